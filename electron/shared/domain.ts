@@ -1,0 +1,224 @@
+/**
+ * Domain model shared by every process: servers, tasks, settings, runs.
+ *
+ * Schemas here are the single source of truth for shapes that cross a boundary (IPC,
+ * the app database, the CLI's task file). They check shape only; the engine checks
+ * meaning (a cron expression that parses, a folder that exists). Secrets never appear
+ * in these types: a stored object holds a keychain reference (`*Ref`), and the only
+ * place a secret value is accepted is the write-only `password` / `secretAccessKey`
+ * field of a create/update input, which the engine moves into the keychain at once.
+ */
+import { z } from 'zod';
+
+export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id');
+export type Id = z.infer<typeof Id>;
+
+const Name = z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters');
+const Host = z.string().trim().min(1).max(255);
+const Port = z.number().int().min(1).max(65535);
+const AbsPath = z.string().min(1).max(4096);
+/** Write-only secret input. Never part of a stored or returned object. */
+const SecretInput = z.string().min(1).max(4096);
+
+// ───────────── servers ─────────────
+
+export const SERVER_KINDS = ['postgres', 'mysql', 'sqlite'] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+export const TlsMode = z.enum(['disable', 'prefer', 'require', 'verify-full']);
+export type TlsMode = z.infer<typeof TlsMode>;
+
+const PostgresFields = {
+  kind: z.literal('postgres'),
+  host: Host,
+  port: Port.default(5432),
+  user: z.string().min(1).max(128),
+  tls: TlsMode.default('prefer'),
+};
+const MysqlFields = {
+  kind: z.literal('mysql'),
+  host: Host,
+  port: Port.default(3306),
+  user: z.string().min(1).max(128),
+  tls: TlsMode.default('prefer'),
+};
+const SqliteFields = {
+  kind: z.literal('sqlite'),
+  folder: AbsPath,
+};
+
+/** A server as stored and returned: no secret, only `passwordRef` (a keychain account name). */
+export const Server = z.discriminatedUnion('kind', [
+  z.object({ id: Id, name: Name, ...PostgresFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() }),
+  z.object({ id: Id, name: Name, ...MysqlFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() }),
+  z.object({ id: Id, name: Name, ...SqliteFields, createdAt: z.string(), updatedAt: z.string() }),
+]);
+export type Server = z.infer<typeof Server>;
+
+/** Input to create a server. `password`, when given, goes to the keychain and nowhere else. */
+export const ServerInput = z.discriminatedUnion('kind', [
+  z.strictObject({ name: Name, ...PostgresFields, password: SecretInput.optional() }),
+  z.strictObject({ name: Name, ...MysqlFields, password: SecretInput.optional() }),
+  z.strictObject({ name: Name, ...SqliteFields }),
+]);
+export type ServerInput = z.input<typeof ServerInput>;
+export type ServerInputParsed = z.infer<typeof ServerInput>;
+
+// ───────────── tasks ─────────────
+
+export const BackupType = z.enum(['logical', 'snapshot']);
+export type BackupType = z.infer<typeof BackupType>;
+export const PointKind = z.enum(['full', 'incremental']);
+export type PointKind = z.infer<typeof PointKind>;
+
+/** A 5-field cron expression (minute hour day-of-month month day-of-week); meaning checked by the engine. */
+export const Cron = z
+  .string()
+  .trim()
+  .max(200)
+  .refine((s) => s.split(/\s+/).length === 5, 'must have 5 fields: minute hour day-of-month month day-of-week');
+
+export const Schedule = z
+  .strictObject({
+    full: Cron.nullable().default(null),
+    incremental: Cron.nullable().default(null),
+    /** IANA time zone of the schedules, e.g. "Europe/Berlin". */
+    timezone: z.string().min(1).max(64),
+  })
+  .refine((s) => s.full !== null || s.incremental !== null, 'needs a full or an incremental schedule (or both)');
+export type Schedule = z.infer<typeof Schedule>;
+
+export const Retention = z.strictObject({
+  /** Restore points younger than this are never deleted. 0 keeps everything (no retention). */
+  minAgeDays: z.number().int().min(0).max(36500).default(0),
+  /** Optionally keep at least the newest N points whatever their age. */
+  keepLast: z.number().int().min(1).max(100000).nullable().default(null),
+});
+export type Retention = z.infer<typeof Retention>;
+
+export const Encryption = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('none') }),
+  z.strictObject({
+    mode: z.literal('key'),
+    /** Keychain account holding the base64 key. */
+    keyRef: z.string().min(1).max(200),
+    /** Short, non-secret fingerprint shown wherever the key is referenced. */
+    fingerprint: z.string().min(1).max(64),
+    /** Whether the user confirmed saving the key outside the keychain. */
+    exported: z.boolean(),
+  }),
+]);
+export type Encryption = z.infer<typeof Encryption>;
+
+export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
+
+export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath });
+export const S3Destination = z.strictObject({
+  kind: z.literal('s3'),
+  bucket: z.string().min(3).max(63),
+  /** Common root under the bucket; each database gets `<prefix>/<database folder>/`. */
+  prefix: z.string().max(512).default(''),
+  region: z.string().min(1).max(64).default('us-east-1'),
+  endpoint: z.string().url().nullable().default(null),
+  forcePathStyle: z.boolean().default(true),
+  storageClass: z.string().max(64).nullable().default(null),
+  checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
+  /** Keychain account holding the access key id, secret and optional session token. */
+  credentialsRef: z.string().min(1).max(200).nullable().default(null),
+});
+export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
+export type Destination = z.infer<typeof Destination>;
+
+const TaskFields = {
+  name: Name,
+  serverId: Id,
+  type: BackupType,
+  schedule: Schedule,
+  retention: Retention.default({ minAgeDays: 0, keepLast: null }),
+  encryption: Encryption.default({ mode: 'none' }),
+  destinations: z.array(Destination).min(1, 'needs at least one destination').max(8),
+  excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
+  enabled: z.boolean().default(true),
+};
+
+export const Task = z.object({ id: Id, ...TaskFields, createdAt: z.string(), updatedAt: z.string() });
+export type Task = z.infer<typeof Task>;
+
+export const TaskInput = z.strictObject(TaskFields);
+export type TaskInput = z.input<typeof TaskInput>;
+export type TaskInputParsed = z.infer<typeof TaskInput>;
+
+// ───────────── settings ─────────────
+
+export const Theme = z.enum(['system', 'light', 'dark']);
+export const Settings = z.strictObject({
+  theme: Theme.default('system'),
+  /** Global limit on database backups running at once. */
+  maxConcurrentBackups: z.number().int().min(1).max(16).default(2),
+  startAtLogin: z.boolean().default(false),
+  /** Folders searched first for client tools (pg_dump, mariadb-dump, …); empty = PATH and usual places. */
+  toolPaths: z.strictObject({
+    postgres: z.string().max(4096).nullable().default(null),
+    mysql: z.string().max(4096).nullable().default(null),
+  }).default({ postgres: null, mysql: null }),
+});
+export type Settings = z.infer<typeof Settings>;
+export const SettingsPatch = Settings.partial();
+export type SettingsPatch = z.infer<typeof SettingsPatch>;
+export const DEFAULT_SETTINGS: Settings = Settings.parse({});
+
+// ───────────── runs (history) ─────────────
+
+export const RunStatus = z.enum(['running', 'canceling', 'canceled', 'success', 'partial', 'failed']);
+export type RunStatus = z.infer<typeof RunStatus>;
+export const RunTrigger = z.enum(['schedule', 'catch-up', 'manual', 'cli']);
+export type RunTrigger = z.infer<typeof RunTrigger>;
+
+export const RunDatabase = z.object({
+  database: z.string(),
+  destination: z.string(),
+  kind: PointKind,
+  /** Why a scheduled incremental became a full, when it did. */
+  kindReason: z.string().nullable(),
+  status: z.enum(['running', 'success', 'failed', 'canceled', 'skipped']),
+  pointId: z.string().nullable(),
+  bytesRead: z.number(),
+  bytesStored: z.number(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+});
+export type RunDatabase = z.infer<typeof RunDatabase>;
+
+export const Run = z.object({
+  id: Id,
+  taskId: Id,
+  taskName: z.string(),
+  trigger: RunTrigger,
+  requestedKind: PointKind,
+  status: RunStatus,
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  databases: z.array(RunDatabase),
+});
+export type Run = z.infer<typeof Run>;
+
+export const HistoryQuery = z.strictObject({
+  taskId: Id.optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+  /** Runs that started before this ISO time (for paging). */
+  before: z.string().datetime().optional(),
+});
+export type HistoryQuery = z.infer<typeof HistoryQuery>;
+
+export interface AppInfo {
+  name: string;
+  version: string;
+  platform: string;
+  dataDir: string;
+  logsDir: string;
+  schemaVersion: number;
+}

@@ -1,0 +1,34 @@
+/**
+ * The names of every IPC command and event, and nothing else (no zod), so the
+ * sandboxed preload can expose exactly these and the harness can mirror them.
+ *
+ * Contract: adding a command means adding its name here AND its schema/result in
+ * contract.ts; a type check fails until both agree.
+ */
+export const COMMANDS = [
+  'app.info',
+  'settings.get',
+  'settings.set',
+  'servers.list',
+  'servers.create',
+  'servers.update',
+  'servers.delete',
+  'tasks.list',
+  'tasks.create',
+  'tasks.update',
+  'tasks.delete',
+  'history.list',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export const EVENTS = ['servers.changed', 'tasks.changed', 'settings.changed', 'history.changed'] as const;
+export type EventName = (typeof EVENTS)[number];
+
+/** IPC channel used for a command (ipcMain.handle / ipcRenderer.invoke). */
+export function commandChannel(name: CommandName): string {
+  return `backstop:cmd:${name}`;
+}
+/** IPC channel used for an event (webContents.send / ipcRenderer.on). */
+export function eventChannel(name: EventName): string {
+  return `backstop:evt:${name}`;
+}

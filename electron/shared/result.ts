@@ -1,0 +1,97 @@
+/**
+ * Typed results and the closed set of error codes.
+ *
+ * Contract: nothing throws across a process boundary (IPC, worker messages, CLI output).
+ * Every engine call that can fail for a reason the user can act on throws a
+ * `BackstopError` inside its process; the boundary turns it into `{ ok: false, code,
+ * message, retryable }`. Messages are written for a database administrator, say what
+ * to do next, and never contain a secret.
+ */
+
+export const ERROR_CODES = [
+  /** The request did not match the contract's schema (IPC, CLI, task file). */
+  'MALFORMED_REQUEST',
+  /** An IPC call came from a frame that is not the app's own window. */
+  'FORBIDDEN_SENDER',
+  /** Input was well-formed but not acceptable (e.g. a malformed cron expression). */
+  'VALIDATION',
+  'NOT_FOUND',
+  /** The operation conflicts with existing state (name taken, still referenced, already running). */
+  'CONFLICT',
+  'CANCELED',
+  // repository
+  'KEY_MISMATCH',
+  'INTEGRITY',
+  'NOT_A_BACKUP',
+  'FORMAT_TOO_NEW',
+  'DISK_FULL',
+  'STORAGE',
+  // keys and secrets
+  'KEYCHAIN_UNAVAILABLE',
+  'KEYCHAIN_LOCKED',
+  'KEY_REQUIRED',
+  // database servers
+  'UNREACHABLE',
+  'AUTH_FAILED',
+  'PERMISSION_DENIED',
+  'TOOL_MISSING',
+  'TOOL_TOO_OLD',
+  'DATABASE_EXISTS',
+  'DATABASE_NOT_FOUND',
+  'DUMP_FAILED',
+  'RESTORE_FAILED',
+  'WORKER_CRASHED',
+  /** A bug: something the code did not expect. The message says where to find the log. */
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes where trying the same thing again later may succeed without the user changing anything. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UNREACHABLE', 'STORAGE', 'WORKER_CRASHED']);
+
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+export interface Success<T> {
+  ok: true;
+  data: T;
+}
+export type Result<T> = Success<T> | Failure;
+
+export function ok<T>(data: T): Success<T> {
+  return { ok: true, data };
+}
+
+export function fail(code: ErrorCode, message: string, retryable = RETRYABLE.has(code)): Failure {
+  return { ok: false, code, message, retryable };
+}
+
+/** The one error type engine code throws for conditions a user can act on. */
+export class BackstopError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BackstopError';
+    this.code = code;
+    this.retryable = options?.retryable ?? RETRYABLE.has(code);
+  }
+}
+
+export function isBackstopError(e: unknown): e is BackstopError {
+  return e instanceof BackstopError;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** Turns anything thrown into a Failure; unknown errors become INTERNAL without leaking their text. */
+export function toFailure(e: unknown): Failure {
+  if (e instanceof BackstopError) return fail(e.code, e.message, e.retryable);
+  return fail('INTERNAL', 'An unexpected error occurred. Details are in the Backstop log.');
+}
