@@ -1,0 +1,107 @@
+/**
+ * The engine's implementation of every contract command.
+ *
+ * Contract: handlers receive input already parsed by the contract schema (dispatch does
+ * that), check meaning, and either return the result or throw a BackstopError. Writes
+ * emit the matching `*.changed` event after they are committed. Secrets given in an
+ * input go to the keychain before the row referencing them is written; if the row
+ * cannot be written the secret is removed again, so neither is left half-done.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppInfo, ServerInputParsed } from '../../shared/domain.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { SecretStore } from '../secrets/index.ts';
+import { checkServerInput } from '../servers/check-server-input.ts';
+import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
+import { checkTaskInput } from '../tasks/check-task-input.ts';
+import type { Handlers } from './dispatch.ts';
+
+export interface HandlerContext {
+  info: () => AppInfo;
+  servers: ServersTable;
+  tasks: TasksTable;
+  settings: SettingsTable;
+  history: HistoryTable;
+  secrets: SecretStore;
+  events: EventBus;
+  now: () => Date;
+}
+
+export function passwordRefFor(serverId: string): string {
+  return `server.${serverId}.password`;
+}
+
+export function createHandlers(ctx: HandlerContext): Handlers {
+  const stamp = () => ctx.now().toISOString();
+
+  /** Runs `write` after storing the input's password (if any); undoes the secret when `write` fails. */
+  async function withPassword<T>(id: string, input: ServerInputParsed, keepRef: string | null, write: (ref: string | null) => T): Promise<T> {
+    const password = 'password' in input ? input.password : undefined;
+    if (input.kind === 'sqlite') return write(null);
+    if (password === undefined) return write(keepRef);
+    const ref = passwordRefFor(id);
+    const previous = keepRef ? await ctx.secrets.get(keepRef) : null;
+    await ctx.secrets.set(ref, password);
+    try {
+      return write(ref);
+    } catch (e) {
+      if (previous !== null) await ctx.secrets.set(ref, previous);
+      else await ctx.secrets.delete(ref);
+      throw e;
+    }
+  }
+
+  return {
+    'app.info': () => ctx.info(),
+    'settings.get': () => ctx.settings.get(),
+    'settings.set': (patch) => {
+      const next = ctx.settings.patch(patch);
+      ctx.events.emit('settings.changed', next);
+      return next;
+    },
+
+    'servers.list': () => ctx.servers.list(),
+    'servers.create': async (input) => {
+      checkServerInput(input);
+      const id = randomUUID();
+      const server = await withPassword(id, input, null, (ref) => ctx.servers.insert(input, ref, stamp(), id));
+      ctx.events.emit('servers.changed', { ids: [server.id] });
+      return server;
+    },
+    'servers.update': async ({ id, server: input }) => {
+      const existing = ctx.servers.get(id);
+      checkServerInput(input);
+      const keepRef = existing.kind === 'sqlite' ? null : existing.passwordRef;
+      const server = await withPassword(id, input, keepRef, (ref) => ctx.servers.update(id, input, ref, stamp()));
+      ctx.events.emit('servers.changed', { ids: [id] });
+      return server;
+    },
+    'servers.delete': async ({ id }) => {
+      const removed = ctx.servers.delete(id);
+      if (removed.kind !== 'sqlite' && removed.passwordRef) await ctx.secrets.delete(removed.passwordRef);
+      ctx.events.emit('servers.changed', { ids: [id] });
+      return { id };
+    },
+
+    'tasks.list': () => ctx.tasks.list(),
+    'tasks.create': (input) => {
+      checkTaskInput(input);
+      const task = ctx.tasks.insert(input, stamp());
+      ctx.events.emit('tasks.changed', { ids: [task.id] });
+      return task;
+    },
+    'tasks.update': ({ id, task: input }) => {
+      checkTaskInput(input);
+      const task = ctx.tasks.update(id, input, stamp());
+      ctx.events.emit('tasks.changed', { ids: [id] });
+      return task;
+    },
+    'tasks.delete': ({ id }) => {
+      ctx.tasks.delete(id);
+      ctx.events.emit('tasks.changed', { ids: [id] });
+      return { id };
+    },
+
+    'history.list': (query) => ctx.history.list(query),
+  };
+}

@@ -1,0 +1,2 @@
+/** Scheduling: cron validation and fire times (the timer-driven scheduler arrives with server-wide tasks). */
+export * from './cron.ts';

@@ -1,0 +1,64 @@
+/**
+ * The app database: one SQLite file (`<dataDir>/backstop.db`) in WAL mode, opened through
+ * libsql (an N-API binding, so the same build serves Node and Electron).
+ *
+ * Contract: `openAppDatabase` applies pending migrations in one transaction each and
+ * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it.
+ * Only this process opens the file for writing. No secret is ever stored here: servers
+ * and tasks keep keychain references only.
+ */
+import Database from 'libsql';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BackstopError } from '../../shared/result.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+export type Db = Database.Database;
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openAppDatabase(path: string): Db {
+  mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw new BackstopError('STORAGE', `Cannot open the app database at ${path}: ${(e as Error).message}`);
+  }
+  try {
+    db.exec('PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    assertNotNewer(db);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    migrate(db);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  return row.user_version;
+}
+
+/** Checked before anything writes to the file (even the journal-mode switch). */
+function assertNotNewer(db: Db): void {
+  const current = schemaVersion(db);
+  if (current > MIGRATIONS.length) {
+    throw new BackstopError(
+      'FORMAT_TOO_NEW',
+      `The app database was written by a newer version of Backstop (schema ${current}, this version knows ${MIGRATIONS.length}). Update Backstop; the file was left untouched.`,
+    );
+  }
+}
+
+function migrate(db: Db): void {
+  for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
+    const step = MIGRATIONS[v]!;
+    db.transaction(() => {
+      db.exec(step);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    })();
+  }
+}

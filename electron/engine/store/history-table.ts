@@ -1,0 +1,137 @@
+/**
+ * Run history: one row per run, one per (database, destination) inside it.
+ *
+ * Contract: a run is inserted as `running` before any work starts and finished exactly
+ * once; database rows are appended as each database starts and updated when it ends.
+ * Nothing here stores a secret: error messages are BackstopError messages, which are
+ * secret-free by contract. Listing is newest first.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HistoryQuery, PointKind, Run, RunDatabase, RunStatus, RunTrigger } from '../../shared/domain.ts';
+import type { Db } from './app-database.ts';
+
+interface RunRow {
+  id: string;
+  task_id: string;
+  task_name: string;
+  trigger: string;
+  requested_kind: string;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+interface DbRow {
+  run_id: string;
+  seq: number;
+  database: string;
+  destination: string;
+  kind: string;
+  kind_reason: string | null;
+  status: string;
+  point_id: string | null;
+  bytes_read: number;
+  bytes_stored: number;
+  started_at: string;
+  ended_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+export interface NewRun {
+  taskId: string;
+  taskName: string;
+  trigger: RunTrigger;
+  requestedKind: PointKind;
+  startedAt: string;
+}
+
+export type DatabaseOutcome = Pick<RunDatabase, 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'>;
+
+export class HistoryTable {
+  constructor(private readonly db: Db) {}
+
+  startRun(run: NewRun, id: string = randomUUID()): string {
+    this.db
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt);
+    return id;
+  }
+
+  finishRun(id: string, status: RunStatus, endedAt: string, error?: { code: string; message: string }): void {
+    this.db
+      .prepare('UPDATE runs SET status = ?, ended_at = ?, error_code = ?, error_message = ? WHERE id = ?')
+      .run(status, endedAt, error?.code ?? null, error?.message ?? null, id);
+  }
+
+  /** Appends a database row in state `running`; returns its sequence number within the run. */
+  startDatabase(runId: string, d: Pick<RunDatabase, 'database' | 'destination' | 'kind' | 'kindReason' | 'startedAt'>): number {
+    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM run_databases WHERE run_id = ?').get(runId) as { n: number }).n;
+    this.db
+      .prepare(
+        'INSERT INTO run_databases (run_id, seq, database, destination, kind, kind_reason, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(runId, seq, d.database, d.destination, d.kind, d.kindReason, 'running', d.startedAt);
+    return seq;
+  }
+
+  finishDatabase(runId: string, seq: number, o: DatabaseOutcome): void {
+    this.db
+      .prepare(
+        'UPDATE run_databases SET status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ? WHERE run_id = ? AND seq = ?',
+      )
+      .run(o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
+  }
+
+  list(q: HistoryQuery): Run[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.taskId) {
+      where.push('task_id = ?');
+      args.push(q.taskId);
+    }
+    if (q.before) {
+      where.push('started_at < ?');
+      args.push(q.before);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id LIMIT ?`;
+    const runs = this.db.prepare(sql).all(...args, q.limit) as RunRow[];
+    if (runs.length === 0) return [];
+    const dbRows = this.db
+      .prepare(`SELECT * FROM run_databases WHERE run_id IN (${runs.map(() => '?').join(',')}) ORDER BY run_id, seq`)
+      .all(...runs.map((r) => r.id)) as DbRow[];
+    const byRun = new Map<string, RunDatabase[]>();
+    for (const d of dbRows) {
+      const list = byRun.get(d.run_id) ?? [];
+      list.push({
+        database: d.database,
+        destination: d.destination,
+        kind: d.kind as PointKind,
+        kindReason: d.kind_reason,
+        status: d.status as RunDatabase['status'],
+        pointId: d.point_id,
+        bytesRead: d.bytes_read,
+        bytesStored: d.bytes_stored,
+        startedAt: d.started_at,
+        endedAt: d.ended_at,
+        errorCode: d.error_code,
+        errorMessage: d.error_message,
+      });
+      byRun.set(d.run_id, list);
+    }
+    return runs.map((r) => ({
+      id: r.id,
+      taskId: r.task_id,
+      taskName: r.task_name,
+      trigger: r.trigger as RunTrigger,
+      requestedKind: r.requested_kind as PointKind,
+      status: r.status as RunStatus,
+      startedAt: r.started_at,
+      endedAt: r.ended_at,
+      errorCode: r.error_code,
+      errorMessage: r.error_message,
+      databases: byRun.get(r.id) ?? [],
+    }));
+  }
+}

@@ -1,0 +1,6 @@
+/** The app database (SQLite via libsql, WAL, versioned migrations) and its tables. Never holds a secret. */
+export * from './app-database.ts';
+export * from './servers-table.ts';
+export * from './tasks-table.ts';
+export * from './settings-table.ts';
+export * from './history-table.ts';

@@ -1,0 +1,68 @@
+/**
+ * Versioned schema migrations of the app database. Migration N (1-based) brings the
+ * schema from version N-1 to N; `PRAGMA user_version` records the version.
+ *
+ * Contract: append only. A released migration is never edited or reordered.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: servers, tasks, settings, run history
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE servers (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind         TEXT NOT NULL CHECK (kind IN ('postgres', 'mysql', 'sqlite')),
+    config       TEXT NOT NULL,
+    password_ref TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE tasks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    server_id  TEXT NOT NULL REFERENCES servers(id) ON DELETE RESTRICT,
+    config     TEXT NOT NULL,
+    enabled    INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE runs (
+    id             TEXT PRIMARY KEY,
+    task_id        TEXT NOT NULL,
+    task_name      TEXT NOT NULL,
+    trigger        TEXT NOT NULL,
+    requested_kind TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT,
+    error_code     TEXT,
+    error_message  TEXT
+  ) STRICT;
+  CREATE INDEX runs_by_task ON runs (task_id, started_at DESC);
+  CREATE INDEX runs_by_time ON runs (started_at DESC);
+
+  CREATE TABLE run_databases (
+    run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    database      TEXT NOT NULL,
+    destination   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    kind_reason   TEXT,
+    status        TEXT NOT NULL,
+    point_id      TEXT,
+    bytes_read    INTEGER NOT NULL DEFAULT 0,
+    bytes_stored  INTEGER NOT NULL DEFAULT 0,
+    started_at    TEXT NOT NULL,
+    ended_at      TEXT,
+    error_code    TEXT,
+    error_message TEXT,
+    PRIMARY KEY (run_id, seq)
+  ) STRICT;
+  `,
+];

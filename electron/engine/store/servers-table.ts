@@ -1,0 +1,80 @@
+/**
+ * Servers in the app database. Kind-specific fields are kept as JSON in `config`; the
+ * password is never stored, only `password_ref` (a keychain account name).
+ *
+ * Contract: names are unique case-insensitively (CONFLICT); a server used by a task
+ * cannot be deleted (CONFLICT naming the task); unknown ids → NOT_FOUND.
+ */
+import { randomUUID } from 'node:crypto';
+import { Server, type ServerInputParsed } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import type { Db } from './app-database.ts';
+
+interface Row {
+  id: string;
+  name: string;
+  kind: string;
+  config: string;
+  password_ref: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The stored fields of an input: everything but the write-only password. */
+function configOf(input: ServerInputParsed): Record<string, unknown> {
+  const { name: _name, kind: _kind, ...rest } = input as ServerInputParsed & { password?: string };
+  delete (rest as { password?: string }).password;
+  return rest;
+}
+
+function fromRow(r: Row): Server {
+  const base = { id: r.id, name: r.name, kind: r.kind, ...JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at };
+  return Server.parse(r.kind === 'sqlite' ? base : { ...base, passwordRef: r.password_ref });
+}
+
+export class ServersTable {
+  constructor(private readonly db: Db) {}
+
+  list(): Server[] {
+    return (this.db.prepare('SELECT * FROM servers ORDER BY name COLLATE NOCASE').all() as Row[]).map(fromRow);
+  }
+
+  get(id: string): Server {
+    const row = this.db.prepare('SELECT * FROM servers WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new BackstopError('NOT_FOUND', `No server with id ${id}.`);
+    return fromRow(row);
+  }
+
+  insert(input: ServerInputParsed, passwordRef: string | null, now: string, id: string = randomUUID()): Server {
+    this.assertNameFree(input.name);
+    this.db
+      .prepare('INSERT INTO servers (id, name, kind, config, password_ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, input.name, input.kind, JSON.stringify(configOf(input)), passwordRef, now, now);
+    return this.get(id);
+  }
+
+  update(id: string, input: ServerInputParsed, passwordRef: string | null, now: string): Server {
+    const existing = this.get(id);
+    if (existing.kind !== input.kind) {
+      throw new BackstopError('VALIDATION', `A server's kind cannot change (${existing.kind} → ${input.kind}); add a new server instead.`);
+    }
+    this.assertNameFree(input.name, id);
+    this.db
+      .prepare('UPDATE servers SET name = ?, config = ?, password_ref = ?, updated_at = ? WHERE id = ?')
+      .run(input.name, JSON.stringify(configOf(input)), passwordRef, now, id);
+    return this.get(id);
+  }
+
+  delete(id: string): Server {
+    const existing = this.get(id);
+    const user = this.db.prepare('SELECT name FROM tasks WHERE server_id = ? ORDER BY name LIMIT 1').get(id) as { name: string } | undefined;
+    if (user) throw new BackstopError('CONFLICT', `Server "${existing.name}" is used by task "${user.name}"; delete or change that task first.`);
+    this.db.prepare('DELETE FROM servers WHERE id = ?').run(id);
+    return existing;
+  }
+
+  private assertNameFree(name: string, exceptId?: string): void {
+    const row = this.db.prepare('SELECT id FROM servers WHERE name = ? COLLATE NOCASE').get(name) as { id: string } | undefined;
+    if (row && row.id !== exceptId) throw new BackstopError('CONFLICT', `A server named "${name}" already exists.`);
+  }
+}

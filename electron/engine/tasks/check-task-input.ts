@@ -1,0 +1,29 @@
+/**
+ * Checks the meaning of a task definition before it is saved: schedules parse in the
+ * task's time zone, local destinations are absolute paths, destinations are distinct.
+ *
+ * Contract: throws VALIDATION naming the field; touches nothing.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { TaskInputParsed } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
+
+export function checkTaskInput(input: TaskInputParsed): void {
+  const { schedule } = input;
+  assertTimeZone(schedule.timezone, 'schedule.timezone');
+  if (schedule.full) assertCron(schedule.full, schedule.timezone, 'schedule.full');
+  if (schedule.incremental) assertCron(schedule.incremental, schedule.timezone, 'schedule.incremental');
+  const seen = new Set<string>();
+  input.destinations.forEach((d, i) => {
+    let key: string;
+    if (d.kind === 'local') {
+      if (!isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);
+      key = `local:${resolve(d.path)}`;
+    } else {
+      key = `s3:${d.endpoint ?? ''}/${d.bucket}/${d.prefix.replace(/^\/+|\/+$/g, '')}`;
+    }
+    if (seen.has(key)) throw new BackstopError('VALIDATION', `destinations.${i}: the same destination is listed twice.`);
+    seen.add(key);
+  });
+}

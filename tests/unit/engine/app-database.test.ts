@@ -1,0 +1,52 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import { openAppDatabase, schemaVersion, SCHEMA_VERSION } from '../../../electron/engine/store/index.ts';
+import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+describe('app database', () => {
+  it('creates the schema at the current version in WAL mode', () => {
+    const dir = tempDir();
+    const db = openAppDatabase(join(dir, 'nested', 'backstop.db'));
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+    expect((db.prepare('PRAGMA foreign_keys').get() as { foreign_keys: number }).foreign_keys).toBe(1);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    expect(tables).toEqual(['run_databases', 'runs', 'servers', 'settings', 'tasks']);
+    db.close();
+  });
+
+  it('reopens an existing database without re-running migrations', () => {
+    const path = join(tempDir(), 'backstop.db');
+    const db = openAppDatabase(path);
+    db.prepare("INSERT INTO settings (key, value) VALUES ('theme', '\"dark\"')").run();
+    db.close();
+    const again = openAppDatabase(path);
+    expect(again.prepare("SELECT value FROM settings WHERE key = 'theme'").get()).toMatchObject({ value: '"dark"' });
+    again.close();
+  });
+
+  it('refuses a database written by a newer Backstop and leaves it untouched', () => {
+    const path = join(tempDir(), 'backstop.db');
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE future (x INTEGER); PRAGMA user_version = 999;');
+    raw.close();
+    const before = readFileSync(path);
+    const mtime = statSync(path).mtimeMs;
+    expect(() => openAppDatabase(path)).toThrow(expect.objectContaining({ code: 'FORMAT_TOO_NEW', message: expect.stringContaining('schema 999') }));
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(statSync(path).mtimeMs).toBe(mtime);
+    expect(existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`).length : 0).toBe(0);
+  });
+
+  it('enforces foreign keys: a task cannot reference a missing server', () => {
+    const db = openAppDatabase(join(tempDir(), 'backstop.db'));
+    expect(() =>
+      db.prepare("INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES ('t', 'n', 'missing', '{}', 'x', 'x')").run(),
+    ).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+});

@@ -1,0 +1,190 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../../electron/engine/index.ts';
+import type { EventName } from '../../../electron/shared/ipc/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+function data<T>(res: { ok: true; data: T } | { ok: false; code: string; message: string }): T {
+  if (!res.ok) throw new Error(`expected ok, got ${res.code}: ${res.message}`);
+  return res.data;
+}
+
+const task = (serverId: string, backupDir: string, over: Record<string, unknown> = {}) => ({
+  name: 'nightly',
+  serverId,
+  type: 'logical',
+  schedule: { full: '0 2 * * *', incremental: '0 * * * *', timezone: 'Europe/Berlin' },
+  destinations: [{ kind: 'local', path: backupDir }],
+  ...over,
+});
+
+describe('engine handlers', () => {
+  it('creates, lists, updates and deletes a SQLite-folder server, emitting servers.changed', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const seen: EventName[] = [];
+    engine.events.onAny((name) => seen.push(name));
+    const folder = tempDir();
+    const created = data(await engine.call('servers.create', { kind: 'sqlite', name: 'Samples', folder }));
+    expect(created).toMatchObject({ kind: 'sqlite', name: 'Samples', folder });
+    expect(data(await engine.call('servers.list', undefined))).toEqual([created]);
+    const renamed = data(await engine.call('servers.update', { id: created.id, server: { kind: 'sqlite', name: 'Renamed', folder } }));
+    expect(renamed.name).toBe('Renamed');
+    expect(data(await engine.call('servers.delete', { id: created.id }))).toEqual({ id: created.id });
+    expect(data(await engine.call('servers.list', undefined))).toEqual([]);
+    expect(seen).toEqual(['servers.changed', 'servers.changed', 'servers.changed']);
+  });
+
+  it('rejects a missing folder, a file, and a relative path with VALIDATION, storing nothing', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const dir = tempDir();
+    const file = join(dir, 'a.db');
+    writeFileSync(file, 'x');
+    const cases: [string, RegExp][] = [
+      [join(dir, 'missing'), /does not exist/],
+      [file, /is a file, not a folder/],
+      ['relative/path', /must be an absolute path/],
+    ];
+    for (const [folder, message] of cases) {
+      const res = await engine.call('servers.create', { kind: 'sqlite', name: 'x', folder });
+      expect(res).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringMatching(message) });
+    }
+    expect(data(await engine.call('servers.list', undefined))).toEqual([]);
+  });
+
+  it('refuses duplicate names case-insensitively with CONFLICT', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const folder = tempDir();
+    data(await engine.call('servers.create', { kind: 'sqlite', name: 'Main', folder }));
+    const res = await engine.call('servers.create', { kind: 'sqlite', name: 'MAIN', folder });
+    expect(res).toMatchObject({ ok: false, code: 'CONFLICT', message: 'A server named "MAIN" already exists.' });
+    expect(data(await engine.call('servers.list', undefined))).toHaveLength(1);
+  });
+
+  it('moves a server password into the secret store and keeps only a reference', async () => {
+    const secrets = new MemorySecretStore();
+    const engine = await testEngine({ secrets });
+    const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: '127.0.0.1', user: 'backup', password: 'pw-123456' }));
+    expect(server).not.toHaveProperty('password');
+    expect(server.kind === 'postgres' && server.passwordRef).toBe(`server.${server.id}.password`);
+    expect(secrets.values.get(`server.${server.id}.password`)).toBe('pw-123456');
+    // Updating without a password keeps it; with one replaces it.
+    data(await engine.call('servers.update', { id: server.id, server: { kind: 'postgres', name: 'pg', host: 'db', user: 'backup' } }));
+    expect(secrets.values.get(`server.${server.id}.password`)).toBe('pw-123456');
+    data(await engine.call('servers.update', { id: server.id, server: { kind: 'postgres', name: 'pg', host: 'db', user: 'backup', password: 'new-pw-789' } }));
+    expect(secrets.values.get(`server.${server.id}.password`)).toBe('new-pw-789');
+    data(await engine.call('servers.delete', { id: server.id }));
+    expect(secrets.values.size).toBe(0);
+  });
+
+  it('removes a just-stored password when the server row cannot be written', async () => {
+    const secrets = new MemorySecretStore();
+    const engine = await testEngine({ secrets });
+    data(await engine.call('servers.create', { kind: 'mysql', name: 'dup', host: 'h', user: 'u' }));
+    const res = await engine.call('servers.create', { kind: 'mysql', name: 'dup', host: 'h', user: 'u', password: 'orphan-pw' });
+    expect(res).toMatchObject({ ok: false, code: 'CONFLICT' });
+    expect([...secrets.values.values()]).not.toContain('orphan-pw');
+  });
+
+  it('refuses to change a server kind', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'm', host: 'h', user: 'u' }));
+    const res = await engine.call('servers.update', { id: s.id, server: { kind: 'postgres', name: 'm', host: 'h', user: 'u' } });
+    expect(res).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('mysql → postgres') });
+  });
+
+  it('creates tasks with defaults, validates schedules, and protects a server in use', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const folder = tempDir();
+    const backups = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 's', folder }));
+    const t = data(await engine.call('tasks.create', task(server.id, backups)));
+    expect(t).toMatchObject({
+      name: 'nightly',
+      enabled: true,
+      retention: { minAgeDays: 0, keepLast: null },
+      encryption: { mode: 'none' },
+      excludeDatabases: [],
+    });
+    expect(await engine.call('servers.delete', { id: server.id })).toMatchObject({
+      ok: false,
+      code: 'CONFLICT',
+      message: 'Server "s" is used by task "nightly"; delete or change that task first.',
+    });
+
+    const badCron = await engine.call('tasks.create', task(server.id, backups, { name: 'b', schedule: { full: '61 2 * * *', timezone: 'UTC' } }));
+    expect(badCron).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('schedule.full: "61 2 * * *" is not a valid cron expression') });
+    const fourFields = await engine.call('tasks.create', task(server.id, backups, { name: 'b', schedule: { full: '0 2 * *', timezone: 'UTC' } }));
+    expect(fourFields).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST', message: expect.stringContaining('must have 5 fields') });
+    const badTz = await engine.call('tasks.create', task(server.id, backups, { name: 'b', schedule: { full: '0 2 * * *', timezone: 'Mars/Olympus' } }));
+    expect(badTz).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('"Mars/Olympus" is not a known IANA time zone') });
+    const noSchedule = await engine.call('tasks.create', task(server.id, backups, { name: 'b', schedule: { timezone: 'UTC' } }));
+    expect(noSchedule).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST', message: expect.stringContaining('needs a full or an incremental schedule') });
+    const relative = await engine.call('tasks.create', task(server.id, backups, { name: 'b', destinations: [{ kind: 'local', path: 'backups' }] }));
+    expect(relative).toMatchObject({ ok: false, code: 'VALIDATION', message: 'destinations.0.path: "backups" must be an absolute path.' });
+    const twice = await engine.call('tasks.create', task(server.id, backups, { name: 'b', destinations: [{ kind: 'local', path: backups }, { kind: 'local', path: backups + '/' }] }));
+    expect(twice).toMatchObject({ ok: false, code: 'VALIDATION', message: 'destinations.1: the same destination is listed twice.' });
+    const noServer = await engine.call('tasks.create', task('nope', backups, { name: 'b' }));
+    expect(noServer).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(data(await engine.call('tasks.list', undefined)).map((x) => x.name)).toEqual(['nightly']);
+
+    const updated = data(await engine.call('tasks.update', { id: t.id, task: task(server.id, backups, { enabled: false, excludeDatabases: ['tmp'] }) }));
+    expect(updated).toMatchObject({ enabled: false, excludeDatabases: ['tmp'] });
+    data(await engine.call('tasks.delete', { id: t.id }));
+    data(await engine.call('servers.delete', { id: server.id }));
+  });
+
+  it('persists settings and data across a restart of the engine', async () => {
+    const dataDir = tempDir();
+    const folder = tempDir();
+    const first = await createEngine({ dataDir, secrets: new MemorySecretStore() });
+    expect(data(await first.call('settings.get', undefined))).toEqual({
+      theme: 'system',
+      maxConcurrentBackups: 2,
+      startAtLogin: false,
+      toolPaths: { postgres: null, mysql: null },
+    });
+    data(await first.call('settings.set', { theme: 'dark', maxConcurrentBackups: 4 }));
+    expect(await first.call('settings.set', { maxConcurrentBackups: 0 })).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
+    data(await first.call('servers.create', { kind: 'sqlite', name: 'kept', folder }));
+    await first.close();
+    await first.close(); // idempotent
+
+    const second = await testEngine({ dataDir, secrets: new MemorySecretStore() });
+    expect(data(await second.call('settings.get', undefined))).toMatchObject({ theme: 'dark', maxConcurrentBackups: 4 });
+    expect(data(await second.call('servers.list', undefined)).map((s) => s.name)).toEqual(['kept']);
+    const info = data(await second.call('app.info', undefined));
+    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 1, logsDir: join(dataDir, 'logs') });
+  });
+
+  it('lists run history newest first with per-database rows, filtered by task', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const { HistoryTable } = await import('../../../electron/engine/store/index.ts');
+    const history = new HistoryTable(engine.db);
+    const r1 = history.startRun({ taskId: 't1', taskName: 'one', trigger: 'schedule', requestedKind: 'full', startedAt: '2026-01-01T02:00:00.000Z' });
+    const seq = history.startDatabase(r1, { database: 'app', destination: 'local:/b', kind: 'full', kindReason: null, startedAt: '2026-01-01T02:00:01.000Z' });
+    history.finishDatabase(r1, seq, {
+      status: 'success',
+      pointId: 'p1',
+      bytesRead: 100,
+      bytesStored: 40,
+      endedAt: '2026-01-01T02:00:05.000Z',
+      errorCode: null,
+      errorMessage: null,
+    });
+    history.finishRun(r1, 'success', '2026-01-01T02:00:06.000Z');
+    const r2 = history.startRun({ taskId: 't2', taskName: 'two', trigger: 'manual', requestedKind: 'incremental', startedAt: '2026-01-02T02:00:00.000Z' });
+    history.finishRun(r2, 'failed', '2026-01-02T02:00:01.000Z', { code: 'UNREACHABLE', message: 'down' });
+
+    const all = data(await engine.call('history.list', {}));
+    expect(all.map((r) => r.id)).toEqual([r2, r1]);
+    expect(all[1]).toMatchObject({ status: 'success', databases: [{ database: 'app', bytesRead: 100, bytesStored: 40, pointId: 'p1' }] });
+    expect(all[0]).toMatchObject({ status: 'failed', errorCode: 'UNREACHABLE', databases: [] });
+    expect(data(await engine.call('history.list', { taskId: 't1' })).map((r) => r.id)).toEqual([r1]);
+    expect(data(await engine.call('history.list', { limit: 1 })).map((r) => r.id)).toEqual([r2]);
+    expect(data(await engine.call('history.list', { before: '2026-01-02T00:00:00.000Z' })).map((r) => r.id)).toEqual([r1]);
+  });
+});
+
