@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm test`: everything that can run on this machine, in order — type check, lint,
+// unit + renderer + integration tests (vitest), end-to-end tests (Playwright + Chromium)
+// — then one summary. Tests always run against a private, throwaway GNOME keyring on a
+// private D-Bus session, never the developer's own keychain: this script re-executes
+// itself inside `dbus-run-session` with an unlocked keyring daemon first.
+//
+// Options: --only=typecheck,lint,vitest,e2e   run a subset of the steps
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+if (!process.env.BACKSTOP_TEST_KEYRING) {
+  const missing = ['dbus-run-session', 'gnome-keyring-daemon'].filter((c) => !have(c));
+  if (missing.length) {
+    console.error(`npm test needs a private keychain for its tests, but ${missing.join(' and ')} is missing.`);
+    console.error('Install it with: sudo apt-get install dbus gnome-keyring   (or run .ci/run as root, which installs it)');
+    process.exit(1);
+  }
+  const keyringHome = mkdtempSync(join(tmpdir(), 'backstop-keyring-'));
+  const inner = `echo -n backstop-test | HOME='${keyringHome}' gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "${process.execPath}" scripts/test.mjs ${process.argv.slice(2).map((a) => `'${a}'`).join(' ')}`;
+  const child = spawn('dbus-run-session', ['--', 'sh', '-c', inner], {
+    stdio: 'inherit',
+    env: { ...process.env, BACKSTOP_TEST_KEYRING: keyringHome },
+  });
+  child.on('exit', (code, signal) => {
+    rmSync(keyringHome, { recursive: true, force: true });
+    process.exit(code ?? (signal ? 1 : 0));
+  });
+} else {
+  await runSteps();
+}
+
+async function runSteps() {
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const reports = join(root, '.tmp', 'test-reports');
+  rmSync(reports, { recursive: true, force: true });
+  mkdirSync(reports, { recursive: true });
+  const vitestJson = join(reports, 'vitest.json');
+  const e2eJson = join(reports, 'e2e.json');
+
+  const steps = [
+    { name: 'typecheck', label: 'type check (tsc + vue-tsc)', cmd: 'npx tsc -p tsconfig.node.json --noEmit && npx vue-tsc -p tsconfig.web.json --noEmit' },
+    { name: 'lint', label: 'lint (eslint, import boundaries)', cmd: 'npx eslint . --max-warnings 0' },
+    {
+      name: 'vitest',
+      label: 'unit, renderer and integration tests (vitest)',
+      cmd: `npx vitest run --reporter=default --reporter=json --outputFile.json='${vitestJson}'`,
+      counts: () => vitestCounts(vitestJson),
+    },
+    {
+      name: 'e2e',
+      label: 'end-to-end tests (Playwright + Chromium)',
+      cmd: 'node scripts/e2e.mjs',
+      env: { PLAYWRIGHT_JSON_OUTPUT_FILE: e2eJson },
+      counts: () => playwrightCounts(e2eJson),
+    },
+  ].filter((s) => !only || only.includes(s.name));
+
+  const results = [];
+  for (const step of steps) {
+    console.log(`\n━━━ ${step.label} ━━━`);
+    const started = Date.now();
+    const code = await new Promise((resolve) => {
+      const child = spawn('sh', ['-c', step.cmd], { stdio: 'inherit', env: { ...process.env, ...step.env } });
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    });
+    results.push({ ...step, code, seconds: (Date.now() - started) / 1000, tests: step.counts?.() });
+  }
+
+  let passed = 0;
+  let failed = 0;
+  console.log('\n━━━ summary ━━━');
+  for (const r of results) {
+    const status = r.code === 0 ? 'PASS' : 'FAIL';
+    const tests = r.tests ? `  ${r.tests.passed} passed, ${r.tests.failed} failed${r.tests.skipped ? `, ${r.tests.skipped} skipped` : ''}` : '';
+    console.log(`${status}  ${r.label.padEnd(48)} ${r.seconds.toFixed(1).padStart(6)} s${tests}`);
+    if (r.tests) {
+      passed += r.tests.passed;
+      failed += r.tests.failed;
+    } else if (r.code === 0) passed += 1;
+    else failed += 1;
+    // A step that failed without a failing test (crash, build error) still counts as a failure.
+    if (r.code !== 0 && r.tests && r.tests.failed === 0) failed += 1;
+  }
+  const ok = results.every((r) => r.code === 0);
+  console.log(`\n${ok ? 'All checks passed.' : 'Some checks FAILED.'}`);
+  console.log(`total: ${passed} passed, ${failed} failed`);
+  process.exit(ok ? 0 : 1);
+}
+
+function vitestCounts(file) {
+  if (!existsSync(file)) return undefined;
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  return { passed: j.numPassedTests ?? 0, failed: j.numFailedTests ?? 0, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0) };
+}
+
+function playwrightCounts(file) {
+  if (!existsSync(file)) return undefined;
+  const s = JSON.parse(readFileSync(file, 'utf8')).stats ?? {};
+  return { passed: (s.expected ?? 0) + (s.flaky ?? 0), failed: s.unexpected ?? 0, skipped: s.skipped ?? 0 };
+}
