@@ -1,2 +1,3 @@
 /** Scheduling: cron validation and fire times (the timer-driven scheduler arrives with server-wide tasks). */
 export * from './cron.ts';
+export * from './next-run.ts';

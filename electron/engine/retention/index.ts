@@ -1,0 +1,2 @@
+/** Retention: which restore points to delete and why (pure planning; deletion goes through the repository). */
+export * from './plan-retention.ts';

@@ -1,0 +1,57 @@
+/**
+ * Which restore points retention deletes, and why: a pure function of (points, policy,
+ * now), used both to delete and to preview.
+ *
+ * Contract (applied per database, per destination):
+ * - minAgeDays = 0 means no retention: nothing is deleted.
+ * - A point younger than minAgeDays is kept.
+ * - With keepLast = N, the newest N points are kept whatever their age.
+ * - The newest point is never deleted.
+ * - A full is never deleted while a kept incremental belongs to its chain.
+ * - Everything else is deleted. Every point gets exactly one decision with a reason.
+ */
+import type { PointKind, Retention } from '../../shared/domain.ts';
+
+export interface RetentionPoint {
+  id: string;
+  kind: PointKind;
+  createdAt: string;
+  /** The id of the full point that starts this point's chain (a full's own id). */
+  chainId: string;
+}
+
+export interface RetentionDecision {
+  id: string;
+  action: 'keep' | 'delete';
+  reason: string;
+}
+
+const DAY = 86_400_000;
+
+export function planRetention(points: readonly RetentionPoint[], policy: Retention, now: Date): RetentionDecision[] {
+  const newestFirst = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const decisions = new Map<string, RetentionDecision>();
+  const keep = (id: string, reason: string) => decisions.set(id, { id, action: 'keep', reason });
+
+  if (policy.minAgeDays === 0) {
+    for (const p of newestFirst) keep(p.id, 'no retention policy');
+    return newestFirst.map((p) => decisions.get(p.id)!);
+  }
+  const cutoff = now.getTime() - policy.minAgeDays * DAY;
+  newestFirst.forEach((p, index) => {
+    if (index === 0) keep(p.id, 'newest point');
+    else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);
+    else if (Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${policy.minAgeDays} days`);
+  });
+  // Chains: a kept incremental keeps its chain's full.
+  const byId = new Map(newestFirst.map((p) => [p.id, p]));
+  for (const p of newestFirst) {
+    if (p.kind !== 'incremental' || decisions.get(p.id)?.action !== 'keep') continue;
+    const full = byId.get(p.chainId);
+    if (full && !decisions.has(full.id)) keep(full.id, `full needed by kept incremental ${p.id}`);
+  }
+  for (const p of newestFirst) {
+    if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: `older than ${policy.minAgeDays} days` });
+  }
+  return newestFirst.map((p) => decisions.get(p.id)!);
+}

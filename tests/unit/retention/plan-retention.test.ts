@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { planRetention, type RetentionPoint } from '../../../electron/engine/retention/index.ts';
+
+const now = new Date('2026-06-30T12:00:00Z');
+const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000).toISOString();
+
+/** Two chains: f1 (40 days ago) + incrementals, f2 (10 days ago) + incrementals. */
+const points: RetentionPoint[] = [
+  { id: 'f1', kind: 'full', createdAt: daysAgo(40), chainId: 'f1' },
+  { id: 'i1a', kind: 'incremental', createdAt: daysAgo(35), chainId: 'f1' },
+  { id: 'i1b', kind: 'incremental', createdAt: daysAgo(20), chainId: 'f1' },
+  { id: 'i1c', kind: 'incremental', createdAt: daysAgo(12), chainId: 'f1' },
+  { id: 'f2', kind: 'full', createdAt: daysAgo(10), chainId: 'f2' },
+  { id: 'i2a', kind: 'incremental', createdAt: daysAgo(5), chainId: 'f2' },
+  { id: 'i2b', kind: 'incremental', createdAt: daysAgo(1), chainId: 'f2' },
+];
+
+const deleted = (d: ReturnType<typeof planRetention>) => d.filter((x) => x.action === 'delete').map((x) => x.id).sort();
+
+describe('planRetention', () => {
+  it('deletes nothing without a policy', () => {
+    const d = planRetention(points, { minAgeDays: 0, keepLast: null }, now);
+    expect(deleted(d)).toEqual([]);
+    expect(d.every((x) => x.reason === 'no retention policy')).toBe(true);
+  });
+
+  it('deletes points older than the minimum age, newest first in the plan', () => {
+    const d = planRetention(points, { minAgeDays: 15, keepLast: null }, now);
+    expect(deleted(d)).toEqual(['i1a', 'i1b']);
+    // i1c (12 days) is kept, so its full f1 stays although it is 40 days old.
+    expect(d.find((x) => x.id === 'f1')).toEqual({ id: 'f1', action: 'keep', reason: 'full needed by kept incremental i1c' });
+    expect(d.map((x) => x.id)).toEqual(['i2b', 'i2a', 'f2', 'i1c', 'i1b', 'i1a', 'f1']);
+  });
+
+  it('deletes a whole chain once nothing in it is kept', () => {
+    const d = planRetention(points, { minAgeDays: 11, keepLast: null }, now);
+    expect(deleted(d)).toEqual(['f1', 'i1a', 'i1b', 'i1c']);
+    expect(d.find((x) => x.id === 'f1')).toEqual({ id: 'f1', action: 'delete', reason: 'older than 11 days' });
+  });
+
+  it('keeps the newest N whatever their age', () => {
+    const d = planRetention(points, { minAgeDays: 1, keepLast: 3 }, now);
+    expect(d.filter((x) => x.action === 'keep').map((x) => x.id).sort()).toEqual(['f2', 'i2a', 'i2b']);
+    expect(d.find((x) => x.id === 'f2')?.reason).toBe('one of the newest 3');
+  });
+
+  it('never deletes the newest point, however old', () => {
+    const old: RetentionPoint[] = [
+      { id: 'a', kind: 'full', createdAt: daysAgo(400), chainId: 'a' },
+      { id: 'b', kind: 'incremental', createdAt: daysAgo(300), chainId: 'a' },
+    ];
+    const d = planRetention(old, { minAgeDays: 7, keepLast: null }, now);
+    expect(d).toEqual([
+      { id: 'b', action: 'keep', reason: 'newest point' },
+      { id: 'a', action: 'keep', reason: 'full needed by kept incremental b' },
+    ]);
+  });
+
+  it('gives every point exactly one decision', () => {
+    for (const minAgeDays of [0, 1, 6, 11, 30, 365]) {
+      for (const keepLast of [null, 1, 2, 5, 50]) {
+        const d = planRetention(points, { minAgeDays, keepLast }, now);
+        expect(d.map((x) => x.id).sort()).toEqual(points.map((p) => p.id).sort());
+        // Invariant: no kept incremental without its full.
+        const kept = new Set(d.filter((x) => x.action === 'keep').map((x) => x.id));
+        for (const p of points) if (p.kind === 'incremental' && kept.has(p.id)) expect(kept.has(p.chainId)).toBe(true);
+        expect(kept.has('i2b')).toBe(true);
+      }
+    }
+  });
+});
