@@ -49,7 +49,7 @@ async function runSteps() {
   const e2eJson = join(reports, 'e2e.json');
 
   const steps = [
-    { name: 'typecheck', label: 'type check (tsc + vue-tsc)', cmd: 'npx tsc -p tsconfig.node.json --noEmit && npx vue-tsc -p tsconfig.web.json --noEmit' },
+    { name: 'typecheck', label: 'type check (tsc + vue-tsc)', cmd: 'npm run -s typecheck' },
     { name: 'lint', label: 'lint (eslint, import boundaries)', cmd: 'npx eslint . --max-warnings 0' },
     {
       name: 'vitest',

@@ -4,3 +4,4 @@ export * from './servers-table.ts';
 export * from './tasks-table.ts';
 export * from './settings-table.ts';
 export * from './history-table.ts';
+export * from './schedule-state-table.ts';

@@ -65,4 +65,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, seq)
   ) STRICT;
   `,
+  // 2: the last schedule slot handled per task (so a missed slot runs once on start/resume)
+  `
+  CREATE TABLE schedule_state (
+    task_id      TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    last_slot_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
