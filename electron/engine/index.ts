@@ -17,8 +17,10 @@ import type { CommandName, CommandResponse } from '../shared/ipc/index.ts';
 import { EventBus } from './events/event-bus.ts';
 import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
+import { KeyService } from './keys/index.ts';
 import {
   HistoryTable,
+  KeysTable,
   openAppDatabase,
   SCHEMA_VERSION,
   ServersTable,
@@ -103,6 +105,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     settings: new SettingsTable(db),
     history: new HistoryTable(db),
     secrets,
+    keys: new KeyService(secrets, new KeysTable(db), now),
     events,
     now,
   });

@@ -104,8 +104,6 @@ export const Encryption = z.discriminatedUnion('mode', [
     keyRef: z.string().min(1).max(200),
     /** Short, non-secret fingerprint shown wherever the key is referenced. */
     fingerprint: z.string().min(1).max(64),
-    /** Whether the user confirmed saving the key outside the keychain. */
-    exported: z.boolean(),
   }),
 ]);
 export type Encryption = z.infer<typeof Encryption>;
@@ -213,6 +211,22 @@ export const HistoryQuery = z.strictObject({
   before: z.string().datetime().optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
+
+// ───────────── keys ─────────────
+
+/** An encryption key known to the app. Never the key itself: that lives in the keychain. */
+export interface KeyInfo {
+  keyRef: string;
+  fingerprint: string;
+  origin: 'generated' | 'imported';
+  createdAt: string;
+  /** When the user saved the key outside the keychain; null = never exported (flagged in the UI). */
+  exportedAt: string | null;
+  exportMethod: string | null;
+}
+
+export const KeyRef = z.string().regex(/^key\.[0-9a-f]{4}(-[0-9a-f]{4}){3}$/, 'must be a key reference');
+export const KeyExportMethod = z.enum(['clipboard', 'file', 'print', 'confirmed']);
 
 export interface AppInfo {
   name: string;

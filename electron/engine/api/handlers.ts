@@ -10,11 +10,14 @@
 import { randomUUID } from 'node:crypto';
 import type { AppInfo, ServerInputParsed } from '../../shared/domain.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import type { KeyService } from '../keys/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
+import { checkTaskKey } from '../tasks/check-task-key.ts';
 import type { Handlers } from './dispatch.ts';
+import { createKeyHandlers } from './key-handlers.ts';
 
 export interface HandlerContext {
   info: () => AppInfo;
@@ -23,6 +26,7 @@ export interface HandlerContext {
   settings: SettingsTable;
   history: HistoryTable;
   secrets: SecretStore;
+  keys: KeyService;
   events: EventBus;
   now: () => Date;
 }
@@ -84,14 +88,16 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
 
     'tasks.list': () => ctx.tasks.list(),
-    'tasks.create': (input) => {
+    'tasks.create': async (input) => {
       checkTaskInput(input);
+      await checkTaskKey(input, ctx.keys);
       const task = ctx.tasks.insert(input, stamp());
       ctx.events.emit('tasks.changed', { ids: [task.id] });
       return task;
     },
-    'tasks.update': ({ id, task: input }) => {
+    'tasks.update': async ({ id, task: input }) => {
       checkTaskInput(input);
+      await checkTaskKey(input, ctx.keys);
       const task = ctx.tasks.update(id, input, stamp());
       ctx.events.emit('tasks.changed', { ids: [id] });
       return task;
@@ -103,5 +109,6 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
 
     'history.list': (query) => ctx.history.list(query),
+    ...createKeyHandlers(ctx.keys, ctx.events),
   };
 }

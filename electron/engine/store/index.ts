@@ -5,3 +5,4 @@ export * from './tasks-table.ts';
 export * from './settings-table.ts';
 export * from './history-table.ts';
 export * from './schedule-state-table.ts';
+export * from './keys-table.ts';

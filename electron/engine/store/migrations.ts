@@ -72,4 +72,15 @@ export const MIGRATIONS: readonly string[] = [
     last_slot_at TEXT NOT NULL
   ) STRICT;
   `,
+  // 3: encryption keys known to this app: keychain reference, fingerprint, export state (never the key)
+  `
+  CREATE TABLE keys (
+    key_ref       TEXT PRIMARY KEY,
+    fingerprint   TEXT NOT NULL UNIQUE,
+    origin        TEXT NOT NULL CHECK (origin IN ('generated', 'imported')),
+    created_at    TEXT NOT NULL,
+    exported_at   TEXT,
+    export_method TEXT
+  ) STRICT;
+  `,
 ];

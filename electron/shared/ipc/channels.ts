@@ -18,10 +18,17 @@ export const COMMANDS = [
   'tasks.update',
   'tasks.delete',
   'history.list',
+  'keys.list',
+  'keys.generate',
+  'keys.import',
+  'keys.reveal',
+  'keys.markExported',
+  'keys.saveToFile',
+  'keys.recoverySheet',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-export const EVENTS = ['servers.changed', 'tasks.changed', 'settings.changed', 'history.changed'] as const;
+export const EVENTS = ['servers.changed', 'tasks.changed', 'settings.changed', 'history.changed', 'keys.changed'] as const;
 export type EventName = (typeof EVENTS)[number];
 
 /** IPC channel used for a command (ipcMain.handle / ipcRenderer.invoke). */

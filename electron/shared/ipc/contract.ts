@@ -13,10 +13,13 @@ import type { CommandName, EventName } from './channels.ts';
 import {
   HistoryQuery,
   Id,
+  KeyExportMethod,
+  KeyRef,
   ServerInput,
   SettingsPatch,
   TaskInput,
   type AppInfo,
+  type KeyInfo,
   type Run,
   type Server,
   type Settings,
@@ -40,6 +43,14 @@ export const commandInputs = {
   'tasks.update': z.strictObject({ id: Id, task: TaskInput }),
   'tasks.delete': ById,
   'history.list': HistoryQuery.default({ limit: 100 }),
+  'keys.list': None,
+  'keys.generate': None,
+  /** The only command whose input is a secret: a key the user pastes. Never logged or echoed. */
+  'keys.import': z.strictObject({ key: z.string().min(1).max(200) }),
+  'keys.reveal': z.strictObject({ keyRef: KeyRef }),
+  'keys.markExported': z.strictObject({ keyRef: KeyRef, method: KeyExportMethod }),
+  'keys.saveToFile': z.strictObject({ keyRef: KeyRef, path: z.string().min(1).max(4096), taskName: z.string().min(1).max(120) }),
+  'keys.recoverySheet': z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }),
 } as const satisfies Record<CommandName, z.ZodType>;
 
 /** What each command returns on success. */
@@ -56,6 +67,15 @@ export interface CommandResults {
   'tasks.update': Task;
   'tasks.delete': { id: string };
   'history.list': Run[];
+  'keys.list': KeyInfo[];
+  'keys.generate': KeyInfo;
+  'keys.import': KeyInfo;
+  /** The key as base64, for the key panel's copy/show. An explicit user action; never in an event. */
+  'keys.reveal': { key: string };
+  'keys.markExported': KeyInfo;
+  'keys.saveToFile': KeyInfo;
+  /** A printable HTML recovery sheet (contains the key). */
+  'keys.recoverySheet': { html: string };
 }
 
 /** Payload of each event. */
@@ -64,6 +84,7 @@ export interface EventPayloads {
   'tasks.changed': { ids: string[] };
   'settings.changed': Settings;
   'history.changed': { runId: string; taskId: string };
+  'keys.changed': { keyRefs: string[] };
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

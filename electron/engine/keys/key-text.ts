@@ -1,0 +1,80 @@
+/**
+ * Key encoding and the documents a user keeps a key in: the text file and the printable
+ * recovery sheet. Pure functions.
+ *
+ * Contract: a key's text form is standard base64 of exactly 32 bytes (44 characters);
+ * `parseKey` rejects anything else with VALIDATION and a message that says what was wrong
+ * without repeating the input. Documents name the task, the fingerprint and the date and
+ * say how to restore with the key.
+ */
+import { BackstopError } from '../../shared/result.ts';
+import { KEY_LENGTH } from '../crypto/index.ts';
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+export function encodeKey(key: Uint8Array): string {
+  return Buffer.from(key).toString('base64');
+}
+
+export function parseKey(text: string): Buffer {
+  const t = text.trim();
+  if (!BASE64.test(t) || t.length % 4 !== 0) {
+    throw new BackstopError('VALIDATION', `A key must be base64 text (A–Z, a–z, 0–9, +, / and = padding), 44 characters long; this one is not valid base64.`);
+  }
+  const bytes = Buffer.from(t, 'base64');
+  if (bytes.length !== KEY_LENGTH || encodeKey(bytes) !== t) {
+    throw new BackstopError('VALIDATION', `A key must be exactly ${KEY_LENGTH} bytes (256 bits); this one is ${bytes.length} bytes.`);
+  }
+  return bytes;
+}
+
+export interface KeyDocument {
+  taskName: string;
+  fingerprint: string;
+  key: string;
+  date: Date;
+}
+
+export function keyFileText(d: KeyDocument): string {
+  return [
+    'BACKSTOP ENCRYPTION KEY — keep this file somewhere safe and offline.',
+    'Without this key, the backups made with it cannot be restored by anyone.',
+    '',
+    `Task:        ${d.taskName}`,
+    `Fingerprint: ${d.fingerprint}`,
+    `Saved:       ${d.date.toISOString()}`,
+    '',
+    'Key (base64, 256 bits):',
+    d.key,
+    '',
+    'To restore with this key:',
+    '  - In Backstop: Restore → choose the backup folder → when asked for the key,',
+    '    paste the line above (Backstop checks the fingerprint before reading any data).',
+    '  - On the command line: save the key line alone in a file and run',
+    '    backstop restore <backup folder> --point latest --server server.json --database NEW --key-file <file>',
+    '    or set BACKSTOP_KEY to the key line.',
+    '',
+  ].join('\n');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function recoverySheetHtml(d: KeyDocument): string {
+  const groups = d.key.match(/.{1,4}/g)!.join(' ');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Backstop recovery sheet — ${escapeHtml(d.taskName)}</title>
+<style>body{font:14px/1.5 system-ui,sans-serif;margin:2.5cm;color:#111}h1{font-size:20px}
+.key{font:18px/1.8 ui-monospace,monospace;border:2px solid #111;padding:12px;word-spacing:6px}
+dt{font-weight:600}dd{margin:0 0 8px}</style></head>
+<body>
+<h1>Backstop encryption key — recovery sheet</h1>
+<p>Keep this sheet somewhere safe. Without this key, the backups made with it cannot be restored.</p>
+<dl><dt>Task</dt><dd>${escapeHtml(d.taskName)}</dd><dt>Fingerprint</dt><dd>${escapeHtml(d.fingerprint)}</dd>
+<dt>Printed</dt><dd>${escapeHtml(d.date.toISOString())}</dd></dl>
+<p>Key (base64; type it without the spaces):</p>
+<p class="key">${escapeHtml(groups)}</p>
+<p>To restore: Backstop → Restore → choose the backup folder → enter this key when asked.
+Backstop checks the fingerprint before reading any data.</p>
+</body></html>
+`;
+}
