@@ -1,0 +1,208 @@
+/**
+ * Backs up one database to every destination of a task from a single dump: the dump
+ * stream is read once and fed to one repository writer per destination.
+ *
+ * Contract:
+ * - Each destination gets its own outcome; one failing (disk full, wrong key, foreign
+ *   folder) never costs another its point.
+ * - A point is committed only from a complete dump: if the dump tool fails, every writer
+ *   sees the error and commits nothing. If the tool reports failure after a writer
+ *   committed (a broken connector), those points are deleted again and the outcome is
+ *   failed.
+ * - Cancelling (signal) stops the dump and every writer; nothing is committed.
+ * - Progress is reported at most ~4 times a second plus once at the end.
+ */
+import type { BackupType, PointKind } from '../../shared/domain.ts';
+import { BackstopError, isBackstopError, toFailure } from '../../shared/result.ts';
+import type { OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
+import type { DumpStream } from '../servers/connector.ts';
+import type { Backend } from '../storage/index.ts';
+import { broadcast } from './broadcast.ts';
+import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
+
+export interface DestinationTarget {
+  /** Stable id used in history, e.g. "local:/backups". */
+  id: string;
+  backend: Backend;
+}
+
+export interface DestinationOutcome {
+  destination: string;
+  status: 'success' | 'failed' | 'canceled';
+  kind: PointKind;
+  kindReason: string | null;
+  pointId: string | null;
+  bytesRead: number;
+  bytesNew: number;
+  bytesStored: number;
+  error: { code: string; message: string } | null;
+}
+
+export interface DatabaseProgress {
+  database: string;
+  phase: 'preparing' | 'dumping' | 'done';
+  bytesRead: number;
+  expectedBytes: number | null;
+  destinations: { destination: string; bytesNew: number; bytesStored: number }[];
+}
+
+export interface BackupDatabaseInput {
+  database: string;
+  backupType: BackupType;
+  requestedKind: PointKind;
+  key: Buffer | null;
+  serverIdentity: string;
+  engineVersion: string;
+  dumpToolVersion: string;
+  openDump: (signal: AbortSignal) => Promise<DumpStream>;
+  destinations: DestinationTarget[];
+  signal?: AbortSignal;
+  onProgress?: (p: DatabaseProgress) => void;
+  repoOptions?: OpenOptions;
+  /** Block size for page-structured snapshots (rounded to the page size). */
+  fixedBlockBytes?: number;
+  now?: () => number;
+}
+
+const failed = (destination: string, kind: PointKind, kindReason: string | null, e: unknown, canceled = false): DestinationOutcome => {
+  const f = toFailure(e);
+  return {
+    destination,
+    status: canceled || f.code === 'CANCELED' ? 'canceled' : 'failed',
+    kind,
+    kindReason,
+    pointId: null,
+    bytesRead: 0,
+    bytesNew: 0,
+    bytesStored: 0,
+    error: { code: f.code, message: f.message },
+  };
+};
+
+export async function backupDatabase(input: BackupDatabaseInput): Promise<DestinationOutcome[]> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(input.signal?.reason);
+  input.signal?.addEventListener('abort', onAbort, { once: true });
+  const now = input.now ?? Date.now;
+  const progress: DatabaseProgress = { database: input.database, phase: 'preparing', bytesRead: 0, expectedBytes: null, destinations: [] };
+  let lastReport = -Infinity;
+  const report = (force = false) => {
+    const t = now();
+    if (!force && t - lastReport < 250) return;
+    lastReport = t;
+    try {
+      input.onProgress?.(structuredClone(progress));
+    } catch {
+      /* progress must never break a backup */
+    }
+  };
+
+  try {
+    // 1. Open every destination; those that cannot be used fail on their own.
+    const prepared: { target: DestinationTarget; prep: PreparedDestination }[] = [];
+    const outcomes = new Map<string, DestinationOutcome>();
+    for (const target of input.destinations) {
+      try {
+        const prep = await prepareDestination(target.backend, {
+          key: input.key,
+          backupType: input.backupType,
+          requestedKind: input.requestedKind,
+          repoOptions: input.repoOptions,
+        });
+        prepared.push({ target, prep });
+      } catch (e) {
+        outcomes.set(target.id, failed(target.id, input.requestedKind, null, e));
+      }
+    }
+    if (prepared.length === 0) return input.destinations.map((d) => outcomes.get(d.id)!);
+    if (controller.signal.aborted) throw new BackstopError('CANCELED', `The backup of ${input.database} was cancelled.`);
+
+    // 2. One dump, fed to every writer.
+    // The dump has its own controller: it is also stopped when every writer has failed.
+    const dumpController = new AbortController();
+    controller.signal.addEventListener('abort', () => dumpController.abort(controller.signal.reason), { once: true });
+    const dump = await input.openDump(dumpController.signal);
+    const dumpDone = dump.done.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    progress.phase = 'dumping';
+    progress.destinations = prepared.map((p) => ({ destination: p.target.id, bytesNew: 0, bytesStored: 0 }));
+    report(true);
+    const chunking =
+      dump.meta.pageSize && input.backupType === 'snapshot'
+        ? { kind: 'fixed' as const, size: blockSize(dump.meta.pageSize, input.fixedBlockBytes ?? 1024 * 1024) }
+        : { kind: 'cdc' as const };
+    const branches = broadcast(dump.stream, prepared.length);
+    const results = await Promise.allSettled(
+      prepared.map(({ target, prep }, i) =>
+        prep.repo
+          .writePoint(branches[i]!, {
+            database: input.database,
+            serverIdentity: input.serverIdentity,
+            engineVersion: input.engineVersion,
+            dumpToolVersion: input.dumpToolVersion,
+            kind: prep.kind,
+            backupType: input.backupType,
+            chunking,
+            meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            signal: controller.signal,
+            onProgress: (p: WriteProgress) => {
+              progress.bytesRead = Math.max(progress.bytesRead, p.bytesRead);
+              progress.expectedBytes = p.expectedBytes;
+              const d = progress.destinations.find((x) => x.destination === target.id)!;
+              d.bytesNew = p.bytesNew;
+              d.bytesStored = p.bytesStored;
+              report();
+            },
+          })
+          // A writer that failed without finishing its read loop must not hold the others back.
+          .finally(() => branches[i]!.detach()),
+      ),
+    );
+    if (results.every((r) => r.status === 'rejected')) dumpController.abort();
+    const dumpError = await dumpDone;
+
+    // 3. Outcomes; a point committed from a dump that finally failed is withdrawn.
+    for (let i = 0; i < prepared.length; i++) {
+      const { target, prep } = prepared[i]!;
+      const r = results[i]!;
+      if (r.status === 'rejected') {
+        // When the dump itself failed, its error is the one that explains this destination's failure.
+        const cause = dumpError && !controller.signal.aborted && isBackstopError(dumpError) ? dumpError : r.reason;
+        outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, cause, controller.signal.aborted));
+        continue;
+      }
+      const point: PointSummary = r.value;
+      if (dumpError) {
+        await prep.repo.deletePoints([point.id]).catch(() => undefined);
+        outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, dumpError));
+        continue;
+      }
+      outcomes.set(target.id, {
+        destination: target.id,
+        status: 'success',
+        kind: prep.kind,
+        kindReason: prep.kindReason,
+        pointId: point.id,
+        bytesRead: point.length,
+        bytesNew: point.stats.bytesNew,
+        bytesStored: point.stats.bytesStored,
+        error: null,
+      });
+    }
+    return input.destinations.map((d) => outcomes.get(d.id)!);
+  } catch (e) {
+    const canceled = controller.signal.aborted || (isBackstopError(e) && e.code === 'CANCELED');
+    return input.destinations.map((d) => failed(d.id, input.requestedKind, null, e, canceled));
+  } finally {
+    input.signal?.removeEventListener('abort', onAbort);
+    progress.phase = 'done';
+    report(true);
+  }
+}
+
+/** The largest multiple of the page size not above `target` (at least one page). */
+export function blockSize(pageSize: number, target: number): number {
+  return Math.max(pageSize, Math.floor(target / pageSize) * pageSize);
+}

@@ -1,0 +1,201 @@
+/**
+ * backupDatabase against real repositories on in-memory and local backends, with a
+ * synthetic dump stream (the connectors are tested against real servers elsewhere).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { backupDatabase, type BackupDatabaseInput } from '../../../electron/engine/backup/backup-database.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import type { DumpStream } from '../../../electron/engine/servers/connector.ts';
+import { FaultyBackend, LocalBackend, MemoryBackend, type Backend } from '../../../electron/engine/storage/index.ts';
+import { BackstopError } from '../../../electron/shared/result.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const SMALL = { workers: 0 }; // inline encoding keeps unit tests light
+
+/**
+ * A dump-like stream of `size` bytes (deterministic text), optionally failing part-way.
+ * Like a real connector, `done` rejects when the tool fails or the stream is destroyed
+ * before its end, and the stream yields to the event loop between chunks.
+ */
+function dumpOf(size: number, opts: { failAt?: number; seed?: number } = {}): DumpStream {
+  let sent = 0;
+  const line = Buffer.from(`INSERT INTO t VALUES (${opts.seed ?? 1}, 'some text that compresses well');\n`);
+  let rejectDone: (e: unknown) => void = () => {};
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const stream = new Readable({
+    read() {
+      if (opts.failAt !== undefined && sent >= opts.failAt) {
+        const err = new BackstopError('DUMP_FAILED', 'pg_dump failed: connection lost');
+        rejectDone(err);
+        this.destroy(err);
+        return;
+      }
+      if (sent >= size) {
+        resolveDone();
+        this.push(null);
+        return;
+      }
+      const n = Math.min(64 * 1024, size - sent);
+      const buf = Buffer.alloc(n);
+      for (let o = 0; o < n; o += line.length) line.copy(buf, o, 0, Math.min(line.length, n - o));
+      sent += n;
+      setImmediate(() => this.push(buf));
+    },
+  });
+  stream.on('close', () => {
+    if (!stream.readableEnded) rejectDone(new BackstopError('CANCELED', 'dump stopped'));
+  });
+  done.catch(() => undefined);
+  return { stream, done, meta: { format: 'pg-custom' } };
+}
+
+function input(destinations: { id: string; backend: Backend }[], over: Partial<BackupDatabaseInput> = {}): BackupDatabaseInput {
+  return {
+    database: 'sales',
+    backupType: 'logical',
+    requestedKind: 'full',
+    key: null,
+    serverIdentity: 'postgres://test',
+    engineVersion: 'PostgreSQL 15',
+    dumpToolVersion: 'pg_dump 15',
+    openDump: async () => dumpOf(600_000),
+    destinations,
+    repoOptions: SMALL,
+    ...over,
+  };
+}
+
+describe('backupDatabase', () => {
+  it('writes one dump to two destinations; an incremental joins each chain and stores little', async () => {
+    const a = new MemoryBackend('a');
+    const b = new LocalBackend(join(tempDir(), 'sales'));
+    const dests = [
+      { id: 'memory:a', backend: a },
+      { id: 'local:b', backend: b },
+    ];
+    const full = await backupDatabase(input(dests));
+    expect(full.map((o) => [o.destination, o.status, o.kind, o.kindReason])).toEqual([
+      ['memory:a', 'success', 'full', null],
+      ['local:b', 'success', 'full', null],
+    ]);
+    expect(full[0]!.bytesRead).toBe(600_000);
+    const inc = await backupDatabase(input(dests, { requestedKind: 'incremental' }));
+    expect(inc.every((o) => o.status === 'success' && o.kind === 'incremental')).toBe(true);
+    expect(inc[0]!.bytesNew).toBeLessThan(full[0]!.bytesNew);
+    for (const backend of [a, b]) {
+      const repo = await openRepository(backend, SMALL);
+      const points = await repo.listPoints();
+      expect(points.map((p) => p.kind)).toEqual(['full', 'incremental']);
+      expect(points[1]!.chainId).toBe(points[0]!.chainId);
+    }
+  });
+
+  it('turns a requested incremental into a full, with the reason, where there is no chain', async () => {
+    const out = await backupDatabase(input([{ id: 'm', backend: new MemoryBackend() }], { requestedKind: 'incremental' }));
+    expect(out[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });
+  });
+
+  it('says the backup type changed when only a chain of the other type exists', async () => {
+    const backend = new MemoryBackend();
+    await backupDatabase(input([{ id: 'm', backend }], { backupType: 'snapshot' }));
+    const out = await backupDatabase(input([{ id: 'm', backend }], { requestedKind: 'incremental' }));
+    expect(out[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: 'the backup type changed to logical' });
+  });
+
+  it('never writes into a folder with foreign files, and the other destination still gets its point', async () => {
+    const foreign = join(tempDir(), 'sales');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'my own file');
+    const good = new MemoryBackend();
+    const out = await backupDatabase(input([
+      { id: 'local:foreign', backend: new LocalBackend(foreign) },
+      { id: 'memory', backend: good },
+    ]));
+    expect(out[0]).toMatchObject({ status: 'failed', error: { code: 'NOT_A_BACKUP', message: expect.stringContaining('did not write') } });
+    expect(out[1]).toMatchObject({ status: 'success' });
+    expect((await new LocalBackend(foreign).list('')).map((o) => o.key)).toEqual(['notes.txt']);
+  });
+
+  it('commits nothing anywhere when the dump fails part-way', async () => {
+    const a = new MemoryBackend();
+    const b = new MemoryBackend();
+    await backupDatabase(input([{ id: 'a', backend: a }])); // an earlier point at a
+    const out = await backupDatabase(
+      input(
+        [
+          { id: 'a', backend: a },
+          { id: 'b', backend: b },
+        ],
+        { openDump: async () => dumpOf(600_000, { failAt: 200_000 }) },
+      ),
+    );
+    for (const o of out) expect(o).toMatchObject({ status: 'failed', pointId: null, error: { code: 'DUMP_FAILED', message: 'pg_dump failed: connection lost' } });
+    expect((await (await openRepository(a, SMALL)).listPoints()).length).toBe(1);
+    expect((await (await openRepository(b, SMALL)).listPoints()).length).toBe(0);
+  });
+
+  it('reports a full disk at one destination without costing the other, and keeps earlier points', async () => {
+    const inner = new MemoryBackend('full-disk');
+    const full = new FaultyBackend(inner);
+    const ok = new MemoryBackend('ok');
+    await backupDatabase(input([{ id: 'disk', backend: full }]));
+    full.inject({ op: 'put', keyPrefix: 'packs/', error: 'ENOSPC' });
+    const out = await backupDatabase(
+      input(
+        [
+          { id: 'disk', backend: full },
+          { id: 'ok', backend: ok },
+        ],
+        { openDump: async () => dumpOf(600_000, { seed: 2 }) },
+      ),
+    );
+    expect(out[0]).toMatchObject({ status: 'failed', error: { code: 'DISK_FULL' } });
+    expect(out[1]).toMatchObject({ status: 'success' });
+    const repo = await openRepository(inner, SMALL);
+    const points = await repo.listPoints();
+    expect(points).toHaveLength(1);
+    expect((await repo.verify()).ok).toBe(true);
+  });
+
+  it('refuses a destination encrypted with another key, naming both fingerprints', async () => {
+    const backend = new MemoryBackend();
+    const keyA = randomBytes(32);
+    const keyB = randomBytes(32);
+    expect((await backupDatabase(input([{ id: 'm', backend }], { key: keyA })))[0]!.status).toBe('success');
+    const out = await backupDatabase(input([{ id: 'm', backend }], { key: keyB }));
+    expect(out[0]).toMatchObject({ status: 'failed', error: { code: 'KEY_MISMATCH', message: expect.stringContaining('never mixes keys') } });
+    const plain = await backupDatabase(input([{ id: 'm', backend }], { key: null }));
+    expect(plain[0]).toMatchObject({ status: 'failed', error: { code: 'KEY_REQUIRED' } });
+  });
+
+  it('cancels cleanly: status canceled, nothing committed', async () => {
+    const backend = new MemoryBackend();
+    const ac = new AbortController();
+    const out = await backupDatabase(
+      input([{ id: 'm', backend }], {
+        signal: ac.signal,
+        openDump: async () => dumpOf(50_000_000),
+        onProgress: (p) => {
+          if (p.bytesRead > 1_000_000) ac.abort();
+        },
+      }),
+    );
+    expect(out[0]).toMatchObject({ status: 'canceled', pointId: null, error: { code: 'CANCELED' } });
+    expect(await (await openRepository(backend, SMALL)).listPoints()).toEqual([]);
+  });
+
+  it('reports progress with bytes read and stored per destination, ending with phase done', async () => {
+    const reports: { phase: string; bytesRead: number }[] = [];
+    await backupDatabase(input([{ id: 'm', backend: new MemoryBackend() }], { onProgress: (p) => reports.push({ phase: p.phase, bytesRead: p.bytesRead }) }));
+    expect(reports[0]!.phase).toBe('dumping');
+    expect(reports.at(-1)).toEqual({ phase: 'done', bytesRead: 600_000 });
+  });
+});
