@@ -1,0 +1,40 @@
+/** Settings are saved through settings.set into the engine, and the theme applies at once. */
+import { dispatch } from '../../electron/engine/api/dispatch.ts';
+import { expect, test } from './fixtures/harness';
+import { AppShell } from './pages/app-shell';
+
+test('theme and concurrency are saved in the engine and survive a reload', async ({ page, engine }) => {
+  const shell = new AppShell(page);
+  const view = await shell.open('settings');
+  const html = page.locator('html');
+  await expect(html).not.toHaveAttribute('data-theme');
+
+  await view.getByText('Dark', { exact: true }).click();
+  await view.getByLabel('Backups running at once').fill('5');
+  await view.getByTestId('settings-save').click();
+
+  await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  const stored = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(stored.ok && { theme: stored.data.theme, max: stored.data.maxConcurrentBackups }).toEqual({ theme: 'dark', max: 5 });
+
+  await page.reload();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  const again = await shell.open('settings');
+  await expect(again.getByTestId('theme-dark')).toBeChecked();
+  await expect(again.getByLabel('Backups running at once')).toHaveValue('5');
+
+  // Back to "system": the attribute goes, so the OS preference decides again.
+  await again.getByText('System', { exact: true }).click();
+  await again.getByTestId('settings-save').click();
+  await expect(html).not.toHaveAttribute('data-theme');
+});
+
+test('an out-of-range concurrency is refused before it reaches the engine', async ({ page, engine }) => {
+  const view = await new AppShell(page).open('settings');
+  await view.getByLabel('Backups running at once').fill('40');
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByText('Enter a whole number from 1 to 16.')).toBeVisible();
+  const stored = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(stored.ok && stored.data.maxConcurrentBackups).toBe(2);
+});

@@ -1,0 +1,169 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia } from 'pinia';
+import type { Server } from '@shared/domain.ts';
+import ServersView from '../../../renderer/src/views/ServersView.vue';
+import ServerForm from '../../../renderer/src/components/ServerForm.vue';
+import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+
+let fake: FakeBridge;
+beforeEach(() => {
+  fake = installFakeBridge();
+});
+afterEach(() => {
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+function mountView() {
+  return mount(ServersView, { global: { plugins: [createPinia()] }, attachTo: document.body });
+}
+
+describe('ServersView', () => {
+  it('with no servers, offers the three kinds, and the chosen kind opens the form preselected', async () => {
+    fake.respond('servers.list', () => ok([]));
+    const wrapper = mountView();
+    await flushPromises();
+
+    const empty = wrapper.get('[data-testid="servers-empty"]');
+    expect(empty.text()).toContain('Add a server');
+    expect(wrapper.findAll('[data-testid^="empty-add-"]').map((b) => b.attributes('data-testid'))).toEqual([
+      'empty-add-postgres',
+      'empty-add-mysql',
+      'empty-add-sqlite',
+    ]);
+
+    await wrapper.get('[data-testid="empty-add-sqlite"]').trigger('click');
+    expect(wrapper.find('[data-testid="servers-empty"]').exists()).toBe(false);
+    expect((wrapper.get('[data-testid="server-kind-sqlite"]').element as HTMLInputElement).checked).toBe(true);
+    expect(wrapper.find('[data-testid="server-folder"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="server-host"]').exists()).toBe(false);
+  });
+
+  it('shows the engine’s error code and message when adding fails, and lists nothing', async () => {
+    fake.respond('servers.list', () => ok([]));
+    fake.respond('servers.create', () => fail('VALIDATION', 'folder: "/nope" does not exist. Choose an existing folder of SQLite databases.'));
+    const wrapper = mountView();
+    await flushPromises();
+
+    await wrapper.get('[data-testid="empty-add-sqlite"]').trigger('click');
+    await wrapper.get('[data-testid="server-name"]').setValue('Ghost');
+    await wrapper.get('[data-testid="server-folder"]').setValue('/nope');
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+
+    expect(fake.commands['servers.create']).toHaveBeenCalledWith({ kind: 'sqlite', name: 'Ghost', folder: '/nope' });
+    const notice = wrapper.get('[data-testid="server-form"] [data-testid="error-notice"]');
+    expect(notice.attributes('role')).toBe('alert');
+    expect(notice.get('[data-testid="error-code"]').text()).toBe('VALIDATION');
+    expect(notice.get('[data-testid="error-message"]').text()).toBe('folder: "/nope" does not exist. Choose an existing folder of SQLite databases.');
+    expect(wrapper.findAll('[data-testid="server-row"]')).toHaveLength(0);
+    // The form stays open with the input, so the user can fix the path.
+    expect((wrapper.get('[data-testid="server-folder"]').element as HTMLInputElement).value).toBe('/nope');
+  });
+
+  it('adds a PostgreSQL server with the typed fields, closes the form and lists it', async () => {
+    let stored: Server[] = [];
+    fake.respond('servers.list', () => ok(stored));
+    fake.respond('servers.create', (input) => {
+      const i = input as { name: string; host: string; port: number; user: string };
+      const s: Server = { id: 'p1', kind: 'postgres', name: i.name, host: i.host, port: i.port, user: i.user, tls: 'prefer', passwordRef: 'server.p1.password', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
+      stored = [s];
+      return ok(s);
+    });
+    const wrapper = mountView();
+    await flushPromises();
+
+    await wrapper.get('[data-testid="empty-add-postgres"]').trigger('click');
+    expect((wrapper.get('[data-testid="server-port"]').element as HTMLInputElement).value).toBe('5432');
+    await wrapper.get('[data-testid="server-name"]').setValue('Primary');
+    await wrapper.get('[data-testid="server-host"]').setValue('db1.internal');
+    await wrapper.get('[data-testid="server-user"]').setValue('backup');
+    await wrapper.get('[data-testid="server-password"]').setValue('s3cret');
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+
+    expect(fake.commands['servers.create']).toHaveBeenCalledWith({
+      kind: 'postgres',
+      name: 'Primary',
+      host: 'db1.internal',
+      port: 5432,
+      user: 'backup',
+      tls: 'prefer',
+      password: 's3cret',
+    });
+    expect(wrapper.find('[data-testid="server-form"]').exists()).toBe(false);
+    const rows = wrapper.findAll('[data-testid="server-row"]');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.text()).toContain('Primary');
+    expect(rows[0]!.get('[data-testid="server-row-detail"]').text()).toBe('backup@db1.internal:5432');
+    // The password is nowhere on the page.
+    expect(wrapper.html()).not.toContain('s3cret');
+  });
+
+  it('deletes only after confirmation', async () => {
+    let stored: Server[] = [sqliteServer('a', 'Apps', '/srv/apps')];
+    fake.respond('servers.list', () => ok(stored));
+    fake.respond('servers.delete', (input) => {
+      stored = stored.filter((s) => s.id !== (input as { id: string }).id);
+      return ok({ id: 'a' });
+    });
+    const wrapper = mountView();
+    await flushPromises();
+
+    await wrapper.get('[data-testid="server-delete"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['servers.delete']).not.toHaveBeenCalled();
+    await wrapper.get('[data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['servers.delete']).not.toHaveBeenCalled();
+    expect(wrapper.findAll('[data-testid="server-row"]')).toHaveLength(1);
+
+    await wrapper.get('[data-testid="server-delete"]').trigger('click');
+    await wrapper.get('[data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['servers.delete']).toHaveBeenCalledWith({ id: 'a' });
+    expect(wrapper.findAll('[data-testid="server-row"]')).toHaveLength(0);
+    expect(wrapper.find('[data-testid="servers-empty"]').exists()).toBe(true);
+  });
+
+  it('shows a load failure with its code and a working Try again', async () => {
+    fake.respond('servers.list', () => fail('INTERNAL', 'An unexpected error occurred. Details are in the Backstop log.'));
+    const wrapper = mountView();
+    await flushPromises();
+    expect(wrapper.get('[data-testid="error-code"]').text()).toBe('INTERNAL');
+
+    fake.respond('servers.list', () => ok([sqliteServer('a', 'Apps')]));
+    await wrapper.get('[data-testid="error-notice"] button').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="error-notice"]').exists()).toBe(false);
+    expect(wrapper.findAll('[data-testid="server-row"]')).toHaveLength(1);
+  });
+});
+
+describe('ServerForm', () => {
+  it('does not submit with required fields empty, and says which', async () => {
+    const wrapper = mount(ServerForm, { props: { initialKind: 'mysql' }, attachTo: document.body });
+    await wrapper.get('[data-testid="server-host"]').setValue('');
+    await wrapper.get('form').trigger('submit');
+    expect(wrapper.emitted('submit')).toBeUndefined();
+    const errors = wrapper.findAll('.field-error').map((e) => e.text());
+    expect(errors).toEqual([
+      'Give the server a name, e.g. “Production primary”.',
+      'Enter a host name or IP address.',
+      'Enter the user Backstop connects as.',
+    ]);
+    expect(wrapper.get('[data-testid="server-name"]').attributes('aria-invalid')).toBe('true');
+  });
+
+  it('switching kind swaps the default port unless the user typed one', async () => {
+    const wrapper = mount(ServerForm, { props: { initialKind: 'postgres' } });
+    const port = () => (wrapper.get('[data-testid="server-port"]').element as HTMLInputElement).value;
+    expect(port()).toBe('5432');
+    await wrapper.get('[data-testid="server-kind-mysql"]').setValue(true);
+    expect(port()).toBe('3306');
+    await wrapper.get('[data-testid="server-port"]').setValue('6000');
+    await wrapper.get('[data-testid="server-kind-postgres"]').setValue(true);
+    expect(port()).toBe('6000');
+  });
+});
