@@ -18,9 +18,18 @@ import { EventBus } from './events/event-bus.ts';
 import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
 import { KeyService } from './keys/index.ts';
+import { Scheduler } from './scheduler/index.ts';
+import { RunQueue } from './tasks/run-queue.ts';
+import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.ts';
+import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
+import { runBackupJob } from './backup/run-job.ts';
+import { BackstopError, isBackstopError } from '../shared/result.ts';
+import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
   KeysTable,
+  ScheduleStateTable,
+  TaskDatabasesTable,
   openAppDatabase,
   SCHEMA_VERSION,
   ServersTable,
@@ -39,6 +48,10 @@ export interface EngineOptions {
   /** Injected clock (tests). */
   now?: () => Date;
   logLevel?: string;
+  /** Where database backups run: worker threads (default) or inline (tests of the orchestration). */
+  jobs?: 'worker' | 'inline';
+  /** Compression/encryption threads inside each backup job (default: the repository's). */
+  encoderWorkers?: number;
 }
 
 export interface Engine {
@@ -52,6 +65,13 @@ export interface Engine {
   redactor: Redactor;
   /** For tests and maintenance tools: the open app database. */
   db: Db;
+  runner: TaskRunner;
+  scheduler: Scheduler;
+  keys: KeyService;
+  /** Loads a stored task with its server and secrets, ready to run. */
+  resolveTask(taskId: string): Promise<ResolvedTask>;
+  /** Starts the scheduler (catch-up first). The app and `backstop agent` call this; tests may not. */
+  start(): void;
   close(): Promise<void>;
 }
 
@@ -98,16 +118,72 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     logsDir,
     schemaVersion: SCHEMA_VERSION,
   });
+  const servers = new ServersTable(db);
+  const tasks = new TasksTable(db);
+  const settings = new SettingsTable(db);
+  const history = new HistoryTable(db);
+  const keys = new KeyService(secrets, new KeysTable(db), now);
+  const queue = new RunQueue(settings.get().maxConcurrentBackups);
+  const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
+  const runner = new TaskRunner({
+    history,
+    taskDatabases: new TaskDatabasesTable(db),
+    events,
+    logger,
+    queue,
+    now,
+    toolPaths: () => settings.get().toolPaths,
+    executor,
+    encoderWorkers: opts.encoderWorkers,
+  });
+
+  async function resolveTask(taskId: string): Promise<ResolvedTask> {
+    const task = tasks.get(taskId);
+    const server = servers.get(task.serverId);
+    let password: string | null = null;
+    if (server.kind !== 'sqlite' && server.passwordRef) {
+      password = await secrets.get(server.passwordRef);
+      if (password === null) {
+        throw new BackstopError('AUTH_FAILED', `The password of server "${server.name}" is missing from the keychain; enter it again in the server's settings.`);
+      }
+    }
+    const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
+    return { task, server, password, key, persisted: true };
+  }
+
+  async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
+    const resolved = await resolveTask(taskId);
+    const { runId } = runner.start(resolved, kind ?? defaultKind(resolved.task), trigger);
+    return { runId };
+  }
+
+  const scheduler = new Scheduler({
+    tasks: () => tasks.list(),
+    state: new ScheduleStateTable(db),
+    now,
+    onDue: (task, kind, trigger) => {
+      runNow(task.id, kind, trigger).catch((e: unknown) => {
+        if (isBackstopError(e) && e.code === 'CONFLICT') logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
+        else logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
+      });
+    },
+    onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
+  });
+  events.on('tasks.changed', () => scheduler.rearmAll());
+  events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
+
   const handlers = createHandlers({
     info,
-    servers: new ServersTable(db),
-    tasks: new TasksTable(db),
-    settings: new SettingsTable(db),
-    history: new HistoryTable(db),
+    servers,
+    tasks,
+    settings,
+    history,
     secrets,
-    keys: new KeyService(secrets, new KeysTable(db), now),
+    keys,
     events,
     now,
+    runNow: (id, kind) => runNow(id, kind, 'manual'),
+    runner,
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
@@ -121,9 +197,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     logger,
     redactor,
     db,
+    runner,
+    scheduler,
+    keys,
+    resolveTask,
+    start: () => scheduler.start(),
     async close() {
       if (closed) return;
       closed = true;
+      scheduler.stop();
+      for (const r of runner.activeRuns()) runner.cancel(r.taskId);
+      await runner.idle();
       logger.info('engine stopped');
       db.close();
       closeLog();

@@ -204,6 +204,34 @@ export const Run = z.object({
 });
 export type Run = z.infer<typeof Run>;
 
+/** Live progress of one database inside a running run (event `run.progress`). */
+export interface DatabaseProgress {
+  database: string;
+  phase: 'queued' | 'preparing' | 'dumping' | 'done';
+  bytesRead: number;
+  expectedBytes: number | null;
+  destinations: { destination: string; bytesNew: number; bytesStored: number }[];
+}
+
+export interface ActiveRun {
+  runId: string;
+  taskId: string;
+  taskName: string;
+  kind: PointKind;
+  startedAt: string;
+  status: 'running' | 'canceling';
+  databases: DatabaseProgress[];
+}
+
+export const AlertKind = z.enum(['run-failed', 'new-databases', 'stale-database', 'key-not-exported']);
+export type AlertKind = z.infer<typeof AlertKind>;
+export interface Alert {
+  kind: AlertKind;
+  taskId: string | null;
+  message: string;
+  databases: string[];
+}
+
 export const HistoryQuery = z.strictObject({
   taskId: Id.optional(),
   limit: z.number().int().min(1).max(1000).default(100),

@@ -8,7 +8,9 @@
  * cannot be written the secret is removed again, so neither is left half-done.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppInfo, ServerInputParsed } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import type { AppInfo, PointKind, ServerInputParsed } from '../../shared/domain.ts';
+import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
@@ -29,6 +31,8 @@ export interface HandlerContext {
   keys: KeyService;
   events: EventBus;
   now: () => Date;
+  runNow: (taskId: string, kind: PointKind | undefined) => Promise<{ runId: string }>;
+  runner: TaskRunner;
 }
 
 export function passwordRefFor(serverId: string): string {
@@ -102,7 +106,14 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.events.emit('tasks.changed', { ids: [id] });
       return task;
     },
+    'tasks.runNow': ({ id, kind }) => ctx.runNow(id, kind),
+    'tasks.cancel': ({ id }) => {
+      ctx.tasks.get(id);
+      return { canceled: ctx.runner.cancel(id) };
+    },
+    'runs.active': () => ctx.runner.activeRuns(),
     'tasks.delete': ({ id }) => {
+      if (ctx.runner.isRunning(id)) throw new BackstopError('CONFLICT', 'This task is running; cancel it or wait for it to finish before deleting it.');
       ctx.tasks.delete(id);
       ctx.events.emit('tasks.changed', { ids: [id] });
       return { id };

@@ -12,7 +12,9 @@
  * - Cancelling (signal) stops the dump and every writer; nothing is committed.
  * - Progress is reported at most ~4 times a second plus once at the end.
  */
-import type { BackupType, PointKind } from '../../shared/domain.ts';
+import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domain.ts';
+
+export type { DatabaseProgress } from '../../shared/domain.ts';
 import { BackstopError, isBackstopError, toFailure } from '../../shared/result.ts';
 import type { OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
@@ -38,13 +40,6 @@ export interface DestinationOutcome {
   error: { code: string; message: string } | null;
 }
 
-export interface DatabaseProgress {
-  database: string;
-  phase: 'preparing' | 'dumping' | 'done';
-  bytesRead: number;
-  expectedBytes: number | null;
-  destinations: { destination: string; bytesNew: number; bytesStored: number }[];
-}
 
 export interface BackupDatabaseInput {
   database: string;

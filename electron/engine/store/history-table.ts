@@ -47,7 +47,10 @@ export interface NewRun {
   startedAt: string;
 }
 
-export type DatabaseOutcome = Pick<RunDatabase, 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'>;
+export type DatabaseOutcome = Pick<
+  RunDatabase,
+  'kind' | 'kindReason' | 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'
+>;
 
 export class HistoryTable {
   constructor(private readonly db: Db) {}
@@ -79,9 +82,9 @@ export class HistoryTable {
   finishDatabase(runId: string, seq: number, o: DatabaseOutcome): void {
     this.db
       .prepare(
-        'UPDATE run_databases SET status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ? WHERE run_id = ? AND seq = ?',
+        'UPDATE run_databases SET kind = ?, kind_reason = ?, status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ? WHERE run_id = ? AND seq = ?',
       )
-      .run(o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
+      .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
   }
 
   list(q: HistoryQuery): Run[] {

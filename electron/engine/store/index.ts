@@ -6,3 +6,4 @@ export * from './settings-table.ts';
 export * from './history-table.ts';
 export * from './schedule-state-table.ts';
 export * from './keys-table.ts';
+export * from './task-databases-table.ts';

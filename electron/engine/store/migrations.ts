@@ -83,4 +83,14 @@ export const MIGRATIONS: readonly string[] = [
     export_method TEXT
   ) STRICT;
   `,
+  // 4: databases each task has seen, for "new database picked up" and staleness alerts
+  `
+  CREATE TABLE task_databases (
+    task_id         TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    database        TEXT NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    last_success_at TEXT,
+    PRIMARY KEY (task_id, database)
+  ) STRICT;
+  `,
 ];

@@ -17,6 +17,9 @@ export const COMMANDS = [
   'tasks.create',
   'tasks.update',
   'tasks.delete',
+  'tasks.runNow',
+  'tasks.cancel',
+  'runs.active',
   'history.list',
   'keys.list',
   'keys.generate',
@@ -28,7 +31,15 @@ export const COMMANDS = [
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-export const EVENTS = ['servers.changed', 'tasks.changed', 'settings.changed', 'history.changed', 'keys.changed'] as const;
+export const EVENTS = [
+  'servers.changed',
+  'tasks.changed',
+  'settings.changed',
+  'history.changed',
+  'keys.changed',
+  'run.progress',
+  'alert',
+] as const;
 export type EventName = (typeof EVENTS)[number];
 
 /** IPC channel used for a command (ipcMain.handle / ipcRenderer.invoke). */

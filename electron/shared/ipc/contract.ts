@@ -13,12 +13,16 @@ import type { CommandName, EventName } from './channels.ts';
 import {
   HistoryQuery,
   Id,
+  PointKind,
   KeyExportMethod,
   KeyRef,
   ServerInput,
   SettingsPatch,
   TaskInput,
+  type ActiveRun,
+  type Alert,
   type AppInfo,
+  type DatabaseProgress,
   type KeyInfo,
   type Run,
   type Server,
@@ -42,6 +46,10 @@ export const commandInputs = {
   'tasks.create': TaskInput,
   'tasks.update': z.strictObject({ id: Id, task: TaskInput }),
   'tasks.delete': ById,
+  /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
+  'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional() }),
+  'tasks.cancel': ById,
+  'runs.active': None,
   'history.list': HistoryQuery.default({ limit: 100 }),
   'keys.list': None,
   'keys.generate': None,
@@ -66,6 +74,9 @@ export interface CommandResults {
   'tasks.create': Task;
   'tasks.update': Task;
   'tasks.delete': { id: string };
+  'tasks.runNow': { runId: string };
+  'tasks.cancel': { canceled: boolean };
+  'runs.active': ActiveRun[];
   'history.list': Run[];
   'keys.list': KeyInfo[];
   'keys.generate': KeyInfo;
@@ -85,6 +96,8 @@ export interface EventPayloads {
   'settings.changed': Settings;
   'history.changed': { runId: string; taskId: string };
   'keys.changed': { keyRefs: string[] };
+  'run.progress': { runId: string; taskId: string; progress: DatabaseProgress };
+  'alert': Alert;
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

@@ -156,7 +156,7 @@ describe('engine handlers', () => {
     expect(data(await second.call('settings.get', undefined))).toMatchObject({ theme: 'dark', maxConcurrentBackups: 4 });
     expect(data(await second.call('servers.list', undefined)).map((s) => s.name)).toEqual(['kept']);
     const info = data(await second.call('app.info', undefined));
-    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 3, logsDir: join(dataDir, 'logs') });
+    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 4, logsDir: join(dataDir, 'logs') });
   });
 
   it('lists run history newest first with per-database rows, filtered by task', async () => {
@@ -166,6 +166,8 @@ describe('engine handlers', () => {
     const r1 = history.startRun({ taskId: 't1', taskName: 'one', trigger: 'schedule', requestedKind: 'full', startedAt: '2026-01-01T02:00:00.000Z' });
     const seq = history.startDatabase(r1, { database: 'app', destination: 'local:/b', kind: 'full', kindReason: null, startedAt: '2026-01-01T02:00:01.000Z' });
     history.finishDatabase(r1, seq, {
+      kind: 'full',
+      kindReason: null,
       status: 'success',
       pointId: 'p1',
       bytesRead: 100,

@@ -1,0 +1,31 @@
+/**
+ * A self-contained, structured-cloneable description of one database backup, so it can
+ * run in a worker thread: everything the worker needs to connect, dump and write.
+ *
+ * Contract: holds secrets (password, key) only in memory while the job runs; it is sent
+ * to a worker thread of this process, never logged, stored or emitted.
+ */
+import type { BackupType, Destination, PointKind, Retention, Server } from '../../shared/domain.ts';
+import type { ToolPaths } from '../servers/connector.ts';
+
+export interface BackupJobSpec {
+  server: Server;
+  password: string | null;
+  toolPaths: ToolPaths;
+  /** A database name, or a server-level stream name when `serverStream` is true. */
+  database: string;
+  serverStream: boolean;
+  /** The folder under each destination root. */
+  folder: string;
+  backupType: BackupType;
+  requestedKind: PointKind;
+  keyBase64: string | null;
+  serverIdentity: string;
+  engineVersion: string;
+  dumpToolVersion: string;
+  destinations: Destination[];
+  /** Applied at each destination after a successful backup there. */
+  retention: Retention;
+  /** Compression/encryption worker threads inside the job (0 = inline). */
+  encoderWorkers?: number;
+}

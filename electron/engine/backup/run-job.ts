@@ -1,0 +1,53 @@
+/**
+ * Runs a BackupJobSpec in the current thread: connector + backends + backupDatabase,
+ * then retention at every destination that got its new point. The worker entry
+ * (worker/backup-job.ts) calls this; tests may call it directly.
+ *
+ * Contract: a retention failure never turns a successful backup into a failed one; it is
+ * reported on the outcome (`retention.error`).
+ */
+import { connectorFor } from '../servers/index.ts';
+import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
+import { openRepository } from '../repository/index.ts';
+import { applyRetention } from '../retention/index.ts';
+import { toFailure } from '../../shared/result.ts';
+import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
+import type { BackupJobSpec } from './job-spec.ts';
+
+export interface JobOutcome extends DestinationOutcome {
+  retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
+}
+
+export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void): Promise<JobOutcome[]> {
+  const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
+  const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
+  const repoOptions = spec.encoderWorkers === undefined ? {} : { workers: spec.encoderWorkers };
+  const outcomes: JobOutcome[] = await backupDatabase({
+    database: spec.database,
+    backupType: spec.backupType,
+    requestedKind: spec.requestedKind,
+    key,
+    serverIdentity: spec.serverIdentity,
+    engineVersion: spec.engineVersion,
+    dumpToolVersion: spec.dumpToolVersion,
+    openDump: (s) =>
+      spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+    destinations: spec.destinations.map((d) => ({ id: destinationId(d), backend: openDatabaseFolder(d, spec.folder) })),
+    signal,
+    onProgress,
+    repoOptions,
+  });
+  if (spec.retention.minAgeDays === 0) return outcomes;
+  for (const [i, o] of outcomes.entries()) {
+    if (o.status !== 'success' || signal.aborted) continue;
+    try {
+      const repo = await openRepository(openDatabaseFolder(spec.destinations[i]!, spec.folder), { ...repoOptions, key });
+      const r = await applyRetention(repo, spec.retention, new Date());
+      o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
+    } catch (e) {
+      const f = toFailure(e);
+      o.retention = { deleted: [], bytesFreed: 0, error: { code: f.code, message: f.message } };
+    }
+  }
+  return outcomes;
+}

@@ -1,0 +1,30 @@
+/**
+ * Applies a retention policy to one repository (one database at one destination):
+ * plans with `planRetention`, deletes what the plan says, collects garbage.
+ *
+ * Contract: never deletes when the policy is "no retention"; `dryRun` only returns the
+ * plan. Points whose manifests cannot be read are never deleted (the plan sees only
+ * readable points, and damaged ones are left for the user to inspect).
+ */
+import type { Retention } from '../../shared/domain.ts';
+import type { Repository } from '../repository/index.ts';
+import { planRetention, type RetentionDecision } from './plan-retention.ts';
+
+export interface RetentionResult {
+  plan: RetentionDecision[];
+  deleted: string[];
+  bytesFreed: number;
+}
+
+export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
+  const points = await repo.listPoints({ skipDamaged: true });
+  const plan = planRetention(
+    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })),
+    policy,
+    now,
+  );
+  const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
+  if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], bytesFreed: 0 };
+  const res = await repo.deletePoints(doomed);
+  return { plan, deleted: res.deleted, bytesFreed: res.bytesFreed };
+}

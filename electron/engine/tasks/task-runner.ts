@@ -1,0 +1,269 @@
+/**
+ * Runs server-wide backup tasks: lists the server's databases live, backs each one up to
+ * every destination (in worker threads, through the global fair queue), applies
+ * retention, and records everything in history.
+ *
+ * Contract:
+ * - One run per task at a time: starting a task that is running → CONFLICT.
+ * - Databases are listed at run time: new ones are included (and announced with an
+ *   `alert` the first time), excluded ones skipped. Server-level data (PostgreSQL globals,
+ *   a cluster snapshot) goes to the reserved server folder.
+ * - One database (or destination) failing never stops the others; each gets its own
+ *   history row with the kind actually taken and why.
+ * - The run's status: success (everything ok), partial (some failed), failed (nothing
+ *   succeeded, or the server could not be reached), canceled.
+ * - Secrets (password, key) are handed to the worker in memory only; history, events and
+ *   logs carry codes and messages, which are secret-free by contract.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { ActiveRun, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
+import { BackstopError, toFailure } from '../../shared/result.ts';
+import type { JobExecutor } from '../backup/worker-executor.ts';
+import { outcomesFor } from '../backup/worker-executor.ts';
+import type { BackupJobSpec } from '../backup/job-spec.ts';
+import type { JobOutcome } from '../backup/run-job.ts';
+import { destinationId } from '../destinations/index.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logging/index.ts';
+import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import type { HistoryTable, TaskDatabasesTable } from '../store/index.ts';
+import type { RunQueue } from './run-queue.ts';
+
+export interface ResolvedTask {
+  task: Task;
+  server: Server;
+  password: string | null;
+  key: Buffer | null;
+  /** Stored in the app database (file-based CLI tasks are not). */
+  persisted: boolean;
+}
+
+export interface DatabaseResult extends JobOutcome {
+  database: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  error: { code: string; message: string } | null;
+  databases: DatabaseResult[];
+}
+
+export interface TaskRunnerDeps {
+  history: HistoryTable;
+  taskDatabases: TaskDatabasesTable;
+  events: EventBus;
+  logger: Logger;
+  queue: RunQueue;
+  now: () => Date;
+  toolPaths: () => ToolPaths;
+  executor: JobExecutor;
+  /** Compression/encryption threads inside each job (undefined = repository default). */
+  encoderWorkers?: number;
+}
+
+interface ActiveState {
+  info: ActiveRun;
+  controller: AbortController;
+  done?: Promise<RunSummary>;
+}
+
+export function defaultKind(task: Task): PointKind {
+  return task.schedule.full ? 'full' : 'incremental';
+}
+
+export function serverIdentity(server: Server): string {
+  if (server.kind === 'sqlite') return `sqlite:${server.folder}`;
+  return `${server.kind}://${server.user}@${server.host}:${server.port}`;
+}
+
+export class TaskRunner {
+  private readonly active = new Map<string, ActiveState>();
+
+  constructor(private readonly deps: TaskRunnerDeps) {}
+
+  activeRuns(): ActiveRun[] {
+    return [...this.active.values()].map((s) => structuredClone(s.info));
+  }
+
+  isRunning(taskId: string): boolean {
+    return this.active.has(taskId);
+  }
+
+  /** Resolves when no run is active (after cancelling, before closing the app database). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((s) => s.done));
+  }
+
+  /** Cancels the task's running run; false when it is not running. */
+  cancel(taskId: string): boolean {
+    const state = this.active.get(taskId);
+    if (!state) return false;
+    state.info.status = 'canceling';
+    state.controller.abort();
+    return true;
+  }
+
+  /** Starts a run; resolves `done` with its summary. CONFLICT when the task is already running. */
+  start(resolved: ResolvedTask, kind: PointKind, trigger: RunTrigger): { runId: string; done: Promise<RunSummary> } {
+    const { task } = resolved;
+    if (this.active.has(task.id)) {
+      throw new BackstopError('CONFLICT', `Task "${task.name}" is already running; wait for it to finish or cancel it.`);
+    }
+    const startedAt = this.deps.now().toISOString();
+    const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt }, randomUUID());
+    const state: ActiveState = {
+      info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
+      controller: new AbortController(),
+    };
+    this.active.set(task.id, state);
+    this.deps.events.emit('history.changed', { runId, taskId: task.id });
+    const log = this.deps.logger.child({ runId, taskId: task.id });
+    log.info({ kind, trigger }, 'run started');
+    const done = this.execute(resolved, kind, state, log)
+      .catch((e: unknown): RunSummary => {
+        const f = toFailure(e);
+        if (f.code === 'INTERNAL') log.error({ err: e }, 'run failed unexpectedly');
+        return { runId, status: state.controller.signal.aborted ? 'canceled' : 'failed', error: { code: f.code, message: f.message }, databases: [] };
+      })
+      .then((summary) => {
+        this.deps.history.finishRun(runId, summary.status, this.deps.now().toISOString(), summary.error ?? undefined);
+        this.active.delete(task.id);
+        this.deps.events.emit('history.changed', { runId, taskId: task.id });
+        log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
+        if (summary.status === 'failed' || summary.status === 'partial') {
+          const failedDbs = [...new Set(summary.databases.filter((d) => d.status === 'failed').map((d) => d.database))];
+          this.deps.events.emit('alert', {
+            kind: 'run-failed',
+            taskId: task.id,
+            message:
+              summary.error && failedDbs.length === 0
+                ? `Backup task "${task.name}" failed: ${summary.error.message}`
+                : `Backup task "${task.name}": ${failedDbs.length} database${failedDbs.length === 1 ? '' : 's'} failed (${failedDbs.join(', ')}).`,
+            databases: failedDbs,
+          });
+        }
+        return summary;
+      });
+    state.done = done;
+    return { runId, done };
+  }
+
+  private async execute(resolved: ResolvedTask, kind: PointKind, state: ActiveState, log: Logger): Promise<RunSummary> {
+    const { task, server } = resolved;
+    const signal = state.controller.signal;
+    const runId = state.info.runId;
+    const connector = connectorFor(server, { password: resolved.password, toolPaths: this.deps.toolPaths() });
+    const support = connector.support(task.type);
+    if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
+    const report = await connector.testConnection({ signal });
+    const engineVersion = report.serverVersion;
+    const dumpToolVersion = report.tools.map((t) => `${t.name} ${t.version}`).join(', ') || engineVersion;
+
+    const jobs: { database: string; folder: string; serverStream: boolean }[] = [];
+    if (support.scope === 'database') {
+      const excluded = new Set(task.excludeDatabases);
+      const all = await connector.listDatabases({ signal });
+      const databases = all.filter((d) => !excluded.has(d));
+      if (resolved.persisted) {
+        const fresh = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
+        if (fresh.length) {
+          this.deps.events.emit('alert', {
+            kind: 'new-databases',
+            taskId: task.id,
+            message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${fresh.join(', ')}.`,
+            databases: fresh,
+          });
+        }
+      }
+      for (const d of databases) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
+    }
+    for (const s of connector.serverStreams(task.type)) {
+      jobs.push({ database: s.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(s.name)), serverStream: true });
+    }
+    log.info({ databases: jobs.length }, 'databases listed');
+    state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [] }));
+
+    const results = await Promise.all(
+      jobs.map((job) => {
+        const spec: BackupJobSpec = {
+          server,
+          password: resolved.password,
+          toolPaths: this.deps.toolPaths(),
+          database: job.database,
+          serverStream: job.serverStream,
+          folder: job.folder,
+          backupType: task.type,
+          requestedKind: kind,
+          keyBase64: resolved.key ? resolved.key.toString('base64') : null,
+          serverIdentity: serverIdentity(server),
+          engineVersion,
+          dumpToolVersion,
+          destinations: task.destinations,
+          retention: task.retention,
+          encoderWorkers: this.deps.encoderWorkers,
+        };
+        return this.deps.queue
+          .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
+          .catch((e: unknown) => {
+            const f = toFailure(e);
+            return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
+          })
+          .then((outcomes): DatabaseResult[] => outcomes.map((o) => ({ ...o, database: job.database })));
+      }),
+    );
+    const databases = results.flat();
+    const ok = databases.filter((d) => d.status === 'success').length;
+    let status: RunStatus;
+    if (signal.aborted) status = 'canceled';
+    else if (ok === databases.length) status = 'success';
+    else status = ok === 0 ? 'failed' : 'partial';
+    return { runId, status, error: null, databases };
+  }
+
+  private async runJob(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
+    const { history, events, now } = this.deps;
+    const runId = state.info.runId;
+    const startedAt = now().toISOString();
+    const rows = spec.destinations.map((_, i) => ({
+      seq: history.startDatabase(runId, {
+        database: spec.database,
+        destination: destinationId(spec.destinations[i]!),
+        kind: spec.requestedKind,
+        kindReason: null,
+        startedAt,
+      }),
+    }));
+    const dbLog = log.child({ database: spec.database });
+    dbLog.info('database backup started');
+    const onProgress = (p: DatabaseProgress) => {
+      const i = state.info.databases.findIndex((d) => d.database === spec.database);
+      if (i >= 0) state.info.databases[i] = p;
+      events.emit('run.progress', { runId, taskId: state.info.taskId, progress: p });
+    };
+    const outcomes = await this.deps.executor(spec, state.controller.signal, onProgress, (e) => dbLog.error({ err: e }, 'backup worker crashed'));
+    const endedAt = now().toISOString();
+    outcomes.forEach((o, i) => {
+      history.finishDatabase(runId, rows[i]!.seq, {
+        kind: o.kind,
+        kindReason: o.kindReason,
+        status: o.status,
+        pointId: o.pointId,
+        bytesRead: o.bytesRead,
+        bytesStored: o.bytesStored,
+        endedAt,
+        errorCode: o.error?.code ?? null,
+        errorMessage: o.error?.message ?? null,
+      });
+      dbLog.info(
+        { destination: o.destination, status: o.status, kind: o.kind, kindReason: o.kindReason, bytesRead: o.bytesRead, bytesStored: o.bytesStored, error: o.error?.code, retention: o.retention },
+        'database backup finished',
+      );
+    });
+    if (resolved.persisted && !spec.serverStream && outcomes.some((o) => o.status === 'success')) {
+      this.deps.taskDatabases.markSuccess(state.info.taskId, spec.database, endedAt);
+    }
+    return outcomes;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Server-wide tasks over a real folder of SQLite databases, through the engine's contract,
+ * with each database backed up in a real worker thread: every database is included
+ * (new ones too, announced), exclusions are honoured, an incremental-only task starts
+ * with a full, one broken database does not stop the others, the concurrency limit holds,
+ * and cancel leaves nothing half-written.
+ */
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import type { Alert, TaskInput } from '../../../electron/shared/domain.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
+
+function makeDb(path: string, rows: number): void {
+  const db = new Database(path);
+  db.exec('CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)');
+  const ins = db.prepare('INSERT INTO item (name, qty) VALUES (?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) ins.run(`item ${i} ${'x'.repeat(i % 50)}`, i);
+  })();
+  db.close();
+}
+
+async function setup(over: Partial<TaskInput> = {}) {
+  const folder = tempDir('backstop-sqlite-server-');
+  const backups = tempDir('backstop-backups-');
+  copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+  makeDb(join(folder, 'Sales Q1 ü.db'), 2000);
+  makeDb(join(folder, 'scratch.db'), 10);
+  writeFileSync(join(folder, 'notes.txt'), 'not a database');
+  const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+  const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'all files',
+      serverId: server.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      excludeDatabases: ['scratch.db'],
+      destinations: [{ kind: 'local', path: backups }],
+      ...over,
+    }),
+  );
+  const alerts: Alert[] = [];
+  engine.events.on('alert', (a) => alerts.push(a));
+  return { engine, folder, backups, task, alerts };
+}
+
+async function points(backups: string, database: string) {
+  const repo = await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder(database))));
+  return repo.listPoints();
+}
+
+describe('server-wide task over a SQLite folder', () => {
+  it('backs up every database but the excluded ones, each into its own folder', async () => {
+    const { engine, backups, task } = await setup();
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect(run.databases.map((d) => [d.database, d.status, d.kind]).sort()).toEqual([
+      ['Sales Q1 ü.db', 'success', 'full'],
+      ['chinook.sqlite', 'success', 'full'],
+    ]);
+    expect(readdirSync(backups).sort()).toEqual([encodeDatabaseFolder('Sales Q1 ü.db'), encodeDatabaseFolder('chinook.sqlite')].sort());
+    const chinook = await points(backups, 'chinook.sqlite');
+    expect(chinook).toHaveLength(1);
+    expect(chinook[0]).toMatchObject({ database: 'chinook.sqlite', kind: 'full', backupType: 'snapshot' });
+    expect(run.databases.every((d) => d.bytesRead > 0 && d.bytesStored > 0 && d.pointId)).toBe(true);
+  });
+
+  it('picks up a database created later, starting its chain with a full and saying why', async () => {
+    const { engine, folder, backups, task, alerts } = await setup();
+    await runTask(engine, task.id, 'full');
+    makeDb(join(folder, 'new-app.sqlite3'), 500);
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.status).toBe('success');
+    const byDb = Object.fromEntries(run.databases.map((d) => [d.database, d]));
+    expect(byDb['new-app.sqlite3']).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });
+    expect(byDb['chinook.sqlite']).toMatchObject({ status: 'success', kind: 'incremental', kindReason: null });
+    // An unchanged database's incremental stores (almost) nothing new.
+    expect(byDb['chinook.sqlite']!.bytesStored).toBeLessThan(10_000);
+    expect(alerts).toContainEqual({ kind: 'new-databases', taskId: task.id, message: expect.stringContaining('new-app.sqlite3'), databases: ['new-app.sqlite3'] });
+    expect((await points(backups, 'chinook.sqlite')).map((p) => p.kind)).toEqual(['full', 'incremental']);
+  });
+
+  it('starts an incremental-only task with a full', async () => {
+    const { engine, task } = await setup({ schedule: { full: null, incremental: '*/30 * * * *', timezone: 'UTC' } });
+    const run = await runTask(engine, task.id); // default kind: incremental, as the task has no full schedule
+    expect(run.requestedKind).toBe('incremental');
+    expect(run.databases.every((d) => d.kind === 'full' && d.kindReason === 'first backup at this destination')).toBe(true);
+  });
+
+  it('keeps going when one database is broken, and records which one failed and why', async () => {
+    const { engine, folder, backups, task, alerts } = await setup();
+    // Valid SQLite header, garbage after it: discovered as a database, cannot be read.
+    const broken = Buffer.alloc(8192, 0x5a);
+    Buffer.from('SQLite format 3\0', 'latin1').copy(broken);
+    writeFileSync(join(folder, 'broken.db'), broken);
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('partial');
+    const bad = run.databases.find((d) => d.database === 'broken.db')!;
+    expect(bad.status).toBe('failed');
+    expect(bad.errorCode).toMatch(/DUMP_FAILED|INTEGRITY/);
+    expect(bad.errorMessage).toContain('broken.db');
+    expect(run.databases.filter((d) => d.status === 'success').map((d) => d.database).sort()).toEqual(['Sales Q1 ü.db', 'chinook.sqlite']);
+    expect(existsSync(join(backups, encodeDatabaseFolder('broken.db'), 'points')) ? readdirSync(join(backups, encodeDatabaseFolder('broken.db'), 'points')) : []).toEqual([]);
+    expect(alerts.find((a) => a.kind === 'run-failed')).toMatchObject({ databases: ['broken.db'] });
+  });
+
+  it('never runs more databases at once than the global limit', async () => {
+    const { engine, folder, task } = await setup();
+    for (let i = 0; i < 4; i++) makeDb(join(folder, `extra-${i}.db`), 3000);
+    data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
+    const dumping = new Set<string>();
+    let peak = 0;
+    engine.events.on('run.progress', ({ progress }) => {
+      if (progress.phase === 'done') dumping.delete(progress.database);
+      else dumping.add(progress.database);
+      peak = Math.max(peak, dumping.size);
+    });
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect(run.databases).toHaveLength(6);
+    expect(peak).toBe(1);
+  });
+
+  it('refuses a second run of a running task, and cancels cleanly', async () => {
+    const { engine, folder, backups, task } = await setup();
+    makeDb(join(folder, 'big.db'), 400_000);
+    data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
+    const { runId } = data(await engine.call('tasks.runNow', { id: task.id, kind: 'full' }));
+    expect(await engine.call('tasks.runNow', { id: task.id })).toMatchObject({ ok: false, code: 'CONFLICT', message: expect.stringContaining('already running') });
+    expect(data(await engine.call('runs.active', undefined))).toMatchObject([{ runId, taskId: task.id, status: 'running' }]);
+    expect(data(await engine.call('tasks.cancel', { id: task.id }))).toEqual({ canceled: true });
+    const { waitForRun } = await import('../../fixtures/runs.ts');
+    const run = await waitForRun(engine, runId);
+    expect(run.status).toBe('canceled');
+    // Whatever was cancelled left no restore point behind.
+    for (const d of run.databases.filter((x) => x.status !== 'success')) {
+      const dir = join(backups, encodeDatabaseFolder(d.database), 'points');
+      expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+    }
+    expect(data(await engine.call('runs.active', undefined))).toEqual([]);
+    expect(data(await engine.call('tasks.cancel', { id: task.id }))).toEqual({ canceled: false });
+  });
+
+  it('applies retention after a run but keeps the newest point and the chain it needs', async () => {
+    const { engine, backups, task } = await setup({ retention: { minAgeDays: 1, keepLast: null } });
+    await runTask(engine, task.id, 'full');
+    await runTask(engine, task.id, 'incremental');
+    // Nothing is older than a day: all kept.
+    expect((await points(backups, 'chinook.sqlite')).length).toBe(2);
+  });
+});
+
+export type { Engine };
