@@ -1,0 +1,225 @@
+/**
+ * Spawning database client tools with secrets in the environment only.
+ *
+ * Contract:
+ * - Secrets (passwords) go into `env` (PGPASSWORD, MYSQL_PWD), never into `args`; every
+ *   message built from a tool's stderr is scrubbed of the `secrets` values as well.
+ * - The inherited environment is cleaned of PG* / MYSQL* variables so a user's shell
+ *   settings cannot redirect a tool to another server or database; messages are forced
+ *   to English (LC_MESSAGES=C) so stderr can be classified.
+ * - A failing tool becomes the BackstopError its `classify` function returns; a tool
+ *   that cannot be started becomes TOOL_MISSING; an aborted signal kills the child
+ *   (SIGTERM, then SIGKILL after 3 s) and becomes CANCELED.
+ * - `streamTool`: the returned stream ends only after the child exited with 0; on any
+ *   failure it is destroyed with the error (see connector.ts). `refine` may replace the
+ *   classified error after a look at the server (e.g. "was the database dropped?").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BackstopError } from '../../shared/result.ts';
+
+export interface ToolCommand {
+  /** Absolute path of the executable. */
+  path: string;
+  args: string[];
+  /** Extra environment (secrets go here and nowhere else). */
+  env?: Record<string, string>;
+  /** Values that must never appear in a message. */
+  secrets?: (string | null | undefined)[];
+  cwd?: string;
+  /** Run as another OS user (e.g. postgres when Backstop runs as root). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface ToolFailure {
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export type Classifier = (failure: ToolFailure) => BackstopError;
+
+const MAX_STDERR = 64 * 1024;
+const KILL_GRACE_MS = 3000;
+
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(PG|MYSQL|MARIADB)/i.test(k)) continue;
+    env[k] = v;
+  }
+  env.LC_MESSAGES = 'C';
+  env.LANGUAGE = 'C';
+  return { ...env, ...extra };
+}
+
+/** Removes secret values from text meant for a message or a log. */
+export function scrub(text: string, secrets: (string | null | undefined)[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('***');
+  return out;
+}
+
+/** The last few meaningful stderr lines, scrubbed, for an error message. */
+export function stderrDetail(stderr: string, secrets: (string | null | undefined)[] = [], lines = 3): string {
+  const useful = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  return scrub(useful.slice(-lines).join(' | '), secrets).slice(0, 1000);
+}
+
+function canceled(): BackstopError {
+  return new BackstopError('CANCELED', 'The operation was canceled.');
+}
+
+function toolMissing(cmd: ToolCommand, e: unknown): BackstopError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new BackstopError('TOOL_MISSING', `Could not start ${cmd.path} (${code}). Install the client tools or set their folder in Settings.`);
+}
+
+interface Spawned {
+  child: ChildProcess | null;
+  /** Settles when the child exited and its stdio closed: null on success, else the error. */
+  outcome: Promise<BackstopError | null>;
+}
+
+function start(cmd: ToolCommand, classify: Classifier, signal: AbortSignal | undefined, stdin: 'pipe' | 'ignore'): Spawned {
+  const holder: { child: ChildProcess | null } = { child: null };
+  let stderr = '';
+  let aborted = false;
+  const outcome = new Promise<BackstopError | null>((resolve) => {
+    if (signal?.aborted) {
+      resolve(canceled());
+      return;
+    }
+    const child = spawn(cmd.path, cmd.args, {
+      env: childEnv(cmd.env),
+      cwd: cmd.cwd,
+      stdio: [stdin, 'pipe', 'pipe'],
+      windowsHide: true,
+      ...(cmd.uid === undefined ? {} : { uid: cmd.uid, gid: cmd.gid }),
+    });
+    holder.child = child;
+    let spawnError: unknown = null;
+    const onAbort = (): void => {
+      aborted = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => {
+      if (stderr.length < MAX_STDERR) stderr += d;
+    });
+    child.on('error', (e) => {
+      spawnError = e;
+    });
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (aborted) resolve(canceled());
+      else if (spawnError !== null) resolve(toolMissing(cmd, spawnError));
+      else if (code === 0) resolve(null);
+      else resolve(classify({ stderr: scrub(stderr, cmd.secrets), code, signal: sig }));
+    });
+  });
+  // holder.child is set synchronously by the executor unless the signal was already aborted.
+  return { child: holder.child, outcome };
+}
+
+/** Runs a tool to completion and resolves its stdout (utf8). */
+export async function runTool(cmd: ToolCommand, opts: { classify: Classifier; input?: string; signal?: AbortSignal }): Promise<string> {
+  const { child, outcome } = start(cmd, opts.classify, opts.signal, opts.input === undefined ? 'ignore' : 'pipe');
+  if (!child) throw (await outcome) ?? canceled();
+  let stdout = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => (stdout += d));
+  if (opts.input !== undefined) {
+    child.stdin?.on('error', () => undefined); // EPIPE when the tool exits early; its exit code tells.
+    child.stdin?.end(opts.input);
+  }
+  const err = await outcome;
+  if (err) throw err;
+  return stdout;
+}
+
+export interface ToolStream {
+  stream: Readable;
+  done: Promise<void>;
+}
+
+/** Starts a tool whose stdout is the product (a dump). See the header for the stream contract. */
+export function streamTool(
+  cmd: ToolCommand,
+  opts: { classify: Classifier; signal?: AbortSignal; refine?: (e: BackstopError) => Promise<BackstopError> },
+): ToolStream {
+  const started = start(cmd, opts.classify, opts.signal, 'ignore');
+  const child = started.child;
+  const refine = opts.refine;
+  const outcome = refine ? started.outcome.then(async (e) => (e && e.code !== 'CANCELED' ? refine(e).catch(() => e) : e)) : started.outcome;
+  let settled = false;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      cb(null, chunk);
+    },
+    flush(cb) {
+      // stdout ended: only end our stream if the child succeeded.
+      void outcome.then((err) => cb(err ?? null));
+    },
+  });
+  const done = outcome.then((err) => {
+    settled = true;
+    if (err) {
+      out.destroy(err);
+      throw err;
+    }
+  });
+  // The caller may watch only one of the two: neither may crash the process when unobserved.
+  done.catch(() => undefined);
+  out.on('error', () => undefined);
+  if (!child) return { stream: out, done };
+  child.stdout?.pipe(out);
+  out.on('close', () => {
+    // The consumer went away before the tool finished: stop the tool.
+    if (!settled) child.kill('SIGTERM');
+  });
+  return { stream: out, done };
+}
+
+/**
+ * Feeds `source` into a tool's stdin (a restore). Resolves when the tool exited 0 after
+ * reading everything; rejects with the tool's classified error, or with the source's
+ * error if the source failed (the tool is then killed).
+ */
+export async function sinkTool(
+  cmd: ToolCommand,
+  source: Readable,
+  opts: { classify: Classifier; signal?: AbortSignal; onStdout?: (text: string) => void; onStderr?: (text: string) => void },
+): Promise<void> {
+  const { child, outcome } = start(cmd, opts.classify, opts.signal, 'pipe');
+  if (!child) throw (await outcome) ?? canceled();
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => opts.onStdout?.(d));
+  if (opts.onStderr) {
+    child.stderr?.on('data', (d: string) => opts.onStderr?.(d));
+  }
+  let sourceError: unknown = null;
+  const feeding = pipeline(source, child.stdin!).catch((e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED') return; // tool exited early: its exit code tells why
+    sourceError = e;
+    child.kill('SIGKILL');
+  });
+  const err = await outcome;
+  await feeding;
+  if (sourceError !== null) {
+    throw sourceError instanceof BackstopError
+      ? sourceError
+      : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(sourceError as Error).message ?? String(sourceError)}`, {
+          cause: sourceError,
+        });
+  }
+  if (err) throw err;
+}

@@ -1,0 +1,100 @@
+/**
+ * Turns a client tool's failure (stderr + exit code) into a specific BackstopError.
+ *
+ * Contract: pure functions. The input stderr is already scrubbed of secrets; the message
+ * says what failed, what to do next, and quotes the tool's last stderr lines. Order of
+ * checks matters: connection problems first (nothing else can be known then), then
+ * authentication, missing database, privileges, and finally the operation's own code
+ * (DUMP_FAILED / RESTORE_FAILED / …) as the fallback.
+ */
+import { BackstopError, type ErrorCode } from '../../shared/result.ts';
+import { stderrDetail, type Classifier, type ToolFailure } from './child-process.ts';
+
+export interface FailureContext {
+  /** Human name of the server, e.g. "PostgreSQL server 127.0.0.1:5432". */
+  server: string;
+  /** What was being done, e.g. "dumping database \"shop\"". */
+  action: string;
+  /** Code when nothing more specific is recognised. */
+  fallback: ErrorCode;
+}
+
+const PG_UNREACHABLE = [
+  /could not connect to server/i,
+  /connection refused/i,
+  /could not translate host name/i,
+  /timeout expired/i,
+  /no route to host/i,
+  /network is unreachable/i,
+  /server closed the connection unexpectedly/i,
+  /could not receive data from server/i,
+  /Is the server running/i,
+  /the database system is (starting up|shutting down)/i,
+];
+const PG_AUTH = [/password authentication failed/i, /no password supplied/i, /FATAL:\s+role ".*" does not exist/i, /no pg_hba\.conf entry/i, /authentication failed/i];
+const PG_PERMISSION = [/permission denied/i, /must be superuser/i, /must be owner/i, /must have replication/i, /must be superuser or replication role/i, /not permitted to log in/i];
+
+function failure(ctx: FailureContext, code: ErrorCode, summary: string, f: ToolFailure): BackstopError {
+  const detail = stderrDetail(f.stderr);
+  const exit = f.code === null ? `signal ${f.signal ?? 'unknown'}` : `exit code ${f.code}`;
+  return new BackstopError(code, `${summary} (while ${ctx.action}; ${exit})${detail ? `: ${detail}` : '.'}`);
+}
+
+export function classifyPostgres(ctx: FailureContext): Classifier {
+  return (f) => {
+    const s = f.stderr;
+    // A session killed by an administrator (e.g. DROP DATABASE … WITH (FORCE)) is not "unreachable".
+    if (/terminating connection due to administrator command/i.test(s)) {
+      return failure(ctx, ctx.fallback, 'The server ended the session (was the database dropped or the server stopped?)', f);
+    }
+    if (PG_UNREACHABLE.some((r) => r.test(s))) {
+      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. Check that it is running and that host and port are right`, f);
+    }
+    if (PG_AUTH.some((r) => r.test(s))) {
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. Check the credentials in the server settings`, f);
+    }
+    const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
+    if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
+    if (/database ".*" already exists/i.test(s)) return failure(ctx, 'DATABASE_EXISTS', 'A database with that name already exists; choose another name', f);
+    const role = /role "((?:[^"]|"")*)" does not exist/i.exec(s);
+    if (role) {
+      return failure(
+        ctx,
+        ctx.fallback,
+        `Role "${role[1] ?? ''}" does not exist on the ${ctx.server}. Create it first (the server-level globals.sql of the backup has it) or restore with "no owner"`,
+        f,
+      );
+    }
+    if (/server version mismatch/i.test(s)) {
+      return failure(ctx, 'TOOL_TOO_OLD', 'The PostgreSQL client tools are older than the server; install newer client tools', f);
+    }
+    if (PG_PERMISSION.some((r) => r.test(s))) {
+      return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
+    }
+    return failure(ctx, ctx.fallback, `Failed on the ${ctx.server}`, f);
+  };
+}
+
+/** MySQL/MariaDB client error numbers (the same in both). */
+const MY_UNREACHABLE = /\b(2002|2003|2005|2006|2013|2026)\b|Can't connect to (local )?(MySQL|MariaDB) server|Unknown (MySQL|MariaDB) server host|Lost connection to (MySQL|MariaDB) server/i;
+
+export function classifyMysql(ctx: FailureContext): Classifier {
+  return (f) => {
+    const s = f.stderr;
+    if (MY_UNREACHABLE.test(s)) {
+      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. Check that it is running and that host and port are right`, f);
+    }
+    if (/\b1045\b|Access denied for user [^\n]*\(using password/i.test(s)) {
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. Check the credentials in the server settings`, f);
+    }
+    const unknown = /Unknown database '((?:[^']|'')*)'/i.exec(s);
+    if (/\b1049\b/.test(s) || unknown) {
+      return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${unknown?.[1] ?? ''}" does not exist on the ${ctx.server}`, f);
+    }
+    if (/\b1007\b|database exists/i.test(s)) return failure(ctx, 'DATABASE_EXISTS', 'A database with that name already exists; choose another name', f);
+    if (/\b(1044|1142|1143|1227|1370|1410)\b|Access denied|command denied|privilege/i.test(s)) {
+      return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
+    }
+    return failure(ctx, ctx.fallback, `Failed on the ${ctx.server}`, f);
+  };
+}

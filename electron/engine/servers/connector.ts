@@ -1,0 +1,119 @@
+/**
+ * The contract every database-server connector (PostgreSQL, MySQL/MariaDB, SQLite folder)
+ * fulfils. A *server* is what a server-wide task backs up; a connector tests it, lists its
+ * user databases, opens consistent dump streams and restores a stream into a NEW database.
+ *
+ * Contracts shared by all connectors:
+ * - Failures the user can act on reject with a BackstopError whose code says what failed
+ *   (UNREACHABLE, AUTH_FAILED, PERMISSION_DENIED, TOOL_MISSING, TOOL_TOO_OLD,
+ *   DATABASE_NOT_FOUND, DATABASE_EXISTS, DUMP_FAILED, RESTORE_FAILED, CANCELED, VALIDATION).
+ *   Messages never contain a password.
+ * - A DumpStream's `stream` ends ('end') only when the dump is complete and the tool
+ *   succeeded; if anything fails it is destroyed with the error instead, and `done` rejects
+ *   with the same error. So a caller that saw 'end' (e.g. `await pipeline(...)` resolved)
+ *   holds a complete dump. Aborting `signal` kills the child process (CANCELED).
+ * - restore never touches an existing database: DATABASE_EXISTS if the name is taken, and
+ *   the half-restored database is removed if anything fails. restore owns `source`: it is
+ *   read to the end, or destroyed when the restore fails (stopping the producer).
+ */
+import type { Readable } from 'node:stream';
+import type { BackupType, ServerKind } from '../../shared/domain.ts';
+
+export interface ToolInfo {
+  name: string;
+  path: string;
+  version: string;
+}
+
+export interface ConnectionReport {
+  /** e.g. "PostgreSQL 15.14", "MariaDB 10.11.6", "SQLite 3.45.1". */
+  serverVersion: string;
+  tools: ToolInfo[];
+  /** Things that work but limit what can be backed up (e.g. no replication privilege: no snapshots). */
+  warnings: string[];
+}
+
+/** Whether a backup type is offered, and whether it is taken per database or once for the whole server. */
+export type BackupSupport =
+  | { available: true; scope: 'database' | 'server' }
+  | { available: false; reason: string };
+
+export interface DumpMeta {
+  /** What the bytes are: 'pg-custom', 'pg-globals-sql', 'pg-basebackup-tar', 'mysql-sql', 'sqlite-file', 'sqlite-sql'. */
+  format: string;
+  /** SQLite snapshot: the database page size, so the repository can cut page-aligned blocks. */
+  pageSize?: number;
+}
+
+export interface DumpStream {
+  stream: Readable;
+  /** Resolves once the tool has exited successfully (see the header for the ordering contract). */
+  done: Promise<void>;
+  meta: DumpMeta;
+}
+
+export interface OperationOptions {
+  signal?: AbortSignal;
+}
+
+export interface RestoreProgress {
+  /** 'entries' (pg_restore TOC entries) or 'bytes' (bytes of the stream consumed). */
+  unit: 'entries' | 'bytes';
+  done: number;
+  /** null when not known in advance. */
+  total: number | null;
+}
+
+export interface RestoreOptions extends OperationOptions {
+  onProgress?: (p: RestoreProgress) => void;
+  /** PostgreSQL: parallel pg_restore jobs (the stream is spooled to a temp file when > 1). */
+  jobs?: number;
+  /** PostgreSQL: do not restore object ownership (every object belongs to the connecting user). */
+  noOwner?: boolean;
+  /** SQLite: restore into this folder instead of the server's folder. */
+  folder?: string;
+  /** Where temporary files go (spooled archives, SQLite snapshots); defaults to the OS temp dir. */
+  tempDir?: string;
+  /** Total bytes of the stream when known (progress for byte-counted restores). */
+  totalBytes?: number;
+}
+
+export interface RestoreReport {
+  database: string;
+  /** SQLite: the restored file. */
+  path?: string;
+}
+
+/** A server-level stream stored once per run in the reserved server folder (not per database). */
+export interface ServerStream {
+  /** Stable name of the stream inside the server-level folder, e.g. "globals.sql", "base.tar". */
+  name: string;
+  format: string;
+}
+
+export interface Connector {
+  readonly kind: ServerKind;
+  support(type: BackupType): BackupSupport;
+  testConnection(opts?: OperationOptions): Promise<ConnectionReport>;
+  /** User databases only (never system or template databases), sorted. */
+  listDatabases(opts?: OperationOptions): Promise<string[]>;
+  /** A per-database dump; VALIDATION when `type` is not a per-database type for this server. */
+  openDump(database: string, type: BackupType, opts?: OperationOptions): Promise<DumpStream>;
+  /** Server-level streams a run of `type` must also store (PostgreSQL: globals; cluster snapshot). */
+  serverStreams(type: BackupType): ServerStream[];
+  openServerDump(name: string, opts?: OperationOptions): Promise<DumpStream>;
+  /** Restores a per-database dump of `type` into the new database `database`. */
+  restore(database: string, source: Readable, type: BackupType, opts?: RestoreOptions): Promise<RestoreReport>;
+}
+
+/** Client-tool locations from settings: a folder searched before PATH, per server family. */
+export interface ToolPaths {
+  postgres?: string | null;
+  mysql?: string | null;
+}
+
+export interface ConnectorOptions {
+  /** The server's password (from the keychain), when it has one. Passed to tools only via the environment. */
+  password?: string | null;
+  toolPaths?: ToolPaths;
+}

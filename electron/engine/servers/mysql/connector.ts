@@ -1,0 +1,217 @@
+/**
+ * The MySQL / MariaDB connector, through the `mariadb`/`mysql` and `mariadb-dump`/`mysqldump`
+ * client tools (whichever is found first; see tools.ts).
+ *
+ * - logical: one dump per database with --single-transaction (a consistent InnoDB
+ *   snapshot), routines, triggers, events, --hex-blob; named as a bare argument so the
+ *   dump has no CREATE DATABASE/USE and restores under any name.
+ * - snapshot: not offered (needs file access on the server host); `support` says why.
+ * - restore: CREATE DATABASE (DATABASE_EXISTS if taken), stream into the client, DROP the
+ *   new database if anything fails. Progress is bytes of the stream consumed.
+ * Every tool runs with --no-defaults (no option files can redirect it) and gets the
+ * password only in MYSQL_PWD. See connector.ts for the shared contract.
+ */
+import type { Readable } from 'node:stream';
+import type { BackupType, Server } from '../../../shared/domain.ts';
+import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
+import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
+import { classifyMysql } from '../classify.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import { countingStream, ProgressReporter } from '../progress.ts';
+import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
+
+export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
+
+export const MYSQL_SNAPSHOT_REASON =
+  'MySQL/MariaDB snapshots need file access on the database host (mariabackup, xtrabackup or a filesystem snapshot). Backstop connects over the network, so it offers logical backups for this server.';
+
+const SYSTEM_DATABASES = ['information_schema', 'performance_schema', 'mysql', 'sys'];
+/** Global privileges a server-wide logical backup needs. */
+const NEEDED_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'];
+
+export function quoteMysqlIdent(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** MySQL/MariaDB database names: 1–64 characters, no NUL, no trailing space. */
+export function checkMysqlDatabaseName(name: string): void {
+  if (name.length === 0 || [...name].length > 64 || name.includes('\0') || name.endsWith(' ')) {
+    throw new BackstopError('VALIDATION', 'A MySQL/MariaDB database name must be 1 to 64 characters long, without NUL characters or trailing spaces.');
+  }
+}
+
+function hexToText(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('utf8');
+}
+
+export class MysqlConnector implements Connector {
+  readonly kind = 'mysql' as const;
+  private readonly label: string;
+
+  constructor(
+    private readonly server: MysqlServer,
+    private readonly password: string | null,
+    private readonly search: ToolSearch,
+  ) {
+    this.label = `MySQL/MariaDB server ${server.host}:${server.port}`;
+  }
+
+  private client(): string {
+    return findTool(['mariadb', 'mysql'], 'mysql', this.search);
+  }
+
+  private dumper(): string {
+    return findTool(['mariadb-dump', 'mysqldump'], 'mysql', this.search);
+  }
+
+  private tlsArgs(flavor: ParsedToolVersion['flavor']): string[] {
+    const tls = this.server.tls;
+    if (flavor === 'mysql') {
+      return [`--ssl-mode=${{ disable: 'DISABLED', prefer: 'PREFERRED', require: 'REQUIRED', 'verify-full': 'VERIFY_IDENTITY' }[tls]}`];
+    }
+    // MariaDB 11.4+ clients verify server certificates by default: only verify-full should.
+    return {
+      disable: ['--skip-ssl'],
+      prefer: ['--skip-ssl-verify-server-cert'],
+      require: ['--ssl', '--skip-ssl-verify-server-cert'],
+      'verify-full': ['--ssl', '--ssl-verify-server-cert'],
+    }[tls];
+  }
+
+  /** A tool invocation: --no-defaults first, connection options, then `args`. */
+  private async command(path: string, args: string[]): Promise<ToolCommand> {
+    const { flavor } = await toolVersion(path);
+    const conn = [
+      '--no-defaults',
+      `--host=${this.server.host}`,
+      `--port=${this.server.port}`,
+      `--user=${this.server.user}`,
+      '--protocol=TCP',
+      '--default-character-set=utf8mb4',
+      ...this.tlsArgs(flavor),
+    ];
+    const env: Record<string, string> = {};
+    if (this.password) env.MYSQL_PWD = this.password;
+    return { path, args: [...conn, ...args], env, secrets: [this.password] };
+  }
+
+  private classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyMysql> {
+    return classifyMysql({ server: this.label, action, fallback });
+  }
+
+  /** Runs SQL (batch mode, no column names) and returns rows of tab-separated fields. */
+  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
+    const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback) });
+    return out
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => l.split('\t'));
+  }
+
+  support(type: BackupType): BackupSupport {
+    return type === 'logical' ? { available: true, scope: 'database' } : { available: false, reason: MYSQL_SNAPSHOT_REASON };
+  }
+
+  async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
+    const client = this.client();
+    const dumper = this.dumper();
+    const rows = await this.query(
+      `SELECT VERSION();
+       SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
+        WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`,
+      { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
+    );
+    const version = rows[0]?.[0] ?? '?';
+    const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
+    const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
+    if (missing.length > 0) {
+      throw new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${this.server.user}" lacks ${missing.join(', ')} on all databases of the ${this.label}, needed to back up every database. Run: GRANT ${NEEDED_PRIVILEGES.join(', ')} ON *.* TO <that user>;`,
+      );
+    }
+    const product = /mariadb/i.test(version) ? `MariaDB ${version.replace(/-MariaDB.*$/i, '')}` : `MySQL ${version}`;
+    const tools = [
+      { name: client.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: client, version: (await toolVersion(client)).version },
+      { name: dumper.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: dumper, version: (await toolVersion(dumper)).version },
+    ];
+    return { serverVersion: product, tools, warnings: [] };
+  }
+
+  async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
+    const excluded = SYSTEM_DATABASES.map((d) => `'${d}'`).join(', ');
+    const rows = await this.query(`SELECT HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${excluded});`, {
+      signal: opts.signal,
+      action: 'listing databases',
+      fallback: 'UNREACHABLE',
+    });
+    return rows.map((r) => hexToText(r[0] ?? '')).sort();
+  }
+
+  async openDump(database: string, type: BackupType, opts: OperationOptions = {}): Promise<DumpStream> {
+    if (type !== 'logical') throw new BackstopError('VALIDATION', MYSQL_SNAPSHOT_REASON);
+    checkMysqlDatabaseName(database);
+    const dumper = this.dumper();
+    const { flavor } = await toolVersion(dumper);
+    const args = [
+      '--single-transaction',
+      '--routines',
+      '--triggers',
+      '--events',
+      '--hex-blob',
+      '--no-tablespaces',
+      '--skip-dump-date',
+      '--max-allowed-packet=1G',
+      ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
+      '--',
+      database,
+    ];
+    const { stream, done } = streamTool(await this.command(dumper, args), {
+      signal: opts.signal,
+      classify: this.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
+    });
+    return { stream, done, meta: { format: 'mysql-sql' } };
+  }
+
+  serverStreams(): ServerStream[] {
+    return [];
+  }
+
+  async openServerDump(name: string): Promise<DumpStream> {
+    throw new BackstopError('VALIDATION', `MySQL/MariaDB servers have no server-level stream "${name}".`);
+  }
+
+  async restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
+    try {
+      return await this.restoreDatabase(database, source, type, opts);
+    } catch (e) {
+      source.destroy(); // the restore owns the source: an unread dump must not keep a child alive
+      throw e;
+    }
+  }
+
+  private async restoreDatabase(database: string, source: Readable, type: BackupType, opts: RestoreOptions): Promise<RestoreReport> {
+    if (type !== 'logical') throw new BackstopError('VALIDATION', MYSQL_SNAPSHOT_REASON);
+    checkMysqlDatabaseName(database);
+    await this.query(`CREATE DATABASE ${quoteMysqlIdent(database)};`, { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
+    try {
+      const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+      const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
+      const counted = countingStream(progress);
+      source.on('error', (e) => counted.destroy(e));
+      await sinkTool(cmd, source.pipe(counted), { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+      progress.finish();
+      return { database };
+    } catch (e) {
+      let dropped = true;
+      try {
+        await this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' });
+      } catch {
+        dropped = false;
+      }
+      if (dropped || !(e instanceof BackstopError)) throw e;
+      throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
+    }
+  }
+}

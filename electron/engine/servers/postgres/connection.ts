@@ -1,0 +1,99 @@
+/**
+ * How Backstop talks to one PostgreSQL server through its client tools: tool lookup,
+ * connection arguments, and running SQL with psql.
+ *
+ * Contract: the password travels only in PGPASSWORD; `-w` makes every tool fail instead
+ * of prompting. Database names reach tools only inside a quoted conninfo string
+ * (`dbname='…'`), so a name such as `host=evil` can never be read as connection options.
+ * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP.
+ */
+import type { Server } from '../../../shared/domain.ts';
+import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
+import { runTool, type ToolCommand } from '../child-process.ts';
+import { classifyPostgres } from '../classify.ts';
+import { findTool, type ToolSearch } from '../tools.ts';
+
+export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
+
+export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup';
+
+/** A libpq conninfo value, quoted. */
+export function conninfoDbname(database: string): string {
+  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** A quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** PostgreSQL database names: 1–63 bytes, no NUL (longer names would be silently truncated by the server). */
+export function checkPgDatabaseName(name: string): void {
+  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 63 || name.includes('\0')) {
+    throw new BackstopError('VALIDATION', 'A PostgreSQL database name must be 1 to 63 bytes long and must not contain NUL characters.');
+  }
+}
+
+export class PgConnection {
+  readonly label: string;
+  private readonly paths = new Map<PgTool, string>();
+
+  constructor(
+    readonly server: PostgresServer,
+    private readonly password: string | null,
+    private readonly search: ToolSearch,
+  ) {
+    this.label = `PostgreSQL server ${server.host}:${server.port}`;
+  }
+
+  tool(name: PgTool): string {
+    let path = this.paths.get(name);
+    if (!path) {
+      path = findTool([name], 'postgres', this.search);
+      this.paths.set(name, path);
+    }
+    return path;
+  }
+
+  /** host/port/user arguments (no database, no secret). */
+  connArgs(): string[] {
+    return ['-h', this.server.host, '-p', String(this.server.port), '-U', this.server.user, '-w'];
+  }
+
+  env(): Record<string, string> {
+    const env: Record<string, string> = { PGSSLMODE: this.server.tls, PGCONNECT_TIMEOUT: '15', PGAPPNAME: 'backstop' };
+    if (this.password) env.PGPASSWORD = this.password;
+    return env;
+  }
+
+  command(tool: PgTool, args: string[]): ToolCommand {
+    return { path: this.tool(tool), args, env: this.env(), secrets: [this.password] };
+  }
+
+  classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyPostgres> {
+    return classifyPostgres({ server: this.label, action, fallback });
+  }
+
+  /** Runs SQL in `database` (default: the maintenance database) and returns rows of fields (-A -t, `|`-separated). */
+  async query(sql: string, opts: { database?: string; signal?: AbortSignal; action?: string; fallback?: ErrorCode } = {}): Promise<string[][]> {
+    const database = opts.database ?? 'postgres';
+    const run = (db: string): Promise<string> =>
+      runTool(this.command('psql', ['-X', '-A', '-t', '-q', '-F', '|', '-v', 'ON_ERROR_STOP=1', ...this.connArgs(), '-d', conninfoDbname(db), '-f', '-']), {
+        input: sql,
+        signal: opts.signal,
+        classify: this.classify(opts.action ?? 'running a query', opts.fallback ?? 'INTERNAL'),
+      });
+    let out: string;
+    try {
+      out = await run(database);
+    } catch (e) {
+      // Servers without a "postgres" database: fall back to template1 for maintenance queries.
+      if (opts.database === undefined && e instanceof BackstopError && e.code === 'DATABASE_NOT_FOUND') out = await run('template1');
+      else throw e;
+    }
+    return out
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => l.split('|'));
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Restoring a PostgreSQL snapshot (a `pg_basebackup -Ft -X fetch` tar stream) into a new
+ * data directory, and proving it opens.
+ *
+ * Contract:
+ * - `restoreBaseBackup` never touches existing data: the target folder must not exist or
+ *   be empty (DATABASE_EXISTS otherwise). It extracts the archive, then checks it with
+ *   `pg_verifybackup` (manifest checksums + WAL) when that tool is installed. On any
+ *   failure the folder it created/filled is removed and RESTORE_FAILED (or CANCELED) is thrown.
+ * - `startDataDirectory` starts a server on the folder on a free loopback port — as the
+ *   `postgres` OS user when Backstop runs as root (the folder is chowned to it) — waits
+ *   until it answers a query as `user`/`password`, and returns the database list and a
+ *   `stop()` (fast shutdown, idempotent). The folder's own configuration is used, with
+ *   port, socket directory and listen address overridden.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BackstopError } from '../../../shared/result.ts';
+import { childEnv, runTool } from '../child-process.ts';
+import type { ToolPaths } from '../connector.ts';
+import { extractTar } from '../tar-extract.ts';
+import { findTool, toolVersion } from '../tools.ts';
+import { PgConnection } from './connection.ts';
+
+export interface BaseBackupRestoreOptions {
+  signal?: AbortSignal;
+  toolPaths?: ToolPaths;
+  /** Skip pg_verifybackup even when it is installed. */
+  skipVerify?: boolean;
+}
+
+export interface BaseBackupRestoreReport {
+  dataDir: string;
+  files: number;
+  /** Whether pg_verifybackup checked the result. */
+  verified: boolean;
+}
+
+function prepareEmptyDir(dataDir: string): void {
+  if (!isAbsolute(dataDir)) throw new BackstopError('VALIDATION', `The data directory "${dataDir}" must be an absolute path.`);
+  if (existsSync(dataDir)) {
+    if (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0) {
+      throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
+    }
+  } else {
+    mkdirSync(dirname(dataDir), { recursive: true });
+    mkdirSync(dataDir, { mode: 0o700 });
+  }
+}
+
+export async function restoreBaseBackup(source: Readable, dataDir: string, opts: BaseBackupRestoreOptions = {}): Promise<BaseBackupRestoreReport> {
+  try {
+    prepareEmptyDir(dataDir);
+  } catch (e) {
+    source.destroy();
+    throw e;
+  }
+  const onAbort = (): void => {
+    source.destroy(new BackstopError('CANCELED', 'The restore was canceled.'));
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (opts.signal?.aborted) onAbort();
+    const files = await extractTar(source, dataDir);
+    let verified = false;
+    if (!opts.skipVerify) {
+      let verifier: string | null = null;
+      try {
+        verifier = findTool(['pg_verifybackup'], 'postgres', { binDir: opts.toolPaths?.postgres ?? null });
+      } catch {
+        verifier = null; // PostgreSQL < 13 or not installed: the server start is the check.
+      }
+      if (verifier) {
+        await runTool(
+          { path: verifier, args: [dataDir] },
+          {
+            signal: opts.signal,
+            classify: (f) => new BackstopError('RESTORE_FAILED', `pg_verifybackup found the restored cluster damaged: ${f.stderr.trim().split('\n').slice(-3).join(' | ')}`),
+          },
+        );
+        verified = true;
+      }
+    }
+    return { dataDir, files, verified };
+  } catch (e) {
+    source.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (e instanceof BackstopError) throw e;
+    throw new BackstopError('RESTORE_FAILED', `Extracting the base backup failed: ${(e as Error).message}`, { cause: e });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export interface RunningCluster {
+  host: string;
+  port: number;
+  /** e.g. "15.14". */
+  version: string;
+  databases: string[];
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  user: string;
+  password?: string | null;
+  toolPaths?: ToolPaths;
+  timeoutMs?: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function osUserForServer(): { uid: number; gid: number } | null {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new BackstopError('PERMISSION_DENIED', 'PostgreSQL refuses to run as root and there is no "postgres" OS user to run it as.');
+  }
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
+}
+
+export async function startDataDirectory(dataDir: string, opts: StartOptions): Promise<RunningCluster> {
+  const search = { binDir: opts.toolPaths?.postgres ?? null };
+  const postgres = findTool(['postgres'], 'postgres', search);
+  const wanted = readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim();
+  const have = await toolVersion(postgres);
+  if (have.major !== wanted) {
+    throw new BackstopError('TOOL_MISSING', `The data directory needs PostgreSQL ${wanted} server binaries, but ${postgres} is version ${have.version}. Set the folder of the PostgreSQL ${wanted} tools in Settings.`);
+  }
+  const runAs = osUserForServer();
+  const socketDir = mkdtempSync(join(tmpdir(), 'backstop-pgsock-'));
+  if (runAs) {
+    chownTree(dataDir, runAs.uid, runAs.gid);
+    chownSync(socketDir, runAs.uid, runAs.gid);
+  }
+  const port = await freePort();
+  let stderr = '';
+  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: childEnv(),
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (stderr.length < 65536) stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (!stopped) {
+      stopped = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    }
+    await exited;
+    rmSync(socketDir, { recursive: true, force: true });
+  };
+  const conn = new PgConnection({ kind: 'postgres', host: '127.0.0.1', port, user: opts.user, tls: 'disable' }, opts.password ?? null, search);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new BackstopError('RESTORE_FAILED', `The restored cluster did not start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    try {
+      const rows = await conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate`, { action: 'checking the restored cluster', fallback: 'RESTORE_FAILED' });
+      const databases = rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString('utf8')).sort();
+      return { host: '127.0.0.1', port, version: have.version, databases, stop };
+    } catch (e) {
+      const retry = e instanceof BackstopError && (e.code === 'UNREACHABLE' || /starting up|recovery/i.test(e.message));
+      if (!retry || Date.now() > deadline) {
+        await stop();
+        throw e instanceof BackstopError && !retry ? e : new BackstopError('RESTORE_FAILED', `The restored cluster did not accept connections in time: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

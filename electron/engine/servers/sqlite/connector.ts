@@ -1,0 +1,339 @@
+/**
+ * The SQLite-folder connector: every file directly in the folder that starts with the
+ * 16-byte header "SQLite format 3\0" is a database, named by its file name (WAL, SHM and
+ * journal files have other headers and are never listed).
+ *
+ * - snapshot: `VACUUM INTO` a temporary file (one read transaction: consistent while other
+ *   processes write, including WAL-mode databases), streamed and then deleted; meta.pageSize
+ *   is the page size of that file. libsql 0.5's `db.backup()` throws "not implemented",
+ *   hence VACUUM INTO rather than the online backup API.
+ * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed.
+ * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
+ *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
+ *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
+ *   copy with COPYFILE_EXCL where links are unsupported) and removed. On failure nothing
+ *   is left behind. A name whose -wal/-journal/-shm file exists counts as taken.
+ * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
+ */
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Database from 'libsql';
+import type { BackupType } from '../../../shared/domain.ts';
+import { BackstopError } from '../../../shared/result.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import { countingStream, ProgressReporter } from '../progress.ts';
+import { scalar, sqliteSqlDump } from './sql-dump.ts';
+import { StatementSplitter } from './statement-splitter.ts';
+
+const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+const SIDE_FILES = ['-wal', '-shm', '-journal'];
+const TEMP_PREFIX = '.backstop-restore-';
+const BUSY_TIMEOUT_MS = 30_000;
+const EXEC_BATCH_CHARS = 1024 * 1024;
+
+/** The first 100 bytes of a file when it is an SQLite database, else null. */
+function readHeader(path: string): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(100);
+    const n = readSync(fd, buf, 0, 100, 0);
+    return n >= 16 && buf.subarray(0, 16).equals(HEADER) ? buf : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function pageSizeOf(header: Buffer): number {
+  const raw = header.readUInt16BE(16);
+  return raw === 1 ? 65536 : raw;
+}
+
+/** A file name usable as a database name in a folder on this OS. */
+export function checkSqliteFileName(name: string): void {
+  // eslint-disable-next-line no-control-regex
+  const winBad = /[<>:"\\|?*\x00-\x1f]/;
+  const bad =
+    name.length === 0 ||
+    name === '.' ||
+    name === '..' ||
+    Buffer.byteLength(name, 'utf8') > 255 ||
+    /[/\0]/.test(name) ||
+    (process.platform === 'win32' && (winBad.test(name) || /[. ]$/.test(name) || /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(name)));
+  if (bad || name.startsWith(TEMP_PREFIX)) {
+    throw new BackstopError('VALIDATION', `"${name}" cannot be used as an SQLite database file name in this folder.`);
+  }
+}
+
+function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown): BackstopError {
+  if (e instanceof BackstopError) return e;
+  const text = e instanceof Error ? e.message : String(e);
+  if (/SQLITE_BUSY|database is locked/i.test(text)) {
+    return new BackstopError(code, `${action}: the database stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s (${text}).`);
+  }
+  return new BackstopError(code, `${action} failed: ${text}`, { cause: e });
+}
+
+export class SqliteConnector implements Connector {
+  readonly kind = 'sqlite' as const;
+
+  constructor(private readonly folder: string) {}
+
+  support(type: BackupType): BackupSupport {
+    void type;
+    return { available: true, scope: 'database' };
+  }
+
+  private checkFolder(folder = this.folder): void {
+    if (!isAbsolute(folder)) throw new BackstopError('VALIDATION', `The folder "${folder}" must be an absolute path.`);
+    let isDir = false;
+    try {
+      isDir = statSync(folder).isDirectory();
+    } catch {
+      throw new BackstopError('UNREACHABLE', `The folder "${folder}" does not exist or is not mounted.`);
+    }
+    if (!isDir) throw new BackstopError('VALIDATION', `"${folder}" is not a folder.`);
+    try {
+      accessSync(folder, constants.R_OK | constants.X_OK);
+    } catch {
+      throw new BackstopError('PERMISSION_DENIED', `Backstop may not read the folder "${folder}".`);
+    }
+  }
+
+  async testConnection(): Promise<ConnectionReport> {
+    this.checkFolder();
+    const mem = new Database(':memory:');
+    const version = String(scalar(mem, 'SELECT sqlite_version()'));
+    mem.close();
+    const warnings: string[] = [];
+    try {
+      accessSync(this.folder, constants.W_OK);
+    } catch {
+      warnings.push(`The folder "${this.folder}" is read-only for Backstop: restores into it will fail (choose another folder when restoring).`);
+    }
+    return { serverVersion: `SQLite ${version}`, tools: [], warnings };
+  }
+
+  async listDatabases(): Promise<string[]> {
+    this.checkFolder();
+    const names: string[] = [];
+    for (const name of readdirSync(this.folder)) {
+      if (name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))))) continue;
+      const path = join(this.folder, name);
+      try {
+        if (!lstatSync(path).isFile()) continue;
+      } catch {
+        continue;
+      }
+      if (readHeader(path)) names.push(name);
+    }
+    return names.sort();
+  }
+
+  /** Opens a database file of the folder for reading; DATABASE_NOT_FOUND unless it is an SQLite file. */
+  private openSource(database: string): Database.Database {
+    checkSqliteFileName(database);
+    this.checkFolder();
+    const path = join(this.folder, database);
+    if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (missing, or not an SQLite file).`);
+    const db = new Database(path);
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
+  }
+
+  async openDump(database: string, type: BackupType, opts: OperationOptions = {}): Promise<DumpStream> {
+    if (opts.signal?.aborted) throw new BackstopError('CANCELED', 'The backup was canceled.');
+    return type === 'snapshot' ? this.snapshot(database, opts) : this.logical(database, opts);
+  }
+
+  private snapshot(database: string, opts: OperationOptions): DumpStream {
+    const db = this.openSource(database);
+    const dir = mkdtempSync(join(tmpdir(), 'backstop-sqlite-'));
+    const file = join(dir, 'snapshot.sqlite');
+    try {
+      db.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e);
+    } finally {
+      db.close();
+    }
+    const header = readHeader(file);
+    if (!header) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new BackstopError('DUMP_FAILED', `The snapshot of "${database}" is not a valid SQLite file.`);
+    }
+    const stream = createReadStream(file);
+    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+    stream.once('close', cleanup);
+    const onAbort = (): void => {
+      stream.destroy(new BackstopError('CANCELED', 'The backup was canceled.'));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('error', (e) => reject(sqliteError('DUMP_FAILED', `Reading the snapshot of "${database}"`, e)));
+    }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+    done.catch(() => undefined);
+    return { stream, done, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header) } };
+  }
+
+  private logical(database: string, opts: OperationOptions): DumpStream {
+    const db = this.openSource(database);
+    const signal = opts.signal;
+    function* guarded(): Generator<string> {
+      try {
+        db.exec('BEGIN');
+        for (const chunk of sqliteSqlDump(db)) {
+          if (signal?.aborted) throw new BackstopError('CANCELED', 'The backup was canceled.');
+          yield chunk;
+        }
+      } catch (e) {
+        throw sqliteError('DUMP_FAILED', `Dumping "${database}"`, e);
+      } finally {
+        try {
+          if (db.inTransaction) db.exec('ROLLBACK');
+        } finally {
+          db.close();
+        }
+      }
+    }
+    const stream = Readable.from(guarded(), { objectMode: false });
+    const done = new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('error', reject);
+      stream.once('close', () => reject(new BackstopError('CANCELED', 'The dump stream was closed before it was complete.')));
+    });
+    done.catch(() => undefined);
+    return { stream, done, meta: { format: 'sqlite-sql' } };
+  }
+
+  serverStreams(): ServerStream[] {
+    return [];
+  }
+
+  async openServerDump(name: string): Promise<DumpStream> {
+    throw new BackstopError('VALIDATION', `SQLite folders have no server-level stream "${name}".`);
+  }
+
+  async restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
+    try {
+      return await this.restoreFile(database, source, type, opts);
+    } catch (e) {
+      source.destroy(); // the restore owns the source: an unread dump must not keep a child or temp file alive
+      throw e;
+    }
+  }
+
+  private async restoreFile(database: string, source: Readable, type: BackupType, opts: RestoreOptions): Promise<RestoreReport> {
+    checkSqliteFileName(database);
+    const folder = opts.folder ?? this.folder;
+    this.checkFolder(folder);
+    const target = join(folder, database);
+    const taken = (): boolean => [target, ...SIDE_FILES.map((s) => target + s)].some((p) => existsSync(p));
+    if (taken()) throw new BackstopError('DATABASE_EXISTS', `"${database}" already exists in "${folder}" (or has a leftover -wal/-journal file); choose another name.`);
+    const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const removeTemp = (): void => {
+      for (const p of [temp, ...SIDE_FILES.map((s) => temp + s)]) rmSync(p, { force: true });
+    };
+    const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+    try {
+      if (type === 'snapshot') await this.writeSnapshot(source, temp, progress, opts.signal);
+      else await this.loadSql(source, temp, progress, opts.signal);
+      this.checkIntegrity(temp, database);
+      try {
+        linkSync(temp, target);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new BackstopError('DATABASE_EXISTS', `"${database}" appeared in "${folder}" during the restore; nothing was overwritten.`);
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw e;
+        copyFileSync(temp, target, constants.COPYFILE_EXCL); // filesystems without hard links
+      }
+      removeTemp();
+      progress.finish();
+      return { database, path: target };
+    } catch (e) {
+      removeTemp();
+      throw sqliteError('RESTORE_FAILED', `Restoring "${database}"`, e);
+    }
+  }
+
+  private async writeSnapshot(source: Readable, temp: string, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+    const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+    await pipeline(source, countingStream(progress), out, { signal });
+    const fd = openSync(temp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const header = readHeader(temp);
+    if (!header) throw new BackstopError('RESTORE_FAILED', 'The snapshot stream is not an SQLite database file.');
+    // The in-header page count is authoritative when its "valid-for" counter matches the change counter.
+    const pages = header.readUInt32BE(28);
+    if (pages > 0 && header.readUInt32BE(24) === header.readUInt32BE(92)) {
+      const expected = pages * pageSizeOf(header);
+      const actual = statSync(temp).size;
+      if (actual !== expected) throw new BackstopError('RESTORE_FAILED', `The snapshot stream is truncated: ${actual} bytes instead of ${expected}.`);
+    }
+  }
+
+  private async loadSql(source: Readable, temp: string, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+    closeSync(openSync(temp, 'wx', 0o644)); // reserve the temp name exclusively; 0 bytes is an empty database
+    const db = new Database(temp);
+    try {
+      const splitter = new StatementSplitter();
+      let batch = '';
+      const decoder = new TextDecoder('utf-8', { fatal: false });
+      const sink = countingStream(progress);
+      const run = async (): Promise<void> => {
+        for await (const chunk of source.pipe(sink) as AsyncIterable<Buffer>) {
+          for (const stmt of splitter.push(decoder.decode(chunk, { stream: true }))) {
+            batch += stmt;
+            if (batch.length >= EXEC_BATCH_CHARS) {
+              db.exec(batch);
+              batch = '';
+            }
+          }
+        }
+        for (const stmt of splitter.push(decoder.decode())) batch += stmt;
+        splitter.end();
+        if (batch) db.exec(batch);
+      };
+      source.on('error', (e) => sink.destroy(e));
+      const onAbort = (): void => {
+        sink.destroy(new BackstopError('CANCELED', 'The restore was canceled.'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        if (signal?.aborted) onAbort();
+        await run();
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (db.inTransaction) throw new BackstopError('RESTORE_FAILED', 'The SQL dump has no final COMMIT: the backup stream is incomplete.');
+    } finally {
+      db.close();
+    }
+  }
+
+  private checkIntegrity(path: string, database: string): void {
+    const db = new Database(path);
+    try {
+      const rows = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
+      if (rows.length !== 1 || rows[0] !== 'ok') {
+        throw new BackstopError('RESTORE_FAILED', `The restored "${database}" failed PRAGMA integrity_check: ${rows.slice(0, 5).join('; ')}`);
+      }
+    } finally {
+      db.close();
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The PostgreSQL connector against a real throwaway PostgreSQL 15 server (TCP + scram).
+ * Fidelity: Pagila and Chinook are dumped and restored under new names; schema-only dumps,
+ * per-table row counts + checksums and sequence positions must match. Snapshot: a base
+ * backup restores into a new data directory that starts and holds the same data.
+ */
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Server } from '../../../electron/shared/domain.ts';
+import { BackstopError } from '../../../electron/shared/result.ts';
+import { connectorFor, restoreBaseBackup, startDataDirectory, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { chownTree, freePort } from '../../fixtures/servers/common.ts';
+import { PG_BIN, pgContentFingerprint, pgSchemaDump, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+
+const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
+
+let pg: PgServer;
+
+function server(over: Partial<Extract<Server, { kind: 'postgres' }>> = {}): Server {
+  return {
+    id: 'pg1',
+    name: 'test pg',
+    kind: 'postgres',
+    host: pg.host,
+    port: pg.port,
+    user: pg.user,
+    tls: 'disable',
+    passwordRef: 'server.pg1.password',
+    createdAt: '',
+    updatedAt: '',
+    ...over,
+  };
+}
+
+function connector(over: Partial<Extract<Server, { kind: 'postgres' }>> = {}, password: string | null = pg.password, binDir: string | null = PG_BIN): Connector {
+  return connectorFor(server(over), { password, toolPaths: { postgres: binDir } });
+}
+
+async function rejection(p: Promise<unknown>): Promise<BackstopError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(BackstopError);
+    return e as BackstopError;
+  }
+  throw new Error('expected a rejection');
+}
+
+function databaseExists(name: string): boolean {
+  return pg.psql(`SELECT count(*) FROM pg_database WHERE datname = '${name.replace(/'/g, "''")}'`).trim() === '1';
+}
+
+/** Dumps `db` into a temp file through the connector; returns the file. */
+async function dumpToFile(c: Connector, db: string, dir: string): Promise<string> {
+  const file = join(dir, `${db}.dump`);
+  const dump = await c.openDump(db, 'logical');
+  await pipeline(dump.stream, createWriteStream(file));
+  await dump.done;
+  return file;
+}
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  pg.psql('CREATE DATABASE pagila');
+  pg.loadFile(join(FIXTURES, 'pagila/pagila-schema.sql'), 'pagila');
+  pg.loadFile(join(FIXTURES, 'pagila/pagila-data.sql'), 'pagila');
+  pg.loadFile(join(FIXTURES, 'chinook/Chinook_PostgreSql.sql'), 'postgres'); // creates "chinook" itself
+  pg.psql(`CREATE ROLE limited LOGIN PASSWORD 'limited-pw'`);
+});
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+describe('testConnection', () => {
+  test('reports the server version and the tools it will use (tls "prefer" on a server without TLS)', async () => {
+    const report = await connector({ tls: 'prefer' }).testConnection();
+    expect(report.serverVersion).toMatch(/^PostgreSQL 15\.\d+/);
+    expect(report.tools.map((t) => t.name)).toEqual(['psql', 'pg_dump']);
+    expect(report.tools[1]?.path).toBe(join(PG_BIN, 'pg_dump'));
+    expect(report.warnings).toEqual([]);
+  });
+
+  test('wrong password: AUTH_FAILED, and the password is never in the message', async () => {
+    const e = await rejection(connector({}, 'wrong-Secret-99').testConnection());
+    expect(e.code).toBe('AUTH_FAILED');
+    expect(e.message).toMatch(/rejected the user name or password/);
+    expect(e.message).toMatch(/password authentication failed for user "postgres"/);
+    expect(e.message).not.toContain('wrong-Secret-99');
+  });
+
+  test('server down: UNREACHABLE naming host and port', async () => {
+    const port = await freePort(); // nothing listens there
+    const e = await rejection(connector({ port }).testConnection());
+    expect(e.code).toBe('UNREACHABLE');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toContain(`127.0.0.1:${port}`);
+    expect(e.message).toMatch(/Connection refused/);
+  });
+
+  test('a role that cannot read every database: PERMISSION_DENIED saying what to grant', async () => {
+    const e = await rejection(connector({ user: 'limited' }, 'limited-pw').testConnection());
+    expect(e.code).toBe('PERMISSION_DENIED');
+    expect(e.message).toContain('pg_read_all_data');
+  });
+
+  test('pg_dump older than the server: TOOL_TOO_OLD naming both versions', async () => {
+    const bin = tempDir();
+    writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n', { mode: 0o755 });
+    const e = await rejection(connector({}, pg.password, bin).testConnection());
+    expect(e.code).toBe('TOOL_TOO_OLD');
+    expect(e.message).toMatch(/pg_dump 9\.6\.24/);
+    expect(e.message).toMatch(/PostgreSQL 15\.\d+/);
+  });
+});
+
+describe('listDatabases', () => {
+  test('lists user databases (hostile names included), never templates', async () => {
+    pg.psql(`CREATE DATABASE "we""ird name"`);
+    pg.psql(`CREATE DATABASE "host=evil port=1"`);
+    pg.psql(`CREATE DATABASE "Ünïcødé"`);
+    try {
+      const names = await connector().listDatabases();
+      expect(names).toEqual(expect.arrayContaining(['chinook', 'pagila', 'postgres', 'we"ird name', 'host=evil port=1', 'Ünïcødé']));
+      expect(names).not.toContain('template0');
+      expect(names).not.toContain('template1');
+      // A name that looks like connection options is dumped as a name, not parsed as options.
+      const dump = await connector().openDump('host=evil port=1', 'logical');
+      const chunks: Buffer[] = [];
+      for await (const c of dump.stream) chunks.push(c as Buffer);
+      await dump.done;
+      expect(Buffer.concat(chunks).subarray(0, 5).toString()).toBe('PGDMP');
+    } finally {
+      pg.psql(`DROP DATABASE "we""ird name"; DROP DATABASE "host=evil port=1"; DROP DATABASE "Ünïcødé";`);
+    }
+  });
+});
+
+describe('logical backup and restore', () => {
+  test('Pagila: dump → restore as a new database is faithful (schema, rows, sequences); progress counts TOC entries', async () => {
+    const c = connector();
+    const dir = tempDir();
+    const file = await dumpToFile(c, 'pagila', dir);
+    expect(readFileSync(file).subarray(0, 5).toString()).toBe('PGDMP');
+    const progress: RestoreProgress[] = [];
+    await c.restore('pagila_restored', createReadStream(file), 'logical', { onProgress: (p) => progress.push(p) });
+    try {
+      expect(pgSchemaDump(pg, 'pagila_restored')).toBe(pgSchemaDump(pg, 'pagila'));
+      const source = pgContentFingerprint(pg, 'pagila');
+      expect(Object.keys(source).length).toBeGreaterThan(20);
+      expect(pgContentFingerprint(pg, 'pagila_restored')).toEqual(source);
+      const last = progress.at(-1);
+      expect(last?.unit).toBe('entries');
+      expect(last?.total).toBeGreaterThan(100);
+      expect(last?.done).toBe(last?.total);
+    } finally {
+      pg.psql('DROP DATABASE pagila_restored');
+    }
+  });
+
+  test('Chinook: parallel restore (jobs=2, spooled to a temp file) with no-owner is faithful', async () => {
+    const c = connector();
+    const dir = tempDir();
+    const file = await dumpToFile(c, 'chinook', dir);
+    const spool = tempDir();
+    await c.restore('chinook copy', createReadStream(file), 'logical', { jobs: 2, noOwner: true, tempDir: spool });
+    try {
+      expect(pgSchemaDump(pg, 'chinook copy')).toBe(pgSchemaDump(pg, 'chinook'));
+      expect(pgContentFingerprint(pg, 'chinook copy')).toEqual(pgContentFingerprint(pg, 'chinook'));
+    } finally {
+      pg.psql('DROP DATABASE "chinook copy"');
+    }
+  });
+
+  test('globals: a separate server-level stream with the roles', async () => {
+    const c = connector();
+    expect(c.serverStreams('logical').map((s) => s.name)).toEqual(['globals.sql']);
+    const dump = await c.openServerDump('globals.sql');
+    let text = '';
+    for await (const chunk of dump.stream) text += String(chunk);
+    await dump.done;
+    expect(text).toContain('CREATE ROLE limited;');
+    expect(text).toMatch(/ALTER ROLE limited WITH .*LOGIN.*PASSWORD 'SCRAM-SHA-256/);
+  });
+});
+
+describe('errors leave nothing half-done', () => {
+  test('dumping a database that does not exist: DATABASE_NOT_FOUND; the stream errors instead of ending', async () => {
+    const dump = await connector().openDump('no_such_db', 'logical');
+    let ended = false;
+    dump.stream.on('end', () => (ended = true));
+    const streamError = await rejection(pipeline(dump.stream, createWriteStream(join(tempDir(), 'x'))));
+    const e = await rejection(dump.done);
+    expect(e.code).toBe('DATABASE_NOT_FOUND');
+    expect(e.message).toContain('Database "no_such_db" does not exist');
+    expect(streamError.code).toBe('DATABASE_NOT_FOUND');
+    expect(ended).toBe(false);
+  });
+
+  test('database dropped mid-backup: DATABASE_NOT_FOUND, the partial stream never ends cleanly', async () => {
+    pg.psql('CREATE DATABASE doomed TEMPLATE pagila');
+    const dump = await connector().openDump('doomed', 'logical');
+    // Read the first bytes, then stall so pg_dump blocks on the pipe mid-dump.
+    const first = await new Promise<Buffer>((resolve) => dump.stream.once('data', (d: Buffer) => resolve(d)));
+    dump.stream.pause();
+    expect(first.subarray(0, 5).toString()).toBe('PGDMP');
+    pg.psql('DROP DATABASE doomed WITH (FORCE)');
+    let ended = false;
+    dump.stream.on('end', () => (ended = true));
+    dump.stream.resume();
+    const e = await rejection(dump.done);
+    expect(e.code).toBe('DATABASE_NOT_FOUND');
+    expect(e.message).toBe('Database "doomed" was dropped while it was being backed up; the partial dump was discarded.');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe(false);
+    expect(dump.stream.destroyed).toBe(true);
+  });
+
+  test('restore into an existing name: DATABASE_EXISTS, the existing database untouched', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'chinook', tempDir());
+    const before = pgContentFingerprint(pg, 'pagila');
+    const e = await rejection(c.restore('pagila', createReadStream(file), 'logical'));
+    expect(e.code).toBe('DATABASE_EXISTS');
+    expect(e.message).toMatch(/already exists/);
+    expect(pgContentFingerprint(pg, 'pagila')).toEqual(before);
+  });
+
+  test('pg_restore failure (truncated archive): RESTORE_FAILED and the new database is dropped', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'pagila', tempDir());
+    const bytes = readFileSync(file);
+    const truncated = bytes.subarray(0, Math.floor(bytes.length / 2));
+    const e = await rejection(c.restore('half_restored', Readable.from([truncated]), 'logical'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/restoring into database "half_restored"/);
+    expect(databaseExists('half_restored')).toBe(false);
+  });
+
+  test('a failing source stream: RESTORE_FAILED and the new database is dropped', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'chinook', tempDir());
+    const head = readFileSync(file).subarray(0, 64 * 1024);
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield head;
+      await new Promise((r) => setTimeout(r, 50));
+      throw new Error('storage went away');
+    }
+    const e = await rejection(c.restore('broken_source', Readable.from(broken()), 'logical'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toContain('storage went away');
+    expect(databaseExists('broken_source')).toBe(false);
+  });
+
+  test('canceling a restore: CANCELED and the new database is dropped', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'pagila', tempDir());
+    const ac = new AbortController();
+    const restoring = c.restore('canceled_restore', createReadStream(file), 'logical', {
+      signal: ac.signal,
+      onProgress: (p) => p.done > 0 && ac.abort(),
+    });
+    const e = await rejection(restoring);
+    expect(e.code).toBe('CANCELED');
+    expect(databaseExists('canceled_restore')).toBe(false);
+  });
+
+  test('abort: the dump child is killed and the result is CANCELED', async () => {
+    const ac = new AbortController();
+    const dump = await connector().openDump('pagila', 'logical', { signal: ac.signal });
+    await new Promise<void>((resolve) => dump.stream.once('data', () => resolve()));
+    dump.stream.pause();
+    ac.abort();
+    const e = await rejection(dump.done);
+    expect(e.code).toBe('CANCELED');
+    expect(dump.stream.destroyed).toBe(true);
+  });
+});
+
+describe('snapshot (cluster-wide base backup)', () => {
+  test('base.tar restores into a new data directory that starts and holds the same data', async () => {
+    const c = connector();
+    expect(c.support('snapshot')).toEqual({ available: true, scope: 'server' });
+    expect(c.serverStreams('snapshot').map((s) => s.name)).toEqual(['base.tar']);
+    await expect(c.openDump('pagila', 'snapshot')).rejects.toMatchObject({ code: 'VALIDATION' });
+    const root = tempDir();
+    if (pg.osUser) chownTree(root, pg.osUser);
+    const dump = await c.openServerDump('base.tar');
+    const target = join(root, 'restored-cluster');
+    const report = await restoreBaseBackup(dump.stream, target, { toolPaths: { postgres: PG_BIN } });
+    await dump.done;
+    expect(report.verified).toBe(true);
+    expect(report.files).toBeGreaterThan(500);
+    const cluster = await startDataDirectory(target, { user: pg.user, password: pg.password, toolPaths: { postgres: PG_BIN } });
+    try {
+      expect(cluster.databases).toEqual(expect.arrayContaining(['pagila', 'chinook', 'postgres']));
+      const restored = connectorFor(server({ port: cluster.port }), { password: pg.password, toolPaths: { postgres: PG_BIN } });
+      expect(await restored.listDatabases()).toEqual(await c.listDatabases());
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test('restoring a snapshot never writes into a non-empty folder', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'busy'));
+    writeFileSync(join(root, 'busy', 'keep.txt'), 'precious');
+    const e = await rejection(restoreBaseBackup(Readable.from([Buffer.alloc(1024)]), join(root, 'busy')));
+    expect(e.code).toBe('DATABASE_EXISTS');
+    expect(readFileSync(join(root, 'busy', 'keep.txt'), 'utf8')).toBe('precious');
+  });
+
+  test('a truncated base backup: RESTORE_FAILED and the new folder is removed', async () => {
+    const dump = await connector().openServerDump('base.tar');
+    const chunks: Buffer[] = [];
+    for await (const chunk of dump.stream) chunks.push(chunk as Buffer);
+    await dump.done;
+    const whole = Buffer.concat(chunks);
+    const target = join(tempDir(), 'cut');
+    const e = await rejection(restoreBaseBackup(Readable.from([whole.subarray(0, Math.floor(whole.length / 3))]), target));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(() => readFileSync(join(target, 'PG_VERSION'))).toThrow();
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * stderr → error code, on real messages of psql/pg_dump/pg_restore and mysql/mysqldump.
+ */
+import { describe, expect, test } from 'vitest';
+import { classifyMysql, classifyPostgres } from '../../../electron/engine/servers/classify.ts';
+import { scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
+
+const pg = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
+const my = classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
+const f = (stderr: string, code = 1) => ({ stderr, code, signal: null });
+
+describe('PostgreSQL', () => {
+  test.each([
+    ['psql: error: connection to server at "127.0.0.1", port 1 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?', 'UNREACHABLE'],
+    ['pg_dump: error: could not translate host name "nohost" to address: Name or service not known', 'UNREACHABLE'],
+    ['psql: error: connection to server at "10.0.0.1", port 5432 failed: timeout expired', 'UNREACHABLE'],
+    ['psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is starting up', 'UNREACHABLE'],
+    ['psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "postgres"', 'AUTH_FAILED'],
+    ['psql: error: connection to server at "127.0.0.1", port 5432 failed: fe_sendauth: no password supplied', 'AUTH_FAILED'],
+    ['psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  no pg_hba.conf entry for host "10.1.1.1", user "x", database "y", no encryption', 'AUTH_FAILED'],
+    ['pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "shop" does not exist', 'DATABASE_NOT_FOUND'],
+    ['ERROR:  database "shop" already exists', 'DATABASE_EXISTS'],
+    ['pg_dump: error: query failed: ERROR:  permission denied for table secrets', 'PERMISSION_DENIED'],
+    ['pg_basebackup: error: could not connect: FATAL:  must be superuser or replication role to start walsender', 'PERMISSION_DENIED'],
+    ['pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.18', 'TOOL_TOO_OLD'],
+    ['pg_dump: error: Dumping the contents of table "film" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command', 'DUMP_FAILED'],
+    ['pg_dump: error: something nobody expected', 'DUMP_FAILED'],
+    ['psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not exist', 'AUTH_FAILED'],
+    ['pg_restore: error: could not execute query: ERROR:  role "app_owner" does not exist\nCommand was: ALTER TABLE public.t OWNER TO app_owner;', 'DUMP_FAILED'],
+  ])('%s → %s', (stderr, code) => {
+    const e = pg(f(stderr));
+    expect(e.code).toBe(code);
+    expect(e.message).toContain('(while dumping database "shop"; exit code 1)');
+  });
+
+  test('the message quotes the last stderr lines', () => {
+    const e = pg(f('line one\nline two\nline three\nline four'));
+    expect(e.message).toMatch(/: line two \| line three \| line four$/);
+  });
+
+  test('a missing role during a restore says how to fix it', () => {
+    const restore = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'restoring into database "x"', fallback: 'RESTORE_FAILED' });
+    const e = restore(f('pg_restore: error: could not execute query: ERROR:  role "app_owner" does not exist'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/Role "app_owner" does not exist .* globals\.sql .* "no owner"/);
+  });
+
+  test('a tool killed by a signal says so', () => {
+    expect(pg({ stderr: '', code: null, signal: 'SIGKILL' }).message).toContain('signal SIGKILL');
+  });
+});
+
+describe('MySQL / MariaDB', () => {
+  test.each([
+    ["ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)", 'UNREACHABLE'],
+    ["ERROR 2003 (HY000): Can't connect to MySQL server on '127.0.0.1' (111)", 'UNREACHABLE'],
+    ["mysqldump: Got error: 2005: Unknown server host 'nohost' (-2) when trying to connect", 'UNREACHABLE'],
+    ["ERROR 1045 (28000): Access denied for user 'backstop'@'localhost' (using password: YES)", 'AUTH_FAILED'],
+    ["mysqldump: Got error: 1044: Access denied for user 'x'@'%' to database 'shop' when selecting the database", 'PERMISSION_DENIED'],
+    ["mysqldump: Couldn't execute 'SHOW CREATE EVENT': Access denied; you need (at least one of) the EVENT privilege(s) (1227)", 'PERMISSION_DENIED'],
+    ["mysqldump: Got error: 1049: Unknown database 'shop' when selecting the database", 'DATABASE_NOT_FOUND'],
+    ["ERROR 1007 (HY000) at line 1: Can't create database 'shop'; database exists", 'DATABASE_EXISTS'],
+    ['ERROR 1064 (42000) at line 12: You have an error in your SQL syntax', 'DUMP_FAILED'],
+  ])('%s → %s', (stderr, code) => {
+    expect(my(f(stderr)).code).toBe(code);
+  });
+
+  test('the database name is quoted from the message', () => {
+    expect(my(f("mysqldump: Got error: 1049: Unknown database 'shop' when selecting the database")).message).toContain('Database "shop" does not exist');
+  });
+});
+
+describe('secrets never reach a message', () => {
+  test('scrub and stderrDetail replace every occurrence', () => {
+    expect(scrub('pw=hunter2 again hunter2', ['hunter2'])).toBe('pw=*** again ***');
+    expect(stderrDetail('a\nconnect with hunter2 failed\n', ['hunter2', null])).toBe('a | connect with *** failed');
+  });
+});
