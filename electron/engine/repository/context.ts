@@ -1,0 +1,135 @@
+/**
+ * What every repository operation shares once a repository is open: backend, header,
+ * derived keys, codec settings, runtime options, and the manifest store.
+ *
+ * Manifests are immutable once committed, so the store caches decoded manifests by point
+ * id for the life of the Repository object; a deleted point is dropped from the cache.
+ * Errors: a missing manifest → NOT_FOUND; an unreadable one → INTEGRITY naming the point;
+ * a newer manifest version → FORMAT_TOO_NEW.
+ */
+import { BackstopError, isBackstopError, type ErrorCode } from '../../shared/result.ts';
+import type { Backend } from '../storage/backend.ts';
+import type { Sealer } from '../crypto/seal.ts';
+import type { ChunkIdFn } from '../crypto/chunk-id.ts';
+import type { HeaderBody } from './header.ts';
+import type { ChunkCodecConfig } from './chunk-codec.ts';
+import type { EncoderWorkers } from './encoder-pool.ts';
+import { decodeManifest, ManifestDamagedError, ManifestVersionError, type Manifest } from './manifest.ts';
+import { POINTS_PREFIX, pointIdFromKey, pointKey } from './layout.ts';
+
+export interface RuntimeOptions {
+  /** Worker threads that compress and seal chunks; 0 = inline on the calling thread. */
+  workers: number;
+  /** zstd level for chunks and manifests (1–19; 0 = store uncompressed). */
+  compressionLevel: number;
+  now: () => number;
+  /** Unreferenced packs younger than this are never collected. */
+  gcGraceMs: number;
+  /** An in-flight marker not refreshed for this long belongs to a dead writer. */
+  markerStaleMs: number;
+  /** How often a running write refreshes its marker (besides after each pack). */
+  markerHeartbeatMs: number;
+  progressIntervalMs: number;
+  /** Chunks submitted for encoding but not yet in a pack; bounds memory (× max chunk size). */
+  maxChunksInFlight: number;
+  /**
+   * Compression workers shared with other writes (one set per process for a server-wide
+   * backup); when null each write starts `workers` private workers. Owned by the caller.
+   */
+  encoderWorkers: EncoderWorkers | null;
+}
+
+export interface RepoContext {
+  backend: Backend;
+  header: HeaderBody;
+  sealer: Sealer;
+  chunkId: ChunkIdFn;
+  codec: ChunkCodecConfig;
+  options: RuntimeOptions;
+  manifests: ManifestStore;
+}
+
+export interface DamagedPoint {
+  id: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface ScanResult {
+  /** Readable manifests sorted by creation time (oldest first). */
+  good: Manifest[];
+  damaged: DamagedPoint[];
+}
+
+export function compareManifests(a: Manifest, b: Manifest): number {
+  return a.info.createdAt < b.info.createdAt ? -1 : a.info.createdAt > b.info.createdAt ? 1 : a.info.id < b.info.id ? -1 : a.info.id > b.info.id ? 1 : 0;
+}
+
+export class ManifestStore {
+  private readonly cache = new Map<string, Manifest>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly sealer: Sealer,
+  ) {}
+
+  async listIds(): Promise<string[]> {
+    const objs = await this.backend.list(POINTS_PREFIX);
+    const ids: string[] = [];
+    for (const o of objs) {
+      const id = pointIdFromKey(o.key);
+      if (id) ids.push(id);
+    }
+    return ids.sort();
+  }
+
+  async load(pointId: string): Promise<Manifest> {
+    const cached = this.cache.get(pointId);
+    if (cached) return cached;
+    let bytes: Buffer;
+    try {
+      bytes = await this.backend.get(pointKey(pointId));
+    } catch (e) {
+      if (isBackstopError(e) && e.code === 'NOT_FOUND') {
+        throw new BackstopError('NOT_FOUND', `Restore point ${pointId} does not exist in ${this.backend.location}.`);
+      }
+      throw e;
+    }
+    let m: Manifest;
+    try {
+      m = decodeManifest(bytes, pointId, this.sealer);
+    } catch (e) {
+      if (e instanceof ManifestVersionError) {
+        throw new BackstopError('FORMAT_TOO_NEW', `Restore point ${pointId} was written in manifest format ${e.version} by a newer Backstop. Update Backstop to read it.`);
+      }
+      if (e instanceof ManifestDamagedError) {
+        throw new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: its manifest ${pointKey(pointId)} ${e.message}. This point cannot be restored; other points are not affected.`);
+      }
+      throw e;
+    }
+    this.cache.set(pointId, m);
+    return m;
+  }
+
+  forget(pointId: string): void {
+    this.cache.delete(pointId);
+  }
+
+  /** Loads every manifest; unreadable ones are reported, never skipped silently. */
+  async scan(): Promise<ScanResult> {
+    const ids = await this.listIds();
+    const good: Manifest[] = [];
+    const damaged: DamagedPoint[] = [];
+    for (const id of ids) {
+      try {
+        good.push(await this.load(id));
+      } catch (e) {
+        if (isBackstopError(e) && (e.code === 'INTEGRITY' || e.code === 'FORMAT_TOO_NEW')) damaged.push({ id, code: e.code, message: e.message });
+        else if (isBackstopError(e) && e.code === 'NOT_FOUND') continue; // deleted meanwhile
+        else throw e;
+      }
+    }
+    good.sort(compareManifests);
+    return { good, damaged };
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Parallel chunk encoding (compress + seal) for the write pipeline.
+ *
+ * `EncoderWorkers(size)` is a set of worker_threads running electron/worker/chunk-encoder.ts
+ * (located only through workerEntry), started on first use. It can be shared by many
+ * writes and repositories at once (a server-wide backup): each write opens a *session*
+ * with its own codec config (keys travel to the workers in the session's first message
+ * and are dropped when the session closes). `close()` on the set terminates the workers.
+ * `createEncoderPool(size, config)` is the one-write form: size 0 encodes inline on the
+ * calling thread (small writes, tests); size ≥ 1 starts private workers that the
+ * session's close terminates.
+ *
+ * Contract: `encode` resolves with exactly what ChunkEncoder.encode returns; the caller
+ * keeps output order by awaiting in submission order. With workers, the raw buffer is
+ * transferred (detached for the caller), so it must be a non-pooled buffer the caller no
+ * longer needs (the chunkers produce those). If a worker dies, every pending call rejects
+ * with WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers
+ * for sessions opened later.
+ */
+import { Worker } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { BackstopError } from '../../shared/result.ts';
+import { workerEntry, type WorkerEntry } from '../runtime/worker-entry.ts';
+import { ChunkEncoder, type ChunkCodecConfig } from './chunk-codec.ts';
+
+export interface EncoderPool {
+  readonly size: number;
+  encode(id: Buffer, raw: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** Messages to the chunk-encoder worker. */
+export type EncoderRequest =
+  | { type: 'config'; session: number; config: ChunkCodecConfig }
+  | { type: 'drop'; session: number }
+  | { type: 'encode'; session: number; seq: number; id: Uint8Array; raw: Uint8Array };
+export type EncodeResponse = { seq: number; stored: Uint8Array } | { seq: number; error: string };
+
+export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
+
+class InlinePool implements EncoderPool {
+  readonly size = 0;
+  private readonly encoder: ChunkEncoder;
+  constructor(config: ChunkCodecConfig) {
+    this.encoder = new ChunkEncoder(config);
+  }
+  encode(id: Buffer, raw: Buffer): Promise<Buffer> {
+    try {
+      return Promise.resolve(this.encoder.encode(id, raw));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Starts a worker from a workerEntry. A built entry (no execArgv) is started directly.
+ * A source entry (`--import <loader>` in execArgv) is started through a tiny bootstrap
+ * that imports the loader inside the worker first: on Node 20 a loader given as a
+ * worker's execArgv does not apply to the worker's own entry module.
+ */
+function spawnWorker(entry: WorkerEntry): Worker {
+  if (entry.execArgv.length === 0) return new Worker(entry.filename);
+  // tsx's `--import` entry only registers its hooks on the main thread; its API registers anywhere.
+  const loaders: { url: string; register: boolean }[] = [];
+  for (let i = 0; i < entry.execArgv.length; i++) {
+    if (entry.execArgv[i] !== '--import' || !entry.execArgv[i + 1]) continue;
+    const spec = entry.execArgv[++i]!;
+    loaders.push(spec === 'tsx' ? { url: import.meta.resolve('tsx/esm/api'), register: true } : { url: import.meta.resolve(spec), register: false });
+  }
+  const bootstrap = `const { workerData } = require('node:worker_threads');
+(async () => {
+  for (const l of workerData.loaders) { const m = await import(l.url); if (l.register) m.register(); }
+  await import(workerData.entry);
+})().catch((e) => process.nextTick(() => { throw e; }));`;
+  return new Worker(bootstrap, { eval: true, workerData: { loaders, entry: pathToFileURL(entry.filename).href } });
+}
+
+interface Pending {
+  resolve: (b: Buffer) => void;
+  reject: (e: unknown) => void;
+  worker: number;
+}
+
+interface Generation {
+  workers: Worker[];
+  load: number[];
+  failure: BackstopError | null;
+}
+
+export class EncoderWorkers {
+  private gen: Generation | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private sessions = 0;
+  private closed = false;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError('EncoderWorkers needs at least one worker');
+  }
+
+  private start(): Generation {
+    if (this.gen && !this.gen.failure) return this.gen;
+    const entry = workerEntry(CHUNK_ENCODER_WORKER);
+    const gen: Generation = { workers: [], load: [], failure: null };
+    for (let i = 0; i < this.size; i++) {
+      const w = spawnWorker(entry);
+      w.on('message', (m: EncodeResponse) => this.onMessage(gen, i, m));
+      w.on('error', (e) => this.crash(gen, e));
+      w.on('exit', (code) => this.crash(gen, new Error(`exited with code ${code}`)));
+      w.unref(); // idle workers never keep the process alive; `track` refs them while busy
+      gen.workers.push(w);
+      gen.load.push(0);
+    }
+    this.gen = gen;
+    return gen;
+  }
+
+  /** Keeps the event loop alive exactly while requests are pending. */
+  private track(gen: Generation, added: boolean): void {
+    if (added && this.pending.size === 1) for (const w of gen.workers) w.ref();
+    if (!added && this.pending.size === 0) for (const w of gen.workers) w.unref();
+  }
+
+  private onMessage(gen: Generation, worker: number, m: EncodeResponse): void {
+    const p = this.pending.get(m.seq);
+    if (!p) return;
+    this.pending.delete(m.seq);
+    this.track(gen, false);
+    gen.load[worker]!--;
+    if ('error' in m) p.reject(new BackstopError('INTERNAL', `chunk encoding failed in a worker: ${m.error}`));
+    else p.resolve(Buffer.from(m.stored.buffer, m.stored.byteOffset, m.stored.length));
+  }
+
+  private crash(gen: Generation, e: unknown): void {
+    if (this.closed || gen.failure) return;
+    gen.failure = new BackstopError('WORKER_CRASHED', `A compression worker stopped unexpectedly (${e instanceof Error ? e.message : String(e)}). The backup was not completed.`, { cause: e });
+    for (const p of this.pending.values()) p.reject(gen.failure);
+    this.pending.clear();
+    for (const w of gen.workers) void w.terminate();
+  }
+
+  /** Opens a session with its own codec config. Its `close` releases the config, not the workers. */
+  session(config: ChunkCodecConfig): EncoderPool {
+    if (this.closed) throw new BackstopError('CANCELED', 'The compression workers were shut down.');
+    const gen = this.start();
+    const id = ++this.sessions;
+    for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config } satisfies EncoderRequest);
+    let open = true;
+    const encode = (chunkId: Buffer, raw: Buffer): Promise<Buffer> => {
+      if (gen.failure) return Promise.reject(gen.failure);
+      if (!open || this.closed) return Promise.reject(new BackstopError('CANCELED', 'The chunk encoder session was closed.'));
+      let best = 0;
+      for (let i = 1; i < gen.load.length; i++) if (gen.load[i]! < gen.load[best]!) best = i;
+      const seq = this.seq++;
+      return new Promise<Buffer>((resolve, reject) => {
+        this.pending.set(seq, { resolve, reject, worker: best });
+        this.track(gen, true);
+        gen.load[best]!++;
+        const transferable = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length && raw.buffer instanceof ArrayBuffer;
+        const msg: EncoderRequest = { type: 'encode', session: id, seq, id: new Uint8Array(chunkId), raw };
+        gen.workers[best]!.postMessage(msg, transferable ? [raw.buffer as ArrayBuffer] : []);
+      });
+    };
+    const close = async (): Promise<void> => {
+      if (!open) return;
+      open = false;
+      if (!gen.failure && !this.closed) for (const w of gen.workers) w.postMessage({ type: 'drop', session: id } satisfies EncoderRequest);
+    };
+    return { size: this.size, encode, close };
+  }
+
+  /** Terminates the workers; pending calls reject with CANCELED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) p.reject(new BackstopError('CANCELED', 'The compression workers were shut down.'));
+    this.pending.clear();
+    if (this.gen) await Promise.all(this.gen.workers.map((w) => w.terminate()));
+  }
+}
+
+/** One write's encoder: inline (size 0) or private workers ended by the session's close. */
+export function createEncoderPool(size: number, config: ChunkCodecConfig): EncoderPool {
+  if (size <= 0) return new InlinePool(config);
+  const workers = new EncoderWorkers(size);
+  const session = workers.session(config);
+  return {
+    size,
+    encode: (id, raw) => session.encode(id, raw),
+    close: async () => {
+      await session.close();
+      await workers.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Object names inside one repository (one database's folder), docs/FORMAT.md §1.
+ * Pure naming; every module builds keys through these functions.
+ */
+
+export const FORMAT_VERSION = 1;
+
+export const HEADER_KEY = 'backstop.repo';
+export const POINTS_PREFIX = 'points/';
+export const PACKS_PREFIX = 'packs/';
+export const INFLIGHT_PREFIX = 'inflight/';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const POINT_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+const WRITE_ID = /^[0-9a-f]{32}$/;
+
+export function isPackId(s: string): boolean {
+  return HEX64.test(s);
+}
+export function isPointId(s: string): boolean {
+  return POINT_ID.test(s);
+}
+
+export function packKey(packId: string): string {
+  return `${PACKS_PREFIX}${packId.slice(0, 2)}/${packId}.pack`;
+}
+export function pointKey(pointId: string): string {
+  return `${POINTS_PREFIX}${pointId}.point`;
+}
+export function inflightKey(writeId: string): string {
+  return `${INFLIGHT_PREFIX}${writeId}.json`;
+}
+
+export function packIdFromKey(key: string): string | null {
+  const m = /^packs\/[0-9a-f]{2}\/([0-9a-f]{64})\.pack$/.exec(key);
+  return m && m[1]!.startsWith(key.slice(6, 8)) ? m[1]! : null;
+}
+export function pointIdFromKey(key: string): string | null {
+  const m = /^points\/(.+)\.point$/.exec(key);
+  return m && isPointId(m[1]!) ? m[1]! : null;
+}
+export function writeIdFromKey(key: string): string | null {
+  const m = /^inflight\/(.+)\.json$/.exec(key);
+  return m && WRITE_ID.test(m[1]!) ? m[1]! : null;
+}
+
+/** Point ids sort by creation time: `YYYYMMDDTHHMMSSmmmZ-<8 hex random>` (UTC). */
+export function newPointId(createdAt: Date, random: string): string {
+  const iso = createdAt.toISOString(); // 2024-01-02T03:04:05.678Z
+  const compact = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + 'T' + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + iso.slice(20, 23) + 'Z';
+  return `${compact}-${random}`;
+}

@@ -1,0 +1,328 @@
+/**
+ * Opening, creating and operating on one backup repository (one database's folder).
+ *
+ * Who may call: engine code (backup/restore/verify/retention jobs), normally from a worker
+ * thread. A Repository object may run several operations at once; writes of different
+ * processes into the same repository are safe (in-flight markers, GC rule), but the
+ * engine should still run one backup per database at a time.
+ */
+import { availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import type { BackupType } from '../../shared/domain.ts';
+import type { Backend } from '../storage/backend.ts';
+import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerprint } from '../crypto/keys.ts';
+import { createSealer } from '../crypto/seal.ts';
+import { chunkIdFunction } from '../crypto/chunk-id.ts';
+import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
+import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
+import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions } from './context.ts';
+import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
+import { decodeHeader, encodeHeader, type HeaderBody } from './header.ts';
+import { FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
+import { readPoint } from './reader.ts';
+import { verify, type VerifyOptions } from './verify.ts';
+import { summarize, writePoint } from './writer.ts';
+import type { ChainSummary, DeleteResult, GcResult, PointSummary, RepositoryInfo, VerifyReport, WritePointOptions } from './types.ts';
+
+export const DEFAULT_PACK_SIZE = 32 * 1024 * 1024;
+export const DEFAULT_COMPRESSION_LEVEL = 3;
+
+export interface OpenOptions extends Partial<RuntimeOptions> {
+  /** The 32-byte repository key; required iff the repository is encrypted. */
+  key?: Uint8Array | null;
+}
+
+export interface InitOptions extends OpenOptions {
+  chunker?: CdcParams;
+  /** Target pack size in bytes (default 32 MiB). */
+  packSize?: number;
+}
+
+function runtimeOptions(o: OpenOptions): RuntimeOptions {
+  const workers = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
+  const level = o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 19) throw new BackstopError('VALIDATION', 'compression level must be an integer from 0 (off) to 19');
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new BackstopError('VALIDATION', 'workers must be an integer from 0 to 64');
+  return {
+    workers,
+    compressionLevel: level,
+    now: o.now ?? Date.now,
+    gcGraceMs: o.gcGraceMs ?? 15 * 60_000,
+    markerStaleMs: o.markerStaleMs ?? 60 * 60_000,
+    markerHeartbeatMs: o.markerHeartbeatMs ?? 5 * 60_000,
+    progressIntervalMs: o.progressIntervalMs ?? 250,
+    maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
+    encoderWorkers: o.encoderWorkers ?? null,
+  };
+}
+
+async function readHeader(backend: Backend): Promise<HeaderBody> {
+  let bytes: Buffer;
+  try {
+    bytes = await backend.get(HEADER_KEY);
+  } catch (e) {
+    if (isBackstopError(e) && e.code === 'NOT_FOUND') {
+      const any = (await backend.list('')).length > 0;
+      throw new BackstopError(
+        'NOT_A_BACKUP',
+        any
+          ? `${backend.location} is not a Backstop repository: it has files but no ${HEADER_KEY} header. Choose the folder Backstop created for the database.`
+          : `${backend.location} is not a Backstop repository: it is empty or does not exist.`,
+      );
+    }
+    throw e;
+  }
+  return decodeHeader(bytes, backend.location);
+}
+
+export async function isRepository(backend: Backend): Promise<boolean> {
+  return (await backend.stat(HEADER_KEY)) !== null;
+}
+
+/** Creates a repository in an empty location. CONFLICT if one exists already. */
+export async function initRepository(backend: Backend, options: InitOptions = {}): Promise<Repository> {
+  if (await isRepository(backend)) throw new BackstopError('CONFLICT', `${backend.location} already holds a Backstop repository.`);
+  const chunker = options.chunker ?? DEFAULT_CDC;
+  const err = validateCdcParams(chunker);
+  if (err) throw new BackstopError('VALIDATION', err);
+  const packSize = options.packSize ?? DEFAULT_PACK_SIZE;
+  if (!Number.isInteger(packSize) || packSize < 4096 || packSize > 1024 * 1024 * 1024) throw new BackstopError('VALIDATION', 'pack size must be between 4 KiB and 1 GiB');
+  const key = options.key ?? null;
+  if (key && !isValidKey(key)) throw new BackstopError('VALIDATION', 'the repository key must be 32 bytes');
+  const repositoryId = randomBytes(16).toString('hex');
+  let keyInfo: HeaderBody['key'] = null;
+  if (key) {
+    const sub = deriveSubKeys(key, Buffer.from(repositoryId, 'hex'));
+    keyInfo = { kdf: 'hkdf-sha256', fingerprint: keyFingerprint(key), check: keyCheckValue(sub.keyCheck, Buffer.from(repositoryId, 'hex')).toString('hex') };
+  }
+  const header: HeaderBody = {
+    repositoryId,
+    algorithms: {
+      chunkId: key ? CHUNK_ID.HMAC_SHA256 : CHUNK_ID.SHA256,
+      compression: COMPRESSION.ZSTD,
+      encryption: key ? ENCRYPTION.AES_256_GCM : ENCRYPTION.NONE_SHA256_TAG,
+      chunker: CHUNKER.FASTCDC_GEAR_V1,
+    },
+    chunker: { min: chunker.min, avg: chunker.avg, max: chunker.max },
+    packSize,
+    key: keyInfo,
+  };
+  await backend.put(HEADER_KEY, encodeHeader(header));
+  return openRepository(backend, options);
+}
+
+/**
+ * Opens an existing repository. Reads only the header before checking the key:
+ * NOT_A_BACKUP, FORMAT_TOO_NEW, INTEGRITY (damaged header), KEY_REQUIRED, KEY_MISMATCH.
+ */
+export async function openRepository(backend: Backend, options: OpenOptions = {}): Promise<Repository> {
+  const opts = runtimeOptions(options);
+  const header = await readHeader(backend);
+  const key = options.key ?? null;
+  const salt = Buffer.from(header.repositoryId, 'hex');
+  let dataKey: Buffer | null = null;
+  let chunkIdKey: Buffer | null = null;
+  if (header.key) {
+    if (!key) {
+      throw new BackstopError('KEY_REQUIRED', `The repository at ${backend.location} is encrypted with key ${header.key.fingerprint}. Provide that key to open it.`);
+    }
+    const given = isValidKey(key) ? keyFingerprint(key) : 'invalid';
+    if (!isValidKey(key) || !keyCheckMatches(deriveSubKeys(key, salt).keyCheck, salt, Buffer.from(header.key.check, 'hex'))) {
+      throw new BackstopError(
+        'KEY_MISMATCH',
+        `The key ${given} does not open the repository at ${backend.location}: it was encrypted with key ${header.key.fingerprint}. Use the key with fingerprint ${header.key.fingerprint}.`,
+      );
+    }
+    const sub = deriveSubKeys(key, salt);
+    dataKey = sub.data;
+    chunkIdKey = sub.chunkId;
+  } else if (key) {
+    throw new BackstopError('KEY_MISMATCH', `The repository at ${backend.location} is not encrypted, but a key (${isValidKey(key) ? keyFingerprint(key) : 'invalid'}) was given. Open it without a key.`);
+  }
+  const sealer = createSealer(header.algorithms.encryption, dataKey);
+  const ctx: RepoContext = {
+    backend,
+    header,
+    sealer,
+    chunkId: chunkIdFunction(chunkIdKey),
+    codec: { encryption: header.algorithms.encryption, dataKey, chunkIdKey, level: opts.compressionLevel },
+    options: opts,
+    manifests: new ManifestStore(backend, sealer),
+  };
+  return new Repository(ctx);
+}
+
+export class Repository {
+  readonly info: RepositoryInfo;
+
+  constructor(private readonly ctx: RepoContext) {
+    const h = ctx.header;
+    this.info = {
+      location: ctx.backend.location,
+      formatVersion: FORMAT_VERSION,
+      repositoryId: h.repositoryId,
+      encrypted: h.key !== null,
+      keyFingerprint: h.key?.fingerprint ?? null,
+      chunker: { ...h.chunker },
+      packSize: h.packSize,
+      algorithms: { ...h.algorithms },
+    };
+  }
+
+  /**
+   * Writes one restore point from `input`. Full → a new chain; incremental → the newest
+   * chain of the same backup type (NoChainError / NOT_FOUND when there is none). Resolves
+   * once the point is committed. Errors: VALIDATION, CANCELED, DISK_FULL, STORAGE,
+   * WORKER_CRASHED — in every case nothing was committed and earlier points are intact.
+   */
+  writePoint(input: AsyncIterable<Uint8Array>, opts: WritePointOptions): Promise<PointSummary> {
+    return writePoint(this.ctx, input, opts, () => this.collectAfterCrash());
+  }
+
+  /**
+   * The cheap check a write runs first: only a stale in-flight marker (a writer that died)
+   * can leave unreferenced packs behind (a failing writer removes its packs before its
+   * marker; deletePoints collects itself), so a full collection — which reads every
+   * manifest — runs only when one exists.
+   */
+  private async collectAfterCrash(): Promise<GcResult | null> {
+    const now = this.ctx.options.now();
+    const markers = await this.ctx.backend.list(INFLIGHT_PREFIX);
+    if (!markers.some((m) => !isLiveMarker(m, now, this.ctx.options.markerStaleMs))) return null;
+    return this.collectGarbage();
+  }
+
+  /**
+   * Every point, oldest first. When a manifest cannot be read: INTEGRITY (or FORMAT_TOO_NEW
+   * if all such points are newer-format) naming them — unless `skipDamaged`, which returns
+   * the readable ones (use verify() to report the rest).
+   */
+  async listPoints(options: { skipDamaged?: boolean } = {}): Promise<PointSummary[]> {
+    const { good, damaged } = await this.ctx.manifests.scan();
+    if (damaged.length > 0 && !options.skipDamaged) {
+      throw new BackstopError(
+        damaged.every((d) => d.code === 'FORMAT_TOO_NEW') ? 'FORMAT_TOO_NEW' : 'INTEGRITY',
+        `${damaged.length} restore point(s) in ${this.ctx.backend.location} cannot be read: ${damaged.map((d) => d.id).join(', ')}. ${damaged[0]!.message}`,
+      );
+    }
+    return good.map(summarize);
+  }
+
+  async getPoint(pointId: string): Promise<PointSummary> {
+    return summarize(await this.ctx.manifests.load(pointId));
+  }
+
+  /** The point's bytes, verified chunk by chunk and as a whole (see reader.ts). */
+  readPoint(pointId: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
+    return readPoint(this.ctx, pointId, options.signal);
+  }
+
+  verify(pointId?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+    return verify(this.ctx, pointId, options);
+  }
+
+  /** Chains (oldest first) built from the readable points. */
+  async chains(): Promise<ChainSummary[]> {
+    const { good } = await this.ctx.manifests.scan();
+    const byChain = new Map<string, PointSummary[]>();
+    for (const m of good) {
+      const list = byChain.get(m.info.chainId) ?? [];
+      list.push(summarize(m));
+      byChain.set(m.info.chainId, list);
+    }
+    const out: ChainSummary[] = [];
+    for (const [chainId, points] of byChain) {
+      const newest = points[points.length - 1]!;
+      out.push({
+        chainId,
+        backupType: newest.backupType,
+        pointIds: points.map((p) => p.id),
+        fullPointId: points.find((p) => p.kind === 'full' && p.id === chainId)?.id ?? null,
+        newest,
+      });
+    }
+    return out.sort((a, b) => (a.newest.createdAt < b.newest.createdAt ? -1 : a.newest.createdAt > b.newest.createdAt ? 1 : 0));
+  }
+
+  /** The chain an incremental of `backupType` would join now, or null (then a full is needed). */
+  async newestChain(backupType: BackupType): Promise<ChainSummary | null> {
+    const newest = await this.newestPoint(backupType);
+    if (!newest) return null;
+    return (await this.chains()).find((c) => c.chainId === newest.chainId) ?? null;
+  }
+
+  async newestPoint(backupType: BackupType): Promise<PointSummary | null> {
+    const { good } = await this.ctx.manifests.scan();
+    const ofType = good.filter((m) => m.info.backupType === backupType).sort(compareManifests);
+    const last = ofType[ofType.length - 1];
+    return last ? summarize(last) : null;
+  }
+
+  /**
+   * Deletes points, then collects packs no remaining point references. All ids must
+   * exist (NOT_FOUND, nothing deleted). CONFLICT when a running write builds on one of them.
+   */
+  async deletePoints(ids: readonly string[]): Promise<DeleteResult> {
+    const unique = [...new Set(ids)];
+    const missing: string[] = [];
+    for (const id of unique) if (!(await this.ctx.backend.stat(pointKey(id)))) missing.push(id);
+    if (missing.length > 0) throw new BackstopError('NOT_FOUND', `No restore point ${missing.join(', ')} in ${this.ctx.backend.location}; nothing was deleted.`);
+    const now = this.ctx.options.now();
+    for (const { marker, info } of await this.readMarkers()) {
+      if (!isLiveMarker(info, now, this.ctx.options.markerStaleMs)) continue;
+      const busy = unique.filter((id) => marker === null || marker.basePoints.includes(id));
+      if (busy.length > 0) {
+        throw new BackstopError('CONFLICT', `A backup is running that builds on restore point ${busy.join(', ')}; nothing was deleted. Try again when it has finished.`);
+      }
+    }
+    for (const id of unique) {
+      await this.ctx.backend.delete(pointKey(id));
+      this.ctx.manifests.forget(id);
+    }
+    const gc = await this.collectGarbage();
+    return { deleted: unique, ...gc };
+  }
+
+  /** Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts. */
+  async collectGarbage(): Promise<GcResult> {
+    const { backend, options } = this.ctx;
+    const packs: { id: string; info: Awaited<ReturnType<Backend['list']>>[number] }[] = [];
+    for (const o of await backend.list(PACKS_PREFIX)) {
+      const id = packIdFromKey(o.key);
+      if (id) packs.push({ id, info: o });
+    }
+    const markers = await this.readMarkers();
+    const { good, damaged } = await this.ctx.manifests.scan();
+    if (damaged.length > 0) {
+      return { packsDeleted: 0, bytesFreed: 0, markersDeleted: 0, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
+    }
+    const referenced = new Set<string>();
+    for (const m of good) for (const r of m.refs) referenced.add(r.packId);
+    const decision = decideGarbage({ packs, markers, referenced, now: options.now(), graceMs: options.gcGraceMs, markerStaleMs: options.markerStaleMs });
+    let bytesFreed = 0;
+    for (const p of decision.deletePacks) {
+      await backend.delete(packKey(p.id));
+      bytesFreed += p.size;
+    }
+    for (const key of decision.deleteMarkers) await backend.delete(key);
+    return { packsDeleted: decision.deletePacks.length, bytesFreed, markersDeleted: decision.deleteMarkers.length, skipped: null };
+  }
+
+  private async readMarkers(): Promise<{ key: string; info: Awaited<ReturnType<Backend['list']>>[number]; marker: InflightMarker | null }[]> {
+    const out = [];
+    for (const o of await this.ctx.backend.list(INFLIGHT_PREFIX)) {
+      let marker: InflightMarker | null = null;
+      try {
+        const parsed = JSON.parse((await this.ctx.backend.get(o.key)).toString('utf8')) as Partial<InflightMarker>;
+        if (Array.isArray(parsed.packs) && Array.isArray(parsed.basePoints)) marker = parsed as InflightMarker;
+      } catch (e) {
+        if (isBackstopError(e) && e.code === 'NOT_FOUND') continue; // finished meanwhile
+        if (isBackstopError(e) && e.code !== 'INTEGRITY') throw e;
+      }
+      out.push({ key: o.key, info: o, marker });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Public shapes of the repository API (inputs, results, reports). No behaviour here.
+ */
+import type { BackupType, PointKind } from '../../shared/domain.ts';
+import type { ErrorCode } from '../../shared/result.ts';
+import type { CdcParams, ChunkingOption } from './chunker.ts';
+import type { ManifestInfo } from './manifest.ts';
+import type { ProgressSink, WriteProgress } from './progress.ts';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+export type JsonObject = { [k: string]: JsonValue };
+
+/** Largest accepted `meta` (serialized JSON). */
+export const MAX_META_BYTES = 64 * 1024;
+
+export interface WritePointOptions {
+  /** The database's true name (not the folder name). */
+  database: string;
+  /** Stable identity of the server (e.g. "postgres://db1.example:5432" or a server id). */
+  serverIdentity: string;
+  engineVersion: string;
+  dumpToolVersion: string;
+  kind: PointKind;
+  backupType: BackupType;
+  /** Default {kind:'cdc'}; {kind:'fixed', size} for page-structured snapshots (SQLite). */
+  chunking?: ChunkingOption;
+  /** Small caller data stored (encrypted) in the manifest, ≤ 64 KiB as JSON. */
+  meta?: JsonObject;
+  /** Expected stream size in bytes, for the ETA. */
+  expectedSize?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressSink<WriteProgress>;
+}
+
+export type PointSummary = ManifestInfo & { chunkCount: number };
+
+export interface ChainSummary {
+  chainId: string;
+  backupType: BackupType;
+  /** Point ids, oldest first. */
+  pointIds: string[];
+  /** The full point that started the chain, if it still exists. */
+  fullPointId: string | null;
+  newest: PointSummary;
+}
+
+export interface RepositoryInfo {
+  location: string;
+  formatVersion: number;
+  repositoryId: string;
+  encrypted: boolean;
+  keyFingerprint: string | null;
+  chunker: CdcParams;
+  packSize: number;
+  algorithms: { chunkId: number; compression: number; encryption: number; chunker: number };
+}
+
+export interface VerifyProblem {
+  /** The restore point affected; null when the problem is not tied to one point. */
+  pointId: string | null;
+  /** The pack at fault; null when the manifest itself is at fault. */
+  packId: string | null;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface VerifyProgress {
+  packsChecked: number;
+  packsTotal: number;
+  bytesChecked: number;
+  done: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  pointsChecked: number;
+  packsChecked: number;
+  chunksChecked: number;
+  bytesChecked: number;
+  problems: VerifyProblem[];
+}
+
+export interface GcResult {
+  packsDeleted: number;
+  bytesFreed: number;
+  markersDeleted: number;
+  /** Why nothing was collected (e.g. a damaged manifest makes references unknowable). */
+  skipped: string | null;
+}
+
+export interface DeleteResult extends GcResult {
+  deleted: string[];
+}

@@ -1,0 +1,68 @@
+/**
+ * The storage interface every destination implements (local folder, memory, S3 later).
+ *
+ * Contract (checked by tests/unit/storage/backend-contract.ts for every implementation):
+ * - Keys are relative, '/'-separated; each segment matches [A-Za-z0-9_-][A-Za-z0-9._-]*.
+ * - `put` is atomic: readers see the whole object or nothing, also when the body stream
+ *   fails or the process dies mid-way. It replaces an existing object atomically (the
+ *   repository never relies on that: it never rewrites a committed object).
+ * - `get` without a range returns the whole object; with a range it returns
+ *   min(length, size - offset) bytes (fewer than asked when the object is shorter, empty
+ *   past the end). A missing key throws BackstopError NOT_FOUND.
+ * - `list(prefix)` returns every committed object whose key starts with `prefix`
+ *   (plain string prefix), in no particular order, never temp/partial objects.
+ * - `delete` is idempotent (missing key is fine). `stat` returns null for a missing key.
+ * - Failures are BackstopErrors: NOT_FOUND, DISK_FULL (no space or quota), STORAGE
+ *   (retryable I/O or network failure), PERMISSION_DENIED.
+ * All methods may be called concurrently.
+ */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Last-modified time in ms since the epoch (upload time for object stores). */
+  modifiedMs: number;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export type PutBody = Uint8Array | readonly Uint8Array[] | AsyncIterable<Uint8Array>;
+
+export interface PutOptions {
+  signal?: AbortSignal;
+}
+
+export interface Backend {
+  /** Human-readable location for messages, e.g. "local folder /backups/sales". Never a secret. */
+  readonly location: string;
+  put(key: string, body: PutBody, options?: PutOptions): Promise<void>;
+  get(key: string, range?: ByteRange): Promise<Buffer>;
+  list(prefix: string): Promise<ObjectInfo[]>;
+  delete(key: string): Promise<void>;
+  stat(key: string): Promise<ObjectInfo | null>;
+}
+
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+export function isValidKey(key: string): boolean {
+  if (key.length === 0 || key.length > 1024) return false;
+  return key.split('/').every((s) => SEGMENT.test(s));
+}
+
+export function assertValidKey(key: string): void {
+  if (!isValidKey(key)) throw new RangeError(`invalid storage key: ${JSON.stringify(key)}`);
+}
+
+/** Iterates a PutBody as a sequence of byte arrays. */
+export async function* bodyChunks(body: PutBody): AsyncGenerator<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    yield body;
+  } else if (Array.isArray(body)) {
+    for (const b of body as readonly Uint8Array[]) yield b;
+  } else {
+    for await (const b of body as AsyncIterable<Uint8Array>) yield b;
+  }
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { initRepository } from '../../../electron/engine/repository/index.ts';
+import { MemoryBackend, type Backend, type PutBody, type ByteRange, type ObjectInfo } from '../../../electron/engine/storage/index.ts';
+import { generateKey } from '../../../electron/engine/crypto/index.ts';
+import { createEncoderPool, EncoderWorkers } from '../../../electron/engine/repository/encoder-pool.ts';
+import { ChunkDecoder } from '../../../electron/engine/repository/chunk-codec.ts';
+import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, sha256 } from './helpers.ts';
+
+/** Counts raw bytes that reached packs, optionally slowing puts down. */
+class SlowBackend implements Backend {
+  readonly location = 'slow memory';
+  packBytes = 0;
+  constructor(
+    private readonly inner: Backend,
+    private readonly delayMs: number,
+  ) {}
+  async put(key: string, body: PutBody): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    await this.inner.put(key, body);
+    if (key.startsWith('packs/')) this.packBytes += (await this.inner.stat(key))!.size;
+  }
+  get(key: string, range?: ByteRange): Promise<Buffer> {
+    return this.inner.get(key, range);
+  }
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  stat(key: string): Promise<ObjectInfo | null> {
+    return this.inner.stat(key);
+  }
+}
+
+describe('write pipeline', () => {
+  it('applies backpressure: the source is never read far ahead of storage', async () => {
+    const slow = new SlowBackend(new MemoryBackend(), 5);
+    const repo = await initRepository(slow, { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, compressionLevel: 0 });
+    let yielded = 0;
+    let maxAhead = 0;
+    async function* source() {
+      for (let i = 0; i < 512; i++) {
+        maxAhead = Math.max(maxAhead, yielded - slow.packBytes);
+        const b = randomBytes(8192);
+        yielded += b.length;
+        yield b;
+      }
+    }
+    const p = await repo.writePoint(source(), pointOpts());
+    expect(p.length).toBe(4 * 1024 * 1024);
+    // Bound: two packs (filling + uploading) + in-flight chunks + chunker buffer + one input piece.
+    const bound = 2 * SMALL_PACK + FAST.workers * 0 + 4 * SMALL_CDC.max + SMALL_CDC.max + 8192 + 32 * 1024;
+    expect(maxAhead).toBeLessThan(bound);
+    expect(maxAhead).toBeGreaterThan(SMALL_PACK / 2); // it does overlap reading with uploading
+  });
+
+  it('a worker pool produces the same layout as inline encoding, in order', async () => {
+    const data = dumpLike(2_000_000, 51);
+    const packsOf = async (workers: number) => {
+      const backend = new MemoryBackend();
+      const repo = await initRepository(backend, { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers });
+      const p = await repo.writePoint(pieces(data, 10_000), pointOpts());
+      expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+      // Unencrypted: packs differ only in their random salt (header bytes 16..31) and the
+      // index's integrity tag, which covers the header (last 16 + 12 trailer bytes).
+      const bodies = await Promise.all(
+        (await backend.list('packs/')).map(async (o) => {
+          const b = await backend.get(o.key);
+          return b.subarray(32, b.length - 28).toString('base64');
+        }),
+      );
+      return { p, bodies: bodies.sort() };
+    };
+    const inline = await packsOf(0);
+    const pooled = await packsOf(2);
+    expect(pooled.p.stats).toEqual(inline.p.stats);
+    expect(pooled.bodies).toEqual(inline.bodies);
+    expect(inline.bodies.length).toBeGreaterThan(3);
+  });
+
+  it('encrypted writes through the pool restore exactly', async () => {
+    const key = generateKey();
+    const backend = new MemoryBackend();
+    const repo = await initRepository(backend, { key, chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 2 });
+    const data = dumpLike(1_000_000, 52);
+    const full = await repo.writePoint(pieces(data), pointOpts());
+    const inc = await repo.writePoint(pieces(Buffer.concat([data, dumpLike(100_000, 53)])), pointOpts({ kind: 'incremental' }));
+    expect(sha256(await collect(await repo.readPoint(full.id)))).toBe(sha256(data));
+    expect(inc.stats.chunksReused).toBeGreaterThan(0);
+    expect((await repo.verify()).ok).toBe(true);
+  });
+
+  it('pool encode results decode, and the raw buffer is transferred to the worker', async () => {
+    const cfg = { encryption: 1, dataKey: generateKey(), chunkIdKey: generateKey(), level: 3 };
+    const pool = createEncoderPool(1, cfg);
+    const dec = new ChunkDecoder(cfg);
+    try {
+      const raw = Buffer.from(new Uint8Array(Buffer.from('pooled chunk '.repeat(1000))));
+      const copy = Buffer.from(raw);
+      const id = dec.chunkId(raw);
+      const stored = await pool.encode(id, raw);
+      expect(raw.length).toBe(0); // detached: the worker owns it now
+      expect(dec.decode(id, stored, copy.length).equals(copy)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('shared workers', () => {
+  it('one worker set serves concurrent writes of repositories with different keys', async () => {
+    const workers = new EncoderWorkers(2);
+    try {
+      const repos = await Promise.all(
+        [generateKey(), generateKey(), null].map((key) => initRepository(new MemoryBackend(), { key, chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, encoderWorkers: workers })),
+      );
+      const data = repos.map((_, i) => dumpLike(600_000, 60 + i));
+      const points = await Promise.all(repos.map((r, i) => r.writePoint(pieces(data[i]!), pointOpts())));
+      for (let i = 0; i < repos.length; i++) {
+        expect(sha256(await collect(await repos[i]!.readPoint(points[i]!.id)))).toBe(sha256(data[i]!));
+        expect((await repos[i]!.verify()).ok).toBe(true);
+      }
+      // A later write reuses the same (still running) workers.
+      const again = await repos[0]!.writePoint(pieces(data[1]!), pointOpts());
+      expect(sha256(await collect(await repos[0]!.readPoint(again.id)))).toBe(sha256(data[1]!));
+    } finally {
+      await workers.close();
+    }
+    expect(() => workers.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: 3 })).toThrow(/shut down/);
+  });
+});
+
+describe('worker failure', () => {
+  it('a worker that dies rejects pending and later calls with WORKER_CRASHED', async () => {
+    // Encryption id 9 does not exist: the worker throws while starting.
+    const pool = createEncoderPool(1, { encryption: 9, dataKey: null, chunkIdKey: null, level: 3 });
+    try {
+      await expect(pool.encode(Buffer.alloc(32), Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
+      await expect(pool.encode(Buffer.alloc(32), Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.encode(Buffer.alloc(32), Buffer.alloc(1))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+  });
+});
+
+describe('memory', () => {
+  it('does not keep input buffers alive after a write (with a signal)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const repo = await initRepository(new MemoryBackend(), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST });
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    async function* blocks() {
+      for (let i = 0; i < 64; i++) yield Buffer.alloc(1024 * 1024, i % 2);
+    }
+    const ac = new AbortController();
+    const p = await repo.writePoint(blocks(), pointOpts({ signal: ac.signal }));
+    expect(p.length).toBe(64 * 1024 * 1024);
+    gc();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(grown).toBeLessThan(16 * 1024 * 1024); // 64 MiB went through
+  });
+});
