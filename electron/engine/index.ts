@@ -23,6 +23,7 @@ import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
+import { RestoreService } from './restore/restore-service.ts';
 import { BackstopError, isBackstopError } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
@@ -125,9 +126,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
   const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
+  const taskDatabases = new TaskDatabasesTable(db);
   const runner = new TaskRunner({
     history,
-    taskDatabases: new TaskDatabasesTable(db),
+    taskDatabases,
     events,
     logger,
     queue,
@@ -139,7 +141,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {
     const task = tasks.get(taskId);
-    const server = servers.get(task.serverId);
+    const { server, password } = await resolveServer(task.serverId);
+    const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
+    return { task, server, password, key, persisted: true };
+  }
+
+  async function resolveServer(id: string) {
+    const server = servers.get(id);
     let password: string | null = null;
     if (server.kind !== 'sqlite' && server.passwordRef) {
       password = await secrets.get(server.passwordRef);
@@ -147,9 +155,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         throw new BackstopError('AUTH_FAILED', `The password of server "${server.name}" is missing from the keychain; enter it again in the server's settings.`);
       }
     }
-    const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
-    return { task, server, password, key, persisted: true };
+    return { server, password };
   }
+  const findKey = (fingerprint: string) => keys.findByFingerprint(fingerprint);
+  const restores = new RestoreService({ events, logger, findKey, resolveServer, toolPaths: () => settings.get().toolPaths });
 
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
     const resolved = await resolveTask(taskId);
@@ -184,6 +193,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     runNow: (id, kind) => runNow(id, kind, 'manual'),
     runner,
+    status: { taskDatabases },
+    restore: { restores, findKey, dataDir },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
@@ -207,7 +218,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       closed = true;
       scheduler.stop();
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
-      await runner.idle();
+      restores.cancelAll();
+      await Promise.all([runner.idle(), restores.idle()]);
       logger.info('engine stopped');
       db.close();
       closeLog();

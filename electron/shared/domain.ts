@@ -154,6 +154,10 @@ export const Settings = z.strictObject({
   /** Global limit on database backups running at once. */
   maxConcurrentBackups: z.number().int().min(1).max(16).default(2),
   startAtLogin: z.boolean().default(false),
+  /** Native notifications for failed runs, stale databases, new databases, keys never exported. */
+  notifications: z.boolean().default(true),
+  /** A database with no successful backup for this long is stale; null = twice its incremental interval, else twice its full interval. */
+  staleAfterHours: z.number().int().min(1).max(24 * 365).nullable().default(null),
   /** Folders searched first for client tools (pg_dump, mariadb-dump, …); empty = PATH and usual places. */
   toolPaths: z.strictObject({
     postgres: z.string().max(4096).nullable().default(null),
@@ -230,6 +234,135 @@ export interface Alert {
   taskId: string | null;
   message: string;
   databases: string[];
+}
+
+// ───────────── servers: checks ─────────────
+
+export interface ToolInfo {
+  name: string;
+  path: string;
+  version: string;
+}
+
+export type BackupSupport = { available: true; scope: 'database' | 'server' } | { available: false; reason: string };
+
+export interface ServerCheck {
+  serverVersion: string;
+  tools: ToolInfo[];
+  warnings: string[];
+  support: { logical: BackupSupport; snapshot: BackupSupport };
+}
+
+// ───────────── task status ─────────────
+
+export interface TaskStatus {
+  taskId: string;
+  nextFull: string | null;
+  nextIncremental: string | null;
+  running: boolean;
+  lastRun: { runId: string; status: RunStatus; startedAt: string; endedAt: string | null; databasesOk: number; databasesFailed: number } | null;
+  /** Bytes written to destinations by this task's successful backups (after compression and dedup). */
+  storedBytes: number;
+  /** Databases with no successful backup for longer than the staleness threshold. */
+  staleDatabases: string[];
+  /** The task encrypts with a key the user has never saved outside the keychain. */
+  keyNotExported: boolean;
+}
+
+export interface RetentionPreview {
+  destination: string;
+  database: string;
+  decisions: { id: string; createdAt: string; kind: PointKind; action: 'keep' | 'delete'; reason: string }[];
+  error: { code: string; message: string } | null;
+}
+
+export interface S3ProbeReport {
+  ok: boolean;
+  steps: { step: 'put' | 'get' | 'list' | 'delete'; ok: boolean; code?: string; message?: string }[];
+  hint?: string;
+}
+
+// ───────────── restore ─────────────
+
+/** Where a database's backup folder is: a local folder, or a folder in an S3 bucket. */
+export const BackupLocation = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('local'), path: AbsPath }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    bucket: z.string().min(3).max(63),
+    /** The database folder's full prefix in the bucket, e.g. "backstop/sales". */
+    prefix: z.string().max(1024),
+    region: z.string().min(1).max(64).default('us-east-1'),
+    endpoint: z.string().url().nullable().default(null),
+    forcePathStyle: z.boolean().default(true),
+    checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
+    credentialsRef: z.string().min(1).max(200).nullable().default(null),
+  }),
+]);
+export type BackupLocation = z.infer<typeof BackupLocation>;
+
+/** A restore point id: its UTC creation time and a random suffix, e.g. 20260102T030405678Z-9f3a0c1b. */
+export const PointId = z.string().regex(/^\d{8}T\d{9}Z-[0-9a-f]{8}$/, 'must be a restore point id');
+
+export interface RestorePoint {
+  id: string;
+  kind: PointKind;
+  backupType: BackupType;
+  createdAt: string;
+  /** Bytes of the dump or snapshot stream. */
+  length: number;
+  /** What the stream is (pg-custom, mysql-sql, sqlite-file, sqlite-sql, pg-globals-sql, pg-basebackup-tar). */
+  format: string;
+  chainId: string;
+  engineVersion: string;
+}
+
+export interface BackupFolderInfo {
+  location: string;
+  /** The database's true name (null when the points cannot be read without a key). */
+  database: string | null;
+  serverIdentity: string | null;
+  /** postgres | mysql | sqlite, from the newest point's format; null when unknown. */
+  serverKind: ServerKind | null;
+  encrypted: boolean;
+  keyFingerprint: string | null;
+  /** Encrypted and no key given or found in the keychain: ask the user for the key. */
+  needsKey: boolean;
+  /** Oldest first. */
+  points: RestorePoint[];
+}
+
+export const RestoreOptions = z.strictObject({
+  /** PostgreSQL: parallel pg_restore jobs. */
+  jobs: z.number().int().min(1).max(16).default(1),
+  /** PostgreSQL: do not restore object ownership. */
+  noOwner: z.boolean().default(true),
+  /** SQLite: restore into this folder instead of the server's folder. */
+  folder: AbsPath.nullable().default(null),
+});
+
+export interface RestoreProgressInfo {
+  restoreId: string;
+  phase: 'preparing' | 'restoring' | 'checking' | 'done';
+  unit: 'entries' | 'bytes';
+  done: number;
+  total: number | null;
+}
+
+export interface RestoreResult {
+  restoreId: string;
+  status: 'success' | 'failed' | 'canceled';
+  database: string;
+  /** SQLite: the new file. */
+  path: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface VerifySummary {
+  ok: boolean;
+  pointsChecked: number;
+  bytesChecked: number;
+  problems: { pointId: string | null; packId: string | null; code: string; message: string }[];
 }
 
 export const HistoryQuery = z.strictObject({

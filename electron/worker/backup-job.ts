@@ -1,18 +1,10 @@
 /**
  * Worker-thread entry: runs one database backup (workerData = BackupJobSpec) so the main
- * thread stays free. Messages to the parent: {type:'progress', progress},
- * {type:'done', outcomes}. From the parent: {type:'cancel'}.
+ * thread stays free. Protocol: engine/runtime/worker-job.ts; result = JobOutcome[].
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { runBackupJob } from '../engine/backup/run-job.ts';
 import type { BackupJobSpec } from '../engine/backup/job-spec.ts';
+import type { DatabaseProgress } from '../engine/backup/backup-database.ts';
+import { serveWorkerJob } from '../engine/runtime/worker-job.ts';
 
-const port = parentPort;
-if (!port) throw new Error('backup-job must run in a worker thread');
-const controller = new AbortController();
-port.on('message', (m: { type?: string }) => {
-  if (m?.type === 'cancel') controller.abort();
-});
-const outcomes = await runBackupJob(workerData as BackupJobSpec, controller.signal, (progress) => port.postMessage({ type: 'progress', progress }));
-port.postMessage({ type: 'done', outcomes });
-port.close();
+serveWorkerJob<BackupJobSpec, unknown>((spec, signal, progress) => runBackupJob(spec, signal, (p: DatabaseProgress) => progress(p)));

@@ -5,10 +5,10 @@
  * Contract: resolves with one outcome per destination, always. A worker that dies
  * without reporting (crash, out of memory, exit) yields WORKER_CRASHED outcomes for every
  * destination — nothing it was writing was committed, by the repository's commit
- * protocol. Cancel posts a message; a worker that has not stopped 30 s later is
- * terminated (its outcomes are CANCELED).
+ * protocol. Cancelling stops the worker (terminated if it has not stopped 30 s later).
  */
-import { startWorker } from '../runtime/worker-entry.ts';
+import { runWorkerJob } from '../runtime/worker-job.ts';
+import { toFailure } from '../../shared/result.ts';
 import { destinationId } from '../destinations/index.ts';
 import type { DatabaseProgress, DestinationOutcome } from './backup-database.ts';
 import type { JobOutcome } from './run-job.ts';
@@ -20,8 +20,6 @@ export type JobExecutor = (
   onProgress: (p: DatabaseProgress) => void,
   onCrash?: (e: unknown) => void,
 ) => Promise<JobOutcome[]>;
-
-const TERMINATE_AFTER_CANCEL_MS = 30_000;
 
 export function outcomesFor(spec: BackupJobSpec, code: string, message: string, status: DestinationOutcome['status'] = 'failed'): DestinationOutcome[] {
   return spec.destinations.map((d) => ({
@@ -37,45 +35,10 @@ export function outcomesFor(spec: BackupJobSpec, code: string, message: string, 
   }));
 }
 
-export const workerExecutor: JobExecutor = (spec, signal, onProgress, onCrash = () => {}) =>
-  new Promise((resolve) => {
-    const worker = startWorker('backup-job', spec, { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const finish = (outcomes: DestinationOutcome[]) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(killTimer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(outcomes);
-    };
-    const onAbort = () => {
-      worker.postMessage({ type: 'cancel' });
-      killTimer = setTimeout(() => {
-        void worker.terminate();
-        finish(outcomesFor(spec, 'CANCELED', `The backup of ${spec.database} was cancelled.`, 'canceled'));
-      }, TERMINATE_AFTER_CANCEL_MS);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: { type: string; progress?: DatabaseProgress; outcomes?: DestinationOutcome[] }) => {
-      if (m.type === 'progress' && m.progress) onProgress(m.progress);
-      else if (m.type === 'done' && m.outcomes) finish(m.outcomes);
-    });
-    const crashed = (detail: string) =>
-      finish(
-        outcomesFor(
-          spec,
-          'WORKER_CRASHED',
-          `The backup worker for ${spec.database} stopped unexpectedly (${detail}); no restore point was written. The next run will try again; details are in the Backstop log.`,
-        ),
-      );
-    worker.on('error', (e) => {
-      onCrash(e);
-      crashed(e instanceof Error && /memory/i.test(e.message) ? 'out of memory' : 'error');
-    });
-    worker.on('exit', (code) => {
-      if (signal.aborted && !settled) finish(outcomesFor(spec, 'CANCELED', `The backup of ${spec.database} was cancelled.`, 'canceled'));
-      else crashed(`exit code ${code}`);
-    });
-  });
+export const workerExecutor: JobExecutor = (spec, signal, onProgress, onCrash) =>
+  runWorkerJob<JobOutcome[], DatabaseProgress>('backup-job', spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash }).catch(
+    (e: unknown) => {
+      const f = toFailure(e);
+      return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
+    },
+  );

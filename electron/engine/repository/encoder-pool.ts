@@ -2,7 +2,7 @@
  * Parallel chunk encoding (compress + seal) for the write pipeline.
  *
  * `EncoderWorkers(size)` is a set of worker_threads running electron/worker/chunk-encoder.ts
- * (located only through workerEntry), started on first use. It can be shared by many
+ * (started only through startWorker), started on first use. It can be shared by many
  * writes and repositories at once (a server-wide backup): each write opens a *session*
  * with its own codec config (keys travel to the workers in the session's first message
  * and are dropped when the session closes). `close()` on the set terminates the workers.
@@ -17,10 +17,9 @@
  * with WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers
  * for sessions opened later.
  */
-import { Worker } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { BackstopError } from '../../shared/result.ts';
-import { workerEntry, type WorkerEntry } from '../runtime/worker-entry.ts';
+import { startWorker } from '../runtime/worker-entry.ts';
 import { ChunkEncoder, type ChunkCodecConfig } from './chunk-codec.ts';
 
 export interface EncoderPool {
@@ -54,29 +53,6 @@ class InlinePool implements EncoderPool {
   async close(): Promise<void> {}
 }
 
-/**
- * Starts a worker from a workerEntry. A built entry (no execArgv) is started directly.
- * A source entry (`--import <loader>` in execArgv) is started through a tiny bootstrap
- * that imports the loader inside the worker first: on Node 20 a loader given as a
- * worker's execArgv does not apply to the worker's own entry module.
- */
-function spawnWorker(entry: WorkerEntry): Worker {
-  if (entry.execArgv.length === 0) return new Worker(entry.filename);
-  // tsx's `--import` entry only registers its hooks on the main thread; its API registers anywhere.
-  const loaders: { url: string; register: boolean }[] = [];
-  for (let i = 0; i < entry.execArgv.length; i++) {
-    if (entry.execArgv[i] !== '--import' || !entry.execArgv[i + 1]) continue;
-    const spec = entry.execArgv[++i]!;
-    loaders.push(spec === 'tsx' ? { url: import.meta.resolve('tsx/esm/api'), register: true } : { url: import.meta.resolve(spec), register: false });
-  }
-  const bootstrap = `const { workerData } = require('node:worker_threads');
-(async () => {
-  for (const l of workerData.loaders) { const m = await import(l.url); if (l.register) m.register(); }
-  await import(workerData.entry);
-})().catch((e) => process.nextTick(() => { throw e; }));`;
-  return new Worker(bootstrap, { eval: true, workerData: { loaders, entry: pathToFileURL(entry.filename).href } });
-}
-
 interface Pending {
   resolve: (b: Buffer) => void;
   reject: (e: unknown) => void;
@@ -102,10 +78,9 @@ export class EncoderWorkers {
 
   private start(): Generation {
     if (this.gen && !this.gen.failure) return this.gen;
-    const entry = workerEntry(CHUNK_ENCODER_WORKER);
     const gen: Generation = { workers: [], load: [], failure: null };
     for (let i = 0; i < this.size; i++) {
-      const w = spawnWorker(entry);
+      const w = startWorker(CHUNK_ENCODER_WORKER, {});
       w.on('message', (m: EncodeResponse) => this.onMessage(gen, i, m));
       w.on('error', (e) => this.crash(gen, e));
       w.on('exit', (code) => this.crash(gen, new Error(`exited with code ${code}`)));

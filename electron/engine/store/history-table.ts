@@ -87,6 +87,16 @@ export class HistoryTable {
       .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
   }
 
+  /** Bytes written by the task's successful database backups (compressed, deduplicated). */
+  storedBytes(taskId: string): number {
+    const row = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(d.bytes_stored), 0) AS n FROM run_databases d JOIN runs r ON r.id = d.run_id WHERE r.task_id = ? AND d.status = 'success'`,
+      )
+      .get(taskId) as { n: number };
+    return row.n;
+  }
+
   list(q: HistoryQuery): Run[] {
     const where: string[] = [];
     const args: unknown[] = [];

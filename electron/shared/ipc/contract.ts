@@ -11,8 +11,14 @@
 import { z } from 'zod';
 import type { CommandName, EventName } from './channels.ts';
 import {
+  BackupLocation,
   HistoryQuery,
   Id,
+  PointId,
+  Retention,
+  S3Destination,
+  Schedule,
+  RestoreOptions,
   PointKind,
   KeyExportMethod,
   KeyRef,
@@ -20,6 +26,15 @@ import {
   SettingsPatch,
   TaskInput,
   type ActiveRun,
+  type RetentionPreview,
+  type S3ProbeReport,
+  type ServerCheck,
+  type TaskStatus,
+  type ToolInfo,
+  type BackupFolderInfo,
+  type RestoreProgressInfo,
+  type RestoreResult,
+  type VerifySummary,
   type Alert,
   type AppInfo,
   type DatabaseProgress,
@@ -42,15 +57,56 @@ export const commandInputs = {
   'servers.create': ServerInput,
   'servers.update': z.strictObject({ id: Id, server: ServerInput }),
   'servers.delete': ById,
+  /** Test a saved server (`id`) or one being edited (`server`): version, client tools, what fails. */
+  'servers.test': z.union([z.strictObject({ id: Id }), z.strictObject({ server: ServerInput })]),
+  /** The server's user databases, listed live (for the exclude list). */
+  'servers.databases': ById,
+  /** Client tools found (settings folders, PATH, usual locations) and their versions. */
+  'tools.detect': None,
   'tasks.list': None,
   'tasks.create': TaskInput,
   'tasks.update': z.strictObject({ id: Id, task: TaskInput }),
   'tasks.delete': ById,
   /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
+  'tasks.status': None,
+  /** The next runs of a schedule in its time zone (VALIDATION for a bad cron or zone). */
+  'schedule.preview': z.strictObject({ schedule: Schedule, count: z.number().int().min(1).max(20).default(5) }),
+  /** What retention would delete now at each destination of a task (with `retention` overriding the saved policy). */
+  'retention.preview': z.strictObject({ taskId: Id, retention: Retention.optional() }),
+  /** Stores S3 credentials in the keychain; returns the reference a destination keeps. */
+  's3.saveCredentials': z.strictObject({
+    accessKeyId: z.string().min(1).max(256),
+    secretAccessKey: z.string().min(1).max(1024),
+    sessionToken: z.string().min(1).max(4096).optional(),
+    credentialsRef: z.string().min(1).max(200).optional(),
+  }),
+  /** Writes, reads, lists and deletes a probe object; says exactly what failed. */
+  's3.test': z.strictObject({ destination: S3Destination }),
+  /** The database folders under a task destination's root (the S3 restore browser). */
+  's3.listFolders': z.strictObject({ destination: S3Destination }),
   'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional() }),
   'tasks.cancel': ById,
   'runs.active': None,
   'history.list': HistoryQuery.default({ limit: 100 }),
+  /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
+  'restore.inspect': z.strictObject({ location: BackupLocation, key: z.string().min(1).max(200).optional() }),
+  /** Restores one point into a NEW database on a server; progress and the result arrive as events. */
+  'restore.start': z.strictObject({
+    location: BackupLocation,
+    pointId: z.union([z.literal('latest'), PointId]),
+    serverId: Id,
+    database: z.string().trim().min(1).max(255),
+    key: z.string().min(1).max(200).optional(),
+    options: RestoreOptions.default({ jobs: 1, noOwner: true, folder: null }),
+  }),
+  'restore.cancel': z.strictObject({ restoreId: Id }),
+  /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
+  'restore.verify': z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }),
+  /** Native dialogs: answered by the Electron shell (null when the user cancels). */
+  'dialog.chooseFolder': z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }),
+  'dialog.saveFile': z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }),
+  /** First run: a folder of sample SQLite databases, a server for it and a ready task with a local destination. */
+  'demo.setup': None,
   'keys.list': None,
   'keys.generate': None,
   /** The only command whose input is a secret: a key the user pastes. Never logged or echoed. */
@@ -74,10 +130,26 @@ export interface CommandResults {
   'tasks.create': Task;
   'tasks.update': Task;
   'tasks.delete': { id: string };
+  'servers.test': ServerCheck;
+  'servers.databases': string[];
+  'tools.detect': ToolInfo[];
+  'tasks.status': TaskStatus[];
+  'schedule.preview': { at: string; kind: 'full' | 'incremental' }[];
+  'retention.preview': RetentionPreview[];
+  's3.saveCredentials': { credentialsRef: string };
+  's3.test': S3ProbeReport;
+  's3.listFolders': { folder: string; database: string | null }[];
   'tasks.runNow': { runId: string };
   'tasks.cancel': { canceled: boolean };
   'runs.active': ActiveRun[];
   'history.list': Run[];
+  'restore.inspect': BackupFolderInfo;
+  'restore.start': { restoreId: string };
+  'restore.cancel': { canceled: boolean };
+  'restore.verify': VerifySummary;
+  'dialog.chooseFolder': { path: string | null };
+  'dialog.saveFile': { path: string | null };
+  'demo.setup': { serverId: string; taskId: string; folder: string; backups: string };
   'keys.list': KeyInfo[];
   'keys.generate': KeyInfo;
   'keys.import': KeyInfo;
@@ -98,6 +170,8 @@ export interface EventPayloads {
   'keys.changed': { keyRefs: string[] };
   'run.progress': { runId: string; taskId: string; progress: DatabaseProgress };
   'alert': Alert;
+  'restore.progress': RestoreProgressInfo;
+  'restore.finished': RestoreResult;
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

@@ -1,0 +1,78 @@
+/**
+ * Contract commands that talk to database servers: test a connection (saved or being
+ * edited), list its databases live, and detect client tools.
+ *
+ * Contract: a server being edited is tested with the password typed in the form (never
+ * stored by this command); a saved one with its password from the keychain.
+ */
+import { randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import type { Server, ServerCheck, ServerInputParsed, ToolInfo } from '../../shared/domain.ts';
+import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import type { SecretStore } from '../secrets/index.ts';
+import { checkServerInput, connectorFor, findTool, toolVersion, type ToolFamily } from '../servers/index.ts';
+import type { ServersTable, SettingsTable } from '../store/index.ts';
+import type { Handlers } from './dispatch.ts';
+
+type ServerHandlers = Pick<Handlers, 'servers.test' | 'servers.databases' | 'tools.detect'>;
+
+const TOOLS: Record<ToolFamily, string[][]> = {
+  postgres: [['pg_dump'], ['pg_restore'], ['psql'], ['pg_dumpall'], ['pg_basebackup']],
+  mysql: [['mariadb-dump', 'mysqldump'], ['mariadb', 'mysql']],
+};
+
+export function createServerHandlers(deps: { servers: ServersTable; settings: SettingsTable; secrets: SecretStore }): ServerHandlers {
+  async function passwordOf(server: Server): Promise<string | null> {
+    if (server.kind === 'sqlite' || !server.passwordRef) return null;
+    const pw = await deps.secrets.get(server.passwordRef);
+    if (pw === null) throw new BackstopError('AUTH_FAILED', `The password of server "${server.name}" is missing from the keychain; enter it again.`);
+    return pw;
+  }
+
+  function draft(input: ServerInputParsed): Server {
+    const now = new Date().toISOString();
+    const { password: _pw, ...rest } = input as ServerInputParsed & { password?: string };
+    return (input.kind === 'sqlite'
+      ? { ...rest, id: randomUUID(), createdAt: now, updatedAt: now }
+      : { ...rest, id: randomUUID(), passwordRef: null, createdAt: now, updatedAt: now }) as Server;
+  }
+
+  async function check(server: Server, password: string | null): Promise<ServerCheck> {
+    const connector = connectorFor(server, { password, toolPaths: deps.settings.get().toolPaths });
+    const report = await connector.testConnection();
+    return { ...report, support: { logical: connector.support('logical'), snapshot: connector.support('snapshot') } };
+  }
+
+  return {
+    'servers.test': async (input) => {
+      if ('id' in input) {
+        const server = deps.servers.get(input.id);
+        return check(server, await passwordOf(server));
+      }
+      checkServerInput(input.server);
+      const password = 'password' in input.server ? (input.server.password ?? null) : null;
+      return check(draft(input.server), password);
+    },
+    'servers.databases': async ({ id }) => {
+      const server = deps.servers.get(id);
+      const connector = connectorFor(server, { password: await passwordOf(server), toolPaths: deps.settings.get().toolPaths });
+      return connector.listDatabases();
+    },
+    'tools.detect': async () => {
+      const toolPaths = deps.settings.get().toolPaths;
+      const found: ToolInfo[] = [];
+      for (const family of Object.keys(TOOLS) as ToolFamily[]) {
+        for (const names of TOOLS[family]) {
+          try {
+            const path = findTool(names, family, { binDir: toolPaths[family] });
+            const v = await toolVersion(path);
+            found.push({ name: basename(path).replace(/\.exe$/i, ''), path, version: v.version });
+          } catch (e) {
+            if (!isBackstopError(e)) throw e;
+          }
+        }
+      }
+      return found;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Contract commands that describe tasks without changing them: status for the task list,
+ * schedule previews for the editor, and the retention preview (exactly what retention
+ * would delete now, and why).
+ */
+import { readdirSync } from 'node:fs';
+import type { RetentionPreview, Task, TaskStatus } from '../../shared/domain.ts';
+import { toFailure } from '../../shared/result.ts';
+import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
+import type { KeyService } from '../keys/index.ts';
+import { openRepository } from '../repository/index.ts';
+import { planRetention } from '../retention/index.ts';
+import { nextRun, upcomingRuns } from '../scheduler/index.ts';
+import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
+import { decodeDatabaseFolder, SERVER_FOLDER } from '../servers/index.ts';
+import type { HistoryTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
+import { staleDatabases } from '../tasks/health.ts';
+import type { TaskRunner } from '../tasks/task-runner.ts';
+import type { Handlers } from './dispatch.ts';
+
+type StatusHandlers = Pick<Handlers, 'tasks.status' | 'schedule.preview' | 'retention.preview'>;
+
+export interface StatusDeps {
+  tasks: TasksTable;
+  history: HistoryTable;
+  taskDatabases: TaskDatabasesTable;
+  settings: SettingsTable;
+  keys: KeyService;
+  runner: TaskRunner;
+  now: () => Date;
+}
+
+export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
+  const now = deps.now();
+  const next = task.enabled ? nextRun(task.schedule, now) : null;
+  const last = deps.history.list({ taskId: task.id, limit: 1 })[0];
+  const keyNotExported = task.encryption.mode === 'key' && deps.keys.list().some((k) => k.keyRef === (task.encryption as { keyRef: string }).keyRef && k.exportedAt === null);
+  return {
+    taskId: task.id,
+    nextFull: next?.full?.toISOString() ?? null,
+    nextIncremental: next?.incremental?.toISOString() ?? null,
+    running: deps.runner.isRunning(task.id),
+    lastRun: last
+      ? {
+          runId: last.id,
+          status: last.status,
+          startedAt: last.startedAt,
+          endedAt: last.endedAt,
+          databasesOk: new Set(last.databases.filter((d) => d.status === 'success').map((d) => d.database)).size,
+          databasesFailed: new Set(last.databases.filter((d) => d.status === 'failed').map((d) => d.database)).size,
+        }
+      : null,
+    storedBytes: deps.history.storedBytes(task.id),
+    staleDatabases: staleDatabases(task, deps.taskDatabases.list(task.id), deps.settings.get().staleAfterHours, now),
+    keyNotExported,
+  };
+}
+
+export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
+  return {
+    'tasks.status': () => deps.tasks.list().map((t) => taskStatus(t, deps)),
+    'schedule.preview': ({ schedule, count }) => {
+      assertTimeZone(schedule.timezone, 'schedule.timezone');
+      if (schedule.full) assertCron(schedule.full, schedule.timezone, 'schedule.full');
+      if (schedule.incremental) assertCron(schedule.incremental, schedule.timezone, 'schedule.incremental');
+      return upcomingRuns(schedule, deps.now(), count).map((r) => ({ at: r.at.toISOString(), kind: r.kind }));
+    },
+    'retention.preview': async ({ taskId, retention }) => {
+      const task = deps.tasks.get(taskId);
+      const policy = retention ?? task.retention;
+      const key = task.encryption.mode === 'key' ? await deps.keys.key(task.encryption.keyRef) : null;
+      const out: RetentionPreview[] = [];
+      for (const dest of task.destinations) {
+        if (dest.kind !== 'local') continue; // S3 listing arrives with S3 destinations
+        let folders: string[];
+        try {
+          folders = readdirSync(dest.path, { withFileTypes: true })
+            .filter((e) => e.isDirectory() && e.name !== SERVER_FOLDER)
+            .map((e) => e.name);
+        } catch {
+          folders = [];
+        }
+        for (const folder of folders.sort()) {
+          const database = safeDecode(folder);
+          try {
+            const repo = await openRepository(openDatabaseFolder(dest, folder), { key, workers: 0 });
+            const points = await repo.listPoints({ skipDamaged: true });
+            const byId = new Map(points.map((p) => [p.id, p]));
+            const plan = planRetention(points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })), policy, deps.now());
+            out.push({
+              destination: destinationId(dest),
+              database: points.at(-1)?.database ?? database,
+              decisions: plan.map((d) => ({ ...d, createdAt: byId.get(d.id)!.createdAt, kind: byId.get(d.id)!.kind })),
+              error: null,
+            });
+          } catch (e) {
+            const f = toFailure(e);
+            out.push({ destination: destinationId(dest), database, decisions: [], error: { code: f.code, message: f.message } });
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function safeDecode(folder: string): string {
+  try {
+    return decodeDatabaseFolder(folder) ?? folder;
+  } catch {
+    return folder;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Restores started from the app: each runs in a worker thread; progress and the final
+ * result are emitted as `restore.progress` / `restore.finished` events.
+ *
+ * Contract: `start` checks what it can up front (server exists, name given, key usable)
+ * and answers at once with a restore id; everything after that is reported by events,
+ * exactly one `restore.finished` per restore. Keys are taken from the request (a key the
+ * user typed) or the keychain by fingerprint; a wrong key is rejected at once
+ * (KEY_MISMATCH with the expected fingerprint) before any data is read.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BackupLocation, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
+import { BackstopError, toFailure } from '../../shared/result.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { parseKey } from '../keys/index.ts';
+import type { Logger } from '../logging/index.ts';
+import { runWorkerJob } from '../runtime/worker-job.ts';
+import type { ToolPaths } from '../servers/index.ts';
+import { openForRestore } from './backup-folder.ts';
+import type { RestoreJobSpec, RestoreOutcome, VerifyJobSpec } from './run-restore.ts';
+
+export interface RestoreServiceDeps {
+  events: EventBus;
+  logger: Logger;
+  findKey: (fingerprint: string) => Promise<Buffer | null>;
+  resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
+  toolPaths: () => ToolPaths;
+}
+
+export interface StartRestore {
+  location: BackupLocation;
+  pointId: string;
+  serverId: string;
+  database: string;
+  key?: string;
+  options: RestoreJobSpec['options'];
+}
+
+export class RestoreService {
+  private readonly active = new Map<string, AbortController>();
+
+  constructor(private readonly deps: RestoreServiceDeps) {}
+
+  /** The key to open a location with: the one given, else the keychain's; KEY_REQUIRED/KEY_MISMATCH checked here. */
+  async keyFor(location: BackupLocation, given: string | undefined): Promise<Buffer | null> {
+    const key = given ? parseKey(given) : null;
+    const opened = await openForRestore(location, key, this.deps.findKey);
+    if (opened.encrypted && !opened.repo) {
+      throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}, which is not in this computer's keychain. Enter that key.`);
+    }
+    if (!opened.encrypted) return null;
+    return key ?? (await this.deps.findKey(opened.keyFingerprint!));
+  }
+
+  async start(req: StartRestore): Promise<{ restoreId: string }> {
+    const { server, password } = await this.deps.resolveServer(req.serverId);
+    const key = await this.keyFor(req.location, req.key);
+    const restoreId = randomUUID();
+    const controller = new AbortController();
+    this.active.set(restoreId, controller);
+    const spec: RestoreJobSpec = {
+      op: 'restore',
+      restoreId,
+      location: req.location,
+      pointId: req.pointId,
+      server,
+      password,
+      toolPaths: this.deps.toolPaths(),
+      database: req.database,
+      keyBase64: key ? key.toString('base64') : null,
+      options: req.options,
+    };
+    const log = this.deps.logger.child({ restoreId, database: req.database });
+    log.info({ pointId: req.pointId, serverId: req.serverId }, 'restore started');
+    void runWorkerJob<RestoreOutcome, RestoreProgressInfo>('repository-job', spec, {
+      label: `the restore of ${req.database}`,
+      signal: controller.signal,
+      onProgress: (p) => this.deps.events.emit('restore.progress', p),
+      onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
+    }).then(
+      (outcome) => this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, error: null }),
+      (e: unknown) => {
+        const f = toFailure(e);
+        this.finish(log, { restoreId, status: f.code === 'CANCELED' ? 'canceled' : 'failed', database: req.database, path: null, error: { code: f.code, message: f.message } });
+      },
+    );
+    return { restoreId };
+  }
+
+  cancel(restoreId: string): boolean {
+    const c = this.active.get(restoreId);
+    if (!c) return false;
+    c.abort();
+    return true;
+  }
+
+  async verify(location: BackupLocation, pointId: string | null, key: string | undefined): Promise<VerifySummary> {
+    const k = await this.keyFor(location, key);
+    const spec: VerifyJobSpec = { op: 'verify', location, pointId, keyBase64: k ? k.toString('base64') : null };
+    return runWorkerJob<VerifySummary>('repository-job', spec, { label: 'the verification' });
+  }
+
+  /** Resolves when no restore is running (before the app database closes). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  cancelAll(): void {
+    for (const c of this.active.values()) c.abort();
+  }
+
+  private finish(log: Logger, result: RestoreResult): void {
+    this.active.delete(result.restoreId);
+    log.info({ status: result.status, error: result.error?.code }, 'restore finished');
+    this.deps.events.emit('restore.finished', result);
+  }
+}

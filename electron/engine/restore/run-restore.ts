@@ -1,0 +1,89 @@
+/**
+ * Restores one restore point into a NEW database (or, for a PostgreSQL cluster snapshot,
+ * a new data directory), and verifies points — in the current thread. The worker entry
+ * (worker/repository-job.ts) calls these; tests may call them directly.
+ *
+ * Contract:
+ * - The point's stream is verified chunk by chunk and as a whole (SHA-256) while it is
+ *   restored; any mismatch fails the restore, and the connector removes the half-restored
+ *   database. Nothing existing is ever overwritten (DATABASE_EXISTS).
+ * - The server must be of the kind the point was taken from (VALIDATION otherwise).
+ */
+import type { BackupLocation, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { openRepository } from '../repository/index.ts';
+import { connectorFor, restoreBaseBackup, type ToolPaths } from '../servers/index.ts';
+import { openLocation, serverKindOf, toRestorePoint } from './backup-folder.ts';
+
+export interface RestoreJobSpec {
+  op: 'restore';
+  restoreId: string;
+  location: BackupLocation;
+  pointId: string;
+  server: Server;
+  password: string | null;
+  toolPaths: ToolPaths;
+  database: string;
+  keyBase64: string | null;
+  options: { jobs: number; noOwner: boolean; folder: string | null };
+}
+
+export interface VerifyJobSpec {
+  op: 'verify';
+  location: BackupLocation;
+  pointId: string | null;
+  keyBase64: string | null;
+}
+
+export interface RestoreOutcome {
+  database: string;
+  path: string | null;
+}
+
+const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);
+
+export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onProgress: (p: RestoreProgressInfo) => void): Promise<RestoreOutcome> {
+  const progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => onProgress({ restoreId: spec.restoreId, ...p });
+  progress({ phase: 'preparing', unit: 'bytes', done: 0, total: null });
+  const repo = await openRepository(openLocation(spec.location), { key: keyOf(spec.keyBase64), workers: 0 });
+  const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
+  if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
+  const point = toRestorePoint(summary);
+  const kind = serverKindOf(point.format);
+  if (kind !== spec.server.kind) {
+    throw new BackstopError('VALIDATION', `This restore point is a ${kind ?? 'unknown'} backup (${point.format}); choose a ${kind ?? 'matching'} server to restore it to.`);
+  }
+  if (point.format === 'pg-globals-sql') {
+    throw new BackstopError('VALIDATION', 'This folder holds server-wide globals (roles, tablespaces), not a database. Extract it with `backstop extract` and apply it with psql.');
+  }
+  const stream = await repo.readPoint(summary.id, { signal });
+  if (point.format === 'pg-basebackup-tar') {
+    if (!spec.options.folder) throw new BackstopError('VALIDATION', 'A cluster snapshot restores into a new, empty data directory: choose that folder.');
+    progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
+    const r = await restoreBaseBackup(stream, spec.options.folder, { signal, toolPaths: spec.toolPaths });
+    progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
+    return { database: spec.database, path: r.dataDir };
+  }
+  const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
+  const report = await connector.restore(spec.database, stream, point.backupType, {
+    signal,
+    jobs: spec.options.jobs,
+    noOwner: spec.options.noOwner,
+    ...(spec.options.folder ? { folder: spec.options.folder } : {}),
+    totalBytes: point.length,
+    onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
+  });
+  progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
+  return { database: report.database, path: report.path ?? null };
+}
+
+export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {
+  const repo = await openRepository(openLocation(spec.location), { key: keyOf(spec.keyBase64), workers: 0 });
+  const report = await repo.verify(spec.pointId ?? undefined, { signal });
+  return {
+    ok: report.ok,
+    pointsChecked: report.pointsChecked,
+    bytesChecked: report.bytesChecked,
+    problems: report.problems.map((p) => ({ pointId: p.pointId, packId: p.packId, code: p.code, message: p.message })),
+  };
+}
