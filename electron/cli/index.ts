@@ -1,76 +1,96 @@
 /**
- * `backstop` — the command-line shell over the engine, for scripting.
+ * `backstop` — the command-line shell over the engine, for scripting (docs/CLI.md).
  *
- * Contract: every command goes through the same contract dispatch as the app (so the
- * same validation and error codes apply); `--json` makes the output machine-readable;
- * the exit code is 0 on success, 1 on failure, 2 on a usage error. Secrets are never
- * accepted on the command line.
+ * Contract: the same engine, validation and error codes as the app; `--json` makes the
+ * output machine-readable; the exit code is 0 on success, 1 on failure (including a
+ * backup where any database failed), 2 on a usage error. Secrets are never accepted on
+ * the command line: keys come from --key-file / BACKSTOP_KEY / the keychain, connection
+ * secrets from environment variables named in the config.
  */
 import { parseArgs } from 'node:util';
 import { APP_VERSION, createEngine, type Engine } from '../engine/index.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
-import { toFailure } from '../shared/result.ts';
-import { printData, printFailure, processIo, type Io } from './output.ts';
+import { BackstopError, toFailure } from '../shared/result.ts';
+import { backupCommand } from './commands/backup.ts';
+import { demoCommand, demoDataDir } from './commands/demo.ts';
+import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
+import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
 
 Usage: backstop <command> [options]
 
-Commands:
-  info                 show version, data folder and log folder
-  servers              list the configured servers
-  tasks                list the configured backup tasks
+Backups:
+  backup --config task.json [--kind full|incremental] [--key-file FILE]
+                       one server-wide run now (every database on the server)
+  points <location>    the restore points of one database folder, oldest first
+  verify <location> [--point ID]
+                       read and check every chunk of one point (or all)
+  restore <location> --point ID|latest --server server.json --database NEW
+                       restore into a NEW database on the server in server.json
+  extract <location> --point ID|latest --out FILE|-
+                       the plain dump or snapshot, usable without Backstop
+  prune <location> --min-age 7d [--keep-last N] [--dry-run]
+                       delete old restore points (never the newest)
+  agent                run the scheduler without a window, for the data dir's tasks
+  demo                 sample databases → full + incremental backup → restore → verify
+
+App data:
+  info                 version, data folder and log folder
+  servers | tasks      the configured servers / tasks
   history [--task ID] [--limit N]
-                       list recent runs, newest first
+                       recent runs, newest first
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
-  --json               print machine-readable JSON
-  -h, --help           show this help
-  -v, --version        show the version
+  --key-file FILE      encryption key (or set BACKSTOP_KEY to the base64 key)
+  --json               machine-readable JSON output
+  -h, --help / -v, --version
 
-More commands (backup, points, verify, restore, extract, prune, agent, demo) arrive
-with the backup engine; see docs/CLI.md.`;
+<location> is the folder of one database inside a task's destination.
+Details: docs/CLI.md`;
 
-interface Parsed {
-  command: string | undefined;
-  rest: string[];
-  json: boolean;
-  dataDir: string;
-  task?: string;
-  limit?: string;
-  help: boolean;
-  version: boolean;
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  'data-dir': { type: 'string' },
+  task: { type: 'string' },
+  limit: { type: 'string' },
+  config: { type: 'string' },
+  kind: { type: 'string' },
+  'key-file': { type: 'string' },
+  point: { type: 'string' },
+  server: { type: 'string' },
+  database: { type: 'string' },
+  jobs: { type: 'string' },
+  folder: { type: 'string' },
+  out: { type: 'string' },
+  'min-age': { type: 'string' },
+  'keep-last': { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function usage(message: string): never {
+  throw new BackstopError('MALFORMED_REQUEST', `${message} Run "backstop --help".`);
 }
 
-function parse(argv: string[]): Parsed {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      'data-dir': { type: 'string' },
-      task: { type: 'string' },
-      limit: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-      version: { type: 'boolean', short: 'v', default: false },
-    },
-  });
-  return {
-    command: positionals[0],
-    rest: positionals.slice(1),
-    json: values.json ?? false,
-    dataDir: values['data-dir'] ?? defaultDataDir(),
-    task: values.task,
-    limit: values.limit,
-    help: values.help ?? false,
-    version: values.version ?? false,
-  };
+function need(v: Values, name: keyof Values, command: string): string {
+  const value = v[name];
+  if (typeof value !== 'string' || value === '') usage(`${command} needs --${String(name)}.`);
+  return value;
 }
 
-async function withEngine(dataDir: string, fn: (engine: Engine) => Promise<number>): Promise<number> {
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) usage(`--${name} must be a whole number.`);
+  return Number(v);
+}
+
+async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const engine = await createEngine({ dataDir });
   try {
     return await fn(engine);
@@ -79,58 +99,158 @@ async function withEngine(dataDir: string, fn: (engine: Engine) => Promise<numbe
   }
 }
 
-async function run(engine: Engine, io: Io, json: boolean, name: CommandName, payload: unknown, human: (data: never) => string) {
+async function contract(engine: Engine, name: CommandName, payload: unknown): Promise<unknown> {
   const res = await engine.call(name, payload);
-  if (!res.ok) return printFailure(io, json, res);
-  return printData(io, json, res.data, () => human(res.data as never));
+  if (!res.ok) throw new BackstopError(res.code, res.message);
+  return res.data;
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const wantsJson = argv.includes('--json');
-  let args: Parsed;
+  let values: Values;
+  let positionals: string[];
   try {
-    args = parse(argv);
+    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS }));
   } catch (e) {
     return printFailure(io, wantsJson, { code: 'MALFORMED_REQUEST', message: `${(e as Error).message}. Run "backstop --help".` });
   }
-  if (args.version) return printData(io, args.json, { version: APP_VERSION }, () => APP_VERSION);
-  if (args.help || !args.command) {
+  const json = values.json ?? false;
+  if (values.version) return printData(io, json, { version: APP_VERSION }, () => APP_VERSION);
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
     io.out(HELP);
-    return args.help ? 0 : 2;
+    return values.help ? 0 : 2;
   }
-  const { json } = args;
+  const dataDir = values['data-dir'] ?? (command === 'demo' ? demoDataDir() : defaultDataDir());
+  const location = () => rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`);
+  const keyFile = values['key-file'];
   try {
-    switch (args.command) {
-      case 'info':
-        return await withEngine(args.dataDir, (e) =>
-          run(e, io, json, 'app.info', undefined, (d: { version: string; dataDir: string; logsDir: string }) =>
-            `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`,
-          ),
-        );
-      case 'servers':
-        return await withEngine(args.dataDir, (e) =>
-          run(e, io, json, 'servers.list', undefined, (d: { name: string; kind: string; id: string }[]) =>
-            d.length ? d.map((s) => `${s.name}\t${s.kind}\t${s.id}`).join('\n') : 'No servers yet.',
-          ),
-        );
-      case 'tasks':
-        return await withEngine(args.dataDir, (e) =>
-          run(e, io, json, 'tasks.list', undefined, (d: { name: string; type: string; id: string; enabled: boolean }[]) =>
-            d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.',
-          ),
-        );
+    switch (command) {
+      case 'info': {
+        const d = (await withEngine(dataDir, (e) => contract(e, 'app.info', undefined))) as { version: string; dataDir: string; logsDir: string };
+        return printData(io, json, d, () => `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`);
+      }
+      case 'servers': {
+        const d = (await withEngine(dataDir, (e) => contract(e, 'servers.list', undefined))) as { name: string; kind: string; id: string }[];
+        return printData(io, json, d, () => (d.length ? d.map((s) => `${s.name}\t${s.kind}\t${s.id}`).join('\n') : 'No servers yet.'));
+      }
+      case 'tasks': {
+        const d = (await withEngine(dataDir, (e) => contract(e, 'tasks.list', undefined))) as { name: string; type: string; id: string; enabled: boolean }[];
+        return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
+      }
       case 'history': {
-        const limit = args.limit === undefined ? 20 : Number(args.limit);
-        return await withEngine(args.dataDir, (e) =>
-          run(e, io, json, 'history.list', { limit, ...(args.task ? { taskId: args.task } : {}) }, (d: { startedAt: string; taskName: string; status: string }[]) =>
-            d.length ? d.map((r) => `${r.startedAt}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.',
-          ),
+        const limit = values.limit === undefined ? 20 : Number(values.limit);
+        const d = (await withEngine(dataDir, (e) => contract(e, 'history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }))) as {
+          startedAt: string;
+          taskName: string;
+          status: string;
+        }[];
+        return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
+      }
+      case 'backup': {
+        const config = need(values, 'config', 'backup');
+        const kind = values.kind;
+        if (kind !== undefined && kind !== 'full' && kind !== 'incremental') usage('--kind must be full or incremental.');
+        const summary = await withEngine(dataDir, (e) => backupCommand(e, config, kind, keyFile));
+        const databases = summary.databases.map((d) => ({
+          database: d.database,
+          destination: d.destination,
+          status: d.status === 'success' ? 'ok' : 'failed',
+          kind: d.kind,
+          kindReason: d.kindReason,
+          point: d.pointId,
+          bytesRead: d.bytesRead,
+          bytesStored: d.bytesStored,
+          ...(d.error ? { error: d.error } : {}),
+        }));
+        printData(io, json, { runId: summary.runId, status: summary.status, databases }, () =>
+          [
+            `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed`,
+            ...databases.map(
+              (d) =>
+                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.destination}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
+            ),
+          ].join('\n'),
+        );
+        if (summary.error) return printFailure(io, json, summary.error as never);
+        return summary.status === 'success' ? 0 : 1;
+      }
+      case 'points': {
+        const d = await withEngine(dataDir, (e) => pointsCommand(e, location(), keyFile));
+        const out = d.map((p) => ({ id: p.id, kind: p.kind, type: p.backupType, createdAt: p.createdAt, bytes: p.length }));
+        return printData(io, json, out, () => (out.length ? out.map((p) => `${p.id}\t${p.kind}\t${p.type}\t${p.createdAt}\t${formatBytes(p.bytes)}`).join('\n') : 'No restore points.'));
+      }
+      case 'verify': {
+        const d = await withEngine(dataDir, (e) => verifyCommand(e, location(), values.point, keyFile));
+        printData(io, json, d, () =>
+          d.ok
+            ? `OK: ${d.pointsChecked} restore point(s), ${formatBytes(d.bytesChecked)} checked.`
+            : `DAMAGED:\n${d.problems.map((p) => `  ${p.code} point ${p.pointId ?? '-'} pack ${p.packId ?? '-'}: ${p.message}`).join('\n')}`,
+        );
+        return d.ok ? 0 : 1;
+      }
+      case 'restore': {
+        const opts = {
+          point: need(values, 'point', 'restore'),
+          serverFile: need(values, 'server', 'restore'),
+          database: need(values, 'database', 'restore'),
+          ...(keyFile ? { keyFile } : {}),
+          ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
+          ...(values.folder ? { folder: values.folder } : {}),
+        };
+        const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
+        return printData(io, json, d, () => `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`);
+      }
+      case 'extract': {
+        const out = need(values, 'out', 'extract');
+        const d = await withEngine(dataDir, (e) => extractCommand(e, location(), values.point ?? 'latest', out, keyFile));
+        if (out === '-') return 0;
+        return printData(io, json, d, () => `Wrote ${formatBytes(d.bytes)} of point ${d.point} to ${d.out}.`);
+      }
+      case 'prune': {
+        const keepLast = int(values['keep-last'], 'keep-last');
+        const d = await withEngine(dataDir, (e) =>
+          pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
+        );
+        return printData(io, json, d, () =>
+          [...d.plan.map((p) => `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : 'deleted') : 'keep'}\t${p.id}\t${p.reason}`), `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`].join('\n'),
         );
       }
+      case 'agent':
+        return await agent(dataDir, io, json);
+      case 'demo': {
+        const steps = await withEngine(dataDir, (e) => demoCommand(e, (s) => (json ? undefined : io.out(`${s.step.padEnd(12)} ${s.detail}`))));
+        if (json) io.out(JSON.stringify({ dataDir, steps }, null, 2));
+        else io.out(`Demo finished: the backup and restore work. Data folder: ${dataDir}`);
+        return 0;
+      }
       default:
-        return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: `Unknown command "${args.command}". Run "backstop --help".` });
+        return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: `Unknown command "${command}". Run "backstop --help".` });
     }
   } catch (e) {
     return printFailure(io, json, toFailure(e));
   }
+}
+
+/** Runs the scheduler until SIGINT/SIGTERM, then waits for running backups to stop. */
+async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
+  const engine = await createEngine({ dataDir });
+  // Signal handlers first, so a stop request right after "started" is never missed.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  engine.start();
+  // Without a desktop there is no resume event: a minutely catch-up notices a machine that
+  // slept through a slot (it runs once), and keeps the process alive between runs.
+  const tick = setInterval(() => engine.scheduler.catchUp(), 60_000);
+  const tasks = await engine.call('tasks.list', undefined);
+  const n = tasks.ok ? tasks.data.length : 0;
+  if (json) io.out(JSON.stringify({ agent: 'started', dataDir, tasks: n }));
+  else io.out(`backstop agent: scheduling ${n} task(s) from ${dataDir}. Stop with Ctrl+C.`);
+  await stopped;
+  clearInterval(tick);
+  io.out(json ? JSON.stringify({ agent: 'stopping' }) : 'backstop agent: stopping (waiting for running backups to reach a safe point)…');
+  await engine.close();
+  return 0;
 }

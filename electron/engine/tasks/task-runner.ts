@@ -37,6 +37,8 @@ export interface ResolvedTask {
   key: Buffer | null;
   /** Stored in the app database (file-based CLI tasks are not). */
   persisted: boolean;
+  /** Client-tool folders for this run (a CLI task file's `tools`); default: the settings'. */
+  toolPaths?: ToolPaths;
 }
 
 export interface DatabaseResult extends JobOutcome {
@@ -154,7 +156,8 @@ export class TaskRunner {
     const { task, server } = resolved;
     const signal = state.controller.signal;
     const runId = state.info.runId;
-    const connector = connectorFor(server, { password: resolved.password, toolPaths: this.deps.toolPaths() });
+    const toolPaths = resolved.toolPaths ?? this.deps.toolPaths();
+    const connector = connectorFor(server, { password: resolved.password, toolPaths });
     const support = connector.support(task.type);
     if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
     const report = await connector.testConnection({ signal });
@@ -190,7 +193,7 @@ export class TaskRunner {
         const spec: BackupJobSpec = {
           server,
           password: resolved.password,
-          toolPaths: this.deps.toolPaths(),
+          toolPaths,
           database: job.database,
           serverStream: job.serverStream,
           folder: job.folder,

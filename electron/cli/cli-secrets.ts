@@ -1,0 +1,38 @@
+/**
+ * Where the CLI gets secrets: keys from `--key-file FILE`, `BACKSTOP_KEY` (base64), the
+ * task file's keyFile/keyEnv, or the keychain by fingerprint; connection secrets from
+ * the environment variables a config names. Never from the command line itself.
+ */
+import { readFileSync } from 'node:fs';
+import { BackstopError } from '../shared/result.ts';
+import { parseKey } from '../engine/keys/index.ts';
+
+export function keyFromFile(path: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new BackstopError('NOT_FOUND', `The key file ${path} cannot be read.`);
+  }
+  // A key file saved by Backstop holds the key on a line of its own among explanations.
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => /^[A-Za-z0-9+/]{43}=$/.test(l));
+  return parseKey(line ?? text.trim());
+}
+
+export function keyFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): Buffer | null {
+  const v = env[name];
+  return v ? parseKey(v) : null;
+}
+
+/** --key-file, else BACKSTOP_KEY, else null. */
+export function keyFromOptions(keyFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Buffer | null {
+  if (keyFile) return keyFromFile(keyFile);
+  return keyFromEnv('BACKSTOP_KEY', env);
+}
+
+export function secretFromEnv(name: string | undefined, what: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (!name) return null;
+  const v = env[name];
+  if (v === undefined || v === '') throw new BackstopError('AUTH_FAILED', `${what}: the environment variable ${name} is not set.`);
+  return v;
+}

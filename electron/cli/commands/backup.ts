@@ -1,0 +1,58 @@
+/**
+ * `backstop backup --config task.json [--kind full|incremental]`: one server-wide run now,
+ * recorded in the data dir's history, through the same runner the app uses.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { Destination, Server, Task } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import type { Engine } from '../../engine/index.ts';
+import { keyFingerprint } from '../../engine/crypto/index.ts';
+import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
+import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
+import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import { durationDays, readJsonFile, type ServerFile, TaskFile } from '../task-file.ts';
+
+export function serverFromFile(f: ServerFile, id: string): { server: Server; password: string | null } {
+  const stamp = new Date(0).toISOString();
+  if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
+  const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
+  return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
+}
+
+export function loadTaskFile(path: string, keyFile: string | undefined) {
+  const f = readJsonFile(path, TaskFile, 'The task file');
+  const id = `file-${f.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 50)}`;
+  const { server, password } = serverFromFile(f.server, `${id}-server`);
+  let key: Buffer | null = null;
+  if (f.encryption?.mode === 'key') {
+    key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(f.encryption.keyFile) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
+    if (!key) throw new BackstopError('KEY_REQUIRED', 'This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file.');
+  }
+  const destinations: Destination[] = f.destinations.map((d) => {
+    if (d.kind === 'local') return { kind: 'local', path: isAbsolute(d.path) ? d.path : resolve(d.path) };
+    throw new BackstopError('VALIDATION', 'S3 destinations are not available in this version yet.');
+  });
+  const stamp = new Date().toISOString();
+  const task: Task = {
+    id,
+    name: f.name,
+    serverId: server.id,
+    type: f.type,
+    schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC' },
+    retention: { minAgeDays: f.retention?.minAge ? durationDays(f.retention.minAge) : 0, keepLast: f.retention?.keepLast ?? null },
+    encryption: key ? { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) } : { mode: 'none' },
+    destinations,
+    excludeDatabases: f.excludeDatabases,
+    enabled: true,
+    createdAt: stamp,
+    updatedAt: stamp,
+  };
+  checkTaskInput(task);
+  return { task, server, password, key, toolPaths: f.tools?.binDir ? { postgres: f.tools.binDir, mysql: f.tools.binDir } : null };
+}
+
+export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {
+  const { task, server, password, key, toolPaths } = loadTaskFile(configPath, keyFile);
+  const { done } = engine.runner.start({ task, server, password, key, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
+  return done;
+}

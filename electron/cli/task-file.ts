@@ -1,0 +1,99 @@
+/**
+ * The task file of `backstop backup --config task.json` and the server file of
+ * `backstop restore --server server.json`: a stable, documented interface (docs/CLI.md).
+ *
+ * Contract: unknown keys are rejected with the offending path; only `name`, `server`,
+ * `type`, `destinations` and at least one schedule are required; everything else has a
+ * documented default (schedules in the local time zone, no retention, no encryption, no
+ * exclusions, client tools from PATH). Secrets are never in the file: it names the
+ * environment variables (or key file) that hold them.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { describeIssues } from '../engine/api/dispatch.ts';
+import { BackstopError } from '../shared/result.ts';
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const Cron = z.string().trim().min(1).max(200);
+
+export const ServerFile = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('postgres'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(5432),
+    user: z.string().min(1).default('postgres'),
+    passwordEnv: EnvName.optional(),
+    tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+  }),
+  z.strictObject({
+    kind: z.literal('mysql'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(3306),
+    user: z.string().min(1).default('root'),
+    passwordEnv: EnvName.optional(),
+    tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+  }),
+  z.strictObject({ kind: z.literal('sqlite'), folder: z.string().min(1) }),
+]);
+export type ServerFile = z.infer<typeof ServerFile>;
+
+const Duration = z.string().regex(/^\d+[dhw]$/, 'must be a duration like 14d, 36h or 2w');
+
+export const TaskFile = z.strictObject({
+  name: z.string().trim().min(1).max(120),
+  server: ServerFile,
+  type: z.enum(['logical', 'snapshot']),
+  schedule: z
+    .strictObject({ full: Cron.nullable().optional(), incremental: Cron.nullable().optional(), timezone: z.string().min(1).optional() })
+    .refine((s) => Boolean(s.full || s.incremental), 'needs a full or an incremental schedule (or both)'),
+  retention: z.strictObject({ minAge: Duration.optional(), keepLast: z.number().int().min(1).optional() }).optional(),
+  encryption: z
+    .discriminatedUnion('mode', [
+      z.strictObject({ mode: z.literal('none') }),
+      z.strictObject({ mode: z.literal('key'), keyFile: z.string().min(1).optional(), keyEnv: EnvName.optional() }),
+    ])
+    .optional(),
+  destinations: z
+    .array(
+      z.discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('local'), path: z.string().min(1) }),
+        z.strictObject({
+          kind: z.literal('s3'),
+          bucket: z.string().min(3).max(63),
+          prefix: z.string().max(512).default(''),
+          region: z.string().min(1).default('us-east-1'),
+          endpoint: z.string().url().optional(),
+          forcePathStyle: z.boolean().default(true),
+          storageClass: z.string().optional(),
+          checksumMode: z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']).default('WHEN_REQUIRED'),
+          accessKeyIdEnv: EnvName.default('AWS_ACCESS_KEY_ID'),
+          secretAccessKeyEnv: EnvName.default('AWS_SECRET_ACCESS_KEY'),
+          sessionTokenEnv: EnvName.optional(),
+        }),
+      ]),
+    )
+    .min(1, 'needs at least one destination'),
+  excludeDatabases: z.array(z.string().min(1)).default([]),
+  tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
+});
+export type TaskFile = z.infer<typeof TaskFile>;
+
+/** Days in a duration like 14d, 36h (rounded up), 2w. */
+export function durationDays(d: string): number {
+  const n = Number(d.slice(0, -1));
+  const unit = d.at(-1);
+  return unit === 'w' ? n * 7 : unit === 'h' ? Math.ceil(n / 24) : n;
+}
+
+export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BackstopError('MALFORMED_REQUEST', code === 'ENOENT' ? `${what} ${path} does not exist.` : `${what} ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new BackstopError('MALFORMED_REQUEST', `${what} ${path}: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}

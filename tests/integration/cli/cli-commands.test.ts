@@ -1,0 +1,170 @@
+/**
+ * Every `backstop` command end to end on real SQLite folders: backup from a task file,
+ * points, verify, restore, extract, prune, demo and agent — with their JSON output, exit
+ * codes and the errors a script can hit.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../electron/cli/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const CHINOOK = join(ROOT, '../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function setup(extra: Record<string, unknown> = {}) {
+  const folder = tempDir();
+  const backups = tempDir();
+  const dataDir = tempDir();
+  copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+  const task = join(tempDir(), 'task.json');
+  writeFileSync(
+    task,
+    JSON.stringify({
+      name: 'files',
+      server: { kind: 'sqlite', folder },
+      type: 'snapshot',
+      schedule: { full: '0 2 * * *' },
+      destinations: [{ kind: 'local', path: backups }],
+      ...extra,
+    }),
+  );
+  const serverFile = join(tempDir(), 'server.json');
+  writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder }));
+  return { folder, backups, dataDir, task, serverFile, location: join(backups, encodeDatabaseFolder('chinook.sqlite')) };
+}
+
+describe('backstop CLI commands', () => {
+  it('backup → points → verify → restore → extract → prune, with JSON output', async () => {
+    const s = setup();
+    const backup = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
+    expect(backup.code).toBe(0);
+    const result = JSON.parse(backup.out);
+    expect(result.databases).toEqual([
+      expect.objectContaining({ database: 'chinook.sqlite', status: 'ok', kind: 'full', point: expect.any(String), bytesRead: expect.any(Number), bytesStored: expect.any(Number) }),
+    ]);
+    const inc = JSON.parse((await cli('backup', '--config', s.task, '--kind', 'incremental', '--data-dir', s.dataDir, '--json')).out);
+    expect(inc.databases[0]).toMatchObject({ status: 'ok', kind: 'incremental' });
+
+    const points = JSON.parse((await cli('points', s.location, '--data-dir', s.dataDir, '--json')).out);
+    expect(points.map((p: { kind: string }) => p.kind)).toEqual(['full', 'incremental']);
+    expect(points[0]).toEqual({ id: result.databases[0].point, kind: 'full', type: 'snapshot', createdAt: expect.any(String), bytes: expect.any(Number) });
+
+    expect(JSON.parse((await cli('verify', s.location, '--data-dir', s.dataDir, '--json')).out)).toMatchObject({ ok: true, pointsChecked: 2 });
+
+    const restore = await cli('restore', s.location, '--point', 'latest', '--server', s.serverFile, '--database', 'copy.sqlite', '--data-dir', s.dataDir, '--json');
+    expect(restore.code).toBe(0);
+    expect(JSON.parse(restore.out)).toEqual({ database: 'copy.sqlite', path: join(s.folder, 'copy.sqlite') });
+    const db = new Database(join(s.folder, 'copy.sqlite'), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n).toBe(3503);
+    db.close();
+
+    const out = join(tempDir(), 'chinook-extracted.sqlite');
+    const extract = await cli('extract', s.location, '--point', points[0].id, '--out', out, '--data-dir', s.dataDir, '--json');
+    expect(extract.code).toBe(0);
+    expect(readFileSync(out).subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    expect(readFileSync(out).length).toBe(points[0].bytes);
+    const again = await cli('extract', s.location, '--out', out, '--data-dir', s.dataDir, '--json');
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.out).error).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('never overwrites') });
+
+    const prune = await cli('prune', s.location, '--min-age', '7d', '--keep-last', '1', '--dry-run', '--data-dir', s.dataDir, '--json');
+    expect(prune.code).toBe(0);
+    expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
+    expect(JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out)).toHaveLength(2);
+  });
+
+  it('rejects a task file with unknown keys or no schedule, naming the problem', async () => {
+    const s = setup({ colour: 'blue' });
+    const r = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out).error).toMatchObject({ code: 'MALFORMED_REQUEST', message: expect.stringContaining('Unrecognized key: "colour"') });
+    const t = setup({ schedule: {} });
+    const r2 = await cli('backup', '--config', t.task, '--data-dir', t.dataDir, '--json');
+    expect(JSON.parse(r2.out).error.message).toContain('needs a full or an incremental schedule');
+    const missing = await cli('backup', '--config', '/nonexistent/task.json', '--json');
+    expect(JSON.parse(missing.out).error).toEqual({ code: 'MALFORMED_REQUEST', message: 'The task file /nonexistent/task.json does not exist.' });
+    const noConfig = await cli('backup', '--json');
+    expect(JSON.parse(noConfig.out).error.message).toContain('backup needs --config');
+  });
+
+  it('encrypts with a key from a file, reads with BACKSTOP_KEY, and rejects a wrong key', async () => {
+    const key = randomBytes(32).toString('base64');
+    const keyFile = join(tempDir(), 'key.txt');
+    writeFileSync(keyFile, `BACKSTOP ENCRYPTION KEY\n\nKey (base64, 256 bits):\n${key}\n`);
+    const s = setup({ encryption: { mode: 'key', keyFile } });
+    expect((await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json')).code).toBe(0);
+    const noKey = await cli('points', s.location, '--data-dir', s.dataDir, '--json');
+    expect(noKey.code).toBe(1);
+    expect(JSON.parse(noKey.out).error).toMatchObject({ code: 'KEY_REQUIRED', message: expect.stringContaining('--key-file') });
+    process.env.BACKSTOP_KEY = key;
+    try {
+      expect(JSON.parse((await cli('points', s.location, '--data-dir', s.dataDir, '--json')).out)).toHaveLength(1);
+      process.env.BACKSTOP_KEY = randomBytes(32).toString('base64');
+      const wrong = await cli('verify', s.location, '--data-dir', s.dataDir, '--json');
+      expect(JSON.parse(wrong.out).error).toMatchObject({ code: 'KEY_MISMATCH' });
+    } finally {
+      delete process.env.BACKSTOP_KEY;
+    }
+  });
+
+  it('reports a failed database with exit code 1 and its error', async () => {
+    const s = setup();
+    const broken = Buffer.alloc(8192, 0x5a);
+    Buffer.from('SQLite format 3\0', 'latin1').copy(broken);
+    writeFileSync(join(s.folder, 'broken.db'), broken);
+    const r = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
+    expect(r.code).toBe(1);
+    const byDb = Object.fromEntries(JSON.parse(r.out).databases.map((d: { database: string }) => [d.database, d]));
+    expect(byDb['broken.db']).toMatchObject({ status: 'failed', error: { code: expect.any(String), message: expect.stringContaining('broken.db') } });
+    expect(byDb['chinook.sqlite']).toMatchObject({ status: 'ok' });
+  });
+
+  it('explains a location that is not a backup folder', async () => {
+    const s = setup();
+    await cli('backup', '--config', s.task, '--data-dir', s.dataDir);
+    const r = await cli('points', s.backups, '--data-dir', s.dataDir, '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).error).toMatchObject({ code: 'NOT_A_BACKUP', message: expect.stringContaining('common root') });
+  });
+
+  it('runs the demo: backup, incremental, restore and verify', async () => {
+    const dataDir = tempDir();
+    const r = await cli('demo', '--data-dir', dataDir, '--json');
+    expect(r.code).toBe(0);
+    const { steps } = JSON.parse(r.out);
+    expect(steps.map((s: { step: string }) => s.step)).toEqual(['samples', 'full', 'change', 'incremental', 'restore', 'verify']);
+    expect(readdirSync(join(dataDir, 'samples')).filter((f) => f.startsWith('shop-restored-'))).toHaveLength(1);
+  });
+
+  it('runs the agent until SIGTERM', async () => {
+    const dataDir = tempDir();
+    const child = spawn(process.execPath, [join(ROOT, 'bin/backstop.mjs'), 'agent', '--data-dir', dataDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 30_000);
+      child.stdout.on('data', () => {
+        if (out.includes('"started"')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(out.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ agent: 'started', dataDir, tasks: 0 }, { agent: 'stopping' }]);
+  });
+});
