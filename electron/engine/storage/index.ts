@@ -1,7 +1,8 @@
 /**
  * Storage backends for backup repositories: the `Backend` interface and its contract,
  * the local-folder and in-memory implementations, and decorators (retry, fault injection
- * for tests). S3 will live here too and must pass tests/unit/storage/backend-contract.ts.
+ * for tests), the S3 backend with its connection probe, and coalesced ranged reads.
+ * Every backend passes tests/unit/storage/backend-contract.ts.
  */
 export { isValidKey, assertValidKey, bodyChunks, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 export { LocalBackend } from './local-backend.ts';
@@ -9,3 +10,7 @@ export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.ts';
 export { FaultyBackend, SimulatedCrash, type FaultRule, type BackendOp } from './faulty-backend.ts';
 export { RetryBackend, type RetryOptions } from './retry-backend.ts';
 export { storageError } from './errors.ts';
+export { S3Backend, createS3Backend, normalizePrefix, type S3BackendOptions, type S3Credentials, type S3ChecksumMode } from './s3-backend.ts';
+export { probeS3, type S3ProbeReport, type S3ProbeStep, type S3ProbeStepName } from './s3-probe.ts';
+export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
+export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';

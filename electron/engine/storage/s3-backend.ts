@@ -1,0 +1,334 @@
+/**
+ * S3 and S3-compatible (MinIO, R2, B2, Wasabi) backend on @aws-sdk/client-s3.
+ *
+ * Contract: the Backend contract (backend.ts). Keys live under `<prefix>/` in the bucket.
+ * - `put` is atomic because S3 commits an object only on PutObject or
+ *   CompleteMultipartUpload. A body that fits one part (`partSize`, default 8 MiB) is sent
+ *   as one PutObject with a known length; larger bodies go multipart with at most
+ *   `partConcurrency` parts in flight (memory ≤ (partConcurrency + 1) × part size; parts
+ *   grow for objects over 8 GB, see `put`). Every request body is a Buffer of known
+ *   length, so the SDK never uses aws-chunked framing. @aws-sdk/lib-storage's Upload is
+ *   not used: its `done()` rejects on abort before the multipart upload is aborted.
+ *   On any failure or abort the multipart upload is aborted (awaited) before `put` rejects.
+ *   An abort rethrows the signal's reason, like the local backend.
+ * - `get` with a range is one `Range: bytes=a-b` GET; ranges past the end return empty.
+ * - `list` pages through ListObjectsV2 (1000 keys a page) and skips keys that are not
+ *   valid storage keys (e.g. "folder/" markers made by web consoles).
+ * - Errors are mapped by s3-errors.ts; no message contains the secret key.
+ * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
+ *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
+ *   put that fails later may already have reported some of its parts.
+ * The SDK retries single requests (`maxAttempts`); use `createS3Backend` for a
+ * RetryBackend around the whole call.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type CompletedPart,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { RetryBackend, type RetryOptions } from './retry-backend.ts';
+import { publicEndpoint, s3BackstopError } from './s3-errors.ts';
+
+export type S3ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3BackendOptions {
+  bucket: string;
+  /** Folder under which keys live ('' for the bucket root); leading/trailing slashes are ignored. */
+  prefix: string;
+  region: string;
+  /** Custom endpoint URL for S3-compatible services; null for AWS. */
+  endpoint: string | null;
+  forcePathStyle: boolean;
+  storageClass: string | null;
+  checksumMode: S3ChecksumMode;
+  credentials: S3Credentials;
+  /** Bytes acknowledged by the server, reported as deltas after each PutObject / part. */
+  onUploadProgress?: (bytes: number) => void;
+  /** Multipart part size; at least 5 MiB. Default 8 MiB. */
+  partSize?: number;
+  /** Parts uploaded at once per put. Default 4. */
+  partConcurrency?: number;
+  /** Attempts per single HTTP request inside the SDK. Default 3. */
+  maxAttempts?: number;
+  /** Connection timeout in ms. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Socket idle timeout per request in ms. Default 120 s. */
+  requestTimeoutMs?: number;
+}
+
+const MIB = 1024 * 1024;
+const MIN_PART = 5 * MIB;
+const MAX_PARTS = 10_000;
+
+export function normalizePrefix(prefix: string): string {
+  const p = prefix.split('/').filter((s) => s.length > 0).join('/');
+  return p ? `${p}/` : '';
+}
+
+/** Concatenates chunks into parts of exactly `size(n)` bytes (the last one shorter). */
+async function* parts(body: PutBody, size: (partNumber: number) => number): AsyncGenerator<Buffer> {
+  let want = size(1);
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let n = 1;
+  for await (let chunk of bodyChunks(body)) {
+    while (heldBytes + chunk.length >= want) {
+      const take = want - heldBytes;
+      held.push(chunk.subarray(0, take));
+      chunk = chunk.subarray(take);
+      yield Buffer.concat(held, want);
+      held = [];
+      heldBytes = 0;
+      want = size(++n);
+    }
+    if (chunk.length > 0) {
+      held.push(Buffer.from(chunk)); // copy: callers may reuse their buffers
+      heldBytes += chunk.length;
+    }
+  }
+  yield Buffer.concat(held, heldBytes);
+}
+
+export class S3Backend implements Backend {
+  readonly location: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  private readonly partSize: number;
+  private readonly partConcurrency: number;
+  private readonly secrets: string[];
+
+  constructor(private readonly options: S3BackendOptions) {
+    this.bucket = options.bucket;
+    this.prefix = normalizePrefix(options.prefix);
+    const endpoint = publicEndpoint(options.endpoint);
+    this.location = `S3 bucket ${options.bucket}/${this.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
+    this.partSize = Math.max(MIN_PART, options.partSize ?? 8 * MIB);
+    this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
+    this.secrets = [options.credentials.secretAccessKey, options.credentials.sessionToken ?? ''];
+    const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+    this.client = new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      credentials: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey },
+      requestChecksumCalculation: options.checksumMode,
+      responseChecksumValidation: options.checksumMode,
+      maxAttempts: Math.max(1, options.maxAttempts ?? 3),
+      requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 10_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
+    });
+  }
+
+  /** Closes idle sockets. The backend must not be used afterwards. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    assertValidKey(key);
+    return this.prefix + key;
+  }
+
+  private fail(op: string, key: string, e: unknown): Error {
+    return s3BackstopError(e, {
+      op,
+      key,
+      location: this.location,
+      bucket: this.bucket,
+      region: this.options.region,
+      endpoint: this.options.endpoint,
+      secrets: this.secrets,
+    });
+  }
+
+  private get storageClass(): { StorageClass?: StorageClass } {
+    return this.options.storageClass ? { StorageClass: this.options.storageClass as StorageClass } : {};
+  }
+
+  async put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
+    const Key = this.objectKey(key);
+    const signal = options?.signal;
+    // Part size doubles every 1000 parts up to 8 × partSize, so 10 000 parts hold ~500 GB
+    // with the default 8 MiB while memory stays ≤ (partConcurrency + 1) × 64 MiB.
+    const sizeOf = (n: number) => this.partSize * Math.min(8, 2 ** Math.floor((n - 1) / 1000));
+    const it = parts(body, sizeOf);
+    let uploadId: string | undefined;
+    try {
+      signal?.throwIfAborted();
+      const first = await it.next();
+      signal?.throwIfAborted();
+      const firstPart = first.done ? Buffer.alloc(0) : first.value;
+      const second = firstPart.length < sizeOf(1) ? { done: true as const } : await it.next();
+      if (second.done || second.value.length === 0) {
+        // One part (a full first part followed by an empty tail is still one object).
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass }), { abortSignal: signal });
+        this.options.onUploadProgress?.(firstPart.length);
+        return;
+      }
+      signal?.throwIfAborted();
+      const withChecksum = this.options.checksumMode === 'WHEN_SUPPORTED';
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ...this.storageClass, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
+        { abortSignal: signal },
+      );
+      uploadId = created.UploadId;
+      if (!uploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+      const done: CompletedPart[] = await this.uploadParts(Key, uploadId, [firstPart, second.value], it, withChecksum, signal);
+      signal?.throwIfAborted();
+      done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
+      uploadId = undefined;
+    } catch (e) {
+      await it.return(undefined).catch(() => {});
+      if (uploadId) {
+        // Best effort: a failed abort leaves parts that a bucket lifecycle rule must clean up.
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
+      }
+      if (signal?.aborted) throw signal.reason;
+      throw this.fail('put', key, e);
+    }
+  }
+
+  private async uploadParts(
+    Key: string,
+    UploadId: string,
+    firstTwo: Buffer[],
+    rest: AsyncGenerator<Buffer>,
+    withChecksum: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<CompletedPart[]> {
+    const done: CompletedPart[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: { e: unknown } | undefined;
+    let partNumber = 0;
+    const start = (data: Buffer) => {
+      const PartNumber = ++partNumber;
+      if (PartNumber > MAX_PARTS) throw new Error(`more than ${MAX_PARTS} parts`);
+      const p = this.client
+        .send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }), {
+          abortSignal: signal,
+        })
+        .then((r) => {
+          if (!r.ETag) throw new Error(`UploadPart ${PartNumber} returned no ETag`);
+          done.push({ PartNumber, ETag: r.ETag, ...(r.ChecksumCRC32 ? { ChecksumCRC32: r.ChecksumCRC32 } : {}) });
+          this.options.onUploadProgress?.(data.length);
+        })
+        .catch((e: unknown) => {
+          failure ??= { e };
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    };
+    const pending = [...firstTwo];
+    try {
+      for (;;) {
+        const next = pending.shift() ?? (await rest.next()).value;
+        if (failure || !next) break;
+        if (next.length === 0 && partNumber > 0) break; // empty tail after full parts
+        signal?.throwIfAborted();
+        start(next);
+        while (inFlight.size >= this.partConcurrency) await Promise.race(inFlight);
+      }
+    } finally {
+      // Parts still in flight when the upload is aborted could otherwise outlive the abort.
+      await Promise.all(inFlight);
+    }
+    if (failure) throw failure.e;
+    return done;
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const Key = this.objectKey(key);
+    if (range && range.length <= 0) {
+      // An empty range cannot be expressed as a Range header; still report a missing object.
+      if (!(await this.stat(key))) throw this.fail('get', key, Object.assign(new Error('not found'), { name: 'NoSuchKey' }));
+      return Buffer.alloc(0);
+    }
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
+      );
+      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (res.ContentLength !== undefined && res.ContentLength !== buf.length) {
+        throw Object.assign(new Error(`truncated response: ${buf.length} of ${res.ContentLength} bytes`), { code: 'ECONNRESET' });
+      }
+      if (range && !res.ContentRange) buf = buf.subarray(Math.min(range.offset, buf.length), range.offset + range.length); // server ignored Range
+      return buf;
+    } catch (e) {
+      if (range && (e as { name?: string }).name === 'InvalidRange') {
+        // 416: the range starts at or past the end (an empty object also lands here).
+        return Buffer.alloc(0);
+      }
+      throw this.fail('get', key, e);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of res.Contents ?? []) {
+          if (!o.Key || !o.Key.startsWith(this.prefix)) continue;
+          const key = o.Key.slice(this.prefix.length);
+          if (!isValidKey(key)) continue;
+          out.push({ key, size: o.Size ?? 0, modifiedMs: o.LastModified?.getTime() ?? 0 });
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (e) {
+      throw this.fail('list', prefix, e);
+    }
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (e) {
+      if ((e as { name?: string }).name === 'NoSuchKey') return;
+      throw this.fail('delete', key, e);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const Key = this.objectKey(key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return { key, size: res.ContentLength ?? 0, modifiedMs: res.LastModified?.getTime() ?? 0 };
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // HEAD responses carry no error body: a 404 is a missing key (or, rarely, bucket; put will say which).
+      if (name === 'NotFound' || name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchBucket')) return null;
+      throw this.fail('stat', key, e);
+    }
+  }
+}
+
+/**
+ * The S3 backend wrapped in a RetryBackend (exponential backoff on STORAGE errors: 5xx,
+ * throttling, connection resets, timeouts). This is what tasks should use.
+ */
+export function createS3Backend(options: S3BackendOptions, retry: RetryOptions = {}): RetryBackend {
+  return new RetryBackend(new S3Backend(options), retry);
+}
