@@ -24,6 +24,7 @@ import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
+import { loadS3Credentials } from './destinations/index.ts';
 import { BackstopError, isBackstopError } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
@@ -143,7 +144,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const task = tasks.get(taskId);
     const { server, password } = await resolveServer(task.serverId);
     const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
-    return { task, server, password, key, persisted: true };
+    const s3Credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(secrets, d.credentialsRef) : null)));
+    return { task, server, password, key, s3Credentials, persisted: true };
   }
 
   async function resolveServer(id: string) {
@@ -158,7 +160,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return { server, password };
   }
   const findKey = (fingerprint: string) => keys.findByFingerprint(fingerprint);
-  const restores = new RestoreService({ events, logger, findKey, resolveServer, toolPaths: () => settings.get().toolPaths });
+  const restores = new RestoreService({
+    events,
+    logger,
+    findKey,
+    resolveServer,
+    toolPaths: () => settings.get().toolPaths,
+    s3Credentials: (ref) => loadS3Credentials(secrets, ref),
+  });
 
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
     const resolved = await resolveTask(taskId);
@@ -195,6 +204,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     status: { taskDatabases },
     restore: { restores, findKey, dataDir },
+    s3: { secrets },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 

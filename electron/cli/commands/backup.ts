@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Destination, Server, Task } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
+import type { S3Credentials } from '../../engine/storage/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
@@ -28,9 +29,27 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(f.encryption.keyFile) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
     if (!key) throw new BackstopError('KEY_REQUIRED', 'This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file.');
   }
+  const s3Credentials: (S3Credentials | null)[] = [];
   const destinations: Destination[] = f.destinations.map((d) => {
-    if (d.kind === 'local') return { kind: 'local', path: isAbsolute(d.path) ? d.path : resolve(d.path) };
-    throw new BackstopError('VALIDATION', 'S3 destinations are not available in this version yet.');
+    if (d.kind === 'local') {
+      s3Credentials.push(null);
+      return { kind: 'local', path: isAbsolute(d.path) ? d.path : resolve(d.path) };
+    }
+    const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
+    const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
+    const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;
+    s3Credentials.push({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
+    return {
+      kind: 's3',
+      bucket: d.bucket,
+      prefix: d.prefix,
+      region: d.region,
+      endpoint: d.endpoint ?? null,
+      forcePathStyle: d.forcePathStyle,
+      storageClass: d.storageClass ?? null,
+      checksumMode: d.checksumMode,
+      credentialsRef: null,
+    };
   });
   const stamp = new Date().toISOString();
   const task: Task = {
@@ -48,11 +67,11 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, toolPaths: f.tools?.binDir ? { postgres: f.tools.binDir, mysql: f.tools.binDir } : null };
+  return { task, server, password, key, s3Credentials, toolPaths: f.tools?.binDir ? { postgres: f.tools.binDir, mysql: f.tools.binDir } : null };
 }
 
 export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {
-  const { task, server, password, key, toolPaths } = loadTaskFile(configPath, keyFile);
-  const { done } = engine.runner.start({ task, server, password, key, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
+  const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
+  const { done } = engine.runner.start({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
   return done;
 }

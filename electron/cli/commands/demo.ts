@@ -61,7 +61,7 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
   const server = unwrap(await engine.call('servers.list', undefined)).find((s) => s.id === demo.serverId);
   if (!server) throw new BackstopError('NOT_FOUND', 'the demo server disappeared');
   const outcome = await runRestore(
-    { op: 'restore', restoreId: 'demo', location, pointId: 'latest', server, password: null, toolPaths: {}, database: restoredName, keyBase64: null, options: { jobs: 1, noOwner: true, folder: null } },
+    { op: 'restore', restoreId: 'demo', location, pointId: 'latest', server, password: null, toolPaths: {}, database: restoredName, keyBase64: null, credentials: null, options: { jobs: 1, noOwner: true, folder: null } },
     new AbortController().signal,
     () => {},
   );
@@ -70,7 +70,7 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
   if (original !== restored) throw new BackstopError('INTEGRITY', `the restored copy has ${restored} customers, the original ${original}`);
   log('restore', `restored the latest point of shop.db as ${outcome.path} (${restored} customers, same as the original)`);
 
-  const verify = await runVerify({ op: 'verify', location, pointId: null, keyBase64: null }, new AbortController().signal);
+  const verify = await runVerify({ op: 'verify', location, pointId: null, keyBase64: null, credentials: null }, new AbortController().signal);
   if (!verify.ok) throw new BackstopError('INTEGRITY', verify.problems.map((p) => p.message).join('; '));
   log('verify', `${verify.pointsChecked} restore points of shop.db verified, ${verify.bytesChecked} bytes checked`);
   return steps;

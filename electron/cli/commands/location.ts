@@ -17,18 +17,45 @@ import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
 import { openForRestore, toRestorePoint } from '../../engine/restore/backup-folder.ts';
 import { runRestore, runVerify, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
-import { keyFromOptions } from '../cli-secrets.ts';
+import { keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import type { S3Credentials } from '../../engine/storage/index.ts';
 import { durationDays, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 
-export function parseLocation(text: string): BackupLocation {
-  if (text.startsWith('s3://')) throw new BackstopError('VALIDATION', 'S3 locations are not available in this version yet.');
-  return { kind: 'local', path: resolve(text) };
+export interface Where {
+  location: BackupLocation;
+  credentials: S3Credentials | null;
 }
 
-async function open(engine: Engine, location: BackupLocation, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
+/**
+ * A local folder path, or `s3://bucket/prefix/<database folder>` with the credentials in
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), the region in
+ * AWS_REGION and an S3-compatible endpoint in BACKSTOP_S3_ENDPOINT (path-style addressing).
+ */
+export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env): Where {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(text);
+  if (text.startsWith('s3://') && !m) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like s3://bucket/prefix/<database folder>.`);
+  if (!m) return { location: { kind: 'local', path: resolve(text) }, credentials: null };
+  const accessKeyId = secretFromEnv('AWS_ACCESS_KEY_ID', `S3 bucket ${m[1]}`, env)!;
+  const secretAccessKey = secretFromEnv('AWS_SECRET_ACCESS_KEY', `S3 bucket ${m[1]}`, env)!;
+  return {
+    location: {
+      kind: 's3',
+      bucket: m[1]!,
+      prefix: m[2]!.replace(/\/+$/, ''),
+      region: env.AWS_REGION ?? 'us-east-1',
+      endpoint: env.BACKSTOP_S3_ENDPOINT ?? null,
+      forcePathStyle: true,
+      checksumMode: 'WHEN_REQUIRED',
+      credentialsRef: null,
+    },
+    credentials: { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
+  };
+}
+
+async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
   const given = keyFromOptions(keyFile);
-  const opened = await openForRestore(location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null));
+  const opened = await openForRestore(where.location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null), where.credentials);
   if (!opened.repo) {
     throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}; give it with --key-file FILE or BACKSTOP_KEY.`);
   }
@@ -48,11 +75,11 @@ export async function pointsCommand(engine: Engine, where: string, keyFile?: str
   return (await repo.listPoints()).map(toRestorePoint);
 }
 
-export async function verifyCommand(engine: Engine, where: string, point: string | undefined, keyFile?: string): Promise<VerifySummary> {
-  const location = parseLocation(where);
-  const { repo, key } = await open(engine, location, keyFile);
+export async function verifyCommand(engine: Engine, text: string, point: string | undefined, keyFile?: string): Promise<VerifySummary> {
+  const where = parseLocation(text);
+  const { repo, key } = await open(engine, where, keyFile);
   const id = point ? await pointId(repo, point) : null;
-  return runVerify({ op: 'verify', location, pointId: id, keyBase64: key ? key.toString('base64') : null }, new AbortController().signal);
+  return runVerify({ op: 'verify', location: where.location, pointId: id, keyBase64: key ? key.toString('base64') : null, credentials: where.credentials }, new AbortController().signal);
 }
 
 export async function restoreCommand(
@@ -60,8 +87,8 @@ export async function restoreCommand(
   where: string,
   opts: { point: string; serverFile: string; database: string; keyFile?: string; jobs?: number; folder?: string },
 ): Promise<RestoreOutcome> {
-  const location = parseLocation(where);
-  const { repo, key } = await open(engine, location, opts.keyFile);
+  const w = parseLocation(where);
+  const { repo, key } = await open(engine, w, opts.keyFile);
   const id = await pointId(repo, opts.point);
   const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-target');
   const settings = await engine.call('settings.get', undefined);
@@ -69,7 +96,8 @@ export async function restoreCommand(
     {
       op: 'restore',
       restoreId: 'cli',
-      location,
+      location: w.location,
+      credentials: w.credentials,
       pointId: id,
       server,
       password,

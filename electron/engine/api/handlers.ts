@@ -21,6 +21,7 @@ import { checkTaskKey } from '../tasks/check-task-key.ts';
 import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
+import { createS3Handlers } from './s3-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
 
@@ -36,17 +37,14 @@ export interface HandlerContext {
   now: () => Date;
   runNow: (taskId: string, kind: PointKind | undefined) => Promise<{ runId: string }>;
   runner: TaskRunner;
-  status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now'>;
+  status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
+  s3: { secrets: SecretStore };
 }
 
 export function passwordRefFor(serverId: string): string {
   return `server.${serverId}.password`;
 }
-
-const notYet = (): never => {
-  throw new BackstopError('VALIDATION', 'S3 destinations are not available in this version yet.');
-};
 
 export function createHandlers(ctx: HandlerContext): Handlers {
   const stamp = () => ctx.now().toISOString();
@@ -131,10 +129,17 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'history.list': (query) => ctx.history.list(query),
     ...createKeyHandlers(ctx.keys, ctx.events),
     ...createServerHandlers({ servers: ctx.servers, settings: ctx.settings, secrets: ctx.secrets }),
-    ...createStatusHandlers({ ...ctx.status, tasks: ctx.tasks, history: ctx.history, settings: ctx.settings, keys: ctx.keys, runner: ctx.runner, now: ctx.now }),
+    ...createStatusHandlers({
+      ...ctx.status,
+      tasks: ctx.tasks,
+      history: ctx.history,
+      settings: ctx.settings,
+      keys: ctx.keys,
+      runner: ctx.runner,
+      secrets: ctx.secrets,
+      now: ctx.now,
+    }),
     ...createRestoreHandlers({ ...ctx.restore, servers: ctx.servers, tasks: ctx.tasks, events: ctx.events, now: ctx.now }),
-    's3.saveCredentials': notYet,
-    's3.test': notYet,
-    's3.listFolders': notYet,
+    ...createS3Handlers(ctx.s3),
   };
 }

@@ -36,7 +36,8 @@ export const DEMO_TASK_NAME = 'Sample databases — nightly';
 
 export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers {
   return {
-    'restore.inspect': ({ location, key }) => inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey),
+    'restore.inspect': async ({ location, key }) =>
+      inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey, await deps.restores.credentialsFor(location)),
     'restore.start': ({ location, pointId, serverId, database, key, options }) =>
       deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), options }),
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),

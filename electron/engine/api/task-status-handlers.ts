@@ -3,10 +3,10 @@
  * schedule previews for the editor, and the retention preview (exactly what retention
  * would delete now, and why).
  */
-import { readdirSync } from 'node:fs';
 import type { RetentionPreview, Task, TaskStatus } from '../../shared/domain.ts';
 import { toFailure } from '../../shared/result.ts';
-import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
+import { destinationId, listDatabaseFolders, loadS3Credentials, openDatabaseFolder } from '../destinations/index.ts';
+import type { SecretStore } from '../secrets/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { openRepository } from '../repository/index.ts';
 import { planRetention } from '../retention/index.ts';
@@ -27,6 +27,7 @@ export interface StatusDeps {
   settings: SettingsTable;
   keys: KeyService;
   runner: TaskRunner;
+  secrets: SecretStore;
   now: () => Date;
 }
 
@@ -71,19 +72,19 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
       const key = task.encryption.mode === 'key' ? await deps.keys.key(task.encryption.keyRef) : null;
       const out: RetentionPreview[] = [];
       for (const dest of task.destinations) {
-        if (dest.kind !== 'local') continue; // S3 listing arrives with S3 destinations
+        const creds = dest.kind === 's3' ? await loadS3Credentials(deps.secrets, dest.credentialsRef) : null;
         let folders: string[];
         try {
-          folders = readdirSync(dest.path, { withFileTypes: true })
-            .filter((e) => e.isDirectory() && e.name !== SERVER_FOLDER)
-            .map((e) => e.name);
-        } catch {
-          folders = [];
+          folders = (await listDatabaseFolders(dest, creds)).filter((f) => f !== SERVER_FOLDER);
+        } catch (e) {
+          const f = toFailure(e);
+          out.push({ destination: destinationId(dest), database: '', decisions: [], error: { code: f.code, message: f.message } });
+          continue;
         }
-        for (const folder of folders.sort()) {
+        for (const folder of folders) {
           const database = safeDecode(folder);
           try {
-            const repo = await openRepository(openDatabaseFolder(dest, folder), { key, workers: 0 });
+            const repo = await openRepository(openDatabaseFolder(dest, folder, creds), { key, workers: 0 });
             const points = await repo.listPoints({ skipDamaged: true });
             const byId = new Map(points.map((p) => [p.id, p]));
             const plan = planRetention(points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })), policy, deps.now());

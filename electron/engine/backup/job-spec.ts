@@ -7,6 +7,7 @@
  */
 import type { BackupType, Destination, PointKind, Retention, Server } from '../../shared/domain.ts';
 import type { ToolPaths } from '../servers/connector.ts';
+import type { S3Credentials } from '../storage/index.ts';
 
 export interface BackupJobSpec {
   server: Server;
@@ -24,6 +25,8 @@ export interface BackupJobSpec {
   engineVersion: string;
   dumpToolVersion: string;
   destinations: Destination[];
+  /** S3 credentials for each destination (null for local ones), same order. */
+  credentials: (S3Credentials | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
   /** Compression/encryption worker threads inside the job (0 = inline). */

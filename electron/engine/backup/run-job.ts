@@ -32,7 +32,7 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
     dumpToolVersion: spec.dumpToolVersion,
     openDump: (s) =>
       spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
-    destinations: spec.destinations.map((d) => ({ id: destinationId(d), backend: openDatabaseFolder(d, spec.folder) })),
+    destinations: spec.destinations.map((d, i) => ({ id: destinationId(d), backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null) })),
     signal,
     onProgress,
     repoOptions,
@@ -41,7 +41,7 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
   for (const [i, o] of outcomes.entries()) {
     if (o.status !== 'success' || signal.aborted) continue;
     try {
-      const repo = await openRepository(openDatabaseFolder(spec.destinations[i]!, spec.folder), { ...repoOptions, key });
+      const repo = await openRepository(openDatabaseFolder(spec.destinations[i]!, spec.folder, spec.credentials[i] ?? null), { ...repoOptions, key });
       const r = await applyRetention(repo, spec.retention, new Date());
       o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
     } catch (e) {

@@ -1,2 +1,3 @@
-/** Destinations: a task's local folder or S3 bucket, opened per database folder. */
+/** Destinations: a task's local folder or S3 bucket, opened per database folder; S3 credentials in the keychain. */
 export * from './open-destination.ts';
+export * from './s3-credentials.ts';

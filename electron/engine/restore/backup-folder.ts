@@ -14,15 +14,17 @@ import { BackstopError, isBackstopError } from '../../shared/result.ts';
 import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { LocalBackend, type Backend } from '../storage/index.ts';
+import { openDatabaseFolder } from '../destinations/index.ts';
+import { LocalBackend, type Backend, type S3Credentials } from '../storage/index.ts';
 
 export function locationLabel(l: BackupLocation): string {
   return l.kind === 'local' ? l.path : `s3://${l.bucket}/${l.prefix}`;
 }
 
-export function openLocation(l: BackupLocation): Backend {
+export function openLocation(l: BackupLocation, credentials: S3Credentials | null = null): Backend {
   if (l.kind === 'local') return new LocalBackend(l.path);
-  throw new BackstopError('VALIDATION', 'Restoring from S3 is not available in this version yet.');
+  const { kind: _k, prefix, credentialsRef: _c, ...rest } = l;
+  return openDatabaseFolder({ kind: 's3', ...rest, prefix: '', storageClass: null, credentialsRef: null }, prefix.replace(/^\/+|\/+$/g, ''), credentials);
 }
 
 /** postgres | mysql | sqlite from a point's stream format. */
@@ -84,8 +86,9 @@ export async function openForRestore(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
+  credentials: S3Credentials | null = null,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
-  const backend = openLocation(l);
+  const backend = openLocation(l, credentials);
   const h = await readHeaderInfo(backend, l);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
@@ -98,8 +101,9 @@ export async function inspectBackupFolder(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
+  credentials: S3Credentials | null = null,
 ): Promise<BackupFolderInfo> {
-  const { repo, encrypted, keyFingerprint } = await openForRestore(l, key, findKey);
+  const { repo, encrypted, keyFingerprint } = await openForRestore(l, key, findKey, credentials);
   if (!repo) return { location: locationLabel(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
   const points = await repo.listPoints({ skipDamaged: true });
   const newest = points.at(-1);

@@ -15,6 +15,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
+import type { S3Credentials } from '../storage/index.ts';
 import type { ToolPaths } from '../servers/index.ts';
 import { openForRestore } from './backup-folder.ts';
 import type { RestoreJobSpec, RestoreOutcome, VerifyJobSpec } from './run-restore.ts';
@@ -25,6 +26,7 @@ export interface RestoreServiceDeps {
   findKey: (fingerprint: string) => Promise<Buffer | null>;
   resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
   toolPaths: () => ToolPaths;
+  s3Credentials: (ref: string | null) => Promise<S3Credentials | null>;
 }
 
 export interface StartRestore {
@@ -42,9 +44,13 @@ export class RestoreService {
   constructor(private readonly deps: RestoreServiceDeps) {}
 
   /** The key to open a location with: the one given, else the keychain's; KEY_REQUIRED/KEY_MISMATCH checked here. */
+  credentialsFor(location: BackupLocation): Promise<S3Credentials | null> {
+    return location.kind === 's3' ? this.deps.s3Credentials(location.credentialsRef) : Promise.resolve(null);
+  }
+
   async keyFor(location: BackupLocation, given: string | undefined): Promise<Buffer | null> {
     const key = given ? parseKey(given) : null;
-    const opened = await openForRestore(location, key, this.deps.findKey);
+    const opened = await openForRestore(location, key, this.deps.findKey, await this.credentialsFor(location));
     if (opened.encrypted && !opened.repo) {
       throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}, which is not in this computer's keychain. Enter that key.`);
     }
@@ -68,6 +74,7 @@ export class RestoreService {
       toolPaths: this.deps.toolPaths(),
       database: req.database,
       keyBase64: key ? key.toString('base64') : null,
+      credentials: await this.credentialsFor(req.location),
       options: req.options,
     };
     const log = this.deps.logger.child({ restoreId, database: req.database });
@@ -96,7 +103,7 @@ export class RestoreService {
 
   async verify(location: BackupLocation, pointId: string | null, key: string | undefined): Promise<VerifySummary> {
     const k = await this.keyFor(location, key);
-    const spec: VerifyJobSpec = { op: 'verify', location, pointId, keyBase64: k ? k.toString('base64') : null };
+    const spec: VerifyJobSpec = { op: 'verify', location, pointId, keyBase64: k ? k.toString('base64') : null, credentials: await this.credentialsFor(location) };
     return runWorkerJob<VerifySummary>('repository-job', spec, { label: 'the verification' });
   }
 

@@ -14,6 +14,7 @@ import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
 import { connectorFor, restoreBaseBackup, type ToolPaths } from '../servers/index.ts';
 import { openLocation, serverKindOf, toRestorePoint } from './backup-folder.ts';
+import type { S3Credentials } from '../storage/index.ts';
 
 export interface RestoreJobSpec {
   op: 'restore';
@@ -25,6 +26,7 @@ export interface RestoreJobSpec {
   toolPaths: ToolPaths;
   database: string;
   keyBase64: string | null;
+  credentials: S3Credentials | null;
   options: { jobs: number; noOwner: boolean; folder: string | null };
 }
 
@@ -33,6 +35,7 @@ export interface VerifyJobSpec {
   location: BackupLocation;
   pointId: string | null;
   keyBase64: string | null;
+  credentials: S3Credentials | null;
 }
 
 export interface RestoreOutcome {
@@ -45,7 +48,7 @@ const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);
 export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onProgress: (p: RestoreProgressInfo) => void): Promise<RestoreOutcome> {
   const progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => onProgress({ restoreId: spec.restoreId, ...p });
   progress({ phase: 'preparing', unit: 'bytes', done: 0, total: null });
-  const repo = await openRepository(openLocation(spec.location), { key: keyOf(spec.keyBase64), workers: 0 });
+  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: keyOf(spec.keyBase64), workers: 0 });
   const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);
@@ -78,7 +81,7 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {
-  const repo = await openRepository(openLocation(spec.location), { key: keyOf(spec.keyBase64), workers: 0 });
+  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: keyOf(spec.keyBase64), workers: 0 });
   const report = await repo.verify(spec.pointId ?? undefined, { signal });
   return {
     ok: report.ok,

@@ -280,6 +280,26 @@ export class S3Backend implements Backend {
     }
   }
 
+  /** The child "folders" directly under this backend's prefix (S3 common prefixes), without the trailing slash. */
+  async listFolders(): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }),
+        );
+        for (const p of res.CommonPrefixes ?? []) {
+          if (p.Prefix?.startsWith(this.prefix)) out.push(p.Prefix.slice(this.prefix.length).replace(/\/$/, ''));
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (e) {
+      throw this.fail('list', '', e);
+    }
+    return out.sort();
+  }
+
   async list(prefix: string): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     let token: string | undefined;

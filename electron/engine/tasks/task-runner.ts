@@ -27,6 +27,7 @@ import { destinationId } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import type { S3Credentials } from '../storage/index.ts';
 import type { HistoryTable, TaskDatabasesTable } from '../store/index.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -37,6 +38,8 @@ export interface ResolvedTask {
   key: Buffer | null;
   /** Stored in the app database (file-based CLI tasks are not). */
   persisted: boolean;
+  /** S3 credentials for each destination of the task (null for local ones), same order. */
+  s3Credentials: (S3Credentials | null)[];
   /** Client-tool folders for this run (a CLI task file's `tools`); default: the settings'. */
   toolPaths?: ToolPaths;
 }
@@ -204,6 +207,7 @@ export class TaskRunner {
           engineVersion,
           dumpToolVersion,
           destinations: task.destinations,
+          credentials: resolved.s3Credentials,
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
         };

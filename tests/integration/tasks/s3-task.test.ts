@@ -1,0 +1,124 @@
+/**
+ * A task writing to a local folder and an S3-compatible bucket at once (real S3 protocol
+ * server, credentials in the real OS keychain): both get their points and separate
+ * results; S3 failing never costs the local backup; Test connection and the S3 restore
+ * browser work; a database restores from S3.
+ */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
+import type { Destination } from '../../../electron/shared/domain.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
+let s3: S3rverHandle;
+
+beforeAll(async () => {
+  s3 = await startS3rver(['backstop']);
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+async function setup() {
+  const engine = await testEngine({ encoderWorkers: 0 });
+  const folder = tempDir();
+  const local = tempDir();
+  copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+  const db = new Database(join(folder, 'notes.db'));
+  db.exec("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO note (body) VALUES ('remember the milk')");
+  db.close();
+  const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+  const { credentialsRef } = data(await engine.call('s3.saveCredentials', { ...S3RVER_CREDENTIALS }));
+  const s3dest: Destination = {
+    kind: 's3',
+    bucket: 'backstop',
+    prefix: `team/${Date.now()}`,
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    storageClass: null,
+    checksumMode: 'WHEN_REQUIRED',
+    credentialsRef,
+  };
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'both',
+      serverId: server.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * *', timezone: 'UTC' },
+      destinations: [{ kind: 'local', path: local }, s3dest],
+    }),
+  );
+  return { engine, folder, local, server, task, s3dest, credentialsRef };
+}
+
+describe('task with a local and an S3 destination', () => {
+  it('writes every database to both, records each destination, and restores from S3', async () => {
+    const { engine, folder, server, task, s3dest } = await setup();
+    expect(data(await engine.call('s3.test', { destination: s3dest }))).toMatchObject({ ok: true });
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect(run.databases.map((d) => [d.database, d.destination.split(':')[0], d.status]).sort()).toEqual([
+      ['chinook.sqlite', 'local', 'success'],
+      ['chinook.sqlite', 's3', 'success'],
+      ['notes.db', 'local', 'success'],
+      ['notes.db', 's3', 'success'],
+    ]);
+    const folders = data(await engine.call('s3.listFolders', { destination: s3dest }));
+    expect(folders).toEqual([
+      { folder: encodeDatabaseFolder('chinook.sqlite'), database: 'chinook.sqlite' },
+      { folder: encodeDatabaseFolder('notes.db'), database: 'notes.db' },
+    ]);
+    const location = {
+      kind: 's3' as const,
+      bucket: s3dest.kind === 's3' ? s3dest.bucket : '',
+      prefix: `${s3dest.kind === 's3' ? s3dest.prefix : ''}/${encodeDatabaseFolder('notes.db')}`,
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      checksumMode: 'WHEN_REQUIRED' as const,
+      credentialsRef: s3dest.kind === 's3' ? s3dest.credentialsRef : null,
+    };
+    const info = data(await engine.call('restore.inspect', { location }));
+    expect(info).toMatchObject({ database: 'notes.db', serverKind: 'sqlite', points: [{ kind: 'full', backupType: 'snapshot' }] });
+    const restored = await restoreAndWait(engine, { location, pointId: 'latest', serverId: server.id, database: 'notes-from-s3.db' });
+    expect(restored).toMatchObject({ status: 'success', path: join(folder, 'notes-from-s3.db') });
+    const db = new Database(restored.path!, { readonly: true });
+    expect(db.prepare('SELECT body FROM note').pluck().all()).toEqual(['remember the milk']);
+    db.close();
+  });
+
+  it('keeps the local backup when S3 is unreachable, and says which destination failed', async () => {
+    const { engine, task, s3dest } = await setup();
+    const down = { ...s3dest, endpoint: 'http://127.0.0.1:9' } as Destination; // nothing listens on the discard port
+    data(await engine.call('tasks.update', { id: task.id, task: { ...taskInput(task), destinations: [task.destinations[0]!, down] } }));
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('partial');
+    for (const d of run.databases) {
+      if (d.destination.startsWith('local:')) expect(d.status).toBe('success');
+      else expect(d).toMatchObject({ status: 'failed', errorCode: 'STORAGE' });
+    }
+    expect(data(await engine.call('s3.test', { destination: down }))).toMatchObject({ ok: false });
+  });
+
+  it('keeps the S3 secret only in the keychain', async () => {
+    const { engine, credentialsRef } = await setup();
+    expect(JSON.parse((await new KeychainSecretStore().get(credentialsRef))!)).toEqual(S3RVER_CREDENTIALS);
+    const rows = engine.db.prepare("SELECT config FROM tasks").pluck().all() as string[];
+    for (const r of rows) expect(r).not.toContain(S3RVER_CREDENTIALS.secretAccessKey + '"');
+    expect(rows.join('')).toContain(credentialsRef);
+  });
+});
+
+function taskInput(t: { name: string; serverId: string; type: 'logical' | 'snapshot'; schedule: unknown; retention: unknown; encryption: unknown; destinations: unknown; excludeDatabases: unknown; enabled: boolean }) {
+  const { name, serverId, type, schedule, retention, encryption, destinations, excludeDatabases, enabled } = t;
+  return { name, serverId, type, schedule, retention, encryption, destinations, excludeDatabases, enabled } as never;
+}
