@@ -144,6 +144,8 @@ describe('engine handlers', () => {
       theme: 'system',
       maxConcurrentBackups: 2,
       startAtLogin: false,
+      notifications: true,
+      staleAfterHours: null,
       toolPaths: { postgres: null, mysql: null },
     });
     data(await first.call('settings.set', { theme: 'dark', maxConcurrentBackups: 4 }));
