@@ -3,6 +3,9 @@ import vue from '@vitejs/plugin-vue';
 
 // Three projects: engine/main unit tests under Node, renderer component tests under
 // happy-dom, and integration tests against real servers started by the harness.
+// Worker entries are bundled once (tests/fixtures/build-workers.ts) so worker threads
+// start fast; BACKSTOP_WORKER_DIR tells the engine where they are.
+const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./.tmp/workers', import.meta.url).pathname };
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +13,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
+          globalSetup: ['tests/fixtures/build-workers.ts'],
+          env: workerEnv,
           exclude: ['tests/unit/renderer/**'],
           environment: 'node',
           testTimeout: 30_000,
@@ -28,6 +33,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/fixtures/build-workers.ts'],
+          env: workerEnv,
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,

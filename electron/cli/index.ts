@@ -28,6 +28,7 @@ Backups:
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
   restore <location> --point ID|latest --server server.json --database NEW
+          [--jobs N] [--no-owner] [--folder DIR]
                        restore into a NEW database on the server in server.json
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
@@ -68,6 +69,7 @@ const OPTIONS = {
   'min-age': { type: 'string' },
   'keep-last': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'no-owner': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -197,6 +199,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(keyFile ? { keyFile } : {}),
           ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
+          noOwner: values['no-owner'] ?? false,
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
         return printData(io, json, d, () => `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`);

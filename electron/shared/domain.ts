@@ -335,8 +335,8 @@ export interface BackupFolderInfo {
 export const RestoreOptions = z.strictObject({
   /** PostgreSQL: parallel pg_restore jobs. */
   jobs: z.number().int().min(1).max(16).default(1),
-  /** PostgreSQL: do not restore object ownership. */
-  noOwner: z.boolean().default(true),
+  /** PostgreSQL: do not restore object ownership (every object then belongs to the connecting user). */
+  noOwner: z.boolean().default(false),
   /** SQLite: restore into this folder instead of the server's folder. */
   folder: AbsPath.nullable().default(null),
 });

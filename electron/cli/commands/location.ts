@@ -85,7 +85,7 @@ export async function verifyCommand(engine: Engine, text: string, point: string 
 export async function restoreCommand(
   engine: Engine,
   where: string,
-  opts: { point: string; serverFile: string; database: string; keyFile?: string; jobs?: number; folder?: string },
+  opts: { point: string; serverFile: string; database: string; keyFile?: string; jobs?: number; folder?: string; noOwner?: boolean },
 ): Promise<RestoreOutcome> {
   const w = parseLocation(where);
   const { repo, key } = await open(engine, w, opts.keyFile);
@@ -104,7 +104,7 @@ export async function restoreCommand(
       toolPaths: settings.ok ? settings.data.toolPaths : {},
       database: opts.database,
       keyBase64: key ? key.toString('base64') : null,
-      options: { jobs: opts.jobs ?? 1, noOwner: true, folder: opts.folder ? resolve(opts.folder) : null },
+      options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, folder: opts.folder ? resolve(opts.folder) : null },
     },
     new AbortController().signal,
     () => {},

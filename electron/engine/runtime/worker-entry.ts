@@ -1,14 +1,15 @@
 /**
  * Where a worker_threads entry point lives at run time, and how to start it.
  *
- * Contract: worker entries are the files `electron/worker/<name>.ts`. In the built app
- * (electron-vite bundles them to `out/main/workers/<name>.js`, next to the main bundle)
- * the built file is used; when running from source (CLI via tsx, vitest) the TypeScript
- * file is started through the tsx loader. Engine code starts workers by name through
+ * Contract: worker entries are the files `electron/worker/<name>.ts`. Built entries are
+ * used when `BACKSTOP_WORKER_DIR` names their folder (the Electron main sets it to
+ * `out/main/workers`; the test harness to its own build) or when they sit next to this
+ * module's bundle; otherwise the TypeScript file is started through the tsx loader. Engine code starts workers by name through
  * `startWorker` and never imports worker/ modules. The worker sees `workerData` exactly
  * as given (plus one private `__bootstrap` key when started from source).
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
@@ -19,6 +20,12 @@ export interface WorkerEntry {
 
 export function workerEntry(name: string): WorkerEntry {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`invalid worker name: ${name}`);
+  // The shell that built the workers says where they are (inherited by nested workers).
+  const dir = process.env.BACKSTOP_WORKER_DIR;
+  if (dir) {
+    const file = join(dir, `${name}.js`);
+    if (existsSync(file)) return { filename: file, execArgv: [] };
+  }
   const built = fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url));
   if (existsSync(built)) return { filename: built, execArgv: [] };
   const source = fileURLToPath(new URL(`../../worker/${name}.ts`, import.meta.url));

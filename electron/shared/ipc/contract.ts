@@ -97,7 +97,7 @@ export const commandInputs = {
     serverId: Id,
     database: z.string().trim().min(1).max(255),
     key: z.string().min(1).max(200).optional(),
-    options: RestoreOptions.default({ jobs: 1, noOwner: true, folder: null }),
+    options: RestoreOptions.default({ jobs: 1, noOwner: false, folder: null }),
   }),
   'restore.cancel': z.strictObject({ restoreId: Id }),
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
@@ -184,6 +184,8 @@ export type BackstopBridge = {
   readonly [K in CommandName]: (input: CommandInput<K>) => Promise<CommandResponse<K>>;
 } & {
   on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void;
+  /** The file-system path of a dropped File ('' when it has none); absent outside Electron. */
+  pathForFile?: (file: File) => string;
 };
 
 // Type-level check: CommandResults and EventPayloads name exactly the channels in channels.ts.

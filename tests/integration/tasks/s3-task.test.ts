@@ -10,7 +10,7 @@ import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
-import type { Destination } from '../../../electron/shared/domain.ts';
+import type { Destination, Task, TaskInput } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -99,7 +99,7 @@ describe('task with a local and an S3 destination', () => {
   it('keeps the local backup when S3 is unreachable, and says which destination failed', async () => {
     const { engine, task, s3dest } = await setup();
     const down = { ...s3dest, endpoint: 'http://127.0.0.1:9' } as Destination; // nothing listens on the discard port
-    data(await engine.call('tasks.update', { id: task.id, task: { ...taskInput(task), destinations: [task.destinations[0]!, down] } }));
+    data(await engine.call('tasks.update', { id: task.id, task: taskInput({ ...task, destinations: [task.destinations[0]!, down] }) }));
     const run = await runTask(engine, task.id, 'full');
     expect(run.status).toBe('partial');
     for (const d of run.databases) {
@@ -118,7 +118,8 @@ describe('task with a local and an S3 destination', () => {
   });
 });
 
-function taskInput(t: { name: string; serverId: string; type: 'logical' | 'snapshot'; schedule: unknown; retention: unknown; encryption: unknown; destinations: unknown; excludeDatabases: unknown; enabled: boolean }) {
+/** The editable fields of a stored task (what tasks.update takes). */
+function taskInput(t: Task): TaskInput {
   const { name, serverId, type, schedule, retention, encryption, destinations, excludeDatabases, enabled } = t;
-  return { name, serverId, type, schedule, retention, encryption, destinations, excludeDatabases, enabled } as never;
+  return { name, serverId, type, schedule, retention, encryption, destinations, excludeDatabases, enabled };
 }
