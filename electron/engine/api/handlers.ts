@@ -15,6 +15,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
+import { connectorFor } from '../servers/index.ts';
 import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
@@ -66,6 +67,12 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     }
   }
 
+  /** A backup type the server kind cannot do is refused with the reason (e.g. MySQL snapshots). */
+  function checkBackupType(input: { serverId: string; type: 'logical' | 'snapshot' }): void {
+    const support = connectorFor(ctx.servers.get(input.serverId)).support(input.type);
+    if (!support.available) throw new BackstopError('VALIDATION', `type: a ${input.type} backup is not possible for this server: ${support.reason}`);
+  }
+
   return {
     'app.info': () => ctx.info(),
     'settings.get': () => ctx.settings.get(),
@@ -101,6 +108,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'tasks.list': () => ctx.tasks.list(),
     'tasks.create': async (input) => {
       checkTaskInput(input);
+      checkBackupType(input);
       await checkTaskKey(input, ctx.keys);
       const task = ctx.tasks.insert(input, stamp());
       ctx.events.emit('tasks.changed', { ids: [task.id] });
@@ -108,6 +116,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
     'tasks.update': async ({ id, task: input }) => {
       checkTaskInput(input);
+      checkBackupType(input);
       await checkTaskKey(input, ctx.keys);
       const task = ctx.tasks.update(id, input, stamp());
       ctx.events.emit('tasks.changed', { ids: [id] });
