@@ -12,7 +12,8 @@ import { BackstopError } from '../../shared/result.ts';
 import type { AppInfo, PointKind, ServerInputParsed } from '../../shared/domain.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { KeyService } from '../keys/index.ts';
+import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
+import { loadS3Credentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor } from '../servers/index.ts';
@@ -137,6 +138,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     'history.list': (query) => ctx.history.list(query),
     ...createKeyHandlers(ctx.keys, ctx.events),
+    'keys.verify': async ({ taskId, key }) => {
+      const task = ctx.tasks.get(taskId);
+      if (task.encryption.mode !== 'key') throw new BackstopError('VALIDATION', `Task "${task.name}" does not encrypt its backups; there is no key to verify.`);
+      const bytes = key ? parseKey(key) : await ctx.keys.key(task.encryption.keyRef);
+      const credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(ctx.secrets, d.credentialsRef) : null)));
+      return verifyTaskKey(task, bytes, credentials);
+    },
     ...createServerHandlers({ servers: ctx.servers, settings: ctx.settings, secrets: ctx.secrets }),
     ...createStatusHandlers({
       ...ctx.status,

@@ -44,6 +44,7 @@ export const COMMANDS = [
   'keys.markExported',
   'keys.saveToFile',
   'keys.recoverySheet',
+  'keys.verify',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 

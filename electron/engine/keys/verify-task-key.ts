@@ -1,0 +1,48 @@
+/**
+ * Verify key: proves that a key opens a task's newest restore point at each destination —
+ * the header's key check, then the newest point's manifest (which is encrypted) and its
+ * first chunk are read and authenticated.
+ *
+ * Contract: one result per destination; a destination with no backup yet says so
+ * (NOT_FOUND) rather than passing; a wrong key → KEY_MISMATCH naming the expected
+ * fingerprint. Never writes.
+ */
+import type { Task } from '../../shared/domain.ts';
+import { BackstopError, toFailure } from '../../shared/result.ts';
+import { destinationId, listDatabaseFolders, openDatabaseFolder } from '../destinations/index.ts';
+import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
+import { SERVER_FOLDER } from '../servers/index.ts';
+import type { S3Credentials } from '../storage/index.ts';
+
+export interface KeyVerifyResult {
+  destination: string;
+  ok: boolean;
+  database: string | null;
+  pointId: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export async function verifyTaskKey(task: Task, key: Buffer, credentials: (S3Credentials | null)[]): Promise<KeyVerifyResult[]> {
+  const out: KeyVerifyResult[] = [];
+  for (const [i, dest] of task.destinations.entries()) {
+    const id = destinationId(dest);
+    try {
+      let newest: { repo: Repository; point: PointSummary } | null = null;
+      for (const folder of (await listDatabaseFolders(dest, credentials[i] ?? null)).filter((f) => f !== SERVER_FOLDER)) {
+        const repo = await openRepository(openDatabaseFolder(dest, folder, credentials[i] ?? null), { key, workers: 0 });
+        const point = (await repo.listPoints()).at(-1);
+        if (point && (!newest || point.createdAt > newest.point.createdAt)) newest = { repo, point };
+      }
+      if (!newest) throw new BackstopError('NOT_FOUND', `There is no backup at ${id} yet to check the key against.`);
+      const stream = await newest.repo.readPoint(newest.point.id);
+      // Reading the first chunk authenticates it with the key; the rest is verify's job.
+      for await (const _chunk of stream) break;
+      stream.destroy();
+      out.push({ destination: id, ok: true, database: newest.point.database, pointId: newest.point.id, error: null });
+    } catch (e) {
+      const f = toFailure(e);
+      out.push({ destination: id, ok: false, database: null, pointId: null, error: { code: f.code, message: f.message } });
+    }
+  }
+  return out;
+}
