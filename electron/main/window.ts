@@ -133,3 +133,15 @@ export function showWindow(win: BrowserWindow | null | undefined): void {
   win.show();
   win.focus();
 }
+
+/**
+ * Defence in depth for any webContents besides the main window's (none are expected):
+ * every one created is denied new windows and <webview>s from its first moment. The main
+ * window's own hardenWebContents replaces the window-open handler afterwards.
+ */
+export function guardNewWebContents(app: { on(event: 'web-contents-created', listener: (event: unknown, wc: WebContents) => void): unknown }): void {
+  app.on('web-contents-created', (_event, wc) => {
+    wc.setWindowOpenHandler(() => ({ action: 'deny' }));
+    wc.on('will-attach-webview', (event) => event.preventDefault());
+  });
+}

@@ -4,11 +4,13 @@
  * Contract: the bridge has exactly one function per COMMANDS name, which invokes that
  * command's channel with its single argument, plus `on(event, listener)`, which accepts
  * only EVENTS names, hands the listener the payload alone (never the IPC event, whose
- * `sender` is ipcRenderer) and returns an idempotent unsubscribe. Nothing else crosses:
- * no ipcRenderer, no generic invoke/send. Imports electron and shared/ipc/channels.ts
+ * `sender` is ipcRenderer) and returns an idempotent unsubscribe, plus `pathForFile(file)`,
+ * the path of a File dropped on the window (webUtils.getPathForFile; '' for a File not
+ * backed by the file system), which the restore view uses for a dropped backup folder.
+ * Nothing else crosses: no ipcRenderer, no generic invoke/send. Imports electron and shared/ipc/channels.ts
  * only (the contract.ts import is type-only and erased), so zod stays out of the bundle.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { COMMANDS, EVENTS, commandChannel, eventChannel, type CommandName, type EventName } from '../shared/ipc/channels.ts';
 import type { BackstopBridge } from '../shared/ipc/contract.ts';
 
@@ -38,6 +40,10 @@ const commands = Object.fromEntries(
   }),
 ) as { [K in CommandName]: BackstopBridge[K] };
 
-const bridge: BackstopBridge = Object.freeze({ ...commands, on });
+function pathForFile(file: File): string {
+  return webUtils.getPathForFile(file);
+}
+
+const bridge: BackstopBridge = Object.freeze({ ...commands, on, pathForFile });
 
 contextBridge.exposeInMainWorld('backstop', bridge);

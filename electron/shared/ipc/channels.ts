@@ -58,6 +58,7 @@ export const EVENTS = [
   'alert',
   'restore.progress',
   'restore.finished',
+  'app.navigate',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

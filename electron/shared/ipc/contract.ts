@@ -115,6 +115,8 @@ export const commandInputs = {
   'keys.markExported': z.strictObject({ keyRef: KeyRef, method: KeyExportMethod }),
   'keys.saveToFile': z.strictObject({ keyRef: KeyRef, path: z.string().min(1).max(4096), taskName: z.string().min(1).max(120) }),
   'keys.recoverySheet': z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }),
+  /** Proves a key (given, or the task's from the keychain) opens the task's newest restore point at each destination. */
+  'keys.verify': z.strictObject({ taskId: Id, key: z.string().min(1).max(200).optional() }),
 } as const satisfies Record<CommandName, z.ZodType>;
 
 /** What each command returns on success. */
@@ -159,6 +161,7 @@ export interface CommandResults {
   'keys.saveToFile': KeyInfo;
   /** A printable HTML recovery sheet (contains the key). */
   'keys.recoverySheet': { html: string };
+  'keys.verify': { destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[];
 }
 
 /** Payload of each event. */
@@ -172,6 +175,8 @@ export interface EventPayloads {
   'alert': Alert;
   'restore.progress': RestoreProgressInfo;
   'restore.finished': RestoreResult;
+  /** The shell asks the window to show a view (a notification or tray item was clicked), e.g. "/history". */
+  'app.navigate': { route: string };
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

@@ -66,6 +66,7 @@ export class FakeBrowserWindow extends FakeEmitter {
   readonly hide = vi.fn();
   readonly focus = vi.fn();
   readonly restore = vi.fn();
+  visible = true;
   constructor(readonly options: Record<string, unknown>) {
     super();
     FakeBrowserWindow.instances.push(this);
@@ -83,6 +84,9 @@ export class FakeBrowserWindow extends FakeEmitter {
   }
   isMinimized(): boolean {
     return false;
+  }
+  isVisible(): boolean {
+    return this.visible;
   }
 }
 

@@ -13,6 +13,7 @@ const electron = vi.hoisted(() => ({
     sendSync: vi.fn(),
     postMessage: vi.fn(),
   },
+  webUtils: { getPathForFile: vi.fn((file: { name: string }) => (file.name === 'memory-only' ? '' : `/home/u/backups/${file.name}`)) },
 }));
 vi.mock('electron', () => electron);
 
@@ -36,8 +37,8 @@ describe('what the preload exposes', () => {
     expect(electron.contextBridge.exposeInMainWorld.mock.calls[0]![0]).toBe('backstop');
   });
 
-  it('has exactly one function per contract command plus `on`, nothing else', () => {
-    expect(Object.keys(bridge).sort()).toEqual([...COMMANDS, 'on'].sort());
+  it('has exactly one function per contract command plus `on` and `pathForFile`, nothing else', () => {
+    expect(Object.keys(bridge).sort()).toEqual([...COMMANDS, 'on', 'pathForFile'].sort());
     for (const [key, value] of Object.entries(bridge)) expect(typeof value, key).toBe('function');
     expect(Object.isFrozen(bridge)).toBe(true);
   });
@@ -103,5 +104,16 @@ describe('on(event, listener)', () => {
     expect(electron.ipcRenderer.removeListener).toHaveBeenCalledExactlyOnceWith(eventChannel('history.changed'), forward);
     off();
     expect(electron.ipcRenderer.removeListener).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('pathForFile(file)', () => {
+  it('returns the path Electron knows for a dropped file, through webUtils only', () => {
+    const folder = new File([], 'sales');
+    expect(bridge.pathForFile!(folder)).toBe('/home/u/backups/sales');
+    expect(electron.webUtils.getPathForFile).toHaveBeenLastCalledWith(folder);
+    expect(bridge.pathForFile!(new File([], 'memory-only'))).toBe('');
+    expect(electron.ipcRenderer.invoke).not.toHaveBeenCalled();
+    expect(electron.ipcRenderer.send).not.toHaveBeenCalled();
   });
 });

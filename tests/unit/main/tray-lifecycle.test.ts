@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { FakeEmitter, fakeEvent } from './fakes.ts';
+import type { TrayView } from '../../../electron/main/tray.ts';
 
 const electron = vi.hoisted(() => {
   return {
@@ -42,47 +43,90 @@ const { createTray, TRAY_STATES, trayIconPath } = await import('../../../electro
 const { claimSingleInstance, installLifecycle } = await import('../../../electron/main/lifecycle.ts');
 type LifecycleApp = Parameters<typeof installLifecycle>[0];
 
-type MenuItem = { id?: string; label?: string; type?: string; click?: () => void };
+type MenuItem = { id?: string; label?: string; type?: string; enabled?: boolean; submenu?: unknown; click?: () => void };
 
 describe('tray', () => {
   beforeEach(() => {
     electron.trays.length = 0;
     electron.nativeImage.createFromPath.mockClear();
+    electron.Menu.buildFromTemplate.mockClear();
   });
 
   function setup() {
-    const onOpen = vi.fn();
-    const onQuit = vi.fn();
-    const controller = createTray('/res/tray', { onOpen, onQuit });
-    const tray = electron.trays[0] as unknown as FakeEmitter & { image: { path: string }; menu: { template: MenuItem[] }; setImage: ReturnType<typeof vi.fn>; tooltip: string };
-    return { onOpen, onQuit, controller, tray };
+    const actions = { onOpen: vi.fn(), onRunAll: vi.fn(), onTogglePause: vi.fn(), onShowHistory: vi.fn(), onQuit: vi.fn() };
+    const controller = createTray('/res/tray', actions);
+    const tray = electron.trays[0] as unknown as FakeEmitter & {
+      image: { path: string };
+      menu: { template: MenuItem[] };
+      setImage: ReturnType<typeof vi.fn>;
+      tooltip: string;
+    };
+    const item = (id: string): MenuItem => {
+      const found = tray.menu.template.find((i) => i.id === id);
+      if (!found) throw new Error(`no menu item ${id}`);
+      return found;
+    };
+    return { actions, controller, tray, item };
   }
 
-  it('starts with the idle icon and a menu of Open and Quit that do what they say', () => {
-    const { onOpen, onQuit, tray } = setup();
+  const view = (over: Partial<TrayView> = {}): TrayView => ({ state: 'idle', tooltip: 'Backstop — fine', paused: false, lastResults: [], ...over });
+
+  it('starts with the idle icon and the full menu, each entry doing what it says', () => {
+    const { actions, tray, item } = setup();
     expect(tray.image).toEqual({ path: '/res/tray/idle.png' });
     const items = tray.menu.template.filter((i) => i.type !== 'separator');
-    expect(items.map((i) => i.id)).toEqual(['open', 'quit']);
-    items.find((i) => i.id === 'open')!.click!();
-    expect(onOpen).toHaveBeenCalledTimes(1);
-    expect(onQuit).not.toHaveBeenCalled();
-    items.find((i) => i.id === 'quit')!.click!();
-    expect(onQuit).toHaveBeenCalledTimes(1);
+    expect(items.map((i) => i.id)).toEqual(['open', 'run-all', 'pause', 'results', 'quit']);
+    const clicks: [string, keyof typeof actions][] = [
+      ['open', 'onOpen'],
+      ['run-all', 'onRunAll'],
+      ['pause', 'onTogglePause'],
+      ['quit', 'onQuit'],
+    ];
+    for (const [id, action] of clicks) {
+      item(id).click!();
+      expect(actions[action], id).toHaveBeenCalledTimes(1);
+    }
+    expect(actions.onShowHistory).not.toHaveBeenCalled();
+    expect(item('pause').label).toBe('Pause schedules');
+    expect(item('results').submenu).toEqual([expect.objectContaining({ enabled: false })]);
   });
 
   it('opens the window on a click on the icon', () => {
-    const { onOpen, tray } = setup();
+    const { actions, tray } = setup();
     tray.emit('click');
-    expect(onOpen).toHaveBeenCalledTimes(1);
+    expect(actions.onOpen).toHaveBeenCalledTimes(1);
   });
 
-  it('swaps icon and tooltip per state', () => {
+  it('swaps icon and tooltip per state, touching only what changed', () => {
     const { controller, tray } = setup();
-    controller.setState('error');
+    const buildMenu = electron.Menu.buildFromTemplate;
+    buildMenu.mockClear();
+    controller.update(view({ state: 'error', tooltip: 'Backstop — last backup of nightly failed' }));
     expect(tray.setImage).toHaveBeenCalledExactlyOnceWith({ path: '/res/tray/error.png' });
-    expect(tray.tooltip).toMatch(/failed/);
-    controller.setState('error');
+    expect(tray.tooltip).toBe('Backstop — last backup of nightly failed');
+    controller.update(view({ state: 'error', tooltip: 'Backstop — something else' }));
     expect(tray.setImage).toHaveBeenCalledTimes(1);
+    expect(tray.tooltip).toBe('Backstop — something else');
+    expect(buildMenu).not.toHaveBeenCalled(); // progress ticks must not rebuild an open menu
+  });
+
+  it('labels Pause/Resume by state and lists the last results, each opening History', () => {
+    const { controller, actions, item } = setup();
+    controller.update(view({ paused: true, lastResults: ['nightly — ok 12, failed 1 (2 h ago)', 'weekly — never run'] }));
+    expect(item('pause').label).toBe('Resume schedules');
+    const results = item('results').submenu as MenuItem[];
+    expect(results.map((r) => r.label)).toEqual(['nightly — ok 12, failed 1 (2 h ago)', 'weekly — never run']);
+    results[1]!.click!();
+    expect(actions.onShowHistory).toHaveBeenCalledTimes(1);
+    controller.update(view({ paused: false, lastResults: [] }));
+    expect(item('pause').label).toBe('Pause schedules');
+  });
+
+  it('ignores updates after destroy', () => {
+    const { controller, tray } = setup();
+    controller.destroy();
+    controller.update(view({ state: 'running', tooltip: 'x' }));
+    expect(tray.setImage).not.toHaveBeenCalled();
   });
 
   it('has a real PNG of the right size for every state, at 1x and 2x', () => {
@@ -224,5 +268,57 @@ describe('lifecycle', () => {
     installLifecycle(app as unknown as LifecycleApp, { closeEngine: () => undefined, onActivate, log: log() });
     app.emit('activate');
     expect(onActivate).toHaveBeenCalledTimes(1);
+  });
+
+  describe('asking before quit (confirmQuit)', () => {
+    function deferred<T>() {
+      let resolve!: (v: T) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+      return { promise, resolve, reject };
+    }
+
+    it('keeps running, engine open and window closable-to-tray, when the answer is no', async () => {
+      const app = new FakeApp();
+      const closeEngine = vi.fn(async () => {});
+      const answer = deferred<boolean>();
+      const confirmQuit = vi.fn(() => answer.promise);
+      const lc = installLifecycle(app as unknown as LifecycleApp, { closeEngine, onActivate: vi.fn(), log: log(), confirmQuit });
+      app.emitQuit();
+      expect(app.exited).toBe(false);
+      expect(lc.isQuitting()).toBe(false);
+      app.emitQuit(); // a second request while the question is open is held, not asked twice
+      expect(confirmQuit).toHaveBeenCalledTimes(1);
+      answer.resolve(false);
+      await new Promise((r) => setTimeout(r, 5));
+      expect(app.quit).not.toHaveBeenCalled();
+      expect(closeEngine).not.toHaveBeenCalled();
+      expect(lc.isQuitting()).toBe(false);
+      // Asked again on the next request.
+      app.emitQuit();
+      expect(confirmQuit).toHaveBeenCalledTimes(2);
+    });
+
+    it('closes the engine and quits once the answer is yes', async () => {
+      const app = new FakeApp();
+      const closeEngine = vi.fn(async () => {});
+      const answer = deferred<boolean>();
+      const lc = installLifecycle(app as unknown as LifecycleApp, { closeEngine, onActivate: vi.fn(), log: log(), confirmQuit: () => answer.promise });
+      app.emitQuit();
+      expect(closeEngine).not.toHaveBeenCalled();
+      answer.resolve(true);
+      await vi.waitFor(() => expect(app.exited).toBe(true));
+      expect(lc.isQuitting()).toBe(true);
+      expect(closeEngine).toHaveBeenCalledTimes(1);
+    });
+
+    it('quits (and logs) when asking itself fails', async () => {
+      const app = new FakeApp();
+      const l = log();
+      installLifecycle(app as unknown as LifecycleApp, { closeEngine: () => undefined, onActivate: vi.fn(), log: l, confirmQuit: async () => Promise.reject(new Error('no display')) });
+      app.emitQuit();
+      await vi.waitFor(() => expect(app.exited).toBe(true));
+      expect(l.error).toHaveBeenCalledTimes(1);
+    });
   });
 });
