@@ -21,6 +21,7 @@ import { KeyService } from './keys/index.ts';
 import { Scheduler } from './scheduler/index.ts';
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.ts';
+import { HealthMonitor } from './tasks/health-monitor.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
@@ -72,8 +73,9 @@ export interface Engine {
   keys: KeyService;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
-  /** Starts the scheduler (catch-up first). The app and `backstop agent` call this; tests may not. */
+  /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
   start(): void;
+  health: HealthMonitor;
   close(): Promise<void>;
 }
 
@@ -188,6 +190,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
   });
   events.on('tasks.changed', () => scheduler.rearmAll());
+  const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
+  let healthTimer: NodeJS.Timeout | undefined;
+  events.on('history.changed', ({ runId }) => {
+    if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
+  });
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
 
   const handlers = createHandlers({
@@ -222,11 +229,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     scheduler,
     keys,
     resolveTask,
-    start: () => scheduler.start(),
+    start: () => {
+      scheduler.start();
+      health.check();
+      healthTimer = setInterval(() => health.check(), 30 * 60_000);
+      healthTimer.unref();
+    },
+    health,
     async close() {
       if (closed) return;
       closed = true;
       scheduler.stop();
+      clearInterval(healthTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
       await Promise.all([runner.idle(), restores.idle()]);
