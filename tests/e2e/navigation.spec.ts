@@ -34,8 +34,7 @@ test('a fresh install shows what to do first in every view', async ({ page, engi
 
   const restore = await shell.open('restore');
   await expect(restore.getByTestId('restore-dropzone')).toContainText('Drop a backup folder here or choose one');
-  await expect(restore.getByTestId('restore-unavailable')).toContainText('Restore is not available in this version yet');
-  await expect(restore.getByRole('button', { name: 'Choose a backup folder…' })).toBeDisabled();
+  await expect(restore.getByRole('button', { name: 'Choose a backup folder…' })).toBeEnabled();
 
   const settings = await shell.open('settings');
   await expect(settings.getByTestId('theme-system')).toBeChecked();
@@ -63,4 +62,14 @@ test('the sidebar is usable with the keyboard alone', async ({ page }) => {
   await expect(shell.navLink('servers')).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(shell.view('servers')).toBeVisible();
+});
+
+test('a notification click in the shell shows the matching view (app.navigate)', async ({ page, engine }) => {
+  const shell = new AppShell(page);
+  await expect(shell.view('tasks')).toBeVisible();
+  engine.events.emit('app.navigate', { route: '/history' });
+  await expect(shell.view('history')).toBeVisible();
+  await expect(page).toHaveURL(/#\/history$/);
+  engine.events.emit('app.navigate', { route: '/settings' });
+  await expect(shell.view('settings')).toBeVisible();
 });

@@ -5,6 +5,9 @@
  */
 import { defineConfig } from '@playwright/test';
 
+// The harness's engine starts the workers electron-vite built (fast), when they exist.
+process.env.BACKSTOP_WORKER_DIR ??= new URL('../../out/main/workers', import.meta.url).pathname;
+
 export default defineConfig({
   testDir: '.',
   testMatch: '**/*.spec.ts',

@@ -141,3 +141,40 @@ test('a server that a task still uses is not deleted; the dialog shows why', asy
   const listed = await dispatch(engine.handlers, 'servers.list', undefined);
   expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['In use']);
 });
+
+test('Test connection shows the server version and support; editing saves, and a bad folder shows the failure', async ({ page, engine, tempDir }) => {
+  const folder = join(tempDir, 'dbs');
+  await mkdir(folder);
+  const created = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  expect(created.ok).toBe(true);
+  if (!created.ok) return;
+  const check = await dispatch(engine.handlers, 'servers.test', { id: created.data.id });
+  expect(check.ok).toBe(true);
+  if (!check.ok) return;
+
+  const servers = new ServersPage(page);
+  await servers.open();
+  await servers.row('Files').getByTestId('server-row-test').click();
+  await expect(page.getByTestId('server-check-version')).toHaveText(check.data.serverVersion);
+  await expect(page.getByTestId('server-check-ok')).toContainText('Logical backup');
+
+  await servers.row('Files').getByTestId('server-edit').click();
+  await expect(servers.form.getByRole('heading')).toHaveText('Edit “Files”');
+  await servers.form.getByLabel('Name', { exact: true }).fill('Renamed files');
+  // Testing the edited (unsaved) settings with a folder that does not exist: the exact failure.
+  const missing = join(tempDir, 'missing');
+  await servers.form.getByLabel('Folder', { exact: true }).fill(missing);
+  const expected = await dispatch(engine.handlers, 'servers.test', { server: { kind: 'sqlite', name: 'Renamed files', folder: missing } });
+  expect(expected.ok).toBe(false);
+  if (expected.ok) return;
+  await servers.form.getByTestId('server-test').click();
+  await expect(servers.form.getByTestId('error-code')).toHaveText(expected.code);
+  await expect(servers.form.getByTestId('error-message')).toHaveText(expected.message);
+
+  await servers.form.getByLabel('Folder', { exact: true }).fill(folder);
+  await servers.form.getByTestId('server-submit').click();
+  await expect(servers.form).toBeHidden();
+  await expect(servers.row('Renamed files')).toBeVisible();
+  const listed = await dispatch(engine.handlers, 'servers.list', undefined);
+  expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Renamed files']);
+});

@@ -38,3 +38,27 @@ test('an out-of-range concurrency is refused before it reaches the engine', asyn
   const stored = await dispatch(engine.handlers, 'settings.get', undefined);
   expect(stored.ok && stored.data.maxConcurrentBackups).toBe(2);
 });
+
+test('tool folders, staleness and background options are saved; detected tools are listed', async ({ page, engine }) => {
+  const detected = await dispatch(engine.handlers, 'tools.detect', undefined);
+  expect(detected.ok).toBe(true);
+  if (!detected.ok) return;
+  const view = await new AppShell(page).open('settings');
+  await expect(view.getByTestId('tool-row')).toHaveCount(detected.data.length);
+
+  await view.getByTestId('stale-after').fill('36');
+  await view.getByTestId('notifications').uncheck();
+  await view.getByTestId('tools-postgres').fill('/usr/lib/postgresql/15/bin');
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
+  const saved = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(saved.ok && { stale: saved.data.staleAfterHours, n: saved.data.notifications, pg: saved.data.toolPaths.postgres }).toEqual({
+    stale: 36,
+    n: false,
+    pg: '/usr/lib/postgresql/15/bin',
+  });
+
+  await view.getByTestId('stale-after').fill('0');
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByText('Enter a whole number of hours from 1 to 8760, or leave it empty.')).toBeVisible();
+});

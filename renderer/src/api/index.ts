@@ -11,6 +11,9 @@
  * - Inputs are plain JSON. They are copied before crossing the bridge, so reactive
  *   (Proxy) objects from Pinia/Vue never reach structured clone, which rejects them.
  * - `onEvent()` returns an unsubscribe function; calling it twice is harmless.
+ * - `pathForDroppedFile()` asks the bridge (`pathForFile`) for a dropped folder's path on disk. Only the
+ *   Electron preload can know it (a web page gets a File without a path); it answers null
+ *   when the bridge offers no such function, and callers then ask the user to use the picker.
  */
 import type { CommandName, EventName } from '@shared/ipc/channels.ts';
 import type { BackstopBridge, CommandInput, CommandResult, EventPayloads } from '@shared/ipc/contract.ts';
@@ -91,4 +94,20 @@ export function onEvent<E extends EventName>(name: E, listener: (payload: EventP
     active = false;
     off();
   };
+}
+
+/**
+ * The path on disk of a file or folder the user dropped on the window, or null when this
+ * window cannot know it (no bridge, or a bridge without `pathForFile`, as in a plain
+ * browser). In Electron the preload answers with `webUtils.getPathForFile(file)`.
+ */
+export function pathForDroppedFile(file: File): string | null {
+  const b = bridge();
+  if (!b || typeof b.pathForFile !== 'function') return null;
+  try {
+    const path: unknown = b.pathForFile(file);
+    return typeof path === 'string' && path.length > 0 ? path : null;
+  } catch {
+    return null;
+  }
 }

@@ -36,3 +36,27 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
+
+/** A time in a given IANA zone, e.g. "Tue, Mar 3, 2026, 02:00"; falls back to the local zone for an unknown zone. */
+export function formatInZone(iso: string, timeZone: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const opts: Intl.DateTimeFormatOptions = { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  try {
+    return d.toLocaleString(undefined, { ...opts, timeZone });
+  } catch {
+    return d.toLocaleString(undefined, opts);
+  }
+}
+
+/** Milliseconds as "850 ms", "12.4 s", "3m 5s", "1h 2m". */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m}m ${whole % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}

@@ -1,7 +1,11 @@
-/** Database servers known to the engine; refreshed on `servers.changed`. */
+/**
+ * Database servers known to the engine; refreshed on `servers.changed`. Also the live
+ * checks of a server: `test` (version, client tools, supported backup types) and its
+ * database list. Each of those has its own error, separate from the add/edit/delete one.
+ */
 import { defineStore } from 'pinia';
-import { computed, onScopeDispose } from 'vue';
-import type { Server, ServerInput } from '@shared/domain.ts';
+import { computed, onScopeDispose, shallowRef } from 'vue';
+import type { Server, ServerCheck, ServerInput } from '@shared/domain.ts';
 import { call, onEvent } from '../api';
 import { useAction, useResource } from './resource';
 
@@ -21,6 +25,43 @@ export const useServersStore = defineStore('servers', () => {
       void list.refresh();
     }
     return created;
+  }
+
+  /** Saves changes; a network server's input without `password` keeps the saved password. */
+  async function update(id: string, input: ServerInput): Promise<Server | null> {
+    const saved = await action.run(() => call('servers.update', { id, server: input }));
+    if (saved) {
+      list.data.value = list.data.value.map((s) => (s.id === saved.id ? saved : s));
+      void list.refresh();
+    }
+    return saved;
+  }
+
+  const testAction = useAction();
+  /** The last test's answer, and what it was about (`id` of a saved server, or 'draft'). */
+  const check = shallowRef<{ target: string; result: ServerCheck } | null>(null);
+  const checkTarget = shallowRef<string | null>(null);
+
+  /** Tests a saved server (`{ id }`) or the one being edited (`{ server }`). */
+  async function test(target: { id: string } | { server: ServerInput }): Promise<ServerCheck | null> {
+    const key = 'id' in target ? target.id : 'draft';
+    checkTarget.value = key;
+    check.value = null;
+    const result = await testAction.run(() => call('servers.test', target));
+    if (checkTarget.value === key && result) check.value = { target: key, result };
+    return result;
+  }
+
+  function clearCheck(): void {
+    check.value = null;
+    checkTarget.value = null;
+    testAction.clearError();
+  }
+
+  const databasesAction = useAction();
+  /** The server's user databases, listed live; null with `databasesError` set when the server cannot be asked. */
+  function databases(id: string): Promise<string[] | null> {
+    return databasesAction.run(() => call('servers.databases', { id }));
   }
 
   async function remove(id: string): Promise<boolean> {
@@ -48,7 +89,17 @@ export const useServersStore = defineStore('servers', () => {
     actionError: action.error,
     refresh: list.refresh,
     create,
+    update,
     remove,
     clearActionError: action.clearError,
+    check,
+    checkTarget,
+    testing: testAction.pending,
+    testError: testAction.error,
+    test,
+    clearCheck,
+    databases,
+    databasesLoading: databasesAction.pending,
+    databasesError: databasesAction.error,
   };
 });

@@ -2,7 +2,7 @@
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose } from 'vue';
 import { DEFAULT_SETTINGS } from '@shared/domain.ts';
-import type { Settings, SettingsPatch } from '@shared/domain.ts';
+import type { Settings, SettingsPatch, ToolInfo } from '@shared/domain.ts';
 import { call, onEvent } from '../api';
 import { useAction, useResource } from './resource';
 
@@ -24,6 +24,9 @@ export const useSettingsStore = defineStore('settings', () => {
     return saved !== null;
   }
 
+  /** Client tools found (tool folders from these settings, PATH, usual places) with their versions. */
+  const tools = useResource(() => call('tools.detect'), [] as ToolInfo[]);
+
   onScopeDispose(
     onEvent('settings.changed', (payload) => {
       current.data.value = payload;
@@ -42,5 +45,10 @@ export const useSettingsStore = defineStore('settings', () => {
     refresh: current.refresh,
     save,
     clearActionError: action.clearError,
+    tools: tools.data,
+    toolsLoaded: tools.loaded,
+    toolsLoading: tools.loading,
+    toolsError: tools.error,
+    detectTools: tools.refresh,
   };
 });

@@ -1,20 +1,77 @@
-/** Backup tasks; refreshed on `tasks.changed`. */
+/**
+ * Backup tasks, their status (next runs, last result, stale databases) and the runs in
+ * progress. Refreshed on `tasks.changed` and `history.changed`; live progress arrives as
+ * `run.progress` events and is merged into the active run it belongs to.
+ *
+ * Contract: actions never reject. Each resolves to its data, or to null/false with the
+ * matching error set: `actionError` (create/update/delete/enable), `runError` (run now,
+ * cancel, keyed by task id in `runErrorTask`), `demoError` (sample setup).
+ */
 import { defineStore } from 'pinia';
-import { computed, onScopeDispose } from 'vue';
-import type { Task, TaskInput } from '@shared/domain.ts';
+import { computed, onScopeDispose, shallowRef } from 'vue';
+import type { ActiveRun, DatabaseProgress, PointKind, Task, TaskInput, TaskStatus } from '@shared/domain.ts';
+import type { CommandResult } from '@shared/ipc/contract.ts';
 import { call, onEvent } from '../api';
 import { useAction, useResource } from './resource';
 
+/** A task as the editor sends it back: the stored fields without id and timestamps. */
+export function taskToInput(t: Task): TaskInput {
+  return {
+    name: t.name,
+    serverId: t.serverId,
+    type: t.type,
+    schedule: { ...t.schedule },
+    retention: { ...t.retention },
+    encryption: { ...t.encryption },
+    destinations: t.destinations.map((d) => ({ ...d })),
+    excludeDatabases: [...t.excludeDatabases],
+    enabled: t.enabled,
+  };
+}
+
 export const useTasksStore = defineStore('tasks', () => {
   const list = useResource(() => call('tasks.list'), [] as Task[]);
+  const statusList = useResource(() => call('tasks.status'), [] as TaskStatus[]);
+  const active = useResource(() => call('runs.active'), [] as ActiveRun[]);
   const action = useAction();
+  const runAction = useAction();
+  const demoAction = useAction();
+  const runErrorTask = shallowRef<string | null>(null);
+  const demo = shallowRef<CommandResult<'demo.setup'> | null>(null);
 
   const tasks = computed(() => [...list.data.value].sort((a, b) => a.name.localeCompare(b.name)));
+  const byId = computed(() => new Map(list.data.value.map((t) => [t.id, t])));
+  const statusById = computed(() => new Map(statusList.data.value.map((s) => [s.taskId, s])));
+  const activeByTask = computed(() => new Map(active.data.value.map((r) => [r.taskId, r])));
+
+  async function refreshAll(): Promise<void> {
+    await Promise.all([list.refresh(), statusList.refresh(), active.refresh()]);
+  }
 
   async function create(input: TaskInput): Promise<Task | null> {
     const created = await action.run(() => call('tasks.create', input));
-    if (created) void list.refresh();
+    if (created) {
+      list.data.value = [...list.data.value.filter((t) => t.id !== created.id), created];
+      void list.refresh();
+      void statusList.refresh();
+    }
     return created;
+  }
+
+  async function update(id: string, input: TaskInput): Promise<Task | null> {
+    const saved = await action.run(() => call('tasks.update', { id, task: input }));
+    if (saved) {
+      list.data.value = list.data.value.map((t) => (t.id === id ? saved : t));
+      void statusList.refresh();
+    }
+    return saved;
+  }
+
+  /** Pauses or resumes a task's schedules (tasks.update with the saved task and `enabled`). */
+  async function setEnabled(id: string, enabled: boolean): Promise<boolean> {
+    const task = byId.value.get(id);
+    if (!task) return false;
+    return (await update(id, { ...taskToInput(task), enabled })) !== null;
   }
 
   async function remove(id: string): Promise<boolean> {
@@ -26,22 +83,97 @@ export const useTasksStore = defineStore('tasks', () => {
     return done !== null;
   }
 
-  onScopeDispose(
+  /** Starts a run now; without `kind` the engine picks (full when the task has a full schedule). */
+  async function runNow(id: string, kind?: PointKind): Promise<string | null> {
+    runErrorTask.value = id;
+    const started = await runAction.run(() => call('tasks.runNow', kind ? { id, kind } : { id }));
+    if (started) {
+      void active.refresh();
+      void statusList.refresh();
+    }
+    return started?.runId ?? null;
+  }
+
+  async function cancel(id: string): Promise<boolean> {
+    runErrorTask.value = id;
+    const answer = await runAction.run(() => call('tasks.cancel', { id }));
+    void active.refresh();
+    return answer?.canceled ?? false;
+  }
+
+  /** First run: sample SQLite databases, a server and a ready task. */
+  async function setupDemo(): Promise<CommandResult<'demo.setup'> | null> {
+    const made = await demoAction.run(() => call('demo.setup'));
+    if (made) {
+      demo.value = made;
+      await refreshAll();
+    }
+    return made;
+  }
+
+  function mergeProgress(runId: string, taskId: string, progress: DatabaseProgress): boolean {
+    const runs = active.data.value;
+    const i = runs.findIndex((r) => r.runId === runId);
+    if (i < 0) return false;
+    const run = runs[i]!;
+    const dbs = run.databases.some((d) => d.database === progress.database)
+      ? run.databases.map((d) => (d.database === progress.database ? progress : d))
+      : [...run.databases, progress];
+    const next = [...runs];
+    next[i] = { ...run, taskId, databases: dbs };
+    active.data.value = next;
+    return true;
+  }
+
+  const offs = [
     onEvent('tasks.changed', () => {
       if (list.loaded.value) void list.refresh();
+      if (statusList.loaded.value) void statusList.refresh();
     }),
-  );
+    onEvent('history.changed', () => {
+      void active.refresh();
+      if (statusList.loaded.value) void statusList.refresh();
+    }),
+    onEvent('keys.changed', () => {
+      if (statusList.loaded.value) void statusList.refresh();
+    }),
+    onEvent('run.progress', ({ runId, taskId, progress }) => {
+      if (!mergeProgress(runId, taskId, progress)) void active.refresh();
+    }),
+  ];
+  onScopeDispose(() => offs.forEach((off) => off()));
 
   return {
     tasks,
+    byId,
+    statusById,
+    activeByTask,
+    activeRuns: active.data,
     loaded: list.loaded,
     loading: list.loading,
     error: list.error,
+    statusError: statusList.error,
+    statusLoaded: statusList.loaded,
     saving: action.pending,
     actionError: action.error,
+    running: runAction.pending,
+    runError: runAction.error,
+    runErrorTask,
+    demo,
+    settingUpDemo: demoAction.pending,
+    demoError: demoAction.error,
     refresh: list.refresh,
+    refreshStatus: statusList.refresh,
+    refreshActive: active.refresh,
+    refreshAll,
     create,
+    update,
+    setEnabled,
     remove,
+    runNow,
+    cancel,
+    setupDemo,
     clearActionError: action.clearError,
+    clearRunError: runAction.clearError,
   };
 });

@@ -1,0 +1,106 @@
+/**
+ * History helpers: filtering runs, a run's per-database results, and the chart series.
+ * Pure functions over `Run` objects as the engine returns them.
+ */
+import type { Run, RunDatabase, RunStatus } from '@shared/domain.ts';
+
+export interface RunFilter {
+  taskId: string;
+  database: string;
+  status: RunStatus | '';
+  /** Inclusive calendar days in local time, "YYYY-MM-DD"; empty = open. */
+  from: string;
+  to: string;
+}
+
+export const EMPTY_FILTER: RunFilter = { taskId: '', database: '', status: '', from: '', to: '' };
+
+function localDay(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+/** Runs matching every set criterion (a run matches a database when it backed that database up). */
+export function filterRuns(runs: readonly Run[], f: RunFilter): Run[] {
+  return runs.filter((r) => {
+    if (f.taskId && r.taskId !== f.taskId) return false;
+    if (f.status && r.status !== f.status) return false;
+    if (f.database && !r.databases.some((d) => d.database === f.database)) return false;
+    const day = localDay(r.startedAt);
+    if (f.from && day < f.from) return false;
+    if (f.to && day > f.to) return false;
+    return true;
+  });
+}
+
+/** Every database name in the runs, sorted. */
+export function databasesOf(runs: readonly Run[]): string[] {
+  return [...new Set(runs.flatMap((r) => r.databases.map((d) => d.database)))].sort((a, b) => a.localeCompare(b));
+}
+
+/** Read ÷ stored, e.g. "12.5×"; "—" when nothing was stored or read. */
+export function dedupRatio(read: number, stored: number): string {
+  if (!(read > 0) || !(stored > 0)) return '—';
+  const r = read / stored;
+  return `${r >= 100 ? Math.round(r) : r.toFixed(1)}×`;
+}
+
+export function durationMs(startIso: string, endIso: string | null): number | null {
+  if (!endIso) return null;
+  const ms = new Date(endIso).getTime() - new Date(startIso).getTime();
+  return Number.isFinite(ms) && ms >= 0 ? ms : null;
+}
+
+export interface DatabaseResult {
+  database: string;
+  /** One entry per destination, in the order the engine listed them. */
+  destinations: RunDatabase[];
+  /** Bytes of the dump (the same stream goes to every destination: the largest read). */
+  bytesRead: number;
+  /** Bytes written, summed over destinations. */
+  bytesStored: number;
+  status: RunDatabase['status'];
+}
+
+const STATUS_RANK: Record<RunDatabase['status'], number> = { failed: 4, canceled: 3, running: 2, skipped: 1, success: 0 };
+
+/** A run's results grouped by database (worst destination status wins), sorted by name. */
+export function resultsByDatabase(run: Run): DatabaseResult[] {
+  const map = new Map<string, RunDatabase[]>();
+  for (const d of run.databases) {
+    const rows = map.get(d.database) ?? [];
+    rows.push(d);
+    map.set(d.database, rows);
+  }
+  return [...map.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([database, destinations]) => ({
+      database,
+      destinations,
+      bytesRead: Math.max(0, ...destinations.map((d) => d.bytesRead)),
+      bytesStored: destinations.reduce((n, d) => n + d.bytesStored, 0),
+      status: destinations.reduce<RunDatabase['status']>((w, d) => (STATUS_RANK[d.status] > STATUS_RANK[w] ? d.status : w), 'success'),
+    }));
+}
+
+export interface ChartPoint {
+  at: string;
+  value: number;
+}
+
+/** Stored bytes and duration (ms) of one database's successful backups, oldest first. */
+export function seriesFor(runs: readonly Run[], database: string): { stored: ChartPoint[]; duration: ChartPoint[] } {
+  const stored: ChartPoint[] = [];
+  const duration: ChartPoint[] = [];
+  const ordered = [...runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  for (const run of ordered) {
+    const rows = run.databases.filter((d) => d.database === database && d.status === 'success');
+    if (rows.length === 0) continue;
+    const at = rows[0]!.startedAt;
+    stored.push({ at, value: rows.reduce((n, d) => n + d.bytesStored, 0) });
+    const ms = Math.max(...rows.map((d) => durationMs(d.startedAt, d.endedAt) ?? 0));
+    duration.push({ at, value: ms });
+  }
+  return { stored, duration };
+}

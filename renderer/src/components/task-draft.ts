@@ -1,0 +1,212 @@
+/**
+ * The task editor's form state and its conversion to and from the contract's TaskInput.
+ * Pure functions: the editor view holds a draft, checks it with `draftErrors`, and sends
+ * `draftToInput` to the store. Meaning (a cron that parses, a folder that exists) is the
+ * engine's to check; this only checks that required fields are filled in sensibly.
+ */
+import type { Destination, Task, TaskInput } from '@shared/domain.ts';
+import { cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
+import { providerOf, type S3Provider } from './s3-presets';
+
+export interface LocalDraft {
+  kind: 'local';
+  path: string;
+}
+
+export interface S3Draft {
+  kind: 's3';
+  provider: S3Provider;
+  bucket: string;
+  prefix: string;
+  region: string;
+  endpoint: string;
+  forcePathStyle: boolean;
+  storageClass: string;
+  checksumMode: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+  /** The keychain reference of saved credentials (kept when the secret fields are left empty). */
+  credentialsRef: string | null;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft;
+
+export type EncryptionChoice = 'none' | 'generate' | 'import';
+
+export interface TaskDraft {
+  name: string;
+  serverId: string;
+  type: 'logical' | 'snapshot';
+  full: SchedulePreset;
+  incremental: SchedulePreset;
+  timezone: string;
+  minAgeDays: string;
+  keepLast: string;
+  encryption: EncryptionChoice;
+  keyRef: string | null;
+  fingerprint: string | null;
+  destinations: DestinationDraft[];
+  excludeDatabases: string[];
+  enabled: boolean;
+}
+
+export function defaultTimezone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+export function emptyS3Draft(): S3Draft {
+  return {
+    kind: 's3',
+    provider: 'aws',
+    bucket: '',
+    prefix: 'backstop',
+    region: 'us-east-1',
+    endpoint: '',
+    forcePathStyle: false,
+    storageClass: '',
+    checksumMode: 'WHEN_SUPPORTED',
+    credentialsRef: null,
+    accessKeyId: '',
+    secretAccessKey: '',
+  };
+}
+
+export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
+  return {
+    name: '',
+    serverId,
+    type: 'logical',
+    full: { kind: 'daily', time: '02:00' },
+    incremental: { kind: 'hourly', minute: 0 },
+    timezone,
+    minAgeDays: '30',
+    keepLast: '',
+    encryption: 'none',
+    keyRef: null,
+    fingerprint: null,
+    destinations: [{ kind: 'local', path: '' }],
+    excludeDatabases: [],
+    enabled: true,
+  };
+}
+
+function destinationDraft(d: Destination): DestinationDraft {
+  if (d.kind === 'local') return { kind: 'local', path: d.path };
+  return {
+    kind: 's3',
+    provider: providerOf(d.endpoint),
+    bucket: d.bucket,
+    prefix: d.prefix,
+    region: d.region,
+    endpoint: d.endpoint ?? '',
+    forcePathStyle: d.forcePathStyle,
+    storageClass: d.storageClass ?? '',
+    checksumMode: d.checksumMode,
+    credentialsRef: d.credentialsRef,
+    accessKeyId: '',
+    secretAccessKey: '',
+  };
+}
+
+export function draftFromTask(t: Task): TaskDraft {
+  return {
+    name: t.name,
+    serverId: t.serverId,
+    type: t.type,
+    full: cronToPreset(t.schedule.full),
+    incremental: cronToPreset(t.schedule.incremental),
+    timezone: t.schedule.timezone,
+    minAgeDays: String(t.retention.minAgeDays),
+    keepLast: t.retention.keepLast === null ? '' : String(t.retention.keepLast),
+    encryption: t.encryption.mode === 'key' ? 'generate' : 'none',
+    keyRef: t.encryption.mode === 'key' ? t.encryption.keyRef : null,
+    fingerprint: t.encryption.mode === 'key' ? t.encryption.fingerprint : null,
+    destinations: t.destinations.map(destinationDraft),
+    excludeDatabases: [...t.excludeDatabases],
+    enabled: t.enabled,
+  };
+}
+
+/** The schedule part of a draft, as `schedule.preview` and the task take it. */
+export function draftSchedule(d: Pick<TaskDraft, 'full' | 'incremental' | 'timezone'>) {
+  return { full: presetToCron(d.full), incremental: presetToCron(d.incremental), timezone: d.timezone };
+}
+
+const WHOLE = /^\d+$/;
+
+/** The retention policy of a draft, or null when a field is not a valid number. */
+export function draftRetention(d: Pick<TaskDraft, 'minAgeDays' | 'keepLast'>): { minAgeDays: number; keepLast: number | null } | null {
+  const age = d.minAgeDays.trim();
+  const last = d.keepLast.trim();
+  if (!WHOLE.test(age) || Number(age) > 36500) return null;
+  if (last !== '' && (!WHOLE.test(last) || Number(last) < 1)) return null;
+  return { minAgeDays: Number(age), keepLast: last === '' ? null : Number(last) };
+}
+
+export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}`;
+
+/** What is missing or malformed, by field, in words a user can act on. */
+export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
+  const e: Partial<Record<DraftField, string>> = {};
+  if (!d.name.trim()) e.name = 'Give the task a name, e.g. “Nightly production”.';
+  if (!d.serverId) e.server = 'Choose the server this task backs up.';
+  const s = draftSchedule(d);
+  if (s.full === null && s.incremental === null) e.schedule = 'Set a full or an incremental schedule (or both).';
+  else if ((d.full.kind === 'custom' && !d.full.cron.trim()) || (d.incremental.kind === 'custom' && !d.incremental.cron.trim())) {
+    e.schedule = 'Enter a cron expression, or choose a preset.';
+  }
+  if (!draftRetention(d)) e.retention = 'Enter whole numbers: days from 0, and “keep last” from 1 or empty.';
+  if (d.encryption !== 'none' && !d.keyRef) e.encryption = d.encryption === 'generate' ? 'Generate the key first.' : 'Add the key first.';
+  if (d.destinations.length === 0) e.destinations = 'Add at least one destination.';
+  d.destinations.forEach((dest, i) => {
+    if (dest.kind === 'local' && !dest.path.trim()) e[`destination-${i}`] = 'Enter or choose a folder.';
+    if (dest.kind === 's3') {
+      if (dest.bucket.trim().length < 3) e[`destination-${i}`] = 'Enter the bucket name.';
+      else if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) e[`destination-${i}`] = 'Enter the endpoint as a full URL, e.g. https://s3.example.com.';
+      else if (!dest.credentialsRef && !(dest.accessKeyId.trim() && dest.secretAccessKey)) {
+        e[`destination-${i}`] = 'Enter the access key id and secret.';
+      }
+    }
+  });
+  return e;
+}
+
+/** An S3 draft as the contract's destination, with the credentials reference to use. */
+export function s3Destination(d: S3Draft, credentialsRef: string | null) {
+  return {
+    kind: 's3' as const,
+    bucket: d.bucket.trim(),
+    prefix: d.prefix.trim().replace(/^\/+|\/+$/g, ''),
+    region: d.region.trim() || 'us-east-1',
+    endpoint: d.endpoint.trim() || null,
+    forcePathStyle: d.forcePathStyle,
+    storageClass: d.storageClass.trim() || null,
+    checksumMode: d.checksumMode,
+    credentialsRef,
+  };
+}
+
+/**
+ * The TaskInput of a valid draft. `credentialsRefs[i]` replaces destination i's reference
+ * (after the typed secret was stored in the keychain).
+ */
+export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | undefined)[] = []): TaskInput {
+  const retention = draftRetention(d) ?? { minAgeDays: 0, keepLast: null };
+  return {
+    name: d.name.trim(),
+    serverId: d.serverId,
+    type: d.type,
+    schedule: draftSchedule(d),
+    retention,
+    encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
+    destinations: d.destinations.map((dest, i) =>
+      dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
+    ),
+    excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
+    enabled: d.enabled,
+  };
+}

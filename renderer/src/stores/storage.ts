@@ -1,0 +1,71 @@
+/**
+ * S3 destinations (credentials into the keychain, a probe of the bucket, the database
+ * folders under a root) and the native folder/file dialogs.
+ *
+ * Contract: actions never reject; null with the matching error set. A dialog the user
+ * cancels resolves to `{ path: null }`, not to an error.
+ */
+import { defineStore } from 'pinia';
+import { shallowRef } from 'vue';
+import type { S3ProbeReport } from '@shared/domain.ts';
+import type { CommandInput } from '@shared/ipc/contract.ts';
+import { call } from '../api';
+import { useAction } from './resource';
+
+type S3Destination = CommandInput<'s3.test'>['destination'];
+
+export const useStorageStore = defineStore('storage', () => {
+  const credentialsAction = useAction();
+  const probeAction = useAction();
+  const foldersAction = useAction();
+  const dialogAction = useAction();
+  const probe = shallowRef<S3ProbeReport | null>(null);
+
+  /** Stores access key id + secret in the keychain (replacing `credentialsRef` when given); resolves to the reference. */
+  async function saveCredentials(accessKeyId: string, secretAccessKey: string, credentialsRef?: string | null): Promise<string | null> {
+    const answer = await credentialsAction.run(() =>
+      call('s3.saveCredentials', { accessKeyId, secretAccessKey, ...(credentialsRef ? { credentialsRef } : {}) }),
+    );
+    return answer?.credentialsRef ?? null;
+  }
+
+  /** Writes, reads, lists and deletes a probe object; the report names each step's outcome. */
+  async function testS3(destination: S3Destination): Promise<S3ProbeReport | null> {
+    probe.value = null;
+    const report = await probeAction.run(() => call('s3.test', { destination }));
+    probe.value = report;
+    return report;
+  }
+
+  function clearProbe(): void {
+    probe.value = null;
+    probeAction.clearError();
+    credentialsAction.clearError();
+  }
+
+  function listFolders(destination: S3Destination) {
+    return foldersAction.run(() => call('s3.listFolders', { destination }));
+  }
+
+  /** The native folder picker; resolves to the chosen path, null when canceled or failed (see `dialogError`). */
+  async function chooseFolder(title: string, defaultPath?: string): Promise<string | null> {
+    const answer = await dialogAction.run(() => call('dialog.chooseFolder', defaultPath ? { title, defaultPath } : { title }));
+    return answer?.path ?? null;
+  }
+
+  return {
+    saveCredentials,
+    savingCredentials: credentialsAction.pending,
+    credentialsError: credentialsAction.error,
+    testS3,
+    probe,
+    probing: probeAction.pending,
+    probeError: probeAction.error,
+    clearProbe,
+    listFolders,
+    listingFolders: foldersAction.pending,
+    foldersError: foldersAction.error,
+    chooseFolder,
+    dialogError: dialogAction.error,
+  };
+});

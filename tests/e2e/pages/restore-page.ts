@@ -1,0 +1,40 @@
+/** The Restore view: source (drop zone, picker, typed path), points, target, outcome. */
+import type { Locator, Page } from '@playwright/test';
+import { AppShell } from './app-shell';
+
+export class RestorePage {
+  readonly shell: AppShell;
+  readonly root: Locator;
+  readonly choose: Locator;
+  readonly path: Locator;
+  readonly read: Locator;
+  readonly inspectError: Locator;
+  readonly info: Locator;
+  readonly points: Locator;
+  readonly target: Locator;
+  readonly submit: Locator;
+  readonly result: Locator;
+
+  constructor(readonly page: Page) {
+    this.shell = new AppShell(page);
+    this.root = page.getByTestId('view-restore');
+    this.choose = page.getByTestId('restore-choose');
+    this.path = page.getByTestId('restore-path');
+    this.read = page.getByTestId('restore-read');
+    this.inspectError = page.getByTestId('restore-inspect-error');
+    this.info = page.getByTestId('restore-info');
+    this.points = page.getByTestId('restore-point');
+    this.target = page.getByTestId('restore-target');
+    this.submit = page.getByTestId('restore-submit');
+    this.result = page.getByTestId('restore-result');
+  }
+
+  async open(): Promise<void> {
+    await this.shell.open('restore');
+  }
+
+  async readPath(path: string): Promise<void> {
+    await this.path.fill(path);
+    await this.read.click();
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { Task } from '@shared/domain.ts';
+import { TaskInput } from '@shared/domain.ts';
+import { draftErrors, draftFromTask, draftRetention, draftToInput, emptyDraft, emptyS3Draft } from '../../../renderer/src/components/task-draft';
+
+const task: Task = {
+  id: 't1',
+  name: 'Nightly',
+  serverId: 's1',
+  type: 'logical',
+  schedule: { full: '0 2 * * *', incremental: '0 * * * *', timezone: 'Europe/Berlin' },
+  retention: { minAgeDays: 30, keepLast: 5 },
+  encryption: { mode: 'key', keyRef: 'key.0000-1111-2222-3333', fingerprint: 'ab12-cd34' },
+  destinations: [
+    { kind: 'local', path: '/backups' },
+    { kind: 's3', bucket: 'bkt', prefix: 'root', region: 'auto', endpoint: 'https://acc.r2.cloudflarestorage.com', forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: 's3.cred' },
+  ],
+  excludeDatabases: ['tmp'],
+  enabled: false,
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+};
+
+describe('task drafts', () => {
+  it('a saved task round-trips through the editor unchanged, and the result parses as a TaskInput', () => {
+    const input = draftToInput(draftFromTask(task));
+    const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = task;
+    expect(input).toEqual(fields);
+    expect(TaskInput.safeParse(input).success).toBe(true);
+  });
+
+  it('a new draft needs a name and a destination folder; its defaults are daily full + hourly incremental', () => {
+    const d = emptyDraft('s1', 'UTC');
+    expect(Object.keys(draftErrors(d)).sort()).toEqual(['destination-0', 'name']);
+    d.name = 'X';
+    d.destinations = [{ kind: 'local', path: '/b' }];
+    expect(draftErrors(d)).toEqual({});
+    expect(draftToInput(d).schedule).toEqual({ full: '0 2 * * *', incremental: '0 * * * *', timezone: 'UTC' });
+  });
+
+  it('flags no schedule, bad retention numbers, an ungenerated key and an S3 destination without credentials', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', full: { kind: 'off' as const }, incremental: { kind: 'off' as const }, minAgeDays: '-1', encryption: 'generate' as const };
+    d.destinations = [{ ...emptyS3Draft(), bucket: 'my-bucket' }];
+    const e = draftErrors(d);
+    expect(e.schedule).toMatch(/full or an incremental/);
+    expect(e.retention).toMatch(/whole numbers/);
+    expect(e.encryption).toBe('Generate the key first.');
+    expect(e['destination-0']).toBe('Enter the access key id and secret.');
+  });
+
+  it('uses the credentials reference of a just-saved secret', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ ...emptyS3Draft(), bucket: 'b-1', accessKeyId: 'AK', secretAccessKey: 'SK' }] };
+    const input = draftToInput(d, ['s3.new']);
+    expect(input.destinations[0]).toMatchObject({ kind: 's3', bucket: 'b-1', credentialsRef: 's3.new', prefix: 'backstop', endpoint: null });
+    expect(JSON.stringify(input)).not.toContain('SK');
+  });
+
+  it('draftRetention: empty keep-last is null', () => {
+    expect(draftRetention({ minAgeDays: '0', keepLast: '' })).toEqual({ minAgeDays: 0, keepLast: null });
+    expect(draftRetention({ minAgeDays: '7', keepLast: '0' })).toBeNull();
+    expect(draftRetention({ minAgeDays: '1.5', keepLast: '' })).toBeNull();
+  });
+});
