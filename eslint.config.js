@@ -96,6 +96,17 @@ export default tseslint.config(
     },
   },
   {
+    // src/api is the only code that talks to the bridge; everything else goes through stores.
+    files: ['renderer/**/*.ts', 'renderer/**/*.vue'],
+    ignores: ['renderer/src/api/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='window'][property.name='backstop']", message: 'Only renderer/src/api may use window.backstop; call a store action instead.' },
+      ],
+    },
+  },
+  {
     files: ['tests/**/*.ts', 'scripts/**/*.{ts,mjs}', '*.config.{ts,js}', 'bin/**/*.mjs'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },

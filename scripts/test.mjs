@@ -5,7 +5,7 @@
 // private D-Bus session, never the developer's own keychain: this script re-executes
 // itself inside `dbus-run-session` with an unlocked keyring daemon first.
 //
-// Options: --only=typecheck,lint,vitest,e2e   run a subset of the steps
+// Options: --only=typecheck,lint,vitest,e2e,package   run a subset of the steps
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,11 @@ async function runSteps() {
       cmd: 'node scripts/e2e.mjs',
       env: { PLAYWRIGHT_JSON_OUTPUT_FILE: e2eJson },
       counts: () => playwrightCounts(e2eJson),
+    },
+    {
+      name: 'package',
+      label: 'packaging (electron-builder config + --dir package)',
+      cmd: 'node scripts/package-check.mjs',
     },
   ].filter((s) => !only || only.includes(s.name));
 

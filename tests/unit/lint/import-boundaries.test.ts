@@ -37,6 +37,16 @@ const allowed: [string, string][] = [
   ['renderer/src/x.ts', "import { COMMANDS } from '@shared/ipc/channels.ts';\nimport { ref } from 'vue';\nvoid COMMANDS; void ref;"],
 ];
 
+describe('the bridge is reached only through renderer/src/api', () => {
+  it('flags window.backstop in a view and allows it in src/api', async () => {
+    const code = 'export const servers = () => window.backstop;\n';
+    const [inView] = await eslint.lintText(code, { filePath: 'renderer/src/views/x.ts' });
+    expect(inView!.messages.map((m) => m.message)).toContain('Only renderer/src/api may use window.backstop; call a store action instead.');
+    const [inApi] = await eslint.lintText(code, { filePath: 'renderer/src/api/x.ts' });
+    expect(inApi!.messages.filter((m) => m.ruleId === 'no-restricted-syntax')).toEqual([]);
+  });
+});
+
 describe('import boundaries (ESLint)', () => {
   it.each(forbidden)('%s: %s is an error', async (file, code, message) => {
     const messages = await restrictedImports(file, code);
