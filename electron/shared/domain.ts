@@ -204,6 +204,8 @@ export const Run = z.object({
   endedAt: z.string().nullable(),
   errorCode: z.string().nullable(),
   errorMessage: z.string().nullable(),
+  /** Fingerprint of the encryption key the run used; null when it did not encrypt. */
+  keyFingerprint: z.string().nullable(),
   databases: z.array(RunDatabase),
 });
 export type Run = z.infer<typeof Run>;

@@ -21,6 +21,7 @@ interface RunRow {
   ended_at: string | null;
   error_code: string | null;
   error_message: string | null;
+  key_fingerprint: string | null;
 }
 interface DbRow {
   run_id: string;
@@ -45,6 +46,8 @@ export interface NewRun {
   trigger: RunTrigger;
   requestedKind: PointKind;
   startedAt: string;
+  /** The fingerprint of the key the run encrypts with, or null. */
+  keyFingerprint?: string | null;
 }
 
 export type DatabaseOutcome = Pick<
@@ -57,8 +60,8 @@ export class HistoryTable {
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt);
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null);
     return id;
   }
 
@@ -144,6 +147,7 @@ export class HistoryTable {
       endedAt: r.ended_at,
       errorCode: r.error_code,
       errorMessage: r.error_message,
+      keyFingerprint: r.key_fingerprint,
       databases: byRun.get(r.id) ?? [],
     }));
   }

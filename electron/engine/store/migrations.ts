@@ -93,4 +93,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (task_id, database)
   ) STRICT;
   `,
+  // 5: the fingerprint of the key a run encrypted with (shown in history)
+  `
+  ALTER TABLE runs ADD COLUMN key_fingerprint TEXT;
+  `,
 ];

@@ -23,6 +23,7 @@ import type { JobExecutor } from '../backup/worker-executor.ts';
 import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
+import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
@@ -117,7 +118,8 @@ export class TaskRunner {
       throw new BackstopError('CONFLICT', `Task "${task.name}" is already running; wait for it to finish or cancel it.`);
     }
     const startedAt = this.deps.now().toISOString();
-    const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt }, randomUUID());
+    const keyFp = resolved.key ? keyFingerprint(resolved.key) : null;
+    const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt, keyFingerprint: keyFp }, randomUUID());
     const state: ActiveState = {
       info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
       controller: new AbortController(),

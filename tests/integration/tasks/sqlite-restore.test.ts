@@ -121,7 +121,9 @@ describe('restore from a SQLite task backup folder', () => {
 
   it('asks for the key only when the keychain lacks it, and rejects a wrong key at once', async () => {
     const { engine, secrets, server, task, dbFolder, keyText } = await setup({ encrypted: true });
-    await runTask(engine, task.id, 'full');
+    const run = await runTask(engine, task.id, 'full');
+    // History names the key the run encrypted with.
+    expect(run.keyFingerprint).toBe(task.encryption.mode === 'key' ? task.encryption.fingerprint : 'none');
     // With the key in the keychain: no prompt.
     expect(data(await engine.call('restore.inspect', { location: { kind: 'local', path: dbFolder } }))).toMatchObject({ encrypted: true, needsKey: false });
     // Without it: needsKey with the fingerprint; then the user's key works; a wrong one is rejected.

@@ -13,7 +13,7 @@ function db(database: string, destination: string, over: Partial<RunDatabase> = 
 function run(id: string, startedAt: string, over: Partial<Run> = {}): Run {
   return {
     id, taskId: 't1', taskName: 'T', trigger: 'manual', requestedKind: 'full', status: 'success', startedAt, endedAt: startedAt,
-    errorCode: null, errorMessage: null, databases: [db('a', 'local:/x', { startedAt }), db('b', 'local:/x', { startedAt })], ...over,
+    errorCode: null, errorMessage: null, keyFingerprint: null, databases: [db('a', 'local:/x', { startedAt }), db('b', 'local:/x', { startedAt })], ...over,
   };
 }
 
