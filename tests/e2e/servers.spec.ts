@@ -178,3 +178,19 @@ test('Test connection shows the server version and support; editing saves, and a
   const listed = await dispatch(engine.handlers, 'servers.list', undefined);
   expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Renamed files']);
 });
+
+test('the SQLite folder can be chosen with the folder picker', async ({ page, engine, tempDir, dialogs }) => {
+  const folder = join(tempDir, 'picked');
+  await mkdir(folder);
+  const servers = new ServersPage(page);
+  await servers.open();
+  await servers.startAdding('sqlite');
+  await servers.form.getByLabel('Name', { exact: true }).fill('Picked');
+  dialogs.chooseFolder(folder);
+  await servers.form.getByTestId('server-folder-choose').click();
+  await expect(servers.form.getByLabel('Folder', { exact: true })).toHaveValue(folder);
+  await servers.form.getByTestId('server-submit').click();
+  await expect(servers.row('Picked').getByTestId('server-row-detail')).toHaveText(folder);
+  const listed = await engine.call('servers.list', undefined);
+  expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Picked']);
+});
