@@ -6,9 +6,11 @@
  * is answered with exactly one response carrying its seq; stored bytes are transferred.
  */
 import { parentPort } from 'node:worker_threads';
+import { lowerThisThreadPriority } from '../engine/runtime/background-priority.ts';
 import { ChunkEncoder } from '../engine/repository/chunk-codec.ts';
 import type { EncodeResponse, EncoderRequest } from '../engine/repository/encoder-pool.ts';
 
+lowerThisThreadPriority();
 const port = parentPort;
 if (!port) throw new Error('chunk-encoder must run as a worker thread');
 const encoders = new Map<number, ChunkEncoder>();

@@ -4,6 +4,9 @@
  */
 import { runRestore, runVerify, type RestoreJobSpec, type VerifyJobSpec } from '../engine/restore/run-restore.ts';
 import { serveWorkerJob } from '../engine/runtime/worker-job.ts';
+import { lowerThisThreadPriority } from '../engine/runtime/background-priority.ts';
+
+lowerThisThreadPriority();
 
 serveWorkerJob<RestoreJobSpec | VerifyJobSpec, unknown>((job, signal, progress) =>
   job.op === 'restore' ? runRestore(job, signal, progress) : runVerify(job, signal),

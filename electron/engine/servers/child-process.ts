@@ -14,6 +14,7 @@
  *   failure it is destroyed with the error (see connector.ts). `refine` may replace the
  *   classified error after a look at the server (e.g. "was the database dropped?").
  */
+import { lowerProcessPriority } from '../runtime/background-priority.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -103,6 +104,7 @@ function start(cmd: ToolCommand, classify: Classifier, signal: AbortSignal | und
       ...(cmd.uid === undefined ? {} : { uid: cmd.uid, gid: cmd.gid }),
     });
     holder.child = child;
+    lowerProcessPriority(child.pid);
     let spawnError: unknown = null;
     const onAbort = (): void => {
       aborted = true;
