@@ -20,7 +20,7 @@ const electronModule = ['^electron(/|$)', 'Only electron/main and electron/prelo
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'out/', 'dist/', 'release/', 'coverage/', 'test-results/', 'playwright-report/', '.tmp/', 'resources/'],
+    ignores: ['node_modules/', 'out/', 'dist/', 'release/', 'coverage/', 'test-results/', 'playwright-report/', '.tmp/', 'resources/', 'scratch/', 'scripts/bench/.build/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
