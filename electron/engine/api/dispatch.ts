@@ -24,11 +24,20 @@ interface ZodLikeIssue {
   message: string;
 }
 
-/** Describes schema issues by path and rule only: values are never echoed back. */
+const MAX_PART = 200;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * Describes schema issues by path and rule only: values are never echoed back, and the
+ * answer stays short whatever the payload (at most `limit` issues of ≤ 200 characters).
+ */
 export function describeIssues(issues: readonly ZodLikeIssue[], limit = 5): string {
   const parts = issues.slice(0, limit).map((i) => {
-    const where = i.path.length ? i.path.map(String).join('.') : '(input)';
-    return `${where}: ${i.message}`;
+    const where = i.path.length ? clip(i.path.slice(0, 8).map(String).join('.'), 80) : '(input)';
+    return `${where}: ${clip(i.message, MAX_PART)}`;
   });
   if (issues.length > limit) parts.push(`and ${issues.length - limit} more`);
   return parts.join('; ');

@@ -107,3 +107,13 @@ describe('dispatch', () => {
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
 });
+
+describe('describeIssues', () => {
+  it('keeps the answer short whatever the payload', async () => {
+    const { handlers } = recordingHandlers();
+    const res = await dispatch(handlers, 'app.info', Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`key${i}`, i])));
+    expect(res).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
+    expect(!res.ok && res.message.length).toBeLessThan(300);
+    expect(!res.ok && res.message).toContain('Unrecognized keys');
+  });
+});
