@@ -1,0 +1,125 @@
+/**
+ * A full destination disk: a 4 MiB tmpfs mounted by the test (we run as root) as the
+ * local destination. The run that does not fit fails with DISK_FULL, names the problem,
+ * lists no partial point, leaves no packs/markers/temp files behind, and the earlier point
+ * still verifies and restores. Once space is added, the next run succeeds.
+ * If mounting is not permitted, the FaultyBackend ENOSPC variant below still runs (and the
+ * mount case is skipped with a message) — docs/RELIABILITY.md says which ran.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initRepository } from '../../../electron/engine/repository/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { FaultyBackend, LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { cli, filesUnder, Scratch } from '../../fixtures/reliability/common.ts';
+import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
+
+const scratch = new Scratch();
+const mounts: string[] = [];
+afterAll(() => {
+  for (const m of mounts) execFileSync('umount', [m]);
+  scratch.cleanup();
+});
+
+function fill(path: string, rows: number): void {
+  const db = new Database(path);
+  db.exec('CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY, v TEXT)');
+  const ins = db.prepare('INSERT INTO ledger (v) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) ins.run(randomBytes(96).toString('hex'));
+  })();
+  db.close();
+}
+
+function count(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM ledger').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+function tryMount(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    mounts.push(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a full destination disk', () => {
+  it('fails the run with DISK_FULL, keeps the earlier point intact and lists no partial point', async (ctx) => {
+    const destination = join(scratch.dir(), 'small-disk');
+    mkdirSync(destination);
+    if (!tryMount(destination, '4m')) ctx.skip('mount -t tmpfs is not permitted here; the FaultyBackend case covers DISK_FULL');
+    const folder = scratch.dir();
+    const dataDir = scratch.dir();
+    const db = join(folder, 'ledger.db');
+    fill(db, 5_000); // ~1.2 MB file, ~0.6 MB stored
+    const task = join(scratch.dir(), 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'disk', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: destination }] }));
+    const location = join(destination, encodeDatabaseFolder('ledger.db'));
+
+    const first = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
+    expect(first.code, first.out).toBe(0);
+    fill(db, 40_000); // now ~10 MB of incompressible-ish text: cannot fit in 4 MiB
+    const second = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
+    expect(second.code).toBe(1);
+    const failed = (second.json as { databases: { status: string; error?: { code: string; message: string } }[] }).databases[0]!;
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ code: 'DISK_FULL', message: expect.stringMatching(/space|full/i) });
+
+    const points = await cli('points', location, '--data-dir', dataDir, '--json');
+    expect(points.code).toBe(0);
+    expect((points.json as unknown[]).length).toBe(1);
+    expect(readdirSync(join(location, 'points'))).toHaveLength(1);
+    const verify = await cli('verify', location, '--data-dir', dataDir, '--json');
+    expect(verify.json).toMatchObject({ ok: true, pointsChecked: 1 });
+    const g = await garbageReport(new LocalBackend(location));
+    expect({ unreferenced: g.unreferenced, markers: g.markers }).toEqual({ unreferenced: 0, markers: 0 });
+    expect(filesUnder(location).filter((f) => f.split('/').pop()!.startsWith('.'))).toEqual([]);
+
+    const serverFile = join(scratch.dir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder }));
+    const restore = await cli('restore', location, '--point', 'latest', '--server', serverFile, '--database', 'back.db', '--data-dir', dataDir, '--json');
+    expect(restore.code, restore.out).toBe(0);
+    expect(count(join(folder, 'back.db'))).toBe(5_000);
+
+    // Space added: the next run goes through.
+    execFileSync('mount', ['-o', 'remount,size=64m', destination]);
+    const third = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
+    expect(third.code, third.out).toBe(0);
+    expect(((await cli('points', location, '--data-dir', dataDir, '--json')).json as unknown[]).length).toBe(2);
+  });
+
+  it('ENOSPC injected at each put of a write (FaultyBackend): DISK_FULL, nothing committed, earlier points intact', async () => {
+    const dir = scratch.dir();
+    const faulty = new FaultyBackend(new LocalBackend(dir));
+    const repo = await initRepository(faulty, { workers: 0, packSize: 64 * 1024 });
+    const stream = (n: number) =>
+      (async function* () {
+        for (let i = 0; i < n; i++) yield randomBytes(64 * 1024);
+      })();
+    const opts = { kind: 'full', backupType: 'logical', database: 'x', serverIdentity: 'test', engineVersion: '1', dumpToolVersion: '1', chunking: { kind: 'fixed', size: 16 * 1024 } } as const;
+    const first = await repo.writePoint(stream(8), opts);
+    for (const prefix of ['inflight/', 'packs/', 'points/']) {
+      faulty.clear();
+      faulty.inject({ op: 'put', keyPrefix: prefix, error: 'ENOSPC', after: prefix === 'packs/' ? 2 : 0 });
+      await expect(repo.writePoint(stream(8), opts)).rejects.toMatchObject({
+        code: 'DISK_FULL',
+      });
+      faulty.clear();
+      expect((await repo.listPoints()).map((p) => p.id)).toEqual([first.id]);
+      expect((await repo.verify()).ok).toBe(true);
+      const g = await garbageReport(new LocalBackend(dir));
+      expect({ prefix, unreferenced: g.unreferenced, markers: g.markers }).toEqual({ prefix, unreferenced: 0, markers: 0 });
+    }
+  });
+});
