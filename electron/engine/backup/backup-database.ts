@@ -26,6 +26,8 @@ export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
   id: string;
   backend: Backend;
+  /** Opens a sibling of the database folder (where a chain under a changed key goes). */
+  sibling?: (suffix: string) => Backend;
 }
 
 export interface DestinationOutcome {
@@ -103,6 +105,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           backupType: input.backupType,
           requestedKind: input.requestedKind,
           repoOptions: input.repoOptions,
+          ...(target.sibling ? { sibling: target.sibling } : {}),
         });
         prepared.push({ target, prep });
       } catch (e) {

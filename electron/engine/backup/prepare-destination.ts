@@ -5,15 +5,19 @@
  * Contract:
  * - An empty or missing folder gets a new repository; a folder with files that is not a
  *   Backstop repository is never written to (NOT_A_BACKUP) — nothing there is touched.
- * - A repository encrypted with another key, or encrypted while the task is not (or the
- *   reverse), is refused with KEY_MISMATCH/KEY_REQUIRED naming the fingerprints: one
- *   folder never mixes keys.
+ * - One folder never mixes keys. When the task's key changed (or encryption was switched
+ *   on or off), the folder's chain is left untouched — its backups stay restorable with
+ *   their key — and the new chain starts, with a full and that reason, in a sibling folder
+ *   named after the new key (`<folder>~key-<fingerprint>`, or `<folder>~plain`), which
+ *   database-folder encoding can never produce. Going back to the old key continues the
+ *   old chain.
  * - A requested incremental becomes a full, with the reason, when the destination has no
  *   chain of this backup type (first backup there, or the backup type changed) or its
  *   newest chain cannot be read.
  */
 import type { BackupType, PointKind } from '../../shared/domain.ts';
 import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { keyFingerprint } from '../crypto/index.ts';
 import { initRepository, isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
 
@@ -23,10 +27,39 @@ export interface PreparedDestination {
   kindReason: string | null;
 }
 
-export async function prepareDestination(
-  backend: Backend,
-  opts: { key: Buffer | null; backupType: BackupType; requestedKind: PointKind; repoOptions?: OpenOptions },
-): Promise<PreparedDestination> {
+export interface PrepareOptions {
+  key: Buffer | null;
+  backupType: BackupType;
+  requestedKind: PointKind;
+  repoOptions?: OpenOptions;
+  /** Opens a sibling of this database folder (`<folder><suffix>`), for a changed key. */
+  sibling?: (suffix: string) => Backend;
+}
+
+/** The sibling-folder suffix for a key: what a chain under a changed key is kept in. */
+export function keyFolderSuffix(key: Buffer | null): string {
+  return key ? `~key-${keyFingerprint(key)}` : '~plain';
+}
+
+export async function prepareDestination(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
+  try {
+    return await prepareIn(backend, opts);
+  } catch (e) {
+    const keyed = isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED');
+    if (!keyed || !opts.sibling) throw e;
+    const suffix = keyFolderSuffix(opts.key);
+    const prep = await prepareIn(opts.sibling(suffix), opts);
+    if (prep.kind === 'full' && opts.requestedKind === 'incremental' && prep.kindReason === 'first backup at this destination') {
+      return {
+        ...prep,
+        kindReason: `the encryption key changed: the earlier backups stay in their folder with their key, and this chain starts in the folder ending in "${suffix}"`,
+      };
+    }
+    return prep;
+  }
+}
+
+async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
   const repoOptions = { ...opts.repoOptions, key: opts.key };
   if (!(await isRepository(backend))) {
     const existing = await backend.list('');
@@ -44,10 +77,7 @@ export async function prepareDestination(
     repo = await openRepository(backend, repoOptions);
   } catch (e) {
     if (isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED')) {
-      throw new BackstopError(
-        e.code,
-        `${e.message} Backstop never mixes keys in one folder: give the task its previous key again, or choose a new destination folder for the new key.`,
-      );
+      throw new BackstopError(e.code, `${e.message} Backstop never mixes keys in one folder.`);
     }
     throw e;
   }

@@ -10,7 +10,8 @@ import { connectorFor } from '../servers/index.ts';
 import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
 import { openRepository } from '../repository/index.ts';
 import { applyRetention } from '../retention/index.ts';
-import { toFailure } from '../../shared/result.ts';
+import { isBackstopError, toFailure } from '../../shared/result.ts';
+import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
@@ -32,7 +33,11 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
     dumpToolVersion: spec.dumpToolVersion,
     openDump: (s) =>
       spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
-    destinations: spec.destinations.map((d, i) => ({ id: destinationId(d), backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null) })),
+    destinations: spec.destinations.map((d, i) => ({
+      id: destinationId(d),
+      backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
+      sibling: (suffix: string) => openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null),
+    })),
     signal,
     onProgress,
     repoOptions,
@@ -41,7 +46,12 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
   for (const [i, o] of outcomes.entries()) {
     if (o.status !== 'success' || signal.aborted) continue;
     try {
-      const repo = await openRepository(openDatabaseFolder(spec.destinations[i]!, spec.folder, spec.credentials[i] ?? null), { ...repoOptions, key });
+      // The point went to the database folder, or to its sibling for this key when the key changed.
+      const open = (folder: string) => openRepository(openDatabaseFolder(spec.destinations[i]!, folder, spec.credentials[i] ?? null), { ...repoOptions, key });
+      const repo = await open(spec.folder).catch((e: unknown) => {
+        if (isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED')) return open(spec.folder + keyFolderSuffix(key));
+        throw e;
+      });
       const r = await applyRetention(repo, spec.retention, new Date());
       o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
     } catch (e) {

@@ -142,6 +142,25 @@ describe('restore from a SQLite task backup folder', () => {
     expect(ok.status).toBe('success');
   });
 
+  it('when the task key changes, the next run starts a new chain beside the old one and history says why', async () => {
+    const { engine, task, dbFolder } = await setup({ encrypted: true });
+    await runTask(engine, task.id, 'full');
+    const newKey = data(await engine.call('keys.generate', undefined));
+    data(await engine.call('keys.markExported', { keyRef: newKey.keyRef, method: 'confirmed' }));
+    const { id, createdAt: _c, updatedAt: _u, ...input } = task;
+    data(await engine.call('tasks.update', { id, task: { ...input, retention: { minAgeDays: 30, keepLast: null }, encryption: { mode: 'key', keyRef: newKey.keyRef, fingerprint: newKey.fingerprint } } }));
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.status).toBe('success');
+    expect(run.keyFingerprint).toBe(newKey.fingerprint);
+    expect(run.databases[0]).toMatchObject({ kind: 'full', kindReason: expect.stringContaining('the encryption key changed') });
+    // The old chain is untouched and still opens with the old key from the keychain; the new one with the new key.
+    expect(data(await engine.call('restore.inspect', { location: { kind: 'local', path: dbFolder } })).points).toHaveLength(1);
+    const sibling = data(await engine.call('restore.inspect', { location: { kind: 'local', path: `${dbFolder}~key-${newKey.fingerprint}` } }));
+    expect(sibling).toMatchObject({ database: 'chinook.sqlite', keyFingerprint: newKey.fingerprint, points: [{ kind: 'full' }] });
+    const next = await runTask(engine, task.id, 'incremental');
+    expect(next.databases[0]).toMatchObject({ status: 'success', kind: 'incremental' });
+  });
+
   it('detects a tampered pack in verify and in restore, and restores nothing', async () => {
     const { engine, folder, server, task, dbFolder } = await setup();
     await runTask(engine, task.id, 'full');
