@@ -158,6 +158,8 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
   const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: childEnv(),
+    // The server's OS user may not be allowed into our working directory.
+    cwd: dataDir,
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   child.stderr.setEncoding('utf8');
