@@ -26,7 +26,8 @@ import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { loadS3Credentials } from './destinations/index.ts';
-import { BackstopError, isBackstopError } from '../shared/result.ts';
+import { serverPassword } from './servers/index.ts';
+import { isBackstopError } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
@@ -152,14 +153,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   async function resolveServer(id: string) {
     const server = servers.get(id);
-    let password: string | null = null;
-    if (server.kind !== 'sqlite' && server.passwordRef) {
-      password = await secrets.get(server.passwordRef);
-      if (password === null) {
-        throw new BackstopError('AUTH_FAILED', `The password of server "${server.name}" is missing from the keychain; enter it again in the server's settings.`);
-      }
-    }
-    return { server, password };
+    return { server, password: await serverPassword(secrets, server) };
   }
   const findKey = (fingerprint: string) => keys.findByFingerprint(fingerprint);
   const restores = new RestoreService({

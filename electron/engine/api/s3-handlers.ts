@@ -6,19 +6,11 @@
 import { BackstopError } from '../../shared/result.ts';
 import { listDatabaseFolders, loadS3Credentials, s3Options, saveS3Credentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import { decodeDatabaseFolder, SERVER_FOLDER } from '../servers/index.ts';
+import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import { probeS3 } from '../storage/index.ts';
 import type { Handlers } from './dispatch.ts';
 
 type S3Handlers = Pick<Handlers, 's3.saveCredentials' | 's3.test' | 's3.listFolders'>;
-
-function decoded(folder: string): string | null {
-  try {
-    return decodeDatabaseFolder(folder);
-  } catch {
-    return null;
-  }
-}
 
 export function createS3Handlers(deps: { secrets: SecretStore }): S3Handlers {
   return {
@@ -33,7 +25,7 @@ export function createS3Handlers(deps: { secrets: SecretStore }): S3Handlers {
     's3.listFolders': async ({ destination }) => {
       const creds = await loadS3Credentials(deps.secrets, destination.credentialsRef);
       const folders = await listDatabaseFolders(destination, creds);
-      return folders.filter((f) => f !== SERVER_FOLDER).map((folder) => ({ folder, database: decoded(folder) }));
+      return folders.filter((f) => f !== SERVER_FOLDER).map((folder) => ({ folder, database: databaseNameOf(folder) }));
     },
   };
 }

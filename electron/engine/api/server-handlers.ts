@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Server, ServerCheck, ServerInputParsed, ToolInfo } from '../../shared/domain.ts';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { isBackstopError } from '../../shared/result.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import { checkServerInput, connectorFor, findTool, toolVersion, type ToolFamily } from '../servers/index.ts';
+import { checkServerInput, connectorFor, findTool, serverPassword, toolVersion, type ToolFamily } from '../servers/index.ts';
 import type { ServersTable, SettingsTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 
@@ -22,12 +22,7 @@ const TOOLS: Record<ToolFamily, string[][]> = {
 };
 
 export function createServerHandlers(deps: { servers: ServersTable; settings: SettingsTable; secrets: SecretStore }): ServerHandlers {
-  async function passwordOf(server: Server): Promise<string | null> {
-    if (server.kind === 'sqlite' || !server.passwordRef) return null;
-    const pw = await deps.secrets.get(server.passwordRef);
-    if (pw === null) throw new BackstopError('AUTH_FAILED', `The password of server "${server.name}" is missing from the keychain; enter it again.`);
-    return pw;
-  }
+  const passwordOf = (server: Server) => serverPassword(deps.secrets, server);
 
   function draft(input: ServerInputParsed): Server {
     const now = new Date().toISOString();

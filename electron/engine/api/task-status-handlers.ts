@@ -12,7 +12,7 @@ import { openRepository } from '../repository/index.ts';
 import { planRetention } from '../retention/index.ts';
 import { nextRun, upcomingRuns } from '../scheduler/index.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
-import { decodeDatabaseFolder, SERVER_FOLDER } from '../servers/index.ts';
+import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import type { HistoryTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
 import { staleDatabases } from '../tasks/health.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
@@ -82,7 +82,7 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
           continue;
         }
         for (const folder of folders) {
-          const database = safeDecode(folder);
+          const database = databaseNameOf(folder) ?? folder;
           try {
             const repo = await openRepository(openDatabaseFolder(dest, folder, creds), { key, workers: 0 });
             const points = await repo.listPoints({ skipDamaged: true });
@@ -103,12 +103,4 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
       return out;
     },
   };
-}
-
-function safeDecode(folder: string): string {
-  try {
-    return decodeDatabaseFolder(folder) ?? folder;
-  } catch {
-    return folder;
-  }
 }

@@ -94,3 +94,12 @@ export function decodeDatabaseFolder(folder: string): string | null {
   if (name.length === 0 || !Buffer.from(name, 'utf8').equals(buf) || plainEncoding(name) !== folder) throw invalid();
   return name;
 }
+
+/** The database name of a folder, or null when the folder is not a decodable database folder (hashed, sibling, foreign). */
+export function databaseNameOf(folder: string): string | null {
+  try {
+    return decodeDatabaseFolder(folder);
+  } catch {
+    return null;
+  }
+}

@@ -14,7 +14,7 @@ import { SqliteConnector } from './sqlite/connector.ts';
 
 export type * from './connector.ts';
 export { checkServerInput } from './check-server-input.ts';
-export { encodeDatabaseFolder, decodeDatabaseFolder, isHashedDatabaseFolder, SERVER_FOLDER, MAX_FOLDER_LENGTH } from './database-folder.ts';
+export { encodeDatabaseFolder, decodeDatabaseFolder, databaseNameOf, isHashedDatabaseFolder, SERVER_FOLDER, MAX_FOLDER_LENGTH } from './database-folder.ts';
 export { restoreBaseBackup, startDataDirectory, type RunningCluster, type BaseBackupRestoreReport } from './postgres/snapshot.ts';
 export { PG_GLOBALS_STREAM, PG_BASEBACKUP_STREAM } from './postgres/connector.ts';
 export { findTool, toolVersion, candidateDirs, type ToolFamily } from './tools.ts';
@@ -29,3 +29,4 @@ export function connectorFor(server: Server, opts: ConnectorOptions = {}): Conne
       return new SqliteConnector(server.folder);
   }
 }
+export { serverPassword } from './server-password.ts';
