@@ -3,10 +3,11 @@
  * 16-byte header "SQLite format 3\0" is a database, named by its file name (WAL, SHM and
  * journal files have other headers and are never listed).
  *
- * - snapshot: `VACUUM INTO` a temporary file (one read transaction: consistent while other
- *   processes write, including WAL-mode databases), streamed and then deleted; meta.pageSize
- *   is the page size of that file. libsql 0.5's `db.backup()` throws "not implemented",
- *   hence VACUUM INTO rather than the online backup API.
+ * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
+ *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
+ *   while other processes write, including WAL-mode databases — streamed and then deleted;
+ *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
+ *   INTO` (one read transaction, equally consistent) is the fallback.
  * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed.
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
  *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
@@ -18,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { onlineBackup } from './online-backup.ts';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -154,17 +156,23 @@ export class SqliteConnector implements Connector {
     return type === 'snapshot' ? this.snapshot(database, opts) : this.logical(database, opts);
   }
 
-  private snapshot(database: string, opts: OperationOptions): DumpStream {
+  private async snapshot(database: string, opts: OperationOptions): Promise<DumpStream> {
     const db = this.openSource(database);
     const dir = mkdtempSync(join(tmpdir(), 'backstop-sqlite-'));
     const file = join(dir, 'snapshot.sqlite');
     try {
-      db.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
+      db.close();
+      if (!(await onlineBackup(join(this.folder, database), file))) {
+        const fallback = this.openSource(database);
+        try {
+          fallback.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
+        } finally {
+          fallback.close();
+        }
+      }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e);
-    } finally {
-      db.close();
     }
     const header = readHeader(file);
     if (!header) {
