@@ -10,7 +10,7 @@
  *     script carrying an Electron fuse wire, so the configured fuses are really flipped)
  *     into a temporary folder, then checks what was produced: the asar holds the built
  *     main, preload and renderer, the icons and package.json and none of the sources;
- *     the N-API modules (libsql, zstd-napi, @napi-rs/keyring) are unpacked with their
+ *     the N-API modules (libsql, zstd-napi, sqlite3, @napi-rs/keyring) are unpacked with their
  *     .node binaries; the executable is named as configured; the fuses are as configured.
  *
  * Usage: node scripts/package-check.mjs [--build] [--keep]
@@ -32,7 +32,7 @@ const failures = [];
 
 const BUILT = ['out/main/index.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
 const TRAY_STATES = ['idle', 'running', 'warning', 'error'];
-const NATIVE = ['libsql', 'zstd-napi', '@napi-rs/keyring'];
+const NATIVE = ['libsql', 'zstd-napi', 'sqlite3', '@napi-rs/keyring'];
 const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
 // Fuse wire v1 order (@electron/fuses FuseV1Options) and the stand-in's initial states,
 // which are Electron's defaults: RunAsNode, CookieEncryption, NodeOptions, CliInspect,
@@ -150,6 +150,7 @@ for (const name of NATIVE) {
 // Prebuilt binaries live in per-platform sibling packages for libsql and keyring.
 check(nodeFiles(join(unpacked, '@libsql')).length > 0, 'libsql binary (@libsql/<platform>/*.node) unpacked');
 check(nodeFiles(join(unpacked, 'zstd-napi')).length > 0, 'zstd-napi binary (*.node) unpacked');
+check(nodeFiles(join(unpacked, 'sqlite3')).length > 0, 'sqlite3 binary (*.node) unpacked');
 check(nodeFiles(join(unpacked, '@napi-rs')).length > 0, '@napi-rs/keyring binary (*.node) unpacked');
 
 step('Electron fuses flipped as configured');
