@@ -10,12 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { FaultyBackend, LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { cli, filesUnder, Scratch } from '../../fixtures/reliability/common.ts';
+import { fillSqlite, sqliteCount } from '../../fixtures/reliability/kill-harness.ts';
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 
 const scratch = new Scratch();
@@ -24,25 +24,6 @@ afterAll(() => {
   for (const m of mounts) execFileSync('umount', [m]);
   scratch.cleanup();
 });
-
-function fill(path: string, rows: number): void {
-  const db = new Database(path);
-  db.exec('CREATE TABLE IF NOT EXISTS ledger (id INTEGER PRIMARY KEY, v TEXT)');
-  const ins = db.prepare('INSERT INTO ledger (v) VALUES (?)');
-  db.transaction(() => {
-    for (let i = 0; i < rows; i++) ins.run(randomBytes(96).toString('hex'));
-  })();
-  db.close();
-}
-
-function count(path: string): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM ledger').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 function tryMount(dir: string, size: string): boolean {
   try {
@@ -62,14 +43,14 @@ describe('a full destination disk', () => {
     const folder = scratch.dir();
     const dataDir = scratch.dir();
     const db = join(folder, 'ledger.db');
-    fill(db, 5_000); // ~1.2 MB file, ~0.6 MB stored
+    fillSqlite(db, 5_000); // ~1.2 MB file, ~0.6 MB stored
     const task = join(scratch.dir(), 'task.json');
     writeFileSync(task, JSON.stringify({ name: 'disk', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: destination }] }));
     const location = join(destination, encodeDatabaseFolder('ledger.db'));
 
     const first = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
     expect(first.code, first.out).toBe(0);
-    fill(db, 40_000); // now ~10 MB of incompressible-ish text: cannot fit in 4 MiB
+    fillSqlite(db, 40_000); // now ~10 MB of incompressible-ish text: cannot fit in 4 MiB
     const second = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
     expect(second.code).toBe(1);
     const failed = (second.json as { databases: { status: string; error?: { code: string; message: string } }[] }).databases[0]!;
@@ -90,7 +71,7 @@ describe('a full destination disk', () => {
     writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder }));
     const restore = await cli('restore', location, '--point', 'latest', '--server', serverFile, '--database', 'back.db', '--data-dir', dataDir, '--json');
     expect(restore.code, restore.out).toBe(0);
-    expect(count(join(folder, 'back.db'))).toBe(5_000);
+    expect(sqliteCount(join(folder, 'back.db'))).toBe(5_000);
 
     // Space added: the next run goes through.
     execFileSync('mount', ['-o', 'remount,size=64m', destination]);
