@@ -8,7 +8,9 @@
  * worker). Memory held: at most `max` bytes of pending input. Not thread-safe; one
  * instance per stream.
  */
-import { createHash } from 'node:crypto';
+import { GEAR, gearScan, lastScanHash } from './gear-scan.ts';
+
+export { GEAR };
 
 export interface CdcParams {
   min: number;
@@ -22,13 +24,6 @@ export type ChunkingOption = { kind: 'cdc' } | { kind: 'fixed'; size: number };
 
 export const FIXED_MIN = 512;
 export const FIXED_MAX = 16 * 1024 * 1024;
-
-/** Gear table: entry i = first 4 bytes (little-endian, as int32) of SHA-256("backstop/v1/gear/" + i). */
-export const GEAR: Int32Array = (() => {
-  const t = new Int32Array(256);
-  for (let i = 0; i < 256; i++) t[i] = createHash('sha256').update(`backstop/v1/gear/${i}`).digest().readInt32LE(0);
-  return t;
-})();
 
 export function validateCdcParams(p: CdcParams): string | null {
   const ints = [p.min, p.avg, p.max].every((v) => Number.isInteger(v));
@@ -93,7 +88,6 @@ export class FastCdcChunker implements Chunker {
   push(buf: Uint8Array): Buffer[] {
     const out: Buffer[] = [];
     const n = buf.length;
-    const G = GEAR;
     const { min, avg, max, maskS, maskL } = this;
     let len = this.len;
     let h = this.h;
@@ -108,29 +102,21 @@ export class FastCdcChunker implements Chunker {
       }
       if (len >= min && len < avg && i < n) {
         const end = Math.min(n, i + (avg - len));
-        const i0 = i;
-        while (i < end) {
-          h = ((h << 1) + G[buf[i]!]!) | 0;
-          i++;
-          if ((h & maskS) === 0) {
-            cut = true;
-            break;
-          }
-        }
-        len += i - i0;
+        const at = gearScan(buf, i, end, h, maskS);
+        h = lastScanHash();
+        cut = at >= 0;
+        const stop = cut ? at : end;
+        len += stop - i;
+        i = stop;
       }
       if (!cut && len >= avg && len < max && i < n) {
         const end = Math.min(n, i + (max - len));
-        const i0 = i;
-        while (i < end) {
-          h = ((h << 1) + G[buf[i]!]!) | 0;
-          i++;
-          if ((h & maskL) === 0) {
-            cut = true;
-            break;
-          }
-        }
-        len += i - i0;
+        const at = gearScan(buf, i, end, h, maskL);
+        h = lastScanHash();
+        cut = at >= 0;
+        const stop = cut ? at : end;
+        len += stop - i;
+        i = stop;
       }
       if (len >= max) cut = true;
       if (i > from) this.pieces.push(buf.subarray(from, i));

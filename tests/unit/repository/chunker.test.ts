@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_CDC, FastCdcChunker, FixedChunker, GEAR, validateCdcParams } from '../../../electron/engine/repository/chunker.ts';
 import { SMALL_CDC, dumpLike, rng } from './helpers.ts';
+
+function lengthsDigest(chunks: Buffer[]): string {
+  return createHash('sha256').update(chunks.map((c) => c.length).join(',')).digest('hex');
+}
 
 function cut(data: Buffer, chunker: { push(b: Uint8Array): Buffer[]; finish(): Buffer | null }, piece: number): Buffer[] {
   const out: Buffer[] = [];
@@ -23,6 +27,19 @@ describe('FastCDC', () => {
     // Changing these changes every chunk boundary in existing repositories (docs/FORMAT.md §5).
     expect(Array.from(GEAR.slice(0, 3))).toEqual([2019057542, 1177064019, -1060403607]);
     expect(new Set(GEAR).size).toBe(256);
+  });
+
+  it('cuts exactly where format version 1 cuts (golden boundaries)', () => {
+    // Recorded from the one-byte-per-step reference loop. A change here moves every chunk
+    // boundary, so new backups would stop deduplicating against existing chains.
+    const small = cut(dumpLike(3_000_000, 21), new FastCdcChunker(SMALL_CDC), 65521);
+    expect(small.length).toBe(542);
+    expect(small.slice(0, 8).map((c) => c.length)).toEqual([1927, 8216, 8869, 5457, 7307, 4931, 5428, 4332]);
+    expect(lengthsDigest(small)).toBe('cb83e0f29fd3d0aa37053e5a904ee6eef309fa3cef4b34a15308f00e55fce943');
+    const large = cut(dumpLike(40_000_000, 22), new FastCdcChunker(DEFAULT_CDC), 65521);
+    expect(large.length).toBe(31);
+    expect(large.slice(0, 8).map((c) => c.length)).toEqual([1509005, 732705, 532899, 1283305, 529906, 1115854, 3417071, 726884]);
+    expect(lengthsDigest(large)).toBe('39d7acab15bd52fcb0a51b881f1054b8312718b39c4e9e262a23f7a04c6f0983');
   });
 
   it('cuts identically whatever the input buffer sizes', () => {
