@@ -43,6 +43,12 @@ export interface ToolFailure {
 export type Classifier = (failure: ToolFailure) => BackstopError;
 
 const MAX_STDERR = 64 * 1024;
+/**
+ * How far a dump tool may run ahead of the backup pipeline. Without it the tool stops
+ * every 16–64 KiB while the pipeline chunks and hashes, and the two take turns instead
+ * of running side by side.
+ */
+export const DUMP_READ_AHEAD_BYTES = 8 * 1024 * 1024;
 const KILL_GRACE_MS = 3000;
 
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -163,6 +169,7 @@ export function streamTool(
   const outcome = refine ? started.outcome.then(async (e) => (e && e.code !== 'CANCELED' ? refine(e).catch(() => e) : e)) : started.outcome;
   let settled = false;
   const out = new Transform({
+    readableHighWaterMark: DUMP_READ_AHEAD_BYTES,
     transform(chunk: Buffer, _enc, cb) {
       cb(null, chunk);
     },
