@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const pool = createEncoderPool(WORKERS, { encryption: 1, dataKey: generateKey(), chunkIdKey: null, level: LEVEL });
-    await Promise.all(Array.from({ length: WORKERS }, () => pool.encode(Buffer.alloc(32), Buffer.from(new Uint8Array(64)))));
+    await Promise.all(Array.from({ length: WORKERS }, () => pool.take(Buffer.from(new Uint8Array(64)))));
     await pool.close();
     const cpu = process.cpuUsage(cpu0);
     console.log(`pool(${WORKERS}) start + stop: ${(performance.now() - t0).toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU (included in each pool case below; from source via tsx, less in the built app)`);
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   await measure(`full pipeline pool(${WORKERS}) → memory (discard)`, () => pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS));
   {
     const shared = new EncoderWorkers(WORKERS);
-    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).encode(Buffer.alloc(32), Buffer.from(new Uint8Array(64)));
+    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).take(Buffer.from(new Uint8Array(64)));
     await measure(`full pipeline shared pool(${WORKERS}), warm → memory`, () => pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS, shared));
     await shared.close();
   }

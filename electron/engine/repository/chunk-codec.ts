@@ -8,10 +8,15 @@
  * and checks the chunk id and raw length; any mismatch throws ChunkDamagedError (callers
  * add the point and pack to the message). One encoder/decoder per thread (the zstd
  * contexts are not shareable); used inline and by the chunk-encoder worker.
+ *
+ * `ChunkIntake` is the write side's per-chunk step: id the raw chunk, then encode it
+ * unless the id is in a known set (the chain's chunks, as a sorted id list). It keeps no
+ * state between chunks, so a repeat within one write is encoded again and the writer,
+ * which sees every id in stream order, keeps the first.
  */
 import { Compressor, Decompressor } from 'zstd-napi';
 import { createSealer, type Sealer } from '../crypto/seal.ts';
-import { chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
+import { CHUNK_ID_LENGTH, chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
 import { COMPRESSION } from './algorithms.ts';
 
 export interface ChunkCodecConfig {
@@ -95,5 +100,60 @@ export class ChunkDecoder {
     if (raw.length !== rawLength) throw new ChunkDamagedError(`chunk is ${raw.length} bytes, expected ${rawLength}`);
     if (!this.chunkId(raw).equals(id)) throw new ChunkDamagedError('chunk content does not match its id');
     return raw;
+  }
+}
+
+/** Chunk ids as one ascending, duplicate-free list (n × 32 bytes), for `hasId`. */
+export function sortedIds(ids: Iterable<Uint8Array>): Uint8Array {
+  const list = [...ids].map((id) => Buffer.from(id.buffer, id.byteOffset, id.length)).sort(Buffer.compare);
+  const out = Buffer.allocUnsafe(list.length * CHUNK_ID_LENGTH);
+  let n = 0;
+  for (const id of list) {
+    if (id.length !== CHUNK_ID_LENGTH) throw new RangeError('chunk ids are 32 bytes');
+    if (n > 0 && out.compare(id, 0, CHUNK_ID_LENGTH, (n - 1) * CHUNK_ID_LENGTH, n * CHUNK_ID_LENGTH) === 0) continue;
+    id.copy(out, n * CHUNK_ID_LENGTH);
+    n++;
+  }
+  return out.subarray(0, n * CHUNK_ID_LENGTH);
+}
+
+/** Binary search in a `sortedIds` list. */
+export function hasId(sorted: Uint8Array, id: Uint8Array): boolean {
+  const list = Buffer.from(sorted.buffer, sorted.byteOffset, sorted.length);
+  let lo = 0;
+  let hi = Math.floor(list.length / CHUNK_ID_LENGTH) - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = list.compare(id, 0, CHUNK_ID_LENGTH, mid * CHUNK_ID_LENGTH, (mid + 1) * CHUNK_ID_LENGTH);
+    if (c === 0) return true;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** A chunk taken in by the writer: its id, and its stored form unless it was known. */
+export interface TakenChunk {
+  id: Buffer;
+  /** null: the id is in the known set, nothing was encoded. */
+  stored: Buffer | null;
+}
+
+export class ChunkIntake {
+  private readonly encoder: ChunkEncoder;
+  private readonly chunkId: ChunkIdFn;
+
+  /** `known`: a `sortedIds` list of the chunks the chain already stores. */
+  constructor(
+    config: ChunkCodecConfig,
+    private readonly known: Uint8Array,
+  ) {
+    this.encoder = new ChunkEncoder(config);
+    this.chunkId = chunkIdFunction(config.chunkIdKey);
+  }
+
+  take(raw: Uint8Array): TakenChunk {
+    const id = this.chunkId(raw);
+    return { id, stored: hasId(this.known, id) ? null : this.encoder.encode(id, raw) };
   }
 }

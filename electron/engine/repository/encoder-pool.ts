@@ -1,51 +1,51 @@
 /**
- * Parallel chunk encoding (compress + seal) for the write pipeline.
+ * Parallel chunk intake (chunk id + compress + seal) for the write pipeline.
  *
  * `EncoderWorkers(size)` is a set of worker_threads running electron/worker/chunk-encoder.ts
  * (started only through startWorker), started on first use. It can be shared by many
  * writes and repositories at once (a server-wide backup): each write opens a *session*
- * with its own codec config (keys travel to the workers in the session's first message
- * and are dropped when the session closes). `close()` on the set terminates the workers.
- * `createEncoderPool(size, config)` is the one-write form: size 0 encodes inline on the
- * calling thread (small writes, tests); size ≥ 1 starts private workers that the
- * session's close terminates.
+ * with its own codec config and the ids its chain already stores (keys travel to the
+ * workers in the session's first message and are dropped when the session closes).
+ * `close()` on the set terminates the workers. `createEncoderPool(size, config, known)` is
+ * the one-write form: size 0 works inline on the calling thread (small writes, tests);
+ * size ≥ 1 starts private workers that the session's close terminates.
  *
- * Contract: `encode` resolves with exactly what ChunkEncoder.encode returns; the caller
- * keeps output order by awaiting in submission order. With workers, the raw buffer is
- * transferred (detached for the caller), so it must be a non-pooled buffer the caller no
- * longer needs (the chunkers produce those). If a worker dies, every pending call rejects
- * with WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers
- * for sessions opened later.
+ * Contract: `take(raw)` resolves with exactly what ChunkIntake.take returns (the id, and
+ * the stored bytes unless the id is known); the caller keeps stream order by awaiting in
+ * submission order. With workers, the raw buffer is transferred (detached for the
+ * caller), so it must be a non-pooled buffer the caller no longer needs (the chunkers
+ * produce those). If a worker dies, every pending call rejects with WORKER_CRASHED, the
+ * open sessions stay failed, and the set restarts its workers for sessions opened later.
  */
 import type { Worker } from 'node:worker_threads';
 import { BackstopError } from '../../shared/result.ts';
 import { startWorker } from '../runtime/worker-entry.ts';
-import { ChunkEncoder, type ChunkCodecConfig } from './chunk-codec.ts';
+import { ChunkIntake, sortedIds, type ChunkCodecConfig, type TakenChunk } from './chunk-codec.ts';
 
 export interface EncoderPool {
   readonly size: number;
-  encode(id: Buffer, raw: Buffer): Promise<Buffer>;
+  take(raw: Buffer): Promise<TakenChunk>;
   close(): Promise<void>;
 }
 
-/** Messages to the chunk-encoder worker. */
+/** Messages to the chunk-encoder worker. `known` is a sortedIds list. */
 export type EncoderRequest =
-  | { type: 'config'; session: number; config: ChunkCodecConfig }
+  | { type: 'config'; session: number; config: ChunkCodecConfig; known: Uint8Array }
   | { type: 'drop'; session: number }
-  | { type: 'encode'; session: number; seq: number; id: Uint8Array; raw: Uint8Array };
-export type EncodeResponse = { seq: number; stored: Uint8Array } | { seq: number; error: string };
+  | { type: 'take'; session: number; seq: number; raw: Uint8Array };
+export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null } | { seq: number; error: string };
 
 export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
 
 class InlinePool implements EncoderPool {
   readonly size = 0;
-  private readonly encoder: ChunkEncoder;
-  constructor(config: ChunkCodecConfig) {
-    this.encoder = new ChunkEncoder(config);
+  private readonly intake: ChunkIntake;
+  constructor(config: ChunkCodecConfig, known: Iterable<Uint8Array>) {
+    this.intake = new ChunkIntake(config, sortedIds(known));
   }
-  encode(id: Buffer, raw: Buffer): Promise<Buffer> {
+  take(raw: Buffer): Promise<TakenChunk> {
     try {
-      return Promise.resolve(this.encoder.encode(id, raw));
+      return Promise.resolve(this.intake.take(raw));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -54,7 +54,7 @@ class InlinePool implements EncoderPool {
 }
 
 interface Pending {
-  resolve: (b: Buffer) => void;
+  resolve: (c: TakenChunk) => void;
   reject: (e: unknown) => void;
   worker: number;
 }
@@ -105,7 +105,7 @@ export class EncoderWorkers {
     this.track(gen, false);
     gen.load[worker]!--;
     if ('error' in m) p.reject(new BackstopError('INTERNAL', `chunk encoding failed in a worker: ${m.error}`));
-    else p.resolve(Buffer.from(m.stored.buffer, m.stored.byteOffset, m.stored.length));
+    else p.resolve({ id: Buffer.from(m.id.buffer, m.id.byteOffset, m.id.length), stored: m.stored && Buffer.from(m.stored.buffer, m.stored.byteOffset, m.stored.length) });
   }
 
   private crash(gen: Generation, e: unknown): void {
@@ -116,25 +116,29 @@ export class EncoderWorkers {
     for (const w of gen.workers) void w.terminate();
   }
 
-  /** Opens a session with its own codec config. Its `close` releases the config, not the workers. */
-  session(config: ChunkCodecConfig): EncoderPool {
+  /**
+   * Opens a session with its own codec config and known chunk ids (those are not encoded
+   * again). Its `close` releases the config, not the workers.
+   */
+  session(config: ChunkCodecConfig, known: Iterable<Uint8Array> = []): EncoderPool {
     if (this.closed) throw new BackstopError('CANCELED', 'The compression workers were shut down.');
     const gen = this.start();
     const id = ++this.sessions;
-    for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config } satisfies EncoderRequest);
+    const knownList = sortedIds(known);
+    for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config, known: knownList } satisfies EncoderRequest);
     let open = true;
-    const encode = (chunkId: Buffer, raw: Buffer): Promise<Buffer> => {
+    const take = (raw: Buffer): Promise<TakenChunk> => {
       if (gen.failure) return Promise.reject(gen.failure);
       if (!open || this.closed) return Promise.reject(new BackstopError('CANCELED', 'The chunk encoder session was closed.'));
       let best = 0;
       for (let i = 1; i < gen.load.length; i++) if (gen.load[i]! < gen.load[best]!) best = i;
       const seq = this.seq++;
-      return new Promise<Buffer>((resolve, reject) => {
+      return new Promise<TakenChunk>((resolve, reject) => {
         this.pending.set(seq, { resolve, reject, worker: best });
         this.track(gen, true);
         gen.load[best]!++;
         const transferable = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length && raw.buffer instanceof ArrayBuffer;
-        const msg: EncoderRequest = { type: 'encode', session: id, seq, id: new Uint8Array(chunkId), raw };
+        const msg: EncoderRequest = { type: 'take', session: id, seq, raw };
         gen.workers[best]!.postMessage(msg, transferable ? [raw.buffer as ArrayBuffer] : []);
       });
     };
@@ -143,7 +147,7 @@ export class EncoderWorkers {
       open = false;
       if (!gen.failure && !this.closed) for (const w of gen.workers) w.postMessage({ type: 'drop', session: id } satisfies EncoderRequest);
     };
-    return { size: this.size, encode, close };
+    return { size: this.size, take, close };
   }
 
   /** Terminates the workers; pending calls reject with CANCELED. Idempotent. */
@@ -157,13 +161,13 @@ export class EncoderWorkers {
 }
 
 /** One write's encoder: inline (size 0) or private workers ended by the session's close. */
-export function createEncoderPool(size: number, config: ChunkCodecConfig): EncoderPool {
-  if (size <= 0) return new InlinePool(config);
+export function createEncoderPool(size: number, config: ChunkCodecConfig, known: Iterable<Uint8Array> = []): EncoderPool {
+  if (size <= 0) return new InlinePool(config, known);
   const workers = new EncoderWorkers(size);
-  const session = workers.session(config);
+  const session = workers.session(config, known);
   return {
     size,
-    encode: (id, raw) => session.encode(id, raw),
+    take: (raw) => session.take(raw),
     close: async () => {
       await session.close();
       await workers.close();

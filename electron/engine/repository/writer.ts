@@ -1,11 +1,12 @@
 /**
  * writePoint: one input stream → one committed restore point (docs/FORMAT.md §9).
  *
- * Pipeline (one call, main thread + encoder pool):
+ * Pipeline (one call, this thread + encoder pool):
  *   read (backpressure: the source is pulled only as chunks are consumed)
- *   → chunk (FastCDC / fixed) → SHA-256 of the stream + chunk id
- *   → known in the chain or earlier in this point? reuse the ref : encode (pool, ≤ maxChunksInFlight)
- *   → append to the open pack in submission order → pack full: marker names it, then put it
+ *   → chunk (FastCDC / fixed) → SHA-256 of the stream
+ *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
+ *   → in stream order: known in the chain or earlier in this point? reuse the ref
+ *     : append to the open pack → pack full: marker names it, then put it
  *     (one pack upload overlaps with filling the next; at most two packs in memory)
  *   → all packs stored → put the manifest (the commit) → delete the in-flight marker.
  * A failure or cancel before the manifest put leaves no point; the write deletes the
@@ -18,6 +19,7 @@ import { BackstopError, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
 import { chunkStream, createChunker, validateFixedSize } from './chunker.ts';
 import { createEncoderPool } from './encoder-pool.ts';
+import type { TakenChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
 import { inflightKey, newPointId, packKey, pointKey } from './layout.ts';
 import { encodeManifest, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
@@ -174,7 +176,12 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
 
   // Starting workers costs more than it saves on small streams.
   const small = opts.expectedSize !== undefined && opts.expectedSize < SMALL_STREAM_BYTES;
-  const pool = small ? createEncoderPool(0, ctx.codec) : options.encoderWorkers ? options.encoderWorkers.session(ctx.codec) : createEncoderPool(options.workers, ctx.codec);
+  const chainIds = [...known.values()].map((l) => l.id);
+  const pool = small
+    ? createEncoderPool(0, ctx.codec, chainIds)
+    : options.encoderWorkers
+      ? options.encoderWorkers.session(ctx.codec, chainIds)
+      : createEncoderPool(options.workers, ctx.codec, chainIds);
   const heartbeat = setInterval(() => void putMarker().catch(() => {}), options.markerHeartbeatMs);
   heartbeat.unref();
 
@@ -190,7 +197,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   let slot: PackSlot = { id: null };
   let upload: Promise<void> = Promise.resolve();
   let uploadError: unknown = null;
-  const queue: { loc: Loc; stored: Promise<Buffer> }[] = [];
+  const queue: { rawLength: number; taken: Promise<TakenChunk> }[] = [];
+  const refs: Loc[] = [];
   let committed = false;
 
   const rotatePack = async (): Promise<void> => {
@@ -212,13 +220,24 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     });
   };
 
+  // Chunks are placed in stream order, so the first copy of a repeated chunk is the one kept.
   const drainOne = async (): Promise<void> => {
     const item = queue.shift()!;
-    const stored = await item.stored;
-    const entry = builder.add(item.loc.id, stored, item.loc.rawLength);
-    item.loc.pack = slot;
-    item.loc.offset = entry.offset;
-    item.loc.storedLength = stored.length;
+    const { id, stored } = await item.taken;
+    const key = id.toString('hex');
+    const existing = known.get(key);
+    if (existing) {
+      stats.chunksReused++;
+      refs.push(existing);
+      return;
+    }
+    if (!stored) throw new BackstopError('INTERNAL', `A compression worker skipped chunk ${key.slice(0, 16)}… as already stored, but this backup does not have it.`);
+    const entry = builder.add(id, stored, item.rawLength);
+    const loc: Loc = { id, pack: slot, offset: entry.offset, storedLength: stored.length, rawLength: item.rawLength };
+    known.set(key, loc);
+    refs.push(loc);
+    stats.chunksNew++;
+    stats.bytesNew += item.rawLength;
     stats.bytesStored += stored.length;
     if (uploadError) throw uploadError;
     if (builder.size >= ctx.header.packSize) await rotatePack();
@@ -229,29 +248,16 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
     const streamHash = createHash('sha256');
-    const refs: Loc[] = [];
 
     for await (const raw of chunkStream(abortable(input, signal), chunker)) {
       if (signal?.aborted) throw abortError();
-      stats.bytesRead += raw.length;
+      const rawLength = raw.length;
+      stats.bytesRead += rawLength;
       streamHash.update(raw);
-      const id = ctx.chunkId(raw);
-      const key = id.toString('hex');
-      const existing = known.get(key);
-      if (existing) {
-        stats.chunksReused++;
-        refs.push(existing);
-      } else {
-        const loc: Loc = { id, pack: slot, offset: -1, storedLength: 0, rawLength: raw.length };
-        known.set(key, loc);
-        refs.push(loc);
-        stats.chunksNew++;
-        stats.bytesNew += raw.length;
-        const stored = pool.encode(id, raw);
-        stored.catch(() => {});
-        queue.push({ loc, stored });
-        while (queue.length >= options.maxChunksInFlight) await drainOne();
-      }
+      const taken = pool.take(raw); // raw is detached (length 0) from here on when workers are used
+      taken.catch(() => {});
+      queue.push({ rawLength, taken });
+      while (queue.length >= options.maxChunksInFlight) await drainOne();
       progress.tick(() => snapshot(false));
     }
     while (queue.length > 0) {
@@ -304,7 +310,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   } catch (e) {
     clearInterval(heartbeat);
     await pool.close();
-    await Promise.allSettled(queue.map((q) => q.stored));
+    await Promise.allSettled(queue.map((q) => q.taken));
     await upload.catch(() => {});
     await markerChain.catch(() => {});
     if (!committed) {

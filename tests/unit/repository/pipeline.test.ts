@@ -92,19 +92,40 @@ describe('write pipeline', () => {
     expect((await repo.verify()).ok).toBe(true);
   });
 
-  it('pool encode results decode, and the raw buffer is transferred to the worker', async () => {
+  it('pool results carry the keyed chunk id and decode, and the raw buffer is transferred to the worker', async () => {
     const cfg = { encryption: 1, dataKey: generateKey(), chunkIdKey: generateKey(), level: 3 };
     const pool = createEncoderPool(1, cfg);
     const dec = new ChunkDecoder(cfg);
     try {
       const raw = Buffer.from(new Uint8Array(Buffer.from('pooled chunk '.repeat(1000))));
       const copy = Buffer.from(raw);
-      const id = dec.chunkId(raw);
-      const stored = await pool.encode(id, raw);
+      const { id, stored } = await pool.take(raw);
       expect(raw.length).toBe(0); // detached: the worker owns it now
-      expect(dec.decode(id, stored, copy.length).equals(copy)).toBe(true);
+      expect(id.equals(dec.chunkId(copy))).toBe(true);
+      expect(stored).not.toBeNull();
+      expect(dec.decode(id, stored!, copy.length).equals(copy)).toBe(true);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('chunks whose ids the chain already has are identified but not encoded again (inline and in workers)', async () => {
+    const cfg = { encryption: 1, dataKey: generateKey(), chunkIdKey: generateKey(), level: 3 };
+    const dec = new ChunkDecoder(cfg);
+    const a = Buffer.from('chunk a '.repeat(500));
+    const b = Buffer.from('chunk b '.repeat(500));
+    const known = [dec.chunkId(a), randomBytes(32), randomBytes(32)];
+    for (const size of [0, 2]) {
+      const pool = createEncoderPool(size, cfg, known);
+      try {
+        const [ta, tb] = await Promise.all([pool.take(Buffer.from(new Uint8Array(a))), pool.take(Buffer.from(new Uint8Array(b)))]);
+        expect(ta!.id.equals(known[0]!)).toBe(true);
+        expect(ta!.stored).toBeNull();
+        expect(tb!.id.equals(dec.chunkId(b))).toBe(true);
+        expect(dec.decode(tb!.id, tb!.stored!, b.length).equals(b)).toBe(true);
+      } finally {
+        await pool.close();
+      }
     }
   });
 });
@@ -137,12 +158,12 @@ describe('worker failure', () => {
     // Encryption id 9 does not exist: the worker throws while starting.
     const pool = createEncoderPool(1, { encryption: 9, dataKey: null, chunkIdKey: null, level: 3 });
     try {
-      await expect(pool.encode(Buffer.alloc(32), Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
-      await expect(pool.encode(Buffer.alloc(32), Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+      await expect(pool.take(Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
+      await expect(pool.take(Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
     } finally {
       await pool.close();
     }
-    await expect(pool.encode(Buffer.alloc(32), Buffer.alloc(1))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+    await expect(pool.take(Buffer.alloc(1))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
   });
 });
 
