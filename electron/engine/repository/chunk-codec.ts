@@ -14,7 +14,12 @@
  * state between chunks, so a repeat within one write is encoded again and the writer,
  * which sees every id in stream order, keeps the first.
  */
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Decompressor } from 'zstd-napi';
+// The binding is CommonJS without named ESM exports: take its exports object.
+import zstdBinding from 'zstd-napi/binding.js';
+
+const { CCtx, compressBound } = zstdBinding;
+type CCtx = InstanceType<typeof CCtx>;
 import { createSealer, type Sealer } from '../crypto/seal.ts';
 import { CHUNK_ID_LENGTH, chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
 import { COMPRESSION } from './algorithms.ts';
@@ -37,33 +42,41 @@ export class ChunkDamagedError extends Error {
   }
 }
 
+/**
+ * Compresses into one scratch buffer that grows to the largest chunk seen (the frame is
+ * built in place: id byte, then the zstd output), so a chunk costs no allocation but the
+ * sealed result. Relies on `Sealer.seal` returning new memory, never a view of its input.
+ */
 export class ChunkEncoder {
   private readonly sealer: Sealer;
-  private readonly compressor: Compressor | null;
+  private readonly cctx: CCtx | null;
+  private readonly level: number;
+  private scratch: Buffer = Buffer.alloc(0);
 
   constructor(config: ChunkCodecConfig) {
     this.sealer = createSealer(config.encryption, config.dataKey);
-    if (config.level !== 0) {
-      this.compressor = new Compressor();
-      this.compressor.setParameters({ compressionLevel: config.level });
-    } else {
-      this.compressor = null;
-    }
+    this.level = config.level;
+    this.cctx = config.level !== 0 ? new CCtx() : null;
   }
 
   encode(id: Uint8Array, raw: Uint8Array): Buffer {
-    let frame: Buffer;
-    const z = this.compressor ? this.compressor.compress(raw) : null;
-    if (z && z.length < raw.length) {
-      frame = Buffer.allocUnsafeSlow(1 + z.length);
-      frame[0] = COMPRESSION.ZSTD;
-      z.copy(frame, 1);
-    } else {
-      frame = Buffer.allocUnsafeSlow(1 + raw.length);
+    const need = 1 + Math.max(raw.length, this.cctx ? compressBound(raw.length) : 0);
+    if (this.scratch.length < need) this.scratch = Buffer.allocUnsafeSlow(need);
+    const frame = this.scratch;
+    let length = 0;
+    if (this.cctx) {
+      const z = this.cctx.compress(frame.subarray(1), raw, this.level);
+      if (z < raw.length) {
+        frame[0] = COMPRESSION.ZSTD;
+        length = 1 + z;
+      }
+    }
+    if (length === 0) {
       frame[0] = COMPRESSION.NONE;
       frame.set(raw, 1);
+      length = 1 + raw.length;
     }
-    return this.sealer.seal(frame, id);
+    return this.sealer.seal(frame.subarray(0, length), id);
   }
 }
 

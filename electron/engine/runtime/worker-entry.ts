@@ -43,9 +43,22 @@ const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
   await import(entry);
 })().catch((e) => process.nextTick(() => { throw e; }));`;
 
+/**
+ * A worker inherits its parent's execArgv, so a built entry started from a process that
+ * runs through tsx (the CLI, scripts) would load the TypeScript loader (and its hooks
+ * thread) for nothing: ~100 ms and tens of MB per worker. For such a parent a built entry
+ * gets only the flags below (an explicit execArgv may not hold V8 or process-wide flags,
+ * which an inherited one silently may); otherwise it inherits as usual (undefined).
+ */
+export function builtWorkerExecArgv(parent: readonly string[]): string[] | undefined {
+  const loadsTsx = parent.some((a, i) => /(^|[/\\])tsx([/\\]|$)/.test(a) && i > 0 && /^(--import|--loader|--require|-r)$/.test(parent[i - 1]!)) || parent.some((a) => /^--(import|loader|require)=.*\btsx\b/.test(a));
+  if (!loadsTsx) return undefined;
+  return parent.filter((a) => a === '--enable-source-maps' || a.startsWith('--conditions=') || a === '--no-warnings');
+}
+
 export function startWorker(name: string, data: object, options: Omit<WorkerOptions, 'workerData' | 'eval'> = {}): Worker {
   const entry = workerEntry(name);
-  if (entry.execArgv.length === 0) return new Worker(entry.filename, { ...options, workerData: data });
+  if (entry.execArgv.length === 0) return new Worker(entry.filename, { execArgv: builtWorkerExecArgv(process.execArgv), ...options, workerData: data });
   const loader = entry.execArgv.includes('tsx') ? import.meta.resolve('tsx/esm/api') : null;
   return new Worker(BOOTSTRAP, {
     ...options,
