@@ -8,14 +8,17 @@
  * Prints one line `RESULT <json ChildResult>` on stdout. Times only the operation itself
  * (not the tsx start-up). Memory: VmHWM (peak RSS of this process, all threads) read
  * from /proc/self/status at the end, plus RSS sampled every 100 ms so flatness is visible.
+ * The operation runs at the priority the app gives it: in the app a backup runs in a job
+ * worker that lowers its own thread's priority, as the dump tool's, so this process does
+ * the same (otherwise the niced dump tool would wait for the un-niced writer).
  */
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import type { Server } from '../../electron/shared/domain.ts';
 import { backupDatabase } from '../../electron/engine/backup/backup-database.ts';
 import { connectorFor } from '../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../electron/engine/storage/index.ts';
 import { openRepository } from '../../electron/engine/repository/index.ts';
+import { lowerThisThreadPriority } from '../../electron/engine/runtime/background-priority.ts';
 
 export interface ChildJob {
   mode: 'backup' | 'restore';
@@ -31,8 +34,6 @@ export interface ChildJob {
   level: number;
   /** restore: the point (default: newest). */
   pointId?: string;
-  /** Experiment: buffer this many bytes of the dump ahead of the writer (a PassThrough after the connector's stream). */
-  dumpBufferBytes?: number;
 }
 
 export interface ChildResult {
@@ -65,6 +66,7 @@ function procStatusMb(field: string): number {
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as ChildJob;
+  lowerThisThreadPriority();
   const connector = connectorFor(job.server, { password: job.password });
   const key = Buffer.from(job.keyBase64, 'base64');
   const samples: number[] = [];
@@ -80,14 +82,7 @@ async function main(): Promise<void> {
       serverIdentity: 'bench',
       engineVersion: 'bench',
       dumpToolVersion: 'bench',
-      openDump: async (signal) => {
-        const dump = await connector.openDump(job.database, job.backupType, { signal });
-        if (!job.dumpBufferBytes) return dump;
-        const ahead = new PassThrough({ highWaterMark: job.dumpBufferBytes });
-        dump.stream.on('error', (e) => ahead.destroy(e));
-        dump.stream.pipe(ahead);
-        return { ...dump, stream: ahead };
-      },
+      openDump: (signal) => connector.openDump(job.database, job.backupType, { signal }),
       destinations: [{ id: 'local:bench', backend: new LocalBackend(job.repoDir) }],
       repoOptions: { workers: job.workers, compressionLevel: job.level },
     });

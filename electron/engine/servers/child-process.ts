@@ -49,6 +49,8 @@ const MAX_STDERR = 64 * 1024;
  * of running side by side.
  */
 export const DUMP_READ_AHEAD_BYTES = 8 * 1024 * 1024;
+/** Pipe reads are at most 64 KiB: the read-ahead counted in buffers rather than bytes. */
+const READ_AHEAD_BUFFERS = DUMP_READ_AHEAD_BYTES / (64 * 1024);
 const KILL_GRACE_MS = 3000;
 
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -168,8 +170,11 @@ export function streamTool(
   const refine = opts.refine;
   const outcome = refine ? started.outcome.then(async (e) => (e && e.code !== 'CANCELED' ? refine(e).catch(() => e) : e)) : started.outcome;
   let settled = false;
+  // Buffers stay as the pipe delivered them: a byte-mode readable would concatenate its
+  // whole read-ahead into one new buffer on every read (a copy of every byte, and garbage).
   const out = new Transform({
-    readableHighWaterMark: DUMP_READ_AHEAD_BYTES,
+    readableObjectMode: true,
+    readableHighWaterMark: READ_AHEAD_BUFFERS,
     transform(chunk: Buffer, _enc, cb) {
       cb(null, chunk);
     },
