@@ -99,19 +99,11 @@ export class FastCdcChunker implements Chunker {
         const s = Math.min(min - len, n - i);
         i += s;
         len += s;
-      }
-      if (len >= min && len < avg && i < n) {
-        const end = Math.min(n, i + (avg - len));
-        const at = gearScan(buf, i, end, h, maskS);
-        h = lastScanHash();
-        cut = at >= 0;
-        const stop = cut ? at : end;
-        len += stop - i;
-        i = stop;
-      }
-      if (!cut && len >= avg && len < max && i < n) {
-        const end = Math.min(n, i + (max - len));
-        const at = gearScan(buf, i, end, h, maskL);
+      } else if (len < max) {
+        // Normalized chunking: the stricter mask up to avg (inclusive), the looser one up to max.
+        const strict = len < avg;
+        const end = Math.min(n, i + ((strict ? avg : max) - len));
+        const at = gearScan(buf, i, end, h, strict ? maskS : maskL);
         h = lastScanHash();
         cut = at >= 0;
         const stop = cut ? at : end;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_CDC, FastCdcChunker, FixedChunker, GEAR, validateCdcParams } from '../../../electron/engine/repository/chunker.ts';
-import { SMALL_CDC, dumpLike, rng } from './helpers.ts';
+import { SMALL_CDC, dumpLike, pseudoRandom } from './helpers.ts';
 
 function lengthsDigest(chunks: Buffer[]): string {
   return createHash('sha256').update(chunks.map((c) => c.length).join(',')).digest('hex');
@@ -13,13 +13,6 @@ function cut(data: Buffer, chunker: { push(b: Uint8Array): Buffer[]; finish(): B
   const last = chunker.finish();
   if (last) out.push(last);
   return out;
-}
-
-function pseudoRandom(n: number, seed: number): Buffer {
-  const r = rng(seed);
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
 }
 
 describe('FastCDC', () => {

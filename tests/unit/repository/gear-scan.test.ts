@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { GEAR, gearScan, lastScanHash } from '../../../electron/engine/repository/gear-scan.ts';
-import { dumpLike, rng } from './helpers.ts';
+import { dumpLike, pseudoRandom } from './helpers.ts';
 
 /** The one-byte loop of docs/FORMAT.md §5: the definition the WebAssembly scan must match. */
 function referenceScan(buf: Uint8Array, i: number, end: number, h: number, mask: number): { at: number; h: number } {
@@ -17,16 +17,9 @@ function topBits(bits: number): number {
   return (-1 << (32 - bits)) | 0;
 }
 
-function bytes(n: number, seed: number): Buffer {
-  const r = rng(seed);
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-}
-
 describe('gearScan (WebAssembly)', () => {
   it('finds every cut the reference loop finds, with the same hash, across many masks and offsets', () => {
-    const data = Buffer.concat([bytes(300_000, 3), dumpLike(300_000, 4), Buffer.alloc(5000, 0x20)]);
+    const data = Buffer.concat([pseudoRandom(300_000, 3), dumpLike(300_000, 4), Buffer.alloc(5000, 0x20)]);
     for (const bits of [4, 8, 12, 16, 20]) {
       const mask = topBits(bits);
       let pos = 7;
@@ -47,7 +40,7 @@ describe('gearScan (WebAssembly)', () => {
   });
 
   it('carries the hash across a scan that ends without a cut, and across its 1 MiB windows', () => {
-    const data = bytes(2_600_000, 9);
+    const data = pseudoRandom(2_600_000, 9);
     const never = -1; // all 32 bits: effectively no cut, so the whole range is scanned
     const whole = referenceScan(data, 0, data.length, 0, never);
     const a = gearScan(data, 0, 1_000_003, 0, never);

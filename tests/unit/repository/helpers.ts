@@ -25,6 +25,14 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Deterministic pseudo-random bytes (incompressible, with cut points everywhere). */
+export function pseudoRandom(n: number, seed: number): Buffer {
+  const r = rng(seed);
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
+  return b;
+}
+
 /** SQL-dump-like text: compressible, with row-level variety so CDC finds cut points. */
 export function dumpLike(bytes: number, seed = 1): Buffer {
   const r = rng(seed);
