@@ -10,7 +10,6 @@
 import { BackstopError, isBackstopError, type ErrorCode } from '../../shared/result.ts';
 import type { Backend } from '../storage/backend.ts';
 import type { Sealer } from '../crypto/seal.ts';
-import type { ChunkIdFn } from '../crypto/chunk-id.ts';
 import type { HeaderBody } from './header.ts';
 import type { ChunkCodecConfig } from './chunk-codec.ts';
 import type { EncoderWorkers } from './encoder-pool.ts';
@@ -43,7 +42,6 @@ export interface RepoContext {
   backend: Backend;
   header: HeaderBody;
   sealer: Sealer;
-  chunkId: ChunkIdFn;
   codec: ChunkCodecConfig;
   options: RuntimeOptions;
   manifests: ManifestStore;

@@ -14,7 +14,6 @@ import type { BackupType } from '../../shared/domain.ts';
 import type { Backend } from '../storage/backend.ts';
 import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerprint } from '../crypto/keys.ts';
 import { createSealer } from '../crypto/seal.ts';
-import { chunkIdFunction } from '../crypto/chunk-id.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
 import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
 import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions } from './context.ts';
@@ -146,7 +145,6 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
     backend,
     header,
     sealer,
-    chunkId: chunkIdFunction(chunkIdKey),
     codec: { encryption: header.algorithms.encryption, dataKey, chunkIdKey, level: opts.compressionLevel },
     options: opts,
     manifests: new ManifestStore(backend, sealer),
