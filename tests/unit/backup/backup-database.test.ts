@@ -22,7 +22,7 @@ const SMALL = { workers: 0 }; // inline encoding keeps unit tests light
  * Like a real connector, `done` rejects when the tool fails or the stream is destroyed
  * before its end, and the stream yields to the event loop between chunks.
  */
-function dumpOf(size: number, opts: { failAt?: number; seed?: number } = {}): DumpStream {
+function dumpOf(size: number, opts: { failAt?: number; seed?: number; onSent?: (bytes: number) => void } = {}): DumpStream {
   let sent = 0;
   const line = Buffer.from(`INSERT INTO t VALUES (${opts.seed ?? 1}, 'some text that compresses well');\n`);
   let rejectDone: (e: unknown) => void = () => {};
@@ -48,6 +48,7 @@ function dumpOf(size: number, opts: { failAt?: number; seed?: number } = {}): Du
       const buf = Buffer.alloc(n);
       for (let o = 0; o < n; o += line.length) line.copy(buf, o, 0, Math.min(line.length, n - o));
       sent += n;
+      opts.onSent?.(sent);
       setImmediate(() => this.push(buf));
     },
   });
@@ -200,13 +201,12 @@ describe('backupDatabase', () => {
   it('cancels cleanly: status canceled, nothing committed', async () => {
     const backend = new MemoryBackend();
     const ac = new AbortController();
+    // Cancel once the dump is under way (by bytes produced, not by progress timing: a fast
+    // pipeline may finish 50 MB before its first throttled progress report).
     const out = await backupDatabase(
       input([{ id: 'm', backend }], {
         signal: ac.signal,
-        openDump: async () => dumpOf(50_000_000),
-        onProgress: (p) => {
-          if (p.bytesRead > 1_000_000) ac.abort();
-        },
+        openDump: async () => dumpOf(50_000_000, { onSent: (bytes) => bytes > 2_000_000 && ac.abort() }),
       }),
     );
     expect(out[0]).toMatchObject({ status: 'canceled', pointId: null, error: { code: 'CANCELED' } });
