@@ -30,7 +30,8 @@ port.on('message', (req: EncoderRequest) => {
     const intake = sessions.get(req.session);
     if (!intake) throw new Error(`no encoder for session ${req.session}`);
     const { id, stored } = intake.take(req.raw);
-    res = { seq: req.seq, id, stored };
+    // The id is copied so the message never clones a larger (pooled) buffer behind it.
+    res = { seq: req.seq, id: new Uint8Array(id), stored };
     port.postMessage(res, stored && stored.byteOffset === 0 && stored.buffer.byteLength === stored.length ? [stored.buffer as ArrayBuffer] : []);
   } catch (e) {
     res = { seq: req.seq, error: e instanceof Error ? e.message : String(e) };

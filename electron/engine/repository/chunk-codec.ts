@@ -15,14 +15,14 @@
  * which sees every id in stream order, keeps the first.
  */
 import { Decompressor } from 'zstd-napi';
-// The binding is CommonJS without named ESM exports: take its exports object.
 import zstdBinding from 'zstd-napi/binding.js';
-
-const { CCtx, compressBound } = zstdBinding;
-type CCtx = InstanceType<typeof CCtx>;
 import { createSealer, type Sealer } from '../crypto/seal.ts';
 import { CHUNK_ID_LENGTH, chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
 import { COMPRESSION } from './algorithms.ts';
+
+// The binding is CommonJS without named ESM exports: take them from its exports object.
+const { CCtx, compressBound } = zstdBinding;
+type CCtx = InstanceType<typeof CCtx>;
 
 export interface ChunkCodecConfig {
   /** ENCRYPTION algorithm id. */
