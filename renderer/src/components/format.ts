@@ -1,4 +1,15 @@
 /** Display formatting shared by views. Pure functions; the locale is the OS's. */
+import type { RunStatus } from '@shared/domain.ts';
+
+/** How a run's status is shown: its label and the badge tone (a CSS class). */
+export const RUN_STATUS: Record<RunStatus, { label: string; tone: string }> = {
+  running: { label: 'Running', tone: 'accent' },
+  canceling: { label: 'Canceling', tone: 'warning' },
+  canceled: { label: 'Canceled', tone: '' },
+  success: { label: 'Succeeded', tone: 'success' },
+  partial: { label: 'Partly failed', tone: 'warning' },
+  failed: { label: 'Failed', tone: 'danger' },
+};
 
 export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return '—';
