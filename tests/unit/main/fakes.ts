@@ -91,3 +91,16 @@ export class FakeBrowserWindow extends FakeEmitter {
 }
 
 export const fakeShell = { openExternal: vi.fn(async (_url: string) => {}) };
+
+/** A scheduler that only records pause/resume (`paused` may be set directly, as the user would). */
+export function fakeScheduler() {
+  const scheduler = {
+    paused: false,
+    get isPaused() {
+      return this.paused;
+    },
+    pause: vi.fn(() => void (scheduler.paused = true)),
+    resume: vi.fn(() => void (scheduler.paused = false)),
+  };
+  return scheduler;
+}

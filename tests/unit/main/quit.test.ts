@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { MessageBoxOptions } from 'electron';
 import type { ActiveRun } from '../../../electron/shared/domain.ts';
 import { QUIT_BUTTONS, createQuitGuard } from '../../../electron/main/quit.ts';
+import { fakeScheduler } from './fakes.ts';
 
 vi.mock('electron', () => ({}));
 
@@ -30,14 +31,7 @@ function setup(taskNames: string[]) {
     }),
     idle: vi.fn(() => (active.size === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r)))),
   };
-  const scheduler = {
-    paused: false,
-    get isPaused() {
-      return this.paused;
-    },
-    pause: vi.fn(() => void (scheduler.paused = true)),
-    resume: vi.fn(() => void (scheduler.paused = false)),
-  };
+  const scheduler = fakeScheduler();
   const answers: number[] = [];
   const showMessageBox = vi.fn(async (_o: MessageBoxOptions) => ({ response: answers.shift() ?? KEEP }));
   const guard = createQuitGuard({ runner, scheduler, showMessageBox, log: { info: vi.fn() } });

@@ -3,6 +3,7 @@ import { EventBus } from '../../../electron/engine/events/event-bus.ts';
 import type { ActiveRun, TaskStatus } from '../../../electron/shared/domain.ts';
 import { createTrayMonitor } from '../../../electron/main/tray-monitor.ts';
 import type { TrayView } from '../../../electron/main/tray.ts';
+import { fakeScheduler } from './fakes.ts';
 
 // tray-monitor.ts must not need electron at run time.
 vi.mock('electron', () => ({}));
@@ -28,14 +29,7 @@ function setup() {
     return failure('INTERNAL');
   });
   const active: ActiveRun[] = [];
-  const scheduler = {
-    paused: false,
-    get isPaused() {
-      return this.paused;
-    },
-    pause: vi.fn(() => void (scheduler.paused = true)),
-    resume: vi.fn(() => void (scheduler.paused = false)),
-  };
+  const scheduler = fakeScheduler();
   const views: TrayView[] = [];
   const log = { warn: vi.fn(), error: vi.fn() };
   const engine = { call, events, runner: { activeRuns: () => active }, scheduler };
