@@ -319,6 +319,20 @@ interface Change {
   changedBytes: () => number;
 }
 
+/**
+ * The two 1% UPDATEs the mixed, MariaDB and SQLite workloads measure: rows
+ * [start, start + count) and every row with id % 100 = 37. `update(where, tag)` changes
+ * the rows matching `where` (`tag` differs per change); `rowBytes(where)` sizes them.
+ */
+function onePercentUpdates(start: number, count: number, update: (where: string, tag: string) => void, rowBytes: (where: string) => number): Change[] {
+  const contiguous = `id BETWEEN ${start} AND ${start + count - 1}`;
+  const scattered = 'id % 100 = 37';
+  return [
+    { name: '1% contiguous UPDATE', apply: async () => update(contiguous, 'audited'), changedBytes: () => rowBytes(contiguous) },
+    { name: '1% scattered UPDATE', apply: async () => update(scattered, 'audited2'), changedBytes: () => rowBytes(scattered) },
+  ];
+}
+
 async function incrementals(w: Workload, full: FullResult, changes: Change[]): Promise<void> {
   for (const c of changes) {
     console.log(`\n[${w.section}] incremental after ${c.name}`);
@@ -440,16 +454,7 @@ async function benchPostgres(work: string): Promise<void> {
       const rowBytes = (where: string) => Number(pg.psql(`SELECT coalesce(sum(pg_column_size(o.*)), 0) FROM orders o WHERE ${where}`, 'mixed').trim());
       const start = Math.floor(n * 0.4);
       await incrementals(w, full, [
-        {
-          name: '1% contiguous UPDATE',
-          apply: async () => void pg.psql(`UPDATE orders SET amount = amount + 1, status = 'audited' WHERE id BETWEEN ${start} AND ${start + n1 - 1}`, 'mixed'),
-          changedBytes: () => rowBytes(`id BETWEEN ${start} AND ${start + n1 - 1}`),
-        },
-        {
-          name: '1% scattered UPDATE',
-          apply: async () => void pg.psql(`UPDATE orders SET amount = amount + 1, status = 'audited2' WHERE id % 100 = 37`, 'mixed'),
-          changedBytes: () => rowBytes('id % 100 = 37'),
-        },
+        ...onePercentUpdates(start, n1, (where, tag) => void pg.psql(`UPDATE orders SET amount = amount + 1, status = '${tag}' WHERE ${where}`, 'mixed'), rowBytes),
         {
           name: '1% new rows (INSERT)',
           apply: async () =>
@@ -634,18 +639,7 @@ async function benchMariadb(work: string): Promise<void> {
     const n1 = Math.round(rowsN / 100);
     const start = Math.floor(rowsN * 0.4);
     const rowBytes = (where: string) => Number(db.sql(`SELECT SUM(LENGTH(CONCAT_WS('|', id, customer_id, created_at, amount, status, note, payload))) FROM orders WHERE ${where}`, 'shop').trim());
-    await incrementals(w, full, [
-      {
-        name: '1% contiguous UPDATE',
-        apply: async () => void db.sql(`UPDATE orders SET amount = amount + 1, status = 'audited' WHERE id BETWEEN ${start} AND ${start + n1 - 1}`, 'shop'),
-        changedBytes: () => rowBytes(`id BETWEEN ${start} AND ${start + n1 - 1}`),
-      },
-      {
-        name: '1% scattered UPDATE',
-        apply: async () => void db.sql(`UPDATE orders SET amount = amount + 1, status = 'audited2' WHERE id % 100 = 37`, 'shop'),
-        changedBytes: () => rowBytes('id % 100 = 37'),
-      },
-    ]);
+    await incrementals(w, full, onePercentUpdates(start, n1, (where, tag) => void db.sql(`UPDATE orders SET amount = amount + 1, status = '${tag}' WHERE ${where}`, 'shop'), rowBytes));
     rmSync(join(work, 'maria'), { recursive: true, force: true });
   } finally {
     await db.stop();
@@ -690,18 +684,7 @@ EOF`,
   const n1 = Math.round(rowsN / 100);
   const start = Math.floor(rowsN * 0.4);
   const rowBytes = (where: string) => Number(execFileSync('sqlite3', [file, `SELECT sum(length(ts) + length(kind) + 8 + length(body) + 8) FROM events WHERE ${where}`], { encoding: 'utf8' }).trim());
-  await incrementals(w, full, [
-    {
-      name: '1% contiguous UPDATE',
-      apply: async () => void execFileSync('sqlite3', [file, `UPDATE events SET amount = amount + 1 WHERE id BETWEEN ${start} AND ${start + n1 - 1}`]),
-      changedBytes: () => rowBytes(`id BETWEEN ${start} AND ${start + n1 - 1}`),
-    },
-    {
-      name: '1% scattered UPDATE',
-      apply: async () => void execFileSync('sqlite3', [file, `UPDATE events SET amount = amount + 1 WHERE id % 100 = 37`]),
-      changedBytes: () => rowBytes('id % 100 = 37'),
-    },
-  ]);
+  await incrementals(w, full, onePercentUpdates(start, n1, (where) => void execFileSync('sqlite3', [file, `UPDATE events SET amount = amount + 1 WHERE ${where}`]), rowBytes));
   rmSync(join(work, 'sqlite'), { recursive: true, force: true });
   rmSync(snap, { force: true });
 }
