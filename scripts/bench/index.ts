@@ -691,11 +691,11 @@ EOF`,
 
 // ───────────── pipeline.ts ─────────────
 
-/** Real dumps (pg_dump -Fc -Z0 files) kept by the PostgreSQL workloads for the pipeline step. */
+/** Real dumps (pg_dump -Fc -Z0 files) kept by the PostgreSQL workloads for the pipeline step (names without '=' or ','). */
 const pipelineInputs: { name: string; path: string; dumpSeconds: number }[] = [];
 
 async function benchPipeline(): Promise<void> {
-  const inputs = pipelineInputs.map((i) => `${i.name.replace(/[=,]/g, ' ')}=${i.path}`).join(',');
+  const inputs = pipelineInputs.map((i) => `${i.name}=${i.path}`).join(',');
   console.log(`\n[pipeline] scripts/bench/pipeline.ts --size-mb ${SIZES.pipelineMb} --workers ${WORKERS}${inputs ? ' --input …' : ''}`);
   const r = await sh(`${q(process.execPath)} --import tsx ${q(join(HERE, 'pipeline.ts'))} --size-mb ${SIZES.pipelineMb} --workers ${WORKERS} --level ${LEVEL} --repeat ${Math.max(2, REPEAT)}${inputs ? ` --input ${q(inputs)}` : ''}`);
   const lines = r.stdout.split('\n').filter(Boolean);
@@ -708,7 +708,7 @@ async function benchPipeline(): Promise<void> {
     const real = /^(.+): (full pipeline pool\(\d+\) → local disk)\s+(\d+) MB\/s.*?\((\d+) MB\)/.exec(l);
     if (real) {
       const mbps = Number(real[3]);
-      const input = pipelineInputs.find((i) => i.name.replace(/[=,]/g, ' ') === real[1]);
+      const input = pipelineInputs.find((i) => i.name === real[1]);
       const dumpRate = input ? statSync(input.path).size / 1e6 / input.dumpSeconds : NaN;
       addRow(`Pipeline (${real[1]} dump)`, `${real[2]}, zstd ${LEVEL} + AES (${real[4]} MB dump file)`, `${mbps} MB/s`, `pg_dump -Fc -Z0 > file ${dumpRate.toFixed(0)} MB/s`, null, '≥ 200 MB/s', mbps >= 200);
     }
