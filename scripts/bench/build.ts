@@ -13,6 +13,8 @@ export interface Bundles {
   dir: string;
   child: string;
   workerDir: string;
+  /** pipeline.ts's ceiling case worker (scripts/bench/ceiling-worker.ts). */
+  ceilingWorker: string;
 }
 
 export async function buildBundles(root: string): Promise<Bundles> {
@@ -23,6 +25,7 @@ export async function buildBundles(root: string): Promise<Bundles> {
       'backstop-child': join(root, 'scripts', 'bench', 'backstop-child.ts'),
       'workers/chunk-encoder': join(root, 'electron', 'worker', 'chunk-encoder.ts'),
       'workers/backup-job': join(root, 'electron', 'worker', 'backup-job.ts'),
+      'ceiling-worker': join(root, 'scripts', 'bench', 'ceiling-worker.ts'),
     },
     outdir: dir,
     bundle: true,
@@ -33,5 +36,5 @@ export async function buildBundles(root: string): Promise<Bundles> {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  return { dir, child: join(dir, 'backstop-child.js'), workerDir: join(dir, 'workers') };
+  return { dir, child: join(dir, 'backstop-child.js'), workerDir: join(dir, 'workers'), ceilingWorker: join(dir, 'ceiling-worker.js') };
 }

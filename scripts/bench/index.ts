@@ -713,6 +713,28 @@ async function benchPipeline(): Promise<void> {
       addRow(`Pipeline (${real[1]} dump)`, `${real[2]}, zstd ${LEVEL} + AES (${real[4]} MB dump file)`, `${mbps} MB/s`, `pg_dump -Fc -Z0 > file ${dumpRate.toFixed(0)} MB/s`, null, '≥ 200 MB/s', mbps >= 200);
     }
   }
+  // The same bytes from memory, side by side with the work the format requires done with no
+  // pipeline at all (pipeline.ts's "ceiling"): how much of the machine the pipeline leaves unused.
+  const ceilings = new Map<string, { ceiling?: number; warm?: number; share?: number }>();
+  const of = (name: string | undefined) => {
+    const key = name ?? 'synthetic';
+    let e = ceilings.get(key);
+    if (!e) ceilings.set(key, (e = {}));
+    return e;
+  };
+  for (const l of lines) {
+    const c = /^(?:(.+): )?ceiling: required work only, .*?\s(\d+) MB\/s/.exec(l);
+    if (c) of(c[1]).ceiling = Number(c[2]);
+    const w = /^(?:(.+): )?full pipeline shared pool\(\d+\), warm → memory\s+(\d+) MB\/s/.exec(l);
+    if (w) of(w[1]).warm = Number(w[2]);
+    const sh = /^(?:(.+): )?pipeline as a share of the ceiling\s+median (\d+)%/.exec(l);
+    if (sh) of(sh[1]).share = Number(sh[2]);
+  }
+  for (const [name, e] of ceilings) {
+    if (e.ceiling === undefined || e.warm === undefined || e.share === undefined) continue;
+    const section = name === 'synthetic' ? 'Pipeline (synthetic)' : `Pipeline (${name} dump)`;
+    addRow(section, `from memory, warm workers, vs the required work alone (chunk + SHA-256 + HMAC id + zstd ${LEVEL} + AES, no pipeline; median of side-by-side pairs)`, `${e.warm} MB/s`, `ceiling ${e.ceiling} MB/s`, e.share / 100, '', null);
+  }
   for (const i of pipelineInputs) rmSync(i.path, { force: true });
 }
 let pipelineOutput: string[] = [];

@@ -29,7 +29,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundles, type Bundles } from './build.ts';
+import { buildBundles } from './build.ts';
 import { createReadStream, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHash, createHmac } from 'node:crypto';
@@ -37,7 +37,10 @@ import { DEFAULT_CDC, FastCdcChunker, chunkStream, initRepository } from '../../
 import { LocalBackend, MemoryBackend, type Backend } from '../../electron/engine/storage/index.ts';
 import { generateKey } from '../../electron/engine/crypto/index.ts';
 import { Compressor } from 'zstd-napi';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { createEncoderPool, EncoderWorkers } from '../../electron/engine/repository/encoder-pool.ts';
+import { ENCRYPTION } from '../../electron/engine/repository/algorithms.ts';
 
 const { values } = parseArgs({
   options: {
@@ -145,26 +148,52 @@ async function measure(name: string, fn: () => Promise<string | void>, bytes = S
   if (values.only && !name.includes(values.only)) return null;
   const runs = [];
   for (let i = 0; i < REPEAT; i++) runs.push(await measureOnce(fn, bytes));
+  return report(name, runs);
+}
+
+/**
+ * Runs two cases alternately (a, b, a, b, …) --repeat times, prints each like `measure`
+ * and then b's speed as a share of a's in each pair: the machine's speed drifts between
+ * runs, so only runs taken side by side compare.
+ */
+async function measurePair(a: { name: string; fn: () => Promise<string | void> }, b: { name: string; fn: () => Promise<string | void> }, bytes: number, shareLabel: string): Promise<void> {
+  if (values.only && !a.name.includes(values.only) && !b.name.includes(values.only)) return;
+  type Run = Awaited<ReturnType<typeof measureOnce>>;
+  const runsA: Run[] = [];
+  const runsB: Run[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    runsA.push(await measureOnce(a.fn, bytes));
+    runsB.push(await measureOnce(b.fn, bytes));
+  }
+  report(a.name, runsA);
+  report(b.name, runsB);
+  const shares = runsA.map((x, i) => (100 * runsB[i]!.mbps) / x.mbps);
+  const sorted = [...shares].sort((x, y) => x - y);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  console.log(`${shareLabel.padEnd(44)} median ${median.toFixed(0)}% [pairs: ${shares.map((x) => `${x.toFixed(0)}%`).join(', ')}]`);
+}
+
+function report(name: string, runs: Awaited<ReturnType<typeof measureOnce>>[]): Result {
   const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const r = { name, ...best, peakRssMb: Math.max(...runs.map((x) => x.peakRssMb)), peakBuffersMb: Math.max(...runs.map((x) => x.peakBuffersMb)) };
-  const all = REPEAT > 1 ? ` [runs: ${runs.map((x) => x.mbps.toFixed(0)).join(', ')} MB/s]` : '';
+  const all = runs.length > 1 ? ` [runs: ${runs.map((x) => x.mbps.toFixed(0)).join(', ')} MB/s]` : '';
   console.log(
     `${name.padEnd(44)} ${r.mbps.toFixed(0).padStart(6)} MB/s  ${r.seconds.toFixed(2).padStart(6)} s  cpu ${best.cores.toFixed(2)} cores  peak RSS ${r.peakRssMb.toFixed(0).padStart(5)} MB  peak buffers ${r.peakBuffersMb.toFixed(0).padStart(4)} MB  ${r.note}${all}`,
   );
   return r;
 }
 
-async function pipeline(backend: Backend, workers: number, encoderWorkers?: EncoderWorkers, input?: string): Promise<string> {
+/** One full write of `source` (default: the generated dump) into a new encrypted repository. */
+async function pipeline(backend: Backend, workers: number, encoderWorkers?: EncoderWorkers, source: () => AsyncIterable<Uint8Array> = () => dumpStream(SIZE), bytes = SIZE): Promise<string> {
   const repo = await initRepository(backend, { key: generateKey(), workers, compressionLevel: LEVEL, gcGraceMs: 0, encoderWorkers });
-  const source = input ? createReadStream(input, { highWaterMark: 64 * 1024 }) : dumpStream(SIZE);
-  const p = await repo.writePoint(source, {
+  const p = await repo.writePoint(source(), {
     database: 'bench',
     serverIdentity: 'bench',
     engineVersion: '0',
     dumpToolVersion: '0',
     kind: 'full',
     backupType: 'logical',
-    expectedSize: input ? statSync(input).size : SIZE,
+    expectedSize: bytes,
   });
   return `ratio ${(p.length / p.stats.bytesStored).toFixed(2)}×, ${p.chunkCount} chunks, ${p.stats.packsWritten} packs`;
 }
@@ -179,16 +208,79 @@ async function onDisk<T>(fn: (backend: Backend) => Promise<T>): Promise<T> {
   }
 }
 
-async function main(): Promise<void> {
-  let built: Bundles | null = null;
-  if (!process.env.BACKSTOP_WORKER_DIR && !values['from-source']) {
-    built = await buildBundles(fileURLToPath(new URL('../..', import.meta.url)));
-    process.env.BACKSTOP_WORKER_DIR = built.workerDir;
+/** 64 KiB views of `bytes`, as a pipe would deliver them. */
+async function* pieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += 64 * 1024) yield bytes.subarray(at, Math.min(bytes.length, at + 64 * 1024));
+}
+
+/**
+ * The work every encrypted full backup has to do and nothing else, spread over this
+ * thread and WORKERS threads as evenly as it can be: this thread chunks the stream and
+ * hashes it (SHA-256, for the manifest) while the workers id (HMAC-SHA-256), compress
+ * (zstd) and seal (AES-256-GCM) the chunks, taking the next one as they finish one, all
+ * read from one shared buffer cut beforehand (ceiling-worker.ts) — no per-chunk
+ * messages, copies or stream plumbing.
+ * Its speed is what the pipeline could reach on this machine if its own overhead were
+ * zero. Runs alternately with the warm shared pool on the same bytes (measurePair).
+ */
+async function ceilingVersusPipeline(label: string, source: () => AsyncIterable<Uint8Array>, bytes: number, note: string): Promise<void> {
+  const data = new SharedArrayBuffer(bytes);
+  const view = new Uint8Array(data);
+  let filled = 0;
+  for await (const b of source()) {
+    view.set(b, filled);
+    filled += b.length;
   }
+  const spans: number[] = [];
+  let offset = 0;
+  for await (const c of chunkStream(pieces(view), new FastCdcChunker(DEFAULT_CDC))) {
+    spans.push(offset, c.length);
+    offset += c.length;
+  }
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const config = { encryption: ENCRYPTION.AES_256_GCM, dataKey: generateKey(), chunkIdKey: generateKey(), level: LEVEL };
+  const workers = Array.from({ length: WORKERS }, () => new Worker(CEILING_WORKER, { workerData: { data, spans, next, config } }));
+  const shared = new EncoderWorkers(WORKERS);
+  try {
+    await Promise.all(workers.map((w) => once(w, 'message')));
+    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).take(Buffer.from(new Uint8Array(64)));
+    await measurePair(
+      {
+        name: `${label}ceiling: required work only, ${WORKERS}+1 threads`,
+        fn: async () => {
+          Atomics.store(next, 0, 0);
+          const done = Promise.all(workers.map((w) => once(w, 'message') as Promise<[{ stored: number }]>));
+          for (const w of workers) w.postMessage('go');
+          const hash = createHash('sha256');
+          for await (const c of chunkStream(pieces(view), new FastCdcChunker(DEFAULT_CDC))) hash.update(c);
+          hash.digest();
+          const stored = (await done).reduce((sum, [r]) => sum + r.stored, 0);
+          return `${note}ratio ${(bytes / stored).toFixed(2)}×`;
+        },
+      },
+      {
+        name: `${label}full pipeline shared pool(${WORKERS}), warm → memory`,
+        fn: async () => `${note}${await pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS, shared, () => pieces(view), bytes)}`,
+      },
+      bytes,
+      `${label}pipeline as a share of the ceiling`,
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await shared.close();
+  }
+}
+
+let CEILING_WORKER = '';
+
+async function main(): Promise<void> {
+  const built = await buildBundles(fileURLToPath(new URL('../..', import.meta.url)));
+  CEILING_WORKER = built.ceilingWorker;
+  if (!process.env.BACKSTOP_WORKER_DIR && !values['from-source']) process.env.BACKSTOP_WORKER_DIR = built.workerDir;
   try {
     await cases();
   } finally {
-    if (built) await rm(built.dir, { recursive: true, force: true });
+    await rm(built.dir, { recursive: true, force: true });
   }
 }
 
@@ -231,17 +323,13 @@ async function cases(): Promise<void> {
   }
   await measure('full pipeline inline → memory (discard)', () => pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), 0));
   await measure(`full pipeline pool(${WORKERS}) → memory (discard)`, () => pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS));
-  {
-    const shared = new EncoderWorkers(WORKERS);
-    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).take(Buffer.from(new Uint8Array(64)));
-    await measure(`full pipeline shared pool(${WORKERS}), warm → memory`, () => pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS, shared));
-    await shared.close();
-  }
+  await ceilingVersusPipeline('', () => dumpStream(SIZE), SIZE, '');
   await measure('full pipeline inline → local disk', () => onDisk((backend) => pipeline(backend, 0)));
   await measure(`full pipeline pool(${WORKERS}) → local disk`, () => onDisk((backend) => pipeline(backend, WORKERS)));
   for (const input of INPUTS) {
     const bytes = statSync(input.path).size;
     const label = `${input.name} (${(bytes / 1e6).toFixed(0)} MB)`;
+    const fromFile = () => createReadStream(input.path, { highWaterMark: 64 * 1024 });
     await measure(`${input.name}: reference: chunk + zstd L${LEVEL} only, 1 thread`, async () => {
       const c = new Compressor();
       c.setParameters({ compressionLevel: LEVEL });
@@ -249,8 +337,9 @@ async function cases(): Promise<void> {
       for await (const ch of chunkStream(createReadStream(input.path, { highWaterMark: 64 * 1024 }), new FastCdcChunker(DEFAULT_CDC))) out += c.compress(ch).length;
       return `${label}, ratio ${(bytes / out).toFixed(2)}×`;
     }, bytes);
-    await measure(`${input.name}: full pipeline pool(${WORKERS}) → memory (discard)`, async () => `${label}, ${await pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS, undefined, input.path)}`, bytes);
-    await measure(`${input.name}: full pipeline pool(${WORKERS}) → local disk`, async () => `${label}, ${await onDisk((backend) => pipeline(backend, WORKERS, undefined, input.path))}`, bytes);
+    await measure(`${input.name}: full pipeline pool(${WORKERS}) → memory (discard)`, async () => `${label}, ${await pipeline(new MemoryBackend('null', { discard: (k) => k.startsWith('packs/') }), WORKERS, undefined, fromFile, bytes)}`, bytes);
+    await ceilingVersusPipeline(`${input.name}: `, fromFile, bytes, `${label}, `);
+    await measure(`${input.name}: full pipeline pool(${WORKERS}) → local disk`, async () => `${label}, ${await onDisk((backend) => pipeline(backend, WORKERS, undefined, fromFile, bytes))}`, bytes);
   }
   console.log(`process peak RSS (maxRSS): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 }
