@@ -15,6 +15,11 @@ const port = parentPort;
 if (!port) throw new Error('chunk-encoder must run as a worker thread');
 const sessions = new Map<number, ChunkIntake>();
 
+// A request that cannot be read has no seq to answer: fail the whole worker (the pool
+// then rejects every pending chunk with WORKER_CRASHED) rather than leave one unanswered.
+port.on('messageerror', (e) => {
+  throw e;
+});
 port.on('message', (req: EncoderRequest) => {
   if (req.type === 'config') {
     // A bad config makes this worker fail loudly (the pool reports WORKER_CRASHED).
@@ -29,7 +34,7 @@ port.on('message', (req: EncoderRequest) => {
   try {
     const intake = sessions.get(req.session);
     if (!intake) throw new Error(`no encoder for session ${req.session}`);
-    const { id, stored } = intake.take(req.raw);
+    const { id, stored } = intake.takePieces(req.pieces);
     // The id is copied so the message never clones a larger (pooled) buffer behind it.
     res = { seq: req.seq, id: new Uint8Array(id), stored };
     port.postMessage(res, stored && stored.byteOffset === 0 && stored.buffer.byteLength === stored.length ? [stored.buffer as ArrayBuffer] : []);

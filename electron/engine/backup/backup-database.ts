@@ -143,6 +143,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             kind: prep.kind,
             backupType: input.backupType,
             chunking,
+            // Only a sole writer may take the dump's buffers over: branches share them.
+            handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
             meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {

@@ -11,8 +11,9 @@
  *
  * `ChunkIntake` is the write side's per-chunk step: id the raw chunk, then encode it
  * unless the id is in a known set (the chain's chunks, as a sorted id list). It keeps no
- * state between chunks, so a repeat within one write is encoded again and the writer,
- * which sees every id in stream order, keeps the first.
+ * chunk between calls (a chunk given in pieces is joined in a reused buffer), so a repeat
+ * within one write is encoded again and the writer, which sees every id in stream order,
+ * keeps the first. Neither `take` result refers to the raw bytes.
  */
 import { Decompressor } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
@@ -155,6 +156,8 @@ export interface TakenChunk {
 export class ChunkIntake {
   private readonly encoder: ChunkEncoder;
   private readonly chunkId: ChunkIdFn;
+  /** Where a chunk that arrives in pieces is joined; grows to the largest such chunk. */
+  private joined: Buffer = Buffer.alloc(0);
 
   /** `known`: a `sortedIds` list of the chunks the chain already stores. */
   constructor(
@@ -168,5 +171,19 @@ export class ChunkIntake {
   take(raw: Uint8Array): TakenChunk {
     const id = this.chunkId(raw);
     return { id, stored: hasId(this.known, id) ? null : this.encoder.encode(id, raw) };
+  }
+
+  /** `take` of the chunk made of `pieces` in order (joined in a reused buffer, not kept). */
+  takePieces(pieces: readonly Uint8Array[]): TakenChunk {
+    if (pieces.length === 1) return this.take(pieces[0]!);
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    if (this.joined.length < length) this.joined = Buffer.allocUnsafeSlow(length);
+    let at = 0;
+    for (const p of pieces) {
+      this.joined.set(p, at);
+      at += p.length;
+    }
+    return this.take(this.joined.subarray(0, length));
   }
 }

@@ -3,10 +3,12 @@
  * 2) and fixed-size blocks for page-structured snapshot streams.
  *
  * Contract: for the same parameters and bytes the cut points are identical whatever the
- * sizes of the input buffers (the format depends on it: docs/FORMAT.md §5). Every emitted
- * chunk is a fresh, non-pooled Buffer that owns its ArrayBuffer (safe to transfer to a
- * worker). Memory held: at most `max` bytes of pending input. Not thread-safe; one
- * instance per stream.
+ * sizes of the input buffers (the format depends on it: docs/FORMAT.md §5). `cut`/`end`
+ * give each chunk as the input views it is made of (no copy: valid as long as the input
+ * buffers are left alone; consecutive views of one input buffer are merged into one);
+ * `push`/`finish` give it as a fresh, non-pooled Buffer that owns its ArrayBuffer (safe
+ * to transfer to a worker). Memory held: at most `max` bytes of pending input. Not
+ * thread-safe; one instance per stream.
  */
 import { GEAR, gearScan, lastScanHash } from './gear-scan.ts';
 
@@ -43,10 +45,20 @@ export function validateFixedSize(size: number): string | null {
   return null;
 }
 
+/** One chunk as consecutive views of the input buffers, `length` bytes in all. */
+export interface ChunkPieces {
+  pieces: Uint8Array[];
+  length: number;
+}
+
 export interface Chunker {
-  /** Feeds bytes; returns the chunks completed by them (possibly none). */
-  push(data: Uint8Array): Buffer[];
+  /** Feeds bytes; returns the chunks completed by them (possibly none), as views of the input. */
+  cut(data: Uint8Array): ChunkPieces[];
   /** Ends the stream; returns the last, possibly short, chunk or null. */
+  end(): ChunkPieces | null;
+  /** `cut`, with each chunk copied into a Buffer of its own. */
+  push(data: Uint8Array): Buffer[];
+  /** `end`, copied into a Buffer of its own. */
   finish(): Buffer | null;
 }
 
@@ -54,27 +66,67 @@ function topBitsMask(bits: number): number {
   return bits >= 32 ? -1 : (-1 << (32 - bits)) | 0;
 }
 
-function assemble(pieces: Uint8Array[], len: number): Buffer {
-  const out = Buffer.allocUnsafeSlow(len);
+/** A chunk's bytes copied into one fresh Buffer that owns its ArrayBuffer. */
+export function assemble(chunk: ChunkPieces): Buffer {
+  const out = Buffer.allocUnsafeSlow(chunk.length);
   let pos = 0;
-  for (const p of pieces) {
+  for (const p of chunk.pieces) {
     out.set(p, pos);
     pos += p.length;
   }
   return out;
 }
 
-export class FastCdcChunker implements Chunker {
+/** The pending views of the chunk being cut, and the copying forms of `cut`/`end`. */
+abstract class PieceCollector implements Chunker {
+  protected pieces: Uint8Array[] = [];
+  protected len = 0;
+
+  abstract cut(data: Uint8Array): ChunkPieces[];
+
+  /** Adds buf[from, to) to the pending chunk, extending the last view when it continues it. */
+  protected collect(buf: Uint8Array, from: number, to: number): void {
+    if (to <= from) return;
+    const last = this.pieces[this.pieces.length - 1];
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset + from) {
+      this.pieces[this.pieces.length - 1] = new Uint8Array(buf.buffer, last.byteOffset, last.length + (to - from));
+    } else {
+      this.pieces.push(buf.subarray(from, to));
+    }
+  }
+
+  /** Emits the pending chunk and starts a new one. */
+  protected take(): ChunkPieces {
+    const c = { pieces: this.pieces, length: this.len };
+    this.pieces = [];
+    this.len = 0;
+    return c;
+  }
+
+  end(): ChunkPieces | null {
+    return this.len === 0 ? null : this.take();
+  }
+
+  push(data: Uint8Array): Buffer[] {
+    return this.cut(data).map(assemble);
+  }
+
+  finish(): Buffer | null {
+    const c = this.end();
+    return c && assemble(c);
+  }
+}
+
+export class FastCdcChunker extends PieceCollector {
   private readonly min: number;
   private readonly avg: number;
   private readonly max: number;
   private readonly maskS: number;
   private readonly maskL: number;
-  private pieces: Uint8Array[] = [];
-  private len = 0;
   private h = 0;
 
   constructor(params: CdcParams) {
+    super();
     const err = validateCdcParams(params);
     if (err) throw new RangeError(err);
     this.min = params.min;
@@ -85,8 +137,8 @@ export class FastCdcChunker implements Chunker {
     this.maskL = topBitsMask(bits - 2);
   }
 
-  push(buf: Uint8Array): Buffer[] {
-    const out: Buffer[] = [];
+  cut(buf: Uint8Array): ChunkPieces[] {
+    const out: ChunkPieces[] = [];
     const n = buf.length;
     const { min, avg, max, maskS, maskL } = this;
     let len = this.len;
@@ -111,10 +163,10 @@ export class FastCdcChunker implements Chunker {
         i = stop;
       }
       if (len >= max) cut = true;
-      if (i > from) this.pieces.push(buf.subarray(from, i));
+      this.collect(buf, from, i);
       if (cut) {
-        out.push(assemble(this.pieces, len));
-        this.pieces = [];
+        this.len = len;
+        out.push(this.take());
         len = 0;
         h = 0;
       }
@@ -124,48 +176,30 @@ export class FastCdcChunker implements Chunker {
     return out;
   }
 
-  finish(): Buffer | null {
-    if (this.len === 0) return null;
-    const c = assemble(this.pieces, this.len);
-    this.pieces = [];
-    this.len = 0;
+  override end(): ChunkPieces | null {
     this.h = 0;
-    return c;
+    return super.end();
   }
 }
 
-export class FixedChunker implements Chunker {
-  private pieces: Uint8Array[] = [];
-  private len = 0;
-
+export class FixedChunker extends PieceCollector {
   constructor(private readonly size: number) {
+    super();
     const err = validateFixedSize(size);
     if (err) throw new RangeError(err);
   }
 
-  push(buf: Uint8Array): Buffer[] {
-    const out: Buffer[] = [];
+  cut(buf: Uint8Array): ChunkPieces[] {
+    const out: ChunkPieces[] = [];
     let i = 0;
     while (i < buf.length) {
-      const take = Math.min(this.size - this.len, buf.length - i);
-      this.pieces.push(buf.subarray(i, i + take));
-      this.len += take;
-      i += take;
-      if (this.len === this.size) {
-        out.push(assemble(this.pieces, this.len));
-        this.pieces = [];
-        this.len = 0;
-      }
+      const n = Math.min(this.size - this.len, buf.length - i);
+      this.collect(buf, i, i + n);
+      this.len += n;
+      i += n;
+      if (this.len === this.size) out.push(this.take());
     }
     return out;
-  }
-
-  finish(): Buffer | null {
-    if (this.len === 0) return null;
-    const c = assemble(this.pieces, this.len);
-    this.pieces = [];
-    this.len = 0;
-    return c;
   }
 }
 
@@ -173,12 +207,20 @@ export function createChunker(option: ChunkingOption, cdc: CdcParams): Chunker {
   return option.kind === 'fixed' ? new FixedChunker(option.size) : new FastCdcChunker(cdc);
 }
 
-/** Chunks an async byte stream; pulls input only as chunks are consumed (backpressure). */
-export async function* chunkStream(source: AsyncIterable<Uint8Array>, chunker: Chunker): AsyncGenerator<Buffer> {
+/**
+ * Chunks an async byte stream into views of its buffers; pulls input only as chunks are
+ * consumed (backpressure). Strings (a text-mode stream) are encoded as UTF-8.
+ */
+export async function* chunkPieceStream(source: AsyncIterable<Uint8Array>, chunker: Chunker): AsyncGenerator<ChunkPieces> {
   for await (const data of source) {
     const u8 = typeof data === 'string' ? Buffer.from(data) : data;
-    for (const c of chunker.push(u8)) yield c;
+    for (const c of chunker.cut(u8)) yield c;
   }
-  const last = chunker.finish();
+  const last = chunker.end();
   if (last) yield last;
+}
+
+/** `chunkPieceStream` with each chunk copied into a Buffer of its own. */
+export async function* chunkStream(source: AsyncIterable<Uint8Array>, chunker: Chunker): AsyncGenerator<Buffer> {
+  for await (const c of chunkPieceStream(source, chunker)) yield assemble(c);
 }

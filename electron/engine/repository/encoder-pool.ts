@@ -10,21 +10,23 @@
  * the one-write form: size 0 works inline on the calling thread (small writes, tests);
  * size ≥ 1 starts private workers that the session's close terminates.
  *
- * Contract: `take(raw)` resolves with exactly what ChunkIntake.take returns (the id, and
- * the stored bytes unless the id is known); the caller keeps stream order by awaiting in
- * submission order. With workers, the raw buffer is transferred (detached for the
- * caller), so it must be a non-pooled buffer the caller no longer needs (the chunkers
- * produce those). If a worker dies, every pending call rejects with WORKER_CRASHED, the
- * open sessions stay failed, and the set restarts its workers for sessions opened later.
+ * Contract: `take(parcel)` resolves with exactly what ChunkIntake.take returns for the
+ * parcel's bytes (the id, and the stored bytes unless the id is known); the caller keeps
+ * stream order by awaiting in submission order. With workers, the parcel's `transfer`
+ * buffers are moved (detached for the caller; hand-over.ts builds parcels); inline, the
+ * pieces are read before `take` returns. If a worker dies, every pending call rejects with
+ * WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers for
+ * sessions opened later.
  */
 import type { Worker } from 'node:worker_threads';
 import { BackstopError } from '../../shared/result.ts';
 import { startWorker } from '../runtime/worker-entry.ts';
 import { ChunkIntake, sortedIds, type ChunkCodecConfig, type TakenChunk } from './chunk-codec.ts';
+import type { ChunkParcel } from './hand-over.ts';
 
 export interface EncoderPool {
   readonly size: number;
-  take(raw: Buffer): Promise<TakenChunk>;
+  take(parcel: ChunkParcel): Promise<TakenChunk>;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export interface EncoderPool {
 export type EncoderRequest =
   | { type: 'config'; session: number; config: ChunkCodecConfig; known: Uint8Array }
   | { type: 'drop'; session: number }
-  | { type: 'take'; session: number; seq: number; raw: Uint8Array };
+  | { type: 'take'; session: number; seq: number; pieces: Uint8Array[] };
 export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null } | { seq: number; error: string };
 
 export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
@@ -43,9 +45,9 @@ class InlinePool implements EncoderPool {
   constructor(config: ChunkCodecConfig, known: Iterable<Uint8Array>) {
     this.intake = new ChunkIntake(config, sortedIds(known));
   }
-  take(raw: Buffer): Promise<TakenChunk> {
+  take(parcel: ChunkParcel): Promise<TakenChunk> {
     try {
-      return Promise.resolve(this.intake.take(raw));
+      return Promise.resolve(this.intake.takePieces(parcel.pieces));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -127,7 +129,7 @@ export class EncoderWorkers {
     const knownList = sortedIds(known);
     for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config, known: knownList } satisfies EncoderRequest);
     let open = true;
-    const take = (raw: Buffer): Promise<TakenChunk> => {
+    const take = (parcel: ChunkParcel): Promise<TakenChunk> => {
       if (gen.failure) return Promise.reject(gen.failure);
       if (!open || this.closed) return Promise.reject(new BackstopError('CANCELED', 'The chunk encoder session was closed.'));
       let best = 0;
@@ -137,9 +139,16 @@ export class EncoderWorkers {
         this.pending.set(seq, { resolve, reject, worker: best });
         this.track(gen, true);
         gen.load[best]!++;
-        const transferable = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length && raw.buffer instanceof ArrayBuffer;
-        const msg: EncoderRequest = { type: 'take', session: id, seq, raw };
-        gen.workers[best]!.postMessage(msg, transferable ? [raw.buffer as ArrayBuffer] : []);
+        const msg: EncoderRequest = { type: 'take', session: id, seq, pieces: parcel.pieces };
+        try {
+          gen.workers[best]!.postMessage(msg, parcel.transfer);
+        } catch (e) {
+          // Not sent (e.g. a buffer to move was already detached): nothing is pending.
+          this.pending.delete(seq);
+          this.track(gen, false);
+          gen.load[best]!--;
+          reject(new BackstopError('INTERNAL', `A chunk could not be handed to a compression worker: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        }
       });
     };
     const close = async (): Promise<void> => {
@@ -167,7 +176,7 @@ export function createEncoderPool(size: number, config: ChunkCodecConfig, known:
   const session = workers.session(config, known);
   return {
     size,
-    take: (raw) => session.take(raw),
+    take: (parcel) => session.take(parcel),
     close: async () => {
       await session.close();
       await workers.close();

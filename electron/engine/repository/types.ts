@@ -30,6 +30,12 @@ export interface WritePointOptions {
   expectedSize?: number;
   signal?: AbortSignal;
   onProgress?: ProgressSink<WriteProgress>;
+  /**
+   * The input hands its buffers over: once yielded, nothing else reads or writes them (a
+   * child process's stdout). The writer may then move them to its worker threads (they
+   * become detached, length 0) instead of copying every byte. Default false.
+   */
+  handsOverBuffers?: boolean;
 }
 
 export type PointSummary = ManifestInfo & { chunkCount: number };

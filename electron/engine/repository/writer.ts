@@ -3,7 +3,9 @@
  *
  * Pipeline (one call, this thread + encoder pool):
  *   read (backpressure: the source is pulled only as chunks are consumed)
- *   → chunk (FastCDC / fixed) → SHA-256 of the stream
+ *   → chunk (FastCDC / fixed; views of the input) → SHA-256 of the stream
+ *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
+ *     input hands them over, else the chunk is copied into one buffer)
  *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
  *     : append to the open pack → pack full: marker names it, then put it
@@ -17,7 +19,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BackstopError, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
-import { chunkStream, createChunker, validateFixedSize } from './chunker.ts';
+import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
+import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
 import type { TakenChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
@@ -119,6 +122,14 @@ async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal
   } finally {
     // Not awaited: a source stuck inside its own await would never answer return().
     void Promise.resolve(it.return?.()).catch(() => {});
+  }
+}
+
+/** Passes `source` through, recording each buffer the input hands over. */
+async function* recording(source: AsyncIterable<Uint8Array>, handed: HandedOver): AsyncGenerator<Uint8Array> {
+  for await (const data of source) {
+    handed.add(data);
+    yield data;
   }
 }
 
@@ -249,12 +260,22 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     const chunker = createChunker(chunking, ctx.header.chunker);
     const streamHash = createHash('sha256');
 
-    for await (const raw of chunkStream(abortable(input, signal), chunker)) {
+    // Inline, the pool reads the views before take returns: nothing to copy or move.
+    const handed = pool.size > 0 && opts.handsOverBuffers ? new HandedOver() : null;
+    const source = handed ? recording(abortable(input, signal), handed) : abortable(input, signal);
+    for await (const chunk of chunkPieceStream(source, chunker)) {
       if (signal?.aborted) throw abortError();
-      const rawLength = raw.length;
+      const rawLength = chunk.length;
       stats.bytesRead += rawLength;
-      streamHash.update(raw);
-      const taken = pool.take(raw); // raw is detached (length 0) from here on when workers are used
+      let hashed = 0;
+      for (const p of chunk.pieces) {
+        streamHash.update(p);
+        hashed += p.byteLength;
+      }
+      // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
+      if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
+      // Moved buffers are detached (length 0) for this thread from here on.
+      const taken = pool.take(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] });
       taken.catch(() => {});
       queue.push({ rawLength, taken });
       while (queue.length >= options.maxChunksInFlight) await drainOne();

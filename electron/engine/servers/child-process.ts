@@ -12,7 +12,9 @@
  *   (SIGTERM, then SIGKILL after 3 s) and becomes CANCELED.
  * - `streamTool`: the returned stream ends only after the child exited with 0; on any
  *   failure it is destroyed with the error (see connector.ts). `refine` may replace the
- *   classified error after a look at the server (e.g. "was the database dropped?").
+ *   classified error after a look at the server (e.g. "was the database dropped?"). Its
+ *   buffers are the pipe's own reads, each a fresh ArrayBuffer nothing else keeps
+ *   (DumpStream.handsOverBuffers).
  */
 import { lowerProcessPriority } from '../runtime/background-priority.ts';
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -50,6 +50,12 @@ export interface DumpStream {
   /** Resolves once the tool has exited successfully (see the header for the ordering contract). */
   done: Promise<void>;
   meta: DumpMeta;
+  /**
+   * Every buffer the stream yields is a fresh allocation that nothing else keeps (the
+   * tool's stdout through `streamTool`), so a sole consumer may take it over (move it to
+   * a worker thread) instead of copying it.
+   */
+  handsOverBuffers?: boolean;
 }
 
 export interface OperationOptions {

@@ -100,6 +100,42 @@ describe('backupDatabase', () => {
     }
   });
 
+  it('a dump that hands its buffers over gives them to a sole writer, but copies them for two', async () => {
+    const data = randomBytes(3_000_000);
+    const sent: Buffer[] = [];
+    const handingDump = async (): Promise<DumpStream> => {
+      async function* reads() {
+        for (let at = 0; at < data.length; at += 65536) {
+          const b = Buffer.from(new Uint8Array(data.subarray(at, at + 65536))); // a fresh buffer, like a pipe read
+          sent.push(b);
+          yield b;
+        }
+      }
+      return { stream: Readable.from(reads()), done: Promise.resolve(), handsOverBuffers: true, meta: { format: 'pg-custom' } };
+    };
+    const withWorkers = { workers: 1 };
+    const restored = async (backend: Backend): Promise<Buffer> => {
+      const repo = await openRepository(backend, withWorkers);
+      const [point] = await repo.listPoints();
+      const parts: Buffer[] = [];
+      for await (const c of await repo.readPoint(point!.id)) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    };
+
+    const two = [new MemoryBackend('a'), new MemoryBackend('b')];
+    const both = await backupDatabase(input(two.map((backend, i) => ({ id: `memory:${i}`, backend })), { openDump: handingDump, repoOptions: withWorkers }));
+    expect(both.map((o) => o.status)).toEqual(['success', 'success']);
+    expect(sent.every((b) => b.length > 0)).toBe(true); // shared by two writers: never moved
+    for (const backend of two) expect((await restored(backend)).equals(data)).toBe(true);
+
+    sent.length = 0;
+    const one = new MemoryBackend('c');
+    const [alone] = await backupDatabase(input([{ id: 'memory:c', backend: one }], { openDump: handingDump, repoOptions: withWorkers }));
+    expect(alone!.status).toBe('success');
+    expect(sent.every((b) => b.length === 0)).toBe(true); // moved to the encoder worker, not copied
+    expect((await restored(one)).equals(data)).toBe(true);
+  });
+
   it('turns a requested incremental into a full, with the reason, where there is no chain', async () => {
     const out = await backupDatabase(input([{ id: 'm', backend: new MemoryBackend() }], { requestedKind: 'incremental' }));
     expect(out[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });

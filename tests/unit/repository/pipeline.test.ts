@@ -5,7 +5,9 @@ import { MemoryBackend, type Backend, type PutBody, type ByteRange, type ObjectI
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { createEncoderPool, EncoderWorkers } from '../../../electron/engine/repository/encoder-pool.ts';
 import { ChunkDecoder } from '../../../electron/engine/repository/chunk-codec.ts';
-import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, sha256 } from './helpers.ts';
+import { FastCdcChunker } from '../../../electron/engine/repository/chunker.ts';
+import { handOver, parcelOf, HandedOver } from '../../../electron/engine/repository/hand-over.ts';
+import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256 } from './helpers.ts';
 
 /** Counts raw bytes that reached packs, optionally slowing puts down. */
 class SlowBackend implements Backend {
@@ -99,7 +101,7 @@ describe('write pipeline', () => {
     try {
       const raw = Buffer.from(new Uint8Array(Buffer.from('pooled chunk '.repeat(1000))));
       const copy = Buffer.from(raw);
-      const { id, stored } = await pool.take(raw);
+      const { id, stored } = await pool.take(parcelOf(raw));
       expect(raw.length).toBe(0); // detached: the worker owns it now
       expect(id.equals(dec.chunkId(copy))).toBe(true);
       expect(stored).not.toBeNull();
@@ -118,7 +120,7 @@ describe('write pipeline', () => {
     for (const size of [0, 2]) {
       const pool = createEncoderPool(size, cfg, known);
       try {
-        const [ta, tb] = await Promise.all([pool.take(Buffer.from(new Uint8Array(a))), pool.take(Buffer.from(new Uint8Array(b)))]);
+        const [ta, tb] = await Promise.all([pool.take(parcelOf(Buffer.from(new Uint8Array(a)))), pool.take(parcelOf(Buffer.from(new Uint8Array(b))))]);
         expect(ta!.id.equals(known[0]!)).toBe(true);
         expect(ta!.stored).toBeNull();
         expect(tb!.id.equals(dec.chunkId(b))).toBe(true);
@@ -127,6 +129,109 @@ describe('write pipeline', () => {
         await pool.close();
       }
     }
+  });
+});
+
+describe('handed-over input buffers', () => {
+  /** `data` as fresh buffers that each own their ArrayBuffer, like pipe reads. */
+  const owned = (data: Buffer, size: number): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let i = 0; i < data.length; i += size) {
+      const own = new Uint8Array(Math.min(size, data.length - i)); // not Buffer.from: small Buffers share a pool
+      own.set(data.subarray(i, i + own.length));
+      out.push(Buffer.from(own.buffer));
+    }
+    return out;
+  };
+  async function* yieldAll(bufs: Buffer[]) {
+    for (const b of bufs) yield b;
+  }
+
+  it('a chunk taken in pieces gets the same id and stored bytes as the joined chunk (inline and in a worker)', async () => {
+    const cfg = { encryption: 0, dataKey: null, chunkIdKey: null, level: 3 };
+    const dec = new ChunkDecoder(cfg);
+    const data = dumpLike(50_000, 71);
+    for (const size of [0, 1]) {
+      const pool = createEncoderPool(size, cfg);
+      try {
+        const bufs = owned(data, 7000);
+        const handed = new HandedOver();
+        for (const b of bufs) handed.add(b);
+        const parcel = handOver({ pieces: bufs, length: data.length }, handed);
+        expect(parcel.pieces.length).toBe(8);
+        const { id, stored } = await pool.take(size === 0 ? { pieces: bufs, transfer: [] } : parcel);
+        expect(id.equals(dec.chunkId(data))).toBe(true);
+        expect(dec.decode(id, stored!, data.length).equals(data)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('with handsOverBuffers the writer moves the input buffers to its workers instead of copying, and the point reads back intact', async () => {
+    const data = dumpLike(1_500_000, 72);
+    const repo = await initRepository(new MemoryBackend(), { key: generateKey(), chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 2 });
+    // 6151-byte buffers: most chunk boundaries fall inside one, so both halves of a split buffer are exercised.
+    const bufs = owned(data, 6151);
+    const p = await repo.writePoint(yieldAll(bufs), pointOpts({ handsOverBuffers: true }));
+    expect(p.sha256).toBe(sha256(data));
+    expect(bufs.every((b) => b.length === 0)).toBe(true); // every buffer went to a worker with the chunk that ends it
+    expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+    expect((await repo.verify()).ok).toBe(true);
+  });
+
+  it('without handsOverBuffers, or for views of shared memory, no input buffer is detached', async () => {
+    const data = dumpLike(400_000, 73);
+    const repo = await initRepository(new MemoryBackend(), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 1 });
+    const bufs = owned(data, 5000);
+    const a = await repo.writePoint(yieldAll(bufs), pointOpts());
+    expect(bufs.every((b) => b.length === 5000)).toBe(true);
+    // Views of one large buffer: handing them over must not move the memory behind the others.
+    const whole = Buffer.from(new Uint8Array(data));
+    const views = [...Array(80).keys()].map((i) => whole.subarray(i * 5000, (i + 1) * 5000));
+    const b = await repo.writePoint(yieldAll(views), pointOpts({ handsOverBuffers: true }));
+    expect(whole.length).toBe(data.length);
+    expect(whole.equals(data)).toBe(true);
+    for (const p of [a, b]) expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+  });
+
+  it('an input that takes back a buffer it handed over fails the write with INTERNAL and commits nothing', async () => {
+    const data = dumpLike(200_000, 75);
+    const repo = await initRepository(new MemoryBackend(), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 1 });
+    async function* misbehaving() {
+      let previous: Buffer | null = null;
+      for (const b of owned(data, 1000)) {
+        if (previous) structuredClone(previous.buffer, { transfer: [previous.buffer as ArrayBuffer] }); // moved elsewhere
+        previous = b;
+        yield b;
+      }
+    }
+    const e = await rejection(repo.writePoint(misbehaving(), pointOpts({ handsOverBuffers: true })));
+    expect(e.code).toBe('INTERNAL');
+    expect(e.message).toMatch(/taken over elsewhere.*Nothing was committed/);
+    expect(await repo.listPoints()).toEqual([]);
+  });
+
+  it('a split buffer is copied for the earlier chunk and moved with the chunk that reaches its end', () => {
+    const data = dumpLike(40_000, 74);
+    const bufs = owned(data, 10_000);
+    const handed = new HandedOver();
+    for (const b of bufs) handed.add(b);
+    const chunker = new FastCdcChunker(SMALL_CDC);
+    const chunks = [...bufs.flatMap((b) => chunker.cut(b)), chunker.end()!];
+    const parcels = chunks.map((c) => handOver(c, handed));
+    for (const [i, parcel] of parcels.entries()) {
+      // Every piece lies in a buffer that moves with this parcel, and none moves twice.
+      for (const piece of parcel.pieces) expect(parcel.transfer).toContain(piece.buffer);
+      for (const other of parcels.slice(i + 1)) for (const t of parcel.transfer) expect(other.transfer).not.toContain(t);
+    }
+    const moved = new Set(parcels.flatMap((p) => p.transfer));
+    for (const b of bufs) expect(moved.has(b.buffer as ArrayBuffer)).toBe(true);
+    expect(Buffer.concat(parcels.flatMap((p) => p.pieces)).equals(data)).toBe(true);
+    // Without handed-over buffers each chunk is one new buffer of its own.
+    const plain = handOver(chunks[0]!, null);
+    expect(plain.pieces.length).toBe(1);
+    expect(plain.pieces[0]!.buffer).not.toBe(bufs[0]!.buffer);
   });
 });
 
@@ -158,12 +263,26 @@ describe('worker failure', () => {
     // Encryption id 9 does not exist: the worker throws while starting.
     const pool = createEncoderPool(1, { encryption: 9, dataKey: null, chunkIdKey: null, level: 3 });
     try {
-      await expect(pool.take(Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
-      await expect(pool.take(Buffer.from(new Uint8Array(100)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+      await expect(pool.take(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
+      await expect(pool.take(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
     } finally {
       await pool.close();
     }
-    await expect(pool.take(Buffer.alloc(1))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+    await expect(pool.take(parcelOf(Buffer.alloc(1)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+  });
+});
+
+describe('unreadable requests', () => {
+  it('a chunk the worker cannot read fails the worker with WORKER_CRASHED instead of never being answered', async () => {
+    const pool = createEncoderPool(1, { encryption: 0, dataKey: null, chunkIdKey: null, level: 3 });
+    try {
+      const memory = new ArrayBuffer(10);
+      const view = new Uint8Array(memory);
+      structuredClone(memory, { transfer: [memory] }); // moved away before the chunk is sent
+      await expect(pool.take({ pieces: [view], transfer: [memory] })).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/deserialize/) });
+    } finally {
+      await pool.close();
+    }
   });
 });
 

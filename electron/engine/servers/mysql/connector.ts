@@ -171,7 +171,7 @@ export class MysqlConnector implements Connector {
       signal: opts.signal,
       classify: this.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
     });
-    return { stream, done, meta: { format: 'mysql-sql' } };
+    return { stream, done, handsOverBuffers: true, meta: { format: 'mysql-sql' } };
   }
 
   serverStreams(): ServerStream[] {

@@ -143,7 +143,7 @@ export class PostgresConnector implements Connector {
       classify: this.conn.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
       refine: (e) => this.explainDumpFailure(database, e),
     });
-    return { stream, done, meta: { format: 'pg-custom' } };
+    return { stream, done, handsOverBuffers: true, meta: { format: 'pg-custom' } };
   }
 
   /**
@@ -174,7 +174,7 @@ export class PostgresConnector implements Connector {
         signal: opts.signal,
         classify: this.conn.classify('dumping roles and tablespaces (pg_dumpall --globals-only)', 'DUMP_FAILED'),
       });
-      return { stream, done, meta: { format: PG_GLOBALS_STREAM.format } };
+      return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format } };
     }
     if (name === PG_BASEBACKUP_STREAM.name) {
       const args = ['-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', ...this.conn.connArgs()];
@@ -182,7 +182,7 @@ export class PostgresConnector implements Connector {
         signal: opts.signal,
         classify: this.conn.classify('taking a base backup (pg_basebackup)', 'DUMP_FAILED'),
       });
-      return { stream, done, meta: { format: PG_BASEBACKUP_STREAM.format } };
+      return { stream, done, handsOverBuffers: true, meta: { format: PG_BASEBACKUP_STREAM.format } };
     }
     throw new BackstopError('VALIDATION', `Unknown PostgreSQL server-level stream "${name}".`);
   }

@@ -191,7 +191,8 @@ export class SqliteConnector implements Connector {
       stream.once('error', (e) => reject(sqliteError('DUMP_FAILED', `Reading the snapshot of "${database}"`, e)));
     }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     done.catch(() => undefined);
-    return { stream, done, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header) } };
+    // A read stream of a private temp file: each read is a fresh buffer nothing else keeps.
+    return { stream, done, handsOverBuffers: true, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header) } };
   }
 
   private logical(database: string, opts: OperationOptions): DumpStream {
