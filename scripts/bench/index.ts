@@ -697,7 +697,7 @@ const pipelineInputs: { name: string; path: string; dumpSeconds: number }[] = []
 async function benchPipeline(): Promise<void> {
   const inputs = pipelineInputs.map((i) => `${i.name}=${i.path}`).join(',');
   console.log(`\n[pipeline] scripts/bench/pipeline.ts --size-mb ${SIZES.pipelineMb} --workers ${WORKERS}${inputs ? ' --input …' : ''}`);
-  const r = await sh(`${q(process.execPath)} --import tsx ${q(join(HERE, 'pipeline.ts'))} --size-mb ${SIZES.pipelineMb} --workers ${WORKERS} --level ${LEVEL} --repeat ${Math.max(2, REPEAT)}${inputs ? ` --input ${q(inputs)}` : ''}`);
+  const r = await sh(`${q(process.execPath)} --import tsx ${q(join(HERE, 'pipeline.ts'))} --size-mb ${SIZES.pipelineMb} --workers ${WORKERS} --level ${LEVEL} --repeat ${Math.max(3, REPEAT)}${inputs ? ` --input ${q(inputs)}` : ''}`);
   const lines = r.stdout.split('\n').filter(Boolean);
   for (const l of lines) console.log(`  ${l}`);
   pipelineOutput = lines;
