@@ -525,10 +525,9 @@ function summarizeSamples(s: number[]): string {
 function objectsPerGb(section: string, repoDir: string): void {
   const objects = countFiles(join(repoDir, 'packs')) + countFiles(join(repoDir, 'points'));
   const bytes = duBytes(repoDir);
-  const gb = bytes / 1e9;
-  const perGb = objects / gb;
   // Below 1 GB the per-point objects dominate; the target is read as ≤ 64 objects per started GB.
-  addRow(section, `objects per GB stored (packs + points: ${objects} objects, ${mb(bytes)})`, perGb.toFixed(0), '', null, '≤ 64 per (started) GB', objects <= 64 * Math.max(1, Math.ceil(gb)));
+  const startedGb = Math.max(1, Math.ceil(bytes / 1e9));
+  addRow(section, `objects per GB stored (packs + points: ${objects} objects, ${mb(bytes)})`, `${(objects / startedGb).toFixed(0)} per started GB`, '', null, '≤ 64 per (started) GB', objects <= 64 * startedGb);
 }
 
 async function eventLoopDelay(w: Workload, server: Server, password: string, repoRoot: string): Promise<void> {

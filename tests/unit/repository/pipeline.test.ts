@@ -286,6 +286,23 @@ describe('unreadable requests', () => {
   });
 });
 
+describe('unsendable requests', () => {
+  it('a chunk that cannot be posted rejects with INTERNAL, leaves nothing pending, and the pool goes on', async () => {
+    const cfg = { encryption: 0, dataKey: null, chunkIdKey: null, level: 3 };
+    const pool = createEncoderPool(1, cfg);
+    try {
+      const memory = new ArrayBuffer(64);
+      // The same buffer listed twice is a DataCloneError from postMessage itself.
+      await expect(pool.take({ pieces: [new Uint8Array(memory)], transfer: [memory, memory] })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/could not be handed to a compression worker/) });
+      const raw = Buffer.from('still working '.repeat(100));
+      const { id } = await pool.take(parcelOf(Buffer.from(raw)));
+      expect(id.equals(new ChunkDecoder(cfg).chunkId(raw))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('memory', () => {
   it('does not keep input buffers alive after a write (with a signal)', async () => {
     const { setFlagsFromString } = await import('node:v8');
