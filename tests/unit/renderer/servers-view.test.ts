@@ -154,6 +154,11 @@ describe('ServerForm', () => {
       'Enter the user Backstop connects as.',
     ]);
     expect(wrapper.get('[data-testid="server-name"]').attributes('aria-invalid')).toBe('true');
+    // Screen readers read the error with the field.
+    expect(wrapper.get('[data-testid="server-name"]').attributes('aria-describedby')).toBe('server-name-error');
+    expect(document.getElementById('server-name-error')?.textContent).toMatch(/Give the server a name/);
+    expect(wrapper.get('[data-testid="server-port"]').attributes('aria-invalid')).toBeUndefined();
+    wrapper.unmount();
   });
 
   it('switching kind swaps the default port unless the user typed one', async () => {
