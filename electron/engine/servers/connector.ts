@@ -51,9 +51,9 @@ export interface DumpStream {
   done: Promise<void>;
   meta: DumpMeta;
   /**
-   * Every buffer the stream yields is a fresh allocation that nothing else keeps (the
-   * tool's stdout through `streamTool`), so a sole consumer may take it over (move it to
-   * a worker thread) instead of copying it.
+   * Every buffer the stream yields is a fresh allocation that nothing else keeps (a
+   * tool's stdout through `streamTool`, the read stream of a private temp file), so a
+   * sole consumer may take it over (move it to a worker thread) instead of copying it.
    */
   handsOverBuffers?: boolean;
 }
