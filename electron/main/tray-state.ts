@@ -12,6 +12,7 @@
  * Who calls: main/tray-monitor.ts on every refresh and (throttled) progress event.
  */
 import type { ActiveRun, DatabaseProgress, TaskStatus } from '../shared/domain.ts';
+import { formatBytes } from '../shared/format-bytes.ts';
 import type { TrayState } from './tray.ts';
 
 export const TOOLTIP_MAX = 127;
@@ -126,16 +127,6 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
 
 function clip(s: string): string {
   return s.length <= TOOLTIP_MAX ? s : `${s.slice(0, TOOLTIP_MAX - 1)}…`;

@@ -2,3 +2,4 @@
 export * from './result.ts';
 export * from './domain.ts';
 export * from './ipc/index.ts';
+export * from './format-bytes.ts';

@@ -1,6 +1,8 @@
 /** Display formatting shared by views. Pure functions; the locale is the OS's. */
 import type { RunStatus } from '@shared/domain.ts';
 
+export { formatBytes } from '@shared/format-bytes.ts';
+
 /** How a run's status is shown: its label and the badge tone (a CSS class). */
 export const RUN_STATUS: Record<RunStatus, { label: string; tone: string }> = {
   running: { label: 'Running', tone: 'accent' },
@@ -36,17 +38,6 @@ export function formatDuration(startIso: string, endIso: string | null): string 
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 /** A time in a given IANA zone, e.g. "Tue, Mar 3, 2026, 02:00"; falls back to the local zone for an unknown zone. */
 export function formatInZone(iso: string, timeZone: string): string {
