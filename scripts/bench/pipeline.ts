@@ -30,6 +30,7 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundles } from './build.ts';
+import { BENCH_POINT } from './point-options.ts';
 import { createReadStream, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHash, createHmac } from 'node:crypto';
@@ -188,12 +189,7 @@ function report(name: string, runs: Awaited<ReturnType<typeof measureOnce>>[]): 
 async function pipeline(backend: Backend, workers: number, encoderWorkers?: EncoderWorkers, source: () => AsyncIterable<Uint8Array> = () => dumpStream(SIZE), bytes = SIZE): Promise<string> {
   const repo = await initRepository(backend, { key: generateKey(), workers, compressionLevel: LEVEL, gcGraceMs: 0, encoderWorkers });
   const p = await repo.writePoint(source(), {
-    database: 'bench',
-    serverIdentity: 'bench',
-    engineVersion: '0',
-    dumpToolVersion: '0',
-    kind: 'full',
-    backupType: 'logical',
+    ...BENCH_POINT,
     expectedSize: bytes,
     // File reads and generated blocks are fresh buffers, like the app's pipe reads.
     handsOverBuffers: true,

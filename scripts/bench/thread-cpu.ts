@@ -23,6 +23,7 @@ import { streamTool } from '../../electron/engine/servers/child-process.ts';
 import { MemoryBackend } from '../../electron/engine/storage/index.ts';
 import { BackstopError } from '../../electron/shared/result.ts';
 import { buildBundles } from './build.ts';
+import { BENCH_POINT } from './point-options.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -72,15 +73,7 @@ async function once(handOver: boolean): Promise<Sample> {
   const { stream } = streamTool({ path: '/bin/cat', args: [file!] }, { classify: (f) => new BackstopError('DUMP_FAILED', `cat failed: ${f.stderr}`) });
   const a = threadCpu();
   const t0 = performance.now();
-  const point = await repo.writePoint(stream, {
-    database: 'bench',
-    serverIdentity: 'bench',
-    engineVersion: '0',
-    dumpToolVersion: '0',
-    kind: 'full',
-    backupType: 'logical',
-    handsOverBuffers: handOver,
-  });
+  const point = await repo.writePoint(stream, { ...BENCH_POINT, handsOverBuffers: handOver });
   const seconds = (performance.now() - t0) / 1000;
   const b = threadCpu();
   const mb = point.length / 1e6;
