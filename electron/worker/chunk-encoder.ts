@@ -9,6 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { lowerThisThreadPriority } from '../engine/runtime/background-priority.ts';
 import { ChunkIntake } from '../engine/repository/chunk-codec.ts';
 import type { EncodeResponse, EncoderRequest } from '../engine/repository/encoder-pool.ts';
+import { coversWholeBuffer } from '../engine/repository/hand-over.ts';
 
 lowerThisThreadPriority();
 const port = parentPort;
@@ -37,7 +38,7 @@ port.on('message', (req: EncoderRequest) => {
     const { id, stored } = intake.takePieces(req.pieces);
     // The id is copied so the message never clones a larger (pooled) buffer behind it.
     res = { seq: req.seq, id: new Uint8Array(id), stored };
-    port.postMessage(res, stored && stored.byteOffset === 0 && stored.buffer.byteLength === stored.length ? [stored.buffer as ArrayBuffer] : []);
+    port.postMessage(res, stored && coversWholeBuffer(stored) ? [stored.buffer] : []);
   } catch (e) {
     res = { seq: req.seq, error: e instanceof Error ? e.message : String(e) };
     port.postMessage(res);

@@ -19,13 +19,18 @@ export interface ChunkParcel {
   transfer: ArrayBuffer[];
 }
 
+/** True when `data` is a view of all of an (unshared) ArrayBuffer, so moving that buffer moves exactly `data`. */
+export function coversWholeBuffer(data: Uint8Array): data is Uint8Array<ArrayBuffer> {
+  return data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+}
+
 /** ArrayBuffers of the input that may be moved to a worker (see the header). */
 export class HandedOver {
   private readonly buffers = new WeakSet<ArrayBufferLike>();
 
   /** Records `data`'s ArrayBuffer if `data` covers all of it; a view of shared or pooled memory is ignored. */
   add(data: unknown): void {
-    if (data instanceof Uint8Array && data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) this.buffers.add(data.buffer);
+    if (data instanceof Uint8Array && coversWholeBuffer(data)) this.buffers.add(data.buffer);
   }
 
   /** True once, for a piece that ends its handed-over buffer; the buffer is forgotten. */
@@ -51,6 +56,5 @@ export function handOver(chunk: ChunkPieces, handed: HandedOver | null): ChunkPa
 
 /** A parcel of one buffer, moved if it covers its whole ArrayBuffer and cloned otherwise. */
 export function parcelOf(data: Uint8Array): ChunkParcel {
-  const whole = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-  return { pieces: [data], transfer: whole ? [data.buffer as ArrayBuffer] : [] };
+  return { pieces: [data], transfer: coversWholeBuffer(data) ? [data.buffer] : [] };
 }

@@ -38,7 +38,6 @@ export function formatDuration(startIso: string, endIso: string | null): string 
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-
 /** A time in a given IANA zone, e.g. "Tue, Mar 3, 2026, 02:00"; falls back to the local zone for an unknown zone. */
 export function formatInZone(iso: string, timeZone: string): string {
   const d = new Date(iso);
