@@ -339,9 +339,16 @@ export const RestoreOptions = z.strictObject({
   jobs: z.number().int().min(1).max(16).default(1),
   /** PostgreSQL: do not restore object ownership (every object then belongs to the connecting user). */
   noOwner: z.boolean().default(false),
+  /** PostgreSQL: do not restore privileges (GRANT/REVOKE on the database and its objects). */
+  noPrivileges: z.boolean().default(false),
+  /** PostgreSQL: roles named by the backup (owner, grantees) mapped to roles of the target server. */
+  roleMap: z.record(z.string().min(1).max(63), z.string().min(1).max(63)).default({}),
+  /** PostgreSQL: create roles the backup names that the target lacks (NOLOGIN, no privileges). */
+  createRoles: z.boolean().default(false),
   /** SQLite: restore into this folder instead of the server's folder. */
   folder: AbsPath.nullable().default(null),
 });
+export type RestoreOptions = z.infer<typeof RestoreOptions>;
 
 export interface RestoreProgressInfo {
   restoreId: string;
@@ -357,6 +364,8 @@ export interface RestoreResult {
   database: string;
   /** SQLite: the new file. */
   path: string | null;
+  /** What the user should know or do next (skipped ownership, how to start a restored cluster, …). */
+  notes: string[];
   error: { code: string; message: string } | null;
 }
 

@@ -25,6 +25,10 @@ export const ERROR_CODES = [
   'NOT_A_BACKUP',
   'FORMAT_TOO_NEW',
   'DISK_FULL',
+  /** The destination's file system or bucket refuses writes (EROFS, read-only mount). */
+  'READ_ONLY',
+  /** A destination root that existed before is gone (an unmounted disk); it is never re-created silently. */
+  'DESTINATION_MISSING',
   'STORAGE',
   // keys and secrets
   'KEYCHAIN_UNAVAILABLE',
@@ -37,6 +41,8 @@ export const ERROR_CODES = [
   'TOOL_MISSING',
   'TOOL_TOO_OLD',
   'DATABASE_EXISTS',
+  /** The backup names a role (owner, grantee) the target server lacks; the message names it and the choices. */
+  'ROLE_MISSING',
   'DATABASE_NOT_FOUND',
   'DUMP_FAILED',
   'RESTORE_FAILED',

@@ -61,7 +61,7 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
   const server = unwrap(await engine.call('servers.list', undefined)).find((s) => s.id === demo.serverId);
   if (!server) throw new BackstopError('NOT_FOUND', 'the demo server disappeared');
   const outcome = await runRestore(
-    { op: 'restore', restoreId: 'demo', location, pointId: 'latest', server, password: null, toolPaths: {}, database: restoredName, keyBase64: null, credentials: null, options: { jobs: 1, noOwner: true, folder: null } },
+    { op: 'restore', restoreId: 'demo', location, pointId: 'latest', server, password: null, toolPaths: {}, database: restoredName, keyBase64: null, credentials: null, options: { jobs: 1, noOwner: true, noPrivileges: false, roleMap: {}, createRoles: false, folder: null } },
     new AbortController().signal,
     () => {},
   );

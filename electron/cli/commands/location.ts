@@ -104,7 +104,7 @@ export async function restoreCommand(
       toolPaths: settings.ok ? settings.data.toolPaths : {},
       database: opts.database,
       keyBase64: key ? key.toString('base64') : null,
-      options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, folder: opts.folder ? resolve(opts.folder) : null },
+      options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, noPrivileges: false, roleMap: {}, createRoles: false, folder: opts.folder ? resolve(opts.folder) : null },
     },
     new AbortController().signal,
     () => {},

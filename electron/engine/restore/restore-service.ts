@@ -85,10 +85,10 @@ export class RestoreService {
       onProgress: (p) => this.deps.events.emit('restore.progress', p),
       onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
     }).then(
-      (outcome) => this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, error: null }),
+      (outcome) => this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, notes: outcome.notes, error: null }),
       (e: unknown) => {
         const f = toFailure(e);
-        this.finish(log, { restoreId, status: f.code === 'CANCELED' ? 'canceled' : 'failed', database: req.database, path: null, error: { code: f.code, message: f.message } });
+        this.finish(log, { restoreId, status: f.code === 'CANCELED' ? 'canceled' : 'failed', database: req.database, path: null, notes: [], error: { code: f.code, message: f.message } });
       },
     );
     return { restoreId };

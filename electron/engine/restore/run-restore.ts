@@ -9,7 +9,7 @@
  *   database. Nothing existing is ever overwritten (DATABASE_EXISTS).
  * - The server must be of the kind the point was taken from (VALIDATION otherwise).
  */
-import type { BackupLocation, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
+import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
 import { connectorFor, restoreBaseBackup, type ToolPaths } from '../servers/index.ts';
@@ -27,7 +27,7 @@ export interface RestoreJobSpec {
   database: string;
   keyBase64: string | null;
   credentials: S3Credentials | null;
-  options: { jobs: number; noOwner: boolean; folder: string | null };
+  options: RestoreOptions;
 }
 
 export interface VerifyJobSpec {
@@ -41,6 +41,7 @@ export interface VerifyJobSpec {
 export interface RestoreOutcome {
   database: string;
   path: string | null;
+  notes: string[];
 }
 
 const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);
@@ -65,19 +66,22 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
     progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
     const r = await restoreBaseBackup(stream, spec.options.folder, { signal, toolPaths: spec.toolPaths });
     progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-    return { database: spec.database, path: r.dataDir };
+    return { database: spec.database, path: r.dataDir, notes: [] };
   }
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const report = await connector.restore(spec.database, stream, point.backupType, {
     signal,
     jobs: spec.options.jobs,
     noOwner: spec.options.noOwner,
+    noPrivileges: spec.options.noPrivileges,
+    roleMap: spec.options.roleMap,
+    createRoles: spec.options.createRoles,
     ...(spec.options.folder ? { folder: spec.options.folder } : {}),
     totalBytes: point.length,
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
   });
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-  return { database: report.database, path: report.path ?? null };
+  return { database: report.database, path: report.path ?? null, notes: report.notes ?? [] };
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {

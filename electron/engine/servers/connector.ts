@@ -76,6 +76,12 @@ export interface RestoreOptions extends OperationOptions {
   jobs?: number;
   /** PostgreSQL: do not restore object ownership (every object belongs to the connecting user). */
   noOwner?: boolean;
+  /** PostgreSQL: do not restore privileges. */
+  noPrivileges?: boolean;
+  /** PostgreSQL: roles named by the backup → roles of the target server. */
+  roleMap?: Record<string, string>;
+  /** PostgreSQL: create missing roles (NOLOGIN) instead of failing with ROLE_MISSING. */
+  createRoles?: boolean;
   /** SQLite: restore into this folder instead of the server's folder. */
   folder?: string;
   /** Where temporary files go (spooled archives, SQLite snapshots); defaults to the OS temp dir. */
@@ -88,6 +94,8 @@ export interface RestoreReport {
   database: string;
   /** SQLite: the restored file. */
   path?: string;
+  /** What the user should know or do next. */
+  notes?: string[];
 }
 
 /** A server-level stream stored once per run in the reserved server folder (not per database). */

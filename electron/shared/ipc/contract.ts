@@ -97,7 +97,7 @@ export const commandInputs = {
     serverId: Id,
     database: z.string().trim().min(1).max(255),
     key: z.string().min(1).max(200).optional(),
-    options: RestoreOptions.default({ jobs: 1, noOwner: false, folder: null }),
+    options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
   }),
   'restore.cancel': z.strictObject({ restoreId: Id }),
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */

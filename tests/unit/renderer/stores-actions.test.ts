@@ -145,7 +145,7 @@ describe('useRestoreStore', () => {
     const store = useRestoreStore();
     const started = store.start({ location: { kind: 'local', path: '/b/sales' }, pointId: 'latest', serverId: 's1', database: 'copy' });
     fake.emit('restore.progress', { restoreId: 'r9', phase: 'done', unit: 'bytes', done: 10, total: 10 });
-    fake.emit('restore.finished', { restoreId: 'r9', status: 'success', database: 'copy', path: '/x/copy', error: null });
+    fake.emit('restore.finished', { restoreId: 'r9', status: 'success', database: 'copy', path: '/x/copy', notes: [], error: null });
     answer.resolve(ok({ restoreId: 'r9' }));
     await started;
     expect(store.restoreId).toBe('r9');
