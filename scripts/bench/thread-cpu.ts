@@ -20,7 +20,7 @@ import { generateKey } from '../../electron/engine/crypto/index.ts';
 import { EncoderWorkers } from '../../electron/engine/repository/encoder-pool.ts';
 import { initRepository } from '../../electron/engine/repository/index.ts';
 import { streamTool } from '../../electron/engine/servers/child-process.ts';
-import { MemoryBackend } from '../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../tests/fixtures/storage/memory-backend.ts';
 import { BackstopError } from '../../electron/shared/result.ts';
 import { buildBundles } from './build.ts';
 import { BENCH_POINT } from './point-options.ts';

@@ -1,13 +1,11 @@
 /**
  * Storage backends for backup repositories: the `Backend` interface and its contract,
- * the local-folder and in-memory implementations, and decorators (retry, fault injection
- * for tests), the S3 backend with its connection probe, and coalesced ranged reads.
- * Every backend passes tests/unit/storage/backend-contract.ts.
+ * the local-folder implementation, the retry decorator, the S3 backend with its connection probe, and coalesced ranged reads.
+ * Every backend passes tests/unit/storage/backend-contract.ts. Test doubles (in-memory,
+ * fault-injecting) live with the tests in tests/fixtures/storage/; product code has none.
  */
 export { isValidKey, assertValidKey, bodyChunks, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 export { LocalBackend } from './local-backend.ts';
-export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.ts';
-export { FaultyBackend, SimulatedCrash, type FaultRule, type BackendOp } from './faulty-backend.ts';
 export { RetryBackend, type RetryOptions } from './retry-backend.ts';
 export { storageError } from './errors.ts';
 export { S3Backend, createS3Backend, normalizePrefix, type S3BackendOptions, type S3Credentials, type S3ChecksumMode } from './s3-backend.ts';

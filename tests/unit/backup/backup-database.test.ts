@@ -11,7 +11,9 @@ import { backupDatabase, type BackupDatabaseInput } from '../../../electron/engi
 import { keyFolderSuffix } from '../../../electron/engine/backup/prepare-destination.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import type { DumpStream } from '../../../electron/engine/servers/connector.ts';
-import { FaultyBackend, LocalBackend, MemoryBackend, type Backend } from '../../../electron/engine/storage/index.ts';
+import { LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
+import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { initRepository, openRepository, type Repository } from '../../../electron/engine/repository/index.ts';
-import { FaultyBackend, MemoryBackend, SimulatedCrash, type Backend } from '../../../electron/engine/storage/index.ts';
+import { type Backend } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
+import { FaultyBackend, SimulatedCrash } from '../../fixtures/storage/faulty-backend.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, collect, dumpLike, pieces, pointOpts, sha256 } from './helpers.ts';
 

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initRepository, openRepository, type PointSummary, type Repository } from '../../../electron/engine/repository/index.ts';
-import { FaultyBackend, LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { initRepository } from '../../../electron/engine/repository/index.ts';
-import { MemoryBackend, type Backend, type PutBody, type ByteRange, type ObjectInfo } from '../../../electron/engine/storage/index.ts';
+import { type Backend, type PutBody, type ByteRange, type ObjectInfo } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { createEncoderPool, EncoderWorkers } from '../../../electron/engine/repository/encoder-pool.ts';
 import { ChunkDecoder } from '../../../electron/engine/repository/chunk-codec.ts';

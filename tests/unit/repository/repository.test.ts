@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initRepository, openRepository, isNoChainError, type Repository, type WriteProgress } from '../../../electron/engine/repository/index.ts';
-import { LocalBackend, MemoryBackend } from '../../../electron/engine/storage/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
 

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FaultyBackend, LocalBackend, MemoryBackend, RetryBackend, SimulatedCrash } from '../../../electron/engine/storage/index.ts';
+import { LocalBackend, RetryBackend } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
+import { FaultyBackend, SimulatedCrash } from '../../fixtures/storage/faulty-backend.ts';
 import { runBackendContract } from './backend-contract.ts';
 
 runBackendContract('memory', async () => ({ backend: new MemoryBackend() }));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { MemoryBackend, type ByteRange } from '../../../electron/engine/storage/index.ts';
+import { type ByteRange } from '../../../electron/engine/storage/index.ts';
+import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { planRangeGroups, readRanges, type RangeRequest } from '../../../electron/engine/storage/coalesce.ts';
 
 const KIB = 1024;
