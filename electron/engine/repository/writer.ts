@@ -15,6 +15,10 @@
  * packs it stored (best effort — anything left is unreferenced and collected later).
  * If the manifest put itself fails, the manifest is probed: if it exists the point is
  * committed after all and is returned.
+ *
+ * The stages are their own units: the chain to build on (`loadChain`), the in-flight
+ * marker and its heartbeat (inflight-marker.ts), packs and the upload in flight
+ * (pack-writer.ts), the commit (`commitManifest`); `writePoint` is the loop over chunks.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { BackstopError, isBackstopError } from '../../shared/result.ts';
@@ -24,11 +28,12 @@ import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
 import type { TakenChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
-import { inflightKey, newPointId, packKey, pointKey } from './layout.ts';
+import { InflightWrite } from './inflight-marker.ts';
+import { newPointId, pointKey } from './layout.ts';
 import { encodeManifest, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
-import { PackBuilder } from './pack.ts';
+import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
-import type { InflightMarker } from './gc.ts';
+import type { Backend } from '../storage/backend.ts';
 import { MAX_META_BYTES, type PointSummary, type WritePointOptions } from './types.ts';
 
 /** Streams announced (expectedSize) below this are encoded inline, without worker threads. */
@@ -52,16 +57,6 @@ export function isNoChainError(e: unknown): e is NoChainError {
   return e instanceof NoChainError;
 }
 
-interface PackSlot {
-  id: string | null;
-}
-interface Loc {
-  id: Buffer;
-  pack: PackSlot;
-  offset: number;
-  storedLength: number;
-  rawLength: number;
-}
 
 export function summarize(m: Manifest): PointSummary {
   return { ...m.info, chunkCount: m.refs.length };
@@ -133,17 +128,80 @@ async function* recording(source: AsyncIterable<Uint8Array>, handed: HandedOver)
   }
 }
 
+/** The chain an incremental builds on: every chunk its points store, by id. A full starts a new chain. */
+interface Chain {
+  chainId: string;
+  parentId: string | null;
+  basePoints: string[];
+  known: Map<string, ChunkLocation>;
+}
+
+async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
+  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map() };
+  if (opts.kind !== 'incremental') return chain;
+  const { good } = await ctx.manifests.scan();
+  const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
+  const newest = ofType[ofType.length - 1];
+  if (!newest) throw new NoChainError(opts.backupType, ctx.backend.location);
+  chain.chainId = newest.info.chainId;
+  chain.parentId = newest.info.id;
+  const slots = new Map<string, PackSlot>();
+  for (const m of ofType) {
+    if (m.info.chainId !== chain.chainId) continue;
+    chain.basePoints.push(m.info.id);
+    for (const r of m.refs) {
+      const key = r.id.toString('hex');
+      if (chain.known.has(key)) continue;
+      let slot = slots.get(r.packId);
+      if (!slot) slots.set(r.packId, (slot = { id: r.packId }));
+      chain.known.set(key, { id: r.id, pack: slot, offset: r.offset, storedLength: r.storedLength, rawLength: r.rawLength });
+    }
+  }
+  return chain;
+}
+
+/**
+ * Puts the manifest: the commit. If the put fails, the manifest is probed: present means
+ * committed after all (returns normally). `uncertain` on the thrown error means the probe
+ * could not tell, so the caller must keep the packs (GC removes them if no manifest refers
+ * to them).
+ */
+async function commitManifest(backend: Backend, pointId: string, bytes: Buffer): Promise<void> {
+  try {
+    await backend.put(pointKey(pointId), bytes);
+  } catch (e) {
+    const probe = await backend.stat(pointKey(pointId)).catch(() => undefined);
+    if (probe === null) throw e;
+    if (probe === undefined) throw Object.assign(new CommitUncertain(), { cause: e });
+  }
+}
+
+class CommitUncertain extends Error {}
+
+/** The error a failed or canceled write reports (nothing was committed). */
+function writeFailure(e: unknown, opts: WritePointOptions, location: string): unknown {
+  const what = `restore point of database "${opts.database}"`;
+  const canceled = opts.signal?.aborted === true || (isBackstopError(e) && e.code === 'CANCELED') || (e instanceof Error && e.name === 'AbortError');
+  if (canceled) return new BackstopError('CANCELED', `The backup of "${opts.database}" was canceled; no ${what} was written. Earlier restore points are unchanged.`, { cause: e });
+  if (isBackstopError(e) && e.code === 'DISK_FULL') {
+    return new BackstopError(
+      'DISK_FULL',
+      `${location} ran out of space while writing a ${what}. The point was not saved (nothing was committed) and earlier restore points are intact. Free space and run the backup again. (${e.message})`,
+      { cause: e },
+    );
+  }
+  return e;
+}
+
 export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Array>, opts: WritePointOptions, collectGarbage: () => Promise<unknown>): Promise<PointSummary> {
   validate(opts);
   const { backend, options } = ctx;
   const signal = opts.signal;
-  const what = `restore point of database "${opts.database}"`;
   if (signal?.aborted) throw new BackstopError('CANCELED', `The backup of "${opts.database}" was canceled before it started; nothing was written.`);
 
   const started = options.now();
   const createdAt = new Date(started);
   const pointId = newPointId(createdAt, randomBytes(4).toString('hex'));
-  const writeId = randomBytes(16).toString('hex');
 
   // Leftovers of crashed writers go first (best effort: a backup must not fail because of them).
   try {
@@ -152,38 +210,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     if (!isBackstopError(e)) throw e;
   }
 
-  let chainId = pointId;
-  let parentId: string | null = null;
-  const known = new Map<string, Loc>();
-  const basePoints: string[] = [];
-  if (opts.kind === 'incremental') {
-    const { good } = await ctx.manifests.scan();
-    const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
-    const newest = ofType[ofType.length - 1];
-    if (!newest) throw new NoChainError(opts.backupType, backend.location);
-    chainId = newest.info.chainId;
-    parentId = newest.info.id;
-    const slots = new Map<string, PackSlot>();
-    for (const m of ofType) {
-      if (m.info.chainId !== chainId) continue;
-      basePoints.push(m.info.id);
-      for (const r of m.refs) {
-        const key = r.id.toString('hex');
-        if (known.has(key)) continue;
-        let slot = slots.get(r.packId);
-        if (!slot) slots.set(r.packId, (slot = { id: r.packId }));
-        known.set(key, { id: r.id, pack: slot, offset: r.offset, storedLength: r.storedLength, rawLength: r.rawLength });
-      }
-    }
-  }
-
-  const marker: InflightMarker = { writeId, startedAt: createdAt.toISOString(), basePoints, packs: [] };
-  let markerChain: Promise<void> = Promise.resolve();
-  const putMarker = (): Promise<void> => {
-    const body = Buffer.from(JSON.stringify(marker), 'utf8');
-    markerChain = markerChain.catch(() => {}).then(() => backend.put(inflightKey(writeId), body));
-    return markerChain;
-  };
+  const { chainId, parentId, basePoints, known } = await loadChain(ctx, opts, pointId);
+  const inflight = new InflightWrite(backend, randomBytes(16).toString('hex'), createdAt, basePoints, options.markerHeartbeatMs);
+  const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal);
 
   // Starting workers costs more than it saves on small streams.
   const small = opts.expectedSize !== undefined && opts.expectedSize < SMALL_STREAM_BYTES;
@@ -193,10 +222,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     : options.encoderWorkers
       ? options.encoderWorkers.session(ctx.codec, chainIds)
       : createEncoderPool(options.workers, ctx.codec, chainIds);
-  const heartbeat = setInterval(() => void putMarker().catch(() => {}), options.markerHeartbeatMs);
-  heartbeat.unref();
 
-  const stats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0, packsWritten: 0 };
+  const stats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0 };
   const expected = opts.expectedSize ?? null;
   const progress = new ProgressThrottle<WriteProgress>(opts.onProgress, options.now, options.progressIntervalMs);
   const snapshot = (done: boolean): WriteProgress => {
@@ -204,32 +231,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     return { ...stats, expectedBytes: expected, etaSeconds: done ? 0 : etaSeconds(stats.bytesRead, expected, elapsedMs), elapsedMs, done };
   };
 
-  let builder = new PackBuilder(ctx.sealer);
-  let slot: PackSlot = { id: null };
-  let upload: Promise<void> = Promise.resolve();
-  let uploadError: unknown = null;
   const queue: { rawLength: number; taken: Promise<TakenChunk> }[] = [];
-  const refs: Loc[] = [];
+  const refs: ChunkLocation[] = [];
   let committed = false;
-
-  const rotatePack = async (): Promise<void> => {
-    if (builder.count === 0) return;
-    const finished = builder.finish();
-    slot.id = finished.id;
-    builder = new PackBuilder(ctx.sealer);
-    slot = { id: null };
-    await upload;
-    if (uploadError) throw uploadError;
-    upload = (async () => {
-      marker.packs.push(finished.id);
-      await putMarker();
-      await backend.put(packKey(finished.id), finished.parts, { signal });
-      stats.packsWritten++;
-    })();
-    upload.catch((e: unknown) => {
-      uploadError ??= e;
-    });
-  };
 
   // Chunks are placed in stream order, so the first copy of a repeated chunk is the one kept.
   const drainOne = async (): Promise<void> => {
@@ -243,19 +247,16 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       return;
     }
     if (!stored) throw new BackstopError('INTERNAL', `A compression worker skipped chunk ${key.slice(0, 16)}… as already stored, but this backup does not have it.`);
-    const entry = builder.add(id, stored, item.rawLength);
-    const loc: Loc = { id, pack: slot, offset: entry.offset, storedLength: stored.length, rawLength: item.rawLength };
+    const loc = await packs.add(id, stored, item.rawLength);
     known.set(key, loc);
     refs.push(loc);
     stats.chunksNew++;
     stats.bytesNew += item.rawLength;
     stats.bytesStored += stored.length;
-    if (uploadError) throw uploadError;
-    if (builder.size >= ctx.header.packSize) await rotatePack();
   };
 
   try {
-    await putMarker();
+    await inflight.start();
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
     const streamHash = createHash('sha256');
@@ -285,9 +286,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       if (signal?.aborted) throw abortError();
       await drainOne();
     }
-    await rotatePack();
-    await upload;
-    if (uploadError) throw uploadError;
+    await packs.flush();
     if (signal?.aborted) throw abortError();
 
     const chunkRefs: ChunkRef[] = refs.map((l) => ({ id: l.id, packId: l.pack.id!, offset: l.offset, storedLength: l.storedLength, rawLength: l.rawLength }));
@@ -305,54 +304,33 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       chunking: chunking.kind === 'fixed' ? { kind: 'fixed', size: chunking.size } : { kind: 'cdc', ...ctx.header.chunker },
       length: stats.bytesRead,
       sha256: streamHash.digest('hex'),
-      stats: { chunksNew: stats.chunksNew, chunksReused: stats.chunksReused, bytesNew: stats.bytesNew, bytesStored: stats.bytesStored, packsWritten: stats.packsWritten },
+      stats: { chunksNew: stats.chunksNew, chunksReused: stats.chunksReused, bytesNew: stats.bytesNew, bytesStored: stats.bytesStored, packsWritten: packs.packsWritten },
       meta: opts.meta ?? {},
     };
     const manifest: Manifest = { info, refs: chunkRefs };
-    const bytes = encodeManifest(manifest, ctx.sealer, options.compressionLevel);
     try {
-      await backend.put(pointKey(pointId), bytes);
+      await commitManifest(backend, pointId, encodeManifest(manifest, ctx.sealer, options.compressionLevel));
     } catch (e) {
-      // Did the manifest land anyway (e.g. the reply was lost)? undefined = cannot tell.
-      const probe = await backend.stat(pointKey(pointId)).catch(() => undefined);
-      if (probe === undefined) {
-        committed = true; // unknown: keep the packs; GC removes them if no manifest refers to them
-        throw e;
+      if (e instanceof CommitUncertain) {
+        committed = true; // unknown: keep the packs
+        throw e.cause;
       }
-      if (probe === null) throw e;
+      throw e;
     }
     committed = true;
-    clearInterval(heartbeat);
-    await markerChain.catch(() => {});
-    await backend.delete(inflightKey(writeId)).catch(() => {});
+    await inflight.release();
     const summary = summarize(manifest);
     progress.final(snapshot(true));
     return summary;
   } catch (e) {
-    clearInterval(heartbeat);
     await pool.close();
     await Promise.allSettled(queue.map((q) => q.taken));
-    await upload.catch(() => {});
-    await markerChain.catch(() => {});
-    if (!committed) {
-      // Every pack this write named, including one whose put failed half-way on a non-atomic store.
-      for (const id of marker.packs) await backend.delete(packKey(id)).catch(() => {});
-      await backend.delete(inflightKey(writeId)).catch(() => {});
-    }
-    const canceled = signal?.aborted === true || (isBackstopError(e) && e.code === 'CANCELED') || (e instanceof Error && e.name === 'AbortError');
-    if (canceled) {
-      throw new BackstopError('CANCELED', `The backup of "${opts.database}" was canceled; no ${what} was written. Earlier restore points are unchanged.`, { cause: e });
-    }
-    if (isBackstopError(e) && e.code === 'DISK_FULL') {
-      throw new BackstopError(
-        'DISK_FULL',
-        `${backend.location} ran out of space while writing a ${what}. The point was not saved (nothing was committed) and earlier restore points are intact. Free space and run the backup again. (${e.message})`,
-        { cause: e },
-      );
-    }
-    throw e;
+    await packs.settle();
+    if (committed) await inflight.settle();
+    else await inflight.rollback(); // every pack it named, including one whose put failed half-way
+    throw writeFailure(e, opts, backend.location);
   } finally {
-    clearInterval(heartbeat);
+    await inflight.settle();
     await pool.close();
   }
 }
