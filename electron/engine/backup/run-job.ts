@@ -4,11 +4,12 @@
  * (worker/backup-job.ts) calls this; tests may call it directly.
  *
  * Contract: a retention failure never turns a successful backup into a failed one; it is
- * reported on the outcome (`retention.error`).
+ * reported on the outcome (`retention.error`). The job's writers (one per destination)
+ * share one set of encoder workers, closed when the job ends.
  */
 import { connectorFor } from '../servers/index.ts';
 import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
-import { openRepository } from '../repository/index.ts';
+import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention } from '../retention/index.ts';
 import { isBackstopError, toFailure } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
@@ -20,9 +21,23 @@ export interface JobOutcome extends DestinationOutcome {
 }
 
 export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void): Promise<JobOutcome[]> {
+  const workers = spec.encoderWorkers ?? defaultEncoderWorkers();
+  const shared = workers > 0 ? new EncoderWorkers(workers) : null;
+  try {
+    return await backupAndApplyRetention(spec, signal, onProgress, { workers, encoderWorkers: shared });
+  } finally {
+    await shared?.close();
+  }
+}
+
+async function backupAndApplyRetention(
+  spec: BackupJobSpec,
+  signal: AbortSignal,
+  onProgress: (p: DatabaseProgress) => void,
+  repoOptions: Pick<OpenOptions, 'workers' | 'encoderWorkers'>,
+): Promise<JobOutcome[]> {
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
-  const repoOptions = spec.encoderWorkers === undefined ? {} : { workers: spec.encoderWorkers };
   const outcomes: JobOutcome[] = await backupDatabase({
     database: spec.database,
     backupType: spec.backupType,

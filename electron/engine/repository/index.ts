@@ -5,7 +5,7 @@
  * docs/FORMAT.md. Entry points: initRepository / openRepository → Repository
  * (writePoint, listPoints, readPoint, verify, deletePoints, collectGarbage, chains, …).
  */
-export { initRepository, openRepository, isRepository, Repository, DEFAULT_PACK_SIZE, DEFAULT_COMPRESSION_LEVEL, type OpenOptions, type InitOptions } from './repository.ts';
+export { initRepository, openRepository, isRepository, Repository, defaultEncoderWorkers, DEFAULT_PACK_SIZE, DEFAULT_COMPRESSION_LEVEL, type OpenOptions, type InitOptions } from './repository.ts';
 export { NoChainError, isNoChainError } from './writer.ts';
 export { FORMAT_VERSION } from './layout.ts';
 export { DEFAULT_CDC, FastCdcChunker, FixedChunker, chunkStream, createChunker, type CdcParams, type ChunkingOption, type Chunker } from './chunker.ts';

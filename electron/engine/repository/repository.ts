@@ -39,8 +39,13 @@ export interface InitOptions extends OpenOptions {
   packSize?: number;
 }
 
+/** Compression workers a write uses when the caller does not say: one per core, 1 to 4. */
+export function defaultEncoderWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
 function runtimeOptions(o: OpenOptions): RuntimeOptions {
-  const workers = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
+  const workers = o.workers ?? defaultEncoderWorkers();
   const level = o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 19) throw new BackstopError('VALIDATION', 'compression level must be an integer from 0 (off) to 19');
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new BackstopError('VALIDATION', 'workers must be an integer from 0 to 64');
