@@ -19,6 +19,7 @@ import { BackstopError, isBackstopError, toFailure } from '../../shared/result.t
 import type { OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { Backend } from '../storage/index.ts';
+import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
 
@@ -82,17 +83,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
   input.signal?.addEventListener('abort', onAbort, { once: true });
   const now = input.now ?? Date.now;
   const progress: DatabaseProgress = { database: input.database, phase: 'preparing', bytesRead: 0, expectedBytes: null, destinations: [] };
-  let lastReport = -Infinity;
-  const report = (force = false) => {
-    const t = now();
-    if (!force && t - lastReport < 250) return;
-    lastReport = t;
-    try {
-      input.onProgress?.(structuredClone(progress));
-    } catch {
-      /* progress must never break a backup */
-    }
-  };
+  const throttle = new ProgressThrottle<DatabaseProgress>(input.onProgress, now);
+  const report = (force = false) => (force ? throttle.final(structuredClone(progress)) : throttle.tick(() => structuredClone(progress)));
 
   try {
     // 1. Open every destination; those that cannot be used fail on their own.

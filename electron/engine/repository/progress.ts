@@ -1,8 +1,7 @@
 /**
- * Throttled progress reporting for long repository operations (after restic's updater):
- * at most one report per `intervalMs` (default 250 ms, i.e. ~4/s) while running, plus
- * exactly one final report with `done: true` when the operation succeeds. A throwing
- * sink is ignored: progress must never break a backup.
+ * Progress of a repository write: what it reports (throttled by runtime/progress-throttle.ts:
+ * ~4/s while running, plus exactly one final report with `done: true` on success) and
+ * the time-left estimate.
  */
 
 export interface WriteProgress {
@@ -22,38 +21,7 @@ export interface WriteProgress {
   done: boolean;
 }
 
-export type ProgressSink<P> = (p: P) => void;
-
-export class ProgressThrottle<P> {
-  private last = -Infinity;
-
-  constructor(
-    private readonly sink: ProgressSink<P> | undefined,
-    private readonly now: () => number,
-    private readonly intervalMs = 250,
-  ) {}
-
-  /** Reports if the interval has passed; `make` is only called when a report is due. */
-  tick(make: () => P): void {
-    if (!this.sink) return;
-    const t = this.now();
-    if (t - this.last < this.intervalMs) return;
-    this.last = t;
-    this.emit(make());
-  }
-
-  final(p: P): void {
-    if (this.sink) this.emit(p);
-  }
-
-  private emit(p: P): void {
-    try {
-      this.sink?.(p);
-    } catch {
-      /* a broken progress listener must not fail the operation */
-    }
-  }
-}
+export { ProgressThrottle, type ProgressSink } from '../runtime/progress-throttle.ts';
 
 export function etaSeconds(done: number, total: number | null, elapsedMs: number): number | null {
   if (total === null || done <= 0 || elapsedMs <= 0) return null;

@@ -7,19 +7,20 @@
  * (progress must never break a restore).
  */
 import { Transform } from 'node:stream';
+import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import type { RestoreProgress } from './connector.ts';
 
-const INTERVAL_MS = 250;
-
 export class ProgressReporter {
-  private last = 0;
   private done = 0;
+  private readonly throttle: ProgressThrottle<RestoreProgress>;
 
   constructor(
     private readonly unit: RestoreProgress['unit'],
     private total: number | null,
-    private readonly sink?: (p: RestoreProgress) => void,
-  ) {}
+    sink?: (p: RestoreProgress) => void,
+  ) {
+    this.throttle = new ProgressThrottle(sink);
+  }
 
   setTotal(total: number | null): void {
     this.total = total;
@@ -27,23 +28,16 @@ export class ProgressReporter {
 
   report(done: number): void {
     this.done = this.total === null ? done : Math.min(done, this.total);
-    const now = Date.now();
-    if (now - this.last < INTERVAL_MS) return;
-    this.last = now;
-    this.emit();
+    this.throttle.tick(() => this.snapshot());
   }
 
   finish(): void {
     if (this.total !== null) this.done = this.total;
-    this.emit();
+    this.throttle.final(this.snapshot());
   }
 
-  private emit(): void {
-    try {
-      this.sink?.({ unit: this.unit, done: this.done, total: this.total });
-    } catch {
-      /* progress must never break a restore */
-    }
+  private snapshot(): RestoreProgress {
+    return { unit: this.unit, done: this.done, total: this.total };
   }
 }
 
