@@ -2,7 +2,7 @@
  * Worker entry "chunk-encoder": ids, compresses and seals chunks for the repository write
  * pipeline (engine/repository/encoder-pool.ts). Started only through
  * workerEntry('chunk-encoder'). Messages are processed in order: a session's `config`
- * arrives before its `take`s; `drop` forgets the session (and its keys). Each `take`
+ * arrives before its `encode`s; `drop` forgets the session (and its keys). Each `encode`
  * is answered with exactly one response carrying its seq; stored bytes are transferred.
  */
 import { parentPort } from 'node:worker_threads';
@@ -35,7 +35,7 @@ port.on('message', (req: EncoderRequest) => {
   try {
     const intake = sessions.get(req.session);
     if (!intake) throw new Error(`no encoder for session ${req.session}`);
-    const { id, stored } = intake.takePieces(req.pieces);
+    const { id, stored } = intake.encodePieces(req.pieces);
     // The id is copied so the message never clones a larger (pooled) buffer behind it.
     res = { seq: req.seq, id: new Uint8Array(id), stored };
     port.postMessage(res, stored && coversWholeBuffer(stored) ? [stored.buffer] : []);

@@ -32,7 +32,7 @@ port.on('message', () => {
     const i = 2 * Atomics.add(job.next, 0, 1);
     if (i + 1 >= job.spans.length) break;
     const at = job.spans[i]!;
-    stored += intake.take(bytes.subarray(at, at + job.spans[i + 1]!)).stored?.length ?? 0;
+    stored += intake.encode(bytes.subarray(at, at + job.spans[i + 1]!)).stored?.length ?? 0;
   }
   port.postMessage({ stored });
 });

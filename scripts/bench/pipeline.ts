@@ -243,7 +243,7 @@ async function ceilingVersusPipeline(label: string, source: () => AsyncIterable<
   const shared = new EncoderWorkers(WORKERS);
   try {
     await Promise.all(workers.map((w) => once(w, 'message')));
-    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).take(parcelOf(Buffer.from(new Uint8Array(64))));
+    await shared.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: LEVEL }).encode(parcelOf(Buffer.from(new Uint8Array(64))));
     await measurePair(
       {
         name: `${label}ceiling: required work only, ${WORKERS}+1 threads`,
@@ -315,7 +315,7 @@ async function cases(): Promise<void> {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const pool = createEncoderPool(WORKERS, { encryption: 1, dataKey: generateKey(), chunkIdKey: null, level: LEVEL });
-    await Promise.all(Array.from({ length: WORKERS }, () => pool.take(parcelOf(Buffer.from(new Uint8Array(64))))));
+    await Promise.all(Array.from({ length: WORKERS }, () => pool.encode(parcelOf(Buffer.from(new Uint8Array(64))))));
     await pool.close();
     const cpu = process.cpuUsage(cpu0);
     const how = process.env.BACKSTOP_WORKER_DIR ? 'bundled workers, as in the app' : 'from source via tsx, less in the built app';

@@ -57,7 +57,7 @@ process.env.BACKSTOP_WORKER_DIR = built.workerDir;
 await stat(file); // starts libuv's thread pool, so the threads that appear next are the workers'
 const before = new Set(threadCpu().keys());
 const workers = new EncoderWorkers(2);
-await workers.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: 3 }).take({ pieces: [new Uint8Array(64)], transfer: [] });
+await workers.session({ encryption: 0, dataKey: null, chunkIdKey: null, level: 3 }).encode({ pieces: [new Uint8Array(64)], transfer: [] });
 const encoderTids = [...threadCpu().keys()].filter((t) => !before.has(t));
 const mainTid = String(process.pid);
 

@@ -16,7 +16,7 @@ type Item = { kind: 'value'; value: Uint8Array } | { kind: 'end' } | { kind: 'er
 /** A one-item hand-over between the producer and one consumer. */
 class Slot {
   private item: Item | null = null;
-  private onTaken: (() => void) | null = null;
+  private onNext: (() => void) | null = null;
   private waiter: ((item: Item) => void) | null = null;
   detached = false;
 
@@ -30,10 +30,10 @@ class Slot {
       return Promise.resolve();
     }
     this.item = item;
-    return new Promise((resolve) => (this.onTaken = resolve));
+    return new Promise((resolve) => (this.onNext = resolve));
   }
 
-  take(): Promise<Item> {
+  next(): Promise<Item> {
     if (this.item) {
       const item = this.item;
       this.item = null;
@@ -50,8 +50,8 @@ class Slot {
   }
 
   private release(): void {
-    const t = this.onTaken;
-    this.onTaken = null;
+    const t = this.onNext;
+    this.onNext = null;
     t?.();
   }
 }
@@ -97,7 +97,7 @@ export function broadcast(source: AsyncIterable<Uint8Array>, consumers: number):
       return {
         async next() {
           if (finished || slot.detached) return { done: true, value: undefined };
-          const item = await slot.take();
+          const item = await slot.next();
           if (item.kind === 'value') return { done: false, value: item.value };
           finished = true;
           slot.detached = true;

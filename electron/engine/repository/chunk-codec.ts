@@ -13,7 +13,7 @@
  * unless the id is in a known set (the chain's chunks, as a sorted id list). It keeps no
  * chunk between calls (a chunk given in pieces is joined in a reused buffer), so a repeat
  * within one write is encoded again and the writer, which sees every id in stream order,
- * keeps the first. Neither `take` result refers to the raw bytes.
+ * keeps the first. Neither `encode` result refers to the raw bytes.
  */
 import { Decompressor } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
@@ -146,8 +146,8 @@ export function hasId(sorted: Uint8Array, id: Uint8Array): boolean {
   return false;
 }
 
-/** A chunk taken in by the writer: its id, and its stored form unless it was known. */
-export interface TakenChunk {
+/** A chunk encoded for the writer: its id, and its stored form unless it was known. */
+export interface EncodedChunk {
   id: Buffer;
   /** null: the id is in the known set, nothing was encoded. */
   stored: Buffer | null;
@@ -168,14 +168,14 @@ export class ChunkIntake {
     this.chunkId = chunkIdFunction(config.chunkIdKey);
   }
 
-  take(raw: Uint8Array): TakenChunk {
+  encode(raw: Uint8Array): EncodedChunk {
     const id = this.chunkId(raw);
     return { id, stored: hasId(this.known, id) ? null : this.encoder.encode(id, raw) };
   }
 
-  /** `take` of the chunk made of `pieces` in order (joined in a reused buffer, not kept). */
-  takePieces(pieces: readonly Uint8Array[]): TakenChunk {
-    if (pieces.length === 1) return this.take(pieces[0]!);
+  /** `encode` of the chunk made of `pieces` in order (joined in a reused buffer, not kept). */
+  encodePieces(pieces: readonly Uint8Array[]): EncodedChunk {
+    if (pieces.length === 1) return this.encode(pieces[0]!);
     let length = 0;
     for (const p of pieces) length += p.length;
     if (this.joined.length < length) this.joined = Buffer.allocUnsafeSlow(length);
@@ -184,6 +184,6 @@ export class ChunkIntake {
       this.joined.set(p, at);
       at += p.length;
     }
-    return this.take(this.joined.subarray(0, length));
+    return this.encode(this.joined.subarray(0, length));
   }
 }

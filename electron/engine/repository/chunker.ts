@@ -96,7 +96,7 @@ abstract class PieceCollector implements Chunker {
   }
 
   /** Emits the pending chunk and starts a new one. */
-  protected take(): ChunkPieces {
+  protected emit(): ChunkPieces {
     const c = { pieces: this.pieces, length: this.len };
     this.pieces = [];
     this.len = 0;
@@ -104,7 +104,7 @@ abstract class PieceCollector implements Chunker {
   }
 
   end(): ChunkPieces | null {
-    return this.len === 0 ? null : this.take();
+    return this.len === 0 ? null : this.emit();
   }
 
   push(data: Uint8Array): Buffer[] {
@@ -166,7 +166,7 @@ export class FastCdcChunker extends PieceCollector {
       this.collect(buf, from, i);
       if (cut) {
         this.len = len;
-        out.push(this.take());
+        out.push(this.emit());
         len = 0;
         h = 0;
       }
@@ -197,7 +197,7 @@ export class FixedChunker extends PieceCollector {
       this.collect(buf, i, i + n);
       this.len += n;
       i += n;
-      if (this.len === this.size) out.push(this.take());
+      if (this.len === this.size) out.push(this.emit());
     }
     return out;
   }

@@ -10,23 +10,23 @@
  * the one-write form: size 0 works inline on the calling thread (small writes, tests);
  * size ≥ 1 starts private workers that the session's close terminates.
  *
- * Contract: `take(parcel)` resolves with exactly what ChunkIntake.take returns for the
+ * Contract: `encode(parcel)` resolves with exactly what ChunkIntake.encode returns for the
  * parcel's bytes (the id, and the stored bytes unless the id is known); the caller keeps
  * stream order by awaiting in submission order. With workers, the parcel's `transfer`
  * buffers are moved (detached for the caller; hand-over.ts builds parcels); inline, the
- * pieces are read before `take` returns. If a worker dies, every pending call rejects with
+ * pieces are read before `encode` returns. If a worker dies, every pending call rejects with
  * WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers for
  * sessions opened later.
  */
 import type { Worker } from 'node:worker_threads';
 import { BackstopError } from '../../shared/result.ts';
 import { startWorker } from '../runtime/worker-entry.ts';
-import { ChunkIntake, sortedIds, type ChunkCodecConfig, type TakenChunk } from './chunk-codec.ts';
+import { ChunkIntake, sortedIds, type ChunkCodecConfig, type EncodedChunk } from './chunk-codec.ts';
 import type { ChunkParcel } from './hand-over.ts';
 
 export interface EncoderPool {
   readonly size: number;
-  take(parcel: ChunkParcel): Promise<TakenChunk>;
+  encode(parcel: ChunkParcel): Promise<EncodedChunk>;
   close(): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export interface EncoderPool {
 export type EncoderRequest =
   | { type: 'config'; session: number; config: ChunkCodecConfig; known: Uint8Array }
   | { type: 'drop'; session: number }
-  | { type: 'take'; session: number; seq: number; pieces: Uint8Array[] };
+  | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[] };
 export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null } | { seq: number; error: string };
 
 export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
@@ -45,9 +45,9 @@ class InlinePool implements EncoderPool {
   constructor(config: ChunkCodecConfig, known: Iterable<Uint8Array>) {
     this.intake = new ChunkIntake(config, sortedIds(known));
   }
-  take(parcel: ChunkParcel): Promise<TakenChunk> {
+  encode(parcel: ChunkParcel): Promise<EncodedChunk> {
     try {
-      return Promise.resolve(this.intake.takePieces(parcel.pieces));
+      return Promise.resolve(this.intake.encodePieces(parcel.pieces));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -56,7 +56,7 @@ class InlinePool implements EncoderPool {
 }
 
 interface Pending {
-  resolve: (c: TakenChunk) => void;
+  resolve: (c: EncodedChunk) => void;
   reject: (e: unknown) => void;
   worker: number;
 }
@@ -129,17 +129,17 @@ export class EncoderWorkers {
     const knownList = sortedIds(known);
     for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config, known: knownList } satisfies EncoderRequest);
     let open = true;
-    const take = (parcel: ChunkParcel): Promise<TakenChunk> => {
+    const encode = (parcel: ChunkParcel): Promise<EncodedChunk> => {
       if (gen.failure) return Promise.reject(gen.failure);
       if (!open || this.closed) return Promise.reject(new BackstopError('CANCELED', 'The chunk encoder session was closed.'));
       let best = 0;
       for (let i = 1; i < gen.load.length; i++) if (gen.load[i]! < gen.load[best]!) best = i;
       const seq = this.seq++;
-      return new Promise<TakenChunk>((resolve, reject) => {
+      return new Promise<EncodedChunk>((resolve, reject) => {
         this.pending.set(seq, { resolve, reject, worker: best });
         this.track(gen, true);
         gen.load[best]!++;
-        const msg: EncoderRequest = { type: 'take', session: id, seq, pieces: parcel.pieces };
+        const msg: EncoderRequest = { type: 'encode', session: id, seq, pieces: parcel.pieces };
         try {
           gen.workers[best]!.postMessage(msg, parcel.transfer);
         } catch (e) {
@@ -156,7 +156,7 @@ export class EncoderWorkers {
       open = false;
       if (!gen.failure && !this.closed) for (const w of gen.workers) w.postMessage({ type: 'drop', session: id } satisfies EncoderRequest);
     };
-    return { size: this.size, take, close };
+    return { size: this.size, encode, close };
   }
 
   /** Terminates the workers; pending calls reject with CANCELED. Idempotent. */
@@ -176,7 +176,7 @@ export function createEncoderPool(size: number, config: ChunkCodecConfig, known:
   const session = workers.session(config, known);
   return {
     size,
-    take: (parcel) => session.take(parcel),
+    encode: (parcel) => session.encode(parcel),
     close: async () => {
       await session.close();
       await workers.close();

@@ -33,8 +33,8 @@ export class HandedOver {
     if (data instanceof Uint8Array && coversWholeBuffer(data)) this.buffers.add(data.buffer);
   }
 
-  /** True once, for a piece that ends its handed-over buffer; the buffer is forgotten. */
-  claim(piece: Uint8Array): boolean {
+  /** True once, for a piece that ends its handed-over buffer: the buffer may now move (and is forgotten here). */
+  release(piece: Uint8Array): boolean {
     if (piece.byteOffset + piece.byteLength !== piece.buffer.byteLength || !this.buffers.has(piece.buffer)) return false;
     this.buffers.delete(piece.buffer);
     return true;
@@ -47,7 +47,7 @@ export function handOver(chunk: ChunkPieces, handed: HandedOver | null): ChunkPa
     return { pieces: [whole], transfer: [whole.buffer as ArrayBuffer] };
   }
   const moved = new Set<ArrayBufferLike>();
-  for (const p of chunk.pieces) if (handed.claim(p)) moved.add(p.buffer);
+  for (const p of chunk.pieces) if (handed.release(p)) moved.add(p.buffer);
   const pieces = chunk.pieces.map((p) => (moved.has(p.buffer) ? p : new Uint8Array(p)));
   const transfer = new Set<ArrayBuffer>();
   for (const p of pieces) transfer.add(p.buffer as ArrayBuffer);

@@ -26,7 +26,7 @@ import type { BackupType } from '../../shared/domain.ts';
 import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
 import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
-import type { TakenChunk } from './chunk-codec.ts';
+import type { EncodedChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
 import { InflightWrite } from './inflight-marker.ts';
 import { newPointId, pointKey } from './layout.ts';
@@ -231,14 +231,14 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     return { ...stats, expectedBytes: expected, etaSeconds: done ? 0 : etaSeconds(stats.bytesRead, expected, elapsedMs), elapsedMs, done };
   };
 
-  const queue: { rawLength: number; taken: Promise<TakenChunk> }[] = [];
+  const queue: { rawLength: number; encoded: Promise<EncodedChunk> }[] = [];
   const refs: ChunkLocation[] = [];
   let committed = false;
 
   // Chunks are placed in stream order, so the first copy of a repeated chunk is the one kept.
   const drainOne = async (): Promise<void> => {
     const item = queue.shift()!;
-    const { id, stored } = await item.taken;
+    const { id, stored } = await item.encoded;
     const key = id.toString('hex');
     const existing = known.get(key);
     if (existing) {
@@ -261,7 +261,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     const chunker = createChunker(chunking, ctx.header.chunker);
     const streamHash = createHash('sha256');
 
-    // Inline, the pool reads the views before take returns: nothing to copy or move.
+    // Inline, the pool reads the views before encode returns: nothing to copy or move.
     const handed = pool.size > 0 && opts.handsOverBuffers ? new HandedOver() : null;
     const source = handed ? recording(abortable(input, signal), handed) : abortable(input, signal);
     for await (const chunk of chunkPieceStream(source, chunker)) {
@@ -276,9 +276,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
       if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
       // Moved buffers are detached (length 0) for this thread from here on.
-      const taken = pool.take(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] });
-      taken.catch(() => {});
-      queue.push({ rawLength, taken });
+      const encoded = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] });
+      encoded.catch(() => {});
+      queue.push({ rawLength, encoded });
       while (queue.length >= options.maxChunksInFlight) await drainOne();
       progress.tick(() => snapshot(false));
     }
@@ -324,7 +324,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     return summary;
   } catch (e) {
     await pool.close();
-    await Promise.allSettled(queue.map((q) => q.taken));
+    await Promise.allSettled(queue.map((q) => q.encoded));
     await packs.settle();
     if (committed) await inflight.settle();
     else await inflight.rollback(); // every pack it named, including one whose put failed half-way

@@ -1,5 +1,5 @@
 /**
- * The storage interface every destination implements (local folder, memory, S3 later).
+ * The storage interface every destination implements (local folder, S3; test doubles in tests/fixtures/storage).
  *
  * Contract (checked by tests/unit/storage/backend-contract.ts for every implementation):
  * - Keys are relative, '/'-separated; each segment matches [A-Za-z0-9_-][A-Za-z0-9._-]*.

@@ -102,7 +102,7 @@ describe('write pipeline', () => {
     try {
       const raw = Buffer.from(new Uint8Array(Buffer.from('pooled chunk '.repeat(1000))));
       const copy = Buffer.from(raw);
-      const { id, stored } = await pool.take(parcelOf(raw));
+      const { id, stored } = await pool.encode(parcelOf(raw));
       expect(raw.length).toBe(0); // detached: the worker owns it now
       expect(id.equals(dec.chunkId(copy))).toBe(true);
       expect(stored).not.toBeNull();
@@ -121,7 +121,7 @@ describe('write pipeline', () => {
     for (const size of [0, 2]) {
       const pool = createEncoderPool(size, cfg, known);
       try {
-        const [ta, tb] = await Promise.all([pool.take(parcelOf(Buffer.from(new Uint8Array(a)))), pool.take(parcelOf(Buffer.from(new Uint8Array(b))))]);
+        const [ta, tb] = await Promise.all([pool.encode(parcelOf(Buffer.from(new Uint8Array(a)))), pool.encode(parcelOf(Buffer.from(new Uint8Array(b))))]);
         expect(ta!.id.equals(known[0]!)).toBe(true);
         expect(ta!.stored).toBeNull();
         expect(tb!.id.equals(dec.chunkId(b))).toBe(true);
@@ -160,7 +160,7 @@ describe('handed-over input buffers', () => {
         for (const b of bufs) handed.add(b);
         const parcel = handOver({ pieces: bufs, length: data.length }, handed);
         expect(parcel.pieces.length).toBe(8);
-        const { id, stored } = await pool.take(size === 0 ? { pieces: bufs, transfer: [] } : parcel);
+        const { id, stored } = await pool.encode(size === 0 ? { pieces: bufs, transfer: [] } : parcel);
         expect(id.equals(dec.chunkId(data))).toBe(true);
         expect(dec.decode(id, stored!, data.length).equals(data)).toBe(true);
       } finally {
@@ -264,12 +264,12 @@ describe('worker failure', () => {
     // Encryption id 9 does not exist: the worker throws while starting.
     const pool = createEncoderPool(1, { encryption: 9, dataKey: null, chunkIdKey: null, level: 3 });
     try {
-      await expect(pool.take(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
-      await expect(pool.take(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+      await expect(pool.encode(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/worker stopped unexpectedly/) });
+      await expect(pool.encode(parcelOf(Buffer.from(new Uint8Array(100))))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
     } finally {
       await pool.close();
     }
-    await expect(pool.take(parcelOf(Buffer.alloc(1)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+    await expect(pool.encode(parcelOf(Buffer.alloc(1)))).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
   });
 });
 
@@ -280,7 +280,7 @@ describe('unreadable requests', () => {
       const memory = new ArrayBuffer(10);
       const view = new Uint8Array(memory);
       structuredClone(memory, { transfer: [memory] }); // moved away before the chunk is sent
-      await expect(pool.take({ pieces: [view], transfer: [memory] })).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/deserialize/) });
+      await expect(pool.encode({ pieces: [view], transfer: [memory] })).rejects.toMatchObject({ code: 'WORKER_CRASHED', message: expect.stringMatching(/deserialize/) });
     } finally {
       await pool.close();
     }
@@ -294,9 +294,9 @@ describe('unsendable requests', () => {
     try {
       const memory = new ArrayBuffer(64);
       // The same buffer listed twice is a DataCloneError from postMessage itself.
-      await expect(pool.take({ pieces: [new Uint8Array(memory)], transfer: [memory, memory] })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/could not be handed to a compression worker/) });
+      await expect(pool.encode({ pieces: [new Uint8Array(memory)], transfer: [memory, memory] })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/could not be handed to a compression worker/) });
       const raw = Buffer.from('still working '.repeat(100));
-      const { id } = await pool.take(parcelOf(Buffer.from(raw)));
+      const { id } = await pool.encode(parcelOf(Buffer.from(raw)));
       expect(id.equals(new ChunkDecoder(cfg).chunkId(raw))).toBe(true);
     } finally {
       await pool.close();
