@@ -20,6 +20,7 @@ import zstdBinding from 'zstd-napi/binding.js';
 import { createSealer, type Sealer } from '../crypto/seal.ts';
 import { CHUNK_ID_LENGTH, chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
 import { COMPRESSION } from './algorithms.ts';
+import { unframe } from './frame.ts';
 
 // The binding is CommonJS without named ESM exports: take them from its exports object.
 const { CCtx, compressBound } = zstdBinding;
@@ -98,19 +99,7 @@ export class ChunkDecoder {
     } catch (e) {
       throw new ChunkDamagedError(`chunk ${Buffer.from(id).toString('hex').slice(0, 16)}… failed authentication (${(e as Error).message})`);
     }
-    if (frame.length < 1) throw new ChunkDamagedError('chunk frame is empty');
-    let raw: Buffer;
-    if (frame[0] === COMPRESSION.NONE) {
-      raw = frame.subarray(1);
-    } else if (frame[0] === COMPRESSION.ZSTD) {
-      try {
-        raw = this.decompressor.decompress(frame.subarray(1));
-      } catch (e) {
-        throw new ChunkDamagedError(`chunk does not decompress (${(e as Error).message})`);
-      }
-    } else {
-      throw new ChunkDamagedError(`chunk uses unknown compression id ${frame[0]}`);
-    }
+    const raw = unframe(frame, this.decompressor, (reason) => new ChunkDamagedError(`chunk ${Buffer.from(id).toString('hex').slice(0, 16)}…: ${reason}`));
     if (raw.length !== rawLength) throw new ChunkDamagedError(`chunk is ${raw.length} bytes, expected ${rawLength}`);
     if (!this.chunkId(raw).equals(id)) throw new ChunkDamagedError('chunk content does not match its id');
     return raw;

@@ -13,10 +13,10 @@
  * what commits the point) and never modified. Decoding errors: bad magic, authentication,
  * shape → ManifestDamagedError; newer version → FORMAT_TOO_NEW (handled by the caller).
  */
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Decompressor } from 'zstd-napi';
 import { z } from 'zod';
 import type { Sealer } from '../crypto/seal.ts';
-import { COMPRESSION } from './algorithms.ts';
+import { frame, unframe } from './frame.ts';
 
 export const MANIFEST_MAGIC = Buffer.from('BKSTMANI', 'latin1');
 export const MANIFEST_VERSION = 1;
@@ -103,14 +103,7 @@ export function encodeManifest(m: Manifest, sealer: Sealer, level: number): Buff
     p = payload.writeUInt32LE(r.storedLength, p);
     p = payload.writeUInt32LE(r.rawLength, p);
   }
-  let body: Buffer;
-  if (level !== 0) {
-    const c = new Compressor();
-    c.setParameters({ compressionLevel: level });
-    body = Buffer.concat([Buffer.from([COMPRESSION.ZSTD]), c.compress(payload)]);
-  } else {
-    body = Buffer.concat([Buffer.from([COMPRESSION.NONE]), payload]);
-  }
+  const body = frame(payload, level);
   const head = prefix();
   return Buffer.concat([head, sealer.seal(body, Buffer.concat([head, Buffer.from(m.info.id, 'utf8')]))]);
 }
@@ -125,18 +118,7 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
   } catch (e) {
     throw new ManifestDamagedError(`it failed authentication (${(e as Error).message})`);
   }
-  let payload: Buffer;
-  if (body[0] === COMPRESSION.ZSTD) {
-    try {
-      payload = new Decompressor().decompress(body.subarray(1));
-    } catch (e) {
-      throw new ManifestDamagedError(`it does not decompress (${(e as Error).message})`);
-    }
-  } else if (body[0] === COMPRESSION.NONE) {
-    payload = body.subarray(1);
-  } else {
-    throw new ManifestDamagedError(`it uses unknown compression id ${String(body[0])}`);
-  }
+  const payload = unframe(body, new Decompressor(), (reason) => new ManifestDamagedError(reason));
   try {
     let p = 0;
     const jsonLength = payload.readUInt32LE(p);
