@@ -24,7 +24,34 @@ import type { Backend } from '../storage/index.ts';
 export interface PreparedDestination {
   repo: Repository;
   kind: PointKind;
+  /** Why a requested incremental became a full (for the history), or null. */
   kindReason: string | null;
+}
+
+/** Why a requested incremental becomes a full: a code, worded once by `describeFull`. */
+type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE';
+
+interface Decision {
+  repo: Repository;
+  kind: PointKind;
+  reason: FullReason | null;
+}
+
+function describeFull(reason: FullReason | null, opts: PrepareOptions): string | null {
+  switch (reason) {
+    case null:
+      return null;
+    case 'FIRST_BACKUP':
+      return 'first backup at this destination';
+    case 'KEY_CHANGED':
+      return `the encryption key changed: the earlier backups stay in their folder with their key, and this chain starts in the folder ending in "${keyFolderSuffix(opts.key)}"`;
+    case 'TYPE_CHANGED':
+      return `the backup type changed to ${opts.backupType}`;
+    case 'NO_CHAIN':
+      return 'no chain at this destination yet';
+    case 'CHAIN_UNREADABLE':
+      return 'the newest chain could not be read';
+  }
 }
 
 export interface PrepareOptions {
@@ -42,24 +69,22 @@ export function keyFolderSuffix(key: Buffer | null): string {
 }
 
 export async function prepareDestination(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
+  const { repo, kind, reason } = await decide(backend, opts);
+  return { repo, kind, kindReason: describeFull(reason, opts) };
+}
+
+async function decide(backend: Backend, opts: PrepareOptions): Promise<Decision> {
   try {
     return await prepareIn(backend, opts);
   } catch (e) {
     const keyed = isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED');
     if (!keyed || !opts.sibling) throw e;
-    const suffix = keyFolderSuffix(opts.key);
-    const prep = await prepareIn(opts.sibling(suffix), opts);
-    if (prep.kind === 'full' && opts.requestedKind === 'incremental' && prep.kindReason === 'first backup at this destination') {
-      return {
-        ...prep,
-        kindReason: `the encryption key changed: the earlier backups stay in their folder with their key, and this chain starts in the folder ending in "${suffix}"`,
-      };
-    }
-    return prep;
+    const prep = await prepareIn(opts.sibling(keyFolderSuffix(opts.key)), opts);
+    return prep.reason === 'FIRST_BACKUP' ? { ...prep, reason: 'KEY_CHANGED' } : prep;
   }
 }
 
-async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
+async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decision> {
   const repoOptions = { ...opts.repoOptions, key: opts.key };
   if (!(await isRepository(backend))) {
     const existing = await backend.list('');
@@ -70,7 +95,7 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Prepar
       );
     }
     const repo = await initRepository(backend, repoOptions);
-    return { repo, kind: 'full', kindReason: opts.requestedKind === 'incremental' ? 'first backup at this destination' : null };
+    return { repo, kind: 'full', reason: opts.requestedKind === 'incremental' ? 'FIRST_BACKUP' : null };
   }
   let repo: Repository;
   try {
@@ -81,15 +106,14 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Prepar
     }
     throw e;
   }
-  if (opts.requestedKind === 'full') return { repo, kind: 'full', kindReason: null };
+  if (opts.requestedKind === 'full') return { repo, kind: 'full', reason: null };
   try {
     const chain = await repo.newestChain(opts.backupType);
-    if (chain) return { repo, kind: 'incremental', kindReason: null };
+    if (chain) return { repo, kind: 'incremental', reason: null };
     const chains = await repo.chains();
-    const reason = chains.length > 0 ? `the backup type changed to ${opts.backupType}` : 'no chain at this destination yet';
-    return { repo, kind: 'full', kindReason: reason };
+    return { repo, kind: 'full', reason: chains.length > 0 ? 'TYPE_CHANGED' : 'NO_CHAIN' };
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'INTEGRITY') return { repo, kind: 'full', kindReason: 'the newest chain could not be read' };
+    if (isBackstopError(e) && e.code === 'INTEGRITY') return { repo, kind: 'full', reason: 'CHAIN_UNREADABLE' };
     throw e;
   }
 }
