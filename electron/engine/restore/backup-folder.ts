@@ -116,6 +116,9 @@ function notABackup(l: BackupLocation): BackstopError {
     }
     if (children.length > 0) {
       const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
+      if (basename(l.path) === SERVER_FOLDER) {
+        return new BackstopError('NOT_A_BACKUP', `${l.path} is the server-level folder of a task's backups: it holds ${names}. Choose one of those folders inside it.`);
+      }
       return new BackstopError(
         'NOT_A_BACKUP',
         `${l.path} is the common root of a task's backups: it holds ${children.length} database folder${children.length === 1 ? '' : 's'} (${names}). Choose one database's folder inside it.`,

@@ -135,6 +135,13 @@ describe('restore from a SQLite task backup folder', () => {
     expect(data(await engine.call('restore.inspect', { location: choices[0]!.location })).database).toBe('chinook.sqlite');
     // The ~server folder itself lists its streams.
     expect(data(await engine.call('restore.folders', { destination: { kind: 'local', path: join(backups, '~server') } })).map((c) => [c.folder, c.serverStream])).toEqual([['base.tar', true]]);
+    // Read directly, ~server says what it is (the CLI shows this; the window offers the choices above).
+    expect(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, '~server') } })).toEqual({
+      ok: false,
+      code: 'NOT_A_BACKUP',
+      message: `${join(backups, '~server')} is the server-level folder of a task's backups: it holds base.tar. Choose one of those folders inside it.`,
+      retryable: false,
+    });
     // A root that does not exist is named, with what to check.
     const missing = join(backups, 'gone');
     expect(await engine.call('restore.folders', { destination: { kind: 'local', path: missing } })).toEqual({
