@@ -47,7 +47,7 @@ describe('restore draft', () => {
     expect(draftToStartInput(d, { location, info, mode: 'database', targetKind: 'mysql', key: ' k ' })).toMatchObject({
       key: 'k', options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
     });
-    expect(draftToStartInput(d, { location, info, mode: 'database', targetKind: 'sqlite', key: '' }).options.folder).toBe('/x');
+    expect(draftToStartInput(d, { location, info, mode: 'database', targetKind: 'sqlite', key: '' }).options?.folder).toBe('/x');
     // A cluster snapshot: the data directory, the stream's name, no pg_restore options.
     const cluster = pgInfo('pg-basebackup-tar', 'base.tar');
     expect(draftToStartInput({ ...d, folder: ' /pg/new ' }, { location, info: cluster, mode: 'cluster', targetKind: 'postgres', key: '' })).toMatchObject({
