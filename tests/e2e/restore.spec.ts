@@ -71,7 +71,7 @@ test('restores a demo database from its backup folder into a new SQLite file, an
   await page.getByTestId('restore-folder').fill(target);
   await restore.submit.click();
 
-  await expect(restore.result).toBeVisible({ timeout: 30_000 });
+  await expect(restore.result).toBeVisible({ timeout: 60_000 });
   await expect(restore.result).toContainText('Restored into');
   const restoredPath = (await page.getByTestId('restore-result-path').textContent())!.trim();
   expect(restoredPath.startsWith(target)).toBe(true);
