@@ -317,6 +317,20 @@ export interface RestorePoint {
   format: string;
   chainId: string;
   engineVersion: string;
+  /** Bytes this point added to the folder: its new chunks as stored (compressed, encrypted); 0 when all were stored before. */
+  bytesAdded: number;
+}
+
+/** A restorable folder under a destination root (a database folder, or a server-level stream in `~server`). */
+export interface BackupFolderChoice {
+  /** Relative to the root, e.g. "sales" or "~server/base.tar". */
+  folder: string;
+  /** The database's name (decoded from the folder), the stream's name for a server-level stream; null when it cannot be decoded. */
+  database: string | null;
+  /** A server-level stream (globals.sql, base.tar), not a database. */
+  serverStream: boolean;
+  /** Where to read it: pass to restore.inspect / restore.start as is. */
+  location: BackupLocation;
 }
 
 export interface BackupFolderInfo {

@@ -1,13 +1,19 @@
 /**
  * Restore against a real engine: a demo database is restored from its backup folder into a
- * new SQLite file with the same rows; the common root and a foreign folder are refused with
- * the engine's NOT_A_BACKUP message; a taken name shows DATABASE_EXISTS next to the field.
+ * new SQLite file with the same rows; a destination root is answered with its databases as
+ * choices and a foreign folder with the engine's NOT_A_BACKUP message; a taken name shows
+ * DATABASE_EXISTS next to the field; a task's destination is browsed task → database, with
+ * each point's time to the second and what it added; a real PostgreSQL cluster snapshot
+ * is restored into a new data directory.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../../electron/engine/index.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
+import { formatBytes } from '../../electron/shared/format-bytes.ts';
+import { chownTree } from '../fixtures/servers/common.ts';
+import { PG_BIN } from '../fixtures/servers/postgres.ts';
 import { expect, test } from './fixtures/harness';
 import { attachScreenshot } from './fixtures/screenshots';
 import { RestorePage } from './pages/restore-page';
@@ -15,18 +21,23 @@ import { RestorePage } from './pages/restore-page';
 // A real backup of the sample databases takes several seconds on the build machines.
 test.describe.configure({ timeout: 120_000 });
 
-/** demo.setup, one full run to completion; the backup folder of one database. */
-async function backedUpDemo(engine: Engine) {
-  const demo = await dispatch(engine.handlers, 'demo.setup', undefined);
-  if (!demo.ok) throw new Error(`demo.setup: ${demo.code} ${demo.message}`);
-  const run = await dispatch(engine.handlers, 'tasks.runNow', { id: demo.data.taskId, kind: 'full' });
+/** Runs a task now and waits until nothing runs any more. */
+async function runToEnd(engine: Engine, id: string, kind: 'full' | 'incremental'): Promise<void> {
+  const run = await dispatch(engine.handlers, 'tasks.runNow', { id, kind });
   if (!run.ok) throw new Error(`tasks.runNow: ${run.code} ${run.message}`);
   await expect
     .poll(async () => {
       const active = await dispatch(engine.handlers, 'runs.active', undefined);
       return active.ok ? active.data.length : -1;
-    }, { timeout: 30_000 })
+    }, { timeout: 60_000 })
     .toBe(0);
+}
+
+/** demo.setup, one full run to completion; the backup folder of one database. */
+async function backedUpDemo(engine: Engine) {
+  const demo = await dispatch(engine.handlers, 'demo.setup', undefined);
+  if (!demo.ok) throw new Error(`demo.setup: ${demo.code} ${demo.message}`);
+  await runToEnd(engine, demo.data.taskId, 'full');
   const folders = (await readdir(demo.data.backups, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   expect(folders.length).toBeGreaterThan(0);
   return { ...demo.data, folder: join(demo.data.backups, folders[0]!), sourceFolder: demo.data.folder };
@@ -60,7 +71,7 @@ test('restores a demo database from its backup folder into a new SQLite file, an
   await page.getByTestId('restore-folder').fill(target);
   await restore.submit.click();
 
-  await expect(restore.result).toBeVisible({ timeout: 30_000 });
+  await expect(restore.result).toBeVisible({ timeout: 60_000 });
   await expect(restore.result).toContainText('Restored into');
   const restoredPath = (await page.getByTestId('restore-result-path').textContent())!.trim();
   expect(restoredPath.startsWith(target)).toBe(true);
@@ -93,21 +104,25 @@ test('restores a demo database from its backup folder into a new SQLite file, an
   await expect(page.getByTestId('restore-name')).toHaveAttribute('aria-invalid', 'true');
 });
 
-test('the common root of a destination and a foreign folder are refused with NOT_A_BACKUP', async ({ page, engine, tempDir, dialogs }, testInfo) => {
+test('a destination root offers its databases as choices; a foreign folder is refused with NOT_A_BACKUP', async ({ page, engine, tempDir, dialogs }, testInfo) => {
   const demo = await backedUpDemo(engine);
   const restore = new RestorePage(page);
   await restore.open();
 
-  // The common root (the destination itself), typed.
-  const root = await dispatch(engine.handlers, 'restore.inspect', { location: { kind: 'local', path: demo.backups } });
-  expect(root.ok).toBe(false);
-  if (root.ok) return;
-  expect(root.code).toBe('NOT_A_BACKUP');
+  // The common root (the destination itself), typed: its databases are offered, not an error.
+  const listed = await dispatch(engine.handlers, 'restore.folders', { destination: { kind: 'local', path: demo.backups } });
+  expect(listed.ok).toBe(true);
+  if (!listed.ok) return;
+  expect(listed.data.length).toBeGreaterThan(1);
   await restore.readPath(demo.backups);
-  await expect(restore.inspectError.getByTestId('error-code')).toHaveText('NOT_A_BACKUP');
-  await expect(restore.inspectError.getByTestId('error-message')).toHaveText(root.message);
+  await expect(restore.choices).toHaveText(listed.data.map((c) => c.database!));
+  await expect(page.getByTestId('restore-choices')).toContainText(`${demo.backups} holds these backups`);
+  await expect(restore.inspectError).toBeHidden();
   await expect(restore.info).toBeHidden();
-  await attachScreenshot(page, testInfo, 'restore-not-a-backup');
+  await attachScreenshot(page, testInfo, 'restore-root-choices');
+  // Choosing one reads that database's folder.
+  await restore.choices.nth(1).click();
+  await expect(page.getByTestId('restore-database')).toHaveText(listed.data[1]!.database!);
 
   // A foreign folder, from the picker.
   const foreign = await dispatch(engine.handlers, 'restore.inspect', { location: { kind: 'local', path: tempDir } });
@@ -117,10 +132,97 @@ test('the common root of a destination and a foreign folder are refused with NOT
   await restore.choose.click();
   await expect(restore.inspectError.getByTestId('error-message')).toHaveText(foreign.message);
   await expect(restore.inspectError.getByTestId('error-code')).toHaveText(foreign.code);
+  await expect(restore.info).toBeHidden();
 
   // Canceling the picker changes nothing.
   await restore.choose.click();
   await expect(restore.inspectError.getByTestId('error-message')).toHaveText(foreign.message);
+});
+
+test('restores from a task: pick the task, then a database; points show seconds and what each added', async ({ page, engine, tempDir }) => {
+  const demo = await backedUpDemo(engine);
+  await runToEnd(engine, demo.taskId, 'incremental');
+  const listed = await dispatch(engine.handlers, 'restore.folders', { destination: { kind: 'local', path: demo.backups } });
+  if (!listed.ok) throw new Error(listed.message);
+  const chosen = listed.data[0]!;
+  const inspected = await dispatch(engine.handlers, 'restore.inspect', { location: chosen.location });
+  if (!inspected.ok) throw new Error(inspected.message);
+  const points = [...inspected.data.points].reverse();
+  expect(points.map((p) => p.kind)).toEqual(['incremental', 'full']);
+
+  const restore = new RestorePage(page);
+  await restore.open();
+  await page.getByTestId('restore-browse-destination').selectOption({ label: `Sample databases — nightly — ${demo.backups}` });
+  await page.getByTestId('restore-browse-list').click();
+  await expect(restore.choices).toHaveText(listed.data.map((c) => c.database!));
+  await restore.choices.first().click();
+  await expect(page.getByTestId('restore-database')).toHaveText(chosen.database!);
+
+  // Time to the second (the locale's medium time style) and the bytes each point stored.
+  const expectedTimes = await page.evaluate(
+    (isos) => isos.map((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })),
+    points.map((p) => p.createdAt),
+  );
+  await expect(page.getByTestId('restore-point-time')).toHaveText(expectedTimes);
+  expect(expectedTimes[0]).not.toBe(expectedTimes[1]);
+  await expect(page.getByTestId('restore-point-added')).toHaveText(points.map((p) => formatBytes(p.bytesAdded)));
+  expect(points[1]!.bytesAdded).toBeGreaterThan(0);
+
+  // Restore the full (older) point from there.
+  await page.locator(`#point-${points[1]!.id}`).check();
+  const target = join(tempDir, 'from-task');
+  await mkdir(target);
+  await page.getByTestId('restore-name').fill('from-task.db');
+  await page.getByTestId('restore-folder').fill(target);
+  await restore.submit.click();
+  await expect(restore.result).toContainText('Restored into', { timeout: 30_000 });
+  expect(existsSync(join(target, 'from-task.db'))).toBe(true);
+});
+
+test('restores a PostgreSQL cluster snapshot into a new data directory, chosen from its task', async ({ page, engine, tempDir, dialogs, postgres }, testInfo) => {
+  const setTools = await dispatch(engine.handlers, 'settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } });
+  expect(setTools.ok).toBe(true);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'postgres', name: 'pg15', host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable' });
+  if (!server.ok) throw new Error(server.message);
+  const backups = join(tempDir, 'backups');
+  const task = await dispatch(engine.handlers, 'tasks.create', {
+    name: 'cluster',
+    serverId: server.data.id,
+    type: 'snapshot',
+    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+    destinations: [{ kind: 'local', path: backups }],
+  });
+  if (!task.ok) throw new Error(task.message);
+  await runToEnd(engine, task.data.id, 'full');
+
+  const restore = new RestorePage(page);
+  await restore.open();
+  await page.getByTestId('restore-browse-destination').selectOption({ label: `cluster — ${backups}` });
+  await page.getByTestId('restore-browse-list').click();
+  await expect(restore.choices).toHaveText(['Whole cluster']);
+  await restore.choices.first().click();
+  await expect(page.getByTestId('restore-database')).toHaveText('Whole cluster');
+
+  // No database name and no pg_restore options for a cluster: a new data directory instead.
+  await expect(page.getByTestId('restore-cluster-hint')).toBeVisible();
+  await expect(page.getByTestId('restore-name')).toHaveCount(0);
+  await expect(page.getByTestId('restore-jobs')).toHaveCount(0);
+  await expect(page.getByTestId('restore-no-owner')).toHaveCount(0);
+  await restore.submit.click();
+  await expect(page.getByTestId('restore-datadir')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#restore-datadir-error')).toHaveText('Choose a new, empty folder for the restored data directory.');
+  await expect(page.getByTestId('restore-outcome')).toHaveCount(0);
+
+  const target = join(tempDir, 'restored-cluster');
+  if (postgres.osUser) chownTree(tempDir, postgres.osUser);
+  dialogs.chooseFolder(target);
+  await page.getByTestId('restore-datadir-choose').click();
+  await expect(page.getByTestId('restore-datadir')).toHaveValue(target);
+  await restore.submit.click();
+  await expect(restore.result).toContainText('Restored into the new data directory', { timeout: 60_000 });
+  await expect(page.getByTestId('restore-result-path')).toHaveText(target);
+  expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
+  await attachScreenshot(page, testInfo, 'restore-cluster-done');
 });
 
 test('a dropped folder without a path from the bridge asks for the picker instead', async ({ page }) => {

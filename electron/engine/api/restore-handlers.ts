@@ -7,14 +7,14 @@ import { BackstopError } from '../../shared/result.ts';
 import { createSampleDatabases } from '../demo/sample-databases.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
-import { inspectBackupFolder } from '../restore/backup-folder.ts';
+import { inspectBackupFolder, listBackupFolders } from '../restore/backup-folder.ts';
 import type { RestoreService } from '../restore/restore-service.ts';
 import type { ServersTable, TasksTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.cancel' | 'restore.verify' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
@@ -41,6 +41,7 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
     'restore.start': ({ location, pointId, serverId, database, key, options }) =>
       deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), options }),
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),
+    'restore.folders': async ({ destination }) => listBackupFolders(destination, await deps.restores.credentialsFor(destination)),
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),
     'dialog.chooseFolder': noDialog,
     'dialog.saveFile': noDialog,

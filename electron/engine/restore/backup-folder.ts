@@ -6,15 +6,18 @@
  * to choose instead — in particular a task's common root (it holds database folders) is
  * recognised and named as such. An encrypted folder without a usable key reports
  * `needsKey` with the fingerprint rather than failing; a wrong key → KEY_MISMATCH.
+ * `listBackupFolders` lists what can be restored under a destination root (database
+ * folders and the `~server` streams), each with the location to inspect it at.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import type { BackupFolderInfo, BackupLocation, RestorePoint, ServerKind } from '../../shared/domain.ts';
+import { basename, join, posix } from 'node:path';
+import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestorePoint, ServerKind } from '../../shared/domain.ts';
 import { BackstopError, isBackstopError } from '../../shared/result.ts';
 import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { openDatabaseFolder } from '../destinations/index.ts';
+import { listDatabaseFolders, openDatabaseFolder } from '../destinations/index.ts';
+import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import { LocalBackend, type Backend, type S3Credentials } from '../storage/index.ts';
 
 export function locationLabel(l: BackupLocation): string {
@@ -37,7 +40,69 @@ export function serverKindOf(format: string): ServerKind | null {
 
 export function toRestorePoint(p: PointSummary): RestorePoint {
   const format = typeof p.meta.format === 'string' ? p.meta.format : 'unknown';
-  return { id: p.id, kind: p.kind, backupType: p.backupType, createdAt: p.createdAt, length: p.length, format, chainId: p.chainId, engineVersion: p.engineVersion };
+  return {
+    id: p.id,
+    kind: p.kind,
+    backupType: p.backupType,
+    createdAt: p.createdAt,
+    length: p.length,
+    format,
+    chainId: p.chainId,
+    engineVersion: p.engineVersion,
+    bytesAdded: p.stats.bytesStored,
+  };
+}
+
+function isLocalRepository(path: string): boolean {
+  try {
+    return statSync(join(path, HEADER_KEY)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The child folders of a local folder that are repositories, sorted; throws when the folder cannot be read. */
+function localRepositoryChildren(path: string): string[] {
+  return readdirSync(path).filter((n) => isLocalRepository(join(path, n))).sort();
+}
+
+function childLocation(d: Destination, folder: string): BackupLocation {
+  if (d.kind === 'local') return { kind: 'local', path: join(d.path, folder) };
+  const { bucket, region, endpoint, forcePathStyle, checksumMode, credentialsRef } = d;
+  return { kind: 's3', bucket, prefix: posix.join(d.prefix.replace(/^\/+|\/+$/g, ''), folder), region, endpoint, forcePathStyle, checksumMode, credentialsRef };
+}
+
+function serverRootOf(d: Destination): boolean {
+  return basename(d.kind === 'local' ? d.path : d.prefix.replace(/\/+$/, '')) === SERVER_FOLDER;
+}
+
+/**
+ * What can be restored under a destination root: its database folders and the server-level
+ * streams in `~server` (a `~server` folder given as the root lists its streams). Local
+ * folders count only when they hold a repository header; S3 folders are listed as stored.
+ */
+export async function listBackupFolders(d: Destination, credentials: S3Credentials | null = null): Promise<BackupFolderChoice[]> {
+  const children = async (dest: Destination): Promise<string[]> => {
+    if (dest.kind === 's3') return listDatabaseFolders(dest, credentials);
+    try {
+      return readdirSync(dest.path).filter((n) => n === SERVER_FOLDER || isLocalRepository(join(dest.path, n))).sort();
+    } catch {
+      throw new BackstopError('NOT_A_BACKUP', `${dest.path} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`);
+    }
+  };
+  const streams = async (dest: Destination, prefix: string): Promise<BackupFolderChoice[]> =>
+    (await children(dest)).filter((n) => n !== SERVER_FOLDER).map((n) => ({ folder: `${prefix}${n}`, database: databaseNameOf(n) ?? n, serverStream: true, location: childLocation(dest, n) }));
+  if (serverRootOf(d)) return streams(d, '');
+  const out: BackupFolderChoice[] = [];
+  for (const f of await children(d)) {
+    if (f === SERVER_FOLDER) {
+      const server = d.kind === 'local' ? { ...d, path: join(d.path, f) } : { ...d, prefix: posix.join(d.prefix.replace(/^\/+|\/+$/g, ''), f) };
+      out.push(...(await streams(server, `${f}/`)));
+    } else {
+      out.push({ folder: f, database: databaseNameOf(f), serverStream: false, location: childLocation(d, f) });
+    }
+  }
+  return out;
 }
 
 /** Explains a local folder that is not a repository. */
@@ -45,18 +110,15 @@ function notABackup(l: BackupLocation): BackstopError {
   if (l.kind === 'local') {
     let children: string[] = [];
     try {
-      children = readdirSync(l.path).filter((n) => {
-        try {
-          return statSync(join(l.path, n, HEADER_KEY)).isFile();
-        } catch {
-          return false;
-        }
-      });
+      children = localRepositoryChildren(l.path);
     } catch {
       return new BackstopError('NOT_A_BACKUP', `${l.path} does not exist or cannot be read. Choose the backup folder of one database.`);
     }
     if (children.length > 0) {
       const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
+      if (basename(l.path) === SERVER_FOLDER) {
+        return new BackstopError('NOT_A_BACKUP', `${l.path} is the server-level folder of a task's backups: it holds ${names}. Choose one of those folders inside it.`);
+      }
       return new BackstopError(
         'NOT_A_BACKUP',
         `${l.path} is the common root of a task's backups: it holds ${children.length} database folder${children.length === 1 ? '' : 's'} (${names}). Choose one database's folder inside it.`,

@@ -9,7 +9,7 @@
  * (KEY_MISMATCH with the expected fingerprint) before any data is read.
  */
 import { randomUUID } from 'node:crypto';
-import type { BackupLocation, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
+import type { BackupLocation, Destination, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
@@ -44,7 +44,7 @@ export class RestoreService {
   constructor(private readonly deps: RestoreServiceDeps) {}
 
   /** The key to open a location with: the one given, else the keychain's; KEY_REQUIRED/KEY_MISMATCH checked here. */
-  credentialsFor(location: BackupLocation): Promise<S3Credentials | null> {
+  credentialsFor(location: BackupLocation | Destination): Promise<S3Credentials | null> {
     return location.kind === 's3' ? this.deps.s3Credentials(location.credentialsRef) : Promise.resolve(null);
   }
 

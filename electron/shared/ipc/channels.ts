@@ -33,6 +33,7 @@ export const COMMANDS = [
   'restore.inspect',
   'restore.start',
   'restore.cancel',
+  'restore.folders',
   'restore.verify',
   'dialog.chooseFolder',
   'dialog.saveFile',

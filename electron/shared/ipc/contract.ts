@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { CommandName, EventName } from './channels.ts';
 import {
   BackupLocation,
+  Destination,
   HistoryQuery,
   Id,
   PointId,
@@ -32,6 +33,7 @@ import {
   type TaskStatus,
   type ToolInfo,
   type BackupFolderInfo,
+  type BackupFolderChoice,
   type RestoreProgressInfo,
   type RestoreResult,
   type VerifySummary,
@@ -100,6 +102,8 @@ export const commandInputs = {
     options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
   }),
   'restore.cancel': z.strictObject({ restoreId: Id }),
+  /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */
+  'restore.folders': z.strictObject({ destination: Destination }),
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
   'restore.verify': z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }),
   /** Native dialogs: answered by the Electron shell (null when the user cancels). */
@@ -148,6 +152,7 @@ export interface CommandResults {
   'restore.inspect': BackupFolderInfo;
   'restore.start': { restoreId: string };
   'restore.cancel': { canceled: boolean };
+  'restore.folders': BackupFolderChoice[];
   'restore.verify': VerifySummary;
   'dialog.chooseFolder': { path: string | null };
   'dialog.saveFile': { path: string | null };

@@ -13,11 +13,15 @@ export const RUN_STATUS: Record<RunStatus, { label: string; tone: string }> = {
   failed: { label: 'Failed', tone: 'danger' },
 };
 
-export function formatDateTime(iso: string | null | undefined): string {
+function localeDateTime(iso: string | null | undefined, timeStyle: 'short' | 'medium'): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle });
+}
+
+export function formatDateTime(iso: string | null | undefined): string {
+  return localeDateTime(iso, 'short');
 }
 
 export function formatDate(iso: string | null | undefined): string {
@@ -60,4 +64,9 @@ export function formatMs(ms: number): string {
   const m = Math.floor(whole / 60);
   if (m < 60) return `${m}m ${whole % 60}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** A date and time to the second, e.g. "Mar 3, 2026, 2:00:07 AM": tells apart points taken a minute apart. */
+export function formatDateTimeSeconds(iso: string | null | undefined): string {
+  return localeDateTime(iso, 'medium');
 }

@@ -1,26 +1,48 @@
 /**
- * Restore of one database from its backup folder: read the folder (`inspect`), restore a
- * point into a NEW database (`start`, then `restore.progress` / `restore.finished` events),
- * and check every chunk (`verify`).
+ * Restore of one database from its backup folder: list what a destination root holds
+ * (`listFolders`), read the folder (`inspect`), restore a point into a NEW database or
+ * data directory (`startDraft` / `retryWith`, then `restore.progress` / `restore.finished`
+ * events), and check every chunk (`verify`).
  *
  * Contract: one restore is followed at a time (`restoreId`). Events of other restores are
  * kept by id too, so a `restore.finished` that arrives before `restore.start` answers is
  * not lost. A key the user typed is passed through to the engine and never stored here.
+ * The form's `draft` lives here and is converted to the contract's input only in
+ * `startDraft` (restore-draft.ts). A local folder that is not a backup but holds some (a
+ * destination root, `~server`) is answered with its `choices`, not with NOT_A_BACKUP.
  */
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose, ref, shallowRef } from 'vue';
-import type { BackupFolderInfo, BackupLocation, RestoreProgressInfo, RestoreResult, VerifySummary } from '@shared/domain.ts';
+import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestoreProgressInfo, RestoreResult, ServerKind, VerifySummary } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
 import { call, onEvent } from '../api';
+import {
+  chosenPoint,
+  draftErrors,
+  draftToStartInput,
+  emptyDraft,
+  restoreModeOf,
+  suggestedName,
+  type RestoreDraft,
+  type RoleChoice,
+  type StartInput,
+} from '../components/restore/restore-draft';
 import { useAction } from './resource';
 
 type LocationInput = CommandInput<'restore.inspect'>['location'];
-type StartInput = CommandInput<'restore.start'>;
+type DestinationInput = CommandInput<'restore.folders'>['destination'];
+
+/** What a destination root (or `~server`) holds, offered as choices; `root` says where they came from. */
+export interface FolderChoices {
+  root: string;
+  choices: BackupFolderChoice[];
+}
 
 export const useRestoreStore = defineStore('restore', () => {
   const inspectAction = useAction();
   const startAction = useAction();
   const verifyAction = useAction();
+  const foldersAction = useAction();
 
   const location = shallowRef<LocationInput | null>(null);
   const info = shallowRef<BackupFolderInfo | null>(null);
@@ -28,10 +50,15 @@ export const useRestoreStore = defineStore('restore', () => {
   const progressById = shallowRef(new Map<string, RestoreProgressInfo>());
   const resultById = shallowRef(new Map<string, RestoreResult>());
   const verify = shallowRef<VerifySummary | null>(null);
+  const draft = ref<RestoreDraft>(emptyDraft());
+  const choices = shallowRef<FolderChoices | null>(null);
 
   const progress = computed(() => (restoreId.value ? (progressById.value.get(restoreId.value) ?? null) : null));
   const result = computed(() => (restoreId.value ? (resultById.value.get(restoreId.value) ?? null) : null));
   const restoring = computed(() => restoreId.value !== null && result.value === null);
+  const point = computed(() => chosenPoint(info.value, draft.value.pointId));
+  const mode = computed(() => restoreModeOf(point.value));
+  const errors = computed(() => draftErrors(draft.value, mode.value));
 
   /** Reads a backup folder. A new location forgets the previous answer, restore and verify. */
   async function inspect(where: LocationInput, key?: string): Promise<BackupFolderInfo | null> {
@@ -45,8 +72,39 @@ export const useRestoreStore = defineStore('restore', () => {
       startAction.clearError();
     }
     const answer = await inspectAction.run(() => call('restore.inspect', key ? { location: where, key } : { location: where }));
-    if (JSON.stringify(location.value) === JSON.stringify(where)) info.value = answer;
+    if (JSON.stringify(location.value) !== JSON.stringify(where)) return answer;
+    if (!same) draft.value = { ...emptyDraft(), serverId: draft.value.serverId };
+    if (answer && !draft.value.database) draft.value.database = suggestedName(answer);
+    info.value = answer;
+    if (!answer && where.kind === 'local' && inspectAction.error.value?.code === 'NOT_A_BACKUP') await offerChoicesFor(where.path);
     return answer;
+  }
+
+  /** A local folder that is not a backup: when it holds backups (a destination root, `~server`), offer them instead of the error. */
+  async function offerChoicesFor(path: string): Promise<void> {
+    let found: BackupFolderChoice[];
+    try {
+      found = await call('restore.folders', { destination: { kind: 'local', path } });
+    } catch {
+      return; // The engine's NOT_A_BACKUP already says what is wrong.
+    }
+    if (found.length === 0 || location.value?.kind !== 'local' || location.value.path !== path) return;
+    choices.value = { root: path, choices: found };
+    location.value = null;
+    inspectAction.clearError();
+  }
+
+  /** What a task's destination (local or S3) holds: its database folders and server-level streams. */
+  async function listFolders(destination: DestinationInput | Destination, root: string): Promise<BackupFolderChoice[] | null> {
+    choices.value = null;
+    const found = await foldersAction.run(() => call('restore.folders', { destination }));
+    if (found) choices.value = { root, choices: found };
+    return found;
+  }
+
+  /** Reads one of the offered folders. */
+  function choose(choice: BackupFolderChoice): Promise<BackupFolderInfo | null> {
+    return inspect(choice.location);
   }
 
   function reset(): void {
@@ -54,6 +112,9 @@ export const useRestoreStore = defineStore('restore', () => {
     info.value = null;
     verify.value = null;
     restoreId.value = null;
+    choices.value = null;
+    draft.value = { ...emptyDraft(), serverId: draft.value.serverId };
+    foldersAction.clearError();
     inspectAction.clearError();
     startAction.clearError();
     verifyAction.clearError();
@@ -64,6 +125,19 @@ export const useRestoreStore = defineStore('restore', () => {
     const answer = await startAction.run(() => call('restore.start', input));
     if (answer) restoreId.value = answer.restoreId;
     return answer?.restoreId ?? null;
+  }
+
+  /** Starts the restore the draft describes; null (nothing sent) while `errors` names a field to fix. */
+  function startDraft(ctx: { targetKind: ServerKind | null; key: string }): Promise<string | null> {
+    startAction.clearError();
+    if (!location.value || !info.value || Object.keys(errors.value).length > 0) return Promise.resolve(null);
+    return start(draftToStartInput(draft.value, { location: location.value, info: info.value, mode: mode.value, ...ctx }));
+  }
+
+  /** After a ROLE_MISSING failure: applies the user's choice to the draft and starts again. */
+  function retryWith(choice: Partial<RoleChoice>, ctx: { targetKind: ServerKind | null; key: string }): Promise<string | null> {
+    draft.value = { ...draft.value, ...choice };
+    return startDraft(ctx);
   }
 
   async function cancel(): Promise<boolean> {
@@ -99,6 +173,17 @@ export const useRestoreStore = defineStore('restore', () => {
     inspectError: inspectAction.error,
     inspect,
     reset,
+    choices,
+    listFolders,
+    listingFolders: foldersAction.pending,
+    foldersError: foldersAction.error,
+    choose,
+    draft,
+    point,
+    mode,
+    errors,
+    startDraft,
+    retryWith,
     restoreId,
     progress,
     result,

@@ -1,6 +1,6 @@
 /**
- * S3 destinations (credentials into the keychain, a probe of the bucket, the database
- * folders under a root) and the native folder/file dialogs.
+ * S3 destinations (credentials into the keychain, a probe of the bucket) and the native
+ * folder/file dialogs. (What a destination root holds is the restore store's `listFolders`.)
  *
  * Contract: actions never reject; null with the matching error set. A dialog the user
  * cancels resolves to `{ path: null }`, not to an error.
@@ -17,7 +17,6 @@ type S3Destination = CommandInput<'s3.test'>['destination'];
 export const useStorageStore = defineStore('storage', () => {
   const credentialsAction = useAction();
   const probeAction = useAction();
-  const foldersAction = useAction();
   const dialogAction = useAction();
   const probe = shallowRef<S3ProbeReport | null>(null);
 
@@ -43,10 +42,6 @@ export const useStorageStore = defineStore('storage', () => {
     credentialsAction.clearError();
   }
 
-  function listFolders(destination: S3Destination) {
-    return foldersAction.run(() => call('s3.listFolders', { destination }));
-  }
-
   /** The native folder picker; resolves to the chosen path, null when canceled or failed (see `dialogError`). */
   async function chooseFolder(title: string, defaultPath?: string): Promise<string | null> {
     const answer = await dialogAction.run(() => call('dialog.chooseFolder', defaultPath ? { title, defaultPath } : { title }));
@@ -62,9 +57,6 @@ export const useStorageStore = defineStore('storage', () => {
     probing: probeAction.pending,
     probeError: probeAction.error,
     clearProbe,
-    listFolders,
-    listingFolders: foldersAction.pending,
-    foldersError: foldersAction.error,
     chooseFolder,
     dialogError: dialogAction.error,
   };

@@ -1,4 +1,4 @@
-/** The Restore view: source (drop zone, picker, typed path), points, target, outcome. */
+/** The Restore view: source (a task's destination, drop zone, picker, typed path), points, target, outcome. */
 import type { Locator, Page } from '@playwright/test';
 import { AppShell } from './app-shell';
 
@@ -14,6 +14,8 @@ export class RestorePage {
   readonly target: Locator;
   readonly submit: Locator;
   readonly result: Locator;
+  /** The folders a destination root offers (database folders, server-level streams). */
+  readonly choices: Locator;
 
   constructor(readonly page: Page) {
     this.shell = new AppShell(page);
@@ -27,6 +29,7 @@ export class RestorePage {
     this.target = page.getByTestId('restore-target');
     this.submit = page.getByTestId('restore-submit');
     this.result = page.getByTestId('restore-result');
+    this.choices = page.getByTestId('restore-choice');
   }
 
   async open(): Promise<void> {

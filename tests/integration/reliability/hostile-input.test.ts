@@ -216,6 +216,7 @@ function mutations(rand: () => number, hostile: unknown[]): [CommandName, unknow
     ['schedule.preview', { schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' }, count: 3 }],
     ['retention.preview', { taskId: '00000000-0000-0000-0000-000000000000' }],
     ['restore.inspect', { location: { kind: 'local', path: '/nonexistent/backstop-fuzz' } }],
+    ['restore.folders', { destination: { kind: 'local', path: '/nonexistent/backstop-fuzz' } }],
     ['restore.cancel', { restoreId: '00000000-0000-0000-0000-000000000000' }],
     ['keys.reveal', { keyRef: 'key.0000-0000-0000-0000' }],
     ['keys.markExported', { keyRef: 'key.0000-0000-0000-0000', method: 'file' }],

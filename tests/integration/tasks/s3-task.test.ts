@@ -87,6 +87,13 @@ describe('task with a local and an S3 destination', () => {
       checksumMode: 'WHEN_REQUIRED' as const,
       credentialsRef: s3dest.kind === 's3' ? s3dest.credentialsRef : null,
     };
+    // The window's task → database browser lists the same folders, each with the location to read it at.
+    const choices = data(await engine.call('restore.folders', { destination: s3dest }));
+    expect(choices.map((c) => [c.folder, c.database, c.serverStream])).toEqual([
+      [encodeDatabaseFolder('chinook.sqlite'), 'chinook.sqlite', false],
+      [encodeDatabaseFolder('notes.db'), 'notes.db', false],
+    ]);
+    expect(choices[1]!.location).toEqual(location);
     const info = data(await engine.call('restore.inspect', { location }));
     expect(info).toMatchObject({ database: 'notes.db', serverKind: 'sqlite', points: [{ kind: 'full', backupType: 'snapshot' }] });
     const restored = await restoreAndWait(engine, { location, pointId: 'latest', serverId: server.id, database: 'notes-from-s3.db' });

@@ -5,7 +5,7 @@
  * target, encrypted folder without the key, wrong key, a tampered pack) — each with its
  * code and message, and nothing half-written.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'libsql';
@@ -117,6 +117,54 @@ describe('restore from a SQLite task backup folder', () => {
       code: 'NOT_A_BACKUP',
       message: expect.stringContaining("common root of a task's backups"),
     });
+  });
+
+  it('lists a root\'s database folders and ~server streams as choices, each with the location to read it at', async () => {
+    const { engine, backups, task, dbFolder } = await setup();
+    await runTask(engine, task.id, 'full');
+    // A server-level stream folder beside the database folder (a copy of a real repository), and a stray folder that is no backup.
+    cpSync(dbFolder, join(backups, '~server', 'base.tar'), { recursive: true });
+    mkdirSync(join(backups, 'not-a-backup'));
+    const folder = encodeDatabaseFolder('chinook.sqlite');
+    const choices = data(await engine.call('restore.folders', { destination: { kind: 'local', path: backups } }));
+    expect(choices).toEqual([
+      { folder, database: 'chinook.sqlite', serverStream: false, location: { kind: 'local', path: dbFolder } },
+      { folder: '~server/base.tar', database: 'base.tar', serverStream: true, location: { kind: 'local', path: join(backups, '~server', 'base.tar') } },
+    ]);
+    // Each location is what restore.inspect reads.
+    expect(data(await engine.call('restore.inspect', { location: choices[0]!.location })).database).toBe('chinook.sqlite');
+    // The ~server folder itself lists its streams.
+    expect(data(await engine.call('restore.folders', { destination: { kind: 'local', path: join(backups, '~server') } })).map((c) => [c.folder, c.serverStream])).toEqual([['base.tar', true]]);
+    // Read directly, ~server says what it is (the CLI shows this; the window offers the choices above).
+    expect(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, '~server') } })).toEqual({
+      ok: false,
+      code: 'NOT_A_BACKUP',
+      message: `${join(backups, '~server')} is the server-level folder of a task's backups: it holds base.tar. Choose one of those folders inside it.`,
+      retryable: false,
+    });
+    // A root that does not exist is named, with what to check.
+    const missing = join(backups, 'gone');
+    expect(await engine.call('restore.folders', { destination: { kind: 'local', path: missing } })).toEqual({
+      ok: false,
+      code: 'NOT_A_BACKUP',
+      message: `${missing} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`,
+      retryable: false,
+    });
+  });
+
+  it('says what each point added, to the byte, beside its time', async () => {
+    const { engine, folder, task, dbFolder } = await setup({ type: 'logical' });
+    const full = await runTask(engine, task.id, 'full');
+    const src = new Database(join(folder, 'chinook.sqlite'));
+    src.exec("UPDATE Artist SET Name = Name || ' (live)' WHERE ArtistId <= 3");
+    src.close();
+    const incr = await runTask(engine, task.id, 'incremental');
+    const points = data(await engine.call('restore.inspect', { location: { kind: 'local', path: dbFolder } })).points;
+    // The history's bytes stored per database are exactly what each point says it added.
+    expect(points.map((p) => p.bytesAdded)).toEqual([full.databases[0]!.bytesStored, incr.databases[0]!.bytesStored]);
+    expect(points[0]!.bytesAdded).toBeGreaterThan(0);
+    expect(points[1]!.bytesAdded).toBeLessThan(points[0]!.bytesAdded);
+    expect(points[0]!.createdAt).toMatch(/T\d{2}:\d{2}:\d{2}/);
   });
 
   it('asks for the key only when the keychain lacks it, and rejects a wrong key at once', async () => {
