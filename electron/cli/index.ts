@@ -30,6 +30,8 @@ Backups:
   restore <location> --point ID|latest --server server.json --database NEW
           [--jobs N] [--no-owner] [--folder DIR]
                        restore into a NEW database on the server in server.json
+  restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
+                       a PostgreSQL cluster snapshot into a new data directory
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]
@@ -70,6 +72,7 @@ const OPTIONS = {
   'keep-last': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
+  'os-user': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -194,15 +197,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'restore': {
         const opts = {
           point: need(values, 'point', 'restore'),
-          serverFile: need(values, 'server', 'restore'),
-          database: need(values, 'database', 'restore'),
+          ...(values.server !== undefined ? { serverFile: values.server } : {}),
+          ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),
           ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
+          ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
           noOwner: values['no-owner'] ?? false,
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
-        return printData(io, json, d, () => `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`);
+        // A cluster restore makes a data directory, not a database: "database" is null.
+        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: d.notes };
+        return printData(io, json, doc, () =>
+          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `  ${n}`)].join('\n'),
+        );
       }
       case 'extract': {
         const out = need(values, 'out', 'extract');
