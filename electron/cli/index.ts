@@ -12,6 +12,7 @@ import { APP_VERSION, createEngine, type Engine } from '../engine/index.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
+import { applyGlobalsCommand, applyGlobalsDocument, applyGlobalsText } from './commands/apply-globals.ts';
 import { backupCommand } from './commands/backup.ts';
 import { demoCommand, demoDataDir } from './commands/demo.ts';
 import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
@@ -32,6 +33,10 @@ Backups:
                        restore into a NEW database on the server in server.json
   restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
                        a PostgreSQL cluster snapshot into a new data directory
+  apply-globals <root>/~server --server server.json [--point ID|latest]
+          [--alter-existing] [--dry-run]
+                       create the stored PostgreSQL roles and tablespaces on a server
+                       (existing ones are skipped unless --alter-existing)
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]
@@ -73,6 +78,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
   'os-user': { type: 'string' },
+  'alter-existing': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -211,6 +217,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, doc, () =>
           [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `  ${n}`)].join('\n'),
         );
+      }
+      case 'apply-globals': {
+        const opts = {
+          point: values.point ?? 'latest',
+          serverFile: need(values, 'server', 'apply-globals'),
+          alterExisting: values['alter-existing'] ?? false,
+          dryRun: values['dry-run'] ?? false,
+          ...(keyFile ? { keyFile } : {}),
+        };
+        const d = await withEngine(dataDir, (e) => applyGlobalsCommand(e, location(), opts));
+        printData(io, json, applyGlobalsDocument(d), () => applyGlobalsText(d));
+        return d.objects.some((o) => o.action === 'failed') ? 1 : 0;
       }
       case 'extract': {
         const out = need(values, 'out', 'extract');

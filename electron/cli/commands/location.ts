@@ -57,7 +57,7 @@ export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /** Opens the repository at `where` (a task's `~server` folder holding one stream: that stream; `where` is updated). */
-async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
+export async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
   where.location = resolveServerFolder(where.location, null);
   const given = keyFromOptions(keyFile);
   const opened = await openForRestore(where.location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null), where.credentials);
@@ -68,7 +68,7 @@ async function open(engine: Engine, where: Where, keyFile: string | undefined): 
   return { repo: opened.repo, key };
 }
 
-async function pointId(repo: Repository, id: string): Promise<string> {
+export async function pointId(repo: Repository, id: string): Promise<string> {
   if (id !== 'latest') return (await repo.getPoint(id)).id;
   const newest = (await repo.listPoints()).at(-1);
   if (!newest) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
