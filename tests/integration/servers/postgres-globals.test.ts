@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../electron/cli/index.ts';
 import { SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -176,6 +178,36 @@ describe('backstop apply-globals', () => {
         message: 'This folder holds server-wide globals (roles, tablespaces), not a database. Apply them to a server with `backstop apply-globals <this folder> --server server.json` (it skips roles the server already has).',
       });
       expect(target.psql(`SELECT count(*) FROM pg_database WHERE datname = 'x'`).trim()).toBe('0');
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it('a role whose statements fail is reported with the server message and leaves nothing behind; the rest are applied', async () => {
+    const target = await startPostgres();
+    try {
+      const conn = new PgConnection({ kind: 'postgres', host: target.host, port: target.port, user: target.user, tls: 'disable' }, target.password, { binDir: PG_BIN });
+      const sql = [
+        'SET standard_conforming_strings = on;',
+        'CREATE ROLE broken;',
+        "ALTER ROLE broken WITH LOGIN PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$c2VjcmV0:aGFzaA==';",
+        "ALTER ROLE broken SET no_such_parameter TO 'x';",
+        'CREATE ROLE fine;',
+        'ALTER ROLE fine WITH NOLOGIN;',
+        'GRANT fine TO broken;',
+        "CREATE TABLESPACE nowhere LOCATION '/nonexistent/backstop-ts';",
+      ].join('\n');
+      const report = await applyGlobals(conn, sql);
+      expect(report.objects).toEqual([
+        { kind: 'role', name: 'role broken', action: 'failed', message: 'unrecognized configuration parameter "no_such_parameter"' },
+        { kind: 'role', name: 'role fine', action: 'created', message: null },
+        { kind: 'tablespace', name: 'tablespace nowhere', action: 'failed', message: expect.stringContaining('the LOCATION folder must exist on the target server') },
+        { kind: 'membership', name: 'membership fine to broken', action: 'failed', message: 'role broken could not be created' },
+      ]);
+      expect(report.objects[2]!.message).toContain('/nonexistent/backstop-ts');
+      expect(JSON.stringify(report)).not.toContain('c2VjcmV0');
+      expect(target.psql(`SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('broken', 'fine')`).trim()).toBe('fine');
+      expect(target.psql(`SELECT count(*) FROM pg_tablespace WHERE spcname = 'nowhere'`).trim()).toBe('0');
     } finally {
       await target.stop();
     }
