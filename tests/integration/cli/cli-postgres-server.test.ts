@@ -10,10 +10,10 @@ import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { chownTree, unprivilegedUser } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { cli } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const PASSWORD_ENV = 'BACKSTOP_TEST_PG_PASSWORD';
@@ -21,17 +21,10 @@ const osUser = unprivilegedUser('postgres');
 let pg: PgServer;
 let debian: PgServer;
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
 /** Backs up `server` with a task of `type`; returns the task's destination root and data dir. */
-async function backUp(server: PgServer, type: 'snapshot' | 'logical'): Promise<{ root: string; dataDir: string }> {
-  const root = tempDir();
-  const dataDir = tempDir();
+async function backUp(server: PgServer, type: 'snapshot' | 'logical', into?: { root: string; dataDir: string; excludeDatabases: string[] }): Promise<{ root: string; dataDir: string }> {
+  const root = into?.root ?? tempDir();
+  const dataDir = into?.dataDir ?? tempDir();
   const task = join(tempDir(), 'task.json');
   writeFileSync(
     task,
@@ -41,6 +34,7 @@ async function backUp(server: PgServer, type: 'snapshot' | 'logical'): Promise<{
       type,
       schedule: { full: '0 2 * * *' },
       destinations: [{ kind: 'local', path: root }],
+      excludeDatabases: into?.excludeDatabases ?? [],
       tools: { binDir: PG_BIN },
     }),
   );
@@ -192,21 +186,8 @@ describe('restore of a PostgreSQL cluster snapshot', () => {
 
   it('points on a server folder with two streams names both', async () => {
     const snap = await backUp(pg, 'snapshot');
-    // A logical run of the same task's server adds globals.sql next to base.tar.
-    const logical = join(tempDir(), 'task.json');
-    writeFileSync(
-      logical,
-      JSON.stringify({
-        name: 'pg',
-        server: { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PASSWORD_ENV, tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * *' },
-        destinations: [{ kind: 'local', path: snap.root }],
-        excludeDatabases: ['shop', 'postgres'],
-        tools: { binDir: PG_BIN },
-      }),
-    );
-    expect((await cli('backup', '--config', logical, '--data-dir', snap.dataDir, '--json')).code).toBe(0);
+    // A logical run of the same server into the same root adds globals.sql next to base.tar.
+    await backUp(pg, 'logical', { ...snap, excludeDatabases: ['shop', 'postgres'] });
     const folder = join(snap.root, SERVER_FOLDER);
     const r = await cli('points', folder, '--data-dir', snap.dataDir, '--json');
     expect(r.code).toBe(1);

@@ -11,12 +11,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { cli } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const PASSWORD_ENV = 'BACKSTOP_TEST_GLOBALS_PASSWORD';
@@ -25,13 +25,6 @@ let root: string;
 let dataDir: string;
 let tablespaceDir: string;
 let scratch: string;
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function serverFile(pg: PgServer): string {
   const file = join(tempDir(), 'server.json');

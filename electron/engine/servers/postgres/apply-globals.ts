@@ -86,6 +86,17 @@ export interface ParsedGlobals {
   objects: GlobalsObject[];
 }
 
+/** The index of the quote closing the one at `start` (doubled quotes and, in E'…', backslashes escape); the end of `sql` when unclosed. */
+function closingQuote(sql: string, start: number, backslashEscapes: boolean): number {
+  const q = sql[start];
+  for (let j = start + 1; j < sql.length; j++) {
+    if (backslashEscapes && sql[j] === '\\') j++;
+    else if (sql[j] === q && sql[j + 1] === q) j++;
+    else if (sql[j] === q) return j;
+  }
+  return sql.length;
+}
+
 /** Splits SQL into statements (without the trailing `;`), skipping comments and psql meta-command lines. */
 export function splitStatements(sql: string): string[] {
   const out: string[] = [];
@@ -122,37 +133,9 @@ export function splitStatements(sql: string): string[] {
       i = end < 0 ? n : end + 1;
       continue;
     }
-    if (c === "'") {
-      const escapes = /[Ee]$/.test(cur) && !/[A-Za-z0-9_$][Ee]$/.test(cur);
-      let j = i + 1;
-      for (; j < n; j++) {
-        if (escapes && sql[j] === '\\') {
-          j++;
-          continue;
-        }
-        if (sql[j] === "'") {
-          if (sql[j + 1] === "'") {
-            j++;
-            continue;
-          }
-          break;
-        }
-      }
-      cur += sql.slice(i, j + 1);
-      i = j + 1;
-      continue;
-    }
-    if (c === '"') {
-      let j = i + 1;
-      for (; j < n; j++) {
-        if (sql[j] === '"') {
-          if (sql[j + 1] === '"') {
-            j++;
-            continue;
-          }
-          break;
-        }
-      }
+    if (c === "'" || c === '"') {
+      const backslashEscapes = c === "'" && /[Ee]$/.test(cur) && !/[A-Za-z0-9_$][Ee]$/.test(cur);
+      const j = closingQuote(sql, i, backslashEscapes);
       cur += sql.slice(i, j + 1);
       i = j + 1;
       continue;
