@@ -76,7 +76,7 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
     }
     if (!spec.options.folder) throw new BackstopError('VALIDATION', 'A cluster snapshot restores into a new, empty data directory: choose that folder.');
     const folder = spec.options.folder;
-    const owner = clusterOwner(spec.osUser);
+    let owner = clusterOwner(spec.osUser);
     const stream = await repo.readPoint(summary.id, { signal });
     progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
     let wroteConfig: string[] = [];
@@ -88,6 +88,9 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
         wroteConfig = completeConfiguration(dir);
       },
     });
+    if (r.ownerError && owner.user) {
+      owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };
+    }
     const notes = await restoredClusterNotes({ dataDir: r.dataDir, owner, wroteConfig, verified: r.verified, toolPaths: spec.toolPaths });
     progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
     return { database: basename(r.dataDir), path: r.dataDir, notes };

@@ -6,7 +6,8 @@
  * - `restoreBaseBackup` never touches existing data: the target folder must not exist or
  *   be empty (DATABASE_EXISTS otherwise). It extracts the archive, then checks it with
  *   `pg_verifybackup` (manifest checksums + WAL) when that tool is installed, then gives
- *   the folder mode 0700 and (when asked) the server's OS user as owner. On any failure
+ *   the folder mode 0700 and (when asked) the server's OS user as owner (a chown the file
+ *   system refuses is reported in `ownerError`, not a failure). On any other failure
  *   the folder it created/filled is removed and RESTORE_FAILED (or CANCELED) is thrown.
  * - `startDataDirectory` starts a server on the folder on a free loopback port — as the
  *   `postgres` OS user when Backstop runs as root (the folder is chowned to it) — waits
@@ -47,6 +48,8 @@ export interface BaseBackupRestoreReport {
   files: number;
   /** Whether pg_verifybackup checked the result. */
   verified: boolean;
+  /** Why the folder could not be given to `owner` (e.g. a file system without owners), or null. */
+  ownerError: string | null;
 }
 
 function prepareEmptyDir(dataDir: string): void {
@@ -97,8 +100,13 @@ export async function restoreBaseBackup(source: Readable, dataDir: string, opts:
     opts.afterVerify?.(dataDir);
     // PostgreSQL refuses a data directory that others may read or that it does not own.
     chmodSync(dataDir, 0o700);
-    if (opts.owner) chownTree(dataDir, opts.owner.uid, opts.owner.gid);
-    return { dataDir, files, verified };
+    let ownerError: string | null = null;
+    try {
+      if (opts.owner) chownTree(dataDir, opts.owner.uid, opts.owner.gid);
+    } catch (e) {
+      ownerError = (e as Error).message; // the data is intact; the notes say what to do
+    }
+    return { dataDir, files, verified, ownerError };
   } catch (e) {
     source.destroy();
     rmSync(dataDir, { recursive: true, force: true });
