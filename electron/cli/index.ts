@@ -12,6 +12,7 @@ import { APP_VERSION, createEngine, type Engine } from '../engine/index.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
+import { applyGlobalsCommand, applyGlobalsDocument, applyGlobalsText } from './commands/apply-globals.ts';
 import { backupCommand } from './commands/backup.ts';
 import { demoCommand, demoDataDir } from './commands/demo.ts';
 import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
@@ -30,6 +31,12 @@ Backups:
   restore <location> --point ID|latest --server server.json --database NEW
           [--jobs N] [--no-owner] [--folder DIR]
                        restore into a NEW database on the server in server.json
+  restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
+                       a PostgreSQL cluster snapshot into a new data directory
+  apply-globals <root>/~server --server server.json [--point ID|latest]
+          [--alter-existing] [--dry-run]
+                       create the stored PostgreSQL roles and tablespaces on a server
+                       (existing ones are skipped unless --alter-existing)
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]
@@ -70,6 +77,8 @@ const OPTIONS = {
   'keep-last': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
+  'os-user': { type: 'string' },
+  'alter-existing': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -194,15 +203,32 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'restore': {
         const opts = {
           point: need(values, 'point', 'restore'),
-          serverFile: need(values, 'server', 'restore'),
-          database: need(values, 'database', 'restore'),
+          ...(values.server !== undefined ? { serverFile: values.server } : {}),
+          ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),
           ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
+          ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
           noOwner: values['no-owner'] ?? false,
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
-        return printData(io, json, d, () => `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`);
+        // A cluster restore makes a data directory, not a database: "database" is null.
+        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: d.notes };
+        return printData(io, json, doc, () =>
+          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `  ${n}`)].join('\n'),
+        );
+      }
+      case 'apply-globals': {
+        const opts = {
+          point: values.point ?? 'latest',
+          serverFile: need(values, 'server', 'apply-globals'),
+          alterExisting: values['alter-existing'] ?? false,
+          dryRun: values['dry-run'] ?? false,
+          ...(keyFile ? { keyFile } : {}),
+        };
+        const d = await withEngine(dataDir, (e) => applyGlobalsCommand(e, location(), opts));
+        printData(io, json, applyGlobalsDocument(d), () => applyGlobalsText(d));
+        return d.objects.some((o) => o.action === 'failed') ? 1 : 0;
       }
       case 'extract': {
         const out = need(values, 'out', 'extract');

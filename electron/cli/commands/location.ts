@@ -1,6 +1,8 @@
 /**
  * Commands on one database's backup folder: `points`, `verify`, `restore`, `extract`,
- * `prune`. `<location>` is a local folder path (S3 locations arrive with S3 support).
+ * `prune`. `<location>` is a local folder path (S3 locations arrive with S3 support), or a
+ * task's server-level folder `<root>/~server` when the command can tell which of its
+ * streams is meant (the only one; `restore`: the cluster snapshot `base.tar`).
  *
  * Contract: the key comes from --key-file, BACKSTOP_KEY, or the keychain by the folder's
  * key fingerprint; a wrong key → KEY_MISMATCH before any data is read. `extract` writes
@@ -15,8 +17,9 @@ import { BackstopError } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
-import { openForRestore, toRestorePoint } from '../../engine/restore/backup-folder.ts';
-import { runRestore, runVerify, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
+import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
+import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
+import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import { durationDays, readJsonFile, ServerFile } from '../task-file.ts';
@@ -53,7 +56,9 @@ export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env
   };
 }
 
-async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
+/** Opens the repository at `where` (a task's `~server` folder holding one stream: that stream; `where` is updated). */
+export async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {
+  where.location = resolveServerFolder(where.location, null);
   const given = keyFromOptions(keyFile);
   const opened = await openForRestore(where.location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null), where.credentials);
   if (!opened.repo) {
@@ -63,7 +68,7 @@ async function open(engine: Engine, where: Where, keyFile: string | undefined): 
   return { repo: opened.repo, key };
 }
 
-async function pointId(repo: Repository, id: string): Promise<string> {
+export async function pointId(repo: Repository, id: string): Promise<string> {
   if (id !== 'latest') return (await repo.getPoint(id)).id;
   const newest = (await repo.listPoints()).at(-1);
   if (!newest) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
@@ -82,33 +87,63 @@ export async function verifyCommand(engine: Engine, text: string, point: string 
   return runVerify({ op: 'verify', location: where.location, pointId: id, keyBase64: key ? key.toString('base64') : null, credentials: where.credentials }, new AbortController().signal);
 }
 
+/** The usage error a cluster snapshot restore gives for options that name a database or server. */
+export const CLUSTER_RESTORE_USAGE =
+  'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR (restoring one database out of it is not supported yet).';
+
+export interface RestoreCommandResult extends RestoreOutcome {
+  /** True for a PostgreSQL cluster snapshot (a new data directory, no database on a server). */
+  cluster: boolean;
+}
+
+/**
+ * `restore`: a database folder into a NEW database on the server in --server; a cluster
+ * snapshot (`<root>/~server` or `<root>/~server/base.tar`) into the new data directory
+ * --folder, with no --server and no --database (MALFORMED_REQUEST when given).
+ */
 export async function restoreCommand(
   engine: Engine,
   where: string,
-  opts: { point: string; serverFile: string; database: string; keyFile?: string; jobs?: number; folder?: string; noOwner?: boolean },
-): Promise<RestoreOutcome> {
+  opts: { point: string; serverFile?: string; database?: string; keyFile?: string; jobs?: number; folder?: string; noOwner?: boolean; osUser?: string },
+): Promise<RestoreCommandResult> {
   const w = parseLocation(where);
+  w.location = resolveServerFolder(w.location, PG_BASEBACKUP_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
   const id = await pointId(repo, opts.point);
-  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-target');
+  const cluster = toRestorePoint(await repo.getPoint(id)).format === PG_BASEBACKUP_STREAM.format;
+  const usage = (m: string): never => {
+    throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
+  };
+  let target: { server: RestoreJobSpec['server']; password: string | null; database: string };
+  if (cluster) {
+    if (opts.database !== undefined || opts.serverFile !== undefined) usage(CLUSTER_RESTORE_USAGE);
+    if (!opts.folder) usage('A cluster snapshot restores the whole cluster into a new data directory: restore needs --folder DIR (a new or empty folder).');
+    target = { server: null, password: null, database: '' };
+  } else {
+    if (opts.osUser !== undefined) usage('--os-user applies only to a PostgreSQL cluster snapshot.');
+    if (!opts.serverFile) usage('restore needs --server.');
+    if (!opts.database) usage('restore needs --database.');
+    const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target');
+    target = { server, password, database: opts.database! };
+  }
   const settings = await engine.call('settings.get', undefined);
-  return runRestore(
+  const outcome = await runRestore(
     {
       op: 'restore',
       restoreId: 'cli',
       location: w.location,
       credentials: w.credentials,
       pointId: id,
-      server,
-      password,
+      ...target,
       toolPaths: settings.ok ? settings.data.toolPaths : {},
-      database: opts.database,
       keyBase64: key ? key.toString('base64') : null,
       options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, noPrivileges: false, roleMap: {}, createRoles: false, folder: opts.folder ? resolve(opts.folder) : null },
+      ...(opts.osUser ? { osUser: opts.osUser } : {}),
     },
     new AbortController().signal,
     () => {},
   );
+  return { ...outcome, cluster };
 }
 
 export async function extractCommand(engine: Engine, where: string, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {

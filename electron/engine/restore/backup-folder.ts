@@ -6,10 +6,12 @@
  * to choose instead — in particular a task's common root (it holds database folders) is
  * recognised and named as such. An encrypted folder without a usable key reports
  * `needsKey` with the fingerprint rather than failing; a wrong key → KEY_MISMATCH.
+ * A task's server-level folder (`~server`) is named as such with the streams it holds;
+ * `resolveServerFolder` picks one of its streams for commands given that folder.
  * `listBackupFolders` lists what can be restored under a destination root (database
  * folders and the `~server` streams), each with the location to inspect it at.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestorePoint, ServerKind } from '../../shared/domain.ts';
 import { BackstopError, isBackstopError } from '../../shared/result.ts';
@@ -17,8 +19,8 @@ import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { listDatabaseFolders, openDatabaseFolder } from '../destinations/index.ts';
-import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import { LocalBackend, type Backend, type S3Credentials } from '../storage/index.ts';
+import { databaseNameOf, PG_BASEBACKUP_STREAM, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../servers/index.ts';
 
 export function locationLabel(l: BackupLocation): string {
   return l.kind === 'local' ? l.path : `s3://${l.bucket}/${l.prefix}`;
@@ -61,11 +63,6 @@ function isLocalRepository(path: string): boolean {
   }
 }
 
-/** The child folders of a local folder that are repositories, sorted; throws when the folder cannot be read. */
-function localRepositoryChildren(path: string): string[] {
-  return readdirSync(path).filter((n) => isLocalRepository(join(path, n))).sort();
-}
-
 function childLocation(d: Destination, folder: string): BackupLocation {
   if (d.kind === 'local') return { kind: 'local', path: join(d.path, folder) };
   const { bucket, region, endpoint, forcePathStyle, checksumMode, credentialsRef } = d;
@@ -105,20 +102,59 @@ export async function listBackupFolders(d: Destination, credentials: S3Credentia
   return out;
 }
 
+/** The repositories directly inside a local folder (null when the folder cannot be read). */
+function childRepositories(path: string): string[] | null {
+  try {
+    return readdirSync(path)
+      .filter((n) => isLocalRepository(join(path, n)))
+      .sort();
+  } catch {
+    return null;
+  }
+}
+
+const STREAM_MEANING: Record<string, string> = {
+  [PG_BASEBACKUP_STREAM.name]: 'the PostgreSQL cluster snapshot',
+  [PG_GLOBALS_STREAM.name]: 'the PostgreSQL roles and tablespaces',
+};
+
+function describeStreams(path: string, streams: string[]): string {
+  return streams.map((s) => `${join(path, s)} (${STREAM_MEANING[s] ?? 'a server-level stream'})`).join(', ');
+}
+
+function serverFolderError(path: string, streams: string[], what: string): BackstopError {
+  if (streams.length === 0) return new BackstopError('NOT_A_BACKUP', `${path} is a task's server-level folder, but it holds no backups yet.`);
+  return new BackstopError('NOT_A_BACKUP', `${path} is a task's server-level folder; it holds ${describeStreams(path, streams)}. ${what}`);
+}
+
+/**
+ * A command given a task's server-level folder (`<root>/~server`, local) instead of one of
+ * its streams: `want` names the stream the command needs (`base.tar` for a cluster restore,
+ * `globals.sql` for apply-globals) or null for "the only one there is". Any other location
+ * is returned unchanged. NOT_A_BACKUP names what the folder holds when the choice fails.
+ */
+export function resolveServerFolder(l: BackupLocation, want: string | null): BackupLocation {
+  if (l.kind !== 'local' || basename(l.path) !== SERVER_FOLDER || existsSync(join(l.path, HEADER_KEY))) return l;
+  const streams = childRepositories(l.path);
+  if (streams === null) return l;
+  if (want !== null) {
+    if (streams.includes(want)) return { kind: 'local', path: join(l.path, want) };
+    throw serverFolderError(l.path, streams, `It holds no ${want} (${STREAM_MEANING[want] ?? 'stream'}), which this command needs.`);
+  }
+  if (streams.length === 1) return { kind: 'local', path: join(l.path, streams[0]!) };
+  throw serverFolderError(l.path, streams, 'Choose one of them.');
+}
+
 /** Explains a local folder that is not a repository. */
 function notABackup(l: BackupLocation): BackstopError {
   if (l.kind === 'local') {
-    let children: string[] = [];
-    try {
-      children = localRepositoryChildren(l.path);
-    } catch {
+    const children = childRepositories(l.path);
+    if (children === null) {
       return new BackstopError('NOT_A_BACKUP', `${l.path} does not exist or cannot be read. Choose the backup folder of one database.`);
     }
+    if (basename(l.path) === SERVER_FOLDER) return serverFolderError(l.path, children, 'Choose one of them.');
     if (children.length > 0) {
       const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
-      if (basename(l.path) === SERVER_FOLDER) {
-        return new BackstopError('NOT_A_BACKUP', `${l.path} is the server-level folder of a task's backups: it holds ${names}. Choose one of those folders inside it.`);
-      }
       return new BackstopError(
         'NOT_A_BACKUP',
         `${l.path} is the common root of a task's backups: it holds ${children.length} database folder${children.length === 1 ? '' : 's'} (${names}). Choose one database's folder inside it.`,

@@ -8,11 +8,18 @@
  *   restored; any mismatch fails the restore, and the connector removes the half-restored
  *   database. Nothing existing is ever overwritten (DATABASE_EXISTS).
  * - The server must be of the kind the point was taken from (VALIDATION otherwise).
+ * - A cluster snapshot (`pg-basebackup-tar`) needs no server, only `options.folder` (new or
+ *   empty): the data directory gets mode 0700 and, when running as root, the server's OS
+ *   user as owner (`osUser`, default `postgres`); missing configuration files are written
+ *   and the outcome's notes say how to start it. Its `database` is the folder's name.
+ * - Server-wide globals (`pg-globals-sql`) are not restored here: VALIDATION naming
+ *   `backstop apply-globals` (apply-globals.ts).
  */
+import { basename } from 'node:path';
 import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
-import { connectorFor, restoreBaseBackup, type ToolPaths } from '../servers/index.ts';
+import { clusterOwner, completeConfiguration, connectorFor, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
 import { openLocation, serverKindOf, toRestorePoint } from './backup-folder.ts';
 import type { S3Credentials } from '../storage/index.ts';
 
@@ -21,13 +28,16 @@ export interface RestoreJobSpec {
   restoreId: string;
   location: BackupLocation;
   pointId: string;
-  server: Server;
+  /** The target server; null only for a cluster snapshot (it restores into a folder). */
+  server: Server | null;
   password: string | null;
   toolPaths: ToolPaths;
   database: string;
   keyBase64: string | null;
   credentials: S3Credentials | null;
   options: RestoreOptions;
+  /** Cluster snapshot, running as root: the OS user to own the data directory (default "postgres"). */
+  osUser?: string | null;
 }
 
 export interface VerifyJobSpec {
@@ -54,20 +64,42 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);
   const kind = serverKindOf(point.format);
+  if (point.format === 'pg-globals-sql') {
+    throw new BackstopError(
+      'VALIDATION',
+      'This folder holds server-wide globals (roles, tablespaces), not a database. Apply them to a server with `backstop apply-globals <this folder> --server server.json` (it skips roles the server already has).',
+    );
+  }
+  if (point.format === 'pg-basebackup-tar') {
+    if (spec.server && spec.server.kind !== 'postgres') {
+      throw new BackstopError('VALIDATION', `This restore point is a PostgreSQL cluster snapshot (${point.format}); it restores into a new data directory, not onto a ${spec.server.kind} server.`);
+    }
+    if (!spec.options.folder) throw new BackstopError('VALIDATION', 'A cluster snapshot restores into a new, empty data directory: choose that folder.');
+    const folder = spec.options.folder;
+    let owner = clusterOwner(spec.osUser);
+    const stream = await repo.readPoint(summary.id, { signal });
+    progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
+    let wroteConfig: string[] = [];
+    const r = await restoreBaseBackup(stream, folder, {
+      signal,
+      toolPaths: spec.toolPaths,
+      owner: owner.user,
+      afterVerify: (dir) => {
+        wroteConfig = completeConfiguration(dir);
+      },
+    });
+    if (r.ownerError && owner.user) {
+      owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };
+    }
+    const notes = await restoredClusterNotes({ dataDir: r.dataDir, owner, wroteConfig, verified: r.verified, toolPaths: spec.toolPaths });
+    progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
+    return { database: basename(r.dataDir), path: r.dataDir, notes };
+  }
+  if (!spec.server) throw new BackstopError('VALIDATION', 'Choose the server to restore this database to.');
   if (kind !== spec.server.kind) {
     throw new BackstopError('VALIDATION', `This restore point is a ${kind ?? 'unknown'} backup (${point.format}); choose a ${kind ?? 'matching'} server to restore it to.`);
   }
-  if (point.format === 'pg-globals-sql') {
-    throw new BackstopError('VALIDATION', 'This folder holds server-wide globals (roles, tablespaces), not a database. Extract it with `backstop extract` and apply it with psql.');
-  }
   const stream = await repo.readPoint(summary.id, { signal });
-  if (point.format === 'pg-basebackup-tar') {
-    if (!spec.options.folder) throw new BackstopError('VALIDATION', 'A cluster snapshot restores into a new, empty data directory: choose that folder.');
-    progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
-    const r = await restoreBaseBackup(stream, spec.options.folder, { signal, toolPaths: spec.toolPaths });
-    progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-    return { database: spec.database, path: r.dataDir, notes: [] };
-  }
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const report = await connector.restore(spec.database, stream, point.backupType, {
     signal,

@@ -17,6 +17,7 @@ export { checkServerInput } from './check-server-input.ts';
 export { encodeDatabaseFolder, decodeDatabaseFolder, databaseNameOf, isHashedDatabaseFolder, SERVER_FOLDER, MAX_FOLDER_LENGTH } from './database-folder.ts';
 export { restoreBaseBackup, startDataDirectory, type RunningCluster, type BaseBackupRestoreReport } from './postgres/snapshot.ts';
 export { PG_GLOBALS_STREAM, PG_BASEBACKUP_STREAM } from './postgres/connector.ts';
+export { clusterOwner, completeConfiguration, restoredClusterNotes } from './postgres/restored-cluster.ts';
 export { findTool, toolVersion, candidateDirs, type ToolFamily } from './tools.ts';
 
 export function connectorFor(server: Server, opts: ConnectorOptions = {}): Connector {

@@ -4,7 +4,7 @@
  * per-table row counts + checksums and sequence positions must match. Snapshot: a base
  * backup restores into a new data directory that starts and holds the same data.
  */
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -291,10 +291,14 @@ describe('snapshot (cluster-wide base backup)', () => {
     if (pg.osUser) chownTree(root, pg.osUser);
     const dump = await c.openServerDump('base.tar');
     const target = join(root, 'restored-cluster');
-    const report = await restoreBaseBackup(dump.stream, target, { toolPaths: { postgres: PG_BIN } });
+    const owner = pg.osUser ? { name: 'postgres', ...pg.osUser } : null;
+    const report = await restoreBaseBackup(dump.stream, target, { toolPaths: { postgres: PG_BIN }, owner });
     await dump.done;
     expect(report.verified).toBe(true);
     expect(report.files).toBeGreaterThan(500);
+    // Startable as is: 0700 and, as root, the server's OS user's (every file, not only the folder).
+    expect(statSync(target).mode & 0o777).toBe(0o700);
+    if (owner) expect([statSync(target).uid, statSync(join(target, 'global', 'pg_control')).uid]).toEqual([owner.uid, owner.uid]);
     const cluster = await startDataDirectory(target, { user: pg.user, password: pg.password, toolPaths: { postgres: PG_BIN } });
     try {
       expect(cluster.databases).toEqual(expect.arrayContaining(['pagila', 'chinook', 'postgres']));

@@ -5,7 +5,7 @@
  * folder, restores into new databases are faithful, a cluster snapshot restores to a
  * data directory, and an unreachable server or a wrong password fail the run clearly.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
@@ -109,8 +109,12 @@ describe('server-wide PostgreSQL task', () => {
       database: 'cluster copy',
       options: { folder: target },
     });
-    expect(result).toMatchObject({ status: 'success', path: target });
+    // The restore ran in the repository worker: ownership and next steps come from the engine, not the CLI.
+    expect(result).toMatchObject({ status: 'success', path: target, database: 'restored-cluster' });
     expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
+    expect(statSync(target).mode & 0o777).toBe(0o700);
+    if (pg.osUser) expect([statSync(target).uid, statSync(join(target, 'global')).uid]).toEqual([pg.osUser.uid, pg.osUser.uid]);
+    expect(result.notes.find((n) => n.startsWith('Start it: '))).toMatch(new RegExp(`pg_ctl -D ${target} -o "-p \\d+ -k /tmp" -l ${target}/startup.log start$`));
   });
 
   it('fails the run with AUTH_FAILED for a wrong password and UNREACHABLE for a server that is down', async () => {

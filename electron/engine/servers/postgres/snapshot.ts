@@ -5,16 +5,18 @@
  * Contract:
  * - `restoreBaseBackup` never touches existing data: the target folder must not exist or
  *   be empty (DATABASE_EXISTS otherwise). It extracts the archive, then checks it with
- *   `pg_verifybackup` (manifest checksums + WAL) when that tool is installed. On any
- *   failure the folder it created/filled is removed and RESTORE_FAILED (or CANCELED) is thrown.
+ *   `pg_verifybackup` (manifest checksums + WAL) when that tool is installed, then gives
+ *   the folder mode 0700 and (when asked) the server's OS user as owner (a chown the file
+ *   system refuses is reported in `ownerError`, not a failure). On any other failure
+ *   the folder it created/filled is removed and RESTORE_FAILED (or CANCELED) is thrown.
  * - `startDataDirectory` starts a server on the folder on a free loopback port — as the
  *   `postgres` OS user when Backstop runs as root (the folder is chowned to it) — waits
  *   until it answers a query as `user`/`password`, and returns the database list and a
  *   `stop()` (fast shutdown, idempotent). The folder's own configuration is used, with
  *   port, socket directory and listen address overridden.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -25,12 +27,20 @@ import type { ToolPaths } from '../connector.ts';
 import { extractTar } from '../tar-extract.ts';
 import { findTool, toolVersion } from '../tools.ts';
 import { PgConnection } from './connection.ts';
+import { chownTree, lookUpOsUser, runningAsRoot, type OsUser } from './server-os-user.ts';
 
 export interface BaseBackupRestoreOptions {
   signal?: AbortSignal;
   toolPaths?: ToolPaths;
   /** Skip pg_verifybackup even when it is installed. */
   skipVerify?: boolean;
+  /**
+   * Runs after the archive is extracted and verified, before the folder is handed over
+   * (e.g. writing configuration the backup lacks); a failure removes the folder like any other.
+   */
+  afterVerify?: (dataDir: string) => void;
+  /** The folder and everything in it get this owner (Backstop running as root). */
+  owner?: OsUser | null;
 }
 
 export interface BaseBackupRestoreReport {
@@ -38,6 +48,8 @@ export interface BaseBackupRestoreReport {
   files: number;
   /** Whether pg_verifybackup checked the result. */
   verified: boolean;
+  /** Why the folder could not be given to `owner` (e.g. a file system without owners), or null. */
+  ownerError: string | null;
 }
 
 function prepareEmptyDir(dataDir: string): void {
@@ -85,7 +97,16 @@ export async function restoreBaseBackup(source: Readable, dataDir: string, opts:
         verified = true;
       }
     }
-    return { dataDir, files, verified };
+    opts.afterVerify?.(dataDir);
+    // PostgreSQL refuses a data directory that others may read or that it does not own.
+    chmodSync(dataDir, 0o700);
+    let ownerError: string | null = null;
+    try {
+      if (opts.owner) chownTree(dataDir, opts.owner.uid, opts.owner.gid);
+    } catch (e) {
+      ownerError = (e as Error).message; // the data is intact; the notes say what to do
+    }
+    return { dataDir, files, verified, ownerError };
   } catch (e) {
     source.destroy();
     rmSync(dataDir, { recursive: true, force: true });
@@ -123,20 +144,11 @@ function freePort(): Promise<number> {
   });
 }
 
-function osUserForServer(): { uid: number; gid: number } | null {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    return { uid, gid };
-  } catch {
-    throw new BackstopError('PERMISSION_DENIED', 'PostgreSQL refuses to run as root and there is no "postgres" OS user to run it as.');
-  }
-}
-
-function chownTree(path: string, uid: number, gid: number): void {
-  chownSync(path, uid, gid);
-  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
+function osUserForServer(): OsUser | null {
+  if (!runningAsRoot()) return null;
+  const user = lookUpOsUser('postgres');
+  if (!user) throw new BackstopError('PERMISSION_DENIED', 'PostgreSQL refuses to run as root and there is no "postgres" OS user to run it as.');
+  return user;
 }
 
 export async function startDataDirectory(dataDir: string, opts: StartOptions): Promise<RunningCluster> {

@@ -1,0 +1,51 @@
+/**
+ * Applies a stored PostgreSQL `globals.sql` (the server-level stream of a logical task) to
+ * a target server — in the current thread; the repository worker (worker/repository-job.ts)
+ * calls it for the app, the CLI calls it directly like `runRestore`.
+ *
+ * Contract: the point must be a `pg-globals-sql` stream (VALIDATION naming what it is
+ * otherwise) and the server a PostgreSQL server. The stream is verified while it is read
+ * (as every restore); the statements are applied by `applyGlobals` (servers/postgres/
+ * apply-globals.ts), which reports per object and never stops at an existing role.
+ */
+import type { BackupLocation, Server } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { openRepository } from '../repository/index.ts';
+import type { ToolPaths } from '../servers/index.ts';
+import { applyGlobals, type ApplyGlobalsReport } from '../servers/postgres/apply-globals.ts';
+import { PG_GLOBALS_STREAM } from '../servers/postgres/connector.ts';
+import { PgConnection } from '../servers/postgres/connection.ts';
+import type { S3Credentials } from '../storage/index.ts';
+import { openLocation, toRestorePoint } from './backup-folder.ts';
+
+export interface ApplyGlobalsJobSpec {
+  op: 'apply-globals';
+  location: BackupLocation;
+  /** A point id or 'latest'. */
+  pointId: string;
+  server: Server;
+  password: string | null;
+  toolPaths: ToolPaths;
+  keyBase64: string | null;
+  credentials: S3Credentials | null;
+  alterExisting: boolean;
+  dryRun: boolean;
+}
+
+export async function runApplyGlobals(spec: ApplyGlobalsJobSpec, signal: AbortSignal): Promise<ApplyGlobalsReport> {
+  if (spec.server.kind !== 'postgres') {
+    throw new BackstopError('VALIDATION', `PostgreSQL roles and tablespaces apply to a PostgreSQL server, not to a ${spec.server.kind} server.`);
+  }
+  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
+  const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
+  if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
+  const point = toRestorePoint(summary);
+  if (point.format !== PG_GLOBALS_STREAM.format) {
+    throw new BackstopError('VALIDATION', `This folder holds ${point.format === 'pg-basebackup-tar' ? 'a PostgreSQL cluster snapshot' : `a database backup (${point.format})`}, not the server-wide globals: choose <root>/~server/globals.sql of a logical PostgreSQL task.`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of await repo.readPoint(summary.id, { signal })) chunks.push(chunk as Buffer);
+  const sql = Buffer.concat(chunks).toString('utf8');
+  const conn = new PgConnection(spec.server, spec.password, { binDir: spec.toolPaths.postgres ?? null });
+  return applyGlobals(conn, sql, { alterExisting: spec.alterExisting, dryRun: spec.dryRun, signal });
+}
