@@ -8,13 +8,14 @@
  * secrets from environment variables named in the config.
  */
 import { parseArgs } from 'node:util';
-import { APP_VERSION, createEngine, type Engine } from '../engine/index.ts';
+import type { Engine } from '../engine/index.ts';
+import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
-import { backupCommand } from './commands/backup.ts';
-import { demoCommand, demoDataDir } from './commands/demo.ts';
-import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
+// The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
+import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
+import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
