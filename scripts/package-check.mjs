@@ -135,7 +135,9 @@ check(pkg.main === 'out/main/index.js' && entries.has(`/${pkg.main}`), `package.
 const own = [...entries].filter((p) => !p.startsWith('/node_modules/'));
 const leaked = own.filter((p) => /^\/(electron|renderer|tests|docs|scripts|release|scratch)(\/|$)/.test(p) || /\.(ts|vue|map)$/.test(p));
 check(leaked.length === 0, `no sources, tests or maps in the app${leaked.length ? `: ${leaked.slice(0, 5).join(', ')}` : ''}`);
-check(![...entries].some((p) => p.startsWith('/node_modules/electron/') || p.startsWith('/node_modules/vitest/')), 'no dev dependencies (electron, vitest) packed');
+check(![...entries].some((p) => p.startsWith('/node_modules/electron/') || p.startsWith('/node_modules/vitest/') || p.startsWith('/node_modules/tsx/')), 'no dev dependencies (electron, vitest, tsx) packed');
+// The CLI build runs on Node through bin/backstop.mjs; the app cannot run it (the runAsNode fuse is off).
+check(![...entries].some((p) => p.startsWith('/out/cli/')), 'the CLI build (out/cli) is not packed');
 
 step('native modules unpacked next to the asar');
 const unpacked = join(resources, 'app.asar.unpacked', 'node_modules');
