@@ -53,8 +53,9 @@ describe('the built backstop command', () => {
     const chunks = readFileSync(join(CLI_OUT_DIR, 'index.js'), 'utf8').match(/import\("\.\/chunk-[A-Z0-9]+\.js"\)/g) ?? [];
     const lazy = new Set(chunks.flatMap((c) => staticClosure(join(CLI_OUT_DIR, c.slice(10, -2))).packages));
     expect([...lazy]).toEqual(expect.arrayContaining(['zod', 'libsql', 'pino']));
-    // The AWS SDK loads only when an S3 destination is used.
-    expect([...lazy]).not.toContain('@aws-sdk/client-s3');
+    // Loaded only on use: the AWS SDK (an S3 destination), the keychain (a secret), the
+    // scheduler's packages (a schedule).
+    for (const p of ['@aws-sdk/client-s3', '@napi-rs/keyring', 'node-schedule', 'cron-parser']) expect([...lazy]).not.toContain(p);
   });
 
   it('builds itself on first use in a checkout and again when a source changes', () => {
