@@ -829,7 +829,7 @@ function writeDoc(md: string): void {
 }
 
 async function main(): Promise<void> {
-  checkTools();
+  if ([...ONLY].some((s) => s !== 'startup')) checkTools(); // the start-up step needs no peer
   const startLoad = loadavg();
   const t0 = performance.now();
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
