@@ -5,7 +5,8 @@
  *  1. Validates electron-builder.yml with electron-builder's own loader and schema
  *     validator (app-builder-lib's getConfig + validateConfiguration against its
  *     scheme.json), and proves the validator is live by feeding it a broken copy.
- *  2. Builds the app with electron-vite when out/ is incomplete (or with --build).
+ *  2. Builds the app with electron-vite when out/ is incomplete (or with --build), and
+ *     parses every built main-process file (node --check).
  *  3. Runs `electron-builder --dir --linux` against a stand-in Electron dist (a tiny shell
  *     script carrying an Electron fuse wire, so the configured fuses are really flipped)
  *     into a temporary folder, then checks what was produced: the asar holds the built
@@ -85,6 +86,11 @@ if (args.has('--build') || !BUILT.every((f) => existsSync(join(root, f)))) {
   if (!check(r.status === 0, 'electron-vite build')) finish();
 }
 for (const f of BUILT) check(existsSync(join(root, f)), f);
+// Nothing else loads the built main bundle here (Electron cannot run), so at least parse it:
+// a bundler-injected shim clashing with a module's own binding is a SyntaxError at launch.
+const mainJs = readdirSync(join(root, 'out/main'), { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
+const unparsable = mainJs.filter((f) => run(process.execPath, ['--check', join(root, 'out/main', f)]).status !== 0);
+check(mainJs.length > 0 && unparsable.length === 0, `out/main: ${mainJs.length} files parse (node --check)${unparsable.length ? `; not: ${unparsable.join(', ')}` : ''}`);
 
 // ───────────── 3. package ─────────────
 step('electron-builder --dir --linux with a stand-in Electron');

@@ -10,9 +10,9 @@ import { BackstopError } from '../../shared/result.ts';
 
 // cron-parser (CommonJS) is required on first use, so commands that never read a schedule
 // (e.g. `backstop info`) do not load it.
-const require = createRequire(import.meta.url);
+const requireCjs = createRequire(import.meta.url);
 let parser: typeof CronParser.CronExpressionParser | undefined;
-const cronParser = () => (parser ??= (require('cron-parser') as typeof CronParser).CronExpressionParser);
+const cronParser = () => (parser ??= (requireCjs('cron-parser') as typeof CronParser).CronExpressionParser);
 
 export function isValidTimeZone(tz: string): boolean {
   try {

@@ -22,9 +22,9 @@ import { missedRun, nextRun } from './next-run.ts';
 
 // node-schedule (CommonJS) is required when the first timer is armed, so an engine that
 // never starts the scheduler (the CLI's one-shot commands) does not load it.
-const require = createRequire(import.meta.url);
+const requireCjs = createRequire(import.meta.url);
 let nodeSchedule: typeof NodeSchedule | undefined;
-const schedule = () => (nodeSchedule ??= require('node-schedule') as typeof NodeSchedule);
+const schedule = () => (nodeSchedule ??= requireCjs('node-schedule') as typeof NodeSchedule);
 
 export type DueHandler = (task: Task, kind: PointKind, trigger: RunTrigger) => void;
 
