@@ -3,9 +3,10 @@ import vue from '@vitejs/plugin-vue';
 
 // Three projects: engine/main unit tests under Node, renderer component tests under
 // happy-dom, and integration tests against real servers started by the harness.
-// Worker entries are bundled once (tests/fixtures/build-workers.ts) so worker threads
-// start fast; BACKSTOP_WORKER_DIR tells the engine where they are.
-const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./.tmp/workers', import.meta.url).pathname };
+// The CLI and the worker entries are built once (tests/fixtures/build-cli.ts → out/cli):
+// the CLI tests run that build, and BACKSTOP_WORKER_DIR starts every test's worker
+// threads from it.
+const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./out/cli/workers', import.meta.url).pathname };
 export default defineConfig({
   test: {
     projects: [
@@ -13,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
-          globalSetup: ['tests/fixtures/build-workers.ts'],
+          globalSetup: ['tests/fixtures/build-cli.ts'],
           env: workerEnv,
           exclude: ['tests/unit/renderer/**'],
           environment: 'node',
@@ -33,7 +34,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          globalSetup: ['tests/fixtures/build-workers.ts'],
+          globalSetup: ['tests/fixtures/build-cli.ts'],
           env: workerEnv,
           environment: 'node',
           testTimeout: 120_000,

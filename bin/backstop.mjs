@@ -1,8 +1,67 @@
 #!/usr/bin/env node
-// The `backstop` command. Runs the TypeScript sources through tsx (a dependency), so the
-// CLI works from a checkout and from an installed package alike.
-import { register } from 'tsx/esm/api';
+// The `backstop` command. Runs the CLI built to plain JavaScript in out/cli (`npm run
+// build`, or scripts/build-cli.mjs alone); no TypeScript loader at run time. Its worker
+// threads start from the same build (BACKSTOP_WORKER_DIR, set here as the app's main
+// process sets it for its own build).
+//
+// In a checkout the build is made on first use, and made again when a source file it was
+// built from has changed since (esbuild, well under a second; a note goes to stderr, so
+// --json output stays one document). Where it cannot be built (esbuild, a development
+// dependency, is not installed), the command says what to run and exits 1.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-register();
-const { main } = await import('../electron/cli/index.ts');
-process.exitCode = await main(process.argv.slice(2));
+const root = join(import.meta.dirname, '..');
+const outDir = join(root, 'out', 'cli');
+const argv = process.argv.slice(2);
+
+/** Why out/cli must be (re)built first, or null when it is up to date. */
+function buildNeeded() {
+  let build;
+  try {
+    build = JSON.parse(readFileSync(join(outDir, 'build.json'), 'utf8'));
+    statSync(join(outDir, 'index.js'));
+  } catch {
+    return 'first use in this checkout';
+  }
+  for (const input of build.inputs) {
+    let mtime;
+    try {
+      mtime = statSync(join(root, input)).mtimeMs;
+    } catch {
+      continue; // no sources next to the build (an installed copy): use the build as it is
+    }
+    if (mtime > build.builtAt) return `${input} changed`;
+  }
+  return null;
+}
+
+function fail(code, message) {
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`backstop: ${code}: ${message}\n`);
+  process.exit(1);
+}
+
+const why = buildNeeded();
+if (why) {
+  let buildCli;
+  try {
+    ({ buildCli } = await import('../scripts/build-cli.mjs'));
+  } catch {
+    fail(
+      'TOOL_MISSING',
+      `The backstop command line is not built (${join('out', 'cli')} is missing or out of date) and cannot be built here: esbuild, a development dependency, is not installed. Run "npm ci && npm run build" in ${root}, then try again.`,
+    );
+  }
+  process.stderr.write(`backstop: building the command line into out/cli (${why})…\n`);
+  try {
+    await buildCli({ root, outDir });
+  } catch (e) {
+    fail('INTERNAL', `Building the command line failed (${String(e.message).split('\n')[0]}). Fix the error above, or run "npm run build" in ${root} to see it again.`);
+  }
+}
+
+process.env.BACKSTOP_WORKER_DIR = join(outDir, 'workers');
+const { main } = await import(pathToFileURL(join(outDir, 'index.js')).href);
+process.exitCode = await main(argv);

@@ -5,7 +5,8 @@
  *  1. Validates electron-builder.yml with electron-builder's own loader and schema
  *     validator (app-builder-lib's getConfig + validateConfiguration against its
  *     scheme.json), and proves the validator is live by feeding it a broken copy.
- *  2. Builds the app with electron-vite when out/ is incomplete (or with --build).
+ *  2. Builds the app with electron-vite when out/ is incomplete (or with --build), and
+ *     parses every built main-process file (node --check).
  *  3. Runs `electron-builder --dir --linux` against a stand-in Electron dist (a tiny shell
  *     script carrying an Electron fuse wire, so the configured fuses are really flipped)
  *     into a temporary folder, then checks what was produced: the asar holds the built
@@ -85,6 +86,11 @@ if (args.has('--build') || !BUILT.every((f) => existsSync(join(root, f)))) {
   if (!check(r.status === 0, 'electron-vite build')) finish();
 }
 for (const f of BUILT) check(existsSync(join(root, f)), f);
+// Nothing else loads the built main bundle here (Electron cannot run), so at least parse it:
+// a bundler-injected shim clashing with a module's own binding is a SyntaxError at launch.
+const mainJs = readdirSync(join(root, 'out/main'), { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
+const unparsable = mainJs.filter((f) => run(process.execPath, ['--check', join(root, 'out/main', f)]).status !== 0);
+check(mainJs.length > 0 && unparsable.length === 0, `out/main: ${mainJs.length} files parse (node --check)${unparsable.length ? `; not: ${unparsable.join(', ')}` : ''}`);
 
 // ───────────── 3. package ─────────────
 step('electron-builder --dir --linux with a stand-in Electron');
@@ -135,7 +141,9 @@ check(pkg.main === 'out/main/index.js' && entries.has(`/${pkg.main}`), `package.
 const own = [...entries].filter((p) => !p.startsWith('/node_modules/'));
 const leaked = own.filter((p) => /^\/(electron|renderer|tests|docs|scripts|release|scratch)(\/|$)/.test(p) || /\.(ts|vue|map)$/.test(p));
 check(leaked.length === 0, `no sources, tests or maps in the app${leaked.length ? `: ${leaked.slice(0, 5).join(', ')}` : ''}`);
-check(![...entries].some((p) => p.startsWith('/node_modules/electron/') || p.startsWith('/node_modules/vitest/')), 'no dev dependencies (electron, vitest) packed');
+check(![...entries].some((p) => p.startsWith('/node_modules/electron/') || p.startsWith('/node_modules/vitest/') || p.startsWith('/node_modules/tsx/')), 'no dev dependencies (electron, vitest, tsx) packed');
+// The CLI build runs on Node through bin/backstop.mjs; the app cannot run it (the runAsNode fuse is off).
+check(![...entries].some((p) => p.startsWith('/out/cli/')), 'the CLI build (out/cli) is not packed');
 
 step('native modules unpacked next to the asar');
 const unpacked = join(resources, 'app.asar.unpacked', 'node_modules');

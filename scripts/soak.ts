@@ -11,7 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { rng, Scratch, ROOT } from '../tests/fixtures/reliability/common.ts';
+import { buildCli, CLI_OUT_DIR } from './build-cli.mjs';
+import { rng, Scratch } from '../tests/fixtures/reliability/common.ts';
 import { KillHarness, postgresTarget, sqliteTarget, summarize, type KillCase } from '../tests/fixtures/reliability/kill-harness.ts';
 import { startPostgres } from '../tests/fixtures/servers/postgres.ts';
 
@@ -19,7 +20,9 @@ const { values } = parseArgs({ options: { runs: { type: 'string', default: '50' 
 const runs = Number(values.runs);
 const seed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
 if (!Number.isInteger(runs) || runs < 2) throw new Error('--runs must be a whole number ≥ 2');
-process.env.BACKSTOP_WORKER_DIR ??= join(ROOT, '.tmp/workers');
+// The CLI the kill runs start (bin/backstop.mjs) and the workers of the in-process checks: one build.
+await buildCli();
+process.env.BACKSTOP_WORKER_DIR ??= join(CLI_OUT_DIR, 'workers');
 
 const scratch = new Scratch();
 const pg = await startPostgres();

@@ -8,14 +8,14 @@
  * secrets from environment variables named in the config.
  */
 import { parseArgs } from 'node:util';
-import { APP_VERSION, createEngine, type Engine } from '../engine/index.ts';
+import type { Engine } from '../engine/index.ts';
+import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
-import { applyGlobalsCommand, applyGlobalsDocument, applyGlobalsText } from './commands/apply-globals.ts';
-import { backupCommand } from './commands/backup.ts';
-import { demoCommand, demoDataDir } from './commands/demo.ts';
-import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
+// The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
+import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
+import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -227,8 +227,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(keyFile ? { keyFile } : {}),
         };
         const d = await withEngine(dataDir, (e) => applyGlobalsCommand(e, location(), opts));
-        printData(io, json, applyGlobalsDocument(d), () => applyGlobalsText(d));
-        return d.objects.some((o) => o.action === 'failed') ? 1 : 0;
+        printData(io, json, d.document, () => d.text);
+        return d.document.failed.length > 0 ? 1 : 0;
       }
       case 'extract': {
         const out = need(values, 'out', 'extract');

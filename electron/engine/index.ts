@@ -80,7 +80,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export const APP_VERSION: string = pkg.version;
+export { APP_VERSION } from './app-version.ts';
 
 /** Wraps a secret store so every value it sees is registered with the log redactor. */
 function redacting(store: SecretStore, redactor: Redactor): SecretStore {

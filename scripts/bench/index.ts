@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only pg,mariadb,sqlite,pgbench,pipeline]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,sqlite,pgbench,pipeline]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB)
@@ -14,7 +14,8 @@
  * size of the changed rows); restore time against pg_restore of a local file; peak RSS of
  * the backup process; main-thread event-loop delay while a backup runs in a worker
  * thread (workerExecutor); objects per GB stored; and the pipeline MB/s of
- * scripts/bench/pipeline.ts. Prints a table and writes it into docs/PERFORMANCE.md
+ * scripts/bench/pipeline.ts; and the start-up time of the built `backstop --help` and
+ * `backstop info` against `node -e 0`. Prints a table and writes it into docs/PERFORMANCE.md
  * between the BENCH markers. Timings are the best of --repeat runs, interleaved.
  * Nothing here is asserted; the machine is shared, so the load average is recorded.
  */
@@ -33,6 +34,7 @@ import { startPostgres, PG_BIN, type PgServer } from '../../tests/fixtures/serve
 import { startMariadb, type MariadbServer } from '../../tests/fixtures/servers/mariadb.ts';
 import type { ChildJob, ChildResult } from './backstop-child.ts';
 import { buildBundles, type Bundles } from './build.ts';
+import { buildCli } from '../build-cli.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -72,7 +74,7 @@ const SIZES = {
   pipelineMb: num(opt['pipeline-mb'], 'BENCH_PIPELINE_MB', 32, 128),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'pg,pgbench,mariadb,sqlite,pipeline').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,sqlite,pipeline').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -691,6 +693,40 @@ EOF`,
 // ───────────── pipeline.ts ─────────────
 
 /** Real dumps (pg_dump -Fc -Z0 files) kept by the PostgreSQL workloads for the pipeline step (names without '=' or ','). */
+// ───────────── CLI start-up ─────────────
+
+/**
+ * Wall time of the built `backstop --help` and `backstop info` (bin/backstop.mjs → out/cli,
+ * as users run it) next to `node -e 0` on the same Node, interleaved; best and median of
+ * 15 runs each. Target: ≤ 200 ms.
+ */
+async function benchStartup(work: string): Promise<void> {
+  console.log('\nCLI start-up (built out/cli)');
+  await buildCli();
+  const bin = join(ROOT, 'bin', 'backstop.mjs');
+  const dataDir = join(work, 'startup-data');
+  const cases: { name: string; args: string[] }[] = [
+    { name: 'node -e 0', args: ['-e', '0'] },
+    { name: 'backstop --help', args: [bin, '--help'] },
+    { name: 'backstop info', args: [bin, 'info', '--data-dir', dataDir] },
+  ];
+  execFileSync(process.execPath, [bin, 'info', '--data-dir', dataDir], { stdio: 'ignore' }); // creates the data dir, warms the page cache
+  const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  for (let i = 0; i < 15; i++) {
+    for (const c of cases) {
+      const t0 = performance.now();
+      execFileSync(process.execPath, c.args, { stdio: 'ignore' });
+      times.get(c.name)!.push(performance.now() - t0);
+    }
+  }
+  const best = (name: string) => Math.min(...times.get(name)!);
+  const median = (name: string) => [...times.get(name)!].sort((a, b) => a - b)[7]!;
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  for (const name of ['backstop --help', 'backstop info']) {
+    addRow('CLI start-up', `${name} (best of 15; median ${ms(median(name))})`, ms(best(name)), `node -e 0 ${ms(best('node -e 0'))} (median ${ms(median('node -e 0'))})`, best(name) / best('node -e 0'), '≤ 200 ms', best(name) <= 200);
+  }
+}
+
 const pipelineInputs: { name: string; path: string; dumpSeconds: number }[] = [];
 
 async function benchPipeline(): Promise<void> {
@@ -793,7 +829,7 @@ function writeDoc(md: string): void {
 }
 
 async function main(): Promise<void> {
-  checkTools();
+  if ([...ONLY].some((s) => s !== 'startup')) checkTools(); // the start-up step needs no peer
   const startLoad = loadavg();
   const t0 = performance.now();
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -807,6 +843,7 @@ async function main(): Promise<void> {
     process.env.BACKSTOP_WORKER_DIR = bundles.workerDir;
   }
   try {
+    if (ONLY.has('startup')) await benchStartup(work);
     if (ONLY.has('pg') || ONLY.has('pgbench')) await benchPostgres(work);
     if (ONLY.has('mariadb')) await benchMariadb(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);

@@ -29,7 +29,7 @@ export async function applyGlobalsCommand(
   engine: Engine,
   where: string,
   opts: { point: string; serverFile: string; alterExisting: boolean; dryRun: boolean; keyFile?: string },
-): Promise<ApplyGlobalsReport> {
+): Promise<{ document: ApplyGlobalsDocument; text: string }> {
   const w = parseLocation(where);
   w.location = resolveServerFolder(w.location, PG_GLOBALS_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
@@ -48,7 +48,8 @@ export async function applyGlobalsCommand(
     alterExisting: opts.alterExisting,
     dryRun: opts.dryRun,
   };
-  return runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' });
+  const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' });
+  return { document: applyGlobalsDocument(report), text: applyGlobalsText(report) };
 }
 
 export function applyGlobalsDocument(r: ApplyGlobalsReport): ApplyGlobalsDocument {

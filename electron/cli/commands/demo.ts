@@ -3,8 +3,6 @@
  * creates sample SQLite databases, runs a full and an incremental server-wide backup,
  * restores one database under a new name, verifies it, and reports each step.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { BackstopError } from '../../shared/result.ts';
@@ -76,6 +74,4 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
   return steps;
 }
 
-export function demoDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'backstop-demo-'));
-}
+export { demoDataDir } from './demo-data-dir.ts';

@@ -3,8 +3,9 @@
  *
  * Contract: worker entries are the files `electron/worker/<name>.ts`. Built entries are
  * used when `BACKSTOP_WORKER_DIR` names their folder (the Electron main sets it to
- * `out/main/workers`; the test harness to its own build) or when they sit next to this
- * module's bundle; otherwise the TypeScript file is started through the tsx loader. Engine code starts workers by name through
+ * `out/main/workers`; bin/backstop.mjs and the tests to the CLI build's `out/cli/workers`)
+ * or when they sit next to this module's bundle; otherwise (dev tools run through tsx) the
+ * TypeScript file is started through the tsx loader, a dev dependency. Engine code starts workers by name through
  * `startWorker` and never imports worker/ modules. The worker sees `workerData` exactly
  * as given (plus one private `__bootstrap` key when started from source).
  */

@@ -4,8 +4,15 @@
  * Contract: pure functions of their arguments (the clock is a parameter). Invalid input
  * throws VALIDATION with a message that names the field and says what is wrong.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type * as CronParser from 'cron-parser';
 import { BackstopError } from '../../shared/result.ts';
+
+// cron-parser (CommonJS) is required on first use, so commands that never read a schedule
+// (e.g. `backstop info`) do not load it.
+const requireCjs = createRequire(import.meta.url);
+let parser: typeof CronParser.CronExpressionParser | undefined;
+const cronParser = () => (parser ??= (requireCjs('cron-parser') as typeof CronParser).CronExpressionParser);
 
 export function isValidTimeZone(tz: string): boolean {
   try {
@@ -22,7 +29,7 @@ export function assertTimeZone(tz: string, field = 'timezone'): void {
 
 /** The next `count` fire times strictly after `after`, in UTC ISO strings. */
 export function nextFireTimes(expr: string, tz: string, after: Date, count: number): Date[] {
-  const it = CronExpressionParser.parse(expr, { tz, currentDate: after });
+  const it = cronParser().parse(expr, { tz, currentDate: after });
   const out: Date[] = [];
   for (let i = 0; i < count; i++) out.push(it.next().toDate());
   return out;

@@ -14,10 +14,17 @@
  * - `onDue` must not throw synchronously into the timer; its promise is not awaited here
  *   (the run queue decides when work starts).
  */
-import schedule from 'node-schedule';
+import { createRequire } from 'node:module';
+import type * as NodeSchedule from 'node-schedule';
 import type { PointKind, RunTrigger, Task } from '../../shared/domain.ts';
 import type { ScheduleStateTable } from '../store/schedule-state-table.ts';
 import { missedRun, nextRun } from './next-run.ts';
+
+// node-schedule (CommonJS) is required when the first timer is armed, so an engine that
+// never starts the scheduler (the CLI's one-shot commands) does not load it.
+const requireCjs = createRequire(import.meta.url);
+let nodeSchedule: typeof NodeSchedule | undefined;
+const schedule = () => (nodeSchedule ??= requireCjs('node-schedule') as typeof NodeSchedule);
 
 export type DueHandler = (task: Task, kind: PointKind, trigger: RunTrigger) => void;
 
@@ -30,7 +37,7 @@ export interface SchedulerDeps {
 }
 
 export class Scheduler {
-  private readonly timers = new Map<string, schedule.Job>();
+  private readonly timers = new Map<string, NodeSchedule.Job>();
   private paused = false;
   private started = false;
 
@@ -101,7 +108,7 @@ export class Scheduler {
   private arm(task: Task): void {
     const planned = safe(() => nextRun(task.schedule, this.deps.now()).next, (e) => this.deps.onError(e, task.id));
     if (!planned) return;
-    const job = schedule.scheduleJob(planned.at, () => {
+    const job = schedule().scheduleJob(planned.at, () => {
       this.timers.delete(task.id);
       const current = this.deps.tasks().find((t) => t.id === task.id);
       if (current?.enabled && !this.paused) {

@@ -9,7 +9,7 @@
  * pinned to the Secret Service (the kernel keyring does not survive a reboot). Error
  * messages never include the secret or the keychain's raw output.
  */
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { BackstopError } from '../../shared/result.ts';
 
 export interface SecretStore {
@@ -50,9 +50,11 @@ export function keychainError(e: unknown): BackstopError {
 export class KeychainSecretStore implements SecretStore {
   constructor(private readonly service = KEYCHAIN_SERVICE) {}
 
-  private entry(account: string): AsyncEntry {
+  /** The native keychain module loads on first use, so commands that never read a secret start faster. */
+  private async entry(account: string): Promise<AsyncEntry> {
     if (!ACCOUNT.test(account)) throw new BackstopError('VALIDATION', 'Invalid keychain reference.');
     try {
+      const { AsyncEntry } = await import('@napi-rs/keyring');
       return new AsyncEntry(this.service, account, { linux: { store: 'secret-service' } });
     } catch (e) {
       throw keychainError(e);
@@ -60,7 +62,7 @@ export class KeychainSecretStore implements SecretStore {
   }
 
   async set(account: string, value: string): Promise<void> {
-    const entry = this.entry(account);
+    const entry = await this.entry(account);
     try {
       await entry.setPassword(value);
     } catch (e) {
@@ -69,7 +71,7 @@ export class KeychainSecretStore implements SecretStore {
   }
 
   async get(account: string): Promise<string | null> {
-    const entry = this.entry(account);
+    const entry = await this.entry(account);
     try {
       return await entry.getPassword();
     } catch (e) {
@@ -78,7 +80,7 @@ export class KeychainSecretStore implements SecretStore {
   }
 
   async delete(account: string): Promise<void> {
-    const entry = this.entry(account);
+    const entry = await this.entry(account);
     try {
       await entry.deleteCredential();
     } catch (e) {

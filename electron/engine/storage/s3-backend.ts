@@ -20,21 +20,11 @@
  *   put that fails later may already have reported some of its parts.
  * The SDK retries single requests (`maxAttempts`); use `createS3Backend` for a
  * RetryBackend around the whole call.
+ * - The SDK (~150–250 ms to load) is imported on the first request, not with this module,
+ *   so commands that never reach S3 (e.g. `backstop info`) do not pay for it.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type CompletedPart,
-  type StorageClass,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { publicEndpoint, s3BackstopError } from './s3-errors.ts';
@@ -71,6 +61,10 @@ export interface S3BackendOptions {
   /** Socket idle timeout per request in ms. Default 120 s. */
   requestTimeoutMs?: number;
 }
+
+type Sdk = typeof S3Sdk;
+let sdkLoad: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdkLoad ??= import('@aws-sdk/client-s3'));
 
 const MIB = 1024 * 1024;
 const MIN_PART = 5 * MIB;
@@ -109,10 +103,10 @@ export class S3Backend implements Backend {
   readonly location: string;
   readonly bucket: string;
   readonly prefix: string;
-  readonly client: S3Client;
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly secrets: string[];
+  private opened: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
 
   constructor(private readonly options: S3BackendOptions) {
     this.bucket = options.bucket;
@@ -122,22 +116,31 @@ export class S3Backend implements Backend {
     this.partSize = Math.max(MIN_PART, options.partSize ?? 8 * MIB);
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
     this.secrets = [options.credentials.secretAccessKey, options.credentials.sessionToken ?? ''];
-    const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
-    this.client = new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle,
-      credentials: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey },
-      requestChecksumCalculation: options.checksumMode,
-      responseChecksumValidation: options.checksumMode,
-      maxAttempts: Math.max(1, options.maxAttempts ?? 3),
-      requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 10_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
+  }
+
+  /** The SDK and this backend's client, made on first use. */
+  private s3(): Promise<{ client: S3Client; sdk: Sdk }> {
+    this.opened ??= loadSdk().then((sdk) => {
+      const options = this.options;
+      const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+      const client = new sdk.S3Client({
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        forcePathStyle: options.forcePathStyle,
+        credentials: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey },
+        requestChecksumCalculation: options.checksumMode,
+        responseChecksumValidation: options.checksumMode,
+        maxAttempts: Math.max(1, options.maxAttempts ?? 3),
+        requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 10_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
+      });
+      return { client, sdk };
     });
+    return this.opened;
   }
 
   /** Closes idle sockets. The backend must not be used afterwards. */
   destroy(): void {
-    this.client.destroy();
+    void this.opened?.then(({ client }) => client.destroy(), () => {});
   }
 
   private objectKey(key: string): string {
@@ -168,6 +171,7 @@ export class S3Backend implements Backend {
     // with the default 8 MiB while memory stays ≤ (partConcurrency + 1) × 64 MiB.
     const sizeOf = (n: number) => this.partSize * Math.min(8, 2 ** Math.floor((n - 1) / 1000));
     const it = parts(body, sizeOf);
+    const { client, sdk } = await this.s3();
     let uploadId: string | undefined;
     try {
       signal?.throwIfAborted();
@@ -177,14 +181,14 @@ export class S3Backend implements Backend {
       const second = firstPart.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
         // One part (a full first part followed by an empty tail is still one object).
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass }), { abortSignal: signal });
+        await client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass }), { abortSignal: signal });
         this.options.onUploadProgress?.(firstPart.length);
         return;
       }
       signal?.throwIfAborted();
       const withChecksum = this.options.checksumMode === 'WHEN_SUPPORTED';
-      const created = await this.client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ...this.storageClass, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
+      const created = await client.send(
+        new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ...this.storageClass, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
         { abortSignal: signal },
       );
       uploadId = created.UploadId;
@@ -192,13 +196,13 @@ export class S3Backend implements Backend {
       const done: CompletedPart[] = await this.uploadParts(Key, uploadId, [firstPart, second.value], it, withChecksum, signal);
       signal?.throwIfAborted();
       done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
       uploadId = undefined;
     } catch (e) {
       await it.return(undefined).catch(() => {});
       if (uploadId) {
         // Best effort: a failed abort leaves parts that a bucket lifecycle rule must clean up.
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
+        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
       }
       if (signal?.aborted) throw signal.reason;
       throw this.fail('put', key, e);
@@ -213,6 +217,7 @@ export class S3Backend implements Backend {
     withChecksum: boolean,
     signal: AbortSignal | undefined,
   ): Promise<CompletedPart[]> {
+    const { client, sdk } = await this.s3();
     const done: CompletedPart[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: { e: unknown } | undefined;
@@ -220,8 +225,8 @@ export class S3Backend implements Backend {
     const start = (data: Buffer) => {
       const PartNumber = ++partNumber;
       if (PartNumber > MAX_PARTS) throw new Error(`more than ${MAX_PARTS} parts`);
-      const p = this.client
-        .send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }), {
+      const p = client
+        .send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }), {
           abortSignal: signal,
         })
         .then((r) => {
@@ -260,9 +265,10 @@ export class S3Backend implements Backend {
       if (!(await this.stat(key))) throw this.fail('get', key, Object.assign(new Error('not found'), { name: 'NoSuchKey' }));
       return Buffer.alloc(0);
     }
+    const { client, sdk } = await this.s3();
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
+      const res = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
       );
       const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
       let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -282,12 +288,13 @@ export class S3Backend implements Backend {
 
   /** The child "folders" directly under this backend's prefix (S3 common prefixes), without the trailing slash. */
   async listFolders(): Promise<string[]> {
+    const { client, sdk } = await this.s3();
     const out: string[] = [];
     let token: string | undefined;
     try {
       do {
-        const res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }),
+        const res = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }),
         );
         for (const p of res.CommonPrefixes ?? []) {
           if (p.Prefix?.startsWith(this.prefix)) out.push(p.Prefix.slice(this.prefix.length).replace(/\/$/, ''));
@@ -301,11 +308,12 @@ export class S3Backend implements Backend {
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
+    const { client, sdk } = await this.s3();
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     try {
       do {
-        const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const res = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }));
         for (const o of res.Contents ?? []) {
           if (!o.Key || !o.Key.startsWith(this.prefix)) continue;
           const key = o.Key.slice(this.prefix.length);
@@ -322,8 +330,9 @@ export class S3Backend implements Backend {
 
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
+    const { client, sdk } = await this.s3();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }));
     } catch (e) {
       if ((e as { name?: string }).name === 'NoSuchKey') return;
       throw this.fail('delete', key, e);
@@ -332,8 +341,9 @@ export class S3Backend implements Backend {
 
   async stat(key: string): Promise<ObjectInfo | null> {
     const Key = this.objectKey(key);
+    const { client, sdk } = await this.s3();
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      const res = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key }));
       return { key, size: res.ContentLength ?? 0, modifiedMs: res.LastModified?.getTime() ?? 0 };
     } catch (e) {
       const name = (e as { name?: string }).name;

@@ -1,7 +1,8 @@
 /**
  * Every `backstop` command end to end on real SQLite folders: backup from a task file,
  * points, verify, restore, extract, prune, demo and agent — with their JSON output, exit
- * codes and the errors a script can hit.
+ * codes and the errors a script can hit. Each runs the built command as a child process
+ * (bin/backstop.mjs → out/cli), the way a user or a script runs it.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,19 +10,12 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { cli, CLI_BIN } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const CHINOOK = join(ROOT, '../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function setup(extra: Record<string, unknown> = {}) {
   const folder = tempDir();
@@ -150,7 +144,7 @@ describe('backstop CLI commands', () => {
 
   it('runs the agent until SIGTERM', async () => {
     const dataDir = tempDir();
-    const child = spawn(process.execPath, [join(ROOT, 'bin/backstop.mjs'), 'agent', '--data-dir', dataDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, 'agent', '--data-dir', dataDir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,24 @@
+/**
+ * The engine and the CLI's commands, loaded on first call. `backstop --help`,
+ * `--version` and usage errors then never load the engine's packages (zod, libsql, pino,
+ * the keychain, zstd…), which the built CLI keeps in chunks of their own
+ * (scripts/build-cli.mjs). Each export has the signature of the function it stands for.
+ * electron/cli/index.ts imports the engine and the commands only through here (or as types).
+ */
+type AsyncFn = (...args: never[]) => Promise<unknown>;
+
+function lazy<M extends { [P in K]: AsyncFn }, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
+  const call = async (...args: Parameters<M[K]>) => (await load())[name](...args);
+  return call as M[K];
+}
+
+export const createEngine = lazy(() => import('../engine/index.ts'), 'createEngine');
+export const backupCommand = lazy(() => import('./commands/backup.ts'), 'backupCommand');
+export const demoCommand = lazy(() => import('./commands/demo.ts'), 'demoCommand');
+export const pointsCommand = lazy(() => import('./commands/location.ts'), 'pointsCommand');
+export const verifyCommand = lazy(() => import('./commands/location.ts'), 'verifyCommand');
+export const restoreCommand = lazy(() => import('./commands/location.ts'), 'restoreCommand');
+export const extractCommand = lazy(() => import('./commands/location.ts'), 'extractCommand');
+export const pruneCommand = lazy(() => import('./commands/location.ts'), 'pruneCommand');
+export const applyGlobalsCommand = lazy(() => import('./commands/apply-globals.ts'), 'applyGlobalsCommand');
+export { demoDataDir } from './commands/demo-data-dir.ts';

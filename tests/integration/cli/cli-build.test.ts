@@ -1,0 +1,98 @@
+/**
+ * How `backstop` gets its plain-JavaScript build (bin/backstop.mjs, scripts/build-cli.mjs):
+ * built on first use in a checkout, rebuilt when a source changed, a clear error where it
+ * cannot be built — and the built entry loads no npm package before a command needs the
+ * engine, which is what keeps `backstop --help` fast.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI_OUT_DIR } from '../../../scripts/build-cli.mjs';
+import pkg from '../../../package.json' with { type: 'json' };
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const ROOT = join(import.meta.dirname, '../../..');
+
+function run(bin: string, ...argv: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...argv], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A copy of the checkout's CLI sources (no out/), sharing the repo's node_modules. */
+function checkoutCopy(): string {
+  const dir = tempDir();
+  for (const p of ['bin', 'scripts/build-cli.mjs', 'electron/cli', 'electron/engine', 'electron/shared', 'electron/worker', 'package.json']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+/** The files and npm packages a built file loads before any dynamic import(). */
+function staticClosure(entry: string): { files: string[]; packages: string[] } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s+(?:[^'"]*?\s+from\s+)?["']([^"']+)["']/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(join(dirname(file), spec));
+      else if (!spec.startsWith('node:')) packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files: [...files], packages: [...packages] };
+}
+
+describe('the built backstop command', () => {
+  it('loads no npm package at start: the engine and its packages load when a command needs them', () => {
+    const entry = staticClosure(join(CLI_OUT_DIR, 'index.js'));
+    expect(entry.files.length).toBeGreaterThan(0);
+    expect(entry.packages).toEqual([]);
+    // The engine's chunk really does import the heavy packages (so the check above can fail).
+    const chunks = readFileSync(join(CLI_OUT_DIR, 'index.js'), 'utf8').match(/import\("\.\/chunk-[A-Z0-9]+\.js"\)/g) ?? [];
+    const lazy = new Set(chunks.flatMap((c) => staticClosure(join(CLI_OUT_DIR, c.slice(10, -2))).packages));
+    expect([...lazy]).toEqual(expect.arrayContaining(['zod', 'libsql', 'pino']));
+    // Loaded only on use: the AWS SDK (an S3 destination), the keychain (a secret), the
+    // scheduler's packages (a schedule).
+    for (const p of ['@aws-sdk/client-s3', '@napi-rs/keyring', 'node-schedule', 'cron-parser']) expect([...lazy]).not.toContain(p);
+  });
+
+  it('builds itself on first use in a checkout and again when a source changes', () => {
+    const dir = checkoutCopy();
+    const bin = join(dir, 'bin/backstop.mjs');
+    const first = run(bin, '--version', '--json');
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.out)).toEqual({ version: pkg.version });
+    expect(first.err).toContain('building the command line into out/cli (first use in this checkout)');
+    for (const f of ['index.js', 'build.json', 'workers/backup-job.js', 'workers/chunk-encoder.js', 'workers/repository-job.js']) expect(existsSync(join(dir, 'out/cli', f)), f).toBe(true);
+
+    const again = run(bin, '--version');
+    expect(again).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
+
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(dir, 'electron/cli/output.ts'), later, later);
+    const rebuilt = run(bin, '--version');
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.err).toContain('building the command line into out/cli (electron/cli/output.ts changed)');
+  });
+
+  it('says what to run where it cannot build itself, with one JSON document under --json', () => {
+    const dir = tempDir();
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    const bin = join(dir, 'bin/backstop.mjs');
+    const r = run(bin, 'info', '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toEqual({
+      error: {
+        code: 'TOOL_MISSING',
+        message: `The backstop command line is not built (out/cli is missing or out of date) and cannot be built here: esbuild, a development dependency, is not installed. Run "npm ci && npm run build" in ${dir}, then try again.`,
+      },
+    });
+    const text = run(bin, 'info');
+    expect(text.code).toBe(1);
+    expect(text.out).toBe('');
+    expect(text.err).toContain('backstop: TOOL_MISSING: The backstop command line is not built');
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+});
