@@ -51,7 +51,11 @@ export function dumpHeader(o: MysqlDatabaseOptions): Buffer {
   checkNames(o);
   const lines = [`${MARKER}${JSON.stringify(o)}`, `/*!40100 ALTER DATABASE CHARACTER SET ${o.charset} COLLATE ${o.collation} */;`];
   if (o.comment) lines.push(`/*M!100500 ALTER DATABASE COMMENT ${literal(o.comment)} */;`);
-  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+  const text = `${lines.join('\n')}\n`;
+  // A buffer of its own (never a slice of Node's shared pool): dump buffers may be handed over to another thread.
+  const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  out.write(text, 'utf8');
+  return out;
 }
 
 function parseMarker(line: string): MysqlDatabaseOptions | null {
@@ -67,7 +71,6 @@ function parseMarker(line: string): MysqlDatabaseOptions | null {
 
 const ALTER = Buffer.from('ALTER DATABASE `');
 const DELIMITER = Buffer.from('DELIMITER ');
-const PREFIX_LEN = Math.max(ALTER.length, DELIMITER.length);
 const NAMED_ALTER = /^ALTER DATABASE `(?:[^`]|``)*` (CHARACTER SET [A-Za-z0-9_]+ COLLATE [A-Za-z0-9_]+ ;)\r?\n$/;
 /** Longest line held back for inspection; real ones are < 300 bytes. */
 const MAX_HELD = 64 * 1024;
@@ -157,17 +160,20 @@ export class DumpRewriter extends Transform {
         this.held = Buffer.concat([this.held, chunk.subarray(p, end)]);
         p = end;
         run = p;
-        if (nl < 0 && this.held.length < Math.max(PREFIX_LEN, MAX_HELD)) continue;
+        if (nl < 0 && this.held.length < MAX_HELD) continue;
         this.release(nl >= 0);
         continue;
       }
       if (this.atLineStart) {
         this.atLineStart = false;
-        const avail = Math.min(PREFIX_LEN, chunk.length - p);
         const first = chunk[p];
         if (first === ALTER[0] || first === DELIMITER[0]) {
-          const head = chunk.subarray(p, p + avail);
-          if (ALTER.subarray(0, avail).equals(head) || DELIMITER.subarray(0, avail).equals(head)) {
+          // A line start that is, or (cut by the chunk's end) may be, one of the two prefixes.
+          const starts = (prefix: Buffer): boolean => {
+            const head = chunk.subarray(p, p + Math.min(prefix.length, chunk.length - p));
+            return prefix.subarray(0, head.length).equals(head);
+          };
+          if (starts(ALTER) || starts(DELIMITER)) {
             if (run < p) this.push(chunk.subarray(run, p));
             this.held = Buffer.alloc(0);
             continue;
