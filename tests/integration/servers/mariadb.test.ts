@@ -251,6 +251,10 @@ describe('database-level options (server default latin1)', () => {
       expect(after.checksums).toHaveLength(1);
       // The source was never altered by the restore (its per-routine ALTER DATABASE lines were aimed at shop_r).
       expect(mariadbFidelity(latin, 'shop')).toEqual(before);
+      // The view and the trigger behave as in the source.
+      expect(latin.sql('SELECT hello FROM shop_r.greeting ORDER BY id')).toBe(latin.sql('SELECT hello FROM shop.greeting ORDER BY id'));
+      latin.sql("INSERT INTO shop_r.notes (body) VALUES ('neu 🧪')");
+      expect(latin.sql('SELECT body FROM shop_r.notes WHERE id = 3').trim()).toBe('neu 🧪 ✓');
     } finally {
       latin.sql('DROP DATABASE shop_r');
     }
