@@ -3,12 +3,14 @@
  *
  * Contract: pure functions. The input stderr is already scrubbed of secrets; the message
  * says what failed, what to do next, and quotes the tool's last stderr lines. Order of
- * checks matters: connection problems first (nothing else can be known then), then
+ * checks matters: a client tool that cannot run at all first (TOOL_MISSING: the server was
+ * never asked, so it is not "unreachable"), then connection problems (nothing else can be known then), then
  * authentication, missing database, privileges, and finally the operation's own code
  * (DUMP_FAILED / RESTORE_FAILED / …) as the fallback.
  */
 import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { stderrDetail, type Classifier, type ToolFailure } from './child-process.ts';
+import { installHint, type ToolFamily } from './tools.ts';
 
 export interface FailureContext {
   /** Human name of the server, e.g. "PostgreSQL server 127.0.0.1:5432". */
@@ -40,9 +42,25 @@ function failure(ctx: FailureContext, code: ErrorCode, summary: string, f: ToolF
   return new BackstopError(code, `${summary} (while ${ctx.action}; ${exit})${detail ? `: ${detail}` : '.'}`);
 }
 
+/**
+ * Tools that are installed in name only: Debian's pg_wrapper without a postgresql-client
+ * package, a binary missing its shared libraries, a wrapper script whose target is gone
+ * (the shell's 126/127 exit codes).
+ */
+const TOOL_CANNOT_RUN = [/You must install at least one postgresql-client/i, /error while loading shared libraries/i, /: command not found/i, /cannot execute( binary file)?:/i];
+
+function toolCannotRun(ctx: FailureContext, family: ToolFamily, f: ToolFailure): BackstopError | null {
+  if (!TOOL_CANNOT_RUN.some((r) => r.test(f.stderr)) && f.code !== 126 && f.code !== 127) return null;
+  const detail = stderrDetail(f.stderr);
+  const exit = f.code === null ? `signal ${f.signal ?? 'unknown'}` : `exit code ${f.code}`;
+  return new BackstopError('TOOL_MISSING', `The client tools cannot run (while ${ctx.action}; ${exit})${detail ? `: ${detail}` : ''}. ${installHint(family)}`);
+}
+
 export function classifyPostgres(ctx: FailureContext): Classifier {
   return (f) => {
     const s = f.stderr;
+    const cannotRun = toolCannotRun(ctx, 'postgres', f);
+    if (cannotRun) return cannotRun;
     // A session killed by an administrator (e.g. DROP DATABASE … WITH (FORCE)) is not "unreachable".
     if (/terminating connection due to administrator command/i.test(s)) {
       return failure(ctx, ctx.fallback, 'The server ended the session (was the database dropped or the server stopped?)', f);
@@ -81,6 +99,8 @@ const MY_UNREACHABLE = /\b(2002|2003|2005|2006|2013|2026)\b|Can't connect to (lo
 export function classifyMysql(ctx: FailureContext): Classifier {
   return (f) => {
     const s = f.stderr;
+    const cannotRun = toolCannotRun(ctx, 'mysql', f);
+    if (cannotRun) return cannotRun;
     if (MY_UNREACHABLE.test(s)) {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. Check that it is running and that host and port are right`, f);
     }

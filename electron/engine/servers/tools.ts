@@ -11,7 +11,7 @@
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { posix, win32 } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
-import { runTool } from './child-process.ts';
+import { runTool, stderrDetail } from './child-process.ts';
 
 export type ToolFamily = 'postgres' | 'mysql';
 
@@ -135,10 +135,16 @@ export function findTool(names: string[], family: ToolFamily, search: ToolSearch
     }
   }
   const where = search.binDir ? `the folder set in Settings (${search.binDir}), PATH and the usual install locations` : 'PATH and the usual install locations';
-  throw new BackstopError(
-    'TOOL_MISSING',
-    `${names.join(' or ')} was not found in ${where}. Install the ${family === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'} client tools or set their folder in Settings.`,
-  );
+  throw new BackstopError('TOOL_MISSING', `${names.join(' or ')} was not found in ${where}. ${installHint(family)}`);
+}
+
+/** What to do when a family's client tools are missing or cannot run. */
+export function installHint(family: ToolFamily): string {
+  return `Install the ${family === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'} client tools or set their folder in Settings.`;
+}
+
+function familyOf(path: string): ToolFamily {
+  return /(^|[\\/])(pg_\w+|psql)(\.exe)?$/i.test(path) ? 'postgres' : 'mysql';
 }
 
 export interface ParsedToolVersion {
@@ -173,10 +179,15 @@ export function toolVersion(path: string): Promise<ParsedToolVersion> {
   if (!cached) {
     cached = runTool(
       { path, args: ['--version'] },
-      { classify: (f) => new BackstopError('TOOL_MISSING', `${path} --version failed (exit code ${f.code ?? 'none'}).`) },
+      {
+        classify: (f) => {
+          const detail = stderrDetail(f.stderr);
+          return new BackstopError('TOOL_MISSING', `${path} cannot run: "--version" failed (exit code ${f.code ?? 'none'})${detail ? `: ${detail}` : ''}. ${installHint(familyOf(path))}`);
+        },
+      },
     ).then((out) => {
       const parsed = parseToolVersion(out);
-      if (!parsed) throw new BackstopError('TOOL_MISSING', `Could not read the version of ${path} from "${out.trim().slice(0, 200)}".`);
+      if (!parsed) throw new BackstopError('TOOL_MISSING', `Could not read the version of ${path} from "${out.trim().slice(0, 200)}". ${installHint(familyOf(path))}`);
       return parsed;
     });
     cached.catch(() => versionCache.delete(path));

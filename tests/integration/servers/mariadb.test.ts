@@ -1,8 +1,11 @@
 /**
  * The MySQL/MariaDB connector against a real throwaway MariaDB 10.11 server over TCP with
  * a password. Fidelity: Chinook (plus a view, routine, trigger and event added here, and
- * binary/unicode data) is dumped and restored under a new name; SHOW CREATE output and
- * per-table row counts + checksums must match.
+ * binary/unicode data) is dumped and restored under a new name; SHOW CREATE output,
+ * per-table row counts + checksums and everything `mariadbFidelity` compares (database
+ * defaults, table/column charsets, routine/view/trigger/event contexts, CHECKSUM TABLE)
+ * must match, and a routine must answer the same. On a second server whose default is
+ * latin1, a utf8mb4 database keeps its character set, collation and comment.
  */
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +17,7 @@ import { BackstopError } from '../../../electron/shared/result.ts';
 import { connectorFor, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { freePort } from '../../fixtures/servers/common.ts';
-import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { mariadbFidelity, mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
 
@@ -140,6 +143,11 @@ describe('backup and restore', () => {
       expect(Object.keys(a.tables).length).toBe(12);
       expect(b.tables).toEqual(a.tables);
       expect(b.schema).toBe(a.schema);
+      const fa = mariadbFidelity(db, 'Chinook');
+      expect(fa.checksums).toHaveLength(12);
+      expect(fa.routines).toHaveLength(2);
+      expect(mariadbFidelity(db, 'chinook restored')).toEqual(fa);
+      expect(db.sql('SELECT `chinook restored`.TrackCount(1)').trim()).toBe(db.sql('SELECT Chinook.TrackCount(1)').trim());
       expect(b.schema).toContain('TrackAudit');
       expect(b.schema).toContain('Nightly');
       expect(progress.at(-1)).toEqual({ unit: 'bytes', done: size, total: size });
@@ -182,5 +190,131 @@ describe('backup and restore', () => {
     expect(e.code).toBe('DATABASE_NOT_FOUND');
     expect((await rejection(dump.done)).code).toBe('DATABASE_NOT_FOUND');
     expect(e.message).toMatch(/gone/);
+  });
+});
+
+describe('database-level options (server default latin1)', () => {
+  let latin: MariadbServer;
+
+  function latinConnector(): Connector {
+    return connectorFor(
+      { id: 'my2', name: 'latin1 mariadb', kind: 'mysql', host: latin.host, port: latin.port, user: latin.user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' },
+      { password: latin.password, toolPaths: { mysql: null } },
+    );
+  }
+
+  async function dumpOf(database: string): Promise<string> {
+    const file = join(tempDir(), 'dump.sql');
+    const dump = await latinConnector().openDump(database, 'logical');
+    await pipeline(dump.stream, createWriteStream(file));
+    await dump.done;
+    return file;
+  }
+
+  const schemata = (name: string): string =>
+    latin.sql(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim();
+
+  beforeAll(async () => {
+    latin = await startMariadb({ args: ['--character-set-server=latin1', '--collation-server=latin1_swedish_ci'] });
+    latin.sql("CREATE DATABASE shop CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci COMMENT 'Läden \\\\ ''quoted'' ✓'");
+    latin.sql(
+      `CREATE FUNCTION f_greet(x VARCHAR(40)) RETURNS VARCHAR(60) DETERMINISTIC RETURN CONCAT('👋 ', x);
+       CREATE TABLE notes (id INT PRIMARY KEY AUTO_INCREMENT, body VARCHAR(100), legacy VARCHAR(20) CHARACTER SET latin1) COMMENT 'notes ✓' ROW_FORMAT=DYNAMIC;
+       INSERT INTO notes (body, legacy) VALUES ('emoji 😀 and 𝄞 four-byte', 'Grüße'), ('plain', NULL);
+       CREATE VIEW greeting AS SELECT id, CONCAT('👋 ', body) AS hello FROM notes;
+       CREATE TRIGGER notes_bi BEFORE INSERT ON notes FOR EACH ROW SET NEW.body = CONCAT(NEW.body, ' ✓');
+       CREATE EVENT tidy ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM notes WHERE body = '💥';
+       ALTER DATABASE shop COLLATE utf8mb4_general_ci;
+       CREATE PROCEDURE later_proc() SELECT CONCAT('🚀', COUNT(*)) FROM notes;
+       ALTER DATABASE shop COLLATE utf8mb4_unicode_ci;`,
+      'shop',
+    );
+  });
+
+  afterAll(async () => {
+    await latin?.stop();
+  });
+
+  test('the issue repro: shop_r keeps utf8mb4 / unicode_ci and its comment, f_greet works, everything compares equal', async () => {
+    const file = await dumpOf('shop');
+    const before = mariadbFidelity(latin, 'shop');
+    await latinConnector().restore('shop_r', createReadStream(file), 'logical');
+    try {
+      expect(schemata('shop_r')).toBe("utf8mb4\tutf8mb4_unicode_ci\tLäden \\\\ 'quoted' ✓");
+      expect(latin.sql("SELECT shop_r.f_greet('x')").trim()).toBe('👋 x');
+      expect(latin.sql('CALL shop_r.later_proc()').trim()).toBe(latin.sql('CALL shop.later_proc()').trim());
+      expect(latin.sql('SELECT body FROM shop_r.notes ORDER BY id').trim()).toBe('emoji 😀 and 𝄞 four-byte\nplain');
+      const after = mariadbFidelity(latin, 'shop_r');
+      expect(after).toEqual(before);
+      // The routine created under utf8mb4_general_ci keeps that database collation.
+      expect(after.routines.find((r) => r.includes('later_proc'))).toContain('utf8mb4_general_ci');
+      expect(after.checksums).toHaveLength(1);
+      // The source was never altered by the restore (its per-routine ALTER DATABASE lines were aimed at shop_r).
+      expect(mariadbFidelity(latin, 'shop')).toEqual(before);
+      // The view and the trigger behave as in the source.
+      expect(latin.sql('SELECT hello FROM shop_r.greeting ORDER BY id')).toBe(latin.sql('SELECT hello FROM shop.greeting ORDER BY id'));
+      latin.sql("INSERT INTO shop_r.notes (body) VALUES ('neu 🧪')");
+      expect(latin.sql('SELECT body FROM shop_r.notes WHERE id = 3').trim()).toBe('neu 🧪 ✓');
+    } finally {
+      latin.sql('DROP DATABASE shop_r');
+    }
+  });
+
+  test('the restored copy does not need the source database: restore after the source is gone', async () => {
+    latin.sql('CREATE DATABASE solo CHARACTER SET utf8mb4 COLLATE utf8mb4_bin');
+    latin.sql("ALTER DATABASE solo COLLATE utf8mb4_unicode_ci; CREATE FUNCTION g() RETURNS VARCHAR(5) RETURN '✓'; ALTER DATABASE solo COLLATE utf8mb4_bin;", 'solo');
+    const file = await dumpOf('solo');
+    const before = mariadbFidelity(latin, 'solo');
+    latin.sql('DROP DATABASE solo');
+    await latinConnector().restore('solo_r', createReadStream(file), 'logical');
+    try {
+      expect(mariadbFidelity(latin, 'solo_r')).toEqual(before);
+      expect(schemata('solo_r')).toBe('utf8mb4\tutf8mb4_bin'); // no comment
+      expect(schemata('solo')).toBe(''); // not re-created by the dump's ALTER DATABASE `solo` lines
+    } finally {
+      latin.sql('DROP DATABASE solo_r');
+    }
+  });
+
+  test('an extracted dump loaded by hand carries the options too', async () => {
+    const text = readFileSync(await dumpOf('shop'), 'utf8');
+    expect(text.split('\n')[0]).toMatch(/^-- backstop-database-options \{"charset":"utf8mb4","collation":"utf8mb4_unicode_ci"/);
+    latin.sql('CREATE DATABASE by_hand');
+    try {
+      latin.sql(text, 'by_hand');
+      expect(schemata('by_hand')).toBe(schemata('shop'));
+    } finally {
+      latin.sql('DROP DATABASE by_hand');
+    }
+  });
+
+  test('a backup taken before the header existed restores as before, without touching the source', async () => {
+    const text = readFileSync(await dumpOf('shop'), 'utf8');
+    const old = text.replace(/^-- backstop-database-options .*\n(\/\*.*ALTER DATABASE.*\n)+/, '');
+    expect(old).not.toContain('backstop-database-options');
+    const before = mariadbFidelity(latin, 'shop');
+    await latinConnector().restore('shop_old', Readable.from([old]), 'logical');
+    try {
+      expect(latin.sql("SELECT COUNT(*) FROM shop_old.notes").trim()).toBe('2');
+      expect(mariadbFidelity(latin, 'shop')).toEqual(before);
+    } finally {
+      latin.sql('DROP DATABASE shop_old');
+    }
+  });
+
+  test('a collation the target lacks: RESTORE_FAILED naming it, no database left', async () => {
+    const text = readFileSync(await dumpOf('shop'), 'utf8').replace(/utf8mb4_unicode_ci/g, 'utf8mb4_nosuch_ci');
+    const e = await rejection(latinConnector().restore('shop_bad', Readable.from([text]), 'logical'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/creating database "shop_bad".*utf8mb4_nosuch_ci/);
+    expect(schemata('shop_bad')).toBe('');
+  });
+
+  test('a damaged options line: RESTORE_FAILED, no database created', async () => {
+    const text = readFileSync(await dumpOf('shop'), 'utf8').replace('{"charset"', '{"charset');
+    const e = await rejection(latinConnector().restore('shop_dmg', Readable.from([text]), 'logical'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/database-options line is damaged/);
+    expect(schemata('shop_dmg')).toBe('');
   });
 });

@@ -49,7 +49,8 @@ function fingerprint(path: string): { schema: string[]; tables: Record<string, s
       const rows = db.prepare(`SELECT ${key}${parts || "''"} FROM ${q}${order}`).pluck().all() as string[];
       tables[name] = `${rows.length}:${hash(rows.join('\n'))}`;
     }
-    const pragmas = ['user_version', 'application_id', 'encoding', 'auto_vacuum'].map((p) => String(scalar(db, `PRAGMA ${p}`))).join(',');
+    // Database-level properties a restore must carry over (journal_mode: WAL is a property of the file).
+    const pragmas = ['page_size', 'user_version', 'application_id', 'encoding', 'auto_vacuum', 'journal_mode'].map((p) => `${p}=${String(scalar(db, `PRAGMA ${p}`))}`).join(',');
     return { schema, tables, pragmas };
   } finally {
     db.close();
@@ -85,6 +86,8 @@ function leftovers(folder: string): string[] {
 function edgeCaseDatabase(path: string): void {
   const db = new Database(path);
   db.exec(`
+    PRAGMA page_size = 8192;
+    PRAGMA auto_vacuum = INCREMENTAL;
     PRAGMA journal_mode = WAL;
     PRAGMA user_version = 7;
     PRAGMA application_id = 1234;

@@ -9,7 +9,7 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { mariadbFidelity, mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
@@ -61,5 +61,6 @@ describe('server-wide MariaDB task', () => {
     expect(restored).toMatchObject({ status: 'success', database: 'chinook_copy' });
     expect(mariadbFingerprint(db, 'chinook_copy').tables).toEqual(mariadbFingerprint(db, 'Chinook').tables);
     expect(mariadbFingerprint(db, 'chinook_copy').schema).toBe(mariadbFingerprint(db, 'Chinook').schema);
+    expect(mariadbFidelity(db, 'chinook_copy')).toEqual(mariadbFidelity(db, 'Chinook'));
   });
 });

@@ -33,6 +33,20 @@ describe('PostgreSQL', () => {
     expect(e.message).toContain('(while dumping database "shop"; exit code 1)');
   });
 
+  test.each([
+    ['Error: You must install at least one postgresql-client-<version> package', 1],
+    ['psql: error while loading shared libraries: libpq.so.5: cannot open shared object file: No such file or directory', 127],
+    ['/usr/local/bin/psql: line 2: /opt/pg/bin/psql: No such file or directory', 127],
+  ])('a tool that cannot run is TOOL_MISSING with the install hint, not UNREACHABLE: %s', (stderr, code) => {
+    const unreachableFallback = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'connecting', fallback: 'UNREACHABLE' });
+    const e = unreachableFallback(f(stderr, code));
+    expect(e.code).toBe('TOOL_MISSING');
+    expect(e.message).toMatch(/^The client tools cannot run \(while connecting; exit code \d+\): /);
+    expect(e.message).toContain('Install the PostgreSQL client tools or set their folder in Settings.');
+    const m = classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'connecting', fallback: 'UNREACHABLE' })(f(stderr, code));
+    expect(m).toMatchObject({ code: 'TOOL_MISSING', message: expect.stringContaining('Install the MySQL/MariaDB client tools') });
+  });
+
   test('the message quotes the last stderr lines', () => {
     const e = pg(f('line one\nline two\nline three\nline four'));
     expect(e.message).toMatch(/: line two \| line three \| line four$/);

@@ -4,20 +4,26 @@
  *
  * - logical: one dump per database with --single-transaction (a consistent InnoDB
  *   snapshot), routines, triggers, events, --hex-blob; named as a bare argument so the
- *   dump has no CREATE DATABASE/USE and restores under any name.
+ *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
+ *   options (character set, collation, comment) are read first and written as a header
+ *   before the dump (database-options.ts).
  * - snapshot: not offered (needs file access on the server host); `support` says why.
- * - restore: CREATE DATABASE (DATABASE_EXISTS if taken), stream into the client, DROP the
- *   new database if anything fails. Progress is bytes of the stream consumed.
+ * - restore: CREATE DATABASE with the options from the backup's header (the server's
+ *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
+ *   dump's per-routine `ALTER DATABASE \`source\`` lines aimed at the new database, DROP
+ *   the new database if anything fails. Progress is bytes of the stream consumed.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
-import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql } from '../classify.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
+import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -167,11 +173,41 @@ export class MysqlConnector implements Connector {
       '--',
       database,
     ];
-    const { stream, done } = streamTool(await this.command(dumper, args), {
-      signal: opts.signal,
-      classify: this.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
-    });
+    const cmd = await this.command(dumper, args);
+    const classify = this.classify(`dumping database "${database}"`, 'DUMP_FAILED');
+    const options = this.databaseOptions(database, opts.signal);
+    options.catch(() => undefined);
+    let tool: ReturnType<typeof streamTool> | null = null;
+    // The header first, then the tool's buffers as they come (each still a fresh allocation).
+    async function* body(): AsyncGenerator<Buffer> {
+      yield dumpHeader(await options);
+      tool = streamTool(cmd, { signal: opts.signal, classify });
+      for await (const chunk of tool.stream as AsyncIterable<Buffer>) yield chunk;
+      await tool.done;
+    }
+    const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
+    stream.once('close', () => tool?.stream.destroy());
+    const done = finished(stream);
+    done.catch(() => undefined);
     return { stream, done, handsOverBuffers: true, meta: { format: 'mysql-sql' } };
+  }
+
+  /** The database's default character set, collation and (MariaDB 10.5+) comment; DATABASE_NOT_FOUND when it is gone. */
+  private async databaseOptions(database: string, signal?: AbortSignal): Promise<MysqlDatabaseOptions> {
+    const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+    const action = `reading the options of database "${database}"`;
+    const rows = await this.query(
+      `SELECT HEX(DEFAULT_CHARACTER_SET_NAME), HEX(DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};
+       SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT';`,
+      { signal, action, fallback: 'DUMP_FAILED' },
+    );
+    if (rows.length < 2) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} (was it dropped after the backup started?).`);
+    const options = { charset: hexToText(rows[0]?.[0] ?? ''), collation: hexToText(rows[0]?.[1] ?? ''), comment: '' };
+    if (rows[1]?.[0] === '1') {
+      const comment = await this.query(`SELECT HEX(SCHEMA_COMMENT) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};`, { signal, action, fallback: 'DUMP_FAILED' });
+      options.comment = hexToText(comment[0]?.[0] ?? '');
+    }
+    return options;
   }
 
   serverStreams(): ServerStream[] {
@@ -194,13 +230,31 @@ export class MysqlConnector implements Connector {
   private async restoreDatabase(database: string, source: Readable, type: BackupType, opts: RestoreOptions): Promise<RestoreReport> {
     if (type !== 'logical') throw new BackstopError('VALIDATION', MYSQL_SNAPSHOT_REASON);
     checkMysqlDatabaseName(database);
-    await this.query(`CREATE DATABASE ${quoteMysqlIdent(database)};`, { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
+    const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+    const counted = countingStream(progress);
+    const rewriter = new DumpRewriter();
+    source.on('error', (e) => counted.destroy(e));
+    counted.on('error', (e) => rewriter.destroy(e));
+    source.pipe(counted).pipe(rewriter);
+    let options: MysqlDatabaseOptions | null;
     try {
-      const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+      options = await rewriter.header;
+    } catch (e) {
+      rewriter.destroy();
+      throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
+    }
+    await this.query(
+      // Backstop's own session: string literals use backslash escapes whatever the server's sql_mode.
+      `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
+       CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};`,
+      { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
+    ).catch((e: unknown) => {
+      rewriter.destroy();
+      throw e;
+    });
+    try {
       const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-      const counted = countingStream(progress);
-      source.on('error', (e) => counted.destroy(e));
-      await sinkTool(cmd, source.pipe(counted), { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+      await sinkTool(cmd, rewriter, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
       progress.finish();
       return { database };
     } catch (e) {

@@ -5,7 +5,9 @@
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
- *   while other processes write, including WAL-mode databases — streamed and then deleted;
+ *   while other processes write, in WAL and rollback-journal mode alike (one copy step
+ *   under one read lock; a writer holding the lock is waited for, at most the lock
+ *   timeout of real time, and the error names the time really waited) — streamed and then deleted;
  *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
  *   INTO` (one read transaction, equally consistent) is the fallback.
  * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed.
@@ -19,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { onlineBackup } from './online-backup.ts';
+import { onlineBackup, SqliteLockedError } from './online-backup.ts';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -75,11 +77,16 @@ export function checkSqliteFileName(name: string): void {
   }
 }
 
-function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown): BackstopError {
+/** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
+function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
   if (e instanceof BackstopError) return e;
+  if (e instanceof SqliteLockedError) {
+    return new BackstopError(code, `${action}: ${e.message}. Try again when the writing process is idle, or shorten its transactions.`, { cause: e });
+  }
   const text = e instanceof Error ? e.message : String(e);
   if (/SQLITE_BUSY|database is locked/i.test(text)) {
-    return new BackstopError(code, `${action}: the database stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s (${text}).`);
+    const waited = startedAt === undefined ? '' : `; Backstop gave up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
+    return new BackstopError(code, `${action}: the database was locked by another process (${text})${waited}.`, { cause: e });
   }
   return new BackstopError(code, `${action} failed: ${text}`, { cause: e });
 }
@@ -87,7 +94,15 @@ function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: 
 export class SqliteConnector implements Connector {
   readonly kind = 'sqlite' as const;
 
-  constructor(private readonly folder: string) {}
+  private readonly lockTimeoutMs: number;
+
+  /** `lockTimeoutMs`: how long a snapshot may wait for a writer's lock (default 30 s). */
+  constructor(
+    private readonly folder: string,
+    opts: { lockTimeoutMs?: number } = {},
+  ) {
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? BUSY_TIMEOUT_MS;
+  }
 
   support(type: BackupType): BackupSupport {
     void type;
@@ -160,9 +175,10 @@ export class SqliteConnector implements Connector {
     const db = this.openSource(database);
     const dir = mkdtempSync(join(tmpdir(), 'backstop-sqlite-'));
     const file = join(dir, 'snapshot.sqlite');
+    const startedAt = Date.now();
     try {
       db.close();
-      if (!(await onlineBackup(join(this.folder, database), file))) {
+      if (!(await onlineBackup(join(this.folder, database), file, { lockTimeoutMs: this.lockTimeoutMs, signal: opts.signal }))) {
         const fallback = this.openSource(database);
         try {
           fallback.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
@@ -172,7 +188,7 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e);
+      throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
     }
     const header = readHeader(file);
     if (!header) {
@@ -198,6 +214,7 @@ export class SqliteConnector implements Connector {
   private logical(database: string, opts: OperationOptions): DumpStream {
     const db = this.openSource(database);
     const signal = opts.signal;
+    const startedAt = Date.now();
     function* guarded(): Generator<string> {
       try {
         db.exec('BEGIN');
@@ -206,7 +223,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw sqliteError('DUMP_FAILED', `Dumping "${database}"`, e);
+        throw sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');

@@ -4,11 +4,12 @@
  * Contract: the caller opens a read transaction before the first chunk is pulled, so all
  * of it is one consistent snapshot. Output loads back with `sqlite3 new.db < dump.sql`
  * (or libsql) into an equivalent database:
- *   PRAGMA encoding/auto_vacuum; BEGIN; tables (CREATE + INSERTs in rowid order, rowids
+ *   PRAGMA encoding/page_size/auto_vacuum; BEGIN; tables (CREATE + INSERTs in rowid order, rowids
  *   of non-INTEGER-PRIMARY-KEY tables kept when a rowid alias is free); virtual tables via
  *   writable_schema with their shadow tables' rows (as sqlite3 .dump does); sqlite_sequence
  *   and sqlite_stat1 last; then indexes, triggers and views in creation order (triggers
- *   after data, so they do not fire during the restore); user_version/application_id; COMMIT.
+ *   after data, so they do not fire during the restore); user_version/application_id; COMMIT;
+ *   journal_mode = WAL when the source is a WAL database.
  * Values are exact: integers as 64-bit, reals with round-trip precision (always with a
  * `.`/exponent so they stay REAL), blobs as X'…', text with control characters as
  * CAST(X'…' AS TEXT) so no statement spans lines because of data.
@@ -107,7 +108,9 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
 function* statements(db: Database): Generator<string> {
   const encoding = String(scalar(db, 'PRAGMA encoding'));
   const autoVacuum = Number(scalar(db, 'PRAGMA auto_vacuum'));
-  yield `PRAGMA encoding = '${encoding}';\nPRAGMA auto_vacuum = ${autoVacuum};\nPRAGMA foreign_keys = OFF;\nBEGIN TRANSACTION;\n`;
+  const pageSize = Number(scalar(db, 'PRAGMA page_size'));
+  const wal = String(scalar(db, 'PRAGMA journal_mode')).toLowerCase() === 'wal';
+  yield `PRAGMA encoding = '${encoding}';\nPRAGMA page_size = ${pageSize};\nPRAGMA auto_vacuum = ${autoVacuum};\nPRAGMA foreign_keys = OFF;\nBEGIN TRANSACTION;\n`;
   const tables = db.prepare(`SELECT name, sql FROM main.sqlite_schema WHERE type = 'table' AND sql NOT NULL ORDER BY rowid`).all() as TableEntry[];
   const info = tableList(db);
   let writableSchema = false;
@@ -142,6 +145,8 @@ function* statements(db: Database): Generator<string> {
   if (userVersion !== 0) yield `PRAGMA user_version = ${userVersion};\n`;
   if (applicationId !== 0) yield `PRAGMA application_id = ${applicationId};\n`;
   yield 'COMMIT;\n';
+  // WAL is a property of the file (the other journal modes belong to each connection).
+  if (wal) yield 'PRAGMA journal_mode = WAL;\n';
 }
 
 /** The dump as text chunks of about 64 KiB. */

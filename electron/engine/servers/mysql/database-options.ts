@@ -1,0 +1,208 @@
+/**
+ * Database-level options of a MySQL/MariaDB logical backup, and the restore-side rewrite
+ * that makes a dump taken without --databases restore faithfully under another name.
+ *
+ * Contract:
+ * - At backup time `dumpHeader(options)` is written before mariadb-dump's output: one
+ *   marker line carrying the source's default character set, collation and comment as
+ *   JSON, then the same as nameless `ALTER DATABASE` statements (so an extracted dump
+ *   loaded by hand with `mariadb NEWDB < dump.sql` gets them too). It is plain SQL.
+ * - At restore `DumpRewriter` reads and strips that header (`header` resolves to the
+ *   options, or null for backups taken before the marker existed), so the new database is
+ *   CREATEd with them, and rewrites every `ALTER DATABASE \`<source>\` CHARACTER SET … COLLATE … ;`
+ *   line that mariadb-dump writes around routines, triggers and events (to give each the
+ *   database collation it was created under) into the nameless form, which applies to the
+ *   database being restored instead of the source database. Lines inside
+ *   `DELIMITER ;;` blocks (routine bodies) are never touched. Everything else passes
+ *   through byte for byte.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { BackstopError } from '../../../shared/result.ts';
+
+export interface MysqlDatabaseOptions {
+  charset: string;
+  collation: string;
+  /** MariaDB 10.5+ database comment; '' when none. */
+  comment: string;
+}
+
+const MARKER = '-- backstop-database-options ';
+const NAME = /^[A-Za-z0-9_]{1,64}$/;
+
+/** A string literal (the session must not use NO_BACKSLASH_ESCAPES; Backstop's own sessions clear it). */
+function literal(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\0/g, '\\0')}'`;
+}
+
+function checkNames(o: MysqlDatabaseOptions): void {
+  if (!NAME.test(o.charset) || !NAME.test(o.collation)) {
+    throw new BackstopError('RESTORE_FAILED', `The backup names an invalid character set or collation (${o.charset} / ${o.collation}).`);
+  }
+}
+
+/** The database-level clauses for CREATE DATABASE (versioned comments, so older servers skip what they lack). */
+export function databaseOptionClauses(o: MysqlDatabaseOptions): string {
+  checkNames(o);
+  const comment = o.comment ? ` /*M!100500 COMMENT ${literal(o.comment)} */` : '';
+  return `/*!40100 CHARACTER SET ${o.charset} COLLATE ${o.collation} */${comment}`;
+}
+
+export function dumpHeader(o: MysqlDatabaseOptions): Buffer {
+  checkNames(o);
+  const lines = [`${MARKER}${JSON.stringify(o)}`, `/*!40100 ALTER DATABASE CHARACTER SET ${o.charset} COLLATE ${o.collation} */;`];
+  if (o.comment) lines.push(`/*M!100500 ALTER DATABASE COMMENT ${literal(o.comment)} */;`);
+  const text = `${lines.join('\n')}\n`;
+  // A buffer of its own (never a slice of Node's shared pool): dump buffers may be handed over to another thread.
+  const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  out.write(text, 'utf8');
+  return out;
+}
+
+function parseMarker(line: string): MysqlDatabaseOptions | null {
+  if (!line.startsWith(MARKER)) return null;
+  try {
+    const o = JSON.parse(line.slice(MARKER.length)) as Partial<MysqlDatabaseOptions>;
+    if (typeof o.charset === 'string' && typeof o.collation === 'string') return { charset: o.charset, collation: o.collation, comment: typeof o.comment === 'string' ? o.comment : '' };
+  } catch {
+    /* not ours */
+  }
+  throw new BackstopError('RESTORE_FAILED', 'The backup\'s database-options line is damaged.');
+}
+
+const ALTER = Buffer.from('ALTER DATABASE `');
+const DELIMITER = Buffer.from('DELIMITER ');
+const NAMED_ALTER = /^ALTER DATABASE `(?:[^`]|``)*` (CHARACTER SET [A-Za-z0-9_]+ COLLATE [A-Za-z0-9_]+ ;)\r?\n$/;
+/** Longest line held back for inspection; real ones are < 300 bytes. */
+const MAX_HELD = 64 * 1024;
+const MAX_HEADER = 64 * 1024;
+
+export class DumpRewriter extends Transform {
+  /** The options from the backup's marker line; null when the backup has none. */
+  readonly header: Promise<MysqlDatabaseOptions | null>;
+  private resolveHeader!: (o: MysqlDatabaseOptions | null) => void;
+  private rejectHeader!: (e: Error) => void;
+  private headerBytes: Buffer | null = Buffer.alloc(0);
+  /** Bytes of the current line held back (its start may be a line we rewrite). */
+  private held: Buffer | null = null;
+  private atLineStart = true;
+  private inBlock = false;
+
+  constructor() {
+    super();
+    this.header = new Promise((resolve, reject) => {
+      this.resolveHeader = resolve;
+      this.rejectHeader = reject;
+    });
+    this.header.catch(() => undefined);
+    this.once('error', (e) => this.rejectHeader(e));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      if (this.headerBytes) {
+        const all = Buffer.concat([this.headerBytes, chunk]);
+        const rest = this.takeHeader(all, false);
+        if (rest === null) {
+          this.headerBytes = all;
+          return cb();
+        }
+        chunk = rest;
+      }
+      this.scan(chunk);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  /**
+   * Reads the marker from the start of the stream: null while more bytes are needed, else
+   * the bytes to pass on (the stream without Backstop's header, which CREATE DATABASE has
+   * already applied; the whole of it when there is no marker).
+   */
+  private takeHeader(all: Buffer, ended: boolean): Buffer | null {
+    const nl = all.indexOf(0x0a);
+    if (nl < 0 && all.length < MAX_HEADER && !ended) return null;
+    const options = nl < 0 ? null : parseMarker(all.subarray(0, nl).toString('utf8'));
+    if (options) {
+      const expected = dumpHeader(options);
+      if (all.length < expected.length && !ended && expected.subarray(0, all.length).equals(all)) return null;
+      this.headerBytes = null;
+      this.resolveHeader(options);
+      return all.subarray(0, expected.length).equals(expected) ? all.subarray(expected.length) : all.subarray(nl + 1);
+    }
+    this.headerBytes = null;
+    this.resolveHeader(null);
+    return all;
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.headerBytes) {
+        const rest = this.takeHeader(this.headerBytes, true);
+        if (rest && rest.length > 0) this.scan(rest);
+      }
+      if (this.held) this.push(this.held);
+      this.held = null;
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  private scan(chunk: Buffer): void {
+    let p = 0;
+    let run = 0; // start of bytes to pass through unchanged
+    while (p < chunk.length) {
+      if (this.held) {
+        const nl = chunk.indexOf(0x0a, p);
+        const end = nl < 0 ? chunk.length : nl + 1;
+        this.held = Buffer.concat([this.held, chunk.subarray(p, end)]);
+        p = end;
+        run = p;
+        if (nl < 0 && this.held.length < MAX_HELD) continue;
+        this.release(nl >= 0);
+        continue;
+      }
+      if (this.atLineStart) {
+        this.atLineStart = false;
+        const first = chunk[p];
+        if (first === ALTER[0] || first === DELIMITER[0]) {
+          // A line start that is, or (cut by the chunk's end) may be, one of the two prefixes.
+          const starts = (prefix: Buffer): boolean => {
+            const head = chunk.subarray(p, p + Math.min(prefix.length, chunk.length - p));
+            return prefix.subarray(0, head.length).equals(head);
+          };
+          if (starts(ALTER) || starts(DELIMITER)) {
+            if (run < p) this.push(chunk.subarray(run, p));
+            this.held = Buffer.alloc(0);
+            continue;
+          }
+        }
+      }
+      const nl = chunk.indexOf(0x0a, p);
+      if (nl < 0) break;
+      p = nl + 1;
+      this.atLineStart = true;
+    }
+    if (!this.held && run < chunk.length) this.push(chunk.subarray(run));
+  }
+
+  /** A held line is complete (or too long to be one of ours): pass it on, rewritten if it is a named ALTER DATABASE. */
+  private release(complete: boolean): void {
+    const line = this.held!;
+    this.held = null;
+    this.atLineStart = complete;
+    const text = line.toString('utf8');
+    if (complete && text.startsWith('DELIMITER ')) {
+      this.inBlock = text.trim() !== 'DELIMITER ;';
+    } else if (complete && !this.inBlock) {
+      const m = NAMED_ALTER.exec(text);
+      if (m) {
+        this.push(Buffer.from(`ALTER DATABASE ${m[1]}\n`, 'utf8'));
+        return;
+      }
+    }
+    this.push(line);
+  }
+}
