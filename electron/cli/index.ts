@@ -157,6 +157,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const databases = summary.databases.map((d) => ({
           database: d.database,
           destination: d.destination,
+          location: d.location,
           status: d.status === 'success' ? 'ok' : 'failed',
           kind: d.kind,
           kindReason: d.kindReason,
@@ -165,16 +166,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           bytesStored: d.bytesStored,
           ...(d.error ? { error: d.error } : {}),
         }));
-        printData(io, json, { runId: summary.runId, status: summary.status, databases }, () =>
+        const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
+        // One document, always: a run-level error (server unreachable, …) sits beside runId.
+        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped] }, () =>
           [
-            `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed`,
+            `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
+            ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
+            ...summary.warnings.map((w) => `warning: ${w}`),
             ...databases.map(
               (d) =>
-                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.destination}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
+                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
             ),
+            ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
           ].join('\n'),
         );
-        if (summary.error) return printFailure(io, json, summary.error as never);
         return summary.status === 'success' ? 0 : 1;
       }
       case 'points': {

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
+import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -96,4 +97,16 @@ export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new BackstopError('MALFORMED_REQUEST', `${what} ${path}: ${describeIssues(parsed.error.issues)}`);
   return parsed.data;
+}
+
+/**
+ * An engine error phrased for a file-driven command: the window's "check the server
+ * settings" becomes the keys to change in the task (or server) file. `prefix` is where the
+ * server object sits in that file ("server." in a task file, "" in a server file).
+ */
+export function inFileTerms<T extends { code: string; message: string }>(error: T, file: string, prefix: string): T {
+  const message = error.message
+    .replace(SERVER_FIX.unreachable, `Check that it is running and that \`${prefix}host\`/\`${prefix}port\` in ${file} are right`)
+    .replace(SERVER_FIX.credentials, `Check \`${prefix}user\` in ${file}, and the password in the environment variable that \`${prefix}passwordEnv\` names`);
+  return message === error.message ? error : { ...error, message };
 }

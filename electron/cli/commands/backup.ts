@@ -11,7 +11,7 @@ import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
 import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import { durationDays, readJsonFile, type ServerFile, TaskFile } from '../task-file.ts';
+import { durationDays, inFileTerms, readJsonFile, type ServerFile, TaskFile } from '../task-file.ts';
 
 export function serverFromFile(f: ServerFile, id: string): { server: Server; password: string | null } {
   const stamp = new Date(0).toISOString();
@@ -73,5 +73,10 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
 export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {
   const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
   const { done } = engine.runner.start({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
-  return done;
+  const summary = await done;
+  return {
+    ...summary,
+    error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null,
+    databases: summary.databases.map((d) => (d.error ? { ...d, error: inFileTerms(d.error, configPath, 'server.') } : d)),
+  };
 }

@@ -7,7 +7,7 @@
  * reported on the outcome (`retention.error`).
  */
 import { connectorFor } from '../servers/index.ts';
-import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
+import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { openRepository } from '../repository/index.ts';
 import { applyRetention } from '../retention/index.ts';
 import { isBackstopError, toFailure } from '../../shared/result.ts';
@@ -16,6 +16,8 @@ import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from '
 import type { BackupJobSpec } from './job-spec.ts';
 
 export interface JobOutcome extends DestinationOutcome {
+  /** The database folder written (a path or s3:// URL), when it is not the usual one (a changed key's sibling folder). */
+  location?: string;
   retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
 }
 
@@ -23,6 +25,7 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
   const repoOptions = spec.encoderWorkers === undefined ? {} : { workers: spec.encoderWorkers };
+  const siblings = new Map<string, string>();
   const outcomes: JobOutcome[] = await backupDatabase({
     database: spec.database,
     backupType: spec.backupType,
@@ -36,12 +39,19 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
     destinations: spec.destinations.map((d, i) => ({
       id: destinationId(d),
       backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
-      sibling: (suffix: string) => openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null),
+      sibling: (suffix: string) => {
+        siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
+        return openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null);
+      },
     })),
     signal,
     onProgress,
     repoOptions,
   });
+  for (const o of outcomes) {
+    const sibling = siblings.get(o.destination);
+    if (sibling) o.location = sibling;
+  }
   if (spec.retention.minAgeDays === 0) return outcomes;
   for (const [i, o] of outcomes.entries()) {
     if (o.status !== 'success' || signal.aborted) continue;
