@@ -86,10 +86,22 @@ function need(v: Values, name: keyof Values, command: string): string {
   return value;
 }
 
-function int(v: string | undefined, name: string): number | undefined {
+function int(v: string | undefined, name: string, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) usage(`--${name} must be a whole number.`);
+  if (!/^\d+$/.test(v) || Number(v) < min) usage(`--${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${v}".`);
   return Number(v);
+}
+
+/** `--keep-last -1`: the value reaches the option (parseArgs would call it an ambiguous option), so int() can name the problem. */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const prev = out.at(-1) ?? '';
+    const option = prev.startsWith('--') ? OPTIONS[prev.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (/^-\d/.test(a) && option?.type === 'string') out[out.length - 1] = `${prev}=${a}`;
+    else out.push(a);
+  }
+  return out;
 }
 
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
@@ -112,7 +124,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS }));
+    ({ values, positionals } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS }));
   } catch (e) {
     return printFailure(io, wantsJson, { code: 'MALFORMED_REQUEST', message: `${(e as Error).message}. Run "backstop --help".` });
   }
@@ -141,7 +153,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
       }
       case 'history': {
-        const limit = values.limit === undefined ? 20 : Number(values.limit);
+        const limit = int(values.limit, 'limit', 1) ?? 20;
         const d = (await withEngine(dataDir, (e) => contract(e, 'history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }))) as {
           startedAt: string;
           taskName: string;
@@ -216,9 +228,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => `Wrote ${formatBytes(d.bytes)} of point ${d.point} to ${d.out}.`);
       }
       case 'prune': {
-        const keepLast = int(values['keep-last'], 'keep-last');
+        const keepLast = int(values['keep-last'], 'keep-last', 1);
         const d = await withEngine(dataDir, (e) =>
-          pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
+          pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast !== undefined ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
         );
         return printData(io, json, d, () =>
           [...d.plan.map((p) => `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : 'deleted') : 'keep'}\t${p.id}\t${p.reason}`), `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`].join('\n'),

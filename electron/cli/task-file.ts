@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
+import type { Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -38,7 +39,8 @@ export const ServerFile = z.discriminatedUnion('kind', [
 ]);
 export type ServerFile = z.infer<typeof ServerFile>;
 
-const Duration = z.string().regex(/^\d+[dhw]$/, 'must be a duration like 14d, 36h or 2w');
+export const DURATION = /^\d{1,6}[hdw]$/;
+const Duration = z.string().regex(DURATION, 'must be a duration with its unit, like 36h, 14d or 2w');
 
 export const TaskFile = z.strictObject({
   name: z.string().trim().min(1).max(120),
@@ -79,11 +81,21 @@ export const TaskFile = z.strictObject({
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 
-/** Days in a duration like 14d, 36h (rounded up), 2w. */
-export function durationDays(d: string): number {
+/** Hours in a duration like 36h, 14d, 2w (exact; the unit is required). */
+export function durationHours(d: string): number {
   const n = Number(d.slice(0, -1));
   const unit = d.at(-1);
-  return unit === 'w' ? n * 7 : unit === 'h' ? Math.ceil(n / 24) : n;
+  return unit === 'w' ? n * 168 : unit === 'd' ? n * 24 : n;
+}
+
+/**
+ * A retention policy from a minimum age (36h, 14d, 2w) and keep-last, exact to the hour:
+ * minAgeDays (what the window shows) rounded up, minAgeHours exact. A missing age is 0:
+ * only keepLast then decides.
+ */
+export function retentionFrom(minAge: string | undefined, keepLast: number | undefined): Retention {
+  const hours = minAge === undefined ? 0 : durationHours(minAge);
+  return { minAgeDays: Math.ceil(hours / 24), minAgeHours: hours, keepLast: keepLast ?? null };
 }
 
 export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {

@@ -11,7 +11,7 @@ import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
 import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import { durationDays, inFileTerms, readJsonFile, type ServerFile, TaskFile } from '../task-file.ts';
+import { inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
 
 export function serverFromFile(f: ServerFile, id: string): { server: Server; password: string | null } {
   const stamp = new Date(0).toISOString();
@@ -58,7 +58,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     serverId: server.id,
     type: f.type,
     schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC' },
-    retention: { minAgeDays: f.retention?.minAge ? durationDays(f.retention.minAge) : 0, keepLast: f.retention?.keepLast ?? null },
+    retention: f.retention ? retentionFrom(f.retention.minAge, f.retention.keepLast) : { minAgeDays: 0, keepLast: null },
     encryption: key ? { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) } : { mode: 'none' },
     destinations,
     excludeDatabases: f.excludeDatabases,

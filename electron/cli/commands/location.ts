@@ -19,7 +19,7 @@ import { openForRestore, toRestorePoint } from '../../engine/restore/backup-fold
 import { runRestore, runVerify, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
-import { durationDays, readJsonFile, ServerFile } from '../task-file.ts';
+import { DURATION, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 
 export interface Where {
@@ -138,7 +138,9 @@ export async function pruneCommand(
   where: string,
   opts: { minAge: string; keepLast?: number; dryRun: boolean; keyFile?: string },
 ): Promise<RetentionResult> {
-  if (!/^\d+[dhw]$/.test(opts.minAge)) throw new BackstopError('MALFORMED_REQUEST', `--min-age "${opts.minAge}" must be a duration like 7d, 36h or 2w.`);
+  if (!DURATION.test(opts.minAge)) {
+    throw new BackstopError('MALFORMED_REQUEST', `--min-age "${opts.minAge}" must be a duration with its unit: hours, days or weeks, like 36h, 7d or 2w (0d for no minimum age).`);
+  }
   const { repo } = await open(engine, parseLocation(where), opts.keyFile);
-  return applyRetention(repo, { minAgeDays: durationDays(opts.minAge), keepLast: opts.keepLast ?? null }, new Date(), { dryRun: opts.dryRun });
+  return applyRetention(repo, retentionFrom(opts.minAge, opts.keepLast), new Date(), { dryRun: opts.dryRun });
 }

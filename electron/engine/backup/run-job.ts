@@ -9,7 +9,7 @@
 import { connectorFor } from '../servers/index.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { openRepository } from '../repository/index.ts';
-import { applyRetention } from '../retention/index.ts';
+import { applyRetention, retentionHours } from '../retention/index.ts';
 import { isBackstopError, toFailure } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
@@ -52,7 +52,7 @@ export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onP
     const sibling = siblings.get(o.destination);
     if (sibling) o.location = sibling;
   }
-  if (spec.retention.minAgeDays === 0) return outcomes;
+  if (retentionHours(spec.retention) === null) return outcomes;
   for (const [i, o] of outcomes.entries()) {
     if (o.status !== 'success' || signal.aborted) continue;
     try {
