@@ -2,7 +2,8 @@
  * `backstop backup --config task.json [--kind full|incremental]`: one server-wide run now,
  * recorded in the data dir's history, through the same runner the app uses.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Destination, Server, Task } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
@@ -13,27 +14,38 @@ import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts'
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import { inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
 
-export function serverFromFile(f: ServerFile, id: string): { server: Server; password: string | null } {
+/** `base`: the folder of the file the server object came from; a relative SQLite folder resolves against it. */
+export function serverFromFile(f: ServerFile, id: string, base: string): { server: Server; password: string | null } {
   const stamp = new Date(0).toISOString();
-  if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
+  if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(base, f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
   const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
   return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
 }
 
+/**
+ * A task file as a task of the engine. Relative paths in it (destination paths, keyFile,
+ * tools.binDir, a SQLite folder) resolve against the task file's folder, never the
+ * current directory; a tools.binDir that does not exist is a VALIDATION error.
+ */
 export function loadTaskFile(path: string, keyFile: string | undefined) {
   const f = readJsonFile(path, TaskFile, 'The task file');
+  const base = dirname(resolve(path));
   const id = `file-${f.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 50)}`;
-  const { server, password } = serverFromFile(f.server, `${id}-server`);
+  const { server, password } = serverFromFile(f.server, `${id}-server`, base);
+  const binDir = f.tools?.binDir ? resolve(base, f.tools.binDir) : null;
+  if (binDir && !statSync(binDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new BackstopError('VALIDATION', `The client-tools folder ${binDir} (\`tools.binDir\` in ${path}) does not exist. Fix the path, or remove \`tools\` to use the tools on PATH.`);
+  }
   let key: Buffer | null = null;
   if (f.encryption?.mode === 'key') {
-    key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(f.encryption.keyFile) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
+    key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(resolve(base, f.encryption.keyFile)) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
     if (!key) throw new BackstopError('KEY_REQUIRED', 'This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file.');
   }
   const s3Credentials: (S3Credentials | null)[] = [];
   const destinations: Destination[] = f.destinations.map((d) => {
     if (d.kind === 'local') {
       s3Credentials.push(null);
-      return { kind: 'local', path: isAbsolute(d.path) ? d.path : resolve(d.path) };
+      return { kind: 'local', path: resolve(base, d.path) };
     }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
@@ -67,7 +79,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, s3Credentials, toolPaths: f.tools?.binDir ? { postgres: f.tools.binDir, mysql: f.tools.binDir } : null };
+  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null };
 }
 
 export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {

@@ -8,7 +8,7 @@
  * file output is written under a temporary name and renamed only once complete.
  */
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BackupLocation, RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
@@ -90,7 +90,7 @@ export async function restoreCommand(
   const w = parseLocation(where);
   const { repo, key } = await open(engine, w, opts.keyFile);
   const id = await pointId(repo, opts.point);
-  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-target');
+  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile)));
   const settings = await engine.call('settings.get', undefined);
   return runRestore(
     {
