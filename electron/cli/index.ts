@@ -14,6 +14,7 @@ import type { CommandName } from '../shared/ipc/index.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
 import { backupCommand } from './commands/backup.ts';
 import { demoCommand, demoDataDir } from './commands/demo.ts';
+import { keysExport, keysGenerate, keysImport, keysList } from './commands/keys.ts';
 import { extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './commands/location.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
@@ -34,6 +35,9 @@ Backups:
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]
                        delete old restore points (never the newest)
+  keys generate [--name N] [--out FILE] | keys list | keys export FINGERPRINT --out FILE|- |
+  keys import FILE [--name N]
+                       encryption keys in the OS keychain (printed only by export --out -)
   agent                run the scheduler without a window, for the data dir's tasks
   demo                 sample databases → full + incremental backup → restore → verify
 
@@ -45,7 +49,7 @@ App data:
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
-  --key-file FILE      encryption key (or set BACKSTOP_KEY to the base64 key)
+  --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
   --json               machine-readable JSON output
   -h, --help / -v, --version
 
@@ -70,6 +74,7 @@ const OPTIONS = {
   'keep-last': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -236,6 +241,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           [...d.plan.map((p) => `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : 'deleted') : 'keep'}\t${p.id}\t${p.reason}`), `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`].join('\n'),
         );
       }
+      case 'keys':
+        return await keysCommand(dataDir, rest, values, io, json);
       case 'agent':
         return await agent(dataDir, io, json);
       case 'demo': {
@@ -249,6 +256,35 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (e) {
     return printFailure(io, json, toFailure(e));
+  }
+}
+
+async function keysCommand(dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub, arg] = rest;
+  const name = values.name;
+  switch (sub) {
+    case 'generate': {
+      const k = await withEngine(dataDir, (e) => keysGenerate(e, { ...(name ? { name } : {}), ...(values.out ? { out: values.out } : {}) }));
+      return printData(io, json, k, () => [`Generated key ${k.fingerprint}${k.name ? ` (${k.name})` : ''}${k.inKeychain ? ' in the keychain' : ''}.`, ...(k.file ? [`Key file: ${k.file}`] : []), ...(k.note ? [k.note] : [])].join('\n'));
+    }
+    case 'list': {
+      const d = await withEngine(dataDir, async (e) => keysList(e));
+      return printData(io, json, d, () => (d.length ? d.map((k) => `${k.fingerprint}\t${k.name ?? '-'}\t${k.createdAt}\t${k.origin}${k.exported ? '' : '\tNOT SAVED ELSEWHERE'}`).join('\n') : 'No keys yet.'));
+    }
+    case 'export': {
+      if (!arg) usage('keys export needs the FINGERPRINT of a key ("backstop keys list" shows them).');
+      const out = need(values, 'out', 'keys export');
+      const d = await withEngine(dataDir, (e) => keysExport(e, arg, out));
+      if (d.key !== null) return printData(io, json, d, () => d.key!);
+      return printData(io, json, d, () => `Wrote key ${d.fingerprint} to ${d.file} (mode 0600).`);
+    }
+    case 'import': {
+      if (!arg) usage('keys import needs the FILE holding the key.');
+      const k = await withEngine(dataDir, (e) => keysImport(e, arg, name));
+      return printData(io, json, k, () => `Imported key ${k.fingerprint}${k.name ? ` (${k.name})` : ''} into the keychain.`);
+    }
+    default:
+      return usage('keys needs a subcommand: generate, list, export or import.');
   }
 }
 

@@ -39,7 +39,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
   let key: Buffer | null = null;
   if (f.encryption?.mode === 'key') {
     key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(resolve(base, f.encryption.keyFile)) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
-    if (!key) throw new BackstopError('KEY_REQUIRED', 'This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file.');
+    if (!key) throw new BackstopError('KEY_REQUIRED', `This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file. No key yet? "backstop keys generate --out FILE" makes one.`);
   }
   const s3Credentials: (S3Credentials | null)[] = [];
   const destinations: Destination[] = f.destinations.map((d) => {

@@ -17,7 +17,7 @@ import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
 import { openForRestore, toRestorePoint } from '../../engine/restore/backup-folder.ts';
 import { runRestore, runVerify, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
-import { keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import { DURATION, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
@@ -57,7 +57,7 @@ async function open(engine: Engine, where: Where, keyFile: string | undefined): 
   const given = keyFromOptions(keyFile);
   const opened = await openForRestore(where.location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null), where.credentials);
   if (!opened.repo) {
-    throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}; give it with --key-file FILE or BACKSTOP_KEY.`);
+    throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}. ${howToGetKey(opened.keyFingerprint)}`);
   }
   const key = opened.encrypted ? (given ?? (await engine.keys.findByFingerprint(opened.keyFingerprint!))) : null;
   return { repo: opened.repo, key };
