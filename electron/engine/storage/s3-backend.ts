@@ -123,6 +123,7 @@ export class S3Backend implements Backend {
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
     this.secrets = [options.credentials.secretAccessKey, options.credentials.sessionToken ?? ''];
     const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+    quietSdkRuntimeNotice();
     this.client = new S3Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -349,6 +350,16 @@ export class S3Backend implements Backend {
  * The S3 backend wrapped in a RetryBackend (exponential backoff on STORAGE errors: 5xx,
  * throttling, connection resets, timeouts). This is what tasks should use.
  */
+/**
+ * On Node < 22 every new S3Client prints the AWS SDK's "will require node >=22" notice to
+ * stderr (process.emitWarning). It concerns the runtime Backstop ships, not a backup, so it
+ * is kept out of users' terminals with the SDK's own switch (an explicit setting of the
+ * variable wins); the engine logs the runtime's version at start instead.
+ */
+function quietSdkRuntimeNotice(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 export function createS3Backend(options: S3BackendOptions, retry: RetryOptions = {}): RetryBackend {
   return new RetryBackend(new S3Backend(options), retry);
 }
