@@ -1,6 +1,6 @@
 /**
  * Commands on one database's backup folder: `points`, `verify`, `restore`, `extract`,
- * `prune`. `<location>` is a local folder path (S3 locations arrive with S3 support).
+ * `prune`. `<location>` is a local folder path or an s3:// URL (`parseLocation`).
  *
  * Contract: the key comes from --key-file, BACKSTOP_KEY, or the keychain by the folder's
  * key fingerprint; a wrong key → KEY_MISMATCH before any data is read. `extract` writes

@@ -11,24 +11,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { CHINOOK, cliInProcess as cli, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
-const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-function writeTask(dir: string, fields: Record<string, unknown>): string {
-  const path = join(dir, 'task.json');
-  writeFileSync(path, JSON.stringify({ name: 'files', type: 'snapshot', schedule: { full: '0 2 * * *' }, ...fields }));
-  return path;
-}
 
 function sqliteFolder(): string {
   const folder = tempDir();
@@ -43,7 +29,7 @@ describe('task-file paths', () => {
     copyFileSync(CHINOOK, join(dir, 'db', 'chinook.sqlite'));
     mkdirSync(join(dir, 'tools'));
     writeFileSync(join(dir, 'nightly.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
-    const task = writeTask(dir, {
+    const task = writeTaskFile(dir, {
       server: { kind: 'sqlite', folder: 'db' },
       destinations: [{ kind: 'local', path: 'backups' }],
       encryption: { mode: 'key', keyFile: 'nightly.key' },
@@ -59,7 +45,7 @@ describe('task-file paths', () => {
 
   it('refuses a tools.binDir that does not exist, naming the folder and the key', async () => {
     const dir = tempDir();
-    const task = writeTask(dir, { server: { kind: 'sqlite', folder: sqliteFolder() }, destinations: [{ kind: 'local', path: join(dir, 'b') }], tools: { binDir: '/opt/no-such-tools/bin' } });
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder: sqliteFolder() }, destinations: [{ kind: 'local', path: join(dir, 'b') }], tools: { binDir: '/opt/no-such-tools/bin' } });
     const r = await cli('backup', '--config', task, '--data-dir', tempDir(), '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out)).toEqual({
@@ -73,7 +59,7 @@ describe('destination roots', () => {
   it('creates a missing root on first use with a warning, and never re-creates it once written', async () => {
     const dir = tempDir();
     const root = join(dir, 'disk', 'backstop');
-    const task = writeTask(dir, { server: { kind: 'sqlite', folder: sqliteFolder() }, destinations: [{ kind: 'local', path: root }] });
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder: sqliteFolder() }, destinations: [{ kind: 'local', path: root }] });
     const dataDir = tempDir();
     const first = await cli('backup', '--config', task, '--data-dir', dataDir, '--json');
     expect(first.code).toBe(0);
@@ -126,7 +112,7 @@ describe('a destination on a read-only file system', () => {
     if (!m) return ctx.skip('mount -t tmpfs is not permitted here (needs root)');
     const folder = sqliteFolder();
     const dir = tempDir();
-    const task = writeTask(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(m, 'backups') }] });
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(m, 'backups') }] });
     const dataDir = tempDir();
     expect((await cli('backup', '--config', task, '--data-dir', dataDir, '--json')).code).toBe(0);
     execFileSync('mount', ['-o', 'remount,ro', m]);

@@ -12,10 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
-import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
+import { CHINOOK, oneJsonDocument, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
 
 describe('backstop keys', () => {
   it('generate → list → export (file and stdout) → import elsewhere, secrets printed only when asked', async () => {
@@ -81,8 +79,7 @@ describe('backstop keys', () => {
     const key = randomBytes(32);
     const keyFile = join(tempDir(), 'hex.key');
     writeFileSync(keyFile, `${key.toString('hex')}\n`);
-    const task = join(tempDir(), 'task.json');
-    writeFileSync(task, JSON.stringify({ name: 'hex', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: backups }], encryption: { mode: 'key', keyFile } }));
+    const task = writeTaskFile(tempDir(), { name: 'hex', server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: backups }], encryption: { mode: 'key', keyFile } });
     const dataDir = tempDir();
     const b = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json']);
     expect(b.code, b.stdout).toBe(0);

@@ -4,29 +4,19 @@
  * options are refused with a message that names the fix. The clock is moved forward (only
  * `Date`) to age the points; the backups themselves are real.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { CHINOOK, cliInProcess as cli, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
-
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 async function threePoints() {
   const folder = tempDir();
   const backups = tempDir();
   const dataDir = tempDir();
   copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
-  const task = join(tempDir(), 'task.json');
-  writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: backups }] }));
+  const task = writeTaskFile(tempDir(), { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: backups }] });
   for (let i = 0; i < 3; i++) expect((await cli('backup', '--config', task, '--data-dir', dataDir, '--json')).code).toBe(0);
   const location = join(backups, encodeDatabaseFolder('chinook.sqlite'));
   const ids = (JSON.parse((await cli('points', location, '--data-dir', dataDir, '--json')).out) as { id: string }[]).map((p) => p.id);

@@ -4,15 +4,13 @@
  * database folders as it does for a local root, and no command prints the AWS SDK's
  * Node-version notice on stderr.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
-import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
+import { CHINOOK, oneJsonDocument, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
 
 let s3: S3rverHandle;
 beforeAll(async () => {
@@ -27,17 +25,7 @@ describe('backstop with an S3 destination', () => {
     const folder = tempDir();
     copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
     copyFileSync(CHINOOK, join(folder, 'second.sqlite'));
-    const task = join(tempDir(), 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 's3',
-        server: { kind: 'sqlite', folder },
-        type: 'snapshot',
-        schedule: { full: '0 2 * * *' },
-        destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'nightly', endpoint: s3.endpoint }],
-      }),
-    );
+    const task = writeTaskFile(tempDir(), { name: 's3', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'nightly', endpoint: s3.endpoint }] });
     const env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint };
     const dataDir = tempDir();
     const backup = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json'], { env });
