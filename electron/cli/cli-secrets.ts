@@ -1,5 +1,5 @@
 /**
- * Where the CLI gets secrets: keys from `--key-file FILE`, `BACKSTOP_KEY` (base64), the
+ * Where the CLI gets secrets: keys from `--key-file FILE`, `BACKSTOP_KEY` (base64 or hex), the
  * task file's keyFile/keyEnv, or the keychain by fingerprint; connection secrets from
  * the environment variables a config names. Never from the command line itself.
  */
@@ -15,7 +15,7 @@ export function keyFromFile(path: string): Buffer {
     throw new BackstopError('NOT_FOUND', `The key file ${path} cannot be read.`);
   }
   // A key file saved by Backstop holds the key on a line of its own among explanations.
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => /^[A-Za-z0-9+/]{43}=$/.test(l));
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => /^[A-Za-z0-9+/]{43}=$/.test(l) || /^[0-9a-fA-F]{64}$/.test(l));
   return parseKey(line ?? text.trim());
 }
 
@@ -35,4 +35,10 @@ export function secretFromEnv(name: string | undefined, what: string, env: NodeJ
   const v = env[name];
   if (v === undefined || v === '') throw new BackstopError('AUTH_FAILED', `${what}: the environment variable ${name} is not set.`);
   return v;
+}
+
+/** How to get a missing key onto this machine (appended to KEY_REQUIRED messages). */
+export function howToGetKey(fingerprint: string | null): string {
+  const fp = fingerprint ?? 'FINGERPRINT';
+  return `Give it with --key-file FILE or BACKSTOP_KEY, or bring it into this machine's keychain: on the machine that has it run "backstop keys export ${fp} --out FILE", then here "backstop keys import FILE".`;
 }

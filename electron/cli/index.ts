@@ -16,6 +16,7 @@ import { BackstopError, toFailure } from '../shared/result.ts';
 // The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
 import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
+import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -41,6 +42,9 @@ Backups:
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]
                        delete old restore points (never the newest)
+  keys generate [--name N] [--out FILE] | keys list | keys export FINGERPRINT --out FILE|- |
+  keys import FILE [--name N]
+                       encryption keys in the OS keychain (printed only by export --out -)
   agent                run the scheduler without a window, for the data dir's tasks
   demo                 sample databases → full + incremental backup → restore → verify
 
@@ -52,7 +56,7 @@ App data:
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
-  --key-file FILE      encryption key (or set BACKSTOP_KEY to the base64 key)
+  --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
   --json               machine-readable JSON output
   -h, --help / -v, --version
 
@@ -79,6 +83,7 @@ const OPTIONS = {
   'no-owner': { type: 'boolean', default: false },
   'os-user': { type: 'string' },
   'alter-existing': { type: 'boolean', default: false },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -95,10 +100,22 @@ function need(v: Values, name: keyof Values, command: string): string {
   return value;
 }
 
-function int(v: string | undefined, name: string): number | undefined {
+function int(v: string | undefined, name: string, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) usage(`--${name} must be a whole number.`);
+  if (!/^\d+$/.test(v) || Number(v) < min) usage(`--${name} must be a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${v}".`);
   return Number(v);
+}
+
+/** `--keep-last -1`: the value reaches the option (parseArgs would call it an ambiguous option), so int() can name the problem. */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const prev = out.at(-1) ?? '';
+    const option = prev.startsWith('--') ? OPTIONS[prev.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (/^-\d/.test(a) && option?.type === 'string') out[out.length - 1] = `${prev}=${a}`;
+    else out.push(a);
+  }
+  return out;
 }
 
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
@@ -121,7 +138,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS }));
+    ({ values, positionals } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS }));
   } catch (e) {
     return printFailure(io, wantsJson, { code: 'MALFORMED_REQUEST', message: `${(e as Error).message}. Run "backstop --help".` });
   }
@@ -150,7 +167,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
       }
       case 'history': {
-        const limit = values.limit === undefined ? 20 : Number(values.limit);
+        const limit = int(values.limit, 'limit', 1) ?? 20;
         const d = (await withEngine(dataDir, (e) => contract(e, 'history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }))) as {
           startedAt: string;
           taskName: string;
@@ -166,6 +183,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const databases = summary.databases.map((d) => ({
           database: d.database,
           destination: d.destination,
+          location: d.location,
           status: d.status === 'success' ? 'ok' : 'failed',
           kind: d.kind,
           kindReason: d.kindReason,
@@ -174,16 +192,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           bytesStored: d.bytesStored,
           ...(d.error ? { error: d.error } : {}),
         }));
-        printData(io, json, { runId: summary.runId, status: summary.status, databases }, () =>
+        const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
+        // One document, always: a run-level error (server unreachable, …) sits beside runId.
+        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped] }, () =>
           [
-            `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed`,
+            `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
+            ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
+            ...summary.warnings.map((w) => `warning: ${w}`),
             ...databases.map(
               (d) =>
-                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.destination}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
+                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
             ),
+            ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
           ].join('\n'),
         );
-        if (summary.error) return printFailure(io, json, summary.error as never);
         return summary.status === 'success' ? 0 : 1;
       }
       case 'points': {
@@ -237,14 +259,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => `Wrote ${formatBytes(d.bytes)} of point ${d.point} to ${d.out}.`);
       }
       case 'prune': {
-        const keepLast = int(values['keep-last'], 'keep-last');
+        const keepLast = int(values['keep-last'], 'keep-last', 1);
         const d = await withEngine(dataDir, (e) =>
-          pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
+          pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast !== undefined ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
         );
         return printData(io, json, d, () =>
           [...d.plan.map((p) => `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : 'deleted') : 'keep'}\t${p.id}\t${p.reason}`), `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`].join('\n'),
         );
       }
+      case 'keys':
+        return await keysCommand(dataDir, rest, values, io, json);
       case 'agent':
         return await agent(dataDir, io, json);
       case 'demo': {
@@ -258,6 +282,35 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (e) {
     return printFailure(io, json, toFailure(e));
+  }
+}
+
+async function keysCommand(dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub, arg] = rest;
+  const name = values.name;
+  switch (sub) {
+    case 'generate': {
+      const k = await withEngine(dataDir, (e) => keysGenerate(e, { ...(name ? { name } : {}), ...(values.out ? { out: values.out } : {}) }));
+      return printData(io, json, k, () => [`Generated key ${k.fingerprint}${k.name ? ` (${k.name})` : ''}${k.inKeychain ? ' in the keychain' : ''}.`, ...(k.file ? [`Key file: ${k.file}`] : []), ...(k.note ? [k.note] : [])].join('\n'));
+    }
+    case 'list': {
+      const d = await withEngine(dataDir, async (e) => keysList(e));
+      return printData(io, json, d, () => (d.length ? d.map((k) => `${k.fingerprint}\t${k.name ?? '-'}\t${k.createdAt}\t${k.origin}${k.exported ? '' : '\tNOT SAVED ELSEWHERE'}`).join('\n') : 'No keys yet.'));
+    }
+    case 'export': {
+      if (!arg) usage('keys export needs the FINGERPRINT of a key ("backstop keys list" shows them).');
+      const out = need(values, 'out', 'keys export');
+      const d = await withEngine(dataDir, (e) => keysExport(e, arg, out));
+      if (d.key !== null) return printData(io, json, d, () => d.key!);
+      return printData(io, json, d, () => `Wrote key ${d.fingerprint} to ${d.file} (mode 0600).`);
+    }
+    case 'import': {
+      if (!arg) usage('keys import needs the FILE holding the key.');
+      const k = await withEngine(dataDir, (e) => keysImport(e, arg, name));
+      return printData(io, json, k, () => `Imported key ${k.fingerprint}${k.name ? ` (${k.name})` : ''} into the keychain.`);
+    }
+    default:
+      return usage('keys needs a subcommand: generate, list, export or import.');
   }
 }
 

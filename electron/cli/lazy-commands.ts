@@ -21,4 +21,8 @@ export const restoreCommand = lazy(() => import('./commands/location.ts'), 'rest
 export const extractCommand = lazy(() => import('./commands/location.ts'), 'extractCommand');
 export const pruneCommand = lazy(() => import('./commands/location.ts'), 'pruneCommand');
 export const applyGlobalsCommand = lazy(() => import('./commands/apply-globals.ts'), 'applyGlobalsCommand');
+export const keysGenerate = lazy(() => import('./commands/keys.ts'), 'keysGenerate');
+export const keysList = lazy(() => import('./commands/keys.ts'), 'keysList');
+export const keysExport = lazy(() => import('./commands/keys.ts'), 'keysExport');
+export const keysImport = lazy(() => import('./commands/keys.ts'), 'keysImport');
 export { demoDataDir } from './commands/demo-data-dir.ts';

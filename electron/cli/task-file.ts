@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
+import { SERVER_FIX } from '../engine/servers/classify.ts';
+import type { Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -37,7 +39,8 @@ export const ServerFile = z.discriminatedUnion('kind', [
 ]);
 export type ServerFile = z.infer<typeof ServerFile>;
 
-const Duration = z.string().regex(/^\d+[dhw]$/, 'must be a duration like 14d, 36h or 2w');
+export const DURATION = /^\d{1,6}[hdw]$/;
+const Duration = z.string().regex(DURATION, 'must be a duration with its unit, like 36h, 14d or 2w');
 
 export const TaskFile = z.strictObject({
   name: z.string().trim().min(1).max(120),
@@ -78,11 +81,21 @@ export const TaskFile = z.strictObject({
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 
-/** Days in a duration like 14d, 36h (rounded up), 2w. */
-export function durationDays(d: string): number {
+/** Hours in a duration like 36h, 14d, 2w (exact; the unit is required). */
+export function durationHours(d: string): number {
   const n = Number(d.slice(0, -1));
   const unit = d.at(-1);
-  return unit === 'w' ? n * 7 : unit === 'h' ? Math.ceil(n / 24) : n;
+  return unit === 'w' ? n * 168 : unit === 'd' ? n * 24 : n;
+}
+
+/**
+ * A retention policy from a minimum age (36h, 14d, 2w) and keep-last, exact to the hour:
+ * minAgeDays (what the window shows) rounded up, minAgeHours exact. A missing age is 0:
+ * only keepLast then decides.
+ */
+export function retentionFrom(minAge: string | undefined, keepLast: number | undefined): Retention {
+  const hours = minAge === undefined ? 0 : durationHours(minAge);
+  return { minAgeDays: Math.ceil(hours / 24), minAgeHours: hours, keepLast: keepLast ?? null };
 }
 
 export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {
@@ -96,4 +109,16 @@ export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new BackstopError('MALFORMED_REQUEST', `${what} ${path}: ${describeIssues(parsed.error.issues)}`);
   return parsed.data;
+}
+
+/**
+ * An engine error phrased for a file-driven command: the window's "check the server
+ * settings" becomes the keys to change in the task (or server) file. `prefix` is where the
+ * server object sits in that file ("server." in a task file, "" in a server file).
+ */
+export function inFileTerms<T extends { code: string; message: string }>(error: T, file: string, prefix: string): T {
+  const message = error.message
+    .replace(SERVER_FIX.unreachable, `Check that it is running and that \`${prefix}host\`/\`${prefix}port\` in ${file} are right`)
+    .replace(SERVER_FIX.credentials, `Check \`${prefix}user\` in ${file}, and the password in the environment variable that \`${prefix}passwordEnv\` names`);
+  return message === error.message ? error : { ...error, message };
 }

@@ -104,6 +104,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const redactor = new Redactor();
   const { logger, close: closeLog } = createLogger({ logsDir, redactor, level: opts.logLevel });
+  // The AWS SDK's own notice about this is kept off stderr (storage/s3-backend.ts); the log keeps the fact.
+  if (Number(process.versions.node.split('.')[0]) < 22) logger.warn({ node: process.version }, 'Node older than 22: AWS SDK releases after early January 2027 require Node 22');
   let db: Db;
   try {
     db = openAppDatabase(join(dataDir, 'backstop.db'));

@@ -93,6 +93,11 @@ export const Retention = z.strictObject({
   minAgeDays: z.number().int().min(0).max(36500).default(0),
   /** Optionally keep at least the newest N points whatever their age. */
   keepLast: z.number().int().min(1).max(100000).nullable().default(null),
+  /**
+   * The minimum age to the hour (CLI task files and `prune`); when present it replaces
+   * minAgeDays, and 0 means no minimum age — with keepLast, exactly the newest keepLast are kept.
+   */
+  minAgeHours: z.number().int().min(0).max(876000).optional(),
 });
 export type Retention = z.infer<typeof Retention>;
 

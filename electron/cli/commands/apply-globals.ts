@@ -7,6 +7,7 @@
  * runs in the repository worker (as the app's restores do); the result lists every object
  * as created, skipped, altered or failed (one document with --json).
  */
+import { dirname, resolve } from 'node:path';
 import type { Engine } from '../../engine/index.ts';
 import { resolveServerFolder } from '../../engine/restore/backup-folder.ts';
 import type { ApplyGlobalsJobSpec } from '../../engine/restore/run-apply-globals.ts';
@@ -34,7 +35,7 @@ export async function applyGlobalsCommand(
   w.location = resolveServerFolder(w.location, PG_GLOBALS_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
   const id = await pointId(repo, opts.point);
-  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-apply-globals-target');
+  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-apply-globals-target', dirname(resolve(opts.serverFile)));
   const settings = await engine.call('settings.get', undefined);
   const spec: ApplyGlobalsJobSpec = {
     op: 'apply-globals',

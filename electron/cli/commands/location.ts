@@ -1,6 +1,6 @@
 /**
  * Commands on one database's backup folder: `points`, `verify`, `restore`, `extract`,
- * `prune`. `<location>` is a local folder path (S3 locations arrive with S3 support), or a
+ * `prune`. `<location>` is a local folder path or an s3:// URL (`parseLocation`), or a
  * task's server-level folder `<root>/~server` when the command can tell which of its
  * streams is meant (the only one; `restore`: the cluster snapshot `base.tar`).
  *
@@ -10,7 +10,7 @@
  * file output is written under a temporary name and renamed only once complete.
  */
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BackupLocation, RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
@@ -20,9 +20,9 @@ import { applyRetention, type RetentionResult } from '../../engine/retention/ind
 import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
-import { keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
-import { durationDays, readJsonFile, ServerFile } from '../task-file.ts';
+import { DURATION, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 
 export interface Where {
@@ -62,7 +62,7 @@ export async function open(engine: Engine, where: Where, keyFile: string | undef
   const given = keyFromOptions(keyFile);
   const opened = await openForRestore(where.location, given, (fp) => engine.keys.findByFingerprint(fp).catch(() => null), where.credentials);
   if (!opened.repo) {
-    throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}; give it with --key-file FILE or BACKSTOP_KEY.`);
+    throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}. ${howToGetKey(opened.keyFingerprint)}`);
   }
   const key = opened.encrypted ? (given ?? (await engine.keys.findByFingerprint(opened.keyFingerprint!))) : null;
   return { repo: opened.repo, key };
@@ -123,7 +123,7 @@ export async function restoreCommand(
     if (opts.osUser !== undefined) usage('--os-user applies only to a PostgreSQL cluster snapshot.');
     if (!opts.serverFile) usage('restore needs --server.');
     if (!opts.database) usage('restore needs --database.');
-    const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target');
+    const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
     target = { server, password, database: opts.database! };
   }
   const settings = await engine.call('settings.get', undefined);
@@ -173,7 +173,9 @@ export async function pruneCommand(
   where: string,
   opts: { minAge: string; keepLast?: number; dryRun: boolean; keyFile?: string },
 ): Promise<RetentionResult> {
-  if (!/^\d+[dhw]$/.test(opts.minAge)) throw new BackstopError('MALFORMED_REQUEST', `--min-age "${opts.minAge}" must be a duration like 7d, 36h or 2w.`);
+  if (!DURATION.test(opts.minAge)) {
+    throw new BackstopError('MALFORMED_REQUEST', `--min-age "${opts.minAge}" must be a duration with its unit: hours, days or weeks, like 36h, 7d or 2w (0d for no minimum age).`);
+  }
   const { repo } = await open(engine, parseLocation(where), opts.keyFile);
-  return applyRetention(repo, { minAgeDays: durationDays(opts.minAge), keepLast: opts.keepLast ?? null }, new Date(), { dryRun: opts.dryRun });
+  return applyRetention(repo, retentionFrom(opts.minAge, opts.keepLast), new Date(), { dryRun: opts.dryRun });
 }

@@ -161,7 +161,9 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
       const r = results[i]!;
       if (r.status === 'rejected') {
         // When the dump itself failed, its error is the one that explains this destination's failure.
-        const cause = dumpError && !controller.signal.aborted && isBackstopError(dumpError) ? dumpError : r.reason;
+        // …unless it is only the stop this function asked for because every writer had failed.
+        const stoppedHere = dumpController.signal.aborted && isBackstopError(dumpError) && dumpError.code === 'CANCELED';
+        const cause = dumpError && !stoppedHere && !controller.signal.aborted && isBackstopError(dumpError) ? dumpError : r.reason;
         outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, cause, controller.signal.aborted));
         continue;
       }

@@ -8,15 +8,17 @@
  * share one set of encoder workers, closed when the job ends.
  */
 import { connectorFor } from '../servers/index.ts';
-import { destinationId, openDatabaseFolder } from '../destinations/index.ts';
+import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
-import { applyRetention } from '../retention/index.ts';
+import { applyRetention, retentionHours } from '../retention/index.ts';
 import { isBackstopError, toFailure } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
 export interface JobOutcome extends DestinationOutcome {
+  /** The database folder written (a path or s3:// URL), when it is not the usual one (a changed key's sibling folder). */
+  location?: string;
   retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
 }
 
@@ -38,6 +40,7 @@ async function backupAndApplyRetention(
 ): Promise<JobOutcome[]> {
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
+  const siblings = new Map<string, string>();
   const outcomes: JobOutcome[] = await backupDatabase({
     database: spec.database,
     backupType: spec.backupType,
@@ -51,13 +54,20 @@ async function backupAndApplyRetention(
     destinations: spec.destinations.map((d, i) => ({
       id: destinationId(d),
       backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
-      sibling: (suffix: string) => openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null),
+      sibling: (suffix: string) => {
+        siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
+        return openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null);
+      },
     })),
     signal,
     onProgress,
     repoOptions,
   });
-  if (spec.retention.minAgeDays === 0) return outcomes;
+  for (const o of outcomes) {
+    const sibling = siblings.get(o.destination);
+    if (sibling) o.location = sibling;
+  }
+  if (retentionHours(spec.retention) === null) return outcomes;
   for (const [i, o] of outcomes.entries()) {
     if (o.status !== 'success' || signal.aborted) continue;
     try {

@@ -19,6 +19,12 @@ export function destinationId(d: Destination): string {
   return `s3:${d.bucket}/${trimSlashes(d.prefix)}`;
 }
 
+/** Where one database folder of a destination is, for output and scripts: a local path or an s3:// URL. */
+export function folderLocation(d: Destination, folder: string): string {
+  if (d.kind === 'local') return join(d.path, folder);
+  return `s3://${d.bucket}/${posix.join(trimSlashes(d.prefix), folder)}`;
+}
+
 /** A human label for messages and the UI. */
 export function destinationLabel(d: Destination): string {
   if (d.kind === 'local') return `local folder ${d.path}`;

@@ -3,7 +3,7 @@
  * recovery sheet. Pure functions.
  *
  * Contract: a key's text form is standard base64 of exactly 32 bytes (44 characters);
- * `parseKey` rejects anything else with VALIDATION and a message that says what was wrong
+ * `parseKey` also accepts the 64-character hex form, and rejects anything else with VALIDATION and a message that says what was wrong
  * without repeating the input. Documents name the task, the fingerprint and the date and
  * say how to restore with the key.
  */
@@ -16,14 +16,19 @@ export function encodeKey(key: Uint8Array): string {
   return Buffer.from(key).toString('base64');
 }
 
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+const FORMS = `${KEY_LENGTH} bytes (256 bits) written as base64 (44 characters ending in "=") or as hex (64 characters 0–9, a–f)`;
+
+/** A key's text: base64 (what Backstop writes) or hex (what `openssl rand -hex 32` writes). */
 export function parseKey(text: string): Buffer {
   const t = text.trim();
+  if (HEX_KEY.test(t)) return Buffer.from(t, 'hex');
   if (!BASE64.test(t) || t.length % 4 !== 0) {
-    throw new BackstopError('VALIDATION', `A key must be base64 text (A–Z, a–z, 0–9, +, / and = padding), 44 characters long; this one is not valid base64.`);
+    throw new BackstopError('VALIDATION', `A key must be ${FORMS}; this one is neither.`);
   }
   const bytes = Buffer.from(t, 'base64');
   if (bytes.length !== KEY_LENGTH || encodeKey(bytes) !== t) {
-    throw new BackstopError('VALIDATION', `A key must be exactly ${KEY_LENGTH} bytes (256 bits); this one is ${bytes.length} bytes.`);
+    throw new BackstopError('VALIDATION', `A key must be ${FORMS}; this one is base64 of ${bytes.length} bytes.`);
   }
   return bytes;
 }

@@ -145,21 +145,35 @@ export function resolveServerFolder(l: BackupLocation, want: string | null): Bac
   throw serverFolderError(l.path, streams, 'Choose one of them.');
 }
 
-/** Explains a local folder that is not a repository. */
-function notABackup(l: BackupLocation): BackstopError {
+/** The database folders directly inside an S3 location (those holding a repository header). */
+async function s3DatabaseFolders(l: Extract<BackupLocation, { kind: 's3' }>, backend: Backend, credentials: S3Credentials | null): Promise<string[]> {
+  const { kind: _k, credentialsRef: _c, ...rest } = l;
+  const folders = await listDatabaseFolders({ kind: 's3', ...rest, storageClass: null, credentialsRef: null }, credentials).catch(() => []);
+  const found: string[] = [];
+  for (const f of folders) if ((await backend.stat(`${f}/${HEADER_KEY}`).catch(() => null)) !== null) found.push(f);
+  return found;
+}
+
+/** Explains a local folder or S3 prefix that is not a repository (a task's common root lists its database folders). */
+async function notABackup(l: BackupLocation, backend: Backend, credentials: S3Credentials | null): Promise<BackstopError> {
+  let children: string[] = [];
   if (l.kind === 'local') {
-    const children = childRepositories(l.path);
-    if (children === null) {
+    const local = childRepositories(l.path);
+    if (local === null) {
       return new BackstopError('NOT_A_BACKUP', `${l.path} does not exist or cannot be read. Choose the backup folder of one database.`);
     }
-    if (basename(l.path) === SERVER_FOLDER) return serverFolderError(l.path, children, 'Choose one of them.');
-    if (children.length > 0) {
-      const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
-      return new BackstopError(
-        'NOT_A_BACKUP',
-        `${l.path} is the common root of a task's backups: it holds ${children.length} database folder${children.length === 1 ? '' : 's'} (${names}). Choose one database's folder inside it.`,
-      );
-    }
+    if (basename(l.path) === SERVER_FOLDER) return serverFolderError(l.path, local, 'Choose one of them.');
+    children = local;
+  } else {
+    children = await s3DatabaseFolders(l, backend, credentials);
+  }
+  if (children.length > 0) {
+    const where = l.kind === 'local' ? l.path : `s3://${l.bucket}/${l.prefix.replace(/^\/+|\/+$/g, '')}`;
+    const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
+    return new BackstopError(
+      'NOT_A_BACKUP',
+      `${where} is the common root of a task's backups: it holds ${children.length} database folder${children.length === 1 ? '' : 's'} (${names}). Choose one database's folder inside it.`,
+    );
   }
   return new BackstopError(
     'NOT_A_BACKUP',
@@ -167,12 +181,12 @@ function notABackup(l: BackupLocation): BackstopError {
   );
 }
 
-export async function readHeaderInfo(backend: Backend, l: BackupLocation): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
+export async function readHeaderInfo(backend: Backend, l: BackupLocation, credentials: S3Credentials | null = null): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
   let bytes: Buffer;
   try {
     bytes = await backend.get(HEADER_KEY);
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'NOT_FOUND') throw notABackup(l);
+    if (isBackstopError(e) && e.code === 'NOT_FOUND') throw await notABackup(l, backend, credentials);
     throw e;
   }
   const header = decodeHeader(bytes, backend.location);
@@ -187,7 +201,7 @@ export async function openForRestore(
   credentials: S3Credentials | null = null,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
   const backend = openLocation(l, credentials);
-  const h = await readHeaderInfo(backend, l);
+  const h = await readHeaderInfo(backend, l, credentials);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
   if (h.encrypted && !useKey) return { repo: null, ...h };

@@ -3,8 +3,10 @@
  * now), used both to delete and to preview.
  *
  * Contract (applied per database, per destination):
- * - minAgeDays = 0 means no retention: nothing is deleted.
- * - A point younger than minAgeDays is kept.
+ * - The minimum age is minAgeHours when given (exact to the hour), else minAgeDays.
+ * - No retention — nothing is deleted — when minAgeDays = 0 without minAgeHours (what the
+ *   window stores for "keep everything"), or minAgeHours = 0 without keepLast.
+ * - A point younger than the minimum age is kept.
  * - With keepLast = N, the newest N points are kept whatever their age.
  * - The newest point is never deleted.
  * - A full is never deleted while a kept incremental belongs to its chain.
@@ -26,22 +28,35 @@ export interface RetentionDecision {
   reason: string;
 }
 
-const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** The policy's minimum age in hours, or null when it is no retention at all. */
+export function retentionHours(policy: Retention): number | null {
+  if (policy.minAgeHours === undefined) return policy.minAgeDays === 0 ? null : policy.minAgeDays * 24;
+  return policy.minAgeHours === 0 && policy.keepLast === null ? null : policy.minAgeHours;
+}
+
+/** "36 hours", "2 days", "1 day": the age as the user gave it. */
+export function describeAge(hours: number): string {
+  if (hours % 24 === 0) return `${hours / 24} day${hours === 24 ? '' : 's'}`;
+  return `${hours} hour${hours === 1 ? '' : 's'}`;
+}
 
 export function planRetention(points: readonly RetentionPoint[], policy: Retention, now: Date): RetentionDecision[] {
   const newestFirst = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const decisions = new Map<string, RetentionDecision>();
   const keep = (id: string, reason: string) => decisions.set(id, { id, action: 'keep', reason });
 
-  if (policy.minAgeDays === 0) {
+  const hours = retentionHours(policy);
+  if (hours === null) {
     for (const p of newestFirst) keep(p.id, 'no retention policy');
     return newestFirst.map((p) => decisions.get(p.id)!);
   }
-  const cutoff = now.getTime() - policy.minAgeDays * DAY;
+  const cutoff = now.getTime() - hours * HOUR;
   newestFirst.forEach((p, index) => {
     if (index === 0) keep(p.id, 'newest point');
     else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);
-    else if (Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${policy.minAgeDays} days`);
+    else if (hours > 0 && Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${describeAge(hours)}`);
   });
   // Chains: a kept incremental keeps its chain's full.
   const byId = new Map(newestFirst.map((p) => [p.id, p]));
@@ -51,7 +66,7 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     if (full && !decisions.has(full.id)) keep(full.id, `full needed by kept incremental ${p.id}`);
   }
   for (const p of newestFirst) {
-    if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: `older than ${policy.minAgeDays} days` });
+    if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: hours > 0 ? `older than ${describeAge(hours)}` : `not one of the newest ${policy.keepLast}` });
   }
   return newestFirst.map((p) => decisions.get(p.id)!);
 }

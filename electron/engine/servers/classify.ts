@@ -21,6 +21,15 @@ export interface FailureContext {
   fallback: ErrorCode;
 }
 
+/**
+ * The fix the window's wording names, as fixed phrases so a shell can say it in its own
+ * terms (the CLI names the task file's keys instead: `inFileTerms` in electron/cli/task-file.ts).
+ */
+export const SERVER_FIX = {
+  unreachable: 'Check that it is running and that host and port are right',
+  credentials: 'Check the credentials in the server settings',
+} as const;
+
 const PG_UNREACHABLE = [
   /could not connect to server/i,
   /connection refused/i,
@@ -66,10 +75,10 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       return failure(ctx, ctx.fallback, 'The server ended the session (was the database dropped or the server stopped?)', f);
     }
     if (PG_UNREACHABLE.some((r) => r.test(s))) {
-      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. Check that it is running and that host and port are right`, f);
+      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
     if (PG_AUTH.some((r) => r.test(s))) {
-      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. Check the credentials in the server settings`, f);
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);
     }
     const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
     if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
@@ -102,10 +111,10 @@ export function classifyMysql(ctx: FailureContext): Classifier {
     const cannotRun = toolCannotRun(ctx, 'mysql', f);
     if (cannotRun) return cannotRun;
     if (MY_UNREACHABLE.test(s)) {
-      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. Check that it is running and that host and port are right`, f);
+      return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
     if (/\b1045\b|Access denied for user [^\n]*\(using password/i.test(s)) {
-      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. Check the credentials in the server settings`, f);
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);
     }
     const unknown = /Unknown database '((?:[^']|'')*)'/i.exec(s);
     if (/\b1049\b/.test(s) || unknown) {

@@ -105,12 +105,20 @@ export interface ServerStream {
   format: string;
 }
 
+export interface SkippedDatabase {
+  database: string;
+  /** A warning for a DBA, naming how to include the database. */
+  reason: string;
+}
+
 export interface Connector {
   readonly kind: ServerKind;
   support(type: BackupType): BackupSupport;
   testConnection(opts?: OperationOptions): Promise<ConnectionReport>;
   /** User databases only (never system or template databases), sorted. */
   listDatabases(opts?: OperationOptions): Promise<string[]>;
+  /** User databases `listDatabases` leaves out because they cannot be backed up, and why (the run reports them as skipped). */
+  skippedDatabases?(opts?: OperationOptions): Promise<SkippedDatabase[]>;
   /** A per-database dump; VALIDATION when `type` is not a per-database type for this server. */
   openDump(database: string, type: BackupType, opts?: OperationOptions): Promise<DumpStream>;
   /** Server-level streams a run of `type` must also store (PostgreSQL: globals; cluster snapshot). */

@@ -21,10 +21,13 @@ export function storageError(op: string, key: string, location: string, e: unkno
     case 'ENOSPC':
     case 'EDQUOT':
       return new BackstopError('DISK_FULL', `${what} failed: no space left on the destination (${code}). Free space and try again.`, { cause: e });
+    case 'EROFS':
+      return new BackstopError('READ_ONLY', `${what} failed: the destination is on a read-only file system (EROFS). Remount it read-write or choose another destination; existing backups there are untouched.`, {
+        cause: e,
+      });
     case 'EACCES':
     case 'EPERM':
-    case 'EROFS':
-      return new BackstopError('PERMISSION_DENIED', `${what} failed: permission denied (${code}). Check that Backstop may write to this destination.`, { cause: e });
+      return new BackstopError('PERMISSION_DENIED', `${what} failed: permission denied (${code}). Check that the user Backstop runs as may write to this folder (owner and mode).`, { cause: e });
     default:
       return new BackstopError('STORAGE', `${what} failed${code ? ` (${code})` : ''}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -21,6 +21,32 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * `mkdir -p` that reports the real cause: Node's recursive mkdir answers ENOENT when the
+ * file system is read-only or the folder not writable, so on ENOENT the first missing
+ * folder is created on its own to surface EROFS / EACCES. Returns the first folder created.
+ */
+export async function makeDirs(dir: string, location: string, key = '.', op = 'put'): Promise<string | undefined> {
+  try {
+    return await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw storageError(op, key, location, e);
+    let missing = dir;
+    while (dirname(missing) !== missing && !(await stat(dirname(missing)).then(() => true, () => false))) missing = dirname(missing);
+    try {
+      await mkdir(missing);
+    } catch (probe) {
+      throw storageError(op, key, location, errnoCode(probe) === 'EEXIST' ? e : probe);
+    }
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (again) {
+      throw storageError(op, key, location, again);
+    }
+    return missing;
+  }
+}
+
 export class LocalBackend implements Backend {
   readonly location: string;
 
@@ -37,12 +63,7 @@ export class LocalBackend implements Backend {
     const final = this.path(key);
     const dir = dirname(final);
     const tmp = join(dir, `.${key.split('/').pop()}.tmp-${randomBytes(6).toString('hex')}`);
-    let created: string | undefined;
-    try {
-      created = await mkdir(dir, { recursive: true });
-    } catch (e) {
-      throw storageError('put', key, this.location, e);
-    }
+    const created = await makeDirs(dir, this.location, key);
     let fh;
     try {
       fh = await open(tmp, 'wx');

@@ -120,6 +120,7 @@ export class S3Backend implements Backend {
 
   /** The SDK and this backend's client, made on first use. */
   private s3(): Promise<{ client: S3Client; sdk: Sdk }> {
+    quietSdkRuntimeNotice();
     this.opened ??= loadSdk().then((sdk) => {
       const options = this.options;
       const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
@@ -359,6 +360,16 @@ export class S3Backend implements Backend {
  * The S3 backend wrapped in a RetryBackend (exponential backoff on STORAGE errors: 5xx,
  * throttling, connection resets, timeouts). This is what tasks should use.
  */
+/**
+ * On Node < 22 every new S3Client prints the AWS SDK's "will require node >=22" notice to
+ * stderr (process.emitWarning). It concerns the runtime Backstop ships, not a backup, so it
+ * is kept out of users' terminals with the SDK's own switch (an explicit setting of the
+ * variable wins); the engine logs the runtime's version at start instead.
+ */
+function quietSdkRuntimeNotice(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 export function createS3Backend(options: S3BackendOptions, retry: RetryOptions = {}): RetryBackend {
   return new RetryBackend(new S3Backend(options), retry);
 }

@@ -90,6 +90,15 @@ export class HistoryTable {
       .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
   }
 
+  /** Whether any earlier run of the task backed a database up to this destination. */
+  wroteTo(taskId: string, destination: string): boolean {
+    return (
+      this.db
+        .prepare(`SELECT 1 FROM run_databases d JOIN runs r ON r.id = d.run_id WHERE r.task_id = ? AND d.destination = ? AND d.status = 'success' LIMIT 1`)
+        .get(taskId, destination) !== undefined
+    );
+  }
+
   /** Bytes written by the task's successful database backups (compressed, deduplicated). */
   storedBytes(taskId: string): number {
     const row = this.db

@@ -14,6 +14,8 @@ export interface KeyRecord {
   createdAt: string;
   exportedAt: string | null;
   exportMethod: string | null;
+  /** A label the user gave the key (CLI `--name`), or null. */
+  name?: string | null;
 }
 
 interface Row {
@@ -23,6 +25,7 @@ interface Row {
   created_at: string;
   exported_at: string | null;
   export_method: string | null;
+  name: string | null;
 }
 
 const fromRow = (r: Row): KeyRecord => ({
@@ -32,6 +35,7 @@ const fromRow = (r: Row): KeyRecord => ({
   createdAt: r.created_at,
   exportedAt: r.exported_at,
   exportMethod: r.export_method,
+  name: r.name,
 });
 
 export class KeysTable {
@@ -55,11 +59,11 @@ export class KeysTable {
   upsert(rec: Omit<KeyRecord, 'exportedAt' | 'exportMethod'> & Partial<Pick<KeyRecord, 'exportedAt' | 'exportMethod'>>): KeyRecord {
     this.db
       .prepare(
-        `INSERT INTO keys (key_ref, fingerprint, origin, created_at, exported_at, export_method) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO keys (key_ref, fingerprint, origin, created_at, exported_at, export_method, name) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(key_ref) DO UPDATE SET exported_at = COALESCE(keys.exported_at, excluded.exported_at),
-           export_method = COALESCE(keys.export_method, excluded.export_method)`,
+           export_method = COALESCE(keys.export_method, excluded.export_method), name = COALESCE(excluded.name, keys.name)`,
       )
-      .run(rec.keyRef, rec.fingerprint, rec.origin, rec.createdAt, rec.exportedAt ?? null, rec.exportMethod ?? null);
+      .run(rec.keyRef, rec.fingerprint, rec.origin, rec.createdAt, rec.exportedAt ?? null, rec.exportMethod ?? null, rec.name ?? null);
     return this.get(rec.keyRef)!;
   }
 

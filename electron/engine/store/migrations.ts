@@ -97,4 +97,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN key_fingerprint TEXT;
   `,
+  // 6: a name for a key (`backstop keys generate --name`), shown beside its fingerprint
+  `
+  ALTER TABLE keys ADD COLUMN name TEXT;
+  `,
 ];

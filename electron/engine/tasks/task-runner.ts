@@ -24,12 +24,14 @@ import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
 import { keyFingerprint } from '../crypto/index.ts';
-import { destinationId } from '../destinations/index.ts';
+import { destinationId, folderLocation } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import type { SkippedDatabase } from '../servers/connector.ts';
 import type { S3Credentials } from '../storage/index.ts';
 import type { HistoryTable, TaskDatabasesTable } from '../store/index.ts';
+import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
 
 export interface ResolvedTask {
@@ -54,6 +56,10 @@ export interface RunSummary {
   status: RunStatus;
   error: { code: string; message: string } | null;
   databases: DatabaseResult[];
+  /** Databases on the server the run could not back up, with why (history rows with status "skipped"). */
+  skipped: SkippedDatabase[];
+  /** What the user should know about this run although it did not fail it. */
+  warnings: string[];
 }
 
 export interface TaskRunnerDeps {
@@ -132,7 +138,7 @@ export class TaskRunner {
       .catch((e: unknown): RunSummary => {
         const f = toFailure(e);
         if (f.code === 'INTERNAL') log.error({ err: e }, 'run failed unexpectedly');
-        return { runId, status: state.controller.signal.aborted ? 'canceled' : 'failed', error: { code: f.code, message: f.message }, databases: [] };
+        return { runId, status: state.controller.signal.aborted ? 'canceled' : 'failed', error: { code: f.code, message: f.message }, databases: [], skipped: [], warnings: [] };
       })
       .then((summary) => {
         this.deps.history.finishRun(runId, summary.status, this.deps.now().toISOString(), summary.error ?? undefined);
@@ -170,6 +176,7 @@ export class TaskRunner {
     const dumpToolVersion = report.tools.map((t) => `${t.name} ${t.version}`).join(', ') || engineVersion;
 
     const jobs: { database: string; folder: string; serverStream: boolean }[] = [];
+    const skipped: SkippedDatabase[] = [];
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
@@ -186,11 +193,51 @@ export class TaskRunner {
         }
       }
       for (const d of databases) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
+      skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database)));
+      for (const s of skipped) log.warn({ database: s.database }, 'database skipped');
+      this.recordNotRun(
+        runId,
+        skipped.flatMap((s) => task.destinations.map((d) => ({ database: s.database, destination: destinationId(d), status: 'skipped' as const, code: null, message: s.reason }))),
+        log,
+      );
     }
     for (const s of connector.serverStreams(task.type)) {
       jobs.push({ database: s.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(s.name)), serverStream: true });
     }
     log.info({ databases: jobs.length }, 'databases listed');
+    const roots = await checkLocalRoots(task.destinations, (id) => this.deps.history.wroteTo(task.id, id));
+    for (const w of roots.warnings) log.warn(w);
+    if (roots.missing.size > 0) {
+      const [first] = roots.missing.values();
+      const rows = jobs.flatMap((j) =>
+        task.destinations.map((d) => {
+          const e = roots.missing.get(destinationId(d)) ?? first!;
+          return {
+            database: j.database,
+            destination: destinationId(d),
+            location: folderLocation(d, j.folder),
+            status: 'failed' as const,
+            code: e.code,
+            message: roots.missing.has(destinationId(d)) ? e.message : `Nothing was written: ${e.message}`,
+          };
+        }),
+      );
+      this.recordNotRun(runId, rows, log);
+      const databases = rows.map((r): DatabaseResult => ({
+        database: r.database,
+        destination: r.destination,
+        location: r.location,
+        status: 'failed',
+        kind,
+        kindReason: null,
+        pointId: null,
+        bytesRead: 0,
+        bytesNew: 0,
+        bytesStored: 0,
+        error: { code: r.code, message: r.message },
+      }));
+      return { runId, status: 'failed', error: null, databases, skipped, warnings: roots.warnings };
+    }
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [] }));
 
     const results = await Promise.all(
@@ -219,7 +266,9 @@ export class TaskRunner {
             const f = toFailure(e);
             return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
           })
-          .then((outcomes): DatabaseResult[] => outcomes.map((o) => ({ ...o, database: job.database })));
+          .then((outcomes: JobOutcome[]): DatabaseResult[] =>
+            outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? folderLocation(task.destinations[i]!, job.folder) })),
+          );
       }),
     );
     const databases = results.flat();
@@ -228,7 +277,27 @@ export class TaskRunner {
     if (signal.aborted) status = 'canceled';
     else if (ok === databases.length) status = 'success';
     else status = ok === 0 ? 'failed' : 'partial';
-    return { runId, status, error: null, databases };
+    return { runId, status, error: null, databases, skipped, warnings: roots.warnings };
+  }
+
+  /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
+  private recordNotRun(runId: string, rows: { database: string; destination: string; status: 'skipped' | 'failed'; code: string | null; message: string }[], log: Logger): void {
+    const at = this.deps.now().toISOString();
+    for (const r of rows) {
+      const seq = this.deps.history.startDatabase(runId, { database: r.database, destination: r.destination, kind: 'full', kindReason: null, startedAt: at });
+      this.deps.history.finishDatabase(runId, seq, {
+        kind: 'full',
+        kindReason: null,
+        status: r.status,
+        pointId: null,
+        bytesRead: 0,
+        bytesStored: 0,
+        endedAt: at,
+        errorCode: r.code,
+        errorMessage: r.message,
+      });
+    }
+    if (rows.length) log.info({ rows: rows.length }, 'databases recorded without a backup');
   }
 
   private async runJob(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {

@@ -56,7 +56,7 @@ describe('encryption keys', () => {
     const info = data(await engine.call('keys.import', { key: text }));
     expect(info).toMatchObject({ origin: 'imported', exportMethod: 'imported', fingerprint: keyFingerprint(Buffer.from(text, 'base64')) });
     const bad = await engine.call('keys.import', { key: randomBytes(31).toString('base64') });
-    expect(bad).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('this one is 31 bytes') });
+    expect(bad).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('this one is base64 of 31 bytes') });
     expect(data(await engine.call('keys.list', undefined)).map((k) => k.keyRef)).toEqual([info.keyRef]);
   });
 

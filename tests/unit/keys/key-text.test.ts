@@ -10,13 +10,20 @@ describe('key text', () => {
     expect(parseKey(`  ${text}\n`).equals(key)).toBe(true);
   });
 
+  it('accepts the 64-character hex form (openssl rand -hex 32), in either case', () => {
+    const key = randomBytes(32);
+    expect(parseKey(key.toString('hex')).equals(key)).toBe(true);
+    expect(parseKey(` ${key.toString('hex').toUpperCase()}\n`).equals(key)).toBe(true);
+  });
+
   it.each([
-    ['too short', Buffer.alloc(16).toString('base64'), /exactly 32 bytes \(256 bits\); this one is 16 bytes/],
-    ['too long', Buffer.alloc(48).toString('base64'), /this one is 48 bytes/],
-    ['not base64', 'this is not a key at all!!', /not valid base64/],
-    ['url-safe alphabet', encodeKey(Buffer.alloc(32, 0xfb)).replace(/\+/g, '-').replace(/\//g, '_'), /not valid base64/],
-    ['missing padding', encodeKey(randomBytes(32)).slice(0, 43), /not valid base64/],
-    ['empty', '', /not valid base64/],
+    ['too short', Buffer.alloc(16).toString('base64'), /32 bytes \(256 bits\) written as base64 .* or as hex .*; this one is base64 of 16 bytes/],
+    ['too long', Buffer.alloc(48, 0xff).toString('base64'), /this one is base64 of 48 bytes/],
+    ['not base64', 'this is not a key at all!!', /as base64 \(44 characters ending in "="\) or as hex \(64 characters 0–9, a–f\); this one is neither/],
+    ['url-safe alphabet', encodeKey(Buffer.alloc(32, 0xfb)).replace(/\+/g, '-').replace(/\//g, '_'), /this one is neither/],
+    ['missing padding', encodeKey(randomBytes(32)).slice(0, 43), /this one is neither/],
+    ['empty', '', /this one is neither/],
+    ['hex of 31 bytes', randomBytes(31).toString('hex'), /this one is neither/],
   ])('rejects a key that is %s with VALIDATION, without echoing it', (_label, text, message) => {
     let err: unknown;
     try {

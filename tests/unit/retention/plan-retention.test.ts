@@ -68,4 +68,33 @@ describe('planRetention', () => {
       }
     }
   });
+
+  it('minAgeHours is exact to the hour: a 40-hour-old point goes at 36 h and stays at 48 h', () => {
+    const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
+    const pts: RetentionPoint[] = [
+      { id: 'a', kind: 'full', createdAt: hoursAgo(40), chainId: 'a' },
+      { id: 'b', kind: 'full', createdAt: hoursAgo(1), chainId: 'b' },
+    ];
+    expect(planRetention(pts, { minAgeDays: 2, minAgeHours: 36, keepLast: null }, now).find((x) => x.id === 'a')).toEqual({ id: 'a', action: 'delete', reason: 'older than 36 hours' });
+    expect(planRetention(pts, { minAgeDays: 2, minAgeHours: 48, keepLast: null }, now).find((x) => x.id === 'a')).toEqual({ id: 'a', action: 'keep', reason: 'younger than 2 days' });
+  });
+
+  it('minAgeHours 0 with keepLast keeps exactly the newest N, and the fulls their kept incrementals need', () => {
+    const d = planRetention(points, { minAgeDays: 0, minAgeHours: 0, keepLast: 2 }, now);
+    expect(d.filter((x) => x.action === 'keep').map((x) => [x.id, x.reason])).toEqual([
+      ['i2b', 'newest point'],
+      ['i2a', 'one of the newest 2'],
+      ['f2', 'full needed by kept incremental i2b'],
+    ]);
+    expect(deleted(d)).toEqual(['f1', 'i1a', 'i1b', 'i1c']);
+    expect(d.find((x) => x.id === 'i1c')).toMatchObject({ reason: 'not one of the newest 2' });
+  });
+
+  it('minAgeHours 0 without keepLast, and a stored minAgeDays 0 with keepLast, are no retention', () => {
+    for (const policy of [{ minAgeDays: 0, minAgeHours: 0, keepLast: null }, { minAgeDays: 0, keepLast: 3 }]) {
+      const d = planRetention(points, policy, now);
+      expect(deleted(d)).toEqual([]);
+      expect(d.every((x) => x.reason === 'no retention policy')).toBe(true);
+    }
+  });
 });

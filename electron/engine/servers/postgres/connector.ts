@@ -30,6 +30,7 @@ import type {
   RestoreOptions,
   RestoreReport,
   ServerStream,
+  SkippedDatabase,
 } from '../connector.ts';
 import { ProgressReporter } from '../progress.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
@@ -130,6 +131,20 @@ export class PostgresConnector implements Connector {
       { signal: opts.signal, action: 'listing databases', fallback: 'UNREACHABLE' },
     );
     return rows.map((r) => hexToText(r[0] ?? '')).sort();
+  }
+
+  async skippedDatabases(opts: OperationOptions = {}): Promise<SkippedDatabase[]> {
+    const rows = await this.conn.query(
+      `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate AND NOT datallowconn`,
+      { signal: opts.signal, action: 'listing databases', fallback: 'UNREACHABLE' },
+    );
+    return rows
+      .map((r) => hexToText(r[0] ?? ''))
+      .sort()
+      .map((database) => ({
+        database,
+        reason: `connections to database "${database}" are not allowed, so it was not backed up — run ALTER DATABASE ${quoteIdent(database)} ALLOW_CONNECTIONS true to back it up`,
+      }));
   }
 
   async openDump(database: string, type: BackupType, opts: OperationOptions = {}): Promise<DumpStream> {
