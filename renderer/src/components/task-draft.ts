@@ -10,7 +10,7 @@
  * or an older draft) and never calls string methods on a value it has not checked.
  */
 import type { Destination, Task, TaskInput } from '@shared/domain.ts';
-import { cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
+import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
 
 export interface LocalDraft {
@@ -180,6 +180,8 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
   if (s.full === null && s.incremental === null) e.schedule = 'Set a full or an incremental schedule (or both).';
   else if ((d.full.kind === 'custom' && !d.full.cron.trim()) || (d.incremental.kind === 'custom' && !d.incremental.cron.trim())) {
     e.schedule = 'Enter a cron expression, or choose a preset.';
+  } else if ((d.full.kind === 'custom' && cronProblem(d.full.cron)) || (d.incremental.kind === 'custom' && cronProblem(d.incremental.cron))) {
+    e.schedule = 'Fix the cron expression (5 fields: minute hour day month weekday), or choose a preset.';
   }
   if (!draftRetention(d)) e.retention = 'Enter whole numbers: days from 0, and “keep last” from 1 or empty.';
   if (d.encryption !== 'none' && !d.keyRef) e.encryption = d.encryption === 'generate' ? 'Generate the key first.' : 'Add the key first.';

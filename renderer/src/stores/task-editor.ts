@@ -9,7 +9,10 @@
  *
  * Contract: actions never reject. `save()` resolves to the saved Task, or to null with
  * `saveError` set, or with `missingFolders` set (the view asks "create it?" and calls
- * `createFoldersAndSave()` or `keepEditing()`).
+ * `createFoldersAndSave()` or `keepEditing()`). Nothing is created on disk without that
+ * answer. A schedule the engine's preview refused blocks saving before any folder is
+ * created; a save the engine refuses after the user agreed (e.g. a duplicate name) leaves
+ * the empty folder they asked for, and saving again does not ask again.
  */
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
@@ -17,6 +20,7 @@ import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
 import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
+import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
 import { useTasksStore } from './tasks';
 
@@ -37,7 +41,12 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
 
-  const errors = computed(() => draftErrors(draft));
+  /** The draft's own problems, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
+  const errors = computed(() => {
+    const e = draftErrors(draft);
+    if (!e.schedule && usePlanningStore().scheduleError) e.schedule = 'Fix the schedule first: see the message under the schedules.';
+    return e;
+  });
   const shown = computed<Partial<Record<DraftField, string>>>(() => (submitted.value ? errors.value : {}));
   const needsConfirm = computed(() => draft.encryption !== 'none' && draft.keyRef !== null && keyIsNew.value && !keyConfirmed.value);
 
