@@ -72,6 +72,18 @@ test('every field of the editor: typed, saved, each one edited and saved again',
   await page.getByTestId('key-save-file').click();
   await expect(page.getByTestId('key-status')).toHaveText(`Key saved to ${keyFile}.`);
   await page.getByTestId('key-confirm').check();
+  // The printable recovery sheet: a readable date, and Escape closes it — also from inside the sheet.
+  await page.getByTestId('key-print').click();
+  const sheet = page.getByTestId('key-sheet');
+  await expect(sheet).toBeVisible();
+  const sheetDoc = page.frameLocator('[data-testid="key-sheet"] iframe');
+  await expect(sheetDoc.locator('dd').nth(2)).toHaveText(/^\d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d /);
+  await page.keyboard.press('Escape');
+  await expect(sheet).toBeHidden();
+  await page.getByTestId('key-print').click();
+  await sheetDoc.locator('h1').click();
+  await page.keyboard.press('Escape');
+  await expect(sheet).toBeHidden();
   // F: a folder that does not exist yet, and one database left out.
   const backups = join(tempDir, 'backups');
   await editor.destinationPath(0).fill(backups);

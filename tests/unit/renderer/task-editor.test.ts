@@ -15,7 +15,7 @@ import type { Result } from '@shared/result.ts';
 import ViewBoundary from '../../../renderer/src/components/ViewBoundary.vue';
 import { routes } from '../../../renderer/src/router';
 import { useTaskEditorStore } from '../../../renderer/src/stores/task-editor';
-import { deferred, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { deferred, fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -55,17 +55,18 @@ const Shell = defineComponent({
   },
 });
 
-async function mountEditor() {
+async function mountEditor(path = '/tasks/new') {
   const pinia = createPinia();
   setActivePinia(pinia);
   const router = createRouter({ history: createMemoryHistory(), routes });
-  await router.push('/tasks/new');
+  await router.push(path);
   const wrapper = mount(Shell, { global: { plugins: [pinia, router] }, attachTo: document.body });
   await flushPromises();
   return { wrapper, router };
 }
 
-describe('the task editor', () => {
+// Mounting the whole editor takes seconds on a busy machine.
+describe('the task editor', { timeout: 30_000 }, () => {
   it('saves numbers typed into both retention fields as numbers, and does not blank the page', async () => {
     answerEditorQuestions();
     let sent: TaskInput | null = null;
@@ -147,5 +148,66 @@ describe('the task editor', () => {
     await wrapper.get('[data-testid="view-error-continue"]').trigger('click');
     await flushPromises();
     expect(wrapper.get('[data-testid="fragile"]').text()).toBe('fine');
+  });
+
+  it('a PostgreSQL snapshot hides the per-database choices and says what the snapshot covers', async () => {
+    answerEditorQuestions();
+    fake.respond('servers.list', () =>
+      ok([{ id: 'p1', name: 'Prod', kind: 'postgres', host: 'db', port: 5432, user: 'backstop', database: 'postgres', ssl: 'prefer', passwordRef: null, createdAt: 'x', updatedAt: 'x' } as never]),
+    );
+    fake.respond('servers.test', () =>
+      ok({ ...GOOD_CHECK, support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'server' } } }),
+    );
+    fake.respond('servers.databases', () => ok(['sales', 'hr']));
+    const { wrapper } = await mountEditor();
+
+    expect(wrapper.find('[data-testid="database-list"]').exists()).toBe(true);
+    expect(wrapper.get('[data-testid="dest-0-hint"]').text()).toBe('Each database gets its own folder inside it.');
+    await wrapper.get('[data-testid="task-type-snapshot"]').setValue(true);
+    await flushPromises();
+
+    expect(wrapper.find('[data-testid="database-list"]').exists()).toBe(false);
+    expect(wrapper.get('[data-testid="databases-all"]').text()).toContain('single databases cannot be left out');
+    expect(wrapper.get('[data-testid="dest-0-hint"]').text()).toBe('The whole cluster goes into one server folder (~server) inside it.');
+    expect(wrapper.get('[data-testid="snapshot-covers"]').text()).toContain('one base backup of the whole cluster');
+  });
+
+  it('Delete task says what happens; a running task is refused with the engine’s reason and the dialog stays open; nothing is deleted', async () => {
+    answerEditorQuestions();
+    const task: Task = {
+      id: 't1',
+      name: 'Nightly',
+      serverId: 's1',
+      type: 'logical',
+      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+      retention: { minAgeDays: 30, keepLast: null },
+      encryption: { mode: 'key', keyRef: KEY.keyRef, fingerprint: KEY.fingerprint },
+      destinations: [{ kind: 'local', path: '/backups/nightly' }],
+      excludeDatabases: [],
+      enabled: true,
+      createdAt: 'x',
+      updatedAt: 'x',
+    };
+    fake.respond('tasks.list', () => ok([task]));
+    fake.respond('tasks.delete', () => fail('CONFLICT', 'Task "Nightly" is running; cancel the run (or wait for it to finish), then delete the task.'));
+    const { wrapper, router } = await mountEditor('/tasks/t1/edit');
+
+    await wrapper.get('[data-testid="task-delete"]').trigger('click');
+    await flushPromises();
+    const effects = wrapper.get('[data-testid="delete-task-effects"]').text();
+    expect(effects).toContain('The backups are kept');
+    expect(effects).toContain('/backups/nightly');
+    expect(effects).toContain(KEY.fingerprint);
+    expect(effects).toContain('The schedules stop');
+    expect(effects).toContain('The history is kept');
+    await wrapper.get('[data-testid="delete-task-dialog"] [data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+
+    expect(fake.commands['tasks.delete']).toHaveBeenCalledWith({ id: 't1' });
+    const notice = wrapper.get('[data-testid="delete-task-dialog"] [data-testid="error-notice"]');
+    expect(notice.get('[data-testid="error-code"]').text()).toBe('CONFLICT');
+    expect(notice.get('[data-testid="error-message"]').text()).toBe('Task "Nightly" is running; cancel the run (or wait for it to finish), then delete the task.');
+    expect(router.currentRoute.value.path).toBe('/tasks/t1/edit');
+    expect(wrapper.find('[data-testid="task-editor"]').exists()).toBe(true);
   });
 });
