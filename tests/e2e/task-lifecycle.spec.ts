@@ -5,9 +5,10 @@
  * go, the key and the retention; a missing destination folder is created only after
  * "create it?"; the task is deleted (its backups and history stay) and then its server.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
+import { fileTree } from '../fixtures/file-tree.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { ServersPage } from './pages/servers-page';
@@ -15,19 +16,6 @@ import { TaskEditorPage } from './pages/task-editor-page';
 import { TasksPage } from './pages/tasks-page';
 
 test.describe.configure({ timeout: 120_000 });
-
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(root, p)] = readFileSync(p).toString('base64');
-    }
-  };
-  walk(root);
-  return out;
-}
 
 test('every field of the editor: typed, saved, each one edited and saved again', async ({ page, engine, tempDir, dialogs }) => {
   const folder = join(tempDir, 'dbs');
@@ -208,7 +196,7 @@ test('deleting a task says what happens, keeps its backups and history, and then
   await tasks.open();
   await tasks.runNow('Doomed', 'full');
   await tasks.waitForLastResult('Doomed', 'Succeeded', 90_000);
-  const before = tree(backups);
+  const before = fileTree(backups);
   expect(Object.keys(before).length).toBeGreaterThan(0);
 
   await tasks.row('Doomed').getByTestId('task-edit').click();
@@ -229,7 +217,7 @@ test('deleting a task says what happens, keeps its backups and history, and then
   await expect(tasks.root).toBeVisible();
   await expect(tasks.row('Doomed')).toHaveCount(0);
   expect(await dispatch(engine.handlers, 'tasks.list', undefined)).toEqual({ ok: true, data: [] });
-  expect(tree(backups)).toEqual(before);
+  expect(fileTree(backups)).toEqual(before);
   const history = await dispatch(engine.handlers, 'history.list', { limit: 10 });
   expect(history.ok && history.data.map((r) => r.taskName)).toEqual(['Doomed']);
 

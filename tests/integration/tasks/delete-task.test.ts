@@ -4,45 +4,21 @@
  * disarms its schedule, keeps its backups on disk byte for byte (still restorable) and its
  * history, and frees its server for deletion.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import Database from 'libsql';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createSampleDatabases } from '../../../electron/engine/demo/sample-databases.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { fileTree } from '../../fixtures/file-tree.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-function makeDb(path: string, rows: number): void {
-  const db = new Database(path);
-  db.exec('CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)');
-  const ins = db.prepare('INSERT INTO item (name) VALUES (?)');
-  db.transaction(() => {
-    for (let i = 0; i < rows; i++) ins.run(`item ${i} ${'x'.repeat(i % 200)}`);
-  })();
-  db.close();
-}
-
-/** Every file under `root` with its size and bytes. */
-function tree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(root, p)] = `${statSync(p).size}:${readFileSync(p).toString('base64')}`;
-    }
-  };
-  walk(root);
-  return out;
-}
 
 describe('deleting a task', () => {
   it('is refused while it runs; afterwards its schedule stops, its backups and history stay, and its server can go', async () => {
     const folder = tempDir('backstop-delete-server-');
     const backups = tempDir('backstop-delete-backups-');
-    makeDb(join(folder, 'orders.db'), 20_000);
-    makeDb(join(folder, 'users.db'), 500);
+    createSampleDatabases(folder);
     const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
     const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
     const task = data(
@@ -72,18 +48,18 @@ describe('deleting a task', () => {
     // The server is in use while the task exists.
     expect(await engine.call('servers.delete', { id: server.id })).toMatchObject({ ok: false, code: 'CONFLICT' });
 
-    const before = tree(backups);
+    const before = fileTree(backups);
     expect(Object.keys(before).length).toBeGreaterThan(0);
     expect(data(await engine.call('tasks.delete', { id: task.id }))).toEqual({ id: task.id });
 
     expect(engine.scheduler.armedTaskIds()).toEqual([]);
     expect(engine.scheduler.nextRuns().has(task.id)).toBe(false);
     expect(data(await engine.call('tasks.list', undefined))).toEqual([]);
-    expect(tree(backups)).toEqual(before);
+    expect(fileTree(backups)).toEqual(before);
     // History is kept, under the task's name.
     expect(data(await engine.call('history.list', { limit: 10 })).map((r) => [r.id, r.taskName])).toEqual([[runId, 'every minute']]);
     // The backups still restore: the folder reads as a backup with its point.
-    const dbFolder = readdirSync(backups).find((f) => f.startsWith('orders'))!;
+    const dbFolder = readdirSync(backups).find((f) => f.startsWith('shop'))!;
     const inspected = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, dbFolder) } }));
     expect(inspected.points).toHaveLength(1);
 
