@@ -31,7 +31,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await attachScreenshot(page, testInfo, `${view}-${scheme}`);
     }
     await page.goto(page.url().replace(/#.*$/, `#/tasks/${demo.data.taskId}/edit`));
-    await expect(page.getByTestId('schedule-preview-run').first()).toBeVisible();
+    await expect(page.getByTestId('schedule-next-full')).toBeVisible();
     await attachScreenshot(page, testInfo, `task-editor-${scheme}`);
 
     await page.setViewportSize({ width: 800, height: 560 });

@@ -1,4 +1,5 @@
 /** Settings are saved through settings.set into the engine, and the theme applies at once. */
+import { dirname } from 'node:path';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { expect, test } from './fixtures/harness';
 import { AppShell } from './pages/app-shell';
@@ -10,6 +11,12 @@ test('theme and concurrency are saved in the engine and survive a reload', async
   await expect(html).not.toHaveAttribute('data-theme');
 
   await view.getByText('Dark', { exact: true }).click();
+  // The theme applies, and is saved, the moment it is chosen — before Save.
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  await expect.poll(async () => {
+    const s = await dispatch(engine.handlers, 'settings.get', undefined);
+    return s.ok && s.data.theme;
+  }).toBe('dark');
   await view.getByLabel('Backups running at once').fill('5');
   await view.getByTestId('settings-save').click();
 
@@ -24,10 +31,21 @@ test('theme and concurrency are saved in the engine and survive a reload', async
   await expect(again.getByTestId('theme-dark')).toBeChecked();
   await expect(again.getByLabel('Backups running at once')).toHaveValue('5');
 
-  // Back to "system": the attribute goes, so the OS preference decides again.
+  // Back to "system": the attribute goes at once, so the OS preference decides again.
   await again.getByText('System', { exact: true }).click();
-  await again.getByTestId('settings-save').click();
   await expect(html).not.toHaveAttribute('data-theme');
+});
+
+test('the tools folder placeholder says where the tools were found, not a version guessed in advance', async ({ page, engine }) => {
+  const detected = await dispatch(engine.handlers, 'tools.detect', undefined);
+  if (!detected.ok) throw new Error(detected.message);
+  const pgDump = detected.data.find((t) => t.name === 'pg_dump');
+  const view = await new AppShell(page).open('settings');
+  await expect(view.getByTestId('tool-row').first()).toBeVisible();
+  await expect(view.getByTestId('tools-postgres')).toHaveAttribute(
+    'placeholder',
+    pgDump ? `found: ${dirname(pgDump.path)}` : 'not found yet: PATH and the usual places',
+  );
 });
 
 test('an out-of-range concurrency is refused before it reaches the engine', async ({ page, engine }) => {

@@ -1,8 +1,10 @@
 /**
  * The task editor against a real engine: a task with a generated key (exported to a file
- * and confirmed) and a local destination is created; a bad cron expression shows the
- * engine's validation message while typing; an unreachable S3 endpoint shows each step.
+ * and confirmed) and a local destination is created (the missing folder only after "create
+ * it?"); a bad cron expression is explained once while typing; an unreachable S3 endpoint
+ * shows each step.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
@@ -31,6 +33,7 @@ test('creates a task with a generated key (saved to a file, confirmed) and a loc
   await expect(page.getByTestId('task-type-logical')).toBeEnabled();
   // C: the default presets, previewed by the engine.
   await expect(editor.schedulePreviewRuns).toHaveCount(5);
+  await expect(editor.nextFull).toBeVisible();
   await expect(page.getByTestId('schedule-full-words')).toContainText('daily at 02:00');
 
   // E: generate a key; Save stays disabled until it is confirmed as saved.
@@ -63,7 +66,11 @@ test('creates a task with a generated key (saved to a file, confirmed) and a loc
   await attachScreenshot(page, testInfo, 'task-editor-new');
 
   await editor.save.click();
+  // The folder does not exist yet: saving asks before creating it.
+  await expect(editor.dialog.getByTestId('missing-folders')).toHaveText(backups);
+  await editor.answerCreateFolder(true);
   await expect(tasks.root).toBeVisible();
+  expect(statSync(backups).isDirectory()).toBe(true);
   await expect(tasks.row('Nightly app files')).toBeVisible();
   await expect(tasks.row('Nightly app files').getByTestId('task-schedule')).toHaveText(/^Full daily at 02:00, incremental hourly/);
   await attachScreenshot(page, testInfo, 'tasks-list');
@@ -80,38 +87,45 @@ test('creates a task with a generated key (saved to a file, confirmed) and a loc
   expect(keys.ok && keys.data.find((k) => k.fingerprint === fingerprint)?.exportedAt).toBeTruthy();
 });
 
-test('a bad cron expression shows the engine’s validation message as you type, and the task is not saved', async ({ page, engine, tempDir }) => {
+test('a cron expression without 5 fields says so once; a bad value shows the engine’s message once; the task is not saved', async ({ page, engine, tempDir }) => {
   const folder = join(tempDir, 'dbs');
   await makeSqliteFolder(folder, ['a.db']);
   const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
   expect(server.ok).toBe(true);
-  if (!server.ok) return;
-  const expected = await dispatch(engine.handlers, 'schedule.preview', {
-    schedule: { full: '99 2 * * *', incremental: '0 * * * *', timezone: 'UTC' },
-    count: 5,
-  });
-  expect(expected.ok).toBe(false);
-  if (expected.ok) return;
 
   await page.goto(page.url().replace(/#.*$/, '#/tasks/new'));
   const editor = new TaskEditorPage(page);
   await expect(editor.form).toBeVisible();
   await page.getByTestId('task-timezone').selectOption('UTC');
   await editor.name.fill('Broken');
+
+  // Four fields: said in the field, in words, and the engine is not asked.
+  await editor.customCron('full', '0 2 * *');
+  await expect(editor.cronProblem('full')).toHaveText('A cron expression has 5 fields: minute hour day month weekday; this one has 4.');
+  await expect(page.getByTestId('schedule-preview')).toBeHidden();
+  await expect(page.getByText('MALFORMED_REQUEST')).toHaveCount(0);
+
+  // Five fields, a value out of range: the engine's reason, once, with the field named as the form names it.
   await editor.customCron('full', '99 2 * * *');
-  await expect(editor.scheduleError).toContainText(expected.code);
-  await expect(editor.scheduleError).toContainText(expected.message);
+  await expect(editor.cronProblem('full')).toBeHidden();
+  await expect(editor.scheduleError).toHaveText(
+    'Full backup: "99 2 * * *" is not a valid cron expression: Constraint error, got value 99 expected range 0-59. A cron expression has 5 fields: minute hour day month weekday.',
+  );
+  await expect(page.getByText('99 2 * * *', { exact: false })).toHaveCount(1);
   await expect(editor.schedulePreviewRuns).toHaveCount(0);
 
-  await editor.destinationPath(0).fill(join(tempDir, 'out'));
+  // Saving is refused in the form: no folder is created, no task is saved.
+  const out = join(tempDir, 'out');
+  await editor.destinationPath(0).fill(out);
   await editor.save.click();
-  await expect(editor.root.getByTestId('error-notice').last()).toContainText('VALIDATION');
-  await expect(editor.form).toBeVisible();
+  await expect(editor.form.getByText('Fix the schedule first')).toBeVisible();
+  await expect(editor.dialog).toHaveCount(0);
   expect(await dispatch(engine.handlers, 'tasks.list', undefined)).toEqual({ ok: true, data: [] });
 
-  // Fixing it clears the message and shows the next runs again.
+  // Fixing it clears the message and shows the next full and incrementals again.
   await editor.customCron('full', '30 2 * * *');
   await expect(editor.scheduleError).toBeHidden();
+  await expect(editor.nextFull).toContainText('02:30');
   await expect(editor.schedulePreviewRuns).toHaveCount(5);
   await expect(page.getByTestId('schedule-full-words')).toContainText('daily at 02:30');
 });
@@ -123,7 +137,8 @@ test('incremental only: the editor says the first run is a full', async ({ page,
   await page.goto(page.url().replace(/#.*$/, '#/tasks/new'));
   await page.getByTestId('schedule-full-kind').selectOption('off');
   await expect(page.getByTestId('incremental-only-note')).toContainText('the first run makes one full backup');
-  await expect(page.getByTestId('schedule-preview-run').first()).toBeVisible();
+  await expect(page.getByTestId('schedule-next-full')).toContainText('no full schedule');
+  await expect(page.getByTestId('schedule-next-incremental').first()).toBeVisible();
 });
 
 test('S3 destination: Test connection against an unreachable endpoint shows which step failed', async ({ page, engine, tempDir }) => {

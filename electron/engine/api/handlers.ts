@@ -13,13 +13,14 @@ import type { AppInfo, PointKind, ServerInputParsed } from '../../shared/domain.
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
-import { loadS3Credentials } from '../destinations/index.ts';
+import { checkLocalFolder, createLocalFolder, loadS3Credentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor } from '../servers/index.ts';
 import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
+import { deleteTask } from '../tasks/delete-task.ts';
 import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
@@ -129,12 +130,10 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return { canceled: ctx.runner.cancel(id) };
     },
     'runs.active': () => ctx.runner.activeRuns(),
-    'tasks.delete': ({ id }) => {
-      if (ctx.runner.isRunning(id)) throw new BackstopError('CONFLICT', 'This task is running; cancel it or wait for it to finish before deleting it.');
-      ctx.tasks.delete(id);
-      ctx.events.emit('tasks.changed', { ids: [id] });
-      return { id };
-    },
+    'tasks.delete': ({ id }) => deleteTask({ tasks: ctx.tasks, isRunning: (t) => ctx.runner.isRunning(t), events: ctx.events }, id),
+
+    'destinations.checkFolder': ({ path }) => checkLocalFolder(path),
+    'destinations.createFolder': ({ path }) => createLocalFolder(path),
 
     'history.list': (query) => ctx.history.list(query),
     ...createKeyHandlers(ctx.keys, ctx.events),

@@ -64,18 +64,27 @@ export function keyFileText(d: KeyDocument): string {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** A date as a person reads it on paper, in this computer's time zone: "26 November 2026 at 11:00 CET". */
+export function readableDate(date: Date): string {
+  return date.toLocaleString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+}
+
+/**
+ * The printable sheet. The key is in groups of 4 in a monospace box that wraps inside the
+ * page (break-all), on screen and on paper, so no character is ever cut off.
+ */
 export function recoverySheetHtml(d: KeyDocument): string {
   const groups = d.key.match(/.{1,4}/g)!.join(' ');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Backstop recovery sheet — ${escapeHtml(d.taskName)}</title>
-<style>body{font:14px/1.5 system-ui,sans-serif;margin:2.5cm;color:#111}h1{font-size:20px}
-.key{font:18px/1.8 ui-monospace,monospace;border:2px solid #111;padding:12px;word-spacing:6px}
-dt{font-weight:600}dd{margin:0 0 8px}</style></head>
+<style>*{box-sizing:border-box}body{font:14px/1.5 system-ui,sans-serif;margin:24px;color:#111;background:#fff}h1{font-size:20px}
+.key{font:18px/1.8 ui-monospace,Menlo,Consolas,monospace;border:2px solid #111;padding:12px;word-spacing:6px;max-width:100%;white-space:normal;word-break:break-all;overflow-wrap:anywhere}
+dt{font-weight:600}dd{margin:0 0 8px}@page{margin:2cm}@media print{body{margin:0}}</style></head>
 <body>
 <h1>Backstop encryption key — recovery sheet</h1>
 <p>Keep this sheet somewhere safe. Without this key, the backups made with it cannot be restored.</p>
 <dl><dt>Task</dt><dd>${escapeHtml(d.taskName)}</dd><dt>Fingerprint</dt><dd>${escapeHtml(d.fingerprint)}</dd>
-<dt>Printed</dt><dd>${escapeHtml(d.date.toISOString())}</dd></dl>
+<dt>Printed</dt><dd>${escapeHtml(readableDate(d.date))}</dd></dl>
 <p>Key (base64; type it without the spaces):</p>
 <p class="key">${escapeHtml(groups)}</p>
 <p>To restore: Backstop → Restore → choose the backup folder → enter this key when asked.

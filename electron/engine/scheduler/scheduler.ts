@@ -97,6 +97,11 @@ export class Scheduler {
     return started;
   }
 
+  /** The tasks that have a timer armed now (a deleted or paused task has none). */
+  armedTaskIds(): string[] {
+    return [...this.timers.keys()];
+  }
+
   /** When each enabled task fires next (for the UI). */
   nextRuns(): Map<string, ReturnType<typeof nextRun>> {
     const now = this.deps.now();

@@ -46,6 +46,8 @@ export const COMMANDS = [
   'keys.saveToFile',
   'keys.recoverySheet',
   'keys.verify',
+  'destinations.checkFolder',
+  'destinations.createFolder',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 

@@ -121,6 +121,10 @@ export const commandInputs = {
   'keys.recoverySheet': z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }),
   /** Proves a key (given, or the task's from the keychain) opens the task's newest restore point at each destination. */
   'keys.verify': z.strictObject({ taskId: Id, key: z.string().min(1).max(200).optional() }),
+  /** Whether a local destination's root folder exists (the editor asks before saving a task with a missing one). Creates nothing. */
+  'destinations.checkFolder': z.strictObject({ path: z.string().trim().min(1).max(4096) }),
+  /** Creates a local destination's root folder (and missing parents), after the user confirmed; an existing folder is left as it is. */
+  'destinations.createFolder': z.strictObject({ path: z.string().trim().min(1).max(4096) }),
 } as const satisfies Record<CommandName, z.ZodType>;
 
 /** What each command returns on success. */
@@ -167,6 +171,8 @@ export interface CommandResults {
   /** A printable HTML recovery sheet (contains the key). */
   'keys.recoverySheet': { html: string };
   'keys.verify': { destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[];
+  'destinations.checkFolder': { path: string; exists: boolean };
+  'destinations.createFolder': { path: string; created: boolean };
 }
 
 /** Payload of each event. */

@@ -40,6 +40,21 @@ function daysInWords(field: string): string | null {
   return `on ${list(names)}`;
 }
 
+/** What every cron expression must look like, said once wherever one is wrong. */
+export const CRON_SHAPE = 'A cron expression has 5 fields: minute hour day month weekday';
+
+/**
+ * What is wrong with the shape of a cron expression before the engine is asked (empty, or
+ * not 5 fields), or null. Values inside the fields are the engine's to check.
+ */
+export function cronProblem(expression: string): string | null {
+  const expr = expression.trim();
+  if (expr === '') return `${CRON_SHAPE}, e.g. “30 2 * * *” for daily at 02:30.`;
+  const n = expr.split(/\s+/).length;
+  if (n !== 5) return `${CRON_SHAPE}; this one has ${n}.`;
+  return null;
+}
+
 /** A 5-field cron expression in words, e.g. "daily at 02:00"; unknown shapes → `cron <expr>`. */
 export function cronInWords(expression: string): string {
   const expr = expression.trim().replace(/\s+/g, ' ');

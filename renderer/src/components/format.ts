@@ -1,5 +1,8 @@
-/** Display formatting shared by views. Pure functions; the locale is the OS's. */
-import type { RunStatus } from '@shared/domain.ts';
+/**
+ * Display formatting shared by views. Pure functions; the locale is the OS's, and times are
+ * always on the 24-hour clock (like cron and the schedule words), never "01:30" next to "03:15 PM".
+ */
+import type { Destination, RunStatus } from '@shared/domain.ts';
 
 export { formatBytes } from '@shared/format-bytes.ts';
 
@@ -17,7 +20,7 @@ function localeDateTime(iso: string | null | undefined, timeStyle: 'short' | 'me
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle });
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle, hourCycle: 'h23' });
 }
 
 export function formatDateTime(iso: string | null | undefined): string {
@@ -46,7 +49,7 @@ export function formatDuration(startIso: string, endIso: string | null): string 
 export function formatInZone(iso: string, timeZone: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const opts: Intl.DateTimeFormatOptions = { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  const opts: Intl.DateTimeFormatOptions = { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
   try {
     return d.toLocaleString(undefined, { ...opts, timeZone });
   } catch {
@@ -66,7 +69,24 @@ export function formatMs(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-/** A date and time to the second, e.g. "Mar 3, 2026, 2:00:07 AM": tells apart points taken a minute apart. */
+/** A date and time to the second, e.g. "Mar 3, 2026, 02:00:07": tells apart points taken a minute apart. */
 export function formatDateTimeSeconds(iso: string | null | undefined): string {
   return localeDateTime(iso, 'medium');
+}
+
+/** Where a task destination keeps its backups, as a person reads it: the local folder, or s3://bucket/prefix (and the endpoint's host when not AWS). */
+export function destinationLabel(d: Destination): string {
+  if (d.kind === 'local') return d.path;
+  const where = `s3://${d.bucket}${d.prefix ? `/${d.prefix}` : ''}`;
+  if (!d.endpoint) return where;
+  try {
+    return `${where} at ${new URL(d.endpoint).host}`;
+  } catch {
+    return `${where} at ${d.endpoint}`;
+  }
+}
+
+/** "1 point", "2 points": a count with its noun, singular or plural. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

@@ -1,11 +1,16 @@
 /**
  * The task editor's form state and its conversion to and from the contract's TaskInput.
- * Pure functions: the editor view holds a draft, checks it with `draftErrors`, and sends
- * `draftToInput` to the store. Meaning (a cron that parses, a folder that exists) is the
+ * Pure functions: the editor store holds a draft, checks it with `draftErrors`, and sends
+ * `draftToInput` to the engine. Meaning (a cron that parses, a folder that exists) is the
  * engine's to check; this only checks that required fields are filled in sensibly.
+ *
+ * Typed at the edge: numeric fields are `WholeField` (a number, or '' when empty) because a
+ * number input's v-model yields a number, and '' when cleared. `wholeOf` is the one place a
+ * field's value becomes a number; it accepts anything (a number, a string pasted by a test
+ * or an older draft) and never calls string methods on a value it has not checked.
  */
 import type { Destination, Task, TaskInput } from '@shared/domain.ts';
-import { cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
+import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
 
 export interface LocalDraft {
@@ -33,6 +38,22 @@ export type DestinationDraft = LocalDraft | S3Draft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
+/** A whole-number form field: what a `type="number"` input's v-model holds (a number, or '' when empty). */
+export type WholeField = number | '';
+
+/**
+ * The whole number a field holds: `''` when empty, `null` when it is not a whole number
+ * (a fraction, a negative, text). Accepts numbers and strings alike.
+ */
+export function wholeOf(value: unknown): number | '' | null {
+  if (value === '' || value === null || value === undefined) return '';
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null;
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  if (text === '') return '';
+  return /^\d+$/.test(text) ? Number(text) : null;
+}
+
 export interface TaskDraft {
   name: string;
   serverId: string;
@@ -40,8 +61,8 @@ export interface TaskDraft {
   full: SchedulePreset;
   incremental: SchedulePreset;
   timezone: string;
-  minAgeDays: string;
-  keepLast: string;
+  minAgeDays: WholeField;
+  keepLast: WholeField;
   encryption: EncryptionChoice;
   keyRef: string | null;
   fingerprint: string | null;
@@ -83,7 +104,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     full: { kind: 'daily', time: '02:00' },
     incremental: { kind: 'hourly', minute: 0 },
     timezone,
-    minAgeDays: '30',
+    minAgeDays: 30,
     keepLast: '',
     encryption: 'none',
     keyRef: null,
@@ -120,8 +141,8 @@ export function draftFromTask(t: Task): TaskDraft {
     full: cronToPreset(t.schedule.full),
     incremental: cronToPreset(t.schedule.incremental),
     timezone: t.schedule.timezone,
-    minAgeDays: String(t.retention.minAgeDays),
-    keepLast: t.retention.keepLast === null ? '' : String(t.retention.keepLast),
+    minAgeDays: t.retention.minAgeDays,
+    keepLast: t.retention.keepLast ?? '',
     encryption: t.encryption.mode === 'key' ? 'generate' : 'none',
     keyRef: t.encryption.mode === 'key' ? t.encryption.keyRef : null,
     fingerprint: t.encryption.mode === 'key' ? t.encryption.fingerprint : null,
@@ -136,15 +157,16 @@ export function draftSchedule(d: Pick<TaskDraft, 'full' | 'incremental' | 'timez
   return { full: presetToCron(d.full), incremental: presetToCron(d.incremental), timezone: d.timezone };
 }
 
-const WHOLE = /^\d+$/;
-
-/** The retention policy of a draft, or null when a field is not a valid number. */
-export function draftRetention(d: Pick<TaskDraft, 'minAgeDays' | 'keepLast'>): { minAgeDays: number; keepLast: number | null } | null {
-  const age = d.minAgeDays.trim();
-  const last = d.keepLast.trim();
-  if (!WHOLE.test(age) || Number(age) > 36500) return null;
-  if (last !== '' && (!WHOLE.test(last) || Number(last) < 1)) return null;
-  return { minAgeDays: Number(age), keepLast: last === '' ? null : Number(last) };
+/**
+ * The retention policy of a draft, or null when a field is not valid: days a whole number
+ * from 0 to 36500 (required), keep-last empty or a whole number from 1.
+ */
+export function draftRetention(d: { minAgeDays: unknown; keepLast: unknown }): { minAgeDays: number; keepLast: number | null } | null {
+  const age = wholeOf(d.minAgeDays);
+  const last = wholeOf(d.keepLast);
+  if (age === null || age === '' || age > 36500) return null;
+  if (last === null || last === 0) return null;
+  return { minAgeDays: age, keepLast: last === '' ? null : last };
 }
 
 export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}`;
@@ -158,6 +180,8 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
   if (s.full === null && s.incremental === null) e.schedule = 'Set a full or an incremental schedule (or both).';
   else if ((d.full.kind === 'custom' && !d.full.cron.trim()) || (d.incremental.kind === 'custom' && !d.incremental.cron.trim())) {
     e.schedule = 'Enter a cron expression, or choose a preset.';
+  } else if ((d.full.kind === 'custom' && cronProblem(d.full.cron)) || (d.incremental.kind === 'custom' && cronProblem(d.incremental.cron))) {
+    e.schedule = 'Fix the cron expression (5 fields: minute hour day month weekday), or choose a preset.';
   }
   if (!draftRetention(d)) e.retention = 'Enter whole numbers: days from 0, and “keep last” from 1 or empty.';
   if (d.encryption !== 'none' && !d.keyRef) e.encryption = d.encryption === 'generate' ? 'Generate the key first.' : 'Add the key first.';

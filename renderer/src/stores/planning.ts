@@ -11,24 +11,41 @@ import { ApiError, call } from '../api';
 
 type Runs = CommandResult<'schedule.preview'>;
 
+/** How many runs the combined preview looks ahead to find the next incrementals among fulls. */
+const LOOKAHEAD = 20;
+
 export const usePlanningStore = defineStore('planning', () => {
   const runs = shallowRef<Runs | null>(null);
+  /** The next full run (null: no full schedule), asked on its own so hourly incrementals never hide it. */
+  const nextFull = shallowRef<string | null>(null);
+  /** The next incremental runs (a slot where a full also falls is a full, so it is not listed). */
+  const nextIncrementals = shallowRef<string[]>([]);
   const scheduleError = shallowRef<ApiError | null>(null);
   const scheduleLoading = ref(false);
   let scheduleGen = 0;
 
-  /** Asks the engine for the next `count` runs; a bad cron or zone sets `scheduleError` (VALIDATION). */
+  /**
+   * Asks the engine for the next `count` runs, the next full and the next `count`
+   * incrementals; a bad cron or zone sets `scheduleError` (VALIDATION).
+   */
   async function previewSchedule(schedule: Schedule, count = 5): Promise<void> {
     const mine = ++scheduleGen;
     scheduleLoading.value = true;
     try {
-      const answer = await call('schedule.preview', { schedule, count });
+      const [all, full] = await Promise.all([
+        call('schedule.preview', { schedule, count: LOOKAHEAD }),
+        schedule.full ? call('schedule.preview', { schedule: { ...schedule, incremental: null }, count: 1 }) : Promise.resolve([]),
+      ]);
       if (mine !== scheduleGen) return;
-      runs.value = answer;
+      runs.value = all.slice(0, count);
+      nextFull.value = full[0]?.at ?? null;
+      nextIncrementals.value = all.filter((r) => r.kind === 'incremental').slice(0, count).map((r) => r.at);
       scheduleError.value = null;
     } catch (e) {
       if (mine !== scheduleGen) return;
       runs.value = null;
+      nextFull.value = null;
+      nextIncrementals.value = [];
       scheduleError.value = ApiError.from(e);
     } finally {
       if (mine === scheduleGen) scheduleLoading.value = false;
@@ -39,6 +56,8 @@ export const usePlanningStore = defineStore('planning', () => {
   function clearSchedule(): void {
     scheduleGen++;
     runs.value = null;
+    nextFull.value = null;
+    nextIncrementals.value = [];
     scheduleError.value = null;
     scheduleLoading.value = false;
   }
@@ -74,6 +93,8 @@ export const usePlanningStore = defineStore('planning', () => {
 
   return {
     runs,
+    nextFull,
+    nextIncrementals,
     scheduleError,
     scheduleLoading,
     previewSchedule,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeKey, keyFileText, parseKey, recoverySheetHtml } from '../../../electron/engine/keys/index.ts';
+import { encodeKey, keyFileText, parseKey, readableDate, recoverySheetHtml } from '../../../electron/engine/keys/index.ts';
 
 describe('key text', () => {
   it('round-trips a 32-byte key through base64', () => {
@@ -47,5 +47,10 @@ describe('key text', () => {
     expect(html).toContain('Nightly &#60;prod&#62;');
     expect(html).not.toContain('<prod>');
     expect(html.replace(/ /g, '')).toContain(doc.key.replace(/ /g, ''));
+    // A readable date, not ISO; the key box wraps inside the page on screen and on paper.
+    expect(html).toContain(`<dt>Printed</dt><dd>${readableDate(doc.date)}</dd>`);
+    expect(readableDate(doc.date)).toMatch(/^2[67] November 2026 at \d\d:\d\d \S+$/);
+    expect(html).not.toContain('2026-11-26T');
+    expect(html).toMatch(/\.key\{[^}]*word-break:break-all/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronInWords, cronToPreset, parseClock, presetToCron, scheduleInWords, type SchedulePreset } from '../../../renderer/src/components/cron-words';
+import { cronInWords, cronProblem, cronToPreset, parseClock, presetToCron, scheduleInWords, type SchedulePreset } from '../../../renderer/src/components/cron-words';
 
 describe('cronInWords', () => {
   it.each([
@@ -74,5 +74,15 @@ describe('presets', () => {
     expect(parseClock('24:00')).toBeNull();
     expect(parseClock('12:60')).toBeNull();
     expect(parseClock('noon')).toBeNull();
+  });
+});
+
+describe('cronProblem', () => {
+  it('says the shape of a cron expression, and how many fields this one has; five fields are the engine’s to judge', () => {
+    expect(cronProblem('0 2 * *')).toBe('A cron expression has 5 fields: minute hour day month weekday; this one has 4.');
+    expect(cronProblem('0 2 * * * *')).toBe('A cron expression has 5 fields: minute hour day month weekday; this one has 6.');
+    expect(cronProblem('  ')).toBe('A cron expression has 5 fields: minute hour day month weekday, e.g. “30 2 * * *” for daily at 02:30.');
+    expect(cronProblem('99 2 * * *')).toBeNull();
+    expect(cronProblem(' 30  2 * * 1-5 ')).toBeNull();
   });
 });

@@ -110,16 +110,35 @@ describe('useServersStore: test, update, databases', () => {
 describe('usePlanningStore', () => {
   it('schedule preview: the last question wins; an error replaces the runs', async () => {
     const slow = deferred<Result<{ at: string; kind: 'full' | 'incremental' }[]>>();
-    const answers = [slow.promise, Promise.resolve(fail('VALIDATION', 'schedule.full: bad cron'))];
-    fake.respond('schedule.preview', () => answers.shift()!);
+    fake.respond('schedule.preview', (input) =>
+      (input as { schedule: { full: string } }).schedule.full === '99 2 * * *' ? fail('VALIDATION', 'schedule.full: bad cron') : slow.promise,
+    );
     const store = usePlanningStore();
     const first = store.previewSchedule({ full: '0 2 * * *', incremental: null, timezone: 'UTC' });
     await store.previewSchedule({ full: '99 2 * * *', incremental: null, timezone: 'UTC' });
     slow.resolve(ok([{ at: '2026-01-01T02:00:00Z', kind: 'full' }]));
     await first;
     expect(store.runs).toBeNull();
+    expect(store.nextFull).toBeNull();
     expect(store.scheduleError).toMatchObject({ code: 'VALIDATION', message: 'schedule.full: bad cron' });
-    expect(fake.commands['schedule.preview'].mock.calls[1]![0]).toEqual({ schedule: { full: '99 2 * * *', incremental: null, timezone: 'UTC' }, count: 5 });
+    expect(fake.commands['schedule.preview'].mock.calls.map((c) => c[0])).toContainEqual({ schedule: { full: '99 2 * * *', incremental: null, timezone: 'UTC' }, count: 20 });
+  });
+
+  it('schedule preview: the next full is asked on its own, so hourly incrementals never hide it', async () => {
+    const hourly = Array.from({ length: 20 }, (_, i) => ({ at: `2026-01-01T${String(i + 3).padStart(2, '0')}:00:00Z`, kind: 'incremental' as const }));
+    fake.respond('schedule.preview', (input) => {
+      const { schedule } = input as { schedule: { incremental: string | null } };
+      return ok(schedule.incremental === null ? [{ at: '2026-01-04T02:00:00Z', kind: 'full' as const }] : hourly);
+    });
+    const store = usePlanningStore();
+    await store.previewSchedule({ full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' });
+    expect(store.nextFull).toBe('2026-01-04T02:00:00Z');
+    expect(store.nextIncrementals).toEqual(hourly.slice(0, 5).map((r) => r.at));
+    expect(store.runs).toHaveLength(5);
+    expect(fake.commands['schedule.preview'].mock.calls.map((c) => c[0])).toEqual([
+      { schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' }, count: 20 },
+      { schedule: { full: '0 2 * * 0', incremental: null, timezone: 'UTC' }, count: 1 },
+    ]);
   });
 });
 

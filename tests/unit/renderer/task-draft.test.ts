@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Task } from '@shared/domain.ts';
 import { TaskInput } from '@shared/domain.ts';
-import { draftErrors, draftFromTask, draftRetention, draftToInput, emptyDraft, emptyS3Draft } from '../../../renderer/src/components/task-draft';
+import { draftErrors, draftFromTask, draftRetention, draftToInput, emptyDraft, emptyS3Draft, wholeOf } from '../../../renderer/src/components/task-draft';
 
 const task: Task = {
   id: 't1',
@@ -39,7 +39,7 @@ describe('task drafts', () => {
   });
 
   it('flags no schedule, bad retention numbers, an ungenerated key and an S3 destination without credentials', () => {
-    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', full: { kind: 'off' as const }, incremental: { kind: 'off' as const }, minAgeDays: '-1', encryption: 'generate' as const };
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', full: { kind: 'off' as const }, incremental: { kind: 'off' as const }, minAgeDays: -1, encryption: 'generate' as const };
     d.destinations = [{ ...emptyS3Draft(), bucket: 'my-bucket' }];
     const e = draftErrors(d);
     expect(e.schedule).toMatch(/full or an incremental/);
@@ -59,5 +59,42 @@ describe('task drafts', () => {
     expect(draftRetention({ minAgeDays: '0', keepLast: '' })).toEqual({ minAgeDays: 0, keepLast: null });
     expect(draftRetention({ minAgeDays: '7', keepLast: '0' })).toBeNull();
     expect(draftRetention({ minAgeDays: '1.5', keepLast: '' })).toBeNull();
+  });
+
+  it('a number input’s value (a number) converts like typed text: the retention fields never call string methods on it', () => {
+    // What v-model on <input type="number"> yields: a number, or '' when cleared.
+    expect(draftRetention({ minAgeDays: 14, keepLast: 10 })).toEqual({ minAgeDays: 14, keepLast: 10 });
+    expect(draftRetention({ minAgeDays: 0, keepLast: '' })).toEqual({ minAgeDays: 0, keepLast: null });
+    // Text (an older draft, a paste) converts the same way.
+    expect(draftRetention({ minAgeDays: ' 14 ', keepLast: '10' })).toEqual({ minAgeDays: 14, keepLast: 10 });
+    // Empty days, fractions, negatives, too large, keep-last 0, anything else: not valid.
+    for (const bad of [
+      { minAgeDays: '', keepLast: '' },
+      { minAgeDays: 1.5, keepLast: '' },
+      { minAgeDays: -1, keepLast: '' },
+      { minAgeDays: 36501, keepLast: '' },
+      { minAgeDays: 7, keepLast: 0 },
+      { minAgeDays: 7, keepLast: Number.NaN },
+      { minAgeDays: null, keepLast: '' },
+      { minAgeDays: {}, keepLast: '' },
+    ]) {
+      expect(draftRetention(bad), JSON.stringify(bad)).toBeNull();
+    }
+    expect(wholeOf(undefined)).toBe('');
+    expect(wholeOf('  ')).toBe('');
+    expect(wholeOf('3e2')).toBeNull();
+  });
+
+  it('a draft with numbers typed into both retention fields saves (no error) and becomes the TaskInput’s numbers', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }], minAgeDays: 14 as const, keepLast: 10 as const };
+    expect(draftErrors(d)).toEqual({});
+    const input = draftToInput(d);
+    expect(input.retention).toEqual({ minAgeDays: 14, keepLast: 10 });
+    expect(TaskInput.safeParse(input).success).toBe(true);
+    // Cleared "keep last" (''), as the input gives it back.
+    expect(draftToInput({ ...d, keepLast: '' }).retention).toEqual({ minAgeDays: 14, keepLast: null });
+    // A saved task's retention comes back as numbers, not text.
+    expect(draftFromTask(task)).toMatchObject({ minAgeDays: 30, keepLast: 5 });
+    expect(draftFromTask({ ...task, retention: { minAgeDays: 0, keepLast: null } })).toMatchObject({ minAgeDays: 0, keepLast: '' });
   });
 });

@@ -1,0 +1,223 @@
+/**
+ * The task editor's state and its save: the draft being edited (a TaskDraft), the key
+ * generated or imported in this session, and the steps of saving (S3 secrets into the
+ * keychain, missing local folders created after the user agreed, then tasks.create/update).
+ *
+ * The draft lives here, not in the view, so a view that fails and is re-mounted (the
+ * error boundary in App.vue) shows the same form: nothing typed, and no key generated and
+ * saved, is lost. `open(target)` keeps the draft when it is already editing that target.
+ *
+ * Contract: actions never reject. `save()` resolves to the saved Task, or to null with
+ * `saveError` set, or with `missingFolders` set (the view asks "create it?" and calls
+ * `createFoldersAndSave()` or `keepEditing()`). Nothing is created on disk without that
+ * answer. A schedule the engine's preview refused blocks saving before any folder is
+ * created; a save the engine refuses after the user agreed (e.g. a duplicate name) leaves
+ * the empty folder they asked for, and saving again does not ask again.
+ */
+import { defineStore } from 'pinia';
+import { computed, reactive, ref, shallowRef } from 'vue';
+import type { Task } from '@shared/domain.ts';
+import { ApiError, call } from '../api';
+import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import type { KeyInfo } from '@shared/domain.ts';
+import { usePlanningStore } from './planning';
+import { useStorageStore } from './storage';
+import { useTasksStore } from './tasks';
+
+/** Which task the draft belongs to: a saved task's id, or 'new'. */
+export type EditorTarget = string;
+
+export const useTaskEditorStore = defineStore('task-editor', () => {
+  const draft = reactive<TaskDraft>(emptyDraft());
+  const target = ref<EditorTarget | null>(null);
+  /** The saved task the draft was loaded from (edit), to restore its key when encryption is toggled. */
+  const original = shallowRef<Task | null>(null);
+  const submitted = ref(false);
+  /** The key was generated or imported in this editor session: it must be confirmed as saved. */
+  const keyIsNew = ref(false);
+  const keyConfirmed = ref(false);
+  const saving = ref(false);
+  const saveError = shallowRef<ApiError | null>(null);
+  /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
+  const missingFolders = ref<string[]>([]);
+
+  /** The draft's own problems, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
+  const errors = computed(() => {
+    const e = draftErrors(draft);
+    if (!e.schedule && usePlanningStore().scheduleError) e.schedule = 'Fix the schedule first: see the message under the schedules.';
+    return e;
+  });
+  const shown = computed<Partial<Record<DraftField, string>>>(() => (submitted.value ? errors.value : {}));
+  const needsConfirm = computed(() => draft.encryption !== 'none' && draft.keyRef !== null && keyIsNew.value && !keyConfirmed.value);
+
+  function reset(to: TaskDraft, task: Task | null, t: EditorTarget): void {
+    Object.assign(draft, to);
+    original.value = task;
+    target.value = t;
+    submitted.value = false;
+    keyIsNew.value = false;
+    keyConfirmed.value = false;
+    saveError.value = null;
+    missingFolders.value = [];
+  }
+
+  /**
+   * Starts editing `task` (or a new task on `serverId`), unless the draft already belongs to
+   * that target (the view was re-mounted): then it is kept as typed — for a saved task only
+   * while the task has not changed since (a pause from the task card would otherwise be undone).
+   */
+  function open(task: Task | null, serverId = ''): void {
+    const t = task ? task.id : 'new';
+    if (target.value === t && (!task || original.value?.updatedAt === task.updatedAt)) return;
+    reset(task ? draftFromTask(task) : emptyDraft(serverId, defaultTimezone()), task, t);
+  }
+
+  /** Forgets the draft (after a save, a delete or Cancel). */
+  function close(): void {
+    reset(emptyDraft(), null, '');
+    target.value = null;
+  }
+
+  function useKey(info: KeyInfo): void {
+    draft.keyRef = info.keyRef;
+    draft.fingerprint = info.fingerprint;
+    keyIsNew.value = true;
+    keyConfirmed.value = false;
+  }
+
+  function chooseEncryption(mode: EncryptionChoice): void {
+    if (draft.encryption === mode) return;
+    draft.encryption = mode;
+    const saved = original.value?.encryption;
+    if (mode === 'none') {
+      draft.keyRef = null;
+      draft.fingerprint = null;
+    } else if (keyIsNew.value) {
+      // keep the key generated or imported in this session
+    } else if (saved?.mode === 'key') {
+      draft.keyRef = saved.keyRef;
+      draft.fingerprint = saved.fingerprint;
+    } else {
+      draft.keyRef = null;
+      draft.fingerprint = null;
+    }
+  }
+
+  /** Stores typed S3 secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
+  async function storeSecrets(): Promise<boolean> {
+    const storage = useStorageStore();
+    for (const d of draft.destinations) {
+      if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
+      const ref = await storage.saveCredentials(d.accessKeyId.trim(), d.secretAccessKey, d.credentialsRef);
+      if (!ref) {
+        saveError.value = storage.credentialsError;
+        return false;
+      }
+      d.credentialsRef = ref;
+      d.accessKeyId = '';
+      d.secretAccessKey = '';
+    }
+    return true;
+  }
+
+  async function findMissingFolders(): Promise<string[] | null> {
+    const missing: string[] = [];
+    for (const d of draftToInput(draft).destinations) {
+      if (d.kind !== 'local') continue;
+      try {
+        const answer = await call('destinations.checkFolder', { path: d.path });
+        if (!answer.exists) missing.push(answer.path);
+      } catch (e) {
+        saveError.value = ApiError.from(e);
+        return null;
+      }
+    }
+    return missing;
+  }
+
+  async function write(): Promise<Task | null> {
+    const tasks = useTasksStore();
+    if (!(await storeSecrets())) return null;
+    const input = draftToInput(draft);
+    const id = target.value && target.value !== 'new' ? target.value : null;
+    const saved = id ? await tasks.update(id, input) : await tasks.create(input);
+    if (!saved) {
+      saveError.value = tasks.actionError;
+      return null;
+    }
+    close();
+    return saved;
+  }
+
+  /**
+   * Checks the draft, then saves it. Resolves to the saved task; null when a field needs
+   * attention (`errors`), the new key is not confirmed, a local folder is missing
+   * (`missingFolders`; nothing saved yet) or the engine refused (`saveError`).
+   */
+  async function save(): Promise<Task | null> {
+    submitted.value = true;
+    saveError.value = null;
+    missingFolders.value = [];
+    if (Object.keys(errors.value).length > 0 || needsConfirm.value || saving.value) return null;
+    saving.value = true;
+    try {
+      const missing = await findMissingFolders();
+      if (missing === null) return null;
+      if (missing.length > 0) {
+        missingFolders.value = missing;
+        return null;
+      }
+      return await write();
+    } finally {
+      saving.value = false;
+    }
+  }
+
+  /** The user agreed: creates the missing folders, then saves. Null with `saveError` when a folder cannot be created. */
+  async function createFoldersAndSave(): Promise<Task | null> {
+    saving.value = true;
+    saveError.value = null;
+    try {
+      for (const path of missingFolders.value) {
+        try {
+          await call('destinations.createFolder', { path });
+        } catch (e) {
+          saveError.value = ApiError.from(e);
+          missingFolders.value = [];
+          return null;
+        }
+      }
+      missingFolders.value = [];
+      return await write();
+    } finally {
+      saving.value = false;
+    }
+  }
+
+  /** The user declined to create a missing folder: nothing is saved, the form stays as typed. */
+  function keepEditing(): void {
+    missingFolders.value = [];
+  }
+
+  return {
+    draft,
+    target,
+    original,
+    submitted,
+    keyIsNew,
+    keyConfirmed,
+    saving,
+    saveError,
+    missingFolders,
+    errors,
+    shown,
+    needsConfirm,
+    open,
+    close,
+    useKey,
+    chooseEncryption,
+    save,
+    createFoldersAndSave,
+    keepEditing,
+  };
+});
