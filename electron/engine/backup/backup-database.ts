@@ -146,6 +146,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             // Only a sole writer may take the dump's buffers over: branches share them.
             handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
             meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {
               progress.bytesRead = Math.max(progress.bytesRead, p.bytesRead);
