@@ -61,3 +61,16 @@ export function formatMs(ms: number): string {
   if (m < 60) return `${m}m ${whole % 60}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
+
+/** How long ago `iso` was, in words: "just now", "5 min ago", "3 h ago", "2 days ago". */
+export function formatAge(iso: string, now: Date = new Date()): string {
+  const ms = now.getTime() - new Date(iso).getTime();
+  if (!Number.isFinite(ms)) return iso;
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'just now';
+  if (min < 60) return `${min} min ago`;
+  const h = Math.floor(min / 60);
+  if (h < 24) return `${h} h ago`;
+  const days = Math.floor(h / 24);
+  return `${days} day${days === 1 ? '' : 's'} ago`;
+}
