@@ -125,6 +125,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
       (e: unknown) => e,
     );
     progress.phase = 'dumping';
+    progress.expectedBytes = dump.meta.expectedBytes ?? null;
     progress.destinations = prepared.map((p) => ({ destination: p.target.id, bytesNew: 0, bytesStored: 0 }));
     report(true);
     const chunking =
