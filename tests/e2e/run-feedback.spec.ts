@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Engine } from '../../electron/engine/index.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { encodeDatabaseFolder } from '../../electron/engine/servers/index.ts';
-import type { RestoreResult } from '../../electron/shared/domain.ts';
+import { restoreAndWait } from '../fixtures/restores.ts';
 import { expect, test } from './fixtures/harness';
 import { attachScreenshot } from './fixtures/screenshots';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
@@ -35,18 +35,6 @@ async function setup(engine: Engine, tempDir: string) {
   return { folder, backups, server: server.data, task: task.data };
 }
 
-async function restore(engine: Engine, input: unknown): Promise<RestoreResult> {
-  const done = new Promise<RestoreResult>((resolve) => {
-    const off = engine.events.on('restore.finished', (r) => {
-      off();
-      resolve(r);
-    });
-  });
-  const started = await dispatch(engine.handlers, 'restore.start', input);
-  if (!started.ok) throw new Error(started.message);
-  return done;
-}
-
 test('Run now ▸ Incremental without a full shows the full that ran; a restored copy can be excluded from the task', async ({ page, engine, tempDir }, testInfo) => {
   const { backups, server, task } = await setup(engine, tempDir);
   const tasks = new TasksPage(page);
@@ -67,7 +55,7 @@ test('Run now ▸ Incremental without a full shows the full that ran; a restored
     await expect(detail).toContainText('first backup at this destination');
   }
 
-  const restored = await restore(engine, {
+  const restored = await restoreAndWait(engine, {
     location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop.sqlite')) },
     pointId: 'latest',
     serverId: server.id,
