@@ -32,6 +32,7 @@ import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
   KeysTable,
+  RestoredDatabasesTable,
   ScheduleStateTable,
   TaskDatabasesTable,
   openAppDatabase,
@@ -133,9 +134,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
   const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
   const taskDatabases = new TaskDatabasesTable(db);
+  const restoredDatabases = new RestoredDatabasesTable(db);
   const runner = new TaskRunner({
     history,
     taskDatabases,
+    restoredDatabases,
     events,
     logger,
     queue,
@@ -165,6 +168,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     resolveServer,
     toolPaths: () => settings.get().toolPaths,
     s3Credentials: (ref) => loadS3Credentials(secrets, ref),
+    restoredDatabases,
+    now,
   });
 
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
@@ -205,7 +210,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     runNow: (id, kind) => runNow(id, kind, 'manual'),
     runner,
-    status: { taskDatabases },
+    status: { taskDatabases, restoredDatabases },
     restore: { restores, findKey, dataDir },
     s3: { secrets },
   });

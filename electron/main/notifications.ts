@@ -41,7 +41,7 @@ export function alertNotification(alert: Alert): AlertNotification {
     case 'run-failed':
       return { title: 'Backup failed', body: alert.message, route: '/history' };
     case 'new-databases':
-      return { title: 'New databases picked up', body: alert.message, route: taskRoute };
+      return { title: alert.restored?.length ? 'Restored copy picked up by a backup task' : 'New databases picked up', body: alert.message, route: alert.restored?.length ? '/tasks' : taskRoute };
     case 'stale-database':
       return { title: 'Database not backed up recently', body: alert.message, route: '/tasks' };
     case 'key-not-exported':

@@ -47,11 +47,22 @@ const SqliteFields = {
   folder: AbsPath,
 };
 
+/** The last connection test of a saved server (`servers.test` by id): when, and how it ended. */
+export const ServerTestResult = z.object({
+  at: z.string(),
+  ok: z.boolean(),
+  /** Error code and message when it failed (secret-free by contract); null when it passed. */
+  code: z.string().nullable(),
+  message: z.string().nullable(),
+});
+export type ServerTestResult = z.infer<typeof ServerTestResult>;
+const LastTest = { lastTest: ServerTestResult.nullable().optional() };
+
 /** A server as stored and returned: no secret, only `passwordRef` (a keychain account name). */
 export const Server = z.discriminatedUnion('kind', [
-  z.object({ id: Id, name: Name, ...PostgresFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() }),
-  z.object({ id: Id, name: Name, ...MysqlFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() }),
-  z.object({ id: Id, name: Name, ...SqliteFields, createdAt: z.string(), updatedAt: z.string() }),
+  z.object({ id: Id, name: Name, ...PostgresFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string(), ...LastTest }),
+  z.object({ id: Id, name: Name, ...MysqlFields, passwordRef: z.string().nullable(), createdAt: z.string(), updatedAt: z.string(), ...LastTest }),
+  z.object({ id: Id, name: Name, ...SqliteFields, createdAt: z.string(), updatedAt: z.string(), ...LastTest }),
 ]);
 export type Server = z.infer<typeof Server>;
 
@@ -195,6 +206,8 @@ export const RunDatabase = z.object({
   endedAt: z.string().nullable(),
   errorCode: z.string().nullable(),
   errorMessage: z.string().nullable(),
+  /** A server-level stream (PostgreSQL globals.sql, cluster base.tar), not a database; counted apart from databases. */
+  serverStream: z.boolean().optional(),
 });
 export type RunDatabase = z.infer<typeof RunDatabase>;
 
@@ -222,6 +235,8 @@ export interface DatabaseProgress {
   bytesRead: number;
   expectedBytes: number | null;
   destinations: { destination: string; bytesNew: number; bytesStored: number }[];
+  /** A server-level stream (globals.sql, base.tar), not a database. */
+  serverStream?: boolean;
 }
 
 export interface ActiveRun {
@@ -241,6 +256,8 @@ export interface Alert {
   taskId: string | null;
   message: string;
   databases: string[];
+  /** new-databases: those of `databases` that a Backstop restore created, and when. */
+  restored?: { database: string; restoredAt: string }[];
 }
 
 // ───────────── servers: checks ─────────────
@@ -267,13 +284,24 @@ export interface TaskStatus {
   nextFull: string | null;
   nextIncremental: string | null;
   running: boolean;
-  lastRun: { runId: string; status: RunStatus; startedAt: string; endedAt: string | null; databasesOk: number; databasesFailed: number } | null;
+  lastRun: {
+    runId: string;
+    status: RunStatus;
+    startedAt: string;
+    endedAt: string | null;
+    /** Databases only; server-level streams are listed apart in `serverStreams`. */
+    databasesOk: number;
+    databasesFailed: number;
+    serverStreams?: { name: string; status: RunDatabase['status'] }[];
+  } | null;
   /** Bytes written to destinations by this task's successful backups (after compression and dedup). */
   storedBytes: number;
   /** Databases with no successful backup for longer than the staleness threshold. */
   staleDatabases: string[];
   /** The task encrypts with a key the user has never saved outside the keychain. */
   keyNotExported: boolean;
+  /** Databases the last run found for the first time; `restoredAt` when a Backstop restore created them. */
+  newDatabases?: { database: string; restoredAt: string | null }[];
 }
 
 export interface RetentionPreview {

@@ -144,7 +144,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(ctx.secrets, d.credentialsRef) : null)));
       return verifyTaskKey(task, bytes, credentials);
     },
-    ...createServerHandlers({ servers: ctx.servers, settings: ctx.settings, secrets: ctx.secrets }),
+    ...createServerHandlers({ servers: ctx.servers, settings: ctx.settings, secrets: ctx.secrets, events: ctx.events, now: ctx.now }),
     ...createStatusHandlers({
       ...ctx.status,
       tasks: ctx.tasks,

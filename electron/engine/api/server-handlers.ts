@@ -3,12 +3,15 @@
  * edited), list its databases live, and detect client tools.
  *
  * Contract: a server being edited is tested with the password typed in the form (never
- * stored by this command); a saved one with its password from the keychain.
+ * stored by this command); a saved one with its password from the keychain, and its
+ * outcome (ok, or the error code and message) is recorded on the server with the time,
+ * then `servers.changed` is emitted. The error itself is still the command's answer.
  */
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Server, ServerCheck, ServerInputParsed, ToolInfo } from '../../shared/domain.ts';
-import { isBackstopError } from '../../shared/result.ts';
+import { isBackstopError, toFailure } from '../../shared/result.ts';
+import type { EventBus } from '../events/event-bus.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput, connectorFor, findTool, serverPassword, toolVersion, type ToolFamily } from '../servers/index.ts';
 import type { ServersTable, SettingsTable } from '../store/index.ts';
@@ -21,7 +24,7 @@ const TOOLS: Record<ToolFamily, string[][]> = {
   mysql: [['mariadb-dump', 'mysqldump'], ['mariadb', 'mysql']],
 };
 
-export function createServerHandlers(deps: { servers: ServersTable; settings: SettingsTable; secrets: SecretStore }): ServerHandlers {
+export function createServerHandlers(deps: { servers: ServersTable; settings: SettingsTable; secrets: SecretStore; events?: EventBus; now?: () => Date }): ServerHandlers {
   const passwordOf = (server: Server) => serverPassword(deps.secrets, server);
 
   function draft(input: ServerInputParsed): Server {
@@ -42,7 +45,18 @@ export function createServerHandlers(deps: { servers: ServersTable; settings: Se
     'servers.test': async (input) => {
       if ('id' in input) {
         const server = deps.servers.get(input.id);
-        return check(server, await passwordOf(server));
+        const record = (ok: boolean, failure: { code: string; message: string } | null) => {
+          deps.servers.recordTest(server.id, { at: (deps.now?.() ?? new Date()).toISOString(), ok, code: failure?.code ?? null, message: failure?.message ?? null });
+          deps.events?.emit('servers.changed', { ids: [server.id] });
+        };
+        try {
+          const result = await check(server, await passwordOf(server));
+          record(true, null);
+          return result;
+        } catch (e) {
+          record(false, toFailure(e));
+          throw e;
+        }
       }
       checkServerInput(input.server);
       const password = 'password' in input.server ? (input.server.password ?? null) : null;

@@ -3,7 +3,7 @@
  * schedule previews for the editor, and the retention preview (exactly what retention
  * would delete now, and why).
  */
-import type { RetentionPreview, Task, TaskStatus } from '../../shared/domain.ts';
+import type { RetentionPreview, RunDatabase, Task, TaskStatus } from '../../shared/domain.ts';
 import { toFailure } from '../../shared/result.ts';
 import { destinationId, listDatabaseFolders, loadS3Credentials, openDatabaseFolder } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
@@ -13,7 +13,7 @@ import { planRetention } from '../retention/index.ts';
 import { nextRun, upcomingRuns } from '../scheduler/index.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
-import type { HistoryTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
+import type { HistoryTable, RestoredDatabasesTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
 import { staleDatabases } from '../tasks/health.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { Handlers } from './dispatch.ts';
@@ -24,11 +24,34 @@ export interface StatusDeps {
   tasks: TasksTable;
   history: HistoryTable;
   taskDatabases: TaskDatabasesTable;
+  restoredDatabases?: RestoredDatabasesTable;
   settings: SettingsTable;
   keys: KeyService;
   runner: TaskRunner;
   secrets: SecretStore;
   now: () => Date;
+}
+
+/** Databases the run starting at `runStartedAt` saw first (none on a task's very first run), and which Backstop restored. */
+function newDatabases(task: Task, runStartedAt: string, deps: StatusDeps): NonNullable<TaskStatus['newDatabases']> {
+  const known = deps.taskDatabases.list(task.id);
+  if (!known.some((d) => d.firstSeenAt < runStartedAt)) return [];
+  const excluded = new Set(task.excludeDatabases);
+  const restored = deps.restoredDatabases?.forServer(task.serverId);
+  return known
+    .filter((d) => d.firstSeenAt >= runStartedAt && !excluded.has(d.database))
+    .map((d) => ({ database: d.database, restoredAt: restored?.get(d.database)?.restoredAt ?? null }));
+}
+
+/** A run's server-level streams, one per name (a failure at any destination wins). */
+function serverStreamsOf(rows: readonly RunDatabase[]): { name: string; status: RunDatabase['status'] }[] {
+  const byName = new Map<string, RunDatabase['status']>();
+  for (const d of rows) {
+    if (!d.serverStream) continue;
+    const prev = byName.get(d.database);
+    if (prev === undefined || (prev !== 'failed' && d.status !== 'success')) byName.set(d.database, d.status);
+  }
+  return [...byName].map(([name, status]) => ({ name, status }));
 }
 
 export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
@@ -47,13 +70,15 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
           status: last.status,
           startedAt: last.startedAt,
           endedAt: last.endedAt,
-          databasesOk: new Set(last.databases.filter((d) => d.status === 'success').map((d) => d.database)).size,
-          databasesFailed: new Set(last.databases.filter((d) => d.status === 'failed').map((d) => d.database)).size,
+          databasesOk: new Set(last.databases.filter((d) => !d.serverStream && d.status === 'success').map((d) => d.database)).size,
+          databasesFailed: new Set(last.databases.filter((d) => !d.serverStream && d.status === 'failed').map((d) => d.database)).size,
+          serverStreams: serverStreamsOf(last.databases),
         }
       : null,
     storedBytes: deps.history.storedBytes(task.id),
     staleDatabases: staleDatabases(task, deps.taskDatabases.list(task.id), deps.settings.get().staleAfterHours, now),
     keyNotExported,
+    newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
   };
 }
 

@@ -117,6 +117,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
       (e: unknown) => e,
     );
     progress.phase = 'dumping';
+    progress.expectedBytes = dump.meta.expectedBytes ?? null;
     progress.destinations = prepared.map((p) => ({ destination: p.target.id, bytesNew: 0, bytesStored: 0 }));
     report(true);
     const chunking =
@@ -138,6 +139,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             // Only a sole writer may take the dump's buffers over: branches share them.
             handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
             meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {
               progress.bytesRead = Math.max(progress.bytesRead, p.bytesRead);

@@ -6,9 +6,11 @@
  * and answers at once with a restore id; everything after that is reported by events,
  * exactly one `restore.finished` per restore. Keys are taken from the request (a key the
  * user typed) or the keychain by fingerprint; a wrong key is rejected at once
- * (KEY_MISMATCH with the expected fingerprint) before any data is read.
+ * (KEY_MISMATCH with the expected fingerprint) before any data is read. A database restored
+ * into the server itself is recorded (server id + name) before `restore.finished` is emitted.
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { BackupLocation, Destination, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -17,6 +19,7 @@ import type { Logger } from '../logging/index.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
 import type { S3Credentials } from '../storage/index.ts';
 import type { ToolPaths } from '../servers/index.ts';
+import type { RestoredDatabasesTable } from '../store/index.ts';
 import { openForRestore } from './backup-folder.ts';
 import type { RestoreJobSpec, RestoreOutcome, VerifyJobSpec } from './run-restore.ts';
 
@@ -27,6 +30,15 @@ export interface RestoreServiceDeps {
   resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
   toolPaths: () => ToolPaths;
   s3Credentials: (ref: string | null) => Promise<S3Credentials | null>;
+  /** Where a successful restore of a database into the server is recorded (a task's next run then names it a restored copy). */
+  restoredDatabases?: RestoredDatabasesTable;
+  now?: () => Date;
+}
+
+/** A restore lands in the server itself (and a server-wide task will find it) unless it went to another folder or is a cluster snapshot. */
+function landsInServer(server: Server, folder: string | null): boolean {
+  if (folder === null) return true;
+  return server.kind === 'sqlite' && resolve(folder) === resolve(server.folder);
 }
 
 export interface StartRestore {
@@ -85,7 +97,16 @@ export class RestoreService {
       onProgress: (p) => this.deps.events.emit('restore.progress', p),
       onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
     }).then(
-      (outcome) => this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, notes: outcome.notes, error: null }),
+      (outcome) => {
+        if (landsInServer(server, req.options.folder ?? null)) {
+          try {
+            this.deps.restoredDatabases?.record(server.id, outcome.database, (this.deps.now?.() ?? new Date()).toISOString(), req.pointId === 'latest' ? null : req.pointId);
+          } catch (e) {
+            log.error({ err: e }, 'could not record the restored database');
+          }
+        }
+        this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, notes: outcome.notes, error: null });
+      },
       (e: unknown) => {
         const f = toFailure(e);
         this.finish(log, { restoreId, status: f.code === 'CANCELED' ? 'canceled' : 'failed', database: req.database, path: null, notes: [], error: { code: f.code, message: f.message } });

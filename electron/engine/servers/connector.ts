@@ -43,6 +43,12 @@ export interface DumpMeta {
   format: string;
   /** SQLite snapshot: the database page size, so the repository can cut page-aligned blocks. */
   pageSize?: number;
+  /**
+   * How many bytes the stream will have, when known before it starts: exact for an SQLite
+   * snapshot (the copied file), an estimate for a PostgreSQL cluster snapshot (the sum of
+   * the database sizes). Progress shows a percentage from it; never used to check the data.
+   */
+  expectedBytes?: number;
 }
 
 export interface DumpStream {

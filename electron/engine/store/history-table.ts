@@ -38,6 +38,7 @@ interface DbRow {
   ended_at: string | null;
   error_code: string | null;
   error_message: string | null;
+  server_stream: number;
 }
 
 export interface NewRun {
@@ -72,13 +73,13 @@ export class HistoryTable {
   }
 
   /** Appends a database row in state `running`; returns its sequence number within the run. */
-  startDatabase(runId: string, d: Pick<RunDatabase, 'database' | 'destination' | 'kind' | 'kindReason' | 'startedAt'>): number {
+  startDatabase(runId: string, d: Pick<RunDatabase, 'database' | 'destination' | 'kind' | 'kindReason' | 'startedAt' | 'serverStream'>): number {
     const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM run_databases WHERE run_id = ?').get(runId) as { n: number }).n;
     this.db
       .prepare(
-        'INSERT INTO run_databases (run_id, seq, database, destination, kind, kind_reason, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO run_databases (run_id, seq, database, destination, kind, kind_reason, status, started_at, server_stream) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(runId, seq, d.database, d.destination, d.kind, d.kindReason, 'running', d.startedAt);
+      .run(runId, seq, d.database, d.destination, d.kind, d.kindReason, 'running', d.startedAt, d.serverStream ? 1 : 0);
     return seq;
   }
 
@@ -142,6 +143,7 @@ export class HistoryTable {
         endedAt: d.ended_at,
         errorCode: d.error_code,
         errorMessage: d.error_message,
+        serverStream: d.server_stream === 1,
       });
       byRun.set(d.run_id, list);
     }

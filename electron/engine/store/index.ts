@@ -7,3 +7,4 @@ export * from './history-table.ts';
 export * from './schedule-state-table.ts';
 export * from './keys-table.ts';
 export * from './task-databases-table.ts';
+export * from './restored-databases-table.ts';

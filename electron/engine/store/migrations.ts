@@ -101,4 +101,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE keys ADD COLUMN name TEXT;
   `,
+  // 7: run-history rows that are server-level streams (PostgreSQL globals, cluster snapshot),
+  //    each server's last connection test, and the databases Backstop itself restored.
+  //    Older history rows of those streams are recognised by their reserved names on a PostgreSQL server.
+  `
+  ALTER TABLE run_databases ADD COLUMN server_stream INTEGER NOT NULL DEFAULT 0;
+  UPDATE run_databases SET server_stream = 1
+   WHERE database IN ('globals.sql', 'base.tar')
+     AND run_id IN (SELECT r.id FROM runs r JOIN tasks t ON t.id = r.task_id JOIN servers s ON s.id = t.server_id WHERE s.kind = 'postgres');
+
+  ALTER TABLE servers ADD COLUMN last_test_at TEXT;
+  ALTER TABLE servers ADD COLUMN last_test_ok INTEGER;
+  ALTER TABLE servers ADD COLUMN last_test_code TEXT;
+  ALTER TABLE servers ADD COLUMN last_test_message TEXT;
+
+  CREATE TABLE restored_databases (
+    server_id   TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+    database    TEXT NOT NULL,
+    restored_at TEXT NOT NULL,
+    point_id    TEXT,
+    PRIMARY KEY (server_id, database)
+  ) STRICT;
+  `,
 ];

@@ -3,10 +3,11 @@
  * password is never stored, only `password_ref` (a keychain account name).
  *
  * Contract: names are unique case-insensitively (CONFLICT); a server used by a task
- * cannot be deleted (CONFLICT naming the task); unknown ids → NOT_FOUND.
+ * cannot be deleted (CONFLICT naming the task); unknown ids → NOT_FOUND. The last
+ * connection test's outcome is kept per server (`recordTest`); editing a server keeps it.
  */
 import { randomUUID } from 'node:crypto';
-import { Server, type ServerInputParsed } from '../../shared/domain.ts';
+import { Server, type ServerInputParsed, type ServerTestResult } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { Db } from './app-database.ts';
 
@@ -18,6 +19,10 @@ interface Row {
   password_ref: string | null;
   created_at: string;
   updated_at: string;
+  last_test_at: string | null;
+  last_test_ok: number | null;
+  last_test_code: string | null;
+  last_test_message: string | null;
 }
 
 /** The stored fields of an input: everything but the write-only password. */
@@ -28,7 +33,8 @@ function configOf(input: ServerInputParsed): Record<string, unknown> {
 }
 
 function fromRow(r: Row): Server {
-  const base = { id: r.id, name: r.name, kind: r.kind, ...JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at };
+  const lastTest = r.last_test_at === null ? null : { at: r.last_test_at, ok: r.last_test_ok === 1, code: r.last_test_code, message: r.last_test_message };
+  const base = { id: r.id, name: r.name, kind: r.kind, ...JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at, lastTest };
   return Server.parse(r.kind === 'sqlite' ? base : { ...base, passwordRef: r.password_ref });
 }
 
@@ -63,6 +69,13 @@ export class ServersTable {
       .prepare('UPDATE servers SET name = ?, config = ?, password_ref = ?, updated_at = ? WHERE id = ?')
       .run(input.name, JSON.stringify(configOf(input)), passwordRef, now, id);
     return this.get(id);
+  }
+
+  /** Records the outcome of a connection test of the saved server (replaces the previous one). */
+  recordTest(id: string, result: ServerTestResult): void {
+    this.db
+      .prepare('UPDATE servers SET last_test_at = ?, last_test_ok = ?, last_test_code = ?, last_test_message = ? WHERE id = ?')
+      .run(result.at, result.ok ? 1 : 0, result.code, result.message, id);
   }
 
   delete(id: string): Server {

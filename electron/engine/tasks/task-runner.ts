@@ -6,7 +6,8 @@
  * Contract:
  * - One run per task at a time: starting a task that is running → CONFLICT.
  * - Databases are listed at run time: new ones are included (and announced with an
- *   `alert` the first time), excluded ones skipped. Server-level data (PostgreSQL globals,
+ *   `alert` the first time; one Backstop itself restored is announced apart, as a restored
+ *   copy, with `restored` set), excluded ones skipped. Server-level data (PostgreSQL globals,
  *   a cluster snapshot) goes to the reserved server folder.
  * - One database (or destination) failing never stops the others; each gets its own
  *   history row with the kind actually taken and why.
@@ -30,7 +31,7 @@ import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import type { S3Credentials } from '../storage/index.ts';
-import type { HistoryTable, TaskDatabasesTable } from '../store/index.ts';
+import type { HistoryTable, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -65,6 +66,8 @@ export interface RunSummary {
 export interface TaskRunnerDeps {
   history: HistoryTable;
   taskDatabases: TaskDatabasesTable;
+  /** Databases Backstop restored: a new database among them is announced as a restored copy. */
+  restoredDatabases?: RestoredDatabasesTable;
   events: EventBus;
   logger: Logger;
   queue: RunQueue;
@@ -182,13 +185,26 @@ export class TaskRunner {
       const all = await connector.listDatabases({ signal });
       const databases = all.filter((d) => !excluded.has(d));
       if (resolved.persisted) {
-        const fresh = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
+        const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
+        const restoredByName = this.deps.restoredDatabases?.forServer(server.id) ?? new Map<string, RestoredDatabase>();
+        const restored = seen.filter((d) => restoredByName.has(d)).map((d) => ({ database: d, restoredAt: restoredByName.get(d)!.restoredAt }));
+        const fresh = seen.filter((d) => !restoredByName.has(d));
         if (fresh.length) {
           this.deps.events.emit('alert', {
             kind: 'new-databases',
             taskId: task.id,
             message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${fresh.join(', ')}.`,
             databases: fresh,
+          });
+        }
+        if (restored.length) {
+          const which = restored.map((r) => `${r.database} was created by a Backstop restore on ${r.restoredAt.slice(0, 16).replace('T', ' ')} UTC`).join('; ');
+          this.deps.events.emit('alert', {
+            kind: 'new-databases',
+            taskId: task.id,
+            message: `Backup task "${task.name}" is now backing up restored cop${restored.length === 1 ? 'y' : 'ies'}: new database ${which}. If ${restored.length === 1 ? 'it is' : 'they are'} only for checking, exclude ${restored.length === 1 ? 'it' : 'them'} from the task.`,
+            databases: restored.map((r) => r.database),
+            restored,
           });
         }
       }
@@ -238,7 +254,7 @@ export class TaskRunner {
       }));
       return { runId, status: 'failed', error: null, databases, skipped, warnings: roots.warnings };
     }
-    state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [] }));
+    state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
     const results = await Promise.all(
       jobs.map((job) => {
@@ -311,11 +327,13 @@ export class TaskRunner {
         kind: spec.requestedKind,
         kindReason: null,
         startedAt,
+        serverStream: spec.serverStream,
       }),
     }));
     const dbLog = log.child({ database: spec.database });
     dbLog.info('database backup started');
-    const onProgress = (p: DatabaseProgress) => {
+    const onProgress = (reported: DatabaseProgress) => {
+      const p: DatabaseProgress = { ...reported, serverStream: spec.serverStream };
       const i = state.info.databases.findIndex((d) => d.database === spec.database);
       if (i >= 0) state.info.databases[i] = p;
       events.emit('run.progress', { runId, taskId: state.info.taskId, progress: p });

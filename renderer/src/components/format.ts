@@ -90,3 +90,16 @@ export function destinationLabel(d: Destination): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** How long ago `iso` was, in words: "just now", "5 min ago", "3 h ago", "2 days ago". */
+export function formatAge(iso: string, now: Date = new Date()): string {
+  const ms = now.getTime() - new Date(iso).getTime();
+  if (!Number.isFinite(ms)) return iso;
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'just now';
+  if (min < 60) return `${min} min ago`;
+  const h = Math.floor(min / 60);
+  if (h < 24) return `${h} h ago`;
+  const days = Math.floor(h / 24);
+  return `${days} day${days === 1 ? '' : 's'} ago`;
+}

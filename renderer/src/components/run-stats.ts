@@ -65,8 +65,13 @@ export interface DatabaseResult {
 
 const STATUS_RANK: Record<RunDatabase['status'], number> = { failed: 4, canceled: 3, running: 2, skipped: 1, success: 0 };
 
+/** The worst of a database's destination statuses (failed > canceled > running > skipped > success). */
+export function worstStatus(rows: readonly Pick<RunDatabase, 'status'>[]): RunDatabase['status'] {
+  return rows.reduce<RunDatabase['status']>((w, d) => (STATUS_RANK[d.status] > STATUS_RANK[w] ? d.status : w), 'success');
+}
+
 /** A run's results grouped by database (worst destination status wins), sorted by name. */
-export function resultsByDatabase(run: Run): DatabaseResult[] {
+export function resultsByDatabase(run: Pick<Run, 'databases'>): DatabaseResult[] {
   const map = new Map<string, RunDatabase[]>();
   for (const d of run.databases) {
     const rows = map.get(d.database) ?? [];
@@ -80,7 +85,7 @@ export function resultsByDatabase(run: Run): DatabaseResult[] {
       destinations,
       bytesRead: Math.max(0, ...destinations.map((d) => d.bytesRead)),
       bytesStored: destinations.reduce((n, d) => n + d.bytesStored, 0),
-      status: destinations.reduce<RunDatabase['status']>((w, d) => (STATUS_RANK[d.status] > STATUS_RANK[w] ? d.status : w), 'success'),
+      status: worstStatus(destinations),
     }));
 }
 

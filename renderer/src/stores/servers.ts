@@ -2,11 +2,12 @@
  * Database servers known to the engine; refreshed on `servers.changed`. Also the live
  * checks of a server: `test` (version, client tools, supported backup types) and its
  * database list. Each of those has its own error, separate from the add/edit/delete one.
+ * A saved server carries its last connection test (`lastTest`), recorded by the engine.
  */
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose, shallowRef } from 'vue';
 import type { Server, ServerCheck, ServerInput } from '@shared/domain.ts';
-import { call, onEvent } from '../api';
+import { call, onEvent, request } from '../api';
 import { useAction, useResource } from './resource';
 
 export const useServersStore = defineStore('servers', () => {
@@ -50,6 +51,16 @@ export const useServersStore = defineStore('servers', () => {
     const result = await testAction.run(() => call('servers.test', target));
     if (checkTarget.value === key && result) check.value = { target: key, result };
     return result;
+  }
+
+  /**
+   * Tests a saved server in the background (after it was saved) so the list shows how its
+   * connection is doing; the engine records the outcome on the server. Never sets the
+   * check or its error: the list reads the recorded result.
+   */
+  async function recordTest(id: string): Promise<void> {
+    await request('servers.test', { id });
+    if (list.loaded.value) await list.refresh();
   }
 
   function clearCheck(): void {
@@ -97,6 +108,7 @@ export const useServersStore = defineStore('servers', () => {
     testing: testAction.pending,
     testError: testAction.error,
     test,
+    recordTest,
     clearCheck,
     databases,
     databasesLoading: databasesAction.pending,

@@ -15,7 +15,7 @@ describe('app database', () => {
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
     expect((db.prepare('PRAGMA foreign_keys').get() as { foreign_keys: number }).foreign_keys).toBe(1);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['keys', 'run_databases', 'runs', 'schedule_state', 'servers', 'settings', 'task_databases', 'tasks']);
+    expect(tables).toEqual(['keys', 'restored_databases', 'run_databases', 'runs', 'schedule_state', 'servers', 'settings', 'task_databases', 'tasks']);
     db.close();
   });
 
@@ -47,6 +47,33 @@ describe('app database', () => {
     expect(() =>
       db.prepare("INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES ('t', 'n', 'missing', '{}', 'x', 'x')").run(),
     ).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+});
+
+describe('migration 7: server-level streams in older history', () => {
+  it('marks the globals and cluster rows of PostgreSQL runs written before it, and nothing else', () => {
+    const path = join(tempDir(), 'backstop.db');
+    const raw = new Database(path);
+    for (const step of MIGRATIONS.slice(0, 6)) raw.exec(step);
+    raw.exec('PRAGMA user_version = 6');
+    raw.exec(`
+      INSERT INTO servers (id, name, kind, config, created_at, updated_at) VALUES ('pg', 'pg', 'postgres', '{}', 'x', 'x'), ('lite', 'lite', 'sqlite', '{}', 'x', 'x');
+      INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES ('tp', 'tp', 'pg', '{}', 'x', 'x'), ('tl', 'tl', 'lite', '{}', 'x', 'x');
+      INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES ('rp', 'tp', 'tp', 'manual', 'full', 'success', 'x'), ('rl', 'tl', 'tl', 'manual', 'full', 'success', 'x');
+      INSERT INTO run_databases (run_id, seq, database, destination, kind, status, started_at) VALUES
+        ('rp', 1, 'sales', 'd', 'full', 'success', 'x'), ('rp', 2, 'globals.sql', 'd', 'full', 'success', 'x'), ('rp', 3, 'base.tar', 'd', 'full', 'success', 'x'),
+        ('rl', 1, 'globals.sql', 'd', 'full', 'success', 'x');
+    `);
+    raw.close();
+    const db = openAppDatabase(path);
+    const rows = db.prepare('SELECT run_id, database, server_stream FROM run_databases ORDER BY run_id, seq').all();
+    expect(rows).toEqual([
+      { run_id: 'rl', database: 'globals.sql', server_stream: 0 },
+      { run_id: 'rp', database: 'sales', server_stream: 0 },
+      { run_id: 'rp', database: 'globals.sql', server_stream: 1 },
+      { run_id: 'rp', database: 'base.tar', server_stream: 1 },
+    ]);
     db.close();
   });
 });

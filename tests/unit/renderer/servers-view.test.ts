@@ -172,3 +172,58 @@ describe('ServerForm', () => {
     expect(port()).toBe('6000');
   });
 });
+
+describe('ServersView: server health', () => {
+  it('shows each server’s last test and its age, and "Not tested yet" for one never tested', async () => {
+    const now = Date.now();
+    const servers: Server[] = [
+      { ...sqliteServer('a', 'Apps', '/srv/apps'), lastTest: { at: new Date(now - 5 * 60_000).toISOString(), ok: true, code: null, message: null } },
+      { ...sqliteServer('b', 'Broken', '/srv/broken'), lastTest: { at: new Date(now - 2 * 3600_000).toISOString(), ok: false, code: 'UNREACHABLE', message: 'Folder "/srv/broken" does not exist.' } },
+      sqliteServer('c', 'Fresh', '/srv/fresh'),
+    ];
+    fake.respond('servers.list', () => ok(servers));
+    const wrapper = mountView();
+    await flushPromises();
+    const health = wrapper.findAll('[data-testid="server-row-health"]').map((h) => h.text().replace(/\s+/g, ' '));
+    expect(health[0]).toBe('Last test: OK, 5 min ago');
+    expect(health[1]).toBe('Last test failed: UNREACHABLE, 2 h ago');
+    expect(health[2]).toMatch(/^Not tested yet, added /);
+  });
+
+  it('asks before saving a server whose connection test just failed, and saves only on "Save anyway"', async () => {
+    let stored: Server[] = [];
+    fake.respond('servers.list', () => ok(stored));
+    fake.respond('servers.test', () => fail('UNREACHABLE', 'Folder "/srv/gone" does not exist or cannot be read.'));
+    fake.respond('servers.create', (input) => {
+      const s = { ...sqliteServer('n', (input as { name: string }).name, '/srv/gone') };
+      stored = [s];
+      return ok(s);
+    });
+    const wrapper = mountView();
+    await flushPromises();
+    await wrapper.get('[data-testid="empty-add-sqlite"]').trigger('click');
+    await wrapper.get('[data-testid="server-name"]').setValue('Gone');
+    await wrapper.get('[data-testid="server-folder"]').setValue('/srv/gone');
+    await wrapper.get('[data-testid="server-test"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['servers.create']).not.toHaveBeenCalled();
+    expect(wrapper.get('[data-testid="save-anyway-reason"]').text()).toBe('UNREACHABLE Folder "/srv/gone" does not exist or cannot be read.');
+
+    // Back to the form: nothing saved.
+    const dialogs = wrapper.findAll('dialog');
+    await dialogs[dialogs.length - 1]!.get('[data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['servers.create']).not.toHaveBeenCalled();
+    expect(wrapper.find('[data-testid="server-form"]').exists()).toBe(true);
+
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+    await wrapper.findAll('dialog').at(-1)!.get('[data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['servers.create']).toHaveBeenCalledWith({ kind: 'sqlite', name: 'Gone', folder: '/srv/gone' });
+    // The saved server is tested at once so the list can show how it is doing.
+    expect(fake.commands['servers.test']).toHaveBeenLastCalledWith({ id: 'n' });
+  });
+});

@@ -97,6 +97,17 @@ export class PostgresConnector implements Connector {
     return this.facts;
   }
 
+  /** The databases' total size (what a base backup mostly is), or undefined when it cannot be asked: progress only. */
+  private async clusterSizeEstimate(signal?: AbortSignal): Promise<number | undefined> {
+    try {
+      const rows = await this.conn.query(`SELECT sum(pg_database_size(oid)) FROM pg_database WHERE has_database_privilege(oid, 'CONNECT')`, { signal, action: 'estimating the cluster size' });
+      const n = Number(rows[0]?.[0]);
+      return Number.isFinite(n) && n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
     const psql = this.conn.tool('psql');
     const pgDump = this.conn.tool('pg_dump');
@@ -192,12 +203,13 @@ export class PostgresConnector implements Connector {
       return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format } };
     }
     if (name === PG_BASEBACKUP_STREAM.name) {
+      const expectedBytes = await this.clusterSizeEstimate(opts.signal);
       const args = ['-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', ...this.conn.connArgs()];
       const { stream, done } = streamTool(this.conn.command('pg_basebackup', args), {
         signal: opts.signal,
         classify: this.conn.classify('taking a base backup (pg_basebackup)', 'DUMP_FAILED'),
       });
-      return { stream, done, handsOverBuffers: true, meta: { format: PG_BASEBACKUP_STREAM.format } };
+      return { stream, done, handsOverBuffers: true, meta: { format: PG_BASEBACKUP_STREAM.format, ...(expectedBytes ? { expectedBytes } : {}) } };
     }
     throw new BackstopError('VALIDATION', `Unknown PostgreSQL server-level stream "${name}".`);
   }

@@ -208,7 +208,7 @@ export class SqliteConnector implements Connector {
     }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     done.catch(() => undefined);
     // A read stream of a private temp file: each read is a fresh buffer nothing else keeps.
-    return { stream, done, handsOverBuffers: true, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header) } };
+    return { stream, done, handsOverBuffers: true, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size } };
   }
 
   private logical(database: string, opts: OperationOptions): DumpStream {
