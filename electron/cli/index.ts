@@ -28,7 +28,8 @@ Backups:
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
   restore <location> --point ID|latest --server server.json --database NEW
-          [--jobs N] [--no-owner] [--folder DIR]
+          [--jobs N] [--no-owner] [--no-privileges] [--map-role OLD=NEW]...
+          [--create-roles] [--folder DIR]
                        restore into a NEW database on the server in server.json
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
@@ -70,6 +71,9 @@ const OPTIONS = {
   'keep-last': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
+  'no-privileges': { type: 'boolean', default: false },
+  'map-role': { type: 'string', multiple: true },
+  'create-roles': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -90,6 +94,21 @@ function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) usage(`--${name} must be a whole number.`);
   return Number(v);
+}
+
+/** `--map-role OLD=NEW`, repeatable; each role named once. */
+function parseRoleMap(pairs: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const from = pair.slice(0, at);
+    const to = pair.slice(at + 1);
+    if (at <= 0 || to === '') usage(`--map-role "${pair}" must look like OLD=NEW (a role named by the backup = a role on the target server).`);
+    if (Buffer.byteLength(from) > 63 || Buffer.byteLength(to) > 63) usage(`--map-role "${pair}": role names are at most 63 bytes.`);
+    if (from in map) usage(`--map-role names role "${from}" twice.`);
+    map[from] = to;
+  }
+  return map;
 }
 
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
@@ -200,9 +219,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
           noOwner: values['no-owner'] ?? false,
+          noPrivileges: values['no-privileges'] ?? false,
+          roleMap: parseRoleMap(values['map-role'] ?? []),
+          createRoles: values['create-roles'] ?? false,
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
-        return printData(io, json, d, () => `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`);
+        return printData(io, json, d, () => [`Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'));
       }
       case 'extract': {
         const out = need(values, 'out', 'extract');

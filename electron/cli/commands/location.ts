@@ -85,7 +85,18 @@ export async function verifyCommand(engine: Engine, text: string, point: string 
 export async function restoreCommand(
   engine: Engine,
   where: string,
-  opts: { point: string; serverFile: string; database: string; keyFile?: string; jobs?: number; folder?: string; noOwner?: boolean },
+  opts: {
+    point: string;
+    serverFile: string;
+    database: string;
+    keyFile?: string;
+    jobs?: number;
+    folder?: string;
+    noOwner?: boolean;
+    noPrivileges?: boolean;
+    roleMap?: Record<string, string>;
+    createRoles?: boolean;
+  },
 ): Promise<RestoreOutcome> {
   const w = parseLocation(where);
   const { repo, key } = await open(engine, w, opts.keyFile);
@@ -104,11 +115,24 @@ export async function restoreCommand(
       toolPaths: settings.ok ? settings.data.toolPaths : {},
       database: opts.database,
       keyBase64: key ? key.toString('base64') : null,
-      options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, noPrivileges: false, roleMap: {}, createRoles: false, folder: opts.folder ? resolve(opts.folder) : null },
+      options: {
+        jobs: opts.jobs ?? 1,
+        noOwner: opts.noOwner ?? false,
+        noPrivileges: opts.noPrivileges ?? false,
+        roleMap: opts.roleMap ?? {},
+        createRoles: opts.createRoles ?? false,
+        folder: opts.folder ? resolve(opts.folder) : null,
+      },
     },
     new AbortController().signal,
     () => {},
-  );
+  ).catch((e: unknown) => {
+    // The engine names the choices in words; here they are flags.
+    if (e instanceof BackstopError && e.code === 'ROLE_MISSING' && e.message.includes('Choose one:')) {
+      throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
+    }
+    throw e;
+  });
 }
 
 export async function extractCommand(engine: Engine, where: string, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {

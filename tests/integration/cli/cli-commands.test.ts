@@ -65,7 +65,7 @@ describe('backstop CLI commands', () => {
 
     const restore = await cli('restore', s.location, '--point', 'latest', '--server', s.serverFile, '--database', 'copy.sqlite', '--data-dir', s.dataDir, '--json');
     expect(restore.code).toBe(0);
-    expect(JSON.parse(restore.out)).toEqual({ database: 'copy.sqlite', path: join(s.folder, 'copy.sqlite') });
+    expect(JSON.parse(restore.out)).toEqual({ database: 'copy.sqlite', path: join(s.folder, 'copy.sqlite'), notes: [] });
     const db = new Database(join(s.folder, 'copy.sqlite'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n).toBe(3503);
     db.close();

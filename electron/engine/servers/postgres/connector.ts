@@ -234,14 +234,13 @@ export class PostgresConnector implements Connector {
       }
       try {
         await this.pgRestore(database, archive, jobs, plan, opts);
-        if (plan.afterRestore.length > 0) {
-          await this.conn.query(`${UTF8}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${plan.afterRestore.join('\n')}\nCOMMIT;\n`, {
-            database,
-            signal: opts.signal,
-            action: `applying the owner, settings and privileges of database "${database}"`,
-            fallback: 'RESTORE_FAILED',
-          });
-        }
+        await this.runInTransaction(plan.objectStatements, database, `applying the owners and privileges of the objects in "${database}"`, opts.signal);
+        // Like pg_restore --create, from inside the new database, so shared text (the comment)
+        // is read in the encoding pg_dump wrote it in. A non-ASCII name would not match there
+        // when the database's encoding differs from the maintenance database's, so such names
+        // are handled from the maintenance database.
+        const from = /^[\x20-\x7e]*$/.test(database) ? database : undefined;
+        await this.runInTransaction(plan.databaseStatements, from, `applying the owner, settings and privileges of database "${database}"`, opts.signal);
         return { database, notes: plan.notes };
       } catch (e) {
         const dropped = await this.dropQuietly(database);
@@ -316,6 +315,17 @@ export class PostgresConnector implements Connector {
       await sinkTool(this.conn.command('pg_restore', args), archive.stream(), { classify, signal: opts.signal, onStderr });
     }
     progress.finish();
+  }
+
+  /** Runs statements in one transaction (UTF-8, empty search_path as pg_restore's scripts expect). */
+  private async runInTransaction(statements: string[], database: string | undefined, action: string, signal?: AbortSignal): Promise<void> {
+    if (statements.length === 0) return;
+    await this.conn.query(`${UTF8}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${statements.join('\n')}\nCOMMIT;\n`, {
+      ...(database === undefined ? {} : { database }),
+      signal,
+      action,
+      fallback: 'RESTORE_FAILED',
+    });
   }
 
   /** Drops roles this restore created; never throws. */

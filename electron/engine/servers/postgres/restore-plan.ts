@@ -51,8 +51,10 @@ export interface RestoreChoices {
 export interface RestorePlan {
   /** CREATE DATABASE for the new name, with the archive's encoding and locale. */
   createDatabase: string;
-  /** Run in the new database after pg_restore (one transaction). Empty when nothing to do. */
-  afterRestore: string[];
+  /** Object-level statements (owners, privileges under a roleMap): run in the new database after pg_restore. */
+  objectStatements: string[];
+  /** Database-level statements (owner, settings, per-role settings, comment, privileges): run after those. */
+  databaseStatements: string[];
   /** pg_restore flags. */
   pgRestoreArgs: string[];
   /** Roles to create (NOLOGIN) before anything else. */
@@ -315,13 +317,9 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const owners = dbKept.filter((c) => c.kind === 'owner');
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
   // Object ownership before object privileges (grants may name the owner), database last.
-  const afterRestore = [
-    ...(useRoleMap ? objKept.filter((c) => c.kind === 'owner').map(render) : []),
-    ...(useRoleMap ? objKept.filter((c) => c.kind === 'acl').map(render) : []),
-    ...owners.map(render),
-    ...rest.map(render),
-  ];
-  return { createDatabase: createSql, afterRestore, pgRestoreArgs, createRoles: missing, notes };
+  const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
+  const databaseStatements = [...owners.map(render), ...rest.map(render)];
+  return { createDatabase: createSql, objectStatements, databaseStatements, pgRestoreArgs, createRoles: missing, notes };
 }
 
 /** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
