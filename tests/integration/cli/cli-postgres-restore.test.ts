@@ -4,14 +4,13 @@
  * --map-role and --no-owner/--no-privileges restore, and their notes are printed (text) or
  * returned in the one JSON document (--json).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../electron/cli/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 
 let source: PgServer;
 let target: PgServer;
@@ -54,12 +53,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const restore = async (...extra: string[]) => {
-  const t = Date.now();
-  const r = await cli('restore', location, '--point', 'latest', '--server', targetFile, ...extra);
-  process.stderr.write(`restore ${extra.join(' ')}: ${Date.now() - t} ms\n`);
-  return r;
-};
+const restore = (...extra: string[]) => cli('restore', location, '--point', 'latest', '--server', targetFile, ...extra);
 
 describe('backstop restore: roles the target lacks', () => {
   it('fails with ROLE_MISSING naming the role and the flags; nothing is created', async () => {
@@ -71,7 +65,7 @@ describe('backstop restore: roles the target lacks', () => {
   });
 
   it('rejects a malformed --map-role with exit 2 (MALFORMED_REQUEST)', async () => {
-    for (const bad of ['web', '=x', 'web=', ]) {
+    for (const bad of ['web', '=x', 'web=']) {
       const r = await restore('--database', 'shop', '--map-role', bad, '--json');
       expect(r.code).toBe(2);
       expect(JSON.parse(r.out)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: `--map-role "${bad}" must look like OLD=NEW (a role named by the backup = a role on the target server). Run "backstop --help".` } });

@@ -12,10 +12,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
-import { BackstopError } from '../../../electron/shared/result.ts';
 import { connectorFor, type Connector, type RestoreOptions } from '../../../electron/engine/servers/index.ts';
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
@@ -27,16 +27,6 @@ let dumpDir: string | undefined;
 function connectorOf(pg: PgServer, user = pg.user, password: string | null = pg.password): Connector {
   const server: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: pg.host, port: pg.port, user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
   return connectorFor(server, { password, toolPaths: { postgres: PG_BIN } });
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackstopError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BackstopError);
-    return e as BackstopError;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function dumpToFile(pg: PgServer, db: string, dir = tempDir()): Promise<string> {

@@ -267,13 +267,13 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     if (c.kind === 'acl') return !choices.noPrivileges;
     return c.kind !== 'other';
   };
-  const target = (name: string): string => mapped.get(name) ?? name;
   const needed = new Map<string, string[]>();
   const skippedSettings = new Set<string>();
   const dbKept: Classified[] = [];
   for (const c of dbStmts) {
     if (!keep(c)) continue;
-    if (c.kind === 'setting' && choices.noPrivileges && c.roles.some((r) => !input.existingRoles.has(target(r.name)) && !mapped.has(r.name))) {
+    // Per-role settings of a role the target lacks: skipped along with privileges, unless the roles are created.
+    if (c.kind === 'setting' && choices.noPrivileges && !choices.createRoles && c.roles.some((r) => !mapped.has(r.name) && !input.existingRoles.has(r.name))) {
       skippedSettings.add(c.roles[0]!.name);
       continue;
     }
@@ -305,7 +305,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     const replace = new Map<number, string>();
     for (const k of c.db) if (identName(c.stmt.tokens[k]) === input.sourceDatabase) replace.set(k, quoteIdent(newDatabase));
     for (const r of c.roles) if (mapped.has(r.name)) replace.set(r.token, quoteIdent(mapped.get(r.name)!));
-    return renderStatement(c.stmt, replace).trim();
+    return renderStatement(c.stmt, replace, true).trim();
   };
   const createSql = render(create);
   if (!/\bTEMPLATE = template0\b/.test(createSql)) {

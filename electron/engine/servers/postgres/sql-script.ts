@@ -7,7 +7,8 @@
  * bodies ($x$ … $x$) and comments (--, nested /* *\/) are single tokens, so a `;` or a
  * keyword inside them never splits or matches anything. A psql meta-command line
  * (`\connect`, `\restrict`) is a statement of its own with one `meta` token. Rendering a
- * statement with no replacements gives back its exact text.
+ * statement with no replacements gives back its exact text. PostgreSQL's dialect only: SQLite
+ * scripts have their own splitter (sqlite/statement-splitter.ts, sqlite3_complete rules).
  */
 
 export type TokenKind = 'word' | 'qident' | 'string' | 'punct' | 'space' | 'comment' | 'meta';
@@ -127,9 +128,13 @@ export function isKeyword(t: Token | undefined, kw: string): boolean {
   return t?.kind === 'word' && t.raw.toUpperCase() === kw;
 }
 
-/** The statement's text with tokens at the given indices replaced. */
-export function renderStatement(s: Statement, replace: ReadonlyMap<number, string> = new Map()): string {
-  return s.tokens.map((t, k) => replace.get(k) ?? t.raw).join('');
+/** The statement's text with tokens at the given indices replaced; `bare`: without the comments and spaces before it. */
+export function renderStatement(s: Statement, replace: ReadonlyMap<number, string> = new Map(), bare = false): string {
+  const from = bare ? s.sig[0]! : 0;
+  return s.tokens
+    .slice(from)
+    .map((t, k) => replace.get(k + from) ?? t.raw)
+    .join('');
 }
 
 /** The text of the significant tokens from sig position `from` to `to` (exclusive), spaces kept. */
