@@ -12,10 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
-import { BackstopError } from '../../../electron/shared/result.ts';
 import { connectorFor, restoreBaseBackup, startDataDirectory, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { chownTree, freePort } from '../../fixtures/servers/common.ts';
+import { chownTree, freePort, rejection } from '../../fixtures/servers/common.ts';
 import { PG_BIN, pgContentFingerprint, pgSchemaDump, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 
@@ -44,16 +43,6 @@ function server(over: Partial<Extract<Server, { kind: 'postgres' }>> = {}): Serv
 
 function connector(over: Partial<Extract<Server, { kind: 'postgres' }>> = {}, password: string | null = pg.password, binDir: string | null = PG_BIN): Connector {
   return connectorFor(server(over), { password, toolPaths: { postgres: binDir } });
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackstopError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BackstopError);
-    return e as BackstopError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function databaseExists(name: string): boolean {
