@@ -151,6 +151,21 @@ describe('planRestore', () => {
   });
 });
 
+describe('row-level security policies', () => {
+  const POLICY = `${OBJECT_SCRIPT}CREATE POLICY "p; TO x" ON app.orders AS RESTRICTIVE FOR SELECT TO reader, "Pol Role" USING ((owner = CURRENT_USER));\n`;
+
+  test('their roles are checked; a role map cannot stand in for them, creating the role can', () => {
+    const e = rejection(() =>
+      planRestore(input({ objectScript: POLICY, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'other']), choices: { noOwner: true, noPrivileges: true, roleMap: { 'Pol Role': 'other' }, createRoles: false } }), 'n'),
+    );
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toContain('"Pol Role" (named in POLICY "p; TO x" ON app.orders AS RESTRICTIVE FOR SELECT)');
+    expect(e.message).toContain('Roles named in row-level security policies ("Pol Role") can only be created, not mapped or skipped.');
+    const plan = planRestore(input({ objectScript: POLICY, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n');
+    expect(plan.createRoles).toEqual(['Pol Role']);
+  });
+});
+
 describe('decodeScript', () => {
   test('reads the script in the encoding pg_restore wrote it in', () => {
     expect(decodeScript(Buffer.from("SET client_encoding = 'LATIN1';\nCOMMENT ON DATABASE x IS 'Caf\u00e9';", 'latin1'))).toContain("'Café'");

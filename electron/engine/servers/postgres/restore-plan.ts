@@ -20,7 +20,7 @@ import { BackstopError } from '../../../shared/result.ts';
 import { quoteIdent } from './connection.ts';
 import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement } from './sql-script.ts';
 
-export type RoleUse = 'owner' | 'privilege' | 'setting';
+export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
 
 interface RoleRef {
   /** Index into the statement's tokens. */
@@ -31,7 +31,7 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'other';
 
 interface Classified {
   stmt: Statement;
@@ -126,6 +126,23 @@ function classify(s: Statement, dbLevel: boolean): Classified {
     return none;
   }
   if (isKeyword(t0, 'GRANT') || isKeyword(t0, 'REVOKE')) return classifyGrant(s, 0, dbLevel);
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'POLICY')) {
+    // CREATE POLICY p ON t [AS …] [FOR …] TO role [, …] [USING (…)] [WITH CHECK (…)]
+    const to = findTop(s, 'TO', 2);
+    const roles: RoleRef[] = [];
+    for (let k = to + 1; to > 0 && k < n; k++) {
+      const t = sig(s, k);
+      if (t?.kind === 'punct') {
+        if (t.raw === ',') continue;
+        break;
+      }
+      if (isKeyword(t, 'USING') || isKeyword(t, 'WITH')) break;
+      if (['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE'].some((kw) => isKeyword(t, kw))) continue;
+      const name = identName(t);
+      if (name) roles.push({ token: s.sig[k]!, name, use: 'policy', what: `named in POLICY ${sliceText(s, 2, to)}` });
+    }
+    return { ...none, kind: 'policy', roles };
+  }
   if ((isKeyword(t0, 'SET') || isKeyword(t0, 'RESET')) && isKeyword(sig(s, 1), 'SESSION') && isKeyword(sig(s, 2), 'AUTHORIZATION')) {
     const name = isKeyword(t0, 'SET') ? identName(sig(s, 3)) : null;
     const roles: RoleRef[] = name ? [{ token: s.sig[3]!, name, use: 'privilege', what: `grantor of privileges on ${dbLevel ? 'the database' : 'objects'}` }] : [];
@@ -281,6 +298,10 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   }
   const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
   for (const c of [...dbKept, ...objKept]) for (const r of c.roles) needed.set(r.name, [...(needed.get(r.name) ?? []), r.what]);
+  // pg_restore creates policies as they are: their roles must exist under their own names.
+  const policyRoles = new Map<string, string[]>();
+  for (const c of objStmts) if (c.kind === 'policy') for (const r of c.roles) policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+  for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) needed.set(name, [...(needed.get(name) ?? []), ...whats]);
 
   for (const [from, to] of mapped) {
     if (!input.existingRoles.has(to)) {
@@ -289,11 +310,12 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     if (needed.has(from)) notes.push(`Role "${from}" of the backup was mapped to "${to}".`);
     else notes.push(`Role "${from}" is not named by this backup (or its ownership/privileges are skipped): the mapping was not needed.`);
   }
-  const missing = [...needed.keys()].filter((r) => !mapped.has(r) && !input.existingRoles.has(r)).sort();
+  const missing = [...needed.keys()].filter((r) => (!mapped.has(r) || policyRoles.has(r)) && !input.existingRoles.has(r)).sort();
+  const inPolicies = missing.filter((r) => policyRoles.has(r));
   if (missing.length > 0 && !choices.createRoles) {
     throw new BackstopError(
       'ROLE_MISSING',
-      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.`,
+      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
     );
   }
   for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
