@@ -209,7 +209,6 @@ export class PostgresConnector implements Connector {
     }
     checkPgDatabaseName(database);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
-    await this.refuseExisting(database, opts.signal);
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'backstop-pgrestore-'));
     try {
       const archive = await openArchive(source, {
@@ -234,13 +233,17 @@ export class PostgresConnector implements Connector {
       }
       try {
         await this.pgRestore(database, archive, jobs, plan, opts);
-        await this.runInTransaction(plan.objectStatements, database, `applying the owners and privileges of the objects in "${database}"`, opts.signal);
-        // Like pg_restore --create, from inside the new database, so shared text (the comment)
-        // is read in the encoding pg_dump wrote it in. A non-ASCII name would not match there
-        // when the database's encoding differs from the maintenance database's, so such names
-        // are handled from the maintenance database.
-        const from = /^[\x20-\x7e]*$/.test(database) ? database : undefined;
-        await this.runInTransaction(plan.databaseStatements, from, `applying the owner, settings and privileges of database "${database}"`, opts.signal);
+        // Database-level statements run like pg_restore --create's, from inside the new database,
+        // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
+        // name would not match there when the database's encoding differs from the maintenance
+        // database's, so for such names they run from the maintenance database.
+        const action = `applying the owners, settings and privileges of database "${database}"`;
+        if (/^[\x20-\x7e]*$/.test(database)) {
+          await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
+        } else {
+          await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
+          await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
+        }
         return { database, notes: plan.notes };
       } catch (e) {
         const dropped = await this.dropQuietly(database);
@@ -251,16 +254,6 @@ export class PostgresConnector implements Connector {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }
-
-  /** DATABASE_EXISTS before anything is read or created. */
-  private async refuseExisting(database: string, signal?: AbortSignal): Promise<void> {
-    const rows = await this.conn.query(`SELECT count(*) FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
-      signal,
-      action: 'checking the target database name',
-      fallback: 'RESTORE_FAILED',
-    });
-    if (rows[0]?.[0] !== '0') throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
   }
 
   /** Reads the archive's database-level entries and every role it names; see restore-plan.ts. */
@@ -275,19 +268,25 @@ export class PostgresConnector implements Connector {
           signal: opts.signal,
         }),
       );
-    const databaseScript = await inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']);
-    const objectScript = await inspect(['--schema-only', '-f', '-']);
-    const roles = await this.conn.query(`SELECT encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles`, {
-      signal: opts.signal,
-      action: 'listing roles',
-      fallback: 'RESTORE_FAILED',
-    });
+    const [databaseScript, objectScript, roles] = await Promise.all([
+      inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
+      inspect(['--schema-only', '-f', '-']),
+      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), and which roles exist.
+      this.conn.query(
+        `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
+         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles`,
+        { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
+      ),
+    ]);
+    if (roles.some((r) => r[0] === 'd')) {
+      throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
+    }
     return planRestore(
       {
         sourceDatabase: sourceDatabaseName(databaseScript) ?? '',
         databaseScript,
         objectScript,
-        existingRoles: new Set(roles.map((r) => hexToText(r[0] ?? ''))),
+        existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
