@@ -30,7 +30,8 @@ Backups:
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
   restore <location> --point ID|latest --server server.json --database NEW
-          [--jobs N] [--no-owner] [--folder DIR]
+          [--jobs N] [--no-owner] [--no-privileges] [--map-role OLD=NEW]...
+          [--create-roles] [--folder DIR]
                        restore into a NEW database on the server in server.json
   restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
                        a PostgreSQL cluster snapshot into a new data directory
@@ -84,6 +85,9 @@ const OPTIONS = {
   'os-user': { type: 'string' },
   'alter-existing': { type: 'boolean', default: false },
   name: { type: 'string' },
+  'no-privileges': { type: 'boolean', default: false },
+  'map-role': { type: 'string', multiple: true },
+  'create-roles': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -116,6 +120,21 @@ function joinNegativeValues(argv: string[]): string[] {
     else out.push(a);
   }
   return out;
+}
+
+/** `--map-role OLD=NEW`, repeatable; each role named once. */
+function parseRoleMap(pairs: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const from = pair.slice(0, at);
+    const to = pair.slice(at + 1);
+    if (at <= 0 || to === '') usage(`--map-role "${pair}" must look like OLD=NEW (a role named by the backup = a role on the target server).`);
+    if (Buffer.byteLength(from) > 63 || Buffer.byteLength(to) > 63) usage(`--map-role "${pair}": role names are at most 63 bytes.`);
+    if (from in map) usage(`--map-role names role "${from}" twice.`);
+    map[from] = to;
+  }
+  return map;
 }
 
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
@@ -232,12 +251,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(values.folder ? { folder: values.folder } : {}),
           ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
           noOwner: values['no-owner'] ?? false,
+          noPrivileges: values['no-privileges'] ?? false,
+          roleMap: parseRoleMap(values['map-role'] ?? []),
+          createRoles: values['create-roles'] ?? false,
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
         // A cluster restore makes a data directory, not a database: "database" is null.
         const doc = { database: d.cluster ? null : d.database, path: d.path, notes: d.notes };
         return printData(io, json, doc, () =>
-          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `  ${n}`)].join('\n'),
+          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'),
         );
       }
       case 'apply-globals': {

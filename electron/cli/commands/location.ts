@@ -104,7 +104,19 @@ export interface RestoreCommandResult extends RestoreOutcome {
 export async function restoreCommand(
   engine: Engine,
   where: string,
-  opts: { point: string; serverFile?: string; database?: string; keyFile?: string; jobs?: number; folder?: string; noOwner?: boolean; osUser?: string },
+  opts: {
+    point: string;
+    serverFile?: string;
+    database?: string;
+    keyFile?: string;
+    jobs?: number;
+    folder?: string;
+    noOwner?: boolean;
+    noPrivileges?: boolean;
+    roleMap?: Record<string, string>;
+    createRoles?: boolean;
+    osUser?: string;
+  },
 ): Promise<RestoreCommandResult> {
   const w = parseLocation(where);
   w.location = resolveServerFolder(w.location, PG_BASEBACKUP_STREAM.name);
@@ -137,12 +149,25 @@ export async function restoreCommand(
       ...target,
       toolPaths: settings.ok ? settings.data.toolPaths : {},
       keyBase64: key ? key.toString('base64') : null,
-      options: { jobs: opts.jobs ?? 1, noOwner: opts.noOwner ?? false, noPrivileges: false, roleMap: {}, createRoles: false, folder: opts.folder ? resolve(opts.folder) : null },
+      options: {
+        jobs: opts.jobs ?? 1,
+        noOwner: opts.noOwner ?? false,
+        noPrivileges: opts.noPrivileges ?? false,
+        roleMap: opts.roleMap ?? {},
+        createRoles: opts.createRoles ?? false,
+        folder: opts.folder ? resolve(opts.folder) : null,
+      },
       ...(opts.osUser ? { osUser: opts.osUser } : {}),
     },
     new AbortController().signal,
     () => {},
-  );
+  ).catch((e: unknown) => {
+    // The engine names the choices in words; here they are flags.
+    if (e instanceof BackstopError && e.code === 'ROLE_MISSING' && e.message.includes('Choose one:')) {
+      throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
+    }
+    throw e;
+  });
   return { ...outcome, cluster };
 }
 

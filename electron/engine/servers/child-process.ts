@@ -18,7 +18,7 @@
  */
 import { lowerProcessPriority } from '../runtime/background-priority.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackstopError } from '../../shared/result.ts';
 
@@ -155,6 +155,21 @@ export async function runTool(cmd: ToolCommand, opts: { classify: Classifier; in
   const err = await outcome;
   if (err) throw err;
   return stdout;
+}
+
+/** Runs a tool to completion with `input` (bytes) on stdin and resolves its stdout as bytes. */
+export async function runToolBuffer(cmd: ToolCommand, opts: { classify: Classifier; input: Buffer[] | null; signal?: AbortSignal }): Promise<Buffer> {
+  const { child, outcome } = start(cmd, opts.classify, opts.signal, opts.input === null ? 'ignore' : 'pipe');
+  if (!child) throw (await outcome) ?? canceled();
+  const out: Buffer[] = [];
+  child.stdout?.on('data', (d: Buffer) => out.push(d));
+  if (opts.input !== null) {
+    child.stdin?.on('error', () => undefined); // EPIPE when the tool stops reading early; its exit code tells.
+    void pipeline(Readable.from(opts.input), child.stdin!).catch(() => undefined);
+  }
+  const err = await outcome;
+  if (err) throw err;
+  return Buffer.concat(out);
 }
 
 export interface ToolStream {

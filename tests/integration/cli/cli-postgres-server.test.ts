@@ -116,8 +116,8 @@ describe('restore of a PostgreSQL cluster snapshot', () => {
     // The text output prints the same notes.
     const text = await cli('restore', join(root, SERVER_FOLDER, 'base.tar'), '--point', 'latest', '--folder', join(reachableParent(), 'again'), '--data-dir', dataDir);
     expect(text.code, text.err).toBe(0);
-    expect(text.out).toMatch(/^Restored the cluster into .*again\.\n {2}Restored a PostgreSQL 15 cluster/);
-    expect(text.out).toContain('  Start it: ');
+    expect(text.out).toMatch(/^Restored the cluster into .*again\.\nnote: Restored a PostgreSQL 15 cluster/);
+    expect(text.out).toContain('note: Start it: ');
   });
 
   it('restores the stream folder <root>/~server/base.tar too, and says when the server user cannot reach the folder', async () => {

@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL connector against a real throwaway PostgreSQL 15 server (TCP + scram).
  * Fidelity: Pagila and Chinook are dumped and restored under new names; schema-only dumps,
- * per-table row counts + checksums and sequence positions must match. Snapshot: a base
+ * per-table row counts + checksums, sequence positions and the database-level properties
+ * (pgDatabaseFidelity: owner, privileges, settings, comment, encoding/locale, object
+ * owners and privileges, routine results) must match. Snapshot: a base
  * backup restores into a new data directory that starts and holds the same data.
  */
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -10,11 +12,14 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
-import { BackstopError } from '../../../electron/shared/result.ts';
 import { connectorFor, restoreBaseBackup, startDataDirectory, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { chownTree, freePort } from '../../fixtures/servers/common.ts';
+import { chownTree, freePort, rejection } from '../../fixtures/servers/common.ts';
 import { PG_BIN, pgContentFingerprint, pgSchemaDump, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
+
+/** Pagila routines whose results must not change in a restored copy. */
+const PAGILA_CALLS = ['inventory_in_stock(1)', 'inventory_in_stock(2)', 'inventory_held_by_customer(6)', "last_day('2022-02-10')", "_group_concat('a', 'b')"];
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
 
@@ -40,16 +45,6 @@ function connector(over: Partial<Extract<Server, { kind: 'postgres' }>> = {}, pa
   return connectorFor(server(over), { password, toolPaths: { postgres: binDir } });
 }
 
-async function rejection(p: Promise<unknown>): Promise<BackstopError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BackstopError);
-    return e as BackstopError;
-  }
-  throw new Error('expected a rejection');
-}
-
 function databaseExists(name: string): boolean {
   return pg.psql(`SELECT count(*) FROM pg_database WHERE datname = '${name.replace(/'/g, "''")}'`).trim() === '1';
 }
@@ -70,6 +65,11 @@ beforeAll(async () => {
   pg.loadFile(join(FIXTURES, 'pagila/pagila-data.sql'), 'pagila');
   pg.loadFile(join(FIXTURES, 'chinook/Chinook_PostgreSql.sql'), 'postgres'); // creates "chinook" itself
   pg.psql(`CREATE ROLE limited LOGIN PASSWORD 'limited-pw'`);
+  // Database-level properties the fidelity checks must see come back.
+  pg.psql(`ALTER DATABASE pagila SET search_path = public, pg_catalog; ALTER DATABASE pagila CONNECTION LIMIT 50; COMMENT ON DATABASE pagila IS 'DVD rental sample';
+    REVOKE CONNECT ON DATABASE pagila FROM PUBLIC; GRANT CONNECT ON DATABASE pagila TO limited; ALTER ROLE limited IN DATABASE pagila SET work_mem = '16MB';
+    ALTER DATABASE chinook SET "DateStyle" = 'ISO, DMY'; COMMENT ON DATABASE chinook IS 'Digital media store';`);
+  pg.psql('GRANT SELECT ON ALL TABLES IN SCHEMA public TO limited; ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO limited;', 'pagila');
 });
 
 afterAll(async () => {
@@ -150,6 +150,7 @@ describe('logical backup and restore', () => {
     await c.restore('pagila_restored', createReadStream(file), 'logical', { onProgress: (p) => progress.push(p) });
     try {
       expect(pgSchemaDump(pg, 'pagila_restored')).toBe(pgSchemaDump(pg, 'pagila'));
+      expect(pgDatabaseFidelity(pg, 'pagila_restored', PAGILA_CALLS)).toEqual(pgDatabaseFidelity(pg, 'pagila', PAGILA_CALLS));
       const source = pgContentFingerprint(pg, 'pagila');
       expect(Object.keys(source).length).toBeGreaterThan(20);
       expect(pgContentFingerprint(pg, 'pagila_restored')).toEqual(source);
@@ -170,6 +171,7 @@ describe('logical backup and restore', () => {
     await c.restore('chinook copy', createReadStream(file), 'logical', { jobs: 2, noOwner: true, tempDir: spool });
     try {
       expect(pgSchemaDump(pg, 'chinook copy')).toBe(pgSchemaDump(pg, 'chinook'));
+      expect(pgDatabaseFidelity(pg, 'chinook copy')).toEqual(pgDatabaseFidelity(pg, 'chinook'));
       expect(pgContentFingerprint(pg, 'chinook copy')).toEqual(pgContentFingerprint(pg, 'chinook'));
     } finally {
       pg.psql('DROP DATABASE "chinook copy"');

@@ -6,21 +6,25 @@
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
  *   `restoreBaseBackup` (snapshot.ts), not `restore`.
- * - restore (logical): CREATE DATABASE (DATABASE_EXISTS if taken) from template0, then
- *   pg_restore --exit-on-error into it; the new database is dropped if anything fails.
- *   Progress counts TOC entries (`pg_restore -l`) against `--verbose` lines.
+ * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
+ *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
+ *   ROLE_MISSING before anything is created when it names roles the target lacks and no
+ *   choice covers them. Then CREATE DATABASE with the source's encoding and locale (from
+ *   template0), pg_restore --exit-on-error into it, and the database's owner, settings,
+ *   per-role settings, comment and privileges under the new name. The new database (and
+ *   any role the restore created) is dropped if anything fails. Progress counts TOC
+ *   entries (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { spawn } from 'node:child_process';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
-import { childEnv, runTool, sinkTool, streamTool } from '../child-process.ts';
+import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
+import { openArchive, type ArchiveSource } from './archive-source.ts';
+import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
   ConnectionReport,
@@ -50,6 +54,9 @@ interface ServerFacts {
 function hexToText(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
 }
+
+/** Statements Backstop sends are UTF-8, whatever the psql locale or the database's encoding. */
+const UTF8 = "SET client_encoding = 'UTF8';\n";
 
 /** pg_restore --verbose lines that stand for one TOC entry being processed. */
 const VERBOSE_ENTRY = /^pg_restore: (creating|processing|executing|restoring|setting|finished item|launching item)/;
@@ -229,23 +236,96 @@ export class PostgresConnector implements Connector {
     }
     checkPgDatabaseName(database);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
-    await this.conn.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0`, {
-      signal: opts.signal,
-      action: `creating database "${database}"`,
-      fallback: 'RESTORE_FAILED',
-    });
+    const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'backstop-pgrestore-'));
     try {
-      await this.pgRestore(database, source, jobs, opts);
-      return { database };
-    } catch (e) {
-      if ((await this.dropQuietly(database)) || !(e instanceof BackstopError)) throw e;
-      throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
+      const archive = await openArchive(source, {
+        lister: this.conn.command('pg_restore', ['--create', '-l']),
+        classify: this.conn.classify('reading the archive table of contents', 'RESTORE_FAILED'),
+        dir,
+        spool: jobs > 1,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      // Everything below is decided before anything is created on the target.
+      const plan = await this.planFor(database, archive, dir, opts);
+      const createdRoles: string[] = [];
+      try {
+        for (const role of plan.createRoles) {
+          await this.conn.query(`${UTF8}CREATE ROLE ${quoteIdent(role)} NOLOGIN;`, { signal: opts.signal, action: `creating role "${role}"`, fallback: 'RESTORE_FAILED' });
+          createdRoles.push(role);
+        }
+        await this.conn.query(`${UTF8}${plan.createDatabase}`, { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
+      } catch (e) {
+        await this.dropRolesQuietly(createdRoles);
+        throw e;
+      }
+      try {
+        await this.pgRestore(database, archive, jobs, plan, opts);
+        // Database-level statements run like pg_restore --create's, from inside the new database,
+        // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
+        // name would not match there when the database's encoding differs from the maintenance
+        // database's, so for such names they run from the maintenance database.
+        const action = `applying the owners, settings and privileges of database "${database}"`;
+        if (/^[\x20-\x7e]*$/.test(database)) {
+          await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
+        } else {
+          await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
+          await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
+        }
+        return { database, notes: plan.notes };
+      } catch (e) {
+        const dropped = await this.dropQuietly(database);
+        await this.dropRolesQuietly(createdRoles);
+        if (dropped || !(e instanceof BackstopError)) throw e;
+        throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 
-  private async pgRestore(database: string, source: Readable, jobs: number, opts: RestoreOptions): Promise<void> {
-    const progress = new ProgressReporter('entries', null, opts.onProgress);
-    const args = ['--exit-on-error', '--verbose', ...(opts.noOwner ? ['--no-owner'] : []), ...this.conn.connArgs(), '-d', conninfoDbname(database)];
+  /** Reads the archive's database-level entries and every role it names; see restore-plan.ts. */
+  private async planFor(database: string, archive: ArchiveSource, dir: string, opts: RestoreOptions): Promise<RestorePlan> {
+    const listFile = join(dir, 'database-entries.list');
+    await writeFile(listFile, `${databaseEntries(archive.list).join('\n')}\n`, { mode: 0o600 });
+    const inspect = async (args: string[]): Promise<string> =>
+      decodeScript(
+        await runToolBuffer(this.conn.command('pg_restore', [...args, ...(archive.file ? [archive.file] : [])]), {
+          classify: this.conn.classify('reading the archive', 'RESTORE_FAILED'),
+          input: archive.toolInput(),
+          signal: opts.signal,
+        }),
+      );
+    const [databaseScript, objectScript, roles] = await Promise.all([
+      inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
+      inspect(['--schema-only', '-f', '-']),
+      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), and which roles exist.
+      this.conn.query(
+        `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
+         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles`,
+        { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
+      ),
+    ]);
+    if (roles.some((r) => r[0] === 'd')) {
+      throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
+    }
+    return planRestore(
+      {
+        sourceDatabase: sourceDatabaseName(databaseScript) ?? '',
+        databaseScript,
+        objectScript,
+        existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
+        restoringUser: this.conn.server.user,
+        serverLabel: this.conn.label,
+        choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
+      },
+      database,
+    );
+  }
+
+  private async pgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
+    const entries = countToc(archive.list) - databaseEntries(archive.list).length;
+    const progress = new ProgressReporter('entries', entries, opts.onProgress);
+    const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
     const classify = this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED');
     let seen = 0;
     let partial = '';
@@ -254,71 +334,34 @@ export class PostgresConnector implements Connector {
       partial = lines.pop() ?? '';
       for (const l of lines) if (VERBOSE_ENTRY.test(l)) progress.report(++seen);
     };
-    if (jobs > 1) {
-      // Parallel pg_restore needs a seekable file: spool the stream first.
-      const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'backstop-pgrestore-'));
-      try {
-        const file = join(dir, 'archive.dump');
-        await pipeline(source, createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal: opts.signal });
-        progress.setTotal(await this.tocEntries(file, opts.signal));
-        await sinkTool(this.conn.command('pg_restore', [...args, '-j', String(jobs), file]), emptyStream(), { classify, signal: opts.signal, onStderr });
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+    if (archive.file) {
+      const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
+      await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
     } else {
-      // Stream straight into pg_restore; a second pg_restore -l reads the TOC at the head of the same bytes.
-      const lister = this.startLister((n) => progress.setTotal(n));
-      const tee = new PassThrough();
-      tee.on('data', (chunk: Buffer) => lister.write(chunk));
-      tee.on('end', () => lister.end());
-      tee.on('error', () => lister.end());
-      source.on('error', (e) => tee.destroy(e));
-      source.pipe(tee);
-      try {
-        await sinkTool(this.conn.command('pg_restore', args), tee, { classify, signal: opts.signal, onStderr });
-      } finally {
-        lister.stop();
-      }
+      await sinkTool(this.conn.command('pg_restore', args), archive.stream(), { classify, signal: opts.signal, onStderr });
     }
     progress.finish();
   }
 
-  /** pg_restore -l on stdin: calls back with the TOC entry count; never fails the restore. */
-  private startLister(onTotal: (n: number) => void): { write(b: Buffer): void; end(): void; stop(): void } {
-    let alive = true;
-    let out = '';
-    const child = spawn(this.conn.tool('pg_restore'), ['-l'], { stdio: ['pipe', 'pipe', 'ignore'], env: childEnv(), windowsHide: true });
-    child.on('error', () => (alive = false));
-    child.stdin.on('error', () => (alive = false));
-    child.stdin.on('close', () => (alive = false));
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => (out += d));
-    child.on('close', (code) => {
-      alive = false;
-      if (code === 0) onTotal(countToc(out));
+  /** Runs statements in one transaction (UTF-8, empty search_path as pg_restore's scripts expect). */
+  private async runInTransaction(statements: string[], database: string | undefined, action: string, signal?: AbortSignal): Promise<void> {
+    if (statements.length === 0) return;
+    await this.conn.query(`${UTF8}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${statements.join('\n')}\nCOMMIT;\n`, {
+      ...(database === undefined ? {} : { database }),
+      signal,
+      action,
+      fallback: 'RESTORE_FAILED',
     });
-    return {
-      write: (b) => {
-        if (alive) child.stdin.write(b);
-      },
-      end: () => {
-        if (alive) child.stdin.end();
-      },
-      stop: () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      },
-    };
   }
 
-  private async tocEntries(file: string, signal?: AbortSignal): Promise<number | null> {
-    try {
-      const out = await runTool(this.conn.command('pg_restore', ['-l', file]), {
-        signal,
-        classify: this.conn.classify('reading the archive table of contents', 'RESTORE_FAILED'),
-      });
-      return countToc(out);
-    } catch {
-      return null;
+  /** Drops roles this restore created; never throws. */
+  private async dropRolesQuietly(roles: string[]): Promise<void> {
+    for (const role of roles) {
+      try {
+        await this.conn.query(`${UTF8}DROP ROLE IF EXISTS ${quoteIdent(role)};`, { action: `dropping role "${role}" created by the failed restore` });
+      } catch {
+        /* the original error matters more */
+      }
     }
   }
 

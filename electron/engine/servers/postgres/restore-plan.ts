@@ -1,0 +1,356 @@
+/**
+ * What a PostgreSQL restore must do besides `pg_restore` itself, worked out from the
+ * archive before anything is created on the target:
+ * - the database-level statements of the archive (`pg_restore --create` of the DATABASE,
+ *   DATABASE PROPERTIES, COMMENT/ACL/SECURITY LABEL on DATABASE entries), rewritten for the
+ *   NEW database name: CREATE DATABASE (encoding, locale, provider …), owner, settings,
+ *   per-role settings, comment, privileges, connection limit;
+ * - every role the archive names (database owner, object owners, grantees and grantors,
+ *   default privileges, per-role settings), and which of them the target lacks once the
+ *   user's choices (noOwner, noPrivileges, roleMap, createRoles) are applied;
+ * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
+ *   mapped roles (pg_restore then runs with --no-owner --no-privileges).
+ *
+ * Contract: statements are recognised token by token (sql-script.ts), so quoted or odd
+ * names, and keywords inside strings or function bodies, never mislead it; the database
+ * name is replaced only where the grammar puts it. COPY data is never read (the scripts
+ * come from `pg_restore --schema-only`).
+ */
+import { BackstopError } from '../../../shared/result.ts';
+import { quoteIdent } from './connection.ts';
+import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement } from './sql-script.ts';
+
+export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
+
+interface RoleRef {
+  /** Index into the statement's tokens. */
+  token: number;
+  name: string;
+  use: RoleUse;
+  /** For a DBA: "owner of TABLE app.orders", "granted CONNECT on the database". */
+  what: string;
+}
+
+type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'other';
+
+interface Classified {
+  stmt: Statement;
+  kind: Kind;
+  /** Token indices holding the database name (DB-level statements). */
+  db: number[];
+  roles: RoleRef[];
+}
+
+export interface RestoreChoices {
+  noOwner: boolean;
+  noPrivileges: boolean;
+  roleMap: Record<string, string>;
+  createRoles: boolean;
+}
+
+export interface RestorePlan {
+  /** CREATE DATABASE for the new name, with the archive's encoding and locale. */
+  createDatabase: string;
+  /** Object-level statements (owners, privileges under a roleMap): run in the new database after pg_restore. */
+  objectStatements: string[];
+  /** Database-level statements (owner, settings, per-role settings, comment, privileges): run after those. */
+  databaseStatements: string[];
+  /** pg_restore flags. */
+  pgRestoreArgs: string[];
+  /** Roles to create (NOLOGIN) before anything else. */
+  createRoles: string[];
+  notes: string[];
+}
+
+const sig = (s: Statement, k: number) => s.tokens[s.sig[k]!];
+
+function grantees(s: Statement, from: number, what: string, out: RoleRef[]): void {
+  // grantee [, grantee …] [WITH GRANT OPTION | WITH ADMIN OPTION] [GRANTED BY r] [CASCADE | RESTRICT] ;
+  for (let k = from; k < s.sig.length; k++) {
+    const t = sig(s, k);
+    if (t?.kind === 'punct') {
+      if (t.raw === ',') continue;
+      break;
+    }
+    if (isKeyword(t, 'GROUP')) continue;
+    if (isKeyword(t, 'WITH') || isKeyword(t, 'CASCADE') || isKeyword(t, 'RESTRICT')) break;
+    if (isKeyword(t, 'GRANTED') && isKeyword(sig(s, k + 1), 'BY')) {
+      const r = identName(sig(s, k + 2));
+      if (r) out.push({ token: s.sig[k + 2]!, name: r, use: 'privilege', what: `grantor of privileges on ${what}` });
+      break;
+    }
+    if (isKeyword(t, 'PUBLIC')) continue;
+    const name = identName(t);
+    if (name) out.push({ token: s.sig[k]!, name, use: 'privilege', what: '' });
+  }
+}
+
+/** Depth-0 position of keyword `kw` at or after sig position `from`, or -1. */
+function findTop(s: Statement, kw: string, from: number): number {
+  let depth = 0;
+  for (let k = from; k < s.sig.length; k++) {
+    const t = sig(s, k)!;
+    if (t.kind === 'punct' && t.raw === '(') depth++;
+    else if (t.kind === 'punct' && t.raw === ')') depth--;
+    else if (depth === 0 && isKeyword(t, kw)) return k;
+  }
+  return -1;
+}
+
+function classifyGrant(s: Statement, start: number, dbLevel: boolean): Classified {
+  const roles: RoleRef[] = [];
+  const db: number[] = [];
+  const verb = sig(s, start)!.raw.toUpperCase();
+  const on = findTop(s, 'ON', start + 1);
+  const to = on < 0 ? -1 : findTop(s, verb === 'GRANT' ? 'TO' : 'FROM', on + 1);
+  if (to < 0) return { stmt: s, kind: 'acl', db, roles };
+  const onDatabase = isKeyword(sig(s, on + 1), 'DATABASE');
+  if (onDatabase) db.push(s.sig[on + 2]!);
+  const object = onDatabase || dbLevel ? 'the database' : sliceText(s, on + 1, to);
+  const privs = sliceText(s, start + 1, on);
+  grantees(s, to + 1, object, roles);
+  for (const r of roles) if (!r.what) r.what = verb === 'GRANT' ? `granted ${privs} on ${object}` : `named in the privileges of ${object}`;
+  return { stmt: s, kind: 'acl', db, roles };
+}
+
+function classify(s: Statement, dbLevel: boolean): Classified {
+  const n = s.sig.length;
+  const t0 = sig(s, 0);
+  const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
+  if (t0?.kind === 'meta') return none;
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'DATABASE')) return { ...none, kind: 'create', db: [s.sig[2]!] };
+  if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[3]!] };
+  if (isKeyword(t0, 'SECURITY') && isKeyword(sig(s, 1), 'LABEL')) {
+    const on = findTop(s, 'ON', 2);
+    if (on > 0 && isKeyword(sig(s, on + 1), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[on + 2]!] };
+    return none;
+  }
+  if (isKeyword(t0, 'GRANT') || isKeyword(t0, 'REVOKE')) return classifyGrant(s, 0, dbLevel);
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'POLICY')) {
+    // CREATE POLICY p ON t [AS …] [FOR …] TO role [, …] [USING (…)] [WITH CHECK (…)]
+    const to = findTop(s, 'TO', 2);
+    const roles: RoleRef[] = [];
+    for (let k = to + 1; to > 0 && k < n; k++) {
+      const t = sig(s, k);
+      if (t?.kind === 'punct') {
+        if (t.raw === ',') continue;
+        break;
+      }
+      if (isKeyword(t, 'USING') || isKeyword(t, 'WITH')) break;
+      if (['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE'].some((kw) => isKeyword(t, kw))) continue;
+      const name = identName(t);
+      if (name) roles.push({ token: s.sig[k]!, name, use: 'policy', what: `named in POLICY ${sliceText(s, 2, to)}` });
+    }
+    return { ...none, kind: 'policy', roles };
+  }
+  if ((isKeyword(t0, 'SET') || isKeyword(t0, 'RESET')) && isKeyword(sig(s, 1), 'SESSION') && isKeyword(sig(s, 2), 'AUTHORIZATION')) {
+    const name = isKeyword(t0, 'SET') ? identName(sig(s, 3)) : null;
+    const roles: RoleRef[] = name ? [{ token: s.sig[3]!, name, use: 'privilege', what: `grantor of privileges on ${dbLevel ? 'the database' : 'objects'}` }] : [];
+    return { ...none, kind: 'acl', roles };
+  }
+  if (!isKeyword(t0, 'ALTER')) return none;
+  if (isKeyword(sig(s, 1), 'DEFAULT') && isKeyword(sig(s, 2), 'PRIVILEGES')) {
+    const roles: RoleRef[] = [];
+    let k = 3;
+    if (isKeyword(sig(s, 3), 'FOR') && (isKeyword(sig(s, 4), 'ROLE') || isKeyword(sig(s, 4), 'USER'))) {
+      for (k = 5; k < n; k++) {
+        const t = sig(s, k);
+        if (t?.kind === 'punct' && t.raw === ',') continue;
+        if (isKeyword(t, 'IN') || isKeyword(t, 'GRANT') || isKeyword(t, 'REVOKE')) break;
+        const name = identName(t);
+        if (name) roles.push({ token: s.sig[k]!, name, use: 'privilege', what: 'has default privileges (ALTER DEFAULT PRIVILEGES FOR ROLE)' });
+      }
+    }
+    const verb = [...Array(n).keys()].find((j) => j >= k && (isKeyword(sig(s, j), 'GRANT') || isKeyword(sig(s, j), 'REVOKE')));
+    if (verb !== undefined) {
+      const inner = classifyGrant(s, verb, dbLevel);
+      for (const r of inner.roles) roles.push({ ...r, what: 'named in default privileges' });
+    }
+    return { ...none, kind: 'acl', roles };
+  }
+  if (isKeyword(sig(s, 1), 'ROLE') && isKeyword(sig(s, 3), 'IN') && isKeyword(sig(s, 4), 'DATABASE')) {
+    const name = identName(sig(s, 2));
+    const roles: RoleRef[] = name ? [{ token: s.sig[2]!, name, use: 'setting', what: 'has settings in the database (ALTER ROLE … IN DATABASE … SET)' }] : [];
+    return { ...none, kind: 'setting', db: [s.sig[5]!], roles };
+  }
+  const isOwner = n >= 5 && isKeyword(sig(s, n - 4), 'OWNER') && isKeyword(sig(s, n - 3), 'TO') && sig(s, n - 1)?.raw === ';';
+  if (isKeyword(sig(s, 1), 'DATABASE')) {
+    if (isOwner) {
+      const name = identName(sig(s, n - 2))!;
+      return { ...none, kind: 'owner', db: [s.sig[2]!], roles: [{ token: s.sig[n - 2]!, name, use: 'owner', what: 'owner of the database' }] };
+    }
+    return { ...none, kind: 'props', db: [s.sig[2]!] };
+  }
+  if (isOwner) {
+    const name = identName(sig(s, n - 2));
+    if (name) return { ...none, kind: 'owner', roles: [{ token: s.sig[n - 2]!, name, use: 'owner', what: `owner of ${sliceText(s, 1, n - 4)}` }] };
+  }
+  return none;
+}
+
+/** Which encoding the script's text is in (`SET client_encoding = '…'` near its start). */
+export function scriptEncoding(bytes: Buffer): string {
+  const m = /SET client_encoding = '([A-Za-z0-9_]+)';/.exec(bytes.subarray(0, 8192).toString('latin1'));
+  return m ? m[1]!.toUpperCase() : 'UTF8';
+}
+
+const DECODERS: Record<string, string> = {
+  LATIN2: 'iso-8859-2',
+  LATIN3: 'iso-8859-3',
+  LATIN4: 'iso-8859-4',
+  LATIN6: 'iso-8859-10',
+  LATIN7: 'iso-8859-13',
+  LATIN8: 'iso-8859-14',
+  LATIN9: 'iso-8859-15',
+  LATIN10: 'iso-8859-16',
+  ISO_8859_5: 'iso-8859-5',
+  ISO_8859_6: 'iso-8859-6',
+  ISO_8859_7: 'iso-8859-7',
+  ISO_8859_8: 'iso-8859-8',
+  KOI8R: 'koi8-r',
+  KOI8U: 'koi8-u',
+  EUC_JP: 'euc-jp',
+  EUC_KR: 'euc-kr',
+  EUC_CN: 'gb18030',
+  WIN866: 'ibm866',
+  WIN874: 'windows-874',
+  WIN1250: 'windows-1250',
+  WIN1251: 'windows-1251',
+  WIN1252: 'windows-1252',
+  WIN1253: 'windows-1253',
+  WIN1254: 'windows-1254',
+  WIN1255: 'windows-1255',
+  WIN1256: 'windows-1256',
+  WIN1257: 'windows-1257',
+  WIN1258: 'windows-1258',
+};
+
+/**
+ * The script as text. pg_restore writes it in the source database's encoding; the result
+ * is sent back with client_encoding UTF8, so the server converts it exactly once.
+ */
+export function decodeScript(bytes: Buffer): string {
+  const enc = scriptEncoding(bytes);
+  if (enc === 'UTF8' || enc === 'SQL_ASCII' || !bytes.some((b) => b >= 0x80)) return bytes.toString('utf8');
+  if (enc === 'LATIN1') return bytes.toString('latin1');
+  const label = DECODERS[enc];
+  if (label) {
+    try {
+      return new TextDecoder(label, { fatal: true }).decode(bytes);
+    } catch {
+      /* fall through */
+    }
+  }
+  throw new BackstopError('RESTORE_FAILED', `The backup's database-level statements are in encoding ${enc}, which Backstop cannot read; restore it with pg_restore --create by hand.`);
+}
+
+export interface PlanInput {
+  /** Source database name (the DATABASE entry's tag). */
+  sourceDatabase: string;
+  /** `pg_restore --create --schema-only -L <database entries> -f -`, decoded. */
+  databaseScript: string;
+  /** `pg_restore --schema-only -f -` (object level), decoded. */
+  objectScript: string;
+  /** Roles the target has. */
+  existingRoles: ReadonlySet<string>;
+  /** The restoring user (who owns what is not given an owner). */
+  restoringUser: string;
+  serverLabel: string;
+  choices: RestoreChoices;
+}
+
+function describe(name: string, whats: string[]): string {
+  const unique = [...new Set(whats)];
+  const shown = unique.slice(0, 3).join('; ');
+  return `"${name}" (${shown}${unique.length > 3 ? `; and ${unique.length - 3} more` : ''})`;
+}
+
+/** Works out the restore; throws ROLE_MISSING (nothing created yet) when a named role is absent and no choice covers it. */
+export function planRestore(input: PlanInput, newDatabase: string): RestorePlan {
+  const { choices } = input;
+  const dbStmts = splitStatements(input.databaseScript).map((s) => classify(s, true));
+  const objStmts = splitStatements(input.objectScript).map((s) => classify(s, false));
+  const create = dbStmts.find((c) => c.kind === 'create');
+  if (!create) {
+    throw new BackstopError('RESTORE_FAILED', 'The backup holds no CREATE DATABASE entry, so its encoding and locale are unknown; it does not look like a pg_dump custom-format archive of one database.');
+  }
+  const mapped = new Map(Object.entries(choices.roleMap));
+  const useRoleMap = mapped.size > 0;
+  const notes: string[] = [];
+
+  // Which statements are kept, given the choices; a kept statement's roles must exist.
+  const keep = (c: Classified): boolean => {
+    if (c.kind === 'owner') return !choices.noOwner;
+    if (c.kind === 'acl') return !choices.noPrivileges;
+    return c.kind !== 'other';
+  };
+  const needed = new Map<string, string[]>();
+  const skippedSettings = new Set<string>();
+  const dbKept: Classified[] = [];
+  for (const c of dbStmts) {
+    if (!keep(c)) continue;
+    // Per-role settings of a role the target lacks: skipped along with privileges, unless the roles are created.
+    if (c.kind === 'setting' && choices.noPrivileges && !choices.createRoles && c.roles.some((r) => !mapped.has(r.name) && !input.existingRoles.has(r.name))) {
+      skippedSettings.add(c.roles[0]!.name);
+      continue;
+    }
+    dbKept.push(c);
+  }
+  const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
+  for (const c of [...dbKept, ...objKept]) for (const r of c.roles) needed.set(r.name, [...(needed.get(r.name) ?? []), r.what]);
+  // pg_restore creates policies as they are: their roles must exist under their own names.
+  const policyRoles = new Map<string, string[]>();
+  for (const c of objStmts) if (c.kind === 'policy') for (const r of c.roles) policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+  for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) needed.set(name, [...(needed.get(name) ?? []), ...whats]);
+
+  for (const [from, to] of mapped) {
+    if (!input.existingRoles.has(to)) {
+      throw new BackstopError('ROLE_MISSING', `Role "${from}" is to be mapped to "${to}", but the ${input.serverLabel} has no role "${to}". Nothing was restored. Map it to a role that exists, or create that role first.`);
+    }
+    if (needed.has(from)) notes.push(`Role "${from}" of the backup was mapped to "${to}".`);
+    else notes.push(`Role "${from}" is not named by this backup (or its ownership/privileges are skipped): the mapping was not needed.`);
+  }
+  const missing = [...needed.keys()].filter((r) => (!mapped.has(r) || policyRoles.has(r)) && !input.existingRoles.has(r)).sort();
+  const inPolicies = missing.filter((r) => policyRoles.has(r));
+  if (missing.length > 0 && !choices.createRoles) {
+    throw new BackstopError(
+      'ROLE_MISSING',
+      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
+    );
+  }
+  for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
+  if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
+  if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
+  for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
+
+  const render = (c: Classified): string => {
+    const replace = new Map<number, string>();
+    for (const k of c.db) if (identName(c.stmt.tokens[k]) === input.sourceDatabase) replace.set(k, quoteIdent(newDatabase));
+    for (const r of c.roles) if (mapped.has(r.name)) replace.set(r.token, quoteIdent(mapped.get(r.name)!));
+    return renderStatement(c.stmt, replace, true).trim();
+  };
+  const createSql = render(create);
+  if (!/\bTEMPLATE = template0\b/.test(createSql)) {
+    throw new BackstopError('RESTORE_FAILED', `The backup's CREATE DATABASE statement is not based on template0: ${createSql}`);
+  }
+  const pgRestoreArgs: string[] = [];
+  if (choices.noOwner || useRoleMap) pgRestoreArgs.push('--no-owner');
+  if (choices.noPrivileges || useRoleMap) pgRestoreArgs.push('--no-privileges');
+  const owners = dbKept.filter((c) => c.kind === 'owner');
+  const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
+  // Object ownership before object privileges (grants may name the owner), database last.
+  const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
+  const databaseStatements = [...owners.map(render), ...rest.map(render)];
+  return { createDatabase: createSql, objectStatements, databaseStatements, pgRestoreArgs, createRoles: missing, notes };
+}
+
+/** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
+export function databaseEntries(list: string): string[] {
+  return list.split('\n').filter((l) => /^\d+; \d+ \d+ (DATABASE |DATABASE PROPERTIES |(COMMENT|ACL|SECURITY LABEL) - DATABASE )/.test(l));
+}
+
+/** The source database name: the tag of the DATABASE entry, from the statements themselves. */
+export function sourceDatabaseName(databaseScript: string): string | null {
+  const create = splitStatements(databaseScript).find((s) => isKeyword(s.tokens[s.sig[0]!], 'CREATE') && isKeyword(s.tokens[s.sig[1]!], 'DATABASE'));
+  return create ? identName(create.tokens[create.sig[2]!]) : null;
+}

@@ -1,0 +1,282 @@
+/**
+ * PostgreSQL restores bring back the whole database, not only its tables (issue 16):
+ * owner, settings, per-role settings, comment, privileges, encoding/locale, connection
+ * limit — under the new name — compared with pgDatabaseFidelity between source and copy.
+ * A second server without the source's roles checks the missing-role choices: ROLE_MISSING
+ * before anything is created, skip ownership/privileges, create the roles, map them.
+ */
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Server } from '../../../electron/shared/domain.ts';
+import { connectorFor, type Connector, type RestoreOptions } from '../../../electron/engine/servers/index.ts';
+import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
+import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
+import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+
+let source: PgServer;
+let target: PgServer;
+let shopDump: string;
+let dumpDir: string | undefined;
+
+function connectorOf(pg: PgServer, user = pg.user, password: string | null = pg.password): Connector {
+  const server: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: pg.host, port: pg.port, user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
+  return connectorFor(server, { password, toolPaths: { postgres: PG_BIN } });
+}
+
+async function dumpToFile(pg: PgServer, db: string, dir = tempDir()): Promise<string> {
+  const file = join(dir, `${db}.dump`);
+  const dump = await connectorOf(pg).openDump(db, 'logical');
+  await pipeline(dump.stream, createWriteStream(file));
+  await dump.done;
+  return file;
+}
+
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const exists = (pg: PgServer, db: string) => pg.psql(`SELECT count(*) FROM pg_database WHERE datname = ${lit(db)}`).trim() === '1';
+const roles = (pg: PgServer) => pg.psql('SELECT string_agg(rolname, \',\' ORDER BY rolname) FROM pg_roles').trim();
+const drop = (pg: PgServer, db: string) => pg.psql(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
+
+const ODD = 'odd "r" ole';
+const ROUTINES = ['app.f(41)', "app.greet('Zoë')"];
+
+/** The issue's repro, plus everything else a database carries: LATIN1/C, a limit, settings for everyone and per role, a comment with non-ASCII text, grants with grant option to an odd role name, default privileges. */
+function createShop(pg: PgServer): void {
+  pg.psql(`CREATE ROLE web LOGIN PASSWORD 'web-pw'; CREATE ROLE reader LOGIN PASSWORD 'reader-pw'; CREATE ROLE ${ident(ODD)}; CREATE ROLE outsider LOGIN PASSWORD 'outsider-pw';`);
+  pg.psql(`CREATE DATABASE shop OWNER web ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 CONNECTION LIMIT 17`);
+  pg.psql(`ALTER DATABASE shop SET search_path = app, public; ALTER DATABASE shop SET "TimeZone" = 'Europe/Paris';
+    ALTER ROLE reader IN DATABASE shop SET work_mem = '8MB'; ALTER ROLE ${ident(ODD)} IN DATABASE shop SET statement_timeout = '5s';
+    REVOKE CONNECT ON DATABASE shop FROM PUBLIC; GRANT CONNECT ON DATABASE shop TO reader;
+    GRANT CREATE, TEMPORARY ON DATABASE shop TO ${ident(ODD)} WITH GRANT OPTION;
+    COMMENT ON DATABASE shop IS 'Café''s shop; -- not a comment';`);
+  pg.psql(
+    `CREATE SCHEMA app AUTHORIZATION web;
+     CREATE TABLE app.orders (id int PRIMARY KEY, item text);
+     INSERT INTO app.orders VALUES (1, 'crème'), (2, 'tea');
+     ALTER TABLE app.orders OWNER TO web;
+     GRANT SELECT ON app.orders TO reader;
+     GRANT USAGE ON SCHEMA app TO reader;
+     CREATE FUNCTION app.f(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;
+     CREATE FUNCTION app.greet(n text) RETURNS text LANGUAGE sql AS $$ SELECT 'Grüß ' || n || ' ' || current_setting('TimeZone') $$;
+     ALTER FUNCTION app.f(int) OWNER TO web;
+     REVOKE EXECUTE ON FUNCTION app.f(int) FROM PUBLIC; GRANT EXECUTE ON FUNCTION app.f(int) TO reader;
+     ALTER DEFAULT PRIVILEGES FOR ROLE web IN SCHEMA app GRANT SELECT ON TABLES TO reader;`,
+    'shop',
+  );
+}
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([startPostgres(), startPostgres()]);
+  createShop(source);
+  dumpDir = mkdtempSync(join(tmpdir(), 'backstop-pgfid-'));
+  shopDump = await dumpToFile(source, 'shop', dumpDir);
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop()]);
+  if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
+});
+
+async function restore(pg: PgServer, name: string, opts: RestoreOptions = {}, file = shopDump) {
+  return connectorOf(pg).restore(name, createReadStream(file), 'logical', opts);
+}
+
+describe('database-level properties come back under the new name', () => {
+  test('the repro: the owner can read its table through the database search_path; PUBLIC may not connect; everything else matches', async () => {
+    const report = await restore(source, 'shop2');
+    try {
+      expect(report).toEqual({ database: 'shop2', notes: [] });
+      // psql -U web -d shop2 -c 'select * from orders'
+      const web = (connectorOf(source, 'web', 'web-pw') as PostgresConnector).connection;
+      expect(await web.query('SELECT id, item FROM orders ORDER BY id', { database: 'shop2' })).toEqual([['1', 'crème'], ['2', 'tea']]);
+      const outsider = (connectorOf(source, 'outsider', 'outsider-pw') as PostgresConnector).connection;
+      await expect(outsider.query('SELECT 1', { database: 'shop2' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+      await expect(outsider.query('SELECT 1', { database: 'shop' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+      const copy = pgDatabaseFidelity(source, 'shop2', ROUTINES);
+      expect(copy).toEqual(pgDatabaseFidelity(source, 'shop', ROUTINES));
+      expect(copy).toMatchObject({ owner: 'web', encoding: 'LATIN1', datcollate: 'C', datconnlimit: '17', comment: "Café's shop; -- not a comment" });
+      expect(copy.settings).toEqual(['<every role>: TimeZone=Europe/Paris, search_path=app, public', `${ODD}: statement_timeout=5s`, 'reader: work_mem=8MB']);
+      expect(pgContentFingerprint(source, 'shop2')).toEqual(pgContentFingerprint(source, 'shop'));
+    } finally {
+      drop(source, 'shop2');
+    }
+  });
+
+  test('a hostile new name, and the parallel (spooled) path, carry the same properties', async () => {
+    const name = `shop "2"; DROP DATABASE shop; --`;
+    await restore(source, name, { jobs: 2, tempDir: tempDir() });
+    try {
+      expect(pgDatabaseFidelity(source, name, ROUTINES)).toEqual(pgDatabaseFidelity(source, 'shop', ROUTINES));
+      expect(exists(source, 'shop')).toBe(true);
+    } finally {
+      drop(source, name);
+    }
+  });
+
+  test('a big table of contents spooled past the in-memory head limit restores the same', async () => {
+    const { openArchive } = await import('../../../electron/engine/servers/postgres/archive-source.ts');
+    // The limit itself is exercised directly: a 1 KiB head cap forces the spool path.
+    const c = connectorOf(source) as PostgresConnector;
+    const dir = tempDir();
+    const archive = await openArchive(createReadStream(shopDump), {
+      lister: c.connection.command('pg_restore', ['--create', '-l']),
+      classify: c.connection.classify('listing', 'RESTORE_FAILED'),
+      dir,
+      spool: false,
+      maxHeadBytes: 1024,
+    });
+    expect(archive.file).toBe(join(dir, 'archive.dump'));
+    expect(readFileSync(archive.file!)).toEqual(readFileSync(shopDump));
+    expect(archive.list).toMatch(/DATABASE - shop web/);
+  });
+
+  test('an ICU database keeps its locale provider and ICU locale (restored under a non-ASCII name)', async (ctx) => {
+    try {
+      source.psql(`CREATE DATABASE icu_src LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8' TEMPLATE template0`);
+    } catch {
+      ctx.skip(); // this PostgreSQL was built without ICU
+    }
+    try {
+      source.psql(`CREATE TABLE t (s text); INSERT INTO t VALUES ('b'), ('a'), ('Ä');`, 'icu_src');
+      source.psql(`COMMENT ON DATABASE icu_src IS 'Ünïcødé'; ALTER DATABASE icu_src SET search_path = public; REVOKE TEMPORARY ON DATABASE icu_src FROM PUBLIC;`);
+      await restore(source, 'icu cöpy "ü"', {}, await dumpToFile(source, 'icu_src'));
+      const copy = pgDatabaseFidelity(source, 'icu cöpy "ü"');
+      expect(copy).toEqual(pgDatabaseFidelity(source, 'icu_src'));
+      expect(copy).toMatchObject({ datlocprovider: 'i', daticulocale: 'de-DE' });
+      expect(source.psql(`SELECT string_agg(s, ',' ORDER BY s) FROM t`, 'icu cöpy "ü"').trim()).toBe('a,Ä,b');
+    } finally {
+      drop(source, 'icu cöpy "ü"');
+      drop(source, 'icu_src');
+    }
+  });
+});
+
+describe('roles the target lacks', () => {
+  test('no choice: ROLE_MISSING naming each role and what names it, before anything is created', async () => {
+    const before = roles(target);
+    const e = await rejection(restore(target, 'shop'));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toContain(`"web" (owner of the database; `);
+    expect(e.message).toContain('owner of SCHEMA app');
+    expect(e.message).toContain('"reader" (has settings in the database (ALTER ROLE … IN DATABASE … SET); granted CONNECT on the database; ');
+    expect(e.message).toContain(`"odd ""r"" ole"`.replace(/""/g, '"'));
+    expect(e.message).toContain('Nothing was restored. Choose one: create the missing roles');
+    expect(e.message).toContain('map each to a role that exists');
+    expect(e.message).toContain('skip ownership (everything then belongs to "postgres") and/or privileges');
+    expect(exists(target, 'shop')).toBe(false);
+    expect(roles(target)).toBe(before);
+  });
+
+  test('skipping ownership alone is not enough while grants name missing roles (the issue\'s --no-owner case)', async () => {
+    const e = await rejection(restore(target, 'shop', { noOwner: true }));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).not.toContain('owner of');
+    expect(e.message).toContain('"reader" (has settings in the database (ALTER ROLE … IN DATABASE … SET); granted CONNECT on the database; ');
+    expect(e.message).toContain('"web" (has default privileges (ALTER DEFAULT PRIVILEGES FOR ROLE))');
+    expect(exists(target, 'shop')).toBe(false);
+  });
+
+  test('no owner, no privileges: the data and the database settings come back, with notes saying what was left out', async () => {
+    const report = await restore(target, 'shop', { noOwner: true, noPrivileges: true });
+    try {
+      expect(report.notes).toEqual([
+        'Ownership not restored: the database and every object in it belong to "postgres".',
+        'Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).',
+        `Settings of role "${ODD}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`,
+        'Settings of role "reader" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.',
+      ]);
+      const copy = pgDatabaseFidelity(target, 'shop', ROUTINES);
+      const original = pgDatabaseFidelity(source, 'shop', ROUTINES);
+      expect(copy).toMatchObject({ owner: 'postgres', datacl: '', settings: ['<every role>: TimeZone=Europe/Paris, search_path=app, public'] });
+      expect({ ...copy, owner: '', datacl: '', settings: [], schemas: [], relations: [], routines: [], defaultPrivileges: [] }).toEqual({
+        ...original,
+        owner: '',
+        datacl: '',
+        settings: [],
+        schemas: [],
+        relations: [],
+        routines: [],
+        defaultPrivileges: [],
+      });
+      expect(copy.relations).toEqual(['app.orders r owner=postgres acl=']);
+      expect(pgContentFingerprint(target, 'shop')).toEqual(pgContentFingerprint(source, 'shop'));
+    } finally {
+      drop(target, 'shop');
+    }
+  });
+
+  test('create roles: missing roles are created NOLOGIN and everything matches the source', async () => {
+    const report = await restore(target, 'shop', { createRoles: true });
+    try {
+      expect(report.notes).toEqual([
+        `Created role "${ODD}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`,
+        'Created role "reader" (NOLOGIN, no privileges): give it LOGIN and a password before using it.',
+        'Created role "web" (NOLOGIN, no privileges): give it LOGIN and a password before using it.',
+      ]);
+      expect(target.psql(`SELECT string_agg(rolname || ':' || rolcanlogin || '/' || rolsuper || '/' || rolcreatedb, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('web', 'reader', ${lit(ODD)})`).trim()).toBe(
+        `${ODD}:false/false/false,reader:false/false/false,web:false/false/false`,
+      );
+      expect(pgDatabaseFidelity(target, 'shop', ROUTINES)).toEqual(pgDatabaseFidelity(source, 'shop', ROUTINES));
+    } finally {
+      drop(target, 'shop');
+      target.psql(`DROP ROLE web; DROP ROLE reader; DROP ROLE ${ident(ODD)};`);
+    }
+  });
+
+  test('map roles: owner, privileges, per-role settings and default privileges name the mapped roles', async () => {
+    target.psql(`CREATE ROLE app_owner; CREATE ROLE "App Reader"; CREATE ROLE ${ident('odd "target"')};`);
+    try {
+      const roleMap = { web: 'app_owner', reader: 'App Reader', [ODD]: 'odd "target"' };
+      const report = await restore(target, 'shop', { roleMap });
+      expect(report.notes).toEqual(['Role "web" of the backup was mapped to "app_owner".', 'Role "reader" of the backup was mapped to "App Reader".', `Role "${ODD}" of the backup was mapped to "odd "target"".`]);
+      // The source's description with the roles renamed the way aclitem text writes them.
+      const renameText = (t: string) =>
+        t
+          .replace(/"odd ""r"" ole"/g, '"odd ""target"""')
+          .replace(/\bweb\b/g, 'app_owner')
+          .replace(/\breader\b/g, '"App Reader"');
+      const rename = (v: unknown): unknown => (typeof v === 'string' ? renameText(v) : Array.isArray(v) ? v.map(rename) : v);
+      const copy = pgDatabaseFidelity(target, 'shop', ROUTINES);
+      const expected = Object.fromEntries(Object.entries(pgDatabaseFidelity(source, 'shop', ROUTINES)).map(([k, v]) => [k, rename(v)]));
+      // aclitems quote odd names; settings list role names bare
+      expect(copy.owner).toBe('app_owner');
+      expect(copy.settings).toEqual(['<every role>: TimeZone=Europe/Paris, search_path=app, public', 'App Reader: work_mem=8MB', 'odd "target": statement_timeout=5s']);
+      expect((copy.datacl as string).split(',').sort()).toEqual((expected.datacl as string).split(',').sort());
+      expect(copy.schemas).toEqual(expected.schemas);
+      expect(copy.relations).toEqual(expected.relations);
+      expect(copy.routines).toEqual(expected.routines);
+      expect(copy.defaultPrivileges).toEqual(expected.defaultPrivileges);
+      expect(copy.calls).toEqual(expected.calls);
+      expect(pgContentFingerprint(target, 'shop')).toEqual(pgContentFingerprint(source, 'shop'));
+    } finally {
+      drop(target, 'shop');
+      target.psql(`DROP ROLE app_owner; DROP ROLE "App Reader"; DROP ROLE ${ident('odd "target"')};`);
+    }
+  });
+
+  test('mapping to a role the target lacks: ROLE_MISSING naming it, nothing created', async () => {
+    const before = roles(target);
+    const e = await rejection(restore(target, 'shop', { roleMap: { web: 'nobody_here' }, createRoles: true }));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toBe(
+      'Role "web" is to be mapped to "nobody_here", but the PostgreSQL server 127.0.0.1:' + target.port + ' has no role "nobody_here". Nothing was restored. Map it to a role that exists, or create that role first.',
+    );
+    expect(exists(target, 'shop')).toBe(false);
+    expect(roles(target)).toBe(before);
+  });
+
+  test('a restore that fails after creating roles drops the database and the roles it created', async () => {
+    const before = roles(target);
+    const bytes = readFileSync(shopDump);
+    const e = await rejection(connectorOf(target).restore('shop', Readable.from([bytes.subarray(0, bytes.length - 200)]), 'logical', { createRoles: true }));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(exists(target, 'shop')).toBe(false);
+    expect(roles(target)).toBe(before);
+  });
+});

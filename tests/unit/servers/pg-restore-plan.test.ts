@@ -1,0 +1,184 @@
+/**
+ * The PostgreSQL restore planner on pg_restore-shaped scripts: statements are recognised
+ * token by token (names with quotes, semicolons and keywords inside strings, comments or
+ * function bodies never mislead it), the database name is rewritten only where the grammar
+ * puts it, roles are found, mapped and checked as the user's choices say.
+ */
+import { describe, expect, test } from 'vitest';
+import { BackstopError } from '../../../electron/shared/result.ts';
+import { decodeScript, planRestore, sourceDatabaseName, type PlanInput } from '../../../electron/engine/servers/postgres/restore-plan.ts';
+import { renderStatement, splitStatements } from '../../../electron/engine/servers/postgres/sql-script.ts';
+
+const DB_SCRIPT = `--
+-- PostgreSQL database dump
+--
+\\restrict abc
+SET client_encoding = 'UTF8';
+SELECT pg_catalog.set_config('search_path', '', false);
+--
+-- Name: we"ird; Type: DATABASE; Schema: -; Owner: o w n
+--
+CREATE DATABASE "we""ird;" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';
+ALTER DATABASE "we""ird;" OWNER TO "o w n";
+\\unrestrict abc
+\\connect -reuse-previous=on "dbname='we\\"ird;'"
+COMMENT ON DATABASE "we""ird;" IS 'ALTER DATABASE "we""ird;" OWNER TO x; -- not a statement';
+ALTER DATABASE "we""ird;" SET search_path TO 'app', 'public';
+ALTER ROLE reader IN DATABASE "we""ird;" SET work_mem TO '8MB';
+REVOKE CONNECT,TEMPORARY ON DATABASE "we""ird;" FROM PUBLIC;
+GRANT CONNECT ON DATABASE "we""ird;" TO reader;
+SET SESSION AUTHORIZATION "o w n";
+GRANT CREATE ON DATABASE "we""ird;" TO "Gr;antee" WITH GRANT OPTION;
+RESET SESSION AUTHORIZATION;
+`;
+
+const OBJECT_SCRIPT = `
+CREATE SCHEMA app;
+ALTER SCHEMA app OWNER TO "o w n";
+CREATE FUNCTION app.f(x integer) RETURNS integer
+    LANGUAGE sql
+    AS $_$ SELECT 1; ALTER TABLE t OWNER TO ghost; GRANT ALL ON t TO ghost $_$;
+ALTER FUNCTION app.f(x integer) OWNER TO "o w n";
+COMMENT ON FUNCTION app.f(x integer) IS E'it\\'s; ALTER TABLE t OWNER TO ghost;';
+/* nested /* comment; */ ALTER TABLE t OWNER TO ghost; */
+GRANT SELECT("to", "from") ON TABLE app.orders TO reader;
+REVOKE ALL ON FUNCTION app.f(x integer) FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE "o w n" IN SCHEMA app GRANT SELECT ON TABLES TO reader;
+`;
+
+function input(over: Partial<PlanInput> = {}): PlanInput {
+  return {
+    sourceDatabase: 'we"ird;',
+    databaseScript: DB_SCRIPT,
+    objectScript: OBJECT_SCRIPT,
+    existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee']),
+    restoringUser: 'postgres',
+    serverLabel: 'PostgreSQL server h:5432',
+    choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false },
+    ...over,
+  };
+}
+
+function rejection(fn: () => unknown): BackstopError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(BackstopError);
+    return e as BackstopError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('splitStatements', () => {
+  test('strings, dollar bodies, comments and meta-commands never split or end a statement; rendering is exact', () => {
+    const stmts = splitStatements(OBJECT_SCRIPT);
+    expect(stmts.map((s) => renderStatement(s)).join('')).toBe(OBJECT_SCRIPT.trimEnd());
+    expect(stmts).toHaveLength(8);
+    const meta = splitStatements(DB_SCRIPT).filter((s) => s.tokens[s.sig[0]!]!.kind === 'meta');
+    expect(meta.map((s) => renderStatement(s))).toEqual(['\\restrict abc', '\\unrestrict abc', `\\connect -reuse-previous=on "dbname='we\\"ird;'"`]);
+  });
+
+  test('the source name comes from CREATE DATABASE, unquoted', () => {
+    expect(sourceDatabaseName(DB_SCRIPT)).toBe('we"ird;');
+  });
+});
+
+describe('planRestore', () => {
+  test('rewrites the database name only where the grammar puts it; pg_restore does owners and privileges', () => {
+    const plan = planRestore(input(), 'new "db"');
+    expect(plan.createDatabase).toBe(`CREATE DATABASE "new ""db""" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';`);
+    expect(plan.databaseStatements).toEqual([
+      'ALTER DATABASE "new ""db""" OWNER TO "o w n";',
+      `COMMENT ON DATABASE "new ""db""" IS 'ALTER DATABASE "we""ird;" OWNER TO x; -- not a statement';`,
+      `ALTER DATABASE "new ""db""" SET search_path TO 'app', 'public';`,
+      `ALTER ROLE reader IN DATABASE "new ""db""" SET work_mem TO '8MB';`,
+      'REVOKE CONNECT,TEMPORARY ON DATABASE "new ""db""" FROM PUBLIC;',
+      'GRANT CONNECT ON DATABASE "new ""db""" TO reader;',
+      'SET SESSION AUTHORIZATION "o w n";',
+      'GRANT CREATE ON DATABASE "new ""db""" TO "Gr;antee" WITH GRANT OPTION;',
+      'RESET SESSION AUTHORIZATION;',
+    ]);
+    expect(plan.objectStatements).toEqual([]);
+    expect(plan.pgRestoreArgs).toEqual([]);
+    expect(plan.notes).toEqual([]);
+  });
+
+  test('missing roles: ROLE_MISSING names each and what names it; words in strings and bodies are not roles', () => {
+    const e = rejection(() => planRestore(input({ existingRoles: new Set(['postgres']) }), 'n'));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toBe(
+      'The backup names roles that the PostgreSQL server h:5432 lacks: "Gr;antee" (granted CREATE on the database), "o w n" (owner of the database; grantor of privileges on the database; owner of SCHEMA app; and 2 more), "reader" (has settings in the database (ALTER ROLE … IN DATABASE … SET); granted CONNECT on the database; granted SELECT("to", "from") on TABLE app.orders; and 1 more). Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "postgres") and/or privileges.',
+    );
+    expect(e.message).not.toContain('ghost');
+  });
+
+  test('skip ownership and privileges: only the settings of roles that exist are applied', () => {
+    const plan = planRestore(input({ existingRoles: new Set(['postgres']), choices: { noOwner: true, noPrivileges: true, roleMap: {}, createRoles: false } }), 'n');
+    expect(plan.pgRestoreArgs).toEqual(['--no-owner', '--no-privileges']);
+    expect(plan.databaseStatements).toEqual([`COMMENT ON DATABASE "n" IS 'ALTER DATABASE "we""ird;" OWNER TO x; -- not a statement';`, `ALTER DATABASE "n" SET search_path TO 'app', 'public';`]);
+    expect(plan.notes.at(-1)).toBe('Settings of role "reader" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.');
+  });
+
+  test('a role map rewrites owners, grantees, grantors and per-role settings, objects included', () => {
+    const plan = planRestore(input({ existingRoles: new Set(['postgres', 'owner2', 'R 2', 'reader', 'Gr;antee']), choices: { noOwner: false, noPrivileges: false, roleMap: { 'o w n': 'owner2', reader: 'R 2' }, createRoles: false } }), 'n');
+    expect(plan.pgRestoreArgs).toEqual(['--no-owner', '--no-privileges']);
+    expect(plan.objectStatements).toEqual([
+      'ALTER SCHEMA app OWNER TO "owner2";',
+      'ALTER FUNCTION app.f(x integer) OWNER TO "owner2";',
+      'GRANT SELECT("to", "from") ON TABLE app.orders TO "R 2";',
+      'REVOKE ALL ON FUNCTION app.f(x integer) FROM PUBLIC;',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE "owner2" IN SCHEMA app GRANT SELECT ON TABLES TO "R 2";',
+    ]);
+    expect(plan.databaseStatements).toContain('ALTER DATABASE "n" OWNER TO "owner2";');
+    expect(plan.databaseStatements).toContain(`ALTER ROLE "R 2" IN DATABASE "n" SET work_mem TO '8MB';`);
+    expect(plan.databaseStatements).toContain('SET SESSION AUTHORIZATION "owner2";');
+    expect(plan.notes).toEqual(['Role "o w n" of the backup was mapped to "owner2".', 'Role "reader" of the backup was mapped to "R 2".']);
+  });
+
+  test('create roles: the missing ones are listed for creation, with a note each', () => {
+    const plan = planRestore(input({ existingRoles: new Set(['postgres', 'o w n']), choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n');
+    expect(plan.createRoles).toEqual(['Gr;antee', 'reader']);
+    expect(plan.notes).toEqual([
+      'Created role "Gr;antee" (NOLOGIN, no privileges): give it LOGIN and a password before using it.',
+      'Created role "reader" (NOLOGIN, no privileges): give it LOGIN and a password before using it.',
+    ]);
+  });
+
+  test('an archive without a CREATE DATABASE entry is refused before anything is created', () => {
+    const e = rejection(() => planRestore(input({ databaseScript: "SET client_encoding = 'UTF8';\n" }), 'n'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/no CREATE DATABASE entry/);
+  });
+});
+
+describe('row-level security policies', () => {
+  const POLICY = `${OBJECT_SCRIPT}CREATE POLICY "p; TO x" ON app.orders AS RESTRICTIVE FOR SELECT TO reader, "Pol Role" USING ((owner = CURRENT_USER));\n`;
+
+  test('their roles are checked; a role map cannot stand in for them, creating the role can', () => {
+    const e = rejection(() =>
+      planRestore(input({ objectScript: POLICY, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'other']), choices: { noOwner: true, noPrivileges: true, roleMap: { 'Pol Role': 'other' }, createRoles: false } }), 'n'),
+    );
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toContain('"Pol Role" (named in POLICY "p; TO x" ON app.orders AS RESTRICTIVE FOR SELECT)');
+    expect(e.message).toContain('Roles named in row-level security policies ("Pol Role") can only be created, not mapped or skipped.');
+    const plan = planRestore(input({ objectScript: POLICY, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n');
+    expect(plan.createRoles).toEqual(['Pol Role']);
+  });
+});
+
+describe('decodeScript', () => {
+  test('reads the script in the encoding pg_restore wrote it in', () => {
+    expect(decodeScript(Buffer.from("SET client_encoding = 'LATIN1';\nCOMMENT ON DATABASE x IS 'Caf\u00e9';", 'latin1'))).toContain("'Café'");
+    expect(decodeScript(Buffer.from("SET client_encoding = 'WIN1251';\n", 'latin1'))).toContain('WIN1251');
+    const e = (() => {
+      try {
+        decodeScript(Buffer.concat([Buffer.from("SET client_encoding = 'MULE_INTERNAL';\n"), Buffer.from([0x81, 0x82])]));
+      } catch (err) {
+        return err as BackstopError;
+      }
+      return null;
+    })();
+    expect(e?.code).toBe('RESTORE_FAILED');
+    expect(e?.message).toContain('encoding MULE_INTERNAL');
+  });
+});
