@@ -6,13 +6,12 @@
  * with the run detail open too. Server streams carry names a person understands, in the
  * rows, the detail and the chart selector, and a run shows the kind that actually ran.
  */
-import type { Page } from '@playwright/test';
 import type { Engine } from '../../electron/engine/index.ts';
 import { HistoryTable } from '../../electron/engine/store/index.ts';
 import type { PointKind, RunDatabase } from '../../electron/shared/domain.ts';
 import { expect, test } from './fixtures/harness';
 import { attachScreenshot } from './fixtures/screenshots';
-import { HistoryPage } from './pages/history-page';
+import { expectHistoryTablesFit, HistoryPage } from './pages/history-page';
 
 const TB = 1024 ** 4;
 const GB = 1024 ** 3;
@@ -77,29 +76,6 @@ function seedHistory(engine: Engine): void {
   ]);
 }
 
-/** Every table in the view fits its card: nothing scrolls sideways, no cell ends past the card's edge. */
-async function expectTablesFit(page: Page): Promise<void> {
-  const problems = await page.evaluate(() => {
-    const out: string[] = [];
-    for (const card of Array.from(document.querySelectorAll<HTMLElement>('[data-testid="view-history"] .table-card'))) {
-      if (card.scrollWidth > card.clientWidth) out.push(`card scrolls: ${card.scrollWidth} > ${card.clientWidth}`);
-      const edge = card.getBoundingClientRect().right;
-      for (const cell of Array.from(card.querySelectorAll<HTMLElement>('th, td'))) {
-        const r = cell.getBoundingClientRect();
-        if (r.width > 0 && r.right > edge + 0.5) out.push(`cell "${cell.textContent?.trim().slice(0, 40)}" ends at ${r.right} past ${edge}`);
-        if (cell.scrollWidth > cell.clientWidth + 1) out.push(`cell "${cell.textContent?.trim().slice(0, 40)}" overflows: ${cell.scrollWidth} > ${cell.clientWidth}`);
-      }
-      for (const table of Array.from(card.querySelectorAll<HTMLElement>('table'))) {
-        if (table.getBoundingClientRect().right > edge + 0.5) out.push(`a table ends past the card (${table.getBoundingClientRect().right} > ${edge})`);
-      }
-    }
-    const view = document.querySelector<HTMLElement>('main');
-    if (view && view.scrollWidth > view.clientWidth) out.push(`the view scrolls sideways: ${view.scrollWidth} > ${view.clientWidth}`);
-    return out;
-  });
-  expect(problems).toEqual([]);
-}
-
 for (const size of [
   { name: 'default', width: 1120, height: 760 },
   { name: 'minimum', width: 820, height: 560 },
@@ -110,7 +86,7 @@ for (const size of [
     const history = new HistoryPage(page);
     await history.open();
     await expect(history.rows).toHaveCount(7);
-    await expectTablesFit(page);
+    await expectHistoryTablesFit(page);
 
     // Task names wrap to at most two lines.
     const nameBox = await history.rows.nth(1).locator('.task-name').boundingBox();
@@ -121,12 +97,12 @@ for (const size of [
     await history.rows.nth(1).getByTestId('history-row-toggle').click();
     await expect(history.detail).toBeVisible();
     await expect(history.detail.getByTestId('run-detail-took').first()).toBeVisible();
-    await expectTablesFit(page);
+    await expectHistoryTablesFit(page);
     await attachScreenshot(page, testInfo, `history-${size.name}-detail`);
 
     // The partly failed run with its long error.
     await history.rows.nth(3).getByTestId('history-row-toggle').click();
-    await expectTablesFit(page);
+    await expectHistoryTablesFit(page);
   });
 }
 

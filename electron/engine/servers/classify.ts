@@ -56,7 +56,7 @@ function failure(ctx: FailureContext, code: ErrorCode, summary: string, f: ToolF
  * package, a binary missing its shared libraries, a wrapper script whose target is gone
  * (the shell's 126/127 exit codes).
  */
-const TOOL_CANNOT_RUN = [/You must install at least one postgresql-client/i, /error while loading shared libraries/i, /: command not found/i, /cannot execute( binary file)?:/i];
+const TOOL_CANNOT_RUN = [/You must install at least one postgresql-client/i, /\bPostgreSQL version \d+ is not installed/i, /error while loading shared libraries/i, /: command not found/i, /cannot execute( binary file)?:/i];
 
 function toolCannotRun(ctx: FailureContext, family: ToolFamily, f: ToolFailure): BackstopError | null {
   if (!TOOL_CANNOT_RUN.some((r) => r.test(f.stderr)) && f.code !== 126 && f.code !== 127) return null;

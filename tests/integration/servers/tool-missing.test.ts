@@ -45,7 +45,7 @@ function probe(input: object, hideDirs: string[], hideFiles: string[]): Record<s
 function expectToolMissing(result: Record<string, Outcome>, tool: RegExp, product: string): void {
   for (const op of ['testConnection', 'listDatabases', 'dump', 'restore']) {
     const r = result[op];
-    expect(r, op).toMatchObject({ code: 'TOOL_MISSING' });
+    expect(r, `${op}: ${JSON.stringify(r)}`).toMatchObject({ code: 'TOOL_MISSING' });
     const message = (r as { message: string }).message;
     expect(message, op).toMatch(tool);
     expect(message, op).toContain(`Install the ${product} client tools or set their folder in Settings.`);
@@ -75,14 +75,14 @@ describe.skipIf(!canUnshare)('client tools missing: TOOL_MISSING, not UNREACHABL
   test('PostgreSQL, no client tools anywhere', () => {
     const result = probe(pgInput(tempDir()), ['/usr/lib/postgresql'], existsSync(PG_WRAPPER) ? [PG_WRAPPER] : []);
     expect(result.findTool).toMatchObject({ code: 'TOOL_MISSING' }); // the test really cannot see the system's tools
-    expectToolMissing(result, /\b(psql|pg_dump) was not found in the folder set in Settings/, 'PostgreSQL');
+    expectToolMissing(result, /\b(psql|pg_dump|pg_restore) was not found in the folder set in Settings/, 'PostgreSQL');
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'restored_without_tools'").trim()).toBe('0');
   });
 
   test.skipIf(!existsSync(PG_WRAPPER))('PostgreSQL, only Debian\'s psql wrapper without a client package', () => {
     const result = probe(pgInput(tempDir()), ['/usr/lib/postgresql'], []);
     expect(result.findTool).toMatchObject({ ok: true }); // /usr/bin/psql is found, and cannot run
-    expectToolMissing(result, /You must install at least one postgresql-client/, 'PostgreSQL');
+    expectToolMissing(result, /You must install at least one postgresql-client|PostgreSQL version \d+ is not installed/, 'PostgreSQL');
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'restored_without_tools'").trim()).toBe('0');
   });
 

@@ -139,7 +139,7 @@ describe('restore from a SQLite task backup folder', () => {
     expect(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, '~server') } })).toEqual({
       ok: false,
       code: 'NOT_A_BACKUP',
-      message: `${join(backups, '~server')} is the server-level folder of a task's backups: it holds base.tar. Choose one of those folders inside it.`,
+      message: `${join(backups, '~server')} is a task's server-level folder; it holds ${join(backups, '~server', 'base.tar')} (the PostgreSQL cluster snapshot). Choose one of them.`,
       retryable: false,
     });
     // A root that does not exist is named, with what to check.
