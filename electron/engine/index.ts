@@ -27,7 +27,7 @@ import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { loadS3Credentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
-import { isBackstopError } from '../shared/result.ts';
+import { hasCode } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
@@ -184,7 +184,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     onDue: (task, kind, trigger) => {
       runNow(task.id, kind, trigger).catch((e: unknown) => {
-        if (isBackstopError(e) && e.code === 'CONFLICT') logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
+        if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
         else logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
       });
     },

@@ -92,6 +92,17 @@ export function isBackstopError(e: unknown): e is BackstopError {
   return e instanceof BackstopError;
 }
 
+/** True when `e` is a BackstopError with one of `codes`: the one way to branch on an error's code. */
+export function hasCode(e: unknown, ...codes: ErrorCode[]): e is BackstopError {
+  return e instanceof BackstopError && codes.includes(e.code);
+}
+
+/** The `{code, message}` a result, history row or event carries for any thrown value (see toFailure). */
+export function errorInfo(e: unknown): { code: ErrorCode; message: string } {
+  const f = toFailure(e);
+  return { code: f.code, message: f.message };
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }

@@ -26,6 +26,8 @@ import { TasksPage } from './pages/tasks-page';
 
 // Two real servers, three real backups and two restores on a 2-core machine.
 test.describe.configure({ timeout: 420_000 });
+// A click or a choice that cannot happen fails within a minute, not at the end of the whole walk.
+test.use({ actionTimeout: 60_000 });
 
 /** The same screen in light and in dark. */
 async function shots(page: Page, testInfo: TestInfo, name: string): Promise<void> {
@@ -82,7 +84,7 @@ test('a DBA walks through servers, a PostgreSQL task, history, restores and dele
   const editor = new TaskEditorPage(page);
   await expect(editor.form).toBeVisible();
   await editor.name.fill('Nightly pg15');
-  await page.getByTestId('task-server').selectOption({ label: 'pg15' });
+  await page.getByTestId('task-server').selectOption({ label: 'pg15 (PostgreSQL)' });
   await page.getByTestId('task-type-logical').check();
   await page.getByTestId('schedule-full-kind').selectOption('daily');
   await page.getByLabel('Full backup: time of day').fill('02:30');
@@ -148,8 +150,9 @@ test('a DBA walks through servers, a PostgreSQL task, history, restores and dele
     await page.setViewportSize(size);
     await history.open();
     await expect(history.rows.first()).toBeVisible();
-    await history.rows.first().click();
+    if (!(await history.detail.isVisible())) await history.rows.first().getByTestId('history-row-toggle').click();
     await expect(history.detail).toBeVisible();
+    await expect(history.detail).toContainText('shop');
     await expectHistoryTablesFit(page);
     await shots(page, testInfo, `05-history-${size.width}`);
   }
@@ -162,23 +165,24 @@ test('a DBA walks through servers, a PostgreSQL task, history, restores and dele
   await page.getByTestId('restore-browse-list').click();
   await restore.choices.filter({ hasText: /^shop$/ }).click();
   await expect(restore.points).toHaveCount(1, { timeout: 60_000 });
-  await page.getByTestId('restore-server').selectOption({ label: 'pg15' });
+  await page.getByTestId('restore-server').selectOption({ label: 'pg15 (PostgreSQL)' });
   await page.getByTestId('restore-name').fill('shop_restored');
   await shots(page, testInfo, '06-restore-database');
   await restore.submit.click();
   await expect(restore.result).toContainText('Restored into', { timeout: 120_000 });
   // The restored database is the whole database: owner, settings, privileges, rows.
-  expect(postgres.psql(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop_restored'`)).toBe('web');
-  expect(postgres.psql(`SELECT setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'shop_restored' AND s.setrole = 0`)).toBe('{"search_path=app, public"}');
-  expect(postgres.psql(`SELECT has_database_privilege('public', 'shop_restored', 'CONNECT')`)).toBe('f');
-  expect(postgres.psql('SELECT count(*), sum(total) FROM orders', 'shop_restored')).toBe(postgres.psql('SELECT count(*), sum(total) FROM orders', 'shop'));
+  const q = (sql: string, db?: string) => postgres.psql(sql, db).trim();
+  expect(q(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop_restored'`)).toBe('web');
+  expect(q(`SELECT setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'shop_restored' AND s.setrole = 0`)).toBe('{"search_path=app, public"}');
+  expect(q(`SELECT has_database_privilege('public', 'shop_restored', 'CONNECT')`)).toBe('f');
+  expect(q('SELECT count(*), sum(total) FROM orders', 'shop_restored')).toBe(q('SELECT count(*), sum(total) FROM app.orders', 'shop'));
   await shots(page, testInfo, '07-restore-database-done');
 
   // A cluster snapshot task, run, and restored into a new data directory.
   await tasks.open();
   await page.getByTestId('task-new').click();
   await editor.name.fill('Cluster pg15');
-  await page.getByTestId('task-server').selectOption({ label: 'pg15' });
+  await page.getByTestId('task-server').selectOption({ label: 'pg15 (PostgreSQL)' });
   await page.getByTestId('task-type-snapshot').check();
   await expect(page.getByTestId('snapshot-covers')).toBeVisible();
   const clusterBackups = join(tempDir, 'cluster-backups');
@@ -242,7 +246,7 @@ test('an error thrown inside a view keeps the editor draft, and Continue brings 
       return { ok: true, data: { serverVersion: 'SQLite 3', tools: [], warnings: [], support: { logical: null, snapshot: null } } };
     };
   });
-  await page.getByTestId('task-server').selectOption({ label: 'two' });
+  await page.getByTestId('task-server').selectOption({ label: 'two (SQLite folder)' });
   await expect(page.getByTestId('view-error')).toBeVisible();
   await expect(page.getByTestId('view-error-message')).toContainText('available');
   await page.getByTestId('view-error-continue').click();

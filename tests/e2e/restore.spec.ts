@@ -160,7 +160,7 @@ test('restores from a task: pick the task, then a database; points show seconds 
 
   // Time to the second (the locale's medium time style) and the bytes each point stored.
   const expectedTimes = await page.evaluate(
-    (isos) => isos.map((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })),
+    (isos) => isos.map((iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium', hourCycle: 'h23' })),
     points.map((p) => p.createdAt),
   );
   await expect(page.getByTestId('restore-point-time')).toHaveText(expectedTimes);

@@ -10,7 +10,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import { generateKey, keyFingerprint } from '../../engine/crypto/index.ts';
 import { encodeKey, keyFileText } from '../../engine/keys/index.ts';
@@ -61,7 +61,7 @@ export async function keysGenerate(engine: Engine, opts: { name?: string; out?: 
     const saved = file ? engine.keys.markExported(rec.keyRef, 'file') : rec;
     return { ...line(saved), file, inKeychain: true, note: file ? null : `The key is only in this machine's keychain: save a copy with "backstop keys export ${rec.fingerprint} --out FILE".` };
   } catch (e) {
-    if (!(isBackstopError(e) && e.code === 'KEYCHAIN_UNAVAILABLE')) throw e;
+    if (!(hasCode(e, 'KEYCHAIN_UNAVAILABLE'))) throw e;
     if (!file) throw new BackstopError('KEYCHAIN_UNAVAILABLE', `${e.message} Without a keychain, generate the key into a file: "backstop keys generate --out FILE".`);
     return {
       fingerprint: keyFingerprint(key),

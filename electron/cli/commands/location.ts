@@ -13,7 +13,7 @@ import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BackupLocation, RestorePoint, VerifySummary } from '../../shared/domain.ts';
-import { BackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
@@ -163,7 +163,7 @@ export async function restoreCommand(
     () => {},
   ).catch((e: unknown) => {
     // The engine names the choices in words; here they are flags.
-    if (e instanceof BackstopError && e.code === 'ROLE_MISSING' && e.message.includes('Choose one:')) {
+    if (hasCode(e, 'ROLE_MISSING') && e.message.includes('Choose one:')) {
       throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
     }
     throw e;

@@ -4,7 +4,7 @@
  * would delete now, and why).
  */
 import type { RetentionPreview, RunDatabase, Task, TaskStatus } from '../../shared/domain.ts';
-import { toFailure } from '../../shared/result.ts';
+import { errorInfo } from '../../shared/result.ts';
 import { destinationId, listDatabaseFolders, loadS3Credentials, openDatabaseFolder } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import type { KeyService } from '../keys/index.ts';
@@ -102,8 +102,7 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
         try {
           folders = (await listDatabaseFolders(dest, creds)).filter((f) => f !== SERVER_FOLDER);
         } catch (e) {
-          const f = toFailure(e);
-          out.push({ destination: destinationId(dest), database: '', decisions: [], error: { code: f.code, message: f.message } });
+          out.push({ destination: destinationId(dest), database: '', decisions: [], error: errorInfo(e) });
           continue;
         }
         for (const folder of folders) {
@@ -120,8 +119,7 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
               error: null,
             });
           } catch (e) {
-            const f = toFailure(e);
-            out.push({ destination: destinationId(dest), database, decisions: [], error: { code: f.code, message: f.message } });
+            out.push({ destination: destinationId(dest), database, decisions: [], error: errorInfo(e) });
           }
         }
       }

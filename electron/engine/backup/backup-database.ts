@@ -15,7 +15,7 @@
 import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domain.ts';
 
 export type { DatabaseProgress } from '../../shared/domain.ts';
-import { BackstopError, isBackstopError, toFailure } from '../../shared/result.ts';
+import { BackstopError, hasCode, isBackstopError, toFailure } from '../../shared/result.ts';
 import type { OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { Backend } from '../storage/index.ts';
@@ -164,7 +164,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
       if (r.status === 'rejected') {
         // When the dump itself failed, its error is the one that explains this destination's failure.
         // …unless it is only the stop this function asked for because every writer had failed.
-        const stoppedHere = dumpController.signal.aborted && isBackstopError(dumpError) && dumpError.code === 'CANCELED';
+        const stoppedHere = dumpController.signal.aborted && hasCode(dumpError, 'CANCELED');
         const cause = dumpError && !stoppedHere && !controller.signal.aborted && isBackstopError(dumpError) ? dumpError : r.reason;
         outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, cause, controller.signal.aborted));
         continue;
@@ -189,7 +189,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     }
     return input.destinations.map((d) => outcomes.get(d.id)!);
   } catch (e) {
-    const canceled = controller.signal.aborted || (isBackstopError(e) && e.code === 'CANCELED');
+    const canceled = controller.signal.aborted || (hasCode(e, 'CANCELED'));
     return input.destinations.map((d) => failed(d.id, input.requestedKind, null, e, canceled));
   } finally {
     input.signal?.removeEventListener('abort', onAbort);

@@ -16,7 +16,7 @@
  *   newest chain cannot be read.
  */
 import type { BackupType, PointKind } from '../../shared/domain.ts';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import { initRepository, isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
@@ -77,7 +77,7 @@ async function decide(backend: Backend, opts: PrepareOptions): Promise<Decision>
   try {
     return await prepareIn(backend, opts);
   } catch (e) {
-    const keyed = isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED');
+    const keyed = hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED');
     if (!keyed || !opts.sibling) throw e;
     const prep = await prepareIn(opts.sibling(keyFolderSuffix(opts.key)), opts);
     return prep.reason === 'FIRST_BACKUP' ? { ...prep, reason: 'KEY_CHANGED' } : prep;
@@ -101,7 +101,7 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
   try {
     repo = await openRepository(backend, repoOptions);
   } catch (e) {
-    if (isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED')) {
+    if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) {
       throw new BackstopError(e.code, `${e.message} Backstop never mixes keys in one folder.`);
     }
     throw e;
@@ -113,7 +113,7 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
     const chains = await repo.chains();
     return { repo, kind: 'full', reason: chains.length > 0 ? 'TYPE_CHANGED' : 'NO_CHAIN' };
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'INTEGRITY') return { repo, kind: 'full', reason: 'CHAIN_UNREADABLE' };
+    if (hasCode(e, 'INTEGRITY')) return { repo, kind: 'full', reason: 'CHAIN_UNREADABLE' };
     throw e;
   }
 }

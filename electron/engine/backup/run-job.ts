@@ -11,7 +11,7 @@ import { connectorFor } from '../servers/index.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
-import { isBackstopError, toFailure } from '../../shared/result.ts';
+import { errorInfo, hasCode } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { BackupJobSpec } from './job-spec.ts';
@@ -74,14 +74,13 @@ async function backupAndApplyRetention(
       // The point went to the database folder, or to its sibling for this key when the key changed.
       const open = (folder: string) => openRepository(openDatabaseFolder(spec.destinations[i]!, folder, spec.credentials[i] ?? null), { ...repoOptions, key });
       const repo = await open(spec.folder).catch((e: unknown) => {
-        if (isBackstopError(e) && (e.code === 'KEY_MISMATCH' || e.code === 'KEY_REQUIRED')) return open(spec.folder + keyFolderSuffix(key));
+        if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(spec.folder + keyFolderSuffix(key));
         throw e;
       });
       const r = await applyRetention(repo, spec.retention, new Date());
       o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
     } catch (e) {
-      const f = toFailure(e);
-      o.retention = { deleted: [], bytesFreed: 0, error: { code: f.code, message: f.message } };
+      o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
     }
   }
   return outcomes;

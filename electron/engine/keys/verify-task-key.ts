@@ -8,7 +8,7 @@
  * fingerprint. Never writes.
  */
 import type { Task } from '../../shared/domain.ts';
-import { BackstopError, toFailure } from '../../shared/result.ts';
+import { BackstopError, errorInfo } from '../../shared/result.ts';
 import { destinationId, listDatabaseFolders, openDatabaseFolder } from '../destinations/index.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { SERVER_FOLDER } from '../servers/index.ts';
@@ -40,8 +40,7 @@ export async function verifyTaskKey(task: Task, key: Buffer, credentials: (S3Cre
       stream.destroy();
       out.push({ destination: id, ok: true, database: newest.point.database, pointId: newest.point.id, error: null });
     } catch (e) {
-      const f = toFailure(e);
-      out.push({ destination: id, ok: false, database: null, pointId: null, error: { code: f.code, message: f.message } });
+      out.push({ destination: id, ok: false, database: null, pointId: null, error: errorInfo(e) });
     }
   }
   return out;

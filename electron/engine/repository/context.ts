@@ -7,7 +7,7 @@
  * Errors: a missing manifest → NOT_FOUND; an unreadable one → INTEGRITY naming the point;
  * a newer manifest version → FORMAT_TOO_NEW.
  */
-import { BackstopError, isBackstopError, type ErrorCode } from '../../shared/result.ts';
+import { BackstopError, type ErrorCode, hasCode } from '../../shared/result.ts';
 import type { Backend } from '../storage/backend.ts';
 import type { Sealer } from '../crypto/seal.ts';
 import type { HeaderBody } from './header.ts';
@@ -88,7 +88,7 @@ export class ManifestStore {
     try {
       bytes = await this.backend.get(pointKey(pointId));
     } catch (e) {
-      if (isBackstopError(e) && e.code === 'NOT_FOUND') {
+      if (hasCode(e, 'NOT_FOUND')) {
         throw new BackstopError('NOT_FOUND', `Restore point ${pointId} does not exist in ${this.backend.location}.`);
       }
       throw e;
@@ -122,8 +122,8 @@ export class ManifestStore {
       try {
         good.push(await this.load(id));
       } catch (e) {
-        if (isBackstopError(e) && (e.code === 'INTEGRITY' || e.code === 'FORMAT_TOO_NEW')) damaged.push({ id, code: e.code, message: e.message });
-        else if (isBackstopError(e) && e.code === 'NOT_FOUND') continue; // deleted meanwhile
+        if (hasCode(e, 'INTEGRITY', 'FORMAT_TOO_NEW')) damaged.push({ id, code: e.code, message: e.message });
+        else if (hasCode(e, 'NOT_FOUND')) continue; // deleted meanwhile
         else throw e;
       }
     }

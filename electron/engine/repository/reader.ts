@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { ChunkDecoder, ChunkDamagedError } from './chunk-codec.ts';
 import type { RepoContext } from './context.ts';
 import { PACKS_PREFIX, packIdFromKey, packKey } from './layout.ts';
@@ -71,7 +71,7 @@ async function fetchGroup(ctx: RepoContext, pointId: string, g: ReadGroup): Prom
   try {
     buf = await ctx.backend.get(packKey(g.packId), { offset: g.offset, length: g.length });
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'NOT_FOUND') throw integrity(pointId, g.packId, 'is missing');
+    if (hasCode(e, 'NOT_FOUND')) throw integrity(pointId, g.packId, 'is missing');
     throw e;
   }
   if (buf.length !== g.length) throw integrity(pointId, g.packId, `is truncated (read ${buf.length} of ${g.length} bytes at offset ${g.offset})`);

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
 import type { Backend } from '../storage/backend.ts';
 import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerprint } from '../crypto/keys.ts';
@@ -67,7 +67,7 @@ async function readHeader(backend: Backend): Promise<HeaderBody> {
   try {
     bytes = await backend.get(HEADER_KEY);
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'NOT_FOUND') {
+    if (hasCode(e, 'NOT_FOUND')) {
       const any = (await backend.list('')).length > 0;
       throw new BackstopError(
         'NOT_A_BACKUP',
@@ -321,7 +321,7 @@ export class Repository {
         const parsed = JSON.parse((await this.ctx.backend.get(o.key)).toString('utf8')) as Partial<InflightMarker>;
         if (Array.isArray(parsed.packs) && Array.isArray(parsed.basePoints)) marker = parsed as InflightMarker;
       } catch (e) {
-        if (isBackstopError(e) && e.code === 'NOT_FOUND') continue; // finished meanwhile
+        if (hasCode(e, 'NOT_FOUND')) continue; // finished meanwhile
         if (isBackstopError(e) && e.code !== 'INTEGRITY') throw e;
       }
       out.push({ key: o.key, info: o, marker });

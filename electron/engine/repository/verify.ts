@@ -10,7 +10,7 @@
  * Throws only for an unknown point id (NOT_FOUND), a cancel (CANCELED), or a storage
  * failure that is not about a specific object.
  */
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import { ChunkDecoder, ChunkDamagedError } from './chunk-codec.ts';
 import type { RepoContext } from './context.ts';
 import { packKey } from './layout.ts';
@@ -66,7 +66,7 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
       }
       st = { ok: true, entries: byOffset };
     } catch (e) {
-      if (isBackstopError(e) && e.code === 'NOT_FOUND') st = { ok: false, reason: `is missing (${packKey(packId)})` };
+      if (hasCode(e, 'NOT_FOUND')) st = { ok: false, reason: `is missing (${packKey(packId)})` };
       else if (e instanceof PackDamagedError) st = { ok: false, reason: `is damaged: ${e.message}` };
       else if (e instanceof ChunkDamagedError) st = { ok: false, reason: `is damaged: ${e.message}` };
       else throw e;

@@ -21,7 +21,7 @@
  * (pack-writer.ts), the commit (`commitManifest`); `writePoint` is the loop over chunks.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
 import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
 import { HandedOver, handOver } from './hand-over.ts';
@@ -181,9 +181,9 @@ class CommitUncertain extends Error {}
 /** The error a failed or canceled write reports (nothing was committed). */
 function writeFailure(e: unknown, opts: WritePointOptions, location: string): unknown {
   const what = `restore point of database "${opts.database}"`;
-  const canceled = opts.signal?.aborted === true || (isBackstopError(e) && e.code === 'CANCELED') || (e instanceof Error && e.name === 'AbortError');
+  const canceled = opts.signal?.aborted === true || (hasCode(e, 'CANCELED')) || (e instanceof Error && e.name === 'AbortError');
   if (canceled) return new BackstopError('CANCELED', `The backup of "${opts.database}" was canceled; no ${what} was written. Earlier restore points are unchanged.`, { cause: e });
-  if (isBackstopError(e) && e.code === 'DISK_FULL') {
+  if (hasCode(e, 'DISK_FULL')) {
     return new BackstopError(
       'DISK_FULL',
       `${location} ran out of space while writing a ${what}. The point was not saved (nothing was committed) and earlier restore points are intact. Free space and run the backup again. (${e.message})`,

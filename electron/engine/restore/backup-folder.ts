@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestorePoint, ServerKind } from '../../shared/domain.ts';
-import { BackstopError, isBackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
@@ -186,7 +186,7 @@ export async function readHeaderInfo(backend: Backend, l: BackupLocation, creden
   try {
     bytes = await backend.get(HEADER_KEY);
   } catch (e) {
-    if (isBackstopError(e) && e.code === 'NOT_FOUND') throw await notABackup(l, backend, credentials);
+    if (hasCode(e, 'NOT_FOUND')) throw await notABackup(l, backend, credentials);
     throw e;
   }
   const header = decodeHeader(bytes, backend.location);

@@ -12,7 +12,7 @@
  * a worker running after it settles.
  */
 import { parentPort, workerData, type ResourceLimits } from 'node:worker_threads';
-import { BackstopError, isErrorCode, toFailure } from '../../shared/result.ts';
+import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
 import { startWorker } from './worker-entry.ts';
 
 type ToParent = { type: 'progress'; progress: unknown } | { type: 'done'; result: unknown } | { type: 'failed'; error: { code: string; message: string } };
@@ -84,8 +84,7 @@ export function serveWorkerJob<J, R>(handler: (job: J, signal: AbortSignal, prog
       port.close();
     },
     (e: unknown) => {
-      const f = toFailure(e);
-      post({ type: 'failed', error: { code: f.code, message: f.message } });
+      post({ type: 'failed', error: errorInfo(e) });
       port.close();
     },
   );

@@ -38,7 +38,9 @@ export class ServersPage {
       await this.page.getByTestId(`empty-add-${kind}`).click();
     } else {
       await this.addButton.click();
-      await this.form.getByTestId(`server-kind-${kind}`).check();
+      // The kind card's label is what a person clicks (its badge covers the radio itself).
+      await this.form.locator('label', { has: this.page.getByTestId(`server-kind-${kind}`) }).click();
+      await expect(this.form.getByTestId(`server-kind-${kind}`)).toBeChecked();
     }
     await expect(this.form).toBeVisible();
   }

@@ -23,6 +23,7 @@ import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-proces
 import { classifyMysql } from '../classify.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
+import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -218,13 +219,8 @@ export class MysqlConnector implements Connector {
     throw new BackstopError('VALIDATION', `MySQL/MariaDB servers have no server-level stream "${name}".`);
   }
 
-  async restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
-    try {
-      return await this.restoreDatabase(database, source, type, opts);
-    } catch (e) {
-      source.destroy(); // the restore owns the source: an unread dump must not keep a child alive
-      throw e;
-    }
+  restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
+    return owningSource(source, () => this.restoreDatabase(database, source, type, opts));
   }
 
   private async restoreDatabase(database: string, source: Readable, type: BackupType, opts: RestoreOptions): Promise<RestoreReport> {
@@ -252,20 +248,19 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e;
     });
-    try {
-      const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-      await sinkTool(cmd, rewriter, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
-      progress.finish();
-      return { database };
-    } catch (e) {
-      let dropped = true;
-      try {
-        await this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' });
-      } catch {
-        dropped = false;
-      }
-      if (dropped || !(e instanceof BackstopError)) throw e;
-      throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
-    }
+    return withoutHalfRestore(
+      database,
+      async () => {
+        const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
+        await sinkTool(cmd, rewriter, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+        progress.finish();
+        return { database };
+      },
+      () =>
+        this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' }).then(
+          () => true,
+          () => false,
+        ),
+    );
   }
 }

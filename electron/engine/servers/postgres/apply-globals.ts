@@ -20,7 +20,7 @@
  * - Connection problems (UNREACHABLE, AUTH_FAILED) reject; failures of single statements
  *   do not. Messages never contain a password or password hash.
  */
-import { BackstopError } from '../../../shared/result.ts';
+import { BackstopError, hasCode } from '../../../shared/result.ts';
 import { runTool, type ToolFailure } from '../child-process.ts';
 import { conninfoDbname, type PgConnection } from './connection.ts';
 
@@ -325,7 +325,7 @@ async function runBatch(conn: PgConnection, prelude: string[], statements: strin
       },
     );
   } catch (e) {
-    if (e instanceof BackstopError && e.code === 'RESTORE_FAILED') throw new StatementFailed(e.message);
+    if (hasCode(e, 'RESTORE_FAILED')) throw new StatementFailed(e.message);
     throw e;
   }
 }

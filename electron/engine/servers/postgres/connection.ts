@@ -8,7 +8,7 @@
  * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP.
  */
 import type { Server } from '../../../shared/domain.ts';
-import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
+import { BackstopError, type ErrorCode, hasCode } from '../../../shared/result.ts';
 import { runTool, type ToolCommand } from '../child-process.ts';
 import { classifyPostgres } from '../classify.ts';
 import { findTool, type ToolSearch } from '../tools.ts';
@@ -88,7 +88,7 @@ export class PgConnection {
       out = await run(database);
     } catch (e) {
       // Servers without a "postgres" database: fall back to template1 for maintenance queries.
-      if (opts.database === undefined && e instanceof BackstopError && e.code === 'DATABASE_NOT_FOUND') out = await run('template1');
+      if (opts.database === undefined && hasCode(e, 'DATABASE_NOT_FOUND')) out = await run('template1');
       else throw e;
     }
     return out

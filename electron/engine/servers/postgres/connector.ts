@@ -37,6 +37,7 @@ import type {
   SkippedDatabase,
 } from '../connector.ts';
 import { ProgressReporter } from '../progress.ts';
+import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
 
@@ -221,13 +222,8 @@ export class PostgresConnector implements Connector {
     throw new BackstopError('VALIDATION', `Unknown PostgreSQL server-level stream "${name}".`);
   }
 
-  async restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
-    try {
-      return await this.restoreDatabase(database, source, type, opts);
-    } catch (e) {
-      source.destroy(); // the restore owns the source: an unread dump must not keep a child alive
-      throw e;
-    }
+  restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
+    return owningSource(source, () => this.restoreDatabase(database, source, type, opts));
   }
 
   private async restoreDatabase(database: string, source: Readable, type: BackupType, opts: RestoreOptions): Promise<RestoreReport> {
@@ -258,26 +254,29 @@ export class PostgresConnector implements Connector {
         await this.dropRolesQuietly(createdRoles);
         throw e;
       }
-      try {
-        await this.pgRestore(database, archive, jobs, plan, opts);
-        // Database-level statements run like pg_restore --create's, from inside the new database,
-        // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
-        // name would not match there when the database's encoding differs from the maintenance
-        // database's, so for such names they run from the maintenance database.
-        const action = `applying the owners, settings and privileges of database "${database}"`;
-        if (/^[\x20-\x7e]*$/.test(database)) {
-          await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
-        } else {
-          await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
-          await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
-        }
-        return { database, notes: plan.notes };
-      } catch (e) {
-        const dropped = await this.dropQuietly(database);
-        await this.dropRolesQuietly(createdRoles);
-        if (dropped || !(e instanceof BackstopError)) throw e;
-        throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
-      }
+      return await withoutHalfRestore(
+        database,
+        async () => {
+          await this.pgRestore(database, archive, jobs, plan, opts);
+          // Database-level statements run like pg_restore --create's, from inside the new database,
+          // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
+          // name would not match there when the database's encoding differs from the maintenance
+          // database's, so for such names they run from the maintenance database.
+          const action = `applying the owners, settings and privileges of database "${database}"`;
+          if (/^[\x20-\x7e]*$/.test(database)) {
+            await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
+          } else {
+            await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
+            await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
+          }
+          return { database, notes: plan.notes };
+        },
+        async () => {
+          const dropped = await this.dropQuietly(database);
+          await this.dropRolesQuietly(createdRoles);
+          return dropped;
+        },
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

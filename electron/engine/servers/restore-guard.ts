@@ -1,0 +1,28 @@
+/**
+ * What every connector's restore guarantees, written once:
+ * - `owningSource`: the restore owns its source stream; if the restore fails, the source is
+ *   destroyed, so an unread dump never keeps its child process (or worker) alive.
+ * - `withoutHalfRestore`: a database created for a restore is dropped when anything after
+ *   its creation fails; if it cannot be dropped, the error says so and names it.
+ */
+import type { Readable } from 'node:stream';
+import { BackstopError } from '../../shared/result.ts';
+
+export async function owningSource<T>(source: Readable, restore: () => Promise<T>): Promise<T> {
+  try {
+    return await restore();
+  } catch (e) {
+    source.destroy();
+    throw e;
+  }
+}
+
+/** Runs `work` (everything after CREATE DATABASE); on failure `drop` removes the database and says whether it could. */
+export async function withoutHalfRestore<T>(database: string, work: () => Promise<T>, drop: () => Promise<boolean>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if ((await drop()) || !(e instanceof BackstopError)) throw e;
+    throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
+  }
+}
