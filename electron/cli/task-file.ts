@@ -116,6 +116,13 @@ export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string
  * settings" becomes the keys to change in the task (or server) file. `prefix` is where the
  * server object sits in that file ("server." in a task file, "" in a server file).
  */
+/** A thrown engine error with `inFileTerms` applied (anything else is returned as it is). */
+export function errorInFileTerms(e: unknown, file: string, prefix: string): unknown {
+  if (!(e instanceof BackstopError)) return e;
+  const phrased = inFileTerms(e, file, prefix);
+  return phrased === e ? e : new BackstopError(e.code, phrased.message, { cause: e });
+}
+
 export function inFileTerms<T extends { code: string; message: string }>(error: T, file: string, prefix: string): T {
   const message = error.message
     .replace(SERVER_FIX.unreachable, `Check that it is running and that \`${prefix}host\`/\`${prefix}port\` in ${file} are right`)

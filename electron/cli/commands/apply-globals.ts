@@ -14,7 +14,7 @@ import type { ApplyGlobalsJobSpec } from '../../engine/restore/run-apply-globals
 import { runWorkerJob } from '../../engine/runtime/worker-job.ts';
 import { PG_GLOBALS_STREAM } from '../../engine/servers/index.ts';
 import type { ApplyGlobalsReport } from '../../engine/servers/postgres/apply-globals.ts';
-import { readJsonFile, ServerFile } from '../task-file.ts';
+import { errorInFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 import { open, parseLocation, pointId } from './location.ts';
 
@@ -49,7 +49,9 @@ export async function applyGlobalsCommand(
     alterExisting: opts.alterExisting,
     dryRun: opts.dryRun,
   };
-  const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' });
+  const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' }).catch((e: unknown) => {
+    throw errorInFileTerms(e, opts.serverFile, '');
+  });
   return { document: applyGlobalsDocument(report), text: applyGlobalsText(report) };
 }
 

@@ -22,7 +22,7 @@ import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
-import { DURATION, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
+import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 
 export interface Where {
@@ -166,7 +166,8 @@ export async function restoreCommand(
     if (hasCode(e, 'ROLE_MISSING') && e.message.includes('Choose one:')) {
       throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
     }
-    throw e;
+    // "Check the server settings" becomes the keys of the server file to change.
+    throw opts.serverFile ? errorInFileTerms(e, opts.serverFile, '') : e;
   });
   return { ...outcome, cluster };
 }

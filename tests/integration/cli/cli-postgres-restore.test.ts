@@ -94,3 +94,17 @@ describe('backstop restore: roles the target lacks', () => {
     expect(target.psql('SELECT id FROM orders', 'shop_c').trim()).toBe('7');
   });
 });
+
+describe('backstop restore: errors name the server file keys to change', () => {
+  it('an unreachable target says which keys of the server file to check, not "the server settings"', async () => {
+    const down = join(dir, 'down.json');
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    writeFileSync(down, JSON.stringify({ kind: 'postgres', host: '127.0.0.1', port: 1, user: 'postgres', passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+    const r = await cli('restore', location, '--point', 'latest', '--server', down, '--database', 'shop_down', '--json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { error: { code: string; message: string } };
+    expect(doc.error.code).toBe('UNREACHABLE');
+    expect(doc.error.message).toContain(`\`host\`/\`port\` in ${down}`);
+    expect(doc.error.message).not.toMatch(/server settings/i);
+  });
+});
