@@ -13,10 +13,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
-import { BackstopError } from '../../../electron/shared/result.ts';
 import { connectorFor, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { freePort } from '../../fixtures/servers/common.ts';
+import { freePort, rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
@@ -38,16 +37,6 @@ function connector(over: Partial<Extract<Server, { kind: 'mysql' }>> = {}, passw
     ...over,
   };
   return connectorFor(server, { password, toolPaths: { mysql: null } });
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackstopError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BackstopError);
-    return e as BackstopError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function exists(name: string): boolean {

@@ -11,26 +11,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'libsql';
 import { describe, expect, test } from 'vitest';
-import { BackstopError } from '../../../electron/shared/result.ts';
 import type { BackupType } from '../../../electron/shared/domain.ts';
 import { connectorFor, type Connector } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
 const CHINOOK = join(FIXTURES, 'chinook/Chinook_Sqlite.sqlite');
 
 function connector(folder: string): Connector {
   return connectorFor({ id: 's1', name: 'files', kind: 'sqlite', folder, createdAt: '', updatedAt: '' });
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackstopError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(BackstopError);
-    return e as BackstopError;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Schema rows (without root pages), and per table: row count + checksum of rowid, types and values in rowid order. */
