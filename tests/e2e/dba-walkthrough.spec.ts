@@ -254,3 +254,45 @@ test('an error thrown inside a view keeps the editor draft, and Continue brings 
   await expect(editor.retentionDays).toHaveValue('14');
   await expect(editor.retentionLast).toHaveValue('3');
 });
+
+test('a role the target lacks: the window names it, offers the choices, and "create" restores with a note', async ({ page, engine, tempDir, postgres }) => {
+  // A database owned by a role that is gone by the time of the restore.
+  postgres.psql(`CREATE ROLE gone_owner NOLOGIN; CREATE DATABASE ledger OWNER gone_owner;`);
+  postgres.psql(`CREATE TABLE entries (id int); ALTER TABLE entries OWNER TO gone_owner; INSERT INTO entries VALUES (1), (2);`, 'ledger');
+  expect((await dispatch(engine.handlers, 'settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } })).ok).toBe(true);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'postgres', name: 'pg15', host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable' });
+  if (!server.ok) throw new Error(server.message);
+  const backups = join(tempDir, 'role-backups');
+  const task = await dispatch(engine.handlers, 'tasks.create', {
+    name: 'ledger',
+    serverId: server.data.id,
+    type: 'logical',
+    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+    destinations: [{ kind: 'local', path: backups }],
+  });
+  if (!task.ok) throw new Error(task.message);
+  expect((await dispatch(engine.handlers, 'tasks.runNow', { id: task.data.id, kind: 'full' })).ok).toBe(true);
+  await expect.poll(async () => {
+    const a = await dispatch(engine.handlers, 'runs.active', undefined);
+    return a.ok ? a.data.length : -1;
+  }, { timeout: 120_000 }).toBe(0);
+  postgres.psql(`DROP DATABASE ledger; DROP ROLE gone_owner;`);
+
+  const restore = new RestorePage(page);
+  await restore.open();
+  await page.getByTestId('restore-browse-destination').selectOption({ label: `ledger — ${backups}` });
+  await page.getByTestId('restore-browse-list').click();
+  await restore.choices.filter({ hasText: /^ledger$/ }).click();
+  await page.getByTestId('restore-server').selectOption({ label: 'pg15 (PostgreSQL)' });
+  await page.getByTestId('restore-name').fill('ledger_back');
+  await restore.submit.click();
+  const choices = page.getByTestId('role-missing');
+  await expect(choices).toContainText('gone_owner', { timeout: 60_000 });
+  expect(postgres.psql(`SELECT count(*) FROM pg_database WHERE datname = 'ledger_back'`).trim()).toBe('0');
+  await choices.getByTestId('role-choice-create').check();
+  await choices.getByTestId('role-retry').click();
+  await expect(restore.result).toContainText('Restored into', { timeout: 120_000 });
+  await expect(page.getByTestId('restore-note').filter({ hasText: 'Created role "gone_owner"' })).toBeVisible();
+  expect(postgres.psql(`SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'ledger_back'`).trim()).toBe('gone_owner');
+  expect(postgres.psql('SELECT count(*) FROM entries', 'ledger_back').trim()).toBe('2');
+});

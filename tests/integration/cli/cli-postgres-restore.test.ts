@@ -59,7 +59,7 @@ describe('backstop restore: roles the target lacks', () => {
   it('fails with ROLE_MISSING naming the role and the flags; nothing is created', async () => {
     const r = await restore('--database', 'shop');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^backstop: ROLE_MISSING: The backup names a role that the PostgreSQL server 127\.0\.0\.1:\d+ lacks: "web" \(owner of the database; owner of SCHEMA app; owner of TABLE app\.orders\)\./);
+    expect(r.err).toMatch(/^backstop: ROLE_MISSING: The backup names a role that the PostgreSQL server 127\.0\.0\.1:\d+ lacks: role "web" \(owner of the database; owner of SCHEMA app; owner of TABLE app\.orders\)\./);
     expect(r.err).toContain('On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.');
     expect(exists(target, 'shop')).toBe(false);
   });

@@ -65,6 +65,12 @@ describe('restore draft', () => {
 
   it('reads the missing roles a ROLE_MISSING message names', () => {
     expect(missingRolesOf('The backup names role "web", which the target server lacks.')).toEqual(['web']);
+    // The engine's own ROLE_MISSING wording (restore-plan.ts): each role named as role "…", quoted columns ignored.
+    expect(
+      missingRolesOf(
+        'The backup names roles that the PostgreSQL server h:5432 lacks: role "Gr;antee" (granted CREATE on the database), role "reader" (granted SELECT("to", "from") on TABLE app.orders). Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "postgres") and/or privileges.',
+      ),
+    ).toEqual(['Gr;antee', 'reader']);
     expect(missingRolesOf('Roles "web", "report" and "we""ird" do not exist on server pg. Create them, map them or skip owners.')).toEqual(['web', 'report', 'we"ird']);
     expect(missingRolesOf('some roles are missing')).toEqual([]);
   });

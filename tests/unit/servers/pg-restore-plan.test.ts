@@ -107,7 +107,7 @@ describe('planRestore', () => {
     const e = rejection(() => planRestore(input({ existingRoles: new Set(['postgres']) }), 'n'));
     expect(e.code).toBe('ROLE_MISSING');
     expect(e.message).toBe(
-      'The backup names roles that the PostgreSQL server h:5432 lacks: "Gr;antee" (granted CREATE on the database), "o w n" (owner of the database; grantor of privileges on the database; owner of SCHEMA app; and 2 more), "reader" (has settings in the database (ALTER ROLE … IN DATABASE … SET); granted CONNECT on the database; granted SELECT("to", "from") on TABLE app.orders; and 1 more). Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "postgres") and/or privileges.',
+      'The backup names roles that the PostgreSQL server h:5432 lacks: role "Gr;antee" (granted CREATE on the database), role "o w n" (owner of the database; grantor of privileges on the database; owner of SCHEMA app; and 2 more), role "reader" (has settings in the database (ALTER ROLE … IN DATABASE … SET); granted CONNECT on the database; granted SELECT("to", "from") on TABLE app.orders; and 1 more). Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "postgres") and/or privileges.',
     );
     expect(e.message).not.toContain('ghost');
   });

@@ -262,7 +262,7 @@ export interface PlanInput {
 function describe(name: string, whats: string[]): string {
   const unique = [...new Set(whats)];
   const shown = unique.slice(0, 3).join('; ');
-  return `"${name}" (${shown}${unique.length > 3 ? `; and ${unique.length - 3} more` : ''})`;
+  return `role "${name}" (${shown}${unique.length > 3 ? `; and ${unique.length - 3} more` : ''})`;
 }
 
 /** Works out the restore; throws ROLE_MISSING (nothing created yet) when a named role is absent and no choice covers it. */
