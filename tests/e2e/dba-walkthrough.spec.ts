@@ -16,6 +16,7 @@ import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { chownTree } from '../fixtures/servers/common.ts';
 import { PG_BIN } from '../fixtures/servers/postgres.ts';
 import { expect, test } from './fixtures/harness';
+import { postgresTask, runToEnd } from './fixtures/engine-setup';
 import { attachScreenshot } from './fixtures/screenshots';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { expectHistoryTablesFit, HistoryPage } from './pages/history-page';
@@ -259,23 +260,9 @@ test('a role the target lacks: the window names it, offers the choices, and "cre
   // A database owned by a role that is gone by the time of the restore.
   postgres.psql(`CREATE ROLE gone_owner NOLOGIN; CREATE DATABASE ledger OWNER gone_owner;`);
   postgres.psql(`CREATE TABLE entries (id int); ALTER TABLE entries OWNER TO gone_owner; INSERT INTO entries VALUES (1), (2);`, 'ledger');
-  expect((await dispatch(engine.handlers, 'settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } })).ok).toBe(true);
-  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'postgres', name: 'pg15', host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable' });
-  if (!server.ok) throw new Error(server.message);
   const backups = join(tempDir, 'role-backups');
-  const task = await dispatch(engine.handlers, 'tasks.create', {
-    name: 'ledger',
-    serverId: server.data.id,
-    type: 'logical',
-    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
-    destinations: [{ kind: 'local', path: backups }],
-  });
-  if (!task.ok) throw new Error(task.message);
-  expect((await dispatch(engine.handlers, 'tasks.runNow', { id: task.data.id, kind: 'full' })).ok).toBe(true);
-  await expect.poll(async () => {
-    const a = await dispatch(engine.handlers, 'runs.active', undefined);
-    return a.ok ? a.data.length : -1;
-  }, { timeout: 120_000 }).toBe(0);
+  const { taskId } = await postgresTask(engine, postgres, 'ledger', 'logical', backups);
+  await runToEnd(engine, taskId, 'full', 120_000);
   postgres.psql(`DROP DATABASE ledger; DROP ROLE gone_owner;`);
 
   const restore = new RestorePage(page);

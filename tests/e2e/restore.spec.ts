@@ -13,8 +13,8 @@ import type { Engine } from '../../electron/engine/index.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { formatBytes } from '../../electron/shared/format-bytes.ts';
 import { chownTree } from '../fixtures/servers/common.ts';
-import { PG_BIN } from '../fixtures/servers/postgres.ts';
 import { expect, test } from './fixtures/harness';
+import { postgresTask, runToEnd } from './fixtures/engine-setup';
 import { attachScreenshot } from './fixtures/screenshots';
 import { RestorePage } from './pages/restore-page';
 
@@ -22,17 +22,6 @@ import { RestorePage } from './pages/restore-page';
 test.describe.configure({ timeout: 120_000 });
 
 /** Runs a task now and waits until nothing runs any more. */
-async function runToEnd(engine: Engine, id: string, kind: 'full' | 'incremental'): Promise<void> {
-  const run = await dispatch(engine.handlers, 'tasks.runNow', { id, kind });
-  if (!run.ok) throw new Error(`tasks.runNow: ${run.code} ${run.message}`);
-  await expect
-    .poll(async () => {
-      const active = await dispatch(engine.handlers, 'runs.active', undefined);
-      return active.ok ? active.data.length : -1;
-    }, { timeout: 60_000 })
-    .toBe(0);
-}
-
 /** demo.setup, one full run to completion; the backup folder of one database. */
 async function backedUpDemo(engine: Engine) {
   const demo = await dispatch(engine.handlers, 'demo.setup', undefined);
@@ -180,20 +169,9 @@ test('restores from a task: pick the task, then a database; points show seconds 
 });
 
 test('restores a PostgreSQL cluster snapshot into a new data directory, chosen from its task', async ({ page, engine, tempDir, dialogs, postgres }, testInfo) => {
-  const setTools = await dispatch(engine.handlers, 'settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } });
-  expect(setTools.ok).toBe(true);
-  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'postgres', name: 'pg15', host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable' });
-  if (!server.ok) throw new Error(server.message);
   const backups = join(tempDir, 'backups');
-  const task = await dispatch(engine.handlers, 'tasks.create', {
-    name: 'cluster',
-    serverId: server.data.id,
-    type: 'snapshot',
-    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
-    destinations: [{ kind: 'local', path: backups }],
-  });
-  if (!task.ok) throw new Error(task.message);
-  await runToEnd(engine, task.data.id, 'full');
+  const { taskId } = await postgresTask(engine, postgres, 'cluster', 'snapshot', backups);
+  await runToEnd(engine, taskId, 'full');
 
   const restore = new RestorePage(page);
   await restore.open();
