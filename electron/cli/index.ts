@@ -12,6 +12,7 @@ import type { Engine } from '../engine/index.ts';
 import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import type { CommandName } from '../shared/ipc/index.ts';
+import { parseMoment } from '../shared/moment.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
 // The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
 import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
@@ -29,7 +30,7 @@ Backups:
   points <location>    the restore points of one database folder, oldest first
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
-  restore <location> --point ID|latest --server server.json --database NEW
+  restore <location> (--point ID|latest | --as-of TIME) --server server.json --database NEW
           [--jobs N] [--no-owner] [--no-privileges] [--map-role OLD=NEW]...
           [--create-roles] [--folder DIR]
                        restore into a NEW database on the server in server.json
@@ -73,6 +74,7 @@ const OPTIONS = {
   kind: { type: 'string' },
   'key-file': { type: 'string' },
   point: { type: 'string' },
+  'as-of': { type: 'string' },
   server: { type: 'string' },
   database: { type: 'string' },
   jobs: { type: 'string' },
@@ -242,8 +244,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return d.ok ? 0 : 1;
       }
       case 'restore': {
+        if (values['as-of'] !== undefined && values.point !== undefined) usage('restore takes --point or --as-of, not both.');
         const opts = {
-          point: need(values, 'point', 'restore'),
+          ...(values['as-of'] !== undefined ? { asOf: parseMoment(values['as-of']) } : { point: need(values, 'point', 'restore') }),
           ...(values.server !== undefined ? { serverFile: values.server } : {}),
           ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),

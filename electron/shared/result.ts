@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   'DATABASE_NOT_FOUND',
   'DUMP_FAILED',
   'RESTORE_FAILED',
+  /** A restore moment (--as-of) outside what the backups reach; the message gives the reachable range. */
+  'OUT_OF_RANGE',
   'WORKER_CRASHED',
   /** A bug: something the code did not expect. The message says where to find the log. */
   'INTERNAL',

@@ -105,7 +105,9 @@ export async function restoreCommand(
   engine: Engine,
   where: string,
   opts: {
-    point: string;
+    /** Exactly one of point and asOf (the CLI enforces it). */
+    point?: string;
+    asOf?: Date;
     serverFile?: string;
     database?: string;
     keyFile?: string;
@@ -121,6 +123,9 @@ export async function restoreCommand(
   const w = parseLocation(where);
   w.location = resolveServerFolder(w.location, PG_BASEBACKUP_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
+  if (opts.asOf !== undefined || opts.point === undefined) {
+    throw new BackstopError('VALIDATION', 'This backup has restore points only: restoring to a moment (--as-of) needs a PostgreSQL snapshot task (base backup + WAL) or a MariaDB server with the binary log. Choose a point with --point ID|latest ("backstop points <location>" lists them).');
+  }
   const id = await pointId(repo, opts.point);
   const cluster = toRestorePoint(await repo.getPoint(id)).format === PG_BASEBACKUP_STREAM.format;
   const usage = (m: string): never => {
