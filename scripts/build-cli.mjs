@@ -43,7 +43,7 @@ export function cliBuildOptions(root = ROOT) {
     splitting: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     packages: 'external',
     chunkNames: 'chunk-[hash]',
     metafile: true,

@@ -31,7 +31,7 @@ export async function buildBundles(root: string): Promise<Bundles> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     packages: 'external',
     sourcemap: 'linked',
     logLevel: 'warning',
