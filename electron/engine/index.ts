@@ -13,7 +13,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { AppInfo } from '../shared/domain.ts';
 import { createHandlers } from './api/handlers.ts';
 import { dispatch, type Handlers } from './api/dispatch.ts';
-import type { CommandName, CommandResponse } from '../shared/ipc/index.ts';
+import type { CommandArgs, CommandName, CommandResponse, CommandResult } from '../shared/ipc/index.ts';
 import { EventBus } from './events/event-bus.ts';
 import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
@@ -27,7 +27,7 @@ import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { loadS3Credentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
-import { hasCode } from '../shared/result.ts';
+import { BackstopError, hasCode } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
@@ -65,6 +65,12 @@ export interface Engine {
   handlers: Handlers;
   /** Dispatches one command through the contract (parse → handler → Result), logging internal errors. */
   call<K extends CommandName>(name: K, payload: unknown): Promise<CommandResponse<K>>;
+  /**
+   * The typed call for in-process shells (the CLI): the input is checked by the compiler
+   * against the command's contract entry (and parsed by its schema, as in `call`); resolves
+   * to the data, or throws the failure as a BackstopError with its code and message.
+   */
+  command<K extends CommandName>(name: K, ...input: CommandArgs<K>): Promise<CommandResult<K>>;
   events: EventBus;
   logger: Logger;
   redactor: Redactor;
@@ -217,11 +223,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
   let closed = false;
+  const call: Engine['call'] = (name, payload) => dispatch(handlers, name, payload, (err, command) => logger.error({ err, command }, 'command failed unexpectedly'));
   return {
     dataDir,
     logsDir,
     handlers,
-    call: (name, payload) => dispatch(handlers, name, payload, (err, command) => logger.error({ err, command }, 'command failed unexpectedly')),
+    call,
+    async command(name, ...input) {
+      const res = await call(name, input[0]);
+      if (!res.ok) throw new BackstopError(res.code, res.message, { retryable: res.retryable });
+      return res.data;
+    },
     events,
     logger,
     redactor,

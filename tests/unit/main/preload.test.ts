@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { COMMANDS, EVENTS, commandChannel, eventChannel } from '../../../electron/shared/ipc/channels.ts';
+import { EVENTS, commandChannel, eventChannel } from '../../../electron/shared/ipc/channels.ts';
+import { COMMANDS } from '../../../electron/shared/ipc/contract.ts';
 import type { BackstopBridge } from '../../../electron/shared/ipc/contract.ts';
 
 const electron = vi.hoisted(() => ({
