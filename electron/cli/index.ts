@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Engine } from '../engine/index.ts';
+import { appInfo } from '../engine/app-info.ts';
 import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
 import { parseMoment } from '../shared/moment.ts';
@@ -169,7 +170,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     switch (command) {
       case 'info': {
-        const d = await withEngine(dataDir, (e) => e.command('app.info'));
+        const d = appInfo(dataDir); // what app.info answers, without opening the engine (fast start)
         return printData(io, json, d, () => `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`);
       }
       case 'servers': {

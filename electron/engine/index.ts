@@ -8,9 +8,9 @@
  * awaited before the process exits. Never imports electron.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import type { AppInfo } from '../shared/domain.ts';
+import { appInfo, engineFolders } from './app-info.ts';
 import { createHandlers } from './api/handlers.ts';
 import { dispatch, type Handlers } from './api/dispatch.ts';
 import type { CommandArgs, CommandName, CommandResponse, CommandResult } from '../shared/ipc/index.ts';
@@ -36,7 +36,6 @@ import {
   ScheduleStateTable,
   TaskDatabasesTable,
   openAppDatabase,
-  SCHEMA_VERSION,
   ServersTable,
   SettingsTable,
   TasksTable,
@@ -106,8 +105,7 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  const dataDir = resolve(opts.dataDir);
-  const logsDir = join(dataDir, 'logs');
+  const { dataDir, logsDir } = engineFolders(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const redactor = new Redactor();
   const { logger, close: closeLog } = createLogger({ logsDir, redactor, level: opts.logLevel });
@@ -124,14 +122,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const events = new EventBus((e) => logger.error({ err: e }, 'event listener failed'));
   const secrets = redacting(opts.secrets ?? new KeychainSecretStore(), redactor);
   const now = opts.now ?? (() => new Date());
-  const info = (): AppInfo => ({
-    name: pkg.productName,
-    version: pkg.version,
-    platform: process.platform,
-    dataDir,
-    logsDir,
-    schemaVersion: SCHEMA_VERSION,
-  });
+  const info = () => appInfo(dataDir);
   const servers = new ServersTable(db);
   const tasks = new TasksTable(db);
   const settings = new SettingsTable(db);
