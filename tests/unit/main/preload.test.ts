@@ -52,6 +52,13 @@ describe('what the preload exposes', () => {
     expect(electron.ipcRenderer.postMessage).not.toHaveBeenCalled();
   });
 
+  it('gets the command names from the contract table at build time, as the app build inlines them', async () => {
+    // The app's preload bundle is built with this define (this test runs with vitest.config.ts's copy of it).
+    const { default: config } = (await import('../../../electron.vite.config.ts')) as unknown as { default: { preload: { define: Record<string, string> } } };
+    expect(JSON.parse(config.preload.define.__BACKSTOP_COMMANDS__!)).toEqual([...COMMANDS]);
+    expect(readFileSync(PRELOAD_FILE, 'utf8')).toContain('__BACKSTOP_COMMANDS__.map(');
+  });
+
   it('imports nothing at run time but electron and the channel list (no zod, no contract)', () => {
     const source = readFileSync(PRELOAD_FILE, 'utf8');
     const valueImports = [...source.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
