@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
+import { COMMANDS } from './electron/shared/ipc/contract.ts';
 
 const root = import.meta.dirname;
 
@@ -23,6 +24,8 @@ export default defineConfig({
     },
   },
   preload: {
+    // The command names from the contract table, inlined so the preload bundle holds no zod.
+    define: { __BACKSTOP_COMMANDS__: JSON.stringify(COMMANDS) },
     build: {
       outDir: 'out/preload',
       // A sandboxed preload cannot load modules: bundle everything into one CommonJS file.

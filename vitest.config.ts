@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import vue from '@vitejs/plugin-vue';
+import { COMMANDS } from './electron/shared/ipc/contract.ts';
 
 // Three projects: engine/main unit tests under Node, renderer component tests under
 // happy-dom, and integration tests against real servers started by the harness.
@@ -11,6 +12,8 @@ export default defineConfig({
   test: {
     projects: [
       {
+        // As electron.vite.config.ts inlines them into the preload bundle (tests/unit/main/preload.test.ts).
+        define: { __BACKSTOP_COMMANDS__: JSON.stringify(COMMANDS) },
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],

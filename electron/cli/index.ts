@@ -9,9 +9,9 @@
  */
 import { parseArgs } from 'node:util';
 import type { Engine } from '../engine/index.ts';
+import { appInfo } from '../engine/app-info.ts';
 import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
-import type { CommandName } from '../shared/ipc/index.ts';
 import { parseMoment } from '../shared/moment.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
 // The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
@@ -148,12 +148,6 @@ async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>
   }
 }
 
-async function contract(engine: Engine, name: CommandName, payload: unknown): Promise<unknown> {
-  const res = await engine.call(name, payload);
-  if (!res.ok) throw new BackstopError(res.code, res.message);
-  return res.data;
-}
-
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const wantsJson = argv.includes('--json');
   let values: Values;
@@ -176,24 +170,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     switch (command) {
       case 'info': {
-        const d = (await withEngine(dataDir, (e) => contract(e, 'app.info', undefined))) as { version: string; dataDir: string; logsDir: string };
+        const d = appInfo(dataDir); // what app.info answers, without opening the engine (fast start)
         return printData(io, json, d, () => `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`);
       }
       case 'servers': {
-        const d = (await withEngine(dataDir, (e) => contract(e, 'servers.list', undefined))) as { name: string; kind: string; id: string }[];
+        const d = await withEngine(dataDir, (e) => e.command('servers.list'));
         return printData(io, json, d, () => (d.length ? d.map((s) => `${s.name}\t${s.kind}\t${s.id}`).join('\n') : 'No servers yet.'));
       }
       case 'tasks': {
-        const d = (await withEngine(dataDir, (e) => contract(e, 'tasks.list', undefined))) as { name: string; type: string; id: string; enabled: boolean }[];
+        const d = await withEngine(dataDir, (e) => e.command('tasks.list'));
         return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
       }
       case 'history': {
         const limit = int(values.limit, 'limit', 1) ?? 20;
-        const d = (await withEngine(dataDir, (e) => contract(e, 'history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }))) as {
-          startedAt: string;
-          taskName: string;
-          status: string;
-        }[];
+        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }));
         return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
       }
       case 'backup': {

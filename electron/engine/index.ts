@@ -8,12 +8,12 @@
  * awaited before the process exits. Never imports electron.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import type { AppInfo } from '../shared/domain.ts';
+import { appInfo, engineFolders } from './app-info.ts';
 import { createHandlers } from './api/handlers.ts';
 import { dispatch, type Handlers } from './api/dispatch.ts';
-import type { CommandName, CommandResponse } from '../shared/ipc/index.ts';
+import type { CommandArgs, CommandName, CommandResponse, CommandResult } from '../shared/ipc/index.ts';
 import { EventBus } from './events/event-bus.ts';
 import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
@@ -27,7 +27,7 @@ import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { loadS3Credentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
-import { hasCode } from '../shared/result.ts';
+import { BackstopError, hasCode } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
 import {
   HistoryTable,
@@ -36,7 +36,6 @@ import {
   ScheduleStateTable,
   TaskDatabasesTable,
   openAppDatabase,
-  SCHEMA_VERSION,
   ServersTable,
   SettingsTable,
   TasksTable,
@@ -65,6 +64,12 @@ export interface Engine {
   handlers: Handlers;
   /** Dispatches one command through the contract (parse → handler → Result), logging internal errors. */
   call<K extends CommandName>(name: K, payload: unknown): Promise<CommandResponse<K>>;
+  /**
+   * The typed call for in-process shells (the CLI): the input is checked by the compiler
+   * against the command's contract entry (and parsed by its schema, as in `call`); resolves
+   * to the data, or throws the failure as a BackstopError with its code and message.
+   */
+  command<K extends CommandName>(name: K, ...input: CommandArgs<K>): Promise<CommandResult<K>>;
   events: EventBus;
   logger: Logger;
   redactor: Redactor;
@@ -100,8 +105,7 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  const dataDir = resolve(opts.dataDir);
-  const logsDir = join(dataDir, 'logs');
+  const { dataDir, logsDir } = engineFolders(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const redactor = new Redactor();
   const { logger, close: closeLog } = createLogger({ logsDir, redactor, level: opts.logLevel });
@@ -118,14 +122,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const events = new EventBus((e) => logger.error({ err: e }, 'event listener failed'));
   const secrets = redacting(opts.secrets ?? new KeychainSecretStore(), redactor);
   const now = opts.now ?? (() => new Date());
-  const info = (): AppInfo => ({
-    name: pkg.productName,
-    version: pkg.version,
-    platform: process.platform,
-    dataDir,
-    logsDir,
-    schemaVersion: SCHEMA_VERSION,
-  });
+  const info = () => appInfo(dataDir);
   const servers = new ServersTable(db);
   const tasks = new TasksTable(db);
   const settings = new SettingsTable(db);
@@ -217,11 +214,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
   let closed = false;
+  const call: Engine['call'] = (name, payload) => dispatch(handlers, name, payload, (err, command) => logger.error({ err, command }, 'command failed unexpectedly'));
   return {
     dataDir,
     logsDir,
     handlers,
-    call: (name, payload) => dispatch(handlers, name, payload, (err, command) => logger.error({ err, command }, 'command failed unexpectedly')),
+    call,
+    async command(name, ...input) {
+      const res = await call(name, input[0]);
+      if (!res.ok) throw new BackstopError(res.code, res.message, { retryable: res.retryable });
+      return res.data;
+    },
     events,
     logger,
     redactor,

@@ -15,8 +15,8 @@
  * Who calls: main/index.ts, once at startup.
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
-import { COMMANDS, EVENTS, commandChannel, eventChannel, type CommandName, type EventName } from '../shared/ipc/channels.ts';
-import type { CommandResponse } from '../shared/ipc/contract.ts';
+import { EVENTS, commandChannel, eventChannel, type CommandName, type EventName } from '../shared/ipc/channels.ts';
+import { COMMANDS, type CommandResponse } from '../shared/ipc/contract.ts';
 import { fail, toFailure } from '../shared/result.ts';
 import { dispatch, type Handlers } from '../engine/api/dispatch.ts';
 import type { EventBus } from '../engine/events/event-bus.ts';

@@ -15,11 +15,6 @@ export interface DemoStep {
   detail: string;
 }
 
-function unwrap<T>(r: { ok: true; data: T } | { ok: false; code: string; message: string }): T {
-  if (!r.ok) throw new BackstopError('INTERNAL', `${r.code}: ${r.message}`);
-  return r.data;
-}
-
 function count(path: string, table: string): number {
   const db = new Database(path, { readonly: true });
   try {
@@ -35,7 +30,7 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
     steps.push({ step, detail });
     say({ step, detail });
   };
-  const demo = unwrap(await engine.call('demo.setup', undefined));
+  const demo = await engine.command('demo.setup');
   log('samples', `sample databases in ${demo.folder}; backups go to ${demo.backups}`);
 
   const run = async (kind: 'full' | 'incremental') => {
@@ -56,7 +51,7 @@ export async function demoCommand(engine: Engine, say: (s: DemoStep) => void): P
 
   const location = { kind: 'local' as const, path: join(demo.backups, encodeDatabaseFolder('shop.db')) };
   const restoredName = `shop-restored-${Date.now()}.db`;
-  const server = unwrap(await engine.call('servers.list', undefined)).find((s) => s.id === demo.serverId);
+  const server = (await engine.command('servers.list')).find((s) => s.id === demo.serverId);
   if (!server) throw new BackstopError('NOT_FOUND', 'the demo server disappeared');
   const outcome = await runRestore(
     { op: 'restore', restoreId: 'demo', location, pointId: 'latest', server, password: null, toolPaths: {}, database: restoredName, keyBase64: null, credentials: null, options: { jobs: 1, noOwner: true, noPrivileges: false, roleMap: {}, createRoles: false, folder: null } },

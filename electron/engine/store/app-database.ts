@@ -15,7 +15,7 @@ import { MIGRATIONS } from './migrations.ts';
 
 export type Db = Database.Database;
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export { SCHEMA_VERSION } from './schema-version.ts';
 
 export function openAppDatabase(path: string): Db {
   mkdirSync(dirname(path), { recursive: true });

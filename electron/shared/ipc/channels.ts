@@ -1,55 +1,11 @@
 /**
- * The names of every IPC command and event, and nothing else (no zod), so the
- * sandboxed preload can expose exactly these and the harness can mirror them.
- *
- * Contract: adding a command means adding its name here AND its schema/result in
- * contract.ts; a type check fails until both agree.
+ * The names of every IPC event and the channel names of commands and events, and nothing
+ * else (no zod), so the sandboxed preload can import it. The command names are derived
+ * from the contract table (contract.ts `commands`); the preload gets them at build time.
  */
-export const COMMANDS = [
-  'app.info',
-  'settings.get',
-  'settings.set',
-  'servers.list',
-  'servers.create',
-  'servers.update',
-  'servers.delete',
-  'servers.test',
-  'servers.databases',
-  'tools.detect',
-  'tasks.list',
-  'tasks.create',
-  'tasks.update',
-  'tasks.delete',
-  'tasks.status',
-  'schedule.preview',
-  'retention.preview',
-  's3.saveCredentials',
-  's3.test',
-  's3.listFolders',
-  'tasks.runNow',
-  'tasks.cancel',
-  'runs.active',
-  'history.list',
-  'restore.inspect',
-  'restore.start',
-  'restore.cancel',
-  'restore.folders',
-  'restore.verify',
-  'dialog.chooseFolder',
-  'dialog.saveFile',
-  'demo.setup',
-  'keys.list',
-  'keys.generate',
-  'keys.import',
-  'keys.reveal',
-  'keys.markExported',
-  'keys.saveToFile',
-  'keys.recoverySheet',
-  'keys.verify',
-  'destinations.checkFolder',
-  'destinations.createFolder',
-] as const;
-export type CommandName = (typeof COMMANDS)[number];
+import type { CommandName } from './contract.ts';
+
+export type { CommandName };
 
 export const EVENTS = [
   'servers.changed',

@@ -1,15 +1,20 @@
 /**
- * The typed IPC contract: every command as name → zod input schema → result type,
- * every event as name → payload type.
+ * The typed IPC contract: every command defined once, in `commands` (its zod input schema
+ * and its result type side by side), every event as name → payload type. The command
+ * names (`COMMANDS`, `CommandName`), the input schemas (`commandInputs`) and the result
+ * types (`CommandResults`) are all derived from that one table.
  *
  * Who may call: main registers one handler per command (main/ipc), preload exposes one
  * function per command, renderer/src/api is the only caller; the CLI and the e2e harness
  * dispatch through the same handler table (engine/api). Inputs are parsed with these
  * schemas at the boundary; a payload that does not parse is answered with
  * MALFORMED_REQUEST and never reaches the engine.
+ *
+ * Adding a command is one entry in `commands` (and its handler in engine/api); nothing else
+ * lists commands. How, and how to convert a branch written the old way: ./README.md.
  */
 import { z } from 'zod';
-import type { CommandName, EventName } from './channels.ts';
+import type { EventName } from './channels.ts';
 import {
   BackupLocation,
   Destination,
@@ -51,129 +56,127 @@ import type { Result } from '../result.ts';
 const None = z.union([z.undefined(), z.null(), z.strictObject({})]).transform(() => undefined);
 const ById = z.strictObject({ id: Id });
 
-export const commandInputs = {
-  'app.info': None,
-  'settings.get': None,
-  'settings.set': SettingsPatch.strict(),
-  'servers.list': None,
-  'servers.create': ServerInput,
-  'servers.update': z.strictObject({ id: Id, server: ServerInput }),
-  'servers.delete': ById,
-  /** Test a saved server (`id`) or one being edited (`server`): version, client tools, what fails. */
-  'servers.test': z.union([z.strictObject({ id: Id }), z.strictObject({ server: ServerInput })]),
-  /** The server's user databases, listed live (for the exclude list). */
-  'servers.databases': ById,
-  /** Client tools found (settings folders, PATH, usual locations) and their versions. */
-  'tools.detect': None,
-  'tasks.list': None,
-  'tasks.create': TaskInput,
-  'tasks.update': z.strictObject({ id: Id, task: TaskInput }),
-  'tasks.delete': ById,
-  /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
-  'tasks.status': None,
-  /** The next runs of a schedule in its time zone (VALIDATION for a bad cron or zone). */
-  'schedule.preview': z.strictObject({ schedule: Schedule, count: z.number().int().min(1).max(20).default(5) }),
-  /** What retention would delete now at each destination of a task (with `retention` overriding the saved policy). */
-  'retention.preview': z.strictObject({ taskId: Id, retention: Retention.optional() }),
-  /** Stores S3 credentials in the keychain; returns the reference a destination keeps. */
-  's3.saveCredentials': z.strictObject({
-    accessKeyId: z.string().min(1).max(256),
-    secretAccessKey: z.string().min(1).max(1024),
-    sessionToken: z.string().min(1).max(4096).optional(),
-    credentialsRef: z.string().min(1).max(200).optional(),
-  }),
-  /** Writes, reads, lists and deletes a probe object; says exactly what failed. */
-  's3.test': z.strictObject({ destination: S3Destination }),
-  /** The database folders under a task destination's root (the S3 restore browser). */
-  's3.listFolders': z.strictObject({ destination: S3Destination }),
-  'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional() }),
-  'tasks.cancel': ById,
-  'runs.active': None,
-  'history.list': HistoryQuery.default({ limit: 100 }),
-  /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
-  'restore.inspect': z.strictObject({ location: BackupLocation, key: z.string().min(1).max(200).optional() }),
-  /** Restores one point into a NEW database on a server; progress and the result arrive as events. */
-  'restore.start': z.strictObject({
-    location: BackupLocation,
-    pointId: z.union([z.literal('latest'), PointId]),
-    serverId: Id,
-    database: z.string().trim().min(1).max(255),
-    key: z.string().min(1).max(200).optional(),
-    options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
-  }),
-  'restore.cancel': z.strictObject({ restoreId: Id }),
-  /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */
-  'restore.folders': z.strictObject({ destination: Destination }),
-  /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
-  'restore.verify': z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }),
-  /** Native dialogs: answered by the Electron shell (null when the user cancels). */
-  'dialog.chooseFolder': z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }),
-  'dialog.saveFile': z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }),
-  /** First run: a folder of sample SQLite databases, a server for it and a ready task with a local destination. */
-  'demo.setup': None,
-  'keys.list': None,
-  'keys.generate': None,
-  /** The only command whose input is a secret: a key the user pastes. Never logged or echoed. */
-  'keys.import': z.strictObject({ key: z.string().min(1).max(200) }),
-  'keys.reveal': z.strictObject({ keyRef: KeyRef }),
-  'keys.markExported': z.strictObject({ keyRef: KeyRef, method: KeyExportMethod }),
-  'keys.saveToFile': z.strictObject({ keyRef: KeyRef, path: z.string().min(1).max(4096), taskName: z.string().min(1).max(120) }),
-  'keys.recoverySheet': z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }),
-  /** Proves a key (given, or the task's from the keychain) opens the task's newest restore point at each destination. */
-  'keys.verify': z.strictObject({ taskId: Id, key: z.string().min(1).max(200).optional() }),
-  /** Whether a local destination's root folder exists (the editor asks before saving a task with a missing one). Creates nothing. */
-  'destinations.checkFolder': z.strictObject({ path: z.string().trim().min(1).max(4096) }),
-  /** Creates a local destination's root folder (and missing parents), after the user confirmed; an existing folder is left as it is. */
-  'destinations.createFolder': z.strictObject({ path: z.string().trim().min(1).max(4096) }),
-} as const satisfies Record<CommandName, z.ZodType>;
-
-/** What each command returns on success. */
-export interface CommandResults {
-  'app.info': AppInfo;
-  'settings.get': Settings;
-  'settings.set': Settings;
-  'servers.list': Server[];
-  'servers.create': Server;
-  'servers.update': Server;
-  'servers.delete': { id: string };
-  'tasks.list': Task[];
-  'tasks.create': Task;
-  'tasks.update': Task;
-  'tasks.delete': { id: string };
-  'servers.test': ServerCheck;
-  'servers.databases': string[];
-  'tools.detect': ToolInfo[];
-  'tasks.status': TaskStatus[];
-  'schedule.preview': { at: string; kind: 'full' | 'incremental' }[];
-  'retention.preview': RetentionPreview[];
-  's3.saveCredentials': { credentialsRef: string };
-  's3.test': S3ProbeReport;
-  's3.listFolders': { folder: string; database: string | null }[];
-  'tasks.runNow': { runId: string };
-  'tasks.cancel': { canceled: boolean };
-  'runs.active': ActiveRun[];
-  'history.list': Run[];
-  'restore.inspect': BackupFolderInfo;
-  'restore.start': { restoreId: string };
-  'restore.cancel': { canceled: boolean };
-  'restore.folders': BackupFolderChoice[];
-  'restore.verify': VerifySummary;
-  'dialog.chooseFolder': { path: string | null };
-  'dialog.saveFile': { path: string | null };
-  'demo.setup': { serverId: string; taskId: string; folder: string; backups: string };
-  'keys.list': KeyInfo[];
-  'keys.generate': KeyInfo;
-  'keys.import': KeyInfo;
-  /** The key as base64, for the key panel's copy/show. An explicit user action; never in an event. */
-  'keys.reveal': { key: string };
-  'keys.markExported': KeyInfo;
-  'keys.saveToFile': KeyInfo;
-  /** A printable HTML recovery sheet (contains the key). */
-  'keys.recoverySheet': { html: string };
-  'keys.verify': { destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[];
-  'destinations.checkFolder': { path: string; exists: boolean };
-  'destinations.createFolder': { path: string; created: boolean };
+/**
+ * A command's result type, carried by its table entry for the compiler only: `returns<T>()`
+ * is the same empty object at run time whatever T is (handlers' results are not checked
+ * at run time; the engine produces them).
+ */
+declare const RESULT: unique symbol;
+export interface Returns<T> {
+  readonly [RESULT]: T;
 }
+const RETURNS = Object.freeze({});
+export function returns<T>(): Returns<T> {
+  return RETURNS as Returns<T>;
+}
+
+/** One command: the schema its input is parsed with, and what it returns on success. */
+export interface CommandSpec {
+  readonly input: z.ZodType;
+  readonly result: Returns<unknown>;
+}
+
+/** Every command, defined once. Order is the order of COMMANDS (the preload, main's handler registration). */
+export const commands = {
+  'app.info': { input: None, result: returns<AppInfo>() },
+  'settings.get': { input: None, result: returns<Settings>() },
+  'settings.set': { input: SettingsPatch.strict(), result: returns<Settings>() },
+  'servers.list': { input: None, result: returns<Server[]>() },
+  'servers.create': { input: ServerInput, result: returns<Server>() },
+  'servers.update': { input: z.strictObject({ id: Id, server: ServerInput }), result: returns<Server>() },
+  'servers.delete': { input: ById, result: returns<{ id: string }>() },
+  /** Test a saved server (`id`) or one being edited (`server`): version, client tools, what fails. */
+  'servers.test': { input: z.union([z.strictObject({ id: Id }), z.strictObject({ server: ServerInput })]), result: returns<ServerCheck>() },
+  /** The server's user databases, listed live (for the exclude list). */
+  'servers.databases': { input: ById, result: returns<string[]>() },
+  /** Client tools found (settings folders, PATH, usual locations) and their versions. */
+  'tools.detect': { input: None, result: returns<ToolInfo[]>() },
+  'tasks.list': { input: None, result: returns<Task[]>() },
+  'tasks.create': { input: TaskInput, result: returns<Task>() },
+  'tasks.update': { input: z.strictObject({ id: Id, task: TaskInput }), result: returns<Task>() },
+  'tasks.delete': { input: ById, result: returns<{ id: string }>() },
+  /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
+  'tasks.status': { input: None, result: returns<TaskStatus[]>() },
+  /** The next runs of a schedule in its time zone (VALIDATION for a bad cron or zone). */
+  'schedule.preview': { input: z.strictObject({ schedule: Schedule, count: z.number().int().min(1).max(20).default(5) }), result: returns<{ at: string; kind: 'full' | 'incremental' }[]>() },
+  /** What retention would delete now at each destination of a task (with `retention` overriding the saved policy). */
+  'retention.preview': { input: z.strictObject({ taskId: Id, retention: Retention.optional() }), result: returns<RetentionPreview[]>() },
+  /** Stores S3 credentials in the keychain; returns the reference a destination keeps. */
+  's3.saveCredentials': {
+    input: z.strictObject({
+      accessKeyId: z.string().min(1).max(256),
+      secretAccessKey: z.string().min(1).max(1024),
+      sessionToken: z.string().min(1).max(4096).optional(),
+      credentialsRef: z.string().min(1).max(200).optional(),
+    }),
+    result: returns<{ credentialsRef: string }>(),
+  },
+  /** Writes, reads, lists and deletes a probe object; says exactly what failed. */
+  's3.test': { input: z.strictObject({ destination: S3Destination }), result: returns<S3ProbeReport>() },
+  /** The database folders under a task destination's root (the S3 restore browser). */
+  's3.listFolders': { input: z.strictObject({ destination: S3Destination }), result: returns<{ folder: string; database: string | null }[]>() },
+  'tasks.runNow': { input: z.strictObject({ id: Id, kind: PointKind.optional() }), result: returns<{ runId: string }>() },
+  'tasks.cancel': { input: ById, result: returns<{ canceled: boolean }>() },
+  'runs.active': { input: None, result: returns<ActiveRun[]>() },
+  'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
+  /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
+  'restore.inspect': { input: z.strictObject({ location: BackupLocation, key: z.string().min(1).max(200).optional() }), result: returns<BackupFolderInfo>() },
+  /** Restores one point into a NEW database on a server; progress and the result arrive as events. */
+  'restore.start': {
+    input: z.strictObject({
+      location: BackupLocation,
+      pointId: z.union([z.literal('latest'), PointId]),
+      serverId: Id,
+      database: z.string().trim().min(1).max(255),
+      key: z.string().min(1).max(200).optional(),
+      options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
+    }),
+    result: returns<{ restoreId: string }>(),
+  },
+  'restore.cancel': { input: z.strictObject({ restoreId: Id }), result: returns<{ canceled: boolean }>() },
+  /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */
+  'restore.folders': { input: z.strictObject({ destination: Destination }), result: returns<BackupFolderChoice[]>() },
+  /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
+  'restore.verify': { input: z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }), result: returns<VerifySummary>() },
+  /** Native dialogs: answered by the Electron shell (null when the user cancels). */
+  'dialog.chooseFolder': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
+  'dialog.saveFile': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
+  /** First run: a folder of sample SQLite databases, a server for it and a ready task with a local destination. */
+  'demo.setup': { input: None, result: returns<{ serverId: string; taskId: string; folder: string; backups: string }>() },
+  'keys.list': { input: None, result: returns<KeyInfo[]>() },
+  'keys.generate': { input: None, result: returns<KeyInfo>() },
+  /** The only command whose input is a secret: a key the user pastes. Never logged or echoed. */
+  'keys.import': { input: z.strictObject({ key: z.string().min(1).max(200) }), result: returns<KeyInfo>() },
+  /** The key as base64, for the key panel's copy/show. An explicit user action; never in an event. */
+  'keys.reveal': { input: z.strictObject({ keyRef: KeyRef }), result: returns<{ key: string }>() },
+  'keys.markExported': { input: z.strictObject({ keyRef: KeyRef, method: KeyExportMethod }), result: returns<KeyInfo>() },
+  'keys.saveToFile': { input: z.strictObject({ keyRef: KeyRef, path: z.string().min(1).max(4096), taskName: z.string().min(1).max(120) }), result: returns<KeyInfo>() },
+  /** A printable HTML recovery sheet (contains the key). */
+  'keys.recoverySheet': { input: z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }), result: returns<{ html: string }>() },
+  /** Proves a key (given, or the task's from the keychain) opens the task's newest restore point at each destination. */
+  'keys.verify': { input: z.strictObject({ taskId: Id, key: z.string().min(1).max(200).optional() }), result: returns<{ destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[]>() },
+  /** Whether a local destination's root folder exists (the editor asks before saving a task with a missing one). Creates nothing. */
+  'destinations.checkFolder': { input: z.strictObject({ path: z.string().trim().min(1).max(4096) }), result: returns<{ path: string; exists: boolean }>() },
+  /** Creates a local destination's root folder (and missing parents), after the user confirmed; an existing folder is left as it is. */
+  'destinations.createFolder': { input: z.strictObject({ path: z.string().trim().min(1).max(4096) }), result: returns<{ path: string; created: boolean }>() },
+
+} as const satisfies Record<string, CommandSpec>;
+
+type Commands = typeof commands;
+export type CommandName = keyof Commands;
+
+/** Every command name, in table order (derived from `commands`). */
+export const COMMANDS = Object.freeze(Object.keys(commands)) as readonly CommandName[];
+
+/** Each command's input schema (derived from `commands`). */
+export const commandInputs = Object.freeze(Object.fromEntries(COMMANDS.map((name) => [name, commands[name].input]))) as {
+  readonly [K in CommandName]: Commands[K]['input'];
+};
+
+/** What each command returns on success (derived from `commands`). */
+export type CommandResults = {
+  [K in CommandName]: Commands[K]['result'] extends Returns<infer R> ? R : never;
+};
 
 /** Payload of each event. */
 export interface EventPayloads {
@@ -194,6 +197,8 @@ export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)
 export type CommandParsedInput<K extends CommandName> = z.output<(typeof commandInputs)[K]>;
 export type CommandResult<K extends CommandName> = CommandResults[K];
 export type CommandResponse<K extends CommandName> = Result<CommandResults[K]>;
+/** A typed call's arguments: the input may be left out when its schema accepts `undefined`. */
+export type CommandArgs<K extends CommandName> = undefined extends CommandInput<K> ? [input?: CommandInput<K>] : [input: CommandInput<K>];
 
 /** The surface preload exposes as `window.backstop` (and the e2e harness mirrors). */
 export type BackstopBridge = {
@@ -204,9 +209,7 @@ export type BackstopBridge = {
   pathForFile?: (file: File) => string;
 };
 
-// Type-level check: CommandResults and EventPayloads name exactly the channels in channels.ts.
+// Type-level check: EventPayloads names exactly the events in channels.ts.
 type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _commandsComplete: Exact<keyof CommandResults, CommandName> = true;
 const _eventsComplete: Exact<keyof EventPayloads, EventName> = true;
-void _commandsComplete;
 void _eventsComplete;

@@ -16,7 +16,7 @@
  *   when the bridge offers no such function, and callers then ask the user to use the picker.
  */
 import type { CommandName, EventName } from '@shared/ipc/channels.ts';
-import type { BackstopBridge, CommandInput, CommandResult, EventPayloads } from '@shared/ipc/contract.ts';
+import type { BackstopBridge, CommandArgs, CommandResult, EventPayloads } from '@shared/ipc/contract.ts';
 import { fail, type ErrorCode, type Failure, type Result } from '@shared/result.ts';
 
 export class ApiError extends Error {
@@ -41,9 +41,6 @@ export class ApiError extends Error {
   }
 }
 
-/** Commands whose input may be left out (their schema accepts `undefined`). */
-type InputArgs<K extends CommandName> = undefined extends CommandInput<K> ? [input?: CommandInput<K>] : [input: CommandInput<K>];
-
 function bridge(): BackstopBridge | undefined {
   return typeof window === 'undefined' ? undefined : window.backstop;
 }
@@ -59,7 +56,7 @@ function plain<T>(input: T): T {
 }
 
 /** Runs a command and resolves to its Result. Never rejects. */
-export async function request<K extends CommandName>(name: K, ...args: InputArgs<K>): Promise<Result<CommandResult<K>>> {
+export async function request<K extends CommandName>(name: K, ...args: CommandArgs<K>): Promise<Result<CommandResult<K>>> {
   const b = bridge();
   if (!b) {
     return fail('INTERNAL', 'Backstop’s engine is not connected to this window. Open Backstop from its tray icon.');
@@ -75,7 +72,7 @@ export async function request<K extends CommandName>(name: K, ...args: InputArgs
 }
 
 /** Runs a command and resolves to its data; rejects with an ApiError on failure. */
-export async function call<K extends CommandName>(name: K, ...args: InputArgs<K>): Promise<CommandResult<K>> {
+export async function call<K extends CommandName>(name: K, ...args: CommandArgs<K>): Promise<CommandResult<K>> {
   const result = await request(name, ...args);
   if (!result.ok) throw ApiError.fromFailure(result);
   return result.data;

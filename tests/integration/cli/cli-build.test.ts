@@ -2,10 +2,10 @@
  * How `backstop` gets its plain-JavaScript build (bin/backstop.mjs, scripts/build-cli.mjs):
  * built on first use in a checkout, rebuilt when a source changed, a clear error where it
  * cannot be built — and the built entry loads no npm package before a command needs the
- * engine, which is what keeps `backstop --help` fast.
+ * engine, which is what keeps `backstop --help` and `backstop info` fast.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_OUT_DIR } from '../../../scripts/build-cli.mjs';
@@ -56,6 +56,26 @@ describe('the built backstop command', () => {
     // Loaded only on use: the AWS SDK (an S3 destination), the keychain (a secret), the
     // scheduler's packages (a schedule).
     for (const p of ['@aws-sdk/client-s3', '@napi-rs/keyring', 'node-schedule', 'cron-parser']) expect([...lazy]).not.toContain(p);
+  });
+
+  it('answers info without opening the engine: no npm package loads and the data folder is left alone', () => {
+    // Every npm module the process loads, recorded by an ESM loader hook (CommonJS packages
+    // imported from the build pass through it too).
+    const loaded = (...argv: string[]): string[] => {
+      const log = join(tempDir(), 'loaded.txt');
+      writeFileSync(log, '');
+      const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, context, next) { if (url.includes('/node_modules/')) appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
+      const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+      const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, join(ROOT, 'bin/backstop.mjs'), ...argv], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean).map((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)![1]!))];
+    };
+    const dataDir = join(tempDir(), 'not-created');
+    expect(loaded('info', '--data-dir', dataDir, '--json')).toEqual([]);
+    expect(existsSync(dataDir)).toBe(false);
+    // The same probe sees the engine's packages when a command needs the engine (so the check above can fail).
+    expect(loaded('servers', '--data-dir', dataDir, '--json')).toEqual(expect.arrayContaining(['zod', 'libsql', 'pino']));
+    expect(existsSync(join(dataDir, 'backstop.db'))).toBe(true);
   });
 
   it('builds itself on first use in a checkout and again when a source changes', () => {

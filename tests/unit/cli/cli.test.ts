@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../electron/cli/index.ts';
+import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -29,6 +31,19 @@ describe('backstop CLI', () => {
     const r = await cli('info', '--data-dir', dataDir, '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ name: 'Backstop', version: pkg.version, dataDir, logsDir: join(dataDir, 'logs') });
+  });
+
+  it('answers info without opening the engine: the data folder is neither created nor written', async () => {
+    const parent = tempDir();
+    const dataDir = join(parent, 'fresh');
+    const r = await cli('info', '--data-dir', dataDir, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ name: 'Backstop', version: pkg.version, platform: process.platform, dataDir, logsDir: join(dataDir, 'logs'), schemaVersion: MIGRATIONS.length });
+    expect(existsSync(dataDir)).toBe(false);
+    // A relative --data-dir is reported as the absolute folder the engine would open.
+    const relative = await cli('info', '--data-dir', 'some/dir');
+    expect(relative).toEqual({ code: 0, out: `Backstop ${pkg.version}\ndata folder: ${resolve('some/dir')}\nlogs:        ${resolve('some/dir/logs')}`, err: '' });
+    expect(existsSync(resolve('some'))).toBe(false);
   });
 
   it('lists servers, tasks and history of an empty data dir', async () => {

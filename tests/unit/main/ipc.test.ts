@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
-import { COMMANDS, EVENTS, commandChannel, eventChannel, type CommandName } from '../../../electron/shared/ipc/channels.ts';
+import { EVENTS, commandChannel, eventChannel, type CommandName } from '../../../electron/shared/ipc/channels.ts';
+import { COMMANDS } from '../../../electron/shared/ipc/contract.ts';
 import { BackstopError, type Result } from '../../../electron/shared/result.ts';
 import type { Handlers } from '../../../electron/engine/api/dispatch.ts';
 import { EventBus } from '../../../electron/engine/events/event-bus.ts';

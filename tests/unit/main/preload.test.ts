@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { COMMANDS, EVENTS, commandChannel, eventChannel } from '../../../electron/shared/ipc/channels.ts';
+import { EVENTS, commandChannel, eventChannel } from '../../../electron/shared/ipc/channels.ts';
+import { COMMANDS } from '../../../electron/shared/ipc/contract.ts';
 import type { BackstopBridge } from '../../../electron/shared/ipc/contract.ts';
 
 const electron = vi.hoisted(() => ({
@@ -49,6 +50,13 @@ describe('what the preload exposes', () => {
     expect(electron.ipcRenderer.send).not.toHaveBeenCalled();
     expect(electron.ipcRenderer.sendSync).not.toHaveBeenCalled();
     expect(electron.ipcRenderer.postMessage).not.toHaveBeenCalled();
+  });
+
+  it('gets the command names from the contract table at build time, as the app build inlines them', async () => {
+    // The app's preload bundle is built with this define (this test runs with vitest.config.ts's copy of it).
+    const { default: config } = (await import('../../../electron.vite.config.ts')) as unknown as { default: { preload: { define: Record<string, string> } } };
+    expect(JSON.parse(config.preload.define.__BACKSTOP_COMMANDS__!)).toEqual([...COMMANDS]);
+    expect(readFileSync(PRELOAD_FILE, 'utf8')).toContain('__BACKSTOP_COMMANDS__.map(');
   });
 
   it('imports nothing at run time but electron and the channel list (no zod, no contract)', () => {

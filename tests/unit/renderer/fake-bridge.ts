@@ -5,7 +5,8 @@
  * a real engine.
  */
 import { vi, type Mock } from 'vitest';
-import { COMMANDS, type CommandName, type EventName } from '@shared/ipc/channels.ts';
+import type { CommandName, EventName } from '@shared/ipc/channels.ts';
+import { COMMANDS } from '@shared/ipc/contract.ts';
 import type { CommandResults, EventPayloads } from '@shared/ipc/contract.ts';
 import { fail, ok, type Result } from '@shared/result.ts';
 import type { Server } from '@shared/domain.ts';
