@@ -5,14 +5,13 @@
  *
  * Contract: a retention failure never turns a successful backup into a failed one; it is
  * reported on the outcome (`retention.error`). The job's writers (one per destination)
- * share one set of encoder workers, closed when the job ends.
+ * share one set of encoder workers, closed when the job ends, as are the job's Locations.
  */
 import { connectorFor } from '../servers/index.ts';
-import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
+import { Location } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
-import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
@@ -40,48 +39,60 @@ async function backupAndApplyRetention(
 ): Promise<JobOutcome[]> {
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
-  const siblings = new Map<string, string>();
-  const outcomes: JobOutcome[] = await backupDatabase({
-    database: spec.database,
-    backupType: spec.backupType,
-    requestedKind: spec.requestedKind,
-    key,
-    serverIdentity: spec.serverIdentity,
-    engineVersion: spec.engineVersion,
-    dumpToolVersion: spec.dumpToolVersion,
-    openDump: (s) =>
-      spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
-    destinations: spec.destinations.map((d, i) => ({
-      id: destinationId(d),
-      backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
-      sibling: (suffix: string) => {
-        siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
-        return openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null);
-      },
-    })),
-    signal,
-    onProgress,
-    repoOptions,
-  });
-  for (const o of outcomes) {
-    const sibling = siblings.get(o.destination);
-    if (sibling) o.location = sibling;
-  }
-  if (retentionHours(spec.retention) === null) return outcomes;
-  for (const [i, o] of outcomes.entries()) {
-    if (o.status !== 'success' || signal.aborted) continue;
-    try {
-      // The point went to the database folder, or to its sibling for this key when the key changed.
-      const open = (folder: string) => openRepository(openDatabaseFolder(spec.destinations[i]!, folder, spec.credentials[i] ?? null), { ...repoOptions, key });
-      const repo = await open(spec.folder).catch((e: unknown) => {
-        if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(spec.folder + keyFolderSuffix(key));
-        throw e;
-      });
-      const r = await applyRetention(repo, spec.retention, new Date());
-      o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
-    } catch (e) {
-      o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+  const folders = spec.destinations.map((d, i) => Location.of(d, spec.credentials[i] ?? null, spec.folder));
+  const opened: Location[] = [...folders];
+  const siblings = new Map<string, Location>();
+  const siblingOf = (l: Location): Location => {
+    const s = l.sibling(key);
+    opened.push(s);
+    return s;
+  };
+  try {
+    const outcomes: JobOutcome[] = await backupDatabase({
+      database: spec.database,
+      backupType: spec.backupType,
+      requestedKind: spec.requestedKind,
+      key,
+      serverIdentity: spec.serverIdentity,
+      engineVersion: spec.engineVersion,
+      dumpToolVersion: spec.dumpToolVersion,
+      openDump: (s) =>
+        spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+      destinations: folders.map((l) => ({
+        id: l.id,
+        backend: l.backend(),
+        sibling: () => {
+          const s = siblingOf(l);
+          siblings.set(l.id, s);
+          return s.backend();
+        },
+      })),
+      signal,
+      onProgress,
+      repoOptions,
+    });
+    for (const o of outcomes) {
+      const sibling = siblings.get(o.destination);
+      if (sibling) o.location = sibling.text;
     }
+    if (retentionHours(spec.retention) === null) return outcomes;
+    for (const [i, o] of outcomes.entries()) {
+      if (o.status !== 'success' || signal.aborted) continue;
+      try {
+        // The point went to the database folder, or to its sibling for this key when the key changed.
+        const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+        const repo = await open(folders[i]!).catch((e: unknown) => {
+          if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folders[i]!));
+          throw e;
+        });
+        const r = await applyRetention(repo, spec.retention, new Date());
+        o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
+      } catch (e) {
+        o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+      }
+    }
+    return outcomes;
+  } finally {
+    await Promise.all(opened.map((l) => l.close()));
   }
-  return outcomes;
 }

@@ -35,6 +35,15 @@ class SlowBackend implements Backend {
   stat(key: string): Promise<ObjectInfo | null> {
     return this.inner.stat(key);
   }
+  listFolders(): Promise<string[]> {
+    return this.inner.listFolders();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  unwrap(): Backend {
+    return this.inner;
+  }
 }
 
 describe('write pipeline', () => {
