@@ -3,8 +3,9 @@
  *
  * A `Location` is a destination (a task's local folder or S3 bucket + prefix), a folder
  * under its root ('' = the root itself) and the destination's credentials. It opens the
- * folder's backend on first use and closes it (`close()`), names its child folders for
- * databases (`database(name)`, the encoding of servers/database-folder.ts), its sibling for
+ * folder's backend on first use and closes it (`close()`), finds the folder of a database
+ * (`database(name)`: the readable encoding of servers/database-folder.ts, or the earlier
+ * encoding's folder when a repository already lives there), its sibling for
  * a changed key (`sibling(key)`: `<folder>~key-<fingerprint>` or `<folder>~plain`), lists
  * the folders under it, and says where it is (`text`, `id`) with electron/shared/location-text.ts.
  *
@@ -25,7 +26,8 @@ import { destinationDisplay, destinationId, joinPath, placeText, trimSlashes } f
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import { encodeDatabaseFolder } from '../servers/database-folder.ts';
+import { HEADER_KEY } from '../repository/layout.ts';
+import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
 import { createS3Backend, LocalBackend, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
 import { loadS3Credentials } from './s3-credentials.ts';
 import { join } from 'node:path';
@@ -150,9 +152,21 @@ export class Location {
     return new Location(this.destination, joinPath(this.folder, name), this.credentials);
   }
 
-  /** The folder of database `name` under this one. */
-  database(name: string): Location {
-    return this.child(encodeDatabaseFolder(name));
+  /**
+   * The folder of database `name` under this one: its readable folder — or the folder the
+   * earlier encoding gave the name (`~43hinook` for `Chinook`) when a repository lives there
+   * and none in the readable one, so existing backups are continued, never duplicated.
+   * A failure to look (e.g. the destination is unreachable) rejects: guessing could start a
+   * second chain.
+   */
+  async database(name: string): Promise<Location> {
+    const readable = this.child(encodeDatabaseFolder(name));
+    const legacyName = legacyDatabaseFolder(name);
+    if (legacyName === encodeDatabaseFolder(name)) return readable;
+    const legacy = this.child(legacyName);
+    const holdsRepository = (l: Location) => l.use(async (x) => (await x.backend().stat(HEADER_KEY)) !== null);
+    if (!(await holdsRepository(legacy))) return readable;
+    return (await holdsRepository(readable)) ? readable : legacy;
   }
 
   /** This folder's sibling for a changed key (`<folder>~key-<fingerprint>`, `<folder>~plain`). */

@@ -12,6 +12,8 @@ import type { Destination } from '../../../electron/shared/domain.ts';
 import { innermost, LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { S3Backend } from '../../../electron/engine/storage/s3-backend.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { encodeDatabaseFolder, legacyDatabaseFolder } from '../../../electron/engine/servers/database-folder.ts';
+import { initRepository } from '../../../electron/engine/repository/index.ts';
 
 const s3: Destination = {
   kind: 's3',
@@ -50,7 +52,8 @@ describe('location text', () => {
 describe('Location', () => {
   it('names a database folder, its key siblings and its backup location', () => {
     const root = Location.of(s3, creds);
-    const sales = root.database('Sales');
+    const sales = root.child(encodeDatabaseFolder('Sales'));
+    expect(sales.folder).toMatch(/^Sales~[g-v]{8}$/);
     const key = randomBytes(32);
     expect(sales.text).toBe(`s3://backups/nightly/${sales.folder}`);
     expect(sales.sibling(key).folder).toBe(`${sales.folder}${keyFolderSuffix(key)}`);
@@ -99,5 +102,27 @@ describe('Location', () => {
     mkdirSync(join(dir, 'a'));
     expect(await Location.of({ kind: 'local', path: dir }, null).listFolders()).toEqual(['a', 'b', '~server']);
     await expect(new LocalBackend(join(dir, 'missing')).listFolders()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('finds a database folder: the readable one, or the earlier encoding\'s when a repository lives there', async () => {
+    const dir = tempDir();
+    const root = Location.of({ kind: 'local', path: dir }, null);
+    // Lower-case names have one folder in both encodings.
+    expect((await root.database('sales')).folder).toBe('sales');
+    // Nothing there yet: the readable folder.
+    expect((await root.database('Chinook')).folder).toBe(encodeDatabaseFolder('Chinook'));
+    // An empty folder of the earlier encoding is no repository: still the readable one.
+    mkdirSync(join(dir, legacyDatabaseFolder('Chinook')));
+    expect((await root.database('Chinook')).folder).toBe(encodeDatabaseFolder('Chinook'));
+    // A repository written with the earlier encoding is continued.
+    await initRepository(new LocalBackend(join(dir, '~43hinook')), {});
+    expect((await root.database('Chinook')).folder).toBe('~43hinook');
+    // Server-level streams resolve under ~server the same way.
+    expect((await root.child('~server').database('globals.sql')).text).toBe(join(dir, '~server', 'globals.sql'));
+  });
+
+  it('does not guess when the earlier folder cannot be looked at', async () => {
+    // An S3 root without an access key cannot be looked into: the lookup fails rather than pick the readable folder.
+    await expect(Location.of(s3, null).database('Chinook')).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 });
