@@ -149,15 +149,22 @@ describe('task with a local and an S3 destination', () => {
   });
 
   it('keeps the local backup when S3 is unreachable, and says which destination failed', async () => {
-    const { engine, task, s3dest } = await setup();
+    const { engine, folder, local, task, s3dest } = await setup();
+    // A mixed-case name makes the run look for an earlier-encoded folder first: unreachable S3 fails that lookup alone.
+    copyFileSync(CHINOOK, join(folder, 'Chinook.sqlite'));
     const down = { ...s3dest, endpoint: 'http://127.0.0.1:9' } as Destination; // nothing listens on the discard port
     data(await engine.call('tasks.update', { id: task.id, task: taskInput({ ...task, destinations: [task.destinations[0]!, down] }) }));
     const run = await runTask(engine, task.id, 'full');
     expect(run.status).toBe('partial');
+    expect(run.databases).toHaveLength(6);
     for (const d of run.databases) {
       if (d.destination.startsWith('local:')) expect(d.status).toBe('success');
       else expect(d).toMatchObject({ status: 'failed', errorCode: 'STORAGE' });
     }
+    const lookup = run.databases.find((d) => d.database === 'Chinook.sqlite' && d.destination.startsWith('s3:'))!;
+    expect(lookup.errorMessage).toMatch(/^Nothing was written: .*127\.0\.0\.1:9/);
+    expect(lookup.pointId).toBeNull();
+    expect(existsSync(join(local, encodeDatabaseFolder('Chinook.sqlite'), 'backstop.repo'))).toBe(true);
     expect(data(await engine.call('s3.test', { destination: down }))).toMatchObject({ ok: false });
   });
 
