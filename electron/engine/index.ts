@@ -25,7 +25,7 @@ import { HealthMonitor } from './tasks/health-monitor.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
-import { loadS3Credentials } from './destinations/index.ts';
+import { credentialsOf, loadCredentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
 import type { PointKind, RunTrigger } from '../shared/domain.ts';
@@ -149,8 +149,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const task = tasks.get(taskId);
     const { server, password } = await resolveServer(task.serverId);
     const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
-    const s3Credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(secrets, d.credentialsRef) : null)));
-    return { task, server, password, key, s3Credentials, persisted: true };
+    return { task, server, password, key, s3Credentials: await loadCredentials(secrets, task.destinations), persisted: true };
   }
 
   async function resolveServer(id: string) {
@@ -164,7 +163,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     findKey,
     resolveServer,
     toolPaths: () => settings.get().toolPaths,
-    s3Credentials: (ref) => loadS3Credentials(secrets, ref),
+    credentials: (place) => credentialsOf(secrets, place),
     restoredDatabases,
     now,
   });

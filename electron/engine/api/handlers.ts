@@ -13,7 +13,7 @@ import type { AppInfo, PointKind, ServerInputParsed } from '../../shared/domain.
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
-import { checkLocalFolder, createLocalFolder, loadS3Credentials } from '../destinations/index.ts';
+import { checkLocalFolder, createLocalFolder, loadCredentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor } from '../servers/index.ts';
@@ -141,8 +141,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const task = ctx.tasks.get(taskId);
       if (task.encryption.mode !== 'key') throw new BackstopError('VALIDATION', `Task "${task.name}" does not encrypt its backups; there is no key to verify.`);
       const bytes = key ? parseKey(key) : await ctx.keys.key(task.encryption.keyRef);
-      const credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(ctx.secrets, d.credentialsRef) : null)));
-      return verifyTaskKey(task, bytes, credentials);
+      return verifyTaskKey(task, bytes, await loadCredentials(ctx.secrets, task.destinations));
     },
     ...createServerHandlers({ servers: ctx.servers, settings: ctx.settings, secrets: ctx.secrets, events: ctx.events, now: ctx.now }),
     ...createStatusHandlers({

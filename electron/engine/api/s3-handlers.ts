@@ -4,7 +4,7 @@
  * restore browser. Credentials never come back out.
  */
 import { BackstopError } from '../../shared/result.ts';
-import { listDatabaseFolders, loadS3Credentials, s3Options, saveS3Credentials } from '../destinations/index.ts';
+import { loadCredentials, Location, s3BackendOptions, saveS3Credentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import { probeS3 } from '../storage/index.ts';
@@ -18,13 +18,12 @@ export function createS3Handlers(deps: { secrets: SecretStore }): S3Handlers {
       credentialsRef: await saveS3Credentials(deps.secrets, { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }, credentialsRef),
     }),
     's3.test': async ({ destination }) => {
-      const creds = await loadS3Credentials(deps.secrets, destination.credentialsRef);
+      const [creds] = await loadCredentials(deps.secrets, [destination]);
       if (!creds) throw new BackstopError('VALIDATION', 'Enter the access key id and secret first.');
-      return probeS3(s3Options(destination, destination.prefix.replace(/^\/+|\/+$/g, ''), creds));
+      return probeS3(s3BackendOptions(destination, '', creds));
     },
     's3.listFolders': async ({ destination }) => {
-      const creds = await loadS3Credentials(deps.secrets, destination.credentialsRef);
-      const folders = await listDatabaseFolders(destination, creds);
+      const folders = await (await Location.load(destination, deps.secrets)).use((root) => root.listFolders());
       return folders.filter((f) => f !== SERVER_FOLDER).map((folder) => ({ folder, database: databaseNameOf(folder) }));
     },
   };

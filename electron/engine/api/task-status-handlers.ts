@@ -5,7 +5,7 @@
  */
 import type { RetentionPreview, RunDatabase, Task, TaskStatus } from '../../shared/domain.ts';
 import { errorInfo } from '../../shared/result.ts';
-import { destinationId, listDatabaseFolders, loadS3Credentials, openDatabaseFolder } from '../destinations/index.ts';
+import { destinationId, Location } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { openRepository } from '../repository/index.ts';
@@ -97,10 +97,11 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
       const key = task.encryption.mode === 'key' ? await deps.keys.key(task.encryption.keyRef) : null;
       const out: RetentionPreview[] = [];
       for (const dest of task.destinations) {
-        const creds = dest.kind === 's3' ? await loadS3Credentials(deps.secrets, dest.credentialsRef) : null;
+        let root: Location;
         let folders: string[];
         try {
-          folders = (await listDatabaseFolders(dest, creds)).filter((f) => f !== SERVER_FOLDER);
+          root = await Location.load(dest, deps.secrets);
+          folders = (await root.use((r) => r.listFolders())).filter((f) => f !== SERVER_FOLDER);
         } catch (e) {
           out.push({ destination: destinationId(dest), database: '', decisions: [], error: errorInfo(e) });
           continue;
@@ -108,18 +109,17 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
         for (const folder of folders) {
           const database = databaseNameOf(folder) ?? folder;
           try {
-            const repo = await openRepository(openDatabaseFolder(dest, folder, creds), { key, workers: 0 });
-            const points = await repo.listPoints({ skipDamaged: true });
+            const points = await root.child(folder).use(async (l) => (await openRepository(l.backend(), { key, workers: 0 })).listPoints({ skipDamaged: true }));
             const byId = new Map(points.map((p) => [p.id, p]));
             const plan = planRetention(points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })), policy, deps.now());
             out.push({
-              destination: destinationId(dest),
+              destination: root.id,
               database: points.at(-1)?.database ?? database,
               decisions: plan.map((d) => ({ ...d, createdAt: byId.get(d.id)!.createdAt, kind: byId.get(d.id)!.kind })),
               error: null,
             });
           } catch (e) {
-            out.push({ destination: destinationId(dest), database, decisions: [], error: errorInfo(e) });
+            out.push({ destination: root.id, database, decisions: [], error: errorInfo(e) });
           }
         }
       }

@@ -27,8 +27,8 @@ export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
   id: string;
   backend: Backend;
-  /** Opens a sibling of the database folder (where a chain under a changed key goes). */
-  sibling?: (suffix: string) => Backend;
+  /** Opens the database folder's sibling for the job's key (where a chain under a changed key goes). */
+  sibling?: () => Backend;
 }
 
 export interface DestinationOutcome {

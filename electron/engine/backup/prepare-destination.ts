@@ -17,7 +17,7 @@
  */
 import type { BackupType, PointKind } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
-import { keyFingerprint } from '../crypto/index.ts';
+import { keyFolderSuffix } from '../destinations/location.ts';
 import { initRepository, isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
 
@@ -59,13 +59,8 @@ export interface PrepareOptions {
   backupType: BackupType;
   requestedKind: PointKind;
   repoOptions?: OpenOptions;
-  /** Opens a sibling of this database folder (`<folder><suffix>`), for a changed key. */
-  sibling?: (suffix: string) => Backend;
-}
-
-/** The sibling-folder suffix for a key: what a chain under a changed key is kept in. */
-export function keyFolderSuffix(key: Buffer | null): string {
-  return key ? `~key-${keyFingerprint(key)}` : '~plain';
+  /** Opens this database folder's sibling for `key` (`<folder>` + keyFolderSuffix(key)), for a changed key. */
+  sibling?: () => Backend;
 }
 
 export async function prepareDestination(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
@@ -79,7 +74,7 @@ async function decide(backend: Backend, opts: PrepareOptions): Promise<Decision>
   } catch (e) {
     const keyed = hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED');
     if (!keyed || !opts.sibling) throw e;
-    const prep = await prepareIn(opts.sibling(keyFolderSuffix(opts.key)), opts);
+    const prep = await prepareIn(opts.sibling(), opts);
     return prep.reason === 'FIRST_BACKUP' ? { ...prep, reason: 'KEY_CHANGED' } : prep;
   }
 }

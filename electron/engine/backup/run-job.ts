@@ -3,23 +3,29 @@
  * then retention at every destination that got its new point. The worker entry
  * (worker/backup-job.ts) calls this; tests may call it directly.
  *
- * Contract: a retention failure never turns a successful backup into a failed one; it is
+ * Contract: each destination's folder is found first (Location.database: an earlier
+ * encoding's folder holding a repository is continued); a destination where that fails
+ * fails alone. A retention failure never turns a successful backup into a failed one; it is
  * reported on the outcome (`retention.error`). The job's writers (one per destination)
- * share one set of encoder workers, closed when the job ends.
+ * share one set of encoder workers, closed when the job ends, as are the job's Locations.
  */
-import { connectorFor } from '../servers/index.ts';
-import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
+import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
+import { destinationId, Location } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
-import { keyFolderSuffix } from './prepare-destination.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
 export interface JobOutcome extends DestinationOutcome {
-  /** The database folder written (a path or s3:// URL), when it is not the usual one (a changed key's sibling folder). */
+  /** The database folder written at this destination (a path or s3:// URL): the readable one, an earlier encoding's, or a changed key's sibling. */
   location?: string;
   retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
+}
+
+function unreachableOutcome(destination: string, e: unknown): JobOutcome {
+  const error = errorInfo(e);
+  return { destination, status: 'failed', kind: 'full', kindReason: null, pointId: null, bytesRead: 0, bytesNew: 0, bytesStored: 0, error: { code: error.code, message: `Nothing was written: ${error.message}` } };
 }
 
 export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void): Promise<JobOutcome[]> {
@@ -40,48 +46,70 @@ async function backupAndApplyRetention(
 ): Promise<JobOutcome[]> {
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
-  const siblings = new Map<string, string>();
-  const outcomes: JobOutcome[] = await backupDatabase({
-    database: spec.database,
-    backupType: spec.backupType,
-    requestedKind: spec.requestedKind,
-    key,
-    serverIdentity: spec.serverIdentity,
-    engineVersion: spec.engineVersion,
-    dumpToolVersion: spec.dumpToolVersion,
-    openDump: (s) =>
-      spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
-    destinations: spec.destinations.map((d, i) => ({
-      id: destinationId(d),
-      backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
-      sibling: (suffix: string) => {
-        siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
-        return openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null);
-      },
-    })),
-    signal,
-    onProgress,
-    repoOptions,
-  });
-  for (const o of outcomes) {
-    const sibling = siblings.get(o.destination);
-    if (sibling) o.location = sibling;
-  }
-  if (retentionHours(spec.retention) === null) return outcomes;
-  for (const [i, o] of outcomes.entries()) {
-    if (o.status !== 'success' || signal.aborted) continue;
-    try {
-      // The point went to the database folder, or to its sibling for this key when the key changed.
-      const open = (folder: string) => openRepository(openDatabaseFolder(spec.destinations[i]!, folder, spec.credentials[i] ?? null), { ...repoOptions, key });
-      const repo = await open(spec.folder).catch((e: unknown) => {
-        if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(spec.folder + keyFolderSuffix(key));
-        throw e;
-      });
-      const r = await applyRetention(repo, spec.retention, new Date());
-      o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
-    } catch (e) {
-      o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+  // Each destination's folder for this database (an earlier encoding's folder is continued);
+  // a destination that cannot be looked at fails alone, the others go on.
+  const found = await Promise.allSettled(
+    spec.destinations.map((d, i) => Location.of(d, spec.credentials[i] ?? null, spec.serverStream ? SERVER_FOLDER : '').database(spec.database)),
+  );
+  const folders = found.map((f) => (f.status === 'fulfilled' ? f.value : null));
+  const reachable = folders.filter((l): l is Location => l !== null);
+  const opened: Location[] = [...reachable];
+  const siblings = new Map<string, Location>();
+  const siblingOf = (l: Location): Location => {
+    const s = l.sibling(key);
+    opened.push(s);
+    return s;
+  };
+  try {
+    const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
+      database: spec.database,
+      backupType: spec.backupType,
+      requestedKind: spec.requestedKind,
+      key,
+      serverIdentity: spec.serverIdentity,
+      engineVersion: spec.engineVersion,
+      dumpToolVersion: spec.dumpToolVersion,
+      openDump: (s) =>
+        spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+      destinations: reachable.map((l) => ({
+        id: l.id,
+        backend: l.backend(),
+        sibling: () => {
+          const s = siblingOf(l);
+          siblings.set(l.id, s);
+          return s.backend();
+        },
+      })),
+      signal,
+      onProgress,
+      repoOptions,
+    });
+    let next = 0;
+    const outcomes: JobOutcome[] = found.map((f, i) => {
+      if (f.status === 'rejected') return unreachableOutcome(destinationId(spec.destinations[i]!), f.reason);
+      const o = written[next++]!;
+      o.location = (siblings.get(o.destination) ?? f.value).text;
+      return o;
+    });
+    if (retentionHours(spec.retention) === null) return outcomes;
+    for (const [i, o] of outcomes.entries()) {
+      const folder = folders[i];
+      if (o.status !== 'success' || signal.aborted || !folder) continue;
+      try {
+        // The point went to the database folder, or to its sibling for this key when the key changed.
+        const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+        const repo = await open(folder).catch((e: unknown) => {
+          if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
+          throw e;
+        });
+        const r = await applyRetention(repo, spec.retention, new Date());
+        o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
+      } catch (e) {
+        o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+      }
     }
+    return outcomes;
+  } finally {
+    await Promise.all(opened.map((l) => l.close()));
   }
-  return outcomes;
 }

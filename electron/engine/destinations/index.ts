@@ -1,4 +1,5 @@
-/** Destinations: a task's local folder or S3 bucket, opened per database folder; S3 credentials in the keychain; a local root checked and created on save. */
-export * from './open-destination.ts';
+/** Destinations: a task's local folder or S3 bucket and the Location of a database folder there; S3 credentials in the keychain; a local root checked and created on save. */
+export * from './location.ts';
 export * from './s3-credentials.ts';
 export * from './local-folder.ts';
+export { destinationId, placeText } from '../../shared/location-text.ts';

@@ -12,25 +12,15 @@
  * folders and the `~server` streams), each with the location to inspect it at.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, posix } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestorePoint, ServerKind } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { listDatabaseFolders, openDatabaseFolder } from '../destinations/index.ts';
-import { LocalBackend, type Backend, type S3Credentials } from '../storage/index.ts';
+import { Location, placeText, type Credentials } from '../destinations/index.ts';
+import type { Backend } from '../storage/index.ts';
 import { databaseNameOf, PG_BASEBACKUP_STREAM, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../servers/index.ts';
-
-export function locationLabel(l: BackupLocation): string {
-  return l.kind === 'local' ? l.path : `s3://${l.bucket}/${l.prefix}`;
-}
-
-export function openLocation(l: BackupLocation, credentials: S3Credentials | null = null): Backend {
-  if (l.kind === 'local') return new LocalBackend(l.path);
-  const { kind: _k, prefix, credentialsRef: _c, ...rest } = l;
-  return openDatabaseFolder({ kind: 's3', ...rest, prefix: '', storageClass: null, credentialsRef: null }, prefix.replace(/^\/+|\/+$/g, ''), credentials);
-}
 
 /** postgres | mysql | sqlite from a point's stream format. */
 export function serverKindOf(format: string): ServerKind | null {
@@ -63,43 +53,44 @@ function isLocalRepository(path: string): boolean {
   }
 }
 
-function childLocation(d: Destination, folder: string): BackupLocation {
-  if (d.kind === 'local') return { kind: 'local', path: join(d.path, folder) };
-  const { bucket, region, endpoint, forcePathStyle, checksumMode, credentialsRef } = d;
-  return { kind: 's3', bucket, prefix: posix.join(d.prefix.replace(/^\/+|\/+$/g, ''), folder), region, endpoint, forcePathStyle, checksumMode, credentialsRef };
-}
-
-function serverRootOf(d: Destination): boolean {
-  return basename(d.kind === 'local' ? d.path : d.prefix.replace(/\/+$/, '')) === SERVER_FOLDER;
-}
-
 /**
  * What can be restored under a destination root: its database folders and the server-level
- * streams in `~server` (a `~server` folder given as the root lists its streams). Local
- * folders count only when they hold a repository header; S3 folders are listed as stored.
+ * streams in `~server` (a `~server` folder given as the root lists its streams). A folder
+ * counts when it holds a repository header (or is `~server`).
  */
-export async function listBackupFolders(d: Destination, credentials: S3Credentials | null = null): Promise<BackupFolderChoice[]> {
-  const children = async (dest: Destination): Promise<string[]> => {
-    if (dest.kind === 's3') return listDatabaseFolders(dest, credentials);
+export async function listBackupFolders(d: Destination, credentials: Credentials | null = null): Promise<BackupFolderChoice[]> {
+  const root = Location.of(d, credentials);
+  const opened: Location[] = [root];
+  const children = async (l: Location): Promise<Location[]> => {
+    let names: string[];
     try {
-      return readdirSync(dest.path).filter((n) => n === SERVER_FOLDER || isLocalRepository(join(dest.path, n))).sort();
-    } catch {
-      throw new BackstopError('NOT_A_BACKUP', `${dest.path} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`);
+      names = await l.backend().listFolders();
+    } catch (e) {
+      if (!hasCode(e, 'NOT_FOUND')) throw e;
+      throw new BackstopError('NOT_A_BACKUP', `${l.text} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`);
     }
+    const found = await Promise.all(
+      names.map(async (n) => {
+        const child = l.child(n);
+        opened.push(child);
+        return n === SERVER_FOLDER || (await child.backend().stat(HEADER_KEY)) !== null ? child : null;
+      }),
+    );
+    return found.filter((c): c is Location => c !== null);
   };
-  const streams = async (dest: Destination, prefix: string): Promise<BackupFolderChoice[]> =>
-    (await children(dest)).filter((n) => n !== SERVER_FOLDER).map((n) => ({ folder: `${prefix}${n}`, database: databaseNameOf(n) ?? n, serverStream: true, location: childLocation(dest, n) }));
-  if (serverRootOf(d)) return streams(d, '');
-  const out: BackupFolderChoice[] = [];
-  for (const f of await children(d)) {
-    if (f === SERVER_FOLDER) {
-      const server = d.kind === 'local' ? { ...d, path: join(d.path, f) } : { ...d, prefix: posix.join(d.prefix.replace(/^\/+|\/+$/g, ''), f) };
-      out.push(...(await streams(server, `${f}/`)));
-    } else {
-      out.push({ folder: f, database: databaseNameOf(f), serverStream: false, location: childLocation(d, f) });
+  const streams = async (l: Location, prefix: string): Promise<BackupFolderChoice[]> =>
+    (await children(l)).filter((c) => c.name !== SERVER_FOLDER).map((c) => ({ folder: `${prefix}${c.name}`, database: databaseNameOf(c.name) ?? c.name, serverStream: true, location: c.backupLocation }));
+  try {
+    if (root.name === SERVER_FOLDER) return await streams(root, '');
+    const out: BackupFolderChoice[] = [];
+    for (const c of await children(root)) {
+      if (c.name === SERVER_FOLDER) out.push(...(await streams(c, `${c.name}/`)));
+      else out.push({ folder: c.name, database: databaseNameOf(c.name), serverStream: false, location: c.backupLocation });
     }
+    return out;
+  } finally {
+    await Promise.all(opened.map((l) => l.close()));
   }
-  return out;
 }
 
 /** The repositories directly inside a local folder (null when the folder cannot be read). */
@@ -145,17 +136,17 @@ export function resolveServerFolder(l: BackupLocation, want: string | null): Bac
   throw serverFolderError(l.path, streams, 'Choose one of them.');
 }
 
-/** The database folders directly inside an S3 location (those holding a repository header). */
-async function s3DatabaseFolders(l: Extract<BackupLocation, { kind: 's3' }>, backend: Backend, credentials: S3Credentials | null): Promise<string[]> {
-  const { kind: _k, credentialsRef: _c, ...rest } = l;
-  const folders = await listDatabaseFolders({ kind: 's3', ...rest, storageClass: null, credentialsRef: null }, credentials).catch(() => []);
+/** The database folders directly inside a location (those holding a repository header). */
+async function databaseFolders(l: Location): Promise<string[]> {
   const found: string[] = [];
-  for (const f of folders) if ((await backend.stat(`${f}/${HEADER_KEY}`).catch(() => null)) !== null) found.push(f);
+  for (const f of await l.listFolders().catch(() => [])) {
+    if ((await l.child(f).use((c) => c.backend().stat(HEADER_KEY)).catch(() => null)) !== null) found.push(f);
+  }
   return found;
 }
 
 /** Explains a local folder or S3 prefix that is not a repository (a task's common root lists its database folders). */
-async function notABackup(l: BackupLocation, backend: Backend, credentials: S3Credentials | null): Promise<BackstopError> {
+async function notABackup(l: BackupLocation, credentials: Credentials | null): Promise<BackstopError> {
   let children: string[] = [];
   if (l.kind === 'local') {
     const local = childRepositories(l.path);
@@ -165,10 +156,10 @@ async function notABackup(l: BackupLocation, backend: Backend, credentials: S3Cr
     if (basename(l.path) === SERVER_FOLDER) return serverFolderError(l.path, local, 'Choose one of them.');
     children = local;
   } else {
-    children = await s3DatabaseFolders(l, backend, credentials);
+    children = await Location.at(l, credentials).use(databaseFolders);
   }
   if (children.length > 0) {
-    const where = l.kind === 'local' ? l.path : `s3://${l.bucket}/${l.prefix.replace(/^\/+|\/+$/g, '')}`;
+    const where = placeText(l);
     const names = children.slice(0, 5).join(', ') + (children.length > 5 ? ', …' : '');
     return new BackstopError(
       'NOT_A_BACKUP',
@@ -177,31 +168,49 @@ async function notABackup(l: BackupLocation, backend: Backend, credentials: S3Cr
   }
   return new BackstopError(
     'NOT_A_BACKUP',
-    `${locationLabel(l)} is not a Backstop backup folder. Choose the folder Backstop made for one database (it contains a file named ${HEADER_KEY}).`,
+    `${placeText(l)} is not a Backstop backup folder. Choose the folder Backstop made for one database (it contains a file named ${HEADER_KEY}).`,
   );
 }
 
-export async function readHeaderInfo(backend: Backend, l: BackupLocation, credentials: S3Credentials | null = null): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
+async function readHeaderInfo(backend: Backend, l: BackupLocation, credentials: Credentials | null): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
   let bytes: Buffer;
   try {
     bytes = await backend.get(HEADER_KEY);
   } catch (e) {
-    if (hasCode(e, 'NOT_FOUND')) throw await notABackup(l, backend, credentials);
+    if (hasCode(e, 'NOT_FOUND')) throw await notABackup(l, credentials);
     throw e;
   }
   const header = decodeHeader(bytes, backend.location);
   return { encrypted: header.key !== null, keyFingerprint: header.key?.fingerprint ?? null };
 }
 
-/** Opens the repository at a location with the given key, or the keychain's for its fingerprint. */
+/**
+ * Opens the repository at a location with the given key, or the keychain's for its
+ * fingerprint. The repository's backend stays open for the caller; a failure closes it.
+ */
 export async function openForRestore(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
-  credentials: S3Credentials | null = null,
+  credentials: Credentials | null = null,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
-  const backend = openLocation(l, credentials);
-  const h = await readHeaderInfo(backend, l, credentials);
+  const at = Location.at(l, credentials);
+  try {
+    return await openAt(at, l, key, findKey);
+  } catch (e) {
+    await at.close();
+    throw e;
+  }
+}
+
+async function openAt(
+  at: Location,
+  l: BackupLocation,
+  key: Buffer | null,
+  findKey: (fingerprint: string) => Promise<Buffer | null>,
+): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
+  const backend = at.backend();
+  const h = await readHeaderInfo(backend, l, at.credentials);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
   if (h.encrypted && !useKey) return { repo: null, ...h };
@@ -213,20 +222,22 @@ export async function inspectBackupFolder(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
-  credentials: S3Credentials | null = null,
+  credentials: Credentials | null = null,
 ): Promise<BackupFolderInfo> {
-  const { repo, encrypted, keyFingerprint } = await openForRestore(l, key, findKey, credentials);
-  if (!repo) return { location: locationLabel(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
-  const points = await repo.listPoints({ skipDamaged: true });
-  const newest = points.at(-1);
-  return {
-    location: locationLabel(l),
-    database: newest?.database ?? null,
-    serverIdentity: newest?.serverIdentity ?? null,
-    serverKind: newest ? serverKindOf(toRestorePoint(newest).format) : null,
-    encrypted,
-    keyFingerprint,
-    needsKey: false,
-    points: points.map(toRestorePoint),
-  };
+  return Location.at(l, credentials).use(async (at) => {
+    const { repo, encrypted, keyFingerprint } = await openAt(at, l, key, findKey);
+    if (!repo) return { location: placeText(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
+    const points = await repo.listPoints({ skipDamaged: true });
+    const newest = points.at(-1);
+    return {
+      location: placeText(l),
+      database: newest?.database ?? null,
+      serverIdentity: newest?.serverIdentity ?? null,
+      serverKind: newest ? serverKindOf(toRestorePoint(newest).format) : null,
+      encrypted,
+      keyFingerprint,
+      needsKey: false,
+      points: points.map(toRestorePoint),
+    };
+  });
 }

@@ -29,7 +29,8 @@ export interface RestoreServiceDeps {
   findKey: (fingerprint: string) => Promise<Buffer | null>;
   resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
   toolPaths: () => ToolPaths;
-  s3Credentials: (ref: string | null) => Promise<S3Credentials | null>;
+  /** The credentials a location's destination needs (null when none), from the keychain. */
+  credentials: (place: BackupLocation | Destination) => Promise<S3Credentials | null>;
   /** Where a successful restore of a database into the server is recorded (a task's next run then names it a restored copy). */
   restoredDatabases?: RestoredDatabasesTable;
   now?: () => Date;
@@ -55,9 +56,9 @@ export class RestoreService {
 
   constructor(private readonly deps: RestoreServiceDeps) {}
 
-  /** The key to open a location with: the one given, else the keychain's; KEY_REQUIRED/KEY_MISMATCH checked here. */
+  /** The credentials to open a location with (null when its destination needs none). */
   credentialsFor(location: BackupLocation | Destination): Promise<S3Credentials | null> {
-    return location.kind === 's3' ? this.deps.s3Credentials(location.credentialsRef) : Promise.resolve(null);
+    return this.deps.credentials(location);
   }
 
   async keyFor(location: BackupLocation, given: string | undefined): Promise<Buffer | null> {

@@ -15,8 +15,9 @@ import type { ToolPaths } from '../servers/index.ts';
 import { applyGlobals, type ApplyGlobalsReport } from '../servers/postgres/apply-globals.ts';
 import { PG_GLOBALS_STREAM } from '../servers/postgres/connector.ts';
 import { PgConnection } from '../servers/postgres/connection.ts';
-import type { S3Credentials } from '../storage/index.ts';
-import { openLocation, toRestorePoint } from './backup-folder.ts';
+import { toRestorePoint } from './backup-folder.ts';
+import { Location } from '../destinations/index.ts';
+import type { Backend, S3Credentials } from '../storage/index.ts';
 
 export interface ApplyGlobalsJobSpec {
   op: 'apply-globals';
@@ -36,7 +37,12 @@ export async function runApplyGlobals(spec: ApplyGlobalsJobSpec, signal: AbortSi
   if (spec.server.kind !== 'postgres') {
     throw new BackstopError('VALIDATION', `PostgreSQL roles and tablespaces apply to a PostgreSQL server, not to a ${spec.server.kind} server.`);
   }
-  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
+  const server = spec.server;
+  return Location.at(spec.location, spec.credentials).use((at) => applyFrom(at.backend(), { ...spec, server }, signal));
+}
+
+async function applyFrom(backend: Backend, spec: ApplyGlobalsJobSpec & { server: Extract<Server, { kind: 'postgres' }> }, signal: AbortSignal): Promise<ApplyGlobalsReport> {
+  const repo = await openRepository(backend, { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
   const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);

@@ -20,7 +20,9 @@ import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, Verif
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
-import { openLocation, serverKindOf, toRestorePoint } from './backup-folder.ts';
+import { serverKindOf, toRestorePoint } from './backup-folder.ts';
+import { Location } from '../destinations/index.ts';
+import type { Backend } from '../storage/index.ts';
 import type { S3Credentials } from '../storage/index.ts';
 
 export interface RestoreJobSpec {
@@ -56,10 +58,14 @@ export interface RestoreOutcome {
 
 const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);
 
-export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onProgress: (p: RestoreProgressInfo) => void): Promise<RestoreOutcome> {
+export function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onProgress: (p: RestoreProgressInfo) => void): Promise<RestoreOutcome> {
+  return Location.at(spec.location, spec.credentials).use((at) => restoreFrom(at.backend(), spec, signal, onProgress));
+}
+
+async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: AbortSignal, onProgress: (p: RestoreProgressInfo) => void): Promise<RestoreOutcome> {
   const progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => onProgress({ restoreId: spec.restoreId, ...p });
   progress({ phase: 'preparing', unit: 'bytes', done: 0, total: null });
-  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: keyOf(spec.keyBase64), workers: 0 });
+  const repo = await openRepository(backend, { key: keyOf(spec.keyBase64), workers: 0 });
   const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);
@@ -117,8 +123,9 @@ export async function runRestore(spec: RestoreJobSpec, signal: AbortSignal, onPr
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {
-  const repo = await openRepository(openLocation(spec.location, spec.credentials), { key: keyOf(spec.keyBase64), workers: 0 });
-  const report = await repo.verify(spec.pointId ?? undefined, { signal });
+  const report = await Location.at(spec.location, spec.credentials).use(async (at) =>
+    (await openRepository(at.backend(), { key: keyOf(spec.keyBase64), workers: 0 })).verify(spec.pointId ?? undefined, { signal }),
+  );
   return {
     ok: report.ok,
     pointsChecked: report.pointsChecked,

@@ -12,6 +12,14 @@
  * - `list(prefix)` returns every committed object whose key starts with `prefix`
  *   (plain string prefix), in no particular order, never temp/partial objects.
  * - `delete` is idempotent (missing key is fine). `stat` returns null for a missing key.
+ * - `listFolders()` returns the names of the folders directly under the backend's root
+ *   (a folder is any name followed by '/' in some key; names need not be valid key
+ *   segments, e.g. a database folder `~server`), sorted. A local root that does not exist → NOT_FOUND (object stores have
+ *   no folders of their own: a prefix with nothing under it lists none).
+ * - `close()` releases what the backend holds (an S3 client's sockets); it is idempotent
+ *   and nothing may be called afterwards.
+ * - `unwrap()` returns the backend a decorator wraps (retry, fault injection), or null
+ *   for a backend that wraps none (as restic's `Unwrap`); `innermost` follows the chain.
  * - Failures are BackstopErrors: NOT_FOUND, DISK_FULL (no space or quota), STORAGE
  *   (retryable I/O or network failure), PERMISSION_DENIED.
  * All methods may be called concurrently.
@@ -43,6 +51,16 @@ export interface Backend {
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
   stat(key: string): Promise<ObjectInfo | null>;
+  listFolders(): Promise<string[]>;
+  close(): Promise<void>;
+  unwrap(): Backend | null;
+}
+
+/** The backend at the bottom of a chain of decorators. */
+export function innermost(backend: Backend): Backend {
+  let b = backend;
+  for (let inner = b.unwrap(); inner; inner = b.unwrap()) b = inner;
+  return b;
 }
 
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;

@@ -172,6 +172,24 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async listFolders(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      return entries
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+    } catch (e) {
+      throw storageError('list', '', this.location, e);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  unwrap(): null {
+    return null;
+  }
+
   /** Removes temp files left by crashed puts that are older than `olderThanMs`. Returns how many. */
   async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<number> {
     let removed = 0;

@@ -65,4 +65,13 @@ export class RetryBackend implements Backend {
   stat(key: string): Promise<ObjectInfo | null> {
     return this.run('stat', key, () => this.inner.stat(key));
   }
+  listFolders(): Promise<string[]> {
+    return this.run('list', '', () => this.inner.listFolders());
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  unwrap(): Backend {
+    return this.inner;
+  }
 }

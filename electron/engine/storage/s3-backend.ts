@@ -139,9 +139,13 @@ export class S3Backend implements Backend {
     return this.opened;
   }
 
-  /** Closes idle sockets. The backend must not be used afterwards. */
-  destroy(): void {
-    void this.opened?.then(({ client }) => client.destroy(), () => {});
+  /** Closes the client's sockets. The backend must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.opened?.then(({ client }) => client.destroy(), () => {});
+  }
+
+  unwrap(): null {
+    return null;
   }
 
   private objectKey(key: string): string {

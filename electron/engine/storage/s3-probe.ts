@@ -129,7 +129,7 @@ export async function probeS3(options: S3BackendOptions): Promise<S3ProbeReport>
       });
     } else skip('delete');
   } finally {
-    backend.destroy();
+    await backend.close();
   }
   const ok = steps.every((s) => s.ok);
   const hint = ok ? undefined : hintFor(options, steps, failures);

@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
+import { sameDestinationKey } from '../destinations/location.ts';
 
 export function checkTaskInput(input: TaskInputParsed): void {
   const { schedule } = input;
@@ -16,13 +17,8 @@ export function checkTaskInput(input: TaskInputParsed): void {
   if (schedule.incremental) assertCron(schedule.incremental, schedule.timezone, 'schedule.incremental');
   const seen = new Set<string>();
   input.destinations.forEach((d, i) => {
-    let key: string;
-    if (d.kind === 'local') {
-      if (!isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);
-      key = `local:${resolve(d.path)}`;
-    } else {
-      key = `s3:${d.endpoint ?? ''}/${d.bucket}/${d.prefix.replace(/^\/+|\/+$/g, '')}`;
-    }
+    if (d.kind === 'local' && !isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);
+    const key = sameDestinationKey(d, resolve);
     if (seen.has(key)) throw new BackstopError('VALIDATION', `destinations.${i}: the same destination is listed twice.`);
     seen.add(key);
   });

@@ -17,7 +17,6 @@
  *   logs carry codes and messages, which are secret-free by contract.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { ActiveRun, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { JobExecutor } from '../backup/worker-executor.ts';
@@ -25,7 +24,7 @@ import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
 import { keyFingerprint } from '../crypto/index.ts';
-import { destinationId, folderLocation } from '../destinations/index.ts';
+import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
@@ -218,7 +217,7 @@ export class TaskRunner {
       );
     }
     for (const s of connector.serverStreams(task.type)) {
-      jobs.push({ database: s.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(s.name)), serverStream: true });
+      jobs.push({ database: s.name, folder: `${SERVER_FOLDER}/${encodeDatabaseFolder(s.name)}`, serverStream: true });
     }
     log.info({ databases: jobs.length }, 'databases listed');
     const roots = await checkLocalRoots(task.destinations, (id) => this.deps.history.wroteTo(task.id, id));
@@ -231,7 +230,7 @@ export class TaskRunner {
           return {
             database: j.database,
             destination: destinationId(d),
-            location: folderLocation(d, j.folder),
+            location: placeText(d, j.folder),
             status: 'failed' as const,
             code: e.code,
             message: roots.missing.has(destinationId(d)) ? e.message : `Nothing was written: ${e.message}`,
@@ -283,7 +282,7 @@ export class TaskRunner {
             return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
           })
           .then((outcomes: JobOutcome[]): DatabaseResult[] =>
-            outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? folderLocation(task.destinations[i]!, job.folder) })),
+            outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder) })),
           );
       }),
     );

@@ -2,7 +2,7 @@
  * Display formatting shared by views. Pure functions; the locale is the OS's, and times are
  * always on the 24-hour clock (like cron and the schedule words), never "01:30" next to "03:15 PM".
  */
-import type { Destination, RunStatus } from '@shared/domain.ts';
+import type { RunStatus } from '@shared/domain.ts';
 
 export { formatBytes } from '@shared/format-bytes.ts';
 
@@ -75,16 +75,7 @@ export function formatDateTimeSeconds(iso: string | null | undefined): string {
 }
 
 /** Where a task destination keeps its backups, as a person reads it: the local folder, or s3://bucket/prefix (and the endpoint's host when not AWS). */
-export function destinationLabel(d: Destination): string {
-  if (d.kind === 'local') return d.path;
-  const where = `s3://${d.bucket}${d.prefix ? `/${d.prefix}` : ''}`;
-  if (!d.endpoint) return where;
-  try {
-    return `${where} at ${new URL(d.endpoint).host}`;
-  } catch {
-    return `${where} at ${d.endpoint}`;
-  }
-}
+export { destinationDisplay as destinationLabel } from '@shared/location-text.ts';
 
 /** "1 point", "2 points": a count with its noun, singular or plural. */
 export function plural(n: number, one: string, many = `${one}s`): string {

@@ -10,6 +10,7 @@
  * or an older draft) and never calls string methods on a value it has not checked.
  */
 import type { Destination, Task, TaskInput } from '@shared/domain.ts';
+import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
 
@@ -204,7 +205,7 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
   return {
     kind: 's3' as const,
     bucket: d.bucket.trim(),
-    prefix: d.prefix.trim().replace(/^\/+|\/+$/g, ''),
+    prefix: trimSlashes(d.prefix.trim()),
     region: d.region.trim() || 'us-east-1',
     endpoint: d.endpoint.trim() || null,
     forcePathStyle: d.forcePathStyle,

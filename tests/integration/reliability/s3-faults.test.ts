@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocation } from '../../../electron/engine/restore/backup-folder.ts';
+import { Location } from '../../../electron/engine/destinations/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { ERROR_CODES } from '../../../electron/shared/result.ts';
 import { cli, Scratch } from '../../fixtures/reliability/common.ts';
@@ -109,10 +109,10 @@ describe('S3 faults at a steady rate', () => {
 
     // GC (as if hours later) never takes a pack a committed point needs.
     for (const d of dbs) {
-      const backend = openLocation(
+      const backend = Location.at(
         { kind: 's3', bucket: 'backstop', prefix: `rel/${encodeDatabaseFolder(d)}`, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksumMode: 'WHEN_REQUIRED', credentialsRef: null },
         S3RVER_CREDENTIALS,
-      );
+      ).backend();
       const g = await garbageReport(backend);
       expect(g.collectableNow, d).toBe(0);
       console.log(`${d}: ${g.packs} packs, ${g.unreferenced} unreferenced (left by failed writes, collected after the grace period), ${g.markers} markers`);

@@ -67,13 +67,13 @@ runBackendContract('S3Backend on s3rver, no prefix', async () => {
   const bucket = `contract-${++seq}`;
   await s3.createBucket(bucket);
   const backend = new S3Backend(options({ bucket }));
-  return { backend, cleanup: async () => backend.destroy() };
+  return { backend, cleanup: () => backend.close() };
 });
 
 // A fresh prefix per test in a shared bucket, through createS3Backend (retrying wrapper).
 runBackendContract('createS3Backend on s3rver, with a prefix', async () => {
   const backend = createS3Backend(options({ bucket: 'shared', prefix: `/tenant/run-${++seq}/` }), { sleep: async () => {} });
-  return { backend, cleanup: async () => (backend.inner as S3Backend).destroy() };
+  return { backend, cleanup: () => backend.close() };
 });
 
 describe('S3Backend specifics (s3rver)', () => {
@@ -86,8 +86,8 @@ describe('S3Backend specifics (s3rver)', () => {
     expect(b.location).toBe(`S3 bucket work/backups/sales/ at ${s3.endpoint}`);
     const withSecret = new S3Backend(options({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'very-secret-value' } }));
     expect(withSecret.location).not.toContain('very-secret-value');
-    b.destroy();
-    withSecret.destroy();
+    await b.close();
+    await withSecret.close();
   });
 
   it('multipart upload of a streamed 17 MiB body round-trips byte-exact (no aws-chunked framing), with progress', async () => {
@@ -106,7 +106,7 @@ describe('S3Backend specifics (s3rver)', () => {
     const across = await b.get('big.pack', { offset: 8 * MIB - 10, length: 20 });
     expect(across.equals(data.subarray(8 * MIB - 10, 8 * MIB + 10))).toBe(true);
     expect(await openUploads('work')).toEqual([]);
-    b.destroy();
+    await b.close();
   });
 
   it('multipart with checksum mode WHEN_SUPPORTED and 5 MiB parts round-trips too', async () => {
@@ -116,7 +116,7 @@ describe('S3Backend specifics (s3rver)', () => {
     await b.put('x', [data.subarray(0, 3 * MIB), data.subarray(3 * MIB)]);
     expect(sha(await b.get('x'))).toBe(sha(data));
     expect(progress.length).toBe(3);
-    b.destroy();
+    await b.close();
   });
 
   it('a body stream failing mid-multipart leaves no object and no open multipart upload', async () => {
@@ -137,7 +137,7 @@ describe('S3Backend specifics (s3rver)', () => {
     expect(await openUploads('work')).toEqual([]); // …and was aborted before put rejected
     expect(await b.stat('obj.pack')).toBeNull();
     expect(await b.list('')).toEqual([]);
-    b.destroy();
+    await b.close();
   });
 
   it('an aborted multipart put rejects with the abort reason and leaves nothing', async () => {
@@ -151,7 +151,7 @@ describe('S3Backend specifics (s3rver)', () => {
     expect(err.name).toBe('AbortError');
     expect(await openUploads('work')).toEqual([]);
     expect(await b.stat('obj')).toBeNull();
-    b.destroy();
+    await b.close();
   });
 
   it('lists more than 1000 keys across pages', async () => {
@@ -162,7 +162,7 @@ describe('S3Backend specifics (s3rver)', () => {
     const listed = (await b.list('idx/')).map((o) => o.key).sort();
     expect(listed).toEqual(keys);
     expect((await b.list('')).length).toBe(1235);
-    b.destroy();
+    await b.close();
   });
 
   it('maps a wrong secret and an unknown key id to PERMISSION_DENIED without leaking the secret', async () => {
@@ -179,8 +179,8 @@ describe('S3Backend specifics (s3rver)', () => {
     const e = await failure(unknown.list(''));
     expect(e.code).toBe('PERMISSION_DENIED');
     expect(e.message).toMatch(/access key ID/);
-    b.destroy();
-    unknown.destroy();
+    await b.close();
+    await unknown.close();
   });
 
   it('maps a missing bucket to NOT_FOUND naming the bucket', async () => {
@@ -190,7 +190,7 @@ describe('S3Backend specifics (s3rver)', () => {
       expect(e.code).toBe('NOT_FOUND');
       expect(e.message).toMatch(/bucket "no-such-bucket-here" does not exist/);
     }
-    b.destroy();
+    await b.close();
   });
 
   it('maps a server that is down to retryable STORAGE, and createS3Backend retries it', async () => {
@@ -204,7 +204,7 @@ describe('S3Backend specifics (s3rver)', () => {
     expect(e.message).toMatch(/could not talk to .*ECONNREFUSED/);
     expect(retries).toEqual(['get', 'get']);
     expect((await failure(b.put('k', Buffer.from('v')))).code).toBe('STORAGE');
-    (b.inner as S3Backend).destroy();
+    (b.inner as S3Backend).close();
   });
 });
 
@@ -214,7 +214,7 @@ describe('probeS3 (Test connection) against s3rver', () => {
     expect(r).toEqual({ ok: true, steps: ['put', 'get', 'list', 'delete'].map((step) => ({ step, ok: true })) });
     const b = new S3Backend(options({ prefix: 'probe-good' }));
     expect(await b.list('')).toEqual([]);
-    b.destroy();
+    await b.close();
   });
 
   it('reports a wrong secret with a credentials hint and no secret in the report', async () => {
@@ -303,7 +303,7 @@ describe('error replies from other S3 servers (canned)', () => {
       expect(e).toMatchObject({ code: 'STORAGE', retryable: true });
       expect(e.message).toMatch(/busy or failing \(SlowDown\)/);
       expect(srv.requests()).toBe(3);
-      (b.inner as S3Backend).destroy();
+      (b.inner as S3Backend).close();
     } finally {
       await srv.close();
     }
@@ -315,7 +315,7 @@ describe('error replies from other S3 servers (canned)', () => {
       const b = createS3Backend(options({ endpoint: srv.endpoint, maxAttempts: 1 }), { attempts: 3, sleep: async () => {} });
       expect(await failure(b.put('k', Buffer.from('v')))).toMatchObject({ code: 'DISK_FULL', retryable: false });
       expect(srv.requests()).toBe(1);
-      (b.inner as S3Backend).destroy();
+      (b.inner as S3Backend).close();
     } finally {
       await srv.close();
     }
@@ -328,7 +328,7 @@ describe('error replies from other S3 servers (canned)', () => {
       const e = await failure(b.put('k', Buffer.from('v')));
       expect(e).toMatchObject({ code: 'STORAGE', retryable: false });
       expect(e.message).toMatch(/it is in "eu-central-1"\. Set the region to eu-central-1/);
-      b.destroy();
+      await b.close();
       const r = await probeS3(options({ endpoint: srv.endpoint }));
       expect(r.ok).toBe(false);
       expect(r.hint).toBe('The bucket is in region "eu-central-1", not "us-east-1". Set the region to eu-central-1.');

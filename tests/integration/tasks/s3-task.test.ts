@@ -4,11 +4,12 @@
  * results; S3 failing never costs the local backup; Test connection and the S3 restore
  * browser work; a database restores from S3.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { Location } from '../../../electron/engine/destinations/index.ts';
+import { encodeDatabaseFolder, legacyDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import type { Destination, Task, TaskInput } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -61,6 +62,50 @@ async function setup() {
 }
 
 describe('task with a local and an S3 destination', () => {
+  it('names folders readably, and keeps using a folder written with the earlier encoding at both destinations', async () => {
+    const { engine, folder, local, task, s3dest } = await setup();
+    copyFileSync(CHINOOK, join(folder, 'Chinook.sqlite'));
+    const readable = encodeDatabaseFolder('Chinook.sqlite');
+    const legacy = legacyDatabaseFolder('Chinook.sqlite');
+    expect(readable).toMatch(/^Chinook\.sqlite~[g-v]{8}$/);
+    expect(legacy).toBe('~43hinook.sqlite');
+    const first = await runTask(engine, task.id, 'full');
+    expect(first.status).toBe('success');
+    expect(readdirSync(local).sort()).toEqual([readable, encodeDatabaseFolder('chinook.sqlite'), encodeDatabaseFolder('notes.db')].sort());
+    // Make both destinations look as an earlier Backstop left them: Chinook.sqlite's repository in "~43hinook.sqlite".
+    renameSync(join(local, readable), join(local, legacy));
+    const from = Location.of(s3dest, { ...S3RVER_CREDENTIALS }, readable);
+    const to = Location.of(s3dest, { ...S3RVER_CREDENTIALS }, legacy);
+    const objects = await from.backend().list('');
+    expect(objects.length).toBeGreaterThan(2);
+    for (const o of objects) {
+      await to.backend().put(o.key, await from.backend().get(o.key));
+      await from.backend().delete(o.key);
+    }
+    await from.close();
+    await to.close();
+
+    // The next incremental continues the old chain in the old folder; no second folder appears.
+    const next = await runTask(engine, task.id, 'incremental');
+    expect(next.status).toBe('success');
+    const chinook = next.databases.filter((d) => d.database === 'Chinook.sqlite');
+    expect(chinook.map((d) => [d.destination.split(':')[0], d.status, d.kind, d.kindReason])).toEqual([
+      ['local', 'success', 'incremental', null],
+      ['s3', 'success', 'incremental', null],
+    ]);
+    expect(existsSync(join(local, readable))).toBe(false);
+    const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(local, legacy) } }));
+    expect(info.points.map((p) => p.kind)).toEqual(['full', 'incremental']);
+    const listed = data(await engine.call('s3.listFolders', { destination: s3dest }));
+    expect(listed.map((f) => [f.folder, f.database])).toEqual([
+      [encodeDatabaseFolder('chinook.sqlite'), 'chinook.sqlite'],
+      [encodeDatabaseFolder('notes.db'), 'notes.db'],
+      [legacy, 'Chinook.sqlite'],
+    ]);
+    const inS3 = data(await engine.call('restore.folders', { destination: s3dest })).find((c) => c.folder === legacy)!;
+    expect(data(await engine.call('restore.inspect', { location: inS3.location })).points.map((p) => p.kind)).toEqual(['full', 'incremental']);
+  });
+
   it('writes every database to both, records each destination, and restores from S3', async () => {
     const { engine, folder, server, task, s3dest } = await setup();
     expect(data(await engine.call('s3.test', { destination: s3dest }))).toMatchObject({ ok: true });
@@ -104,15 +149,22 @@ describe('task with a local and an S3 destination', () => {
   });
 
   it('keeps the local backup when S3 is unreachable, and says which destination failed', async () => {
-    const { engine, task, s3dest } = await setup();
+    const { engine, folder, local, task, s3dest } = await setup();
+    // A mixed-case name makes the run look for an earlier-encoded folder first: unreachable S3 fails that lookup alone.
+    copyFileSync(CHINOOK, join(folder, 'Chinook.sqlite'));
     const down = { ...s3dest, endpoint: 'http://127.0.0.1:9' } as Destination; // nothing listens on the discard port
     data(await engine.call('tasks.update', { id: task.id, task: taskInput({ ...task, destinations: [task.destinations[0]!, down] }) }));
     const run = await runTask(engine, task.id, 'full');
     expect(run.status).toBe('partial');
+    expect(run.databases).toHaveLength(6);
     for (const d of run.databases) {
       if (d.destination.startsWith('local:')) expect(d.status).toBe('success');
       else expect(d).toMatchObject({ status: 'failed', errorCode: 'STORAGE' });
     }
+    const lookup = run.databases.find((d) => d.database === 'Chinook.sqlite' && d.destination.startsWith('s3:'))!;
+    expect(lookup.errorMessage).toMatch(/^Nothing was written: .*127\.0\.0\.1:9/);
+    expect(lookup.pointId).toBeNull();
+    expect(existsSync(join(local, encodeDatabaseFolder('Chinook.sqlite'), 'backstop.repo'))).toBe(true);
     expect(data(await engine.call('s3.test', { destination: down }))).toMatchObject({ ok: false });
   });
 

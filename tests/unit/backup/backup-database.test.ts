@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { backupDatabase, type BackupDatabaseInput } from '../../../electron/engine/backup/backup-database.ts';
-import { keyFolderSuffix } from '../../../electron/engine/backup/prepare-destination.ts';
+import { keyFolderSuffix } from '../../../electron/engine/destinations/location.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import type { DumpStream } from '../../../electron/engine/servers/connector.ts';
 import { LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
@@ -207,22 +207,22 @@ describe('backupDatabase', () => {
 
   it('starts a new chain beside the old one when the key changes, keeping the old backups and their key', async () => {
     const root = tempDir();
-    const target = (folder: string) => ({ id: 'local', backend: new LocalBackend(join(root, folder)), sibling: (suffix: string) => new LocalBackend(join(root, folder + suffix)) });
+    const target = (folder: string, key: Buffer | null) => ({ id: 'local', backend: new LocalBackend(join(root, folder)), sibling: () => new LocalBackend(join(root, folder + keyFolderSuffix(key))) });
     const keyA = randomBytes(32);
     const keyB = randomBytes(32);
-    expect((await backupDatabase(input([target('sales')], { key: keyA })))[0]).toMatchObject({ status: 'success', kind: 'full' });
-    const changed = await backupDatabase(input([target('sales')], { key: keyB, requestedKind: 'incremental' }));
+    expect((await backupDatabase(input([target('sales', keyA)], { key: keyA })))[0]).toMatchObject({ status: 'success', kind: 'full' });
+    const changed = await backupDatabase(input([target('sales', keyB)], { key: keyB, requestedKind: 'incremental' }));
     const suffix = keyFolderSuffix(keyB);
     expect(changed[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: expect.stringContaining('the encryption key changed') });
     expect(changed[0]!.kindReason).toContain(suffix);
     // The next incremental with the new key continues the new chain; the old folder still opens with the old key.
-    expect((await backupDatabase(input([target('sales')], { key: keyB, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'incremental' });
+    expect((await backupDatabase(input([target('sales', keyB)], { key: keyB, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'incremental' });
     expect((await (await openRepository(new LocalBackend(join(root, 'sales')), { ...SMALL, key: keyA })).listPoints()).length).toBe(1);
     expect((await (await openRepository(new LocalBackend(join(root, `sales${suffix}`)), { ...SMALL, key: keyB })).listPoints()).map((p) => p.kind)).toEqual(['full', 'incremental']);
     // Switching encryption off goes to the "~plain" sibling; going back to key A continues its chain.
-    expect((await backupDatabase(input([target('sales')], { key: null, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'full' });
+    expect((await backupDatabase(input([target('sales', null)], { key: null, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'full' });
     expect(keyFolderSuffix(null)).toBe('~plain');
-    expect((await backupDatabase(input([target('sales')], { key: keyA, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'incremental' });
+    expect((await backupDatabase(input([target('sales', keyA)], { key: keyA, requestedKind: 'incremental' })))[0]).toMatchObject({ status: 'success', kind: 'incremental' });
   });
 
   it('refuses a destination encrypted with another key, naming both fingerprints', async () => {

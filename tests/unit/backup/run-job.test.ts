@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBackupJob } from '../../../electron/engine/backup/run-job.ts';
-import { openDatabaseFolder } from '../../../electron/engine/destinations/index.ts';
+import { Location } from '../../../electron/engine/destinations/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { SMALL_STREAM_BYTES } from '../../../electron/engine/repository/writer.ts';
 import type { Server } from '../../../electron/shared/domain.ts';
@@ -58,7 +58,7 @@ describe('runBackupJob', () => {
     const summary = (db: string) => execFileSync('sqlite3', [db, 'SELECT count(*), sum(length(b)), hex(min(b)), hex(max(b)) FROM t']).toString();
     const restored: Buffer[] = [];
     for (const root of roots) {
-      const repo = await openRepository(openDatabaseFolder({ kind: 'local', path: root }, 'big.db', null), { workers: 0 });
+      const repo = await openRepository(Location.of({ kind: 'local', path: root }, null, 'big.db').backend(), { workers: 0 });
       const [point] = await repo.listPoints();
       expect((await repo.verify()).ok).toBe(true);
       restored.push(await collect(await repo.readPoint(point!.id)));

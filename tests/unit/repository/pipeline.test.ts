@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { initRepository } from '../../../electron/engine/repository/index.ts';
-import { type Backend, type PutBody, type ByteRange, type ObjectInfo } from '../../../electron/engine/storage/index.ts';
+import { type Backend, type PutBody } from '../../../electron/engine/storage/index.ts';
+import { PassThroughBackend } from '../../fixtures/storage/pass-through-backend.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { createEncoderPool, EncoderWorkers } from '../../../electron/engine/repository/encoder-pool.ts';
@@ -11,29 +12,19 @@ import { handOver, parcelOf, HandedOver } from '../../../electron/engine/reposit
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256 } from './helpers.ts';
 
 /** Counts raw bytes that reached packs, optionally slowing puts down. */
-class SlowBackend implements Backend {
-  readonly location = 'slow memory';
+class SlowBackend extends PassThroughBackend {
+  override readonly location = 'slow memory';
   packBytes = 0;
   constructor(
-    private readonly inner: Backend,
+    inner: Backend,
     private readonly delayMs: number,
-  ) {}
-  async put(key: string, body: PutBody): Promise<void> {
+  ) {
+    super(inner);
+  }
+  override async put(key: string, body: PutBody): Promise<void> {
     await new Promise((r) => setTimeout(r, this.delayMs));
     await this.inner.put(key, body);
     if (key.startsWith('packs/')) this.packBytes += (await this.inner.stat(key))!.size;
-  }
-  get(key: string, range?: ByteRange): Promise<Buffer> {
-    return this.inner.get(key, range);
-  }
-  list(prefix: string): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix);
-  }
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-  stat(key: string): Promise<ObjectInfo | null> {
-    return this.inner.stat(key);
   }
 }
 

@@ -4,7 +4,7 @@
  * empty backend and a cleanup function. The S3 backend must pass this unchanged.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Backend } from '../../../electron/engine/storage/index.ts';
+import { innermost, type Backend } from '../../../electron/engine/storage/index.ts';
 
 export interface BackendFixture {
   backend: Backend;
@@ -132,6 +132,25 @@ export function runBackendContract(name: string, factory: () => Promise<BackendF
       await Promise.all([b.put('c/big', big), ...Array.from({ length: 8 }, (_, i) => b.put(`c/${i}`, Buffer.from(String(i))))]);
       expect((await b.list('c/')).length).toBe(9);
       expect((await b.get('c/big', { offset: 5 * 1024 * 1024 - 4, length: 8 })).length).toBe(4);
+    });
+
+    it('lists the folders directly under its root, sorted, and none when it holds nothing', async () => {
+      expect(await b.listFolders()).toEqual([]);
+      await b.put('top.bin', Buffer.from('x'));
+      await b.put('sales/header', Buffer.from('x'));
+      await b.put('billing/packs/p1', Buffer.from('x'));
+      await b.put('billing/header', Buffer.from('x'));
+      expect(await b.listFolders()).toEqual(['billing', 'sales']);
+    });
+
+    it('unwraps to the backend at the bottom of its decorators, and closes more than once', async () => {
+      const bottom = innermost(b);
+      expect(bottom.unwrap()).toBeNull();
+      if (b.unwrap() === null) expect(bottom).toBe(b);
+      else expect(bottom).not.toBe(b);
+      await b.put('before-close', Buffer.from('x'));
+      await b.close();
+      await b.close();
     });
   });
 }

@@ -1,0 +1,217 @@
+/**
+ * A place at a destination: the owner of "a database's folder at a destination".
+ *
+ * A `Location` is a destination (a task's local folder or S3 bucket + prefix), a folder
+ * under its root ('' = the root itself) and the destination's credentials. It opens the
+ * folder's backend on first use and closes it (`close()`), finds the folder of a database
+ * (`database(name)`: the readable encoding of servers/database-folder.ts, or the earlier
+ * encoding's folder when a repository already lives there), its sibling for
+ * a changed key (`sibling(key)`: `<folder>~key-<fingerprint>` or `<folder>~plain`), lists
+ * the folders under it, and says where it is (`text`, `id`) with electron/shared/location-text.ts.
+ *
+ * Contract:
+ * - Every database gets its own child folder under the destination's common root
+ *   (`<root>/<database folder>/`, `<prefix>/<database folder>/` on S3); the server-level
+ *   folder is the reserved SERVER_FOLDER.
+ * - Credentials come from the keychain (`loadCredentials`) or from the caller (CLI task
+ *   files and locations read them from the environment). A destination that needs
+ *   credentials and has none → VALIDATION when its backend is opened.
+ * - `close()` closes the backend this Location opened (children and siblings are Locations
+ *   of their own and close themselves); it is idempotent.
+ * Adding a destination kind: its Backend, one entry in KINDS below and one in the text
+ * table of location-text.ts (both are exhaustive over `Destination['kind']`).
+ */
+import type { BackupLocation, Destination } from '../../shared/domain.ts';
+import { destinationDisplay, destinationId, joinPath, placeText, trimSlashes } from '../../shared/location-text.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
+import { keyFingerprint } from '../crypto/index.ts';
+import type { SecretStore } from '../secrets/index.ts';
+import { HEADER_KEY } from '../repository/layout.ts';
+import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
+import { createS3Backend, LocalBackend, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { loadS3Credentials } from './s3-credentials.ts';
+import { join } from 'node:path';
+
+/** What a destination needs to be reached besides its settings (S3: an access key); null when nothing. */
+export type Credentials = S3Credentials;
+
+export type S3Destination = Extract<Destination, { kind: 's3' }>;
+
+interface Kind<D extends Destination> {
+  /** The backend whose root is `path` ('/'-separated, '' = the root) under the destination's root. */
+  open(d: D, path: string, credentials: Credentials | null): Backend;
+  /** The destination's credentials from the keychain; null when it needs none. */
+  credentials(d: D, secrets: SecretStore): Promise<Credentials | null>;
+  /** Two destinations with the same key are the same place (a task may not list one twice). */
+  sameKey(d: D, resolvePath: (p: string) => string): string;
+  /** `path` under the destination's root as a backup folder's location (what the restore browser hands back). */
+  backupLocation(d: D, path: string): BackupLocation;
+}
+
+const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }>> } = {
+  local: {
+    open: (d, path) => new LocalBackend(path ? join(d.path, ...path.split('/')) : d.path),
+    credentials: async () => null,
+    sameKey: (d, resolvePath) => `local:${resolvePath(d.path)}`,
+    backupLocation: (d, path) => ({ kind: 'local', path: path ? join(d.path, ...path.split('/')) : d.path }),
+  },
+  s3: {
+    open: (d, path, credentials) => createS3Backend(s3BackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadS3Credentials(secrets, d.credentialsRef),
+    sameKey: (d) => `s3:${d.endpoint ?? ''}/${d.bucket}/${trimSlashes(d.prefix)}`,
+    backupLocation: ({ storageClass: _s, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
+  },
+};
+
+function kindOf<D extends Destination>(d: D): Kind<D> {
+  return KINDS[d.kind] as unknown as Kind<D>;
+}
+
+/** The S3 client settings for `path` under an S3 destination's prefix (also what the connection test probes). */
+export function s3BackendOptions(d: S3Destination, path: string, credentials: Credentials | null): S3BackendOptions {
+  if (!credentials) {
+    throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no access key is stored for this destination; enter its access key id and secret.`);
+  }
+  return {
+    bucket: d.bucket,
+    prefix: joinPath(d.prefix, path),
+    region: d.region,
+    endpoint: d.endpoint,
+    forcePathStyle: d.forcePathStyle,
+    storageClass: d.storageClass,
+    checksumMode: d.checksumMode,
+    credentials,
+  };
+}
+
+/** The credentials a destination (or a backup folder's location) needs, from the keychain; null when it needs none. */
+export function credentialsOf(secrets: SecretStore, place: Destination | BackupLocation): Promise<Credentials | null> {
+  const d = destinationOf(place);
+  return kindOf(d).credentials(d, secrets);
+}
+
+/** The credentials of each destination, same order (null for those that need none). */
+export function loadCredentials(secrets: SecretStore, destinations: readonly Destination[]): Promise<(Credentials | null)[]> {
+  return Promise.all(destinations.map((d) => credentialsOf(secrets, d)));
+}
+
+/** The destination behind a backup folder's location: its folder is the destination's root. */
+export function destinationOf(l: BackupLocation | Destination): Destination {
+  if (l.kind === 'local') return l;
+  if ('storageClass' in l) return l;
+  return { ...l, storageClass: null };
+}
+
+/** Identity for "the same destination is listed twice" (local paths resolved with `resolvePath`). */
+export function sameDestinationKey(d: Destination, resolvePath: (p: string) => string): string {
+  return kindOf(d).sameKey(d, resolvePath);
+}
+
+/** The sibling-folder suffix for a key: what a chain under a changed key is kept in. */
+export function keyFolderSuffix(key: Buffer | null): string {
+  return key ? `~key-${keyFingerprint(key)}` : '~plain';
+}
+
+export class Location {
+  private opened: Backend | undefined;
+
+  private constructor(
+    readonly destination: Destination,
+    /** The folder under the destination's root, '/'-separated; '' for the root. */
+    readonly folder: string,
+    readonly credentials: Credentials | null,
+  ) {}
+
+  /** A destination's root (or `folder` under it), with credentials already at hand. */
+  static of(destination: Destination, credentials: Credentials | null, folder = ''): Location {
+    return new Location(destination, trimSlashes(folder), credentials);
+  }
+
+  /** A destination's root, its credentials loaded from the keychain. */
+  static async load(destination: Destination, secrets: SecretStore): Promise<Location> {
+    return new Location(destination, '', await credentialsOf(secrets, destination));
+  }
+
+  /** A backup folder's location as given by the user or the restore browser. */
+  static at(l: BackupLocation, credentials: Credentials | null): Location {
+    return new Location(destinationOf(l), '', credentials);
+  }
+
+  /** The destination's id in history (the destination's, whatever the folder). */
+  get id(): string {
+    return destinationId(this.destination);
+  }
+
+  /** A local path or s3:// URL of this folder, for output and scripts. */
+  get text(): string {
+    return placeText(this.destination, this.folder);
+  }
+
+  /** `name` under this folder ('/'-separated). */
+  child(name: string): Location {
+    return new Location(this.destination, joinPath(this.folder, name), this.credentials);
+  }
+
+  /**
+   * The folder of database `name` under this one: its readable folder — or the folder the
+   * earlier encoding gave the name (`~43hinook` for `Chinook`) when a repository lives there
+   * and none in the readable one, so existing backups are continued, never duplicated.
+   * A failure to look (e.g. the destination is unreachable) rejects: guessing could start a
+   * second chain.
+   */
+  async database(name: string): Promise<Location> {
+    const readable = this.child(encodeDatabaseFolder(name));
+    const legacyName = legacyDatabaseFolder(name);
+    if (legacyName === encodeDatabaseFolder(name)) return readable;
+    const legacy = this.child(legacyName);
+    const holdsRepository = (l: Location) => l.use(async (x) => (await x.backend().stat(HEADER_KEY)) !== null);
+    if (!(await holdsRepository(legacy))) return readable;
+    return (await holdsRepository(readable)) ? readable : legacy;
+  }
+
+  /** This folder's sibling for a changed key (`<folder>~key-<fingerprint>`, `<folder>~plain`). */
+  sibling(key: Buffer | null): Location {
+    return new Location(this.destination, this.folder + keyFolderSuffix(key), this.credentials);
+  }
+
+  /** This folder as a backup folder's location (for the restore browser and commands given a location). */
+  get backupLocation(): BackupLocation {
+    return kindOf(this.destination).backupLocation(this.destination, this.folder);
+  }
+
+  /** The name of this folder (the last segment of its path; the destination root's own last segment for the root). */
+  get name(): string {
+    return this.text.split(/[\\/]/).filter((s) => s.length > 0).at(-1) ?? '';
+  }
+
+  /** This folder's backend, opened on first use. */
+  backend(): Backend {
+    this.opened ??= kindOf(this.destination).open(this.destination, this.folder, this.credentials);
+    return this.opened;
+  }
+
+  /** The folders directly under this one, sorted (none when it does not exist). */
+  async listFolders(): Promise<string[]> {
+    try {
+      return await this.backend().listFolders();
+    } catch (e) {
+      if (hasCode(e, 'NOT_FOUND')) return [];
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    const b = this.opened;
+    this.opened = undefined;
+    await b?.close();
+  }
+
+  /** Runs `fn` with this Location and closes it afterwards, also when `fn` fails. */
+  async use<T>(fn: (l: this) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this);
+    } finally {
+      await this.close();
+    }
+  }
+}
