@@ -25,8 +25,9 @@ const HELP = `backstop ${APP_VERSION} — server-wide database backups
 Usage: backstop <command> [options]
 
 Backups:
-  backup --config task.json [--kind full|incremental] [--key-file FILE]
-                       one server-wide run now (every database on the server)
+  backup --config task.json [--kind full|incremental] [--only DB,DB] [--key-file FILE]
+                       one server-wide run now (every database on the server;
+                       --only: just the named databases, no server-level streams)
   points <location>    the restore points of one database folder, oldest first
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
@@ -72,6 +73,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   config: { type: 'string' },
   kind: { type: 'string' },
+  only: { type: 'string', multiple: true },
   'key-file': { type: 'string' },
   point: { type: 'string' },
   'as-of': { type: 'string' },
@@ -200,7 +202,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const config = need(values, 'config', 'backup');
         const kind = values.kind;
         if (kind !== undefined && kind !== 'full' && kind !== 'incremental') usage('--kind must be full or incremental.');
-        const summary = await withEngine(dataDir, (e) => backupCommand(e, config, kind, keyFile));
+        const only = values.only ? [...new Set(values.only.flatMap((v) => v.split(',')).map((d) => d.trim()))] : undefined;
+        if (only && only.some((d) => d === '')) usage('--only needs database names separated by commas, like --only billing,crm.');
+        const summary = await withEngine(dataDir, (e) => backupCommand(e, config, kind, keyFile, only));
         const databases = summary.databases.map((d) => ({
           database: d.database,
           destination: d.destination,

@@ -172,8 +172,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
   });
 
-  async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
-    const resolved = await resolveTask(taskId);
+  /** `databases`: a per-database run (checked against the server's live list before it starts). */
+  async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
+    const resolved: ResolvedTask = await resolveTask(taskId);
+    if (databases) {
+      const only = [...new Set(databases)];
+      await runner.checkOnly(resolved, only);
+      resolved.only = only;
+    }
     const { runId } = runner.start(resolved, kind ?? defaultKind(resolved.task), trigger);
     return { runId };
   }
@@ -208,7 +214,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     keys,
     events,
     now,
-    runNow: (id, kind) => runNow(id, kind, 'manual'),
+    runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
     status: { taskDatabases, restoredDatabases },
     restore: { restores, findKey, dataDir },

@@ -1,6 +1,8 @@
 /**
- * `backstop backup --config task.json [--kind full|incremental]`: one server-wide run now,
- * recorded in the data dir's history, through the same runner the app uses.
+ * `backstop backup --config task.json [--kind full|incremental] [--only a,b]`: one
+ * server-wide run now (or of just the named databases), recorded in the data dir's history,
+ * through the same runner the app uses. Unknown `--only` names are VALIDATION before a run
+ * is recorded.
  */
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,7 +14,7 @@ import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
 import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import { inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
+import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
 
 /** `base`: the folder of the file the server object came from; a relative SQLite folder resolves against it. */
 export function serverFromFile(f: ServerFile, id: string, base: string): { server: Server; password: string | null } {
@@ -82,9 +84,23 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
   return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null };
 }
 
-export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {
+export async function backupCommand(
+  engine: Engine,
+  configPath: string,
+  kind: 'full' | 'incremental' | undefined,
+  keyFile: string | undefined,
+  only?: string[],
+): Promise<RunSummary> {
   const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
-  const { done } = engine.runner.start({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
+  const resolved = { task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}) };
+  if (only) {
+    try {
+      await engine.runner.checkOnly(resolved, only);
+    } catch (e) {
+      throw errorInFileTerms(e, configPath, 'server.');
+    }
+  }
+  const { done } = engine.runner.start(resolved, kind ?? defaultKind(task), 'cli');
   const summary = await done;
   return {
     ...summary,

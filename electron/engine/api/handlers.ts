@@ -38,7 +38,7 @@ export interface HandlerContext {
   keys: KeyService;
   events: EventBus;
   now: () => Date;
-  runNow: (taskId: string, kind: PointKind | undefined) => Promise<{ runId: string }>;
+  runNow: (taskId: string, kind: PointKind | undefined, databases?: string[]) => Promise<{ runId: string }>;
   runner: TaskRunner;
   status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
@@ -124,7 +124,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.events.emit('tasks.changed', { ids: [id] });
       return task;
     },
-    'tasks.runNow': ({ id, kind }) => ctx.runNow(id, kind),
+    'tasks.runNow': ({ id, kind, databases }) => ctx.runNow(id, kind, databases),
     'tasks.cancel': ({ id }) => {
       ctx.tasks.get(id);
       return { canceled: ctx.runner.cancel(id) };

@@ -5,6 +5,10 @@
  *
  * Contract:
  * - One run per task at a time: starting a task that is running → CONFLICT.
+ * - `only` (a per-database run: `backup --only`, the window's "back up now" for one
+ *   database) backs up just the named databases and no server-level stream; a name that is
+ *   not on the server, or that the task excludes, is VALIDATION (`checkOnly` says so before
+ *   a run is recorded; the run re-checks against its own listing).
  * - Databases are listed at run time: new ones are included (and announced with an
  *   `alert` the first time; one Backstop itself restored is announced apart, as a restored
  *   copy, with `restored` set), excluded ones skipped. Server-level data (PostgreSQL globals,
@@ -46,6 +50,8 @@ export interface ResolvedTask {
   s3Credentials: (S3Credentials | null)[];
   /** Client-tool folders for this run (a CLI task file's `tools`); default: the settings'. */
   toolPaths?: ToolPaths;
+  /** Back up just these databases (no server-level streams); undefined = the whole server. */
+  only?: string[];
 }
 
 export interface DatabaseResult extends JobOutcome {
@@ -93,6 +99,31 @@ export function serverIdentity(server: Server): string {
   return `${server.kind}://${server.user}@${server.host}:${server.port}`;
 }
 
+const NAMES_SHOWN = 10;
+
+function quotedList(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).map((n) => `"${n.length > 80 ? `${n.slice(0, 79)}…` : n}"`).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
+}
+
+/** VALIDATION naming the databases of `only` that the server does not have or the task excludes. */
+function unknownOnly(task: Task, only: readonly string[], onServer: readonly string[]): void {
+  const present = new Set(onServer);
+  const excluded = new Set(task.excludeDatabases);
+  const missing = only.filter((d) => !present.has(d));
+  if (missing.length) {
+    const available = onServer.filter((d) => !excluded.has(d));
+    throw new BackstopError(
+      'VALIDATION',
+      `The server of task "${task.name}" has no database ${quotedList(missing)}. Its databases: ${available.length ? quotedList(available) : '(none)'}. Names are case-sensitive; fix the database list.`,
+    );
+  }
+  const skippedByTask = only.filter((d) => excluded.has(d));
+  if (skippedByTask.length) {
+    throw new BackstopError('VALIDATION', `Task "${task.name}" excludes ${quotedList(skippedByTask)}. Remove ${skippedByTask.length === 1 ? 'it' : 'them'} from the database list, or from the task's excluded databases.`);
+  }
+}
+
 export class TaskRunner {
   private readonly active = new Map<string, ActiveState>();
 
@@ -118,6 +149,21 @@ export class TaskRunner {
     state.info.status = 'canceling';
     state.controller.abort();
     return true;
+  }
+
+  /**
+   * VALIDATION unless every name in `only` is a database of the server the task backs up
+   * (listed live) and not excluded by the task. Called before a per-database run starts, so
+   * a typo is an error of the request, not a failed run in history.
+   */
+  async checkOnly(resolved: ResolvedTask, only: readonly string[], signal?: AbortSignal): Promise<void> {
+    const { task, server } = resolved;
+    const connector = connectorFor(server, { password: resolved.password, toolPaths: resolved.toolPaths ?? this.deps.toolPaths() });
+    const support = connector.support(task.type);
+    if (support.available && support.scope !== 'database') {
+      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
+    }
+    unknownOnly(task, only, await connector.listDatabases(signal ? { signal } : {}));
   }
 
   /** Starts a run; resolves `done` with its summary. CONFLICT when the task is already running. */
@@ -180,9 +226,14 @@ export class TaskRunner {
 
     const jobs: { database: string; folder: string; serverStream: boolean }[] = [];
     const skipped: SkippedDatabase[] = [];
+    const only = resolved.only ? new Set(resolved.only) : null;
+    if (only && support.scope !== 'database') {
+      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
+    }
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
+      if (only) unknownOnly(task, [...only], all);
       const databases = all.filter((d) => !excluded.has(d));
       if (resolved.persisted) {
         const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
@@ -208,8 +259,8 @@ export class TaskRunner {
           });
         }
       }
-      for (const d of databases) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
-      skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database)));
+      for (const d of databases) if (!only || only.has(d)) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
+      skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database) && (!only || only.has(d.database))));
       for (const s of skipped) log.warn({ database: s.database }, 'database skipped');
       this.recordNotRun(
         runId,
@@ -217,7 +268,7 @@ export class TaskRunner {
         log,
       );
     }
-    for (const s of connector.serverStreams(task.type)) {
+    for (const s of only ? [] : connector.serverStreams(task.type)) {
       jobs.push({ database: s.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(s.name)), serverStream: true });
     }
     log.info({ databases: jobs.length }, 'databases listed');

@@ -86,7 +86,8 @@ export const commandInputs = {
   's3.test': z.strictObject({ destination: S3Destination }),
   /** The database folders under a task destination's root (the S3 restore browser). */
   's3.listFolders': z.strictObject({ destination: S3Destination }),
-  'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional() }),
+  /** `databases`: back up just these (names as the server lists them); VALIDATION for one the server lacks or the task excludes. */
+  'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional(), databases: z.array(z.string().min(1).max(256)).min(1).max(1000).optional() }),
   'tasks.cancel': ById,
   'runs.active': None,
   'history.list': HistoryQuery.default({ limit: 100 }),
