@@ -28,10 +28,12 @@ import { RestoreService } from './restore/restore-service.ts';
 import { loadS3Credentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
 import { hasCode } from '../shared/result.ts';
-import type { PointKind, RunTrigger } from '../shared/domain.ts';
+import type { Alert, PointKind, RunTrigger } from '../shared/domain.ts';
+import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import {
   HistoryTable,
   KeysTable,
+  NotificationDeliveriesTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
   TaskDatabasesTable,
@@ -57,6 +59,8 @@ export interface EngineOptions {
   jobs?: 'worker' | 'inline';
   /** Compression/encryption threads inside each backup job (default: the repository's). */
   encoderWorkers?: number;
+  /** Notification retries (tests shorten the backoff). */
+  notifyRetry?: Partial<RetryPolicy>;
 }
 
 export interface Engine {
@@ -78,6 +82,9 @@ export interface Engine {
   /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
   start(): void;
   health: HealthMonitor;
+  /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
+  notifier: Notifier;
+  deliveries: NotificationDeliveriesTable;
   close(): Promise<void>;
 }
 
@@ -135,7 +142,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
+  const deliveries = new NotificationDeliveriesTable(db);
+  const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
   const runner = new TaskRunner({
+    notifier,
     history,
     taskDatabases,
     restoredDatabases,
@@ -203,6 +213,29 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
   });
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
+  // Every alert is a notification event of the same name (the runner sends run-failed itself,
+  // with each database's error), to the channels of the task's running run.
+  const channelsOf = (taskId: string): { taskName: string; runId: string | null; channels: NotificationChannel[] } | null => runner.runningChannels(taskId);
+  events.on('alert', (a: Alert) => {
+    if (a.kind === 'run-failed' || a.taskId === null) return;
+    const target = channelsOf(a.taskId);
+    if (!target || target.channels.length === 0) return;
+    const at = now().toISOString();
+    notifier.notify(
+      target.channels,
+      payload({
+        event: a.kind,
+        task: target.taskName,
+        taskId: a.taskId,
+        runId: target.runId,
+        status: categoryOf(a.kind) === 'failure' ? 'failed' : 'warning',
+        message: a.message,
+        databases: a.databases.map((name) => ({ name, status: 'warning' })),
+        startedAt: at,
+        finishedAt: at,
+      }),
+    );
+  });
 
   const handlers = createHandlers({
     info,
@@ -243,6 +276,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       healthTimer.unref();
     },
     health,
+    notifier,
+    deliveries,
     async close() {
       if (closed) return;
       closed = true;

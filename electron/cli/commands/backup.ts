@@ -12,9 +12,14 @@ import type { S3Credentials } from '../../engine/storage/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
-import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
+import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/tasks/task-runner.ts';
+import type { NotificationChannel } from '../../engine/notifications/channels.ts';
+import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
+import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
+
+/** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
+const NOTIFY_FLUSH_MS = 60_000;
 
 /** `base`: the folder of the file the server object came from; a relative SQLite folder resolves against it. */
 export function serverFromFile(f: ServerFile, id: string, base: string): { server: Server; password: string | null } {
@@ -81,7 +86,41 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null };
+  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications };
+}
+
+/**
+ * A task file's `notifications` as channels: URLs from the environment variables named by
+ * `urlEnv` (AUTH_FAILED when one is not set, VALIDATION when it is not an http(s) URL), and
+ * e-mail through the SMTP settings of the environment or the data dir (VALIDATION when
+ * there are none). The URLs are registered with the log redactor.
+ */
+export function channelsFromFile(list: NotificationFile[], path: string, dataDir: string, register: (secret: string) => void): NotificationChannel[] {
+  const url = (name: string, i: number): string => {
+    const v = secretFromEnv(name, `notifications[${i}] in ${path}`)!;
+    let u: URL | null = null;
+    try {
+      u = new URL(v);
+    } catch {
+      u = null;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      throw new BackstopError('VALIDATION', `notifications[${i}] in ${path}: the environment variable ${name} must hold an http:// or https:// URL.`);
+    }
+    register(v);
+    return v;
+  };
+  let smtp: SmtpSettings | null | undefined;
+  return list.map((n, i): NotificationChannel => {
+    if (n.kind === 'webhook') return { kind: 'webhook', url: url(n.urlEnv, i), preset: n.preset, ...(n.on ? { on: n.on } : {}) };
+    if (n.kind === 'heartbeat') return { kind: 'heartbeat', url: url(n.urlEnv, i), method: n.method };
+    smtp ??= smtpSettings(dataDir);
+    if (!smtp) {
+      throw new BackstopError('VALIDATION', `notifications[${i}] in ${path} sends e-mail, but no SMTP server is set up: set BACKSTOP_SMTP_HOST (and BACKSTOP_SMTP_USER, BACKSTOP_SMTP_PASSWORD, BACKSTOP_SMTP_FROM as needed), or write ${dataDir}/smtp.json. See docs/NOTIFICATIONS.md.`);
+    }
+    if (smtp.password) register(smtp.password);
+    return { kind: 'email', to: n.to, smtp, ...(n.on ? { on: n.on } : {}) };
+  });
 }
 
 export async function backupCommand(
@@ -91,8 +130,9 @@ export async function backupCommand(
   keyFile: string | undefined,
   only?: string[],
 ): Promise<RunSummary> {
-  const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
-  const resolved = { task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}) };
+  const { task, server, password, key, s3Credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
+  const notifications = channelsFromFile(files, configPath, engine.dataDir, (v) => engine.redactor.register(v));
+  const resolved: ResolvedTask = { task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
   if (only) {
     try {
       await engine.runner.checkOnly(resolved, only);
@@ -102,6 +142,8 @@ export async function backupCommand(
   }
   const { done } = engine.runner.start(resolved, kind ?? defaultKind(task), 'cli');
   const summary = await done;
+  // The run is over and recorded; give deliveries (with their retries) a bounded time before the process exits.
+  await engine.notifier.flush(NOTIFY_FLUSH_MS);
   return {
     ...summary,
     error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null,

@@ -35,6 +35,7 @@ import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import type { S3Credentials } from '../storage/index.ts';
+import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
 import type { HistoryTable, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
@@ -52,6 +53,8 @@ export interface ResolvedTask {
   toolPaths?: ToolPaths;
   /** Back up just these databases (no server-level streams); undefined = the whole server. */
   only?: string[];
+  /** Where this run's notifications go (resolved, secrets in memory only); none when absent. */
+  notifications?: NotificationChannel[];
 }
 
 export interface DatabaseResult extends JobOutcome {
@@ -82,9 +85,12 @@ export interface TaskRunnerDeps {
   executor: JobExecutor;
   /** Compression/encryption threads inside each job (undefined = repository default). */
   encoderWorkers?: number;
+  /** Delivers run-succeeded / run-failed / database-failed to the task's channels, in the background. */
+  notifier?: Notifier;
 }
 
 interface ActiveState {
+  resolved: ResolvedTask;
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
@@ -137,6 +143,12 @@ export class TaskRunner {
     return this.active.has(taskId);
   }
 
+  /** The notification channels of the task's running run (a CLI task file's), or null when it is not running. */
+  runningChannels(taskId: string): { taskName: string; runId: string; channels: NotificationChannel[] } | null {
+    const s = this.active.get(taskId);
+    return s ? { taskName: s.resolved.task.name, runId: s.info.runId, channels: s.resolved.notifications ?? [] } : null;
+  }
+
   /** Resolves when no run is active (after cancelling, before closing the app database). */
   async idle(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((s) => s.done));
@@ -176,6 +188,7 @@ export class TaskRunner {
     const keyFp = resolved.key ? keyFingerprint(resolved.key) : null;
     const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt, keyFingerprint: keyFp }, randomUUID());
     const state: ActiveState = {
+      resolved,
       info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
       controller: new AbortController(),
     };
@@ -190,7 +203,9 @@ export class TaskRunner {
         return { runId, status: state.controller.signal.aborted ? 'canceled' : 'failed', error: { code: f.code, message: f.message }, databases: [], skipped: [], warnings: [] };
       })
       .then((summary) => {
-        this.deps.history.finishRun(runId, summary.status, this.deps.now().toISOString(), summary.error ?? undefined);
+        const finishedAt = this.deps.now().toISOString();
+        this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined);
+        this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
         log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
@@ -345,6 +360,43 @@ export class TaskRunner {
     else if (ok === databases.length) status = 'success';
     else status = ok === 0 ? 'failed' : 'partial';
     return { runId, status, error: null, databases, skipped, warnings: roots.warnings };
+  }
+
+  /**
+   * run-succeeded or run-failed (failed and partial runs), plus database-failed for each
+   * database that failed, to the task's channels; a canceled run notifies nobody. Never
+   * throws: notifications must not touch the run's outcome.
+   */
+  private notifyRunEnd(resolved: ResolvedTask, summary: RunSummary, startedAt: string, finishedAt: string, log: Logger): void {
+    const { notifier } = this.deps;
+    const channels = resolved.notifications ?? [];
+    if (!notifier || channels.length === 0 || summary.status === 'canceled' || summary.status === 'running' || summary.status === 'canceling') return;
+    try {
+      const task = resolved.task;
+      const databases: NotificationDatabase[] = [
+        ...summary.databases.map((d) => ({ name: d.database, destination: d.destination, status: d.status === 'success' ? ('success' as const) : d.status === 'canceled' ? ('canceled' as const) : ('failed' as const), ...(d.error ? { error: d.error } : {}) })),
+        ...summary.skipped.map((d) => ({ name: d.database, status: 'skipped' as const, error: { code: 'SKIPPED', message: d.reason } })),
+      ];
+      const failed = [...new Set(summary.databases.filter((d) => d.status === 'failed').map((d) => d.database))];
+      const base = { task: task.name, taskId: task.id, runId: summary.runId, status: summary.status, databases, startedAt, finishedAt };
+      if (summary.status === 'success') {
+        const n = new Set(summary.databases.map((d) => d.database)).size;
+        notifier.notify(channels, payload({ ...base, event: 'run-succeeded', message: `Backup task "${task.name}" succeeded: ${n} database${n === 1 ? '' : 's'} backed up.` }));
+        return;
+      }
+      const message =
+        summary.error && failed.length === 0
+          ? `Backup task "${task.name}" failed: ${summary.error.message}`
+          : `Backup task "${task.name}": ${failed.length} database${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`;
+      notifier.notify(channels, payload({ ...base, event: 'run-failed', message }));
+      for (const name of failed) {
+        const rows = databases.filter((d) => d.name === name && d.status === 'failed');
+        const first = rows[0]?.error;
+        notifier.notify(channels, payload({ ...base, event: 'database-failed', databases: rows, message: `Backup task "${task.name}": database ${name} failed${first ? ` (${first.code}: ${first.message})` : ''}.` }));
+      }
+    } catch (e) {
+      log.error({ err: e }, 'run notifications could not be sent');
+    }
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
