@@ -219,7 +219,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         }));
         const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
         // One document, always: a run-level error (server unreachable, …) sits beside runId.
-        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped] }, () =>
+        const hooks = summary.hooks?.map((h) => ({ phase: h.phase, database: h.database, argv: h.argv, status: h.status, exitCode: h.exitCode, action: h.action, output: h.output }));
+        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped], ...(hooks ? { hooks } : {}) }, () =>
           [
             `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
             ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
@@ -229,6 +230,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
                 `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
             ),
             ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
+            ...(hooks ?? []).map((h) => `hook ${h.phase} ${h.database ?? ''}: ${h.status}${h.exitCode !== null && h.status !== 'ok' ? ` (exit ${h.exitCode})` : ''}${h.action !== 'none' ? ` → ${h.action}` : ''}`),
           ].join('\n'),
         );
         return summary.status === 'success' ? 0 : 1;

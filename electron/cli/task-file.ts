@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import type { Retention } from '../shared/domain.ts';
+import { TaskHooks, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -93,6 +93,7 @@ export const TaskFile = z.strictObject({
   excludeDatabases: z.array(z.string().min(1)).default([]),
   tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
   notifications: z.array(NotificationFile).max(20).default([]),
+  hooks: TaskHooks.optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

@@ -143,6 +143,19 @@ export const S3Destination = z.strictObject({
 export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
 export type Destination = z.infer<typeof Destination>;
 
+/**
+ * Commands run around each database's backup (argv arrays, never a shell string), with the
+ * database's name in BACKSTOP_DATABASE; what a failing one does: fail the run, skip the
+ * database, or only warn.
+ */
+export const TaskHooks = z.strictObject({
+  pre: z.array(z.string().min(1).max(4096)).min(1).max(100).nullable().default(null),
+  post: z.array(z.string().min(1).max(4096)).min(1).max(100).nullable().default(null),
+  timeoutSeconds: z.number().int().min(1).max(86400).default(300),
+  onFailure: z.enum(['fail', 'skip', 'warn']).default('fail'),
+});
+export type TaskHooks = z.infer<typeof TaskHooks>;
+
 const TaskFields = {
   name: Name,
   serverId: Id,
@@ -153,6 +166,7 @@ const TaskFields = {
   destinations: z.array(Destination).min(1, 'needs at least one destination').max(8),
   excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
   enabled: z.boolean().default(true),
+  hooks: TaskHooks.optional(),
 };
 
 export const Task = z.object({ id: Id, ...TaskFields, createdAt: z.string(), updatedAt: z.string() });

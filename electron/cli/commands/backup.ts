@@ -5,8 +5,8 @@
  * is recorded.
  */
 import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { Destination, Server, Task } from '../../shared/domain.ts';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import type { Engine } from '../../engine/index.ts';
@@ -27,6 +27,12 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
   if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(base, f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
   const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
   return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
+}
+
+/** A hook command given with a relative path (`./stop-app.sh`) resolves against the task file's folder; a bare name is looked up on PATH. */
+function hooksFrom(h: TaskHooks, base: string): TaskHooks {
+  const at = (argv: string[] | null) => (argv && argv[0]!.includes('/') && !isAbsolute(argv[0]!) ? [resolve(base, argv[0]!), ...argv.slice(1)] : argv);
+  return { ...h, pre: at(h.pre), post: at(h.post) };
 }
 
 /**
@@ -82,6 +88,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     destinations,
     excludeDatabases: f.excludeDatabases,
     enabled: true,
+    ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
     createdAt: stamp,
     updatedAt: stamp,
   };

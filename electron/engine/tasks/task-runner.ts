@@ -36,7 +36,8 @@ import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } fro
 import type { SkippedDatabase } from '../servers/connector.ts';
 import type { S3Credentials } from '../storage/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
-import type { HistoryTable, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
+import { runHook } from './hooks.ts';
+import type { HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -70,6 +71,8 @@ export interface RunSummary {
   skipped: SkippedDatabase[];
   /** What the user should know about this run although it did not fail it. */
   warnings: string[];
+  /** The pre/post hook commands the run ran (also in history). */
+  hooks?: HookRecord[];
 }
 
 export interface TaskRunnerDeps {
@@ -91,6 +94,10 @@ export interface TaskRunnerDeps {
 
 interface ActiveState {
   resolved: ResolvedTask;
+  /** Warnings and hook-skipped databases gathered while the run goes; a hook failure under onFailure "fail". */
+  warnings: string[];
+  hookSkipped: SkippedDatabase[];
+  hookFailure: { code: string; message: string } | null;
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
@@ -189,6 +196,9 @@ export class TaskRunner {
     const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt, keyFingerprint: keyFp }, randomUUID());
     const state: ActiveState = {
       resolved,
+      warnings: [],
+      hookSkipped: [],
+      hookFailure: null,
       info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
       controller: new AbortController(),
     };
@@ -357,9 +367,19 @@ export class TaskRunner {
     const ok = databases.filter((d) => d.status === 'success').length;
     let status: RunStatus;
     if (signal.aborted) status = 'canceled';
+    else if (state.hookFailure) status = 'failed';
     else if (ok === databases.length) status = 'success';
     else status = ok === 0 ? 'failed' : 'partial';
-    return { runId, status, error: null, databases, skipped, warnings: roots.warnings };
+    const hooks = task.hooks ? this.deps.history.hooks(runId) : undefined;
+    return {
+      runId,
+      status,
+      error: status === 'failed' ? state.hookFailure : null,
+      databases,
+      skipped: [...skipped, ...state.hookSkipped],
+      warnings: [...roots.warnings, ...state.warnings],
+      ...(hooks ? { hooks } : {}),
+    };
   }
 
   /**
@@ -419,7 +439,57 @@ export class TaskRunner {
     if (rows.length) log.info({ rows: rows.length }, 'databases recorded without a backup');
   }
 
+  /**
+   * Runs one hook command of a database's backup and records it; returns what its failure
+   * means under the task's onFailure ("none" when it succeeded).
+   */
+  private async hook(phase: 'pre' | 'post', spec: BackupJobSpec, state: ActiveState, extraEnv: Record<string, string>, log: Logger): Promise<{ action: HookRecord['action']; message: string }> {
+    const hooks = state.resolved.task.hooks!;
+    const argv = phase === 'pre' ? hooks.pre! : hooks.post!;
+    const startedAt = this.deps.now().toISOString();
+    const env = { BACKSTOP_TASK: state.resolved.task.name, BACKSTOP_RUN_ID: state.info.runId, BACKSTOP_DATABASE: spec.database, BACKSTOP_PHASE: phase, ...extraEnv };
+    const o = await runHook(argv, env, hooks.timeoutSeconds * 1000, state.controller.signal);
+    const action: HookRecord['action'] = o.status === 'ok' ? 'none' : hooks.onFailure;
+    const message = `The ${phase} hook for ${spec.database}: ${o.message}`;
+    try {
+      this.deps.history.recordHook(state.info.runId, { phase, database: spec.database, argv: [...argv], status: o.status, exitCode: o.exitCode, action, output: o.output, startedAt, endedAt: this.deps.now().toISOString() });
+    } catch (e) {
+      log.error({ err: e }, 'hook could not be recorded');
+    }
+    if (o.status === 'ok') log.info({ phase, database: spec.database }, 'hook succeeded');
+    else log.warn({ phase, database: spec.database, status: o.status, exitCode: o.exitCode, action }, 'hook failed');
+    if (action === 'warn' || (phase === 'post' && action === 'skip')) state.warnings.push(message);
+    if (action === 'fail' && !state.hookFailure) state.hookFailure = { code: 'HOOK_FAILED', message: `${message} The task's hooks say a failing hook fails the run.` };
+    return { action, message };
+  }
+
   private async runJob(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
+    const runId = state.info.runId;
+    const hooks = resolved.task.hooks && !spec.serverStream ? resolved.task.hooks : null;
+    if (hooks && state.hookFailure) {
+      const message = `Not started: ${state.hookFailure.message}`;
+      this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'failed' as const, code: 'HOOK_FAILED', message })), log);
+      return outcomesFor(spec, 'HOOK_FAILED', message);
+    }
+    if (hooks?.pre) {
+      const pre = await this.hook('pre', spec, state, {}, log);
+      if (pre.action === 'fail') {
+        this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'failed' as const, code: 'HOOK_FAILED', message: pre.message })), log);
+        return outcomesFor(spec, 'HOOK_FAILED', pre.message);
+      }
+      if (pre.action === 'skip') {
+        const reason = `${pre.message} Skipped, as the task's hooks say.`;
+        this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'skipped' as const, code: 'HOOK_FAILED', message: reason })), log);
+        state.hookSkipped.push({ database: spec.database, reason });
+        return [];
+      }
+    }
+    const outcomes = await this.backUp(spec, state, resolved, log);
+    if (hooks?.post) await this.hook('post', spec, state, { BACKSTOP_STATUS: outcomes.every((o) => o.status === 'success') ? 'success' : 'failed' }, log);
+    return outcomes;
+  }
+
+  private async backUp(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
     const { history, events, now } = this.deps;
     const runId = state.info.runId;
     const startedAt = now().toISOString();
