@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { TaskHooks, type Retention } from '../shared/domain.ts';
+import { TaskHooks, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -73,7 +73,7 @@ export const TaskFile = z.strictObject({
   destinations: z
     .array(
       z.discriminatedUnion('kind', [
-        z.strictObject({ kind: z.literal('local'), path: z.string().min(1) }),
+        z.strictObject({ kind: z.literal('local'), path: z.string().min(1), limits: UploadLimits.optional() }),
         z.strictObject({
           kind: z.literal('s3'),
           bucket: z.string().min(3).max(63),
@@ -86,6 +86,7 @@ export const TaskFile = z.strictObject({
           accessKeyIdEnv: EnvName.default('AWS_ACCESS_KEY_ID'),
           secretAccessKeyEnv: EnvName.default('AWS_SECRET_ACCESS_KEY'),
           sessionTokenEnv: EnvName.optional(),
+          limits: UploadLimits.optional(),
         }),
       ]),
     )
@@ -94,6 +95,7 @@ export const TaskFile = z.strictObject({
   tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
   notifications: z.array(NotificationFile).max(20).default([]),
   hooks: TaskHooks.optional(),
+  limits: UploadLimits.optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

@@ -126,7 +126,11 @@ export type Encryption = z.infer<typeof Encryption>;
 
 export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
 
-export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath });
+/** Upload bandwidth limit (bytes per second, token bucket shared by every backup of a run to that destination). */
+export const UploadLimits = z.strictObject({ uploadBytesPerSecond: z.number().int().min(1024).max(1e12) });
+export type UploadLimits = z.infer<typeof UploadLimits>;
+
+export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath, limits: UploadLimits.optional() });
 export const S3Destination = z.strictObject({
   kind: z.literal('s3'),
   bucket: z.string().min(3).max(63),
@@ -139,6 +143,7 @@ export const S3Destination = z.strictObject({
   checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
   /** Keychain account holding the access key id, secret and optional session token. */
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
+  limits: UploadLimits.optional(),
 });
 export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
 export type Destination = z.infer<typeof Destination>;
@@ -167,6 +172,8 @@ const TaskFields = {
   excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
   enabled: z.boolean().default(true),
   hooks: TaskHooks.optional(),
+  /** Default upload limit for each destination (a destination's own `limits` wins). */
+  limits: UploadLimits.optional(),
 };
 
 export const Task = z.object({ id: Id, ...TaskFields, createdAt: z.string(), updatedAt: z.string() });
@@ -248,7 +255,7 @@ export interface DatabaseProgress {
   phase: 'queued' | 'preparing' | 'dumping' | 'done';
   bytesRead: number;
   expectedBytes: number | null;
-  destinations: { destination: string; bytesNew: number; bytesStored: number }[];
+  destinations: { destination: string; bytesNew: number; bytesStored: number; /** The upload limit in force (bytes/s), null or absent when none. */ uploadBytesPerSecond?: number | null }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */
   serverStream?: boolean;
 }

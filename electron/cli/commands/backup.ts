@@ -58,7 +58,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
   const destinations: Destination[] = f.destinations.map((d) => {
     if (d.kind === 'local') {
       s3Credentials.push(null);
-      return { kind: 'local', path: resolve(base, d.path) };
+      return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
@@ -74,6 +74,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       storageClass: d.storageClass ?? null,
       checksumMode: d.checksumMode,
       credentialsRef: null,
+      ...(d.limits ? { limits: d.limits } : {}),
     };
   });
   const stamp = new Date().toISOString();
@@ -89,6 +90,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     excludeDatabases: f.excludeDatabases,
     enabled: true,
     ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
+    ...(f.limits ? { limits: f.limits } : {}),
     createdAt: stamp,
     updatedAt: stamp,
   };

@@ -9,6 +9,7 @@
  */
 import { connectorFor } from '../servers/index.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
+import { ThrottledBackend } from '../storage/throttle.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
@@ -51,14 +52,21 @@ async function backupAndApplyRetention(
     dumpToolVersion: spec.dumpToolVersion,
     openDump: (s) =>
       spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
-    destinations: spec.destinations.map((d, i) => ({
-      id: destinationId(d),
-      backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
-      sibling: (suffix: string) => {
-        siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
-        return openDatabaseFolder(d, spec.folder + suffix, spec.credentials[i] ?? null);
-      },
-    })),
+    destinations: spec.destinations.map((d, i) => {
+      const budget = spec.uploadBudgets?.[i] ?? null;
+      const open = (folder: string) => {
+        const backend = openDatabaseFolder(d, folder, spec.credentials[i] ?? null);
+        return budget ? new ThrottledBackend(backend, budget) : backend;
+      };
+      return {
+        id: destinationId(d),
+        backend: open(spec.folder),
+        sibling: (suffix: string) => {
+          siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));
+          return open(spec.folder + suffix);
+        },
+      };
+    }),
     signal,
     onProgress,
     repoOptions,

@@ -34,7 +34,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import { newUploadBudget, type S3Credentials } from '../storage/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
 import { runHook } from './hooks.ts';
 import type { HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
@@ -98,6 +98,8 @@ interface ActiveState {
   warnings: string[];
   hookSkipped: SkippedDatabase[];
   hookFailure: { code: string; message: string } | null;
+  /** Upload limit (bytes/s) per destination id, shown in progress. */
+  limits?: Map<string, number | null>;
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
@@ -330,6 +332,10 @@ export class TaskRunner {
       }));
       return { runId, status: 'failed', error: null, databases, skipped, warnings: roots.warnings };
     }
+    // One budget per limited destination, shared by every job of this run (each in its own worker).
+    const limits = task.destinations.map((d) => d.limits?.uploadBytesPerSecond ?? task.limits?.uploadBytesPerSecond ?? null);
+    const uploadBudgets = limits.map((l) => (l ? newUploadBudget(l) : null));
+    state.limits = new Map(task.destinations.map((d, i) => [destinationId(d), limits[i] ?? null]));
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
     const results = await Promise.all(
@@ -351,6 +357,7 @@ export class TaskRunner {
           credentials: resolved.s3Credentials,
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
+          ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
@@ -506,7 +513,11 @@ export class TaskRunner {
     const dbLog = log.child({ database: spec.database });
     dbLog.info('database backup started');
     const onProgress = (reported: DatabaseProgress) => {
-      const p: DatabaseProgress = { ...reported, serverStream: spec.serverStream };
+      const p: DatabaseProgress = {
+        ...reported,
+        destinations: reported.destinations.map((d) => ({ ...d, uploadBytesPerSecond: state.limits?.get(d.destination) ?? null })),
+        serverStream: spec.serverStream,
+      };
       const i = state.info.databases.findIndex((d) => d.database === spec.database);
       if (i >= 0) state.info.databases[i] = p;
       events.emit('run.progress', { runId, taskId: state.info.taskId, progress: p });
