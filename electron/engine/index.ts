@@ -30,6 +30,7 @@ import { serverPassword } from './servers/index.ts';
 import { hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunTrigger } from '../shared/domain.ts';
 import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { channelsForTask } from './notifications/app-channels.ts';
 import {
   HistoryTable,
   KeysTable,
@@ -163,7 +164,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const { server, password } = await resolveServer(task.serverId);
     const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
     const s3Credentials = await Promise.all(task.destinations.map((d) => (d.kind === 's3' ? loadS3Credentials(secrets, d.credentialsRef) : null)));
-    return { task, server, password, key, s3Credentials, persisted: true };
+    const notifications = await channelsForTask(task, settings.get(), secrets, dataDir, (c) => logger.warn({ taskId, channel: c.id }, 'notification channel left out: its URL or the SMTP server is missing'));
+    return { task, server, password, key, s3Credentials, persisted: true, notifications };
   }
 
   async function resolveServer(id: string) {
@@ -215,18 +217,29 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
   // Every alert is a notification event of the same name (the runner sends run-failed itself,
   // with each database's error), to the channels of the task's running run.
-  const channelsOf = (taskId: string): { taskName: string; runId: string | null; channels: NotificationChannel[] } | null => runner.runningChannels(taskId);
+  // A stored task that is not running (stale databases, a key never saved): its Settings channels.
+  const channelsOf = async (taskId: string): Promise<{ taskName: string; runId: string | null; channels: NotificationChannel[] } | null> => {
+    const running = runner.runningChannels(taskId);
+    if (running) return running;
+    const task = tasks.list().find((t) => t.id === taskId);
+    if (!task) return null;
+    return { taskName: task.name, runId: null, channels: await channelsForTask(task, settings.get(), secrets, dataDir, () => {}) };
+  };
   events.on('alert', (a: Alert) => {
     if (a.kind === 'run-failed' || a.taskId === null) return;
-    const target = channelsOf(a.taskId);
-    if (!target || target.channels.length === 0) return;
+    void channelsOf(a.taskId).then(
+      (target) => target && target.channels.length > 0 && notifyAlert(a, target),
+      (e: unknown) => logger.error({ err: e }, 'alert notification channels could not be read'),
+    );
+  });
+  function notifyAlert(a: Alert, target: { taskName: string; runId: string | null; channels: NotificationChannel[] }): void {
     const at = now().toISOString();
     notifier.notify(
       target.channels,
       payload({
         event: a.kind,
         task: target.taskName,
-        taskId: a.taskId,
+        taskId: a.taskId ?? '',
         runId: target.runId,
         status: categoryOf(a.kind) === 'failure' ? 'failed' : 'warning',
         message: a.message,
@@ -235,7 +248,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         finishedAt: at,
       }),
     );
-  });
+  }
 
   const handlers = createHandlers({
     info,
@@ -252,6 +265,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     status: { taskDatabases, restoredDatabases },
     restore: { restores, findKey, dataDir },
     s3: { secrets },
+    notifications: { settings, secrets, notifier, events, dataDir, now },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 

@@ -25,6 +25,7 @@ import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
 import { createS3Handlers } from './s3-handlers.ts';
+import { createNotificationHandlers, type NotificationHandlerDeps } from './notification-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
 
@@ -43,6 +44,7 @@ export interface HandlerContext {
   status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
   s3: { secrets: SecretStore };
+  notifications: NotificationHandlerDeps;
 }
 
 export function passwordRefFor(serverId: string): string {
@@ -157,5 +159,6 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     }),
     ...createRestoreHandlers({ ...ctx.restore, servers: ctx.servers, tasks: ctx.tasks, events: ctx.events, now: ctx.now }),
     ...createS3Handlers(ctx.s3),
+    ...createNotificationHandlers(ctx.notifications),
   };
 }

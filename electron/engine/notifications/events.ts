@@ -15,6 +15,8 @@ export type NotificationCategory = 'failure' | 'warning' | 'success';
 
 const EVENTS = new Map<string, NotificationCategory>([
   ['run-succeeded', 'success'],
+  // "Send test" in Settings.
+  ['test', 'success'],
   ['run-failed', 'failure'],
   ['database-failed', 'failure'],
   ['test-restore-failed', 'failure'],

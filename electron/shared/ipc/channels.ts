@@ -48,6 +48,10 @@ export const COMMANDS = [
   'keys.verify',
   'destinations.checkFolder',
   'destinations.createFolder',
+  'notifications.saveChannel',
+  'notifications.deleteChannel',
+  'notifications.saveSmtp',
+  'notifications.test',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 

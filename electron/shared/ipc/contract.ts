@@ -26,6 +26,9 @@ import {
   ServerInput,
   SettingsPatch,
   TaskInput,
+  NotificationChannelInput,
+  SmtpSetting,
+  type NotificationChannelSetting,
   type ActiveRun,
   type RetentionPreview,
   type S3ProbeReport,
@@ -89,6 +92,16 @@ export const commandInputs = {
   /** `databases`: back up just these (names as the server lists them); VALIDATION for one the server lacks or the task excludes. */
   'tasks.runNow': z.strictObject({ id: Id, kind: PointKind.optional(), databases: z.array(z.string().min(1).max(256)).min(1).max(1000).optional() }),
   'tasks.cancel': ById,
+  /** Creates (no id) or updates a Settings notification channel; `url` (webhook, heartbeat) goes to the keychain, required when creating one. */
+  'notifications.saveChannel': z.strictObject({
+    channel: NotificationChannelInput,
+    url: z.string().url().max(4096).optional(),
+  }),
+  'notifications.deleteChannel': ById,
+  /** The SMTP server for e-mail channels (null removes it); `password` goes to the keychain. */
+  'notifications.saveSmtp': z.strictObject({ smtp: SmtpSetting.nullable(), password: z.string().min(1).max(1024).optional() }),
+  /** Sends a test message through one channel now (with the retries) and says what became of it. */
+  'notifications.test': ById,
   'runs.active': None,
   'history.list': HistoryQuery.default({ limit: 100 }),
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
@@ -152,6 +165,10 @@ export interface CommandResults {
   's3.listFolders': { folder: string; database: string | null }[];
   'tasks.runNow': { runId: string };
   'tasks.cancel': { canceled: boolean };
+  'notifications.saveChannel': NotificationChannelSetting;
+  'notifications.deleteChannel': { deleted: boolean };
+  'notifications.saveSmtp': SmtpSetting | null;
+  'notifications.test': { delivered: boolean; attempts: number; error: string | null };
   'runs.active': ActiveRun[];
   'history.list': Run[];
   'restore.inspect': BackupFolderInfo;

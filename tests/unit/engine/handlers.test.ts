@@ -147,6 +147,8 @@ describe('engine handlers', () => {
       notifications: true,
       staleAfterHours: null,
       toolPaths: { postgres: null, mysql: null },
+      notificationChannels: [],
+      smtp: null,
     });
     data(await first.call('settings.set', { theme: 'dark', maxConcurrentBackups: 4 }));
     expect(await first.call('settings.set', { maxConcurrentBackups: 0 })).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
