@@ -5,25 +5,18 @@
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { cli } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-function makeDb(path: string): void {
-  const db = new Database(path);
-  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('x')");
-  db.close();
-}
+import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 
 function setup(extra: Record<string, unknown> = {}) {
-  const folder = tempDir();
+  const folder = sqliteFolder(['alpha.db', 'beta.db', 'gamma.db']);
   const backups = tempDir();
   const dataDir = tempDir();
-  for (const n of ['alpha.db', 'beta.db', 'gamma.db']) makeDb(join(folder, n));
   const task = join(tempDir(), 'task.json');
   writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: backups }], ...extra }));
   return { folder, backups, dataDir, task };
@@ -79,20 +72,7 @@ describe('tasks.runNow with databases', () => {
   it('runs only those databases, and refuses an unknown one before a run starts', async () => {
     const s = setup();
     const engine = await testEngine();
-    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder: s.folder }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'all files',
-        serverId: server.id,
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0', incremental: null, timezone: 'UTC' },
-        excludeDatabases: [],
-        destinations: [{ kind: 'local', path: s.backups }],
-        retention: { minAgeDays: 0, keepLast: null },
-        encryption: { mode: 'none' },
-        enabled: true,
-      }),
-    );
+    const task = await storedSqliteTask(engine, s.folder, s.backups);
     const bad = await engine.call('tasks.runNow', { id: task.id, databases: ['missing'] });
     expect(bad).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('has no database "missing"') });
     expect(data(await engine.call('history.list', { limit: 10 }))).toEqual([]);

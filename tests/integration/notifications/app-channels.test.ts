@@ -3,13 +3,12 @@
  * never in settings), "Send test", chosen per task, and any alert the engine raises for a
  * stored task (stale database, or a new kind another part emits) delivered to them.
  */
-import { join } from 'node:path';
-import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const TOKEN = 'app-T0KEN-4f9c2e';
@@ -37,20 +36,7 @@ describe('Settings notification channels', () => {
     expect(data(await engine.call('notifications.test', { id: heartbeat.id }))).toMatchObject({ delivered: true });
     expect(beat.requests.map((r) => r.path)).toEqual([`/ping/${TOKEN}`]);
 
-    const folder = tempDir();
-    const db = new Database(join(folder, 'sales.db'));
-    db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)');
-    db.close();
-    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'app task',
-        serverId: server.id,
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0', incremental: null, timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: tempDir() }],
-      }),
-    );
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), tempDir());
     const run = await runTask(engine, task.id);
     expect(run.status).toBe('success');
     await engine.notifier.flush(20_000);
@@ -74,18 +60,7 @@ describe('Settings notification channels', () => {
 
   it('a task that chooses no channel notifies nobody; a test to a receiver that is down answers what happened', async () => {
     const { engine, hook, beat, webhook } = await setup();
-    const folder = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'quiet task',
-        serverId: server.id,
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0', incremental: null, timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: tempDir() }],
-        notifications: [],
-      }),
-    );
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), tempDir(), { name: 'quiet task', notifications: [] });
     expect((await runTask(engine, task.id)).status).toBe('success');
     await engine.notifier.flush(20_000);
     expect(hook.requests).toEqual([]);

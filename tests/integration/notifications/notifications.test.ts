@@ -7,28 +7,22 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
 import { describe, expect, it, vi } from 'vitest';
 import { backupCommand, loadTaskFile } from '../../../electron/cli/commands/backup.ts';
 import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver } from '../../fixtures/notify-receivers.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
 
 const TOKEN = 'T0KEN-abc123-very-secret';
-
-function makeDb(path: string): void {
-  const db = new Database(path);
-  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('x')");
-  db.close();
-}
 
 /** A folder with good.db (and broken.db: a SQLite header then garbage, which fails its backup). */
 function setup(notifications: unknown[], opts: { broken?: boolean } = {}) {
   const folder = tempDir();
   const backups = tempDir();
-  makeDb(join(folder, 'good.db'));
+  tinySqliteDb(join(folder, 'good.db'));
   if (opts.broken) {
     const broken = Buffer.alloc(8192, 0x5a);
     Buffer.from('SQLite format 3\0', 'latin1').copy(broken);

@@ -7,31 +7,25 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { backupCommand } from '../../../electron/cli/commands/backup.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { HistoryTable } from '../../../electron/engine/store/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 
 const HOSTILE = "x'; touch PWNED; $(touch PWNED2).db";
-
-function makeDb(path: string): void {
-  const db = new Database(path);
-  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('x')");
-  db.close();
-}
 
 /**
  * The hook: /bin/sh running a script that logs "phase database status" and prints a line,
  * then exits with $2 (or sleeps for $3 seconds) when the database is $1.
  */
-function setup(hooks: Record<string, unknown>, names = ['alpha.db', 'beta.db']) {
+function setup(names = ['alpha.db', 'beta.db']) {
   const folder = tempDir();
   const backups = tempDir();
   const work = tempDir();
-  for (const n of names) makeDb(join(folder, n));
+  for (const n of names) tinySqliteDb(join(folder, n));
   const log = join(work, 'hook.log');
   const script = join(work, 'hook.sh');
   writeFileSync(
@@ -47,7 +41,7 @@ exit 0
 `,
   );
   const task = join(work, 'task.json');
-  writeFileSync(task, JSON.stringify({ name: 'hooked', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: backups }], hooks }));
+  writeFileSync(task, JSON.stringify({ name: 'hooked', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: backups }] }));
   const points = (db: string) => {
     const p = join(backups, encodeDatabaseFolder(db), 'points');
     return existsSync(p) ? readdirSync(p).length : 0;
@@ -56,10 +50,15 @@ exit 0
   return { folder, backups, work, task, script, points, logLines };
 }
 
+/** Puts `hooks` into the task file (the hook script's path is known only after setup). */
+function setHooks(task: string, hooks: Record<string, unknown>): void {
+  writeFileSync(task, JSON.stringify({ ...JSON.parse(readFileSync(task, 'utf8')), hooks }));
+}
+
 describe('task hooks', () => {
   it('run around each database with its name in the environment, never through a shell; output lands in history', async () => {
-    const s = setup({}, ['alpha.db', HOSTILE]);
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['/bin/sh', s.script, 'none', '0'], post: ['/bin/sh', s.script, 'none', '0'] } }));
+    const s = setup(['alpha.db', HOSTILE]);
+    setHooks(s.task, { pre: ['/bin/sh', s.script, 'none', '0'], post: ['/bin/sh', s.script, 'none', '0'] });
     const engine = await testEngine();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
     expect(summary.status).toBe('success');
@@ -74,8 +73,8 @@ describe('task hooks', () => {
   }, 120_000);
 
   it('onFailure "fail": a failing pre hook fails the run with HOOK_FAILED, and that database is not backed up', async () => {
-    const s = setup({});
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['/bin/sh', s.script, 'beta.db', '3'], onFailure: 'fail' } }));
+    const s = setup();
+    setHooks(s.task, { pre: ['/bin/sh', s.script, 'beta.db', '3'], onFailure: 'fail' });
     const engine = await testEngine();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
     expect(summary.status).toBe('failed');
@@ -86,8 +85,8 @@ describe('task hooks', () => {
   }, 120_000);
 
   it('onFailure "skip": the database is skipped with the reason, the others are backed up', async () => {
-    const s = setup({});
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['/bin/sh', s.script, 'beta.db', '4'], onFailure: 'skip' } }));
+    const s = setup();
+    setHooks(s.task, { pre: ['/bin/sh', s.script, 'beta.db', '4'], onFailure: 'skip' });
     const engine = await testEngine();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
     expect(summary.status).toBe('success');
@@ -97,8 +96,8 @@ describe('task hooks', () => {
   }, 120_000);
 
   it('onFailure "warn": every database is backed up and the run carries a warning; a failing post hook warns too', async () => {
-    const s = setup({});
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['/bin/sh', s.script, 'beta.db', '5'], post: ['/bin/sh', s.script, 'alpha.db', '6'], onFailure: 'warn' } }));
+    const s = setup();
+    setHooks(s.task, { pre: ['/bin/sh', s.script, 'beta.db', '5'], post: ['/bin/sh', s.script, 'alpha.db', '6'], onFailure: 'warn' });
     const engine = await testEngine();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
     expect(summary.status).toBe('success');
@@ -108,8 +107,8 @@ describe('task hooks', () => {
   }, 120_000);
 
   it('a hook that hangs is stopped at its timeout and counts as failed (skip policy)', async () => {
-    const s = setup({});
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['/bin/sh', s.script, 'beta.db', '1', '60'], timeoutSeconds: 1, onFailure: 'skip' } }));
+    const s = setup();
+    setHooks(s.task, { pre: ['/bin/sh', s.script, 'beta.db', '1', '60'], timeoutSeconds: 1, onFailure: 'skip' });
     const engine = await testEngine();
     const t0 = Date.now();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
@@ -121,15 +120,15 @@ describe('task hooks', () => {
   }, 120_000);
 
   it('a failing post hook under "fail" keeps the backup but fails the run; a command that does not exist is HOOK_FAILED too', async () => {
-    const s = setup({});
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { post: ['/bin/sh', s.script, 'alpha.db', '7'] } }));
+    const s = setup();
+    setHooks(s.task, { post: ['/bin/sh', s.script, 'alpha.db', '7'] });
     const engine = await testEngine();
     const summary = await backupCommand(engine, s.task, undefined, undefined);
     expect(summary.status).toBe('failed');
     expect(summary.error).toMatchObject({ code: 'HOOK_FAILED', message: expect.stringContaining('The post hook for alpha.db: /bin/sh exited with code 7.') });
     expect(s.points('alpha.db')).toBe(1);
 
-    writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), hooks: { pre: ['./no-such-hook'], onFailure: 'skip' } }));
+    setHooks(s.task, { pre: ['./no-such-hook'], onFailure: 'skip' });
     const second = await backupCommand(engine, s.task, undefined, undefined);
     expect(second.skipped.map((d) => d.reason).sort()).toEqual([
       `The pre hook for alpha.db: ${join(s.work, 'no-such-hook')} could not be started (ENOENT). Give the command's full path, and check that it exists and is executable. Skipped, as the task's hooks say.`,
