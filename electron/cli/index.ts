@@ -25,8 +25,9 @@ const HELP = `backstop ${APP_VERSION} — server-wide database backups
 Usage: backstop <command> [options]
 
 Backups:
-  backup --config task.json [--kind full|incremental] [--key-file FILE]
-                       one server-wide run now (every database on the server)
+  backup --config task.json [--kind full|incremental] [--only DB,DB] [--key-file FILE]
+                       one server-wide run now (every database on the server;
+                       --only: just the named databases, no server-level streams)
   points <location>    the restore points of one database folder, oldest first
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
@@ -72,6 +73,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   config: { type: 'string' },
   kind: { type: 'string' },
+  only: { type: 'string', multiple: true },
   'key-file': { type: 'string' },
   point: { type: 'string' },
   'as-of': { type: 'string' },
@@ -190,7 +192,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const config = need(values, 'config', 'backup');
         const kind = values.kind;
         if (kind !== undefined && kind !== 'full' && kind !== 'incremental') usage('--kind must be full or incremental.');
-        const summary = await withEngine(dataDir, (e) => backupCommand(e, config, kind, keyFile));
+        const only = values.only ? [...new Set(values.only.flatMap((v) => v.split(',')).map((d) => d.trim()))] : undefined;
+        if (only && only.some((d) => d === '')) usage('--only needs database names separated by commas, like --only billing,crm.');
+        const summary = await withEngine(dataDir, (e) => backupCommand(e, config, kind, keyFile, only));
         const databases = summary.databases.map((d) => ({
           database: d.database,
           destination: d.destination,
@@ -205,7 +209,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         }));
         const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
         // One document, always: a run-level error (server unreachable, …) sits beside runId.
-        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped] }, () =>
+        const hooks = summary.hooks?.map((h) => ({ phase: h.phase, database: h.database, argv: h.argv, status: h.status, exitCode: h.exitCode, action: h.action, output: h.output }));
+        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped], ...(hooks ? { hooks } : {}) }, () =>
           [
             `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
             ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
@@ -215,6 +220,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
                 `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
             ),
             ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
+            ...(hooks ?? []).map((h) => `hook ${h.phase} ${h.database ?? ''}: ${h.status}${h.exitCode !== null && h.status !== 'ok' ? ` (exit ${h.exitCode})` : ''}${h.action !== 'none' ? ` → ${h.action}` : ''}`),
           ].join('\n'),
         );
         return summary.status === 'success' ? 0 : 1;

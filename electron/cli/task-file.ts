@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
-import type { Retention } from '../shared/domain.ts';
+import { notificationEvents } from '../engine/notifications/events.ts';
+import { TaskHooks, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -39,6 +40,19 @@ export const ServerFile = z.discriminatedUnion('kind', [
 ]);
 export type ServerFile = z.infer<typeof ServerFile>;
 
+/** `on`: categories (failure, warning, success, all) or event names (docs/NOTIFICATIONS.md). */
+const On = z
+  .array(z.string().refine((v) => ['failure', 'warning', 'success', 'all', ...notificationEvents()].includes(v), { message: `must be failure, warning, success, all or an event name (${notificationEvents().join(', ')})` }))
+  .min(1)
+  .optional();
+
+export const NotificationFile = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('webhook'), urlEnv: EnvName, preset: z.enum(['json', 'slack', 'teams', 'discord']).default('json'), on: On }),
+  z.strictObject({ kind: z.literal('heartbeat'), urlEnv: EnvName, method: z.enum(['GET', 'POST']).default('GET') }),
+  z.strictObject({ kind: z.literal('email'), to: z.array(z.string().regex(/^[^\s@,<>]+@[^\s@,<>]+$/, 'must be an e-mail address')).min(1).max(50), on: On }),
+]);
+export type NotificationFile = z.infer<typeof NotificationFile>;
+
 export const DURATION = /^\d{1,6}[hdw]$/;
 const Duration = z.string().regex(DURATION, 'must be a duration with its unit, like 36h, 14d or 2w');
 
@@ -59,7 +73,7 @@ export const TaskFile = z.strictObject({
   destinations: z
     .array(
       z.discriminatedUnion('kind', [
-        z.strictObject({ kind: z.literal('local'), path: z.string().min(1) }),
+        z.strictObject({ kind: z.literal('local'), path: z.string().min(1), limits: UploadLimits.optional() }),
         z.strictObject({
           kind: z.literal('s3'),
           bucket: z.string().min(3).max(63),
@@ -72,12 +86,16 @@ export const TaskFile = z.strictObject({
           accessKeyIdEnv: EnvName.default('AWS_ACCESS_KEY_ID'),
           secretAccessKeyEnv: EnvName.default('AWS_SECRET_ACCESS_KEY'),
           sessionTokenEnv: EnvName.optional(),
+          limits: UploadLimits.optional(),
         }),
       ]),
     )
     .min(1, 'needs at least one destination'),
   excludeDatabases: z.array(z.string().min(1)).default([]),
   tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
+  notifications: z.array(NotificationFile).max(20).default([]),
+  hooks: TaskHooks.optional(),
+  limits: UploadLimits.optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

@@ -28,10 +28,13 @@ import { RestoreService } from './restore/restore-service.ts';
 import { credentialsOf, loadCredentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
-import type { PointKind, RunTrigger } from '../shared/domain.ts';
+import type { Alert, PointKind, RunTrigger } from '../shared/domain.ts';
+import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { channelsForTask } from './notifications/app-channels.ts';
 import {
   HistoryTable,
   KeysTable,
+  NotificationDeliveriesTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
   TaskDatabasesTable,
@@ -56,6 +59,8 @@ export interface EngineOptions {
   jobs?: 'worker' | 'inline';
   /** Compression/encryption threads inside each backup job (default: the repository's). */
   encoderWorkers?: number;
+  /** Notification retries (tests shorten the backoff). */
+  notifyRetry?: Partial<RetryPolicy>;
 }
 
 export interface Engine {
@@ -83,6 +88,9 @@ export interface Engine {
   /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
   start(): void;
   health: HealthMonitor;
+  /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
+  notifier: Notifier;
+  deliveries: NotificationDeliveriesTable;
   close(): Promise<void>;
 }
 
@@ -132,7 +140,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
+  const deliveries = new NotificationDeliveriesTable(db);
+  const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
   const runner = new TaskRunner({
+    notifier,
     history,
     taskDatabases,
     restoredDatabases,
@@ -149,7 +160,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const task = tasks.get(taskId);
     const { server, password } = await resolveServer(task.serverId);
     const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
-    return { task, server, password, key, s3Credentials: await loadCredentials(secrets, task.destinations), persisted: true };
+    const notifications = await channelsForTask(task, settings.get(), secrets, dataDir, (c) => logger.warn({ taskId, channel: c.id }, 'notification channel left out: its URL or the SMTP server is missing'));
+    return { task, server, password, key, s3Credentials: await loadCredentials(secrets, task.destinations), persisted: true, notifications };
   }
 
   async function resolveServer(id: string) {
@@ -168,8 +180,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
   });
 
-  async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
-    const resolved = await resolveTask(taskId);
+  /** `databases`: a per-database run (checked against the server's live list before it starts). */
+  async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
+    const resolved: ResolvedTask = await resolveTask(taskId);
+    if (databases) {
+      const only = [...new Set(databases)];
+      await runner.checkOnly(resolved, only);
+      resolved.only = only;
+    }
     const { runId } = runner.start(resolved, kind ?? defaultKind(resolved.task), trigger);
     return { runId };
   }
@@ -193,6 +211,40 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
   });
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
+  // Every alert is a notification event of the same name (the runner sends run-failed itself,
+  // with each database's error), to the channels of the task's running run.
+  // A stored task that is not running (stale databases, a key never saved): its Settings channels.
+  const channelsOf = async (taskId: string): Promise<{ taskName: string; runId: string | null; channels: NotificationChannel[] } | null> => {
+    const running = runner.runningChannels(taskId);
+    if (running) return running;
+    const task = tasks.list().find((t) => t.id === taskId);
+    if (!task) return null;
+    return { taskName: task.name, runId: null, channels: await channelsForTask(task, settings.get(), secrets, dataDir, () => {}) };
+  };
+  events.on('alert', (a: Alert) => {
+    if (a.kind === 'run-failed' || a.taskId === null) return;
+    void channelsOf(a.taskId).then(
+      (target) => target && target.channels.length > 0 && notifyAlert(a, target),
+      (e: unknown) => logger.error({ err: e }, 'alert notification channels could not be read'),
+    );
+  });
+  function notifyAlert(a: Alert, target: { taskName: string; runId: string | null; channels: NotificationChannel[] }): void {
+    const at = now().toISOString();
+    notifier.notify(
+      target.channels,
+      payload({
+        event: a.kind,
+        task: target.taskName,
+        taskId: a.taskId ?? '',
+        runId: target.runId,
+        status: categoryOf(a.kind) === 'failure' ? 'failed' : 'warning',
+        message: a.message,
+        databases: a.databases.map((name) => ({ name, status: 'warning' })),
+        startedAt: at,
+        finishedAt: at,
+      }),
+    );
+  }
 
   const handlers = createHandlers({
     info,
@@ -204,11 +256,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     keys,
     events,
     now,
-    runNow: (id, kind) => runNow(id, kind, 'manual'),
+    runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
     status: { taskDatabases, restoredDatabases },
     restore: { restores, findKey, dataDir },
     s3: { secrets },
+    notifications: { settings, secrets, notifier, events, dataDir, now },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
@@ -239,6 +292,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       healthTimer.unref();
     },
     health,
+    notifier,
+    deliveries,
     async close() {
       if (closed) return;
       closed = true;

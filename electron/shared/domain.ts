@@ -126,7 +126,11 @@ export type Encryption = z.infer<typeof Encryption>;
 
 export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
 
-export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath });
+/** Upload bandwidth limit (bytes per second, token bucket shared by every backup of a run to that destination). */
+export const UploadLimits = z.strictObject({ uploadBytesPerSecond: z.number().int().min(1024).max(1e12) });
+export type UploadLimits = z.infer<typeof UploadLimits>;
+
+export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath, limits: UploadLimits.optional() });
 export const S3Destination = z.strictObject({
   kind: z.literal('s3'),
   bucket: z.string().min(3).max(63),
@@ -139,9 +143,23 @@ export const S3Destination = z.strictObject({
   checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
   /** Keychain account holding the access key id, secret and optional session token. */
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
+  limits: UploadLimits.optional(),
 });
 export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
 export type Destination = z.infer<typeof Destination>;
+
+/**
+ * Commands run around each database's backup (argv arrays, never a shell string), with the
+ * database's name in BACKSTOP_DATABASE; what a failing one does: fail the run, skip the
+ * database, or only warn.
+ */
+export const TaskHooks = z.strictObject({
+  pre: z.array(z.string().min(1).max(4096)).min(1).max(100).nullable().default(null),
+  post: z.array(z.string().min(1).max(4096)).min(1).max(100).nullable().default(null),
+  timeoutSeconds: z.number().int().min(1).max(86400).default(300),
+  onFailure: z.enum(['fail', 'skip', 'warn']).default('fail'),
+});
+export type TaskHooks = z.infer<typeof TaskHooks>;
 
 const TaskFields = {
   name: Name,
@@ -153,6 +171,11 @@ const TaskFields = {
   destinations: z.array(Destination).min(1, 'needs at least one destination').max(8),
   excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
   enabled: z.boolean().default(true),
+  hooks: TaskHooks.optional(),
+  /** Default upload limit for each destination (a destination's own `limits` wins). */
+  limits: UploadLimits.optional(),
+  /** The Settings notification channels (ids) this task notifies; absent = all of them. */
+  notifications: z.array(Id).max(20).optional(),
 };
 
 export const Task = z.object({ id: Id, ...TaskFields, createdAt: z.string(), updatedAt: z.string() });
@@ -161,6 +184,37 @@ export type Task = z.infer<typeof Task>;
 export const TaskInput = z.strictObject(TaskFields);
 export type TaskInput = z.input<typeof TaskInput>;
 export type TaskInputParsed = z.infer<typeof TaskInput>;
+
+// ───────────── notifications ─────────────
+
+/** A channel's filter: categories (failure, warning, success, all) or event names; null = failures and warnings. */
+const NotificationOn = z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a category or an event name')).min(1).max(20).nullable().default(null);
+const EmailAddress = z.string().max(320).regex(/^[^\s@,<>]+@[^\s@,<>]+$/, 'must be an e-mail address');
+
+/**
+ * A notification channel set up once in Settings (docs/NOTIFICATIONS.md). A webhook's or
+ * heartbeat's URL is a secret: it lives in the keychain (`notify.<id>.url`), never here.
+ */
+const channelShapes = <I extends z.ZodType>(id: I) =>
+  z.discriminatedUnion('kind', [
+    z.strictObject({ id, kind: z.literal('webhook'), name: Name, preset: z.enum(['json', 'slack', 'teams', 'discord']).default('json'), on: NotificationOn }),
+    z.strictObject({ id, kind: z.literal('heartbeat'), name: Name, method: z.enum(['GET', 'POST']).default('GET') }),
+    z.strictObject({ id, kind: z.literal('email'), name: Name, to: z.array(EmailAddress).min(1).max(50), on: NotificationOn }),
+  ]);
+export const NotificationChannelSetting = channelShapes(Id);
+export type NotificationChannelSetting = z.infer<typeof NotificationChannelSetting>;
+/** A channel to save: without `id` it is a new one. */
+export const NotificationChannelInput = channelShapes(Id.optional());
+
+/** The SMTP server for e-mail channels; the password is in the keychain (`notify.smtp.password`). */
+export const SmtpSetting = z.strictObject({
+  host: z.string().trim().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+  security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+  user: z.string().min(1).max(320).nullable().default(null),
+  from: EmailAddress,
+});
+export type SmtpSetting = z.infer<typeof SmtpSetting>;
 
 // ───────────── settings ─────────────
 
@@ -179,6 +233,9 @@ export const Settings = z.strictObject({
     postgres: z.string().max(4096).nullable().default(null),
     mysql: z.string().max(4096).nullable().default(null),
   }).default({ postgres: null, mysql: null }),
+  /** Webhooks, heartbeats and e-mail (secrets in the keychain); tasks choose among them. */
+  notificationChannels: z.array(NotificationChannelSetting).max(20).default([]),
+  smtp: SmtpSetting.nullable().default(null),
 });
 export type Settings = z.infer<typeof Settings>;
 export const SettingsPatch = Settings.partial();
@@ -234,7 +291,7 @@ export interface DatabaseProgress {
   phase: 'queued' | 'preparing' | 'dumping' | 'done';
   bytesRead: number;
   expectedBytes: number | null;
-  destinations: { destination: string; bytesNew: number; bytesStored: number }[];
+  destinations: { destination: string; bytesNew: number; bytesStored: number; /** The upload limit in force (bytes/s), null or absent when none. */ uploadBytesPerSecond?: number | null }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */
   serverStream?: boolean;
 }

@@ -49,6 +49,8 @@ export const ERROR_CODES = [
   /** A restore moment (--as-of) outside what the backups reach; the message gives the reachable range. */
   'OUT_OF_RANGE',
   'WORKER_CRASHED',
+  /** A task's pre/post hook command failed, timed out or could not start (the message names it and its exit). */
+  'HOOK_FAILED',
   /** A bug: something the code did not expect. The message says where to find the log. */
   'INTERNAL',
 ] as const;

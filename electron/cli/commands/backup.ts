@@ -1,18 +1,25 @@
 /**
- * `backstop backup --config task.json [--kind full|incremental]`: one server-wide run now,
- * recorded in the data dir's history, through the same runner the app uses.
+ * `backstop backup --config task.json [--kind full|incremental] [--only a,b]`: one
+ * server-wide run now (or of just the named databases), recorded in the data dir's history,
+ * through the same runner the app uses. Unknown `--only` names are VALIDATION before a run
+ * is recorded.
  */
 import { statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { Destination, Server, Task } from '../../shared/domain.ts';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
-import { defaultKind, type RunSummary } from '../../engine/tasks/task-runner.ts';
+import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/tasks/task-runner.ts';
+import type { NotificationChannel } from '../../engine/notifications/channels.ts';
+import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import { inFileTerms, readJsonFile, retentionFrom, type ServerFile, TaskFile } from '../task-file.ts';
+import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
+
+/** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
+const NOTIFY_FLUSH_MS = 60_000;
 
 /** `base`: the folder of the file the server object came from; a relative SQLite folder resolves against it. */
 export function serverFromFile(f: ServerFile, id: string, base: string): { server: Server; password: string | null } {
@@ -20,6 +27,12 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
   if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(base, f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
   const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
   return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
+}
+
+/** A hook command given with a relative path (`./stop-app.sh`) resolves against the task file's folder; a bare name is looked up on PATH. */
+function hooksFrom(h: TaskHooks, base: string): TaskHooks {
+  const at = (argv: string[] | null) => (argv && argv[0]!.includes('/') && !isAbsolute(argv[0]!) ? [resolve(base, argv[0]!), ...argv.slice(1)] : argv);
+  return { ...h, pre: at(h.pre), post: at(h.post) };
 }
 
 /**
@@ -45,7 +58,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
   const destinations: Destination[] = f.destinations.map((d) => {
     if (d.kind === 'local') {
       s3Credentials.push(null);
-      return { kind: 'local', path: resolve(base, d.path) };
+      return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
@@ -61,6 +74,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       storageClass: d.storageClass ?? null,
       checksumMode: d.checksumMode,
       credentialsRef: null,
+      ...(d.limits ? { limits: d.limits } : {}),
     };
   });
   const stamp = new Date().toISOString();
@@ -75,17 +89,70 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     destinations,
     excludeDatabases: f.excludeDatabases,
     enabled: true,
+    ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
+    ...(f.limits ? { limits: f.limits } : {}),
     createdAt: stamp,
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null };
+  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications };
 }
 
-export async function backupCommand(engine: Engine, configPath: string, kind: 'full' | 'incremental' | undefined, keyFile: string | undefined): Promise<RunSummary> {
-  const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
-  const { done } = engine.runner.start({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, kind ?? defaultKind(task), 'cli');
+/**
+ * A task file's `notifications` as channels: URLs from the environment variables named by
+ * `urlEnv` (AUTH_FAILED when one is not set, VALIDATION when it is not an http(s) URL), and
+ * e-mail through the SMTP settings of the environment or the data dir (VALIDATION when
+ * there are none). The URLs are registered with the log redactor.
+ */
+export function channelsFromFile(list: NotificationFile[], path: string, dataDir: string, register: (secret: string) => void): NotificationChannel[] {
+  const url = (name: string, i: number): string => {
+    const v = secretFromEnv(name, `notifications[${i}] in ${path}`)!;
+    let u: URL | null = null;
+    try {
+      u = new URL(v);
+    } catch {
+      u = null;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      throw new BackstopError('VALIDATION', `notifications[${i}] in ${path}: the environment variable ${name} must hold an http:// or https:// URL.`);
+    }
+    register(v);
+    return v;
+  };
+  let smtp: SmtpSettings | null | undefined;
+  return list.map((n, i): NotificationChannel => {
+    if (n.kind === 'webhook') return { kind: 'webhook', url: url(n.urlEnv, i), preset: n.preset, ...(n.on ? { on: n.on } : {}) };
+    if (n.kind === 'heartbeat') return { kind: 'heartbeat', url: url(n.urlEnv, i), method: n.method };
+    smtp ??= smtpSettings(dataDir);
+    if (!smtp) {
+      throw new BackstopError('VALIDATION', `notifications[${i}] in ${path} sends e-mail, but no SMTP server is set up: set BACKSTOP_SMTP_HOST (and BACKSTOP_SMTP_USER, BACKSTOP_SMTP_PASSWORD, BACKSTOP_SMTP_FROM as needed), or write ${dataDir}/smtp.json. See docs/NOTIFICATIONS.md.`);
+    }
+    if (smtp.password) register(smtp.password);
+    return { kind: 'email', to: n.to, smtp, ...(n.on ? { on: n.on } : {}) };
+  });
+}
+
+export async function backupCommand(
+  engine: Engine,
+  configPath: string,
+  kind: 'full' | 'incremental' | undefined,
+  keyFile: string | undefined,
+  only?: string[],
+): Promise<RunSummary> {
+  const { task, server, password, key, s3Credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
+  const notifications = channelsFromFile(files, configPath, engine.dataDir, (v) => engine.redactor.register(v));
+  const resolved: ResolvedTask = { task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
+  if (only) {
+    try {
+      await engine.runner.checkOnly(resolved, only);
+    } catch (e) {
+      throw errorInFileTerms(e, configPath, 'server.');
+    }
+  }
+  const { done } = engine.runner.start(resolved, kind ?? defaultKind(task), 'cli');
   const summary = await done;
+  // The run is over and recorded; give deliveries (with their retries) a bounded time before the process exits.
+  await engine.notifier.flush(NOTIFY_FLUSH_MS);
   return {
     ...summary,
     error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null,

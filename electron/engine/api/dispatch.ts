@@ -22,6 +22,8 @@ export function isCommandName(name: unknown): name is CommandName {
 interface ZodLikeIssue {
   path: PropertyKey[];
   message: string;
+  code?: string;
+  keys?: readonly string[];
 }
 
 const MAX_PART = 200;
@@ -30,14 +32,25 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+const MAX_KEYS = 5;
+
+/** "unknown keys a, b, c, d, e and 9995 more": the first few caller-chosen key names, each clipped. */
+function unknownKeys(keys: readonly string[]): string {
+  const named = keys.slice(0, MAX_KEYS).map((k) => `"${clip(k, 40)}"`).join(', ');
+  const rest = keys.length > MAX_KEYS ? ` and ${keys.length - MAX_KEYS} more` : '';
+  return `unknown key${keys.length === 1 ? '' : 's'} ${named}${rest}`;
+}
+
 /**
  * Describes schema issues by path and rule only: values are never echoed back, and the
- * answer stays short whatever the payload (at most `limit` issues of ≤ 200 characters).
+ * answer stays short whatever the payload (at most `limit` issues of ≤ 200 characters; an
+ * issue of unknown keys names the first five and how many more).
  */
 export function describeIssues(issues: readonly ZodLikeIssue[], limit = 5): string {
   const parts = issues.slice(0, limit).map((i) => {
     const where = i.path.length ? clip(i.path.slice(0, 8).map(String).join('.'), 80) : '(input)';
-    return `${where}: ${clip(i.message, MAX_PART)}`;
+    const rule = i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? unknownKeys(i.keys) : i.message;
+    return `${where}: ${clip(rule, MAX_PART)}`;
   });
   if (issues.length > limit) parts.push(`and ${issues.length - limit} more`);
   return parts.join('; ');

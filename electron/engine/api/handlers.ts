@@ -25,6 +25,7 @@ import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
 import { createS3Handlers } from './s3-handlers.ts';
+import { createNotificationHandlers, type NotificationHandlerDeps } from './notification-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
 
@@ -38,11 +39,12 @@ export interface HandlerContext {
   keys: KeyService;
   events: EventBus;
   now: () => Date;
-  runNow: (taskId: string, kind: PointKind | undefined) => Promise<{ runId: string }>;
+  runNow: (taskId: string, kind: PointKind | undefined, databases?: string[]) => Promise<{ runId: string }>;
   runner: TaskRunner;
   status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
   s3: { secrets: SecretStore };
+  notifications: NotificationHandlerDeps;
 }
 
 export function passwordRefFor(serverId: string): string {
@@ -124,7 +126,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.events.emit('tasks.changed', { ids: [id] });
       return task;
     },
-    'tasks.runNow': ({ id, kind }) => ctx.runNow(id, kind),
+    'tasks.runNow': ({ id, kind, databases }) => ctx.runNow(id, kind, databases),
     'tasks.cancel': ({ id }) => {
       ctx.tasks.get(id);
       return { canceled: ctx.runner.cancel(id) };
@@ -156,5 +158,6 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     }),
     ...createRestoreHandlers({ ...ctx.restore, servers: ctx.servers, tasks: ctx.tasks, events: ctx.events, now: ctx.now }),
     ...createS3Handlers(ctx.s3),
+    ...createNotificationHandlers(ctx.notifications),
   };
 }

@@ -31,4 +31,6 @@ export interface BackupJobSpec {
   retention: Retention;
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
+  /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */
+  uploadBudgets?: (SharedArrayBuffer | null)[];
 }

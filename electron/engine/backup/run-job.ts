@@ -11,6 +11,8 @@
  */
 import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
+import { ThrottledBackend } from '../storage/throttle.ts';
+import type { Backend } from '../storage/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
@@ -52,6 +54,11 @@ async function backupAndApplyRetention(
     spec.destinations.map((d, i) => Location.of(d, spec.credentials[i] ?? null, spec.serverStream ? SERVER_FOLDER : '').database(spec.database)),
   );
   const folders = found.map((f) => (f.status === 'fulfilled' ? f.value : null));
+  // A destination's upload limit wraps every backend written to it (its sibling too).
+  const limited = (l: Location, backend: Backend): Backend => {
+    const budget = spec.uploadBudgets?.[folders.indexOf(l)] ?? null;
+    return budget ? new ThrottledBackend(backend, budget) : backend;
+  };
   const reachable = folders.filter((l): l is Location => l !== null);
   const opened: Location[] = [...reachable];
   const siblings = new Map<string, Location>();
@@ -73,11 +80,11 @@ async function backupAndApplyRetention(
         spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
       destinations: reachable.map((l) => ({
         id: l.id,
-        backend: l.backend(),
+        backend: limited(l, l.backend()),
         sibling: () => {
           const s = siblingOf(l);
           siblings.set(l.id, s);
-          return s.backend();
+          return limited(l, s.backend());
         },
       })),
       signal,

@@ -12,3 +12,4 @@ export { S3Backend, createS3Backend, normalizePrefix, type S3BackendOptions, typ
 export { probeS3, type S3ProbeReport, type S3ProbeStep, type S3ProbeStepName } from './s3-probe.ts';
 export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
 export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';
+export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody } from './throttle.ts';

@@ -10,6 +10,19 @@ import { randomUUID } from 'node:crypto';
 import type { HistoryQuery, PointKind, Run, RunDatabase, RunStatus, RunTrigger } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
 
+/** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
+export interface HookRecord {
+  phase: 'pre' | 'post';
+  database: string | null;
+  argv: string[];
+  status: 'ok' | 'failed' | 'timeout';
+  exitCode: number | null;
+  action: 'none' | 'fail' | 'skip' | 'warn';
+  output: string;
+  startedAt: string;
+  endedAt: string;
+}
+
 interface RunRow {
   id: string;
   task_id: string;
@@ -92,6 +105,30 @@ export class HistoryTable {
   }
 
   /** Whether any earlier run of the task backed a database up to this destination. */
+  /** Records one hook command of a run (its argv and captured output; no secrets by contract). */
+  recordHook(runId: string, h: HookRecord): void {
+    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM run_hooks WHERE run_id = ?').get(runId) as { n: number }).n;
+    this.db
+      .prepare('INSERT INTO run_hooks (run_id, seq, phase, database, argv, status, exit_code, action, output, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(runId, seq, h.phase, h.database, JSON.stringify(h.argv), h.status, h.exitCode, h.action, h.output, h.startedAt, h.endedAt);
+  }
+
+  /** The hook commands a run ran, in the order they ended. */
+  hooks(runId: string): HookRecord[] {
+    const rows = this.db.prepare('SELECT * FROM run_hooks WHERE run_id = ? ORDER BY seq').all(runId) as {
+      phase: HookRecord['phase'];
+      database: string | null;
+      argv: string;
+      status: HookRecord['status'];
+      exit_code: number | null;
+      action: HookRecord['action'];
+      output: string;
+      started_at: string;
+      ended_at: string;
+    }[];
+    return rows.map((r) => ({ phase: r.phase, database: r.database, argv: JSON.parse(r.argv) as string[], status: r.status, exitCode: r.exit_code, action: r.action, output: r.output, startedAt: r.started_at, endedAt: r.ended_at }));
+  }
+
   wroteTo(taskId: string, destination: string): boolean {
     return (
       this.db

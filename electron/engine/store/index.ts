@@ -8,3 +8,4 @@ export * from './schedule-state-table.ts';
 export * from './keys-table.ts';
 export * from './task-databases-table.ts';
 export * from './restored-databases-table.ts';
+export * from './notification-deliveries-table.ts';

@@ -123,4 +123,37 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (server_id, database)
   ) STRICT;
   `,
+  // 8: deliveries of notifications (webhook, heartbeat, e-mail) and the output of a run's
+  //    pre/post hooks. Neither holds a secret: a delivery keeps the channel kind and a
+  //    secret-free target (a URL's host, the recipients), a hook its argv and output.
+  `
+  CREATE TABLE notification_deliveries (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    task_id     TEXT,
+    run_id      TEXT,
+    status      TEXT NOT NULL CHECK (status IN ('delivered', 'failed')),
+    attempts    INTEGER NOT NULL,
+    error       TEXT
+  ) STRICT;
+  CREATE INDEX notification_deliveries_at ON notification_deliveries (at);
+
+  CREATE TABLE run_hooks (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    phase       TEXT NOT NULL CHECK (phase IN ('pre', 'post')),
+    database    TEXT,
+    argv        TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'timeout')),
+    exit_code   INTEGER,
+    action      TEXT NOT NULL,
+    output      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+  ) STRICT;
+  `,
 ];

@@ -5,6 +5,10 @@
  *
  * Contract:
  * - One run per task at a time: starting a task that is running → CONFLICT.
+ * - `only` (a per-database run: `backup --only`, the window's "back up now" for one
+ *   database) backs up just the named databases and no server-level stream; a name that is
+ *   not on the server, or that the task excludes, is VALIDATION (`checkOnly` says so before
+ *   a run is recorded; the run re-checks against its own listing).
  * - Databases are listed at run time: new ones are included (and announced with an
  *   `alert` the first time; one Backstop itself restored is announced apart, as a restored
  *   copy, with `restored` set), excluded ones skipped. Server-level data (PostgreSQL globals,
@@ -29,8 +33,10 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
-import type { S3Credentials } from '../storage/index.ts';
-import type { HistoryTable, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
+import { newUploadBudget, type S3Credentials } from '../storage/index.ts';
+import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
+import { runHook } from './hooks.ts';
+import type { HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -45,6 +51,10 @@ export interface ResolvedTask {
   s3Credentials: (S3Credentials | null)[];
   /** Client-tool folders for this run (a CLI task file's `tools`); default: the settings'. */
   toolPaths?: ToolPaths;
+  /** Back up just these databases (no server-level streams); undefined = the whole server. */
+  only?: string[];
+  /** Where this run's notifications go (resolved, secrets in memory only); none when absent. */
+  notifications?: NotificationChannel[];
 }
 
 export interface DatabaseResult extends JobOutcome {
@@ -60,6 +70,8 @@ export interface RunSummary {
   skipped: SkippedDatabase[];
   /** What the user should know about this run although it did not fail it. */
   warnings: string[];
+  /** The pre/post hook commands the run ran (also in history). */
+  hooks?: HookRecord[];
 }
 
 export interface TaskRunnerDeps {
@@ -75,9 +87,18 @@ export interface TaskRunnerDeps {
   executor: JobExecutor;
   /** Compression/encryption threads inside each job (undefined = repository default). */
   encoderWorkers?: number;
+  /** Delivers run-succeeded / run-failed / database-failed to the task's channels, in the background. */
+  notifier?: Notifier;
 }
 
 interface ActiveState {
+  resolved: ResolvedTask;
+  /** Warnings and hook-skipped databases gathered while the run goes; a hook failure under onFailure "fail". */
+  warnings: string[];
+  hookSkipped: SkippedDatabase[];
+  hookFailure: { code: string; message: string } | null;
+  /** Upload limit (bytes/s) per destination id, shown in progress. */
+  limits?: Map<string, number | null>;
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
@@ -92,6 +113,31 @@ export function serverIdentity(server: Server): string {
   return `${server.kind}://${server.user}@${server.host}:${server.port}`;
 }
 
+const NAMES_SHOWN = 10;
+
+function quotedList(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).map((n) => `"${n.length > 80 ? `${n.slice(0, 79)}…` : n}"`).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
+}
+
+/** VALIDATION naming the databases of `only` that the server does not have or the task excludes. */
+function unknownOnly(task: Task, only: readonly string[], onServer: readonly string[]): void {
+  const present = new Set(onServer);
+  const excluded = new Set(task.excludeDatabases);
+  const missing = only.filter((d) => !present.has(d));
+  if (missing.length) {
+    const available = onServer.filter((d) => !excluded.has(d));
+    throw new BackstopError(
+      'VALIDATION',
+      `The server of task "${task.name}" has no database ${quotedList(missing)}. Its databases: ${available.length ? quotedList(available) : '(none)'}. Names are case-sensitive; fix the database list.`,
+    );
+  }
+  const skippedByTask = only.filter((d) => excluded.has(d));
+  if (skippedByTask.length) {
+    throw new BackstopError('VALIDATION', `Task "${task.name}" excludes ${quotedList(skippedByTask)}. Remove ${skippedByTask.length === 1 ? 'it' : 'them'} from the database list, or from the task's excluded databases.`);
+  }
+}
+
 export class TaskRunner {
   private readonly active = new Map<string, ActiveState>();
 
@@ -103,6 +149,12 @@ export class TaskRunner {
 
   isRunning(taskId: string): boolean {
     return this.active.has(taskId);
+  }
+
+  /** The notification channels of the task's running run (a CLI task file's), or null when it is not running. */
+  runningChannels(taskId: string): { taskName: string; runId: string; channels: NotificationChannel[] } | null {
+    const s = this.active.get(taskId);
+    return s ? { taskName: s.resolved.task.name, runId: s.info.runId, channels: s.resolved.notifications ?? [] } : null;
   }
 
   /** Resolves when no run is active (after cancelling, before closing the app database). */
@@ -119,6 +171,21 @@ export class TaskRunner {
     return true;
   }
 
+  /**
+   * VALIDATION unless every name in `only` is a database of the server the task backs up
+   * (listed live) and not excluded by the task. Called before a per-database run starts, so
+   * a typo is an error of the request, not a failed run in history.
+   */
+  async checkOnly(resolved: ResolvedTask, only: readonly string[], signal?: AbortSignal): Promise<void> {
+    const { task, server } = resolved;
+    const connector = connectorFor(server, { password: resolved.password, toolPaths: resolved.toolPaths ?? this.deps.toolPaths() });
+    const support = connector.support(task.type);
+    if (support.available && support.scope !== 'database') {
+      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
+    }
+    unknownOnly(task, only, await connector.listDatabases(signal ? { signal } : {}));
+  }
+
   /** Starts a run; resolves `done` with its summary. CONFLICT when the task is already running. */
   start(resolved: ResolvedTask, kind: PointKind, trigger: RunTrigger): { runId: string; done: Promise<RunSummary> } {
     const { task } = resolved;
@@ -129,6 +196,10 @@ export class TaskRunner {
     const keyFp = resolved.key ? keyFingerprint(resolved.key) : null;
     const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt, keyFingerprint: keyFp }, randomUUID());
     const state: ActiveState = {
+      resolved,
+      warnings: [],
+      hookSkipped: [],
+      hookFailure: null,
       info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
       controller: new AbortController(),
     };
@@ -143,7 +214,9 @@ export class TaskRunner {
         return { runId, status: state.controller.signal.aborted ? 'canceled' : 'failed', error: { code: f.code, message: f.message }, databases: [], skipped: [], warnings: [] };
       })
       .then((summary) => {
-        this.deps.history.finishRun(runId, summary.status, this.deps.now().toISOString(), summary.error ?? undefined);
+        const finishedAt = this.deps.now().toISOString();
+        this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined);
+        this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
         log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
@@ -179,9 +252,14 @@ export class TaskRunner {
 
     const jobs: { database: string; folder: string; serverStream: boolean }[] = [];
     const skipped: SkippedDatabase[] = [];
+    const only = resolved.only ? new Set(resolved.only) : null;
+    if (only && support.scope !== 'database') {
+      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
+    }
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
+      if (only) unknownOnly(task, [...only], all);
       const databases = all.filter((d) => !excluded.has(d));
       if (resolved.persisted) {
         const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
@@ -207,8 +285,8 @@ export class TaskRunner {
           });
         }
       }
-      for (const d of databases) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
-      skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database)));
+      for (const d of databases) if (!only || only.has(d)) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
+      skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database) && (!only || only.has(d.database))));
       for (const s of skipped) log.warn({ database: s.database }, 'database skipped');
       this.recordNotRun(
         runId,
@@ -216,7 +294,7 @@ export class TaskRunner {
         log,
       );
     }
-    for (const s of connector.serverStreams(task.type)) {
+    for (const s of only ? [] : connector.serverStreams(task.type)) {
       jobs.push({ database: s.name, folder: `${SERVER_FOLDER}/${encodeDatabaseFolder(s.name)}`, serverStream: true });
     }
     log.info({ databases: jobs.length }, 'databases listed');
@@ -253,6 +331,10 @@ export class TaskRunner {
       }));
       return { runId, status: 'failed', error: null, databases, skipped, warnings: roots.warnings };
     }
+    // One budget per limited destination, shared by every job of this run (each in its own worker).
+    const limits = task.destinations.map((d) => d.limits?.uploadBytesPerSecond ?? task.limits?.uploadBytesPerSecond ?? null);
+    const uploadBudgets = limits.map((l) => (l ? newUploadBudget(l) : null));
+    state.limits = new Map(task.destinations.map((d, i) => [destinationId(d), limits[i] ?? null]));
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
     const results = await Promise.all(
@@ -274,6 +356,7 @@ export class TaskRunner {
           credentials: resolved.s3Credentials,
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
+          ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
@@ -290,9 +373,56 @@ export class TaskRunner {
     const ok = databases.filter((d) => d.status === 'success').length;
     let status: RunStatus;
     if (signal.aborted) status = 'canceled';
+    else if (state.hookFailure) status = 'failed';
     else if (ok === databases.length) status = 'success';
     else status = ok === 0 ? 'failed' : 'partial';
-    return { runId, status, error: null, databases, skipped, warnings: roots.warnings };
+    const hooks = task.hooks ? this.deps.history.hooks(runId) : undefined;
+    return {
+      runId,
+      status,
+      error: status === 'failed' ? state.hookFailure : null,
+      databases,
+      skipped: [...skipped, ...state.hookSkipped],
+      warnings: [...roots.warnings, ...state.warnings],
+      ...(hooks ? { hooks } : {}),
+    };
+  }
+
+  /**
+   * run-succeeded or run-failed (failed and partial runs), plus database-failed for each
+   * database that failed, to the task's channels; a canceled run notifies nobody. Never
+   * throws: notifications must not touch the run's outcome.
+   */
+  private notifyRunEnd(resolved: ResolvedTask, summary: RunSummary, startedAt: string, finishedAt: string, log: Logger): void {
+    const { notifier } = this.deps;
+    const channels = resolved.notifications ?? [];
+    if (!notifier || channels.length === 0 || summary.status === 'canceled' || summary.status === 'running' || summary.status === 'canceling') return;
+    try {
+      const task = resolved.task;
+      const databases: NotificationDatabase[] = [
+        ...summary.databases.map((d) => ({ name: d.database, destination: d.destination, status: d.status === 'success' ? ('success' as const) : d.status === 'canceled' ? ('canceled' as const) : ('failed' as const), ...(d.error ? { error: d.error } : {}) })),
+        ...summary.skipped.map((d) => ({ name: d.database, status: 'skipped' as const, error: { code: 'SKIPPED', message: d.reason } })),
+      ];
+      const failed = [...new Set(summary.databases.filter((d) => d.status === 'failed').map((d) => d.database))];
+      const base = { task: task.name, taskId: task.id, runId: summary.runId, status: summary.status, databases, startedAt, finishedAt };
+      if (summary.status === 'success') {
+        const n = new Set(summary.databases.map((d) => d.database)).size;
+        notifier.notify(channels, payload({ ...base, event: 'run-succeeded', message: `Backup task "${task.name}" succeeded: ${n} database${n === 1 ? '' : 's'} backed up.` }));
+        return;
+      }
+      const message =
+        summary.error && failed.length === 0
+          ? `Backup task "${task.name}" failed: ${summary.error.message}`
+          : `Backup task "${task.name}": ${failed.length} database${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`;
+      notifier.notify(channels, payload({ ...base, event: 'run-failed', message }));
+      for (const name of failed) {
+        const rows = databases.filter((d) => d.name === name && d.status === 'failed');
+        const first = rows[0]?.error;
+        notifier.notify(channels, payload({ ...base, event: 'database-failed', databases: rows, message: `Backup task "${task.name}": database ${name} failed${first ? ` (${first.code}: ${first.message})` : ''}.` }));
+      }
+    } catch (e) {
+      log.error({ err: e }, 'run notifications could not be sent');
+    }
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
@@ -315,7 +445,57 @@ export class TaskRunner {
     if (rows.length) log.info({ rows: rows.length }, 'databases recorded without a backup');
   }
 
+  /**
+   * Runs one hook command of a database's backup and records it; returns what its failure
+   * means under the task's onFailure ("none" when it succeeded).
+   */
+  private async hook(phase: 'pre' | 'post', spec: BackupJobSpec, state: ActiveState, extraEnv: Record<string, string>, log: Logger): Promise<{ action: HookRecord['action']; message: string }> {
+    const hooks = state.resolved.task.hooks!;
+    const argv = phase === 'pre' ? hooks.pre! : hooks.post!;
+    const startedAt = this.deps.now().toISOString();
+    const env = { BACKSTOP_TASK: state.resolved.task.name, BACKSTOP_RUN_ID: state.info.runId, BACKSTOP_DATABASE: spec.database, BACKSTOP_PHASE: phase, ...extraEnv };
+    const o = await runHook(argv, env, hooks.timeoutSeconds * 1000, state.controller.signal);
+    const action: HookRecord['action'] = o.status === 'ok' ? 'none' : hooks.onFailure;
+    const message = `The ${phase} hook for ${spec.database}: ${o.message}`;
+    try {
+      this.deps.history.recordHook(state.info.runId, { phase, database: spec.database, argv: [...argv], status: o.status, exitCode: o.exitCode, action, output: o.output, startedAt, endedAt: this.deps.now().toISOString() });
+    } catch (e) {
+      log.error({ err: e }, 'hook could not be recorded');
+    }
+    if (o.status === 'ok') log.info({ phase, database: spec.database }, 'hook succeeded');
+    else log.warn({ phase, database: spec.database, status: o.status, exitCode: o.exitCode, action }, 'hook failed');
+    if (action === 'warn' || (phase === 'post' && action === 'skip')) state.warnings.push(message);
+    if (action === 'fail' && !state.hookFailure) state.hookFailure = { code: 'HOOK_FAILED', message: `${message} The task's hooks say a failing hook fails the run.` };
+    return { action, message };
+  }
+
   private async runJob(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
+    const runId = state.info.runId;
+    const hooks = resolved.task.hooks && !spec.serverStream ? resolved.task.hooks : null;
+    if (hooks && state.hookFailure) {
+      const message = `Not started: ${state.hookFailure.message}`;
+      this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'failed' as const, code: 'HOOK_FAILED', message })), log);
+      return outcomesFor(spec, 'HOOK_FAILED', message);
+    }
+    if (hooks?.pre) {
+      const pre = await this.hook('pre', spec, state, {}, log);
+      if (pre.action === 'fail') {
+        this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'failed' as const, code: 'HOOK_FAILED', message: pre.message })), log);
+        return outcomesFor(spec, 'HOOK_FAILED', pre.message);
+      }
+      if (pre.action === 'skip') {
+        const reason = `${pre.message} Skipped, as the task's hooks say.`;
+        this.recordNotRun(runId, spec.destinations.map((d) => ({ database: spec.database, destination: destinationId(d), status: 'skipped' as const, code: 'HOOK_FAILED', message: reason })), log);
+        state.hookSkipped.push({ database: spec.database, reason });
+        return [];
+      }
+    }
+    const outcomes = await this.backUp(spec, state, resolved, log);
+    if (hooks?.post) await this.hook('post', spec, state, { BACKSTOP_STATUS: outcomes.every((o) => o.status === 'success') ? 'success' : 'failed' }, log);
+    return outcomes;
+  }
+
+  private async backUp(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
     const { history, events, now } = this.deps;
     const runId = state.info.runId;
     const startedAt = now().toISOString();
@@ -332,7 +512,11 @@ export class TaskRunner {
     const dbLog = log.child({ database: spec.database });
     dbLog.info('database backup started');
     const onProgress = (reported: DatabaseProgress) => {
-      const p: DatabaseProgress = { ...reported, serverStream: spec.serverStream };
+      const p: DatabaseProgress = {
+        ...reported,
+        destinations: reported.destinations.map((d) => ({ ...d, uploadBytesPerSecond: state.limits?.get(d.destination) ?? null })),
+        serverStream: spec.serverStream,
+      };
       const i = state.info.databases.findIndex((d) => d.database === spec.database);
       if (i >= 0) state.info.databases[i] = p;
       events.emit('run.progress', { runId, taskId: state.info.taskId, progress: p });

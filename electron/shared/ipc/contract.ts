@@ -31,6 +31,9 @@ import {
   ServerInput,
   SettingsPatch,
   TaskInput,
+  NotificationChannelInput,
+  SmtpSetting,
+  type NotificationChannelSetting,
   type ActiveRun,
   type RetentionPreview,
   type S3ProbeReport,
@@ -115,8 +118,25 @@ export const commands = {
   's3.test': { input: z.strictObject({ destination: S3Destination }), result: returns<S3ProbeReport>() },
   /** The database folders under a task destination's root (the S3 restore browser). */
   's3.listFolders': { input: z.strictObject({ destination: S3Destination }), result: returns<{ folder: string; database: string | null }[]>() },
-  'tasks.runNow': { input: z.strictObject({ id: Id, kind: PointKind.optional() }), result: returns<{ runId: string }>() },
+  /** `databases`: back up just these (names as the server lists them); VALIDATION for one the server lacks or the task excludes. */
+  'tasks.runNow': {
+    input: z.strictObject({ id: Id, kind: PointKind.optional(), databases: z.array(z.string().min(1).max(256)).min(1).max(1000).optional() }),
+    result: returns<{ runId: string }>(),
+  },
   'tasks.cancel': { input: ById, result: returns<{ canceled: boolean }>() },
+  /** Creates (no id) or updates a Settings notification channel; `url` (webhook, heartbeat) goes to the keychain, required when creating one. */
+  'notifications.saveChannel': {
+    input: z.strictObject({ channel: NotificationChannelInput, url: z.string().url().max(4096).optional() }),
+    result: returns<NotificationChannelSetting>(),
+  },
+  'notifications.deleteChannel': { input: ById, result: returns<{ deleted: boolean }>() },
+  /** The SMTP server for e-mail channels (null removes it); `password` goes to the keychain. */
+  'notifications.saveSmtp': {
+    input: z.strictObject({ smtp: SmtpSetting.nullable(), password: z.string().min(1).max(1024).optional() }),
+    result: returns<SmtpSetting | null>(),
+  },
+  /** Sends a test message through one channel now (with the retries) and says what became of it. */
+  'notifications.test': { input: ById, result: returns<{ delivered: boolean; attempts: number; error: string | null }>() },
   'runs.active': { input: None, result: returns<ActiveRun[]>() },
   'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */

@@ -1,0 +1,98 @@
+/**
+ * What a notification says: the event names, their categories, and the one payload every
+ * channel renders (the webhook's JSON body as documented in docs/NOTIFICATIONS.md).
+ *
+ * Contract: the event list is open. Every `alert` kind the engine emits is an event of the
+ * same name; `registerNotificationEvent` lets other parts (test restores, replication
+ * slots, disk space) add theirs with a category, and an unregistered name is a "warning".
+ * A payload carries names, statuses, codes and messages only: never a secret.
+ */
+import { hostname } from 'node:os';
+import type { RunStatus } from '../../shared/domain.ts';
+
+/** failure: something did not get backed up; warning: needs a look; success: a run went fine (heartbeats, opt-in elsewhere). */
+export type NotificationCategory = 'failure' | 'warning' | 'success';
+
+const EVENTS = new Map<string, NotificationCategory>([
+  ['run-succeeded', 'success'],
+  // "Send test" in Settings.
+  ['test', 'success'],
+  ['run-failed', 'failure'],
+  ['database-failed', 'failure'],
+  ['test-restore-failed', 'failure'],
+  ['stale-database', 'warning'],
+  ['new-databases', 'warning'],
+  ['key-not-exported', 'warning'],
+  ['slot-warning', 'warning'],
+  ['disk-warning', 'warning'],
+]);
+
+/** Adds an event (or changes its category). Names are lower-case words joined by hyphens. */
+export function registerNotificationEvent(name: string, category: NotificationCategory): void {
+  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) throw new Error(`bad notification event name ${name}`);
+  EVENTS.set(name, category);
+}
+
+export function notificationEvents(): string[] {
+  return [...EVENTS.keys()];
+}
+
+export function categoryOf(event: string): NotificationCategory {
+  return EVENTS.get(event) ?? 'warning';
+}
+
+/**
+ * A channel's `on` filter: categories ("failure", "warning", "success", "all") and event
+ * names. Without one: every failure and warning except database-failed, which repeats per
+ * database what run-failed already lists (so a run with 50 failed databases is one mail).
+ */
+export function wants(on: readonly string[] | undefined, event: string): boolean {
+  if (!on) return event !== 'database-failed' && categoryOf(event) !== 'success';
+  return on.includes('all') || on.includes(event) || on.includes(categoryOf(event));
+}
+
+export interface NotificationDatabase {
+  name: string;
+  status: 'success' | 'failed' | 'canceled' | 'skipped' | 'warning';
+  destination?: string;
+  error?: { code: string; message: string };
+}
+
+/** The documented payload (webhook JSON body; e-mail and chat presets render it as text). */
+export interface NotificationPayload {
+  event: string;
+  category: NotificationCategory;
+  task: string;
+  taskId: string;
+  runId: string | null;
+  /** The run's status for run events; "warning"/"failed" for the others. */
+  status: RunStatus | 'warning';
+  message: string;
+  databases: NotificationDatabase[];
+  startedAt: string;
+  finishedAt: string;
+  host: string;
+}
+
+export function payload(p: Omit<NotificationPayload, 'category' | 'host'> & { host?: string }): NotificationPayload {
+  return { ...p, category: categoryOf(p.event), host: p.host ?? hostname() };
+}
+
+/** One line for chat and e-mail subjects. */
+export function headline(p: NotificationPayload): string {
+  const mark = p.category === 'failure' ? 'FAILED' : p.category === 'success' ? 'OK' : 'WARNING';
+  return `[Backstop ${mark}] ${p.message}`;
+}
+
+/** A plain-text rendering: headline, then one line per database. */
+export function plainText(p: NotificationPayload): string {
+  const lines = [headline(p), '', `Task: ${p.task}`, `Host: ${p.host}`, `Event: ${p.event}`, `Started: ${p.startedAt}`, `Finished: ${p.finishedAt}`];
+  if (p.runId) lines.push(`Run: ${p.runId}`);
+  if (p.databases.length) {
+    lines.push('', 'Databases:');
+    for (const d of p.databases) {
+      lines.push(`- ${d.name}${d.destination ? ` → ${d.destination}` : ''}: ${d.status}${d.error ? ` (${d.error.code}: ${d.error.message})` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,113 @@
+/**
+ * Sends notifications off the backup's path: `notify` returns at once; each (event,
+ * channel) is delivered in the background, retried with exponential backoff, and its
+ * outcome recorded (notification_deliveries) and logged.
+ *
+ * Contract: never throws and never rejects into a caller, so a receiver that is down,
+ * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
+ * for deliveries still going — a short-lived process (the CLI) calls it before exiting.
+ * Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
+ * failure) and on nothing else.
+ */
+import type { Logger } from '../logging/index.ts';
+import type { NotificationDeliveriesTable } from '../store/index.ts';
+import { describeTarget, type NotificationChannel } from './channels.ts';
+import { deliver } from './deliver.ts';
+import { wants, type NotificationPayload } from './events.ts';
+
+export interface RetryPolicy {
+  /** Attempts in all (first try included). */
+  attempts: number;
+  /** Wait before the second attempt; doubles after each failure. */
+  baseDelayMs: number;
+  /** Per attempt. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 2_000, timeoutMs: 15_000 };
+
+export interface NotifierDeps {
+  logger: Logger;
+  deliveries: NotificationDeliveriesTable | null;
+  now: () => Date;
+  retry?: Partial<RetryPolicy>;
+}
+
+const RUN_END = new Set(['run-succeeded', 'run-failed']);
+
+/** Whether a channel takes an event: heartbeats only a run's end, the others by their `on` filter. */
+export function channelWants(ch: NotificationChannel, event: string): boolean {
+  return ch.kind === 'heartbeat' ? RUN_END.has(event) : wants(ch.on, event);
+}
+
+export class Notifier {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly deps: NotifierDeps) {
+    this.retry = { ...DEFAULT_RETRY, ...deps.retry };
+  }
+
+  notify(channels: readonly NotificationChannel[], p: NotificationPayload): void {
+    for (const ch of channels) {
+      if (!channelWants(ch, p.event)) continue;
+      const job = this.deliverWithRetry(ch, p).finally(() => this.pending.delete(job));
+      this.pending.add(job);
+    }
+  }
+
+  /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
+  async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
+    return this.attempt(ch, p);
+  }
+
+  /** Waits for deliveries in flight, at most `ms`. True when none is left. */
+  async flush(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.pending.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
+    try {
+      await this.attempt(ch, p);
+    } catch (e) {
+      this.deps.logger.error({ err: e }, 'notification delivery failed unexpectedly');
+    }
+  }
+
+  private async attempt(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
+    const { logger, deliveries, now } = this.deps;
+    const target = describeTarget(ch);
+    let error: string | null = null;
+    let attempts = 0;
+    for (let i = 0; i < this.retry.attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, this.retry.baseDelayMs * 2 ** (i - 1)));
+      attempts++;
+      try {
+        await deliver(ch, p, this.retry.timeoutMs);
+        error = null;
+        break;
+      } catch (e) {
+        error = (e as Error).message;
+        logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
+      }
+    }
+    const delivered = error === null;
+    const row = { at: now().toISOString(), event: p.event, channel: ch.kind, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
+    try {
+      deliveries?.record(row);
+    } catch (e) {
+      logger.error({ err: e }, 'notification delivery could not be recorded');
+    }
+    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts }, 'notification delivered');
+    else logger.error({ event: p.event, channel: ch.kind, target, attempts, error }, 'notification given up');
+    return { delivered, attempts, error };
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Notification channels in Settings: save (a URL goes to the engine, which keeps it in the
+ * keychain; it is never read back), delete, and "Send test". The list itself is part of the
+ * settings (`settings.notificationChannels`), refreshed by `settings.changed`.
+ */
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { CommandInput, CommandResult } from '@shared/ipc/index.ts';
+import { call } from '../api';
+import { useAction } from './resource';
+import { useSettingsStore } from './settings';
+
+export type TestOutcome = CommandResult<'notifications.test'>;
+
+export const useNotificationsStore = defineStore('notifications', () => {
+  const action = useAction();
+  const settings = useSettingsStore();
+  /** The last "Send test" outcome per channel id. */
+  const tests = ref<Record<string, TestOutcome | 'sending'>>({});
+
+  async function save(input: CommandInput<'notifications.saveChannel'>): Promise<boolean> {
+    const saved = await action.run(() => call('notifications.saveChannel', input));
+    if (saved) await settings.refresh();
+    return saved !== null;
+  }
+
+  async function remove(id: string): Promise<void> {
+    if (await action.run(() => call('notifications.deleteChannel', { id }))) await settings.refresh();
+  }
+
+  async function sendTest(id: string): Promise<void> {
+    tests.value = { ...tests.value, [id]: 'sending' };
+    const outcome = await action.run(() => call('notifications.test', { id }));
+    const next = { ...tests.value };
+    if (outcome) next[id] = outcome;
+    else delete next[id];
+    tests.value = next;
+  }
+
+  return { save, remove, sendTest, tests, pending: action.pending, error: action.error, clearError: action.clearError };
+});

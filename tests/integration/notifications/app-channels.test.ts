@@ -1,0 +1,80 @@
+/**
+ * Notification channels of the app: set up once in Settings (URLs in the real keychain,
+ * never in settings), "Send test", chosen per task, and any alert the engine raises for a
+ * stored task (stale database, or a new kind another part emits) delivered to them.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { httpReceiver } from '../../fixtures/notify-receivers.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const TOKEN = 'app-T0KEN-4f9c2e';
+
+async function setup() {
+  const engine = await testEngine({ notifyRetry: { attempts: 3, baseDelayMs: 100, timeoutMs: 3_000 } });
+  const hook = await httpReceiver();
+  const beat = await httpReceiver();
+  const webhook = data(await engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'ops chat', on: ['all'] }, url: `${hook.url}/hooks/${TOKEN}` }));
+  const heartbeat = data(await engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthcheck' }, url: `${beat.url}/ping/${TOKEN}` }));
+  return { engine, hook, beat, webhook, heartbeat };
+}
+
+describe('Settings notification channels', () => {
+  it('keep URLs in the keychain only, send a test, and notify a stored task run and its alerts', async () => {
+    const { engine, hook, beat, webhook, heartbeat } = await setup();
+    expect(webhook).toMatchObject({ kind: 'webhook', name: 'ops chat', preset: 'json', on: ['all'], id: expect.any(String) });
+    const settings = data(await engine.call('settings.get', undefined));
+    expect(settings.notificationChannels.map((c) => c.name)).toEqual(['ops chat', 'healthcheck']);
+    expect(JSON.stringify(engine.db.prepare('SELECT * FROM settings').all())).not.toContain(TOKEN);
+
+    expect(data(await engine.call('notifications.test', { id: webhook.id }))).toEqual({ delivered: true, attempts: 1, error: null });
+    const test = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
+    expect(test).toMatchObject({ event: 'test', message: 'Test message from Backstop for "ops chat"' });
+    expect(data(await engine.call('notifications.test', { id: heartbeat.id }))).toMatchObject({ delivered: true });
+    expect(beat.requests.map((r) => r.path)).toEqual([`/ping/${TOKEN}`]);
+
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), tempDir());
+    const run = await runTask(engine, task.id);
+    expect(run.status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(beat.requests.map((r) => r.path)).toEqual([`/ping/${TOKEN}`, `/ping/${TOKEN}`]);
+    const events = hook.requests.map((r) => (JSON.parse(r.body) as NotificationPayload).event);
+    expect(events).toEqual(['test', 'run-succeeded']);
+
+    // An alert of a stored task that is not running, of a kind the notifier has never heard of.
+    engine.events.emit('alert', { kind: 'slot-warning' as never, taskId: task.id, message: 'Replication slot backstop_1 holds 12 GB of WAL.', databases: [] });
+    engine.events.emit('alert', { kind: 'stale-database', taskId: task.id, message: 'Backup task "app task": sales.db has had no successful backup for too long.', databases: ['sales.db'] });
+    await hook.waitFor(4);
+    const alerts = hook.requests.slice(2).map((r) => JSON.parse(r.body) as NotificationPayload);
+    expect(alerts.map((a) => [a.event, a.category, a.task, a.status]).sort()).toEqual([
+      ['slot-warning', 'warning', 'app task', 'warning'],
+      ['stale-database', 'warning', 'app task', 'warning'],
+    ]);
+    expect(alerts.find((a) => a.event === 'stale-database')!.databases).toEqual([{ name: 'sales.db', status: 'warning' }]);
+    // Heartbeats only follow runs.
+    expect(beat.requests).toHaveLength(2);
+  }, 120_000);
+
+  it('a task that chooses no channel notifies nobody; a test to a receiver that is down answers what happened', async () => {
+    const { engine, hook, beat, webhook } = await setup();
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), tempDir(), { name: 'quiet task', notifications: [] });
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(hook.requests).toEqual([]);
+    expect(beat.requests).toEqual([]);
+
+    await hook.down();
+    expect(data(await engine.call('notifications.test', { id: webhook.id }))).toEqual({ delivered: false, attempts: 3, error: `${hook.url} could not be reached (ECONNREFUSED)` });
+  }, 120_000);
+
+  it('refuses a channel without its URL or with a URL that is not http(s), and an unknown channel', async () => {
+    const engine = await testEngine();
+    expect(await engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'x' } })).toMatchObject({ ok: false, code: 'VALIDATION', message: 'Enter the webhook URL.' });
+    expect(await engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'x' }, url: 'ftp://example.test/x' })).toMatchObject({ ok: false, code: 'VALIDATION', message: 'The URL must start with http:// or https://.' });
+    expect(await engine.call('notifications.test', { id: 'nope' })).toMatchObject({ ok: false, code: 'NOT_FOUND', message: 'There is no notification channel nope; it may have been deleted.' });
+    expect(data(await engine.call('settings.get', undefined)).notificationChannels).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia } from 'pinia';
+import { DEFAULT_SETTINGS, type NotificationChannelSetting, type Settings } from '@shared/domain.ts';
+import NotificationChannels from '../../../renderer/src/components/NotificationChannels.vue';
+import { useSettingsStore } from '../../../renderer/src/stores/settings';
+import { fail, installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+
+let fake: FakeBridge;
+let stored: Settings;
+beforeEach(() => {
+  fake = installFakeBridge();
+  stored = { ...DEFAULT_SETTINGS, notificationChannels: [] };
+  fake.respond('settings.get', () => ok(stored));
+});
+afterEach(() => {
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+async function mountIt() {
+  const pinia = createPinia();
+  const w = mount(NotificationChannels, { global: { plugins: [pinia] }, attachTo: document.body });
+  await useSettingsStore(pinia).refresh();
+  await flushPromises();
+  return w;
+}
+
+describe('NotificationChannels', () => {
+  it('adds a webhook (the URL goes to the engine once), lists it, and shows what "Send test" did', async () => {
+    fake.respond('notifications.saveChannel', (input) => {
+      const c = { id: 'c1', ...((input as { channel: object }).channel), on: null } as NotificationChannelSetting;
+      stored = { ...stored, notificationChannels: [c] };
+      return ok(c);
+    });
+    const w = await mountIt();
+    expect(w.find('[data-testid="notification-empty"]').exists()).toBe(true);
+    await w.get('[data-testid="notification-name"]').setValue('ops chat');
+    await w.get('[data-testid="notification-url"]').setValue('https://hooks.example.test/T0KEN');
+    await w.get('[data-testid="notification-preset"]').setValue('slack');
+    await w.get('[data-testid="notification-add"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['notifications.saveChannel']).toHaveBeenCalledWith({ channel: { kind: 'webhook', name: 'ops chat', preset: 'slack' }, url: 'https://hooks.example.test/T0KEN' });
+    expect(w.findAll('[data-testid="notification-channel"]').map((r) => r.text())).toEqual([expect.stringContaining('ops chat')]);
+    expect((w.get('[data-testid="notification-url"]').element as HTMLInputElement).value).toBe('');
+    expect(w.text()).not.toContain('T0KEN');
+
+    fake.respond('notifications.test', () => ok({ delivered: false, attempts: 5, error: 'https://hooks.example.test answered HTTP 404' }));
+    await w.get('[data-testid="notification-test"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['notifications.test']).toHaveBeenCalledWith({ id: 'c1' });
+    expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Not delivered after 5 attempts: https://hooks.example.test answered HTTP 404');
+
+    fake.respond('notifications.test', () => ok({ delivered: true, attempts: 1, error: null }));
+    await w.get('[data-testid="notification-test"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Delivered.');
+  });
+
+  it('shows the engine\'s refusal, and adds e-mail recipients as a list', async () => {
+    fake.respond('notifications.saveChannel', () => fail('VALIDATION', 'Enter the webhook URL.'));
+    const w = await mountIt();
+    await w.get('[data-testid="notification-add"]').trigger('submit');
+    await flushPromises();
+    expect(w.text()).toContain('Enter the webhook URL.');
+
+    fake.respond('notifications.saveChannel', (input) => ok({ id: 'm1', on: null, ...((input as { channel: object }).channel) } as NotificationChannelSetting));
+    await w.get('[data-testid="notification-kind"]').setValue('email');
+    await w.get('[data-testid="notification-to"]').setValue('dba@example.test, oncall@example.test');
+    await w.get('[data-testid="notification-add"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['notifications.saveChannel']).toHaveBeenLastCalledWith({ channel: { kind: 'email', name: 'E-mail', to: ['dba@example.test', 'oncall@example.test'] } });
+  });
+});

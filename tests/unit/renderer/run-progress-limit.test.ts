@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { mount } from '@vue/test-utils';
+import type { ActiveRun } from '@shared/domain.ts';
+import RunProgress from '../../../renderer/src/components/RunProgress.vue';
+
+function run(limits: (number | null | undefined)[], phase: 'dumping' | 'done' = 'dumping'): ActiveRun {
+  return {
+    runId: 'r1',
+    taskId: 't1',
+    taskName: 'nightly',
+    kind: 'full',
+    startedAt: '2026-12-04T02:00:00.000Z',
+    status: 'running',
+    databases: [
+      {
+        database: 'billing',
+        phase,
+        bytesRead: 1024,
+        expectedBytes: null,
+        destinations: limits.map((l, i) => ({ destination: `local:/d${i}`, bytesNew: 0, bytesStored: 0, ...(l === undefined ? {} : { uploadBytesPerSecond: l }) })),
+      },
+    ],
+  };
+}
+
+describe('RunProgress upload limit', () => {
+  it('shows the tightest upload limit of a database while it is being backed up', () => {
+    const w = mount(RunProgress, { props: { run: run([4_000_000, 250_000]) } });
+    expect(w.get('[data-testid="run-progress-limit"]').text()).toBe('upload limited to 250 KB/s');
+  });
+
+  it('says nothing when no destination is limited, or when the database is done', () => {
+    expect(mount(RunProgress, { props: { run: run([null, undefined]) } }).find('[data-testid="run-progress-limit"]').exists()).toBe(false);
+    expect(mount(RunProgress, { props: { run: run([1024 * 1024], 'done') } }).find('[data-testid="run-progress-limit"]').exists()).toBe(false);
+  });
+});
