@@ -41,6 +41,8 @@ export interface RuntimeOptions {
 export interface RepoContext {
   backend: Backend;
   header: HeaderBody;
+  /** The format version the header declares (1 or 2); format 1 gets no delta chunks. */
+  formatVersion: number;
   sealer: Sealer;
   codec: ChunkCodecConfig;
   options: RuntimeOptions;
