@@ -31,4 +31,9 @@ export interface BackupJobSpec {
   retention: Retention;
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
+  /**
+   * Folder of the local chunk cache (repository/chunk-cache.ts) used for S3 destinations, so
+   * an incremental reads its delta bases locally instead of downloading them. Absent: none.
+   */
+  chunkCacheDir?: string;
 }

@@ -9,7 +9,7 @@
  */
 import { connectorFor } from '../servers/index.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
-import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
+import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
@@ -53,6 +53,7 @@ async function backupAndApplyRetention(
       spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
     destinations: spec.destinations.map((d, i) => ({
       id: destinationId(d),
+      ...(d.kind === 's3' && spec.chunkCacheDir ? { repoOptions: { chunkCache: new LocalChunkCache(spec.chunkCacheDir) } } : {}),
       backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
       sibling: (suffix: string) => {
         siblings.set(destinationId(d), folderLocation(d, spec.folder + suffix));

@@ -7,7 +7,9 @@
  * Recently resolved chunks are kept in a bounded in-memory cache (`cacheBytes`), since a
  * base usually serves several chunks; `remember` adds a chunk its caller decoded itself.
  * `bytesRead` counts the bytes fetched from the destination (the download cost of bases
- * for an S3 destination). Any failure throws ChunkUnreadableError naming the pack at
+ * for an S3 destination). With a chunk cache (RuntimeOptions.chunkCache) a chunk is looked
+ * up there first and what is downloaded is added to it; a cached copy that fails its checks
+ * is dropped and read from the destination instead. Any failure throws ChunkUnreadableError naming the pack at
  * fault, which callers turn into INTEGRITY messages naming point and pack; other storage
  * errors (STORAGE, PERMISSION_DENIED) pass through.
  */
@@ -63,6 +65,19 @@ export class ChunkResolver {
       return hit;
     }
     const base = ref.base ? { id: ref.base.id, raw: await this.raw(ref.base) } : null;
+    const cache = this.ctx.options.chunkCache;
+    const repoId = this.ctx.header.repositoryId;
+    const local = cache ? await cache.get(repoId, ref.id) : null;
+    if (local) {
+      try {
+        const raw = this.decoder.decode(ref.id, local, ref.rawLength, base);
+        this.remember(ref.id, raw);
+        return raw;
+      } catch (e) {
+        if (!(e instanceof ChunkDamagedError)) throw e;
+        await cache!.drop(repoId, ref.id);
+      }
+    }
     let stored: Buffer;
     try {
       stored = await this.ctx.backend.get(packKey(ref.packId), { offset: ref.offset, length: ref.storedLength });
@@ -80,6 +95,7 @@ export class ChunkResolver {
       throw e;
     }
     this.remember(ref.id, raw);
+    if (cache) await cache.put(repoId, ref.id, stored);
     return raw;
   }
 }

@@ -65,6 +65,7 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     progressIntervalMs: o.progressIntervalMs ?? 250,
     maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
     encoderWorkers: o.encoderWorkers ?? null,
+    chunkCache: o.chunkCache ?? null,
   };
 }
 

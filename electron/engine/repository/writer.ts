@@ -317,6 +317,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       chunksDelta++;
     }
     known.set(key, loc);
+    // Format 2 with a remote destination: the next incremental finds its bases locally.
+    if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);
     refs.push(loc);
     stats.chunksNew++;
     stats.bytesNew += item.rawLength;

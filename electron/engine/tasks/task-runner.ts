@@ -76,6 +76,8 @@ export interface TaskRunnerDeps {
   executor: JobExecutor;
   /** Compression/encryption threads inside each job (undefined = repository default). */
   encoderWorkers?: number;
+  /** Local chunk cache folder for S3 destinations (BackupJobSpec.chunkCacheDir); undefined = none. */
+  chunkCacheDir?: string;
 }
 
 interface ActiveState {
@@ -275,6 +277,7 @@ export class TaskRunner {
           credentials: resolved.s3Credentials,
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
+          ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
