@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { createS3Backend } from '../../../electron/engine/storage/s3-backend.ts';
 import { initRepository, LocalChunkCache, type Repository } from '../../../electron/engine/repository/index.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { collect, dumpLike, pieces, pointOpts, SMALL_CDC, sha256, tempDir } from '../../unit/repository/helpers.ts';
 
 let s3: S3rverHandle;
@@ -27,16 +27,7 @@ const changed = Buffer.from(data);
 for (let at = 3_000; at < changed.length; at += 40_000) changed[at] = 0x37; // ~15 scattered one-byte updates
 
 async function repo(formatVersion: number, cacheDir: string | null): Promise<Repository> {
-  const backend = createS3Backend({
-    bucket: 'work',
-    prefix: `delta-${Date.now()}-${seq++}`,
-    region: 'us-east-1',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    storageClass: null,
-    checksumMode: 'WHEN_REQUIRED',
-    credentials: { ...S3RVER_CREDENTIALS },
-  });
+  const backend = createS3Backend(s3rverBackendOptions(s3, { prefix: `delta-${Date.now()}-${seq++}` }));
   return initRepository(backend, { key, chunker: SMALL_CDC, packSize: 256 * 1024, workers: 0, formatVersion, chunkCache: cacheDir ? new LocalChunkCache(cacheDir) : null });
 }
 
