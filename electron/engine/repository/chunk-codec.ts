@@ -28,7 +28,7 @@ import { COMPRESSION } from './algorithms.ts';
 import { unframe } from './frame.ts';
 
 // The binding is CommonJS without named ESM exports: take them from its exports object.
-const { CCtx, DCtx, compressBound } = zstdBinding;
+const { CCtx, DCtx, CParameter, ResetDirective, compressBound } = zstdBinding;
 type CCtx = InstanceType<typeof CCtx>;
 type DCtx = InstanceType<typeof DCtx>;
 
@@ -71,6 +71,7 @@ export class ChunkEncoder {
   private readonly sealer: Sealer;
   private readonly cctx: CCtx | null;
   private readonly level: number;
+  private deltaCctx: CCtx | null = null;
   private scratch: Buffer = Buffer.alloc(0);
 
   constructor(config: ChunkCodecConfig) {
@@ -108,16 +109,35 @@ export class ChunkEncoder {
     const need = DELTA_HEADER + compressBound(raw.length);
     if (this.scratch.length < need) this.scratch = Buffer.allocUnsafeSlow(need);
     const frame = this.scratch;
-    const z = this.cctx.compressUsingDict(frame.subarray(DELTA_HEADER), raw, base.raw, this.level);
+    const z = this.compressAgainst(frame.subarray(DELTA_HEADER), raw, base.raw);
     const deltaLength = DELTA_HEADER + z;
     if (deltaLength > raw.length * DELTA_CLEARLY_PAYS) {
       const plain = this.encode(id, raw); // reuses the scratch buffer: compare lengths only
       if (deltaLength > (plain.length - this.sealer.overhead) * DELTA_PAYS) return { stored: plain, delta: false };
-      this.cctx.compressUsingDict(frame.subarray(DELTA_HEADER), raw, base.raw, this.level);
+      this.compressAgainst(frame.subarray(DELTA_HEADER), raw, base.raw);
     }
     frame[0] = COMPRESSION.ZSTD_DELTA;
     frame.set(base.id, 1);
     return { stored: this.sealer.seal(frame.subarray(0, deltaLength), id), delta: true };
+  }
+
+  /**
+   * zstd with `base` as raw-content dictionary, a window that spans base and chunk (the
+   * level's default window, 2 MiB at level 3, would put a large base out of reach) and hash
+   * tables a quarter of the window (at most 4 Mi entries).
+   */
+  private compressAgainst(out: Buffer, raw: Uint8Array, base: Uint8Array): number {
+    const d = (this.deltaCctx ??= new CCtx());
+    d.reset(ResetDirective.sessionAndParameters);
+    d.setParameter(CParameter.compressionLevel, this.level);
+    const windowLog = Math.max(10, Math.min(27, Math.ceil(Math.log2(raw.length + base.length + 1))));
+    d.setParameter(CParameter.windowLog, windowLog);
+    // Hash tables sized to the base: the level's own (128 Ki entries at level 3) keep only the
+    // base's last few hundred KiB once it is loaded, so an early change would find no match.
+    d.setParameter(CParameter.hashLog, Math.min(22, windowLog - 2));
+    d.setParameter(CParameter.chainLog, Math.min(22, windowLog - 2));
+    d.loadDictionary(base);
+    return d.compress2(out, raw);
   }
 }
 

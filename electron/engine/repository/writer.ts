@@ -147,8 +147,12 @@ interface Chain {
   parent: { refs: ChunkRef[]; starts: number[] } | null;
 }
 
-/** The parent's chunk holding stream offset `at`: the first base candidate of a new chunk there. */
-function candidateAt(parent: Chain['parent'], at: number): ChunkRef | null {
+/**
+ * The base candidate of a new chunk at stream offset `at`, `length` bytes: the parent's chunk
+ * that overlaps [at, at + length) most (content shifted by earlier edits mostly still lines
+ * up with the chunk it came from, and a shift of a few bytes must not pick the neighbour).
+ */
+function candidateAt(parent: Chain['parent'], at: number, length: number): ChunkRef | null {
   if (!parent || parent.refs.length === 0) return null;
   let lo = 0;
   let hi = parent.starts.length - 1;
@@ -157,8 +161,17 @@ function candidateAt(parent: Chain['parent'], at: number): ChunkRef | null {
     if (parent.starts[mid]! <= at) lo = mid;
     else hi = mid - 1;
   }
-  const r = parent.refs[lo]!;
-  return at < parent.starts[lo]! + r.rawLength ? r : null;
+  let best: ChunkRef | null = null;
+  let bestOverlap = 0;
+  for (let i = lo; i < parent.refs.length && parent.starts[i]! < at + length; i++) {
+    const r = parent.refs[i]!;
+    const overlap = Math.min(at + length, parent.starts[i]! + r.rawLength) - Math.max(at, parent.starts[i]!);
+    if (overlap > bestOverlap) {
+      best = r;
+      bestOverlap = overlap;
+    }
+  }
+  return best;
 }
 
 /** `r`, or the nearest base of it shallow enough that a delta against it stays within MAX_DELTA_DEPTH. */
@@ -337,7 +350,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     for await (const chunk of chunkPieceStream(source, chunker)) {
       if (signal?.aborted) throw abortError();
       const rawLength = chunk.length;
-      const candidate = candidateAt(parent, stats.bytesRead);
+      const candidate = candidateAt(parent, stats.bytesRead, rawLength);
       stats.bytesRead += rawLength;
       let hashed = 0;
       for (const p of chunk.pieces) {
