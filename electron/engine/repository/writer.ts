@@ -7,8 +7,8 @@
  *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
  *     input hands them over, else the chunk is copied into one buffer)
  *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
- *     (format 2, incremental: a new chunk whose stream offset falls in a chunk of the parent
- *     point — its base candidate — comes back raw; the base is read from the destination
+ *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
+ *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
  *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
  *     keeping every chunk at most MAX_DELTA_DEPTH bases away from a whole one)
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
