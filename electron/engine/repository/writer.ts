@@ -300,14 +300,18 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
    */
   const againstBase = async (chunk: EncodedChunk, candidate: ChunkRef): Promise<Placed> => {
     const base = shallowEnough(candidate);
+    // The base's location in this chain (always there: bases come from the chain's manifests).
+    const baseLoc = known.get(base.id.toString('hex')) ?? null;
     let baseRaw: Buffer | null = null;
-    try {
-      baseRaw = await resolver!.raw(base);
-    } catch (e) {
-      if (!(e instanceof ChunkUnreadableError)) throw e;
+    if (baseLoc) {
+      try {
+        baseRaw = await resolver!.raw(base);
+      } catch (e) {
+        if (!(e instanceof ChunkUnreadableError)) throw e;
+      }
     }
     const encoded = await pool.encodeAgainst(chunk.id, chunk.raw!, baseRaw ? { id: base.id, raw: baseRaw } : null);
-    return encoded.delta ? { ...encoded, base: known.get(base.id.toString('hex')) ?? null } : encoded;
+    return encoded.delta ? { ...encoded, base: baseLoc } : encoded;
   };
   const refs: ChunkLocation[] = [];
   let committed = false;
