@@ -154,6 +154,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     toolPaths: () => settings.get().toolPaths,
     executor,
     encoderWorkers: opts.encoderWorkers,
+    chunkCacheDir: join(dataDir, 'chunk-cache'),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {

@@ -3,7 +3,8 @@
  * pipeline (engine/repository/encoder-pool.ts). Started only through
  * workerEntry('chunk-encoder'). Messages are processed in order: a session's `config`
  * arrives before its `encode`s; `drop` forgets the session (and its keys). Each `encode`
- * is answered with exactly one response carrying its seq; stored bytes are transferred.
+ * and `against` is answered with exactly one response carrying its seq; stored bytes (and
+ * a raw chunk kept for delta coding) are transferred.
  */
 import { parentPort } from 'node:worker_threads';
 import { lowerThisThreadPriority } from '../engine/runtime/background-priority.ts';
@@ -35,10 +36,12 @@ port.on('message', (req: EncoderRequest) => {
   try {
     const intake = sessions.get(req.session);
     if (!intake) throw new Error(`no encoder for session ${req.session}`);
-    const { id, stored } = intake.encodePieces(req.pieces);
+    const { id, stored, raw, delta } = req.type === 'encode' ? intake.encodePieces(req.pieces, req.keepRaw) : intake.encodeAgainst(req.id, req.raw, req.base);
     // The id is copied so the message never clones a larger (pooled) buffer behind it.
-    res = { seq: req.seq, id: new Uint8Array(id), stored };
-    port.postMessage(res, stored && coversWholeBuffer(stored) ? [stored.buffer] : []);
+    res = { seq: req.seq, id: new Uint8Array(id), stored, raw: raw ?? null, delta: delta === true };
+    const transfer: ArrayBuffer[] = [];
+    for (const b of [stored, raw]) if (b && coversWholeBuffer(b)) transfer.push(b.buffer);
+    port.postMessage(res, transfer);
   } catch (e) {
     res = { seq: req.seq, error: e instanceof Error ? e.message : String(e) };
     port.postMessage(res);

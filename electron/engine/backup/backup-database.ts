@@ -29,6 +29,8 @@ export interface DestinationTarget {
   backend: Backend;
   /** Opens the database folder's sibling for the job's key (where a chain under a changed key goes). */
   sibling?: () => Backend;
+  /** Repository options for this destination only (e.g. the chunk cache of a remote one). */
+  repoOptions?: OpenOptions;
 }
 
 export interface DestinationOutcome {
@@ -96,7 +98,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           key: input.key,
           backupType: input.backupType,
           requestedKind: input.requestedKind,
-          repoOptions: input.repoOptions,
+          repoOptions: target.repoOptions ? { ...input.repoOptions, ...target.repoOptions } : input.repoOptions,
           ...(target.sibling ? { sibling: target.sibling } : {}),
         });
         prepared.push({ target, prep });

@@ -13,7 +13,7 @@ import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
 import { ThrottledBackend } from '../storage/throttle.ts';
 import type { Backend } from '../storage/index.ts';
-import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
+import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
@@ -80,6 +80,8 @@ async function backupAndApplyRetention(
         spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
       destinations: reachable.map((l) => ({
         id: l.id,
+        // A remote destination reads its delta bases from the local chunk cache, not over the network.
+        ...(l.destination.kind !== 'local' && spec.chunkCacheDir ? { repoOptions: { chunkCache: new LocalChunkCache(spec.chunkCacheDir) } } : {}),
         backend: limited(l, l.backend()),
         sibling: () => {
           const s = siblingOf(l);

@@ -37,7 +37,7 @@ export function isKnownAlgorithm(group: AlgorithmGroup, id: number): boolean {
 }
 
 export const CHUNK_ID = { SHA256: 1, HMAC_SHA256: 2 } as const;
-export const COMPRESSION = { NONE: 0, ZSTD: 1 } as const;
+export const COMPRESSION = { NONE: 0, ZSTD: 1, ZSTD_DELTA: 2 } as const;
 export const ENCRYPTION = { NONE_SHA256_TAG: 0, AES_256_GCM: 1 } as const;
 export const CHUNKER = { FASTCDC_GEAR_V1: 1, FIXED: 2 } as const;
 
@@ -45,6 +45,8 @@ registerAlgorithm('chunk-id', CHUNK_ID.SHA256, 'sha-256');
 registerAlgorithm('chunk-id', CHUNK_ID.HMAC_SHA256, 'hmac-sha-256');
 registerAlgorithm('compression', COMPRESSION.NONE, 'none');
 registerAlgorithm('compression', COMPRESSION.ZSTD, 'zstd');
+// Format 2: a chunk frame compressed by zstd with a base chunk as raw-content dictionary.
+registerAlgorithm('compression', COMPRESSION.ZSTD_DELTA, 'zstd against a base chunk');
 registerAlgorithm('encryption', ENCRYPTION.NONE_SHA256_TAG, 'none (sha-256 integrity tag)');
 registerAlgorithm('encryption', ENCRYPTION.AES_256_GCM, 'aes-256-gcm');
 registerAlgorithm('chunker', CHUNKER.FASTCDC_GEAR_V1, 'fastcdc-gear-v1');

@@ -13,6 +13,7 @@ import type { Sealer } from '../crypto/seal.ts';
 import type { HeaderBody } from './header.ts';
 import type { ChunkCodecConfig } from './chunk-codec.ts';
 import type { EncoderWorkers } from './encoder-pool.ts';
+import type { ChunkCache } from './chunk-cache.ts';
 import { decodeManifest, ManifestDamagedError, ManifestVersionError, type Manifest } from './manifest.ts';
 import { POINTS_PREFIX, pointIdFromKey, pointKey } from './layout.ts';
 
@@ -36,11 +37,18 @@ export interface RuntimeOptions {
    * backup); when null each write starts `workers` private workers. Owned by the caller.
    */
   encoderWorkers: EncoderWorkers | null;
+  /**
+   * Local cache of stored chunks for a remote destination: a write adds the chunks it
+   * stores and reads delta bases from it before downloading them. null: no cache.
+   */
+  chunkCache: ChunkCache | null;
 }
 
 export interface RepoContext {
   backend: Backend;
   header: HeaderBody;
+  /** The format version the header declares (1 or 2); format 1 gets no delta chunks. */
+  formatVersion: number;
   sealer: Sealer;
   codec: ChunkCodecConfig;
   options: RuntimeOptions;

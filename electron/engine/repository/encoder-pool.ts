@@ -14,19 +14,27 @@
  * parcel's bytes (the id, and the stored bytes unless the id is known); the caller keeps
  * stream order by awaiting in submission order. With workers, the parcel's `transfer`
  * buffers are moved (detached for the caller; hand-over.ts builds parcels); inline, the
- * pieces are read before `encode` returns. If a worker dies, every pending call rejects with
+ * pieces are read before `encode` returns. `encode(parcel, true)` returns a new chunk raw
+ * instead of encoding it; `encodeAgainst(id, raw, base)` then stores it, as a delta against
+ * `base` when that pays (ChunkIntake.encodeAgainst; `raw` is moved to the worker, the
+ * base copied). If a worker dies, every pending call rejects with
  * WORKER_CRASHED, the open sessions stay failed, and the set restarts its workers for
  * sessions opened later.
  */
 import type { Worker } from 'node:worker_threads';
 import { BackstopError } from '../../shared/result.ts';
 import { startWorker } from '../runtime/worker-entry.ts';
-import { ChunkIntake, sortedIds, type ChunkCodecConfig, type EncodedChunk } from './chunk-codec.ts';
-import type { ChunkParcel } from './hand-over.ts';
+import { ChunkIntake, sortedIds, type ChunkCodecConfig, type DeltaBase, type EncodedChunk } from './chunk-codec.ts';
+import { coversWholeBuffer, type ChunkParcel } from './hand-over.ts';
+
+function view(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.length);
+}
 
 export interface EncoderPool {
   readonly size: number;
-  encode(parcel: ChunkParcel): Promise<EncodedChunk>;
+  encode(parcel: ChunkParcel, keepRaw?: boolean): Promise<EncodedChunk>;
+  encodeAgainst(id: Buffer, raw: Buffer, base: DeltaBase | null): Promise<EncodedChunk>;
   close(): Promise<void>;
 }
 
@@ -34,8 +42,9 @@ export interface EncoderPool {
 export type EncoderRequest =
   | { type: 'config'; session: number; config: ChunkCodecConfig; known: Uint8Array }
   | { type: 'drop'; session: number }
-  | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[] };
-export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null } | { seq: number; error: string };
+  | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[]; keepRaw: boolean }
+  | { type: 'against'; session: number; seq: number; id: Uint8Array; raw: Uint8Array; base: DeltaBase | null };
+export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null; raw: Uint8Array | null; delta: boolean } | { seq: number; error: string };
 
 export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
 
@@ -45,9 +54,16 @@ class InlinePool implements EncoderPool {
   constructor(config: ChunkCodecConfig, known: Iterable<Uint8Array>) {
     this.intake = new ChunkIntake(config, sortedIds(known));
   }
-  encode(parcel: ChunkParcel): Promise<EncodedChunk> {
+  encode(parcel: ChunkParcel, keepRaw = false): Promise<EncodedChunk> {
     try {
-      return Promise.resolve(this.intake.encodePieces(parcel.pieces));
+      return Promise.resolve(this.intake.encodePieces(parcel.pieces, keepRaw));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  encodeAgainst(id: Buffer, raw: Buffer, base: DeltaBase | null): Promise<EncodedChunk> {
+    try {
+      return Promise.resolve(this.intake.encodeAgainst(id, raw, base));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -107,7 +123,11 @@ export class EncoderWorkers {
     this.track(gen, false);
     gen.load[worker]!--;
     if ('error' in m) p.reject(new BackstopError('INTERNAL', `chunk encoding failed in a worker: ${m.error}`));
-    else p.resolve({ id: Buffer.from(m.id.buffer, m.id.byteOffset, m.id.length), stored: m.stored && Buffer.from(m.stored.buffer, m.stored.byteOffset, m.stored.length) });
+    else {
+      const chunk: EncodedChunk = { id: view(m.id), stored: m.stored && view(m.stored), delta: m.delta };
+      if (m.raw) chunk.raw = view(m.raw);
+      p.resolve(chunk);
+    }
   }
 
   private crash(gen: Generation, e: unknown): void {
@@ -129,7 +149,7 @@ export class EncoderWorkers {
     const knownList = sortedIds(known);
     for (const w of gen.workers) w.postMessage({ type: 'config', session: id, config, known: knownList } satisfies EncoderRequest);
     let open = true;
-    const encode = (parcel: ChunkParcel): Promise<EncodedChunk> => {
+    const send = (make: (seq: number) => EncoderRequest, transfer: ArrayBuffer[]): Promise<EncodedChunk> => {
       if (gen.failure) return Promise.reject(gen.failure);
       if (!open || this.closed) return Promise.reject(new BackstopError('CANCELED', 'The chunk encoder session was closed.'));
       let best = 0;
@@ -139,9 +159,8 @@ export class EncoderWorkers {
         this.pending.set(seq, { resolve, reject, worker: best });
         this.track(gen, true);
         gen.load[best]!++;
-        const msg: EncoderRequest = { type: 'encode', session: id, seq, pieces: parcel.pieces };
         try {
-          gen.workers[best]!.postMessage(msg, parcel.transfer);
+          gen.workers[best]!.postMessage(make(seq), transfer);
         } catch (e) {
           // Not sent (e.g. a buffer to move was already detached): nothing is pending.
           this.pending.delete(seq);
@@ -151,12 +170,18 @@ export class EncoderWorkers {
         }
       });
     };
+    const encode = (parcel: ChunkParcel, keepRaw = false): Promise<EncodedChunk> =>
+      send((seq) => ({ type: 'encode', session: id, seq, pieces: parcel.pieces, keepRaw }), parcel.transfer);
+    const encodeAgainst = (chunkId: Buffer, raw: Buffer, base: DeltaBase | null): Promise<EncodedChunk> => {
+      // The raw chunk is moved; the base is copied (the caller may keep it cached).
+      return send((seq) => ({ type: 'against', session: id, seq, id: chunkId, raw, base }), coversWholeBuffer(raw) ? [raw.buffer] : []);
+    };
     const close = async (): Promise<void> => {
       if (!open) return;
       open = false;
       if (!gen.failure && !this.closed) for (const w of gen.workers) w.postMessage({ type: 'drop', session: id } satisfies EncoderRequest);
     };
-    return { size: this.size, encode, close };
+    return { size: this.size, encode, encodeAgainst, close };
   }
 
   /** Terminates the workers; pending calls reject with CANCELED. Idempotent. */
@@ -176,7 +201,8 @@ export function createEncoderPool(size: number, config: ChunkCodecConfig, known:
   const session = workers.session(config, known);
   return {
     size,
-    encode: (parcel) => session.encode(parcel),
+    encode: (parcel, keepRaw) => session.encode(parcel, keepRaw),
+    encodeAgainst: (id, raw, base) => session.encodeAgainst(id, raw, base),
     close: async () => {
       await session.close();
       await workers.close();

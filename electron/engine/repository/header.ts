@@ -7,6 +7,7 @@
  *   14  N  body: UTF-8 JSON (HeaderBody)
  *   14+N 32 SHA-256 of bytes [0, 14+N)
  *
+ * Versions 1 and 2 share this layout (2 adds delta chunks and manifest version 2).
  * Decoding order (each failure has its own error code): magic → NOT_A_BACKUP; version >
  * FORMAT_VERSION → FORMAT_TOO_NEW; checksum or JSON → INTEGRITY; unknown algorithm id →
  * FORMAT_TOO_NEW. Written once by initRepository, never modified.
@@ -14,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BackstopError } from '../../shared/result.ts';
-import { FORMAT_VERSION } from './layout.ts';
+import { FORMAT_VERSION, OLDEST_FORMAT_VERSION } from './layout.ts';
 import { isKnownAlgorithm } from './algorithms.ts';
 
 export const HEADER_MAGIC = Buffer.from('BKSTREPO', 'latin1');
@@ -39,17 +40,22 @@ const HeaderBody = z.object({
 });
 export type HeaderBody = z.infer<typeof HeaderBody>;
 
-export function encodeHeader(body: HeaderBody): Buffer {
+export function encodeHeader(body: HeaderBody, version: number = FORMAT_VERSION): Buffer {
   const json = Buffer.from(JSON.stringify(body), 'utf8');
   const head = Buffer.alloc(14);
   HEADER_MAGIC.copy(head, 0);
-  head.writeUInt16LE(FORMAT_VERSION, 8);
+  head.writeUInt16LE(version, 8);
   head.writeUInt32LE(json.length, 10);
   const sum = createHash('sha256').update(head).update(json).digest();
   return Buffer.concat([head, json, sum]);
 }
 
+/** The header's body; `headerVersion` tells the format version it declares. */
 export function decodeHeader(bytes: Buffer, location: string): HeaderBody {
+  return decodeVersionedHeader(bytes, location).body;
+}
+
+export function decodeVersionedHeader(bytes: Buffer, location: string): { version: number; body: HeaderBody } {
   if (bytes.length < 10 || !bytes.subarray(0, 8).equals(HEADER_MAGIC)) {
     throw new BackstopError('NOT_A_BACKUP', `${location} is not a Backstop repository (its header is not a Backstop header).`);
   }
@@ -62,7 +68,7 @@ export function decodeHeader(bytes: Buffer, location: string): HeaderBody {
   }
   const damaged = (why: string) =>
     new BackstopError('INTEGRITY', `The repository header at ${location} is damaged (${why}). The restore points cannot be opened without it.`);
-  if (version < 1 || bytes.length < 14 + 32) throw damaged('too short');
+  if (version < OLDEST_FORMAT_VERSION || bytes.length < 14 + 32) throw damaged('too short');
   const n = bytes.readUInt32LE(10);
   if (bytes.length !== 14 + n + 32) throw damaged('wrong length');
   const sum = createHash('sha256').update(bytes.subarray(0, 14 + n)).digest();
@@ -82,5 +88,5 @@ export function decodeHeader(bytes: Buffer, location: string): HeaderBody {
   if (unknown) {
     throw new BackstopError('FORMAT_TOO_NEW', `The repository at ${location} uses a ${unknown} algorithm this Backstop does not know. Update Backstop to use it.`);
   }
-  return parsed;
+  return { version, body: parsed };
 }

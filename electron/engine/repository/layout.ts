@@ -3,7 +3,10 @@
  * Pure naming; every module builds keys through these functions.
  */
 
-export const FORMAT_VERSION = 1;
+/** The newest repository format this build reads and the one it creates (docs/FORMAT.md §2). */
+export const FORMAT_VERSION = 2;
+/** Format 1 (no delta chunks) is still read and written: a repository keeps the version it was created with. */
+export const OLDEST_FORMAT_VERSION = 1;
 
 export const HEADER_KEY = 'backstop.repo';
 export const POINTS_PREFIX = 'points/';

@@ -1,12 +1,17 @@
 /**
  * Restore-point manifests (docs/FORMAT.md §8): `points/<point id>.point`.
  *
- *   file  = magic "BKSTMANI" ‖ version u16 LE (1) ‖ 2 zero bytes ‖ seal(body, aad = first 12 bytes ‖ UTF-8 point id)
+ *   file  = magic "BKSTMANI" ‖ version u16 LE (1 or 2) ‖ 2 zero bytes ‖ seal(body, aad = first 12 bytes ‖ UTF-8 point id)
  *   body  = compression id u8 (0 none, 1 zstd) ‖ payload
  *   payload (after decompression) =
  *           json length u32 LE ‖ JSON (ManifestInfo) ‖
  *           pack count u32 LE ‖ pack count × pack id (32 raw bytes) ‖
  *           ref count u32 LE ‖ ref count × (chunk id 32 ‖ pack number u32 ‖ offset u32 ‖ stored length u32 ‖ raw length u32)
+ *   version 2 (format 2, delta chunks): each ref also carries ‖ base u32 (an index into the
+ *           table refs ‖ bases, 0xFFFFFFFF = stored whole), and after the refs
+ *           base count u32 LE ‖ base count × (the same 52-byte entry): the chunks needed only
+ *           as bases, so the manifest names every location a restore reads (the base
+ *           closure). Bases form no cycle and are at most MAX_BASE_LINKS deep.
  *
  * Refs are in stream order; concatenating the raw chunks reproduces the stream. A
  * manifest is written once, last, by the writer that produced the point (its existence is
@@ -19,8 +24,13 @@ import type { Sealer } from '../crypto/seal.ts';
 import { frame, unframe } from './frame.ts';
 
 export const MANIFEST_MAGIC = Buffer.from('BKSTMANI', 'latin1');
-export const MANIFEST_VERSION = 1;
-const REF_LENGTH = 48;
+/** The newest manifest version; format-1 repositories keep writing version 1. */
+export const MANIFEST_VERSION = 2;
+const REF_LENGTH_V1 = 48;
+const REF_LENGTH_V2 = 52;
+const NO_BASE = 0xffffffff;
+/** Readers refuse longer base chains as malformed (writers keep them ≤ MAX_DELTA_DEPTH). */
+const MAX_BASE_LINKS = 16;
 
 const Json: z.ZodType<unknown> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(Json), z.record(z.string(), Json)]));
 
@@ -47,6 +57,9 @@ export const ManifestInfo = z.object({
     bytesNew: z.number().int(),
     bytesStored: z.number().int(),
     packsWritten: z.number().int(),
+    /** Format 2: new chunks stored as deltas, and bytes read from the destination for bases. */
+    chunksDelta: z.number().int().optional(),
+    bytesBaseRead: z.number().int().optional(),
   }),
   meta: z.record(z.string(), Json),
 });
@@ -58,11 +71,28 @@ export interface ChunkRef {
   offset: number;
   storedLength: number;
   rawLength: number;
+  /** The chunk this one is a delta against (format 2); absent or null: stored whole. */
+  base?: ChunkRef | null;
 }
 
 export interface Manifest {
   info: ManifestInfo;
+  /** The stream's chunks, in order. */
   refs: ChunkRef[];
+  /** Decoded only: chunks needed as bases but not in the stream (encode derives them from `refs`). */
+  bases?: ChunkRef[];
+}
+
+/** Every location a manifest names: its refs, then the bases they need that are not refs. */
+export function manifestLocations(m: Manifest): ChunkRef[] {
+  return m.bases && m.bases.length > 0 ? [...m.refs, ...m.bases] : m.refs;
+}
+
+/** Number of bases to resolve to read `r` (0: stored whole). */
+export function deltaDepth(r: ChunkRef): number {
+  let d = 0;
+  for (let b = r.base; b; b = b.base) d++;
+  return d;
 }
 
 export class ManifestDamagedError extends Error {
@@ -79,32 +109,57 @@ export class ManifestVersionError extends Error {
   }
 }
 
-function prefix(): Buffer {
+function prefix(version: number): Buffer {
   const p = Buffer.alloc(12);
   MANIFEST_MAGIC.copy(p, 0);
-  p.writeUInt16LE(MANIFEST_VERSION, 8);
+  p.writeUInt16LE(version, 8);
   return p;
 }
 
-export function encodeManifest(m: Manifest, sealer: Sealer, level: number): Buffer {
+/** `version` 1 (format-1 repositories) cannot express bases: a ref with one is refused. */
+export function encodeManifest(m: Manifest, sealer: Sealer, level: number, version: number = MANIFEST_VERSION): Buffer {
   const json = Buffer.from(JSON.stringify(m.info), 'utf8');
+  // The table: refs, then every base they need (transitively) that is not a ref.
+  const index = new Map<string, number>();
+  for (let i = 0; i < m.refs.length; i++) {
+    const key = m.refs[i]!.id.toString('hex');
+    if (!index.has(key)) index.set(key, i);
+  }
+  const bases: ChunkRef[] = [];
+  for (const r of m.refs) {
+    for (let b = r.base; b; b = b.base) {
+      const key = b.id.toString('hex');
+      if (index.has(key)) break; // it and its own bases are in the table already
+      index.set(key, m.refs.length + bases.length);
+      bases.push(b);
+    }
+  }
+  if (version < 2 && bases.length + m.refs.filter((r) => r.base).length > 0) throw new Error('manifest version 1 cannot record delta chunks');
+  const table = [...m.refs, ...bases];
   const packNumbers = new Map<string, number>();
-  for (const r of m.refs) if (!packNumbers.has(r.packId)) packNumbers.set(r.packId, packNumbers.size);
-  const payload = Buffer.alloc(4 + json.length + 4 + packNumbers.size * 32 + 4 + m.refs.length * REF_LENGTH);
+  for (const r of table) if (!packNumbers.has(r.packId)) packNumbers.set(r.packId, packNumbers.size);
+  const entry = version < 2 ? REF_LENGTH_V1 : REF_LENGTH_V2;
+  const payload = Buffer.alloc(4 + json.length + 4 + packNumbers.size * 32 + 4 + m.refs.length * entry + (version < 2 ? 0 : 4 + bases.length * entry));
   let p = payload.writeUInt32LE(json.length, 0);
   p += json.copy(payload, p);
   p = payload.writeUInt32LE(packNumbers.size, p);
   for (const id of packNumbers.keys()) p += Buffer.from(id, 'hex').copy(payload, p);
-  p = payload.writeUInt32LE(m.refs.length, p);
-  for (const r of m.refs) {
+  const put = (r: ChunkRef) => {
     p += r.id.copy(payload, p);
     p = payload.writeUInt32LE(packNumbers.get(r.packId)!, p);
     p = payload.writeUInt32LE(r.offset, p);
     p = payload.writeUInt32LE(r.storedLength, p);
     p = payload.writeUInt32LE(r.rawLength, p);
+    if (version >= 2) p = payload.writeUInt32LE(r.base ? index.get(r.base.id.toString('hex'))! : NO_BASE, p);
+  };
+  p = payload.writeUInt32LE(m.refs.length, p);
+  for (const r of m.refs) put(r);
+  if (version >= 2) {
+    p = payload.writeUInt32LE(bases.length, p);
+    for (const r of bases) put(r);
   }
   const body = frame(payload, level);
-  const head = prefix();
+  const head = prefix(version);
   return Buffer.concat([head, sealer.seal(body, Buffer.concat([head, Buffer.from(m.info.id, 'utf8')]))]);
 }
 
@@ -129,23 +184,42 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
     p += 4;
     const packs: string[] = [];
     for (let i = 0; i < packCount; i++, p += 32) packs.push(payload.subarray(p, p + 32).toString('hex'));
-    const refCount = payload.readUInt32LE(p);
-    p += 4;
-    if (payload.length !== p + refCount * REF_LENGTH) throw new Error('wrong length');
-    const refs: ChunkRef[] = new Array<ChunkRef>(refCount);
-    for (let i = 0; i < refCount; i++, p += REF_LENGTH) {
-      const packId = packs[payload.readUInt32LE(p + 32)];
-      if (packId === undefined) throw new Error('pack number out of range');
-      refs[i] = {
-        id: Buffer.from(payload.subarray(p, p + 32)),
-        packId,
-        offset: payload.readUInt32LE(p + 36),
-        storedLength: payload.readUInt32LE(p + 40),
-        rawLength: payload.readUInt32LE(p + 44),
-      };
+    const entry = version < 2 ? REF_LENGTH_V1 : REF_LENGTH_V2;
+    const baseOf: number[] = [];
+    const readEntries = (count: number): ChunkRef[] => {
+      if (payload.length < p + count * entry) throw new Error('wrong length');
+      const out = new Array<ChunkRef>(count);
+      for (let i = 0; i < count; i++, p += entry) {
+        const packId = packs[payload.readUInt32LE(p + 32)];
+        if (packId === undefined) throw new Error('pack number out of range');
+        out[i] = {
+          id: Buffer.from(payload.subarray(p, p + 32)),
+          packId,
+          offset: payload.readUInt32LE(p + 36),
+          storedLength: payload.readUInt32LE(p + 40),
+          rawLength: payload.readUInt32LE(p + 44),
+        };
+        baseOf.push(version < 2 ? NO_BASE : payload.readUInt32LE(p + 48));
+      }
+      return out;
+    };
+    const refs = readEntries(payload.readUInt32LE((p += 4) - 4));
+    let bases: ChunkRef[] = [];
+    if (version >= 2) bases = readEntries(payload.readUInt32LE((p += 4) - 4));
+    if (payload.length !== p) throw new Error('wrong length');
+    const table = bases.length > 0 ? [...refs, ...bases] : refs;
+    for (let i = 0; i < table.length; i++) {
+      if (baseOf[i] === NO_BASE) continue;
+      const base = table[baseOf[i]!];
+      if (base === undefined) throw new Error('base number out of range');
+      table[i]!.base = base;
+    }
+    for (const r of table) {
+      let links = 0;
+      for (let b = r.base; b; b = b.base) if (++links > MAX_BASE_LINKS) throw new Error('a chain of delta bases is cyclic or too deep');
     }
     if (info.id !== pointId) throw new Error('point id does not match its file name');
-    return { info, refs };
+    return bases.length > 0 ? { info, refs, bases } : { info, refs };
   } catch (e) {
     throw new ManifestDamagedError(`its content is malformed (${(e as Error).message})`);
   }

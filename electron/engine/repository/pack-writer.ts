@@ -26,6 +26,8 @@ export interface ChunkLocation {
   offset: number;
   storedLength: number;
   rawLength: number;
+  /** The chunk this one is stored as a delta against (format 2); absent or null: stored whole. */
+  base?: ChunkLocation | null;
 }
 
 export class PackWriter {

@@ -6,7 +6,9 @@
  * missing or truncated pack fails before anything is emitted. While streaming: chunks are
  * fetched with ranged reads (adjacent chunks of one pack coalesced, ≤ 8 MiB per read, two
  * reads ahead), each is authenticated, decompressed and checked against its id before it
- * is emitted; the whole-stream length and SHA-256 are checked at the end and a mismatch
+ * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
+ * base not already at hand, at most a few per chunk; bases this stream itself emits are
+ * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
  * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
  * Memory: ≤ 3 reads of ≤ 8 MiB plus the stream buffer. Abort → stream errors with CANCELED.
  */
@@ -16,7 +18,8 @@ import { BackstopError, hasCode } from '../../shared/result.ts';
 import { ChunkDecoder, ChunkDamagedError } from './chunk-codec.ts';
 import type { RepoContext } from './context.ts';
 import { PACKS_PREFIX, packIdFromKey, packKey } from './layout.ts';
-import type { ChunkRef, Manifest } from './manifest.ts';
+import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
+import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PACK_TRAILER_LENGTH } from './pack.ts';
 
 const COALESCE_LIMIT = 8 * 1024 * 1024;
@@ -52,7 +55,7 @@ function groupRefs(refs: readonly ChunkRef[]): ReadGroup[] {
 /** Checks that every pack the manifest needs exists and is long enough. */
 export async function preflight(ctx: RepoContext, m: Manifest): Promise<void> {
   const need = new Map<string, number>();
-  for (const r of m.refs) need.set(r.packId, Math.max(need.get(r.packId) ?? 0, r.offset + r.storedLength + PACK_TRAILER_LENGTH));
+  for (const r of manifestLocations(m)) need.set(r.packId, Math.max(need.get(r.packId) ?? 0, r.offset + r.storedLength + PACK_TRAILER_LENGTH));
   if (need.size === 0) return;
   const sizes = new Map<string, number>();
   for (const o of await ctx.backend.list(PACKS_PREFIX)) {
@@ -84,6 +87,9 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   await preflight(ctx, m);
   const groups = groupRefs(m.refs);
   const decoder = new ChunkDecoder(ctx.codec);
+  const resolver = new ChunkResolver(ctx, decoder);
+  const baseIds = new Set<string>();
+  for (const r of manifestLocations(m)) if (r.base) baseIds.add(r.base.id.toString('hex'));
 
   async function* generate(): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
@@ -106,11 +112,14 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
         const at = r.offset - g.offset;
         let raw: Buffer;
         try {
-          raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength);
+          const base = r.base ? { id: r.base.id, raw: await resolver.raw(r.base) } : null;
+          raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength, base);
         } catch (e) {
+          if (e instanceof ChunkUnreadableError) throw integrity(pointId, e.packId, `${e.detail} (a base of chunk ${r.id.toString('hex').slice(0, 16)}…)`);
           if (e instanceof ChunkDamagedError) throw integrity(pointId, r.packId, `holds a bad chunk at offset ${r.offset}: ${e.message}`);
           throw e;
         }
+        if (baseIds.size > 0 && baseIds.has(r.id.toString('hex'))) resolver.remember(r.id, raw);
         hash.update(raw);
         total += raw.length;
         yield raw;

@@ -18,8 +18,9 @@ import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
 import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
 import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions } from './context.ts';
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
-import { decodeHeader, encodeHeader, type HeaderBody } from './header.ts';
-import { FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
+import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
+import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
+import { manifestLocations } from './manifest.ts';
 import { readPoint } from './reader.ts';
 import { verify, type VerifyOptions } from './verify.ts';
 import { summarize, writePoint } from './writer.ts';
@@ -37,6 +38,11 @@ export interface InitOptions extends OpenOptions {
   chunker?: CdcParams;
   /** Target pack size in bytes (default 32 MiB). */
   packSize?: number;
+  /**
+   * Format version to create (default FORMAT_VERSION, 2). 1 makes a repository that
+   * Backstop versions without delta chunks can read; it never gets delta chunks.
+   */
+  formatVersion?: number;
 }
 
 /** Compression workers a write uses when the caller does not say: one per core, 1 to 4. */
@@ -59,10 +65,11 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     progressIntervalMs: o.progressIntervalMs ?? 250,
     maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
     encoderWorkers: o.encoderWorkers ?? null,
+    chunkCache: o.chunkCache ?? null,
   };
 }
 
-async function readHeader(backend: Backend): Promise<HeaderBody> {
+async function readHeader(backend: Backend): Promise<{ version: number; body: HeaderBody }> {
   let bytes: Buffer;
   try {
     bytes = await backend.get(HEADER_KEY);
@@ -78,7 +85,7 @@ async function readHeader(backend: Backend): Promise<HeaderBody> {
     }
     throw e;
   }
-  return decodeHeader(bytes, backend.location);
+  return decodeVersionedHeader(bytes, backend.location);
 }
 
 export async function isRepository(backend: Backend): Promise<boolean> {
@@ -113,7 +120,9 @@ export async function initRepository(backend: Backend, options: InitOptions = {}
     packSize,
     key: keyInfo,
   };
-  await backend.put(HEADER_KEY, encodeHeader(header));
+  const version = options.formatVersion ?? FORMAT_VERSION;
+  if (!Number.isInteger(version) || version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION) throw new BackstopError('VALIDATION', `format version must be from ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION}`);
+  await backend.put(HEADER_KEY, encodeHeader(header, version));
   return openRepository(backend, options);
 }
 
@@ -123,7 +132,7 @@ export async function initRepository(backend: Backend, options: InitOptions = {}
  */
 export async function openRepository(backend: Backend, options: OpenOptions = {}): Promise<Repository> {
   const opts = runtimeOptions(options);
-  const header = await readHeader(backend);
+  const { version: formatVersion, body: header } = await readHeader(backend);
   const key = options.key ?? null;
   const salt = Buffer.from(header.repositoryId, 'hex');
   let dataKey: Buffer | null = null;
@@ -149,6 +158,7 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
   const ctx: RepoContext = {
     backend,
     header,
+    formatVersion,
     sealer,
     codec: { encryption: header.algorithms.encryption, dataKey, chunkIdKey, level: opts.compressionLevel },
     options: opts,
@@ -164,7 +174,7 @@ export class Repository {
     const h = ctx.header;
     this.info = {
       location: ctx.backend.location,
-      formatVersion: FORMAT_VERSION,
+      formatVersion: ctx.formatVersion,
       repositoryId: h.repositoryId,
       encrypted: h.key !== null,
       keyFingerprint: h.key?.fingerprint ?? null,
@@ -302,7 +312,8 @@ export class Repository {
       return { packsDeleted: 0, bytesFreed: 0, markersDeleted: 0, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
     }
     const referenced = new Set<string>();
-    for (const m of good) for (const r of m.refs) referenced.add(r.packId);
+    // A manifest names its chunks' bases too (format 2), so a base a kept point needs is kept.
+    for (const m of good) for (const r of manifestLocations(m)) referenced.add(r.packId);
     const decision = decideGarbage({ packs, markers, referenced, now: options.now(), graceMs: options.gcGraceMs, markerStaleMs: options.markerStaleMs });
     let bytesFreed = 0;
     for (const p of decision.deletePacks) {

@@ -4,9 +4,13 @@
  * For each point checked: the manifest must decode; every pack it references is read
  * whole (one at a time, ≤ packSize + one chunk in memory) and must hash to its name,
  * carry a valid index, and every chunk in it must authenticate, decompress and match its
- * id; each of the point's refs must match an index entry exactly; the refs' lengths must
+ * id — a delta chunk is decoded against its base (resolved through the manifests' base
+ * links, chunk-resolver.ts) and must then hash to its id; each of the point's refs, and
+ * each base they need, must match an index entry exactly; the refs' lengths must
  * add up to the stream length. Each pack is checked once per call even when many points
- * share it. Problems are collected, never thrown: each names the point and the pack.
+ * share it. Problems are collected, never thrown: each names the point and the pack; a
+ * missing or damaged base is named like a damaged pack (the base's pack), for every
+ * point whose chunks need it.
  * Throws only for an unknown point id (NOT_FOUND), a cancel (CANCELED), or a storage
  * failure that is not about a specific object.
  */
@@ -14,7 +18,8 @@ import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts'
 import { ChunkDecoder, ChunkDamagedError } from './chunk-codec.ts';
 import type { RepoContext } from './context.ts';
 import { packKey } from './layout.ts';
-import type { Manifest } from './manifest.ts';
+import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
+import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PackDamagedError, parsePack, type PackEntry } from './pack.ts';
 import { ProgressThrottle, type ProgressSink } from './progress.ts';
 import type { VerifyProblem, VerifyProgress, VerifyReport } from './types.ts';
@@ -43,9 +48,20 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
   }
 
   const packSet = new Set<string>();
-  for (const m of manifests) for (const r of m.refs) packSet.add(r.packId);
+  const byId = new Map<string, ChunkRef>();
+  const baseIds = new Set<string>();
+  for (const m of manifests) {
+    for (const r of manifestLocations(m)) {
+      packSet.add(r.packId);
+      byId.set(r.id.toString('hex'), r);
+      if (r.base) baseIds.add(r.base.id.toString('hex'));
+    }
+  }
   const packOrder = [...packSet];
   const decoder = new ChunkDecoder(ctx.codec);
+  const resolver = new ChunkResolver(ctx, decoder);
+  /** Delta chunks whose base could not be read: chunk id → the pack at fault and why. */
+  const unresolved = new Map<string, { packId: string; reason: string }>();
   const status = new Map<string, PackStatus>();
   const progress = new ProgressThrottle<VerifyProgress>(opts.onProgress, ctx.options.now, ctx.options.progressIntervalMs);
   let bytesChecked = 0;
@@ -60,7 +76,26 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
       const entries = parsePack(bytes, packId, ctx.sealer);
       const byOffset = new Map<number, PackEntry>();
       for (const e of entries) {
-        decoder.decode(e.id, bytes.subarray(e.offset, e.offset + e.storedLength), e.rawLength);
+        const frame = decoder.open(e.id, bytes.subarray(e.offset, e.offset + e.storedLength));
+        const baseId = decoder.baseIdOf(e.id, frame);
+        const key = e.id.toString('hex');
+        let raw: Buffer | null = null;
+        if (!baseId) raw = decoder.decodeFrame(e.id, frame, e.rawLength);
+        else {
+          const baseRef = byId.get(baseId.toString('hex'));
+          let base: Buffer | null = null;
+          if (!baseRef) unresolved.set(key, { packId, reason: `holds chunk ${key.slice(0, 16)}…, a delta against chunk ${baseId.toString('hex').slice(0, 16)}…, which no restore point names` });
+          else {
+            try {
+              base = await resolver.raw(baseRef);
+            } catch (err) {
+              if (!(err instanceof ChunkUnreadableError)) throw err;
+              unresolved.set(key, { packId: err.packId, reason: `${err.detail} (the base of chunk ${key.slice(0, 16)}…)` });
+            }
+          }
+          if (base) raw = decoder.decodeFrame(e.id, frame, e.rawLength, { id: baseId, raw: base });
+        }
+        if (raw && baseIds.has(key)) resolver.remember(e.id, raw);
         chunksChecked++;
         byOffset.set(e.offset, e);
       }
@@ -78,21 +113,24 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
   for (const m of manifests) {
     const reported = new Set<string>();
     let sum = 0;
-    for (const r of m.refs) {
-      sum += r.rawLength;
-      if (reported.has(r.packId)) continue;
+    for (const r of m.refs) sum += r.rawLength;
+    for (const r of manifestLocations(m)) {
       const st = status.get(r.packId)!;
+      let packId = r.packId;
       let why: string | null = null;
       if (!st.ok) why = st.reason;
       else {
         const e = st.entries.get(r.offset);
         if (!e || !e.id.equals(r.id) || e.storedLength !== r.storedLength || e.rawLength !== r.rawLength) {
           why = `does not hold the chunk the manifest expects at offset ${r.offset}`;
+        } else {
+          const u = unresolved.get(r.id.toString('hex'));
+          if (u) ({ packId, reason: why } = u);
         }
       }
-      if (why) {
-        reported.add(r.packId);
-        problems.push({ pointId: m.info.id, packId: r.packId, code: 'INTEGRITY', message: `Restore point ${m.info.id} is damaged: pack ${r.packId} ${why}.` });
+      if (why && !reported.has(packId)) {
+        reported.add(packId);
+        problems.push({ pointId: m.info.id, packId, code: 'INTEGRITY', message: `Restore point ${m.info.id} is damaged: pack ${packId} ${why}.` });
       }
     }
     if (sum !== m.info.length) {

@@ -7,6 +7,10 @@
  *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
  *     input hands them over, else the chunk is copied into one buffer)
  *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
+ *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
+ *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
+ *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
+ *     keeping every chunk at most MAX_DELTA_DEPTH bases away from a whole one)
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
  *     : append to the open pack → pack full: marker names it, then put it
  *     (one pack upload overlaps with filling the next; at most two packs in memory)
@@ -30,11 +34,16 @@ import type { EncodedChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
 import { InflightWrite } from './inflight-marker.ts';
 import { newPointId, pointKey } from './layout.ts';
-import { encodeManifest, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
+import { deltaDepth, encodeManifest, manifestLocations, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
+import { ChunkDecoder } from './chunk-codec.ts';
+import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
 import { MAX_META_BYTES, type PointSummary, type WritePointOptions } from './types.ts';
+
+/** At most this many bases are resolved to read any chunk (a delta of a delta of a delta). */
+export const MAX_DELTA_DEPTH = 3;
 
 /** Streams announced (expectedSize) below this are encoded inline, without worker threads. */
 export const SMALL_STREAM_BYTES = 16 * 1024 * 1024;
@@ -134,10 +143,46 @@ interface Chain {
   parentId: string | null;
   basePoints: string[];
   known: Map<string, ChunkLocation>;
+  /** The parent point's refs with their stream offsets (`starts`), for base candidates. */
+  parent: { refs: ChunkRef[]; starts: number[] } | null;
+}
+
+/**
+ * The base candidate of a new chunk at stream offset `at`, `length` bytes: the parent's chunk
+ * that overlaps [at, at + length) most (content shifted by earlier edits mostly still lines
+ * up with the chunk it came from, and a shift of a few bytes must not pick the neighbour).
+ */
+function candidateAt(parent: Chain['parent'], at: number, length: number): ChunkRef | null {
+  if (!parent || parent.refs.length === 0) return null;
+  let lo = 0;
+  let hi = parent.starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (parent.starts[mid]! <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  let best: ChunkRef | null = null;
+  let bestOverlap = 0;
+  for (let i = lo; i < parent.refs.length && parent.starts[i]! < at + length; i++) {
+    const r = parent.refs[i]!;
+    const overlap = Math.min(at + length, parent.starts[i]! + r.rawLength) - Math.max(at, parent.starts[i]!);
+    if (overlap > bestOverlap) {
+      best = r;
+      bestOverlap = overlap;
+    }
+  }
+  return best;
+}
+
+/** `r`, or the nearest base of it shallow enough that a delta against it stays within MAX_DELTA_DEPTH. */
+function shallowEnough(r: ChunkRef): ChunkRef {
+  let b = r;
+  while (b.base && deltaDepth(b) >= MAX_DELTA_DEPTH) b = b.base;
+  return b;
 }
 
 async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
-  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map() };
+  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null };
   if (opts.kind !== 'incremental') return chain;
   const { good } = await ctx.manifests.scan();
   const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
@@ -146,16 +191,29 @@ async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: str
   chain.chainId = newest.info.chainId;
   chain.parentId = newest.info.id;
   const slots = new Map<string, PackSlot>();
+  const locate = (r: ChunkRef): ChunkLocation => {
+    const key = r.id.toString('hex');
+    const known = chain.known.get(key);
+    if (known) return known;
+    let slot = slots.get(r.packId);
+    if (!slot) slots.set(r.packId, (slot = { id: r.packId }));
+    const loc: ChunkLocation = { id: r.id, pack: slot, offset: r.offset, storedLength: r.storedLength, rawLength: r.rawLength, base: r.base ? locate(r.base) : null };
+    chain.known.set(key, loc);
+    return loc;
+  };
   for (const m of ofType) {
     if (m.info.chainId !== chain.chainId) continue;
     chain.basePoints.push(m.info.id);
-    for (const r of m.refs) {
-      const key = r.id.toString('hex');
-      if (chain.known.has(key)) continue;
-      let slot = slots.get(r.packId);
-      if (!slot) slots.set(r.packId, (slot = { id: r.packId }));
-      chain.known.set(key, { id: r.id, pack: slot, offset: r.offset, storedLength: r.storedLength, rawLength: r.rawLength });
+    for (const r of manifestLocations(m)) locate(r);
+  }
+  if (ctx.formatVersion >= 2 && ctx.codec.level > 0) {
+    const starts: number[] = [];
+    let at = 0;
+    for (const r of newest.refs) {
+      starts.push(at);
+      at += r.rawLength;
     }
+    chain.parent = { refs: newest.refs, starts };
   }
   return chain;
 }
@@ -210,7 +268,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     if (!isBackstopError(e)) throw e;
   }
 
-  const { chainId, parentId, basePoints, known } = await loadChain(ctx, opts, pointId);
+  const { chainId, parentId, basePoints, known, parent } = await loadChain(ctx, opts, pointId);
+  const resolver = parent ? new ChunkResolver(ctx, new ChunkDecoder(ctx.codec)) : null;
   const inflight = new InflightWrite(backend, randomBytes(16).toString('hex'), createdAt, basePoints, options.markerHeartbeatMs);
   const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal);
 
@@ -224,6 +283,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       : createEncoderPool(options.workers, ctx.codec, chainIds);
 
   const stats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0 };
+  let chunksDelta = 0;
   const expected = opts.expectedSize ?? null;
   const progress = new ProgressThrottle<WriteProgress>(opts.onProgress, options.now, options.progressIntervalMs);
   const snapshot = (done: boolean): WriteProgress => {
@@ -231,14 +291,35 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     return { ...stats, expectedBytes: expected, etaSeconds: done ? 0 : etaSeconds(stats.bytesRead, expected, elapsedMs), elapsedMs, done };
   };
 
-  const queue: { rawLength: number; encoded: Promise<EncodedChunk> }[] = [];
+  type Placed = EncodedChunk & { base?: ChunkLocation | null };
+  const queue: { rawLength: number; encoded: Promise<Placed> }[] = [];
+
+  /**
+   * A new chunk that came back raw: stored against its base candidate when that pays. A
+   * base that cannot be read (damaged; verify reports it) only costs the delta.
+   */
+  const againstBase = async (chunk: EncodedChunk, candidate: ChunkRef): Promise<Placed> => {
+    const base = shallowEnough(candidate);
+    // The base's location in this chain (always there: bases come from the chain's manifests).
+    const baseLoc = known.get(base.id.toString('hex')) ?? null;
+    let baseRaw: Buffer | null = null;
+    if (baseLoc) {
+      try {
+        baseRaw = await resolver!.raw(base);
+      } catch (e) {
+        if (!(e instanceof ChunkUnreadableError)) throw e;
+      }
+    }
+    const encoded = await pool.encodeAgainst(chunk.id, chunk.raw!, baseRaw ? { id: base.id, raw: baseRaw } : null);
+    return encoded.delta ? { ...encoded, base: baseLoc } : encoded;
+  };
   const refs: ChunkLocation[] = [];
   let committed = false;
 
   // Chunks are placed in stream order, so the first copy of a repeated chunk is the one kept.
   const drainOne = async (): Promise<void> => {
     const item = queue.shift()!;
-    const { id, stored } = await item.encoded;
+    const { id, stored, base } = await item.encoded;
     const key = id.toString('hex');
     const existing = known.get(key);
     if (existing) {
@@ -248,7 +329,13 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     }
     if (!stored) throw new BackstopError('INTERNAL', `A compression worker skipped chunk ${key.slice(0, 16)}… as already stored, but this backup does not have it.`);
     const loc = await packs.add(id, stored, item.rawLength);
+    if (base) {
+      loc.base = base;
+      chunksDelta++;
+    }
     known.set(key, loc);
+    // Format 2 with a remote destination: the next incremental finds its bases locally.
+    if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);
     refs.push(loc);
     stats.chunksNew++;
     stats.bytesNew += item.rawLength;
@@ -267,6 +354,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     for await (const chunk of chunkPieceStream(source, chunker)) {
       if (signal?.aborted) throw abortError();
       const rawLength = chunk.length;
+      const candidate = candidateAt(parent, stats.bytesRead, rawLength);
       stats.bytesRead += rawLength;
       let hashed = 0;
       for (const p of chunk.pieces) {
@@ -276,7 +364,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
       if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
       // Moved buffers are detached (length 0) for this thread from here on.
-      const encoded = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] });
+      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null);
+      const encoded: Promise<Placed> = candidate ? first.then((c) => (c.raw ? againstBase(c, candidate) : c)) : first;
       encoded.catch(() => {});
       queue.push({ rawLength, encoded });
       while (queue.length >= options.maxChunksInFlight) await drainOne();
@@ -289,7 +378,13 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await packs.flush();
     if (signal?.aborted) throw abortError();
 
-    const chunkRefs: ChunkRef[] = refs.map((l) => ({ id: l.id, packId: l.pack.id!, offset: l.offset, storedLength: l.storedLength, rawLength: l.rawLength }));
+    const asRef = new Map<ChunkLocation, ChunkRef>();
+    const toRef = (l: ChunkLocation): ChunkRef => {
+      let r = asRef.get(l);
+      if (!r) asRef.set(l, (r = { id: l.id, packId: l.pack.id!, offset: l.offset, storedLength: l.storedLength, rawLength: l.rawLength, base: l.base ? toRef(l.base) : null }));
+      return r;
+    };
+    const chunkRefs: ChunkRef[] = refs.map(toRef);
     const info: ManifestInfo = {
       id: pointId,
       database: opts.database,
@@ -304,12 +399,19 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       chunking: chunking.kind === 'fixed' ? { kind: 'fixed', size: chunking.size } : { kind: 'cdc', ...ctx.header.chunker },
       length: stats.bytesRead,
       sha256: streamHash.digest('hex'),
-      stats: { chunksNew: stats.chunksNew, chunksReused: stats.chunksReused, bytesNew: stats.bytesNew, bytesStored: stats.bytesStored, packsWritten: packs.packsWritten },
+      stats: {
+        chunksNew: stats.chunksNew,
+        chunksReused: stats.chunksReused,
+        bytesNew: stats.bytesNew,
+        bytesStored: stats.bytesStored,
+        packsWritten: packs.packsWritten,
+        ...(ctx.formatVersion >= 2 ? { chunksDelta, bytesBaseRead: resolver?.bytesRead ?? 0 } : {}),
+      },
       meta: opts.meta ?? {},
     };
     const manifest: Manifest = { info, refs: chunkRefs };
     try {
-      await commitManifest(backend, pointId, encodeManifest(manifest, ctx.sealer, options.compressionLevel));
+      await commitManifest(backend, pointId, encodeManifest(manifest, ctx.sealer, options.compressionLevel, ctx.formatVersion >= 2 ? 2 : 1));
     } catch (e) {
       if (e instanceof CommitUncertain) {
         committed = true; // unknown: keep the packs

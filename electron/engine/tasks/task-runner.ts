@@ -89,6 +89,8 @@ export interface TaskRunnerDeps {
   encoderWorkers?: number;
   /** Delivers run-succeeded / run-failed / database-failed to the task's channels, in the background. */
   notifier?: Notifier;
+  /** Local chunk cache folder for S3 destinations (BackupJobSpec.chunkCacheDir); undefined = none. */
+  chunkCacheDir?: string;
 }
 
 interface ActiveState {
@@ -357,6 +359,7 @@ export class TaskRunner {
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
           ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
+          ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)

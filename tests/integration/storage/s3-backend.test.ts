@@ -11,7 +11,7 @@ import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from
 import { S3Backend, createS3Backend, type S3BackendOptions } from '../../../electron/engine/storage/s3-backend.ts';
 import { probeS3 } from '../../../electron/engine/storage/s3-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
-import { S3RVER_CREDENTIALS, S3RVER_NO_DELETE_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { S3RVER_NO_DELETE_CREDENTIALS, s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 
 const MIB = 1024 * 1024;
 let s3: S3rverHandle;
@@ -25,17 +25,7 @@ afterAll(async () => {
 });
 
 function options(over: Partial<S3BackendOptions> = {}): S3BackendOptions {
-  return {
-    bucket: 'work',
-    prefix: '',
-    region: 'us-east-1',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    storageClass: null,
-    checksumMode: 'WHEN_REQUIRED',
-    credentials: { ...S3RVER_CREDENTIALS },
-    ...over,
-  };
+  return s3rverBackendOptions(s3, over);
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -29,7 +29,8 @@ afterAll(async () => {
 });
 
 async function setup() {
-  const engine = await testEngine({ encoderWorkers: 0 });
+  const dataDir = tempDir();
+  const engine = await testEngine({ encoderWorkers: 0, dataDir });
   const folder = tempDir();
   const local = tempDir();
   copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
@@ -58,7 +59,7 @@ async function setup() {
       destinations: [{ kind: 'local', path: local }, s3dest],
     }),
   );
-  return { engine, folder, local, server, task, s3dest, credentialsRef };
+  return { engine, folder, local, server, task, s3dest, credentialsRef, dataDir };
 }
 
 describe('task with a local and an S3 destination', () => {
@@ -146,6 +147,21 @@ describe('task with a local and an S3 destination', () => {
     const db = new Database(restored.path!, { readonly: true });
     expect(db.prepare('SELECT body FROM note').pluck().all()).toEqual(['remember the milk']);
     db.close();
+  });
+
+  it('keeps the chunks it stored to S3 in the local chunk cache (one folder per S3 repository, none for the local ones), and an incremental after a change succeeds', async () => {
+    const { engine, folder, task, dataDir } = await setup();
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const cache = join(dataDir, 'chunk-cache');
+    const repos = readdirSync(cache);
+    expect(repos).toHaveLength(2); // chinook.sqlite and notes.db on S3; the local destination is not cached
+    for (const r of repos) expect(readdirSync(join(cache, r)).length).toBeGreaterThan(0);
+    const db = new Database(join(folder, 'notes.db'));
+    db.exec("UPDATE note SET body = 'remember the eggs'");
+    db.close();
+    const inc = await runTask(engine, task.id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(inc.databases.every((d) => d.status === 'success' && d.kind === 'incremental')).toBe(true);
   });
 
   it('keeps the local backup when S3 is unreachable, and says which destination failed', async () => {

@@ -84,16 +84,16 @@ describe('not a repository / too new', () => {
     await seeded();
     const path = join(dir.path, 'backstop.repo');
     const bytes = await readFile(path);
-    bytes.writeUInt16LE(2, 8);
+    bytes.writeUInt16LE(3, 8);
     await writeFile(path, bytes);
-    await expect(openRepository(new LocalBackend(dir.path), { key, ...FAST })).rejects.toMatchObject({ code: 'FORMAT_TOO_NEW', message: expect.stringMatching(/format version 2.*Update Backstop/) });
+    await expect(openRepository(new LocalBackend(dir.path), { key, ...FAST })).rejects.toMatchObject({ code: 'FORMAT_TOO_NEW', message: expect.stringMatching(/format version 3.*Update Backstop/) });
   });
 
   it('a newer manifest version → FORMAT_TOO_NEW for that point', async () => {
     const { repo, a, b, dataB } = await seeded();
     const path = join(dir.path, 'points', `${a.id}.point`);
     const bytes = await readFile(path);
-    bytes.writeUInt16LE(2, 8);
+    bytes.writeUInt16LE(3, 8);
     await writeFile(path, bytes);
     const fresh = await openRepository(new LocalBackend(dir.path), { key, ...FAST });
     await expect(fresh.readPoint(a.id)).rejects.toMatchObject({ code: 'FORMAT_TOO_NEW' });

@@ -28,7 +28,7 @@ describe('header', () => {
   it('has the documented byte layout', () => {
     const bytes = encodeHeader(body);
     expect(bytes.subarray(0, 8).toString('latin1')).toBe('BKSTREPO');
-    expect(bytes.readUInt16LE(8)).toBe(1);
+    expect(bytes.readUInt16LE(8)).toBe(2);
     const n = bytes.readUInt32LE(10);
     expect(bytes.length).toBe(14 + n + 32);
     expect(createHash('sha256').update(bytes.subarray(0, 14 + n)).digest().equals(bytes.subarray(14 + n))).toBe(true);
@@ -39,8 +39,8 @@ describe('header', () => {
     const bytes = encodeHeader(body);
     expect(() => decodeHeader(Buffer.from('hello world, not a header'), 'X')).toThrow(expect.objectContaining({ code: 'NOT_A_BACKUP' }));
     const newer = Buffer.from(bytes);
-    newer.writeUInt16LE(2, 8);
-    expect(() => decodeHeader(newer, 'X')).toThrow(expect.objectContaining({ code: 'FORMAT_TOO_NEW', message: expect.stringMatching(/version 2/) }));
+    newer.writeUInt16LE(3, 8);
+    expect(() => decodeHeader(newer, 'X')).toThrow(expect.objectContaining({ code: 'FORMAT_TOO_NEW', message: expect.stringMatching(/version 3/) }));
     const flipped = Buffer.from(bytes);
     flipped[20]! ^= 1;
     expect(() => decodeHeader(flipped, 'X')).toThrow(expect.objectContaining({ code: 'INTEGRITY', message: expect.stringMatching(/checksum/) }));

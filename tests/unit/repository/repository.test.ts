@@ -165,7 +165,7 @@ describe.each([
 
   it('reports repository info', () => {
     expect(repo.info).toMatchObject({
-      formatVersion: 1,
+      formatVersion: 2,
       encrypted,
       keyFingerprint: encrypted ? keyFingerprint(key) : null,
       chunker: SMALL_CDC,

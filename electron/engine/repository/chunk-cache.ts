@@ -1,0 +1,101 @@
+/**
+ * A bounded local cache of stored chunks, so an incremental to a remote destination (S3)
+ * reads its delta bases from the local disk instead of downloading them (docs/FORMAT.md §6a).
+ *
+ * Contract: entries are the chunks' *stored* form (sealed: AES-256-GCM under the
+ * repository's data key for an encrypted repository, so the cache holds no plaintext the
+ * destination does not), filed under `<dir>/<repositoryId>/<id[0..2]>/<chunk id>`. `get`
+ * returns the bytes or null (missing/unreadable: the caller reads the destination); the
+ * caller authenticates and checks them like any chunk, and `drop`s an entry that fails.
+ * `put` is atomic (temp file + rename) and best effort: a full or unwritable disk only
+ * costs downloads, never a backup. When the cache grows beyond `maxBytes` the least
+ * recently written entries are removed. Safe to share between repositories (keyed by
+ * repository id) and between processes (writes are atomic, eviction tolerates races).
+ */
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const DEFAULT_CHUNK_CACHE_BYTES = 512 * 1024 * 1024;
+
+export interface ChunkCache {
+  get(repositoryId: string, id: Uint8Array): Promise<Buffer | null>;
+  put(repositoryId: string, id: Uint8Array, stored: Uint8Array): Promise<void>;
+  drop(repositoryId: string, id: Uint8Array): Promise<void>;
+}
+
+const hex = (id: Uint8Array) => Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
+
+export class LocalChunkCache implements ChunkCache {
+  private total: number | null = null;
+  private evicting: Promise<void> | null = null;
+
+  constructor(
+    readonly dir: string,
+    readonly maxBytes = DEFAULT_CHUNK_CACHE_BYTES,
+  ) {}
+
+  private path(repositoryId: string, id: Uint8Array): string {
+    const h = hex(id);
+    return join(this.dir, repositoryId, h.slice(0, 2), h);
+  }
+
+  async get(repositoryId: string, id: Uint8Array): Promise<Buffer | null> {
+    try {
+      return await readFile(this.path(repositoryId, id));
+    } catch {
+      return null;
+    }
+  }
+
+  async drop(repositoryId: string, id: Uint8Array): Promise<void> {
+    await unlink(this.path(repositoryId, id)).catch(() => {});
+  }
+
+  async put(repositoryId: string, id: Uint8Array, stored: Uint8Array): Promise<void> {
+    const path = this.path(repositoryId, id);
+    try {
+      if (await stat(path).catch(() => null)) return;
+      const folder = join(path, '..');
+      await mkdir(folder, { recursive: true });
+      const tmp = join(folder, `.${randomBytes(6).toString('hex')}.tmp`);
+      await writeFile(tmp, stored);
+      await rename(tmp, path);
+      this.total = (this.total ?? (await this.measure())) + stored.length;
+      if (this.total > this.maxBytes) await (this.evicting ??= this.evict().finally(() => (this.evicting = null)));
+    } catch {
+      // Best effort: the chunk is in the destination; only a later download is lost.
+    }
+  }
+
+  private async entries(): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+    const out: { path: string; size: number; mtimeMs: number }[] = [];
+    for (const repo of await readdir(this.dir).catch(() => [] as string[])) {
+      for (const fan of await readdir(join(this.dir, repo)).catch(() => [] as string[])) {
+        for (const name of await readdir(join(this.dir, repo, fan)).catch(() => [] as string[])) {
+          if (name.startsWith('.')) continue;
+          const path = join(this.dir, repo, fan, name);
+          const s = await stat(path).catch(() => null);
+          if (s) out.push({ path, size: s.size, mtimeMs: s.mtimeMs });
+        }
+      }
+    }
+    return out;
+  }
+
+  private async measure(): Promise<number> {
+    return (await this.entries()).reduce((n, e) => n + e.size, 0);
+  }
+
+  /** Removes the oldest entries until the cache is at most 3/4 full. */
+  private async evict(): Promise<void> {
+    const all = (await this.entries()).sort((a, b) => a.mtimeMs - b.mtimeMs);
+    let total = all.reduce((n, e) => n + e.size, 0);
+    for (const e of all) {
+      if (total <= this.maxBytes * 0.75) break;
+      await rm(e.path, { force: true });
+      total -= e.size;
+    }
+    this.total = total;
+  }
+}
