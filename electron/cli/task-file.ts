@@ -78,6 +78,8 @@ export const TaskFile = z.strictObject({
     .min(1, 'needs at least one destination'),
   excludeDatabases: z.array(z.string().min(1)).default([]),
   tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
+  /** Scheduled test restores (`backstop agent` runs them; `backstop test-restore` runs one now). */
+  testRestore: z.strictObject({ schedule: Cron }).optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

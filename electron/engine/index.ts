@@ -25,6 +25,8 @@ import { HealthMonitor } from './tasks/health-monitor.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
+import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJobResult } from './test-restore/index.ts';
+import { runWorkerJob } from './runtime/worker-job.ts';
 import { loadS3Credentials } from './destinations/index.ts';
 import { serverPassword } from './servers/index.ts';
 import { hasCode } from '../shared/result.ts';
@@ -34,6 +36,8 @@ import {
   KeysTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
+  ScratchTargetsTable,
+  ServerRestoresTable,
   TaskDatabasesTable,
   openAppDatabase,
   SCHEMA_VERSION,
@@ -73,6 +77,10 @@ export interface Engine {
   runner: TaskRunner;
   scheduler: Scheduler;
   keys: KeyService;
+  /** Test restores of tasks (issue #22). */
+  testRestores: TestRestoreService;
+  /** Whole-server restores' progress per target database (a re-run skips what is done). */
+  serverRestores: ServerRestoresTable;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
   /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
@@ -135,6 +143,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
+  const scratchTargets = new ScratchTargetsTable(db);
   const runner = new TaskRunner({
     history,
     taskDatabases,
@@ -146,6 +155,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     toolPaths: () => settings.get().toolPaths,
     executor,
     encoderWorkers: opts.encoderWorkers,
+    scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {
@@ -171,6 +181,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     restoredDatabases,
     now,
   });
+
+  const testRestores = new TestRestoreService({
+    history,
+    scratch: scratchTargets,
+    events,
+    logger,
+    now,
+    toolPaths: () => settings.get().toolPaths,
+    sqliteScratchDir: sqliteScratchDir(dataDir),
+    runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
+  });
+  const serverRestores = new ServerRestoresTable(db);
 
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger): Promise<{ runId: string }> {
     const resolved = await resolveTask(taskId);
@@ -229,6 +251,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     scheduler,
     keys,
+    testRestores,
+    serverRestores,
     resolveTask,
     start: () => {
       scheduler.start();
@@ -244,7 +268,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(healthTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
-      await Promise.all([runner.idle(), restores.idle()]);
+      testRestores.cancelAll();
+      await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
       logger.info('engine stopped');
       db.close();
       closeLog();

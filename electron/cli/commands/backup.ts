@@ -74,6 +74,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     encryption: key ? { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) } : { mode: 'none' },
     destinations,
     excludeDatabases: f.excludeDatabases,
+    ...(f.testRestore ? { testRestore: { schedule: f.testRestore.schedule } } : {}),
     enabled: true,
     createdAt: stamp,
     updatedAt: stamp,

@@ -289,6 +289,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await packs.flush();
     if (signal?.aborted) throw abortError();
 
+    const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}) };
+    const metaBytes = Buffer.byteLength(JSON.stringify(meta), 'utf8');
+    if (metaBytes > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${metaBytes} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
     const chunkRefs: ChunkRef[] = refs.map((l) => ({ id: l.id, packId: l.pack.id!, offset: l.offset, storedLength: l.storedLength, rawLength: l.rawLength }));
     const info: ManifestInfo = {
       id: pointId,
@@ -305,7 +308,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       length: stats.bytesRead,
       sha256: streamHash.digest('hex'),
       stats: { chunksNew: stats.chunksNew, chunksReused: stats.chunksReused, bytesNew: stats.bytesNew, bytesStored: stats.bytesStored, packsWritten: packs.packsWritten },
-      meta: opts.meta ?? {},
+      meta,
     };
     const manifest: Manifest = { info, refs: chunkRefs };
     try {

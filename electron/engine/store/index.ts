@@ -8,3 +8,5 @@ export * from './schedule-state-table.ts';
 export * from './keys-table.ts';
 export * from './task-databases-table.ts';
 export * from './restored-databases-table.ts';
+export * from './scratch-targets-table.ts';
+export * from './server-restores-table.ts';

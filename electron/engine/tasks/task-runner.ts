@@ -76,6 +76,8 @@ export interface TaskRunnerDeps {
   executor: JobExecutor;
   /** Compression/encryption threads inside each job (undefined = repository default). */
   encoderWorkers?: number;
+  /** Test-restore scratch databases Backstop created on a server (never backed up). */
+  scratchNames?: (server: Server) => Set<string>;
 }
 
 interface ActiveState {
@@ -183,7 +185,8 @@ export class TaskRunner {
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
-      const databases = all.filter((d) => !excluded.has(d));
+      const scratch = this.deps.scratchNames?.(server) ?? new Set<string>();
+      const databases = all.filter((d) => !excluded.has(d) && !scratch.has(d));
       if (resolved.persisted) {
         const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
         const restoredByName = this.deps.restoredDatabases?.forServer(server.id) ?? new Map<string, RestoredDatabase>();
