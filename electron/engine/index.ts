@@ -79,6 +79,8 @@ export interface Engine {
   keys: KeyService;
   /** Test restores of tasks (issue #22). */
   testRestores: TestRestoreService;
+  /** Arms each task's test-restore cron (started and stopped with the engine). */
+  testRestoreScheduler: Scheduler;
   /** Whole-server restores' progress per target database (a re-run skips what is done). */
   serverRestores: ServerRestoresTable;
   /** Loads a stored task with its server and secrets, ready to run. */
@@ -213,6 +215,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
   });
   events.on('tasks.changed', () => scheduler.rearmAll());
+  // Test restores have their own cron per task (task.testRestore.schedule), in the task's time zone.
+  const testRestoreScheduler = new Scheduler({
+    tasks: () =>
+      tasks
+        .list()
+        .filter((t) => t.testRestore?.schedule)
+        .map((t) => ({ ...t, schedule: { full: t.testRestore!.schedule, incremental: null, timezone: t.schedule.timezone } })),
+    state: new ScheduleStateTable(db, 'test_restore_schedule_state'),
+    now,
+    onDue: (task, _kind, trigger) => {
+      resolveTask(task.id)
+        .then((resolved) => testRestores.run(resolved, trigger))
+        .catch((e: unknown) => {
+          if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id }, 'scheduled test restore skipped: the previous one is still going');
+          else logger.error({ err: e, taskId: task.id }, 'scheduled test restore could not start');
+        });
+    },
+    onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
+  });
+  events.on('tasks.changed', () => testRestoreScheduler.rearmAll());
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
   let healthTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
@@ -252,10 +274,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     scheduler,
     keys,
     testRestores,
+    testRestoreScheduler,
     serverRestores,
     resolveTask,
     start: () => {
       scheduler.start();
+      testRestoreScheduler.start();
       health.check();
       healthTimer = setInterval(() => health.check(), 30 * 60_000);
       healthTimer.unref();
@@ -265,6 +289,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (closed) return;
       closed = true;
       scheduler.stop();
+      testRestoreScheduler.stop();
       clearInterval(healthTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();

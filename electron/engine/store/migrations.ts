@@ -126,7 +126,8 @@ export const MIGRATIONS: readonly string[] = [
   // 8: test restores (issue #22): a run's kind and each database's checks and duration; the
   //    scratch databases/folders a test restore created (so a crashed one's are removed on the
   //    next run, and no other name is ever touched); whole-server restores' progress per
-  //    target database (a re-run skips what it finished and redoes what it left half-done).
+  //    target database (a re-run skips what it finished and redoes what it left half-done);
+  //    the last test-restore schedule slot handled per task.
   `
   ALTER TABLE runs ADD COLUMN run_kind TEXT NOT NULL DEFAULT 'backup';
   ALTER TABLE run_databases ADD COLUMN checks TEXT;
@@ -147,6 +148,11 @@ export const MIGRATIONS: readonly string[] = [
     state      TEXT NOT NULL CHECK (state IN ('started', 'done')),
     updated_at TEXT NOT NULL,
     PRIMARY KEY (target, database)
+  ) STRICT;
+
+  CREATE TABLE test_restore_schedule_state (
+    task_id      TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    last_slot_at TEXT NOT NULL
   ) STRICT;
   `,
 ];
