@@ -69,6 +69,8 @@ export interface TaskDraft {
   destinations: DestinationDraft[];
   excludeDatabases: string[];
   enabled: boolean;
+  /** The test-restore cron (issue #22), carried through an edit unchanged; null = none. */
+  testRestore: string | null;
 }
 
 export function defaultTimezone(): string {
@@ -112,6 +114,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     destinations: [{ kind: 'local', path: '' }],
     excludeDatabases: [],
     enabled: true,
+    testRestore: null,
   };
 }
 
@@ -149,6 +152,7 @@ export function draftFromTask(t: Task): TaskDraft {
     destinations: t.destinations.map(destinationDraft),
     excludeDatabases: [...t.excludeDatabases],
     enabled: t.enabled,
+    testRestore: t.testRestore?.schedule ?? null,
   };
 }
 
@@ -232,5 +236,6 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     ),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
+    ...(d.testRestore ? { testRestore: { schedule: d.testRestore } } : {}),
   };
 }

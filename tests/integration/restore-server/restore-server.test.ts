@@ -28,6 +28,21 @@ async function restoreServer(dataDir: string, ...args: string[]): Promise<{ code
   return { code: r.code, doc: JSON.parse(r.out) as Doc };
 }
 
+/**
+ * A temp folder with `task.json` (a nightly logical task of `source` to `<dir>/backups`, password in `env`),
+ * `target.json`, and one backup run; the caller removes the folder.
+ */
+async function backedUp(source: { kind: string; host: string; port: number; user: string; password: string }, target: typeof source, env: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'backstop-rs-'));
+  process.env[env] = source.password;
+  const server = (s: typeof source) => ({ kind: s.kind, host: s.host, port: s.port, user: s.user, passwordEnv: env, tls: 'disable' });
+  writeFileSync(join(dir, 'task.json'), JSON.stringify({ name: 'task', server: server(source), type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], ...extra }));
+  writeFileSync(join(dir, 'target.json'), JSON.stringify(server(target)));
+  const b = await cliInProcess('backup', '--config', join(dir, 'task.json'), '--json', '--data-dir', join(dir, 'data'));
+  expect(JSON.parse(b.out).status).toBe('success');
+  return dir;
+}
+
 const byName = (doc: Doc) => Object.fromEntries(doc.databases.map((d) => [d.database, d]));
 
 describe('restore-server: PostgreSQL', () => {
@@ -55,13 +70,8 @@ describe('restore-server: PostgreSQL', () => {
     }
     target.psql(`CREATE DATABASE "r_with space"; `);
     target.psql('CREATE TABLE keep (marker text); INSERT INTO keep VALUES (\'mine\');', 'r_with space');
-    dir = mkdtempSync(join(tmpdir(), 'backstop-rs-pg-'));
-    process.env.BACKSTOP_TEST_PG_PASSWORD = source.password;
-    const server = (pg: PgServer) => ({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' });
-    writeFileSync(join(dir, 'task.json'), JSON.stringify({ name: 'pg', server: server(source), type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } }));
-    writeFileSync(join(dir, 'target.json'), JSON.stringify(server(target)));
-    const b = await cliInProcess('backup', '--config', join(dir, 'task.json'), '--json', '--data-dir', join(dir, 'data'));
-    expect(JSON.parse(b.out).status).toBe('success');
+    const pg = (s: PgServer) => ({ kind: 'postgres', ...s });
+    dir = await backedUp(pg(source), pg(target), 'BACKSTOP_TEST_PG_PASSWORD', { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
   }, 300_000);
 
   afterAll(async () => {
@@ -146,13 +156,8 @@ describe('restore-server: MariaDB', () => {
       source.sql(`CREATE DATABASE ${q(n)}; CREATE TABLE ${q(n)}.items (id INT PRIMARY KEY, v VARCHAR(80)); INSERT INTO ${q(n)}.items SELECT seq, CONCAT(MD5(seq), ${lit(n)}) FROM mysql.seq_1_to_200; CREATE TABLE ${q(n)}.\`we ird\` (x DECIMAL(5,2)); INSERT INTO ${q(n)}.\`we ird\` VALUES (1.25), (NULL);`);
     }
     target.sql('CREATE DATABASE `plain`; CREATE TABLE `plain`.keep (m VARCHAR(10)); INSERT INTO `plain`.keep VALUES (\'mine\');');
-    dir = mkdtempSync(join(tmpdir(), 'backstop-rs-maria-'));
-    process.env.BACKSTOP_TEST_MARIA_PASSWORD = source.password;
-    const server = (m: MariadbServer) => ({ kind: 'mysql', host: m.host, port: m.port, user: m.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD', tls: 'disable' });
-    writeFileSync(join(dir, 'task.json'), JSON.stringify({ name: 'maria', server: server(source), type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
-    writeFileSync(join(dir, 'target.json'), JSON.stringify(server(target)));
-    const b = await cliInProcess('backup', '--config', join(dir, 'task.json'), '--json', '--data-dir', join(dir, 'data'));
-    expect(JSON.parse(b.out).status).toBe('success');
+    const maria = (s: MariadbServer) => ({ kind: 'mysql', ...s });
+    dir = await backedUp(maria(source), maria(target), 'BACKSTOP_TEST_MARIA_PASSWORD');
   }, 300_000);
 
   afterAll(async () => {

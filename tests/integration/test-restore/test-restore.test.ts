@@ -60,6 +60,13 @@ async function pointWithFacts(folder: string, tables: Record<string, number>): P
   });
 }
 
+/** Writes `<dir>/task.json`: a nightly logical task of `server` (password in `passwordEnv`) to `<dir>/backups`. */
+function logicalTask(dir: string, name: string, server: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  const task = join(dir, 'task.json');
+  writeFileSync(task, JSON.stringify({ name, server: { ...server, tls: 'disable' }, type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], ...extra }));
+  return task;
+}
+
 const names = (dir: string) => readdirSync(dir).sort();
 const scratchRows = (dataDir: string) => {
   const db = new Database(join(dataDir, 'backstop.db'));
@@ -161,19 +168,8 @@ describe('test restores of PostgreSQL backups', () => {
     const dir = tempDir();
     const dataDir = join(dir, 'data');
     process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
-    const task = join(dir, 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 'pg',
-        server: { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * *' },
-        destinations: [{ kind: 'local', path: join(dir, 'backups') }],
-        excludeDatabases: ['postgres'],
-        tools: { binDir: PG_BIN },
-      }),
-    );
+    const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' };
+    const task = logicalTask(dir, 'pg', server, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
     await backup(task, dataDir);
     const shopFolder = join(dir, 'backups', encodeDatabaseFolder('shop'));
     expect(await facts(shopFolder)).toEqual({ method: 'pg-custom-stream', tables: { '"Sales"."line ""items"""': 250, '"public"."empty"': 0 } });
@@ -222,17 +218,7 @@ describe('test restores of MariaDB backups', () => {
     const dir = tempDir();
     const dataDir = join(dir, 'data');
     process.env.BACKSTOP_TEST_MARIA_PASSWORD = maria.password;
-    const task = join(dir, 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 'maria',
-        server: { kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD', tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * *' },
-        destinations: [{ kind: 'local', path: join(dir, 'backups') }],
-      }),
-    );
+    const task = logicalTask(dir, 'maria', { kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD' });
     await backup(task, dataDir);
     expect(await facts(join(dir, 'backups', encodeDatabaseFolder('shop')))).toEqual({ method: 'mysql-sql-stream', tables: { 'it`em': 3, empty: 0 } });
     const { code, doc } = await testRestore(task, dataDir);
