@@ -13,7 +13,8 @@ import Database from 'libsql';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
-import { cliInProcess } from '../../fixtures/cli.ts';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -200,6 +201,47 @@ describe('test restores of PostgreSQL backups', () => {
       { name: 'row counts', ok: false, detail: 'table "Sales"."line ""items""": 249 rows recorded at backup time, 250 rows restored' },
     ]);
     expect(scratchDatabases()).toBe('backstop_test_not_ours');
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
+});
+
+describe('test restores: kill -9 in the middle', () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    pg.psql('CREATE DATABASE big;');
+    pg.psql(`CREATE TABLE rows AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g;`, 'big');
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it('the scratch database a killed test restore left is removed by the next run', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const task = logicalTask(dir, 'pg', { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    await backup(task, dataDir);
+    const scratch = () => pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim();
+
+    // The shipped command in its own process, killed once its scratch database exists.
+    const child = spawn(process.execPath, [CLI_BIN, 'test-restore', '--config', task, '--json', '--data-dir', dataDir], { stdio: 'ignore', env: process.env });
+    const exited = new Promise((r) => child.once('exit', r));
+    let left = '';
+    for (let i = 0; i < 1200 && !left; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = scratch();
+    }
+    expect(left).toMatch(/^backstop_test_\d{14}_[0-9a-f]{8}$/);
+    child.kill('SIGKILL');
+    await exited;
+    expect(scratchRows(dataDir)).toEqual([{ target: `postgres://${pg.host}:${pg.port}`, name: left }]);
+
+    const next = await testRestore(task, dataDir);
+    expect(next.doc.leftoversRemoved).toEqual([left]);
+    expect(next.code).toBe(0);
+    expect(next.doc.databases.map((d) => [d.database, d.status])).toEqual([['big', 'ok']]);
+    expect(scratch()).toBe('');
     expect(scratchRows(dataDir)).toEqual([]);
   });
 });
