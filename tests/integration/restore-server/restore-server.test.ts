@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'libsql';
-import { cliInProcess } from '../../fixtures/cli.ts';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
 import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
@@ -187,5 +188,47 @@ describe('restore-server: MariaDB', () => {
     const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain');
     expect(copy.code).toBe(0);
     expect(mariadbFingerprint(target, 'plain_copy')).toEqual(mariadbFingerprint(source, 'plain'));
+  });
+});
+
+describe('restore-server: kill -9 in the middle', () => {
+  let source: PgServer;
+  let target: PgServer;
+  let dir: string;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startPostgres(), startPostgres()]);
+    source.psql('CREATE DATABASE a; CREATE DATABASE big;');
+    source.psql('CREATE TABLE t AS SELECT 1 AS x;', 'a');
+    source.psql('CREATE TABLE rows AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g;', 'big');
+    const pg = (s: PgServer) => ({ kind: 'postgres', ...s });
+    dir = await backedUp(pg(source), pg(target), 'BACKSTOP_TEST_PG_PASSWORD', { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+  }, 300_000);
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a re-run after the real process was killed completes only what was missing', { timeout: 600_000 }, async () => {
+    const dataDir = join(dir, 'data');
+    const args = ['restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'k_', '--jobs', '1'];
+    const child = spawn(process.execPath, [CLI_BIN, ...args, '--json', '--data-dir', dataDir], { stdio: 'ignore', env: process.env });
+    const exited = new Promise((r) => child.once('exit', r));
+    const has = (db: string) => target.psql(`SELECT count(*) FROM pg_database WHERE datname = ${lit(db)}`).trim() === '1';
+    let started = false;
+    for (let i = 0; i < 2400 && !started; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      started = has('k_big');
+    }
+    expect(started).toBe(true);
+    child.kill('SIGKILL');
+    await exited;
+    expect(has('k_a')).toBe(true);
+
+    const again = await restoreServer(dataDir, ...args.slice(1));
+    expect(again.code).toBe(0);
+    expect(byName(again.doc)).toMatchObject({ a: { status: 'skipped' }, big: { status: 'ok' } });
+    expect(again.doc.notes).toContain('"k_big" was left half-restored by an interrupted run; it was dropped and restored again.');
+    const sum = (pg: PgServer, db: string) => pg.psql('SELECT count(*), md5(string_agg(v, \',\' ORDER BY id)) FROM rows', db).trim();
+    expect(sum(target, 'k_big')).toBe(sum(source, 'big'));
   });
 });
