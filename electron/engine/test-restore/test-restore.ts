@@ -87,7 +87,11 @@ export class TestRestoreService {
       }
       const destination = task.destinations[0]!;
       const credentials = resolved.s3Credentials[0] ?? null;
-      const folders = (await listBackupFolders(destination, credentials)).filter((f) => !f.serverStream);
+      const all = await listBackupFolders(destination, credentials);
+      const folders = all.filter((f) => !f.serverStream);
+      if (folders.length === 0 && all.length > 0) {
+        throw new BackstopError('VALIDATION', `Task "${task.name}" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.`);
+      }
       if (folders.length === 0) {
         throw new BackstopError('NOT_FOUND', `${destinationId(destination)} holds no database backups of task "${task.name}" yet: run a backup first.`);
       }
@@ -145,6 +149,7 @@ export class TestRestoreService {
     const started = now();
     const seq = history.startDatabase(runId, { database, destination: destinationId(resolved.task.destinations[0]!), kind: 'full', kindReason: null, startedAt: started.toISOString(), serverStream: false });
     let result: TestRestoreDatabase;
+    let failureCode: string | null = null;
     let target: string | null = null;
     try {
       target = scratch.create();
@@ -168,6 +173,7 @@ export class TestRestoreService {
       result = { database, status: job.checks.every((c) => c.ok) ? 'ok' : 'failed', durationMs: now().getTime() - started.getTime(), pointId: job.pointId, checks: job.checks };
     } catch (e) {
       const f = toFailure(e);
+      failureCode = f.code;
       result = { database, status: 'failed', durationMs: now().getTime() - started.getTime(), pointId: null, checks: [{ name: 'restore', ok: false, detail: `${f.code}: ${f.message}` }] };
     }
     if (target !== null) {
@@ -177,6 +183,7 @@ export class TestRestoreService {
         // Kept on record: the next run removes it.
         log.error({ err: e, scratch: target }, 'could not remove the scratch target');
         const f = toFailure(e);
+        failureCode ??= f.code;
         result.checks.push({ name: 'cleanup', ok: false, detail: `the scratch target ${target} could not be removed (${f.code}: ${f.message}); the next test restore removes it` });
         result.status = 'failed';
       }
@@ -190,7 +197,8 @@ export class TestRestoreService {
       bytesRead: 0,
       bytesStored: 0,
       endedAt: now().toISOString(),
-      errorCode: failedCheck ? (failedCheck.name === 'restore' ? (failedCheck.detail.split(':')[0] ?? 'RESTORE_FAILED') : 'INTEGRITY') : null,
+      // A check that found the restored copy differs from what the backup recorded is INTEGRITY.
+      errorCode: failedCheck ? (failureCode ?? 'INTEGRITY') : null,
       errorMessage: failedCheck ? `${failedCheck.name}: ${failedCheck.detail}` : null,
       checks: result.checks,
       durationMs: result.durationMs,

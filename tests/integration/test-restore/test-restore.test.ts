@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'libsql';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { spawn } from 'node:child_process';
@@ -148,6 +148,23 @@ describe('test restores of SQLite backups', () => {
     expect(doc.status).toBe('failed');
     expect(doc.error).toEqual({ code: 'NOT_FOUND', message: `local:${join(dir, 'backups')} holds no database backups of task "x" yet: run a backup first.` });
     expect(doc.databases).toEqual([]);
+  });
+});
+
+describe('test restores of a destination with server-level streams only', () => {
+  it('is VALIDATION saying cluster snapshots are not test-restored yet; nothing is created', async () => {
+    const dir = tempDir();
+    await initRepository(new LocalBackend(join(dir, 'backups', '~server', 'base.tar')));
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'cluster', server: { kind: 'sqlite', folder: dir }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    const { code, doc } = await testRestore(task, join(dir, 'data'));
+    expect(code).toBe(1);
+    expect(doc.error).toEqual({
+      code: 'VALIDATION',
+      message: 'Task "cluster" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.',
+    });
+    expect(doc.databases).toEqual([]);
+    expect(scratchRows(join(dir, 'data'))).toEqual([]);
   });
 });
 
