@@ -44,6 +44,15 @@ async function backedUp(source: { kind: string; host: string; port: number; user
   return dir;
 }
 
+/** `backedUp` for a PostgreSQL source (the `postgres` database left out). */
+const pgBackedUp = (source: PgServer, target: PgServer) =>
+  backedUp({ kind: 'postgres', ...source }, { kind: 'postgres', ...target }, 'BACKSTOP_TEST_PG_PASSWORD', { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+
+async function stopAll(servers: ({ stop(): Promise<void> } | undefined)[], dir: string | undefined): Promise<void> {
+  await Promise.all(servers.map((s) => s?.stop()));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
 const byName = (doc: Doc) => Object.fromEntries(doc.databases.map((d) => [d.database, d]));
 
 describe('restore-server: PostgreSQL', () => {
@@ -71,14 +80,10 @@ describe('restore-server: PostgreSQL', () => {
     }
     target.psql(`CREATE DATABASE "r_with space"; `);
     target.psql('CREATE TABLE keep (marker text); INSERT INTO keep VALUES (\'mine\');', 'r_with space');
-    const pg = (s: PgServer) => ({ kind: 'postgres', ...s });
-    dir = await backedUp(pg(source), pg(target), 'BACKSTOP_TEST_PG_PASSWORD', { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    dir = await pgBackedUp(source, target);
   }, 300_000);
 
-  afterAll(async () => {
-    await Promise.all([source?.stop(), target?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopAll([source, target], dir));
 
   it('restores every database under a prefix; roles only when asked; never over an existing name; a re-run completes only what was missing', { timeout: 600_000 }, async () => {
     const dataDir = join(dir, 'data');
@@ -161,10 +166,7 @@ describe('restore-server: MariaDB', () => {
     dir = await backedUp(maria(source), maria(target), 'BACKSTOP_TEST_MARIA_PASSWORD');
   }, 300_000);
 
-  afterAll(async () => {
-    await Promise.all([source?.stop(), target?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopAll([source, target], dir));
 
   it('restores under the original names where free, identical to the source; an existing one is untouched; users only when asked; a re-run skips', { timeout: 600_000 }, async () => {
     const dataDir = join(dir, 'data');
@@ -200,13 +202,10 @@ describe('restore-server: kill -9 in the middle', () => {
     source.psql('CREATE DATABASE a; CREATE DATABASE big;');
     source.psql('CREATE TABLE t AS SELECT 1 AS x;', 'a');
     source.psql('CREATE TABLE rows AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g;', 'big');
-    const pg = (s: PgServer) => ({ kind: 'postgres', ...s });
-    dir = await backedUp(pg(source), pg(target), 'BACKSTOP_TEST_PG_PASSWORD', { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    dir = await pgBackedUp(source, target);
   }, 300_000);
-  afterAll(async () => {
-    await Promise.all([source?.stop(), target?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+
+  afterAll(() => stopAll([source, target], dir));
 
   it('a re-run after the real process was killed completes only what was missing', { timeout: 600_000 }, async () => {
     const dataDir = join(dir, 'data');
