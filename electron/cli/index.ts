@@ -16,6 +16,7 @@ import { parseMoment } from '../shared/moment.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
 // The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
 import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
+import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
@@ -28,6 +29,12 @@ Backups:
   backup --config task.json [--kind full|incremental] [--only DB,DB] [--key-file FILE]
                        one server-wide run now (every database on the server;
                        --only: just the named databases, no server-level streams)
+  test-restore --config task.json
+                       restore each database's latest point into a scratch database
+                       (backstop_test_…) or folder, check it, remove it
+  restore-server <root> --server server.json (--prefix P | --suffix S | --original-names)
+          [--point latest | --as-of TIME] [--only a,b] [--with-server-level] [--jobs N]
+                       restore every database of a task's destination root at once
   points <location>    the restore points of one database folder, oldest first
   verify <location> [--point ID]
                        read and check every chunk of one point (or all)
@@ -92,6 +99,10 @@ const OPTIONS = {
   'no-privileges': { type: 'boolean', default: false },
   'map-role': { type: 'string', multiple: true },
   'create-roles': { type: 'boolean', default: false },
+  prefix: { type: 'string' },
+  suffix: { type: 'string' },
+  'original-names': { type: 'boolean', default: false },
+  'with-server-level': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -224,6 +235,58 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ].join('\n'),
         );
         return summary.status === 'success' ? 0 : 1;
+      }
+      case 'test-restore': {
+        const config = need(values, 'config', 'test-restore');
+        const s = await withEngine(dataDir, (e) => testRestoreCommand(e, config, keyFile));
+        const doc = {
+          runId: s.runId,
+          status: s.status,
+          ...(s.error ? { error: s.error } : {}),
+          ...(s.leftoversRemoved.length ? { leftoversRemoved: s.leftoversRemoved } : {}),
+          databases: s.databases.map((d) => ({ database: d.database, status: d.status, durationMs: d.durationMs, point: d.pointId, checks: d.checks })),
+        };
+        printData(io, json, doc, () =>
+          [
+            `Test restore ${s.status}: ${s.databases.filter((d) => d.status === 'ok').length} ok, ${s.databases.filter((d) => d.status !== 'ok').length} failed`,
+            ...(s.error ? [`${s.error.code}: ${s.error.message}`] : []),
+            ...s.leftoversRemoved.map((n) => `removed the leftover scratch target ${n}`),
+            ...s.databases.flatMap((d) => [
+              `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} (${(d.durationMs / 1000).toFixed(1)} s)`,
+              ...d.checks.map((c) => `         ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
+            ]),
+          ].join('\n'),
+        );
+        return s.status === 'success' ? 0 : 1;
+      }
+      case 'restore-server': {
+        const naming = [values.prefix !== undefined, values.suffix !== undefined, values['original-names'] === true].filter(Boolean).length;
+        if (naming !== 1) usage('restore-server needs exactly one of --prefix P, --suffix S or --original-names.');
+        if (values['as-of'] !== undefined && values.point !== undefined) usage('restore-server takes --point latest or --as-of, not both.');
+        if (values.point !== undefined && values.point !== 'latest') usage('restore-server --point takes only "latest" (each database has its own point ids; use --as-of TIME for one moment).');
+        const root = rest[0] ?? usage('restore-server needs a <root> (the destination root of a task).');
+        const only = values.only === undefined ? undefined : values.only.flatMap((v) => v.split(',')).map((n) => n.trim()).filter((n) => n.length > 0);
+        if (only !== undefined && only.length === 0) usage('--only needs database names separated by commas.');
+        const jobs = int(values.jobs, 'jobs', 1);
+        const r = await withEngine(dataDir, (e) =>
+          restoreServerCommand(e, root, {
+            serverFile: need(values, 'server', 'restore-server'),
+            naming: values.prefix !== undefined ? { prefix: values.prefix } : values.suffix !== undefined ? { suffix: values.suffix } : { original: true },
+            ...(values['as-of'] !== undefined ? { asOf: parseMoment(values['as-of']) } : {}),
+            ...(only ? { only } : {}),
+            withServerLevel: values['with-server-level'] ?? false,
+            ...(jobs !== undefined ? { jobs } : {}),
+            ...(keyFile ? { keyFile } : {}),
+          }),
+        );
+        printData(io, json, r, () =>
+          [
+            ...r.notes.map((n) => `note: ${n}`),
+            ...r.databases.map((d) => `${d.status === 'ok' ? 'ok     ' : d.status === 'skipped' ? 'skipped' : 'FAILED '} ${d.database} → ${d.restoredAs}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`),
+            ...(r.serverLevel ? [`server level: ${r.serverLevel.status}${r.serverLevel.detail ? ` — ${r.serverLevel.detail}` : ''}`] : []),
+          ].join('\n'),
+        );
+        return r.databases.some((d) => d.status === 'failed') || r.serverLevel?.status === 'failed' ? 1 : 0;
       }
       case 'points': {
         const d = await withEngine(dataDir, (e) => pointsCommand(e, location(), keyFile));

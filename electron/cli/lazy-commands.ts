@@ -14,6 +14,8 @@ function lazy<M extends { [P in K]: AsyncFn }, K extends keyof M>(load: () => Pr
 
 export const createEngine = lazy(() => import('../engine/index.ts'), 'createEngine');
 export const backupCommand = lazy(() => import('./commands/backup.ts'), 'backupCommand');
+export const testRestoreCommand = lazy(() => import('./commands/test-restore.ts'), 'testRestoreCommand');
+export const restoreServerCommand = lazy(() => import('./commands/restore-server.ts'), 'restoreServerCommand');
 export const demoCommand = lazy(() => import('./commands/demo.ts'), 'demoCommand');
 export const pointsCommand = lazy(() => import('./commands/location.ts'), 'pointsCommand');
 export const verifyCommand = lazy(() => import('./commands/location.ts'), 'verifyCommand');

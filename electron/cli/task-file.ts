@@ -96,6 +96,8 @@ export const TaskFile = z.strictObject({
   notifications: z.array(NotificationFile).max(20).default([]),
   hooks: TaskHooks.optional(),
   limits: UploadLimits.optional(),
+  /** Scheduled test restores (`backstop agent` runs them; `backstop test-restore` runs one now). */
+  testRestore: z.strictObject({ schedule: Cron }).optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

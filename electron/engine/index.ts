@@ -26,6 +26,8 @@ import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { credentialsOf, loadCredentials } from './destinations/index.ts';
+import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJobResult } from './test-restore/index.ts';
+import { runWorkerJob } from './runtime/worker-job.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunTrigger } from '../shared/domain.ts';
@@ -37,6 +39,8 @@ import {
   NotificationDeliveriesTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
+  ScratchTargetsTable,
+  ServerRestoresTable,
   TaskDatabasesTable,
   openAppDatabase,
   ServersTable,
@@ -83,6 +87,12 @@ export interface Engine {
   runner: TaskRunner;
   scheduler: Scheduler;
   keys: KeyService;
+  /** Test restores of tasks (issue #22). */
+  testRestores: TestRestoreService;
+  /** Arms each task's test-restore cron (started and stopped with the engine). */
+  testRestoreScheduler: Scheduler;
+  /** Whole-server restores' progress per target database (a re-run skips what is done). */
+  serverRestores: ServerRestoresTable;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
   /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
@@ -142,6 +152,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const restoredDatabases = new RestoredDatabasesTable(db);
   const deliveries = new NotificationDeliveriesTable(db);
   const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
+  const scratchTargets = new ScratchTargetsTable(db);
   const runner = new TaskRunner({
     notifier,
     history,
@@ -155,6 +166,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     executor,
     encoderWorkers: opts.encoderWorkers,
     chunkCacheDir: join(dataDir, 'chunk-cache'),
+    scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {
@@ -181,6 +193,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
   });
 
+  const testRestores = new TestRestoreService({
+    history,
+    scratch: scratchTargets,
+    events,
+    logger,
+    now,
+    toolPaths: () => settings.get().toolPaths,
+    sqliteScratchDir: sqliteScratchDir(dataDir),
+    runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
+  });
+  const serverRestores = new ServerRestoresTable(db);
+
   /** `databases`: a per-database run (checked against the server's live list before it starts). */
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
     const resolved: ResolvedTask = await resolveTask(taskId);
@@ -206,6 +230,26 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
   });
   events.on('tasks.changed', () => scheduler.rearmAll());
+  // Test restores have their own cron per task (task.testRestore.schedule), in the task's time zone.
+  const testRestoreScheduler = new Scheduler({
+    tasks: () =>
+      tasks
+        .list()
+        .filter((t) => t.testRestore?.schedule)
+        .map((t) => ({ ...t, schedule: { full: t.testRestore!.schedule, incremental: null, timezone: t.schedule.timezone } })),
+    state: new ScheduleStateTable(db, 'test_restore_schedule_state'),
+    now,
+    onDue: (task, _kind, trigger) => {
+      resolveTask(task.id)
+        .then((resolved) => testRestores.run(resolved, trigger))
+        .catch((e: unknown) => {
+          if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id }, 'scheduled test restore skipped: the previous one is still going');
+          else logger.error({ err: e, taskId: task.id }, 'scheduled test restore could not start');
+        });
+    },
+    onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
+  });
+  events.on('tasks.changed', () => testRestoreScheduler.rearmAll());
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
   let healthTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
@@ -285,9 +329,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     scheduler,
     keys,
+    testRestores,
+    testRestoreScheduler,
+    serverRestores,
     resolveTask,
     start: () => {
       scheduler.start();
+      testRestoreScheduler.start();
       health.check();
       healthTimer = setInterval(() => health.check(), 30 * 60_000);
       healthTimer.unref();
@@ -299,10 +347,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (closed) return;
       closed = true;
       scheduler.stop();
+      testRestoreScheduler.stop();
       clearInterval(healthTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
-      await Promise.all([runner.idle(), restores.idle()]);
+      testRestores.cancelAll();
+      await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
       logger.info('engine stopped');
       db.close();
       closeLog();

@@ -160,6 +160,9 @@ export const TaskHooks = z.strictObject({
   onFailure: z.enum(['fail', 'skip', 'warn']).default('fail'),
 });
 export type TaskHooks = z.infer<typeof TaskHooks>;
+/** A task's scheduled test restores (issue #22): its own cron, in the task's time zone. */
+export const TestRestoreSettings = z.strictObject({ schedule: Cron });
+export type TestRestoreSettings = z.infer<typeof TestRestoreSettings>;
 
 const TaskFields = {
   name: Name,
@@ -176,6 +179,7 @@ const TaskFields = {
   limits: UploadLimits.optional(),
   /** The Settings notification channels (ids) this task notifies; absent = all of them. */
   notifications: z.array(Id).max(20).optional(),
+  testRestore: TestRestoreSettings.nullable().optional(),
 };
 
 export const Task = z.object({ id: Id, ...TaskFields, createdAt: z.string(), updatedAt: z.string() });
@@ -249,6 +253,14 @@ export type RunStatus = z.infer<typeof RunStatus>;
 export const RunTrigger = z.enum(['schedule', 'catch-up', 'manual', 'cli']);
 export type RunTrigger = z.infer<typeof RunTrigger>;
 
+/** One check a test restore ran on a restored database, and what it found. */
+export const RestoreCheck = z.object({ name: z.string(), ok: z.boolean(), detail: z.string() });
+export type RestoreCheck = z.infer<typeof RestoreCheck>;
+
+/** What a run did: a backup (the default) or a test restore (issue #22). */
+export const RunKind = z.enum(['backup', 'test-restore']);
+export type RunKind = z.infer<typeof RunKind>;
+
 export const RunDatabase = z.object({
   database: z.string(),
   destination: z.string(),
@@ -265,6 +277,9 @@ export const RunDatabase = z.object({
   errorMessage: z.string().nullable(),
   /** A server-level stream (PostgreSQL globals.sql, cluster base.tar), not a database; counted apart from databases. */
   serverStream: z.boolean().optional(),
+  /** Test restores: the checks run on the restored copy, and how long restore + checks took. */
+  checks: z.array(RestoreCheck).optional(),
+  durationMs: z.number().nullable().optional(),
 });
 export type RunDatabase = z.infer<typeof RunDatabase>;
 
@@ -282,6 +297,8 @@ export const Run = z.object({
   /** Fingerprint of the encryption key the run used; null when it did not encrypt. */
   keyFingerprint: z.string().nullable(),
   databases: z.array(RunDatabase),
+  /** Absent for a backup (every older row is one); 'test-restore' for a test restore. */
+  runKind: RunKind.optional(),
 });
 export type Run = z.infer<typeof Run>;
 

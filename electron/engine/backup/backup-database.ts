@@ -21,6 +21,7 @@ import type { DumpStream } from '../servers/connector.ts';
 import type { Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
+import { factsMeta, observed } from '../facts/dump-facts.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
 
 export interface DestinationTarget {
@@ -126,7 +127,10 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
       dump.meta.pageSize && input.backupType === 'snapshot'
         ? { kind: 'fixed' as const, size: blockSize(dump.meta.pageSize, input.fixedBlockBytes ?? 1024 * 1024) }
         : { kind: 'cdc' as const };
-    const branches = broadcast(dump.stream, prepared.length);
+    // Facts are counted from the stream before any writer may take its buffers over.
+    const counter = dump.facts;
+    const branches = broadcast(counter ? observed(dump.stream, counter) : dump.stream, prepared.length);
+    const lateMeta = counter ? () => factsMeta(counter.result()) : undefined;
     const results = await Promise.allSettled(
       prepared.map(({ target, prep }, i) =>
         prep.repo
@@ -141,6 +145,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             // Only a sole writer may take the dump's buffers over: branches share them.
             handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
             meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            ...(lateMeta ? { lateMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {

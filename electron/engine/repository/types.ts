@@ -26,6 +26,11 @@ export interface WritePointOptions {
   chunking?: ChunkingOption;
   /** Small caller data stored (encrypted) in the manifest, ≤ 64 KiB as JSON. */
   meta?: JsonObject;
+  /**
+   * More meta known only once the input has ended (e.g. facts counted from the stream);
+   * called once before the commit and merged over `meta` (the same size limit applies).
+   */
+  lateMeta?: () => JsonObject;
   /** Expected stream size in bytes, for the ETA. */
   expectedSize?: number;
   signal?: AbortSignal;

@@ -378,6 +378,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await packs.flush();
     if (signal?.aborted) throw abortError();
 
+    const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}) };
+    const metaBytes = Buffer.byteLength(JSON.stringify(meta), 'utf8');
+    if (metaBytes > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${metaBytes} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
     const asRef = new Map<ChunkLocation, ChunkRef>();
     const toRef = (l: ChunkLocation): ChunkRef => {
       let r = asRef.get(l);
@@ -407,7 +410,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
         packsWritten: packs.packsWritten,
         ...(ctx.formatVersion >= 2 ? { chunksDelta, bytesBaseRead: resolver?.bytesRead ?? 0 } : {}),
       },
-      meta: opts.meta ?? {},
+      meta,
     };
     const manifest: Manifest = { info, refs: chunkRefs };
     try {

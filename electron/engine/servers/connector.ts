@@ -17,7 +17,8 @@
  *   read to the end, or destroyed when the restore fails (stopping the producer).
  */
 import type { Readable } from 'node:stream';
-import type { BackupType, ServerKind } from '../../shared/domain.ts';
+import type { BackupType, RestoreCheck, ServerKind } from '../../shared/domain.ts';
+import type { FactCounter } from '../facts/dump-facts.ts';
 
 export interface ToolInfo {
   name: string;
@@ -62,6 +63,11 @@ export interface DumpStream {
    * sole consumer may take it over (move it to a worker thread) instead of copying it.
    */
   handsOverBuffers?: boolean;
+  /**
+   * Counts what the dump holds (tables, rows per table) while it streams by, or knew it
+   * from the dump's snapshot; recorded in the point's manifest (facts/dump-facts.ts).
+   */
+  facts?: FactCounter;
 }
 
 export interface OperationOptions {
@@ -117,6 +123,16 @@ export interface SkippedDatabase {
   reason: string;
 }
 
+/** What a restored database holds, for a test restore to compare with the point's facts. */
+export interface RestoredInspection {
+  /** Every user table of the restored database, named as the facts name them (facts/dump-facts.ts). */
+  tables: string[];
+  /** Row counts of the requested tables that exist. */
+  counts: Record<string, number>;
+  /** The engine's own integrity checks (SQLite integrity_check, MariaDB CHECK TABLE); none on PostgreSQL. */
+  checks: RestoreCheck[];
+}
+
 export interface Connector {
   readonly kind: ServerKind;
   support(type: BackupType): BackupSupport;
@@ -132,6 +148,13 @@ export interface Connector {
   openServerDump(name: string, opts?: OperationOptions): Promise<DumpStream>;
   /** Restores a per-database dump of `type` into the new database `database`. */
   restore(database: string, source: Readable, type: BackupType, opts?: RestoreOptions): Promise<RestoreReport>;
+  /** Lists and counts a restored database's tables and runs the engine's integrity checks (SQLite: in `opts.folder`). */
+  inspectRestored(database: string, countTables: string[], opts?: OperationOptions & { folder?: string }): Promise<RestoredInspection>;
+  /**
+   * Drops a database. Only for names Backstop itself created and recorded (test-restore
+   * scratch databases); no other caller. SQLite: VALIDATION (a scratch target is a folder).
+   */
+  dropDatabase(database: string, opts?: OperationOptions): Promise<void>;
 }
 
 /** Client-tool locations from settings: a folder searched before PATH, per server family. */

@@ -7,7 +7,7 @@
  * secret-free by contract. Listing is newest first.
  */
 import { randomUUID } from 'node:crypto';
-import type { HistoryQuery, PointKind, Run, RunDatabase, RunStatus, RunTrigger } from '../../shared/domain.ts';
+import type { HistoryQuery, PointKind, RestoreCheck, Run, RunDatabase, RunKind, RunStatus, RunTrigger } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
@@ -35,6 +35,7 @@ interface RunRow {
   error_code: string | null;
   error_message: string | null;
   key_fingerprint: string | null;
+  run_kind: string;
 }
 interface DbRow {
   run_id: string;
@@ -52,6 +53,8 @@ interface DbRow {
   error_code: string | null;
   error_message: string | null;
   server_stream: number;
+  checks: string | null;
+  duration_ms: number | null;
 }
 
 export interface NewRun {
@@ -62,20 +65,22 @@ export interface NewRun {
   startedAt: string;
   /** The fingerprint of the key the run encrypts with, or null. */
   keyFingerprint?: string | null;
+  /** Default 'backup'. */
+  runKind?: RunKind;
 }
 
 export type DatabaseOutcome = Pick<
   RunDatabase,
   'kind' | 'kindReason' | 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'
->;
+> & Pick<RunDatabase, 'checks' | 'durationMs'>;
 
 export class HistoryTable {
   constructor(private readonly db: Db) {}
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null);
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null, run.runKind ?? 'backup');
     return id;
   }
 
@@ -99,9 +104,9 @@ export class HistoryTable {
   finishDatabase(runId: string, seq: number, o: DatabaseOutcome): void {
     this.db
       .prepare(
-        'UPDATE run_databases SET kind = ?, kind_reason = ?, status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ? WHERE run_id = ? AND seq = ?',
+        'UPDATE run_databases SET kind = ?, kind_reason = ?, status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ?, checks = ?, duration_ms = ? WHERE run_id = ? AND seq = ?',
       )
-      .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, runId, seq);
+      .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, runId, seq);
   }
 
   /** Whether any earlier run of the task backed a database up to this destination. */
@@ -181,6 +186,8 @@ export class HistoryTable {
         errorCode: d.error_code,
         errorMessage: d.error_message,
         serverStream: d.server_stream === 1,
+        ...(d.checks !== null ? { checks: JSON.parse(d.checks) as RestoreCheck[] } : {}),
+        ...(d.duration_ms !== null ? { durationMs: d.duration_ms } : {}),
       });
       byRun.set(d.run_id, list);
     }
@@ -197,6 +204,7 @@ export class HistoryTable {
       errorMessage: r.error_message,
       keyFingerprint: r.key_fingerprint,
       databases: byRun.get(r.id) ?? [],
+      ...(r.run_kind !== 'backup' ? { runKind: r.run_kind as RunKind } : {}),
     }));
   }
 }

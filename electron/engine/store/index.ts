@@ -9,3 +9,5 @@ export * from './keys-table.ts';
 export * from './task-databases-table.ts';
 export * from './restored-databases-table.ts';
 export * from './notification-deliveries-table.ts';
+export * from './scratch-targets-table.ts';
+export * from './server-restores-table.ts';

@@ -156,4 +156,36 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, seq)
   ) STRICT;
   `,
+  // 9: test restores (issue #22): a run's kind and each database's checks and duration; the
+  //    scratch databases/folders a test restore created (so a crashed one's are removed on the
+  //    next run, and no other name is ever touched); whole-server restores' progress per
+  //    target database (a re-run skips what it finished and redoes what it left half-done);
+  //    the last test-restore schedule slot handled per task.
+  `
+  ALTER TABLE runs ADD COLUMN run_kind TEXT NOT NULL DEFAULT 'backup';
+  ALTER TABLE run_databases ADD COLUMN checks TEXT;
+  ALTER TABLE run_databases ADD COLUMN duration_ms INTEGER;
+
+  CREATE TABLE scratch_targets (
+    target     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (target, name)
+  ) STRICT;
+
+  CREATE TABLE server_restores (
+    target     TEXT NOT NULL,
+    database   TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    point_id   TEXT,
+    state      TEXT NOT NULL CHECK (state IN ('started', 'done')),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (target, database)
+  ) STRICT;
+
+  CREATE TABLE test_restore_schedule_state (
+    task_id      TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    last_slot_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

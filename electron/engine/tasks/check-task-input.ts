@@ -15,6 +15,7 @@ export function checkTaskInput(input: TaskInputParsed): void {
   assertTimeZone(schedule.timezone, 'schedule.timezone');
   if (schedule.full) assertCron(schedule.full, schedule.timezone, 'schedule.full');
   if (schedule.incremental) assertCron(schedule.incremental, schedule.timezone, 'schedule.incremental');
+  if (input.testRestore?.schedule) assertCron(input.testRestore.schedule, schedule.timezone, 'testRestore.schedule');
   const seen = new Set<string>();
   input.destinations.forEach((d, i) => {
     if (d.kind === 'local' && !isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);

@@ -91,6 +91,8 @@ export interface TaskRunnerDeps {
   notifier?: Notifier;
   /** Local chunk cache folder for S3 destinations (BackupJobSpec.chunkCacheDir); undefined = none. */
   chunkCacheDir?: string;
+  /** Test-restore scratch databases Backstop created on a server (never backed up). */
+  scratchNames?: (server: Server) => Set<string>;
 }
 
 interface ActiveState {
@@ -262,7 +264,8 @@ export class TaskRunner {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
       if (only) unknownOnly(task, [...only], all);
-      const databases = all.filter((d) => !excluded.has(d));
+      const scratch = this.deps.scratchNames?.(server) ?? new Set<string>();
+      const databases = all.filter((d) => !excluded.has(d) && !scratch.has(d));
       if (resolved.persisted) {
         const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
         const restoredByName = this.deps.restoredDatabases?.forServer(server.id) ?? new Map<string, RestoredDatabase>();

@@ -70,6 +70,8 @@ export interface TaskDraft {
   destinations: DestinationDraft[];
   excludeDatabases: string[];
   enabled: boolean;
+  /** The test-restore cron (issue #22), carried through an edit unchanged; null = none. */
+  testRestore: string | null;
 }
 
 export function defaultTimezone(): string {
@@ -113,6 +115,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     destinations: [{ kind: 'local', path: '' }],
     excludeDatabases: [],
     enabled: true,
+    testRestore: null,
   };
 }
 
@@ -150,6 +153,7 @@ export function draftFromTask(t: Task): TaskDraft {
     destinations: t.destinations.map(destinationDraft),
     excludeDatabases: [...t.excludeDatabases],
     enabled: t.enabled,
+    testRestore: t.testRestore?.schedule ?? null,
   };
 }
 
@@ -233,5 +237,6 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     ),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
+    ...(d.testRestore ? { testRestore: { schedule: d.testRestore } } : {}),
   };
 }

@@ -29,6 +29,12 @@ describe('task drafts', () => {
     expect(TaskInput.safeParse(input).success).toBe(true);
   });
 
+  it('a task\'s test-restore schedule survives an edit in the window', () => {
+    const withTest: Task = { ...task, testRestore: { schedule: '0 4 * * 0' } };
+    expect(draftToInput(draftFromTask(withTest)).testRestore).toEqual({ schedule: '0 4 * * 0' });
+    expect('testRestore' in draftToInput(draftFromTask(task))).toBe(false);
+  });
+
   it('a new draft needs a name and a destination folder; its defaults are daily full + hourly incremental', () => {
     const d = emptyDraft('s1', 'UTC');
     expect(Object.keys(draftErrors(d)).sort()).toEqual(['destination-0', 'name']);

@@ -15,13 +15,14 @@
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
+import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql } from '../classify.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
@@ -190,7 +191,44 @@ export class MysqlConnector implements Connector {
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, meta: { format: 'mysql-sql' } };
+    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' } };
+  }
+
+  async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
+    checkMysqlDatabaseName(database);
+    const action = `inspecting the restored database "${database}"`;
+    const rows = await this.query(
+      `SELECT HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND TABLE_TYPE = 'BASE TABLE';`,
+      { signal: opts.signal, action, fallback: 'RESTORE_FAILED' },
+    );
+    const tables = rows.map((r) => hexToText(r[0] ?? '')).sort();
+    const present = new Set(tables);
+    const qualified = (t: string) => `${quoteMysqlIdent(database)}.${quoteMysqlIdent(t)}`;
+    const counts: Record<string, number> = {};
+    const wanted = countTables.filter((t) => present.has(t));
+    if (wanted.length > 0) {
+      const out = await this.query(wanted.map((t) => `SELECT COUNT(*) FROM ${qualified(t)};`).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      wanted.forEach((t, i) => (counts[t] = Number(out[i]?.[0])));
+    }
+    // CHECK TABLE answers one or more rows per table (Table, Op, Msg_type, Msg_text); a marker row separates them.
+    const failures: string[] = [];
+    if (tables.length > 0) {
+      const out = await this.query(tables.map((t, i) => `SELECT 'backstop-check', ${i};\nCHECK TABLE ${qualified(t)};`).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      let current = -1;
+      for (const r of out) {
+        if (r[0] === 'backstop-check') current = Number(r[1]);
+        else if ((r[2] ?? '').toLowerCase() === 'error') failures.push(`table ${quoteMysqlIdent(tables[current] ?? '?')}: ${r[3] ?? 'error'}`);
+      }
+    }
+    const check = failures.length === 0
+      ? { name: 'CHECK TABLE', ok: true, detail: `${tables.length} table(s) checked, no errors` }
+      : { name: 'CHECK TABLE', ok: false, detail: failures.slice(0, 10).join('; ') };
+    return { tables, counts, checks: [check] };
+  }
+
+  async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
+    checkMysqlDatabaseName(database);
+    await this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
   }
 
   /** The database's default character set, collation and (MariaDB 10.5+) comment; DATABASE_NOT_FOUND when it is gone. */

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
+import { PgCustomArchiveFacts } from '../../facts/pg-custom-facts.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
@@ -31,6 +32,7 @@ import type {
   Connector,
   DumpStream,
   OperationOptions,
+  RestoredInspection,
   RestoreOptions,
   RestoreReport,
   ServerStream,
@@ -55,6 +57,9 @@ interface ServerFacts {
 function hexToText(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
 }
+
+/** A facts table key: "schema"."table" with doubled quotes inside (pgTableKey). */
+const PG_TABLE_KEY = /^"(?:[^"]|"")*"\."(?:[^"]|"")*"$/;
 
 /** Statements Backstop sends are UTF-8, whatever the psql locale or the database's encoding. */
 const UTF8 = "SET client_encoding = 'UTF8';\n";
@@ -177,7 +182,7 @@ export class PostgresConnector implements Connector {
       classify: this.conn.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
       refine: (e) => this.explainDumpFailure(database, e),
     });
-    return { stream, done, handsOverBuffers: true, meta: { format: 'pg-custom' } };
+    return { stream, done, handsOverBuffers: true, facts: new PgCustomArchiveFacts(), meta: { format: 'pg-custom' } };
   }
 
   /**
@@ -280,6 +285,35 @@ export class PostgresConnector implements Connector {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
+    checkPgDatabaseName(database);
+    const action = `inspecting the restored database "${database}"`;
+    const rows = await this.conn.query(
+      `SELECT encode(convert_to('"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"', 'UTF8'), 'hex')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'`,
+      { database, signal: opts.signal, action, fallback: 'RESTORE_FAILED' },
+    );
+    const tables = rows.map((r) => hexToText(r[0] ?? '')).sort();
+    const present = new Set(tables);
+    // Only keys of the form "schema"."table" (as pgTableKey writes them) are ever put into SQL.
+    const wanted = countTables.filter((t) => present.has(t) && PG_TABLE_KEY.test(t));
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < wanted.length; i += 200) {
+      const batch = wanted.slice(i, i + 200);
+      const out = await this.conn.query(`${UTF8}${batch.map((t, k) => `SELECT ${k}, count(*) FROM ${t}`).join('\nUNION ALL ')};`, { database, signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      for (const r of out) counts[batch[Number(r[0])]!] = Number(r[1]);
+    }
+    return { tables, counts, checks: [] };
+  }
+
+  async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
+    checkPgDatabaseName(database);
+    const facts = await this.serverFacts(opts.signal);
+    const force = facts.versionNum >= 130000 ? ' WITH (FORCE)' : '';
+    await this.conn.query(`${UTF8}DROP DATABASE IF EXISTS ${quoteIdent(database)}${force};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
   }
 
   /** Reads the archive's database-level entries and every role it names; see restore-plan.ts. */

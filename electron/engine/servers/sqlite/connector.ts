@@ -28,16 +28,32 @@ import { pipeline } from 'node:stream/promises';
 import Database from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { StatementSplitter } from './statement-splitter.ts';
+import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
+import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
 
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 const TEMP_PREFIX = '.backstop-restore-';
 const BUSY_TIMEOUT_MS = 30_000;
 const EXEC_BATCH_CHARS = 1024 * 1024;
+
+/** Row counts of a snapshot copy (read-only; never throws). */
+function snapshotFacts(file: string): FactsOutcome {
+  try {
+    const db = new Database(file, { readonly: true });
+    try {
+      return sqliteFacts(db, 'sqlite-snapshot');
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    return { unavailable: `the snapshot could not be opened to count its rows (${(e as Error).message})` };
+  }
+}
 
 /** The first 100 bytes of a file when it is an SQLite database, else null. */
 function readHeader(path: string): Buffer | null {
@@ -195,6 +211,7 @@ export class SqliteConnector implements Connector {
       rmSync(dir, { recursive: true, force: true });
       throw new BackstopError('DUMP_FAILED', `The snapshot of "${database}" is not a valid SQLite file.`);
     }
+    const facts = snapshotFacts(file);
     const stream = createReadStream(file);
     const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
     stream.once('close', cleanup);
@@ -208,16 +225,18 @@ export class SqliteConnector implements Connector {
     }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     done.catch(() => undefined);
     // A read stream of a private temp file: each read is a fresh buffer nothing else keeps.
-    return { stream, done, handsOverBuffers: true, meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size } };
+    return { stream, done, handsOverBuffers: true, facts: knownFacts(facts), meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size } };
   }
 
   private logical(database: string, opts: OperationOptions): DumpStream {
     const db = this.openSource(database);
     const signal = opts.signal;
     const startedAt = Date.now();
+    let facts: FactsOutcome = { unavailable: 'the dump did not start' };
     function* guarded(): Generator<string> {
       try {
         db.exec('BEGIN');
+        facts = sqliteFacts(db, 'sqlite-transaction');
         for (const chunk of sqliteSqlDump(db)) {
           if (signal?.aborted) throw new BackstopError('CANCELED', 'The backup was canceled.');
           yield chunk;
@@ -239,7 +258,7 @@ export class SqliteConnector implements Connector {
       stream.once('close', () => reject(new BackstopError('CANCELED', 'The dump stream was closed before it was complete.')));
     });
     done.catch(() => undefined);
-    return { stream, done, meta: { format: 'sqlite-sql' } };
+    return { stream, done, facts: { observe: () => undefined, result: () => facts }, meta: { format: 'sqlite-sql' } };
   }
 
   serverStreams(): ServerStream[] {
@@ -248,6 +267,27 @@ export class SqliteConnector implements Connector {
 
   async openServerDump(name: string): Promise<DumpStream> {
     throw new BackstopError('VALIDATION', `SQLite folders have no server-level stream "${name}".`);
+  }
+
+  async inspectRestored(database: string, countTables: string[], opts: OperationOptions & { folder?: string } = {}): Promise<RestoredInspection> {
+    checkSqliteFileName(database);
+    const path = join(opts.folder ?? this.folder, database);
+    if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${path}" is not an SQLite database.`);
+    const db = new Database(path, { readonly: true });
+    try {
+      const problems = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
+      const ok = problems.length === 1 && problems[0] === 'ok';
+      const tables = sqliteUserTables(db);
+      const present = new Set(tables);
+      const counts = sqliteRowCounts(db, countTables.filter((t) => present.has(t)));
+      return { tables, counts, checks: [{ name: 'integrity_check', ok, detail: ok ? 'PRAGMA integrity_check: ok' : `PRAGMA integrity_check: ${problems.slice(0, 5).join('; ')}` }] };
+    } finally {
+      db.close();
+    }
+  }
+
+  async dropDatabase(): Promise<void> {
+    throw new BackstopError('VALIDATION', 'An SQLite test restore goes into a temporary folder, which is removed as a whole; there is no database to drop.');
   }
 
   async restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {

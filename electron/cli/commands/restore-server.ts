@@ -1,0 +1,46 @@
+/**
+ * `backstop restore-server <root> --server server.json (--prefix P | --suffix S |
+ * --original-names) [--point latest | --as-of TIME] [--only a,b] [--with-server-level]
+ * [--jobs N]`: every database of a task's destination root onto one server
+ * (engine/restore/restore-server.ts). `<root>` is a local folder or s3://bucket/prefix.
+ */
+import { dirname, resolve } from 'node:path';
+import type { Engine } from '../../engine/index.ts';
+import { restoreServer, type ServerRestoreNaming, type ServerRestoreResult } from '../../engine/restore/restore-server.ts';
+import { keyFromOptions } from '../cli-secrets.ts';
+import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
+import { serverFromFile } from './backup.ts';
+import { parseLocation } from './location.ts';
+
+export async function restoreServerCommand(
+  engine: Engine,
+  root: string,
+  opts: { serverFile: string; naming: ServerRestoreNaming; asOf?: Date; only?: string[]; withServerLevel: boolean; jobs?: number; keyFile?: string },
+): Promise<ServerRestoreResult> {
+  const where = parseLocation(root);
+  const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-server-target', dirname(resolve(opts.serverFile)));
+  const settings = await engine.call('settings.get', undefined);
+  try {
+    const result = await restoreServer({
+      root: where.location,
+      credentials: where.credentials,
+      server,
+      password,
+      toolPaths: settings.ok ? settings.data.toolPaths : {},
+      naming: opts.naming,
+      ...(opts.asOf ? { asOf: opts.asOf } : {}),
+      ...(opts.only ? { only: opts.only } : {}),
+      withServerLevel: opts.withServerLevel,
+      jobs: opts.jobs ?? 2,
+      key: keyFromOptions(opts.keyFile),
+      findKey: (fp) => engine.keys.findByFingerprint(fp).catch(() => null),
+      journal: engine.serverRestores,
+    });
+    return {
+      ...result,
+      databases: result.databases.map((d) => (d.error ? { ...d, error: inFileTerms(d.error, opts.serverFile, '') } : d)),
+    };
+  } catch (e) {
+    throw errorInFileTerms(e, opts.serverFile, '');
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * `backstop test-restore --config task.json`: one test restore of the task now (issue #22):
+ * the latest point of each database at the task's first destination restored into a
+ * scratch target on the task's server, checked, and removed; recorded in the data dir's
+ * history as a test-restore run.
+ */
+import type { Engine } from '../../engine/index.ts';
+import type { TestRestoreSummary } from '../../engine/test-restore/index.ts';
+import { inFileTerms } from '../task-file.ts';
+import { loadTaskFile } from './backup.ts';
+
+export async function testRestoreCommand(engine: Engine, configPath: string, keyFile: string | undefined): Promise<TestRestoreSummary> {
+  const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
+  const summary = await engine.testRestores.run({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, 'cli');
+  return { ...summary, error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null };
+}

@@ -1,0 +1,247 @@
+/**
+ * Whole-server restore (issue #22): every database of a task's destination root (or the
+ * chosen ones) restored onto one target server in one action.
+ *
+ * Order: plan (each database's point: the latest, or with `asOf` the latest at or before
+ * that moment — restore-to-a-moment from WAL/binlog is not used here), then the
+ * server-level content when asked (PostgreSQL roles and tablespaces from `~server/
+ * globals.sql`, existing ones skipped), then the databases, at most `jobs` at once, each in
+ * a worker thread. A failed database never stops the others.
+ *
+ * Names: prefix + name, name + suffix, or the original name — never over an existing
+ * database: a target name that exists is 'failed' (DATABASE_EXISTS) unless this restore
+ * made it. What a restore made is recorded per target database (ServerRestoresTable,
+ * 'started' before the database is created, 'done' after), so a re-run skips the ones
+ * done and drops-and-redoes one a killed run left 'started'. A restore that fails is
+ * cleaned up by its connector (no half database) and its record removed.
+ */
+import type { BackupLocation, Destination, Server } from '../../shared/domain.ts';
+import { placeText } from '../../shared/location-text.ts';
+import { BackstopError, toFailure } from '../../shared/result.ts';
+import { runWorkerJob } from '../runtime/worker-job.ts';
+import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
+import type { S3Credentials } from '../storage/index.ts';
+import type { ServerRestoresTable } from '../store/index.ts';
+import { scratchTarget } from '../test-restore/scratch.ts';
+import { listBackupFolders, openForRestore, serverKindOf, toRestorePoint } from './backup-folder.ts';
+import type { ApplyGlobalsJobSpec } from './run-apply-globals.ts';
+import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
+import type { ApplyGlobalsReport } from '../servers/postgres/apply-globals.ts';
+
+export type ServerRestoreNaming = { prefix: string } | { suffix: string } | { original: true };
+
+export interface ServerRestoreRequest {
+  root: BackupLocation;
+  credentials: S3Credentials | null;
+  server: Server;
+  password: string | null;
+  toolPaths: ToolPaths;
+  naming: ServerRestoreNaming;
+  asOf?: Date;
+  /** True database names to restore (default: all). */
+  only?: string[];
+  withServerLevel: boolean;
+  /** Restores at once (default 2). */
+  jobs?: number;
+  /** A key given by the user (else the keychain's, by each folder's fingerprint). */
+  key: Buffer | null;
+  findKey: (fingerprint: string) => Promise<Buffer | null>;
+  journal: ServerRestoresTable;
+  now?: () => Date;
+}
+
+export interface ServerRestoreDatabase {
+  database: string;
+  restoredAs: string;
+  status: 'ok' | 'failed' | 'skipped';
+  error?: { code: string; message: string };
+  /** The point restored (or that would have been). */
+  point?: { id: string; createdAt: string; bytes: number };
+}
+
+export interface ServerRestoreResult {
+  databases: ServerRestoreDatabase[];
+  /** With --with-server-level: what was applied. */
+  serverLevel?: { status: 'ok' | 'failed' | 'none'; detail: string };
+  notes: string[];
+}
+
+interface Planned {
+  database: string;
+  restoredAs: string;
+  location: BackupLocation;
+  pointId: string | null;
+  point?: ServerRestoreDatabase['point'];
+  key: Buffer | null;
+  error?: { code: string; message: string };
+}
+
+function rootDestination(l: BackupLocation): Destination {
+  if (l.kind === 'local') return { kind: 'local', path: l.path };
+  const { kind: _k, ...rest } = l;
+  return { kind: 's3', ...rest, storageClass: null };
+}
+
+export function restoredName(database: string, naming: ServerRestoreNaming): string {
+  if ('prefix' in naming) return `${naming.prefix}${database}`;
+  if ('suffix' in naming) return `${database}${naming.suffix}`;
+  return database;
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRestoreResult> {
+  const now = req.now ?? (() => new Date());
+  const notes: string[] = [];
+  const folders = await listBackupFolders(rootDestination(req.root), req.credentials);
+  const databaseFolders = folders.filter((f) => !f.serverStream);
+  if (databaseFolders.length === 0) throw new BackstopError('NOT_FOUND', `${placeText(req.root)} holds no database backups. Give the destination root of a task (the folder that holds one folder per database).`);
+
+  // 1. The plan: which point of which database, under which name.
+  const planned: Planned[] = [];
+  for (const f of databaseFolders) {
+    try {
+      const opened = await openForRestore(f.location, req.key, req.findKey, req.credentials);
+      if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The backups of this database are encrypted with key ${opened.keyFingerprint}, which is neither given (--key-file, BACKSTOP_KEY) nor in this computer's keychain.`);
+      const points = (await opened.repo.listPoints()).filter((p) => p.backupType === 'logical' || serverKindOf(toRestorePoint(p).format) === 'sqlite');
+      const database = points.at(-1)?.database ?? f.database ?? f.folder;
+      if (req.only && !req.only.includes(database)) continue;
+      const chosen = req.asOf ? points.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : points.at(-1);
+      const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
+      const entry: Planned = { database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: chosen?.id ?? null, key };
+      if (chosen) entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
+      else if (points.length === 0) entry.error = { code: 'NOT_FOUND', message: `The backup folder of "${database}" holds no restore points.` };
+      else {
+        entry.error = {
+          code: 'OUT_OF_RANGE',
+          message: `"${database}" has no restore point at or before ${req.asOf!.toISOString()}: its points range from ${points[0]!.createdAt} to ${points.at(-1)!.createdAt}.`,
+        };
+      }
+      const kind = chosen ? serverKindOf(toRestorePoint(chosen).format) : null;
+      if (chosen && kind !== req.server.kind) entry.error = { code: 'VALIDATION', message: `"${database}" is a ${kind ?? 'unknown'} backup; it cannot be restored onto a ${req.server.kind} server.` };
+      planned.push(entry);
+    } catch (e) {
+      const fail = toFailure(e);
+      const database = f.database ?? f.folder;
+      if (req.only && !req.only.includes(database)) continue;
+      planned.push({ database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: null, key: null, error: { code: fail.code, message: fail.message } });
+    }
+  }
+  const unknown = (req.only ?? []).filter((n) => !planned.some((p) => p.database === n));
+  if (unknown.length > 0) {
+    throw new BackstopError('VALIDATION', `--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${placeText(req.root)} holds no backup of; nothing was restored.`);
+  }
+  if (req.asOf) notes.push(`As of ${req.asOf.toISOString()}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`);
+
+  // 2. Server-level content, only when asked, before the databases (their owners may be among the roles).
+  const connector = connectorFor(req.server, { password: req.password, toolPaths: req.toolPaths });
+  let serverLevel: ServerRestoreResult['serverLevel'];
+  if (req.withServerLevel) serverLevel = await applyServerLevel(req, folders);
+
+  // 3. The databases.
+  const target = req.server.kind === 'sqlite' ? `sqlite:${req.server.folder}` : scratchTarget(req.server, '');
+  const existing = new Set(await connector.listDatabases());
+  const results = new Map<Planned, ServerRestoreDatabase>();
+  const todo: Planned[] = [];
+  for (const p of planned) {
+    const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
+    if (p.error) {
+      results.set(p, { ...base, status: 'failed', error: p.error });
+      continue;
+    }
+    const source = `${placeText(p.location)}`;
+    const record = req.journal.get(target, p.restoredAs);
+    const ours = record !== null && record.source === source;
+    if (existing.has(p.restoredAs)) {
+      if (ours && (record.state === 'done' || req.server.kind === 'sqlite')) {
+        req.journal.mark(target, p.restoredAs, source, record.pointId, 'done', now().toISOString());
+        results.set(p, { ...base, status: 'skipped' });
+        continue;
+      }
+      if (!ours) {
+        results.set(p, { ...base, status: 'failed', error: { code: 'DATABASE_EXISTS', message: `Database "${p.restoredAs}" already exists on the target server; a restore never overwrites a database. Choose a --prefix or --suffix.` } });
+        continue;
+      }
+      // Left half-restored by a killed run of this same restore: it is Backstop's own; redo it.
+      try {
+        await connector.dropDatabase(p.restoredAs);
+      } catch (e) {
+        const f = toFailure(e);
+        results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `"${p.restoredAs}" was left half-restored by an earlier run and could not be dropped: ${f.message}` } });
+        continue;
+      }
+      notes.push(`"${p.restoredAs}" was left half-restored by an interrupted run; it was dropped and restored again.`);
+    }
+    todo.push(p);
+  }
+  await mapLimit(todo, req.jobs ?? 2, async (p) => {
+    const source = placeText(p.location);
+    const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
+    req.journal.mark(target, p.restoredAs, source, p.pointId, 'started', now().toISOString());
+    const spec: RestoreJobSpec = {
+      op: 'restore',
+      restoreId: `server:${p.restoredAs}`,
+      location: p.location,
+      credentials: req.credentials,
+      pointId: p.pointId!,
+      server: req.server,
+      password: req.password,
+      toolPaths: req.toolPaths,
+      database: p.restoredAs,
+      keyBase64: p.key ? p.key.toString('base64') : null,
+      options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
+    };
+    try {
+      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}` });
+      req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
+      results.set(p, { ...base, status: 'ok' });
+    } catch (e) {
+      req.journal.forget(target, p.restoredAs);
+      const f = toFailure(e);
+      const hint = f.code === 'ROLE_MISSING' && !req.withServerLevel ? ' Or add --with-server-level to create the stored roles first.' : '';
+      results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `${f.message}${hint}` } });
+    }
+  });
+  return { databases: planned.map((p) => results.get(p)!), ...(serverLevel ? { serverLevel } : {}), notes };
+}
+
+async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<NonNullable<ServerRestoreResult['serverLevel']>> {
+  if (req.server.kind !== 'postgres') {
+    return { status: 'none', detail: `${req.server.kind === 'mysql' ? 'MariaDB/MySQL' : 'SQLite'} backups store no server-level content (users and grants) to apply yet.` };
+  }
+  const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${PG_GLOBALS_STREAM.name}`));
+  if (!globals) return { status: 'failed', detail: `The root holds no ${PG_GLOBALS_STREAM.name} (roles and tablespaces) to apply.` };
+  try {
+    const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
+    if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
+    const newest = (await opened.repo.listPoints()).filter((p) => !req.asOf || new Date(p.createdAt).getTime() <= req.asOf.getTime()).at(-1);
+    if (!newest) throw new BackstopError('NOT_FOUND', `No ${PG_GLOBALS_STREAM.name} point${req.asOf ? ' at or before that moment' : ''}.`);
+    const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
+    const spec: ApplyGlobalsJobSpec = {
+      op: 'apply-globals',
+      location: globals.location,
+      credentials: req.credentials,
+      pointId: newest.id,
+      server: req.server,
+      password: req.password,
+      toolPaths: req.toolPaths,
+      keyBase64: key ? key.toString('base64') : null,
+      alterExisting: false,
+      dryRun: false,
+    };
+    const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' });
+    const count = (a: string) => report.objects.filter((o) => o.action === a).length;
+    const failed = report.objects.filter((o) => o.action === 'failed');
+    const detail = `roles and tablespaces: ${count('created')} created, ${count('skipped')} already there (skipped)${failed.length ? `, ${failed.length} failed (${failed.map((o) => o.name).join(', ')})` : ''}`;
+    return { status: failed.length ? 'failed' : 'ok', detail };
+  } catch (e) {
+    const f = toFailure(e);
+    return { status: 'failed', detail: `${f.code}: ${f.message}` };
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Test restores of a task (issue #22): the latest point of each database at the task's
+ * first destination is restored into a scratch target (scratch.ts) and checked
+ * (run-test-restore-job.ts, in a worker thread), one database at a time; the scratch
+ * target is removed on success and on failure, and a crashed run's leftovers are removed
+ * before the next run starts. History records the run as kind 'test-restore' with one row
+ * per database (result, duration, checks); a failed database raises the same 'run-failed'
+ * alert as a failed backup.
+ *
+ * Contract: a test restore never writes to a backup and never touches a database or
+ * folder it did not record as its own scratch target. One test restore per task at a time
+ * (CONFLICT otherwise).
+ */
+import { join } from 'node:path';
+import type { RestoreCheck, RunStatus, RunTrigger } from '../../shared/domain.ts';
+import { BackstopError, toFailure } from '../../shared/result.ts';
+import { destinationId } from '../destinations/index.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logging/index.ts';
+import { listBackupFolders } from '../restore/backup-folder.ts';
+import { connectorFor, type ToolPaths } from '../servers/index.ts';
+import type { HistoryTable, ScratchTargetsTable } from '../store/index.ts';
+import type { ResolvedTask } from '../tasks/task-runner.ts';
+import { ScratchTargets } from './scratch.ts';
+import type { TestRestoreJobResult, TestRestoreJobSpec } from './run-test-restore-job.ts';
+
+export interface TestRestoreDatabase {
+  database: string;
+  status: 'ok' | 'failed';
+  /** Restore plus checks, in milliseconds. */
+  durationMs: number;
+  pointId: string | null;
+  checks: RestoreCheck[];
+}
+
+export interface TestRestoreSummary {
+  runId: string;
+  status: 'success' | 'failed';
+  /** A failure before any database was tried (no backups yet, destination unreadable…). */
+  error: { code: string; message: string } | null;
+  databases: TestRestoreDatabase[];
+  /** Scratch targets of an earlier, crashed run that this run removed. */
+  leftoversRemoved: string[];
+}
+
+export interface TestRestoreDeps {
+  history: HistoryTable;
+  scratch: ScratchTargetsTable;
+  events: EventBus;
+  logger: Logger;
+  now: () => Date;
+  toolPaths: () => ToolPaths;
+  /** Where SQLite scratch folders are made (`<dataDir>/test-restores`). */
+  sqliteScratchDir: string;
+  /** Runs one database's job (a worker thread in the engine; tests may run it inline). */
+  runJob: (spec: TestRestoreJobSpec, signal: AbortSignal) => Promise<TestRestoreJobResult>;
+}
+
+export class TestRestoreService {
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(private readonly deps: TestRestoreDeps) {}
+
+  /** Runs a test restore of every database the task's first destination holds. */
+  async run(resolved: ResolvedTask, trigger: RunTrigger): Promise<TestRestoreSummary> {
+    const { task, server } = resolved;
+    if (this.running.has(task.id)) throw new BackstopError('CONFLICT', `A test restore of task "${task.name}" is already running; wait for it to finish.`);
+    const controller = new AbortController();
+    this.running.set(task.id, controller);
+    const { history, now, events } = this.deps;
+    const runId = history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: 'full', startedAt: now().toISOString(), runKind: 'test-restore' });
+    events.emit('history.changed', { runId, taskId: task.id });
+    const log = this.deps.logger.child({ runId, taskId: task.id, testRestore: true });
+    const toolPaths = resolved.toolPaths ?? this.deps.toolPaths();
+    const connector = connectorFor(server, { password: resolved.password, toolPaths });
+    const scratch = new ScratchTargets(this.deps.scratch, server, connector, this.deps.sqliteScratchDir, now);
+    const summary: TestRestoreSummary = { runId, status: 'success', error: null, databases: [], leftoversRemoved: [] };
+    try {
+      for (const name of scratch.recorded()) {
+        try {
+          await scratch.remove(name);
+          summary.leftoversRemoved.push(name);
+          log.warn({ scratch: name }, 'removed a scratch target left by an earlier test restore');
+        } catch (e) {
+          log.error({ err: e, scratch: name }, 'could not remove a scratch target left by an earlier test restore');
+        }
+      }
+      const destination = task.destinations[0]!;
+      const credentials = resolved.s3Credentials[0] ?? null;
+      const all = await listBackupFolders(destination, credentials);
+      const folders = all.filter((f) => !f.serverStream);
+      if (folders.length === 0 && all.length > 0) {
+        throw new BackstopError('VALIDATION', `Task "${task.name}" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.`);
+      }
+      if (folders.length === 0) {
+        throw new BackstopError('NOT_FOUND', `${destinationId(destination)} holds no database backups of task "${task.name}" yet: run a backup first.`);
+      }
+      for (const f of folders) {
+        if (controller.signal.aborted) throw new BackstopError('CANCELED', 'The test restore was canceled.');
+        summary.databases.push(await this.one(resolved, f.database ?? f.folder, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
+      }
+    } catch (e) {
+      const f = toFailure(e);
+      summary.error = { code: f.code, message: f.message };
+    } finally {
+      this.running.delete(task.id);
+    }
+    const failed = summary.databases.filter((d) => d.status === 'failed');
+    summary.status = summary.error || failed.length > 0 ? 'failed' : 'success';
+    const runStatus: RunStatus = summary.status === 'success' ? 'success' : summary.databases.length > failed.length ? 'partial' : 'failed';
+    history.finishRun(runId, runStatus, now().toISOString(), summary.error ?? undefined);
+    events.emit('history.changed', { runId, taskId: task.id });
+    if (summary.status === 'failed') {
+      const names = failed.map((d) => d.database);
+      events.emit('alert', {
+        kind: 'run-failed',
+        taskId: task.id,
+        message:
+          names.length === 0
+            ? `Test restore of task "${task.name}" failed: ${summary.error?.message ?? 'unknown error'}`
+            : `Test restore of task "${task.name}": ${names.length} database${names.length === 1 ? '' : 's'} not restorable as recorded (${names.join(', ')}).`,
+        databases: names,
+      });
+    }
+    log.info({ status: summary.status }, 'test restore finished');
+    return summary;
+  }
+
+  cancelAll(): void {
+    for (const c of this.running.values()) c.abort();
+  }
+
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private async one(
+    resolved: ResolvedTask,
+    database: string,
+    location: TestRestoreJobSpec['location'],
+    credentials: TestRestoreJobSpec['credentials'],
+    scratch: ScratchTargets,
+    runId: string,
+    toolPaths: ToolPaths,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<TestRestoreDatabase> {
+    const { history, now } = this.deps;
+    const started = now();
+    const seq = history.startDatabase(runId, { database, destination: destinationId(resolved.task.destinations[0]!), kind: 'full', kindReason: null, startedAt: started.toISOString(), serverStream: false });
+    let result: TestRestoreDatabase;
+    let failureCode: string | null = null;
+    let target: string | null = null;
+    try {
+      target = scratch.create();
+      const sqlite = resolved.server.kind === 'sqlite';
+      const job = await this.deps.runJob(
+        {
+          op: 'test-restore',
+          restoreId: `${runId}:${seq}`,
+          location,
+          credentials,
+          pointId: 'latest',
+          server: resolved.server,
+          password: resolved.password,
+          toolPaths,
+          database: sqlite ? database : target,
+          keyBase64: resolved.key ? resolved.key.toString('base64') : null,
+          folder: sqlite ? target : null,
+        },
+        signal,
+      );
+      result = { database, status: job.checks.every((c) => c.ok) ? 'ok' : 'failed', durationMs: now().getTime() - started.getTime(), pointId: job.pointId, checks: job.checks };
+    } catch (e) {
+      const f = toFailure(e);
+      failureCode = f.code;
+      result = { database, status: 'failed', durationMs: now().getTime() - started.getTime(), pointId: null, checks: [{ name: 'restore', ok: false, detail: `${f.code}: ${f.message}` }] };
+    }
+    if (target !== null) {
+      try {
+        await scratch.remove(target);
+      } catch (e) {
+        // Kept on record: the next run removes it.
+        log.error({ err: e, scratch: target }, 'could not remove the scratch target');
+        const f = toFailure(e);
+        failureCode ??= f.code;
+        result.checks.push({ name: 'cleanup', ok: false, detail: `the scratch target ${target} could not be removed (${f.code}: ${f.message}); the next test restore removes it` });
+        result.status = 'failed';
+      }
+    }
+    const failedCheck = result.checks.find((c) => !c.ok);
+    history.finishDatabase(runId, seq, {
+      kind: 'full',
+      kindReason: null,
+      status: result.status === 'ok' ? 'success' : 'failed',
+      pointId: result.pointId,
+      bytesRead: 0,
+      bytesStored: 0,
+      endedAt: now().toISOString(),
+      // A check that found the restored copy differs from what the backup recorded is INTEGRITY.
+      errorCode: failedCheck ? (failureCode ?? 'INTEGRITY') : null,
+      errorMessage: failedCheck ? `${failedCheck.name}: ${failedCheck.detail}` : null,
+      checks: result.checks,
+      durationMs: result.durationMs,
+    });
+    log.info({ database, status: result.status, durationMs: result.durationMs }, 'database test restore finished');
+    return result;
+  }
+}
+
+/** `<dataDir>/test-restores`: where SQLite scratch folders go. */
+export function sqliteScratchDir(dataDir: string): string {
+  return join(dataDir, 'test-restores');
+}

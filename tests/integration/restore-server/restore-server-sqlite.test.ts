@@ -1,0 +1,67 @@
+/**
+ * `backstop restore-server` onto an SQLite folder (the target "server" is the folder) and
+ * `--as-of` (issue #22): each database comes back from its latest point at or before the
+ * moment, the notes say so, and a database with no point that early fails with
+ * OUT_OF_RANGE naming its range while the others are restored.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import { cliInProcess } from '../../fixtures/cli.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const rows = (file: string): number[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[]).map((r) => r.x);
+  } finally {
+    db.close();
+  }
+};
+
+describe('restore-server onto an SQLite folder, as of a moment', () => {
+  it('restores each database from its latest point at or before --as-of; a database with no point that early fails with OUT_OF_RANGE', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const source = join(dir, 'source');
+    const target = join(dir, 'target');
+    mkdirSync(source);
+    mkdirSync(target);
+    const dataDir = join(dir, 'data');
+    const write = (file: string, sql: string) => {
+      const db = new Database(join(source, file));
+      db.exec(sql);
+      db.close();
+    };
+    write('old.db', 'CREATE TABLE t (x); INSERT INTO t VALUES (1);');
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder: source }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    const backup = async () => expect(JSON.parse((await cliInProcess('backup', '--config', task, '--json', '--data-dir', dataDir)).out).status).toBe('success');
+    await backup();
+    await new Promise((r) => setTimeout(r, 1100));
+    const moment = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 1100));
+    write('old.db', 'INSERT INTO t VALUES (2);');
+    write('new.db', 'CREATE TABLE t (x); INSERT INTO t VALUES (9);');
+    await backup();
+    writeFileSync(join(dir, 'target.json'), JSON.stringify({ kind: 'sqlite', folder: target }));
+
+    const r = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '.copy', '--as-of', moment, '--json', '--data-dir', dataDir);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { databases: { database: string; restoredAs: string; status: string; error?: { code: string; message: string } }[]; notes: string[] };
+    expect(doc.notes).toEqual([`As of ${moment}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`]);
+    const byName = Object.fromEntries(doc.databases.map((d) => [d.database, d]));
+    expect(byName['old.db']).toMatchObject({ restoredAs: 'old.db.copy', status: 'ok' });
+    expect(rows(join(target, 'old.db.copy'))).toEqual([1]);
+    expect(byName['new.db']).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
+    expect(byName['new.db']!.error!.message).toMatch(/^"new\.db" has no restore point at or before .+: its points range from .+ to .+\.$/);
+
+    // Latest points, and a re-run that skips what is done.
+    const latest = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'l-', '--point', 'latest', '--json', '--data-dir', dataDir);
+    expect(latest.code).toBe(0);
+    expect(rows(join(target, 'l-old.db'))).toEqual([1, 2]);
+    expect(rows(join(target, 'l-new.db'))).toEqual([9]);
+    const again = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'l-', '--json', '--data-dir', dataDir);
+    expect((JSON.parse(again.out) as { databases: { status: string }[] }).databases.map((d) => d.status)).toEqual(['skipped', 'skipped']);
+  });
+});

@@ -1,0 +1,289 @@
+/**
+ * `backstop test-restore` (issue #22) on real SQLite, PostgreSQL and MariaDB backups: the
+ * facts recorded at backup time (tables, rows per table) are in each point's manifest; a
+ * good backup passes every check; a point whose recorded row count differs from its data
+ * fails and names the table; scratch targets are always removed — also a leftover a
+ * crashed run recorded — and a look-alike name the test restore did not create is never
+ * touched.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'libsql';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
+import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+interface Doc {
+  runId: string;
+  status: string;
+  error?: { code: string; message: string };
+  leftoversRemoved?: string[];
+  databases: { database: string; status: string; durationMs: number; checks: { name: string; ok: boolean; detail: string }[] }[];
+}
+
+async function testRestore(task: string, dataDir: string): Promise<{ code: number; doc: Doc }> {
+  const r = await cliInProcess('test-restore', '--config', task, '--json', '--data-dir', dataDir);
+  return { code: r.code, doc: JSON.parse(r.out) as Doc };
+}
+
+async function backup(task: string, dataDir: string): Promise<void> {
+  const r = await cliInProcess('backup', '--config', task, '--json', '--data-dir', dataDir);
+  expect(JSON.parse(r.out).status).toBe('success');
+}
+
+/** A point's recorded facts. */
+async function facts(folder: string): Promise<unknown> {
+  const repo = await openRepository(new LocalBackend(folder), { workers: 0 });
+  return (await repo.listPoints()).at(-1)!.meta.facts;
+}
+
+/** Writes a new latest point with the same dump but `tables` as its recorded row counts (the checksums all match). */
+async function pointWithFacts(folder: string, tables: Record<string, number>): Promise<void> {
+  const repo = await openRepository(new LocalBackend(folder), { workers: 0 });
+  const latest = (await repo.listPoints()).at(-1)!;
+  const stream = await repo.readPoint(latest.id);
+  const { facts: recorded, ...meta } = latest.meta as { facts: { method: string } };
+  await repo.writePoint(stream, {
+    database: latest.database,
+    serverIdentity: latest.serverIdentity,
+    engineVersion: latest.engineVersion,
+    dumpToolVersion: latest.dumpToolVersion,
+    kind: 'full',
+    backupType: latest.backupType,
+    chunking: latest.chunking.kind === 'fixed' ? { kind: 'fixed', size: latest.chunking.size } : { kind: 'cdc' },
+    meta: { ...(meta as Record<string, string>), facts: { method: recorded.method, tables } },
+  });
+}
+
+/** Writes `<dir>/task.json`: a nightly logical task of `server` (password in `passwordEnv`) to `<dir>/backups`. */
+function logicalTask(dir: string, name: string, server: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  const task = join(dir, 'task.json');
+  writeFileSync(task, JSON.stringify({ name, server: { ...server, tls: 'disable' }, type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], ...extra }));
+  return task;
+}
+
+const names = (dir: string) => readdirSync(dir).sort();
+const scratchRows = (dataDir: string) => {
+  const db = new Database(join(dataDir, 'backstop.db'));
+  try {
+    return db.prepare('SELECT target, name FROM scratch_targets').all();
+  } finally {
+    db.close();
+  }
+};
+
+describe('test restores of SQLite backups', () => {
+  it('records facts, passes on a good backup, fails naming the table on a wrong count, removes every scratch folder', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const folder = join(dir, 'server');
+    mkdirSync(folder);
+    const dataDir = join(dir, 'data');
+    const hostile = 'we "ird" ünï.db';
+    for (const [file, rows] of [['shop.db', 3], [hostile, 2]] as const) {
+      const db = new Database(join(folder, file));
+      db.exec(`CREATE TABLE "or""ders" (id INTEGER PRIMARY KEY, note TEXT); CREATE TABLE empty (x);`);
+      for (let i = 0; i < rows; i++) db.prepare('INSERT INTO "or""ders" (note) VALUES (?)').run(`n${i}`);
+      db.close();
+    }
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], testRestore: { schedule: '0 4 * * 0' } }));
+    await backup(task, dataDir);
+    const shopFolder = join(dir, 'backups', encodeDatabaseFolder('shop.db'));
+    expect(await facts(shopFolder)).toEqual({ method: 'sqlite-snapshot', tables: { 'or"ders': 3, empty: 0 } });
+
+    const good = await testRestore(task, dataDir);
+    expect(good.code).toBe(0);
+    expect(good.doc.status).toBe('success');
+    expect(good.doc.databases.map((d) => d.database).sort()).toEqual(['shop.db', hostile].sort());
+    for (const d of good.doc.databases) {
+      expect(d.status).toBe('ok');
+      expect(d.durationMs).toBeGreaterThanOrEqual(0);
+      expect(d.checks.map((c) => [c.name, c.ok])).toEqual([['restore', true], ['integrity_check', true], ['tables present', true], ['row counts', true]]);
+    }
+    expect(names(join(dataDir, 'test-restores'))).toEqual([]);
+    expect(scratchRows(dataDir)).toEqual([]);
+
+    // A point whose recorded count differs from its (intact, checksummed) data.
+    await pointWithFacts(shopFolder, { 'or"ders': 4, empty: 0 });
+    const bad = await testRestore(task, dataDir);
+    expect(bad.code).toBe(1);
+    expect(bad.doc.status).toBe('failed');
+    const shop = bad.doc.databases.find((d) => d.database === 'shop.db')!;
+    expect(shop.status).toBe('failed');
+    expect(shop.checks.find((c) => c.name === 'row counts')).toEqual({ name: 'row counts', ok: false, detail: 'table or"ders: 4 rows recorded at backup time, 3 rows restored' });
+    expect(bad.doc.databases.find((d) => d.database === hostile)!.status).toBe('ok');
+    expect(names(join(dataDir, 'test-restores'))).toEqual([]);
+
+    // History keeps the run as a test restore with its checks.
+    const history = await cliInProcess('history', '--json', '--data-dir', dataDir);
+    const runs = JSON.parse(history.out) as { runKind?: string; status: string; databases: { database: string; checks?: unknown[]; durationMs?: number; errorMessage: string | null }[] }[];
+    expect(runs[0]).toMatchObject({ runKind: 'test-restore', status: 'partial' });
+    expect(runs[0]!.databases.find((d) => d.database === 'shop.db')).toMatchObject({ errorMessage: 'row counts: table or"ders: 4 rows recorded at backup time, 3 rows restored', durationMs: expect.any(Number) });
+    expect(runs.find((r) => r.runKind === undefined)).toBeDefined(); // the backup run stays a backup
+  });
+
+  it('a task file with a bad testRestore schedule is refused (exit 2, names the field)', async () => {
+    const dir = tempDir();
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'x', server: { kind: 'sqlite', folder: dir }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: dir }], testRestore: { when: 'weekly' } }));
+    const r = await cliInProcess('test-restore', '--config', task, '--json', '--data-dir', join(dir, 'data'));
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out).error.code).toBe('MALFORMED_REQUEST');
+    expect(JSON.parse(r.out).error.message).toContain('testRestore');
+  });
+
+  it('a task with no backups yet fails with NOT_FOUND saying to run a backup first', async () => {
+    const dir = tempDir();
+    const task = join(dir, 'task.json');
+    mkdirSync(join(dir, 'backups'));
+    writeFileSync(task, JSON.stringify({ name: 'x', server: { kind: 'sqlite', folder: dir }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    const { code, doc } = await testRestore(task, join(dir, 'data'));
+    expect(code).toBe(1);
+    expect(doc.status).toBe('failed');
+    expect(doc.error).toEqual({ code: 'NOT_FOUND', message: `local:${join(dir, 'backups')} holds no database backups of task "x" yet: run a backup first.` });
+    expect(doc.databases).toEqual([]);
+  });
+});
+
+describe('test restores of a destination with server-level streams only', () => {
+  it('is VALIDATION saying cluster snapshots are not test-restored yet; nothing is created', async () => {
+    const dir = tempDir();
+    await initRepository(new LocalBackend(join(dir, 'backups', '~server', 'base.tar')));
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'cluster', server: { kind: 'sqlite', folder: dir }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    const { code, doc } = await testRestore(task, join(dir, 'data'));
+    expect(code).toBe(1);
+    expect(doc.error).toEqual({
+      code: 'VALIDATION',
+      message: 'Task "cluster" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.',
+    });
+    expect(doc.databases).toEqual([]);
+    expect(scratchRows(join(dir, 'data'))).toEqual([]);
+  });
+});
+
+describe('test restores of PostgreSQL backups', () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    pg.psql(`CREATE DATABASE shop; CREATE DATABASE "we ""ird"" db";`);
+    pg.psql(`CREATE SCHEMA "Sales"; CREATE TABLE "Sales"."line ""items""" (id int, t text); INSERT INTO "Sales"."line ""items""" SELECT g, E'x\\ny' FROM generate_series(1, 250) g; CREATE TABLE public.empty (x int);`, 'shop');
+    pg.psql(`CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);`, 'we "ird" db');
+  });
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  const scratchDatabases = () => pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%' ORDER BY 1`).trim();
+
+  it('passes on good backups, names the table whose count differs, removes scratch databases (also a crashed run\'s), never a look-alike', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' };
+    const task = logicalTask(dir, 'pg', server, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    await backup(task, dataDir);
+    const shopFolder = join(dir, 'backups', encodeDatabaseFolder('shop'));
+    expect(await facts(shopFolder)).toEqual({ method: 'pg-custom-stream', tables: { '"Sales"."line ""items"""': 250, '"public"."empty"': 0 } });
+
+    const good = await testRestore(task, dataDir);
+    expect(good.doc.error).toBeUndefined();
+    expect(good.doc.databases.flatMap((d) => d.checks.filter((c) => !c.ok))).toEqual([]);
+    expect(good.code).toBe(0);
+    expect(good.doc.databases.map((d) => [d.database, d.status, d.checks.map((c) => `${c.name}:${c.ok}`).join(',')])).toEqual([
+      ['shop', 'ok', 'restore:true,tables present:true,row counts:true'],
+      ['we "ird" db', 'ok', 'restore:true,tables present:true,row counts:true'],
+    ]);
+    expect(good.doc.databases[0]!.checks[2]!.detail).toBe('250 rows in 2 tables, as recorded at backup time');
+    expect(scratchDatabases()).toBe('');
+
+    // A crashed run's leftover (recorded before it was created), and a look-alike nobody recorded.
+    pg.psql('CREATE DATABASE backstop_test_20260101000000_deadbeef; CREATE DATABASE backstop_test_not_ours;');
+    const db = new Database(join(dataDir, 'backstop.db'));
+    db.prepare('INSERT INTO scratch_targets (target, name, created_at) VALUES (?, ?, ?)').run(`postgres://${pg.host}:${pg.port}`, 'backstop_test_20260101000000_deadbeef', new Date().toISOString());
+    db.close();
+    await pointWithFacts(shopFolder, { '"Sales"."line ""items"""': 249, '"public"."empty"': 0, '"public"."gone"': 1 });
+    const bad = await testRestore(task, dataDir);
+    expect(bad.code).toBe(1);
+    expect(bad.doc.leftoversRemoved).toEqual(['backstop_test_20260101000000_deadbeef']);
+    const shop = bad.doc.databases.find((d) => d.database === 'shop')!;
+    expect(shop.checks.filter((c) => !c.ok)).toEqual([
+      { name: 'tables present', ok: false, detail: 'missing after the restore: table "public"."gone"' },
+      { name: 'row counts', ok: false, detail: 'table "Sales"."line ""items""": 249 rows recorded at backup time, 250 rows restored' },
+    ]);
+    expect(scratchDatabases()).toBe('backstop_test_not_ours');
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
+});
+
+describe('test restores: kill -9 in the middle', () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    pg.psql('CREATE DATABASE big;');
+    pg.psql(`CREATE TABLE rows AS SELECT g AS id, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g;`, 'big');
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  it('the scratch database a killed test restore left is removed by the next run', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const task = logicalTask(dir, 'pg', { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    await backup(task, dataDir);
+    const scratch = () => pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim();
+
+    // The shipped command in its own process, killed once its scratch database exists.
+    const child = spawn(process.execPath, [CLI_BIN, 'test-restore', '--config', task, '--json', '--data-dir', dataDir], { stdio: 'ignore', env: process.env });
+    const exited = new Promise((r) => child.once('exit', r));
+    let left = '';
+    for (let i = 0; i < 1200 && !left; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = scratch();
+    }
+    expect(left).toMatch(/^backstop_test_\d{14}_[0-9a-f]{8}$/);
+    child.kill('SIGKILL');
+    await exited;
+    expect(scratchRows(dataDir)).toEqual([{ target: `postgres://${pg.host}:${pg.port}`, name: left }]);
+
+    const next = await testRestore(task, dataDir);
+    expect(next.doc.leftoversRemoved).toEqual([left]);
+    expect(next.code).toBe(0);
+    expect(next.doc.databases.map((d) => [d.database, d.status])).toEqual([['big', 'ok']]);
+    expect(scratch()).toBe('');
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
+});
+
+describe('test restores of MariaDB backups', () => {
+  let maria: MariadbServer;
+  beforeAll(async () => {
+    maria = await startMariadb();
+    maria.sql("CREATE DATABASE shop; CREATE TABLE shop.`it``em` (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO shop.`it``em` VALUES (1, 'a (b), ''c'';'), (2, 'x\\\\'), (3, NULL); CREATE TABLE shop.empty (x INT);");
+  });
+  afterAll(async () => {
+    await maria?.stop();
+  });
+
+  it('records facts from the dump stream and passes CHECK TABLE, tables and row counts; scratch removed', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_MARIA_PASSWORD = maria.password;
+    const task = logicalTask(dir, 'maria', { kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD' });
+    await backup(task, dataDir);
+    expect(await facts(join(dir, 'backups', encodeDatabaseFolder('shop')))).toEqual({ method: 'mysql-sql-stream', tables: { 'it`em': 3, empty: 0 } });
+    const { code, doc } = await testRestore(task, dataDir);
+    expect(code).toBe(0);
+    expect(doc.databases).toHaveLength(1);
+    expect(doc.databases[0]!.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:true', 'CHECK TABLE:true', 'tables present:true', 'row counts:true']);
+    expect(maria.sql("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'backstop\\_test\\_%'").trim()).toBe('');
+  });
+});
