@@ -146,6 +146,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     toolPaths: () => settings.get().toolPaths,
     executor,
     encoderWorkers: opts.encoderWorkers,
+    walSpoolDir: join(dataDir, 'wal-spool'),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {

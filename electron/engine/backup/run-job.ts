@@ -8,6 +8,8 @@
  * share one set of encoder workers, closed when the job ends.
  */
 import { connectorFor } from '../servers/index.ts';
+import { PostgresConnector } from '../servers/postgres/connector.ts';
+import { WalBackup } from './wal-backup.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
@@ -41,6 +43,9 @@ async function backupAndApplyRetention(
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
   const siblings = new Map<string, string>();
+  const openOne = (s: AbortSignal) =>
+    spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s });
+  const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, openOne) : null;
   const outcomes: JobOutcome[] = await backupDatabase({
     database: spec.database,
     backupType: spec.backupType,
@@ -49,8 +54,8 @@ async function backupAndApplyRetention(
     serverIdentity: spec.serverIdentity,
     engineVersion: spec.engineVersion,
     dumpToolVersion: spec.dumpToolVersion,
-    openDump: (s) =>
-      spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+    openDump: wal ? (s, kind) => wal.openDump(s, kind) : openOne,
+    ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
     destinations: spec.destinations.map((d, i) => ({
       id: destinationId(d),
       backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),
@@ -63,6 +68,7 @@ async function backupAndApplyRetention(
     onProgress,
     repoOptions,
   });
+  wal?.afterBackup(outcomes);
   for (const o of outcomes) {
     const sibling = siblings.get(o.destination);
     if (sibling) o.location = sibling;

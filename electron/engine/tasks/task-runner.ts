@@ -28,7 +28,7 @@ import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId, folderLocation } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
-import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import { connectorFor, encodeDatabaseFolder, PG_BASEBACKUP_STREAM, SERVER_FOLDER, slotNameFor, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import type { S3Credentials } from '../storage/index.ts';
 import type { HistoryTable, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
@@ -76,6 +76,8 @@ export interface TaskRunnerDeps {
   executor: JobExecutor;
   /** Compression/encryption threads inside each job (undefined = repository default). */
   encoderWorkers?: number;
+  /** Where PostgreSQL snapshot tasks spool received WAL (one folder per slot, in Backstop's data dir). */
+  walSpoolDir: string;
 }
 
 interface ActiveState {
@@ -275,6 +277,7 @@ export class TaskRunner {
           credentials: resolved.s3Credentials,
           retention: task.retention,
           encoderWorkers: this.deps.encoderWorkers,
+          ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
@@ -294,6 +297,11 @@ export class TaskRunner {
     else if (ok === databases.length) status = 'success';
     else status = ok === 0 ? 'failed' : 'partial';
     return { runId, status, error: null, databases, skipped, warnings: roots.warnings };
+  }
+
+  private walJob(taskId: string): { slot: string; spoolDir: string } {
+    const slot = slotNameFor(taskId);
+    return { slot, spoolDir: join(this.deps.walSpoolDir, slot) };
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
