@@ -5,14 +5,19 @@
  * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
  * next run a full with "WAL chain broken: …".
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { startDataDirectory } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -111,6 +116,73 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const gap = await runTask(engine, taskId, 'incremental');
     expect(gap.databases[0]!.kind).toBe('full');
     expect(gap.databases[0]!.kindReason).toMatch(/^WAL chain broken: the WAL from [0-9A-F/]+ to [0-9A-F/]+ was not kept/);
+    await engine.close();
+  });
+
+  it('restores one database and the whole cluster to a moment before and after a DROP TABLE', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    pg.psql('CREATE DATABASE pitr');
+    pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text)', 'pitr');
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    // The first WAL backup opens the reachable range.
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+    const now = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+    const pause = () => new Promise((r) => setTimeout(r, 300));
+    pg.psql("INSERT INTO ledger VALUES (1, 'one'), (2, 'two')", 'pitr');
+    await pause();
+    const afterTwo = now();
+    await pause();
+    pg.psql("INSERT INTO ledger VALUES (3, 'three')", 'pitr');
+    await pause();
+    const beforeDrop = now();
+    await pause();
+    pg.psql('DROP TABLE ledger', 'pitr');
+    await pause();
+    const afterDrop = now();
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const serverRoot = join(backups, SERVER_FOLDER);
+    const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr' });
+
+    const two = await one(afterTwo, 'pitr_two');
+    expect(two).toMatchObject({ database: 'pitr_two', cluster: false });
+    expect(pg.psql('SELECT string_agg(id || note, \',\' ORDER BY id) FROM ledger', 'pitr_two').trim()).toBe('1one,2two');
+    await one(beforeDrop, 'pitr_three');
+    expect(pg.psql('SELECT count(*) FROM ledger', 'pitr_three').trim()).toBe('3');
+    await one(afterDrop, 'pitr_dropped');
+    expect(pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'", 'pitr_dropped').trim()).toBe('0');
+    // No temporary cluster is left behind.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+
+    // The whole cluster into a new data directory (the server folder's base.tar as location), started and queried.
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'cluster');
+    const whole = await restoreCommand(engine, baseFolder(backups), { asOf: new Date(beforeDrop), folder });
+    expect(whole).toMatchObject({ cluster: true, path: folder });
+    expect(whole.notes.join('\n')).toContain('recovery_target_time');
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      expect(running.databases).toContain('pitr');
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      expect((await conn.query('SELECT count(*) FROM ledger', { database: 'pitr' }))[0]?.[0]).toBe('3');
+      expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
+    } finally {
+      await running.stop();
+    }
+
+    // A moment outside the reachable range: OUT_OF_RANGE naming the range, nothing created.
+    const early = restoreCommand(engine, serverRoot, { asOf: new Date(Date.parse(afterTwo) - 3600_000), serverFile, database: 'pitr_early', sourceDatabase: 'pitr' });
+    await expect(early).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what the backups of this server reach\. The backups reach \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-.* UTC\. Nothing was created\./) });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_early'").trim()).toBe('0');
+    const lateFolder = join(parent, 'late');
+    await expect(restoreCommand(engine, serverRoot, { asOf: new Date(Date.now() + 3600_000), folder: lateFolder })).rejects.toMatchObject({ code: 'OUT_OF_RANGE' });
+    expect(existsSync(lateFolder)).toBe(false);
+    // A name that is taken: refused before any temporary cluster is made.
+    await expect(one(beforeDrop, 'pitr')).rejects.toMatchObject({ code: 'DATABASE_EXISTS', message: expect.stringContaining('"pitr" already exists') });
     await engine.close();
   });
 });
