@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { walSpoolRoot } from './tasks/task-slot.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import type { AppInfo } from '../shared/domain.ts';
 import { createHandlers } from './api/handlers.ts';
@@ -146,7 +147,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     toolPaths: () => settings.get().toolPaths,
     executor,
     encoderWorkers: opts.encoderWorkers,
-    walSpoolDir: join(dataDir, 'wal-spool'),
+    walSpoolDir: walSpoolRoot(dataDir),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {

@@ -5,7 +5,7 @@
  * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
  * next run a full with "WAL chain broken: …".
  */
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
@@ -183,6 +183,53 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(existsSync(lateFolder)).toBe(false);
     // A name that is taken: refused before any temporary cluster is made.
     await expect(one(beforeDrop, 'pitr')).rejects.toMatchObject({ code: 'DATABASE_EXISTS', message: expect.stringContaining('"pitr" already exists') });
+
+    // Server binaries of another major version only: TOOL_MISSING naming the fix, nothing left behind.
+    const tools = tempDir();
+    for (const t of readdirSync(PG_BIN)) if (t !== 'postgres') symlinkSync(join(PG_BIN, t), join(tools, t));
+    writeFileSync(join(tools, 'postgres'), '#!/bin/sh\necho "postgres (PostgreSQL) 14.11"\n', { mode: 0o755 });
+    data(await engine.call('settings.set', { toolPaths: { postgres: tools, mysql: null } }));
+    await expect(one(beforeDrop, 'pitr_old_binaries')).rejects.toMatchObject({
+      code: 'TOOL_MISSING',
+      message: expect.stringContaining('needs PostgreSQL 15 server binaries'),
+    });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_old_binaries'").trim()).toBe('0');
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+    await engine.close();
+  });
+
+  it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
+    const { engine, taskId, serverId } = await walTask(pg);
+    const slotExists = (slot: string) => pg.psql(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`).trim() === '1';
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const slot = slotNameFor(taskId);
+    expect(slotExists(slot)).toBe(true);
+    const task = data(await engine.call('tasks.list', undefined)).find((t) => t.id === taskId)!;
+    const { id: _id, createdAt: _c, updatedAt: _u, ...input } = task;
+    data(await engine.call('tasks.update', { id: taskId, task: { ...input, type: 'logical' } }));
+    expect(slotExists(slot)).toBe(false);
+    expect(existsSync(join(engine.dataDir, 'wal-spool', slot))).toBe(false);
+
+    const second = data(await engine.call('tasks.create', { ...input, name: 'second' }));
+    expect((await runTask(engine, second.id, 'full')).status).toBe('success');
+    expect(slotExists(slotNameFor(second.id))).toBe(true);
+    data(await engine.call('tasks.delete', { id: second.id }));
+    expect(slotExists(slotNameFor(second.id))).toBe(false);
+    // A server with everything in place: no replication warnings.
+    expect(data(await engine.call('servers.test', { id: serverId })).warnings).toEqual([]);
+
+    pg.psql("CREATE ROLE norepl LOGIN PASSWORD 'norepl-pw' IN ROLE pg_read_all_data");
+    const weak = data(await engine.call('servers.create', { kind: 'postgres', name: 'weak', host: pg.host, port: pg.port, user: 'norepl', password: 'norepl-pw', tls: 'disable' }));
+    const check = data(await engine.call('servers.test', { id: weak.id }));
+    expect(check.warnings).toContain('User "norepl" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE "norepl" REPLICATION;');
+    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'weak', serverId: weak.id, type: 'snapshot' }));
+    const run = await runTask(engine, weakTask.id, 'full');
+    expect(run.status).toBe('failed');
+    expect(run.databases[0]).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED' });
+    expect(run.databases[0]!.errorMessage).toContain('needs the REPLICATION privilege. Fix: ALTER ROLE "norepl" REPLICATION;');
+    expect(run.databases[0]!.errorMessage).not.toContain('norepl-pw');
+    expect(slotExists(slotNameFor(weakTask.id))).toBe(false);
+    pg.psql('DROP ROLE norepl');
     await engine.close();
   });
 });

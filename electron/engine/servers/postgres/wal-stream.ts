@@ -178,6 +178,19 @@ export class WalSource {
     return rows[0]?.[0] === '1';
   }
 
+  /** A missing REPLICATION privilege, with the fix named. */
+  private async withReplicationFix<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof BackstopError && e.code === 'PERMISSION_DENIED') {
+        const user = this.conn.server.user;
+        throw new BackstopError('PERMISSION_DENIED', `${e.message} Snapshot backups stream WAL through a replication slot, which needs the REPLICATION privilege. Fix: ALTER ROLE "${user.replace(/"/g, '""')}" REPLICATION; (or use a task of type logical).`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
   /** A full's start: a fresh slot and an empty spool. See the header. */
   async resetSlot(signal?: AbortSignal): Promise<ServerPosition & { startLsn: string }> {
     await this.dropSlot(signal);
@@ -186,12 +199,12 @@ export class WalSource {
     // A new physical slot reserves from the last checkpoint's redo point, which may lie far
     // back; the base backup that follows starts with a checkpoint of its own, so the chain
     // needs nothing before the WAL flushed now.
-    const rows = await this.q(
+    const rows = await this.withReplicationFix(() => this.q(
       `SELECT lsn FROM pg_create_physical_replication_slot(${sqlText(this.slot)}, true);
        SELECT end_lsn FROM pg_replication_slot_advance(${sqlText(this.slot)}, pg_current_wal_flush_lsn())`,
       `creating replication slot "${this.slot}"`,
       signal,
-    );
+    ));
     const startLsn = rows[1]?.[0] ?? '';
     parseLsn(startLsn);
     return { ...(await this.position(signal)), startLsn };
