@@ -90,7 +90,7 @@ export async function verifyCommand(engine: Engine, text: string, point: string 
 
 /** The usage error a cluster snapshot restore gives for options that name a database or server. */
 export const CLUSTER_RESTORE_USAGE =
-  'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR (restoring one database out of it is not supported yet).';
+  'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR, or take one database out of it with --source-database NAME --server server.json --database NEW.';
 
 export interface RestoreCommandResult extends RestoreOutcome {
   /** True for a PostgreSQL cluster snapshot (a new data directory, no database on a server). */

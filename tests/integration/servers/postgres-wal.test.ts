@@ -92,6 +92,20 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     // The spool keeps nothing that every destination has committed.
     const spool = join(engine.dataDir, 'wal-spool', slot);
     expect(readdirSync(spool).filter((f) => !f.endsWith('.partial'))).toEqual([]);
+
+    // --point latest (the WAL point): the base backup, replaying the WAL to that point's end on first start.
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'latest');
+    const restored = await restoreCommand(engine, join(backups, SERVER_FOLDER), { point: 'latest', folder });
+    expect(restored).toMatchObject({ cluster: true, path: folder });
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      expect((await conn.query("SELECT count(*) FROM big WHERE payload = 'changed'", { database: 'shop' }))[0]?.[0]).toBe('100');
+    } finally {
+      await running.stop();
+    }
     await engine.close();
   });
 
