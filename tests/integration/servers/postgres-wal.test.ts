@@ -5,6 +5,7 @@
  * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
  * next run a full with "WAL chain broken: …".
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,8 +210,26 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_old_binaries'").trim()).toBe('0');
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+
+    // Not enough disk for the temporary cluster (a 1 MB file system as TMPDIR; mounting needs root, as CI runs).
+    if (process.getuid?.() === 0) {
+      const small = tempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+      process.env.TMPDIR = small;
+      try {
+        await expect(one(beforeDrop, 'pitr_small')).rejects.toMatchObject({
+          code: 'DISK_FULL',
+          message: expect.stringMatching(new RegExp(`recovers the whole cluster in a temporary folder first: that needs about [\\d.]+ GB free in ${small}, but only 0\\.00 GB is free\\. .*Nothing was created\\.$`)),
+        });
+        expect(readdirSync(small)).toEqual([]);
+      } finally {
+        delete process.env.TMPDIR;
+        execFileSync('umount', [small]);
+      }
+      expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_small'").trim()).toBe('0');
+    }
     await engine.close();
-  });
+  }, 300_000);
 
   it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
     const { engine, taskId, serverId } = await walTask(pg);
