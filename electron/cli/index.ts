@@ -44,6 +44,9 @@ Backups:
                        restore into a NEW database on the server in server.json
   restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
                        a PostgreSQL cluster snapshot into a new data directory
+  restore <root>/~server --as-of TIME (--folder DIR | --source-database NAME
+          --server server.json --database NEW)
+                       a PostgreSQL cluster (or one database of it) as it was at TIME
   apply-globals <root>/~server --server server.json [--point ID|latest]
           [--alter-existing] [--dry-run]
                        create the stored PostgreSQL roles and tablespaces on a server
@@ -94,6 +97,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   'no-owner': { type: 'boolean', default: false },
   'os-user': { type: 'string' },
+  'source-database': { type: 'string' },
   'alter-existing': { type: 'boolean', default: false },
   name: { type: 'string' },
   'no-privileges': { type: 'boolean', default: false },
@@ -312,6 +316,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
           ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
+          ...(values['source-database'] !== undefined ? { sourceDatabase: values['source-database'] } : {}),
           noOwner: values['no-owner'] ?? false,
           noPrivileges: values['no-privileges'] ?? false,
           roleMap: parseRoleMap(values['map-role'] ?? []),

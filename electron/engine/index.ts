@@ -8,7 +8,8 @@
  * awaited before the process exits. Never imports electron.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { walSpoolRoot } from './tasks/task-slot.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { appInfo, engineFolders } from './app-info.ts';
 import { createHandlers } from './api/handlers.ts';
@@ -167,6 +168,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     encoderWorkers: opts.encoderWorkers,
     chunkCacheDir: join(dataDir, 'chunk-cache'),
     scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
+    walSpoolDir: walSpoolRoot(dataDir),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {

@@ -20,6 +20,7 @@ import { applyRetention, type RetentionResult } from '../../engine/retention/ind
 import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
+import { restoreFromWal } from './restore-at.ts';
 import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
@@ -89,7 +90,7 @@ export async function verifyCommand(engine: Engine, text: string, point: string 
 
 /** The usage error a cluster snapshot restore gives for options that name a database or server. */
 export const CLUSTER_RESTORE_USAGE =
-  'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR (restoring one database out of it is not supported yet).';
+  'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR, or take one database out of it with --source-database NAME --server server.json --database NEW.';
 
 export interface RestoreCommandResult extends RestoreOutcome {
   /** True for a PostgreSQL cluster snapshot (a new data directory, no database on a server). */
@@ -118,11 +119,15 @@ export async function restoreCommand(
     roleMap?: Record<string, string>;
     createRoles?: boolean;
     osUser?: string;
+    /** A PostgreSQL cluster backup: the database to take out of it into --database. */
+    sourceDatabase?: string;
   },
 ): Promise<RestoreCommandResult> {
   const w = parseLocation(where);
   w.location = resolveServerFolder(w.location, PG_BASEBACKUP_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
+  const walRestore = await restoreFromWal(engine, repo, opts);
+  if (walRestore) return walRestore;
   if (opts.asOf !== undefined || opts.point === undefined) {
     throw new BackstopError('VALIDATION', 'This backup has restore points only: restoring to a moment (--as-of) needs a PostgreSQL snapshot task (base backup + WAL) or a MariaDB server with the binary log. Choose a point with --point ID|latest ("backstop points <location>" lists them).');
   }

@@ -9,14 +9,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BackstopError } from '../../shared/result.ts';
-import type { AppInfo, PointKind, ServerInputParsed } from '../../shared/domain.ts';
+import type { AppInfo, PointKind, ServerInputParsed, Task } from '../../shared/domain.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
 import { checkLocalFolder, createLocalFolder, loadCredentials } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
-import { connectorFor } from '../servers/index.ts';
+import { connectorFor, serverPassword } from '../servers/index.ts';
+import { ownsSlot, releaseTaskSlot } from '../tasks/task-slot.ts';
 import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
@@ -53,6 +54,12 @@ export function passwordRefFor(serverId: string): string {
 
 export function createHandlers(ctx: HandlerContext): Handlers {
   const stamp = () => ctx.now().toISOString();
+  const releaseSlot = async (task: Task): Promise<boolean> => {
+    const server = ctx.servers.get(task.serverId);
+    if (!ownsSlot(task, server)) return false;
+    if (ctx.runner.isRunning(task.id)) throw new BackstopError('CONFLICT', `Task "${task.name}" is running; cancel the run (or wait for it to finish) first.`);
+    return releaseTaskSlot(task, server, await serverPassword(ctx.secrets, server), ctx.settings.get().toolPaths, ctx.info().dataDir);
+  };
 
   /** Runs `write` after storing the input's password (if any); undoes the secret when `write` fails. */
   async function withPassword<T>(id: string, input: ServerInputParsed, keepRef: string | null, write: (ref: string | null) => T): Promise<T> {
@@ -122,6 +129,10 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       checkTaskInput(input);
       checkBackupType(input);
       await checkTaskKey(input, ctx.keys);
+      const before = ctx.tasks.get(id);
+      const server = ctx.servers.get(before.serverId);
+      // A PostgreSQL snapshot task that stops being one (or moves to another server) drops its slot first.
+      if (ownsSlot(before, server) && (input.type !== 'snapshot' || input.serverId !== before.serverId)) await releaseSlot(before);
       const task = ctx.tasks.update(id, input, stamp());
       ctx.events.emit('tasks.changed', { ids: [id] });
       return task;
@@ -132,7 +143,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return { canceled: ctx.runner.cancel(id) };
     },
     'runs.active': () => ctx.runner.activeRuns(),
-    'tasks.delete': ({ id }) => deleteTask({ tasks: ctx.tasks, isRunning: (t) => ctx.runner.isRunning(t), events: ctx.events }, id),
+    'tasks.delete': ({ id }) => deleteTask({ tasks: ctx.tasks, isRunning: (t) => ctx.runner.isRunning(t), events: ctx.events, releaseServerResources: (t) => releaseSlot(t).then(() => undefined) }, id),
 
     'destinations.checkFolder': ({ path }) => checkLocalFolder(path),
     'destinations.createFolder': ({ path }) => createLocalFolder(path),

@@ -16,7 +16,7 @@ import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domai
 
 export type { DatabaseProgress } from '../../shared/domain.ts';
 import { BackstopError, hasCode, isBackstopError, toFailure } from '../../shared/result.ts';
-import type { OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
+import type { JsonObject, OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
@@ -55,7 +55,15 @@ export interface BackupDatabaseInput {
   serverIdentity: string;
   engineVersion: string;
   dumpToolVersion: string;
-  openDump: (signal: AbortSignal) => Promise<DumpStream>;
+  /** `kind`: what every destination takes when `beforeDump` decided one (else the requested kind). */
+  openDump: (signal: AbortSignal, kind: PointKind) => Promise<DumpStream>;
+  /**
+   * Runs once the destinations are open, before the dump: decides one kind for every
+   * destination (a full replaces a destination's incremental, with `reason`) and adds
+   * `meta` to every point. For streams whose incrementals continue one server-side chain
+   * (PostgreSQL WAL), where destinations cannot go separate ways.
+   */
+  beforeDump?: (prepared: PreparedDestination[], signal: AbortSignal) => Promise<{ kind: PointKind; reason: string | null; meta: JsonObject }>;
   destinations: DestinationTarget[];
   signal?: AbortSignal;
   onProgress?: (p: DatabaseProgress) => void;
@@ -114,7 +122,23 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     // The dump has its own controller: it is also stopped when every writer has failed.
     const dumpController = new AbortController();
     controller.signal.addEventListener('abort', () => dumpController.abort(controller.signal.reason), { once: true });
-    const dump = await input.openDump(dumpController.signal);
+    let extraMeta: JsonObject = {};
+    let dumpKind = input.requestedKind;
+    if (input.beforeDump) {
+      const plan = await input.beforeDump(
+        prepared.map((p) => p.prep),
+        controller.signal,
+      );
+      dumpKind = plan.kind;
+      extraMeta = plan.meta;
+      for (const { prep } of prepared) {
+        if (plan.kind === 'full' && prep.kind === 'incremental') {
+          prep.kind = 'full';
+          prep.kindReason = plan.reason;
+        }
+      }
+    }
+    const dump = await input.openDump(dumpController.signal, dumpKind);
     const dumpDone = dump.done.then(
       () => null,
       (e: unknown) => e,
@@ -144,7 +168,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             chunking,
             // Only a sole writer may take the dump's buffers over: branches share them.
             handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
-            meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            meta: { ...extraMeta, format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
             ...(lateMeta ? { lateMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             signal: controller.signal,

@@ -29,6 +29,8 @@ export interface BackupJobSpec {
   credentials: (S3Credentials | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
+  /** PostgreSQL snapshot task: the base backup stream continues as a WAL chain through this slot (wal-backup.ts). */
+  wal?: { slot: string; spoolDir: string };
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
   /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */

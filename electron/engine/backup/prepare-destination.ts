@@ -29,7 +29,7 @@ export interface PreparedDestination {
 }
 
 /** Why a requested incremental becomes a full: a code, worded once by `describeFull`. */
-type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE';
+type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE' | 'WAL_CHAIN_BROKEN';
 
 interface Decision {
   repo: Repository;
@@ -37,7 +37,7 @@ interface Decision {
   reason: FullReason | null;
 }
 
-function describeFull(reason: FullReason | null, opts: PrepareOptions): string | null {
+function describeFull(reason: FullReason | null, opts: PrepareOptions, detail = ''): string | null {
   switch (reason) {
     case null:
       return null;
@@ -51,7 +51,14 @@ function describeFull(reason: FullReason | null, opts: PrepareOptions): string |
       return 'no chain at this destination yet';
     case 'CHAIN_UNREADABLE':
       return 'the newest chain could not be read';
+    case 'WAL_CHAIN_BROKEN':
+      return `WAL chain broken: ${detail}`;
   }
+}
+
+/** Why a PostgreSQL WAL incremental became a full (`detail`: what broke the chain), for the history. */
+export function walChainBroken(detail: string): string {
+  return describeFull('WAL_CHAIN_BROKEN', { key: null, backupType: 'snapshot', requestedKind: 'incremental' }, detail)!;
 }
 
 export interface PrepareOptions {

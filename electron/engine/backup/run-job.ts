@@ -14,6 +14,8 @@ import { destinationId, Location } from '../destinations/index.ts';
 import { ThrottledBackend } from '../storage/throttle.ts';
 import type { Backend } from '../storage/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions } from '../repository/index.ts';
+import { PostgresConnector } from '../servers/postgres/connector.ts';
+import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
@@ -67,6 +69,10 @@ async function backupAndApplyRetention(
     opened.push(s);
     return s;
   };
+  const openOne = (s: AbortSignal) =>
+    spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s });
+  // A PostgreSQL snapshot task's base-backup job continues its WAL chain (wal-backup.ts).
+  const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, openOne) : null;
   try {
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
       database: spec.database,
@@ -76,8 +82,8 @@ async function backupAndApplyRetention(
       serverIdentity: spec.serverIdentity,
       engineVersion: spec.engineVersion,
       dumpToolVersion: spec.dumpToolVersion,
-      openDump: (s) =>
-        spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+      openDump: wal ? (s, kind) => wal.openDump(s, kind) : openOne,
+      ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
       destinations: reachable.map((l) => ({
         id: l.id,
         // A remote destination reads its delta bases from the local chunk cache, not over the network.
@@ -100,6 +106,8 @@ async function backupAndApplyRetention(
       o.location = (siblings.get(o.destination) ?? f.value).text;
       return o;
     });
+    // Spooled WAL is let go only when every destination (reachable or not) committed it.
+    wal?.afterBackup(outcomes);
     if (retentionHours(spec.retention) === null) return outcomes;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];

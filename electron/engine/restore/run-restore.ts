@@ -12,6 +12,8 @@
  *   empty): the data directory gets mode 0700 and, when running as root, the server's OS
  *   user as owner (`osUser`, default `postgres`); missing configuration files are written
  *   and the outcome's notes say how to start it. Its `database` is the folder's name.
+ * - A WAL point (`pg-wal-tar`) restores like a cluster snapshot: its chain's base backup,
+ *   set to replay the WAL up to the end of that point on first start (pitr.ts).
  * - Server-wide globals (`pg-globals-sql`) are not restored here: VALIDATION naming
  *   `backstop apply-globals` (apply-globals.ts).
  */
@@ -19,10 +21,11 @@ import { basename } from 'node:path';
 import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
-import { clusterOwner, completeConfiguration, connectorFor, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
+import { clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
 import { serverKindOf, toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
+import { planRecovery, restoreClusterAt } from './pitr.ts';
 import type { S3Credentials } from '../storage/index.ts';
 
 export interface RestoreJobSpec {
@@ -75,6 +78,13 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
       'VALIDATION',
       'This folder holds server-wide globals (roles, tablespaces), not a database. Apply them to a server with `backstop apply-globals <this folder> --server server.json` (it skips roles the server already has).',
     );
+  }
+  if (point.format === PG_WAL_FORMAT) {
+    // A WAL point: the base backup of its chain, recovered to the end of that point.
+    if (!spec.options.folder) throw new BackstopError('VALIDATION', 'A cluster backup restores into a new, empty data directory: choose that folder.');
+    const plan = await planRecovery(repo, { pointId: summary.id });
+    const r = await restoreClusterAt({ repo, plan, folder: spec.options.folder, toolPaths: spec.toolPaths, osUser: spec.osUser ?? null, signal, onProgress: progress });
+    return { database: r.database, path: r.path, notes: r.notes };
   }
   if (point.format === 'pg-basebackup-tar') {
     if (spec.server && spec.server.kind !== 'postgres') {

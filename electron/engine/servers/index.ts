@@ -18,6 +18,7 @@ export { encodeDatabaseFolder, decodeDatabaseFolder, databaseNameOf, isHashedDat
 export { restoreBaseBackup, startDataDirectory, type RunningCluster, type BaseBackupRestoreReport } from './postgres/snapshot.ts';
 export { PG_GLOBALS_STREAM, PG_BASEBACKUP_STREAM } from './postgres/connector.ts';
 export { clusterOwner, completeConfiguration, restoredClusterNotes } from './postgres/restored-cluster.ts';
+export { slotNameFor, PG_WAL_FORMAT, WalSource } from './postgres/wal-stream.ts';
 export { findTool, toolVersion, candidateDirs, type ToolFamily } from './tools.ts';
 
 export function connectorFor(server: Server, opts: ConnectorOptions = {}): Connector {

@@ -12,8 +12,8 @@
  *   databases go with it (ON DELETE CASCADE); the `tasks.changed` event makes the
  *   scheduler re-arm without it, so no slot fires for it again.
  * - What the task owns on the server is released first, by `releaseServerResources`;
- *   if that fails, the task is not deleted (the user can retry). Nothing today; a
- *   PostgreSQL replication slot for WAL streaming will be dropped here.
+ *   if that fails, the task is not deleted (the user can retry). A PostgreSQL snapshot
+ *   task's replication slot is dropped there (tasks/task-slot.ts, wired by the handlers).
  * - Afterwards its server can be deleted (if no other task uses it).
  */
 import type { Task } from '../../shared/domain.ts';

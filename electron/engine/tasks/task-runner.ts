@@ -31,7 +31,7 @@ import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
-import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import { connectorFor, encodeDatabaseFolder, PG_BASEBACKUP_STREAM, SERVER_FOLDER, slotNameFor, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import { newUploadBudget, type S3Credentials } from '../storage/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
@@ -93,6 +93,8 @@ export interface TaskRunnerDeps {
   chunkCacheDir?: string;
   /** Test-restore scratch databases Backstop created on a server (never backed up). */
   scratchNames?: (server: Server) => Set<string>;
+  /** Where PostgreSQL snapshot tasks spool received WAL (one folder per slot, in Backstop's data dir). */
+  walSpoolDir: string;
 }
 
 interface ActiveState {
@@ -363,6 +365,7 @@ export class TaskRunner {
           encoderWorkers: this.deps.encoderWorkers,
           ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
           ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
+          ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         };
         return this.deps.queue
           .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
@@ -429,6 +432,11 @@ export class TaskRunner {
     } catch (e) {
       log.error({ err: e }, 'run notifications could not be sent');
     }
+  }
+
+  private walJob(taskId: string): { slot: string; spoolDir: string } {
+    const slot = slotNameFor(taskId);
+    return { slot, spoolDir: join(this.deps.walSpoolDir, slot) };
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */

@@ -144,7 +144,7 @@ describe('restore of a PostgreSQL cluster snapshot', () => {
       expect(JSON.parse(r.out).error).toEqual({
         code: 'MALFORMED_REQUEST',
         message:
-          'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR (restoring one database out of it is not supported yet). Run "backstop --help".',
+          'A cluster snapshot restores the whole cluster into a new data directory: use --folder DIR, or take one database out of it with --source-database NAME --server server.json --database NEW. Run "backstop --help".',
       });
     }
     const noFolder = await cli('restore', join(root, SERVER_FOLDER, 'base.tar'), '--point', 'latest', '--data-dir', dataDir, '--json');

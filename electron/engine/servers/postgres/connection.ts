@@ -15,7 +15,7 @@ import { findTool, type ToolSearch } from '../tools.ts';
 
 export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
 
-export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup';
+export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_receivewal';
 
 /** A libpq conninfo value, quoted. */
 export function conninfoDbname(database: string): string {

@@ -42,6 +42,7 @@ import { ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
+import { walReadiness } from './wal-readiness.ts';
 
 export const PG_GLOBALS_STREAM: ServerStream = { name: 'globals.sql', format: 'pg-globals-sql' };
 export const PG_BASEBACKUP_STREAM: ServerStream = { name: 'base.tar', format: 'pg-basebackup-tar' };
@@ -140,8 +141,11 @@ export class PostgresConnector implements Connector {
       );
     }
     const warnings: string[] = [];
-    if (!facts.replication) warnings.push(`User "${this.conn.server.user}" has no REPLICATION privilege: snapshot (pg_basebackup) backups will fail.`);
+    if (!facts.replication) {
+      warnings.push(`User "${this.conn.server.user}" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE ${quoteIdent(this.conn.server.user)} REPLICATION;`);
+    }
     if (!facts.superuser) warnings.push('Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).');
+    if (facts.replication) warnings.push(...(await walReadiness(this.conn, opts.signal)));
     const tools = [
       { name: 'psql', path: psql, version: (await toolVersion(psql)).version },
       { name: 'pg_dump', path: pgDump, version: dumpVersion.version },

@@ -131,6 +131,8 @@ export interface StartOptions {
   password?: string | null;
   toolPaths?: ToolPaths;
   timeoutMs?: number;
+  /** Listen on the private socket folder only (no TCP): `host` is then that folder. */
+  socketOnly?: boolean;
 }
 
 function freePort(): Promise<number> {
@@ -167,7 +169,8 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
   }
   const port = await freePort();
   let stderr = '';
-  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1'], {
+  const host = opts.socketOnly ? socketDir : '127.0.0.1';
+  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', `listen_addresses=${opts.socketOnly ? '' : '127.0.0.1'}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: childEnv(),
     // The server's OS user may not be allowed into our working directory.
@@ -188,7 +191,7 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
     await exited;
     rmSync(socketDir, { recursive: true, force: true });
   };
-  const conn = new PgConnection({ kind: 'postgres', host: '127.0.0.1', port, user: opts.user, tls: 'disable' }, opts.password ?? null, search);
+  const conn = new PgConnection({ kind: 'postgres', host, port, user: opts.user, tls: 'disable' }, opts.password ?? null, search);
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -198,9 +201,9 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
     try {
       const rows = await conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate`, { action: 'checking the restored cluster', fallback: 'RESTORE_FAILED' });
       const databases = rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString('utf8')).sort();
-      return { host: '127.0.0.1', port, version: have.version, databases, stop };
+      return { host, port, version: have.version, databases, stop };
     } catch (e) {
-      const retry = e instanceof BackstopError && (e.code === 'UNREACHABLE' || /starting up|recovery/i.test(e.message));
+      const retry = e instanceof BackstopError && (e.code === 'UNREACHABLE' || /starting up|recovery|not accepting connections/i.test(e.message));
       if (!retry || Date.now() > deadline) {
         await stop();
         throw e instanceof BackstopError && !retry ? e : new BackstopError('RESTORE_FAILED', `The restored cluster did not accept connections in time: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);

@@ -1,0 +1,86 @@
+/**
+ * `restore` of a PostgreSQL cluster backup with WAL (engine/restore/pitr.ts): to a moment
+ * (`--as-of`), to a WAL restore point (`--point` of an incremental), the whole cluster into
+ * `--folder DIR`, or one database (`--source-database NAME`) into the new database
+ * `--database NEW` on the server of `--server`.
+ *
+ * Contract: returns null when the location is not a cluster backup, or is a plain base
+ * backup point without --source-database (the usual restore handles those). Usage errors
+ * are MALFORMED_REQUEST; everything is checked before anything is created.
+ */
+import { dirname, resolve } from 'node:path';
+import { BackstopError } from '../../shared/result.ts';
+import type { Engine } from '../../engine/index.ts';
+import type { Repository } from '../../engine/repository/index.ts';
+import { isClusterPoint, planRecovery, restoreClusterAt, restoreDatabaseAt } from '../../engine/restore/pitr.ts';
+import { PG_WAL_FORMAT } from '../../engine/servers/index.ts';
+import { errorInFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
+import { serverFromFile } from './backup.ts';
+import type { RestoreCommandResult } from './location.ts';
+
+export interface RestoreAtOptions {
+  point?: string;
+  asOf?: Date;
+  serverFile?: string;
+  database?: string;
+  folder?: string;
+  osUser?: string;
+  sourceDatabase?: string;
+  noOwner?: boolean;
+  noPrivileges?: boolean;
+  roleMap?: Record<string, string>;
+  createRoles?: boolean;
+}
+
+const usage = (m: string): never => {
+  throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
+};
+
+export async function restoreFromWal(engine: Engine, repo: Repository, opts: RestoreAtOptions): Promise<RestoreCommandResult | null> {
+  const points = await repo.listPoints();
+  if (!points.some(isClusterPoint)) {
+    if (opts.sourceDatabase !== undefined) usage('--source-database applies only to a PostgreSQL cluster backup (<root>/~server).');
+    return null;
+  }
+  let at: { asOf: Date } | { pointId: string };
+  if (opts.asOf !== undefined) at = { asOf: opts.asOf };
+  else {
+    const p = opts.point === 'latest' ? points.at(-1) : points.find((x) => x.id === opts.point);
+    if (!p) return null; // the usual path says NOT_FOUND
+    if (p.meta.format !== PG_WAL_FORMAT && opts.sourceDatabase === undefined) return null;
+    at = { pointId: p.id };
+  }
+  if (opts.sourceDatabase !== undefined) {
+    if (opts.folder !== undefined || opts.osUser !== undefined) usage('--source-database restores one database into a new database on a server: give --server and --database, not --folder or --os-user.');
+    if (!opts.serverFile) usage('restore --source-database needs --server.');
+    if (!opts.database) usage('restore --source-database needs --database (the new database).');
+  } else {
+    if (opts.database !== undefined || opts.serverFile !== undefined) {
+      usage('This is a PostgreSQL cluster backup: restore the whole cluster with --folder DIR, or one database with --source-database NAME --server server.json --database NEW.');
+    }
+    if (!opts.folder) usage('Restoring the whole cluster needs --folder DIR (a new or empty folder).');
+  }
+  const plan = await planRecovery(repo, at);
+  const settings = await engine.call('settings.get', undefined);
+  const toolPaths = settings.ok ? settings.data.toolPaths : {};
+  if (opts.sourceDatabase === undefined) {
+    const r = await restoreClusterAt({ repo, plan, folder: resolve(opts.folder!), toolPaths, ...(opts.osUser ? { osUser: opts.osUser } : {}) });
+    return { ...r, cluster: true };
+  }
+  const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
+  try {
+    const r = await restoreDatabaseAt({
+      repo,
+      plan,
+      sourceDatabase: opts.sourceDatabase,
+      server,
+      password,
+      database: opts.database!,
+      toolPaths,
+      options: { jobs: 1, noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false, folder: null },
+    });
+    return { ...r, cluster: false };
+  } catch (e) {
+    throw errorInFileTerms(e, opts.serverFile!, '');
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * Restore to a moment from a PostgreSQL WAL chain (a base backup full + `pg-wal-tar`
+ * incrementals in `~server/base.tar`, see backup/wal-backup.ts).
+ *
+ * Contract:
+ * - `reachableRanges`: per chain, from the end of its first WAL point to the end of its
+ *   newest (server clock; every transaction committed up to `to` is in the backup). A chain
+ *   with no WAL point yet reaches no moment (its base backup restores by --point).
+ * - `planRecovery`: `asOf` outside every range → OUT_OF_RANGE naming the ranges, before
+ *   anything is created. `pointId` of a WAL point: the chain up to it, replayed to its end.
+ * - `restoreClusterAt` (--folder): the base backup into the new, empty DIR (DATABASE_EXISTS
+ *   otherwise, nothing written), the WAL it needs in DIR/backstop_wal (segments padded back
+ *   to full size), `restore_command`, the recovery target and `recovery_target_action =
+ *   promote` appended to postgresql.auto.conf, and recovery.signal: the first start recovers
+ *   to the moment and opens as a primary. Any failure removes DIR.
+ * - `restoreDatabaseAt` (--source-database): checks NEW is free on the target and that the
+ *   temporary cluster fits on disk (DISK_FULL naming the size) before anything is created;
+ *   recovers a private temporary cluster (socket only, trust for its own OS user) in the
+ *   temp folder, pg_dumps NAME from it and restores it as NEW through the connector's
+ *   logical restore (roles, owners, privileges as any logical restore). The temporary
+ *   cluster is stopped and removed in every case.
+ */
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, Server } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { walMetaOf, type WalMeta } from '../backup/wal-backup.ts';
+import type { PointSummary, Repository } from '../repository/index.ts';
+import { clusterOwner, completeConfiguration, connectorFor, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
+import type { PostgresConnector } from '../servers/postgres/connector.ts';
+import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
+import { extractTar } from '../servers/tar-extract.ts';
+
+/** Folder inside a restored data directory holding the WAL its recovery replays. */
+export const WAL_FOLDER = 'backstop_wal';
+
+export interface ReachableRange {
+  fullPointId: string;
+  from: string;
+  to: string;
+}
+
+interface WalChain {
+  full: PointSummary;
+  wal: PointSummary[];
+  meta: WalMeta;
+}
+
+const formatOf = (p: PointSummary) => (typeof p.meta.format === 'string' ? p.meta.format : '');
+
+/** Whether a repository holds a PostgreSQL cluster snapshot (the only backups with moments). */
+export function isClusterPoint(p: PointSummary): boolean {
+  return formatOf(p) === PG_BASEBACKUP_STREAM.format || formatOf(p) === PG_WAL_FORMAT;
+}
+
+async function walChains(repo: Repository): Promise<WalChain[]> {
+  const points = new Map((await repo.listPoints()).map((p) => [p.id, p]));
+  const out: WalChain[] = [];
+  for (const c of await repo.chains()) {
+    const full = c.fullPointId ? points.get(c.fullPointId) : undefined;
+    const meta = full ? walMetaOf(full) : null;
+    if (!full || !meta || formatOf(full) !== PG_BASEBACKUP_STREAM.format) continue;
+    const wal = c.pointIds.map((id) => points.get(id)).filter((p): p is PointSummary => !!p && p.id !== full.id && formatOf(p) === PG_WAL_FORMAT && typeof walMetaOf(p)?.endTime === 'string');
+    out.push({ full, wal, meta });
+  }
+  return out;
+}
+
+export async function reachableRanges(repo: Repository): Promise<ReachableRange[]> {
+  return (await walChains(repo)).filter((c) => c.wal.length > 0).map((c) => ({ fullPointId: c.full.id, from: walMetaOf(c.wal[0]!)!.endTime!, to: walMetaOf(c.wal.at(-1)!)!.endTime! }));
+}
+
+export interface RecoveryPlan {
+  full: PointSummary;
+  wal: PointSummary[];
+  meta: WalMeta;
+  /** null: replay every WAL point of the plan to its end. */
+  target: Date | null;
+}
+
+const utc = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+
+export async function planRecovery(repo: Repository, at: { asOf: Date } | { pointId: string }): Promise<RecoveryPlan> {
+  const chains = await walChains(repo);
+  if ('asOf' in at) {
+    const t = at.asOf.getTime();
+    const hit = chains
+      .filter((c) => c.wal.length > 0 && Date.parse(walMetaOf(c.wal[0]!)!.endTime!) <= t && t <= Date.parse(walMetaOf(c.wal.at(-1)!)!.endTime!))
+      .at(-1);
+    if (!hit) {
+      const ranges = await reachableRanges(repo);
+      const said = ranges.length ? `The backups reach ${ranges.map((r) => `${utc(r.from)} to ${utc(r.to)}`).join('; ')}.` : 'No moment is reachable yet: a moment needs a WAL backup (an incremental) after a base backup; restore the base backup itself with --point.';
+      throw new BackstopError('OUT_OF_RANGE', `${utc(at.asOf.toISOString())} is outside what the backups of this server reach. ${said} Nothing was created.`);
+    }
+    const wal: PointSummary[] = [];
+    for (const p of hit.wal) {
+      wal.push(p);
+      if (Date.parse(walMetaOf(p)!.endTime!) >= t) break;
+    }
+    return { full: hit.full, wal, meta: hit.meta, target: at.asOf };
+  }
+  for (const c of chains) {
+    if (c.full.id === at.pointId) return { full: c.full, wal: [], meta: c.meta, target: null };
+    const i = c.wal.findIndex((p) => p.id === at.pointId);
+    if (i >= 0) return { full: c.full, wal: c.wal.slice(0, i + 1), meta: c.meta, target: null };
+  }
+  throw new BackstopError('NOT_FOUND', `Restore point ${at.pointId} is not part of a base backup + WAL chain in this folder ("backstop points <location>" lists the points).`);
+}
+
+/** PostgreSQL's own timestamp syntax: ISO with a "T" or "Z" stops the server from starting. */
+export function recoveryTargetTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '+00');
+}
+
+/** Segments needed by the plan (an upper bound), for the disk check. */
+function segmentCount(plan: RecoveryPlan): number {
+  const size = BigInt(plan.meta.segmentSize);
+  let n = 0;
+  for (const p of plan.wal) {
+    const m = walMetaOf(p)!;
+    n += Number((parseLsn(m.endLsn!) - parseLsn(m.startLsn)) / size) + 2;
+  }
+  return n;
+}
+
+/** Bytes a recovered cluster needs: the base backup, the padded WAL, and room for the WAL recovery writes. */
+export function diskNeeded(plan: RecoveryPlan): number {
+  return plan.full.length + segmentCount(plan) * plan.meta.segmentSize + 4 * plan.meta.segmentSize;
+}
+
+function gib(n: number): string {
+  return `${(n / 1024 ** 3).toFixed(n < 1024 ** 3 ? 2 : 1)} GB`;
+}
+
+/** The WAL of the plan, merged (a later copy of a segment wins, but never a partial over a complete one) and padded, in `into`. */
+async function extractWal(repo: Repository, plan: RecoveryPlan, into: string, signal?: AbortSignal): Promise<void> {
+  const size = plan.meta.segmentSize;
+  const partial = new Map<string, boolean>();
+  for (const [i, p] of plan.wal.entries()) {
+    const dir = join(into, `.point-${i}`);
+    mkdirSync(dir, { mode: 0o700 });
+    await extractTar(await repo.readPoint(p.id, { signal }), dir);
+    for (const s of segmentsIn(dir, size)) {
+      const name = s.file.replace(/\.partial$/, '');
+      if (s.partial && partial.get(name) === false) continue;
+      renameSync(join(dir, s.file), join(into, name));
+      padSegment(join(into, name), size);
+      partial.set(name, s.partial);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function recoverySettings(plan: RecoveryPlan): string {
+  const lines = [
+    '',
+    `# Added by Backstop: on first start, replay the WAL in ${WAL_FOLDER}/ ${plan.target ? `up to ${recoveryTargetTime(plan.target)}` : 'to its end'}, then open as a primary.`,
+    '# Once it has started, remove these lines and the folder.',
+    `restore_command = 'cp "${WAL_FOLDER}/%f" "%p"'`,
+    ...(plan.target ? [`recovery_target_time = '${recoveryTargetTime(plan.target)}'`] : []),
+    `recovery_target_action = 'promote'`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+interface MaterializeOptions {
+  signal?: AbortSignal;
+  toolPaths: ToolPaths;
+  owner: ReturnType<typeof clusterOwner>['user'];
+  /** A private temporary cluster: its own minimal configuration, trust over its private socket only. */
+  temporary?: boolean;
+  onPhase?: (phase: RestoreProgressInfo['phase'], done: number, total: number | null) => void;
+}
+
+/** The base backup + WAL + recovery configuration in `dataDir` (see the header). */
+async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string, opts: MaterializeOptions): Promise<{ verified: boolean; wroteConfig: string[]; ownerError: string | null }> {
+  if (existsSync(dataDir) && (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0)) {
+    throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
+  }
+  // The WAL is fetched first, next to the data directory (same file system: moved in, not copied).
+  const walTemp = mkdtempSync(join(dirname(dataDir), `.${basename(dataDir)}-wal-`));
+  try {
+    opts.onPhase?.('restoring', 0, plan.full.length);
+    await extractWal(repo, plan, walTemp, opts.signal);
+    let wroteConfig: string[] = [];
+    const r = await restoreBaseBackup(await repo.readPoint(plan.full.id, { signal: opts.signal }), dataDir, {
+      signal: opts.signal,
+      toolPaths: opts.toolPaths,
+      owner: opts.owner,
+      afterVerify: (dir) => {
+        if (opts.temporary) {
+          writeFileSync(join(dir, 'postgresql.conf'), "# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\n");
+          writeFileSync(join(dir, 'pg_hba.conf'), 'local all all trust\n');
+          writeFileSync(join(dir, 'pg_ident.conf'), '');
+          rmSync(join(dir, 'postgresql.auto.conf'), { force: true });
+        } else {
+          wroteConfig = completeConfiguration(dir);
+        }
+        renameSync(walTemp, join(dir, WAL_FOLDER));
+        appendFileSync(join(dir, 'postgresql.auto.conf'), recoverySettings(plan));
+        writeFileSync(join(dir, 'recovery.signal'), '');
+      },
+    });
+    return { verified: r.verified, wroteConfig, ownerError: r.ownerError };
+  } finally {
+    rmSync(walTemp, { recursive: true, force: true });
+  }
+}
+
+export interface ClusterAtSpec {
+  repo: Repository;
+  plan: RecoveryPlan;
+  folder: string;
+  toolPaths: ToolPaths;
+  osUser?: string | null;
+  signal?: AbortSignal;
+  onProgress?: (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
+}
+
+export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database: string; path: string; notes: string[] }> {
+  let owner = clusterOwner(spec.osUser);
+  const r = await materialize(spec.repo, spec.plan, spec.folder, {
+    toolPaths: spec.toolPaths,
+    owner: owner.user,
+    ...(spec.signal ? { signal: spec.signal } : {}),
+    onPhase: (phase, done, total) => spec.onProgress?.({ phase, unit: 'bytes', done, total }),
+  });
+  if (r.ownerError && owner.user) {
+    owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };
+  }
+  const notes = await restoredClusterNotes({ dataDir: spec.folder, owner, wroteConfig: r.wroteConfig, verified: r.verified, toolPaths: spec.toolPaths });
+  notes.splice(
+    1,
+    0,
+    spec.plan.target
+      ? `On its first start it replays the WAL in ${WAL_FOLDER}/ up to ${utc(spec.plan.target.toISOString())} (recovery_target_time in postgresql.auto.conf, with recovery.signal), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`
+      : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
+  );
+  spec.onProgress?.({ phase: 'done', unit: 'bytes', done: spec.plan.full.length, total: spec.plan.full.length });
+  return { database: basename(spec.folder), path: spec.folder, notes };
+}
+
+export interface DatabaseAtSpec {
+  repo: Repository;
+  plan: RecoveryPlan;
+  sourceDatabase: string;
+  server: Server;
+  password: string | null;
+  database: string;
+  toolPaths: ToolPaths;
+  options: RestoreChoices;
+  /** Where the temporary cluster goes (default: the OS temp folder). */
+  tempDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
+}
+
+export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ database: string; path: null; notes: string[] }> {
+  if (spec.server.kind !== 'postgres') throw new BackstopError('VALIDATION', `This is a PostgreSQL cluster backup; choose a PostgreSQL server to restore database "${spec.sourceDatabase}" to, not a ${spec.server.kind} server.`);
+  const target = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths }) as PostgresConnector;
+  const taken = await target.connection.query(`SELECT 1 FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(spec.database, 'utf8').toString('hex')}'`, {
+    signal: spec.signal,
+    action: 'checking the target database name',
+    fallback: 'RESTORE_FAILED',
+  });
+  if (taken.length > 0) throw new BackstopError('DATABASE_EXISTS', `Database "${spec.database}" already exists on the ${target.connection.label}; choose another name (a restore never overwrites a database).`);
+  const base = spec.tempDir ?? tmpdir();
+  const need = diskNeeded(spec.plan);
+  const fs = statfsSync(base);
+  const free = fs.bavail * fs.bsize;
+  if (free < need) {
+    throw new BackstopError(
+      'DISK_FULL',
+      `Restoring database "${spec.sourceDatabase}" to a moment recovers the whole cluster in a temporary folder first: that needs about ${gib(need)} free in ${base}, but only ${gib(free)} is free. Free space there, or point TMPDIR at a folder with room. Nothing was created.`,
+    );
+  }
+  const dataDir = mkdtempSync(join(base, 'backstop-pitr-'));
+  let cluster: Awaited<ReturnType<typeof startDataDirectory>> | null = null;
+  try {
+    const owner = clusterOwner(null).user;
+    await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, ...(spec.signal ? { signal: spec.signal } : {}) });
+    spec.onProgress?.({ phase: 'restoring', unit: 'bytes', done: 0, total: null });
+    cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true });
+    if (!cluster.databases.includes(spec.sourceDatabase)) {
+      throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
+    }
+    const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
+      toolPaths: spec.toolPaths,
+    });
+    const dump = await source.openDump(spec.sourceDatabase, 'logical', { ...(spec.signal ? { signal: spec.signal } : {}) });
+    const report = await target.restore(spec.database, dump.stream, 'logical', {
+      ...(spec.signal ? { signal: spec.signal } : {}),
+      noOwner: spec.options.noOwner,
+      noPrivileges: spec.options.noPrivileges,
+      roleMap: spec.options.roleMap,
+      createRoles: spec.options.createRoles,
+      onProgress: (p) => spec.onProgress?.({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
+    });
+    await dump.done;
+    const when = spec.plan.target ? `as it was at ${utc(spec.plan.target.toISOString())}` : `as of restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}`;
+    spec.onProgress?.({ phase: 'done', unit: 'bytes', done: 1, total: 1 });
+    return { database: report.database, path: null, notes: [`Database "${spec.sourceDatabase}" ${when}, recovered from the cluster backup in a temporary cluster (removed again).`, ...(report.notes ?? [])] };
+  } finally {
+    await cluster?.stop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

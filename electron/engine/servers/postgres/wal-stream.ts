@@ -1,0 +1,316 @@
+/**
+ * The server side of a PostgreSQL snapshot task's WAL chain: the physical replication slot
+ * the task owns, and receiving the WAL written since the last backup into a durable spool.
+ *
+ * Contract:
+ * - `slotNameFor(taskId)` is stable for a task and recognisable (`backstop_<id start>_<hash>`);
+ *   `checkSlotName` refuses anything PostgreSQL would not accept as a slot name (VALIDATION).
+ * - `resetSlot` (a full): drops the task's slot if present, empties the spool, creates the
+ *   slot reserving WAL from the position flushed now, and returns where the chain starts (system identifier,
+ *   timeline, LSN, server time). Everything the base backup that follows needs is then kept
+ *   on the server until the task's next incremental has received it.
+ * - `receive` (an incremental): commits a heartbeat transaction (so a restore to any moment up
+ *   to `endTime` finds a commit after it), takes the end position (pg_switch_wal when allowed,
+ *   so segments are complete; else pg_current_wal_lsn), then runs `pg_receivewal --slot
+ *   --endpos --synchronous` into the spool. The slot advances as pg_receivewal flushes, so
+ *   received WAL stays in the spool (fsynced, in Backstop's data dir) until `pruneSpool` is
+ *   called — which the caller does only after every destination committed it. A kill -9 at
+ *   any moment therefore leaves the WAL either on the server (slot) or in the spool.
+ * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
+ *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
+ *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
+ * - Nothing here decides full vs incremental; it reports facts (`slotState`, `segmentsIn`)
+ *   for the caller to judge the chain.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { BackstopError } from '../../../shared/result.ts';
+import { runTool } from '../child-process.ts';
+import type { PgConnection } from './connection.ts';
+
+/** The format of a WAL point's stream (a ustar archive of trimmed WAL segments). */
+export const PG_WAL_FORMAT = 'pg-wal-tar';
+
+/** WAL pages are 8 KiB (XLOG_BLCKSZ); segments are trimmed to whole pages. */
+const WAL_PAGE = 8192;
+/** Longest pg_receivewal may take to reach the end position. */
+const RECEIVE_TIMEOUT_MS = 10 * 60_000;
+
+const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
+
+export function slotNameFor(taskId: string): string {
+  const start = taskId.toLowerCase().replace(/[^a-z0-9]+/g, '').slice(0, 12);
+  const hash = createHash('sha256').update(taskId).digest('hex').slice(0, 8);
+  return checkSlotName(`backstop_${start}_${hash}`);
+}
+
+export function checkSlotName(name: string): string {
+  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
+    throw new BackstopError('VALIDATION', `"${name}" is not a valid replication slot name: use 1 to 63 lower-case letters, digits and underscores.`);
+  }
+  return name;
+}
+
+export function parseLsn(text: string): bigint {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+  if (!m) throw new BackstopError('INTERNAL', `Not a WAL position: "${text}".`);
+  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+
+export function formatLsn(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+export interface Segment {
+  file: string;
+  timeline: number;
+  /** LSN of the segment's first byte. */
+  start: bigint;
+  partial: boolean;
+}
+
+/** Parses a WAL segment file name (with `.partial`), or null. */
+export function parseSegment(file: string, segmentSize: number): Segment | null {
+  const m = SEGMENT.exec(file);
+  if (!m) return null;
+  const perId = 0x100000000n / BigInt(segmentSize);
+  const segno = BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`);
+  return { file, timeline: parseInt(m[1]!, 16), start: segno * BigInt(segmentSize), partial: m[4] !== undefined };
+}
+
+/** The segments in `dir`, oldest first (a complete segment before its own `.partial`). */
+export function segmentsIn(dir: string, segmentSize: number): Segment[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => parseSegment(n, segmentSize))
+    .filter((s): s is Segment => s !== null)
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.timeline - b.timeline || Number(a.partial) - Number(b.partial)));
+}
+
+/** Extends a trimmed segment back to the segment size (zeros), as PostgreSQL expects. */
+export function padSegment(file: string, segmentSize: number): void {
+  if (statSync(file).size < segmentSize) truncateSync(file, segmentSize);
+}
+
+export interface ServerPosition {
+  systemId: string;
+  timeline: number;
+  lsn: string;
+  /** Server clock, ISO-8601 UTC. */
+  time: string;
+  segmentSize: number;
+  /** The cluster's bootstrap superuser (what a private restore connects as). */
+  bootstrapRole: string;
+}
+
+export interface SlotState {
+  restartLsn: string | null;
+  /** pg_replication_slots.wal_status: reserved, extended, unreserved or lost. */
+  walStatus: string | null;
+  active: boolean;
+}
+
+export interface Received {
+  /** First LSN the spool holds (start of its oldest segment). */
+  startLsn: string;
+  /** Every transaction committed at or before `endTime` is in WAL before this position. */
+  endLsn: string;
+  endTime: string;
+  timeline: number;
+  segments: Segment[];
+}
+
+function sqlText(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+export class WalSource {
+  constructor(
+    private readonly conn: PgConnection,
+    readonly slot: string,
+    readonly spoolDir: string,
+  ) {
+    checkSlotName(slot);
+  }
+
+  private q(sql: string, action: string, signal?: AbortSignal): Promise<string[][]> {
+    return this.conn.query(`SET TimeZone = 'UTC';\n${sql}`, { signal, action, fallback: 'DUMP_FAILED' });
+  }
+
+  /** Where the server is now, and who it is. */
+  async position(signal?: AbortSignal): Promise<ServerPosition> {
+    const rows = await this.q(
+      `SELECT s.system_identifier::text, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int, pg_current_wal_lsn(),
+              to_char(clock_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), current_setting('wal_segment_size'),
+              (SELECT rolname FROM pg_roles WHERE oid = 10)
+       FROM pg_control_system() s`,
+      'reading the WAL position',
+      signal,
+    );
+    const r = rows[0] ?? [];
+    return { systemId: r[0] ?? '', timeline: Number(r[1]), lsn: r[2] ?? '', time: r[3] ?? '', segmentSize: parseSize(r[4] ?? ''), bootstrapRole: r[5] ?? 'postgres' };
+  }
+
+  async slotState(signal?: AbortSignal): Promise<SlotState | null> {
+    const rows = await this.q(
+      `SELECT coalesce(restart_lsn::text, ''), coalesce(wal_status, ''), active FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)}`,
+      `looking up replication slot "${this.slot}"`,
+      signal,
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return { restartLsn: r[0] || null, walStatus: r[1] || null, active: r[2] === 't' };
+  }
+
+  /** Drops the slot when it exists; true when it did. */
+  async dropSlot(signal?: AbortSignal): Promise<boolean> {
+    const rows = await this.q(
+      `SELECT count(*) FROM (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)}) d`,
+      `dropping replication slot "${this.slot}"`,
+      signal,
+    );
+    return rows[0]?.[0] === '1';
+  }
+
+  /** A missing REPLICATION privilege, with the fix named. */
+  private async withReplicationFix<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof BackstopError && e.code === 'PERMISSION_DENIED') {
+        const user = this.conn.server.user;
+        throw new BackstopError('PERMISSION_DENIED', `${e.message} Snapshot backups stream WAL through a replication slot, which needs the REPLICATION privilege. Fix: ALTER ROLE "${user.replace(/"/g, '""')}" REPLICATION; (or use a task of type logical).`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** A full's start: a fresh slot and an empty spool. See the header. */
+  async resetSlot(signal?: AbortSignal): Promise<ServerPosition & { startLsn: string }> {
+    await this.dropSlot(signal);
+    rmSync(this.spoolDir, { recursive: true, force: true });
+    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    // A new physical slot reserves from the last checkpoint's redo point, which may lie far
+    // back; the base backup that follows starts with a checkpoint of its own, so the chain
+    // needs nothing before the WAL flushed now.
+    const rows = await this.withReplicationFix(() => this.q(
+      `SELECT lsn FROM pg_create_physical_replication_slot(${sqlText(this.slot)}, true);
+       SELECT end_lsn FROM pg_replication_slot_advance(${sqlText(this.slot)}, pg_current_wal_flush_lsn())`,
+      `creating replication slot "${this.slot}"`,
+      signal,
+    ));
+    const startLsn = rows[1]?.[0] ?? '';
+    parseLsn(startLsn);
+    return { ...(await this.position(signal)), startLsn };
+  }
+
+  /** An incremental's receipt. See the header. */
+  async receive(segmentSize: number, signal?: AbortSignal): Promise<Received> {
+    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    const rows = await this.q(
+      `SELECT to_char(clock_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), pg_current_xact_id();
+       SELECT CASE WHEN has_function_privilege('pg_switch_wal()', 'EXECUTE') THEN pg_switch_wal() ELSE pg_current_wal_lsn() END,
+              ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`,
+      'marking the end of this WAL backup',
+      signal,
+    );
+    const endTime = rows[0]?.[0] ?? '';
+    const endLsn = rows[1]?.[0] ?? '';
+    const timeline = Number(rows[1]?.[1]);
+    parseLsn(endLsn);
+    const timeout = AbortSignal.timeout(RECEIVE_TIMEOUT_MS);
+    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const cmd = this.conn.command('pg_receivewal', ['-D', this.spoolDir, '-S', this.slot, `--endpos=${endLsn}`, '--no-loop', '--synchronous', ...this.conn.connArgs()]);
+    try {
+      await runTool(cmd, { signal: both, classify: this.conn.classify(`receiving WAL through replication slot "${this.slot}" (pg_receivewal)`, 'DUMP_FAILED') });
+    } catch (e) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new BackstopError('DUMP_FAILED', `pg_receivewal did not reach WAL position ${endLsn} within ${RECEIVE_TIMEOUT_MS / 60_000} minutes; check the server's replication connections (max_wal_senders) and try again.`, { cause: e });
+      }
+      throw e;
+    }
+    const segments = segmentsIn(this.spoolDir, segmentSize);
+    const first = segments[0];
+    if (!first) throw new BackstopError('DUMP_FAILED', `pg_receivewal wrote no WAL into ${this.spoolDir}.`);
+    return { startLsn: formatLsn(first.start), endLsn, endTime, timeline, segments };
+  }
+
+  /** Removes complete segments that end at or before `upTo` (committed everywhere). */
+  pruneSpool(upTo: string, segmentSize: number): number {
+    const limit = parseLsn(upTo);
+    let removed = 0;
+    for (const s of segmentsIn(this.spoolDir, segmentSize)) {
+      if (!s.partial && s.start + BigInt(segmentSize) <= limit) {
+        rmSync(join(this.spoolDir, s.file), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+function parseSize(setting: string): number {
+  const m = /^(\d+)\s*(B|kB|MB|GB)?$/.exec(setting.trim());
+  if (!m) return 16 * 1024 * 1024;
+  const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2] ?? 'B'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+/**
+ * Length of `data` without its trailing pages that hold no WAL records: all zeros after
+ * the page header (the padding after a WAL switch has headers only; a spooled `.partial`
+ * is preallocated with zeros). Padding them back with zeros changes nothing recovery reads.
+ */
+function trimmedLength(data: Buffer): number {
+  let end = data.length - (data.length % WAL_PAGE);
+  while (end > 0) {
+    const page = end - WAL_PAGE;
+    const header = page === 0 ? 40 : 24; // long header on a segment's first page, short after
+    let empty = true;
+    for (let i = page + header; i < end; i++) {
+      if (data[i] !== 0) {
+        empty = false;
+        break;
+      }
+    }
+    if (!empty) break;
+    end = page;
+  }
+  return end;
+}
+
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000600\0', 100, 'ascii');
+  h.write('0000000\0', 108, 'ascii');
+  h.write('0000000\0', 116, 'ascii');
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+  h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  h.write('        ', 148, 'ascii');
+  h.write('0', 156, 'ascii');
+  h.write('ustar\u000000', 257, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+  return h;
+}
+
+/** A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages. */
+export async function* spoolTar(dir: string, segments: Segment[]): AsyncGenerator<Buffer> {
+  for (const s of segments) {
+    const data = readFileSync(join(dir, s.file));
+    const length = trimmedLength(data);
+    yield tarHeader(s.file, length);
+    if (length > 0) yield data.subarray(0, length);
+    const pad = (512 - (length % 512)) % 512;
+    if (pad) yield Buffer.alloc(pad);
+  }
+  yield Buffer.alloc(1024);
+}

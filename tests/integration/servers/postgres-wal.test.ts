@@ -1,0 +1,268 @@
+/**
+ * PostgreSQL snapshot tasks as base backup + WAL through a replication slot the task owns,
+ * against a real PostgreSQL 15 (wal_level=replica, max_wal_senders, replication in
+ * pg_hba): the full creates the slot, an incremental stores only the WAL written since
+ * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
+ * next run a full with "WAL chain broken: …".
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { startDataDirectory } from '../../../electron/engine/servers/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { chownTree } from '../../fixtures/servers/common.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let pg: PgServer;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  pg.psql('CREATE DATABASE shop');
+  // ~40 MB of table data, half compressible: an incremental after a small change must cost a small fraction of it.
+  pg.psql("CREATE TABLE big (id int PRIMARY KEY, payload text); INSERT INTO big SELECT g, repeat(md5(g::text || random()::text), 10) FROM generate_series(1, 100000) g", 'shop');
+  // A settled table, as a large database is: a fresh load's first VACUUM would be WAL of its own.
+  // WAL is received in whole segments: start the test's WAL in a fresh one.
+  pg.psql('VACUUM (FREEZE, ANALYZE) big', 'shop');
+  pg.psql('CHECKPOINT');
+  pg.psql('SELECT pg_switch_wal()');
+});
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+export async function walTask(server: PgServer, backups = tempDir()): Promise<{ engine: Engine; backups: string; taskId: string; serverId: string }> {
+  const engine = await testEngine({ encoderWorkers: 0 });
+  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+  const s = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'cluster',
+      serverId: s.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      destinations: [{ kind: 'local', path: backups }],
+    }),
+  );
+  return { engine, backups, taskId: task.id, serverId: s.id };
+}
+
+const baseFolder = (backups: string) => join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+
+describe('PostgreSQL snapshot task: base backup + WAL', () => {
+  it('creates the task slot with the full, stores only the WAL in an incremental, and records the chain', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    expect(slot).toMatch(/^backstop_[a-z0-9]{1,12}_[0-9a-f]{8}$/);
+    const full = await runTask(engine, taskId, 'incremental');
+    expect(full.status).toBe('success');
+    expect(full.databases[0]).toMatchObject({ database: 'base.tar', kind: 'full', kindReason: 'first backup at this destination' });
+    expect(pg.psql(`SELECT slot_type || ':' || (restart_lsn IS NOT NULL) FROM pg_replication_slots WHERE slot_name = '${slot}'`).trim()).toBe('physical:true');
+
+    pg.psql("UPDATE big SET payload = 'changed' WHERE id % 1000 = 0", 'shop');
+    const inc = await runTask(engine, taskId, 'incremental');
+    expect(inc.status).toBe('success');
+    const row = inc.databases[0]!;
+    expect(row).toMatchObject({ kind: 'incremental', kindReason: null });
+    const fullRow = full.databases[0]!;
+    // 100 changed rows: the WAL is a few hundred KB against a base backup of ~70 MB.
+    expect(row.bytesRead).toBeGreaterThan(0);
+    expect(row.bytesRead).toBeLessThan(fullRow.bytesRead / 20);
+    expect(row.bytesStored).toBeLessThan(fullRow.bytesStored / 20);
+
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const points = await repo.listPoints();
+    expect(points.map((p) => [p.kind, p.meta.format])).toEqual([
+      ['full', 'pg-basebackup-tar'],
+      ['incremental', 'pg-wal-tar'],
+    ]);
+    const wal = points[1]!.meta.wal as Record<string, unknown>;
+    expect(wal).toMatchObject({ slot, timeline: 1, systemId: expect.stringMatching(/^\d+$/), startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), endLsn: expect.any(String), endTime: expect.any(String) });
+    expect((points[0]!.meta.wal as Record<string, unknown>).slot).toBe(slot);
+
+    // The spool keeps nothing that every destination has committed.
+    const spool = join(engine.dataDir, 'wal-spool', slot);
+    expect(readdirSync(spool).filter((f) => !f.endsWith('.partial'))).toEqual([]);
+
+    // --point latest (the WAL point): the base backup, replaying the WAL to that point's end on first start.
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'latest');
+    const restored = await restoreCommand(engine, join(backups, SERVER_FOLDER), { point: 'latest', folder });
+    expect(restored).toMatchObject({ cluster: true, path: folder });
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      expect((await conn.query("SELECT count(*) FROM big WHERE payload = 'changed'", { database: 'shop' }))[0]?.[0]).toBe('100');
+    } finally {
+      await running.stop();
+    }
+    await engine.close();
+  });
+
+  it('takes a full with "WAL chain broken" when the slot was dropped or the spool lost behind its back', async () => {
+    const { engine, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    pg.psql(`SELECT pg_drop_replication_slot('${slot}')`);
+    const after = await runTask(engine, taskId, 'incremental');
+    expect(after.status).toBe('success');
+    expect(after.databases[0]).toMatchObject({ kind: 'full', kindReason: `WAL chain broken: replication slot "${slot}" no longer exists on the server (it was dropped outside Backstop)` });
+    // The full made a new slot: the chain continues.
+    pg.psql("INSERT INTO big VALUES (-1, 'one more')", 'shop');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+
+    // The spool is lost and the slot moved on, and the server recycled the WAL: a gap.
+    pg.psql("INSERT INTO big VALUES (-2, 'gap')", 'shop');
+    rmSync(join(engine.dataDir, 'wal-spool', slot), { recursive: true, force: true });
+    pg.psql('SELECT pg_switch_wal()');
+    pg.psql(`SELECT pg_replication_slot_advance('${slot}', pg_current_wal_lsn())`);
+    pg.psql('CHECKPOINT');
+    const gap = await runTask(engine, taskId, 'incremental');
+    expect(gap.databases[0]!.kind).toBe('full');
+    expect(gap.databases[0]!.kindReason).toMatch(/^WAL chain broken: the WAL from [0-9A-F/]+ to [0-9A-F/]+ was not kept/);
+    await engine.close();
+  });
+
+  it('restores one database and the whole cluster to a moment before and after a DROP TABLE', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    pg.psql('CREATE DATABASE pitr');
+    pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text)', 'pitr');
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    // The first WAL backup opens the reachable range.
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+    const now = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+    const pause = () => new Promise((r) => setTimeout(r, 300));
+    pg.psql("INSERT INTO ledger VALUES (1, 'one'), (2, 'two')", 'pitr');
+    await pause();
+    const afterTwo = now();
+    await pause();
+    pg.psql("INSERT INTO ledger VALUES (3, 'three')", 'pitr');
+    await pause();
+    const beforeDrop = now();
+    await pause();
+    pg.psql('DROP TABLE ledger', 'pitr');
+    await pause();
+    const afterDrop = now();
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const serverRoot = join(backups, SERVER_FOLDER);
+    const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr' });
+
+    const two = await one(afterTwo, 'pitr_two');
+    expect(two).toMatchObject({ database: 'pitr_two', cluster: false });
+    expect(pg.psql('SELECT string_agg(id || note, \',\' ORDER BY id) FROM ledger', 'pitr_two').trim()).toBe('1one,2two');
+    await one(beforeDrop, 'pitr_three');
+    expect(pg.psql('SELECT count(*) FROM ledger', 'pitr_three').trim()).toBe('3');
+    await one(afterDrop, 'pitr_dropped');
+    expect(pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'", 'pitr_dropped').trim()).toBe('0');
+    // No temporary cluster is left behind.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+
+    // The whole cluster into a new data directory (the server folder's base.tar as location), started and queried.
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'cluster');
+    const whole = await restoreCommand(engine, baseFolder(backups), { asOf: new Date(beforeDrop), folder });
+    expect(whole).toMatchObject({ cluster: true, path: folder });
+    expect(whole.notes.join('\n')).toContain('recovery_target_time');
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      expect(running.databases).toContain('pitr');
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      expect((await conn.query('SELECT count(*) FROM ledger', { database: 'pitr' }))[0]?.[0]).toBe('3');
+      expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
+    } finally {
+      await running.stop();
+    }
+
+    // A moment outside the reachable range: OUT_OF_RANGE naming the range, nothing created.
+    const early = restoreCommand(engine, serverRoot, { asOf: new Date(Date.parse(afterTwo) - 3600_000), serverFile, database: 'pitr_early', sourceDatabase: 'pitr' });
+    await expect(early).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what the backups of this server reach\. The backups reach \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to \d{4}-.* UTC\. Nothing was created\./) });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_early'").trim()).toBe('0');
+    const lateFolder = join(parent, 'late');
+    await expect(restoreCommand(engine, serverRoot, { asOf: new Date(Date.now() + 3600_000), folder: lateFolder })).rejects.toMatchObject({ code: 'OUT_OF_RANGE' });
+    expect(existsSync(lateFolder)).toBe(false);
+    // A name that is taken: refused before any temporary cluster is made.
+    await expect(one(beforeDrop, 'pitr')).rejects.toMatchObject({ code: 'DATABASE_EXISTS', message: expect.stringContaining('"pitr" already exists') });
+
+    // Server binaries of another major version only: TOOL_MISSING naming the fix, nothing left behind.
+    const tools = tempDir();
+    for (const t of readdirSync(PG_BIN)) if (t !== 'postgres') symlinkSync(join(PG_BIN, t), join(tools, t));
+    writeFileSync(join(tools, 'postgres'), '#!/bin/sh\necho "postgres (PostgreSQL) 14.11"\n', { mode: 0o755 });
+    data(await engine.call('settings.set', { toolPaths: { postgres: tools, mysql: null } }));
+    await expect(one(beforeDrop, 'pitr_old_binaries')).rejects.toMatchObject({
+      code: 'TOOL_MISSING',
+      message: expect.stringContaining('needs PostgreSQL 15 server binaries'),
+    });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_old_binaries'").trim()).toBe('0');
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+
+    // Not enough disk for the temporary cluster (a 1 MB file system as TMPDIR; mounting needs root, as CI runs).
+    if (process.getuid?.() === 0) {
+      const small = tempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+      process.env.TMPDIR = small;
+      try {
+        await expect(one(beforeDrop, 'pitr_small')).rejects.toMatchObject({
+          code: 'DISK_FULL',
+          message: expect.stringMatching(new RegExp(`recovers the whole cluster in a temporary folder first: that needs about [\\d.]+ GB free in ${small}, but only 0\\.00 GB is free\\. .*Nothing was created\\.$`)),
+        });
+        expect(readdirSync(small)).toEqual([]);
+      } finally {
+        delete process.env.TMPDIR;
+        execFileSync('umount', [small]);
+      }
+      expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_small'").trim()).toBe('0');
+    }
+    await engine.close();
+  }, 300_000);
+
+  it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
+    const { engine, taskId, serverId } = await walTask(pg);
+    const slotExists = (slot: string) => pg.psql(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`).trim() === '1';
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const slot = slotNameFor(taskId);
+    expect(slotExists(slot)).toBe(true);
+    const task = data(await engine.call('tasks.list', undefined)).find((t) => t.id === taskId)!;
+    const { id: _id, createdAt: _c, updatedAt: _u, ...input } = task;
+    data(await engine.call('tasks.update', { id: taskId, task: { ...input, type: 'logical' } }));
+    expect(slotExists(slot)).toBe(false);
+    expect(existsSync(join(engine.dataDir, 'wal-spool', slot))).toBe(false);
+
+    const second = data(await engine.call('tasks.create', { ...input, name: 'second' }));
+    expect((await runTask(engine, second.id, 'full')).status).toBe('success');
+    expect(slotExists(slotNameFor(second.id))).toBe(true);
+    data(await engine.call('tasks.delete', { id: second.id }));
+    expect(slotExists(slotNameFor(second.id))).toBe(false);
+    // A server with everything in place: no replication warnings.
+    expect(data(await engine.call('servers.test', { id: serverId })).warnings).toEqual([]);
+
+    pg.psql("CREATE ROLE norepl LOGIN PASSWORD 'norepl-pw' IN ROLE pg_read_all_data");
+    const weak = data(await engine.call('servers.create', { kind: 'postgres', name: 'weak', host: pg.host, port: pg.port, user: 'norepl', password: 'norepl-pw', tls: 'disable' }));
+    const check = data(await engine.call('servers.test', { id: weak.id }));
+    expect(check.warnings).toContain('User "norepl" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE "norepl" REPLICATION;');
+    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'weak', serverId: weak.id, type: 'snapshot' }));
+    const run = await runTask(engine, weakTask.id, 'full');
+    expect(run.status).toBe('failed');
+    expect(run.databases[0]).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED' });
+    expect(run.databases[0]!.errorMessage).toContain('needs the REPLICATION privilege. Fix: ALTER ROLE "norepl" REPLICATION;');
+    expect(run.databases[0]!.errorMessage).not.toContain('norepl-pw');
+    expect(slotExists(slotNameFor(weakTask.id))).toBe(false);
+    pg.psql('DROP ROLE norepl');
+    await engine.close();
+  });
+});
