@@ -21,6 +21,7 @@
  *   logs carry codes and messages, which are secret-free by contract.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { ActiveRun, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { JobExecutor } from '../backup/worker-executor.ts';
