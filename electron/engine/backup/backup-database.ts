@@ -11,6 +11,11 @@
  *   failed.
  * - Cancelling (signal) stops the dump and every writer; nothing is committed.
  * - Progress is reported at most ~4 times a second plus once at the end.
+ * - An incremental a change log covers (`fromLog`: MariaDB's binary log, stored as its own
+ *   server-level stream) needs no dump at that destination: its outcome is a success with
+ *   no point and that reason; the others are dumped, with `fromLog`'s reason why.
+ * - A stream that continues a chain (`openDump`'s `since`) may say it cannot
+ *   (`startsChain`): its point then starts a new chain, with that reason.
  */
 import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domain.ts';
 
@@ -22,6 +27,7 @@ import type { Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
+import { COVERED_BY_LOG } from './log-coverage.ts';
 
 export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
@@ -52,8 +58,13 @@ export interface BackupDatabaseInput {
   serverIdentity: string;
   engineVersion: string;
   dumpToolVersion: string;
-  openDump: (signal: AbortSignal) => Promise<DumpStream>;
+  /** `since`: the meta of the newest point of the chain each prepared destination continues (null where it writes a full). */
+  openDump: (signal: AbortSignal, since: (Record<string, unknown> | null)[]) => Promise<DumpStream>;
   destinations: DestinationTarget[];
+  /** Incrementals of a server whose change log is stored apart: null where the log covers the destination's chain, else why a dump is needed. */
+  fromLog?: (prep: PreparedDestination, target: DestinationTarget) => Promise<string | null>;
+  /** Why this incremental re-dumps (the change log cannot be used), for the history; null when nothing to say. */
+  dumpReason?: string | null;
   signal?: AbortSignal;
   onProgress?: (p: DatabaseProgress) => void;
   repoOptions?: OpenOptions;
@@ -104,6 +115,36 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         outcomes.set(target.id, failed(target.id, input.requestedKind, null, e));
       }
     }
+    // 1b. Incrementals the change log covers need no dump.
+    for (const p of [...prepared]) {
+      if (p.prep.kind !== 'incremental') continue;
+      let why: string | null = input.dumpReason ?? null;
+      if (input.fromLog) {
+        try {
+          why = await input.fromLog(p.prep, p.target);
+        } catch (e) {
+          outcomes.set(p.target.id, failed(p.target.id, p.prep.kind, null, e));
+          prepared.splice(prepared.indexOf(p), 1);
+          continue;
+        }
+        if (why === null) {
+          outcomes.set(p.target.id, {
+            destination: p.target.id,
+            status: 'success',
+            kind: 'incremental',
+            kindReason: COVERED_BY_LOG,
+            pointId: null,
+            bytesRead: 0,
+            bytesNew: 0,
+            bytesStored: 0,
+            error: null,
+          });
+          prepared.splice(prepared.indexOf(p), 1);
+          continue;
+        }
+      }
+      if (why) p.prep.kindReason = `re-dumped: ${why}`;
+    }
     if (prepared.length === 0) return input.destinations.map((d) => outcomes.get(d.id)!);
     if (controller.signal.aborted) throw new BackstopError('CANCELED', `The backup of ${input.database} was cancelled.`);
 
@@ -111,7 +152,16 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     // The dump has its own controller: it is also stopped when every writer has failed.
     const dumpController = new AbortController();
     controller.signal.addEventListener('abort', () => dumpController.abort(controller.signal.reason), { once: true });
-    const dump = await input.openDump(dumpController.signal);
+    const dump = await input.openDump(
+      dumpController.signal,
+      prepared.map((p) => (p.prep.kind === 'incremental' ? (p.prep.chain?.newest.meta ?? null) : null)),
+    );
+    if (dump.startsChain) {
+      for (const p of prepared) {
+        p.prep.kind = 'full';
+        p.prep.kindReason = dump.startsChain;
+      }
+    }
     const dumpDone = dump.done.then(
       () => null,
       (e: unknown) => e,
@@ -139,6 +189,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             // Only a sole writer may take the dump's buffers over: branches share them.
             handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
             meta: { format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
+            ...(dump.finalMeta ? { finalMeta: dump.finalMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {

@@ -29,6 +29,11 @@ export interface BackupJobSpec {
   credentials: (S3Credentials | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
+  /**
+   * A database's incremental on a server with a change log (MySQL/MariaDB): 'log' when the
+   * log is stored this run (no dump where it covers the chain), else why it re-dumps.
+   */
+  incrementalSource?: { from: 'log' } | { from: 'dump'; reason: string };
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
 }

@@ -7,13 +7,17 @@
  * reported on the outcome (`retention.error`). The job's writers (one per destination)
  * share one set of encoder workers, closed when the job ends.
  */
-import { connectorFor } from '../servers/index.ts';
+import { join } from 'node:path';
+import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, folderLocation, openDatabaseFolder } from '../destinations/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, openRepository, type OpenOptions } from '../repository/index.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { keyFolderSuffix } from './prepare-destination.ts';
-import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
+import { backupDatabase, type DatabaseProgress, type DestinationOutcome, type DestinationTarget } from './backup-database.ts';
+import { logCoverage } from './log-coverage.ts';
+import type { PreparedDestination } from './prepare-destination.ts';
+import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
 export interface JobOutcome extends DestinationOutcome {
@@ -41,6 +45,7 @@ async function backupAndApplyRetention(
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
   const siblings = new Map<string, string>();
+  const logFolders = new Map(spec.destinations.map((d, i) => [destinationId(d), openDatabaseFolder(d, join(SERVER_FOLDER, BINLOG_STREAM.name), spec.credentials[i] ?? null)]));
   const outcomes: JobOutcome[] = await backupDatabase({
     database: spec.database,
     backupType: spec.backupType,
@@ -49,8 +54,12 @@ async function backupAndApplyRetention(
     serverIdentity: spec.serverIdentity,
     engineVersion: spec.engineVersion,
     dumpToolVersion: spec.dumpToolVersion,
-    openDump: (s) =>
-      spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+    openDump: (s, since) =>
+      spec.serverStream ? connector.openServerDump(spec.database, { signal: s, since }) : connector.openDump(spec.database, spec.backupType, { signal: s }),
+    ...(spec.incrementalSource?.from === 'log'
+      ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!, { ...repoOptions, key }) }
+      : {}),
+    dumpReason: spec.incrementalSource?.from === 'dump' ? spec.incrementalSource.reason : null,
     destinations: spec.destinations.map((d, i) => ({
       id: destinationId(d),
       backend: openDatabaseFolder(d, spec.folder, spec.credentials[i] ?? null),

@@ -26,6 +26,11 @@ export interface WritePointOptions {
   chunking?: ChunkingOption;
   /** Small caller data stored (encrypted) in the manifest, ≤ 64 KiB as JSON. */
   meta?: JsonObject;
+  /**
+   * Caller data known only once the input has ended (e.g. the binary-log position a dump
+   * printed), merged over `meta` just before the commit; the same 64 KiB limit applies.
+   */
+  finalMeta?: () => JsonObject;
   /** Expected stream size in bytes, for the ETA. */
   expectedSize?: number;
   signal?: AbortSignal;

@@ -34,7 +34,7 @@ import { encodeManifest, type ChunkRef, type Manifest, type ManifestInfo } from 
 import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
-import { MAX_META_BYTES, type PointSummary, type WritePointOptions } from './types.ts';
+import { MAX_META_BYTES, type JsonValue, type PointSummary, type WritePointOptions } from './types.ts';
 
 /** Streams announced (expectedSize) below this are encoded inline, without worker threads. */
 export const SMALL_STREAM_BYTES = 16 * 1024 * 1024;
@@ -78,6 +78,14 @@ function validate(opts: WritePointOptions): void {
     const size = Buffer.byteLength(JSON.stringify(opts.meta), 'utf8');
     if (size > MAX_META_BYTES) bad(`meta is ${size} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
   }
+}
+
+/** `meta` with what the input reported at its end (`finalMeta`) merged over it, within the size limit. */
+function finalMeta(opts: WritePointOptions): Record<string, JsonValue> {
+  const meta = { ...(opts.meta ?? {}), ...(opts.finalMeta?.() ?? {}) };
+  const size = Buffer.byteLength(JSON.stringify(meta), 'utf8');
+  if (size > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${size} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
+  return meta;
 }
 
 function abortError(): BackstopError {
@@ -305,7 +313,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       length: stats.bytesRead,
       sha256: streamHash.digest('hex'),
       stats: { chunksNew: stats.chunksNew, chunksReused: stats.chunksReused, bytesNew: stats.bytesNew, bytesStored: stats.bytesStored, packsWritten: packs.packsWritten },
-      meta: opts.meta ?? {},
+      meta: finalMeta(opts),
     };
     const manifest: Manifest = { info, refs: chunkRefs };
     try {

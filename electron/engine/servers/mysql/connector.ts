@@ -7,6 +7,11 @@
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
+ * - binary log (binlog.ts): when the server logs (log_bin) and the user may read the log,
+ *   a full dump also records its snapshot's log position (--master-data=2), and the
+ *   server-level `binlog` stream stores the closed log files since the chain's last one
+ *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
+ *   replays one database's events from a full's position up to a moment into another name.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
@@ -15,16 +20,31 @@
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql } from '../classify.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type {
+  BackupSupport,
+  ConnectionReport,
+  Connector,
+  DumpStream,
+  LogIncrementals,
+  OperationOptions,
+  RestoreOptions,
+  RestoreReport,
+  ServerDumpOptions,
+  ServerStream,
+} from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
+import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type FullPosition, type LogReadMeta } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -35,6 +55,9 @@ export const MYSQL_SNAPSHOT_REASON =
 const SYSTEM_DATABASES = ['information_schema', 'performance_schema', 'mysql', 'sys'];
 /** Global privileges a server-wide logical backup needs. */
 const NEEDED_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'];
+/** The connecting user's global privileges (information_schema's GRANTEE form of CURRENT_USER()). */
+const OWN_PRIVILEGES = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
+  WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`;
 
 export function quoteMysqlIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
@@ -54,6 +77,7 @@ function hexToText(hex: string): string {
 export class MysqlConnector implements Connector {
   readonly kind = 'mysql' as const;
   private readonly label: string;
+  private logFacts: Promise<LogIncrementals> | null = null;
 
   constructor(
     private readonly server: MysqlServer,
@@ -85,16 +109,23 @@ export class MysqlConnector implements Connector {
     }[tls];
   }
 
-  /** A tool invocation: --no-defaults first, connection options, then `args`. */
-  private async command(path: string, args: string[]): Promise<ToolCommand> {
-    const { flavor } = await toolVersion(path);
+  private binlogTool(): string {
+    return findTool(['mariadb-binlog', 'mysqlbinlog'], 'mysql', this.search);
+  }
+
+  /**
+   * A tool invocation: --no-defaults first, connection options, then `args`. The log
+   * reader has no character set option and its own version numbers: its flavour is the client's.
+   */
+  private async command(path: string, args: string[], logReader = false): Promise<ToolCommand> {
+    const { flavor } = await toolVersion(logReader ? this.client() : path);
     const conn = [
       '--no-defaults',
       `--host=${this.server.host}`,
       `--port=${this.server.port}`,
       `--user=${this.server.user}`,
       '--protocol=TCP',
-      '--default-character-set=utf8mb4',
+      ...(logReader ? [] : ['--default-character-set=utf8mb4']),
       ...this.tlsArgs(flavor),
     ];
     const env: Record<string, string> = {};
@@ -123,12 +154,7 @@ export class MysqlConnector implements Connector {
   async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
     const client = this.client();
     const dumper = this.dumper();
-    const rows = await this.query(
-      `SELECT VERSION();
-       SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
-        WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`,
-      { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
-    );
+    const rows = await this.query(`SELECT VERSION(); ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
     const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
@@ -161,7 +187,10 @@ export class MysqlConnector implements Connector {
     checkMysqlDatabaseName(database);
     const dumper = this.dumper();
     const { flavor } = await toolVersion(dumper);
+    // With the log readable, the dump records its snapshot's position (a brief global read lock).
+    const withPosition = (await this.logIncrementals(opts)).available;
     const args = [
+      ...(withPosition ? ['--master-data=2'] : []),
       '--single-transaction',
       '--routines',
       '--triggers',
@@ -179,18 +208,131 @@ export class MysqlConnector implements Connector {
     const options = this.databaseOptions(database, opts.signal);
     options.catch(() => undefined);
     let tool: ReturnType<typeof streamTool> | null = null;
+    const tap = new PositionTap();
+    let position: FullPosition | null = null;
+    const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       yield dumpHeader(await options);
       tool = streamTool(cmd, { signal: opts.signal, classify });
-      for await (const chunk of tool.stream as AsyncIterable<Buffer>) yield chunk;
+      for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
+        if (withPosition) tap.feed(chunk);
+        yield chunk;
+      }
       await tool.done;
+      if (tap.position) {
+        const { binlogFile, binlogPos, seenAt } = tap.position;
+        const gtid = await gtidAt(binlogFile, binlogPos);
+        position = { binlogFile, binlogPos, ...(gtid ? { binlogGtid: gtid } : {}), snapshotAt: seenAt.toISOString() };
+      }
     }
     const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, meta: { format: 'mysql-sql' } };
+    return { stream, done, handsOverBuffers: true, meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }) };
+  }
+
+  /** The GTID position at a log position (MariaDB), or null where the server cannot tell. */
+  private async gtidAt(file: string, pos: number, signal?: AbortSignal): Promise<string | null> {
+    const rows = await this.query(`SELECT BINLOG_GTID_POS('${file.replace(/[\\']/g, '')}', ${pos});`, { signal, action: 'reading the GTID position of the dump', fallback: 'DUMP_FAILED' }).catch(() => null);
+    const gtid = rows?.[0]?.[0];
+    return gtid && gtid !== 'NULL' ? gtid : null;
+  }
+
+  /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
+  logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
+    if (!this.logFacts) {
+      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows): LogIncrementals => {
+        if (rows[0]?.[0] !== '1') {
+          return {
+            available: false,
+            reason: 'LOG_OFF',
+            message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
+          };
+        }
+        const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
+        const missing = LOG_PRIVILEGES.filter((p) => !privileges.has(p));
+        if (missing.length > 0) {
+          return {
+            available: false,
+            reason: 'NO_LOG_PRIVILEGE',
+            message: `user "${this.server.user}" lacks ${missing.join(', ')} on the ${this.label}, needed to read the binary log, so every incremental re-dumps each database. Run: GRANT ${LOG_PRIVILEGES.join(', ')} ON *.* TO <that user>;`,
+          };
+        }
+        return { available: true, stream: BINLOG_STREAM };
+      });
+      this.logFacts.catch(() => (this.logFacts = null));
+    }
+    return this.logFacts;
+  }
+
+  /**
+   * The server-level `binlog` stream: closes the current log file, then stores every closed
+   * file after the chain's last one (binlog.ts), read over the replication protocol.
+   */
+  private async openLogRead(opts: ServerDumpOptions): Promise<DumpStream> {
+    const rows = await this.query(`SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'); FLUSH BINARY LOGS; SHOW BINARY LOGS;`, {
+      signal: opts.signal,
+      action: 'closing the current binary log file (FLUSH BINARY LOGS)',
+      fallback: 'DUMP_FAILED',
+    });
+    const endAt = new Date(rows[0]?.[0] ?? '').toISOString();
+    const closed = rows.slice(1, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) }));
+    const plan = planLogRead(
+      closed.map((f) => f.name),
+      (opts.since ?? []).map((m) => (m && typeof m.binlogLast === 'string' ? (m as unknown as LogReadMeta) : null)),
+    );
+    const files = closed.filter((f) => plan.files.includes(f.name));
+    const last = files.at(-1)?.name ?? closed.at(-1)?.name ?? '';
+    const dir = await mkdtemp(join(tmpdir(), 'backstop-binlog-'));
+    const cmd = await this.command(this.binlogTool(), ['--read-from-remote-server', '--raw', `--result-file=${dir}/`, ...files.map((f) => f.name)], true);
+    const classify = this.classify('reading the binary log (mariadb-binlog --read-from-remote-server)', 'DUMP_FAILED');
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify });
+        yield* framedLogFiles(dir, files);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
+    const done = finished(stream);
+    done.catch(() => undefined);
+    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt };
+    return {
+      stream,
+      done,
+      handsOverBuffers: true,
+      meta: { format: BINLOG_STREAM.format, expectedBytes: files.reduce((n, f) => n + f.size, 0) },
+      finalMeta: () => ({ ...meta }),
+      ...(plan.restart ? { startsChain: 'the binary log after the last stored read was purged from the server (expire_logs_days / binlog_expire_logs_seconds); this read starts a new chain, and moments between the two reads cannot be restored' } : {}),
+    };
+  }
+
+  /**
+   * Replays the events of database `source` from position `startPos` of the first of
+   * `files` (local copies, oldest first) up to `moment` into the existing database
+   * `target`, which the caller just restored: it is dropped if the replay fails. The
+   * events run as new transactions of this server (OwnGtids).
+   */
+  async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<void> {
+    checkMysqlDatabaseName(target);
+    await withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+  }
+
+  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<void> {
+    const reader: ToolCommand = {
+      path: this.binlogTool(),
+      args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
+      env: { TZ: 'UTC' },
+    };
+    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const filtered = events.stream.pipe(new OwnGtids());
+    events.stream.on('error', (e) => filtered.destroy(e));
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
+    await sinkTool(cmd, filtered, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
+    await events.done;
   }
 
   /** The database's default character set, collation and (MariaDB 10.5+) comment; DATABASE_NOT_FOUND when it is gone. */
@@ -215,7 +357,8 @@ export class MysqlConnector implements Connector {
     return [];
   }
 
-  async openServerDump(name: string): Promise<DumpStream> {
+  async openServerDump(name: string, opts: ServerDumpOptions = {}): Promise<DumpStream> {
+    if (name === BINLOG_STREAM.name) return this.openLogRead(opts);
     throw new BackstopError('VALIDATION', `MySQL/MariaDB servers have no server-level stream "${name}".`);
   }
 
@@ -256,11 +399,14 @@ export class MysqlConnector implements Connector {
         progress.finish();
         return { database };
       },
-      () =>
-        this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' }).then(
-          () => true,
-          () => false,
-        ),
+      () => this.dropQuietly(database),
+    );
+  }
+
+  private dropQuietly(database: string): Promise<boolean> {
+    return this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' }).then(
+      () => true,
+      () => false,
     );
   }
 }
