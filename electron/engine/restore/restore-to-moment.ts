@@ -1,17 +1,18 @@
 /**
  * Restore one MySQL/MariaDB database as it was at a moment, into a NEW database: the
- * newest full (from the database's folder) whose snapshot is at or before the moment and
+ * newest dump (a point of the database's folder; each is a whole dump, full or
+ * incremental) whose snapshot is at or before the moment and
  * whose recorded binary-log position the stored log (the `~server/binlog` folder beside
  * it, found by itself) covers up to the moment; then that database's events from the
  * position up to the moment, replayed under the new name.
  *
  * Contract:
- * - Everything is decided before anything is created: a moment no full + stored log
+ * - Everything is decided before anything is created: a moment no dump + stored log
  *   reaches → OUT_OF_RANGE naming the reachable range(s); nothing is created.
- * - The full is restored like any point (runRestore: verified, DATABASE_EXISTS, the new
+ * - The dump is restored like any point (runRestore: verified, DATABASE_EXISTS, the new
  *   database dropped on failure); a replay that fails drops it too.
  * - Each stored log file is taken once, whatever number of reads stored it (binlog.ts), and
- *   replay starts at the full's exact position, so every event is applied exactly once.
+ *   replay starts at the dump's exact position, so every event is applied exactly once.
  * - The moment resolves to the second (the log's timestamps are whole seconds).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type FullPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { S3Credentials } from '../storage/index.ts';
@@ -39,17 +40,17 @@ export interface MomentRange {
   to: string;
 }
 
-/** A full that can be rolled forward, the log chain that does it, and how far. */
+/** A dump that can be rolled forward, the log chain that does it, and how far. */
 interface Candidate {
-  full: PointSummary;
-  position: FullPosition;
+  point: PointSummary;
+  position: DumpPosition;
   logPoints: PointSummary[];
   range: MomentRange;
 }
 
-function fullPosition(p: PointSummary): FullPosition | null {
+function dumpPosition(p: PointSummary): DumpPosition | null {
   const m = p.meta;
-  if (p.kind !== 'full' || typeof m.binlogFile !== 'string' || typeof m.binlogPos !== 'number' || typeof m.snapshotAt !== 'string') return null;
+  if (typeof m.binlogFile !== 'string' || typeof m.binlogPos !== 'number' || typeof m.snapshotAt !== 'string') return null;
   return { binlogFile: m.binlogFile, binlogPos: m.binlogPos, snapshotAt: m.snapshotAt, ...(typeof m.binlogGtid === 'string' ? { binlogGtid: m.binlogGtid } : {}) };
 }
 
@@ -59,35 +60,35 @@ function logMeta(p: PointSummary): LogReadMeta | null {
   return { binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'), binlogLast: m.binlogLast, binlogEndAt: m.binlogEndAt };
 }
 
-/** Every full of the database that a stored log chain rolls forward, with the moments it reaches. */
+/** Every dump of the database that a stored log chain rolls forward, with the moments it reaches. */
 export async function momentCandidates(dbRepo: Repository, logRepo: Repository | null): Promise<Candidate[]> {
   if (!logRepo) return [];
   const logPoints = (await logRepo.listPoints()).filter((p) => logMeta(p));
   const chains = new Map<string, PointSummary[]>();
   for (const p of logPoints) chains.set(p.chainId, [...(chains.get(p.chainId) ?? []), p]);
   const out: Candidate[] = [];
-  for (const full of await dbRepo.listPoints()) {
-    const position = fullPosition(full);
+  for (const point of await dbRepo.listPoints()) {
+    const position = dumpPosition(point);
     const at = position ? logFileNumber(position.binlogFile) : null;
     if (!position || !at) continue;
     for (const points of chains.values()) {
       const first = points[0] && logMeta(points[0])!.binlogFiles[0];
       const start = first ? logFileNumber(first) : null;
       if (!start || start.base !== at.base || start.n > at.n) continue;
-      // The chain's files must run without a hole from the full's file to its end.
+      // The chain's files must run without a hole from the dump's file to its end.
       const have = new Set(points.flatMap((p) => logMeta(p)!.binlogFiles));
       const numbers = [...have].map((f) => logFileNumber(f)?.n ?? -1).filter((n) => n >= at.n);
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
       const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
       if (end < position.snapshotAt) continue;
-      out.push({ full, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
+      out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
     }
   }
   return out;
 }
 
 function describeRanges(ranges: MomentRange[]): string {
-  if (ranges.length === 0) return 'none: no full of this database recorded a binary-log position that the stored log covers (is log_bin on, and has an incremental run since the full?)';
+  if (ranges.length === 0) return 'none: no dump of this database recorded a binary-log position that the stored log covers (is log_bin on, and has a run stored the log since the dump?)';
   return ranges.map((r) => `${r.from} to ${r.to}`).join(', ');
 }
 
@@ -106,7 +107,7 @@ export interface MomentRestoreInput {
 }
 
 export interface MomentRestoreOutcome extends RestoreOutcome {
-  /** The full restored before the replay. */
+  /** The dump (restore point) restored before the replay. */
   pointId: string;
   /** The moment restored to (UTC, to the second) and the range that was reachable. */
   moment: string;
@@ -131,7 +132,7 @@ export async function restoreToMoment(input: MomentRestoreInput): Promise<Moment
   const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
   if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
 
-  // Everything checked: now the full, then the log on top.
+  // Everything checked: now the dump, then the log on top.
   const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
   try {
     const atFile = logFileNumber(chosen.position.binlogFile)!;
@@ -153,7 +154,7 @@ export async function restoreToMoment(input: MomentRestoreInput): Promise<Moment
         restoreId: 'moment',
         location: input.location,
         credentials: input.credentials,
-        pointId: chosen.full.id,
+        pointId: chosen.point.id,
         server: input.server,
         password: input.password,
         database: input.database,
@@ -164,10 +165,10 @@ export async function restoreToMoment(input: MomentRestoreInput): Promise<Moment
       input.signal ?? new AbortController().signal,
       () => {},
     );
-    await connector.replayLog(chosen.full.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
     const moment = `${t.slice(0, 19)}Z`;
-    const note = `Restored as of ${moment}: the full of ${chosen.position.snapshotAt}, then the binary log up to that second (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
-    return { ...restored, notes: [...restored.notes, note], pointId: chosen.full.id, moment, range: chosen.range };
+    const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
+    return { ...restored, notes: [...restored.notes, note], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -149,4 +149,108 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     const logRepo = await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 });
     expect((await logRepo.listPoints()).length).toBe(3);
   }, 180_000);
+
+  it('an incremental after a 1% change of a large database reads and stores the log: a small fraction of the full, in bytes', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql('CREATE DATABASE big');
+    db.sql(`CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(200)); INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM seq_1_to_100000;`, 'big');
+    const { id } = await task('cost');
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    const fullBytes = rowsOf(full, 'big')[0]!.bytesRead;
+    expect(fullBytes).toBeGreaterThan(15_000_000);
+    db.sql(`UPDATE t SET pad = REPEAT('z', 150) WHERE id BETWEEN 5001 AND 6000`, 'big');
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'big')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG, bytesRead: 0, bytesStored: 0 });
+    const log = rowsOf(inc, 'binlog')[0]!;
+    // The changed rows (1000 × ~155 bytes, before and after images) are in it; the unchanged 99% are not.
+    expect(log.bytesRead).toBeGreaterThan(150_000);
+    expect(log.bytesRead).toBeLessThan(fullBytes * 0.05);
+    expect(log.bytesStored).toBeLessThan(fullBytes * 0.05);
+    db.sql('DROP DATABASE big');
+  }, 180_000);
+
+  it('without the privileges to read the log, an incremental re-dumps with the reason and the GRANT to run', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql(`CREATE USER 'nolog'@'%' IDENTIFIED BY 'nolog-pw-1'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'nolog'@'%';`);
+    const { id, backups } = await task('nolog', 'nolog', 'nolog-pw-1');
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    expect(rowsOf(full, 'binlog')).toEqual([]);
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'binlog')).toEqual([]);
+    expect(rowsOf(inc, 'shop')[0]).toMatchObject({
+      status: 'success',
+      kind: 'incremental',
+      pointId: expect.any(String),
+      kindReason: expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'),
+    });
+    expect(rowsOf(inc, 'shop')[0]!.kindReason).toContain('GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO');
+    // Restore points only: --as-of has nothing to reach, and says so; nothing is created.
+    const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: new Date(), serverFile: serverFile(), database: 'shop_nolog' }));
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining('no stored binary log at') });
+    expect(exists('shop_nolog')).toBe(false);
+  }, 180_000);
+
+  it('a log purged before it was read starts a new log chain and re-dumps the database, with the reasons; moments after it are reachable again', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const { id, backups } = await task('purge');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql(`INSERT INTO item (name, price) VALUES ('lost', 1);`, 'shop');
+    db.sql('FLUSH BINARY LOGS; FLUSH BINARY LOGS;');
+    const current = db.sql('SHOW MASTER STATUS').split('\t')[0]!;
+    // The server keeps a file until its binlog checkpoint is written: purge until only the current file is left.
+    for (let i = 0; i < 50; i++) {
+      db.sql(`PURGE BINARY LOGS TO '${current}'`);
+      if (db.sql('SHOW BINARY LOGS').trim().split('\n').length === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(db.sql('SHOW BINARY LOGS').trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^${current.replace('.', '\\.')}\t`))]);
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: expect.stringContaining('was purged from the server') });
+    expect(rowsOf(inc, 'shop')[0]).toMatchObject({
+      status: 'success',
+      kind: 'incremental',
+      pointId: expect.any(String),
+      kindReason: 're-dumped: the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)',
+    });
+    // The re-dump recorded its position: the next incremental is covered again, and a moment after it restores.
+    await nextSecond();
+    db.sql(`INSERT INTO item (name, price) VALUES ('after purge', 2);`, 'shop');
+    await nextSecond();
+    const moment = new Date();
+    const expected = mariadbFidelity(db, 'shop');
+    await nextSecond();
+    const next = await runTask(engine, id, 'incremental');
+    expect(rowsOf(next, 'shop')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG });
+    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_purge' });
+    expect(mariadbFidelity(db, 'shop_purge')).toEqual(expected);
+  }, 180_000);
+});
+
+describe('MariaDB with the binary log off (its default)', () => {
+  it('an incremental re-dumps every database, with the reason and what to enable, and stores no log', async () => {
+    const off = await startMariadb();
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      off.sql("CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.item VALUES (1, 'lamp');");
+      const { id } = await task('off', off.user, off.password, off);
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      off.sql("INSERT INTO shop.item VALUES (2, 'desk');");
+      const inc = await runTask(engine, id, 'incremental');
+      expect(inc.status).toBe('success');
+      expect(rowsOf(inc, 'binlog')).toEqual([]);
+      expect(rowsOf(inc, 'shop')[0]).toMatchObject({
+        status: 'success',
+        kind: 'incremental',
+        pointId: expect.any(String),
+        kindReason: expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
+      });
+    } finally {
+      await off.stop();
+    }
+  }, 180_000);
 });

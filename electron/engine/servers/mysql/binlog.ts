@@ -30,8 +30,8 @@ export const LOG_PRIVILEGES = ['REPLICATION SLAVE', 'BINLOG MONITOR', 'RELOAD'];
 /** Why an incremental re-dumps instead of reading the log (the history's reason, and what to enable). */
 export type LogUnavailable = 'LOG_OFF' | 'NO_LOG_PRIVILEGE';
 
-/** Metadata of a full dump that recorded its binary-log position (manifest `meta`). */
-export interface FullPosition {
+/** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
+export interface DumpPosition {
   binlogFile: string;
   binlogPos: number;
   /** GTID position of the snapshot (MariaDB), when the server could tell. */

@@ -44,7 +44,7 @@ import type {
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
-import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type FullPosition, type LogReadMeta } from './binlog.ts';
+import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -209,7 +209,7 @@ export class MysqlConnector implements Connector {
     options.catch(() => undefined);
     let tool: ReturnType<typeof streamTool> | null = null;
     const tap = new PositionTap();
-    let position: FullPosition | null = null;
+    let position: DumpPosition | null = null;
     const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
