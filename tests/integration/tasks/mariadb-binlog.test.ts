@@ -57,6 +57,17 @@ async function task(name: string, user = db.user, password = db.password, server
   return { id: t.id, backups };
 }
 
+/** A full, `change()`, then an incremental that re-dumps `shop` with `reason` and stores no log; returns the incremental. */
+async function redumpedIncremental(id: string, change: () => void, reason: unknown): Promise<Run> {
+  expect((await runTask(engine, id, 'full')).status).toBe('success');
+  change();
+  const inc = await runTask(engine, id, 'incremental');
+  expect(inc.status).toBe('success');
+  expect(rowsOf(inc, 'binlog')).toEqual([]);
+  expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String), kindReason: reason });
+  return inc;
+}
+
 function serverFile(): string {
   const file = join(tempDir(), 'server.json');
   process.env.BINLOG_TEST_PASSWORD = db.password;
@@ -175,18 +186,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     engine = await testEngine({ encoderWorkers: 0 });
     db.sql(`CREATE USER 'nolog'@'%' IDENTIFIED BY 'nolog-pw-1'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'nolog'@'%';`);
     const { id, backups } = await task('nolog', 'nolog', 'nolog-pw-1');
-    const full = await runTask(engine, id, 'full');
-    expect(full.status).toBe('success');
-    expect(rowsOf(full, 'binlog')).toEqual([]);
-    const inc = await runTask(engine, id, 'incremental');
-    expect(inc.status).toBe('success');
-    expect(rowsOf(inc, 'binlog')).toEqual([]);
-    expect(rowsOf(inc, 'shop')[0]).toMatchObject({
-      status: 'success',
-      kind: 'incremental',
-      pointId: expect.any(String),
-      kindReason: expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'),
-    });
+    const inc = await redumpedIncremental(id, () => db.sql(`INSERT INTO item (name, price) VALUES ('nolog', 3);`, 'shop'), expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'));
     expect(rowsOf(inc, 'shop')[0]!.kindReason).toContain('GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO');
     // Restore points only: --as-of has nothing to reach, and says so; nothing is created.
     const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: new Date(), serverFile: serverFile(), database: 'shop_nolog' }));
@@ -238,17 +238,11 @@ describe('MariaDB with the binary log off (its default)', () => {
       engine = await testEngine({ encoderWorkers: 0 });
       off.sql("CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.item VALUES (1, 'lamp');");
       const { id } = await task('off', off.user, off.password, off);
-      expect((await runTask(engine, id, 'full')).status).toBe('success');
-      off.sql("INSERT INTO shop.item VALUES (2, 'desk');");
-      const inc = await runTask(engine, id, 'incremental');
-      expect(inc.status).toBe('success');
-      expect(rowsOf(inc, 'binlog')).toEqual([]);
-      expect(rowsOf(inc, 'shop')[0]).toMatchObject({
-        status: 'success',
-        kind: 'incremental',
-        pointId: expect.any(String),
-        kindReason: expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
-      });
+      await redumpedIncremental(
+        id,
+        () => off.sql("INSERT INTO shop.item VALUES (2, 'desk');"),
+        expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
+      );
     } finally {
       await off.stop();
     }
