@@ -12,6 +12,8 @@
  *   server-level `binlog` stream stores the closed log files since the chain's last one
  *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
  *   replays one database's events from a full's position up to a moment into another name.
+ * - users, roles and grants: the server-level `grants.sql` stream of every logical run
+ *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
@@ -44,10 +46,14 @@ import type {
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
+import { accountsQuery, accountsScript, accountsToBackUp, applyAccounts, existingAccountsQuery, parseAccounts } from './accounts.ts';
+import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
+
+export const MYSQL_GRANTS_STREAM: ServerStream = { name: 'grants.sql', format: 'mysql-grants-sql' };
 
 export const MYSQL_SNAPSHOT_REASON =
   'MySQL/MariaDB snapshots need file access on the database host (mariabackup, xtrabackup or a filesystem snapshot). Backstop connects over the network, so it offers logical backups for this server.';
@@ -138,8 +144,9 @@ export class MysqlConnector implements Connector {
   }
 
   /** Runs SQL (batch mode, no column names) and returns rows of tab-separated fields. */
-  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
-    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
+  /** `raw`: values exactly as the server sent them (no backslash escaping; they must not hold tabs or newlines). */
+  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode; raw?: boolean }): Promise<string[][]> {
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names', ...(opts.raw ? ['--raw'] : [])]);
     const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback) });
     return out
       .split('\n')
@@ -353,12 +360,52 @@ export class MysqlConnector implements Connector {
     return options;
   }
 
-  serverStreams(): ServerStream[] {
-    return [];
+  serverStreams(type: BackupType): ServerStream[] {
+    return type === 'logical' ? [MYSQL_GRANTS_STREAM] : [];
+  }
+
+  /** Every account's CREATE USER/ROLE and grants (accounts.ts), as the server reports them. */
+  private async openGrantsDump(opts: OperationOptions): Promise<DumpStream> {
+    const action = 'reading the users, roles and grants (SHOW CREATE USER, SHOW GRANTS)';
+    // MySQL has no is_role column (its roles are locked accounts, dumped as users).
+    const hasRoles = await this.query(`SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role';`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' });
+    const isRole = hasRoles[0]?.[0] === '1' ? 'is_role' : "'N'";
+    const accounts = accountsToBackUp(await this.query(`SELECT HEX(User), HEX(Host), ${isRole} FROM mysql.user;`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+    // Raw: SHOW GRANTS writes `shop\_db`-style escapes that the stored statements must keep as they are.
+    const rows = accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : [];
+    const stream = Readable.from([Buffer.from(accountsScript(rows), 'utf8')]);
+    const done = finished(stream);
+    done.catch(() => undefined);
+    return { stream, done, meta: { format: MYSQL_GRANTS_STREAM.format } };
+  }
+
+  /**
+   * Creates the accounts of a stored `grants.sql` that this server lacks, with their grants;
+   * existing accounts are skipped, never changed (accounts.ts).
+   */
+  async applyAccounts(script: string, opts: { dryRun: boolean; signal?: AbortSignal }): Promise<ApplyGlobalsReport> {
+    const accounts = parseAccounts(script);
+    const action = 'applying users, roles and grants';
+    const rows = await this.query(existingAccountsQuery(accounts), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+    const existing = new Set(rows.map((r) => `${hexToText(r[0] ?? '')}\0${hexToText(r[1] ?? '')}`));
+    const hidePasswords = (m: string) => m.replace(/(PASSWORD|AS|BY)\s+'[^']*'/gi, "$1 '…'");
+    const explain = (m: string) =>
+      /ERROR 10(44|45) |Access denied/.test(m)
+        ? `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${m.replace(/^.*?(ERROR \d+)/s, '$1')}`
+        : m;
+    return applyAccounts(accounts, existing, {
+      run: (sql) => this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+        () => undefined,
+        (e: unknown) => {
+          throw new BackstopError('RESTORE_FAILED', hidePasswords(explain((e as Error).message)));
+        },
+      ),
+    }, opts.dryRun);
   }
 
   async openServerDump(name: string, opts: ServerDumpOptions = {}): Promise<DumpStream> {
     if (name === BINLOG_STREAM.name) return this.openLogRead(opts);
+    if (name === MYSQL_GRANTS_STREAM.name) return this.openGrantsDump(opts);
     throw new BackstopError('VALIDATION', `MySQL/MariaDB servers have no server-level stream "${name}".`);
   }
 
