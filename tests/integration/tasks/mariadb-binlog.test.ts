@@ -20,6 +20,7 @@ import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
+import { cliInProcess, oneJsonDocument } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
@@ -141,6 +142,11 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(r1).toMatchObject({ database: 'shop_before', cluster: false, notes: [expect.stringContaining('the binary log up to that second')] });
     expect(mariadbFidelity(db, 'shop_before')).toEqual(atMoment);
     expect(atMoment.checksums.join()).toContain('later');
+    // The command itself: one JSON document, the same result.
+    const viaCli = await cliInProcess('restore', folder, '--as-of', beforeDrop.toISOString(), '--server', server, '--database', 'shop_cli', '--json', '--data-dir', tempDir());
+    expect(viaCli.code).toBe(0);
+    expect(oneJsonDocument(viaCli.out)).toEqual({ database: 'shop_cli', path: null, notes: [expect.stringMatching(/^Restored as of \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: the dump of /)] });
+    expect(mariadbFidelity(db, 'shop_cli')).toEqual(atMoment);
     // The function answers from the restored data.
     expect(db.sql('SELECT item_count()', 'shop_before').trim()).toBe('4');
 
