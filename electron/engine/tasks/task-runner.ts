@@ -271,7 +271,8 @@ export class TaskRunner {
         serverStream: job.serverStream,
         folder: job.folder,
         backupType: task.type,
-        requestedKind: kind,
+        // The binary log always continues its chain: a full run must not copy every retained log file again.
+        requestedKind: job === logJob ? 'incremental' : kind,
         keyBase64: resolved.key ? resolved.key.toString('base64') : null,
         serverIdentity: serverIdentity(server),
         engineVersion,

@@ -125,6 +125,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     await nextSecond();
     const inc = await runTask(engine, id, 'incremental');
     expect(inc.status).toBe('success');
+    expect(rowsOf(full, 'binlog')[0]).toMatchObject({ kind: 'full', kindReason: 'first backup at this destination' });
     expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0 });
     expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: null });
     expect(rowsOf(inc, 'binlog')[0]!.bytesRead).toBeGreaterThan(0);
@@ -134,7 +135,12 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     const afterDrop = new Date();
     const latest = mariadbFidelity(db, 'shop');
     await nextSecond();
-    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    // A second full: the databases are dumped again, the log continues its chain (only what is new is read).
+    const full2 = await runTask(engine, id, 'full');
+    expect(full2.status).toBe('success');
+    expect(rowsOf(full2, 'shop')[0]).toMatchObject({ kind: 'full' });
+    expect(rowsOf(full2, 'binlog')[0]).toMatchObject({ kind: 'incremental', kindReason: null });
+    expect(rowsOf(full2, 'binlog')[0]!.bytesRead).toBeLessThan(rowsOf(full, 'binlog')[0]!.bytesRead);
 
     const folder = join(backups, encodeDatabaseFolder('shop'));
     const server = serverFile();
