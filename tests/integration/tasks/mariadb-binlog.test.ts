@@ -10,7 +10,7 @@
  *   fraction of the full (bytes);
  * - log off / no privilege / purged log: the incremental re-dumps, with the reason in history.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
@@ -192,6 +192,46 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(log.bytesRead).toBeLessThan(fullBytes * 0.05);
     expect(log.bytesStored).toBeLessThan(fullBytes * 0.05);
     db.sql('DROP DATABASE big');
+  }, 180_000);
+
+  it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const [a, b] = [tempDir(), tempDir()];
+    const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'two', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
+    const t = data(
+      await engine.call('tasks.create', {
+        name: 'two',
+        serverId: s.id,
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        destinations: [{ kind: 'local', path: a }, { kind: 'local', path: b }],
+      }),
+    );
+    db.sql('CREATE TABLE once (id INT PRIMARY KEY)', 'shop');
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    db.sql('INSERT INTO once SELECT seq FROM seq_1_to_100', 'shop');
+    expect((await runTask(engine, t.id, 'incremental')).status).toBe('success');
+    // Destination B loses its stored log: its next read starts a chain, so the read also brings A the files it has.
+    rmSync(join(b, SERVER_FOLDER, 'binlog'), { recursive: true, force: true });
+    db.sql('INSERT INTO once SELECT seq FROM seq_101_to_200', 'shop');
+    await nextSecond();
+    const moment = new Date();
+    const expected = mariadbFidelity(db, 'shop');
+    await nextSecond();
+    const run = await runTask(engine, t.id, 'incremental');
+    expect(run.status).toBe('success');
+    const logRows = rowsOf(run, 'binlog');
+    expect(logRows.map((r) => [r.kind, r.kindReason])).toEqual([
+      ['incremental', null],
+      ['full', 'first backup at this destination'],
+    ]);
+    const stored = (await (await openRepository(new LocalBackend(join(a, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints()).map((p) => p.meta.binlogFiles as string[]);
+    expect(stored.at(-1)).toEqual(expect.arrayContaining(stored[1]!)); // the newest read at A repeats files A had
+    // A duplicate replay of an INSERT into the primary key would fail the restore; it is identical instead.
+    await restoreCommand(engine, join(a, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_once_a' });
+    expect(mariadbFidelity(db, 'shop_once_a')).toEqual(expected);
+    expect(db.sql('SELECT COUNT(*) FROM once', 'shop_once_a').trim()).toBe('200');
+    db.sql('DROP TABLE once', 'shop');
   }, 180_000);
 
   it('without the privileges to read the log, an incremental re-dumps with the reason and the GRANT to run', async () => {
