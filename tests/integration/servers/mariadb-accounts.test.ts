@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { runApplyGlobals, type ApplyGlobalsJobSpec } from '../../../electron/engine/restore/run-apply-globals.ts';
+import { runRestore } from '../../../electron/engine/restore/run-restore.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -71,6 +72,13 @@ describe('MariaDB users, roles and grants', () => {
     const stored = Buffer.concat(chunks).toString('utf8');
     expect(stored).toContain('CREATE USER `web`@`%` IDENTIFIED BY PASSWORD');
     expect(stored).not.toContain('web-Secret-1');
+
+    // Restoring the accounts as if they were a database is refused: nothing is created, no account touched.
+    const options = { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null };
+    const asDatabase = { op: 'restore' as const, restoreId: 'r', location: { kind: 'local' as const, path: folder }, pointId: 'latest', server: target(fresh), password: fresh.password };
+    const refused = await rejection(runRestore({ ...asDatabase, toolPaths: {}, database: 'grants_db', keyBase64: null, credentials: null, options }, new AbortController().signal, () => {}));
+    expect(refused).toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('users, roles and grants, not a database. Create them on a server with `backstop apply-globals') });
+    expect(fresh.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'grants_db'").trim()).toBe('0');
 
     const spec = (over: Partial<ApplyGlobalsJobSpec> = {}): ApplyGlobalsJobSpec => ({
       op: 'apply-globals',

@@ -43,8 +43,9 @@ function rowsOf(run: Run, database: string) {
   return run.databases.filter((d) => d.database === database);
 }
 
-async function task(name: string, user = db.user, password = db.password, server = db): Promise<{ id: string; backups: string }> {
-  const backups = tempDir();
+/** A logical task on `server` backing up to `destinations` new local folders (`backups` is the first). */
+async function task(name: string, user = db.user, password = db.password, server = db, destinations = 1): Promise<{ id: string; backups: string; roots: string[] }> {
+  const roots = Array.from({ length: destinations }, () => tempDir());
   const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user, password, tls: 'disable' }));
   const t = data(
     await engine.call('tasks.create', {
@@ -52,10 +53,19 @@ async function task(name: string, user = db.user, password = db.password, server
       serverId: s.id,
       type: 'logical',
       schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
+      destinations: roots.map((path) => ({ kind: 'local' as const, path })),
     }),
   );
-  return { id: t.id, backups };
+  return { id: t.id, backups: roots[0]!, roots };
+}
+
+/** A moment in a second of its own (the log's timestamps are whole seconds) and the state of `shop` then. */
+async function markMoment(): Promise<{ moment: Date; state: ReturnType<typeof mariadbFidelity> }> {
+  await nextSecond();
+  const moment = new Date();
+  const state = mariadbFidelity(db, 'shop');
+  await nextSecond();
+  return { moment, state };
 }
 
 /** A full, `change()`, then an incremental that re-dumps `shop` with `reason` and stores no log; returns the incremental. */
@@ -119,10 +129,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
        INSERT INTO later VALUES ('a', UNHEX('00FF0A27')), ('b', NULL);`,
       'shop',
     );
-    await nextSecond();
-    const beforeDrop = new Date();
-    const atMoment = mariadbFidelity(db, 'shop');
-    await nextSecond();
+    const { moment: beforeDrop, state: atMoment } = await markMoment();
     const inc = await runTask(engine, id, 'incremental');
     expect(inc.status).toBe('success');
     expect(rowsOf(full, 'binlog')[0]).toMatchObject({ kind: 'full', kindReason: 'first backup at this destination' });
@@ -131,10 +138,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(rowsOf(inc, 'binlog')[0]!.bytesRead).toBeGreaterThan(0);
 
     db.sql(`UPDATE item SET price = 999 WHERE name = 'rug'; DROP TABLE later;`, 'shop');
-    await nextSecond();
-    const afterDrop = new Date();
-    const latest = mariadbFidelity(db, 'shop');
-    await nextSecond();
+    const { moment: afterDrop, state: latest } = await markMoment();
     // A second full: the databases are dumped again, the log continues its chain (only what is new is read).
     const full2 = await runTask(engine, id, 'full');
     expect(full2.status).toBe('success');
@@ -196,17 +200,8 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
 
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
-    const [a, b] = [tempDir(), tempDir()];
-    const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'two', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
-    const t = data(
-      await engine.call('tasks.create', {
-        name: 'two',
-        serverId: s.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: a }, { kind: 'local', path: b }],
-      }),
-    );
+    const t = await task('two', db.user, db.password, db, 2);
+    const [a, b] = t.roots as [string, string];
     db.sql('CREATE TABLE once (id INT PRIMARY KEY)', 'shop');
     expect((await runTask(engine, t.id, 'full')).status).toBe('success');
     db.sql('INSERT INTO once SELECT seq FROM seq_1_to_100', 'shop');
@@ -214,10 +209,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     // Destination B loses its stored log: its next read starts a chain, so the read also brings A the files it has.
     rmSync(join(b, SERVER_FOLDER, 'binlog'), { recursive: true, force: true });
     db.sql('INSERT INTO once SELECT seq FROM seq_101_to_200', 'shop');
-    await nextSecond();
-    const moment = new Date();
-    const expected = mariadbFidelity(db, 'shop');
-    await nextSecond();
+    const { moment, state: expected } = await markMoment();
     const run = await runTask(engine, t.id, 'incremental');
     expect(run.status).toBe('success');
     const logRows = rowsOf(run, 'binlog');
@@ -272,10 +264,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     // The re-dump recorded its position: the next incremental is covered again, and a moment after it restores.
     await nextSecond();
     db.sql(`INSERT INTO item (name, price) VALUES ('after purge', 2);`, 'shop');
-    await nextSecond();
-    const moment = new Date();
-    const expected = mariadbFidelity(db, 'shop');
-    await nextSecond();
+    const { moment, state: expected } = await markMoment();
     const next = await runTask(engine, id, 'incremental');
     expect(rowsOf(next, 'shop')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG });
     await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_purge' });
