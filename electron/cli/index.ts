@@ -50,7 +50,8 @@ Backups:
   apply-globals <root>/~server --server server.json [--point ID|latest]
           [--alter-existing] [--dry-run]
                        create the stored PostgreSQL roles and tablespaces on a server
-                       (existing ones are skipped unless --alter-existing)
+                       (existing ones are skipped unless --alter-existing), or the
+                       MySQL/MariaDB users, roles and grants (existing ones are skipped)
   extract <location> --point ID|latest --out FILE|-
                        the plain dump or snapshot, usable without Backstop
   prune <location> --min-age 7d [--keep-last N] [--dry-run]

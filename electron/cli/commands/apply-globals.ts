@@ -7,7 +7,9 @@
  * runs in the repository worker (as the app's restores do); the result lists every object
  * as created, skipped, altered or failed (one document with --json).
  */
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { MYSQL_GRANTS_STREAM } from '../../engine/servers/mysql/connector.ts';
 import type { Engine } from '../../engine/index.ts';
 import { resolveServerFolder } from '../../engine/restore/backup-folder.ts';
 import type { ApplyGlobalsJobSpec } from '../../engine/restore/run-apply-globals.ts';
@@ -32,7 +34,9 @@ export async function applyGlobalsCommand(
   opts: { point: string; serverFile: string; alterExisting: boolean; dryRun: boolean; keyFile?: string },
 ): Promise<{ document: ApplyGlobalsDocument; text: string }> {
   const w = parseLocation(where);
-  w.location = resolveServerFolder(w.location, PG_GLOBALS_STREAM.name);
+  // A MySQL/MariaDB task's server folder holds grants.sql (users, roles, grants) instead.
+  const mysql = w.location.kind === 'local' && existsSync(join(w.location.path, MYSQL_GRANTS_STREAM.name));
+  w.location = resolveServerFolder(w.location, mysql ? MYSQL_GRANTS_STREAM.name : PG_GLOBALS_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
   const id = await pointId(repo, opts.point);
   const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-apply-globals-target', dirname(resolve(opts.serverFile)));

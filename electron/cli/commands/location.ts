@@ -21,6 +21,7 @@ import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engin
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { restoreFromWal } from './restore-at.ts';
+import { restoreToMoment } from '../../engine/restore/restore-to-moment.ts';
 import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
@@ -128,6 +129,10 @@ export async function restoreCommand(
   const { repo, key } = await open(engine, w, opts.keyFile);
   const walRestore = await restoreFromWal(engine, repo, opts);
   if (walRestore) return walRestore;
+  // MySQL/MariaDB: a full plus the binary log stored beside the database folder (restore-to-moment.ts).
+  if (opts.asOf !== undefined && (await repo.listPoints()).some((p) => p.meta.format === 'mysql-sql')) {
+    return momentRestore(engine, w, key, opts.asOf, opts);
+  }
   if (opts.asOf !== undefined || opts.point === undefined) {
     throw new BackstopError('VALIDATION', 'This backup has restore points only: restoring to a moment (--as-of) needs a PostgreSQL snapshot task (base backup + WAL) or a MariaDB server with the binary log. Choose a point with --point ID|latest ("backstop points <location>" lists them).');
   }
@@ -180,6 +185,31 @@ export async function restoreCommand(
     throw opts.serverFile ? errorInFileTerms(e, opts.serverFile, '') : e;
   });
   return { ...outcome, cluster };
+}
+
+/** `restore --as-of` of a MySQL/MariaDB database folder into a NEW database on --server. */
+async function momentRestore(engine: Engine, w: Where, key: Buffer | null, asOf: Date, opts: { serverFile?: string; database?: string; folder?: string; osUser?: string }): Promise<RestoreCommandResult> {
+  const usage = (m: string): never => {
+    throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
+  };
+  if (opts.folder !== undefined || opts.osUser !== undefined) usage('--folder and --os-user do not apply to a MySQL/MariaDB database restore.');
+  if (!opts.serverFile) usage('restore needs --server.');
+  if (!opts.database) usage('restore needs --database.');
+  const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
+  const settings = await engine.call('settings.get', undefined);
+  const outcome = await restoreToMoment({
+    location: w.location,
+    credentials: w.credentials,
+    key,
+    moment: asOf,
+    server,
+    password,
+    database: opts.database!,
+    toolPaths: settings.ok ? settings.data.toolPaths : {},
+  }).catch((e: unknown) => {
+    throw errorInFileTerms(e, opts.serverFile!, '');
+  });
+  return { ...outcome, cluster: false };
 }
 
 export async function extractCommand(engine: Engine, where: string, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {

@@ -11,6 +11,11 @@
  *   failed.
  * - Cancelling (signal) stops the dump and every writer; nothing is committed.
  * - Progress is reported at most ~4 times a second plus once at the end.
+ * - An incremental a change log covers (`fromLog`: MariaDB's binary log, stored as its own
+ *   server-level stream) needs no dump at that destination: its outcome is a success with
+ *   no point and that reason; the others are dumped, with `fromLog`'s reason why.
+ * - A stream that continues a chain (`openDump`'s `since`) may say it cannot
+ *   (`startsChain`): its point then starts a new chain, with that reason.
  */
 import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domain.ts';
 
@@ -23,6 +28,7 @@ import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
 import { factsMeta, observed } from '../facts/dump-facts.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
+import { COVERED_BY_LOG } from './log-coverage.ts';
 
 export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
@@ -55,8 +61,12 @@ export interface BackupDatabaseInput {
   serverIdentity: string;
   engineVersion: string;
   dumpToolVersion: string;
-  /** `kind`: what every destination takes when `beforeDump` decided one (else the requested kind). */
-  openDump: (signal: AbortSignal, kind: PointKind) => Promise<DumpStream>;
+  /**
+   * `kind`: what every destination takes when `beforeDump` decided one (else the requested kind);
+   * `since`: the meta of the newest point of the chain each prepared destination continues
+   * (null where it writes a full).
+   */
+  openDump: (signal: AbortSignal, kind: PointKind, since: (Record<string, unknown> | null)[]) => Promise<DumpStream>;
   /**
    * Runs once the destinations are open, before the dump: decides one kind for every
    * destination (a full replaces a destination's incremental, with `reason`) and adds
@@ -65,6 +75,10 @@ export interface BackupDatabaseInput {
    */
   beforeDump?: (prepared: PreparedDestination[], signal: AbortSignal) => Promise<{ kind: PointKind; reason: string | null; meta: JsonObject }>;
   destinations: DestinationTarget[];
+  /** Incrementals of a server whose change log is stored apart: null where the log covers the destination's chain, else why a dump is needed. */
+  fromLog?: (prep: PreparedDestination, target: DestinationTarget) => Promise<string | null>;
+  /** Why this incremental re-dumps (the change log cannot be used), for the history; null when nothing to say. */
+  dumpReason?: string | null;
   signal?: AbortSignal;
   onProgress?: (p: DatabaseProgress) => void;
   repoOptions?: OpenOptions;
@@ -115,6 +129,36 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         outcomes.set(target.id, failed(target.id, input.requestedKind, null, e));
       }
     }
+    // 1b. Incrementals the change log covers need no dump.
+    for (const p of [...prepared]) {
+      if (p.prep.kind !== 'incremental') continue;
+      let why: string | null = input.dumpReason ?? null;
+      if (input.fromLog) {
+        try {
+          why = await input.fromLog(p.prep, p.target);
+        } catch (e) {
+          outcomes.set(p.target.id, failed(p.target.id, p.prep.kind, null, e));
+          prepared.splice(prepared.indexOf(p), 1);
+          continue;
+        }
+        if (why === null) {
+          outcomes.set(p.target.id, {
+            destination: p.target.id,
+            status: 'success',
+            kind: 'incremental',
+            kindReason: COVERED_BY_LOG,
+            pointId: null,
+            bytesRead: 0,
+            bytesNew: 0,
+            bytesStored: 0,
+            error: null,
+          });
+          prepared.splice(prepared.indexOf(p), 1);
+          continue;
+        }
+      }
+      if (why) p.prep.kindReason = `re-dumped: ${why}`;
+    }
     if (prepared.length === 0) return input.destinations.map((d) => outcomes.get(d.id)!);
     if (controller.signal.aborted) throw new BackstopError('CANCELED', `The backup of ${input.database} was cancelled.`);
 
@@ -138,7 +182,18 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         }
       }
     }
-    const dump = await input.openDump(dumpController.signal, dumpKind);
+    const dump = await input.openDump(
+      dumpController.signal,
+      dumpKind,
+      prepared.map((p) => (p.prep.kind === 'incremental' ? (p.prep.chain?.newest.meta ?? null) : null)),
+    );
+    // A stream that cannot continue its chain (a purged binary log) starts a new one everywhere.
+    if (dump.startsChain) {
+      for (const p of prepared) {
+        p.prep.kind = 'full';
+        p.prep.kindReason = dump.startsChain;
+      }
+    }
     const dumpDone = dump.done.then(
       () => null,
       (e: unknown) => e,
@@ -154,7 +209,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     // Facts are counted from the stream before any writer may take its buffers over.
     const counter = dump.facts;
     const branches = broadcast(counter ? observed(dump.stream, counter) : dump.stream, prepared.length);
-    const lateMeta = counter ? () => factsMeta(counter.result()) : undefined;
+    // Meta known once the stream ended: facts counted from it, and what the stream reported (a binary-log position).
+    const lateMeta = counter || dump.finalMeta ? () => ({ ...(counter ? factsMeta(counter.result()) : {}), ...(dump.finalMeta?.() ?? {}) }) : undefined;
     const results = await Promise.allSettled(
       prepared.map(({ target, prep }, i) =>
         prep.repo

@@ -31,6 +31,11 @@ export interface BackupJobSpec {
   retention: Retention;
   /** PostgreSQL snapshot task: the base backup stream continues as a WAL chain through this slot (wal-backup.ts). */
   wal?: { slot: string; spoolDir: string };
+  /**
+   * A database's incremental on a server with a change log (MySQL/MariaDB): 'log' when the
+   * log is stored this run (no dump where it covers the chain), else why it re-dumps.
+   */
+  incrementalSource?: { from: 'log' } | { from: 'dump'; reason: string };
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
   /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */

@@ -18,7 +18,7 @@
 import type { BackupType, PointKind } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { keyFolderSuffix } from '../destinations/location.ts';
-import { initRepository, isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
+import { initRepository, isRepository, openRepository, type ChainSummary, type OpenOptions, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
 
 export interface PreparedDestination {
@@ -26,6 +26,8 @@ export interface PreparedDestination {
   kind: PointKind;
   /** Why a requested incremental became a full (for the history), or null. */
   kindReason: string | null;
+  /** For an incremental: the chain it continues. */
+  chain?: ChainSummary;
 }
 
 /** Why a requested incremental becomes a full: a code, worded once by `describeFull`. */
@@ -35,6 +37,7 @@ interface Decision {
   repo: Repository;
   kind: PointKind;
   reason: FullReason | null;
+  chain?: ChainSummary;
 }
 
 function describeFull(reason: FullReason | null, opts: PrepareOptions, detail = ''): string | null {
@@ -71,8 +74,8 @@ export interface PrepareOptions {
 }
 
 export async function prepareDestination(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
-  const { repo, kind, reason } = await decide(backend, opts);
-  return { repo, kind, kindReason: describeFull(reason, opts) };
+  const { repo, kind, reason, chain } = await decide(backend, opts);
+  return { repo, kind, kindReason: describeFull(reason, opts), ...(chain ? { chain } : {}) };
 }
 
 async function decide(backend: Backend, opts: PrepareOptions): Promise<Decision> {
@@ -111,7 +114,7 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
   if (opts.requestedKind === 'full') return { repo, kind: 'full', reason: null };
   try {
     const chain = await repo.newestChain(opts.backupType);
-    if (chain) return { repo, kind: 'incremental', reason: null };
+    if (chain) return { repo, kind: 'incremental', reason: null, chain };
     const chains = await repo.chains();
     return { repo, kind: 'full', reason: chains.length > 0 ? 'TYPE_CHANGED' : 'NO_CHAIN' };
   } catch (e) {

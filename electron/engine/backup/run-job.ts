@@ -19,6 +19,10 @@ import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
+import type { DestinationTarget } from './backup-database.ts';
+import { logCoverage } from './log-coverage.ts';
+import type { PreparedDestination } from './prepare-destination.ts';
+import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
 export interface JobOutcome extends DestinationOutcome {
@@ -69,10 +73,20 @@ async function backupAndApplyRetention(
     opened.push(s);
     return s;
   };
-  const openOne = (s: AbortSignal) =>
-    spec.serverStream ? connector.openServerDump(spec.database, { signal: s }) : connector.openDump(spec.database, spec.backupType, { signal: s });
+  const openOne = (s: AbortSignal, since: (Record<string, unknown> | null)[]) =>
+    spec.serverStream ? connector.openServerDump(spec.database, { signal: s, since }) : connector.openDump(spec.database, spec.backupType, { signal: s });
+  // MySQL/MariaDB: the server's stored binary log, which may cover a database's incremental (log-coverage.ts).
+  const logFolders = new Map(
+    spec.incrementalSource?.from === 'log'
+      ? spec.destinations.map((d, i) => {
+          const l = Location.of(d, spec.credentials[i] ?? null, `${SERVER_FOLDER}/${BINLOG_STREAM.name}`);
+          opened.push(l);
+          return [l.id, l] as const;
+        })
+      : [],
+  );
   // A PostgreSQL snapshot task's base-backup job continues its WAL chain (wal-backup.ts).
-  const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, openOne) : null;
+  const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, (s) => openOne(s, [])) : null;
   try {
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
       database: spec.database,
@@ -82,7 +96,11 @@ async function backupAndApplyRetention(
       serverIdentity: spec.serverIdentity,
       engineVersion: spec.engineVersion,
       dumpToolVersion: spec.dumpToolVersion,
-      openDump: wal ? (s, kind) => wal.openDump(s, kind) : openOne,
+      openDump: wal ? (s, kind) => wal.openDump(s, kind) : (s, _kind, since) => openOne(s, since),
+      ...(spec.incrementalSource?.from === 'log'
+        ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
+        : {}),
+      dumpReason: spec.incrementalSource?.from === 'dump' ? spec.incrementalSource.reason : null,
       ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
       destinations: reachable.map((l) => ({
         id: l.id,

@@ -40,7 +40,7 @@ import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
-import { MAX_META_BYTES, type PointSummary, type WritePointOptions } from './types.ts';
+import { MAX_META_BYTES, type JsonValue, type PointSummary, type WritePointOptions } from './types.ts';
 
 /** At most this many bases are resolved to read any chunk (a delta of a delta of a delta). */
 export const MAX_DELTA_DEPTH = 3;
@@ -87,6 +87,14 @@ function validate(opts: WritePointOptions): void {
     const size = Buffer.byteLength(JSON.stringify(opts.meta), 'utf8');
     if (size > MAX_META_BYTES) bad(`meta is ${size} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
   }
+}
+
+/** `meta` with what became known at the input's end (`lateMeta`) merged over it, within the size limit. */
+function finalMeta(opts: WritePointOptions): Record<string, JsonValue> {
+  const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}) };
+  const size = Buffer.byteLength(JSON.stringify(meta), 'utf8');
+  if (size > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${size} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
+  return meta;
 }
 
 function abortError(): BackstopError {
@@ -378,9 +386,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await packs.flush();
     if (signal?.aborted) throw abortError();
 
-    const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}) };
-    const metaBytes = Buffer.byteLength(JSON.stringify(meta), 'utf8');
-    if (metaBytes > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${metaBytes} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
+    const meta = finalMeta(opts);
     const asRef = new Map<ChunkLocation, ChunkRef>();
     const toRef = (l: ChunkLocation): ChunkRef => {
       let r = asRef.get(l);

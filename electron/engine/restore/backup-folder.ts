@@ -107,6 +107,8 @@ function childRepositories(path: string): string[] | null {
 const STREAM_MEANING: Record<string, string> = {
   [PG_BASEBACKUP_STREAM.name]: 'the PostgreSQL cluster snapshot',
   [PG_GLOBALS_STREAM.name]: 'the PostgreSQL roles and tablespaces',
+  'grants.sql': 'the MySQL/MariaDB users, roles and grants',
+  binlog: 'the MySQL/MariaDB binary log',
 };
 
 function describeStreams(path: string, streams: string[]): string {

@@ -14,8 +14,9 @@
  *   and the outcome's notes say how to start it. Its `database` is the folder's name.
  * - A WAL point (`pg-wal-tar`) restores like a cluster snapshot: its chain's base backup,
  *   set to replay the WAL up to the end of that point on first start (pitr.ts).
- * - Server-wide globals (`pg-globals-sql`) are not restored here: VALIDATION naming
- *   `backstop apply-globals` (apply-globals.ts).
+ * - Server-wide globals (`pg-globals-sql`, MySQL's `mysql-grants-sql`) and the MySQL
+ *   binary log (`mysql-binlog-files`) are not restored here: VALIDATION naming
+ *   `backstop apply-globals` / `restore --as-of`.
  */
 import { basename } from 'node:path';
 import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
@@ -77,6 +78,14 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     throw new BackstopError(
       'VALIDATION',
       'This folder holds server-wide globals (roles, tablespaces), not a database. Apply them to a server with `backstop apply-globals <this folder> --server server.json` (it skips roles the server already has).',
+    );
+  }
+  if (point.format === 'mysql-grants-sql' || point.format === 'mysql-binlog-files') {
+    throw new BackstopError(
+      'VALIDATION',
+      point.format === 'mysql-grants-sql'
+        ? 'This folder holds the MySQL/MariaDB users, roles and grants, not a database. Create them on a server with `backstop apply-globals <root>/~server --server server.json` (existing accounts are skipped).'
+        : 'This folder holds the MySQL/MariaDB binary log, not a database. Restore a database to a moment from its own folder: `backstop restore <root>/<database folder> --as-of TIME --server server.json --database NEW`.',
     );
   }
   if (point.format === PG_WAL_FORMAT) {

@@ -68,11 +68,37 @@ export interface DumpStream {
    * from the dump's snapshot; recorded in the point's manifest (facts/dump-facts.ts).
    */
   facts?: FactCounter;
+  /**
+   * What the stream reported about itself once it ended (e.g. the binary-log position a
+   * MariaDB dump printed), stored with the point; called only after the stream ended.
+   */
+  finalMeta?: () => Record<string, string | number | string[]>;
+  /**
+   * Set when this stream cannot continue the chain it was asked to continue (the binary
+   * log it follows was purged): the point starts a new chain, with this reason.
+   */
+  startsChain?: string;
 }
 
 export interface OperationOptions {
   signal?: AbortSignal;
 }
+
+export interface ServerDumpOptions extends OperationOptions {
+  /**
+   * For a stream that continues a chain (the MariaDB binary log): the `meta` of the newest
+   * point at each destination the point goes to, or null where it starts a chain there.
+   */
+  since?: (Record<string, unknown> | null)[];
+}
+
+/**
+ * Whether incrementals come from the server's change log (MariaDB's binary log, stored once
+ * per run as the server-level `stream`) or from a new dump, and why.
+ */
+export type LogIncrementals =
+  | { available: true; stream: ServerStream }
+  | { available: false; reason: 'LOG_OFF' | 'NO_LOG_PRIVILEGE'; message: string };
 
 export interface RestoreProgress {
   /** 'entries' (pg_restore TOC entries) or 'bytes' (bytes of the stream consumed). */
@@ -145,7 +171,9 @@ export interface Connector {
   openDump(database: string, type: BackupType, opts?: OperationOptions): Promise<DumpStream>;
   /** Server-level streams a run of `type` must also store (PostgreSQL: globals; cluster snapshot). */
   serverStreams(type: BackupType): ServerStream[];
-  openServerDump(name: string, opts?: OperationOptions): Promise<DumpStream>;
+  openServerDump(name: string, opts?: ServerDumpOptions): Promise<DumpStream>;
+  /** Servers whose incrementals can be read from a change log (MySQL/MariaDB): whether this one's can, and why not. */
+  logIncrementals?(opts?: OperationOptions): Promise<LogIncrementals>;
   /** Restores a per-database dump of `type` into the new database `database`. */
   restore(database: string, source: Readable, type: BackupType, opts?: RestoreOptions): Promise<RestoreReport>;
   /** Lists and counts a restored database's tables and runs the engine's integrity checks (SQLite: in `opts.folder`). */

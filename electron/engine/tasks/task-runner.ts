@@ -305,6 +305,12 @@ export class TaskRunner {
     for (const s of only ? [] : connector.serverStreams(task.type)) {
       jobs.push({ database: s.name, folder: `${SERVER_FOLDER}/${encodeDatabaseFolder(s.name)}`, serverStream: true });
     }
+    // MySQL/MariaDB: the binary log since the last run, stored every run; incrementals use it (or say why they cannot).
+    const changeLog = connector.logIncrementals && task.type === 'logical' ? await connector.logIncrementals({ signal }) : null;
+    const logJob = changeLog?.available ? { database: changeLog.stream.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(changeLog.stream.name)), serverStream: true } : null;
+    if (logJob) jobs.push(logJob);
+    let incrementalSource: BackupJobSpec['incrementalSource'] =
+      changeLog && kind === 'incremental' ? (changeLog.available ? { from: 'log' } : { from: 'dump', reason: changeLog.message }) : undefined;
     log.info({ databases: jobs.length }, 'databases listed');
     const roots = await checkLocalRoots(task.destinations, (id) => this.deps.history.wroteTo(task.id, id));
     for (const w of roots.warnings) log.warn(w);
@@ -345,40 +351,47 @@ export class TaskRunner {
     state.limits = new Map(task.destinations.map((d, i) => [destinationId(d), limits[i] ?? null]));
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
-    const results = await Promise.all(
-      jobs.map((job) => {
-        const spec: BackupJobSpec = {
-          server,
-          password: resolved.password,
-          toolPaths,
-          database: job.database,
-          serverStream: job.serverStream,
-          folder: job.folder,
-          backupType: task.type,
-          requestedKind: kind,
-          keyBase64: resolved.key ? resolved.key.toString('base64') : null,
-          serverIdentity: serverIdentity(server),
-          engineVersion,
-          dumpToolVersion,
-          destinations: task.destinations,
-          credentials: resolved.s3Credentials,
-          retention: task.retention,
-          encoderWorkers: this.deps.encoderWorkers,
-          ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
-          ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
-          ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
-        };
-        return this.deps.queue
-          .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
-          .catch((e: unknown) => {
-            const f = toFailure(e);
-            return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
-          })
-          .then((outcomes: JobOutcome[]): DatabaseResult[] =>
-            outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder) })),
-          );
-      }),
-    );
+    const runOne = (job: (typeof jobs)[number]): Promise<DatabaseResult[]> => {
+      const spec: BackupJobSpec = {
+        server,
+        password: resolved.password,
+        toolPaths,
+        database: job.database,
+        serverStream: job.serverStream,
+        folder: job.folder,
+        backupType: task.type,
+        // The binary log always continues its chain: a full run must not copy every retained log file again.
+        requestedKind: job === logJob ? 'incremental' : kind,
+        keyBase64: resolved.key ? resolved.key.toString('base64') : null,
+        serverIdentity: serverIdentity(server),
+        engineVersion,
+        dumpToolVersion,
+        destinations: task.destinations,
+        credentials: resolved.s3Credentials,
+        retention: task.retention,
+        encoderWorkers: this.deps.encoderWorkers,
+        ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
+        ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
+        ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
+        ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
+      };
+      return this.deps.queue
+        .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
+        .catch((e: unknown) => {
+          const f = toFailure(e);
+          return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
+        })
+        .then((outcomes: JobOutcome[]): DatabaseResult[] =>
+          outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder) })),
+        );
+    };
+    // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
+    const logResults = logJob ? await runOne(logJob) : [];
+    const logFailure = logResults.find((r) => r.status !== 'success');
+    if (logFailure && incrementalSource?.from === 'log') {
+      incrementalSource = { from: 'dump', reason: `the binary log could not be stored this run (${logFailure.error?.message ?? logFailure.status})` };
+    }
+    const results = [logResults, ...(await Promise.all(jobs.filter((j) => j !== logJob).map(runOne)))];
     const databases = results.flat();
     const ok = databases.filter((d) => d.status === 'success').length;
     let status: RunStatus;

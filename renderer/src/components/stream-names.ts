@@ -1,6 +1,7 @@
 /**
  * Names a person understands for server-level streams (the `~server/<stream>` folders):
- * "globals.sql" → "Server globals (roles, tablespaces)", "base.tar" → "Whole cluster".
+ * "globals.sql" → "Server globals (roles, tablespaces)", "base.tar" → "Whole cluster";
+ * MySQL/MariaDB: "grants.sql" → "Server users, roles and grants", "binlog" → "Binary log (incrementals)".
  *
  * Contract: the one place the window maps stream names to display names (History, the
  * chart selector, Restore). Accepts a bare stream name, a `~server/<stream>` folder or a
@@ -13,6 +14,8 @@ const SERVER_FOLDER = '~server';
 const STREAM_NAMES: Record<string, string> = {
   'globals.sql': 'Server globals (roles, tablespaces)',
   'base.tar': 'Whole cluster',
+  'grants.sql': 'Server users, roles and grants',
+  binlog: 'Binary log (incrementals)',
 };
 
 /** The display name of a server-level stream, or the input unchanged for a database. */

@@ -51,7 +51,9 @@ describe('server-wide MariaDB task', () => {
     );
     const run = await runTask(engine, task.id, 'full');
     expect(run.status).toBe('success');
-    expect(run.databases.map((d) => d.database).sort()).toEqual(['Chinook', 'shop']);
+    expect(run.databases.filter((d) => !d.serverStream).map((d) => d.database).sort()).toEqual(['Chinook', 'shop']);
+    // Users, roles and grants are stored once for the server.
+    expect(run.databases.filter((d) => d.serverStream).map((d) => [d.database, d.status])).toEqual([['grants.sql', 'success']]);
     const restored = await restoreAndWait(engine, {
       location: { kind: 'local', path: join(backups, encodeDatabaseFolder('Chinook')) },
       pointId: 'latest',

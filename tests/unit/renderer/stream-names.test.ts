@@ -8,6 +8,8 @@ describe('streamDisplayName', () => {
     expect(streamDisplayName('~server/base.tar')).toBe('Whole cluster');
     expect(streamDisplayName('/mnt/backups/~server/globals.sql/')).toBe('Server globals (roles, tablespaces)');
     expect(streamDisplayName('s3://bucket/root/~server/base.tar')).toBe('Whole cluster');
+    expect(streamDisplayName('~server/grants.sql')).toBe('Server users, roles and grants');
+    expect(streamDisplayName('/mnt/backups/~server/binlog')).toBe('Binary log (incrementals)');
   });
 
   it('leaves databases and their folders unchanged', () => {

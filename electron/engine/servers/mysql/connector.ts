@@ -7,6 +7,13 @@
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
+ * - binary log (binlog.ts): when the server logs (log_bin) and the user may read the log,
+ *   a full dump also records its snapshot's log position (--master-data=2), and the
+ *   server-level `binlog` stream stores the closed log files since the chain's last one
+ *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
+ *   replays one database's events from a full's position up to a moment into another name.
+ * - users, roles and grants: the server-level `grants.sql` stream of every logical run
+ *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
@@ -16,19 +23,39 @@
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
 import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql } from '../classify.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type {
+  BackupSupport,
+  ConnectionReport,
+  Connector,
+  DumpStream,
+  LogIncrementals,
+  OperationOptions,
+  RestoredInspection,
+  RestoreOptions,
+  RestoreReport,
+  ServerDumpOptions,
+  ServerStream,
+} from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
+import { accountsQuery, accountsScript, accountsToBackUp, applyAccounts, existingAccountsQuery, parseAccounts } from './accounts.ts';
+import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
+import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
+
+export const MYSQL_GRANTS_STREAM: ServerStream = { name: 'grants.sql', format: 'mysql-grants-sql' };
 
 export const MYSQL_SNAPSHOT_REASON =
   'MySQL/MariaDB snapshots need file access on the database host (mariabackup, xtrabackup or a filesystem snapshot). Backstop connects over the network, so it offers logical backups for this server.';
@@ -36,6 +63,9 @@ export const MYSQL_SNAPSHOT_REASON =
 const SYSTEM_DATABASES = ['information_schema', 'performance_schema', 'mysql', 'sys'];
 /** Global privileges a server-wide logical backup needs. */
 const NEEDED_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'];
+/** The connecting user's global privileges (information_schema's GRANTEE form of CURRENT_USER()). */
+const OWN_PRIVILEGES = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
+  WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`;
 
 export function quoteMysqlIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
@@ -55,6 +85,7 @@ function hexToText(hex: string): string {
 export class MysqlConnector implements Connector {
   readonly kind = 'mysql' as const;
   private readonly label: string;
+  private logFacts: Promise<LogIncrementals> | null = null;
 
   constructor(
     private readonly server: MysqlServer,
@@ -86,16 +117,23 @@ export class MysqlConnector implements Connector {
     }[tls];
   }
 
-  /** A tool invocation: --no-defaults first, connection options, then `args`. */
-  private async command(path: string, args: string[]): Promise<ToolCommand> {
-    const { flavor } = await toolVersion(path);
+  private binlogTool(): string {
+    return findTool(['mariadb-binlog', 'mysqlbinlog'], 'mysql', this.search);
+  }
+
+  /**
+   * A tool invocation: --no-defaults first, connection options, then `args`. The log
+   * reader has no character set option and its own version numbers: its flavour is the client's.
+   */
+  private async command(path: string, args: string[], logReader = false): Promise<ToolCommand> {
+    const { flavor } = await toolVersion(logReader ? this.client() : path);
     const conn = [
       '--no-defaults',
       `--host=${this.server.host}`,
       `--port=${this.server.port}`,
       `--user=${this.server.user}`,
       '--protocol=TCP',
-      '--default-character-set=utf8mb4',
+      ...(logReader ? [] : ['--default-character-set=utf8mb4']),
       ...this.tlsArgs(flavor),
     ];
     const env: Record<string, string> = {};
@@ -108,8 +146,9 @@ export class MysqlConnector implements Connector {
   }
 
   /** Runs SQL (batch mode, no column names) and returns rows of tab-separated fields. */
-  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
-    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
+  /** `raw`: values exactly as the server sent them (no backslash escaping; they must not hold tabs or newlines). */
+  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode; raw?: boolean }): Promise<string[][]> {
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names', ...(opts.raw ? ['--raw'] : [])]);
     const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback) });
     return out
       .split('\n')
@@ -124,12 +163,7 @@ export class MysqlConnector implements Connector {
   async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
     const client = this.client();
     const dumper = this.dumper();
-    const rows = await this.query(
-      `SELECT VERSION();
-       SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
-        WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`,
-      { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
-    );
+    const rows = await this.query(`SELECT VERSION(); ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
     const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
@@ -162,7 +196,10 @@ export class MysqlConnector implements Connector {
     checkMysqlDatabaseName(database);
     const dumper = this.dumper();
     const { flavor } = await toolVersion(dumper);
+    // With the log readable, the dump records its snapshot's position (a brief global read lock).
+    const withPosition = (await this.logIncrementals(opts)).available;
     const args = [
+      ...(withPosition ? ['--master-data=2'] : []),
       '--single-transaction',
       '--routines',
       '--triggers',
@@ -180,18 +217,29 @@ export class MysqlConnector implements Connector {
     const options = this.databaseOptions(database, opts.signal);
     options.catch(() => undefined);
     let tool: ReturnType<typeof streamTool> | null = null;
+    const tap = new PositionTap();
+    let position: DumpPosition | null = null;
+    const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       yield dumpHeader(await options);
       tool = streamTool(cmd, { signal: opts.signal, classify });
-      for await (const chunk of tool.stream as AsyncIterable<Buffer>) yield chunk;
+      for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
+        if (withPosition) tap.feed(chunk);
+        yield chunk;
+      }
       await tool.done;
+      if (tap.position) {
+        const { binlogFile, binlogPos, seenAt } = tap.position;
+        const gtid = await gtidAt(binlogFile, binlogPos);
+        position = { binlogFile, binlogPos, ...(gtid ? { binlogGtid: gtid } : {}), snapshotAt: seenAt.toISOString() };
+      }
     }
     const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' } };
+    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }) };
   }
 
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
@@ -231,6 +279,108 @@ export class MysqlConnector implements Connector {
     await this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
   }
 
+  /** The GTID position at a log position (MariaDB), or null where the server cannot tell. */
+  private async gtidAt(file: string, pos: number, signal?: AbortSignal): Promise<string | null> {
+    const rows = await this.query(`SELECT BINLOG_GTID_POS('${file.replace(/[\\']/g, '')}', ${pos});`, { signal, action: 'reading the GTID position of the dump', fallback: 'DUMP_FAILED' }).catch(() => null);
+    const gtid = rows?.[0]?.[0];
+    return gtid && gtid !== 'NULL' ? gtid : null;
+  }
+
+  /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
+  logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
+    if (!this.logFacts) {
+      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows): LogIncrementals => {
+        if (rows[0]?.[0] !== '1') {
+          return {
+            available: false,
+            reason: 'LOG_OFF',
+            message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
+          };
+        }
+        const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
+        const missing = LOG_PRIVILEGES.filter((p) => !privileges.has(p));
+        if (missing.length > 0) {
+          return {
+            available: false,
+            reason: 'NO_LOG_PRIVILEGE',
+            message: `user "${this.server.user}" lacks ${missing.join(', ')} on the ${this.label}, needed to read the binary log, so every incremental re-dumps each database. Run: GRANT ${LOG_PRIVILEGES.join(', ')} ON *.* TO <that user>;`,
+          };
+        }
+        return { available: true, stream: BINLOG_STREAM };
+      });
+      this.logFacts.catch(() => (this.logFacts = null));
+    }
+    return this.logFacts;
+  }
+
+  /**
+   * The server-level `binlog` stream: closes the current log file, then stores every closed
+   * file after the chain's last one (binlog.ts), read over the replication protocol.
+   */
+  private async openLogRead(opts: ServerDumpOptions): Promise<DumpStream> {
+    const rows = await this.query(`SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'); FLUSH BINARY LOGS; SHOW BINARY LOGS;`, {
+      signal: opts.signal,
+      action: 'closing the current binary log file (FLUSH BINARY LOGS)',
+      fallback: 'DUMP_FAILED',
+    });
+    const endAt = new Date(rows[0]?.[0] ?? '').toISOString();
+    const closed = rows.slice(1, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) }));
+    const plan = planLogRead(
+      closed.map((f) => f.name),
+      (opts.since ?? []).map((m) => (m && typeof m.binlogLast === 'string' ? (m as unknown as LogReadMeta) : null)),
+    );
+    const files = closed.filter((f) => plan.files.includes(f.name));
+    const last = files.at(-1)?.name ?? closed.at(-1)?.name ?? '';
+    const dir = await mkdtemp(join(tmpdir(), 'backstop-binlog-'));
+    const cmd = await this.command(this.binlogTool(), ['--read-from-remote-server', '--raw', `--result-file=${dir}/`, ...files.map((f) => f.name)], true);
+    const classify = this.classify('reading the binary log (mariadb-binlog --read-from-remote-server)', 'DUMP_FAILED');
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify });
+        yield* framedLogFiles(dir, files);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
+    const done = finished(stream);
+    done.catch(() => undefined);
+    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt };
+    return {
+      stream,
+      done,
+      handsOverBuffers: true,
+      meta: { format: BINLOG_STREAM.format, expectedBytes: files.reduce((n, f) => n + f.size, 0) },
+      finalMeta: () => ({ ...meta }),
+      ...(plan.restart ? { startsChain: 'the binary log after the last stored read was purged from the server (expire_logs_days / binlog_expire_logs_seconds); this read starts a new chain, and moments between the two reads cannot be restored' } : {}),
+    };
+  }
+
+  /**
+   * Replays the events of database `source` from position `startPos` of the first of
+   * `files` (local copies, oldest first) up to `moment` into the existing database
+   * `target`, which the caller just restored: it is dropped if the replay fails. The
+   * events run as new transactions of this server (OwnGtids).
+   */
+  async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<void> {
+    checkMysqlDatabaseName(target);
+    await withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+  }
+
+  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<void> {
+    const reader: ToolCommand = {
+      path: this.binlogTool(),
+      args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
+      env: { TZ: 'UTC' },
+    };
+    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const filtered = events.stream.pipe(new OwnGtids());
+    events.stream.on('error', (e) => filtered.destroy(e));
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
+    await sinkTool(cmd, filtered, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
+    await events.done;
+  }
+
   /** The database's default character set, collation and (MariaDB 10.5+) comment; DATABASE_NOT_FOUND when it is gone. */
   private async databaseOptions(database: string, signal?: AbortSignal): Promise<MysqlDatabaseOptions> {
     const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
@@ -249,11 +399,52 @@ export class MysqlConnector implements Connector {
     return options;
   }
 
-  serverStreams(): ServerStream[] {
-    return [];
+  serverStreams(type: BackupType): ServerStream[] {
+    return type === 'logical' ? [MYSQL_GRANTS_STREAM] : [];
   }
 
-  async openServerDump(name: string): Promise<DumpStream> {
+  /** Every account's CREATE USER/ROLE and grants (accounts.ts), as the server reports them. */
+  private async openGrantsDump(opts: OperationOptions): Promise<DumpStream> {
+    const action = 'reading the users, roles and grants (SHOW CREATE USER, SHOW GRANTS)';
+    // MySQL has no is_role column (its roles are locked accounts, dumped as users).
+    const hasRoles = await this.query(`SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role';`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' });
+    const isRole = hasRoles[0]?.[0] === '1' ? 'is_role' : "'N'";
+    const accounts = accountsToBackUp(await this.query(`SELECT HEX(User), HEX(Host), ${isRole} FROM mysql.user;`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+    // Raw: SHOW GRANTS writes `shop\_db`-style escapes that the stored statements must keep as they are.
+    const rows = accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : [];
+    const stream = Readable.from([Buffer.from(accountsScript(rows), 'utf8')]);
+    const done = finished(stream);
+    done.catch(() => undefined);
+    return { stream, done, meta: { format: MYSQL_GRANTS_STREAM.format } };
+  }
+
+  /**
+   * Creates the accounts of a stored `grants.sql` that this server lacks, with their grants;
+   * existing accounts are skipped, never changed (accounts.ts).
+   */
+  async applyAccounts(script: string, opts: { dryRun: boolean; signal?: AbortSignal }): Promise<ApplyGlobalsReport> {
+    const accounts = parseAccounts(script);
+    const action = 'applying users, roles and grants';
+    const rows = await this.query(existingAccountsQuery(accounts), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+    const existing = new Set(rows.map((r) => `${hexToText(r[0] ?? '')}\0${hexToText(r[1] ?? '')}`));
+    const hidePasswords = (m: string) => m.replace(/(PASSWORD|AS|BY)\s+'[^']*'/gi, "$1 '…'");
+    const explain = (m: string) =>
+      /ERROR 10(44|45) |Access denied/.test(m)
+        ? `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${m.replace(/^.*?(ERROR \d+)/s, '$1')}`
+        : m;
+    return applyAccounts(accounts, existing, {
+      run: (sql) => this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+        () => undefined,
+        (e: unknown) => {
+          throw new BackstopError('RESTORE_FAILED', hidePasswords(explain((e as Error).message)));
+        },
+      ),
+    }, opts.dryRun);
+  }
+
+  async openServerDump(name: string, opts: ServerDumpOptions = {}): Promise<DumpStream> {
+    if (name === BINLOG_STREAM.name) return this.openLogRead(opts);
+    if (name === MYSQL_GRANTS_STREAM.name) return this.openGrantsDump(opts);
     throw new BackstopError('VALIDATION', `MySQL/MariaDB servers have no server-level stream "${name}".`);
   }
 
@@ -294,11 +485,14 @@ export class MysqlConnector implements Connector {
         progress.finish();
         return { database };
       },
-      () =>
-        this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' }).then(
-          () => true,
-          () => false,
-        ),
+      () => this.dropQuietly(database),
+    );
+  }
+
+  private dropQuietly(database: string): Promise<boolean> {
+    return this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { action: `dropping the half-restored database "${database}"`, fallback: 'RESTORE_FAILED' }).then(
+      () => true,
+      () => false,
     );
   }
 }

@@ -1,0 +1,38 @@
+/**
+ * Whether a database's incremental can be left to the server's binary log (stored once per
+ * run in `~server/binlog`) instead of a new dump, at one destination.
+ *
+ * Contract: covered only when the newest dump of the database's chain (its full, or an
+ * incremental dumped since — every point is a whole dump) recorded its log position and
+ * the newest chain of the stored log starts at or before that position's file: such a chain holds every closed file from there on, contiguously, and each run
+ * adds the next ones (a purge starts a new chain, which then no longer covers the full, so
+ * the next incremental of the database is a dump again). Anything unreadable is "not
+ * covered", with the reason: the caller then dumps — never a silent gap.
+ */
+import { hasCode } from '../../shared/result.ts';
+import { isRepository, openRepository, type OpenOptions } from '../repository/index.ts';
+import type { Backend } from '../storage/index.ts';
+import { logFileNumber } from '../servers/mysql/binlog.ts';
+import type { PreparedDestination } from './prepare-destination.ts';
+
+export const COVERED_BY_LOG = "its changes are in the server's binary log, stored once for this run in the ~server/binlog folder";
+
+/** null when covered; otherwise why this incremental needs a dump. */
+export async function logCoverage(prep: PreparedDestination, logFolder: Backend, repoOptions: OpenOptions): Promise<string | null> {
+  const dumped = prep.chain?.newest.meta;
+  const fullFile = typeof dumped?.binlogFile === 'string' ? logFileNumber(dumped.binlogFile) : null;
+  if (!fullFile) return 'the last dump of this database has no binary-log position (it was taken while the log was off or unreadable)';
+  try {
+    if (!(await isRepository(logFolder))) return 'the binary log since the full is not stored yet';
+    const logRepo = await openRepository(logFolder, repoOptions);
+    const logChain = await logRepo.newestChain('logical');
+    if (!logChain?.fullPointId) return 'the binary log since the full is not stored yet';
+    const first = (await logRepo.getPoint(logChain.fullPointId)).meta.binlogFiles;
+    const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
+    if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
+    return null;
+  } catch (e) {
+    if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED', 'INTEGRITY', 'NOT_FOUND')) return 'the stored binary log could not be read with this task\'s key';
+    throw e;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Restore one MySQL/MariaDB database as it was at a moment, into a NEW database: the
+ * newest dump (a point of the database's folder; each is a whole dump, full or
+ * incremental) whose snapshot is at or before the moment and
+ * whose recorded binary-log position the stored log (the `~server/binlog` folder beside
+ * it, found by itself) covers up to the moment; then that database's events from the
+ * position up to the moment, replayed under the new name.
+ *
+ * Contract:
+ * - Everything is decided before anything is created: a moment no dump + stored log
+ *   reaches → OUT_OF_RANGE naming the reachable range(s); nothing is created.
+ * - The dump is restored like any point (runRestore: verified, DATABASE_EXISTS, the new
+ *   database dropped on failure); a replay that fails drops it too.
+ * - Each stored log file is taken once, whatever number of reads stored it (binlog.ts), and
+ *   replay starts at the dump's exact position, so every event is applied exactly once.
+ * - The moment resolves to the second (the log's timestamps are whole seconds).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import type { BackupLocation, Server } from '../../shared/domain.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
+import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { MysqlConnector } from '../servers/mysql/connector.ts';
+import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
+import type { S3Credentials } from '../storage/index.ts';
+import { Location } from '../destinations/index.ts';
+import type { Backend } from '../storage/index.ts';
+import { runRestore, type RestoreOutcome } from './run-restore.ts';
+
+/** Where the server's stored binary log is for a database folder: `~server/binlog` beside it. */
+export function logLocationBeside(l: BackupLocation): BackupLocation {
+  if (l.kind === 'local') return { kind: 'local', path: join(dirname(l.path), SERVER_FOLDER, BINLOG_STREAM.name) };
+  const parent = posix.dirname(l.prefix.replace(/\/+$/, ''));
+  return { ...l, prefix: posix.join(parent === '.' ? '' : parent, SERVER_FOLDER, BINLOG_STREAM.name) };
+}
+
+export interface MomentRange {
+  from: string;
+  to: string;
+}
+
+/** A dump that can be rolled forward, the log chain that does it, and how far. */
+interface Candidate {
+  point: PointSummary;
+  position: DumpPosition;
+  logPoints: PointSummary[];
+  range: MomentRange;
+}
+
+function dumpPosition(p: PointSummary): DumpPosition | null {
+  const m = p.meta;
+  if (typeof m.binlogFile !== 'string' || typeof m.binlogPos !== 'number' || typeof m.snapshotAt !== 'string') return null;
+  return { binlogFile: m.binlogFile, binlogPos: m.binlogPos, snapshotAt: m.snapshotAt, ...(typeof m.binlogGtid === 'string' ? { binlogGtid: m.binlogGtid } : {}) };
+}
+
+function logMeta(p: PointSummary): LogReadMeta | null {
+  const m = p.meta;
+  if (!Array.isArray(m.binlogFiles) || typeof m.binlogLast !== 'string' || typeof m.binlogEndAt !== 'string') return null;
+  return { binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'), binlogLast: m.binlogLast, binlogEndAt: m.binlogEndAt };
+}
+
+/** Every dump of the database that a stored log chain rolls forward, with the moments it reaches. */
+export async function momentCandidates(dbRepo: Repository, logRepo: Repository | null): Promise<Candidate[]> {
+  if (!logRepo) return [];
+  const logPoints = (await logRepo.listPoints()).filter((p) => logMeta(p));
+  const chains = new Map<string, PointSummary[]>();
+  for (const p of logPoints) chains.set(p.chainId, [...(chains.get(p.chainId) ?? []), p]);
+  const out: Candidate[] = [];
+  for (const point of await dbRepo.listPoints()) {
+    const position = dumpPosition(point);
+    const at = position ? logFileNumber(position.binlogFile) : null;
+    if (!position || !at) continue;
+    for (const points of chains.values()) {
+      const first = points[0] && logMeta(points[0])!.binlogFiles[0];
+      const start = first ? logFileNumber(first) : null;
+      if (!start || start.base !== at.base || start.n > at.n) continue;
+      // The chain's files must run without a hole from the dump's file to its end.
+      const have = new Set(points.flatMap((p) => logMeta(p)!.binlogFiles));
+      const numbers = [...have].map((f) => logFileNumber(f)?.n ?? -1).filter((n) => n >= at.n);
+      if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
+      const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
+      if (end < position.snapshotAt) continue;
+      out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
+    }
+  }
+  return out;
+}
+
+function describeRanges(ranges: MomentRange[]): string {
+  if (ranges.length === 0) return 'none: no dump of this database recorded a binary-log position that the stored log covers (is log_bin on, and has a run stored the log since the dump?)';
+  return ranges.map((r) => `${r.from} to ${r.to}`).join(', ');
+}
+
+export interface MomentRestoreInput {
+  /** The database's backup folder. */
+  location: BackupLocation;
+  credentials: S3Credentials | null;
+  key: Buffer | null;
+  moment: Date;
+  server: Server;
+  password: string | null;
+  database: string;
+  toolPaths: ToolPaths;
+  tempDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface MomentRestoreOutcome extends RestoreOutcome {
+  /** The dump (restore point) restored before the replay. */
+  pointId: string;
+  /** The moment restored to (UTC, to the second) and the range that was reachable. */
+  moment: string;
+  range: MomentRange;
+}
+
+export async function restoreToMoment(input: MomentRestoreInput): Promise<MomentRestoreOutcome> {
+  const db = Location.at(input.location, input.credentials);
+  const log = Location.at(logLocationBeside(input.location), input.credentials);
+  try {
+    return await restoreFrom(input, db.backend(), log);
+  } finally {
+    await Promise.all([db.close(), log.close()]);
+  }
+}
+
+async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: Location): Promise<MomentRestoreOutcome> {
+  const dbRepo = await openRepository(dbBackend, { key: input.key, workers: 0 });
+  const logBackend = log.backend();
+  const logRepo = (await isRepository(logBackend)) ? await openRepository(logBackend, { key: input.key, workers: 0 }) : null;
+  const candidates = await momentCandidates(dbRepo, logRepo);
+  const t = input.moment.toISOString();
+  const chosen = candidates
+    .filter((c) => c.range.from <= t && t <= c.range.to)
+    .sort((a, b) => (a.position.snapshotAt < b.position.snapshotAt ? 1 : -1))[0];
+  if (!chosen) {
+    const where = logRepo ? '' : ` (no stored binary log at ${log.text})`;
+    throw new BackstopError('OUT_OF_RANGE', `${t} is outside what this database's backups reach${where}. Reachable moments (UTC): ${describeRanges(candidates.map((c) => c.range))}.`);
+  }
+  if (input.server.kind !== 'mysql') throw new BackstopError('VALIDATION', `This backup is of a MySQL/MariaDB database; restore it onto a MySQL/MariaDB server, not a ${input.server.kind} one.`);
+  const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
+  if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
+
+  // Everything checked: now the dump, then the log on top.
+  const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
+  try {
+    const atFile = logFileNumber(chosen.position.binlogFile)!;
+    const written = new Set<string>();
+    const needed = (name: string): boolean => {
+      const n = logFileNumber(name);
+      if (!n || n.base !== atFile.base || n.n < atFile.n || written.has(name)) return false;
+      written.add(name);
+      return true;
+    };
+    for (const p of chosen.logPoints) {
+      if (!logMeta(p)!.binlogFiles.some((f) => !written.has(f) && (logFileNumber(f)?.n ?? -1) >= atFile.n)) continue;
+      await unpackLogFiles(await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {}), dir, needed);
+    }
+    const files = [...written].sort((a, b) => logFileNumber(a)!.n - logFileNumber(b)!.n).map((f) => join(dir, f));
+    const restored = await runRestore(
+      {
+        op: 'restore',
+        restoreId: 'moment',
+        location: input.location,
+        credentials: input.credentials,
+        pointId: chosen.point.id,
+        server: input.server,
+        password: input.password,
+        database: input.database,
+        toolPaths: input.toolPaths,
+        keyBase64: input.key ? input.key.toString('base64') : null,
+        options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
+      },
+      input.signal ?? new AbortController().signal,
+      () => {},
+    );
+    await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    const moment = `${t.slice(0, 19)}Z`;
+    const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
+    return { ...restored, notes: [...restored.notes, note], pointId: chosen.point.id, moment, range: chosen.range };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

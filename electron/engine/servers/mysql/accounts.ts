@@ -1,0 +1,125 @@
+/**
+ * MySQL/MariaDB users, roles and grants: the server-level `grants.sql` stream of a logical
+ * task, and applying it to a target server on request.
+ *
+ * Contracts:
+ * - The stream is, per account (roles first), the line `-- backstop-account <kind> <hex user>
+ *   <hex host>` then the server's own statements for it: `CREATE USER` (SHOW CREATE USER,
+ *   password hashes included, never a plaintext password) or `CREATE ROLE`, then every
+ *   `SHOW GRANTS` line, each ending with `;`. System accounts (`mariadb.sys`, `mysql.*`,
+ *   `root`, PUBLIC) are left out: every server has its own.
+ * - Applying never changes an existing account: an account the target has is skipped (with
+ *   why). The others are created first (all of them, so grants between them resolve), then
+ *   granted; an account whose creation fails gets no grants, and one whose grants fail is
+ *   dropped again, so a failed account leaves nothing behind. A dry run only reports.
+ * - Messages never contain a password or hash.
+ */
+import type { GlobalsObjectResult, ApplyGlobalsReport } from '../postgres/apply-globals.ts';
+
+const MARK = '-- backstop-account ';
+const SYSTEM_USERS = new Set(['mariadb.sys', 'root', 'PUBLIC', 'mysql.sys', 'mysql.session', 'mysql.infoschema']);
+
+export interface Account {
+  kind: 'user' | 'role';
+  user: string;
+  host: string;
+  statements: string[];
+}
+
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
+const unhex = (s: string) => Buffer.from(s, 'hex').toString('utf8');
+const literal = (s: string) => `X'${hex(s)}'`;
+
+/** `user`@`host` (a role: `role`), as the server writes it. */
+export function accountName(a: Pick<Account, 'kind' | 'user' | 'host'>): string {
+  const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
+  return a.kind === 'role' ? q(a.user) : `${q(a.user)}@${q(a.host)}`;
+}
+
+/** The accounts to back up, from `SELECT HEX(User), HEX(Host), is_role FROM mysql.user` rows. */
+export function accountsToBackUp(rows: string[][]): Pick<Account, 'kind' | 'user' | 'host'>[] {
+  return rows
+    .map((r) => ({ kind: r[2] === 'Y' ? ('role' as const) : ('user' as const), user: unhex(r[0] ?? ''), host: unhex(r[1] ?? '') }))
+    .filter((a) => !SYSTEM_USERS.has(a.user) && !a.user.startsWith('mysql.') && a.user !== '')
+    .sort((a, b) => (a.kind === b.kind ? accountName(a).localeCompare(accountName(b)) : a.kind === 'role' ? -1 : 1));
+}
+
+/** One SQL batch printing, for every account, its marker row and its statements. */
+export function accountsQuery(accounts: Pick<Account, 'kind' | 'user' | 'host'>[]): string {
+  return accounts
+    .map((a) => {
+      const name = accountName(a);
+      const mark = `SELECT CONCAT('${MARK}${a.kind} ', HEX(${literal(a.user)}), ' ', HEX(${literal(a.host)}));`;
+      return a.kind === 'role' ? `${mark} SELECT CONCAT('CREATE ROLE ', ${literal(name)}); SHOW GRANTS FOR ${name};` : `${mark} SHOW CREATE USER ${name}; SHOW GRANTS FOR ${name};`;
+    })
+    .join('\n');
+}
+
+/** The stream text from the batch's output rows (one column each). */
+export function accountsScript(rows: string[][]): string {
+  return rows.map((r) => (r[0]!.startsWith(MARK) ? `${r[0]}\n` : `${r[0]};\n`)).join('');
+}
+
+export function parseAccounts(script: string): Account[] {
+  const out: Account[] = [];
+  for (const line of script.split('\n')) {
+    if (line.startsWith(MARK)) {
+      const [kind, user, host] = line.slice(MARK.length).split(' ');
+      out.push({ kind: kind === 'role' ? 'role' : 'user', user: unhex(user ?? ''), host: unhex(host ?? ''), statements: [] });
+    } else if (line.trim() && out.length > 0) {
+      out.at(-1)!.statements.push(line);
+    }
+  }
+  return out;
+}
+
+/** What the target needs to answer: which of the accounts exist there. */
+export function existingAccountsQuery(accounts: Account[]): string {
+  if (accounts.length === 0) return 'SELECT 1 FROM DUAL WHERE FALSE;';
+  const pairs = accounts.map((a) => `(${literal(a.user)}, ${literal(a.kind === 'role' ? '' : a.host)})`).join(', ');
+  return `SELECT HEX(User), HEX(Host) FROM mysql.user WHERE (User, Host) IN (${pairs});`;
+}
+
+export interface AccountRunner {
+  /** Runs statements in one session; rejects with the server's message. */
+  run(sql: string): Promise<void>;
+}
+
+/** Applies the accounts the target lacks (see the header); `existing` holds `user\0host` keys. */
+export async function applyAccounts(accounts: Account[], existing: Set<string>, db: AccountRunner, dryRun: boolean): Promise<ApplyGlobalsReport> {
+  const results: GlobalsObjectResult[] = [];
+  const name = (a: Account) => `${a.kind} ${accountName(a)}`;
+  const fresh: Account[] = [];
+  for (const a of accounts) {
+    if (existing.has(`${a.user}\0${a.kind === 'role' ? '' : a.host}`)) {
+      results.push({ kind: 'role', name: name(a), action: 'skipped', message: 'exists on the target server; existing accounts are never changed' });
+    } else fresh.push(a);
+  }
+  if (dryRun) return { dryRun, objects: [...results, ...fresh.map((a) => ({ kind: 'role' as const, name: name(a), action: 'created' as const, message: null }))] };
+  const created: Account[] = [];
+  for (const a of fresh) {
+    const create = a.statements.filter((s) => /^CREATE (USER|ROLE) /.test(s));
+    try {
+      await db.run(create.join('\n'));
+      created.push(a);
+    } catch (e) {
+      results.push({ kind: 'role', name: name(a), action: 'failed', message: (e as Error).message });
+    }
+  }
+  const granted: Account[] = [];
+  for (const a of created) {
+    const grants = a.statements.filter((s) => !/^CREATE (USER|ROLE) /.test(s));
+    try {
+      await db.run(grants.join('\n'));
+      granted.push(a);
+      results.push({ kind: 'role', name: name(a), action: 'created', message: null });
+    } catch (e) {
+      await db.run(`DROP ${a.kind === 'role' ? 'ROLE' : 'USER'} IF EXISTS ${accountName(a)};`).catch(() => undefined);
+      results.push({ kind: 'role', name: name(a), action: 'failed', message: (e as Error).message });
+    }
+  }
+  // CREATE ROLE granted each role to its creator WITH ADMIN OPTION (needed above to grant it on):
+  // take that back, the stored grants say who has it.
+  for (const a of granted.filter((x) => x.kind === 'role')) await db.run(`REVOKE ${accountName(a)} FROM CURRENT_USER;`).catch(() => undefined);
+  return { dryRun, objects: results };
+}

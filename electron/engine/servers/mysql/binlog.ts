@@ -1,0 +1,196 @@
+/**
+ * The MariaDB/MySQL binary log as Backstop uses it: positions of fulls, the server-level
+ * `binlog` stream (incrementals), and the framing a stored log read has.
+ *
+ * Contracts:
+ * - A full dump taken with `--master-data=2` prints its snapshot's coordinates as a comment
+ *   near its top; `PositionTap` finds them without keeping any buffer it is shown.
+ * - Every read of the log closes the current file first (FLUSH BINARY LOGS), so a stored
+ *   read is always whole, closed files. Files are append-only and closed files never
+ *   change, so the same file stored twice (two destinations at different places in their
+ *   chains, a read repeated after a kill) is the same bytes: a restore takes each name
+ *   once and replays every event exactly once.
+ * - `planLogRead` continues a chain at the file after the last one it stored; when that
+ *   file is gone from the server (purged) it starts a new chain (never a silent gap).
+ * - The stored stream (`mysql-binlog-files`) is, for each file, the line
+ *   `BACKSTOP-BINLOG-FILE <name> <size>\n` followed by exactly <size> bytes of the file.
+ */
+import { createReadStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { BackstopError } from '../../../shared/result.ts';
+import type { ServerStream } from '../connector.ts';
+
+export const BINLOG_STREAM: ServerStream = { name: 'binlog', format: 'mysql-binlog-files' };
+
+/** Global privileges log incrementals need: read the log (REPLICATION SLAVE), list it (BINLOG MONITOR), close the current file and take the dump's position (RELOAD). */
+export const LOG_PRIVILEGES = ['REPLICATION SLAVE', 'BINLOG MONITOR', 'RELOAD'];
+
+/** Why an incremental re-dumps instead of reading the log (the history's reason, and what to enable). */
+export type LogUnavailable = 'LOG_OFF' | 'NO_LOG_PRIVILEGE';
+
+/** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
+export interface DumpPosition {
+  binlogFile: string;
+  binlogPos: number;
+  /** GTID position of the snapshot (MariaDB), when the server could tell. */
+  binlogGtid?: string;
+  /** When the dump's snapshot was taken (ISO, the Backstop machine's clock once the position was printed). */
+  snapshotAt: string;
+}
+
+/** Metadata of a stored read of the log (the `binlog` stream's points). */
+export interface LogReadMeta {
+  binlogFiles: string[];
+  /** The newest file this read stored (the chain continues after it). */
+  binlogLast: string;
+  /** The server's clock (UTC, ISO) just before the read closed the current file: everything logged before is stored. */
+  binlogEndAt: string;
+}
+
+const POSITION_LINE = /^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);$/m;
+/** How far into a dump its position comment may be (it follows the dump's short header). */
+const POSITION_HEAD_BYTES = 64 * 1024;
+
+/** Finds the `--master-data=2` position comment in the head of a dump. */
+export class PositionTap {
+  private head = '';
+  private done = false;
+  position: { binlogFile: string; binlogPos: number; seenAt: Date } | null = null;
+
+  /** Looks at one buffer of the dump (copies at most the head's text, keeps no buffer). */
+  feed(buf: Uint8Array): void {
+    if (this.done) return;
+    this.head += Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.byteLength, POSITION_HEAD_BYTES - this.head.length)).toString('latin1');
+    const m = POSITION_LINE.exec(this.head);
+    if (m) this.position = { binlogFile: m[1]!, binlogPos: Number(m[2]), seenAt: new Date() };
+    if (m || this.head.length >= POSITION_HEAD_BYTES) {
+      this.done = true;
+      this.head = '';
+    }
+  }
+}
+
+/** `binlog.000042` → { base: 'binlog', n: 42 }; null for names that are not a log file's. */
+export function logFileNumber(name: string): { base: string; n: number } | null {
+  const m = /^(.+)\.(\d{6,})$/.exec(name);
+  return m ? { base: m[1]!, n: Number(m[2]) } : null;
+}
+
+function compareLogFiles(a: string, b: string): number {
+  return (logFileNumber(a)?.n ?? 0) - (logFileNumber(b)?.n ?? 0);
+}
+
+export interface LogReadPlan {
+  files: string[];
+  /** Set when the chain cannot be continued: the point starts a new chain, for this reason. */
+  restart: 'LOG_PURGED' | null;
+}
+
+/**
+ * Which closed files (oldest first, as SHOW BINARY LOGS lists them, the current file left
+ * out) a read stores, given the newest stored read at each destination (null where the
+ * point starts a chain). Every destination must get every file after its own last one, so
+ * the read starts after the oldest of them.
+ */
+export function planLogRead(closed: string[], since: (LogReadMeta | null)[]): LogReadPlan {
+  if (since.length === 0 || since.some((s) => s === null)) return { files: closed, restart: null };
+  const last = since.map((s) => s!.binlogLast).sort(compareLogFiles)[0]!;
+  const lastNo = logFileNumber(last);
+  const i = closed.indexOf(last);
+  if (i >= 0) return { files: closed.slice(i + 1), restart: null };
+  const first = closed[0] ? logFileNumber(closed[0]) : null;
+  // The last stored file itself may be purged since; its successor must still be there.
+  if (first && lastNo && first.base === lastNo.base && first.n === lastNo.n + 1) return { files: closed, restart: null };
+  return { files: closed, restart: 'LOG_PURGED' };
+}
+
+export function fileHeader(name: string, size: number): Buffer {
+  return Buffer.from(`BACKSTOP-BINLOG-FILE ${name} ${size}\n`, 'utf8');
+}
+
+/** The stored stream of a read: each file's header line, then the file (read from `dir`). */
+export async function* framedLogFiles(dir: string, files: { name: string; size: number }[]): AsyncGenerator<Buffer> {
+  for (const f of files) {
+    yield fileHeader(f.name, f.size);
+    let seen = 0;
+    for await (const chunk of createReadStream(join(dir, f.name), { highWaterMark: 1024 * 1024 })) {
+      seen += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+    if (seen !== f.size) throw new BackstopError('DUMP_FAILED', `The binary log file ${f.name} read from the server has ${seen} bytes, not the ${f.size} the server listed; the read was discarded.`);
+  }
+}
+
+/** Writes the files of a stored read into `dir` (names checked: a log file's name only); returns their names in order. */
+export async function unpackLogFiles(source: Readable, dir: string, keep: (name: string) => boolean): Promise<string[]> {
+  const names: string[] = [];
+  let pending: Buffer = Buffer.alloc(0);
+  let current: { name: string; size: number; parts: Buffer[]; got: number } | null = null;
+  const damaged = (why: string) => new BackstopError('INTEGRITY', `The stored binary log is not in the expected form (${why}).`);
+  for await (const chunk of source) {
+    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
+    for (;;) {
+      if (!current) {
+        const nl = pending.indexOf(0x0a);
+        if (nl < 0) {
+          if (pending.length > 1024) throw damaged('a header line is too long');
+          break;
+        }
+        const m = /^BACKSTOP-BINLOG-FILE (\S+) (\d+)$/.exec(pending.subarray(0, nl).toString('utf8'));
+        if (!m || !logFileNumber(m[1]!) || m[1]!.includes('/') || m[1]!.includes('\\')) throw damaged('bad file header');
+        current = { name: m[1]!, size: Number(m[2]), parts: [], got: 0 };
+        pending = pending.subarray(nl + 1);
+      }
+      const take = Math.min(current.size - current.got, pending.length);
+      if (take > 0) {
+        current.parts.push(pending.subarray(0, take));
+        current.got += take;
+        pending = pending.subarray(take);
+      }
+      if (current.got < current.size) break;
+      if (keep(current.name)) {
+        await writeFile(join(dir, current.name), Buffer.concat(current.parts), { mode: 0o600 });
+        names.push(current.name);
+      }
+      current = null;
+    }
+  }
+  if (current || pending.length) throw damaged('it ends inside a file');
+  return names;
+}
+
+/** `--stop-datetime` for a moment: to the second (events logged in the moment's second are included), UTC. */
+export function stopDatetime(moment: Date): string {
+  const next = new Date(Math.floor(moment.getTime() / 1000) * 1000 + 1000);
+  return next.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/**
+ * Drops the lines of mariadb-binlog output that would replay an event under its original
+ * GTID and server id: replayed into a new database the changes are new transactions of the
+ * target server, never copies of the source's (which would confuse its replicas).
+ */
+export class OwnGtids extends Transform {
+  private rest = '';
+  private static readonly DROP = /^\/\*M!100001 SET @@session\.(gtid_seq_no|gtid_domain_id|server_id)=\d+\*\/\/\*!\*\/;$/;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const text = this.rest + chunk.toString('latin1');
+    const cut = text.lastIndexOf('\n') + 1;
+    this.rest = text.slice(cut);
+    done(null, Buffer.from(this.dropOwnIds(text.slice(0, cut)), 'latin1'));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, Buffer.from(this.dropOwnIds(this.rest), 'latin1'));
+  }
+
+  private dropOwnIds(lines: string): string {
+    return lines
+      .split('\n')
+      .filter((l) => !OwnGtids.DROP.test(l))
+      .join('\n');
+  }
+}

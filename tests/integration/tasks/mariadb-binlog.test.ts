@@ -1,0 +1,291 @@
+/**
+ * MariaDB incrementals from the binary log, against real MariaDB 10.11 servers (log on,
+ * ROW format; and log off), through the engine's task runs and the CLI's restore command:
+ * - a full records its binary-log position; an incremental stores the log once for the
+ *   server (`~server/binlog`) and no dump of a covered database;
+ * - restore to a moment between writes and a DROP TABLE into a new name: identical to the
+ *   source at that moment (CHECKSUM TABLE, views, triggers, routines, events); after the
+ *   drop: the table is gone; outside the range: OUT_OF_RANGE and nothing created;
+ * - an incremental after a small change on a large database reads and stores a small
+ *   fraction of the full (bytes);
+ * - log off / no privilege / purged log: the incremental re-dumps, with the reason in history.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import type { Run } from '../../../electron/shared/domain.ts';
+import { cliInProcess, oneJsonDocument } from '../../fixtures/cli.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
+import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let db: MariadbServer;
+let engine: Engine;
+
+/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
+async function nextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
+}
+
+function exists(name: string): boolean {
+  return db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim() === '1';
+}
+
+function rowsOf(run: Run, database: string) {
+  return run.databases.filter((d) => d.database === database);
+}
+
+/** A logical task on `server` backing up to `destinations` new local folders (`backups` is the first). */
+async function task(name: string, user = db.user, password = db.password, server = db, destinations = 1): Promise<{ id: string; backups: string; roots: string[] }> {
+  const roots = Array.from({ length: destinations }, () => tempDir());
+  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user, password, tls: 'disable' }));
+  const t = data(
+    await engine.call('tasks.create', {
+      name,
+      serverId: s.id,
+      type: 'logical',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      destinations: roots.map((path) => ({ kind: 'local' as const, path })),
+    }),
+  );
+  return { id: t.id, backups: roots[0]!, roots };
+}
+
+/** A moment in a second of its own (the log's timestamps are whole seconds) and the state of `shop` then. */
+async function markMoment(): Promise<{ moment: Date; state: ReturnType<typeof mariadbFidelity> }> {
+  await nextSecond();
+  const moment = new Date();
+  const state = mariadbFidelity(db, 'shop');
+  await nextSecond();
+  return { moment, state };
+}
+
+/** A full, `change()`, then an incremental that re-dumps `shop` with `reason` and stores no log; returns the incremental. */
+async function redumpedIncremental(id: string, change: () => void, reason: unknown): Promise<Run> {
+  expect((await runTask(engine, id, 'full')).status).toBe('success');
+  change();
+  const inc = await runTask(engine, id, 'incremental');
+  expect(inc.status).toBe('success');
+  expect(rowsOf(inc, 'binlog')).toEqual([]);
+  expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String), kindReason: reason });
+  return inc;
+}
+
+function serverFile(): string {
+  const file = join(tempDir(), 'server.json');
+  process.env.BINLOG_TEST_PASSWORD = db.password;
+  writeFileSync(file, JSON.stringify({ kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'BINLOG_TEST_PASSWORD', tls: 'disable' }));
+  return file;
+}
+
+beforeAll(async () => {
+  db = await startMariadb({ binlog: true });
+  db.sql('CREATE DATABASE shop');
+  db.sql(
+    `CREATE TABLE item (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), price DECIMAL(10,2), changed INT NOT NULL DEFAULT 0);
+     CREATE TABLE audit (id INT PRIMARY KEY AUTO_INCREMENT, item INT, note TEXT);
+     INSERT INTO item (name, price) VALUES ('lamp', 10), ('desk', 120.5), ('chair', 45);
+     CREATE VIEW dear AS SELECT id, name FROM item WHERE price > 40;
+     CREATE TRIGGER item_audit AFTER UPDATE ON item FOR EACH ROW INSERT INTO audit (item, note) VALUES (NEW.id, CONCAT('price ', OLD.price, ' -> ', NEW.price));
+     CREATE FUNCTION item_count() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM item);
+     CREATE PROCEDURE noop() SELECT 1;
+     CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM audit WHERE id < 0;`,
+    'shop',
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await db?.stop();
+});
+
+describe('MariaDB binary-log incrementals and restore to a moment', () => {
+  it('restores a database as it was at a moment between writes, and after a DROP TABLE without it; outside the range nothing is created', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const { id, backups } = await task('pitr');
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    expect(rowsOf(full, 'shop')[0]).toMatchObject({ status: 'success', kind: 'full' });
+    expect(rowsOf(full, 'binlog')[0]).toMatchObject({ status: 'success', serverStream: true });
+    // The full recorded its snapshot's position in the binary log.
+    const repo = await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder('shop'))), { key: null, workers: 0 });
+    const meta = (await repo.listPoints())[0]!.meta;
+    expect(meta).toMatchObject({ binlogFile: expect.stringMatching(/^binlog\.\d{6}$/), binlogPos: expect.any(Number), binlogGtid: expect.stringMatching(/^0-1-\d+$/), snapshotAt: expect.any(String) });
+
+    // Writes after the full: rows, an update that fires the trigger, a table created with the database selected.
+    await nextSecond();
+    db.sql(
+      `INSERT INTO item (name, price) VALUES ('shelf', 80), ('rug', 35);
+       UPDATE item SET price = price + 1, changed = 1 WHERE name IN ('lamp', 'desk');
+       DELETE FROM item WHERE name = 'chair';
+       CREATE TABLE later (k VARCHAR(10) PRIMARY KEY, v BLOB);
+       INSERT INTO later VALUES ('a', UNHEX('00FF0A27')), ('b', NULL);`,
+      'shop',
+    );
+    const { moment: beforeDrop, state: atMoment } = await markMoment();
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(full, 'binlog')[0]).toMatchObject({ kind: 'full', kindReason: 'first backup at this destination' });
+    expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0 });
+    expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: null });
+    expect(rowsOf(inc, 'binlog')[0]!.bytesRead).toBeGreaterThan(0);
+
+    db.sql(`UPDATE item SET price = 999 WHERE name = 'rug'; DROP TABLE later;`, 'shop');
+    const { moment: afterDrop, state: latest } = await markMoment();
+    // A second full: the databases are dumped again, the log continues its chain (only what is new is read).
+    const full2 = await runTask(engine, id, 'full');
+    expect(full2.status).toBe('success');
+    expect(rowsOf(full2, 'shop')[0]).toMatchObject({ kind: 'full' });
+    expect(rowsOf(full2, 'binlog')[0]).toMatchObject({ kind: 'incremental', kindReason: null });
+    expect(rowsOf(full2, 'binlog')[0]!.bytesRead).toBeLessThan(rowsOf(full, 'binlog')[0]!.bytesRead);
+
+    const folder = join(backups, encodeDatabaseFolder('shop'));
+    const server = serverFile();
+    const r1 = await restoreCommand(engine, folder, { asOf: beforeDrop, serverFile: server, database: 'shop_before' });
+    expect(r1).toMatchObject({ database: 'shop_before', cluster: false, notes: [expect.stringContaining('the binary log up to that second')] });
+    expect(mariadbFidelity(db, 'shop_before')).toEqual(atMoment);
+    expect(atMoment.checksums.join()).toContain('later');
+    // The command itself: one JSON document, the same result.
+    const viaCli = await cliInProcess('restore', folder, '--as-of', beforeDrop.toISOString(), '--server', server, '--database', 'shop_cli', '--json', '--data-dir', tempDir());
+    expect(viaCli.code).toBe(0);
+    expect(oneJsonDocument(viaCli.out)).toEqual({ database: 'shop_cli', path: null, notes: [expect.stringMatching(/^Restored as of \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: the dump of /)] });
+    expect(mariadbFidelity(db, 'shop_cli')).toEqual(atMoment);
+    // The function answers from the restored data.
+    expect(db.sql('SELECT item_count()', 'shop_before').trim()).toBe('4');
+
+    await restoreCommand(engine, folder, { asOf: afterDrop, serverFile: server, database: 'shop_after' });
+    expect(mariadbFidelity(db, 'shop_after')).toEqual(latest);
+    expect(db.sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop_after' AND TABLE_NAME = 'later'`).trim()).toBe('0');
+    // The source database was never touched by the replays.
+    expect(mariadbFidelity(db, 'shop')).toEqual(latest);
+
+    // Before the full, and after the last stored read: OUT_OF_RANGE with the range, nothing created.
+    for (const moment of [new Date(Date.parse(meta.snapshotAt as string) - 3_600_000), new Date(Date.now() + 3_600_000)]) {
+      const e = await rejection(restoreCommand(engine, folder, { asOf: moment, serverFile: server, database: 'shop_never' }));
+      expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what this database's backups reach\. Reachable moments \(UTC\): \d{4}-.* to \d{4}-/) });
+      expect(exists('shop_never')).toBe(false);
+    }
+    // The server folder holds the log, once per run.
+    const logRepo = await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 });
+    expect((await logRepo.listPoints()).length).toBe(3);
+  }, 180_000);
+
+  it('an incremental after a 1% change of a large database reads and stores the log: a small fraction of the full, in bytes', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql('CREATE DATABASE big');
+    db.sql(`CREATE TABLE t (id INT PRIMARY KEY, pad VARCHAR(200)); INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM seq_1_to_100000;`, 'big');
+    const { id } = await task('cost');
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    const fullBytes = rowsOf(full, 'big')[0]!.bytesRead;
+    expect(fullBytes).toBeGreaterThan(15_000_000);
+    db.sql(`UPDATE t SET pad = REPEAT('z', 150) WHERE id BETWEEN 5001 AND 6000`, 'big');
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'big')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG, bytesRead: 0, bytesStored: 0 });
+    const log = rowsOf(inc, 'binlog')[0]!;
+    // The changed rows (1000 × ~155 bytes, before and after images) are in it; the unchanged 99% are not.
+    expect(log.bytesRead).toBeGreaterThan(150_000);
+    expect(log.bytesRead).toBeLessThan(fullBytes * 0.05);
+    expect(log.bytesStored).toBeLessThan(fullBytes * 0.05);
+    db.sql('DROP DATABASE big');
+  }, 180_000);
+
+  it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const t = await task('two', db.user, db.password, db, 2);
+    const [a, b] = t.roots as [string, string];
+    db.sql('CREATE TABLE once (id INT PRIMARY KEY)', 'shop');
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    db.sql('INSERT INTO once SELECT seq FROM seq_1_to_100', 'shop');
+    expect((await runTask(engine, t.id, 'incremental')).status).toBe('success');
+    // Destination B loses its stored log: its next read starts a chain, so the read also brings A the files it has.
+    rmSync(join(b, SERVER_FOLDER, 'binlog'), { recursive: true, force: true });
+    db.sql('INSERT INTO once SELECT seq FROM seq_101_to_200', 'shop');
+    const { moment, state: expected } = await markMoment();
+    const run = await runTask(engine, t.id, 'incremental');
+    expect(run.status).toBe('success');
+    const logRows = rowsOf(run, 'binlog');
+    expect(logRows.map((r) => [r.kind, r.kindReason])).toEqual([
+      ['incremental', null],
+      ['full', 'first backup at this destination'],
+    ]);
+    const stored = (await (await openRepository(new LocalBackend(join(a, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints()).map((p) => p.meta.binlogFiles as string[]);
+    expect(stored.at(-1)).toEqual(expect.arrayContaining(stored[1]!)); // the newest read at A repeats files A had
+    // A duplicate replay of an INSERT into the primary key would fail the restore; it is identical instead.
+    await restoreCommand(engine, join(a, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_once_a' });
+    expect(mariadbFidelity(db, 'shop_once_a')).toEqual(expected);
+    expect(db.sql('SELECT COUNT(*) FROM once', 'shop_once_a').trim()).toBe('200');
+    db.sql('DROP TABLE once', 'shop');
+  }, 180_000);
+
+  it('without the privileges to read the log, an incremental re-dumps with the reason and the GRANT to run', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql(`CREATE USER 'nolog'@'%' IDENTIFIED BY 'nolog-pw-1'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'nolog'@'%';`);
+    const { id, backups } = await task('nolog', 'nolog', 'nolog-pw-1');
+    const inc = await redumpedIncremental(id, () => db.sql(`INSERT INTO item (name, price) VALUES ('nolog', 3);`, 'shop'), expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'));
+    expect(rowsOf(inc, 'shop')[0]!.kindReason).toContain('GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO');
+    // Restore points only: --as-of has nothing to reach, and says so; nothing is created.
+    const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: new Date(), serverFile: serverFile(), database: 'shop_nolog' }));
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining('no stored binary log at') });
+    expect(exists('shop_nolog')).toBe(false);
+  }, 180_000);
+
+  it('a log purged before it was read starts a new log chain and re-dumps the database, with the reasons; moments after it are reachable again', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const { id, backups } = await task('purge');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql(`INSERT INTO item (name, price) VALUES ('lost', 1);`, 'shop');
+    db.sql('FLUSH BINARY LOGS; FLUSH BINARY LOGS;');
+    const current = db.sql('SHOW MASTER STATUS').split('\t')[0]!;
+    // The server keeps a file until its binlog checkpoint is written: purge until only the current file is left.
+    for (let i = 0; i < 50; i++) {
+      db.sql(`PURGE BINARY LOGS TO '${current}'`);
+      if (db.sql('SHOW BINARY LOGS').trim().split('\n').length === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(db.sql('SHOW BINARY LOGS').trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^${current.replace('.', '\\.')}\t`))]);
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: expect.stringContaining('was purged from the server') });
+    expect(rowsOf(inc, 'shop')[0]).toMatchObject({
+      status: 'success',
+      kind: 'incremental',
+      pointId: expect.any(String),
+      kindReason: 're-dumped: the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)',
+    });
+    // The re-dump recorded its position: the next incremental is covered again, and a moment after it restores.
+    await nextSecond();
+    db.sql(`INSERT INTO item (name, price) VALUES ('after purge', 2);`, 'shop');
+    const { moment, state: expected } = await markMoment();
+    const next = await runTask(engine, id, 'incremental');
+    expect(rowsOf(next, 'shop')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG });
+    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_purge' });
+    expect(mariadbFidelity(db, 'shop_purge')).toEqual(expected);
+  }, 180_000);
+});
+
+describe('MariaDB with the binary log off (its default)', () => {
+  it('an incremental re-dumps every database, with the reason and what to enable, and stores no log', async () => {
+    const off = await startMariadb();
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      off.sql("CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.item VALUES (1, 'lamp');");
+      const { id } = await task('off', off.user, off.password, off);
+      await redumpedIncremental(
+        id,
+        () => off.sql("INSERT INTO shop.item VALUES (2, 'desk');"),
+        expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
+      );
+    } finally {
+      await off.stop();
+    }
+  }, 180_000);
+});

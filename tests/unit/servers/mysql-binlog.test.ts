@@ -1,0 +1,105 @@
+/**
+ * The binary-log pieces that need no server: which files a read stores (continuing a chain,
+ * starting one, detecting a purge), the stored framing round trip (each name once), the
+ * dump's position comment, the replay filter, and --stop-datetime to the second.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+
+const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
+const dirs: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'binlog-unit-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('planLogRead', () => {
+  const closed = ['binlog.000003', 'binlog.000004', 'binlog.000005'];
+  it('a new chain (any destination without one) stores every closed file', () => {
+    expect(planLogRead(closed, [])).toEqual({ files: closed, restart: null });
+    expect(planLogRead(closed, [read('binlog.000004'), null])).toEqual({ files: closed, restart: null });
+  });
+  it('continues after the oldest last file of the destinations', () => {
+    expect(planLogRead(closed, [read('binlog.000004')])).toEqual({ files: ['binlog.000005'], restart: null });
+    expect(planLogRead(closed, [read('binlog.000004'), read('binlog.000003')])).toEqual({ files: ['binlog.000004', 'binlog.000005'], restart: null });
+  });
+  it('the last stored file purged but its successor kept: no gap', () => {
+    expect(planLogRead(closed, [read('binlog.000002')])).toEqual({ files: closed, restart: null });
+  });
+  it('a file after the last stored one purged: a new chain, LOG_PURGED', () => {
+    expect(planLogRead(closed, [read('binlog.000001')])).toEqual({ files: closed, restart: 'LOG_PURGED' });
+    expect(planLogRead(closed, [read('other.000002')])).toEqual({ files: closed, restart: 'LOG_PURGED' });
+  });
+});
+
+describe('stored framing', () => {
+  it('round-trips the files, split at any byte, and keeps each name once', async () => {
+    const src = dir();
+    const files = [
+      { name: 'binlog.000007', data: Buffer.from([0xfe, 0x62, 0x69, 0x6e, 0x0a, 0x00, 0x42]) },
+      { name: 'binlog.000008', data: Buffer.from('BACKSTOP-BINLOG-FILE fake 1\n'.repeat(3)) },
+    ];
+    for (const f of files) writeFileSync(join(src, f.name), f.data);
+    const parts: Buffer[] = [];
+    for await (const p of framedLogFiles(src, files.map((f) => ({ name: f.name, size: f.data.length })))) parts.push(p);
+    const whole = Buffer.concat(parts);
+    const twice = Buffer.concat([whole, whole]);
+    const out = dir();
+    const seen = new Set<string>();
+    const names = await unpackLogFiles(Readable.from([...twice].map((b) => Buffer.from([b]))), out, (n) => !seen.has(n) && !!seen.add(n));
+    expect(names).toEqual(['binlog.000007', 'binlog.000008']);
+    for (const f of files) expect(readFileSync(join(out, f.name))).toEqual(f.data);
+  });
+  it('a file that changed size while read, a truncated stream or a path in a name: an error, never a partial file set', async () => {
+    const src = dir();
+    writeFileSync(join(src, 'binlog.000001'), 'abc');
+    await expect(async () => {
+      for await (const _ of framedLogFiles(src, [{ name: 'binlog.000001', size: 4 }]));
+    }).rejects.toMatchObject({ code: 'DUMP_FAILED', message: expect.stringContaining('has 3 bytes, not the 4') });
+    await expect(unpackLogFiles(Readable.from([Buffer.concat([fileHeader('binlog.000001', 10), Buffer.from('short')])]), dir(), () => true)).rejects.toMatchObject({
+      code: 'INTEGRITY',
+      message: expect.stringContaining('it ends inside a file'),
+    });
+    await expect(unpackLogFiles(Readable.from([fileHeader('../etc.000001', 0)]), dir(), () => true)).rejects.toMatchObject({ code: 'INTEGRITY' });
+  });
+});
+
+describe('the dump position and the replay', () => {
+  it('PositionTap reads the --master-data=2 comment from the head, across buffers', () => {
+    const tap = new PositionTap();
+    const head = "-- Server version\t10.11\n\n-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000012', MASTER_LOG_POS=4711;\n\n-- Table";
+    tap.feed(Buffer.from(head.slice(0, 50)));
+    expect(tap.position).toBeNull();
+    tap.feed(Buffer.from(head.slice(50)));
+    expect(tap.position).toMatchObject({ binlogFile: 'binlog.000012', binlogPos: 4711 });
+    const none = new PositionTap();
+    none.feed(Buffer.from('-- MariaDB dump\nCREATE TABLE t (a int);\n'));
+    expect(none.position).toBeNull();
+  });
+  it('OwnGtids drops only the GTID and server id lines, whatever the buffer cuts', async () => {
+    const input = [
+      'START TRANSACTION',
+      '/*M!100001 SET @@session.gtid_domain_id=0*//*!*/;',
+      '/*M!100001 SET @@session.server_id=1*//*!*/;',
+      '/*M!100001 SET @@session.gtid_seq_no=8*//*!*/;',
+      "INSERT INTO t VALUES ('/*M!100001 SET @@session.gtid_seq_no=9*//*!*/;')",
+      'COMMIT/*!*/;',
+      '',
+    ].join('\n');
+    const cut = [...Buffer.from(input, 'latin1')].map((b) => Buffer.from([b]));
+    expect(await text(Readable.from(cut).pipe(new OwnGtids()))).toBe(["START TRANSACTION", "INSERT INTO t VALUES ('/*M!100001 SET @@session.gtid_seq_no=9*//*!*/;')", 'COMMIT/*!*/;', ''].join('\n'));
+  });
+  it('stopDatetime includes the moment\'s whole second, in UTC', () => {
+    expect(stopDatetime(new Date('2026-12-04T14:02:30.250Z'))).toBe('2026-12-04 14:02:31');
+    expect(stopDatetime(new Date('2026-12-04T23:59:59.999Z'))).toBe('2026-12-05 00:00:00');
+  });
+});
