@@ -8,7 +8,7 @@
  * awaited before the process exits. Never imports electron.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { walSpoolRoot } from './tasks/task-slot.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { appInfo, engineFolders } from './app-info.ts';
