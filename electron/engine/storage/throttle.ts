@@ -8,7 +8,8 @@
  * burst (1/50 s of the rate) and one slice (1/50 s, at most 64 KiB) per sender; a sender that falls behind (a slow disk, a busy CPU) may catch
  * up by at most one burst, never more. Reads, lists and deletes are not limited.
  */
-import type { Backend, ByteRange, ObjectInfo, PutBody, PutOptions } from './backend.ts';
+import type { Backend, PutBody, PutOptions } from './backend.ts';
+import { BackendDecorator } from './backend-decorator.ts';
 import { bodyChunks } from './backend.ts';
 
 /** The shared state: [theoretical arrival time in ns (process.hrtime clock), rate in bytes/s]. */
@@ -62,45 +63,15 @@ export async function* throttledBody(body: PutBody, sab: SharedArrayBuffer, sign
 }
 
 /** A backend whose uploads (puts) draw from `sab`; everything else passes straight through. */
-export class ThrottledBackend implements Backend {
+export class ThrottledBackend extends BackendDecorator {
   constructor(
-    private readonly inner: Backend,
+    inner: Backend,
     private readonly sab: SharedArrayBuffer,
-  ) {}
-
-  get location(): string {
-    return this.inner.location;
+  ) {
+    super(inner);
   }
 
-  put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
+  override put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     return this.inner.put(key, throttledBody(body, this.sab, options?.signal), options);
-  }
-
-  get(key: string, range?: ByteRange): Promise<Buffer> {
-    return this.inner.get(key, range);
-  }
-
-  list(prefix: string): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-
-  stat(key: string): Promise<ObjectInfo | null> {
-    return this.inner.stat(key);
-  }
-
-  listFolders(): Promise<string[]> {
-    return this.inner.listFolders();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  unwrap(): Backend {
-    return this.inner;
   }
 }
