@@ -14,7 +14,8 @@
 import { join } from 'node:path';
 import type { RestoreCheck, RunStatus, RunTrigger } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
-import { destinationId } from '../destinations/index.ts';
+import { destinationId, Location } from '../destinations/index.ts';
+import { openRepository } from '../repository/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { listBackupFolders } from '../restore/backup-folder.ts';
@@ -97,7 +98,8 @@ export class TestRestoreService {
       }
       for (const f of folders) {
         if (controller.signal.aborted) throw new BackstopError('CANCELED', 'The test restore was canceled.');
-        summary.databases.push(await this.one(resolved, f.database ?? f.folder, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
+        const name = f.database ?? (await trueName(f.location, credentials, resolved.key)) ?? f.folder;
+        summary.databases.push(await this.one(resolved, name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
       }
     } catch (e) {
       const f = toFailure(e);
@@ -211,4 +213,14 @@ export class TestRestoreService {
 /** `<dataDir>/test-restores`: where SQLite scratch folders go. */
 export function sqliteScratchDir(dataDir: string): string {
   return join(dataDir, 'test-restores');
+}
+
+/**
+ * A database's true name from its newest point, for a folder whose name does not spell it
+ * (a name with characters a folder cannot hold); null when the folder cannot be read here.
+ */
+async function trueName(location: TestRestoreJobSpec['location'], credentials: TestRestoreJobSpec['credentials'], key: Buffer | null): Promise<string | null> {
+  return Location.at(location, credentials)
+    .use(async (at) => (await (await openRepository(at.backend(), { key, workers: 0 })).listPoints({ skipDamaged: true })).at(-1)?.database ?? null)
+    .catch(() => null);
 }
