@@ -6,13 +6,12 @@
  * backup's two ways (one database into a new database, the whole cluster into a folder).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises } from '@vue/test-utils';
 import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
-import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 import { draftErrors, draftToStartInput, emptyDraft, localZoneLabel } from '../../../renderer/src/components/restore/restore-draft';
-import { installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+import { installFakeBridge, removeBridge, type FakeBridge } from './fake-bridge';
+import { mountRestoreAt } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -44,19 +43,7 @@ const clusterInfo: BackupFolderInfo = {
   momentRanges: [range],
 };
 
-async function mountAt(info: BackupFolderInfo, servers: Server[]) {
-  fake.respond('servers.list', () => ok(servers));
-  fake.respond('tasks.list', () => ok([]));
-  fake.respond('tasks.status', () => ok([]));
-  fake.respond('restore.inspect', () => ok(info));
-  fake.respond('restore.start', () => ok({ restoreId: `r${fake.commands['restore.start'].mock.calls.length}` }));
-  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-  await flushPromises();
-  await wrapper.get('[data-testid="restore-path"]').setValue(info.location);
-  await wrapper.get('[data-testid="restore-read"]').element.closest('form')!.dispatchEvent(new Event('submit'));
-  await flushPromises();
-  return wrapper;
-}
+const mountAt = (info: BackupFolderInfo, servers: Server[]) => mountRestoreAt(fake, info, servers);
 
 const startInput = (n: number) => fake.commands['restore.start'].mock.calls[n]![0] as Record<string, unknown>;
 
