@@ -57,8 +57,8 @@ export async function restoreAt(
     return { database: r.database, path: r.path, notes: r.notes };
   }
   if (spec.sourceDatabase) throw new BackstopError('VALIDATION', 'A source database applies only to a PostgreSQL cluster backup (the server folder ~server); this folder holds one database: restore it directly.');
-  const format = points.at(-1)?.meta.format;
-  if (!asOf || typeof format !== 'string' || !format.startsWith('mysql')) {
+  // A MySQL/MariaDB database folder (its dumps), as the CLI tells it (cli/commands/location.ts).
+  if (!asOf || !points.some((p) => p.meta.format === 'mysql-sql')) {
     throw new BackstopError('OUT_OF_RANGE', 'This backup can only be restored to one of its restore points: moments are reachable for a PostgreSQL cluster backup with WAL and a MySQL/MariaDB database with the binary log. Choose a restore point.');
   }
   if (!spec.server) throw new BackstopError('VALIDATION', 'Choose the MySQL/MariaDB server to restore to.');
