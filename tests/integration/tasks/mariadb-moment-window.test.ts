@@ -14,6 +14,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let db: MariadbServer;
@@ -41,24 +42,15 @@ describe('restore to a moment from the window (MariaDB binary log)', () => {
   it('inspect names the reachable range; start with asOf restores the database as it was then; outside the range nothing is created', async () => {
     const engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'binlog', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'moments',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const { serverId, taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'binlog', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     await nextSecond();
     db.sql(`INSERT INTO item VALUES (3, 'shelf'); DELETE FROM item WHERE id = 1;`, 'shop');
     await nextSecond();
     const moment = new Date();
     await nextSecond();
     db.sql(`DROP TABLE item;`, 'shop');
-    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
 
     const location = { kind: 'local' as const, path: join(backups, encodeDatabaseFolder('shop')) };
     const info = data(await engine.call('restore.inspect', { location }));
@@ -73,23 +65,23 @@ describe('restore to a moment from the window (MariaDB binary log)', () => {
     expect(grants.momentRanges).toBeNull();
 
     // Inside the range: the table as it was at the moment (before the drop).
-    const ok = await restoreAndWait(engine, { location, asOf: moment.toISOString(), serverId: server.id, database: 'shop_then' });
+    const ok = await restoreAndWait(engine, { location, asOf: moment.toISOString(), serverId: serverId, database: 'shop_then' });
     expect(ok).toMatchObject({ status: 'success', database: 'shop_then', error: null, notes: expect.arrayContaining([expect.stringContaining('the binary log up to that second')]) });
     expect(db.sql('SELECT id, name FROM item ORDER BY id', 'shop_then').trim().split('\n')).toEqual(['2\tdesk', '3\tshelf']);
 
     // Before the dump: OUT_OF_RANGE naming the range; nothing created.
     const before = new Date(Date.parse(range.from) - 3_600_000).toISOString();
-    const out = await restoreAndWait(engine, { location, asOf: before, serverId: server.id, database: 'shop_never' });
+    const out = await restoreAndWait(engine, { location, asOf: before, serverId: serverId, database: 'shop_never' });
     expect(out).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
     expect(out.error!.message).toContain(`is outside what this database's backups reach. Reachable moments (UTC): ${range.from} to ${range.to}.`);
     expect(exists('shop_never')).toBe(false);
 
     // A source database applies only to a PostgreSQL cluster backup: refused, nothing created.
-    const wrong = await restoreAndWait(engine, { location, asOf: moment.toISOString(), sourceDatabase: 'shop', serverId: server.id, database: 'shop_never' });
+    const wrong = await restoreAndWait(engine, { location, asOf: moment.toISOString(), sourceDatabase: 'shop', serverId: serverId, database: 'shop_never' });
     expect(wrong).toMatchObject({ status: 'failed', error: { code: 'VALIDATION', message: expect.stringContaining('applies only to a PostgreSQL cluster backup') } });
     expect(exists('shop_never')).toBe(false);
 
     // A malformed moment never reaches the engine.
-    expect(await engine.call('restore.start', { location, asOf: 'yesterday', serverId: server.id, database: 'shop_never' })).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
+    expect(await engine.call('restore.start', { location, asOf: 'yesterday', serverId: serverId, database: 'shop_never' })).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
   }, 180_000);
 });
