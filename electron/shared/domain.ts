@@ -453,6 +453,11 @@ export interface BackupFolderInfo {
   needsKey: boolean;
   /** Oldest first. */
   points: RestorePoint[];
+  /**
+   * The moments (ISO UTC, oldest first) a restore `asOf` can reach: a PostgreSQL cluster backup
+   * with WAL, a MySQL/MariaDB database with the stored binary log; null when it has restore points only.
+   */
+  momentRanges?: { from: string; to: string }[] | null;
 }
 
 export const RestoreOptions = z.strictObject({

@@ -38,8 +38,8 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
   return {
     'restore.inspect': async ({ location, key }) =>
       inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey, await deps.restores.credentialsFor(location)),
-    'restore.start': ({ location, pointId, serverId, database, key, options }) =>
-      deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), options }),
+    'restore.start': ({ location, pointId, asOf, sourceDatabase, serverId, database, key, options }) =>
+      deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), ...(asOf ? { asOf } : {}), ...(sourceDatabase ? { sourceDatabase } : {}), options }),
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),
     'restore.folders': async ({ destination }) => listBackupFolders(destination, await deps.restores.credentialsFor(destination)),
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),

@@ -10,6 +10,7 @@
  * `resolveServerFolder` picks one of its streams for commands given that folder.
  * `listBackupFolders` lists what can be restored under a destination root (database
  * folders and the `~server` streams), each with the location to inspect it at.
+ * `inspectBackupFolder` also names the moments the folder reaches (moment-ranges.ts).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -20,6 +21,7 @@ import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { Location, placeText, type Credentials } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
+import { momentRangesOf } from './moment-ranges.ts';
 import { databaseNameOf, PG_BASEBACKUP_STREAM, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../servers/index.ts';
 
 /** postgres | mysql | sqlite from a point's stream format. */
@@ -210,14 +212,14 @@ async function openAt(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
-): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
+): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null; key?: Buffer | null }> {
   const backend = at.backend();
   const h = await readHeaderInfo(backend, l, at.credentials);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
   if (h.encrypted && !useKey) return { repo: null, ...h };
   const repo = await openRepository(backend, { key: h.encrypted ? useKey : null, workers: 0 });
-  return { repo, ...h };
+  return { repo, ...h, key: h.encrypted ? useKey : null };
 }
 
 export async function inspectBackupFolder(
@@ -227,7 +229,7 @@ export async function inspectBackupFolder(
   credentials: Credentials | null = null,
 ): Promise<BackupFolderInfo> {
   return Location.at(l, credentials).use(async (at) => {
-    const { repo, encrypted, keyFingerprint } = await openAt(at, l, key, findKey);
+    const { repo, encrypted, keyFingerprint, key: usedKey } = await openAt(at, l, key, findKey);
     if (!repo) return { location: placeText(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
     const points = await repo.listPoints({ skipDamaged: true });
     const newest = points.at(-1);
@@ -240,6 +242,7 @@ export async function inspectBackupFolder(
       keyFingerprint,
       needsKey: false,
       points: points.map(toRestorePoint),
+      momentRanges: await momentRangesOf(l, repo, usedKey ?? null, at.credentials),
     };
   });
 }

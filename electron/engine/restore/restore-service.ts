@@ -49,6 +49,9 @@ export interface StartRestore {
   database: string;
   key?: string;
   options: RestoreJobSpec['options'];
+  /** A moment (ISO) instead of `pointId`; one database of a PostgreSQL cluster backup (restore-at.ts). */
+  asOf?: string;
+  sourceDatabase?: string;
 }
 
 export class RestoreService {
@@ -89,9 +92,11 @@ export class RestoreService {
       keyBase64: key ? key.toString('base64') : null,
       credentials: await this.credentialsFor(req.location),
       options: req.options,
+      ...(req.asOf ? { asOf: req.asOf } : {}),
+      ...(req.sourceDatabase ? { sourceDatabase: req.sourceDatabase } : {}),
     };
     const log = this.deps.logger.child({ restoreId, database: req.database });
-    log.info({ pointId: req.pointId, serverId: req.serverId }, 'restore started');
+    log.info({ pointId: req.pointId, asOf: req.asOf, sourceDatabase: req.sourceDatabase, serverId: req.serverId }, 'restore started');
     void runWorkerJob<RestoreOutcome, RestoreProgressInfo>('repository-job', spec, {
       label: `the restore of ${req.database}`,
       signal: controller.signal,
@@ -101,7 +106,7 @@ export class RestoreService {
       (outcome) => {
         if (landsInServer(server, req.options.folder ?? null)) {
           try {
-            this.deps.restoredDatabases?.record(server.id, outcome.database, (this.deps.now?.() ?? new Date()).toISOString(), req.pointId === 'latest' ? null : req.pointId);
+            this.deps.restoredDatabases?.record(server.id, outcome.database, (this.deps.now?.() ?? new Date()).toISOString(), req.pointId === 'latest' || req.asOf ? null : req.pointId);
           } catch (e) {
             log.error({ err: e }, 'could not record the restored database');
           }

@@ -17,6 +17,7 @@
  * - Server-wide globals (`pg-globals-sql`, MySQL's `mysql-grants-sql`) and the MySQL
  *   binary log (`mysql-binlog-files`) are not restored here: VALIDATION naming
  *   `backstop apply-globals` / `restore --as-of`.
+ * - `asOf` / `sourceDatabase` (a moment, one database of a cluster backup): restore-at.ts.
  */
 import { basename } from 'node:path';
 import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
@@ -27,6 +28,7 @@ import { serverKindOf, toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { planRecovery, restoreClusterAt } from './pitr.ts';
+import { restoreAt } from './restore-at.ts';
 import type { S3Credentials } from '../storage/index.ts';
 
 export interface RestoreJobSpec {
@@ -44,6 +46,10 @@ export interface RestoreJobSpec {
   options: RestoreOptions;
   /** Cluster snapshot, running as root: the OS user to own the data directory (default "postgres"). */
   osUser?: string | null;
+  /** Restore to this moment (ISO) instead of `pointId` (restore-at.ts). */
+  asOf?: string | null;
+  /** PostgreSQL cluster backup: the one database to take out of it into `database` (restore-at.ts). */
+  sourceDatabase?: string | null;
 }
 
 export interface VerifyJobSpec {
@@ -70,6 +76,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   const progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => onProgress({ restoreId: spec.restoreId, ...p });
   progress({ phase: 'preparing', unit: 'bytes', done: 0, total: null });
   const repo = await openRepository(backend, { key: keyOf(spec.keyBase64), workers: 0 });
+  if (spec.asOf || spec.sourceDatabase) return restoreAt(repo, spec, signal, progress);
   const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);

@@ -141,11 +141,17 @@ export const commands = {
   'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
   'restore.inspect': { input: z.strictObject({ location: BackupLocation, key: z.string().min(1).max(200).optional() }), result: returns<BackupFolderInfo>() },
-  /** Restores one point into a NEW database on a server; progress and the result arrive as events. */
+  /**
+   * Restores one point into a NEW database on a server; progress and the result arrive as events.
+   * `asOf` (ISO) restores to that moment instead of `pointId` (OUT_OF_RANGE outside `restore.inspect`'s
+   * `momentRanges`); `sourceDatabase` takes one database out of a PostgreSQL cluster backup into `database`.
+   */
   'restore.start': {
     input: z.strictObject({
       location: BackupLocation,
-      pointId: z.union([z.literal('latest'), PointId]),
+      pointId: z.union([z.literal('latest'), PointId]).default('latest'),
+      asOf: z.string().datetime({ offset: true }).optional(),
+      sourceDatabase: z.string().trim().min(1).max(255).optional(),
       serverId: Id,
       database: z.string().trim().min(1).max(255),
       key: z.string().min(1).max(200).optional(),

@@ -19,14 +19,15 @@ import { call, onEvent } from '../api';
 import {
   chosenPoint,
   draftErrors,
+  draftMode,
   draftToStartInput,
   emptyDraft,
-  restoreModeOf,
   suggestedName,
   type RestoreDraft,
   type RoleChoice,
   type StartInput,
 } from '../components/restore/restore-draft';
+import { formatDateTimeSeconds } from '../components/format';
 import { useAction } from './resource';
 
 type LocationInput = CommandInput<'restore.inspect'>['location'];
@@ -57,8 +58,8 @@ export const useRestoreStore = defineStore('restore', () => {
   const result = computed(() => (restoreId.value ? (resultById.value.get(restoreId.value) ?? null) : null));
   const restoring = computed(() => restoreId.value !== null && result.value === null);
   const point = computed(() => chosenPoint(info.value, draft.value.pointId));
-  const mode = computed(() => restoreModeOf(point.value));
-  const errors = computed(() => draftErrors(draft.value, mode.value));
+  const mode = computed(() => draftMode(info.value, draft.value));
+  const errors = computed(() => draftErrors(draft.value, mode.value, info.value, formatDateTimeSeconds));
 
   /** Reads a backup folder. A new location forgets the previous answer, restore and verify. */
   async function inspect(where: LocationInput, key?: string): Promise<BackupFolderInfo | null> {

@@ -11,6 +11,7 @@ import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
 import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { draftErrors, draftToStartInput, emptyDraft, missingRolesOf, suggestedName } from '../../../renderer/src/components/restore/restore-draft';
 import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { mountRestoreAt } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -76,19 +77,7 @@ describe('restore draft', () => {
   });
 });
 
-async function mountAt(info: BackupFolderInfo, servers: Server[]) {
-  fake.respond('servers.list', () => ok(servers));
-  fake.respond('tasks.list', () => ok([]));
-  fake.respond('tasks.status', () => ok([]));
-  fake.respond('restore.inspect', () => ok(info));
-  fake.respond('restore.start', () => ok({ restoreId: `r${fake.commands['restore.start'].mock.calls.length}` }));
-  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-  await flushPromises();
-  await wrapper.get('[data-testid="restore-path"]').setValue(info.location);
-  await wrapper.get('[data-testid="restore-read"]').element.closest('form')!.dispatchEvent(new Event('submit'));
-  await flushPromises();
-  return wrapper;
-}
+const mountAt = (info: BackupFolderInfo, servers: Server[]) => mountRestoreAt(fake, info, servers);
 
 const startInput = (n: number) => fake.commands['restore.start'].mock.calls[n]![0] as { database: string; options: Record<string, unknown> };
 

@@ -8,6 +8,11 @@
  *   SQLite: an optional target folder);
  * - `cluster`: a PostgreSQL cluster snapshot (`pg-basebackup-tar`) restores into a new,
  *   empty data directory — no database name, no pg_restore options.
+ * A PostgreSQL cluster backup (base backup, WAL) lets the user choose (`clusterWay`): one
+ * database of it (`sourceDatabase`) into a new database, or the whole cluster. A backup
+ * with `momentRanges` lets the user restore to a moment (`at`, `moment`: local time, as a
+ * `datetime-local` input gives it) instead of a point; a moment outside the ranges is
+ * refused here, before anything is sent, with the ranges named.
  */
 import type { BackupFolderInfo, RestorePoint, ServerKind } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
@@ -28,6 +33,14 @@ export interface RestoreDraft {
   roleMap: Record<string, string>;
   /** SQLite: target folder ('' = the server's folder); cluster: the new data directory. */
   folder: string;
+  /** A restore point (`pointId`) or a moment (`moment`). */
+  at: 'point' | 'moment';
+  /** Local date and time, `YYYY-MM-DDTHH:mm[:ss]` ('' = not given). */
+  moment: string;
+  /** PostgreSQL cluster backup: one database of it into a new database, or the whole cluster. */
+  clusterWay: RestoreMode;
+  /** PostgreSQL cluster backup, one database: its name in the cluster. */
+  sourceDatabase: string;
 }
 
 export type StartInput = CommandInput<'restore.start'>;
@@ -36,7 +49,21 @@ export type StartInput = CommandInput<'restore.start'>;
 export type RoleChoice = Pick<RestoreDraft, 'noOwner' | 'noPrivileges' | 'createRoles' | 'roleMap'>;
 
 export function emptyDraft(): RestoreDraft {
-  return { pointId: 'latest', serverId: '', database: '', jobs: 1, noOwner: false, noPrivileges: false, createRoles: false, roleMap: {}, folder: '' };
+  return {
+    pointId: 'latest',
+    serverId: '',
+    database: '',
+    jobs: 1,
+    noOwner: false,
+    noPrivileges: false,
+    createRoles: false,
+    roleMap: {},
+    folder: '',
+    at: 'point',
+    moment: '',
+    clusterWay: 'cluster',
+    sourceDatabase: '',
+  };
 }
 
 /** The point a draft's `pointId` names ('latest' = the newest). */
@@ -49,17 +76,66 @@ export function restoreModeOf(point: RestorePoint | null): RestoreMode {
   return point?.format === 'pg-basebackup-tar' ? 'cluster' : 'database';
 }
 
+/** A PostgreSQL cluster backup (base backup, WAL): it restores either way (`clusterWay`). */
+export function isClusterBackup(info: BackupFolderInfo | null): boolean {
+  return !!info && info.points.some((p) => p.format === 'pg-basebackup-tar' || p.format === 'pg-wal-tar');
+}
+
+/** What the form restores: the user's way for a cluster backup, else what the point is. */
+export function draftMode(info: BackupFolderInfo | null, d: RestoreDraft): RestoreMode {
+  return isClusterBackup(info) ? d.clusterWay : restoreModeOf(chosenPoint(info, d.pointId));
+}
+
+/** The moment a draft names, read as local time; null when empty or not a date. */
+export function momentOf(d: RestoreDraft): Date | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(d.moment)) return null;
+  const t = new Date(d.moment); // no offset: the local time zone
+  return Number.isNaN(t.getTime()) ? null : t;
+}
+
+/** The local time zone's name and offset, e.g. "Europe/Berlin, UTC+02:00". */
+export function localZoneLabel(at: Date = new Date()): string {
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const off = -at.getTimezoneOffset();
+  const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, '0');
+  const mm = String(Math.abs(off) % 60).padStart(2, '0');
+  return `${name}, UTC${off < 0 ? '-' : '+'}${hh}:${mm}`;
+}
+
+/** The ranges as the window states them: local time to the second, joined. */
+export function describeRanges(ranges: { from: string; to: string }[], format: (iso: string) => string): string {
+  return ranges.map((r) => `${format(r.from)} to ${format(r.to)}`).join('; ');
+}
+
+/** Why the draft's moment cannot be restored (empty, not a date, outside every range); null when it can. */
+export function momentError(d: RestoreDraft, info: BackupFolderInfo | null, format: (iso: string) => string): string | null {
+  if (d.at !== 'moment') return null;
+  const ranges = info?.momentRanges ?? [];
+  if (ranges.length === 0) return 'This backup can only be restored to one of its restore points.';
+  if (!d.moment) return 'Enter the date and time to restore to.';
+  const t = momentOf(d);
+  if (!t) return 'Enter the moment as a date and a time.';
+  const ms = t.getTime();
+  if (ranges.some((r) => Date.parse(r.from) <= ms && ms <= Date.parse(r.to))) return null;
+  return `${format(t.toISOString())} is outside what this backup reaches: ${describeRanges(ranges, format)}. Choose a moment within ${ranges.length === 1 ? 'that range' : 'one of those ranges'}.`;
+}
+
 /** The name proposed for the new database; none for a cluster snapshot or a server-level stream. */
 export function suggestedName(info: BackupFolderInfo): string {
   const newest = info.points.at(-1);
-  if (!info.database || !newest || newest.format.startsWith('pg-globals') || restoreModeOf(newest) === 'cluster') return '';
+  if (!info.database || !newest || newest.format.startsWith('pg-globals') || restoreModeOf(newest) === 'cluster' || isClusterBackup(info)) return '';
   return `${info.database}_restored`;
 }
 
-/** What must be fixed before starting, by field; empty when the draft can be sent. */
-export function draftErrors(d: RestoreDraft, mode: RestoreMode): Partial<Record<'database' | 'folder' | 'serverId', string>> {
-  const errors: Partial<Record<'database' | 'folder' | 'serverId', string>> = {};
+export type DraftField = 'database' | 'folder' | 'serverId' | 'moment' | 'sourceDatabase';
+
+/** What must be fixed before starting, by field; empty when the draft can be sent (`moment`: `info` and `format` given). */
+export function draftErrors(d: RestoreDraft, mode: RestoreMode, info: BackupFolderInfo | null = null, format: (iso: string) => string = (iso) => iso): Partial<Record<DraftField, string>> {
+  const errors: Partial<Record<DraftField, string>> = {};
   if (!d.serverId) errors.serverId = 'Choose the server to restore to.';
+  const moment = momentError(d, info, format);
+  if (moment) errors.moment = moment;
+  if (isClusterBackup(info) && mode === 'database' && !d.sourceDatabase.trim()) errors.sourceDatabase = 'Enter the name of the database to take out of the cluster backup.';
   if (mode === 'cluster') {
     if (!d.folder.trim()) errors.folder = 'Choose a new, empty folder for the restored data directory.';
   } else if (!d.database.trim()) {
@@ -77,9 +153,12 @@ export function draftToStartInput(
   const folder = d.folder.trim();
   const pg = ctx.targetKind === 'postgres' && ctx.mode === 'database';
   const roleMap = Object.fromEntries(Object.entries(d.roleMap).map(([from, to]) => [from, to.trim()]).filter(([, to]) => to !== ''));
+  const moment = d.at === 'moment' ? momentOf(d) : null;
+  const source = isClusterBackup(ctx.info) && ctx.mode === 'database' ? d.sourceDatabase.trim() : '';
   return {
     location: ctx.location,
-    pointId: d.pointId,
+    ...(moment ? { asOf: moment.toISOString() } : { pointId: d.pointId }),
+    ...(source ? { sourceDatabase: source } : {}),
     serverId: d.serverId,
     // The contract names every restore; a cluster snapshot keeps its stream's name (the result reports the data directory).
     database: ctx.mode === 'cluster' ? (ctx.info.database ?? 'base.tar') : d.database.trim(),

@@ -1,0 +1,155 @@
+/**
+ * The restore view's "restore to a moment" over a fake bridge: the choice between a restore
+ * point and a moment where the backup reaches moments (and only there), the reachable range
+ * stated in local time with the time zone, a moment outside it refused before anything is
+ * sent (the range named), the `asOf` sent for one inside it, and a PostgreSQL cluster
+ * backup's two ways (one database into a new database, the whole cluster into a folder).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flushPromises } from '@vue/test-utils';
+import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
+import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
+import { draftErrors, draftToStartInput, emptyDraft, localZoneLabel } from '../../../renderer/src/components/restore/restore-draft';
+import { installFakeBridge, removeBridge, type FakeBridge } from './fake-bridge';
+import { mountRestoreAt } from './restore-mount';
+
+let fake: FakeBridge;
+beforeEach(() => {
+  fake = installFakeBridge();
+});
+afterEach(() => {
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+const stamp = '2026-01-02T03:04:05.000Z';
+const mariadb: Server = { id: 'my1', name: 'Shop MariaDB', kind: 'mysql', host: 'db', port: 3306, user: 'root', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp } as Server;
+const pgServer: Server = { id: 'pg1', name: 'Production PG', kind: 'postgres', host: 'db', port: 5432, user: 'postgres', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp };
+const point = (over: Partial<RestorePoint>): RestorePoint => ({
+  id: '20260504T120000000Z-9f3a0c1b', kind: 'full', backupType: 'logical', createdAt: '2026-05-04T12:00:00.000Z', length: 2048,
+  format: 'mysql-sql', chainId: 'c1', engineVersion: '1', bytesAdded: 1500, ...over,
+});
+/** Local times (the test runs in any time zone): 4 May 2026 14:00 to 15:00 local. */
+const local = (h: number, m = 0, s = 0) => new Date(2026, 4, 4, h, m, s);
+const range = { from: local(14).toISOString(), to: local(15).toISOString() };
+
+const myInfo = (momentRanges: BackupFolderInfo['momentRanges']): BackupFolderInfo => ({
+  location: '/b/shop', database: 'shop', serverIdentity: 'x', serverKind: 'mysql', encrypted: false, keyFingerprint: null, needsKey: false,
+  points: [point({})], momentRanges,
+});
+const clusterInfo: BackupFolderInfo = {
+  location: '/b/~server/base.tar', database: 'base.tar', serverIdentity: 'x', serverKind: 'postgres', encrypted: false, keyFingerprint: null, needsKey: false,
+  points: [point({ format: 'pg-basebackup-tar', backupType: 'snapshot' }), point({ id: '20260504T130000000Z-1a2b3c4d', kind: 'incremental', format: 'pg-wal-tar', createdAt: '2026-05-04T13:00:00.000Z' })],
+  momentRanges: [range],
+};
+
+const mountAt = (info: BackupFolderInfo, servers: Server[]) => mountRestoreAt(fake, info, servers);
+
+const startInput = (n: number) => fake.commands['restore.start'].mock.calls[n]![0] as Record<string, unknown>;
+
+describe('restore to a moment', () => {
+  it('offers a moment only where the backup reaches one, with the range and the time zone stated', async () => {
+    const none = await mountAt(myInfo(null), [mariadb]);
+    expect(none.find('[data-testid="restore-at"]').exists()).toBe(false);
+    expect(none.find('[data-testid="restore-points"]').exists()).toBe(true);
+    none.unmount();
+
+    const wrapper = await mountAt(myInfo([range]), [mariadb]);
+    const text = wrapper.get('[data-testid="restore-moment-range"]').text();
+    expect(text).toContain(`from ${formatDateTimeSeconds(range.from)} to ${formatDateTimeSeconds(range.to)}`);
+    expect(text).toContain(localZoneLabel());
+    expect(localZoneLabel()).toMatch(/^.+, UTC[+-]\d\d:\d\d$/);
+    // A restore point by default: the table is there, no date-time input.
+    expect(wrapper.find('[data-testid="restore-points"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="restore-moment"]').exists()).toBe(false);
+    await wrapper.get('[data-testid="restore-at-moment"]').setValue(true);
+    expect(wrapper.find('[data-testid="restore-points"]').exists()).toBe(false);
+    expect(wrapper.get('[data-testid="restore-moment"]').attributes('type')).toBe('datetime-local');
+    expect(wrapper.get('label[for="restore-moment"]').text()).toContain(localZoneLabel());
+  });
+
+  it('refuses a moment outside the range before starting, naming the range; sends asOf for one inside it', async () => {
+    const wrapper = await mountAt(myInfo([range]), [mariadb]);
+    await wrapper.get('[data-testid="restore-at-moment"]').setValue(true);
+    // Empty: named when starting, nothing sent.
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['restore.start']).not.toHaveBeenCalled();
+    expect(wrapper.get('[data-testid="restore-refused"]').text()).toBe('Not started: Enter the date and time to restore to.');
+
+    await wrapper.get('[data-testid="restore-moment"]').setValue('2026-05-04T16:00:00');
+    const said = `${formatDateTimeSeconds(local(16).toISOString())} is outside what this backup reaches: ${formatDateTimeSeconds(range.from)} to ${formatDateTimeSeconds(range.to)}. Choose a moment within that range.`;
+    expect(wrapper.get('[data-testid="restore-moment-error"]').text()).toBe(said);
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['restore.start']).not.toHaveBeenCalled();
+    expect(wrapper.get('[data-testid="restore-refused"]').text()).toBe(`Not started: ${said}`);
+
+    await wrapper.get('[data-testid="restore-moment"]').setValue('2026-05-04T14:30:15');
+    expect(wrapper.find('[data-testid="restore-moment-error"]').exists()).toBe(false);
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['restore.start']).toHaveBeenCalledTimes(1);
+    const sent = startInput(0);
+    expect(sent).toMatchObject({ asOf: local(14, 30, 15).toISOString(), serverId: 'my1', database: 'shop_restored', location: { kind: 'local', path: '/b/shop' } });
+    expect(sent).not.toHaveProperty('pointId');
+    expect(sent).not.toHaveProperty('sourceDatabase');
+    expect(wrapper.find('[data-testid="restore-refused"]').exists()).toBe(false);
+  });
+
+  it('a PostgreSQL cluster backup restores one database into a new database or the whole cluster into a folder', async () => {
+    const wrapper = await mountAt(clusterInfo, [pgServer]);
+    expect(wrapper.find('[data-testid="restore-cluster-way"]').exists()).toBe(true);
+    // The whole cluster by default, as before: a data directory, no names.
+    expect(wrapper.find('[data-testid="restore-datadir"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="restore-source-database"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="restore-way-database"]').setValue(true);
+    expect(wrapper.find('[data-testid="restore-datadir"]').exists()).toBe(false);
+    expect((wrapper.get('[data-testid="restore-name"]').element as HTMLInputElement).value).toBe('');
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['restore.start']).not.toHaveBeenCalled();
+    expect(wrapper.get('#restore-source-error').text()).toBe('Enter the name of the database to take out of the cluster backup.');
+    expect(wrapper.get('#restore-name-error').text()).toBe('Enter a name for the new database.');
+
+    await wrapper.get('[data-testid="restore-source-database"]').setValue(' shop ');
+    await wrapper.get('[data-testid="restore-name"]').setValue('shop_at_1430');
+    await wrapper.get('[data-testid="restore-at-moment"]').setValue(true);
+    await wrapper.get('[data-testid="restore-moment"]').setValue('2026-05-04T14:30');
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    expect(startInput(0)).toMatchObject({ asOf: local(14, 30).toISOString(), sourceDatabase: 'shop', database: 'shop_at_1430', serverId: 'pg1', options: { folder: null } });
+
+    // The whole cluster at a restore point: the folder, no source database, the point.
+    await wrapper.get('[data-testid="restore-way-cluster"]').setValue(true);
+    await wrapper.get('[data-testid="restore-at-point"]').setValue(true);
+    await wrapper.get('[data-testid="restore-datadir"]').setValue('/srv/pg/at');
+    fake.emit('restore.finished', { restoreId: 'r1', status: 'success', database: 'shop_at_1430', path: null, notes: [], error: null });
+    await flushPromises();
+    await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+    await flushPromises();
+    const second = startInput(1);
+    expect(second).toMatchObject({ pointId: 'latest', database: 'base.tar', options: { folder: '/srv/pg/at' } });
+    expect(second).not.toHaveProperty('asOf');
+    expect(second).not.toHaveProperty('sourceDatabase');
+  });
+});
+
+describe('restore draft: moments', () => {
+  it('names every range when a moment is outside them, and accepts either end of one', () => {
+    const info = { ...myInfo([range, { from: local(17).toISOString(), to: local(18).toISOString() }]) };
+    const d = { ...emptyDraft(), serverId: 'my1', database: 'x', at: 'moment' as const };
+    const fmt = (iso: string) => `<${iso}>`;
+    expect(draftErrors({ ...d, moment: '2026-05-04T16:00' }, 'database', info, fmt).moment).toBe(
+      `<${local(16).toISOString()}> is outside what this backup reaches: <${range.from}> to <${range.to}>; <${local(17).toISOString()}> to <${local(18).toISOString()}>. Choose a moment within one of those ranges.`,
+    );
+    expect(draftErrors({ ...d, moment: '2026-05-04T14:00' }, 'database', info, fmt)).toEqual({});
+    expect(draftErrors({ ...d, moment: '2026-05-04T18:00:00' }, 'database', info, fmt)).toEqual({});
+    expect(draftErrors({ ...d, moment: 'yesterday' }, 'database', info, fmt).moment).toBe('Enter the moment as a date and a time.');
+    expect(draftErrors({ ...d, moment: '2026-05-04T14:30' }, 'database', myInfo(null), fmt).moment).toBe('This backup can only be restored to one of its restore points.');
+    // A point restore ignores the moment field.
+    expect(draftErrors({ ...d, at: 'point', moment: 'garbage' }, 'database', info, fmt)).toEqual({});
+    expect(draftToStartInput({ ...d, at: 'point', moment: '2026-05-04T14:30' }, { location: { kind: 'local', path: '/b/shop' }, info, mode: 'database', targetKind: 'mysql', key: '' })).not.toHaveProperty('asOf');
+  });
+});
