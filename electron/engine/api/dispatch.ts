@@ -48,9 +48,9 @@ function unknownKeys(keys: readonly string[]): string {
  */
 export function describeIssues(issues: readonly ZodLikeIssue[], limit = 5): string {
   const parts = issues.slice(0, limit).map((i) => {
-    const where = i.path.length ? clip(i.path.slice(0, 8).map(String).join('.'), 80) : '(input)';
-    const rule = i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? unknownKeys(i.keys) : i.message;
-    return `${where}: ${clip(rule, MAX_PART)}`;
+    const rule = clip(i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? unknownKeys(i.keys) : i.message, MAX_PART);
+    // An issue of the whole request (e.g. its unknown keys) names no field.
+    return i.path.length ? `${clip(i.path.slice(0, 8).map(String).join('.'), 80)}: ${rule}` : rule;
   });
   if (issues.length > limit) parts.push(`and ${issues.length - limit} more`);
   return parts.join('; ');

@@ -83,7 +83,7 @@ describe('backstop CLI commands', () => {
     const s = setup({ colour: 'blue' });
     const r = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.out).error).toMatchObject({ code: 'MALFORMED_REQUEST', message: expect.stringContaining('Unrecognized key: "colour"') });
+    expect(JSON.parse(r.out).error).toMatchObject({ code: 'MALFORMED_REQUEST', message: expect.stringContaining('task.json: unknown key "colour"') });
     const t = setup({ schedule: {} });
     const r2 = await cli('backup', '--config', t.task, '--data-dir', t.dataDir, '--json');
     expect(JSON.parse(r2.out).error.message).toContain('needs a full or an incremental schedule');

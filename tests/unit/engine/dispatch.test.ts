@@ -114,14 +114,14 @@ describe('describeIssues', () => {
     const res = await dispatch(handlers, 'app.info', Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`key${i}`, i])));
     expect(res).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
     expect(!res.ok && res.message.length).toBeLessThan(300);
-    expect(!res.ok && res.message).toBe('Invalid request for app.info: (input): unknown keys "key0", "key1", "key2", "key3", "key4" and 9995 more');
+    expect(!res.ok && res.message).toBe('Invalid request for app.info: unknown keys "key0", "key1", "key2", "key3", "key4" and 9995 more');
   });
 
   it('names one or a few unknown keys in full, and clips a hostile key name', async () => {
     const { handlers } = recordingHandlers();
     const one = await dispatch(handlers, 'servers.delete', { id: 'x', extra: 1 });
-    expect(one).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST', message: 'Invalid request for servers.delete: (input): unknown key "extra"' });
+    expect(one).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST', message: 'Invalid request for servers.delete: unknown key "extra"' });
     const long = await dispatch(handlers, 'app.info', { ['k'.repeat(5_000)]: 1, b: 2 });
-    expect(!long.ok && long.message).toBe(`Invalid request for app.info: (input): unknown keys "${'k'.repeat(39)}…", "b"`);
+    expect(!long.ok && long.message).toBe(`Invalid request for app.info: unknown keys "${'k'.repeat(39)}…", "b"`);
   });
 });
