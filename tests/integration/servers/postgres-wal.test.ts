@@ -5,7 +5,7 @@
  * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
  * next run a full with "WAL chain broken: …".
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,6 +230,79 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     }
     await engine.close();
   }, 300_000);
+
+  it('ends a pg_receivewal left holding the slot (a killed Backstop) and runs the incremental; names the fix when it may not', async () => {
+    const { engine, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    const active = () => pg.psql(`SELECT coalesce(active_pid::text, '') FROM pg_replication_slots WHERE slot_name = '${slot}' AND active`).trim();
+    // What a killed Backstop leaves behind: its pg_receivewal, still streaming into the spool, with no end position.
+    const orphan = async (user: string, password: string): Promise<ChildProcess> => {
+      const child = spawn(join(PG_BIN, 'pg_receivewal'), ['-D', join(engine.dataDir, 'wal-spool', slot), '-S', slot, '--no-loop', '--synchronous', '-h', pg.host, '-p', String(pg.port), '-U', user, '-w'], {
+        stdio: 'ignore',
+        env: { ...process.env, PGPASSWORD: password },
+      });
+      for (let i = 0; i < 100 && active() === ''; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(active()).not.toBe('');
+      return child;
+    };
+    const exited = (child: ChildProcess) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)));
+
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    pg.psql("INSERT INTO big VALUES (-10, 'before the orphan')", 'shop');
+    const first = await orphan(pg.user, pg.password);
+    const pid = active();
+    pg.psql("INSERT INTO big VALUES (-11, 'while the orphan runs')", 'shop');
+    const inc = await runTask(engine, taskId, 'incremental');
+    expect(inc.status).toBe('success');
+    expect(inc.databases[0]).toMatchObject({ kind: 'incremental', kindReason: null });
+    await exited(first);
+    expect(first.exitCode).not.toBe(0);
+    expect(pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${pid}`).trim()).toBe('0');
+    // The chain goes on: the next incremental continues where this one ended.
+    pg.psql("INSERT INTO big VALUES (-12, 'after')", 'shop');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+
+    // A task whose role may not end the holder (a superuser's pg_receivewal): CONFLICT naming the process and the fix; the chain is kept.
+    pg.psql("CREATE ROLE replonly LOGIN REPLICATION PASSWORD 'replonly-pw' IN ROLE pg_read_all_data, pg_monitor");
+    const task = data(await engine.call('tasks.list', undefined)).find((t) => t.id === taskId)!;
+    const weak = data(await engine.call('servers.create', { kind: 'postgres', name: 'replonly', host: pg.host, port: pg.port, user: 'replonly', password: 'replonly-pw', tls: 'disable' }));
+    const { id: _id, createdAt: _c, updatedAt: _u, ...input } = task;
+    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'replonly', serverId: weak.id }));
+    const weakSlot = slotNameFor(weakTask.id);
+    expect((await runTask(engine, weakTask.id, 'full')).status).toBe('success');
+    const held = spawn(join(PG_BIN, 'pg_receivewal'), ['-D', join(engine.dataDir, 'wal-spool', weakSlot), '-S', weakSlot, '--no-loop', '-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-w'], { stdio: 'ignore', env: { ...process.env, PGPASSWORD: pg.password } });
+    const heldPid = async () => {
+      for (let i = 0; i < 100; i++) {
+        const p = pg.psql(`SELECT coalesce(active_pid::text, '') FROM pg_replication_slots WHERE slot_name = '${weakSlot}' AND active`).trim();
+        if (p) return p;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return '';
+    };
+    const holder = await heldPid();
+    expect(holder).not.toBe('');
+    try {
+      const blocked = await runTask(engine, weakTask.id, 'incremental');
+      expect(blocked.status).toBe('failed');
+      expect(blocked.databases[0]).toMatchObject({ status: 'failed', errorCode: 'CONFLICT' });
+      expect(blocked.databases[0]!.errorMessage).toMatch(
+        new RegExp(`^Replication slot "${weakSlot}" of this task is in use by server process ${holder} \\(most likely a pg_receivewal left running by a Backstop that was stopped abruptly\\) and Backstop may not end it \\(.*\\)\\. Fix: stop that process, or run on the server as a superuser: SELECT pg_terminate_backend\\(${holder}\\); then run the task again\\.$`),
+      );
+      expect(blocked.databases[0]!.errorMessage).not.toContain('replonly-pw');
+      // Nothing was ended or dropped: the slot is still there, held by the same process.
+      expect(pg.psql(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${weakSlot}'`).trim()).toBe(holder);
+    } finally {
+      held.kill('SIGKILL');
+      await exited(held);
+    }
+    // Once the holder is gone, the chain continues with an incremental.
+    for (let i = 0; i < 100 && pg.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = '${weakSlot}'`).trim() === 't'; i++) await new Promise((r) => setTimeout(r, 100));
+    const resumed = await runTask(engine, weakTask.id, 'incremental');
+    expect(resumed.databases[0], resumed.databases[0]!.errorMessage ?? '').toMatchObject({ status: 'success', kind: 'incremental' });
+    data(await engine.call('tasks.delete', { id: weakTask.id }));
+    pg.psql('DROP ROLE replonly');
+    await engine.close();
+  }, 120_000);
 
   it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
     const { engine, taskId, serverId } = await walTask(pg);

@@ -9,7 +9,12 @@
  *   slot reserving WAL from the position flushed now, and returns where the chain starts (system identifier,
  *   timeline, LSN, server time). Everything the base backup that follows needs is then kept
  *   on the server until the task's next incremental has received it.
- * - `receive` (an incremental): commits a heartbeat transaction (so a restore to any moment up
+ * - `receive` (an incremental): first frees the slot when another connection holds it — a
+ *   pg_receivewal left running by a Backstop that was killed keeps the slot active until it
+ *   reaches its end position — by terminating the slot's walsender (`pg_terminate_backend`
+ *   of `active_pid`; the slot is the task's own) and waiting up to SLOT_RELEASE_MS for it to
+ *   become inactive; when it may not or the slot stays active it fails with CONFLICT naming
+ *   the process and the SQL to end it. Then it commits a heartbeat transaction (so a restore to any moment up
  *   to `endTime` finds a commit after it), takes the end position (pg_switch_wal when allowed,
  *   so segments are complete; else pg_current_wal_lsn), then runs `pg_receivewal --slot
  *   --endpos --synchronous` into the spool. The slot advances as pg_receivewal flushes, so
@@ -36,6 +41,8 @@ export const PG_WAL_FORMAT = 'pg-wal-tar';
 const WAL_PAGE = 8192;
 /** Longest pg_receivewal may take to reach the end position. */
 const RECEIVE_TIMEOUT_MS = 10 * 60_000;
+/** Longest to wait for the slot to become inactive after its walsender was told to end. */
+const SLOT_RELEASE_MS = 10_000;
 
 const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
 
@@ -210,12 +217,52 @@ export class WalSource {
     return { ...(await this.position(signal)), startLsn };
   }
 
+  /**
+   * Ends whatever connection holds the task's slot (see the header); resolves once the slot
+   * is free, with the walsender's process id when one had to be ended.
+   */
+  async freeSlot(signal?: AbortSignal): Promise<number | null> {
+    const holder = async (): Promise<number | null> => {
+      const rows = await this.q(
+        `SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND active AND active_pid IS NOT NULL`,
+        `looking up replication slot "${this.slot}"`,
+        signal,
+      );
+      return rows[0]?.[0] ? Number(rows[0][0]) : null;
+    };
+    const pid = await holder();
+    if (pid === null) return null;
+    const stuck = (why: string, cause?: unknown) =>
+      new BackstopError(
+        'CONFLICT',
+        `Replication slot "${this.slot}" of this task is in use by server process ${pid} (most likely a pg_receivewal left running by a Backstop that was stopped abruptly) and ${why}. Fix: stop that process, or run on the server as a superuser: SELECT pg_terminate_backend(${pid}); then run the task again.`,
+        cause === undefined ? undefined : { cause },
+      );
+    try {
+      await this.q(`SELECT pg_terminate_backend(${pid})`, `ending server process ${pid} holding replication slot "${this.slot}"`, signal);
+    } catch (e) {
+      if (e instanceof BackstopError && e.code === 'CANCELED') throw e;
+      throw stuck(`Backstop may not end it (${e instanceof Error ? e.message : String(e)})`, e);
+    }
+    const deadline = Date.now() + SLOT_RELEASE_MS;
+    for (;;) {
+      const still = await holder();
+      if (still === null) return pid;
+      if (Date.now() >= deadline) throw stuck(`it was still active ${SLOT_RELEASE_MS / 1000} seconds after Backstop asked the server to end it`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** An incremental's receipt. See the header. */
   async receive(segmentSize: number, signal?: AbortSignal): Promise<Received> {
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    await this.freeSlot(signal);
+    // EXECUTE is checked when a query starts, for every function it names (even in a CASE
+    // branch not taken): ask first, then name pg_switch_wal only when the role may call it.
+    const mayswitch = (await this.q(`SELECT has_function_privilege('pg_switch_wal()', 'EXECUTE')`, 'checking the right to switch WAL files', signal))[0]?.[0] === 't';
     const rows = await this.q(
       `SELECT to_char(clock_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), pg_current_xact_id();
-       SELECT CASE WHEN has_function_privilege('pg_switch_wal()', 'EXECUTE') THEN pg_switch_wal() ELSE pg_current_wal_lsn() END,
+       SELECT ${mayswitch ? 'pg_switch_wal()' : 'pg_current_wal_lsn()'},
               ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`,
       'marking the end of this WAL backup',
       signal,
