@@ -6,11 +6,10 @@
  * next run a full with "WAL chain broken: …".
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
@@ -103,6 +102,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      await untilRecovered(conn);
       expect((await conn.query("SELECT count(*) FROM big WHERE payload = 'changed'", { database: 'shop' }))[0]?.[0]).toBe('100');
     } finally {
       await running.stop();
@@ -161,6 +161,14 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
     const serverRoot = join(backups, SERVER_FOLDER);
     const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr' });
+    // The temporary clusters go to a private TMPDIR (other test files restore to moments at the same time).
+    const privateTmp = tempDir();
+    chmodSync(privateTmp, 0o755);
+    process.env.TMPDIR = privateTmp;
+    onTestFinished(() => {
+      delete process.env.TMPDIR;
+    });
+    const leftovers = () => readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'));
 
     const two = await one(afterTwo, 'pitr_two');
     expect(two).toMatchObject({ database: 'pitr_two', cluster: false });
@@ -170,7 +178,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await one(afterDrop, 'pitr_dropped');
     expect(pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'", 'pitr_dropped').trim()).toBe('0');
     // No temporary cluster is left behind.
-    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+    expect(leftovers()).toEqual([]);
 
     // The whole cluster into a new data directory (the server folder's base.tar as location), started and queried.
     const parent = tempDir();
@@ -183,6 +191,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     try {
       expect(running.databases).toContain('pitr');
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      await untilRecovered(conn);
       expect((await conn.query('SELECT count(*) FROM ledger', { database: 'pitr' }))[0]?.[0]).toBe('3');
       expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
     } finally {
@@ -209,7 +218,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
       message: expect.stringContaining('needs PostgreSQL 15 server binaries'),
     });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_old_binaries'").trim()).toBe('0');
-    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+    expect(leftovers()).toEqual([]);
 
     // Not enough disk for the temporary cluster (a 1 MB file system as TMPDIR; mounting needs root, as CI runs).
     if (process.getuid?.() === 0) {
@@ -223,7 +232,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
         });
         expect(readdirSync(small)).toEqual([]);
       } finally {
-        delete process.env.TMPDIR;
+        process.env.TMPDIR = privateTmp;
         execFileSync('umount', [small]);
       }
       expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_small'").trim()).toBe('0');
@@ -339,3 +348,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await engine.close();
   });
 });
+
+/** A restored cluster accepts read-only connections while it still replays WAL: wait until it has promoted. */
+async function untilRecovered(conn: PgConnection): Promise<void> {
+  for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await new Promise((r) => setTimeout(r, 100));
+}
