@@ -22,6 +22,7 @@ import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { restoreFromWal } from './restore-at.ts';
 import { restoreToMoment } from '../../engine/restore/restore-to-moment.ts';
+import { pointsOnly } from '../../engine/restore/restore-at.ts';
 import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import type { S3Credentials } from '../../engine/storage/index.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
@@ -134,7 +135,8 @@ export async function restoreCommand(
     return momentRestore(engine, w, key, opts.asOf, opts);
   }
   if (opts.asOf !== undefined || opts.point === undefined) {
-    throw new BackstopError('VALIDATION', 'This backup has restore points only: restoring to a moment (--as-of) needs a PostgreSQL snapshot task (base backup + WAL) or a MariaDB server with the binary log. Choose a point with --point ID|latest ("backstop points <location>" lists them).');
+    const e = pointsOnly();
+    throw new BackstopError(e.code, `${e.message} On the command line: --point ID|latest ("backstop points <location>" lists them).`);
   }
   const id = await pointId(repo, opts.point);
   const cluster = toRestorePoint(await repo.getPoint(id)).format === PG_BASEBACKUP_STREAM.format;

@@ -59,7 +59,7 @@ export async function restoreAt(
   if (spec.sourceDatabase) throw new BackstopError('VALIDATION', 'A source database applies only to a PostgreSQL cluster backup (the server folder ~server); this folder holds one database: restore it directly.');
   // A MySQL/MariaDB database folder (its dumps), as the CLI tells it (cli/commands/location.ts).
   if (!asOf || !points.some((p) => p.meta.format === 'mysql-sql')) {
-    throw new BackstopError('OUT_OF_RANGE', 'This backup can only be restored to one of its restore points: moments are reachable for a PostgreSQL cluster backup with WAL and a MySQL/MariaDB database with the binary log. Choose a restore point.');
+    throw pointsOnly();
   }
   if (!spec.server) throw new BackstopError('VALIDATION', 'Choose the MySQL/MariaDB server to restore to.');
   progress({ phase: 'restoring', unit: 'bytes', done: 0, total: null });
@@ -76,4 +76,12 @@ export async function restoreAt(
   });
   progress({ phase: 'done', unit: 'bytes', done: 1, total: 1 });
   return { database: r.database, path: r.path, notes: r.notes };
+}
+
+/** A moment asked of a backup that has restore points only (logical PostgreSQL, SQLite, MariaDB without its log): nothing is created. */
+export function pointsOnly(): BackstopError {
+  return new BackstopError(
+    'OUT_OF_RANGE',
+    'This backup can only be restored to one of its restore points: moments are reachable for a PostgreSQL cluster backup with WAL and a MySQL/MariaDB database with the binary log. Choose a restore point.',
+  );
 }

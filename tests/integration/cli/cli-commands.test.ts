@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -63,6 +63,12 @@ describe('backstop CLI commands', () => {
     const db = new Database(join(s.folder, 'copy.sqlite'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n).toBe(3503);
     db.close();
+
+    // A moment of a backup that has restore points only: OUT_OF_RANGE naming --point, nothing created.
+    const moment = await cli('restore', s.location, '--as-of', new Date().toISOString(), '--server', s.serverFile, '--database', 'at.sqlite', '--data-dir', s.dataDir, '--json');
+    expect(moment.code).toBe(1);
+    expect(JSON.parse(moment.out).error).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/only be restored to one of its restore points.*--point ID\|latest/) });
+    expect(existsSync(join(s.folder, 'at.sqlite'))).toBe(false);
 
     const out = join(tempDir(), 'chinook-extracted.sqlite');
     const extract = await cli('extract', s.location, '--point', points[0].id, '--out', out, '--data-dir', s.dataDir, '--json');
