@@ -127,6 +127,11 @@ function quotedList(names: readonly string[]): string {
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }
 
+/** A per-database run asked of a task whose backup is taken once for the whole server (a cluster snapshot). */
+function wholeServerOnly(task: Task): BackstopError {
+  return new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
+}
+
 /** VALIDATION naming the databases of `only` that the server does not have or the task excludes. */
 function unknownOnly(task: Task, only: readonly string[], onServer: readonly string[]): void {
   const present = new Set(onServer);
@@ -187,9 +192,7 @@ export class TaskRunner {
     const { task, server } = resolved;
     const connector = connectorFor(server, { password: resolved.password, toolPaths: resolved.toolPaths ?? this.deps.toolPaths() });
     const support = connector.support(task.type);
-    if (support.available && support.scope !== 'database') {
-      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
-    }
+    if (support.available && support.scope !== 'database') throw wholeServerOnly(task);
     unknownOnly(task, only, await connector.listDatabases(signal ? { signal } : {}));
   }
 
@@ -260,9 +263,7 @@ export class TaskRunner {
     const jobs: { database: string; folder: string; serverStream: boolean }[] = [];
     const skipped: SkippedDatabase[] = [];
     const only = resolved.only ? new Set(resolved.only) : null;
-    if (only && support.scope !== 'database') {
-      throw new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
-    }
+    if (only && support.scope !== 'database') throw wholeServerOnly(task);
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
       const all = await connector.listDatabases({ signal });
@@ -307,7 +308,7 @@ export class TaskRunner {
     }
     // MySQL/MariaDB: the binary log since the last run, stored every run; incrementals use it (or say why they cannot).
     const changeLog = connector.logIncrementals && task.type === 'logical' ? await connector.logIncrementals({ signal }) : null;
-    const logJob = changeLog?.available ? { database: changeLog.stream.name, folder: join(SERVER_FOLDER, encodeDatabaseFolder(changeLog.stream.name)), serverStream: true } : null;
+    const logJob = changeLog?.available ? { database: changeLog.stream.name, folder: `${SERVER_FOLDER}/${encodeDatabaseFolder(changeLog.stream.name)}`, serverStream: true } : null;
     if (logJob) jobs.push(logJob);
     let incrementalSource: BackupJobSpec['incrementalSource'] =
       changeLog && kind === 'incremental' ? (changeLog.available ? { from: 'log' } : { from: 'dump', reason: changeLog.message }) : undefined;
