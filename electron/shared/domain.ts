@@ -385,11 +385,26 @@ export interface RetentionPreview {
   error: { code: string; message: string } | null;
 }
 
-export interface S3ProbeReport {
+export type ProbeStepName = 'put' | 'get' | 'list' | 'delete';
+
+/** One step of a destination's "Test connection"; `skipped` when an earlier step failed. */
+export interface ProbeStep {
+  step: ProbeStepName;
   ok: boolean;
-  steps: { step: 'put' | 'get' | 'list' | 'delete'; ok: boolean; code?: string; message?: string }[];
+  skipped?: boolean;
+  /** BackstopError code, or 'MISMATCH' when get returned other bytes than were put, 'MISSING' when list did not show the object. */
+  code?: string;
+  message?: string;
+}
+
+/** A destination's "Test connection": each step, and the hint naming the most likely fix when one failed. */
+export interface ProbeReport {
+  ok: boolean;
+  steps: ProbeStep[];
   hint?: string;
 }
+
+export type S3ProbeReport = ProbeReport;
 
 // ───────────── restore ─────────────
 

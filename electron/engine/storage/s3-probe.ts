@@ -1,52 +1,24 @@
 /**
- * "Test connection" for an S3 destination: puts, reads back, lists and deletes one small
- * probe object (`<prefix>/backstop-probe-<random>`) and reports each step.
- *
- * Contract: never throws for a storage failure (only for invalid options); every step
- * that ran has `ok` and, when it failed, the BackstopError code and message (secret-free).
- * get and delete run only after a successful put; a skipped step is `{ ok: false,
- * skipped: true }`. The read-back compares bytes, so a server that stores something else
- * than was sent (aws-chunked framing stored verbatim) fails the probe. `hint` names the
- * most likely fix: bad access key / secret, expired token, clock, missing bucket, wrong
- * region, path-style needed, checksum headers unsupported, a missing permission for a
- * particular operation, unreachable endpoint. The probe object is deleted when possible.
+ * "Test connection" for an S3 destination (storage/probe.ts's put/get/list/delete probe at
+ * the prefix) with S3's own hint: the most likely fix for bad access key / secret, expired
+ * token, clock, missing bucket, wrong region, path-style needed, checksum headers
+ * unsupported, a missing permission for a particular operation, unreachable endpoint.
  */
-import { randomBytes } from 'node:crypto';
-import { isBackstopError } from '../../shared/result.ts';
+import type { ProbeReport, ProbeStep, ProbeStepName } from '../../shared/domain.ts';
+import { probeBackend, type ProbeFailure } from './probe.ts';
 import { S3Backend, type S3BackendOptions } from './s3-backend.ts';
 import { classifyS3Error, publicEndpoint, type S3ErrorInfo } from './s3-errors.ts';
 
-export type S3ProbeStepName = 'put' | 'get' | 'list' | 'delete';
-
-export interface S3ProbeStep {
-  step: S3ProbeStepName;
-  ok: boolean;
-  /** True when the step was not tried because an earlier one failed. */
-  skipped?: boolean;
-  /** BackstopError code, or 'MISMATCH' when get returned other bytes than were put, 'MISSING' when list did not show the object. */
-  code?: string;
-  message?: string;
-}
-
-export interface S3ProbeReport {
-  ok: boolean;
-  steps: S3ProbeStep[];
-  hint?: string;
-}
-
-const PERMISSION: Record<S3ProbeStepName, string> = {
+const PERMISSION: Record<ProbeStepName, string> = {
   put: 's3:PutObject',
   get: 's3:GetObject',
   list: 's3:ListBucket',
   delete: 's3:DeleteObject',
 };
 
-interface Failure {
-  step: S3ProbeStepName;
-  info: S3ErrorInfo | null;
-}
+type Failure = ProbeFailure<S3ErrorInfo>;
 
-function hintFor(options: S3BackendOptions, steps: S3ProbeStep[], failures: Failure[]): string | undefined {
+function hintFor(options: S3BackendOptions, steps: ProbeStep[], failures: Failure[]): string | undefined {
   const kinds = new Set(failures.map((f) => f.info?.kind));
   const first = failures.find((f) => f.info)?.info;
   const where = publicEndpoint(options.endpoint) ?? `AWS region ${options.region}`;
@@ -87,51 +59,7 @@ function hintFor(options: S3BackendOptions, steps: S3ProbeStep[], failures: Fail
 }
 
 /** Runs the probe against the given settings. Uses a non-retrying backend so failures show quickly. */
-export async function probeS3(options: S3BackendOptions): Promise<S3ProbeReport> {
+export function probeS3(options: S3BackendOptions): Promise<ProbeReport> {
   const backend = new S3Backend({ ...options, maxAttempts: options.maxAttempts ?? 2, connectTimeoutMs: options.connectTimeoutMs ?? 5_000, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
-  const key = `backstop-probe-${randomBytes(8).toString('hex')}`;
-  const payload = randomBytes(64);
-  const steps: S3ProbeStep[] = [];
-  const failures: Failure[] = [];
-  const run = async (step: S3ProbeStepName, fn: () => Promise<{ code: string; message: string } | null>): Promise<boolean> => {
-    try {
-      const problem = await fn();
-      steps.push(problem ? { step, ok: false, ...problem } : { step, ok: true });
-      if (problem) failures.push({ step, info: null });
-      return !problem;
-    } catch (e) {
-      const info = classifyS3Error(isBackstopError(e) && e.cause !== undefined ? e.cause : e);
-      steps.push({ step, ok: false, code: isBackstopError(e) ? e.code : 'STORAGE', message: isBackstopError(e) ? e.message : `${step} failed unexpectedly.` });
-      failures.push({ step, info });
-      return false;
-    }
-  };
-  const skip = (step: S3ProbeStepName) => steps.push({ step, ok: false, skipped: true, message: `not tried: put failed` });
-  try {
-    const put = await run('put', async () => {
-      await backend.put(key, payload);
-      return null;
-    });
-    if (put) {
-      await run('get', async () => {
-        const got = await backend.get(key);
-        return got.equals(payload) ? null : { code: 'MISMATCH', message: `read back ${got.length} bytes that differ from the ${payload.length} bytes written.` };
-      });
-    } else skip('get');
-    await run('list', async () => {
-      const found = (await backend.list('backstop-probe-')).some((o) => o.key === key);
-      return found || !put ? null : { code: 'MISSING', message: 'the listing did not include the object just written.' };
-    });
-    if (put) {
-      await run('delete', async () => {
-        await backend.delete(key);
-        return null;
-      });
-    } else skip('delete');
-  } finally {
-    await backend.close();
-  }
-  const ok = steps.every((s) => s.ok);
-  const hint = ok ? undefined : hintFor(options, steps, failures);
-  return hint ? { ok, steps, hint } : { ok, steps };
+  return probeBackend(backend, { classify: classifyS3Error, hint: (steps, failures) => hintFor(options, steps, failures) });
 }
