@@ -176,7 +176,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     const { server, password } = await resolveServer(task.serverId);
     const key = task.encryption.mode === 'key' ? await keys.key(task.encryption.keyRef) : null;
     const notifications = await channelsForTask(task, settings.get(), secrets, dataDir, (c) => logger.warn({ taskId, channel: c.id }, 'notification channel left out: its URL or the SMTP server is missing'));
-    return { task, server, password, key, s3Credentials: await loadCredentials(secrets, task.destinations), persisted: true, notifications };
+    return { task, server, password, key, credentials: await loadCredentials(secrets, task.destinations), persisted: true, notifications };
   }
 
   async function resolveServer(id: string) {
@@ -307,7 +307,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     status: { taskDatabases, restoredDatabases },
     restore: { restores, findKey, dataDir },
-    s3: { secrets },
+    destinations: { secrets },
     notifications: { settings, secrets, notifier, events, dataDir, now },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');

@@ -149,6 +149,20 @@ export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Des
 export type Destination = z.infer<typeof Destination>;
 
 /**
+ * A destination's secret as the window or a script enters it, for the keychain (one
+ * variant per kind that needs one; the destination then keeps only the returned reference).
+ */
+export const DestinationSecret = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('s3'),
+    accessKeyId: z.string().min(1).max(256),
+    secretAccessKey: z.string().min(1).max(1024),
+    sessionToken: z.string().min(1).max(4096).optional(),
+  }),
+]);
+export type DestinationSecret = z.infer<typeof DestinationSecret>;
+
+/**
  * Commands run around each database's backup (argv arrays, never a shell string), with the
  * database's name in BACKSTOP_DATABASE; what a failing one does: fail the run, skip the
  * database, or only warn.
@@ -403,8 +417,6 @@ export interface ProbeReport {
   steps: ProbeStep[];
   hint?: string;
 }
-
-export type S3ProbeReport = ProbeReport;
 
 // ───────────── restore ─────────────
 

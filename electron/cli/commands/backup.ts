@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import type { S3Credentials } from '../../engine/storage/index.ts';
+import type { Credentials } from '../../engine/destinations/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
@@ -54,16 +54,16 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     key = keyFromOptions(keyFile) ?? (f.encryption.keyFile ? keyFromFile(resolve(base, f.encryption.keyFile)) : null) ?? (f.encryption.keyEnv ? keyFromEnv(f.encryption.keyEnv) : null);
     if (!key) throw new BackstopError('KEY_REQUIRED', `This task encrypts: give its key with --key-file FILE, BACKSTOP_KEY, or keyFile/keyEnv in the task file. No key yet? "backstop keys generate --out FILE" makes one.`);
   }
-  const s3Credentials: (S3Credentials | null)[] = [];
+  const credentials: (Credentials | null)[] = [];
   const destinations: Destination[] = f.destinations.map((d) => {
     if (d.kind === 'local') {
-      s3Credentials.push(null);
+      credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
     const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;
-    s3Credentials.push({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
+    credentials.push({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
     return {
       kind: 's3',
       bucket: d.bucket,
@@ -96,7 +96,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, s3Credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications };
+  return { task, server, password, key, credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications };
 }
 
 /**
@@ -140,9 +140,9 @@ export async function backupCommand(
   keyFile: string | undefined,
   only?: string[],
 ): Promise<RunSummary> {
-  const { task, server, password, key, s3Credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
+  const { task, server, password, key, credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
   const notifications = channelsFromFile(files, configPath, engine.dataDir, (v) => engine.redactor.register(v));
-  const resolved: ResolvedTask = { task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
+  const resolved: ResolvedTask = { task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
   if (only) {
     try {
       await engine.runner.checkOnly(resolved, only);

@@ -10,7 +10,7 @@ import { inFileTerms } from '../task-file.ts';
 import { loadTaskFile } from './backup.ts';
 
 export async function testRestoreCommand(engine: Engine, configPath: string, keyFile: string | undefined): Promise<TestRestoreSummary> {
-  const { task, server, password, key, s3Credentials, toolPaths } = loadTaskFile(configPath, keyFile);
-  const summary = await engine.testRestores.run({ task, server, password, key, s3Credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, 'cli');
+  const { task, server, password, key, credentials, toolPaths } = loadTaskFile(configPath, keyFile);
+  const summary = await engine.testRestores.run({ task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}) }, 'cli');
   return { ...summary, error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null };
 }

@@ -25,7 +25,7 @@ import { deleteTask } from '../tasks/delete-task.ts';
 import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
-import { createS3Handlers } from './s3-handlers.ts';
+import { createDestinationHandlers } from './destination-handlers.ts';
 import { createNotificationHandlers, type NotificationHandlerDeps } from './notification-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
@@ -44,7 +44,7 @@ export interface HandlerContext {
   runner: TaskRunner;
   status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
-  s3: { secrets: SecretStore };
+  destinations: { secrets: SecretStore };
   notifications: NotificationHandlerDeps;
 }
 
@@ -168,7 +168,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       now: ctx.now,
     }),
     ...createRestoreHandlers({ ...ctx.restore, servers: ctx.servers, tasks: ctx.tasks, events: ctx.events, now: ctx.now }),
-    ...createS3Handlers(ctx.s3),
+    ...createDestinationHandlers(ctx.destinations),
     ...createNotificationHandlers(ctx.notifications),
   };
 }

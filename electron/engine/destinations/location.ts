@@ -18,18 +18,18 @@
  *   credentials and has none → VALIDATION when its backend is opened.
  * - `close()` closes the backend this Location opened (children and siblings are Locations
  *   of their own and close themselves); it is idempotent.
- * Adding a destination kind: its Backend, one entry in KINDS below and one in the text
- * table of location-text.ts (both are exhaustive over `Destination['kind']`).
+ * Adding a destination kind: its Backend, one entry in KINDS below (and in SECRETS when it
+ * has a secret) and one in the text table of location-text.ts (all exhaustive over the kinds).
  */
-import type { BackupLocation, Destination } from '../../shared/domain.ts';
+import type { BackupLocation, Destination, DestinationSecret, ProbeReport, ProbeStep } from '../../shared/domain.ts';
 import { destinationDisplay, destinationId, joinPath, placeText, trimSlashes } from '../../shared/location-text.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createS3Backend, LocalBackend, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
-import { loadS3Credentials } from './s3-credentials.ts';
+import { createS3Backend, LocalBackend, probeBackend, probeS3, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
 import { join } from 'node:path';
 
 /** What a destination needs to be reached besides its settings (S3: an access key); null when nothing. */
@@ -46,6 +46,8 @@ interface Kind<D extends Destination> {
   sameKey(d: D, resolvePath: (p: string) => string): string;
   /** `path` under the destination's root as a backup folder's location (what the restore browser hands back). */
   backupLocation(d: D, path: string): BackupLocation;
+  /** "Test connection" at the destination's root (storage/probe.ts with the kind's own hints). */
+  probe(d: D, credentials: Credentials | null): Promise<ProbeReport>;
 }
 
 const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }>> } = {
@@ -54,14 +56,29 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     credentials: async () => null,
     sameKey: (d, resolvePath) => `local:${resolvePath(d.path)}`,
     backupLocation: (d, path) => ({ kind: 'local', path: path ? join(d.path, ...path.split('/')) : d.path }),
+    probe: (d) => probeBackend(new LocalBackend(d.path), { classify: () => null, hint: localProbeHint }),
   },
   s3: {
     open: (d, path, credentials) => createS3Backend(s3BackendOptions(d, path, credentials)),
     credentials: (d, secrets) => loadS3Credentials(secrets, d.credentialsRef),
     sameKey: (d) => `s3:${d.endpoint ?? ''}/${d.bucket}/${trimSlashes(d.prefix)}`,
     backupLocation: ({ storageClass: _s, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
+    probe: (d, credentials) => probeS3(s3BackendOptions(d, '', credentials)),
   },
 };
+
+/** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
+const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Extract<DestinationSecret, { kind: K }>, ref?: string) => Promise<string> } = {
+  s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
+};
+
+function localProbeHint(steps: ProbeStep[]): string | undefined {
+  const failed = steps.find((s) => !s.ok && !s.skipped);
+  if (failed?.code === 'NOT_FOUND') return 'The folder does not exist. Create it, or choose another folder.';
+  if (failed?.code === 'PERMISSION_DENIED') return 'This folder cannot be written by the user Backstop runs as. Fix its permissions, or choose another folder.';
+  if (failed?.code === 'DISK_FULL') return 'The disk holding this folder is full. Free space, or choose a folder on another disk.';
+  return failed ? 'The folder could not be used. See the failed step for details.' : undefined;
+}
 
 function kindOf<D extends Destination>(d: D): Kind<D> {
   return KINDS[d.kind] as unknown as Kind<D>;
@@ -93,6 +110,17 @@ export function credentialsOf(secrets: SecretStore, place: Destination | BackupL
 /** The credentials of each destination, same order (null for those that need none). */
 export function loadCredentials(secrets: SecretStore, destinations: readonly Destination[]): Promise<(Credentials | null)[]> {
   return Promise.all(destinations.map((d) => credentialsOf(secrets, d)));
+}
+
+/** Stores a destination's secret in the keychain; the reference its destination keeps. */
+export function saveDestinationSecret(secrets: SecretStore, secret: DestinationSecret, ref?: string): Promise<string> {
+  const save = SECRETS[secret.kind] as (secrets: SecretStore, s: DestinationSecret, ref?: string) => Promise<string>;
+  return save(secrets, secret, ref);
+}
+
+/** "Test connection" for a destination, its credentials loaded from the keychain. */
+export async function probeDestination(secrets: SecretStore, d: Destination): Promise<ProbeReport> {
+  return kindOf(d).probe(d, await credentialsOf(secrets, d));
 }
 
 /** The destination behind a backup folder's location: its folder is the destination's root. */

@@ -34,7 +34,8 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, PG_BASEBACKUP_STREAM, SERVER_FOLDER, slotNameFor, type ToolPaths } from '../servers/index.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
-import { newUploadBudget, type S3Credentials } from '../storage/index.ts';
+import { newUploadBudget } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
 import { runHook } from './hooks.ts';
 import type { HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
@@ -48,8 +49,8 @@ export interface ResolvedTask {
   key: Buffer | null;
   /** Stored in the app database (file-based CLI tasks are not). */
   persisted: boolean;
-  /** S3 credentials for each destination of the task (null for local ones), same order. */
-  s3Credentials: (S3Credentials | null)[];
+  /** The credentials of each destination of the task (null for those that need none), same order. */
+  credentials: (Credentials | null)[];
   /** Client-tool folders for this run (a CLI task file's `tools`); default: the settings'. */
   toolPaths?: ToolPaths;
   /** Back up just these databases (no server-level streams); undefined = the whole server. */
@@ -368,7 +369,7 @@ export class TaskRunner {
         engineVersion,
         dumpToolVersion,
         destinations: task.destinations,
-        credentials: resolved.s3Credentials,
+        credentials: resolved.credentials,
         retention: task.retention,
         encoderWorkers: this.deps.encoderWorkers,
         ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),

@@ -87,7 +87,7 @@ export class TestRestoreService {
         }
       }
       const destination = task.destinations[0]!;
-      const credentials = resolved.s3Credentials[0] ?? null;
+      const credentials = resolved.credentials[0] ?? null;
       const all = await listBackupFolders(destination, credentials);
       const folders = all.filter((f) => !f.serverStream);
       if (folders.length === 0 && all.length > 0) {

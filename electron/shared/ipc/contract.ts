@@ -22,7 +22,7 @@ import {
   Id,
   PointId,
   Retention,
-  S3Destination,
+  DestinationSecret,
   Schedule,
   RestoreOptions,
   PointKind,
@@ -36,7 +36,7 @@ import {
   type NotificationChannelSetting,
   type ActiveRun,
   type RetentionPreview,
-  type S3ProbeReport,
+  type ProbeReport,
   type ServerCheck,
   type TaskStatus,
   type ToolInfo,
@@ -104,20 +104,13 @@ export const commands = {
   'schedule.preview': { input: z.strictObject({ schedule: Schedule, count: z.number().int().min(1).max(20).default(5) }), result: returns<{ at: string; kind: 'full' | 'incremental' }[]>() },
   /** What retention would delete now at each destination of a task (with `retention` overriding the saved policy). */
   'retention.preview': { input: z.strictObject({ taskId: Id, retention: Retention.optional() }), result: returns<RetentionPreview[]>() },
-  /** Stores S3 credentials in the keychain; returns the reference a destination keeps. */
-  's3.saveCredentials': {
-    input: z.strictObject({
-      accessKeyId: z.string().min(1).max(256),
-      secretAccessKey: z.string().min(1).max(1024),
-      sessionToken: z.string().min(1).max(4096).optional(),
-      credentialsRef: z.string().min(1).max(200).optional(),
-    }),
+  /** Stores a destination's secret in the keychain (replacing `credentialsRef` when given); returns the reference the destination keeps. */
+  'destinations.saveCredentials': {
+    input: z.strictObject({ secret: DestinationSecret, credentialsRef: z.string().min(1).max(200).optional() }),
     result: returns<{ credentialsRef: string }>(),
   },
-  /** Writes, reads, lists and deletes a probe object; says exactly what failed. */
-  's3.test': { input: z.strictObject({ destination: S3Destination }), result: returns<S3ProbeReport>() },
-  /** The database folders under a task destination's root (the S3 restore browser). */
-  's3.listFolders': { input: z.strictObject({ destination: S3Destination }), result: returns<{ folder: string; database: string | null }[]>() },
+  /** "Test connection": writes, reads, lists and deletes a probe object at the destination's root; says exactly what failed. */
+  'destinations.test': { input: z.strictObject({ destination: Destination }), result: returns<ProbeReport>() },
   /** `databases`: back up just these (names as the server lists them); VALIDATION for one the server lacks or the task excludes. */
   'tasks.runNow': {
     input: z.strictObject({ id: Id, kind: PointKind.optional(), databases: z.array(z.string().min(1).max(256)).min(1).max(1000).optional() }),

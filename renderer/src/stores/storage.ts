@@ -1,5 +1,5 @@
 /**
- * S3 destinations (credentials into the keychain, a probe of the bucket) and the native
+ * Destinations (a secret into the keychain, "Test connection") and the native
  * folder/file dialogs. (What a destination root holds is the restore store's `listFolders`.)
  *
  * Contract: actions never reject; null with the matching error set. A dialog the user
@@ -7,31 +7,26 @@
  */
 import { defineStore } from 'pinia';
 import { shallowRef } from 'vue';
-import type { S3ProbeReport } from '@shared/domain.ts';
-import type { CommandInput } from '@shared/ipc/contract.ts';
+import type { Destination, DestinationSecret, ProbeReport } from '@shared/domain.ts';
 import { call } from '../api';
 import { useAction } from './resource';
-
-type S3Destination = CommandInput<'s3.test'>['destination'];
 
 export const useStorageStore = defineStore('storage', () => {
   const credentialsAction = useAction();
   const probeAction = useAction();
   const dialogAction = useAction();
-  const probe = shallowRef<S3ProbeReport | null>(null);
+  const probe = shallowRef<ProbeReport | null>(null);
 
-  /** Stores access key id + secret in the keychain (replacing `credentialsRef` when given); resolves to the reference. */
-  async function saveCredentials(accessKeyId: string, secretAccessKey: string, credentialsRef?: string | null): Promise<string | null> {
-    const answer = await credentialsAction.run(() =>
-      call('s3.saveCredentials', { accessKeyId, secretAccessKey, ...(credentialsRef ? { credentialsRef } : {}) }),
-    );
+  /** Stores a destination's secret in the keychain (replacing `credentialsRef` when given); resolves to the reference. */
+  async function saveCredentials(secret: DestinationSecret, credentialsRef?: string | null): Promise<string | null> {
+    const answer = await credentialsAction.run(() => call('destinations.saveCredentials', { secret, ...(credentialsRef ? { credentialsRef } : {}) }));
     return answer?.credentialsRef ?? null;
   }
 
   /** Writes, reads, lists and deletes a probe object; the report names each step's outcome. */
-  async function testS3(destination: S3Destination): Promise<S3ProbeReport | null> {
+  async function testDestination(destination: Destination): Promise<ProbeReport | null> {
     probe.value = null;
-    const report = await probeAction.run(() => call('s3.test', { destination }));
+    const report = await probeAction.run(() => call('destinations.test', { destination }));
     probe.value = report;
     return report;
   }
@@ -52,7 +47,7 @@ export const useStorageStore = defineStore('storage', () => {
     saveCredentials,
     savingCredentials: credentialsAction.pending,
     credentialsError: credentialsAction.error,
-    testS3,
+    testDestination,
     probe,
     probing: probeAction.pending,
     probeError: probeAction.error,

@@ -108,7 +108,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     const storage = useStorageStore();
     for (const d of draft.destinations) {
       if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
-      const ref = await storage.saveCredentials(d.accessKeyId.trim(), d.secretAccessKey, d.credentialsRef);
+      const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
       if (!ref) {
         saveError.value = storage.credentialsError;
         return false;

@@ -43,7 +43,7 @@ describe('secrets never leave the keychain', () => {
 
     const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
     const s3Secret = `${S3RVER_CREDENTIALS.secretAccessKey}`;
-    const { credentialsRef } = data(await engine.call('s3.saveCredentials', { ...S3RVER_CREDENTIALS }));
+    const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
     const key = data(await engine.call('keys.generate', undefined));
     const keyText = data(await engine.call('keys.reveal', { keyRef: key.keyRef })).key;
     data(await engine.call('keys.markExported', { keyRef: key.keyRef, method: 'clipboard' }));

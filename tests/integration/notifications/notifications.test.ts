@@ -150,10 +150,10 @@ describe('delivery never holds up a backup', () => {
     vi.stubEnv('BEAT_URL', `${beat.url}/b`);
     const s = setup([{ kind: 'webhook', urlEnv: 'HOOK_URL', on: ['all'] }, { kind: 'heartbeat', urlEnv: 'BEAT_URL' }]);
     const engine = await testEngine({ notifyRetry: { attempts: 6, baseDelayMs: 300, timeoutMs: 5_000 } });
-    const { task, server, password, key, s3Credentials } = loadTaskFile(s.task, undefined);
+    const { task, server, password, key, credentials } = loadTaskFile(s.task, undefined);
     const { channelsFromFile } = await import('../../../electron/cli/commands/backup.ts');
     const notifications = channelsFromFile([{ kind: 'webhook', urlEnv: 'HOOK_URL', preset: 'json', on: ['all'] }, { kind: 'heartbeat', urlEnv: 'BEAT_URL', method: 'GET' }], s.task, engine.dataDir, () => {});
-    const { done } = engine.runner.start({ task, server, password, key, s3Credentials, persisted: false, notifications }, 'full', 'cli');
+    const { done } = engine.runner.start({ task, server, password, key, credentials, persisted: false, notifications }, 'full', 'cli');
     const summary = await done;
     expect(summary.status).toBe('success');
     // The run is finished and recorded while the webhook is still undelivered.

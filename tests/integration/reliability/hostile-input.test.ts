@@ -188,7 +188,7 @@ describe('malformed cron', () => {
 // ───────────── IPC fuzz ─────────────
 
 /** Commands whose valid payload would start long work, touch files outside the test or generate keys: their random payloads are only sent when they fail validation. */
-const NO_VALID_CALLS = new Set<CommandName>(['demo.setup', 'tasks.runNow', 'restore.start', 'restore.verify', 'keys.generate', 'keys.import', 'keys.saveToFile', 'servers.test', 's3.test', 's3.listFolders', 'tools.detect', 'servers.databases', 'settings.set', 's3.saveCredentials', 'destinations.createFolder']);
+const NO_VALID_CALLS = new Set<CommandName>(['demo.setup', 'tasks.runNow', 'restore.start', 'restore.verify', 'keys.generate', 'keys.import', 'keys.saveToFile', 'servers.test', 'destinations.test', 'tools.detect', 'servers.databases', 'settings.set', 'destinations.saveCredentials', 'destinations.createFolder']);
 
 function hostileValues(rand: () => number): unknown[] {
   const deep: Record<string, unknown> = {};
@@ -356,10 +356,10 @@ describe('secrets', () => {
   it('no password, S3 secret or key used above is in the app database, logs, history or events', async () => {
     const e = await theEngine();
     // Use an S3 secret for real: stored in the keychain, then used to sign a request that fails.
-    const saved = await e.call('s3.saveCredentials', { accessKeyId: 'AKIARELIABILITYTEST', secretAccessKey: S3_SECRET });
+    const saved = await e.call('destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: 'AKIARELIABILITYTEST', secretAccessKey: S3_SECRET } });
     expect(saved.ok).toBe(true);
     const ref = saved.ok ? (saved.data as { credentialsRef: string }).credentialsRef : '';
-    const probe = await e.call('s3.test', { destination: { kind: 's3', bucket: 'nobucket', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: ref } });
+    const probe = await e.call('destinations.test', { destination: { kind: 's3', bucket: 'nobucket', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: ref } });
     expect(JSON.stringify(probe)).not.toContain(S3_SECRET);
     const history = JSON.stringify(data(await e.call('history.list', { limit: 1000 })));
     const dataDir = e.dataDir;

@@ -38,7 +38,7 @@ async function setup() {
   db.exec("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO note (body) VALUES ('remember the milk')");
   db.close();
   const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
-  const { credentialsRef } = data(await engine.call('s3.saveCredentials', { ...S3RVER_CREDENTIALS }));
+  const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
   const s3dest: Destination = {
     kind: 's3',
     bucket: 'backstop',
@@ -97,7 +97,7 @@ describe('task with a local and an S3 destination', () => {
     expect(existsSync(join(local, readable))).toBe(false);
     const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(local, legacy) } }));
     expect(info.points.map((p) => p.kind)).toEqual(['full', 'incremental']);
-    const listed = data(await engine.call('s3.listFolders', { destination: s3dest }));
+    const listed = data(await engine.call('restore.folders', { destination: s3dest })).filter((f) => !f.serverStream);
     expect(listed.map((f) => [f.folder, f.database])).toEqual([
       [encodeDatabaseFolder('chinook.sqlite'), 'chinook.sqlite'],
       [encodeDatabaseFolder('notes.db'), 'notes.db'],
@@ -109,7 +109,7 @@ describe('task with a local and an S3 destination', () => {
 
   it('writes every database to both, records each destination, and restores from S3', async () => {
     const { engine, folder, server, task, s3dest } = await setup();
-    expect(data(await engine.call('s3.test', { destination: s3dest }))).toMatchObject({ ok: true });
+    expect(data(await engine.call('destinations.test', { destination: s3dest }))).toMatchObject({ ok: true });
     const run = await runTask(engine, task.id, 'full');
     expect(run.status).toBe('success');
     expect(run.databases.map((d) => [d.database, d.destination.split(':')[0], d.status]).sort()).toEqual([
@@ -118,10 +118,10 @@ describe('task with a local and an S3 destination', () => {
       ['notes.db', 'local', 'success'],
       ['notes.db', 's3', 'success'],
     ]);
-    const folders = data(await engine.call('s3.listFolders', { destination: s3dest }));
-    expect(folders).toEqual([
-      { folder: encodeDatabaseFolder('chinook.sqlite'), database: 'chinook.sqlite' },
-      { folder: encodeDatabaseFolder('notes.db'), database: 'notes.db' },
+    const folders = data(await engine.call('restore.folders', { destination: s3dest })).filter((f) => !f.serverStream);
+    expect(folders.map((f) => [f.folder, f.database])).toEqual([
+      [encodeDatabaseFolder('chinook.sqlite'), 'chinook.sqlite'],
+      [encodeDatabaseFolder('notes.db'), 'notes.db'],
     ]);
     const location = {
       kind: 's3' as const,
@@ -181,7 +181,7 @@ describe('task with a local and an S3 destination', () => {
     expect(lookup.errorMessage).toMatch(/^Nothing was written: .*127\.0\.0\.1:9/);
     expect(lookup.pointId).toBeNull();
     expect(existsSync(join(local, encodeDatabaseFolder('Chinook.sqlite'), 'backstop.repo'))).toBe(true);
-    expect(data(await engine.call('s3.test', { destination: down }))).toMatchObject({ ok: false });
+    expect(data(await engine.call('destinations.test', { destination: down }))).toMatchObject({ ok: false });
   });
 
   it('keeps the S3 secret only in the keychain', async () => {
