@@ -18,7 +18,8 @@ import { PG_GLOBALS_STREAM } from '../../engine/servers/index.ts';
 import type { ApplyGlobalsReport } from '../../engine/servers/postgres/apply-globals.ts';
 import { errorInFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
-import { open, parseLocation, pointId } from './location.ts';
+import { open, pointId } from './location.ts';
+import { parseLocation } from '../location-url.ts';
 
 export interface ApplyGlobalsDocument {
   dryRun: boolean;

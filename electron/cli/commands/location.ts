@@ -1,6 +1,6 @@
 /**
  * Commands on one database's backup folder: `points`, `verify`, `restore`, `extract`,
- * `prune`. `<location>` is a local folder path or an s3:// URL (`parseLocation`), or a
+ * `prune`. `<location>` is a local folder path or a destination URL (location-url.ts), or a
  * task's server-level folder `<root>/~server` when the command can tell which of its
  * streams is meant (the only one; `restore`: the cluster snapshot `base.tar`).
  *
@@ -12,7 +12,7 @@
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { BackupLocation, RestorePoint, VerifySummary } from '../../shared/domain.ts';
+import type { RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
@@ -23,41 +23,10 @@ import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from 
 import { restoreFromWal } from './restore-at.ts';
 import { restoreToMoment } from '../../engine/restore/restore-to-moment.ts';
 import { pointsOnly } from '../../engine/restore/restore-at.ts';
-import { howToGetKey, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
-import type { S3Credentials } from '../../engine/storage/index.ts';
+import { howToGetKey, keyFromOptions } from '../cli-secrets.ts';
+import { parseLocation, type Where } from '../location-url.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
-
-export interface Where {
-  location: BackupLocation;
-  credentials: S3Credentials | null;
-}
-
-/**
- * A local folder path, or `s3://bucket/prefix/<database folder>` with the credentials in
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), the region in
- * AWS_REGION and an S3-compatible endpoint in BACKSTOP_S3_ENDPOINT (path-style addressing).
- */
-export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env): Where {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(text);
-  if (text.startsWith('s3://') && !m) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like s3://bucket/prefix/<database folder>.`);
-  if (!m) return { location: { kind: 'local', path: resolve(text) }, credentials: null };
-  const accessKeyId = secretFromEnv('AWS_ACCESS_KEY_ID', `S3 bucket ${m[1]}`, env)!;
-  const secretAccessKey = secretFromEnv('AWS_SECRET_ACCESS_KEY', `S3 bucket ${m[1]}`, env)!;
-  return {
-    location: {
-      kind: 's3',
-      bucket: m[1]!,
-      prefix: m[2]!.replace(/\/+$/, ''),
-      region: env.AWS_REGION ?? 'us-east-1',
-      endpoint: env.BACKSTOP_S3_ENDPOINT ?? null,
-      forcePathStyle: true,
-      checksumMode: 'WHEN_REQUIRED',
-      credentialsRef: null,
-    },
-    credentials: { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
-  };
-}
 
 /** Opens the repository at `where` (a task's `~server` folder holding one stream: that stream; `where` is updated). */
 export async function open(engine: Engine, where: Where, keyFile: string | undefined): Promise<{ repo: Repository; key: Buffer | null }> {

@@ -10,7 +10,7 @@ import { restoreServer, type ServerRestoreNaming, type ServerRestoreResult } fro
 import { keyFromOptions } from '../cli-secrets.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
-import { parseLocation } from './location.ts';
+import { parseLocation } from '../location-url.ts';
 
 export async function restoreServerCommand(
   engine: Engine,
