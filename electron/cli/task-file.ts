@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { TaskHooks, UploadLimits, type Retention } from '../shared/domain.ts';
+import { TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -97,7 +97,7 @@ export const TaskFile = z.strictObject({
   hooks: TaskHooks.optional(),
   limits: UploadLimits.optional(),
   /** Scheduled test restores (`backstop agent` runs them; `backstop test-restore` runs one now). */
-  testRestore: z.strictObject({ schedule: Cron }).optional(),
+  testRestore: TestRestoreSettings.optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

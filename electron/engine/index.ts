@@ -21,7 +21,7 @@ import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
 import { KeyService } from './keys/index.ts';
 import { Scheduler } from './scheduler/index.ts';
 import { RunQueue } from './tasks/run-queue.ts';
-import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.ts';
+import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
@@ -169,6 +169,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     chunkCacheDir: join(dataDir, 'chunk-cache'),
     scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
     walSpoolDir: walSpoolRoot(dataDir),
+    onRunEnd: (resolved, summary) => afterFull(resolved, summary),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {
@@ -252,6 +253,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
   });
   events.on('tasks.changed', () => testRestoreScheduler.rearmAll());
+  /** A task with `testRestore.afterFull` proves a successful full backup right after it (a saved task; never a CLI task file's run). */
+  function afterFull(resolved: ResolvedTask, summary: RunSummary): void {
+    if (!resolved.persisted || !resolved.task.testRestore?.afterFull || closed) return;
+    if (!summary.databases.some((d) => d.kind === 'full' && d.status === 'success')) return;
+    resolveTask(resolved.task.id)
+      .then((fresh) => (closed ? null : testRestores.run(fresh, 'schedule')))
+      .catch((e: unknown) => {
+        if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: resolved.task.id }, 'test restore after the full skipped: one is still going');
+        else logger.error({ err: e, taskId: resolved.task.id }, 'test restore after the full could not start');
+      });
+  }
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
   let healthTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {

@@ -174,8 +174,18 @@ export const TaskHooks = z.strictObject({
   onFailure: z.enum(['fail', 'skip', 'warn']).default('fail'),
 });
 export type TaskHooks = z.infer<typeof TaskHooks>;
-/** A task's scheduled test restores (issue #22): its own cron, in the task's time zone. */
-export const TestRestoreSettings = z.strictObject({ schedule: Cron });
+/**
+ * A task's test restores (issue #22): on their own cron (in the task's time zone) and/or
+ * after every successful full backup; `maxMinutes` caps one run's time, testing the
+ * databases tested longest ago first (a rotating subset), the rest on the next run.
+ */
+export const TestRestoreSettings = z
+  .strictObject({
+    schedule: Cron.nullable().default(null),
+    afterFull: z.boolean().default(false),
+    maxMinutes: z.number().int().min(1).max(1440).nullable().default(null),
+  })
+  .refine((t) => t.schedule !== null || t.afterFull, { message: 'needs a schedule, or afterFull: true', path: ['schedule'] });
 export type TestRestoreSettings = z.infer<typeof TestRestoreSettings>;
 
 const TaskFields = {
@@ -367,6 +377,14 @@ export interface ServerCheck {
 
 // ───────────── task status ─────────────
 
+/** A database's newest test restore: whether it came back as recorded, when, and how long restore + checks took. */
+export interface TestRestoreRecord {
+  database: string;
+  ok: boolean;
+  at: string;
+  durationMs: number | null;
+}
+
 export interface TaskStatus {
   taskId: string;
   nextFull: string | null;
@@ -390,6 +408,12 @@ export interface TaskStatus {
   keyNotExported: boolean;
   /** Databases the last run found for the first time; `restoredAt` when a Backstop restore created them. */
   newDatabases?: { database: string; restoredAt: string | null }[];
+  /**
+   * Proven restorable: each database's newest test restore (newest first), the databases the
+   * task backs up that no test restore has tried yet, and when every tested database last
+   * came back as recorded (null when one is failing or none was tested).
+   */
+  proven?: { databases: TestRestoreRecord[]; untested: string[]; allOkAt: string | null };
 }
 
 export interface RetentionPreview {

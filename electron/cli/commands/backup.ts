@@ -88,7 +88,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     encryption: key ? { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) } : { mode: 'none' },
     destinations,
     excludeDatabases: f.excludeDatabases,
-    ...(f.testRestore ? { testRestore: { schedule: f.testRestore.schedule } } : {}),
+    ...(f.testRestore ? { testRestore: f.testRestore } : {}),
     enabled: true,
     ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
     ...(f.limits ? { limits: f.limits } : {}),

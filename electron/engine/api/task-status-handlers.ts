@@ -79,7 +79,23 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
     staleDatabases: staleDatabases(task, deps.taskDatabases.list(task.id), deps.settings.get().staleAfterHours, now),
     keyNotExported,
     newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
+    proven: proven(task, deps),
   };
+}
+
+/** Each database's newest test restore, the backed-up databases none has tried, and the newest proof when all tested are ok. */
+function proven(task: Task, deps: StatusDeps): NonNullable<TaskStatus['proven']> {
+  const databases = deps.history.lastTestRestores(task.id);
+  const tested = new Set(databases.map((d) => d.database));
+  const excluded = new Set(task.excludeDatabases);
+  const untested = deps.taskDatabases
+    .list(task.id)
+    .filter((d) => d.lastSuccessAt !== null)
+    .map((d) => d.database)
+    .filter((d) => !tested.has(d) && !excluded.has(d))
+    .sort();
+  const allOkAt = databases.length > 0 && databases.every((d) => d.ok) ? databases[0]!.at : null;
+  return { databases, untested, allOkAt };
 }
 
 export function createStatusHandlers(deps: StatusDeps): StatusHandlers {

@@ -7,7 +7,7 @@
  * secret-free by contract. Listing is newest first.
  */
 import { randomUUID } from 'node:crypto';
-import type { HistoryQuery, PointKind, RestoreCheck, Run, RunDatabase, RunKind, RunStatus, RunTrigger } from '../../shared/domain.ts';
+import type { HistoryQuery, PointKind, RestoreCheck, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
@@ -140,6 +140,25 @@ export class HistoryTable {
         .prepare(`SELECT 1 FROM run_databases d JOIN runs r ON r.id = d.run_id WHERE r.task_id = ? AND d.destination = ? AND d.status = 'success' LIMIT 1`)
         .get(taskId, destination) !== undefined
     );
+  }
+
+  /** The newest finished test restore of each database of a task, newest first. */
+  lastTestRestores(taskId: string): TestRestoreRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT d.database, d.status, d.ended_at, d.duration_ms FROM run_databases d JOIN runs r ON r.id = d.run_id
+         WHERE r.task_id = ? AND r.run_kind = 'test-restore' AND d.ended_at IS NOT NULL AND d.status IN ('success', 'failed')
+         ORDER BY d.ended_at DESC, d.seq DESC`,
+      )
+      .all(taskId) as { database: string; status: string; ended_at: string; duration_ms: number | null }[];
+    const seen = new Set<string>();
+    const out: TestRestoreRecord[] = [];
+    for (const r of rows) {
+      if (seen.has(r.database)) continue;
+      seen.add(r.database);
+      out.push({ database: r.database, ok: r.status === 'success', at: r.ended_at, durationMs: r.duration_ms });
+    }
+    return out;
   }
 
   /** Bytes written by the task's successful database backups (compressed, deduplicated). */

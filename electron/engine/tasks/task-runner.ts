@@ -97,6 +97,8 @@ export interface TaskRunnerDeps {
   scratchNames?: (server: Server) => Set<string>;
   /** Where PostgreSQL snapshot tasks spool received WAL (one folder per slot, in Backstop's data dir). */
   walSpoolDir: string;
+  /** Called once a run is recorded as finished (test restores "after every full" start here). */
+  onRunEnd?: (resolved: ResolvedTask, summary: RunSummary) => void;
 }
 
 interface ActiveState {
@@ -231,6 +233,7 @@ export class TaskRunner {
         this.active.delete(task.id);
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
         log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
+        this.deps.onRunEnd?.(resolved, summary);
         if (summary.status === 'failed' || summary.status === 'partial') {
           const failedDbs = [...new Set(summary.databases.filter((d) => d.status === 'failed').map((d) => d.database))];
           this.deps.events.emit('alert', {

@@ -1,7 +1,9 @@
 /**
  * Test restores of a task (issue #22): the latest point of each database at the task's
  * first destination is restored into a scratch target (scratch.ts) and checked
- * (run-test-restore-job.ts, in a worker thread), one database at a time; the scratch
+ * (run-test-restore-job.ts, in a worker thread), one database at a time, those tested
+ * longest ago first; with a time cap (`testRestore.maxMinutes`) no database starts once
+ * the cap is reached (at least one always runs) and the rest come first next time. The scratch
  * target is removed on success and on failure, and a crashed run's leftovers are removed
  * before the next run starts. History records the run as kind 'test-restore' with one row
  * per database (result, duration, checks); a failed database raises the same 'run-failed'
@@ -42,6 +44,8 @@ export interface TestRestoreSummary {
   databases: TestRestoreDatabase[];
   /** Scratch targets of an earlier, crashed run that this run removed. */
   leftoversRemoved: string[];
+  /** Databases not tried because the run reached the task's time cap (`testRestore.maxMinutes`); they come first next time. */
+  deferred: string[];
 }
 
 export interface TestRestoreDeps {
@@ -75,7 +79,7 @@ export class TestRestoreService {
     const toolPaths = resolved.toolPaths ?? this.deps.toolPaths();
     const connector = connectorFor(server, { password: resolved.password, toolPaths });
     const scratch = new ScratchTargets(this.deps.scratch, server, connector, this.deps.sqliteScratchDir, now);
-    const summary: TestRestoreSummary = { runId, status: 'success', error: null, databases: [], leftoversRemoved: [] };
+    const summary: TestRestoreSummary = { runId, status: 'success', error: null, databases: [], leftoversRemoved: [], deferred: [] };
     try {
       for (const name of scratch.recorded()) {
         try {
@@ -96,11 +100,22 @@ export class TestRestoreService {
       if (folders.length === 0) {
         throw new BackstopError('NOT_FOUND', `${destinationId(destination)} holds no database backups of task "${task.name}" yet: run a backup first.`);
       }
-      for (const f of folders) {
+      const named = [];
+      for (const f of folders) named.push({ ...f, name: f.database ?? (await trueName(f.location, credentials, resolved.key)) ?? f.folder });
+      // Databases tested longest ago (never tested: first) come first, so a time cap rotates through all of them.
+      const lastTested = new Map(history.lastTestRestores(task.id).map((r) => [r.database, r.at]));
+      named.sort((a, b) => (lastTested.get(a.name) ?? '').localeCompare(lastTested.get(b.name) ?? '') || a.name.localeCompare(b.name));
+      const capMs = task.testRestore?.maxMinutes ? task.testRestore.maxMinutes * 60_000 : null;
+      const started = now().getTime();
+      for (const f of named) {
         if (controller.signal.aborted) throw new BackstopError('CANCELED', 'The test restore was canceled.');
-        const name = f.database ?? (await trueName(f.location, credentials, resolved.key)) ?? f.folder;
-        summary.databases.push(await this.one(resolved, name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
+        if (capMs !== null && summary.databases.length > 0 && now().getTime() - started >= capMs) {
+          summary.deferred.push(f.name);
+          continue;
+        }
+        summary.databases.push(await this.one(resolved, f.name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
       }
+      if (summary.deferred.length > 0) log.info({ deferred: summary.deferred }, 'test restore reached its time cap; the databases not tried come first next time');
     } catch (e) {
       const f = toFailure(e);
       summary.error = { code: f.code, message: f.message };

@@ -9,7 +9,7 @@
  * field's value becomes a number; it accepts anything (a number, a string pasted by a test
  * or an older draft) and never calls string methods on a value it has not checked.
  */
-import type { Destination, Task, TaskInput } from '@shared/domain.ts';
+import type { Destination, Task, TaskInput, UploadLimits } from '@shared/domain.ts';
 import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
@@ -17,6 +17,8 @@ import { providerOf, type S3Provider } from './s3-presets';
 export interface LocalDraft {
   kind: 'local';
   path: string;
+  /** An upload limit set outside the editor (a task file), kept through an edit unchanged. */
+  limits?: UploadLimits;
 }
 
 export interface S3Draft {
@@ -33,6 +35,7 @@ export interface S3Draft {
   credentialsRef: string | null;
   accessKeyId: string;
   secretAccessKey: string;
+  limits?: UploadLimits;
 }
 
 export type DestinationDraft = LocalDraft | S3Draft;
@@ -70,8 +73,12 @@ export interface TaskDraft {
   destinations: DestinationDraft[];
   excludeDatabases: string[];
   enabled: boolean;
-  /** The test-restore cron (issue #22), carried through an edit unchanged; null = none. */
-  testRestore: string | null;
+  /** Test restores (issue #22): their cron ('' = none), after every full, and a time cap in minutes ('' = none). */
+  testRestoreCron: string;
+  testRestoreAfterFull: boolean;
+  testRestoreMaxMinutes: WholeField;
+  /** What the editor does not show (set by a task file or another client), kept through an edit unchanged. */
+  carried: Pick<Task, 'hooks' | 'limits' | 'notifications'>;
 }
 
 export function defaultTimezone(): string {
@@ -115,11 +122,18 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     destinations: [{ kind: 'local', path: '' }],
     excludeDatabases: [],
     enabled: true,
-    testRestore: null,
+    testRestoreCron: '',
+    testRestoreAfterFull: false,
+    testRestoreMaxMinutes: '',
+    carried: {},
   };
 }
 
 function destinationDraft(d: Destination): DestinationDraft {
+  return { ...kindDraft(d), ...(d.limits ? { limits: d.limits } : {}) };
+}
+
+function kindDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
   return {
     kind: 's3',
@@ -153,7 +167,10 @@ export function draftFromTask(t: Task): TaskDraft {
     destinations: t.destinations.map(destinationDraft),
     excludeDatabases: [...t.excludeDatabases],
     enabled: t.enabled,
-    testRestore: t.testRestore?.schedule ?? null,
+    testRestoreCron: t.testRestore?.schedule ?? '',
+    testRestoreAfterFull: t.testRestore?.afterFull ?? false,
+    testRestoreMaxMinutes: t.testRestore?.maxMinutes ?? '',
+    carried: { ...(t.hooks ? { hooks: t.hooks } : {}), ...(t.limits ? { limits: t.limits } : {}), ...(t.notifications ? { notifications: t.notifications } : {}) },
   };
 }
 
@@ -174,7 +191,17 @@ export function draftRetention(d: { minAgeDays: unknown; keepLast: unknown }): {
   return { minAgeDays: age, keepLast: last === '' ? null : last };
 }
 
-export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}`;
+export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}` | 'testRestore';
+
+/** The test-restore settings of a draft: null for none, undefined when a field is not valid. */
+export function draftTestRestore(d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'>): NonNullable<Task['testRestore']> | null | undefined {
+  const cron = d.testRestoreCron.trim();
+  const cap = wholeOf(d.testRestoreMaxMinutes);
+  if (cap === null || cap === 0 || (cap !== '' && cap > 1440)) return undefined;
+  if (cron && cronProblem(cron)) return undefined;
+  if (!cron && !d.testRestoreAfterFull) return null;
+  return { schedule: cron || null, afterFull: d.testRestoreAfterFull, maxMinutes: cap === '' ? null : cap };
+}
 
 /** What is missing or malformed, by field, in words a user can act on. */
 export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
@@ -191,6 +218,9 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
   if (!draftRetention(d)) e.retention = 'Enter whole numbers: days from 0, and “keep last” from 1 or empty.';
   if (d.encryption !== 'none' && !d.keyRef) e.encryption = d.encryption === 'generate' ? 'Generate the key first.' : 'Add the key first.';
   if (d.destinations.length === 0) e.destinations = 'Add at least one destination.';
+  if (draftTestRestore(d) === undefined) {
+    e.testRestore = d.testRestoreCron.trim() && cronProblem(d.testRestoreCron.trim()) ? 'Fix the test-restore cron expression (5 fields: minute hour day month weekday), or clear it.' : 'Enter the time cap as whole minutes from 1 to 1440, or leave it empty.';
+  }
   d.destinations.forEach((dest, i) => {
     if (dest.kind === 'local' && !dest.path.trim()) e[`destination-${i}`] = 'Enter or choose a folder.';
     if (dest.kind === 's3') {
@@ -225,6 +255,7 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
  */
 export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | undefined)[] = []): TaskInput {
   const retention = draftRetention(d) ?? { minAgeDays: 0, keepLast: null };
+  const testRestore = draftTestRestore(d);
   return {
     name: d.name.trim(),
     serverId: d.serverId,
@@ -232,11 +263,13 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     schedule: draftSchedule(d),
     retention,
     encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
-    destinations: d.destinations.map((dest, i) =>
-      dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
-    ),
+    destinations: d.destinations.map((dest, i) => ({
+      ...(dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef)),
+      ...(dest.limits ? { limits: dest.limits } : {}),
+    })),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
-    ...(d.testRestore ? { testRestore: { schedule: d.testRestore } } : {}),
+    ...d.carried,
+    ...(testRestore ? { testRestore } : {}),
   };
 }

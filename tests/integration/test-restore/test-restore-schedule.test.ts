@@ -29,7 +29,7 @@ describe('scheduled test restores', () => {
     const bad = await engine.call('tasks.create', { ...input, testRestore: { schedule: '61 4 * * 0' } });
     expect(bad).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('testRestore.schedule') });
     const task = data(await engine.call('tasks.create', { ...input, testRestore: { schedule: '0 4 * * 0' } }));
-    expect(task.testRestore).toEqual({ schedule: '0 4 * * 0' });
+    expect(task.testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: false, maxMinutes: null });
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
 
     // Sunday 04:00 passed while the app was closed: one test restore on start.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Task } from '@shared/domain.ts';
 import { TaskInput } from '@shared/domain.ts';
-import { draftErrors, draftFromTask, draftRetention, draftToInput, emptyDraft, emptyS3Draft, wholeOf } from '../../../renderer/src/components/task-draft';
+import { draftErrors, draftFromTask, draftRetention, draftTestRestore, draftToInput, emptyDraft, emptyS3Draft, wholeOf } from '../../../renderer/src/components/task-draft';
 
 const task: Task = {
   id: 't1',
@@ -29,10 +29,41 @@ describe('task drafts', () => {
     expect(TaskInput.safeParse(input).success).toBe(true);
   });
 
-  it('a task\'s test-restore schedule survives an edit in the window', () => {
-    const withTest: Task = { ...task, testRestore: { schedule: '0 4 * * 0' } };
-    expect(draftToInput(draftFromTask(withTest)).testRestore).toEqual({ schedule: '0 4 * * 0' });
+  it('a task\'s test-restore settings survive an edit in the window', () => {
+    const withTest: Task = { ...task, testRestore: { schedule: '0 4 * * 0', afterFull: true, maxMinutes: 30 } };
+    expect(draftToInput(draftFromTask(withTest)).testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: true, maxMinutes: 30 });
     expect('testRestore' in draftToInput(draftFromTask(task))).toBe(false);
+  });
+
+  it('hooks, upload limits and notification channels set outside the editor survive an edit in the window', () => {
+    const configured: Task = {
+      ...task,
+      hooks: { pre: ['/usr/local/bin/freeze'], post: null, timeoutSeconds: 60, onFailure: 'skip' },
+      limits: { uploadBytesPerSecond: 1_000_000 },
+      notifications: ['chan-1'],
+      destinations: [{ kind: 'local', path: '/backups', limits: { uploadBytesPerSecond: 2048 } }, task.destinations[1]!],
+    };
+    const d = draftFromTask(configured);
+    d.name = 'Renamed';
+    const input = draftToInput(d);
+    expect(input).toMatchObject({ name: 'Renamed', hooks: configured.hooks, limits: configured.limits, notifications: ['chan-1'] });
+    expect(input.destinations[0]).toEqual({ kind: 'local', path: '/backups', limits: { uploadBytesPerSecond: 2048 } });
+    expect(TaskInput.safeParse(input).success).toBe(true);
+  });
+
+  it('test restores: a cron and/or after every full, a time cap in whole minutes; bad values are named', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
+    expect(draftTestRestore(d)).toBeNull();
+    d.testRestoreAfterFull = true;
+    expect(draftTestRestore(d)).toEqual({ schedule: null, afterFull: true, maxMinutes: null });
+    d.testRestoreCron = '0 4 * * 0';
+    d.testRestoreMaxMinutes = 45;
+    expect(draftToInput(d).testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: true, maxMinutes: 45 });
+    d.testRestoreMaxMinutes = 0;
+    expect(draftErrors(d).testRestore).toBe('Enter the time cap as whole minutes from 1 to 1440, or leave it empty.');
+    d.testRestoreMaxMinutes = '';
+    d.testRestoreCron = '0 4 * *';
+    expect(draftErrors(d).testRestore).toBe('Fix the test-restore cron expression (5 fields: minute hour day month weekday), or clear it.');
   });
 
   it('a new draft needs a name and a destination folder; its defaults are daily full + hourly incremental', () => {
