@@ -14,6 +14,7 @@ import type { BackupLocation } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 import type { Credentials } from '../engine/destinations/index.ts';
 import { secretFromEnv } from './cli-secrets.ts';
+import { isHttpUrl } from './http-url.ts';
 
 export interface Where {
   location: BackupLocation;
@@ -32,13 +33,7 @@ export type LocationArg = string | { text: string; flags: LocationFlags };
 function checkEndpoint(endpoint: string | undefined, local: boolean, text: string): void {
   if (endpoint === undefined) return;
   if (local) throw new BackstopError('MALFORMED_REQUEST', `--endpoint is for a remote location (like s3://bucket/prefix/<database folder>); "${text}" is a local folder.`);
-  let url: URL | null = null;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    url = null;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+  if (!isHttpUrl(endpoint)) {
     throw new BackstopError('MALFORMED_REQUEST', `--endpoint "${endpoint}" must be an http:// or https:// URL, like https://s3.example.com:9000.`);
   }
 }

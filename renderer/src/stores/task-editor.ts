@@ -18,7 +18,7 @@ import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
-import { defaultTimezone, draftErrors, draftFromTask, draftSecret, draftToInput, emptyDraft, withSavedSecret, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
@@ -107,14 +107,12 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
     for (const [i, d] of draft.destinations.entries()) {
-      const secret = draftSecret(d);
-      if (!secret) continue;
-      const ref = await storage.saveCredentials(secret, 'credentialsRef' in d ? d.credentialsRef : null);
-      if (!ref) {
+      const saved = await storage.saveDraftSecret(d);
+      if (!saved) {
         saveError.value = storage.credentialsError;
         return false;
       }
-      draft.destinations[i] = withSavedSecret(d, ref);
+      draft.destinations[i] = saved;
     }
     return true;
   }
