@@ -70,11 +70,13 @@ App data:
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
+  --endpoint URL       the server of an s3:// location (an S3-compatible store)
   --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
   --json               machine-readable JSON output
   -h, --help / -v, --version
 
-<location> is the folder of one database inside a task's destination.
+<location> is the folder of one database inside a task's destination: a local path or
+a URL (s3://bucket/prefix/<folder>; see "Locations" in docs/CLI.md).
 Details: docs/CLI.md`;
 
 const OPTIONS = {
@@ -108,6 +110,7 @@ const OPTIONS = {
   suffix: { type: 'string' },
   'original-names': { type: 'boolean', default: false },
   'with-server-level': { type: 'boolean', default: false },
+  endpoint: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -183,7 +186,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return values.help ? 0 : 2;
   }
   const dataDir = values['data-dir'] ?? (command === 'demo' ? demoDataDir() : defaultDataDir());
-  const location = () => rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`);
+  // A location with the settings its URL cannot carry (--endpoint); location-url.ts reads both.
+  const flags = values.endpoint !== undefined ? { endpoint: values.endpoint } : {};
+  const location = () => ({ text: rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`), flags });
   const keyFile = values['key-file'];
   try {
     switch (command) {
@@ -269,7 +274,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (naming !== 1) usage('restore-server needs exactly one of --prefix P, --suffix S or --original-names.');
         if (values['as-of'] !== undefined && values.point !== undefined) usage('restore-server takes --point latest or --as-of, not both.');
         if (values.point !== undefined && values.point !== 'latest') usage('restore-server --point takes only "latest" (each database has its own point ids; use --as-of TIME for one moment).');
-        const root = rest[0] ?? usage('restore-server needs a <root> (the destination root of a task).');
+        const root = { text: rest[0] ?? usage('restore-server needs a <root> (the destination root of a task).'), flags };
         const only = values.only === undefined ? undefined : values.only.flatMap((v) => v.split(',')).map((n) => n.trim()).filter((n) => n.length > 0);
         if (only !== undefined && only.length === 0) usage('--only needs database names separated by commas.');
         const jobs = int(values.jobs, 'jobs', 1);

@@ -14,6 +14,7 @@ import type { BackupLocation } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 import type { Credentials } from '../engine/destinations/index.ts';
 import { secretFromEnv } from './cli-secrets.ts';
+import { isHttpUrl } from './http-url.ts';
 
 export interface Where {
   location: BackupLocation;
@@ -23,6 +24,18 @@ export interface Where {
 /** Settings given as flags beside a location (`--endpoint URL`, ...). */
 export interface LocationFlags {
   endpoint?: string;
+}
+
+/** A location as a command takes it: the text alone, or the text with its flags. */
+export type LocationArg = string | { text: string; flags: LocationFlags };
+
+/** `--endpoint`: an http(s) URL; given beside a local folder it is a mistake, named. */
+function checkEndpoint(endpoint: string | undefined, local: boolean, text: string): void {
+  if (endpoint === undefined) return;
+  if (local) throw new BackstopError('MALFORMED_REQUEST', `--endpoint is for a remote location (like s3://bucket/prefix/<database folder>); "${text}" is a local folder.`);
+  if (!isHttpUrl(endpoint)) {
+    throw new BackstopError('MALFORMED_REQUEST', `--endpoint "${endpoint}" must be an http:// or https:// URL, like https://s3.example.com:9000.`);
+  }
 }
 
 type Scheme = (rest: string, text: string, env: NodeJS.ProcessEnv, flags: LocationFlags) => Where;
@@ -54,9 +67,12 @@ const SCHEMES: Record<string, Scheme> = {
   },
 };
 
-export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env, flags: LocationFlags = {}): Where {
+export function parseLocation(arg: LocationArg, env: NodeJS.ProcessEnv = process.env, given: LocationFlags = {}): Where {
+  const text = typeof arg === 'string' ? arg : arg.text;
+  const flags = typeof arg === 'string' ? given : { ...given, ...arg.flags };
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text);
   const scheme = m ? SCHEMES[m[1]!.toLowerCase()] : undefined;
+  checkEndpoint(flags.endpoint, !m || !scheme, text);
   if (!m || !scheme) return { location: { kind: 'local', path: resolve(text) }, credentials: null };
   return scheme(m[2]!, text, env, flags);
 }

@@ -19,7 +19,7 @@ import type { ApplyGlobalsReport } from '../../engine/servers/postgres/apply-glo
 import { errorInFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 import { open, pointId } from './location.ts';
-import { parseLocation } from '../location-url.ts';
+import { parseLocation, type LocationArg } from '../location-url.ts';
 
 export interface ApplyGlobalsDocument {
   dryRun: boolean;
@@ -31,7 +31,7 @@ export interface ApplyGlobalsDocument {
 
 export async function applyGlobalsCommand(
   engine: Engine,
-  where: string,
+  where: LocationArg,
   opts: { point: string; serverFile: string; alterExisting: boolean; dryRun: boolean; keyFile?: string },
 ): Promise<{ document: ApplyGlobalsDocument; text: string }> {
   const w = parseLocation(where);

@@ -16,6 +16,7 @@ import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/ta
 import type { NotificationChannel } from '../../engine/notifications/channels.ts';
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import { isHttpUrl } from '../http-url.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
 
 /** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
@@ -108,13 +109,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
 export function channelsFromFile(list: NotificationFile[], path: string, dataDir: string, register: (secret: string) => void): NotificationChannel[] {
   const url = (name: string, i: number): string => {
     const v = secretFromEnv(name, `notifications[${i}] in ${path}`)!;
-    let u: URL | null = null;
-    try {
-      u = new URL(v);
-    } catch {
-      u = null;
-    }
-    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    if (!isHttpUrl(v)) {
       throw new BackstopError('VALIDATION', `notifications[${i}] in ${path}: the environment variable ${name} must hold an http:// or https:// URL.`);
     }
     register(v);

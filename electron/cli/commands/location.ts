@@ -24,7 +24,7 @@ import { restoreFromWal } from './restore-at.ts';
 import { restoreToMoment } from '../../engine/restore/restore-to-moment.ts';
 import { pointsOnly } from '../../engine/restore/restore-at.ts';
 import { howToGetKey, keyFromOptions } from '../cli-secrets.ts';
-import { parseLocation, type Where } from '../location-url.ts';
+import { parseLocation, type LocationArg, type Where } from '../location-url.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 
@@ -47,12 +47,12 @@ export async function pointId(repo: Repository, id: string): Promise<string> {
   return newest.id;
 }
 
-export async function pointsCommand(engine: Engine, where: string, keyFile?: string): Promise<RestorePoint[]> {
+export async function pointsCommand(engine: Engine, where: LocationArg, keyFile?: string): Promise<RestorePoint[]> {
   const { repo } = await open(engine, parseLocation(where), keyFile);
   return (await repo.listPoints()).map(toRestorePoint);
 }
 
-export async function verifyCommand(engine: Engine, text: string, point: string | undefined, keyFile?: string): Promise<VerifySummary> {
+export async function verifyCommand(engine: Engine, text: LocationArg, point: string | undefined, keyFile?: string): Promise<VerifySummary> {
   const where = parseLocation(text);
   const { repo, key } = await open(engine, where, keyFile);
   const id = point ? await pointId(repo, point) : null;
@@ -75,7 +75,7 @@ export interface RestoreCommandResult extends RestoreOutcome {
  */
 export async function restoreCommand(
   engine: Engine,
-  where: string,
+  where: LocationArg,
   opts: {
     /** Exactly one of point and asOf (the CLI enforces it). */
     point?: string;
@@ -183,7 +183,7 @@ async function momentRestore(engine: Engine, w: Where, key: Buffer | null, asOf:
   return { ...outcome, cluster: false };
 }
 
-export async function extractCommand(engine: Engine, where: string, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {
+export async function extractCommand(engine: Engine, where: LocationArg, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {
   const { repo } = await open(engine, parseLocation(where), keyFile);
   const id = await pointId(repo, point);
   const summary = await repo.getPoint(id);
@@ -207,7 +207,7 @@ export async function extractCommand(engine: Engine, where: string, point: strin
 
 export async function pruneCommand(
   engine: Engine,
-  where: string,
+  where: LocationArg,
   opts: { minAge: string; keepLast?: number; dryRun: boolean; keyFile?: string },
 ): Promise<RetentionResult> {
   if (!DURATION.test(opts.minAge)) {

@@ -10,11 +10,11 @@ import { restoreServer, type ServerRestoreNaming, type ServerRestoreResult } fro
 import { keyFromOptions } from '../cli-secrets.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
-import { parseLocation } from '../location-url.ts';
+import { parseLocation, type LocationArg } from '../location-url.ts';
 
 export async function restoreServerCommand(
   engine: Engine,
-  root: string,
+  root: LocationArg,
   opts: { serverFile: string; naming: ServerRestoreNaming; asOf?: Date; only?: string[]; withServerLevel: boolean; jobs?: number; keyFile?: string },
 ): Promise<ServerRestoreResult> {
   const where = parseLocation(root);

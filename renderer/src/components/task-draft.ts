@@ -9,7 +9,7 @@
  * field's value becomes a number; it accepts anything (a number, a string pasted by a test
  * or an older draft) and never calls string methods on a value it has not checked.
  */
-import type { Destination, Task, TaskInput, UploadLimits } from '@shared/domain.ts';
+import type { Destination, DestinationSecret, Task, TaskInput, UploadLimits } from '@shared/domain.ts';
 import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
@@ -222,16 +222,39 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
     e.testRestore = d.testRestoreCron.trim() && cronProblem(d.testRestoreCron.trim()) ? 'Fix the test-restore cron expression (5 fields: minute hour day month weekday), or clear it.' : 'Enter the time cap as whole minutes from 1 to 1440, or leave it empty.';
   }
   d.destinations.forEach((dest, i) => {
-    if (dest.kind === 'local' && !dest.path.trim()) e[`destination-${i}`] = 'Enter or choose a folder.';
-    if (dest.kind === 's3') {
-      if (dest.bucket.trim().length < 3) e[`destination-${i}`] = 'Enter the bucket name.';
-      else if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) e[`destination-${i}`] = 'Enter the endpoint as a full URL, e.g. https://s3.example.com.';
-      else if (!dest.credentialsRef && !(dest.accessKeyId.trim() && dest.secretAccessKey)) {
-        e[`destination-${i}`] = 'Enter the access key id and secret.';
-      }
-    }
+    const problem = destinationDraftError(dest);
+    if (problem) e[`destination-${i}`] = problem;
   });
   return e;
+}
+
+/** What one destination draft lacks, in words a user can act on; null when it is complete. */
+export function destinationDraftError(dest: DestinationDraft): string | null {
+  if (dest.kind === 'local') return dest.path.trim() ? null : 'Enter or choose a folder.';
+  if (dest.bucket.trim().length < 3) return 'Enter the bucket name.';
+  if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) return 'Enter the endpoint as a full URL, e.g. https://s3.example.com.';
+  if (!dest.credentialsRef && !(dest.accessKeyId.trim() && dest.secretAccessKey)) return 'Enter the access key id and secret.';
+  return null;
+}
+
+/** The secret typed into a destination draft, for the keychain; null when none was typed (keep the saved one). */
+export function draftSecret(dest: DestinationDraft): DestinationSecret | null {
+  if (dest.kind === 's3' && dest.accessKeyId.trim() && dest.secretAccessKey) return { kind: 's3', accessKeyId: dest.accessKeyId.trim(), secretAccessKey: dest.secretAccessKey };
+  return null;
+}
+
+/** The draft once its typed secret is in the keychain under `credentialsRef`: the reference kept, the secret fields emptied. */
+export function withSavedSecret(dest: DestinationDraft, credentialsRef: string): DestinationDraft {
+  if (dest.kind === 's3') return { ...dest, credentialsRef, accessKeyId: '', secretAccessKey: '' };
+  return dest;
+}
+
+/** Any destination draft as the contract's destination; `credentialsRef` replaces the draft's saved reference when given. */
+export function draftDestination(dest: DestinationDraft, credentialsRef?: string | null): Destination {
+  // An upload limit set outside the editor (a task file) is kept through an edit unchanged.
+  const limits = dest.limits ? { limits: dest.limits } : {};
+  if (dest.kind === 'local') return { kind: 'local', path: dest.path.trim(), ...limits };
+  return { ...s3Destination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
 }
 
 /** An S3 draft as the contract's destination, with the credentials reference to use. */
@@ -263,10 +286,7 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     schedule: draftSchedule(d),
     retention,
     encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
-    destinations: d.destinations.map((dest, i) => ({
-      ...(dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef)),
-      ...(dest.limits ? { limits: dest.limits } : {}),
-    })),
+    destinations: d.destinations.map((dest, i) => draftDestination(dest, credentialsRefs[i])),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
     ...d.carried,

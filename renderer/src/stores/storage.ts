@@ -9,6 +9,7 @@ import { defineStore } from 'pinia';
 import { shallowRef } from 'vue';
 import type { Destination, DestinationSecret, ProbeReport } from '@shared/domain.ts';
 import { call } from '../api';
+import { draftSecret, withSavedSecret, type DestinationDraft } from '../components/task-draft';
 import { useAction } from './resource';
 
 export const useStorageStore = defineStore('storage', () => {
@@ -21,6 +22,17 @@ export const useStorageStore = defineStore('storage', () => {
   async function saveCredentials(secret: DestinationSecret, credentialsRef?: string | null): Promise<string | null> {
     const answer = await credentialsAction.run(() => call('destinations.saveCredentials', { secret, ...(credentialsRef ? { credentialsRef } : {}) }));
     return answer?.credentialsRef ?? null;
+  }
+
+  /**
+   * A destination draft's typed secret (any kind) into the keychain: the draft holding only the
+   * reference. No secret typed: the draft as it is. Null with `credentialsError` set when saving failed.
+   */
+  async function saveDraftSecret(dest: DestinationDraft): Promise<DestinationDraft | null> {
+    const secret = draftSecret(dest);
+    if (!secret) return dest;
+    const ref = await saveCredentials(secret, 'credentialsRef' in dest ? dest.credentialsRef : null);
+    return ref ? withSavedSecret(dest, ref) : null;
   }
 
   /** Writes, reads, lists and deletes a probe object; the report names each step's outcome. */
@@ -45,6 +57,7 @@ export const useStorageStore = defineStore('storage', () => {
 
   return {
     saveCredentials,
+    saveDraftSecret,
     savingCredentials: credentialsAction.pending,
     credentialsError: credentialsAction.error,
     testDestination,

@@ -103,19 +103,16 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     }
   }
 
-  /** Stores typed S3 secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
+  /** Stores typed destination secrets (any kind) in the keychain; the draft keeps only the reference. False with `saveError` set. */
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
-    for (const d of draft.destinations) {
-      if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
-      const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
-      if (!ref) {
+    for (const [i, d] of draft.destinations.entries()) {
+      const saved = await storage.saveDraftSecret(d);
+      if (!saved) {
         saveError.value = storage.credentialsError;
         return false;
       }
-      d.credentialsRef = ref;
-      d.accessKeyId = '';
-      d.secretAccessKey = '';
+      draft.destinations[i] = saved;
     }
     return true;
   }

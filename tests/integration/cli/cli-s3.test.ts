@@ -2,9 +2,11 @@
  * The real `backstop` command against a real S3-compatible server (s3rver): a backup's
  * output names each database's s3:// folder, `points` on the common root lists the
  * database folders as it does for a local root, and no command prints the AWS SDK's
- * Node-version notice on stderr.
+ * Node-version notice on stderr. `--endpoint URL` names the S3-compatible server without
+ * BACKSTOP_S3_ENDPOINT for every location command (points, verify, extract, restore, prune,
+ * restore-server), and a misplaced or malformed one is refused by name.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
@@ -51,5 +53,51 @@ describe('backstop with an S3 destination', () => {
     const points = await runBackstop(['points', byDb['chinook.sqlite']!.location, '--data-dir', dataDir, '--json'], { env });
     expect(points.stderr).toBe('');
     expect(oneJsonDocument(points.stdout)).toHaveLength(2);
+  }, 180_000);
+
+  it('takes the server of an s3:// location from --endpoint, without BACKSTOP_S3_ENDPOINT', async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+    const task = writeTaskFile(tempDir(), { name: 's3-endpoint', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'endpoint', endpoint: s3.endpoint }] });
+    // Credentials only: no BACKSTOP_S3_ENDPOINT anywhere in the children's environment.
+    const { BACKSTOP_S3_ENDPOINT: _unused, ...base } = process.env;
+    const env = { ...base, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey };
+    const dataDir = tempDir();
+    const backup = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json'], { env });
+    expect(backup.code, backup.stdout).toBe(0);
+    const location = `s3://backstop/endpoint/${encodeDatabaseFolder('chinook.sqlite')}`;
+    const run = (...argv: string[]) => runBackstop([...argv, '--endpoint', s3.endpoint, '--data-dir', dataDir, '--json'], { env });
+
+    const points = await run('points', location);
+    expect(points.code, points.stdout).toBe(0);
+    expect(oneJsonDocument(points.stdout)).toHaveLength(1);
+    const verify = await run('verify', location);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(oneJsonDocument(verify.stdout)).toMatchObject({ ok: true, pointsChecked: 1 });
+    const out = join(tempDir(), 'chinook.copy');
+    const extract = await run('extract', location, '--point', 'latest', '--out', out);
+    expect(extract.code, extract.stdout).toBe(0);
+    const extracted = readFileSync(out);
+    expect(extracted.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    const target = tempDir();
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    const restore = await run('restore', location, '--point', 'latest', '--server', serverFile, '--database', 'copy.sqlite');
+    expect(restore.code, restore.stdout).toBe(0);
+    expect(readFileSync(join(target, 'copy.sqlite')).equals(extracted)).toBe(true);
+    const whole = await run('restore-server', 's3://backstop/endpoint', '--server', serverFile, '--prefix', 'all_');
+    expect(whole.code, whole.stdout).toBe(0);
+    expect(existsSync(join(target, 'all_chinook.sqlite'))).toBe(true);
+    const prune = await run('prune', location, '--min-age', '0d', '--dry-run');
+    expect(prune.code, prune.stdout).toBe(0);
+    expect(oneJsonDocument(prune.stdout)).toMatchObject({ deleted: [] });
+
+    // A misplaced or malformed --endpoint is refused by name.
+    const misplaced = await runBackstop(['points', tempDir(), '--endpoint', s3.endpoint, '--data-dir', dataDir, '--json'], { env });
+    expect(misplaced.code).toBe(2);
+    expect(oneJsonDocument(misplaced.stdout)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: expect.stringMatching(/^--endpoint is for a remote location \(like s3:\/\/bucket\/prefix\/<database folder>\); ".+" is a local folder\.$/) } });
+    const malformed = await runBackstop(['points', location, '--endpoint', 'localhost:9000', '--data-dir', dataDir, '--json'], { env });
+    expect(malformed.code).toBe(2);
+    expect(oneJsonDocument(malformed.stdout)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: '--endpoint "localhost:9000" must be an http:// or https:// URL, like https://s3.example.com:9000.' } });
   }, 180_000);
 });

@@ -1,0 +1,15 @@
+/**
+ * The remote destination kinds the restore view can open without a task: one entry per
+ * kind (its name in the chooser and an empty draft for DestinationEditor). A new kind adds
+ * one line here; its fields, secret and conversion live in task-draft.ts and its own
+ * fields component, shared with the task editor.
+ */
+import { emptyS3Draft, type DestinationDraft } from '../task-draft';
+
+export interface RemoteKind {
+  kind: Exclude<DestinationDraft['kind'], 'local'>;
+  label: string;
+  empty(): DestinationDraft;
+}
+
+export const REMOTE_KINDS: RemoteKind[] = [{ kind: 's3', label: 'S3 or S3-compatible bucket', empty: emptyS3Draft }];
