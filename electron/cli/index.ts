@@ -19,6 +19,7 @@ import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-co
 import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
+import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -65,6 +66,11 @@ Backups:
 App data:
   info                 version, data folder and log folder
   servers | tasks      the configured servers / tasks
+  servers|tasks add --config FILE | update ID --config FILE | remove ID |
+  servers|tasks export ID --out FILE|-
+                       configuration as code: stored servers and tasks from the
+                       CLI's JSON files (secrets from environment variables or the
+                       keychain, never in the files); remove keeps the backups
   history [--task ID] [--limit N]
                        recent runs, newest first
 
@@ -192,10 +198,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`);
       }
       case 'servers': {
+        if (rest.length) return await configCommand('servers', dataDir, rest, values, io, json);
         const d = await withEngine(dataDir, (e) => e.command('servers.list'));
         return printData(io, json, d, () => (d.length ? d.map((s) => `${s.name}\t${s.kind}\t${s.id}`).join('\n') : 'No servers yet.'));
       }
       case 'tasks': {
+        if (rest.length) return await configCommand('tasks', dataDir, rest, values, io, json);
         const d = await withEngine(dataDir, (e) => e.command('tasks.list'));
         return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
       }
@@ -401,6 +409,41 @@ async function keysCommand(dataDir: string, rest: string[], values: Values, io: 
     }
     default:
       return usage('keys needs a subcommand: generate, list, export or import.');
+  }
+}
+
+/** `servers|tasks add|update|remove|export`: configuration as code (commands/config-files.ts). */
+async function configCommand(what: 'servers' | 'tasks', dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub, ref] = rest;
+  const one = what === 'servers' ? 'server' : 'task';
+  const id = () => ref ?? usage(`${what} ${sub} needs the id (or name) of a ${one}; "backstop ${what}" lists them.`);
+  const ops = what === 'servers' ? { add: serversAdd, update: serversUpdate, remove: serversRemove, export: serversExport } : { add: tasksAdd, update: tasksUpdate, remove: tasksRemove, export: tasksExport };
+  switch (sub) {
+    case 'add': {
+      const d = await withEngine(dataDir, (e) => ops.add(e, need(values, 'config', `${what} add`)));
+      return printData(io, json, d, () => `Added ${one} "${d.name}" (id ${d.id}).`);
+    }
+    case 'update': {
+      const target = id();
+      const d = await withEngine(dataDir, (e) => ops.update(e, target, need(values, 'config', `${what} update`)));
+      return printData(io, json, d, () => `Updated ${one} "${d.name}" (id ${d.id}).`);
+    }
+    case 'remove': {
+      const target = id();
+      const d = await withEngine(dataDir, (e) => ops.remove(e, target));
+      const kept = 'keptBackups' in d ? (d.keptBackups as string[]) : [];
+      return printData(io, json, d, () => [`Removed ${one} "${d.name}" (id ${d.id}).`, ...(kept.length ? [`Its backups are kept (restorable with "backstop restore"): ${kept.join(', ')}; its run history is kept too.`] : [])].join('\n'));
+    }
+    case 'export': {
+      const target = id();
+      const out = need(values, 'out', `${what} export`);
+      const d = await withEngine(dataDir, (e) => ops.export(e, target, out));
+      if (d.file === null) return printData(io, true, d.document, () => '');
+      const doc = { id: d.id, name: d.name, file: d.file, notes: d.notes };
+      return printData(io, json, doc, () => [`Wrote ${one} "${d.name}" to ${d.file}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'));
+    }
+    default:
+      return usage(`${what} takes add, update, remove or export (or nothing, to list the ${what}).`);
   }
 }
 

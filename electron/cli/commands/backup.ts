@@ -30,7 +30,7 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
 }
 
 /** A hook command given with a relative path (`./stop-app.sh`) resolves against the task file's folder; a bare name is looked up on PATH. */
-function hooksFrom(h: TaskHooks, base: string): TaskHooks {
+export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
   const at = (argv: string[] | null) => (argv && argv[0]!.includes('/') && !isAbsolute(argv[0]!) ? [resolve(base, argv[0]!), ...argv.slice(1)] : argv);
   return { ...h, pre: at(h.pre), post: at(h.post) };
 }
