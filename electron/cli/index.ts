@@ -455,7 +455,15 @@ async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  engine.start();
+  const started = engine.start('agent');
+  if (!started.scheduling) {
+    await engine.close();
+    const h = started.heldBy;
+    throw new BackstopError(
+      'CONFLICT',
+      `${h.who === 'app' ? 'The Backstop app' : 'Another "backstop agent"'} (pid ${h.pid} on ${h.host}, since ${h.startedAt}) already schedules the tasks of ${dataDir}; only one process may. ${h.who === 'app' ? 'Quit the app (its tray menu → Quit)' : `Stop that agent (kill ${h.pid}, or "backstop agent uninstall" if it runs as a service)`}, then start this one again.`,
+    );
+  }
   // Without a desktop there is no resume event: a minutely catch-up notices a machine that
   // slept through a slot (it runs once), and keeps the process alive between runs.
   const tick = setInterval(() => engine.scheduler.catchUp(), 60_000);
