@@ -19,6 +19,7 @@ import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-co
 import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
+import { agentService } from './lazy-commands.ts';
 import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
@@ -61,6 +62,10 @@ Backups:
   keys import FILE [--name N]
                        encryption keys in the OS keychain (printed only by export --out -)
   agent                run the scheduler without a window, for the data dir's tasks
+                       (one scheduler per data dir: refused while the app or another
+                       agent schedules them)
+  agent install [--user|--system] [--dry-run] | agent uninstall [--user|--system] |
+  agent status         the agent as an OS service (systemd, launchd, Task Scheduler)
   demo                 sample databases → full + incremental backup → restore → verify
 
 App data:
@@ -114,6 +119,8 @@ const OPTIONS = {
   suffix: { type: 'string' },
   'original-names': { type: 'boolean', default: false },
   'with-server-level': { type: 'boolean', default: false },
+  user: { type: 'boolean', default: false },
+  system: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -368,6 +375,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'keys':
         return await keysCommand(dataDir, rest, values, io, json);
       case 'agent':
+        if (rest.length) return await agentServiceCommand(dataDir, rest, values, io, json);
         return await agent(dataDir, io, json);
       case 'demo': {
         const steps = await withEngine(dataDir, (e) => demoCommand(e, (s) => (json ? undefined : io.out(`${s.step.padEnd(12)} ${s.detail}`))));
@@ -444,6 +452,43 @@ async function configCommand(what: 'servers' | 'tasks', dataDir: string, rest: s
     }
     default:
       return usage(`${what} takes add, update, remove or export (or nothing, to list the ${what}).`);
+  }
+}
+
+/** `agent install|uninstall|status`: the agent as a service of the OS (commands/agent-service.ts). */
+async function agentServiceCommand(dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub] = rest;
+  if (values.user && values.system) usage('agent install takes --user or --system, not both.');
+  const scope = values.system ? 'system' : 'user';
+  const svc = await agentService();
+  const { logsDir } = appInfo(dataDir);
+  switch (sub) {
+    case 'install': {
+      const r = svc.agentInstall(svc.localServiceSpec(scope, dataDir, logsDir), values['dry-run'] ?? false);
+      const commands = r.commands.map((c) => (typeof c === 'string' ? c : `${c.ok ? 'ok    ' : 'FAILED'} ${c.command}${c.ok || !c.output ? '' : ` — ${c.output}`}`));
+      printData(io, json, r, () =>
+        r.dryRun
+          ? [`Would write ${r.path}:`, '', r.definition, `Then run:`, ...commands.map((c) => `  ${c}`), ...r.notes.map((n) => `note: ${n}`)].join('\n')
+          : [`Wrote ${r.path}.`, ...commands, r.started ? 'The agent service is enabled and started.' : 'The agent service is NOT started (see the note).', ...r.notes.map((n) => `note: ${n}`)].join('\n'),
+      );
+      return r.dryRun || r.started ? 0 : 1;
+    }
+    case 'uninstall': {
+      const r = svc.agentUninstall(svc.localServiceSpec(scope, dataDir, logsDir));
+      return printData(io, json, r, () => (r.removed ? [`Removed ${r.path}.`, ...r.commands.map((c) => `${c.ok ? 'ok    ' : 'FAILED'} ${c.command}${c.ok || !c.output ? '' : ` — ${c.output}`}`)].join('\n') : `No agent service is installed (${r.path} does not exist).`));
+    }
+    case 'status': {
+      const s = await withEngine(dataDir, (e) => svc.agentStatus(e, logsDir));
+      return printData(io, json, s, () =>
+        [
+          s.running ? `backstop agent runs (pid ${s.scheduler!.pid}, since ${s.scheduler!.startedAt}) and schedules ${s.dataDir}.` : s.scheduler ? `backstop agent does not run; the Backstop app (pid ${s.scheduler.pid}) schedules ${s.dataDir}.` : `Nothing schedules ${s.dataDir}: neither the agent nor the app runs.`,
+          ...s.services.map((v) => `${v.scope} service: ${v.installed ? `installed (${v.path})` : 'not installed'}`),
+          ...s.tasks.map((t) => `${t.name}\t${t.enabled ? (t.nextRun ? `next ${t.nextRun.kind} ${t.nextRun.at}` : 'no next run') : 'disabled'}`),
+        ].join('\n'),
+      );
+    }
+    default:
+      return usage('agent takes install, uninstall or status (or nothing, to run the scheduler here).');
   }
 }
 

@@ -35,4 +35,6 @@ export const tasksAdd = lazy(() => import('./commands/config-files.ts'), 'tasksA
 export const tasksUpdate = lazy(() => import('./commands/config-files.ts'), 'tasksUpdate');
 export const tasksRemove = lazy(() => import('./commands/config-files.ts'), 'tasksRemove');
 export const tasksExport = lazy(() => import('./commands/config-files.ts'), 'tasksExport');
+/** `agent install|uninstall|status` (commands/agent-service.ts), loaded on use. */
+export const agentService = () => import('./commands/agent-service.ts');
 export { demoDataDir } from './commands/demo-data-dir.ts';

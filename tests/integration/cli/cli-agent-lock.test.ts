@@ -92,3 +92,55 @@ describe('one scheduler per data dir', () => {
     expect(existsSync(join(dataDir, 'scheduler.lock'))).toBe(false);
   });
 });
+
+describe('backstop agent install|status|uninstall', () => {
+  it('dry-run prints the unit and writes nothing; install writes it (and says why it did not start here); status names the running agent and the next runs; uninstall removes it', async () => {
+    const home = tempDir();
+    const dataDir = tempDir();
+    const env = { HOME: home, XDG_CONFIG_HOME: '' };
+    const unit = join(home, '.config/systemd/user/backstop-agent.service');
+
+    const dry = await runBackstop(['agent', 'install', '--user', '--dry-run', '--data-dir', dataDir, '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = oneJsonDocument(dry.stdout) as { dryRun: boolean; path: string; definition: string; commands: string[] };
+    expect(plan).toMatchObject({ dryRun: true, platform: 'linux', scope: 'user', path: unit, commands: ['systemctl --user daemon-reload', 'systemctl --user enable --now backstop-agent.service'] });
+    expect(plan.definition).toContain(`ExecStart=${process.execPath} ${CLI_BIN} agent --data-dir ${dataDir}`);
+    expect(existsSync(unit)).toBe(false);
+    const human = await runBackstop(['agent', 'install', '--dry-run', '--data-dir', dataDir], { env });
+    expect(human.stdout).toContain(`Would write ${unit}:`);
+    expect(human.stdout).toContain('[Service]');
+
+    // This container has no systemd user manager: the unit is written, the start is reported as failed with what to run.
+    const inst = await runBackstop(['agent', 'install', '--data-dir', dataDir, '--json'], { env });
+    const installed = oneJsonDocument(inst.stdout) as { started: boolean; notes: string[]; commands: { command: string; ok: boolean; output: string }[] };
+    expect(readFileSync(unit, 'utf8')).toBe(plan.definition);
+    if (installed.started) {
+      expect(inst.code).toBe(0);
+    } else {
+      expect(inst.code).toBe(1);
+      expect(installed.notes.at(-1)).toMatch(/^The definition is written, but "systemctl --user daemon-reload" failed: .+\. Start it by hand: systemctl --user daemon-reload && systemctl --user enable --now backstop-agent\.service\.$/);
+    }
+
+    mkdirSync(join(dataDir, 'files'));
+    writeFileSync(join(dataDir, 'task.json'), JSON.stringify({ name: 'files', server: { kind: 'sqlite', name: 'files', folder: 'files' }, type: 'snapshot', schedule: { full: '30 3 * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: 'out' }] }));
+    expect((await runBackstop(['tasks', 'add', '--config', join(dataDir, 'task.json'), '--data-dir', dataDir])).code).toBe(0);
+    const idle = oneJsonDocument((await runBackstop(['agent', 'status', '--data-dir', dataDir, '--json'], { env })).stdout);
+    expect(idle).toMatchObject({ running: false, scheduler: null, services: [{ scope: 'user', path: unit, installed: true }, { scope: 'system', installed: expect.any(Boolean) }] });
+
+    const { child } = await startAgent(dataDir);
+    const st = await runBackstop(['agent', 'status', '--data-dir', dataDir, '--json'], { env });
+    const status = oneJsonDocument(st.stdout) as { tasks: { nextRun: { at: string } }[] };
+    expect(status).toMatchObject({ running: true, scheduler: { who: 'agent', pid: child.pid }, tasks: [{ name: 'files', enabled: true, nextRun: { kind: 'full' } }] });
+    expect(status.tasks[0]!.nextRun.at).toMatch(/T03:30:00(\.000)?Z$/);
+    const text = await runBackstop(['agent', 'status', '--data-dir', dataDir], { env });
+    expect(text.stdout).toContain(`backstop agent runs (pid ${child.pid}, since `);
+    child.kill('SIGTERM');
+
+    const un = await runBackstop(['agent', 'uninstall', '--data-dir', dataDir, '--json'], { env });
+    expect(oneJsonDocument(un.stdout)).toMatchObject({ path: unit, removed: true });
+    expect(existsSync(unit)).toBe(false);
+    const both = await runBackstop(['agent', 'install', '--user', '--system', '--json'], { env });
+    expect(both.code).toBe(2);
+    expect(oneJsonDocument(both.stdout)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: 'agent install takes --user or --system, not both. Run "backstop --help".' } });
+  });
+});
