@@ -35,6 +35,32 @@ export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
   return { ...h, pre: at(h.pre), post: at(h.post) };
 }
 
+type S3FileDestination = Extract<TaskFile['destinations'][number], { kind: 's3' }>;
+
+/** A task file's S3 credentials, from the environment variables it names (`what`: where, for the AUTH_FAILED message). */
+export function s3CredentialsFromEnv(d: S3FileDestination, what: string): S3Credentials {
+  const accessKeyId = secretFromEnv(d.accessKeyIdEnv, what)!;
+  const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, what)!;
+  const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, what)! : undefined;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+/** A task file's S3 destination as the engine's, its credentials in the keychain under `credentialsRef` (null: given to the run directly). */
+export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: string | null): Destination {
+  return {
+    kind: 's3',
+    bucket: d.bucket,
+    prefix: d.prefix,
+    region: d.region,
+    endpoint: d.endpoint ?? null,
+    forcePathStyle: d.forcePathStyle,
+    storageClass: d.storageClass ?? null,
+    checksumMode: d.checksumMode,
+    credentialsRef,
+    ...(d.limits ? { limits: d.limits } : {}),
+  };
+}
+
 /**
  * A task file as a task of the engine. Relative paths in it (destination paths, keyFile,
  * tools.binDir, a SQLite folder) resolve against the task file's folder, never the
@@ -60,22 +86,8 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       s3Credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
-    const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
-    const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
-    const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;
-    s3Credentials.push({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
-    return {
-      kind: 's3',
-      bucket: d.bucket,
-      prefix: d.prefix,
-      region: d.region,
-      endpoint: d.endpoint ?? null,
-      forcePathStyle: d.forcePathStyle,
-      storageClass: d.storageClass ?? null,
-      checksumMode: d.checksumMode,
-      credentialsRef: null,
-      ...(d.limits ? { limits: d.limits } : {}),
-    };
+    s3Credentials.push(s3CredentialsFromEnv(d, `S3 bucket ${d.bucket}`));
+    return s3DestinationFromFile(d, null);
   });
   const stamp = new Date().toISOString();
   const task: Task = {

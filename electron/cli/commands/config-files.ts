@@ -29,7 +29,7 @@ import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { hooksFrom } from './backup.ts';
+import { hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -174,24 +174,10 @@ async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string,
     const keptRef = kept?.kind === 's3' ? kept.credentialsRef : null;
     let credentialsRef = keptRef;
     if (!keptRef || process.env[d.accessKeyIdEnv] || process.env[d.secretAccessKeyEnv]) {
-      const what = `destinations.${i} (S3 bucket ${d.bucket}) in ${path}`;
-      const accessKeyId = secretFromEnv(d.accessKeyIdEnv, what)!;
-      const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, what)!;
-      const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, what)! : undefined;
-      ({ credentialsRef } = await engine.command('s3.saveCredentials', { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}), ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+      const credentials = s3CredentialsFromEnv(d, `destinations.${i} (S3 bucket ${d.bucket}) in ${path}`);
+      ({ credentialsRef } = await engine.command('s3.saveCredentials', { ...credentials, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
     }
-    out.push({
-      kind: 's3',
-      bucket: d.bucket,
-      prefix: d.prefix,
-      region: d.region,
-      endpoint: d.endpoint ?? null,
-      forcePathStyle: d.forcePathStyle,
-      storageClass: d.storageClass ?? null,
-      checksumMode: d.checksumMode,
-      credentialsRef,
-      ...(d.limits ? { limits: d.limits } : {}),
-    });
+    out.push(s3DestinationFromFile(d, credentialsRef));
   }
   return out;
 }

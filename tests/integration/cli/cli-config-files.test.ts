@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keyFingerprint } from '../../../electron/engine/crypto/index.ts';
+import { loadS3Credentials } from '../../../electron/engine/destinations/s3-credentials.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -46,13 +47,17 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(servers).toHaveLength(1);
     expect(await new KeychainSecretStore().get(servers[0]!.passwordRef)).toBe(password);
 
-    const taskFile = json(join(dir, 'task.json'), {
+    // What the file says and the export gives back alike.
+    const same = {
       name: 'billing nightly',
       server: 'billing-db',
       type: 'logical',
       enabled: false,
       schedule: { full: '0 2 * * 0', incremental: '0 2 * * 1-6', timezone: 'Europe/Berlin' },
       retention: { minAge: '36h', keepLast: 7 },
+    };
+    const taskFile = json(join(dir, 'task.json'), {
+      ...same,
       encryption: { mode: 'key', keyFile: 'nightly.key' },
       destinations: [{ kind: 'local', path: 'backups' }],
       excludeDatabases: ['scratch'],
@@ -84,12 +89,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     const text = readFileSync(exported, 'utf8');
     const doc = JSON.parse(text) as Record<string, unknown>;
     expect(doc).toEqual({
-      name: 'billing nightly',
-      server: 'billing-db',
-      type: 'logical',
-      enabled: false,
-      schedule: { full: '0 2 * * 0', incremental: '0 2 * * 1-6', timezone: 'Europe/Berlin' },
-      retention: { minAge: '36h', keepLast: 7 },
+      ...same,
       encryption: { mode: 'key', fingerprint: keyFingerprint(key) },
       destinations: [{ kind: 'local', path: join(dir, 'backups') }],
       excludeDatabases: ['scratch'],
@@ -145,6 +145,42 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(servers).toEqual([expect.objectContaining({ name: 'files a (SQLite folder)', kind: 'sqlite', folder: join(dir, 'files') })]);
     const doc = await ok(['tasks', 'export', 'files b', '--out', '-', '--data-dir', dataDir]);
     expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
+  });
+
+  it('S3 credentials go from the named variables into the keychain, never into the export; update without them keeps them', async () => {
+    const dataDir = tempDir();
+    const dir = tempDir();
+    mkdirSync(join(dir, 'files'));
+    const secret = `secret-${randomBytes(8).toString('hex')}`;
+    const file = json(join(dir, 's3.json'), {
+      name: 'offsite',
+      server: { kind: 'sqlite', folder: 'files' },
+      type: 'snapshot',
+      schedule: { full: '0 3 * * *' },
+      destinations: [{ kind: 's3', bucket: 'backups-bucket', prefix: 'db1', endpoint: 'http://127.0.0.1:9', accessKeyIdEnv: 'MY_KEY_ID', secretAccessKeyEnv: 'MY_SECRET' }],
+    });
+    const missing = await fails(['tasks', 'add', '--config', file, '--data-dir', dataDir], { MY_KEY_ID: 'AKIDEXAMPLE' });
+    expect(missing.error).toEqual({ code: 'AUTH_FAILED', message: `destinations.0 (S3 bucket backups-bucket) in ${file}: the environment variable MY_SECRET is not set.` });
+    expect(await ok(['tasks', '--data-dir', dataDir])).toEqual([]);
+    expect(await ok(['servers', '--data-dir', dataDir])).toEqual([]);
+
+    const added = (await ok(['tasks', 'add', '--config', file, '--data-dir', dataDir], { MY_KEY_ID: 'AKIDEXAMPLE', MY_SECRET: secret })) as { id: string };
+    const [task] = (await ok(['tasks', '--data-dir', dataDir])) as { destinations: { credentialsRef: string }[] }[];
+    const ref = task!.destinations[0]!.credentialsRef;
+    expect(await loadS3Credentials(new KeychainSecretStore(), ref)).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret });
+
+    const out = join(dir, 'exported.json');
+    await ok(['tasks', 'export', added.id, '--out', out, '--data-dir', dataDir]);
+    const text = readFileSync(out, 'utf8');
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('AKIDEXAMPLE');
+    expect(JSON.parse(text)).toMatchObject({ destinations: [{ kind: 's3', bucket: 'backups-bucket', prefix: 'db1', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }] });
+
+    // The exported file (default variable names) with no variables set: the stored credentials stay.
+    await ok(['tasks', 'update', 'offsite', '--config', out, '--data-dir', dataDir], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' });
+    const [after] = (await ok(['tasks', '--data-dir', dataDir])) as { destinations: { credentialsRef: string }[] }[];
+    expect(after!.destinations[0]!.credentialsRef).toBe(ref);
+    expect(await loadS3Credentials(new KeychainSecretStore(), ref)).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret });
   });
 
   it('error paths name the code, the field and the fix, and add nothing', async () => {
