@@ -38,7 +38,7 @@ export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
 type S3FileDestination = Extract<TaskFile['destinations'][number], { kind: 's3' }>;
 
 /** A task file's S3 credentials, from the environment variables it names (`what`: where, for the AUTH_FAILED message). */
-export function s3CredentialsFromEnv(d: S3FileDestination, what: string): S3Credentials {
+export function s3CredentialsFromEnv(d: S3FileDestination, what: string) {
   const accessKeyId = secretFromEnv(d.accessKeyIdEnv, what)!;
   const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, what)!;
   const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, what)! : undefined;
