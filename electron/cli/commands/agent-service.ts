@@ -213,13 +213,21 @@ function run(argv: string[]): CommandOutcome {
   return { command: argv.join(' '), ok: r.status === 0, output };
 }
 
+/** Whether the file at `path` is a definition `install` wrote (UTF-8, or UTF-16 with its byte-order mark as on Windows). */
+function isOurs(path: string): boolean {
+  const bytes = readFileSync(path);
+  const text = bytes[0] === 0xff && bytes[1] === 0xfe ? bytes.subarray(2).toString('utf16le') : bytes.toString('utf8');
+  return text.includes(MARKER);
+}
+
 function writeDefinition(d: ServiceDefinition): void {
-  if (existsSync(d.path) && !readFileSync(d.path, 'utf8').includes(MARKER)) {
+  if (existsSync(d.path) && !isOurs(d.path)) {
     throw new BackstopError('CONFLICT', `${d.path} exists and was not written by Backstop; move it away (or remove it), then run "backstop agent install" again.`);
   }
   try {
     mkdirSync(dirname(d.path), { recursive: true });
-    writeFileSync(d.path, d.content, { mode: 0o644 });
+    // schtasks reads task XML as UTF-16 (the encoding the XML declares); the others are UTF-8.
+    writeFileSync(d.path, d.platform === 'win32' ? Buffer.from(`\ufeff${d.content}`, 'utf16le') : d.content, { mode: 0o644 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BackstopError(code === 'EACCES' || code === 'EPERM' ? 'PERMISSION_DENIED' : 'STORAGE', `Cannot write ${d.path} (${code ?? 'error'})${d.scope === 'system' ? ': a system-wide service needs an administrator (run it with sudo, or as Administrator)' : ''}.`);
@@ -257,7 +265,7 @@ export function agentInstall(spec: ServiceSpec, dryRun: boolean, runCommand: (ar
 export function agentUninstall(spec: ServiceSpec, runCommand: (argv: string[]) => CommandOutcome = run): { path: string; removed: boolean; commands: CommandOutcome[] } {
   const d = serviceDefinition(spec);
   if (!existsSync(d.path)) return { path: d.path, removed: false, commands: [] };
-  if (!readFileSync(d.path, 'utf8').includes(MARKER)) {
+  if (!isOurs(d.path)) {
     throw new BackstopError('CONFLICT', `${d.path} was not written by "backstop agent install"; Backstop leaves it alone.`);
   }
   // Stop and disable first (a failure here, e.g. no service manager reachable, does not keep the file).
@@ -283,7 +291,7 @@ export async function agentStatus(engine: Engine, logsDir: string): Promise<Agen
   const services = (['user', 'system'] as const).flatMap((scope) => {
     try {
       const d = serviceDefinition(localServiceSpec(scope, engine.dataDir, logsDir));
-      return [{ scope, path: d.path, installed: existsSync(d.path) && readFileSync(d.path, 'utf8').includes(MARKER) }];
+      return [{ scope, path: d.path, installed: existsSync(d.path) && isOurs(d.path) }];
     } catch {
       return [];
     }

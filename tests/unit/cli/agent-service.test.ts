@@ -78,6 +78,20 @@ describe('backstop agent service definitions', () => {
     const boot = serviceDefinition({ ...s, scope: 'system' });
     expect(boot.content).toContain('<BootTrigger/>');
     expect(boot.install[0]).toEqual(['schtasks.exe', '/Create', '/TN', 'Backstop agent', '/XML', boot.path, '/F', '/RU', 'dba', '/RP', '*']);
+
+    // Written as UTF-16 with its byte-order mark (what the XML declares and schtasks reads), and still recognised as Backstop's by uninstall.
+    const here = spec({ platform: 'win32' }); // a data dir that exists on this (Linux) test machine
+    const w = serviceDefinition(here);
+    mkdirSync(here.dataDir, { recursive: true });
+    const ran: string[] = [];
+    const run = (argv: string[]) => (ran.push(argv.join(' ')), { command: argv.join(' '), ok: true, output: '' });
+    expect(agentInstall(here, false, run).started).toBe(true);
+    const bytes = readFileSync(w.path);
+    expect([bytes[0], bytes[1]]).toEqual([0xff, 0xfe]);
+    expect(bytes.subarray(2).toString('utf16le')).toBe(w.content);
+    expect(agentUninstall(here, run).removed).toBe(true);
+    expect(existsSync(w.path)).toBe(false);
+    expect(ran).toEqual([...w.install, ...w.uninstall].map((c) => c.join(' ')));
   });
 
   it('install writes the definition and runs the commands; dry-run writes nothing; uninstall removes only its own file', () => {
