@@ -32,7 +32,7 @@ function startAgent(dataDir: string): Promise<{ child: ChildProcess; started: un
 }
 
 describe('one scheduler per data dir', () => {
-  it('the agent holds the lock; a second agent and the app do not schedule; after kill -9 the next starter takes over', async () => {
+  it('the agent holds the lock; a second agent and the app do not schedule; after kill -9 the next starter takes over', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     mkdirSync(join(dir, 'files'));
@@ -94,7 +94,7 @@ describe('one scheduler per data dir', () => {
 });
 
 describe('backstop agent install|status|uninstall', () => {
-  it('dry-run prints the unit and writes nothing; install writes it (and says why it did not start here); status names the running agent and the next runs; uninstall removes it', async () => {
+  it('dry-run prints the unit and writes nothing; install writes it (and says why it did not start here); status names the running agent and the next runs; uninstall removes it', { timeout: 300_000 }, async () => {
     const home = tempDir();
     const dataDir = tempDir();
     const env = { HOME: home, XDG_CONFIG_HOME: '' };

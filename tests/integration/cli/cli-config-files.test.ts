@@ -32,7 +32,7 @@ function json(path: string, doc: unknown): string {
 }
 
 describe('backstop servers|tasks add|update|remove|export', () => {
-  it('round trip: add → list → export → remove → add the exported file → the same export; secrets only in the keychain', async () => {
+  it('round trip: add → list → export → remove → add the exported file → the same export; secrets only in the keychain', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     const password = `pw-${randomBytes(6).toString('hex')}`;
@@ -134,7 +134,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(await new KeychainSecretStore().get(after[0]!.passwordRef)).toBe(password);
   });
 
-  it('an inline server becomes a stored server (reused when the same connection is stored), and the export names it', async () => {
+  it('an inline server becomes a stored server (reused when the same connection is stored), and the export names it', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     mkdirSync(join(dir, 'files'));
@@ -147,7 +147,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
   });
 
-  it('S3 credentials go from the named variables into the keychain, never into the export; update without them keeps them', async () => {
+  it('S3 credentials go from the named variables into the keychain, never into the export; update without them keeps them', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     mkdirSync(join(dir, 'files'));
@@ -183,7 +183,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(await loadS3Credentials(new KeychainSecretStore(), ref)).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret });
   });
 
-  it('error paths name the code, the field and the fix, and add nothing', async () => {
+  it('error paths name the code, the field and the fix, and add nothing', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     const base = { name: 'nightly', type: 'snapshot', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: 'out' }] };
