@@ -19,6 +19,8 @@ import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-co
 import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
+import { agentService } from './lazy-commands.ts';
+import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -60,11 +62,20 @@ Backups:
   keys import FILE [--name N]
                        encryption keys in the OS keychain (printed only by export --out -)
   agent                run the scheduler without a window, for the data dir's tasks
+                       (one scheduler per data dir: refused while the app or another
+                       agent schedules them)
+  agent install [--user|--system] [--dry-run] | agent uninstall [--user|--system] |
+  agent status         the agent as an OS service (systemd, launchd, Task Scheduler)
   demo                 sample databases → full + incremental backup → restore → verify
 
 App data:
   info                 version, data folder and log folder
   servers | tasks      the configured servers / tasks
+  servers|tasks add --config FILE | update ID --config FILE | remove ID |
+  servers|tasks export ID --out FILE|-
+                       configuration as code: stored servers and tasks from the
+                       CLI's JSON files (secrets from environment variables or the
+                       keychain, never in the files); remove keeps the backups
   history [--task ID] [--limit N]
                        recent runs, newest first
 
@@ -111,6 +122,8 @@ const OPTIONS = {
   'original-names': { type: 'boolean', default: false },
   'with-server-level': { type: 'boolean', default: false },
   endpoint: { type: 'string' },
+  user: { type: 'boolean', default: false },
+  system: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -197,10 +210,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return printData(io, json, d, () => `Backstop ${d.version}\ndata folder: ${d.dataDir}\nlogs:        ${d.logsDir}`);
       }
       case 'servers': {
+        if (rest.length) return await configCommand('servers', dataDir, rest, values, io, json);
         const d = await withEngine(dataDir, (e) => e.command('servers.list'));
         return printData(io, json, d, () => (d.length ? d.map((s) => `${s.name}\t${s.kind}\t${s.id}`).join('\n') : 'No servers yet.'));
       }
       case 'tasks': {
+        if (rest.length) return await configCommand('tasks', dataDir, rest, values, io, json);
         const d = await withEngine(dataDir, (e) => e.command('tasks.list'));
         return printData(io, json, d, () => (d.length ? d.map((t) => `${t.name}\t${t.type}\t${t.enabled ? 'enabled' : 'disabled'}\t${t.id}`).join('\n') : 'No tasks yet.'));
       }
@@ -365,6 +380,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'keys':
         return await keysCommand(dataDir, rest, values, io, json);
       case 'agent':
+        if (rest.length) return await agentServiceCommand(dataDir, rest, values, io, json);
         return await agent(dataDir, io, json);
       case 'demo': {
         const steps = await withEngine(dataDir, (e) => demoCommand(e, (s) => (json ? undefined : io.out(`${s.step.padEnd(12)} ${s.detail}`))));
@@ -409,6 +425,78 @@ async function keysCommand(dataDir: string, rest: string[], values: Values, io: 
   }
 }
 
+/** `servers|tasks add|update|remove|export`: configuration as code (commands/config-files.ts). */
+async function configCommand(what: 'servers' | 'tasks', dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub, ref] = rest;
+  const one = what === 'servers' ? 'server' : 'task';
+  const id = () => ref ?? usage(`${what} ${sub} needs the id (or name) of a ${one}; "backstop ${what}" lists them.`);
+  const ops = what === 'servers' ? { add: serversAdd, update: serversUpdate, remove: serversRemove, export: serversExport } : { add: tasksAdd, update: tasksUpdate, remove: tasksRemove, export: tasksExport };
+  switch (sub) {
+    case 'add': {
+      const d = await withEngine(dataDir, (e) => ops.add(e, need(values, 'config', `${what} add`)));
+      return printData(io, json, d, () => `Added ${one} "${d.name}" (id ${d.id}).`);
+    }
+    case 'update': {
+      const target = id();
+      const d = await withEngine(dataDir, (e) => ops.update(e, target, need(values, 'config', `${what} update`)));
+      return printData(io, json, d, () => `Updated ${one} "${d.name}" (id ${d.id}).`);
+    }
+    case 'remove': {
+      const target = id();
+      const d = await withEngine(dataDir, (e) => ops.remove(e, target));
+      const kept = 'keptBackups' in d ? (d.keptBackups as string[]) : [];
+      return printData(io, json, d, () => [`Removed ${one} "${d.name}" (id ${d.id}).`, ...(kept.length ? [`Its backups are kept (restorable with "backstop restore"): ${kept.join(', ')}; its run history is kept too.`] : [])].join('\n'));
+    }
+    case 'export': {
+      const target = id();
+      const out = need(values, 'out', `${what} export`);
+      const d = await withEngine(dataDir, (e) => ops.export(e, target, out));
+      if (d.file === null) return printData(io, true, d.document, () => '');
+      const doc = { id: d.id, name: d.name, file: d.file, notes: d.notes };
+      return printData(io, json, doc, () => [`Wrote ${one} "${d.name}" to ${d.file}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'));
+    }
+    default:
+      return usage(`${what} takes add, update, remove or export (or nothing, to list the ${what}).`);
+  }
+}
+
+/** `agent install|uninstall|status`: the agent as a service of the OS (commands/agent-service.ts). */
+async function agentServiceCommand(dataDir: string, rest: string[], values: Values, io: Io, json: boolean): Promise<number> {
+  const [sub] = rest;
+  if (values.user && values.system) usage('agent install takes --user or --system, not both.');
+  const scope = values.system ? 'system' : 'user';
+  const svc = await agentService();
+  const { logsDir } = appInfo(dataDir);
+  switch (sub) {
+    case 'install': {
+      const r = svc.agentInstall(svc.localServiceSpec(scope, dataDir, logsDir), values['dry-run'] ?? false);
+      const commands = r.commands.map((c) => (typeof c === 'string' ? c : `${c.ok ? 'ok    ' : 'FAILED'} ${c.command}${c.ok || !c.output ? '' : ` — ${c.output}`}`));
+      printData(io, json, r, () =>
+        r.dryRun
+          ? [`Would write ${r.path}:`, '', r.definition, `Then run:`, ...commands.map((c) => `  ${c}`), ...r.notes.map((n) => `note: ${n}`)].join('\n')
+          : [`Wrote ${r.path}.`, ...commands, r.started ? 'The agent service is enabled and started.' : 'The agent service is NOT started (see the note).', ...r.notes.map((n) => `note: ${n}`)].join('\n'),
+      );
+      return r.dryRun || r.started ? 0 : 1;
+    }
+    case 'uninstall': {
+      const r = svc.agentUninstall(svc.localServiceSpec(scope, dataDir, logsDir));
+      return printData(io, json, r, () => (r.removed ? [`Removed ${r.path}.`, ...r.commands.map((c) => `${c.ok ? 'ok    ' : 'FAILED'} ${c.command}${c.ok || !c.output ? '' : ` — ${c.output}`}`)].join('\n') : `No agent service is installed (${r.path} does not exist).`));
+    }
+    case 'status': {
+      const s = await withEngine(dataDir, (e) => svc.agentStatus(e, logsDir));
+      return printData(io, json, s, () =>
+        [
+          s.running ? `backstop agent runs (pid ${s.scheduler!.pid}, since ${s.scheduler!.startedAt}) and schedules ${s.dataDir}.` : s.scheduler ? `backstop agent does not run; the Backstop app (pid ${s.scheduler.pid}) schedules ${s.dataDir}.` : `Nothing schedules ${s.dataDir}: neither the agent nor the app runs.`,
+          ...s.services.map((v) => `${v.scope} service: ${v.installed ? `installed (${v.path})` : 'not installed'}`),
+          ...s.tasks.map((t) => `${t.name}\t${t.enabled ? (t.nextRun ? `next ${t.nextRun.kind} ${t.nextRun.at}` : 'no next run') : 'disabled'}`),
+        ].join('\n'),
+      );
+    }
+    default:
+      return usage('agent takes install, uninstall or status (or nothing, to run the scheduler here).');
+  }
+}
+
 /** Runs the scheduler until SIGINT/SIGTERM, then waits for running backups to stop. */
 async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   const engine = await createEngine({ dataDir });
@@ -417,7 +505,15 @@ async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  engine.start();
+  const started = engine.start('agent');
+  if (!started.scheduling) {
+    await engine.close();
+    const h = started.heldBy;
+    throw new BackstopError(
+      'CONFLICT',
+      `${h.who === 'app' ? 'The Backstop app' : 'Another "backstop agent"'} (pid ${h.pid} on ${h.host}, since ${h.startedAt}) already schedules the tasks of ${dataDir}; only one process may. ${h.who === 'app' ? 'Quit the app (its tray menu → Quit)' : `Stop that agent (kill ${h.pid}, or "backstop agent uninstall" if it runs as a service)`}, then start this one again.`,
+    );
+  }
   // Without a desktop there is no resume event: a minutely catch-up notices a machine that
   // slept through a slot (it runs once), and keeps the process alive between runs.
   const tick = setInterval(() => engine.scheduler.catchUp(), 60_000);

@@ -27,4 +27,14 @@ export const keysGenerate = lazy(() => import('./commands/keys.ts'), 'keysGenera
 export const keysList = lazy(() => import('./commands/keys.ts'), 'keysList');
 export const keysExport = lazy(() => import('./commands/keys.ts'), 'keysExport');
 export const keysImport = lazy(() => import('./commands/keys.ts'), 'keysImport');
+export const serversAdd = lazy(() => import('./commands/config-files.ts'), 'serversAdd');
+export const serversUpdate = lazy(() => import('./commands/config-files.ts'), 'serversUpdate');
+export const serversRemove = lazy(() => import('./commands/config-files.ts'), 'serversRemove');
+export const serversExport = lazy(() => import('./commands/config-files.ts'), 'serversExport');
+export const tasksAdd = lazy(() => import('./commands/config-files.ts'), 'tasksAdd');
+export const tasksUpdate = lazy(() => import('./commands/config-files.ts'), 'tasksUpdate');
+export const tasksRemove = lazy(() => import('./commands/config-files.ts'), 'tasksRemove');
+export const tasksExport = lazy(() => import('./commands/config-files.ts'), 'tasksExport');
+/** `agent install|uninstall|status` (commands/agent-service.ts), loaded on use. */
+export const agentService = () => import('./commands/agent-service.ts');
 export { demoDataDir } from './commands/demo-data-dir.ts';

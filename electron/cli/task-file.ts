@@ -16,12 +16,14 @@ import { notificationEvents } from '../engine/notifications/events.ts';
 import { TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
-const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const Cron = z.string().trim().min(1).max(200);
 
 export const ServerFile = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('postgres'),
+    /** A stored server's name (`backstop servers add`); other commands ignore it. */
+    name: z.string().trim().min(1).max(120).optional(),
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(5432),
     user: z.string().min(1).default('postgres'),
@@ -30,13 +32,14 @@ export const ServerFile = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('mysql'),
+    name: z.string().trim().min(1).max(120).optional(),
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(3306),
     user: z.string().min(1).default('root'),
     passwordEnv: EnvName.optional(),
     tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
   }),
-  z.strictObject({ kind: z.literal('sqlite'), folder: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('sqlite'), name: z.string().trim().min(1).max(120).optional(), folder: z.string().min(1) }),
 ]);
 export type ServerFile = z.infer<typeof ServerFile>;
 

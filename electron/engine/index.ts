@@ -20,6 +20,7 @@ import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
 import { KeyService } from './keys/index.ts';
 import { Scheduler } from './scheduler/index.ts';
+import { acquireSchedulerLock, schedulerOwner, type SchedulerLock, type SchedulerOwner, type SchedulerWho } from './scheduler/scheduler-lock.ts';
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
@@ -96,8 +97,14 @@ export interface Engine {
   serverRestores: ServerRestoresTable;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
-  /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
-  start(): void;
+  /**
+   * Starts the scheduler (catch-up first) and periodic health alerts — when this process
+   * gets the data dir's scheduler lock (one scheduler per data dir). Otherwise it returns
+   * who schedules; with `retry`, it keeps trying (every 30 s) and starts scheduling when that
+   * process is gone (the app does this; `backstop agent` refuses instead). The app and
+   * `backstop agent` call this; tests may not.
+   */
+  start(who?: SchedulerWho, opts?: { retry?: boolean }): { scheduling: true } | { scheduling: false; heldBy: SchedulerOwner };
   health: HealthMonitor;
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
@@ -266,6 +273,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   }
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
   let healthTimer: NodeJS.Timeout | undefined;
+  let schedulerLock: SchedulerLock | null = null;
+  let lockRetry: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
     if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
   });
@@ -321,6 +330,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     restore: { restores, findKey, dataDir },
     destinations: { secrets },
     notifications: { settings, secrets, notifier, events, dataDir, now },
+    schedulerOwner: () => {
+      const owner = schedulerOwner(dataDir);
+      return { owner, self: schedulerLock !== null && owner !== null && owner.pid === schedulerLock.owner.pid && owner.startedAt === schedulerLock.owner.startedAt };
+    },
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
@@ -347,12 +360,34 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     testRestoreScheduler,
     serverRestores,
     resolveTask,
-    start: () => {
-      scheduler.start();
-      testRestoreScheduler.start();
-      health.check();
-      healthTimer = setInterval(() => health.check(), 30 * 60_000);
-      healthTimer.unref();
+    start(who = 'app', opts = {}) {
+      const startScheduling = () => {
+        scheduler.start();
+        testRestoreScheduler.start();
+        health.check();
+        healthTimer = setInterval(() => health.check(), 30 * 60_000);
+        healthTimer.unref();
+        logger.info({ who }, 'scheduling this data dir\'s tasks (scheduler lock taken)');
+      };
+      const got = acquireSchedulerLock(dataDir, who, now);
+      if ('lock' in got) {
+        schedulerLock = got.lock;
+        startScheduling();
+        return { scheduling: true };
+      }
+      logger.warn({ heldBy: got.heldBy }, 'another process schedules this data dir\'s tasks; not scheduling');
+      if (opts.retry) {
+        lockRetry = setInterval(() => {
+          if (closed) return;
+          const again = acquireSchedulerLock(dataDir, who, now);
+          if (!('lock' in again)) return;
+          clearInterval(lockRetry);
+          schedulerLock = again.lock;
+          startScheduling();
+        }, 30_000);
+        lockRetry.unref();
+      }
+      return { scheduling: false, heldBy: got.heldBy };
     },
     health,
     notifier,
@@ -363,12 +398,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       scheduler.stop();
       testRestoreScheduler.stop();
       clearInterval(healthTimer);
+      clearInterval(lockRetry);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
       testRestores.cancelAll();
       await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
       logger.info('engine stopped');
       db.close();
+      schedulerLock?.release();
       closeLog();
     },
   };

@@ -135,6 +135,8 @@ async function start(isQuitting: () => boolean): Promise<void> {
   });
   installPowerHooks(powerMonitor, eng.scheduler, log);
 
-  eng.start();
+  // One scheduler per data dir: while `backstop agent` schedules, the app does not (and takes over when the agent is gone).
+  const started = eng.start('app', { retry: true });
+  if (!started.scheduling) log.warn(`Not scheduling: ${started.heldBy.who} pid ${started.heldBy.pid} schedules this data dir's tasks; Settings shows it.`);
   void monitor.refresh();
 }

@@ -577,6 +577,15 @@ export interface KeyInfo {
 export const KeyRef = z.string().regex(/^key\.[0-9a-f]{4}(-[0-9a-f]{4}){3}$/, 'must be a key reference');
 export const KeyExportMethod = z.enum(['clipboard', 'file', 'print', 'confirmed']);
 
+/**
+ * Which process runs the schedules of a data dir (one scheduler per data dir, issue #25):
+ * `owner` null when none does; `self` when it is the process answering.
+ */
+export interface SchedulerOwnerInfo {
+  owner: { who: 'app' | 'agent'; pid: number; startedAt: string; host: string } | null;
+  self: boolean;
+}
+
 export interface AppInfo {
   name: string;
   version: string;

@@ -1,8 +1,10 @@
 /** Settings are saved through settings.set into the engine, and the theme applies at once. */
+import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { expect, test } from './fixtures/harness';
 import { AppShell } from './pages/app-shell';
+import { CLI_BIN, REPO_ROOT } from '../fixtures/cli.ts';
 
 test('theme and concurrency are saved in the engine and survive a reload', async ({ page, engine }) => {
   const shell = new AppShell(page);
@@ -79,4 +81,26 @@ test('tool folders, staleness and background options are saved; detected tools a
   await view.getByTestId('stale-after').fill('0');
   await view.getByTestId('settings-save').click();
   await expect(view.getByText('Enter a whole number of hours from 1 to 8760, or leave it empty.')).toBeVisible();
+});
+
+test('Settings says which process schedules: nobody, then a running "backstop agent" (a real child process)', async ({ page, engine }) => {
+  test.setTimeout(120_000); // the agent is a whole CLI process starting its engine
+  const shell = new AppShell(page);
+  const view = await shell.open('settings');
+  // The test harness's engine never calls start(): nothing schedules this data dir.
+  await expect(view.getByTestId('scheduler-owner')).toHaveText('Nobody: scheduled backups do not run until the app or "backstop agent" starts');
+
+  const agent = spawn(process.execPath, [CLI_BIN, 'agent', '--data-dir', engine.dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout.once('data', () => resolve());
+      agent.once('exit', (code) => reject(new Error(`backstop agent exited ${code}`)));
+    });
+    await page.reload();
+    const again = await shell.open('settings');
+    await expect(again.getByTestId('scheduler-owner')).toContainText(`"backstop agent" (pid ${agent.pid}, since `);
+    await expect(again.getByTestId('scheduler-owner')).toContainText('this window does not schedule while it runs');
+  } finally {
+    agent.kill('SIGKILL');
+  }
 });

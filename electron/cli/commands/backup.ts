@@ -31,9 +31,35 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
 }
 
 /** A hook command given with a relative path (`./stop-app.sh`) resolves against the task file's folder; a bare name is looked up on PATH. */
-function hooksFrom(h: TaskHooks, base: string): TaskHooks {
+export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
   const at = (argv: string[] | null) => (argv && argv[0]!.includes('/') && !isAbsolute(argv[0]!) ? [resolve(base, argv[0]!), ...argv.slice(1)] : argv);
   return { ...h, pre: at(h.pre), post: at(h.post) };
+}
+
+type S3FileDestination = Extract<TaskFile['destinations'][number], { kind: 's3' }>;
+
+/** A task file's S3 credentials, from the environment variables it names (`what`: where, for the AUTH_FAILED message). */
+export function s3CredentialsFromEnv(d: S3FileDestination, what: string) {
+  const accessKeyId = secretFromEnv(d.accessKeyIdEnv, what)!;
+  const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, what)!;
+  const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, what)! : undefined;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+/** A task file's S3 destination as the engine's, its credentials in the keychain under `credentialsRef` (null: given to the run directly). */
+export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: string | null): Destination {
+  return {
+    kind: 's3',
+    bucket: d.bucket,
+    prefix: d.prefix,
+    region: d.region,
+    endpoint: d.endpoint ?? null,
+    forcePathStyle: d.forcePathStyle,
+    storageClass: d.storageClass ?? null,
+    checksumMode: d.checksumMode,
+    credentialsRef,
+    ...(d.limits ? { limits: d.limits } : {}),
+  };
 }
 
 /**
@@ -61,22 +87,8 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
-    const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
-    const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
-    const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;
-    credentials.push({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
-    return {
-      kind: 's3',
-      bucket: d.bucket,
-      prefix: d.prefix,
-      region: d.region,
-      endpoint: d.endpoint ?? null,
-      forcePathStyle: d.forcePathStyle,
-      storageClass: d.storageClass ?? null,
-      checksumMode: d.checksumMode,
-      credentialsRef: null,
-      ...(d.limits ? { limits: d.limits } : {}),
-    };
+    credentials.push(s3CredentialsFromEnv(d, `S3 bucket ${d.bucket}`));
+    return s3DestinationFromFile(d, null);
   });
   const stamp = new Date().toISOString();
   const task: Task = {

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BackstopError } from '../../shared/result.ts';
-import type { AppInfo, PointKind, ServerInputParsed, Task } from '../../shared/domain.ts';
+import type { AppInfo, PointKind, SchedulerOwnerInfo, ServerInputParsed, Task } from '../../shared/domain.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
@@ -46,6 +46,8 @@ export interface HandlerContext {
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
   destinations: { secrets: SecretStore };
   notifications: NotificationHandlerDeps;
+  /** Who holds the data dir's scheduler lock (scheduler/scheduler-lock.ts). */
+  schedulerOwner: () => SchedulerOwnerInfo;
 }
 
 export function passwordRefFor(serverId: string): string {
@@ -86,6 +88,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
   return {
     'app.info': () => ctx.info(),
+    'scheduler.owner': () => ctx.schedulerOwner(),
     'settings.get': () => ctx.settings.get(),
     'settings.set': (patch) => {
       const next = ctx.settings.patch(patch);

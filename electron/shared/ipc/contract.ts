@@ -47,6 +47,7 @@ import {
   type VerifySummary,
   type Alert,
   type AppInfo,
+  type SchedulerOwnerInfo,
   type DatabaseProgress,
   type KeyInfo,
   type Run,
@@ -82,6 +83,8 @@ export interface CommandSpec {
 /** Every command, defined once. Order is the order of COMMANDS (the preload, main's handler registration). */
 export const commands = {
   'app.info': { input: None, result: returns<AppInfo>() },
+  /** Which process schedules this data dir's tasks (the app or `backstop agent`); one at a time. */
+  'scheduler.owner': { input: None, result: returns<SchedulerOwnerInfo>() },
   'settings.get': { input: None, result: returns<Settings>() },
   'settings.set': { input: SettingsPatch.strict(), result: returns<Settings>() },
   'servers.list': { input: None, result: returns<Server[]>() },

@@ -1,12 +1,16 @@
-/** Facts about the running app (version, platform, data and log folders). */
+/** Facts about the running app (version, platform, data and log folders, who schedules). */
 import { defineStore } from 'pinia';
-import type { AppInfo } from '@shared/domain.ts';
+import type { AppInfo, SchedulerOwnerInfo } from '@shared/domain.ts';
 import { call } from '../api';
 import { useResource } from './resource';
 
 export const useAppStore = defineStore('app', () => {
   const info = useResource(() => call('app.info'), null as AppInfo | null);
+  /** Which process schedules this data dir's tasks: this app, or `backstop agent` (one at a time). */
+  const scheduler = useResource(() => call('scheduler.owner'), null as SchedulerOwnerInfo | null);
   return {
+    scheduler: scheduler.data,
+    refreshScheduler: scheduler.refresh,
     info: info.data,
     loaded: info.loaded,
     loading: info.loading,

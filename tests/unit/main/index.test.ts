@@ -35,7 +35,7 @@ const m = vi.hoisted(() => {
       events: undefined as unknown as EventBus,
       logger,
       call: vi.fn(),
-      start: vi.fn(),
+      start: vi.fn(() => ({ scheduling: true })),
       runner: { activeRuns: vi.fn((): ActiveRun[] => []), cancel: vi.fn(), idle: vi.fn(async () => {}) },
       scheduler: { isPaused: false, pause: vi.fn(), resume: vi.fn(), catchUp: vi.fn(() => []) },
       close: vi.fn(async () => {}),
