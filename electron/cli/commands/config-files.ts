@@ -207,7 +207,7 @@ async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, ba
     ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
     ...(f.limits ? { limits: f.limits } : {}),
     ...(f.channels ? { notifications: f.channels } : {}),
-    testRestore: f.testRestore ? { schedule: f.testRestore.schedule } : null,
+    testRestore: f.testRestore ?? null,
   };
 }
 
@@ -276,7 +276,16 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
     ...(t.hooks ? { hooks: t.hooks } : {}),
     ...(t.limits ? { limits: t.limits } : {}),
     ...(t.notifications ? { channels: t.notifications } : {}),
-    ...(t.testRestore ? { testRestore: { schedule: t.testRestore.schedule } } : {}),
+    // What differs from the defaults only, as a person would write it (add fills in the rest).
+    ...(t.testRestore
+      ? {
+          testRestore: {
+            ...(t.testRestore.schedule !== null ? { schedule: t.testRestore.schedule } : {}),
+            ...(t.testRestore.afterFull ? { afterFull: true } : {}),
+            ...(t.testRestore.maxMinutes !== null ? { maxMinutes: t.testRestore.maxMinutes } : {}),
+          },
+        }
+      : {}),
   };
 }
 

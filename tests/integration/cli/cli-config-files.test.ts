@@ -79,7 +79,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
         encryption: { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) },
         destinations: [{ kind: 'local', path: join(dir, 'backups') }],
         excludeDatabases: ['scratch'],
-        testRestore: { schedule: '0 5 * * 6' },
+        testRestore: { schedule: '0 5 * * 6', afterFull: false, maxMinutes: null },
       }),
     ]);
 
