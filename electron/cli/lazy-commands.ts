@@ -27,4 +27,6 @@ export const keysGenerate = lazy(() => import('./commands/keys.ts'), 'keysGenera
 export const keysList = lazy(() => import('./commands/keys.ts'), 'keysList');
 export const keysExport = lazy(() => import('./commands/keys.ts'), 'keysExport');
 export const keysImport = lazy(() => import('./commands/keys.ts'), 'keysImport');
+export const serveCommand = lazy(() => import('./commands/serve.ts'), 'serveCommand');
+export const serveTls = lazy(() => import('./commands/serve.ts'), 'serveTls');
 export { demoDataDir } from './commands/demo-data-dir.ts';
