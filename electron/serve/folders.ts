@@ -75,7 +75,11 @@ export class FolderBrowser {
     } catch {
       throw new BackstopError('PERMISSION_DENIED', `Backstop (as this server's user) cannot read ${real}.`);
     }
-    const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+    // Links to folders are listed too; following one outside the allowed folders is refused by browse().
+    const isFolder = async (e: (typeof entries)[number]): Promise<boolean> =>
+      e.isDirectory() || (e.isSymbolicLink() && (await stat(join(real, e.name)).then((s) => s.isDirectory(), () => false)));
+    const flags = await Promise.all(entries.map(isFolder));
+    const folders = entries.filter((_e, i) => flags[i]).map((e) => e.name).sort((a, b) => a.localeCompare(b));
     const parent = roots.includes(real) || !roots.some((r) => inside(r, dirname(real))) ? null : dirname(real);
     return { path: real, parent, folders, roots };
   }

@@ -205,19 +205,20 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     }
   }
 
-  type Who = { kind: 'session'; id: string; csrf: string; expiresAt: number } | { kind: 'bearer' } | { kind: 'none'; badBearer: boolean };
+  /** `limited`: a Bearer attempt from an address already over the failed-login limit (not checked). */
+  type Who = { kind: 'session'; id: string; csrf: string; expiresAt: number } | { kind: 'bearer' } | { kind: 'none'; limited: boolean };
 
   function who(req: IncomingMessage): Who {
     const b = bearer(req);
     if (b !== null) {
-      if (auth.limited(clientIp(req))) return { kind: 'none', badBearer: false };
+      if (auth.limited(clientIp(req))) return { kind: 'none', limited: true };
       if (auth.checkSecret(b)) return { kind: 'bearer' };
       auth.recordFailure(clientIp(req));
-      return { kind: 'none', badBearer: true };
+      return { kind: 'none', limited: false };
     }
     const id = cookies(req).get(COOKIE);
     const s = auth.session(id);
-    return s && id ? { kind: 'session', id, csrf: s.csrf, expiresAt: s.expiresAt } : { kind: 'none', badBearer: false };
+    return s && id ? { kind: 'session', id, csrf: s.csrf, expiresAt: s.expiresAt } : { kind: 'none', limited: false };
   }
 
   function sessionCookie(value: string, maxAgeSeconds: number): string {
@@ -256,7 +257,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     const w = who(req);
     const isApi = path.startsWith('/api/');
     if (w.kind === 'none') {
-      if (auth.limited(ip) && (w.badBearer || bearer(req) !== null)) {
+      if (w.limited) {
         return refuse(res, 429, 'Too many failed sign-ins from this address. Wait a minute, then try again.', { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }
       if (isApi || method !== 'GET') return refuse(res, 401, 'Sign in first: send "Authorization: Bearer <token>" with the token "backstop serve" printed, or sign in at /login.');
