@@ -28,7 +28,7 @@
  *   browser (folders.ts); engine events arrive as `{event, payload}`. The socket closes
  *   with 4401 when its session ends.
  * - Every answer carries a strict CSP (no inline script, connect-src only this origin),
- *   nosniff, no-referrer and frame-ancestors 'none'. The served index.html loads
+ *   nosniff, Referrer-Policy same-origin and frame-ancestors 'none'. The served index.html loads
  *   backstop-serve.js (the browser bridge, renderer/public/backstop-serve-shim.js) before
  *   the app.
  */
@@ -167,7 +167,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     );
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    // same-origin, not no-referrer: under no-referrer a browser's form POST says `Origin: null`, which the Origin check refuses.
+    res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     if (secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
