@@ -152,6 +152,12 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
     handlers.onClose();
   };
   socket.on('close', gone);
+  // The HTTP server's sockets allow half-open connections: a peer that hangs up without a
+  // close frame would otherwise leave this side open for ever.
+  socket.on('end', () => {
+    gone();
+    socket.end();
+  });
   socket.on('error', gone);
   if (buffer.length) queueMicrotask(parse);
   return peer;

@@ -225,6 +225,39 @@ describe('backstop serve over HTTP', () => {
   });
 });
 
+describe('backstop serve under hostile requests', () => {
+  it('320 hostile requests (forged cookies, foreign Hosts and Origins, path traversal, random Bearer tokens): none reaches the app or a file outside the window', async () => {
+    const s = await serve();
+    const { cookie } = await session(s);
+    const port = new URL(s.url).port;
+    const statuses = new Map<string, number[]>();
+    const note = (kind: string, status: number) => statuses.set(kind, [...(statuses.get(kind) ?? []), status]);
+    const leaked: string[] = [];
+    const check = (kind: string, r: { status: number; body: string }) => {
+      note(kind, r.status);
+      if (r.body.includes(APP_MARKER) || r.body.includes('the app') || r.body.includes('"name": "backstop"') || r.body.includes('root:x:0')) leaked.push(`${kind}: ${r.status}`);
+    };
+    for (let i = 0; i < 100; i++) {
+      const forged = `backstop_session=${Buffer.from(`forged-${i}`).toString('base64url')}`;
+      check('forged cookie', await rawRequest(s.url, { headers: { Cookie: forged } }));
+      const host = [`evil${i}.example`, `127.0.0.1.evil.example:${port}`, `localhost.evil:${port}`, `[::2]:${port}`, `0x7f.0.0.1:${port}`][i % 5]!;
+      check('foreign Host', await rawRequest(s.url, { headers: { Host: host, Cookie: cookie } }));
+      const traversal = ['/%2e%2e%2f%2e%2e%2fpackage.json', '/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/%2fetc%2fpasswd', '/assets/..%5c..%5cpackage.json'][i % 5]!;
+      check('traversal (signed in)', await rawRequest(new URL(traversal, s.url).href, { headers: { Cookie: cookie } }));
+    }
+    for (let i = 0; i < 10; i++) note('foreign Origin upgrade', await upgradeStatus(s.url, { Cookie: cookie, Origin: `http://evil${i}.example` }));
+    for (let i = 0; i < 10; i++) check('random Bearer', await rawRequest(new URL('/api/commands/servers.list', s.url).href, { method: 'POST', headers: { Authorization: `Bearer ${Buffer.from(`guess-${i}`).toString('base64url')}` } }));
+    expect(leaked).toEqual([]);
+    expect(new Set(statuses.get('forged cookie'))).toEqual(new Set([401]));
+    expect(new Set(statuses.get('foreign Host'))).toEqual(new Set([421]));
+    expect(new Set(statuses.get('traversal (signed in)'))).toEqual(new Set([404]));
+    expect(new Set(statuses.get('foreign Origin upgrade'))).toEqual(new Set([403]));
+    expect(statuses.get('random Bearer')).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    // The session is unharmed and still works.
+    expect((await fetch(s.url, { headers: { Cookie: cookie } })).status).toBe(200);
+  });
+});
+
 describe('backstop serve over the WebSocket', () => {
   function open(url: string, headers: Record<string, string>): Promise<{ ws: WebSocket; messages: unknown[]; closed: Promise<number> }> {
     const ws = new (WebSocket as unknown as new (u: string, o: { headers: Record<string, string> }) => WebSocket)(url.replace(/^http/, 'ws') + 'api/ws', { headers });
