@@ -5,7 +5,9 @@
  * (same schemas, same codes as the Electron IPC's dispatch). The browser side is
  * tests/e2e/serve.spec.ts.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -386,5 +388,52 @@ describe('backstop serve beyond loopback', () => {
       code: 'VALIDATION',
       message: expect.stringContaining('cannot be read as PEM'),
     });
+  });
+});
+
+describe('backstop serve on the command line', () => {
+  const BIN = join(import.meta.dirname, '../../../bin/backstop.mjs');
+
+  function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((res) => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--json', ...args], { env: { ...process.env, ...env } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        res({ code, out, err });
+      });
+    });
+  }
+
+  it('refuses bad flags, a missing window build and a port in use with a code and the fix, one JSON document each', async () => {
+    const dataDir = tempDir();
+    const cases: [string[], NodeJS.ProcessEnv, number, string, string][] = [
+      [['--port', 'http'], {}, 2, 'MALFORMED_REQUEST', '--port must be a whole number, not "http". Run "backstop --help".'],
+      [['--port', '70000'], {}, 2, 'MALFORMED_REQUEST', '--port must be at most 65535, not 70000. Run "backstop --help".'],
+      [['--session-minutes', '0'], {}, 2, 'MALFORMED_REQUEST', '--session-minutes must be a number of minutes above 0 and at most 43200, not "0". Run "backstop --help".'],
+      [['--tls-key', '/k.pem'], {}, 2, 'MALFORMED_REQUEST', '--tls-cert and --tls-key go together: pass both (PEM files), or neither.'],
+      [['--port', '0'], { BACKSTOP_RENDERER_DIR: tempDir() }, 1, 'TOOL_MISSING', 'The window is not built'],
+    ];
+    for (const [args, env, code, errorCode, message] of cases) {
+      const r = await run(['--data-dir', dataDir, ...args], env);
+      expect(r.code, args.join(' ')).toBe(code);
+      const doc = JSON.parse(r.out) as { error: { code: string; message: string } };
+      expect(doc.error.code).toBe(errorCode);
+      expect(doc.error.message).toContain(message);
+    }
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = await run(['--data-dir', dataDir, '--port', String(port)], { BACKSTOP_RENDERER_DIR: fakeRenderer() });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.out)).toEqual({ error: { code: 'CONFLICT', message: `Port ${port} on 127.0.0.1 is already in use. Pick another with --port (0 = any free port).` } });
+    } finally {
+      busy.close();
+    }
   });
 });
