@@ -4,7 +4,8 @@
  * session is refused, with its status code; then a person signs in with the printed token
  * and the main flow works over the WebSocket — add a SQLite-folder server, create a task
  * whose destination is chosen in the server-side folder browser, run it now, watch it
- * finish, see it in History — and the restore view says folders cannot be dropped here.
+ * finish, see it in History — and the restore view says folders cannot be dropped here and
+ * restores a database chosen in the folder browser.
  * Finally a session that ends sends the open window back to the sign-in page.
  */
 import { test as base, expect, type Page } from '@playwright/test';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { rawRequest, signIn, startServeProcess, upgradeStatus, type ServeProcess } from '../fixtures/serve-process.ts';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { HistoryPage } from './pages/history-page';
+import { RestorePage } from './pages/restore-page';
 import { ServersPage } from './pages/servers-page';
 import { TasksPage } from './pages/tasks-page';
 
@@ -88,7 +90,7 @@ test('every way in without a valid session is refused with its status code', asy
   }
 });
 
-test('signed in with the token, the window works over the WebSocket: add a server, create a task in the folder browser, run it, see it in History', async ({ page, tempDir }) => {
+test('signed in with the token, the window works over the WebSocket: add a server, create a task in the folder browser, run it, see it in History, restore it', async ({ page, tempDir }) => {
   const errors = watchErrors(page);
   const dbs = join(tempDir, 'dbs');
   await makeSqliteFolder(dbs, ['orders.db', 'users.db']);
@@ -155,6 +157,22 @@ test('signed in with the token, the window works over the WebSocket: add a serve
     await expect(page.getByTestId('serve-folder-dialog')).toBeVisible();
     await page.keyboard.press('Escape');
     await expect(page.getByTestId('serve-folder-dialog')).toHaveCount(0);
+    // Restore from the folder browser: the destination root offers its databases; the outcome arrives as events over the WebSocket.
+    await page.getByTestId('restore-choose').click();
+    await browser.getByTestId('serve-folder-item').filter({ hasText: 'backups' }).click();
+    await expect(browser.getByTestId('serve-folder-path')).toHaveText(backups);
+    await browser.getByTestId('serve-folder-choose').click();
+    const restore = new RestorePage(page);
+    await expect(restore.choices).toHaveText(['orders.db', 'users.db']);
+    await restore.choices.filter({ hasText: 'orders.db' }).click();
+    await expect(page.getByTestId('restore-database')).toHaveText('orders.db');
+    const target = join(tempDir, 'restored');
+    mkdirSync(target);
+    await page.getByTestId('restore-name').fill('orders-copy.db');
+    await page.getByTestId('restore-folder').fill(target);
+    await restore.submit.click();
+    await expect(restore.result).toContainText('Restored into', { timeout: 30_000 });
+    expect(existsSync(join(target, 'orders-copy.db'))).toBe(true);
     expect(errors).toEqual([]);
   } finally {
     expect(await s.stop()).toBe(0);
@@ -162,14 +180,14 @@ test('signed in with the token, the window works over the WebSocket: add a serve
 });
 
 test('an expired session sends the open window back to the sign-in page', async ({ page, tempDir }) => {
-  // 0.05 minutes = 3 seconds.
-  const s = await served(tempDir, ['--session-minutes', '0.05']);
+  // 0.2 minutes = 12 seconds: long enough to load the window on 2 busy cores, short enough to wait for.
+  const s = await served(tempDir, ['--session-minutes', '0.2']);
   try {
     await page.goto(new URL('/login', s.url).href);
     await page.getByLabel(/The token/).fill(s.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.getByTestId('sidebar')).toBeVisible();
-    await expect(page.getByTestId('serve-login')).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId('sidebar')).toBeVisible({ timeout: 10_000 });
+    await expect(page.getByTestId('serve-login')).toBeVisible({ timeout: 30_000 });
     await expect(page.getByTestId('sidebar')).toHaveCount(0);
     const cookies = await page.context().cookies();
     const stale = cookies.find((c) => c.name === 'backstop_session');
