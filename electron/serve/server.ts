@@ -6,7 +6,8 @@
  *
  * Contract (docs/HEADLESS.md "Security model" is the user's version):
  * - Every request first passes the Host check: a Host whose name is not in `allowedHosts`
- *   (the bound address, 127.0.0.1, localhost, ::1, plus any the user added) gets 421
+ *   (the bound address — for 0.0.0.0/:: every interface address and the host name —,
+ *   127.0.0.1, localhost, ::1, plus any the user added) gets 421
  *   (DNS rebinding).
  * - Authenticated = a live session cookie (`backstop_session`, HttpOnly, SameSite=Strict,
  *   Secure under TLS, ends after `sessionTtlMs`) or `Authorization: Bearer <token>`.
@@ -36,6 +37,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { dispatch, type Handlers } from '../engine/api/dispatch.ts';
@@ -94,6 +96,16 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.wasm': 'application/wasm',
 };
+
+/**
+ * The names a browser may use for this machine when the server listens on every address
+ * (`0.0.0.0`, `::`): each interface address and the host name; for a specific address, just it.
+ */
+export function namesForBind(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, '')));
+  return [hostname(), ...addresses];
+}
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -156,7 +168,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const folders = new FolderBrowser(opts.allowFolders);
   const secure = opts.tls !== undefined;
   const allowed = new Set([...LOOPBACK].map((h) => hostName(h)));
-  allowed.add(hostName(opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host));
+  for (const name of namesForBind(opts.host)) allowed.add(hostName(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name));
   for (const h of opts.allowedHosts ?? []) allowed.add(hostName(h));
   const peers = new Set<{ peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null }>();
 

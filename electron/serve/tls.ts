@@ -3,8 +3,9 @@
  * (`--tls-cert`/`--tls-key`), or one made here, self-signed, with the system's `openssl`.
  *
  * Contract: `selfSignedCertificate(dir, host)` reuses `<dir>/cert.pem` + `key.pem` when both
- * exist and the certificate names `host`, else makes a new pair (RSA 2048, 825 days,
- * subjectAltName = the host and localhost) with the key written 0600. Answers the PEMs and
+ * exist, are still valid and name every name below, else makes a new pair (RSA 2048, 825 days,
+ * subjectAltName = the host — for 0.0.0.0/:: every interface address and the host name — and
+ * localhost) with the key written 0600. Answers the PEMs and
  * the certificate's SHA-256 fingerprint (for the user to compare in the browser's warning).
  * No openssl → TOOL_MISSING naming the fix.
  */
@@ -14,6 +15,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { BackstopError } from '../shared/result.ts';
+import { namesForBind } from './server.ts';
 
 export interface Certificate {
   cert: string;
@@ -38,12 +40,14 @@ export function userCertificate(certPath: string, keyPath: string): Certificate 
 export function selfSignedCertificate(dir: string, host: string): Certificate {
   const certPath = join(dir, 'cert.pem');
   const keyPath = join(dir, 'key.pem');
-  const san = `${isIP(host) ? 'IP' : 'DNS'}:${host},DNS:localhost`;
+  const names = [...new Set([...namesForBind(host), 'localhost'])];
+  const san = names.map((n) => `${isIP(n) ? 'IP' : 'DNS'}:${n}`).join(',');
   if (existsSync(certPath) && existsSync(keyPath)) {
     try {
       const c = load(certPath, keyPath);
       const x = new X509Certificate(c.cert);
-      if ((isIP(host) ? x.checkIP(host) : x.checkHost(host)) !== undefined && new Date(x.validTo) > new Date()) return c;
+      const covers = names.every((n) => (isIP(n) ? x.checkIP(n) : x.checkHost(n)) !== undefined);
+      if (covers && new Date(x.validTo) > new Date()) return c;
     } catch {
       // unreadable: make a new pair below
     }

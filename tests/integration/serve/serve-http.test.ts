@@ -7,14 +7,15 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { createServer, isIP, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { dispatch } from '../../../electron/engine/api/dispatch.ts';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { serveTls } from '../../../electron/cli/commands/serve.ts';
-import { startServe, type ServeHandle, type ServeOptions } from '../../../electron/serve/server.ts';
+import { namesForBind, startServe, type ServeHandle, type ServeOptions } from '../../../electron/serve/server.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { rawRequest, signIn, upgradeStatus } from '../../fixtures/serve-process.ts';
@@ -347,6 +348,16 @@ describe('backstop serve beyond loopback', () => {
     expect(statSync(join(dataDir, 'serve-tls/key.pem')).mode & 0o777).toBe(0o600);
     const again = await serveTls(flags, dataDir);
     expect(again.cert?.fingerprint256).toBe(first.cert?.fingerprint256);
+    // On every address: the certificate names each interface address and the host name, for the browser's check.
+    const x509 = new X509Certificate(first.cert!.cert);
+    for (const name of namesForBind('0.0.0.0')) expect(isIP(name) ? x509.checkIP(name) : x509.checkHost(name), name).toBe(name);
+    // And a server bound to every address answers for those names (not 421), and still not for others.
+    const wide = await serve({ host: '0.0.0.0' });
+    const port = new URL(wide.url).port;
+    for (const name of namesForBind('0.0.0.0').filter((n) => !n.includes(':'))) {
+      expect((await rawRequest(`http://127.0.0.1:${port}/login`, { headers: { Host: `${name}:${port}` } })).status, name).toBe(200);
+    }
+    expect((await rawRequest(`http://127.0.0.1:${port}/login`, { headers: { Host: `rebind.example:${port}` } })).status).toBe(421);
 
     const s = await serve({ tls: { cert: first.cert!.cert, key: first.cert!.key } });
     expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
