@@ -153,6 +153,15 @@ test('signed in with the token, the window works over the WebSocket: add a serve
     await page.getByTestId('nav-restore').click();
     await expect(page.getByTestId('restore-no-drop')).toHaveText('Choose a backup folder on the Backstop server');
     await expect(page.getByTestId('restore-dropzone')).toContainText('Drag and drop is not available in a browser');
+    const dataTransfer = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['x'], 'sales.db'));
+      return dt;
+    });
+    await page.getByTestId('restore-dropzone').dispatchEvent('drop', { dataTransfer });
+    await expect(page.getByTestId('restore-drop-result')).toHaveText(
+      'Dropping a folder does not work in a browser: the backups are read on the Backstop server. Use “Choose a backup folder…” to browse the server’s folders, or type the path.',
+    );
     await page.getByTestId('restore-choose').click();
     await expect(page.getByTestId('serve-folder-dialog')).toBeVisible();
     await page.keyboard.press('Escape');
