@@ -10,7 +10,7 @@
  * Folders the browser may browse: each `--allow-folder`, default the home folder and
  * the data dir.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Engine } from '../../engine/index.ts';
@@ -52,6 +52,9 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     throw new BackstopError('TOOL_MISSING', `The window is not built (${dir} has no index.html). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
   }
   const allowFolders = flags.allowFolders.length ? flags.allowFolders.map((f) => resolve(f)) : [homedir(), engine.dataDir];
+  for (const f of allowFolders) {
+    if (!existsSync(f) || !statSync(f).isDirectory()) throw new BackstopError('VALIDATION', `--allow-folder ${f} is not a folder on this machine. Name an existing folder.`);
+  }
   const handle = await startServe({
     engine,
     rendererDir: dir,

@@ -428,6 +428,7 @@ describe('backstop serve on the command line', () => {
       [['--session-minutes', '0'], {}, 2, 'MALFORMED_REQUEST', '--session-minutes must be a number of minutes above 0 and at most 43200, not "0". Run "backstop --help".'],
       [['--tls-key', '/k.pem'], {}, 2, 'MALFORMED_REQUEST', '--tls-cert and --tls-key go together: pass both (PEM files), or neither.'],
       [['--port', '0'], { BACKSTOP_RENDERER_DIR: tempDir() }, 1, 'TOOL_MISSING', 'The window is not built'],
+      [['--port', '0', '--allow-folder', '/no/such/folder'], { BACKSTOP_RENDERER_DIR: fakeRenderer() }, 1, 'VALIDATION', '--allow-folder /no/such/folder is not a folder on this machine. Name an existing folder.'],
     ];
     for (const [args, env, code, errorCode, message] of cases) {
       const r = await run(['--data-dir', dataDir, ...args], env);
