@@ -69,6 +69,17 @@ export default tseslint.config(
     },
   },
   {
+    files: ['electron/serve/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(electronModule, intoRenderer, ['(^|/)(main|worker|preload|cli)(/|$)', 'serve imports engine and shared only.']),
+    },
+  },
+  {
+    // The browser bridge of `backstop serve`: a classic script, served as is.
+    files: ['renderer/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
+  },
+  {
     files: ['electron/main/**/*.ts'],
     rules: {
       'no-restricted-imports': forbid(intoRenderer, ['(^|/)(worker|preload|cli)(/|$)', 'main imports engine and shared; workers are spawned by path.']),

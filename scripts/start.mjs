@@ -4,11 +4,15 @@
  *
  * Contract: exits with Electron's exit status. When the Electron binary is not
  * available (build machines install the electron package for its types only, with the
- * binary download skipped or impossible), it says so plainly and exits 1 — it never
- * hangs or prints only a stack trace. Extra arguments are passed on to the app
- * (e.g. `npm start -- --hidden`).
+ * binary download skipped or impossible), it says so plainly — it never hangs or prints
+ * only a stack trace — and offers the same window in a browser: on a terminal it asks
+ * whether to start `backstop serve` on 127.0.0.1 (which prints the URL and the sign-in
+ * token) and runs it until Ctrl+C; without a terminal it says how and exits 1.
+ * `npm start -- --serve` starts `backstop serve` without asking (and without Electron).
+ * Other extra arguments are passed on to the app (e.g. `npm start -- --hidden`).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -57,23 +61,56 @@ npm downloads on a normal machine (run \`npm install\`, or \`npx install-electro
 network access and without ELECTRON_SKIP_BINARY_DOWNLOAD). On build machines, where
 Electron is installed for its types only, the app itself cannot run; these work without it:
 
+  npm start -- --serve      the same window in your browser (backstop serve on 127.0.0.1)
   npm run cli -- --help     the backstop command line (same engine as the app)
   npm test                  type check, lint, unit, integration and browser tests
   npm run build             build the app into out/
 `);
 }
 
-build();
-const electron = findElectron();
-if (!electron.path) {
-  explain(electron.error);
+/** Runs `backstop serve` on loopback in the foreground (it prints the URL and token) until it exits. */
+function serve() {
+  const child = spawn(process.execPath, [join(root, 'bin', 'backstop.mjs'), 'serve', '--host', '127.0.0.1'], { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+/** On a terminal, asks whether to serve the window to a browser instead. */
+async function offerServe() {
+  const hint = 'The same window runs in a browser: `npm start -- --serve` (or `npm run cli -- serve`) serves it on 127.0.0.1 and prints the URL and a sign-in token.';
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    console.error(hint);
+    process.exit(1);
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = (await rl.question('Open the Backstop window in your browser instead (backstop serve on 127.0.0.1)? [Y/n] ')).trim().toLowerCase();
+  rl.close();
+  if (answer === '' || answer === 'y' || answer === 'yes') return serve();
+  console.error(hint);
   process.exit(1);
 }
 
-const child = spawn(electron.path, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('error', (e) => {
-  explain(`Electron could not be launched (${e.message}).`);
-  process.exit(1);
-});
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const wantsServe = process.argv.includes('--serve');
+build();
+if (wantsServe) {
+  serve();
+} else {
+  const electron = findElectron();
+  if (!electron.path) {
+    explain(electron.error);
+    await offerServe();
+  } else {
+    run(electron.path);
+  }
+}
+
+function run(electronPath) {
+
+  const child = spawn(electronPath, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('error', (e) => {
+    explain(`Electron could not be launched (${e.message}).`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}

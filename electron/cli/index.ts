@@ -21,6 +21,7 @@ import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, resto
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { agentService } from './lazy-commands.ts';
 import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
+import { serveCommand, serveTls } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -66,6 +67,10 @@ Backups:
                        agent schedules them)
   agent install [--user|--system] [--dry-run] | agent uninstall [--user|--system] |
   agent status         the agent as an OS service (systemd, launchd, Task Scheduler)
+  serve [--host H] [--port N] [--allow-folder DIR]... [--allowed-host NAME]...
+          [--tls-cert FILE --tls-key FILE | --insecure-http] [--session-minutes N]
+                       the scheduler plus the window in a browser, behind a login
+                       (prints the URL and a one-time sign-in token; docs/HEADLESS.md)
   demo                 sample databases → full + incremental backup → restore → verify
 
 App data:
@@ -124,6 +129,14 @@ const OPTIONS = {
   endpoint: { type: 'string' },
   user: { type: 'boolean', default: false },
   system: { type: 'boolean', default: false },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'allow-folder': { type: 'string', multiple: true },
+  'allowed-host': { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'insecure-http': { type: 'boolean', default: false },
+  'session-minutes': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
 } as const;
@@ -382,6 +395,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'agent':
         if (rest.length) return await agentServiceCommand(dataDir, rest, values, io, json);
         return await agent(dataDir, io, json);
+      case 'serve':
+        return await serve(dataDir, values, io, json);
       case 'demo': {
         const steps = await withEngine(dataDir, (e) => demoCommand(e, (s) => (json ? undefined : io.out(`${s.step.padEnd(12)} ${s.detail}`))));
         if (json) io.out(JSON.stringify({ dataDir, steps }, null, 2));
@@ -524,6 +539,65 @@ async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   await stopped;
   clearInterval(tick);
   io.out(json ? JSON.stringify({ agent: 'stopping' }) : 'backstop agent: stopping (waiting for running backups to reach a safe point)…');
+  await engine.close();
+  return 0;
+}
+
+/** `backstop serve`: the scheduler as `agent` runs it, plus the window over HTTP(S) until SIGINT/SIGTERM. */
+async function serve(dataDir: string, values: Values, io: Io, json: boolean): Promise<number> {
+  const port = int(values.port, 'port') ?? 8765;
+  if (port > 65535) usage(`--port must be at most 65535, not ${port}.`);
+  const minutes = values['session-minutes'] === undefined ? 720 : Number(values['session-minutes']);
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 60 * 24 * 30) usage(`--session-minutes must be a number of minutes above 0 and at most 43200, not "${values['session-minutes']}".`);
+  const flags = {
+    host: values.host ?? '127.0.0.1',
+    port,
+    allowFolders: values['allow-folder'] ?? [],
+    allowedHosts: values['allowed-host'] ?? [],
+    ...(values['tls-cert'] !== undefined ? { tlsCert: values['tls-cert'] } : {}),
+    ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
+    insecureHttp: values['insecure-http'] ?? false,
+    sessionMinutes: minutes,
+  };
+  const { cert: tls, warning } = await serveTls(flags, dataDir);
+  const engine = await createEngine({ dataDir });
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  let served;
+  try {
+    served = await serveCommand(engine, flags, tls);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  // One scheduler per data dir: while the app or an agent schedules it, serve shows the window only.
+  const started = engine.start('agent');
+  const scheduling = started.scheduling
+    ? 'It also runs the schedules of this data dir.'
+    : `It does NOT run the schedules: ${started.heldBy.who === 'app' ? 'the Backstop app' : '"backstop agent"'} (pid ${started.heldBy.pid}, since ${started.heldBy.startedAt}) does.`;
+  const tick = started.scheduling ? setInterval(() => engine.scheduler.catchUp(), 60_000) : undefined;
+  const { handle, allowFolders } = served;
+  if (json) {
+    io.out(JSON.stringify({ url: handle.url, token: handle.token }));
+    if (warning) io.err(warning);
+    if (!started.scheduling) io.err(scheduling);
+  } else
+    io.out(
+      [
+        `backstop serve: the Backstop window is at ${handle.url}`,
+        `Sign-in token (valid until this process stops; shown only now): ${handle.token}`,
+        ...(tls ? [`TLS certificate SHA-256: ${tls.fingerprint256}`] : []),
+        ...(warning ? [warning] : []),
+        `The folder browser shows: ${allowFolders.join(', ')}`,
+        `${scheduling} Stop with Ctrl+C.`,
+      ].join('\n'),
+    );
+  await stopped;
+  clearInterval(tick);
+  if (!json) io.out('backstop serve: stopping (waiting for running backups to reach a safe point)…');
+  await handle.close();
   await engine.close();
   return 0;
 }

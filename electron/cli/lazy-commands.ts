@@ -37,4 +37,6 @@ export const tasksRemove = lazy(() => import('./commands/config-files.ts'), 'tas
 export const tasksExport = lazy(() => import('./commands/config-files.ts'), 'tasksExport');
 /** `agent install|uninstall|status` (commands/agent-service.ts), loaded on use. */
 export const agentService = () => import('./commands/agent-service.ts');
+export const serveCommand = lazy(() => import('./commands/serve.ts'), 'serveCommand');
+export const serveTls = lazy(() => import('./commands/serve.ts'), 'serveTls');
 export { demoDataDir } from './commands/demo-data-dir.ts';

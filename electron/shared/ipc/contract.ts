@@ -229,6 +229,8 @@ export type BackstopBridge = {
   on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void;
   /** The file-system path of a dropped File ('' when it has none); absent outside Electron. */
   pathForFile?: (file: File) => string;
+  /** 'browser' when the window is served by `backstop serve` (no native dialogs, no dropped folders); absent in Electron. */
+  shell?: 'browser';
 };
 
 // Type-level check: EventPayloads names exactly the events in channels.ts.

@@ -93,6 +93,11 @@ export function onEvent<E extends EventName>(name: E, listener: (payload: EventP
   };
 }
 
+/** True when `backstop serve` serves this window to a browser: folders cannot be dropped, dialogs browse the server. */
+export function isBrowserShell(): boolean {
+  return bridge()?.shell === 'browser';
+}
+
 /**
  * The path on disk of a file or folder the user dropped on the window, or null when this
  * window cannot know it (no bridge, or a bridge without `pathForFile`, as in a plain

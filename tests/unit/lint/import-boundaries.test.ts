@@ -23,6 +23,9 @@ const forbidden: [string, string, RegExp][] = [
   ['electron/preload/x.ts', "import { dispatch } from '../engine/api/dispatch.ts';", /imports only electron and shared/],
   ['electron/worker/x.ts', "import { BrowserWindow } from 'electron';", /Only electron\/main/],
   ['electron/cli/x.ts', "import { x } from '../main/ipc.ts';", /import engine and shared only/],
+  ['electron/serve/x.ts', "import { app } from 'electron';", /Only electron\/main/],
+  ['electron/serve/x.ts', "import { main } from '../cli/index.ts';", /serve imports engine and shared only/],
+  ['electron/serve/x.ts', "import App from '../../renderer/src/App.vue';", /Nothing imports renderer/],
   ['renderer/src/x.ts', "import { readFileSync } from 'fs';", /no Node modules/],
   ['renderer/src/x.ts', "import { spawn } from 'node:child_process';", /no Node modules/],
   ['renderer/src/x.ts', "import { ipcRenderer } from 'electron';", /Only electron\/main/],
@@ -35,6 +38,7 @@ const allowed: [string, string][] = [
   ['electron/main/x.ts', "import { app } from 'electron';\nimport { createEngine } from '../engine/index.ts';\nvoid app; void createEngine;"],
   ['electron/preload/x.ts', "import { contextBridge } from 'electron';\nimport { COMMANDS } from '../shared/ipc/channels.ts';\nvoid contextBridge; void COMMANDS;"],
   ['renderer/src/x.ts', "import { COMMANDS } from '@shared/ipc/channels.ts';\nimport { ref } from 'vue';\nvoid COMMANDS; void ref;"],
+  ['electron/serve/x.ts', "import { createServer } from 'node:http';\nimport { dispatch } from '../engine/api/dispatch.ts';\nvoid createServer; void dispatch;"],
 ];
 
 describe('the bridge is reached only through renderer/src/api', () => {
