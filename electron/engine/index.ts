@@ -23,6 +23,7 @@ import { Scheduler } from './scheduler/index.ts';
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
+import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
@@ -99,6 +100,8 @@ export interface Engine {
   /** Starts the scheduler (catch-up first) and periodic health alerts. The app and `backstop agent` call this; tests may not. */
   start(): void;
   health: HealthMonitor;
+  /** Slot care of PostgreSQL snapshot tasks (WAL held back on the server); checked by `start()` every 15 min and after runs. */
+  slots: SlotWatch;
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
   deliveries: NotificationDeliveriesTable;
@@ -254,8 +257,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   events.on('tasks.changed', () => testRestoreScheduler.rearmAll());
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
   let healthTimer: NodeJS.Timeout | undefined;
+  const slots = new SlotWatch({ tasks, servers, settings, secrets, events, dataDir, now, logger });
+  let slotTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
-    if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
+    if (!runner.activeRuns().some((r) => r.runId === runId)) {
+      health.check();
+      void slots.check();
+    }
   });
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
   // Every alert is a notification event of the same name (the runner sends run-failed itself,
@@ -305,7 +313,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
-    status: { taskDatabases, restoredDatabases },
+    status: { taskDatabases, restoredDatabases, slots },
     restore: { restores, findKey, dataDir },
     s3: { secrets },
     notifications: { settings, secrets, notifier, events, dataDir, now },
@@ -341,8 +349,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       health.check();
       healthTimer = setInterval(() => health.check(), 30 * 60_000);
       healthTimer.unref();
+      void slots.check();
+      slotTimer = setInterval(() => void slots.check(), SLOT_CHECK_MS);
+      slotTimer.unref();
     },
     health,
+    slots,
     notifier,
     deliveries,
     async close() {
@@ -351,6 +363,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       scheduler.stop();
       testRestoreScheduler.stop();
       clearInterval(healthTimer);
+      clearInterval(slotTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
       testRestores.cancelAll();

@@ -232,6 +232,8 @@ export const Settings = z.strictObject({
   notifications: z.boolean().default(true),
   /** A database with no successful backup for this long is stale; null = twice its incremental interval, else twice its full interval. */
   staleAfterHours: z.number().int().min(1).max(24 * 365).nullable().default(null),
+  /** The window and the tray warn when a PostgreSQL snapshot task's replication slot holds back more WAL than this on its server (GiB). */
+  slotWarnGiB: z.number().min(0.01).max(100_000).default(1),
   /** Folders searched first for client tools (pg_dump, mariadb-dump, …); empty = PATH and usual places. */
   toolPaths: z.strictObject({
     postgres: z.string().max(4096).nullable().default(null),
@@ -376,6 +378,8 @@ export interface TaskStatus {
   keyNotExported: boolean;
   /** Databases the last run found for the first time; `restoredAt` when a Backstop restore created them. */
   newDatabases?: { database: string; restoredAt: string | null }[];
+  /** A PostgreSQL snapshot task's replication slot, as last checked (engine/tasks/slot-watch.ts); absent for other tasks or before the first check. */
+  slot?: { name: string; heldBytes: number; checkedAt: string; warning: string | null };
 }
 
 export interface RetentionPreview {

@@ -210,4 +210,54 @@ describe('the task editor', { timeout: 30_000 }, () => {
     expect(router.currentRoute.value.path).toBe('/tasks/t1/edit');
     expect(wrapper.find('[data-testid="task-editor"]').exists()).toBe(true);
   });
+  it('a PostgreSQL snapshot task: Delete says its slot is dropped and why; turning it logical asks before saving (and saves only on yes)', async () => {
+    answerEditorQuestions();
+    fake.respond('servers.list', () =>
+      ok([{ id: 'p1', name: 'Prod', kind: 'postgres', host: 'db', port: 5432, user: 'backstop', database: 'postgres', ssl: 'prefer', passwordRef: null, createdAt: 'x', updatedAt: 'x' } as never]),
+    );
+    fake.respond('servers.test', () => ok({ ...GOOD_CHECK, support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'server' } } }));
+    const task: Task = {
+      id: 't2',
+      name: 'Cluster',
+      serverId: 'p1',
+      type: 'snapshot',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      retention: { minAgeDays: 30, keepLast: null },
+      encryption: { mode: 'none' },
+      destinations: [{ kind: 'local', path: '/backups/cluster' }],
+      excludeDatabases: [],
+      enabled: true,
+      createdAt: 'x',
+      updatedAt: 'x',
+    };
+    fake.respond('tasks.list', () => ok([task]));
+    fake.respond('tasks.update', (input) => ok({ ...task, ...(input as { task: TaskInput }).task } as Task));
+    const { wrapper } = await mountEditor('/tasks/t2/edit');
+
+    await wrapper.get('[data-testid="task-delete"]').trigger('click');
+    await flushPromises();
+    const effects = wrapper.get('[data-testid="delete-task-effects"]').text();
+    expect(wrapper.get('[data-testid="delete-task-slot"]').text()).toContain('Its replication slot is dropped on Prod first');
+    expect(effects).toContain('keep every WAL segment the task has not received yet');
+    expect(effects).not.toContain('Nothing is left on the server');
+    await wrapper.get('[data-testid="delete-task-dialog"] [data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+
+    await wrapper.get('[data-testid="task-type-logical"]').setValue(true);
+    await wrapper.get('[data-testid="task-save"]').trigger('click');
+    await flushPromises();
+    const ask = wrapper.get('[data-testid="drop-slot-dialog"]');
+    expect(ask.text()).toContain('it becomes logical');
+    expect(ask.text()).toContain('Saving drops its replication slot on Prod first');
+    expect(fake.commands['tasks.update']).not.toHaveBeenCalled();
+    await ask.get('[data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['tasks.update']).not.toHaveBeenCalled();
+
+    await wrapper.get('[data-testid="task-save"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="drop-slot-dialog"] [data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['tasks.update']).toHaveBeenCalledWith(expect.objectContaining({ id: 't2', task: expect.objectContaining({ type: 'logical' }) }));
+  });
 });
