@@ -495,12 +495,25 @@ export const RestoreOptions = z.strictObject({
 });
 export type RestoreOptions = z.infer<typeof RestoreOptions>;
 
+/**
+ * The steps of a PostgreSQL cluster backup's restore (to a moment, or of one database out of
+ * it), in order: the WAL taken out of the backup, the base backup, the WAL replayed in the
+ * temporary cluster (one database only; a whole cluster replays on its first start), the
+ * database dumped from it and loaded into the new database (the dump streams into the load).
+ */
+export const RESTORE_STEPS = ['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load'] as const;
+export type RestoreStep = (typeof RESTORE_STEPS)[number];
+
 export interface RestoreProgressInfo {
   restoreId: string;
   phase: 'preparing' | 'restoring' | 'checking' | 'done';
   unit: 'entries' | 'bytes';
   done: number;
   total: number | null;
+  /** A PostgreSQL cluster backup's restore: the step running now (`done`/`total` are its own); absent for other restores. */
+  step?: RestoreStep;
+  /** With `step`: the steps this restore goes through, in order. */
+  steps?: RestoreStep[];
 }
 
 export interface RestoreResult {
