@@ -161,6 +161,14 @@ describe('the task editor', { timeout: 30_000 }, () => {
     fake.respond('servers.databases', () => ok(['sales', 'hr']));
     const { wrapper } = await mountEditor();
 
+    // The plain difference between the two types on PostgreSQL (issue #19 item 5).
+    const logical = wrapper.get('[data-testid="task-type-logical-hint"]').text();
+    expect(logical).toContain('Portable: restores into newer PostgreSQL versions, one database at a time');
+    expect(logical).toContain('Restores to its restore points only');
+    const snapshot = wrapper.get('[data-testid="task-type-snapshot-hint"]').text();
+    expect(snapshot).toContain('The whole cluster');
+    expect(snapshot).toContain('an incremental costs what changed on the server');
+    expect(snapshot).toContain('Restores to any moment the backups reach');
     expect(wrapper.find('[data-testid="database-list"]').exists()).toBe(true);
     expect(wrapper.get('[data-testid="dest-0-hint"]').text()).toBe('Each database gets its own folder inside it.');
     await wrapper.get('[data-testid="task-type-snapshot"]').setValue(true);
