@@ -368,6 +368,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       restores.cancelAll();
       testRestores.cancelAll();
       await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
+      await slots.stop();
       logger.info('engine stopped');
       db.close();
       closeLog();

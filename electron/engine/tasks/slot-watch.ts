@@ -8,6 +8,8 @@
  * writes, never throws: a server that cannot be asked keeps no entry for its tasks, their
  * run failures say why) and emits `tasks.changed` with the ids whose warning appeared,
  * changed or cleared, so the window and the tray refresh. `hold(taskId)` is the last answer.
+ * `stop()` ends checking and waits for a check in flight (the engine's close awaits it
+ * before closing the database and the log).
  * Who calls: engine/index.ts — at start, every `SLOT_CHECK_MS`, and after each run.
  */
 import type { Server, Task, TaskStatus } from '../../shared/domain.ts';
@@ -48,6 +50,7 @@ export function slotWarning(task: Pick<Task, 'name'>, server: Pick<Server, 'name
 export class SlotWatch {
   private holds = new Map<string, SlotHold>();
   private running: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly deps: SlotWatchDeps) {}
 
@@ -57,8 +60,14 @@ export class SlotWatch {
 
   /** One check at a time; a call during a check waits for it. */
   check(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.running ??= this.checkAll().finally(() => (this.running = null));
     return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
   }
 
   private async checkAll(): Promise<void> {
@@ -66,6 +75,7 @@ export class SlotWatch {
     const next = new Map<string, SlotHold>();
     const { slotWarnGiB, toolPaths } = settings.get();
     for (const task of tasks.list()) {
+      if (this.stopped) return;
       let server: Server;
       try {
         server = servers.get(task.serverId);
@@ -79,9 +89,11 @@ export class SlotWatch {
         if (!state) continue;
         next.set(task.id, { name: source.slot, heldBytes: state.heldBytes, checkedAt: now().toISOString(), warning: slotWarning(task, server, source.slot, state.heldBytes, slotWarnGiB) });
       } catch (e) {
+        if (this.stopped) return;
         logger?.warn({ err: e, taskId: task.id }, 'the replication slot of a snapshot task could not be checked');
       }
     }
+    if (this.stopped) return;
     const changed = [...new Set([...this.holds.keys(), ...next.keys()])].filter((id) => (this.holds.get(id)?.warning ?? null) !== (next.get(id)?.warning ?? null));
     this.holds = next;
     if (changed.length > 0) events.emit('tasks.changed', { ids: changed });

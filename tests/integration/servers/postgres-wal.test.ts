@@ -340,7 +340,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     pg.psql('DROP TABLE slot_fill', 'shop');
     data(await engine.call('tasks.delete', { id: taskId }));
     await engine.close();
-  });
+  }, 300_000);
 
   it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
     const { engine, taskId, serverId } = await walTask(pg);
