@@ -24,7 +24,7 @@
  *   dump, load. Bytes count what was read from the backup (WAL, base backup) and what the
  *   load reports; wal-replay and dump have no byte count (total null).
  */
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -171,8 +171,9 @@ function counted(source: Readable, onBytes: (n: number) => void): Readable {
       cb(null, chunk);
     },
   });
-  source.on('error', (e) => through.destroy(e));
-  return source.pipe(through);
+  // pipeline: an error on either side (or the consumer giving up) ends both.
+  pipeline(source, through, () => undefined);
+  return through;
 }
 
 type Progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
