@@ -35,6 +35,25 @@ const GOOD_CHECK: ServerCheck = {
   support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } },
 };
 
+/** A stored task as tasks.list answers it: "Nightly", logical, on the SQLite server s1. */
+function savedTask(over: Partial<Task> = {}): Task {
+  return {
+    id: 't1',
+    name: 'Nightly',
+    serverId: 's1',
+    type: 'logical',
+    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+    retention: { minAgeDays: 30, keepLast: null },
+    encryption: { mode: 'key', keyRef: KEY.keyRef, fingerprint: KEY.fingerprint },
+    destinations: [{ kind: 'local', path: '/backups/nightly' }],
+    excludeDatabases: [],
+    enabled: true,
+    createdAt: 'x',
+    updatedAt: 'x',
+    ...over,
+  };
+}
+
 function answerEditorQuestions(): void {
   fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
   fake.respond('tasks.list', () => ok([]));
@@ -182,20 +201,7 @@ describe('the task editor', { timeout: 30_000 }, () => {
 
   it('Delete task says what happens; a running task is refused with the engine’s reason and the dialog stays open; nothing is deleted', async () => {
     answerEditorQuestions();
-    const task: Task = {
-      id: 't1',
-      name: 'Nightly',
-      serverId: 's1',
-      type: 'logical',
-      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
-      retention: { minAgeDays: 30, keepLast: null },
-      encryption: { mode: 'key', keyRef: KEY.keyRef, fingerprint: KEY.fingerprint },
-      destinations: [{ kind: 'local', path: '/backups/nightly' }],
-      excludeDatabases: [],
-      enabled: true,
-      createdAt: 'x',
-      updatedAt: 'x',
-    };
+    const task = savedTask();
     fake.respond('tasks.list', () => ok([task]));
     fake.respond('tasks.delete', () => fail('CONFLICT', 'Task "Nightly" is running; cancel the run (or wait for it to finish), then delete the task.'));
     const { wrapper, router } = await mountEditor('/tasks/t1/edit');
@@ -224,20 +230,15 @@ describe('the task editor', { timeout: 30_000 }, () => {
       ok([{ id: 'p1', name: 'Prod', kind: 'postgres', host: 'db', port: 5432, user: 'backstop', database: 'postgres', ssl: 'prefer', passwordRef: null, createdAt: 'x', updatedAt: 'x' } as never]),
     );
     fake.respond('servers.test', () => ok({ ...GOOD_CHECK, support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'server' } } }));
-    const task: Task = {
+    const task = savedTask({
       id: 't2',
       name: 'Cluster',
       serverId: 'p1',
       type: 'snapshot',
       schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      retention: { minAgeDays: 30, keepLast: null },
       encryption: { mode: 'none' },
       destinations: [{ kind: 'local', path: '/backups/cluster' }],
-      excludeDatabases: [],
-      enabled: true,
-      createdAt: 'x',
-      updatedAt: 'x',
-    };
+    });
     fake.respond('tasks.list', () => ok([task]));
     fake.respond('tasks.update', (input) => ok({ ...task, ...(input as { task: TaskInput }).task } as Task));
     const { wrapper } = await mountEditor('/tasks/t2/edit');
