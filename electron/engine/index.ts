@@ -24,6 +24,7 @@ import { acquireSchedulerLock, schedulerOwner, type SchedulerLock, type Schedule
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
+import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
@@ -106,6 +107,8 @@ export interface Engine {
    */
   start(who?: SchedulerWho, opts?: { retry?: boolean }): { scheduling: true } | { scheduling: false; heldBy: SchedulerOwner };
   health: HealthMonitor;
+  /** Slot care of PostgreSQL snapshot tasks (WAL held back on the server); checked by `start()` every 15 min and after runs. */
+  slots: SlotWatch;
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
   deliveries: NotificationDeliveriesTable;
@@ -275,8 +278,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let healthTimer: NodeJS.Timeout | undefined;
   let schedulerLock: SchedulerLock | null = null;
   let lockRetry: NodeJS.Timeout | undefined;
+  const slots = new SlotWatch({ tasks, servers, settings, secrets, events, dataDir, now, logger });
+  let slotTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
-    if (!runner.activeRuns().some((r) => r.runId === runId)) health.check();
+    if (!runner.activeRuns().some((r) => r.runId === runId)) {
+      health.check();
+      void slots.check();
+    }
   });
   events.on('settings.changed', (s) => queue.setLimit(s.maxConcurrentBackups));
   // Every alert is a notification event of the same name (the runner sends run-failed itself,
@@ -326,7 +334,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
-    status: { taskDatabases, restoredDatabases },
+    status: { taskDatabases, restoredDatabases, slots },
     restore: { restores, findKey, dataDir },
     destinations: { secrets },
     notifications: { settings, secrets, notifier, events, dataDir, now },
@@ -361,6 +369,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     serverRestores,
     resolveTask,
     start(who = 'app', opts = {}) {
+      // Slot care is every process's (the window shows it whoever schedules).
+      void slots.check();
+      slotTimer = setInterval(() => void slots.check(), SLOT_CHECK_MS);
+      slotTimer.unref();
       const startScheduling = () => {
         scheduler.start();
         testRestoreScheduler.start();
@@ -390,6 +402,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       return { scheduling: false, heldBy: got.heldBy };
     },
     health,
+    slots,
     notifier,
     deliveries,
     async close() {
@@ -399,10 +412,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       testRestoreScheduler.stop();
       clearInterval(healthTimer);
       clearInterval(lockRetry);
+      clearInterval(slotTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
       testRestores.cancelAll();
       await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
+      await slots.stop();
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();

@@ -4,8 +4,9 @@
  * Contract:
  * - `trayStatus` picks the icon state and its tooltip. Precedence: running (any active
  *   run) > error (the last run of an enabled task failed or partly failed) > warning
- *   (stale databases, an encryption key never exported, schedules paused) > idle.
- *   Disabled tasks never raise error or warning. Tooltips are one line of at most
+ *   (stale databases, an encryption key never exported, a replication slot holding back
+ *   WAL on its server, schedules paused) > idle. Disabled tasks never raise error or
+ *   warning — except a slot holding back WAL, which fills the server's disk all the same. Tooltips are one line of at most
  *   TOOLTIP_MAX characters (the Windows limit).
  * - `lastResultLines` is one line per task, in the order given:
  *   "nightly — ok 12, failed 1 (2 h ago)".
@@ -61,6 +62,9 @@ export function trayStatus({ activeRuns, statuses, tasks, paused }: TrayInputs):
   const keyTasks = relevant.filter((s) => s.keyNotExported).map((s) => name(s.taskId));
   if (keyTasks.length === 1) warnings.push(`key of ${keyTasks[0]} never exported`);
   else if (keyTasks.length > 1) warnings.push(`keys of ${keyTasks.length} tasks never exported`);
+  const slotTasks = statuses.filter((s) => s.slot?.warning).map((s) => name(s.taskId));
+  if (slotTasks.length === 1) warnings.push(`${slotTasks[0]} holds back WAL on its server: run it or delete it`);
+  else if (slotTasks.length > 1) warnings.push(`${slotTasks.length} tasks hold back WAL on their servers: run or delete them`);
   if (paused) warnings.push('schedules paused');
   if (warnings.length) return { state: 'warning', tooltip: clip(`Backstop — ${warnings.join('; ')}`) };
 

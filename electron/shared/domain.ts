@@ -256,6 +256,8 @@ export const Settings = z.strictObject({
   notifications: z.boolean().default(true),
   /** A database with no successful backup for this long is stale; null = twice its incremental interval, else twice its full interval. */
   staleAfterHours: z.number().int().min(1).max(24 * 365).nullable().default(null),
+  /** The window and the tray warn when a PostgreSQL snapshot task's replication slot holds back more WAL than this on its server (GiB). */
+  slotWarnGiB: z.number().min(0.01).max(100_000).default(1),
   /** Folders searched first for client tools (pg_dump, mariadb-dump, …); empty = PATH and usual places. */
   toolPaths: z.strictObject({
     postgres: z.string().max(4096).nullable().default(null),
@@ -414,6 +416,8 @@ export interface TaskStatus {
    * came back as recorded (null when one is failing or none was tested).
    */
   proven?: { databases: TestRestoreRecord[]; untested: string[]; allOkAt: string | null };
+  /** A PostgreSQL snapshot task's replication slot, as last checked (engine/tasks/slot-watch.ts); absent for other tasks or before the first check. */
+  slot?: { name: string; heldBytes: number; checkedAt: string; warning: string | null };
 }
 
 export interface RetentionPreview {
@@ -527,12 +531,25 @@ export const RestoreOptions = z.strictObject({
 });
 export type RestoreOptions = z.infer<typeof RestoreOptions>;
 
+/**
+ * The steps of a PostgreSQL cluster backup's restore (to a moment, or of one database out of
+ * it), in order: the WAL taken out of the backup, the base backup, the WAL replayed in the
+ * temporary cluster (one database only; a whole cluster replays on its first start), the
+ * database dumped from it and loaded into the new database (the dump streams into the load).
+ */
+export const RESTORE_STEPS = ['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load'] as const;
+export type RestoreStep = (typeof RESTORE_STEPS)[number];
+
 export interface RestoreProgressInfo {
   restoreId: string;
   phase: 'preparing' | 'restoring' | 'checking' | 'done';
   unit: 'entries' | 'bytes';
   done: number;
   total: number | null;
+  /** A PostgreSQL cluster backup's restore: the step running now (`done`/`total` are its own); absent for other restores. */
+  step?: RestoreStep;
+  /** With `step`: the steps this restore goes through, in order. */
+  steps?: RestoreStep[];
 }
 
 export interface RestoreResult {

@@ -1,10 +1,10 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,sqlite,pgbench,pipeline]
- *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,sqlite,pgbench,pipeline,wal]
+ *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
- *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB)
+ *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
  *
  * Starts throwaway PostgreSQL and MariaDB servers (tests/fixtures/servers), builds the
  * workloads, and measures: full backup time against the dump tool alone and against
@@ -15,7 +15,8 @@
  * the backup process; main-thread event-loop delay while a backup runs in a worker
  * thread (workerExecutor); objects per GB stored; and the pipeline MB/s of
  * scripts/bench/pipeline.ts; and the start-up time of the built `backstop --help` and
- * `backstop info` against `node -e 0`. Prints a table and writes it into docs/PERFORMANCE.md
+ * `backstop info` against `node -e 0`; and (`wal`, scripts/bench/wal.ts) a PostgreSQL snapshot
+ * task's WAL incremental and restore to a moment against the logical task and pg_basebackup. Prints a table and writes it into docs/PERFORMANCE.md
  * between the BENCH markers. Timings are the best of --repeat runs, interleaved.
  * Nothing here is asserted; the machine is shared, so the load average is recorded.
  */
@@ -35,6 +36,7 @@ import { startMariadb, type MariadbServer } from '../../tests/fixtures/servers/m
 import type { ChildJob, ChildResult } from './backstop-child.ts';
 import { buildBundles, type Bundles } from './build.ts';
 import { buildCli } from '../build-cli.mjs';
+import { benchWal } from './wal.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -51,6 +53,7 @@ const { values: opt } = parseArgs({
     'sqlite-mb': { type: 'string' },
     'big-mb': { type: 'string' },
     'pipeline-mb': { type: 'string' },
+    'wal-mb': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-doc': { type: 'boolean', default: false },
     'keep-temp': { type: 'boolean', default: false },
@@ -72,9 +75,10 @@ const SIZES = {
   sqliteMb: num(opt['sqlite-mb'], 'BENCH_SQLITE_MB', 8, 300),
   bigMb: num(opt['big-mb'], 'BENCH_BIG_MB', 2048, 2048),
   pipelineMb: num(opt['pipeline-mb'], 'BENCH_PIPELINE_MB', 32, 128),
+  walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,sqlite,pipeline').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,sqlite,pipeline,wal').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -848,6 +852,7 @@ async function main(): Promise<void> {
     if (ONLY.has('mariadb')) await benchMariadb(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
+    if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
     if (bundles) rmSync(bundles.dir, { recursive: true, force: true });

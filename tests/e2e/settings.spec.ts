@@ -66,14 +66,17 @@ test('tool folders, staleness and background options are saved; detected tools a
   const view = await new AppShell(page).open('settings');
   await expect(view.getByTestId('tool-row')).toHaveCount(detected.data.length);
 
+  await expect(view.getByTestId('slot-warn')).toHaveValue('1');
   await view.getByTestId('stale-after').fill('36');
+  await view.getByTestId('slot-warn').fill('2.5');
   await view.getByTestId('notifications').uncheck();
   await view.getByTestId('tools-postgres').fill('/usr/lib/postgresql/15/bin');
   await view.getByTestId('settings-save').click();
   await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
   const saved = await dispatch(engine.handlers, 'settings.get', undefined);
-  expect(saved.ok && { stale: saved.data.staleAfterHours, n: saved.data.notifications, pg: saved.data.toolPaths.postgres }).toEqual({
+  expect(saved.ok && { stale: saved.data.staleAfterHours, slot: saved.data.slotWarnGiB, n: saved.data.notifications, pg: saved.data.toolPaths.postgres }).toEqual({
     stale: 36,
+    slot: 2.5,
     n: false,
     pg: '/usr/lib/postgresql/15/bin',
   });
@@ -81,6 +84,12 @@ test('tool folders, staleness and background options are saved; detected tools a
   await view.getByTestId('stale-after').fill('0');
   await view.getByTestId('settings-save').click();
   await expect(view.getByText('Enter a whole number of hours from 1 to 8760, or leave it empty.')).toBeVisible();
+  await view.getByTestId('stale-after').fill('36');
+  await view.getByTestId('slot-warn').fill('0');
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByText('Enter a size in GiB from 0.01 to 100000.')).toBeVisible();
+  const kept = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(kept.ok && kept.data.slotWarnGiB).toBe(2.5);
 });
 
 test('Settings says which process schedules: nobody, then a running "backstop agent" (a real child process)', async ({ page, engine }) => {

@@ -30,6 +30,8 @@ export interface StatusDeps {
   runner: TaskRunner;
   secrets: SecretStore;
   now: () => Date;
+  /** Slot care of PostgreSQL snapshot tasks (tasks/slot-watch.ts); absent = not reported. */
+  slots?: { hold(taskId: string): TaskStatus['slot'] };
 }
 
 /** Databases the run starting at `runStartedAt` saw first (none on a task's very first run), and which Backstop restored. */
@@ -80,6 +82,7 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
     keyNotExported,
     newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
     proven: proven(task, deps),
+    ...(deps.slots?.hold(task.id) ? { slot: deps.slots.hold(task.id) } : {}),
   };
 }
 

@@ -19,11 +19,16 @@
  *   temp folder, pg_dumps NAME from it and restores it as NEW through the connector's
  *   logical restore (roles, owners, privileges as any logical restore). The temporary
  *   cluster is stopped and removed in every case.
+ * - Progress: both report `restoring` with `step`/`steps` (domain.ts RESTORE_STEPS) —
+ *   --folder: wal-fetch, base-backup; one database: wal-fetch, base-backup, wal-replay,
+ *   dump, load. Bytes count what was read from the backup (WAL, base backup) and what the
+ *   load reports; wal-replay and dump have no byte count (total null).
  */
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, Server } from '../../shared/domain.ts';
+import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { walMetaOf, type WalMeta } from '../backup/wal-backup.ts';
 import type { PointSummary, Repository } from '../repository/index.ts';
@@ -31,6 +36,7 @@ import { clusterOwner, completeConfiguration, connectorFor, PG_BASEBACKUP_STREAM
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
+import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
 export const WAL_FOLDER = 'backstop_wal';
@@ -134,13 +140,16 @@ function gib(n: number): string {
 }
 
 /** The WAL of the plan, merged (a later copy of a segment wins, but never a partial over a complete one) and padded, in `into`. */
-async function extractWal(repo: Repository, plan: RecoveryPlan, into: string, signal?: AbortSignal): Promise<void> {
+async function extractWal(repo: Repository, plan: RecoveryPlan, into: string, signal?: AbortSignal, onBytes?: (done: number) => void): Promise<void> {
   const size = plan.meta.segmentSize;
   const partial = new Map<string, boolean>();
+  let before = 0;
   for (const [i, p] of plan.wal.entries()) {
     const dir = join(into, `.point-${i}`);
     mkdirSync(dir, { mode: 0o700 });
-    await extractTar(await repo.readPoint(p.id, { signal }), dir);
+    const start = before;
+    await extractTar(counted(await repo.readPoint(p.id, { signal }), (n) => onBytes?.(start + n)), dir);
+    before += p.length;
     for (const s of segmentsIn(dir, size)) {
       const name = s.file.replace(/\.partial$/, '');
       if (s.partial && partial.get(name) === false) continue;
@@ -150,6 +159,33 @@ async function extractWal(repo: Repository, plan: RecoveryPlan, into: string, si
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `source` passed through unchanged, calling `onBytes` with the bytes read so far. */
+function counted(source: Readable, onBytes: (n: number) => void): Readable {
+  let n = 0;
+  const through = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      onBytes(n);
+      cb(null, chunk);
+    },
+  });
+  // pipeline: an error on either side (or the consumer giving up) ends both.
+  pipeline(source, through, () => undefined);
+  return through;
+}
+
+type Progress = (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
+
+/** Step progress of one restore (throttled; each step's start and end always reported). */
+function stepReporter(steps: RestoreStep[], sink: Progress | undefined): (step: RestoreStep, done: number, total: number | null, force?: boolean, unit?: RestoreProgressInfo['unit']) => void {
+  const throttle = new ProgressThrottle<Omit<RestoreProgressInfo, 'restoreId'>>(sink);
+  return (step, done, total, force = false, unit = 'bytes') => {
+    const p = { phase: 'restoring' as const, unit, done, total, step, steps };
+    if (force) throttle.final(p);
+    else throttle.tick(() => p);
+  };
 }
 
 function recoverySettings(plan: RecoveryPlan): string {
@@ -171,7 +207,7 @@ interface MaterializeOptions {
   owner: ReturnType<typeof clusterOwner>['user'];
   /** A private temporary cluster: its own minimal configuration, trust over its private socket only. */
   temporary?: boolean;
-  onPhase?: (phase: RestoreProgressInfo['phase'], done: number, total: number | null) => void;
+  step?: ReturnType<typeof stepReporter>;
 }
 
 /** The base backup + WAL + recovery configuration in `dataDir` (see the header). */
@@ -182,10 +218,14 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
   // The WAL is fetched first, next to the data directory (same file system: moved in, not copied).
   const walTemp = mkdtempSync(join(dirname(dataDir), `.${basename(dataDir)}-wal-`));
   try {
-    opts.onPhase?.('restoring', 0, plan.full.length);
-    await extractWal(repo, plan, walTemp, opts.signal);
+    const walBytes = plan.wal.reduce((n, p) => n + p.length, 0);
+    opts.step?.('wal-fetch', 0, walBytes, true);
+    await extractWal(repo, plan, walTemp, opts.signal, (done) => opts.step?.('wal-fetch', done, walBytes));
+    opts.step?.('wal-fetch', walBytes, walBytes, true);
+    opts.step?.('base-backup', 0, plan.full.length, true);
     let wroteConfig: string[] = [];
-    const r = await restoreBaseBackup(await repo.readPoint(plan.full.id, { signal: opts.signal }), dataDir, {
+    const base = counted(await repo.readPoint(plan.full.id, { signal: opts.signal }), (done) => opts.step?.('base-backup', done, plan.full.length));
+    const r = await restoreBaseBackup(base, dataDir, {
       signal: opts.signal,
       toolPaths: opts.toolPaths,
       owner: opts.owner,
@@ -225,7 +265,7 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
     toolPaths: spec.toolPaths,
     owner: owner.user,
     ...(spec.signal ? { signal: spec.signal } : {}),
-    onPhase: (phase, done, total) => spec.onProgress?.({ phase, unit: 'bytes', done, total }),
+    step: stepReporter(['wal-fetch', 'base-backup'], spec.onProgress),
   });
   if (r.ownerError && owner.user) {
     owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };
@@ -280,8 +320,10 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   let cluster: Awaited<ReturnType<typeof startDataDirectory>> | null = null;
   try {
     const owner = clusterOwner(null).user;
-    await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, ...(spec.signal ? { signal: spec.signal } : {}) });
-    spec.onProgress?.({ phase: 'restoring', unit: 'bytes', done: 0, total: null });
+    const step = stepReporter(['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load'], spec.onProgress);
+    await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, step, ...(spec.signal ? { signal: spec.signal } : {}) });
+    step('base-backup', spec.plan.full.length, spec.plan.full.length, true);
+    step('wal-replay', 0, null, true);
     cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true });
     if (!cluster.databases.includes(spec.sourceDatabase)) {
       throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
@@ -289,14 +331,20 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
       toolPaths: spec.toolPaths,
     });
+    step('dump', 0, null, true);
     const dump = await source.openDump(spec.sourceDatabase, 'logical', { ...(spec.signal ? { signal: spec.signal } : {}) });
+    let loading = false;
     const report = await target.restore(spec.database, dump.stream, 'logical', {
       ...(spec.signal ? { signal: spec.signal } : {}),
       noOwner: spec.options.noOwner,
       noPrivileges: spec.options.noPrivileges,
       roleMap: spec.options.roleMap,
       createRoles: spec.options.createRoles,
-      onProgress: (p) => spec.onProgress?.({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
+      onProgress: (p) => {
+        // The dump streams into the load: the load's first progress is where loading shows.
+        step('load', p.done, p.total, !loading, p.unit);
+        loading = true;
+      },
     });
     await dump.done;
     const when = spec.plan.target ? `as it was at ${utc(spec.plan.target.toISOString())}` : `as of restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}`;

@@ -23,12 +23,18 @@ export function ownsSlot(task: Pick<Task, 'type'>, server: Server): boolean {
   return task.type === 'snapshot' && server.kind === 'postgres';
 }
 
+/** The task's slot on its server and its spool (the caller checked `ownsSlot`). */
+export function taskWalSource(task: Pick<Task, 'id'>, server: Server, password: string | null, toolPaths: ToolPaths, dataDir: string): WalSource {
+  const slot = slotNameFor(task.id);
+  const connector = connectorFor(server, { password, toolPaths }) as PostgresConnector;
+  return new WalSource(connector.connection, slot, join(walSpoolRoot(dataDir), slot));
+}
+
 /** True when a slot was dropped. */
 export async function releaseTaskSlot(task: Task, server: Server, password: string | null, toolPaths: ToolPaths, dataDir: string): Promise<boolean> {
   if (!ownsSlot(task, server)) return false;
-  const slot = slotNameFor(task.id);
-  const connector = connectorFor(server, { password, toolPaths }) as PostgresConnector;
-  const source = new WalSource(connector.connection, slot, join(walSpoolRoot(dataDir), slot));
+  const source = taskWalSource(task, server, password, toolPaths, dataDir);
+  const slot = source.slot;
   let dropped: boolean;
   try {
     dropped = await source.dropSlot();

@@ -5,11 +5,15 @@
  * - `restore.start` with `asOf` + `sourceDatabase` restores one database as it was then
  *   into a new database on the server; with `asOf` + a folder, the whole cluster, set to
  *   recover to that moment;
- * - a moment outside the range: OUT_OF_RANGE naming it, no database and no folder created.
+ * - the restore reports its steps (`restore.progress` `step`/`steps`): WAL fetch, base backup,
+ *   WAL replay, dump, load for one database; WAL fetch and base backup for a whole cluster;
+ * - a moment outside the range — before the first WAL after the full, or past the last WAL
+ *   received — OUT_OF_RANGE naming it, no database and no folder created.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RestoreProgressInfo } from '../../../electron/shared/domain.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
@@ -38,6 +42,11 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     pg.psql('CREATE DATABASE pitr');
     pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text)', 'pitr');
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const serverNow = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+    // After the full, before the first WAL backup: a moment no WAL reaches yet.
+    pg.psql("INSERT INTO ledger VALUES (0, 'zero')", 'pitr');
+    const afterFull = serverNow();
+    await new Promise((r) => setTimeout(r, 300));
     const location = { kind: 'local' as const, path: join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar')) };
     // A base backup alone reaches no moment yet.
     expect(data(await engine.call('restore.inspect', { location })).momentRanges).toBeNull();
@@ -57,10 +66,21 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     expect(Date.parse(range.from)).toBeLessThan(Date.parse(afterTwo));
     expect(Date.parse(range.to)).toBeGreaterThan(Date.parse(afterTwo));
 
-    // One database of the cluster, as it was after the two rows, into a new database.
+    // One database of the cluster, as it was after the two rows, into a new database, step by step.
+    const progress: RestoreProgressInfo[] = [];
+    const off = engine.events.on('restore.progress', (p) => progress.push(p));
     const one = await restoreAndWait(engine, { location, asOf: afterTwo, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_two' });
     expect(one).toMatchObject({ status: 'success', database: 'pitr_two', path: null, error: null });
-    expect(pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", 'pitr_two').trim()).toBe('1one,2two');
+    expect(pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", 'pitr_two').trim()).toBe('0zero,1one,2two');
+    const stepsSeen = (list: RestoreProgressInfo[]) => [...new Set(list.filter((p) => p.step).map((p) => p.step))];
+    expect(stepsSeen(progress)).toEqual(['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load']);
+    expect(progress.find((p) => p.step)!.steps).toEqual(['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load']);
+    // The base backup step counts up to the base backup's size.
+    const base = progress.filter((p) => p.step === 'base-backup');
+    expect(base.at(-1)!.done).toBe(base.at(-1)!.total);
+    expect(base.at(-1)!.total).toBeGreaterThan(1024 * 1024);
+    expect(progress.at(-1)!.phase).toBe('done');
+    progress.length = 0;
 
     // The whole cluster into a new data directory, set to recover to that moment.
     const parent = tempDir();
@@ -70,15 +90,30 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     expect(whole).toMatchObject({ status: 'success', path: folder, error: null });
     expect(readFileSync(join(folder, 'postgresql.auto.conf'), 'utf8')).toContain(`recovery_target_time = '${new Date(afterTwo).toISOString().replace('T', ' ').replace('Z', '+00')}'`);
     expect(existsSync(join(folder, 'recovery.signal'))).toBe(true);
+    expect(stepsSeen(progress)).toEqual(['wal-fetch', 'base-backup']);
+    off();
 
     // Outside the range: OUT_OF_RANGE naming it; no database, no folder.
     const early = new Date(Date.parse(range.from) - 3_600_000).toISOString();
     const refused = await restoreAndWait(engine, { location, asOf: early, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_early' });
     expect(refused).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what the backups of this server reach\. The backups reach \d{4}-.* UTC to \d{4}-.* UTC\. Nothing was created\./) } });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_early'").trim()).toBe('0');
+    // Between the full and the first WAL backup after it: not reachable by time (restore the full by its point).
+    const gap = await restoreAndWait(engine, { location, asOf: afterFull, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_gap' });
+    expect(gap).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE', message: expect.stringContaining(`The backups reach ${utc(range.from)} to ${utc(range.to)}. Nothing was created.`) } });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_gap'").trim()).toBe('0');
+    // One second past the last WAL received: refused too, whatever the server did since.
+    const past = await restoreAndWait(engine, { location, asOf: new Date(Date.parse(range.to) + 1000).toISOString(), sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_past' });
+    expect(past).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_past'").trim()).toBe('0');
     const late = join(parent, 'late');
     const refused2 = await restoreAndWait(engine, { location, asOf: new Date(Date.now() + 3_600_000).toISOString(), serverId: serverId, database: 'base.tar', options: { folder: late } });
     expect(refused2).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
     expect(existsSync(late)).toBe(false);
   }, 240_000);
 });
+
+/** How the engine names a moment in its messages (pitr.ts): "2026-12-04 14:02:00 UTC". */
+function utc(iso: string): string {
+  return `${iso.slice(0, 19).replace('T', ' ')} UTC`;
+}

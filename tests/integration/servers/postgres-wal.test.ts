@@ -18,7 +18,7 @@ import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { startDataDirectory } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
-import { data, runTask } from '../../fixtures/runs.ts';
+import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -312,6 +312,37 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     pg.psql('DROP ROLE replonly');
     await engine.close();
   }, 120_000);
+
+  it('slot care: tasks.status warns (and tasks.changed fires) when the slot holds back more WAL than slotWarnGiB, and clears after a run', async () => {
+    const { engine, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    const slotOf = async () => data(await engine.call('tasks.status', undefined)).find((s) => s.taskId === taskId)!.slot;
+    const changed: string[][] = [];
+    engine.events.on('tasks.changed', ({ ids }) => changed.push(ids));
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    data(await engine.call('settings.set', { slotWarnGiB: 0.05 }));
+    await engine.slots.check();
+    expect(await slotOf()).toMatchObject({ name: slot, warning: null });
+    // ~90 MB of WAL the task has not received yet (the workstation was off, say).
+    pg.psql("CREATE TABLE slot_fill AS SELECT g, repeat(md5(g::text), 8) AS t FROM generate_series(1, 300000) g", 'shop');
+    changed.length = 0;
+    await engine.slots.check();
+    const held = await slotOf();
+    expect(held!.heldBytes).toBeGreaterThan(0.05 * 1024 ** 3);
+    expect(held!.warning).toMatch(new RegExp(`^Replication slot "${slot}" of task "cluster" holds back \\d+ MiB of WAL on pg \\(warning above 0\\.05 GiB\\): the server keeps it until the task's next backup receives it, and its disk fills otherwise\\. Run the task now, or find out why its runs fail\\. If the task is no longer needed, delete it \\(that drops the slot\\) or drop the slot on the server: SELECT pg_drop_replication_slot\\('${slot}'\\);$`));
+    expect(changed).toEqual([[taskId]]);
+    // A run receives the WAL: the slot moves on and the warning clears (checked after every run).
+    // ~90 MB of WAL takes long on a loaded machine: a longer wait than runTask's.
+    const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'incremental' }));
+    expect((await waitForRun(engine, runId, 280_000)).databases[0]).toMatchObject({ kind: 'incremental' });
+    await engine.slots.check();
+    expect((await slotOf())!.warning).toBeNull();
+    // What stays held is the receiver's last unconfirmed segment or so, not the WAL it received.
+    expect((await slotOf())!.heldBytes).toBeLessThan(held!.heldBytes / 2);
+    pg.psql('DROP TABLE slot_fill', 'shop');
+    data(await engine.call('tasks.delete', { id: taskId }));
+    await engine.close();
+  }, 500_000);
 
   it('drops the slot when the task stops being a snapshot task or is deleted; the server check and a run name a missing REPLICATION privilege', async () => {
     const { engine, taskId, serverId } = await walTask(pg);

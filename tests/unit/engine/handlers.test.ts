@@ -146,6 +146,7 @@ describe('engine handlers', () => {
       startAtLogin: false,
       notifications: true,
       staleAfterHours: null,
+      slotWarnGiB: 1,
       toolPaths: { postgres: null, mysql: null },
       notificationChannels: [],
       smtp: null,

@@ -77,6 +77,19 @@ describe('trayStatus', () => {
     expect(trayStatus({ ...base, statuses: [status('new', {}, { status: 'failed' })] }).tooltip).toBe('Backstop — last backup of new failed');
   });
 
+  it('warns about a replication slot holding back WAL, also for a disabled task (the server disk fills all the same)', () => {
+    const slot = (warning: string | null) => ({ slot: { name: 'backstop_x', heldBytes: 2 * 1024 ** 3, checkedAt: '2026-03-10T11:00:00Z', warning } });
+    expect(trayStatus({ ...base, statuses: [status('off', slot('Replication slot … holds back 2.0 GiB'))] })).toEqual({
+      state: 'warning',
+      tooltip: 'Backstop — old holds back WAL on its server: run it or delete it',
+    });
+    expect(trayStatus({ ...base, statuses: [status('n', slot('a')), status('w', slot('b'))] }).tooltip).toBe('Backstop — 2 tasks hold back WAL on their servers: run or delete them');
+    // Below the threshold (no warning) the slot is no reason to warn.
+    expect(trayStatus({ ...base, statuses: [status('n', slot(null))] }).state).toBe('idle');
+    // A failed run still wins over the warning.
+    expect(trayStatus({ ...base, statuses: [status('n', slot('a'), { status: 'failed' })] }).state).toBe('error');
+  });
+
   it('keeps tooltips within the Windows limit', () => {
     const many = Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, name: `a-rather-long-task-name-${i}`, enabled: true }));
     const r = trayStatus({ ...base, tasks: many, statuses: many.map((t) => status(t.id, {}, { status: 'failed' })) });

@@ -16,7 +16,7 @@ describe('api.call', () => {
 
   it('sends a plain copy of reactive input, never the Proxy (structured clone rejects Proxies)', async () => {
     const fake = installFakeBridge();
-    fake.respond('settings.set', () => ok({ theme: 'dark', maxConcurrentBackups: 3, startAtLogin: false, notifications: true, staleAfterHours: null, toolPaths: { postgres: null, mysql: null }, notificationChannels: [], smtp: null }));
+    fake.respond('settings.set', () => ok({ theme: 'dark', maxConcurrentBackups: 3, startAtLogin: false, notifications: true, staleAfterHours: null, slotWarnGiB: 1, toolPaths: { postgres: null, mysql: null }, notificationChannels: [], smtp: null }));
     const patch = reactive({ theme: 'dark' as const, maxConcurrentBackups: 3 });
     await call('settings.set', patch);
     const sent = fake.commands['settings.set'].mock.calls[0]?.[0];

@@ -35,6 +35,25 @@ const GOOD_CHECK: ServerCheck = {
   support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } },
 };
 
+/** A stored task as tasks.list answers it: "Nightly", logical, on the SQLite server s1. */
+function savedTask(over: Partial<Task> = {}): Task {
+  return {
+    id: 't1',
+    name: 'Nightly',
+    serverId: 's1',
+    type: 'logical',
+    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+    retention: { minAgeDays: 30, keepLast: null },
+    encryption: { mode: 'key', keyRef: KEY.keyRef, fingerprint: KEY.fingerprint },
+    destinations: [{ kind: 'local', path: '/backups/nightly' }],
+    excludeDatabases: [],
+    enabled: true,
+    createdAt: 'x',
+    updatedAt: 'x',
+    ...over,
+  };
+}
+
 function answerEditorQuestions(): void {
   fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
   fake.respond('tasks.list', () => ok([]));
@@ -161,6 +180,14 @@ describe('the task editor', { timeout: 30_000 }, () => {
     fake.respond('servers.databases', () => ok(['sales', 'hr']));
     const { wrapper } = await mountEditor();
 
+    // The plain difference between the two types on PostgreSQL (issue #19 item 5).
+    const logical = wrapper.get('[data-testid="task-type-logical-hint"]').text();
+    expect(logical).toContain('Portable: restores into newer PostgreSQL versions, one database at a time');
+    expect(logical).toContain('Restores to its restore points only');
+    const snapshot = wrapper.get('[data-testid="task-type-snapshot-hint"]').text();
+    expect(snapshot).toContain('The whole cluster');
+    expect(snapshot).toContain('an incremental costs what changed on the server');
+    expect(snapshot).toContain('Restores to any moment the backups reach');
     expect(wrapper.find('[data-testid="database-list"]').exists()).toBe(true);
     expect(wrapper.get('[data-testid="dest-0-hint"]').text()).toBe('Each database gets its own folder inside it.');
     await wrapper.get('[data-testid="task-type-snapshot"]').setValue(true);
@@ -174,20 +201,7 @@ describe('the task editor', { timeout: 30_000 }, () => {
 
   it('Delete task says what happens; a running task is refused with the engine’s reason and the dialog stays open; nothing is deleted', async () => {
     answerEditorQuestions();
-    const task: Task = {
-      id: 't1',
-      name: 'Nightly',
-      serverId: 's1',
-      type: 'logical',
-      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
-      retention: { minAgeDays: 30, keepLast: null },
-      encryption: { mode: 'key', keyRef: KEY.keyRef, fingerprint: KEY.fingerprint },
-      destinations: [{ kind: 'local', path: '/backups/nightly' }],
-      excludeDatabases: [],
-      enabled: true,
-      createdAt: 'x',
-      updatedAt: 'x',
-    };
+    const task = savedTask();
     fake.respond('tasks.list', () => ok([task]));
     fake.respond('tasks.delete', () => fail('CONFLICT', 'Task "Nightly" is running; cancel the run (or wait for it to finish), then delete the task.'));
     const { wrapper, router } = await mountEditor('/tasks/t1/edit');
@@ -209,5 +223,50 @@ describe('the task editor', { timeout: 30_000 }, () => {
     expect(notice.get('[data-testid="error-message"]').text()).toBe('Task "Nightly" is running; cancel the run (or wait for it to finish), then delete the task.');
     expect(router.currentRoute.value.path).toBe('/tasks/t1/edit');
     expect(wrapper.find('[data-testid="task-editor"]').exists()).toBe(true);
+  });
+  it('a PostgreSQL snapshot task: Delete says its slot is dropped and why; turning it logical asks before saving (and saves only on yes)', async () => {
+    answerEditorQuestions();
+    fake.respond('servers.list', () =>
+      ok([{ id: 'p1', name: 'Prod', kind: 'postgres', host: 'db', port: 5432, user: 'backstop', database: 'postgres', ssl: 'prefer', passwordRef: null, createdAt: 'x', updatedAt: 'x' } as never]),
+    );
+    fake.respond('servers.test', () => ok({ ...GOOD_CHECK, support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'server' } } }));
+    const task = savedTask({
+      id: 't2',
+      name: 'Cluster',
+      serverId: 'p1',
+      type: 'snapshot',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      encryption: { mode: 'none' },
+      destinations: [{ kind: 'local', path: '/backups/cluster' }],
+    });
+    fake.respond('tasks.list', () => ok([task]));
+    fake.respond('tasks.update', (input) => ok({ ...task, ...(input as { task: TaskInput }).task } as Task));
+    const { wrapper } = await mountEditor('/tasks/t2/edit');
+
+    await wrapper.get('[data-testid="task-delete"]').trigger('click');
+    await flushPromises();
+    const effects = wrapper.get('[data-testid="delete-task-effects"]').text();
+    expect(wrapper.get('[data-testid="delete-task-slot"]').text()).toContain('Its replication slot is dropped on Prod first');
+    expect(effects).toContain('keep every WAL segment the task has not received yet');
+    expect(effects).not.toContain('Nothing is left on the server');
+    await wrapper.get('[data-testid="delete-task-dialog"] [data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+
+    await wrapper.get('[data-testid="task-type-logical"]').setValue(true);
+    await wrapper.get('[data-testid="task-save"]').trigger('click');
+    await flushPromises();
+    const ask = wrapper.get('[data-testid="drop-slot-dialog"]');
+    expect(ask.text()).toContain('it becomes logical');
+    expect(ask.text()).toContain('Saving drops its replication slot on Prod first');
+    expect(fake.commands['tasks.update']).not.toHaveBeenCalled();
+    await ask.get('[data-testid="confirm-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['tasks.update']).not.toHaveBeenCalled();
+
+    await wrapper.get('[data-testid="task-save"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="drop-slot-dialog"] [data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['tasks.update']).toHaveBeenCalledWith(expect.objectContaining({ id: 't2', task: expect.objectContaining({ type: 'logical' }) }));
   });
 });

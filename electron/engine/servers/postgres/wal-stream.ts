@@ -121,6 +121,8 @@ export interface SlotState {
   /** pg_replication_slots.wal_status: reserved, extended, unreserved or lost. */
   walStatus: string | null;
   active: boolean;
+  /** WAL the slot keeps on the server: bytes from its restart_lsn to the server's current position (0 without a restart_lsn). */
+  heldBytes: number;
 }
 
 export interface Received {
@@ -166,13 +168,14 @@ export class WalSource {
 
   async slotState(signal?: AbortSignal): Promise<SlotState | null> {
     const rows = await this.q(
-      `SELECT coalesce(restart_lsn::text, ''), coalesce(wal_status, ''), active FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)}`,
+      `SELECT coalesce(restart_lsn::text, ''), coalesce(wal_status, ''), active, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0)
+       FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)}`,
       `looking up replication slot "${this.slot}"`,
       signal,
     );
     const r = rows[0];
     if (!r) return null;
-    return { restartLsn: r[0] || null, walStatus: r[1] || null, active: r[2] === 't' };
+    return { restartLsn: r[0] || null, walStatus: r[1] || null, active: r[2] === 't', heldBytes: Number(r[3] ?? 0) };
   }
 
   /** Drops the slot when it exists; true when it did. */
