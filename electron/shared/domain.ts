@@ -510,6 +510,21 @@ export interface RestoreResult {
   error: { code: string; message: string } | null;
 }
 
+/** What applying a backup's server-level accounts did (or would do, `dryRun`): one row per role/user/membership/tablespace. */
+export interface GlobalsApplyReport {
+  dryRun: boolean;
+  objects: {
+    kind: 'role' | 'membership' | 'tablespace' | 'statement';
+    /** e.g. `role web`, `user 'app'@'%'`, `tablespace fast`. */
+    name: string;
+    action: 'created' | 'skipped' | 'altered' | 'failed';
+    /** Why it was skipped, or the server's message when it failed. */
+    message: string | null;
+    /** MySQL/MariaDB: the account's stored GRANT statements (never its password hash). */
+    grants?: string[];
+  }[];
+}
+
 export interface VerifySummary {
   ok: boolean;
   pointsChecked: number;
