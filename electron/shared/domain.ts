@@ -376,6 +376,8 @@ export interface TaskStatus {
   keyNotExported: boolean;
   /** Databases the last run found for the first time; `restoredAt` when a Backstop restore created them. */
   newDatabases?: { database: string; restoredAt: string | null }[];
+  /** MySQL/MariaDB: why the last run's incrementals re-dumped instead of reading the binary log (log off, no privilege, purged), with the fix; null when they did not. */
+  logFallback?: string | null;
 }
 
 export interface RetentionPreview {

@@ -15,6 +15,7 @@ import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import type { HistoryTable, RestoredDatabasesTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
 import { staleDatabases } from '../tasks/health.ts';
+import { REDUMPED } from '../backup/log-coverage.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { Handlers } from './dispatch.ts';
 
@@ -79,6 +80,7 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
     staleDatabases: staleDatabases(task, deps.taskDatabases.list(task.id), deps.settings.get().staleAfterHours, now),
     keyNotExported,
     newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
+    logFallback: last?.databases.find((d) => d.kind === 'incremental' && d.kindReason?.startsWith(REDUMPED))?.kindReason?.slice(REDUMPED.length) ?? null,
   };
 }
 

@@ -232,6 +232,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     const { id, backups } = await task('nolog', 'nolog', 'nolog-pw-1');
     const inc = await redumpedIncremental(id, () => db.sql(`INSERT INTO item (name, price) VALUES ('nolog', 3);`, 'shop'), expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'));
     expect(rowsOf(inc, 'shop')[0]!.kindReason).toContain('GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO');
+    expect(data(await engine.call('tasks.status', undefined)).find((t) => t.taskId === id)!.logFallback).toMatch(/^user "nolog" lacks .*GRANT REPLICATION SLAVE/);
     // Restore points only: --as-of has nothing to reach, and says so; nothing is created.
     const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: new Date(), serverFile: serverFile(), database: 'shop_nolog' }));
     expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining('no stored binary log at') });
@@ -284,6 +285,9 @@ describe('MariaDB with the binary log off (its default)', () => {
         () => off.sql("INSERT INTO shop.item VALUES (2, 'desk');"),
         expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
       );
+      // The window's one-time hint reads the reason from the task's status: what to enable, without the history's prefix.
+      const status = data(await engine.call('tasks.status', undefined)).find((t) => t.taskId === id)!;
+      expect(status.logFallback).toMatch(/^the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/);
     } finally {
       await off.stop();
     }
