@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
-import type { BackupFolderInfo, GlobalsApplyReport, RestorePoint, Server } from '@shared/domain.ts';
+import type { BackupFolderInfo, GlobalsApplyReport } from '@shared/domain.ts';
 import { fail, ok } from '@shared/result.ts';
 import { installFakeBridge, removeBridge, type FakeBridge } from './fake-bridge';
-import { mountRestoreAt } from './restore-mount';
+import { mariadb, mountRestoreAt, pgServer, point } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -21,15 +21,9 @@ afterEach(() => {
   document.body.innerHTML = '';
 });
 
-const stamp = '2026-01-02T03:04:05.000Z';
-const mariadb: Server = { id: 'my1', name: 'New MariaDB', kind: 'mysql', host: 'db', port: 3306, user: 'root', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp } as Server;
-const pgServer: Server = { id: 'pg1', name: 'New PG', kind: 'postgres', host: 'db', port: 5432, user: 'postgres', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp };
-const point = (format: string): RestorePoint => ({
-  id: '20260504T120000000Z-9f3a0c1b', kind: 'full', backupType: 'logical', createdAt: '2026-05-04T12:00:00.000Z', length: 2048, format, chainId: 'c1', engineVersion: '1', bytesAdded: 1500,
-});
 const info = (kind: 'mysql' | 'postgres'): BackupFolderInfo => ({
   location: `/b/~server/${kind === 'mysql' ? 'grants.sql' : 'globals.sql'}`, database: kind === 'mysql' ? 'grants.sql' : 'globals.sql', serverIdentity: 'x', serverKind: kind,
-  encrypted: false, keyFingerprint: null, needsKey: false, points: [point(kind === 'mysql' ? 'mysql-grants-sql' : 'pg-globals-sql')], momentRanges: null,
+  encrypted: false, keyFingerprint: null, needsKey: false, points: [point({ format: kind === 'mysql' ? 'mysql-grants-sql' : 'pg-globals-sql' })], momentRanges: null,
 });
 const report = (dryRun: boolean): GlobalsApplyReport => ({
   dryRun,
@@ -47,7 +41,7 @@ describe('restore view: a backup of the server accounts', () => {
     expect(wrapper.find('[data-testid="restore-target"]').exists()).toBe(false);
     expect(wrapper.find('[data-testid="accounts-alter-existing"]').exists()).toBe(false);
     // Only servers of the backup's kind are offered.
-    expect(wrapper.findAll('[data-testid="accounts-server"] option').map((o) => o.text())).toEqual(['New MariaDB (MySQL / MariaDB)']);
+    expect(wrapper.findAll('[data-testid="accounts-server"] option').map((o) => o.text())).toEqual(['Shop MariaDB (MySQL / MariaDB)']);
     expect(fake.commands['restore.applyGlobals']).not.toHaveBeenCalled();
 
     await wrapper.get('[data-testid="accounts-preview"]').trigger('click');
@@ -62,8 +56,8 @@ describe('restore view: a backup of the server accounts', () => {
     // Apply opens the confirmation; Cancel sends nothing.
     await wrapper.get('[data-testid="accounts-apply"]').trigger('click');
     await flushPromises();
-    expect(wrapper.get('[data-testid="confirm-dialog"]').text()).toContain('Apply 1 account to New MariaDB?');
-    expect(wrapper.get('[data-testid="confirm-dialog"]').text()).toContain('user `web`@`%` will be created on New MariaDB');
+    expect(wrapper.get('[data-testid="confirm-dialog"]').text()).toContain('Apply 1 account to Shop MariaDB?');
+    expect(wrapper.get('[data-testid="confirm-dialog"]').text()).toContain('user `web`@`%` will be created on Shop MariaDB');
     await wrapper.get('[data-testid="confirm-cancel"]').trigger('click');
     await flushPromises();
     expect(calls()).toHaveLength(1);
