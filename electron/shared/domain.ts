@@ -418,6 +418,8 @@ export interface TaskStatus {
   proven?: { databases: TestRestoreRecord[]; untested: string[]; allOkAt: string | null };
   /** A PostgreSQL snapshot task's replication slot, as last checked (engine/tasks/slot-watch.ts); absent for other tasks or before the first check. */
   slot?: { name: string; heldBytes: number; checkedAt: string; warning: string | null };
+  /** MySQL/MariaDB: why the last run's incrementals re-dumped instead of reading the binary log (log off, no privilege, purged), with the fix; null when they did not. */
+  logFallback?: string | null;
 }
 
 export interface RetentionPreview {
@@ -561,6 +563,21 @@ export interface RestoreResult {
   /** What the user should know or do next (skipped ownership, how to start a restored cluster, …). */
   notes: string[];
   error: { code: string; message: string } | null;
+}
+
+/** What applying a backup's server-level accounts did (or would do, `dryRun`): one row per role/user/membership/tablespace. */
+export interface GlobalsApplyReport {
+  dryRun: boolean;
+  objects: {
+    kind: 'role' | 'membership' | 'tablespace' | 'statement';
+    /** e.g. `role web`, `user 'app'@'%'`, `tablespace fast`. */
+    name: string;
+    action: 'created' | 'skipped' | 'altered' | 'failed';
+    /** Why it was skipped, or the server's message when it failed. */
+    message: string | null;
+    /** MySQL/MariaDB: the account's stored GRANT statements (never its password hash). */
+    grants?: string[];
+  }[];
 }
 
 export interface VerifySummary {

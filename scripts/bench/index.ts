@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,sqlite,pgbench,pipeline,wal]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,wal]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
@@ -78,7 +78,7 @@ const SIZES = {
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,sqlite,pipeline,wal').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,wal').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -609,26 +609,94 @@ function reportProfile(dir: string): void {
 
 // ───────────── MariaDB ─────────────
 
+/** The bench's MariaDB database `shop` (~SIZES.mariaMb MB of orders), shared by the dump-path and binlog sections. */
+function buildMariaShop(db: MariadbServer): { rowsN: number; dbBytes: number } {
+  const rowsN = Math.max(10_000, Math.round(SIZES.mariaMb * 4200));
+  console.log(`\nBuilding the MariaDB database (~${SIZES.mariaMb} MB, ${rowsN} orders)…`);
+  const t0 = performance.now();
+  db.sql(`CREATE DATABASE shop`);
+  db.sql(
+    `CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id INT NOT NULL, created_at DATETIME NOT NULL, amount DECIMAL(12,2) NOT NULL,
+       status VARCHAR(16) NOT NULL, note TEXT, payload JSON, KEY (customer_id), KEY (created_at)) ENGINE=InnoDB;
+     INSERT INTO orders SELECT seq, 1 + (seq * 7919) % 50000, '2021-01-01' + INTERVAL (seq * 17) SECOND, ((seq * 31) % 100000) / 100,
+       ELT(1 + seq % 5, 'new','paid','shipped','delivered','returned'), IF(seq % 3 = 0, NULL, CONCAT('note ', LEFT(MD5(seq), 8 + seq % 24))),
+       JSON_OBJECT('sku', CONCAT('SKU-', seq % 50000), 'qty', 1 + seq % 20, 'ref', MD5(seq * 7))
+       FROM seq_1_to_${rowsN};`,
+    'shop',
+  );
+  const dbBytes = Number(db.sql(`SELECT SUM(data_length + index_length) FROM information_schema.TABLES WHERE table_schema = 'shop'`).trim());
+  console.log(`  built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  return { rowsN, dbBytes };
+}
+
+/** The two 1% UPDATEs of `shop.orders` (contiguous, scattered) and the bytes of the rows they change. */
+function mariaShopUpdates(db: MariadbServer, rowsN: number): Change[] {
+  const rowBytes = (where: string) => Number(db.sql(`SELECT SUM(LENGTH(CONCAT_WS('|', id, customer_id, created_at, amount, status, note, payload))) FROM orders WHERE ${where}`, 'shop').trim());
+  return onePercentUpdates(Math.floor(rowsN * 0.4), Math.round(rowsN / 100), (where, tag) => void db.sql(`UPDATE orders SET amount = amount + 1, status = '${tag}' WHERE ${where}`, 'shop'), rowBytes);
+}
+
+/**
+ * The binary-log path (issue #20): a whole-server logical task run by the `backstop` CLI
+ * (child process) against MariaDB with the log on (ROW): a full, then an incremental after
+ * each 1% UPDATE, which stores the log since the last run (`~server/binlog`) and no dump.
+ * Time is the CLI's wall time; stored is what the destination root grew by.
+ */
+async function benchMariadbBinlog(work: string): Promise<void> {
+  await buildCli();
+  const db: MariadbServer = await startMariadb({ binlog: true });
+  try {
+    const { rowsN } = buildMariaShop(db);
+    const dir = join(work, 'maria-binlog');
+    const backups = join(dir, 'backups');
+    mkdirSync(backups, { recursive: true });
+    const taskFile = join(dir, 'task.json');
+    writeFileSync(
+      taskFile,
+      JSON.stringify({
+        name: 'bench-binlog',
+        server: { kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'BENCH_MARIA_PASSWORD', tls: 'disable' },
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        destinations: [{ kind: 'local', path: backups }],
+      }),
+    );
+    const env = { BENCH_MARIA_PASSWORD: db.password };
+    const run = async (kind: 'full' | 'incremental') => {
+      const b0 = duBytes(backups);
+      const t0 = performance.now();
+      const r = await sh(`${q(process.execPath)} ${q(join(ROOT, 'bin', 'backstop.mjs'))} backup --config ${q(taskFile)} --data-dir ${q(join(dir, 'data'))} --kind ${kind} --json`, env);
+      const seconds = (performance.now() - t0) / 1000;
+      // sh() rejects a failed run (exit code ≠ 0).
+      const doc = JSON.parse(r.stdout) as { databases: { database: string; kind: string; status: string; point: string | null }[] };
+      return { seconds, stored: duBytes(backups) - b0, doc };
+    };
+    // The first full also stores every closed log file the server keeps (the table's load); the second is the reference.
+    await run('full');
+    const full = await run('full');
+    console.log(`  full ${full.seconds.toFixed(2)} s, stored ${mb(full.stored)}`);
+    for (const c of mariaShopUpdates(db, rowsN)) {
+      console.log(`\n[MariaDB binlog] incremental after ${c.name}`);
+      await c.apply();
+      const changed = c.changedBytes();
+      const inc = await run('incremental');
+      const shop = inc.doc.databases.find((d) => d.database === 'shop');
+      const log = inc.doc.databases.find((d) => d.database === 'binlog');
+      console.log(`  ${inc.seconds.toFixed(2)} s, stored ${mb(inc.stored)}; shop ${shop?.kind}/${shop?.point ?? 'no point'}, binlog ${log?.kind}/${log?.status}`);
+      if (shop?.point !== null || log?.kind !== 'incremental') throw new Error(`the incremental did not take the binlog path: ${JSON.stringify(inc.doc.databases)}`);
+      addRow('MariaDB binlog', `incremental stored, ${c.name}`, mb(inc.stored), `changed rows ${mb(changed)}`, inc.stored / changed, '≤ 3× rows', inc.stored <= 3 * changed);
+      addRow('MariaDB binlog', `  … time vs a full of the same task`, `${inc.seconds.toFixed(2)} s`, `full ${full.seconds.toFixed(2)} s`, inc.seconds / full.seconds, '≤ 0.10×', inc.seconds <= 0.1 * full.seconds);
+    }
+  } finally {
+    await db.stop();
+  }
+}
+
 async function benchMariadb(work: string): Promise<void> {
   const db: MariadbServer = await startMariadb();
   try {
     const now = new Date().toISOString();
     const server: Server = { id: 'bench-my', name: 'bench', kind: 'mysql', host: db.host, port: db.port, user: db.user, tls: 'disable', passwordRef: null, createdAt: now, updatedAt: now };
-    const rowsN = Math.max(10_000, Math.round(SIZES.mariaMb * 4200));
-    console.log(`\nBuilding the MariaDB database (~${SIZES.mariaMb} MB, ${rowsN} orders)…`);
-    const t0 = performance.now();
-    db.sql(`CREATE DATABASE shop`);
-    db.sql(
-      `CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id INT NOT NULL, created_at DATETIME NOT NULL, amount DECIMAL(12,2) NOT NULL,
-         status VARCHAR(16) NOT NULL, note TEXT, payload JSON, KEY (customer_id), KEY (created_at)) ENGINE=InnoDB;
-       INSERT INTO orders SELECT seq, 1 + (seq * 7919) % 50000, '2021-01-01' + INTERVAL (seq * 17) SECOND, ((seq * 31) % 100000) / 100,
-         ELT(1 + seq % 5, 'new','paid','shipped','delivered','returned'), IF(seq % 3 = 0, NULL, CONCAT('note ', LEFT(MD5(seq), 8 + seq % 24))),
-         JSON_OBJECT('sku', CONCAT('SKU-', seq % 50000), 'qty', 1 + seq % 20, 'ref', MD5(seq * 7))
-         FROM seq_1_to_${rowsN};`,
-      'shop',
-    );
-    const dbBytes = Number(db.sql(`SELECT SUM(data_length + index_length) FROM information_schema.TABLES WHERE table_schema = 'shop'`).trim());
-    console.log(`  built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const { rowsN, dbBytes } = buildMariaShop(db);
     const dumpArgs = `--no-defaults -h 127.0.0.1 -P ${db.port} -u ${db.user} --protocol=TCP --skip-ssl --single-transaction --routines --triggers --events --hex-blob --no-tablespaces --skip-dump-date --max-allowed-packet=1G --default-character-set=utf8mb4 shop`;
     const w: Workload = {
       section: 'MariaDB',
@@ -641,10 +709,7 @@ async function benchMariadb(work: string): Promise<void> {
       job: (repoDir, kind) => ({ mode: 'backup', server, password: db.password, database: 'shop', backupType: 'logical', repoDir, keyBase64: KEY, kind, workers: WORKERS, level: LEVEL }),
     };
     const full = await fullBackups(w, join(work, 'maria'));
-    const n1 = Math.round(rowsN / 100);
-    const start = Math.floor(rowsN * 0.4);
-    const rowBytes = (where: string) => Number(db.sql(`SELECT SUM(LENGTH(CONCAT_WS('|', id, customer_id, created_at, amount, status, note, payload))) FROM orders WHERE ${where}`, 'shop').trim());
-    await incrementals(w, full, onePercentUpdates(start, n1, (where, tag) => void db.sql(`UPDATE orders SET amount = amount + 1, status = '${tag}' WHERE ${where}`, 'shop'), rowBytes));
+    await incrementals(w, full, mariaShopUpdates(db, rowsN));
     rmSync(join(work, 'maria'), { recursive: true, force: true });
   } finally {
     await db.stop();
@@ -850,6 +915,7 @@ async function main(): Promise<void> {
     if (ONLY.has('startup')) await benchStartup(work);
     if (ONLY.has('pg') || ONLY.has('pgbench')) await benchPostgres(work);
     if (ONLY.has('mariadb')) await benchMariadb(work);
+    if (ONLY.has('mariadb-binlog')) await benchMariadbBinlog(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });

@@ -17,6 +17,7 @@ import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
+import { BINLOG_STREAM } from '../../engine/servers/mysql/binlog.ts';
 import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
@@ -214,5 +215,11 @@ export async function pruneCommand(
     throw new BackstopError('MALFORMED_REQUEST', `--min-age "${opts.minAge}" must be a duration with its unit: hours, days or weeks, like 36h, 7d or 2w (0d for no minimum age).`);
   }
   const { repo } = await open(engine, parseLocation(where), opts.keyFile);
+  if ((await repo.listPoints({ skipDamaged: true })).at(-1)?.meta.format === BINLOG_STREAM.format) {
+    throw new BackstopError(
+      'VALIDATION',
+      "This folder is a MySQL/MariaDB server's stored binary log, which every kept dump of its databases rolls forward from: it is kept whole and not pruned by age or count. Prune the database folders instead.",
+    );
+  }
   return applyRetention(repo, retentionFrom(opts.minAge, opts.keepLast), new Date(), { dryRun: opts.dryRun });
 }

@@ -14,7 +14,7 @@ import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
@@ -40,6 +40,8 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
       inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey, await deps.restores.credentialsFor(location)),
     'restore.start': ({ location, pointId, asOf, sourceDatabase, serverId, database, key, options }) =>
       deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), ...(asOf ? { asOf } : {}), ...(sourceDatabase ? { sourceDatabase } : {}), options }),
+    'restore.applyGlobals': ({ location, pointId, serverId, key, alterExisting, dryRun }) =>
+      deps.restores.applyGlobals({ location, pointId, serverId, ...(key ? { key } : {}), alterExisting, dryRun }),
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),
     'restore.folders': async ({ destination }) => listBackupFolders(destination, await deps.restores.credentialsFor(destination)),
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),

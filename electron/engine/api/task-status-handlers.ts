@@ -15,6 +15,7 @@ import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
 import type { HistoryTable, RestoredDatabasesTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
 import { staleDatabases } from '../tasks/health.ts';
+import { REDUMPED } from '../backup/log-coverage.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { Handlers } from './dispatch.ts';
 
@@ -83,6 +84,7 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
     newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
     proven: proven(task, deps),
     ...(deps.slots?.hold(task.id) ? { slot: deps.slots.hold(task.id) } : {}),
+    logFallback: last?.databases.find((d) => d.kind === 'incremental' && d.kindReason?.startsWith(REDUMPED))?.kindReason?.slice(REDUMPED.length) ?? null,
   };
 }
 

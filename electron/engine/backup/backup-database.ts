@@ -28,7 +28,7 @@ import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
 import { factsMeta, observed } from '../facts/dump-facts.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
-import { COVERED_BY_LOG } from './log-coverage.ts';
+import { COVERED_BY_LOG, REDUMPED } from './log-coverage.ts';
 
 export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
@@ -157,7 +157,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           continue;
         }
       }
-      if (why) p.prep.kindReason = `re-dumped: ${why}`;
+      if (why) p.prep.kindReason = `${REDUMPED}${why}`;
     }
     if (prepared.length === 0) return input.destinations.map((d) => outcomes.get(d.id)!);
     if (controller.signal.aborted) throw new BackstopError('CANCELED', `The backup of ${input.database} was cancelled.`);

@@ -15,6 +15,9 @@ import type { Backend } from '../storage/index.ts';
 import { logFileNumber } from '../servers/mysql/binlog.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 
+/** The history's reason of an incremental that re-dumped instead of reading the log starts with this (the window's hint finds it). */
+export const REDUMPED = 're-dumped: ';
+
 export const COVERED_BY_LOG = "its changes are in the server's binary log, stored once for this run in the ~server/binlog folder";
 
 /** null when covered; otherwise why this incremental needs a dump. */

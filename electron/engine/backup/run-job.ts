@@ -127,6 +127,10 @@ async function backupAndApplyRetention(
     // Spooled WAL is let go only when every destination (reachable or not) committed it.
     wal?.afterBackup(outcomes);
     if (retentionHours(spec.retention) === null) return outcomes;
+    // The binary log is one stream that every kept dump of every database rolls forward from its
+    // position to the newest read: a read can go only when no kept dump needs it, which the task's
+    // per-point policy cannot tell (it deleted middle reads: gaps). It is kept whole (docs/PITR.md).
+    if (spec.serverStream && spec.database === BINLOG_STREAM.name) return outcomes;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;

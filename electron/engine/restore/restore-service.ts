@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { BackupLocation, Destination, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
+import type { BackupLocation, Destination, GlobalsApplyReport, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
@@ -22,6 +22,7 @@ import type { ToolPaths } from '../servers/index.ts';
 import type { RestoredDatabasesTable } from '../store/index.ts';
 import { openForRestore } from './backup-folder.ts';
 import type { RestoreJobSpec, RestoreOutcome, VerifyJobSpec } from './run-restore.ts';
+import type { ApplyGlobalsJobSpec } from './run-apply-globals.ts';
 
 export interface RestoreServiceDeps {
   events: EventBus;
@@ -132,6 +133,31 @@ export class RestoreService {
     const k = await this.keyFor(location, key);
     const spec: VerifyJobSpec = { op: 'verify', location, pointId, keyBase64: k ? k.toString('base64') : null, credentials: await this.credentialsFor(location) };
     return runWorkerJob<VerifySummary>('repository-job', spec, { label: 'the verification' });
+  }
+
+  /**
+   * Applies (or with `dryRun` lists) the server-level accounts stored at `location` (a `~server/globals.sql`
+   * or `~server/grants.sql` folder) on server `serverId`: the same worker job as `backstop apply-globals`.
+   * Only what the server lacks is created; existing roles change only with `alterExisting` (PostgreSQL).
+   */
+  async applyGlobals(req: { location: BackupLocation; pointId: string; serverId: string; key?: string; alterExisting: boolean; dryRun: boolean }): Promise<GlobalsApplyReport> {
+    const { server, password } = await this.deps.resolveServer(req.serverId);
+    const key = await this.keyFor(req.location, req.key);
+    const spec: ApplyGlobalsJobSpec = {
+      op: 'apply-globals',
+      location: req.location,
+      credentials: await this.credentialsFor(req.location),
+      pointId: req.pointId,
+      server,
+      password,
+      toolPaths: this.deps.toolPaths(),
+      keyBase64: key ? key.toString('base64') : null,
+      alterExisting: req.alterExisting,
+      dryRun: req.dryRun,
+    };
+    const report = await runWorkerJob<GlobalsApplyReport>('repository-job', spec, { label: 'applying the server-level accounts' });
+    if (!req.dryRun) this.deps.logger.info({ serverId: req.serverId, created: report.objects.filter((o) => o.action === 'created').length, failed: report.objects.filter((o) => o.action === 'failed').length }, 'server-level accounts applied');
+    return report;
   }
 
   /** Resolves when no restore is running (before the app database closes). */

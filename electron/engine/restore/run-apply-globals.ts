@@ -43,13 +43,17 @@ async function applyFrom(backend: Backend, spec: ApplyGlobalsJobSpec, signal: Ab
   const repo = await openRepository(backend, { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
   const summary = spec.pointId === 'latest' ? (await repo.listPoints()).at(-1) : await repo.getPoint(spec.pointId);
   if (summary?.meta.format === MYSQL_GRANTS_STREAM.format) return applyMysqlAccounts(spec, repo, summary.id, signal);
-  if (spec.server.kind !== 'postgres') {
-    throw new BackstopError('VALIDATION', `PostgreSQL roles and tablespaces apply to a PostgreSQL server, not to a ${spec.server.kind} server.`);
-  }
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
+  // What the folder holds is checked before the server: a database folder is named as such, whatever the target.
   const point = toRestorePoint(summary);
   if (point.format !== PG_GLOBALS_STREAM.format) {
-    throw new BackstopError('VALIDATION', `This folder holds ${point.format === 'pg-basebackup-tar' ? 'a PostgreSQL cluster snapshot' : `a database backup (${point.format})`}, not the server-wide globals: choose <root>/~server/globals.sql of a logical PostgreSQL task.`);
+    throw new BackstopError(
+      'VALIDATION',
+      `This folder holds ${point.format === 'pg-basebackup-tar' ? 'a PostgreSQL cluster snapshot' : `a database backup (${point.format})`}, not the server-wide globals: choose <root>/~server/globals.sql of a logical PostgreSQL task, or <root>/~server/grants.sql of a MySQL/MariaDB task.`,
+    );
+  }
+  if (spec.server.kind !== 'postgres') {
+    throw new BackstopError('VALIDATION', `PostgreSQL roles and tablespaces apply to a PostgreSQL server, not to a ${spec.server.kind} server.`);
   }
   const chunks: Buffer[] = [];
   for await (const chunk of await repo.readPoint(summary.id, { signal })) chunks.push(chunk as Buffer);

@@ -45,6 +45,7 @@ import {
   type RestoreProgressInfo,
   type RestoreResult,
   type VerifySummary,
+  type GlobalsApplyReport,
   type Alert,
   type AppInfo,
   type SchedulerOwnerInfo,
@@ -154,6 +155,22 @@ export const commands = {
       options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
     }),
     result: returns<{ restoreId: string }>(),
+  },
+  /**
+   * Applies a backup's server-level accounts (`~server/globals.sql`: PostgreSQL roles and tablespaces;
+   * `~server/grants.sql`: MySQL/MariaDB users, roles and grants) to a server: only what the server lacks is
+   * created; existing ones are changed only with `alterExisting` (PostgreSQL only). `dryRun` changes nothing.
+   */
+  'restore.applyGlobals': {
+    input: z.strictObject({
+      location: BackupLocation,
+      pointId: z.union([z.literal('latest'), PointId]).default('latest'),
+      serverId: Id,
+      key: z.string().min(1).max(200).optional(),
+      alterExisting: z.boolean().default(false),
+      dryRun: z.boolean().default(true),
+    }),
+    result: returns<GlobalsApplyReport>(),
   },
   'restore.cancel': { input: z.strictObject({ restoreId: Id }), result: returns<{ canceled: boolean }>() },
   /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */

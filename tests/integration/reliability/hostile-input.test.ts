@@ -188,7 +188,7 @@ describe('malformed cron', () => {
 // ───────────── IPC fuzz ─────────────
 
 /** Commands whose valid payload would start long work, touch files outside the test or generate keys: their random payloads are only sent when they fail validation. */
-const NO_VALID_CALLS = new Set<CommandName>(['demo.setup', 'tasks.runNow', 'restore.start', 'restore.verify', 'keys.generate', 'keys.import', 'keys.saveToFile', 'servers.test', 'destinations.test', 'tools.detect', 'servers.databases', 'settings.set', 'destinations.saveCredentials', 'destinations.createFolder']);
+const NO_VALID_CALLS = new Set<CommandName>(['demo.setup', 'tasks.runNow', 'restore.start', 'restore.verify', 'restore.applyGlobals', 'keys.generate', 'keys.import', 'keys.saveToFile', 'servers.test', 'destinations.test', 'tools.detect', 'servers.databases', 'settings.set', 'destinations.saveCredentials', 'destinations.createFolder']);
 
 function hostileValues(rand: () => number): unknown[] {
   const deep: Record<string, unknown> = {};

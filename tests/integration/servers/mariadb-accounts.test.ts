@@ -113,9 +113,9 @@ describe('MariaDB users, roles and grants', () => {
     const report = await runApplyGlobals(spec(), new AbortController().signal);
     expect(report.objects).toEqual(
       expect.arrayContaining([
-        { kind: 'role', name: 'role `app_ro`', action: 'created', message: null },
-        { kind: 'role', name: 'user `web`@`%`', action: 'created', message: null },
-        { kind: 'role', name: 'user `ops`@`localhost`', action: 'skipped', message: 'exists on the target server; existing accounts are never changed' },
+        expect.objectContaining({ kind: 'role', name: 'role `app_ro`', action: 'created', message: null }),
+        expect.objectContaining({ kind: 'role', name: 'user `web`@`%`', action: 'created', message: null }),
+        expect.objectContaining({ kind: 'role', name: 'user `ops`@`localhost`', action: 'skipped', message: 'exists on the target server; existing accounts are never changed' }),
       ]),
     );
     // The restored login works, with exactly the source's grants and default role.
@@ -132,5 +132,48 @@ describe('MariaDB users, roles and grants', () => {
     const e = await rejection(runApplyGlobals(spec({ alterExisting: true }), new AbortController().signal));
     expect(e).toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('Changing existing MySQL/MariaDB accounts (--alter-existing) is not supported') });
     await engine.close();
+  }, 120_000);
+
+  it("from the window's contract (restore.applyGlobals): lists the stored accounts with their grants, creates only on request, refuses a database folder and a server of another kind", async () => {
+    const other = await startMariadb();
+    const engine = await testEngine({ encoderWorkers: 0 });
+    try {
+      other.sql(`${SETUP_DB} GRANT ALL PRIVILEGES ON *.* TO 'backstop'@'%' WITH GRANT OPTION;`);
+      const backups = tempDir();
+      const src = data(await engine.call('servers.create', { kind: 'mysql', name: 'src2', host: source.host, port: source.port, user: source.user, password: source.password, tls: 'disable' }));
+      const tgt = data(await engine.call('servers.create', { kind: 'mysql', name: 'other', host: other.host, port: other.port, user: other.user, password: other.password, tls: 'disable' }));
+      const sqlite = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder: tempDir() }));
+      const task = data(
+        await engine.call('tasks.create', { name: 'acc2', serverId: src.id, type: 'logical', schedule: { full: '0 2 * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: backups }] }),
+      );
+      expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+      const location = { kind: 'local' as const, path: join(backups, '~server', 'grants.sql') };
+      const accounts = () => other.sql("SELECT COUNT(*) FROM mysql.user WHERE User IN ('web', 'app_ro')").trim();
+
+      // The preview (dryRun is the default): every stored account with its GRANT statements, never a password hash; nothing changed.
+      const preview = data(await engine.call('restore.applyGlobals', { location, serverId: tgt.id }));
+      expect(preview.dryRun).toBe(true);
+      const web = preview.objects.find((o) => o.name === 'user `web`@`%`')!;
+      expect(web).toMatchObject({ action: 'created', grants: expect.arrayContaining([expect.stringContaining('GRANT INSERT ON `shop`.`item` TO `web`@`%`'), expect.stringContaining('GRANT `app_ro` TO `web`@`%`')]) });
+      expect(JSON.stringify(preview)).not.toMatch(/PASSWORD|\*[0-9A-F]{40}/);
+      expect(accounts()).toBe('0');
+
+      // A database folder is not accounts; a SQLite server takes none: refused, nothing created.
+      const dbFolder = await engine.call('restore.applyGlobals', { location: { kind: 'local', path: join(backups, 'shop') }, serverId: tgt.id, dryRun: false });
+      expect(dbFolder).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('not the server-wide globals') });
+      const wrongKind = await engine.call('restore.applyGlobals', { location, serverId: sqlite.id, dryRun: false });
+      expect(wrongKind).toMatchObject({ ok: false, code: 'VALIDATION', message: 'MySQL/MariaDB users, roles and grants apply to a MySQL/MariaDB server, not to a sqlite server.' });
+      expect(accounts()).toBe('0');
+
+      // Applied on request: the login works with exactly its grants and default role.
+      const applied = data(await engine.call('restore.applyGlobals', { location, serverId: tgt.id, dryRun: false }));
+      expect(applied.objects.filter((o) => o.action === 'created').map((o) => o.name)).toEqual(['role `app_ro`', 'user `ops`@`localhost`', 'user `web`@`%`']);
+      expect(applied.objects.filter((o) => o.action === 'failed')).toEqual([]);
+      expect(loginSql(other, 'web', 'web-Secret-1', 'SELECT CURRENT_ROLE(); SHOW GRANTS;')).toBe(loginSql(source, 'web', 'web-Secret-1', 'SELECT CURRENT_ROLE(); SHOW GRANTS;'));
+      expect(() => loginSql(other, 'web', 'web-Secret-1', 'DELETE FROM shop.item;')).toThrow(/DELETE command denied/);
+    } finally {
+      await engine.close();
+      await other.stop();
+    }
   }, 120_000);
 });

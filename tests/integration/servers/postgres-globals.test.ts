@@ -18,6 +18,8 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { cli } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data } from '../../fixtures/runs.ts';
 
 const PASSWORD_ENV = 'BACKSTOP_TEST_GLOBALS_PASSWORD';
 let source: PgServer;
@@ -154,6 +156,34 @@ describe('backstop apply-globals', () => {
       expect(alter.created).toEqual(['membership app_owner to web']);
       expect(roles(target, ['web'])).toEqual(roles(source, ['web']));
       expect(passwordHash(target, 'web')).toBe(hash);
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it("from the window's contract (restore.applyGlobals): a preview changes nothing; applying creates the roles; an existing role changes only with alterExisting", async () => {
+    const target = await startPostgres();
+    try {
+      target.psql(`CREATE ROLE web NOLOGIN CONNECTION LIMIT 1`);
+      const engine = await testEngine({ encoderWorkers: 0 });
+      data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+      const srv = data(await engine.call('servers.create', { kind: 'postgres', name: 'target', host: target.host, port: target.port, user: target.user, password: target.password, tls: 'disable' }));
+      const location = { kind: 'local' as const, path: join(root, SERVER_FOLDER, 'globals.sql') };
+      const before = roles(target, ['web']);
+      const preview = data(await engine.call('restore.applyGlobals', { location, serverId: srv.id }));
+      expect(preview.dryRun).toBe(true);
+      expect(preview.objects.find((o) => o.name === 'role web')).toMatchObject({ action: 'skipped' });
+      expect(preview.objects.find((o) => o.name === 'role app_owner')).toMatchObject({ action: 'created' });
+      expect(target.psql(`SELECT count(*) FROM pg_roles WHERE rolname IN ('app_owner', 'Report Reader')`).trim()).toBe('0');
+
+      const applied = data(await engine.call('restore.applyGlobals', { location, serverId: srv.id, dryRun: false }));
+      expect(applied.objects.filter((o) => o.kind === 'role' && o.action === 'created').map((o) => o.name).sort()).toEqual(['role Report Reader', 'role app_owner']);
+      expect(roles(target, ['app_owner', 'Report Reader'])).toEqual(roles(source, ['app_owner', 'Report Reader']));
+      expect(roles(target, ['web'])).toEqual(before);
+
+      const altered = data(await engine.call('restore.applyGlobals', { location, serverId: srv.id, dryRun: false, alterExisting: true }));
+      expect(altered.objects.find((o) => o.name === 'role web')).toMatchObject({ action: 'altered' });
+      expect(roles(target, ['web'])).toEqual(roles(source, ['web']));
     } finally {
       await target.stop();
     }

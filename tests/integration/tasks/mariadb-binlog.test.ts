@@ -18,7 +18,7 @@ import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/se
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
-import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { pruneCommand, restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { cliInProcess, oneJsonDocument } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -198,6 +198,43 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     db.sql('DROP DATABASE big');
   }, 180_000);
 
+  it('retention never removes log a kept dump needs: with keepLast 1, a restore to the latest moment still has every write since the full', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const backups = tempDir();
+    const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'keep', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
+    const t = data(
+      await engine.call('tasks.create', {
+        name: 'keep',
+        serverId: s.id,
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 },
+        destinations: [{ kind: 'local', path: backups }],
+      }),
+    );
+    db.sql('CREATE TABLE kept (id INT PRIMARY KEY)', 'shop');
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    for (let i = 0; i < 3; i++) {
+      db.sql(`INSERT INTO kept SELECT seq FROM seq_${i * 10 + 1}_to_${i * 10 + 10}`, 'shop');
+      const inc = await runTask(engine, t.id, 'incremental');
+      expect(inc.status).toBe('success');
+      expect(rowsOf(inc, 'shop')[0]).toMatchObject({ kind: 'incremental', pointId: null });
+    }
+    // The only kept dump of shop is the full: every log read since is needed to roll it forward.
+    const logPoints = await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints();
+    expect(logPoints.length).toBe(4);
+    // Nor does `backstop prune` of the log folder: refused, nothing deleted.
+    const refused = await rejection(pruneCommand(engine, join(backups, SERVER_FOLDER, 'binlog'), { minAge: '0h', keepLast: 1, dryRun: false }));
+    expect(refused).toMatchObject({ code: 'VALIDATION', message: expect.stringContaining("server's stored binary log, which every kept dump of its databases rolls forward from: it is kept whole") });
+    expect((await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints()).length).toBe(4);
+    const { moment } = await markMoment();
+    expect((await runTask(engine, t.id, 'incremental')).status).toBe('success');
+    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_kept' });
+    expect(db.sql('SELECT COUNT(*), MIN(id), MAX(id) FROM kept', 'shop_kept').trim()).toBe('30\t1\t30');
+    db.sql('DROP TABLE kept', 'shop');
+    db.sql('DROP DATABASE shop_kept');
+  }, 180_000);
+
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const t = await task('two', db.user, db.password, db, 2);
@@ -232,6 +269,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     const { id, backups } = await task('nolog', 'nolog', 'nolog-pw-1');
     const inc = await redumpedIncremental(id, () => db.sql(`INSERT INTO item (name, price) VALUES ('nolog', 3);`, 'shop'), expect.stringContaining('re-dumped: user "nolog" lacks REPLICATION SLAVE, BINLOG MONITOR, RELOAD'));
     expect(rowsOf(inc, 'shop')[0]!.kindReason).toContain('GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO');
+    expect(data(await engine.call('tasks.status', undefined)).find((t) => t.taskId === id)!.logFallback).toMatch(/^user "nolog" lacks .*GRANT REPLICATION SLAVE/);
     // Restore points only: --as-of has nothing to reach, and says so; nothing is created.
     const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: new Date(), serverFile: serverFile(), database: 'shop_nolog' }));
     expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining('no stored binary log at') });
@@ -284,6 +322,9 @@ describe('MariaDB with the binary log off (its default)', () => {
         () => off.sql("INSERT INTO shop.item VALUES (2, 'desk');"),
         expect.stringMatching(/^re-dumped: the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/),
       );
+      // The window's one-time hint reads the reason from the task's status: what to enable, without the history's prefix.
+      const status = data(await engine.call('tasks.status', undefined)).find((t) => t.taskId === id)!;
+      expect(status.logFallback).toMatch(/^the binary log is off on the MySQL\/MariaDB server .*start the server with log_bin, binlog_format=ROW and a server_id/);
     } finally {
       await off.stop();
     }

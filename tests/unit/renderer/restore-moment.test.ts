@@ -7,11 +7,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
-import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
+import type { BackupFolderInfo, Server } from '@shared/domain.ts';
 import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 import { draftErrors, draftToStartInput, emptyDraft, localZoneLabel } from '../../../renderer/src/components/restore/restore-draft';
 import { installFakeBridge, removeBridge, type FakeBridge } from './fake-bridge';
-import { mountRestoreAt } from './restore-mount';
+import { mariadb, mountRestoreAt, pgServer, point } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -22,13 +22,6 @@ afterEach(() => {
   document.body.innerHTML = '';
 });
 
-const stamp = '2026-01-02T03:04:05.000Z';
-const mariadb: Server = { id: 'my1', name: 'Shop MariaDB', kind: 'mysql', host: 'db', port: 3306, user: 'root', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp } as Server;
-const pgServer: Server = { id: 'pg1', name: 'Production PG', kind: 'postgres', host: 'db', port: 5432, user: 'postgres', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp };
-const point = (over: Partial<RestorePoint>): RestorePoint => ({
-  id: '20260504T120000000Z-9f3a0c1b', kind: 'full', backupType: 'logical', createdAt: '2026-05-04T12:00:00.000Z', length: 2048,
-  format: 'mysql-sql', chainId: 'c1', engineVersion: '1', bytesAdded: 1500, ...over,
-});
 /** Local times (the test runs in any time zone): 4 May 2026 14:00 to 15:00 local. */
 const local = (h: number, m = 0, s = 0) => new Date(2026, 4, 4, h, m, s);
 const range = { from: local(14).toISOString(), to: local(15).toISOString() };

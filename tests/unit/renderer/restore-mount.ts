@@ -1,7 +1,7 @@
 /** The restore view mounted over a fake bridge and given a backup folder to read (shared by the restore view tests). */
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia } from 'pinia';
-import type { BackupFolderInfo, Server } from '@shared/domain.ts';
+import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
 import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { ok, type FakeBridge } from './fake-bridge';
 
@@ -19,3 +19,13 @@ export async function mountRestoreAt(fake: FakeBridge, info: BackupFolderInfo, s
   await flushPromises();
   return wrapper;
 }
+
+const stamp = '2026-01-02T03:04:05.000Z';
+/** A MariaDB and a PostgreSQL target server for the restore view tests. */
+export const mariadb: Server = { id: 'my1', name: 'Shop MariaDB', kind: 'mysql', host: 'db', port: 3306, user: 'root', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp } as Server;
+export const pgServer: Server = { id: 'pg1', name: 'Production PG', kind: 'postgres', host: 'db', port: 5432, user: 'postgres', tls: 'prefer', passwordRef: null, createdAt: stamp, updatedAt: stamp };
+/** A full logical MariaDB point of 4 May 2026 12:00 UTC, with `over` changed. */
+export const point = (over: Partial<RestorePoint>): RestorePoint => ({
+  id: '20260504T120000000Z-9f3a0c1b', kind: 'full', backupType: 'logical', createdAt: '2026-05-04T12:00:00.000Z', length: 2048,
+  format: 'mysql-sql', chainId: 'c1', engineVersion: '1', bytesAdded: 1500, ...over,
+});

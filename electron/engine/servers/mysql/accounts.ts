@@ -90,12 +90,16 @@ export async function applyAccounts(accounts: Account[], existing: Set<string>, 
   const results: GlobalsObjectResult[] = [];
   const name = (a: Account) => `${a.kind} ${accountName(a)}`;
   const fresh: Account[] = [];
+  // The stored GRANT statements (the CREATE left out): what the window shows.
+  const grants = (a: Account) => a.statements.filter((s) => !/^CREATE (USER|ROLE) /.test(s));
+  // ... without the password hash MariaDB's SHOW GRANTS prints on the USAGE line.
+  const shown = (a: Account) => grants(a).map((s) => s.replace(/ IDENTIFIED (?:BY PASSWORD|(?:VIA|WITH) \S+ (?:USING|AS)) '(?:[^'\\]|\\.|'')*'/g, ''));
   for (const a of accounts) {
     if (existing.has(`${a.user}\0${a.kind === 'role' ? '' : a.host}`)) {
-      results.push({ kind: 'role', name: name(a), action: 'skipped', message: 'exists on the target server; existing accounts are never changed' });
+      results.push({ kind: 'role', name: name(a), action: 'skipped', message: 'exists on the target server; existing accounts are never changed', grants: shown(a) });
     } else fresh.push(a);
   }
-  if (dryRun) return { dryRun, objects: [...results, ...fresh.map((a) => ({ kind: 'role' as const, name: name(a), action: 'created' as const, message: null }))] };
+  if (dryRun) return { dryRun, objects: [...results, ...fresh.map((a) => ({ kind: 'role' as const, name: name(a), action: 'created' as const, message: null, grants: shown(a) }))] };
   const created: Account[] = [];
   for (const a of fresh) {
     const create = a.statements.filter((s) => /^CREATE (USER|ROLE) /.test(s));
@@ -108,11 +112,10 @@ export async function applyAccounts(accounts: Account[], existing: Set<string>, 
   }
   const granted: Account[] = [];
   for (const a of created) {
-    const grants = a.statements.filter((s) => !/^CREATE (USER|ROLE) /.test(s));
     try {
-      await db.run(grants.join('\n'));
+      await db.run(grants(a).join('\n'));
       granted.push(a);
-      results.push({ kind: 'role', name: name(a), action: 'created', message: null });
+      results.push({ kind: 'role', name: name(a), action: 'created', message: null, grants: shown(a) });
     } catch (e) {
       await db.run(`DROP ${a.kind === 'role' ? 'ROLE' : 'USER'} IF EXISTS ${accountName(a)};`).catch(() => undefined);
       results.push({ kind: 'role', name: name(a), action: 'failed', message: (e as Error).message });

@@ -20,26 +20,16 @@
  * - Connection problems (UNREACHABLE, AUTH_FAILED) reject; failures of single statements
  *   do not. Messages never contain a password or password hash.
  */
+import type { GlobalsApplyReport } from '../../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../../shared/result.ts';
 import { runTool, type ToolFailure } from '../child-process.ts';
 import { conninfoDbname, type PgConnection } from './connection.ts';
 
-export type GlobalsObjectKind = 'role' | 'membership' | 'tablespace' | 'statement';
-export type GlobalsAction = 'created' | 'skipped' | 'altered' | 'failed';
-
-export interface GlobalsObjectResult {
-  kind: GlobalsObjectKind;
-  /** e.g. `role web`, `membership app_ro to web`, `tablespace fast`. */
-  name: string;
-  action: GlobalsAction;
-  /** Why it was skipped, or the server's message when it failed. */
-  message: string | null;
-}
-
-export interface ApplyGlobalsReport {
-  dryRun: boolean;
-  objects: GlobalsObjectResult[];
-}
+export type GlobalsObjectKind = GlobalsObjectResult['kind'];
+export type GlobalsAction = GlobalsObjectResult['action'];
+/** One role, membership, tablespace or statement (the shared contract's type: the window shows these). */
+export type GlobalsObjectResult = GlobalsApplyReport['objects'][number];
+export type ApplyGlobalsReport = GlobalsApplyReport;
 
 export interface ApplyGlobalsOptions {
   /** Change roles that exist on the target (attributes, settings, comment; never the password). */
