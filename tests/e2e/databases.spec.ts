@@ -1,8 +1,9 @@
 /**
  * The Databases view (issue #24 item 2) with many real databases: 200 SQLite files on two
- * servers, seen by real runs (one database each, to keep the spec fast), one task paused, listed from `databases.list` in one table; search and the status filter
- * narrow it; "Back up now" on one row starts a run of just that database (History shows
- * one database), and "History" opens the History view filtered on it.
+ * servers, seen by real runs (one database each, to keep the spec fast), one task paused,
+ * listed from `databases.list` in one table; search and the status filter narrow it; "Back up now" on one row starts a run of just that database (History shows
+ * one database), "History" opens the History view filtered on it and "Restore" opens its
+ * folder with its point.
  */
 import { join } from 'node:path';
 import type { Engine } from '../../electron/engine/index.ts';
@@ -42,7 +43,7 @@ async function setup(engine: Engine, tempDir: string): Promise<void> {
   await serverAndTask(engine, join(tempDir, 'archive'), ARCHIVE, 'Paused archive', false, join(tempDir, 'archive-backups'));
 }
 
-test('200 databases: search, status filter, back up one database now, open its history', async ({ page, engine, tempDir }) => {
+test('200 databases: search, status filter, back up one database now, open its history and restore it', async ({ page, engine, tempDir }) => {
   await setup(engine, tempDir);
   const view = await new AppShell(page).open('databases');
   const rows = view.getByTestId('database-row');
@@ -85,4 +86,12 @@ test('200 databases: search, status filter, back up one database now, open its h
   await expect(history).toBeVisible();
   await expect(page.getByTestId('filter-database')).toHaveValue('db150.sqlite');
   await expect(page.getByTestId('history-count')).toHaveText('1 of 3 runs');
+
+  // "Restore" opens that database's folder at the task's destination, its point listed.
+  const again = await new AppShell(page).open('databases');
+  await again.getByTestId('databases-search').fill('db000.sqlite');
+  await again.getByRole('button', { name: 'Restore db000.sqlite' }).click();
+  await expect(page.getByTestId('view-restore')).toBeVisible();
+  await expect(page.getByTestId('restore-database')).toHaveText('db000.sqlite');
+  await expect(page.getByTestId('restore-point')).toHaveCount(1);
 });
