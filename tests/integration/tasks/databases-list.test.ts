@@ -5,6 +5,7 @@
  * newest test restore and the next run; excluded databases left out; a per-database
  * "back up now" moves only that database's row.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -73,6 +74,26 @@ describe('databases.list', () => {
       ['unscheduled', null],
       ['unscheduled', null],
     ]);
+    await engine.close();
+  });
+
+  it('back up now of a database gone from the server fails with VALIDATION naming it, and its row keeps what was recorded', { timeout: 180_000 }, async () => {
+    const dir = tempDir();
+    const folder = sqliteFolder(['keep.db', 'gone.db']);
+    const engine = await testEngine({ dataDir: join(dir, 'data'), encoderWorkers: 0 });
+    const task = await storedSqliteTask(engine, folder, join(dir, 'backups'), { name: 'files' });
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const before = data(await engine.call('databases.list', undefined));
+    rmSync(join(folder, 'gone.db'));
+
+    const answer = await engine.call('tasks.runNow', { id: task.id, kind: 'full', databases: ['gone.db'] });
+    expect(answer).toMatchObject({
+      ok: false,
+      code: 'VALIDATION',
+      message: 'The server of task "files" has no database "gone.db". Its databases: "keep.db". Names are case-sensitive; fix the database list.',
+    });
+    expect(data(await engine.call('databases.list', undefined))).toEqual(before);
+    expect(data(await engine.call('history.list', { limit: 10 }))).toHaveLength(1);
     await engine.close();
   });
 
