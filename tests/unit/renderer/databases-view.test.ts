@@ -89,6 +89,10 @@ describe('DatabasesView', () => {
     await flushPromises();
     expect(fake.commands['tasks.runNow']).toHaveBeenCalledWith({ id: 't1', databases: ['b.db'] });
     expect(wrapper.find('[data-testid="databases-run-started"]').exists()).toBe(true);
+    await wrapper.get('[data-testid="databases-backup-kind"]').setValue('incremental');
+    await wrapper.findAll('[data-testid="database-backup"]')[0]!.trigger('click');
+    await flushPromises();
+    expect(fake.commands['tasks.runNow']).toHaveBeenLastCalledWith({ id: 't1', kind: 'incremental', databases: ['a.db'] });
 
     fake.respond('tasks.runNow', () => fail('VALIDATION', 'databases: "a.db" is not on the server. Refresh the list and try again.'));
     await wrapper.findAll('[data-testid="database-backup"]')[0]!.trigger('click');
