@@ -94,12 +94,12 @@ describe('DatabasesView', () => {
     await flushPromises();
     expect(fake.commands['tasks.runNow']).toHaveBeenLastCalledWith({ id: 't1', kind: 'incremental', databases: ['a.db'] });
 
-    fake.respond('tasks.runNow', () => fail('VALIDATION', 'databases: "a.db" is not on the server. Refresh the list and try again.'));
+    fake.respond('tasks.runNow', () => fail('VALIDATION', 'The server of task "nightly" has no database "a.db". Its databases: "b.db". Names are case-sensitive; fix the database list.'));
     await wrapper.findAll('[data-testid="database-backup"]')[0]!.trigger('click');
     await flushPromises();
     const notice = wrapper.get('[data-testid="error-notice"]');
     expect(notice.get('[data-testid="error-code"]').text()).toBe('VALIDATION');
-    expect(notice.get('[data-testid="error-message"]').text()).toBe('databases: "a.db" is not on the server. Refresh the list and try again.');
+    expect(notice.get('[data-testid="error-message"]').text()).toBe('The server of task "nightly" has no database "a.db". Its databases: "b.db". Names are case-sensitive; fix the database list.');
     expect(wrapper.find('[data-testid="databases-run-started"]').exists()).toBe(false);
   });
 
