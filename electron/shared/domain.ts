@@ -422,6 +422,30 @@ export interface TaskStatus {
   logFallback?: string | null;
 }
 
+/**
+ * One database of one task, as the Databases view lists it: computed from what the engine
+ * recorded (task_databases, history, schedules), without connecting to the server.
+ * `freshness`: `stale` past the staleness threshold (as `staleDatabases`), `due` past half of
+ * it, `fresh` otherwise; `unscheduled` for a paused task or one without a threshold.
+ */
+export interface DatabaseOverview {
+  database: string;
+  taskId: string;
+  taskName: string;
+  serverId: string;
+  serverName: string;
+  serverKind: ServerKind;
+  firstSeenAt: string;
+  lastSuccessAt: string | null;
+  freshness: 'fresh' | 'due' | 'stale' | 'unscheduled';
+  /** Bytes its successful backups stored (after compression and dedup), and how many runs backed it up. */
+  storedBytes: number;
+  points: number;
+  lastTestRestore: TestRestoreRecord | null;
+  /** The task's next scheduled run (full or incremental, whichever comes first). */
+  nextRun: string | null;
+}
+
 export interface RetentionPreview {
   destination: string;
   database: string;

@@ -1,4 +1,4 @@
-/** The five views are reachable from the sidebar, and a fresh install shows what to do first. */
+/** The six views are reachable from the sidebar, and a fresh install shows what to do first. */
 import { expect, test } from './fixtures/harness';
 import { AppShell, VIEWS } from './pages/app-shell';
 import { TasksPage } from './pages/tasks-page';
@@ -7,7 +7,7 @@ test('opens on Tasks and reaches every view from the sidebar', async ({ page }) 
   const shell = new AppShell(page);
   await expect(shell.view('tasks')).toBeVisible();
   await expect(page).toHaveTitle('Tasks · Backstop');
-  await expect(shell.nav.getByRole('link')).toHaveText(['Tasks', 'Servers', 'History', 'Restore', 'Settings']);
+  await expect(shell.nav.getByRole('link')).toHaveText(['Tasks', 'Servers', 'Databases', 'History', 'Restore', 'Settings']);
 
   for (const view of VIEWS) {
     const root = await shell.open(view);

@@ -29,6 +29,7 @@ import { createDestinationHandlers } from './destination-handlers.ts';
 import { createNotificationHandlers, type NotificationHandlerDeps } from './notification-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
+import { createDatabaseListHandlers } from './database-list-handlers.ts';
 
 export interface HandlerContext {
   info: () => AppInfo;
@@ -170,6 +171,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       secrets: ctx.secrets,
       now: ctx.now,
     }),
+    ...createDatabaseListHandlers({ tasks: ctx.tasks, servers: ctx.servers, history: ctx.history, taskDatabases: ctx.status.taskDatabases, settings: ctx.settings, now: ctx.now }),
     ...createRestoreHandlers({ ...ctx.restore, servers: ctx.servers, tasks: ctx.tasks, events: ctx.events, now: ctx.now }),
     ...createDestinationHandlers(ctx.destinations),
     ...createNotificationHandlers(ctx.notifications),

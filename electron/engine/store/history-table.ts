@@ -171,6 +171,18 @@ export class HistoryTable {
     return row.n;
   }
 
+  /** Per task and database: bytes its successful backups stored and how many runs backed it up (server-level streams left out). */
+  storedByDatabase(): { taskId: string; database: string; bytes: number; points: number }[] {
+    return this.db
+      .prepare(
+        `SELECT r.task_id AS taskId, d.database AS database, COALESCE(SUM(d.bytes_stored), 0) AS bytes, COUNT(DISTINCT d.run_id) AS points
+         FROM run_databases d JOIN runs r ON r.id = d.run_id
+         WHERE d.status = 'success' AND r.run_kind = 'backup' AND d.server_stream = 0
+         GROUP BY r.task_id, d.database`,
+      )
+      .all() as { taskId: string; database: string; bytes: number; points: number }[];
+  }
+
   list(q: HistoryQuery): Run[] {
     const where: string[] = [];
     const args: unknown[] = [];

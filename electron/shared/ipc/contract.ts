@@ -39,6 +39,7 @@ import {
   type ProbeReport,
   type ServerCheck,
   type TaskStatus,
+  type DatabaseOverview,
   type ToolInfo,
   type BackupFolderInfo,
   type BackupFolderChoice,
@@ -104,6 +105,8 @@ export const commands = {
   'tasks.delete': { input: ById, result: returns<{ id: string }>() },
   /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
   'tasks.status': { input: None, result: returns<TaskStatus[]>() },
+  /** Every database of every task (excluded ones left out), from recorded data only: no server connection. */
+  'databases.list': { input: None, result: returns<DatabaseOverview[]>() },
   /** The next runs of a schedule in its time zone (VALIDATION for a bad cron or zone). */
   'schedule.preview': { input: z.strictObject({ schedule: Schedule, count: z.number().int().min(1).max(20).default(5) }), result: returns<{ at: string; kind: 'full' | 'incremental' }[]>() },
   /** What retention would delete now at each destination of a task (with `retention` overriding the saved policy). */

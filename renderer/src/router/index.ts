@@ -4,6 +4,7 @@
  * they load from local disk, so splitting them would only add a flash on first navigation.
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
+import DatabasesView from '../views/DatabasesView.vue';
 import HistoryView from '../views/HistoryView.vue';
 import RestoreView from '../views/RestoreView.vue';
 import ServersView from '../views/ServersView.vue';
@@ -17,6 +18,7 @@ export const routes: RouteRecordRaw[] = [
   { path: '/tasks/new', name: 'task-new', component: TaskEditorView, meta: { title: 'New task' } },
   { path: '/tasks/:id/edit', name: 'task-edit', component: TaskEditorView, meta: { title: 'Edit task' } },
   { path: '/servers', name: 'servers', component: ServersView, meta: { title: 'Servers' } },
+  { path: '/databases', name: 'databases', component: DatabasesView, meta: { title: 'Databases' } },
   { path: '/history', name: 'history', component: HistoryView, meta: { title: 'History' } },
   { path: '/restore', name: 'restore', component: RestoreView, meta: { title: 'Restore' } },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { title: 'Settings' } },

@@ -84,9 +84,10 @@ export const useTasksStore = defineStore('tasks', () => {
   }
 
   /** Starts a run now; without `kind` the engine picks (full when the task has a full schedule). */
-  async function runNow(id: string, kind?: PointKind): Promise<string | null> {
+  /** `databases`: back up just these (the Databases view's per-database "Back up now"). */
+  async function runNow(id: string, kind?: PointKind, databases?: string[]): Promise<string | null> {
     runErrorTask.value = id;
-    const started = await runAction.run(() => call('tasks.runNow', kind ? { id, kind } : { id }));
+    const started = await runAction.run(() => call('tasks.runNow', { id, ...(kind ? { kind } : {}), ...(databases ? { databases } : {}) }));
     if (started) {
       void active.refresh();
       void statusList.refresh();

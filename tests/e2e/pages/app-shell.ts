@@ -1,7 +1,7 @@
 /** The window around every view: the sidebar navigation. */
 import { expect, type Locator, type Page } from '@playwright/test';
 
-export const VIEWS = ['tasks', 'servers', 'history', 'restore', 'settings'] as const;
+export const VIEWS = ['tasks', 'servers', 'databases', 'history', 'restore', 'settings'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export class AppShell {

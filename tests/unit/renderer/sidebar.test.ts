@@ -25,6 +25,7 @@ describe('AppSidebar highlight', () => {
   it.each([
     ['/tasks', 'nav-tasks'],
     ['/servers', 'nav-servers'],
+    ['/databases', 'nav-databases'],
     ['/history', 'nav-history'],
     ['/restore', 'nav-restore'],
     ['/settings', 'nav-settings'],
