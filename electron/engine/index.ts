@@ -367,6 +367,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(healthTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
+      serverRestoreService.cancelAll();
       testRestores.cancelAll();
       await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
       logger.info('engine stopped');

@@ -15,7 +15,7 @@ import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
@@ -47,6 +47,7 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),
     'restore.serverPlan': (input) => deps.serverRestores.plan(input),
     'restore.serverStart': (input) => deps.serverRestores.start(input),
+    'restore.serverCancel': ({ serverRestoreId }) => ({ canceled: deps.serverRestores.cancel(serverRestoreId) }),
     'dialog.chooseFolder': noDialog,
     'dialog.saveFile': noDialog,
     'demo.setup': () => {

@@ -48,6 +48,8 @@ export interface ServerRestoreRequest {
   findKey: (fingerprint: string) => Promise<Buffer | null>;
   journal: ServerRestoresTable;
   now?: () => Date;
+  /** Aborting stops the restores running (their connectors clean up) and starts no more: those are 'failed' with CANCELED. */
+  signal?: AbortSignal;
   /** Told when a database starts ('running') and when it ends (the window's per-database progress). */
   onDatabase?: (d: ServerRestoreDatabase | (Omit<ServerRestoreDatabase, 'status'> & { status: 'running' })) => void;
 }
@@ -208,6 +210,11 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   await mapLimit(todo, req.jobs ?? 2, async (p) => {
     const source = placeText(p.location);
     const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
+    if (req.signal?.aborted) {
+      results.set(p, { ...base, status: 'failed', error: { code: 'CANCELED', message: `"${p.database}" was not restored: the restore was canceled before it started. Run the same restore again to complete it.` } });
+      req.onDatabase?.(results.get(p)!);
+      return;
+    }
     req.journal.mark(target, p.restoredAs, source, p.pointId, 'started', now().toISOString());
     req.onDatabase?.({ ...base, status: 'running' });
     const spec: RestoreJobSpec = {
@@ -224,7 +231,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
     };
     try {
-      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}` });
+      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });
       req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
       results.set(p, { ...base, status: 'ok' });
     } catch (e) {

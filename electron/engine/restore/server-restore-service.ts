@@ -7,7 +7,8 @@
  * skipped), and an estimated duration from the task's newest test restores. `start` checks
  * the server and the key up front, answers at once with an id, and then reports by events:
  * `restore.serverProgress` as each database starts and ends, and exactly one
- * `restore.serverFinished` (the summary, or the error that stopped the whole restore). The
+ * `restore.serverFinished` (the summary, or the error that stopped the whole restore);
+ * `cancel` stops it (databases not yet done end 'failed' with CANCELED). The
  * restores run in worker threads (restore-server.ts), at most `jobs` at once.
  */
 import { randomUUID } from 'node:crypto';
@@ -43,7 +44,7 @@ export function estimateTotal(durations: number[], jobs: number): number | null 
 }
 
 export class ServerRestoreService {
-  private readonly running = new Set<string>();
+  private readonly running = new Map<string, AbortController>();
 
   constructor(private readonly deps: ServerRestoreServiceDeps) {}
 
@@ -108,9 +109,10 @@ export class ServerRestoreService {
     const req = await this.request(input);
     const serverRestoreId = randomUUID();
     const log = this.deps.logger.child({ serverRestoreId, serverId: input.serverId });
-    this.running.add(serverRestoreId);
+    const controller = new AbortController();
+    this.running.set(serverRestoreId, controller);
     log.info({ jobs: input.jobs, only: input.only?.length ?? null, withServerLevel: input.withServerLevel }, 'whole-server restore started');
-    void restoreServer({ ...req, onDatabase: (d) => this.deps.events.emit('restore.serverProgress', { serverRestoreId, database: { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) } }) }).then(
+    void restoreServer({ ...req, signal: controller.signal, onDatabase: (d) => this.deps.events.emit('restore.serverProgress', { serverRestoreId, database: { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) } }) }).then(
       (r) => this.finish(log, { serverRestoreId, databases: r.databases.map((d) => ({ database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) })), serverLevel: r.serverLevel ?? null, notes: r.notes, error: null }),
       (e: unknown) => {
         const f = toFailure(e);
@@ -118,6 +120,18 @@ export class ServerRestoreService {
       },
     );
     return { serverRestoreId };
+  }
+
+  /** Stops a whole-server restore: the databases restoring are canceled and cleaned up, the rest not started (all CANCELED). */
+  cancel(serverRestoreId: string): boolean {
+    const c = this.running.get(serverRestoreId);
+    if (!c) return false;
+    c.abort();
+    return true;
+  }
+
+  cancelAll(): void {
+    for (const c of this.running.values()) c.abort();
   }
 
   /** Resolves when no whole-server restore is running (before the app database closes). */

@@ -162,6 +162,8 @@ export const commands = {
   'restore.serverPlan': { input: ServerRestoreInput, result: returns<ServerRestorePlan>() },
   /** Whole server: starts restoring; `restore.serverProgress` per database and one `restore.serverFinished` follow. */
   'restore.serverStart': { input: ServerRestoreStartInput, result: returns<{ serverRestoreId: string }>() },
+  /** Stops a whole-server restore: running databases are canceled and cleaned up, the rest not started (CANCELED; a re-run completes them). */
+  'restore.serverCancel': { input: z.strictObject({ serverRestoreId: Id }), result: returns<{ canceled: boolean }>() },
   /** Native dialogs: answered by the Electron shell (null when the user cancels). */
   'dialog.chooseFolder': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
   'dialog.saveFile': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },

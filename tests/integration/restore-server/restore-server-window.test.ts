@@ -137,4 +137,39 @@ describe('whole-server restore from the window (restore.serverPlan / restore.ser
     expect(readdirSync(target)).toEqual(['copy-b.db']);
     expect(existsSync(join(target, 'copy-a.db'))).toBe(false);
   });
+
+  it('restore.serverCancel stops a whole-server restore: nothing is left on the target and a re-run restores everything', { timeout: 120_000 }, async () => {
+    const engine = await testEngine();
+    const source = tempDir();
+    for (const n of ['a.db', 'b.db', 'c.db']) write(join(source, n), `CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('${n}');`);
+    const backups = join(tempDir(), 'backups');
+    const task = await storedSqliteTask(engine, source, backups);
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    const target = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'target', folder: target }));
+    const input = { destination: { kind: 'local' as const, path: backups }, serverId: server.id, naming: { suffix: '.bak' }, jobs: 1 };
+
+    let finished: ServerRestoreFinished | null = null;
+    const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
+    const { serverRestoreId } = data(await engine.call('restore.serverStart', input));
+    expect(data(await engine.call('restore.serverCancel', { serverRestoreId }))).toEqual({ canceled: true });
+    while (finished === null) await new Promise((r) => setTimeout(r, 50));
+    off();
+    const f = finished as ServerRestoreFinished;
+    expect(f.databases).toHaveLength(3);
+    for (const d of f.databases) {
+      expect(d.status).toBe('failed');
+      expect(d.error?.code).toBe('CANCELED');
+    }
+    // Canceled while it was still planning: no database was started.
+    expect(f.databases.map((d) => d.error!.message)).toEqual(['a.db', 'b.db', 'c.db'].map((n) => `"${n}" was not restored: the restore was canceled before it started. Run the same restore again to complete it.`));
+    expect(readdirSync(target)).toEqual([]);
+    expect(data(await engine.call('restore.serverCancel', { serverRestoreId }))).toEqual({ canceled: false });
+
+    const plan = data(await engine.call('restore.serverPlan', input));
+    expect(plan.databases.map((d) => d.status)).toEqual(['ready', 'ready', 'ready']);
+    const { finished: rerun } = await startAndWait(engine, input);
+    expect(rerun.databases.map((d) => d.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(readdirSync(target).sort()).toEqual(['a.db.bak', 'b.db.bak', 'c.db.bak']);
+  });
 });

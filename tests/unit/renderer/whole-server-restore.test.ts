@@ -71,6 +71,10 @@ describe('whole-server restore in the restore view', () => {
     await flushPromises();
     expect(fake.commands['restore.serverStart']).toHaveBeenCalledWith({ destination: { kind: 'local', path: '/backups/nightly' }, serverId: 'pg1', naming: { prefix: 'r_' }, only: ['sales'], withServerLevel: true });
     expect(rows[0]!.text()).toContain('Restoring…');
+    fake.respond('restore.serverCancel', () => ok({ canceled: true }));
+    await wrapper.get('[data-testid="ws-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverCancel']).toHaveBeenCalledWith({ serverRestoreId: 'sr1' });
 
     // Another restore's events are ignored; this one's update the row and the summary.
     fake.emit('restore.serverProgress', { serverRestoreId: 'other', database: { database: 'sales', restoredAs: 'r_sales', status: 'failed', error: { code: 'INTERNAL', message: 'not ours' } } });
@@ -81,6 +85,7 @@ describe('whole-server restore in the restore view', () => {
     await flushPromises();
     expect(rows[0]!.text()).toContain('Restored');
     expect(wrapper.get('[data-testid="ws-summary-counts"]').text()).toBe('1 restored · 0 failed · 0 skipped');
+    expect(wrapper.find('[data-testid="ws-cancel"]').exists()).toBe(false);
     expect(wrapper.get('[data-testid="ws-server-level-result"]').text()).toContain('2 created');
   });
 
