@@ -109,5 +109,15 @@ describe('whole-server restore in the restore view', () => {
     expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(true);
     await wrapper.get('[data-testid="ws-path"]').setValue('/backups/other');
     expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(false);
+
+    // An encrypted database whose key the keychain lacks: the key field appears and the key goes with the next plan.
+    fake.respond('restore.serverPlan', () => ok({ ...plan, databases: [{ ...plan.databases[0]!, status: 'failed', error: { code: 'KEY_REQUIRED', message: 'The backups of this database are encrypted with key 1a2b, which is neither given nor in this computer\'s keychain.' } }] }));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="ws-start"]').attributes('disabled')).toBeDefined();
+    await wrapper.get('[data-testid="ws-key"]').setValue(' secret-key ');
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ key: 'secret-key' }));
   });
 });
