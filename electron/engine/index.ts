@@ -28,6 +28,7 @@ import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
+import { ServerRestoreService } from './restore/server-restore-service.ts';
 import { credentialsOf, loadCredentials } from './destinations/index.ts';
 import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJobResult } from './test-restore/index.ts';
 import { runWorkerJob } from './runtime/worker-job.ts';
@@ -217,6 +218,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
   });
   const serverRestores = new ServerRestoresTable(db);
+  const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now });
 
   /** `databases`: a per-database run (checked against the server's live list before it starts). */
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
@@ -335,7 +337,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
     status: { taskDatabases, restoredDatabases, slots },
-    restore: { restores, findKey, dataDir },
+    restore: { restores, serverRestores: serverRestoreService, findKey, dataDir },
     destinations: { secrets },
     notifications: { settings, secrets, notifier, events, dataDir, now },
     schedulerOwner: () => {
@@ -415,8 +417,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(slotTimer);
       for (const r of runner.activeRuns()) runner.cancel(r.taskId);
       restores.cancelAll();
+      serverRestoreService.cancelAll();
       testRestores.cancelAll();
-      await Promise.all([runner.idle(), restores.idle(), testRestores.idle()]);
+      await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
       await slots.stop();
       logger.info('engine stopped');
       db.close();

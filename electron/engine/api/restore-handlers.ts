@@ -9,16 +9,18 @@ import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
 import { inspectBackupFolder, listBackupFolders } from '../restore/backup-folder.ts';
 import type { RestoreService } from '../restore/restore-service.ts';
+import type { ServerRestoreService } from '../restore/server-restore-service.ts';
 import type { ServersTable, TasksTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
   restores: RestoreService;
+  serverRestores: ServerRestoreService;
   findKey: (fingerprint: string) => Promise<Buffer | null>;
   servers: ServersTable;
   tasks: TasksTable;
@@ -45,6 +47,9 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),
     'restore.folders': async ({ destination }) => listBackupFolders(destination, await deps.restores.credentialsFor(destination)),
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),
+    'restore.serverPlan': (input) => deps.serverRestores.plan(input),
+    'restore.serverStart': (input) => deps.serverRestores.start(input),
+    'restore.serverCancel': ({ serverRestoreId }) => ({ canceled: deps.serverRestores.cancel(serverRestoreId) }),
     'dialog.chooseFolder': noDialog,
     'dialog.saveFile': noDialog,
     'demo.setup': () => {

@@ -48,6 +48,10 @@ export interface ServerRestoreRequest {
   findKey: (fingerprint: string) => Promise<Buffer | null>;
   journal: ServerRestoresTable;
   now?: () => Date;
+  /** Aborting stops the restores running (their connectors clean up) and starts no more: those are 'failed' with CANCELED. */
+  signal?: AbortSignal;
+  /** Told when a database starts ('running') and when it ends (the window's per-database progress). */
+  onDatabase?: (d: ServerRestoreDatabase | (Omit<ServerRestoreDatabase, 'status'> & { status: 'running' })) => void;
 }
 
 export interface ServerRestoreDatabase {
@@ -66,7 +70,7 @@ export interface ServerRestoreResult {
   notes: string[];
 }
 
-interface Planned {
+export interface Planned {
   database: string;
   restoredAs: string;
   location: BackupLocation;
@@ -76,10 +80,21 @@ interface Planned {
   error?: { code: string; message: string };
 }
 
+/** A task destination as the root location a whole-server restore reads (the inverse of rootDestination). */
+export function rootLocation(d: Destination): BackupLocation {
+  if (d.kind === 'local') return { kind: 'local', path: d.path };
+  return { kind: 's3', bucket: d.bucket, prefix: d.prefix, region: d.region, endpoint: d.endpoint, forcePathStyle: d.forcePathStyle, checksumMode: d.checksumMode, credentialsRef: d.credentialsRef };
+}
+
 function rootDestination(l: BackupLocation): Destination {
   if (l.kind === 'local') return { kind: 'local', path: l.path };
   const { kind: _k, ...rest } = l;
   return { kind: 's3', ...rest, storageClass: null };
+}
+
+/** The key under which the journal records what a whole-server restore made on this server. */
+export function journalTarget(server: Server): string {
+  return server.kind === 'sqlite' ? `sqlite:${server.folder}` : scratchTarget(server, '');
 }
 
 export function restoredName(database: string, naming: ServerRestoreNaming): string {
@@ -96,8 +111,10 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRestoreResult> {
-  const now = req.now ?? (() => new Date());
+/** The plan only (no server is touched): each database's point and target name, or why it cannot be restored. */
+export async function planServerRestore(
+  req: Pick<ServerRestoreRequest, 'root' | 'credentials' | 'server' | 'naming' | 'asOf' | 'only' | 'key' | 'findKey'>,
+): Promise<{ planned: Planned[]; folders: Awaited<ReturnType<typeof listBackupFolders>>; notes: string[] }> {
   const notes: string[] = [];
   const folders = await listBackupFolders(rootDestination(req.root), req.credentials);
   const databaseFolders = folders.filter((f) => !f.serverStream);
@@ -138,6 +155,12 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     throw new BackstopError('VALIDATION', `--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${placeText(req.root)} holds no backup of; nothing was restored.`);
   }
   if (req.asOf) notes.push(`As of ${req.asOf.toISOString()}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`);
+  return { planned, folders, notes };
+}
+
+export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRestoreResult> {
+  const now = req.now ?? (() => new Date());
+  const { planned, folders, notes } = await planServerRestore(req);
 
   // 2. Server-level content, only when asked, before the databases (their owners may be among the roles).
   const connector = connectorFor(req.server, { password: req.password, toolPaths: req.toolPaths });
@@ -145,7 +168,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   if (req.withServerLevel) serverLevel = await applyServerLevel(req, folders);
 
   // 3. The databases.
-  const target = req.server.kind === 'sqlite' ? `sqlite:${req.server.folder}` : scratchTarget(req.server, '');
+  const target = journalTarget(req.server);
   const existing = new Set(await connector.listDatabases());
   const results = new Map<Planned, ServerRestoreDatabase>();
   const todo: Planned[] = [];
@@ -153,6 +176,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
     if (p.error) {
       results.set(p, { ...base, status: 'failed', error: p.error });
+      req.onDatabase?.(results.get(p)!);
       continue;
     }
     const source = `${placeText(p.location)}`;
@@ -162,10 +186,12 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       if (ours && (record.state === 'done' || req.server.kind === 'sqlite')) {
         req.journal.mark(target, p.restoredAs, source, record.pointId, 'done', now().toISOString());
         results.set(p, { ...base, status: 'skipped' });
+        req.onDatabase?.(results.get(p)!);
         continue;
       }
       if (!ours) {
         results.set(p, { ...base, status: 'failed', error: { code: 'DATABASE_EXISTS', message: `Database "${p.restoredAs}" already exists on the target server; a restore never overwrites a database. Choose a --prefix or --suffix.` } });
+        req.onDatabase?.(results.get(p)!);
         continue;
       }
       // Left half-restored by a killed run of this same restore: it is Backstop's own; redo it.
@@ -174,6 +200,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       } catch (e) {
         const f = toFailure(e);
         results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `"${p.restoredAs}" was left half-restored by an earlier run and could not be dropped: ${f.message}` } });
+        req.onDatabase?.(results.get(p)!);
         continue;
       }
       notes.push(`"${p.restoredAs}" was left half-restored by an interrupted run; it was dropped and restored again.`);
@@ -183,7 +210,13 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   await mapLimit(todo, req.jobs ?? 2, async (p) => {
     const source = placeText(p.location);
     const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
+    if (req.signal?.aborted) {
+      results.set(p, { ...base, status: 'failed', error: { code: 'CANCELED', message: `"${p.database}" was not restored: the restore was canceled before it started. Run the same restore again to complete it.` } });
+      req.onDatabase?.(results.get(p)!);
+      return;
+    }
     req.journal.mark(target, p.restoredAs, source, p.pointId, 'started', now().toISOString());
+    req.onDatabase?.({ ...base, status: 'running' });
     const spec: RestoreJobSpec = {
       op: 'restore',
       restoreId: `server:${p.restoredAs}`,
@@ -198,7 +231,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
     };
     try {
-      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}` });
+      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });
       req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
       results.set(p, { ...base, status: 'ok' });
     } catch (e) {
@@ -207,6 +240,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       const hint = f.code === 'ROLE_MISSING' && !req.withServerLevel ? ' Or add --with-server-level to create the stored roles first.' : '';
       results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `${f.message}${hint}` } });
     }
+    req.onDatabase?.(results.get(p)!);
   });
   return { databases: planned.map((p) => results.get(p)!), ...(serverLevel ? { serverLevel } : {}), notes };
 }

@@ -17,6 +17,8 @@ export const EVENTS = [
   'alert',
   'restore.progress',
   'restore.finished',
+  'restore.serverProgress',
+  'restore.serverFinished',
   'app.navigate',
 ] as const;
 export type EventName = (typeof EVENTS)[number];

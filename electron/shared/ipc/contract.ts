@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import type { EventName } from './channels.ts';
+import { ServerRestoreInput, ServerRestoreStartInput, type ServerRestoreFinished, type ServerRestorePlan, type ServerRestoreProgress } from '../server-restore.ts';
 import {
   BackupLocation,
   Destination,
@@ -180,6 +181,12 @@ export const commands = {
   'restore.folders': { input: z.strictObject({ destination: Destination }), result: returns<BackupFolderChoice[]>() },
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
   'restore.verify': { input: z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }), result: returns<VerifySummary>() },
+  /** Whole server: what `restore.serverStart` would do (points, target names, names already taken, estimated time); touches nothing. */
+  'restore.serverPlan': { input: ServerRestoreInput, result: returns<ServerRestorePlan>() },
+  /** Whole server: starts restoring; `restore.serverProgress` per database and one `restore.serverFinished` follow. */
+  'restore.serverStart': { input: ServerRestoreStartInput, result: returns<{ serverRestoreId: string }>() },
+  /** Stops a whole-server restore: running databases are canceled and cleaned up, the rest not started (CANCELED; a re-run completes them). */
+  'restore.serverCancel': { input: z.strictObject({ serverRestoreId: Id }), result: returns<{ canceled: boolean }>() },
   /** Native dialogs: answered by the Electron shell (null when the user cancels). */
   'dialog.chooseFolder': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
   'dialog.saveFile': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
@@ -231,6 +238,8 @@ export interface EventPayloads {
   'alert': Alert;
   'restore.progress': RestoreProgressInfo;
   'restore.finished': RestoreResult;
+  'restore.serverProgress': ServerRestoreProgress;
+  'restore.serverFinished': ServerRestoreFinished;
   /** The shell asks the window to show a view (a notification or tray item was clicked), e.g. "/history". */
   'app.navigate': { route: string };
 }

@@ -1,0 +1,123 @@
+/**
+ * The restore view's "Whole server" mode over a fake bridge: the plan is asked for with the
+ * chosen root, server and names; taken names cannot be chosen; the subset and the
+ * server-level choice reach restore.serverStart; progress and the summary come from the
+ * events of this restore only; a plan error is shown with its message; changing a choice
+ * drops the plan.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia } from 'pinia';
+import type { Server } from '@shared/domain.ts';
+import type { ServerRestorePlan } from '@shared/server-restore.ts';
+import RestoreView from '../../../renderer/src/views/RestoreView.vue';
+import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+
+let fake: FakeBridge;
+beforeEach(() => {
+  fake = installFakeBridge();
+});
+afterEach(() => {
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+const pg: Server = { id: 'pg1', name: 'New PG', kind: 'postgres', host: 'db', port: 5432, user: 'postgres', tls: 'prefer', passwordRef: null, createdAt: '2026-01-02T03:04:05.000Z', updatedAt: '2026-01-02T03:04:05.000Z' };
+const point = { id: '20260102T030405678Z-9f3a0c1b', createdAt: '2026-01-02T03:04:05.678Z', bytes: 2048 };
+const plan: ServerRestorePlan = {
+  databases: [
+    { database: 'sales', restoredAs: 'r_sales', point, status: 'ready', estimatedMs: 4000, error: null },
+    { database: 'hr', restoredAs: 'r_hr', point: { ...point, bytes: 1024 }, status: 'ready', estimatedMs: null, error: null },
+    { database: 'crm', restoredAs: 'r_crm', point, status: 'exists', estimatedMs: null, error: { code: 'DATABASE_EXISTS', message: 'Database "r_crm" already exists on the target server.' } },
+  ],
+  totalBytes: 3072,
+  estimatedMs: 4000,
+  unestimated: 1,
+  notes: [],
+};
+
+async function mountServerMode() {
+  fake.respond('servers.list', () => ok([pg, sqliteServer('s1', 'Files')]));
+  fake.respond('tasks.list', () => ok([]));
+  fake.respond('tasks.status', () => ok([]));
+  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
+  await flushPromises();
+  await wrapper.get('[data-testid="restore-scope-server"]').trigger('click');
+  await wrapper.get('[data-testid="ws-path"]').setValue('/backups/nightly');
+  await wrapper.get('[data-testid="ws-server"]').setValue('pg1');
+  await wrapper.get('[data-testid="ws-affix"]').setValue('r_');
+  return wrapper;
+}
+
+describe('whole-server restore in the restore view', () => {
+  it('plans, restores the chosen subset with server-level content on request, and shows progress and the summary', async () => {
+    const wrapper = await mountServerMode();
+    fake.respond('restore.serverPlan', () => ok(plan));
+    fake.respond('restore.serverStart', () => ok({ serverRestoreId: 'sr1' }));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenCalledWith({ destination: { kind: 'local', path: '/backups/nightly' }, serverId: 'pg1', naming: { prefix: 'r_' } });
+    const rows = wrapper.findAll('[data-testid="ws-plan-row"]');
+    expect(rows).toHaveLength(3);
+    const boxes = wrapper.findAll<HTMLInputElement>('[data-testid="ws-select"]');
+    expect(boxes.map((b) => [b.element.checked, b.element.disabled])).toEqual([[true, false], [true, false], [false, true]]);
+    expect(rows[2]!.text()).toContain('Database "r_crm" already exists on the target server.');
+    expect(wrapper.get('[data-testid="ws-totals"]').text()).toMatch(/2 databases to restore, .*estimated 4\.0 s plus 1 database never test-restored/);
+
+    await boxes[1]!.setValue(false);
+    await wrapper.get('[data-testid="ws-server-level"]').setValue(true);
+    expect(wrapper.get('[data-testid="ws-start"]').text()).toBe('Restore 1 database');
+    await wrapper.get('[data-testid="ws-start"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverStart']).toHaveBeenCalledWith({ destination: { kind: 'local', path: '/backups/nightly' }, serverId: 'pg1', naming: { prefix: 'r_' }, only: ['sales'], withServerLevel: true });
+    expect(rows[0]!.text()).toContain('Restoring…');
+    fake.respond('restore.serverCancel', () => ok({ canceled: true }));
+    await wrapper.get('[data-testid="ws-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverCancel']).toHaveBeenCalledWith({ serverRestoreId: 'sr1' });
+
+    // Another restore's events are ignored; this one's update the row and the summary.
+    fake.emit('restore.serverProgress', { serverRestoreId: 'other', database: { database: 'sales', restoredAs: 'r_sales', status: 'failed', error: { code: 'INTERNAL', message: 'not ours' } } });
+    await flushPromises();
+    expect(rows[0]!.text()).not.toContain('not ours');
+    fake.emit('restore.serverProgress', { serverRestoreId: 'sr1', database: { database: 'sales', restoredAs: 'r_sales', status: 'ok' } });
+    fake.emit('restore.serverFinished', { serverRestoreId: 'sr1', databases: [{ database: 'sales', restoredAs: 'r_sales', status: 'ok' }], serverLevel: { status: 'ok', detail: 'roles and tablespaces: 2 created, 0 already there (skipped)' }, notes: [], error: null });
+    await flushPromises();
+    expect(rows[0]!.text()).toContain('Restored');
+    expect(wrapper.get('[data-testid="ws-summary-counts"]').text()).toBe('1 restored · 0 failed · 0 skipped');
+    expect(wrapper.find('[data-testid="ws-cancel"]').exists()).toBe(false);
+    expect(wrapper.get('[data-testid="ws-server-level-result"]').text()).toContain('2 created');
+  });
+
+  it('shows a plan error with its message, needs a prefix to plan, and drops the plan when a choice changes', async () => {
+    const wrapper = await mountServerMode();
+    fake.respond('restore.serverPlan', () => fail('NOT_FOUND', '/backups/nightly holds no database backups. Give the destination root of a task (the folder that holds one folder per database).'));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="ws-error"]').text()).toContain('holds no database backups. Give the destination root of a task');
+    expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="ws-affix"]').setValue('');
+    expect(wrapper.get('[data-testid="ws-naming-problem"]').text()).toBe('Type the prefix the new names get, or choose the original names.');
+    expect(wrapper.get('[data-testid="ws-plan"]').attributes('disabled')).toBeDefined();
+
+    fake.respond('restore.serverPlan', () => ok(plan));
+    await wrapper.get('[data-testid="ws-naming-original"]').setValue(true);
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ naming: { original: true } }));
+    expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(true);
+    await wrapper.get('[data-testid="ws-path"]').setValue('/backups/other');
+    expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(false);
+
+    // An encrypted database whose key the keychain lacks: the key field appears and the key goes with the next plan.
+    fake.respond('restore.serverPlan', () => ok({ ...plan, databases: [{ ...plan.databases[0]!, status: 'failed', error: { code: 'KEY_REQUIRED', message: 'The backups of this database are encrypted with key 1a2b, which is neither given nor in this computer\'s keychain.' } }] }));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="ws-start"]').attributes('disabled')).toBeDefined();
+    await wrapper.get('[data-testid="ws-key"]').setValue(' secret-key ');
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ key: 'secret-key' }));
+  });
+});
