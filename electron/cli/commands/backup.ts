@@ -60,6 +60,26 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
+    if (d.kind === 'azure') {
+      const what = `Azure container ${d.container}`;
+      credentials.push(
+        d.accountKeyEnv
+          ? { accountKey: secretFromEnv(d.accountKeyEnv, what)! }
+          : d.sasTokenEnv
+            ? { sasToken: secretFromEnv(d.sasTokenEnv, what)!.replace(/^\?/, '') }
+            : { connectionString: secretFromEnv(d.connectionStringEnv, what)! },
+      );
+      return {
+        kind: 'azure',
+        accountName: d.accountName,
+        container: d.container,
+        prefix: d.prefix,
+        endpoint: d.endpoint ?? null,
+        accessTier: d.accessTier ?? null,
+        credentialsRef: null,
+        ...(d.limits ? { limits: d.limits } : {}),
+      };
+    }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
     const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;
