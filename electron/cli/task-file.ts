@@ -76,6 +76,8 @@ export const TaskFile = z.strictObject({
         z.strictObject({ kind: z.literal('local'), path: z.string().min(1), limits: UploadLimits.optional() }),
         z.strictObject({
           kind: z.literal('s3'),
+          /** "gcs": Google Cloud Storage's XML API (endpoint unless given, region, addressing and checksums from shared/gcs.ts). */
+          preset: z.literal('gcs').optional(),
           bucket: z.string().min(3).max(63),
           prefix: z.string().max(512).default(''),
           region: z.string().min(1).default('us-east-1'),

@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
+import { GCS_S3_SETTINGS } from '../../shared/gcs.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { Credentials } from '../../engine/destinations/index.ts';
 import type { Engine } from '../../engine/index.ts';
@@ -93,6 +94,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       forcePathStyle: d.forcePathStyle,
       storageClass: d.storageClass ?? null,
       checksumMode: d.checksumMode,
+      ...(d.preset === 'gcs' ? { ...GCS_S3_SETTINGS, endpoint: d.endpoint ?? GCS_S3_SETTINGS.endpoint } : {}),
       credentialsRef: null,
       ...(d.limits ? { limits: d.limits } : {}),
     };

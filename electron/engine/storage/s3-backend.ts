@@ -14,6 +14,8 @@
  * - `get` with a range is one `Range: bytes=a-b` GET; ranges past the end return empty.
  * - `list` pages through ListObjectsV2 (1000 keys a page) and skips keys that are not
  *   valid storage keys (e.g. "folder/" markers made by web consoles).
+ * - `delete` is one DeleteObject per key, never DeleteObjects (multi-object delete), which
+ *   Google Cloud Storage's XML API does not have: retention and GC work there too.
  * - Errors are mapped by s3-errors.ts; no message contains the secret key.
  * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
  *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
