@@ -35,7 +35,21 @@ export interface S3Draft {
   secretAccessKey: string;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft;
+export interface AzureDraft {
+  kind: 'azure';
+  accountName: string;
+  container: string;
+  prefix: string;
+  endpoint: string;
+  accessTier: '' | 'Hot' | 'Cool' | 'Cold';
+  credentialsRef: string | null;
+  /** Which credential the secret field holds. */
+  auth: 'accountKey' | 'sasToken' | 'connectionString';
+  /** The typed secret (emptied once it is in the keychain). */
+  secret: string;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | AzureDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -99,6 +113,29 @@ export function emptyS3Draft(): S3Draft {
   };
 }
 
+export function emptyAzureDraft(): AzureDraft {
+  return { kind: 'azure', accountName: '', container: '', prefix: 'backstop', endpoint: '', accessTier: '', credentialsRef: null, auth: 'accountKey', secret: '' };
+}
+
+/** The secret an Azure draft's typed field holds, for the keychain; null when nothing was typed. */
+export function azureSecret(d: AzureDraft): { kind: 'azure'; accountKey?: string; sasToken?: string; connectionString?: string } | null {
+  const value = d.auth === 'connectionString' ? d.secret.trim() : d.secret.trim().replace(/^\?/, '');
+  return value ? { kind: 'azure', [d.auth]: value } : null;
+}
+
+/** An Azure draft as the contract's destination, with the credentials reference to use. */
+export function azureDestination(d: AzureDraft, credentialsRef: string | null) {
+  return {
+    kind: 'azure' as const,
+    accountName: d.accountName.trim(),
+    container: d.container.trim(),
+    prefix: trimSlashes(d.prefix.trim()),
+    endpoint: d.endpoint.trim() || null,
+    accessTier: d.accessTier || null,
+    credentialsRef,
+  };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -121,6 +158,9 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
 
 function destinationDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
+  if (d.kind === 'azure') {
+    return { kind: 'azure', accountName: d.accountName, container: d.container, prefix: d.prefix, endpoint: d.endpoint ?? '', accessTier: d.accessTier ?? '', credentialsRef: d.credentialsRef, auth: 'accountKey', secret: '' };
+  }
   return {
     kind: 's3',
     provider: providerOf(d.endpoint),
@@ -198,7 +238,15 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
       else if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) e[`destination-${i}`] = 'Enter the endpoint as a full URL, e.g. https://s3.example.com.';
       else if (!dest.credentialsRef && !(dest.accessKeyId.trim() && dest.secretAccessKey)) {
         e[`destination-${i}`] = 'Enter the access key id and secret.';
+      } else if (/^(GLACIER|DEEP_ARCHIVE)$/i.test(dest.storageClass.trim())) {
+        e[`destination-${i}`] = `${dest.storageClass.trim()} objects cannot be read without a restore request that takes hours, so a restore would fail. Choose another storage class (GLACIER_IR reads instantly).`;
       }
+    }
+    if (dest.kind === 'azure') {
+      if (!/^[a-z0-9]{3,24}$/.test(dest.accountName.trim())) e[`destination-${i}`] = 'Enter the storage account name (3 to 24 lowercase letters and digits).';
+      else if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(dest.container.trim())) e[`destination-${i}`] = 'Enter the container name (3 to 63 lowercase letters, digits and hyphens).';
+      else if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) e[`destination-${i}`] = 'Enter the endpoint as a full URL, e.g. http://127.0.0.1:10000/devstoreaccount1.';
+      else if (!dest.credentialsRef && !dest.secret.trim()) e[`destination-${i}`] = 'Enter the account key, a SAS token or a connection string.';
     }
   });
   return e;
@@ -233,7 +281,11 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     retention,
     encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
     destinations: d.destinations.map((dest, i) =>
-      dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
+      dest.kind === 'local'
+        ? { kind: 'local' as const, path: dest.path.trim() }
+        : dest.kind === 'azure'
+          ? azureDestination(dest, credentialsRefs[i] ?? dest.credentialsRef)
+          : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
     ),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,

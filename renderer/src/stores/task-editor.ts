@@ -18,7 +18,7 @@ import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
-import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import { azureSecret, defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
@@ -103,10 +103,22 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     }
   }
 
-  /** Stores typed S3 secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
+  /** Stores typed S3 and Azure secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
     for (const d of draft.destinations) {
+      if (d.kind === 'azure') {
+        const secret = azureSecret(d);
+        if (!secret) continue;
+        const ref = await storage.saveCredentials(secret, d.credentialsRef);
+        if (!ref) {
+          saveError.value = storage.credentialsError;
+          return false;
+        }
+        d.credentialsRef = ref;
+        d.secret = '';
+        continue;
+      }
       if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
       const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
       if (!ref) {
