@@ -22,7 +22,7 @@
  */
 import type * as AzureSdk from '@azure/storage-blob';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { azureBackstopError, classifyAzureError } from './azure-errors.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { normalizePrefix } from './s3-backend.ts';
@@ -86,30 +86,6 @@ function secretsOf(c: AzureCredentials): string[] {
 function sasSignatures(sas: string): string[] {
   const sig = new URLSearchParams(sas.replace(/^\?/, '')).get('sig');
   return sig ? [sig, encodeURIComponent(sig)] : [];
-}
-
-/** Concatenates chunks into blocks of exactly `size(n)` bytes (the last one shorter). */
-async function* blocks(body: PutBody, size: (n: number) => number): AsyncGenerator<Buffer> {
-  let want = size(1);
-  let held: Uint8Array[] = [];
-  let heldBytes = 0;
-  let n = 1;
-  for await (let chunk of bodyChunks(body)) {
-    while (heldBytes + chunk.length >= want) {
-      const take = want - heldBytes;
-      held.push(chunk.subarray(0, take));
-      chunk = chunk.subarray(take);
-      yield Buffer.concat(held, want);
-      held = [];
-      heldBytes = 0;
-      want = size(++n);
-    }
-    if (chunk.length > 0) {
-      held.push(Buffer.from(chunk)); // copy: callers may reuse their buffers
-      heldBytes += chunk.length;
-    }
-  }
-  yield Buffer.concat(held, heldBytes);
 }
 
 /** Block ids must all have the same length within a blob. */
@@ -185,7 +161,7 @@ export class AzureBackend implements Backend {
     const signal = options?.signal;
     // Blocks double every 10 000 up to 8 × blockSize: 50 000 blocks hold ~2 TB with 8 MiB.
     const sizeOf = (n: number) => this.blockSize * Math.min(8, 2 ** Math.floor((n - 1) / 10_000));
-    const it = blocks(body, sizeOf);
+    const it = sizedParts(body, sizeOf);
     try {
       const { container } = await this.azure();
       const blob = container.getBlockBlobClient(name);

@@ -27,7 +27,7 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { publicEndpoint, s3BackstopError } from './s3-errors.ts';
 
@@ -75,30 +75,6 @@ const MAX_PARTS = 10_000;
 export function normalizePrefix(prefix: string): string {
   const p = prefix.split('/').filter((s) => s.length > 0).join('/');
   return p ? `${p}/` : '';
-}
-
-/** Concatenates chunks into parts of exactly `size(n)` bytes (the last one shorter). */
-async function* parts(body: PutBody, size: (partNumber: number) => number): AsyncGenerator<Buffer> {
-  let want = size(1);
-  let held: Uint8Array[] = [];
-  let heldBytes = 0;
-  let n = 1;
-  for await (let chunk of bodyChunks(body)) {
-    while (heldBytes + chunk.length >= want) {
-      const take = want - heldBytes;
-      held.push(chunk.subarray(0, take));
-      chunk = chunk.subarray(take);
-      yield Buffer.concat(held, want);
-      held = [];
-      heldBytes = 0;
-      want = size(++n);
-    }
-    if (chunk.length > 0) {
-      held.push(Buffer.from(chunk)); // copy: callers may reuse their buffers
-      heldBytes += chunk.length;
-    }
-  }
-  yield Buffer.concat(held, heldBytes);
 }
 
 export class S3Backend implements Backend {
@@ -177,7 +153,7 @@ export class S3Backend implements Backend {
     // Part size doubles every 1000 parts up to 8 × partSize, so 10 000 parts hold ~500 GB
     // with the default 8 MiB while memory stays ≤ (partConcurrency + 1) × 64 MiB.
     const sizeOf = (n: number) => this.partSize * Math.min(8, 2 ** Math.floor((n - 1) / 1000));
-    const it = parts(body, sizeOf);
+    const it = sizedParts(body, sizeOf);
     const { client, sdk } = await this.s3();
     let uploadId: string | undefined;
     try {
