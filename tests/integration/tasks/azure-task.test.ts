@@ -2,7 +2,8 @@
  * A task writing to a local folder and an Azure container at once (Azurite, the account
  * key in the real OS keychain): Test connection passes, both destinations get every
  * database, the restore browser lists the Azure folders, a database restores from Azure,
- * packs go to the chosen tier, an unreachable Azure endpoint never costs the local backup,
+ * packs go to the chosen tier, verify names a flipped byte and a deleted pack, retention
+ * deletes old points there, an unreachable Azure endpoint never costs the local backup,
  * and the key lives only in the keychain.
  */
 import { copyFileSync, existsSync } from 'node:fs';
@@ -104,6 +105,38 @@ describe('task with a local and an Azure destination', () => {
     const probe = data(await engine.call('destinations.test', { destination: down }));
     expect(probe.ok).toBe(false);
     expect(probe.hint).toMatch(/^Could not reach http:\/\/127\.0\.0\.1:9\. Check the endpoint URL and port/);
+  });
+
+  it('verify names a flipped byte and a deleted pack in Azure; retention deletes old points there', async () => {
+    const { engine, task, azdest } = await setup();
+    data(await engine.call('tasks.update', { id: task.id, task: taskInput({ ...task, retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } }) }));
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const folder = data(await engine.call('restore.folders', { destination: azdest })).find((f) => f.database === 'chinook.sqlite')!;
+    expect(data(await engine.call('restore.inspect', { location: folder.location })).points).toHaveLength(1);
+    expect(data(await engine.call('restore.verify', { location: folder.location }))).toMatchObject({ ok: true, problems: [] });
+
+    const container = az.service().getContainerClient('backstop');
+    const prefix = folder.location.kind === 'azure' ? folder.location.prefix : '';
+    const packs: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: `${prefix}/packs/` })) packs.push(b.name);
+    expect(packs.length).toBeGreaterThan(0);
+    const ids = packs.map((n) => n.split('/').at(-1)!.replace(/\.pack$/, ''));
+    for (const name of packs) {
+      const blob = container.getBlockBlobClient(name);
+      const bytes = await blob.downloadToBuffer();
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+      await blob.upload(bytes, bytes.length);
+    }
+    const flipped = data(await engine.call('restore.verify', { location: folder.location }));
+    expect(flipped.ok).toBe(false);
+    expect(flipped.problems[0]).toMatchObject({ code: 'INTEGRITY' });
+    expect(ids.some((id) => flipped.problems[0]!.message.includes(id))).toBe(true);
+
+    for (const name of packs) await container.getBlobClient(name).delete();
+    const deleted = data(await engine.call('restore.verify', { location: folder.location }));
+    expect(deleted.ok).toBe(false);
+    expect(ids.some((id) => deleted.problems[0]!.message.includes(id))).toBe(true);
   });
 
   it('keeps the account key only in the keychain (not in tasks, history or events)', async () => {
