@@ -1,6 +1,6 @@
 /**
  * A backup location as the command line gives it: a local folder path, or a URL whose
- * scheme names the destination kind (`s3://bucket/prefix/<folder>` today). One entry per
+ * scheme names the destination kind (`s3://bucket/prefix/<folder>`, `azure://container/prefix/<folder>`). One entry per
  * scheme in SCHEMES; settings a URL cannot carry come from `LocationFlags` (command-line
  * flags) and the ecosystem's usual environment variables, credentials from the environment
  * only (never from the URL or a flag, so they stay out of shell history and `ps`).
@@ -63,6 +63,32 @@ const SCHEMES: Record<string, Scheme> = {
         credentialsRef: null,
       },
       credentials: { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
+    };
+  },
+  /**
+   * `azure://container/prefix/<database folder>`; the account in AZURE_STORAGE_ACCOUNT, its
+   * credential in AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING
+   * (the first one set), Azurite or a sovereign cloud in --endpoint (the service URL).
+   */
+  azure: (rest, text, env, flags) => {
+    const m = /^([^/]+)\/(.+)$/.exec(rest);
+    if (!m) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like azure://container/prefix/<database folder>.`);
+    const what = `Azure container ${m[1]}`;
+    const connectionString = env.AZURE_STORAGE_CONNECTION_STRING || undefined;
+    const accountFromString = connectionString ? /(?:^|;)\s*AccountName=([^;]+)/i.exec(connectionString)?.[1] : undefined;
+    const accountName = env.AZURE_STORAGE_ACCOUNT || accountFromString || secretFromEnv('AZURE_STORAGE_ACCOUNT', what, env)!;
+    const credentials: Credentials = env.AZURE_STORAGE_KEY
+      ? { accountKey: env.AZURE_STORAGE_KEY }
+      : env.AZURE_STORAGE_SAS_TOKEN
+        ? { sasToken: env.AZURE_STORAGE_SAS_TOKEN.replace(/^\?/, '') }
+        : connectionString
+          ? { connectionString }
+          : (() => {
+              throw new BackstopError('AUTH_FAILED', `${what}: none of AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING is set.`);
+            })();
+    return {
+      location: { kind: 'azure', accountName, container: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), endpoint: flags.endpoint ?? null, credentialsRef: null },
+      credentials,
     };
   },
 };

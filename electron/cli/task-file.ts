@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
+import { AzureAccessTier, TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -79,6 +79,8 @@ export const TaskFile = z.strictObject({
         z.strictObject({ kind: z.literal('local'), path: z.string().min(1), limits: UploadLimits.optional() }),
         z.strictObject({
           kind: z.literal('s3'),
+          /** "gcs": Google Cloud Storage's XML API (endpoint unless given, region, addressing and checksums from shared/gcs.ts). */
+          preset: z.literal('gcs').optional(),
           bucket: z.string().min(3).max(63),
           prefix: z.string().max(512).default(''),
           region: z.string().min(1).default('us-east-1'),
@@ -91,6 +93,20 @@ export const TaskFile = z.strictObject({
           sessionTokenEnv: EnvName.optional(),
           limits: UploadLimits.optional(),
         }),
+        z
+          .strictObject({
+            kind: z.literal('azure'),
+            container: z.string().min(3).max(63),
+            prefix: z.string().max(512).default(''),
+            accountName: z.string().min(3).max(24),
+            accountKeyEnv: EnvName.optional(),
+            sasTokenEnv: EnvName.optional(),
+            connectionStringEnv: EnvName.optional(),
+            endpoint: z.string().url().optional(),
+            accessTier: AzureAccessTier.optional(),
+            limits: UploadLimits.optional(),
+          })
+          .refine((d) => [d.accountKeyEnv, d.sasTokenEnv, d.connectionStringEnv].filter(Boolean).length === 1, 'needs exactly one of accountKeyEnv, sasTokenEnv or connectionStringEnv'),
       ]),
     )
     .min(1, 'needs at least one destination'),

@@ -145,7 +145,27 @@ export const S3Destination = z.strictObject({
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
   limits: UploadLimits.optional(),
 });
-export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
+/** Azure access tiers for packs. Archive is refused: an archived blob cannot be read without hours of rehydration. */
+export const AzureAccessTier = z.enum(['Hot', 'Cool', 'Cold'], {
+  error: 'must be Hot, Cool or Cold (Archive is refused: archived blobs cannot be read back without hours of rehydration, so a restore would fail)',
+});
+const AzureAccountName = z.string().regex(/^[a-z0-9]{3,24}$/, 'must be 3 to 24 lowercase letters and digits (the storage account name)');
+const AzureContainer = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3 to 63 lowercase letters, digits and single hyphens (a container name)');
+export const AzureDestination = z.strictObject({
+  kind: z.literal('azure'),
+  accountName: AzureAccountName,
+  container: AzureContainer,
+  /** Common root in the container; each database gets `<prefix>/<database folder>/`. */
+  prefix: z.string().max(512).default(''),
+  /** Service URL for Azurite or sovereign clouds; null for https://<account>.blob.core.windows.net. */
+  endpoint: z.string().url().nullable().default(null),
+  /** Tier of packs; null = the account's default. */
+  accessTier: AzureAccessTier.nullable().default(null),
+  /** Keychain account holding the account key, SAS token or connection string. */
+  credentialsRef: z.string().min(1).max(200).nullable().default(null),
+  limits: UploadLimits.optional(),
+});
+export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, AzureDestination]);
 export type Destination = z.infer<typeof Destination>;
 
 /**
@@ -159,6 +179,14 @@ export const DestinationSecret = z.discriminatedUnion('kind', [
     secretAccessKey: z.string().min(1).max(1024),
     sessionToken: z.string().min(1).max(4096).optional(),
   }),
+  z
+    .strictObject({
+      kind: z.literal('azure'),
+      accountKey: z.string().min(1).max(1024).optional(),
+      sasToken: z.string().min(1).max(4096).optional(),
+      connectionString: z.string().min(1).max(4096).optional(),
+    })
+    .refine((s) => [s.accountKey, s.sasToken, s.connectionString].filter((v) => v !== undefined).length === 1, 'give exactly one of accountKey, sasToken or connectionString'),
 ]);
 export type DestinationSecret = z.infer<typeof DestinationSecret>;
 
@@ -486,6 +514,15 @@ export const BackupLocation = z.discriminatedUnion('kind', [
     endpoint: z.string().url().nullable().default(null),
     forcePathStyle: z.boolean().default(true),
     checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
+    credentialsRef: z.string().min(1).max(200).nullable().default(null),
+  }),
+  z.strictObject({
+    kind: z.literal('azure'),
+    accountName: AzureAccountName,
+    container: AzureContainer,
+    /** The database folder's full prefix in the container. */
+    prefix: z.string().max(1024),
+    endpoint: z.string().url().nullable().default(null),
     credentialsRef: z.string().min(1).max(200).nullable().default(null),
   }),
 ]);

@@ -7,8 +7,8 @@
  * - `trimSlashes(p)`: `p` without leading and trailing slashes ("/a/b/" → "a/b");
  *   `joinPath(...parts)`: '/'-joined parts without empty segments.
  * - `destinationId(d)`: stable and secret-free, names a destination in history
- *   (`local:<path>`, `s3:<bucket>/<prefix>`). Never changes for an existing destination.
- * - `placeText(d, path?)`: a local path or an `s3://bucket/prefix[/path]` URL, for output
+ *   (`local:<path>`, `s3:<bucket>/<prefix>`, `azure:<account>/<container>/<prefix>`). Never changes for an existing destination.
+ * - `placeText(d, path?)`: a local path or an `s3://bucket/prefix[/path]` (`azure://container/prefix[/path]`) URL, for output
  *   and scripts (the CLI accepts it back); `path` is a folder under the destination's root.
  * - `destinationDisplay(d)`: what the window shows for a destination (the S3 endpoint's host
  *   when it is not AWS).
@@ -66,6 +66,16 @@ const TEXT: { [K in Place['kind']]: KindText<Of<K>> } = {
     display: (d) => {
       const prefix = trimSlashes(d.prefix);
       const where = `s3://${d.bucket}${prefix ? `/${prefix}` : ''}`;
+      return d.endpoint ? `${where} at ${hostOf(d.endpoint)}` : where;
+    },
+  },
+  azure: {
+    id: (d) => `azure:${d.accountName}/${d.container}/${trimSlashes(d.prefix)}`,
+    root: (d) => `azure://${d.container}/${trimSlashes(d.prefix)}`,
+    child: (d, path) => `azure://${d.container}/${joinPath(d.prefix, path)}`,
+    display: (d) => {
+      const prefix = trimSlashes(d.prefix);
+      const where = `azure://${d.container}${prefix ? `/${prefix}` : ''} in account ${d.accountName}`;
       return d.endpoint ? `${where} at ${hostOf(d.endpoint)}` : where;
     },
   },

@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
+import { GCS_S3_SETTINGS } from '../../shared/gcs.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { Credentials } from '../../engine/destinations/index.ts';
 import type { Engine } from '../../engine/index.ts';
@@ -57,6 +58,30 @@ export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: stri
     forcePathStyle: d.forcePathStyle,
     storageClass: d.storageClass ?? null,
     checksumMode: d.checksumMode,
+    ...(d.preset === 'gcs' ? { ...GCS_S3_SETTINGS, endpoint: d.endpoint ?? GCS_S3_SETTINGS.endpoint } : {}),
+    credentialsRef,
+    ...(d.limits ? { limits: d.limits } : {}),
+  };
+}
+
+type AzureFileDestination = Extract<TaskFile['destinations'][number], { kind: 'azure' }>;
+
+/** A task file's Azure credential (account key, SAS token or connection string), from the variable it names. */
+export function azureCredentialsFromEnv(d: AzureFileDestination, what: string) {
+  if (d.accountKeyEnv) return { accountKey: secretFromEnv(d.accountKeyEnv, what)! };
+  if (d.sasTokenEnv) return { sasToken: secretFromEnv(d.sasTokenEnv, what)!.replace(/^\?/, '') };
+  return { connectionString: secretFromEnv(d.connectionStringEnv, what)! };
+}
+
+/** A task file's Azure destination as the engine's, its credential in the keychain under `credentialsRef` (null: given to the run directly). */
+export function azureDestinationFromFile(d: AzureFileDestination, credentialsRef: string | null): Destination {
+  return {
+    kind: 'azure',
+    accountName: d.accountName,
+    container: d.container,
+    prefix: d.prefix,
+    endpoint: d.endpoint ?? null,
+    accessTier: d.accessTier ?? null,
     credentialsRef,
     ...(d.limits ? { limits: d.limits } : {}),
   };
@@ -86,6 +111,10 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     if (d.kind === 'local') {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
+    }
+    if (d.kind === 'azure') {
+      credentials.push(azureCredentialsFromEnv(d, `Azure container ${d.container}`));
+      return azureDestinationFromFile(d, null);
     }
     credentials.push(s3CredentialsFromEnv(d, `S3 bucket ${d.bucket}`));
     return s3DestinationFromFile(d, null);

@@ -25,11 +25,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Destination, Server, ServerInput, Task, TaskInput } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
+import { placeText } from '../../shared/location-text.ts';
 import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
+import { azureCredentialsFromEnv, azureDestinationFromFile, hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -170,11 +171,24 @@ async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string,
       out.push({ kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) });
       continue;
     }
+    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : `Azure container ${d.container}`}) in ${path}`;
+    if (d.kind === 'azure') {
+      const kept = before?.destinations.find((x) => x.kind === 'azure' && x.accountName === d.accountName && x.container === d.container && x.prefix === d.prefix);
+      const keptRef = kept?.kind === 'azure' ? kept.credentialsRef : null;
+      let credentialsRef = keptRef;
+      const named = [d.accountKeyEnv, d.sasTokenEnv, d.connectionStringEnv].some((v) => v !== undefined && process.env[v]);
+      if (!keptRef || named) {
+        const secret = { kind: 'azure' as const, ...azureCredentialsFromEnv(d, where) };
+        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+      }
+      out.push(azureDestinationFromFile(d, credentialsRef));
+      continue;
+    }
     const kept = before?.destinations.find((x) => sameS3(x, d));
     const keptRef = kept?.kind === 's3' ? kept.credentialsRef : null;
     let credentialsRef = keptRef;
     if (!keptRef || process.env[d.accessKeyIdEnv] || process.env[d.secretAccessKeyEnv]) {
-      const credentials = s3CredentialsFromEnv(d, `destinations.${i} (S3 bucket ${d.bucket}) in ${path}`);
+      const credentials = s3CredentialsFromEnv(d, where);
       ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret: { kind: 's3', ...credentials }, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
     }
     out.push(s3DestinationFromFile(d, credentialsRef));
@@ -237,7 +251,39 @@ export async function tasksUpdate(engine: Engine, ref: string, path: string): Pr
 export async function tasksRemove(engine: Engine, ref: string): Promise<Added & { keptBackups: string[] }> {
   const t = await findTask(engine, ref);
   await engine.command('tasks.delete', { id: t.id });
-  return { id: t.id, name: t.name, keptBackups: t.destinations.map((d) => (d.kind === 'local' ? d.path : `s3://${d.bucket}/${d.prefix}`)) };
+  return { id: t.id, name: t.name, keptBackups: t.destinations.map((d) => placeText(d)) };
+}
+
+/** A stored destination as a task file's: no secret — the variable names are the ecosystem's defaults, and `update` keeps the stored secret while they are unset. */
+function destinationToFile(d: Destination): Record<string, unknown> {
+  const limits = d.limits ? { limits: d.limits } : {};
+  switch (d.kind) {
+    case 'local':
+      return { kind: 'local', path: d.path, ...limits };
+    case 'azure':
+      return {
+        kind: 'azure',
+        accountName: d.accountName,
+        container: d.container,
+        prefix: d.prefix,
+        accountKeyEnv: 'AZURE_STORAGE_KEY',
+        ...(d.endpoint ? { endpoint: d.endpoint } : {}),
+        ...(d.accessTier ? { accessTier: d.accessTier } : {}),
+        ...limits,
+      };
+    case 's3':
+      return {
+        kind: 's3',
+        bucket: d.bucket,
+        prefix: d.prefix,
+        region: d.region,
+        ...(d.endpoint ? { endpoint: d.endpoint } : {}),
+        forcePathStyle: d.forcePathStyle,
+        ...(d.storageClass ? { storageClass: d.storageClass } : {}),
+        checksumMode: d.checksumMode,
+        ...limits,
+      };
+  }
 }
 
 /** Hours as the shortest exact duration of a task file (14d, 36h). */
@@ -257,21 +303,7 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
     schedule: { full: t.schedule.full, incremental: t.schedule.incremental, timezone: t.schedule.timezone },
     ...(Object.keys(retention).length ? { retention } : {}),
     encryption: t.encryption.mode === 'key' ? { mode: 'key', fingerprint: t.encryption.fingerprint } : { mode: 'none' },
-    destinations: t.destinations.map((d) =>
-      d.kind === 'local'
-        ? { kind: 'local', path: d.path, ...(d.limits ? { limits: d.limits } : {}) }
-        : {
-            kind: 's3',
-            bucket: d.bucket,
-            prefix: d.prefix,
-            region: d.region,
-            ...(d.endpoint ? { endpoint: d.endpoint } : {}),
-            forcePathStyle: d.forcePathStyle,
-            ...(d.storageClass ? { storageClass: d.storageClass } : {}),
-            checksumMode: d.checksumMode,
-            ...(d.limits ? { limits: d.limits } : {}),
-          },
-    ),
+    destinations: t.destinations.map(destinationToFile),
     excludeDatabases: t.excludeDatabases,
     ...(t.hooks ? { hooks: t.hooks } : {}),
     ...(t.limits ? { limits: t.limits } : {}),

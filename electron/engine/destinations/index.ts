@@ -4,3 +4,4 @@ export * from './s3-credentials.ts';
 export * from './keychain-secret.ts';
 export * from './local-folder.ts';
 export { destinationId, placeText } from '../../shared/location-text.ts';
+export * from './azure-credentials.ts';

@@ -28,14 +28,17 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createS3Backend, LocalBackend, probeBackend, probeS3, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { createAzureBackend, createS3Backend, LocalBackend, probeAzure, probeBackend, probeS3, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { PACKS_PREFIX } from '../repository/layout.ts';
+import { loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
 import { join } from 'node:path';
 
-/** What a destination needs to be reached besides its settings (S3: an access key); null when nothing. */
-export type Credentials = S3Credentials;
+/** What a destination needs to be reached besides its settings (S3: an access key; Azure: a key, SAS token or connection string); null when nothing. */
+export type Credentials = S3Credentials | AzureCredentials;
 
 export type S3Destination = Extract<Destination, { kind: 's3' }>;
+export type AzureDestination = Extract<Destination, { kind: 'azure' }>;
 
 interface Kind<D extends Destination> {
   /** The backend whose root is `path` ('/'-separated, '' = the root) under the destination's root. */
@@ -65,11 +68,19 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     backupLocation: ({ storageClass: _s, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
     probe: (d, credentials) => probeS3(s3BackendOptions(d, '', credentials)),
   },
+  azure: {
+    open: (d, path, credentials) => createAzureBackend(azureBackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadAzureCredentials(secrets, d.credentialsRef),
+    sameKey: (d) => `azure:${d.endpoint ?? ''}/${d.accountName}/${d.container}/${trimSlashes(d.prefix)}`,
+    backupLocation: ({ accessTier: _t, limits: _l, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
+    probe: (d, credentials) => probeAzure(azureBackendOptions(d, '', credentials)),
+  },
 };
 
 /** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
 const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Extract<DestinationSecret, { kind: K }>, ref?: string) => Promise<string> } = {
   s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
+  azure: (secrets, secret, ref) => saveAzureCredentials(secrets, secret, ref),
 };
 
 function localProbeHint(steps: ProbeStep[]): string | undefined {
@@ -86,7 +97,7 @@ function kindOf<D extends Destination>(d: D): Kind<D> {
 
 /** The S3 client settings for `path` under an S3 destination's prefix (also what the connection test probes). */
 export function s3BackendOptions(d: S3Destination, path: string, credentials: Credentials | null): S3BackendOptions {
-  if (!credentials) {
+  if (!credentials || !('accessKeyId' in credentials)) {
     throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no access key is stored for this destination; enter its access key id and secret.`);
   }
   return {
@@ -98,6 +109,22 @@ export function s3BackendOptions(d: S3Destination, path: string, credentials: Cr
     storageClass: d.storageClass,
     checksumMode: d.checksumMode,
     credentials,
+  };
+}
+
+/** The Azure client settings for `path` under an Azure destination's prefix (also what the connection test probes). */
+export function azureBackendOptions(d: AzureDestination, path: string, credentials: Credentials | null): AzureBackendOptions {
+  if (!credentials || 'accessKeyId' in credentials) {
+    throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no account key, SAS token or connection string is stored for this destination; enter one.`);
+  }
+  return {
+    accountName: d.accountName,
+    container: d.container,
+    prefix: joinPath(d.prefix, path),
+    endpoint: d.endpoint,
+    credentials,
+    accessTier: d.accessTier,
+    tierPrefix: PACKS_PREFIX,
   };
 }
 
@@ -126,6 +153,7 @@ export async function probeDestination(secrets: SecretStore, d: Destination): Pr
 /** The destination behind a backup folder's location: its folder is the destination's root. */
 export function destinationOf(l: BackupLocation | Destination): Destination {
   if (l.kind === 'local') return l;
+  if (l.kind === 'azure') return 'accessTier' in l ? l : { ...l, accessTier: null };
   if ('storageClass' in l) return l;
   return { ...l, storageClass: null };
 }

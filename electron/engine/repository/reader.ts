@@ -4,13 +4,13 @@
  * Before the first byte: the manifest is read (NOT_FOUND / INTEGRITY / FORMAT_TOO_NEW) and
  * every referenced pack is checked to exist and be long enough (one list call), so a
  * missing or truncated pack fails before anything is emitted. While streaming: chunks are
- * fetched with ranged reads (adjacent chunks of one pack coalesced, ≤ 8 MiB per read, two
- * reads ahead), each is authenticated, decompressed and checked against its id before it
+ * fetched with ranged reads (adjacent chunks of one pack coalesced, ≤ 32 MiB per read — about
+ * one read per default pack, ≤ 64 reads per GB restored on object stores (#23) — one read ahead), each is authenticated, decompressed and checked against its id before it
  * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
  * base not already at hand, at most a few per chunk; bases this stream itself emits are
  * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
  * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
- * Memory: ≤ 3 reads of ≤ 8 MiB plus the stream buffer. Abort → stream errors with CANCELED.
+ * Memory: ≤ 2 reads of ≤ 32 MiB plus the stream buffer. Abort → stream errors with CANCELED.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -22,8 +22,8 @@ import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PACK_TRAILER_LENGTH } from './pack.ts';
 
-const COALESCE_LIMIT = 8 * 1024 * 1024;
-const READ_AHEAD = 2;
+const COALESCE_LIMIT = 32 * 1024 * 1024;
+const READ_AHEAD = 1;
 
 interface ReadGroup {
   packId: string;

@@ -17,10 +17,11 @@
  */
 import type { BackupLocation, Destination, Server } from '../../shared/domain.ts';
 import { placeText } from '../../shared/location-text.ts';
+import { destinationOf, Location } from '../destinations/location.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/location.ts';
 import type { ServerRestoresTable } from '../store/index.ts';
 import { scratchTarget } from '../test-restore/scratch.ts';
 import { listBackupFolders, openForRestore, serverKindOf, toRestorePoint } from './backup-folder.ts';
@@ -32,7 +33,7 @@ export type ServerRestoreNaming = { prefix: string } | { suffix: string } | { or
 
 export interface ServerRestoreRequest {
   root: BackupLocation;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   server: Server;
   password: string | null;
   toolPaths: ToolPaths;
@@ -82,14 +83,11 @@ export interface Planned {
 
 /** A task destination as the root location a whole-server restore reads (the inverse of rootDestination). */
 export function rootLocation(d: Destination): BackupLocation {
-  if (d.kind === 'local') return { kind: 'local', path: d.path };
-  return { kind: 's3', bucket: d.bucket, prefix: d.prefix, region: d.region, endpoint: d.endpoint, forcePathStyle: d.forcePathStyle, checksumMode: d.checksumMode, credentialsRef: d.credentialsRef };
+  return Location.of(d, null).backupLocation;
 }
 
 function rootDestination(l: BackupLocation): Destination {
-  if (l.kind === 'local') return { kind: 'local', path: l.path };
-  const { kind: _k, ...rest } = l;
-  return { kind: 's3', ...rest, storageClass: null };
+  return destinationOf(l);
 }
 
 /** The key under which the journal records what a whole-server restore made on this server. */

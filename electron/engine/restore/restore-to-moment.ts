@@ -24,7 +24,7 @@ import { isRepository, openRepository, type PointSummary, type Repository } from
 import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/location.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { runRestore, type RestoreOutcome } from './run-restore.ts';
@@ -96,7 +96,7 @@ function describeRanges(ranges: MomentRange[]): string {
 export interface MomentRestoreInput {
   /** The database's backup folder. */
   location: BackupLocation;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   key: Buffer | null;
   moment: Date;
   server: Server;

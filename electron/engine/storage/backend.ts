@@ -84,3 +84,31 @@ export async function* bodyChunks(body: PutBody): AsyncGenerator<Uint8Array> {
     for await (const b of body as AsyncIterable<Uint8Array>) yield b;
   }
 }
+
+/**
+ * Concatenates a body's chunks into parts of exactly `size(n)` bytes for part n (1-based),
+ * the last one shorter (possibly empty): S3 multipart parts, Azure blocks. Chunks are
+ * copied, as callers may reuse their buffers.
+ */
+export async function* sizedParts(body: PutBody, size: (partNumber: number) => number): AsyncGenerator<Buffer> {
+  let want = size(1);
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let n = 1;
+  for await (let chunk of bodyChunks(body)) {
+    while (heldBytes + chunk.length >= want) {
+      const take = want - heldBytes;
+      held.push(chunk.subarray(0, take));
+      chunk = chunk.subarray(take);
+      yield Buffer.concat(held, want);
+      held = [];
+      heldBytes = 0;
+      want = size(++n);
+    }
+    if (chunk.length > 0) {
+      held.push(Buffer.from(chunk));
+      heldBytes += chunk.length;
+    }
+  }
+  yield Buffer.concat(held, heldBytes);
+}

@@ -15,3 +15,6 @@ export { probeBackend, type ProbeFailure, type ProbeKind } from './probe.ts';
 export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
 export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';
 export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody } from './throttle.ts';
+export { AzureBackend, createAzureBackend, azureServiceUrl, type AzureBackendOptions, type AzureCredentials, type AzureAccessTier } from './azure-backend.ts';
+export { probeAzure } from './azure-probe.ts';
+export { classifyAzureError, type AzureErrorInfo, type AzureErrorKind } from './azure-errors.ts';

@@ -14,6 +14,8 @@
  * - `get` with a range is one `Range: bytes=a-b` GET; ranges past the end return empty.
  * - `list` pages through ListObjectsV2 (1000 keys a page) and skips keys that are not
  *   valid storage keys (e.g. "folder/" markers made by web consoles).
+ * - `delete` is one DeleteObject per key, never DeleteObjects (multi-object delete), which
+ *   Google Cloud Storage's XML API does not have: retention and GC work there too.
  * - Errors are mapped by s3-errors.ts; no message contains the secret key.
  * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
  *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
@@ -25,7 +27,7 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { publicEndpoint, s3BackstopError } from './s3-errors.ts';
 
@@ -73,30 +75,6 @@ const MAX_PARTS = 10_000;
 export function normalizePrefix(prefix: string): string {
   const p = prefix.split('/').filter((s) => s.length > 0).join('/');
   return p ? `${p}/` : '';
-}
-
-/** Concatenates chunks into parts of exactly `size(n)` bytes (the last one shorter). */
-async function* parts(body: PutBody, size: (partNumber: number) => number): AsyncGenerator<Buffer> {
-  let want = size(1);
-  let held: Uint8Array[] = [];
-  let heldBytes = 0;
-  let n = 1;
-  for await (let chunk of bodyChunks(body)) {
-    while (heldBytes + chunk.length >= want) {
-      const take = want - heldBytes;
-      held.push(chunk.subarray(0, take));
-      chunk = chunk.subarray(take);
-      yield Buffer.concat(held, want);
-      held = [];
-      heldBytes = 0;
-      want = size(++n);
-    }
-    if (chunk.length > 0) {
-      held.push(Buffer.from(chunk)); // copy: callers may reuse their buffers
-      heldBytes += chunk.length;
-    }
-  }
-  yield Buffer.concat(held, heldBytes);
 }
 
 export class S3Backend implements Backend {
@@ -175,7 +153,7 @@ export class S3Backend implements Backend {
     // Part size doubles every 1000 parts up to 8 × partSize, so 10 000 parts hold ~500 GB
     // with the default 8 MiB while memory stays ≤ (partConcurrency + 1) × 64 MiB.
     const sizeOf = (n: number) => this.partSize * Math.min(8, 2 ** Math.floor((n - 1) / 1000));
-    const it = parts(body, sizeOf);
+    const it = sizedParts(body, sizeOf);
     const { client, sdk } = await this.s3();
     let uploadId: string | undefined;
     try {

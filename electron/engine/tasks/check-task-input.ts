@@ -1,6 +1,8 @@
 /**
  * Checks the meaning of a task definition before it is saved: schedules parse in the
- * task's time zone, local destinations are absolute paths, destinations are distinct.
+ * task's time zone, local destinations are absolute paths, destinations are distinct, no
+ * S3 storage class needs a restore request before reading (Glacier Flexible Retrieval, Deep
+ * Archive; Azure's Archive tier is refused by the destination schema).
  *
  * Contract: throws VALIDATION naming the field; touches nothing.
  */
@@ -9,6 +11,9 @@ import type { TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { sameDestinationKey } from '../destinations/location.ts';
+
+/** S3 storage classes whose objects need a restore request before they can be read (never written by Backstop). */
+export const UNREADABLE_S3_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
 export function checkTaskInput(input: TaskInputParsed): void {
   const { schedule } = input;
@@ -19,6 +24,12 @@ export function checkTaskInput(input: TaskInputParsed): void {
   const seen = new Set<string>();
   input.destinations.forEach((d, i) => {
     if (d.kind === 'local' && !isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);
+    if (d.kind === 's3' && d.storageClass && UNREADABLE_S3_CLASSES.has(d.storageClass.toUpperCase())) {
+      throw new BackstopError(
+        'VALIDATION',
+        `destinations.${i}.storageClass: ${d.storageClass} objects cannot be read without a restore request that takes hours, so a restore (and verify) from this destination would fail. Choose STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR (instant retrieval), or move old objects to Glacier with a bucket lifecycle rule only for backups you can wait for.`,
+      );
+    }
     const key = sameDestinationKey(d, resolve);
     if (seen.has(key)) throw new BackstopError('VALIDATION', `destinations.${i}: the same destination is listed twice.`);
     seen.add(key);

@@ -2,7 +2,8 @@
  * S3 provider presets for the destination form: what each provider needs set. Values with
  * `<…>` placeholders must be completed by the user (their account or region).
  */
-export type S3Provider = 'aws' | 'minio' | 'r2' | 'b2' | 'wasabi' | 'other';
+import { GCS_S3_SETTINGS } from '@shared/gcs.ts';
+export type S3Provider = 'aws' | 'gcs' | 'minio' | 'r2' | 'b2' | 'wasabi' | 'other';
 
 export interface S3Preset {
   label: string;
@@ -21,6 +22,11 @@ export const S3_PRESETS: Record<S3Provider, S3Preset> = {
     forcePathStyle: false,
     checksumMode: 'WHEN_SUPPORTED',
     hint: 'No endpoint: the SDK finds the bucket’s region endpoint. Set the bucket’s region.',
+  },
+  gcs: {
+    label: 'Google Cloud Storage',
+    ...GCS_S3_SETTINGS,
+    hint: 'Use an HMAC key (Cloud Storage → Settings → Interoperability) as the access key and secret. Region is “auto”.',
   },
   minio: {
     label: 'MinIO',
@@ -69,6 +75,7 @@ export const S3_PROVIDERS = Object.keys(S3_PRESETS) as S3Provider[];
 /** Guesses the provider of a saved destination from its endpoint. */
 export function providerOf(endpoint: string | null): S3Provider {
   if (!endpoint) return 'aws';
+  if (/storage\.googleapis\.com/.test(endpoint)) return 'gcs';
   if (/r2\.cloudflarestorage\.com/.test(endpoint)) return 'r2';
   if (/backblazeb2\.com/.test(endpoint)) return 'b2';
   if (/wasabisys\.com/.test(endpoint)) return 'wasabi';

@@ -38,7 +38,22 @@ export interface S3Draft {
   limits?: UploadLimits;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft;
+export interface AzureDraft {
+  kind: 'azure';
+  accountName: string;
+  container: string;
+  prefix: string;
+  endpoint: string;
+  accessTier: '' | 'Hot' | 'Cool' | 'Cold';
+  credentialsRef: string | null;
+  /** Which credential the secret field holds. */
+  auth: 'accountKey' | 'sasToken' | 'connectionString';
+  /** The typed secret (emptied once it is in the keychain). */
+  secret: string;
+  limits?: UploadLimits;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | AzureDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -106,6 +121,29 @@ export function emptyS3Draft(): S3Draft {
   };
 }
 
+export function emptyAzureDraft(): AzureDraft {
+  return { kind: 'azure', accountName: '', container: '', prefix: 'backstop', endpoint: '', accessTier: '', credentialsRef: null, auth: 'accountKey', secret: '' };
+}
+
+/** The secret an Azure draft's typed field holds, for the keychain; null when nothing was typed. */
+export function azureSecret(d: AzureDraft): { kind: 'azure'; accountKey?: string; sasToken?: string; connectionString?: string } | null {
+  const value = d.auth === 'connectionString' ? d.secret.trim() : d.secret.trim().replace(/^\?/, '');
+  return value ? { kind: 'azure', [d.auth]: value } : null;
+}
+
+/** An Azure draft as the contract's destination, with the credentials reference to use. */
+export function azureDestination(d: AzureDraft, credentialsRef: string | null) {
+  return {
+    kind: 'azure' as const,
+    accountName: d.accountName.trim(),
+    container: d.container.trim(),
+    prefix: trimSlashes(d.prefix.trim()),
+    endpoint: d.endpoint.trim() || null,
+    accessTier: d.accessTier || null,
+    credentialsRef,
+  };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -135,6 +173,9 @@ function destinationDraft(d: Destination): DestinationDraft {
 
 function kindDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
+  if (d.kind === 'azure') {
+    return { kind: 'azure', accountName: d.accountName, container: d.container, prefix: d.prefix, endpoint: d.endpoint ?? '', accessTier: d.accessTier ?? '', credentialsRef: d.credentialsRef, auth: 'accountKey', secret: '' };
+  }
   return {
     kind: 's3',
     provider: providerOf(d.endpoint),
@@ -231,21 +272,31 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
 /** What one destination draft lacks, in words a user can act on; null when it is complete. */
 export function destinationDraftError(dest: DestinationDraft): string | null {
   if (dest.kind === 'local') return dest.path.trim() ? null : 'Enter or choose a folder.';
+  if (dest.kind === 'azure') {
+    if (!/^[a-z0-9]{3,24}$/.test(dest.accountName.trim())) return 'Enter the storage account name (3 to 24 lowercase letters and digits).';
+    if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(dest.container.trim())) return 'Enter the container name (3 to 63 lowercase letters, digits and hyphens).';
+    if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) return 'Enter the endpoint as a full URL, e.g. http://127.0.0.1:10000/devstoreaccount1.';
+    if (!dest.credentialsRef && !dest.secret.trim()) return 'Enter the account key, a SAS token or a connection string.';
+    return null;
+  }
   if (dest.bucket.trim().length < 3) return 'Enter the bucket name.';
   if (dest.endpoint.trim() && !/^https?:\/\/[^<>\s]+$/.test(dest.endpoint.trim())) return 'Enter the endpoint as a full URL, e.g. https://s3.example.com.';
   if (!dest.credentialsRef && !(dest.accessKeyId.trim() && dest.secretAccessKey)) return 'Enter the access key id and secret.';
+  if (/^(GLACIER|DEEP_ARCHIVE)$/i.test(dest.storageClass.trim())) return `${dest.storageClass.trim()} objects cannot be read without a restore request that takes hours, so a restore would fail. Choose another storage class (GLACIER_IR reads instantly).`;
   return null;
 }
 
 /** The secret typed into a destination draft, for the keychain; null when none was typed (keep the saved one). */
 export function draftSecret(dest: DestinationDraft): DestinationSecret | null {
   if (dest.kind === 's3' && dest.accessKeyId.trim() && dest.secretAccessKey) return { kind: 's3', accessKeyId: dest.accessKeyId.trim(), secretAccessKey: dest.secretAccessKey };
+  if (dest.kind === 'azure') return azureSecret(dest);
   return null;
 }
 
 /** The draft once its typed secret is in the keychain under `credentialsRef`: the reference kept, the secret fields emptied. */
 export function withSavedSecret(dest: DestinationDraft, credentialsRef: string): DestinationDraft {
   if (dest.kind === 's3') return { ...dest, credentialsRef, accessKeyId: '', secretAccessKey: '' };
+  if (dest.kind === 'azure') return { ...dest, credentialsRef, secret: '' };
   return dest;
 }
 
@@ -254,6 +305,7 @@ export function draftDestination(dest: DestinationDraft, credentialsRef?: string
   // An upload limit set outside the editor (a task file) is kept through an edit unchanged.
   const limits = dest.limits ? { limits: dest.limits } : {};
   if (dest.kind === 'local') return { kind: 'local', path: dest.path.trim(), ...limits };
+  if (dest.kind === 'azure') return { ...azureDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
   return { ...s3Destination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
 }
 
