@@ -15,3 +15,5 @@ export { probeBackend, type ProbeFailure, type ProbeKind } from './probe.ts';
 export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
 export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';
 export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody } from './throttle.ts';
+export { FtpBackend, probeFtp, normalizeFingerprint, type FtpBackendOptions, type FtpTls } from './ftp-backend.ts';
+export { classifyFtpError, type FtpErrorInfo, type FtpErrorKind } from './ftp-errors.ts';
