@@ -145,7 +145,25 @@ export const S3Destination = z.strictObject({
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
   limits: UploadLimits.optional(),
 });
-export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination]);
+/** How an FTP destination is encrypted: explicit (AUTH TLS), implicit (FTPS, TLS from the first byte) or none (plain FTP: the password crosses the network in clear, so it is never a default). */
+export const FtpTls = z.enum(['explicit', 'implicit', 'none']);
+/** SHA-256 certificate fingerprint (AB:CD:… or SHA256:ABCD…) of a certificate the system does not trust but the user accepted. */
+const CertificateFingerprint = z.string().regex(/^(SHA256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/i, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
+const FtpFields = {
+  kind: z.literal('ftp'),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535).default(21),
+  user: z.string().min(1).max(256),
+  /** Folder on the server; each database gets `<path>/<database folder>/`. */
+  path: z.string().max(1024).default('/'),
+  /** Required, never defaulted: 'none' must be an explicit choice. */
+  tls: FtpTls,
+  certificateFingerprint: CertificateFingerprint.nullable().default(null),
+  /** Keychain account holding the password. */
+  credentialsRef: z.string().min(1).max(200).nullable().default(null),
+};
+export const FtpDestination = z.strictObject({ ...FtpFields, limits: UploadLimits.optional() });
+export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, FtpDestination]);
 export type Destination = z.infer<typeof Destination>;
 
 /**
@@ -159,6 +177,7 @@ export const DestinationSecret = z.discriminatedUnion('kind', [
     secretAccessKey: z.string().min(1).max(1024),
     sessionToken: z.string().min(1).max(4096).optional(),
   }),
+  z.strictObject({ kind: z.literal('ftp'), password: z.string().min(1).max(1024) }),
 ]);
 export type DestinationSecret = z.infer<typeof DestinationSecret>;
 
@@ -434,6 +453,8 @@ export const BackupLocation = z.discriminatedUnion('kind', [
     checksumMode: S3ChecksumMode.default('WHEN_REQUIRED'),
     credentialsRef: z.string().min(1).max(200).nullable().default(null),
   }),
+  /** An FTP destination's fields, `path` being the backup folder's full path on the server. */
+  z.strictObject(FtpFields),
 ]);
 export type BackupLocation = z.infer<typeof BackupLocation>;
 

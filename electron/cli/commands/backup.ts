@@ -16,6 +16,7 @@ import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/ta
 import type { NotificationChannel } from '../../engine/notifications/channels.ts';
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
+import { warnPlainFtp } from '../location-url.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
 
 /** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
@@ -59,6 +60,12 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     if (d.kind === 'local') {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
+    }
+    if (d.kind === 'ftp') {
+      const { passwordEnv, limits, certificateFingerprint, ...rest } = d;
+      if (d.tls === 'none') warnPlainFtp(d.host);
+      credentials.push({ password: secretFromEnv(passwordEnv, `FTP server ${d.host}`)! });
+      return { ...rest, certificateFingerprint: certificateFingerprint ?? null, credentialsRef: null, ...(limits ? { limits } : {}) };
     }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;

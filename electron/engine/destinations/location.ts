@@ -28,12 +28,13 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createS3Backend, LocalBackend, probeBackend, probeS3, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { createS3Backend, FtpBackend, LocalBackend, probeBackend, probeFtp, probeS3, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
+import { ftpBackendOptions, loadFtpCredentials, saveFtpCredentials, type FtpCredentials } from './ftp-credentials.ts';
 import { join } from 'node:path';
 
 /** What a destination needs to be reached besides its settings (S3: an access key); null when nothing. */
-export type Credentials = S3Credentials;
+export type Credentials = S3Credentials | FtpCredentials;
 
 export type S3Destination = Extract<Destination, { kind: 's3' }>;
 
@@ -65,11 +66,19 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     backupLocation: ({ storageClass: _s, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
     probe: (d, credentials) => probeS3(s3BackendOptions(d, '', credentials)),
   },
+  ftp: {
+    open: (d, path, credentials) => new FtpBackend(ftpBackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadFtpCredentials(secrets, d.credentialsRef),
+    sameKey: (d) => `ftp:${d.user}@${d.host.toLowerCase()}:${d.port}/${trimSlashes(d.path)}`,
+    backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: `/${joinPath(d.path, path)}` }),
+    probe: (d, credentials) => probeFtp(ftpBackendOptions(d, '', credentials)),
+  },
 };
 
 /** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
 const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Extract<DestinationSecret, { kind: K }>, ref?: string) => Promise<string> } = {
   s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
+  ftp: (secrets, { password }, ref) => saveFtpCredentials(secrets, { password }, ref),
 };
 
 function localProbeHint(steps: ProbeStep[]): string | undefined {
@@ -86,7 +95,7 @@ function kindOf<D extends Destination>(d: D): Kind<D> {
 
 /** The S3 client settings for `path` under an S3 destination's prefix (also what the connection test probes). */
 export function s3BackendOptions(d: S3Destination, path: string, credentials: Credentials | null): S3BackendOptions {
-  if (!credentials) {
+  if (!credentials || !('accessKeyId' in credentials)) {
     throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no access key is stored for this destination; enter its access key id and secret.`);
   }
   return {
@@ -125,7 +134,7 @@ export async function probeDestination(secrets: SecretStore, d: Destination): Pr
 
 /** The destination behind a backup folder's location: its folder is the destination's root. */
 export function destinationOf(l: BackupLocation | Destination): Destination {
-  if (l.kind === 'local') return l;
+  if (l.kind === 'local' || l.kind === 'ftp') return l;
   if ('storageClass' in l) return l;
   return { ...l, storageClass: null };
 }
