@@ -35,7 +35,21 @@ export interface S3Draft {
   secretAccessKey: string;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft;
+export interface FtpDraft {
+  kind: 'ftp';
+  host: string;
+  port: WholeField;
+  user: string;
+  path: string;
+  tls: 'explicit' | 'implicit' | 'none';
+  /** Plain FTP needs this ticked: the user read that the password crosses the network in clear. */
+  plainConfirmed: boolean;
+  certificateFingerprint: string;
+  credentialsRef: string | null;
+  password: string;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | FtpDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -99,6 +113,10 @@ export function emptyS3Draft(): S3Draft {
   };
 }
 
+export function emptyFtpDraft(): FtpDraft {
+  return { kind: 'ftp', host: '', port: 21, user: '', path: '/backups', tls: 'explicit', plainConfirmed: false, certificateFingerprint: '', credentialsRef: null, password: '' };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -121,6 +139,10 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
 
 function destinationDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
+  if (d.kind === 'ftp') {
+    const { limits: _l, ...f } = d;
+    return { ...f, certificateFingerprint: f.certificateFingerprint ?? '', plainConfirmed: f.tls === 'none', password: '' };
+  }
   return {
     kind: 's3',
     provider: providerOf(d.endpoint),
@@ -200,6 +222,10 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
         e[`destination-${i}`] = 'Enter the access key id and secret.';
       }
     }
+    if (dest.kind === 'ftp') {
+      const problem = ftpDraftProblem(dest);
+      if (problem) e[`destination-${i}`] = problem;
+    }
   });
   return e;
 }
@@ -219,6 +245,34 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
   };
 }
 
+const FINGERPRINT = /^(SHA256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/i;
+
+/** What is missing or wrong in an FTP draft (null when it can be saved and tested). */
+export function ftpDraftProblem(d: FtpDraft): string | null {
+  const port = wholeOf(d.port);
+  if (!d.host.trim()) return 'Enter the FTP server’s host name.';
+  if (port === '' || port === null || port < 1 || port > 65535) return 'Enter the port (21 for explicit TLS or plain FTP, 990 for implicit TLS).';
+  if (!d.user.trim()) return 'Enter the FTP user name.';
+  if (d.tls === 'none' && !d.plainConfirmed) return 'Plain FTP sends the password and the backups unencrypted: tick the confirmation, or choose TLS.';
+  if (d.certificateFingerprint.trim() && !FINGERPRINT.test(d.certificateFingerprint.trim())) return 'Enter the certificate fingerprint as 64 hex digits (colons allowed), or leave it empty.';
+  if (!d.credentialsRef && !d.password) return 'Enter the FTP password.';
+  return null;
+}
+
+/** An FTP draft as the contract's destination, with the credentials reference to use. */
+export function ftpDestination(d: FtpDraft, credentialsRef: string | null) {
+  return {
+    kind: 'ftp' as const,
+    host: d.host.trim(),
+    port: wholeOf(d.port) || 21,
+    user: d.user.trim(),
+    path: `/${trimSlashes(d.path.trim())}`,
+    tls: d.tls,
+    certificateFingerprint: d.certificateFingerprint.trim() || null,
+    credentialsRef,
+  };
+}
+
 /**
  * The TaskInput of a valid draft. `credentialsRefs[i]` replaces destination i's reference
  * (after the typed secret was stored in the keychain).
@@ -233,7 +287,11 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     retention,
     encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
     destinations: d.destinations.map((dest, i) =>
-      dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
+      dest.kind === 'local'
+        ? { kind: 'local' as const, path: dest.path.trim() }
+        : dest.kind === 'ftp'
+          ? ftpDestination(dest, credentialsRefs[i] ?? dest.credentialsRef)
+          : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
     ),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,

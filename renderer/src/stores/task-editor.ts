@@ -107,6 +107,16 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
     for (const d of draft.destinations) {
+      if (d.kind === 'ftp' && d.password) {
+        const ref = await storage.saveCredentials({ kind: 'ftp', password: d.password }, d.credentialsRef);
+        if (!ref) {
+          saveError.value = storage.credentialsError;
+          return false;
+        }
+        d.credentialsRef = ref;
+        d.password = '';
+        continue;
+      }
       if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
       const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
       if (!ref) {
