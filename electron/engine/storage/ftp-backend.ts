@@ -262,7 +262,10 @@ export class FtpBackend implements Backend {
   private async acquire(): Promise<Client> {
     if (this.closed) throw new BackstopError('STORAGE', `${this.location} is closed.`);
     const c = this.idle.pop();
-    if (c) return c;
+    if (c) {
+      c.ftp.socket.ref();
+      return c;
+    }
     if (this.open < (this.options.connections ?? 4)) {
       this.open++;
       try {
@@ -287,7 +290,11 @@ export class FtpBackend implements Backend {
     }
     const w = this.waiting.shift();
     if (w) w(client);
-    else this.idle.push(client);
+    else {
+      // An idle connection, like an HTTP agent's idle socket, must not keep a finished CLI process alive.
+      client.ftp.socket.unref();
+      this.idle.push(client);
+    }
   }
 
   /** A waiter gets a fresh connection slot when one frees up without a client to hand over. */

@@ -3,7 +3,7 @@ import { destinationOf, Location, sameDestinationKey } from '../../../electron/e
 import { Destination } from '../../../electron/shared/domain.ts';
 import { destinationDisplay, destinationId, placeText } from '../../../electron/shared/location-text.ts';
 
-const ftp = Destination.parse({ kind: 'ftp', host: 'nas.lan', user: 'backup', path: '/backups/', tls: 'explicit' });
+const ftp = Destination.parse({ kind: 'ftp', host: 'nas.lan', user: 'backup', path: '/backups/', tls: 'explicit' }) as Extract<Destination, { kind: 'ftp' }>;
 
 describe('FTP destinations as places', () => {
   it('has stable, secret-free ids and ftp:// / ftps:// texts', () => {
