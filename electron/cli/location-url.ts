@@ -24,6 +24,10 @@ export interface Where {
 /** Settings given as flags beside a location (`--endpoint URL`, ...). */
 export interface LocationFlags {
   endpoint?: string;
+  /** FTP only: 'none' chooses plain FTP (the password crosses the network in clear); else BACKSTOP_FTP_TLS. */
+  ftpTls?: 'explicit' | 'implicit' | 'none';
+  /** FTP(S) only: the SHA-256 fingerprint of a certificate to accept (self-signed); else BACKSTOP_FTP_CERT_FINGERPRINT. */
+  certificateFingerprint?: string;
 }
 
 /** A location as a command takes it: the text alone, or the text with its flags. */
@@ -91,7 +95,51 @@ const SCHEMES: Record<string, Scheme> = {
       credentials,
     };
   },
+  /**
+   * `ftp://user@host:port/path/<database folder>`: explicit TLS (AUTH TLS, port 21 by default);
+   * plain FTP only with --ftp-tls none or BACKSTOP_FTP_TLS=none (a warning says the password is
+   * sent in clear). Password in BACKSTOP_FTP_PASSWORD; a self-signed certificate is accepted
+   * when its fingerprint is given (--ftp-cert-fingerprint or BACKSTOP_FTP_CERT_FINGERPRINT).
+   */
+  ftp: (rest, text, env, flags) => ftpLocation(rest, text, env, flags, 'ftp'),
+  /** `ftps://user@host:port/path/<database folder>`: implicit TLS (TLS from the first byte, port 990 by default). */
+  ftps: (rest, text, env, flags) => ftpLocation(rest, text, env, flags, 'ftps'),
 };
+
+function ftpLocation(rest: string, text: string, env: NodeJS.ProcessEnv, flags: LocationFlags, scheme: 'ftp' | 'ftps'): Where {
+  const m = /^(?:([^@/]+)@)?([^/:@]+)(?::(\d{1,5}))?\/(.+)$/.exec(rest);
+  if (!m || !m[1]) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like ${scheme}://user@host:port/path/<database folder>.`);
+  const chosen = flags.ftpTls ?? env.BACKSTOP_FTP_TLS;
+  if (chosen !== undefined && !['explicit', 'implicit', 'none'].includes(chosen)) {
+    throw new BackstopError('MALFORMED_REQUEST', `BACKSTOP_FTP_TLS must be "explicit", "implicit" or "none", not "${chosen}".`);
+  }
+  if (scheme === 'ftps' && chosen !== undefined && chosen !== 'implicit') {
+    throw new BackstopError('MALFORMED_REQUEST', `"${text}" is an ftps:// (implicit TLS) location; use ftp:// for ${chosen === 'none' ? 'plain FTP' : 'explicit TLS'}.`);
+  }
+  const tls = scheme === 'ftps' ? 'implicit' : ((chosen as 'explicit' | 'implicit' | 'none' | undefined) ?? 'explicit');
+  const host = m[2]!;
+  if (tls === 'none') warnPlainFtp(host);
+  const password = secretFromEnv('BACKSTOP_FTP_PASSWORD', `FTP server ${host}`, env)!;
+  const fingerprint = flags.certificateFingerprint ?? env.BACKSTOP_FTP_CERT_FINGERPRINT ?? null;
+  return {
+    location: {
+      kind: 'ftp',
+      host,
+      port: m[3] ? Number(m[3]) : tls === 'implicit' ? 990 : 21,
+      user: decodeURIComponent(m[1]),
+      path: `/${m[4]!.replace(/\/+$/, '')}`,
+      tls,
+      certificateFingerprint: fingerprint,
+      credentialsRef: null,
+    },
+    credentials: { password },
+  };
+}
+
+/** Plain FTP was chosen: say on stderr (never stdout, which may carry --json) that the password goes in clear. */
+export function warnPlainFtp(host: string): void {
+  process.stderr.write(`warning: plain FTP to ${host}: the password and the backups cross the network unencrypted. Use tls "explicit" or "implicit" where the server supports it.\n`);
+}
 
 export function parseLocation(arg: LocationArg, env: NodeJS.ProcessEnv = process.env, given: LocationFlags = {}): Where {
   const text = typeof arg === 'string' ? arg : arg.text;

@@ -107,6 +107,18 @@ export const TaskFile = z.strictObject({
             limits: UploadLimits.optional(),
           })
           .refine((d) => [d.accountKeyEnv, d.sasTokenEnv, d.connectionStringEnv].filter(Boolean).length === 1, 'needs exactly one of accountKeyEnv, sasTokenEnv or connectionStringEnv'),
+        z.strictObject({
+          kind: z.literal('ftp'),
+          host: z.string().min(1).max(255),
+          port: z.number().int().min(1).max(65535).default(21),
+          user: z.string().min(1).max(256),
+          passwordEnv: EnvName.default('BACKSTOP_FTP_PASSWORD'),
+          path: z.string().max(1024).default('/'),
+          /** Required: plain FTP ("none") sends the password in clear and must be chosen, never defaulted. */
+          tls: z.enum(['explicit', 'implicit', 'none'], { error: 'tls must be "explicit", "implicit" or "none" (plain FTP sends the password in clear: choose it explicitly)' }),
+          certificateFingerprint: z.string().min(1).optional(),
+          limits: UploadLimits.optional(),
+        }),
       ]),
     )
     .min(1, 'needs at least one destination'),

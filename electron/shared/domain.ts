@@ -165,7 +165,25 @@ export const AzureDestination = z.strictObject({
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
   limits: UploadLimits.optional(),
 });
-export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, AzureDestination]);
+/** How an FTP destination is encrypted: explicit (AUTH TLS), implicit (FTPS, TLS from the first byte) or none (plain FTP: the password crosses the network in clear, so it is never a default). */
+export const FtpTls = z.enum(['explicit', 'implicit', 'none']);
+/** SHA-256 certificate fingerprint (AB:CD:… or SHA256:ABCD…) of a certificate the system does not trust but the user accepted. */
+const CertificateFingerprint = z.string().regex(/^(SHA256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/i, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
+const FtpFields = {
+  kind: z.literal('ftp'),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535).default(21),
+  user: z.string().min(1).max(256),
+  /** Folder on the server; each database gets `<path>/<database folder>/`. */
+  path: z.string().max(1024).default('/'),
+  /** Required, never defaulted: 'none' must be an explicit choice. */
+  tls: FtpTls,
+  certificateFingerprint: CertificateFingerprint.nullable().default(null),
+  /** Keychain account holding the password. */
+  credentialsRef: z.string().min(1).max(200).nullable().default(null),
+};
+export const FtpDestination = z.strictObject({ ...FtpFields, limits: UploadLimits.optional() });
+export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, AzureDestination, FtpDestination]);
 export type Destination = z.infer<typeof Destination>;
 
 /**
@@ -187,6 +205,7 @@ export const DestinationSecret = z.discriminatedUnion('kind', [
       connectionString: z.string().min(1).max(4096).optional(),
     })
     .refine((s) => [s.accountKey, s.sasToken, s.connectionString].filter((v) => v !== undefined).length === 1, 'give exactly one of accountKey, sasToken or connectionString'),
+  z.strictObject({ kind: z.literal('ftp'), password: z.string().min(1).max(1024) }),
 ]);
 export type DestinationSecret = z.infer<typeof DestinationSecret>;
 
@@ -525,6 +544,8 @@ export const BackupLocation = z.discriminatedUnion('kind', [
     endpoint: z.string().url().nullable().default(null),
     credentialsRef: z.string().min(1).max(200).nullable().default(null),
   }),
+  /** An FTP destination's fields, `path` being the backup folder's full path on the server. */
+  z.strictObject(FtpFields),
 ]);
 export type BackupLocation = z.infer<typeof BackupLocation>;
 

@@ -79,7 +79,19 @@ const TEXT: { [K in Place['kind']]: KindText<Of<K>> } = {
       return d.endpoint ? `${where} at ${hostOf(d.endpoint)}` : where;
     },
   },
+  ftp: {
+    id: (d) => `ftp:${d.user}@${d.host}:${d.port}/${trimSlashes(d.path)}`,
+    root: (d) => ftpUrl(d, ''),
+    child: (d, path) => ftpUrl(d, path),
+    display: (d) => `${ftpUrl(d, '')}${d.tls === 'none' ? ' (plain FTP, not encrypted)' : ''}`,
+  },
 };
+
+/** `ftps://` for implicit TLS, `ftp://` otherwise (explicit TLS, or plain FTP when chosen). */
+function ftpUrl(d: Of<'ftp'>, path: string): string {
+  const where = joinPath(d.path, path);
+  return `${d.tls === 'implicit' ? 'ftps' : 'ftp'}://${encodeURIComponent(d.user)}@${d.host}:${d.port}/${where}`;
+}
 
 function textOf<P extends Place>(p: P): KindText<P> {
   return TEXT[p.kind] as unknown as KindText<P>;

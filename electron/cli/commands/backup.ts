@@ -18,6 +18,7 @@ import type { NotificationChannel } from '../../engine/notifications/channels.ts
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import { isHttpUrl } from '../http-url.ts';
+import { warnPlainFtp } from '../location-url.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
 
 /** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
@@ -62,6 +63,19 @@ export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: stri
     credentialsRef,
     ...(d.limits ? { limits: d.limits } : {}),
   };
+}
+
+type FtpFileDestination = Extract<TaskFile['destinations'][number], { kind: 'ftp' }>;
+
+/** A task file's FTP password, from the variable it names. */
+export function ftpCredentialsFromEnv(d: FtpFileDestination, what: string) {
+  return { password: secretFromEnv(d.passwordEnv, what)! };
+}
+
+/** A task file's FTP destination as the engine's, its password in the keychain under `credentialsRef` (null: given to the run directly). */
+export function ftpDestinationFromFile(d: FtpFileDestination, credentialsRef: string | null): Destination {
+  const { passwordEnv: _p, limits, certificateFingerprint, ...rest } = d;
+  return { ...rest, certificateFingerprint: certificateFingerprint ?? null, credentialsRef, ...(limits ? { limits } : {}) };
 }
 
 type AzureFileDestination = Extract<TaskFile['destinations'][number], { kind: 'azure' }>;
@@ -111,6 +125,11 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     if (d.kind === 'local') {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
+    }
+    if (d.kind === 'ftp') {
+      if (d.tls === 'none') warnPlainFtp(d.host);
+      credentials.push(ftpCredentialsFromEnv(d, `FTP server ${d.host}`));
+      return ftpDestinationFromFile(d, null);
     }
     if (d.kind === 'azure') {
       credentials.push(azureCredentialsFromEnv(d, `Azure container ${d.container}`));

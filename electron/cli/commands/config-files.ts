@@ -30,7 +30,7 @@ import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { azureCredentialsFromEnv, azureDestinationFromFile, hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
+import { azureCredentialsFromEnv, azureDestinationFromFile, ftpCredentialsFromEnv, ftpDestinationFromFile, hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -171,7 +171,18 @@ async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string,
       out.push({ kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) });
       continue;
     }
-    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : `Azure container ${d.container}`}) in ${path}`;
+    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : d.kind === 'azure' ? `Azure container ${d.container}` : `FTP server ${d.host}`}) in ${path}`;
+    if (d.kind === 'ftp') {
+      const kept = before?.destinations.find((x) => x.kind === 'ftp' && x.host === d.host && x.port === d.port && x.user === d.user && x.path === d.path);
+      const keptRef = kept?.kind === 'ftp' ? kept.credentialsRef : null;
+      let credentialsRef = keptRef;
+      if (!keptRef || process.env[d.passwordEnv]) {
+        const secret = { kind: 'ftp' as const, ...ftpCredentialsFromEnv(d, where) };
+        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+      }
+      out.push(ftpDestinationFromFile(d, credentialsRef));
+      continue;
+    }
     if (d.kind === 'azure') {
       const kept = before?.destinations.find((x) => x.kind === 'azure' && x.accountName === d.accountName && x.container === d.container && x.prefix === d.prefix);
       const keptRef = kept?.kind === 'azure' ? kept.credentialsRef : null;
@@ -269,6 +280,17 @@ function destinationToFile(d: Destination): Record<string, unknown> {
         accountKeyEnv: 'AZURE_STORAGE_KEY',
         ...(d.endpoint ? { endpoint: d.endpoint } : {}),
         ...(d.accessTier ? { accessTier: d.accessTier } : {}),
+        ...limits,
+      };
+    case 'ftp':
+      return {
+        kind: 'ftp',
+        host: d.host,
+        port: d.port,
+        user: d.user,
+        path: d.path,
+        tls: d.tls,
+        ...(d.certificateFingerprint ? { certificateFingerprint: d.certificateFingerprint } : {}),
         ...limits,
       };
     case 's3':

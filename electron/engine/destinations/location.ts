@@ -28,14 +28,15 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createAzureBackend, createS3Backend, LocalBackend, probeAzure, probeBackend, probeS3, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { createAzureBackend, createS3Backend, FtpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
 import { PACKS_PREFIX } from '../repository/layout.ts';
 import { loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
+import { ftpBackendOptions, loadFtpCredentials, saveFtpCredentials, type FtpCredentials } from './ftp-credentials.ts';
 import { join } from 'node:path';
 
-/** What a destination needs to be reached besides its settings (S3: an access key; Azure: a key, SAS token or connection string); null when nothing. */
-export type Credentials = S3Credentials | AzureCredentials;
+/** What a destination needs to be reached besides its settings (S3: an access key; Azure: a key, SAS token or connection string; FTP: a password); null when nothing. */
+export type Credentials = S3Credentials | AzureCredentials | FtpCredentials;
 
 export type S3Destination = Extract<Destination, { kind: 's3' }>;
 export type AzureDestination = Extract<Destination, { kind: 'azure' }>;
@@ -75,12 +76,20 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     backupLocation: ({ accessTier: _t, limits: _l, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
     probe: (d, credentials) => probeAzure(azureBackendOptions(d, '', credentials)),
   },
+  ftp: {
+    open: (d, path, credentials) => new FtpBackend(ftpBackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadFtpCredentials(secrets, d.credentialsRef),
+    sameKey: (d) => `ftp:${d.user}@${d.host.toLowerCase()}:${d.port}/${trimSlashes(d.path)}`,
+    backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: `/${joinPath(d.path, path)}` }),
+    probe: (d, credentials) => probeFtp(ftpBackendOptions(d, '', credentials)),
+  },
 };
 
 /** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
 const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Extract<DestinationSecret, { kind: K }>, ref?: string) => Promise<string> } = {
   s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
   azure: (secrets, secret, ref) => saveAzureCredentials(secrets, secret, ref),
+  ftp: (secrets, { password }, ref) => saveFtpCredentials(secrets, { password }, ref),
 };
 
 function localProbeHint(steps: ProbeStep[]): string | undefined {
@@ -114,7 +123,7 @@ export function s3BackendOptions(d: S3Destination, path: string, credentials: Cr
 
 /** The Azure client settings for `path` under an Azure destination's prefix (also what the connection test probes). */
 export function azureBackendOptions(d: AzureDestination, path: string, credentials: Credentials | null): AzureBackendOptions {
-  if (!credentials || 'accessKeyId' in credentials) {
+  if (!credentials || !('accountKey' in credentials || 'sasToken' in credentials || 'connectionString' in credentials)) {
     throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no account key, SAS token or connection string is stored for this destination; enter one.`);
   }
   return {
@@ -152,7 +161,7 @@ export async function probeDestination(secrets: SecretStore, d: Destination): Pr
 
 /** The destination behind a backup folder's location: its folder is the destination's root. */
 export function destinationOf(l: BackupLocation | Destination): Destination {
-  if (l.kind === 'local') return l;
+  if (l.kind === 'local' || l.kind === 'ftp') return l;
   if (l.kind === 'azure') return 'accessTier' in l ? l : { ...l, accessTier: null };
   if ('storageClass' in l) return l;
   return { ...l, storageClass: null };

@@ -53,7 +53,23 @@ export interface AzureDraft {
   limits?: UploadLimits;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft | AzureDraft;
+
+export interface FtpDraft {
+  kind: 'ftp';
+  host: string;
+  port: WholeField;
+  user: string;
+  path: string;
+  tls: 'explicit' | 'implicit' | 'none';
+  /** Plain FTP needs this ticked: the user read that the password crosses the network in clear. */
+  plainConfirmed: boolean;
+  certificateFingerprint: string;
+  credentialsRef: string | null;
+  password: string;
+  limits?: UploadLimits;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | AzureDraft | FtpDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -144,6 +160,10 @@ export function azureDestination(d: AzureDraft, credentialsRef: string | null) {
   };
 }
 
+export function emptyFtpDraft(): FtpDraft {
+  return { kind: 'ftp', host: '', port: 21, user: '', path: '/backups', tls: 'explicit', plainConfirmed: false, certificateFingerprint: '', credentialsRef: null, password: '' };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -175,6 +195,10 @@ function kindDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
   if (d.kind === 'azure') {
     return { kind: 'azure', accountName: d.accountName, container: d.container, prefix: d.prefix, endpoint: d.endpoint ?? '', accessTier: d.accessTier ?? '', credentialsRef: d.credentialsRef, auth: 'accountKey', secret: '' };
+  }
+  if (d.kind === 'ftp') {
+    const { limits: _l, ...f } = d;
+    return { ...f, certificateFingerprint: f.certificateFingerprint ?? '', plainConfirmed: f.tls === 'none', password: '' };
   }
   return {
     kind: 's3',
@@ -272,6 +296,7 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
 /** What one destination draft lacks, in words a user can act on; null when it is complete. */
 export function destinationDraftError(dest: DestinationDraft): string | null {
   if (dest.kind === 'local') return dest.path.trim() ? null : 'Enter or choose a folder.';
+  if (dest.kind === 'ftp') return ftpDraftProblem(dest);
   if (dest.kind === 'azure') {
     if (!/^[a-z0-9]{3,24}$/.test(dest.accountName.trim())) return 'Enter the storage account name (3 to 24 lowercase letters and digits).';
     if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(dest.container.trim())) return 'Enter the container name (3 to 63 lowercase letters, digits and hyphens).';
@@ -290,6 +315,7 @@ export function destinationDraftError(dest: DestinationDraft): string | null {
 export function draftSecret(dest: DestinationDraft): DestinationSecret | null {
   if (dest.kind === 's3' && dest.accessKeyId.trim() && dest.secretAccessKey) return { kind: 's3', accessKeyId: dest.accessKeyId.trim(), secretAccessKey: dest.secretAccessKey };
   if (dest.kind === 'azure') return azureSecret(dest);
+  if (dest.kind === 'ftp' && dest.password) return { kind: 'ftp', password: dest.password };
   return null;
 }
 
@@ -297,6 +323,7 @@ export function draftSecret(dest: DestinationDraft): DestinationSecret | null {
 export function withSavedSecret(dest: DestinationDraft, credentialsRef: string): DestinationDraft {
   if (dest.kind === 's3') return { ...dest, credentialsRef, accessKeyId: '', secretAccessKey: '' };
   if (dest.kind === 'azure') return { ...dest, credentialsRef, secret: '' };
+  if (dest.kind === 'ftp') return { ...dest, credentialsRef, password: '' };
   return dest;
 }
 
@@ -306,6 +333,7 @@ export function draftDestination(dest: DestinationDraft, credentialsRef?: string
   const limits = dest.limits ? { limits: dest.limits } : {};
   if (dest.kind === 'local') return { kind: 'local', path: dest.path.trim(), ...limits };
   if (dest.kind === 'azure') return { ...azureDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
+  if (dest.kind === 'ftp') return { ...ftpDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
   return { ...s3Destination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
 }
 
@@ -320,6 +348,34 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
     forcePathStyle: d.forcePathStyle,
     storageClass: d.storageClass.trim() || null,
     checksumMode: d.checksumMode,
+    credentialsRef,
+  };
+}
+
+const FINGERPRINT = /^(SHA256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/i;
+
+/** What is missing or wrong in an FTP draft (null when it can be saved and tested). */
+export function ftpDraftProblem(d: FtpDraft): string | null {
+  const port = wholeOf(d.port);
+  if (!d.host.trim()) return 'Enter the FTP server’s host name.';
+  if (port === '' || port === null || port < 1 || port > 65535) return 'Enter the port (21 for explicit TLS or plain FTP, 990 for implicit TLS).';
+  if (!d.user.trim()) return 'Enter the FTP user name.';
+  if (d.tls === 'none' && !d.plainConfirmed) return 'Plain FTP sends the password and the backups unencrypted: tick the confirmation, or choose TLS.';
+  if (d.certificateFingerprint.trim() && !FINGERPRINT.test(d.certificateFingerprint.trim())) return 'Enter the certificate fingerprint as 64 hex digits (colons allowed), or leave it empty.';
+  if (!d.credentialsRef && !d.password) return 'Enter the FTP password.';
+  return null;
+}
+
+/** An FTP draft as the contract's destination, with the credentials reference to use. */
+export function ftpDestination(d: FtpDraft, credentialsRef: string | null) {
+  return {
+    kind: 'ftp' as const,
+    host: d.host.trim(),
+    port: wholeOf(d.port) || 21,
+    user: d.user.trim(),
+    path: `/${trimSlashes(d.path.trim())}`,
+    tls: d.tls,
+    certificateFingerprint: d.certificateFingerprint.trim() || null,
     credentialsRef,
   };
 }

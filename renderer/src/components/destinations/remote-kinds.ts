@@ -4,7 +4,7 @@
  * one line here; its fields, secret and conversion live in task-draft.ts and its own
  * fields component, shared with the task editor.
  */
-import { emptyAzureDraft, emptyS3Draft, type DestinationDraft } from '../task-draft';
+import { emptyAzureDraft, emptyFtpDraft, emptyS3Draft, type DestinationDraft } from '../task-draft';
 
 export interface RemoteKind {
   kind: Exclude<DestinationDraft['kind'], 'local'>;
@@ -15,4 +15,5 @@ export interface RemoteKind {
 export const REMOTE_KINDS: RemoteKind[] = [
   { kind: 's3', label: 'S3 or S3-compatible bucket', empty: emptyS3Draft },
   { kind: 'azure', label: 'Azure Blob Storage container', empty: emptyAzureDraft },
+  { kind: 'ftp', label: 'FTP server (FTPS)', empty: emptyFtpDraft },
 ];

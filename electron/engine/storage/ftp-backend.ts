@@ -1,0 +1,359 @@
+/**
+ * A Backend on an FTP server, over TLS (explicit AUTH TLS or implicit FTPS) or, only when
+ * the destination chose it, plain FTP. Passive mode, binary transfers (basic-ftp).
+ *
+ * Contract (tests/unit/storage/backend-contract.ts, tests/integration/storage/ftp-backend.test.ts):
+ * - Objects are files under the absolute server folder `root` (`<root>/<key>`); folders
+ *   are created on first put (MKD, the base folder too).
+ * - put is atomic: the body goes to a temporary name in the same folder
+ *   (`.backstop-tmp-<random>-<name>`, never a valid key, so never listed), then RNFR/RNTO
+ *   to the final name; a failed or aborted upload removes the temporary file when the
+ *   server still answers (a killed server leaves it, invisible to list).
+ * - get with a range: REST <offset> + RETR, keeping `length` bytes; a transfer that runs
+ *   far past them is stopped by closing that connection.
+ * - list: recursive MLSD where the server has it, LIST otherwise (basic-ftp picks).
+ * - FTP runs one transfer per control connection: a pool of up to `connections` logged-in
+ *   connections serves concurrent calls; a connection that failed is closed, not reused.
+ * - TLS certificates: a certificate the system trusts for `host` is accepted; any other
+ *   (self-signed, expired, another host's) only when its SHA-256 fingerprint equals
+ *   `certificateFingerprint`, and then data connections are held to that certificate too.
+ *   Otherwise the connection fails with the server's fingerprint in the message, to pin.
+ * - Errors (ftp-errors.ts): 530 → AUTH_FAILED, 552 → DISK_FULL, 550 on reads → NOT_FOUND,
+ *   550/553 on writes → PERMISSION_DENIED, network and TLS failures → STORAGE/UNREACHABLE.
+ *   The password never appears in a message.
+ */
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
+import { Client, FTPError, type FileInfo } from 'basic-ftp';
+import { BackstopError } from '../../shared/result.ts';
+import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
+import { probeBackend } from './probe.ts';
+import type { ProbeReport } from '../../shared/domain.ts';
+
+export type FtpTls = 'explicit' | 'implicit' | 'none';
+
+export interface FtpBackendOptions {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  tls: FtpTls;
+  /** SHA-256 fingerprint (AB:CD:…, as `openssl x509 -fingerprint -sha256` prints it) of a certificate to accept although the system does not trust it. */
+  certificateFingerprint?: string | null;
+  /** Absolute folder on the server ('/backups/sales'); '/' for the login folder's root. */
+  root: string;
+  /** Concurrent control connections (default 4). */
+  connections?: number;
+  /** Control-connection timeout in ms (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** A transfer running this far past the wanted range is stopped by closing its connection. */
+const READ_PAST_LIMIT = 1024 * 1024;
+
+export function normalizeFingerprint(f: string): string {
+  return f.replace(/^sha256:/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
+}
+
+export function ftpRoot(path: string): string {
+  const segs = path.split('/').filter((s) => s.length > 0);
+  return `/${segs.join('/')}`;
+}
+
+export class FtpBackend implements Backend {
+  readonly location: string;
+  private readonly root: string;
+  private readonly idle: Client[] = [];
+  private readonly waiting: ((c: Client | null) => void)[] = [];
+  private open = 0;
+  private closed = false;
+  private readonly madeDirs = new Set<string>();
+
+  constructor(private readonly options: FtpBackendOptions) {
+    this.root = ftpRoot(options.root);
+    const scheme = options.tls === 'implicit' ? 'ftps' : 'ftp';
+    this.location = `${scheme}://${options.user}@${options.host}:${options.port}${this.root === '/' ? '' : this.root}`;
+  }
+
+  private path(key: string): string {
+    return this.root === '/' ? `/${key}` : `${this.root}/${key}`;
+  }
+
+  async put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
+    assertValidKey(key);
+    const final = this.path(key);
+    const slash = final.lastIndexOf('/');
+    const dir = final.slice(0, slash) || '/';
+    const temp = `${dir === '/' ? '' : dir}/.backstop-tmp-${randomBytes(6).toString('hex')}-${final.slice(slash + 1)}`;
+    const signal = options?.signal;
+    try {
+      await this.withClient('upload', key, async (client) => {
+        await this.ensureDir(client, dir);
+        signal?.throwIfAborted();
+        const onAbort = () => client.close();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await client.uploadFrom(Readable.from(bodyChunks(body)), temp);
+          signal?.throwIfAborted();
+          await client.rename(temp, final);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      });
+    } catch (e) {
+      // On a connection of its own: the upload's may be gone (and holding it could starve the pool).
+      await this.withClient('cleanup', key, (c) => c.remove(temp, true)).catch(() => undefined);
+      if (signal?.aborted) throw new BackstopError('CANCELED', `upload of "${key}" to ${this.location} was canceled.`, { cause: e });
+      throw e;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    assertValidKey(key);
+    if (range && range.length === 0) return Buffer.alloc(0);
+    return this.withClient('read', key, async (client) => {
+      const chunks: Buffer[] = [];
+      let got = 0;
+      let stopped = false;
+      const want = range ? range.length : Infinity;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          if (got < want) chunks.push(chunk);
+          got += chunk.length;
+          if (got >= want + READ_PAST_LIMIT) {
+            stopped = true;
+            done(new Error('enough bytes read'));
+          } else done();
+        },
+      });
+      try {
+        await client.downloadTo(sink, this.path(key), range?.offset ?? 0);
+      } catch (e) {
+        if (!stopped) throw e;
+      }
+      const all = Buffer.concat(chunks);
+      return range ? all.subarray(0, range.length) : all;
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const slash = prefix.lastIndexOf('/');
+    const start = slash < 0 ? '' : prefix.slice(0, slash);
+    const out: ObjectInfo[] = [];
+    await this.walk(start, prefix, out);
+    return out;
+  }
+
+  /** Lists folder `rel` ('' = root) recursively into `out`, entering only folders that can hold keys with `prefix`. */
+  private async walk(rel: string, prefix: string, out: ObjectInfo[]): Promise<void> {
+    const entries = await this.listDir(rel);
+    if (!entries) return;
+    const subdirs: string[] = [];
+    for (const e of entries) {
+      if (!isValidKey(e.name)) continue;
+      const key = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        const asFolder = `${key}/`;
+        if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) subdirs.push(key);
+      } else if (e.isFile && key.startsWith(prefix)) {
+        out.push({ key, size: e.size, modifiedMs: e.modifiedAt?.getTime() ?? Date.now() });
+      }
+    }
+    await Promise.all(subdirs.map((d) => this.walk(d, prefix, out)));
+  }
+
+  /** The entries of folder `rel`, or null when it does not exist. */
+  private async listDir(rel: string): Promise<FileInfo[] | null> {
+    const path = rel ? this.path(rel) : this.root;
+    try {
+      return await this.withClient('list', rel || '/', (c) => c.list(path));
+    } catch (e) {
+      if (e instanceof BackstopError && e.code === 'NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    await this.withClient('delete', key, async (client) => {
+      try {
+        await client.remove(this.path(key));
+      } catch (e) {
+        if (!(e instanceof FTPError) || e.code !== 550) throw e;
+        // 550 is both "no such file" (fine: delete is idempotent) and "not allowed".
+        if ((await this.size(client, key)) !== null) {
+          throw new BackstopError('PERMISSION_DENIED', `delete of "${key}" in ${this.location} failed: the server refused (${e.message}). Give the FTP user permission to delete files in this folder.`, { cause: e });
+        }
+      }
+    });
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    assertValidKey(key);
+    return this.withClient('stat', key, async (client) => {
+      const size = await this.size(client, key);
+      if (size === null) return null;
+      const modified = await client.lastMod(this.path(key)).catch(() => null);
+      return { key, size, modifiedMs: modified?.getTime() ?? Date.now() };
+    });
+  }
+
+  private async size(client: Client, key: string): Promise<number | null> {
+    try {
+      return await client.size(this.path(key));
+    } catch (e) {
+      if (e instanceof FTPError && e.code === 550) return null;
+      throw e;
+    }
+  }
+
+  async listFolders(): Promise<string[]> {
+    // Like an object store's prefix: a base folder not created yet holds no folders.
+    const entries = (await this.listDir('')) ?? [];
+    return entries
+      .filter((e) => e.isDirectory && e.name !== '.' && e.name !== '..')
+      .map((e) => e.name)
+      .sort();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w(null);
+    for (const c of this.idle.splice(0)) c.close();
+  }
+
+  unwrap(): Backend | null {
+    return null;
+  }
+
+  private async ensureDir(client: Client, dir: string): Promise<void> {
+    const segs = dir.split('/').filter((s) => s.length > 0);
+    let p = '';
+    for (const s of segs) {
+      p += `/${s}`;
+      if (this.madeDirs.has(p)) continue;
+      await client.sendIgnoringError(`MKD ${p}`);
+      this.madeDirs.add(p);
+    }
+  }
+
+  /** Runs `fn` on a pooled, logged-in connection; a connection that failed at the network level is discarded. */
+  private async withClient<T>(op: string, key: string, fn: (c: Client) => Promise<T>): Promise<T> {
+    let client: Client;
+    try {
+      client = await this.acquire();
+    } catch (e) {
+      throw ftpError(op, key, this.location, e);
+    }
+    let healthy = true;
+    try {
+      return await fn(client);
+    } catch (e) {
+      // An FTP reply (4xx/5xx) leaves the connection usable; anything else does not.
+      healthy = e instanceof FTPError && !client.closed;
+      throw ftpError(op, key, this.location, e);
+    } finally {
+      this.release(client, healthy && !client.closed);
+    }
+  }
+
+  private async acquire(): Promise<Client> {
+    if (this.closed) throw new BackstopError('STORAGE', `${this.location} is closed.`);
+    const c = this.idle.pop();
+    if (c) {
+      c.ftp.socket.ref();
+      return c;
+    }
+    if (this.open < (this.options.connections ?? 4)) {
+      this.open++;
+      try {
+        return await this.connect();
+      } catch (e) {
+        this.open--;
+        this.wakeOne();
+        throw e;
+      }
+    }
+    const next = await new Promise<Client | null>((resolve) => this.waiting.push(resolve));
+    if (!next) throw new BackstopError('STORAGE', `${this.location} is closed.`);
+    return next;
+  }
+
+  private release(client: Client, reusable: boolean): void {
+    if (!reusable || this.closed) {
+      client.close();
+      this.open--;
+      this.wakeOne();
+      return;
+    }
+    const w = this.waiting.shift();
+    if (w) w(client);
+    else {
+      // An idle connection, like an HTTP agent's idle socket, must not keep a finished CLI process alive.
+      client.ftp.socket.unref();
+      this.idle.push(client);
+    }
+  }
+
+  /** A waiter gets a fresh connection slot when one frees up without a client to hand over. */
+  private wakeOne(): void {
+    const w = this.waiting.shift();
+    if (!w) return;
+    this.acquire().then(w, () => w(null));
+  }
+
+  private async connect(): Promise<Client> {
+    const o = this.options;
+    const client = new Client(o.timeoutMs ?? 30_000);
+    try {
+      // Certificates are checked below (trust or the pinned fingerprint), so the server's fingerprint can be reported.
+      const tlsOptions: ConnectionOptions = { host: o.host, servername: isIp(o.host) ? undefined : o.host, rejectUnauthorized: false };
+      if (o.tls === 'implicit') await client.connectImplicitTLS(o.host, o.port, tlsOptions);
+      else await client.connect(o.host, o.port);
+      if (o.tls === 'explicit') {
+        await client.useTLS(tlsOptions).catch((e: unknown) => {
+          throw e instanceof FTPError ? new FtpTlsRefusedError(e.message) : e;
+        });
+      }
+      if (o.tls !== 'none') client.ftp.tlsOptions = this.checkCertificate(client.ftp.socket as TLSSocket);
+      await client.login(o.user, o.password);
+      await client.useDefaultSettings();
+      return client;
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  /** Accepts the control connection's certificate or throws; returns the TLS options that hold data connections to it. */
+  private checkCertificate(socket: TLSSocket): ConnectionOptions {
+    const o = this.options;
+    const cert = socket.getPeerCertificate(true) as PeerCertificate;
+    const seen = cert.fingerprint256 ?? '';
+    const pin = o.certificateFingerprint ? normalizeFingerprint(o.certificateFingerprint) : null;
+    if (pin) {
+      if (normalizeFingerprint(seen) !== pin) throw new FtpCertificateError('changed', seen, socket.authorizationError?.toString());
+      // Data connections: the pinned certificate is the only trust anchor, and its fingerprint is checked again.
+      const pem = new X509Certificate(cert.raw).toString();
+      return {
+        host: o.host,
+        ca: [pem],
+        rejectUnauthorized: true,
+        checkServerIdentity: (_host, c) => (normalizeFingerprint(c.fingerprint256) === pin ? undefined : new FtpCertificateError('changed', c.fingerprint256)),
+      };
+    }
+    if (!socket.authorized) throw new FtpCertificateError('untrusted', seen, socket.authorizationError?.toString());
+    return { host: o.host, servername: isIp(o.host) ? undefined : o.host };
+  }
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+/** "Test connection" for an FTP destination: storage/probe.ts's probe with FTP's hint. */
+export function probeFtp(options: FtpBackendOptions): Promise<ProbeReport> {
+  return probeBackend(new FtpBackend(options), { classify: (e) => classifyFtpError(e), hint: (_steps, failures) => ftpProbeHint(failures) });
+}
