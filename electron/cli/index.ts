@@ -20,6 +20,7 @@ import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
+import { setLocationFlags } from './location-url.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
 
@@ -71,6 +72,9 @@ App data:
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
   --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
+  --identity FILE      sftp:// locations: private key file (passphrase in BACKSTOP_SFTP_PASSPHRASE;
+                       without it the password comes from BACKSTOP_SFTP_PASSWORD)
+  --host-key SHA256:…  sftp:// locations: the server's host key fingerprint (required)
   --json               machine-readable JSON output
   -h, --help / -v, --version
 
@@ -86,6 +90,8 @@ const OPTIONS = {
   kind: { type: 'string' },
   only: { type: 'string', multiple: true },
   'key-file': { type: 'string' },
+  identity: { type: 'string' },
+  'host-key': { type: 'string' },
   point: { type: 'string' },
   'as-of': { type: 'string' },
   server: { type: 'string' },
@@ -185,6 +191,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const dataDir = values['data-dir'] ?? (command === 'demo' ? demoDataDir() : defaultDataDir());
   const location = () => rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`);
   const keyFile = values['key-file'];
+  setLocationFlags({ ...(values.identity ? { identity: values.identity } : {}), ...(values['host-key'] ? { hostKey: values['host-key'] } : {}) });
   try {
     switch (command) {
       case 'info': {

@@ -1,6 +1,6 @@
 /**
  * A backup location as the command line gives it: a local folder path, or a URL whose
- * scheme names the destination kind (`s3://bucket/prefix/<folder>` today). One entry per
+ * scheme names the destination kind (`s3://bucket/prefix/<folder>`, `sftp://user@host:port/path/<folder>`). One entry per
  * scheme in SCHEMES; settings a URL cannot carry come from `LocationFlags` (command-line
  * flags) and the ecosystem's usual environment variables, credentials from the environment
  * only (never from the URL or a flag, so they stay out of shell history and `ps`).
@@ -23,6 +23,10 @@ export interface Where {
 /** Settings given as flags beside a location (`--endpoint URL`, ...). */
 export interface LocationFlags {
   endpoint?: string;
+  /** SFTP: the private key file to log in with (`--identity FILE`). */
+  identity?: string;
+  /** SFTP: the server's pinned host key fingerprint (`--host-key SHA256:…`). */
+  hostKey?: string;
 }
 
 type Scheme = (rest: string, text: string, env: NodeJS.ProcessEnv, flags: LocationFlags) => Where;
@@ -52,9 +56,48 @@ const SCHEMES: Record<string, Scheme> = {
       credentials: { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
     };
   },
+  /**
+   * `sftp://user@host[:port]/abs/path/<database folder>` (`/~/rel/…` for a folder under the
+   * login folder, as curl reads it); the key file in --identity (its passphrase in
+   * BACKSTOP_SFTP_PASSPHRASE) or the password in BACKSTOP_SFTP_PASSWORD; the host key in
+   * --host-key (refused without one, naming the server's fingerprint).
+   */
+  sftp: (rest, text, env, flags) => {
+    const shape = `"${text}" must look like sftp://user@host[:port]/path/<database folder>.`;
+    const m = /^([^@/]+)@(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)$/.exec(rest);
+    if (!m) throw new BackstopError('MALFORMED_REQUEST', shape);
+    const port = m[3] ? Number(m[3]) : 22;
+    if (!(port >= 1 && port <= 65535)) throw new BackstopError('MALFORMED_REQUEST', shape);
+    let user: string;
+    let path: string;
+    try {
+      user = decodeURIComponent(m[1]!);
+      path = decodeURIComponent(m[4]!).replace(/\/+$/, '');
+    } catch {
+      throw new BackstopError('MALFORMED_REQUEST', shape);
+    }
+    path = path === '/~' ? '' : path.startsWith('/~/') ? path.slice(3) : path;
+    if (flags.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(flags.hostKey)) {
+      throw new BackstopError('MALFORMED_REQUEST', `--host-key must be a fingerprint like SHA256:<43 characters>, as ssh-keygen -lf prints it; got "${flags.hostKey}".`);
+    }
+    const host = m[2]!.replace(/^\[|\]$/g, '');
+    const password = flags.identity ? undefined : secretFromEnv('BACKSTOP_SFTP_PASSWORD', `SFTP server ${host}`, env)!;
+    const passphrase = flags.identity ? env.BACKSTOP_SFTP_PASSPHRASE : undefined;
+    return {
+      location: { kind: 'sftp', host, port, user, path, hostKey: flags.hostKey ?? null, privateKeyFile: flags.identity ? resolve(flags.identity) : null, credentialsRef: null },
+      credentials: { ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) },
+    };
+  },
 };
 
-export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env, flags: LocationFlags = {}): Where {
+let commandLineFlags: LocationFlags = {};
+
+/** The location flags of this invocation (cli/index.ts sets them once; parseLocation's default). */
+export function setLocationFlags(flags: LocationFlags): void {
+  commandLineFlags = flags;
+}
+
+export function parseLocation(text: string, env: NodeJS.ProcessEnv = process.env, flags: LocationFlags = commandLineFlags): Where {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text);
   const scheme = m ? SCHEMES[m[1]!.toLowerCase()] : undefined;
   if (!m || !scheme) return { location: { kind: 'local', path: resolve(text) }, credentials: null };

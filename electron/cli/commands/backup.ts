@@ -60,6 +60,23 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
     }
+    if (d.kind === 'sftp') {
+      const what = `SFTP server ${d.host}`;
+      const password = d.passwordEnv ? secretFromEnv(d.passwordEnv, what)! : undefined;
+      const passphrase = d.passphraseEnv ? secretFromEnv(d.passphraseEnv, what)! : undefined;
+      credentials.push({ ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) });
+      return {
+        kind: 'sftp',
+        host: d.host,
+        port: d.port,
+        user: d.user,
+        path: d.path,
+        hostKey: d.hostKey ?? null,
+        privateKeyFile: d.privateKeyFile ? resolve(base, d.privateKeyFile) : null,
+        credentialsRef: null,
+        ...(d.limits ? { limits: d.limits } : {}),
+      };
+    }
     const accessKeyId = secretFromEnv(d.accessKeyIdEnv, `S3 bucket ${d.bucket}`)!;
     const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, `S3 bucket ${d.bucket}`)!;
     const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, `S3 bucket ${d.bucket}`)! : undefined;

@@ -7,7 +7,7 @@
  */
 import type { BackupType, Destination, PointKind, Retention, Server } from '../../shared/domain.ts';
 import type { ToolPaths } from '../servers/connector.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/location.ts';
 
 export interface BackupJobSpec {
   server: Server;
@@ -26,7 +26,7 @@ export interface BackupJobSpec {
   dumpToolVersion: string;
   destinations: Destination[];
   /** S3 credentials for each destination (null for local ones), same order. */
-  credentials: (S3Credentials | null)[];
+  credentials: (Credentials | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
   /** PostgreSQL snapshot task: the base backup stream continues as a WAL chain through this slot (wal-backup.ts). */

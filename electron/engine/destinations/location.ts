@@ -28,14 +28,16 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createS3Backend, LocalBackend, probeBackend, probeS3, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { createS3Backend, createSftpBackend, LocalBackend, probeBackend, probeS3, probeSftp, type Backend, type S3BackendOptions, type S3Credentials, type SftpBackendOptions } from '../storage/index.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
+import { loadSftpCredentials, saveSftpCredentials, type SftpCredentials } from './sftp-credentials.ts';
 import { join } from 'node:path';
 
-/** What a destination needs to be reached besides its settings (S3: an access key); null when nothing. */
-export type Credentials = S3Credentials;
+/** What a destination needs to be reached besides its settings (S3: an access key; SFTP: a password or key passphrase); null when nothing. */
+export type Credentials = S3Credentials | SftpCredentials;
 
 export type S3Destination = Extract<Destination, { kind: 's3' }>;
+export type SftpDestination = Extract<Destination, { kind: 'sftp' }>;
 
 interface Kind<D extends Destination> {
   /** The backend whose root is `path` ('/'-separated, '' = the root) under the destination's root. */
@@ -65,11 +67,19 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     backupLocation: ({ storageClass: _s, ...d }, path) => ({ ...d, prefix: joinPath(d.prefix, path) }),
     probe: (d, credentials) => probeS3(s3BackendOptions(d, '', credentials)),
   },
+  sftp: {
+    open: (d, path, credentials) => createSftpBackend(sftpBackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadSftpCredentials(secrets, d.credentialsRef),
+    sameKey: (d) => destinationId(d),
+    backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: joinSftpPath(d.path, path) }),
+    probe: (d, credentials) => probeSftp(sftpBackendOptions(d, '', credentials)),
+  },
 };
 
 /** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
 const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Extract<DestinationSecret, { kind: K }>, ref?: string) => Promise<string> } = {
   s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
+  sftp: (secrets, { kind: _k, ...creds }, ref) => saveSftpCredentials(secrets, creds, ref),
 };
 
 function localProbeHint(steps: ProbeStep[]): string | undefined {
@@ -86,7 +96,7 @@ function kindOf<D extends Destination>(d: D): Kind<D> {
 
 /** The S3 client settings for `path` under an S3 destination's prefix (also what the connection test probes). */
 export function s3BackendOptions(d: S3Destination, path: string, credentials: Credentials | null): S3BackendOptions {
-  if (!credentials) {
+  if (!credentials || !('accessKeyId' in credentials)) {
     throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no access key is stored for this destination; enter its access key id and secret.`);
   }
   return {
@@ -98,6 +108,31 @@ export function s3BackendOptions(d: S3Destination, path: string, credentials: Cr
     storageClass: d.storageClass,
     checksumMode: d.checksumMode,
     credentials,
+  };
+}
+
+/** `path` under an SFTP base folder, keeping it absolute or relative to the login folder. */
+function joinSftpPath(base: string, path: string): string {
+  const joined = joinPath(base, path);
+  return base.startsWith('/') ? `/${joined}` : joined;
+}
+
+/** The SFTP client settings for `path` under an SFTP destination's folder (also what the connection test probes). */
+export function sftpBackendOptions(d: SftpDestination | Extract<BackupLocation, { kind: 'sftp' }>, path: string, credentials: Credentials | null): SftpBackendOptions {
+  const c: SftpCredentials = credentials && !('accessKeyId' in credentials) ? credentials : {};
+  if (!d.privateKeyFile && !c.password) {
+    throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no password is stored and no private key file is set for this destination; enter the password or choose a key file.`);
+  }
+  return {
+    host: d.host,
+    port: d.port,
+    user: d.user,
+    root: joinSftpPath(d.path, path),
+    base: d.path,
+    hostKey: d.hostKey,
+    privateKeyFile: d.privateKeyFile,
+    ...(c.password ? { password: c.password } : {}),
+    ...(c.passphrase ? { passphrase: c.passphrase } : {}),
   };
 }
 
@@ -125,7 +160,7 @@ export async function probeDestination(secrets: SecretStore, d: Destination): Pr
 
 /** The destination behind a backup folder's location: its folder is the destination's root. */
 export function destinationOf(l: BackupLocation | Destination): Destination {
-  if (l.kind === 'local') return l;
+  if (l.kind === 'local' || l.kind === 'sftp') return l;
   if ('storageClass' in l) return l;
   return { ...l, storageClass: null };
 }

@@ -20,7 +20,7 @@ import { placeText } from '../../shared/location-text.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 import type { ServerRestoresTable } from '../store/index.ts';
 import { scratchTarget } from '../test-restore/scratch.ts';
 import { listBackupFolders, openForRestore, serverKindOf, toRestorePoint } from './backup-folder.ts';
@@ -32,7 +32,7 @@ export type ServerRestoreNaming = { prefix: string } | { suffix: string } | { or
 
 export interface ServerRestoreRequest {
   root: BackupLocation;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   server: Server;
   password: string | null;
   toolPaths: ToolPaths;
@@ -78,6 +78,7 @@ interface Planned {
 
 function rootDestination(l: BackupLocation): Destination {
   if (l.kind === 'local') return { kind: 'local', path: l.path };
+  if (l.kind === 'sftp') return l;
   const { kind: _k, ...rest } = l;
   return { kind: 's3', ...rest, storageClass: null };
 }

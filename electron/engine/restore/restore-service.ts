@@ -17,7 +17,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 import type { ToolPaths } from '../servers/index.ts';
 import type { RestoredDatabasesTable } from '../store/index.ts';
 import { openForRestore } from './backup-folder.ts';
@@ -30,7 +30,7 @@ export interface RestoreServiceDeps {
   resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
   toolPaths: () => ToolPaths;
   /** The credentials a location's destination needs (null when none), from the keychain. */
-  credentials: (place: BackupLocation | Destination) => Promise<S3Credentials | null>;
+  credentials: (place: BackupLocation | Destination) => Promise<Credentials | null>;
   /** Where a successful restore of a database into the server is recorded (a task's next run then names it a restored copy). */
   restoredDatabases?: RestoredDatabasesTable;
   now?: () => Date;
@@ -60,7 +60,7 @@ export class RestoreService {
   constructor(private readonly deps: RestoreServiceDeps) {}
 
   /** The credentials to open a location with (null when its destination needs none). */
-  credentialsFor(location: BackupLocation | Destination): Promise<S3Credentials | null> {
+  credentialsFor(location: BackupLocation | Destination): Promise<Credentials | null> {
     return this.deps.credentials(location);
   }
 

@@ -24,7 +24,7 @@ import { isRepository, openRepository, type PointSummary, type Repository } from
 import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { runRestore, type RestoreOutcome } from './run-restore.ts';
@@ -32,6 +32,7 @@ import { runRestore, type RestoreOutcome } from './run-restore.ts';
 /** Where the server's stored binary log is for a database folder: `~server/binlog` beside it. */
 export function logLocationBeside(l: BackupLocation): BackupLocation {
   if (l.kind === 'local') return { kind: 'local', path: join(dirname(l.path), SERVER_FOLDER, BINLOG_STREAM.name) };
+  if (l.kind === 'sftp') return { ...l, path: posix.join(posix.dirname(l.path.replace(/\/+$/, '')), SERVER_FOLDER, BINLOG_STREAM.name) };
   const parent = posix.dirname(l.prefix.replace(/\/+$/, ''));
   return { ...l, prefix: posix.join(parent === '.' ? '' : parent, SERVER_FOLDER, BINLOG_STREAM.name) };
 }
@@ -96,7 +97,7 @@ function describeRanges(ranges: MomentRange[]): string {
 export interface MomentRestoreInput {
   /** The database's backup folder. */
   location: BackupLocation;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   key: Buffer | null;
   moment: Date;
   server: Server;

@@ -19,7 +19,8 @@ import { PG_GLOBALS_STREAM } from '../servers/postgres/connector.ts';
 import { PgConnection } from '../servers/postgres/connection.ts';
 import { toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
-import type { Backend, S3Credentials } from '../storage/index.ts';
+import type { Backend } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 
 export interface ApplyGlobalsJobSpec {
   op: 'apply-globals';
@@ -30,7 +31,7 @@ export interface ApplyGlobalsJobSpec {
   password: string | null;
   toolPaths: ToolPaths;
   keyBase64: string | null;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   alterExisting: boolean;
   dryRun: boolean;
 }

@@ -29,7 +29,7 @@ import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { planRecovery, restoreClusterAt } from './pitr.ts';
 import { restoreAt } from './restore-at.ts';
-import type { S3Credentials } from '../storage/index.ts';
+import type { Credentials } from '../destinations/index.ts';
 
 export interface RestoreJobSpec {
   op: 'restore';
@@ -42,7 +42,7 @@ export interface RestoreJobSpec {
   toolPaths: ToolPaths;
   database: string;
   keyBase64: string | null;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
   options: RestoreOptions;
   /** Cluster snapshot, running as root: the OS user to own the data directory (default "postgres"). */
   osUser?: string | null;
@@ -57,7 +57,7 @@ export interface VerifyJobSpec {
   location: BackupLocation;
   pointId: string | null;
   keyBase64: string | null;
-  credentials: S3Credentials | null;
+  credentials: Credentials | null;
 }
 
 export interface RestoreOutcome {

@@ -32,6 +32,12 @@ export interface SftpBackendOptions {
   user: string;
   /** Base folder on the server: absolute, or relative to the user's login folder ('' = the login folder). */
   root: string;
+  /**
+   * The part of `root` that must already exist (the destination's base folder): `put` creates
+   * the folders below it, never it (a mistyped or vanished base folder is NOT_FOUND, not re-created).
+   * Default: `root` itself may be created too ('' = create everything).
+   */
+  base?: string;
   /** The pinned host key fingerprint, `SHA256:<base64>`; null refuses with the server's fingerprint. */
   hostKey: string | null;
   password?: string;
@@ -73,6 +79,16 @@ function where(o: Pick<SftpBackendOptions, 'host' | 'port'>): string {
   return `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
 }
 
+/** Why a connection was refused over its host key (the cause of the BackstopError; classified by the probe). */
+export class HostKeyRefused extends Error {
+  constructor(
+    readonly pinned: string | null,
+    readonly seen: string,
+  ) {
+    super(pinned ? 'host key changed' : 'host key not pinned');
+  }
+}
+
 /** A connection-level failure (connect, login, host key, lost connection) as a BackstopError. */
 function connectionError(o: SftpBackendOptions, e: unknown, seenKey: string | null): BackstopError {
   if (e instanceof BackstopError) return e;
@@ -81,13 +97,14 @@ function connectionError(o: SftpBackendOptions, e: unknown, seenKey: string | nu
     return new BackstopError(
       'VALIDATION',
       `The SFTP server at ${at} presents host key ${seenKey}, and no host key is pinned for this destination. Check that this is the server's key (on the server: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then pin it (accept it in the window, or --host-key ${seenKey}).`,
+      { cause: new HostKeyRefused(null, seenKey) },
     );
   }
   if (seenKey !== null && seenKey !== o.hostKey) {
     return new BackstopError(
       'AUTH_FAILED',
       `The SSH host key of ${at} has changed: pinned ${o.hostKey}, the server now presents ${seenKey}. Backstop refuses to connect. If the server was reinstalled or its key replaced on purpose, verify the new key and pin it; otherwise someone may be intercepting the connection.`,
-      { cause: e },
+      { cause: new HostKeyRefused(o.hostKey, seenKey) },
     );
   }
   const level = typeof e === 'object' && e !== null ? (e as { level?: unknown }).level : undefined;
@@ -116,7 +133,7 @@ function call<T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => 
 /** `p`'s value, or undefined when it fails or takes longer than `ms` (for cleanup that must not hang). */
 async function bounded<T>(p: Promise<T>, ms = 5_000): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
     return await Promise.race([p.catch(() => undefined), timeout]);
   } finally {
@@ -243,17 +260,26 @@ export class SftpBackend implements Backend {
   /** `mkdir -p dir` (cached): OpenSSH answers FAILURE for an existing folder, so a failed mkdir checks with stat. */
   private async makeDirs(s: SFTPWrapper, dir: string, key: string): Promise<void> {
     const parts = dir.split('/');
+    const base = (this.options.base ?? '').replace(/\/+$/, '');
     for (let i = 1; i <= parts.length; i++) {
       const p = parts.slice(0, i).join('/');
       if (p === '' || p === '.' || this.madeDirs.has(p)) continue;
+      if (base && (p === base || base.startsWith(`${p}/`))) continue;
       try {
         await call<void>((cb) => s.mkdir(p, (err) => cb(err, undefined)));
       } catch (e) {
         const st = await call<Stats>((cb) => s.stat(p, cb)).catch(() => null);
-        if (!st || (st.mode & S_IFMT) !== S_IFDIR) throw this.error('put', key, e);
+        if (!st || (st.mode & S_IFMT) !== S_IFDIR) {
+          if (sftpCode(e) === FX.NO_SUCH_FILE && base) throw this.folderMissing(base, e);
+          throw this.error('put', key, e);
+        }
       }
       this.madeDirs.add(p);
     }
+  }
+
+  private folderMissing(folder: string, e: unknown): BackstopError {
+    return new BackstopError('NOT_FOUND', `The folder ${folder} does not exist on the SFTP server ${where(this.options)}. Create it there, or correct the destination's path.`, { cause: e });
   }
 
   /** After a failed write: DISK_FULL when the folder's file system has (next to) no space left. */
@@ -282,7 +308,9 @@ export class SftpBackend implements Backend {
       } catch (e) {
         if (sftpCode(e) !== FX.NO_SUCH_FILE) throw e;
         await this.makeDirs(s, dir, key);
-        handle = await call<Buffer>((cb) => s.open(tmp, 'wx', cb));
+        handle = await call<Buffer>((cb) => s.open(tmp, 'wx', cb)).catch((again: unknown) => {
+          throw sftpCode(again) === FX.NO_SUCH_FILE ? this.folderMissing(this.options.base || dir, again) : again;
+        });
       }
       const h = handle;
       let position = 0;

@@ -35,7 +35,23 @@ export interface S3Draft {
   secretAccessKey: string;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft;
+export interface SftpDraft {
+  kind: 'sftp';
+  host: string;
+  port: WholeField;
+  user: string;
+  path: string;
+  /** The accepted host key fingerprint ('' until the user accepted the one the server showed). */
+  hostKey: string;
+  /** A private key file on this computer; '' for a password login. */
+  privateKeyFile: string;
+  credentialsRef: string | null;
+  /** Typed secrets (password, or the key's passphrase), stored in the keychain on save. */
+  password: string;
+  passphrase: string;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | SftpDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -99,6 +115,10 @@ export function emptyS3Draft(): S3Draft {
   };
 }
 
+export function emptySftpDraft(): SftpDraft {
+  return { kind: 'sftp', host: '', port: 22, user: '', path: '/backups', hostKey: '', privateKeyFile: '', credentialsRef: null, password: '', passphrase: '' };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -121,6 +141,9 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
 
 function destinationDraft(d: Destination): DestinationDraft {
   if (d.kind === 'local') return { kind: 'local', path: d.path };
+  if (d.kind === 'sftp') {
+    return { kind: 'sftp', host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey ?? '', privateKeyFile: d.privateKeyFile ?? '', credentialsRef: d.credentialsRef, password: '', passphrase: '' };
+  }
   return {
     kind: 's3',
     provider: providerOf(d.endpoint),
@@ -200,6 +223,14 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
         e[`destination-${i}`] = 'Enter the access key id and secret.';
       }
     }
+    if (dest.kind === 'sftp') {
+      const port = wholeOf(dest.port);
+      if (!dest.host.trim() || /[\s/@]/.test(dest.host.trim())) e[`destination-${i}`] = 'Enter the server’s host name or address.';
+      else if (port === '' || port === null || port < 1 || port > 65535) e[`destination-${i}`] = 'Enter a port from 1 to 65535 (SSH uses 22).';
+      else if (!dest.user.trim()) e[`destination-${i}`] = 'Enter the user to log in as.';
+      else if (!dest.privateKeyFile.trim() && !dest.password && !dest.credentialsRef) e[`destination-${i}`] = 'Enter the password, or choose a private key file.';
+      else if (!dest.hostKey) e[`destination-${i}`] = 'Test the connection and accept the server’s host key.';
+    }
   });
   return e;
 }
@@ -219,6 +250,21 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
   };
 }
 
+/** An SFTP draft as the contract's destination, with the credentials reference to use. */
+export function sftpDestination(d: SftpDraft, credentialsRef: string | null) {
+  const port = wholeOf(d.port);
+  return {
+    kind: 'sftp' as const,
+    host: d.host.trim(),
+    port: typeof port === 'number' ? port : 22,
+    user: d.user.trim(),
+    path: d.path.trim().replace(/(.)\/+$/, '$1'),
+    hostKey: d.hostKey || null,
+    privateKeyFile: d.privateKeyFile.trim() || null,
+    credentialsRef,
+  };
+}
+
 /**
  * The TaskInput of a valid draft. `credentialsRefs[i]` replaces destination i's reference
  * (after the typed secret was stored in the keychain).
@@ -233,7 +279,11 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     retention,
     encryption: d.encryption !== 'none' && d.keyRef && d.fingerprint ? { mode: 'key', keyRef: d.keyRef, fingerprint: d.fingerprint } : { mode: 'none' },
     destinations: d.destinations.map((dest, i) =>
-      dest.kind === 'local' ? { kind: 'local' as const, path: dest.path.trim() } : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
+      dest.kind === 'local'
+        ? { kind: 'local' as const, path: dest.path.trim() }
+        : dest.kind === 'sftp'
+          ? sftpDestination(dest, credentialsRefs[i] ?? dest.credentialsRef)
+          : s3Destination(dest, credentialsRefs[i] ?? dest.credentialsRef),
     ),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,

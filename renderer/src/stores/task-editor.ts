@@ -103,10 +103,22 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     }
   }
 
-  /** Stores typed S3 secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
+  /** Stores typed S3 and SFTP secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
     for (const d of draft.destinations) {
+      if (d.kind === 'sftp') {
+        if (!d.password && !d.passphrase) continue;
+        const ref = await storage.saveCredentials({ kind: 'sftp', ...(d.password ? { password: d.password } : {}), ...(d.passphrase ? { passphrase: d.passphrase } : {}) }, d.credentialsRef);
+        if (!ref) {
+          saveError.value = storage.credentialsError;
+          return false;
+        }
+        d.credentialsRef = ref;
+        d.password = '';
+        d.passphrase = '';
+        continue;
+      }
       if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
       const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
       if (!ref) {
