@@ -16,10 +16,13 @@
  * - Errors: no such file → NOT_FOUND, permission → PERMISSION_DENIED, a failed write on a
  *   file system without free space (statvfs@openssh.com) → DISK_FULL, login refused →
  *   AUTH_FAILED, connection refused / lost / timed out → STORAGE (retryable).
+ * - An idle connection does not keep the process alive (its socket is referenced only while
+ *   calls are in flight); a dead server is noticed by TCP keepalive.
  * Secrets (password, key, passphrase) never appear in `location` or in errors.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { posix } from 'node:path';
 import type { Client, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackstopError } from '../../shared/result.ts';
@@ -124,6 +127,7 @@ interface Session {
   channels: SFTPWrapper[];
   /** Set once the connection closed: every later call reconnects. */
   closed: Error | null;
+  socket: Socket | null;
 }
 
 function call<T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
@@ -148,6 +152,8 @@ export class SftpBackend implements Backend {
   private next = 0;
   private closed = false;
   private readonly madeDirs = new Set<string>();
+  /** Calls in flight: the connection's socket is referenced (keeps the process alive) only while > 0. */
+  private busy = 0;
 
   constructor(private readonly options: SftpBackendOptions) {
     this.root = options.root === '/' ? '/' : options.root.replace(/\/+$/, '');
@@ -172,14 +178,12 @@ export class SftpBackend implements Backend {
     }
     const client = new Client();
     let seenKey: string | null = null;
-    const session: Session = { client, channels: [], closed: null };
+    const session: Session = { client, channels: [], closed: null, socket: null };
     const config: ConnectConfig = {
       host: o.host,
       port: o.port,
       username: o.user,
       readyTimeout: o.readyTimeoutMs ?? 15_000,
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
       // AES-GCM runs in OpenSSL; ssh2's chacha20-poly1305 falls back to slow JavaScript without its optional native module.
       algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
       hostVerifier: (key: Buffer) => {
@@ -206,6 +210,12 @@ export class SftpBackend implements Backend {
         reject(new BackstopError('VALIDATION', wrongPassphrase ? `The private key ${o.privateKeyFile ?? ''} could not be decrypted: the passphrase is wrong or missing.` : `The private key ${o.privateKeyFile ?? ''} is not a key ssh can use (${msg}).`));
       }
     });
+    // An idle connection must not keep a process alive (the CLI exits when its work is done):
+    // the socket is referenced only while calls are in flight (`hold`), and TCP keepalive
+    // (not ssh2's interval timer, which would hold the process) notices a dead server.
+    session.socket = (client as unknown as { _sock?: Socket })._sock ?? null;
+    session.socket?.setKeepAlive(true, 15_000);
+    if (this.busy === 0) session.socket?.unref();
     client.on('error', (e) => (session.closed ??= e));
     client.on('close', () => (session.closed ??= new Error('connection closed')));
     try {
@@ -257,6 +267,16 @@ export class SftpBackend implements Backend {
     }
   }
 
+  /** Runs `fn` with the connection's socket referenced, so the process waits for it. */
+  private async hold<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy++ === 0) this.current?.socket?.ref();
+    try {
+      return await fn();
+    } finally {
+      if (--this.busy === 0) this.current?.socket?.unref();
+    }
+  }
+
   /** `mkdir -p dir` (cached): OpenSSH answers FAILURE for an existing folder, so a failed mkdir checks with stat. */
   private async makeDirs(s: SFTPWrapper, dir: string, key: string): Promise<void> {
     const parts = dir.split('/');
@@ -296,7 +316,11 @@ export class SftpBackend implements Backend {
     return null;
   }
 
-  async put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
+  put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
+    return this.hold(() => this.putNow(key, body, options));
+  }
+
+  private async putNow(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     const final = this.path(key);
     const dir = posix.dirname(final);
     const tmp = posix.join(dir, `.${posix.basename(final)}.tmp-${randomBytes(6).toString('hex')}`);
@@ -357,7 +381,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  get(key: string, range?: ByteRange): Promise<Buffer> {
+    return this.hold(() => this.getNow(key, range));
+  }
+
+  private async getNow(key: string, range?: ByteRange): Promise<Buffer> {
     const p = this.path(key);
     const s = await this.channel();
     let handle: Buffer;
@@ -401,7 +429,11 @@ export class SftpBackend implements Backend {
     return got;
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.hold(() => this.listNow(prefix));
+  }
+
+  private async listNow(prefix: string): Promise<ObjectInfo[]> {
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash) : '';
     const s = await this.channel();
@@ -433,7 +465,11 @@ export class SftpBackend implements Backend {
     return out;
   }
 
-  async delete(key: string): Promise<void> {
+  delete(key: string): Promise<void> {
+    return this.hold(() => this.deleteNow(key));
+  }
+
+  private async deleteNow(key: string): Promise<void> {
     const p = this.path(key);
     const s = await this.channel();
     try {
@@ -444,7 +480,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async stat(key: string): Promise<ObjectInfo | null> {
+  stat(key: string): Promise<ObjectInfo | null> {
+    return this.hold(() => this.statNow(key));
+  }
+
+  private async statNow(key: string): Promise<ObjectInfo | null> {
     const p = this.path(key);
     const s = await this.channel();
     try {
@@ -456,7 +496,11 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async listFolders(): Promise<string[]> {
+  listFolders(): Promise<string[]> {
+    return this.hold(() => this.listFoldersNow());
+  }
+
+  private async listFoldersNow(): Promise<string[]> {
     const s = await this.channel();
     try {
       const entries = await call<FileEntryWithStats[]>((cb) => s.readdir(this.root || '.', cb));
@@ -476,10 +520,15 @@ export class SftpBackend implements Backend {
     this.current = undefined;
     const s = await pending?.catch(() => undefined);
     if (s && !s.closed) {
+      // Referenced while closing: the caller awaits this, so the process must wait for it.
+      s.socket?.ref();
       await new Promise<void>((resolve) => {
-        s.client.once('close', () => resolve());
+        const timer = setTimeout(resolve, 2_000);
+        s.client.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
         s.client.end();
-        setTimeout(resolve, 2_000).unref();
       });
     }
   }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SftpBackend, createSftpBackend, fetchHostKey, type SftpBackendOptions } from '../../../electron/engine/storage/sftp-backend.ts';
+import { probeSftp } from '../../../electron/engine/storage/sftp-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { PASSPHRASE, SFTP_PASSWORD, passwordUser, startSshd, type SshdHandle } from '../../fixtures/sshd.ts';
@@ -185,5 +186,41 @@ describe('SFTP specifics', () => {
     } finally {
       await b.close();
     }
+  });
+});
+
+describe('SFTP "Test connection"', () => {
+  it('passes with the pinned key; without one it fails naming the server’s fingerprint for the user to accept', async () => {
+    const o = options();
+    const passed = await probeSftp(o);
+    expect(passed).toEqual({ ok: true, steps: ['put', 'get', 'list', 'delete'].map((step) => ({ step, ok: true })) });
+    expect(readdirSync(o.root)).toEqual([]);
+
+    const first = await probeSftp({ ...o, hostKey: null });
+    expect(first.ok).toBe(false);
+    expect(first.hostKey).toBe(sshd.hostKey());
+    expect(first.steps[0]).toMatchObject({ step: 'put', ok: false, code: 'VALIDATION' });
+    expect(first.hint).toMatch(/host key is not accepted yet/);
+
+    const other = 'SHA256:' + 'B'.repeat(43);
+    const changed = await probeSftp({ ...o, hostKey: other });
+    expect(changed.hostKey).toBe(sshd.hostKey());
+    expect(changed.steps[0]).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining(`pinned ${other}, the server now presents ${sshd.hostKey()}`) });
+    expect(changed.hint).toMatch(/not the one accepted before/);
+  });
+
+  it('names the fix for a missing folder, a refused login and an unreachable server', async () => {
+    const missing = await probeSftp(options({ root: join(sshd.data, 'nope', 'x'), base: join(sshd.data, 'nope') }));
+    expect(missing.steps[0]).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`The folder ${join(sshd.data, 'nope')} does not exist`) });
+    expect(missing.hint).toBe(`The folder ${join(sshd.data, 'nope')} does not exist on the server. Create it, or correct the path.`);
+    expect(existsSync(join(sshd.data, 'nope'))).toBe(false);
+
+    const badKey = await probeSftp(options({ privateKeyFile: join(sshd.dir, 'host_ed25519') }));
+    expect(badKey.steps[0]).toMatchObject({ code: 'AUTH_FAILED' });
+    expect(badKey.hint).toMatch(/refused the login of ".*"\. Check the user name and the private key file/);
+
+    const down = await probeSftp(options({ port: 1 }));
+    expect(down.steps[0]).toMatchObject({ code: 'STORAGE' });
+    expect(down.hint).toBe('Could not reach an SSH server at 127.0.0.1:1. Check the host and port, that sshd runs there, and any firewall.');
   });
 });
