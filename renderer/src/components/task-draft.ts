@@ -9,7 +9,7 @@
  * field's value becomes a number; it accepts anything (a number, a string pasted by a test
  * or an older draft) and never calls string methods on a value it has not checked.
  */
-import type { Destination, Task, TaskInput } from '@shared/domain.ts';
+import type { Destination, DestinationSecret, Task, TaskInput } from '@shared/domain.ts';
 import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { providerOf, type S3Provider } from './s3-presets';
@@ -248,6 +248,18 @@ export function s3Destination(d: S3Draft, credentialsRef: string | null) {
     checksumMode: d.checksumMode,
     credentialsRef,
   };
+}
+
+/** The secret typed into a destination draft (for the keychain), or null when none was typed. */
+export function draftSecret(d: DestinationDraft): DestinationSecret | null {
+  if (d.kind === 's3') return d.accessKeyId.trim() && d.secretAccessKey ? { kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey } : null;
+  if (d.kind === 'sftp') return d.password || d.passphrase ? { kind: 'sftp', ...(d.password ? { password: d.password } : {}), ...(d.passphrase ? { passphrase: d.passphrase } : {}) } : null;
+  return null;
+}
+
+/** The draft after its typed secret was stored under `credentialsRef`: the reference kept, the typed fields emptied. */
+export function withSavedSecret<D extends S3Draft | SftpDraft>(d: D, credentialsRef: string): D {
+  return d.kind === 's3' ? { ...d, credentialsRef, accessKeyId: '', secretAccessKey: '' } : { ...d, credentialsRef, password: '', passphrase: '' };
 }
 
 /** An SFTP draft as the contract's destination, with the credentials reference to use. */

@@ -18,7 +18,7 @@ import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
-import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import { defaultTimezone, draftErrors, draftFromTask, draftSecret, draftToInput, emptyDraft, withSavedSecret, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
@@ -106,28 +106,15 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   /** Stores typed S3 and SFTP secrets in the keychain; the draft keeps only the reference. False with `saveError` set. */
   async function storeSecrets(): Promise<boolean> {
     const storage = useStorageStore();
-    for (const d of draft.destinations) {
-      if (d.kind === 'sftp') {
-        if (!d.password && !d.passphrase) continue;
-        const ref = await storage.saveCredentials({ kind: 'sftp', ...(d.password ? { password: d.password } : {}), ...(d.passphrase ? { passphrase: d.passphrase } : {}) }, d.credentialsRef);
-        if (!ref) {
-          saveError.value = storage.credentialsError;
-          return false;
-        }
-        d.credentialsRef = ref;
-        d.password = '';
-        d.passphrase = '';
-        continue;
-      }
-      if (d.kind !== 's3' || !d.accessKeyId.trim() || !d.secretAccessKey) continue;
-      const ref = await storage.saveCredentials({ kind: 's3', accessKeyId: d.accessKeyId.trim(), secretAccessKey: d.secretAccessKey }, d.credentialsRef);
+    for (const [i, d] of draft.destinations.entries()) {
+      const secret = draftSecret(d);
+      if (!secret || d.kind === 'local') continue;
+      const ref = await storage.saveCredentials(secret, d.credentialsRef);
       if (!ref) {
         saveError.value = storage.credentialsError;
         return false;
       }
-      d.credentialsRef = ref;
-      d.accessKeyId = '';
-      d.secretAccessKey = '';
+      draft.destinations[i] = withSavedSecret(d, ref);
     }
     return true;
   }

@@ -2,11 +2,12 @@
  * The real `backstop` command with an SFTP destination on a throwaway OpenSSH server: a
  * backup of a SQLite folder (hostile file names included) to SFTP beside a local folder,
  * `points`, `verify` and `extract` from the sftp:// location (--identity, --host-key), a
+ * flipped byte in a pack on the server named by `verify`, a
  * task file without a host key or with another one refused naming the server's
  * fingerprint, and (as root) a password login whose password never lands in the data dir
  * or the output.
  */
-import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
@@ -22,6 +23,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await sshd?.stop();
 });
+
+function walkFull(d: string): string[] {
+  return readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFull(join(d, e.name)) : [join(d, e.name)]));
+}
 
 const HOSTILE = "we'ird $(name) ;.sqlite";
 
@@ -69,7 +74,19 @@ describe('backstop with an SFTP destination', () => {
     expect(extract.code, extract.stdout + extract.stderr).toBe(0);
     expect(readFileSync(out).subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
     expect(readFileSync(out).length).toBe(readFileSync(CHINOOK).length);
-  }, 240_000);
+
+    // Tamper on the server: one flipped byte in a pack is named by verify.
+    const packsDir = join(base, encodeDatabaseFolder('chinook.sqlite'), 'packs');
+    const packFile = walkFull(packsDir).find((f) => f.endsWith('.pack'))!;
+    const bytes = readFileSync(packFile);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(packFile, bytes);
+    const tampered = await runBackstop(['verify', sftpFolder('chinook.sqlite'), ...flags]);
+    expect(tampered.code).toBe(1);
+    const report = oneJsonDocument(tampered.stdout) as { ok: boolean; problems: { packId: string | null; code: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.packId)).toContain(packFile.split('/').pop()!.replace(/\.pack$/, ''));
+  }, 300_000);
 
   it('refuses a task file without a host key or with another one, naming the server’s fingerprint; nothing written', async () => {
     const folder = tempDir();
