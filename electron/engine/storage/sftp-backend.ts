@@ -306,8 +306,9 @@ export class SftpBackend implements Backend {
   private async diskFull(s: SFTPWrapper, dir: string, key: string, e: unknown): Promise<BackstopError | null> {
     if (sftpCode(e) !== FX.FAILURE) return null;
     try {
-      const v = await call<{ bavail: number; frsize: number; favail: number }>((cb) => s.ext_openssh_statvfs(dir, cb as never));
-      if (v.bavail * v.frsize < 1024 * 1024 || v.favail === 0) {
+      // ssh2 reports statvfs fields as f_* (numbers, or BigInts for large values).
+      const v = await call<{ f_bavail: number | bigint; f_frsize: number | bigint; f_favail: number | bigint }>((cb) => s.ext_openssh_statvfs(dir, cb as never));
+      if (Number(v.f_bavail) * Number(v.f_frsize) < 1024 * 1024 || Number(v.f_favail) === 0) {
         return new BackstopError('DISK_FULL', `put of "${key}" in ${this.location} failed: no space left on the SFTP server's disk. Free space there (or raise the user's quota) and try again.`, { cause: e });
       }
     } catch {
@@ -370,6 +371,8 @@ export class SftpBackend implements Backend {
       await call<void>((cb) => s.close(h, (err) => cb(err, undefined)));
       await call<void>((cb) => s.ext_openssh_rename(tmp, final, (err) => cb(err, undefined)));
     } catch (e) {
+      // Asked before the temp file is removed, which frees the space again.
+      const full = e instanceof Error && e.name === 'AbortError' ? undefined : await bounded(this.diskFull(s, dir, key, e));
       // Best-effort cleanup, bounded: on a lost connection these requests are never answered.
       if (handle) {
         const h = handle;
@@ -377,7 +380,7 @@ export class SftpBackend implements Backend {
       }
       await bounded(call<void>((cb) => s.unlink(tmp, (err) => cb(err, undefined))));
       if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw (await bounded(this.diskFull(s, dir, key, e))) ?? this.error('put', key, e);
+      throw full ?? this.error('put', key, e);
     }
   }
 

@@ -6,6 +6,7 @@
  * and atomic replacement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -173,6 +174,28 @@ describe('SFTP specifics', () => {
     expect(await b.stat('packs/big.pack')).toBeNull();
     expect((await b.get('keep')).toString()).toBe('committed');
     await b.close();
+  });
+
+  it('a full server disk is DISK_FULL (free space asked with statvfs@openssh.com); no object and no temp file left', async () => {
+    if (process.getuid?.() !== 0) return; // mounting a small tmpfs needs root (CI runs as root)
+    const o = options();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', o.root]);
+    } catch {
+      return; // mounting not permitted here: the mapping is still covered by the message test below
+    }
+    const b = new SftpBackend(o);
+    try {
+      await b.put('small', Buffer.from('fits'));
+      const e = await rejection(b.put('packs/big.pack', randomBytes(6 * 1024 * 1024)));
+      expect(e.code, `${e.message} ${JSON.stringify(e.cause)}`).toBe('DISK_FULL');
+      expect(e.message).toBe(`put of "packs/big.pack" in ${b.location} failed: no space left on the SFTP server's disk. Free space there (or raise the user's quota) and try again.`);
+      expect(readdirSync(join(o.root, 'packs'))).toEqual([]);
+      expect((await b.get('small')).toString()).toBe('fits');
+    } finally {
+      await b.close();
+      execFileSync('umount', [o.root]);
+    }
   });
 
   it('reads ranges of a multi-piece object', async () => {
