@@ -88,6 +88,9 @@ Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
   --endpoint URL       the server of an s3:// location (an S3-compatible store)
   --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
+  --identity FILE      sftp:// locations: private key file (passphrase in BACKSTOP_SFTP_PASSPHRASE;
+                       without it the password comes from BACKSTOP_SFTP_PASSWORD)
+  --host-key SHA256:…  sftp:// locations: the server's host key fingerprint (required)
   --json               machine-readable JSON output
   -h, --help / -v, --version
 
@@ -104,6 +107,8 @@ const OPTIONS = {
   kind: { type: 'string' },
   only: { type: 'string', multiple: true },
   'key-file': { type: 'string' },
+  identity: { type: 'string' },
+  'host-key': { type: 'string' },
   point: { type: 'string' },
   'as-of': { type: 'string' },
   server: { type: 'string' },
@@ -212,8 +217,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return values.help ? 0 : 2;
   }
   const dataDir = values['data-dir'] ?? (command === 'demo' ? demoDataDir() : defaultDataDir());
-  // A location with the settings its URL cannot carry (--endpoint); location-url.ts reads both.
-  const flags = values.endpoint !== undefined ? { endpoint: values.endpoint } : {};
+  // A location with the settings its URL cannot carry (--endpoint, --identity, --host-key); location-url.ts reads both.
+  const flags = {
+    ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}),
+    ...(values.identity ? { identity: values.identity } : {}),
+    ...(values['host-key'] ? { hostKey: values['host-key'] } : {}),
+  };
   const location = () => ({ text: rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`), flags });
   const keyFile = values['key-file'];
   try {

@@ -1,6 +1,6 @@
 /**
  * A backup location as the command line gives it: a local folder path, or a URL whose
- * scheme names the destination kind (`s3://bucket/prefix/<folder>`, `azure://container/prefix/<folder>`). One entry per
+ * scheme names the destination kind (`s3://bucket/prefix/<folder>`, `azure://container/prefix/<folder>`, `sftp://user@host:port/path/<folder>`, `ftp(s)://user@host:port/path/<folder>`). One entry per
  * scheme in SCHEMES; settings a URL cannot carry come from `LocationFlags` (command-line
  * flags) and the ecosystem's usual environment variables, credentials from the environment
  * only (never from the URL or a flag, so they stay out of shell history and `ps`).
@@ -24,6 +24,10 @@ export interface Where {
 /** Settings given as flags beside a location (`--endpoint URL`, ...). */
 export interface LocationFlags {
   endpoint?: string;
+  /** SFTP: the private key file to log in with (`--identity FILE`). */
+  identity?: string;
+  /** SFTP: the server's pinned host key fingerprint (`--host-key SHA256:…`). */
+  hostKey?: string;
   /** FTP only: 'none' chooses plain FTP (the password crosses the network in clear); else BACKSTOP_FTP_TLS. */
   ftpTls?: 'explicit' | 'implicit' | 'none';
   /** FTP(S) only: the SHA-256 fingerprint of a certificate to accept (self-signed); else BACKSTOP_FTP_CERT_FINGERPRINT. */
@@ -104,6 +108,38 @@ const SCHEMES: Record<string, Scheme> = {
   ftp: (rest, text, env, flags) => ftpLocation(rest, text, env, flags, 'ftp'),
   /** `ftps://user@host:port/path/<database folder>`: implicit TLS (TLS from the first byte, port 990 by default). */
   ftps: (rest, text, env, flags) => ftpLocation(rest, text, env, flags, 'ftps'),
+  /**
+   * `sftp://user@host[:port]/abs/path/<database folder>` (`/~/rel/…` for a folder under the
+   * login folder, as curl reads it); the key file in --identity (its passphrase in
+   * BACKSTOP_SFTP_PASSPHRASE) or the password in BACKSTOP_SFTP_PASSWORD; the host key in
+   * --host-key (refused without one, naming the server's fingerprint).
+   */
+  sftp: (rest, text, env, flags) => {
+    const shape = `"${text}" must look like sftp://user@host[:port]/path/<database folder>.`;
+    const m = /^([^@/]+)@(\[[^\]]+\]|[^:/]+)(?::(\d+))?(\/.*)$/.exec(rest);
+    if (!m) throw new BackstopError('MALFORMED_REQUEST', shape);
+    const port = m[3] ? Number(m[3]) : 22;
+    if (!(port >= 1 && port <= 65535)) throw new BackstopError('MALFORMED_REQUEST', shape);
+    let user: string;
+    let path: string;
+    try {
+      user = decodeURIComponent(m[1]!);
+      path = decodeURIComponent(m[4]!).replace(/\/+$/, '');
+    } catch {
+      throw new BackstopError('MALFORMED_REQUEST', shape);
+    }
+    path = path === '/~' ? '' : path.startsWith('/~/') ? path.slice(3) : path;
+    if (flags.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(flags.hostKey)) {
+      throw new BackstopError('MALFORMED_REQUEST', `--host-key must be a fingerprint like SHA256:<43 characters>, as ssh-keygen -lf prints it; got "${flags.hostKey}".`);
+    }
+    const host = m[2]!.replace(/^\[|\]$/g, '');
+    const password = flags.identity ? undefined : secretFromEnv('BACKSTOP_SFTP_PASSWORD', `SFTP server ${host}`, env)!;
+    const passphrase = flags.identity ? env.BACKSTOP_SFTP_PASSPHRASE : undefined;
+    return {
+      location: { kind: 'sftp', host, port, user, path, hostKey: flags.hostKey ?? null, privateKeyFile: flags.identity ? resolve(flags.identity) : null, credentialsRef: null },
+      credentials: { ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) },
+    };
+  },
 };
 
 function ftpLocation(rest: string, text: string, env: NodeJS.ProcessEnv, flags: LocationFlags, scheme: 'ftp' | 'ftps'): Where {

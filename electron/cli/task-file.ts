@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { AzureAccessTier, TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
+import { AzureAccessTier, SftpHostKey, TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -119,6 +119,21 @@ export const TaskFile = z.strictObject({
           certificateFingerprint: z.string().min(1).optional(),
           limits: UploadLimits.optional(),
         }),
+        z
+          .strictObject({
+            kind: z.literal('sftp'),
+            host: z.string().min(1).max(255),
+            port: z.number().int().min(1).max(65535).default(22),
+            user: z.string().min(1).max(255),
+            path: z.string().max(1024).default(''),
+            passwordEnv: EnvName.optional(),
+            privateKeyFile: z.string().min(1).optional(),
+            passphraseEnv: EnvName.optional(),
+            /** Required to connect; a missing one is refused with the server's fingerprint in the error (for the user to verify and add). */
+            hostKey: SftpHostKey.optional(),
+            limits: UploadLimits.optional(),
+          })
+          .refine((d) => Boolean(d.passwordEnv || d.privateKeyFile), 'needs passwordEnv or privateKeyFile'),
       ]),
     )
     .min(1, 'needs at least one destination'),

@@ -183,7 +183,27 @@ const FtpFields = {
   credentialsRef: z.string().min(1).max(200).nullable().default(null),
 };
 export const FtpDestination = z.strictObject({ ...FtpFields, limits: UploadLimits.optional() });
-export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, AzureDestination, FtpDestination]);
+/** An SSH server's host key fingerprint as OpenSSH prints it (`ssh-keygen -l`): `SHA256:<43 base64 chars>`. */
+export const SftpHostKey = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a host key fingerprint looks like SHA256: followed by 43 base64 characters');
+const sftpServer = {
+  host: z.string().min(1).max(255).regex(/^[^\s/@]+$/, 'a host name or address, without user, port or path'),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().min(1).max(255),
+  /** The server's pinned host key; null until the user accepted one (connecting then refuses, naming the server's). */
+  hostKey: SftpHostKey.nullable().default(null),
+  /** A private key file on this computer (its passphrase, if any, is the keychain secret); null for a password login. */
+  privateKeyFile: z.string().min(1).max(4096).nullable().default(null),
+  /** Keychain account holding the password or the key's passphrase. */
+  credentialsRef: z.string().min(1).max(200).nullable().default(null),
+};
+export const SftpDestination = z.strictObject({
+  kind: z.literal('sftp'),
+  ...sftpServer,
+  /** Common root on the server (absolute, or relative to the login folder); each database gets `<path>/<database folder>/`. */
+  path: z.string().max(1024).default(''),
+  limits: UploadLimits.optional(),
+});
+export const Destination = z.discriminatedUnion('kind', [LocalDestination, S3Destination, AzureDestination, FtpDestination, SftpDestination]);
 export type Destination = z.infer<typeof Destination>;
 
 /**
@@ -206,6 +226,8 @@ export const DestinationSecret = z.discriminatedUnion('kind', [
     })
     .refine((s) => [s.accountKey, s.sasToken, s.connectionString].filter((v) => v !== undefined).length === 1, 'give exactly one of accountKey, sasToken or connectionString'),
   z.strictObject({ kind: z.literal('ftp'), password: z.string().min(1).max(1024) }),
+  /** An SFTP login's password, or its private key's passphrase. */
+  z.strictObject({ kind: z.literal('sftp'), password: z.string().min(1).max(1024).optional(), passphrase: z.string().min(1).max(1024).optional() }),
 ]);
 export type DestinationSecret = z.infer<typeof DestinationSecret>;
 
@@ -517,6 +539,8 @@ export interface ProbeReport {
   ok: boolean;
   steps: ProbeStep[];
   hint?: string;
+  /** SFTP: the fingerprint the server presented when it was refused (no key pinned yet, or a different one), for the user to verify and accept. */
+  hostKey?: string;
 }
 
 // ───────────── restore ─────────────
@@ -546,6 +570,8 @@ export const BackupLocation = z.discriminatedUnion('kind', [
   }),
   /** An FTP destination's fields, `path` being the backup folder's full path on the server. */
   z.strictObject(FtpFields),
+  /** A folder on an SFTP server: `path` is the database folder's full path there. */
+  z.strictObject({ kind: z.literal('sftp'), ...sftpServer, path: z.string().max(2048) }),
 ]);
 export type BackupLocation = z.infer<typeof BackupLocation>;
 

@@ -12,6 +12,7 @@
  *   and scripts (the CLI accepts it back); `path` is a folder under the destination's root.
  * - `destinationDisplay(d)`: what the window shows for a destination (the S3 endpoint's host
  *   when it is not AWS).
+ * - SFTP: `sftp://user@host[:port]/abs/path`, a folder relative to the login folder as `/~/rel`.
  * Adding a destination kind: one entry in TEXT (the compiler asks for it).
  */
 import type { BackupLocation, Destination } from './domain.ts';
@@ -85,12 +86,31 @@ const TEXT: { [K in Place['kind']]: KindText<Of<K>> } = {
     child: (d, path) => ftpUrl(d, path),
     display: (d) => `${ftpUrl(d, '')}${d.tls === 'none' ? ' (plain FTP, not encrypted)' : ''}`,
   },
+  sftp: {
+    id: (d) => `sftp:${d.user}@${sftpHost(d)}${sftpPath(d.path)}`,
+    root: (d) => `sftp://${d.user}@${sftpHost(d)}${sftpPath(d.path)}`,
+    child: (d, path) => `sftp://${d.user}@${sftpHost(d)}${sftpPath(d.path, path)}`,
+    display: (d) => `sftp://${d.user}@${sftpHost(d)}${sftpPath(d.path)}`,
+  },
 };
 
 /** `ftps://` for implicit TLS, `ftp://` otherwise (explicit TLS, or plain FTP when chosen). */
 function ftpUrl(d: Of<'ftp'>, path: string): string {
   const where = joinPath(d.path, path);
   return `${d.tls === 'implicit' ? 'ftps' : 'ftp'}://${encodeURIComponent(d.user)}@${d.host}:${d.port}/${where}`;
+}
+
+/** host:port (IPv6 in brackets; the port only when it is not 22). */
+function sftpHost(d: { host: string; port: number }): string {
+  const host = d.host.includes(':') ? `[${d.host}]` : d.host;
+  return d.port === 22 ? host : `${host}:${d.port}`;
+}
+
+/** An SFTP folder as a URL path (as curl reads sftp:// URLs): absolute as is, relative to the login folder under `/~`. */
+export function sftpPath(base: string, path = ''): string {
+  const joined = joinPath(base, path);
+  if (base.startsWith('/')) return `/${joined}`;
+  return joined ? `/~/${joined}` : '/~';
 }
 
 function textOf<P extends Place>(p: P): KindText<P> {

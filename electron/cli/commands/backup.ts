@@ -65,6 +65,30 @@ export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: stri
   };
 }
 
+type SftpFileDestination = Extract<TaskFile['destinations'][number], { kind: 'sftp' }>;
+
+/** A task file's SFTP password and/or key passphrase, from the variables it names. */
+export function sftpCredentialsFromEnv(d: SftpFileDestination, what: string) {
+  const password = d.passwordEnv ? secretFromEnv(d.passwordEnv, what)! : undefined;
+  const passphrase = d.passphraseEnv ? secretFromEnv(d.passphraseEnv, what)! : undefined;
+  return { ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) };
+}
+
+/** A task file's SFTP destination as the engine's (a relative key file resolved against `base`, the file's folder). */
+export function sftpDestinationFromFile(d: SftpFileDestination, credentialsRef: string | null, base: string): Destination {
+  return {
+    kind: 'sftp',
+    host: d.host,
+    port: d.port,
+    user: d.user,
+    path: d.path,
+    hostKey: d.hostKey ?? null,
+    privateKeyFile: d.privateKeyFile ? resolve(base, d.privateKeyFile) : null,
+    credentialsRef,
+    ...(d.limits ? { limits: d.limits } : {}),
+  };
+}
+
 type FtpFileDestination = Extract<TaskFile['destinations'][number], { kind: 'ftp' }>;
 
 /** A task file's FTP password, from the variable it names. */
@@ -125,6 +149,10 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     if (d.kind === 'local') {
       credentials.push(null);
       return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
+    }
+    if (d.kind === 'sftp') {
+      credentials.push(sftpCredentialsFromEnv(d, `SFTP server ${d.host}`));
+      return sftpDestinationFromFile(d, null, base);
     }
     if (d.kind === 'ftp') {
       if (d.tls === 'none') warnPlainFtp(d.host);

@@ -30,7 +30,7 @@ import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { azureCredentialsFromEnv, azureDestinationFromFile, ftpCredentialsFromEnv, ftpDestinationFromFile, hooksFrom, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
+import { azureCredentialsFromEnv, azureDestinationFromFile, ftpCredentialsFromEnv, ftpDestinationFromFile, hooksFrom, sftpCredentialsFromEnv, sftpDestinationFromFile, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -171,7 +171,18 @@ async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string,
       out.push({ kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) });
       continue;
     }
-    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : d.kind === 'azure' ? `Azure container ${d.container}` : `FTP server ${d.host}`}) in ${path}`;
+    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : d.kind === 'azure' ? `Azure container ${d.container}` : `${d.kind.toUpperCase()} server ${d.host}`}) in ${path}`;
+    if (d.kind === 'sftp') {
+      const kept = before?.destinations.find((x) => x.kind === 'sftp' && x.host === d.host && x.port === d.port && x.user === d.user && x.path === d.path);
+      const keptRef = kept?.kind === 'sftp' ? kept.credentialsRef : null;
+      let credentialsRef = keptRef;
+      const secret = { kind: 'sftp' as const, ...sftpCredentialsFromEnv(d, where) };
+      if ((!keptRef || secret.password !== undefined || secret.passphrase !== undefined) && (secret.password !== undefined || secret.passphrase !== undefined)) {
+        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+      }
+      out.push(sftpDestinationFromFile(d, credentialsRef, base));
+      continue;
+    }
     if (d.kind === 'ftp') {
       const kept = before?.destinations.find((x) => x.kind === 'ftp' && x.host === d.host && x.port === d.port && x.user === d.user && x.path === d.path);
       const keptRef = kept?.kind === 'ftp' ? kept.credentialsRef : null;
@@ -280,6 +291,17 @@ function destinationToFile(d: Destination): Record<string, unknown> {
         accountKeyEnv: 'AZURE_STORAGE_KEY',
         ...(d.endpoint ? { endpoint: d.endpoint } : {}),
         ...(d.accessTier ? { accessTier: d.accessTier } : {}),
+        ...limits,
+      };
+    case 'sftp':
+      return {
+        kind: 'sftp',
+        host: d.host,
+        port: d.port,
+        user: d.user,
+        path: d.path,
+        ...(d.privateKeyFile ? { privateKeyFile: d.privateKeyFile } : { passwordEnv: 'BACKSTOP_SFTP_PASSWORD' }),
+        ...(d.hostKey ? { hostKey: d.hostKey } : {}),
         ...limits,
       };
     case 'ftp':

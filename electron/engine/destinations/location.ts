@@ -28,18 +28,20 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createAzureBackend, createS3Backend, FtpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials } from '../storage/index.ts';
+import { createAzureBackend, createS3Backend, createSftpBackend, FtpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, probeSftp, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials, type SftpBackendOptions } from '../storage/index.ts';
 import { PACKS_PREFIX } from '../repository/layout.ts';
 import { loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
 import { ftpBackendOptions, loadFtpCredentials, saveFtpCredentials, type FtpCredentials } from './ftp-credentials.ts';
+import { loadSftpCredentials, saveSftpCredentials, type SftpCredentials } from './sftp-credentials.ts';
 import { join } from 'node:path';
 
-/** What a destination needs to be reached besides its settings (S3: an access key; Azure: a key, SAS token or connection string; FTP: a password); null when nothing. */
-export type Credentials = S3Credentials | AzureCredentials | FtpCredentials;
+/** What a destination needs to be reached besides its settings (S3: an access key; Azure: a key, SAS token or connection string; FTP: a password; SFTP: a password or key passphrase); null when nothing. */
+export type Credentials = S3Credentials | AzureCredentials | FtpCredentials | SftpCredentials;
 
 export type S3Destination = Extract<Destination, { kind: 's3' }>;
 export type AzureDestination = Extract<Destination, { kind: 'azure' }>;
+export type SftpDestination = Extract<Destination, { kind: 'sftp' }>;
 
 interface Kind<D extends Destination> {
   /** The backend whose root is `path` ('/'-separated, '' = the root) under the destination's root. */
@@ -83,6 +85,13 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: `/${joinPath(d.path, path)}` }),
     probe: (d, credentials) => probeFtp(ftpBackendOptions(d, '', credentials)),
   },
+  sftp: {
+    open: (d, path, credentials) => createSftpBackend(sftpBackendOptions(d, path, credentials)),
+    credentials: (d, secrets) => loadSftpCredentials(secrets, d.credentialsRef),
+    sameKey: (d) => destinationId(d),
+    backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: joinSftpPath(d.path, path) }),
+    probe: (d, credentials) => probeSftp(sftpBackendOptions(d, '', credentials)),
+  },
 };
 
 /** What each kind's secret is saved as in the keychain (the reference its destinations keep). */
@@ -90,6 +99,7 @@ const SECRETS: { [K in DestinationSecret['kind']]: (secrets: SecretStore, s: Ext
   s3: (secrets, { kind: _k, ...creds }, ref) => saveS3Credentials(secrets, creds, ref),
   azure: (secrets, secret, ref) => saveAzureCredentials(secrets, secret, ref),
   ftp: (secrets, { password }, ref) => saveFtpCredentials(secrets, { password }, ref),
+  sftp: (secrets, { kind: _k, ...creds }, ref) => saveSftpCredentials(secrets, creds, ref),
 };
 
 function localProbeHint(steps: ProbeStep[]): string | undefined {
@@ -137,6 +147,31 @@ export function azureBackendOptions(d: AzureDestination, path: string, credentia
   };
 }
 
+/** `path` under an SFTP base folder, keeping it absolute or relative to the login folder. */
+function joinSftpPath(base: string, path: string): string {
+  const joined = joinPath(base, path);
+  return base.startsWith('/') ? `/${joined}` : joined;
+}
+
+/** The SFTP client settings for `path` under an SFTP destination's folder (also what the connection test probes). */
+export function sftpBackendOptions(d: SftpDestination | Extract<BackupLocation, { kind: 'sftp' }>, path: string, credentials: Credentials | null): SftpBackendOptions {
+  const c: SftpCredentials = credentials && ('password' in credentials || 'passphrase' in credentials) ? credentials : {};
+  if (!d.privateKeyFile && !c.password) {
+    throw new BackstopError('VALIDATION', `${destinationDisplay(d)}: no password is stored and no private key file is set for this destination; enter the password or choose a key file.`);
+  }
+  return {
+    host: d.host,
+    port: d.port,
+    user: d.user,
+    root: joinSftpPath(d.path, path),
+    base: d.path,
+    hostKey: d.hostKey,
+    privateKeyFile: d.privateKeyFile,
+    ...(c.password ? { password: c.password } : {}),
+    ...(c.passphrase ? { passphrase: c.passphrase } : {}),
+  };
+}
+
 /** The credentials a destination (or a backup folder's location) needs, from the keychain; null when it needs none. */
 export function credentialsOf(secrets: SecretStore, place: Destination | BackupLocation): Promise<Credentials | null> {
   const d = destinationOf(place);
@@ -161,7 +196,7 @@ export async function probeDestination(secrets: SecretStore, d: Destination): Pr
 
 /** The destination behind a backup folder's location: its folder is the destination's root. */
 export function destinationOf(l: BackupLocation | Destination): Destination {
-  if (l.kind === 'local' || l.kind === 'ftp') return l;
+  if (l.kind === 'local' || l.kind === 'ftp' || l.kind === 'sftp') return l;
   if (l.kind === 'azure') return 'accessTier' in l ? l : { ...l, accessTier: null };
   if ('storageClass' in l) return l;
   return { ...l, storageClass: null };

@@ -32,7 +32,7 @@ import { runRestore, type RestoreOutcome } from './run-restore.ts';
 /** Where the server's stored binary log is for a database folder: `~server/binlog` beside it. */
 export function logLocationBeside(l: BackupLocation): BackupLocation {
   if (l.kind === 'local') return { kind: 'local', path: join(dirname(l.path), SERVER_FOLDER, BINLOG_STREAM.name) };
-  if (l.kind === 'ftp') return { ...l, path: posix.join(posix.dirname(l.path.replace(/\/+$/, '')), SERVER_FOLDER, BINLOG_STREAM.name) };
+  if (l.kind === 'ftp' || l.kind === 'sftp') return { ...l, path: posix.join(posix.dirname(l.path.replace(/\/+$/, '')), SERVER_FOLDER, BINLOG_STREAM.name) };
   const parent = posix.dirname(l.prefix.replace(/\/+$/, ''));
   return { ...l, prefix: posix.join(parent === '.' ? '' : parent, SERVER_FOLDER, BINLOG_STREAM.name) };
 }

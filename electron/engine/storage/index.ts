@@ -12,6 +12,8 @@ export { storageError } from './errors.ts';
 export { S3Backend, createS3Backend, normalizePrefix, type S3BackendOptions, type S3Credentials, type S3ChecksumMode } from './s3-backend.ts';
 export { probeS3 } from './s3-probe.ts';
 export { probeBackend, type ProbeFailure, type ProbeKind } from './probe.ts';
+export { probeSftp, type SftpErrorKind } from './sftp-probe.ts';
+export { SftpBackend, HostKeyRefused, createSftpBackend, fetchHostKey, hostKeyFingerprint, isHostKeyFingerprint, type SftpBackendOptions } from './sftp-backend.ts';
 export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
 export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';
 export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody } from './throttle.ts';

@@ -69,7 +69,25 @@ export interface FtpDraft {
   limits?: UploadLimits;
 }
 
-export type DestinationDraft = LocalDraft | S3Draft | AzureDraft | FtpDraft;
+
+export interface SftpDraft {
+  kind: 'sftp';
+  host: string;
+  port: WholeField;
+  user: string;
+  path: string;
+  /** The accepted host key fingerprint ('' until the user accepted the one the server showed). */
+  hostKey: string;
+  /** A private key file on this computer; '' for a password login. */
+  privateKeyFile: string;
+  credentialsRef: string | null;
+  /** Typed secrets (password, or the key's passphrase), stored in the keychain on save. */
+  password: string;
+  passphrase: string;
+  limits?: UploadLimits;
+}
+
+export type DestinationDraft = LocalDraft | S3Draft | AzureDraft | FtpDraft | SftpDraft;
 
 export type EncryptionChoice = 'none' | 'generate' | 'import';
 
@@ -164,6 +182,10 @@ export function emptyFtpDraft(): FtpDraft {
   return { kind: 'ftp', host: '', port: 21, user: '', path: '/backups', tls: 'explicit', plainConfirmed: false, certificateFingerprint: '', credentialsRef: null, password: '' };
 }
 
+export function emptySftpDraft(): SftpDraft {
+  return { kind: 'sftp', host: '', port: 22, user: '', path: '/backups', hostKey: '', privateKeyFile: '', credentialsRef: null, password: '', passphrase: '' };
+}
+
 export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDraft {
   return {
     name: '',
@@ -199,6 +221,9 @@ function kindDraft(d: Destination): DestinationDraft {
   if (d.kind === 'ftp') {
     const { limits: _l, ...f } = d;
     return { ...f, certificateFingerprint: f.certificateFingerprint ?? '', plainConfirmed: f.tls === 'none', password: '' };
+  }
+  if (d.kind === 'sftp') {
+    return { kind: 'sftp', host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey ?? '', privateKeyFile: d.privateKeyFile ?? '', credentialsRef: d.credentialsRef, password: '', passphrase: '' };
   }
   return {
     kind: 's3',
@@ -287,7 +312,7 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
     e.testRestore = d.testRestoreCron.trim() && cronProblem(d.testRestoreCron.trim()) ? 'Fix the test-restore cron expression (5 fields: minute hour day month weekday), or clear it.' : 'Enter the time cap as whole minutes from 1 to 1440, or leave it empty.';
   }
   d.destinations.forEach((dest, i) => {
-    const problem = destinationDraftError(dest);
+    const problem = destinationDraftError(dest) ?? (dest.kind === 'sftp' && !dest.hostKey ? 'Test the connection and accept the server’s host key.' : null);
     if (problem) e[`destination-${i}`] = problem;
   });
   return e;
@@ -297,6 +322,7 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
 export function destinationDraftError(dest: DestinationDraft): string | null {
   if (dest.kind === 'local') return dest.path.trim() ? null : 'Enter or choose a folder.';
   if (dest.kind === 'ftp') return ftpDraftProblem(dest);
+  if (dest.kind === 'sftp') return sftpDraftProblem(dest);
   if (dest.kind === 'azure') {
     if (!/^[a-z0-9]{3,24}$/.test(dest.accountName.trim())) return 'Enter the storage account name (3 to 24 lowercase letters and digits).';
     if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(dest.container.trim())) return 'Enter the container name (3 to 63 lowercase letters, digits and hyphens).';
@@ -316,6 +342,7 @@ export function draftSecret(dest: DestinationDraft): DestinationSecret | null {
   if (dest.kind === 's3' && dest.accessKeyId.trim() && dest.secretAccessKey) return { kind: 's3', accessKeyId: dest.accessKeyId.trim(), secretAccessKey: dest.secretAccessKey };
   if (dest.kind === 'azure') return azureSecret(dest);
   if (dest.kind === 'ftp' && dest.password) return { kind: 'ftp', password: dest.password };
+  if (dest.kind === 'sftp' && (dest.password || dest.passphrase)) return { kind: 'sftp', ...(dest.password ? { password: dest.password } : {}), ...(dest.passphrase ? { passphrase: dest.passphrase } : {}) };
   return null;
 }
 
@@ -324,6 +351,7 @@ export function withSavedSecret(dest: DestinationDraft, credentialsRef: string):
   if (dest.kind === 's3') return { ...dest, credentialsRef, accessKeyId: '', secretAccessKey: '' };
   if (dest.kind === 'azure') return { ...dest, credentialsRef, secret: '' };
   if (dest.kind === 'ftp') return { ...dest, credentialsRef, password: '' };
+  if (dest.kind === 'sftp') return { ...dest, credentialsRef, password: '', passphrase: '' };
   return dest;
 }
 
@@ -334,6 +362,7 @@ export function draftDestination(dest: DestinationDraft, credentialsRef?: string
   if (dest.kind === 'local') return { kind: 'local', path: dest.path.trim(), ...limits };
   if (dest.kind === 'azure') return { ...azureDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
   if (dest.kind === 'ftp') return { ...ftpDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
+  if (dest.kind === 'sftp') return { ...sftpDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
   return { ...s3Destination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
 }
 
@@ -376,6 +405,31 @@ export function ftpDestination(d: FtpDraft, credentialsRef: string | null) {
     path: `/${trimSlashes(d.path.trim())}`,
     tls: d.tls,
     certificateFingerprint: d.certificateFingerprint.trim() || null,
+    credentialsRef,
+  };
+}
+
+/** What is missing in an SFTP draft (null when it can be saved); the host key comes from "Test connection". */
+export function sftpDraftProblem(d: SftpDraft): string | null {
+  const port = wholeOf(d.port);
+  if (!d.host.trim() || /[\s/@]/.test(d.host.trim())) return 'Enter the server’s host name or address.';
+  if (port === '' || port === null || port < 1 || port > 65535) return 'Enter a port from 1 to 65535 (SSH uses 22).';
+  if (!d.user.trim()) return 'Enter the user to log in as.';
+  if (!d.privateKeyFile.trim() && !d.password && !d.credentialsRef) return 'Enter the password, or choose a private key file.';
+  return null;
+}
+
+/** An SFTP draft as the contract's destination, with the credentials reference to use. */
+export function sftpDestination(d: SftpDraft, credentialsRef: string | null) {
+  const port = wholeOf(d.port);
+  return {
+    kind: 'sftp' as const,
+    host: d.host.trim(),
+    port: typeof port === 'number' ? port : 22,
+    user: d.user.trim(),
+    path: d.path.trim().replace(/(.)\/+$/, '$1'),
+    hostKey: d.hostKey || null,
+    privateKeyFile: d.privateKeyFile.trim() || null,
     credentialsRef,
   };
 }

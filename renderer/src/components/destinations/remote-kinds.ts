@@ -4,7 +4,7 @@
  * one line here; its fields, secret and conversion live in task-draft.ts and its own
  * fields component, shared with the task editor.
  */
-import { emptyAzureDraft, emptyFtpDraft, emptyS3Draft, type DestinationDraft } from '../task-draft';
+import { emptyAzureDraft, emptyFtpDraft, emptyS3Draft, emptySftpDraft, type DestinationDraft } from '../task-draft';
 
 export interface RemoteKind {
   kind: Exclude<DestinationDraft['kind'], 'local'>;
@@ -16,4 +16,5 @@ export const REMOTE_KINDS: RemoteKind[] = [
   { kind: 's3', label: 'S3 or S3-compatible bucket', empty: emptyS3Draft },
   { kind: 'azure', label: 'Azure Blob Storage container', empty: emptyAzureDraft },
   { kind: 'ftp', label: 'FTP server (FTPS)', empty: emptyFtpDraft },
+  { kind: 'sftp', label: 'SFTP server', empty: emptySftpDraft },
 ];
