@@ -7,9 +7,8 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Destination, Server, Task, TaskHooks } from '../../shared/domain.ts';
-import { GCS_S3_SETTINGS } from '../../shared/gcs.ts';
 import { BackstopError } from '../../shared/result.ts';
-import type { Credentials } from '../../engine/destinations/index.ts';
+import { credentialsOfSecret, type Credentials } from '../../engine/destinations/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
@@ -19,6 +18,7 @@ import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp
 import { keyFromFile, keyFromEnv, keyFromOptions, secretFromEnv } from '../cli-secrets.ts';
 import { isHttpUrl } from '../http-url.ts';
 import { warnPlainFtp } from '../location-url.ts';
+import { fileDestination, fileDestinationLabel, fileSecret } from '../file-destination.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
 
 /** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
@@ -36,93 +36,6 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
 export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
   const at = (argv: string[] | null) => (argv && argv[0]!.includes('/') && !isAbsolute(argv[0]!) ? [resolve(base, argv[0]!), ...argv.slice(1)] : argv);
   return { ...h, pre: at(h.pre), post: at(h.post) };
-}
-
-type S3FileDestination = Extract<TaskFile['destinations'][number], { kind: 's3' }>;
-
-/** A task file's S3 credentials, from the environment variables it names (`what`: where, for the AUTH_FAILED message). */
-export function s3CredentialsFromEnv(d: S3FileDestination, what: string) {
-  const accessKeyId = secretFromEnv(d.accessKeyIdEnv, what)!;
-  const secretAccessKey = secretFromEnv(d.secretAccessKeyEnv, what)!;
-  const sessionToken = d.sessionTokenEnv ? secretFromEnv(d.sessionTokenEnv, what)! : undefined;
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-}
-
-/** A task file's S3 destination as the engine's, its credentials in the keychain under `credentialsRef` (null: given to the run directly). */
-export function s3DestinationFromFile(d: S3FileDestination, credentialsRef: string | null): Destination {
-  return {
-    kind: 's3',
-    bucket: d.bucket,
-    prefix: d.prefix,
-    region: d.region,
-    endpoint: d.endpoint ?? null,
-    forcePathStyle: d.forcePathStyle,
-    storageClass: d.storageClass ?? null,
-    checksumMode: d.checksumMode,
-    ...(d.preset === 'gcs' ? { ...GCS_S3_SETTINGS, endpoint: d.endpoint ?? GCS_S3_SETTINGS.endpoint } : {}),
-    credentialsRef,
-    ...(d.limits ? { limits: d.limits } : {}),
-  };
-}
-
-type SftpFileDestination = Extract<TaskFile['destinations'][number], { kind: 'sftp' }>;
-
-/** A task file's SFTP password and/or key passphrase, from the variables it names. */
-export function sftpCredentialsFromEnv(d: SftpFileDestination, what: string) {
-  const password = d.passwordEnv ? secretFromEnv(d.passwordEnv, what)! : undefined;
-  const passphrase = d.passphraseEnv ? secretFromEnv(d.passphraseEnv, what)! : undefined;
-  return { ...(password ? { password } : {}), ...(passphrase ? { passphrase } : {}) };
-}
-
-/** A task file's SFTP destination as the engine's (a relative key file resolved against `base`, the file's folder). */
-export function sftpDestinationFromFile(d: SftpFileDestination, credentialsRef: string | null, base: string): Destination {
-  return {
-    kind: 'sftp',
-    host: d.host,
-    port: d.port,
-    user: d.user,
-    path: d.path,
-    hostKey: d.hostKey ?? null,
-    privateKeyFile: d.privateKeyFile ? resolve(base, d.privateKeyFile) : null,
-    credentialsRef,
-    ...(d.limits ? { limits: d.limits } : {}),
-  };
-}
-
-type FtpFileDestination = Extract<TaskFile['destinations'][number], { kind: 'ftp' }>;
-
-/** A task file's FTP password, from the variable it names. */
-export function ftpCredentialsFromEnv(d: FtpFileDestination, what: string) {
-  return { password: secretFromEnv(d.passwordEnv, what)! };
-}
-
-/** A task file's FTP destination as the engine's, its password in the keychain under `credentialsRef` (null: given to the run directly). */
-export function ftpDestinationFromFile(d: FtpFileDestination, credentialsRef: string | null): Destination {
-  const { passwordEnv: _p, limits, certificateFingerprint, ...rest } = d;
-  return { ...rest, certificateFingerprint: certificateFingerprint ?? null, credentialsRef, ...(limits ? { limits } : {}) };
-}
-
-type AzureFileDestination = Extract<TaskFile['destinations'][number], { kind: 'azure' }>;
-
-/** A task file's Azure credential (account key, SAS token or connection string), from the variable it names. */
-export function azureCredentialsFromEnv(d: AzureFileDestination, what: string) {
-  if (d.accountKeyEnv) return { accountKey: secretFromEnv(d.accountKeyEnv, what)! };
-  if (d.sasTokenEnv) return { sasToken: secretFromEnv(d.sasTokenEnv, what)!.replace(/^\?/, '') };
-  return { connectionString: secretFromEnv(d.connectionStringEnv, what)! };
-}
-
-/** A task file's Azure destination as the engine's, its credential in the keychain under `credentialsRef` (null: given to the run directly). */
-export function azureDestinationFromFile(d: AzureFileDestination, credentialsRef: string | null): Destination {
-  return {
-    kind: 'azure',
-    accountName: d.accountName,
-    container: d.container,
-    prefix: d.prefix,
-    endpoint: d.endpoint ?? null,
-    accessTier: d.accessTier ?? null,
-    credentialsRef,
-    ...(d.limits ? { limits: d.limits } : {}),
-  };
 }
 
 /**
@@ -148,23 +61,12 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
   const destinations: Destination[] = f.destinations.map((d) => {
     if (d.kind === 'local') {
       credentials.push(null);
-      return { kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) };
+      return fileDestination(d, base, null);
     }
-    if (d.kind === 'sftp') {
-      credentials.push(sftpCredentialsFromEnv(d, `SFTP server ${d.host}`));
-      return sftpDestinationFromFile(d, null, base);
-    }
-    if (d.kind === 'ftp') {
-      if (d.tls === 'none') warnPlainFtp(d.host);
-      credentials.push(ftpCredentialsFromEnv(d, `FTP server ${d.host}`));
-      return ftpDestinationFromFile(d, null);
-    }
-    if (d.kind === 'azure') {
-      credentials.push(azureCredentialsFromEnv(d, `Azure container ${d.container}`));
-      return azureDestinationFromFile(d, null);
-    }
-    credentials.push(s3CredentialsFromEnv(d, `S3 bucket ${d.bucket}`));
-    return s3DestinationFromFile(d, null);
+    if (d.kind === 'ftp' && d.tls === 'none') warnPlainFtp(d.host);
+    const secret = fileSecret(d, fileDestinationLabel(d));
+    credentials.push(secret ? credentialsOfSecret(secret) : null);
+    return fileDestination(d, base, null);
   });
   const stamp = new Date().toISOString();
   const task: Task = {

@@ -30,7 +30,9 @@ import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { azureCredentialsFromEnv, azureDestinationFromFile, ftpCredentialsFromEnv, ftpDestinationFromFile, hooksFrom, sftpCredentialsFromEnv, sftpDestinationFromFile, s3CredentialsFromEnv, s3DestinationFromFile } from './backup.ts';
+import { hooksFrom } from './backup.ts';
+import { fileDestination, fileDestinationLabel, fileSecret, fileSecretGiven } from '../file-destination.ts';
+import { sameDestinationKey } from '../../engine/destinations/index.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -161,59 +163,23 @@ async function taskEncryption(engine: Engine, f: StoredTaskFile, base: string, p
   return { mode: 'key', keyRef: info.keyRef, fingerprint: info.fingerprint };
 }
 
-const sameS3 = (a: Destination, b: { bucket: string; prefix: string; endpoint?: string | undefined }) => a.kind === 's3' && a.bucket === b.bucket && a.prefix === b.prefix && (a.endpoint ?? undefined) === b.endpoint;
-
-/** Destinations with S3 credentials from the named variables moved into the keychain (kept from `before` when the variables are not set). */
+/** Destinations with their secrets from the named variables moved into the keychain (kept from `before`, the same place by sameDestinationKey, while the variables are not set). */
 async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string, path: string, before: Task | null): Promise<Destination[]> {
   const out: Destination[] = [];
   for (const [i, d] of f.destinations.entries()) {
     if (d.kind === 'local') {
-      out.push({ kind: 'local', path: resolve(base, d.path), ...(d.limits ? { limits: d.limits } : {}) });
+      out.push(fileDestination(d, base, null));
       continue;
     }
-    const where = `destinations.${i} (${d.kind === 's3' ? `S3 bucket ${d.bucket}` : d.kind === 'azure' ? `Azure container ${d.container}` : `${d.kind.toUpperCase()} server ${d.host}`}) in ${path}`;
-    if (d.kind === 'sftp') {
-      const kept = before?.destinations.find((x) => x.kind === 'sftp' && x.host === d.host && x.port === d.port && x.user === d.user && x.path === d.path);
-      const keptRef = kept?.kind === 'sftp' ? kept.credentialsRef : null;
-      let credentialsRef = keptRef;
-      const secret = { kind: 'sftp' as const, ...sftpCredentialsFromEnv(d, where) };
-      if ((!keptRef || secret.password !== undefined || secret.passphrase !== undefined) && (secret.password !== undefined || secret.passphrase !== undefined)) {
-        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
-      }
-      out.push(sftpDestinationFromFile(d, credentialsRef, base));
-      continue;
-    }
-    if (d.kind === 'ftp') {
-      const kept = before?.destinations.find((x) => x.kind === 'ftp' && x.host === d.host && x.port === d.port && x.user === d.user && x.path === d.path);
-      const keptRef = kept?.kind === 'ftp' ? kept.credentialsRef : null;
-      let credentialsRef = keptRef;
-      if (!keptRef || process.env[d.passwordEnv]) {
-        const secret = { kind: 'ftp' as const, ...ftpCredentialsFromEnv(d, where) };
-        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
-      }
-      out.push(ftpDestinationFromFile(d, credentialsRef));
-      continue;
-    }
-    if (d.kind === 'azure') {
-      const kept = before?.destinations.find((x) => x.kind === 'azure' && x.accountName === d.accountName && x.container === d.container && x.prefix === d.prefix);
-      const keptRef = kept?.kind === 'azure' ? kept.credentialsRef : null;
-      let credentialsRef = keptRef;
-      const named = [d.accountKeyEnv, d.sasTokenEnv, d.connectionStringEnv].some((v) => v !== undefined && process.env[v]);
-      if (!keptRef || named) {
-        const secret = { kind: 'azure' as const, ...azureCredentialsFromEnv(d, where) };
-        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
-      }
-      out.push(azureDestinationFromFile(d, credentialsRef));
-      continue;
-    }
-    const kept = before?.destinations.find((x) => sameS3(x, d));
-    const keptRef = kept?.kind === 's3' ? kept.credentialsRef : null;
+    const place = sameDestinationKey(fileDestination(d, base, null), resolve);
+    const kept = before?.destinations.find((x) => sameDestinationKey(x, resolve) === place);
+    const keptRef = kept && kept.kind !== 'local' ? kept.credentialsRef : null;
     let credentialsRef = keptRef;
-    if (!keptRef || process.env[d.accessKeyIdEnv] || process.env[d.secretAccessKeyEnv]) {
-      const credentials = s3CredentialsFromEnv(d, where);
-      ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret: { kind: 's3', ...credentials }, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+    if (!keptRef || fileSecretGiven(d)) {
+      const secret = fileSecret(d, `destinations.${i} (${fileDestinationLabel(d)}) in ${path}`);
+      if (secret) ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
     }
-    out.push(s3DestinationFromFile(d, credentialsRef));
+    out.push(fileDestination(d, base, credentialsRef));
   }
   return out;
 }

@@ -30,7 +30,7 @@ import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
 import { createAzureBackend, createS3Backend, createSftpBackend, FtpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, probeSftp, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials, type SftpBackendOptions } from '../storage/index.ts';
 import { PACKS_PREFIX } from '../repository/layout.ts';
-import { loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
+import { azureCredentialsOf, loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
 import { ftpBackendOptions, loadFtpCredentials, saveFtpCredentials, type FtpCredentials } from './ftp-credentials.ts';
 import { loadSftpCredentials, saveSftpCredentials, type SftpCredentials } from './sftp-credentials.ts';
@@ -181,6 +181,13 @@ export function credentialsOf(secrets: SecretStore, place: Destination | BackupL
 /** The credentials of each destination, same order (null for those that need none). */
 export function loadCredentials(secrets: SecretStore, destinations: readonly Destination[]): Promise<(Credentials | null)[]> {
   return Promise.all(destinations.map((d) => credentialsOf(secrets, d)));
+}
+
+/** A secret as entered (the window, a task file) as the credentials its backend takes. */
+export function credentialsOfSecret(secret: DestinationSecret): Credentials {
+  if (secret.kind === 'azure') return azureCredentialsOf(secret);
+  const { kind: _k, ...given } = secret;
+  return given;
 }
 
 /** Stores a destination's secret in the keychain; the reference its destination keeps. */

@@ -11,7 +11,7 @@
  * contains any string passed in `secrets` (the account key, SAS token, connection string).
  */
 import { BackstopError } from '../../shared/result.ts';
-import { publicEndpoint, redact } from './s3-errors.ts';
+import { errnoOf, prop, publicEndpoint, redact, str } from './sdk-error-fields.ts';
 
 export type AzureErrorKind =
   | 'no-such-blob'
@@ -39,14 +39,6 @@ export interface AzureErrorInfo {
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
 const TRANSIENT_CODES = new Set(['ServerBusy', 'InternalError', 'OperationTimedOut', 'ServiceUnavailable']);
 
-function prop(e: unknown, name: string): unknown {
-  return typeof e === 'object' && e !== null ? (e as Record<string, unknown>)[name] : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
 /** The service's error code: RestError.code, or the x-ms-error-code header (HEAD responses have no body). */
 function serviceCode(e: unknown): string | undefined {
   const details = prop(e, 'details');
@@ -60,13 +52,8 @@ function serviceCode(e: unknown): string | undefined {
   return code && /^[A-Z][A-Za-z]+$/.test(code) ? code : undefined;
 }
 
-function errnoOf(e: unknown): { code: string; host?: string } | undefined {
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = prop(cur, 'cause'), depth++) {
-    const code = str(prop(cur, 'code'));
-    if (code && /^(E[A-Z_]+|ERR_[A-Z_]+|UND_ERR_[A-Z_]+|REQUEST_SEND_ERROR)$/.test(code)) return { code, host: str(prop(cur, 'hostname')) };
-  }
-  return undefined;
-}
+/** Node's errno-style codes, and the Azure SDK's own for a request that never reached the server. */
+const AZURE_ERRNO_CODE = /^(E[A-Z_]+|ERR_[A-Z_]+|UND_ERR_[A-Z_]+|REQUEST_SEND_ERROR)$/;
 
 export function classifyAzureError(e: unknown): AzureErrorInfo {
   const name = str(prop(e, 'name'));
@@ -100,7 +87,7 @@ export function classifyAzureError(e: unknown): AzureErrorInfo {
   }
   if (code === 'AccountLimitExceeded' || code === 'InsufficientStorage' || httpStatus === 507 || /quota|capacity/i.test(code ?? '')) return { ...base, kind: 'quota', retryable: false };
   if (httpStatus === 404) return { ...base, kind: 'no-such-blob', retryable: false };
-  const errno = errnoOf(e);
+  const errno = errnoOf(e, AZURE_ERRNO_CODE);
   if (errno?.code === 'ENOTFOUND') return { ...base, name: errno.code, kind: 'dns', retryable: true, ...(errno.host ? { host: errno.host } : {}) };
   if (errno && NETWORK_CODES.has(errno.code)) return { ...base, name: errno.code, kind: 'network', retryable: true };
   if ((code && TRANSIENT_CODES.has(code)) || (httpStatus !== undefined && (httpStatus >= 500 || httpStatus === 429 || httpStatus === 408))) {

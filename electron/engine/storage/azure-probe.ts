@@ -8,7 +8,7 @@ import type { ProbeReport, ProbeStep, ProbeStepName } from '../../shared/domain.
 import { probeBackend, type ProbeFailure } from './probe.ts';
 import { AzureBackend, azureServiceUrl, type AzureBackendOptions } from './azure-backend.ts';
 import { classifyAzureError, type AzureErrorInfo } from './azure-errors.ts';
-import { publicEndpoint } from './s3-errors.ts';
+import { publicEndpoint } from './sdk-error-fields.ts';
 
 /** The SAS permission letter each probe step needs. */
 const SAS_PERMISSION: Record<ProbeStepName, string> = { put: 'write (w) and create (c)', get: 'read (r)', list: 'list (l)', delete: 'delete (d)' };

@@ -29,7 +29,8 @@ import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
-import { publicEndpoint, s3BackstopError } from './s3-errors.ts';
+import { s3BackstopError } from './s3-errors.ts';
+import { publicEndpoint } from './sdk-error-fields.ts';
 
 export type S3ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
 

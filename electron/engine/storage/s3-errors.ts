@@ -10,6 +10,7 @@
  * in `secrets` (the secret key and session token are redacted even if a server echoes them).
  */
 import { BackstopError } from '../../shared/result.ts';
+import { errnoOf, prop, publicEndpoint, redact, str } from './sdk-error-fields.ts';
 
 export type S3ErrorKind =
   | 'no-such-key'
@@ -57,23 +58,6 @@ const TRANSIENT_NAMES = new Set([
   'ExpiredTokenRetry',
 ]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_SOCKET']);
-
-function prop(e: unknown, name: string): unknown {
-  return typeof e === 'object' && e !== null ? (e as Record<string, unknown>)[name] : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
-/** Walks `cause` chains (the SDK wraps socket errors) looking for an errno-style code. */
-function errnoOf(e: unknown): { code: string; host?: string } | undefined {
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = prop(cur, 'cause'), depth++) {
-    const code = str(prop(cur, 'code'));
-    if (code && /^(E[A-Z_]+|ERR_[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(code)) return { code, host: str(prop(cur, 'hostname')) };
-  }
-  return undefined;
-}
 
 function regionHint(e: unknown): string | undefined {
   const direct = str(prop(e, 'Region')) ?? str(prop(e, 'BucketRegion'));
@@ -130,23 +114,6 @@ export function classifyS3Error(e: unknown): S3ErrorInfo {
   }
   if (httpStatus === undefined && /socket hang up|network|timed? ?out/i.test(message)) return { ...base, kind: 'network', retryable: true };
   return { ...base, kind: 'other', retryable: false };
-}
-
-/** `scheme://host[:port]` of an endpoint URL, without any user info, path or query; null if unset or unparsable. */
-export function publicEndpoint(endpoint: string | null): string | null {
-  if (!endpoint) return null;
-  try {
-    const u = new URL(endpoint);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return null;
-  }
-}
-
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
-  return out;
 }
 
 export interface S3ErrorContext {

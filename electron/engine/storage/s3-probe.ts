@@ -7,7 +7,8 @@
 import type { ProbeReport, ProbeStep, ProbeStepName } from '../../shared/domain.ts';
 import { probeBackend, type ProbeFailure } from './probe.ts';
 import { S3Backend, type S3BackendOptions } from './s3-backend.ts';
-import { classifyS3Error, publicEndpoint, type S3ErrorInfo } from './s3-errors.ts';
+import { classifyS3Error, type S3ErrorInfo } from './s3-errors.ts';
+import { publicEndpoint } from './sdk-error-fields.ts';
 
 const PERMISSION: Record<ProbeStepName, string> = {
   put: 's3:PutObject',
