@@ -22,8 +22,7 @@ import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engin
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { restoreFromWal } from './restore-at.ts';
-import { restoreToMoment } from '../../engine/restore/restore-to-moment.ts';
-import { pointsOnly } from '../../engine/restore/restore-at.ts';
+import { pointsOnly, restoreAt } from '../../engine/restore/restore-at.ts';
 import { howToGetKey, keyFromOptions } from '../cli-secrets.ts';
 import { parseLocation, type LocationArg, type Where } from '../location-url.ts';
 import { DURATION, errorInFileTerms, readJsonFile, retentionFrom, ServerFile } from '../task-file.ts';
@@ -98,11 +97,11 @@ export async function restoreCommand(
   const w = parseLocation(where);
   w.location = resolveServerFolder(w.location, PG_BASEBACKUP_STREAM.name);
   const { repo, key } = await open(engine, w, opts.keyFile);
-  const walRestore = await restoreFromWal(engine, repo, opts);
+  const walRestore = await restoreFromWal(engine, w, repo, key, opts);
   if (walRestore) return walRestore;
   // MySQL/MariaDB: a full plus the binary log stored beside the database folder (restore-to-moment.ts).
   if (opts.asOf !== undefined && (await repo.listPoints()).some((p) => p.meta.format === 'mysql-sql')) {
-    return momentRestore(engine, w, key, opts.asOf, opts);
+    return momentRestore(engine, w, repo, key, opts.asOf, opts);
   }
   if (opts.asOf !== undefined || opts.point === undefined) {
     const e = pointsOnly();
@@ -160,7 +159,7 @@ export async function restoreCommand(
 }
 
 /** `restore --as-of` of a MySQL/MariaDB database folder into a NEW database on --server. */
-async function momentRestore(engine: Engine, w: Where, key: Buffer | null, asOf: Date, opts: { serverFile?: string; database?: string; folder?: string; osUser?: string }): Promise<RestoreCommandResult> {
+async function momentRestore(engine: Engine, w: Where, repo: Repository, key: Buffer | null, asOf: Date, opts: { serverFile?: string; database?: string; folder?: string; osUser?: string }): Promise<RestoreCommandResult> {
   const usage = (m: string): never => {
     throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
   };
@@ -169,16 +168,21 @@ async function momentRestore(engine: Engine, w: Where, key: Buffer | null, asOf:
   if (!opts.database) usage('restore needs --database.');
   const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
   const settings = await engine.call('settings.get', undefined);
-  const outcome = await restoreToMoment({
+  const spec: RestoreJobSpec = {
+    op: 'restore',
+    restoreId: 'cli',
     location: w.location,
     credentials: w.credentials,
-    key,
-    moment: asOf,
+    pointId: 'latest',
     server,
     password,
     database: opts.database!,
     toolPaths: settings.ok ? settings.data.toolPaths : {},
-  }).catch((e: unknown) => {
+    keyBase64: key ? key.toString('base64') : null,
+    options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
+    asOf: asOf.toISOString(),
+  };
+  const outcome = await restoreAt(repo, spec, new AbortController().signal, () => {}).catch((e: unknown) => {
     throw errorInFileTerms(e, opts.serverFile!, '');
   });
   return { ...outcome, cluster: false };

@@ -2,7 +2,8 @@
  * `restore` of a PostgreSQL cluster backup with WAL (engine/restore/pitr.ts): to a moment
  * (`--as-of`), to a WAL restore point (`--point` of an incremental), the whole cluster into
  * `--folder DIR`, or one database (`--source-database NAME`) into the new database
- * `--database NEW` on the server of `--server`.
+ * `--database NEW` on the server of `--server`. The flags are checked here, in their own
+ * words; the restore itself is the engine's (restore-at.ts), as for the window.
  *
  * Contract: returns null when the location is not a cluster backup, or is a plain base
  * backup point without --source-database (the usual restore handles those). Usage errors
@@ -12,8 +13,11 @@ import { dirname, resolve } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
-import { isClusterPoint, planRecovery, restoreClusterAt, restoreDatabaseAt } from '../../engine/restore/pitr.ts';
+import { isClusterPoint } from '../../engine/restore/pitr.ts';
+import { restoreAt } from '../../engine/restore/restore-at.ts';
+import type { RestoreJobSpec } from '../../engine/restore/run-restore.ts';
 import { PG_WAL_FORMAT } from '../../engine/servers/index.ts';
+import type { Where } from '../location-url.ts';
 import { errorInFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 import type { RestoreCommandResult } from './location.ts';
@@ -36,7 +40,7 @@ const usage = (m: string): never => {
   throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
 };
 
-export async function restoreFromWal(engine: Engine, repo: Repository, opts: RestoreAtOptions): Promise<RestoreCommandResult | null> {
+export async function restoreFromWal(engine: Engine, { location, credentials }: Where, repo: Repository, key: Buffer | null, opts: RestoreAtOptions): Promise<RestoreCommandResult | null> {
   const points = await repo.listPoints();
   if (!points.some(isClusterPoint)) {
     if (opts.sourceDatabase !== undefined) usage('--source-database applies only to a PostgreSQL cluster backup (<root>/~server).');
@@ -60,27 +64,27 @@ export async function restoreFromWal(engine: Engine, repo: Repository, opts: Res
     }
     if (!opts.folder) usage('Restoring the whole cluster needs --folder DIR (a new or empty folder).');
   }
-  const plan = await planRecovery(repo, at);
   const settings = await engine.call('settings.get', undefined);
-  const toolPaths = settings.ok ? settings.data.toolPaths : {};
-  if (opts.sourceDatabase === undefined) {
-    const r = await restoreClusterAt({ repo, plan, folder: resolve(opts.folder!), toolPaths, ...(opts.osUser ? { osUser: opts.osUser } : {}) });
-    return { ...r, cluster: true };
-  }
-  const { server, password } = serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
+  const target = opts.sourceDatabase === undefined ? null : serverFromFile(readJsonFile(opts.serverFile!, ServerFile, 'The server file'), 'cli-restore-target', dirname(resolve(opts.serverFile!)));
+  const spec: RestoreJobSpec = {
+    op: 'restore',
+    restoreId: 'cli',
+    location,
+    credentials,
+    pointId: 'pointId' in at ? at.pointId : 'latest',
+    server: target?.server ?? null,
+    password: target?.password ?? null,
+    database: opts.database ?? '',
+    toolPaths: settings.ok ? settings.data.toolPaths : {},
+    keyBase64: key ? key.toString('base64') : null,
+    options: { jobs: 1, noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false, folder: opts.folder ? resolve(opts.folder) : null },
+    ...('asOf' in at ? { asOf: at.asOf.toISOString() } : {}),
+    ...(opts.sourceDatabase !== undefined ? { sourceDatabase: opts.sourceDatabase } : {}),
+    ...(opts.osUser ? { osUser: opts.osUser } : {}),
+  };
   try {
-    const r = await restoreDatabaseAt({
-      repo,
-      plan,
-      sourceDatabase: opts.sourceDatabase,
-      server,
-      password,
-      database: opts.database!,
-      toolPaths,
-      options: { jobs: 1, noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false, folder: null },
-    });
-    return { ...r, cluster: false };
+    return { ...(await restoreAt(repo, spec, new AbortController().signal, () => {})), cluster: opts.sourceDatabase === undefined };
   } catch (e) {
-    throw errorInFileTerms(e, opts.serverFile!, '');
+    throw target ? errorInFileTerms(e, opts.serverFile!, '') : e;
   }
 }
