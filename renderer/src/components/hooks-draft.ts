@@ -10,10 +10,15 @@
  * line break). `hooksProblem` checks the schema's limits (up to 100 items of up to 4096
  * characters, timeout 1–86400 s).
  */
-import type { TaskHooks } from '@shared/domain.ts';
+import { TaskHooks } from '@shared/domain.ts';
 import { wholeOf, type WholeField } from './task-draft';
 
 export type HookPolicy = TaskHooks['onFailure'];
+
+/** The schema's bounds: 1 to 86400 seconds, up to 100 argv items of up to 4096 characters. */
+const TIMEOUT = TaskHooks.shape.timeoutSeconds.unwrap();
+const MIN_TIMEOUT = TIMEOUT.minValue ?? 1;
+const MAX_TIMEOUT = TIMEOUT.maxValue ?? 86400;
 
 export interface HooksDraft {
   /** One argv item per line. */
@@ -51,7 +56,7 @@ export function hooksProblems(d: HooksDraft): { pre?: string; post?: string; tim
     else if (argv.some((a) => a.length > 4096)) out[phase] = 'Each line can be at most 4096 characters.';
   }
   const t = wholeOf(d.timeoutSeconds);
-  if (t === null || t === '' || t < 1 || t > 86400) out.timeout = 'Enter the timeout as whole seconds from 1 to 86400 (24 hours).';
+  if (t === null || t === '' || t < MIN_TIMEOUT || t > MAX_TIMEOUT) out.timeout = `Enter the timeout as whole seconds from ${MIN_TIMEOUT} to ${MAX_TIMEOUT} (${MAX_TIMEOUT / 3600} hours).`;
   return out;
 }
 

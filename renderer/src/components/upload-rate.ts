@@ -7,15 +7,16 @@
  * undefined for an empty field, so clearing the field removes the limit. A stored value
  * loaded with `rateField` converts back to exactly the same bytes per second.
  */
-import type { UploadLimits } from '@shared/domain.ts';
+import { UploadLimits } from '@shared/domain.ts';
 
 export type RateUnit = 'KB/s' | 'MB/s' | 'Mbit/s';
 
 /** Bytes per second of one unit (decimal units, as network links are sold). */
 export const RATE_UNITS: Record<RateUnit, number> = { 'KB/s': 1_000, 'MB/s': 1_000_000, 'Mbit/s': 125_000 };
 
-export const MIN_UPLOAD_BYTES = 1024;
-export const MAX_UPLOAD_BYTES = 1e12;
+/** The schema's bounds (1024 and 1e12 bytes per second). */
+export const MIN_UPLOAD_BYTES = UploadLimits.shape.uploadBytesPerSecond.minValue ?? 1024;
+export const MAX_UPLOAD_BYTES = UploadLimits.shape.uploadBytesPerSecond.maxValue ?? 1e12;
 
 /** What a rate input holds: a number (a number input's v-model), '' when empty, or text. */
 export interface RateField {
@@ -52,7 +53,7 @@ export function rateProblem(field: RateField | undefined): string | null {
   const bytes = rateBytes(field);
   if (bytes === '') return null;
   if (bytes === null || bytes < MIN_UPLOAD_BYTES || bytes > MAX_UPLOAD_BYTES) {
-    return 'Enter an upload limit from 1.024 KB/s to 1,000,000 MB/s (1 TB/s), or leave it empty for no limit.';
+    return `Enter an upload limit from ${MIN_UPLOAD_BYTES / 1000} KB/s to ${(MAX_UPLOAD_BYTES / 1e6).toLocaleString('en-US')} MB/s, or leave it empty for no limit.`;
   }
   return null;
 }

@@ -152,7 +152,7 @@ describe('task editor: hooks, upload limits and notification channels', { timeou
     expect(sent).toEqual([]);
     expect(fake.commands['tasks.update']).not.toHaveBeenCalled();
     expect(w.get('[data-testid="hooks-timeout-error"]').text()).toBe('Enter the timeout as whole seconds from 1 to 86400 (24 hours).');
-    const limitMessage = 'Enter an upload limit from 1.024 KB/s to 1,000,000 MB/s (1 TB/s), or leave it empty for no limit.';
+    const limitMessage = 'Enter an upload limit from 1.024 KB/s to 1,000,000 MB/s, or leave it empty for no limit.';
     expect(w.get('[data-testid="task-upload-limit-error"]').text()).toBe(limitMessage);
     expect(w.get('[data-testid="dest-0-upload-limit-error"]').text()).toBe(limitMessage);
 
