@@ -8,7 +8,7 @@
  * dropped, and blank lines are ignored); the program line is trimmed. A command loaded from
  * a task and left unchanged is saved as the exact argv it was (even an argument holding a
  * line break). `hooksProblem` checks the schema's limits (up to 100 items of up to 4096
- * characters, timeout 1–86400 s).
+ * characters, timeout 1–86400 s, checked only when a command is entered).
  */
 import { TaskHooks } from '@shared/domain.ts';
 import { wholeOf, type WholeField } from './task-draft';
@@ -55,6 +55,8 @@ export function hooksProblems(d: HooksDraft): { pre?: string; post?: string; tim
     if (argv.length > 100) out[phase] = 'A command can have at most 100 lines (the program and 99 arguments).';
     else if (argv.some((a) => a.length > 4096)) out[phase] = 'Each line can be at most 4096 characters.';
   }
+  // The timeout only matters (and is only checked) when there is a command to stop.
+  if (!hooksOf(d)) return out;
   const t = wholeOf(d.timeoutSeconds);
   if (t === null || t === '' || t < MIN_TIMEOUT || t > MAX_TIMEOUT) out.timeout = `Enter the timeout as whole seconds from ${MIN_TIMEOUT} to ${MAX_TIMEOUT} (${MAX_TIMEOUT / 3600} hours).`;
   return out;

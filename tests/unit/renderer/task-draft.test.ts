@@ -60,6 +60,15 @@ describe('task drafts', () => {
     }
   });
 
+  it('the hook timeout is checked only when a command is entered', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
+    d.hooks = { ...d.hooks, timeoutSeconds: '' };
+    expect(draftErrors(d)).toEqual({});
+    expect('hooks' in draftToInput(d)).toBe(false);
+    d.hooks = { ...d.hooks, post: '/bin/true' };
+    expect(draftErrors(d)).toEqual({ hooksTimeout: 'Enter the timeout as whole seconds from 1 to 86400 (24 hours).' });
+  });
+
   it('test restores: a cron and/or after every full, a time cap in whole minutes; bad values are named', () => {
     const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
     expect(draftTestRestore(d)).toBeNull();
