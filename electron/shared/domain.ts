@@ -286,7 +286,7 @@ export type TaskInputParsed = z.infer<typeof TaskInput>;
 
 /** A channel's filter: categories (failure, warning, success, all) or event names; null = failures and warnings. */
 const NotificationOn = z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a category or an event name')).min(1).max(20).nullable().default(null);
-const EmailAddress = z.string().max(320).regex(/^[^\s@,<>]+@[^\s@,<>]+$/, 'must be an e-mail address');
+export const EmailAddress = z.string().max(320).regex(/^[^\s@,<>]+@[^\s@,<>]+$/, 'must be an e-mail address');
 
 /**
  * A notification channel set up once in Settings (docs/NOTIFICATIONS.md). A webhook's or

@@ -6,18 +6,21 @@
  * otherwise); a URL is never returned or stored outside the keychain. `notifications.test`
  * sends one message of event "test" through the channel now, with the usual retries, and
  * answers what became of it (a delivery failure is an answer, not an error).
+ * `notifications.smtp` says whether the SMTP password is saved, never what it is;
+ * `notifications.testSmtp` sends a test mail to one address through the SMTP server e-mail
+ * channels use (VALIDATION when there is none), answering like `notifications.test`.
  */
 import { randomUUID } from 'node:crypto';
 import type { NotificationChannelSetting } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { appChannel, SMTP_PASSWORD_REF, urlRef } from '../notifications/app-channels.ts';
+import { appChannel, appSmtp, SMTP_PASSWORD_REF, urlRef } from '../notifications/app-channels.ts';
 import { payload, type Notifier } from '../notifications/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import type { SettingsTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from '../events/event-bus.ts';
 
-type NotificationHandlers = Pick<Handlers, 'notifications.saveChannel' | 'notifications.deleteChannel' | 'notifications.saveSmtp' | 'notifications.test'>;
+type NotificationHandlers = Pick<Handlers, 'notifications.saveChannel' | 'notifications.deleteChannel' | 'notifications.saveSmtp' | 'notifications.test' | 'notifications.smtp' | 'notifications.testSmtp'>;
 
 export interface NotificationHandlerDeps {
   settings: SettingsTable;
@@ -83,6 +86,16 @@ export function createNotificationHandlers(d: NotificationHandlerDeps): Notifica
       return d.notifier.sendNow(
         ch,
         payload({ event: 'test', task: '(test)', taskId: '', runId: null, status: 'success', message: `Test message from Backstop for "${c.name}"`, databases: [], startedAt: at, finishedAt: at }),
+      );
+    },
+    'notifications.smtp': async () => ({ smtp: d.settings.get().smtp, passwordSaved: (await d.secrets.get(SMTP_PASSWORD_REF)) !== null }),
+    'notifications.testSmtp': async ({ to }) => {
+      const smtp = await appSmtp(d.settings.get(), d.secrets, d.dataDir);
+      if (!smtp) throw new BackstopError('VALIDATION', 'Set up the SMTP server first (Settings › E-mail server): enter its host and save.');
+      const at = d.now().toISOString();
+      return d.notifier.sendNow(
+        { kind: 'email', to: [to], smtp },
+        payload({ event: 'test', task: '(test)', taskId: '', runId: null, status: 'success', message: `Test message from Backstop to ${to}: the SMTP server ${smtp.host}:${smtp.port} works.`, databases: [], startedAt: at, finishedAt: at }),
       );
     },
   };

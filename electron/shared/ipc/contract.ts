@@ -34,6 +34,7 @@ import {
   TaskInput,
   NotificationChannelInput,
   SmtpSetting,
+  EmailAddress,
   type NotificationChannelSetting,
   type ActiveRun,
   type RetentionPreview,
@@ -138,6 +139,10 @@ export const commands = {
   },
   /** Sends a test message through one channel now (with the retries) and says what became of it. */
   'notifications.test': { input: ById, result: returns<{ delivered: boolean; attempts: number; error: string | null }>() },
+  /** The SMTP server of Settings and whether its password is in the keychain (the password itself is never returned). */
+  'notifications.smtp': { input: None, result: returns<{ smtp: SmtpSetting | null; passwordSaved: boolean }>() },
+  /** Sends a test mail to `to` through the SMTP server e-mail channels use now (with the retries) and says what became of it. */
+  'notifications.testSmtp': { input: z.strictObject({ to: EmailAddress }), result: returns<{ delivered: boolean; attempts: number; error: string | null }>() },
   'runs.active': { input: None, result: returns<ActiveRun[]>() },
   'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */

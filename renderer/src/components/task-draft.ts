@@ -9,16 +9,18 @@
  * field's value becomes a number; it accepts anything (a number, a string pasted by a test
  * or an older draft) and never calls string methods on a value it has not checked.
  */
-import type { Destination, DestinationSecret, Task, TaskInput, UploadLimits } from '@shared/domain.ts';
+import type { Destination, DestinationSecret, Task, TaskInput } from '@shared/domain.ts';
 import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
+import { emptyHooks, hooksDraft, hooksOf, hooksProblems, type HooksDraft } from './hooks-draft';
+import { emptyRate, rateField, rateProblem, uploadLimits, type RateField } from './upload-rate';
 import { providerOf, type S3Provider } from './s3-presets';
 
 export interface LocalDraft {
   kind: 'local';
   path: string;
-  /** An upload limit set outside the editor (a task file), kept through an edit unchanged. */
-  limits?: UploadLimits;
+  /** This destination's upload limit (empty = the task's limit, if any). */
+  upload?: RateField;
 }
 
 export interface S3Draft {
@@ -35,7 +37,7 @@ export interface S3Draft {
   credentialsRef: string | null;
   accessKeyId: string;
   secretAccessKey: string;
-  limits?: UploadLimits;
+  upload?: RateField;
 }
 
 export interface AzureDraft {
@@ -50,7 +52,7 @@ export interface AzureDraft {
   auth: 'accountKey' | 'sasToken' | 'connectionString';
   /** The typed secret (emptied once it is in the keychain). */
   secret: string;
-  limits?: UploadLimits;
+  upload?: RateField;
 }
 
 
@@ -66,7 +68,7 @@ export interface FtpDraft {
   certificateFingerprint: string;
   credentialsRef: string | null;
   password: string;
-  limits?: UploadLimits;
+  upload?: RateField;
 }
 
 
@@ -84,7 +86,7 @@ export interface SftpDraft {
   /** Typed secrets (password, or the key's passphrase), stored in the keychain on save. */
   password: string;
   passphrase: string;
-  limits?: UploadLimits;
+  upload?: RateField;
 }
 
 export type DestinationDraft = LocalDraft | S3Draft | AzureDraft | FtpDraft | SftpDraft;
@@ -126,8 +128,13 @@ export interface TaskDraft {
   testRestoreCron: string;
   testRestoreAfterFull: boolean;
   testRestoreMaxMinutes: WholeField;
-  /** What the editor does not show (set by a task file or another client), kept through an edit unchanged. */
-  carried: Pick<Task, 'hooks' | 'limits' | 'notifications'>;
+  /** Pre/post commands (issue #24); none entered = no `hooks`. */
+  hooks: HooksDraft;
+  /** The task's upload limit for every destination without its own (empty = none). */
+  upload: RateField;
+  /** Which Settings notification channels the task notifies: all of them (no `notifications`), or the chosen ids. */
+  notificationsMode: 'all' | 'chosen';
+  notificationIds: string[];
 }
 
 export function defaultTimezone(): string {
@@ -205,12 +212,15 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     testRestoreCron: '',
     testRestoreAfterFull: false,
     testRestoreMaxMinutes: '',
-    carried: {},
+    hooks: emptyHooks(),
+    upload: emptyRate(),
+    notificationsMode: 'all',
+    notificationIds: [],
   };
 }
 
 function destinationDraft(d: Destination): DestinationDraft {
-  return { ...kindDraft(d), ...(d.limits ? { limits: d.limits } : {}) };
+  return { ...kindDraft(d), ...(d.limits ? { upload: rateField(d.limits) } : {}) };
 }
 
 function kindDraft(d: Destination): DestinationDraft {
@@ -260,7 +270,10 @@ export function draftFromTask(t: Task): TaskDraft {
     testRestoreCron: t.testRestore?.schedule ?? '',
     testRestoreAfterFull: t.testRestore?.afterFull ?? false,
     testRestoreMaxMinutes: t.testRestore?.maxMinutes ?? '',
-    carried: { ...(t.hooks ? { hooks: t.hooks } : {}), ...(t.limits ? { limits: t.limits } : {}), ...(t.notifications ? { notifications: t.notifications } : {}) },
+    hooks: hooksDraft(t.hooks),
+    upload: rateField(t.limits),
+    notificationsMode: t.notifications ? 'chosen' : 'all',
+    notificationIds: [...(t.notifications ?? [])],
   };
 }
 
@@ -281,7 +294,21 @@ export function draftRetention(d: { minAgeDays: unknown; keepLast: unknown }): {
   return { minAgeDays: age, keepLast: last === '' ? null : last };
 }
 
-export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}` | 'testRestore';
+export type DraftField =
+  | 'name'
+  | 'server'
+  | 'schedule'
+  | 'retention'
+  | 'encryption'
+  | 'destinations'
+  | `destination-${number}`
+  | `destination-${number}-upload`
+  | 'testRestore'
+  | 'hooksPre'
+  | 'hooksPost'
+  | 'hooksTimeout'
+  | 'upload'
+  | 'notifications';
 
 /** The test-restore settings of a draft: null for none, undefined when a field is not valid. */
 export function draftTestRestore(d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'>): NonNullable<Task['testRestore']> | null | undefined {
@@ -314,7 +341,16 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
   d.destinations.forEach((dest, i) => {
     const problem = destinationDraftError(dest) ?? (dest.kind === 'sftp' && !dest.hostKey ? 'Test the connection and accept the server’s host key.' : null);
     if (problem) e[`destination-${i}`] = problem;
+    const rate = rateProblem(dest.upload);
+    if (rate) e[`destination-${i}-upload`] = rate;
   });
+  const hooks = hooksProblems(d.hooks);
+  if (hooks.pre) e.hooksPre = hooks.pre;
+  if (hooks.post) e.hooksPost = hooks.post;
+  if (hooks.timeout) e.hooksTimeout = hooks.timeout;
+  const rate = rateProblem(d.upload);
+  if (rate) e.upload = rate;
+  if (d.notificationsMode === 'chosen' && d.notificationIds.length > 20) e.notifications = 'Choose at most 20 channels.';
   return e;
 }
 
@@ -357,8 +393,8 @@ export function withSavedSecret(dest: DestinationDraft, credentialsRef: string):
 
 /** Any destination draft as the contract's destination; `credentialsRef` replaces the draft's saved reference when given. */
 export function draftDestination(dest: DestinationDraft, credentialsRef?: string | null): Destination {
-  // An upload limit set outside the editor (a task file) is kept through an edit unchanged.
-  const limits = dest.limits ? { limits: dest.limits } : {};
+  const upload = uploadLimits(dest.upload);
+  const limits = upload ? { limits: upload } : {};
   if (dest.kind === 'local') return { kind: 'local', path: dest.path.trim(), ...limits };
   if (dest.kind === 'azure') return { ...azureDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
   if (dest.kind === 'ftp') return { ...ftpDestination(dest, credentialsRef ?? dest.credentialsRef), ...limits };
@@ -441,6 +477,8 @@ export function sftpDestination(d: SftpDraft, credentialsRef: string | null) {
 export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | undefined)[] = []): TaskInput {
   const retention = draftRetention(d) ?? { minAgeDays: 0, keepLast: null };
   const testRestore = draftTestRestore(d);
+  const hooks = hooksOf(d.hooks);
+  const limits = uploadLimits(d.upload);
   return {
     name: d.name.trim(),
     serverId: d.serverId,
@@ -451,7 +489,9 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     destinations: d.destinations.map((dest, i) => draftDestination(dest, credentialsRefs[i])),
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
-    ...d.carried,
+    ...(hooks ? { hooks } : {}),
+    ...(limits ? { limits } : {}),
+    ...(d.notificationsMode === 'chosen' ? { notifications: [...new Set(d.notificationIds)] } : {}),
     ...(testRestore ? { testRestore } : {}),
   };
 }

@@ -51,6 +51,24 @@ describe('task drafts', () => {
     expect(TaskInput.safeParse(input).success).toBe(true);
   });
 
+  it('an unchanged command keeps its exact argv (an argument with a line break too); odd byte rates come back exact', () => {
+    for (const bytes of [1024, 1_048_576, 123_456_789, 1e12]) {
+      const configured: Task = { ...task, hooks: { pre: ['/bin/sh', '-c', 'echo a\necho b'], post: ['/x'], timeoutSeconds: 5, onFailure: 'warn' }, limits: { uploadBytesPerSecond: bytes } };
+      const input = draftToInput(draftFromTask(configured));
+      expect(input.hooks).toEqual(configured.hooks);
+      expect(input.limits).toEqual({ uploadBytesPerSecond: bytes });
+    }
+  });
+
+  it('the hook timeout is checked only when a command is entered', () => {
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
+    d.hooks = { ...d.hooks, timeoutSeconds: '' };
+    expect(draftErrors(d)).toEqual({});
+    expect('hooks' in draftToInput(d)).toBe(false);
+    d.hooks = { ...d.hooks, post: '/bin/true' };
+    expect(draftErrors(d)).toEqual({ hooksTimeout: 'Enter the timeout as whole seconds from 1 to 86400 (24 hours).' });
+  });
+
   it('test restores: a cron and/or after every full, a time cap in whole minutes; bad values are named', () => {
     const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
     expect(draftTestRestore(d)).toBeNull();
