@@ -78,7 +78,7 @@ export class TestRestoreService {
 
   /** Runs a test restore of every database the task's first destination holds. */
   async run(resolved: ResolvedTask, trigger: RunTrigger): Promise<TestRestoreSummary> {
-    const { task, server } = resolved;
+    const { task } = resolved;
     if (this.running.has(task.id)) throw new BackstopError('CONFLICT', `A test restore of task "${task.name}" is already running; wait for it to finish.`);
     const controller = new AbortController();
     this.running.set(task.id, controller);

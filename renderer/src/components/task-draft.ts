@@ -126,6 +126,8 @@ export interface TaskDraft {
   testRestoreCron: string;
   testRestoreAfterFull: boolean;
   testRestoreMaxMinutes: WholeField;
+  /** The server test restores put their scratch databases on: '' = the task's own server, else a server of the same kind. */
+  testRestoreServerId: string;
   /** What the editor does not show (set by a task file or another client), kept through an edit unchanged. */
   carried: Pick<Task, 'hooks' | 'limits' | 'notifications'>;
 }
@@ -205,6 +207,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     testRestoreCron: '',
     testRestoreAfterFull: false,
     testRestoreMaxMinutes: '',
+    testRestoreServerId: '',
     carried: {},
   };
 }
@@ -260,6 +263,7 @@ export function draftFromTask(t: Task): TaskDraft {
     testRestoreCron: t.testRestore?.schedule ?? '',
     testRestoreAfterFull: t.testRestore?.afterFull ?? false,
     testRestoreMaxMinutes: t.testRestore?.maxMinutes ?? '',
+    testRestoreServerId: t.testRestore?.serverId ?? '',
     carried: { ...(t.hooks ? { hooks: t.hooks } : {}), ...(t.limits ? { limits: t.limits } : {}), ...(t.notifications ? { notifications: t.notifications } : {}) },
   };
 }
@@ -284,13 +288,16 @@ export function draftRetention(d: { minAgeDays: unknown; keepLast: unknown }): {
 export type DraftField = 'name' | 'server' | 'schedule' | 'retention' | 'encryption' | 'destinations' | `destination-${number}` | 'testRestore';
 
 /** The test-restore settings of a draft: null for none, undefined when a field is not valid. */
-export function draftTestRestore(d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'>): NonNullable<Task['testRestore']> | null | undefined {
+export function draftTestRestore(
+  d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'> & Partial<Pick<TaskDraft, 'serverId' | 'testRestoreServerId'>>,
+): NonNullable<Task['testRestore']> | null | undefined {
   const cron = d.testRestoreCron.trim();
   const cap = wholeOf(d.testRestoreMaxMinutes);
   if (cap === null || cap === 0 || (cap !== '' && cap > 1440)) return undefined;
   if (cron && cronProblem(cron)) return undefined;
   if (!cron && !d.testRestoreAfterFull) return null;
-  return { schedule: cron || null, afterFull: d.testRestoreAfterFull, maxMinutes: cap === '' ? null : cap };
+  const serverId = d.testRestoreServerId && d.testRestoreServerId !== d.serverId ? d.testRestoreServerId : null;
+  return { schedule: cron || null, afterFull: d.testRestoreAfterFull, maxMinutes: cap === '' ? null : cap, ...(serverId ? { serverId } : {}) };
 }
 
 /** What is missing or malformed, by field, in words a user can act on. */
