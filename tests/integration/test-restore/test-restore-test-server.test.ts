@@ -9,7 +9,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { cliInProcess } from '../../fixtures/cli.ts';
@@ -17,6 +16,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { freePort } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 interface Doc {
@@ -25,14 +25,6 @@ interface Doc {
   databases: { database: string; status: string; checks: { name: string; ok: boolean; detail: string }[] }[];
 }
 
-const scratchRows = (dataDir: string) => {
-  const db = new Database(join(dataDir, 'backstop.db'));
-  try {
-    return db.prepare('SELECT target, name FROM scratch_targets').all();
-  } finally {
-    db.close();
-  }
-};
 
 describe('test restores on a named test server', () => {
   let src: PgServer;
