@@ -79,6 +79,19 @@ describe('test restores on a named test server', () => {
       message: `testServer in ${wrong}: the test server "file-pg-test-server" is a SQLite folder, but this task backs up a PostgreSQL server; a test restore needs a server of the same kind. Choose a PostgreSQL server, or the task's own server.`,
     });
 
+    // A stored server's id means nothing in a task file; a SQLite task has no test server.
+    const byId = taskFile(dir, { testRestore: { schedule: '0 4 * * 0', serverId: 'abc' } });
+    expect(JSON.parse((await cliInProcess('test-restore', '--config', byId, '--json', '--data-dir', dataDir)).out).error).toEqual({
+      code: 'VALIDATION',
+      message: `testRestore.serverId in ${byId}: a task file names its test server with "testServer" (a server object shaped like "server"), not a stored server's id.`,
+    });
+    const sqliteTask = join(dir, 'sqlite-task.json');
+    writeFileSync(sqliteTask, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder: sqliteFolder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'b2') }], testServer: { kind: 'sqlite', folder: sqliteFolder } }));
+    expect(JSON.parse((await cliInProcess('test-restore', '--config', sqliteTask, '--json', '--data-dir', dataDir)).out).error).toEqual({
+      code: 'VALIDATION',
+      message: `testServer in ${sqliteTask}: this task backs up a SQLite folder, whose test restores use a temporary local folder; a test server applies to PostgreSQL and MySQL/MariaDB tasks only. Remove it.`,
+    });
+
     // Unreachable test server: the run fails with the server's error; nothing recorded, nothing created.
     const port = await freePort();
     const away = taskFile(dir, { testServer: { ...pgFile(test, 'BACKSTOP_TEST_TST_PASSWORD'), port } });
