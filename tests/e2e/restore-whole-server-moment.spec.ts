@@ -47,12 +47,7 @@ test('restores every database as of a moment; a database added later is listed a
   if (!server.ok) throw new Error(server.message);
 
   const restore = new RestorePage(page);
-  await restore.open();
-  await page.getByTestId('restore-scope-server').click();
-  await page.getByTestId('ws-source').selectOption({ index: 1 });
-  await page.getByTestId('ws-server').selectOption(server.data.id);
-  await page.getByTestId('ws-affix').fill('then-');
-  await page.getByTestId('ws-plan').click();
+  await restore.planWholeServer(server.data.id, 'then-');
   await expect(page.getByTestId('ws-plan-row')).toHaveCount(sources.length + 1);
 
   await page.getByTestId('ws-at-moment').check();
