@@ -144,6 +144,8 @@ export const TaskFile = z.strictObject({
   limits: UploadLimits.optional(),
   /** Scheduled test restores (`backstop agent` runs them; `backstop test-restore` runs one now). */
   testRestore: TestRestoreSettings.optional(),
+  /** Where test restores put their scratch databases: a server of the same kind as `server` (same shape); absent = `server`. */
+  testServer: ServerFile.optional(),
 });
 export type TaskFile = z.infer<typeof TaskFile>;
 

@@ -215,6 +215,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     toolPaths: () => settings.get().toolPaths,
     sqliteScratchDir: sqliteScratchDir(dataDir),
+    resolveServer,
     runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
   });
   const serverRestores = new ServerRestoresTable(db);

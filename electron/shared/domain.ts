@@ -253,6 +253,8 @@ export const TestRestoreSettings = z
     schedule: Cron.nullable().default(null),
     afterFull: z.boolean().default(false),
     maxMinutes: z.number().int().min(1).max(1440).nullable().default(null),
+    /** A server from the Servers list, of the task's server's kind, that holds the scratch databases; absent = the task's own server. */
+    serverId: Id.optional(),
   })
   .refine((t) => t.schedule !== null || t.afterFull, { message: 'needs a schedule, or afterFull: true', path: ['schedule'] });
 export type TestRestoreSettings = z.infer<typeof TestRestoreSettings>;

@@ -41,6 +41,8 @@ export interface ServerRestorePlanEntry {
   database: string;
   restoredAs: string;
   point: { id: string; createdAt: string; bytes: number } | null;
+  /** Its oldest and newest restore points (ISO UTC): "as of" a moment restores the latest point at or before it, so a moment before `from` cannot be reached; null when it has none. */
+  range?: { from: string; to: string } | null;
   /** 'exists': the name is taken on the target (never overwritten); 'done': this same restore already made it (skipped). */
   status: ServerRestorePlanStatus;
   /** From the task's newest test restore of this database, when there is one. */

@@ -33,12 +33,7 @@ test('restores every database of a task destination onto another SQLite folder, 
   if (!server.ok) throw new Error(server.message);
 
   const restore = new RestorePage(page);
-  await restore.open();
-  await page.getByTestId('restore-scope-server').click();
-  await page.getByTestId('ws-source').selectOption({ index: 1 });
-  await page.getByTestId('ws-server').selectOption(server.data.id);
-  await page.getByTestId('ws-affix').fill('copy-');
-  await page.getByTestId('ws-plan').click();
+  await restore.planWholeServer(server.data.id, 'copy-');
 
   const rows = page.getByTestId('ws-plan-row');
   await expect(rows).toHaveCount(sources.length);

@@ -12,6 +12,7 @@ import { credentialsOfSecret, type Credentials } from '../../engine/destinations
 import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
+import { checkTestServer } from '../../engine/test-restore/test-server.ts';
 import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import type { NotificationChannel } from '../../engine/notifications/channels.ts';
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
@@ -87,7 +88,12 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     updatedAt: stamp,
   };
   checkTaskInput(task);
-  return { task, server, password, key, credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications };
+  if (f.testRestore?.serverId) {
+    throw new BackstopError('VALIDATION', `testRestore.serverId in ${path}: a task file names its test server with "testServer" (a server object shaped like "server"), not a stored server's id.`);
+  }
+  const testServer = f.testServer ? serverFromFile(f.testServer, `${id}-test-server`, base) : null;
+  if (testServer) checkTestServer(server, testServer.server, `testServer in ${path}`);
+  return { task, server, password, key, credentials, toolPaths: binDir ? { postgres: binDir, mysql: binDir } : null, notifications: f.notifications, testServer };
 }
 
 /**

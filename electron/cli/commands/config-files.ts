@@ -48,6 +48,8 @@ export const StoredTaskFile = TaskFile.extend({
     .optional(),
   enabled: z.boolean().optional(),
   channels: z.array(z.string().min(1)).max(20).optional(),
+  /** The stored server (name or id) test restores put their scratch databases on; absent = the task's server. */
+  testServer: z.string().trim().min(1, 'must name a stored server (name or id)').optional(),
 });
 export type StoredTaskFile = z.infer<typeof StoredTaskFile>;
 
@@ -192,6 +194,9 @@ function readTaskFile(path: string): { f: StoredTaskFile; base: string } {
   if (f.tools) {
     throw new BackstopError('VALIDATION', `tools in ${path}: a stored task uses the client tools of the app's settings; remove "tools" (it is for "backstop backup --config").`);
   }
+  if (f.testServer && !f.testRestore) {
+    throw new BackstopError('VALIDATION', `testServer in ${path}: a stored task uses a test server for its scheduled test restores; add "testRestore" (a schedule, or afterFull: true), or remove "testServer".`);
+  }
   return { f, base: dirname(resolve(path)) };
 }
 
@@ -209,7 +214,7 @@ async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, ba
     ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
     ...(f.limits ? { limits: f.limits } : {}),
     ...(f.channels ? { notifications: f.channels } : {}),
-    testRestore: f.testRestore ?? null,
+    testRestore: f.testRestore && f.testServer ? { ...f.testRestore, serverId: findServer(await engine.command('servers.list'), f.testServer, `testServer in ${path}`).id } : (f.testRestore ?? null),
   };
 }
 
@@ -325,6 +330,7 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
             ...(t.testRestore.schedule !== null ? { schedule: t.testRestore.schedule } : {}),
             ...(t.testRestore.afterFull ? { afterFull: true } : {}),
             ...(t.testRestore.maxMinutes !== null ? { maxMinutes: t.testRestore.maxMinutes } : {}),
+            ...(t.testRestore.serverId ? { serverId: t.testRestore.serverId } : {}),
           },
         }
       : {}),

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BackstopError } from '../../shared/result.ts';
-import type { AppInfo, PointKind, SchedulerOwnerInfo, ServerInputParsed, Task } from '../../shared/domain.ts';
+import type { AppInfo, PointKind, SchedulerOwnerInfo, ServerInputParsed, Task, TaskInputParsed } from '../../shared/domain.ts';
 import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
@@ -22,6 +22,7 @@ import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../s
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
 import { deleteTask } from '../tasks/delete-task.ts';
+import { checkTestServer } from '../test-restore/test-server.ts';
 import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
@@ -87,6 +88,15 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     if (!support.available) throw new BackstopError('VALIDATION', `type: a ${input.type} backup is not possible for this server: ${support.reason}`);
   }
 
+  /** A named test server must exist and be of the task's server's kind (VALIDATION naming both kinds). */
+  function checkTestServerInput(input: TaskInputParsed): void {
+    const id = input.testRestore?.serverId;
+    if (!id || id === input.serverId) return;
+    const test = ctx.servers.list().find((s) => s.id === id);
+    if (!test) throw new BackstopError('VALIDATION', `testRestore.serverId: no server with id ${id}; choose a server from the Servers list, or the task's own server.`);
+    checkTestServer(ctx.servers.get(input.serverId), test, 'testRestore.serverId');
+  }
+
   return {
     'app.info': () => ctx.info(),
     'scheduler.owner': () => ctx.schedulerOwner(),
@@ -124,6 +134,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'tasks.create': async (input) => {
       checkTaskInput(input);
       checkBackupType(input);
+      checkTestServerInput(input);
       await checkTaskKey(input, ctx.keys);
       const task = ctx.tasks.insert(input, stamp());
       ctx.events.emit('tasks.changed', { ids: [task.id] });
@@ -132,6 +143,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'tasks.update': async ({ id, task: input }) => {
       checkTaskInput(input);
       checkBackupType(input);
+      checkTestServerInput(input);
       await checkTaskKey(input, ctx.keys);
       const before = ctx.tasks.get(id);
       const server = ctx.servers.get(before.serverId);

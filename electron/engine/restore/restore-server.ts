@@ -77,6 +77,8 @@ export interface Planned {
   location: BackupLocation;
   pointId: string | null;
   point?: ServerRestoreDatabase['point'];
+  /** Its oldest and newest restore points: an "as of" moment before `from` cannot be reached. */
+  range?: { from: string; to: string };
   key: Buffer | null;
   error?: { code: string; message: string };
 }
@@ -130,6 +132,7 @@ export async function planServerRestore(
       const chosen = req.asOf ? points.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : points.at(-1);
       const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
       const entry: Planned = { database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: chosen?.id ?? null, key };
+      if (points.length > 0) entry.range = { from: points[0]!.createdAt, to: points.at(-1)!.createdAt };
       if (chosen) entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
       else if (points.length === 0) entry.error = { code: 'NOT_FOUND', message: `The backup folder of "${database}" holds no restore points.` };
       else {

@@ -89,6 +89,7 @@ export class ServerRestoreService {
         database: p.database,
         restoredAs: p.restoredAs,
         point: p.point ?? null,
+        range: p.range ?? null,
         status,
         estimatedMs: measured.get(p.database) ?? null,
         error: p.error ?? (status === 'exists' ? { code: 'DATABASE_EXISTS', message: `Database "${p.restoredAs}" already exists on the target server; a restore never overwrites a database. Choose a prefix or suffix, or leave it out.` } : null),

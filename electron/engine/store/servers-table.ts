@@ -82,6 +82,8 @@ export class ServersTable {
     const existing = this.get(id);
     const user = this.db.prepare('SELECT name FROM tasks WHERE server_id = ? ORDER BY name LIMIT 1').get(id) as { name: string } | undefined;
     if (user) throw new BackstopError('CONFLICT', `Server "${existing.name}" is used by task "${user.name}"; delete or change that task first.`);
+    const tester = this.db.prepare("SELECT name FROM tasks WHERE json_extract(config, '$.testRestore.serverId') = ? ORDER BY name LIMIT 1").get(id) as { name: string } | undefined;
+    if (tester) throw new BackstopError('CONFLICT', `Server "${existing.name}" is the test server of task "${tester.name}"; choose another test server for that task first.`);
     this.db.prepare('DELETE FROM servers WHERE id = ?').run(id);
     return existing;
   }

@@ -57,6 +57,8 @@ export interface ResolvedTask {
   only?: string[];
   /** Where this run's notifications go (resolved, secrets in memory only); none when absent. */
   notifications?: NotificationChannel[];
+  /** Test restores only: the named test server (a CLI task file's `testServer`); a saved task's `testRestore.serverId` is resolved by the test restore itself. */
+  testServer?: { server: Server; password: string | null };
 }
 
 export interface DatabaseResult extends JobOutcome {

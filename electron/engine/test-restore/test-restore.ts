@@ -1,6 +1,7 @@
 /**
  * Test restores of a task (issue #22): the latest point of each database at the task's
- * first destination is restored into a scratch target (scratch.ts) and checked
+ * first destination is restored into a scratch target (scratch.ts) — on the task's own
+ * server, or on its named test server (test-server.ts) — and checked
  * (run-test-restore-job.ts, in a worker thread), one database at a time, those tested
  * longest ago first; with a time cap (`testRestore.maxMinutes`) no database starts once
  * the cap is reached (at least one always runs) and the rest come first next time. The scratch
@@ -14,7 +15,7 @@
  * (CONFLICT otherwise).
  */
 import { join } from 'node:path';
-import type { RestoreCheck, RunStatus, RunTrigger } from '../../shared/domain.ts';
+import type { RestoreCheck, RunStatus, RunTrigger, Server } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import { destinationId, Location } from '../destinations/index.ts';
 import { openRepository } from '../repository/index.ts';
@@ -25,6 +26,7 @@ import { connectorFor, type ToolPaths } from '../servers/index.ts';
 import type { HistoryTable, ScratchTargetsTable } from '../store/index.ts';
 import type { ResolvedTask } from '../tasks/task-runner.ts';
 import { ScratchTargets } from './scratch.ts';
+import { checkTestServer, testServerLabel } from './test-server.ts';
 import type { TestRestoreJobResult, TestRestoreJobSpec } from './run-test-restore-job.ts';
 
 export interface TestRestoreDatabase {
@@ -48,6 +50,12 @@ export interface TestRestoreSummary {
   deferred: string[];
 }
 
+/** The server holding a test restore's scratch databases, with its password. */
+export interface TestServer {
+  server: Server;
+  password: string | null;
+}
+
 export interface TestRestoreDeps {
   history: HistoryTable;
   scratch: ScratchTargetsTable;
@@ -57,6 +65,8 @@ export interface TestRestoreDeps {
   toolPaths: () => ToolPaths;
   /** Where SQLite scratch folders are made (`<dataDir>/test-restores`). */
   sqliteScratchDir: string;
+  /** A stored server and its password (the Servers list): how a saved task's `testRestore.serverId` is found. */
+  resolveServer?: (id: string) => Promise<TestServer>;
   /** Runs one database's job (a worker thread in the engine; tests may run it inline). */
   runJob: (spec: TestRestoreJobSpec, signal: AbortSignal) => Promise<TestRestoreJobResult>;
 }
@@ -68,7 +78,7 @@ export class TestRestoreService {
 
   /** Runs a test restore of every database the task's first destination holds. */
   async run(resolved: ResolvedTask, trigger: RunTrigger): Promise<TestRestoreSummary> {
-    const { task, server } = resolved;
+    const { task } = resolved;
     if (this.running.has(task.id)) throw new BackstopError('CONFLICT', `A test restore of task "${task.name}" is already running; wait for it to finish.`);
     const controller = new AbortController();
     this.running.set(task.id, controller);
@@ -77,10 +87,11 @@ export class TestRestoreService {
     events.emit('history.changed', { runId, taskId: task.id });
     const log = this.deps.logger.child({ runId, taskId: task.id, testRestore: true });
     const toolPaths = resolved.toolPaths ?? this.deps.toolPaths();
-    const connector = connectorFor(server, { password: resolved.password, toolPaths });
-    const scratch = new ScratchTargets(this.deps.scratch, server, connector, this.deps.sqliteScratchDir, now);
     const summary: TestRestoreSummary = { runId, status: 'success', error: null, databases: [], leftoversRemoved: [], deferred: [] };
     try {
+      const target = await this.testServer(resolved, controller.signal);
+      const connector = connectorFor(target.server, { password: target.password, toolPaths });
+      const scratch = new ScratchTargets(this.deps.scratch, target.server, connector, this.deps.sqliteScratchDir, now);
       for (const name of scratch.recorded()) {
         try {
           await scratch.remove(name);
@@ -113,7 +124,7 @@ export class TestRestoreService {
           summary.deferred.push(f.name);
           continue;
         }
-        summary.databases.push(await this.one(resolved, f.name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
+        summary.databases.push(await this.one(resolved, target, f.name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
       }
       if (summary.deferred.length > 0) log.info({ deferred: summary.deferred }, 'test restore reached its time cap; the databases not tried come first next time');
     } catch (e) {
@@ -151,8 +162,38 @@ export class TestRestoreService {
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /**
+   * Where the scratch databases go: the named test server (checked to be of the task's kind
+   * and reachable before anything is recorded or created), else the task's own server.
+   */
+  private async testServer(resolved: ResolvedTask, signal: AbortSignal): Promise<TestServer> {
+    const serverId = resolved.task.testRestore?.serverId;
+    const named = resolved.testServer ?? (serverId && serverId !== resolved.server.id ? await this.namedServer(serverId) : null);
+    if (!named) return { server: resolved.server, password: resolved.password };
+    checkTestServer(resolved.server, named.server, resolved.testServer ? 'testServer' : 'testRestore.serverId');
+    try {
+      await connectorFor(named.server, { password: named.password, toolPaths: resolved.toolPaths ?? this.deps.toolPaths() }).listDatabases({ signal });
+    } catch (e) {
+      const f = toFailure(e);
+      throw new BackstopError(f.code, `The test server, ${testServerLabel(named.server)}: ${f.message}`, { cause: e });
+    }
+    return named;
+  }
+
+  private async namedServer(id: string): Promise<TestServer> {
+    if (!this.deps.resolveServer) throw new BackstopError('NOT_FOUND', `The test server ${id} is not known here; name the test server in the task file with "testServer".`);
+    try {
+      return await this.deps.resolveServer(id);
+    } catch (e) {
+      const f = toFailure(e);
+      if (f.code !== 'NOT_FOUND') throw e;
+      throw new BackstopError('NOT_FOUND', `The test server of this task (id ${id}) is no longer in the Servers list. Choose another one under "Test restores" in the task, or test on the task's own server.`, { cause: e });
+    }
+  }
+
   private async one(
     resolved: ResolvedTask,
+    target: TestServer,
     database: string,
     location: TestRestoreJobSpec['location'],
     credentials: TestRestoreJobSpec['credentials'],
@@ -167,10 +208,10 @@ export class TestRestoreService {
     const seq = history.startDatabase(runId, { database, destination: destinationId(resolved.task.destinations[0]!), kind: 'full', kindReason: null, startedAt: started.toISOString(), serverStream: false });
     let result: TestRestoreDatabase;
     let failureCode: string | null = null;
-    let target: string | null = null;
+    let scratchName: string | null = null;
     try {
-      target = scratch.create();
-      const sqlite = resolved.server.kind === 'sqlite';
+      scratchName = scratch.create();
+      const sqlite = target.server.kind === 'sqlite';
       const job = await this.deps.runJob(
         {
           op: 'test-restore',
@@ -178,12 +219,12 @@ export class TestRestoreService {
           location,
           credentials,
           pointId: 'latest',
-          server: resolved.server,
-          password: resolved.password,
+          server: target.server,
+          password: target.password,
           toolPaths,
-          database: sqlite ? database : target,
+          database: sqlite ? database : scratchName,
           keyBase64: resolved.key ? resolved.key.toString('base64') : null,
-          folder: sqlite ? target : null,
+          folder: sqlite ? scratchName : null,
         },
         signal,
       );
@@ -193,15 +234,15 @@ export class TestRestoreService {
       failureCode = f.code;
       result = { database, status: 'failed', durationMs: now().getTime() - started.getTime(), pointId: null, checks: [{ name: 'restore', ok: false, detail: `${f.code}: ${f.message}` }] };
     }
-    if (target !== null) {
+    if (scratchName !== null) {
       try {
-        await scratch.remove(target);
+        await scratch.remove(scratchName);
       } catch (e) {
         // Kept on record: the next run removes it.
-        log.error({ err: e, scratch: target }, 'could not remove the scratch target');
+        log.error({ err: e, scratch: scratchName }, 'could not remove the scratch target');
         const f = toFailure(e);
         failureCode ??= f.code;
-        result.checks.push({ name: 'cleanup', ok: false, detail: `the scratch target ${target} could not be removed (${f.code}: ${f.message}); the next test restore removes it` });
+        result.checks.push({ name: 'cleanup', ok: false, detail: `the scratch target ${scratchName} could not be removed (${f.code}: ${f.message}); the next test restore removes it` });
         result.status = 'failed';
       }
     }

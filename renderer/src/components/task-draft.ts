@@ -135,6 +135,8 @@ export interface TaskDraft {
   /** Which Settings notification channels the task notifies: all of them (no `notifications`), or the chosen ids. */
   notificationsMode: 'all' | 'chosen';
   notificationIds: string[];
+  /** The server test restores put their scratch databases on: '' = the task's own server, else a server of the same kind. */
+  testRestoreServerId: string;
 }
 
 export function defaultTimezone(): string {
@@ -216,6 +218,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     upload: emptyRate(),
     notificationsMode: 'all',
     notificationIds: [],
+    testRestoreServerId: '',
   };
 }
 
@@ -274,6 +277,7 @@ export function draftFromTask(t: Task): TaskDraft {
     upload: rateField(t.limits),
     notificationsMode: t.notifications ? 'chosen' : 'all',
     notificationIds: [...(t.notifications ?? [])],
+    testRestoreServerId: t.testRestore?.serverId ?? '',
   };
 }
 
@@ -311,13 +315,16 @@ export type DraftField =
   | 'notifications';
 
 /** The test-restore settings of a draft: null for none, undefined when a field is not valid. */
-export function draftTestRestore(d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'>): NonNullable<Task['testRestore']> | null | undefined {
+export function draftTestRestore(
+  d: Pick<TaskDraft, 'testRestoreCron' | 'testRestoreAfterFull' | 'testRestoreMaxMinutes'> & Partial<Pick<TaskDraft, 'serverId' | 'testRestoreServerId'>>,
+): NonNullable<Task['testRestore']> | null | undefined {
   const cron = d.testRestoreCron.trim();
   const cap = wholeOf(d.testRestoreMaxMinutes);
   if (cap === null || cap === 0 || (cap !== '' && cap > 1440)) return undefined;
   if (cron && cronProblem(cron)) return undefined;
   if (!cron && !d.testRestoreAfterFull) return null;
-  return { schedule: cron || null, afterFull: d.testRestoreAfterFull, maxMinutes: cap === '' ? null : cap };
+  const serverId = d.testRestoreServerId && d.testRestoreServerId !== d.serverId ? d.testRestoreServerId : null;
+  return { schedule: cron || null, afterFull: d.testRestoreAfterFull, maxMinutes: cap === '' ? null : cap, ...(serverId ? { serverId } : {}) };
 }
 
 /** What is missing or malformed, by field, in words a user can act on. */

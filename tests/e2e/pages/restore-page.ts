@@ -36,6 +36,16 @@ export class RestorePage {
     await this.shell.open('restore');
   }
 
+  /** "Whole server": the first task destination onto `serverId` under a prefix, then "Show the plan". */
+  async planWholeServer(serverId: string, prefix: string): Promise<void> {
+    await this.open();
+    await this.page.getByTestId('restore-scope-server').click();
+    await this.page.getByTestId('ws-source').selectOption({ index: 1 });
+    await this.page.getByTestId('ws-server').selectOption(serverId);
+    await this.page.getByTestId('ws-affix').fill(prefix);
+    await this.page.getByTestId('ws-plan').click();
+  }
+
   async readPath(path: string): Promise<void> {
     await this.path.fill(path);
     await this.read.click();

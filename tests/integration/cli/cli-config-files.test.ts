@@ -147,6 +147,33 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
   });
 
+  it('"testServer" names a stored server of the same kind (stored as testRestore.serverId, exported and refused otherwise); a test server in use is not removed', { timeout: 300_000 }, async () => {
+    const dataDir = tempDir();
+    const dir = tempDir();
+    const pg = (name: string, port: number) => ({ name, kind: 'postgres', host: '127.0.0.1', port, user: 'backup' });
+    await ok(['servers', 'add', '--config', json(join(dir, 'prod.json'), pg('prod', 5432)), '--data-dir', dataDir]);
+    await ok(['servers', 'add', '--config', json(join(dir, 'scratch.json'), pg('scratch', 5433)), '--data-dir', dataDir]);
+    await ok(['servers', 'add', '--config', json(join(dir, 'files.json'), { name: 'files', kind: 'sqlite', folder: dir }), '--data-dir', dataDir]);
+    const servers = (await ok(['servers', '--data-dir', dataDir])) as { id: string; name: string }[];
+    const scratchId = servers.find((x) => x.name === 'scratch')!.id;
+    const task = (extra: Record<string, unknown>) => json(join(dir, 'task.json'), { name: 'ledger', server: 'prod', type: 'logical', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: 'out' }], ...extra });
+
+    const wrongKind = await fails(['tasks', 'add', '--config', task({ testRestore: { schedule: '0 5 * * 6' }, testServer: 'files' }), '--data-dir', dataDir]);
+    expect(wrongKind.error).toEqual({
+      code: 'VALIDATION',
+      message: `testRestore.serverId: the test server "files" is a SQLite folder, but this task backs up a PostgreSQL server; a test restore needs a server of the same kind. Choose a PostgreSQL server, or the task's own server.`,
+    });
+    const alone = await fails(['tasks', 'add', '--config', task({ testServer: 'scratch' }), '--data-dir', dataDir]);
+    expect(alone.error).toEqual({ code: 'VALIDATION', message: `testServer in ${join(dir, 'task.json')}: a stored task uses a test server for its scheduled test restores; add "testRestore" (a schedule, or afterFull: true), or remove "testServer".` });
+    expect(await ok(['tasks', '--data-dir', dataDir])).toEqual([]);
+
+    await ok(['tasks', 'add', '--config', task({ testRestore: { schedule: '0 5 * * 6' }, testServer: 'scratch' }), '--data-dir', dataDir]);
+    const doc = await ok(['tasks', 'export', 'ledger', '--out', '-', '--data-dir', dataDir]);
+    expect(doc).toMatchObject({ testRestore: { schedule: '0 5 * * 6', serverId: scratchId } });
+    const removed = await fails(['servers', 'remove', 'scratch', '--data-dir', dataDir]);
+    expect(removed.error).toEqual({ code: 'CONFLICT', message: 'Server "scratch" is the test server of task "ledger"; choose another test server for that task first.' });
+  });
+
   it('S3 credentials go from the named variables into the keychain, never into the export; update without them keeps them', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();

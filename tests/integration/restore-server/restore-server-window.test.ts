@@ -5,7 +5,8 @@
  * restores; the restore reports each database as it runs and one summary; a name that exists
  * is never overwritten; a second run skips what the first made; and the errors a DBA can hit
  * (an --only name with no backup, a root with no backups) come back with their code and
- * message and create nothing.
+ * message and create nothing; "as of a moment" takes each database's latest point at or
+ * before it and keeps a database that cannot reach it in the plan (OUT_OF_RANGE), uncreated.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -171,5 +172,44 @@ describe('whole-server restore from the window (restore.serverPlan / restore.ser
     const { finished: rerun } = await startAndWait(engine, input);
     expect(rerun.databases.map((d) => d.status)).toEqual(['ok', 'ok', 'ok']);
     expect(readdirSync(target).sort()).toEqual(['a.db.bak', 'b.db.bak', 'c.db.bak']);
+  });
+
+  it('as of a moment (the window\'s asOf): each database from its latest point at or before it; one that cannot reach it is in the plan with OUT_OF_RANGE and is not created', { timeout: 120_000 }, async () => {
+    const engine = await testEngine();
+    const source = tempDir();
+    write(join(source, 'a.db'), "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
+    const backups = join(tempDir(), 'backups');
+    const task = await storedSqliteTask(engine, source, backups);
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    await new Promise((r) => setTimeout(r, 20));
+    const moment = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    write(join(source, 'a.db'), "UPDATE t SET v = 'after';");
+    write(join(source, 'b.db'), "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('new');");
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+
+    const target = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'target', folder: target }));
+    const input = { destination: { kind: 'local' as const, path: backups }, serverId: server.id, naming: { suffix: '.then' }, asOf: moment.toISOString() };
+    const plan = data(await engine.call('restore.serverPlan', input));
+    const byName = Object.fromEntries(plan.databases.map((d) => [d.database, d]));
+    expect(byName['a.db']).toMatchObject({ status: 'ready', error: null });
+    expect(Date.parse(byName['a.db']!.point!.createdAt)).toBeLessThanOrEqual(moment.getTime());
+    expect(Date.parse(byName['a.db']!.range!.from)).toBeLessThanOrEqual(moment.getTime());
+    expect(Date.parse(byName['a.db']!.range!.to)).toBeGreaterThan(moment.getTime());
+    const bFrom = byName['b.db']!.range!.from;
+    expect(byName['b.db']).toMatchObject({
+      status: 'failed',
+      point: null,
+      error: { code: 'OUT_OF_RANGE', message: `"b.db" has no restore point at or before ${moment.toISOString()}: its points range from ${bFrom} to ${bFrom}.` },
+    });
+    expect(plan.notes).toContain(`As of ${moment.toISOString()}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`);
+
+    const { finished } = await startAndWait(engine, input);
+    const result = Object.fromEntries(finished.databases.map((d) => [d.database, d]));
+    expect(result['a.db']).toMatchObject({ restoredAs: 'a.db.then', status: 'ok' });
+    expect(result['b.db']).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
+    expect(values(join(target, 'a.db.then'))).toEqual(['before']);
+    expect(readdirSync(target)).toEqual(['a.db.then']);
   });
 });

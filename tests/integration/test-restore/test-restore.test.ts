@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 interface Doc {
@@ -69,14 +70,6 @@ function logicalTask(dir: string, name: string, server: Record<string, unknown>,
 }
 
 const names = (dir: string) => readdirSync(dir).sort();
-const scratchRows = (dataDir: string) => {
-  const db = new Database(join(dataDir, 'backstop.db'));
-  try {
-    return db.prepare('SELECT target, name FROM scratch_targets').all();
-  } finally {
-    db.close();
-  }
-};
 
 describe('test restores of SQLite backups', () => {
   it('records facts, passes on a good backup, fails naming the table on a wrong count, removes every scratch folder', { timeout: 120_000 }, async () => {

@@ -77,6 +77,11 @@ describe('task drafts', () => {
     d.testRestoreCron = '0 4 * * 0';
     d.testRestoreMaxMinutes = 45;
     expect(draftToInput(d).testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: true, maxMinutes: 45 });
+    d.testRestoreServerId = 's2';
+    expect(draftToInput(d).testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: true, maxMinutes: 45, serverId: 's2' });
+    d.testRestoreServerId = 's1'; // the task's own server: no serverId
+    expect(draftToInput(d).testRestore).toEqual({ schedule: '0 4 * * 0', afterFull: true, maxMinutes: 45 });
+    expect(draftFromTask({ ...draftToInput(d), testRestore: { schedule: null, afterFull: true, maxMinutes: null, serverId: 's2' }, id: 't', createdAt: 'x', updatedAt: 'x' } as never).testRestoreServerId).toBe('s2');
     d.testRestoreMaxMinutes = 0;
     expect(draftErrors(d).testRestore).toBe('Enter the time cap as whole minutes from 1 to 1440, or leave it empty.');
     d.testRestoreMaxMinutes = '';

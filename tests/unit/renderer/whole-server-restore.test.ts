@@ -11,6 +11,7 @@ import { createPinia } from 'pinia';
 import type { Server } from '@shared/domain.ts';
 import type { ServerRestorePlan } from '@shared/server-restore.ts';
 import RestoreView from '../../../renderer/src/views/RestoreView.vue';
+import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
 
 let fake: FakeBridge;
@@ -119,5 +120,63 @@ describe('whole-server restore in the restore view', () => {
     await wrapper.get('[data-testid="ws-plan"]').trigger('click');
     await flushPromises();
     expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ key: 'secret-key' }));
+  });
+
+  it('as of a moment: states the range every chosen database reaches and which database limits it, sends the moment, lists databases that cannot reach it', async () => {
+    const wrapper = await mountServerMode();
+    const ranged: ServerRestorePlan = {
+      ...plan,
+      databases: [
+        { ...plan.databases[0]!, range: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-05T00:00:00.000Z' } },
+        { ...plan.databases[1]!, range: { from: '2026-01-03T12:00:00.000Z', to: '2026-01-04T00:00:00.000Z' } },
+        { ...plan.databases[2]!, range: { from: '2026-01-02T00:00:00.000Z', to: '2026-01-06T00:00:00.000Z' } },
+      ],
+    };
+    await wrapper.get('[data-testid="ws-at-moment"]').setValue(true);
+    expect(wrapper.get('[data-testid="ws-range"]').text()).toBe('Show the plan to see how far back these backups reach.');
+    expect(wrapper.get('[data-testid="ws-plan"]').attributes('disabled')).toBeDefined(); // no moment yet
+
+    // The first plan (latest points) tells how far back each database reaches.
+    await wrapper.get('[data-testid="ws-at-latest"]').setValue(true);
+    fake.respond('restore.serverPlan', () => ok(ranged));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.not.objectContaining({ asOf: expect.anything() }));
+    await wrapper.get('[data-testid="ws-at-moment"]').setValue(true);
+    const range = wrapper.get('[data-testid="ws-range"]').text();
+    expect(range).toContain('hr, the database that limits it'); // sales and hr are chosen; hr's oldest point is the newest
+    expect(range).toContain(formatDateTimeSeconds('2026-01-03T12:00:00.000Z'));
+    expect(range).toContain(formatDateTimeSeconds('2026-01-05T00:00:00.000Z'));
+    await wrapper.findAll<HTMLInputElement>('[data-testid="ws-select"]')[1]!.setValue(false);
+    expect(wrapper.get('[data-testid="ws-range"]').text()).toContain('sales, the database that limits it');
+
+    // A moment: the plan is asked for with it (local time → UTC); a database that cannot reach it is listed, not skipped.
+    await wrapper.get('[data-testid="ws-moment"]').setValue('2026-01-02T10:30:00');
+    expect(wrapper.find('[data-testid="ws-plan-card"]').exists()).toBe(false); // a new moment, a new plan
+    const asOf = new Date('2026-01-02T10:30:00').toISOString();
+    fake.respond('restore.serverPlan', () =>
+      ok({
+        ...ranged,
+        databases: [
+          ranged.databases[0]!,
+          { ...ranged.databases[1]!, point: null, status: 'failed', error: { code: 'OUT_OF_RANGE', message: `"hr" has no restore point at or before ${asOf}: its points range from 2026-01-03T12:00:00.000Z to 2026-01-04T00:00:00.000Z.` } },
+          ranged.databases[2]!,
+        ],
+        notes: [`As of ${asOf}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`],
+      }),
+    );
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith({ destination: { kind: 'local', path: '/backups/nightly' }, serverId: 'pg1', naming: { prefix: 'r_' }, asOf });
+    expect(wrapper.get('[data-testid="ws-out-of-range"]').text()).toBe('1 database cannot reach that moment and will not be restored: hr.');
+    expect(wrapper.findAll('[data-testid="ws-plan-row"]')[1]!.text()).toContain('OUT_OF_RANGE: "hr" has no restore point at or before');
+    fake.respond('restore.serverStart', () => ok({ serverRestoreId: 'sr2' }));
+    await wrapper.get('[data-testid="ws-start"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverStart']).toHaveBeenLastCalledWith({ destination: { kind: 'local', path: '/backups/nightly' }, serverId: 'pg1', naming: { prefix: 'r_' }, asOf, only: ['sales'], withServerLevel: false });
+
+    await wrapper.get('[data-testid="ws-moment"]').setValue('');
+    expect(wrapper.get('[data-testid="ws-moment-problem"]').text()).toBe('Enter the date and time to restore to.');
+    expect(wrapper.get('[data-testid="ws-plan"]').attributes('disabled')).toBeDefined();
   });
 });

@@ -87,7 +87,7 @@ export function draftMode(info: BackupFolderInfo | null, d: RestoreDraft): Resto
 }
 
 /** The moment a draft names, read as local time; null when empty or not a date. */
-export function momentOf(d: RestoreDraft): Date | null {
+export function momentOf(d: Pick<RestoreDraft, 'moment'>): Date | null {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(d.moment)) return null;
   const t = new Date(d.moment); // no offset: the local time zone
   return Number.isNaN(t.getTime()) ? null : t;
