@@ -61,6 +61,8 @@ export interface ResolvedTask {
 
 export interface DatabaseResult extends JobOutcome {
   database: string;
+  /** A server-level stream (globals.sql, base.tar, the binary log), not a database. */
+  serverStream?: boolean;
 }
 
 export interface RunSummary {
@@ -229,6 +231,7 @@ export class TaskRunner {
       .then((summary) => {
         const finishedAt = this.deps.now().toISOString();
         this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined);
+        this.recordRetention(task, trigger, summary, finishedAt, log);
         this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
@@ -387,7 +390,7 @@ export class TaskRunner {
           return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
         })
         .then((outcomes: JobOutcome[]): DatabaseResult[] =>
-          outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder) })),
+          outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder), ...(job.serverStream ? { serverStream: true } : {}) })),
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
@@ -456,6 +459,43 @@ export class TaskRunner {
   private walJob(taskId: string): { slot: string; spoolDir: string } {
     const slot = slotNameFor(taskId);
     return { slot, spoolDir: join(this.deps.walSpoolDir, slot) };
+  }
+
+  /**
+   * Retention as its own History run (kind 'retention', issue #24): one row per database and
+   * destination where it deleted points (ids, times, kinds, bytes freed) or failed. Nothing is
+   * recorded when retention deleted nothing and did not fail (no no-op runs). Never throws.
+   */
+  private recordRetention(task: Task, trigger: RunTrigger, summary: RunSummary, at: string, log: Logger): void {
+    const rows = summary.databases.filter((d) => d.retention && (d.retention.deleted.length > 0 || d.retention.error));
+    if (rows.length === 0) return;
+    try {
+      const { history } = this.deps;
+      const runId = history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: 'full', startedAt: at, runKind: 'retention' });
+      for (const d of rows) {
+        const r = d.retention!;
+        const seq = history.startDatabase(runId, { database: d.database, destination: d.destination, kind: 'full', kindReason: null, startedAt: at, serverStream: d.serverStream ?? false });
+        history.finishDatabase(runId, seq, {
+          kind: 'full',
+          kindReason: null,
+          status: r.error ? 'failed' : 'success',
+          pointId: null,
+          bytesRead: 0,
+          bytesStored: 0,
+          endedAt: at,
+          errorCode: r.error?.code ?? null,
+          errorMessage: r.error?.message ?? null,
+          deletedPoints: r.deletedPoints ?? r.deleted.map((id) => ({ id, createdAt: '', kind: 'full' as const })),
+          bytesFreed: r.bytesFreed,
+        });
+      }
+      const failed = rows.filter((d) => d.retention!.error).length;
+      history.finishRun(runId, failed === 0 ? 'success' : failed === rows.length ? 'failed' : 'partial', at);
+      this.deps.events.emit('history.changed', { runId, taskId: task.id });
+      log.info({ retentionRunId: runId, rows: rows.length, failed }, 'retention recorded');
+    } catch (e) {
+      log.error({ err: e }, 'retention could not be recorded in history');
+    }
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
