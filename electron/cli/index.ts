@@ -244,9 +244,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
       case 'history': {
         const limit = int(values.limit, 'limit', 1) ?? 20;
-        // --kind is checked by the engine's contract (HistoryQuery.runKind).
-        const runKind = values.kind as RunKind | undefined;
-        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}), ...(runKind ? { runKind } : {}) }));
+        const { RunKind } = await import('../shared/domain.ts');
+        const runKind = values.kind;
+        if (runKind !== undefined && !RunKind.safeParse(runKind).success) usage(`history --kind must be one of ${RunKind.options.join(', ')}.`);
+        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
         return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.runKind ?? 'backup'}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
       }
       case 'backup': {

@@ -137,7 +137,7 @@ describe('restores in History', () => {
     expect(backups_.map((r) => r.taskName)).toEqual(['nightly']);
     const bad = await cliInProcess('history', '--kind', 'everything', '--data-dir', dataDir, '--json');
     expect(bad.code).not.toBe(0);
-    expect(JSON.parse(bad.out)).toMatchObject({ error: { code: 'VALIDATION', message: expect.stringContaining('runKind') } });
+    expect(JSON.parse(bad.out)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: 'history --kind must be one of backup, test-restore, restore, retention. Run "backstop --help".' } });
   });
 });
 
