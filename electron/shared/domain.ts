@@ -129,6 +129,16 @@ export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
 /** Upload bandwidth limit (bytes per second, token bucket shared by every backup of a run to that destination). */
 export const UploadLimits = z.strictObject({ uploadBytesPerSecond: z.number().int().min(1024).max(1e12) });
 export type UploadLimits = z.infer<typeof UploadLimits>;
+/**
+ * A task's limits: the default upload limit of its destinations, and the read limit on the
+ * dump side (bytes per second read from the dump tool or the SQLite file, shared by every
+ * database of a run). Each is optional; `{"uploadBytesPerSecond":N}` alone stays valid.
+ */
+export const TaskLimits = z.strictObject({
+  uploadBytesPerSecond: z.number().int().min(1024).max(1e12).optional(),
+  readBytesPerSecond: z.number().int().min(1024).max(1e12).optional(),
+});
+export type TaskLimits = z.infer<typeof TaskLimits>;
 
 export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath, limits: UploadLimits.optional() });
 export const S3Destination = z.strictObject({
@@ -268,8 +278,8 @@ const TaskFields = {
   excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
   enabled: z.boolean().default(true),
   hooks: TaskHooks.optional(),
-  /** Default upload limit for each destination (a destination's own `limits` wins). */
-  limits: UploadLimits.optional(),
+  /** Default upload limit for each destination (a destination's own `limits` wins), and the read limit on the dump side. */
+  limits: TaskLimits.optional(),
   /** The Settings notification channels (ids) this task notifies; absent = all of them. */
   notifications: z.array(Id).max(20).optional(),
   testRestore: TestRestoreSettings.nullable().optional(),
@@ -438,6 +448,8 @@ export interface DatabaseProgress {
   destinations: { destination: string; bytesNew: number; bytesStored: number; /** The upload limit in force (bytes/s), null or absent when none. */ uploadBytesPerSecond?: number | null }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */
   serverStream?: boolean;
+  /** The task's read limit on the dump side (bytes/s), null or absent when none. */
+  readBytesPerSecond?: number | null;
 }
 
 export interface ActiveRun {

@@ -102,6 +102,7 @@ async function backupAndApplyRetention(
         ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
         : {}),
       dumpReason: spec.incrementalSource?.from === 'dump' ? spec.incrementalSource.reason : null,
+      ...(spec.readBudget ? { readBudget: spec.readBudget } : {}),
       ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
       destinations: reachable.map((l) => ({
         id: l.id,

@@ -357,6 +357,9 @@ export class TaskRunner {
     const limits = task.destinations.map((d) => d.limits?.uploadBytesPerSecond ?? task.limits?.uploadBytesPerSecond ?? null);
     const uploadBudgets = limits.map((l) => (l ? newUploadBudget(l) : null));
     state.limits = new Map(task.destinations.map((d, i) => [destinationId(d), limits[i] ?? null]));
+    // The read limit on the dump side: one budget for the whole run (its databases dump in parallel).
+    const readLimit = task.limits?.readBytesPerSecond ?? null;
+    const readBudget = readLimit ? newUploadBudget(readLimit) : null;
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
     const runOne = (job: (typeof jobs)[number]): Promise<DatabaseResult[]> => {
@@ -379,6 +382,7 @@ export class TaskRunner {
         retention: task.retention,
         encoderWorkers: this.deps.encoderWorkers,
         ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
+        ...(readBudget ? { readBudget } : {}),
         ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
@@ -589,6 +593,7 @@ export class TaskRunner {
         ...reported,
         destinations: reported.destinations.map((d) => ({ ...d, uploadBytesPerSecond: state.limits?.get(d.destination) ?? null })),
         serverStream: spec.serverStream,
+        readBytesPerSecond: state.resolved.task.limits?.readBytesPerSecond ?? null,
       };
       const i = state.info.databases.findIndex((d) => d.database === spec.database);
       if (i >= 0) state.info.databases[i] = p;
