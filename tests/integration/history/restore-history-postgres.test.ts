@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../electron/cli/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 let source: PgServer;
@@ -21,12 +21,7 @@ let dataDir: string;
 let location: string;
 let targetFile: string;
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...argv, '--data-dir', dataDir], { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (...argv: string[]) => cliInProcess(...argv, '--data-dir', dataDir);
 
 const databases = (pg: PgServer) => pg.psql('SELECT datname FROM pg_database ORDER BY datname').trim().split('\n').map((s) => s.trim());
 

@@ -4,17 +4,20 @@
  * - a restore through the engine's service (the window's path) is a 'restore' run with its
  *   source folder, point, target server, new name, bytes and origin 'app';
  * - a restore onto a taken name is a failed run with DATABASE_EXISTS, and the file is untouched;
+ * - a restore that fails mid-way (a damaged pack) is a failed run with INTEGRITY, and nothing is left;
+ * - a whole-server restore from the window is one run with a row per database (one failed: partial);
  * - `backstop restore` and `backstop restore-server` (in process) are runs with origin 'cli';
  * - a restore from S3 records the s3:// folder and never the secret key;
  * - retention that deletes points is a 'retention' run listing them (ids, times, kinds);
  *   retention that deletes nothing records no run, and a task's last run stays its backup;
  * - `backstop history` shows each run's kind and `--kind` filters by it.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
+import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
 import { CHINOOK, cliInProcess, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
@@ -92,6 +95,44 @@ describe('restores in History', () => {
     expect(run!.databases).toEqual([
       expect.objectContaining({ database: 'taken.sqlite', restoredAs: 'taken.sqlite', status: 'failed', errorCode: 'DATABASE_EXISTS', errorMessage: r.error!.message, bytesRead: 0 }),
     ]);
+  });
+
+  it('records a restore that fails mid-way (a damaged pack) as failed with INTEGRITY; nothing is left behind', async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    const packs = readdirSync(join(dbFolder, 'packs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const pack = join(packs[0]!.parentPath, packs[0]!.name);
+    const bytes = readFileSync(pack);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(pack, bytes);
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'damaged.sqlite' });
+    expect(r).toMatchObject({ status: 'failed', error: { code: 'INTEGRITY' } });
+    expect(existsSync(join(folder, 'damaged.sqlite'))).toBe(false);
+    const [run] = await runsOf(engine, 'restore');
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'INTEGRITY', errorMessage: r.error!.message, databases: [{ restoredAs: 'damaged.sqlite', status: 'failed', errorCode: 'INTEGRITY', bytesRead: 0 }] });
+  });
+
+  it("records the window's whole-server restore as one run with a row per database; a taken name makes it partial", async () => {
+    const { engine, folder, backups, server, task } = await sqliteTask();
+    copyFileSync(CHINOOK, join(folder, 'second.sqlite'));
+    await runTask(engine, task.id, 'full');
+    const target = tempDir();
+    writeFileSync(join(target, 'old_second.sqlite'), 'precious');
+    const targetServer = data(await engine.call('servers.create', { kind: 'sqlite', name: 'staging', folder: target }));
+    let finished: ServerRestoreFinished | null = null;
+    const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
+    data(await engine.call('restore.serverStart', { destination: { kind: 'local', path: backups }, serverId: targetServer.id, naming: { prefix: 'old_' }, taskId: task.id }));
+    while (finished === null) await new Promise((r) => setTimeout(r, 50));
+    off();
+    expect(server.id).not.toBe(targetServer.id);
+    const [run, ...more] = await runsOf(engine, 'restore');
+    expect(more).toEqual([]);
+    expect(run).toMatchObject({ status: 'partial', trigger: 'manual', restore: { origin: 'app', scope: 'server', source: backups, point: 'latest', server: { name: 'staging', kind: 'sqlite', host: null } } });
+    const rows = Object.fromEntries(run!.databases.map((d) => [d.database, d]));
+    expect(rows['chinook.sqlite']).toMatchObject({ restoredAs: 'old_chinook.sqlite', status: 'success' });
+    expect(rows['chinook.sqlite']!.bytesRead).toBeGreaterThan(0);
+    expect(rows['second.sqlite']).toMatchObject({ restoredAs: 'old_second.sqlite', status: 'failed', errorCode: 'DATABASE_EXISTS', bytesRead: 0 });
+    expect(readFileSync(join(target, 'old_second.sqlite'), 'utf8')).toBe('precious');
   });
 
   it('records `backstop restore` and `backstop restore-server` with origin cli, and `history` shows and filters the kind', async () => {
