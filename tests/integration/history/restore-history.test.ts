@@ -25,8 +25,8 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
-async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours: number; keepLast: number } } = {}) {
-  const engine = await testEngine({ encoderWorkers: 0 });
+async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }; origin?: 'app' | 'cli' | 'agent' } = {}) {
+  const engine = await testEngine({ encoderWorkers: 0, ...(opts.origin ? { origin: opts.origin } : {}) });
   const folder = tempDir();
   const backups = tempDir();
   copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
@@ -79,6 +79,14 @@ describe('restores in History', () => {
     // A restore is not the task's last run, and the unfiltered list holds both kinds.
     expect((await runsOf(engine)).map((x) => x.runKind ?? 'backup').sort()).toEqual(['backup', 'restore']);
     expect(await lastRunOf(engine, task.id)).toBe(backup.id);
+  });
+
+  it('records the origin of the process the engine runs in (serve / agent: "agent")', async () => {
+    const { engine, server, task, dbFolder } = await sqliteTask({ origin: 'agent' });
+    await runTask(engine, task.id, 'full');
+    expect(await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'served.sqlite' })).toMatchObject({ status: 'success' });
+    const [run] = await runsOf(engine, 'restore');
+    expect(run).toMatchObject({ trigger: 'manual', status: 'success', restore: { origin: 'agent', point: 'latest' }, databases: [{ restoredAs: 'served.sqlite' }] });
   });
 
   it('records a restore onto a taken name as failed with DATABASE_EXISTS, and leaves that file untouched', async () => {
