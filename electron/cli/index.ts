@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Engine } from '../engine/index.ts';
+import type { RunKind } from '../shared/domain.ts';
 import { appInfo } from '../engine/app-info.ts';
 import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
@@ -81,8 +82,8 @@ App data:
                        configuration as code: stored servers and tasks from the
                        CLI's JSON files (secrets from environment variables or the
                        keychain, never in the files); remove keeps the backups
-  history [--task ID] [--limit N]
-                       recent runs, newest first
+  history [--task ID] [--kind backup|test-restore|restore|retention] [--limit N]
+                       recent runs, newest first, with each run's kind
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
@@ -192,7 +193,7 @@ function parseRoleMap(pairs: string[]): Record<string, string> {
 }
 
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await createEngine({ dataDir });
+  const engine = await createEngine({ dataDir, origin: 'cli' });
   try {
     return await fn(engine);
   } finally {
@@ -243,8 +244,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
       case 'history': {
         const limit = int(values.limit, 'limit', 1) ?? 20;
-        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}) }));
-        return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
+        const { RunKind } = await import('../shared/domain.ts');
+        const runKind = values.kind;
+        if (runKind !== undefined && !RunKind.safeParse(runKind).success) usage(`history --kind must be one of ${RunKind.options.join(', ')}.`);
+        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
+        return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.runKind ?? 'backup'}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
       }
       case 'backup': {
         const config = need(values, 'config', 'backup');
@@ -523,7 +527,7 @@ async function agentServiceCommand(dataDir: string, rest: string[], values: Valu
 
 /** Runs the scheduler until SIGINT/SIGTERM, then waits for running backups to stop. */
 async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
-  const engine = await createEngine({ dataDir });
+  const engine = await createEngine({ dataDir, origin: 'agent' });
   // Signal handlers first, so a stop request right after "started" is never missed.
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -569,7 +573,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
     sessionMinutes: minutes,
   };
   const { cert: tls, warning } = await serveTls(flags, dataDir);
-  const engine = await createEngine({ dataDir });
+  const engine = await createEngine({ dataDir, origin: 'agent' });
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

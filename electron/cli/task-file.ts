@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { AzureAccessTier, SftpHostKey, TaskHooks, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
+import { AzureAccessTier, SftpHostKey, TaskHooks, TaskLimits, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -141,7 +141,7 @@ export const TaskFile = z.strictObject({
   tools: z.strictObject({ binDir: z.string().min(1).optional() }).optional(),
   notifications: z.array(NotificationFile).max(20).default([]),
   hooks: TaskHooks.optional(),
-  limits: UploadLimits.optional(),
+  limits: TaskLimits.optional(),
   /** Scheduled test restores (`backstop agent` runs them; `backstop test-restore` runs one now). */
   testRestore: TestRestoreSettings.optional(),
   /** Where test restores put their scratch databases: a server of the same kind as `server` (same shape); absent = `server`. */

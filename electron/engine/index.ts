@@ -34,7 +34,8 @@ import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJo
 import { runWorkerJob } from './runtime/worker-job.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
-import type { Alert, PointKind, RunTrigger } from '../shared/domain.ts';
+import type { Alert, PointKind, RunOrigin, RunTrigger } from '../shared/domain.ts';
+import { RestoreHistory } from './restore/restore-history.ts';
 import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
 import {
@@ -69,6 +70,8 @@ export interface EngineOptions {
   encoderWorkers?: number;
   /** Notification retries (tests shorten the backoff). */
   notifyRetry?: Partial<RetryPolicy>;
+  /** Which kind of process runs this engine, recorded on restores in History: the window (default), the CLI, or `serve` / `agent`. */
+  origin?: RunOrigin;
 }
 
 export interface Engine {
@@ -97,6 +100,8 @@ export interface Engine {
   testRestoreScheduler: Scheduler;
   /** Whole-server restores' progress per target database (a re-run skips what is done). */
   serverRestores: ServerRestoresTable;
+  /** Records restores as History runs (the CLI hands its restores to it; the window's go through the restore services). */
+  restoreHistory: RestoreHistory;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
   /**
@@ -196,7 +201,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return { server, password: await serverPassword(secrets, server) };
   }
   const findKey = (fingerprint: string) => keys.findByFingerprint(fingerprint);
+  const restoreHistory = new RestoreHistory({ history, events, logger, now, origin: opts.origin ?? 'app' });
   const restores = new RestoreService({
+    restoreHistory,
     events,
     logger,
     findKey,
@@ -219,7 +226,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
   });
   const serverRestores = new ServerRestoresTable(db);
-  const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now });
+  const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now, restoreHistory });
 
   /** `databases`: a per-database run (checked against the server's live list before it starts). */
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
@@ -370,6 +377,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     testRestores,
     testRestoreScheduler,
     serverRestores,
+    restoreHistory,
     resolveTask,
     start(who = 'app', opts = {}) {
       // Slot care is every process's (the window shows it whoever schedules).

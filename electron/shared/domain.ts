@@ -129,6 +129,16 @@ export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
 /** Upload bandwidth limit (bytes per second, token bucket shared by every backup of a run to that destination). */
 export const UploadLimits = z.strictObject({ uploadBytesPerSecond: z.number().int().min(1024).max(1e12) });
 export type UploadLimits = z.infer<typeof UploadLimits>;
+/**
+ * A task's limits: the default upload limit of its destinations, and the read limit on the
+ * dump side (bytes per second read from the dump tool or the SQLite file, shared by every
+ * database of a run). Each is optional; `{"uploadBytesPerSecond":N}` alone stays valid.
+ */
+export const TaskLimits = z.strictObject({
+  uploadBytesPerSecond: z.number().int().min(1024).max(1e12).optional(),
+  readBytesPerSecond: z.number().int().min(1024).max(1e12).optional(),
+});
+export type TaskLimits = z.infer<typeof TaskLimits>;
 
 export const LocalDestination = z.strictObject({ kind: z.literal('local'), path: AbsPath, limits: UploadLimits.optional() });
 export const S3Destination = z.strictObject({
@@ -270,8 +280,8 @@ const TaskFields = {
   excludeDatabases: z.array(z.string().min(1).max(255)).max(10000).default([]),
   enabled: z.boolean().default(true),
   hooks: TaskHooks.optional(),
-  /** Default upload limit for each destination (a destination's own `limits` wins). */
-  limits: UploadLimits.optional(),
+  /** Default upload limit for each destination (a destination's own `limits` wins), and the read limit on the dump side. */
+  limits: TaskLimits.optional(),
   /** The Settings notification channels (ids) this task notifies; absent = all of them. */
   notifications: z.array(Id).max(20).optional(),
   testRestore: TestRestoreSettings.nullable().optional(),
@@ -354,9 +364,34 @@ export type RunTrigger = z.infer<typeof RunTrigger>;
 export const RestoreCheck = z.object({ name: z.string(), ok: z.boolean(), detail: z.string() });
 export type RestoreCheck = z.infer<typeof RestoreCheck>;
 
-/** What a run did: a backup (the default) or a test restore (issue #22). */
-export const RunKind = z.enum(['backup', 'test-restore']);
+/** What a run did: a backup (the default), a test restore (issue #22), a restore, or retention deleting points (issue #24). */
+export const RunKind = z.enum(['backup', 'test-restore', 'restore', 'retention']);
 export type RunKind = z.infer<typeof RunKind>;
+
+/** Which kind of process started a run: the window, the `backstop` CLI, or `backstop serve` / `agent`. */
+export const RunOrigin = z.enum(['app', 'cli', 'agent']);
+export type RunOrigin = z.infer<typeof RunOrigin>;
+
+/** A point retention deleted: its id, when it was taken, and its kind. */
+export const DeletedPoint = z.object({ id: z.string(), createdAt: z.string(), kind: PointKind });
+export type DeletedPoint = z.infer<typeof DeletedPoint>;
+
+/** What a restore run restored from and into (secret-free: no password, no key, no credentials in `source`). */
+export const RestoreRunDetail = z.object({
+  origin: RunOrigin,
+  /** 'database': one database (or one cluster into a folder); 'server': a whole-server restore. */
+  scope: z.enum(['database', 'server']),
+  /** The backup folder (or destination root) restored from: a path or URL without credentials. */
+  source: z.string(),
+  /** The point asked for ('latest' or an id) or null when restoring to a moment. */
+  point: z.string().nullable(),
+  asOf: z.string().nullable(),
+  /** The target server (name, kind, host; never a password), or null for a cluster restored into a folder. */
+  server: z.object({ name: z.string(), kind: z.string(), host: z.string().nullable() }).nullable(),
+  /** A new data directory (cluster restores, SQLite folders). */
+  folder: z.string().nullable(),
+});
+export type RestoreRunDetail = z.infer<typeof RestoreRunDetail>;
 
 export const RunDatabase = z.object({
   database: z.string(),
@@ -377,6 +412,11 @@ export const RunDatabase = z.object({
   /** Test restores: the checks run on the restored copy, and how long restore + checks took. */
   checks: z.array(RestoreCheck).optional(),
   durationMs: z.number().nullable().optional(),
+  /** Restores: the name the database was restored as (or the data directory of a cluster). */
+  restoredAs: z.string().nullable().optional(),
+  /** Retention: the points it deleted from this database's folder at this destination, and the bytes that freed. */
+  deletedPoints: z.array(DeletedPoint).optional(),
+  bytesFreed: z.number().optional(),
 });
 export type RunDatabase = z.infer<typeof RunDatabase>;
 
@@ -394,8 +434,10 @@ export const Run = z.object({
   /** Fingerprint of the encryption key the run used; null when it did not encrypt. */
   keyFingerprint: z.string().nullable(),
   databases: z.array(RunDatabase),
-  /** Absent for a backup (every older row is one); 'test-restore' for a test restore. */
+  /** Absent for a backup (every older row is one); 'test-restore', 'restore' or 'retention' otherwise. */
   runKind: RunKind.optional(),
+  /** Restores: where from, to which server, started by what (issue #24). */
+  restore: RestoreRunDetail.optional(),
 });
 export type Run = z.infer<typeof Run>;
 
@@ -408,6 +450,8 @@ export interface DatabaseProgress {
   destinations: { destination: string; bytesNew: number; bytesStored: number; /** The upload limit in force (bytes/s), null or absent when none. */ uploadBytesPerSecond?: number | null }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */
   serverStream?: boolean;
+  /** The task's read limit on the dump side (bytes/s), null or absent when none. */
+  readBytesPerSecond?: number | null;
 }
 
 export interface ActiveRun {
@@ -702,6 +746,8 @@ export const HistoryQuery = z.strictObject({
   limit: z.number().int().min(1).max(1000).default(100),
   /** Runs that started before this ISO time (for paging). */
   before: z.string().datetime().optional(),
+  /** Only runs of this kind ('backup', 'test-restore', 'restore', 'retention'). */
+  runKind: RunKind.optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
 

@@ -125,29 +125,26 @@ export async function restoreCommand(
     target = { server, password, database: opts.database! };
   }
   const settings = await engine.call('settings.get', undefined);
-  const outcome = await runRestore(
-    {
-      op: 'restore',
-      restoreId: 'cli',
-      location: w.location,
-      credentials: w.credentials,
-      pointId: id,
-      ...target,
-      toolPaths: settings.ok ? settings.data.toolPaths : {},
-      keyBase64: key ? key.toString('base64') : null,
-      options: {
-        jobs: opts.jobs ?? 1,
-        noOwner: opts.noOwner ?? false,
-        noPrivileges: opts.noPrivileges ?? false,
-        roleMap: opts.roleMap ?? {},
-        createRoles: opts.createRoles ?? false,
-        folder: opts.folder ? resolve(opts.folder) : null,
-      },
-      ...(opts.osUser ? { osUser: opts.osUser } : {}),
+  const spec: RestoreJobSpec = {
+    op: 'restore',
+    restoreId: 'cli',
+    location: w.location,
+    credentials: w.credentials,
+    pointId: id,
+    ...target,
+    toolPaths: settings.ok ? settings.data.toolPaths : {},
+    keyBase64: key ? key.toString('base64') : null,
+    options: {
+      jobs: opts.jobs ?? 1,
+      noOwner: opts.noOwner ?? false,
+      noPrivileges: opts.noPrivileges ?? false,
+      roleMap: opts.roleMap ?? {},
+      createRoles: opts.createRoles ?? false,
+      folder: opts.folder ? resolve(opts.folder) : null,
     },
-    new AbortController().signal,
-    () => {},
-  ).catch((e: unknown) => {
+    ...(opts.osUser ? { osUser: opts.osUser } : {}),
+  };
+  const outcome = await engine.restoreHistory.restore(spec, () => runRestore(spec, new AbortController().signal, () => {})).catch((e: unknown) => {
     // The engine names the choices in words; here they are flags.
     if (hasCode(e, 'ROLE_MISSING') && e.message.includes('Choose one:')) {
       throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
@@ -182,7 +179,7 @@ async function momentRestore(engine: Engine, w: Where, repo: Repository, key: Bu
     options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
     asOf: asOf.toISOString(),
   };
-  const outcome = await restoreAt(repo, spec, new AbortController().signal, () => {}).catch((e: unknown) => {
+  const outcome = await engine.restoreHistory.restore(spec, () => restoreAt(repo, spec, new AbortController().signal, () => {})).catch((e: unknown) => {
     throw errorInFileTerms(e, opts.serverFile!, '');
   });
   return { ...outcome, cluster: false };

@@ -83,7 +83,7 @@ export async function restoreFromWal(engine: Engine, { location, credentials }: 
     ...(opts.osUser ? { osUser: opts.osUser } : {}),
   };
   try {
-    return { ...(await restoreAt(repo, spec, new AbortController().signal, () => {})), cluster: opts.sourceDatabase === undefined };
+    return { ...(await engine.restoreHistory.restore(spec, () => restoreAt(repo, spec, new AbortController().signal, () => {}))), cluster: opts.sourceDatabase === undefined };
   } catch (e) {
     throw target ? errorInFileTerms(e, opts.serverFile!, '') : e;
   }

@@ -6,7 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Engine } from '../../engine/index.ts';
-import { restoreServer, type ServerRestoreNaming, type ServerRestoreResult } from '../../engine/restore/restore-server.ts';
+import { restoreServer, type ServerRestoreNaming, type ServerRestoreRequest, type ServerRestoreResult } from '../../engine/restore/restore-server.ts';
 import { keyFromOptions } from '../cli-secrets.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
@@ -21,7 +21,7 @@ export async function restoreServerCommand(
   const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-server-target', dirname(resolve(opts.serverFile)));
   const settings = await engine.call('settings.get', undefined);
   try {
-    const result = await restoreServer({
+    const req: ServerRestoreRequest = {
       root: where.location,
       credentials: where.credentials,
       server,
@@ -35,7 +35,8 @@ export async function restoreServerCommand(
       key: keyFromOptions(opts.keyFile),
       findKey: (fp) => engine.keys.findByFingerprint(fp).catch(() => null),
       journal: engine.serverRestores,
-    });
+    };
+    const result = await engine.restoreHistory.serverRestore(req, () => restoreServer(req));
     return {
       ...result,
       databases: result.databases.map((d) => (d.error ? { ...d, error: inFileTerms(d.error, opts.serverFile, '') } : d)),

@@ -60,7 +60,7 @@ function serverStreamsOf(rows: readonly RunDatabase[]): { name: string; status: 
 export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
   const now = deps.now();
   const next = task.enabled ? nextRun(task.schedule, now) : null;
-  const last = deps.history.list({ taskId: task.id, limit: 1 })[0];
+  const last = deps.history.list({ taskId: task.id, limit: 1, notKinds: ['retention'] })[0];
   const keyNotExported = task.encryption.mode === 'key' && deps.keys.list().some((k) => k.keyRef === (task.encryption as { keyRef: string }).keyRef && k.exportedAt === null);
   return {
     taskId: task.id,

@@ -23,7 +23,7 @@ export type { DatabaseProgress } from '../../shared/domain.ts';
 import { BackstopError, hasCode, isBackstopError, toFailure } from '../../shared/result.ts';
 import type { JsonObject, OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
-import type { Backend } from '../storage/index.ts';
+import { throttledStream, type Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { broadcast } from './broadcast.ts';
 import { factsMeta, observed } from '../facts/dump-facts.ts';
@@ -84,6 +84,8 @@ export interface BackupDatabaseInput {
   repoOptions?: OpenOptions;
   /** Block size for page-structured snapshots (rounded to the page size). */
   fixedBlockBytes?: number;
+  /** The task's read limit: the dump is read no faster than this shared budget allows (storage/throttle.ts). */
+  readBudget?: SharedArrayBuffer | null;
   now?: () => number;
 }
 
@@ -208,7 +210,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         : { kind: 'cdc' as const };
     // Facts are counted from the stream before any writer may take its buffers over.
     const counter = dump.facts;
-    const branches = broadcast(counter ? observed(dump.stream, counter) : dump.stream, prepared.length);
+    const read = input.readBudget ? throttledStream(dump.stream, input.readBudget, dumpController.signal) : dump.stream;
+    const branches = broadcast(counter ? observed(read, counter) : read, prepared.length);
     // Meta known once the stream ended: facts counted from it, and what the stream reported (a binary-log position).
     const lateMeta = counter || dump.finalMeta ? () => ({ ...(counter ? factsMeta(counter.result()) : {}), ...(dump.finalMeta?.() ?? {}) }) : undefined;
     const results = await Promise.allSettled(
@@ -223,7 +226,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             backupType: input.backupType,
             chunking,
             // Only a sole writer may take the dump's buffers over: branches share them.
-            handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1,
+            // (nor slices of a throttled read, which share their source's buffers).
+            handsOverBuffers: dump.handsOverBuffers === true && prepared.length === 1 && !input.readBudget,
             meta: { ...extraMeta, format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
             ...(lateMeta ? { lateMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),

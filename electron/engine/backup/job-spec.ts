@@ -40,6 +40,8 @@ export interface BackupJobSpec {
   encoderWorkers?: number;
   /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */
   uploadBudgets?: (SharedArrayBuffer | null)[];
+  /** The task's read limit on the dump side, one budget shared by every job of the run (storage/throttle.ts). */
+  readBudget?: SharedArrayBuffer;
   /**
    * Folder of the local chunk cache (repository/chunk-cache.ts) used for S3 destinations, so
    * an incremental reads its delta bases locally instead of downloading them. Absent: none.

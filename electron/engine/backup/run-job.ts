@@ -24,11 +24,12 @@ import { logCoverage } from './log-coverage.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
+import type { DeletedPoint } from '../../shared/domain.ts';
 
 export interface JobOutcome extends DestinationOutcome {
   /** The database folder written at this destination (a path or s3:// URL): the readable one, an earlier encoding's, or a changed key's sibling. */
   location?: string;
-  retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
+  retention?: { deleted: string[]; deletedPoints?: DeletedPoint[]; bytesFreed: number; error: { code: string; message: string } | null };
 }
 
 function unreachableOutcome(destination: string, e: unknown): JobOutcome {
@@ -101,6 +102,7 @@ async function backupAndApplyRetention(
         ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
         : {}),
       dumpReason: spec.incrementalSource?.from === 'dump' ? spec.incrementalSource.reason : null,
+      ...(spec.readBudget ? { readBudget: spec.readBudget } : {}),
       ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
       destinations: reachable.map((l) => ({
         id: l.id,
@@ -142,7 +144,7 @@ async function backupAndApplyRetention(
           throw e;
         });
         const r = await applyRetention(repo, spec.retention, new Date());
-        o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
+        o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, error: null };
       } catch (e) {
         o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
       }

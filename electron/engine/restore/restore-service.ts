@@ -23,6 +23,7 @@ import type { RestoredDatabasesTable } from '../store/index.ts';
 import { openForRestore } from './backup-folder.ts';
 import type { RestoreJobSpec, RestoreOutcome, VerifyJobSpec } from './run-restore.ts';
 import type { ApplyGlobalsJobSpec } from './run-apply-globals.ts';
+import type { RestoreHistory } from './restore-history.ts';
 
 export interface RestoreServiceDeps {
   events: EventBus;
@@ -34,6 +35,8 @@ export interface RestoreServiceDeps {
   credentials: (place: BackupLocation | Destination) => Promise<Credentials | null>;
   /** Where a successful restore of a database into the server is recorded (a task's next run then names it a restored copy). */
   restoredDatabases?: RestoredDatabasesTable;
+  /** Records each restore as a History run (restore-history.ts). */
+  restoreHistory?: RestoreHistory;
   now?: () => Date;
 }
 
@@ -98,12 +101,14 @@ export class RestoreService {
     };
     const log = this.deps.logger.child({ restoreId, database: req.database });
     log.info({ pointId: req.pointId, asOf: req.asOf, sourceDatabase: req.sourceDatabase, serverId: req.serverId }, 'restore started');
-    void runWorkerJob<RestoreOutcome, RestoreProgressInfo>('repository-job', spec, {
-      label: `the restore of ${req.database}`,
-      signal: controller.signal,
-      onProgress: (p) => this.deps.events.emit('restore.progress', p),
-      onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
-    }).then(
+    const work = () =>
+      runWorkerJob<RestoreOutcome, RestoreProgressInfo>('repository-job', spec, {
+        label: `the restore of ${req.database}`,
+        signal: controller.signal,
+        onProgress: (p) => this.deps.events.emit('restore.progress', p),
+        onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
+      });
+    void (this.deps.restoreHistory ? this.deps.restoreHistory.restore(spec, work) : work()).then(
       (outcome) => {
         if (landsInServer(server, req.options.folder ?? null)) {
           try {

@@ -20,7 +20,7 @@
  * - `asOf` / `sourceDatabase` (a moment, one database of a cluster backup): restore-at.ts.
  */
 import { basename } from 'node:path';
-import type { BackupLocation, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
+import type { BackupLocation, PointKind, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
@@ -64,6 +64,10 @@ export interface RestoreOutcome {
   database: string;
   path: string | null;
   notes: string[];
+  /** The point restored, its kind and its stream's bytes, when one point was restored (History). */
+  pointId?: string;
+  kind?: PointKind;
+  bytes?: number;
 }
 
 const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);
@@ -125,7 +129,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     }
     const notes = await restoredClusterNotes({ dataDir: r.dataDir, owner, wroteConfig, verified: r.verified, toolPaths: spec.toolPaths });
     progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-    return { database: basename(r.dataDir), path: r.dataDir, notes };
+    return { database: basename(r.dataDir), path: r.dataDir, notes, pointId: point.id, kind: point.kind, bytes: point.length };
   }
   if (!spec.server) throw new BackstopError('VALIDATION', 'Choose the server to restore this database to.');
   if (kind !== spec.server.kind) {
@@ -145,7 +149,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
   });
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-  return { database: report.database, path: report.path ?? null, notes: report.notes ?? [] };
+  return { database: report.database, path: report.path ?? null, notes: report.notes ?? [], pointId: point.id, kind: point.kind, bytes: point.length };
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {

@@ -23,6 +23,7 @@ import { connectorFor } from '../servers/index.ts';
 import type { HistoryTable, ServerRestoresTable } from '../store/index.ts';
 import { journalTarget, planServerRestore, restoreServer, rootLocation, type ServerRestoreNaming, type ServerRestoreRequest } from './restore-server.ts';
 import type { RestoreService } from './restore-service.ts';
+import type { RestoreHistory } from './restore-history.ts';
 
 export interface ServerRestoreServiceDeps {
   events: EventBus;
@@ -34,6 +35,8 @@ export interface ServerRestoreServiceDeps {
   journal: ServerRestoresTable;
   history: HistoryTable;
   now: () => Date;
+  /** Records each whole-server restore as a History run (restore-history.ts). */
+  restoreHistory?: RestoreHistory;
 }
 
 /** The whole restore's duration: the databases run `jobs` at once, so the longer of the longest one and the sum spread over the jobs. */
@@ -113,7 +116,9 @@ export class ServerRestoreService {
     const controller = new AbortController();
     this.running.set(serverRestoreId, controller);
     log.info({ jobs: input.jobs, only: input.only?.length ?? null, withServerLevel: input.withServerLevel }, 'whole-server restore started');
-    void restoreServer({ ...req, signal: controller.signal, onDatabase: (d) => this.deps.events.emit('restore.serverProgress', { serverRestoreId, database: { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) } }) }).then(
+    const work = () =>
+      restoreServer({ ...req, signal: controller.signal, onDatabase: (d) => this.deps.events.emit('restore.serverProgress', { serverRestoreId, database: { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) } }) });
+    void (this.deps.restoreHistory ? this.deps.restoreHistory.serverRestore(req, work) : work()).then(
       (r) => this.finish(log, { serverRestoreId, databases: r.databases.map((d) => ({ database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) })), serverLevel: r.serverLevel ?? null, notes: r.notes, error: null }),
       (e: unknown) => {
         const f = toFailure(e);

@@ -6,13 +6,15 @@
  * plan. Points whose manifests cannot be read are never deleted (the plan sees only
  * readable points, and damaged ones are left for the user to inspect).
  */
-import type { Retention } from '../../shared/domain.ts';
+import type { DeletedPoint, Retention } from '../../shared/domain.ts';
 import type { Repository } from '../repository/index.ts';
 import { planRetention, type RetentionDecision } from './plan-retention.ts';
 
 export interface RetentionResult {
   plan: RetentionDecision[];
   deleted: string[];
+  /** The deleted points with when they were taken and their kind (what History lists). */
+  deletedPoints: DeletedPoint[];
   bytesFreed: number;
 }
 
@@ -24,7 +26,9 @@ export async function applyRetention(repo: Repository, policy: Retention, now: D
     now,
   );
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
-  if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], bytesFreed: 0 };
+  if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
   const res = await repo.deletePoints(doomed);
-  return { plan, deleted: res.deleted, bytesFreed: res.bytesFreed };
+  const byId = new Map(points.map((p) => [p.id, p]));
+  const deletedPoints = res.deleted.map((id) => ({ id, createdAt: byId.get(id)?.createdAt ?? '', kind: byId.get(id)?.kind ?? 'full' }));
+  return { plan, deleted: res.deleted, deletedPoints, bytesFreed: res.bytesFreed };
 }

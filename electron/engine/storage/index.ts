@@ -16,7 +16,7 @@ export { probeSftp, type SftpErrorKind } from './sftp-probe.ts';
 export { SftpBackend, HostKeyRefused, createSftpBackend, fetchHostKey, hostKeyFingerprint, isHostKeyFingerprint, type SftpBackendOptions } from './sftp-backend.ts';
 export { classifyS3Error, type S3ErrorInfo, type S3ErrorKind } from './s3-errors.ts';
 export { readRanges, planRangeGroups, type RangeRequest, type RangeGroup, type CoalesceOptions } from './coalesce.ts';
-export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody } from './throttle.ts';
+export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody, throttledStream } from './throttle.ts';
 export { AzureBackend, createAzureBackend, azureServiceUrl, type AzureBackendOptions, type AzureCredentials, type AzureAccessTier } from './azure-backend.ts';
 export { probeAzure } from './azure-probe.ts';
 export { classifyAzureError, type AzureErrorInfo, type AzureErrorKind } from './azure-errors.ts';

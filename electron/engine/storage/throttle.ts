@@ -7,7 +7,10 @@
  * Contract: over any window, the bytes let through are at most rate × window plus one
  * burst (1/50 s of the rate) and one slice (1/50 s, at most 64 KiB) per sender; a sender that falls behind (a slow disk, a busy CPU) may catch
  * up by at most one burst, never more. Reads, lists and deletes are not limited.
+ * The same bucket limits the dump side (a task's read limit): `throttledStream` lets a dump
+ * tool's output (or a SQLite file being read) through at the budget's rate, with the same bound.
  */
+import { Readable } from 'node:stream';
 import type { Backend, PutBody, PutOptions } from './backend.ts';
 import { BackendDecorator } from './backend-decorator.ts';
 import { bodyChunks } from './backend.ts';
@@ -74,4 +77,14 @@ export class ThrottledBackend extends BackendDecorator {
   override put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     return this.inner.put(key, throttledBody(body, this.sab, options?.signal), options);
   }
+}
+
+/**
+ * `stream` (a dump tool's output, a file being read) re-cut into slices, each let through when
+ * the budget allows; its error ends the returned stream with that error, and destroying the
+ * returned stream destroys `stream`. The slices share the source's buffers: a consumer must
+ * not take them over (move them to another thread).
+ */
+export function throttledStream(stream: Readable, sab: SharedArrayBuffer, signal?: AbortSignal): Readable {
+  return Readable.from(throttledBody(stream as AsyncIterable<Uint8Array>, sab, signal), { objectMode: false });
 }

@@ -7,7 +7,7 @@
  * secret-free by contract. Listing is newest first.
  */
 import { randomUUID } from 'node:crypto';
-import type { HistoryQuery, PointKind, RestoreCheck, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
+import type { HistoryQuery, PointKind, RestoreCheck, RestoreRunDetail, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
@@ -36,6 +36,7 @@ interface RunRow {
   error_message: string | null;
   key_fingerprint: string | null;
   run_kind: string;
+  detail: string | null;
 }
 interface DbRow {
   run_id: string;
@@ -55,7 +56,11 @@ interface DbRow {
   server_stream: number;
   checks: string | null;
   duration_ms: number | null;
+  detail: string | null;
 }
+
+/** A row's kind-specific facts, stored as JSON in run_databases.detail. */
+type RowDetail = Pick<RunDatabase, 'restoredAs' | 'deletedPoints' | 'bytesFreed'>;
 
 export interface NewRun {
   taskId: string;
@@ -67,20 +72,31 @@ export interface NewRun {
   keyFingerprint?: string | null;
   /** Default 'backup'. */
   runKind?: RunKind;
+  /** Restores: where from, into what, started by what (secret-free by contract). */
+  restore?: RestoreRunDetail;
 }
 
 export type DatabaseOutcome = Pick<
   RunDatabase,
   'kind' | 'kindReason' | 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'
-> & Pick<RunDatabase, 'checks' | 'durationMs'>;
+> & Pick<RunDatabase, 'checks' | 'durationMs' | 'restoredAs' | 'deletedPoints' | 'bytesFreed'>;
+
+function rowDetail(o: RowDetail): string | null {
+  const d: RowDetail = {
+    ...(o.restoredAs !== undefined ? { restoredAs: o.restoredAs } : {}),
+    ...(o.deletedPoints !== undefined ? { deletedPoints: o.deletedPoints } : {}),
+    ...(o.bytesFreed !== undefined ? { bytesFreed: o.bytesFreed } : {}),
+  };
+  return Object.keys(d).length > 0 ? JSON.stringify(d) : null;
+}
 
 export class HistoryTable {
   constructor(private readonly db: Db) {}
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null, run.runKind ?? 'backup');
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null, run.runKind ?? 'backup', run.restore ? JSON.stringify(run.restore) : null);
     return id;
   }
 
@@ -104,9 +120,9 @@ export class HistoryTable {
   finishDatabase(runId: string, seq: number, o: DatabaseOutcome): void {
     this.db
       .prepare(
-        'UPDATE run_databases SET kind = ?, kind_reason = ?, status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ?, checks = ?, duration_ms = ? WHERE run_id = ? AND seq = ?',
+        'UPDATE run_databases SET kind = ?, kind_reason = ?, status = ?, point_id = ?, bytes_read = ?, bytes_stored = ?, ended_at = ?, error_code = ?, error_message = ?, checks = ?, duration_ms = ?, detail = ? WHERE run_id = ? AND seq = ?',
       )
-      .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, runId, seq);
+      .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, rowDetail(o), runId, seq);
   }
 
   /** Whether any earlier run of the task backed a database up to this destination. */
@@ -183,7 +199,8 @@ export class HistoryTable {
       .all() as { taskId: string; database: string; bytes: number; points: number }[];
   }
 
-  list(q: HistoryQuery): Run[] {
+  /** `notKinds` (engine callers only): leave runs of these kinds out (a task's last run is its last backup or test restore, not the retention after it). */
+  list(q: HistoryQuery & { notKinds?: RunKind[] }): Run[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.taskId) {
@@ -193,6 +210,14 @@ export class HistoryTable {
     if (q.before) {
       where.push('started_at < ?');
       args.push(q.before);
+    }
+    if (q.runKind) {
+      where.push('run_kind = ?');
+      args.push(q.runKind);
+    }
+    if (q.notKinds?.length) {
+      where.push(`run_kind NOT IN (${q.notKinds.map(() => '?').join(',')})`);
+      args.push(...q.notKinds);
     }
     const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id LIMIT ?`;
     const runs = this.db.prepare(sql).all(...args, q.limit) as RunRow[];
@@ -219,6 +244,7 @@ export class HistoryTable {
         serverStream: d.server_stream === 1,
         ...(d.checks !== null ? { checks: JSON.parse(d.checks) as RestoreCheck[] } : {}),
         ...(d.duration_ms !== null ? { durationMs: d.duration_ms } : {}),
+        ...(d.detail !== null ? (JSON.parse(d.detail) as RowDetail) : {}),
       });
       byRun.set(d.run_id, list);
     }
@@ -236,6 +262,7 @@ export class HistoryTable {
       keyFingerprint: r.key_fingerprint,
       databases: byRun.get(r.id) ?? [],
       ...(r.run_kind !== 'backup' ? { runKind: r.run_kind as RunKind } : {}),
+      ...(r.detail !== null ? { restore: JSON.parse(r.detail) as RestoreRunDetail } : {}),
     }));
   }
 }

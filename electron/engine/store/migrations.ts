@@ -188,4 +188,10 @@ export const MIGRATIONS: readonly string[] = [
     last_slot_at TEXT NOT NULL
   ) STRICT;
   `,
+  // 10: restores and retention deletions are runs too (issue #24): a run's detail (a restore's
+  //     source, target server and origin) and a row's detail (restored-as name, deleted points), as JSON.
+  `
+  ALTER TABLE runs ADD COLUMN detail TEXT;
+  ALTER TABLE run_databases ADD COLUMN detail TEXT;
+  `,
 ];

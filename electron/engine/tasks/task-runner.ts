@@ -63,6 +63,8 @@ export interface ResolvedTask {
 
 export interface DatabaseResult extends JobOutcome {
   database: string;
+  /** A server-level stream (globals.sql, base.tar, the binary log), not a database. */
+  serverStream?: boolean;
 }
 
 export interface RunSummary {
@@ -231,6 +233,7 @@ export class TaskRunner {
       .then((summary) => {
         const finishedAt = this.deps.now().toISOString();
         this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined);
+        this.recordRetention(task, trigger, summary, finishedAt, log);
         this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
@@ -356,6 +359,9 @@ export class TaskRunner {
     const limits = task.destinations.map((d) => d.limits?.uploadBytesPerSecond ?? task.limits?.uploadBytesPerSecond ?? null);
     const uploadBudgets = limits.map((l) => (l ? newUploadBudget(l) : null));
     state.limits = new Map(task.destinations.map((d, i) => [destinationId(d), limits[i] ?? null]));
+    // The read limit on the dump side: one budget for the whole run (its databases dump in parallel).
+    const readLimit = task.limits?.readBytesPerSecond ?? null;
+    const readBudget = readLimit ? newUploadBudget(readLimit) : null;
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
     const runOne = (job: (typeof jobs)[number]): Promise<DatabaseResult[]> => {
@@ -378,6 +384,7 @@ export class TaskRunner {
         retention: task.retention,
         encoderWorkers: this.deps.encoderWorkers,
         ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
+        ...(readBudget ? { readBudget } : {}),
         ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
@@ -389,7 +396,7 @@ export class TaskRunner {
           return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
         })
         .then((outcomes: JobOutcome[]): DatabaseResult[] =>
-          outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder) })),
+          outcomes.map((o, i) => ({ ...o, database: job.database, location: o.location ?? placeText(task.destinations[i]!, job.folder), ...(job.serverStream ? { serverStream: true } : {}) })),
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
@@ -458,6 +465,43 @@ export class TaskRunner {
   private walJob(taskId: string): { slot: string; spoolDir: string } {
     const slot = slotNameFor(taskId);
     return { slot, spoolDir: join(this.deps.walSpoolDir, slot) };
+  }
+
+  /**
+   * Retention as its own History run (kind 'retention', issue #24): one row per database and
+   * destination where it deleted points (ids, times, kinds, bytes freed) or failed. Nothing is
+   * recorded when retention deleted nothing and did not fail (no no-op runs). Never throws.
+   */
+  private recordRetention(task: Task, trigger: RunTrigger, summary: RunSummary, at: string, log: Logger): void {
+    const rows = summary.databases.filter((d) => d.retention && (d.retention.deleted.length > 0 || d.retention.error));
+    if (rows.length === 0) return;
+    try {
+      const { history } = this.deps;
+      const runId = history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: 'full', startedAt: at, runKind: 'retention' });
+      for (const d of rows) {
+        const r = d.retention!;
+        const seq = history.startDatabase(runId, { database: d.database, destination: d.destination, kind: 'full', kindReason: null, startedAt: at, serverStream: d.serverStream ?? false });
+        history.finishDatabase(runId, seq, {
+          kind: 'full',
+          kindReason: null,
+          status: r.error ? 'failed' : 'success',
+          pointId: null,
+          bytesRead: 0,
+          bytesStored: 0,
+          endedAt: at,
+          errorCode: r.error?.code ?? null,
+          errorMessage: r.error?.message ?? null,
+          deletedPoints: r.deletedPoints ?? r.deleted.map((id) => ({ id, createdAt: '', kind: 'full' as const })),
+          bytesFreed: r.bytesFreed,
+        });
+      }
+      const failed = rows.filter((d) => d.retention!.error).length;
+      history.finishRun(runId, failed === 0 ? 'success' : failed === rows.length ? 'failed' : 'partial', at);
+      this.deps.events.emit('history.changed', { runId, taskId: task.id });
+      log.info({ retentionRunId: runId, rows: rows.length, failed }, 'retention recorded');
+    } catch (e) {
+      log.error({ err: e }, 'retention could not be recorded in history');
+    }
   }
 
   /** History rows for databases a run did not back up (skipped, or stopped before anything was written), so history and the run detail show why. */
@@ -551,6 +595,7 @@ export class TaskRunner {
         ...reported,
         destinations: reported.destinations.map((d) => ({ ...d, uploadBytesPerSecond: state.limits?.get(d.destination) ?? null })),
         serverStream: spec.serverStream,
+        readBytesPerSecond: state.resolved.task.limits?.readBytesPerSecond ?? null,
       };
       const i = state.info.databases.findIndex((d) => d.database === spec.database);
       if (i >= 0) state.info.databases[i] = p;

@@ -4,10 +4,11 @@
  * globals, a whole-cluster snapshot), which are listed by name after them, e.g.
  * "3 ok + Server globals (roles, tablespaces)". One database counts once, whatever the
  * number of destinations (its worst destination status). And the kind a run shows is the
- * kind its databases actually got, with the requested one when they differ.
+ * kind its databases actually got, with the requested one when they differ; a restore or
+ * retention run is named for what it did.
  * Pure functions over the engine's shapes.
  */
-import type { ActiveRun, DatabaseProgress, PointKind, Run, RunDatabase, TaskStatus } from '@shared/domain.ts';
+import type { ActiveRun, DatabaseProgress, PointKind, Run, RunDatabase, RunKind, TaskStatus } from '@shared/domain.ts';
 import { streamDisplayName } from './stream-names';
 import { resultsByDatabase } from './run-stats';
 
@@ -77,12 +78,30 @@ export function progressPercent(p: DatabaseProgress): number | undefined {
   return undefined;
 }
 
+/** What each kind of run is called in the window (History's filter and each row). */
+export const RUN_KIND_LABEL: Record<RunKind, string> = { backup: 'Backup', 'test-restore': 'Test restore', restore: 'Restore', retention: 'Retention' };
+
+/**
+ * A restore or retention run: "Restore", "Whole-server restore", "Retention: 3 points
+ * deleted"; for backups and test restores, null (their label is the kind they took).
+ */
+export function runActivityLabel(run: Pick<Run, 'runKind' | 'databases' | 'restore'>): string | null {
+  if (run.runKind === 'restore') return run.restore?.scope === 'server' ? 'Whole-server restore' : 'Restore';
+  if (run.runKind === 'retention') {
+    const n = run.databases.reduce((k, d) => k + (d.deletedPoints?.length ?? 0), 0);
+    return `Retention: ${n} point${n === 1 ? '' : 's'} deleted`;
+  }
+  return null;
+}
+
 /**
  * The kind a run took: that of its databases when they all got one kind ("full (incremental
  * requested)" when it differs from the request), else the requested kind with how many
  * databases got the other ("incremental, 1 full"). The requested kind while nothing ran.
  */
-export function runKindLabel(run: Pick<Run, 'requestedKind' | 'databases'>): string {
+export function runKindLabel(run: Pick<Run, 'requestedKind' | 'databases'> & Partial<Pick<Run, 'runKind' | 'restore'>>): string {
+  const activity = runActivityLabel(run);
+  if (activity !== null) return activity;
   const byDb = new Map<string, Set<PointKind>>();
   for (const d of run.databases) {
     if (d.status !== 'success' && d.status !== 'running') continue;

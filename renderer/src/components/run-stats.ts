@@ -2,10 +2,12 @@
  * History helpers: filtering runs, a run's per-database results, and the chart series.
  * Pure functions over `Run` objects as the engine returns them.
  */
-import type { Run, RunDatabase, RunStatus } from '@shared/domain.ts';
+import type { Run, RunDatabase, RunKind, RunStatus } from '@shared/domain.ts';
 
 export interface RunFilter {
   taskId: string;
+  /** What the run did: a backup, a test restore, a restore, retention ('' = any). */
+  kind: RunKind | '';
   database: string;
   status: RunStatus | '';
   /** Inclusive calendar days in local time, "YYYY-MM-DD"; empty = open. */
@@ -13,7 +15,7 @@ export interface RunFilter {
   to: string;
 }
 
-export const EMPTY_FILTER: RunFilter = { taskId: '', database: '', status: '', from: '', to: '' };
+export const EMPTY_FILTER: RunFilter = { taskId: '', kind: '', database: '', status: '', from: '', to: '' };
 
 function localDay(iso: string): string {
   const d = new Date(iso);
@@ -25,6 +27,7 @@ function localDay(iso: string): string {
 export function filterRuns(runs: readonly Run[], f: RunFilter): Run[] {
   return runs.filter((r) => {
     if (f.taskId && r.taskId !== f.taskId) return false;
+    if (f.kind && (r.runKind ?? 'backup') !== f.kind) return false;
     if (f.status && r.status !== f.status) return false;
     if (f.database && !r.databases.some((d) => d.database === f.database)) return false;
     const day = localDay(r.startedAt);
@@ -100,6 +103,7 @@ export function seriesFor(runs: readonly Run[], database: string): { stored: Cha
   const duration: ChartPoint[] = [];
   const ordered = [...runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   for (const run of ordered) {
+    if ((run.runKind ?? 'backup') !== 'backup') continue;
     const rows = run.databases.filter((d) => d.database === database && d.status === 'success');
     if (rows.length === 0) continue;
     const at = rows[0]!.startedAt;

@@ -3,7 +3,7 @@ import { mount } from '@vue/test-utils';
 import type { ActiveRun } from '@shared/domain.ts';
 import RunProgress from '../../../renderer/src/components/RunProgress.vue';
 
-function run(limits: (number | null | undefined)[], phase: 'dumping' | 'done' = 'dumping'): ActiveRun {
+function run(limits: (number | null | undefined)[], phase: 'dumping' | 'done' = 'dumping', readBytesPerSecond?: number | null): ActiveRun {
   return {
     runId: 'r1',
     taskId: 't1',
@@ -18,6 +18,7 @@ function run(limits: (number | null | undefined)[], phase: 'dumping' | 'done' = 
         bytesRead: 1024,
         expectedBytes: null,
         destinations: limits.map((l, i) => ({ destination: `local:/d${i}`, bytesNew: 0, bytesStored: 0, ...(l === undefined ? {} : { uploadBytesPerSecond: l }) })),
+        ...(readBytesPerSecond === undefined ? {} : { readBytesPerSecond }),
       },
     ],
   };
@@ -32,5 +33,18 @@ describe('RunProgress upload limit', () => {
   it('says nothing when no destination is limited, or when the database is done', () => {
     expect(mount(RunProgress, { props: { run: run([null, undefined]) } }).find('[data-testid="run-progress-limit"]').exists()).toBe(false);
     expect(mount(RunProgress, { props: { run: run([1024 * 1024], 'done') } }).find('[data-testid="run-progress-limit"]').exists()).toBe(false);
+  });
+});
+
+describe('RunProgress read limit', () => {
+  it("shows the task's read limit on the dump side while a database is being backed up", () => {
+    const w = mount(RunProgress, { props: { run: run([null], 'dumping', 2_000_000) } });
+    expect(w.get('[data-testid="run-progress-read-limit"]').text()).toBe('reading limited to 2.0 MB/s');
+    expect(w.find('[data-testid="run-progress-limit"]').exists()).toBe(false);
+  });
+
+  it('says nothing without a read limit, or when the database is done', () => {
+    expect(mount(RunProgress, { props: { run: run([null], 'dumping', null) } }).find('[data-testid="run-progress-read-limit"]').exists()).toBe(false);
+    expect(mount(RunProgress, { props: { run: run([null], 'done', 2_000_000) } }).find('[data-testid="run-progress-read-limit"]').exists()).toBe(false);
   });
 });

@@ -1,0 +1,177 @@
+/**
+ * Restores as History runs (issue #24 item 5): the one place a restore is recorded, whoever
+ * started it (the window, `backstop restore`, `backstop restore-server`, `backstop serve`).
+ * Callers hand the restore's work to `restore` (one database, or a cluster into a folder)
+ * or `serverRestore` (every database of a destination root) instead of recording anything.
+ *
+ * Contract:
+ * - A run of kind 'restore' is inserted as `running` before the work starts and finished
+ *   exactly once: `success` (every database restored or already there), `partial` (a
+ *   whole-server restore where some failed), `failed` (the error's code and message, also on
+ *   the database row) or `canceled`. The work's error is rethrown unchanged.
+ * - Recorded facts are secret-free: the source is the backup folder's place text (a path
+ *   or URL; credentials live apart and any `user:password@` or query string is cut), the
+ *   target server by name, kind and host (never its password), the new database name, the
+ *   point or moment, the bytes restored when known, and the origin (app / cli / agent).
+ * - Recording never fails a restore: a History write that throws is logged and the restore
+ *   goes on (its result is what the caller sees).
+ */
+import { placeText } from '../../shared/location-text.ts';
+import type { BackupLocation, PointKind, RestoreRunDetail, RunOrigin, Server } from '../../shared/domain.ts';
+import { toFailure } from '../../shared/result.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logging/index.ts';
+import type { HistoryTable } from '../store/index.ts';
+import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
+import type { ServerRestoreResult } from './restore-server.ts';
+
+/** The pseudo task every restore run is filed under (a restore need not come from a task). */
+export const RESTORE_RUNS = { taskId: 'restores', taskName: 'Restores' } as const;
+
+export interface RestoreHistoryDeps {
+  history: HistoryTable;
+  events: EventBus;
+  logger: Logger;
+  now: () => Date;
+  /** Which kind of process this engine runs in. */
+  origin: RunOrigin;
+}
+
+/** A backup place as text for History: no user info (`user:pass@`), no query string (SAS tokens, signatures). */
+export function sourceText(location: BackupLocation): string {
+  return placeText(location)
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, (_m, scheme: string) => scheme)
+    .replace(/\?.*$/, '');
+}
+
+function serverOf(server: Server | null): RestoreRunDetail['server'] {
+  if (!server) return null;
+  return { name: server.name, kind: server.kind, host: 'host' in server ? server.host : null };
+}
+
+interface Row {
+  database: string;
+  restoredAs: string | null;
+  pointId: string | null;
+  kind: PointKind;
+  bytes: number;
+  status: 'success' | 'failed' | 'skipped' | 'canceled';
+  error: { code: string; message: string } | null;
+}
+
+export class RestoreHistory {
+  constructor(private readonly deps: RestoreHistoryDeps) {}
+
+  /** Records one restore (a database into a server, or a cluster into a folder) around `work`. */
+  async restore<T extends RestoreOutcome>(spec: RestoreJobSpec, work: () => Promise<T>): Promise<T> {
+    const detail: RestoreRunDetail = {
+      origin: this.deps.origin,
+      scope: 'database',
+      source: sourceText(spec.location),
+      point: spec.asOf ? null : spec.pointId,
+      asOf: spec.asOf ?? null,
+      server: serverOf(spec.server),
+      folder: spec.options.folder ?? null,
+    };
+    const database = spec.sourceDatabase ?? spec.database;
+    const runId = this.start(detail, database);
+    const started = this.deps.now();
+    try {
+      const out = await work();
+      this.end(runId, detail, started, [
+        { database, restoredAs: out.path && !spec.server ? out.path : out.database, pointId: out.pointId ?? (spec.asOf ? null : spec.pointId), kind: out.kind ?? 'full', bytes: out.bytes ?? 0, status: 'success', error: null },
+      ]);
+      return out;
+    } catch (e) {
+      const f = toFailure(e);
+      const status = f.code === 'CANCELED' ? 'canceled' : 'failed';
+      this.end(runId, detail, started, [{ database, restoredAs: spec.database || spec.options.folder || null, pointId: spec.asOf ? null : spec.pointId, kind: 'full', bytes: 0, status, error: { code: f.code, message: f.message } }], { code: f.code, message: f.message });
+      throw e;
+    }
+  }
+
+  /** Records a whole-server restore (every database of a destination root) around `work`. */
+  async serverRestore(req: { root: BackupLocation; server: Server; asOf?: Date | undefined }, work: () => Promise<ServerRestoreResult>): Promise<ServerRestoreResult> {
+    const detail: RestoreRunDetail = {
+      origin: this.deps.origin,
+      scope: 'server',
+      source: sourceText(req.root),
+      point: req.asOf ? null : 'latest',
+      asOf: req.asOf ? req.asOf.toISOString() : null,
+      server: serverOf(req.server),
+      folder: null,
+    };
+    const runId = this.start(detail, null);
+    const started = this.deps.now();
+    try {
+      const r = await work();
+      const rows: Row[] = r.databases.map((d) => ({
+        database: d.database,
+        restoredAs: d.restoredAs,
+        pointId: d.point?.id ?? null,
+        kind: 'full',
+        bytes: d.status === 'ok' ? (d.point?.bytes ?? 0) : 0,
+        status: d.status === 'ok' ? 'success' : d.status === 'skipped' ? 'skipped' : d.error?.code === 'CANCELED' ? 'canceled' : 'failed',
+        error: d.error ?? null,
+      }));
+      this.end(runId, detail, started, rows);
+      return r;
+    } catch (e) {
+      const f = toFailure(e);
+      this.end(runId, detail, started, [], { code: f.code, message: f.message }, f.code === 'CANCELED' ? 'canceled' : 'failed');
+      throw e;
+    }
+  }
+
+  private start(detail: RestoreRunDetail, database: string | null): string | null {
+    try {
+      const runId = this.deps.history.startRun({
+        ...RESTORE_RUNS,
+        trigger: detail.origin === 'cli' ? 'cli' : 'manual',
+        requestedKind: 'full',
+        startedAt: this.deps.now().toISOString(),
+        runKind: 'restore',
+        restore: detail,
+      });
+      this.deps.events.emit('history.changed', { runId, taskId: RESTORE_RUNS.taskId });
+      return runId;
+    } catch (e) {
+      this.deps.logger.error({ err: e, database }, 'the restore could not be recorded in history');
+      return null;
+    }
+  }
+
+  private end(runId: string | null, detail: RestoreRunDetail, started: Date, rows: Row[], error?: { code: string; message: string }, runStatus?: 'failed' | 'canceled'): void {
+    if (runId === null) return;
+    try {
+      const { history } = this.deps;
+      const at = this.deps.now().toISOString();
+      for (const r of rows) {
+        const seq = history.startDatabase(runId, { database: r.database, destination: detail.source, kind: r.kind, kindReason: null, startedAt: started.toISOString() });
+        history.finishDatabase(runId, seq, {
+          kind: r.kind,
+          kindReason: null,
+          status: r.status,
+          pointId: r.pointId,
+          bytesRead: r.bytes,
+          bytesStored: 0,
+          endedAt: at,
+          errorCode: r.error?.code ?? null,
+          errorMessage: r.error?.message ?? null,
+          durationMs: this.deps.now().getTime() - started.getTime(),
+          restoredAs: r.restoredAs,
+        });
+      }
+      const failed = rows.filter((r) => r.status === 'failed' || r.status === 'canceled').length;
+      let status: 'success' | 'partial' | 'failed' | 'canceled';
+      if (runStatus) status = runStatus;
+      else if (error) status = error.code === 'CANCELED' ? 'canceled' : 'failed';
+      else if (failed === 0) status = 'success';
+      else status = failed === rows.length ? 'failed' : 'partial';
+      history.finishRun(runId, status, at, error);
+      this.deps.events.emit('history.changed', { runId, taskId: RESTORE_RUNS.taskId });
+    } catch (e) {
+      this.deps.logger.error({ err: e, runId }, 'the restore could not be recorded in history');
+    }
+  }
+}

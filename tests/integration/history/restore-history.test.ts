@@ -1,0 +1,260 @@
+/**
+ * Restores and retention deletions are History runs (issue #24 item 5), with real SQLite
+ * files, a real S3-compatible server (s3rver) and the real keychain:
+ * - a restore through the engine's service (the window's path) is a 'restore' run with its
+ *   source folder, point, target server, new name, bytes and origin 'app';
+ * - a restore onto a taken name is a failed run with DATABASE_EXISTS, and the file is untouched;
+ * - a restore that fails mid-way (a damaged pack) is a failed run with INTEGRITY, and nothing is left;
+ * - a whole-server restore from the window is one run with a row per database (one failed: partial);
+ * - `backstop restore` and `backstop restore-server` (in process) are runs with origin 'cli';
+ * - a restore from S3 records the s3:// folder and never the secret key;
+ * - retention that deletes points is a 'retention' run listing them (ids, times, kinds);
+ *   retention that deletes nothing records no run, and a task's last run stays its backup;
+ * - `backstop history` shows each run's kind and `--kind` filters by it.
+ */
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import type { Run } from '../../../electron/shared/domain.ts';
+import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
+import { CHINOOK, cliInProcess, writeTaskFile } from '../../fixtures/cli.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }; origin?: 'app' | 'cli' | 'agent' } = {}) {
+  const engine = await testEngine({ encoderWorkers: 0, ...(opts.origin ? { origin: opts.origin } : {}) });
+  const folder = tempDir();
+  const backups = tempDir();
+  copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+  const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'nightly',
+      serverId: server.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+      encryption: { mode: 'none' },
+      destinations: [{ kind: 'local', path: backups }],
+      ...(opts.retention ? { retention: opts.retention } : {}),
+    }),
+  );
+  return { engine, folder, backups, server, task, dbFolder: join(backups, encodeDatabaseFolder('chinook.sqlite')) };
+}
+
+const runsOf = async (engine: Awaited<ReturnType<typeof testEngine>>, runKind?: Run['runKind']): Promise<Run[]> =>
+  data(await engine.call('history.list', { limit: 100, ...(runKind ? { runKind } : {}) }));
+
+const lastRunOf = async (engine: Awaited<ReturnType<typeof testEngine>>, taskId: string): Promise<string | undefined> =>
+  data(await engine.call('tasks.status', undefined)).find((s) => s.taskId === taskId)?.lastRun?.runId;
+
+describe('restores in History', () => {
+  it('records a restore through the engine service: source, point, target server, new name, bytes, origin', async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    const backup = await runTask(engine, task.id, 'full');
+    const pointId = backup.databases[0]!.pointId!;
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId, serverId: server.id, database: 'copy.sqlite' });
+    expect(r).toMatchObject({ status: 'success', database: 'copy.sqlite' });
+
+    const [run, ...more] = await runsOf(engine, 'restore');
+    expect(more).toEqual([]);
+    expect(run).toMatchObject({
+      runKind: 'restore',
+      taskId: 'restores',
+      taskName: 'Restores',
+      trigger: 'manual',
+      status: 'success',
+      errorCode: null,
+      restore: { origin: 'app', scope: 'database', source: dbFolder, point: pointId, asOf: null, server: { name: 'files', kind: 'sqlite', host: null }, folder: null },
+    });
+    expect(run!.endedAt).not.toBeNull();
+    expect(run!.databases).toHaveLength(1);
+    expect(run!.databases[0]).toMatchObject({ database: 'copy.sqlite', restoredAs: 'copy.sqlite', destination: dbFolder, status: 'success', pointId, kind: 'full' });
+    // The bytes restored are the point's stream: the Chinook file's size.
+    expect(run!.databases[0]!.bytesRead).toBe(readFileSync(join(folder, 'chinook.sqlite')).length);
+    expect(run!.databases[0]!.durationMs).toBeGreaterThanOrEqual(0);
+    // A restore is not the task's last run, and the unfiltered list holds both kinds.
+    expect((await runsOf(engine)).map((x) => x.runKind ?? 'backup').sort()).toEqual(['backup', 'restore']);
+    expect(await lastRunOf(engine, task.id)).toBe(backup.id);
+  });
+
+  it('records the origin of the process the engine runs in (serve / agent: "agent")', async () => {
+    const { engine, server, task, dbFolder } = await sqliteTask({ origin: 'agent' });
+    await runTask(engine, task.id, 'full');
+    expect(await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'served.sqlite' })).toMatchObject({ status: 'success' });
+    const [run] = await runsOf(engine, 'restore');
+    expect(run).toMatchObject({ trigger: 'manual', status: 'success', restore: { origin: 'agent', point: 'latest' }, databases: [{ restoredAs: 'served.sqlite' }] });
+  });
+
+  it('records a restore onto a taken name as failed with DATABASE_EXISTS, and leaves that file untouched', async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    writeFileSync(join(folder, 'taken.sqlite'), 'precious');
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'taken.sqlite' });
+    expect(r).toMatchObject({ status: 'failed', error: { code: 'DATABASE_EXISTS' } });
+    expect(readFileSync(join(folder, 'taken.sqlite'), 'utf8')).toBe('precious');
+
+    const [run] = await runsOf(engine, 'restore');
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'DATABASE_EXISTS', errorMessage: r.error!.message, restore: { point: 'latest' } });
+    expect(run!.errorMessage).toContain('taken.sqlite');
+    expect(run!.databases).toEqual([
+      expect.objectContaining({ database: 'taken.sqlite', restoredAs: 'taken.sqlite', status: 'failed', errorCode: 'DATABASE_EXISTS', errorMessage: r.error!.message, bytesRead: 0 }),
+    ]);
+  });
+
+  it('records a restore that fails mid-way (a damaged pack) as failed with INTEGRITY; nothing is left behind', async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    const packs = readdirSync(join(dbFolder, 'packs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const pack = join(packs[0]!.parentPath, packs[0]!.name);
+    const bytes = readFileSync(pack);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(pack, bytes);
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'damaged.sqlite' });
+    expect(r).toMatchObject({ status: 'failed', error: { code: 'INTEGRITY' } });
+    expect(existsSync(join(folder, 'damaged.sqlite'))).toBe(false);
+    const [run] = await runsOf(engine, 'restore');
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'INTEGRITY', errorMessage: r.error!.message, databases: [{ restoredAs: 'damaged.sqlite', status: 'failed', errorCode: 'INTEGRITY', bytesRead: 0 }] });
+  });
+
+  it("records the window's whole-server restore as one run with a row per database; a taken name makes it partial", async () => {
+    const { engine, folder, backups, server, task } = await sqliteTask();
+    copyFileSync(CHINOOK, join(folder, 'second.sqlite'));
+    await runTask(engine, task.id, 'full');
+    const target = tempDir();
+    writeFileSync(join(target, 'old_second.sqlite'), 'precious');
+    const targetServer = data(await engine.call('servers.create', { kind: 'sqlite', name: 'staging', folder: target }));
+    let finished: ServerRestoreFinished | null = null;
+    const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
+    data(await engine.call('restore.serverStart', { destination: { kind: 'local', path: backups }, serverId: targetServer.id, naming: { prefix: 'old_' }, taskId: task.id }));
+    while (finished === null) await new Promise((r) => setTimeout(r, 50));
+    off();
+    expect(server.id).not.toBe(targetServer.id);
+    const [run, ...more] = await runsOf(engine, 'restore');
+    expect(more).toEqual([]);
+    expect(run).toMatchObject({ status: 'partial', trigger: 'manual', restore: { origin: 'app', scope: 'server', source: backups, point: 'latest', server: { name: 'staging', kind: 'sqlite', host: null } } });
+    const rows = Object.fromEntries(run!.databases.map((d) => [d.database, d]));
+    expect(rows['chinook.sqlite']).toMatchObject({ restoredAs: 'old_chinook.sqlite', status: 'success' });
+    expect(rows['chinook.sqlite']!.bytesRead).toBeGreaterThan(0);
+    expect(rows['second.sqlite']).toMatchObject({ restoredAs: 'old_second.sqlite', status: 'failed', errorCode: 'DATABASE_EXISTS', bytesRead: 0 });
+    expect(readFileSync(join(target, 'old_second.sqlite'), 'utf8')).toBe('precious');
+  });
+
+  it('records `backstop restore` and `backstop restore-server` with origin cli, and `history` shows and filters the kind', async () => {
+    const { engine, folder, backups, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    const dataDir = engine.dataDir;
+    await engine.close();
+    const target = tempDir();
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+
+    const one = await cliInProcess('restore', dbFolder, '--point', 'latest', '--server', serverFile, '--database', 'one.sqlite', '--data-dir', dataDir, '--json');
+    expect(one.code, one.out + one.err).toBe(0);
+    const whole = await cliInProcess('restore-server', backups, '--server', serverFile, '--prefix', 'all_', '--data-dir', dataDir, '--json');
+    expect(whole.code, whole.out + whole.err).toBe(0);
+    const taken = await cliInProcess('restore', dbFolder, '--point', 'latest', '--server', serverFile, '--database', 'one.sqlite', '--data-dir', dataDir, '--json');
+    expect(taken.code).toBe(1);
+    expect(JSON.parse(taken.out)).toMatchObject({ error: { code: 'DATABASE_EXISTS' } });
+
+    const h = await cliInProcess('history', '--kind', 'restore', '--data-dir', dataDir, '--json');
+    expect(h.code).toBe(0);
+    const runs = JSON.parse(h.out) as Run[];
+    expect(runs.map((r) => [r.runKind, r.trigger, r.restore?.origin, r.restore?.scope, r.status])).toEqual([
+      ['restore', 'cli', 'cli', 'database', 'failed'],
+      ['restore', 'cli', 'cli', 'server', 'success'],
+      ['restore', 'cli', 'cli', 'database', 'success'],
+    ]);
+    expect(runs[0]).toMatchObject({ errorCode: 'DATABASE_EXISTS', databases: [{ restoredAs: 'one.sqlite', status: 'failed', errorCode: 'DATABASE_EXISTS' }] });
+    expect(runs[1]).toMatchObject({ restore: { source: backups, point: 'latest', server: { kind: 'sqlite', host: null } }, databases: [{ database: 'chinook.sqlite', restoredAs: 'all_chinook.sqlite', status: 'success' }] });
+    expect(runs[1]!.databases[0]!.bytesRead).toBe(readFileSync(join(folder, 'chinook.sqlite')).length);
+    expect(runs[2]).toMatchObject({ restore: { source: dbFolder }, databases: [{ database: 'one.sqlite', restoredAs: 'one.sqlite', status: 'success' }] });
+    expect(readFileSync(join(target, 'one.sqlite')).subarray(0, 15).toString()).toBe('SQLite format 3');
+
+    // Text output: one line per run with its kind; --kind backup leaves the restores out.
+    const text = await cliInProcess('history', '--data-dir', dataDir);
+    expect(text.out.split('\n').map((l) => l.split('\t').slice(1))).toEqual([
+      ['restore', 'Restores', 'failed'],
+      ['restore', 'Restores', 'success'],
+      ['restore', 'Restores', 'success'],
+      ['backup', 'nightly', 'success'],
+    ]);
+    const backups_ = JSON.parse((await cliInProcess('history', '--kind', 'backup', '--data-dir', dataDir, '--json')).out) as Run[];
+    expect(backups_.map((r) => r.taskName)).toEqual(['nightly']);
+    const bad = await cliInProcess('history', '--kind', 'everything', '--data-dir', dataDir, '--json');
+    expect(bad.code).not.toBe(0);
+    expect(JSON.parse(bad.out)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: 'history --kind must be one of backup, test-restore, restore, retention. Run "backstop --help".' } });
+  });
+});
+
+describe('a restore from S3 in History', () => {
+  let s3: S3rverHandle;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    s3 = await startS3rver(['backstop']);
+    process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+    process.env.BACKSTOP_S3_ENDPOINT = s3.endpoint;
+  }, 30_000);
+  afterAll(async () => {
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'BACKSTOP_S3_ENDPOINT']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await s3?.stop();
+  });
+
+  it('records the s3:// folder and the target, never the access or secret key', async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+    const taskFile = writeTaskFile(tempDir(), { name: 's3', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'hist', endpoint: s3.endpoint }] });
+    const dataDir = tempDir();
+    const backup = await cliInProcess('backup', '--config', taskFile, '--data-dir', dataDir, '--json');
+    expect(backup.code, backup.out).toBe(0);
+    const target = tempDir();
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    const location = `s3://backstop/hist/${encodeDatabaseFolder('chinook.sqlite')}`;
+    const r = await cliInProcess('restore', location, '--point', 'latest', '--server', serverFile, '--database', 'from-s3.sqlite', '--data-dir', dataDir, '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    const h = await cliInProcess('history', '--kind', 'restore', '--data-dir', dataDir, '--json');
+    const [run] = JSON.parse(h.out) as Run[];
+    expect(run).toMatchObject({ status: 'success', restore: { origin: 'cli', source: location, server: { kind: 'sqlite' } }, databases: [{ restoredAs: 'from-s3.sqlite', status: 'success' }] });
+    // No secret in any recorded run: the whole history as the CLI gives it.
+    const all = (await cliInProcess('history', '--data-dir', dataDir, '--json')).out;
+    expect(all).toContain(location);
+    expect(all).not.toContain(S3RVER_CREDENTIALS.secretAccessKey);
+  });
+});
+
+describe('retention in History', () => {
+  it('records a retention run listing the deleted points, only when it deleted something', async () => {
+    const { engine, task, dbFolder } = await sqliteTask({ retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } });
+    const first = await runTask(engine, task.id, 'full');
+    // One point: retention keeps it and deletes nothing — no retention run.
+    expect(await runsOf(engine, 'retention')).toEqual([]);
+    const second = await runTask(engine, task.id, 'full');
+    const retention = await runsOf(engine, 'retention');
+    expect(retention).toHaveLength(1);
+    const run = retention[0]!;
+    expect(run).toMatchObject({ taskId: task.id, taskName: 'nightly', runKind: 'retention', status: 'success', trigger: 'manual', errorCode: null });
+    const oldId = first.databases[0]!.pointId!;
+    expect(run.databases).toHaveLength(1);
+    expect(run.databases[0]).toMatchObject({
+      database: 'chinook.sqlite',
+      destination: second.databases[0]!.destination,
+      status: 'success',
+      deletedPoints: [{ id: oldId, kind: 'full', createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }],
+    });
+    // Bytes freed: what garbage collection removed (0 here: the second full shares every chunk with the first).
+    expect(run.databases[0]!.bytesFreed).toBe(0);
+    // The point is really gone from the folder: only the second one is left.
+    const points = data(await engine.call('restore.inspect', { location: { kind: 'local', path: dbFolder } })).points;
+    expect(points.map((p) => p.id)).toEqual([second.databases[0]!.pointId]);
+    // The task's last run is still its backup, not the retention after it.
+    expect(await lastRunOf(engine, task.id)).toBe(second.id);
+  });
+});
