@@ -13,7 +13,7 @@ import type { Destination, DestinationSecret, Task, TaskInput } from '@shared/do
 import { trimSlashes } from '@shared/location-text.ts';
 import { cronProblem, cronToPreset, presetToCron, type SchedulePreset } from './cron-words';
 import { emptyHooks, hooksDraft, hooksOf, hooksProblems, type HooksDraft } from './hooks-draft';
-import { emptyRate, rateField, rateProblem, uploadLimits, type RateField } from './upload-rate';
+import { emptyRate, rateBytes, rateField, rateProblem, uploadLimits, type RateField } from './upload-rate';
 import { providerOf, type S3Provider } from './s3-presets';
 
 export interface LocalDraft {
@@ -132,6 +132,8 @@ export interface TaskDraft {
   hooks: HooksDraft;
   /** The task's upload limit for every destination without its own (empty = none). */
   upload: RateField;
+  /** The task's limit on reading from the server (the dump tool's output or the SQLite file; empty = none). */
+  read: RateField;
   /** Which Settings notification channels the task notifies: all of them (no `notifications`), or the chosen ids. */
   notificationsMode: 'all' | 'chosen';
   notificationIds: string[];
@@ -216,6 +218,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
     testRestoreMaxMinutes: '',
     hooks: emptyHooks(),
     upload: emptyRate(),
+    read: emptyRate(),
     notificationsMode: 'all',
     notificationIds: [],
     testRestoreServerId: '',
@@ -223,7 +226,7 @@ export function emptyDraft(serverId = '', timezone = defaultTimezone()): TaskDra
 }
 
 function destinationDraft(d: Destination): DestinationDraft {
-  return { ...kindDraft(d), ...(d.limits ? { upload: rateField(d.limits) } : {}) };
+  return { ...kindDraft(d), ...(d.limits ? { upload: rateField(d.limits.uploadBytesPerSecond) } : {}) };
 }
 
 function kindDraft(d: Destination): DestinationDraft {
@@ -274,7 +277,8 @@ export function draftFromTask(t: Task): TaskDraft {
     testRestoreAfterFull: t.testRestore?.afterFull ?? false,
     testRestoreMaxMinutes: t.testRestore?.maxMinutes ?? '',
     hooks: hooksDraft(t.hooks),
-    upload: rateField(t.limits),
+    upload: rateField(t.limits?.uploadBytesPerSecond),
+    read: rateField(t.limits?.readBytesPerSecond),
     notificationsMode: t.notifications ? 'chosen' : 'all',
     notificationIds: [...(t.notifications ?? [])],
     testRestoreServerId: t.testRestore?.serverId ?? '',
@@ -312,6 +316,7 @@ export type DraftField =
   | 'hooksPost'
   | 'hooksTimeout'
   | 'upload'
+  | 'read'
   | 'notifications';
 
 /** The test-restore settings of a draft: null for none, undefined when a field is not valid. */
@@ -357,6 +362,8 @@ export function draftErrors(d: TaskDraft): Partial<Record<DraftField, string>> {
   if (hooks.timeout) e.hooksTimeout = hooks.timeout;
   const rate = rateProblem(d.upload);
   if (rate) e.upload = rate;
+  const readRate = rateProblem(d.read, 'a read limit');
+  if (readRate) e.read = readRate;
   if (d.notificationsMode === 'chosen' && d.notificationIds.length > 20) e.notifications = 'Choose at most 20 channels.';
   return e;
 }
@@ -485,7 +492,12 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
   const retention = draftRetention(d) ?? { minAgeDays: 0, keepLast: null };
   const testRestore = draftTestRestore(d);
   const hooks = hooksOf(d.hooks);
-  const limits = uploadLimits(d.upload);
+  const upload = rateBytes(d.upload);
+  const read = rateBytes(d.read);
+  const limits = {
+    ...(typeof upload === 'number' ? { uploadBytesPerSecond: upload } : {}),
+    ...(typeof read === 'number' ? { readBytesPerSecond: read } : {}),
+  };
   return {
     name: d.name.trim(),
     serverId: d.serverId,
@@ -497,7 +509,7 @@ export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | und
     excludeDatabases: [...new Set(d.excludeDatabases)].sort(),
     enabled: d.enabled,
     ...(hooks ? { hooks } : {}),
-    ...(limits ? { limits } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
     ...(d.notificationsMode === 'chosen' ? { notifications: [...new Set(d.notificationIds)] } : {}),
     ...(testRestore ? { testRestore } : {}),
   };

@@ -29,9 +29,8 @@ export function emptyRate(): RateField {
 }
 
 /** The field for a stored limit: MB/s from 1 MB/s, else KB/s when that is whole (a value like 1 MiB/s shows its exact fraction). */
-export function rateField(limits: UploadLimits | undefined): RateField {
-  if (!limits) return emptyRate();
-  const bytes = limits.uploadBytesPerSecond;
+export function rateField(bytes: number | undefined): RateField {
+  if (bytes === undefined) return emptyRate();
   const unit: RateUnit = bytes < 1_000_000 && bytes % 1000 === 0 ? 'KB/s' : 'MB/s';
   return { amount: bytes / RATE_UNITS[unit], unit };
 }
@@ -49,11 +48,11 @@ export function rateBytes(field: RateField | undefined): number | '' | null {
 }
 
 /** What is wrong with a rate field, in words a user can act on; null when it can be saved. */
-export function rateProblem(field: RateField | undefined): string | null {
+export function rateProblem(field: RateField | undefined, what = 'an upload limit'): string | null {
   const bytes = rateBytes(field);
   if (bytes === '') return null;
   if (bytes === null || bytes < MIN_UPLOAD_BYTES || bytes > MAX_UPLOAD_BYTES) {
-    return `Enter an upload limit from ${MIN_UPLOAD_BYTES / 1000} KB/s to ${(MAX_UPLOAD_BYTES / 1e6).toLocaleString('en-US')} MB/s, or leave it empty for no limit.`;
+    return `Enter ${what} from ${MIN_UPLOAD_BYTES / 1000} KB/s to ${(MAX_UPLOAD_BYTES / 1e6).toLocaleString('en-US')} MB/s, or leave it empty for no limit.`;
   }
   return null;
 }

@@ -60,6 +60,17 @@ describe('task drafts', () => {
     }
   });
 
+  it('a read limit (set by a task file or the editor) survives an edit beside the upload limit, alone or with it; a bad one is named', () => {
+    for (const limits of [{ readBytesPerSecond: 2_000_000 }, { uploadBytesPerSecond: 5_000_000, readBytesPerSecond: 4096 }]) {
+      expect(draftToInput(draftFromTask({ ...task, limits })).limits).toEqual(limits);
+    }
+    const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
+    d.read = { amount: '0.5', unit: 'KB/s' };
+    expect(draftErrors(d)).toEqual({ read: 'Enter a read limit from 1.024 KB/s to 1,000,000 MB/s, or leave it empty for no limit.' });
+    d.read = { amount: '3', unit: 'MB/s' };
+    expect(draftToInput(d).limits).toEqual({ readBytesPerSecond: 3_000_000 });
+  });
+
   it('the hook timeout is checked only when a command is entered', () => {
     const d = { ...emptyDraft('s1', 'UTC'), name: 'X', destinations: [{ kind: 'local' as const, path: '/b' }] };
     d.hooks = { ...d.hooks, timeoutSeconds: '' };
