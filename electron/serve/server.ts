@@ -67,6 +67,8 @@ export interface ServeOptions {
   tls?: { cert: Buffer | string; key: Buffer | string };
   password?: string;
   sessionTtlMs?: number;
+  /** Keeps sessions across restarts (auth.ts); without it they end with the process. */
+  sessionsFile?: string;
   maxLoginFailures?: number;
   now?: () => number;
   onInternalError?: (e: unknown, command: string) => void;
@@ -164,7 +166,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const bridgeScript = `window.__BACKSTOP_SERVE__ = ${JSON.stringify({ commands: COMMANDS, events: EVENTS })};\n${shim}`;
 
   const now = opts.now ?? Date.now;
-  const auth = new Auth({ ttlMs: opts.sessionTtlMs ?? DEFAULT_TTL_MS, now, ...(opts.password ? { password: opts.password } : {}), ...(opts.maxLoginFailures ? { maxFailures: opts.maxLoginFailures } : {}) });
+  const auth = new Auth({ ttlMs: opts.sessionTtlMs ?? DEFAULT_TTL_MS, now, ...(opts.password ? { password: opts.password } : {}), ...(opts.maxLoginFailures ? { maxFailures: opts.maxLoginFailures } : {}), ...(opts.sessionsFile ? { sessionsFile: opts.sessionsFile } : {}) });
   const token = auth.takeToken();
   const folders = new FolderBrowser(opts.allowFolders);
   const secure = opts.tls !== undefined;
