@@ -28,7 +28,7 @@ import { connectAgent, type AgentConnection } from '../agent/client.ts';
 import { dispatch, type Handlers } from '../engine/api/dispatch.ts';
 import { EventBus } from '../engine/events/event-bus.ts';
 import type { Engine } from '../engine/index.ts';
-import type { SchedulerOwnerInfo } from '../shared/domain.ts';
+import type { ActiveRun, SchedulerOwnerInfo } from '../shared/domain.ts';
 import { EVENTS, type EventName } from '../shared/ipc/channels.ts';
 import { COMMANDS, type CommandName, type CommandResponse } from '../shared/ipc/contract.ts';
 import type { EventPayloads } from '../shared/ipc/contract.ts';
@@ -45,7 +45,7 @@ import { registerIpc, type IpcLog, type SenderCheck } from './ipc.ts';
 export const LOCAL_COMMANDS: readonly CommandName[] = ['app.info', 'scheduler.owner', 'dialog.chooseFolder', 'dialog.saveFile'];
 
 export interface WindowBackendDeps {
-  engine: Pick<Engine, 'dataDir' | 'handlers' | 'events' | 'start' | 'call'>;
+  engine: Pick<Engine, 'dataDir' | 'handlers' | 'events' | 'start' | 'call' | 'runner'>;
   ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>;
   /** The shell's own handlers (native dialogs) over the engine's. */
   shellHandlers: Partial<Handlers>;
@@ -59,6 +59,11 @@ export interface WindowBackendDeps {
 export interface WindowBackend {
   events: EventBus;
   mode(): 'agent' | 'local';
+  /**
+   * The runs under way for the tray: the engine's, or while connected the agent's as its last
+   * `runs.active` answer (asked again, one request at a time, when its progress or history changes).
+   */
+  activeRuns(): ActiveRun[];
   /**
    * Starts the app's scheduler (or its wait for the lock) unless the window is the agent's
    * client; main calls it once the window exists.
@@ -129,7 +134,13 @@ export async function startWindowBackend(deps: WindowBackendDeps): Promise<Windo
     const local = Object.fromEntries(LOCAL_COMMANDS.map((name) => [name, engine.handlers[name]]));
     install({ ...forwarded, ...local, ...deps.shellHandlers, 'scheduler.owner': ownerInfo } as Handlers);
     pipe((l) => c.onEvent(l));
+    const offRuns = c.onEvent((name) => {
+      if (name === 'run.progress' || name === 'history.changed') void refreshRuns(c);
+    });
+    void refreshRuns(c);
     c.onClose(() => {
+      offRuns();
+      agentRuns = [];
       if (closing) return;
       log.warn({ path: c.path }, 'The Backstop agent went away; the app takes over the schedules with its own engine.');
       useLocal();
@@ -153,6 +164,21 @@ export async function startWindowBackend(deps: WindowBackendDeps): Promise<Windo
     await announce();
   }
 
+  let agentRuns: ActiveRun[] = [];
+  let runsAsked: 'idle' | 'asking' | 'again' = 'idle';
+  async function refreshRuns(c: AgentConnection): Promise<void> {
+    if (runsAsked !== 'idle') {
+      runsAsked = 'again';
+      return;
+    }
+    do {
+      runsAsked = 'asking';
+      const r = await c.call('runs.active', undefined);
+      if (r.ok && !c.closed) agentRuns = r.data as ActiveRun[];
+    } while ((runsAsked as string) === 'again' && !c.closed);
+    runsAsked = 'idle';
+  }
+
   const owner = (await engine.handlers['scheduler.owner'](undefined)).owner;
   if (owner?.who === 'agent' && owner.host === hostname()) {
     try {
@@ -170,6 +196,7 @@ export async function startWindowBackend(deps: WindowBackendDeps): Promise<Windo
   return {
     events,
     mode: () => mode,
+    activeRuns: () => (mode === 'agent' ? agentRuns : engine.runner.activeRuns()),
     startScheduling() {
       if (mode === 'local' && !scheduled) schedule();
     },

@@ -135,7 +135,7 @@ async function start(isQuitting: () => boolean): Promise<void> {
     onShowHistory: () => openRoute('/history'),
     onQuit: () => app.quit(),
   });
-  monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: eng.runner, scheduler: eng.scheduler }, tray, log });
+  monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: { activeRuns: () => wb.activeRuns() }, scheduler: eng.scheduler }, tray, log });
 
   installNotifications({
     events: wb.events,

@@ -85,6 +85,10 @@ describe('the window as a client of the agent', () => {
 
     const windowEvents: { name: string; payload: unknown }[] = [];
     wb.events.onAny((name, payload) => void windowEvents.push({ name, payload }));
+    // What the tray shows while the agent runs: the agent's runs.active, followed on its progress.
+    const trayRuns = new Set<string>();
+    const watchRuns = setInterval(() => wb.activeRuns().forEach((r) => trayRuns.add(r.runId)), 20);
+    onTestFinished(() => clearInterval(watchRuns));
     const localEvents: string[] = [];
     app.events.onAny((name) => void localEvents.push(name));
 
@@ -104,6 +108,8 @@ describe('the window as a client of the agent', () => {
       return run && run.status !== 'running' ? run : undefined;
     });
     expect(finished).toMatchObject({ status: 'success' });
+    expect([...trayRuns]).toEqual([runId]);
+    await until('the tray to see the run end', () => wb.activeRuns().length === 0);
     const progress = windowEvents.filter((e) => e.name === 'run.progress' && (e.payload as { runId: string }).runId === runId);
     expect(progress.length).toBeGreaterThan(0);
     // The run was the agent's: this process's engine neither ran it nor emitted its events.
