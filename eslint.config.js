@@ -75,6 +75,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['electron/agent/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(electronModule, intoRenderer, ['(^|/)(main|worker|preload|cli)(/|$)', 'agent (the control endpoint and its client) imports engine, serve and shared only.']),
+    },
+  },
+  {
     // The browser bridge of `backstop serve`: a classic script, served as is.
     files: ['renderer/public/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { ...globals.browser } },

@@ -22,7 +22,7 @@ import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, resto
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { agentService } from './lazy-commands.ts';
 import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
-import { serveCommand, serveTls } from './lazy-commands.ts';
+import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -545,6 +545,7 @@ async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   // Without a desktop there is no resume event: a minutely catch-up notices a machine that
   // slept through a slot (it runs once), and keeps the process alive between runs.
   const tick = setInterval(() => engine.scheduler.catchUp(), 60_000);
+  const endpoint = await openAgentEndpoint(engine, io);
   const tasks = await engine.call('tasks.list', undefined);
   const n = tasks.ok ? tasks.data.length : 0;
   if (json) io.out(JSON.stringify({ agent: 'started', dataDir, tasks: n }));
@@ -553,7 +554,24 @@ async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   clearInterval(tick);
   io.out(json ? JSON.stringify({ agent: 'stopping' }) : 'backstop agent: stopping (waiting for running backups to reach a safe point)…');
   await engine.close();
+  // After the engine (which released the lock): a connected window takes over as soon as this closes.
+  await endpoint?.close();
   return 0;
+}
+
+/**
+ * The control endpoint the window connects to while this process schedules (agent/endpoint.ts).
+ * Without it the agent still schedules; the message says why the window cannot connect.
+ */
+async function openAgentEndpoint(engine: Engine, io: Io): Promise<{ close(): Promise<void> } | null> {
+  try {
+    return await startAgentEndpoint(engine, { onInternalError: (err, command) => engine.logger.error({ err, command }, 'agent endpoint command failed unexpectedly') });
+  } catch (e) {
+    const f = toFailure(e);
+    engine.logger.warn({ code: f.code }, f.message);
+    io.err(`warning: the window cannot connect to this agent: ${f.message}`);
+    return null;
+  }
 }
 
 /** `backstop serve`: the scheduler as `agent` runs it, plus the window over HTTP(S) until SIGINT/SIGTERM. */
@@ -591,6 +609,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
     ? 'It also runs the schedules of this data dir.'
     : `It does NOT run the schedules: ${started.heldBy.who === 'app' ? 'the Backstop app' : '"backstop agent"'} (pid ${started.heldBy.pid}, since ${started.heldBy.startedAt}) does.`;
   const tick = started.scheduling ? setInterval(() => engine.scheduler.catchUp(), 60_000) : undefined;
+  const endpoint = started.scheduling ? await openAgentEndpoint(engine, io) : null;
   const { handle, allowFolders } = served;
   if (json) {
     io.out(JSON.stringify({ url: handle.url, token: handle.token }));
@@ -612,5 +631,6 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
   if (!json) io.out('backstop serve: stopping (waiting for running backups to reach a safe point)…');
   await handle.close();
   await engine.close();
+  await endpoint?.close();
   return 0;
 }

@@ -39,4 +39,6 @@ export const tasksExport = lazy(() => import('./commands/config-files.ts'), 'tas
 export const agentService = () => import('./commands/agent-service.ts');
 export const serveCommand = lazy(() => import('./commands/serve.ts'), 'serveCommand');
 export const serveTls = lazy(() => import('./commands/serve.ts'), 'serveTls');
+/** The agent's control endpoint for the window (agent/endpoint.ts), loaded on use. */
+export const startAgentEndpoint = lazy(() => import('../agent/endpoint.ts'), 'startAgentEndpoint');
 export { demoDataDir } from './commands/demo-data-dir.ts';

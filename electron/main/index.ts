@@ -3,9 +3,10 @@
  *
  * Contract: no business logic lives here. Order: sandbox everything, guard new
  * webContents and take the single-instance lock (before ready) → app ready →
- * createEngine(userData) → IPC handlers (the engine's, with the native dialogs of
- * main/dialogs.ts over the engine's VALIDATION stubs) → window → tray, notifications,
- * start at login, sleep/unlock catch-up → engine.start() (scheduler with catch-up).
+ * createEngine(userData) → the window backend (agent-link.ts: IPC handlers — the engine's,
+ * or the running agent's while it schedules this data dir —, with the native dialogs of
+ * main/dialogs.ts over the engine's VALIDATION stubs; it also starts the scheduler or waits
+ * for the lock) → window → tray, notifications, start at login, sleep/unlock catch-up.
  * Quitting asks first while backups run (main/quit.ts). A failure to start is shown once
  * in a dialog and exits with status 1. Paths are relative to the built bundle
  * (out/main/index.*): the preload is out/preload/index.cjs, the renderer
@@ -19,7 +20,8 @@ import { DEFAULT_SETTINGS, type Settings } from '../shared/domain.ts';
 import { toFailure } from '../shared/result.ts';
 import { rendererTarget } from './app-url.ts';
 import { createDialogHandlers } from './dialogs.ts';
-import { createSenderCheck, forwardEvents, registerIpc } from './ipc.ts';
+import { startWindowBackend, type WindowBackend } from './agent-link.ts';
+import { createSenderCheck, forwardEvents } from './ipc.ts';
 import { claimSingleInstance, installLifecycle } from './lifecycle.ts';
 import { applyStartAtLogin, defaultLoginItemDeps, launchedHidden } from './login-item.ts';
 import { installNotifications } from './notifications.ts';
@@ -43,6 +45,7 @@ let engine: Engine | undefined;
 let win: BrowserWindow | undefined;
 let tray: TrayController | undefined; // held here so the tray is not garbage-collected
 let monitor: TrayMonitor | undefined;
+let backend: WindowBackend | undefined;
 
 app.enableSandbox();
 app.setAppUserModelId('dev.backstop.app');
@@ -53,6 +56,7 @@ if (claimSingleInstance(app, () => showWindow(win))) {
     closeEngine: () => {
       monitor?.stop();
       tray?.destroy();
+      backend?.close();
       return engine?.close();
     },
     onActivate: () => showWindow(win),
@@ -80,7 +84,7 @@ function createQuitGuardOnce(e: Engine): ReturnType<typeof createQuitGuard> {
 /** Shows the window on a renderer route (forwardEvents delivers `app.navigate` to the page). */
 function openRoute(route: string): void {
   showWindow(win);
-  engine?.events.emit('app.navigate', { route });
+  backend?.events.emit('app.navigate', { route });
 }
 
 async function start(isQuitting: () => boolean): Promise<void> {
@@ -91,16 +95,24 @@ async function start(isQuitting: () => boolean): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err }, 'Unhandled promise rejection in main'));
 
   const webContents = () => (win && !win.isDestroyed() ? win.webContents : undefined);
-  const handlers = { ...eng.handlers, ...createDialogHandlers(dialog, () => win) };
-  registerIpc(ipcMain, handlers, createSenderCheck(webContents, target), log);
-  forwardEvents(eng.events, webContents);
+  // The window's commands and events: the app's engine, or the agent's while `backstop agent` schedules (agent-link.ts).
+  // It also starts scheduling (one scheduler per data dir: not while an agent does; the app takes over when it is gone).
+  const wb = await startWindowBackend({
+    engine: eng,
+    ipcMain,
+    shellHandlers: createDialogHandlers(dialog, () => win),
+    isTrustedSender: createSenderCheck(webContents, target),
+    log,
+  });
+  backend = wb;
+  forwardEvents(wb.events, webContents);
 
   let settings: Settings = DEFAULT_SETTINGS;
   const loginItem = defaultLoginItemDeps(app, log);
   const loaded = await eng.call('settings.get', undefined);
   if (loaded.ok) settings = loaded.data;
   else log.warn({ code: loaded.code }, 'Could not read settings; using defaults');
-  eng.events.on('settings.changed', (next) => {
+  wb.events.on('settings.changed', (next) => {
     if (next.startAtLogin !== settings.startAtLogin) applyStartAtLogin(loginItem, next.startAtLogin);
     settings = next;
   });
@@ -123,10 +135,10 @@ async function start(isQuitting: () => boolean): Promise<void> {
     onShowHistory: () => openRoute('/history'),
     onQuit: () => app.quit(),
   });
-  monitor = createTrayMonitor({ engine: eng, tray, log });
+  monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: { activeRuns: () => wb.activeRuns() }, scheduler: eng.scheduler }, tray, log });
 
   installNotifications({
-    events: eng.events,
+    events: wb.events,
     enabled: () => settings.notifications,
     isSupported: () => Notification.isSupported(),
     create: (options) => new Notification(options),
@@ -135,8 +147,7 @@ async function start(isQuitting: () => boolean): Promise<void> {
   });
   installPowerHooks(powerMonitor, eng.scheduler, log);
 
-  // One scheduler per data dir: while `backstop agent` schedules, the app does not (and takes over when the agent is gone).
-  const started = eng.start('app', { retry: true });
-  if (!started.scheduling) log.warn(`Not scheduling: ${started.heldBy.who} pid ${started.heldBy.pid} schedules this data dir's tasks; Settings shows it.`);
+  // One scheduler per data dir: not while the agent schedules (the window is its client; the app takes over when it is gone).
+  wb.startScheduling();
   void monitor.refresh();
 }

@@ -25,7 +25,8 @@ export interface TrayMonitorLog {
 }
 
 export interface TrayMonitorDeps {
-  engine: Pick<Engine, 'call' | 'events' | 'runner' | 'scheduler'>;
+  /** `runner.activeRuns`: the engine's, or the agent's while the window is its client (agent-link.ts). */
+  engine: Pick<Engine, 'call' | 'events' | 'scheduler'> & { runner: Pick<Engine['runner'], 'activeRuns'> };
   tray: { update(view: TrayView): void };
   log: TrayMonitorLog;
   now?: () => Date;

@@ -9,16 +9,27 @@
  * - A session is a random id (kept as its SHA-256) with its own CSRF token; it ends
  *   `ttlMs` after login (absolute, not sliding) or at `end`. `session(id)` answers null
  *   for an unknown or expired one and forgets expired ones.
+ * - With `sessionsFile`, sessions survive a restart: the file (0600, written whole to a
+ *   private temporary file, then renamed over) holds each session's id hash, CSRF token,
+ *   created, last-seen (kept to the minute) and expiry — never an id. It is read at start
+ *   (expired and malformed entries dropped) and written at login, logout and expiry. The
+ *   login token is not in it: a restart makes a new one, as before.
  * - The rate limit counts failed logins (form or Bearer) per client address over a
  *   sliding minute; `limited(ip)` is true once `maxFailures` have failed in it.
  * The clock is injected (`now`), so expiry and the limit are testable.
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export interface Session {
   csrf: string;
   expiresAt: number;
+  createdAt: number;
+  lastSeenAt: number;
 }
+
+/** How often a session's last-seen time is written back (it changes on every request). */
+const LAST_SEEN_GRANULARITY_MS = 60_000;
 
 export interface AuthOptions {
   ttlMs: number;
@@ -26,6 +37,8 @@ export interface AuthOptions {
   maxFailures?: number;
   windowMs?: number;
   now?: () => number;
+  /** Where sessions are kept across restarts (serve: `<dataDir>/serve-sessions.json`). */
+  sessionsFile?: string;
 }
 
 function sha256(text: string): Buffer {
@@ -55,6 +68,41 @@ export class Auth {
     } else {
       this.password = null;
     }
+    this.load();
+  }
+
+  private load(): void {
+    if (!this.opts.sessionsFile) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(this.opts.sessionsFile, 'utf8'));
+    } catch {
+      return; // none yet, or unreadable: start with none (the next write replaces it)
+    }
+    const list = (raw as { sessions?: unknown }).sessions;
+    if (!Array.isArray(list)) return;
+    const now = this.now();
+    let dropped = false;
+    for (const e of list as Record<string, unknown>[]) {
+      const ok =
+        e && typeof e.hash === 'string' && /^[0-9a-f]{64}$/.test(e.hash) && typeof e.csrf === 'string' &&
+        typeof e.expiresAt === 'number' && typeof e.createdAt === 'number' && typeof e.lastSeenAt === 'number';
+      if (!ok || (e.expiresAt as number) <= now) {
+        dropped = true;
+        continue;
+      }
+      this.sessions.set(e.hash as string, { csrf: e.csrf as string, expiresAt: e.expiresAt as number, createdAt: e.createdAt as number, lastSeenAt: e.lastSeenAt as number });
+    }
+    if (dropped) this.save();
+  }
+
+  private save(): void {
+    const file = this.opts.sessionsFile;
+    if (!file) return;
+    const sessions = [...this.sessions].map(([hash, s]) => ({ hash, ...s }));
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: 1, sessions }) + '\n', { mode: 0o600 });
+    renameSync(tmp, file);
   }
 
   /** The login token, once: the server prints it and forgets the clear text. */
@@ -75,8 +123,10 @@ export class Auth {
   /** A new session; returns its id (the cookie value) and CSRF token. */
   createSession(): { id: string; session: Session } {
     const id = randomBytes(32).toString('base64url');
-    const session = { csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.opts.ttlMs };
+    const now = this.now();
+    const session = { csrf: randomBytes(24).toString('base64url'), expiresAt: now + this.opts.ttlMs, createdAt: now, lastSeenAt: now };
     this.sessions.set(sha256(id).toString('hex'), session);
+    this.save();
     return { id, session };
   }
 
@@ -85,15 +135,21 @@ export class Auth {
     const key = sha256(id).toString('hex');
     const s = this.sessions.get(key);
     if (!s) return null;
-    if (s.expiresAt <= this.now()) {
+    const now = this.now();
+    if (s.expiresAt <= now) {
       this.sessions.delete(key);
+      this.save();
       return null;
+    }
+    if (now - s.lastSeenAt >= LAST_SEEN_GRANULARITY_MS) {
+      s.lastSeenAt = now;
+      this.save();
     }
     return s;
   }
 
   end(id: string | undefined): void {
-    if (id) this.sessions.delete(sha256(id).toString('hex'));
+    if (id && this.sessions.delete(sha256(id).toString('hex'))) this.save();
   }
 
   limited(ip: string): boolean {

@@ -43,10 +43,11 @@ import type { Duplex } from 'node:stream';
 import { dispatch, type Handlers } from '../engine/api/dispatch.ts';
 import { EVENTS } from '../shared/ipc/channels.ts';
 import { COMMANDS, commandInputs } from '../shared/ipc/contract.ts';
-import { fail, ok, toFailure, type Failure, type Result } from '../shared/result.ts';
+import { fail, ok, toFailure, type Result } from '../shared/result.ts';
 import { Auth } from './auth.ts';
 import { FolderBrowser } from './folders.ts';
 import { loginPage } from './login-page.ts';
+import { openContractSession, type ContractSession, type ContractSessionOptions } from './contract-session.ts';
 import { acceptWebSocket, isWebSocketUpgrade, rejectUpgrade, type WebSocketPeer } from './websocket.ts';
 
 export interface ServeEngine {
@@ -66,6 +67,8 @@ export interface ServeOptions {
   tls?: { cert: Buffer | string; key: Buffer | string };
   password?: string;
   sessionTtlMs?: number;
+  /** Keeps sessions across restarts (auth.ts); without it they end with the process. */
+  sessionsFile?: string;
   maxLoginFailures?: number;
   now?: () => number;
   onInternalError?: (e: unknown, command: string) => void;
@@ -163,7 +166,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const bridgeScript = `window.__BACKSTOP_SERVE__ = ${JSON.stringify({ commands: COMMANDS, events: EVENTS })};\n${shim}`;
 
   const now = opts.now ?? Date.now;
-  const auth = new Auth({ ttlMs: opts.sessionTtlMs ?? DEFAULT_TTL_MS, now, ...(opts.password ? { password: opts.password } : {}), ...(opts.maxLoginFailures ? { maxFailures: opts.maxLoginFailures } : {}) });
+  const auth = new Auth({ ttlMs: opts.sessionTtlMs ?? DEFAULT_TTL_MS, now, ...(opts.password ? { password: opts.password } : {}), ...(opts.maxLoginFailures ? { maxFailures: opts.maxLoginFailures } : {}), ...(opts.sessionsFile ? { sessionsFile: opts.sessionsFile } : {}) });
   const token = auth.takeToken();
   const folders = new FolderBrowser(opts.allowFolders);
   const secure = opts.tls !== undefined;
@@ -337,37 +340,24 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     return dispatch(opts.engine.handlers, name as (typeof COMMANDS)[number], payload, opts.onInternalError);
   }
 
-  async function wsMessage(text: string): Promise<{ id: unknown; result: Result<unknown> }> {
-    let msg: { id?: unknown; command?: unknown; payload?: unknown; op?: unknown; path?: unknown };
-    try {
-      msg = JSON.parse(text) as typeof msg;
-      if (typeof msg !== 'object' || msg === null) throw new Error('not an object');
-    } catch {
-      return { id: null, result: fail('MALFORMED_REQUEST', 'The message is not a JSON object.') };
-    }
-    const id = typeof msg.id === 'number' || typeof msg.id === 'string' ? msg.id : null;
-    try {
-      if (msg.op === 'browse') {
-        if (msg.path !== undefined && (typeof msg.path !== 'string' || msg.path.length > 4096)) return { id, result: fail('MALFORMED_REQUEST', 'browse: path must be a string.') };
-        return { id, result: ok(await folders.browse(msg.path as string | undefined)) };
-      }
-      if (msg.op === 'checkSave') {
-        if (typeof msg.path !== 'string' || msg.path.length > 4096) return { id, result: fail('MALFORMED_REQUEST', 'checkSave: path must be a string.') };
-        return { id, result: ok({ path: await folders.checkSavePath(msg.path) }) };
-      }
-      if (msg.op === 'dialog') {
-        const name = msg.command;
-        if (name !== 'dialog.chooseFolder' && name !== 'dialog.saveFile') return { id, result: fail('MALFORMED_REQUEST', 'dialog: unknown dialog.') };
-        const parsed = commandInputs[name].safeParse(msg.payload);
-        if (!parsed.success) return { id, result: fail('MALFORMED_REQUEST', `Invalid request for ${name}.`) };
-        return { id, result: ok(await folders.start(parsed.data.defaultPath)) };
-      }
-      if (typeof msg.command !== 'string') return { id, result: fail('MALFORMED_REQUEST', 'The message names no command.') };
-      return { id, result: await runCommand(msg.command, msg.payload) };
-    } catch (e) {
-      return { id, result: toFailure(e) as Failure };
-    }
-  }
+  /** The served window's own ops beside the commands: the folder browser (folders.ts). */
+  const ops: ContractSessionOptions['ops'] = {
+    browse: async (msg) => {
+      if (msg.path !== undefined && (typeof msg.path !== 'string' || msg.path.length > 4096)) return fail('MALFORMED_REQUEST', 'browse: path must be a string.');
+      return ok(await folders.browse(msg.path as string | undefined));
+    },
+    checkSave: async (msg) => {
+      if (typeof msg.path !== 'string' || msg.path.length > 4096) return fail('MALFORMED_REQUEST', 'checkSave: path must be a string.');
+      return ok({ path: await folders.checkSavePath(msg.path) });
+    },
+    dialog: async (msg) => {
+      const name = msg.command;
+      if (name !== 'dialog.chooseFolder' && name !== 'dialog.saveFile') return fail('MALFORMED_REQUEST', 'dialog: unknown dialog.');
+      const parsed = commandInputs[name].safeParse(msg.payload);
+      if (!parsed.success) return fail('MALFORMED_REQUEST', `Invalid request for ${name}.`);
+      return ok(await folders.start(parsed.data.defaultPath));
+    },
+  };
 
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
@@ -377,33 +367,29 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     if (w.kind === 'none') return rejectUpgrade(socket, 401, 'Unauthorized', 'Sign in first.');
     const origin = originMatches(req);
     if (origin === false || (origin === null && w.kind !== 'bearer')) return rejectUpgrade(socket, 403, 'Forbidden', 'This connection came from another site and was refused.');
-    const entry: { peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null } = { peer: null as unknown as WebSocketPeer, sessionId: null, timer: null };
+    const entry: { peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null } = { peer: null as unknown as WebSocketPeer, sessionId: w.kind === 'session' ? w.id : null, timer: null };
+    let session: ContractSession | null = null;
     entry.peer = acceptWebSocket(req, socket, head, {
-      onMessage: (text) => {
-        if (entry.sessionId !== null && !auth.session(entry.sessionId)) return entry.peer.close(4401, 'session ended');
-        void wsMessage(text).then((answer) => entry.peer.send(JSON.stringify(answer)));
-      },
+      onMessage: (text) => session?.message(text),
       onClose: () => {
         if (entry.timer) clearTimeout(entry.timer);
+        session?.end();
         peers.delete(entry);
       },
     });
+    session = openContractSession({
+      channel: entry.peer,
+      run: runCommand,
+      ops,
+      events: opts.engine.events,
+      allowed: () => entry.sessionId === null || auth.session(entry.sessionId) !== null,
+    });
     if (w.kind === 'session') {
-      entry.sessionId = w.id;
       entry.timer = setTimeout(() => entry.peer.close(4401, 'session ended'), Math.max(0, Math.min(w.expiresAt - now(), 2 ** 31 - 1)));
       entry.timer.unref();
     }
     peers.add(entry);
   }
-
-  const offEvents = opts.engine.events.onAny((name, payload) => {
-    if (!(EVENTS as readonly string[]).includes(name)) return;
-    const text = JSON.stringify({ event: name, payload });
-    for (const p of peers) {
-      if (p.sessionId !== null && !auth.session(p.sessionId)) p.peer.close(4401, 'session ended');
-      else p.peer.send(text);
-    }
-  });
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e) => {
@@ -424,7 +410,6 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     url: `${secure ? 'https' : 'http'}://${shownHost}:${address.port}/`,
     token,
     close: async () => {
-      offEvents();
       for (const p of peers) p.peer.close(1001, 'server stopping');
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

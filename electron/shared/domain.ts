@@ -774,6 +774,8 @@ export const KeyExportMethod = z.enum(['clipboard', 'file', 'print', 'confirmed'
 export interface SchedulerOwnerInfo {
   owner: { who: 'app' | 'agent'; pid: number; startedAt: string; host: string } | null;
   self: boolean;
+  /** The window is a client of the owner (the agent answers its commands; main/agent-link.ts). */
+  connected?: boolean;
 }
 
 export interface AppInfo {

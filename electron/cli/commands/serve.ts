@@ -18,6 +18,9 @@ import { BackstopError } from '../../shared/result.ts';
 import { isLoopbackHost, startServe, type ServeHandle } from '../../serve/server.ts';
 import { selfSignedCertificate, userCertificate, type Certificate } from '../../serve/tls.ts';
 
+/** Signed-in browsers' sessions, kept across restarts (serve/auth.ts). */
+export const SERVE_SESSIONS_FILE = 'serve-sessions.json';
+
 export interface ServeFlags {
   host: string;
   port: number;
@@ -63,6 +66,7 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     allowedHosts: flags.allowedHosts,
     allowFolders,
     sessionTtlMs: Math.round(flags.sessionMinutes * 60_000),
+    sessionsFile: join(engine.dataDir, SERVE_SESSIONS_FILE),
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     ...(process.env.BACKSTOP_SERVE_PASSWORD ? { password: process.env.BACKSTOP_SERVE_PASSWORD } : {}),
     onInternalError: (e, command) => engine.logger.error({ err: e, command }, 'serve: command failed unexpectedly'),

@@ -20,6 +20,7 @@ export const EVENTS = [
   'restore.serverProgress',
   'restore.serverFinished',
   'app.navigate',
+  'scheduler.changed',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

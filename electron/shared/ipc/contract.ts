@@ -247,6 +247,8 @@ export interface EventPayloads {
   'restore.serverFinished': ServerRestoreFinished;
   /** The shell asks the window to show a view (a notification or tray item was clicked), e.g. "/history". */
   'app.navigate': { route: string };
+  /** The window switched between being a client of the agent and using the app's own engine (who schedules changed). */
+  'scheduler.changed': SchedulerOwnerInfo;
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

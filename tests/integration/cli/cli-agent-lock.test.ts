@@ -4,32 +4,13 @@
  * engine on the same data dir does not schedule and `scheduler.owner` names the agent;
  * after `kill -9` of the agent the lock is stale and the next starter takes over.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../electron/engine/index.ts';
-import { CLI_BIN, oneJsonDocument, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
+import { startAgent } from '../../fixtures/agent-process.ts';
+import { CLI_BIN, oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-/** Starts `backstop agent --json` and resolves once it printed that it started. */
-function startAgent(dataDir: string): Promise<{ child: ChildProcess; started: unknown }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, 'agent', '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n')[0]!;
-      if (out.includes('\n')) resolve({ child, started: JSON.parse(line) });
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => reject(new Error(`agent exited ${code} before starting: ${out}${err}`)));
-  });
-}
 
 describe('one scheduler per data dir', () => {
   it('the agent holds the lock; a second agent and the app do not schedule; after kill -9 the next starter takes over', { timeout: 300_000 }, async () => {
