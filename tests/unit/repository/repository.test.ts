@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { initRepository, openRepository, isNoChainError, type Repository, type WriteProgress } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
+import { readSpanLimit } from '../../../electron/engine/repository/reader.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
 
@@ -191,6 +192,28 @@ describe('repository layout', () => {
     expect(keys).toContain('backstop.repo');
     expect(keys.filter((k) => k.startsWith('inflight/'))).toEqual([]);
     expect(p.chunking).toEqual({ kind: 'cdc', min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 });
+  });
+
+  it('restores each default pack with one ranged read, also a pack its last chunk took past the pack size', async () => {
+    const reads: { key: string; length: number }[] = [];
+    class CountingMemory extends MemoryBackend {
+      override get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+        if (key.startsWith('packs/')) reads.push({ key, length: range?.length ?? -1 });
+        return super.get(key, range);
+      }
+    }
+    const backend = new CountingMemory();
+    const repo = await initRepository(backend, { key: generateKey(), ...FAST });
+    const { randomBytes } = await import('node:crypto');
+    const data = randomBytes(40 * 1024 * 1024);
+    const p = await repo.writePoint(pieces(data, 1024 * 1024), pointOpts());
+    const packs = await backend.list('packs/');
+    expect(packs).toHaveLength(2);
+    // The first pack was closed by the chunk that took it past 32 MiB.
+    expect(Math.max(...packs.map((o) => o.size))).toBeGreaterThan(32 * 1024 * 1024);
+    expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+    expect(reads.map((r) => r.key).sort()).toEqual(packs.map((o) => o.key).sort());
+    expect(reads.every((r) => r.length > 0 && r.length <= readSpanLimit(repo.info))).toBe(true);
   });
 
   it('refuses to init twice', async () => {
