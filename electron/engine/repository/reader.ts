@@ -99,7 +99,8 @@ async function fetchGroup(ctx: RepoContext, pointId: string, g: ReadGroup): Prom
   return buf;
 }
 
-export async function readPoint(ctx: RepoContext, pointId: string, signal?: AbortSignal): Promise<Readable> {
+/** `readAhead` false: one pack read at a time (half the memory, for many restores at once). */
+export async function readPoint(ctx: RepoContext, pointId: string, signal?: AbortSignal, readAhead = true): Promise<Readable> {
   if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
   const m = await ctx.manifests.load(pointId);
   await preflight(ctx, m);
@@ -115,7 +116,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length < READ_AHEAD + 1 && next < groups.length) {
+      while (ahead.length < (readAhead ? READ_AHEAD : 0) + 1 && next < groups.length) {
         const p = fetchGroup(ctx, pointId, groups[next++]!);
         p.catch(() => {});
         ahead.push(p);

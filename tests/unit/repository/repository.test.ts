@@ -5,6 +5,7 @@ import { initRepository, openRepository, isNoChainError, type Repository, type W
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { readSpanLimit } from '../../../electron/engine/repository/reader.ts';
+import { readAheadFor } from '../../../electron/engine/restore/restore-server.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
 
@@ -214,6 +215,35 @@ describe('repository layout', () => {
     expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
     expect(reads.map((r) => r.key).sort()).toEqual(packs.map((o) => o.key).sort());
     expect(reads.every((r) => r.length > 0 && r.length <= readSpanLimit(repo.info))).toBe(true);
+  });
+
+  it('holds two pack reads with read-ahead and one without (restore-server with more than 2 jobs)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    class SlowMemory extends MemoryBackend {
+      override async get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+        if (!key.startsWith('packs/')) return super.get(key, range);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return super.get(key, range);
+      }
+    }
+    const repo = await initRepository(new SlowMemory(), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, compressionLevel: 0 });
+    const { randomBytes } = await import('node:crypto');
+    const data = randomBytes(2 * 1024 * 1024); // ~32 packs, more than the stream buffers
+    const p = await repo.writePoint(pieces(data, 64 * 1024), pointOpts());
+    for (const [readAhead, expected] of [[true, 2], [false, 1]] as const) {
+      most = 0;
+      const out: Buffer[] = [];
+      for await (const c of await repo.readPoint(p.id, { readAhead })) {
+        out.push(c as Buffer);
+        await new Promise((r) => setTimeout(r, 1)); // a consumer slower than nothing, so reads can pile up
+      }
+      expect(sha256(Buffer.concat(out))).toBe(sha256(data));
+      expect(most).toBe(expected);
+    }
+    expect([readAheadFor(1), readAheadFor(2), readAheadFor(3), readAheadFor(16)]).toEqual([true, true, false, false]);
   });
 
   it('refuses to init twice', async () => {
