@@ -4,13 +4,17 @@
  * Before the first byte: the manifest is read (NOT_FOUND / INTEGRITY / FORMAT_TOO_NEW) and
  * every referenced pack is checked to exist and be long enough (one list call), so a
  * missing or truncated pack fails before anything is emitted. While streaming: chunks are
- * fetched with ranged reads (adjacent chunks of one pack coalesced, ≤ 32 MiB per read — about
- * one read per default pack, ≤ 64 reads per GB restored on object stores (#23) — one read ahead), each is authenticated, decompressed and checked against its id before it
+ * fetched with ranged reads (adjacent chunks of one pack coalesced into reads of at most
+ * `readSpanLimit` bytes: a whole default pack is one read, so about 32 pack reads per GB
+ * restored on every kind (#23 target ≤ 64); one read ahead), each is authenticated,
+ * decompressed and checked against its id before it
  * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
  * base not already at hand, at most a few per chunk; bases this stream itself emits are
  * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
  * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
- * Memory: ≤ 2 reads of ≤ 32 MiB plus the stream buffer. Abort → stream errors with CANCELED.
+ * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
+ * while it is), each ≤ readSpanLimit (40 MiB for default repositories), plus the chunk
+ * being decoded, delta bases and the 1 MiB stream buffer. Abort → stream errors with CANCELED.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -22,8 +26,22 @@ import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PACK_TRAILER_LENGTH } from './pack.ts';
 
-const COALESCE_LIMIT = 32 * 1024 * 1024;
+const MIB = 1024 * 1024;
+/** Reads longer than a pack's worth are split at this many bytes (plus one chunk). */
+const READ_SPAN = 32 * MIB;
+/** Room for a stored chunk's framing and sealing beyond its raw length. */
+const FRAME_SLACK = 64 * 1024;
 const READ_AHEAD = 1;
+
+/**
+ * The longest ranged read of one restore stream. A pack is closed at the first chunk that
+ * takes it to `packSize`, so its chunks span less than packSize + one stored chunk: with
+ * packs up to 32 MiB each pack is one read (a limit of 32 MiB flat split every pack in two,
+ * ~64 reads per GB); bigger packs are read in spans of 32 MiB plus one chunk.
+ */
+export function readSpanLimit(header: { packSize: number; chunker: { max: number } }): number {
+  return Math.min(header.packSize, READ_SPAN) + header.chunker.max + FRAME_SLACK;
+}
 
 interface ReadGroup {
   packId: string;
@@ -37,11 +55,11 @@ export function integrity(pointId: string, packId: string | null, detail: string
   return new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: ${where}${detail}. Restore a different point, or run verify to see everything affected.`);
 }
 
-function groupRefs(refs: readonly ChunkRef[]): ReadGroup[] {
+function groupRefs(refs: readonly ChunkRef[], limit: number): ReadGroup[] {
   const groups: ReadGroup[] = [];
   let g: ReadGroup | null = null;
   for (const r of refs) {
-    if (g && g.packId === r.packId && g.offset + g.length === r.offset && g.length + r.storedLength <= COALESCE_LIMIT) {
+    if (g && g.packId === r.packId && g.offset + g.length === r.offset && g.length + r.storedLength <= limit) {
       g.length += r.storedLength;
       g.refs.push(r);
     } else {
@@ -81,11 +99,12 @@ async function fetchGroup(ctx: RepoContext, pointId: string, g: ReadGroup): Prom
   return buf;
 }
 
-export async function readPoint(ctx: RepoContext, pointId: string, signal?: AbortSignal): Promise<Readable> {
+/** `readAhead` false: one pack read at a time (half the memory, for many restores at once). */
+export async function readPoint(ctx: RepoContext, pointId: string, signal?: AbortSignal, readAhead = true): Promise<Readable> {
   if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
   const m = await ctx.manifests.load(pointId);
   await preflight(ctx, m);
-  const groups = groupRefs(m.refs);
+  const groups = groupRefs(m.refs, readSpanLimit(ctx.header));
   const decoder = new ChunkDecoder(ctx.codec);
   const resolver = new ChunkResolver(ctx, decoder);
   const baseIds = new Set<string>();
@@ -97,7 +116,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length < READ_AHEAD + 1 && next < groups.length) {
+      while (ahead.length < (readAhead ? READ_AHEAD : 0) + 1 && next < groups.length) {
         const p = fetchGroup(ctx, pointId, groups[next++]!);
         p.catch(() => {});
         ahead.push(p);
@@ -106,7 +125,6 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
     fill();
     for (const g of groups) {
       const buf = await ahead.shift()!;
-      fill();
       for (const r of g.refs) {
         if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
         const at = r.offset - g.offset;
@@ -124,6 +142,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
         total += raw.length;
         yield raw;
       }
+      // The next read starts once this one is consumed: at most two reads are held at once.
+      fill();
     }
     if (total !== m.info.length) throw integrity(pointId, null, `the restored stream is ${total} bytes, the manifest says ${m.info.length}`);
     const digest = hash.digest('hex');

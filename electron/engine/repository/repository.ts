@@ -228,8 +228,8 @@ export class Repository {
   }
 
   /** The point's bytes, verified chunk by chunk and as a whole (see reader.ts). */
-  readPoint(pointId: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
-    return readPoint(this.ctx, pointId, options.signal);
+  readPoint(pointId: string, options: { signal?: AbortSignal; readAhead?: boolean } = {}): Promise<Readable> {
+    return readPoint(this.ctx, pointId, options.signal, options.readAhead ?? true);
   }
 
   verify(pointId?: string, options: VerifyOptions = {}): Promise<VerifyReport> {

@@ -103,6 +103,14 @@ export function restoredName(database: string, naming: ServerRestoreNaming): str
   return database;
 }
 
+/**
+ * Whether each database's restore reads one pack ahead: up to 2 restores at once, yes (≤ 4
+ * reads of ≤ 40 MiB in the process); more, no (one read each, so --jobs N holds N reads, not 2N).
+ */
+export function readAheadFor(jobs: number): boolean {
+  return jobs <= 2;
+}
+
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -230,6 +238,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       database: p.restoredAs,
       keyBase64: p.key ? p.key.toString('base64') : null,
       options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
+      readAhead: readAheadFor(req.jobs ?? 2),
     };
     try {
       await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });

@@ -50,6 +50,8 @@ export interface RestoreJobSpec {
   asOf?: string | null;
   /** PostgreSQL cluster backup: the one database to take out of it into `database` (restore-at.ts). */
   sourceDatabase?: string | null;
+  /** false: read one pack at a time instead of one ahead (restore-server with many jobs; default true). */
+  readAhead?: boolean;
 }
 
 export interface VerifyJobSpec {
@@ -135,7 +137,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   if (kind !== spec.server.kind) {
     throw new BackstopError('VALIDATION', `This restore point is a ${kind ?? 'unknown'} backup (${point.format}); choose a ${kind ?? 'matching'} server to restore it to.`);
   }
-  const stream = await repo.readPoint(summary.id, { signal });
+  const stream = await repo.readPoint(summary.id, { signal, readAhead: spec.readAhead ?? true });
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
   const report = await connector.restore(spec.database, stream, point.backupType, {
     signal,

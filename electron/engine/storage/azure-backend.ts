@@ -22,7 +22,7 @@
  */
 import type * as AzureSdk from '@azure/storage-blob';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { azureBackstopError, classifyAzureError } from './azure-errors.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { normalizePrefix } from './s3-backend.ts';
@@ -90,13 +90,6 @@ function sasSignatures(sas: string): string[] {
 
 /** Block ids must all have the same length within a blob. */
 const blockId = (n: number) => Buffer.from(`backstop-${String(n).padStart(6, '0')}`).toString('base64');
-
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!stream) return Buffer.alloc(0);
-  const parts: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer | string>) parts.push(typeof c === 'string' ? Buffer.from(c) : c);
-  return Buffer.concat(parts);
-}
 
 export class AzureBackend implements Backend {
   readonly location: string;
@@ -226,7 +219,7 @@ export class AzureBackend implements Backend {
     try {
       const { container } = await this.azure();
       const res = await container.getBlobClient(name).download(range?.offset ?? 0, range?.length);
-      const buf = await readAll(res.readableStreamBody);
+      const buf = await readBody(res.readableStreamBody as AsyncIterable<Buffer> | undefined, res.contentLength);
       if (res.contentLength !== undefined && res.contentLength !== buf.length) {
         throw Object.assign(new Error(`truncated response: ${buf.length} of ${res.contentLength} bytes`), { code: 'ECONNRESET' });
       }

@@ -86,6 +86,32 @@ export async function* bodyChunks(body: PutBody): AsyncGenerator<Uint8Array> {
 }
 
 /**
+ * Collects a response body. With the length the response declared, into one buffer of that
+ * size as the bytes arrive (a 32 MiB ranged read then holds 32 MiB, not its pieces plus a
+ * joined copy); without one, or when more arrives than declared, pieces joined at the end.
+ * Fewer bytes than declared → a shorter buffer (callers treat that as a cut connection).
+ */
+export async function readBody(body: AsyncIterable<Uint8Array | string> | undefined | null, length?: number): Promise<Buffer> {
+  if (!body) return Buffer.alloc(0);
+  let into = length !== undefined && Number.isSafeInteger(length) && length >= 0 ? Buffer.allocUnsafe(length) : null;
+  const parts: Buffer[] = [];
+  let got = 0;
+  for await (const c of body) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    if (into && got + b.length <= into.length) into.set(b, got);
+    else {
+      if (into) {
+        parts.push(into.subarray(0, got));
+        into = null;
+      }
+      parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    }
+    got += b.length;
+  }
+  return into ? into.subarray(0, got) : Buffer.concat(parts, got);
+}
+
+/**
  * Concatenates a body's chunks into parts of exactly `size(n)` bytes for part n (1-based),
  * the last one shorter (possibly empty): S3 multipart parts, Azure blocks. Chunks are
  * copied, as callers may reuse their buffers.

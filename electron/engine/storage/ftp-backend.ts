@@ -9,8 +9,9 @@
  *   (`.backstop-tmp-<random>-<name>`, never a valid key, so never listed), then RNFR/RNTO
  *   to the final name; a failed or aborted upload removes the temporary file when the
  *   server still answers (a killed server leaves it, invisible to list).
- * - get with a range: REST <offset> + RETR, keeping `length` bytes; a transfer that runs
- *   far past them is stopped by closing that connection.
+ * - get with a range: REST <offset> + RETR (one data connection per read, however long the
+ *   range), keeping `length` bytes in one buffer of that size; a transfer that runs far
+ *   past them is stopped by closing that connection.
  * - list: recursive MLSD where the server has it, LIST otherwise (basic-ftp picks).
  * - FTP runs one transfer per control connection: a pool of up to `connections` logged-in
  *   connections serves concurrent calls; a connection that failed is closed, not reused.
@@ -114,13 +115,17 @@ export class FtpBackend implements Backend {
     assertValidKey(key);
     if (range && range.length === 0) return Buffer.alloc(0);
     return this.withClient('read', key, async (client) => {
+      // A ranged read lands in one buffer of its length (no second copy at the end).
+      const into = range ? Buffer.allocUnsafe(range.length) : null;
       const chunks: Buffer[] = [];
       let got = 0;
       let stopped = false;
       const want = range ? range.length : Infinity;
       const sink = new Writable({
         write(chunk: Buffer, _enc, done) {
-          if (got < want) chunks.push(chunk);
+          if (into) {
+            if (got < want) chunk.copy(into, got, 0, Math.min(chunk.length, want - got));
+          } else chunks.push(chunk);
           got += chunk.length;
           if (got >= want + READ_PAST_LIMIT) {
             stopped = true;
@@ -133,8 +138,7 @@ export class FtpBackend implements Backend {
       } catch (e) {
         if (!stopped) throw e;
       }
-      const all = Buffer.concat(chunks);
-      return range ? all.subarray(0, range.length) : all;
+      return into ? into.subarray(0, Math.min(got, want)) : Buffer.concat(chunks);
     });
   }
 

@@ -27,7 +27,7 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { assertValidKey, isValidKey, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { s3BackstopError } from './s3-errors.ts';
 import { publicEndpoint } from './sdk-error-fields.ts';
@@ -254,8 +254,7 @@ export class S3Backend implements Backend {
       const res = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.bucket, Key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
       );
-      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
-      let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let buf = await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength);
       if (res.ContentLength !== undefined && res.ContentLength !== buf.length) {
         throw Object.assign(new Error(`truncated response: ${buf.length} of ${res.ContentLength} bytes`), { code: 'ECONNRESET' });
       }

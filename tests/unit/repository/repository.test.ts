@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { initRepository, openRepository, isNoChainError, type Repository, type WriteProgress } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
+import { readSpanLimit } from '../../../electron/engine/repository/reader.ts';
+import { readAheadFor } from '../../../electron/engine/restore/restore-server.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
 
@@ -191,6 +193,57 @@ describe('repository layout', () => {
     expect(keys).toContain('backstop.repo');
     expect(keys.filter((k) => k.startsWith('inflight/'))).toEqual([]);
     expect(p.chunking).toEqual({ kind: 'cdc', min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 });
+  });
+
+  it('restores each default pack with one ranged read, also a pack its last chunk took past the pack size', async () => {
+    const reads: { key: string; length: number }[] = [];
+    class CountingMemory extends MemoryBackend {
+      override get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+        if (key.startsWith('packs/')) reads.push({ key, length: range?.length ?? -1 });
+        return super.get(key, range);
+      }
+    }
+    const backend = new CountingMemory();
+    const repo = await initRepository(backend, { key: generateKey(), ...FAST });
+    const { randomBytes } = await import('node:crypto');
+    const data = randomBytes(40 * 1024 * 1024);
+    const p = await repo.writePoint(pieces(data, 1024 * 1024), pointOpts());
+    const packs = await backend.list('packs/');
+    expect(packs).toHaveLength(2);
+    // The first pack was closed by the chunk that took it past 32 MiB.
+    expect(Math.max(...packs.map((o) => o.size))).toBeGreaterThan(32 * 1024 * 1024);
+    expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+    expect(reads.map((r) => r.key).sort()).toEqual(packs.map((o) => o.key).sort());
+    expect(reads.every((r) => r.length > 0 && r.length <= readSpanLimit(repo.info))).toBe(true);
+  });
+
+  it('holds two pack reads with read-ahead and one without (restore-server with more than 2 jobs)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    class SlowMemory extends MemoryBackend {
+      override async get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+        if (!key.startsWith('packs/')) return super.get(key, range);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return super.get(key, range);
+      }
+    }
+    const repo = await initRepository(new SlowMemory(), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, compressionLevel: 0 });
+    const { randomBytes } = await import('node:crypto');
+    const data = randomBytes(2 * 1024 * 1024); // ~32 packs, more than the stream buffers
+    const p = await repo.writePoint(pieces(data, 64 * 1024), pointOpts());
+    for (const [readAhead, expected] of [[true, 2], [false, 1]] as const) {
+      most = 0;
+      const out: Buffer[] = [];
+      for await (const c of await repo.readPoint(p.id, { readAhead })) {
+        out.push(c as Buffer);
+        await new Promise((r) => setTimeout(r, 1)); // a consumer slower than nothing, so reads can pile up
+      }
+      expect(sha256(Buffer.concat(out))).toBe(sha256(data));
+      expect(most).toBe(expected);
+    }
+    expect([readAheadFor(1), readAheadFor(2), readAheadFor(3), readAheadFor(16)]).toEqual([true, true, false, false]);
   });
 
   it('refuses to init twice', async () => {
