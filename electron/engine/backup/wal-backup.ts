@@ -13,7 +13,10 @@
  *   another destination needs a full) in the history.
  * - Point meta `wal` (what a restore needs): slot, systemId, timeline, segmentSize,
  *   bootstrapRole, startLsn; an incremental also endLsn and endTime (server clock: every
- *   transaction committed up to endTime is in the chain).
+ *   transaction committed up to endTime is in the chain). A full also records `databases`
+ *   (name, oid, template flag, size from pg_database, read just before the base backup
+ *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts).
+ *   Reading it never fails the backup: without it a restore extracts everything.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it; otherwise it stays and the next incremental stores it again.
  */
@@ -43,6 +46,30 @@ export interface WalMeta {
   endLsn?: string;
   endTime?: string;
   startTime?: string;
+  /** Full only: the cluster's databases when the base backup started (see the header). */
+  databases?: ClusterDatabase[];
+}
+
+/** One database of the cluster as pg_database named it; `bytes` null when the role may not size it. */
+export type ClusterDatabase = {
+  name: string;
+  oid: number;
+  template: boolean;
+  bytes: number | null;
+};
+
+/** The cluster's databases (for a selective restore), or undefined when the role may not read them. */
+async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promise<ClusterDatabase[] | undefined> {
+  try {
+    const rows = await conn.query(
+      `SELECT oid, encode(convert_to(datname, 'UTF8'), 'hex'), datistemplate, CASE WHEN has_database_privilege(oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER') THEN pg_database_size(oid) END FROM pg_database`,
+      { signal, action: 'listing the databases of the cluster', fallback: 'DUMP_FAILED' },
+    );
+    return rows.map((r) => ({ oid: Number(r[0]), name: Buffer.from(r[1] ?? '', 'hex').toString('utf8'), template: r[2] === 't', bytes: r[3] ? Number(r[3]) : null }));
+  } catch (e) {
+    if (signal.aborted) throw e;
+    return undefined; // a restore of one database then extracts the whole cluster, as before
+  }
 }
 
 export function walMetaOf(p: Pick<PointSummary, 'meta'>): WalMeta | null {
@@ -63,7 +90,7 @@ export class WalBackup {
   private readonly source: WalSource;
 
   constructor(
-    conn: PgConnection,
+    private readonly conn: PgConnection,
     private readonly job: WalJob,
     private readonly requestedKind: PointKind,
     private readonly openBaseBackup: (signal: AbortSignal) => Promise<DumpStream>,
@@ -92,6 +119,8 @@ export class WalBackup {
       startLsn: pos.startLsn,
       startTime: pos.time,
     };
+    const databases = await clusterDatabases(this.conn, signal);
+    if (databases) this.meta.databases = databases;
     return { kind: 'full', reason, meta: toJson(this.meta) };
   }
 

@@ -19,18 +19,29 @@
  *   temp folder, pg_dumps NAME from it and restores it as NEW through the connector's
  *   logical restore (roles, owners, privileges as any logical restore). The temporary
  *   cluster is stopped and removed in every case.
+ * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
+ *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
+ *   database are created sparse (size kept, no data written, pg_verifybackup skips them):
+ *   WAL replay writes into them what it must (full-page writes), and they are unusable in
+ *   the temporary cluster, which never reads them. template0, template1, postgres, every
+ *   template database, databases unknown to the record and NAME stay real; so do global/,
+ *   pg_xact and the rest. The disk check counts only what is written. NAME missing from
+ *   the record (created after the base backup) comes from WAL replay. If NAME's oid at the
+ *   moment is one that was left sparse (databases renamed since), the recovery is done
+ *   again with everything extracted. No record (an older backup): everything is extracted,
+ *   and the notes say so.
  * - Progress: both report `restoring` with `step`/`steps` (domain.ts RESTORE_STEPS) —
  *   --folder: wal-fetch, base-backup; one database: wal-fetch, base-backup, wal-replay,
  *   dump, load. Bytes count what was read from the backup (WAL, base backup) and what the
  *   load reports; wal-replay and dump have no byte count (total null).
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { walMetaOf, type WalMeta } from '../backup/wal-backup.ts';
+import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-backup.ts';
 import type { PointSummary, Repository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
@@ -130,10 +141,31 @@ function segmentCount(plan: RecoveryPlan): number {
   return n;
 }
 
-/** Bytes a recovered cluster needs: the base backup, the padded WAL, and room for the WAL recovery writes. */
-export function diskNeeded(plan: RecoveryPlan): number {
-  return plan.full.length + segmentCount(plan) * plan.meta.segmentSize + 4 * plan.meta.segmentSize;
+/**
+ * Bytes a recovered cluster needs: the base backup less the databases left sparse (`skipped`
+ * bytes), the padded WAL, and room for the WAL recovery writes.
+ */
+export function diskNeeded(plan: RecoveryPlan, skipped = 0): number {
+  const base = Math.max(plan.full.length - skipped, 0);
+  return base + segmentCount(plan) * plan.meta.segmentSize + 4 * plan.meta.segmentSize;
 }
+
+/** Databases every cluster needs real (connections, templates of a CREATE DATABASE replayed from WAL). */
+const SYSTEM_DATABASES = new Set(['postgres', 'template0', 'template1']);
+
+/** What a restore of one database leaves sparse; `sparse` null (with why) when everything is extracted. */
+export type SelectiveLayout = { sparse: ClusterDatabase[]; skippedBytes: number; newer: boolean } | { sparse: null; why: string };
+
+/** The databases of the base backup whose files a restore of `database` need not write (see the header). */
+export function selectiveLayout(meta: WalMeta, database: string): SelectiveLayout {
+  const recorded = meta.databases;
+  if (!Array.isArray(recorded)) return { sparse: null, why: 'this base backup was taken before Backstop recorded the databases of the cluster with each base backup' };
+  if (!recorded.every((d) => typeof d?.name === 'string' && Number.isInteger(d.oid) && d.oid > 0 && typeof d.template === 'boolean')) return { sparse: null, why: "this base backup's record of its databases is unreadable" };
+  const sparse = recorded.filter((d) => !d.template && !SYSTEM_DATABASES.has(d.name) && d.name !== database);
+  return { sparse, skippedBytes: sparse.reduce((n, d) => n + (d.bytes ?? 0), 0), newer: !recorded.some((d) => d.name === database) };
+}
+
+const sparseFolders = (layout: SelectiveLayout): string[] => (layout.sparse ?? []).map((d) => `base/${d.oid}`);
 
 function gib(n: number): string {
   return `${(n / 1024 ** 3).toFixed(n < 1024 ** 3 ? 2 : 1)} GB`;
@@ -208,6 +240,8 @@ interface MaterializeOptions {
   /** A private temporary cluster: its own minimal configuration, trust over its private socket only. */
   temporary?: boolean;
   step?: ReturnType<typeof stepReporter>;
+  /** Folders whose files are created sparse (a selective restore). */
+  sparseFolders?: string[];
 }
 
 /** The base backup + WAL + recovery configuration in `dataDir` (see the header). */
@@ -229,9 +263,14 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
       signal: opts.signal,
       toolPaths: opts.toolPaths,
       owner: opts.owner,
+      ...(opts.sparseFolders?.length ? { sparseFolders: opts.sparseFolders } : {}),
       afterVerify: (dir) => {
         if (opts.temporary) {
-          writeFileSync(join(dir, 'postgresql.conf'), "# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\n");
+          // autovacuum off: it would visit the databases left sparse (a selective restore). Their zeroed pages are
+          // "invalid" to WAL replay (records without a full-page image, e.g. Heap2/VISIBLE): ignored there, and
+          // restoreDatabaseAt checks that none was in the database it dumps.
+          const selective = opts.sparseFolders?.length ? 'ignore_invalid_pages = on\n' : '';
+          writeFileSync(join(dir, 'postgresql.conf'), `# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\nautovacuum = off\n${selective}`);
           writeFileSync(join(dir, 'pg_hba.conf'), 'local all all trust\n');
           writeFileSync(join(dir, 'pg_ident.conf'), '');
           rmSync(join(dir, 'postgresql.auto.conf'), { force: true });
@@ -293,6 +332,8 @@ export interface DatabaseAtSpec {
   options: RestoreChoices;
   /** Where the temporary cluster goes (default: the OS temp folder). */
   tempDir?: string;
+  /** Called with the temporary cluster's data directory once it has recovered (before the dump): a seam for tests. */
+  onRecovered?: (dataDir: string) => void;
   signal?: AbortSignal;
   onProgress?: (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
 }
@@ -307,28 +348,71 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   });
   if (taken.length > 0) throw new BackstopError('DATABASE_EXISTS', `Database "${spec.database}" already exists on the ${target.connection.label}; choose another name (a restore never overwrites a database).`);
   const base = spec.tempDir ?? tmpdir();
-  const need = diskNeeded(spec.plan);
+  let layout = selectiveLayout(spec.plan.meta, spec.sourceDatabase);
+  const need = diskNeeded(spec.plan, layout.sparse ? layout.skippedBytes : 0);
   const fs = statfsSync(base);
   const free = fs.bavail * fs.bsize;
   if (free < need) {
-    throw new BackstopError(
-      'DISK_FULL',
-      `Restoring database "${spec.sourceDatabase}" to a moment recovers the whole cluster in a temporary folder first: that needs about ${gib(need)} free in ${base}, but only ${gib(free)} is free. Free space there, or point TMPDIR at a folder with room. Nothing was created.`,
-    );
+    const what = layout.sparse
+      ? `recovers the cluster in a temporary folder first, writing only "${spec.sourceDatabase}", the system databases, the cluster-wide files and the WAL (the other databases' files are left sparse)`
+      : `recovers the whole cluster in a temporary folder first (${layout.why}, so every database is written)`;
+    throw new BackstopError('DISK_FULL', `Restoring database "${spec.sourceDatabase}" to a moment ${what}: that needs about ${gib(need)} free in ${base}, but only ${gib(free)} is free. Free space there, or point TMPDIR at a folder with room. Nothing was created.`);
   }
-  const dataDir = mkdtempSync(join(base, 'backstop-pitr-'));
+  const step = stepReporter(['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load'], spec.onProgress);
+  const notes: string[] = [];
+  let dataDir = '';
   let cluster: Awaited<ReturnType<typeof startDataDirectory>> | null = null;
+  const cleanUp = async (): Promise<void> => {
+    await cluster?.stop().catch(() => undefined);
+    cluster = null;
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    dataDir = '';
+  };
   try {
-    const owner = clusterOwner(null).user;
-    const step = stepReporter(['wal-fetch', 'base-backup', 'wal-replay', 'dump', 'load'], spec.onProgress);
-    await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, step, ...(spec.signal ? { signal: spec.signal } : {}) });
-    step('base-backup', spec.plan.full.length, spec.plan.full.length, true);
-    step('wal-replay', 0, null, true);
-    cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true });
-    if (!cluster.databases.includes(spec.sourceDatabase)) {
-      throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
+    for (;;) {
+      dataDir = mkdtempSync(join(base, 'backstop-pitr-'));
+      const owner = clusterOwner(null).user;
+      await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, step, sparseFolders: sparseFolders(layout), ...(spec.signal ? { signal: spec.signal } : {}) });
+      step('base-backup', spec.plan.full.length, spec.plan.full.length, true);
+      const major = Number(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim());
+      if (layout.sparse && !(major >= 13)) {
+        // ignore_invalid_pages (PostgreSQL 13+) is what lets WAL replay pass the sparse files.
+        await cleanUp();
+        layout = { sparse: null, why: `PostgreSQL ${major} cannot replay WAL past files left sparse (that needs ignore_invalid_pages, PostgreSQL 13 or later)` };
+        continue;
+      }
+      step('wal-replay', 0, null, true);
+      const invalid = new Set<number>();
+      let partLine = '';
+      const onLog = (text: string): void => {
+        const lines = (partLine + text).split('\n');
+        partLine = lines.pop() ?? '';
+        invalidPagesIn(lines.join('\n'), invalid);
+      };
+      cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true, onLog });
+      if (!cluster.databases.includes(spec.sourceDatabase)) {
+        throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
+      }
+      if (!layout.sparse) break;
+      const left = new Set(layout.sparse.map((d) => d.oid));
+      const oid = await oidAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
+      if (!left.has(oid) && !invalid.has(oid)) break;
+      // Renamed since the base backup (its files were among those left sparse), or replay found pages of it
+      // missing (e.g. copied from a database left sparse): recover again with everything extracted.
+      await cleanUp();
+      layout = {
+        sparse: null,
+        why: left.has(oid) ? `database "${spec.sourceDatabase}" had another name when the base backup was taken` : `WAL replay reported pages of "${spec.sourceDatabase}" missing in the selective recovery`,
+      };
     }
-    const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
+    notes.push(
+      layout.sparse
+        ? `Selective restore: only "${spec.sourceDatabase}", the system databases and the cluster-wide files were written to the temporary cluster${layout.sparse.length ? `; the files of ${layout.sparse.map((d) => `"${d.name}"`).join(', ')} (about ${gib(layout.skippedBytes)}) were left sparse, never written` : ''}${layout.newer ? `. "${spec.sourceDatabase}" was created after the base backup: it came from WAL replay alone` : ''}.`
+        : `The whole cluster was written to the temporary cluster: ${layout.why}.`,
+    );
+    spec.onRecovered?.(dataDir);
+    const running = cluster!;
+    const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: running.host, port: running.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
       toolPaths: spec.toolPaths,
     });
     step('dump', 0, null, true);
@@ -349,9 +433,20 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     await dump.done;
     const when = spec.plan.target ? `as it was at ${utc(spec.plan.target.toISOString())}` : `as of restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}`;
     spec.onProgress?.({ phase: 'done', unit: 'bytes', done: 1, total: 1 });
-    return { database: report.database, path: null, notes: [`Database "${spec.sourceDatabase}" ${when}, recovered from the cluster backup in a temporary cluster (removed again).`, ...(report.notes ?? [])] };
+    return { database: report.database, path: null, notes: [`Database "${spec.sourceDatabase}" ${when}, recovered from the cluster backup in a temporary cluster (removed again).`, ...notes, ...(report.notes ?? [])] };
   } finally {
-    await cluster?.stop().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+    await cleanUp();
   }
+}
+
+/** Adds the database oids of the relations WAL replay reported invalid pages of ("page 4 of relation base/16397/760179 is uninitialized"). */
+export function invalidPagesIn(log: string, into: Set<number>): void {
+  for (const m of log.matchAll(/\bpage \d+ of relation (?:base|pg_tblspc\/\d+\/[^/\s]+)\/(\d+)\/\d+/g)) into.add(Number(m[1]));
+}
+
+/** The oid of `database` in the running temporary cluster. */
+async function oidAt(cluster: { host: string; port: number }, user: string, database: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<number> {
+  const conn = (connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user, tls: 'disable' } as Server, { toolPaths }) as PostgresConnector).connection;
+  const rows = await conn.query(`SELECT oid FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
+  return Number(rows[0]?.[0]);
 }

@@ -6,9 +6,11 @@
  * (directories 0700, as PostgreSQL requires). Rejects absolute paths, `..` segments,
  * links and device entries with RESTORE_FAILED — a base backup contains none of them —
  * and a truncated archive (no end marker). Memory stays bounded: file data is streamed.
+ * `opts.sparse(path)` true: that file is created at its full size with no data written (a
+ * sparse file of zeros, its blocks never allocated) and its archive bytes are skipped.
  */
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, ftruncateSync, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BackstopError } from '../../shared/result.ts';
@@ -60,8 +62,23 @@ function safeRelative(name: string): string {
   return clean;
 }
 
+export interface ExtractOptions {
+  /** Files (archive-relative paths) to create sparse: full size, no data written. */
+  sparse?: (path: string) => boolean;
+}
+
+/** Creates `path` exclusively at `size` bytes without writing any (a sparse file). */
+function sparseFile(path: string, size: number, mode: number): void {
+  const fd = openSync(path, 'wx', mode);
+  try {
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Extracts the tar stream; resolves with the number of files written. */
-export async function extractTar(source: Readable, dest: string): Promise<number> {
+export async function extractTar(source: Readable, dest: string, opts: ExtractOptions = {}): Promise<number> {
   let buf: Buffer = Buffer.alloc(0);
   let files = 0;
   let ended = false;
@@ -71,6 +88,7 @@ export async function extractTar(source: Readable, dest: string): Promise<number
   let out: WriteStream | null = null;
   let collect: Buffer[] | null = null; // pax / GNU long-name payloads
   let collectType = '';
+  let skip = false; // the current entry's data is not written (a sparse file)
   let pendingName: string | null = null;
 
   const finishEntry = async (): Promise<void> => {
@@ -92,7 +110,9 @@ export async function extractTar(source: Readable, dest: string): Promise<number
         buf = buf.subarray(take);
         remaining -= take;
         if (collect) collect.push(part);
-        else if (out && !out.write(part)) await once(out, 'drain');
+        else if (skip) {
+          // a sparse file: its data stays unwritten
+        } else if (out && !out.write(part)) await once(out, 'drain');
         if (remaining > 0) break;
         continue;
       }
@@ -130,6 +150,7 @@ export async function extractTar(source: Readable, dest: string): Promise<number
         continue;
       }
       pendingName = null;
+      skip = false;
       if (type === 'g') {
         collect = [];
         collectType = 'g';
@@ -141,6 +162,12 @@ export async function extractTar(source: Readable, dest: string): Promise<number
       } else if (type === '0' || type === '\0') {
         const mode = octal(header, 100, 8) & 0o777;
         mkdirSync(dirname(join(dest, rel)), { recursive: true, mode: 0o700 });
+        if (opts.sparse?.(rel)) {
+          sparseFile(join(dest, rel), size, mode || 0o600);
+          skip = true;
+          files++;
+          continue;
+        }
         out = createWriteStream(join(dest, rel), { flags: 'wx', mode: mode || 0o600 });
         await once(out, 'open');
         files++;

@@ -16,11 +16,11 @@ export const RUN_STATUS: Record<RunStatus, { label: string; tone: string }> = {
   failed: { label: 'Failed', tone: 'danger' },
 };
 
-function localeDateTime(iso: string | null | undefined, timeStyle: 'short' | 'medium'): string {
+function localeDateTime(iso: string | null | undefined, timeStyle: 'short' | 'medium', timeZone?: string): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle, hourCycle: 'h23' });
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle, hourCycle: 'h23', ...(timeZone ? { timeZone } : {}) });
 }
 
 export function formatDateTime(iso: string | null | undefined): string {
@@ -69,9 +69,9 @@ export function formatMs(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-/** A date and time to the second, e.g. "Mar 3, 2026, 02:00:07": tells apart points taken a minute apart. */
-export function formatDateTimeSeconds(iso: string | null | undefined): string {
-  return localeDateTime(iso, 'medium');
+/** A date and time to the second, e.g. "Mar 3, 2026, 02:00:07": tells apart points taken a minute apart. In `timeZone` (IANA) when given, else local. */
+export function formatDateTimeSeconds(iso: string | null | undefined, timeZone?: string): string {
+  return localeDateTime(iso, 'medium', timeZone);
 }
 
 /** Where a task destination keeps its backups, as a person reads it: the local folder, or s3://bucket/prefix (and the endpoint's host when not AWS). */

@@ -10,6 +10,8 @@
  * The form's `draft` lives here and is converted to the contract's input only in
  * `startDraft` (restore-draft.ts). A local folder that is not a backup but holds some (a
  * destination root, `~server`) is answered with its `choices`, not with NOT_A_BACKUP.
+ * `zone`: the time zone a moment is entered in — the task's schedule zone when the folders
+ * were listed from a task (`listFolders`' `zone`), else null (this machine's zone).
  */
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose, ref, shallowRef } from 'vue';
@@ -22,6 +24,7 @@ import {
   draftMode,
   draftToStartInput,
   emptyDraft,
+  machineZone,
   suggestedName,
   type RestoreDraft,
   type RoleChoice,
@@ -53,13 +56,15 @@ export const useRestoreStore = defineStore('restore', () => {
   const verify = shallowRef<VerifySummary | null>(null);
   const draft = ref<RestoreDraft>(emptyDraft());
   const choices = shallowRef<FolderChoices | null>(null);
+  const zone = ref<string | null>(null);
+  const momentZone = computed(() => zone.value ?? machineZone());
 
   const progress = computed(() => (restoreId.value ? (progressById.value.get(restoreId.value) ?? null) : null));
   const result = computed(() => (restoreId.value ? (resultById.value.get(restoreId.value) ?? null) : null));
   const restoring = computed(() => restoreId.value !== null && result.value === null);
   const point = computed(() => chosenPoint(info.value, draft.value.pointId));
   const mode = computed(() => draftMode(info.value, draft.value));
-  const errors = computed(() => draftErrors(draft.value, mode.value, info.value, formatDateTimeSeconds));
+  const errors = computed(() => draftErrors(draft.value, mode.value, info.value, (iso) => formatDateTimeSeconds(iso, momentZone.value), momentZone.value));
 
   /** Reads a backup folder. A new location forgets the previous answer, restore and verify. */
   async function inspect(where: LocationInput, key?: string): Promise<BackupFolderInfo | null> {
@@ -95,9 +100,10 @@ export const useRestoreStore = defineStore('restore', () => {
     inspectAction.clearError();
   }
 
-  /** What a task's destination (local or S3) holds: its database folders and server-level streams. */
-  async function listFolders(destination: DestinationInput | Destination, root: string): Promise<BackupFolderChoice[] | null> {
+  /** What a task's destination (local or S3) holds: its database folders and server-level streams; `taskZone`: that task's schedule time zone. */
+  async function listFolders(destination: DestinationInput | Destination, root: string, taskZone: string | null = null): Promise<BackupFolderChoice[] | null> {
     choices.value = null;
+    zone.value = taskZone;
     const found = await foldersAction.run(() => call('restore.folders', { destination }));
     if (found) choices.value = { root, choices: found };
     return found;
@@ -114,6 +120,7 @@ export const useRestoreStore = defineStore('restore', () => {
     verify.value = null;
     restoreId.value = null;
     choices.value = null;
+    zone.value = null;
     draft.value = { ...emptyDraft(), serverId: draft.value.serverId };
     foldersAction.clearError();
     inspectAction.clearError();
@@ -132,7 +139,7 @@ export const useRestoreStore = defineStore('restore', () => {
   function startDraft(ctx: { targetKind: ServerKind | null; key: string }): Promise<string | null> {
     startAction.clearError();
     if (!location.value || !info.value || Object.keys(errors.value).length > 0) return Promise.resolve(null);
-    return start(draftToStartInput(draft.value, { location: location.value, info: info.value, mode: mode.value, ...ctx }));
+    return start(draftToStartInput(draft.value, { location: location.value, info: info.value, mode: mode.value, zone: momentZone.value, ...ctx }));
   }
 
   /** After a ROLE_MISSING failure: applies the user's choice to the draft and starts again. */
@@ -176,6 +183,8 @@ export const useRestoreStore = defineStore('restore', () => {
     reset,
     choices,
     listFolders,
+    zone,
+    momentZone,
     listingFolders: foldersAction.pending,
     foldersError: foldersAction.error,
     choose,

@@ -1,9 +1,10 @@
 /**
  * The base-backup tar extractor on archives built by the system tar and by hand: files,
- * directories, long names; refusing path traversal, links and truncation.
+ * directories, long names; refusing path traversal, links and truncation; files asked to be
+ * sparse (a selective restore) at their size with no block written, the next entry intact.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
@@ -53,6 +54,28 @@ describe('extractTar', () => {
     expect(readFileSync(join(dest, 'x'.repeat(120), 'y'.repeat(60), 'z'.repeat(90)), 'utf8')).toBe('deep file');
     expect(readFileSync(join(dest, 'empty')).length).toBe(0);
     expect([...readFileSync(join(dest, 'bin'))]).toEqual([0, 255, 1, 2]);
+  });
+
+  test('creates the files `sparse` names at their size without writing them; the others as usual', async () => {
+    const src = tempDir();
+    mkdirSync(join(src, 'base', '16384'), { recursive: true });
+    mkdirSync(join(src, 'base', '5'), { recursive: true });
+    const big = Buffer.alloc(3 * 1024 * 1024 + 100, 0x5a);
+    writeFileSync(join(src, 'base', '16384', '2619'), big);
+    writeFileSync(join(src, 'base', '16384', 'PG_VERSION'), '15\n');
+    writeFileSync(join(src, 'base', '5', '1259'), 'kept for real');
+    const archive = execFileSync('tar', ['-C', src, '-cf', '-', 'base'], { maxBuffer: 16 * 1024 * 1024 });
+    const dest = tempDir();
+    const chunks = [];
+    for (let i = 0; i < archive.length; i += 4099) chunks.push(archive.subarray(i, i + 4099));
+    const files = await extractTar(Readable.from(chunks), dest, { sparse: (path) => path.startsWith('base/16384/') });
+    expect(files).toBe(3);
+    const sparse = statSync(join(dest, 'base', '16384', '2619'));
+    expect(sparse.size).toBe(big.length);
+    expect(sparse.blocks * 512).toBeLessThan(64 * 1024);
+    expect(readFileSync(join(dest, 'base', '16384', '2619')).every((b) => b === 0)).toBe(true);
+    expect(readFileSync(join(dest, 'base', '16384', 'PG_VERSION'))).toEqual(Buffer.alloc(3));
+    expect(readFileSync(join(dest, 'base', '5', '1259'), 'utf8')).toBe('kept for real');
   });
 
   test.each([

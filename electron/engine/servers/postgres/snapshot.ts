@@ -13,7 +13,9 @@
  *   `postgres` OS user when Backstop runs as root (the folder is chowned to it) — waits
  *   until it answers a query as `user`/`password`, and returns the database list and a
  *   `stop()` (fast shutdown, idempotent). The folder's own configuration is used, with
- *   port, socket directory and listen address overridden.
+ *   port, socket directory and listen address overridden; `onLog` sees the server's log.
+ * - `sparseFolders`: those folders' files are created sparse and pg_verifybackup skips them
+ *   (a selective restore, restore/pitr.ts).
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -41,6 +43,11 @@ export interface BaseBackupRestoreOptions {
   afterVerify?: (dataDir: string) => void;
   /** The folder and everything in it get this owner (Backstop running as root). */
   owner?: OsUser | null;
+  /**
+   * Folders (data-directory relative, e.g. "base/16384") whose files are created sparse
+   * (full size, no data: a selective restore, restore/pitr.ts); pg_verifybackup skips them.
+   */
+  sparseFolders?: string[];
 }
 
 export interface BaseBackupRestoreReport {
@@ -77,7 +84,8 @@ export async function restoreBaseBackup(source: Readable, dataDir: string, opts:
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (opts.signal?.aborted) onAbort();
-    const files = await extractTar(source, dataDir);
+    const sparse = opts.sparseFolders ?? [];
+    const files = await extractTar(source, dataDir, sparse.length ? { sparse: (path) => sparse.some((f) => path.startsWith(`${f}/`)) } : {});
     let verified = false;
     if (!opts.skipVerify) {
       let verifier: string | null = null;
@@ -88,7 +96,7 @@ export async function restoreBaseBackup(source: Readable, dataDir: string, opts:
       }
       if (verifier) {
         await runTool(
-          { path: verifier, args: [dataDir] },
+          { path: verifier, args: [...sparse.flatMap((f) => ['-i', f]), dataDir] },
           {
             signal: opts.signal,
             classify: (f) => new BackstopError('RESTORE_FAILED', `pg_verifybackup found the restored cluster damaged: ${f.stderr.trim().split('\n').slice(-3).join(' | ')}`),
@@ -133,6 +141,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Listen on the private socket folder only (no TCP): `host` is then that folder. */
   socketOnly?: boolean;
+  /** Every piece of the server's log (stderr) as it arrives, e.g. to read what WAL replay reported. */
+  onLog?: (text: string) => void;
 }
 
 function freePort(): Promise<number> {
@@ -179,6 +189,7 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => {
+    opts.onLog?.(d);
     if (stderr.length < 65536) stderr += d;
   });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));

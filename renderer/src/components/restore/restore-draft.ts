@@ -10,12 +10,17 @@
  *   empty data directory — no database name, no pg_restore options.
  * A PostgreSQL cluster backup (base backup, WAL) lets the user choose (`clusterWay`): one
  * database of it (`sourceDatabase`) into a new database, or the whole cluster. A backup
- * with `momentRanges` lets the user restore to a moment (`at`, `moment`: local time, as a
- * `datetime-local` input gives it) instead of a point; a moment outside the ranges is
+ * with `momentRanges` lets the user restore to a moment (`at`, `moment`: a wall-clock time,
+ * as a `datetime-local` input gives it) instead of a point; a moment outside the ranges is
  * refused here, before anything is sent, with the ranges named.
+ * The moment is read in `zone`: the task's schedule time zone when the backup was opened
+ * from a task, else this machine's (shared/zoned-time.ts). A time the clocks skip there (a
+ * daylight-saving gap) is refused naming the gap; a time they show twice is the earlier of
+ * the two unless the user asks for the later one (`momentLater`).
  */
 import type { BackupFolderInfo, RestorePoint, ServerKind } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
+import { formatOffset, wallToInstant, zoneLabel, type WallTimeReading } from '@shared/zoned-time.ts';
 
 export type RestoreMode = 'database' | 'cluster';
 
@@ -35,8 +40,10 @@ export interface RestoreDraft {
   folder: string;
   /** A restore point (`pointId`) or a moment (`moment`). */
   at: 'point' | 'moment';
-  /** Local date and time, `YYYY-MM-DDTHH:mm[:ss]` ('' = not given). */
+  /** Wall-clock date and time in the restore's zone, `YYYY-MM-DDTHH:mm[:ss]` ('' = not given). */
   moment: string;
+  /** A moment the clocks show twice (they went back): the later of the two instead of the earlier. */
+  momentLater: boolean;
   /** PostgreSQL cluster backup: one database of it into a new database, or the whole cluster. */
   clusterWay: RestoreMode;
   /** PostgreSQL cluster backup, one database: its name in the cluster. */
@@ -61,6 +68,7 @@ export function emptyDraft(): RestoreDraft {
     folder: '',
     at: 'point',
     moment: '',
+    momentLater: false,
     clusterWay: 'cluster',
     sourceDatabase: '',
   };
@@ -86,20 +94,27 @@ export function draftMode(info: BackupFolderInfo | null, d: RestoreDraft): Resto
   return isClusterBackup(info) ? d.clusterWay : restoreModeOf(chosenPoint(info, d.pointId));
 }
 
-/** The moment a draft names, read as local time; null when empty or not a date. */
-export function momentOf(d: Pick<RestoreDraft, 'moment'>): Date | null {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(d.moment)) return null;
-  const t = new Date(d.moment); // no offset: the local time zone
-  return Number.isNaN(t.getTime()) ? null : t;
+/** This machine's IANA time zone (the zone of a backup opened without a task). */
+export function machineZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** What the draft's moment means in `zone` (see shared/zoned-time.ts). */
+export function momentReading(d: Pick<RestoreDraft, 'moment'>, zone: string = machineZone()): WallTimeReading {
+  return wallToInstant(d.moment, zone);
+}
+
+/** The instant a draft's moment names in `zone`; null when empty, not a date, or skipped by the clocks there. */
+export function momentOf(d: Pick<RestoreDraft, 'moment'> & Partial<Pick<RestoreDraft, 'momentLater'>>, zone: string = machineZone()): Date | null {
+  const r = momentReading(d, zone);
+  if (r.kind === 'ok') return r.instant;
+  if (r.kind === 'ambiguous') return d.momentLater ? r.later : r.earlier;
+  return null;
 }
 
 /** The local time zone's name and offset, e.g. "Europe/Berlin, UTC+02:00". */
 export function localZoneLabel(at: Date = new Date()): string {
-  const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const off = -at.getTimezoneOffset();
-  const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, '0');
-  const mm = String(Math.abs(off) % 60).padStart(2, '0');
-  return `${name}, UTC${off < 0 ? '-' : '+'}${hh}:${mm}`;
+  return zoneLabel(machineZone(), at);
 }
 
 /** The ranges as the window states them: local time to the second, joined. */
@@ -108,12 +123,16 @@ export function describeRanges(ranges: { from: string; to: string }[], format: (
 }
 
 /** Why the draft's moment cannot be restored (empty, not a date, outside every range); null when it can. */
-export function momentError(d: RestoreDraft, info: BackupFolderInfo | null, format: (iso: string) => string): string | null {
+export function momentError(d: RestoreDraft, info: BackupFolderInfo | null, format: (iso: string) => string, zone: string = machineZone()): string | null {
   if (d.at !== 'moment') return null;
   const ranges = info?.momentRanges ?? [];
   if (ranges.length === 0) return 'This backup can only be restored to one of its restore points.';
   if (!d.moment) return 'Enter the date and time to restore to.';
-  const t = momentOf(d);
+  const reading = momentReading(d, zone);
+  if (reading.kind === 'gap') {
+    return `${d.moment.replace('T', ' ')} does not exist in ${zone}: the clocks skip forward there that day (${formatOffset(reading.before)} to ${formatOffset(reading.after)}, daylight saving). Choose a time before or after the skipped hour.`;
+  }
+  const t = momentOf(d, zone);
   if (!t) return 'Enter the moment as a date and a time.';
   const ms = t.getTime();
   if (ranges.some((r) => Date.parse(r.from) <= ms && ms <= Date.parse(r.to))) return null;
@@ -130,10 +149,10 @@ export function suggestedName(info: BackupFolderInfo): string {
 export type DraftField = 'database' | 'folder' | 'serverId' | 'moment' | 'sourceDatabase';
 
 /** What must be fixed before starting, by field; empty when the draft can be sent (`moment`: `info` and `format` given). */
-export function draftErrors(d: RestoreDraft, mode: RestoreMode, info: BackupFolderInfo | null = null, format: (iso: string) => string = (iso) => iso): Partial<Record<DraftField, string>> {
+export function draftErrors(d: RestoreDraft, mode: RestoreMode, info: BackupFolderInfo | null = null, format: (iso: string) => string = (iso) => iso, zone: string = machineZone()): Partial<Record<DraftField, string>> {
   const errors: Partial<Record<DraftField, string>> = {};
   if (!d.serverId) errors.serverId = 'Choose the server to restore to.';
-  const moment = momentError(d, info, format);
+  const moment = momentError(d, info, format, zone);
   if (moment) errors.moment = moment;
   if (isClusterBackup(info) && mode === 'database' && !d.sourceDatabase.trim()) errors.sourceDatabase = 'Enter the name of the database to take out of the cluster backup.';
   if (mode === 'cluster') {
@@ -147,13 +166,13 @@ export function draftErrors(d: RestoreDraft, mode: RestoreMode, info: BackupFold
 /** The `restore.start` input for a draft: only the options that apply to the target and the mode. */
 export function draftToStartInput(
   d: RestoreDraft,
-  ctx: { location: StartInput['location']; info: BackupFolderInfo; mode: RestoreMode; targetKind: ServerKind | null; key: string },
+  ctx: { location: StartInput['location']; info: BackupFolderInfo; mode: RestoreMode; targetKind: ServerKind | null; key: string; zone?: string },
 ): StartInput {
   const key = ctx.key.trim();
   const folder = d.folder.trim();
   const pg = ctx.targetKind === 'postgres' && ctx.mode === 'database';
   const roleMap = Object.fromEntries(Object.entries(d.roleMap).map(([from, to]) => [from, to.trim()]).filter(([, to]) => to !== ''));
-  const moment = d.at === 'moment' ? momentOf(d) : null;
+  const moment = d.at === 'moment' ? momentOf(d, ctx.zone) : null;
   const source = isClusterBackup(ctx.info) && ctx.mode === 'database' ? d.sourceDatabase.trim() : '';
   return {
     location: ctx.location,
