@@ -29,8 +29,10 @@ export async function logCoverage(prep: PreparedDestination, logFolder: Backend,
     if (!(await isRepository(logFolder))) return 'the binary log since the full is not stored yet';
     const logRepo = await openRepository(logFolder, repoOptions);
     const logChain = await logRepo.newestChain('logical');
-    if (!logChain?.fullPointId) return 'the binary log since the full is not stored yet';
-    const first = (await logRepo.getPoint(logChain.fullPointId)).meta.binlogFiles;
+    // The chain's oldest read still stored (retention may have pruned the reads no kept dump needs, its full among them).
+    const oldest = logChain?.pointIds[0];
+    if (!oldest) return 'the binary log since the full is not stored yet';
+    const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
     const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
     if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
     return null;

@@ -17,6 +17,7 @@ import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository,
 import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
+import { pruneLogStream } from '../retention/prune-log-stream.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { DestinationTarget } from './backup-database.ts';
@@ -128,9 +129,10 @@ async function backupAndApplyRetention(
     wal?.afterBackup(outcomes);
     if (retentionHours(spec.retention) === null) return outcomes;
     // The binary log is one stream that every kept dump of every database rolls forward from its
-    // position to the newest read: a read can go only when no kept dump needs it, which the task's
-    // per-point policy cannot tell (it deleted middle reads: gaps). It is kept whole (docs/PITR.md).
-    if (spec.serverStream && spec.database === BINLOG_STREAM.name) return outcomes;
+    // position: a read goes only when no kept dump at that destination needs it (prune-log-stream.ts),
+    // never by the task's per-point policy (which would delete middle reads: gaps). It runs first in a
+    // run, so it sees the dumps the previous run's retention kept (docs/PITR.md).
+    const isLog = spec.serverStream && spec.database === BINLOG_STREAM.name;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;
@@ -141,7 +143,9 @@ async function backupAndApplyRetention(
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
           throw e;
         });
-        const r = await applyRetention(repo, spec.retention, new Date());
+        const r = isLog
+          ? await Location.of(spec.destinations[i]!, spec.credentials[i] ?? null).use((root) => pruneLogStream(repo, root, key, repoOptions))
+          : await applyRetention(repo, spec.retention, new Date());
         o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
       } catch (e) {
         o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };

@@ -4,10 +4,13 @@
  *
  * Contract: never deletes when the policy is "no retention"; `dryRun` only returns the
  * plan. Points whose manifests cannot be read are never deleted (the plan sees only
- * readable points, and damaged ones are left for the user to inspect).
+ * readable points, and damaged ones are left for the user to inspect). PostgreSQL WAL
+ * points roll forward (plan-retention.ts): a base backup's WAL chain is kept whole while any
+ * point of it is kept, and goes whole once none is (never a gap in the middle).
  */
 import type { Retention } from '../../shared/domain.ts';
 import type { Repository } from '../repository/index.ts';
+import { PG_WAL_FORMAT } from '../servers/postgres/wal-stream.ts';
 import { planRetention, type RetentionDecision } from './plan-retention.ts';
 
 export interface RetentionResult {
@@ -19,7 +22,7 @@ export interface RetentionResult {
 export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
   const points = await repo.listPoints({ skipDamaged: true });
   const plan = planRetention(
-    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })),
+    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) })),
     policy,
     now,
   );
