@@ -22,6 +22,7 @@ import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { DestinationTarget } from './backup-database.ts';
 import { logCoverage } from './log-coverage.ts';
+import { coveredDatabases } from './covered-databases.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
@@ -30,6 +31,8 @@ export interface JobOutcome extends DestinationOutcome {
   /** The database folder written at this destination (a path or s3:// URL): the readable one, an earlier encoding's, or a changed key's sibling. */
   location?: string;
   retention?: { deleted: string[]; bytesFreed: number; error: { code: string; message: string } | null };
+  /** The log job (`coverDatabases`): the databases its stored log covers at this destination. */
+  coveredDatabases?: string[];
 }
 
 function unreachableOutcome(destination: string, e: unknown): JobOutcome {
@@ -127,29 +130,36 @@ async function backupAndApplyRetention(
     });
     // Spooled WAL is let go only when every destination (reachable or not) committed it.
     wal?.afterBackup(outcomes);
-    if (retentionHours(spec.retention) === null) return outcomes;
+    const retain = retentionHours(spec.retention) !== null;
     // The binary log is one stream that every kept dump of every database rolls forward from its
     // position: a read goes only when no kept dump at that destination needs it (prune-log-stream.ts),
     // never by the task's per-point policy (which would delete middle reads: gaps). It runs first in a
     // run, so it sees the dumps the previous run's retention kept (docs/PITR.md).
     const isLog = spec.serverStream && spec.database === BINLOG_STREAM.name;
+    const cover = isLog ? (spec.coverDatabases ?? []) : [];
+    if (!retain && cover.length === 0) return outcomes;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;
-      try {
-        // The point went to the database folder, or to its sibling for this key when the key changed.
-        const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
-        const repo = await open(folder).catch((e: unknown) => {
+      // The point went to the database folder, or to its sibling for this key when the key changed.
+      const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+      const openWritten = () =>
+        open(folder).catch((e: unknown) => {
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
           throw e;
         });
-        const r = isLog
-          ? await Location.of(spec.destinations[i]!, spec.credentials[i] ?? null).use((root) => pruneLogStream(repo, root, key, repoOptions))
-          : await applyRetention(repo, spec.retention, new Date());
-        o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
-      } catch (e) {
-        o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+      const root = () => Location.of(spec.destinations[i]!, spec.credentials[i] ?? null);
+      if (retain) {
+        try {
+          const repo = await openWritten();
+          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, repoOptions)) : await applyRetention(repo, spec.retention, new Date());
+          o.retention = { deleted: r.deleted, bytesFreed: r.bytesFreed, error: null };
+        } catch (e) {
+          o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+        }
       }
+      // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
+      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, repoOptions)), () => []);
     }
     return outcomes;
   } finally {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts';
@@ -286,6 +287,38 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(exists('shop_gone')).toBe(false);
     db.sql('DROP TABLE kept', 'shop');
     db.sql('DROP DATABASE shop_kept');
+  }, 240_000);
+
+  it('an incremental whose databases the stored log covers starts no job for them (the log and grants.sql only); a database with no dump yet still gets its job', async () => {
+    const started: string[] = [];
+    engine = await testEngine({ encoderWorkers: 0, executor: (spec, ...rest) => (started.push(spec.database), workerExecutor(spec, ...rest)) });
+    db.sql('CREATE DATABASE IF NOT EXISTS c1; CREATE DATABASE IF NOT EXISTS c2');
+    db.sql('CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY)', 'c1');
+    const { id, roots } = await task('covered', db.user, db.password, db, 2);
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    const databases = [...new Set(full.databases.filter((d) => !d.serverStream).map((d) => d.database))];
+    expect(databases).toEqual(expect.arrayContaining(['c1', 'c2', 'shop']));
+    expect(started.sort()).toEqual(['binlog', 'grants.sql', ...databases].sort());
+
+    started.length = 0;
+    db.sql('INSERT INTO t VALUES (1), (2)', 'c1');
+    db.sql('CREATE DATABASE late');
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    // One job for the log, one for grants.sql, one for the database with no dump: none for the covered ones.
+    expect(started.sort()).toEqual(['binlog', 'grants.sql', 'late']);
+    for (const name of databases) {
+      expect(rowsOf(inc, name)).toHaveLength(2);
+      for (const row of rowsOf(inc, name)) expect(row).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0 });
+    }
+    expect(rowsOf(inc, 'late').map((r) => r.kind)).toEqual(['full', 'full']);
+    // Covered really means covered: c1's rows written after the full restore from the log (at the second destination too).
+    const { moment } = await markMoment();
+    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    await restoreCommand(engine, join(roots[1]!, 'c1'), { asOf: moment, serverFile: serverFile(), database: 'c1_back' });
+    expect(db.sql('SELECT COUNT(*) FROM t', 'c1_back').trim()).toBe('2');
+    db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
   }, 240_000);
 
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
