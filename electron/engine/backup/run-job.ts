@@ -23,6 +23,8 @@ import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from '
 import type { DestinationTarget } from './backup-database.ts';
 import { logCoverage } from './log-coverage.ts';
 import { coveredDatabases } from './covered-databases.ts';
+import { readWhole, storedHash, UNCHANGED } from './unchanged-stream.ts';
+import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
@@ -92,6 +94,18 @@ async function backupAndApplyRetention(
   // A PostgreSQL snapshot task's base-backup job continues its WAL chain (wal-backup.ts).
   const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, (s) => openOne(s, [])) : null;
   try {
+    // grants.sql: read whole first, and not stored again when no destination would get anything new (unchanged-stream.ts).
+    const whole = spec.serverStream && spec.database === MYSQL_GRANTS_STREAM.name && reachable.length > 0 ? await readWhole(await openOne(signal, [])) : null;
+    if (whole && spec.requestedKind === 'incremental') {
+      const hashes = await Promise.all(reachable.map((l) => storedHash(l, key, repoOptions)));
+      if (hashes.every((h) => h === whole.sha256)) {
+        return found.map((f, i): JobOutcome =>
+          f.status === 'rejected'
+            ? unreachableOutcome(destinationId(spec.destinations[i]!), f.reason)
+            : { destination: f.value.id, location: f.value.text, status: 'success', kind: 'incremental', kindReason: UNCHANGED, pointId: null, bytesRead: whole.bytes.length, bytesNew: 0, bytesStored: 0, error: null },
+        );
+      }
+    }
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
       database: spec.database,
       backupType: spec.backupType,
@@ -100,7 +114,7 @@ async function backupAndApplyRetention(
       serverIdentity: spec.serverIdentity,
       engineVersion: spec.engineVersion,
       dumpToolVersion: spec.dumpToolVersion,
-      openDump: wal ? (s, kind) => wal.openDump(s, kind) : (s, _kind, since) => openOne(s, since),
+      openDump: wal ? (s, kind) => wal.openDump(s, kind) : whole ? () => Promise.resolve(whole.replay()) : (s, _kind, since) => openOne(s, since),
       ...(spec.incrementalSource?.from === 'log'
         ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
         : {}),

@@ -17,6 +17,7 @@ import type { Engine } from '../../../electron/engine/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts';
@@ -313,9 +314,18 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
       for (const row of rowsOf(inc, name)) expect(row).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0 });
     }
     expect(rowsOf(inc, 'late').map((r) => r.kind)).toEqual(['full', 'full']);
+    // The accounts did not change: grants.sql is read (its job runs) but nothing is stored.
+    expect(rowsOf(inc, 'grants.sql')).toHaveLength(2);
+    for (const row of rowsOf(inc, 'grants.sql')) expect(row).toMatchObject({ status: 'success', kind: 'incremental', kindReason: UNCHANGED, pointId: null, bytesStored: 0 });
+    expect(rowsOf(inc, 'grants.sql')[0]!.bytesRead).toBeGreaterThan(0);
     // Covered really means covered: c1's rows written after the full restore from the log (at the second destination too).
+    // A new account changes grants.sql: stored again, at both destinations.
+    db.sql("CREATE USER 'covered_user'@'localhost' IDENTIFIED BY 'x'");
     const { moment } = await markMoment();
-    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    const third = await runTask(engine, id, 'incremental');
+    expect(third.status).toBe('success');
+    expect(rowsOf(third, 'grants.sql').map((r) => [r.status, r.kindReason, typeof r.pointId])).toEqual([['success', null, 'string'], ['success', null, 'string']]);
+    db.sql("DROP USER 'covered_user'@'localhost'");
     await restoreCommand(engine, join(roots[1]!, 'c1'), { asOf: moment, serverFile: serverFile(), database: 'c1_back' });
     expect(db.sql('SELECT COUNT(*) FROM t', 'c1_back').trim()).toBe('2');
     db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
