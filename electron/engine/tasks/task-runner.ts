@@ -403,6 +403,8 @@ export class TaskRunner {
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
+    // Other server-level streams (grants.sql) do not depend on it and start beside it.
+    const beside = new Map(jobs.filter((j) => j.serverStream && j !== logJob).map((j) => [j, runOne(j)] as const));
     const logResults = logJob ? await runOne(logJob) : [];
     const logFailure = logResults.find((r) => r.status !== 'success');
     if (logFailure && incrementalSource?.from === 'log') {
@@ -411,7 +413,7 @@ export class TaskRunner {
     const covered = coveredEverywhere(logResults, task.destinations.length);
     const results = [
       logResults,
-      ...(await Promise.all(jobs.filter((j) => j !== logJob).map((j) => (coverable.includes(j) && covered.has(j.database) ? this.recordCovered(j, state, resolved, log) : runOne(j))))),
+      ...(await Promise.all(jobs.filter((j) => j !== logJob).map((j) => beside.get(j) ?? (coverable.includes(j) && covered.has(j.database) ? this.recordCovered(j, state, resolved, log) : runOne(j))))),
     ];
     const databases = results.flat();
     const ok = databases.filter((d) => d.status === 'success').length;
