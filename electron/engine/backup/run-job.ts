@@ -13,7 +13,7 @@ import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
 import { ThrottledBackend } from '../storage/throttle.ts';
 import type { Backend } from '../storage/index.ts';
-import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions } from '../repository/index.ts';
+import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
@@ -157,11 +157,12 @@ async function backupAndApplyRetention(
       if (o.status !== 'success' || signal.aborted || !folder) continue;
       // The point went to the database folder, or to its sibling for this key when the key changed.
       const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+      let writtenRepo: Promise<Repository> | undefined;
       const openWritten = () =>
-        open(folder).catch((e: unknown) => {
+        (writtenRepo ??= open(folder).catch((e: unknown) => {
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
           throw e;
-        });
+        }));
       const root = () => Location.of(spec.destinations[i]!, spec.credentials[i] ?? null);
       if (retain) {
         try {
