@@ -66,6 +66,8 @@ export interface EngineOptions {
   logLevel?: string;
   /** Where database backups run: worker threads (default) or inline (tests of the orchestration). */
   jobs?: 'worker' | 'inline';
+  /** Runs every backup job instead (tests count the jobs a run starts); default: by `jobs`. */
+  executor?: JobExecutor;
   /** Compression/encryption threads inside each backup job (default: the repository's). */
   encoderWorkers?: number;
   /** Notification retries (tests shorten the backoff). */
@@ -164,7 +166,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const history = new HistoryTable(db);
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
-  const executor: JobExecutor = opts.jobs === 'inline' ? runBackupJob : workerExecutor;
+  const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? runBackupJob : workerExecutor);
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
   const deliveries = new NotificationDeliveriesTable(db);

@@ -219,7 +219,7 @@ export async function pruneCommand(
   if ((await repo.listPoints({ skipDamaged: true })).at(-1)?.meta.format === BINLOG_STREAM.format) {
     throw new BackstopError(
       'VALIDATION',
-      "This folder is a MySQL/MariaDB server's stored binary log, which every kept dump of its databases rolls forward from: it is kept whole and not pruned by age or count. Prune the database folders instead.",
+      "This folder is a MySQL/MariaDB server's stored binary log, which every kept dump of its databases rolls forward from: it is not pruned by age or count. Prune the database folders instead; the task's next run then deletes the log no kept dump needs.",
     );
   }
   return applyRetention(repo, retentionFrom(opts.minAge, opts.keepLast), new Date(), { dryRun: opts.dryRun });

@@ -36,6 +36,12 @@ export interface BackupJobSpec {
    * log is stored this run (no dump where it covers the chain), else why it re-dumps.
    */
   incrementalSource?: { from: 'log' } | { from: 'dump'; reason: string };
+  /**
+   * The binary-log job of an incremental run: the run's databases, so the job says which ones
+   * its stored log covers at each destination (JobOutcome.coveredDatabases) and the run starts
+   * no job for them.
+   */
+  coverDatabases?: string[];
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
   /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */

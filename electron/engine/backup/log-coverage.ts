@@ -10,7 +10,7 @@
  * covered", with the reason: the caller then dumps — never a silent gap.
  */
 import { hasCode } from '../../shared/result.ts';
-import { isRepository, openRepository, type OpenOptions } from '../repository/index.ts';
+import { isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { logFileNumber } from '../servers/mysql/binlog.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
@@ -23,19 +23,33 @@ export const COVERED_BY_LOG = "its changes are in the server's binary log, store
 /** null when covered; otherwise why this incremental needs a dump. */
 export async function logCoverage(prep: PreparedDestination, logFolder: Backend, repoOptions: OpenOptions): Promise<string | null> {
   const dumped = prep.chain?.newest.meta;
-  const fullFile = typeof dumped?.binlogFile === 'string' ? logFileNumber(dumped.binlogFile) : null;
-  if (!fullFile) return 'the last dump of this database has no binary-log position (it was taken while the log was off or unreadable)';
+  if (!dumpedFile(dumped)) return NO_POSITION;
   try {
-    if (!(await isRepository(logFolder))) return 'the binary log since the full is not stored yet';
-    const logRepo = await openRepository(logFolder, repoOptions);
-    const logChain = await logRepo.newestChain('logical');
-    if (!logChain?.fullPointId) return 'the binary log since the full is not stored yet';
-    const first = (await logRepo.getPoint(logChain.fullPointId)).meta.binlogFiles;
-    const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
-    if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
-    return null;
+    if (!(await isRepository(logFolder))) return NOT_STORED;
+    return await coverageIn(dumped, await openRepository(logFolder, repoOptions));
   } catch (e) {
     if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED', 'INTEGRITY', 'NOT_FOUND')) return 'the stored binary log could not be read with this task\'s key';
     throw e;
   }
+}
+
+const NO_POSITION = 'the last dump of this database has no binary-log position (it was taken while the log was off or unreadable)';
+const NOT_STORED = 'the binary log since the full is not stored yet';
+
+function dumpedFile(dumped: Record<string, unknown> | undefined): { base: string; n: number } | null {
+  return typeof dumped?.binlogFile === 'string' ? logFileNumber(dumped.binlogFile) : null;
+}
+
+/** The same decision on an opened log repository, for the meta of the database's newest dump (see the header). */
+export async function coverageIn(dumped: Record<string, unknown> | undefined, logRepo: Repository): Promise<string | null> {
+  const fullFile = dumpedFile(dumped);
+  if (!fullFile) return NO_POSITION;
+  const logChain = await logRepo.newestChain('logical');
+  // The chain's oldest read still stored (retention may have pruned the reads no kept dump needs, its full among them).
+  const oldest = logChain?.pointIds[0];
+  if (!oldest) return NOT_STORED;
+  const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
+  const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
+  if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
+  return null;
 }

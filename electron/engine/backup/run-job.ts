@@ -13,14 +13,18 @@ import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
 import { ThrottledBackend } from '../storage/throttle.ts';
 import type { Backend } from '../storage/index.ts';
-import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions } from '../repository/index.ts';
+import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
+import { pruneLogStream } from '../retention/prune-log-stream.ts';
 import { errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { DestinationTarget } from './backup-database.ts';
 import { logCoverage } from './log-coverage.ts';
+import { coveredDatabases } from './covered-databases.ts';
+import { readWhole, storedHash, UNCHANGED } from './unchanged-stream.ts';
+import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
@@ -30,6 +34,8 @@ export interface JobOutcome extends DestinationOutcome {
   /** The database folder written at this destination (a path or s3:// URL): the readable one, an earlier encoding's, or a changed key's sibling. */
   location?: string;
   retention?: { deleted: string[]; deletedPoints?: DeletedPoint[]; bytesFreed: number; error: { code: string; message: string } | null };
+  /** The log job (`coverDatabases`): the databases its stored log covers at this destination. */
+  coveredDatabases?: string[];
 }
 
 function unreachableOutcome(destination: string, e: unknown): JobOutcome {
@@ -89,6 +95,18 @@ async function backupAndApplyRetention(
   // A PostgreSQL snapshot task's base-backup job continues its WAL chain (wal-backup.ts).
   const wal = spec.wal && connector instanceof PostgresConnector ? new WalBackup(connector.connection, spec.wal, spec.requestedKind, (s) => openOne(s, [])) : null;
   try {
+    // grants.sql: read whole first, and not stored again when no destination would get anything new (unchanged-stream.ts).
+    const whole = spec.serverStream && spec.database === MYSQL_GRANTS_STREAM.name && reachable.length > 0 ? await readWhole(await openOne(signal, [])) : null;
+    if (whole && spec.requestedKind === 'incremental') {
+      const hashes = await Promise.all(reachable.map((l) => storedHash(l, key, repoOptions)));
+      if (hashes.every((h) => h === whole.sha256)) {
+        return found.map((f, i): JobOutcome =>
+          f.status === 'rejected'
+            ? unreachableOutcome(destinationId(spec.destinations[i]!), f.reason)
+            : { destination: f.value.id, location: f.value.text, status: 'success', kind: 'incremental', kindReason: UNCHANGED, pointId: null, bytesRead: whole.bytes.length, bytesNew: 0, bytesStored: 0, error: null },
+        );
+      }
+    }
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
       database: spec.database,
       backupType: spec.backupType,
@@ -97,7 +115,7 @@ async function backupAndApplyRetention(
       serverIdentity: spec.serverIdentity,
       engineVersion: spec.engineVersion,
       dumpToolVersion: spec.dumpToolVersion,
-      openDump: wal ? (s, kind) => wal.openDump(s, kind) : (s, _kind, since) => openOne(s, since),
+      openDump: wal ? (s, kind) => wal.openDump(s, kind) : whole ? () => Promise.resolve(whole.replay()) : (s, _kind, since) => openOne(s, since),
       ...(spec.incrementalSource?.from === 'log'
         ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
         : {}),
@@ -128,26 +146,37 @@ async function backupAndApplyRetention(
     });
     // Spooled WAL is let go only when every destination (reachable or not) committed it.
     wal?.afterBackup(outcomes);
-    if (retentionHours(spec.retention) === null) return outcomes;
+    const retain = retentionHours(spec.retention) !== null;
     // The binary log is one stream that every kept dump of every database rolls forward from its
-    // position to the newest read: a read can go only when no kept dump needs it, which the task's
-    // per-point policy cannot tell (it deleted middle reads: gaps). It is kept whole (docs/PITR.md).
-    if (spec.serverStream && spec.database === BINLOG_STREAM.name) return outcomes;
+    // position: a read goes only when no kept dump at that destination needs it (prune-log-stream.ts),
+    // never by the task's per-point policy (which would delete middle reads: gaps). It runs first in a
+    // run, so it sees the dumps the previous run's retention kept (docs/PITR.md).
+    const isLog = spec.serverStream && spec.database === BINLOG_STREAM.name;
+    const cover = isLog ? (spec.coverDatabases ?? []) : [];
+    if (!retain && cover.length === 0) return outcomes;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;
-      try {
-        // The point went to the database folder, or to its sibling for this key when the key changed.
-        const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
-        const repo = await open(folder).catch((e: unknown) => {
+      // The point went to the database folder, or to its sibling for this key when the key changed.
+      const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+      let writtenRepo: Promise<Repository> | undefined;
+      const openWritten = () =>
+        (writtenRepo ??= open(folder).catch((e: unknown) => {
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
           throw e;
-        });
-        const r = await applyRetention(repo, spec.retention, new Date());
-        o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, error: null };
-      } catch (e) {
-        o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+        }));
+      const root = () => Location.of(spec.destinations[i]!, spec.credentials[i] ?? null);
+      if (retain) {
+        try {
+          const repo = await openWritten();
+          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, repoOptions)) : await applyRetention(repo, spec.retention, new Date());
+          o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, error: null };
+        } catch (e) {
+          o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
+        }
       }
+      // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
+      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, repoOptions)), () => []);
     }
     return outcomes;
   } finally {

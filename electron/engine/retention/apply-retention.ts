@@ -4,10 +4,13 @@
  *
  * Contract: never deletes when the policy is "no retention"; `dryRun` only returns the
  * plan. Points whose manifests cannot be read are never deleted (the plan sees only
- * readable points, and damaged ones are left for the user to inspect).
+ * readable points, and damaged ones are left for the user to inspect). PostgreSQL WAL
+ * points roll forward (plan-retention.ts): a base backup's WAL chain is kept whole while any
+ * point of it is kept, and goes whole once none is (never a gap in the middle).
  */
 import type { DeletedPoint, Retention } from '../../shared/domain.ts';
 import type { Repository } from '../repository/index.ts';
+import { PG_WAL_FORMAT } from '../servers/postgres/wal-stream.ts';
 import { planRetention, type RetentionDecision } from './plan-retention.ts';
 
 export interface RetentionResult {
@@ -21,14 +24,18 @@ export interface RetentionResult {
 export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
   const points = await repo.listPoints({ skipDamaged: true });
   const plan = planRetention(
-    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })),
+    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) })),
     policy,
     now,
   );
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
   if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
   const res = await repo.deletePoints(doomed);
+  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed };
+}
+
+/** The deleted ids as History lists them: with when each point was taken and its kind. */
+export function deletedPointsOf(points: readonly { id: string; createdAt: string; kind: DeletedPoint['kind'] }[], deleted: readonly string[]): DeletedPoint[] {
   const byId = new Map(points.map((p) => [p.id, p]));
-  const deletedPoints = res.deleted.map((id) => ({ id, createdAt: byId.get(id)?.createdAt ?? '', kind: byId.get(id)?.kind ?? 'full' }));
-  return { plan, deleted: res.deleted, deletedPoints, bytesFreed: res.bytesFreed };
+  return deleted.map((id) => ({ id, createdAt: byId.get(id)?.createdAt ?? '', kind: byId.get(id)?.kind ?? 'full' }));
 }

@@ -10,6 +10,10 @@
  * - With keepLast = N, the newest N points are kept whatever their age.
  * - The newest point is never deleted.
  * - A full is never deleted while a kept incremental belongs to its chain.
+ * - An incremental that rolls forward from the point before it (`rollsForward`: a
+ *   PostgreSQL WAL point, which replays on top of every earlier point of its chain) keeps
+ *   every earlier point of its chain, so such a chain is never cut in the middle (a gap
+ *   would make the moments after it unreachable).
  * - Everything else is deleted. Every point gets exactly one decision with a reason.
  */
 import type { PointKind, Retention } from '../../shared/domain.ts';
@@ -20,6 +24,8 @@ export interface RetentionPoint {
   createdAt: string;
   /** The id of the full point that starts this point's chain (a full's own id). */
   chainId: string;
+  /** An incremental that replays on top of every earlier point of its chain (see the header). */
+  rollsForward?: boolean;
 }
 
 export interface RetentionDecision {
@@ -64,6 +70,13 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     if (p.kind !== 'incremental' || decisions.get(p.id)?.action !== 'keep') continue;
     const full = byId.get(p.chainId);
     if (full && !decisions.has(full.id)) keep(full.id, `full needed by kept incremental ${p.id}`);
+  }
+  // Rolled-forward chains: a kept WAL point keeps everything before it in its chain (newest first, so the newest kept one names itself).
+  for (const p of newestFirst) {
+    if (!p.rollsForward || decisions.get(p.id)?.action !== 'keep') continue;
+    for (const q of newestFirst) {
+      if (q.chainId === p.chainId && q.createdAt < p.createdAt && !decisions.has(q.id)) keep(q.id, `replayed before kept incremental ${p.id}`);
+    }
   }
   for (const p of newestFirst) {
     if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: hours > 0 ? `older than ${describeAge(hours)}` : `not one of the newest ${policy.keepLast}` });

@@ -28,6 +28,7 @@ import type { JobExecutor } from '../backup/worker-executor.ts';
 import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
+import { COVERED_BY_LOG } from '../backup/log-coverage.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -155,6 +156,13 @@ function unknownOnly(task: Task, only: readonly string[], onServer: readonly str
   if (skippedByTask.length) {
     throw new BackstopError('VALIDATION', `Task "${task.name}" excludes ${quotedList(skippedByTask)}. Remove ${skippedByTask.length === 1 ? 'it' : 'them'} from the database list, or from the task's excluded databases.`);
   }
+}
+
+/** The databases the log job found covered at every one of the task's `destinations` (none when it failed anywhere). */
+function coveredEverywhere(logResults: readonly DatabaseResult[], destinations: number): Set<string> {
+  if (logResults.length !== destinations || logResults.some((r) => r.status !== 'success' || !r.coveredDatabases)) return new Set();
+  const [first, ...rest] = logResults.map((r) => new Set(r.coveredDatabases));
+  return new Set([...(first ?? [])].filter((d) => rest.every((s) => s.has(d))));
 }
 
 export class TaskRunner {
@@ -364,6 +372,9 @@ export class TaskRunner {
     const readBudget = readLimit ? newUploadBudget(readLimit) : null;
     state.info.databases = jobs.map((j) => ({ database: j.database, phase: 'queued', bytesRead: 0, expectedBytes: null, destinations: [], serverStream: j.serverStream }));
 
+    // A database the log just stored covers at every destination gets no job (no worker, repository open or
+    // connection): the log job says which (covered-databases.ts). Not with hooks: they run around each job.
+    const coverable = incrementalSource?.from === 'log' && !task.hooks ? jobs.filter((j) => !j.serverStream) : [];
     const runOne = (job: (typeof jobs)[number]): Promise<DatabaseResult[]> => {
       const spec: BackupJobSpec = {
         server,
@@ -388,6 +399,7 @@ export class TaskRunner {
         ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
+        ...(job === logJob && coverable.length > 0 ? { coverDatabases: coverable.map((j) => j.database) } : {}),
       };
       return this.deps.queue
         .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
@@ -400,12 +412,18 @@ export class TaskRunner {
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
+    // Other server-level streams (grants.sql) do not depend on it and start beside it.
+    const beside = new Map(jobs.filter((j) => j.serverStream && j !== logJob).map((j) => [j, runOne(j)] as const));
     const logResults = logJob ? await runOne(logJob) : [];
     const logFailure = logResults.find((r) => r.status !== 'success');
     if (logFailure && incrementalSource?.from === 'log') {
       incrementalSource = { from: 'dump', reason: `the binary log could not be stored this run (${logFailure.error?.message ?? logFailure.status})` };
     }
-    const results = [logResults, ...(await Promise.all(jobs.filter((j) => j !== logJob).map(runOne)))];
+    const covered = coveredEverywhere(logResults, task.destinations.length);
+    const results = [
+      logResults,
+      ...(await Promise.all(jobs.filter((j) => j !== logJob).map((j) => beside.get(j) ?? (coverable.includes(j) && covered.has(j.database) ? this.recordCovered(j, state, resolved, log) : runOne(j))))),
+    ];
     const databases = results.flat();
     const ok = databases.filter((d) => d.status === 'success').length;
     let status: RunStatus;
@@ -522,6 +540,23 @@ export class TaskRunner {
       });
     }
     if (rows.length) log.info({ rows: rows.length }, 'databases recorded without a backup');
+  }
+
+  /** History rows and results of a database the stored log covers at every destination: an incremental with no point and no job. */
+  private recordCovered(job: { database: string; folder: string }, state: ActiveState, resolved: ResolvedTask, log: Logger): DatabaseResult[] {
+    const { history, now } = this.deps;
+    const at = now().toISOString();
+    const results = resolved.task.destinations.map((d): DatabaseResult => {
+      const destination = destinationId(d);
+      const seq = history.startDatabase(state.info.runId, { database: job.database, destination, kind: 'incremental', kindReason: null, startedAt: at, serverStream: false });
+      history.finishDatabase(state.info.runId, seq, { kind: 'incremental', kindReason: COVERED_BY_LOG, status: 'success', pointId: null, bytesRead: 0, bytesStored: 0, endedAt: at, errorCode: null, errorMessage: null });
+      return { database: job.database, destination, location: placeText(d, job.folder), status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0, bytesNew: 0, bytesStored: 0, error: null };
+    });
+    const i = state.info.databases.findIndex((p) => p.database === job.database);
+    if (i >= 0) state.info.databases[i] = { ...state.info.databases[i]!, phase: 'done' };
+    if (resolved.persisted) this.deps.taskDatabases.markSuccess(state.info.taskId, job.database, at);
+    log.child({ database: job.database }).info({ kindReason: COVERED_BY_LOG }, 'database covered by the stored binary log: no job');
+    return results;
   }
 
   /**

@@ -10,7 +10,7 @@
  * the table has no key, a file replayed twice would double its ids), and the stored reads'
  * files must be consecutive. Assertions never depend on where a kill landed.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
@@ -135,4 +135,82 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     const got = db.sql('SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id), COUNT(DISTINCT batch) FROM ledger', 'ledger_latest').trim().split('\t');
     expect(got, `committed ids 1..${committed.length} in ${batch} batches`).toEqual([String(committed.length), String(committed.length), '1', String(committed.length), String(batch)]);
   }, 120_000);
+
+  it('kill -9 while retention prunes the stored log: the repository stays consistent (verify passes, the latest moment restores), the next run completes the prune', async () => {
+    const backups = scratch.dir('backstop-binlogprune-backups-');
+    const dataDir = scratch.dir('backstop-binlogprune-data-');
+    const taskFile = join(scratch.dir(), 'task.json');
+    const server = { kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
+    writeTask(taskFile, server, backups, undefined, { name: 'binlogprune', retention: { keepLast: 1 } });
+    const serverFile = join(scratch.dir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify(server));
+    process.env[PASSWORD_ENV] = db.password;
+    const logFolder = join(backups, SERVER_FOLDER, encodeDatabaseFolder('binlog'));
+    const logRepo = () => openRepository(new LocalBackend(logFolder));
+    const backup = async (kind: 'full' | 'incremental') => {
+      const r = await cli('backup', '--config', taskFile, '--data-dir', dataDir, '--kind', kind, '--json');
+      expect(r.code, r.out).toBe(0);
+    };
+    db.sql('CREATE DATABASE pruned');
+    db.sql('CREATE TABLE ledger (id INT NOT NULL, filler TEXT) ENGINE=InnoDB', 'pruned');
+    let rows = 0;
+    // 20 known ids and ~100 KB of incompressible log per write.
+    const write = () => {
+      db.sql(`INSERT INTO ledger SELECT ${rows} + seq, HEX(RANDOM_BYTES(5000)) FROM seq_1_to_20`, 'pruned');
+      rows += 20;
+    };
+    write();
+    await backup('full');
+    for (let i = 0; i < 5; i++) {
+      write();
+      await backup('incremental');
+    }
+    write();
+    // The second full: the first goes by keepLast 1; every read before its position is no longer needed.
+    await backup('full');
+    const kept = await (await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder('pruned'))))).listPoints();
+    expect(kept.map((p) => p.kind)).toEqual(['full']);
+    const needed = logFileNumber(kept[0]!.meta.binlogFile as string)!.n;
+    const readsBefore = (await (await logRepo()).listPoints()).length;
+    expect(readsBefore).toBeGreaterThanOrEqual(6);
+    // Stored an hour ago, for the GC's grace period (the clock).
+    const then = new Date(Date.now() - 3_600_000);
+    for (const f of readdirSync(join(logFolder, 'packs'), { recursive: true, withFileTypes: true })) if (f.isFile()) utimesSync(join(f.parentPath, f.name), then, then);
+    const packsBefore = readdirSync(join(logFolder, 'packs'), { recursive: true }).length;
+
+    write();
+    // The run's log job stores its read, then prunes: killed the moment the first read's manifest is deleted.
+    const { child, done } = spawnCli(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json'], { [PASSWORD_ENV]: db.password });
+    const watcher = watch(join(logFolder, 'points'), () => {
+      if (readdirSync(join(logFolder, 'points')).length <= readsBefore && child.exitCode === null) child.kill('SIGKILL');
+    });
+    const exit = await done;
+    watcher.close();
+    const readsLeft = (await (await logRepo()).listPoints()).length;
+    console.log(`binlog prune kill -9: ${exit.signal ?? `exit ${exit.code}`}, reads ${readsBefore} → ${readsLeft} (+1 new), packs ${packsBefore} → ${readdirSync(join(logFolder, 'packs'), { recursive: true }).length}`);
+    expect(exit.signal, `the prune was not reached before the run ended: ${exit.out}`).toBe('SIGKILL');
+
+    // Consistent: every stored read verifies, the reads left are each chain's newest part, the latest moment restores.
+    const verified = await cli('verify', logFolder, '--data-dir', dataDir, '--json');
+    expect(verified.code, verified.out).toBe(0);
+    const files = (await (await logRepo()).listPoints()).flatMap((p) => (p.meta as unknown as LogReadMeta).binlogFiles.map((f) => logFileNumber(f)!.n));
+    const distinct = [...new Set(files)].sort((a, b) => a - b);
+    expect(distinct.at(-1)! - distinct[0]! + 1, `stored files ${distinct.join(', ')} leave no gap`).toBe(distinct.length);
+    expect(distinct[0]!).toBeLessThanOrEqual(needed);
+
+    // The next run completes it: only reads a kept dump needs are left, and no pack is left behind.
+    write();
+    await sleep(1100 - (Date.now() % 1000));
+    const moment = new Date().toISOString();
+    await sleep(1100 - (Date.now() % 1000));
+    await backup('incremental');
+    const repo = await logRepo();
+    const reads = await repo.listPoints();
+    expect(reads.every((p) => (p.meta as unknown as LogReadMeta).binlogFiles.some((f) => logFileNumber(f)!.n >= needed))).toBe(true);
+    expect((await repo.collectGarbage()).packsDeleted).toBe(0);
+    expect((await cli('verify', logFolder, '--data-dir', dataDir, '--json')).code).toBe(0);
+    const restored = await cli('restore', join(backups, encodeDatabaseFolder('pruned')), '--as-of', moment, '--server', serverFile, '--database', 'pruned_latest', '--data-dir', dataDir, '--json');
+    expect(restored.code, restored.out).toBe(0);
+    expect(db.sql('SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM ledger', 'pruned_latest').trim()).toBe(`${rows}\t${rows}\t1\t${rows}`);
+  }, 180_000);
 });

@@ -40,7 +40,7 @@ afterAll(async () => {
   await pg?.stop();
 });
 
-export async function walTask(server: PgServer, backups = tempDir()): Promise<{ engine: Engine; backups: string; taskId: string; serverId: string }> {
+export async function walTask(server: PgServer, backups = tempDir(), retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }): Promise<{ engine: Engine; backups: string; taskId: string; serverId: string }> {
   const engine = await testEngine({ encoderWorkers: 0 });
   data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
   const s = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
@@ -51,6 +51,7 @@ export async function walTask(server: PgServer, backups = tempDir()): Promise<{ 
       type: 'snapshot',
       schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
       destinations: [{ kind: 'local', path: backups }],
+      ...(retention ? { retention } : {}),
     }),
   );
   return { engine, backups, taskId: task.id, serverId: s.id };
@@ -109,6 +110,29 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     }
     await engine.close();
   });
+
+  it('retention never cuts a WAL chain in the middle: a kept WAL point keeps every earlier point of its chain; a chain goes whole', async () => {
+    const { engine, backups, taskId } = await walTask(pg, tempDir(), { minAgeDays: 0, minAgeHours: 0, keepLast: 3 });
+    // Each point as F (base backup) or W (WAL) and its chain's id.
+    const points = async () => (await (await openRepository(new LocalBackend(baseFolder(backups)))).listPoints()).map((p) => `${p.kind === 'full' ? 'F' : 'W'}${p.chainId}`);
+    const run = async (kind: 'full' | 'incremental') => {
+      pg.psql(`UPDATE big SET payload = '${kind}' WHERE id % 5000 = 0`, 'shop');
+      expect((await runTask(engine, taskId, kind)).status).toBe('success');
+    };
+    await run('full');
+    for (let i = 0; i < 3; i++) await run('incremental');
+    await run('full');
+    // Per point, keepLast 3 keeps the new full and the last two WAL points (and their full): the first WAL point,
+    // which they replay on top of, would go. It stays: the old chain is whole.
+    const [c1, c2] = [...new Set((await points()).map((p) => p.slice(1)))];
+    expect(await points()).toEqual([`F${c1}`, `W${c1}`, `W${c1}`, `W${c1}`, `F${c2}`]);
+    await run('full');
+    await run('full');
+    // The newest 3 are now fulls: nothing of the first chain is kept, so it goes whole.
+    expect((await points()).some((p) => p.endsWith(c1!))).toBe(false);
+    expect(await points()).toHaveLength(3);
+    await engine.close();
+  }, 300_000);
 
   it('takes a full with "WAL chain broken" when the slot was dropped or the spool lost behind its back', async () => {
     const { engine, taskId } = await walTask(pg);

@@ -10,14 +10,17 @@
  *   fraction of the full (bytes);
  * - log off / no privilege / purged log: the incremental re-dumps, with the reason in history.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts';
 import { pruneCommand, restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { cliInProcess, oneJsonDocument } from '../../fixtures/cli.ts';
@@ -77,6 +80,17 @@ async function redumpedIncremental(id: string, change: () => void, reason: unkno
   expect(rowsOf(inc, 'binlog')).toEqual([]);
   expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String), kindReason: reason });
   return inc;
+}
+
+/** The bytes of every file under `dir`. */
+function treeBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? treeBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
+}
+
+/** Sets the modification time of every file under `dir` `seconds` back (time passing, for the GC's grace period). */
+function ageFiles(dir: string, seconds: number): void {
+  const then = new Date(Date.now() - seconds * 1000);
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) utimesSync(join(e.parentPath, e.name), then, then);
 }
 
 function serverFile(): string {
@@ -198,7 +212,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     db.sql('DROP DATABASE big');
   }, 180_000);
 
-  it('retention never removes log a kept dump needs: with keepLast 1, a restore to the latest moment still has every write since the full', async () => {
+  it('retention prunes the stored log no kept dump needs: after a second full with keepLast 1 the log before its position goes, moments after it stay reachable, before it OUT_OF_RANGE', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
     const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'keep', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
@@ -212,28 +226,110 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
         destinations: [{ kind: 'local', path: backups }],
       }),
     );
-    db.sql('CREATE TABLE kept (id INT PRIMARY KEY)', 'shop');
+    const logFolder = join(backups, SERVER_FOLDER, 'binlog');
+    const logReads = async () => (await openRepository(new LocalBackend(logFolder), { key: null, workers: 0 })).listPoints();
+    const filesOf = (p: { meta: Record<string, unknown> }) => (p.meta.binlogFiles as string[]).map((f) => logFileNumber(f)!.n);
+    const shopDumps = async () => (await openRepository(new LocalBackend(join(backups, 'shop')), { key: null, workers: 0 })).listPoints();
+    db.sql('CREATE TABLE kept (id INT PRIMARY KEY, filler TEXT)', 'shop');
+    // The writes before the second full carry ~0.5 MB of incompressible log each, so their reads' packs are worth freeing.
+    const write = (i: number) =>
+      db.sql(`INSERT INTO kept SELECT seq, MD5(seq) FROM seq_${i * 10 + 1}_to_${i * 10 + 10}; ${i < 3 ? 'INSERT INTO audit (note) SELECT HEX(RANDOM_BYTES(1000)) FROM seq_1_to_250;' : ''}`, 'shop');
     expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const { moment: afterFirstFull } = await markMoment();
     for (let i = 0; i < 3; i++) {
-      db.sql(`INSERT INTO kept SELECT seq FROM seq_${i * 10 + 1}_to_${i * 10 + 10}`, 'shop');
+      write(i);
       const inc = await runTask(engine, t.id, 'incremental');
       expect(inc.status).toBe('success');
       expect(rowsOf(inc, 'shop')[0]).toMatchObject({ kind: 'incremental', pointId: null });
     }
-    // The only kept dump of shop is the full: every log read since is needed to roll it forward.
-    const logPoints = await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints();
-    expect(logPoints.length).toBe(4);
+    // The only kept dump of shop is the first full: every read since is needed to roll it forward;
+    // only the first read (files closed before the full's position) is gone.
+    const firstFull = (await shopDumps())[0]!;
+    const before = await logReads();
+    expect(before.length).toBe(3);
+    expect(before.every((p) => filesOf(p).some((n) => n >= logFileNumber(firstFull.meta.binlogFile as string)!.n))).toBe(true);
+
     // Nor does `backstop prune` of the log folder: refused, nothing deleted.
-    const refused = await rejection(pruneCommand(engine, join(backups, SERVER_FOLDER, 'binlog'), { minAge: '0h', keepLast: 1, dryRun: false }));
-    expect(refused).toMatchObject({ code: 'VALIDATION', message: expect.stringContaining("server's stored binary log, which every kept dump of its databases rolls forward from: it is kept whole") });
-    expect((await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints()).length).toBe(4);
-    const { moment } = await markMoment();
-    expect((await runTask(engine, t.id, 'incremental')).status).toBe('success');
-    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_kept' });
-    expect(db.sql('SELECT COUNT(*), MIN(id), MAX(id) FROM kept', 'shop_kept').trim()).toBe('30\t1\t30');
+    const refused = await rejection(pruneCommand(engine, logFolder, { minAge: '0h', keepLast: 1, dryRun: false }));
+    expect(refused).toMatchObject({ code: 'VALIDATION', message: expect.stringContaining('the task\'s next run then deletes the log no kept dump needs') });
+    expect((await logReads()).length).toBe(3);
+
+    // A second full: shop's retention (keepLast 1) deletes the first full; the next run's log job prunes.
+    write(3);
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const dumps = await shopDumps();
+    expect(dumps.map((p) => p.kind)).toEqual(['full']);
+    const secondFull = logFileNumber(dumps[0]!.meta.binlogFile as string)!.n;
+    const readsBefore = (await logReads()).length;
+    // The clock: these reads were stored an hour ago (GC leaves packs younger than its grace alone).
+    ageFiles(join(logFolder, 'packs'), 3600);
+    const bytesBefore = treeBytes(logFolder);
+    write(4);
+    const { moment: afterSecondFull } = await markMoment();
+    const next = await runTask(engine, t.id, 'incremental');
+    expect(next.status).toBe('success');
+    const after = await logReads();
+    // Every read left holds a file from the second full's position on; those before are gone, with their packs.
+    expect(after.every((p) => filesOf(p).some((n) => n >= secondFull))).toBe(true);
+    expect(Math.min(...after.flatMap(filesOf))).toBeLessThanOrEqual(secondFull);
+    expect(readsBefore).toBe(4);
+    expect(after.length).toBeLessThanOrEqual(2);
+    // Most of the ~0.75 MB (stored) of log the three early writes produced is freed; the new read is a few KB
+    // (what stays: packs holding a chunk a kept read is stored as a delta against).
+    expect(after.length).toBe(1);
+    expect(treeBytes(logFolder)).toBeLessThan(bytesBefore / 2);
+
+    // A moment after the second full: restored, with every write up to it.
+    await restoreCommand(engine, join(backups, 'shop'), { asOf: afterSecondFull, serverFile: serverFile(), database: 'shop_kept' });
+    expect(db.sql('SELECT COUNT(*), MIN(id), MAX(id) FROM kept', 'shop_kept').trim()).toBe('50\t1\t50');
+    // A moment before it (the first full is gone): OUT_OF_RANGE naming the range that is left, nothing created.
+    const out = await rejection(restoreCommand(engine, join(backups, 'shop'), { asOf: afterFirstFull, serverFile: serverFile(), database: 'shop_gone' }));
+    expect(out).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining(`Reachable moments (UTC): ${dumps[0]!.meta.snapshotAt as string} to `) });
+    expect(exists('shop_gone')).toBe(false);
     db.sql('DROP TABLE kept', 'shop');
     db.sql('DROP DATABASE shop_kept');
-  }, 180_000);
+  }, 240_000);
+
+  it('an incremental whose databases the stored log covers starts no job for them (the log and grants.sql only); a database with no dump yet still gets its job', async () => {
+    const started: string[] = [];
+    engine = await testEngine({ encoderWorkers: 0, executor: (spec, ...rest) => (started.push(spec.database), workerExecutor(spec, ...rest)) });
+    db.sql('CREATE DATABASE IF NOT EXISTS c1; CREATE DATABASE IF NOT EXISTS c2');
+    db.sql('CREATE TABLE IF NOT EXISTS t (id INT PRIMARY KEY)', 'c1');
+    const { id, roots } = await task('covered', db.user, db.password, db, 2);
+    const full = await runTask(engine, id, 'full');
+    expect(full.status).toBe('success');
+    const databases = [...new Set(full.databases.filter((d) => !d.serverStream).map((d) => d.database))];
+    expect(databases).toEqual(expect.arrayContaining(['c1', 'c2', 'shop']));
+    expect(started.sort()).toEqual(['binlog', 'grants.sql', ...databases].sort());
+
+    started.length = 0;
+    db.sql('INSERT INTO t VALUES (1), (2)', 'c1');
+    db.sql('CREATE DATABASE late');
+    const inc = await runTask(engine, id, 'incremental');
+    expect(inc.status).toBe('success');
+    // One job for the log, one for grants.sql, one for the database with no dump: none for the covered ones.
+    expect(started.sort()).toEqual(['binlog', 'grants.sql', 'late']);
+    for (const name of databases) {
+      expect(rowsOf(inc, name)).toHaveLength(2);
+      for (const row of rowsOf(inc, name)) expect(row).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG, pointId: null, bytesRead: 0 });
+    }
+    expect(rowsOf(inc, 'late').map((r) => r.kind)).toEqual(['full', 'full']);
+    // The accounts did not change: grants.sql is read (its job runs) but nothing is stored.
+    expect(rowsOf(inc, 'grants.sql')).toHaveLength(2);
+    for (const row of rowsOf(inc, 'grants.sql')) expect(row).toMatchObject({ status: 'success', kind: 'incremental', kindReason: UNCHANGED, pointId: null, bytesStored: 0 });
+    expect(rowsOf(inc, 'grants.sql')[0]!.bytesRead).toBeGreaterThan(0);
+    // Covered really means covered: c1's rows written after the full restore from the log (at the second destination too).
+    // A new account changes grants.sql: stored again, at both destinations.
+    db.sql("CREATE USER 'covered_user'@'localhost' IDENTIFIED BY 'x'");
+    const { moment } = await markMoment();
+    const third = await runTask(engine, id, 'incremental');
+    expect(third.status).toBe('success');
+    expect(rowsOf(third, 'grants.sql').map((r) => [r.status, r.kindReason, typeof r.pointId])).toEqual([['success', null, 'string'], ['success', null, 'string']]);
+    db.sql("DROP USER 'covered_user'@'localhost'");
+    await restoreCommand(engine, join(roots[1]!, 'c1'), { asOf: moment, serverFile: serverFile(), database: 'c1_back' });
+    expect(db.sql('SELECT COUNT(*) FROM t', 'c1_back').trim()).toBe('2');
+    db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
+  }, 240_000);
 
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
     engine = await testEngine({ encoderWorkers: 0 });

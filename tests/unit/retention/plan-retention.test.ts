@@ -97,4 +97,16 @@ describe('planRetention', () => {
       expect(d.every((x) => x.reason === 'no retention policy')).toBe(true);
     }
   });
+
+  it('a PostgreSQL WAL chain is never cut in the middle: a kept WAL point keeps every earlier point of its chain', () => {
+    const wal = points.map((p) => (p.kind === 'incremental' ? { ...p, rollsForward: true } : p));
+    // Per point, the newest 3 are i2b, i2a, f2, then i1c by age: i1a and i1b would go, a gap between f1 and i1c.
+    const d = planRetention(wal, { minAgeDays: 15, keepLast: null }, now);
+    expect(deleted(d)).toEqual([]);
+    expect(d.find((x) => x.id === 'i1a')).toEqual({ id: 'i1a', action: 'keep', reason: 'replayed before kept incremental i1c' });
+    // Once nothing of the old chain is kept, it goes whole.
+    expect(deleted(planRetention(wal, { minAgeDays: 11, keepLast: null }, now))).toEqual(['f1', 'i1a', 'i1b', 'i1c']);
+    // Without rollsForward (dumps: each incremental whole), the middle goes as before.
+    expect(deleted(planRetention(points, { minAgeDays: 15, keepLast: null }, now))).toEqual(['i1a', 'i1b']);
+  });
 });

@@ -163,8 +163,10 @@ export class MysqlConnector implements Connector {
   async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
     const client = this.client();
     const dumper = this.dumper();
-    const rows = await this.query(`SELECT VERSION(); ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
+    // One client process for the connection test and the binary-log check a run asks next (logIncrementals).
+    const rows = await this.query(`SELECT VERSION(), @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
+    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows.slice(1)));
     const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -289,28 +291,31 @@ export class MysqlConnector implements Connector {
   /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
   logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
     if (!this.logFacts) {
-      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows): LogIncrementals => {
-        if (rows[0]?.[0] !== '1') {
-          return {
-            available: false,
-            reason: 'LOG_OFF',
-            message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
-          };
-        }
-        const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
-        const missing = LOG_PRIVILEGES.filter((p) => !privileges.has(p));
-        if (missing.length > 0) {
-          return {
-            available: false,
-            reason: 'NO_LOG_PRIVILEGE',
-            message: `user "${this.server.user}" lacks ${missing.join(', ')} on the ${this.label}, needed to read the binary log, so every incremental re-dumps each database. Run: GRANT ${LOG_PRIVILEGES.join(', ')} ON *.* TO <that user>;`,
-          };
-        }
-        return { available: true, stream: BINLOG_STREAM };
-      });
+      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) => this.logFactsOf(rows[0]?.[0], rows.slice(1)));
       this.logFacts.catch(() => (this.logFacts = null));
     }
     return this.logFacts;
+  }
+
+  /** What @@log_bin and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
+  private logFactsOf(logBin: string | undefined, privilegeRows: string[][]): LogIncrementals {
+    if (logBin !== '1') {
+      return {
+        available: false,
+        reason: 'LOG_OFF',
+        message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
+      };
+    }
+    const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
+    const missing = LOG_PRIVILEGES.filter((p) => !privileges.has(p));
+    if (missing.length > 0) {
+      return {
+        available: false,
+        reason: 'NO_LOG_PRIVILEGE',
+        message: `user "${this.server.user}" lacks ${missing.join(', ')} on the ${this.label}, needed to read the binary log, so every incremental re-dumps each database. Run: GRANT ${LOG_PRIVILEGES.join(', ')} ON *.* TO <that user>;`,
+      };
+    }
+    return { available: true, stream: BINLOG_STREAM };
   }
 
   /**

@@ -1,0 +1,47 @@
+/**
+ * Which databases of a MySQL/MariaDB run the stored binary log covers at one destination,
+ * decided once per run by the log job (which has just stored the read and holds the log
+ * repository open), so the run starts no job — no worker, no repository open, no server
+ * connection — for a database whose incremental would store nothing.
+ *
+ * Contract: a database is covered exactly when its own job would find it covered
+ * (log-coverage.ts `coverageIn` on the newest chain of its folder — the readable folder, an
+ * earlier encoding's, or the sibling of a changed key — as prepare-destination.ts finds it).
+ * Anything else — no repository yet, another key, an unreadable chain, a storage error —
+ * is "not covered": the database's job then runs and decides (and reports) as before.
+ * Never writes.
+ */
+import { hasCode } from '../../shared/result.ts';
+import type { Location } from '../destinations/index.ts';
+import { isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
+import { coverageIn } from './log-coverage.ts';
+
+/** The meta of the newest point of the folder's newest logical chain (the sibling's under a changed key), or null. */
+async function newestDumpMeta(folder: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<Record<string, unknown> | null> {
+  const metaIn = async (l: Location): Promise<Record<string, unknown> | null> => {
+    if (!(await isRepository(l.backend()))) return null;
+    const repo = await openRepository(l.backend(), { ...repoOptions, key });
+    return (await repo.newestChain('logical'))?.newest.meta ?? null;
+  };
+  try {
+    return await metaIn(folder);
+  } catch (e) {
+    if (!hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) throw e;
+    return folder.sibling(key).use(metaIn);
+  }
+}
+
+/** The names in `databases` the log in `logRepo` covers at the destination `root`. */
+export async function coveredDatabases(root: Location, databases: readonly string[], logRepo: Repository, key: Buffer | null, repoOptions: OpenOptions): Promise<string[]> {
+  const covered: string[] = [];
+  for (const name of databases) {
+    try {
+      const folder = await root.database(name);
+      const meta = await folder.use((l) => newestDumpMeta(l, key, repoOptions));
+      if (meta && (await coverageIn(meta, logRepo)) === null) covered.push(name);
+    } catch {
+      // Not covered: the database's own job looks again and reports what it finds.
+    }
+  }
+  return covered;
+}
