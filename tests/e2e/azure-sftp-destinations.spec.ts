@@ -8,6 +8,8 @@
  */
 import { mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from '@playwright/test';
+import type { Engine } from '../../electron/engine/index.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { encodeDatabaseFolder } from '../../electron/engine/servers/index.ts';
 import type { Destination } from '../../electron/shared/domain.ts';
@@ -22,7 +24,7 @@ import { TasksPage } from './pages/tasks-page';
 test.describe.configure({ timeout: 120_000 });
 
 /** A SQLite server, the editor open on a new task named `name` with its local destination in an existing folder. */
-async function newTask(page: import('@playwright/test').Page, engine: import('../../electron/engine/index.ts').Engine, tempDir: string, name: string) {
+async function newTask(page: Page, engine: Engine, tempDir: string, name: string) {
   const folder = join(tempDir, 'dbs');
   await makeSqliteFolder(folder, ['orders.db', 'users.db']);
   expect((await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder })).ok).toBe(true);
@@ -37,7 +39,7 @@ async function newTask(page: import('@playwright/test').Page, engine: import('..
 }
 
 /** Saves, runs a full backup from the task card, waits for success; returns the saved remote destination. */
-async function saveAndRun(page: import('@playwright/test').Page, engine: import('../../electron/engine/index.ts').Engine, editor: TaskEditorPage, name: string): Promise<Destination> {
+async function saveAndRun(page: Page, engine: Engine, editor: TaskEditorPage, name: string): Promise<Destination> {
   await editor.save.click();
   const tasks = new TasksPage(page);
   await expect(tasks.root).toBeVisible();
