@@ -48,6 +48,7 @@ describe('Azure faults at a steady rate', () => {
       locationArgs: ['--endpoint', az.endpoint],
       backend: (d) => createAzureBackend(azuriteBackendOptions(az, { container: 'backstop', prefix: `rel/${encodeDatabaseFolder(d)}` })),
       faults: { on: () => proxy.setRate(0.25), off: () => proxy.setRate(0) },
+      secrets: { 'account key': AZURITE_KEY },
     });
     console.log('Azure faults injected:', proxy.stats, 'database outcomes:', outcomes.join(' '));
     expect(proxy.stats.error + proxy.stats.throttle + proxy.stats.reset + proxy.stats.midreset + proxy.stats.slow).toBeGreaterThan(10);

@@ -12,39 +12,25 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'libsql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { grow } from '../../fixtures/reliability/fault-runs.ts';
+import { sqliteCount } from '../../fixtures/reliability/kill-harness.ts';
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
-import { remoteFolder, remoteTask, secretsLeaked, startRemote, type RemoteKind, type RemoteKindName } from '../../fixtures/remote-task.ts';
+import { remoteFolder, remoteTask, secretsLeaked, useRemote, type RemoteKindName } from '../../fixtures/remote-task.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const HOUR = 3_600_000;
 
-const rowCount = (path: string): number => {
-  const db = new Database(path, { readonly: true });
-  const n = (db.prepare('SELECT count(*) AS n FROM ledger').get() as { n: number }).n;
-  db.close();
-  return n;
-};
-
 describe.each(['azure', 'sftp', 'ftp'] as RemoteKindName[])('retention, GC, verify and tampering at %s', (kind) => {
-  const enabled = kind !== 'sftp' || process.getuid?.() === 0;
-  let remote: RemoteKind;
-  beforeAll(async () => {
-    if (enabled) remote = await startRemote(kind);
-  }, 60_000);
-  afterAll(async () => {
-    await remote?.stop();
-  });
+  const { enabled, remote } = useRemote(kind);
 
   it.runIf(enabled)('retention deletes the old points; GC takes their packs and never one the kept point needs', async () => {
     const folder = tempDir();
     grow(join(folder, 'ledger.db'), 2_000);
-    const t = await remoteTask(remote, { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot', retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } });
+    const t = await remoteTask(remote(), { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot', retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } });
     let rows = 0;
     for (let run = 0; run < 3; run++) {
       rows = grow(join(folder, 'ledger.db'), 3_000); // new random rows: new chunks, new packs
@@ -55,7 +41,7 @@ describe.each(['azure', 'sftp', 'ftp'] as RemoteKindName[])('retention, GC, veri
     const points = data(await t.engine.call('restore.inspect', { location })).points;
     expect(points).toHaveLength(1);
 
-    const backend = remote.backend(location);
+    const backend = remote().backend(location);
     try {
       const before = await garbageReport(backend);
       expect(before.collectableNow).toBe(0); // young packs of the deleted points wait out the grace period
@@ -72,17 +58,17 @@ describe.each(['azure', 'sftp', 'ftp'] as RemoteKindName[])('retention, GC, veri
     expect(data(await t.engine.call('restore.verify', { location }))).toMatchObject({ ok: true, problems: [] });
     const restored = await restoreAndWait(t.engine, { location, pointId: 'latest', serverId: t.serverId, database: 'ledger-back.db' });
     expect(restored).toMatchObject({ status: 'success', path: join(folder, 'ledger-back.db') });
-    expect(rowCount(restored.path!)).toBe(rows);
-    expect(await secretsLeaked(remote, t)).toEqual([]);
+    expect(sqliteCount(restored.path!)).toBe(rows);
+    expect(await secretsLeaked(remote(), t)).toEqual([]);
   }, 240_000);
 
   it.runIf(enabled)('verify names a flipped byte and a deleted pack; a restore from the tampered folder writes nothing', async () => {
     const folder = tempDir();
     grow(join(folder, 'ledger.db'), 3_000);
-    const t = await remoteTask(remote, { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot' });
+    const t = await remoteTask(remote(), { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot' });
     expect((await runTask(t.engine, t.taskId, 'full')).status).toBe('success');
     const location = await remoteFolder(t, 'ledger.db');
-    const backend = remote.backend(location);
+    const backend = remote().backend(location);
     try {
       const packs = (await backend.list('packs/')).map((p) => p.key);
       expect(packs.length).toBeGreaterThan(0);

@@ -8,8 +8,9 @@
  * app database, logs, history or events. SFTP needs a password user (root, as in CI).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandInput } from '../../../electron/shared/ipc/contract.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
-import { remoteFolder, remoteTask, secretsLeaked, startRemote, type RemoteKind, type RemoteKindName } from '../../fixtures/remote-task.ts';
+import { remoteFolder, remoteTask, secretsLeaked, useRemote, type RemoteKindName } from '../../fixtures/remote-task.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { pgContentFingerprint, pgSchemaDump, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
@@ -34,17 +35,11 @@ afterAll(async () => {
 });
 
 describe.each(['azure', 'sftp', 'ftp'] as RemoteKindName[])('PostgreSQL and MariaDB backed up to %s', (kind) => {
-  const enabled = kind !== 'sftp' || process.getuid?.() === 0;
-  let remote: RemoteKind;
-  beforeAll(async () => {
-    if (enabled) remote = await startRemote(kind);
-  }, 60_000);
-  afterAll(async () => {
-    await remote?.stop();
-  });
+  const { enabled, remote } = useRemote(kind);
 
-  it.runIf(enabled)('a PostgreSQL server: every database (hostile names too) restores from the remote with equal checksums', async () => {
-    const t = await remoteTask(remote, { server: { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, excludeDatabases: ['postgres'] });
+  /** A server-wide task of `server` to the remote alone; each hostile database restored from it into a new one and compared. */
+  async function eachDatabaseRestores(server: CommandInput<'servers.create'>, same: (source: string, target: string) => void, drop: (target: string) => void, excludeDatabases?: string[]) {
+    const t = await remoteTask(remote(), { server, excludeDatabases });
     const run = await runTask(t.engine, t.taskId, 'full');
     expect(run.status, JSON.stringify(run.databases)).toBe('success');
     expect(run.databases.filter((d) => !d.serverStream).map((d) => [d.database, d.destination.split(':')[0]]).sort()).toEqual(HOSTILE.map((h) => [h, kind]).sort());
@@ -54,29 +49,33 @@ describe.each(['azure', 'sftp', 'ftp'] as RemoteKindName[])('PostgreSQL and Mari
       expect(data(await t.engine.call('restore.inspect', { location })).database).toBe(name);
       const restored = await restoreAndWait(t.engine, { location, pointId: 'latest', serverId: t.serverId, database: target });
       expect(restored, name).toMatchObject({ status: 'success', database: target });
-      expect(pgContentFingerprint(pg, target), name).toEqual(pgContentFingerprint(pg, name));
-      expect(pgSchemaDump(pg, target), name).toBe(pgSchemaDump(pg, name));
-      pg.psql(`DROP DATABASE ${target}`);
+      same(name, target);
+      drop(target);
     }
-    expect(await secretsLeaked(remote, t)).toEqual([]);
+    expect(await secretsLeaked(remote(), t)).toEqual([]);
+  }
+
+  it.runIf(enabled)('a PostgreSQL server: every database (hostile names too) restores from the remote with equal checksums', async () => {
+    await eachDatabaseRestores(
+      { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' },
+      (source, target) => {
+        expect(pgContentFingerprint(pg, target), source).toEqual(pgContentFingerprint(pg, source));
+        expect(pgSchemaDump(pg, target), source).toBe(pgSchemaDump(pg, source));
+      },
+      (target) => pg.psql(`DROP DATABASE ${target}`),
+      ['postgres'],
+    );
   }, 240_000);
 
   it.runIf(enabled)('a MariaDB server: every database (hostile names too) restores from the remote with equal checksums', async () => {
-    const t = await remoteTask(remote, { server: { kind: 'mysql', name: 'maria', host: maria.host, port: maria.port, user: maria.user, password: maria.password, tls: 'disable' } });
-    const run = await runTask(t.engine, t.taskId, 'full');
-    expect(run.status, JSON.stringify(run.databases)).toBe('success');
-    expect(run.databases.filter((d) => !d.serverStream).map((d) => [d.database, d.destination.split(':')[0]]).sort()).toEqual(HOSTILE.map((h) => [h, kind]).sort());
-    for (const [i, name] of HOSTILE.entries()) {
-      const target = `back_${kind}_${i}`;
-      const location = await remoteFolder(t, name);
-      expect(data(await t.engine.call('restore.inspect', { location })).database).toBe(name);
-      const restored = await restoreAndWait(t.engine, { location, pointId: 'latest', serverId: t.serverId, database: target });
-      expect(restored, name).toMatchObject({ status: 'success', database: target });
-      const source = mariadbFingerprint(maria, name);
-      expect(source.tables.ledger).toMatch(/^2000\t/);
-      expect(mariadbFingerprint(maria, target)).toEqual(source);
-      maria.sql(`DROP DATABASE ${target}`);
-    }
-    expect(await secretsLeaked(remote, t)).toEqual([]);
+    await eachDatabaseRestores(
+      { kind: 'mysql', name: 'maria', host: maria.host, port: maria.port, user: maria.user, password: maria.password, tls: 'disable' },
+      (source, target) => {
+        const original = mariadbFingerprint(maria, source);
+        expect(original.tables.ledger, source).toMatch(/^2000\t/);
+        expect(mariadbFingerprint(maria, target), source).toEqual(original);
+      },
+      (target) => maria.sql(`DROP DATABASE ${target}`),
+    );
   }, 240_000);
 });
