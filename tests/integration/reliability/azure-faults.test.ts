@@ -11,28 +11,23 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import { createAzureBackend } from '../../../electron/engine/storage/index.ts';
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteBackendOptions, startAzurite, type AzuriteHandle } from '../../fixtures/azurite.ts';
 import { Scratch } from '../../fixtures/reliability/common.ts';
-import { faultyRunsLoseNothing } from '../../fixtures/reliability/fault-runs.ts';
+import { faultyRunsLoseNothing, setEnv } from '../../fixtures/reliability/fault-runs.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
 
 const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? 4242);
-const VARS = ['AZURE_STORAGE_ACCOUNT', 'AZURE_STORAGE_KEY', 'BACKSTOP_TEST_AZURE_KEY'];
 const scratch = new Scratch();
 let az: AzuriteHandle;
 let proxy: FaultProxy;
-const saved = { ...process.env };
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   az = await startAzurite(['backstop']);
   proxy = await startFaultProxy({ host: '127.0.0.1', port: az.port }, { rate: 0, seed: SEED, dialect: 'azure' });
-  process.env.AZURE_STORAGE_ACCOUNT = AZURITE_ACCOUNT; // the checking reads (azure:// locations)
-  process.env.AZURE_STORAGE_KEY = AZURITE_KEY;
-  process.env.BACKSTOP_TEST_AZURE_KEY = AZURITE_KEY; // the task file's accountKeyEnv
+  // The checking reads (azure:// locations) and the task file's accountKeyEnv.
+  restoreEnv = setEnv({ AZURE_STORAGE_ACCOUNT: AZURITE_ACCOUNT, AZURE_STORAGE_KEY: AZURITE_KEY, BACKSTOP_TEST_AZURE_KEY: AZURITE_KEY });
 }, 60_000);
 afterAll(async () => {
-  for (const k of VARS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
+  restoreEnv?.();
   await proxy?.close();
   await az?.stop();
   scratch.cleanup();

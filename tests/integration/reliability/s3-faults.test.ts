@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Location } from '../../../electron/engine/destinations/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { Scratch } from '../../fixtures/reliability/common.ts';
-import { faultyRunsLoseNothing } from '../../fixtures/reliability/fault-runs.ts';
+import { faultyRunsLoseNothing, setEnv } from '../../fixtures/reliability/fault-runs.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 
@@ -18,20 +18,16 @@ const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? 4242);
 const scratch = new Scratch();
 let s3: S3rverHandle;
 let proxy: FaultProxy;
-const saved = { ...process.env };
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   s3 = await startS3rver(['backstop']);
   proxy = await startFaultProxy({ host: '127.0.0.1', port: s3.port }, { rate: 0, seed: SEED });
-  process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-  process.env.BACKSTOP_S3_ENDPOINT = s3.endpoint; // reads for checking go around the proxy
+  // Reads for checking go around the proxy (BACKSTOP_S3_ENDPOINT).
+  restoreEnv = setEnv({ AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint });
 });
 afterAll(async () => {
-  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'BACKSTOP_S3_ENDPOINT']) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
+  restoreEnv?.();
   await proxy?.close();
   await s3?.stop();
   scratch.cleanup();
