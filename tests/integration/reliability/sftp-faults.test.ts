@@ -5,6 +5,8 @@
  *    fails cleanly with a known non-INTERNAL code, earlier points still verify through a
  *    fault-free connection, GC never takes a needed pack, the newest point restores right
  *    (fault-runs.ts);
+ *  - a link that hangs without being dropped (no byte either way): the backend drops it
+ *    after its stall timeout and the retry on a new connection completes the upload;
  *  - the server killed (SIGKILL, every session with it) in the middle of a run: the run
  *    fails with STORAGE naming the destination, nothing committed is lost, no temp file is
  *    visible as an object, and the next run after the restart succeeds;
@@ -88,6 +90,31 @@ describe('SFTP faults', () => {
     console.log('SFTP faults injected:', proxy.stats, 'database outcomes:', outcomes.join(' '));
     expect(proxy.stats.reset + proxy.stats.stall).toBeGreaterThan(2);
   }, 300_000);
+
+  it('a link that hangs without being dropped: the call fails as a lost connection after the stall timeout and is retried on a new one', async () => {
+    const stalling = await startTcpFaultProxy({ host: sshd.host, port: sshd.port }, { rate: 1, seed: SEED, kinds: ['stall'], stallMs: 600_000 });
+    const root = baseFolder();
+    const backend = createSftpBackend({ host: sshd.host, port: stalling.port, user: sshd.user, root, hostKey: sshd.hostKey(), privateKeyFile: sshd.clientKey, stallTimeoutMs: 2_000 });
+    try {
+      const body = randomBytes(1_500_000);
+      const put = backend.put('packs/stalled.pack', body);
+      // Only the first connection hangs; the retry's is clean.
+      for (const deadline = Date.now() + 20_000; stalling.stats.stall === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      stalling.setRate(0);
+      const started = Date.now();
+      await put;
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(stalling.stats).toMatchObject({ stall: 1, clean: expect.any(Number) });
+      expect(stalling.stats.clean).toBeGreaterThan(0);
+      expect((await backend.get('packs/stalled.pack')).equals(body)).toBe(true);
+      // The dropped connection could not remove its temp file: it stays hidden, never an object.
+      expect((await backend.list('packs/')).map((o) => o.key)).toEqual(['packs/stalled.pack']);
+      expect(tempFiles(root).every((f) => f.split('/').at(-1)!.startsWith('.stalled.pack.tmp-'))).toBe(true);
+    } finally {
+      await backend.close();
+      await stalling.close();
+    }
+  }, 120_000);
 
   it('the server killed mid-run: STORAGE naming the destination, nothing lost, the next run succeeds', async () => {
     const base = baseFolder();
