@@ -17,7 +17,8 @@
  *   file system without free space (statvfs@openssh.com) → DISK_FULL, login refused →
  *   AUTH_FAILED, connection refused / lost / timed out → STORAGE (retryable).
  * - An idle connection does not keep the process alive (its socket is referenced only while
- *   calls are in flight); a dead server is noticed by TCP keepalive.
+ *   calls are in flight); a dead server is noticed by TCP keepalive, a stalled one (no byte
+ *   for `stallTimeoutMs` while calls wait) by dropping the connection (STORAGE, retried).
  * Secrets (password, key, passphrase) never appear in `location` or in errors.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -51,6 +52,12 @@ export interface SftpBackendOptions {
   channels?: number;
   /** How long connecting and logging in may take (default 15 s). */
   readyTimeoutMs?: number;
+  /**
+   * How long the connection may carry no byte either way while calls are in flight before it
+   * is dropped as stalled (default 120 s): the calls fail with STORAGE (retried on a new
+   * connection). TCP keepalive alone cannot notice a link that still answers but hangs.
+   */
+  stallTimeoutMs?: number;
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks). */
@@ -215,6 +222,12 @@ export class SftpBackend implements Backend {
     // (not ssh2's interval timer, which would hold the process) notices a dead server.
     session.socket = (client as unknown as { _sock?: Socket })._sock ?? null;
     session.socket?.setKeepAlive(true, 15_000);
+    // A stalled link (no byte for stallTimeoutMs while calls wait) is dropped: the calls fail
+    // as a lost connection and are retried on a new one. Idle time between calls is not a stall.
+    session.socket?.setTimeout(o.stallTimeoutMs ?? 120_000);
+    session.socket?.on('timeout', () => {
+      if (this.busy > 0) session.socket?.destroy(new Error(`no data from the server for ${Math.round((o.stallTimeoutMs ?? 120_000) / 1000)} s`));
+    });
     if (this.busy === 0) session.socket?.unref();
     client.on('error', (e) => (session.closed ??= e));
     client.on('close', () => (session.closed ??= new Error('connection closed')));
