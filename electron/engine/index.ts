@@ -318,6 +318,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   });
   function notifyAlert(a: Alert, target: { taskName: string; runId: string | null; channels: NotificationChannel[] }): void {
     const at = now().toISOString();
+    const status = categoryOf(a.kind) === 'failure' ? 'failed' : 'warning';
     notifier.notify(
       target.channels,
       payload({
@@ -325,9 +326,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         task: target.taskName,
         taskId: a.taskId ?? '',
         runId: target.runId,
-        status: categoryOf(a.kind) === 'failure' ? 'failed' : 'warning',
+        status,
         message: a.message,
-        databases: a.databases.map((name) => ({ name, status: 'warning' })),
+        databases: a.databases.map((name) => ({ name, status })),
         startedAt: at,
         finishedAt: at,
       }),

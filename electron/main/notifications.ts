@@ -40,6 +40,10 @@ export function alertNotification(alert: Alert): AlertNotification {
   switch (alert.kind) {
     case 'run-failed':
       return { title: 'Backup failed', body: alert.message, route: '/history' };
+    case 'test-restore-failed':
+      return { title: 'Test restore failed', body: alert.message, route: '/history' };
+    case 'slot-warning':
+      return { title: 'Replication slot holding back WAL', body: alert.message, route: '/tasks' };
     case 'new-databases':
       return { title: alert.restored?.length ? 'Restored copy picked up by a backup task' : 'New databases picked up', body: alert.message, route: alert.restored?.length ? '/tasks' : taskRoute };
     case 'stale-database':

@@ -7,7 +7,8 @@
  * Contract: `check()` asks each server that has snapshot tasks one query per task (never
  * writes, never throws: a server that cannot be asked keeps no entry for its tasks, their
  * run failures say why) and emits `tasks.changed` with the ids whose warning appeared,
- * changed or cleared, so the window and the tray refresh. `hold(taskId)` is the last answer.
+ * changed or cleared, so the window and the tray refresh, and one `slot-warning` alert
+ * per warning that appeared (desktop notification, the task's channels). `hold(taskId)` is the last answer.
  * `stop()` ends checking and waits for a check in flight (the engine's close awaits it
  * before closing the database and the log).
  * Who calls: engine/index.ts — at start, every `SLOT_CHECK_MS`, and after each run.
@@ -95,7 +96,11 @@ export class SlotWatch {
     }
     if (this.stopped) return;
     const changed = [...new Set([...this.holds.keys(), ...next.keys()])].filter((id) => (this.holds.get(id)?.warning ?? null) !== (next.get(id)?.warning ?? null));
+    // A warning that appears (not one that stays, grows or clears) is an alert: the desktop
+    // notification and the task's notification channels say it once.
+    const raised = changed.filter((id) => !this.holds.get(id)?.warning && next.get(id)?.warning);
     this.holds = next;
     if (changed.length > 0) events.emit('tasks.changed', { ids: changed });
+    for (const id of raised) events.emit('alert', { kind: 'slot-warning', taskId: id, message: next.get(id)!.warning!, databases: [] });
   }
 }

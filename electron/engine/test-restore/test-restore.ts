@@ -141,7 +141,7 @@ export class TestRestoreService {
     if (summary.status === 'failed') {
       const names = failed.map((d) => d.database);
       events.emit('alert', {
-        kind: 'run-failed',
+        kind: 'test-restore-failed',
         taskId: task.id,
         message:
           names.length === 0

@@ -3,6 +3,8 @@
  * never in settings), "Send test", chosen per task, and any alert the engine raises for a
  * stored task (stale database, or a new kind another part emits) delivered to them.
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -12,6 +14,8 @@ import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const TOKEN = 'app-T0KEN-4f9c2e';
+
+const listFiles = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f));
 
 async function setup() {
   const engine = await testEngine({ notifyRetry: { attempts: 3, baseDelayMs: 100, timeoutMs: 3_000 } });
@@ -56,6 +60,27 @@ describe('Settings notification channels', () => {
     expect(alerts.find((a) => a.event === 'stale-database')!.databases).toEqual([{ name: 'sales.db', status: 'warning' }]);
     // Heartbeats only follow runs.
     expect(beat.requests).toHaveLength(2);
+  }, 120_000);
+
+  it('a failed test restore is its own event (test-restore-failed) to the task\'s channels, naming the database; no heartbeat follows it', async () => {
+    const { engine, hook, beat } = await setup();
+    const backups = tempDir();
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), backups, { name: 'proven task' });
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    const before = hook.requests.length;
+    // The point's packs are gone (a destination cleaned by hand): the test restore cannot restore it.
+    for (const f of listFiles(backups).filter((p) => p.endsWith('.pack'))) rmSync(f);
+    const summary = await engine.testRestores.run(await engine.resolveTask(task.id), 'manual');
+    expect(summary.status).toBe('failed');
+    await hook.waitFor(before + 1);
+    const events = hook.requests.slice(before).map((r) => JSON.parse(r.body) as NotificationPayload);
+    expect(events.map((e) => e.event)).toEqual(['test-restore-failed']);
+    const failed = events[0]!;
+    expect(failed).toMatchObject({ category: 'failure', status: 'failed', task: 'proven task', message: 'Test restore of task "proven task": 1 database not restorable as recorded (sales.db).' });
+    expect(failed.databases).toEqual([{ name: 'sales.db', status: 'failed' }]);
+    // Heartbeats follow backup runs only.
+    expect(beat.requests).toHaveLength(1);
   }, 120_000);
 
   it('a task that chooses no channel notifies nobody; a test to a receiver that is down answers what happened', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
+import type { Alert } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
@@ -343,6 +344,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const slotOf = async () => data(await engine.call('tasks.status', undefined)).find((s) => s.taskId === taskId)!.slot;
     const changed: string[][] = [];
     engine.events.on('tasks.changed', ({ ids }) => changed.push(ids));
+    const alerts: Alert[] = [];
+    engine.events.on('alert', (a) => alerts.push(a));
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     data(await engine.call('settings.set', { slotWarnGiB: 0.05 }));
     await engine.slots.check();
@@ -355,6 +358,10 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(held!.heldBytes).toBeGreaterThan(0.05 * 1024 ** 3);
     expect(held!.warning).toMatch(new RegExp(`^Replication slot "${slot}" of task "cluster" holds back \\d+ MiB of WAL on pg \\(warning above 0\\.05 GiB\\): the server keeps it until the task's next backup receives it, and its disk fills otherwise\\. Run the task now, or find out why its runs fail\\. If the task is no longer needed, delete it \\(that drops the slot\\) or drop the slot on the server: SELECT pg_drop_replication_slot\\('${slot}'\\);$`));
     expect(changed).toEqual([[taskId]]);
+    // The warning that appeared is one alert (desktop, the task's channels); a check that finds it still there raises none.
+    expect(alerts.filter((a) => a.kind === 'slot-warning')).toEqual([{ kind: 'slot-warning', taskId, message: held!.warning, databases: [] }]);
+    await engine.slots.check();
+    expect(alerts.filter((a) => a.kind === 'slot-warning')).toHaveLength(1);
     // A run receives the WAL: the slot moves on and the warning clears (checked after every run).
     // ~90 MB of WAL takes long on a loaded machine: a longer wait than runTask's.
     const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'incremental' }));

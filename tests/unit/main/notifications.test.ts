@@ -47,9 +47,9 @@ describe('notifications', () => {
 
   it('opens the matching view on click', () => {
     const s = setup();
-    for (const kind of ['run-failed', 'new-databases', 'stale-database', 'key-not-exported'] as const) s.events.emit('alert', alert(kind));
+    for (const kind of ['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning'] as const) s.events.emit('alert', alert(kind));
     s.shown.forEach((n) => n.emit('click'));
-    expect(s.deps.open.mock.calls.map((c) => c[0])).toEqual(['/history', '/tasks/task_1/edit', '/tasks', '/tasks/task_1/edit']);
+    expect(s.deps.open.mock.calls.map((c) => c[0])).toEqual(['/history', '/history', '/tasks/task_1/edit', '/tasks', '/tasks/task_1/edit', '/tasks']);
   });
 
   it('routes an alert without a task to the task list', () => {
