@@ -19,10 +19,10 @@ function run(bin: string, ...argv: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** A copy of the checkout's CLI sources (no out/), sharing the repo's node_modules. */
+/** A copy of the checkout's sources (electron/ whole, so a new folder the CLI imports is never missing; no out/), sharing the repo's node_modules. */
 function checkoutCopy(): string {
   const dir = tempDir();
-  for (const p of ['bin', 'scripts/build-cli.mjs', 'electron/cli', 'electron/engine', 'electron/serve', 'electron/shared', 'electron/worker', 'package.json']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  for (const p of ['bin', 'scripts/build-cli.mjs', 'electron', 'package.json']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
