@@ -286,7 +286,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         else logger.error({ err: e, taskId: resolved.task.id }, 'test restore after the full could not start');
       });
   }
-  const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now });
+  const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history });
   let healthTimer: NodeJS.Timeout | undefined;
   let schedulerLock: SchedulerLock | null = null;
   let lockRetry: NodeJS.Timeout | undefined;

@@ -187,6 +187,19 @@ export class HistoryTable {
     return row.n;
   }
 
+  /** Per destination (its destinationId): the most that one backup run of the task stored there — what its next run may need. */
+  largestRunStored(taskId: string): Map<string, number> {
+    const rows = this.db
+      .prepare(
+        `SELECT destination, MAX(bytes) AS bytes FROM (
+           SELECT d.run_id, d.destination, SUM(d.bytes_stored) AS bytes FROM run_databases d JOIN runs r ON r.id = d.run_id
+           WHERE r.task_id = ? AND r.run_kind = 'backup' AND d.status = 'success' GROUP BY d.run_id, d.destination
+         ) GROUP BY destination`,
+      )
+      .all(taskId) as { destination: string; bytes: number }[];
+    return new Map(rows.map((r) => [r.destination, r.bytes]));
+  }
+
   /** Per task and database: bytes its successful backups stored and how many runs backed it up (server-level streams left out). */
   storedByDatabase(): { taskId: string; database: string; bytes: number; points: number }[] {
     return this.db
