@@ -1,0 +1,162 @@
+/**
+ * Test restores of a PostgreSQL cluster snapshot task (issue #22, base backup + WAL in
+ * `~server/base.tar`) against a real PostgreSQL 15: each database the newest base backup
+ * recorded (not the templates, `postgres` or the task's exclusions) is recovered out of the
+ * newest point in a temporary cluster and restored into a recorded scratch database, its
+ * tables listed and counted, then dropped; a damaged WAL pack fails every database by name,
+ * raises the test-restore alert, and leaves no scratch database, record or temporary cluster.
+ */
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import type { Alert } from '../../../electron/shared/domain.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { scratchRows } from '../../fixtures/scratch-targets.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let pg: PgServer;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  pg.psql(`CREATE DATABASE shop; CREATE DATABASE "we ""ird"" db"; CREATE DATABASE skipme;`);
+  pg.psql(`CREATE SCHEMA "Sales"; CREATE TABLE "Sales"."line ""items""" (id int, t text); INSERT INTO "Sales"."line ""items""" SELECT g, 'x' FROM generate_series(1, 250) g; CREATE TABLE public.empty (x int);`, 'shop');
+  pg.psql(`CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);`, 'we "ird" db');
+  pg.psql('CHECKPOINT');
+  pg.psql('SELECT pg_switch_wal()');
+});
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+const scratchDatabases = () => pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%' ORDER BY 1`).trim();
+
+/** Every pack file of a repository folder. */
+function packs(repo: string): string[] {
+  const dir = join(repo, 'packs');
+  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)));
+}
+
+/** A snapshot task of `pg` (excluding "skipme") with a base backup and one WAL point holding 5 more rows of shop; TMPDIR private. */
+async function snapshotTask() {
+  // The temporary clusters go to a private TMPDIR (set before the engine starts any worker).
+  const privateTmp = tempDir();
+  chmodSync(privateTmp, 0o755);
+  process.env.TMPDIR = privateTmp;
+  onTestFinished(() => {
+    delete process.env.TMPDIR;
+  });
+  const engine = await testEngine({ encoderWorkers: 0 });
+  onTestFinished(() => engine.close());
+  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+  const s = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+  const backups = tempDir();
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'cluster',
+      serverId: s.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      destinations: [{ kind: 'local', path: backups }],
+      excludeDatabases: ['skipme'],
+    }),
+  );
+  expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+  const repo = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+  const basePacks = packs(repo);
+  pg.psql(`INSERT INTO "Sales"."line ""items""" SELECT g, 'y' FROM generate_series(251, 255) g;`, 'shop');
+  expect((await runTask(engine, task.id, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+  const walPacks = packs(repo).filter((p) => !basePacks.includes(p));
+  expect(walPacks.length).toBeGreaterThan(0);
+  const leftovers = () => readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'));
+  return { engine, taskId: task.id, walPacks, leftovers };
+}
+
+describe('test restores of a PostgreSQL cluster snapshot task', () => {
+  it('recovers each recorded database into a scratch database, lists and counts its tables, drops it; history and proof as for logical tasks', { timeout: 300_000 }, async () => {
+    const { engine, taskId, leftovers } = await snapshotTask();
+    const seen = new Set<string>();
+    const watch = setInterval(() => {
+      for (const n of scratchDatabases().split('\n').filter(Boolean)) seen.add(n);
+    }, 200);
+    let summary;
+    try {
+      summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
+    } finally {
+      clearInterval(watch);
+    }
+    expect(summary.error).toBeNull();
+    expect(summary.status).toBe('success');
+    // Not the templates, not postgres, not the excluded "skipme".
+    expect(summary.databases.map((d) => [d.database, d.status, d.checks.map((c) => `${c.name}:${c.ok}`).join(',')])).toEqual([
+      ['shop', 'ok', 'restore:true,tables readable:true,facts:true'],
+      ['we "ird" db', 'ok', 'restore:true,tables readable:true,facts:true'],
+    ]);
+    // 255 rows: the WAL point's 5 rows were replayed (the newest point, not the base backup alone).
+    expect(summary.databases[0]!.checks[1]!.detail).toBe('2 tables listed; SELECT count(*) ran on each (255 rows)');
+    expect(summary.databases[1]!.checks[1]!.detail).toBe('1 table listed; SELECT count(*) ran on each (2 rows)');
+    expect(summary.databases[0]!.checks[2]!.detail).toBe('tables and row counts not compared: a cluster snapshot records no per-database table list or row counts; checked restorable and readable');
+    expect(summary.databases.every((d) => d.pointId === summary.databases[0]!.pointId && d.pointId !== null)).toBe(true);
+    // A scratch database existed on the server during the run, and none is left.
+    expect([...seen].every((n) => /^backstop_test_\d{14}_[0-9a-f]{8}$/.test(n))).toBe(true);
+    expect(seen.size).toBeGreaterThan(0);
+    expect(scratchDatabases()).toBe('');
+    expect(scratchRows(engine.dataDir)).toEqual([]);
+    expect(leftovers()).toEqual([]);
+
+    const run = data(await engine.call('history.list', { limit: 10 })).find((r) => r.runKind === 'test-restore')!;
+    expect(run).toMatchObject({ status: 'success', trigger: 'manual' });
+    expect(run.databases.map((d) => [d.database, d.status, d.checks?.length])).toEqual([
+      ['shop', 'success', 3],
+      ['we "ird" db', 'success', 3],
+    ]);
+    const [status] = data(await engine.call('tasks.status', undefined));
+    expect(status!.proven!.databases.map((d) => [d.database, d.ok]).sort()).toEqual([
+      ['shop', true],
+      ['we "ird" db', true],
+    ]);
+    expect(status!.proven).toMatchObject({ untested: [], allOkAt: expect.any(String) });
+  });
+
+  it('a damaged WAL pack fails every database by name with the alert; no scratch database, record or temporary cluster is left', { timeout: 300_000 }, async () => {
+    const { engine, taskId, walPacks, leftovers } = await snapshotTask();
+    for (const p of walPacks) {
+      const bytes = readFileSync(p);
+      const at = Math.floor(bytes.length / 2);
+      for (let i = at; i < Math.min(at + 64, bytes.length); i++) bytes[i] = bytes[i]! ^ 0xff;
+      writeFileSync(p, bytes);
+    }
+    const alerts: Alert[] = [];
+    engine.events.on('alert', (a) => alerts.push(a));
+    const before = pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim();
+
+    const summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toBeNull();
+    expect(summary.databases.map((d) => [d.database, d.status])).toEqual([
+      ['shop', 'failed'],
+      ['we "ird" db', 'failed'],
+    ]);
+    for (const d of summary.databases) {
+      expect(d.checks).toHaveLength(1);
+      expect(d.checks[0]).toMatchObject({ name: 'restore', ok: false });
+      expect(d.checks[0]!.detail).toMatch(/^(INTEGRITY|CORRUPT)\w*: /);
+    }
+    expect(alerts).toEqual([
+      { kind: 'test-restore-failed', taskId, message: 'Test restore of task "cluster": 2 databases not restorable as recorded (shop, we "ird" db).', databases: ['shop', 'we "ird" db'] },
+    ]);
+    const run = data(await engine.call('history.list', { limit: 10 })).find((r) => r.runKind === 'test-restore')!;
+    expect(run.status).toBe('failed');
+    expect(run.databases.map((d) => [d.database, d.status, d.errorCode])).toEqual([
+      ['shop', 'failed', summary.databases[0]!.checks[0]!.detail.split(':')[0]],
+      ['we "ird" db', 'failed', summary.databases[1]!.checks[0]!.detail.split(':')[0]],
+    ]);
+    // Nothing left behind: the server's databases as before, no scratch record, no temporary cluster.
+    expect(pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim()).toBe(before);
+    expect(scratchRows(engine.dataDir)).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  });
+});
