@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
@@ -38,6 +40,23 @@ const scratchDatabases = () => pg.psql(`SELECT datname FROM pg_database WHERE da
 function packs(repo: string): string[] {
   const dir = join(repo, 'packs');
   return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f)));
+}
+
+/** Writes a new newest base backup: the newest one's data, with `databases` as its recorded databases (absent: none recorded). */
+async function baseBackupRecording(folder: string, databases: unknown): Promise<void> {
+  const repo = await openRepository(new LocalBackend(folder), { workers: 0 });
+  const full = (await repo.listPoints()).filter((p) => p.kind === 'full').at(-1)!;
+  const { databases: _recorded, ...wal } = full.meta.wal as Record<string, unknown>;
+  await repo.writePoint(await repo.readPoint(full.id), {
+    database: full.database,
+    serverIdentity: full.serverIdentity,
+    engineVersion: full.engineVersion,
+    dumpToolVersion: full.dumpToolVersion,
+    kind: 'full',
+    backupType: full.backupType,
+    chunking: full.chunking.kind === 'fixed' ? { kind: 'fixed', size: full.chunking.size } : { kind: 'cdc' },
+    meta: { ...full.meta, wal: databases === undefined ? wal : { ...wal, databases } } as unknown as Record<string, string>,
+  });
 }
 
 /** A snapshot task of `pg` (excluding "skipme") with a base backup and one WAL point holding 5 more rows of shop; TMPDIR private. */
@@ -72,7 +91,7 @@ async function snapshotTask() {
   const walPacks = packs(repo).filter((p) => !basePacks.includes(p));
   expect(walPacks.length).toBeGreaterThan(0);
   const leftovers = () => readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'));
-  return { engine, taskId: task.id, walPacks, leftovers };
+  return { engine, taskId: task.id, walPacks, leftovers, repo };
 }
 
 describe('test restores of a PostgreSQL cluster snapshot task', () => {
@@ -143,7 +162,7 @@ describe('test restores of a PostgreSQL cluster snapshot task', () => {
     for (const d of summary.databases) {
       expect(d.checks).toHaveLength(1);
       expect(d.checks[0]).toMatchObject({ name: 'restore', ok: false });
-      expect(d.checks[0]!.detail).toMatch(/^(INTEGRITY|CORRUPT)\w*: /);
+      expect(d.checks[0]!.detail).toMatch(/^INTEGRITY: Restore point \S+ is damaged: /);
     }
     expect(alerts).toEqual([
       { kind: 'test-restore-failed', taskId, message: 'Test restore of task "cluster": 2 databases not restorable as recorded (shop, we "ird" db).', databases: ['shop', 'we "ird" db'] },
@@ -155,6 +174,32 @@ describe('test restores of a PostgreSQL cluster snapshot task', () => {
       ['we "ird" db', 'failed', summary.databases[1]!.checks[0]!.detail.split(':')[0]],
     ]);
     // Nothing left behind: the server's databases as before, no scratch record, no temporary cluster.
+    expect(pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim()).toBe(before);
+    expect(scratchRows(engine.dataDir)).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a newest base backup that recorded no databases is VALIDATION (run a full); one with only system databases is NOT_FOUND; nothing is created', { timeout: 300_000 }, async () => {
+    const { engine, taskId, repo, leftovers } = await snapshotTask();
+    const before = pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim();
+    await baseBackupRecording(repo, undefined);
+    const unrecorded = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
+    expect(unrecorded.status).toBe('failed');
+    expect(unrecorded.error).toEqual({
+      code: 'VALIDATION',
+      message:
+        'The newest base backup of task "cluster" did not record the databases of the cluster (it was taken before Backstop recorded them, or its role may not read pg_database), so a test restore cannot tell which databases to restore. Run a full backup, then test again.',
+    });
+    expect(unrecorded.databases).toEqual([]);
+
+    await baseBackupRecording(repo, [
+      { name: 'postgres', oid: 5, template: false, bytes: null },
+      { name: 'template1', oid: 1, template: true, bytes: null },
+      { name: 'skipme', oid: 99999, template: false, bytes: null },
+    ]);
+    const none = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
+    expect(none.error).toEqual({ code: 'NOT_FOUND', message: 'The cluster snapshot of task "cluster" holds no database to test (only templates, postgres and excluded databases).' });
+    expect(none.databases).toEqual([]);
     expect(pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim()).toBe(before);
     expect(scratchRows(engine.dataDir)).toEqual([]);
     expect(leftovers()).toEqual([]);
