@@ -13,11 +13,11 @@ import type { Alert } from '../../../electron/shared/domain.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
-import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -68,30 +68,17 @@ async function snapshotTask() {
   onTestFinished(() => {
     delete process.env.TMPDIR;
   });
-  const engine = await testEngine({ encoderWorkers: 0 });
+  const { engine, backups, taskId } = await walTask(pg, tempDir(), { excludeDatabases: ['skipme'] });
   onTestFinished(() => engine.close());
-  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
-  const s = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
-  const backups = tempDir();
-  const task = data(
-    await engine.call('tasks.create', {
-      name: 'cluster',
-      serverId: s.id,
-      type: 'snapshot',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
-      excludeDatabases: ['skipme'],
-    }),
-  );
-  expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+  expect((await runTask(engine, taskId, 'full')).status).toBe('success');
   const repo = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
   const basePacks = packs(repo);
   pg.psql(`INSERT INTO "Sales"."line ""items""" SELECT g, 'y' FROM generate_series(251, 255) g;`, 'shop');
-  expect((await runTask(engine, task.id, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+  expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
   const walPacks = packs(repo).filter((p) => !basePacks.includes(p));
   expect(walPacks.length).toBeGreaterThan(0);
   const leftovers = () => readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'));
-  return { engine, taskId: task.id, walPacks, leftovers, repo };
+  return { engine, taskId, walPacks, leftovers, repo };
 }
 
 describe('test restores of a PostgreSQL cluster snapshot task', () => {
