@@ -8,6 +8,7 @@
  */
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
@@ -127,7 +128,7 @@ describe('test restores of a PostgreSQL cluster snapshot task', () => {
     expect(status!.proven).toMatchObject({ untested: [], allOkAt: expect.any(String) });
   });
 
-  it('a damaged WAL pack fails every database by name with the alert; no scratch database, record or temporary cluster is left', { timeout: 300_000 }, async () => {
+  it('a damaged WAL pack fails every database by name with the alert (a leftover of a crashed run removed first); no scratch database, record or temporary cluster is left', { timeout: 300_000 }, async () => {
     const { engine, taskId, walPacks, leftovers } = await snapshotTask();
     for (const p of walPacks) {
       const bytes = readFileSync(p);
@@ -138,10 +139,16 @@ describe('test restores of a PostgreSQL cluster snapshot task', () => {
     const alerts: Alert[] = [];
     engine.events.on('alert', (a) => alerts.push(a));
     const before = pg.psql('SELECT datname FROM pg_database ORDER BY 1').trim();
+    // A crashed run's leftover (recorded before it was created): removed first, as on the logical path.
+    pg.psql('CREATE DATABASE backstop_test_20260101000000_deadbeef');
+    const db = new Database(join(engine.dataDir, 'backstop.db'));
+    db.prepare('INSERT INTO scratch_targets (target, name, created_at) VALUES (?, ?, ?)').run(`postgres://${pg.host}:${pg.port}`, 'backstop_test_20260101000000_deadbeef', new Date().toISOString());
+    db.close();
 
     const summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
     expect(summary.status).toBe('failed');
     expect(summary.error).toBeNull();
+    expect(summary.leftoversRemoved).toEqual(['backstop_test_20260101000000_deadbeef']);
     expect(summary.databases.map((d) => [d.database, d.status])).toEqual([
       ['shop', 'failed'],
       ['we "ird" db', 'failed'],
