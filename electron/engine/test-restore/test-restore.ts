@@ -7,8 +7,11 @@
  * the cap is reached (at least one always runs) and the rest come first next time. The scratch
  * target is removed on success and on failure, and a crashed run's leftovers are removed
  * before the next run starts. History records the run as kind 'test-restore' with one row
- * per database (result, duration, checks); a failed database raises the same 'run-failed'
- * alert as a failed backup.
+ * per database (result, duration, checks); a failed database raises a 'test-restore-failed'
+ * alert. A PostgreSQL cluster snapshot task (only `~server/base.tar`): each database its
+ * newest base backup recorded (`wal.databases`; not the templates, `postgres` or the task's
+ * exclusions) is recovered out of the newest point (pitr.ts) into its own scratch database,
+ * with the same scratch records, ordering, time cap, history rows and alerts.
  *
  * Contract: a test restore never writes to a backup and never touches a database or
  * folder it did not record as its own scratch target. One test restore per task at a time
@@ -22,7 +25,8 @@ import { openRepository } from '../repository/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { listBackupFolders } from '../restore/backup-folder.ts';
-import { connectorFor, type ToolPaths } from '../servers/index.ts';
+import { planRecovery } from '../restore/pitr.ts';
+import { connectorFor, PG_BASEBACKUP_STREAM, type ToolPaths } from '../servers/index.ts';
 import type { HistoryTable, ScratchTargetsTable } from '../store/index.ts';
 import type { ResolvedTask } from '../tasks/task-runner.ts';
 import { ScratchTargets } from './scratch.ts';
@@ -105,14 +109,13 @@ export class TestRestoreService {
       const credentials = resolved.credentials[0] ?? null;
       const all = await listBackupFolders(destination, credentials);
       const folders = all.filter((f) => !f.serverStream);
-      if (folders.length === 0 && all.length > 0) {
-        throw new BackstopError('VALIDATION', `Task "${task.name}" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.`);
-      }
-      if (folders.length === 0) {
+      const snapshot = folders.length === 0 ? all.find((f) => f.serverStream && f.database === PG_BASEBACKUP_STREAM.name) : undefined;
+      if (folders.length === 0 && !snapshot) {
         throw new BackstopError('NOT_FOUND', `${destinationId(destination)} holds no database backups of task "${task.name}" yet: run a backup first.`);
       }
-      const named = [];
-      for (const f of folders) named.push({ ...f, name: f.database ?? (await trueName(f.location, credentials, resolved.key)) ?? f.folder });
+      const named: Candidate[] = [];
+      if (snapshot) named.push(...(await clusterCandidates(task, snapshot.location, credentials, resolved.key)));
+      for (const f of folders) named.push({ location: f.location, name: f.database ?? (await trueName(f.location, credentials, resolved.key)) ?? f.folder, pointId: 'latest', sourceDatabase: null });
       // Databases tested longest ago (never tested: first) come first, so a time cap rotates through all of them.
       const lastTested = new Map(history.lastTestRestores(task.id).map((r) => [r.database, r.at]));
       named.sort((a, b) => (lastTested.get(a.name) ?? '').localeCompare(lastTested.get(b.name) ?? '') || a.name.localeCompare(b.name));
@@ -124,7 +127,7 @@ export class TestRestoreService {
           summary.deferred.push(f.name);
           continue;
         }
-        summary.databases.push(await this.one(resolved, target, f.name, f.location, credentials, scratch, runId, toolPaths, controller.signal, log));
+        summary.databases.push(await this.one(resolved, target, f, credentials, scratch, runId, toolPaths, controller.signal, log));
       }
       if (summary.deferred.length > 0) log.info({ deferred: summary.deferred }, 'test restore reached its time cap; the databases not tried come first next time');
     } catch (e) {
@@ -194,8 +197,7 @@ export class TestRestoreService {
   private async one(
     resolved: ResolvedTask,
     target: TestServer,
-    database: string,
-    location: TestRestoreJobSpec['location'],
+    candidate: Candidate,
     credentials: TestRestoreJobSpec['credentials'],
     scratch: ScratchTargets,
     runId: string,
@@ -204,6 +206,7 @@ export class TestRestoreService {
     log: Logger,
   ): Promise<TestRestoreDatabase> {
     const { history, now } = this.deps;
+    const { name: database, location } = candidate;
     const started = now();
     const seq = history.startDatabase(runId, { database, destination: destinationId(resolved.task.destinations[0]!), kind: 'full', kindReason: null, startedAt: started.toISOString(), serverStream: false });
     let result: TestRestoreDatabase;
@@ -218,7 +221,8 @@ export class TestRestoreService {
           restoreId: `${runId}:${seq}`,
           location,
           credentials,
-          pointId: 'latest',
+          pointId: candidate.pointId,
+          sourceDatabase: candidate.sourceDatabase,
           server: target.server,
           password: target.password,
           toolPaths,
@@ -264,6 +268,39 @@ export class TestRestoreService {
     log.info({ database, status: result.status, durationMs: result.durationMs }, 'database test restore finished');
     return result;
   }
+}
+
+/** One database a run tests: its backup folder, and for a cluster snapshot the database to take out of it. */
+interface Candidate {
+  name: string;
+  location: TestRestoreJobSpec['location'];
+  /** 'latest' for a database folder; a cluster snapshot's newest point, the same for each of its databases. */
+  pointId: string;
+  /** Set for a cluster snapshot (`~server/base.tar`): the database recovered out of it. */
+  sourceDatabase: string | null;
+}
+
+/**
+ * The databases of a PostgreSQL cluster snapshot's newest point, as its base backup recorded
+ * them (`wal.databases`): not the templates, not `postgres`, not those the task excludes.
+ */
+async function clusterCandidates(task: ResolvedTask['task'], location: TestRestoreJobSpec['location'], credentials: TestRestoreJobSpec['credentials'], key: Buffer | null): Promise<Candidate[]> {
+  const { pointId, recorded } = await Location.at(location, credentials).use(async (at) => {
+    const repo = await openRepository(at.backend(), { key, workers: 0 });
+    const latest = (await repo.listPoints()).at(-1);
+    if (!latest) throw new BackstopError('NOT_FOUND', `The cluster snapshot of task "${task.name}" holds no restore points yet: run a backup first.`);
+    return { pointId: latest.id, recorded: (await planRecovery(repo, { pointId: latest.id })).meta.databases };
+  });
+  if (!Array.isArray(recorded)) {
+    throw new BackstopError(
+      'VALIDATION',
+      `The newest base backup of task "${task.name}" did not record the databases of the cluster (it was taken before Backstop recorded them, or its role may not read pg_database), so a test restore cannot tell which databases to restore. Run a full backup, then test again.`,
+    );
+  }
+  const excluded = new Set(task.excludeDatabases);
+  const names = recorded.filter((d) => !d.template && d.name !== 'postgres' && !excluded.has(d.name)).map((d) => d.name);
+  if (names.length === 0) throw new BackstopError('NOT_FOUND', `The cluster snapshot of task "${task.name}" holds no database to test (only templates, postgres and excluded databases).`);
+  return names.map((name) => ({ name, location, pointId, sourceDatabase: name }));
 }
 
 /** `<dataDir>/test-restores`: where SQLite scratch folders go. */

@@ -10,18 +10,17 @@ import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync 
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Engine } from '../../../electron/engine/index.ts';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { startDataDirectory } from '../../../electron/engine/servers/index.ts';
-import { testEngine } from '../../fixtures/engine.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -40,23 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.stop();
 });
-
-export async function walTask(server: PgServer, backups = tempDir(), retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }): Promise<{ engine: Engine; backups: string; taskId: string; serverId: string }> {
-  const engine = await testEngine({ encoderWorkers: 0 });
-  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
-  const s = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
-  const task = data(
-    await engine.call('tasks.create', {
-      name: 'cluster',
-      serverId: s.id,
-      type: 'snapshot',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
-      ...(retention ? { retention } : {}),
-    }),
-  );
-  return { engine, backups, taskId: task.id, serverId: s.id };
-}
 
 const baseFolder = (backups: string) => join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
 
@@ -113,7 +95,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
   });
 
   it('retention never cuts a WAL chain in the middle: a kept WAL point keeps every earlier point of its chain; a chain goes whole', async () => {
-    const { engine, backups, taskId } = await walTask(pg, tempDir(), { minAgeDays: 0, minAgeHours: 0, keepLast: 3 });
+    const { engine, backups, taskId } = await walTask(pg, tempDir(), { retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 3 } });
     // Each point as F (base backup) or W (WAL) and its chain's id.
     const points = async () => (await (await openRepository(new LocalBackend(baseFolder(backups)))).listPoints()).map((p) => `${p.kind === 'full' ? 'F' : 'W'}${p.chainId}`);
     const run = async (kind: 'full' | 'incremental') => {

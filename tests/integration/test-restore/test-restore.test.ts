@@ -145,17 +145,14 @@ describe('test restores of SQLite backups', () => {
 });
 
 describe('test restores of a destination with server-level streams only', () => {
-  it('is VALIDATION saying cluster snapshots are not test-restored yet; nothing is created', async () => {
+  it('a cluster snapshot with no points yet is NOT_FOUND saying to run a backup first; nothing is created', async () => {
     const dir = tempDir();
     await initRepository(new LocalBackend(join(dir, 'backups', '~server', 'base.tar')));
     const task = join(dir, 'task.json');
     writeFileSync(task, JSON.stringify({ name: 'cluster', server: { kind: 'sqlite', folder: dir }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
     const { code, doc } = await testRestore(task, join(dir, 'data'));
     expect(code).toBe(1);
-    expect(doc.error).toEqual({
-      code: 'VALIDATION',
-      message: 'Task "cluster" stores server-level streams only (a PostgreSQL cluster snapshot); test restores of cluster snapshots are not supported yet — they restore databases from logical backups.',
-    });
+    expect(doc.error).toEqual({ code: 'NOT_FOUND', message: 'The cluster snapshot of task "cluster" holds no restore points yet: run a backup first.' });
     expect(doc.databases).toEqual([]);
     expect(scratchRows(join(dir, 'data'))).toEqual([]);
   });
