@@ -145,7 +145,7 @@ async function backupAndApplyRetention(
       return o;
     });
     // Spooled WAL is let go only when every destination (reachable or not) committed it.
-    wal?.afterBackup(outcomes);
+    await wal?.afterBackup(outcomes);
     const retain = retentionHours(spec.retention) !== null;
     // The binary log is one stream that every kept dump of every database rolls forward from its
     // position: a read goes only when no kept dump at that destination needs it (prune-log-stream.ts),

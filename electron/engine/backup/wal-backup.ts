@@ -18,7 +18,8 @@
  *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts).
  *   Reading it never fails the backup: without it a restore extracts everything.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
- *   committed it; otherwise it stays and the next incremental stores it again.
+ *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
+ *   stop short of it); otherwise both stay and the next incremental stores it again.
  */
 import { Readable } from 'node:stream';
 import type { PointKind } from '../../shared/domain.ts';
@@ -177,10 +178,12 @@ export class WalBackup {
     return { stream, done, meta: { format: PG_WAL_FORMAT } };
   }
 
-  /** Empties the spool of what every destination committed (see the header). */
-  afterBackup(outcomes: DestinationOutcome[]): void {
+  /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */
+  async afterBackup(outcomes: DestinationOutcome[]): Promise<void> {
     const r = this.received;
     if (!r || !this.meta || outcomes.some((o) => o.status !== 'success' || o.kind !== 'incremental')) return;
     this.source.pruneSpool(r.endLsn, this.meta.segmentSize);
+    // Best effort: a slot left behind only keeps WAL on the server until the next run receives it again.
+    await this.source.advanceSlot(r.endLsn).catch(() => undefined);
   }
 }

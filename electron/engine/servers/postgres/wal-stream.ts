@@ -291,6 +291,27 @@ export class WalSource {
     return { startLsn: formatLsn(first.start), endLsn, endTime, timeline, segments };
   }
 
+  /**
+   * Moves the slot on to `upTo` — WAL every destination committed — when it is still behind
+   * it: pg_receivewal's last flush report before it stops at --endpos can miss the end of what
+   * it received, and the server would keep that WAL (and warn of it) until the next run. Never
+   * moves the slot back, nor past what the server flushed. A walsender that has not yet let go
+   * of the slot refuses it ("is active"): asked again once, a moment later.
+   */
+  async advanceSlot(upTo: string, signal?: AbortSignal): Promise<void> {
+    const lsn = `${sqlText(upTo)}::pg_lsn`;
+    const advance = () =>
+      this.q(
+        `SELECT pg_replication_slot_advance(slot_name, ${lsn}) FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND restart_lsn < ${lsn}`,
+        `advancing replication slot "${this.slot}"`,
+        signal,
+      );
+    await advance().catch(async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      await advance();
+    });
+  }
+
   /** Removes complete segments that end at or before `upTo` (committed everywhere). */
   pruneSpool(upTo: string, segmentSize: number): number {
     const limit = parseLsn(upTo);
