@@ -10,6 +10,9 @@
  *    fails cleanly with a known non-INTERNAL code, earlier points still verify through a
  *    fault-free connection, GC never takes a needed pack, the newest point restores right
  *    (fault-runs.ts);
+ *  - the same scenario with faults on the data connections instead: ftp-srv (a hook in the
+ *    fixture) resets 25 % of passive data connections 5–45 ms after accepting them, so
+ *    uploads, reads and listings are cut mid-transfer;
  *  - full storage: the server's root is a 4 MiB tmpfs (mounted by the test, as root — CI
  *    runs as root; skipped otherwise): the run that no longer fits fails with DISK_FULL
  *    naming the destination and the fix, the earlier point still verifies and restores, no
@@ -73,6 +76,26 @@ describe('FTP(S) faults', () => {
     });
     console.log('FTP faults injected:', proxy.stats, 'database outcomes:', outcomes.join(' '));
     expect(proxy.stats.reset + proxy.stats.stall).toBeGreaterThan(2);
+  }, 300_000);
+
+  it('data connections reset mid-transfer by the server: runs finish or fail cleanly, nothing committed is lost', async () => {
+    const cut = await startFtpServer('explicit', { pems: ftp.pems });
+    try {
+      const { outcomes } = await faultyRunsLoseNothing({
+        scratch,
+        label: 'ftp-data',
+        destination: destination(cut, '/rel'),
+        location: (d) => location(cut, '/rel', d),
+        backend: (d) => new FtpBackend({ host: cut.host, port: cut.port, user: FTP_USER, password: FTP_PASSWORD, tls: 'explicit', certificateFingerprint: cut.certificateFingerprint, root: `/rel/${encodeDatabaseFolder(d)}` }),
+        // Checks between runs go to the same server: faults only while a run is going.
+        faults: { on: () => cut.setDataFaults(0.25), off: () => cut.setDataFaults(0) },
+        secrets: { password: FTP_PASSWORD },
+      });
+      console.log('FTP data connections reset:', cut.dataFaults(), 'database outcomes:', outcomes.join(' '));
+      expect(cut.dataFaults()).toBeGreaterThan(2);
+    } finally {
+      await cut.stop();
+    }
   }, 300_000);
 
   it.runIf(process.getuid?.() === 0)('full storage: DISK_FULL naming the destination and the fix, the earlier point intact, no temp file left', async () => {
