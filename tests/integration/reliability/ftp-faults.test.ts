@@ -20,15 +20,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { FtpBackend } from '../../../electron/engine/storage/index.ts';
 import { FTP_PASSWORD, FTP_USER, startFtpServer, type FtpServerHandle } from '../../fixtures/ftp-server.ts';
-import { cli, Scratch } from '../../fixtures/reliability/common.ts';
-import { faultyRunsLoseNothing, grow, setEnv } from '../../fixtures/reliability/fault-runs.ts';
+import { Scratch } from '../../fixtures/reliability/common.ts';
+import { faultyRunsLoseNothing, fullStoreFailsCleanly, setEnv } from '../../fixtures/reliability/fault-runs.ts';
 import { startTcpFaultProxy, type TcpFaultProxy } from '../../fixtures/reliability/tcp-fault-proxy.ts';
 
 const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? 4242);
@@ -59,8 +59,6 @@ function tempFiles(dir: string): string[] {
     .filter((e) => e.isFile() && e.name.startsWith('.backstop-tmp-'))
     .map((e) => join(e.parentPath, e.name));
 }
-
-type BackupJson = { databases: { database: string; status: string; point: string | null; error?: { code: string; message: string } }[] };
 
 describe('FTP(S) faults', () => {
   it('control-connection resets and stalls mid-login, mid-handshake and mid-transfer: runs finish or fail cleanly, nothing committed is lost', async () => {
@@ -100,51 +98,30 @@ describe('FTP(S) faults', () => {
 
   it.runIf(process.getuid?.() === 0)('full storage: DISK_FULL naming the destination and the fix, the earlier point intact, no temp file left', async () => {
     const root = scratch.dir();
-    mkdirSync(root, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0777', 'tmpfs', root]);
     let small: FtpServerHandle | undefined;
     try {
       small = await startFtpServer('explicit', { directory: root, pems: ftp.pems });
-      const folder = scratch.dir();
-      const dataDir = scratch.dir();
-      const rows = grow(join(folder, 'a.db'), 1_000);
-      const task = join(scratch.dir(), 'task.json');
-      writeFileSync(task, JSON.stringify({ name: 'ftp', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * 0' }, destinations: [destination(small, '/full')] }));
-      const first = await cli('backup', '--config', task, '--data-dir', dataDir, '--kind', 'full', '--json');
-      expect(first.code, first.out).toBe(0);
-      // ~12 MB of incompressible rows: the next full no longer fits.
-      const db = new Database(join(folder, 'a.db'));
-      const ins = db.prepare('INSERT INTO ledger (v) VALUES (?)');
-      db.transaction(() => {
-        for (let i = 0; i < 3_000; i++) ins.run(randomBytes(2_000).toString('base64'));
-      })();
-      db.close();
-      const r = await cli('backup', '--config', task, '--data-dir', dataDir, '--kind', 'full', '--json');
-      expect(r.code, r.out).not.toBe(0);
-      const failed = (r.json as BackupJson).databases[0]!;
-      expect(failed, r.out).toMatchObject({ database: 'a.db', error: { code: 'DISK_FULL' } });
-      expect(failed.error!.message).toContain(`${small.host}:${small.port}`);
-      expect(failed.error!.message).toContain("Free space on the server or raise the FTP user's quota");
-      expect(tempFiles(root)).toEqual([]);
-
-      const loc = location(small, '/full', 'a.db');
-      const pts = await cli('points', loc, '--data-dir', dataDir, '--json');
-      expect(pts.json as unknown[], pts.out).toHaveLength(1);
-      const v = await cli('verify', loc, '--data-dir', dataDir, '--json');
-      expect(v.json, v.out).toMatchObject({ ok: true, pointsChecked: 1 });
-      const serverFile = join(scratch.dir(), 'server.json');
-      writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder }));
-      const back = await cli('restore', loc, '--point', 'latest', '--server', serverFile, '--database', 'a-back.db', '--data-dir', dataDir, '--json');
-      expect(back.code, back.out).toBe(0);
-      const restored = new Database(join(folder, 'a-back.db'), { readonly: true });
-      expect((restored.prepare('SELECT count(*) AS n FROM ledger').get() as { n: number }).n).toBe(rows);
-      restored.close();
-
-      execFileSync('mount', ['-o', 'remount,size=64m', root]);
-      const again = await cli('backup', '--config', task, '--data-dir', dataDir, '--kind', 'full', '--json');
-      expect(again.code, again.out).toBe(0);
-      const v2 = await cli('verify', loc, '--data-dir', dataDir, '--json');
-      expect(v2.json, v2.out).toMatchObject({ ok: true, pointsChecked: 2 });
+      const server = small;
+      await fullStoreFailsCleanly({
+        scratch,
+        label: 'ftp-full',
+        destination: destination(server, '/full'),
+        location: (d) => location(server, '/full', d),
+        backend: (d) => new FtpBackend({ host: server.host, port: server.port, user: FTP_USER, password: FTP_PASSWORD, tls: 'explicit', certificateFingerprint: server.certificateFingerprint, root: `/full/${encodeDatabaseFolder(d)}` }),
+        // ~12 MB of incompressible rows: the next full no longer fits in 4 MiB.
+        fill: (path) => {
+          const db = new Database(path);
+          const ins = db.prepare('INSERT INTO ledger (v) VALUES (?)');
+          db.transaction(() => {
+            for (let i = 0; i < 3_000; i++) ins.run(randomBytes(2_000).toString('base64'));
+          })();
+          db.close();
+        },
+        full: { on: () => undefined, off: () => execFileSync('mount', ['-o', 'remount,size=64m', root]) },
+        message: [`${server.host}:${server.port}`, /ran out of space/, /Free space on the server or raise the FTP user's quota/],
+        leftovers: () => tempFiles(root),
+      });
     } finally {
       await small?.kill();
       execFileSync('umount', [root]);
