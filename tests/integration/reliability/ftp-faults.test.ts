@@ -11,8 +11,8 @@
  *    fault-free connection, GC never takes a needed pack, the newest point restores right
  *    (fault-runs.ts);
  *  - the same scenario with faults on the data connections instead: ftp-srv (a hook in the
- *    fixture) resets 25 % of passive data connections 5–45 ms after accepting them, so
- *    uploads, reads and listings are cut mid-transfer;
+ *    fixture) cuts 25 % of passive data connections 5–45 ms after accepting them and
+ *    answers the transfer with 426, so uploads, reads and listings fail mid-transfer;
  *  - full storage: the server's root is a 4 MiB tmpfs (mounted by the test, as root — CI
  *    runs as root; skipped otherwise): the run that no longer fits fails with DISK_FULL
  *    naming the destination and the fix, the earlier point still verifies and restores, no
