@@ -28,7 +28,7 @@ import { keyFingerprint } from '../crypto/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../servers/database-folder.ts';
-import { createAzureBackend, createS3Backend, createSftpBackend, FtpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, probeSftp, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials, type SftpBackendOptions } from '../storage/index.ts';
+import { createAzureBackend, createFtpBackend, createS3Backend, createSftpBackend, LocalBackend, probeAzure, probeBackend, probeFtp, probeS3, probeSftp, type AzureBackendOptions, type AzureCredentials, type Backend, type S3BackendOptions, type S3Credentials, type SftpBackendOptions } from '../storage/index.ts';
 import { PACKS_PREFIX } from '../repository/layout.ts';
 import { azureCredentialsOf, loadAzureCredentials, saveAzureCredentials } from './azure-credentials.ts';
 import { loadS3Credentials, saveS3Credentials } from './s3-credentials.ts';
@@ -79,7 +79,7 @@ const KINDS: { [K in Destination['kind']]: Kind<Extract<Destination, { kind: K }
     probe: (d, credentials) => probeAzure(azureBackendOptions(d, '', credentials)),
   },
   ftp: {
-    open: (d, path, credentials) => new FtpBackend(ftpBackendOptions(d, path, credentials)),
+    open: (d, path, credentials) => createFtpBackend(ftpBackendOptions(d, path, credentials)),
     credentials: (d, secrets) => loadFtpCredentials(secrets, d.credentialsRef),
     sameKey: (d) => `ftp:${d.user}@${d.host.toLowerCase()}:${d.port}/${trimSlashes(d.path)}`,
     backupLocation: ({ limits: _l, ...d }, path) => ({ ...d, path: `/${joinPath(d.path, path)}` }),

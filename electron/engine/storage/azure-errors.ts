@@ -73,6 +73,8 @@ export function classifyAzureError(e: unknown): AzureErrorInfo {
     return { ...base, kind: 'bad-key', retryable: false };
   }
   if (code === 'RequestTimeTooSkewed') return { ...base, kind: 'clock-skew', retryable: false };
+  // Before the blanket 403 below: a capacity refusal may come as 403, and is not a permission problem.
+  if (code === 'AccountLimitExceeded' || code === 'InsufficientStorage' || httpStatus === 507 || /quota|capacity/i.test(code ?? '')) return { ...base, kind: 'quota', retryable: false };
   if (
     code === 'AuthorizationPermissionMismatch' ||
     code === 'AuthorizationFailure' ||
@@ -85,7 +87,6 @@ export function classifyAzureError(e: unknown): AzureErrorInfo {
   ) {
     return { ...base, kind: 'permission', retryable: false };
   }
-  if (code === 'AccountLimitExceeded' || code === 'InsufficientStorage' || httpStatus === 507 || /quota|capacity/i.test(code ?? '')) return { ...base, kind: 'quota', retryable: false };
   if (httpStatus === 404) return { ...base, kind: 'no-such-blob', retryable: false };
   const errno = errnoOf(e, AZURE_ERRNO_CODE);
   if (errno?.code === 'ENOTFOUND') return { ...base, name: errno.code, kind: 'dns', retryable: true, ...(errno.host ? { host: errno.host } : {}) };

@@ -19,9 +19,11 @@
  *   (self-signed, expired, another host's) only when its SHA-256 fingerprint equals
  *   `certificateFingerprint`, and then data connections are held to that certificate too.
  *   Otherwise the connection fails with the server's fingerprint in the message, to pin.
- * - Errors (ftp-errors.ts): 530 → AUTH_FAILED, 552 → DISK_FULL, 550 on reads → NOT_FOUND,
- *   550/553 on writes → PERMISSION_DENIED, network and TLS failures → STORAGE/UNREACHABLE.
+ * - Errors (ftp-errors.ts): 530 → AUTH_FAILED, 552 (or a reply saying the disk/quota is
+ *   full) → DISK_FULL, 550 on reads → NOT_FOUND, 550/553 on writes → PERMISSION_DENIED, network and TLS failures → STORAGE/UNREACHABLE.
  *   The password never appears in a message.
+ * - Tasks use `createFtpBackend`: the backend in a RetryBackend, so a call cut by a lost
+ *   control connection (reset, stall, server restart) is repeated on a fresh connection.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
@@ -31,6 +33,7 @@ import { BackstopError } from '../../shared/result.ts';
 import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
 import { probeBackend } from './probe.ts';
+import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import type { ProbeReport } from '../../shared/domain.ts';
 
 export type FtpTls = 'explicit' | 'implicit' | 'none';
@@ -355,6 +358,11 @@ export class FtpBackend implements Backend {
 
 function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+/** An FTP backend with retries of the whole call (a lost connection is replaced on the next attempt). */
+export function createFtpBackend(options: FtpBackendOptions, retry: RetryOptions = {}): RetryBackend {
+  return new RetryBackend(new FtpBackend(options), retry);
 }
 
 /** "Test connection" for an FTP destination: storage/probe.ts's probe with FTP's hint. */

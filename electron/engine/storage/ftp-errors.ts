@@ -3,7 +3,8 @@
  * its hint) and the BackstopError a DBA can act on (`ftpError`).
  *
  * Contract: 530 → AUTH_FAILED (or "TLS required" when the server says it needs
- * encryption); 552/452 → DISK_FULL; 550 on read/stat/list → NOT_FOUND, on other steps
+ * encryption); 552/452, or any 45x/55x reply whose text says the disk or quota is full
+ * (ftp-srv and others answer a write's ENOSPC with a plain 550) → DISK_FULL; 550 on read/stat/list → NOT_FOUND, on other steps
  * → PERMISSION_DENIED; 553 → PERMISSION_DENIED; a refused AUTH TLS or a certificate not
  * accepted → AUTH_FAILED (changing a setting fixes it, retrying does not); network,
  * passive-port and other failures → STORAGE (retryable). Messages never hold the password.
@@ -59,6 +60,8 @@ export interface FtpErrorInfo {
 }
 
 const READS = new Set(['read', 'stat', 'list']);
+/** A reply text that says the server's disk or the user's quota is full. */
+const NO_SPACE = /ENOSPC|EDQUOT|no space left|disk (is )?full|quota exceeded|exceeds? (the |your )?quota|insufficient (storage|disk space)/i;
 
 export function classifyFtpError(e: unknown, op = ''): FtpErrorInfo {
   if (e instanceof BackstopError && e.cause !== undefined) return classifyFtpError(e.cause, op);
@@ -66,7 +69,7 @@ export function classifyFtpError(e: unknown, op = ''): FtpErrorInfo {
   if (e instanceof FtpTlsRefusedError) return { kind: 'tls-refused' };
   if (e instanceof FTPError) {
     if (e.code === 530 || e.code === 534 || e.code === 521) return { kind: /tls|ssl|encrypt|secure/i.test(e.message) || e.code !== 530 ? 'tls-required' : 'login' };
-    if (e.code === 552 || e.code === 452) return { kind: 'no-space' };
+    if (e.code === 552 || e.code === 452 || (e.code >= 450 && e.code < 560 && NO_SPACE.test(e.message))) return { kind: 'no-space' };
     if (e.code === 553) return { kind: 'denied' };
     const missing = /no such|not found|does not exist|ENOENT/i.test(e.message);
     if (e.code === 550 || ((e.code === 450 || e.code === 451 || e.code === 551) && missing)) return { kind: READS.has(op) || (missing && op !== 'upload') ? 'not-found' : 'denied' };

@@ -20,5 +20,5 @@ export { ThrottledBackend, newUploadBudget, budgetRate, take, throttledBody, thr
 export { AzureBackend, createAzureBackend, azureServiceUrl, type AzureBackendOptions, type AzureCredentials, type AzureAccessTier } from './azure-backend.ts';
 export { probeAzure } from './azure-probe.ts';
 export { classifyAzureError, type AzureErrorInfo, type AzureErrorKind } from './azure-errors.ts';
-export { FtpBackend, probeFtp, normalizeFingerprint, type FtpBackendOptions, type FtpTls } from './ftp-backend.ts';
+export { FtpBackend, createFtpBackend, probeFtp, normalizeFingerprint, type FtpBackendOptions, type FtpTls } from './ftp-backend.ts';
 export { classifyFtpError, type FtpErrorInfo, type FtpErrorKind } from './ftp-errors.ts';
