@@ -349,7 +349,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     status: { taskDatabases, restoredDatabases, slots },
     restore: { restores, serverRestores: serverRestoreService, findKey, dataDir },
-    destinations: { secrets },
+    destinations: { secrets, tasks, warn: (ref, err) => logger.warn({ ref, err }, 'a destination secret no task uses could not be removed from the keychain') },
     notifications: { settings, secrets, notifier, events, dataDir, now },
     schedulerOwner: () => {
       const owner = schedulerOwner(dataDir);

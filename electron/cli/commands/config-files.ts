@@ -166,7 +166,7 @@ async function taskEncryption(engine: Engine, f: StoredTaskFile, base: string, p
 }
 
 /** Destinations with their secrets from the named variables moved into the keychain (kept from `before`, the same place by sameDestinationKey, while the variables are not set). */
-async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string, path: string, before: Task | null): Promise<Destination[]> {
+async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string, path: string, before: Task | null, saved: string[]): Promise<Destination[]> {
   const out: Destination[] = [];
   for (const [i, d] of f.destinations.entries()) {
     if (d.kind === 'local') {
@@ -179,7 +179,10 @@ async function taskDestinations(engine: Engine, f: StoredTaskFile, base: string,
     let credentialsRef = keptRef;
     if (!keptRef || fileSecretGiven(d)) {
       const secret = fileSecret(d, `destinations.${i} (${fileDestinationLabel(d)}) in ${path}`);
-      if (secret) ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+      if (secret) {
+        ({ credentialsRef } = await engine.command('destinations.saveCredentials', { secret, ...(keptRef ? { credentialsRef: keptRef } : {}) }));
+        if (!keptRef) saved.push(credentialsRef);
+      }
     }
     out.push(fileDestination(d, base, credentialsRef));
   }
@@ -200,7 +203,7 @@ function readTaskFile(path: string): { f: StoredTaskFile; base: string } {
   return { f, base: dirname(resolve(path)) };
 }
 
-async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, base: string, path: string, before: Task | null): Promise<TaskInput> {
+async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, base: string, path: string, before: Task | null, saved: string[]): Promise<TaskInput> {
   return {
     name: f.name,
     serverId,
@@ -208,7 +211,7 @@ async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, ba
     schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC' },
     retention: f.retention ? retentionFrom(f.retention.minAge, f.retention.keepLast) : { minAgeDays: 0, keepLast: null },
     encryption: await taskEncryption(engine, f, base, path),
-    destinations: await taskDestinations(engine, f, base, path, before),
+    destinations: await taskDestinations(engine, f, base, path, before, saved),
     excludeDatabases: f.excludeDatabases,
     enabled: f.enabled ?? true,
     ...(f.hooks ? { hooks: hooksFrom(f.hooks, base) } : {}),
@@ -218,18 +221,20 @@ async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, ba
   };
 }
 
-/** Adds (before = null) or updates a task from a file; an inline server created here is removed again when the task is refused. */
+/** Adds (before = null) or updates a task from a file; an inline server and the destination secrets saved here are removed again when the task is refused. */
 async function applyTask(engine: Engine, path: string, before: Task | null): Promise<Added> {
   const { f, base } = readTaskFile(path);
   const resolved =
     typeof f.server === 'string'
       ? { server: findServer(await engine.command('servers.list'), f.server, `server in ${path}`), created: false }
       : await inlineServer(engine, f.server, f.name, base, path);
+  const saved: string[] = [];
   try {
-    const input = await taskInput(engine, f, resolved.server.id, base, path, before);
+    const input = await taskInput(engine, f, resolved.server.id, base, path, before, saved);
     const t = before ? await engine.command('tasks.update', { id: before.id, task: input }) : await engine.command('tasks.create', input);
     return { id: t.id, name: t.name };
   } catch (e) {
+    for (const credentialsRef of saved) await engine.command('destinations.forgetCredentials', { credentialsRef }).catch(() => undefined);
     if (resolved.created) await engine.command('servers.delete', { id: resolved.server.id });
     throw e;
   }

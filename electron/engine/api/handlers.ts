@@ -14,6 +14,7 @@ import type { TaskRunner } from '../tasks/task-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey, verifyTaskKey, type KeyService } from '../keys/index.ts';
 import { checkLocalFolder, createLocalFolder, loadCredentials } from '../destinations/index.ts';
+import { credentialRefs } from '../destinations/forget-secrets.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor, serverPassword } from '../servers/index.ts';
@@ -26,7 +27,7 @@ import { checkTestServer } from '../test-restore/test-server.ts';
 import type { Handlers } from './dispatch.ts';
 import { createKeyHandlers } from './key-handlers.ts';
 import { createRestoreHandlers, type RestoreHandlerDeps } from './restore-handlers.ts';
-import { createDestinationHandlers } from './destination-handlers.ts';
+import { createDestinationHandlers, releaseSecrets, type DestinationHandlerDeps } from './destination-handlers.ts';
 import { createNotificationHandlers, type NotificationHandlerDeps } from './notification-handlers.ts';
 import { createServerHandlers } from './server-handlers.ts';
 import { createStatusHandlers, type StatusDeps } from './task-status-handlers.ts';
@@ -46,7 +47,7 @@ export interface HandlerContext {
   runner: TaskRunner;
   status: Omit<StatusDeps, 'tasks' | 'history' | 'settings' | 'keys' | 'runner' | 'now' | 'secrets'>;
   restore: Omit<RestoreHandlerDeps, 'servers' | 'tasks' | 'events' | 'now'>;
-  destinations: { secrets: SecretStore };
+  destinations: DestinationHandlerDeps;
   notifications: NotificationHandlerDeps;
   /** Who holds the data dir's scheduler lock (scheduler/scheduler-lock.ts). */
   schedulerOwner: () => SchedulerOwnerInfo;
@@ -151,6 +152,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       if (ownsSlot(before, server) && (input.type !== 'snapshot' || input.serverId !== before.serverId)) await releaseSlot(before);
       const task = ctx.tasks.update(id, input, stamp());
       ctx.events.emit('tasks.changed', { ids: [id] });
+      // A destination the edit removed (or gave a new keychain entry) takes its secret with it.
+      await releaseSecrets(ctx.destinations, credentialRefs(before.destinations));
       return task;
     },
     'tasks.runNow': ({ id, kind, databases }) => ctx.runNow(id, kind, databases),
@@ -159,7 +162,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return { canceled: ctx.runner.cancel(id) };
     },
     'runs.active': () => ctx.runner.activeRuns(),
-    'tasks.delete': ({ id }) => deleteTask({ tasks: ctx.tasks, isRunning: (t) => ctx.runner.isRunning(t), events: ctx.events, releaseServerResources: (t) => releaseSlot(t).then(() => undefined) }, id),
+    'tasks.delete': async ({ id }) => {
+      const before = ctx.tasks.get(id);
+      const deleted = await deleteTask({ tasks: ctx.tasks, isRunning: (t) => ctx.runner.isRunning(t), events: ctx.events, releaseServerResources: (t) => releaseSlot(t).then(() => undefined) }, id);
+      // Its backups stay (restorable by entering the destination's secret again); its secrets go unless another task uses them.
+      await releaseSecrets(ctx.destinations, credentialRefs(before.destinations));
+      return deleted;
+    },
 
     'destinations.checkFolder': ({ path }) => checkLocalFolder(path),
     'destinations.createFolder': ({ path }) => createLocalFolder(path),

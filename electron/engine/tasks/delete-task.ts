@@ -14,7 +14,9 @@
  * - What the task owns on the server is released first, by `releaseServerResources`;
  *   if that fails, the task is not deleted (the user can retry). A PostgreSQL snapshot
  *   task's replication slot is dropped there (tasks/task-slot.ts, wired by the handlers).
- * - Afterwards its server can be deleted (if no other task uses it).
+ * - Afterwards its server can be deleted (if no other task uses it). The handler then
+ *   removes the destination secrets no other task names from the keychain
+ *   (destinations/forget-secrets.ts).
  */
 import type { Task } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';

@@ -118,6 +118,11 @@ export const commands = {
     input: z.strictObject({ secret: DestinationSecret, credentialsRef: z.string().min(1).max(200).optional() }),
     result: returns<{ credentialsRef: string }>(),
   },
+  /** Removes a destination secret from the keychain that no task uses (CONFLICT when one does): a refused task file's, a remote folder only browsed. */
+  'destinations.forgetCredentials': {
+    input: z.strictObject({ credentialsRef: z.string().regex(/^(s3|azure|ftp|sftp)\.[A-Za-z0-9-]{1,64}$/) }),
+    result: returns<{ credentialsRef: string }>(),
+  },
   /** "Test connection": writes, reads, lists and deletes a probe object at the destination's root; says exactly what failed. */
   'destinations.test': { input: z.strictObject({ destination: Destination }), result: returns<ProbeReport>() },
   /** `databases`: back up just these (names as the server lists them); VALIDATION for one the server lacks or the task excludes. */

@@ -208,6 +208,10 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     const [after] = (await ok(['tasks', '--data-dir', dataDir])) as { destinations: { credentialsRef: string }[] }[];
     expect(after!.destinations[0]!.credentialsRef).toBe(ref);
     expect(await loadS3Credentials(new KeychainSecretStore(), ref)).toEqual({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret });
+
+    // Removing the task removes the secret only it used from the keychain (its backups stay).
+    await ok(['tasks', 'remove', 'offsite', '--data-dir', dataDir]);
+    expect(await new KeychainSecretStore().get(ref)).toBeNull();
   });
 
   it('error paths name the code, the field and the fix, and add nothing', { timeout: 300_000 }, async () => {
