@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia } from 'pinia';
-import type { Server } from '@shared/domain.ts';
+import type { Server, Task } from '@shared/domain.ts';
 import type { ServerRestorePlan } from '@shared/server-restore.ts';
 import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
@@ -178,5 +178,51 @@ describe('whole-server restore in the restore view', () => {
     await wrapper.get('[data-testid="ws-moment"]').setValue('');
     expect(wrapper.get('[data-testid="ws-moment-problem"]').text()).toBe('Enter the date and time to restore to.');
     expect(wrapper.get('[data-testid="ws-plan"]').attributes('disabled')).toBeDefined();
+  });
+
+  it("a task's backups: the moment is read in the task's schedule time zone, both readings of a repeated time can be chosen, a skipped one is refused", async () => {
+    const nightly: Task = {
+      id: 't1', name: 'Nightly', serverId: 'pg1', type: 'logical',
+      schedule: { full: '0 2 * * *', incremental: null, timezone: 'America/New_York' },
+      retention: { minAgeDays: 0, keepLast: null }, encryption: { mode: 'none' },
+      destinations: [{ kind: 'local', path: '/backups/ny' }], excludeDatabases: [], enabled: true,
+      createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z',
+    };
+    fake.respond('servers.list', () => ok([pg]));
+    fake.respond('tasks.list', () => ok([nightly]));
+    fake.respond('tasks.status', () => ok([]));
+    const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
+    await flushPromises();
+    await wrapper.get('[data-testid="restore-scope-server"]').trigger('click');
+    await wrapper.get('[data-testid="ws-source"]').setValue('t1:0');
+    await wrapper.get('[data-testid="ws-server"]').setValue('pg1');
+    await wrapper.get('[data-testid="ws-affix"]').setValue('r_');
+    await wrapper.get('[data-testid="ws-at-moment"]').setValue(true);
+    expect(wrapper.get('[data-testid="ws-at"]').text()).toContain('America/New_York');
+
+    // 10:30 in New York in January is 15:30 UTC, whatever this machine's zone.
+    await wrapper.get('[data-testid="ws-moment"]').setValue('2026-01-02T10:30:00');
+    fake.respond('restore.serverPlan', () => ok(plan));
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ taskId: 't1', asOf: '2026-01-02T15:30:00.000Z' }));
+
+    // 01:30 on 1 Nov 2026 happens twice there: the first (EDT, 05:30 UTC) unless the second (EST, 06:30 UTC) is chosen.
+    await wrapper.get('[data-testid="ws-moment"]').setValue('2026-11-01T01:30:00');
+    expect(wrapper.get('[data-testid="ws-moment-twice"]').text()).toBe('The clocks show 2026-11-01 01:30 twice in America/New_York:  the second one (UTC-05:00); unchecked, the first (UTC-04:00)');
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ asOf: '2026-11-01T05:30:00.000Z' }));
+    await wrapper.get('[data-testid="ws-moment-later"]').setValue(true);
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverPlan']).toHaveBeenLastCalledWith(expect.objectContaining({ asOf: '2026-11-01T06:30:00.000Z' }));
+
+    // 02:30 on 8 Mar 2026 does not exist there: refused with the reason, no plan asked for.
+    const calls = fake.commands['restore.serverPlan'].mock.calls.length;
+    await wrapper.get('[data-testid="ws-moment"]').setValue('2026-03-08T02:30:00');
+    expect(wrapper.get('[data-testid="ws-moment-problem"]').text()).toContain('2026-03-08 02:30 does not exist in America/New_York: the clocks skip forward there that day');
+    expect(wrapper.get('[data-testid="ws-plan"]').attributes('disabled')).toBeDefined();
+    expect(fake.commands['restore.serverPlan'].mock.calls.length).toBe(calls);
   });
 });
