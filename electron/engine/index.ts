@@ -337,6 +337,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 
   const handlers = createHandlers({
     info,
+    scheduler,
     servers,
     tasks,
     settings,

@@ -131,11 +131,11 @@ async function start(isQuitting: () => boolean): Promise<void> {
   tray = createTray(join(resources, 'tray'), {
     onOpen: () => showWindow(win),
     onRunAll: () => void monitor?.runAll(),
-    onTogglePause: () => monitor?.togglePause(),
+    onTogglePause: () => void monitor?.togglePause(),
     onShowHistory: () => openRoute('/history'),
     onQuit: () => app.quit(),
   });
-  monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: { activeRuns: () => wb.activeRuns() }, scheduler: eng.scheduler }, tray, log });
+  monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: { activeRuns: () => wb.activeRuns() } }, tray, log });
 
   installNotifications({
     events: wb.events,

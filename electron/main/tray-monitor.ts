@@ -10,7 +10,10 @@
  *   (plus one trailing render), so a fast backup cannot flood the tray.
  * - `runAll()` starts every enabled task through the contract (`tasks.runNow`); a task
  *   that is already running (CONFLICT) is skipped silently, any other failure is logged.
- * - `togglePause()` pauses or resumes the scheduler and re-renders the menu label.
+ * - `togglePause()` pauses or resumes the schedules through the contract
+ *   (`scheduler.setPaused`), so it pauses whichever process schedules — the app's engine or
+ *   the `backstop agent` the window is a client of — and re-renders the menu label. The
+ *   label follows `scheduler.paused` (read on every refresh, and the event from any client).
  * - Nothing here throws into an event listener or timer; `stop()` removes all of it.
  * Who calls: main/index.ts, once the tray exists.
  */
@@ -26,7 +29,7 @@ export interface TrayMonitorLog {
 
 export interface TrayMonitorDeps {
   /** `runner.activeRuns`: the engine's, or the agent's while the window is its client (agent-link.ts). */
-  engine: Pick<Engine, 'call' | 'events' | 'scheduler'> & { runner: Pick<Engine['runner'], 'activeRuns'> };
+  engine: Pick<Engine, 'call' | 'events'> & { runner: Pick<Engine['runner'], 'activeRuns'> };
   tray: { update(view: TrayView): void };
   log: TrayMonitorLog;
   now?: () => Date;
@@ -38,11 +41,12 @@ export interface TrayMonitor {
   refresh(): Promise<void>;
   render(): void;
   runAll(): Promise<{ started: number; skipped: number; failed: number }>;
-  togglePause(): void;
+  togglePause(): Promise<void>;
   stop(): void;
 }
 
-const REFRESH_EVENTS = ['history.changed', 'tasks.changed', 'keys.changed', 'settings.changed'] as const;
+/** `scheduler.changed`: the window switched engines (agent came or went), so who is paused changed too. */
+const REFRESH_EVENTS = ['history.changed', 'tasks.changed', 'keys.changed', 'settings.changed', 'scheduler.changed'] as const;
 
 export function createTrayMonitor(deps: TrayMonitorDeps): TrayMonitor {
   const { engine, tray, log } = deps;
@@ -51,11 +55,11 @@ export function createTrayMonitor(deps: TrayMonitorDeps): TrayMonitor {
   let statuses: TaskStatus[] = [];
   let tasks: TrayTask[] = [];
   let stopped = false;
+  let paused = false;
 
   function render(): void {
     if (stopped) return;
     try {
-      const paused = engine.scheduler.isPaused;
       const status = trayStatus({ activeRuns: engine.runner.activeRuns(), statuses, tasks, paused });
       tray.update({ ...status, paused, lastResults: lastResultLines(statuses, tasks, now()) });
     } catch (e) {
@@ -66,7 +70,9 @@ export function createTrayMonitor(deps: TrayMonitorDeps): TrayMonitor {
   let inFlight: Promise<void> | null = null;
   let again = false;
   async function load(): Promise<void> {
-    const [s, t] = await Promise.all([engine.call('tasks.status', undefined), engine.call('tasks.list', undefined)]);
+    const [s, t, p] = await Promise.all([engine.call('tasks.status', undefined), engine.call('tasks.list', undefined), engine.call('scheduler.paused', undefined)]);
+    if (p.ok) paused = p.data.paused;
+    else log.warn({ code: p.code, message: p.message }, 'Tray could not read whether schedules are paused');
     if (s.ok) statuses = s.data;
     else log.warn({ code: s.code, message: s.message }, 'Tray could not load task statuses');
     if (t.ok) tasks = t.data.map(({ id, name, enabled }) => ({ id, name, enabled }));
@@ -113,6 +119,10 @@ export function createTrayMonitor(deps: TrayMonitorDeps): TrayMonitor {
   const offs = [
     ...REFRESH_EVENTS.map((name) => engine.events.on(name, () => void refresh())),
     engine.events.on('run.progress', onProgress),
+    engine.events.on('scheduler.paused', (e) => {
+      paused = e.paused;
+      render();
+    }),
   ];
   const timer = setInterval(() => void refresh(), deps.refreshMs ?? 60_000);
 
@@ -137,9 +147,10 @@ export function createTrayMonitor(deps: TrayMonitorDeps): TrayMonitor {
     return counts;
   }
 
-  function togglePause(): void {
-    if (engine.scheduler.isPaused) engine.scheduler.resume();
-    else engine.scheduler.pause();
+  async function togglePause(): Promise<void> {
+    const r = await engine.call('scheduler.setPaused', { paused: !paused });
+    if (r.ok) paused = r.data.paused;
+    else log.error({ code: r.code, message: r.message }, paused ? 'Could not resume the schedules' : 'Could not pause the schedules');
     render();
   }
 

@@ -51,6 +51,8 @@ export interface HandlerContext {
   notifications: NotificationHandlerDeps;
   /** Who holds the data dir's scheduler lock (scheduler/scheduler-lock.ts). */
   schedulerOwner: () => SchedulerOwnerInfo;
+  /** The engine's task scheduler: paused and resumed by the tray, in whichever process schedules. */
+  scheduler: { readonly isPaused: boolean; pause(): void; resume(): void };
 }
 
 export function passwordRefFor(serverId: string): string {
@@ -101,6 +103,15 @@ export function createHandlers(ctx: HandlerContext): Handlers {
   return {
     'app.info': () => ctx.info(),
     'scheduler.owner': () => ctx.schedulerOwner(),
+    'scheduler.paused': () => ({ paused: ctx.scheduler.isPaused }),
+    'scheduler.setPaused': ({ paused }) => {
+      if (paused !== ctx.scheduler.isPaused) {
+        if (paused) ctx.scheduler.pause();
+        else ctx.scheduler.resume();
+        ctx.events.emit('scheduler.paused', { paused });
+      }
+      return { paused: ctx.scheduler.isPaused };
+    },
     'settings.get': () => ctx.settings.get(),
     'settings.set': (patch) => {
       const next = ctx.settings.patch(patch);

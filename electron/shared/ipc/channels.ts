@@ -21,6 +21,7 @@ export const EVENTS = [
   'restore.serverFinished',
   'app.navigate',
   'scheduler.changed',
+  'scheduler.paused',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

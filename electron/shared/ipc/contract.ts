@@ -89,6 +89,10 @@ export const commands = {
   'app.info': { input: None, result: returns<AppInfo>() },
   /** Which process schedules this data dir's tasks (the app or `backstop agent`); one at a time. */
   'scheduler.owner': { input: None, result: returns<SchedulerOwnerInfo>() },
+  /** Whether this engine's schedules are paused (the tray's "Pause schedules"; runs started by hand still run). */
+  'scheduler.paused': { input: None, result: returns<{ paused: boolean }>() },
+  /** Pauses or resumes this engine's schedules (slots missed while paused are caught up once on resume); answers the new state and emits `scheduler.paused`. */
+  'scheduler.setPaused': { input: z.strictObject({ paused: z.boolean() }), result: returns<{ paused: boolean }>() },
   'settings.get': { input: None, result: returns<Settings>() },
   'settings.set': { input: SettingsPatch.strict(), result: returns<Settings>() },
   'servers.list': { input: None, result: returns<Server[]>() },
@@ -254,6 +258,8 @@ export interface EventPayloads {
   'app.navigate': { route: string };
   /** The window switched between being a client of the agent and using the app's own engine (who schedules changed). */
   'scheduler.changed': SchedulerOwnerInfo;
+  /** The schedules were paused or resumed (by any client of this engine). */
+  'scheduler.paused': { paused: boolean };
 }
 
 export type CommandInput<K extends CommandName> = z.input<(typeof commandInputs)[K]>;

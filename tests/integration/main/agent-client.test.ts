@@ -15,6 +15,8 @@ import { connectAgent } from '../../../electron/agent/client.ts';
 import { agentEndpointPath } from '../../../electron/agent/endpoint-path.ts';
 import { createEngine } from '../../../electron/engine/index.ts';
 import { startWindowBackend } from '../../../electron/main/agent-link.ts';
+import { createTrayMonitor } from '../../../electron/main/tray-monitor.ts';
+import type { TrayView } from '../../../electron/main/tray.ts';
 import { commandChannel } from '../../../electron/shared/ipc/channels.ts';
 import type { Result } from '../../../electron/shared/result.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
@@ -93,6 +95,24 @@ describe('the window as a client of the agent', () => {
     app.events.onAny((name) => void localEvents.push(name));
 
     expect(await ipc.invoke('scheduler.owner')).toEqual({ ok: true, data: { owner: expect.objectContaining({ who: 'agent', pid: child.pid }), self: false, connected: true } });
+    // The tray's Pause (main wires it to the window backend) pauses the agent's schedules, not this
+    // process's engine (which schedules nothing here); a resume from the tray resumes them.
+    const views: TrayView[] = [];
+    const monitor = createTrayMonitor({ engine: { call: wb.call, events: wb.events, runner: { activeRuns: () => wb.activeRuns() } }, tray: { update: (v) => void views.push(v) }, log, refreshMs: 600_000 });
+    onTestFinished(() => monitor.stop());
+    await monitor.refresh();
+    expect(views.at(-1)?.paused).toBe(false);
+    await monitor.togglePause();
+    expect(views.at(-1)?.paused).toBe(true);
+    await until("the agent's scheduler.paused event", () => windowEvents.some((e) => e.name === 'scheduler.paused'));
+    expect(app.scheduler.isPaused).toBe(false);
+    const other = await connectAgent(dataDir, { waitMs: 5000 });
+    expect(await other.call('scheduler.paused', undefined)).toEqual({ ok: true, data: { paused: true } });
+    await monitor.togglePause();
+    expect(views.at(-1)?.paused).toBe(false);
+    expect(await other.call('scheduler.paused', undefined)).toEqual({ ok: true, data: { paused: false } });
+    other.close();
+
     const listed = (await ipc.invoke('tasks.list')) as Result<{ id: string }[]>;
     expect(listed.ok && listed.data.map((t) => t.id)).toEqual([taskId]);
     // A payload the contract refuses is refused with the same code and message as locally.

@@ -3,7 +3,6 @@ import { EventBus } from '../../../electron/engine/events/event-bus.ts';
 import type { ActiveRun, TaskStatus } from '../../../electron/shared/domain.ts';
 import { createTrayMonitor } from '../../../electron/main/tray-monitor.ts';
 import type { TrayView } from '../../../electron/main/tray.ts';
-import { fakeScheduler } from './fakes.ts';
 
 // tray-monitor.ts must not need electron at run time.
 vi.mock('electron', () => ({}));
@@ -21,18 +20,25 @@ function setup() {
     statuses: [] as TaskStatus[],
     runNow: new Map<string, Reply>(),
     failStatus: false,
+    paused: false,
+    failPause: false,
   };
   const call = vi.fn(async (name: string, payload: unknown): Promise<Reply> => {
     if (name === 'tasks.list') return { ok: true, data: state.tasks };
     if (name === 'tasks.status') return state.failStatus ? failure('INTERNAL') : { ok: true, data: state.statuses };
     if (name === 'tasks.runNow') return state.runNow.get((payload as { id: string }).id) ?? { ok: true, data: { runId: 'r' } };
+    if (name === 'scheduler.paused') return { ok: true, data: { paused: state.paused } };
+    if (name === 'scheduler.setPaused') {
+      if (state.failPause) return failure('INTERNAL');
+      state.paused = (payload as { paused: boolean }).paused;
+      return { ok: true, data: { paused: state.paused } };
+    }
     return failure('INTERNAL');
   });
   const active: ActiveRun[] = [];
-  const scheduler = fakeScheduler();
   const views: TrayView[] = [];
   const log = { warn: vi.fn(), error: vi.fn() };
-  const engine = { call, events, runner: { activeRuns: () => active }, scheduler };
+  const engine = { call, events, runner: { activeRuns: () => active } };
   const monitor = createTrayMonitor({
     engine: engine as never,
     tray: { update: (v) => views.push(v) },
@@ -42,7 +48,7 @@ function setup() {
     progressMs: 1000,
   });
   const calls = (name: string) => call.mock.calls.filter((c) => c[0] === name);
-  return { monitor, events, state, active, scheduler, views, log, calls };
+  return { monitor, events, state, active, views, log, calls };
 }
 
 const failedNightly: TaskStatus = {
@@ -133,13 +139,25 @@ describe('tray monitor', () => {
     expect(s.log.warn).toHaveBeenCalledWith(expect.objectContaining({ taskId: 'n', code: 'AUTH_FAILED' }), expect.any(String));
   });
 
-  it('Pause/Resume toggles the scheduler and the menu state', () => {
-    s.monitor.togglePause();
-    expect(s.scheduler.pause).toHaveBeenCalledTimes(1);
+  it('Pause/Resume goes through the contract (whichever process schedules) and sets the menu state', async () => {
+    await s.monitor.togglePause();
+    expect(s.calls('scheduler.setPaused').at(-1)?.[1]).toEqual({ paused: true });
     expect(s.views.at(-1)).toMatchObject({ paused: true, state: 'warning' });
-    s.monitor.togglePause();
-    expect(s.scheduler.resume).toHaveBeenCalledTimes(1);
+    await s.monitor.togglePause();
+    expect(s.calls('scheduler.setPaused').at(-1)?.[1]).toEqual({ paused: false });
     expect(s.views.at(-1)).toMatchObject({ paused: false, state: 'idle' });
+  });
+
+  it('follows a pause made by another client, reads the state on refresh, and keeps it when a toggle fails', async () => {
+    s.events.emit('scheduler.paused', { paused: true });
+    expect(s.views.at(-1)).toMatchObject({ paused: true });
+    s.state.paused = false;
+    await s.monitor.refresh();
+    expect(s.views.at(-1)).toMatchObject({ paused: false });
+    s.state.failPause = true;
+    await s.monitor.togglePause();
+    expect(s.views.at(-1)).toMatchObject({ paused: false });
+    expect(s.log.error).toHaveBeenCalledWith({ code: 'INTERNAL', message: 'INTERNAL message' }, 'Could not pause the schedules');
   });
 
   it('does nothing after stop', async () => {
