@@ -8,6 +8,12 @@ import { COMMANDS } from './electron/shared/ipc/contract.ts';
 // the CLI tests run that build, and BACKSTOP_WORKER_DIR starts every test's worker
 // threads from it.
 const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./out/cli/workers', import.meta.url).pathname };
+// Integration files run one at a time unless BACKSTOP_TEST_INTEGRATION_WORKERS asks for more
+// (each starts its own servers on free ports; see docs/TESTING.md for what was measured).
+function integrationWorkers() {
+  const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 1);
+  return n > 1 ? { fileParallelism: true, maxWorkers: n } : { fileParallelism: false };
+}
 export default defineConfig({
   test: {
     projects: [
@@ -42,7 +48,7 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          ...integrationWorkers(),
         },
       },
     ],
