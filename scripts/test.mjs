@@ -50,7 +50,8 @@ async function runSteps() {
 
   const steps = [
     { name: 'typecheck', label: 'type check (tsc + vue-tsc)', cmd: 'npm run -s typecheck' },
-    { name: 'lint', label: 'lint (eslint, import boundaries)', cmd: 'npx eslint . --max-warnings 0' },
+    // Lint runs at the same time as the type check (both only read the sources).
+    { name: 'lint', label: 'lint (eslint, import boundaries)', cmd: 'npx eslint . --max-warnings 0', withPrevious: true },
     {
       name: 'vitest',
       label: 'unit, renderer and integration tests (vitest)',
@@ -71,15 +72,31 @@ async function runSteps() {
     },
   ].filter((s) => !only || only.includes(s.name));
 
-  const results = [];
-  for (const step of steps) {
-    console.log(`\n━━━ ${step.label} ━━━`);
+  // A step marked `withPrevious` runs at the same time as the one before it; its output is
+  // held and printed whole once it ends, so the two logs never interleave.
+  const run = (step, held) => {
     const started = Date.now();
-    const code = await new Promise((resolve) => {
-      const child = spawn('sh', ['-c', step.cmd], { stdio: 'inherit', env: { ...process.env, ...step.env } });
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    return new Promise((resolve) => {
+      const child = spawn('sh', ['-c', step.cmd], { stdio: held ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...step.env } });
+      const out = [];
+      child.stdout?.on('data', (d) => out.push(d));
+      child.stderr?.on('data', (d) => out.push(d));
+      child.on('exit', (c, signal) => resolve({ code: c ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, output: Buffer.concat(out) }));
     });
-    results.push({ ...step, code, seconds: (Date.now() - started) / 1000, tests: step.counts?.() });
+  };
+  const results = [];
+  const suiteStarted = Date.now();
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    const alongside = steps[i + 1]?.withPrevious ? steps[++i] : null;
+    console.log(`\n━━━ ${step.label} ━━━${alongside ? ` (with: ${alongside.label})` : ''}`);
+    const [main, other] = await Promise.all([run(step, false), alongside && run(alongside, true)]);
+    results.push({ ...step, code: main.code, seconds: main.seconds, tests: step.counts?.() });
+    if (alongside) {
+      console.log(`\n━━━ ${alongside.label} ━━━ (ran with the step above)`);
+      process.stdout.write(other.output);
+      results.push({ ...alongside, code: other.code, seconds: other.seconds, tests: alongside.counts?.() });
+    }
   }
 
   let passed = 0;
@@ -98,6 +115,7 @@ async function runSteps() {
     if (r.code !== 0 && r.tests && r.tests.failed === 0) failed += 1;
   }
   const ok = results.every((r) => r.code === 0);
+  console.log(`wall time: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
   console.log(`\n${ok ? 'All checks passed.' : 'Some checks FAILED.'}`);
   console.log(`total: ${passed} passed, ${failed} failed`);
   process.exit(ok ? 0 : 1);

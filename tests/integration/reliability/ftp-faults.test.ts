@@ -39,7 +39,9 @@ let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   ftp = await startFtpServer('explicit');
-  proxy = await startTcpFaultProxy({ host: ftp.host, port: ftp.port }, { rate: 0, seed: SEED, triggerBytes: [200, 6 * 1024] });
+  // A stalled connection is dropped after 1 s: long past anything the client sends or waits
+  // for within a command, short of its 30 s timeout either way, so the same path is hit.
+  proxy = await startTcpFaultProxy({ host: ftp.host, port: ftp.port }, { rate: 0, seed: SEED, triggerBytes: [200, 6 * 1024], stallMs: 1_000 });
   // The password for the task file and the ftp:// locations; the pinned certificate for the locations.
   restoreEnv = setEnv({ BACKSTOP_FTP_PASSWORD: FTP_PASSWORD, BACKSTOP_FTP_CERT_FINGERPRINT: ftp.certificateFingerprint });
 }, 30_000);
