@@ -639,7 +639,9 @@ function mariaShopUpdates(db: MariadbServer, rowsN: number): Change[] {
  * The binary-log path (issue #20): a whole-server logical task run by the `backstop` CLI
  * (child process) against MariaDB with the log on (ROW): a full, then an incremental after
  * each 1% UPDATE, which stores the log since the last run (`~server/binlog`) and no dump.
- * Time is the CLI's wall time; stored is what the destination root grew by.
+ * Time is the CLI's wall time; stored is what the destination root grew by. Beside it, the
+ * dump path on the same server and data (a user without the log privileges, so each
+ * incremental re-dumps `shop`): stored against the changed rows (target ≤ 2×).
  */
 async function benchMariadbBinlog(work: string): Promise<void> {
   await buildCli();
@@ -649,35 +651,52 @@ async function benchMariadbBinlog(work: string): Promise<void> {
     const dir = join(work, 'maria-binlog');
     const backups = join(dir, 'backups');
     mkdirSync(backups, { recursive: true });
-    const taskFile = join(dir, 'task.json');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        name: 'bench-binlog',
-        server: { kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'BENCH_MARIA_PASSWORD', tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
+    // The dump path on the same server: a user without the log privileges, whose incrementals re-dump (issue #20 item 5).
+    const dumpBackups = join(dir, 'dump-backups');
+    mkdirSync(dumpBackups, { recursive: true });
+    db.sql(`CREATE USER 'bench_nolog'@'%' IDENTIFIED BY '${db.password}'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'bench_nolog'@'%';`);
+    const taskFileFor = (name: string, user: string, path: string) => {
+      const file = join(dir, `${name}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          name,
+          server: { kind: 'mysql', host: db.host, port: db.port, user, passwordEnv: 'BENCH_MARIA_PASSWORD', tls: 'disable' },
+          type: 'logical',
+          schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+          destinations: [{ kind: 'local', path }],
+        }),
+      );
+      return file;
+    };
+    const taskFile = taskFileFor('bench-binlog', db.user, backups);
+    const dumpTaskFile = taskFileFor('bench-dump', 'bench_nolog', dumpBackups);
     const env = { BENCH_MARIA_PASSWORD: db.password };
-    const run = async (kind: 'full' | 'incremental') => {
-      const b0 = duBytes(backups);
+    const run = async (kind: 'full' | 'incremental', file = taskFile, root = backups) => {
+      const b0 = duBytes(root);
       const t0 = performance.now();
-      const r = await sh(`${q(process.execPath)} ${q(join(ROOT, 'bin', 'backstop.mjs'))} backup --config ${q(taskFile)} --data-dir ${q(join(dir, 'data'))} --kind ${kind} --json`, env);
+      const r = await sh(`${q(process.execPath)} ${q(join(ROOT, 'bin', 'backstop.mjs'))} backup --config ${q(file)} --data-dir ${q(join(dir, 'data'))} --kind ${kind} --json`, env);
       const seconds = (performance.now() - t0) / 1000;
       // sh() rejects a failed run (exit code ≠ 0).
-      const doc = JSON.parse(r.stdout) as { databases: { database: string; kind: string; status: string; point: string | null }[] };
-      return { seconds, stored: duBytes(backups) - b0, doc };
+      const doc = JSON.parse(r.stdout) as { databases: { database: string; kind: string; kindReason: string | null; status: string; point: string | null; bytesRead: number }[] };
+      return { seconds, stored: duBytes(root) - b0, doc };
     };
     // The first full also stores every closed log file the server keeps (the table's load); the second is the reference.
     await run('full');
     const full = await run('full');
     console.log(`  full ${full.seconds.toFixed(2)} s, stored ${mb(full.stored)}`);
+    const dumpFull = await run('full', dumpTaskFile, dumpBackups);
+    console.log(`  dump-path task: full ${dumpFull.seconds.toFixed(2)} s, stored ${mb(dumpFull.stored)}`);
     for (const c of mariaShopUpdates(db, rowsN)) {
       console.log(`\n[MariaDB binlog] incremental after ${c.name}`);
       await c.apply();
       const changed = c.changedBytes();
+      const dumpInc = await run('incremental', dumpTaskFile, dumpBackups);
+      const dumped = dumpInc.doc.databases.find((d) => d.database === 'shop');
+      console.log(`  dump path: ${dumpInc.seconds.toFixed(2)} s, stored ${mb(dumpInc.stored)} of a ${mb(dumped?.bytesRead ?? 0)} dump; shop ${dumped?.kind}/${dumped?.point ? 'new point' : 'no point'} (${dumped?.kindReason ?? ''})`);
+      if (!dumped?.point || dumped.kind !== 'incremental') throw new Error(`the dump-path incremental did not re-dump shop: ${JSON.stringify(dumpInc.doc.databases)}`);
+      addRow('MariaDB dump path', `incremental stored, ${c.name}`, mb(dumpInc.stored), `changed rows ${mb(changed)}`, dumpInc.stored / changed, '≤ 2× rows', dumpInc.stored <= 2 * changed);
+      addRow('MariaDB dump path', `  … time vs a full of the same task`, `${dumpInc.seconds.toFixed(2)} s`, `full ${dumpFull.seconds.toFixed(2)} s`, dumpInc.seconds / dumpFull.seconds, '', null);
       const inc = await run('incremental');
       const shop = inc.doc.databases.find((d) => d.database === 'shop');
       const log = inc.doc.databases.find((d) => d.database === 'binlog');

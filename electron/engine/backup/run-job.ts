@@ -24,7 +24,7 @@ import type { DestinationTarget } from './backup-database.ts';
 import { logCoverage } from './log-coverage.ts';
 import { coveredDatabases } from './covered-databases.ts';
 import { readWhole, storedHash, UNCHANGED } from './unchanged-stream.ts';
-import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
+import { MYSQL_GRANTS_STREAM, MysqlConnector } from '../servers/mysql/connector.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 import { BINLOG_STREAM } from '../servers/mysql/binlog.ts';
 import type { BackupJobSpec } from './job-spec.ts';
@@ -60,6 +60,8 @@ async function backupAndApplyRetention(
   repoOptions: Pick<OpenOptions, 'workers' | 'encoderWorkers'>,
 ): Promise<JobOutcome[]> {
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
+  // The log read closes the server's current file first: that runs while the destinations are opened.
+  if (spec.serverStream && spec.database === BINLOG_STREAM.name && connector instanceof MysqlConnector) connector.prepareLogRead({ signal });
   const key = spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null;
   // Each destination's folder for this database (an earlier encoding's folder is continued);
   // a destination that cannot be looked at fails alone, the others go on.

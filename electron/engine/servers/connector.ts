@@ -32,6 +32,8 @@ export interface ConnectionReport {
   tools: ToolInfo[];
   /** Things that work but limit what can be backed up (e.g. no replication privilege: no snapshots). */
   warnings: string[];
+  /** The user databases (as `listDatabases` returns them), when the test was asked to list them and could in the same round trip. */
+  databases?: string[];
 }
 
 /** Whether a backup type is offered, and whether it is taken per database or once for the whole server. */
@@ -82,6 +84,11 @@ export interface DumpStream {
 
 export interface OperationOptions {
   signal?: AbortSignal;
+}
+
+export interface ConnectionTestOptions extends OperationOptions {
+  /** Also list the user databases if that costs no extra round trip (`ConnectionReport.databases`); a run asks for both back to back. */
+  listDatabases?: boolean;
 }
 
 export interface ServerDumpOptions extends OperationOptions {
@@ -162,7 +169,7 @@ export interface RestoredInspection {
 export interface Connector {
   readonly kind: ServerKind;
   support(type: BackupType): BackupSupport;
-  testConnection(opts?: OperationOptions): Promise<ConnectionReport>;
+  testConnection(opts?: ConnectionTestOptions): Promise<ConnectionReport>;
   /** User databases only (never system or template databases), sorted. */
   listDatabases(opts?: OperationOptions): Promise<string[]>;
   /** User databases `listDatabases` leaves out because they cannot be backed up, and why (the run reports them as skipped). */

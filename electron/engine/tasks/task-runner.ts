@@ -273,7 +273,8 @@ export class TaskRunner {
     const connector = connectorFor(server, { password: resolved.password, toolPaths });
     const support = connector.support(task.type);
     if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
-    const report = await connector.testConnection({ signal });
+    // A per-database task lists the databases next: a connector that can answers both in one round trip.
+    const report = await connector.testConnection({ signal, listDatabases: support.scope === 'database' });
     const engineVersion = report.serverVersion;
     const dumpToolVersion = report.tools.map((t) => `${t.name} ${t.version}`).join(', ') || engineVersion;
 
@@ -283,7 +284,7 @@ export class TaskRunner {
     if (only && support.scope !== 'database') throw wholeServerOnly(task);
     if (support.scope === 'database') {
       const excluded = new Set(task.excludeDatabases);
-      const all = await connector.listDatabases({ signal });
+      const all = report.databases ?? (await connector.listDatabases({ signal }));
       if (only) unknownOnly(task, [...only], all);
       const scratch = this.deps.scratchNames?.(server) ?? new Set<string>();
       const databases = all.filter((d) => !excluded.has(d) && !scratch.has(d));

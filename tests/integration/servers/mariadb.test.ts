@@ -98,11 +98,14 @@ describe('connection', () => {
     expect(e.message).toContain('SELECT, SHOW VIEW, TRIGGER, EVENT');
   });
 
-  test('listDatabases: user databases only, hostile names decoded exactly', async () => {
+  test('listDatabases (and testConnection asked to list): user databases only, hostile names decoded exactly', async () => {
     db.sql('CREATE DATABASE `we``ird\tname`; CREATE DATABASE `Ünï`;');
     try {
       const names = await connector().listDatabases();
       expect(names).toEqual(['Chinook', 'we`ird\tname', 'Ünï'].sort());
+      // A run's connection test lists them in the same client process: the same names; not listed unless asked.
+      expect((await connector().testConnection({ listDatabases: true })).databases).toEqual(names);
+      expect((await connector().testConnection()).databases).toBeUndefined();
     } finally {
       db.sql('DROP DATABASE `we``ird\tname`; DROP DATABASE `Ünï`;');
     }

@@ -331,6 +331,25 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
   }, 240_000);
 
+  it('an incremental the log covers opens five connections to the server: the connection test (which lists the databases), the log file closing, the log read, and two for grants.sql', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const { id } = await task('connections');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql('UPDATE item SET changed = changed + 1 WHERE id = 1', 'shop');
+    // Each db.sql is a connection of its own: the reading one counts itself.
+    const connections = () => Number(db.sql("SHOW GLOBAL STATUS LIKE 'Connections'").trim().split('\t')[1]);
+    const before = connections();
+    const inc = await runTask(engine, id, 'incremental');
+    const opened = connections() - before - 1;
+    expect(inc.status).toBe('success');
+    expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String) });
+    expect(rowsOf(inc, 'binlog')[0]!.bytesRead).toBeGreaterThan(0);
+    expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
+    expect(rowsOf(inc, 'grants.sql')[0]).toMatchObject({ status: 'success', kindReason: UNCHANGED, pointId: null });
+    // Was 7: the listing and the check for the roles column had a client process each.
+    expect(opened).toBe(5);
+  }, 120_000);
+
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const t = await task('two', db.user, db.password, db, 2);

@@ -35,6 +35,7 @@ import { classifyMysql } from '../classify.ts';
 import type {
   BackupSupport,
   ConnectionReport,
+  ConnectionTestOptions,
   Connector,
   DumpStream,
   LogIncrementals,
@@ -82,10 +83,24 @@ function hexToText(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
 }
 
+/** Every account as `HEX(User), HEX(Host), is_role` ('N' on MySQL, which has no is_role column), in one batch. */
+const ACCOUNTS_LIST = `SET @backstop_accounts = IF((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role') = 1,
+    'SELECT HEX(User), HEX(Host), is_role FROM mysql.user', 'SELECT HEX(User), HEX(Host), ''N'' FROM mysql.user');
+  PREPARE backstop_accounts FROM @backstop_accounts; EXECUTE backstop_accounts; DEALLOCATE PREPARE backstop_accounts;`;
+
+/** The user databases, as rows of two columns ('database', hex name): a connection test's batch can hold them beside its one-column rows. */
+const LIST_DATABASES = `SELECT 'database', HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${SYSTEM_DATABASES.map((d) => `'${d}'`).join(', ')});`;
+
+function databasesOf(rows: string[][]): string[] {
+  return rows.map((r) => hexToText(r[1] ?? '')).sort();
+}
+
 export class MysqlConnector implements Connector {
   readonly kind = 'mysql' as const;
   private readonly label: string;
   private logFacts: Promise<LogIncrementals> | null = null;
+  /** A log read's first step, started ahead by `prepareLogRead`. */
+  private logListing: ReturnType<MysqlConnector['closeLogFile']> | null = null;
 
   constructor(
     private readonly server: MysqlServer,
@@ -160,14 +175,18 @@ export class MysqlConnector implements Connector {
     return type === 'logical' ? { available: true, scope: 'database' } : { available: false, reason: MYSQL_SNAPSHOT_REASON };
   }
 
-  async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
+  async testConnection(opts: ConnectionTestOptions = {}): Promise<ConnectionReport> {
     const client = this.client();
     const dumper = this.dumper();
-    // One client process for the connection test and the binary-log check a run asks next (logIncrementals).
-    const rows = await this.query(`SELECT VERSION(), @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
+    // One client process for the connection test, the binary-log check a run asks next (logIncrementals)
+    // and, when asked, the list of databases (rows of two columns; the privileges' have one).
+    const dumperVersion = toolVersion(dumper);
+    dumperVersion.catch(() => undefined);
+    const rows = await this.query(`SELECT VERSION(), @@log_bin; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
-    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows.slice(1)));
-    const privileges = new Set(rows.slice(1).map((r) => r[0] ?? ''));
+    const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
+    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], privilegeRows));
+    const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
       throw new BackstopError(
@@ -178,19 +197,15 @@ export class MysqlConnector implements Connector {
     const product = /mariadb/i.test(version) ? `MariaDB ${version.replace(/-MariaDB.*$/i, '')}` : `MySQL ${version}`;
     const tools = [
       { name: client.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: client, version: (await toolVersion(client)).version },
-      { name: dumper.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: dumper, version: (await toolVersion(dumper)).version },
+      { name: dumper.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: dumper, version: (await dumperVersion).version },
     ];
-    return { serverVersion: product, tools, warnings: [] };
+    const databases = opts.listDatabases ? databasesOf(rows.slice(1).filter((r) => r.length === 2)) : undefined;
+    return { serverVersion: product, tools, warnings: [], ...(databases ? { databases } : {}) };
   }
 
   async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
-    const excluded = SYSTEM_DATABASES.map((d) => `'${d}'`).join(', ');
-    const rows = await this.query(`SELECT HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${excluded});`, {
-      signal: opts.signal,
-      action: 'listing databases',
-      fallback: 'UNREACHABLE',
-    });
-    return rows.map((r) => hexToText(r[0] ?? '')).sort();
+    const rows = await this.query(LIST_DATABASES, { signal: opts.signal, action: 'listing databases', fallback: 'UNREACHABLE' });
+    return databasesOf(rows);
   }
 
   async openDump(database: string, type: BackupType, opts: OperationOptions = {}): Promise<DumpStream> {
@@ -319,17 +334,35 @@ export class MysqlConnector implements Connector {
   }
 
   /**
-   * The server-level `binlog` stream: closes the current log file, then stores every closed
-   * file after the chain's last one (binlog.ts), read over the replication protocol.
+   * Starts what a read of the log does first — close the current file and list the closed
+   * ones — so a log job can do it while it opens its destinations; the next `binlog` read
+   * of this connector uses it (a failure surfaces there). Closing a file early is harmless:
+   * a file closed and not read this run is read by the next.
    */
-  private async openLogRead(opts: ServerDumpOptions): Promise<DumpStream> {
+  prepareLogRead(opts: OperationOptions = {}): void {
+    this.logListing ??= this.closeLogFile(opts.signal);
+    this.logListing.catch(() => undefined);
+  }
+
+  /** FLUSH BINARY LOGS, then the closed files (SHOW BINARY LOGS without the new current one) and the server's clock just before. */
+  private async closeLogFile(signal?: AbortSignal): Promise<{ endAt: string; closed: { name: string; size: number }[] }> {
     const rows = await this.query(`SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'); FLUSH BINARY LOGS; SHOW BINARY LOGS;`, {
-      signal: opts.signal,
+      signal,
       action: 'closing the current binary log file (FLUSH BINARY LOGS)',
       fallback: 'DUMP_FAILED',
     });
     const endAt = new Date(rows[0]?.[0] ?? '').toISOString();
-    const closed = rows.slice(1, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) }));
+    return { endAt, closed: rows.slice(1, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) })) };
+  }
+
+  /**
+   * The server-level `binlog` stream: closes the current log file, then stores every closed
+   * file after the chain's last one (binlog.ts), read over the replication protocol.
+   */
+  private async openLogRead(opts: ServerDumpOptions): Promise<DumpStream> {
+    const listing = this.logListing ?? this.closeLogFile(opts.signal);
+    this.logListing = null;
+    const { endAt, closed } = await listing;
     const plan = planLogRead(
       closed.map((f) => f.name),
       (opts.since ?? []).map((m) => (m && typeof m.binlogLast === 'string' ? (m as unknown as LogReadMeta) : null)),
@@ -411,10 +444,8 @@ export class MysqlConnector implements Connector {
   /** Every account's CREATE USER/ROLE and grants (accounts.ts), as the server reports them. */
   private async openGrantsDump(opts: OperationOptions): Promise<DumpStream> {
     const action = 'reading the users, roles and grants (SHOW CREATE USER, SHOW GRANTS)';
-    // MySQL has no is_role column (its roles are locked accounts, dumped as users).
-    const hasRoles = await this.query(`SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role';`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' });
-    const isRole = hasRoles[0]?.[0] === '1' ? 'is_role' : "'N'";
-    const accounts = accountsToBackUp(await this.query(`SELECT HEX(User), HEX(Host), ${isRole} FROM mysql.user;`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+    // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
+    const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
     // Raw: SHOW GRANTS writes `shop\_db`-style escapes that the stored statements must keep as they are.
     const rows = accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : [];
     const stream = Readable.from([Buffer.from(accountsScript(rows), 'utf8')]);

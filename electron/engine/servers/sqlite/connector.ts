@@ -25,7 +25,8 @@ import { onlineBackup, SqliteLockedError } from './online-backup.ts';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import Database from 'libsql';
+import { createRequire } from 'node:module';
+import type Libsql from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
@@ -34,6 +35,12 @@ import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
+
+// libsql (native; loading it asks process.report which libc this is, slow) is required on first use,
+// so a backup worker of a PostgreSQL or MySQL job never loads it.
+const requireCjs = createRequire(import.meta.url);
+let libsql: typeof Libsql | undefined;
+const Database = (): typeof Libsql => (libsql ??= requireCjs('libsql') as typeof Libsql);
 
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
@@ -44,7 +51,7 @@ const EXEC_BATCH_CHARS = 1024 * 1024;
 /** Row counts of a snapshot copy (read-only; never throws). */
 function snapshotFacts(file: string): FactsOutcome {
   try {
-    const db = new Database(file, { readonly: true });
+    const db = new (Database())(file, { readonly: true });
     try {
       return sqliteFacts(db, 'sqlite-snapshot');
     } finally {
@@ -143,7 +150,7 @@ export class SqliteConnector implements Connector {
 
   async testConnection(): Promise<ConnectionReport> {
     this.checkFolder();
-    const mem = new Database(':memory:');
+    const mem = new (Database())(':memory:');
     const version = String(scalar(mem, 'SELECT sqlite_version()'));
     mem.close();
     const warnings: string[] = [];
@@ -172,12 +179,12 @@ export class SqliteConnector implements Connector {
   }
 
   /** Opens a database file of the folder for reading; DATABASE_NOT_FOUND unless it is an SQLite file. */
-  private openSource(database: string): Database.Database {
+  private openSource(database: string): Libsql.Database {
     checkSqliteFileName(database);
     this.checkFolder();
     const path = join(this.folder, database);
     if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (missing, or not an SQLite file).`);
-    const db = new Database(path);
+    const db = new (Database())(path);
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return db;
   }
@@ -273,7 +280,7 @@ export class SqliteConnector implements Connector {
     checkSqliteFileName(database);
     const path = join(opts.folder ?? this.folder, database);
     if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${path}" is not an SQLite database.`);
-    const db = new Database(path, { readonly: true });
+    const db = new (Database())(path, { readonly: true });
     try {
       const problems = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
       const ok = problems.length === 1 && problems[0] === 'ok';
@@ -354,7 +361,7 @@ export class SqliteConnector implements Connector {
 
   private async loadSql(source: Readable, temp: string, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
     closeSync(openSync(temp, 'wx', 0o644)); // reserve the temp name exclusively; 0 bytes is an empty database
-    const db = new Database(temp);
+    const db = new (Database())(temp);
     try {
       const splitter = new StatementSplitter();
       let batch = '';
@@ -392,7 +399,7 @@ export class SqliteConnector implements Connector {
   }
 
   private checkIntegrity(path: string, database: string): void {
-    const db = new Database(path);
+    const db = new (Database())(path);
     try {
       const rows = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
       if (rows.length !== 1 || rows[0] !== 'ok') {
