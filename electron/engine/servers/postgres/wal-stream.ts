@@ -17,10 +17,15 @@
  *   the process and the SQL to end it. Then it commits a heartbeat transaction (so a restore to any moment up
  *   to `endTime` finds a commit after it), takes the end position (pg_switch_wal when allowed,
  *   so segments are complete; else pg_current_wal_lsn), then runs `pg_receivewal --slot
- *   --endpos --synchronous` into the spool. The slot advances as pg_receivewal flushes, so
- *   received WAL stays in the spool (fsynced, in Backstop's data dir) until `pruneSpool` is
- *   called — which the caller does only after every destination committed it. A kill -9 at
- *   any moment therefore leaves the WAL either on the server (slot) or in the spool.
+ *   --endpos` into the spool. The slot advances only to the flush position pg_receivewal
+ *   reports (at its status interval, or when the server asks), and without `--synchronous`
+ *   that is WAL it has fsynced: each segment once complete, the last one at --endpos.
+ *   (`--synchronous`, an fsync and a report per message, cost about a quarter of an
+ *   incremental's time and bought nothing: the slot never passes unsynced WAL either way.)
+ *   Received WAL stays in the spool (in Backstop's data dir) until `pruneSpool` is called —
+ *   which the caller does only after every destination committed it. A kill -9 at any
+ *   moment therefore leaves the WAL either on the server (slot) or fsynced in the spool
+ *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal).
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
@@ -276,7 +281,7 @@ export class WalSource {
     parseLsn(endLsn);
     const timeout = AbortSignal.timeout(RECEIVE_TIMEOUT_MS);
     const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const cmd = this.conn.command('pg_receivewal', ['-D', this.spoolDir, '-S', this.slot, `--endpos=${endLsn}`, '--no-loop', '--synchronous', ...this.conn.connArgs()]);
+    const cmd = this.conn.command('pg_receivewal', ['-D', this.spoolDir, '-S', this.slot, `--endpos=${endLsn}`, '--no-loop', ...this.conn.connArgs()]);
     try {
       await runTool(cmd, { signal: both, classify: this.conn.classify(`receiving WAL through replication slot "${this.slot}" (pg_receivewal)`, 'DUMP_FAILED') });
     } catch (e) {
