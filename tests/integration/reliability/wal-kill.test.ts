@@ -101,18 +101,21 @@ const cmdline = (pid: number): string[] => {
   }
 };
 
+/** A snapshot task file named `name` (the CLI's task id is `file-<name>`) backing up to a fresh folder. */
+function snapshotTask(name: string) {
+  const backups = scratch.dir(`backstop-${name}-backups-`);
+  const dataDir = scratch.dir(`backstop-${name}-data-`);
+  const taskFile = join(scratch.dir(), 'task.json');
+  const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PG_PASSWORD_ENV, tls: 'disable' };
+  writeTask(taskFile, server, backups, pg.binDir, { name, type: 'snapshot' });
+  process.env[PG_PASSWORD_ENV] = pg.password;
+  return { backups, dataDir, taskFile, env: { [PG_PASSWORD_ENV]: pg.password }, slot: slotNameFor(`file-${name}`), base: join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar')) };
+}
+
 describe('kill -9 during a PostgreSQL WAL incremental', () => {
   it(`${KILLS} incrementals killed during WAL receipt or the commit: every next run completes, the chain has no gap, the restore has every committed row once`, async () => {
     const rand = rng(SEED);
-    const backups = scratch.dir('backstop-walkill-backups-');
-    const dataDir = scratch.dir('backstop-walkill-data-');
-    const taskFile = join(scratch.dir(), 'task.json');
-    const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PG_PASSWORD_ENV, tls: 'disable' };
-    writeTask(taskFile, server, backups, pg.binDir, { name: 'walkill', type: 'snapshot' });
-    process.env[PG_PASSWORD_ENV] = pg.password;
-    const env = { [PG_PASSWORD_ENV]: pg.password };
-    const slot = slotNameFor('file-walkill');
-    const base = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+    const { backups, dataDir, taskFile, env, slot, base } = snapshotTask('walkill');
 
     pg.psql('CREATE DATABASE ledger');
     // No primary key: a row replayed twice would show up as a duplicate id.
@@ -194,16 +197,8 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
 
   it(`6 incrementals killed with their pg_receivewal (no --synchronous): the slot never passes WAL that is neither committed nor spooled, the chain goes on, restores to a moment after each kill hold every committed row`, async () => {
     const rand = rng(SEED + 1);
-    const backups = scratch.dir('backstop-walkill2-backups-');
-    const dataDir = scratch.dir('backstop-walkill2-data-');
-    const taskFile = join(scratch.dir(), 'task.json');
-    const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PG_PASSWORD_ENV, tls: 'disable' };
-    writeTask(taskFile, server, backups, pg.binDir, { name: 'walkill2', type: 'snapshot' });
-    process.env[PG_PASSWORD_ENV] = pg.password;
-    const env = { [PG_PASSWORD_ENV]: pg.password };
-    const slot = slotNameFor('file-walkill2');
+    const { backups, dataDir, taskFile, env, slot, base } = snapshotTask('walkill2');
     const spool = join(dataDir, 'wal-spool', slot);
-    const base = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
     const SEG = 16 * 1024 * 1024;
 
     pg.psql('CREATE DATABASE ledger2');
