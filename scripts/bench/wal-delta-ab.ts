@@ -5,6 +5,7 @@
  * it, with delta tries (the writer's default) and with `deltaBases: false` (what WAL points
  * use), interleaved three times each; prints time, stored bytes, delta chunks and base bytes
  * read. An A/B of one option on a loaded machine: compare the ratio, not the seconds.
+ * `FIXED=1`: the B side also cuts fixed 1 MiB blocks instead of content-defined chunks.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ for (let r = 0; r < 3; r++) {
     const t0 = performance.now();
     const p = await repo.writePoint((async function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })(), {
       database: 'base.tar', serverIdentity: 'x', engineVersion: 'x', dumpToolVersion: 'x', kind: 'incremental', backupType: 'snapshot', meta: { format: 'pg-wal-tar' },
-      ...(mode === 'off' ? { deltaBases: false } : {}),
+      ...(mode === 'off' ? { deltaBases: false, ...(process.env.FIXED ? { chunking: { kind: 'fixed' as const, size: 1 << 20 } } : {}) } : {}),
     });
     const s = (performance.now() - t0) / 1000;
     res[mode]!.push(s);
