@@ -13,7 +13,12 @@
  * - restore of the mixed database to a moment after the UPDATE (temporary cluster, dump,
  *   load) against a logical restore of its latest point.
  *
+ * - the same after a second 1% scattered UPDATE (other rows, right after a CHECKPOINT) with the
+ *   server's `wal_compression = zstd`: how much of the WAL (and of the incremental's time) is
+ *   full-page images that the server could compress.
+ *
  * Both tasks store unencrypted (zstd as always). Nothing here is asserted.
+ * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,6 +149,23 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     addRow(SECTION, 'incremental stored vs the WAL the change produced', mb(snapIncRow.bytesStored), `WAL ${mb(walBytes)}`, snapIncRow.bytesStored / walBytes, '≤ 3×', snapIncRow.bytesStored <= 3 * walBytes);
     addRow(SECTION, '  … vs the logical task’s incremental stored', mb(snapIncRow.bytesStored), `logical ${mb(logicalIncRow.bytesStored)}`, snapIncRow.bytesStored / Math.max(1, logicalIncRow.bytesStored), '', null);
     addRow(SECTION, '  … bytes read (the WAL) vs the full’s', mb(snapIncRow.bytesRead), `full ${mb(snapFullRow.bytesRead)}`, snapIncRow.bytesRead / snapFullRow.bytesRead, '', null);
+
+    // The same change with the server compressing full-page images (ALTER SYSTEM + reload; no restart).
+    pg.psql(`ALTER SYSTEM SET wal_compression = 'zstd'`);
+    pg.psql('SELECT pg_reload_conf()');
+    pg.psql('CHECKPOINT');
+    const lsn1 = lsn();
+    pg.psql(`UPDATE orders SET amount = amount + 1, status = 'checked' WHERE id % 100 = 53`, 'mixed');
+    const walBytesZ = Number(pg.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn1}')`).trim());
+    const snapIncZ = await timedRun(engine, snap.id, 'incremental');
+    const snapIncZRow = rowOf(snapIncZ.run, 'base.tar');
+    pg.psql('ALTER SYSTEM RESET wal_compression');
+    pg.psql('SELECT pg_reload_conf()');
+    console.log(`  the same UPDATE with wal_compression = zstd (${mb(walBytesZ)} of WAL): WAL incremental ${secs(snapIncZ.seconds)} (${mb(snapIncZRow.bytesRead)} read, ${mb(snapIncZRow.bytesStored)} stored)`);
+    addRow(SECTION, 'incremental time, same UPDATE with the server’s wal_compression = zstd, vs the full', secs(snapIncZ.seconds), `full ${secs(snapFull.seconds)}`, snapIncZ.seconds / snapFull.seconds, '≤ 0.10×', snapIncZ.seconds / snapFull.seconds <= 0.1);
+    addRow(SECTION, '  … WAL the change produced, wal_compression zstd vs off', mb(walBytesZ), `off ${mb(walBytes)}`, walBytesZ / walBytes, '', null);
+    addRow(SECTION, '  … incremental stored, wal_compression zstd vs off', mb(snapIncZRow.bytesStored), `off ${mb(snapIncRow.bytesStored)}`, snapIncZRow.bytesStored / Math.max(1, snapIncRow.bytesStored), '', null);
+    if (process.env.BENCH_WAL_RESTORE === '0') return;
 
     // Restore of one database: to the moment after the UPDATE vs the logical task's latest point.
     const tmp = join(work, 'wal-tmp');

@@ -231,6 +231,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             meta: { ...extraMeta, format: dump.meta.format, ...(dump.meta.pageSize ? { pageSize: dump.meta.pageSize } : {}) },
             ...(lateMeta ? { lateMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
+            ...(dump.meta.deltaBases === false ? { deltaBases: false } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {
               progress.bytesRead = Math.max(progress.bytesRead, p.bytesRead);

@@ -17,6 +17,8 @@
  *   (name, oid, template flag, size from pg_database, read just before the base backup
  *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts).
  *   Reading it never fails the backup: without it a restore extracts everything.
+ * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
+ *   the parent point's bytes, so trying would read bases and compress every chunk twice.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
@@ -136,10 +138,9 @@ export class WalBackup {
     }
     const first = newest[0]!;
     if (newest.some((m) => m.slot !== this.job.slot)) return `the chain was taken through another replication slot than "${this.job.slot}"`;
-    const pos = await this.source.position(signal);
+    const { position: pos, slot } = await this.source.positionAndSlot(signal);
     if (newest.some((m) => m.systemId !== pos.systemId)) return `the server is another cluster now (system identifier ${pos.systemId}; the chain's is ${first.systemId})`;
     if (newest.some((m) => m.timeline !== pos.timeline)) return `the server's timeline changed from ${first.timeline} to ${pos.timeline} (a failover or a promotion)`;
-    const slot = await this.source.slotState(signal);
     if (!slot) return `replication slot "${this.job.slot}" no longer exists on the server (it was dropped outside Backstop)`;
     if (slot.walStatus === 'lost') return `replication slot "${this.job.slot}" was invalidated: the server removed WAL it held back (max_slot_wal_keep_size)`;
     let received: Received;
@@ -175,7 +176,8 @@ export class WalBackup {
       stream.once('error', reject);
     });
     done.catch(() => undefined);
-    return { stream, done, meta: { format: PG_WAL_FORMAT } };
+    // New log every time: a delta against the parent point's chunk at the same offset never pays.
+    return { stream, done, meta: { format: PG_WAL_FORMAT, deltaBases: false } };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

@@ -41,6 +41,13 @@ export interface WritePointOptions {
    * become detached, length 0) instead of copying every byte. Default false.
    */
   handsOverBuffers?: boolean;
+  /**
+   * Default true (format 2). false: no new chunk is tried as a delta against the parent
+   * point's chunk at the same stream offset, so no base is read and each chunk is compressed
+   * once. For streams whose points never share content at the same offsets (WAL: each point
+   * is new log), where every try fails and only costs time.
+   */
+  deltaBases?: boolean;
 }
 
 export type PointSummary = ManifestInfo & { chunkCount: number };

@@ -10,7 +10,8 @@
  *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
  *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
  *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
- *     keeping every chunk at most MAX_DELTA_DEPTH bases away from a whole one)
+ *     keeping every chunk at most MAX_DELTA_DEPTH bases away from a whole one; never with
+ *     `deltaBases: false`)
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
  *     : append to the open pack → pack full: marker names it, then put it
  *     (one pack upload overlaps with filling the next; at most two packs in memory)
@@ -214,7 +215,7 @@ async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: str
     chain.basePoints.push(m.info.id);
     for (const r of manifestLocations(m)) locate(r);
   }
-  if (ctx.formatVersion >= 2 && ctx.codec.level > 0) {
+  if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && opts.deltaBases !== false) {
     const starts: number[] = [];
     let at = 0;
     for (const r of newest.refs) {

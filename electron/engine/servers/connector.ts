@@ -52,6 +52,8 @@ export interface DumpMeta {
    * the database sizes). Progress shows a percentage from it; never used to check the data.
    */
   expectedBytes?: number;
+  /** false: this stream's points share no content with their parent's at the same offsets (WAL); store no delta chunks. */
+  deltaBases?: false;
 }
 
 export interface DumpStream {

@@ -132,6 +132,27 @@ describe('delta chunks', () => {
     await restores(repo, inc, changed);
   });
 
+  it('deltaBases: false (WAL points): the same changed chunks are stored whole, no base is read, and the point restores; chunks known in the chain are still reused', async () => {
+    const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST });
+    const data = dumpLike(400_000, 5);
+    await repo.writePoint(pieces(data), pointOpts({ kind: 'full' }));
+    const changed = Buffer.from(data);
+    for (let i = 0; i < 10; i++) changed[20_000 + i * 37_000] = 0x39;
+    const inc = await repo.writePoint(pieces(changed), pointOpts({ kind: 'incremental', deltaBases: false }));
+    expect(inc.stats.chunksNew).toBeGreaterThanOrEqual(8);
+    expect(inc.stats).toMatchObject({ chunksDelta: 0, bytesBaseRead: 0 });
+    expect(inc.stats.chunksReused).toBeGreaterThan(0);
+    // Whole chunks: ~4 KiB of text each compresses to over a KiB (a delta would be tens of bytes).
+    expect(inc.stats.bytesStored).toBeGreaterThan(inc.stats.chunksNew * 500);
+    await restores(repo, inc, changed);
+    // The next point of the chain may use deltas again, against these whole chunks.
+    const again = Buffer.from(changed);
+    again[20_001] = 0x38;
+    const next = await repo.writePoint(pieces(again), pointOpts({ kind: 'incremental' }));
+    expect(next.stats.chunksDelta).toBe(next.stats.chunksNew);
+    await restores(repo, next, again);
+  });
+
   it('a format-2 incremental of an unchanged stream stores nothing new', async () => {
     const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST });
     const data = dumpLike(100_000, 9);

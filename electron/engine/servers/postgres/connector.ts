@@ -125,9 +125,14 @@ export class PostgresConnector implements Connector {
   async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
     const psql = this.conn.tool('psql');
     const pgDump = this.conn.tool('pg_dump');
+    // Each question is a process start, and every backup run asks them too: the tools' versions,
+    // the server's facts and then the replication readiness are asked at once, not in turn.
+    const versions = Promise.all([toolVersion(pgDump), toolVersion(psql)]);
+    versions.catch(() => undefined);
     const facts = await this.serverFacts(opts.signal);
+    const readiness = facts.replication ? walReadiness(this.conn, opts.signal) : Promise.resolve([]);
     const serverMajor = facts.versionNum >= 100000 ? String(Math.floor(facts.versionNum / 10000)) : `${Math.floor(facts.versionNum / 10000)}.${Math.floor(facts.versionNum / 100) % 100}`;
-    const dumpVersion = await toolVersion(pgDump);
+    const [dumpVersion, psqlVersion] = await versions;
     if (compareVersions(dumpVersion.major, serverMajor) < 0) {
       throw new BackstopError(
         'TOOL_TOO_OLD',
@@ -145,9 +150,9 @@ export class PostgresConnector implements Connector {
       warnings.push(`User "${this.conn.server.user}" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE ${quoteIdent(this.conn.server.user)} REPLICATION;`);
     }
     if (!facts.superuser) warnings.push('Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).');
-    if (facts.replication) warnings.push(...(await walReadiness(this.conn, opts.signal)));
+    warnings.push(...(await readiness));
     const tools = [
-      { name: 'psql', path: psql, version: (await toolVersion(psql)).version },
+      { name: 'psql', path: psql, version: psqlVersion.version },
       { name: 'pg_dump', path: pgDump, version: dumpVersion.version },
     ];
     return { serverVersion: `PostgreSQL ${facts.version}`, tools, warnings };

@@ -18,6 +18,12 @@ export const SLOT_WARN_BYTES = 1024 ** 3;
 const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GB`;
 
 export async function walReadiness(conn: PgConnection, signal?: AbortSignal): Promise<string[]> {
+  // The settings and the replication connection are asked at once (two process starts); warnings keep this order.
+  const [settings, connection] = await Promise.all([settingsWarnings(conn, signal), replicationWarnings(conn, signal)]);
+  return [...settings, ...connection];
+}
+
+async function settingsWarnings(conn: PgConnection, signal?: AbortSignal): Promise<string[]> {
   const out: string[] = [];
   try {
     const rows = await conn.query(
@@ -43,6 +49,11 @@ export async function walReadiness(conn: PgConnection, signal?: AbortSignal): Pr
   } catch (e) {
     out.push(`The replication settings could not be checked: ${toFailure(e).message}`);
   }
+  return out;
+}
+
+async function replicationWarnings(conn: PgConnection, signal?: AbortSignal): Promise<string[]> {
+  const out: string[] = [];
   try {
     await runTool(conn.command('psql', ['-X', '-A', '-t', '-c', 'IDENTIFY_SYSTEM', ...conn.connArgs(), '-d', 'replication=true']), {
       signal,
