@@ -12,6 +12,17 @@
  * is dropped and read from the destination instead. Any failure throws ChunkUnreadableError naming the pack at
  * fault, which callers turn into INTEGRITY messages naming point and pack; other storage
  * errors (STORAGE, PERMISSION_DENIED) pass through.
+ *
+ * For a restore (`deferBaseCheck`): a base read from the destination is authenticated and
+ * its length checked, but not hashed against its id — every use of it is a delta whose own
+ * result is hashed against its id, and a wrong base cannot produce the right result. When
+ * such a result fails its check, the caller asks `confirm(base)`, which hashes the chain's
+ * unchecked bases and throws ChunkUnreadableError naming a base's pack if one is at fault.
+ * (Copies from the local chunk cache are always checked: a bad one is dropped and read again.)
+ * `prefetch(bases)` fetches the stored forms of bases not at hand in coalesced ranged reads
+ * of nearby chunks of a pack (gaps ≤ 1 MiB; at most `limit` bytes held; each entry is
+ * released when used), so a
+ * point of deltas reads its bases in about as many requests as its own chunks.
  */
 import { hasCode } from '../../shared/result.ts';
 import { ChunkDamagedError, type ChunkDecoder } from './chunk-codec.ts';
@@ -20,6 +31,8 @@ import { packKey } from './layout.ts';
 import type { ChunkRef } from './manifest.ts';
 
 export const DEFAULT_BASE_CACHE_BYTES = 64 * 1024 * 1024;
+/** Bases of one pack this close are fetched in one read: a request costs more than this many bytes. */
+const PREFETCH_GAP = 1024 * 1024;
 
 export class ChunkUnreadableError extends Error {
   constructor(
@@ -31,28 +44,118 @@ export class ChunkUnreadableError extends Error {
   }
 }
 
+interface Resolved {
+  raw: Buffer;
+  /** False: not yet hashed against its id (deferBaseCheck). */
+  checked: boolean;
+  packId: string;
+  offset: number;
+}
+
 export class ChunkResolver {
-  private readonly cache = new Map<string, Buffer>();
+  private readonly cache = new Map<string, Resolved>();
   private cached = 0;
+  /** Stored forms fetched ahead by `prefetch`, by chunk id; each is removed when used. */
+  private readonly prefetched = new Map<string, Buffer>();
   bytesRead = 0;
 
   constructor(
     private readonly ctx: RepoContext,
     private readonly decoder: ChunkDecoder,
     private readonly cacheBytes = DEFAULT_BASE_CACHE_BYTES,
+    private readonly deferBaseCheck = false,
   ) {}
 
   /** Keeps `raw` (the checked chunk `id`) for later `raw` calls, evicting the oldest entries. */
   remember(id: Uint8Array, raw: Buffer): void {
-    if (raw.length > this.cacheBytes) return;
-    const key = Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
-    if (this.cache.has(key)) return;
-    this.cache.set(key, raw);
-    this.cached += raw.length;
+    this.keep(Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex'), { raw, checked: true, packId: '', offset: 0 });
+  }
+
+  private keep(key: string, entry: Resolved): void {
+    if (entry.raw.length > this.cacheBytes) return;
+    const had = this.cache.get(key);
+    if (had) {
+      if (entry.checked) had.checked = true;
+      return;
+    }
+    this.cache.set(key, entry);
+    this.cached += entry.raw.length;
     for (const [k, v] of this.cache) {
       if (this.cached <= this.cacheBytes) break;
       this.cache.delete(k);
-      this.cached -= v.length;
+      this.cached -= v.raw.length;
+    }
+  }
+
+  /**
+   * Fetches the stored forms of `refs` not already at hand, adjacent ones of a pack in one
+   * ranged read, holding at most `limit` bytes (the rest is read one by one by `raw`). Best
+   * effort: a read that fails leaves its chunks to `raw`, which reports the failure.
+   */
+  async prefetch(refs: readonly ChunkRef[], limit: number): Promise<void> {
+    if (this.ctx.options.chunkCache) return; // bases are likely local: nothing to download ahead
+    const seen = new Set<string>();
+    const want = refs
+      .filter((r) => {
+        const key = r.id.toString('hex');
+        if (seen.has(key) || this.cache.has(key) || this.prefetched.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .sort((a, b) => (a.packId === b.packId ? a.offset - b.offset : a.packId < b.packId ? -1 : 1));
+    let held = 0;
+    let i = 0;
+    while (i < want.length) {
+      const first = want[i]!;
+      if (held + first.storedLength > limit) break;
+      let end = first.offset + first.storedLength;
+      let j = i + 1;
+      // Chunks of one pack at most PREFETCH_GAP apart share a read (the gap is read and dropped).
+      while (j < want.length && want[j]!.packId === first.packId && want[j]!.offset >= end && want[j]!.offset - end <= PREFETCH_GAP) {
+        const next = want[j]!.offset + want[j]!.storedLength;
+        if (held + next - first.offset > limit) break;
+        end = next;
+        j++;
+      }
+      let buf: Buffer;
+      try {
+        buf = await this.ctx.backend.get(packKey(first.packId), { offset: first.offset, length: end - first.offset });
+      } catch (e) {
+        if (hasCode(e, 'NOT_FOUND')) return;
+        throw e;
+      }
+      this.bytesRead += buf.length;
+      if (buf.length !== end - first.offset) return;
+      for (let k = i; k < j; k++) {
+        const r = want[k]!;
+        this.prefetched.set(r.id.toString('hex'), buf.subarray(r.offset - first.offset, r.offset - first.offset + r.storedLength));
+      }
+      held += buf.length;
+      i = j;
+    }
+  }
+
+  /** Drops what `prefetch` fetched and no `raw` call used. */
+  releasePrefetched(): void {
+    this.prefetched.clear();
+  }
+
+  /**
+   * After a chunk decoded against `ref` failed its checks: hashes `ref` and its bases that
+   * were not yet checked, throwing ChunkUnreadableError for the first one at fault.
+   */
+  confirm(ref: ChunkRef): void {
+    for (let r: ChunkRef | null = ref; r; r = r.base ?? null) {
+      const entry = this.cache.get(r.id.toString('hex'));
+      if (!entry || entry.checked) continue;
+      try {
+        this.decoder.checkId(r.id, entry.raw);
+        entry.checked = true;
+      } catch (e) {
+        this.cache.delete(r.id.toString('hex'));
+        this.cached -= entry.raw.length;
+        throw new ChunkUnreadableError(entry.packId, `holds a bad chunk at offset ${entry.offset}: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -62,7 +165,8 @@ export class ChunkResolver {
     if (hit) {
       this.cache.delete(key); // most recently used goes last
       this.cache.set(key, hit);
-      return hit;
+      if (!hit.checked && !this.deferBaseCheck) this.confirm(ref);
+      return hit.raw;
     }
     const base = ref.base ? { id: ref.base.id, raw: await this.raw(ref.base) } : null;
     const cache = this.ctx.options.chunkCache;
@@ -71,30 +175,36 @@ export class ChunkResolver {
     if (local) {
       try {
         const raw = this.decoder.decode(ref.id, local, ref.rawLength, base);
-        this.remember(ref.id, raw);
+        this.keep(key, { raw, checked: true, packId: ref.packId, offset: ref.offset });
         return raw;
       } catch (e) {
         if (!(e instanceof ChunkDamagedError)) throw e;
         await cache!.drop(repoId, ref.id);
       }
     }
-    let stored: Buffer;
-    try {
-      stored = await this.ctx.backend.get(packKey(ref.packId), { offset: ref.offset, length: ref.storedLength });
-    } catch (e) {
-      if (hasCode(e, 'NOT_FOUND')) throw new ChunkUnreadableError(ref.packId, `is missing (${packKey(ref.packId)})`);
-      throw e;
+    let stored = this.prefetched.get(key);
+    if (stored) this.prefetched.delete(key);
+    else {
+      try {
+        stored = await this.ctx.backend.get(packKey(ref.packId), { offset: ref.offset, length: ref.storedLength });
+      } catch (e) {
+        if (hasCode(e, 'NOT_FOUND')) throw new ChunkUnreadableError(ref.packId, `is missing (${packKey(ref.packId)})`);
+        throw e;
+      }
+      this.bytesRead += stored.length;
     }
-    this.bytesRead += stored.length;
     if (stored.length !== ref.storedLength) throw new ChunkUnreadableError(ref.packId, `is truncated (read ${stored.length} of ${ref.storedLength} bytes at offset ${ref.offset})`);
     let raw: Buffer;
     try {
-      raw = this.decoder.decode(ref.id, stored, ref.rawLength, base);
+      raw = this.decoder.decode(ref.id, stored, ref.rawLength, base, !this.deferBaseCheck);
     } catch (e) {
-      if (e instanceof ChunkDamagedError) throw new ChunkUnreadableError(ref.packId, `holds a bad chunk at offset ${ref.offset}: ${e.message}`);
+      if (e instanceof ChunkDamagedError) {
+        if (ref.base) this.confirm(ref.base); // a wrong base makes a good delta fail: name the base
+        throw new ChunkUnreadableError(ref.packId, `holds a bad chunk at offset ${ref.offset}: ${e.message}`);
+      }
       throw e;
     }
-    this.remember(ref.id, raw);
+    this.keep(key, { raw, checked: !this.deferBaseCheck, packId: ref.packId, offset: ref.offset });
     if (cache) await cache.put(repoId, ref.id, stored);
     return raw;
   }

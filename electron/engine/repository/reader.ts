@@ -8,13 +8,17 @@
  * `readSpanLimit` bytes: a whole default pack is one read, so about 32 pack reads per GB
  * restored on every kind (#23 target ≤ 64); one read ahead), each is authenticated,
  * decompressed and checked against its id before it
- * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
- * base not already at hand, at most a few per chunk; bases this stream itself emits are
- * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
- * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
+ * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: the bases of one
+ * read are fetched ahead in coalesced ranged reads of adjacent chunks, deeper bases one
+ * ranged read each, at most a few per chunk; bases this stream itself emits are kept for
+ * it; a base is authenticated but hashed against its id only through the chunks decoded
+ * against it, and named when it is at fault); the whole-stream length and SHA-256 are
+ * checked at the end and a mismatch errors the stream instead of ending it. Every
+ * INTEGRITY message names the point and pack.
  * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
- * while it is), each ≤ readSpanLimit (40 MiB for default repositories), plus the chunk
- * being decoded, delta bases and the 1 MiB stream buffer. Abort → stream errors with CANCELED.
+ * while it is), each ≤ readSpanLimit (40 MiB for default repositories), plus the stored
+ * bases of the read being decoded (≤ readSpanLimit), the chunk being decoded, resolved
+ * bases (≤ 64 MiB) and the 1 MiB stream buffer. Abort → stream errors with CANCELED.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -106,7 +110,9 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   await preflight(ctx, m);
   const groups = groupRefs(m.refs, readSpanLimit(ctx.header));
   const decoder = new ChunkDecoder(ctx.codec);
-  const resolver = new ChunkResolver(ctx, decoder);
+  // Bases are hashed only through the chunks decoded against them (each of which is checked).
+  const resolver = new ChunkResolver(ctx, decoder, undefined, true);
+  const spanLimit = readSpanLimit(ctx.header);
   const baseIds = new Set<string>();
   for (const r of manifestLocations(m)) if (r.base) baseIds.add(r.base.id.toString('hex'));
 
@@ -125,13 +131,27 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
     fill();
     for (const g of groups) {
       const buf = await ahead.shift()!;
+      const bases = g.refs.flatMap((r) => (r.base ? [r.base] : []));
+      if (bases.length > 0) {
+        try {
+          await resolver.prefetch(bases, spanLimit);
+        } catch (e) {
+          resolver.releasePrefetched();
+          throw e;
+        }
+      }
       for (const r of g.refs) {
         if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
         const at = r.offset - g.offset;
         let raw: Buffer;
         try {
           const base = r.base ? { id: r.base.id, raw: await resolver.raw(r.base) } : null;
-          raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength, base);
+          try {
+            raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength, base);
+          } catch (e) {
+            if (e instanceof ChunkDamagedError && r.base) resolver.confirm(r.base); // a bad base is named, not the delta
+            throw e;
+          }
         } catch (e) {
           if (e instanceof ChunkUnreadableError) throw integrity(pointId, e.packId, `${e.detail} (a base of chunk ${r.id.toString('hex').slice(0, 16)}…)`);
           if (e instanceof ChunkDamagedError) throw integrity(pointId, r.packId, `holds a bad chunk at offset ${r.offset}: ${e.message}`);
@@ -142,6 +162,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
         total += raw.length;
         yield raw;
       }
+      resolver.releasePrefetched();
       // The next read starts once this one is consumed: at most two reads are held at once.
       fill();
     }
