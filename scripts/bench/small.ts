@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import type { Server } from '../../electron/shared/domain.ts';
 import { createSampleDatabases } from '../../electron/engine/demo/sample-databases.ts';
 import { initRepository, LocalChunkCache, type Repository } from '../../electron/engine/repository/index.ts';
-import { BackendDecorator, LocalBackend, type Backend } from '../../electron/engine/storage/index.ts';
-import type { ByteRange, PutBody, PutOptions } from '../../electron/engine/storage/backend.ts';
+import { LocalBackend } from '../../electron/engine/storage/index.ts';
 import { createS3Backend } from '../../electron/engine/storage/s3-backend.ts';
 import { PG_BIN, startPostgres } from '../../tests/fixtures/servers/postgres.ts';
 import { s3rverBackendOptions, startS3rver } from '../../tests/fixtures/s3rver.ts';
+import { CountingBackend } from '../../tests/fixtures/storage/counting-backend.ts';
 import { dumpLike, pieces, pointOpts } from '../../tests/unit/repository/helpers.ts';
 import type { ChildJob, ChildResult } from './backstop-child.ts';
 
@@ -181,35 +181,6 @@ async function deltaRestore(c: SmallBenchContext, work: string): Promise<void> {
   c.addRow(SECTION, '  … CPU seconds of the read (best), information', s(best.deltas.cpu), `without ${s(best.whole.cpu)}`, best.deltas.cpu / best.whole.cpu, '', null);
 }
 
-/** Counts the bytes read from and written to a backend. */
-class Counting extends BackendDecorator {
-  got = 0;
-  put_ = 0;
-  constructor(inner: Backend) {
-    super(inner);
-  }
-  override async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const b = await super.get(key, range);
-    this.got += b.length;
-    return b;
-  }
-  override put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
-    if (body instanceof Uint8Array) this.put_ += body.length;
-    else if (Array.isArray(body)) for (const b of body as readonly Uint8Array[]) this.put_ += b.length;
-    else {
-      const source = body as AsyncIterable<Uint8Array>;
-      const count = (n: number) => (this.put_ += n);
-      body = (async function* () {
-        for await (const b of source) {
-          count(b.length);
-          yield b;
-        }
-      })();
-    }
-    return super.put(key, body, options);
-  }
-}
-
 async function s3Only(c: SmallBenchContext, work: string): Promise<void> {
   const size = (c.quick ? 8 : 32) * 1e6;
   console.log(`\n[${SECTION}] S3-only incremental (${c.mb(size)} dump-like stream, 1% scattered update), bytes downloaded / saved`);
@@ -221,17 +192,16 @@ async function s3Only(c: SmallBenchContext, work: string): Promise<void> {
   try {
     type Case = 'format 1' | 'cache' | 'cache cleared' | 'no cache';
     const run = async (which: Case) => {
-      const counting = new Counting(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bench', prefix: `r${seq++}` })));
+      const counting = new CountingBackend(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bench', prefix: `r${seq++}` })));
       const cacheDir = join(work, `chunk-cache-${seq}`);
       const cache = which === 'cache' || which === 'cache cleared' ? new LocalChunkCache(cacheDir) : null;
       const repo = await initRepository(counting, { key, workers: c.workers, compressionLevel: c.level, formatVersion: which === 'format 1' ? 1 : 2, chunkCache: cache });
       await repo.writePoint(pieces(data, 1 << 20), pointOpts({ kind: 'full', expectedSize: size }));
       if (which === 'cache cleared') rmSync(cacheDir, { recursive: true, force: true });
-      counting.got = 0;
-      counting.put_ = 0;
+      counting.reset();
       const inc = await repo.writePoint(pieces(changed, 1 << 20), pointOpts({ kind: 'incremental', expectedSize: size }));
       rmSync(cacheDir, { recursive: true, force: true });
-      return { downloaded: counting.got, uploaded: counting.put_, bases: inc.stats.bytesBaseRead ?? 0, deltas: inc.stats.chunksDelta ?? 0 };
+      return { downloaded: counting.downloaded, uploaded: counting.uploaded, bases: inc.stats.bytesBaseRead ?? 0, deltas: inc.stats.chunksDelta ?? 0 };
     };
     const v1 = await run('format 1');
     for (const which of ['cache', 'cache cleared', 'no cache'] as const) {

@@ -10,8 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { createS3Backend } from '../../../electron/engine/storage/s3-backend.ts';
-import { BackendDecorator, type Backend } from '../../../electron/engine/storage/index.ts';
-import type { ByteRange, PutBody, PutOptions } from '../../../electron/engine/storage/backend.ts';
+import { CountingBackend } from '../../fixtures/storage/counting-backend.ts';
 import { initRepository, LocalChunkCache } from '../../../electron/engine/repository/index.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
@@ -26,26 +25,6 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-/** Counts the bytes the repository reads from and writes to the destination. */
-class Counting extends BackendDecorator {
-  downloaded = 0;
-  uploaded = 0;
-  constructor(inner: Backend) {
-    super(inner);
-  }
-  override async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const b = await super.get(key, range);
-    this.downloaded += b.length;
-    return b;
-  }
-  override put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
-    if (body instanceof Uint8Array) this.uploaded += body.length;
-    else if (Array.isArray(body)) for (const b of body as readonly Uint8Array[]) this.uploaded += b.length;
-    else throw new Error('the repository uploads buffers: a streamed body would go uncounted here');
-    return super.put(key, body, options);
-  }
-}
-
 const key = generateKey();
 const data = dumpLike(6_000_000, 77);
 const changed = Buffer.from(data);
@@ -54,12 +33,11 @@ for (let at = 4_000; at < changed.length; at += 9_973) changed[at] = 0x37; // a 
 type Case = 'format 1' | 'cache' | 'cache cleared';
 
 async function incremental(which: Case, cacheDir: string): Promise<{ downloaded: number; uploaded: number; deltas: number; restored: string }> {
-  const backend = new Counting(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bytes', prefix: `case-${seq++}` })));
+  const backend = new CountingBackend(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bytes', prefix: `case-${seq++}` })));
   const repo = await initRepository(backend, { key, workers: 0, formatVersion: which === 'format 1' ? 1 : 2, chunkCache: which === 'format 1' ? null : new LocalChunkCache(cacheDir) });
   await repo.writePoint(pieces(data, 1 << 20), pointOpts({ kind: 'full', expectedSize: data.length }));
   if (which === 'cache cleared') rmSync(cacheDir, { recursive: true, force: true });
-  backend.downloaded = 0;
-  backend.uploaded = 0;
+  backend.reset();
   const inc = await repo.writePoint(pieces(changed, 1 << 20), pointOpts({ kind: 'incremental', expectedSize: data.length }));
   const counted = { downloaded: backend.downloaded, uploaded: backend.uploaded };
   const restored = sha256(await collect(await repo.readPoint(inc.id)));

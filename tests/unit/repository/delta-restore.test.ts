@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { initRepository, openRepository, type Repository } from '../../../electron/engine/repository/index.ts';
 import { manifestLocations, type Manifest } from '../../../electron/engine/repository/manifest.ts';
 import { createSealer } from '../../../electron/engine/crypto/seal.ts';
-import { BackendDecorator, LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
-import type { ByteRange } from '../../../electron/engine/storage/backend.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { CountingBackend } from '../../fixtures/storage/counting-backend.ts';
 import { FAST, SMALL_CDC, collect, dumpLike, pieces, pointOpts, pseudoRandom, rejection, sha256, tempDir } from './helpers.ts';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -22,22 +22,6 @@ beforeEach(async () => {
   dir = await tempDir();
 });
 afterEach(() => dir.cleanup());
-
-class CountingReads extends BackendDecorator {
-  packReads = 0;
-  packBytes = 0;
-  constructor(inner: Backend) {
-    super(inner);
-  }
-  override async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const b = await super.get(key, range);
-    if (key.startsWith('packs/')) {
-      this.packReads++;
-      this.packBytes += b.length;
-    }
-    return b;
-  }
-}
 
 async function manifestOf(repo: Repository, id: string): Promise<Manifest> {
   return (repo as unknown as { ctx: { manifests: { load(id: string): Promise<Manifest> } } }).ctx.manifests.load(id);
@@ -58,8 +42,8 @@ describe('restoring a point of deltas', () => {
     const whole = await initRepository(new LocalBackend(join(dir.path, 'whole')), opts);
     const full = await whole.writePoint(pieces(changed), pointOpts({ kind: 'full' }));
 
-    const countDeltas = new CountingReads(new LocalBackend(join(dir.path, 'deltas')));
-    const countWhole = new CountingReads(new LocalBackend(join(dir.path, 'whole')));
+    const countDeltas = new CountingBackend(new LocalBackend(join(dir.path, 'deltas')));
+    const countWhole = new CountingBackend(new LocalBackend(join(dir.path, 'whole')));
     const a = await openRepository(countDeltas, FAST);
     const b = await openRepository(countWhole, FAST);
     expect(sha256(await collect(await a.readPoint(inc.id)))).toBe(sha256(changed));
