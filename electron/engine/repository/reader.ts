@@ -131,7 +131,9 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
     fill();
     for (const g of groups) {
       const buf = await ahead.shift()!;
-      const bases = g.refs.flatMap((r) => (r.base ? [r.base] : []));
+      // Bases this read holds itself (a chunk and a delta against it in one point) are not fetched again.
+      const own = new Set(g.refs.map((r) => r.id.toString('hex')));
+      const bases = g.refs.flatMap((r) => (r.base && !own.has(r.base.id.toString('hex')) ? [r.base] : []));
       if (bases.length > 0) {
         try {
           await resolver.prefetch(bases, spanLimit);
