@@ -33,6 +33,7 @@ import { workerExecutor } from '../../electron/engine/backup/worker-executor.ts'
 import type { BackupJobSpec } from '../../electron/engine/backup/job-spec.ts';
 import { startPostgres, PG_BIN, type PgServer } from '../../tests/fixtures/servers/postgres.ts';
 import { startMariadb, type MariadbServer } from '../../tests/fixtures/servers/mariadb.ts';
+import { treeBytes } from '../../tests/fixtures/tree-bytes.ts';
 import type { ChildJob, ChildResult } from './backstop-child.ts';
 import { buildBundles, type Bundles } from './build.ts';
 import { buildCli } from '../build-cli.mjs';
@@ -155,14 +156,7 @@ function sh(cmd: string, env: Record<string, string> = {}): Promise<ShResult> {
   });
 }
 
-function duBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  const st = statSync(dir);
-  if (!st.isDirectory()) return st.size;
-  let n = 0;
-  for (const e of readdirSync(dir)) n += duBytes(join(dir, e));
-  return n;
-}
+const duBytes = treeBytes;
 
 function countFiles(dir: string): number {
   if (!existsSync(dir)) return 0;

@@ -8,7 +8,7 @@
  * Sizes are the repository's growth on disk (packs + manifest + anything else written).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -20,20 +20,12 @@ import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { treeBytes } from '../../fixtures/tree-bytes.ts';
 import { pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 const CHINOOK_PG = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_PostgreSql.sql');
 const key = generateKey();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function duBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  const st = statSync(dir);
-  if (!st.isDirectory()) return st.size;
-  let n = 0;
-  for (const e of readdirSync(dir)) n += duBytes(join(dir, e));
-  return n;
-}
 
 /** One backup of `database` into the repository at `repoDir`; returns the point and the SHA-256 of the dump it stored. */
 async function backup(connector: Connector, database: string, backupType: BackupType, repoDir: string, kind: 'full' | 'incremental'): Promise<{ pointId: string; dumpSha: string; kind: string }> {
@@ -69,7 +61,7 @@ describe('small databases: incrementals store only what changed', () => {
     createSampleDatabases(folder);
     const connector = connectorFor({ id: 's', name: 'demo', kind: 'sqlite', folder, createdAt: '', updatedAt: '' } as Server);
     const full = await backup(connector, 'shop.db', 'snapshot', repoDir, 'full');
-    const fullBytes = duBytes(repoDir);
+    const fullBytes = treeBytes(repoDir);
 
     const db = new Database(join(folder, 'shop.db'));
     db.prepare('INSERT INTO customer (name, email, created_at) VALUES (?, ?, ?)').run('Ada Hopper', 'new.customer@example.com', '2026-12-05T00:00:00Z');
@@ -77,7 +69,7 @@ describe('small databases: incrementals store only what changed', () => {
 
     const inc = await backup(connector, 'shop.db', 'snapshot', repoDir, 'incremental');
     expect(inc.kind).toBe('incremental');
-    const incBytes = duBytes(repoDir) - fullBytes;
+    const incBytes = treeBytes(repoDir) - fullBytes;
     console.log(`shop.db: full ${fullBytes} B, one-row incremental ${incBytes} B (${((incBytes / fullBytes) * 100).toFixed(2)}%)`);
     expect(inc.dumpSha).not.toBe(full.dumpSha);
     expect(incBytes).toBeGreaterThan(0);
@@ -108,11 +100,11 @@ describe('small databases: incrementals store only what changed', () => {
       const server: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
       const connector = connectorFor(server, { password: pg.password });
       const full = await backup(connector, 'chinook', 'logical', repoDir, 'full');
-      const fullBytes = duBytes(repoDir);
+      const fullBytes = treeBytes(repoDir);
       await new Promise((r) => setTimeout(r, 1100)); // the dump header's timestamp has a one-second resolution
       const inc = await backup(connector, 'chinook', 'logical', repoDir, 'incremental');
       expect(inc.kind).toBe('incremental');
-      const incBytes = duBytes(repoDir) - fullBytes;
+      const incBytes = treeBytes(repoDir) - fullBytes;
       console.log(`Chinook (PostgreSQL): full ${fullBytes} B, unchanged incremental ${incBytes} B (${((incBytes / fullBytes) * 100).toFixed(2)}%)`);
       // The dumps differ (the archive header's timestamp), so this is not plain deduplication.
       expect(inc.dumpSha).not.toBe(full.dumpSha);
