@@ -19,10 +19,9 @@
  * such a result fails its check, the caller asks `confirm(base)`, which hashes the chain's
  * unchecked bases and throws ChunkUnreadableError naming a base's pack if one is at fault.
  * (Copies from the local chunk cache are always checked: a bad one is dropped and read again.)
- * `prefetch(bases)` fetches the stored forms of bases not at hand in coalesced ranged reads
- * of nearby chunks of a pack (gaps ≤ 1 MiB; at most `limit` bytes held; each entry is
- * released when used), so a
- * point of deltas reads its bases in about as many requests as its own chunks.
+ * `fetchAhead(bases)` fetches the stored forms of bases not at hand in coalesced ranged
+ * reads of nearby chunks of a pack (gaps ≤ 1 MiB; at most `limit` bytes), for `raw` to use,
+ * so a point of deltas reads its bases in about as many requests as its own chunks.
  */
 import { hasCode } from '../../shared/result.ts';
 import { ChunkDamagedError, type ChunkDecoder } from './chunk-codec.ts';
@@ -55,8 +54,6 @@ interface Resolved {
 export class ChunkResolver {
   private readonly cache = new Map<string, Resolved>();
   private cached = 0;
-  /** Stored forms fetched ahead by `prefetch`, by chunk id; each is removed when used. */
-  private readonly prefetched = new Map<string, Buffer>();
   bytesRead = 0;
 
   constructor(
@@ -88,17 +85,19 @@ export class ChunkResolver {
   }
 
   /**
-   * Fetches the stored forms of `refs` not already at hand, adjacent ones of a pack in one
-   * ranged read, holding at most `limit` bytes (the rest is read one by one by `raw`). Best
-   * effort: a read that fails leaves its chunks to `raw`, which reports the failure.
+   * Fetches the stored forms of `refs` not already at hand, chunks of one pack close together
+   * in one ranged read, at most `limit` bytes in all (the rest is read one by one by `raw`);
+   * pass the result to `raw`. A read that finds its pack missing or short ends the fetch
+   * early (`raw` then reports it); other storage errors reject.
    */
-  async prefetch(refs: readonly ChunkRef[], limit: number): Promise<void> {
-    if (this.ctx.options.chunkCache) return; // bases are likely local: nothing to download ahead
+  async fetchAhead(refs: readonly ChunkRef[], limit: number): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    if (this.ctx.options.chunkCache) return out; // bases are likely local: nothing to download ahead
     const seen = new Set<string>();
     const want = refs
       .filter((r) => {
         const key = r.id.toString('hex');
-        if (seen.has(key) || this.cache.has(key) || this.prefetched.has(key)) return false;
+        if (seen.has(key) || this.cache.has(key)) return false;
         seen.add(key);
         return true;
       })
@@ -121,23 +120,19 @@ export class ChunkResolver {
       try {
         buf = await this.ctx.backend.get(packKey(first.packId), { offset: first.offset, length: end - first.offset });
       } catch (e) {
-        if (hasCode(e, 'NOT_FOUND')) return;
+        if (hasCode(e, 'NOT_FOUND')) return out;
         throw e;
       }
       this.bytesRead += buf.length;
-      if (buf.length !== end - first.offset) return;
+      if (buf.length !== end - first.offset) return out;
       for (let k = i; k < j; k++) {
         const r = want[k]!;
-        this.prefetched.set(r.id.toString('hex'), buf.subarray(r.offset - first.offset, r.offset - first.offset + r.storedLength));
+        out.set(r.id.toString('hex'), buf.subarray(r.offset - first.offset, r.offset - first.offset + r.storedLength));
       }
       held += buf.length;
       i = j;
     }
-  }
-
-  /** Drops what `prefetch` fetched and no `raw` call used. */
-  releasePrefetched(): void {
-    this.prefetched.clear();
+    return out;
   }
 
   /**
@@ -159,7 +154,8 @@ export class ChunkResolver {
     }
   }
 
-  async raw(ref: ChunkRef): Promise<Buffer> {
+  /** `ahead`: stored forms from `fetchAhead`; an entry used is removed from it. */
+  async raw(ref: ChunkRef, ahead?: Map<string, Buffer>): Promise<Buffer> {
     const key = ref.id.toString('hex');
     const hit = this.cache.get(key);
     if (hit) {
@@ -168,7 +164,7 @@ export class ChunkResolver {
       if (!hit.checked && !this.deferBaseCheck) this.confirm(ref);
       return hit.raw;
     }
-    const base = ref.base ? { id: ref.base.id, raw: await this.raw(ref.base) } : null;
+    const base = ref.base ? { id: ref.base.id, raw: await this.raw(ref.base, ahead) } : null;
     const cache = this.ctx.options.chunkCache;
     const repoId = this.ctx.header.repositoryId;
     const local = cache ? await cache.get(repoId, ref.id) : null;
@@ -182,8 +178,8 @@ export class ChunkResolver {
         await cache!.drop(repoId, ref.id);
       }
     }
-    let stored = this.prefetched.get(key);
-    if (stored) this.prefetched.delete(key);
+    let stored = ahead?.get(key);
+    if (stored) ahead!.delete(key);
     else {
       try {
         stored = await this.ctx.backend.get(packKey(ref.packId), { offset: ref.offset, length: ref.storedLength });
