@@ -137,10 +137,13 @@ export class ChunkResolver {
 
   /**
    * After a chunk decoded against `ref` failed its checks: hashes `ref` and its bases that
-   * were not yet checked, throwing ChunkUnreadableError for the first one at fault.
+   * were not yet checked, deepest first (a wrong base makes every delta above it wrong),
+   * throwing ChunkUnreadableError for the first one at fault.
    */
   confirm(ref: ChunkRef): void {
-    for (let r: ChunkRef | null = ref; r; r = r.base ?? null) {
+    const chain: ChunkRef[] = [];
+    for (let r: ChunkRef | null = ref; r; r = r.base ?? null) chain.unshift(r);
+    for (const r of chain) {
       const entry = this.cache.get(r.id.toString('hex'));
       if (!entry || entry.checked) continue;
       try {

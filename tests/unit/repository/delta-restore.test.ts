@@ -97,4 +97,30 @@ describe('restoring a point of deltas', () => {
     // verify names the same pack.
     expect((await fresh.verify(inc.id)).problems).toContainEqual(expect.objectContaining({ pointId: inc.id, packId: basePack, code: 'INTEGRITY' }));
   });
+  it('in a chain of deltas, the deepest base at fault is named, not the delta built on it', async () => {
+    const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: 16 * 1024, ...FAST });
+    const data = pseudoRandom(60_000, 10);
+    await repo.writePoint(pieces(data), pointOpts({ kind: 'full' }));
+    const once = Buffer.from(data);
+    once[30_000]! ^= 0xff;
+    await repo.writePoint(pieces(once), pointOpts({ kind: 'incremental' }));
+    const twice = Buffer.from(once);
+    twice[30_010]! ^= 0xff;
+    const inc = await repo.writePoint(pieces(twice), pointOpts({ kind: 'incremental' }));
+    const top = manifestLocations(await manifestOf(repo, inc.id)).find((r) => r.base?.base)!;
+    const whole = top.base!.base!; // the full's chunk: two bases below the emitted delta
+    expect(whole.base ?? null).toBeNull();
+
+    const path = join(dir.path, 'packs', whole.packId.slice(0, 2), `${whole.packId}.pack`);
+    const bytes = await readFile(path);
+    const sealer = createSealer(0, null);
+    const frame = Buffer.from(sealer.open(bytes.subarray(whole.offset, whole.offset + whole.storedLength), whole.id));
+    expect(frame[0]).toBe(0);
+    frame[40]! ^= 1;
+    sealer.seal(frame, whole.id).copy(bytes, whole.offset);
+    await writeFile(path, bytes);
+
+    const err = await rejection(collect(await (await openRepository(new LocalBackend(dir.path), FAST)).readPoint(inc.id)));
+    expect(err).toMatchObject({ code: 'INTEGRITY', message: expect.stringContaining(`pack ${whole.packId} holds a bad chunk at offset ${whole.offset}: chunk content does not match its id`) });
+  });
 });
