@@ -169,16 +169,25 @@ export class ChunkDecoder {
   }
 
   /** The raw chunk; `base` is required for a delta chunk and must be the base it names. */
-  decode(id: Uint8Array, stored: Uint8Array, rawLength: number, base: DeltaBase | null = null): Buffer {
-    return this.decodeFrame(id, this.open(id, stored), rawLength, base);
+  decode(id: Uint8Array, stored: Uint8Array, rawLength: number, base: DeltaBase | null = null, checkId = true): Buffer {
+    return this.decodeFrame(id, this.open(id, stored), rawLength, base, checkId);
   }
 
-  /** `decode` of a frame `open` returned. */
-  decodeFrame(id: Uint8Array, frame: Buffer, rawLength: number, base: DeltaBase | null = null): Buffer {
+  /**
+   * `decode` of a frame `open` returned. `checkId` false skips hashing the result against its
+   * id (for a base whose every use is itself checked: see ChunkResolver's `deferBaseCheck`);
+   * the length is always checked.
+   */
+  decodeFrame(id: Uint8Array, frame: Buffer, rawLength: number, base: DeltaBase | null = null, checkId = true): Buffer {
     const raw = frame[0] === COMPRESSION.ZSTD_DELTA ? this.undelta(id, frame, rawLength, base) : unframe(frame, this.decompressor, (reason) => new ChunkDamagedError(`chunk ${short(id)}…: ${reason}`));
     if (raw.length !== rawLength) throw new ChunkDamagedError(`chunk is ${raw.length} bytes, expected ${rawLength}`);
-    if (!this.chunkId(raw).equals(id)) throw new ChunkDamagedError('chunk content does not match its id');
+    if (checkId) this.checkId(id, raw);
     return raw;
+  }
+
+  /** ChunkDamagedError unless `raw` hashes to `id`. */
+  checkId(id: Uint8Array, raw: Uint8Array): void {
+    if (!this.chunkId(raw).equals(id)) throw new ChunkDamagedError('chunk content does not match its id');
   }
 
   private undelta(id: Uint8Array, frame: Buffer, rawLength: number, base: DeltaBase | null): Buffer {

@@ -8,13 +8,18 @@
  * `readSpanLimit` bytes: a whole default pack is one read, so about 32 pack reads per GB
  * restored on every kind (#23 target ≤ 64); one read ahead), each is authenticated,
  * decompressed and checked against its id before it
- * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
- * base not already at hand, at most a few per chunk; bases this stream itself emits are
- * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
- * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
+ * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: the bases of one
+ * read are fetched together with it, in coalesced ranged reads of nearby chunks, deeper
+ * bases one ranged read each, at most a few per chunk; bases this stream itself emits are kept for
+ * it; a base is authenticated but hashed against its id only through the chunks decoded
+ * against it, and named when it is at fault); the whole-stream length and SHA-256 are
+ * checked at the end and a mismatch errors the stream instead of ending it. Every
+ * INTEGRITY message names the point and pack.
  * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
- * while it is), each ≤ readSpanLimit (40 MiB for default repositories), plus the chunk
- * being decoded, delta bases and the 1 MiB stream buffer. Abort → stream errors with CANCELED.
+ * while it is), each ≤ readSpanLimit (40 MiB for default repositories) and each with the
+ * stored bases its chunks need (≤ readSpanLimit; only for points with deltas), plus the
+ * chunk being decoded, resolved bases (≤ 64 MiB) and the 1 MiB stream buffer. Abort →
+ * stream errors with CANCELED.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -106,32 +111,50 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   await preflight(ctx, m);
   const groups = groupRefs(m.refs, readSpanLimit(ctx.header));
   const decoder = new ChunkDecoder(ctx.codec);
-  const resolver = new ChunkResolver(ctx, decoder);
+  // Bases are hashed only through the chunks decoded against them (each of which is checked).
+  const resolver = new ChunkResolver(ctx, decoder, undefined, true);
+  const spanLimit = readSpanLimit(ctx.header);
   const baseIds = new Set<string>();
   for (const r of manifestLocations(m)) if (r.base) baseIds.add(r.base.id.toString('hex'));
+
+  /** The stored bases a read's chunks need (not those it holds itself), fetched ahead. */
+  const basesOf = (g: ReadGroup): Promise<Map<string, Buffer>> => {
+    const own = new Set(g.refs.map((r) => r.id.toString('hex')));
+    const bases = g.refs.flatMap((r) => (r.base && !own.has(r.base.id.toString('hex')) ? [r.base] : []));
+    return bases.length > 0 ? resolver.fetchAhead(bases, spanLimit) : Promise.resolve(new Map<string, Buffer>());
+  };
 
   async function* generate(): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
     let total = 0;
-    const ahead: Promise<Buffer>[] = [];
+    const ahead: { data: Promise<Buffer>; bases: Promise<Map<string, Buffer>> }[] = [];
     let next = 0;
     const fill = () => {
       while (ahead.length < (readAhead ? READ_AHEAD : 0) + 1 && next < groups.length) {
-        const p = fetchGroup(ctx, pointId, groups[next++]!);
-        p.catch(() => {});
-        ahead.push(p);
+        const g = groups[next++]!;
+        const item = { data: fetchGroup(ctx, pointId, g), bases: basesOf(g) };
+        item.data.catch(() => {});
+        item.bases.catch(() => {});
+        ahead.push(item);
       }
     };
     fill();
     for (const g of groups) {
-      const buf = await ahead.shift()!;
+      const item = ahead.shift()!;
+      const buf = await item.data;
+      const stored = await item.bases;
       for (const r of g.refs) {
         if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
         const at = r.offset - g.offset;
         let raw: Buffer;
         try {
-          const base = r.base ? { id: r.base.id, raw: await resolver.raw(r.base) } : null;
-          raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength, base);
+          const base = r.base ? { id: r.base.id, raw: await resolver.raw(r.base, stored) } : null;
+          try {
+            raw = decoder.decode(r.id, buf.subarray(at, at + r.storedLength), r.rawLength, base);
+          } catch (e) {
+            if (e instanceof ChunkDamagedError && r.base) resolver.confirm(r.base); // a bad base is named, not the delta
+            throw e;
+          }
         } catch (e) {
           if (e instanceof ChunkUnreadableError) throw integrity(pointId, e.packId, `${e.detail} (a base of chunk ${r.id.toString('hex').slice(0, 16)}…)`);
           if (e instanceof ChunkDamagedError) throw integrity(pointId, r.packId, `holds a bad chunk at offset ${r.offset}: ${e.message}`);
@@ -142,7 +165,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
         total += raw.length;
         yield raw;
       }
-      // The next read starts once this one is consumed: at most two reads are held at once.
+      // The next read starts once this one is consumed: at most two reads (each with its
+      // bases) are held at once.
       fill();
     }
     if (total !== m.info.length) throw integrity(pointId, null, `the restored stream is ${total} bytes, the manifest says ${m.info.length}`);
