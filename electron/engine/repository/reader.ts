@@ -10,8 +10,9 @@
  * decompressed and checked against its id before it
  * is emitted; a delta chunk's base is resolved first (chunk-resolver.ts: a ranged read per
  * base not already at hand, at most a few per chunk; bases this stream itself emits are
- * kept for it); the whole-stream length and SHA-256 are checked at the end and a mismatch
- * errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
+ * kept for it); the whole-stream length (and its SHA-256, when the manifest has one: version
+ * 1 and early version-2 manifests) is checked at the end and a mismatch errors the stream
+ * instead of ending it. Every INTEGRITY message names the point and pack.
  * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
  * while it is), each ≤ readSpanLimit (40 MiB for default repositories), plus the chunk
  * being decoded, delta bases and the 1 MiB stream buffer. Abort → stream errors with CANCELED.
@@ -111,7 +112,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   for (const r of manifestLocations(m)) if (r.base) baseIds.add(r.base.id.toString('hex'));
 
   async function* generate(): AsyncGenerator<Buffer> {
-    const hash = createHash('sha256');
+    // Version-2 manifests written without it: every chunk was checked against its id already.
+    const hash = m.info.sha256 === undefined ? null : createHash('sha256');
     let total = 0;
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
@@ -138,7 +140,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
           throw e;
         }
         if (baseIds.size > 0 && baseIds.has(r.id.toString('hex'))) resolver.remember(r.id, raw);
-        hash.update(raw);
+        hash?.update(raw);
         total += raw.length;
         yield raw;
       }
@@ -146,8 +148,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
       fill();
     }
     if (total !== m.info.length) throw integrity(pointId, null, `the restored stream is ${total} bytes, the manifest says ${m.info.length}`);
-    const digest = hash.digest('hex');
-    if (digest !== m.info.sha256) throw integrity(pointId, null, `the restored stream's SHA-256 ${digest} differs from the manifest's ${m.info.sha256}`);
+    const digest = hash?.digest('hex');
+    if (hash && digest !== m.info.sha256) throw integrity(pointId, null, `the restored stream's SHA-256 ${digest} differs from the manifest's ${m.info.sha256}`);
   }
 
   const stream = Readable.from(generate(), { objectMode: false, highWaterMark: 1024 * 1024 });

@@ -3,7 +3,8 @@
  *
  * Pipeline (one call, this thread + encoder pool):
  *   read (backpressure: the source is pulled only as chunks are consumed)
- *   → chunk (FastCDC / fixed; views of the input) → SHA-256 of the stream
+ *   → chunk (FastCDC / fixed; views of the input) → SHA-256 of the stream (format 1 only:
+ *     a format-2 manifest's sealed chunk ids pin the stream, so each byte is hashed once)
  *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
  *     input hands them over, else the chunk is copied into one buffer)
  *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
@@ -354,7 +355,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await inflight.start();
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
-    const streamHash = createHash('sha256');
+    // Format 2 hashes each byte once (its chunk id); format 1's manifest needs the stream's SHA-256.
+    const streamHash = ctx.formatVersion >= 2 ? null : createHash('sha256');
 
     // Inline, the pool reads the views before encode returns: nothing to copy or move.
     const handed = pool.size > 0 && opts.handsOverBuffers ? new HandedOver() : null;
@@ -366,7 +368,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       stats.bytesRead += rawLength;
       let hashed = 0;
       for (const p of chunk.pieces) {
-        streamHash.update(p);
+        streamHash?.update(p);
         hashed += p.byteLength;
       }
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
@@ -407,7 +409,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       parentId,
       chunking: chunking.kind === 'fixed' ? { kind: 'fixed', size: chunking.size } : { kind: 'cdc', ...ctx.header.chunker },
       length: stats.bytesRead,
-      sha256: streamHash.digest('hex'),
+      ...(streamHash ? { sha256: streamHash.digest('hex') } : {}),
       stats: {
         chunksNew: stats.chunksNew,
         chunksReused: stats.chunksReused,
