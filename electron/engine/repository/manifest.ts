@@ -66,6 +66,8 @@ export const ManifestInfo = z.object({
     /** Format 2: new chunks stored as deltas, and bytes read from the destination for bases. */
     chunksDelta: z.number().int().optional(),
     bytesBaseRead: z.number().int().optional(),
+    /** Raw bytes of the new chunks by the zstd level they were compressed at (adaptive-level.ts). */
+    bytesNewByLevel: z.record(z.string(), z.number().int()).optional(),
   }),
   meta: z.record(z.string(), Json),
 });

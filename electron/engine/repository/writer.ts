@@ -7,7 +7,9 @@
  *     a format-2 manifest's sealed chunk ids pin the stream, so each byte is hashed once)
  *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
  *     input hands them over, else the chunk is copied into one buffer)
- *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
+ *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id,
+ *     at a zstd level chosen from the encoders' backlog (adaptive-level.ts: lower while they
+ *     lag behind the input, never re-compressed)
  *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
  *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
  *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
@@ -31,6 +33,7 @@ import type { BackupType } from '../../shared/domain.ts';
 import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
 import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
+import { AdaptiveLevel } from './adaptive-level.ts';
 import type { EncodedChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
 import { InflightWrite } from './inflight-marker.ts';
@@ -301,7 +304,17 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   };
 
   type Placed = EncodedChunk & { base?: ChunkLocation | null };
-  const queue: { rawLength: number; encoded: Promise<Placed> }[] = [];
+  const queue: { rawLength: number; level: number; encoded: Promise<Placed> }[] = [];
+  // Chunks handed to the encoders and not back yet: how far they lag behind the input.
+  const levels = new AdaptiveLevel(ctx.codec.level, Math.min(options.minCompressionLevel, ctx.codec.level), pool.size, options.maxChunksInFlight);
+  let backlog = 0;
+  // Until the first chunk is back the backlog measures the workers' start-up, not their pace.
+  let warm = false;
+  const back = (): void => {
+    backlog--;
+    warm = true;
+  };
+  const bytesNewByLevel = new Map<number, number>();
 
   /**
    * A new chunk that came back raw: stored against its base candidate when that pays. A
@@ -342,6 +355,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       loc.base = base;
       chunksDelta++;
     }
+    if (ctx.codec.level > 0) bytesNewByLevel.set(base ? ctx.codec.level : item.level, (bytesNewByLevel.get(base ? ctx.codec.level : item.level) ?? 0) + item.rawLength);
     known.set(key, loc);
     // Format 2 with a remote destination: the next incremental finds its bases locally.
     if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);
@@ -374,10 +388,13 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
       if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
       // Moved buffers are detached (length 0) for this thread from here on.
-      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null);
+      // A chunk kept raw for delta coding is compressed later, at the configured level.
+      const level = candidate || !warm ? ctx.codec.level : levels.levelFor(backlog);
+      backlog++;
+      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null, level);
       const encoded: Promise<Placed> = candidate ? first.then((c) => (c.raw ? againstBase(c, candidate) : c)) : first;
-      encoded.catch(() => {});
-      queue.push({ rawLength, encoded });
+      encoded.then(back, back);
+      queue.push({ rawLength, level, encoded });
       while (queue.length >= options.maxChunksInFlight) await drainOne();
       progress.tick(() => snapshot(false));
     }
@@ -417,6 +434,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
         bytesStored: stats.bytesStored,
         packsWritten: packs.packsWritten,
         ...(ctx.formatVersion >= 2 ? { chunksDelta, bytesBaseRead: resolver?.bytesRead ?? 0 } : {}),
+        ...(bytesNewByLevel.size > 0 ? { bytesNewByLevel: Object.fromEntries([...bytesNewByLevel].sort((a, b) => b[0] - a[0]).map(([l, n]) => [String(l), n])) } : {}),
       },
       meta,
     };

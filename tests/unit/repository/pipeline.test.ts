@@ -54,7 +54,8 @@ describe('write pipeline', () => {
     const data = dumpLike(2_000_000, 51);
     const packsOf = async (workers: number) => {
       const backend = new MemoryBackend();
-      const repo = await initRepository(backend, { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers });
+      // One fixed level: the pool would otherwise lower it while it lags (adaptive-level.test.ts).
+      const repo = await initRepository(backend, { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers, minCompressionLevel: 3 });
       const p = await repo.writePoint(pieces(data, 10_000), pointOpts());
       expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
       // Unencrypted: packs differ only in their random salt (header bytes 16..31) and the
