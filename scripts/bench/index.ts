@@ -263,7 +263,8 @@ interface FullResult {
 
 async function fullBackups(w: Workload, work: string, opts: { profile?: boolean } = {}): Promise<FullResult> {
   console.log(`\n[${w.section}] database ${mb(w.dbBytes)}: full backups (best of ${REPEAT}, interleaved)`);
-  let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity };
+  let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
+  let beforeStored = 0;
   let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity };
   let last: FullResult | null = null;
   for (let i = 0; i < REPEAT; i++) {
@@ -275,15 +276,22 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     const pipe = await sh(`${w.dumpCmd} | cat > /dev/null`, w.env);
     const profileDir = opts.profile && i === REPEAT - 1 ? join(work, 'cpuprof') : undefined;
     const ours = await runChild(w.job(repoDir, 'full'), profileDir);
+    // The same backup as before issue #21 item 5: format 1 (SHA-256 of the whole stream) at one fixed level.
+    const beforeDir = join(work, `backstop-before-${i}`);
+    rmSync(beforeDir, { recursive: true, force: true });
+    const before = await runChild({ ...w.job(beforeDir, 'full'), formatVersion: 1, minLevel: LEVEL });
+    beforeStored = duBytes(beforeDir);
+    rmSync(beforeDir, { recursive: true, force: true });
     const restic = await sh(resticCmd(w.dumpCmd, peers.restic), { ...w.env, ...PEER_ENV });
     const borg = await sh(borgCmd(w.dumpCmd, peers.borg), { ...w.env, ...PEER_ENV });
-    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, backstop ${secs(ours.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
+    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, backstop ${secs(ours.seconds)} ${JSON.stringify(ours.bytesNewByLevel ?? {})}, before ${secs(before.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
     best = {
       dump: Math.min(best.dump, dump.seconds),
       pipe: Math.min(best.pipe, pipe.seconds),
       ours: Math.min(best.ours, ours.seconds),
       restic: Math.min(best.restic, restic.seconds),
       borg: Math.min(best.borg, borg.seconds),
+      before: Math.min(best.before, before.seconds),
     };
     cpu = {
       dump: Math.min(cpu.dump, dump.cpuSeconds),
@@ -309,11 +317,17 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     '',
     null,
   );
+  addRow(s, `  … before #21 item 5 (stream SHA-256, fixed zstd ${LEVEL}; same run) vs ${w.dumpLabel} alone`, secs(best.before), `${w.dumpLabel} ${secs(best.dump)}`, best.before / best.dump, '', null);
+  addRow(s, '  … full backup time now / before (same run)', secs(best.ours), `before ${secs(best.before)}`, best.ours / best.before, '', null);
+  const byLevel = last!.backstop.bytesNewByLevel ?? {};
+  const allBytes = Object.values(byLevel).reduce((a, b) => a + b, 0);
+  addRow(s, '  … raw bytes per zstd level (adaptive level, last run)', Object.entries(byLevel).map(([l, n]) => `L${l} ${((n / allBytes) * 100).toFixed(0)}%`).join(', '), '', null, '', null);
   ratioRow(s, 'full backup time vs dump | restic --stdin', best.ours, best.restic, secs, 'restic', 1.0, '< 1.0×');
   ratioRow(s, 'full backup time vs dump | borg zstd,3', best.ours, best.borg, secs, 'borg', 1.0, '< 1.0×');
   const compressed = Number((await sh(`${w.compressedCmd} | wc -c`, w.env)).stdout.trim());
   const stored = duBytes(last!.repoDir);
   ratioRow(s, `stored size of the full vs ${w.compressedLabel}`, stored, compressed, mb, w.compressedLabel, 1.0, '≤ 1.0×');
+  addRow(s, '  … stored size before #21 item 5 (fixed level)', mb(stored), `before ${mb(beforeStored)}`, stored / beforeStored, '', null);
   addRow(s, 'stored size: restic / borg (information)', '', `${mb(duBytes(last!.peers.restic))} / ${mb(duBytes(last!.peers.borg))}`, null, '', null);
   return last!;
 }
@@ -837,7 +851,7 @@ async function benchPipeline(): Promise<void> {
   for (const [name, e] of ceilings) {
     if (e.ceiling === undefined || e.warm === undefined || e.share === undefined) continue;
     const section = name === 'synthetic' ? 'Pipeline (synthetic)' : `Pipeline (${name} dump)`;
-    addRow(section, `from memory, warm workers, vs the required work alone (chunk + SHA-256 + HMAC id + zstd ${LEVEL} + AES, no pipeline; median of side-by-side pairs)`, `${e.warm} MB/s`, `ceiling ${e.ceiling} MB/s`, e.share / 100, '', null);
+    addRow(section, `from memory, warm workers, vs the required work alone (chunk + HMAC id + zstd ${LEVEL} + AES at one fixed level, no pipeline; median of side-by-side pairs)`, `${e.warm} MB/s`, `ceiling ${e.ceiling} MB/s`, e.share / 100, '', null);
   }
   for (const i of pipelineInputs) rmSync(i.path, { force: true });
 }
