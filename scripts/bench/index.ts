@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,wal]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
@@ -78,7 +78,7 @@ const SIZES = {
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,wal').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -265,7 +265,7 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
   console.log(`\n[${w.section}] database ${mb(w.dbBytes)}: full backups (best of ${REPEAT}, interleaved)`);
   let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
   let beforeStored = 0;
-  let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity };
+  let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
   let last: FullResult | null = null;
   for (let i = 0; i < REPEAT; i++) {
     const repoDir = join(work, `backstop-${i}`);
@@ -298,6 +298,7 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
       ours: Math.min(cpu.ours, ours.cpuSeconds),
       restic: Math.min(cpu.restic, restic.cpuSeconds),
       borg: Math.min(cpu.borg, borg.cpuSeconds),
+      before: Math.min(cpu.before, before.cpuSeconds),
     };
     if (last) {
       rmSync(last.repoDir, { recursive: true, force: true });
@@ -319,6 +320,7 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
   );
   addRow(s, `  … before #21 item 5 (stream SHA-256, fixed zstd ${LEVEL}; same run) vs ${w.dumpLabel} alone`, secs(best.before), `${w.dumpLabel} ${secs(best.dump)}`, best.before / best.dump, '', null);
   addRow(s, '  … full backup time now / before (same run)', secs(best.ours), `before ${secs(best.before)}`, best.ours / best.before, '', null);
+  addRow(s, '  … CPU seconds incl. the dump tool now / before (same run)', `${cpu.ours.toFixed(1)} s`, `before ${cpu.before.toFixed(1)} s`, cpu.ours / cpu.before, '', null);
   const byLevel = last!.backstop.bytesNewByLevel ?? {};
   const allBytes = Object.values(byLevel).reduce((a, b) => a + b, 0);
   addRow(s, '  … raw bytes per zstd level (adaptive level, last run)', Object.entries(byLevel).map(([l, n]) => `L${l} ${((n / allBytes) * 100).toFixed(0)}%`).join(', '), '', null, '', null);
@@ -857,6 +859,19 @@ async function benchPipeline(): Promise<void> {
 }
 let pipelineOutput: string[] = [];
 
+/** Issue #21 item 5: before / hash once / adaptive level, side by side on one paced source (keep-up.ts). */
+async function benchKeepUp(): Promise<void> {
+  console.log(`\n[keep-up] scripts/bench/keep-up.ts --size-mb ${SIZES.pipelineMb * 2} --workers ${WORKERS}`);
+  const r = await sh(`${q(process.execPath)} --import tsx ${q(join(HERE, 'keep-up.ts'))} --size-mb ${SIZES.pipelineMb * 2} --workers ${WORKERS} --level ${LEVEL} --repeat ${Math.max(3, REPEAT)}`);
+  let mode = '';
+  for (const l of r.stdout.split('\n').filter(Boolean)) {
+    console.log(`  ${l}`);
+    if (/^(paced|unpaced)/.test(l)) mode = l;
+    const m = /^\s+(.+?)\s{2,}(\d+\.\d+) s\s+(.+?)\s+cpu\s+(\d+\.\d+) s\s+stored (\S+ MB)\s+(.*?)\s+\[/.exec(l);
+    if (m) addRow('Keep-up (synthetic)', `${mode}: ${m[1]}`, `${m[2]} s, ${m[3]}`, `cpu ${m[4]} s, stored ${m[5]}, ${m[6]}`, null, '', null);
+  }
+}
+
 // ───────────── output ─────────────
 
 const KEY = randomBytes(32).toString('base64');
@@ -932,6 +947,7 @@ async function main(): Promise<void> {
     if (ONLY.has('mariadb-binlog')) await benchMariadbBinlog(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
+    if (ONLY.has('keep-up')) await benchKeepUp();
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
