@@ -25,9 +25,10 @@ export class AdaptiveLevel {
   }
 
   levelFor(backlog: number): number {
-    const calm = Math.max(1, this.workers);
+    if (this.max === 0 || this.workers === 0) return this.max;
+    const calm = this.workers;
     const full = Math.max(calm + 1, this.capacity - 1);
-    if (this.max === 0 || backlog <= calm) return this.max;
+    if (backlog <= calm) return this.max;
     if (backlog >= full) return this.min;
     return Math.round(this.max - ((backlog - calm) / (full - calm)) * (this.max - this.min));
   }

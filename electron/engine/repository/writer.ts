@@ -355,7 +355,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       loc.base = base;
       chunksDelta++;
     }
-    if (ctx.codec.level > 0) bytesNewByLevel.set(base ? ctx.codec.level : item.level, (bytesNewByLevel.get(base ? ctx.codec.level : item.level) ?? 0) + item.rawLength);
+    const level = base ? ctx.codec.level : item.level; // a delta is compressed at the configured level
+    if (level > 0) bytesNewByLevel.set(level, (bytesNewByLevel.get(level) ?? 0) + item.rawLength);
     known.set(key, loc);
     // Format 2 with a remote destination: the next incremental finds its bases locally.
     if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);

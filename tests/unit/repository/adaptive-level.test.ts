@@ -40,7 +40,8 @@ describe('AdaptiveLevel', () => {
   it('does not adapt when min equals max, when compression is off, or inline (no workers: no backlog)', () => {
     expect([0, 3, 5, 9].map((b) => new AdaptiveLevel(3, 3, 2, 6).levelFor(b))).toEqual([3, 3, 3, 3]);
     expect(new AdaptiveLevel(0, 0, 2, 6).levelFor(5)).toBe(0);
-    expect(new AdaptiveLevel(3, 1, 0, 4).levelFor(0)).toBe(3);
+    expect([0, 3, 10].map((b) => new AdaptiveLevel(3, 1, 0, 4).levelFor(b))).toEqual([3, 3, 3]);
+    expect(new AdaptiveLevel(3, 1, 1, 4).levelFor(3)).toBe(1);
     expect(() => new AdaptiveLevel(3, 4, 2, 6)).toThrow(RangeError);
   });
 
