@@ -17,7 +17,7 @@ import type { Server } from '../../electron/shared/domain.ts';
 import { backupDatabase } from '../../electron/engine/backup/backup-database.ts';
 import { connectorFor } from '../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../electron/engine/storage/index.ts';
-import { openRepository } from '../../electron/engine/repository/index.ts';
+import { initRepository, openRepository } from '../../electron/engine/repository/index.ts';
 import { lowerThisThreadPriority } from '../../electron/engine/runtime/background-priority.ts';
 
 export interface ChildJob {
@@ -34,6 +34,13 @@ export interface ChildJob {
   level: number;
   /** restore: the point (default: newest). */
   pointId?: string;
+  /**
+   * backup: the lowest zstd level the adaptive level may drop to (default 1); `level` = no adaptation.
+   * formatVersion 1: the repository is created as format 1 first (untimed): the writer then
+   * also hashes the whole stream (SHA-256) as format 1 needs — the "before" of issue #21 item 5.
+   */
+  minLevel?: number;
+  formatVersion?: number;
 }
 
 export interface ChildResult {
@@ -48,6 +55,8 @@ export interface ChildResult {
   bytesRead: number;
   bytesNew: number;
   bytesStored: number;
+  /** backup: the point's raw bytes by zstd level (adaptive level), when recorded. */
+  bytesNewByLevel?: Record<string, number>;
 }
 
 /** utime + stime + cutime + cstime from /proc/self/stat, in seconds. */
@@ -71,6 +80,8 @@ async function main(): Promise<void> {
   const key = Buffer.from(job.keyBase64, 'base64');
   const samples: number[] = [];
   const timer = setInterval(() => samples.push(procStatusMb('VmRSS')), 100);
+  const repoOptions = { workers: job.workers, compressionLevel: job.level, ...(job.minLevel !== undefined ? { minCompressionLevel: job.minLevel } : {}) };
+  if (job.mode === 'backup' && job.formatVersion !== undefined) await initRepository(new LocalBackend(job.repoDir), { key, formatVersion: job.formatVersion });
   const t0 = performance.now();
   let result: Omit<ChildResult, 'seconds' | 'cpuSeconds' | 'vmHwmMb' | 'rssSamplesMb'>;
   if (job.mode === 'backup') {
@@ -84,7 +95,7 @@ async function main(): Promise<void> {
       dumpToolVersion: 'bench',
       openDump: (signal) => connector.openDump(job.database, job.backupType, { signal }),
       destinations: [{ id: 'local:bench', backend: new LocalBackend(job.repoDir) }],
-      repoOptions: { workers: job.workers, compressionLevel: job.level },
+      repoOptions,
     });
     result = {
       status: o!.status + (o!.kind !== job.kind ? ` (${o!.kind}: ${o!.kindReason})` : ''),
@@ -104,6 +115,10 @@ async function main(): Promise<void> {
   }
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(timer);
+  if (job.mode === 'backup' && result.pointId) {
+    const p = await (await openRepository(new LocalBackend(job.repoDir), { key, workers: 0 })).getPoint(result.pointId);
+    if (p.stats.bytesNewByLevel) result = { ...result, bytesNewByLevel: p.stats.bytesNewByLevel };
+  }
   const out: ChildResult = { seconds, cpuSeconds: cpuSecondsWithChildren(), vmHwmMb: procStatusMb('VmHWM'), rssSamplesMb: samples, ...result };
   process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
 }

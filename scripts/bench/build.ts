@@ -17,8 +17,9 @@ export interface Bundles {
   ceilingWorker: string;
 }
 
-export async function buildBundles(root: string): Promise<Bundles> {
-  const dir = join(root, '.tmp', 'bench-build');
+/** `name`: the folder under .tmp (a bench running beside another builds into its own). */
+export async function buildBundles(root: string, name = 'bench-build'): Promise<Bundles> {
+  const dir = join(root, '.tmp', name);
   rmSync(dir, { recursive: true, force: true });
   await build({
     entryPoints: {

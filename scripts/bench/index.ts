@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,wal,small]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
@@ -80,7 +80,7 @@ const SIZES = {
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,wal,small').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal,small').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -258,8 +258,9 @@ interface FullResult {
 
 async function fullBackups(w: Workload, work: string, opts: { profile?: boolean } = {}): Promise<FullResult> {
   console.log(`\n[${w.section}] database ${mb(w.dbBytes)}: full backups (best of ${REPEAT}, interleaved)`);
-  let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity };
-  let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity };
+  let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
+  let beforeStored = 0;
+  let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
   let last: FullResult | null = null;
   for (let i = 0; i < REPEAT; i++) {
     const repoDir = join(work, `backstop-${i}`);
@@ -270,21 +271,29 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     const pipe = await sh(`${w.dumpCmd} | cat > /dev/null`, w.env);
     const profileDir = opts.profile && i === REPEAT - 1 ? join(work, 'cpuprof') : undefined;
     const ours = await runChild(w.job(repoDir, 'full'), profileDir);
+    // The same backup as before issue #21 item 5: format 1 (SHA-256 of the whole stream) at one fixed level.
+    const beforeDir = join(work, `backstop-before-${i}`);
+    rmSync(beforeDir, { recursive: true, force: true });
+    const before = await runChild({ ...w.job(beforeDir, 'full'), formatVersion: 1, minLevel: LEVEL });
+    beforeStored = duBytes(beforeDir);
+    rmSync(beforeDir, { recursive: true, force: true });
     const restic = await sh(resticCmd(w.dumpCmd, peers.restic), { ...w.env, ...PEER_ENV });
     const borg = await sh(borgCmd(w.dumpCmd, peers.borg), { ...w.env, ...PEER_ENV });
-    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, backstop ${secs(ours.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
+    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, backstop ${secs(ours.seconds)} ${JSON.stringify(ours.bytesNewByLevel ?? {})}, before ${secs(before.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
     best = {
       dump: Math.min(best.dump, dump.seconds),
       pipe: Math.min(best.pipe, pipe.seconds),
       ours: Math.min(best.ours, ours.seconds),
       restic: Math.min(best.restic, restic.seconds),
       borg: Math.min(best.borg, borg.seconds),
+      before: Math.min(best.before, before.seconds),
     };
     cpu = {
       dump: Math.min(cpu.dump, dump.cpuSeconds),
       ours: Math.min(cpu.ours, ours.cpuSeconds),
       restic: Math.min(cpu.restic, restic.cpuSeconds),
       borg: Math.min(cpu.borg, borg.cpuSeconds),
+      before: Math.min(cpu.before, before.cpuSeconds),
     };
     if (last) {
       rmSync(last.repoDir, { recursive: true, force: true });
@@ -304,11 +313,18 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     '',
     null,
   );
+  addRow(s, `  … before #21 item 5 (stream SHA-256, fixed zstd ${LEVEL}; same run) vs ${w.dumpLabel} alone`, secs(best.before), `${w.dumpLabel} ${secs(best.dump)}`, best.before / best.dump, '', null);
+  addRow(s, '  … full backup time now / before (same run)', secs(best.ours), `before ${secs(best.before)}`, best.ours / best.before, '', null);
+  addRow(s, '  … CPU seconds incl. the dump tool now / before (same run)', `${cpu.ours.toFixed(1)} s`, `before ${cpu.before.toFixed(1)} s`, cpu.ours / cpu.before, '', null);
+  const byLevel = last!.backstop.bytesNewByLevel ?? {};
+  const allBytes = Object.values(byLevel).reduce((a, b) => a + b, 0);
+  addRow(s, '  … raw bytes per zstd level (adaptive level, last run)', Object.entries(byLevel).map(([l, n]) => `L${l} ${((n / allBytes) * 100).toFixed(0)}%`).join(', '), '', null, '', null);
   ratioRow(s, 'full backup time vs dump | restic --stdin', best.ours, best.restic, secs, 'restic', 1.0, '< 1.0×');
   ratioRow(s, 'full backup time vs dump | borg zstd,3', best.ours, best.borg, secs, 'borg', 1.0, '< 1.0×');
   const compressed = Number((await sh(`${w.compressedCmd} | wc -c`, w.env)).stdout.trim());
   const stored = duBytes(last!.repoDir);
   ratioRow(s, `stored size of the full vs ${w.compressedLabel}`, stored, compressed, mb, w.compressedLabel, 1.0, '≤ 1.0×');
+  addRow(s, '  … stored size before #21 item 5 (fixed level)', mb(stored), `before ${mb(beforeStored)}`, stored / beforeStored, '', null);
   addRow(s, 'stored size: restic / borg (information)', '', `${mb(duBytes(last!.peers.restic))} / ${mb(duBytes(last!.peers.borg))}`, null, '', null);
   return last!;
 }
@@ -861,11 +877,24 @@ async function benchPipeline(): Promise<void> {
   for (const [name, e] of ceilings) {
     if (e.ceiling === undefined || e.warm === undefined || e.share === undefined) continue;
     const section = name === 'synthetic' ? 'Pipeline (synthetic)' : `Pipeline (${name} dump)`;
-    addRow(section, `from memory, warm workers, vs the required work alone (chunk + SHA-256 + HMAC id + zstd ${LEVEL} + AES, no pipeline; median of side-by-side pairs)`, `${e.warm} MB/s`, `ceiling ${e.ceiling} MB/s`, e.share / 100, '', null);
+    addRow(section, `from memory, warm workers, vs the required work alone (chunk + HMAC id + zstd ${LEVEL} + AES at one fixed level, no pipeline; median of side-by-side pairs)`, `${e.warm} MB/s`, `ceiling ${e.ceiling} MB/s`, e.share / 100, '', null);
   }
   for (const i of pipelineInputs) rmSync(i.path, { force: true });
 }
 let pipelineOutput: string[] = [];
+
+/** Issue #21 item 5: before / hash once / adaptive level, side by side on one paced source (keep-up.ts). */
+async function benchKeepUp(): Promise<void> {
+  console.log(`\n[keep-up] scripts/bench/keep-up.ts --size-mb ${SIZES.pipelineMb * 2} --workers ${WORKERS}`);
+  const r = await sh(`${q(process.execPath)} --import tsx ${q(join(HERE, 'keep-up.ts'))} --size-mb ${SIZES.pipelineMb * 2} --workers ${WORKERS} --level ${LEVEL} --repeat ${Math.max(3, REPEAT)}`);
+  let mode = '';
+  for (const l of r.stdout.split('\n').filter(Boolean)) {
+    console.log(`  ${l}`);
+    if (/^(paced|unpaced)/.test(l)) mode = l;
+    const m = /^\s+(.+?)\s{2,}(\d+\.\d+) s\s+(.+?)\s+cpu\s+(\d+\.\d+) s\s+stored (\S+ MB)\s+(.*?)\s+\[/.exec(l);
+    if (m) addRow('Keep-up (synthetic)', `${mode}: ${m[1]}`, `${m[2]} s, ${m[3]}`, `cpu ${m[4]} s, stored ${m[5]}, ${m[6]}`, null, '', null);
+  }
+}
 
 // ───────────── output ─────────────
 
@@ -942,6 +971,7 @@ async function main(): Promise<void> {
     if (ONLY.has('mariadb-binlog')) await benchMariadbBinlog(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
+    if (ONLY.has('keep-up')) await benchKeepUp();
     if (ONLY.has('small')) {
       const peers = { init: initPeers, restic: resticCmd, borg: borgCmd, env: PEER_ENV };
       const chinookSql = join(ROOT, '..', 'shared', 'fixtures', 'chinook', 'Chinook_PostgreSql.sql');

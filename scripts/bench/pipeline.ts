@@ -31,6 +31,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundles } from './build.ts';
 import { BENCH_POINT } from './point-options.ts';
+import { dumpStream } from './dump-like.ts';
 import { createReadStream, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHash, createHmac } from 'node:crypto';
@@ -73,50 +74,6 @@ const LEVEL = Number(values.level);
 const GC_EVERY = Number(values['gc-every-ms']);
 const REPEAT = Math.max(1, Number(values.repeat) || 1);
 if (GC_EVERY > 0 && global.gc) setInterval(() => global.gc?.(), GC_EVERY).unref();
-
-function xorshift(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
-/** ~24 MB of distinct dump rows built once; blocks copy runs of consecutive rows from it. */
-function buildTable(): Buffer {
-  const r = xorshift(12345);
-  const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
-  const rows: string[] = [];
-  for (let i = 0; i < 200_000; i++) {
-    const name = `${words[r() % words.length]} ${words[r() % words.length]}`;
-    rows.push(
-      `${i}\t${name}\t${(r() % 100000) / 100}\t2024-${String(1 + (r() % 12)).padStart(2, '0')}-${String(1 + (r() % 28)).padStart(2, '0')} ${String(r() % 24).padStart(2, '0')}:${String(r() % 60).padStart(2, '0')}:00+00\t${r() % 2 ? 't' : 'f'}\t${(r() % 0xffffffff).toString(16)}\t{"sku":"SKU-${r() % 50000}","qty":${r() % 20}}\n`,
-    );
-  }
-  return Buffer.from(rows.join(''));
-}
-const TABLE = buildTable();
-
-/** Like a table scan: runs of 1–64 KiB copied from random places of the row table. */
-async function* dumpStream(bytes: number, seed = 7): AsyncGenerator<Buffer> {
-  const r = xorshift(seed);
-  const BLOCK = 1024 * 1024;
-  let left = bytes;
-  while (left > 0) {
-    const n = Math.min(BLOCK, left);
-    const block = Buffer.allocUnsafe(n);
-    let pos = 0;
-    while (pos < n) {
-      const run = Math.min(n - pos, 1024 + (r() % (63 * 1024)));
-      const from = r() % (TABLE.length - run);
-      pos += TABLE.copy(block, pos, from, from + run);
-    }
-    left -= n;
-    yield block;
-  }
-}
 
 interface Result {
   name: string;
@@ -188,7 +145,8 @@ function report(name: string, runs: Awaited<ReturnType<typeof measureOnce>>[]): 
 
 /** One full write of `source` (default: the generated dump) into a new encrypted repository. */
 async function pipeline(backend: Backend, workers: number, encoderWorkers?: EncoderWorkers, source: () => AsyncIterable<Uint8Array> = () => dumpStream(SIZE), bytes = SIZE): Promise<string> {
-  const repo = await initRepository(backend, { key: generateKey(), workers, compressionLevel: LEVEL, gcGraceMs: 0, encoderWorkers });
+  // One fixed level, as the ceiling uses: this measures the pipeline's own cost, not the adaptive level (index.ts does).
+  const repo = await initRepository(backend, { key: generateKey(), workers, compressionLevel: LEVEL, minCompressionLevel: LEVEL, gcGraceMs: 0, encoderWorkers });
   const p = await repo.writePoint(source(), {
     ...BENCH_POINT,
     expectedSize: bytes,
@@ -215,8 +173,8 @@ async function* pieces(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
 
 /**
  * The work every encrypted full backup has to do and nothing else, spread over this
- * thread and WORKERS threads as evenly as it can be: this thread chunks the stream and
- * hashes it (SHA-256, for the manifest) while the workers id (HMAC-SHA-256), compress
+ * thread and WORKERS threads as evenly as it can be: this thread chunks the stream (format
+ * 2 hashes no whole stream: the sealed chunk ids pin it) while the workers id (HMAC-SHA-256), compress
  * (zstd) and seal (AES-256-GCM) the chunks, taking the next one as they finish one, all
  * read from one shared buffer cut beforehand (ceiling-worker.ts) — no per-chunk
  * messages, copies or stream plumbing.
@@ -251,9 +209,7 @@ async function ceilingVersusPipeline(label: string, source: () => AsyncIterable<
           Atomics.store(next, 0, 0);
           const done = Promise.all(workers.map((w) => once(w, 'message') as Promise<[{ stored: number }]>));
           for (const w of workers) w.postMessage('go');
-          const hash = createHash('sha256');
-          for await (const c of chunkStream(pieces(view), new FastCdcChunker(DEFAULT_CDC))) hash.update(c);
-          hash.digest();
+          for await (const _ of chunkStream(pieces(view), new FastCdcChunker(DEFAULT_CDC)));
           const stored = (await done).reduce((sum, [r]) => sum + r.stored, 0);
           return `${note}ratio ${(bytes / stored).toFixed(2)}×`;
         },

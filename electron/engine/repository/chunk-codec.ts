@@ -80,13 +80,14 @@ export class ChunkEncoder {
     this.cctx = config.level !== 0 ? new CCtx() : null;
   }
 
-  encode(id: Uint8Array, raw: Uint8Array): Buffer {
+  /** `level`: this chunk's zstd level (the config's by default; ignored when compression is off). */
+  encode(id: Uint8Array, raw: Uint8Array, level: number = this.level): Buffer {
     const need = 1 + Math.max(raw.length, this.cctx ? compressBound(raw.length) : 0);
     if (this.scratch.length < need) this.scratch = Buffer.allocUnsafeSlow(need);
     const frame = this.scratch;
     let length = 0;
     if (this.cctx) {
-      const z = this.cctx.compress(frame.subarray(1), raw, this.level);
+      const z = this.cctx.compress(frame.subarray(1), raw, level);
       if (z < raw.length) {
         frame[0] = COMPRESSION.ZSTD;
         length = 1 + z;
@@ -269,12 +270,15 @@ export class ChunkIntake {
     this.chunkId = chunkIdFunction(config.chunkIdKey);
   }
 
-  /** `keepRaw`: a new chunk is returned raw (copied) instead of encoded, for `encodeAgainst`. */
-  encode(raw: Uint8Array, keepRaw = false): EncodedChunk {
+  /**
+   * `keepRaw`: a new chunk is returned raw (copied) instead of encoded, for `encodeAgainst`.
+   * `level`: the zstd level to compress it at (the config's when absent; adaptive-level.ts).
+   */
+  encode(raw: Uint8Array, keepRaw = false, level?: number): EncodedChunk {
     const id = this.chunkId(raw);
     if (hasId(this.known, id)) return { id, stored: null };
     if (keepRaw) return { id, stored: null, raw: Buffer.from(raw) };
-    return { id, stored: this.encoder.encode(id, raw) };
+    return { id, stored: this.encoder.encode(id, raw, level) };
   }
 
   /** The new chunk `raw` (id `id`) stored against `base` when that pays (ChunkEncoder.encodeAgainst). */
@@ -284,8 +288,8 @@ export class ChunkIntake {
   }
 
   /** `encode` of the chunk made of `pieces` in order (joined in a reused buffer, not kept). */
-  encodePieces(pieces: readonly Uint8Array[], keepRaw = false): EncodedChunk {
-    if (pieces.length === 1) return this.encode(pieces[0]!, keepRaw);
+  encodePieces(pieces: readonly Uint8Array[], keepRaw = false, level?: number): EncodedChunk {
+    if (pieces.length === 1) return this.encode(pieces[0]!, keepRaw, level);
     let length = 0;
     for (const p of pieces) length += p.length;
     if (this.joined.length < length) this.joined = Buffer.allocUnsafeSlow(length);
@@ -294,6 +298,6 @@ export class ChunkIntake {
       this.joined.set(p, at);
       at += p.length;
     }
-    return this.encode(this.joined.subarray(0, length), keepRaw);
+    return this.encode(this.joined.subarray(0, length), keepRaw, level);
   }
 }

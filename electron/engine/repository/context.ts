@@ -22,6 +22,11 @@ export interface RuntimeOptions {
   workers: number;
   /** zstd level for chunks and manifests (1–19; 0 = store uncompressed). */
   compressionLevel: number;
+  /**
+   * The lowest zstd level a write drops to while its encoders lag behind the input
+   * (adaptive-level.ts); 1 to compressionLevel. Equal to compressionLevel: no adaptation.
+   */
+  minCompressionLevel: number;
   now: () => number;
   /** Unreferenced packs younger than this are never collected. */
   gcGraceMs: number;

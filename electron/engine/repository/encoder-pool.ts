@@ -11,7 +11,8 @@
  * size ≥ 1 starts private workers that the session's close terminates.
  *
  * Contract: `encode(parcel)` resolves with exactly what ChunkIntake.encode returns for the
- * parcel's bytes (the id, and the stored bytes unless the id is known); the caller keeps
+ * parcel's bytes (the id, and the stored bytes unless the id is known; compressed at `level`
+ * when given, else at the session config's level); the caller keeps
  * stream order by awaiting in submission order. With workers, the parcel's `transfer`
  * buffers are moved (detached for the caller; hand-over.ts builds parcels); inline, the
  * pieces are read before `encode` returns. `encode(parcel, true)` returns a new chunk raw
@@ -33,7 +34,7 @@ function view(b: Uint8Array): Buffer {
 
 export interface EncoderPool {
   readonly size: number;
-  encode(parcel: ChunkParcel, keepRaw?: boolean): Promise<EncodedChunk>;
+  encode(parcel: ChunkParcel, keepRaw?: boolean, level?: number): Promise<EncodedChunk>;
   encodeAgainst(id: Buffer, raw: Buffer, base: DeltaBase | null): Promise<EncodedChunk>;
   close(): Promise<void>;
 }
@@ -42,7 +43,7 @@ export interface EncoderPool {
 export type EncoderRequest =
   | { type: 'config'; session: number; config: ChunkCodecConfig; known: Uint8Array }
   | { type: 'drop'; session: number }
-  | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[]; keepRaw: boolean }
+  | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[]; keepRaw: boolean; level?: number }
   | { type: 'against'; session: number; seq: number; id: Uint8Array; raw: Uint8Array; base: DeltaBase | null };
 export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null; raw: Uint8Array | null; delta: boolean } | { seq: number; error: string };
 
@@ -54,9 +55,9 @@ class InlinePool implements EncoderPool {
   constructor(config: ChunkCodecConfig, known: Iterable<Uint8Array>) {
     this.intake = new ChunkIntake(config, sortedIds(known));
   }
-  encode(parcel: ChunkParcel, keepRaw = false): Promise<EncodedChunk> {
+  encode(parcel: ChunkParcel, keepRaw = false, level?: number): Promise<EncodedChunk> {
     try {
-      return Promise.resolve(this.intake.encodePieces(parcel.pieces, keepRaw));
+      return Promise.resolve(this.intake.encodePieces(parcel.pieces, keepRaw, level));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -170,8 +171,8 @@ export class EncoderWorkers {
         }
       });
     };
-    const encode = (parcel: ChunkParcel, keepRaw = false): Promise<EncodedChunk> =>
-      send((seq) => ({ type: 'encode', session: id, seq, pieces: parcel.pieces, keepRaw }), parcel.transfer);
+    const encode = (parcel: ChunkParcel, keepRaw = false, level?: number): Promise<EncodedChunk> =>
+      send((seq) => ({ type: 'encode', session: id, seq, pieces: parcel.pieces, keepRaw, ...(level === undefined ? {} : { level }) }), parcel.transfer);
     const encodeAgainst = (chunkId: Buffer, raw: Buffer, base: DeltaBase | null): Promise<EncodedChunk> => {
       // The raw chunk is moved; the base is copied (the caller may keep it cached).
       return send((seq) => ({ type: 'against', session: id, seq, id: chunkId, raw, base }), coversWholeBuffer(raw) ? [raw.buffer] : []);
@@ -201,7 +202,7 @@ export function createEncoderPool(size: number, config: ChunkCodecConfig, known:
   const session = workers.session(config, known);
   return {
     size,
-    encode: (parcel, keepRaw) => session.encode(parcel, keepRaw),
+    encode: (parcel, keepRaw, level) => session.encode(parcel, keepRaw, level),
     encodeAgainst: (id, raw, base) => session.encodeAgainst(id, raw, base),
     close: async () => {
       await session.close();

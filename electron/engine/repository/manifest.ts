@@ -12,6 +12,8 @@
  *           base count u32 LE ‖ base count × (the same 52-byte entry): the chunks needed only
  *           as bases, so the manifest names every location a restore reads (the base
  *           closure). Bases form no cycle and are at most MAX_BASE_LINKS deep.
+ *           ManifestInfo.sha256 (the whole stream's) is optional in version 2 and not
+ *           written: the sealed refs (keyed chunk ids, raw lengths, in order) pin the stream.
  *
  * Refs are in stream order; concatenating the raw chunks reproduces the stream. A
  * manifest is written once, last, by the writer that produced the point (its existence is
@@ -50,7 +52,11 @@ export const ManifestInfo = z.object({
     z.object({ kind: z.literal('fixed'), size: z.number().int() }),
   ]),
   length: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * SHA-256 of the whole stream: always in version 1; optional in version 2, where writers
+   * omit it (the sealed list of chunk ids and raw lengths already pins the stream).
+   */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   stats: z.object({
     chunksNew: z.number().int(),
     chunksReused: z.number().int(),
@@ -60,6 +66,8 @@ export const ManifestInfo = z.object({
     /** Format 2: new chunks stored as deltas, and bytes read from the destination for bases. */
     chunksDelta: z.number().int().optional(),
     bytesBaseRead: z.number().int().optional(),
+    /** Raw bytes of the new chunks by the zstd level they were compressed at (adaptive-level.ts). */
+    bytesNewByLevel: z.record(z.string(), z.number().int()).optional(),
   }),
   meta: z.record(z.string(), Json),
 });
@@ -179,6 +187,7 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
     const jsonLength = payload.readUInt32LE(p);
     p += 4;
     const info = ManifestInfo.parse(JSON.parse(payload.subarray(p, p + jsonLength).toString('utf8')));
+    if (version < 2 && info.sha256 === undefined) throw new Error('a version-1 manifest must carry the stream\'s sha256');
     p += jsonLength;
     const packCount = payload.readUInt32LE(p);
     p += 4;

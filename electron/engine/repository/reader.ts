@@ -12,9 +12,9 @@
  * read are fetched together with it, in coalesced ranged reads of nearby chunks, deeper
  * bases one ranged read each, at most a few per chunk; bases this stream itself emits are kept for
  * it; a base is authenticated but hashed against its id only through the chunks decoded
- * against it, and named when it is at fault); the whole-stream length and SHA-256 are
- * checked at the end and a mismatch errors the stream instead of ending it. Every
- * INTEGRITY message names the point and pack.
+ * against it, and named when it is at fault); the whole-stream length (and its SHA-256, when
+ * the manifest has one: version 1 and early version-2 manifests) is checked at the end and a
+ * mismatch errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
  * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
  * while it is), each ≤ readSpanLimit (40 MiB for default repositories) and each with the
  * stored bases its chunks need (≤ readSpanLimit; only for points with deltas), plus the
@@ -125,7 +125,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   };
 
   async function* generate(): AsyncGenerator<Buffer> {
-    const hash = createHash('sha256');
+    // Version-2 manifests written without it: every chunk was checked against its id already.
+    const hash = m.info.sha256 === undefined ? null : createHash('sha256');
     let total = 0;
     const ahead: { data: Promise<Buffer>; bases: Promise<Map<string, Buffer>> }[] = [];
     let next = 0;
@@ -161,7 +162,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
           throw e;
         }
         if (baseIds.size > 0 && baseIds.has(r.id.toString('hex'))) resolver.remember(r.id, raw);
-        hash.update(raw);
+        hash?.update(raw);
         total += raw.length;
         yield raw;
       }
@@ -170,8 +171,8 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
       fill();
     }
     if (total !== m.info.length) throw integrity(pointId, null, `the restored stream is ${total} bytes, the manifest says ${m.info.length}`);
-    const digest = hash.digest('hex');
-    if (digest !== m.info.sha256) throw integrity(pointId, null, `the restored stream's SHA-256 ${digest} differs from the manifest's ${m.info.sha256}`);
+    const digest = hash?.digest('hex');
+    if (hash && digest !== m.info.sha256) throw integrity(pointId, null, `the restored stream's SHA-256 ${digest} differs from the manifest's ${m.info.sha256}`);
   }
 
   const stream = Readable.from(generate(), { objectMode: false, highWaterMark: 1024 * 1024 });

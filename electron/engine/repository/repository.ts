@@ -54,10 +54,13 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
   const workers = o.workers ?? defaultEncoderWorkers();
   const level = o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 19) throw new BackstopError('VALIDATION', 'compression level must be an integer from 0 (off) to 19');
+  const minLevel = o.minCompressionLevel ?? Math.min(1, level);
+  if (!Number.isInteger(minLevel) || minLevel < Math.min(1, level) || minLevel > level) throw new BackstopError('VALIDATION', `the lowest compression level must be an integer from ${Math.min(1, level)} to the compression level (${level})`);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new BackstopError('VALIDATION', 'workers must be an integer from 0 to 64');
   return {
     workers,
     compressionLevel: level,
+    minCompressionLevel: minLevel,
     now: o.now ?? Date.now,
     gcGraceMs: o.gcGraceMs ?? 15 * 60_000,
     markerStaleMs: o.markerStaleMs ?? 60 * 60_000,
@@ -95,6 +98,7 @@ export async function isRepository(backend: Backend): Promise<boolean> {
 /** Creates a repository in an empty location. CONFLICT if one exists already. */
 export async function initRepository(backend: Backend, options: InitOptions = {}): Promise<Repository> {
   if (await isRepository(backend)) throw new BackstopError('CONFLICT', `${backend.location} already holds a Backstop repository.`);
+  runtimeOptions(options); // bad runtime options are refused before anything is written
   const chunker = options.chunker ?? DEFAULT_CDC;
   const err = validateCdcParams(chunker);
   if (err) throw new BackstopError('VALIDATION', err);

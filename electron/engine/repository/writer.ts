@@ -3,10 +3,13 @@
  *
  * Pipeline (one call, this thread + encoder pool):
  *   read (backpressure: the source is pulled only as chunks are consumed)
- *   → chunk (FastCDC / fixed; views of the input) → SHA-256 of the stream
+ *   → chunk (FastCDC / fixed; views of the input) → SHA-256 of the stream (format 1 only:
+ *     a format-2 manifest's sealed chunk ids pin the stream, so each byte is hashed once)
  *   → hand over (hand-over.ts: the input's own buffers are moved to the worker when the
  *     input hands them over, else the chunk is copied into one buffer)
- *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id
+ *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id,
+ *     at a zstd level chosen from the encoders' backlog (adaptive-level.ts: lower while they
+ *     lag behind the input, never re-compressed)
  *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
  *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
  *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
@@ -31,6 +34,7 @@ import type { BackupType } from '../../shared/domain.ts';
 import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
 import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
+import { AdaptiveLevel } from './adaptive-level.ts';
 import type { EncodedChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
 import { InflightWrite } from './inflight-marker.ts';
@@ -301,7 +305,17 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   };
 
   type Placed = EncodedChunk & { base?: ChunkLocation | null };
-  const queue: { rawLength: number; encoded: Promise<Placed> }[] = [];
+  const queue: { rawLength: number; level: number; encoded: Promise<Placed> }[] = [];
+  // Chunks handed to the encoders and not back yet: how far they lag behind the input.
+  const levels = new AdaptiveLevel(ctx.codec.level, Math.min(options.minCompressionLevel, ctx.codec.level), pool.size, options.maxChunksInFlight);
+  let backlog = 0;
+  // Until the first chunk is back the backlog measures the workers' start-up, not their pace.
+  let warm = false;
+  const back = (): void => {
+    backlog--;
+    warm = true;
+  };
+  const bytesNewByLevel = new Map<number, number>();
 
   /**
    * A new chunk that came back raw: stored against its base candidate when that pays. A
@@ -342,6 +356,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       loc.base = base;
       chunksDelta++;
     }
+    const level = base ? ctx.codec.level : item.level; // a delta is compressed at the configured level
+    if (level > 0) bytesNewByLevel.set(level, (bytesNewByLevel.get(level) ?? 0) + item.rawLength);
     known.set(key, loc);
     // Format 2 with a remote destination: the next incremental finds its bases locally.
     if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);
@@ -355,7 +371,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     await inflight.start();
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
-    const streamHash = createHash('sha256');
+    // Format 2 hashes each byte once (its chunk id); format 1's manifest needs the stream's SHA-256.
+    const streamHash = ctx.formatVersion >= 2 ? null : createHash('sha256');
 
     // Inline, the pool reads the views before encode returns: nothing to copy or move.
     const handed = pool.size > 0 && opts.handsOverBuffers ? new HandedOver() : null;
@@ -367,16 +384,19 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       stats.bytesRead += rawLength;
       let hashed = 0;
       for (const p of chunk.pieces) {
-        streamHash.update(p);
+        streamHash?.update(p);
         hashed += p.byteLength;
       }
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
       if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
       // Moved buffers are detached (length 0) for this thread from here on.
-      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null);
+      // A chunk kept raw for delta coding is compressed later, at the configured level.
+      const level = candidate || !warm ? ctx.codec.level : levels.levelFor(backlog);
+      backlog++;
+      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null, level);
       const encoded: Promise<Placed> = candidate ? first.then((c) => (c.raw ? againstBase(c, candidate) : c)) : first;
-      encoded.catch(() => {});
-      queue.push({ rawLength, encoded });
+      encoded.then(back, back);
+      queue.push({ rawLength, level, encoded });
       while (queue.length >= options.maxChunksInFlight) await drainOne();
       progress.tick(() => snapshot(false));
     }
@@ -408,7 +428,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       parentId,
       chunking: chunking.kind === 'fixed' ? { kind: 'fixed', size: chunking.size } : { kind: 'cdc', ...ctx.header.chunker },
       length: stats.bytesRead,
-      sha256: streamHash.digest('hex'),
+      ...(streamHash ? { sha256: streamHash.digest('hex') } : {}),
       stats: {
         chunksNew: stats.chunksNew,
         chunksReused: stats.chunksReused,
@@ -416,6 +436,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
         bytesStored: stats.bytesStored,
         packsWritten: packs.packsWritten,
         ...(ctx.formatVersion >= 2 ? { chunksDelta, bytesBaseRead: resolver?.bytesRead ?? 0 } : {}),
+        ...(bytesNewByLevel.size > 0 ? { bytesNewByLevel: Object.fromEntries([...bytesNewByLevel].sort((a, b) => b[0] - a[0]).map(([l, n]) => [String(l), n])) } : {}),
       },
       meta,
     };
