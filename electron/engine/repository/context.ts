@@ -42,12 +42,20 @@ export interface RuntimeOptions {
    * stores and reads delta bases from it before downloading them. null: no cache.
    */
   chunkCache: ChunkCache | null;
+  /**
+   * Format 2: look for a delta base by resemblance sketch when the chunk at the same stream
+   * position is absent or less alike (default true; false: positional candidates only).
+   */
+  sketchBases: boolean;
 }
 
 export interface RepoContext {
   backend: Backend;
   header: HeaderBody;
-  /** The format version the header declares (1 or 2); format 1 gets no delta chunks. */
+  /**
+   * The format version the header declares (1 or 2); format 1 gets no delta chunks. A full
+   * backup raises it to 2 (format-upgrade.ts).
+   */
   formatVersion: number;
   sealer: Sealer;
   codec: ChunkCodecConfig;

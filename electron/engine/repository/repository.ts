@@ -66,6 +66,7 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
     encoderWorkers: o.encoderWorkers ?? null,
     chunkCache: o.chunkCache ?? null,
+    sketchBases: o.sketchBases ?? true,
   };
 }
 
@@ -168,11 +169,13 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
 }
 
 export class Repository {
-  readonly info: RepositoryInfo;
+  constructor(private readonly ctx: RepoContext) {}
 
-  constructor(private readonly ctx: RepoContext) {
+  /** What the header says; `formatVersion` becomes 2 once a full upgraded a format-1 repository. */
+  get info(): RepositoryInfo {
+    const ctx = this.ctx;
     const h = ctx.header;
-    this.info = {
+    return {
       location: ctx.backend.location,
       formatVersion: ctx.formatVersion,
       repositoryId: h.repositoryId,
