@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,wal]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,wal,reorder]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
@@ -37,6 +37,7 @@ import type { ChildJob, ChildResult } from './backstop-child.ts';
 import { buildBundles, type Bundles } from './build.ts';
 import { buildCli } from '../build-cli.mjs';
 import { benchWal } from './wal.ts';
+import { benchReorder } from './reorder.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -919,6 +920,8 @@ async function main(): Promise<void> {
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
+    // Only on request (--only reorder): in process, no server or peer.
+    if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 96, addRow, notes, mbText: mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
     if (bundles) rmSync(bundles.dir, { recursive: true, force: true });

@@ -4,13 +4,14 @@
  *
  * Contract: `chunkSketch(raw)` returns SUPER_FEATURES 32-bit super-features (or null when
  * the chunk is too small to sample): the gear hash (the chunker's 32-byte rolling hash) is
- * sampled where its top SAMPLE_BITS bits are zero; for each of FEATURES independent mixes
- * of the sampled hashes the maximum is kept (a min-hash of the chunk's windows), and each
+ * sampled where its top 8 bits are zero (1 byte in 256); for each of FEATURES linear
+ * transforms of the sampled hashes (Broder's min-wise permutations) the maximum is kept,
+ * and each
  * super-feature hashes FEATURES / SUPER_FEATURES consecutive features. Two chunks that
  * share a super-feature very likely share most of their content (after Broder; Shilane et
  * al., FAST '12). Deterministic: the same bytes give the same sketch on every thread and
- * build (the value is stored in manifests, docs/FORMAT.md §8). Cost: one add and shift per
- * byte plus FEATURES mixes per sampled position (~1/64 of the bytes).
+ * build (the value is stored in manifests, docs/FORMAT.md §8a). Cost: one add and shift per
+ * byte plus FEATURES multiply-adds per sampled position.
  *
  * `SketchIndex` is the write side's lookup over the sketches of a chain's chunks: `add`
  * in chronological order (a newer chunk replaces an older one under the same
@@ -18,28 +19,30 @@
  * lower super-feature index), `matches(id, sketch)` = how many a given chunk shares
  * (null: its sketch is unknown).
  */
-import { GEAR } from './gear-scan.ts';
+import { gearSamples } from './gear-scan.ts';
 
 export const FEATURES = 12;
 export const SUPER_FEATURES = 3;
 const PER_SUPER = FEATURES / SUPER_FEATURES;
-/** Sample positions whose rolling hash has its top 6 bits zero: 1 in 64. */
-const SAMPLE_SHIFT = 26;
+/** Sample positions whose rolling hash has its top 8 bits zero: 1 in 256. */
+const SAMPLE_MASK = 0xff000000 | 0;
 /** Fewer samples than this (chunks under ~1 KiB) give no usable sketch. */
-const MIN_SAMPLES = 8;
+const MIN_SAMPLES = 4;
 /** The gear hash covers the last 32 bytes; earlier positions hash a partial window. */
 const WINDOW = 32;
 
-/** Per-feature seeds: fixed odd constants (part of the stored sketch's definition). */
-const SEEDS: Uint32Array = (() => {
-  const s = new Uint32Array(FEATURES);
+/** Per-feature transforms v = M·h + A (mod 2^32), M odd: fixed constants (part of the stored sketch's definition). */
+const MUL = new Int32Array(FEATURES);
+const ADD = new Int32Array(FEATURES);
+{
   let x = 0x9e3779b9;
   for (let i = 0; i < FEATURES; i++) {
     x = fmix(x + 0x6d2b79f5);
-    s[i] = x | 1;
+    MUL[i] = x | 1;
+    x = fmix(x + 0x6d2b79f5);
+    ADD[i] = x;
   }
-  return s;
-})();
+}
 
 /** murmur3's 32-bit finalizer: a bijection that mixes every input bit into every output bit. */
 function fmix(h: number): number {
@@ -51,21 +54,27 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
+/** Sampled hashes of one chunk; grows to the largest chunk's need (one per thread). */
+let samples = new Int32Array(4096);
+
 export function chunkSketch(raw: Uint8Array): Uint32Array | null {
+  // Far more room than the expected 1 in 256, so a chunk never runs out of it in practice.
+  if (samples.length < (raw.length >>> 5) + 64) samples = new Int32Array((raw.length >>> 5) + 64);
+  // The scan of chunker.ts (WebAssembly): the hashes where the top 8 bits are zero.
+  const count = gearSamples(raw, SAMPLE_MASK, WINDOW - 1, samples);
+  if (count < MIN_SAMPLES) return null;
   const features = new Uint32Array(FEATURES);
-  let samples = 0;
-  let h = 0;
-  const n = raw.length;
-  for (let i = 0; i < n; i++) {
-    h = ((h << 1) + GEAR[raw[i]!]!) | 0;
-    if (h >>> SAMPLE_SHIFT !== 0 || i < WINDOW - 1) continue;
-    samples++;
-    for (let k = 0; k < FEATURES; k++) {
-      const v = fmix(Math.imul(h, SEEDS[k]!) ^ SEEDS[k]!);
-      if (v > features[k]!) features[k] = v;
+  for (let k = 0; k < FEATURES; k++) {
+    const m = MUL[k]!;
+    const a = ADD[k]!;
+    // Unsigned maximum as a signed one: flip the sign bit.
+    let best = -0x80000000;
+    for (let j = 0; j < count; j++) {
+      const v = (Math.imul(samples[j]!, m) + a) ^ -0x80000000;
+      if (v > best) best = v;
     }
+    features[k] = (best ^ -0x80000000) >>> 0;
   }
-  if (samples < MIN_SAMPLES) return null;
   const out = new Uint32Array(SUPER_FEATURES);
   for (let s = 0; s < SUPER_FEATURES; s++) {
     let acc = s + 1;

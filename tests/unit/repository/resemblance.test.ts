@@ -12,6 +12,7 @@ import { initRepository, openRepository, type PointSummary, type Repository } fr
 import { decodeManifest, deltaDepth, encodeManifest, manifestLocations, type Manifest } from '../../../electron/engine/repository/manifest.ts';
 import { chunkSketch, SketchIndex, SUPER_FEATURES } from '../../../electron/engine/repository/sketch.ts';
 import { createSealer } from '../../../electron/engine/crypto/seal.ts';
+import { GEAR } from '../../../electron/engine/repository/gear-scan.ts';
 import { MAX_DELTA_DEPTH } from '../../../electron/engine/repository/writer.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rng, sha256, tempDir } from './helpers.ts';
@@ -65,7 +66,53 @@ function matches(a: Uint32Array | null, b: Uint32Array | null): number {
   return m;
 }
 
+/** docs/FORMAT.md §8a, written out one byte at a time (the reference the WebAssembly scan must match). */
+function referenceSketch(raw: Uint8Array): Uint32Array | null {
+  const fmix = (h: number): number => {
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+  };
+  const M: number[] = [];
+  const A: number[] = [];
+  let x = 0x9e3779b9;
+  for (let k = 0; k < 12; k++) {
+    x = fmix(x + 0x6d2b79f5);
+    M.push(x | 1);
+    x = fmix(x + 0x6d2b79f5);
+    A.push(x);
+  }
+  const features = new Array<number>(12).fill(0);
+  let samples = 0;
+  let h = 0;
+  for (let i = 0; i < raw.length; i++) {
+    h = ((h << 1) + GEAR[raw[i]!]!) | 0;
+    if (i < 31 || h >>> 24 !== 0) continue;
+    samples++;
+    for (let k = 0; k < 12; k++) features[k] = Math.max(features[k]!, (Math.imul(h, M[k]!) + A[k]!) >>> 0);
+  }
+  if (samples < 4) return null;
+  const out = new Uint32Array(3);
+  for (let s = 0; s < 3; s++) {
+    let acc = s + 1;
+    for (let k = 4 * s; k < 4 * s + 4; k++) acc = fmix(Math.imul(acc, 0x01000193) ^ features[k]!);
+    out[s] = acc;
+  }
+  return out;
+}
+
 describe('chunkSketch', () => {
+  it('is the sketch FORMAT.md §8a defines, for text, random bytes, chunks longer than the scan window and tiny ones', () => {
+    const r = rng(5);
+    const random = Buffer.from(Array.from({ length: 70_000 }, () => Math.floor(r() * 256)));
+    const inputs = [dumpLike(9000, 1), dumpLike(3 * 1024 * 1024 + 123, 2), random, random.subarray(0, 1500), Buffer.alloc(5000), Buffer.alloc(20)];
+    for (const b of inputs) expect(chunkSketch(b)).toEqual(referenceSketch(b));
+    expect(inputs.filter((b) => chunkSketch(b) !== null).length).toBeGreaterThanOrEqual(3);
+  });
+
   it('is deterministic, alike for a chunk with a few changed bytes, unlike for another chunk, and null for a tiny chunk', () => {
     const text = dumpLike(400_000, 21);
     let alike = 0;
