@@ -43,8 +43,9 @@ export interface RuntimeOptions {
    */
   chunkCache: ChunkCache | null;
   /**
-   * Format 2: look for a delta base by resemblance sketch when the chunk at the same stream
-   * position is absent or less alike (default true; false: positional candidates only).
+   * Format 2: compute and record each new chunk's resemblance sketch, and look for a delta
+   * base by sketch when the chunk at the same stream position is absent or less alike
+   * (default true; false: no sketches, positional candidates only).
    */
   sketchBases: boolean;
 }

@@ -323,7 +323,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   const small = opts.expectedSize !== undefined && opts.expectedSize < SMALL_STREAM_BYTES;
   const chainIds = [...known.values()].map((l) => l.id);
   // Format 2: every new chunk's sketch, so the next incremental can find it as a base.
-  const codec = ctx.formatVersion >= 2 && ctx.codec.level > 0 ? { ...ctx.codec, sketches: true } : ctx.codec;
+  const codec = ctx.formatVersion >= 2 && ctx.codec.level > 0 && options.sketchBases ? { ...ctx.codec, sketches: true } : ctx.codec;
   const pool = small
     ? createEncoderPool(0, codec, chainIds)
     : options.encoderWorkers

@@ -198,7 +198,11 @@ describe('reordered blocks', () => {
     for (const { p, data: d } of points) await restores(repo, p, d);
     expect((await repo.verify()).problems).toEqual([]);
     let deepest = 0;
-    for (const m of await manifests(path)) for (const r of manifestLocations(m)) deepest = Math.max(deepest, deltaDepth(r));
+    for (const m of await manifests(path)) {
+      for (const r of manifestLocations(m)) deepest = Math.max(deepest, deltaDepth(r));
+      // sketchBases: false computes no sketches at all.
+      expect(m.sketches !== undefined).toBe(sketchBases);
+    }
     expect(deepest).toBeLessThanOrEqual(MAX_DELTA_DEPTH);
     return { stored, deltas };
   }
