@@ -48,6 +48,11 @@ export interface RuntimeOptions {
    * (default true; false: no sketches, positional candidates only).
    */
   sketchBases: boolean;
+  /**
+   * A full backup into a format-1 repository upgrades it to format 2 (format-upgrade.ts;
+   * default true). false keeps it format 1, readable by builds without delta chunks.
+   */
+  upgradeFormat: boolean;
 }
 
 export interface RepoContext {

@@ -40,7 +40,8 @@ export interface InitOptions extends OpenOptions {
   packSize?: number;
   /**
    * Format version to create (default FORMAT_VERSION, 2). 1 makes a repository that
-   * Backstop versions without delta chunks can read; it never gets delta chunks.
+   * Backstop versions without delta chunks can read; its first full upgrades it to 2
+   * unless `upgradeFormat: false`.
    */
   formatVersion?: number;
 }
@@ -67,6 +68,7 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     encoderWorkers: o.encoderWorkers ?? null,
     chunkCache: o.chunkCache ?? null,
     sketchBases: o.sketchBases ?? true,
+    upgradeFormat: o.upgradeFormat ?? true,
   };
 }
 

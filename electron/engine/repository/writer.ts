@@ -312,7 +312,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   }
 
   // A new chain is the safe point to move a format-1 repository to format 2.
-  if (opts.kind === 'full') await upgradeToFormat2(ctx);
+  if (opts.kind === 'full' && options.upgradeFormat) await upgradeToFormat2(ctx);
 
   const { chainId, parentId, basePoints, known, parent, sketches: similar } = await loadChain(ctx, opts, pointId);
   const resolver = parent ? new ChunkResolver(ctx, new ChunkDecoder(ctx.codec)) : null;

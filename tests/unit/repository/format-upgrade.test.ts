@@ -73,6 +73,14 @@ describe('format 1 → 2 upgrade', () => {
     expect((await fresh.listPoints()).map((p) => p.id)).toEqual([...expected.points.map((p) => p.id), full.id, inc.id]);
   });
 
+  it('upgradeFormat: false keeps a format-1 repository format 1 through a full', async () => {
+    const repo = await openRepository(new LocalBackend(dir.path), { key, ...FAST, upgradeFormat: false });
+    const full = await repo.writePoint(pieces(await lastStream(repo)), pointOpts({ kind: 'full' }));
+    expect(repo.info.formatVersion).toBe(1);
+    expect(await headerVersion()).toBe(1);
+    expect(await manifestVersion(full.id)).toBe(1);
+  });
+
   it('an incremental does not upgrade: only a full, where a new chain starts, does', async () => {
     const repo = await openRepository(new LocalBackend(dir.path), { key, ...FAST });
     const inc = await repo.writePoint(pieces(await lastStream(repo)), pointOpts({ kind: 'incremental' }));
