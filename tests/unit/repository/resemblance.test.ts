@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { initRepository, openRepository, type PointSummary, type Repository } from '../../../electron/engine/repository/index.ts';
-import { decodeManifest, deltaDepth, encodeManifest, manifestLocations, type Manifest } from '../../../electron/engine/repository/manifest.ts';
+import { decodeManifest, deltaDepth, encodeManifest, ManifestDamagedError, manifestLocations, type Manifest, type ManifestInfo } from '../../../electron/engine/repository/manifest.ts';
 import { chunkSketch, SketchIndex, SUPER_FEATURES } from '../../../electron/engine/repository/sketch.ts';
 import { createSealer } from '../../../electron/engine/crypto/seal.ts';
 import { GEAR } from '../../../electron/engine/repository/gear-scan.ts';
@@ -174,6 +174,16 @@ describe('sketches in manifests', () => {
     const without = decodeManifest(encodeManifest({ info: m!.info, refs: m!.refs }, sealer, 3), m!.info.id, sealer);
     expect(without.sketches).toBeUndefined();
     expect(without.refs.map((r) => r.id)).toEqual(m!.refs.map((r) => r.id));
+    // A sketch table that does not fit the manifest is damage, never ignored.
+    for (const [bad, why] of [
+      [123, 'sketches must be a base64 string'],
+      ['AAAA', 'sketch table has a partial entry'],
+      [Buffer.alloc(16, 0xff).toString('base64'), 'sketch index out of range'],
+    ] as const) {
+      const bytes = encodeManifest({ info: { ...m!.info, sketches: bad } as unknown as ManifestInfo, refs: m!.refs }, sealer, 3);
+      expect(() => decodeManifest(bytes, m!.info.id, sealer)).toThrow(ManifestDamagedError);
+      expect(() => decodeManifest(bytes, m!.info.id, sealer)).toThrow(why);
+    }
     // Version 1 cannot carry them: they are left out, the manifest stays readable.
     const v1 = decodeManifest(encodeManifest(m!, sealer, 3, 1), m!.info.id, sealer);
     expect(v1.sketches).toBeUndefined();
@@ -220,6 +230,34 @@ describe('reordered blocks', () => {
       expect(withSketch.stored).toBeLessThan(positional.stored * 0.5);
     });
   }
+
+  it('a base found by sketch in an older point than the parent is kept by GC when the points in between are deleted', async () => {
+    const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: 16 * 1024, ...FAST });
+    const data = dumpLike(200_000, 17);
+    const block = data.subarray(80_000, 120_000);
+    const full = await repo.writePoint(pieces(data), pointOpts({ kind: 'full' }));
+    // inc1: the block is gone, so only the full holds its chunks.
+    const without = Buffer.concat([data.subarray(0, 80_000), data.subarray(120_000)]);
+    const inc1 = await repo.writePoint(pieces(without), pointOpts({ kind: 'incremental' }));
+    // inc2: the block is back at the end, a few bytes changed.
+    const back = Buffer.from(block);
+    for (let at = 1000; at < back.length; at += 5000) back[at] = 0x2b;
+    const withBack = Buffer.concat([without, back]);
+    const inc2 = await repo.writePoint(pieces(withBack), pointOpts({ kind: 'incremental' }));
+    expect(inc2.stats.chunksDelta).toBeGreaterThan(3);
+
+    const [, m1, m2] = await manifests(dir.path);
+    expect(m1!.info.id).toBe(inc1.id);
+    const inParent = new Set(manifestLocations(m1!).map((r) => r.id.toString('hex')));
+    const olderBases = m2!.refs.filter((r) => r.base && !inParent.has(r.base.id.toString('hex')));
+    expect(olderBases.length).toBeGreaterThan(3); // bases only the full holds: found by sketch, not position
+
+    await repo.deletePoints([full.id, inc1.id]);
+    const packs = new Set((await new LocalBackend(dir.path).list('packs/')).map((o) => o.key.split('/')[2]!.replace('.pack', '')));
+    for (const r of olderBases) expect(packs.has(r.base!.packId)).toBe(true);
+    await restores(repo, inc2, withBack);
+    expect((await repo.verify()).problems).toEqual([]);
+  });
 
   it('a chain whose manifests have no sketches (written before them) still gets positional deltas', async () => {
     const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST });
