@@ -921,7 +921,7 @@ async function main(): Promise<void> {
     if (ONLY.has('pipeline')) await benchPipeline();
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
     // Only on request (--only reorder): in process, no server or peer.
-    if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 96, addRow, notes, mbText: mb, secs });
+    if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 64, addRow, notes, mbText: mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
     if (bundles) rmSync(bundles.dir, { recursive: true, force: true });
