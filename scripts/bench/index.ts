@@ -79,7 +79,7 @@ const SIZES = {
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,wal').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,wal,reorder').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -920,7 +920,7 @@ async function main(): Promise<void> {
     if (ONLY.has('sqlite')) await benchSqlite(work);
     if (ONLY.has('pipeline')) await benchPipeline();
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
-    // Only on request (--only reorder): in process, no server or peer.
+    // In process, no server or peer (scripts/bench/reorder.ts).
     if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 64, addRow, notes, mbText: mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
