@@ -36,9 +36,9 @@ port.on('message', (req: EncoderRequest) => {
   try {
     const intake = sessions.get(req.session);
     if (!intake) throw new Error(`no encoder for session ${req.session}`);
-    const { id, stored, raw, delta } = req.type === 'encode' ? intake.encodePieces(req.pieces, req.keepRaw, req.level) : intake.encodeAgainst(req.id, req.raw, req.base);
+    const { id, stored, raw, delta, sketch } = req.type === 'encode' ? intake.encodePieces(req.pieces, req.keepRaw, req.level) : intake.encodeAgainst(req.id, req.raw, req.base);
     // The id is copied so the message never clones a larger (pooled) buffer behind it.
-    res = { seq: req.seq, id: new Uint8Array(id), stored, raw: raw ?? null, delta: delta === true };
+    res = { seq: req.seq, id: new Uint8Array(id), stored, raw: raw ?? null, delta: delta === true, ...(sketch !== undefined ? { sketch } : {}) };
     const transfer: ArrayBuffer[] = [];
     for (const b of [stored, raw]) if (b && coversWholeBuffer(b)) transfer.push(b.buffer);
     port.postMessage(res, transfer);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small,reorder]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
@@ -39,6 +39,7 @@ import { buildBundles, type Bundles } from './build.ts';
 import { buildCli } from '../build-cli.mjs';
 import { benchWal } from './wal.ts';
 import { benchSmall } from './small.ts';
+import { benchReorder } from './reorder.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -80,7 +81,7 @@ const SIZES = {
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal,small').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal,small,reorder').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -978,6 +979,8 @@ async function main(): Promise<void> {
       await benchSmall({ quick: QUICK, repeat: REPEAT, key: KEY, workers: WORKERS, level: LEVEL, chinookSql, runChild: (job) => runChild(job), sh, duBytes, peers, addRow, notes, mb }, work);
     }
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
+    // In process, no server or peer (scripts/bench/reorder.ts).
+    if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 64, addRow, notes, mbText: mb, secs });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
     if (bundles) rmSync(bundles.dir, { recursive: true, force: true });

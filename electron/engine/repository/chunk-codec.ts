@@ -18,7 +18,9 @@
  * unless the id is in a known set (the chain's chunks, as a sorted id list). It keeps no
  * chunk between calls (a chunk given in pieces is joined in a reused buffer), so a repeat
  * within one write is encoded again and the writer, which sees every id in stream order,
- * keeps the first. Neither `encode` result refers to the raw bytes.
+ * keeps the first. Neither `encode` result refers to the raw bytes. With `sketches` in the
+ * config, a new chunk also gets its resemblance sketch (sketch.ts), computed here so that
+ * it runs in the encoder worker, never on the write's main loop.
  */
 import { Decompressor } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
@@ -26,6 +28,7 @@ import { createSealer, type Sealer } from '../crypto/seal.ts';
 import { CHUNK_ID_LENGTH, chunkIdFunction, type ChunkIdFn } from '../crypto/chunk-id.ts';
 import { COMPRESSION } from './algorithms.ts';
 import { unframe } from './frame.ts';
+import { chunkSketch } from './sketch.ts';
 
 // The binding is CommonJS without named ESM exports: take them from its exports object.
 const { CCtx, DCtx, CParameter, ResetDirective, compressBound } = zstdBinding;
@@ -53,6 +56,8 @@ export interface ChunkCodecConfig {
   chunkIdKey: Uint8Array | null;
   /** zstd level; 0 disables compression. */
   level: number;
+  /** Write side, format 2: also compute each new chunk's resemblance sketch (sketch.ts). */
+  sketches?: boolean;
 }
 
 export class ChunkDamagedError extends Error {
@@ -253,11 +258,14 @@ export interface EncodedChunk {
   raw?: Buffer;
   /** True when `stored` is a delta against a base. */
   delta?: boolean;
+  /** The new chunk's resemblance sketch, when the config asks for sketches (null: too small). */
+  sketch?: Uint32Array | null;
 }
 
 export class ChunkIntake {
   private readonly encoder: ChunkEncoder;
   private readonly chunkId: ChunkIdFn;
+  private readonly sketches: boolean;
   /** Where a chunk that arrives in pieces is joined; grows to the largest such chunk. */
   private joined: Buffer = Buffer.alloc(0);
 
@@ -268,6 +276,7 @@ export class ChunkIntake {
   ) {
     this.encoder = new ChunkEncoder(config);
     this.chunkId = chunkIdFunction(config.chunkIdKey);
+    this.sketches = config.sketches === true;
   }
 
   /**
@@ -277,8 +286,9 @@ export class ChunkIntake {
   encode(raw: Uint8Array, keepRaw = false, level?: number): EncodedChunk {
     const id = this.chunkId(raw);
     if (hasId(this.known, id)) return { id, stored: null };
-    if (keepRaw) return { id, stored: null, raw: Buffer.from(raw) };
-    return { id, stored: this.encoder.encode(id, raw, level) };
+    const out: EncodedChunk = keepRaw ? { id, stored: null, raw: Buffer.from(raw) } : { id, stored: this.encoder.encode(id, raw, level) };
+    if (this.sketches) out.sketch = chunkSketch(raw);
+    return out;
   }
 
   /** The new chunk `raw` (id `id`) stored against `base` when that pays (ChunkEncoder.encodeAgainst). */

@@ -47,12 +47,26 @@ export interface RuntimeOptions {
    * stores and reads delta bases from it before downloading them. null: no cache.
    */
   chunkCache: ChunkCache | null;
+  /**
+   * Format 2: compute and record each new chunk's resemblance sketch, and look for a delta
+   * base by sketch when the chunk at the same stream position is absent or less alike
+   * (default true; false: no sketches, positional candidates only).
+   */
+  sketchBases: boolean;
+  /**
+   * A full backup into a format-1 repository upgrades it to format 2 (format-upgrade.ts;
+   * default true). false keeps it format 1, readable by builds without delta chunks.
+   */
+  upgradeFormat: boolean;
 }
 
 export interface RepoContext {
   backend: Backend;
   header: HeaderBody;
-  /** The format version the header declares (1 or 2); format 1 gets no delta chunks. */
+  /**
+   * The format version the header declares (1 or 2); format 1 gets no delta chunks. A full
+   * backup raises it to 2 (format-upgrade.ts).
+   */
   formatVersion: number;
   sealer: Sealer;
   codec: ChunkCodecConfig;

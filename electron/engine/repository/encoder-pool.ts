@@ -45,7 +45,7 @@ export type EncoderRequest =
   | { type: 'drop'; session: number }
   | { type: 'encode'; session: number; seq: number; pieces: Uint8Array[]; keepRaw: boolean; level?: number }
   | { type: 'against'; session: number; seq: number; id: Uint8Array; raw: Uint8Array; base: DeltaBase | null };
-export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null; raw: Uint8Array | null; delta: boolean } | { seq: number; error: string };
+export type EncodeResponse = { seq: number; id: Uint8Array; stored: Uint8Array | null; raw: Uint8Array | null; delta: boolean; sketch?: Uint32Array | null } | { seq: number; error: string };
 
 export const CHUNK_ENCODER_WORKER = 'chunk-encoder';
 
@@ -127,6 +127,7 @@ export class EncoderWorkers {
     else {
       const chunk: EncodedChunk = { id: view(m.id), stored: m.stored && view(m.stored), delta: m.delta };
       if (m.raw) chunk.raw = view(m.raw);
+      if (m.sketch !== undefined) chunk.sketch = m.sketch;
       p.resolve(chunk);
     }
   }

@@ -67,6 +67,33 @@ export function gearScan(buf: Uint8Array, i: number, end: number, h: number, mas
   return -1;
 }
 
+/**
+ * Rolls the gear hash from h = 0 over all of `buf` and writes into `out` the hash after each
+ * byte at index ≥ `from` where (h & mask) === 0, in order (at most out.length of them);
+ * returns how many. One copy of each window; the scan resumes where it stopped.
+ */
+export function gearSamples(buf: Uint8Array, mask: number, from: number, out: Int32Array): number {
+  const { exports, heap } = instance();
+  let h = 0;
+  let count = 0;
+  for (let base = 0; base < buf.length && count < out.length; base += WINDOW) {
+    const n = Math.min(buf.length - base, WINDOW);
+    heap.set(buf.subarray(base, base + n), DATA_OFFSET);
+    let i = 0;
+    while (i < n) {
+      const at = exports.scan(i, n, h, mask);
+      h = exports.h.value;
+      if (at < 0) break;
+      if (base + at - 1 >= from) {
+        out[count++] = h;
+        if (count === out.length) break;
+      }
+      i = at;
+    }
+  }
+  return count;
+}
+
 /** The hash after the last byte the previous gearScan call looked at. */
 export function lastScanHash(): number {
   return scanHash;

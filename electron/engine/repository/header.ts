@@ -10,7 +10,8 @@
  * Versions 1 and 2 share this layout (2 adds delta chunks and manifest version 2).
  * Decoding order (each failure has its own error code): magic → NOT_A_BACKUP; version >
  * FORMAT_VERSION → FORMAT_TOO_NEW; checksum or JSON → INTEGRITY; unknown algorithm id →
- * FORMAT_TOO_NEW. Written once by initRepository, never modified.
+ * FORMAT_TOO_NEW. Written once by initRepository; the only later change is the version
+ * field 1 → 2 (format-upgrade.ts, docs/FORMAT.md §2a).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

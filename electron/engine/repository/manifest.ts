@@ -15,6 +15,10 @@
  *           ManifestInfo.sha256 (the whole stream's) is optional in version 2 and not
  *           written: the sealed refs (keyed chunk ids, raw lengths, in order) pin the stream.
  *
+ *   version 2 may also carry, inside the JSON, `sketches`: base64 of the resemblance
+ *           sketches of the chunks this point stored (sketch.ts packSketches; indexes into
+ *           the table). Optional: manifests without it read the same; readers ignore it.
+ *
  * Refs are in stream order; concatenating the raw chunks reproduces the stream. A
  * manifest is written once, last, by the writer that produced the point (its existence is
  * what commits the point) and never modified. Decoding errors: bad magic, authentication,
@@ -24,6 +28,7 @@ import { Decompressor } from 'zstd-napi';
 import { z } from 'zod';
 import type { Sealer } from '../crypto/seal.ts';
 import { frame, unframe } from './frame.ts';
+import { packSketches, unpackSketches } from './sketch.ts';
 
 export const MANIFEST_MAGIC = Buffer.from('BKSTMANI', 'latin1');
 /** The newest manifest version; format-1 repositories keep writing version 1. */
@@ -89,6 +94,11 @@ export interface Manifest {
   refs: ChunkRef[];
   /** Decoded only: chunks needed as bases but not in the stream (encode derives them from `refs`). */
   bases?: ChunkRef[];
+  /**
+   * Version 2: resemblance sketches (sketch.ts) of the chunks this point stored, by hex
+   * chunk id. Optional; entries for ids not in the table are not written.
+   */
+  sketches?: Map<string, Uint32Array>;
 }
 
 /** Every location a manifest names: its refs, then the bases they need that are not refs. */
@@ -126,7 +136,6 @@ function prefix(version: number): Buffer {
 
 /** `version` 1 (format-1 repositories) cannot express bases: a ref with one is refused. */
 export function encodeManifest(m: Manifest, sealer: Sealer, level: number, version: number = MANIFEST_VERSION): Buffer {
-  const json = Buffer.from(JSON.stringify(m.info), 'utf8');
   // The table: refs, then every base they need (transitively) that is not a ref.
   const index = new Map<string, number>();
   for (let i = 0; i < m.refs.length; i++) {
@@ -143,6 +152,14 @@ export function encodeManifest(m: Manifest, sealer: Sealer, level: number, versi
     }
   }
   if (version < 2 && bases.length + m.refs.filter((r) => r.base).length > 0) throw new Error('manifest version 1 cannot record delta chunks');
+  const sketches: { index: number; sketch: Uint32Array }[] = [];
+  if (version >= 2 && m.sketches) {
+    for (const [id, sketch] of m.sketches) {
+      const at = index.get(id);
+      if (at !== undefined) sketches.push({ index: at, sketch });
+    }
+  }
+  const json = Buffer.from(JSON.stringify(sketches.length > 0 ? { ...m.info, sketches: packSketches(sketches).toString('base64') } : m.info), 'utf8');
   const table = [...m.refs, ...bases];
   const packNumbers = new Map<string, number>();
   for (const r of table) if (!packNumbers.has(r.packId)) packNumbers.set(r.packId, packNumbers.size);
@@ -186,7 +203,10 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
     let p = 0;
     const jsonLength = payload.readUInt32LE(p);
     p += 4;
-    const info = ManifestInfo.parse(JSON.parse(payload.subarray(p, p + jsonLength).toString('utf8')));
+    const rawInfo: unknown = JSON.parse(payload.subarray(p, p + jsonLength).toString('utf8'));
+    const packedSketches = version >= 2 && typeof rawInfo === 'object' && rawInfo !== null && 'sketches' in rawInfo ? rawInfo.sketches : undefined;
+    if (packedSketches !== undefined && typeof packedSketches !== 'string') throw new Error('sketches must be a base64 string');
+    const info = ManifestInfo.parse(rawInfo);
     if (version < 2 && info.sha256 === undefined) throw new Error('a version-1 manifest must carry the stream\'s sha256');
     p += jsonLength;
     const packCount = payload.readUInt32LE(p);
@@ -228,7 +248,16 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
       for (let b = r.base; b; b = b.base) if (++links > MAX_BASE_LINKS) throw new Error('a chain of delta bases is cyclic or too deep');
     }
     if (info.id !== pointId) throw new Error('point id does not match its file name');
-    return bases.length > 0 ? { info, refs, bases } : { info, refs };
+    const m: Manifest = bases.length > 0 ? { info, refs, bases } : { info, refs };
+    if (packedSketches) {
+      m.sketches = new Map();
+      for (const { index, sketch } of unpackSketches(Buffer.from(packedSketches, 'base64'))) {
+        const r = table[index];
+        if (r === undefined) throw new Error('sketch index out of range');
+        m.sketches.set(r.id.toString('hex'), sketch);
+      }
+    }
+    return m;
   } catch (e) {
     throw new ManifestDamagedError(`its content is malformed (${(e as Error).message})`);
   }

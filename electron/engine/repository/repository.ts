@@ -40,7 +40,8 @@ export interface InitOptions extends OpenOptions {
   packSize?: number;
   /**
    * Format version to create (default FORMAT_VERSION, 2). 1 makes a repository that
-   * Backstop versions without delta chunks can read; it never gets delta chunks.
+   * Backstop versions without delta chunks can read; its first full upgrades it to 2
+   * unless `upgradeFormat: false`.
    */
   formatVersion?: number;
 }
@@ -69,6 +70,8 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
     encoderWorkers: o.encoderWorkers ?? null,
     chunkCache: o.chunkCache ?? null,
+    sketchBases: o.sketchBases ?? true,
+    upgradeFormat: o.upgradeFormat ?? true,
   };
 }
 
@@ -172,11 +175,13 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
 }
 
 export class Repository {
-  readonly info: RepositoryInfo;
+  constructor(private readonly ctx: RepoContext) {}
 
-  constructor(private readonly ctx: RepoContext) {
+  /** What the header says; `formatVersion` becomes 2 once a full upgraded a format-1 repository. */
+  get info(): RepositoryInfo {
+    const ctx = this.ctx;
     const h = ctx.header;
-    this.info = {
+    return {
       location: ctx.backend.location,
       formatVersion: ctx.formatVersion,
       repositoryId: h.repositoryId,

@@ -10,8 +10,11 @@
  *   → pool (≤ maxChunksInFlight): chunk id, and compress + seal unless the chain has the id,
  *     at a zstd level chosen from the encoders' backlog (adaptive-level.ts: lower while they
  *     lag behind the input, never re-compressed)
- *     (format 2, incremental: a new chunk comes back raw when a chunk of the parent point
- *     overlaps its stream range — the one overlapping most is its base candidate; the base is read from the destination
+ *     (format 2: the worker also computes each new chunk's resemblance sketch, sketch.ts,
+ *     recorded in the manifest; incremental: a new chunk comes back raw when it has a base
+ *     candidate — the parent point's chunk overlapping its stream range most, or, when that
+ *     is absent or shares fewer super-features, the chain's chunk whose sketch is most
+ *     alike (`chooseBase`); the base is read from the destination
  *     (chunk-resolver.ts) and the chunk is stored as a delta against it when that pays,
  *     keeping every chunk at most MAX_DELTA_DEPTH bases away from a whole one; never with
  *     `deltaBases: false`)
@@ -24,6 +27,8 @@
  * If the manifest put itself fails, the manifest is probed: if it exists the point is
  * committed after all and is returned.
  *
+ * A full of a format-1 repository first upgrades it to format 2 (format-upgrade.ts, best
+ * effort): the new chain is the first that can hold delta chunks.
  * The stages are their own units: the chain to build on (`loadChain`), the in-flight
  * marker and its heartbeat (inflight-marker.ts), packs and the upload in flight
  * (pack-writer.ts), the commit (`commitManifest`); `writePoint` is the loop over chunks.
@@ -42,6 +47,8 @@ import { newPointId, pointKey } from './layout.ts';
 import { deltaDepth, encodeManifest, manifestLocations, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
 import { ChunkDecoder } from './chunk-codec.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
+import { SketchIndex } from './sketch.ts';
+import { upgradeToFormat2 } from './format-upgrade.ts';
 import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
@@ -158,6 +165,21 @@ interface Chain {
   known: Map<string, ChunkLocation>;
   /** The parent point's refs with their stream offsets (`starts`), for base candidates. */
   parent: { refs: ChunkRef[]; starts: number[] } | null;
+  /** Format 2: the resemblance sketches the chain's manifests record (null: not used). */
+  sketches: SketchIndex<ChunkRef> | null;
+}
+
+/**
+ * The base for a new chunk: its positional candidate, unless the chunk's sketch finds a chunk
+ * of the chain sharing more super-features (when the positional candidate's own sketch is
+ * unknown — written before sketches — only two or more shared super-features overrule it).
+ */
+function chooseBase(positional: ChunkRef | null, sketch: Uint32Array | null | undefined, index: SketchIndex<ChunkRef> | null): ChunkRef | null {
+  const similar = sketch && index ? index.best(sketch) : null;
+  if (!similar || (positional && similar.chunk.id.equals(positional.id))) return positional;
+  if (!positional) return similar.chunk;
+  const own = index!.matches(positional.id, sketch!);
+  return (own === null ? similar.matches >= 2 : similar.matches > own) ? similar.chunk : positional;
 }
 
 /**
@@ -195,7 +217,7 @@ function shallowEnough(r: ChunkRef): ChunkRef {
 }
 
 async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
-  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null };
+  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null, sketches: null };
   if (opts.kind !== 'incremental') return chain;
   const { good } = await ctx.manifests.scan();
   const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
@@ -214,10 +236,23 @@ async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: str
     chain.known.set(key, loc);
     return loc;
   };
-  for (const m of ofType) {
-    if (m.info.chainId !== chain.chainId) continue;
+  const members = ofType.filter((m) => m.info.chainId === chain.chainId);
+  for (const m of members) {
     chain.basePoints.push(m.info.id);
     for (const r of manifestLocations(m)) locate(r);
+  }
+  if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && ctx.options.sketchBases && opts.deltaBases !== false) {
+    // Oldest first: a newer chunk replaces an older one under a shared super-feature.
+    const index = new SketchIndex<ChunkRef>();
+    for (const m of members) {
+      if (!m.sketches || m.sketches.size === 0) continue;
+      const byId = new Map(manifestLocations(m).map((r) => [r.id.toString('hex'), r]));
+      for (const [id, sketch] of m.sketches) {
+        const r = byId.get(id);
+        if (r) index.add(r, sketch);
+      }
+    }
+    chain.sketches = index;
   }
   if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && opts.deltaBases !== false) {
     const starts: number[] = [];
@@ -281,7 +316,10 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     if (!isBackstopError(e)) throw e;
   }
 
-  const { chainId, parentId, basePoints, known, parent } = await loadChain(ctx, opts, pointId);
+  // A new chain is the safe point to move a format-1 repository to format 2.
+  if (opts.kind === 'full' && options.upgradeFormat) await upgradeToFormat2(ctx);
+
+  const { chainId, parentId, basePoints, known, parent, sketches: similar } = await loadChain(ctx, opts, pointId);
   const resolver = parent ? new ChunkResolver(ctx, new ChunkDecoder(ctx.codec)) : null;
   const inflight = new InflightWrite(backend, randomBytes(16).toString('hex'), createdAt, basePoints, options.markerHeartbeatMs);
   const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal);
@@ -289,11 +327,14 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   // Starting workers costs more than it saves on small streams.
   const small = opts.expectedSize !== undefined && opts.expectedSize < SMALL_STREAM_BYTES;
   const chainIds = [...known.values()].map((l) => l.id);
+  // Format 2: every new chunk's sketch, so the next incremental can find it as a base.
+  const codec = ctx.formatVersion >= 2 && ctx.codec.level > 0 && options.sketchBases && opts.deltaBases !== false ? { ...ctx.codec, sketches: true } : ctx.codec;
   const pool = small
-    ? createEncoderPool(0, ctx.codec, chainIds)
+    ? createEncoderPool(0, codec, chainIds)
     : options.encoderWorkers
-      ? options.encoderWorkers.session(ctx.codec, chainIds)
-      : createEncoderPool(options.workers, ctx.codec, chainIds);
+      ? options.encoderWorkers.session(codec, chainIds)
+      : createEncoderPool(options.workers, codec, chainIds);
+  const newSketches = new Map<string, Uint32Array>();
 
   const stats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0 };
   let chunksDelta = 0;
@@ -321,7 +362,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
    * A new chunk that came back raw: stored against its base candidate when that pays. A
    * base that cannot be read (damaged; verify reports it) only costs the delta.
    */
-  const againstBase = async (chunk: EncodedChunk, candidate: ChunkRef): Promise<Placed> => {
+  const againstBase = async (chunk: EncodedChunk, candidate: ChunkRef | null): Promise<Placed> => {
+    const sketch = chunk.sketch;
+    if (!candidate) return { ...(await pool.encodeAgainst(chunk.id, chunk.raw!, null)), sketch };
     const base = shallowEnough(candidate);
     // The base's location in this chain (always there: bases come from the chain's manifests).
     const baseLoc = known.get(base.id.toString('hex')) ?? null;
@@ -334,7 +377,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       }
     }
     const encoded = await pool.encodeAgainst(chunk.id, chunk.raw!, baseRaw ? { id: base.id, raw: baseRaw } : null);
-    return encoded.delta ? { ...encoded, base: baseLoc } : encoded;
+    return encoded.delta ? { ...encoded, base: baseLoc, sketch } : { ...encoded, sketch };
   };
   const refs: ChunkLocation[] = [];
   let committed = false;
@@ -342,7 +385,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   // Chunks are placed in stream order, so the first copy of a repeated chunk is the one kept.
   const drainOne = async (): Promise<void> => {
     const item = queue.shift()!;
-    const { id, stored, base } = await item.encoded;
+    const { id, stored, base, sketch } = await item.encoded;
     const key = id.toString('hex');
     const existing = known.get(key);
     if (existing) {
@@ -359,6 +402,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     const level = base ? ctx.codec.level : item.level; // a delta is compressed at the configured level
     if (level > 0) bytesNewByLevel.set(level, (bytesNewByLevel.get(level) ?? 0) + item.rawLength);
     known.set(key, loc);
+    if (sketch) newSketches.set(key, sketch);
     // Format 2 with a remote destination: the next incremental finds its bases locally.
     if (ctx.formatVersion >= 2 && options.chunkCache) await options.chunkCache.put(ctx.header.repositoryId, id, stored);
     refs.push(loc);
@@ -390,11 +434,13 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       // A buffer moved away by someone else (handsOverBuffers on a shared stream) reads as empty.
       if (hashed !== rawLength) throw new BackstopError('INTERNAL', `${hashed} of the ${rawLength} bytes of a chunk were readable: the input's buffers were taken over elsewhere while this backup read them. Nothing was committed.`);
       // Moved buffers are detached (length 0) for this thread from here on.
+      // A new chunk comes back raw when it may have a base: positional, or found by its sketch.
+      const mayDelta = candidate !== null || (similar !== null && similar.size > 0);
       // A chunk kept raw for delta coding is compressed later, at the configured level.
-      const level = candidate || !warm ? ctx.codec.level : levels.levelFor(backlog);
+      const level = mayDelta || !warm ? ctx.codec.level : levels.levelFor(backlog);
       backlog++;
-      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, candidate !== null, level);
-      const encoded: Promise<Placed> = candidate ? first.then((c) => (c.raw ? againstBase(c, candidate) : c)) : first;
+      const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, mayDelta, level);
+      const encoded: Promise<Placed> = mayDelta ? first.then((c) => (c.raw ? againstBase(c, chooseBase(candidate, c.sketch, similar)) : c)) : first;
       encoded.then(back, back);
       queue.push({ rawLength, level, encoded });
       while (queue.length >= options.maxChunksInFlight) await drainOne();
@@ -440,7 +486,7 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       },
       meta,
     };
-    const manifest: Manifest = { info, refs: chunkRefs };
+    const manifest: Manifest = newSketches.size > 0 ? { info, refs: chunkRefs, sketches: newSketches } : { info, refs: chunkRefs };
     try {
       await commitManifest(backend, pointId, encodeManifest(manifest, ctx.sealer, options.compressionLevel, ctx.formatVersion >= 2 ? 2 : 1));
     } catch (e) {

@@ -28,7 +28,7 @@ for (let at = 3_000; at < changed.length; at += 40_000) changed[at] = 0x37; // ~
 
 async function repo(formatVersion: number, cacheDir: string | null): Promise<Repository> {
   const backend = createS3Backend(s3rverBackendOptions(s3, { prefix: `delta-${Date.now()}-${seq++}` }));
-  return initRepository(backend, { key, chunker: SMALL_CDC, packSize: 256 * 1024, workers: 0, formatVersion, chunkCache: cacheDir ? new LocalChunkCache(cacheDir) : null });
+  return initRepository(backend, { key, chunker: SMALL_CDC, packSize: 256 * 1024, workers: 0, formatVersion, upgradeFormat: formatVersion >= 2, chunkCache: cacheDir ? new LocalChunkCache(cacheDir) : null });
 }
 
 describe('delta chunks on an S3-only destination', () => {

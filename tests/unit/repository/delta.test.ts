@@ -278,7 +278,7 @@ describe('format 1', () => {
     expect(await repo.verify()).toMatchObject({ ok: true, pointsChecked: 2, problems: [] });
   });
 
-  it('writing to a format-1 repository keeps it format 1: no delta chunks, version-1 manifests', async () => {
+  it('an incremental into a format-1 repository keeps it format 1: no delta chunks, version-1 manifests (only a full upgrades, format-upgrade.test.ts)', async () => {
     await cp(fixture, dir.path, { recursive: true });
     const repo = await openRepository(new LocalBackend(dir.path), { key, ...FAST });
     const last = expected.points[expected.points.length - 1]!;
