@@ -166,7 +166,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const history = new HistoryTable(db);
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
-  const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? runBackupJob : workerExecutor);
+  const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? (spec, signal, onProgress) => runBackupJob(spec, signal, onProgress) : workerExecutor);
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
   const deliveries = new NotificationDeliveriesTable(db);
