@@ -6,7 +6,8 @@
  * - a plain `pg_dump -Fc` loop over the databases (files in a folder), the baseline;
  * - a whole-server logical task's full through the `backstop` CLI as it ships
  *   (bin/backstop.mjs, its built workers), and the same task's full through an engine in
- *   this process (built workers, BACKSTOP_WORKER_DIR), both encrypted;
+ *   this process (built workers, BACKSTOP_WORKER_DIR), all encrypted: with the job workers
+ *   reused (what ships) and with one worker thread per job (as before issue #21);
  * - an incremental with nothing changed: bytes stored (the destination's growth on disk) /
  *   the full's, through the CLI;
  * - restic and borg: the same dumps piped one by one into one repository each (`--stdin`),
@@ -19,7 +20,11 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createEngine } from '../../electron/engine/index.ts';
-import type { Run } from '../../electron/shared/domain.ts';
+import { outcomesFor, type JobExecutor } from '../../electron/engine/backup/worker-executor.ts';
+import type { JobOutcome } from '../../electron/engine/backup/run-job.ts';
+import type { DatabaseProgress } from '../../electron/engine/backup/backup-database.ts';
+import { runWorkerJob } from '../../electron/engine/runtime/worker-job.ts';
+import { toFailure } from '../../electron/shared/result.ts';
 import { MemorySecretStore } from '../../tests/fixtures/memory-secret-store.ts';
 import { data, runTask } from '../../tests/fixtures/runs.ts';
 import { PG_BIN, startPostgres } from '../../tests/fixtures/servers/postgres.ts';
@@ -114,37 +119,45 @@ export async function benchMany(work: string, c: ManyBenchContext): Promise<void
     const fullStoredReported = cliFull.databases.reduce((s, d) => s + d.bytesStored, 0);
     console.log(`  backstop CLI incremental (nothing changed): ${secs(cliInc.seconds)}, ${mb(cliInc.stored)} on disk (${mb(incStoredReported)} reported)`);
 
-    // The same task through an engine in this process (built workers).
-    const engineDir = join(work, 'many-engine');
-    const engineDest = join(work, 'many-engine-dest');
-    mkdirSync(engineDir, { recursive: true });
-    const engine = await createEngine({ dataDir: engineDir, secrets: new MemorySecretStore(), logLevel: 'warn' });
-    let engineSeconds: number;
-    let engineRun: Run;
-    try {
-      data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
-      const key = data(await engine.call('keys.generate', undefined));
-      data(await engine.call('keys.markExported', { keyRef: key.keyRef, method: 'clipboard' }));
-      const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'many', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
-      const task = data(
-        await engine.call('tasks.create', {
-          name: 'many',
-          serverId: server.id,
-          type: 'logical',
-          schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-          encryption: { mode: 'key', keyRef: key.keyRef, fingerprint: key.fingerprint },
-          destinations: [{ kind: 'local', path: engineDest }],
-          excludeDatabases: ['postgres'],
-        }),
-      );
-      const t0 = performance.now();
-      engineRun = await runTask(engine, task.id, 'full');
-      engineSeconds = (performance.now() - t0) / 1000;
-      if (engineRun.status !== 'success') throw new Error(`engine full: ${engineRun.status}`);
-    } finally {
-      await engine.close();
-    }
-    console.log(`  backstop engine in-process full: ${secs(engineSeconds)}`);
+    // The same task through an engine in this process (built workers): job workers reused (what
+    // ships), and for comparison one worker thread per job (what ran before issue #21).
+    const engineFull = async (name: string, executor?: JobExecutor): Promise<number> => {
+      const engineDir = join(work, `many-engine-${name}`);
+      mkdirSync(engineDir, { recursive: true });
+      const engine = await createEngine({ dataDir: engineDir, secrets: new MemorySecretStore(), logLevel: 'warn', ...(executor ? { executor } : {}) });
+      try {
+        data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+        const key = data(await engine.call('keys.generate', undefined));
+        data(await engine.call('keys.markExported', { keyRef: key.keyRef, method: 'clipboard' }));
+        const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'many', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+        const task = data(
+          await engine.call('tasks.create', {
+            name: 'many',
+            serverId: server.id,
+            type: 'logical',
+            schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+            encryption: { mode: 'key', keyRef: key.keyRef, fingerprint: key.fingerprint },
+            destinations: [{ kind: 'local', path: join(work, `many-engine-${name}-dest`) }],
+            excludeDatabases: ['postgres'],
+          }),
+        );
+        const t0 = performance.now();
+        const run = await runTask(engine, task.id, 'full');
+        const seconds = (performance.now() - t0) / 1000;
+        if (run.status !== 'success') throw new Error(`engine full (${name}): ${run.status}`);
+        return seconds;
+      } finally {
+        await engine.close();
+      }
+    };
+    const engineSeconds = await engineFull('pooled');
+    const oneShot: JobExecutor = (spec, signal, onProgress) =>
+      runWorkerJob<JobOutcome[], DatabaseProgress>('backup-job', spec, { label: `the backup of ${spec.database}`, signal, onProgress }).catch((e: unknown) => {
+        const f = toFailure(e);
+        return outcomesFor(spec, f.code, f.message);
+      });
+    const oneShotSeconds = await engineFull('one-shot', oneShot);
+    console.log(`  backstop engine in-process full: ${secs(engineSeconds)} (one worker per job: ${secs(oneShotSeconds)})`);
 
     // Peers: the same loop piping each dump into one repository.
     const peerDir = join(work, 'many-peers');
@@ -167,6 +180,7 @@ export async function benchMany(work: string, c: ManyBenchContext): Promise<void
     const label = `${n} databases × ${c.rowsPerDatabase} rows`;
     addRow(SECTION, `full run through the CLI vs a pg_dump -Fc loop (${label})`, secs(cliFull.seconds), `loop ${secs(dumpLoop.seconds)}`, cliFull.seconds / dumpLoop.seconds, '≤ 2×', cliFull.seconds / dumpLoop.seconds <= 2);
     addRow(SECTION, '  … engine in-process (built workers) vs the loop', secs(engineSeconds), `loop ${secs(dumpLoop.seconds)}`, engineSeconds / dumpLoop.seconds, '≤ 2×', engineSeconds / dumpLoop.seconds <= 2);
+    addRow(SECTION, '  … in-process, one worker thread per job (before #21) vs the loop', secs(oneShotSeconds), `loop ${secs(dumpLoop.seconds)}`, oneShotSeconds / dumpLoop.seconds, '', null);
     addRow(SECTION, '  … per database beyond its pg_dump: CLI / in-process', `${((cliFull.seconds - dumpLoop.seconds) / n).toFixed(3)} s`, `in-process ${((engineSeconds - dumpLoop.seconds) / n).toFixed(3)} s`, null, '', null);
     addRow(SECTION, '  … vs the loop piped into restic / borg', secs(cliFull.seconds), `restic ${secs(resticLoop.seconds)} / borg ${secs(borgLoop.seconds)}`, cliFull.seconds / Math.min(resticLoop.seconds, borgLoop.seconds), '', null);
     addRow(SECTION, 'incremental, nothing changed: stored / the full’s (on disk)', mb(cliInc.stored), `full ${mb(cliFull.stored)}`, cliInc.stored / cliFull.stored, '≤ 1%', cliInc.stored <= 0.01 * cliFull.stored);

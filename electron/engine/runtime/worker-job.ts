@@ -160,6 +160,8 @@ export class JobWorkerPool {
   ) {}
 
   run<R, P = unknown>(job: object, opts: RunWorkerOptions<P>): Promise<R> {
+    // Cancelled before it started: no worker sees it.
+    if (opts.signal?.aborted) return Promise.reject(new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`));
     return new Promise<R>((resolve, reject) => {
       const member = this.take();
       const seq = ++this.seq;
@@ -201,8 +203,7 @@ export class JobWorkerPool {
         settle(() => reject(e), true);
         return;
       }
-      if (opts.signal?.aborted) onAbort();
-      else opts.signal?.addEventListener('abort', onAbort, { once: true });
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

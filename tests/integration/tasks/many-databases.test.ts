@@ -103,7 +103,7 @@ async function restoreAll(engine: Engine, input: Parameters<Engine['call']>[1]):
   const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
   try {
     data(await engine.call('restore.serverStart', input));
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 600_000;
     while (finished === null) {
       if (Date.now() > deadline) throw new Error('whole-server restore did not finish');
       await new Promise((r) => setTimeout(r, 50));
@@ -115,7 +115,7 @@ async function restoreAll(engine: Engine, input: Parameters<Engine['call']>[1]):
 }
 
 describe('a PostgreSQL server with many small databases', () => {
-  it('runs a full and an unchanged incremental in reused job workers, stores next to nothing the second time, and restores every database', { timeout: 420_000 }, async () => {
+  it('runs a full and an unchanged incremental in reused job workers, stores next to nothing the second time, and restores every database', { timeout: 900_000 }, async () => {
     const counted = countedPool();
     const { engine, serverId, taskId, backups } = await setUp(counted);
     const full = await runTask(engine, taskId, 'full');
