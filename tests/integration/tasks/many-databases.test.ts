@@ -21,10 +21,10 @@ import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts'
 import { JobWorkerPool } from '../../../electron/engine/runtime/worker-job.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
-import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
+import { serverRestoreAndWait } from '../../fixtures/restores.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -98,22 +98,6 @@ async function pointsOf(engine: Engine, backups: string, db: string): Promise<st
   return info.points.map((p) => p.id);
 }
 
-async function restoreAll(engine: Engine, input: Parameters<Engine['call']>[1]): Promise<ServerRestoreFinished> {
-  let finished: ServerRestoreFinished | null = null;
-  const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
-  try {
-    data(await engine.call('restore.serverStart', input));
-    const deadline = Date.now() + 600_000;
-    while (finished === null) {
-      if (Date.now() > deadline) throw new Error('whole-server restore did not finish');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return finished;
-  } finally {
-    off();
-  }
-}
-
 describe('a PostgreSQL server with many small databases', () => {
   it('runs a full and an unchanged incremental in reused job workers, stores next to nothing the second time, and restores every database', { timeout: 900_000 }, async () => {
     const counted = countedPool();
@@ -143,7 +127,7 @@ describe('a PostgreSQL server with many small databases', () => {
     expect(incStored).toBeLessThanOrEqual(N * 100);
     for (const db of names) expect(await pointsOf(engine, backups, db)).toHaveLength(2);
 
-    const done = await restoreAll(engine, { destination: { kind: 'local', path: backups }, taskId, serverId, only: names, naming: { prefix: 'r_' } });
+    const done = await serverRestoreAndWait(engine, { destination: { kind: 'local', path: backups }, taskId, serverId, only: names, naming: { prefix: 'r_' } }, 600_000);
     expect(done.error).toBeNull();
     expect(done.databases.map((d) => [d.database, d.status])).toEqual(names.map((n) => [n, 'ok']));
     for (const db of names) expect(pgContentFingerprint(pg, `r_${db}`)).toEqual(pgContentFingerprint(pg, db));
