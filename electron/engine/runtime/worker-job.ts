@@ -174,7 +174,7 @@ export class JobWorkerPool {
         opts.signal?.removeEventListener('abort', onAbort);
         member.current = null;
         if (reuse) this.release(member);
-        else this.discard(member);
+        else void this.discard(member);
         fn();
       };
       const onAbort = () => {
