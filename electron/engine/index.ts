@@ -25,7 +25,7 @@ import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
-import { workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
+import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { ServerRestoreService } from './restore/server-restore-service.ts';
@@ -166,7 +166,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const history = new HistoryTable(db);
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
-  const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? runBackupJob : workerExecutor);
+  const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? (spec, signal, onProgress) => runBackupJob(spec, signal, onProgress) : workerExecutor);
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
   const deliveries = new NotificationDeliveriesTable(db);
@@ -433,6 +433,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       serverRestoreService.cancelAll();
       testRestores.cancelAll();
       await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
+      // The process's idle backup job workers end now rather than 10 s later (the pool stays usable).
+      await backupJobWorkers.close();
       await slots.stop();
       logger.info('engine stopped');
       db.close();

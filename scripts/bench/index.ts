@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small,reorder]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small,reorder,many]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
+ *                    [--many-dbs 200] [--many-rows 200]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
  *   (sizes also from BENCH_PGBENCH_SCALE, BENCH_MIXED_MB, BENCH_MARIA_MB, BENCH_SQLITE_MB, BENCH_WAL_MB)
  *
@@ -40,6 +41,7 @@ import { buildCli } from '../build-cli.mjs';
 import { benchWal } from './wal.ts';
 import { benchSmall } from './small.ts';
 import { benchReorder } from './reorder.ts';
+import { benchMany } from './many.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -57,6 +59,9 @@ const { values: opt } = parseArgs({
     'big-mb': { type: 'string' },
     'pipeline-mb': { type: 'string' },
     'wal-mb': { type: 'string' },
+    /** `many`: how many small databases, and rows in each (issue #21: 200 × 200). */
+    'many-dbs': { type: 'string' },
+    'many-rows': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-doc': { type: 'boolean', default: false },
     'keep-temp': { type: 'boolean', default: false },
@@ -79,9 +84,11 @@ const SIZES = {
   bigMb: num(opt['big-mb'], 'BENCH_BIG_MB', 2048, 2048),
   pipelineMb: num(opt['pipeline-mb'], 'BENCH_PIPELINE_MB', 32, 128),
   walMb: num(opt['wal-mb'], 'BENCH_WAL_MB', 25, 100),
+  manyDbs: num(opt['many-dbs'], 'BENCH_MANY_DBS', 30, 200),
+  manyRows: num(opt['many-rows'], 'BENCH_MANY_ROWS', 200, 200),
 };
 const REPEAT = Number(opt.repeat ?? (QUICK ? 1 : 2));
-const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal,small,reorder').split(',').map((s) => s.trim()));
+const ONLY = new Set((opt.only || 'startup,pg,pgbench,mariadb,mariadb-binlog,sqlite,pipeline,keep-up,wal,small,reorder,many').split(',').map((s) => s.trim()));
 const WORKERS = Number(opt.workers);
 const LEVEL = Number(opt.level);
 const PASSWORD = 'bench-' + randomBytes(8).toString('hex');
@@ -981,6 +988,7 @@ async function main(): Promise<void> {
     if (ONLY.has('wal')) await benchWal(work, { mixedMb: SIZES.walMb, mixedSql, sh, duBytes, addRow, notes, mb, secs });
     // In process, no server or peer (scripts/bench/reorder.ts).
     if (ONLY.has('reorder')) await benchReorder(work, { mb: QUICK ? 24 : 64, addRow, notes, mbText: mb, secs });
+    if (ONLY.has('many')) await benchMany(work, { databases: SIZES.manyDbs, rowsPerDatabase: SIZES.manyRows, root: ROOT, sh, duBytes, addRow, notes, mb, secs, q, peerEnv: PEER_ENV });
   } finally {
     if (!opt['keep-temp']) rmSync(work, { recursive: true, force: true });
     if (bundles) rmSync(bundles.dir, { recursive: true, force: true });

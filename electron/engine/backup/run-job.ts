@@ -7,7 +7,9 @@
  * encoding's folder holding a repository is continued); a destination where that fails
  * fails alone. A retention failure never turns a successful backup into a failed one; it is
  * reported on the outcome (`retention.error`). The job's writers (one per destination)
- * share one set of encoder workers, closed when the job ends, as are the job's Locations.
+ * share one set of encoder workers, closed when the job ends, as are the job's Locations —
+ * unless the caller lends its own (`encoders`: a reused job worker keeps one set for all its
+ * jobs; each write has its own encoder session, dropped when the write ends).
  */
 import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
@@ -43,13 +45,14 @@ function unreachableOutcome(destination: string, e: unknown): JobOutcome {
   return { destination, status: 'failed', kind: 'full', kindReason: null, pointId: null, bytesRead: 0, bytesNew: 0, bytesStored: 0, error: { code: error.code, message: `Nothing was written: ${error.message}` } };
 }
 
-export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void): Promise<JobOutcome[]> {
+export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void, encoders?: (size: number) => EncoderWorkers): Promise<JobOutcome[]> {
   const workers = spec.encoderWorkers ?? defaultEncoderWorkers();
-  const shared = workers > 0 ? new EncoderWorkers(workers) : null;
+  if (workers > 0 && encoders) return backupAndApplyRetention(spec, signal, onProgress, { workers, encoderWorkers: encoders(workers) });
+  const own = workers > 0 ? new EncoderWorkers(workers) : null;
   try {
-    return await backupAndApplyRetention(spec, signal, onProgress, { workers, encoderWorkers: shared });
+    return await backupAndApplyRetention(spec, signal, onProgress, { workers, encoderWorkers: own });
   } finally {
-    await shared?.close();
+    await own?.close();
   }
 }
 

@@ -1,13 +1,17 @@
 /**
- * Runs a backup job in its own worker thread, with memory limits, so a runaway or
- * crashing job never takes the app (or the main thread's responsiveness) down.
+ * Runs a backup job in a worker thread, with memory limits, so a runaway or crashing job
+ * never takes the app (or the main thread's responsiveness) down. The job workers are
+ * reused from job to job (a JobWorkerPool: one job at a time each, as many as jobs run at
+ * once), so a server with hundreds of small databases does not start a thread and load the
+ * engine once per database.
  *
  * Contract: resolves with one outcome per destination, always. A worker that dies
  * without reporting (crash, out of memory, exit) yields WORKER_CRASHED outcomes for every
- * destination — nothing it was writing was committed, by the repository's commit
- * protocol. Cancelling stops the worker (terminated if it has not stopped 30 s later).
+ * destination of the job it was running, and only that job — nothing it was writing was
+ * committed, by the repository's commit protocol; the pool starts a fresh worker for the
+ * next job. Cancelling stops the job (its worker terminated if it has not stopped 30 s later).
  */
-import { runWorkerJob } from '../runtime/worker-job.ts';
+import { JobWorkerPool } from '../runtime/worker-job.ts';
 import { toFailure } from '../../shared/result.ts';
 import { destinationId } from '../destinations/index.ts';
 import type { DatabaseProgress, DestinationOutcome } from './backup-database.ts';
@@ -35,10 +39,16 @@ export function outcomesFor(spec: BackupJobSpec, code: string, message: string, 
   }));
 }
 
-export const workerExecutor: JobExecutor = (spec, signal, onProgress, onCrash) =>
-  runWorkerJob<JobOutcome[], DatabaseProgress>('backup-job', spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash }).catch(
-    (e: unknown) => {
+/** A JobExecutor running each job in one of `pool`'s workers (entry `backup-job`). */
+export function pooledExecutor(pool: JobWorkerPool): JobExecutor {
+  return (spec, signal, onProgress, onCrash) =>
+    pool.run<JobOutcome[], DatabaseProgress>(spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash }).catch((e: unknown) => {
       const f = toFailure(e);
       return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
-    },
-  );
+    });
+}
+
+/** The backup job workers of this process. */
+export const backupJobWorkers = new JobWorkerPool('backup-job');
+
+export const workerExecutor: JobExecutor = pooledExecutor(backupJobWorkers);

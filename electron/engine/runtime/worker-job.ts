@@ -1,21 +1,35 @@
 /**
  * The small protocol between the engine and its job workers (backup, restore, verify).
  *
- * Parent → worker: workerData = the job; {type:'cancel'} to stop.
- * Worker → parent: {type:'progress', progress}, then exactly one of
+ * One job per worker (`runWorkerJob`): workerData = the job; parent → worker
+ * {type:'cancel'} to stop. Worker → parent: {type:'progress', progress}, then exactly one of
  * {type:'done', result} or {type:'failed', error:{code,message}} (secret-free, via
- * toFailure).
+ * toFailure); the worker then ends.
  *
- * Contract of `runWorkerJob`: resolves with the result or rejects with a BackstopError:
- * the job's own error, WORKER_CRASHED when the worker dies without answering (crash, out
- * of memory), or CANCELED when a cancelled worker had to be terminated. It never leaves
- * a worker running after it settles.
+ * Reused workers (`JobWorkerPool`, the backup jobs of a run: hundreds of small databases
+ * must not pay a thread start and module load each): workerData = {__pooled: true}; parent
+ * → worker {type:'job', seq, job}, one at a time, and {type:'cancel', seq}; the answers are
+ * the same messages carrying `seq`. The worker keeps no job's state for the next: each job
+ * gets its own AbortSignal and opens its own connections and repositories.
+ *
+ * Contract of `runWorkerJob` and `JobWorkerPool.run`: resolves with the result or rejects
+ * with a BackstopError: the job's own error, WORKER_CRASHED when the worker dies without
+ * answering (crash, out of memory — that job only: a pool replaces the worker, its other
+ * jobs are untouched), or CANCELED when a cancelled worker had to be terminated (30 s after
+ * the cancel). `runWorkerJob` never leaves a worker running after it settles; a pool keeps
+ * a worker whose job answered (done or failed) for the next job, unref'd while idle (it
+ * never keeps the process alive) and ended after `idleMs` without work or by `close()`.
  */
-import { parentPort, workerData, type ResourceLimits } from 'node:worker_threads';
+import { parentPort, workerData, type ResourceLimits, type Worker } from 'node:worker_threads';
 import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
 import { startWorker } from './worker-entry.ts';
 
 type ToParent = { type: 'progress'; progress: unknown } | { type: 'done'; result: unknown } | { type: 'failed'; error: { code: string; message: string } };
+type FromPooled = ToParent & { seq: number };
+type ToPooled = { type: 'job'; seq: number; job: object } | { type: 'cancel'; seq: number };
+
+/** The workerData key that makes `serveWorkerJob` take jobs by message (a pool's worker). */
+const POOLED = '__pooled';
 
 const TERMINATE_AFTER_CANCEL_MS = 30_000;
 
@@ -54,25 +68,20 @@ export function runWorkerJob<R, P = unknown>(name: string, job: object, opts: Ru
     });
     worker.on('error', (e) => {
       opts.onCrash?.(e);
-      const why = e instanceof Error && /memory/i.test(e.message) ? 'out of memory' : 'an internal error';
-      settle(() => reject(new BackstopError('WORKER_CRASHED', `The worker for ${opts.label} stopped unexpectedly (${why}); nothing it was writing was committed. Details are in the Backstop log.`)));
+      settle(() => reject(goneError(opts, e, null)));
     });
-    worker.on('exit', (code) => {
-      settle(() =>
-        reject(
-          opts.signal?.aborted
-            ? new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`)
-            : new BackstopError('WORKER_CRASHED', `The worker for ${opts.label} exited unexpectedly (exit code ${code}); nothing it was writing was committed.`),
-        ),
-      );
-    });
+    worker.on('exit', (code) => settle(() => reject(goneError(opts, undefined, code))));
   });
 }
 
-/** Worker side: runs `handler` on workerData and answers with the protocol above. */
+/** Worker side: runs `handler` on workerData (or, in a pool's worker, on each job message) and answers with the protocol above. */
 export function serveWorkerJob<J, R>(handler: (job: J, signal: AbortSignal, progress: (p: unknown) => void) => Promise<R>): void {
   const port = parentPort;
   if (!port) throw new Error('a worker job must run in a worker thread');
+  if ((workerData as Record<string, unknown> | null)?.[POOLED] === true) {
+    servePooledJobs(port, handler);
+    return;
+  }
   const controller = new AbortController();
   port.on('message', (m: { type?: string }) => {
     if (m?.type === 'cancel') controller.abort();
@@ -88,6 +97,179 @@ export function serveWorkerJob<J, R>(handler: (job: J, signal: AbortSignal, prog
       port.close();
     },
   );
+}
+
+function servePooledJobs<J, R>(port: NonNullable<typeof parentPort>, handler: (job: J, signal: AbortSignal, progress: (p: unknown) => void) => Promise<R>): void {
+  let current: { seq: number; controller: AbortController } | null = null;
+  const post = (m: FromPooled) => port.postMessage(m);
+  port.on('message', (m: ToPooled) => {
+    if (m?.type === 'cancel') {
+      if (current?.seq === m.seq) current.controller.abort();
+      return;
+    }
+    if (m?.type !== 'job') return;
+    const job = { seq: m.seq, controller: new AbortController() };
+    current = job;
+    const end = (answer: FromPooled) => {
+      if (current === job) current = null;
+      post(answer);
+    };
+    handler(m.job as J, job.controller.signal, (progress) => post({ type: 'progress', seq: job.seq, progress })).then(
+      (result) => end({ type: 'done', seq: job.seq, result }),
+      (e: unknown) => end({ type: 'failed', seq: job.seq, error: errorInfo(e) }),
+    );
+  });
+}
+
+export interface JobWorkerPoolOptions {
+  /** How long a worker with no job stays before it is ended (default 10 s). */
+  idleMs?: number;
+  /** Idle workers kept at most; a worker freed beyond that is ended (default 4). */
+  maxIdle?: number;
+  /** Per worker (default: 1 GiB old generation, as `runWorkerJob`). */
+  resourceLimits?: ResourceLimits;
+  /** Called for every worker thread the pool starts (tests and the bench count them). */
+  onWorkerStart?: (worker: Worker) => void;
+  /** Called as a job is handed to a worker, with how many jobs that worker ran before. */
+  onJob?: (worker: Worker, job: object, jobsBefore: number) => void;
+}
+
+interface PoolMember {
+  worker: Worker;
+  jobs: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** The job it runs now: its answer and death handlers. */
+  current: { seq: number; onMessage: (m: FromPooled) => void; onGone: (crash: unknown, exitCode: number | null) => void } | null;
+  gone: boolean;
+}
+
+/**
+ * Long-lived job workers of one entry (`name`), each running one job at a time; as many
+ * as jobs run at once (the run queue bounds that), idle ones reused. See the header for the
+ * contract.
+ */
+export class JobWorkerPool {
+  private readonly idle: PoolMember[] = [];
+  private seq = 0;
+  /** Worker threads started so far. */
+  started = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly options: JobWorkerPoolOptions = {},
+  ) {}
+
+  run<R, P = unknown>(job: object, opts: RunWorkerOptions<P>): Promise<R> {
+    // Cancelled before it started: no worker sees it.
+    if (opts.signal?.aborted) return Promise.reject(new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`));
+    return new Promise<R>((resolve, reject) => {
+      const member = this.take();
+      const seq = ++this.seq;
+      let settled = false;
+      let killTimer: NodeJS.Timeout | undefined;
+      const settle = (fn: () => void, reuse: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(killTimer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        member.current = null;
+        if (reuse) this.release(member);
+        else void this.discard(member);
+        fn();
+      };
+      const onAbort = () => {
+        member.worker.postMessage({ type: 'cancel', seq } satisfies ToPooled);
+        killTimer = setTimeout(() => settle(() => reject(new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`)), false), TERMINATE_AFTER_CANCEL_MS);
+      };
+      member.current = {
+        seq,
+        onMessage: (m) => {
+          if (m.seq !== seq) return;
+          if (m.type === 'progress') opts.onProgress?.(m.progress as P);
+          else if (m.type === 'done') settle(() => resolve(m.result as R), true);
+          else if (m.type === 'failed') settle(() => reject(new BackstopError(isErrorCode(m.error.code) ? m.error.code : 'INTERNAL', m.error.message)), true);
+        },
+        onGone: (crash, exitCode) => {
+          if (crash !== undefined) opts.onCrash?.(crash);
+          settle(() => reject(goneError(opts, crash, exitCode)), false);
+        },
+      };
+      this.options.onJob?.(member.worker, job, member.jobs);
+      member.jobs++;
+      try {
+        member.worker.postMessage({ type: 'job', seq, job } satisfies ToPooled);
+      } catch (e) {
+        // Not sent (a value that cannot be cloned): the worker never saw it and stays usable.
+        settle(() => reject(e), true);
+        return;
+      }
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Ends the idle workers now; busy ones end when their job does. The pool stays usable. */
+  async close(): Promise<void> {
+    const idle = this.idle.splice(0);
+    await Promise.all(idle.map((m) => this.discard(m)));
+  }
+
+  private take(): PoolMember {
+    const reused = this.idle.pop();
+    if (reused) {
+      clearTimeout(reused.idleTimer);
+      reused.worker.ref();
+      return reused;
+    }
+    const worker = startWorker(this.name, { [POOLED]: true }, { resourceLimits: this.options.resourceLimits ?? { maxOldGenerationSizeMb: 1024 } });
+    this.started++;
+    const member: PoolMember = { worker, jobs: 0, idleTimer: undefined, current: null, gone: false };
+    worker.on('message', (m: FromPooled) => member.current?.onMessage(m));
+    worker.on('error', (e) => this.gone(member, e, null));
+    worker.on('exit', (code) => this.gone(member, undefined, code));
+    this.options.onWorkerStart?.(worker);
+    return member;
+  }
+
+  private gone(member: PoolMember, crash: unknown, exitCode: number | null): void {
+    member.gone = true;
+    const i = this.idle.indexOf(member);
+    if (i >= 0) this.idle.splice(i, 1);
+    clearTimeout(member.idleTimer);
+    // 'error' comes before 'exit': the job settles on the first, with the crash's cause.
+    member.current?.onGone(crash, exitCode);
+  }
+
+  private release(member: PoolMember): void {
+    if (member.gone) return;
+    if (this.idle.length >= (this.options.maxIdle ?? 4)) {
+      void this.discard(member);
+      return;
+    }
+    member.worker.unref();
+    member.idleTimer = setTimeout(() => {
+      const i = this.idle.indexOf(member);
+      if (i >= 0) this.idle.splice(i, 1);
+      void this.discard(member);
+    }, this.options.idleMs ?? 10_000);
+    member.idleTimer.unref();
+    this.idle.push(member);
+  }
+
+  private async discard(member: PoolMember): Promise<void> {
+    member.gone = true;
+    member.current = null;
+    clearTimeout(member.idleTimer);
+    await member.worker.terminate();
+  }
+}
+
+function goneError(opts: { label: string; signal?: AbortSignal }, crash: unknown, exitCode: number | null): BackstopError {
+  if (crash !== undefined) {
+    const why = crash instanceof Error && /memory/i.test(crash.message) ? 'out of memory' : 'an internal error';
+    return new BackstopError('WORKER_CRASHED', `The worker for ${opts.label} stopped unexpectedly (${why}); nothing it was writing was committed. Details are in the Backstop log.`);
+  }
+  if (opts.signal?.aborted) return new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`);
+  return new BackstopError('WORKER_CRASHED', `The worker for ${opts.label} exited unexpectedly (exit code ${exitCode}); nothing it was writing was committed.`);
 }
 
 function capitalize(s: string): string {

@@ -6,10 +6,9 @@
  * server-level content is not applied unless asked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../../../electron/engine/index.ts';
-import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { serverRestoreAndWait } from '../../fixtures/restores.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -21,22 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.stop();
 });
-
-async function startAndWait(engine: Engine, input: Parameters<Engine['call']>[1]): Promise<ServerRestoreFinished> {
-  let finished: ServerRestoreFinished | null = null;
-  const off = engine.events.on('restore.serverFinished', (f) => (finished = f));
-  try {
-    data(await engine.call('restore.serverStart', input));
-    const deadline = Date.now() + 120_000;
-    while (finished === null) {
-      if (Date.now() > deadline) throw new Error('whole-server restore did not finish');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return finished;
-  } finally {
-    off();
-  }
-}
 
 describe('whole-server restore from the window onto PostgreSQL', () => {
   it('marks original names taken on the source server, refuses them, and restores every database identically under a prefix', { timeout: 180_000 }, async () => {
@@ -55,13 +38,13 @@ describe('whole-server restore from the window onto PostgreSQL', () => {
 
     const original = data(await engine.call('restore.serverPlan', { ...input, naming: { original: true } }));
     expect(original.databases.map((d) => [d.database, d.status, d.error?.code])).toEqual(names.map((n) => [n, 'exists', 'DATABASE_EXISTS']));
-    const refused = await startAndWait(engine, { ...input, naming: { original: true } });
+    const refused = await serverRestoreAndWait(engine, { ...input, naming: { original: true } });
     expect(refused.databases.map((d) => [d.status, d.error?.code])).toEqual([['failed', 'DATABASE_EXISTS'], ['failed', 'DATABASE_EXISTS']]);
     for (const n of names) expect(pgContentFingerprint(pg, n)).toEqual(before[n]);
 
     const plan = data(await engine.call('restore.serverPlan', { ...input, naming: { prefix: 'copy_' } }));
     expect(plan.databases.map((d) => [d.restoredAs, d.status])).toEqual(names.map((n) => [`copy_${n}`, 'ready']));
-    const done = await startAndWait(engine, { ...input, naming: { prefix: 'copy_' } });
+    const done = await serverRestoreAndWait(engine, { ...input, naming: { prefix: 'copy_' } });
     expect(done.error).toBeNull();
     expect(done.serverLevel).toBeNull();
     expect(done.databases.map((d) => d.status)).toEqual(['ok', 'ok']);

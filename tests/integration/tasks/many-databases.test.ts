@@ -1,0 +1,196 @@
+/**
+ * A PostgreSQL server with many small databases (issue #21), through a real engine whose
+ * backup jobs run in a JobWorkerPool (the app's executor), counted by the pool's hooks:
+ *
+ * - a full and an unchanged incremental of 30 databases reuse job workers (no more thread
+ *   starts than jobs run at once), store next to nothing for the incremental, and every
+ *   database restores (whole-server restore under a prefix) with its source's content;
+ * - a job whose reused worker dies mid-job fails alone with WORKER_CRASHED, its folder gets
+ *   no point, the other databases succeed, and the pool replaces the worker;
+ * - a run cancelled mid-way leaves every folder with only whole, verifying points and no
+ *   in-flight marker, and the next run succeeds.
+ */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { pooledExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import { JobWorkerPool } from '../../../electron/engine/runtime/worker-job.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
+import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
+import { serverRestoreAndWait } from '../../fixtures/restores.ts';
+import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const N = 30;
+const names = Array.from({ length: N }, (_, i) => `cust${String(i + 1).padStart(2, '0')}`);
+
+let pg: PgServer;
+beforeAll(async () => {
+  pg = await startPostgres();
+  const script = join(mkdtempSync(join(tmpdir(), 'backstop-many-')), 'many.sql');
+  writeFileSync(
+    script,
+    names
+      .map(
+        (db) =>
+          `CREATE DATABASE ${db};\n\\c ${db}\nCREATE TABLE customer_orders (id int PRIMARY KEY, item text NOT NULL, amount numeric(10,2) NOT NULL);\n` +
+          `INSERT INTO customer_orders SELECT i, md5('${db}' || i), (i * 7 % 1000) / 10.0 FROM generate_series(1, 200) i;\n`,
+      )
+      .join(''),
+  );
+  pg.loadFile(script, 'postgres');
+  rmSync(join(script, '..'), { recursive: true, force: true });
+}, 120_000);
+afterAll(async () => {
+  await pg?.stop();
+});
+
+interface Counted {
+  pool: JobWorkerPool;
+  /** Jobs handed out, with how many jobs their worker had run before. */
+  jobs: { database: string; jobsBefore: number; worker: Worker }[];
+}
+
+function countedPool(onJob?: (worker: Worker, spec: BackupJobSpec, jobsBefore: number) => void): Counted {
+  const jobs: Counted['jobs'] = [];
+  // Idle workers stay for the whole test: reuse across runs is counted, not timed.
+  const pool = new JobWorkerPool('backup-job', {
+    idleMs: 600_000,
+    onJob: (worker, job, jobsBefore) => {
+      const spec = job as BackupJobSpec;
+      jobs.push({ database: spec.database, jobsBefore, worker });
+      onJob?.(worker, spec, jobsBefore);
+    },
+  });
+  return { pool, jobs };
+}
+
+async function setUp(counted: Counted): Promise<{ engine: Engine; serverId: string; taskId: string; backups: string }> {
+  const engine = await testEngine({ executor: pooledExecutor(counted.pool) });
+  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+  const backups = tempDir();
+  const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'many',
+      serverId: server.id,
+      type: 'logical',
+      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+      destinations: [{ kind: 'local', path: backups }],
+      excludeDatabases: ['postgres'],
+    }),
+  );
+  const [serverId, taskId] = [server.id, task.id];
+  const limit = data(await engine.call('settings.get', undefined)).maxConcurrentBackups;
+  expect(limit).toBe(2);
+  return { engine, serverId, taskId, backups };
+}
+
+async function pointsOf(engine: Engine, backups: string, db: string): Promise<string[]> {
+  const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(db)) } }));
+  return info.points.map((p) => p.id);
+}
+
+describe('a PostgreSQL server with many small databases', () => {
+  it('runs a full and an unchanged incremental in reused job workers, stores next to nothing the second time, and restores every database', { timeout: 900_000 }, async () => {
+    const counted = countedPool();
+    const { engine, serverId, taskId, backups } = await setUp(counted);
+    const full = await runTask(engine, taskId, 'full');
+    expect(full.status).toBe('success');
+    const dbRows = full.databases.filter((d) => !d.serverStream);
+    expect(dbRows.map((d) => d.database).sort()).toEqual(names);
+    // One job per database plus globals.sql, in no more workers than jobs run at once (2).
+    expect(counted.jobs).toHaveLength(N + 1);
+    expect(counted.pool.started).toBeLessThanOrEqual(2);
+    expect(counted.jobs.filter((j) => j.jobsBefore > 0).length).toBeGreaterThanOrEqual(N + 1 - 2);
+
+    const inc = await runTask(engine, taskId, 'incremental');
+    expect(inc.status).toBe('success');
+    const incRows = inc.databases.filter((d) => !d.serverStream);
+    expect(incRows.map((d) => d.kind)).toEqual(incRows.map(() => 'incremental'));
+    // The second run reused the workers the first left idle: no new thread.
+    expect(counted.pool.started).toBeLessThanOrEqual(2);
+    const fullStored = dbRows.reduce((n, d) => n + d.bytesStored, 0);
+    const incStored = incRows.reduce((n, d) => n + d.bytesStored, 0);
+    // Each unchanged dump differs from its base only in pg_dump's header timestamp: a delta of
+    // a few dozen bytes per database (the whole ~5 KB dump before delta chunks), not quite 1%
+    // of these tiny fulls (docs/PERFORMANCE.md, "many small databases").
+    expect(fullStored).toBeGreaterThan(N * 4000);
+    expect(incStored).toBeLessThanOrEqual(0.02 * fullStored);
+    expect(incStored).toBeLessThanOrEqual(N * 100);
+    for (const db of names) expect(await pointsOf(engine, backups, db)).toHaveLength(2);
+
+    const done = await serverRestoreAndWait(engine, { destination: { kind: 'local', path: backups }, taskId, serverId, only: names, naming: { prefix: 'r_' } }, 600_000);
+    expect(done.error).toBeNull();
+    expect(done.databases.map((d) => [d.database, d.status])).toEqual(names.map((n) => [n, 'ok']));
+    for (const db of names) expect(pgContentFingerprint(pg, `r_${db}`)).toEqual(pgContentFingerprint(pg, db));
+    for (const db of names) pg.psql(`DROP DATABASE r_${db}`);
+    await counted.pool.close();
+  });
+
+  it('fails only the database whose reused worker dies mid-job (WORKER_CRASHED), replaces the worker, and the others succeed', { timeout: 300_000 }, async () => {
+    const victim = names[14]!;
+    let victimJobsBefore = -1;
+    const counted = countedPool((worker, spec, jobsBefore) => {
+      if (spec.database !== victim || victimJobsBefore >= 0) return; // the first run's job only
+      victimJobsBefore = jobsBefore;
+      // The thread dies with the job in it, as a crash or an out-of-memory kill would end it.
+      setImmediate(() => void worker.terminate());
+    });
+    const { engine, taskId, backups } = await setUp(counted);
+    const run = await runTask(engine, taskId, 'full');
+    expect(victimJobsBefore).toBeGreaterThan(0);
+    expect(run.status).toBe('partial');
+    const failed = run.databases.filter((d) => d.status !== 'success');
+    expect(failed.map((d) => [d.database, d.status, d.errorCode])).toEqual([[victim, 'failed', 'WORKER_CRASHED']]);
+    expect(failed[0]!.errorMessage).toBe(`The worker for the backup of ${victim} exited unexpectedly (exit code 1); nothing it was writing was committed.`);
+    expect(run.databases.filter((d) => d.status === 'success')).toHaveLength(N);
+    // Nothing of the victim's job was committed; its folder (if the job got that far) has no point.
+    const folder = join(backups, encodeDatabaseFolder(victim));
+    const made = readdirSync(backups).includes(encodeDatabaseFolder(victim));
+    if (made) expect((await garbageReport(new LocalBackend(folder))).skipped).toBeNull();
+    if (made) expect(await pointsOf(engine, backups, victim)).toEqual([]);
+    // The dead worker was replaced by one new thread; the rest were reused.
+    expect(counted.pool.started).toBe(3);
+    expect(counted.jobs).toHaveLength(N + 1);
+
+    const again = await runTask(engine, taskId, 'incremental');
+    expect(again.databases.filter((d) => d.status !== 'success').map((d) => [d.database, d.errorCode, d.errorMessage])).toEqual([]);
+    expect(await pointsOf(engine, backups, victim)).toHaveLength(1);
+    await counted.pool.close();
+  });
+
+  it('a run cancelled mid-way leaves only whole points and no in-flight marker, and the next run succeeds', { timeout: 300_000 }, async () => {
+    let handed = 0;
+    let cancel: () => void = () => undefined;
+    const counted = countedPool(() => {
+      if (++handed === 12) cancel();
+    });
+    const { engine, taskId, backups } = await setUp(counted);
+    cancel = () => void engine.call('tasks.cancel', { id: taskId });
+    const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'full' }));
+    const run = await waitForRun(engine, runId, 240_000);
+    expect(run.status).toBe('canceled');
+    const ok = run.databases.filter((d) => d.status === 'success').map((d) => d.database);
+    expect(ok.length).toBeLessThan(N + 1);
+    for (const db of names) {
+      if (!readdirSync(backups).includes(encodeDatabaseFolder(db))) continue;
+      const points = await pointsOf(engine, backups, db);
+      expect(points.length).toBe(ok.includes(db) ? 1 : 0);
+      const g = await garbageReport(new LocalBackend(join(backups, encodeDatabaseFolder(db))));
+      expect(g.markers).toBe(0);
+      if (points.length) expect(data(await engine.call('restore.verify', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(db)) } })).ok).toBe(true);
+    }
+    const next = await runTask(engine, taskId, 'incremental');
+    expect(next.databases.filter((d) => d.status !== 'success').map((d) => [d.database, d.errorCode, d.errorMessage])).toEqual([]);
+    for (const db of names) expect((await pointsOf(engine, backups, db)).length).toBeGreaterThanOrEqual(1);
+    await counted.pool.close();
+  });
+});

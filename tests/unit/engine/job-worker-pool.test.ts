@@ -1,0 +1,121 @@
+/**
+ * JobWorkerPool with the real backup-job worker entry on small SQLite files (no server):
+ * jobs one after another reuse one thread (counted, not timed); a job's own error leaves
+ * the worker usable; a worker that dies mid-job fails that job alone with WORKER_CRASHED and
+ * is replaced; a job cancelled before it starts answers CANCELED and commits nothing (a
+ * cancel mid-run: tests/integration/tasks/many-databases.test.ts); each job opens its own
+ * repository (a second job to another folder never sees the first's points).
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import type { JobOutcome } from '../../../electron/engine/backup/run-job.ts';
+import { pooledExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { Location } from '../../../electron/engine/destinations/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { JobWorkerPool, type JobWorkerPoolOptions } from '../../../electron/engine/runtime/worker-job.ts';
+import type { Server } from '../../../electron/shared/domain.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+function sqliteFolder(names: string[]): string {
+  const folder = tempDir();
+  for (const n of names) execFileSync('sqlite3', [join(folder, n), `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('${n}'), ('two');`]);
+  return folder;
+}
+
+function spec(folder: string, database: string, root: string): BackupJobSpec {
+  const server = { id: 's1', name: 'files', kind: 'sqlite', folder, passwordRef: null } as unknown as Server;
+  return {
+    server,
+    password: null,
+    toolPaths: {},
+    database,
+    serverStream: false,
+    folder: database,
+    backupType: 'snapshot',
+    requestedKind: 'full',
+    keyBase64: null,
+    serverIdentity: 'sqlite://test',
+    engineVersion: 'test',
+    dumpToolVersion: 'test',
+    destinations: [{ kind: 'local', path: root }],
+    credentials: [null],
+    retention: { minAgeDays: 0, keepLast: null },
+    encoderWorkers: 1,
+  };
+}
+
+async function points(root: string, database: string): Promise<number> {
+  const repo = await openRepository(Location.of({ kind: 'local', path: root }, null, database).backend(), { workers: 0 });
+  return (await repo.listPoints()).length;
+}
+
+function pool(onJob?: JobWorkerPoolOptions['onJob']): JobWorkerPool {
+  const p = new JobWorkerPool('backup-job', { idleMs: 60_000, ...(onJob ? { onJob } : {}) });
+  onTestFinished(() => p.close());
+  return p;
+}
+
+const never = new AbortController().signal;
+
+describe('JobWorkerPool (backup jobs)', () => {
+  it('runs jobs one after another in one reused worker, each with its own repository, and a failed job leaves the worker usable', async () => {
+    const names = ['a.db', 'b.db', 'c.db'];
+    const folder = sqliteFolder(names);
+    const roots = names.map(() => tempDir());
+    const p = pool();
+    const run = pooledExecutor(p);
+    for (const [i, n] of names.entries()) {
+      const [o] = await run(spec(folder, n, roots[i]!), never, () => {});
+      expect(o!.status).toBe('success');
+    }
+    // The job's own error (a database that is not in the folder) is an answer, not a crash.
+    const [missing] = await run(spec(folder, 'gone.db', tempDir()), never, () => {});
+    expect(missing!.status).toBe('failed');
+    expect(missing!.error?.code).not.toBe('WORKER_CRASHED');
+    const [again] = await run(spec(folder, 'a.db', roots[0]!), never, () => {});
+    expect(again!.status).toBe('success');
+    expect(p.started).toBe(1);
+    expect(await points(roots[0]!, 'a.db')).toBe(2);
+    expect(await points(roots[1]!, 'b.db')).toBe(1);
+    expect(await points(roots[2]!, 'c.db')).toBe(1);
+  });
+
+  it('fails only the job whose reused worker dies (WORKER_CRASHED, nothing committed) and starts a fresh worker for the next', async () => {
+    const folder = sqliteFolder(['a.db', 'b.db']);
+    const root = tempDir();
+    let kill = false;
+    const p = pool((worker) => {
+      if (kill) setImmediate(() => void worker.terminate());
+    });
+    const run = pooledExecutor(p);
+    expect((await run(spec(folder, 'a.db', root), never, () => {}))[0]!.status).toBe('success');
+    kill = true;
+    const [crashed] = await run(spec(folder, 'b.db', root), never, () => {});
+    kill = false;
+    expect(crashed!.status).toBe('failed');
+    expect(crashed!.error).toEqual({ code: 'WORKER_CRASHED', message: 'The worker for the backup of b.db exited unexpectedly (exit code 1); nothing it was writing was committed.' });
+    const [next] = await run(spec(folder, 'b.db', root), never, () => {});
+    expect(next!.status).toBe('success');
+    expect(p.started).toBe(2);
+    expect(await points(root, 'b.db')).toBe(1);
+  });
+
+  it('a job cancelled before it starts answers CANCELED without reaching a worker, and commits nothing', async () => {
+    const folder = sqliteFolder(['a.db']);
+    const root = tempDir();
+    const p = pool();
+    const run = pooledExecutor(p);
+    const c = new AbortController();
+    c.abort();
+    const [o] = (await run(spec(folder, 'a.db', root), c.signal, () => {})) as JobOutcome[];
+    expect(o!.status).toBe('canceled');
+    expect(o!.error?.code).toBe('CANCELED');
+    expect(o!.pointId).toBeNull();
+    const [ok] = await run(spec(folder, 'a.db', root), never, () => {});
+    expect(ok!.status).toBe('success');
+    expect(await points(root, 'a.db')).toBe(1);
+    expect(p.started).toBe(1);
+  });
+});
