@@ -80,7 +80,8 @@ async function main(): Promise<void> {
   const key = Buffer.from(job.keyBase64, 'base64');
   const samples: number[] = [];
   const timer = setInterval(() => samples.push(procStatusMb('VmRSS')), 100);
-  const repoOptions = { workers: job.workers, compressionLevel: job.level, ...(job.minLevel !== undefined ? { minCompressionLevel: job.minLevel } : {}) };
+  // A format-1 repository stays format 1 for the "before" measurement (a full would upgrade it).
+  const repoOptions = { workers: job.workers, compressionLevel: job.level, ...(job.minLevel !== undefined ? { minCompressionLevel: job.minLevel } : {}), ...(job.formatVersion === 1 ? { upgradeFormat: false } : {}) };
   if (job.mode === 'backup' && job.formatVersion !== undefined) await initRepository(new LocalBackend(job.repoDir), { key, formatVersion: job.formatVersion });
   const t0 = performance.now();
   let result: Omit<ChildResult, 'seconds' | 'cpuSeconds' | 'vmHwmMb' | 'rssSamplesMb'>;

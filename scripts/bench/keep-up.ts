@@ -84,7 +84,7 @@ interface Run {
 async function once(w: Writer, data: Buffer, rate: number | null): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'backstop-keepup-'));
   try {
-    const repo = await initRepository(new LocalBackend(dir), { key: generateKey(), formatVersion: w.formatVersion, workers: WORKERS, compressionLevel: LEVEL, minCompressionLevel: w.minLevel, gcGraceMs: 0 });
+    const repo = await initRepository(new LocalBackend(dir), { key: generateKey(), formatVersion: w.formatVersion, upgradeFormat: w.formatVersion >= 2, workers: WORKERS, compressionLevel: LEVEL, minCompressionLevel: w.minLevel, gcGraceMs: 0 });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const point = await repo.writePoint(source(data, rate), { ...BENCH_POINT, expectedSize: data.length, handsOverBuffers: true });

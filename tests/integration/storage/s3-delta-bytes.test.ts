@@ -34,7 +34,7 @@ type Case = 'format 1' | 'cache' | 'cache cleared';
 
 async function incremental(which: Case, cacheDir: string): Promise<{ downloaded: number; uploaded: number; deltas: number; restored: string }> {
   const backend = new CountingBackend(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bytes', prefix: `case-${seq++}` })));
-  const repo = await initRepository(backend, { key, workers: 0, formatVersion: which === 'format 1' ? 1 : 2, chunkCache: which === 'format 1' ? null : new LocalChunkCache(cacheDir) });
+  const repo = await initRepository(backend, { key, workers: 0, formatVersion: which === 'format 1' ? 1 : 2, upgradeFormat: which !== 'format 1', chunkCache: which === 'format 1' ? null : new LocalChunkCache(cacheDir) });
   await repo.writePoint(pieces(data, 1 << 20), pointOpts({ kind: 'full', expectedSize: data.length }));
   if (which === 'cache cleared') rmSync(cacheDir, { recursive: true, force: true });
   backend.reset();
