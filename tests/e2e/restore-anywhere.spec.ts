@@ -3,12 +3,16 @@
  * an S3 destination (a real s3rver) by its settings and credentials, lists its databases,
  * reads one and restores it into a new SQLite file with the source's rows. A wrong secret is
  * answered with the engine's error for that listing; the secret typed in the window goes to
- * the keychain only (the form keeps the reference; the app database never holds it).
+ * the keychain only (the form keeps the reference; the app database never holds it), and
+ * leaves the keychain when the user leaves the Restore view (no task uses it); every other
+ * keychain entry stays.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { findCredentialsAsync } from '@napi-rs/keyring';
 import { createEngine } from '../../electron/engine/index.ts';
+import { KEYCHAIN_SERVICE } from '../../electron/engine/secrets/secret-store.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../fixtures/s3rver.ts';
 import { expect, test } from './fixtures/harness';
@@ -16,6 +20,12 @@ import { runToEnd } from './fixtures/engine-setup';
 import { attachScreenshot } from './fixtures/screenshots';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { RestorePage } from './pages/restore-page';
+import { AppShell } from './pages/app-shell';
+
+/** The S3 secrets' keychain references (accounts `s3.<id>`) in the test keychain. */
+async function s3Refs(): Promise<Set<string>> {
+  return new Set((await findCredentialsAsync(KEYCHAIN_SERVICE)).map((c) => c.account).filter((a) => a.startsWith('s3.')));
+}
 
 test.describe.configure({ timeout: 120_000 });
 
@@ -68,6 +78,9 @@ test('restores from an S3 destination opened without any task, on a fresh data d
   if (!wrongRef.ok) throw new Error(wrongRef.message);
   const refused = await dispatch(engine.handlers, 'restore.folders', { destination: bucket(wrongRef.data.credentialsRef) });
   if (refused.ok) throw new Error('s3rver accepted a wrong secret');
+
+  const before = await s3Refs();
+  expect(before.has(wrongRef.data.credentialsRef)).toBe(true);
 
   const restore = new RestorePage(page);
   await restore.open();
@@ -130,6 +143,19 @@ test('restores from an S3 destination opened without any task, on a fresh data d
     }
   };
   expect(count(join(target, 'sales-copy.db'))).toEqual(count(join(source, 'sales.db')));
+
+  // The window's secret is in the keychain (one new entry) while the user is in the Restore view…
+  const during = await s3Refs();
+  const windowRefs = [...during].filter((r) => !before.has(r));
+  expect(windowRefs).toHaveLength(1);
+  // …and leaves it with the view; every entry it did not save stays (the engine's own, the other workstation's).
+  await new AppShell(page).open('history');
+  await expect.poll(async () => (await s3Refs()).has(windowRefs[0]!), { timeout: 10_000 }).toBe(false);
+  expect([...(await s3Refs())].sort()).toEqual([...before].sort());
+  // Coming back asks for it again: the reference the form kept no longer opens the bucket.
+  const gone = await dispatch(engine.handlers, 'restore.folders', { destination: bucket(windowRefs[0]!) });
+  expect(gone.ok).toBe(false);
+  if (!gone.ok) expect([gone.code, gone.message]).toEqual(['AUTH_FAILED', expect.stringContaining('missing from the keychain; enter it again')]);
 
   // The typed secret is not in this workstation's app database, nor anywhere in its data dir.
   const files = readdirSync(engine.dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());

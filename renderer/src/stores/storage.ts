@@ -3,7 +3,9 @@
  * folder/file dialogs. (What a destination root holds is the restore store's `listFolders`.)
  *
  * Contract: actions never reject; null with the matching error set. A dialog the user
- * cancels resolves to `{ path: null }`, not to an error.
+ * cancels resolves to `{ path: null }`, not to an error. `forgetUnsaved` removes secrets
+ * this window saved for a destination that no task ended up using (the engine refuses,
+ * and so keeps, any a stored task names).
  */
 import { defineStore } from 'pinia';
 import { shallowRef } from 'vue';
@@ -27,12 +29,26 @@ export const useStorageStore = defineStore('storage', () => {
   /**
    * A destination draft's typed secret (any kind) into the keychain: the draft holding only the
    * reference. No secret typed: the draft as it is. Null with `credentialsError` set when saving failed.
+   * A typed secret always gets a new entry, never overwriting the draft's previous one: that
+   * one may be a saved task's, which must keep working until the edit is saved (the engine
+   * then releases it) and stay as it was when the edit is canceled (the owner then offers the
+   * new entry back with `forgetUnsaved`).
    */
   async function saveDraftSecret(dest: DestinationDraft): Promise<DestinationDraft | null> {
     const secret = draftSecret(dest);
     if (!secret) return dest;
-    const ref = await saveCredentials(secret, 'credentialsRef' in dest ? dest.credentialsRef : null);
+    const ref = await saveCredentials(secret);
     return ref ? withSavedSecret(dest, ref) : null;
+  }
+
+  /**
+   * Removes from the keychain the destination secrets in `refs` that no stored task uses: a
+   * "Test connection" in an editor that was then canceled, a bucket only browsed to restore
+   * from. Best effort and quiet: the engine keeps (CONFLICT) any a task names, and a
+   * keychain that cannot be reached only leaves the entry behind.
+   */
+  async function forgetUnsaved(refs: Iterable<string>): Promise<void> {
+    await Promise.all([...new Set(refs)].map((credentialsRef) => call('destinations.forgetCredentials', { credentialsRef }).catch(() => undefined)));
   }
 
   /** Writes, reads, lists and deletes a probe object; the report names each step's outcome. */
@@ -58,6 +74,7 @@ export const useStorageStore = defineStore('storage', () => {
   return {
     saveCredentials,
     saveDraftSecret,
+    forgetUnsaved,
     savingCredentials: credentialsAction.pending,
     credentialsError: credentialsAction.error,
     testDestination,

@@ -12,10 +12,12 @@
  * `createFoldersAndSave()` or `keepEditing()`). Nothing is created on disk without that
  * answer. A schedule the engine's preview refused blocks saving before any folder is
  * created; a save the engine refuses after the user agreed (e.g. a duplicate name) leaves
- * the empty folder they asked for, and saving again does not ask again.
+ * the empty folder they asked for, and saving again does not ask again. Destination secrets
+ * saved into the keychain while editing ("Test connection", a save the engine refused) that
+ * no stored task uses when the editor closes leave the keychain again (`close`).
  */
 import { defineStore } from 'pinia';
-import { computed, reactive, ref, shallowRef } from 'vue';
+import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
 import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
@@ -40,6 +42,12 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const saveError = shallowRef<ApiError | null>(null);
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
+  /** Every destination secret reference the draft held while editing (one tested, then removed or replaced, included). */
+  const seenRefs = new Set<string>();
+  watch(
+    () => draft.destinations.map((d) => ('credentialsRef' in d ? d.credentialsRef : null)),
+    (refs) => refs.forEach((r) => r && seenRefs.add(r)),
+  );
 
   /** The draft's own problems, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
   const errors = computed(() => {
@@ -72,8 +80,13 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     reset(task ? draftFromTask(task) : emptyDraft(serverId, defaultTimezone()), task, t);
   }
 
-  /** Forgets the draft (after a save, a delete or Cancel). */
+  /**
+   * Forgets the draft (after a save, a delete or Cancel), and the destination secrets it
+   * saved that no stored task uses (the engine keeps those a task names: the saved task's own).
+   */
   function close(): void {
+    if (seenRefs.size > 0) void useStorageStore().forgetUnsaved([...seenRefs]);
+    seenRefs.clear();
     reset(emptyDraft(), null, '');
     target.value = null;
   }
