@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
-import type { Backend } from '../storage/backend.ts';
+import { sweepLeftovers, type Backend } from '../storage/backend.ts';
 import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerprint } from '../crypto/keys.ts';
 import { createSealer } from '../crypto/seal.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
@@ -307,9 +307,14 @@ export class Repository {
     return { deleted: unique, ...gc };
   }
 
-  /** Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts. */
+  /**
+   * Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts, and the
+   * temporary files of puts a crash or a dropped connection cut short (never objects, so
+   * never referenced) once not written for as long as a dead writer's marker stays live.
+   */
   async collectGarbage(): Promise<GcResult> {
     const { backend, options } = this.ctx;
+    const leftovers = await sweepLeftovers(backend, options.markerStaleMs, options.now()).catch(() => ({ removed: 0, bytes: 0 }));
     const packs: { id: string; info: Awaited<ReturnType<Backend['list']>>[number] }[] = [];
     for (const o of await backend.list(PACKS_PREFIX)) {
       const id = packIdFromKey(o.key);
@@ -318,19 +323,19 @@ export class Repository {
     const markers = await this.readMarkers();
     const { good, damaged } = await this.ctx.manifests.scan();
     if (damaged.length > 0) {
-      return { packsDeleted: 0, bytesFreed: 0, markersDeleted: 0, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
+      return { packsDeleted: 0, bytesFreed: leftovers.bytes, markersDeleted: 0, tempFilesDeleted: leftovers.removed, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
     }
     const referenced = new Set<string>();
     // A manifest names its chunks' bases too (format 2), so a base a kept point needs is kept.
     for (const m of good) for (const r of manifestLocations(m)) referenced.add(r.packId);
     const decision = decideGarbage({ packs, markers, referenced, now: options.now(), graceMs: options.gcGraceMs, markerStaleMs: options.markerStaleMs });
-    let bytesFreed = 0;
+    let bytesFreed = leftovers.bytes;
     for (const p of decision.deletePacks) {
       await backend.delete(packKey(p.id));
       bytesFreed += p.size;
     }
     for (const key of decision.deleteMarkers) await backend.delete(key);
-    return { packsDeleted: decision.deletePacks.length, bytesFreed, markersDeleted: decision.deleteMarkers.length, skipped: null };
+    return { packsDeleted: decision.deletePacks.length, bytesFreed, markersDeleted: decision.deleteMarkers.length, tempFilesDeleted: leftovers.removed, skipped: null };
   }
 
   private async readMarkers(): Promise<{ key: string; info: Awaited<ReturnType<Backend['list']>>[number]; marker: InflightMarker | null }[]> {

@@ -102,6 +102,8 @@ export interface GcResult {
   packsDeleted: number;
   bytesFreed: number;
   markersDeleted: number;
+  /** Temporary files of interrupted puts removed (their bytes are in `bytesFreed`). */
+  tempFilesDeleted: number;
   /** Why nothing was collected (e.g. a damaged manifest makes references unknowable). */
   skipped: string | null;
 }

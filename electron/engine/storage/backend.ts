@@ -22,8 +22,14 @@
  *   for a backend that wraps none (as restic's `Unwrap`); `innermost` follows the chain.
  * - Failures are BackstopErrors: NOT_FOUND, DISK_FULL (no space or quota), STORAGE
  *   (retryable I/O or network failure), PERMISSION_DENIED.
+ * - A backend whose `put` goes through a temporary file (local folder, SFTP, FTP) also
+ *   implements `LeftoverSweeper`: a put cut short by a crash or a dropped connection can
+ *   leave its temporary file, never listed, and `sweepTempFiles` removes those under the
+ *   root not written for `olderThanMs` (a put still running keeps writing its file, so its
+ *   modification time stays recent). `sweepLeftovers` finds it under decorators.
  * All methods may be called concurrently.
  */
+import { randomBytes } from 'node:crypto';
 
 export interface ObjectInfo {
   key: string;
@@ -54,6 +60,35 @@ export interface Backend {
   listFolders(): Promise<string[]>;
   close(): Promise<void>;
   unwrap(): Backend | null;
+}
+
+/** The temporary file a put of `name` writes beside it (local folder, SFTP): `.<name>.tmp-<12 hex digits>`, never a valid key. */
+export function tempFileName(name: string): string {
+  return `.${name}.tmp-${randomBytes(6).toString('hex')}`;
+}
+
+export function isTempFileName(name: string): boolean {
+  return /^\..+\.tmp-[0-9a-f]{12}$/.test(name);
+}
+
+/** What a sweep of leftover temporary files removed. */
+export interface SweepResult {
+  removed: number;
+  bytes: number;
+}
+
+/** A backend whose puts write temporary files (see the header): it can remove those a crash left. */
+export interface LeftoverSweeper {
+  sweepTempFiles(olderThanMs: number, now?: number): Promise<SweepResult>;
+}
+
+/**
+ * Removes the leftover temporary files under `backend`'s root not written for `olderThanMs`
+ * (nothing for an object store, whose uploads leave none a reader could see).
+ */
+export function sweepLeftovers(backend: Backend, olderThanMs: number, now = Date.now()): Promise<SweepResult> {
+  const inner = innermost(backend) as Backend & Partial<LeftoverSweeper>;
+  return typeof inner.sweepTempFiles === 'function' ? inner.sweepTempFiles(olderThanMs, now) : Promise.resolve({ removed: 0, bytes: 0 });
 }
 
 /** The backend at the bottom of a chain of decorators. */

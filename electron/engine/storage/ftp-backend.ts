@@ -8,11 +8,14 @@
  * - put is atomic: the body goes to a temporary name in the same folder
  *   (`.backstop-tmp-<random>-<name>`, never a valid key, so never listed), then RNFR/RNTO
  *   to the final name; a failed or aborted upload removes the temporary file when the
- *   server still answers (a killed server leaves it, invisible to list).
+ *   server still answers (a killed server leaves it, invisible to list, and
+ *   `sweepTempFiles` removes it later: backend.ts, LeftoverSweeper).
  * - get with a range: REST <offset> + RETR (one data connection per read, however long the
  *   range), keeping `length` bytes in one buffer of that size; a transfer that runs far
  *   past them is stopped by closing that connection.
- * - list: recursive MLSD where the server has it, LIST otherwise (basic-ftp picks).
+ * - list: recursive MLSD where the server has it, LIST otherwise (basic-ftp picks); a LIST
+ *   line's time is not usable (no zone, minute or year), so each file's modification time is
+ *   then asked with MDTM: garbage collection and the temp-file sweep go by it.
  * - FTP runs one transfer per control connection: a pool of up to `connections` logged-in
  *   connections serves concurrent calls; a connection that failed is closed, not reused.
  * - TLS certificates: a certificate the system trusts for `host` is accepted; any other
@@ -30,7 +33,7 @@ import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import { Client, FTPError, type FileInfo } from 'basic-ftp';
 import { BackstopError } from '../../shared/result.ts';
-import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
 import { probeBackend } from './probe.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
@@ -66,7 +69,11 @@ export function ftpRoot(path: string): string {
   return `/${segs.join('/')}`;
 }
 
-export class FtpBackend implements Backend {
+/** A put's temporary file: `.backstop-tmp-<12 hex digits>-<name>` (never a valid key). */
+const TEMP_PREFIX = '.backstop-tmp-';
+const TEMP_NAME = /^\.backstop-tmp-[0-9a-f]{12}-.+$/;
+
+export class FtpBackend implements Backend, LeftoverSweeper {
   readonly location: string;
   private readonly root: string;
   private readonly idle: Client[] = [];
@@ -90,7 +97,7 @@ export class FtpBackend implements Backend {
     const final = this.path(key);
     const slash = final.lastIndexOf('/');
     const dir = final.slice(0, slash) || '/';
-    const temp = `${dir === '/' ? '' : dir}/.backstop-tmp-${randomBytes(6).toString('hex')}-${final.slice(slash + 1)}`;
+    const temp = `${dir === '/' ? '' : dir}/${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${final.slice(slash + 1)}`;
     const signal = options?.signal;
     try {
       await this.withClient('upload', key, async (client) => {
@@ -158,6 +165,7 @@ export class FtpBackend implements Backend {
     const entries = await this.listDir(rel);
     if (!entries) return;
     const subdirs: string[] = [];
+    const files: Promise<unknown>[] = [];
     for (const e of entries) {
       if (!isValidKey(e.name)) continue;
       const key = rel ? `${rel}/${e.name}` : e.name;
@@ -165,10 +173,47 @@ export class FtpBackend implements Backend {
         const asFolder = `${key}/`;
         if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) subdirs.push(key);
       } else if (e.isFile && key.startsWith(prefix)) {
-        out.push({ key, size: e.size, modifiedMs: e.modifiedAt?.getTime() ?? Date.now() });
+        files.push(this.modifiedMs(key, e).then((modifiedMs) => out.push({ key, size: e.size, modifiedMs })));
       }
     }
-    await Promise.all(subdirs.map((d) => this.walk(d, prefix, out)));
+    await Promise.all([...files, ...subdirs.map((d) => this.walk(d, prefix, out))]);
+  }
+
+  /**
+   * When `e` (an entry of `key`) was last modified: from the listing where the server lists
+   * with MLSD, else asked with MDTM (a LIST line's time has no time zone and no year or
+   * minute, depending on its age). Unknown → now: the file then counts as just written, so
+   * garbage collection keeps it rather than take one a writer may still need.
+   */
+  private async modifiedMs(key: string, e: FileInfo): Promise<number> {
+    if (e.modifiedAt) return e.modifiedAt.getTime();
+    const asked = await this.withClient('stat', key, (c) => c.lastMod(this.path(key))).catch(() => null);
+    return asked?.getTime() ?? Date.now();
+  }
+
+  async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
+    const swept: SweepResult = { removed: 0, bytes: 0 };
+    const walk = async (rel: string): Promise<void> => {
+      const entries = (await this.listDir(rel).catch(() => null)) ?? [];
+      const subdirs: string[] = [];
+      for (const e of entries) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory && isValidKey(e.name)) subdirs.push(key);
+        else if (e.isFile && TEMP_NAME.test(e.name) && now - (await this.modifiedMs(key, e)) >= olderThanMs) {
+          const gone = await this.withClient('cleanup', key, (c) => c.remove(this.path(key))).then(
+            () => true,
+            () => false,
+          );
+          if (gone) {
+            swept.removed++;
+            swept.bytes += e.size;
+          }
+        }
+      }
+      await Promise.all(subdirs.map(walk));
+    };
+    await walk('');
+    return swept;
   }
 
   /** The entries of folder `rel`, or null when it does not exist. */

@@ -6,10 +6,9 @@
  * this put created). A crash leaves at most a hidden temp file, which `list` never shows;
  * `sweepTempFiles` removes old ones. Files whose name starts with '.' are never objects.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { assertValidKey, bodyChunks, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { errnoCode, storageError } from './errors.ts';
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -47,7 +46,7 @@ export async function makeDirs(dir: string, location: string, key = '.', op = 'p
   }
 }
 
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, LeftoverSweeper {
   readonly location: string;
 
   constructor(readonly root: string) {
@@ -62,7 +61,7 @@ export class LocalBackend implements Backend {
   async put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     const final = this.path(key);
     const dir = dirname(final);
-    const tmp = join(dir, `.${key.split('/').pop()}.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = join(dir, tempFileName(key.split('/').pop()!));
     const created = await makeDirs(dir, this.location, key);
     let fh;
     try {
@@ -190,9 +189,9 @@ export class LocalBackend implements Backend {
     return null;
   }
 
-  /** Removes temp files left by crashed puts that are older than `olderThanMs`. Returns how many. */
-  async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<number> {
-    let removed = 0;
+  /** Removes temp files left by crashed puts that were not written for `olderThanMs` (backend.ts, LeftoverSweeper). */
+  async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
+    const swept: SweepResult = { removed: 0, bytes: 0 };
     const walk = async (dir: string): Promise<void> => {
       let entries;
       try {
@@ -203,16 +202,21 @@ export class LocalBackend implements Backend {
       for (const ent of entries) {
         const full = join(dir, ent.name);
         if (ent.isDirectory()) await walk(full);
-        else if (/^\..+\.tmp-[0-9a-f]{12}$/.test(ent.name)) {
+        else if (isTempFileName(ent.name)) {
           const st = await stat(full).catch(() => null);
           if (st && now - st.mtimeMs >= olderThanMs) {
-            await unlink(full).catch(() => {});
-            removed++;
+            await unlink(full).then(
+              () => {
+                swept.removed++;
+                swept.bytes += st.size;
+              },
+              () => {},
+            );
           }
         }
       }
     };
     await walk(this.root);
-    return removed;
+    return swept;
   }
 }

@@ -12,7 +12,8 @@
  * - `put` writes `.<name>.tmp-<random>` in the target folder, fsyncs it (fsync@openssh.com
  *   when offered), then renames it over the final name with posix-rename@openssh.com
  *   (atomic replace). A failed or interrupted put removes its temp file when it still can;
- *   files whose name starts with '.' are never objects, so a leftover is never listed.
+ *   files whose name starts with '.' are never objects, so a leftover is never listed, and
+ *   `sweepTempFiles` removes those a dropped connection left (backend.ts, LeftoverSweeper).
  * - Errors: no such file → NOT_FOUND, permission → PERMISSION_DENIED, a failed write on a
  *   file system without free space (statvfs@openssh.com) → DISK_FULL, login refused →
  *   AUTH_FAILED, connection refused / lost / timed out → STORAGE (retryable).
@@ -21,13 +22,13 @@
  *   for `stallTimeoutMs` while calls wait) by dropping the connection (STORAGE, retried).
  * Secrets (password, key, passphrase) never appear in `location` or in errors.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { posix } from 'node:path';
 import type { Client, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackstopError } from '../../shared/result.ts';
-import { assertValidKey, bodyChunks, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 
 export interface SftpBackendOptions {
@@ -152,7 +153,7 @@ async function bounded<T>(p: Promise<T>, ms = 5_000): Promise<T | undefined> {
   }
 }
 
-export class SftpBackend implements Backend {
+export class SftpBackend implements Backend, LeftoverSweeper {
   readonly location: string;
   private readonly root: string;
   private session: Promise<Session> | undefined;
@@ -337,7 +338,7 @@ export class SftpBackend implements Backend {
   private async putNow(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     const final = this.path(key);
     const dir = posix.dirname(final);
-    const tmp = posix.join(dir, `.${posix.basename(final)}.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = posix.join(dir, tempFileName(posix.basename(final)));
     const s = await this.channel();
     let handle: Buffer | undefined;
     try {
@@ -514,6 +515,37 @@ export class SftpBackend implements Backend {
 
   listFolders(): Promise<string[]> {
     return this.hold(() => this.listFoldersNow());
+  }
+
+  sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
+    return this.hold(() => this.sweepNow(olderThanMs, now));
+  }
+
+  private async sweepNow(olderThanMs: number, now: number): Promise<SweepResult> {
+    const s = await this.channel();
+    const swept: SweepResult = { removed: 0, bytes: 0 };
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await call<FileEntryWithStats[]>((cb) => s.readdir(dir, cb)).catch(() => [] as FileEntryWithStats[]);
+      const subdirs: string[] = [];
+      for (const ent of entries) {
+        const type = ent.attrs.mode & S_IFMT;
+        const full = posix.join(dir, ent.filename);
+        if (type === S_IFDIR && !ent.filename.startsWith('.')) subdirs.push(full);
+        else if (type === S_IFREG && isTempFileName(ent.filename) && now - ent.attrs.mtime * 1000 >= olderThanMs) {
+          const gone = await call<void>((cb) => s.unlink(full, (err) => cb(err, undefined))).then(
+            () => true,
+            () => false,
+          );
+          if (gone) {
+            swept.removed++;
+            swept.bytes += ent.attrs.size;
+          }
+        }
+      }
+      await Promise.all(subdirs.map(walk));
+    };
+    await walk(this.root || '.');
+    return swept;
   }
 
   private async listFoldersNow(): Promise<string[]> {

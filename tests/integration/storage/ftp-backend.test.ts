@@ -3,7 +3,7 @@
  * TLS, implicit TLS and (chosen) plain FTP: the shared backend contract, certificate
  * pinning, and the failures a DBA meets (login, TLS refused, full disk, killed server).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FtpBackend, probeFtp, type FtpBackendOptions } from '../../../electron/engine/storage/index.ts';
@@ -82,6 +82,22 @@ describe('FTP backend: certificates, logins and failures', () => {
     expect(readdirSync(join(server.directory, o.root))).toEqual([]);
   });
 
+  it('list gives each file its real modification time on a server without MLSD (asked with MDTM), so GC can tell old packs', async () => {
+    const o = options(server);
+    const b = new FtpBackend(o);
+    try {
+      await b.put('packs/aa/old.pack', Buffer.from('old'));
+      await b.put('packs/aa/new.pack', Buffer.from('new'));
+      const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+      utimesSync(join(server.directory, o.root, 'packs', 'aa', 'old.pack'), twoHoursAgo, twoHoursAgo);
+      const listed = new Map((await b.list('packs/')).map((x) => [x.key, x.modifiedMs]));
+      expect(Math.abs(listed.get('packs/aa/old.pack')! - twoHoursAgo.getTime())).toBeLessThan(2_000);
+      expect(Math.abs(listed.get('packs/aa/new.pack')! - Date.now())).toBeLessThan(60_000);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('a full disk (552) is DISK_FULL with a hint, and no object is left', async () => {
     const o = options(server, { user: FTP_FULL_USER });
     const b = new FtpBackend(o);
@@ -147,6 +163,14 @@ describe('FTP backend: certificates, logins and failures', () => {
       expect(await b2.list('')).toEqual([]);
       expect(await b2.stat('packs/big.pack')).toBeNull();
       await b2.put('packs/big.pack', Buffer.from('whole'));
+      expect((await b2.get('packs/big.pack')).toString()).toBe('whole');
+      // The sweep: a leftover just written stays (a put may still be writing it); once it has
+      // not been written for longer than the limit it goes, with its bytes counted; the object stays.
+      const leftovers = readdirSync(dir).filter((n) => n.startsWith('.backstop-tmp-'));
+      expect(await b2.sweepTempFiles(60 * 60_000)).toEqual({ removed: 0, bytes: 0 });
+      const bytes = leftovers.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+      expect(await b2.sweepTempFiles(60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: leftovers.length, bytes });
+      expect(readdirSync(dir)).toEqual(['big.pack']);
       expect((await b2.get('packs/big.pack')).toString()).toBe('whole');
       await b2.close();
     } finally {

@@ -2,13 +2,13 @@
  * The SFTP backend against a real OpenSSH server (tests/fixtures/sshd.ts): the shared
  * backend contract, logins (key, key + passphrase, password), host-key pinning (missing,
  * changed after a restart with a new key: refused, naming both fingerprints), error
- * mapping, a server killed mid-upload (no partial object visible, reconnect afterwards)
- * and atomic replacement.
+ * mapping, a server killed mid-upload (no partial object visible, reconnect afterwards, its
+ * leftover temp file swept once old) and atomic replacement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SftpBackend, createSftpBackend, fetchHostKey, type SftpBackendOptions } from '../../../electron/engine/storage/sftp-backend.ts';
 import { probeSftp } from '../../../electron/engine/storage/sftp-probe.ts';
@@ -172,6 +172,16 @@ describe('SFTP specifics', () => {
     await sshd.restart();
     expect((await b.list('')).map((x) => x.key)).toEqual(['keep']);
     expect(await b.stat('packs/big.pack')).toBeNull();
+    expect((await b.get('keep')).toString()).toBe('committed');
+    // The sweep: a leftover just written stays (a put may still be writing it); once it has not
+    // been written for longer than the limit it goes, with its bytes counted; objects stay.
+    const left = () => (existsSync(join(o.root, 'packs')) ? readdirSync(join(o.root, 'packs')) : []);
+    const leftovers = left();
+    expect(leftovers.every((n) => /^\.big\.pack\.tmp-[0-9a-f]{12}$/.test(n))).toBe(true);
+    expect(await b.sweepTempFiles(60 * 60_000)).toEqual({ removed: 0, bytes: 0 });
+    const bytes = leftovers.reduce((n, f) => n + statSync(join(o.root, 'packs', f)).size, 0);
+    expect(await b.sweepTempFiles(60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: leftovers.length, bytes });
+    expect(left()).toEqual([]);
     expect((await b.get('keep')).toString()).toBe('committed');
     await b.close();
   });

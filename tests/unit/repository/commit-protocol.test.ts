@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { initRepository, openRepository, type Repository } from '../../../electron/engine/repository/index.ts';
-import { type Backend } from '../../../electron/engine/storage/index.ts';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { FaultyBackend, SimulatedCrash } from '../../fixtures/storage/faulty-backend.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
@@ -77,6 +80,33 @@ describe('commit protocol: a crash at any step', () => {
     expect((await repo.verify()).packsChecked).toBeLessThan(orphans); // leftovers exist
     await repo.writePoint(pieces(dumpLike(10_000, 43)), pointOpts({ kind: 'incremental' }));
     await assertClean(repo, inner);
+  });
+
+  it('the next write after a dead writer also removes the temporary file its cut-short put left (local folder), never a young one', async () => {
+    const dir = tempDir();
+    const local = new LocalBackend(dir);
+    const repo = await initRepository(local, { key, chunker: SMALL_CDC, packSize: 16 * 1024, ...FAST });
+    const full = await repo.writePoint(pieces(base), pointOpts());
+    // What a kill -9 in the middle of a pack's put leaves: the writer's marker and the pack's
+    // temporary file, neither written for two hours.
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await local.put('inflight/dead-writer.json', Buffer.from(JSON.stringify({ writeId: 'dead-writer', startedAt: twoHoursAgo.toISOString(), basePoints: [full.id], packs: [] })));
+    utimesSync(join(dir, 'inflight', 'dead-writer.json'), twoHoursAgo, twoHoursAgo);
+    mkdirSync(join(dir, 'packs', 'ee'), { recursive: true });
+    const dead = join(dir, 'packs', 'ee', '.ee01.pack.tmp-0123456789ab');
+    writeFileSync(dead, Buffer.alloc(100_000, 1));
+    utimesSync(dead, twoHoursAgo, twoHoursAgo);
+    // A put someone is writing right now (its file is young): never touched.
+    const young = join(dir, 'packs', 'ee', '.ee02.pack.tmp-ba9876543210');
+    writeFileSync(young, Buffer.alloc(10, 2));
+
+    const again = await openRepository(local, { key, ...FAST });
+    const inc = await again.writePoint(pieces(next), pointOpts({ kind: 'incremental' }));
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(young)).toBe(true);
+    expect(await keys(local, 'inflight/')).toEqual([]);
+    expect(sha256(await collect(await again.readPoint(inc.id)))).toBe(sha256(next));
+    expect((await again.verify()).problems).toEqual([]);
   });
 
   it('a normal full write reads no other manifest (collection only after a dead writer)', async () => {

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalBackend, RetryBackend } from '../../../electron/engine/storage/index.ts';
+import { sweepLeftovers } from '../../../electron/engine/storage/backend.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { FaultyBackend, SimulatedCrash } from '../../fixtures/storage/faulty-backend.ts';
 import { runBackendContract } from './backend-contract.ts';
@@ -32,11 +33,16 @@ describe('LocalBackend specifics', () => {
     const tmp = join(dir, 'packs', 'aa', '.y.pack.tmp-0123456789ab');
     await writeFile(tmp, 'partial');
     expect((await b.list('')).map((o) => o.key)).toEqual(['packs/aa/x.pack']);
-    expect(await b.sweepTempFiles(60_000)).toBe(0);
+    expect(await b.sweepTempFiles(60_000)).toEqual({ removed: 0, bytes: 0 });
     const old = new Date(Date.now() - 3_600_000);
     await utimes(tmp, old, old);
-    expect(await b.sweepTempFiles(60_000)).toBe(1);
+    // A dotfile that is not a put's temporary file is not ours: it stays.
+    await writeFile(join(dir, 'packs', '.keep'), 'x');
+    await utimes(join(dir, 'packs', '.keep'), old, old);
+    expect(await sweepLeftovers(new RetryBackend(b), 60_000)).toEqual({ removed: 1, bytes: 'partial'.length });
     expect(await readdir(join(dir, 'packs', 'aa'))).toEqual(['x.pack']);
+    expect(await readdir(join(dir, 'packs'))).toEqual(['.keep', 'aa']);
+    expect((await b.get('packs/aa/x.pack')).toString()).toBe('x');
   });
 
   it('a failed stream put removes its temp file', async () => {
