@@ -11,7 +11,6 @@
  * is "not covered": the database's job then runs and decides (and reports) as before.
  * Never writes.
  */
-import { hasCode } from '../../shared/result.ts';
 import type { Location } from '../destinations/index.ts';
 import { isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import { coverageIn } from './log-coverage.ts';
@@ -23,12 +22,7 @@ async function newestDumpMeta(folder: Location, key: Buffer | null, repoOptions:
     const repo = await openRepository(l.backend(), { ...repoOptions, key });
     return (await repo.newestChain('logical'))?.newest.meta ?? null;
   };
-  try {
-    return await metaIn(folder);
-  } catch (e) {
-    if (!hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) throw e;
-    return folder.sibling(key).use(metaIn);
-  }
+  return folder.readWithKey(key, metaIn);
 }
 
 /** The names in `databases` the log in `logRepo` covers at the destination `root`. */

@@ -13,7 +13,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { hasCode } from '../../shared/result.ts';
 import type { Location } from '../destinations/index.ts';
 import { isRepository, openRepository, type OpenOptions } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
@@ -47,10 +46,5 @@ export async function storedHash(folder: Location, key: Buffer | null, repoOptio
     const newest = (await (await openRepository(l.backend(), { ...repoOptions, key })).listPoints({ skipDamaged: true })).at(-1);
     return typeof newest?.meta.contentSha256 === 'string' ? newest.meta.contentSha256 : null;
   };
-  try {
-    return await hashIn(folder);
-  } catch (e) {
-    if (!hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return null;
-    return folder.sibling(key).use(hashIn).catch(() => null);
-  }
+  return folder.readWithKey(key, hashIn).catch(() => null);
 }

@@ -281,6 +281,20 @@ export class Location {
     return new Location(this.destination, this.folder + keyFolderSuffix(key), this.credentials);
   }
 
+  /**
+   * `read` on this folder, or — when `key` does not open its repository (KEY_MISMATCH,
+   * KEY_REQUIRED) — on its sibling for `key`, opened for the call and closed after: where a
+   * chain under a changed key is read (what prepare-destination.ts writes to).
+   */
+  async readWithKey<T>(key: Buffer | null, read: (l: Location) => Promise<T>): Promise<T> {
+    try {
+      return await read(this);
+    } catch (e) {
+      if (!hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) throw e;
+      return this.sibling(key).use(read);
+    }
+  }
+
   /** This folder as a backup folder's location (for the restore browser and commands given a location). */
   get backupLocation(): BackupLocation {
     return kindOf(this.destination).backupLocation(this.destination, this.folder);

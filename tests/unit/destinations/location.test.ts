@@ -13,7 +13,8 @@ import { innermost, LocalBackend } from '../../../electron/engine/storage/index.
 import { S3Backend } from '../../../electron/engine/storage/s3-backend.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { encodeDatabaseFolder, legacyDatabaseFolder } from '../../../electron/engine/servers/database-folder.ts';
-import { initRepository } from '../../../electron/engine/repository/index.ts';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
+import { BackstopError } from '../../../electron/shared/result.ts';
 
 const s3: Destination = {
   kind: 's3',
@@ -124,5 +125,30 @@ describe('Location', () => {
   it('does not guess when the earlier folder cannot be looked at', async () => {
     // An S3 root without an access key cannot be looked into: the lookup fails rather than pick the readable folder.
     await expect(Location.of(s3, null).database('Chinook')).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+
+  it('reads with a key: the folder when the key opens it, else its sibling for that key; other failures are not retried', async () => {
+    const dir = tempDir();
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const root = Location.of({ kind: 'local', path: dir }, null);
+    const sales = root.child('sales');
+    await initRepository(new LocalBackend(join(dir, 'sales')), { key: oldKey });
+    await initRepository(new LocalBackend(join(dir, `sales${keyFolderSuffix(newKey)}`)), { key: newKey });
+    const openedWith = (key: Buffer) => (l: Location) => openRepository(l.backend(), { key }).then(() => l.folder);
+    // The key that opens the folder reads it; a changed key reads its sibling; no key reads the `~plain` one (none here).
+    expect(await sales.readWithKey(oldKey, openedWith(oldKey))).toBe('sales');
+    expect(await sales.readWithKey(newKey, openedWith(newKey))).toBe(`sales${keyFolderSuffix(newKey)}`);
+    await expect(sales.readWithKey(null, (l) => openRepository(l.backend(), { key: null }).then(() => l.folder))).rejects.toMatchObject({ code: 'NOT_A_BACKUP' });
+    // A failure that is not about the key is the caller's: the sibling is not tried.
+    let calls = 0;
+    const boom = new BackstopError('STORAGE', 'destination unreachable');
+    await expect(
+      sales.readWithKey(newKey, () => {
+        calls++;
+        return Promise.reject(boom);
+      }),
+    ).rejects.toBe(boom);
+    expect(calls).toBe(1);
   });
 });
