@@ -89,8 +89,8 @@ describe('backstop CLI commands', () => {
     const prune = await cli('prune', s.location, '--min-age', '7d', '--keep-last', '1', '--dry-run', '--data-dir', s.dataDir, '--json');
     expect(prune.code).toBe(0);
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
-    // The two backups and the restore (a refused request, like the moment above, records nothing).
-    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup']);
+    // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
+    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
   });
 
   it('rejects a task file with unknown keys or no schedule, naming the problem', async () => {
