@@ -10,8 +10,8 @@
  * - two destinations where one lacks the newest point: that one gets a point, the other not;
  * - SQLite folders and MariaDB the same (their dumps are byte-identical when unchanged).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
@@ -29,19 +29,17 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { filesUnder } from '../../fixtures/reliability/common.ts';
 
 /** Every file under `dir` with its size: an unchanged run must leave this exactly as it was. */
 function files(dir: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(dir, p)] = statSync(p).size;
-    }
-  };
-  walk(dir);
-  return out;
+  return Object.fromEntries(filesUnder(dir).map((f) => [f, statSync(join(dir, f)).size]));
+}
+
+/** A task on `serverId` (weekly full, hourly incremental) backing up to local `destinations`. */
+async function hourlyTask(engine: Engine, serverId: string, type: 'logical' | 'snapshot', destinations: string[], extra: { excludeDatabases?: string[] } = {}): Promise<string> {
+  const schedule = { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' };
+  return data(await engine.call('tasks.create', { name: type, serverId, type, schedule, destinations: destinations.map((path) => ({ kind: 'local' as const, path })), ...extra })).id;
 }
 
 const rowsOf = (run: Run, db: string) => run.databases.filter((d) => d.database === db);
@@ -86,17 +84,7 @@ describe('PostgreSQL: an unchanged database gets no new point', () => {
     const engine = await testEngine({ encoderWorkers: 0 });
     data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
     const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'logical',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: destinations.map((path) => ({ kind: 'local' as const, path })),
-        excludeDatabases: ['postgres'],
-      }),
-    );
-    return { engine, serverId: server.id, taskId: task.id };
+    return { engine, serverId: server.id, taskId: await hourlyTask(engine, server.id, 'logical', destinations, { excludeDatabases: ['postgres'] }) };
   }
 
   it('two real dumps of an unchanged database differ only in the header bytes the parser names', async () => {
@@ -203,15 +191,7 @@ describe('SQLite folder: an unchanged database gets no new point', () => {
     }
     const engine = await testEngine({ encoderWorkers: 0 });
     const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'files',
-        serverId: server.id,
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
+    const task = { id: await hourlyTask(engine, server.id, 'snapshot', [backups]) };
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
     const before = files(backups);
     const inc = await runTask(engine, task.id, 'incremental');
@@ -247,15 +227,7 @@ describe('MariaDB: an unchanged database gets no new point', () => {
     const engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
     const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'maria', host: maria.host, port: maria.port, user: maria.user, password: maria.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'logical',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
+    const task = { id: await hourlyTask(engine, server.id, 'logical', [backups]) };
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
     const inc = await runTask(engine, task.id, 'incremental');
     expect(inc.status).toBe('success');

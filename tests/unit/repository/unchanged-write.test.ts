@@ -11,9 +11,9 @@
  * - a write that already handed a pack to an upload commits as usual (a whole point);
  * - a damaged manifest in the folder (maybe a newer point) means a point is stored.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initRepository, type PointSummary, type Repository, type UnchangedWrite } from '../../../electron/engine/repository/index.ts';
 import { newPointId, pointKey } from '../../../electron/engine/repository/layout.ts';
@@ -22,6 +22,7 @@ import { pgArchiveVolatile } from '../../../electron/engine/servers/postgres/arc
 import { NO_VOLATILE_BYTES } from '../../../electron/engine/servers/connector.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { generateKey } from '../../../electron/engine/crypto/index.ts';
+import { filesUnder } from '../../fixtures/reliability/common.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, pseudoRandom, tempDir } from './helpers.ts';
 
 // The first bytes of a real `pg_dump -Fc -Z0` archive (PostgreSQL 15.18): time fields at [16, 51).
@@ -43,17 +44,8 @@ function dump(body: Buffer, second = 42): Buffer {
   return d;
 }
 
-function files(root: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(root, p)] = statSync(p).size;
-    }
-  };
-  walk(root);
-  return out;
+function files(dir: string): Record<string, number> {
+  return Object.fromEntries(filesUnder(dir).map((f) => [f, statSync(join(dir, f)).size]));
 }
 
 const isUnchanged = (r: PointSummary | UnchangedWrite): r is UnchangedWrite => 'unchanged' in r;
