@@ -21,6 +21,9 @@
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
  *     : append to the open pack → pack full: marker names it, then put it
  *     (one pack upload overlaps with filling the next; at most two packs in memory)
+ *   → (writePointUnlessUnchanged, incremental: the chunk ids equal the newest point's, the
+ *     first chunk compared with its volatile bytes masked, and no pack sent yet → delete the
+ *     marker, commit nothing, return `unchanged`; unchanged-write.ts, docs/FORMAT.md §9a)
  *   → all packs stored → put the manifest (the commit) → delete the in-flight marker.
  * A failure or cancel before the manifest put leaves no point; the write deletes the
  * packs it stored (best effort — anything left is unreferenced and collected later).
