@@ -9,9 +9,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'libsql';
 import type { Engine } from '../../electron/engine/index.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { formatBytes } from '../../electron/shared/format-bytes.ts';
+import { SAMPLE_DATABASES } from '../../electron/engine/demo/sample-databases.ts';
 import { chownTree } from '../fixtures/servers/common.ts';
 import { expect, test } from './fixtures/harness';
 import { postgresTask, runToEnd } from './fixtures/engine-setup';
@@ -130,6 +132,12 @@ test('a destination root offers its databases as choices; a foreign folder is re
 
 test('restores from a task: pick the task, then a database; points show seconds and what each added', async ({ page, engine, tempDir }) => {
   const demo = await backedUpDemo(engine);
+  // A change in every sample database, so the incremental makes a point (an unchanged one makes none).
+  for (const name of SAMPLE_DATABASES) {
+    const db = new Database(join(demo.sourceFolder, name));
+    db.exec('PRAGMA user_version = 7');
+    db.close();
+  }
   await runToEnd(engine, demo.taskId, 'incremental');
   const listed = await dispatch(engine.handlers, 'restore.folders', { destination: { kind: 'local', path: demo.backups } });
   if (!listed.ok) throw new Error(listed.message);

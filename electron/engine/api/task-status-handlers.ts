@@ -84,8 +84,14 @@ export function taskStatus(task: Task, deps: StatusDeps): TaskStatus {
     newDatabases: last ? newDatabases(task, last.startedAt, deps) : [],
     proven: proven(task, deps),
     ...(deps.slots?.hold(task.id) ? { slot: deps.slots.hold(task.id) } : {}),
-    logFallback: last?.databases.find((d) => d.kind === 'incremental' && d.kindReason?.startsWith(REDUMPED))?.kindReason?.slice(REDUMPED.length) ?? null,
+    logFallback: logFallbackOf(last?.databases ?? []),
   };
+}
+
+/** Why the last run's incrementals re-dumped: the text after REDUMPED (which an unchanged dump's reason carries after UNCHANGED). */
+function logFallbackOf(databases: readonly { kind: string; kindReason: string | null }[]): string | null {
+  const reason = databases.find((d) => d.kind === 'incremental' && d.kindReason?.includes(REDUMPED))?.kindReason;
+  return reason ? reason.slice(reason.indexOf(REDUMPED) + REDUMPED.length) : null;
 }
 
 /** Each database's newest test restore, the backed-up databases none has tried, and the newest proof when all tested are ok. */

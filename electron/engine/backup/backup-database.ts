@@ -16,12 +16,17 @@
  *   no point and that reason; the others are dumped, with `fromLog`'s reason why.
  * - A stream that continues a chain (`openDump`'s `since`) may say it cannot
  *   (`startsChain`): its point then starts a new chain, with that reason.
+ * - A dump whose format names the bytes its tool varies on every run (`volatile`) and that
+ *   equals the newest point's apart from them stores nothing at that destination: a success
+ *   with no point and the reason UNCHANGED (then "; " and why it re-dumped, if it did:
+ *   the window's log hint reads it) (repository/unchanged-write.ts). Each destination
+ *   decides for itself; not for streams with a `beforeDump` plan (WAL).
  */
 import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domain.ts';
 
 export type { DatabaseProgress } from '../../shared/domain.ts';
 import { BackstopError, hasCode, isBackstopError, toFailure } from '../../shared/result.ts';
-import type { JsonObject, OpenOptions, PointSummary, WriteProgress } from '../repository/index.ts';
+import type { JsonObject, OpenOptions, PointSummary, UnchangedWrite, WriteProgress, WritePointOptions } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import { throttledStream, type Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
@@ -29,6 +34,7 @@ import { broadcast } from './broadcast.ts';
 import { factsMeta, observed } from '../facts/dump-facts.ts';
 import { prepareDestination, type PreparedDestination } from './prepare-destination.ts';
 import { COVERED_BY_LOG, REDUMPED } from './log-coverage.ts';
+import { UNCHANGED } from './unchanged-stream.ts';
 
 export interface DestinationTarget {
   /** Stable id used in history, e.g. "local:/backups". */
@@ -214,10 +220,13 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     const branches = broadcast(counter ? observed(read, counter) : read, prepared.length);
     // Meta known once the stream ended: facts counted from it, and what the stream reported (a binary-log position).
     const lateMeta = counter || dump.finalMeta ? () => ({ ...(counter ? factsMeta(counter.result()) : {}), ...(dump.finalMeta?.() ?? {}) }) : undefined;
+    // WAL's plan (beforeDump) keeps every destination on one server-side chain: always stored.
+    const volatile = input.beforeDump ? undefined : dump.volatile;
+    const write = (repo: PreparedDestination['repo'], branch: AsyncIterable<Uint8Array>, opts: WritePointOptions): Promise<PointSummary | UnchangedWrite> =>
+      volatile ? repo.writePointUnlessUnchanged(branch, opts, volatile) : repo.writePoint(branch, opts);
     const results = await Promise.allSettled(
       prepared.map(({ target, prep }, i) =>
-        prep.repo
-          .writePoint(branches[i]!, {
+        write(prep.repo, branches[i]!, {
             database: input.database,
             serverIdentity: input.serverIdentity,
             engineVersion: input.engineVersion,
@@ -259,6 +268,16 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         const stoppedHere = dumpController.signal.aborted && hasCode(dumpError, 'CANCELED');
         const cause = dumpError && !stoppedHere && !controller.signal.aborted && isBackstopError(dumpError) ? dumpError : r.reason;
         outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, cause, controller.signal.aborted));
+        continue;
+      }
+      if ('unchanged' in r.value) {
+        // Nothing was stored, so a dump that finally failed has nothing to withdraw.
+        outcomes.set(
+          target.id,
+          dumpError
+            ? failed(target.id, prep.kind, prep.kindReason, dumpError)
+            : { destination: target.id, status: 'success', kind: 'incremental', kindReason: prep.kindReason ? `${UNCHANGED}; ${prep.kindReason}` : UNCHANGED, pointId: null, bytesRead: r.value.length, bytesNew: 0, bytesStored: 0, error: null },
+        );
         continue;
       }
       const point: PointSummary = r.value;

@@ -17,6 +17,7 @@ import type { Location } from '../destinations/index.ts';
 import { isRepository, openRepository, type OpenOptions } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 
+/** The history's reason when an incremental stored nothing: this stream, or a database dump (backup-database.ts). */
 export const UNCHANGED = 'unchanged since the last point: nothing stored';
 
 export interface WholeDump {

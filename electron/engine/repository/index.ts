@@ -28,4 +28,6 @@ export type {
   DeleteResult,
   JsonObject,
   JsonValue,
+  VolatileBytes,
+  UnchangedWrite,
 } from './types.ts';

@@ -37,6 +37,8 @@ export class PackWriter {
   private failure: unknown = null;
   /** Packs whose put completed. */
   packsWritten = 0;
+  /** Packs finished and handed to the upload (named in the marker, put under way or done). */
+  packsStarted = 0;
 
   constructor(
     private readonly backend: Backend,
@@ -72,6 +74,7 @@ export class PackWriter {
   private async rotate(): Promise<void> {
     if (this.builder.count === 0) return;
     const finished = this.builder.finish();
+    this.packsStarted++;
     this.slot.id = finished.id;
     this.builder = new PackBuilder(this.sealer);
     this.slot = { id: null };

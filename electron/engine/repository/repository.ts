@@ -23,8 +23,8 @@ import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PAC
 import { manifestLocations } from './manifest.ts';
 import { readPoint } from './reader.ts';
 import { verify, type VerifyOptions } from './verify.ts';
-import { summarize, writePoint } from './writer.ts';
-import type { ChainSummary, DeleteResult, GcResult, PointSummary, RepositoryInfo, VerifyReport, WritePointOptions } from './types.ts';
+import { summarize, writePoint, writePointUnlessUnchanged } from './writer.ts';
+import type { ChainSummary, DeleteResult, GcResult, PointSummary, RepositoryInfo, UnchangedWrite, VerifyReport, VolatileBytes, WritePointOptions } from './types.ts';
 
 export const DEFAULT_PACK_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_COMPRESSION_LEVEL = 3;
@@ -201,6 +201,16 @@ export class Repository {
    */
   writePoint(input: AsyncIterable<Uint8Array>, opts: WritePointOptions): Promise<PointSummary> {
     return writePoint(this.ctx, input, opts, () => this.collectAfterCrash());
+  }
+
+  /**
+   * writePoint, except that an incremental whose input equals the newest point's apart from
+   * the bytes `volatile` names stores nothing and resolves to an UnchangedWrite (see
+   * writer.ts for the exact test). Every point it writes records what the next one is
+   * compared with (`meta.maskedFirstChunkId`).
+   */
+  writePointUnlessUnchanged(input: AsyncIterable<Uint8Array>, opts: WritePointOptions, volatile: VolatileBytes): Promise<PointSummary | UnchangedWrite> {
+    return writePointUnlessUnchanged(this.ctx, input, opts, volatile, () => this.collectAfterCrash());
   }
 
   /**

@@ -52,6 +52,22 @@ export interface WritePointOptions {
 
 export type PointSummary = ManifestInfo & { chunkCount: number };
 
+/**
+ * The byte ranges [start, end) of a stream's first chunk that its tool varies on every run
+ * (a dump header's timestamp), or null when they cannot be told (nothing may be ignored).
+ * [] means the stream is byte-identical when its content is.
+ */
+export type VolatileBytes = (firstChunk: Uint8Array) => readonly (readonly [number, number])[] | null;
+
+/** `writePointUnlessUnchanged`'s result when the input equals the newest point's: nothing was stored. */
+export interface UnchangedWrite {
+  unchanged: true;
+  /** The newest point, whose content the input has (apart from its volatile bytes). */
+  sameAs: string;
+  /** Bytes read from the input. */
+  length: number;
+}
+
 export interface ChainSummary {
   chainId: string;
   backupType: BackupType;

@@ -21,6 +21,9 @@
  *   → in stream order: known in the chain or earlier in this point? reuse the ref
  *     : append to the open pack → pack full: marker names it, then put it
  *     (one pack upload overlaps with filling the next; at most two packs in memory)
+ *   → (writePointUnlessUnchanged, incremental: the chunk ids equal the newest point's, the
+ *     first chunk compared with its volatile bytes masked, and no pack sent yet → delete the
+ *     marker, commit nothing, return `unchanged`; unchanged-write.ts, docs/FORMAT.md §9a)
  *   → all packs stored → put the manifest (the commit) → delete the in-flight marker.
  * A failure or cancel before the manifest put leaves no point; the write deletes the
  * packs it stored (best effort — anything left is unreferenced and collected later).
@@ -52,7 +55,8 @@ import { upgradeToFormat2 } from './format-upgrade.ts';
 import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
-import { MAX_META_BYTES, type JsonValue, type PointSummary, type WritePointOptions } from './types.ts';
+import { MAX_META_BYTES, type JsonValue, type PointSummary, type UnchangedWrite, type VolatileBytes, type WritePointOptions } from './types.ts';
+import { MASKED_ID_META, maskedFirstChunkId, sameAsNewest } from './unchanged-write.ts';
 
 /** At most this many bases are resolved to read any chunk (a delta of a delta of a delta). */
 export const MAX_DELTA_DEPTH = 3;
@@ -101,9 +105,9 @@ function validate(opts: WritePointOptions): void {
   }
 }
 
-/** `meta` with what became known at the input's end (`lateMeta`) merged over it, within the size limit. */
-function finalMeta(opts: WritePointOptions): Record<string, JsonValue> {
-  const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}) };
+/** `meta` with what became known at the input's end (`lateMeta`, then the writer's own `extra`) merged over it, within the size limit. */
+function finalMeta(opts: WritePointOptions, extra: Record<string, JsonValue>): Record<string, JsonValue> {
+  const meta = { ...(opts.meta ?? {}), ...(opts.lateMeta?.() ?? {}), ...extra };
   const size = Buffer.byteLength(JSON.stringify(meta), 'utf8');
   if (size > MAX_META_BYTES) throw new BackstopError('VALIDATION', `meta is ${size} bytes as JSON; at most ${MAX_META_BYTES} are allowed`);
   return meta;
@@ -167,6 +171,8 @@ interface Chain {
   parent: { refs: ChunkRef[]; starts: number[] } | null;
   /** Format 2: the resemblance sketches the chain's manifests record (null: not used). */
   sketches: SketchIndex<ChunkRef> | null;
+  /** Incremental: the repository's newest point when it is the parent and no manifest is damaged (else null: never "unchanged"). */
+  comparable: Manifest | null;
 }
 
 /**
@@ -217,14 +223,16 @@ function shallowEnough(r: ChunkRef): ChunkRef {
 }
 
 async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
-  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null, sketches: null };
+  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null, sketches: null, comparable: null };
   if (opts.kind !== 'incremental') return chain;
-  const { good } = await ctx.manifests.scan();
+  const { good, damaged } = await ctx.manifests.scan();
   const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
   const newest = ofType[ofType.length - 1];
   if (!newest) throw new NoChainError(opts.backupType, ctx.backend.location);
   chain.chainId = newest.info.chainId;
   chain.parentId = newest.info.id;
+  // An unreadable manifest may be a newer point, and a point of another backup type may be newer: no comparison then.
+  if (damaged.length === 0 && good[good.length - 1] === newest) chain.comparable = newest;
   const slots = new Map<string, PackSlot>();
   const locate = (r: ChunkRef): ChunkLocation => {
     const key = r.id.toString('hex');
@@ -300,6 +308,36 @@ function writeFailure(e: unknown, opts: WritePointOptions, location: string): un
 }
 
 export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Array>, opts: WritePointOptions, collectGarbage: () => Promise<unknown>): Promise<PointSummary> {
+  const written = await write(ctx, input, opts, null, collectGarbage);
+  // Without `volatile` a write never finds its input unchanged.
+  if ('unchanged' in written) throw new BackstopError('INTERNAL', 'A write without an unchanged test reported its input unchanged.');
+  return written;
+}
+
+/**
+ * writePoint, but an incremental whose chunks equal the newest point's apart from the bytes
+ * `volatile` names (unchanged-write.ts) stores nothing: decided once every chunk is known,
+ * before the commit and only while no pack has been handed to an upload (nothing but the
+ * in-flight marker reached the destination; the marker is removed, the open pack dropped).
+ * A write that already started a pack upload commits as usual.
+ */
+export async function writePointUnlessUnchanged(
+  ctx: RepoContext,
+  input: AsyncIterable<Uint8Array>,
+  opts: WritePointOptions,
+  volatile: VolatileBytes,
+  collectGarbage: () => Promise<unknown>,
+): Promise<PointSummary | UnchangedWrite> {
+  return write(ctx, input, opts, volatile, collectGarbage);
+}
+
+async function write(
+  ctx: RepoContext,
+  input: AsyncIterable<Uint8Array>,
+  opts: WritePointOptions,
+  volatile: VolatileBytes | null,
+  collectGarbage: () => Promise<unknown>,
+): Promise<PointSummary | UnchangedWrite> {
   validate(opts);
   const { backend, options } = ctx;
   const signal = opts.signal;
@@ -319,7 +357,9 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
   // A new chain is the safe point to move a format-1 repository to format 2.
   if (opts.kind === 'full' && options.upgradeFormat) await upgradeToFormat2(ctx);
 
-  const { chainId, parentId, basePoints, known, parent, sketches: similar } = await loadChain(ctx, opts, pointId);
+  const { chainId, parentId, basePoints, known, parent, sketches: similar, comparable } = await loadChain(ctx, opts, pointId);
+  // The first chunk's id with the volatile bytes masked: recorded with the point, compared with the newest's.
+  let maskedId: string | null = null;
   const resolver = parent ? new ChunkResolver(ctx, new ChunkDecoder(ctx.codec)) : null;
   const inflight = new InflightWrite(backend, randomBytes(16).toString('hex'), createdAt, basePoints, options.markerHeartbeatMs);
   const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal);
@@ -424,6 +464,8 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
     for await (const chunk of chunkPieceStream(source, chunker)) {
       if (signal?.aborted) throw abortError();
       const rawLength = chunk.length;
+      // Before the pieces may be handed over to a worker.
+      if (volatile && stats.bytesRead === 0) maskedId = maskedFirstChunkId(chunk.pieces, volatile, ctx.codec.chunkIdKey);
       const candidate = candidateAt(parent, stats.bytesRead, rawLength);
       stats.bytesRead += rawLength;
       let hashed = 0;
@@ -450,10 +492,17 @@ export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Arr
       if (signal?.aborted) throw abortError();
       await drainOne();
     }
+    if (volatile && opts.kind === 'incremental' && comparable && packs.packsStarted === 0 && sameAsNewest(refs.map((r) => r.id), maskedId, { refs: comparable.refs, meta: comparable.info.meta })) {
+      if (signal?.aborted) throw abortError();
+      await inflight.rollback(); // names no pack: deletes only the marker
+      Object.assign(stats, { bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: refs.length });
+      progress.final(snapshot(true));
+      return { unchanged: true, sameAs: comparable.info.id, length: stats.bytesRead };
+    }
     await packs.flush();
     if (signal?.aborted) throw abortError();
 
-    const meta = finalMeta(opts);
+    const meta = finalMeta(opts, maskedId ? { [MASKED_ID_META]: maskedId } : {});
     const asRef = new Map<ChunkLocation, ChunkRef>();
     const toRef = (l: ChunkLocation): ChunkRef => {
       let r = asRef.get(l);

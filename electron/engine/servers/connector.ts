@@ -19,6 +19,7 @@
 import type { Readable } from 'node:stream';
 import type { BackupType, RestoreCheck, ServerKind } from '../../shared/domain.ts';
 import type { FactCounter } from '../facts/dump-facts.ts';
+import type { VolatileBytes } from '../repository/types.ts';
 
 export interface ToolInfo {
   name: string;
@@ -82,7 +83,17 @@ export interface DumpStream {
    * log it follows was purged): the point starts a new chain, with this reason.
    */
   startsChain?: string;
+  /**
+   * Set by a database dump whose format knows exactly which bytes its tool varies on every
+   * run (PostgreSQL: the archive header's creation time; MariaDB, SQLite: none): an
+   * incremental whose dump equals the newest point's apart from those bytes stores no point
+   * (repository/writer.ts). Unset (server-level streams, WAL, the binary log): always stored.
+   */
+  volatile?: VolatileBytes;
 }
+
+/** `DumpStream.volatile` of a dump that is byte-identical whenever its content is. */
+export const NO_VOLATILE_BYTES: VolatileBytes = () => [];
 
 export interface OperationOptions {
   signal?: AbortSignal;

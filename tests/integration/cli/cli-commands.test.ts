@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { cli, CLI_BIN } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -48,8 +49,14 @@ describe('backstop CLI commands', () => {
     expect(result.databases).toEqual([
       expect.objectContaining({ database: 'chinook.sqlite', status: 'ok', kind: 'full', point: expect.any(String), bytesRead: expect.any(Number), bytesStored: expect.any(Number) }),
     ]);
+    // Unchanged: the incremental stores nothing, no point (kindReason says so; "point" is null).
+    const same = JSON.parse((await cli('backup', '--config', s.task, '--kind', 'incremental', '--data-dir', s.dataDir, '--json')).out);
+    expect(same.databases[0]).toMatchObject({ status: 'ok', kind: 'incremental', kindReason: UNCHANGED, point: null, bytesStored: 0 });
+    const changing = new Database(join(s.folder, 'chinook.sqlite'));
+    changing.exec("UPDATE Artist SET Name = Name || ' (live)' WHERE ArtistId = 1");
+    changing.close();
     const inc = JSON.parse((await cli('backup', '--config', s.task, '--kind', 'incremental', '--data-dir', s.dataDir, '--json')).out);
-    expect(inc.databases[0]).toMatchObject({ status: 'ok', kind: 'incremental' });
+    expect(inc.databases[0]).toMatchObject({ status: 'ok', kind: 'incremental', kindReason: null, point: expect.any(String) });
 
     const points = JSON.parse((await cli('points', s.location, '--data-dir', s.dataDir, '--json')).out);
     expect(points.map((p: { kind: string }) => p.kind)).toEqual(['full', 'incremental']);
@@ -82,8 +89,8 @@ describe('backstop CLI commands', () => {
     const prune = await cli('prune', s.location, '--min-age', '7d', '--keep-last', '1', '--dry-run', '--data-dir', s.dataDir, '--json');
     expect(prune.code).toBe(0);
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
-    // The two backups and the restore (a refused request, like the moment above, records nothing).
-    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup']);
+    // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
+    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
   });
 
   it('rejects a task file with unknown keys or no schedule, naming the problem', async () => {

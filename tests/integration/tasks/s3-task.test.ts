@@ -87,6 +87,10 @@ describe('task with a local and an S3 destination', () => {
     await to.close();
 
     // The next incremental continues the old chain in the old folder; no second folder appears.
+    // (A change, so it makes a point: an unchanged database's incremental makes none.)
+    const chinook_ = new Database(join(folder, 'Chinook.sqlite'));
+    chinook_.exec("UPDATE Artist SET Name = Name || ' (live)' WHERE ArtistId = 1");
+    chinook_.close();
     const next = await runTask(engine, task.id, 'incremental');
     expect(next.status).toBe('success');
     const chinook = next.databases.filter((d) => d.database === 'Chinook.sqlite');

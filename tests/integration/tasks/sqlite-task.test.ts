@@ -11,6 +11,7 @@ import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import type { Alert, TaskInput } from '../../../electron/shared/domain.ts';
@@ -85,11 +86,10 @@ describe('server-wide task over a SQLite folder', () => {
     expect(run.status).toBe('success');
     const byDb = Object.fromEntries(run.databases.map((d) => [d.database, d]));
     expect(byDb['new-app.sqlite3']).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });
-    expect(byDb['chinook.sqlite']).toMatchObject({ status: 'success', kind: 'incremental', kindReason: null });
-    // An unchanged database's incremental stores (almost) nothing new.
-    expect(byDb['chinook.sqlite']!.bytesStored).toBeLessThan(10_000);
+    // An unchanged database's incremental stores nothing: no point (unchanged-incremental.test.ts).
+    expect(byDb['chinook.sqlite']).toMatchObject({ status: 'success', kind: 'incremental', kindReason: UNCHANGED, pointId: null, bytesStored: 0 });
     expect(alerts).toContainEqual({ kind: 'new-databases', taskId: task.id, message: expect.stringContaining('new-app.sqlite3'), databases: ['new-app.sqlite3'] });
-    expect((await points(backups, 'chinook.sqlite')).map((p) => p.kind)).toEqual(['full', 'incremental']);
+    expect((await points(backups, 'chinook.sqlite')).map((p) => p.kind)).toEqual(['full']);
   });
 
   it('starts an incremental-only task with a full', async () => {
@@ -154,8 +154,11 @@ describe('server-wide task over a SQLite folder', () => {
   });
 
   it('applies retention after a run but keeps the newest point and the chain it needs', async () => {
-    const { engine, backups, task } = await setup({ retention: { minAgeDays: 1, keepLast: null } });
+    const { engine, folder, backups, task } = await setup({ retention: { minAgeDays: 1, keepLast: null } });
     await runTask(engine, task.id, 'full');
+    const db = new Database(join(folder, 'chinook.sqlite'));
+    db.exec("UPDATE Artist SET Name = Name || ' (live)' WHERE ArtistId = 1"); // a change, so the incremental makes a point
+    db.close();
     await runTask(engine, task.id, 'incremental');
     // Nothing is older than a day: all kept.
     expect((await points(backups, 'chinook.sqlite')).length).toBe(2);

@@ -32,6 +32,7 @@ import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql } from '../classify.ts';
+import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type {
   BackupSupport,
   ConnectionReport,
@@ -256,7 +257,7 @@ export class MysqlConnector implements Connector {
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }) };
+    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }), volatile: NO_VOLATILE_BYTES };
   }
 
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {

@@ -23,6 +23,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { PgCustomArchiveFacts } from '../../facts/pg-custom-facts.ts';
+import { pgArchiveVolatile } from './archive-header.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
@@ -191,7 +192,7 @@ export class PostgresConnector implements Connector {
       classify: this.conn.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
       refine: (e) => this.explainDumpFailure(database, e),
     });
-    return { stream, done, handsOverBuffers: true, facts: new PgCustomArchiveFacts(), meta: { format: 'pg-custom' } };
+    return { stream, done, handsOverBuffers: true, facts: new PgCustomArchiveFacts(), meta: { format: 'pg-custom' }, volatile: pgArchiveVolatile };
   }
 
   /**

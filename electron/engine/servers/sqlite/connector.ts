@@ -29,6 +29,7 @@ import { createRequire } from 'node:module';
 import type Libsql from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
+import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
@@ -232,7 +233,7 @@ export class SqliteConnector implements Connector {
     }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     done.catch(() => undefined);
     // A read stream of a private temp file: each read is a fresh buffer nothing else keeps.
-    return { stream, done, handsOverBuffers: true, facts: knownFacts(facts), meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size } };
+    return { stream, done, handsOverBuffers: true, facts: knownFacts(facts), meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size }, volatile: NO_VOLATILE_BYTES };
   }
 
   private logical(database: string, opts: OperationOptions): DumpStream {
@@ -265,7 +266,7 @@ export class SqliteConnector implements Connector {
       stream.once('close', () => reject(new BackstopError('CANCELED', 'The dump stream was closed before it was complete.')));
     });
     done.catch(() => undefined);
-    return { stream, done, facts: { observe: () => undefined, result: () => facts }, meta: { format: 'sqlite-sql' } };
+    return { stream, done, facts: { observe: () => undefined, result: () => facts }, meta: { format: 'sqlite-sql' }, volatile: NO_VOLATILE_BYTES };
   }
 
   serverStreams(): ServerStream[] {
