@@ -195,7 +195,7 @@ async function s3Only(c: SmallBenchContext, work: string): Promise<void> {
       const counting = new CountingBackend(createS3Backend(s3rverBackendOptions(s3, { bucket: 'bench', prefix: `r${seq++}` })));
       const cacheDir = join(work, `chunk-cache-${seq}`);
       const cache = which === 'cache' || which === 'cache cleared' ? new LocalChunkCache(cacheDir) : null;
-      const repo = await initRepository(counting, { key, workers: c.workers, compressionLevel: c.level, formatVersion: which === 'format 1' ? 1 : 2, chunkCache: cache });
+      const repo = await initRepository(counting, { key, workers: c.workers, compressionLevel: c.level, formatVersion: which === 'format 1' ? 1 : 2, upgradeFormat: which !== 'format 1', chunkCache: cache });
       await repo.writePoint(pieces(data, 1 << 20), pointOpts({ kind: 'full', expectedSize: size }));
       if (which === 'cache cleared') rmSync(cacheDir, { recursive: true, force: true });
       counting.reset();
