@@ -202,6 +202,15 @@ export class TaskRunner {
   }
 
   /**
+   * Gets the job threads of a run started ahead (executor.warm): a run does it before its
+   * connection test; a caller that knows a run is coming (the CLI, before it reads the task
+   * file) may do it earlier. Idle threads end on their own; never needed for correctness.
+   */
+  warm(): void {
+    this.deps.executor.warm?.(Math.min(WARM_JOBS, this.deps.queue.capacity));
+  }
+
+  /**
    * VALIDATION unless every name in `only` is a database of the server the task backs up
    * (listed live) and not excluded by the task. Called before a per-database run starts, so
    * a typo is an error of the request, not a failed run in history.
@@ -278,7 +287,7 @@ export class TaskRunner {
     if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
     // Job threads start (and load the engine) while the connection test waits on the server:
     // every run has at least one job, a server with a change log or server-level streams two.
-    this.deps.executor.warm?.(Math.min(WARM_JOBS, this.deps.queue.capacity));
+    this.warm();
     // A per-database task lists the databases next: a connector that can answers both in one round trip.
     const report = await connector.testConnection({ signal, listDatabases: support.scope === 'database' });
     const engineVersion = report.serverVersion;
