@@ -9,7 +9,8 @@
  * without reporting (crash, out of memory, exit) yields WORKER_CRASHED outcomes for every
  * destination of the job it was running, and only that job — nothing it was writing was
  * committed, by the repository's commit protocol; the pool starts a fresh worker for the
- * next job. `warm` starts idle workers ahead of a run's first jobs. Cancelling stops the job (its worker terminated if it has not stopped 30 s later).
+ * next job. `warm` starts idle workers ahead of a run's first jobs. Cancelling stops the
+ * job (its worker terminated if it has not stopped 30 s later).
  */
 import { JobWorkerPool } from '../runtime/worker-job.ts';
 import { toFailure } from '../../shared/result.ts';

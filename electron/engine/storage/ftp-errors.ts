@@ -14,7 +14,7 @@ import type * as BasicFtp from 'basic-ftp';
 import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { errnoCode } from './errors.ts';
 
-// basic-ftp (CommonJS, as costly to load as zod) is required on first use, so a process
+// basic-ftp (CommonJS; importing it costs more CPU than zod) is required on first use, so a process
 // that never talks to an FTP server (every run without an FTP destination, and each of its
 // job workers) does not load it. Its FTPError is the class basic-ftp's Client throws.
 const requireCjs = createRequire(import.meta.url);
