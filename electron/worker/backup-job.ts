@@ -2,7 +2,8 @@
  * Worker-thread entry: runs database backups (BackupJobSpec; one per worker, or one after
  * another in a reused worker of a JobWorkerPool) so the main thread stays free. Protocol:
  * engine/runtime/worker-job.ts; result = JobOutcome[]. The thread's chunk-encoder workers
- * are started once and lent to each of its jobs (each write opens its own session).
+ * are started once and lent to each of its jobs (each write opens its own session). The
+ * client-tool versions the run read come with the spec (no `--version` per worker).
  */
 import { runBackupJob } from '../engine/backup/run-job.ts';
 import type { BackupJobSpec } from '../engine/backup/job-spec.ts';
@@ -10,6 +11,7 @@ import type { DatabaseProgress } from '../engine/backup/backup-database.ts';
 import { serveWorkerJob } from '../engine/runtime/worker-job.ts';
 import { lowerThisThreadPriority } from '../engine/runtime/background-priority.ts';
 import { EncoderWorkers } from '../engine/repository/index.ts';
+import { seedToolVersions } from '../engine/servers/tools.ts';
 
 lowerThisThreadPriority();
 
@@ -22,4 +24,7 @@ const lend = (size: number): EncoderWorkers => {
   return encoders;
 };
 
-serveWorkerJob<BackupJobSpec, unknown>((spec, signal, progress) => runBackupJob(spec, signal, (p: DatabaseProgress) => progress(p), lend));
+serveWorkerJob<BackupJobSpec, unknown>((spec, signal, progress) => {
+  if (spec.toolVersions) seedToolVersions(spec.toolVersions);
+  return runBackupJob(spec, signal, (p: DatabaseProgress) => progress(p), lend);
+});

@@ -7,6 +7,7 @@
  */
 import type { BackupType, Destination, PointKind, Retention, Server } from '../../shared/domain.ts';
 import type { ToolPaths } from '../servers/connector.ts';
+import type { ParsedToolVersion } from '../servers/tools.ts';
 import type { Credentials } from '../destinations/location.ts';
 
 export interface BackupJobSpec {
@@ -24,6 +25,8 @@ export interface BackupJobSpec {
   serverIdentity: string;
   engineVersion: string;
   dumpToolVersion: string;
+  /** Client-tool versions the run already read (tools.ts `knownToolVersions`): the job runs no `--version` for them. */
+  toolVersions?: Record<string, ParsedToolVersion>;
   destinations: Destination[];
   /** S3 credentials for each destination (null for local ones), same order. */
   credentials: (Credentials | null)[];

@@ -9,7 +9,8 @@
  * without reporting (crash, out of memory, exit) yields WORKER_CRASHED outcomes for every
  * destination of the job it was running, and only that job — nothing it was writing was
  * committed, by the repository's commit protocol; the pool starts a fresh worker for the
- * next job. Cancelling stops the job (its worker terminated if it has not stopped 30 s later).
+ * next job. `warm` starts idle workers ahead of a run's first jobs. Cancelling stops the
+ * job (its worker terminated if it has not stopped 30 s later).
  */
 import { JobWorkerPool } from '../runtime/worker-job.ts';
 import { toFailure } from '../../shared/result.ts';
@@ -18,12 +19,15 @@ import type { DatabaseProgress, DestinationOutcome } from './backup-database.ts'
 import type { JobOutcome } from './run-job.ts';
 import type { BackupJobSpec } from './job-spec.ts';
 
-export type JobExecutor = (
+export type JobExecutor = ((
   spec: BackupJobSpec,
   signal: AbortSignal,
   onProgress: (p: DatabaseProgress) => void,
   onCrash?: (e: unknown) => void,
-) => Promise<JobOutcome[]>;
+) => Promise<JobOutcome[]>) & {
+  /** Gets up to `jobs` job threads started ahead of the jobs (a run calls it before its connection test). */
+  warm?: (jobs: number) => void;
+};
 
 export function outcomesFor(spec: BackupJobSpec, code: string, message: string, status: DestinationOutcome['status'] = 'failed'): DestinationOutcome[] {
   return spec.destinations.map((d) => ({
@@ -41,11 +45,13 @@ export function outcomesFor(spec: BackupJobSpec, code: string, message: string, 
 
 /** A JobExecutor running each job in one of `pool`'s workers (entry `backup-job`). */
 export function pooledExecutor(pool: JobWorkerPool): JobExecutor {
-  return (spec, signal, onProgress, onCrash) =>
+  const run: JobExecutor = (spec, signal, onProgress, onCrash) =>
     pool.run<JobOutcome[], DatabaseProgress>(spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash }).catch((e: unknown) => {
       const f = toFailure(e);
       return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
     });
+  run.warm = (jobs) => pool.warm(jobs);
+  return run;
 }
 
 /** The backup job workers of this process. */

@@ -18,7 +18,8 @@
  * jobs are untouched), or CANCELED when a cancelled worker had to be terminated (30 s after
  * the cancel). `runWorkerJob` never leaves a worker running after it settles; a pool keeps
  * a worker whose job answered (done or failed) for the next job, unref'd while idle (it
- * never keeps the process alive) and ended after `idleMs` without work or by `close()`.
+ * never keeps the process alive) and ended after `idleMs` without work or by `close()`;
+ * `warm(n)` starts idle workers ahead of the jobs, on the same terms.
  */
 import { parentPort, workerData, type ResourceLimits, type Worker } from 'node:worker_threads';
 import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
@@ -207,6 +208,17 @@ export class JobWorkerPool {
     });
   }
 
+  /**
+   * Starts idle workers until `count` are idle (at most `maxIdle`), so jobs handed over soon
+   * find their thread started and the engine loaded: a run calls it before its connection
+   * test, and the threads load while that waits on the server. A warmed worker is idle like
+   * one freed after a job: unref'd, ended after `idleMs` unused or by `close()`.
+   */
+  warm(count: number): void {
+    const want = Math.min(count, this.options.maxIdle ?? 4);
+    for (let n = this.idle.length; n < want; n++) this.release(this.start());
+  }
+
   /** Ends the idle workers now; busy ones end when their job does. The pool stays usable. */
   async close(): Promise<void> {
     const idle = this.idle.splice(0);
@@ -220,6 +232,10 @@ export class JobWorkerPool {
       reused.worker.ref();
       return reused;
     }
+    return this.start();
+  }
+
+  private start(): PoolMember {
     const worker = startWorker(this.name, { [POOLED]: true }, { resourceLimits: this.options.resourceLimits ?? { maxOldGenerationSizeMb: 1024 } });
     this.started++;
     const member: PoolMember = { worker, jobs: 0, idleTimer: undefined, current: null, gone: false };

@@ -4,7 +4,8 @@
  * Contract: a tool is looked up in this order — the explicit folder from Settings, the
  * folders on PATH, then the usual install locations of the OS (versioned folders newest
  * first). `findTool` throws TOOL_MISSING naming the tool and the folders searched.
- * `toolVersion` runs `<tool> --version` once per path (cached) and parses it. The pure
+ * `toolVersion` runs `<tool> --version` once per path (cached) and parses it; a job worker
+ * takes the versions its run already read (`knownToolVersions` → `seedToolVersions`). The pure
  * parts (`candidateDirs`, `parseToolVersion`, `compareVersions`) take the platform, env
  * and directory listing as inputs so they are unit-testable on any OS.
  */
@@ -173,6 +174,8 @@ export function parseToolVersion(output: string): ParsedToolVersion | null {
 }
 
 const versionCache = new Map<string, Promise<ParsedToolVersion>>();
+/** The versions read so far in this thread (path → parsed), for job workers (`knownToolVersions`). */
+const versionsRead = new Map<string, ParsedToolVersion>();
 
 export function toolVersion(path: string): Promise<ParsedToolVersion> {
   let cached = versionCache.get(path);
@@ -188,10 +191,25 @@ export function toolVersion(path: string): Promise<ParsedToolVersion> {
     ).then((out) => {
       const parsed = parseToolVersion(out);
       if (!parsed) throw new BackstopError('TOOL_MISSING', `Could not read the version of ${path} from "${out.trim().slice(0, 200)}". ${installHint(familyOf(path))}`);
+      versionsRead.set(path, parsed);
       return parsed;
     });
     cached.catch(() => versionCache.delete(path));
     versionCache.set(path, cached);
   }
   return cached;
+}
+
+/** The tool versions this thread has read (path → parsed), for a job spec: a job worker then runs no `--version` of its own. */
+export function knownToolVersions(): Record<string, ParsedToolVersion> {
+  return Object.fromEntries(versionsRead);
+}
+
+/** Takes versions another thread read (`knownToolVersions`), for paths this one has not asked about yet. */
+export function seedToolVersions(known: Record<string, ParsedToolVersion>): void {
+  for (const [path, parsed] of Object.entries(known)) {
+    if (versionCache.has(path)) continue;
+    versionCache.set(path, Promise.resolve(parsed));
+    versionsRead.set(path, parsed);
+  }
 }

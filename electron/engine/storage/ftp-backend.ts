@@ -31,10 +31,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
-import { Client, FTPError, type FileInfo } from 'basic-ftp';
+import type { Client, FileInfo } from 'basic-ftp';
 import { BackstopError } from '../../shared/result.ts';
 import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
-import { classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
+import { basicFtp, classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
 import { probeBackend } from './probe.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import type { ProbeReport } from '../../shared/domain.ts';
@@ -233,7 +233,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       try {
         await client.remove(this.path(key));
       } catch (e) {
-        if (!(e instanceof FTPError) || e.code !== 550) throw e;
+        if (!(e instanceof basicFtp().FTPError) || e.code !== 550) throw e;
         // 550 is both "no such file" (fine: delete is idempotent) and "not allowed".
         if ((await this.size(client, key)) !== null) {
           throw new BackstopError('PERMISSION_DENIED', `delete of "${key}" in ${this.location} failed: the server refused (${e.message}). Give the FTP user permission to delete files in this folder.`, { cause: e });
@@ -256,7 +256,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
     try {
       return await client.size(this.path(key));
     } catch (e) {
-      if (e instanceof FTPError && e.code === 550) return null;
+      if (e instanceof basicFtp().FTPError && e.code === 550) return null;
       throw e;
     }
   }
@@ -304,7 +304,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       return await fn(client);
     } catch (e) {
       // An FTP reply (4xx/5xx) leaves the connection usable; anything else does not.
-      healthy = e instanceof FTPError && !client.closed;
+      healthy = e instanceof basicFtp().FTPError && !client.closed;
       throw ftpError(op, key, this.location, e);
     } finally {
       this.release(client, healthy && !client.closed);
@@ -358,7 +358,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
 
   private async connect(): Promise<Client> {
     const o = this.options;
-    const client = new Client(o.timeoutMs ?? 30_000);
+    const client = new (basicFtp().Client)(o.timeoutMs ?? 30_000);
     try {
       // Certificates are checked below (trust or the pinned fingerprint), so the server's fingerprint can be reported.
       const tlsOptions: ConnectionOptions = { host: o.host, servername: isIp(o.host) ? undefined : o.host, rejectUnauthorized: false };
@@ -366,7 +366,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       else await client.connect(o.host, o.port);
       if (o.tls === 'explicit') {
         await client.useTLS(tlsOptions).catch((e: unknown) => {
-          throw e instanceof FTPError ? new FtpTlsRefusedError(e.message) : e;
+          throw e instanceof basicFtp().FTPError ? new FtpTlsRefusedError(e.message) : e;
         });
       }
       if (o.tls !== 'none') client.ftp.tlsOptions = this.checkCertificate(client.ftp.socket as TLSSocket);

@@ -9,9 +9,17 @@
  * accepted → AUTH_FAILED (changing a setting fixes it, retrying does not); network,
  * passive-port and other failures → STORAGE (retryable). Messages never hold the password.
  */
-import { FTPError } from 'basic-ftp';
+import { createRequire } from 'node:module';
+import type * as BasicFtp from 'basic-ftp';
 import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { errnoCode } from './errors.ts';
+
+// basic-ftp (CommonJS; importing it costs more CPU than zod) is required on first use, so a process
+// that never talks to an FTP server (every run without an FTP destination, and each of its
+// job workers) does not load it. Its FTPError is the class basic-ftp's Client throws.
+const requireCjs = createRequire(import.meta.url);
+let ftpModule: typeof BasicFtp | undefined;
+export const basicFtp = (): typeof BasicFtp => (ftpModule ??= requireCjs('basic-ftp') as typeof BasicFtp);
 
 /** The server's certificate was not accepted: not trusted by the system, or not the pinned one. */
 export class FtpCertificateError extends Error {
@@ -67,7 +75,7 @@ export function classifyFtpError(e: unknown, op = ''): FtpErrorInfo {
   if (e instanceof BackstopError && e.cause !== undefined) return classifyFtpError(e.cause, op);
   if (e instanceof FtpCertificateError) return { kind: e.problem === 'changed' ? 'certificate-changed' : 'certificate-untrusted', fingerprint: e.fingerprint };
   if (e instanceof FtpTlsRefusedError) return { kind: 'tls-refused' };
-  if (e instanceof FTPError) {
+  if (e instanceof basicFtp().FTPError) {
     if (e.code === 530 || e.code === 534 || e.code === 521) return { kind: /tls|ssl|encrypt|secure/i.test(e.message) || e.code !== 530 ? 'tls-required' : 'login' };
     if (e.code === 552 || e.code === 452 || (e.code >= 450 && e.code < 560 && NO_SPACE.test(e.message))) return { kind: 'no-space' };
     if (e.code === 553) return { kind: 'denied' };

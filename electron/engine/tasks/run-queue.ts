@@ -37,6 +37,11 @@ export class RunQueue {
     this.pump();
   }
 
+  /** How many jobs may run at once. */
+  get capacity(): number {
+    return this.limit;
+  }
+
   get stats(): { running: number; waiting: number } {
     let waiting = 0;
     for (const q of this.waiting.values()) waiting += q.length;

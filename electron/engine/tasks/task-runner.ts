@@ -34,6 +34,7 @@ import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, PG_BASEBACKUP_STREAM, SERVER_FOLDER, slotNameFor, type ToolPaths } from '../servers/index.ts';
+import { knownToolVersions } from '../servers/tools.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import { newUploadBudget } from '../storage/index.ts';
 import type { Credentials } from '../destinations/index.ts';
@@ -129,6 +130,8 @@ export function serverIdentity(server: Server): string {
 }
 
 const NAMES_SHOWN = 10;
+/** Job threads a run starts before its connection test (executor.warm), at most the queue's capacity. */
+const WARM_JOBS = 2;
 
 function quotedList(names: readonly string[]): string {
   const shown = names.slice(0, NAMES_SHOWN).map((n) => `"${n.length > 80 ? `${n.slice(0, 79)}…` : n}"`).join(', ');
@@ -196,6 +199,15 @@ export class TaskRunner {
     state.info.status = 'canceling';
     state.controller.abort();
     return true;
+  }
+
+  /**
+   * Gets the job threads of a run started ahead (executor.warm): a run does it before its
+   * connection test; a caller that knows a run is coming (the CLI, before it reads the task
+   * file) may do it earlier. Idle threads end on their own; never needed for correctness.
+   */
+  warm(): void {
+    this.deps.executor.warm?.(Math.min(WARM_JOBS, this.deps.queue.capacity));
   }
 
   /**
@@ -273,6 +285,9 @@ export class TaskRunner {
     const connector = connectorFor(server, { password: resolved.password, toolPaths });
     const support = connector.support(task.type);
     if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
+    // Job threads start (and load the engine) while the connection test waits on the server:
+    // every run has at least one job, a server with a change log or server-level streams two.
+    this.warm();
     // A per-database task lists the databases next: a connector that can answers both in one round trip.
     const report = await connector.testConnection({ signal, listDatabases: support.scope === 'database' });
     const engineVersion = report.serverVersion;
@@ -391,6 +406,7 @@ export class TaskRunner {
         serverIdentity: serverIdentity(server),
         engineVersion,
         dumpToolVersion,
+        toolVersions: knownToolVersions(),
         destinations: task.destinations,
         credentials: resolved.credentials,
         retention: task.retention,

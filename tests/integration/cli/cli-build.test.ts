@@ -53,9 +53,14 @@ describe('the built backstop command', () => {
     const chunks = readFileSync(join(CLI_OUT_DIR, 'index.js'), 'utf8').match(/import\("\.\/chunk-[A-Z0-9]+\.js"\)/g) ?? [];
     const lazy = new Set(chunks.flatMap((c) => staticClosure(join(CLI_OUT_DIR, c.slice(10, -2))).packages));
     expect([...lazy]).toEqual(expect.arrayContaining(['zod', 'libsql', 'pino']));
-    // Loaded only on use: the AWS SDK (an S3 destination), the keychain (a secret), the
-    // scheduler's packages (a schedule).
-    for (const p of ['@aws-sdk/client-s3', '@napi-rs/keyring', 'node-schedule', 'cron-parser']) expect([...lazy]).not.toContain(p);
+    // Loaded only on use: each destination kind's SDK (S3, Azure, SFTP, FTP: a destination of
+    // that kind), the keychain (a secret), the scheduler's packages (a schedule).
+    const onUse = ['@aws-sdk/client-s3', '@azure/storage-blob', 'ssh2', 'basic-ftp', '@napi-rs/keyring', 'node-schedule', 'cron-parser'];
+    for (const p of onUse) expect([...lazy]).not.toContain(p);
+    // Nor does a backup job's worker thread load them at its start (a run starts one or two before it knows the destinations' jobs).
+    const worker = staticClosure(join(CLI_OUT_DIR, 'workers', 'backup-job.js')).packages;
+    expect(worker).toEqual(expect.arrayContaining(['zod', 'zstd-napi']));
+    for (const p of onUse) expect(worker).not.toContain(p);
   });
 
   it('answers info without opening the engine: no npm package loads and the data folder is left alone', () => {

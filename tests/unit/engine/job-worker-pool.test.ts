@@ -7,6 +7,7 @@
  * repository (a second job to another folder never sees the first's points).
  */
 import { execFileSync } from 'node:child_process';
+import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
@@ -99,6 +100,30 @@ describe('JobWorkerPool (backup jobs)', () => {
     const [next] = await run(spec(folder, 'b.db', root), never, () => {});
     expect(next!.status).toBe('success');
     expect(p.started).toBe(2);
+    expect(await points(root, 'b.db')).toBe(1);
+  });
+
+  it('warm starts idle workers ahead of the jobs, which then run in them (no new thread), at most maxIdle, and close ends them', async () => {
+    const folder = sqliteFolder(['a.db', 'b.db']);
+    const root = tempDir();
+    const started: Worker[] = [];
+    const ranIn: Worker[] = [];
+    const p = new JobWorkerPool('backup-job', { idleMs: 60_000, maxIdle: 3, onWorkerStart: (w) => started.push(w), onJob: (w) => ranIn.push(w) });
+    onTestFinished(() => p.close());
+    p.warm(2);
+    p.warm(2); // already two idle: nothing more
+    expect(p.started).toBe(2);
+    const run = pooledExecutor(p);
+    const [a, b] = await Promise.all([run(spec(folder, 'a.db', root), never, () => {}), run(spec(folder, 'b.db', root), never, () => {})]);
+    expect([a![0]!.status, b![0]!.status]).toEqual(['success', 'success']);
+    expect(p.started).toBe(2);
+    expect(new Set(ranIn)).toEqual(new Set(started));
+    p.warm(10);
+    expect(p.started).toBe(3); // maxIdle bounds the idle workers
+    const exits = started.map((w) => new Promise((r) => w.once('exit', r)));
+    await p.close();
+    await Promise.all(exits);
+    expect(await points(root, 'a.db')).toBe(1);
     expect(await points(root, 'b.db')).toBe(1);
   });
 

@@ -3,7 +3,7 @@
  * injected so every OS's search order is checked here.
  */
 import { describe, expect, test } from 'vitest';
-import { candidateDirs, compareVersions, findTool, parseToolVersion } from '../../../electron/engine/servers/tools.ts';
+import { candidateDirs, compareVersions, findTool, knownToolVersions, parseToolVersion, seedToolVersions, toolVersion } from '../../../electron/engine/servers/tools.ts';
 
 function fakeFs(tree: Record<string, string[]>): { listDir: (d: string) => string[]; isExecutable: (f: string) => boolean } {
   const files = new Set<string>();
@@ -98,5 +98,22 @@ describe('versions', () => {
     expect(compareVersions('9.6', '10')).toBeLessThan(0);
     expect(compareVersions('10.11.6', '10.5')).toBeGreaterThan(0);
     expect(compareVersions('16', '16')).toBe(0);
+  });
+});
+
+describe('tool versions handed to a job worker', () => {
+  test('a version read in one thread is known; one seeded from another thread is answered without running the tool', async () => {
+    const sh = await toolVersion('/bin/sh').catch(() => null); // not a database tool: TOOL_MISSING, and not known
+    expect(sh).toBeNull();
+    expect(knownToolVersions()['/bin/sh']).toBeUndefined();
+    // A path that cannot run: only the seeded value can answer for it.
+    const absent = '/nonexistent/backstop-test/mariadb';
+    const parsed = { version: '10.11.19', major: '10.11', flavor: 'mariadb' as const };
+    seedToolVersions({ [absent]: parsed });
+    await expect(toolVersion(absent)).resolves.toEqual(parsed);
+    expect(knownToolVersions()[absent]).toEqual(parsed);
+    // A seed never replaces what this thread already has.
+    seedToolVersions({ [absent]: { version: '8.0.36', major: '8.0', flavor: 'mysql' } });
+    await expect(toolVersion(absent)).resolves.toEqual(parsed);
   });
 });
