@@ -18,7 +18,8 @@
  *   full-page images that the server could compress.
  *
  * Both tasks store unencrypted (zstd as always). Nothing here is asserted.
- * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time).
+ * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time);
+ * `BENCH_WAL_PHASES=1` adds the phase-by-phase probe of wal-phases.ts (printed, not tabled).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import { MemorySecretStore } from '../../tests/fixtures/memory-secret-store.ts';
 import { data, runTask } from '../../tests/fixtures/runs.ts';
 import { chownTree } from '../../tests/fixtures/servers/common.ts';
 import { PG_BIN, startPostgres } from '../../tests/fixtures/servers/postgres.ts';
+import { walPhases } from './wal-phases.ts';
 
 export interface WalBenchContext {
   mixedMb: number;
@@ -165,6 +167,7 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     addRow(SECTION, 'incremental time, same UPDATE with the server’s wal_compression = zstd, vs the full', secs(snapIncZ.seconds), `full ${secs(snapFull.seconds)}`, snapIncZ.seconds / snapFull.seconds, '≤ 0.10×', snapIncZ.seconds / snapFull.seconds <= 0.1);
     addRow(SECTION, '  … WAL the change produced, wal_compression zstd vs off', mb(walBytesZ), `off ${mb(walBytes)}`, walBytesZ / walBytes, '', null);
     addRow(SECTION, '  … incremental stored, wal_compression zstd vs off', mb(snapIncZRow.bytesStored), `off ${mb(snapIncRow.bytesStored)}`, snapIncZRow.bytesStored / Math.max(1, snapIncRow.bytesStored), '', null);
+    if (process.env.BENCH_WAL_PHASES === '1') await walPhases(work, pg);
     if (process.env.BENCH_WAL_RESTORE === '0') return;
 
     // Restore of one database: to the moment after the UPDATE vs the logical task's latest point.

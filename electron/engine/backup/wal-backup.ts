@@ -19,6 +19,8 @@
  *   Reading it never fails the backup: without it a restore extracts everything.
  * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
  *   the parent point's bytes, so trying would read bases and compress every chunk twice.
+ *   It is cut into fixed WAL_BLOCK_BYTES blocks (no content-defined cuts: nothing to find
+ *   again), each one of the spool reader's own buffers, handed over to the encoders.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
@@ -28,7 +30,7 @@ import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { PgConnection } from '../servers/postgres/connection.ts';
-import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WalSource, type Received } from '../servers/postgres/wal-stream.ts';
+import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type Received } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
 
@@ -170,14 +172,16 @@ export class WalBackup {
 
   async openDump(signal: AbortSignal, kind: PointKind): Promise<DumpStream> {
     if (kind === 'full' || !this.received) return this.openBaseBackup(signal);
-    const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments), { objectMode: false });
+    const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments, WAL_BLOCK_BYTES), { objectMode: false });
     const done = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
       stream.once('error', reject);
     });
     done.catch(() => undefined);
-    // New log every time: a delta against the parent point's chunk at the same offset never pays.
-    return { stream, done, meta: { format: PG_WAL_FORMAT, deltaBases: false } };
+    // New log every time: a delta against the parent point's chunk at the same offset never
+    // pays, nor do content-defined cuts; fixed blocks that are the spool's own buffers move
+    // to the encoders without a copy.
+    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES } };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

@@ -29,11 +29,13 @@
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
+ *   It comes in fresh buffers of exactly WAL_BLOCK_BYTES, the fixed blocks a WAL point is
+ *   cut into, so a sole writer moves each to an encoder thread as it is (no copy).
  * - Nothing here decides full vs incremental; it reports facts (`slotState`, `segmentsIn`)
  *   for the caller to judge the chain.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
 import { runTool } from '../child-process.ts';
@@ -351,27 +353,41 @@ function parseSize(setting: string): number {
   return Number(m[1]) * unit;
 }
 
+/** One WAL page of zeros, to compare pages against natively. */
+const ZERO_PAGE = Buffer.alloc(WAL_PAGE);
+/** Pages read at once while looking for the last page that holds WAL records. */
+const TRIM_WINDOW = 32 * WAL_PAGE;
+
 /**
- * Length of `data` without its trailing pages that hold no WAL records: all zeros after
- * the page header (the padding after a WAL switch has headers only; a spooled `.partial`
- * is preallocated with zeros). Padding them back with zeros changes nothing recovery reads.
+ * Length of the segment open as `fd` (`size` bytes) without its trailing pages that hold no
+ * WAL records: all zeros after the page header (the padding after a WAL switch has headers
+ * only; a spooled `.partial` is preallocated with zeros). Padding them back with zeros
+ * changes nothing recovery reads. Reads the file from its end, a window at a time.
  */
-function trimmedLength(data: Buffer): number {
-  let end = data.length - (data.length % WAL_PAGE);
+function trimmedLength(fd: number, size: number): number {
+  let end = size - (size % WAL_PAGE);
+  const window = Buffer.allocUnsafe(TRIM_WINDOW);
   while (end > 0) {
-    const page = end - WAL_PAGE;
-    const header = page === 0 ? 40 : 24; // long header on a segment's first page, short after
-    let empty = true;
-    for (let i = page + header; i < end; i++) {
-      if (data[i] !== 0) {
-        empty = false;
-        break;
-      }
+    const from = Math.max(0, end - TRIM_WINDOW);
+    readFully(fd, window, 0, end - from, from);
+    for (let page = end - WAL_PAGE; page >= from; page -= WAL_PAGE) {
+      const header = page === 0 ? 40 : 24; // long header on a segment's first page, short after
+      const at = page - from;
+      if (!window.subarray(at + header, at + WAL_PAGE).equals(ZERO_PAGE.subarray(header))) return page + WAL_PAGE;
     }
-    if (!empty) break;
-    end = page;
+    end = from;
   }
-  return end;
+  return 0;
+}
+
+/** Reads exactly `length` bytes at `position` into `into` at `offset` (a spooled segment does not change while it is read). */
+function readFully(fd: number, into: Buffer, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, into, offset + done, length - done, position + done);
+    if (n === 0) throw new BackstopError('DUMP_FAILED', `A WAL segment in the spool ended ${length - done} bytes early while Backstop read it; run the backup again.`);
+    done += n;
+  }
 }
 
 function tarHeader(name: string, size: number): Buffer {
@@ -391,15 +407,51 @@ function tarHeader(name: string, size: number): Buffer {
   return h;
 }
 
-/** A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages. */
-export async function* spoolTar(dir: string, segments: Segment[]): AsyncGenerator<Buffer> {
-  for (const s of segments) {
-    const data = readFileSync(join(dir, s.file));
-    const length = trimmedLength(data);
-    yield tarHeader(s.file, length);
-    if (length > 0) yield data.subarray(0, length);
-    const pad = (512 - (length % 512)) % 512;
-    if (pad) yield Buffer.alloc(pad);
+/** The block size WAL points are cut into (the writer's fixed chunk size; see `spoolTar`). */
+export const WAL_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages,
+ * yielded in buffers of exactly `blockBytes` (the last one shorter), each a fresh
+ * allocation of its own: cut into fixed blocks of the same size, every block is one whole
+ * buffer that a writer can move to an encoder thread without a copy. The segments are
+ * read straight into those buffers (no whole-segment read).
+ */
+export async function* spoolTar(dir: string, segments: Segment[], blockBytes: number = WAL_BLOCK_BYTES): AsyncGenerator<Buffer> {
+  let block = Buffer.allocUnsafeSlow(blockBytes);
+  let at = 0;
+  /** Fills the next `length` bytes of the archive through `fill(into, offset, n, done)`, yielding each block completed. */
+  function* put(length: number, fill: (into: Buffer, offset: number, n: number, done: number) => void): Generator<Buffer> {
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(length - done, blockBytes - at);
+      fill(block, at, n, done);
+      at += n;
+      done += n;
+      if (at === blockBytes) {
+        yield block;
+        block = Buffer.allocUnsafeSlow(blockBytes);
+        at = 0;
+      }
+    }
   }
-  yield Buffer.alloc(1024);
+  const bytes = (src: Buffer) => (into: Buffer, offset: number, n: number, done: number) => void src.copy(into, offset, done, done + n);
+  const zeros = (into: Buffer, offset: number, n: number) => void into.fill(0, offset, offset + n);
+  for (const s of segments) {
+    const fd = openSync(join(dir, s.file), 'r');
+    try {
+      const length = trimmedLength(fd, fstatSync(fd).size);
+      yield* put(512, bytes(tarHeader(s.file, length)));
+      yield* put(length, (into, offset, n, done) => readFully(fd, into, offset, n, done));
+      yield* put((512 - (length % 512)) % 512, zeros);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  yield* put(1024, zeros);
+  if (at > 0) {
+    const last = Buffer.allocUnsafeSlow(at); // a whole buffer of its own too
+    block.copy(last, 0, 0, at);
+    yield last;
+  }
 }
