@@ -140,14 +140,14 @@ export class WalBackup {
     }
     const first = newest[0]!;
     if (newest.some((m) => m.slot !== this.job.slot)) return `the chain was taken through another replication slot than "${this.job.slot}"`;
-    const { position: pos, slot } = await this.source.positionAndSlot(signal);
+    const { position: pos, slot, receipt } = await this.source.positionAndSlot(signal);
     if (newest.some((m) => m.systemId !== pos.systemId)) return `the server is another cluster now (system identifier ${pos.systemId}; the chain's is ${first.systemId})`;
     if (newest.some((m) => m.timeline !== pos.timeline)) return `the server's timeline changed from ${first.timeline} to ${pos.timeline} (a failover or a promotion)`;
     if (!slot) return `replication slot "${this.job.slot}" no longer exists on the server (it was dropped outside Backstop)`;
     if (slot.walStatus === 'lost') return `replication slot "${this.job.slot}" was invalidated: the server removed WAL it held back (max_slot_wal_keep_size)`;
     let received: Received;
     try {
-      received = await this.source.receive(first.segmentSize, signal);
+      received = await this.source.receive(first.segmentSize, signal, receipt);
     } catch (e) {
       // The slot was invalidated while receiving: the server says "requested WAL segment … has already been removed".
       if (e instanceof Error && /has already been removed|replication slot .* (does not exist|has been invalidated|cannot be advanced)/i.test(e.message)) return `the server no longer has the WAL the chain needs (${e.message})`;

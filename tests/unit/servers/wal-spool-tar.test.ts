@@ -43,8 +43,12 @@ describe('spoolTar', () => {
     for (const blockBytes of [WAL_BLOCK_BYTES, 64 * 1024]) {
       const blocks = await collect(spool, blockBytes);
       const tar = Buffer.concat(blocks);
-      // 3 headers, the trimmed data (each a multiple of 512), the end marker.
-      expect(tar.length).toBe(3 * 512 + (2048 + 300 + 7) * PAGE + 1024);
+      // 3 headers, the trimmed data (each a multiple of 512), the last segment moved to a block boundary, the end marker.
+      const beforeLast = 2 * 512 + (2048 + 300) * PAGE;
+      const lastAt = Math.ceil(beforeLast / blockBytes) * blockBytes;
+      expect(lastAt - beforeLast).toBeGreaterThan(0);
+      expect(tar.length).toBe(lastAt + 512 + 7 * PAGE + 1024);
+      expect(tar.subarray(lastAt, lastAt + 32).toString('ascii')).toBe('000000010000000000000005.partial');
       for (const [i, b] of blocks.entries()) {
         if (i < blocks.length - 1) expect(b.length).toBe(blockBytes);
         expect(b.byteOffset).toBe(0);
@@ -61,6 +65,28 @@ describe('spoolTar', () => {
       padSegment(join(out, '000000010000000000000005.partial'), SEG);
       expect(readFileSync(join(out, '000000010000000000000005.partial')).equals(files['000000010000000000000005.partial']!)).toBe(true);
     }
+  });
+
+  it('puts the last segment (stored again, complete, by the next incremental) at a block boundary, so its blocks recur', async () => {
+    const e = segment(600, 0); // 4.7 MiB of records so far
+    const first = tempDir();
+    writeFileSync(join(first, '00000001000000000000000D'), segment(2048, 0));
+    writeFileSync(join(first, '00000001000000000000000E.partial'), e);
+    // The next run: E completed (a switch right after the same records), then F.
+    const next = tempDir();
+    const complete = Buffer.from(e);
+    for (let p = 600; p < 2048; p++) randomBytes(24).copy(complete, p * PAGE);
+    writeFileSync(join(next, '00000001000000000000000E'), complete);
+    writeFileSync(join(next, '00000001000000000000000F.partial'), segment(3, 0));
+    const key = (b: Buffer) => b.toString('base64');
+    const earlier = new Set((await collect(first, WAL_BLOCK_BYTES)).map(key));
+    const blocks = await collect(next, WAL_BLOCK_BYTES);
+    // E is 600 pages (4.69 MiB) after a 512-byte header: blocks 1 to 3 lie wholly inside its records in both points.
+    expect(blocks.slice(1, 4).every((b) => earlier.has(key(b)))).toBe(true);
+    expect(earlier.has(key(blocks[0]!))).toBe(false); // the header names it without .partial
+    const out = tempDir();
+    await extractTar(Readable.from(blocks), out);
+    expect(readFileSync(join(out, '00000001000000000000000E')).equals(e.subarray(0, 600 * PAGE))).toBe(true);
   });
 
   it('keeps a segment whose only records are on its first page, and an empty spool is just the end marker', async () => {

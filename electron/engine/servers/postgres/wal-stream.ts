@@ -132,6 +132,14 @@ export interface SlotState {
   heldBytes: number;
 }
 
+/** What an incremental's receipt needs to know first (see `receive`). */
+export interface ReceiptFacts {
+  /** The role may call pg_switch_wal(). */
+  maySwitch: boolean;
+  /** The server process holding the task's slot, or null. */
+  holder: number | null;
+}
+
 export interface Received {
   /** First LSN the spool holds (start of its oldest segment). */
   startLsn: string;
@@ -176,11 +184,19 @@ export class WalSource {
     return toSlotState((await this.q(this.slotSql(), `looking up replication slot "${this.slot}"`, signal))[0]);
   }
 
-  /** `position` and `slotState` in one query (one psql start less for every incremental). */
-  async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null }> {
-    const rows = await this.q(`${this.positionSql};\n${this.slotSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
-    return { position: toPosition(rows[0]), slot: toSlotState(rows[1]) };
+  /**
+   * `position` and `slotState` in one query, with what `receive` asks before it starts (who
+   * holds the slot, whether the role may switch WAL): psql starts less for every incremental.
+   */
+  async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null; receipt: ReceiptFacts }> {
+    const rows = await this.q(`${this.positionSql};\n${this.slotSql()};\n${this.receiptSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
+    return { position: toPosition(rows[0]), slot: toSlotState(rows[1]), receipt: toReceiptFacts(rows[2]) };
   }
+
+  // EXECUTE is checked when a query starts, for every function it names (even in a CASE
+  // branch not taken): ask first, then name pg_switch_wal only when the role may call it.
+  private readonly receiptSql = () => `SELECT has_function_privilege('pg_switch_wal()', 'EXECUTE'),
+              (SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND active AND active_pid IS NOT NULL)`;
 
   /** Drops the slot when it exists; true when it did. */
   async dropSlot(signal?: AbortSignal): Promise<boolean> {
@@ -260,20 +276,15 @@ export class WalSource {
     }
   }
 
-  /** An incremental's receipt. See the header. */
-  async receive(segmentSize: number, signal?: AbortSignal): Promise<Received> {
+  /**
+   * An incremental's receipt. See the header. `known`: the facts `positionAndSlot` just
+   * read (asked here otherwise).
+   */
+  async receive(segmentSize: number, signal?: AbortSignal, known?: ReceiptFacts): Promise<Received> {
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
-    // EXECUTE is checked when a query starts, for every function it names (even in a CASE
-    // branch not taken): ask first, then name pg_switch_wal only when the role may call it.
-    // Asked with who holds the slot, in one query.
-    const [state] = await this.q(
-      `SELECT has_function_privilege('pg_switch_wal()', 'EXECUTE'),
-              (SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND active AND active_pid IS NOT NULL)`,
-      `looking up replication slot "${this.slot}"`,
-      signal,
-    );
-    const mayswitch = state?.[0] === 't';
-    await this.freeSlot(signal, { holder: state?.[1] ? Number(state[1]) : null });
+    const facts = known ?? toReceiptFacts((await this.q(this.receiptSql(), `looking up replication slot "${this.slot}"`, signal))[0]);
+    const mayswitch = facts.maySwitch;
+    await this.freeSlot(signal, { holder: facts.holder });
     const rows = await this.q(
       `SELECT to_char(clock_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), pg_current_xact_id();
        SELECT ${mayswitch ? 'pg_switch_wal()' : 'pg_current_wal_lsn()'},
@@ -341,6 +352,10 @@ function toPosition(r: string[] = []): ServerPosition {
   return { systemId: r[0] ?? '', timeline: Number(r[1]), lsn: r[2] ?? '', time: r[3] ?? '', segmentSize: parseSize(r[4] ?? ''), bootstrapRole: r[5] ?? 'postgres' };
 }
 
+function toReceiptFacts(r: string[] = []): ReceiptFacts {
+  return { maySwitch: r[0] === 't', holder: r[1] ? Number(r[1]) : null };
+}
+
 function toSlotState(r: string[] | undefined): SlotState | null {
   if (!r) return null;
   return { restartLsn: r[0] || null, walStatus: r[1] || null, active: r[2] === 't', heldBytes: Number(r[3] ?? 0) };
@@ -390,7 +405,7 @@ function readFully(fd: number, into: Buffer, offset: number, length: number, pos
   }
 }
 
-function tarHeader(name: string, size: number): Buffer {
+function tarHeader(name: string, size: number, type = '0'): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write('0000600\0', 100, 'ascii');
@@ -399,7 +414,7 @@ function tarHeader(name: string, size: number): Buffer {
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
   h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
   h.write('        ', 148, 'ascii');
-  h.write('0', 156, 'ascii');
+  h.write(type, 156, 'ascii');
   h.write('ustar\u000000', 257, 'ascii');
   let sum = 0;
   for (const b of h) sum += b;
@@ -411,11 +426,30 @@ function tarHeader(name: string, size: number): Buffer {
 export const WAL_BLOCK_BYTES = 1024 * 1024;
 
 /**
+ * A pax global header of exactly `bytes` (a multiple of 512, at least 512) that carries
+ * only a comment: tar readers (Backstop's own extractor included) skip it. It moves the
+ * next entry to a block boundary.
+ */
+function alignmentEntry(bytes: number): Buffer {
+  const payload = bytes - 512;
+  const h = tarHeader('pax_global_header', payload, 'g');
+  if (payload === 0) return h;
+  const digits = String(payload).length;
+  const record = `${payload} comment=${'.'.repeat(payload - digits - 10)}\n`;
+  return Buffer.concat([h, Buffer.from(record, 'ascii')]);
+}
+
+/**
  * A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages,
  * yielded in buffers of exactly `blockBytes` (the last one shorter), each a fresh
  * allocation of its own: cut into fixed blocks of the same size, every block is one whole
  * buffer that a writer can move to an encoder thread without a copy. The segments are
  * read straight into those buffers (no whole-segment read).
+ *
+ * The last segment starts at a block boundary (after an `alignmentEntry` when needed): it
+ * is the one still being written (it holds the end position), so the next incremental
+ * stores it again, complete, as its first entry at offset 0. Aligned the same way in both
+ * points, its blocks recur and the next point stores only the ones that changed.
  */
 export async function* spoolTar(dir: string, segments: Segment[], blockBytes: number = WAL_BLOCK_BYTES): AsyncGenerator<Buffer> {
   let block = Buffer.allocUnsafeSlow(blockBytes);
@@ -437,7 +471,8 @@ export async function* spoolTar(dir: string, segments: Segment[], blockBytes: nu
   }
   const bytes = (src: Buffer) => (into: Buffer, offset: number, n: number, done: number) => void src.copy(into, offset, done, done + n);
   const zeros = (into: Buffer, offset: number, n: number) => void into.fill(0, offset, offset + n);
-  for (const s of segments) {
+  for (const [i, s] of segments.entries()) {
+    if (i > 0 && i === segments.length - 1 && at > 0) yield* put(blockBytes - at, bytes(alignmentEntry(blockBytes - at)));
     const fd = openSync(join(dir, s.file), 'r');
     try {
       const length = trimmedLength(fd, fstatSync(fd).size);
