@@ -186,7 +186,7 @@ export class WalSource {
 
   /**
    * `position` and `slotState` in one query, with what `receive` asks before it starts (who
-   * holds the slot, whether the role may switch WAL): psql starts less for every incremental.
+   * holds the slot, whether the role may switch WAL): fewer psql starts for every incremental.
    */
   async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null; receipt: ReceiptFacts }> {
     const rows = await this.q(`${this.positionSql};\n${this.slotSql()};\n${this.receiptSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
