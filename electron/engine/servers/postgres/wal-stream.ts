@@ -189,8 +189,9 @@ export class WalSource {
    * holds the slot, whether the role may switch WAL): fewer psql starts for every incremental.
    */
   async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null; receipt: ReceiptFacts }> {
-    const rows = await this.q(`${this.positionSql};\n${this.slotSql()};\n${this.receiptSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
-    return { position: toPosition(rows[0]), slot: toSlotState(rows[1]), receipt: toReceiptFacts(rows[2]) };
+    // One row each from the first two; the slot's row last, as it is missing when the slot is (the rows come as one list).
+    const rows = await this.q(`${this.positionSql};\n${this.receiptSql()};\n${this.slotSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
+    return { position: toPosition(rows[0]), receipt: toReceiptFacts(rows[1]), slot: toSlotState(rows[2]) };
   }
 
   // EXECUTE is checked when a query starts, for every function it names (even in a CASE
