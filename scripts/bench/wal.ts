@@ -13,14 +13,18 @@
  * - restore of the mixed database to a moment after the UPDATE (temporary cluster, dump,
  *   load) against a logical restore of its latest point.
  *
+ * - the incremental's ratio also through the `backstop` CLI as it ships (a task file, a process
+ *   per run, its own slot and destination; same change), next to the engine in this process
+ *   (job worker threads, as the app's scheduler runs it);
  * - the same after a second 1% scattered UPDATE (other rows, right after a CHECKPOINT) with the
  *   server's `wal_compression = zstd`: how much of the WAL (and of the incremental's time) is
  *   full-page images that the server could compress.
  *
  * Both tasks store unencrypted (zstd as always). Nothing here is asserted.
- * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time).
+ * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time);
+ * `BENCH_WAL_PHASES=1` adds the phase-by-phase probe of wal-phases.ts (printed, not tabled).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../../electron/engine/index.ts';
 import type { RestoreResult, Run } from '../../electron/shared/domain.ts';
@@ -29,11 +33,12 @@ import { MemorySecretStore } from '../../tests/fixtures/memory-secret-store.ts';
 import { data, runTask } from '../../tests/fixtures/runs.ts';
 import { chownTree } from '../../tests/fixtures/servers/common.ts';
 import { PG_BIN, startPostgres } from '../../tests/fixtures/servers/postgres.ts';
+import { walPhases } from './wal-phases.ts';
 
 export interface WalBenchContext {
   mixedMb: number;
   mixedSql: (mb: number) => { sql: string; rows: number };
-  sh: (cmd: string, env?: Record<string, string>) => Promise<{ seconds: number }>;
+  sh: (cmd: string, env?: Record<string, string>) => Promise<{ seconds: number; stdout: string }>;
   duBytes: (dir: string) => number;
   addRow: (section: string, metric: string, ours: string, peer: string, ratio: number | null, target: string, met: boolean | null) => void;
   notes: string[];
@@ -42,6 +47,25 @@ export interface WalBenchContext {
 }
 
 const SECTION = 'PostgreSQL WAL (snapshot task)';
+const ROOT = join(import.meta.dirname, '..', '..');
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The same snapshot task through the `backstop` CLI as it ships (a process start per run, its own slot and destination). */
+function cliTask(work: string, pg: { host: string; port: number; user: string; password: string }, sh: WalBenchContext['sh']) {
+  const dir = join(work, 'wal-cli');
+  mkdirSync(dir, { recursive: true });
+  const taskFile = join(dir, 'task.json');
+  const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BENCH_WAL_PG_PASSWORD', tls: 'disable' };
+  const schedule = { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' };
+  writeFileSync(taskFile, JSON.stringify({ name: 'walcli', server, type: 'snapshot', schedule, destinations: [{ kind: 'local', path: join(dir, 'backups') }], tools: { binDir: PG_BIN } }));
+  return async (kind: 'full' | 'incremental') => {
+    const r = await sh(`${q(process.execPath)} ${q(join(ROOT, 'bin', 'backstop.mjs'))} backup --config ${q(taskFile)} --data-dir ${q(join(dir, 'data'))} --kind ${kind} --json`, { BENCH_WAL_PG_PASSWORD: pg.password });
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; kind: string; bytesRead: number }[] };
+    const row = doc.databases.find((d) => d.database === 'base.tar');
+    if (!row || doc.status !== 'success') throw new Error(`CLI ${kind}: ${r.stdout.slice(0, 1000)}`);
+    return { seconds: r.seconds, kind: row.kind, bytesRead: row.bytesRead };
+  };
+}
 
 async function timedRun(engine: Engine, taskId: string, kind: 'full' | 'incremental'): Promise<{ seconds: number; run: Run }> {
   const t0 = performance.now();
@@ -120,9 +144,13 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     const logicalFullRow = rowOf(logicalFull.run, 'mixed');
     console.log(`  fulls: snapshot ${secs(snapFull.seconds)} (${mb(snapFullRow.bytesRead)} read, ${mb(snapFullRow.bytesStored)} stored), pg_basebackup ${secs(bb.seconds)} (${mb(bbBytes)}), logical ${secs(logicalFull.seconds)} (${mb(logicalFullRow.bytesStored)} stored)`);
 
+    // The same task through the CLI: its full, then (below) its incremental after the same change.
+    const cli = cliTask(work, pg, c.sh);
+    const cliFull = await cli('full');
     // The first WAL backup after a full opens the chain (what an hourly schedule has done by the next hour).
     const warm = await timedRun(engine, snap.id, 'incremental');
     console.log(`  first WAL incremental (opens the chain): ${secs(warm.seconds)}, ${mb(rowOf(warm.run, 'base.tar').bytesRead)} of WAL`);
+    await cli('incremental');
 
     const lsn = () => pg.psql('SELECT pg_current_wal_lsn()').trim();
     const lsn0 = lsn();
@@ -133,6 +161,9 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     await new Promise((r) => setTimeout(r, 300));
 
     const snapInc = await timedRun(engine, snap.id, 'incremental');
+    const cliInc = await cli('incremental');
+    if (cliInc.kind !== 'incremental') throw new Error(`the CLI's incremental ran as a ${cliInc.kind}`);
+    console.log(`  through the CLI: full ${secs(cliFull.seconds)} (${mb(cliFull.bytesRead)} read), incremental ${secs(cliInc.seconds)} (${mb(cliInc.bytesRead)} read)`);
     const logicalInc = await timedRun(engine, logical.id, 'incremental');
     const snapIncRow = rowOf(snapInc.run, 'base.tar');
     const logicalIncRow = rowOf(logicalInc.run, 'mixed');
@@ -144,7 +175,8 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     addRow(SECTION, `full (base backup) time vs pg_basebackup -Ft alone (${mb(dbBytes)} db)`, secs(snapFull.seconds), `pg_basebackup ${secs(bb.seconds)}`, snapFull.seconds / bb.seconds, '≤ 1.2×', snapFull.seconds / bb.seconds <= 1.2);
     addRow(SECTION, '  … stored size of the full vs pg_basebackup -Ft (uncompressed)', mb(snapFullRow.bytesStored), `pg_basebackup ${mb(bbBytes)}`, snapFullRow.bytesStored / bbBytes, '', null);
     addRow(SECTION, '  … full time vs the logical task’s full', secs(snapFull.seconds), `logical ${secs(logicalFull.seconds)}`, snapFull.seconds / logicalFull.seconds, '', null);
-    addRow(SECTION, 'incremental time after a 1% scattered UPDATE vs the full', secs(snapInc.seconds), `full ${secs(snapFull.seconds)}`, snapInc.seconds / snapFull.seconds, '≤ 0.10×', snapInc.seconds / snapFull.seconds <= 0.1);
+    addRow(SECTION, 'incremental time after a 1% scattered UPDATE vs the full (engine in this process, as the app runs it)', secs(snapInc.seconds), `full ${secs(snapFull.seconds)}`, snapInc.seconds / snapFull.seconds, '≤ 0.10×', snapInc.seconds / snapFull.seconds <= 0.1);
+    addRow(SECTION, '  … the same through the `backstop` CLI (a process per run) vs its full', secs(cliInc.seconds), `CLI full ${secs(cliFull.seconds)}`, cliInc.seconds / cliFull.seconds, '≤ 0.10×', cliInc.seconds / cliFull.seconds <= 0.1);
     addRow(SECTION, '  … vs the logical task’s incremental (a dump again)', secs(snapInc.seconds), `logical ${secs(logicalInc.seconds)}`, snapInc.seconds / logicalInc.seconds, '', null);
     addRow(SECTION, 'incremental stored vs the WAL the change produced', mb(snapIncRow.bytesStored), `WAL ${mb(walBytes)}`, snapIncRow.bytesStored / walBytes, '≤ 3×', snapIncRow.bytesStored <= 3 * walBytes);
     addRow(SECTION, '  … vs the logical task’s incremental stored', mb(snapIncRow.bytesStored), `logical ${mb(logicalIncRow.bytesStored)}`, snapIncRow.bytesStored / Math.max(1, logicalIncRow.bytesStored), '', null);
@@ -165,6 +197,7 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     addRow(SECTION, 'incremental time, same UPDATE with the server’s wal_compression = zstd, vs the full', secs(snapIncZ.seconds), `full ${secs(snapFull.seconds)}`, snapIncZ.seconds / snapFull.seconds, '≤ 0.10×', snapIncZ.seconds / snapFull.seconds <= 0.1);
     addRow(SECTION, '  … WAL the change produced, wal_compression zstd vs off', mb(walBytesZ), `off ${mb(walBytes)}`, walBytesZ / walBytes, '', null);
     addRow(SECTION, '  … incremental stored, wal_compression zstd vs off', mb(snapIncZRow.bytesStored), `off ${mb(snapIncRow.bytesStored)}`, snapIncZRow.bytesStored / Math.max(1, snapIncRow.bytesStored), '', null);
+    if (process.env.BENCH_WAL_PHASES === '1') await walPhases(work, pg);
     if (process.env.BENCH_WAL_RESTORE === '0') return;
 
     // Restore of one database: to the moment after the UPDATE vs the logical task's latest point.

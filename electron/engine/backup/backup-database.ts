@@ -210,8 +210,9 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     progress.expectedBytes = dump.meta.expectedBytes ?? null;
     progress.destinations = prepared.map((p) => ({ destination: p.target.id, bytesNew: 0, bytesStored: 0 }));
     report(true);
-    const chunking =
-      dump.meta.pageSize && input.backupType === 'snapshot'
+    const chunking = dump.meta.blockBytes
+      ? { kind: 'fixed' as const, size: dump.meta.blockBytes }
+      : dump.meta.pageSize && input.backupType === 'snapshot'
         ? { kind: 'fixed' as const, size: blockSize(dump.meta.pageSize, input.fixedBlockBytes ?? 1024 * 1024) }
         : { kind: 'cdc' as const };
     // Facts are counted from the stream before any writer may take its buffers over.

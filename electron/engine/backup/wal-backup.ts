@@ -19,6 +19,8 @@
  *   Reading it never fails the backup: without it a restore extracts everything.
  * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
  *   the parent point's bytes, so trying would read bases and compress every chunk twice.
+ *   It is cut into fixed WAL_BLOCK_BYTES blocks (no content-defined cuts: nothing to find
+ *   again), each one of the spool reader's own buffers, handed over to the encoders.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
@@ -28,7 +30,7 @@ import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { PgConnection } from '../servers/postgres/connection.ts';
-import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WalSource, type Received } from '../servers/postgres/wal-stream.ts';
+import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type Received } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
 
@@ -138,14 +140,14 @@ export class WalBackup {
     }
     const first = newest[0]!;
     if (newest.some((m) => m.slot !== this.job.slot)) return `the chain was taken through another replication slot than "${this.job.slot}"`;
-    const { position: pos, slot } = await this.source.positionAndSlot(signal);
+    const { position: pos, slot, receipt } = await this.source.positionAndSlot(signal);
     if (newest.some((m) => m.systemId !== pos.systemId)) return `the server is another cluster now (system identifier ${pos.systemId}; the chain's is ${first.systemId})`;
     if (newest.some((m) => m.timeline !== pos.timeline)) return `the server's timeline changed from ${first.timeline} to ${pos.timeline} (a failover or a promotion)`;
     if (!slot) return `replication slot "${this.job.slot}" no longer exists on the server (it was dropped outside Backstop)`;
     if (slot.walStatus === 'lost') return `replication slot "${this.job.slot}" was invalidated: the server removed WAL it held back (max_slot_wal_keep_size)`;
     let received: Received;
     try {
-      received = await this.source.receive(first.segmentSize, signal);
+      received = await this.source.receive(first.segmentSize, signal, receipt);
     } catch (e) {
       // The slot was invalidated while receiving: the server says "requested WAL segment … has already been removed".
       if (e instanceof Error && /has already been removed|replication slot .* (does not exist|has been invalidated|cannot be advanced)/i.test(e.message)) return `the server no longer has the WAL the chain needs (${e.message})`;
@@ -170,14 +172,16 @@ export class WalBackup {
 
   async openDump(signal: AbortSignal, kind: PointKind): Promise<DumpStream> {
     if (kind === 'full' || !this.received) return this.openBaseBackup(signal);
-    const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments), { objectMode: false });
+    const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments, WAL_BLOCK_BYTES), { objectMode: false });
     const done = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
       stream.once('error', reject);
     });
     done.catch(() => undefined);
-    // New log every time: a delta against the parent point's chunk at the same offset never pays.
-    return { stream, done, meta: { format: PG_WAL_FORMAT, deltaBases: false } };
+    // New log every time: a delta against the parent point's chunk at the same offset never
+    // pays, nor do content-defined cuts; fixed blocks that are the spool's own buffers move
+    // to the encoders without a copy.
+    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES } };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

@@ -55,6 +55,12 @@ export interface DumpMeta {
   expectedBytes?: number;
   /** false: this stream's points share no content with their parent's at the same offsets (WAL); store no delta chunks. */
   deltaBases?: false;
+  /**
+   * Cut the stream into fixed blocks of this many bytes instead of content-defined chunks:
+   * for a stream whose points never share content by position or by cut (WAL), and whose
+   * buffers are exactly these blocks, so each can be handed over whole.
+   */
+  blockBytes?: number;
 }
 
 export interface DumpStream {

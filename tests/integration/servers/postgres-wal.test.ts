@@ -9,6 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
+import { WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
@@ -69,6 +70,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
       ['full', 'pg-basebackup-tar'],
       ['incremental', 'pg-wal-tar'],
     ]);
+    // WAL is cut into fixed blocks (no content-defined cuts: it never recurs by content).
+    expect(points[1]!.chunking).toEqual({ kind: 'fixed', size: WAL_BLOCK_BYTES });
     const wal = points[1]!.meta.wal as Record<string, unknown>;
     expect(wal).toMatchObject({ slot, timeline: 1, systemId: expect.stringMatching(/^\d+$/), startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), endLsn: expect.any(String), endTime: expect.any(String) });
     expect((points[0]!.meta.wal as Record<string, unknown>).slot).toBe(slot);

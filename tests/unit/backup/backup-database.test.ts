@@ -138,6 +138,34 @@ describe('backupDatabase', () => {
     expect((await restored(one)).equals(data)).toBe(true);
   });
 
+  it('cuts a stream that names a block size into those fixed blocks, each of its own buffers moved whole to a sole writer', async () => {
+    const data = randomBytes(5 * 65536 + 1000);
+    const sent: Buffer[] = [];
+    const blockDump = async (): Promise<DumpStream> => {
+      async function* blocks() {
+        for (let at = 0; at < data.length; at += 65536) {
+          const part = data.subarray(at, at + 65536);
+          const b = Buffer.allocUnsafeSlow(part.length); // one fresh buffer per block, the short last one too, as spoolTar yields them
+          part.copy(b);
+          sent.push(b);
+          yield b;
+        }
+      }
+      return { stream: Readable.from(blocks()), done: Promise.resolve(), handsOverBuffers: true, meta: { format: 'pg-wal-tar', blockBytes: 65536, deltaBases: false } };
+    };
+    const backend = new MemoryBackend('w');
+    const [outcome] = await backupDatabase(input([{ id: 'memory:w', backend }], { backupType: 'snapshot', openDump: blockDump, repoOptions: { workers: 1 } }));
+    expect(outcome!.status).toBe('success');
+    expect(sent.every((b) => b.length === 0)).toBe(true); // every block moved, none copied
+    const repo = await openRepository(backend, { workers: 1 });
+    const [point] = await repo.listPoints();
+    expect(point!.chunking).toEqual({ kind: 'fixed', size: 65536 });
+    expect(point!.chunkCount).toBe(6);
+    const parts: Buffer[] = [];
+    for await (const c of await repo.readPoint(point!.id)) parts.push(c as Buffer);
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+  });
+
   it('turns a requested incremental into a full, with the reason, where there is no chain', async () => {
     const out = await backupDatabase(input([{ id: 'm', backend: new MemoryBackend() }], { requestedKind: 'incremental' }));
     expect(out[0]).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });

@@ -29,11 +29,13 @@
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
+ *   It comes in fresh buffers of exactly WAL_BLOCK_BYTES, the fixed blocks a WAL point is
+ *   cut into, so a sole writer moves each to an encoder thread as it is (no copy).
  * - Nothing here decides full vs incremental; it reports facts (`slotState`, `segmentsIn`)
  *   for the caller to judge the chain.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
 import { runTool } from '../child-process.ts';
@@ -130,6 +132,14 @@ export interface SlotState {
   heldBytes: number;
 }
 
+/** What an incremental's receipt needs to know first (see `receive`). */
+export interface ReceiptFacts {
+  /** The role may call pg_switch_wal(). */
+  maySwitch: boolean;
+  /** The server process holding the task's slot, or null. */
+  holder: number | null;
+}
+
 export interface Received {
   /** First LSN the spool holds (start of its oldest segment). */
   startLsn: string;
@@ -174,11 +184,20 @@ export class WalSource {
     return toSlotState((await this.q(this.slotSql(), `looking up replication slot "${this.slot}"`, signal))[0]);
   }
 
-  /** `position` and `slotState` in one query (one psql start less for every incremental). */
-  async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null }> {
-    const rows = await this.q(`${this.positionSql};\n${this.slotSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
-    return { position: toPosition(rows[0]), slot: toSlotState(rows[1]) };
+  /**
+   * `position` and `slotState` in one query, with what `receive` asks before it starts (who
+   * holds the slot, whether the role may switch WAL): fewer psql starts for every incremental.
+   */
+  async positionAndSlot(signal?: AbortSignal): Promise<{ position: ServerPosition; slot: SlotState | null; receipt: ReceiptFacts }> {
+    // One row each from the first two; the slot's row last, as it is missing when the slot is (the rows come as one list).
+    const rows = await this.q(`${this.positionSql};\n${this.receiptSql()};\n${this.slotSql()}`, `reading the WAL position and replication slot "${this.slot}"`, signal);
+    return { position: toPosition(rows[0]), receipt: toReceiptFacts(rows[1]), slot: toSlotState(rows[2]) };
   }
+
+  // EXECUTE is checked when a query starts, for every function it names (even in a CASE
+  // branch not taken): ask first, then name pg_switch_wal only when the role may call it.
+  private readonly receiptSql = () => `SELECT has_function_privilege('pg_switch_wal()', 'EXECUTE'),
+              (SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND active AND active_pid IS NOT NULL)`;
 
   /** Drops the slot when it exists; true when it did. */
   async dropSlot(signal?: AbortSignal): Promise<boolean> {
@@ -258,20 +277,15 @@ export class WalSource {
     }
   }
 
-  /** An incremental's receipt. See the header. */
-  async receive(segmentSize: number, signal?: AbortSignal): Promise<Received> {
+  /**
+   * An incremental's receipt. See the header. `known`: the facts `positionAndSlot` just
+   * read (asked here otherwise).
+   */
+  async receive(segmentSize: number, signal?: AbortSignal, known?: ReceiptFacts): Promise<Received> {
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
-    // EXECUTE is checked when a query starts, for every function it names (even in a CASE
-    // branch not taken): ask first, then name pg_switch_wal only when the role may call it.
-    // Asked with who holds the slot, in one query.
-    const [state] = await this.q(
-      `SELECT has_function_privilege('pg_switch_wal()', 'EXECUTE'),
-              (SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${sqlText(this.slot)} AND active AND active_pid IS NOT NULL)`,
-      `looking up replication slot "${this.slot}"`,
-      signal,
-    );
-    const mayswitch = state?.[0] === 't';
-    await this.freeSlot(signal, { holder: state?.[1] ? Number(state[1]) : null });
+    const facts = known ?? toReceiptFacts((await this.q(this.receiptSql(), `looking up replication slot "${this.slot}"`, signal))[0]);
+    const mayswitch = facts.maySwitch;
+    await this.freeSlot(signal, { holder: facts.holder });
     const rows = await this.q(
       `SELECT to_char(clock_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), pg_current_xact_id();
        SELECT ${mayswitch ? 'pg_switch_wal()' : 'pg_current_wal_lsn()'},
@@ -339,6 +353,10 @@ function toPosition(r: string[] = []): ServerPosition {
   return { systemId: r[0] ?? '', timeline: Number(r[1]), lsn: r[2] ?? '', time: r[3] ?? '', segmentSize: parseSize(r[4] ?? ''), bootstrapRole: r[5] ?? 'postgres' };
 }
 
+function toReceiptFacts(r: string[] = []): ReceiptFacts {
+  return { maySwitch: r[0] === 't', holder: r[1] ? Number(r[1]) : null };
+}
+
 function toSlotState(r: string[] | undefined): SlotState | null {
   if (!r) return null;
   return { restartLsn: r[0] || null, walStatus: r[1] || null, active: r[2] === 't', heldBytes: Number(r[3] ?? 0) };
@@ -351,30 +369,44 @@ function parseSize(setting: string): number {
   return Number(m[1]) * unit;
 }
 
+/** One WAL page of zeros, to compare pages against natively. */
+const ZERO_PAGE = Buffer.alloc(WAL_PAGE);
+/** Pages read at once while looking for the last page that holds WAL records. */
+const TRIM_WINDOW = 32 * WAL_PAGE;
+
 /**
- * Length of `data` without its trailing pages that hold no WAL records: all zeros after
- * the page header (the padding after a WAL switch has headers only; a spooled `.partial`
- * is preallocated with zeros). Padding them back with zeros changes nothing recovery reads.
+ * Length of the segment open as `fd` (`size` bytes) without its trailing pages that hold no
+ * WAL records: all zeros after the page header (the padding after a WAL switch has headers
+ * only; a spooled `.partial` is preallocated with zeros). Padding them back with zeros
+ * changes nothing recovery reads. Reads the file from its end, a window at a time.
  */
-function trimmedLength(data: Buffer): number {
-  let end = data.length - (data.length % WAL_PAGE);
+function trimmedLength(fd: number, size: number): number {
+  let end = size - (size % WAL_PAGE);
+  const window = Buffer.allocUnsafe(TRIM_WINDOW);
   while (end > 0) {
-    const page = end - WAL_PAGE;
-    const header = page === 0 ? 40 : 24; // long header on a segment's first page, short after
-    let empty = true;
-    for (let i = page + header; i < end; i++) {
-      if (data[i] !== 0) {
-        empty = false;
-        break;
-      }
+    const from = Math.max(0, end - TRIM_WINDOW);
+    readFully(fd, window, 0, end - from, from);
+    for (let page = end - WAL_PAGE; page >= from; page -= WAL_PAGE) {
+      const header = page === 0 ? 40 : 24; // long header on a segment's first page, short after
+      const at = page - from;
+      if (!window.subarray(at + header, at + WAL_PAGE).equals(ZERO_PAGE.subarray(header))) return page + WAL_PAGE;
     }
-    if (!empty) break;
-    end = page;
+    end = from;
   }
-  return end;
+  return 0;
 }
 
-function tarHeader(name: string, size: number): Buffer {
+/** Reads exactly `length` bytes at `position` into `into` at `offset` (a spooled segment does not change while it is read). */
+function readFully(fd: number, into: Buffer, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, into, offset + done, length - done, position + done);
+    if (n === 0) throw new BackstopError('DUMP_FAILED', `A WAL segment in the spool ended ${length - done} bytes early while Backstop read it; run the backup again.`);
+    done += n;
+  }
+}
+
+function tarHeader(name: string, size: number, type = '0'): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write('0000600\0', 100, 'ascii');
@@ -383,7 +415,7 @@ function tarHeader(name: string, size: number): Buffer {
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
   h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
   h.write('        ', 148, 'ascii');
-  h.write('0', 156, 'ascii');
+  h.write(type, 156, 'ascii');
   h.write('ustar\u000000', 257, 'ascii');
   let sum = 0;
   for (const b of h) sum += b;
@@ -391,15 +423,71 @@ function tarHeader(name: string, size: number): Buffer {
   return h;
 }
 
-/** A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages. */
-export async function* spoolTar(dir: string, segments: Segment[]): AsyncGenerator<Buffer> {
-  for (const s of segments) {
-    const data = readFileSync(join(dir, s.file));
-    const length = trimmedLength(data);
-    yield tarHeader(s.file, length);
-    if (length > 0) yield data.subarray(0, length);
-    const pad = (512 - (length % 512)) % 512;
-    if (pad) yield Buffer.alloc(pad);
+/** The block size WAL points are cut into (the writer's fixed chunk size; see `spoolTar`). */
+export const WAL_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * A pax global header of exactly `bytes` (a multiple of 512, at least 512) that carries
+ * only a comment: tar readers (Backstop's own extractor included) skip it. It moves the
+ * next entry to a block boundary.
+ */
+function alignmentEntry(bytes: number): Buffer {
+  const payload = bytes - 512;
+  const h = tarHeader('pax_global_header', payload, 'g');
+  if (payload === 0) return h;
+  const digits = String(payload).length;
+  const record = `${payload} comment=${'.'.repeat(payload - digits - 10)}\n`;
+  return Buffer.concat([h, Buffer.from(record, 'ascii')]);
+}
+
+/**
+ * A ustar archive of `segments` (files in `dir`), each trimmed of trailing zero pages,
+ * yielded in buffers of exactly `blockBytes` (the last one shorter), each a fresh
+ * allocation of its own: cut into fixed blocks of the same size, every block is one whole
+ * buffer that a writer can move to an encoder thread without a copy. The segments are
+ * read straight into those buffers (no whole-segment read).
+ *
+ * The last segment starts at a block boundary (after an `alignmentEntry` when needed): it
+ * is the one still being written (it holds the end position), so the next incremental
+ * stores it again, complete, as its first entry at offset 0. Aligned the same way in both
+ * points, its blocks recur and the next point stores only the ones that changed.
+ */
+export async function* spoolTar(dir: string, segments: Segment[], blockBytes: number = WAL_BLOCK_BYTES): AsyncGenerator<Buffer> {
+  let block = Buffer.allocUnsafeSlow(blockBytes);
+  let at = 0;
+  /** Fills the next `length` bytes of the archive through `fill(into, offset, n, done)`, yielding each block completed. */
+  function* put(length: number, fill: (into: Buffer, offset: number, n: number, done: number) => void): Generator<Buffer> {
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(length - done, blockBytes - at);
+      fill(block, at, n, done);
+      at += n;
+      done += n;
+      if (at === blockBytes) {
+        yield block;
+        block = Buffer.allocUnsafeSlow(blockBytes);
+        at = 0;
+      }
+    }
   }
-  yield Buffer.alloc(1024);
+  const bytes = (src: Buffer) => (into: Buffer, offset: number, n: number, done: number) => void src.copy(into, offset, done, done + n);
+  const zeros = (into: Buffer, offset: number, n: number) => void into.fill(0, offset, offset + n);
+  for (const [i, s] of segments.entries()) {
+    if (i > 0 && i === segments.length - 1 && at > 0) yield* put(blockBytes - at, bytes(alignmentEntry(blockBytes - at)));
+    const fd = openSync(join(dir, s.file), 'r');
+    try {
+      const length = trimmedLength(fd, fstatSync(fd).size);
+      yield* put(512, bytes(tarHeader(s.file, length)));
+      yield* put(length, (into, offset, n, done) => readFully(fd, into, offset, n, done));
+      yield* put((512 - (length % 512)) % 512, zeros);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  yield* put(1024, zeros);
+  if (at > 0) {
+    const last = Buffer.allocUnsafeSlow(at); // a whole buffer of its own too
+    block.copy(last, 0, 0, at);
+    yield last;
+  }
 }
