@@ -15,7 +15,8 @@ const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
 // BACKSTOP_TEST_INTEGRATION_WORKERS=1 to run them one at a time, or a larger N on a bigger
 // machine. On 2 cores two workers are about twice as fast on a quiet machine; on a heavily
 // loaded one the gain shrinks (measured on 6 files: 100 s vs 210 s at load 4-6, 525 s vs
-// 574 s at load 19-28).
+// 574 s at load 19-28). All 92 files pass with 2 workers; a machine loaded past ~10 per core
+// can push the slowest reliability tests (wal-kill) past their own timeouts.
 function integrationWorkers() {
   const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 2);
   return n > 1 ? { fileParallelism: true, maxWorkers: n } : { fileParallelism: false };
