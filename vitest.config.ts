@@ -8,13 +8,17 @@ import { COMMANDS } from './electron/shared/ipc/contract.ts';
 // the CLI tests run that build, and BACKSTOP_WORKER_DIR starts every test's worker
 // threads from it.
 const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./out/cli/workers', import.meta.url).pathname };
-// Integration files run one at a time unless BACKSTOP_TEST_INTEGRATION_WORKERS asks for more
-// (each starts its own servers on free ports). Measured on 6 files (59 tests), 2 cores: 2 workers
-// 100 s vs 1 worker 210 s at load 4-6, but 525 s vs 574 s at load 19-28. Not yet run over the
-// whole suite; shared state two files could trip over: the SMTP password's fixed keychain name
-// (notifications/*.test.ts) and encryption keys stored under their fingerprint.
+// Each test file stores its secrets under its own keychain service (tests/fixtures/keychain-namespace.ts).
+const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
+// Integration files run two at a time (each starts its own servers on free ports, in its own
+// temp folders, and stores its secrets under its own keychain service); set
+// BACKSTOP_TEST_INTEGRATION_WORKERS=1 to run them one at a time, or a larger N on a bigger
+// machine. On 2 cores two workers are about twice as fast on a quiet machine; on a heavily
+// loaded one the gain shrinks (measured on 6 files: 100 s vs 210 s at load 4-6, 525 s vs
+// 574 s at load 19-28). All 92 files pass with 2 workers; a machine loaded past ~10 per core
+// can push the slowest reliability tests (wal-kill) past their own timeouts.
 function integrationWorkers() {
-  const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 1);
+  const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 2);
   return n > 1 ? { fileParallelism: true, maxWorkers: n } : { fileParallelism: false };
 }
 export default defineConfig({
@@ -27,6 +31,7 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
           globalSetup: ['tests/fixtures/build-cli.ts'],
+          setupFiles: keychainNamespace,
           env: workerEnv,
           exclude: ['tests/unit/renderer/**'],
           environment: 'node',
@@ -47,6 +52,7 @@ export default defineConfig({
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/fixtures/build-cli.ts'],
+          setupFiles: keychainNamespace,
           env: workerEnv,
           environment: 'node',
           testTimeout: 120_000,

@@ -8,6 +8,11 @@
  * locked with KEYCHAIN_LOCKED — there is no plaintext fallback. On Linux the store is
  * pinned to the Secret Service (the kernel keyring does not survive a reboot). Error
  * messages never include the secret or the keychain's raw output.
+ *
+ * Test/isolation knob: BACKSTOP_KEYCHAIN_SERVICE, when set, replaces the service name
+ * (read when a store is made, so child processes inherit it). The test harness gives each
+ * test file its own, so files running at once never see each other's secrets. Users never
+ * need it; the default is `dev.backstop`.
  */
 import type { AsyncEntry } from '@napi-rs/keyring';
 import { BackstopError } from '../../shared/result.ts';
@@ -19,6 +24,11 @@ export interface SecretStore {
 }
 
 export const KEYCHAIN_SERVICE = 'dev.backstop';
+
+/** The service name secrets are stored under: KEYCHAIN_SERVICE unless BACKSTOP_KEYCHAIN_SERVICE names another. */
+export function keychainService(): string {
+  return process.env.BACKSTOP_KEYCHAIN_SERVICE || KEYCHAIN_SERVICE;
+}
 
 const ACCOUNT = /^[A-Za-z0-9._:-]{1,200}$/;
 
@@ -48,7 +58,7 @@ export function keychainError(e: unknown): BackstopError {
 }
 
 export class KeychainSecretStore implements SecretStore {
-  constructor(private readonly service = KEYCHAIN_SERVICE) {}
+  constructor(private readonly service = keychainService()) {}
 
   /** The native keychain module loads on first use, so commands that never read a secret start faster. */
   private async entry(account: string): Promise<AsyncEntry> {

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
+import { KEYCHAIN_SERVICE, KeychainSecretStore, keychainService } from '../../../electron/engine/secrets/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -49,6 +49,23 @@ describe('secrets in the OS keychain', () => {
     const again = await testEngine({ dataDir: engine.dataDir });
     expect((await again.call('servers.delete', { id: res.data.id })).ok).toBe(true);
     expect(await new KeychainSecretStore().get(ref)).toBeNull();
+  });
+
+  it('stores under the service BACKSTOP_KEYCHAIN_SERVICE names, unseen under any other service', async () => {
+    // The harness (tests/fixtures/keychain-namespace.ts) gives this file its own service.
+    const service = process.env.BACKSTOP_KEYCHAIN_SERVICE!;
+    expect(service).toMatch(/^dev\.backstop\.test-w\d+-[0-9a-f]{8}$/);
+    expect(keychainService()).toBe(service);
+    const account = `isolation.${Date.now()}`;
+    await new KeychainSecretStore().set(account, 'ns-secret-1');
+    expect(await new KeychainSecretStore(service).get(account)).toBe('ns-secret-1');
+    expect(await new KeychainSecretStore(KEYCHAIN_SERVICE).get(account)).toBeNull();
+    expect(await new KeychainSecretStore(`${service}-other`).get(account)).toBeNull();
+    await new KeychainSecretStore(`${service}-other`).set(account, 'ns-secret-2');
+    expect(await new KeychainSecretStore().get(account)).toBe('ns-secret-1');
+    await new KeychainSecretStore().delete(account);
+    expect(await new KeychainSecretStore(`${service}-other`).get(account)).toBe('ns-secret-2');
+    await new KeychainSecretStore(`${service}-other`).delete(account);
   });
 
   it('fails with KEYCHAIN_UNAVAILABLE and stores nothing when no keychain can be reached', () => {
