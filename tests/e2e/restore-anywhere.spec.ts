@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findCredentialsAsync } from '@napi-rs/keyring';
 import { createEngine } from '../../electron/engine/index.ts';
-import { KEYCHAIN_SERVICE } from '../../electron/engine/secrets/secret-store.ts';
+import { keychainService } from '../../electron/engine/secrets/secret-store.ts';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../fixtures/s3rver.ts';
 import { expect, test } from './fixtures/harness';
@@ -24,7 +24,7 @@ import { AppShell } from './pages/app-shell';
 
 /** The S3 secrets' keychain references (accounts `s3.<id>`) in the test keychain. */
 async function s3Refs(): Promise<Set<string>> {
-  return new Set((await findCredentialsAsync(KEYCHAIN_SERVICE)).map((c) => c.account).filter((a) => a.startsWith('s3.')));
+  return new Set((await findCredentialsAsync(keychainService())).map((c) => c.account).filter((a) => a.startsWith('s3.')));
 }
 
 test.describe.configure({ timeout: 120_000 });
