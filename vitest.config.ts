@@ -17,9 +17,12 @@ const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
 // loaded one the gain shrinks (measured on 6 files: 100 s vs 210 s at load 4-6, 525 s vs
 // 574 s at load 19-28). All 92 files pass with 2 workers; a machine loaded past ~10 per core
 // can push the slowest reliability tests (wal-kill) past their own timeouts.
+// A project with its own maxWorkers must run in a group of its own (vitest refuses two
+// projects with different maxWorkers in one `sequence.groupOrder`): the integration files run
+// after the unit and renderer ones.
 function integrationWorkers() {
   const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 2);
-  return n > 1 ? { fileParallelism: true, maxWorkers: n } : { fileParallelism: false };
+  return n > 1 ? { fileParallelism: true, maxWorkers: n, sequence: { groupOrder: 1 } } : { fileParallelism: false };
 }
 export default defineConfig({
   test: {
