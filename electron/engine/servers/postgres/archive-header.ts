@@ -1,7 +1,7 @@
 /**
  * The bytes of a PostgreSQL custom-format archive (`pg_dump -Fc -Z0`) that pg_dump varies
  * on every run: the header's creation time. Two dumps of an unchanged database differ only
- * there (checked on real dumps, tests/integration/backup/unchanged-incremental.test.ts), so
+ * there (checked on real dumps, tests/integration/tasks/unchanged-incremental.test.ts), so
  * an incremental whose dump equals the newest point's apart from these bytes stores nothing
  * (repository/writer.ts, `volatile`).
  *
