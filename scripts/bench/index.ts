@@ -23,6 +23,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeBenchTaskFile } from './task-file.ts';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -689,20 +690,8 @@ async function benchMariadbBinlog(work: string): Promise<void> {
     const dumpBackups = join(dir, 'dump-backups');
     mkdirSync(dumpBackups, { recursive: true });
     db.sql(`CREATE USER 'bench_nolog'@'%' IDENTIFIED BY '${db.password}'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON *.* TO 'bench_nolog'@'%';`);
-    const taskFileFor = (name: string, user: string, path: string) => {
-      const file = join(dir, `${name}.json`);
-      writeFileSync(
-        file,
-        JSON.stringify({
-          name,
-          server: { kind: 'mysql', host: db.host, port: db.port, user, passwordEnv: 'BENCH_MARIA_PASSWORD', tls: 'disable' },
-          type: 'logical',
-          schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-          destinations: [{ kind: 'local', path }],
-        }),
-      );
-      return file;
-    };
+    const taskFileFor = (name: string, user: string, path: string) =>
+      writeBenchTaskFile(join(dir, `${name}.json`), name, { kind: 'mysql', host: db.host, port: db.port, user, passwordEnv: 'BENCH_MARIA_PASSWORD' }, path);
     const taskFile = taskFileFor('bench-binlog', db.user, backups);
     const dumpTaskFile = taskFileFor('bench-dump', 'bench_nolog', dumpBackups);
     const env = { BENCH_MARIA_PASSWORD: db.password };

@@ -16,6 +16,7 @@
  * Nothing here is asserted; the machine is shared, so the load average goes next to the rows.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeBenchTaskFile } from './task-file.ts';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -89,20 +90,11 @@ export async function benchMany(work: string, c: ManyBenchContext): Promise<void
     const cliDest = join(work, 'many-cli');
     const keyFile = join(work, 'many.key');
     writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
-    const taskFile = join(work, 'many-task.json');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        name: 'many',
-        server: { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'PGPASSWORD', tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        encryption: { mode: 'key', keyFile },
-        destinations: [{ kind: 'local', path: cliDest }],
-        excludeDatabases: ['postgres'],
-        tools: { binDir: PG_BIN },
-      }),
-    );
+    const taskFile = writeBenchTaskFile(join(work, 'many-task.json'), 'many', { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'PGPASSWORD' }, cliDest, {
+      encryption: { mode: 'key', keyFile },
+      excludeDatabases: ['postgres'],
+      tools: { binDir: PG_BIN },
+    });
     const cliData = join(work, 'many-cli-data');
     const cliRun = async (kind: 'full' | 'incremental'): Promise<CliRun> => {
       const before = c.duBytes(cliDest);

@@ -13,6 +13,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeBenchTaskFile } from './task-file.ts';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startMariadb } from '../../tests/fixtures/servers/mariadb.ts';
@@ -41,18 +42,7 @@ export async function benchStartupBackup(work: string, deps: StartupBackupDeps):
       writeFileSync(join(bin, t), `#!/bin/sh\necho "$(date +%s%3N) ${t} $*" >> '${calls}'\nexec '${real}' "$@"\n`);
       chmodSync(join(bin, t), 0o755);
     }
-    const task = join(dir, 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 'startup',
-        server: { kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'BENCH_STARTUP_PASSWORD', tls: 'disable' },
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: join(dir, 'backups') }],
-        tools: { binDir: bin },
-      }),
-    );
+    const task = writeBenchTaskFile(join(dir, 'task.json'), 'startup', { kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'BENCH_STARTUP_PASSWORD' }, join(dir, 'backups'), { tools: { binDir: bin } });
     const env = { ...process.env, BENCH_STARTUP_PASSWORD: db.password };
     const builds: [string, string][] = [['this build', join(deps.root, 'bin', 'backstop.mjs')]];
     if (process.env.BENCH_CLI_BEFORE) builds.push(['before', process.env.BENCH_CLI_BEFORE]);
