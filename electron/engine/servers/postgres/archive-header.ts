@@ -18,14 +18,13 @@
  * means "no bytes may be ignored", so the dump counts as changed (a false "changed" only
  * costs a point; a false "unchanged" would lose a change).
  */
-
-export type ByteRange = readonly [start: number, end: number];
+import type { VolatileBytes } from '../../repository/types.ts';
 
 const MAGIC = 'PGDMP';
 const CUSTOM_FORMAT = 1;
 const TIME_INTS = 7;
 
-export function pgArchiveVolatile(head: Uint8Array): ByteRange[] | null {
+export const pgArchiveVolatile: VolatileBytes = (head) => {
   const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   if (b.length < 11 || b.toString('latin1', 0, 5) !== MAGIC) return null;
   const [major, minor, , intSize, offSize, format] = [b[5]!, b[6]!, b[7]!, b[8]!, b[9]!, b[10]!];
@@ -40,4 +39,4 @@ export function pgArchiveVolatile(head: Uint8Array): ByteRange[] | null {
   const end = at + TIME_INTS * (1 + intSize);
   if (b.length < end) return null;
   return [[at, end]];
-}
+};
