@@ -90,10 +90,11 @@ export interface DumpStream {
    */
   startsChain?: string;
   /**
-   * Set by a database dump whose format knows exactly which bytes its tool varies on every
-   * run (PostgreSQL: the archive header's creation time; MariaDB, SQLite: none): an
-   * incremental whose dump equals the newest point's apart from those bytes stores no point
-   * (repository/writer.ts). Unset (server-level streams, WAL, the binary log): always stored.
+   * Set by a dump whose format knows exactly which bytes its tool varies on every run
+   * (PostgreSQL: the archive header's creation time, globals.sql's `\restrict` key; MariaDB,
+   * SQLite: none): an incremental whose dump equals the newest point's apart from those
+   * bytes stores no point (repository/writer.ts). Unset (WAL, the binary log, MariaDB's
+   * grants.sql): always stored.
    */
   volatile?: VolatileBytes;
 }

@@ -6,7 +6,8 @@
  *   the header parser names (the creation time); an unchanged incremental adds no file to
  *   any database folder and reports success, no point, UNCHANGED, 0 bytes stored (history
  *   too); a change that keeps the dump's length (one value for another of equal length) is
- *   stored; a restore after an unchanged run gives the data;
+ *   stored; a restore after an unchanged run gives the data; the server's `globals.sql`
+ *   (pg_dumpall's random `\restrict` key aside) stores nothing either, a new role is stored;
  * - two destinations where one lacks the newest point: that one gets a point, the other not;
  * - SQLite folders and MariaDB the same (their dumps are byte-identical when unchanged).
  */
@@ -19,7 +20,7 @@ import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { REDUMPED } from '../../../electron/engine/backup/log-coverage.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { destinationId } from '../../../electron/engine/destinations/index.ts';
-import { connectorFor, encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { connectorFor, encodeDatabaseFolder, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { pgArchiveVolatile } from '../../../electron/engine/servers/postgres/archive-header.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -43,9 +44,15 @@ async function hourlyTask(engine: Engine, serverId: string, type: 'logical' | 's
 }
 
 const rowsOf = (run: Run, db: string) => run.databases.filter((d) => d.database === db);
+const globalsFolder = `${SERVER_FOLDER}/${encodeDatabaseFolder(PG_GLOBALS_STREAM.name)}`;
 
 async function pointIds(backups: string, db: string): Promise<string[]> {
   return (await (await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder(db))))).listPoints()).map((p) => p.id);
+}
+
+/** The points of the task's globals.sql (the server folder). */
+async function globalsPoints(backups: string) {
+  return (await openRepository(new LocalBackend(join(backups, globalsFolder)))).listPoints();
 }
 
 /** The database's row of an unchanged run at every destination: success, no point, UNCHANGED (+ why it re-dumped), nothing stored. */
@@ -120,13 +127,11 @@ describe('PostgreSQL: an unchanged database gets no new point', () => {
     expect(inc.status).toBe('success');
     for (const db of dbs) expectUnchanged(inc, db);
     for (const db of dbs) expect(await pointIds(backups, db)).toHaveLength(1);
-    // Not a byte more in any database folder (globals.sql is a server stream: stored as before).
-    const after = files(backups);
-    for (const db of dbs) {
-      const folder = encodeDatabaseFolder(db);
-      const of = (f: Record<string, number>) => Object.fromEntries(Object.entries(f).filter(([k]) => k.startsWith(`${folder}/`)));
-      expect(of(after)).toEqual(of(before));
-    }
+    // globals.sql too: pg_dumpall's `\restrict` key differs on every run, nothing else does.
+    expectUnchanged(inc, PG_GLOBALS_STREAM.name);
+    expect(await globalsPoints(backups)).toHaveLength(1);
+    // Not a byte more anywhere under the root.
+    expect(files(backups)).toEqual(before);
     // (runTask reads the run back from the history: the rows above are what History shows.)
 
     // One value for another of the same length: the dump keeps its length, and is stored.
@@ -139,9 +144,20 @@ describe('PostgreSQL: an unchanged database gets no new point', () => {
     expect(await pointIds(backups, 'beta')).toHaveLength(2);
     expect(await pointIds(backups, 'alpha')).toHaveLength(1);
 
-    // And the next run finds beta unchanged against its new point.
+    expectUnchanged(changed, PG_GLOBALS_STREAM.name);
+
+    // And the next run finds beta unchanged against its new point; a new role is stored.
+    pg.psql(`CREATE ROLE unchanged_probe NOLOGIN`);
     const again = await runTask(engine, taskId, 'incremental');
     for (const db of dbs) expectUnchanged(again, db);
+    expectStored(again, PG_GLOBALS_STREAM.name);
+    const stored = await globalsPoints(backups);
+    expect(stored).toHaveLength(2);
+    const script: Buffer[] = [];
+    const globalsRepo = await openRepository(new LocalBackend(join(backups, globalsFolder)));
+    for await (const c of await globalsRepo.readPoint(stored.at(-1)!.id)) script.push(Buffer.from(c as Uint8Array));
+    expect(Buffer.concat(script).toString()).toContain('CREATE ROLE unchanged_probe;');
+    pg.psql(`DROP ROLE unchanged_probe`);
 
     for (const db of ['alpha', 'beta']) {
       const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(db)) }, pointId: 'latest', serverId, database: `r_${db}` });

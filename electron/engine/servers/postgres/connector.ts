@@ -24,6 +24,7 @@ import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { PgCustomArchiveFacts } from '../../facts/pg-custom-facts.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
+import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
@@ -223,7 +224,7 @@ export class PostgresConnector implements Connector {
         signal: opts.signal,
         classify: this.conn.classify('dumping roles and tablespaces (pg_dumpall --globals-only)', 'DUMP_FAILED'),
       });
-      return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format } };
+      return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format }, volatile: pgRestrictKeyVolatile };
     }
     if (name === PG_BASEBACKUP_STREAM.name) {
       const expectedBytes = await this.clusterSizeEstimate(opts.signal);
