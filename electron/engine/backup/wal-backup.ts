@@ -17,6 +17,12 @@
  *   (name, oid, template flag, size from pg_database, read just before the base backup
  *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts).
  *   Reading it never fails the backup: without it a restore extracts everything.
+ *   A full also records `consistentTime`: the server's clock read once pg_basebackup has
+ *   finished (its stream ends only after that read), so at or after the backup's
+ *   end-of-backup record: every commit before the point where a recovery of this base
+ *   backup becomes consistent is older. A restore to a moment reaches from it
+ *   (restore/pitr.ts). Reading it never fails the backup: without it (and in fulls taken
+ *   before it was recorded) the range starts at the end of the chain's first WAL point.
  * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
  *   the parent point's bytes, so trying would read bases and compress every chunk twice.
  *   It is cut into fixed WAL_BLOCK_BYTES blocks (no content-defined cuts: nothing to find
@@ -25,7 +31,7 @@
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
  */
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
@@ -53,6 +59,8 @@ export interface WalMeta {
   startTime?: string;
   /** Full only: the cluster's databases when the base backup started (see the header). */
   databases?: ClusterDatabase[];
+  /** Full only: server time at or after the base backup's end-of-backup record (see the header). */
+  consistentTime?: string;
 }
 
 /** One database of the cluster as pg_database named it; `bytes` null when the role may not size it. */
@@ -171,7 +179,7 @@ export class WalBackup {
   }
 
   async openDump(signal: AbortSignal, kind: PointKind): Promise<DumpStream> {
-    if (kind === 'full' || !this.received) return this.openBaseBackup(signal);
+    if (kind === 'full' || !this.received) return this.baseBackup(signal);
     const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments, WAL_BLOCK_BYTES), { objectMode: false });
     const done = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
@@ -182,6 +190,32 @@ export class WalBackup {
     // pays, nor do content-defined cuts; fixed blocks that are the spool's own buffers move
     // to the encoders without a copy.
     return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES } };
+  }
+
+  /** The base backup, whose stream ends once the server's clock was read after pg_basebackup finished: `consistentTime` (see the header). */
+  private async baseBackup(signal: AbortSignal): Promise<DumpStream> {
+    const base = await this.openBaseBackup(signal);
+    const meta = this.meta;
+    if (!meta) return base;
+    let consistentTime: string | null = null;
+    const through = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        cb(null, chunk);
+      },
+      // Before 'end': a failed pg_basebackup or a failed read leaves the field out (the backup fails on its own, or keeps the older range).
+      flush: (cb) => {
+        base.done
+          .then(() => this.source.position(signal))
+          .then((p) => {
+            if (!Number.isNaN(Date.parse(p.time))) consistentTime = p.time;
+          })
+          .catch(() => undefined)
+          .finally(() => cb());
+      },
+    });
+    // pipeline: an error on either side (or the writer giving up) ends both.
+    pipeline(base.stream, through, () => undefined);
+    return { ...base, stream: through, finalMeta: () => (consistentTime ? toJson({ ...meta, consistentTime }) : {}) };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

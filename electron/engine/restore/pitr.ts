@@ -3,11 +3,18 @@
  * incrementals in `~server/base.tar`, see backup/wal-backup.ts).
  *
  * Contract:
- * - `reachableRanges`: per chain, from the end of its first WAL point to the end of its
- *   newest (server clock; every transaction committed up to `to` is in the backup). A chain
- *   with no WAL point yet reaches no moment (its base backup restores by --point).
+ * - `reachableRanges`: per chain, from its base backup's consistent moment (wal-backup.ts
+ *   `consistentTime`: every commit before a recovery of it becomes consistent is older) to
+ *   the end of its newest WAL point (server clock; every transaction committed up to `to` is
+ *   in the backup, and a heartbeat commit after it lets the recovery stop there). A base
+ *   backup taken before `consistentTime` was recorded starts its range at the end of its
+ *   first WAL point, as before. A chain with no WAL point yet reaches no moment (its base
+ *   backup alone is a single instant: it restores by --point); a moment needs the WAL after
+ *   it, so the range opens with the first incremental.
  * - `planRecovery`: `asOf` outside every range → OUT_OF_RANGE naming the ranges, before
- *   anything is created. `pointId` of a WAL point: the chain up to it, replayed to its end.
+ *   anything is created. Inside: the chain's WAL points up to the first whose end is at or
+ *   after `asOf` (the first one for a moment between the base backup and its end), with the
+ *   recovery target. `pointId` of a WAL point: the chain up to it, replayed to its end.
  * - `restoreClusterAt` (--folder): the base backup into the new, empty DIR (DATABASE_EXISTS
  *   otherwise, nothing written), the WAL it needs in DIR/backstop_wal (segments padded back
  *   to full size), `restore_command`, the recovery target and `recovery_target_action =
@@ -84,8 +91,20 @@ async function walChains(repo: Repository): Promise<WalChain[]> {
   return out;
 }
 
+/** A chain's reachable range (see the header); null without a WAL point. */
+function rangeOf(c: WalChain): ReachableRange | null {
+  const first = c.wal[0];
+  if (!first) return null;
+  const consistent = c.meta.consistentTime;
+  // Older base backups recorded no consistent moment: their range starts where it always did.
+  const from = typeof consistent === 'string' && !Number.isNaN(Date.parse(consistent)) ? consistent : walMetaOf(first)!.endTime!;
+  // Moments are shown and entered to the second: the start rounds up (the end is shown rounded down),
+  // so the second shown as the start is one that restores.
+  return { fullPointId: c.full.id, from: new Date(Math.ceil(Date.parse(from) / 1000) * 1000).toISOString(), to: walMetaOf(c.wal.at(-1)!)!.endTime! };
+}
+
 export async function reachableRanges(repo: Repository): Promise<ReachableRange[]> {
-  return (await walChains(repo)).filter((c) => c.wal.length > 0).map((c) => ({ fullPointId: c.full.id, from: walMetaOf(c.wal[0]!)!.endTime!, to: walMetaOf(c.wal.at(-1)!)!.endTime! }));
+  return (await walChains(repo)).map(rangeOf).filter((r): r is ReachableRange => r !== null);
 }
 
 export interface RecoveryPlan {
@@ -102,12 +121,11 @@ export async function planRecovery(repo: Repository, at: { asOf: Date } | { poin
   const chains = await walChains(repo);
   if ('asOf' in at) {
     const t = at.asOf.getTime();
-    const hit = chains
-      .filter((c) => c.wal.length > 0 && Date.parse(walMetaOf(c.wal[0]!)!.endTime!) <= t && t <= Date.parse(walMetaOf(c.wal.at(-1)!)!.endTime!))
-      .at(-1);
+    const ranges = chains.map(rangeOf);
+    const hit = chains.filter((_, i) => ranges[i] && Date.parse(ranges[i].from) <= t && t <= Date.parse(ranges[i].to)).at(-1);
     if (!hit) {
-      const ranges = await reachableRanges(repo);
-      const said = ranges.length ? `The backups reach ${ranges.map((r) => `${utc(r.from)} to ${utc(r.to)}`).join('; ')}.` : 'No moment is reachable yet: a moment needs a WAL backup (an incremental) after a base backup; restore the base backup itself with --point.';
+      const reached = ranges.filter((r): r is ReachableRange => r !== null);
+      const said = reached.length ? `The backups reach ${reached.map((r) => `${utc(r.from)} to ${utc(r.to)}`).join('; ')}.` : 'No moment is reachable yet: a moment needs a WAL backup (an incremental) after a base backup; restore the base backup itself with --point.';
       throw new BackstopError('OUT_OF_RANGE', `${utc(at.asOf.toISOString())} is outside what the backups of this server reach. ${said} Nothing was created.`);
     }
     const wal: PointSummary[] = [];

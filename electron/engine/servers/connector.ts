@@ -19,7 +19,7 @@
 import type { Readable } from 'node:stream';
 import type { BackupType, RestoreCheck, ServerKind } from '../../shared/domain.ts';
 import type { FactCounter } from '../facts/dump-facts.ts';
-import type { VolatileBytes } from '../repository/types.ts';
+import type { JsonObject, VolatileBytes } from '../repository/types.ts';
 
 export interface ToolInfo {
   name: string;
@@ -83,7 +83,7 @@ export interface DumpStream {
    * What the stream reported about itself once it ended (e.g. the binary-log position a
    * MariaDB dump printed), stored with the point; called only after the stream ended.
    */
-  finalMeta?: () => Record<string, string | number | string[]>;
+  finalMeta?: () => JsonObject;
   /**
    * Set when this stream cannot continue the chain it was asked to continue (the binary
    * log it follows was purged): the point starts a new chain, with this reason.

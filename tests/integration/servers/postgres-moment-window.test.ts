@@ -7,8 +7,10 @@
  *   recover to that moment;
  * - the restore reports its steps (`restore.progress` `step`/`steps`): WAL fetch, base backup,
  *   WAL replay, dump, load for one database; WAL fetch and base backup for a whole cluster;
- * - a moment outside the range — before the first WAL after the full, or past the last WAL
- *   received — OUT_OF_RANGE naming it, no database and no folder created.
+ * - the range starts at the base backup (once a WAL backup follows it): a moment between the
+ *   full and the first WAL backup is inside it;
+ * - a moment outside the range — before the base backup, or past the last WAL received —
+ *   OUT_OF_RANGE naming it, no database and no folder created.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,9 +43,12 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     const { serverId, taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'snapshot', backups);
     pg.psql('CREATE DATABASE pitr');
     pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text)', 'pitr');
-    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     const serverNow = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
-    // After the full, before the first WAL backup: a moment no WAL reaches yet.
+    const beforeFull = serverNow();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    // After the full (past the second its range starts in), before the first WAL backup: reachable once one follows.
+    await new Promise((r) => setTimeout(r, 1100));
     pg.psql("INSERT INTO ledger VALUES (0, 'zero')", 'pitr');
     const afterFull = serverNow();
     await new Promise((r) => setTimeout(r, 300));
@@ -63,7 +68,8 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     const info = data(await engine.call('restore.inspect', { location }));
     expect(info.momentRanges).toHaveLength(1);
     const range = info.momentRanges![0]!;
-    expect(Date.parse(range.from)).toBeLessThan(Date.parse(afterTwo));
+    expect(Date.parse(range.from)).toBeGreaterThan(Date.parse(beforeFull));
+    expect(Date.parse(range.from)).toBeLessThanOrEqual(Date.parse(afterFull));
     expect(Date.parse(range.to)).toBeGreaterThan(Date.parse(afterTwo));
 
     // One database of the cluster, as it was after the two rows, into a new database, step by step.
@@ -98,8 +104,8 @@ describe('restore to a moment from the window (PostgreSQL base backup + WAL)', (
     const refused = await restoreAndWait(engine, { location, asOf: early, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_early' });
     expect(refused).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what the backups of this server reach\. The backups reach \d{4}-.* UTC to \d{4}-.* UTC\. Nothing was created\./) } });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_early'").trim()).toBe('0');
-    // Between the full and the first WAL backup after it: not reachable by time (restore the full by its point).
-    const gap = await restoreAndWait(engine, { location, asOf: afterFull, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_gap' });
+    // Before the base backup: not reachable by time.
+    const gap = await restoreAndWait(engine, { location, asOf: beforeFull, sourceDatabase: 'pitr', serverId: serverId, database: 'pitr_gap' });
     expect(gap).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE', message: expect.stringContaining(`The backups reach ${utc(range.from)} to ${utc(range.to)}. Nothing was created.`) } });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_gap'").trim()).toBe('0');
     // One second past the last WAL received: refused too, whatever the server did since.

@@ -250,6 +250,84 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await engine.close();
   }, 300_000);
 
+  it('reaches from the base backup: a moment between the full and the first incremental restores one database and the whole cluster; one before it is OUT_OF_RANGE', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const now = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+    const pause = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+    pg.psql('CREATE DATABASE pitr_base');
+    pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text)', 'pitr_base');
+    pg.psql("INSERT INTO ledger VALUES (0, 'zero')", 'pitr_base');
+    await pause();
+    const beforeFull = now();
+    await pause();
+    expect((await runTask(engine, taskId, 'full')).databases[0]).toMatchObject({ kind: 'full' });
+    const afterFull = now();
+    // The base backup records the server's clock once pg_basebackup has finished.
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const consistent = (await repo.listPoints())[0]!.meta.wal as Record<string, unknown>;
+    expect(consistent.consistentTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(Date.parse(consistent.consistentTime as string)).toBeGreaterThan(Date.parse(beforeFull));
+    expect(Date.parse(consistent.consistentTime as string)).toBeLessThanOrEqual(Date.parse(afterFull));
+    // Rows committed after the full (past the second the range starts in), then more, then the first incremental.
+    await pause(1100);
+    pg.psql("INSERT INTO ledger VALUES (1, 'one'), (2, 'two')", 'pitr_base');
+    await pause();
+    const between = now();
+    await pause();
+    pg.psql("INSERT INTO ledger VALUES (3, 'three')", 'pitr_base');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
+    const range = data(await engine.call('restore.inspect', { location: { kind: 'local', path: baseFolder(backups) } })).momentRanges!;
+    expect(range).toHaveLength(1);
+    expect(Date.parse(range[0]!.from)).toBeGreaterThanOrEqual(Date.parse(consistent.consistentTime as string));
+    expect(Date.parse(range[0]!.from)).toBeLessThan(Date.parse(between));
+
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const serverRoot = join(backups, SERVER_FOLDER);
+    const privateTmp = tempDir();
+    chmodSync(privateTmp, 0o755);
+    process.env.TMPDIR = privateTmp;
+    onTestFinished(() => {
+      delete process.env.TMPDIR;
+    });
+    const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr_base' });
+    const rows = (database: string) => pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", database).trim();
+
+    // One database, between the base backup and its first incremental: exactly the rows committed by then.
+    expect(await one(between, 'pitr_base_between')).toMatchObject({ database: 'pitr_base_between', cluster: false });
+    expect(rows('pitr_base_between')).toBe('0zero,1one,2two');
+    // The very start of the range restores: PostgreSQL reaches it (the base backup is consistent by then).
+    await one(range[0]!.from, 'pitr_base_start');
+    expect(rows('pitr_base_start')).toBe('0zero');
+
+    // The whole cluster into a new data directory, started and queried.
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'cluster');
+    expect(await restoreCommand(engine, serverRoot, { asOf: new Date(between), folder })).toMatchObject({ cluster: true, path: folder });
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      await untilRecovered(conn);
+      expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
+      expect((await conn.query("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", { database: 'pitr_base' }))[0]?.[0]).toBe('0zero,1one,2two');
+    } finally {
+      await running.stop();
+    }
+
+    // Before the base backup was consistent: OUT_OF_RANGE naming the range, nothing created (no database, no folder).
+    const named = `The backups reach ${range[0]!.from.slice(0, 19).replace('T', ' ')} UTC to ${range[0]!.to.slice(0, 19).replace('T', ' ')} UTC. Nothing was created.`;
+    await expect(one(beforeFull, 'pitr_base_early')).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining(named) });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_base_early'").trim()).toBe('0');
+    const earlyFolder = join(parent, 'early');
+    const justBefore = new Date(Date.parse(range[0]!.from) - 1);
+    await expect(restoreCommand(engine, serverRoot, { asOf: justBefore, folder: earlyFolder })).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining(named) });
+    expect(existsSync(earlyFolder)).toBe(false);
+    expect(readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+    await engine.close();
+  }, 300_000);
+
   it('ends a pg_receivewal left holding the slot (a killed Backstop) and runs the incremental; names the fix when it may not', async () => {
     const { engine, taskId } = await walTask(pg);
     const slot = slotNameFor(taskId);
