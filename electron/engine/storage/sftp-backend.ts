@@ -278,7 +278,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
     session.socket?.on('data', () => (session.heardAt = Date.now()));
     if (this.busy === 0) session.socket?.unref();
     client.on('error', (e) => lose(session, e));
-    client.on('close', () => lose(session, new Error('connection closed')));
+    client.on('close', () => lose(session, new Error('the server closed the connection')));
     this.watch(session, client);
     try {
       const n = Math.max(1, o.channels ?? 4);
@@ -287,7 +287,8 @@ export class SftpBackend implements Backend, LeftoverSweeper {
         // A channel that closes (its sftp-server process died) takes the connection with it:
         // a dead channel left in the pool would never answer again.
         sftp.on('close', () => {
-          lose(session, new Error('the SFTP channel closed'));
+          const sock = session.socket;
+          lose(session, new Error(sock && !sock.destroyed && sock.readable ? 'the server closed an SFTP channel' : 'the server closed the connection'));
           client.end();
         });
         sftp.on('error', () => {});
@@ -495,7 +496,8 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   /**
    * A failed put's temp file removed (best effort, bounded): on the put's own channel while
    * its connection lives, else on a fresh connection (requests on the lost one are never
-   * answered). A server still down leaves it: never listed, swept after a dead writer.
+   * answered). While the server is still down it stays in `orphans`, which the next
+   * connection made removes before its first call.
    */
   private async removeTemp({ s, session }: Channel, handle: Buffer | undefined, tmp: string): Promise<void> {
     if (!session.closed) {
@@ -507,7 +509,12 @@ export class SftpBackend implements Backend, LeftoverSweeper {
     // Remembered until a connection removes it: if this one cannot be made now (the server
     // is still restarting), the next one that is made does it first.
     this.orphans.add(tmp);
-    await bounded(this.channel(), (this.options.readyTimeoutMs ?? 15_000) + 5_000);
+    const fresh = async () => {
+      const c = await this.channel();
+      // A connection made meanwhile by another call may have started before this was added.
+      if (this.orphans.has(tmp)) await this.removeOrphans(c.session);
+    };
+    await bounded(fresh(), (this.options.readyTimeoutMs ?? 15_000) + 5_000);
   }
 
   /** Removes the temp files of failed puts a lost connection could not remove (on a new `session`, before its first call). */

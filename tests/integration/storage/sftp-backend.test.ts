@@ -350,6 +350,34 @@ describe('SFTP: the server restarts or goes silent mid-call', () => {
     }
   });
 
+  it('an SFTP channel whose server process dies takes its connection with it: the next calls run on a new one instead of waiting on the dead channel', async () => {
+    const b = new SftpBackend(options({ channels: 2 }));
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const first = (b as unknown as { current: unknown }).current;
+      expect(sshd.killSftpChannel()).toBe(true);
+      // Round robin reaches the dead channel within two calls; each call settles promptly.
+      const results: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await settledWithin(
+          b.get('keep').then(
+            (v) => v.toString(),
+            (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
+          ),
+          10_000,
+        );
+        expect(r, 'a call waited on the dead channel').not.toBe('HUNG');
+        results.push(r as string);
+      }
+      // A call already on the dead channel may fail as a lost connection (the retry layer repeats it); the rest succeed on a new connection.
+      expect(results.filter((r) => r !== 'committed').every((r) => r.startsWith('STORAGE: ') && r.includes('was lost (the server closed an SFTP channel)'))).toBe(true);
+      expect(results.at(-1)).toBe('committed');
+      expect((b as unknown as { current: unknown }).current).not.toBe(first);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('an idle connection is not silence: calls after an idle time longer than the bound use it normally', async () => {
     const b = new SftpBackend(options({ stallTimeoutMs: 600, keepaliveIntervalMs: 200 }));
     try {
