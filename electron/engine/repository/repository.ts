@@ -217,13 +217,22 @@ export class Repository {
    * The cheap check a write runs first: only a stale in-flight marker (a writer that died)
    * can leave unreferenced packs behind (a failing writer removes its packs before its
    * marker; deletePoints collects itself), so a full collection — which reads every
-   * manifest — runs only when one exists.
+   * manifest — runs only when one exists. So does the walk of the whole folder for the
+   * temporary files of the dead writer's cut-short puts (a live writer whose put fails
+   * removes its own): those not written for `markerStaleMs - markerHeartbeatMs` (at least
+   * half of `markerStaleMs`) go — the dead writer refreshed its marker at most one heartbeat
+   * before it last wrote a file, so when the marker is stale its files are this old, while a
+   * running put keeps writing its file (a silent connection fails it within a minute).
    */
   private async collectAfterCrash(): Promise<GcResult | null> {
-    const now = this.ctx.options.now();
-    const markers = await this.ctx.backend.list(INFLIGHT_PREFIX);
-    if (!markers.some((m) => !isLiveMarker(m, now, this.ctx.options.markerStaleMs))) return null;
-    return this.collectGarbage();
+    const { backend, options } = this.ctx;
+    const now = options.now();
+    const markers = await backend.list(INFLIGHT_PREFIX);
+    if (!markers.some((m) => !isLiveMarker(m, now, options.markerStaleMs))) return null;
+    const olderThanMs = Math.max(options.markerStaleMs - options.markerHeartbeatMs, options.markerStaleMs / 2);
+    const leftovers = await sweepLeftovers(backend, olderThanMs, now).catch(() => ({ removed: 0, bytes: 0 }));
+    const gc = await this.collectGarbage();
+    return { ...gc, bytesFreed: gc.bytesFreed + leftovers.bytes, tempFilesDeleted: leftovers.removed };
   }
 
   /**
@@ -318,13 +327,12 @@ export class Repository {
   }
 
   /**
-   * Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts, and the
-   * temporary files of puts a crash or a dropped connection cut short (never objects, so
-   * never referenced) once not written for as long as a dead writer's marker stays live.
+   * Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts (one listing
+   * of the packs; temporary files of cut-short puts are swept only after a dead writer, by
+   * collectAfterCrash, so `tempFilesDeleted` is 0 here).
    */
   async collectGarbage(): Promise<GcResult> {
     const { backend, options } = this.ctx;
-    const leftovers = await sweepLeftovers(backend, options.markerStaleMs, options.now()).catch(() => ({ removed: 0, bytes: 0 }));
     const packs: { id: string; info: Awaited<ReturnType<Backend['list']>>[number] }[] = [];
     for (const o of await backend.list(PACKS_PREFIX)) {
       const id = packIdFromKey(o.key);
@@ -333,19 +341,19 @@ export class Repository {
     const markers = await this.readMarkers();
     const { good, damaged } = await this.ctx.manifests.scan();
     if (damaged.length > 0) {
-      return { packsDeleted: 0, bytesFreed: leftovers.bytes, markersDeleted: 0, tempFilesDeleted: leftovers.removed, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
+      return { packsDeleted: 0, bytesFreed: 0, markersDeleted: 0, tempFilesDeleted: 0, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
     }
     const referenced = new Set<string>();
     // A manifest names its chunks' bases too (format 2), so a base a kept point needs is kept.
     for (const m of good) for (const r of manifestLocations(m)) referenced.add(r.packId);
     const decision = decideGarbage({ packs, markers, referenced, now: options.now(), graceMs: options.gcGraceMs, markerStaleMs: options.markerStaleMs });
-    let bytesFreed = leftovers.bytes;
+    let bytesFreed = 0;
     for (const p of decision.deletePacks) {
       await backend.delete(packKey(p.id));
       bytesFreed += p.size;
     }
     for (const key of decision.deleteMarkers) await backend.delete(key);
-    return { packsDeleted: decision.deletePacks.length, bytesFreed, markersDeleted: decision.deleteMarkers.length, tempFilesDeleted: leftovers.removed, skipped: null };
+    return { packsDeleted: decision.deletePacks.length, bytesFreed, markersDeleted: decision.deleteMarkers.length, tempFilesDeleted: 0, skipped: null };
   }
 
   private async readMarkers(): Promise<{ key: string; info: Awaited<ReturnType<Backend['list']>>[number]; marker: InflightMarker | null }[]> {

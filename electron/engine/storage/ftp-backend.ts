@@ -7,9 +7,12 @@
  *   are created on first put (MKD, the base folder too).
  * - put is atomic: the body goes to a temporary name in the same folder
  *   (`.backstop-tmp-<random>-<name>`, never a valid key, so never listed), then RNFR/RNTO
- *   to the final name; a failed or aborted upload removes the temporary file when the
- *   server still answers (a killed server leaves it, invisible to list, and
- *   `sweepTempFiles` removes it later: backend.ts, LeftoverSweeper).
+ *   to the final name; a failed or aborted upload removes the temporary file on a fresh
+ *   connection, or, when the server does not answer then, the next call does first
+ *   (a killed process leaves it, invisible to list; `sweepTempFiles` removes it after a
+ *   dead writer: backend.ts, LeftoverSweeper).
+ * - A server that stops answering fails the call after `timeoutMs` (30 s) without a reply or
+ *   a byte on the data connection (basic-ftp's socket timeout), with STORAGE (retried).
  * - get with a range: REST <offset> + RETR (one data connection per read, however long the
  *   range), keeping `length` bytes in one buffer of that size; a transfer that runs far
  *   past them is stopped by closing that connection.
@@ -81,6 +84,8 @@ export class FtpBackend implements Backend, LeftoverSweeper {
   private open = 0;
   private closed = false;
   private readonly madeDirs = new Set<string>();
+  /** Temp files of failed uploads whose cleanup could not reach the server: removed before the next call's work. */
+  private readonly orphans = new Set<string>();
 
   constructor(private readonly options: FtpBackendOptions) {
     this.root = ftpRoot(options.root);
@@ -115,7 +120,8 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       });
     } catch (e) {
       // On a connection of its own: the upload's may be gone (and holding it could starve the pool).
-      await this.withClient('cleanup', key, (c) => c.remove(temp, true)).catch(() => undefined);
+      // If none can be made now (the server is down or hung), the next connection made removes it first.
+      await this.withClient('cleanup', key, (c) => c.remove(temp, true)).catch(() => this.orphans.add(temp));
       if (signal?.aborted) throw new BackstopError('CANCELED', `upload of "${key}" to ${this.location} was canceled.`, { cause: e });
       throw e;
     }
@@ -301,6 +307,10 @@ export class FtpBackend implements Backend, LeftoverSweeper {
     }
     let healthy = true;
     try {
+      for (const temp of [...this.orphans]) {
+        this.orphans.delete(temp);
+        await client.remove(temp, true);
+      }
       return await fn(client);
     } catch (e) {
       // An FTP reply (4xx/5xx) leaves the connection usable; anything else does not.

@@ -120,6 +120,7 @@ const FIX: Partial<Record<FtpErrorKind, string>> = {
   'tls-handshake': 'Check the TLS mode: implicit TLS needs a port that speaks TLS from the start (usually 990), explicit TLS a plain FTP port (usually 21).',
   unreachable: 'Check the host name, the port, and that the FTP server is running and reachable from this computer.',
   dns: 'The host name could not be resolved. Check the host name.',
+  timeout: 'The FTP server stopped answering (a hung server, or a network that dropped the connection without a reset): check that it runs and is reachable from this computer. The call is retried on a new connection.',
   passive: "The server's passive data port could not be reached: open the server's passive port range in its firewall, or check its passive address setting.",
   'no-space': 'Free space on the server or raise the FTP user\'s quota.',
   denied: 'Give the FTP user permission to create, rename and delete files in the folder.',

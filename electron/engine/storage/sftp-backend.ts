@@ -4,22 +4,32 @@
  * Contract (besides backend.ts's):
  * - One SSH connection per backend, opened on first use, with a small pool of SFTP channels
  *   used round-robin so concurrent calls do not queue behind one another. A lost connection
- *   fails the calls in flight with STORAGE (retryable) and the next call reconnects.
+ *   fails the calls in flight with STORAGE (retryable) and the next call reconnects. Every
+ *   SFTP request goes through `call`, which settles when the request is answered or when
+ *   its connection (or channel) is lost, whichever is first — ssh2 never answers a request
+ *   sent on a closed channel, so without this a call could wait forever.
  * - The server's host key is pinned: `hostKey` is its SHA256 fingerprint as OpenSSH prints
  *   it (`SHA256:<base64>`). A different key is refused (AUTH_FAILED naming both
  *   fingerprints) and never accepted silently; no pinned key (null) is refused too
  *   (VALIDATION naming the server's fingerprint, for the user to verify and pin).
  * - `put` writes `.<name>.tmp-<random>` in the target folder, fsyncs it (fsync@openssh.com
  *   when offered), then renames it over the final name with posix-rename@openssh.com
- *   (atomic replace). A failed or interrupted put removes its temp file when it still can;
- *   files whose name starts with '.' are never objects, so a leftover is never listed, and
- *   `sweepTempFiles` removes those a dropped connection left (backend.ts, LeftoverSweeper).
+ *   (atomic replace). A failed or interrupted put removes its temp file: on its own channel
+ *   while the connection lives, else on a fresh connection (bounded); while the server is
+ *   still down, the next connection this backend makes removes it before its first call.
+ *   Files whose name starts with '.' are never objects, so a leftover is never listed, and
+ *   `sweepTempFiles` removes old ones a killed process left (backend.ts, LeftoverSweeper).
  * - Errors: no such file → NOT_FOUND, permission → PERMISSION_DENIED, a failed write on a
  *   file system without free space (statvfs@openssh.com) → DISK_FULL, login refused →
  *   AUTH_FAILED, connection refused / lost / timed out → STORAGE (retryable).
  * - An idle connection does not keep the process alive (its socket is referenced only while
- *   calls are in flight); a dead server is noticed by TCP keepalive, a stalled one (no byte
- *   for `stallTimeoutMs` while calls wait) by dropping the connection (STORAGE, retried).
+ *   calls are in flight). While calls are in flight, a keepalive (keepalive@openssh.com) is
+ *   sent after every `keepaliveIntervalMs` without a byte from the server, which a live
+ *   server answers even while a request of ours is busy; nothing from the server for
+ *   `stallTimeoutMs` (a server restarted or frozen, a link dropped without a reset, a NAT
+ *   that stopped forwarding) drops the connection: the calls fail with STORAGE naming the
+ *   server (retried on a new connection). A call so fails at most `stallTimeoutMs` +
+ *   `keepaliveIntervalMs` (60 s by default) after the server went silent.
  * Secrets (password, key, passphrase) never appear in `location` or in errors.
  */
 import { createHash } from 'node:crypto';
@@ -54,12 +64,19 @@ export interface SftpBackendOptions {
   /** How long connecting and logging in may take (default 15 s). */
   readyTimeoutMs?: number;
   /**
-   * How long the connection may carry no byte either way while calls are in flight before it
-   * is dropped as stalled (default 120 s): the calls fail with STORAGE (retried on a new
-   * connection). TCP keepalive alone cannot notice a link that still answers but hangs.
+   * How long the server may send nothing while calls are in flight before the connection is
+   * dropped as dead (default 45 s; keepalives make a live server answer sooner): the calls
+   * fail with STORAGE (retried on a new connection). TCP keepalive alone cannot notice a
+   * server process that is frozen or a link that still answers but hangs.
    */
   stallTimeoutMs?: number;
+  /** Inbound silence after which a keepalive is sent while calls are in flight (default 15 s, at most a third of `stallTimeoutMs`). */
+  keepaliveIntervalMs?: number;
 }
+
+/** Defaults of the silence bound (see the header): a dead server fails a call within their sum. */
+export const SFTP_STALL_TIMEOUT_MS = 45_000;
+export const SFTP_KEEPALIVE_INTERVAL_MS = 15_000;
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks). */
 const FX = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, NO_CONNECTION: 6, CONNECTION_LOST: 7, OP_UNSUPPORTED: 8 } as const;
@@ -133,13 +150,46 @@ function connectionError(o: SftpBackendOptions, e: unknown, seenKey: string | nu
 interface Session {
   client: Client;
   channels: SFTPWrapper[];
-  /** Set once the connection closed: every later call reconnects. */
+  /** Set once the connection (or one of its channels) closed: every later call reconnects. */
   closed: Error | null;
   socket: Socket | null;
+  /** Rejects the requests waiting for an answer (each removes itself when answered). */
+  pending: Set<(e: Error) => void>;
+  /** When the server last sent a byte (or calls last started after an idle time). */
+  heardAt: number;
+  watchdog: NodeJS.Timeout | null;
 }
 
-function call<T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+/** An SFTP channel with the session it belongs to. */
+interface Channel {
+  s: SFTPWrapper;
+  session: Session;
+}
+
+/** Marks the session lost (once) and fails every request still waiting on it. */
+function lose(session: Session, e: Error): void {
+  session.closed ??= e;
+  if (session.watchdog) clearInterval(session.watchdog);
+  session.watchdog = null;
+  const waiting = [...session.pending];
+  session.pending.clear();
+  for (const reject of waiting) reject(session.closed);
+}
+
+/**
+ * One SFTP request on `session`: settles with its answer, or rejects when the session is (or
+ * becomes) lost — ssh2 queues a request on a closed channel and never answers it.
+ */
+function call<T>(session: Session, fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (session.closed) return reject(session.closed);
+    session.pending.add(reject);
+    fn((err, value) => {
+      session.pending.delete(reject);
+      if (err) reject(err);
+      else resolve(value);
+    });
+  });
 }
 
 /** `p`'s value, or undefined when it fails or takes longer than `ms` (for cleanup that must not hang). */
@@ -160,6 +210,8 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   private next = 0;
   private closed = false;
   private readonly madeDirs = new Set<string>();
+  /** Temp files of failed puts still to remove (their connection was lost): see removeTemp. */
+  private readonly orphans = new Set<string>();
   /** Calls in flight: the connection's socket is referenced (keeps the process alive) only while > 0. */
   private busy = 0;
 
@@ -186,7 +238,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
     }
     const client = new Client();
     let seenKey: string | null = null;
-    const session: Session = { client, channels: [], closed: null, socket: null };
+    const session: Session = { client, channels: [], closed: null, socket: null, pending: new Set(), heardAt: Date.now(), watchdog: null };
     const config: ConnectConfig = {
       host: o.host,
       port: o.port,
@@ -219,34 +271,73 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       }
     });
     // An idle connection must not keep a process alive (the CLI exits when its work is done):
-    // the socket is referenced only while calls are in flight (`hold`), and TCP keepalive
-    // (not ssh2's interval timer, which would hold the process) notices a dead server.
+    // the socket is referenced only while calls are in flight (`hold`), and the watchdog's
+    // timer is unreferenced (ssh2's own keepalive timer would hold the process).
     session.socket = (client as unknown as { _sock?: Socket })._sock ?? null;
     session.socket?.setKeepAlive(true, 15_000);
-    // A stalled link (no byte for stallTimeoutMs while calls wait) is dropped: the calls fail
-    // as a lost connection and are retried on a new one. Idle time between calls is not a stall.
-    session.socket?.setTimeout(o.stallTimeoutMs ?? 120_000);
-    session.socket?.on('timeout', () => {
-      if (this.busy > 0) session.socket?.destroy(new Error(`no data from the server for ${Math.round((o.stallTimeoutMs ?? 120_000) / 1000)} s`));
-    });
+    session.socket?.on('data', () => (session.heardAt = Date.now()));
     if (this.busy === 0) session.socket?.unref();
-    client.on('error', (e) => (session.closed ??= e));
-    client.on('close', () => (session.closed ??= new Error('connection closed')));
+    client.on('error', (e) => lose(session, e));
+    client.on('close', () => lose(session, new Error('the server closed the connection')));
+    this.watch(session, client);
     try {
       const n = Math.max(1, o.channels ?? 4);
-      for (let i = 0; i < n; i++) session.channels.push(await call<SFTPWrapper>((cb) => client.sftp(cb)));
+      for (let i = 0; i < n; i++) {
+        const sftp = await call<SFTPWrapper>(session, (cb) => client.sftp(cb));
+        // A channel that closes (its sftp-server process died) takes the connection with it:
+        // a dead channel left in the pool would never answer again.
+        sftp.on('close', () => {
+          const sock = session.socket;
+          lose(session, new Error(sock && !sock.destroyed && sock.readable ? 'the server closed an SFTP channel' : 'the server closed the connection'));
+          client.end();
+        });
+        sftp.on('error', () => {});
+        session.channels.push(sftp);
+      }
     } catch (e) {
       client.end();
+      if (session.closed) throw connectionError(o, e, seenKey);
       throw new BackstopError('STORAGE', `The SSH server at ${where(o)} accepted the login but refused the SFTP subsystem (${e instanceof Error ? e.message : String(e)}). Enable SFTP on the server (Subsystem sftp in sshd_config).`, { cause: e });
     }
+    await this.removeOrphans(session);
     this.current = session;
     return session;
   }
 
   private current: Session | undefined;
 
+  /**
+   * The silence bound (header): while calls are in flight, a keepalive after every
+   * `keepaliveIntervalMs` without a byte from the server; none for `stallTimeoutMs` drops the
+   * connection (its calls fail as lost and are retried on a new one).
+   */
+  private watch(session: Session, client: Client): void {
+    const stallMs = this.options.stallTimeoutMs ?? SFTP_STALL_TIMEOUT_MS;
+    const intervalMs = Math.max(10, Math.min(this.options.keepaliveIntervalMs ?? SFTP_KEEPALIVE_INTERVAL_MS, Math.floor(stallMs / 3)));
+    // ssh2 sends keepalive@openssh.com (want-reply) with this; a reply nobody waits for is ignored.
+    const protocol = (client as unknown as { _protocol?: { ping?: () => void } })._protocol;
+    session.watchdog = setInterval(() => {
+      const now = Date.now();
+      // Idle time between calls is not silence.
+      if (this.busy === 0) session.heardAt = now;
+      const silent = now - session.heardAt;
+      if (silent >= stallMs) {
+        const e = new Error(`no answer from the server for ${Math.round(silent / 1000)} s`);
+        lose(session, e);
+        session.socket?.destroy(e);
+      } else if (silent >= intervalMs) {
+        try {
+          protocol?.ping?.();
+        } catch {
+          // The socket is going away: 'close' follows.
+        }
+      }
+    }, intervalMs);
+    session.watchdog.unref();
+  }
+
   /** An SFTP channel of the live connection (connecting or reconnecting first). */
-  private async channel(): Promise<SFTPWrapper> {
+  private async channel(): Promise<Channel> {
     if (this.closed) throw new BackstopError('INTERNAL', `${this.location}: used after close().`);
     if (this.current?.closed) this.session = undefined;
     const pending = (this.session ??= this.connect());
@@ -257,11 +348,11 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       if (this.session === pending) this.session = undefined;
       throw e;
     }
-    return s.channels[this.next++ % s.channels.length]!;
+    return { s: s.channels[this.next++ % s.channels.length]!, session: s };
   }
 
   /** A failure of one SFTP request (or of the connection under it) as a BackstopError. */
-  private error(op: string, key: string, e: unknown): BackstopError {
+  private error(op: string, key: string, e: unknown, session: Session | undefined = this.current): BackstopError {
     if (e instanceof BackstopError) return e;
     const what = `${op} of "${key}" in ${this.location}`;
     switch (sftpCode(e)) {
@@ -274,16 +365,23 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       case FX.FAILURE:
         return new BackstopError('STORAGE', `${what} failed: the SFTP server reported a failure.`, { cause: e });
       default: {
-        const closed = this.current?.closed;
-        const detail = e instanceof Error ? e.message : String(e);
-        return new BackstopError('STORAGE', `${what} failed: ${closed ? `the connection to ${where(this.options)} was lost` : detail}. It is retried.`, { cause: e });
+        const lost = session?.closed;
+        const at = where(this.options);
+        if (lost) {
+          return new BackstopError('STORAGE', `${what} failed: the connection to ${at} was lost (${lost.message}). Backstop retries on a new connection; if this persists, check that the SSH server at ${at} runs and is reachable (network, firewall).`, { cause: e });
+        }
+        return new BackstopError('STORAGE', `${what} failed: ${e instanceof Error ? e.message : String(e)}. It is retried.`, { cause: e });
       }
     }
   }
 
   /** Runs `fn` with the connection's socket referenced, so the process waits for it. */
   private async hold<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.busy++ === 0) this.current?.socket?.ref();
+    if (this.busy++ === 0 && this.current) {
+      this.current.socket?.ref();
+      // The silence bound counts from here: idle time between calls is not silence.
+      this.current.heardAt = Date.now();
+    }
     try {
       return await fn();
     } finally {
@@ -292,7 +390,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   }
 
   /** `mkdir -p dir` (cached): OpenSSH answers FAILURE for an existing folder, so a failed mkdir checks with stat. */
-  private async makeDirs(s: SFTPWrapper, dir: string, key: string): Promise<void> {
+  private async makeDirs({ s, session }: Channel, dir: string, key: string): Promise<void> {
     const parts = dir.split('/');
     const base = (this.options.base ?? '').replace(/\/+$/, '');
     for (let i = 1; i <= parts.length; i++) {
@@ -300,12 +398,12 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       if (p === '' || p === '.' || this.madeDirs.has(p)) continue;
       if (base && (p === base || base.startsWith(`${p}/`))) continue;
       try {
-        await call<void>((cb) => s.mkdir(p, (err) => cb(err, undefined)));
+        await call<void>(session, (cb) => s.mkdir(p, (err) => cb(err, undefined)));
       } catch (e) {
-        const st = await call<Stats>((cb) => s.stat(p, cb)).catch(() => null);
+        const st = await call<Stats>(session, (cb) => s.stat(p, cb)).catch(() => null);
         if (!st || (st.mode & S_IFMT) !== S_IFDIR) {
           if (sftpCode(e) === FX.NO_SUCH_FILE && base) throw this.folderMissing(base, e);
-          throw this.error('put', key, e);
+          throw this.error('put', key, e, session);
         }
       }
       this.madeDirs.add(p);
@@ -317,11 +415,11 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   }
 
   /** After a failed write: DISK_FULL when the folder's file system has (next to) no space left. */
-  private async diskFull(s: SFTPWrapper, dir: string, key: string, e: unknown): Promise<BackstopError | null> {
+  private async diskFull({ s, session }: Channel, dir: string, key: string, e: unknown): Promise<BackstopError | null> {
     if (sftpCode(e) !== FX.FAILURE) return null;
     try {
       // ssh2 reports statvfs fields as f_* (numbers, or BigInts for large values).
-      const v = await call<{ f_bavail: number | bigint; f_frsize: number | bigint; f_favail: number | bigint }>((cb) => s.ext_openssh_statvfs(dir, cb as never));
+      const v = await call<{ f_bavail: number | bigint; f_frsize: number | bigint; f_favail: number | bigint }>(session, (cb) => s.ext_openssh_statvfs(dir, cb as never));
       if (Number(v.f_bavail) * Number(v.f_frsize) < 1024 * 1024 || Number(v.f_favail) === 0) {
         return new BackstopError('DISK_FULL', `put of "${key}" in ${this.location} failed: no space left on the SFTP server's disk. Free space there (or raise the user's quota) and try again.`, { cause: e });
       }
@@ -339,15 +437,16 @@ export class SftpBackend implements Backend, LeftoverSweeper {
     const final = this.path(key);
     const dir = posix.dirname(final);
     const tmp = posix.join(dir, tempFileName(posix.basename(final)));
-    const s = await this.channel();
+    const ch = await this.channel();
+    const { s, session } = ch;
     let handle: Buffer | undefined;
     try {
       try {
-        handle = await call<Buffer>((cb) => s.open(tmp, 'wx', cb));
+        handle = await call<Buffer>(session, (cb) => s.open(tmp, 'wx', cb));
       } catch (e) {
         if (sftpCode(e) !== FX.NO_SUCH_FILE) throw e;
-        await this.makeDirs(s, dir, key);
-        handle = await call<Buffer>((cb) => s.open(tmp, 'wx', cb)).catch((again: unknown) => {
+        await this.makeDirs(ch, dir, key);
+        handle = await call<Buffer>(session, (cb) => s.open(tmp, 'wx', cb)).catch((again: unknown) => {
           throw sftpCode(again) === FX.NO_SUCH_FILE ? this.folderMissing(this.options.base || dir, again) : again;
         });
       }
@@ -364,7 +463,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
           while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
           const len = Math.min(PIECE, buf.length - off);
           const at = position + off;
-          const piece: Promise<void> = call<void>((cb) => s.write(h, buf, off, len, at, (err) => cb(err, undefined))).then(
+          const piece: Promise<void> = call<void>(session, (cb) => s.write(h, buf, off, len, at, (err) => cb(err, undefined))).then(
             () => void inFlight.delete(piece),
             (e: unknown) => {
               inFlight.delete(piece);
@@ -378,23 +477,52 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       await Promise.all(inFlight);
       if (failed) throw failed;
       options?.signal?.throwIfAborted();
-      await call<void>((cb) => s.ext_openssh_fsync(h, (err) => cb(err, undefined))).catch((e: unknown) => {
+      await call<void>(session, (cb) => s.ext_openssh_fsync(h, (err) => cb(err, undefined))).catch((e: unknown) => {
         if (sftpCode(e) !== FX.OP_UNSUPPORTED && !/not supported/i.test(String(e))) throw e;
       });
       handle = undefined;
-      await call<void>((cb) => s.close(h, (err) => cb(err, undefined)));
-      await call<void>((cb) => s.ext_openssh_rename(tmp, final, (err) => cb(err, undefined)));
+      await call<void>(session, (cb) => s.close(h, (err) => cb(err, undefined)));
+      await call<void>(session, (cb) => s.ext_openssh_rename(tmp, final, (err) => cb(err, undefined)));
     } catch (e) {
+      const aborted = e instanceof Error && e.name === 'AbortError';
       // Asked before the temp file is removed, which frees the space again.
-      const full = e instanceof Error && e.name === 'AbortError' ? undefined : await bounded(this.diskFull(s, dir, key, e));
-      // Best-effort cleanup, bounded: on a lost connection these requests are never answered.
-      if (handle) {
-        const h = handle;
-        await bounded(call<void>((cb) => s.close(h, (err) => cb(err, undefined))));
-      }
-      await bounded(call<void>((cb) => s.unlink(tmp, (err) => cb(err, undefined))));
-      if (e instanceof Error && e.name === 'AbortError') throw e;
-      throw full ?? this.error('put', key, e);
+      const full = aborted ? undefined : await bounded(this.diskFull(ch, dir, key, e));
+      await this.removeTemp(ch, handle, tmp);
+      if (aborted) throw e;
+      throw full ?? this.error('put', key, e, session);
+    }
+  }
+
+  /**
+   * A failed put's temp file removed (best effort, bounded): on the put's own channel while
+   * its connection lives, else on a fresh connection (requests on the lost one are never
+   * answered). While the server is still down it stays in `orphans`, which the next
+   * connection made removes before its first call.
+   */
+  private async removeTemp({ s, session }: Channel, handle: Buffer | undefined, tmp: string): Promise<void> {
+    if (!session.closed) {
+      if (handle) await bounded(call<void>(session, (cb) => s.close(handle, (err) => cb(err, undefined))));
+      await bounded(call<void>(session, (cb) => s.unlink(tmp, (err) => cb(err, undefined))));
+      if (!session.closed) return;
+    }
+    if (this.closed) return;
+    // Remembered until a connection removes it: if this one cannot be made now (the server
+    // is still restarting), the next one that is made does it first.
+    this.orphans.add(tmp);
+    const fresh = async () => {
+      const c = await this.channel();
+      // A connection made meanwhile by another call may have started before this was added.
+      if (this.orphans.has(tmp)) await this.removeOrphans(c.session);
+    };
+    await bounded(fresh(), (this.options.readyTimeoutMs ?? 15_000) + 5_000);
+  }
+
+  /** Removes the temp files of failed puts a lost connection could not remove (on a new `session`, before its first call). */
+  private async removeOrphans(session: Session): Promise<void> {
+    const s = session.channels[0]!;
+    for (const tmp of [...this.orphans]) {
+      await bounded(call<void>(session, (cb) => s.unlink(tmp, (err) => cb(err, undefined))));
+      if (!session.closed) this.orphans.delete(tmp);
     }
   }
 
@@ -404,15 +532,15 @@ export class SftpBackend implements Backend, LeftoverSweeper {
 
   private async getNow(key: string, range?: ByteRange): Promise<Buffer> {
     const p = this.path(key);
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     let handle: Buffer;
     try {
-      handle = await call<Buffer>((cb) => s.open(p, 'r', cb));
+      handle = await call<Buffer>(session, (cb) => s.open(p, 'r', cb));
     } catch (e) {
-      throw this.error('get', key, e);
+      throw this.error('get', key, e, session);
     }
     try {
-      const size = (await call<Stats>((cb) => s.fstat(handle, cb))).size;
+      const size = (await call<Stats>(session, (cb) => s.fstat(handle, cb))).size;
       const start = range ? Math.min(range.offset, size) : 0;
       const want = range ? Math.min(range.length, size - start) : size;
       const buf = Buffer.allocUnsafe(want);
@@ -420,7 +548,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       const reads: Promise<number>[] = [];
       for (let off = 0; off < want; off += PIECE) {
         const len = Math.min(PIECE, want - off);
-        reads.push(this.readFully(s, handle, buf, off, len, start + off));
+        reads.push(this.readFully({ s, session }, handle, buf, off, len, start + off));
       }
       const got = await Promise.all(reads);
       let total = 0;
@@ -430,16 +558,16 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       }
       return total === want ? buf : buf.subarray(0, total);
     } catch (e) {
-      throw this.error('get', key, e);
+      throw this.error('get', key, e, session);
     } finally {
-      await call<void>((cb) => s.close(handle, (err) => cb(err, undefined))).catch(() => {});
+      await call<void>(session, (cb) => s.close(handle, (err) => cb(err, undefined))).catch(() => {});
     }
   }
 
-  private async readFully(s: SFTPWrapper, handle: Buffer, buf: Buffer, off: number, len: number, position: number): Promise<number> {
+  private async readFully({ s, session }: Channel, handle: Buffer, buf: Buffer, off: number, len: number, position: number): Promise<number> {
     let got = 0;
     while (got < len) {
-      const n = await new Promise<number>((resolve, reject) => s.read(handle, buf, off + got, len - got, position + got, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+      const n = await call<number>(session, (cb) => s.read(handle, buf, off + got, len - got, position + got, (err, bytesRead) => cb(err, bytesRead)));
       if (n === 0) break;
       got += n;
     }
@@ -453,16 +581,16 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   private async listNow(prefix: string): Promise<ObjectInfo[]> {
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     const out: ObjectInfo[] = [];
     const walk = async (dirKey: string): Promise<void> => {
       const dir = dirKey ? this.path(dirKey) : this.root || '.';
       let entries: FileEntryWithStats[];
       try {
-        entries = await call<FileEntryWithStats[]>((cb) => s.readdir(dir, cb));
+        entries = await call<FileEntryWithStats[]>(session, (cb) => s.readdir(dir, cb));
       } catch (e) {
         if (sftpCode(e) === FX.NO_SUCH_FILE) return;
-        throw this.error('list', prefix, e);
+        throw this.error('list', prefix, e, session);
       }
       const subdirs: string[] = [];
       for (const ent of entries) {
@@ -488,12 +616,12 @@ export class SftpBackend implements Backend, LeftoverSweeper {
 
   private async deleteNow(key: string): Promise<void> {
     const p = this.path(key);
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     try {
-      await call<void>((cb) => s.unlink(p, (err) => cb(err, undefined)));
+      await call<void>(session, (cb) => s.unlink(p, (err) => cb(err, undefined)));
     } catch (e) {
       if (sftpCode(e) === FX.NO_SUCH_FILE) return;
-      throw this.error('delete', key, e);
+      throw this.error('delete', key, e, session);
     }
   }
 
@@ -503,13 +631,13 @@ export class SftpBackend implements Backend, LeftoverSweeper {
 
   private async statNow(key: string): Promise<ObjectInfo | null> {
     const p = this.path(key);
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     try {
-      const st = await call<Stats>((cb) => s.stat(p, cb));
+      const st = await call<Stats>(session, (cb) => s.stat(p, cb));
       return (st.mode & S_IFMT) === S_IFREG ? { key, size: st.size, modifiedMs: st.mtime * 1000 } : null;
     } catch (e) {
       if (sftpCode(e) === FX.NO_SUCH_FILE) return null;
-      throw this.error('stat', key, e);
+      throw this.error('stat', key, e, session);
     }
   }
 
@@ -522,17 +650,17 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   }
 
   private async sweepNow(olderThanMs: number, now: number): Promise<SweepResult> {
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     const swept: SweepResult = { removed: 0, bytes: 0 };
     const walk = async (dir: string): Promise<void> => {
-      const entries = await call<FileEntryWithStats[]>((cb) => s.readdir(dir, cb)).catch(() => [] as FileEntryWithStats[]);
+      const entries = await call<FileEntryWithStats[]>(session, (cb) => s.readdir(dir, cb)).catch(() => [] as FileEntryWithStats[]);
       const subdirs: string[] = [];
       for (const ent of entries) {
         const type = ent.attrs.mode & S_IFMT;
         const full = posix.join(dir, ent.filename);
         if (type === S_IFDIR && !ent.filename.startsWith('.')) subdirs.push(full);
         else if (type === S_IFREG && isTempFileName(ent.filename) && now - ent.attrs.mtime * 1000 >= olderThanMs) {
-          const gone = await call<void>((cb) => s.unlink(full, (err) => cb(err, undefined))).then(
+          const gone = await call<void>(session, (cb) => s.unlink(full, (err) => cb(err, undefined))).then(
             () => true,
             () => false,
           );
@@ -549,15 +677,15 @@ export class SftpBackend implements Backend, LeftoverSweeper {
   }
 
   private async listFoldersNow(): Promise<string[]> {
-    const s = await this.channel();
+    const { s, session } = await this.channel();
     try {
-      const entries = await call<FileEntryWithStats[]>((cb) => s.readdir(this.root || '.', cb));
+      const entries = await call<FileEntryWithStats[]>(session, (cb) => s.readdir(this.root || '.', cb));
       return entries
         .filter((e) => (e.attrs.mode & S_IFMT) === S_IFDIR && e.filename !== '.' && e.filename !== '..')
         .map((e) => e.filename)
         .sort();
     } catch (e) {
-      throw this.error('list', '', e);
+      throw this.error('list', '', e, session);
     }
   }
 
@@ -567,6 +695,7 @@ export class SftpBackend implements Backend, LeftoverSweeper {
     this.session = undefined;
     this.current = undefined;
     const s = await pending?.catch(() => undefined);
+    if (s?.watchdog) clearInterval(s.watchdog);
     if (s && !s.closed) {
       // Referenced while closing: the caller awaits this, so the process must wait for it.
       s.socket?.ref();

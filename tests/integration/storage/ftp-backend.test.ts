@@ -177,4 +177,43 @@ describe('FTP backend: certificates, logins and failures', () => {
       await again.stop();
     }
   });
+
+  it('a server that goes silent mid-upload (stopped, no reset): the put fails within the timeout with STORAGE naming the server and the fix; the next call removes its temp file', async () => {
+    const s = await startFtpServer('explicit');
+    const o = options(s, { timeoutMs: 1_500 });
+    const b = new FtpBackend(o);
+    let thaw: (() => void) | undefined;
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const dir = join(s.directory, o.root, 'packs');
+      const started = (async () => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
+          if (existsSync(dir) && readdirSync(dir).some((n) => n.startsWith('.backstop-tmp-'))) return;
+        }
+        throw new Error('the upload never started');
+      })();
+      const put = failure(b.put('packs/big.pack', Buffer.alloc(64 * 1024 * 1024, 7)));
+      await started;
+      thaw = s.freeze();
+      const at = Date.now();
+      const f = await Promise.race([put, new Promise<'HUNG'>((r) => setTimeout(() => r('HUNG'), 30_000).unref())]);
+      expect(f, 'the put never settled').not.toBe('HUNG');
+      if (f === 'HUNG') return;
+      // The bound: timeoutMs for the upload, then at most timeoutMs for the cleanup's connection attempt.
+      expect(Date.now() - at).toBeLessThan(2 * 1_500 + 2_500);
+      expect(f.code).toBe('STORAGE');
+      expect(f.message).toContain(`${s.host}:${s.port}`);
+      expect(f.message).toMatch(/failed: Timeout \(data socket\)\. The FTP server stopped answering .*check that it runs and is reachable from this computer\. The call is retried on a new connection\./);
+      thaw();
+      thaw = undefined;
+      // The next call removes the temp file first (the cleanup could not reach the frozen server); the object was never committed.
+      expect(await b.stat('packs/big.pack')).toBeNull();
+      expect(readdirSync(dir)).toEqual([]);
+      expect((await b.get('keep')).toString()).toBe('committed');
+    } finally {
+      thaw?.();
+      await b.close();
+      await s.stop();
+    }
+  }, 60_000);
 });

@@ -2,13 +2,16 @@
  * The SFTP backend against a real OpenSSH server (tests/fixtures/sshd.ts): the shared
  * backend contract, logins (key, key + passphrase, password), host-key pinning (missing,
  * changed after a restart with a new key: refused, naming both fingerprints), error
- * mapping, a server killed mid-upload (no partial object visible, reconnect afterwards, its
- * leftover temp file swept once old) and atomic replacement.
+ * mapping, a server killed mid-upload (no partial object visible, reconnect afterwards, which
+ * removes its temp file; a killed process's leftover swept once old) and atomic replacement; a server restarted or gone
+ * silent (its session processes SIGSTOPped: no reset arrives) in the middle of a put or a
+ * list: the call fails within the silence bound with STORAGE naming the server, the put's
+ * temp file is removed on a fresh connection, committed objects stay, the next call works.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SftpBackend, createSftpBackend, fetchHostKey, type SftpBackendOptions } from '../../../electron/engine/storage/sftp-backend.ts';
 import { probeSftp } from '../../../electron/engine/storage/sftp-probe.ts';
@@ -173,14 +176,15 @@ describe('SFTP specifics', () => {
     expect((await b.list('')).map((x) => x.key)).toEqual(['keep']);
     expect(await b.stat('packs/big.pack')).toBeNull();
     expect((await b.get('keep')).toString()).toBe('committed');
-    // The sweep: a leftover just written stays (a put may still be writing it); once it has not
-    // been written for longer than the limit it goes, with its bytes counted; objects stay.
+    // The new connection removed the failed put's temp file first.
     const left = () => (existsSync(join(o.root, 'packs')) ? readdirSync(join(o.root, 'packs')) : []);
-    const leftovers = left();
-    expect(leftovers.every((n) => /^\.big\.pack\.tmp-[0-9a-f]{12}$/.test(n))).toBe(true);
+    expect(left()).toEqual([]);
+    // What a killed process leaves (nobody left to remove it): the sweep keeps it while it is
+    // young (a put may still be writing it); once not written for longer than the limit it
+    // goes, with its bytes counted; objects stay.
+    writeFileSync(join(o.root, 'packs', '.dead.pack.tmp-0123456789ab'), Buffer.alloc(70_000, 1));
     expect(await b.sweepTempFiles(60 * 60_000)).toEqual({ removed: 0, bytes: 0 });
-    const bytes = leftovers.reduce((n, f) => n + statSync(join(o.root, 'packs', f)).size, 0);
-    expect(await b.sweepTempFiles(60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: leftovers.length, bytes });
+    expect(await b.sweepTempFiles(60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: 1, bytes: 70_000 });
     expect(left()).toEqual([]);
     expect((await b.get('keep')).toString()).toBe('committed');
     await b.close();
@@ -216,6 +220,177 @@ describe('SFTP specifics', () => {
       expect((await b.get('r', { offset: 70_000, length: 200_000 })).equals(data.subarray(70_000, 270_000))).toBe(true);
       expect((await b.get('r', { offset: 299_990, length: 100 })).equals(data.subarray(299_990))).toBe(true);
       expect((await b.get('r')).equals(data)).toBe(true);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+/** The hidden temp files under `dir` (any depth). */
+function tempFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.tmp-[0-9a-f]{12}$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** Resolves once a put's temp file exists under `dir`. */
+async function uploadStarted(dir: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
+    if (tempFiles(dir).length > 0) return;
+  }
+  throw new Error('the upload never started');
+}
+
+/** `p` settled, or 'HUNG' after `ms` (so a call that never settles fails the test instead of timing it out). */
+function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | 'HUNG'> {
+  return Promise.race([p, new Promise<'HUNG'>((r) => setTimeout(() => r('HUNG'), ms).unref())]);
+}
+
+describe('SFTP: the server restarts or goes silent mid-call', () => {
+  it('restarted while a put waits for its body: the put fails at once with STORAGE naming the server (never hangs), its temp file is removed on a new connection, committed objects stay', async () => {
+    const o = options();
+    const b = new SftpBackend(o);
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const chunk = randomBytes(256 * 1024);
+      let restarted!: () => void;
+      const back = new Promise<void>((r) => (restarted = r));
+      async function* body(): AsyncGenerator<Buffer> {
+        for (let i = 0; i < 32; i++) {
+          // The connection dies while the put has no request in flight: its next writes go to a dead channel.
+          if (i === 4) await back;
+          yield chunk;
+        }
+      }
+      const put = rejection(b.put('packs/big.pack', body()));
+      await uploadStarted(o.root);
+      await sshd.restart();
+      const at = Date.now();
+      restarted();
+      const e = await settledWithin(put, 30_000);
+      expect(e, 'the put never settled').not.toBe('HUNG');
+      if (e === 'HUNG') return;
+      // At once: nothing waits on requests of the dead connection (the 5 s cleanup bounds used to).
+      expect(Date.now() - at).toBeLessThan(5_000);
+      expect(e.code).toBe('STORAGE');
+      expect(e.retryable).toBe(true);
+      expect(e.message).toMatch(new RegExp(`put of "packs/big\\.pack" in SFTP folder .* failed: the connection to ${sshd.host.replace(/\./g, '\\.')}:${sshd.port} was lost \\(.+\\)\\. Backstop retries on a new connection; if this persists, check that the SSH server at ${sshd.host.replace(/\./g, '\\.')}:${sshd.port} runs and is reachable`));
+      expect(tempFiles(o.root)).toEqual([]);
+      expect(existsSync(join(o.root, 'packs', 'big.pack'))).toBe(false);
+      expect((await b.get('keep')).toString()).toBe('committed');
+      const again = randomBytes(1_000_000);
+      await b.put('packs/big.pack', again);
+      expect((await b.get('packs/big.pack')).equals(again)).toBe(true);
+      expect(tempFiles(o.root)).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('killed mid-put and back before the retry: the retrying put succeeds, and the first attempt’s temp file is removed by the new connection', async () => {
+    const o = options();
+    let back: Promise<void> | undefined;
+    // The retry waits for the server to be back (deterministic instead of a backoff race).
+    const b = createSftpBackend(o, { sleep: () => back ?? Promise.resolve() });
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const data = randomBytes(24 * 1024 * 1024);
+      const put = settledWithin(b.put('packs/big.pack', data), 60_000);
+      await uploadStarted(o.root);
+      sshd.kill();
+      back = sshd.restart();
+      await back;
+      expect(await put).toBeUndefined();
+      expect((await b.get('packs/big.pack')).equals(data)).toBe(true);
+      expect(tempFiles(o.root)).toEqual([]);
+      expect((await b.get('keep')).toString()).toBe('committed');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('gone silent (session processes stopped, no reset): a put and a list fail within the silence bound with STORAGE naming the server; the temp file is removed on a new connection', async () => {
+    const o = options({ stallTimeoutMs: 1_500, keepaliveIntervalMs: 300 });
+    const b = new SftpBackend(o);
+    const thaws: (() => void)[] = [];
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const put = rejection(b.put('packs/big.pack', randomBytes(32 * 1024 * 1024)));
+      await uploadStarted(o.root);
+      thaws.push(sshd.freezeSessions());
+      const at = Date.now();
+      const e = await settledWithin(put, 30_000);
+      expect(e, 'the put never settled').not.toBe('HUNG');
+      if (e === 'HUNG') return;
+      // The bound: stallTimeoutMs + one keepalive interval (+ scheduling slack on a loaded machine).
+      expect(Date.now() - at).toBeLessThan(1_500 + 300 + 2_500);
+      expect(e.code).toBe('STORAGE');
+      expect(e.message).toMatch(/failed: the connection to 127\.0\.0\.1:\d+ was lost \(no answer from the server for \d+ s\)\. Backstop retries on a new connection; if this persists, check that the SSH server at 127\.0\.0\.1:\d+ runs and is reachable/);
+      expect(tempFiles(o.root)).toEqual([]);
+
+      // The new connection goes silent too, in the middle of a list.
+      thaws.push(sshd.freezeSessions());
+      const listAt = Date.now();
+      const l = await settledWithin(rejection(b.list('')), 30_000);
+      expect(l, 'the list never settled').not.toBe('HUNG');
+      if (l === 'HUNG') return;
+      expect(Date.now() - listAt).toBeLessThan(1_500 + 300 + 2_500);
+      expect(l.code).toBe('STORAGE');
+      expect(l.message).toContain(`the connection to ${sshd.host}:${sshd.port} was lost (no answer from the server`);
+
+      // Once the stopped sessions run again (and see their connections gone), nothing reappears.
+      for (const thaw of thaws.splice(0)) thaw();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(tempFiles(o.root)).toEqual([]);
+      expect((await b.list('')).map((x) => x.key)).toEqual(['keep']);
+      expect((await b.get('keep')).toString()).toBe('committed');
+    } finally {
+      for (const thaw of thaws) thaw();
+      await b.close();
+    }
+  });
+
+  it('an SFTP channel whose server process dies takes its connection with it: the next calls run on a new one instead of waiting on the dead channel', async () => {
+    const b = new SftpBackend(options({ channels: 2 }));
+    try {
+      await b.put('keep', Buffer.from('committed'));
+      const first = (b as unknown as { current: unknown }).current;
+      expect(sshd.killSftpChannel()).toBe(true);
+      // Round robin reaches the dead channel within two calls; each call settles promptly.
+      const results: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await settledWithin(
+          b.get('keep').then(
+            (v) => v.toString(),
+            (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
+          ),
+          10_000,
+        );
+        expect(r, 'a call waited on the dead channel').not.toBe('HUNG');
+        results.push(r as string);
+      }
+      // A call already on the dead channel may fail as a lost connection (the retry layer repeats it); the rest succeed on a new connection.
+      expect(results.filter((r) => r !== 'committed').every((r) => r.startsWith('STORAGE: ') && r.includes('was lost (the server closed an SFTP channel)'))).toBe(true);
+      expect(results.at(-1)).toBe('committed');
+      expect((b as unknown as { current: unknown }).current).not.toBe(first);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('an idle connection is not silence: calls after an idle time longer than the bound use it normally', async () => {
+    const b = new SftpBackend(options({ stallTimeoutMs: 600, keepaliveIntervalMs: 200 }));
+    try {
+      const connection = () => (b as unknown as { current: unknown }).current;
+      await b.put('a', Buffer.from('1'));
+      const first = connection();
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await b.get('a')).toString()).toBe('1');
+      const data = randomBytes(8 * 1024 * 1024);
+      await b.put('b', data);
+      expect((await b.get('b')).equals(data)).toBe(true);
+      // Still the first connection: never dropped as silent.
+      expect(connection()).toBe(first);
     } finally {
       await b.close();
     }

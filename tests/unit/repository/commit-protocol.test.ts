@@ -96,6 +96,12 @@ describe('commit protocol: a crash at any step', () => {
     const dead = join(dir, 'packs', 'ee', '.ee01.pack.tmp-0123456789ab');
     writeFileSync(dead, Buffer.alloc(100_000, 1));
     utimesSync(dead, twoHoursAgo, twoHoursAgo);
+    // Written by the dead writer after its last marker refresh (less than a heartbeat, 5 min,
+    // before it died): younger than markerStaleMs when the marker turns stale, still its.
+    const lastWritten = join(dir, 'packs', 'ee', '.ee03.pack.tmp-00112233aabb');
+    writeFileSync(lastWritten, Buffer.alloc(5_000, 3));
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+    utimesSync(lastWritten, minutesAgo(58), minutesAgo(58));
     // A put someone is writing right now (its file is young): never touched.
     const young = join(dir, 'packs', 'ee', '.ee02.pack.tmp-ba9876543210');
     writeFileSync(young, Buffer.alloc(10, 2));
@@ -103,10 +109,37 @@ describe('commit protocol: a crash at any step', () => {
     const again = await openRepository(local, { key, ...FAST });
     const inc = await again.writePoint(pieces(next), pointOpts({ kind: 'incremental' }));
     expect(existsSync(dead)).toBe(false);
+    expect(existsSync(lastWritten)).toBe(false);
     expect(existsSync(young)).toBe(true);
     expect(await keys(local, 'inflight/')).toEqual([]);
     expect(sha256(await collect(await again.readPoint(inc.id)))).toBe(sha256(next));
     expect((await again.verify()).problems).toEqual([]);
+  });
+
+  it('a retention collection and a write without a dead writer leave temporary files alone (the folder is walked for them only after a dead writer)', async () => {
+    const dir = tempDir();
+    const local = new LocalBackend(dir);
+    let sweeps = 0;
+    const sweep = local.sweepTempFiles.bind(local);
+    local.sweepTempFiles = (olderThanMs, now) => {
+      sweeps++;
+      return sweep(olderThanMs, now);
+    };
+    const repo = await initRepository(local, { key, chunker: SMALL_CDC, packSize: 16 * 1024, ...FAST });
+    const full = await repo.writePoint(pieces(base), pointOpts());
+    mkdirSync(join(dir, 'packs', 'ee'), { recursive: true });
+    const old = join(dir, 'packs', 'ee', '.ee01.pack.tmp-0123456789ab');
+    writeFileSync(old, Buffer.alloc(1_000, 1));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    await repo.writePoint(pieces(next), pointOpts({ kind: 'incremental' }));
+    const second = await repo.writePoint(pieces(base), pointOpts());
+    const gc = await repo.deletePoints([full.id]);
+    expect(gc).toMatchObject({ deleted: [full.id], tempFilesDeleted: 0, skipped: null });
+    expect(sweeps).toBe(0);
+    expect(existsSync(old)).toBe(true);
+    expect((await repo.listPoints()).map((p) => p.id)).toContain(second.id);
+    expect((await repo.verify()).problems).toEqual([]);
   });
 
   it('a normal full write reads no other manifest (collection only after a dead writer)', async () => {
