@@ -445,9 +445,11 @@ export class TaskRunner {
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
-    // Other server-level streams (grants.sql) do not depend on it and start beside it.
+    // Other server-level streams (grants.sql) do not depend on it and start beside it — after it, so in the
+    // thread they share the log job (the run's longer path) starts its first query first.
+    const logRun = logJob ? runOne(logJob) : null;
     const beside = new Map(jobs.filter((j) => j.serverStream && j !== logJob).map((j) => [j, runOne(j)] as const));
-    const logResults = logJob ? await runOne(logJob) : [];
+    const logResults = logRun ? await logRun : [];
     const logFailure = logResults.find((r) => r.status !== 'success');
     if (logFailure && incrementalSource?.from === 'log') {
       incrementalSource = { from: 'dump', reason: `the binary log could not be stored this run (${logFailure.error?.message ?? logFailure.status})` };
