@@ -1,8 +1,9 @@
 /**
  * Worker-thread entry: runs database backups (BackupJobSpec; one per worker, or one after
- * another in a reused worker of a JobWorkerPool) so the main thread stays free. Protocol:
- * engine/runtime/worker-job.ts; result = JobOutcome[]. The thread's chunk-encoder workers
- * are started once and lent to each of its jobs (each write opens its own session). The
+ * another in a reused worker of a JobWorkerPool, or two `sharesThread` jobs at once) so the
+ * main thread stays free. Protocol: engine/runtime/worker-job.ts; result = JobOutcome[]. The
+ * thread's chunk-encoder workers are started once and lent to each of its jobs (each write
+ * opens its own session; jobs at once ask the same size: one engine's encoderWorkers). The
  * client-tool versions the run read come with the spec (no `--version` per worker).
  */
 import { runBackupJob } from '../engine/backup/run-job.ts';

@@ -17,11 +17,12 @@
  * Contract of `runWorkerJob` and `JobWorkerPool.run`: resolves with the result or rejects
  * with a BackstopError: the job's own error, WORKER_CRASHED when the worker dies without
  * answering (crash, out of memory — that job only, and the `share` job beside it if any: a
- * pool replaces the worker, its other jobs are untouched), or CANCELED when a cancelled worker had to be terminated (30 s after
- * the cancel). `runWorkerJob` never leaves a worker running after it settles; a pool keeps
- * a worker whose job answered (done or failed) for the next job, unref'd while idle (it
- * never keeps the process alive) and ended after `idleMs` without work or by `close()`;
- * `warm(n)` starts idle workers ahead of the jobs, on the same terms.
+ * pool replaces the worker, its other jobs are untouched), or CANCELED when a cancelled
+ * worker had to be terminated (30 s after the cancel). `runWorkerJob` never leaves a worker
+ * running after it settles; a pool keeps a worker whose jobs answered (done or failed) for
+ * the next job, unref'd while idle (it never keeps the process alive) and ended after
+ * `idleMs` without work or by `close()`; `warm(n)` starts idle workers ahead of the jobs,
+ * on the same terms. Share jobs of different runs may meet in one worker.
  */
 import { parentPort, workerData, type ResourceLimits, type Worker } from 'node:worker_threads';
 import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
