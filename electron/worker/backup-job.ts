@@ -1,9 +1,10 @@
 /**
  * Worker-thread entry: runs database backups (BackupJobSpec; one per worker, or one after
- * another in a reused worker of a JobWorkerPool) so the main thread stays free. Protocol:
- * engine/runtime/worker-job.ts; result = JobOutcome[]. The thread's chunk-encoder workers
- * are started once and lent to each of its jobs (each write opens its own session). The
- * client-tool versions the run read come with the spec (no `--version` per worker).
+ * another in a reused worker of a JobWorkerPool, or two `sharesThread` jobs at once) so the
+ * main thread stays free. Protocol: engine/runtime/worker-job.ts; result = JobOutcome[]. The
+ * thread's chunk-encoder workers are started once and lent to each of its jobs (each write
+ * opens its own session), one set per size asked. The client-tool versions the run read
+ * come with the spec (no `--version` per worker).
  */
 import { runBackupJob } from '../engine/backup/run-job.ts';
 import type { BackupJobSpec } from '../engine/backup/job-spec.ts';
@@ -15,13 +16,13 @@ import { seedToolVersions } from '../engine/servers/tools.ts';
 
 lowerThisThreadPriority();
 
-let encoders: EncoderWorkers | null = null;
+// One set per size asked (an engine asks one size; two share jobs running at once may come from
+// two engines of one process): a set another job may be using is never closed for a new size.
+const encoders = new Map<number, EncoderWorkers>();
 const lend = (size: number): EncoderWorkers => {
-  if (encoders?.size !== size) {
-    void encoders?.close();
-    encoders = new EncoderWorkers(size);
-  }
-  return encoders;
+  let set = encoders.get(size);
+  if (!set) encoders.set(size, (set = new EncoderWorkers(size)));
+  return set;
 };
 
 serveWorkerJob<BackupJobSpec, unknown>((spec, signal, progress) => {

@@ -131,8 +131,8 @@ export async function backupCommand(
   keyFile: string | undefined,
   only?: string[],
 ): Promise<RunSummary> {
-  // The run's job threads load the engine while this thread reads and checks the task file.
-  engine.runner.warm();
+  // The run's first job thread loads the engine while this thread reads and checks the task file (the run adds what its server needs).
+  engine.runner.warm(1);
   const { task, server, password, key, credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
   const notifications = channelsFromFile(files, configPath, engine.dataDir, (v) => engine.redactor.register(v));
   const resolved: ResolvedTask = { task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };

@@ -45,6 +45,12 @@ export interface BackupJobSpec {
    * no job for them.
    */
   coverDatabases?: string[];
+  /**
+   * A small job that mostly waits on a client tool (a logical task's server-level stream: the
+   * binary-log read, grants.sql): it may run in the job thread of another such job of the run
+   * (JobWorkerPool `share`) instead of starting its own.
+   */
+  sharesThread?: boolean;
   /** Compression/encryption worker threads inside the job (0 = inline). */
   encoderWorkers?: number;
   /** Per destination (same order): the run's shared upload budget (storage/throttle.ts), or null for no limit. */

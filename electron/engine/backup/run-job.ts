@@ -86,7 +86,7 @@ async function backupAndApplyRetention(
     return s;
   };
   const openOne = (s: AbortSignal, since: (Record<string, unknown> | null)[]) =>
-    spec.serverStream ? connector.openServerDump(spec.database, { signal: s, since }) : connector.openDump(spec.database, spec.backupType, { signal: s });
+    spec.serverStream ? connector.openServerDump(spec.database, { signal: s, since, serverVersion: spec.engineVersion }) : connector.openDump(spec.database, spec.backupType, { signal: s });
   // MySQL/MariaDB: the server's stored binary log, which may cover a database's incremental (log-coverage.ts).
   const logFolders = new Map(
     spec.incrementalSource?.from === 'log'

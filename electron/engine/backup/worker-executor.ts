@@ -9,7 +9,8 @@
  * without reporting (crash, out of memory, exit) yields WORKER_CRASHED outcomes for every
  * destination of the job it was running, and only that job — nothing it was writing was
  * committed, by the repository's commit protocol; the pool starts a fresh worker for the
- * next job. `warm` starts idle workers ahead of a run's first jobs. Cancelling stops the
+ * next job. Jobs marked `sharesThread` (a logical run's binary-log read and grants.sql) run
+ * in one thread, and a crash of that thread fails both. `warm` starts idle workers ahead of a run's first jobs. Cancelling stops the
  * job (its worker terminated if it has not stopped 30 s later).
  */
 import { JobWorkerPool } from '../runtime/worker-job.ts';
@@ -46,7 +47,7 @@ export function outcomesFor(spec: BackupJobSpec, code: string, message: string, 
 /** A JobExecutor running each job in one of `pool`'s workers (entry `backup-job`). */
 export function pooledExecutor(pool: JobWorkerPool): JobExecutor {
   const run: JobExecutor = (spec, signal, onProgress, onCrash) =>
-    pool.run<JobOutcome[], DatabaseProgress>(spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash }).catch((e: unknown) => {
+    pool.run<JobOutcome[], DatabaseProgress>(spec, { label: `the backup of ${spec.database}`, signal, onProgress, onCrash, share: spec.sharesThread === true }).catch((e: unknown) => {
       const f = toFailure(e);
       return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
     });

@@ -8,18 +8,21 @@
  *
  * Reused workers (`JobWorkerPool`, the backup jobs of a run: hundreds of small databases
  * must not pay a thread start and module load each): workerData = {__pooled: true}; parent
- * → worker {type:'job', seq, job}, one at a time, and {type:'cancel', seq}; the answers are
- * the same messages carrying `seq`. The worker keeps no job's state for the next: each job
- * gets its own AbortSignal and opens its own connections and repositories.
+ * → worker {type:'job', seq, job}, one at a time — or two at once when both are `share` jobs
+ * (small ones that mostly wait on a client tool: a run's binary-log read and grants.sql run
+ * in one thread, not two) — and {type:'cancel', seq}; the answers are the same messages
+ * carrying `seq`. The worker keeps no job's state for the next: each job gets its own
+ * AbortSignal and opens its own connections and repositories.
  *
  * Contract of `runWorkerJob` and `JobWorkerPool.run`: resolves with the result or rejects
  * with a BackstopError: the job's own error, WORKER_CRASHED when the worker dies without
- * answering (crash, out of memory — that job only: a pool replaces the worker, its other
- * jobs are untouched), or CANCELED when a cancelled worker had to be terminated (30 s after
- * the cancel). `runWorkerJob` never leaves a worker running after it settles; a pool keeps
- * a worker whose job answered (done or failed) for the next job, unref'd while idle (it
- * never keeps the process alive) and ended after `idleMs` without work or by `close()`;
- * `warm(n)` starts idle workers ahead of the jobs, on the same terms.
+ * answering (crash, out of memory — that job only, and the `share` job beside it if any: a
+ * pool replaces the worker, its other jobs are untouched), or CANCELED when a cancelled
+ * worker had to be terminated (30 s after the cancel). `runWorkerJob` never leaves a worker
+ * running after it settles; a pool keeps a worker whose jobs answered (done or failed) for
+ * the next job, unref'd while idle (it never keeps the process alive) and ended after
+ * `idleMs` without work or by `close()`; `warm(n)` starts idle workers ahead of the jobs,
+ * on the same terms. Share jobs of different runs may meet in one worker.
  */
 import { parentPort, workerData, type ResourceLimits, type Worker } from 'node:worker_threads';
 import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
@@ -41,7 +44,16 @@ export interface RunWorkerOptions<P> {
   onProgress?: (p: P) => void;
   onCrash?: (e: unknown) => void;
   resourceLimits?: ResourceLimits;
+  /**
+   * JobWorkerPool.run only: a small job that mostly waits on a client tool. It runs beside
+   * another `share` job in that job's busy worker (at most SHARED_JOBS per worker) instead of
+   * taking a thread of its own; a crash of that worker fails both.
+   */
+  share?: boolean;
 }
+
+/** Jobs at most in one pool worker at once (all of them `share` jobs). */
+const SHARED_JOBS = 2;
 
 export function runWorkerJob<R, P = unknown>(name: string, job: object, opts: RunWorkerOptions<P>): Promise<R> {
   return new Promise<R>((resolve, reject) => {
@@ -101,18 +113,19 @@ export function serveWorkerJob<J, R>(handler: (job: J, signal: AbortSignal, prog
 }
 
 function servePooledJobs<J, R>(port: NonNullable<typeof parentPort>, handler: (job: J, signal: AbortSignal, progress: (p: unknown) => void) => Promise<R>): void {
-  let current: { seq: number; controller: AbortController } | null = null;
+  // The jobs running now (one, or two `share` jobs), by seq.
+  const current = new Map<number, AbortController>();
   const post = (m: FromPooled) => port.postMessage(m);
   port.on('message', (m: ToPooled) => {
     if (m?.type === 'cancel') {
-      if (current?.seq === m.seq) current.controller.abort();
+      current.get(m.seq)?.abort();
       return;
     }
     if (m?.type !== 'job') return;
     const job = { seq: m.seq, controller: new AbortController() };
-    current = job;
+    current.set(job.seq, job.controller);
     const end = (answer: FromPooled) => {
-      if (current === job) current = null;
+      current.delete(job.seq);
       post(answer);
     };
     handler(m.job as J, job.controller.signal, (progress) => post({ type: 'progress', seq: job.seq, progress })).then(
@@ -139,8 +152,8 @@ interface PoolMember {
   worker: Worker;
   jobs: number;
   idleTimer: NodeJS.Timeout | undefined;
-  /** The job it runs now: its answer and death handlers. */
-  current: { seq: number; onMessage: (m: FromPooled) => void; onGone: (crash: unknown, exitCode: number | null) => void } | null;
+  /** The jobs it runs now (one, or up to SHARED_JOBS `share` jobs), by seq: their answer and death handlers. */
+  current: Map<number, { share: boolean; onMessage: (m: FromPooled) => void; onGone: (crash: unknown, exitCode: number | null) => void }>;
   gone: boolean;
 }
 
@@ -151,6 +164,8 @@ interface PoolMember {
  */
 export class JobWorkerPool {
   private readonly idle: PoolMember[] = [];
+  /** Members running a job. */
+  private readonly busy = new Set<PoolMember>();
   private seq = 0;
   /** Worker threads started so far. */
   started = 0;
@@ -164,7 +179,7 @@ export class JobWorkerPool {
     // Cancelled before it started: no worker sees it.
     if (opts.signal?.aborted) return Promise.reject(new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`));
     return new Promise<R>((resolve, reject) => {
-      const member = this.take();
+      const member = this.take(opts.share === true);
       const seq = ++this.seq;
       let settled = false;
       let killTimer: NodeJS.Timeout | undefined;
@@ -173,17 +188,18 @@ export class JobWorkerPool {
         settled = true;
         clearTimeout(killTimer);
         opts.signal?.removeEventListener('abort', onAbort);
-        member.current = null;
-        if (reuse) this.release(member);
-        else void this.discard(member);
+        member.current.delete(seq);
+        // A worker still running the job beside this one stays busy; one that must go takes that job with it (its onGone).
+        if (!reuse) void this.discard(member);
+        else if (member.current.size === 0) this.release(member);
         fn();
       };
       const onAbort = () => {
         member.worker.postMessage({ type: 'cancel', seq } satisfies ToPooled);
         killTimer = setTimeout(() => settle(() => reject(new BackstopError('CANCELED', `${capitalize(opts.label)} was cancelled.`)), false), TERMINATE_AFTER_CANCEL_MS);
       };
-      member.current = {
-        seq,
+      member.current.set(seq, {
+        share: opts.share === true,
         onMessage: (m) => {
           if (m.seq !== seq) return;
           if (m.type === 'progress') opts.onProgress?.(m.progress as P);
@@ -194,7 +210,7 @@ export class JobWorkerPool {
           if (crash !== undefined) opts.onCrash?.(crash);
           settle(() => reject(goneError(opts, crash, exitCode)), false);
         },
-      };
+      });
       this.options.onJob?.(member.worker, job, member.jobs);
       member.jobs++;
       try {
@@ -225,21 +241,27 @@ export class JobWorkerPool {
     await Promise.all(idle.map((m) => this.discard(m)));
   }
 
-  private take(): PoolMember {
+  private take(share: boolean): PoolMember {
+    // A share job joins a busy worker that runs only share jobs, while it has room.
+    const beside = share ? [...this.busy].find((m) => !m.gone && m.current.size < SHARED_JOBS && [...m.current.values()].every((j) => j.share)) : undefined;
+    if (beside) return beside;
     const reused = this.idle.pop();
     if (reused) {
       clearTimeout(reused.idleTimer);
       reused.worker.ref();
+      this.busy.add(reused);
       return reused;
     }
-    return this.start();
+    const started = this.start();
+    this.busy.add(started);
+    return started;
   }
 
   private start(): PoolMember {
     const worker = startWorker(this.name, { [POOLED]: true }, { resourceLimits: this.options.resourceLimits ?? { maxOldGenerationSizeMb: 1024 } });
     this.started++;
-    const member: PoolMember = { worker, jobs: 0, idleTimer: undefined, current: null, gone: false };
-    worker.on('message', (m: FromPooled) => member.current?.onMessage(m));
+    const member: PoolMember = { worker, jobs: 0, idleTimer: undefined, current: new Map(), gone: false };
+    worker.on('message', (m: FromPooled) => member.current.get(m.seq)?.onMessage(m));
     worker.on('error', (e) => this.gone(member, e, null));
     worker.on('exit', (code) => this.gone(member, undefined, code));
     this.options.onWorkerStart?.(worker);
@@ -248,14 +270,16 @@ export class JobWorkerPool {
 
   private gone(member: PoolMember, crash: unknown, exitCode: number | null): void {
     member.gone = true;
+    this.busy.delete(member);
     const i = this.idle.indexOf(member);
     if (i >= 0) this.idle.splice(i, 1);
     clearTimeout(member.idleTimer);
-    // 'error' comes before 'exit': the job settles on the first, with the crash's cause.
-    member.current?.onGone(crash, exitCode);
+    // 'error' comes before 'exit': the jobs settle on the first, with the crash's cause.
+    for (const job of [...member.current.values()]) job.onGone(crash, exitCode);
   }
 
   private release(member: PoolMember): void {
+    this.busy.delete(member);
     if (member.gone) return;
     if (this.idle.length >= (this.options.maxIdle ?? 4)) {
       void this.discard(member);
@@ -273,8 +297,9 @@ export class JobWorkerPool {
 
   private async discard(member: PoolMember): Promise<void> {
     member.gone = true;
-    member.current = null;
+    this.busy.delete(member);
     clearTimeout(member.idleTimer);
+    // A job still running beside the one that discarded it learns from the exit (gone): it settles there.
     await member.worker.terminate();
   }
 }

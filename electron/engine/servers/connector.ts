@@ -117,6 +117,8 @@ export interface ServerDumpOptions extends OperationOptions {
    * point at each destination the point goes to, or null where it starts a chain there.
    */
   since?: (Record<string, unknown> | null)[];
+  /** The server's version as the run's connection test reported it (ConnectionReport.serverVersion), when the caller has it. */
+  serverVersion?: string;
 }
 
 /**

@@ -130,7 +130,7 @@ export function serverIdentity(server: Server): string {
 }
 
 const NAMES_SHOWN = 10;
-/** Job threads a run starts before its connection test (executor.warm), at most the queue's capacity. */
+/** Job threads a run starts ahead (executor.warm), at most the queue's capacity. */
 const WARM_JOBS = 2;
 
 function quotedList(names: readonly string[]): string {
@@ -204,10 +204,11 @@ export class TaskRunner {
   /**
    * Gets the job threads of a run started ahead (executor.warm): a run does it before its
    * connection test; a caller that knows a run is coming (the CLI, before it reads the task
-   * file) may do it earlier. Idle threads end on their own; never needed for correctness.
+   * file) may do it earlier. `jobs`: the threads wanted idle (at most WARM_JOBS and the
+   * queue's capacity). Idle threads end on their own; never needed for correctness.
    */
-  warm(): void {
-    this.deps.executor.warm?.(Math.min(WARM_JOBS, this.deps.queue.capacity));
+  warm(jobs = WARM_JOBS): void {
+    this.deps.executor.warm?.(Math.min(jobs, WARM_JOBS, this.deps.queue.capacity));
   }
 
   /**
@@ -286,8 +287,11 @@ export class TaskRunner {
     const support = connector.support(task.type);
     if (!support.available) throw new BackstopError('VALIDATION', `A ${task.type} backup is not possible for this server: ${support.reason}`);
     // Job threads start (and load the engine) while the connection test waits on the server:
-    // every run has at least one job, a server with a change log or server-level streams two.
-    this.warm();
+    // every run has at least one job, a server with server-level streams two — but a logical
+    // run of a server with a change log (MySQL/MariaDB) starts with the log read and
+    // grants.sql only, which share one thread (sharesThread); its databases come after the log.
+    const logFirst = connector.logIncrementals !== undefined && task.type === 'logical';
+    this.warm(logFirst ? 1 : WARM_JOBS);
     // A per-database task lists the databases next: a connector that can answers both in one round trip.
     const report = await connector.testConnection({ signal, listDatabases: support.scope === 'database' });
     const engineVersion = report.serverVersion;
@@ -417,9 +421,21 @@ export class TaskRunner {
         ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
         ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
         ...(job === logJob && coverable.length > 0 ? { coverDatabases: coverable.map((j) => j.database) } : {}),
+        // A logical task's server-level streams (the log read, grants.sql) mostly wait on a client tool: one thread for them.
+        ...(job.serverStream && task.type === 'logical' ? { sharesThread: true } : {}),
       };
       return this.deps.queue
-        .run({ taskId: task.id, database: job.database }, () => this.runJob(spec, state, resolved, log), signal)
+        .run(
+          { taskId: task.id, database: job.database },
+          () => {
+            const running = this.runJob(spec, state, resolved, log);
+            // The log read has its thread now (grants.sql beside it): databases that run after it whatever it
+            // covers (a full run, hooks) find one more thread ready when it ends.
+            if (job === logJob && jobs.some((j) => !j.serverStream && !coverable.includes(j))) this.warm(1);
+            return running;
+          },
+          signal,
+        )
         .catch((e: unknown) => {
           const f = toFailure(e);
           return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
@@ -429,9 +445,11 @@ export class TaskRunner {
         );
     };
     // The binary log is read first: whether it covers a database's incremental is judged on what this run stored.
-    // Other server-level streams (grants.sql) do not depend on it and start beside it.
+    // Other server-level streams (grants.sql) do not depend on it and start beside it — after it, so in the
+    // thread they share the log job (the run's longer path) starts its first query first.
+    const logRun = logJob ? runOne(logJob) : null;
     const beside = new Map(jobs.filter((j) => j.serverStream && j !== logJob).map((j) => [j, runOne(j)] as const));
-    const logResults = logJob ? await runOne(logJob) : [];
+    const logResults = logRun ? await logRun : [];
     const logFailure = logResults.find((r) => r.status !== 'success');
     if (logFailure && incrementalSource?.from === 'log') {
       incrementalSource = { from: 'dump', reason: `the binary log could not be stored this run (${logFailure.error?.message ?? logFailure.status})` };

@@ -4,7 +4,8 @@
  * create the accounts it lacks, an existing account is skipped and left as it was, a login
  * with the restored user works and has exactly its grants; without GRANT OPTION every
  * account fails with what is needed and none is left; a dry run changes nothing, and
- * --alter-existing is refused.
+ * --alter-existing is refused. MariaDB's grants.sql is read in one client process (accounts
+ * listed and SHOWn in one batch), identical to the two-step read MySQL keeps.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { MysqlConnector, oneBatchAccounts, type MysqlServer } from '../../../electron/engine/servers/mysql/connector.ts';
+import { accountName, parseAccounts } from '../../../electron/engine/servers/mysql/accounts.ts';
 
 let source: MariadbServer;
 let fresh: MariadbServer;
@@ -176,4 +179,38 @@ describe('MariaDB users, roles and grants', () => {
       await other.stop();
     }
   }, 120_000);
+
+  it('MariaDB reads grants.sql in one client process (one connection), stream identical to the list-then-SHOW read, odd names included', async () => {
+    source.sql(
+      "CREATE ROLE 'r`q'; GRANT app_ro TO 'r`q'; CREATE USER 'a\\\\b'@'h`st' IDENTIFIED BY 'x'; GRANT 'r`q' TO 'a\\\\b'@'h`st'; " +
+        "CREATE USER 'ünï'@'%'; GRANT SELECT ON `shop\\_archive`.* TO 'ünï'@'%'; CREATE USER 'root'@'elsewhere';",
+    );
+    try {
+      const connector = new MysqlConnector(target(source) as MysqlServer, source.password, { binDir: null });
+      const { serverVersion } = await connector.testConnection();
+      expect(oneBatchAccounts(serverVersion)).toBe(true);
+      const connections = () => Number(source.sql("SHOW GLOBAL STATUS LIKE 'Connections'").trim().split('\t')[1]);
+      const read = async (version: string | undefined) => {
+        const before = connections();
+        const dump = await connector.openServerDump('grants.sql', { serverVersion: version });
+        const chunks: Buffer[] = [];
+        for await (const c of dump.stream) chunks.push(c as Buffer);
+        // Each connections() is a connection of its own: the reading one counts itself.
+        return { script: Buffer.concat(chunks).toString('utf8'), connections: connections() - before - 1 };
+      };
+      const twoStep = await read(undefined);
+      const oneBatch = await read(serverVersion);
+      expect(twoStep.connections).toBe(2);
+      expect(oneBatch.connections).toBe(1);
+      expect(oneBatch.script).toBe(twoStep.script);
+      // Roles first, then by name; the system accounts (root@anywhere, mariadb.sys) left out.
+      expect(parseAccounts(oneBatch.script).map((a) => accountName(a))).toEqual(['`app_ro`', '`r``q`', '`a\\b`@`h``st`', '`backstop`@`%`', '`ops`@`localhost`', '`ünï`@`%`', '`web`@`%`']);
+      expect(oneBatch.script).toContain('GRANT SELECT ON `shop\\_archive`.* TO `ünï`@`%`;');
+      expect(oneBatch.script).toContain('GRANT `r``q` TO `a\\b`@`h``st`;');
+      // A server the version does not say is MariaDB 10.2.3+ (MySQL, or unknown) keeps the two-step read.
+      expect([oneBatchAccounts('MySQL 8.0.36'), oneBatchAccounts('MariaDB 10.2.2'), oneBatchAccounts('MariaDB 11.4.2'), oneBatchAccounts(undefined)]).toEqual([false, false, true, false]);
+    } finally {
+      source.sql("DROP ROLE 'r`q'; DROP USER 'a\\\\b'@'h`st'; DROP USER 'ünï'@'%'; DROP USER 'root'@'elsewhere';");
+    }
+  }, 60_000);
 });

@@ -16,7 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
-import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { pooledExecutor, workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { JobWorkerPool } from '../../../electron/engine/runtime/worker-job.ts';
+import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import type { Worker } from 'node:worker_threads';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
@@ -331,10 +334,18 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
   }, 240_000);
 
-  it('an incremental the log covers opens five connections to the server: the connection test (which lists the databases), the log file closing, the log read, and two for grants.sql', async () => {
-    engine = await testEngine({ encoderWorkers: 0 });
+  it('an incremental the log covers opens four connections to the server: the connection test (which lists the databases), the log file closing, the log read, and one for grants.sql; and one job thread, the log and grants.sql in it', async () => {
+    const ranIn = new Map<string, Worker>();
+    const pool = new JobWorkerPool('backup-job', { onJob: (w, job) => void ranIn.set((job as BackupJobSpec).database, w) });
+    engine = await testEngine({ encoderWorkers: 0, executor: pooledExecutor(pool) });
     const { id } = await task('connections');
     expect((await runTask(engine, id, 'full')).status).toBe('success');
+    // A full: the log and grants.sql in one thread, shop in another warmed meanwhile (or the log's, freed).
+    expect(ranIn.get('binlog')).toBe(ranIn.get('grants.sql'));
+    expect(pool.started).toBeLessThanOrEqual(2);
+    await pool.close();
+    ranIn.clear();
+    const threadsBefore = pool.started;
     db.sql('UPDATE item SET changed = changed + 1 WHERE id = 1', 'shop');
     // Each db.sql is a connection of its own: the reading one counts itself.
     const connections = () => Number(db.sql("SHOW GLOBAL STATUS LIKE 'Connections'").trim().split('\t')[1]);
@@ -346,8 +357,14 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(rowsOf(inc, 'binlog')[0]!.bytesRead).toBeGreaterThan(0);
     expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     expect(rowsOf(inc, 'grants.sql')[0]).toMatchObject({ status: 'success', kindReason: UNCHANGED, pointId: null });
-    // Was 7: the listing and the check for the roles column had a client process each.
-    expect(opened).toBe(5);
+    // Was 7: the listing and the check for the roles column had a client process each; then 5:
+    // grants.sql listed the accounts in one process and SHOWed them in another (MariaDB now does both in one batch).
+    expect(opened).toBe(4);
+    // One job thread for the whole incremental (was 2: one each for the log and grants.sql).
+    expect(pool.started - threadsBefore).toBe(1);
+    expect([...ranIn.keys()].sort()).toEqual(['binlog', 'grants.sql']);
+    expect(ranIn.get('binlog')).toBe(ranIn.get('grants.sql'));
+    await pool.close();
   }, 120_000);
 
   it('a log read that overlaps what a destination stored (another destination restarting its chain) replays every event once', async () => {

@@ -4,7 +4,8 @@
  * the worker usable; a worker that dies mid-job fails that job alone with WORKER_CRASHED and
  * is replaced; a job cancelled before it starts answers CANCELED and commits nothing (a
  * cancel mid-run: tests/integration/tasks/many-databases.test.ts); each job opens its own
- * repository (a second job to another folder never sees the first's points).
+ * repository (a second job to another folder never sees the first's points); two
+ * `sharesThread` jobs run in one worker at once, and its crash fails both.
  */
 import { execFileSync } from 'node:child_process';
 import type { Worker } from 'node:worker_threads';
@@ -125,6 +126,45 @@ describe('JobWorkerPool (backup jobs)', () => {
     await Promise.all(exits);
     expect(await points(root, 'a.db')).toBe(1);
     expect(await points(root, 'b.db')).toBe(1);
+  });
+
+  it('sharesThread jobs run two at once in one worker (one thread for both), a third or an unmarked job gets its own; a crash of the shared worker fails both, nothing committed', async () => {
+    const folder = sqliteFolder(['a.db', 'b.db', 'c.db', 'd.db']);
+    const root = tempDir();
+    const ranIn = new Map<string, Worker>();
+    let kill = false;
+    const p = new JobWorkerPool('backup-job', {
+      idleMs: 60_000,
+      onJob: (w, job) => {
+        ranIn.set((job as BackupJobSpec).database, w);
+        if (kill && (job as BackupJobSpec).database === 'b.db') setImmediate(() => void w.terminate());
+      },
+    });
+    onTestFinished(() => p.close());
+    const run = pooledExecutor(p);
+    const shared = (n: string, r = root) => ({ ...spec(folder, n, r), sharesThread: true });
+    const outcomes = await Promise.all([run(shared('a.db'), never, () => {}), run(shared('b.db'), never, () => {}), run(spec(folder, 'c.db', root), never, () => {}), run(shared('d.db'), never, () => {})]);
+    expect(outcomes.map((o) => o[0]!.status)).toEqual(['success', 'success', 'success', 'success']);
+    expect(ranIn.get('a.db')).toBe(ranIn.get('b.db'));
+    expect(new Set(ranIn.values()).size).toBe(3);
+    expect(p.started).toBe(3);
+    for (const n of ['a.db', 'b.db', 'c.db', 'd.db']) expect(await points(root, n)).toBe(1);
+
+    // The shared worker dies: both of its jobs fail, nothing of theirs is committed; the pool goes on.
+    const crashRoot = tempDir();
+    kill = true;
+    const [a, b] = await Promise.all([run(shared('a.db', crashRoot), never, () => {}), run(shared('b.db', crashRoot), never, () => {})]);
+    kill = false;
+    expect(ranIn.get('a.db')).toBe(ranIn.get('b.db'));
+    expect([a![0]!.error, b![0]!.error]).toEqual([
+      { code: 'WORKER_CRASHED', message: 'The worker for the backup of a.db exited unexpectedly (exit code 1); nothing it was writing was committed.' },
+      { code: 'WORKER_CRASHED', message: 'The worker for the backup of b.db exited unexpectedly (exit code 1); nothing it was writing was committed.' },
+    ]);
+    expect(await points(crashRoot, 'a.db').catch(() => 0)).toBe(0);
+    expect(await points(crashRoot, 'b.db').catch(() => 0)).toBe(0);
+    const [next] = await run(shared('a.db', crashRoot), never, () => {});
+    expect(next!.status).toBe('success');
+    expect(await points(crashRoot, 'a.db')).toBe(1);
   });
 
   it('a job cancelled before it starts answers CANCELED without reaching a worker, and commits nothing', async () => {

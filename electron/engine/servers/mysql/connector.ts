@@ -50,7 +50,7 @@ import type {
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
-import { accountsQuery, accountsScript, accountsToBackUp, applyAccounts, existingAccountsQuery, parseAccounts } from './accounts.ts';
+import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -88,6 +88,14 @@ function hexToText(hex: string): string {
 const ACCOUNTS_LIST = `SET @backstop_accounts = IF((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role') = 1,
     'SELECT HEX(User), HEX(Host), is_role FROM mysql.user', 'SELECT HEX(User), HEX(Host), ''N'' FROM mysql.user');
   PREPARE backstop_accounts FROM @backstop_accounts; EXECUTE backstop_accounts; DEALLOCATE PREPARE backstop_accounts;`;
+
+/** Whether a server (its ConnectionReport.serverVersion, e.g. "MariaDB 10.11.6") runs MARIADB_ACCOUNTS_BATCH: MariaDB 10.2.3 or later. Unknown: no. */
+export function oneBatchAccounts(serverVersion: string | undefined): boolean {
+  const m = /^MariaDB (\d+)\.(\d+)\.(\d+)/.exec(serverVersion ?? '');
+  if (!m) return false;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return major > 10 || (major === 10 && (minor > 2 || (minor === 2 && patch >= 3)));
+}
 
 /** The user databases, as rows of two columns ('database', hex name): a connection test's batch can hold them beside its one-column rows. */
 const LIST_DATABASES = `SELECT 'database', HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${SYSTEM_DATABASES.map((d) => `'${d}'`).join(', ')});`;
@@ -443,13 +451,19 @@ export class MysqlConnector implements Connector {
   }
 
   /** Every account's CREATE USER/ROLE and grants (accounts.ts), as the server reports them. */
-  private async openGrantsDump(opts: OperationOptions): Promise<DumpStream> {
+  private async openGrantsDump(opts: ServerDumpOptions): Promise<DumpStream> {
     const action = 'reading the users, roles and grants (SHOW CREATE USER, SHOW GRANTS)';
-    // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
-    const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
     // Raw: SHOW GRANTS writes `shop\_db`-style escapes that the stored statements must keep as they are.
-    const rows = accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : [];
-    const stream = Readable.from([Buffer.from(accountsScript(rows), 'utf8')]);
+    let script: string;
+    if (oneBatchAccounts(opts.serverVersion)) {
+      // MariaDB lists the accounts and SHOWs each one's statements in one client process.
+      script = accountsScriptOfBatch(await this.query(MARIADB_ACCOUNTS_BATCH, { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }));
+    } else {
+      // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
+      const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+      script = accountsScript(accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : []);
+    }
+    const stream = Readable.from([Buffer.from(script, 'utf8')]);
     const done = finished(stream);
     done.catch(() => undefined);
     return { stream, done, meta: { format: MYSQL_GRANTS_STREAM.format } };
