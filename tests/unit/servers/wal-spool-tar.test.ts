@@ -89,6 +89,36 @@ describe('spoolTar', () => {
     expect(readFileSync(join(out, '00000001000000000000000E')).equals(e.subarray(0, 600 * PAGE))).toBe(true);
   });
 
+  it('takes its segments as they come (an async feed, as while pg_receivewal receives) and aligns the one stored again: the same bytes as from a list', async () => {
+    const spool = tempDir();
+    writeFileSync(join(spool, '000000010000000000000003'), segment(2048, 0));
+    writeFileSync(join(spool, '000000010000000000000004'), segment(300, 1748));
+    writeFileSync(join(spool, '000000010000000000000005.partial'), segment(7, 0));
+    const listed = segmentsIn(spool, SEG);
+    const read: string[] = [];
+    async function* feed() {
+      for (const s of listed) {
+        await new Promise((r) => setTimeout(r, 5)); // a segment completes a moment later
+        read.push(s.file);
+        yield s;
+      }
+    }
+    const fed: Buffer[] = [];
+    for await (const b of spoolTar(spool, feed(), WAL_BLOCK_BYTES, (s) => s.partial)) {
+      fed.push(b);
+      // The archive is written while the feed goes on: the first blocks come before the last segment was fed.
+      if (fed.length === 1) expect(read).toEqual(['000000010000000000000003']);
+    }
+    expect(Buffer.concat(fed).equals(Buffer.concat(await collect(spool, WAL_BLOCK_BYTES)))).toBe(true);
+    // An async feed with no segment to store again: nothing aligned (no pax comment entry).
+    const plain = Buffer.concat(await (async () => {
+      const out: Buffer[] = [];
+      for await (const b of spoolTar(spool, feed(), WAL_BLOCK_BYTES)) out.push(b);
+      return out;
+    })());
+    expect(plain.length).toBe(3 * 512 + (2048 + 300 + 7) * PAGE + 1024);
+  });
+
   it('keeps a segment whose only records are on its first page, and an empty spool is just the end marker', async () => {
     const spool = tempDir();
     const first = Buffer.alloc(SEG);
