@@ -2,14 +2,16 @@
  * spoolTar (wal-stream.ts): the archive a WAL incremental stores, read from the spool in
  * buffers of exactly the block size the point is cut into, each a whole allocation of its
  * own (so a sole writer hands it to an encoder without a copy), and extracting to the
- * spooled segments trimmed of their trailing empty pages.
+ * spooled segments trimmed of their trailing empty pages; segments fed as they come (while
+ * pg_receivewal still receives); and the removal of a `.partial` a killed pg_receivewal left
+ * short.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { padSegment, segmentsIn, spoolTar, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
+import { padSegment, removeTornPartials, segmentsIn, spoolTar, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { extractTar } from '../../../electron/engine/servers/tar-extract.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -117,6 +119,19 @@ describe('spoolTar', () => {
       return out;
     })());
     expect(plain.length).toBe(3 * 512 + (2048 + 300 + 7) * PAGE + 1024);
+  });
+
+  it('removes a .partial that a killed pg_receivewal left short while it zero-filled it, and nothing that holds WAL', async () => {
+    const spool = tempDir();
+    writeFileSync(join(spool, '000000010000000000000003'), segment(2048, 0));
+    writeFileSync(join(spool, '000000010000000000000004.partial'), Buffer.alloc(9781248)); // torn pre-fill: zeros, short
+    writeFileSync(join(spool, '000000010000000000000005.partial'), Buffer.alloc(0)); // pg_receivewal accepts 0 bytes
+    const odd = Buffer.alloc(4 * PAGE);
+    odd[PAGE + 3] = 1; // short but not all zeros: not Backstop's to judge
+    writeFileSync(join(spool, '000000010000000000000006.partial'), odd);
+    writeFileSync(join(spool, '000000010000000000000007.partial'), segment(3, 0)); // whole size: the one being written
+    expect(removeTornPartials(spool, SEG)).toEqual(['000000010000000000000004.partial']);
+    expect(segmentsIn(spool, SEG).map((s) => s.file)).toEqual(['000000010000000000000003', '000000010000000000000005.partial', '000000010000000000000006.partial', '000000010000000000000007.partial']);
   });
 
   it('keeps a segment whose only records are on its first page, and an empty spool is just the end marker', async () => {

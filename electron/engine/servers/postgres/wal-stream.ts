@@ -27,7 +27,9 @@
  *   Received WAL stays in the spool (in Backstop's data dir) until `pruneSpool` is called —
  *   which the caller does only after every destination committed it. A kill -9 at any
  *   moment therefore leaves the WAL either on the server (slot) or fsynced in the spool
- *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal).
+ *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal). A
+ *   pg_receivewal killed while it zero-filled a new segment leaves a short `.partial` that
+ *   holds no WAL and that it would refuse next time: `removeTornPartials` removes it first.
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
@@ -109,6 +111,42 @@ export function segmentsIn(dir: string, segmentSize: number): Segment[] {
     .map((n) => parseSegment(n, segmentSize))
     .filter((s): s is Segment => s !== null)
     .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.timeline - b.timeline || Number(a.partial) - Number(b.partial)));
+}
+
+/**
+ * Removes `.partial` segments from `dir` that a pg_receivewal killed while it created them
+ * left short: it fills a new segment file with zeros up to the segment size before it
+ * writes any WAL into it, so a `.partial` of another size than 0 or the segment size holds
+ * no WAL, and pg_receivewal refuses to start on it ("has N bytes, should be 0 or …"). Only
+ * files that are all zeros are removed; returns their names.
+ */
+export function removeTornPartials(dir: string, segmentSize: number): string[] {
+  const removed: string[] = [];
+  for (const s of segmentsIn(dir, segmentSize)) {
+    if (!s.partial) continue;
+    const path = join(dir, s.file);
+    const fd = openSync(path, 'r');
+    let torn = false;
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0 || size === segmentSize) continue;
+      const window = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
+      const zeros = Buffer.alloc(window.length);
+      torn = true;
+      for (let at = 0; at < size && torn; at += window.length) {
+        const n = Math.min(window.length, size - at);
+        readFully(fd, window, 0, n, at);
+        torn = window.subarray(0, n).equals(zeros.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (torn) {
+      rmSync(path, { force: true });
+      removed.push(s.file);
+    }
+  }
+  return removed;
 }
 
 /** Extends a trimmed segment back to the segment size (zeros), as PostgreSQL expects. */
@@ -320,6 +358,7 @@ export class WalSource {
    * null when neither exists.
    */
   receiptStart(segmentSize: number, restartLsn: string | null): { start: bigint; spooled: Segment[] } | null {
+    removeTornPartials(this.spoolDir, segmentSize);
     const spooled = segmentsIn(this.spoolDir, segmentSize);
     if (spooled[0]) return { start: spooled[0].start, spooled };
     if (!restartLsn) return null;
@@ -380,6 +419,7 @@ export class WalSource {
    */
   async receive(segmentSize: number, signal?: AbortSignal, known?: ReceiptFacts): Promise<Received> {
     const end = await this.markEnd(signal, known);
+    removeTornPartials(this.spoolDir, segmentSize);
     for await (const s of this.receiveSegments(segmentSize, end, signal)) void s;
     const segments = segmentsIn(this.spoolDir, segmentSize);
     const first = segments[0];
