@@ -9,9 +9,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
-import { WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
+import { parseLsn, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Alert } from '../../../electron/shared/domain.ts';
+import type { Alert, Run } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
@@ -141,6 +141,61 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const gap = await runTask(engine, taskId, 'incremental');
     expect(gap.databases[0]!.kind).toBe('full');
     expect(gap.databases[0]!.kindReason).toMatch(/^WAL chain broken: the WAL from [0-9A-F/]+ to [0-9A-F/]+ was not kept/);
+    await engine.close();
+  });
+
+  it('commits nothing when pg_receivewal fails while the point is already being written from the segments it completed; the spool keeps them and the next incremental continues the chain', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    const spool = join(engine.dataDir, 'wal-spool', slot);
+    const admin = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    pg.psql("UPDATE big SET payload = 'opened' WHERE id % 1000 = 1", 'shop');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const before = await repo.listPoints();
+    pg.psql('CREATE TABLE churn (v text)', 'shop');
+    // The walsender ends (as on a network cut or a server restart) once pg_receivewal has completed a segment of
+    // this run, i.e. while the point is being written from it. A receipt may outrun the check: then once more.
+    let failed: Run | null = null;
+    const completedThisRun: string[] = [];
+    for (let attempt = 0; attempt < 4 && !failed; attempt++) {
+      pg.psql('INSERT INTO churn SELECT repeat(md5(g::text), 30) FROM generate_series(1, 40000) g', 'shop'); // ~40 MB of WAL
+      const complete = new Set(readdirSync(spool).filter((f) => !f.endsWith('.partial')));
+      const running = runTask(engine, taskId, 'incremental');
+      let finished = false;
+      void running.finally(() => (finished = true));
+      completedThisRun.length = 0;
+      while (!finished) {
+        const pid = (await admin.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}' AND active`))[0]?.[0];
+        completedThisRun.splice(0, completedThisRun.length, ...readdirSync(spool).filter((f) => !f.endsWith('.partial') && !complete.has(f)));
+        if (pid && completedThisRun.length > 0) {
+          await admin.query(`SELECT pg_terminate_backend(${pid})`);
+          break;
+        }
+      }
+      const run = await running;
+      if (run.status !== 'success') failed = run;
+    }
+    expect(failed, 'a run whose pg_receivewal was cut off').not.toBeNull();
+    expect(failed!.databases[0]).toMatchObject({ kind: 'incremental', status: 'failed', errorCode: 'DUMP_FAILED' });
+    expect(failed!.databases[0]!.errorMessage).toMatch(/pg_receivewal/);
+    // No point from the partial receipt; the segments it completed stay in the spool for the next run.
+    expect((await repo.listPoints()).map((p) => p.id)).toEqual(before.map((p) => p.id));
+    expect(completedThisRun.length).toBeGreaterThan(0);
+    for (const f of completedThisRun) expect(existsSync(join(spool, f)), f).toBe(true);
+
+    pg.psql("UPDATE big SET payload = 'after the cut' WHERE id % 1000 = 2", 'shop');
+    const next = await runTask(engine, taskId, 'incremental');
+    expect(next.databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+    const points = await repo.listPoints();
+    expect(points).toHaveLength(before.length + 1);
+    const prev = before[before.length - 1]!.meta.wal as { endLsn: string };
+    const added = points[points.length - 1]!.meta.wal as { startLsn: string; endLsn: string };
+    // The chain goes on with no gap: the new point starts at or before where the last committed one ended.
+    expect(parseLsn(added.startLsn)).toBeLessThanOrEqual(parseLsn(prev.endLsn));
+    expect(parseLsn(added.endLsn)).toBeGreaterThan(parseLsn(prev.endLsn));
+    expect(next.databases[0]!.bytesRead).toBeGreaterThan(40_000_000);
     await engine.close();
   });
 
