@@ -27,7 +27,9 @@
  * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
  *   the parent point's bytes, so trying would read bases and compress every chunk twice.
  *   It is cut into fixed WAL_BLOCK_BYTES blocks (no content-defined cuts: nothing to find
- *   again), each one of the spool reader's own buffers, handed over to the encoders.
+ *   again), each one of the spool reader's own buffers, handed over to the encoders, and
+ *   compressed at WAL_COMPRESSION_LEVEL (1) whatever the repository's level (unless it stores
+ *   uncompressed): WAL must be written fast, and its stored size is far inside its target.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
@@ -96,6 +98,13 @@ export function walMetaOf(p: Pick<PointSummary, 'meta'>): WalMeta | null {
 function toJson(m: WalMeta): JsonObject {
   return { wal: { ...m } as JsonObject };
 }
+
+/**
+ * The zstd level of a WAL point (see the header): WAL full-page images compress ~3.3× at
+ * level 1 against ~3.5× at 3, for about a third less zstd time; zstd's negative levels cost
+ * a quarter to half more stored bytes for little less CPU (docs/PERFORMANCE.md, #19).
+ */
+export const WAL_COMPRESSION_LEVEL = 1;
 
 /** An incremental planned by `beforeDump`: where its WAL starts and ends. */
 type Planned = ReceiptEnd & { startLsn: string; start: bigint; segmentSize: number };
@@ -230,7 +239,7 @@ export class WalBackup {
     // New log every time: a delta against the parent point's chunk at the same offset never
     // pays, nor do content-defined cuts; fixed blocks that are the spool's own buffers move
     // to the encoders without a copy.
-    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES } };
+    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES, compressionLevel: WAL_COMPRESSION_LEVEL } };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

@@ -72,6 +72,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     ]);
     // WAL is cut into fixed blocks (no content-defined cuts: it never recurs by content).
     expect(points[1]!.chunking).toEqual({ kind: 'fixed', size: WAL_BLOCK_BYTES });
+    // …compressed at the WAL points' own level (1), whatever the repository's (3 here); the restore below reads it as any other.
+    expect(points[1]!.stats.bytesNewByLevel).toEqual({ '1': points[1]!.stats.bytesNew });
     const wal = points[1]!.meta.wal as Record<string, unknown>;
     expect(wal).toMatchObject({ slot, timeline: 1, systemId: expect.stringMatching(/^\d+$/), startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), endLsn: expect.any(String), endTime: expect.any(String) });
     expect((points[0]!.meta.wal as Record<string, unknown>).slot).toBe(slot);
