@@ -9,6 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
+import { WalBackup } from '../../../electron/engine/backup/wal-backup.ts';
 import { parseLsn, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Alert, Run } from '../../../electron/shared/domain.ts';
@@ -198,6 +199,35 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(parseLsn(added.startLsn)).toBeLessThanOrEqual(parseLsn(prev.endLsn));
     expect(parseLsn(added.endLsn)).toBeGreaterThan(parseLsn(prev.endLsn));
     expect(next.databases[0]!.bytesRead).toBeGreaterThan(40_000_000);
+    await engine.close();
+  });
+
+  it('a slot dropped between the chain check and the receipt: the WAL stream fails with "WAL chain broken" (no point can commit from it), the next run is a full', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const conn = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
+    // The engine's own pieces, so the slot can go between the plan (the chain judged) and the receipt.
+    const wal = new WalBackup(conn, { slot, spoolDir: join(engine.dataDir, 'wal-spool', slot) }, 'incremental', () => Promise.reject(new Error('this test takes no base backup')));
+    pg.psql("UPDATE big SET payload = 'raced' WHERE id % 1000 = 3", 'shop');
+    const plan = await wal.beforeDump([{ repo, kind: 'incremental', kindReason: null }], new AbortController().signal);
+    expect(plan.kind).toBe('incremental');
+    pg.psql(`SELECT pg_drop_replication_slot('${slot}')`);
+    const dump = await wal.openDump(new AbortController().signal, 'incremental');
+    let read = 0;
+    const err = await (async () => {
+      for await (const b of dump.stream) read += (b as Buffer).length;
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'DUMP_FAILED', message: expect.stringMatching(/^WAL chain broken: the server no longer has the WAL this task's chain needs \(.*replication slot .* does not exist.*\); nothing was stored for this run\. Run the task again: it takes a full backup\.$/s) });
+    await expect(dump.done).rejects.toMatchObject({ code: 'DUMP_FAILED' });
+    expect(read).toBe(0); // nothing of the empty spool was streamed before the failure
+    expect(await repo.listPoints()).toHaveLength(1);
+    const next = await runTask(engine, taskId, 'incremental');
+    expect(next.databases[0]).toMatchObject({ kind: 'full', status: 'success', kindReason: `WAL chain broken: replication slot "${slot}" no longer exists on the server (it was dropped outside Backstop)` });
     await engine.close();
   });
 
