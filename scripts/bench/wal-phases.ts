@@ -13,6 +13,10 @@
  * - the write of each stream from memory into a fresh repository (2 encoder workers, zstd 3,
  *   no delta tries): as the WAL point is written, and with fixed 1 MiB blocks and buffers
  *   handed over (as the base backup's pipe buffers are).
+ * - the WAL write at a point level (`compressionLevel`: 1 and zstd's fast levels) against
+ *   the repository's adaptive 3;
+ * - an incremental's receipt and write (markEnd, pg_receivewal, the write) in sequence, as
+ *   before, against the write overlapping the receipt, as now, each after its own change.
  * Nothing here is asserted; ratios within the run are what mean something.
  */
 import { spawn } from 'node:child_process';
@@ -26,7 +30,7 @@ import { createChunker, DEFAULT_CDC } from '../../electron/engine/repository/chu
 import { chunkIdFunction } from '../../electron/engine/crypto/chunk-id.ts';
 import { LocalBackend } from '../../electron/engine/storage/index.ts';
 import { PgConnection } from '../../electron/engine/servers/postgres/connection.ts';
-import { spoolTar, WAL_BLOCK_BYTES, WalSource } from '../../electron/engine/servers/postgres/wal-stream.ts';
+import { segmentsIn, spoolTar, WAL_BLOCK_BYTES, WalSource } from '../../electron/engine/servers/postgres/wal-stream.ts';
 import { PG_BIN, type PgServer } from '../../tests/fixtures/servers/postgres.ts';
 import { chownTree } from '../../tests/fixtures/servers/common.ts';
 
@@ -61,7 +65,7 @@ async function readAll(src: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-type Mode = { label: string; fixed: boolean; own: boolean; level?: number; source?: () => AsyncIterable<Uint8Array> };
+type Mode = { label: string; fixed: boolean; own: boolean; level?: number; pointLevel?: number; source?: () => AsyncIterable<Uint8Array> };
 
 /** Wall time and CPU time (this process, every thread) of one write into a fresh repository. */
 async function writeOnce(work: string, data: Buffer, mode: Mode): Promise<{ ms: number; cpuMs: number; stored: number }> {
@@ -80,6 +84,7 @@ async function writeOnce(work: string, data: Buffer, mode: Mode): Promise<{ ms: 
     meta: { format: 'probe' },
     deltaBases: false,
     handsOverBuffers: mode.own,
+    ...(mode.pointLevel !== undefined ? { compressionLevel: mode.pointLevel } : {}),
     ...(mode.fixed ? { chunking: { kind: 'fixed' as const, size: 1 << 20 } } : {}),
   });
   const ms = now() - t0;
@@ -88,7 +93,7 @@ async function writeOnce(work: string, data: Buffer, mode: Mode): Promise<{ ms: 
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, stored: p.stats.bytesStored };
 }
 
-async function streamCosts(work: string, name: string, data: Buffer, extra: Mode[] = []): Promise<void> {
+async function streamCosts(work: string, name: string, data: Buffer, extra: Mode[] = [], zstdLevels = [3, 1]): Promise<void> {
   console.log(`  ${name}: ${(data.length / 1e6).toFixed(1)} MB`);
   await timed(`${name}: content-defined chunk scan`, data.length, () => {
     const c = createChunker({ kind: 'cdc' }, DEFAULT_CDC);
@@ -107,7 +112,7 @@ async function streamCosts(work: string, name: string, data: Buffer, extra: Mode
   await timed(`${name}: copy into 1 MiB buffers (what the hand-over avoids)`, data.length, () => {
     for (let i = 0; i < data.length; i += 1 << 20) Buffer.from(data.subarray(i, i + (1 << 20)));
   });
-  for (const level of [3, 1]) {
+  for (const level of zstdLevels) {
     const cctx = new CCtx();
     const out = Buffer.allocUnsafe(2 << 20);
     let z = 0;
@@ -132,6 +137,40 @@ async function streamCosts(work: string, name: string, data: Buffer, extra: Mode
   }
 }
 
+/**
+ * One incremental's receipt and write as the engine does them (after `positionAndSlot`):
+ * `markEnd`, pg_receivewal, the write into a fresh repository (2 workers, fixed 1 MiB blocks
+ * handed over, no delta tries); `overlapped` writes each segment as pg_receivewal completes
+ * it (the incremental now), else receives everything first (the incremental before). Then
+ * prunes the spool and advances the slot, as a committed incremental does.
+ */
+async function receiptAndWrite(work: string, src: WalSource, spoolDir: string, overlapped: boolean): Promise<{ ms: number; cpuMs: number; bytes: number }> {
+  const SEG = 16 * 1024 * 1024;
+  const { receipt } = await src.positionAndSlot();
+  const dir = mkdtempSync(join(work, 'phase-repo-'));
+  const repo = await initRepository(new LocalBackend(dir), { workers: 2 });
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  const end = await src.markEnd(undefined, receipt);
+  let input: AsyncIterable<Uint8Array>;
+  if (overlapped) {
+    input = spoolTar(spoolDir, src.receiveSegments(SEG, end), WAL_BLOCK_BYTES, (seg) => seg.partial);
+  } else {
+    for await (const seg of src.receiveSegments(SEG, end)) void seg;
+    input = spoolTar(spoolDir, segmentsIn(spoolDir, SEG), WAL_BLOCK_BYTES);
+  }
+  const p = await repo.writePoint(Readable.from(input, { objectMode: false }), {
+    database: 'base.tar', serverIdentity: 'x', engineVersion: 'x', dumpToolVersion: 'x', kind: 'full', backupType: 'snapshot',
+    meta: { format: 'probe' }, deltaBases: false, handsOverBuffers: true, chunking: { kind: 'fixed' as const, size: WAL_BLOCK_BYTES },
+  });
+  const ms = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  rmSync(dir, { recursive: true, force: true });
+  src.pruneSpool(end.endLsn, SEG);
+  await src.advanceSlot(end.endLsn);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes: p.length };
+}
+
 export async function walPhases(work: string, pg: PgServer): Promise<void> {
   console.log(`\n  [WAL phases probe] load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const conn = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
@@ -148,8 +187,28 @@ export async function walPhases(work: string, pg: PgServer): Promise<void> {
     console.log(`    (${received.segments.length} segments, ${(wal.length / 1e6).toFixed(1)} MB)`);
     const fromSpool = () => Readable.from(spoolTar(join(spool, 'wal'), received.segments, WAL_BLOCK_BYTES), { objectMode: false });
     const base = await timed('pg_basebackup -Ft -D - -X fetch into memory', null, () => basebackup(pg));
-    await streamCosts(work, 'WAL', wal, [{ label: 'from the spool, as the incremental does', fixed: true, own: true, source: fromSpool }]);
+    // The WAL point's level: the repository's adaptive 3 against a point level (zstd's fast levels below 1).
+    const pointLevels: Mode[] = [1, -1, -3, -5].map((l) => ({ label: `fixed 1 MiB, handed over, point level ${l}`, fixed: true, own: true, pointLevel: l }));
+    await streamCosts(work, 'WAL', wal, [{ label: 'from the spool, as the incremental does', fixed: true, own: true, source: fromSpool }, ...pointLevels], [3, 1, -1, -3, -5]);
     await streamCosts(work, 'base backup', base);
+
+    // Receipt then write (before) against the write overlapping the receipt (now), each after its own
+    // 1% scattered UPDATE right after a CHECKPOINT (other rows each time), interleaved, best of 3.
+    const ab = { before: [] as { ms: number; cpuMs: number; bytes: number }[], now: [] as { ms: number; cpuMs: number; bytes: number }[] };
+    let k = 11;
+    src.pruneSpool(received.endLsn, 16 * 1024 * 1024); // as if that first receipt was committed
+    await src.advanceSlot(received.endLsn);
+    for (let r = 0; r < 3; r++) {
+      for (const overlapped of [false, true]) {
+        pg.psql('CHECKPOINT');
+        pg.psql(`UPDATE orders SET amount = amount + 1, status = 'probed' WHERE id % 100 = ${k++}`, 'mixed');
+        (overlapped ? ab.now : ab.before).push(await receiptAndWrite(work, src, join(spool, 'wal'), overlapped));
+      }
+    }
+    for (const [label, runs] of [['receipt, then the write (before)', ab.before], ['write overlapping the receipt (now)', ab.now]] as const) {
+      const best = runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+      console.log(`    ${`markEnd + pg_receivewal + write: ${label}`.padEnd(58)} ${s(best.ms).padStart(9)}  ${perMb(best.ms, best.bytes)}, CPU ${perMb(best.cpuMs, best.bytes)}, ${(best.bytes / 1e6).toFixed(1)} MB read (runs: ${runs.map((x) => s(x.ms)).join(', ')})`);
+    }
   } finally {
     await src.dropSlot().catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });

@@ -242,6 +242,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
             ...(lateMeta ? { lateMeta } : {}),
             ...(dump.meta.expectedBytes ? { expectedSize: dump.meta.expectedBytes } : {}),
             ...(dump.meta.deltaBases === false ? { deltaBases: false } : {}),
+            ...(dump.meta.compressionLevel !== undefined ? { compressionLevel: dump.meta.compressionLevel } : {}),
             signal: controller.signal,
             onProgress: (p: WriteProgress) => {
               progress.bytesRead = Math.max(progress.bytesRead, p.bytesRead);

@@ -23,10 +23,19 @@
  *   backup becomes consistent is older. A restore to a moment reaches from it
  *   (restore/pitr.ts). Reading it never fails the backup: without it (and in fulls taken
  *   before it was recorded) the range starts at the end of the chain's first WAL point.
+ * - An incremental's receipt and its write overlap: `beforeDump` fixes where its WAL starts
+ *   (the spool's oldest segment, else the slot's restart_lsn's segment) and ends (a heartbeat
+ *   commit and a WAL switch) and judges the chain; `openDump` then runs pg_receivewal and
+ *   streams each segment into the point as soon as pg_receivewal has completed (fsynced and
+ *   renamed) it, the last one once it exited at the end position. The stream ends only then,
+ *   and errors when pg_receivewal fails or a segment does not continue the chain, so no point
+ *   is committed from a partial receipt; what was spooled stays for the next run.
  * - A WAL point stores no delta chunks (`deltaBases: false`): its log never lines up with
  *   the parent point's bytes, so trying would read bases and compress every chunk twice.
  *   It is cut into fixed WAL_BLOCK_BYTES blocks (no content-defined cuts: nothing to find
- *   again), each one of the spool reader's own buffers, handed over to the encoders.
+ *   again), each one of the spool reader's own buffers, handed over to the encoders, and
+ *   compressed at WAL_COMPRESSION_LEVEL (1) whatever the repository's level (unless it stores
+ *   uncompressed): WAL must be written fast, and its stored size is far inside its target.
  * - `afterBackup` empties the spool of the WAL just stored only when every destination
  *   committed it, and advances the slot to its end (pg_receivewal's last flush report may
  *   stop short of it); otherwise both stay and the next incremental stores it again.
@@ -36,7 +45,8 @@ import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { PgConnection } from '../servers/postgres/connection.ts';
-import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type Received } from '../servers/postgres/wal-stream.ts';
+import { BackstopError } from '../../shared/result.ts';
+import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type ReceiptEnd, type Segment } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
 
@@ -97,8 +107,48 @@ function toJson(m: WalMeta): JsonObject {
   return { wal: { ...m } as JsonObject };
 }
 
+/**
+ * The zstd level of a WAL point (see the header): WAL full-page images compress ~3.3× at
+ * level 1 against ~3.5× at 3, for about a third less zstd time; zstd's negative levels cost
+ * a quarter to half more stored bytes for little less CPU (docs/PERFORMANCE.md, #19).
+ */
+export const WAL_COMPRESSION_LEVEL = 1;
+
+/** An incremental planned by `beforeDump`: where its WAL starts and ends. */
+type Planned = ReceiptEnd & { startLsn: string; start: bigint; segmentSize: number };
+
+/** Errors of pg_receivewal that mean the server no longer has (or streams) the chain's WAL. */
+const CHAIN_GONE = /has already been removed|replication slot .* (does not exist|has been invalidated|cannot be advanced)/i;
+
+/**
+ * `segments` as they come, each checked to continue the chain: the first at the planned
+ * start, each next one the segment after (or a `.partial` of the same one), all on the
+ * chain's timeline, at least one. A failure is a DUMP_FAILED that names what to do.
+ */
+async function* checkedFeed(segments: AsyncIterable<Segment>, plan: Planned, spoolDir: string): AsyncGenerator<Segment> {
+  const size = BigInt(plan.segmentSize);
+  let expect: bigint | null = null;
+  const refused = (why: string) => new BackstopError('DUMP_FAILED', `${why}; nothing was stored for this run. Run the task again: the next run continues the chain, or takes a full backup if it cannot.`);
+  try {
+    for await (const s of segments) {
+      if (s.timeline !== plan.timeline) throw refused(`The WAL received is on timeline ${s.timeline}, the chain's is ${plan.timeline} (a failover or a promotion during the backup)`);
+      if (expect === null && s.start !== plan.start) throw refused(`pg_receivewal started at WAL position ${formatLsn(s.start)}, where this backup's WAL must start at ${plan.startLsn} (the spool ${spoolDir} changed during the backup)`);
+      if (expect !== null && s.start !== expect && s.start !== expect - size) throw refused(`WAL segment ${formatLsn(expect)} is missing in the spool ${spoolDir}`);
+      expect = s.start + size;
+      yield s;
+    }
+  } catch (e) {
+    // The slot was invalidated or dropped between the check and the receipt.
+    if (e instanceof Error && !(e instanceof BackstopError && e.code === 'CANCELED') && CHAIN_GONE.test(e.message)) {
+      throw new BackstopError('DUMP_FAILED', `WAL chain broken: the server no longer has the WAL this task's chain needs (${e.message}); nothing was stored for this run. Run the task again: it takes a full backup.`, { cause: e });
+    }
+    throw e;
+  }
+  if (expect === null) throw refused(`pg_receivewal wrote no WAL into ${spoolDir}`);
+}
+
 export class WalBackup {
-  private received: Received | null = null;
+  private received: Planned | null = null;
   private meta: WalMeta | null = null;
   private readonly source: WalSource;
 
@@ -153,34 +203,42 @@ export class WalBackup {
     if (newest.some((m) => m.timeline !== pos.timeline)) return `the server's timeline changed from ${first.timeline} to ${pos.timeline} (a failover or a promotion)`;
     if (!slot) return `replication slot "${this.job.slot}" no longer exists on the server (it was dropped outside Backstop)`;
     if (slot.walStatus === 'lost') return `replication slot "${this.job.slot}" was invalidated: the server removed WAL it held back (max_slot_wal_keep_size)`;
-    let received: Received;
-    try {
-      received = await this.source.receive(first.segmentSize, signal, receipt);
-    } catch (e) {
-      // The slot was invalidated while receiving: the server says "requested WAL segment … has already been removed".
-      if (e instanceof Error && /has already been removed|replication slot .* (does not exist|has been invalidated|cannot be advanced)/i.test(e.message)) return `the server no longer has the WAL the chain needs (${e.message})`;
-      throw e;
-    }
+    const from = this.source.receiptStart(first.segmentSize, slot.restartLsn);
+    if (!from) return `replication slot "${this.job.slot}" holds no WAL position (it was created without reserving WAL)`;
+    // What the spool holds from earlier runs; what pg_receivewal adds is checked as it comes (openDump).
     const size = BigInt(first.segmentSize);
     let expect: bigint | null = null;
-    for (const s of received.segments) {
+    for (const s of from.spooled) {
       if (s.timeline !== first.timeline) return `the WAL received is on timeline ${s.timeline}, the chain's is ${first.timeline}`;
       if (expect !== null && s.start !== expect && s.start !== expect - size) return `WAL segment ${formatLsn(expect)} is missing in the spool ${this.job.spoolDir}`;
       expect = s.start + size;
     }
-    const start = parseLsn(received.startLsn);
+    const startLsn = formatLsn(from.start);
     for (const m of newest) {
       const covered = m.endLsn ?? m.startLsn;
-      if (start > parseLsn(covered)) return `the WAL from ${covered} to ${received.startLsn} was not kept (Backstop's spool was lost, or the slot was moved on outside Backstop)`;
+      if (from.start > parseLsn(covered)) return `the WAL from ${covered} to ${startLsn} was not kept (Backstop's spool was lost, or the slot was moved on outside Backstop)`;
     }
-    this.received = received;
-    this.meta = { slot: this.job.slot, systemId: pos.systemId, timeline: first.timeline, segmentSize: first.segmentSize, bootstrapRole: first.bootstrapRole, startLsn: received.startLsn, endLsn: received.endLsn, endTime: received.endTime };
+    const end = await this.source.markEnd(signal, receipt);
+    this.received = { ...end, startLsn, start: from.start, timeline: first.timeline, segmentSize: first.segmentSize };
+    this.meta = { slot: this.job.slot, systemId: pos.systemId, timeline: first.timeline, segmentSize: first.segmentSize, bootstrapRole: first.bootstrapRole, startLsn, endLsn: end.endLsn, endTime: end.endTime };
     return null;
   }
 
+  /**
+   * The WAL point's stream: the spool's segments as pg_receivewal completes them (see the
+   * header), each checked to continue the one before on the chain's timeline from the
+   * planned start. Ends only once pg_receivewal reached the end position; any failure
+   * errors the stream, so no point is committed from it.
+   */
   async openDump(signal: AbortSignal, kind: PointKind): Promise<DumpStream> {
-    if (kind === 'full' || !this.received) return this.baseBackup(signal);
-    const stream = Readable.from(spoolTar(this.job.spoolDir, this.received.segments, WAL_BLOCK_BYTES), { objectMode: false });
+    const r = this.received;
+    if (kind === 'full' || !r) return this.baseBackup(signal);
+    const size = BigInt(r.segmentSize);
+    const end = parseLsn(r.endLsn);
+    const segments = checkedFeed(this.source.receiveSegments(r.segmentSize, r, signal), r, this.job.spoolDir);
+    // The segment holding the end position is stored again, complete, by the next incremental.
+    const storedAgain = (s: Segment) => s.partial || s.start + size > end;
+    const stream = Readable.from(spoolTar(this.job.spoolDir, segments, WAL_BLOCK_BYTES, storedAgain), { objectMode: false });
     const done = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
       stream.once('error', reject);
@@ -189,7 +247,7 @@ export class WalBackup {
     // New log every time: a delta against the parent point's chunk at the same offset never
     // pays, nor do content-defined cuts; fixed blocks that are the spool's own buffers move
     // to the encoders without a copy.
-    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES } };
+    return { stream, done, handsOverBuffers: true, meta: { format: PG_WAL_FORMAT, deltaBases: false, blockBytes: WAL_BLOCK_BYTES, compressionLevel: WAL_COMPRESSION_LEVEL } };
   }
 
   /** The base backup, whose stream ends once the server's clock was read after pg_basebackup finished: `consistentTime` (see the header). */

@@ -48,6 +48,13 @@ export interface WritePointOptions {
    * is new log), where every try fails and only costs time.
    */
   deltaBases?: boolean;
+  /**
+   * This point's zstd level in place of the repository's configured one (the adaptive level
+   * then steps down from it; a delta chunk keeps the configured level). Negative values are
+   * zstd's fast levels. Ignored when the repository stores chunks uncompressed. A zstd frame
+   * decodes the same whatever level made it: readers need nothing.
+   */
+  compressionLevel?: number;
 }
 
 export type PointSummary = ManifestInfo & { chunkCount: number };

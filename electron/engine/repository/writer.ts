@@ -388,7 +388,12 @@ async function write(
   type Placed = EncodedChunk & { base?: ChunkLocation | null };
   const queue: { rawLength: number; level: number; encoded: Promise<Placed> }[] = [];
   // Chunks handed to the encoders and not back yet: how far they lag behind the input.
-  const levels = new AdaptiveLevel(ctx.codec.level, Math.min(options.minCompressionLevel, ctx.codec.level), pool.size, options.maxChunksInFlight);
+  if (opts.compressionLevel !== undefined && (!Number.isInteger(opts.compressionLevel) || opts.compressionLevel === 0 || opts.compressionLevel < -22 || opts.compressionLevel > 19)) {
+    throw new BackstopError('VALIDATION', `a point's compression level must be an integer from -22 to 19 other than 0 (was ${opts.compressionLevel})`);
+  }
+  // This point's level (WAL points take a fast one), when the repository compresses at all.
+  const pointLevel = ctx.codec.level > 0 && opts.compressionLevel !== undefined ? opts.compressionLevel : ctx.codec.level;
+  const levels = new AdaptiveLevel(pointLevel, Math.min(options.minCompressionLevel, pointLevel), pool.size, options.maxChunksInFlight);
   let backlog = 0;
   // Until the first chunk is back the backlog measures the workers' start-up, not their pace.
   let warm = false;
@@ -440,7 +445,7 @@ async function write(
       chunksDelta++;
     }
     const level = base ? ctx.codec.level : item.level; // a delta is compressed at the configured level
-    if (level > 0) bytesNewByLevel.set(level, (bytesNewByLevel.get(level) ?? 0) + item.rawLength);
+    if (level !== 0) bytesNewByLevel.set(level, (bytesNewByLevel.get(level) ?? 0) + item.rawLength);
     known.set(key, loc);
     if (sketch) newSketches.set(key, sketch);
     // Format 2 with a remote destination: the next incremental finds its bases locally.
@@ -479,7 +484,7 @@ async function write(
       // A new chunk comes back raw when it may have a base: positional, or found by its sketch.
       const mayDelta = candidate !== null || (similar !== null && similar.size > 0);
       // A chunk kept raw for delta coding is compressed later, at the configured level.
-      const level = mayDelta || !warm ? ctx.codec.level : levels.levelFor(backlog);
+      const level = mayDelta ? ctx.codec.level : !warm ? pointLevel : levels.levelFor(backlog);
       backlog++;
       const first = pool.encode(pool.size > 0 ? handOver(chunk, handed) : { pieces: chunk.pieces, transfer: [] }, mayDelta, level);
       const encoded: Promise<Placed> = mayDelta ? first.then((c) => (c.raw ? againstBase(c, chooseBase(candidate, c.sketch, similar)) : c)) : first;

@@ -61,6 +61,12 @@ export interface DumpMeta {
    * buffers are exactly these blocks, so each can be handed over whole.
    */
   blockBytes?: number;
+  /**
+   * The zstd level of this stream's points in place of the repository's (negative: zstd's
+   * fast levels): for a stream whose bytes compress little at any level and must be written
+   * fast (WAL). Nothing records it; a zstd frame decodes the same at any level.
+   */
+  compressionLevel?: number;
 }
 
 export interface DumpStream {

@@ -15,7 +15,9 @@
  * in the spool (the slot never moved past WAL that is neither committed at the destination
  * nor spooled), the next incremental continues the chain, and restores to a moment right
  * after each killed run's last committed transaction, and to the latest point, hold exactly
- * the rows committed by then.
+ * the rows committed by then. Two of its kills aim at the write that overlaps the receipt
+ * (segments pg_receivewal completed are written into the point while it still receives):
+ * at least one must land there.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,7 +197,7 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
     expect(await restoredLedger(dataDir, join(backups, SERVER_FOLDER), ['--point', 'latest'], 'ledger'), `committed ids 1..${committed.length} in ${batch} batches`).toEqual(ledgerOf(committed.length, batch));
   }, 180_000);
 
-  it(`6 incrementals killed with their pg_receivewal (no --synchronous): the slot never passes WAL that is neither committed nor spooled, the chain goes on, restores to a moment after each kill hold every committed row`, async () => {
+  it(`8 incrementals killed with their pg_receivewal (no --synchronous): the slot never passes WAL that is neither committed nor spooled, the chain goes on, restores to a moment after each kill hold every committed row`, async () => {
     const rand = rng(SEED + 1);
     const { backups, dataDir, taskFile, env, slot, base } = snapshotTask('walkill2');
     const spool = join(dataDir, 'wal-spool', slot);
@@ -205,10 +207,11 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
     pg.psql('CREATE TABLE ledger (id int NOT NULL, batch int NOT NULL); CREATE TABLE filler (n int, v text)', 'ledger2');
     let ids = 0;
     let batch = 0;
-    // One committed transaction of 25 known ids, plus ~4 MB of other WAL so a receipt lasts long enough to be hit.
-    const write = () => {
+    // One committed transaction of 25 known ids, plus ~4 MB of other WAL so a receipt lasts long enough to be hit
+    // (~40 MB, more than two segments, before a kill aimed at the write that overlaps the receipt).
+    const write = (fillerRows = 2000) => {
       batch++;
-      pg.psql(`INSERT INTO ledger SELECT g, ${batch} FROM generate_series(${ids + 1}, ${ids + 25}) g; INSERT INTO filler SELECT g, repeat(md5(g::text), 60) FROM generate_series(1, 2000) g`, 'ledger2');
+      pg.psql(`INSERT INTO ledger SELECT g, ${batch} FROM generate_series(${ids + 1}, ${ids + 25}) g; INSERT INTO filler SELECT g, repeat(md5(g::text), 60) FROM generate_series(1, ${fillerRows}) g`, 'ledger2');
       ids += 25;
     };
     const now = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
@@ -242,13 +245,19 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
     const log: Record<string, unknown>[] = [];
     const moments: { at: string; ids: number; batches: number }[] = [];
     // receipt: pg_receivewal is running; received: it has exited (the slot is ahead of the destination, the
-    // spool holds the difference) and the commit is under way; commit: a repository write is in flight.
-    const aims = ['receipt', 'received', 'commit', 'anytime', 'received', 'receipt'] as const;
+    // spool holds the difference) and the commit is under way; commit: a repository write is in flight;
+    // overlap: pg_receivewal still runs, has completed a segment this run, and the point's write is in
+    // flight (segments are written into the point while the rest is received).
+    const aims = ['receipt', 'overlap', 'received', 'commit', 'anytime', 'overlap', 'received', 'receipt'] as const;
     let seenReceiver = false;
+    const overlapped: boolean[] = [];
     for (let i = 1; i <= aims.length; i++) {
-      write();
       const aim = aims[i - 1]!;
-      const delayMs = Math.round(rand() * (aim === 'receipt' ? 150 : aim === 'received' ? 30 : aim === 'commit' ? 300 : 2500));
+      write(aim === 'overlap' ? 20_000 : 2000);
+      const completeBefore = new Set(segmentsIn(spool, SEG).filter((s) => !s.partial).map((s) => s.file));
+      /** pg_receivewal completed a segment in this run while it still runs, and the point's write is in flight. */
+      const overlapping = () => receivewal(child.pid!).length > 0 && markers().some((m) => !oldMarkers.has(m)) && segmentsIn(spool, SEG).some((s) => !s.partial && !completeBefore.has(s.file));
+      const delayMs = Math.round(rand() * (aim === 'receipt' ? 150 : aim === 'received' ? 30 : aim === 'commit' ? 300 : aim === 'overlap' ? 40 : 2500));
       seenReceiver = false;
       const oldMarkers = new Set(markers());
       const { child, done } = spawnCli(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json'], env);
@@ -257,10 +266,12 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
       const aimed = () => {
         if (aim === 'receipt') return receivewal(child.pid!).length > 0;
         if (aim === 'received') return seenReceiver ? receivewal(child.pid!).length === 0 : ((seenReceiver = receivewal(child.pid!).length > 0), false);
+        if (aim === 'overlap') return overlapping();
         return aim === 'commit' ? markers().some((m) => !oldMarkers.has(m)) : true;
       };
       while (!exited && !aimed()) await sleep(5);
       await Promise.race([sleep(delayMs), done]);
+      if (aim === 'overlap') overlapped.push(!exited && overlapping());
       // The whole process tree at once: the CLI and its pg_receivewal (and anything else it started).
       const tree = exited ? [] : [child.pid!, ...descendants(child.pid!)];
       for (const p of tree) if (cmdline(p).some((a) => a.endsWith('pg_receivewal'))) receiverArgs.push(cmdline(p));
@@ -290,12 +301,14 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
       await sleep(20);
       write();
       const next = await backup('incremental');
-      log.push({ case: i, aim, delayMs, killed, tree: tree.length, slot: formatLsn(restart), committed: formatLsn(end), ahead: restart > end, spool: spooled.size, next: `${next.db?.kind}/${next.db?.status}` });
+      log.push({ case: i, aim, delayMs, killed, overlapped: aim === 'overlap' ? overlapped.at(-1) : '', tree: tree.length, slot: formatLsn(restart), committed: formatLsn(end), ahead: restart > end, spool: spooled.size, next: `${next.db?.kind}/${next.db?.status}` });
       expect(next.ok, `case ${i} (${aim}, ${delayMs} ms): ${next.out}`).toBe(true);
       expect(next.db).toMatchObject({ kind: 'incremental', status: 'ok' });
     }
     console.log(`WAL kill -9 with pg_receivewal (seed ${SEED + 1}):`);
     console.table(log);
+    // At least one kill landed while the point was being written from segments pg_receivewal had completed, before it finished.
+    expect(overlapped, 'kills aimed at the overlapped write').toContain(true);
     // pg_receivewal ran (seen while the runs went on, or in a killed tree), and without --synchronous.
     expect(receiverArgs.length).toBeGreaterThan(0);
     for (const a of receiverArgs) expect(a).not.toContain('--synchronous');
@@ -322,5 +335,5 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
       expect(await restoredLedger(dataDir, location, ['--as-of', m.at], 'ledger2'), `as of ${m.at}: ids 1..${m.ids} in ${m.batches} batches`).toEqual(ledgerOf(m.ids, m.batches));
     }
     expect(await restoredLedger(dataDir, location, ['--point', 'latest'], 'ledger2'), `latest: ids 1..${ids} in ${batch} batches`).toEqual(ledgerOf(ids, batch));
-  }, 300_000);
+  }, 480_000);
 });

@@ -9,9 +9,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
-import { WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
+import { WalBackup } from '../../../electron/engine/backup/wal-backup.ts';
+import { parseLsn, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Alert } from '../../../electron/shared/domain.ts';
+import type { Alert, Run } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
@@ -72,6 +73,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     ]);
     // WAL is cut into fixed blocks (no content-defined cuts: it never recurs by content).
     expect(points[1]!.chunking).toEqual({ kind: 'fixed', size: WAL_BLOCK_BYTES });
+    // …compressed at the WAL points' own level (1), whatever the repository's (3 here); the restore below reads it as any other.
+    expect(points[1]!.stats.bytesNewByLevel).toEqual({ '1': points[1]!.stats.bytesNew });
     const wal = points[1]!.meta.wal as Record<string, unknown>;
     expect(wal).toMatchObject({ slot, timeline: 1, systemId: expect.stringMatching(/^\d+$/), startLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), endLsn: expect.any(String), endTime: expect.any(String) });
     expect((points[0]!.meta.wal as Record<string, unknown>).slot).toBe(slot);
@@ -141,6 +144,90 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const gap = await runTask(engine, taskId, 'incremental');
     expect(gap.databases[0]!.kind).toBe('full');
     expect(gap.databases[0]!.kindReason).toMatch(/^WAL chain broken: the WAL from [0-9A-F/]+ to [0-9A-F/]+ was not kept/);
+    await engine.close();
+  });
+
+  it('commits nothing when pg_receivewal fails while the point is already being written from the segments it completed; the spool keeps them and the next incremental continues the chain', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    const spool = join(engine.dataDir, 'wal-spool', slot);
+    const admin = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    pg.psql("UPDATE big SET payload = 'opened' WHERE id % 1000 = 1", 'shop');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const before = await repo.listPoints();
+    pg.psql('CREATE TABLE churn (v text)', 'shop');
+    // The walsender ends (as on a network cut or a server restart) once pg_receivewal has completed a segment of
+    // this run, i.e. while the point is being written from it. A receipt may outrun the check: then once more.
+    let failed: Run | null = null;
+    const completedThisRun: string[] = [];
+    for (let attempt = 0; attempt < 4 && !failed; attempt++) {
+      pg.psql('INSERT INTO churn SELECT repeat(md5(g::text), 30) FROM generate_series(1, 40000) g', 'shop'); // ~40 MB of WAL
+      const complete = new Set(readdirSync(spool).filter((f) => !f.endsWith('.partial')));
+      const running = runTask(engine, taskId, 'incremental');
+      let finished = false;
+      void running.finally(() => (finished = true));
+      completedThisRun.length = 0;
+      while (!finished) {
+        const pid = (await admin.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}' AND active`))[0]?.[0];
+        completedThisRun.splice(0, completedThisRun.length, ...readdirSync(spool).filter((f) => !f.endsWith('.partial') && !complete.has(f)));
+        if (pid && completedThisRun.length > 0) {
+          await admin.query(`SELECT pg_terminate_backend(${pid})`);
+          break;
+        }
+      }
+      const run = await running;
+      if (run.status !== 'success') failed = run;
+    }
+    expect(failed, 'a run whose pg_receivewal was cut off').not.toBeNull();
+    expect(failed!.databases[0]).toMatchObject({ kind: 'incremental', status: 'failed', errorCode: 'DUMP_FAILED' });
+    expect(failed!.databases[0]!.errorMessage).toMatch(/pg_receivewal/);
+    // No point from the partial receipt; the segments it completed stay in the spool for the next run.
+    expect((await repo.listPoints()).map((p) => p.id)).toEqual(before.map((p) => p.id));
+    expect(completedThisRun.length).toBeGreaterThan(0);
+    for (const f of completedThisRun) expect(existsSync(join(spool, f)), f).toBe(true);
+
+    pg.psql("UPDATE big SET payload = 'after the cut' WHERE id % 1000 = 2", 'shop');
+    const next = await runTask(engine, taskId, 'incremental');
+    expect(next.databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+    const points = await repo.listPoints();
+    expect(points).toHaveLength(before.length + 1);
+    const prev = before[before.length - 1]!.meta.wal as { endLsn: string };
+    const added = points[points.length - 1]!.meta.wal as { startLsn: string; endLsn: string };
+    // The chain goes on with no gap: the new point starts at or before where the last committed one ended.
+    expect(parseLsn(added.startLsn)).toBeLessThanOrEqual(parseLsn(prev.endLsn));
+    expect(parseLsn(added.endLsn)).toBeGreaterThan(parseLsn(prev.endLsn));
+    expect(next.databases[0]!.bytesRead).toBeGreaterThan(40_000_000);
+    await engine.close();
+  });
+
+  it('a slot dropped between the chain check and the receipt: the WAL stream fails with "WAL chain broken" (no point can commit from it), the next run is a full', async () => {
+    const { engine, backups, taskId } = await walTask(pg);
+    const slot = slotNameFor(taskId);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const repo = await openRepository(new LocalBackend(baseFolder(backups)));
+    const conn = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
+    // The engine's own pieces, so the slot can go between the plan (the chain judged) and the receipt.
+    const wal = new WalBackup(conn, { slot, spoolDir: join(engine.dataDir, 'wal-spool', slot) }, 'incremental', () => Promise.reject(new Error('this test takes no base backup')));
+    pg.psql("UPDATE big SET payload = 'raced' WHERE id % 1000 = 3", 'shop');
+    const plan = await wal.beforeDump([{ repo, kind: 'incremental', kindReason: null }], new AbortController().signal);
+    expect(plan.kind).toBe('incremental');
+    pg.psql(`SELECT pg_drop_replication_slot('${slot}')`);
+    const dump = await wal.openDump(new AbortController().signal, 'incremental');
+    let read = 0;
+    const err = await (async () => {
+      for await (const b of dump.stream) read += (b as Buffer).length;
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'DUMP_FAILED', message: expect.stringMatching(/^WAL chain broken: the server no longer has the WAL this task's chain needs \(.*replication slot .* does not exist.*\); nothing was stored for this run\. Run the task again: it takes a full backup\.$/s) });
+    await expect(dump.done).rejects.toMatchObject({ code: 'DUMP_FAILED' });
+    expect(read).toBe(0); // nothing of the empty spool was streamed before the failure
+    expect(await repo.listPoints()).toHaveLength(1);
+    const next = await runTask(engine, taskId, 'incremental');
+    expect(next.databases[0]).toMatchObject({ kind: 'full', status: 'success', kindReason: `WAL chain broken: replication slot "${slot}" no longer exists on the server (it was dropped outside Backstop)` });
     await engine.close();
   });
 

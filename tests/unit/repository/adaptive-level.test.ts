@@ -2,7 +2,8 @@
  * Adaptive compression level (issue #21 item 5): the policy itself, and real writes whose
  * encoders fall behind the input (chunks then compressed at a lower level, never again)
  * or keep up (every chunk at the configured level). Either way the point restores
- * byte-identical and verifies; the manifest records the raw bytes per level.
+ * byte-identical and verifies; the manifest records the raw bytes per level. A point may
+ * take a level of its own (WAL points: 1), zstd's negative fast levels included.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -108,6 +109,35 @@ describe('writes with an adaptive level', () => {
     const p = await repo.writePoint(pieces(data), pointOpts({ expectedSize: 64 * 1024 * 1024 }));
     expect(p.stats.bytesNewByLevel).toEqual({ '3': p.stats.bytesNew });
     expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(data));
+  });
+
+  it('a point level (WAL points take 1; negative levels are zstd\'s fast ones) replaces the configured level for that point only; each restores and verifies', async () => {
+    const repo = await initRepository(new LocalBackend(dir.path), { key: generateKey(), chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 1, minCompressionLevel: 3 });
+    const datas = [dumpLike(600_000, 41), dumpLike(600_000, 42), dumpLike(600_000, 43)];
+    const levels = [1, -3, undefined];
+    const points: Awaited<ReturnType<typeof repo.writePoint>>[] = [];
+    for (const [i, level] of levels.entries()) {
+      const p = await repo.writePoint(pieces(datas[i]!), pointOpts({ expectedSize: 64 * 1024 * 1024, ...(level === undefined ? {} : { compressionLevel: level }) }));
+      expect(p.stats.bytesNewByLevel).toEqual({ [String(level ?? 3)]: p.stats.bytesNew });
+      points.push(p);
+    }
+    // A fast level stores more than level 1, which stores more than 3 (same kind of data, all new chunks).
+    const ratio = (i: number) => points[i]!.stats.bytesStored / points[i]!.stats.bytesNew;
+    expect(ratio(1)).toBeGreaterThan(ratio(0));
+    expect(ratio(0)).toBeGreaterThan(ratio(2));
+    for (const [i, p] of points.entries()) expect(sha256(await collect(await repo.readPoint(p.id)))).toBe(sha256(datas[i]!));
+    expect(await repo.verify()).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a point level that is not a zstd level (0, a fraction, above 19) is refused before anything is written', async () => {
+    const repo = await initRepository(new LocalBackend(dir.path), { chunker: SMALL_CDC, packSize: SMALL_PACK, ...FAST, workers: 1 });
+    const before = (await new LocalBackend(dir.path).list('')).sort();
+    for (const level of [0, 1.5, 20, -23]) {
+      const err = await rejection(repo.writePoint(pieces(dumpLike(10_000, 44)), pointOpts({ compressionLevel: level })));
+      expect(err).toMatchObject({ code: 'VALIDATION', message: `a point's compression level must be an integer from -22 to 19 other than 0 (was ${level})` });
+    }
+    expect((await new LocalBackend(dir.path).list('')).sort()).toEqual(before);
+    expect(await repo.listPoints()).toEqual([]);
   });
 
   it('a lowest level outside 1..compressionLevel is refused before anything is written', async () => {

@@ -2,14 +2,16 @@
  * spoolTar (wal-stream.ts): the archive a WAL incremental stores, read from the spool in
  * buffers of exactly the block size the point is cut into, each a whole allocation of its
  * own (so a sole writer hands it to an encoder without a copy), and extracting to the
- * spooled segments trimmed of their trailing empty pages.
+ * spooled segments trimmed of their trailing empty pages; segments fed as they come (while
+ * pg_receivewal still receives); and the removal of a `.partial` a killed pg_receivewal left
+ * short.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { padSegment, segmentsIn, spoolTar, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
+import { padSegment, removeTornPartials, segmentsIn, spoolTar, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { extractTar } from '../../../electron/engine/servers/tar-extract.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -87,6 +89,49 @@ describe('spoolTar', () => {
     const out = tempDir();
     await extractTar(Readable.from(blocks), out);
     expect(readFileSync(join(out, '00000001000000000000000E')).equals(e.subarray(0, 600 * PAGE))).toBe(true);
+  });
+
+  it('takes its segments as they come (an async feed, as while pg_receivewal receives) and aligns the one stored again: the same bytes as from a list', async () => {
+    const spool = tempDir();
+    writeFileSync(join(spool, '000000010000000000000003'), segment(2048, 0));
+    writeFileSync(join(spool, '000000010000000000000004'), segment(300, 1748));
+    writeFileSync(join(spool, '000000010000000000000005.partial'), segment(7, 0));
+    const listed = segmentsIn(spool, SEG);
+    const read: string[] = [];
+    async function* feed() {
+      for (const s of listed) {
+        await new Promise((r) => setTimeout(r, 5)); // a segment completes a moment later
+        read.push(s.file);
+        yield s;
+      }
+    }
+    const fed: Buffer[] = [];
+    for await (const b of spoolTar(spool, feed(), WAL_BLOCK_BYTES, (s) => s.partial)) {
+      fed.push(b);
+      // The archive is written while the feed goes on: the first blocks come before the last segment was fed.
+      if (fed.length === 1) expect(read).toEqual(['000000010000000000000003']);
+    }
+    expect(Buffer.concat(fed).equals(Buffer.concat(await collect(spool, WAL_BLOCK_BYTES)))).toBe(true);
+    // An async feed with no segment to store again: nothing aligned (no pax comment entry).
+    const plain = Buffer.concat(await (async () => {
+      const out: Buffer[] = [];
+      for await (const b of spoolTar(spool, feed(), WAL_BLOCK_BYTES)) out.push(b);
+      return out;
+    })());
+    expect(plain.length).toBe(3 * 512 + (2048 + 300 + 7) * PAGE + 1024);
+  });
+
+  it('removes a .partial that a killed pg_receivewal left short while it zero-filled it, and nothing that holds WAL', async () => {
+    const spool = tempDir();
+    writeFileSync(join(spool, '000000010000000000000003'), segment(2048, 0));
+    writeFileSync(join(spool, '000000010000000000000004.partial'), Buffer.alloc(9781248)); // torn pre-fill: zeros, short
+    writeFileSync(join(spool, '000000010000000000000005.partial'), Buffer.alloc(0)); // pg_receivewal accepts 0 bytes
+    const odd = Buffer.alloc(4 * PAGE);
+    odd[PAGE + 3] = 1; // short but not all zeros: not Backstop's to judge
+    writeFileSync(join(spool, '000000010000000000000006.partial'), odd);
+    writeFileSync(join(spool, '000000010000000000000007.partial'), segment(3, 0)); // whole size: the one being written
+    expect(removeTornPartials(spool, SEG)).toEqual(['000000010000000000000004.partial']);
+    expect(segmentsIn(spool, SEG).map((s) => s.file)).toEqual(['000000010000000000000003', '000000010000000000000005.partial', '000000010000000000000006.partial', '000000010000000000000007.partial']);
   });
 
   it('keeps a segment whose only records are on its first page, and an empty spool is just the end marker', async () => {

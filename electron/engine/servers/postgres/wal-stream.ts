@@ -9,7 +9,7 @@
  *   slot reserving WAL from the position flushed now, and returns where the chain starts (system identifier,
  *   timeline, LSN, server time). Everything the base backup that follows needs is then kept
  *   on the server until the task's next incremental has received it.
- * - `receive` (an incremental): first frees the slot when another connection holds it — a
+ * - `markEnd` then `receiveSegments` (an incremental; `receive` runs both to the end): first frees the slot when another connection holds it — a
  *   pg_receivewal left running by a Backstop that was killed keeps the slot active until it
  *   reaches its end position — by terminating the slot's walsender (`pg_terminate_backend`
  *   of `active_pid`; the slot is the task's own) and waiting up to SLOT_RELEASE_MS for it to
@@ -17,7 +17,9 @@
  *   the process and the SQL to end it. Then it commits a heartbeat transaction (so a restore to any moment up
  *   to `endTime` finds a commit after it), takes the end position (pg_switch_wal when allowed,
  *   so segments are complete; else pg_current_wal_lsn), then runs `pg_receivewal --slot
- *   --endpos` into the spool. The slot advances only to the flush position pg_receivewal
+ *   --endpos` into the spool, yielding each segment once it is safe to read (complete, or
+ *   the last one after pg_receivewal exited), so the caller can store WAL while the rest
+ *   still arrives. The slot advances only to the flush position pg_receivewal
  *   reports (at its status interval, or when the server asks), and without `--synchronous`
  *   that is WAL it has fsynced: each segment once complete, the last one at --endpos.
  *   (`--synchronous`, an fsync and a report per message, cost about a quarter of an
@@ -25,7 +27,9 @@
  *   Received WAL stays in the spool (in Backstop's data dir) until `pruneSpool` is called —
  *   which the caller does only after every destination committed it. A kill -9 at any
  *   moment therefore leaves the WAL either on the server (slot) or fsynced in the spool
- *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal).
+ *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal). A
+ *   pg_receivewal killed while it zero-filled a new segment leaves a short `.partial` that
+ *   holds no WAL and that it would refuse next time: `removeTornPartials` removes it first.
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
@@ -50,6 +54,8 @@ const WAL_PAGE = 8192;
 const RECEIVE_TIMEOUT_MS = 10 * 60_000;
 /** Longest to wait for the slot to become inactive after its walsender was told to end. */
 const SLOT_RELEASE_MS = 10_000;
+/** How often the spool is looked at for segments pg_receivewal has completed. */
+const SPOOL_POLL_MS = 25;
 
 const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
 
@@ -107,6 +113,42 @@ export function segmentsIn(dir: string, segmentSize: number): Segment[] {
     .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.timeline - b.timeline || Number(a.partial) - Number(b.partial)));
 }
 
+/**
+ * Removes `.partial` segments from `dir` that a pg_receivewal killed while it created them
+ * left short: it fills a new segment file with zeros up to the segment size before it
+ * writes any WAL into it, so a `.partial` of another size than 0 or the segment size holds
+ * no WAL, and pg_receivewal refuses to start on it ("has N bytes, should be 0 or …"). Only
+ * files that are all zeros are removed; returns their names.
+ */
+export function removeTornPartials(dir: string, segmentSize: number): string[] {
+  const removed: string[] = [];
+  for (const s of segmentsIn(dir, segmentSize)) {
+    if (!s.partial) continue;
+    const path = join(dir, s.file);
+    const fd = openSync(path, 'r');
+    let torn = false;
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0 || size === segmentSize) continue;
+      const window = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
+      const zeros = Buffer.alloc(window.length);
+      torn = true;
+      for (let at = 0; at < size && torn; at += window.length) {
+        const n = Math.min(window.length, size - at);
+        readFully(fd, window, 0, n, at);
+        torn = window.subarray(0, n).equals(zeros.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (torn) {
+      rmSync(path, { force: true });
+      removed.push(s.file);
+    }
+  }
+  return removed;
+}
+
 /** Extends a trimmed segment back to the segment size (zeros), as PostgreSQL expects. */
 export function padSegment(file: string, segmentSize: number): void {
   if (statSync(file).size < segmentSize) truncateSync(file, segmentSize);
@@ -138,6 +180,14 @@ export interface ReceiptFacts {
   maySwitch: boolean;
   /** The server process holding the task's slot, or null. */
   holder: number | null;
+}
+
+/** Where an incremental's receipt ends (`markEnd`). */
+export interface ReceiptEnd {
+  /** Every transaction committed at or before `endTime` is in WAL before this position. */
+  endLsn: string;
+  endTime: string;
+  timeline: number;
 }
 
 export interface Received {
@@ -278,10 +328,11 @@ export class WalSource {
   }
 
   /**
-   * An incremental's receipt. See the header. `known`: the facts `positionAndSlot` just
-   * read (asked here otherwise).
+   * Where an incremental's receipt will end, fixed before pg_receivewal starts: frees the
+   * slot, commits the heartbeat and switches WAL (see the header). `known`: the facts
+   * `positionAndSlot` just read (asked here otherwise).
    */
-  async receive(segmentSize: number, signal?: AbortSignal, known?: ReceiptFacts): Promise<Received> {
+  async markEnd(signal?: AbortSignal, known?: ReceiptFacts): Promise<ReceiptEnd> {
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
     const facts = known ?? toReceiptFacts((await this.q(this.receiptSql(), `looking up replication slot "${this.slot}"`, signal))[0]);
     const mayswitch = facts.maySwitch;
@@ -297,21 +348,83 @@ export class WalSource {
     const endLsn = rows[1]?.[0] ?? '';
     const timeline = Number(rows[1]?.[1]);
     parseLsn(endLsn);
+    return { endLsn, endTime, timeline };
+  }
+
+  /**
+   * Where pg_receivewal will start, so where the next point's WAL starts: the spool's oldest
+   * segment, or with an empty spool the start of the segment holding the slot's restart_lsn
+   * (what pg_receivewal asks the server for: READ_REPLICATION_SLOT, rounded down to a segment).
+   * null when neither exists.
+   */
+  receiptStart(segmentSize: number, restartLsn: string | null): { start: bigint; spooled: Segment[] } | null {
+    removeTornPartials(this.spoolDir, segmentSize);
+    const spooled = segmentsIn(this.spoolDir, segmentSize);
+    if (spooled[0]) return { start: spooled[0].start, spooled };
+    if (!restartLsn) return null;
+    const lsn = parseLsn(restartLsn);
+    return { start: lsn - (lsn % BigInt(segmentSize)), spooled };
+  }
+
+  /**
+   * Runs pg_receivewal to `end.endLsn` into the spool and yields the spool's segments, oldest
+   * first, as they become safe to read: while it runs, each complete segment (pg_receivewal
+   * fsyncs a segment, then renames it from `.partial`), up to the first `.partial` (the one
+   * it is writing); once it has exited, every segment not yet yielded (the last, partial one
+   * at --endpos included). A pg_receivewal that fails throws here, after whatever was already
+   * yielded: the caller must not commit a point from it. A caller that stops reading early
+   * stops pg_receivewal (the spool keeps what it fsynced).
+   */
+  async *receiveSegments(segmentSize: number, end: ReceiptEnd, signal?: AbortSignal): AsyncGenerator<Segment> {
+    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
     const timeout = AbortSignal.timeout(RECEIVE_TIMEOUT_MS);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const cmd = this.conn.command('pg_receivewal', ['-D', this.spoolDir, '-S', this.slot, `--endpos=${endLsn}`, '--no-loop', ...this.conn.connArgs()]);
+    const stop = new AbortController();
+    const all = AbortSignal.any([stop.signal, timeout, ...(signal ? [signal] : [])]);
+    const cmd = this.conn.command('pg_receivewal', ['-D', this.spoolDir, '-S', this.slot, `--endpos=${end.endLsn}`, '--no-loop', ...this.conn.connArgs()]);
+    let exit: { error: unknown } | null = null;
+    const exited = runTool(cmd, { signal: all, classify: this.conn.classify(`receiving WAL through replication slot "${this.slot}" (pg_receivewal)`, 'DUMP_FAILED') }).then(
+      () => void (exit = { error: null }),
+      (e: unknown) => void (exit = { error: e }),
+    );
+    const fed = new Set<string>();
     try {
-      await runTool(cmd, { signal: both, classify: this.conn.classify(`receiving WAL through replication slot "${this.slot}" (pg_receivewal)`, 'DUMP_FAILED') });
-    } catch (e) {
-      if (timeout.aborted && !signal?.aborted) {
-        throw new BackstopError('DUMP_FAILED', `pg_receivewal did not reach WAL position ${endLsn} within ${RECEIVE_TIMEOUT_MS / 60_000} minutes; check the server's replication connections (max_wal_senders) and try again.`, { cause: e });
+      for (;;) {
+        const finished = exit as { error: unknown } | null;
+        if (finished?.error) {
+          if (timeout.aborted && !signal?.aborted) {
+            throw new BackstopError('DUMP_FAILED', `pg_receivewal did not reach WAL position ${end.endLsn} within ${RECEIVE_TIMEOUT_MS / 60_000} minutes; check the server's replication connections (max_wal_senders) and try again.`, { cause: finished.error });
+          }
+          throw finished.error;
+        }
+        for (const s of segmentsIn(this.spoolDir, segmentSize)) {
+          if (fed.has(s.file)) continue;
+          if (s.partial && !finished) break; // still being written: it and what follows wait
+          fed.add(s.file);
+          yield s;
+        }
+        if (finished) return;
+        await Promise.race([exited, new Promise((r) => setTimeout(r, SPOOL_POLL_MS))]);
       }
-      throw e;
+    } finally {
+      if (!exit) {
+        stop.abort();
+        await exited;
+      }
     }
+  }
+
+  /**
+   * An incremental's receipt in one go (`markEnd`, then all of `receiveSegments`): the
+   * segments are those in the spool once pg_receivewal has exited. See the header.
+   */
+  async receive(segmentSize: number, signal?: AbortSignal, known?: ReceiptFacts): Promise<Received> {
+    const end = await this.markEnd(signal, known);
+    removeTornPartials(this.spoolDir, segmentSize);
+    for await (const s of this.receiveSegments(segmentSize, end, signal)) void s;
     const segments = segmentsIn(this.spoolDir, segmentSize);
     const first = segments[0];
     if (!first) throw new BackstopError('DUMP_FAILED', `pg_receivewal wrote no WAL into ${this.spoolDir}.`);
-    return { startLsn: formatLsn(first.start), endLsn, endTime, timeline, segments };
+    return { startLsn: formatLsn(first.start), ...end, segments };
   }
 
   /**
@@ -447,12 +560,19 @@ function alignmentEntry(bytes: number): Buffer {
  * buffer that a writer can move to an encoder thread without a copy. The segments are
  * read straight into those buffers (no whole-segment read).
  *
- * The last segment starts at a block boundary (after an `alignmentEntry` when needed): it
- * is the one still being written (it holds the end position), so the next incremental
- * stores it again, complete, as its first entry at offset 0. Aligned the same way in both
- * points, its blocks recur and the next point stores only the ones that changed.
+ * The segment the next incremental stores again (`storedAgain`: the one holding the end
+ * position, still being written; by default the last of an array) starts at a block
+ * boundary (after an `alignmentEntry` when needed), unless it is the first: the next
+ * incremental stores it again, complete, as its first entry at offset 0. Aligned the same
+ * way in both points, its blocks recur and the next point stores only the ones that changed.
+ * `segments` may be an async iterable (segments fed while pg_receivewal still receives).
  */
-export async function* spoolTar(dir: string, segments: Segment[], blockBytes: number = WAL_BLOCK_BYTES): AsyncGenerator<Buffer> {
+export async function* spoolTar(
+  dir: string,
+  segments: Segment[] | AsyncIterable<Segment>,
+  blockBytes: number = WAL_BLOCK_BYTES,
+  storedAgain: (s: Segment) => boolean = Array.isArray(segments) ? (s) => s === segments[segments.length - 1] : () => false,
+): AsyncGenerator<Buffer> {
   let block = Buffer.allocUnsafeSlow(blockBytes);
   let at = 0;
   /** Fills the next `length` bytes of the archive through `fill(into, offset, n, done)`, yielding each block completed. */
@@ -472,8 +592,13 @@ export async function* spoolTar(dir: string, segments: Segment[], blockBytes: nu
   }
   const bytes = (src: Buffer) => (into: Buffer, offset: number, n: number, done: number) => void src.copy(into, offset, done, done + n);
   const zeros = (into: Buffer, offset: number, n: number) => void into.fill(0, offset, offset + n);
-  for (const [i, s] of segments.entries()) {
-    if (i > 0 && i === segments.length - 1 && at > 0) yield* put(blockBytes - at, bytes(alignmentEntry(blockBytes - at)));
+  let i = 0;
+  let aligned = false;
+  for await (const s of segments) {
+    if (i++ > 0 && !aligned && storedAgain(s)) {
+      aligned = true;
+      if (at > 0) yield* put(blockBytes - at, bytes(alignmentEntry(blockBytes - at)));
+    }
     const fd = openSync(join(dir, s.file), 'r');
     try {
       const length = trimmedLength(fd, fstatSync(fd).size);
