@@ -519,14 +519,15 @@ function readFully(fd: number, into: Buffer, offset: number, length: number, pos
   }
 }
 
-function tarHeader(name: string, size: number, type = '0'): Buffer {
+/** A ustar header; `mtimeMs` the file's own (0 for the alignment entry), so the same files always give the same bytes. */
+function tarHeader(name: string, size: number, type = '0', mtimeMs = 0): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write('0000600\0', 100, 'ascii');
   h.write('0000000\0', 108, 'ascii');
   h.write('0000000\0', 116, 'ascii');
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  h.write(`${Math.floor(mtimeMs / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
   h.write('        ', 148, 'ascii');
   h.write(type, 156, 'ascii');
   h.write('ustar\u000000', 257, 'ascii');
@@ -601,8 +602,9 @@ export async function* spoolTar(
     }
     const fd = openSync(join(dir, s.file), 'r');
     try {
-      const length = trimmedLength(fd, fstatSync(fd).size);
-      yield* put(512, bytes(tarHeader(s.file, length)));
+      const stat = fstatSync(fd);
+      const length = trimmedLength(fd, stat.size);
+      yield* put(512, bytes(tarHeader(s.file, length, '0', stat.mtimeMs)));
       yield* put(length, (into, offset, n, done) => readFully(fd, into, offset, n, done));
       yield* put((512 - (length % 512)) % 512, zeros);
     } finally {
