@@ -5,7 +5,8 @@
  * Contract: the password travels only in PGPASSWORD; `-w` makes every tool fail instead
  * of prompting. Database names reach tools only inside a quoted conninfo string
  * (`dbname='…'`), so a name such as `host=evil` can never be read as connection options.
- * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP.
+ * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP, and every session
+ * starts with PG_SESSION_SETUP.
  */
 import type { Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode, hasCode } from '../../../shared/result.ts';
@@ -16,6 +17,16 @@ import { findTool, type ToolSearch } from '../tools.ts';
 export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
 
 export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_receivewal';
+
+/**
+ * What every psql session of Backstop starts with, whatever the role or database settings
+ * (`ALTER ROLE/DATABASE … SET`): no statement, lock or idle timeout (pg_dump and pg_restore
+ * do the same), so counting a big restored table or waiting on a lock never fails on a
+ * limit meant for applications; and standard conforming strings, so literals such as
+ * `'pg\_%'` mean what Backstop wrote. Sent as SQL rather than as startup options
+ * (PGOPTIONS), which poolers such as PgBouncer refuse.
+ */
+const PG_SESSION_SETUP = 'SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET standard_conforming_strings = on;\n';
 
 /** A libpq conninfo value, quoted. */
 export function conninfoDbname(database: string): string {
@@ -79,7 +90,7 @@ export class PgConnection {
     const database = opts.database ?? 'postgres';
     const run = (db: string): Promise<string> =>
       runTool(this.command('psql', ['-X', '-A', '-t', '-q', '-F', '|', '-v', 'ON_ERROR_STOP=1', ...this.connArgs(), '-d', conninfoDbname(db), '-f', '-']), {
-        input: sql,
+        input: PG_SESSION_SETUP + sql,
         signal: opts.signal,
         classify: this.classify(opts.action ?? 'running a query', opts.fallback ?? 'INTERNAL'),
       });
