@@ -98,6 +98,15 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     if (PG_PERMISSION.some((r) => r.test(s))) {
       return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
     }
+    // A role or database set read-only by default (a common guard on backup roles), or a standby.
+    if (/cannot execute [^\n]* in a read-only transaction/i.test(s)) {
+      return failure(
+        ctx,
+        'READ_ONLY',
+        `The ${ctx.server} only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby. Connect to a primary as a role that may write (ALTER ROLE … RESET default_transaction_read_only)`,
+        f,
+      );
+    }
     return failure(ctx, ctx.fallback, `Failed on the ${ctx.server}`, f);
   };
 }

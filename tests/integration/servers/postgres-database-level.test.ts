@@ -178,6 +178,25 @@ describe('database-level properties come back under the new name', () => {
   });
 });
 
+describe('a target session that may only read', () => {
+  test('a restoring role with default_transaction_read_only = on: READ_ONLY naming the setting and the fix, nothing created', async () => {
+    source.psql(`CREATE ROLE ro_restorer LOGIN CREATEDB PASSWORD 'ro-pw'; GRANT web, reader, ${ident(ODD)} TO ro_restorer; ALTER ROLE ro_restorer SET default_transaction_read_only = on`);
+    try {
+      const e = await rejection(connectorOf(source, 'ro_restorer', 'ro-pw').restore('shop_ro', createReadStream(shopDump), 'logical', {}));
+      expect(e.code).toBe('READ_ONLY');
+      expect(e.message).toMatch(
+        new RegExp(
+          `^The PostgreSQL server 127\\.0\\.0\\.1:${source.port} only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby\\. Connect to a primary as a role that may write \\(ALTER ROLE … RESET default_transaction_read_only\\) \\(while creating database "shop_ro"; exit code \\d\\): .*cannot execute CREATE DATABASE in a read-only transaction`,
+        ),
+      );
+      expect(exists(source, 'shop_ro')).toBe(false);
+    } finally {
+      drop(source, 'shop_ro');
+      source.psql('DROP ROLE ro_restorer');
+    }
+  });
+});
+
 describe('roles the target lacks', () => {
   test('no choice: ROLE_MISSING naming each role and what names it, before anything is created', async () => {
     const before = roles(target);
