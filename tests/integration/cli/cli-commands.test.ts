@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,22 @@ function setup(extra: Record<string, unknown> = {}) {
 }
 
 describe('backstop CLI commands', () => {
+  it('backup of a folder with a symbolic link and a non-UTF-8 file name: both listed as skipped with the fix, the real file backed up', async () => {
+    const s = setup();
+    symlinkSync('chinook.sqlite', join(s.folder, 'alias.sqlite'));
+    writeFileSync(Buffer.concat([Buffer.from(join(s.folder, 'caf')), Buffer.from([0xe9]), Buffer.from('.db')]), readFileSync(CHINOOK));
+    const backup = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
+    expect(backup.code, backup.err).toBe(0);
+    const result = JSON.parse(backup.out);
+    expect(result.status).toBe('success');
+    expect(result.databases).toEqual([
+      expect.objectContaining({ database: 'chinook.sqlite', status: 'ok' }),
+      { database: 'alias.sqlite', status: 'skipped', warning: expect.stringMatching(/^"alias\.sqlite" is a symbolic link \(to .*chinook\.sqlite\), so it was not backed up — .*that file is backed up as "chinook\.sqlite"$/) },
+      { database: 'caf\uFFFD.db', status: 'skipped', warning: expect.stringMatching(/^the file name "caf\\xe9\.db" .* is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up$/) },
+    ]);
+    expect(readdirSync(s.backups).sort()).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
+  });
+
   it('backup → points → verify → restore → extract → prune, with JSON output', async () => {
     const s = setup();
     const backup = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');

@@ -1,7 +1,9 @@
 /**
  * The SQLite-folder connector: every file directly in the folder that starts with the
  * 16-byte header "SQLite format 3\0" is a database, named by its file name (WAL, SHM and
- * journal files have other headers and are never listed).
+ * journal files have other headers and are never listed). An SQLite file it cannot back up —
+ * a symbolic link, a name that is not UTF-8 — is reported by skippedDatabases (the run lists
+ * it as skipped with the fix), never silently left out.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
@@ -19,10 +21,10 @@
  * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { onlineBackup, SqliteLockedError } from './online-backup.ts';
-import { isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
@@ -30,7 +32,7 @@ import type Libsql from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { NO_VOLATILE_BYTES } from '../connector.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { StatementSplitter } from './statement-splitter.ts';
@@ -64,7 +66,7 @@ function snapshotFacts(file: string): FactsOutcome {
 }
 
 /** The first 100 bytes of a file when it is an SQLite database, else null. */
-function readHeader(path: string): Buffer | null {
+function readHeader(path: string | Buffer): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -166,9 +168,8 @@ export class SqliteConnector implements Connector {
   async listDatabases(): Promise<string[]> {
     this.checkFolder();
     const names: string[] = [];
-    for (const name of readdirSync(this.folder)) {
-      if (name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))))) continue;
-      const path = join(this.folder, name);
+    for (const { name, path, utf8 } of this.entries()) {
+      if (!utf8 || name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))))) continue;
       try {
         if (!lstatSync(path).isFile()) continue;
       } catch {
@@ -177,6 +178,50 @@ export class SqliteConnector implements Connector {
       if (readHeader(path)) names.push(name);
     }
     return names.sort();
+  }
+
+  /**
+   * SQLite files in the folder that listDatabases leaves out, so a run reports them as skipped
+   * instead of silently not backing them up: a name that is not UTF-8 (database names are
+   * text everywhere in Backstop), and a symbolic link (only regular files directly in the
+   * folder are backed up; a link loop or a link to nothing is not a database at all).
+   */
+  async skippedDatabases(): Promise<SkippedDatabase[]> {
+    this.checkFolder();
+    const skipped: SkippedDatabase[] = [];
+    for (const { name, path, utf8, bytes } of this.entries()) {
+      if (!readHeader(path)) continue; // follows links: loops and dangling links read nothing
+      if (!utf8) {
+        const shown = [...bytes.toString('latin1')].map((ch) => (ch.charCodeAt(0) < 0x80 ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
+        skipped.push({ database: name, reason: `the file name "${shown}" (bytes outside ASCII shown as \\xNN) is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up` });
+        continue;
+      }
+      let link: string | null = null;
+      try {
+        if (lstatSync(path).isSymbolicLink()) link = resolve(this.folder, readlinkSync(path));
+      } catch {
+        continue;
+      }
+      if (link === null) continue;
+      const target = realpathSync(path);
+      const inFolder = dirname(target) === realpathSync(this.folder) && lstatSync(target).isFile();
+      skipped.push({
+        database: name,
+        reason: `"${name}" is a symbolic link (to ${link}), so it was not backed up — Backstop backs up the regular files directly in the folder${
+          inFolder ? `; that file is backed up as "${basename(target)}"` : ': replace the link with the file, or back up the folder that holds it'
+        }`,
+      });
+    }
+    return skipped.sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0));
+  }
+
+  /** The folder's entries by their raw bytes: `utf8` false when the name is not valid UTF-8 (Node would show U+FFFD). */
+  private entries(): { name: string; path: string | Buffer; utf8: boolean; bytes: Buffer }[] {
+    return readdirSync(this.folder, { encoding: 'buffer' }).map((bytes) => {
+      const name = bytes.toString('utf8');
+      const utf8 = Buffer.from(name, 'utf8').equals(bytes);
+      return { name, bytes, utf8, path: utf8 ? join(this.folder, name) : Buffer.concat([Buffer.from(join(this.folder, '/')), bytes]) };
+    });
   }
 
   /** Opens a database file of the folder for reading; DATABASE_NOT_FOUND unless it is an SQLite file. */
