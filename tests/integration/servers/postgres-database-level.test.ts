@@ -197,6 +197,25 @@ describe('a target session that may only read', () => {
   });
 });
 
+describe('new names at the length limit', () => {
+  test('63 bytes of two-byte characters restore; one byte more is VALIDATION naming the name and its length, nothing created', async () => {
+    const fits = `${'ü'.repeat(31)}x`;
+    const over = `${fits}z`;
+    expect(Buffer.byteLength(fits)).toBe(63);
+    try {
+      await restore(source, fits);
+      expect(exists(source, fits)).toBe(true);
+      const before = source.psql('SELECT count(*) FROM pg_database').trim();
+      const e = await rejection(restore(source, over));
+      expect(e.code).toBe('VALIDATION');
+      expect(e.message).toBe(`The database name "${over}" is 64 bytes long in UTF-8; a PostgreSQL database name must be 1 to 63 bytes long. Choose a shorter name (or a shorter prefix or suffix).`);
+      expect(source.psql('SELECT count(*) FROM pg_database').trim()).toBe(before);
+    } finally {
+      drop(source, fits);
+    }
+  });
+});
+
 describe('roles the target lacks', () => {
   test('no choice: ROLE_MISSING naming each role and what names it, before anything is created', async () => {
     const before = roles(target);

@@ -40,7 +40,12 @@ export function quoteIdent(name: string): string {
 
 /** PostgreSQL database names: 1–63 bytes, no NUL (longer names would be silently truncated by the server). */
 export function checkPgDatabaseName(name: string): void {
-  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 63 || name.includes('\0')) {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > 63) {
+    // Multibyte names reach the limit early (ü is 2 bytes): say which name and how long, for a prefix or suffix that pushed it over.
+    throw new BackstopError('VALIDATION', `The database name "${name}" is ${bytes} bytes long in UTF-8; a PostgreSQL database name must be 1 to 63 bytes long. Choose a shorter name (or a shorter prefix or suffix).`);
+  }
+  if (name.length === 0 || name.includes('\0')) {
     throw new BackstopError('VALIDATION', 'A PostgreSQL database name must be 1 to 63 bytes long and must not contain NUL characters.');
   }
 }
