@@ -4,16 +4,18 @@
  * codes and the errors a script can hit. Each runs the built command as a child process
  * (bin/backstop.mjs → out/cli), the way a user or a script runs it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { cli, CLI_BIN } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { chownTree, unprivilegedUser } from '../../fixtures/servers/common.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const CHINOOK = join(ROOT, '../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
@@ -55,6 +57,46 @@ describe('backstop CLI commands', () => {
       { database: 'caf\uFFFD.db', status: 'skipped', warning: expect.stringMatching(/^the file name "caf\\xe9\.db" .* is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up$/) },
     ]);
     expect(readdirSync(s.backups).sort()).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
+  });
+
+  it('backup by an OS user that may not read one database file: that file is listed as skipped naming the user and the fix, never silently left out', async () => {
+    const s = setup();
+    copyFileSync(CHINOOK, join(s.folder, 'private.sqlite'));
+    // As root (which reads everything) the backup runs as an unprivileged OS user; otherwise as this user.
+    const osUser = unprivilegedUser('postgres');
+    const who = osUser ? 'postgres' : userInfo().username;
+    if (osUser) {
+      await cli('info'); // builds out/cli as the checkout's owner first
+      chmodSync(s.folder, 0o755);
+      chmodSync(join(s.folder, 'chinook.sqlite'), 0o644);
+      chmodSync(join(s.folder, 'private.sqlite'), 0o600);
+      chmodSync(s.task, 0o644);
+      for (const dir of [dirname(s.folder), dirname(s.task)]) chmodSync(dir, 0o755);
+      chownTree(s.backups, osUser);
+      chownTree(s.dataDir, osUser);
+    } else {
+      chmodSync(join(s.folder, 'private.sqlite'), 0o000);
+    }
+    // A temp folder the backup user may write (the system one may not allow it).
+    const tmp = tempDir();
+    if (osUser) chownTree(tmp, osUser);
+    const run = spawnSync(process.execPath, [CLI_BIN, 'backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], {
+      encoding: 'utf8',
+      cwd: tmpdir(),
+      env: { ...process.env, HOME: s.dataDir, TMPDIR: tmp },
+      ...(osUser ? { uid: osUser.uid, gid: osUser.gid } : {}),
+    });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.databases).toEqual([
+      expect.objectContaining({ database: 'chinook.sqlite', status: 'ok' }),
+      {
+        database: 'private.sqlite',
+        status: 'skipped',
+        warning: `Backstop may not read "private.sqlite" (permission denied), so it was not backed up — if it is an SQLite database, let the OS user ${who} read it and its folder's -wal/-shm files (e.g. setfacl -m u:${who}:r, or a group with read access), or exclude it from the task`,
+      },
+    ]);
+    expect(readdirSync(s.backups)).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
   });
 
   it('backup → points → verify → restore → extract → prune, with JSON output', async () => {

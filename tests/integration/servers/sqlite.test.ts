@@ -164,6 +164,26 @@ describe('discovery', () => {
     ]);
   });
 
+  test('a snapshot whose temporary folder (TMPDIR) cannot be used fails naming the folder and TMPDIR, not as an unexplained INTERNAL', async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'app.db'));
+    const missing = join(tempDir(), 'no-such-tmp');
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = missing;
+    try {
+      const e = await rejection(connector(folder).openDump('app.db', 'snapshot'));
+      expect(e.code).toBe('VALIDATION');
+      expect(e.message).toBe(`Snapshotting "app.db" needs a temporary folder in ${missing}, but that folder does not exist (ENOENT). Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.`);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    // The source was closed again: it can be snapshotted at once.
+    const dump = await connector(folder).openDump('app.db', 'snapshot');
+    dump.stream.resume();
+    await dump.done;
+  });
+
   test('a missing folder is UNREACHABLE; a missing or non-SQLite file is DATABASE_NOT_FOUND', async () => {
     const folder = tempDir();
     writeFileSync(join(folder, 'fake.db'), 'text');

@@ -16,7 +16,7 @@
  *   entries (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -42,6 +42,7 @@ import type {
 } from '../connector.ts';
 import { ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
+import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
 import { walReadiness } from './wal-readiness.ts';
@@ -248,7 +249,7 @@ export class PostgresConnector implements Connector {
     }
     checkPgDatabaseName(database);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
-    const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'backstop-pgrestore-'));
+    const dir = makeTempFolder('backstop-pgrestore-', `Restoring database "${database}"`, opts.tempDir ?? tmpdir());
     try {
       const archive = await openArchive(source, {
         lister: this.conn.command('pg_restore', ['--create', '-l']),

@@ -2,7 +2,8 @@
  * The SQLite-folder connector: every file directly in the folder that starts with the
  * 16-byte header "SQLite format 3\0" is a database, named by its file name (WAL, SHM and
  * journal files have other headers and are never listed). An SQLite file it cannot back up —
- * a symbolic link, a name that is not UTF-8 — is reported by skippedDatabases (the run lists
+ * a symbolic link, a name that is not UTF-8, a file it may not read (which might be one) — is
+ * reported by skippedDatabases (the run lists
  * it as skipped with the fix), never silently left out.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
@@ -21,8 +22,8 @@
  * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { onlineBackup, SqliteLockedError } from './online-backup.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,6 +36,7 @@ import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
+import { makeTempFolder } from '../temp-folder.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
@@ -79,6 +81,27 @@ function readHeader(path: string | Buffer): Buffer | null {
     return n >= 16 && buf.subarray(0, 16).equals(HEADER) ? buf : null;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The OS user this process runs as, for messages (the uid where the user has no name). */
+function osUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `with uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/** A regular file (not a link) that this process may not open for reading: it might be a database Backstop cannot see. */
+function unreadableFile(path: string | Buffer): boolean {
+  try {
+    if (!lstatSync(path).isFile()) return false;
+    closeSync(openSync(path, 'r'));
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM';
   }
 }
 
@@ -169,7 +192,7 @@ export class SqliteConnector implements Connector {
     this.checkFolder();
     const names: string[] = [];
     for (const { name, path, utf8 } of this.entries()) {
-      if (!utf8 || name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))))) continue;
+      if (!utf8 || this.sideOrTemp(name)) continue;
       try {
         if (!lstatSync(path).isFile()) continue;
       } catch {
@@ -190,6 +213,14 @@ export class SqliteConnector implements Connector {
     this.checkFolder();
     const skipped: SkippedDatabase[] = [];
     for (const { name, path, utf8, bytes } of this.entries()) {
+      if (utf8 && !this.sideOrTemp(name) && unreadableFile(path)) {
+        const who = osUserName();
+        skipped.push({
+          database: name,
+          reason: `Backstop may not read "${name}" (permission denied), so it was not backed up — if it is an SQLite database, let the OS user ${who} read it and its folder's -wal/-shm files (e.g. setfacl -m u:${who}:r, or a group with read access), or exclude it from the task`,
+        });
+        continue;
+      }
       if (!readHeader(path)) continue; // follows links: loops and dangling links read nothing
       if (!utf8) {
         const shown = [...bytes.toString('latin1')].map((ch) => (ch.charCodeAt(0) < 0x80 ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
@@ -213,6 +244,11 @@ export class SqliteConnector implements Connector {
       });
     }
     return skipped.sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0));
+  }
+
+  /** A restore's temp file, or the -wal/-shm/-journal file of a database beside it. */
+  private sideOrTemp(name: string): boolean {
+    return name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))));
   }
 
   /** The folder's entries by their raw bytes: `utf8` false when the name is not valid UTF-8 (Node would show U+FFFD). */
@@ -242,7 +278,13 @@ export class SqliteConnector implements Connector {
 
   private async snapshot(database: string, opts: OperationOptions): Promise<DumpStream> {
     const db = this.openSource(database);
-    const dir = mkdtempSync(join(tmpdir(), 'backstop-sqlite-'));
+    let dir: string;
+    try {
+      dir = makeTempFolder('backstop-sqlite-', `Snapshotting "${database}"`);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     const file = join(dir, 'snapshot.sqlite');
     const startedAt = Date.now();
     try {
