@@ -78,7 +78,9 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
     if (PG_AUTH.some((r) => r.test(s))) {
-      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);
+      // PostgreSQL tells the client the same for an expired role (the reason is only in the server log).
+      const expiry = /password authentication failed/i.test(s) ? "; a role past its VALID UNTIL date is refused the same way (ALTER ROLE … VALID UNTIL 'infinity')" : '';
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}${expiry}`, f);
     }
     const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
     if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
