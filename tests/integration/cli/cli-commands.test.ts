@@ -15,7 +15,7 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { cli, CLI_BIN } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { chownTree, unprivilegedUser } from '../../fixtures/servers/common.ts';
+import { chownTree, unprivilegedUser, type OsUser } from '../../fixtures/servers/common.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const CHINOOK = join(ROOT, '../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
@@ -42,6 +42,31 @@ function setup(extra: Record<string, unknown> = {}) {
   return { folder, backups, dataDir, task, serverFile, location: join(backups, encodeDatabaseFolder('chinook.sqlite')) };
 }
 
+/**
+ * Runs `backup --config` of `s` as an OS user other than root (root reads and writes everything):
+ * as root, the `postgres` OS user; otherwise this user. `restrict(osUser)` takes the access away.
+ */
+async function backupAsAnotherUser(s: ReturnType<typeof setup>, restrict: (osUser: OsUser | null) => void) {
+  const osUser = unprivilegedUser('postgres');
+  const tmp = tempDir(); // a temp folder the user may write (the system one may not allow it)
+  if (osUser) {
+    await cli('info'); // builds out/cli as the checkout's owner first
+    chmodSync(s.folder, 0o755);
+    for (const f of readdirSync(s.folder)) chmodSync(join(s.folder, f), 0o644);
+    chmodSync(s.task, 0o644);
+    for (const dir of [dirname(s.folder), dirname(s.task)]) chmodSync(dir, 0o755);
+    for (const dir of [s.backups, s.dataDir, tmp]) chownTree(dir, osUser);
+  }
+  restrict(osUser);
+  const run = spawnSync(process.execPath, [CLI_BIN, 'backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], {
+    encoding: 'utf8',
+    cwd: tmpdir(),
+    env: { ...process.env, HOME: s.dataDir, TMPDIR: tmp },
+    ...(osUser ? { uid: osUser.uid, gid: osUser.gid } : {}),
+  });
+  return { run, who: osUser ? 'postgres' : userInfo().username };
+}
+
 describe('backstop CLI commands', () => {
   it('backup of a folder with a symbolic link and a non-UTF-8 file name: both listed as skipped with the fix, the real file backed up', async () => {
     const s = setup();
@@ -62,30 +87,7 @@ describe('backstop CLI commands', () => {
   it('backup by an OS user that may not read one database file: that file is listed as skipped naming the user and the fix, never silently left out', async () => {
     const s = setup();
     copyFileSync(CHINOOK, join(s.folder, 'private.sqlite'));
-    // As root (which reads everything) the backup runs as an unprivileged OS user; otherwise as this user.
-    const osUser = unprivilegedUser('postgres');
-    const who = osUser ? 'postgres' : userInfo().username;
-    if (osUser) {
-      await cli('info'); // builds out/cli as the checkout's owner first
-      chmodSync(s.folder, 0o755);
-      chmodSync(join(s.folder, 'chinook.sqlite'), 0o644);
-      chmodSync(join(s.folder, 'private.sqlite'), 0o600);
-      chmodSync(s.task, 0o644);
-      for (const dir of [dirname(s.folder), dirname(s.task)]) chmodSync(dir, 0o755);
-      chownTree(s.backups, osUser);
-      chownTree(s.dataDir, osUser);
-    } else {
-      chmodSync(join(s.folder, 'private.sqlite'), 0o000);
-    }
-    // A temp folder the backup user may write (the system one may not allow it).
-    const tmp = tempDir();
-    if (osUser) chownTree(tmp, osUser);
-    const run = spawnSync(process.execPath, [CLI_BIN, 'backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], {
-      encoding: 'utf8',
-      cwd: tmpdir(),
-      env: { ...process.env, HOME: s.dataDir, TMPDIR: tmp },
-      ...(osUser ? { uid: osUser.uid, gid: osUser.gid } : {}),
-    });
+    const { run, who } = await backupAsAnotherUser(s, (osUser) => chmodSync(join(s.folder, 'private.sqlite'), osUser ? 0o600 : 0o000));
     expect(run.status, run.stdout + run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result.databases).toEqual([
@@ -97,6 +99,28 @@ describe('backstop CLI commands', () => {
       },
     ]);
     expect(readdirSync(s.backups)).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
+  });
+
+  it('a WAL-mode database in a folder the backup user may not write: PERMISSION_DENIED naming the -wal/-shm files, the user and the fix', async () => {
+    const s = setup();
+    const wal = new Database(join(s.folder, 'wal.sqlite'));
+    wal.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')");
+    wal.close(); // the last connection removes -wal and -shm: a reader must create them
+    expect(readdirSync(s.folder).sort()).toEqual(['chinook.sqlite', 'wal.sqlite']);
+    for (const type of ['snapshot', 'logical']) {
+      writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), type }));
+      const { run, who } = await backupAsAnotherUser(s, () => chmodSync(s.folder, 0o555));
+      expect(run.status, run.stdout + run.stderr).toBe(1);
+      const result = JSON.parse(run.stdout);
+      expect(result.databases[0]).toMatchObject({ database: 'chinook.sqlite', status: 'ok' });
+      expect(result.databases[1]).toMatchObject({ database: 'wal.sqlite', status: 'failed', error: { code: 'PERMISSION_DENIED' } });
+      expect(result.databases[1].error.message).toMatch(
+        new RegExp(
+          `^(Snapshotting|Dumping) "wal\\.sqlite": "wal\\.sqlite" is in WAL mode, and reading it needs its "-wal" and "-shm" files, which the OS user ${who} may not create in "${s.folder}" \\(.*attempt to write a readonly database\\)\\. Let that user write to the folder \\(e\\.g\\. setfacl -m u:${who}:rwx on it\\), or run the backup as the user that owns the database\\.$`,
+        ),
+      );
+      expect(readdirSync(s.folder).sort()).toEqual(['chinook.sqlite', 'wal.sqlite']);
+    }
   });
 
   it('backup → points → verify → restore → extract → prune, with JSON output', async () => {

@@ -126,6 +126,27 @@ export function checkSqliteFileName(name: string): void {
   }
 }
 
+/**
+ * Reading a WAL-mode database needs its -wal and -shm files beside it (SQLite creates them even
+ * for a read-only connection): in a folder this OS user may not write, that fails as "attempt to
+ * write a readonly database". Null for any other failure.
+ */
+function walFilesError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/attempt to write a readonly database|SQLITE_READONLY/i.test(text)) return null;
+  try {
+    accessSync(folder, constants.W_OK);
+    return null;
+  } catch {
+    const who = osUserName();
+    return new BackstopError(
+      'PERMISSION_DENIED',
+      `${action}: "${database}" is in WAL mode, and reading it needs its "-wal" and "-shm" files, which the OS user ${who} may not create in "${folder}" (${text}). Let that user write to the folder (e.g. setfacl -m u:${who}:rwx on it), or run the backup as the user that owns the database.`,
+      { cause: e },
+    );
+  }
+}
+
 /** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
 function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
   if (e instanceof BackstopError) return e;
@@ -299,7 +320,7 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
+      throw walFilesError(`Snapshotting "${database}"`, database, this.folder, e) ?? sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
     }
     const header = readHeader(file);
     if (!header) {
@@ -326,6 +347,7 @@ export class SqliteConnector implements Connector {
   private logical(database: string, opts: OperationOptions): DumpStream {
     const db = this.openSource(database);
     const signal = opts.signal;
+    const folder = this.folder;
     const startedAt = Date.now();
     let facts: FactsOutcome = { unavailable: 'the dump did not start' };
     function* guarded(): Generator<string> {
@@ -337,7 +359,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
+        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
