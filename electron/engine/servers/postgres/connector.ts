@@ -323,6 +323,13 @@ export class PostgresConnector implements Connector {
 
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
     checkPgDatabaseName(database);
+    // Nothing to drop is done, even in a session that may only read (DROP … IF EXISTS would fail there).
+    const present = await this.conn.query(`SELECT 1 FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
+      signal: opts.signal,
+      action: `looking for database "${database}"`,
+      fallback: 'RESTORE_FAILED',
+    });
+    if (present.length === 0) return;
     const facts = await this.serverFacts(opts.signal);
     const force = facts.versionNum >= 130000 ? ' WITH (FORCE)' : '';
     await this.conn.query(`${UTF8}DROP DATABASE IF EXISTS ${quoteIdent(database)}${force};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
