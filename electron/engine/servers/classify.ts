@@ -78,7 +78,9 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
     if (PG_AUTH.some((r) => r.test(s))) {
-      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);
+      // PostgreSQL tells the client the same for an expired role (the reason is only in the server log).
+      const expiry = /password authentication failed/i.test(s) ? "; a role past its VALID UNTIL date is refused the same way (ALTER ROLE … VALID UNTIL 'infinity')" : '';
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}${expiry}`, f);
     }
     const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
     if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
@@ -97,6 +99,15 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     }
     if (PG_PERMISSION.some((r) => r.test(s))) {
       return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
+    }
+    // A role or database set read-only by default (a common guard on backup roles), or a standby.
+    if (/cannot execute [^\n]* in a read-only transaction/i.test(s)) {
+      return failure(
+        ctx,
+        'READ_ONLY',
+        `The ${ctx.server} only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby. Connect to a primary as a role that may write (ALTER ROLE … RESET default_transaction_read_only)`,
+        f,
+      );
     }
     return failure(ctx, ctx.fallback, `Failed on the ${ctx.server}`, f);
   };

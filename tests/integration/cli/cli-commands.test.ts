@@ -4,16 +4,18 @@
  * codes and the errors a script can hit. Each runs the built command as a child process
  * (bin/backstop.mjs → out/cli), the way a user or a script runs it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
 import { cli, CLI_BIN } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { chownTree, unprivilegedUser, type OsUser } from '../../fixtures/servers/common.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const CHINOOK = join(ROOT, '../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
@@ -40,7 +42,87 @@ function setup(extra: Record<string, unknown> = {}) {
   return { folder, backups, dataDir, task, serverFile, location: join(backups, encodeDatabaseFolder('chinook.sqlite')) };
 }
 
+/**
+ * Runs `backup --config` of `s` as an OS user other than root (root reads and writes everything):
+ * as root, the `postgres` OS user; otherwise this user. `restrict(osUser)` takes the access away.
+ */
+async function backupAsAnotherUser(s: ReturnType<typeof setup>, restrict: (osUser: OsUser | null) => void) {
+  const osUser = unprivilegedUser('postgres');
+  const tmp = tempDir(); // a temp folder the user may write (the system one may not allow it)
+  if (osUser) {
+    await cli('info'); // builds out/cli as the checkout's owner first
+    chmodSync(s.folder, 0o755);
+    for (const f of readdirSync(s.folder)) chmodSync(join(s.folder, f), 0o644);
+    chmodSync(s.task, 0o644);
+    for (const dir of [dirname(s.folder), dirname(s.task)]) chmodSync(dir, 0o755);
+    for (const dir of [s.backups, s.dataDir, tmp]) chownTree(dir, osUser);
+  }
+  restrict(osUser);
+  const run = spawnSync(process.execPath, [CLI_BIN, 'backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], {
+    encoding: 'utf8',
+    cwd: tmpdir(),
+    env: { ...process.env, HOME: s.dataDir, TMPDIR: tmp },
+    ...(osUser ? { uid: osUser.uid, gid: osUser.gid } : {}),
+  });
+  return { run, who: osUser ? 'postgres' : userInfo().username };
+}
+
 describe('backstop CLI commands', () => {
+  it('backup of a folder with a symbolic link and a non-UTF-8 file name: both listed as skipped with the fix, the real file backed up', async () => {
+    const s = setup();
+    symlinkSync('chinook.sqlite', join(s.folder, 'alias.sqlite'));
+    writeFileSync(Buffer.concat([Buffer.from(join(s.folder, 'caf')), Buffer.from([0xe9]), Buffer.from('.db')]), readFileSync(CHINOOK));
+    const backup = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');
+    expect(backup.code, backup.err).toBe(0);
+    const result = JSON.parse(backup.out);
+    expect(result.status).toBe('success');
+    expect(result.databases).toEqual([
+      expect.objectContaining({ database: 'chinook.sqlite', status: 'ok' }),
+      { database: 'alias.sqlite', status: 'skipped', warning: expect.stringMatching(/^"alias\.sqlite" is a symbolic link \(to .*chinook\.sqlite\), so it was not backed up — .*that file is backed up as "chinook\.sqlite"$/) },
+      { database: 'caf\uFFFD.db', status: 'skipped', warning: expect.stringMatching(/^the file name "caf\\xe9\.db" .* is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up$/) },
+    ]);
+    expect(readdirSync(s.backups).sort()).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
+  });
+
+  it('backup by an OS user that may not read one database file: that file is listed as skipped naming the user and the fix, never silently left out', async () => {
+    const s = setup();
+    copyFileSync(CHINOOK, join(s.folder, 'private.sqlite'));
+    const { run, who } = await backupAsAnotherUser(s, (osUser) => chmodSync(join(s.folder, 'private.sqlite'), osUser ? 0o600 : 0o000));
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.databases).toEqual([
+      expect.objectContaining({ database: 'chinook.sqlite', status: 'ok' }),
+      {
+        database: 'private.sqlite',
+        status: 'skipped',
+        warning: `Backstop may not read "private.sqlite" (permission denied), so it was not backed up — if it is an SQLite database, let the OS user ${who} read it and its folder's -wal/-shm files (e.g. setfacl -m u:${who}:r, or a group with read access), or exclude it from the task`,
+      },
+    ]);
+    expect(readdirSync(s.backups)).toEqual([encodeDatabaseFolder('chinook.sqlite')]);
+  });
+
+  it('a WAL-mode database in a folder the backup user may not write: PERMISSION_DENIED naming the -wal/-shm files, the user and the fix', async () => {
+    const s = setup();
+    const wal = new Database(join(s.folder, 'wal.sqlite'));
+    wal.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')");
+    wal.close(); // the last connection removes -wal and -shm: a reader must create them
+    expect(readdirSync(s.folder).sort()).toEqual(['chinook.sqlite', 'wal.sqlite']);
+    for (const type of ['snapshot', 'logical']) {
+      writeFileSync(s.task, JSON.stringify({ ...JSON.parse(readFileSync(s.task, 'utf8')), type }));
+      const { run, who } = await backupAsAnotherUser(s, () => chmodSync(s.folder, 0o555));
+      expect(run.status, run.stdout + run.stderr).toBe(1);
+      const result = JSON.parse(run.stdout);
+      expect(result.databases[0]).toMatchObject({ database: 'chinook.sqlite', status: 'ok' });
+      expect(result.databases[1]).toMatchObject({ database: 'wal.sqlite', status: 'failed', error: { code: 'PERMISSION_DENIED' } });
+      expect(result.databases[1].error.message).toMatch(
+        new RegExp(
+          `^(Snapshotting|Dumping) "wal\\.sqlite": "wal\\.sqlite" is in WAL mode, and reading it needs its "-wal" and "-shm" files, which the OS user ${who} may not create in "${s.folder}" \\(.*attempt to write a readonly database\\)\\. Let that user write to the folder \\(e\\.g\\. setfacl -m u:${who}:rwx on it\\), or run the backup as the user that owns the database\\.$`,
+        ),
+      );
+      expect(readdirSync(s.folder).sort()).toEqual(['chinook.sqlite', 'wal.sqlite']);
+    }
+  });
+
   it('backup → points → verify → restore → extract → prune, with JSON output', async () => {
     const s = setup();
     const backup = await cli('backup', '--config', s.task, '--data-dir', s.dataDir, '--json');

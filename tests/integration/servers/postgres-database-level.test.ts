@@ -155,6 +155,65 @@ describe('database-level properties come back under the new name', () => {
       drop(source, 'icu_src');
     }
   });
+
+  test('settings the copy carries (a short statement_timeout, standard_conforming_strings off, an odd search_path) do not break checking it: every table found, every row counted', async () => {
+    source.psql('CREATE DATABASE strict');
+    try {
+      // A schema whose name a LIKE 'pg_%' (backslash lost to standard_conforming_strings = off) would hide.
+      source.psql(`CREATE SCHEMA pgapp; CREATE TABLE pgapp.big (id int); INSERT INTO pgapp.big SELECT g FROM generate_series(1, 300000) g; CREATE TABLE public.small (id int); INSERT INTO small VALUES (1);`, 'strict');
+      source.psql(`ALTER DATABASE strict SET standard_conforming_strings = off; ALTER DATABASE strict SET search_path = nowhere; ALTER DATABASE strict SET lock_timeout = '1ms'`);
+      await restore(source, 'strict copy', {}, await dumpToFile(source, 'strict'));
+      // The copy carries the source's settings (fidelity). A timeout too short for pg_dump's own
+      // first query is set on the copy only: what a test restore meets when counting rows takes
+      // longer than the source's statement_timeout.
+      expect(pgDatabaseFidelity(source, 'strict copy').settings).toEqual(pgDatabaseFidelity(source, 'strict').settings);
+      source.psql(`ALTER DATABASE "strict copy" SET statement_timeout = '1ms'`);
+      const inspection = await connectorOf(source).inspectRestored('strict copy', ['"pgapp"."big"', '"public"."small"']);
+      expect(inspection.tables).toEqual(['"pgapp"."big"', '"public"."small"']);
+      expect(inspection.counts).toEqual({ '"pgapp"."big"': 300000, '"public"."small"': 1 });
+    } finally {
+      drop(source, 'strict copy');
+      drop(source, 'strict');
+    }
+  });
+});
+
+describe('a target session that may only read', () => {
+  test('a restoring role with default_transaction_read_only = on: READ_ONLY naming the setting and the fix, nothing created', async () => {
+    source.psql(`CREATE ROLE ro_restorer LOGIN CREATEDB PASSWORD 'ro-pw'; GRANT web, reader, ${ident(ODD)} TO ro_restorer; ALTER ROLE ro_restorer SET default_transaction_read_only = on`);
+    try {
+      const e = await rejection(connectorOf(source, 'ro_restorer', 'ro-pw').restore('shop_ro', createReadStream(shopDump), 'logical', {}));
+      expect(e.code).toBe('READ_ONLY');
+      expect(e.message).toMatch(
+        new RegExp(
+          `^The PostgreSQL server 127\\.0\\.0\\.1:${source.port} only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby\\. Connect to a primary as a role that may write \\(ALTER ROLE … RESET default_transaction_read_only\\) \\(while creating database "shop_ro"; exit code \\d\\): .*cannot execute CREATE DATABASE in a read-only transaction`,
+        ),
+      );
+      expect(exists(source, 'shop_ro')).toBe(false);
+    } finally {
+      drop(source, 'shop_ro');
+      source.psql('DROP ROLE ro_restorer');
+    }
+  });
+});
+
+describe('new names at the length limit', () => {
+  test('63 bytes of two-byte characters restore; one byte more is VALIDATION naming the name and its length, nothing created', async () => {
+    const fits = `${'ü'.repeat(31)}x`;
+    const over = `${fits}z`;
+    expect(Buffer.byteLength(fits)).toBe(63);
+    try {
+      await restore(source, fits);
+      expect(exists(source, fits)).toBe(true);
+      const before = source.psql('SELECT count(*) FROM pg_database').trim();
+      const e = await rejection(restore(source, over));
+      expect(e.code).toBe('VALIDATION');
+      expect(e.message).toBe(`The database name "${over}" is 64 bytes long in UTF-8; a PostgreSQL database name must be 1 to 63 bytes long. Choose a shorter name (or a shorter prefix or suffix).`);
+      expect(source.psql('SELECT count(*) FROM pg_database').trim()).toBe(before);
+    } finally {
+      drop(source, fits);
+    }
+  });
 });
 
 describe('roles the target lacks', () => {

@@ -93,6 +93,20 @@ describe('testConnection', () => {
     expect(e.message).not.toContain('wrong-Secret-99');
   });
 
+  test('a role past its VALID UNTIL date (right password): AUTH_FAILED saying an expired role is refused the same way', async () => {
+    pg.psql(`CREATE ROLE expired_backup LOGIN PASSWORD 'exp-Secret-1' VALID UNTIL '2001-01-01'`);
+    try {
+      const e = await rejection(connector({ user: 'expired_backup' }, 'exp-Secret-1').testConnection());
+      expect(e.code).toBe('AUTH_FAILED');
+      expect(e.message).toMatch(
+        /^The PostgreSQL server 127\.0\.0\.1:\d+ rejected the user name or password\. Check the credentials in the server settings; a role past its VALID UNTIL date is refused the same way \(ALTER ROLE … VALID UNTIL 'infinity'\) \(while /,
+      );
+      expect(e.message).not.toContain('exp-Secret-1');
+    } finally {
+      pg.psql('DROP ROLE expired_backup');
+    }
+  });
+
   test('server down: UNREACHABLE naming host and port', async () => {
     const port = await freePort(); // nothing listens there
     const e = await rejection(connector({ port }).testConnection());

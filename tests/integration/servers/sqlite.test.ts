@@ -4,7 +4,7 @@
  * as a new file, a snapshot taken while another process writes, and the error paths.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -130,6 +130,58 @@ describe('discovery', () => {
     } finally {
       open.close();
     }
+  });
+
+  test('SQLite files it cannot back up are reported as skipped with the fix, never silently left out: a name that is not UTF-8, a symbolic link; loops and dangling links are ignored', async () => {
+    const folder = tempDir();
+    const elsewhere = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'good.db'));
+    copyFileSync(CHINOOK, join(elsewhere, 'other.db'));
+    // A name with a byte that is not UTF-8 (Latin-1 "é" = 0xe9): Node reads it back as "\uFFFD".
+    const latin1 = Buffer.concat([Buffer.from(`${folder}/caf`), Buffer.from([0xe9]), Buffer.from('.db')]);
+    writeFileSync(latin1, readFileSync(CHINOOK));
+    writeFileSync(Buffer.concat([Buffer.from(`${folder}/notes`), Buffer.from([0xff]), Buffer.from('.txt')]), 'not a database');
+    symlinkSync('good.db', join(folder, 'alias.db'));
+    symlinkSync(join(elsewhere, 'other.db'), join(folder, 'other.db'));
+    symlinkSync('loop2', join(folder, 'loop1'));
+    symlinkSync('loop1', join(folder, 'loop2'));
+    symlinkSync('gone.db', join(folder, 'dangling.db'));
+    const c = connector(folder);
+    expect(await c.listDatabases()).toEqual(['good.db']);
+    expect(await c.skippedDatabases!()).toEqual([
+      {
+        database: 'alias.db',
+        reason: `"alias.db" is a symbolic link (to ${join(folder, 'good.db')}), so it was not backed up — Backstop backs up the regular files directly in the folder; that file is backed up as "good.db"`,
+      },
+      {
+        database: 'caf\uFFFD.db',
+        reason: `the file name "caf\\xe9.db" (bytes outside ASCII shown as \\xNN) is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up`,
+      },
+      {
+        database: 'other.db',
+        reason: `"other.db" is a symbolic link (to ${join(elsewhere, 'other.db')}), so it was not backed up — Backstop backs up the regular files directly in the folder: replace the link with the file, or back up the folder that holds it`,
+      },
+    ]);
+  });
+
+  test('a snapshot whose temporary folder (TMPDIR) cannot be used fails naming the folder and TMPDIR, not as an unexplained INTERNAL', async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'app.db'));
+    const missing = join(tempDir(), 'no-such-tmp');
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = missing;
+    try {
+      const e = await rejection(connector(folder).openDump('app.db', 'snapshot'));
+      expect(e.code).toBe('VALIDATION');
+      expect(e.message).toBe(`Snapshotting "app.db" needs a temporary folder in ${missing}, but that folder does not exist (ENOENT). Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.`);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    // The source was closed again: it can be snapshotted at once.
+    const dump = await connector(folder).openDump('app.db', 'snapshot');
+    dump.stream.resume();
+    await dump.done;
   });
 
   test('a missing folder is UNREACHABLE; a missing or non-SQLite file is DATABASE_NOT_FOUND', async () => {

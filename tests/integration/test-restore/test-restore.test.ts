@@ -210,6 +210,28 @@ describe('test restores of PostgreSQL backups', () => {
     expect(scratchDatabases()).toBe('backstop_test_not_ours');
     expect(scratchRows(dataDir)).toEqual([]);
   });
+
+  it('a role that may only read (default_transaction_read_only = on): the restore check fails with READ_ONLY naming the fix, and no false "could not be removed" for a database never created', { timeout: 120_000 }, async () => {
+    pg.psql(`CREATE ROLE ro_tester LOGIN SUPERUSER PASSWORD 'ro-Secret-1'; ALTER ROLE ro_tester SET default_transaction_read_only = on`);
+    const scratchBefore = scratchDatabases();
+    try {
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
+      process.env.BACKSTOP_TEST_PG_PASSWORD = 'ro-Secret-1';
+      const task = logicalTask(dir, 'pg-ro', { kind: 'postgres', host: pg.host, port: pg.port, user: 'ro_tester', passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres', 'backstop_test_not_ours', 'we "ird" db'], tools: { binDir: PG_BIN } });
+      await backup(task, dataDir); // reading works for a read-only role
+      const run = await testRestore(task, dataDir);
+      expect(run.code).toBe(1);
+      const shop = run.doc.databases.find((d) => d.database === 'shop')!;
+      expect(shop.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:false']);
+      expect(shop.checks[0]!.detail).toMatch(/^READ_ONLY: The PostgreSQL server .* only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby\. Connect to a primary as a role that may write/);
+      expect(scratchDatabases()).toBe(scratchBefore);
+      expect(scratchRows(dataDir)).toEqual([]);
+    } finally {
+      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      pg.psql('DROP ROLE ro_tester');
+    }
+  });
 });
 
 describe('test restores: kill -9 in the middle', () => {

@@ -5,7 +5,8 @@
  * Contract: the password travels only in PGPASSWORD; `-w` makes every tool fail instead
  * of prompting. Database names reach tools only inside a quoted conninfo string
  * (`dbname='…'`), so a name such as `host=evil` can never be read as connection options.
- * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP.
+ * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP, and every session
+ * starts with PG_SESSION_SETUP.
  */
 import type { Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode, hasCode } from '../../../shared/result.ts';
@@ -16,6 +17,16 @@ import { findTool, type ToolSearch } from '../tools.ts';
 export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
 
 export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_receivewal';
+
+/**
+ * What every psql session of Backstop starts with, whatever the role or database settings
+ * (`ALTER ROLE/DATABASE … SET`): no statement, lock or idle timeout (pg_dump and pg_restore
+ * do the same), so counting a big restored table or waiting on a lock never fails on a
+ * limit meant for applications; and standard conforming strings, so literals such as
+ * `'pg\_%'` mean what Backstop wrote. Sent as SQL rather than as startup options
+ * (PGOPTIONS), which poolers such as PgBouncer refuse.
+ */
+const PG_SESSION_SETUP = 'SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET standard_conforming_strings = on;\n';
 
 /** A libpq conninfo value, quoted. */
 export function conninfoDbname(database: string): string {
@@ -29,7 +40,12 @@ export function quoteIdent(name: string): string {
 
 /** PostgreSQL database names: 1–63 bytes, no NUL (longer names would be silently truncated by the server). */
 export function checkPgDatabaseName(name: string): void {
-  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 63 || name.includes('\0')) {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > 63) {
+    // Multibyte names reach the limit early (ü is 2 bytes): say which name and how long, for a prefix or suffix that pushed it over.
+    throw new BackstopError('VALIDATION', `The database name "${name}" is ${bytes} bytes long in UTF-8; a PostgreSQL database name must be 1 to 63 bytes long. Choose a shorter name (or a shorter prefix or suffix).`);
+  }
+  if (name.length === 0 || name.includes('\0')) {
     throw new BackstopError('VALIDATION', 'A PostgreSQL database name must be 1 to 63 bytes long and must not contain NUL characters.');
   }
 }
@@ -79,7 +95,7 @@ export class PgConnection {
     const database = opts.database ?? 'postgres';
     const run = (db: string): Promise<string> =>
       runTool(this.command('psql', ['-X', '-A', '-t', '-q', '-F', '|', '-v', 'ON_ERROR_STOP=1', ...this.connArgs(), '-d', conninfoDbname(db), '-f', '-']), {
-        input: sql,
+        input: PG_SESSION_SETUP + sql,
         signal: opts.signal,
         classify: this.classify(opts.action ?? 'running a query', opts.fallback ?? 'INTERNAL'),
       });

@@ -16,7 +16,7 @@
  *   entries (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -42,6 +42,7 @@ import type {
 } from '../connector.ts';
 import { ProgressReporter } from '../progress.ts';
 import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
+import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
 import { walReadiness } from './wal-readiness.ts';
@@ -248,7 +249,7 @@ export class PostgresConnector implements Connector {
     }
     checkPgDatabaseName(database);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
-    const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'backstop-pgrestore-'));
+    const dir = makeTempFolder('backstop-pgrestore-', `Restoring database "${database}"`, opts.tempDir ?? tmpdir());
     try {
       const archive = await openArchive(source, {
         lister: this.conn.command('pg_restore', ['--create', '-l']),
@@ -322,6 +323,13 @@ export class PostgresConnector implements Connector {
 
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
     checkPgDatabaseName(database);
+    // Nothing to drop is done, even in a session that may only read (DROP … IF EXISTS would fail there).
+    const present = await this.conn.query(`SELECT 1 FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
+      signal: opts.signal,
+      action: `looking for database "${database}"`,
+      fallback: 'RESTORE_FAILED',
+    });
+    if (present.length === 0) return;
     const facts = await this.serverFacts(opts.signal);
     const force = facts.versionNum >= 130000 ? ' WITH (FORCE)' : '';
     await this.conn.query(`${UTF8}DROP DATABASE IF EXISTS ${quoteIdent(database)}${force};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });

@@ -1,7 +1,10 @@
 /**
  * The SQLite-folder connector: every file directly in the folder that starts with the
  * 16-byte header "SQLite format 3\0" is a database, named by its file name (WAL, SHM and
- * journal files have other headers and are never listed).
+ * journal files have other headers and are never listed). An SQLite file it cannot back up —
+ * a symbolic link, a name that is not UTF-8, a file it may not read (which might be one) — is
+ * reported by skippedDatabases (the run lists
+ * it as skipped with the fix), never silently left out.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
@@ -19,10 +22,10 @@
  * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, closeSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { onlineBackup, SqliteLockedError } from './online-backup.ts';
-import { isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
@@ -30,9 +33,10 @@ import type Libsql from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { NO_VOLATILE_BYTES } from '../connector.ts';
-import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream } from '../connector.ts';
+import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
+import { makeTempFolder } from '../temp-folder.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
@@ -64,7 +68,7 @@ function snapshotFacts(file: string): FactsOutcome {
 }
 
 /** The first 100 bytes of a file when it is an SQLite database, else null. */
-function readHeader(path: string): Buffer | null {
+function readHeader(path: string | Buffer): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -77,6 +81,27 @@ function readHeader(path: string): Buffer | null {
     return n >= 16 && buf.subarray(0, 16).equals(HEADER) ? buf : null;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The OS user this process runs as, for messages (the uid where the user has no name). */
+function osUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `with uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/** A regular file (not a link) that this process may not open for reading: it might be a database Backstop cannot see. */
+function unreadableFile(path: string | Buffer): boolean {
+  try {
+    if (!lstatSync(path).isFile()) return false;
+    closeSync(openSync(path, 'r'));
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM';
   }
 }
 
@@ -98,6 +123,27 @@ export function checkSqliteFileName(name: string): void {
     (process.platform === 'win32' && (winBad.test(name) || /[. ]$/.test(name) || /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(name)));
   if (bad || name.startsWith(TEMP_PREFIX)) {
     throw new BackstopError('VALIDATION', `"${name}" cannot be used as an SQLite database file name in this folder.`);
+  }
+}
+
+/**
+ * Reading a WAL-mode database needs its -wal and -shm files beside it (SQLite creates them even
+ * for a read-only connection): in a folder this OS user may not write, that fails as "attempt to
+ * write a readonly database". Null for any other failure.
+ */
+function walFilesError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/attempt to write a readonly database|SQLITE_READONLY/i.test(text)) return null;
+  try {
+    accessSync(folder, constants.W_OK);
+    return null;
+  } catch {
+    const who = osUserName();
+    return new BackstopError(
+      'PERMISSION_DENIED',
+      `${action}: "${database}" is in WAL mode, and reading it needs its "-wal" and "-shm" files, which the OS user ${who} may not create in "${folder}" (${text}). Let that user write to the folder (e.g. setfacl -m u:${who}:rwx on it), or run the backup as the user that owns the database.`,
+      { cause: e },
+    );
   }
 }
 
@@ -166,9 +212,8 @@ export class SqliteConnector implements Connector {
   async listDatabases(): Promise<string[]> {
     this.checkFolder();
     const names: string[] = [];
-    for (const name of readdirSync(this.folder)) {
-      if (name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))))) continue;
-      const path = join(this.folder, name);
+    for (const { name, path, utf8 } of this.entries()) {
+      if (!utf8 || this.sideOrTemp(name)) continue;
       try {
         if (!lstatSync(path).isFile()) continue;
       } catch {
@@ -177,6 +222,63 @@ export class SqliteConnector implements Connector {
       if (readHeader(path)) names.push(name);
     }
     return names.sort();
+  }
+
+  /**
+   * SQLite files in the folder that listDatabases leaves out, so a run reports them as skipped
+   * instead of silently not backing them up: a name that is not UTF-8 (database names are
+   * text everywhere in Backstop), and a symbolic link (only regular files directly in the
+   * folder are backed up; a link loop or a link to nothing is not a database at all).
+   */
+  async skippedDatabases(): Promise<SkippedDatabase[]> {
+    this.checkFolder();
+    const skipped: SkippedDatabase[] = [];
+    for (const { name, path, utf8, bytes } of this.entries()) {
+      if (utf8 && !this.sideOrTemp(name) && unreadableFile(path)) {
+        const who = osUserName();
+        skipped.push({
+          database: name,
+          reason: `Backstop may not read "${name}" (permission denied), so it was not backed up — if it is an SQLite database, let the OS user ${who} read it and its folder's -wal/-shm files (e.g. setfacl -m u:${who}:r, or a group with read access), or exclude it from the task`,
+        });
+        continue;
+      }
+      if (!readHeader(path)) continue; // follows links: loops and dangling links read nothing
+      if (!utf8) {
+        const shown = [...bytes.toString('latin1')].map((ch) => (ch.charCodeAt(0) < 0x80 ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
+        skipped.push({ database: name, reason: `the file name "${shown}" (bytes outside ASCII shown as \\xNN) is not valid UTF-8, so it was not backed up — rename it to a UTF-8 name to back it up` });
+        continue;
+      }
+      let link: string | null = null;
+      try {
+        if (lstatSync(path).isSymbolicLink()) link = resolve(this.folder, readlinkSync(path));
+      } catch {
+        continue;
+      }
+      if (link === null) continue;
+      const target = realpathSync(path);
+      const inFolder = dirname(target) === realpathSync(this.folder) && lstatSync(target).isFile();
+      skipped.push({
+        database: name,
+        reason: `"${name}" is a symbolic link (to ${link}), so it was not backed up — Backstop backs up the regular files directly in the folder${
+          inFolder ? `; that file is backed up as "${basename(target)}"` : ': replace the link with the file, or back up the folder that holds it'
+        }`,
+      });
+    }
+    return skipped.sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0));
+  }
+
+  /** A restore's temp file, or the -wal/-shm/-journal file of a database beside it. */
+  private sideOrTemp(name: string): boolean {
+    return name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s) && existsSync(join(this.folder, name.slice(0, -s.length))));
+  }
+
+  /** The folder's entries by their raw bytes: `utf8` false when the name is not valid UTF-8 (Node would show U+FFFD). */
+  private entries(): { name: string; path: string | Buffer; utf8: boolean; bytes: Buffer }[] {
+    return readdirSync(this.folder, { encoding: 'buffer' }).map((bytes) => {
+      const name = bytes.toString('utf8');
+      const utf8 = Buffer.from(name, 'utf8').equals(bytes);
+      return { name, bytes, utf8, path: utf8 ? join(this.folder, name) : Buffer.concat([Buffer.from(join(this.folder, '/')), bytes]) };
+    });
   }
 
   /** Opens a database file of the folder for reading; DATABASE_NOT_FOUND unless it is an SQLite file. */
@@ -197,7 +299,13 @@ export class SqliteConnector implements Connector {
 
   private async snapshot(database: string, opts: OperationOptions): Promise<DumpStream> {
     const db = this.openSource(database);
-    const dir = mkdtempSync(join(tmpdir(), 'backstop-sqlite-'));
+    let dir: string;
+    try {
+      dir = makeTempFolder('backstop-sqlite-', `Snapshotting "${database}"`);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     const file = join(dir, 'snapshot.sqlite');
     const startedAt = Date.now();
     try {
@@ -212,7 +320,7 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
+      throw walFilesError(`Snapshotting "${database}"`, database, this.folder, e) ?? sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
     }
     const header = readHeader(file);
     if (!header) {
@@ -239,6 +347,7 @@ export class SqliteConnector implements Connector {
   private logical(database: string, opts: OperationOptions): DumpStream {
     const db = this.openSource(database);
     const signal = opts.signal;
+    const folder = this.folder;
     const startedAt = Date.now();
     let facts: FactsOutcome = { unavailable: 'the dump did not start' };
     function* guarded(): Generator<string> {
@@ -250,7 +359,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
+        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
