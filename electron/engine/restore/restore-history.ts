@@ -84,6 +84,8 @@ export class RestoreHistory {
       return out;
     } catch (e) {
       const f = toFailure(e);
+      // The message says "Details are in the Backstop log": here they are (a job's stack comes as its cause).
+      if (f.code === 'INTERNAL') this.deps.logger.error({ err: e, runId, database }, 'restore failed unexpectedly');
       const status = f.code === 'CANCELED' ? 'canceled' : 'failed';
       this.end(runId, detail, started, [{ database, restoredAs: spec.database || spec.options.folder || null, pointId: spec.asOf ? null : spec.pointId, kind: 'full', bytes: 0, status, error: { code: f.code, message: f.message } }], { code: f.code, message: f.message });
       throw e;
@@ -118,6 +120,7 @@ export class RestoreHistory {
       return r;
     } catch (e) {
       const f = toFailure(e);
+      if (f.code === 'INTERNAL') this.deps.logger.error({ err: e, runId }, 'restore failed unexpectedly');
       this.end(runId, detail, started, [], { code: f.code, message: f.message }, f.code === 'CANCELED' ? 'canceled' : 'failed');
       throw e;
     }

@@ -4,7 +4,8 @@
  * One job per worker (`runWorkerJob`): workerData = the job; parent → worker
  * {type:'cancel'} to stop. Worker → parent: {type:'progress', progress}, then exactly one of
  * {type:'done', result} or {type:'failed', error:{code,message}} (secret-free, via
- * toFailure); the worker then ends.
+ * toFailure; an unexpected error also carries its stack as `detail`, which becomes the
+ * BackstopError's `cause` for the engine's log); the worker then ends.
  *
  * Reused workers (`JobWorkerPool`, the backup jobs of a run: hundreds of small databases
  * must not pay a thread start and module load each): workerData = {__pooled: true}; parent
@@ -28,9 +29,30 @@ import { parentPort, workerData, type ResourceLimits, type Worker } from 'node:w
 import { BackstopError, errorInfo, isErrorCode } from '../../shared/result.ts';
 import { startWorker } from './worker-entry.ts';
 
-type ToParent = { type: 'progress'; progress: unknown } | { type: 'done'; result: unknown } | { type: 'failed'; error: { code: string; message: string } };
+/**
+ * A failure as it crosses the thread boundary: `{code, message}` (secret-free, errorInfo) and,
+ * for an unexpected error only (not a BackstopError: its code and message say it all), its
+ * `detail` — name, message and stack — for the engine's log, never for a result or event.
+ */
+type WireFailure = { code: string; message: string; detail?: string };
+type ToParent = { type: 'progress'; progress: unknown } | { type: 'done'; result: unknown } | { type: 'failed'; error: WireFailure };
 type FromPooled = ToParent & { seq: number };
 type ToPooled = { type: 'job'; seq: number; job: object } | { type: 'cancel'; seq: number };
+
+function wireFailure(e: unknown): WireFailure {
+  if (e instanceof BackstopError) return errorInfo(e);
+  const detail = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+  return { ...errorInfo(e), detail };
+}
+
+/** The BackstopError a job's failure becomes in the engine; an unexpected one carries its detail as `cause` (logged by whoever records the INTERNAL failure). */
+function fromWire(f: WireFailure): BackstopError {
+  const code = isErrorCode(f.code) ? f.code : 'INTERNAL';
+  if (!f.detail) return new BackstopError(code, f.message);
+  const cause = new Error(f.detail.split('\n')[0]);
+  cause.stack = f.detail;
+  return new BackstopError(code, f.message, { cause });
+}
 
 /** The workerData key that makes `serveWorkerJob` take jobs by message (a pool's worker). */
 const POOLED = '__pooled';
@@ -77,7 +99,7 @@ export function runWorkerJob<R, P = unknown>(name: string, job: object, opts: Ru
     worker.on('message', (m: ToParent) => {
       if (m.type === 'progress') opts.onProgress?.(m.progress as P);
       else if (m.type === 'done') settle(() => resolve(m.result as R));
-      else if (m.type === 'failed') settle(() => reject(new BackstopError(isErrorCode(m.error.code) ? m.error.code : 'INTERNAL', m.error.message)));
+      else if (m.type === 'failed') settle(() => reject(fromWire(m.error)));
     });
     worker.on('error', (e) => {
       opts.onCrash?.(e);
@@ -106,7 +128,7 @@ export function serveWorkerJob<J, R>(handler: (job: J, signal: AbortSignal, prog
       port.close();
     },
     (e: unknown) => {
-      post({ type: 'failed', error: errorInfo(e) });
+      post({ type: 'failed', error: wireFailure(e) });
       port.close();
     },
   );
@@ -130,7 +152,7 @@ function servePooledJobs<J, R>(port: NonNullable<typeof parentPort>, handler: (j
     };
     handler(m.job as J, job.controller.signal, (progress) => post({ type: 'progress', seq: job.seq, progress })).then(
       (result) => end({ type: 'done', seq: job.seq, result }),
-      (e: unknown) => end({ type: 'failed', seq: job.seq, error: errorInfo(e) }),
+      (e: unknown) => end({ type: 'failed', seq: job.seq, error: wireFailure(e) }),
     );
   });
 }
@@ -204,7 +226,7 @@ export class JobWorkerPool {
           if (m.seq !== seq) return;
           if (m.type === 'progress') opts.onProgress?.(m.progress as P);
           else if (m.type === 'done') settle(() => resolve(m.result as R), true);
-          else if (m.type === 'failed') settle(() => reject(new BackstopError(isErrorCode(m.error.code) ? m.error.code : 'INTERNAL', m.error.message)), true);
+          else if (m.type === 'failed') settle(() => reject(fromWire(m.error)), true);
         },
         onGone: (crash, exitCode) => {
           if (crash !== undefined) opts.onCrash?.(crash);

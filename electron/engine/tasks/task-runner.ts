@@ -438,6 +438,8 @@ export class TaskRunner {
         )
         .catch((e: unknown) => {
           const f = toFailure(e);
+          // The row says "Details are in the Backstop log": here they are (the job's stack, as its cause).
+          if (f.code === 'INTERNAL') log.error({ err: e, database: job.database }, 'backup job failed unexpectedly');
           return outcomesFor(spec, f.code, f.message, f.code === 'CANCELED' ? 'canceled' : 'failed');
         })
         .then((outcomes: JobOutcome[]): DatabaseResult[] =>

@@ -5,7 +5,8 @@
  * is replaced; a job cancelled before it starts answers CANCELED and commits nothing (a
  * cancel mid-run: tests/integration/tasks/many-databases.test.ts); each job opens its own
  * repository (a second job to another folder never sees the first's points); two
- * `sharesThread` jobs run in one worker at once, and its crash fails both.
+ * `sharesThread` jobs run in one worker at once, and its crash fails both; an unexpected
+ * error answers INTERNAL and hands its stack over as the cause, for the log.
  */
 import { execFileSync } from 'node:child_process';
 import type { Worker } from 'node:worker_threads';
@@ -82,6 +83,24 @@ describe('JobWorkerPool (backup jobs)', () => {
     expect(await points(roots[0]!, 'a.db')).toBe(2);
     expect(await points(roots[1]!, 'b.db')).toBe(1);
     expect(await points(roots[2]!, 'c.db')).toBe(1);
+  });
+
+  it('an unexpected error in a job answers INTERNAL with the generic message, and hands its stack over as the cause for the log (never in the message)', async () => {
+    const folder = sqliteFolder(['a.db']);
+    const p = pool();
+    // A spec no caller builds (no destination list): the job trips over it with a TypeError.
+    const broken = { ...spec(folder, 'a.db', tempDir()), destinations: null } as unknown as BackupJobSpec;
+    const e = await p.run(broken, { label: 'a broken job' }).then(
+      () => null,
+      (err: unknown) => err as Error & { code?: string; cause?: Error },
+    );
+    expect(e?.code).toBe('INTERNAL');
+    expect(e?.message).toBe('An unexpected error occurred. Details are in the Backstop log.');
+    expect(e?.cause?.stack).toMatch(/^TypeError: Cannot read properties of null[\s\S]*\n\s+at /);
+    // The worker answered: it stays for the next job.
+    const [ok] = await pooledExecutor(p)(spec(folder, 'a.db', tempDir()), never, () => {});
+    expect(ok!.status).toBe('success');
+    expect(p.started).toBe(1);
   });
 
   it('fails only the job whose reused worker dies (WORKER_CRASHED, nothing committed) and starts a fresh worker for the next', async () => {
