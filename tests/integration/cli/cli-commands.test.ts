@@ -54,7 +54,11 @@ async function backupAsAnotherUser(s: ReturnType<typeof setup>, restrict: (osUse
     chmodSync(s.folder, 0o755);
     for (const f of readdirSync(s.folder)) chmodSync(join(s.folder, f), 0o644);
     chmodSync(s.task, 0o644);
-    for (const dir of [dirname(s.folder), dirname(s.task)]) chmodSync(dir, 0o755);
+    // The task file's own temp folder (0700 from mkdtemp) — never the system temp folder
+    // itself, whose mode (1777) every other test relies on.
+    const taskFolder = dirname(s.task);
+    if (!taskFolder.startsWith(join(tmpdir(), 'backstop-'))) throw new Error(`refusing to chmod ${taskFolder}`);
+    chmodSync(taskFolder, 0o755);
     for (const dir of [s.backups, s.dataDir, tmp]) chownTree(dir, osUser);
   }
   restrict(osUser);
