@@ -33,6 +33,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extractTar } from '../../../electron/engine/servers/tar-extract.ts';
 
 const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? Date.now() % 100_000);
+// The tests' timeouts only catch a hang: no assertion is about time. They sit at about three
+// times what each took with other test files running on the same two cores (120 s and 190 s).
 const KILLS = 5;
 const scratch = new Scratch();
 let pg: PgServer;
@@ -63,9 +65,10 @@ async function restoredLedger(dataDir: string, location: string, which: string[]
   const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
   try {
     const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-    // The restored cluster accepts connections while it still replays (hot standby): count once it has promoted.
-    for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await sleep(100);
-    expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
+    // The restored cluster accepts connections while it still replays (hot standby): count once it has
+    // promoted. Promotion is for good, so waiting for it races nothing: only the test's timeout bounds it
+    // (a cluster that stops instead fails the query).
+    while ((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f') await sleep(100);
     return (await conn.query('SELECT count(*), count(DISTINCT id), min(id), max(id), count(DISTINCT batch) FROM ledger', { database }))[0];
   } finally {
     await running.stop();
@@ -193,7 +196,7 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
 
     // The whole cluster, restored to the latest point and started: every committed id, exactly once.
     expect(await restoredLedger(dataDir, join(backups, SERVER_FOLDER), ['--point', 'latest'], 'ledger'), `committed ids 1..${committed.length} in ${batch} batches`).toEqual(ledgerOf(committed.length, batch));
-  }, 180_000);
+  }, 360_000);
 
   it(`6 incrementals killed with their pg_receivewal (no --synchronous): the slot never passes WAL that is neither committed nor spooled, the chain goes on, restores to a moment after each kill hold every committed row`, async () => {
     const rand = rng(SEED + 1);
@@ -322,5 +325,5 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
       expect(await restoredLedger(dataDir, location, ['--as-of', m.at], 'ledger2'), `as of ${m.at}: ids 1..${m.ids} in ${m.batches} batches`).toEqual(ledgerOf(m.ids, m.batches));
     }
     expect(await restoredLedger(dataDir, location, ['--point', 'latest'], 'ledger2'), `latest: ids 1..${ids} in ${batch} batches`).toEqual(ledgerOf(ids, batch));
-  }, 300_000);
+  }, 600_000);
 });
