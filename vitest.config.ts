@@ -14,9 +14,9 @@ const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
 // them one at a time): each file starts its own servers on free ports, in its own temp
 // folders, and stores its secrets under its own keychain service. The fault tests that used to
 // race a deadline against the product under that load (sftp-faults: "the upload never
-// started"; wal-kill's timeouts) now wait on what the product did (the SFTP server's log of
-// opened files, a fault proxy's event, a restored cluster's promotion) and only the test
-// timeout bounds a hang.
+// started"; wal-kill's timeouts) now wait on what the product did (a pack's temp file on the
+// server or the run's end, a fault proxy's event, a restored cluster's promotion) and only
+// the test timeout bounds a hang.
 // A project with its own maxWorkers must run in a group of its own (vitest refuses two
 // projects with different maxWorkers in one `sequence.groupOrder`): with N > 1 the integration
 // files run after the unit and renderer ones.
