@@ -10,18 +10,18 @@ import { COMMANDS } from './electron/shared/ipc/contract.ts';
 const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./out/cli/workers', import.meta.url).pathname };
 // Each test file stores its secrets under its own keychain service (tests/fixtures/keychain-namespace.ts).
 const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
-// Integration files run one at a time by default; BACKSTOP_TEST_INTEGRATION_WORKERS=2 runs two
-// at a time (each file starts its own servers on free ports, in its own temp folders, and
-// stores its secrets under its own keychain service). Two were about twice as fast and passed
-// the whole suite in one fresh-clone run (1117 s vs 1437 s of vitest), but the next one
-// failed a timing-sensitive fault test (sftp-faults: "the upload never started") and ran at a
-// load where wal-kill has overrun its timeouts: one worker stays the default until those
-// tests wait on events instead of on timing.
+// Integration files run two at a time by default (BACKSTOP_TEST_INTEGRATION_WORKERS=1 runs
+// them one at a time): each file starts its own servers on free ports, in its own temp
+// folders, and stores its secrets under its own keychain service. The fault tests that used to
+// race a deadline against the product under that load (sftp-faults: "the upload never
+// started"; wal-kill's timeouts) now wait on what the product did (a pack's temp file on the
+// server or the run's end, a fault proxy's event, a restored cluster's promotion) and only
+// the test timeout bounds a hang.
 // A project with its own maxWorkers must run in a group of its own (vitest refuses two
 // projects with different maxWorkers in one `sequence.groupOrder`): with N > 1 the integration
 // files run after the unit and renderer ones.
 function integrationWorkers() {
-  const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 1);
+  const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 2);
   return n > 1 ? { fileParallelism: true, maxWorkers: n, sequence: { groupOrder: 1 } } : { fileParallelism: false };
 }
 export default defineConfig({

@@ -44,7 +44,7 @@ beforeAll(async () => {
   proxy = await startTcpFaultProxy({ host: ftp.host, port: ftp.port }, { rate: 0, seed: SEED, triggerBytes: [200, 6 * 1024], stallMs: 1_000 });
   // The password for the task file and the ftp:// locations; the pinned certificate for the locations.
   restoreEnv = setEnv({ BACKSTOP_FTP_PASSWORD: FTP_PASSWORD, BACKSTOP_FTP_CERT_FINGERPRINT: ftp.certificateFingerprint });
-}, 30_000);
+});
 afterAll(async () => {
   restoreEnv?.();
   await proxy?.close();

@@ -69,6 +69,27 @@ function tempFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
+/**
+ * Waits until a pack's upload under `dir` is under way — its temp file exists on the server
+ * (created once the open succeeded, renamed when the upload is done) — and returns true, or
+ * false if `run` ends first. No deadline: however slow a loaded machine makes the run, only
+ * the run's own end (or the test timeout, for a hang) stops the wait. Each check is one turn
+ * of the event loop the in-process CLI also uploads on, so a multi-MB pack cannot slip by.
+ */
+async function packUploadUnderWay(dir: string, run: Promise<unknown>): Promise<boolean> {
+  let ended = false;
+  void run.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  for (;;) {
+    const over = ended; // read before looking: a run that ended has no upload left to find
+    if (tempFiles(dir).some((f) => /\.pack\.tmp-[0-9a-f]+$/.test(f))) return true;
+    if (over) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 type BackupJson = { databases: { database: string; status: string; point: string | null; error?: { code: string; message: string } }[] };
 
 function taskFile(folder: string, dest: Record<string, unknown>): string {
@@ -101,7 +122,7 @@ describe('SFTP faults', () => {
       const body = randomBytes(1_500_000);
       const put = backend.put('packs/stalled.pack', body);
       // Only the first connection hangs; the retry's is clean.
-      for (const deadline = Date.now() + 20_000; stalling.stats.stall === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      await stalling.faulted('stall');
       stalling.setRate(0);
       const started = Date.now();
       await put;
@@ -138,9 +159,8 @@ describe('SFTP faults', () => {
     })();
     db.close();
     const running = cli('backup', '--config', task, '--data-dir', dataDir, '--kind', 'full', '--json');
-    // Kill once the upload has begun (a temp file appears under the destination).
-    for (const deadline = Date.now() + 30_000; tempFiles(base).length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
-    expect(tempFiles(base).length, 'the upload never started').toBeGreaterThan(0);
+    // Kill while a pack is being written (its temp file is on the server).
+    expect(await packUploadUnderWay(base, running), 'the run ended before a pack upload was seen: the upload never started').toBe(true);
     sshd.kill();
     const r = await running;
     await sshd.restart();

@@ -35,6 +35,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extractTar } from '../../../electron/engine/servers/tar-extract.ts';
 
 const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? Date.now() % 100_000);
+// The tests' timeouts only catch a hang: no assertion is about time. With other test files on
+// the same two cores the first took 120 s and the second (six kills) 124-186 s: leave room.
 const KILLS = 5;
 const scratch = new Scratch();
 let pg: PgServer;
@@ -65,9 +67,10 @@ async function restoredLedger(dataDir: string, location: string, which: string[]
   const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
   try {
     const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-    // The restored cluster accepts connections while it still replays (hot standby): count once it has promoted.
-    for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await sleep(100);
-    expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
+    // The restored cluster accepts connections while it still replays (hot standby): count once it has
+    // promoted. Promotion is for good, so waiting for it races nothing: only the test's timeout bounds it
+    // (a cluster that stops instead fails the query).
+    while ((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f') await sleep(100);
     return (await conn.query('SELECT count(*), count(DISTINCT id), min(id), max(id), count(DISTINCT batch) FROM ledger', { database }))[0];
   } finally {
     await running.stop();
@@ -195,7 +198,7 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
 
     // The whole cluster, restored to the latest point and started: every committed id, exactly once.
     expect(await restoredLedger(dataDir, join(backups, SERVER_FOLDER), ['--point', 'latest'], 'ledger'), `committed ids 1..${committed.length} in ${batch} batches`).toEqual(ledgerOf(committed.length, batch));
-  }, 180_000);
+  }, 360_000);
 
   it(`8 incrementals killed with their pg_receivewal (no --synchronous): the slot never passes WAL that is neither committed nor spooled, the chain goes on, restores to a moment after each kill hold every committed row`, async () => {
     const rand = rng(SEED + 1);
