@@ -36,7 +36,7 @@ let seq = 0;
 
 beforeAll(async () => {
   sshd = await startSshd();
-  // A stalled connection is dropped after 1 s (the backend's own stall timeout, 120 s, never
+  // A stalled connection is dropped after 1 s (the backend's own stall timeout, 45 s of silence, never
   // fires first either way, so the same path is hit as with a longer stall).
   proxy = await startTcpFaultProxy({ host: sshd.host, port: sshd.port }, { rate: 0, seed: SEED, stallMs: 1_000 });
 });
