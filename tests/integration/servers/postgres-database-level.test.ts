@@ -160,17 +160,19 @@ describe('database-level properties come back under the new name', () => {
     source.psql('CREATE DATABASE strict');
     try {
       // A schema whose name a LIKE 'pg_%' (backslash lost to standard_conforming_strings = off) would hide.
-      source.psql(`CREATE SCHEMA pgapp; CREATE TABLE pgapp.big (id int); INSERT INTO pgapp.big SELECT g FROM generate_series(1, 300000) g; CREATE TABLE public.small (id int); INSERT INTO small VALUES (1);`, 'strict');
+      source.psql(`CREATE SCHEMA pgapp; CREATE TABLE pgapp.big (id int); INSERT INTO pgapp.big SELECT g FROM generate_series(1, 1000000) g; CREATE TABLE public.small (id int); INSERT INTO small VALUES (1);`, 'strict');
       source.psql(`ALTER DATABASE strict SET standard_conforming_strings = off; ALTER DATABASE strict SET search_path = nowhere; ALTER DATABASE strict SET lock_timeout = '1ms'`);
       await restore(source, 'strict copy', {}, await dumpToFile(source, 'strict'));
       // The copy carries the source's settings (fidelity). A timeout too short for pg_dump's own
       // first query is set on the copy only: what a test restore meets when counting rows takes
       // longer than the source's statement_timeout.
       expect(pgDatabaseFidelity(source, 'strict copy').settings).toEqual(pgDatabaseFidelity(source, 'strict').settings);
-      source.psql(`ALTER DATABASE "strict copy" SET statement_timeout = '1ms'`);
+      // 10 ms: far below counting a million rows, yet not so short that Backstop's own first
+      // statement (SET statement_timeout = 0) could trip it on a loaded machine.
+      source.psql(`ALTER DATABASE "strict copy" SET statement_timeout = '10ms'`);
       const inspection = await connectorOf(source).inspectRestored('strict copy', ['"pgapp"."big"', '"public"."small"']);
       expect(inspection.tables).toEqual(['"pgapp"."big"', '"public"."small"']);
-      expect(inspection.counts).toEqual({ '"pgapp"."big"': 300000, '"public"."small"': 1 });
+      expect(inspection.counts).toEqual({ '"pgapp"."big"': 1000000, '"public"."small"': 1 });
     } finally {
       drop(source, 'strict copy');
       drop(source, 'strict');

@@ -26,7 +26,12 @@ export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_base
  * `'pg\_%'` mean what Backstop wrote. Sent as SQL rather than as startup options
  * (PGOPTIONS), which poolers such as PgBouncer refuse.
  */
-const PG_SESSION_SETUP = 'SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET standard_conforming_strings = on;\n';
+const PG_SESSION_SETUP =
+  'SET statement_timeout = 0;\nSET standard_conforming_strings = on;\n' +
+  // The newer settings through pg_settings: a server older than one (lock_timeout 9.3+,
+  // idle_in_transaction_session_timeout 9.6+) has no row for it instead of an error; \gset keeps
+  // the one count row out of the query's output.
+  "SELECT count(set_config(name, '0', false)) AS backstop_session_setup FROM pg_settings WHERE name IN ('lock_timeout', 'idle_in_transaction_session_timeout') \\gset\n";
 
 /** A libpq conninfo value, quoted. */
 export function conninfoDbname(database: string): string {
