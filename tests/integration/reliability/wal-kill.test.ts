@@ -260,7 +260,7 @@ describe('kill -9 during a PostgreSQL WAL incremental', () => {
       const completeBefore = new Set(segmentsIn(spool, SEG).filter((s) => !s.partial).map((s) => s.file));
       /** pg_receivewal completed a segment in this run while it still runs, and the point's write is in flight. */
       const overlapping = () => receivewal(child.pid!).length > 0 && markers().some((m) => !oldMarkers.has(m)) && segmentsIn(spool, SEG).some((s) => !s.partial && !completeBefore.has(s.file));
-      const delayMs = Math.round(rand() * (aim === 'receipt' ? 150 : aim === 'received' ? 30 : aim === 'commit' ? 300 : aim === 'overlap' ? 40 : 2500));
+      const delayMs = Math.round(rand() * (aim === 'receipt' ? 150 : aim === 'received' ? 30 : aim === 'commit' ? 300 : aim === 'overlap' ? 10 : 2500));
       seenReceiver = false;
       const oldMarkers = new Set(markers());
       const { child, done } = spawnCli(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json'], env);
