@@ -10,7 +10,8 @@
  * real counts and the real byte counts (objects and their sizes as listed, bytes restored).
  * Restore memory: array-buffer memory still referenced (after a full GC) at every chunk the
  * restore hands out and whenever a read's bytes have all arrived, against the reader's stated bound (two reads of `readSpanLimit` bytes,
- * plus the chunk being handed out and the stream's buffer).
+ * plus the chunk being handed out and the stream's buffer), plus a constant for a remote
+ * kind's transport buffers (TRANSPORT_ALLOWANCE).
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -131,6 +132,9 @@ afterAll(() => {
   if (report.length > 0) console.info(report.join('\n'));
 });
 
+/** What a remote destination's transport may hold beside the reader's reads (see the bound below). */
+const TRANSPORT_ALLOWANCE = 4 * MIB;
+
 describe('objects per GB stored and reads per GB restored, every kind', () => {
   it.each(Object.keys(KINDS))('%s: ≤ 64 objects per GB stored, ≤ 64 reads per GB restored, byte-identical, bounded read memory', async (kind) => {
     const file = sqliteFile();
@@ -183,8 +187,12 @@ describe('objects per GB stored and reads per GB restored, every kind', () => {
       // What keeps it there at any size: one read per pack, plus the point's manifest.
       expect(reader.gets).toBeLessThanOrEqual(packs + 1);
       // Two reads held at once (the one being decoded, the next one arriving), the chunk
-      // handed out and the stream's 1 MiB buffer of chunks.
-      const bound = 2 * limit + 2 * again.info.chunker.max + MIB;
+      // handed out and the stream's 1 MiB buffer of chunks; for a remote kind also what its
+      // transport holds on its own (array buffers are counted process-wide: socket and TLS
+      // buffers, an SSH channel's 2 MiB window) — a constant, seen at up to ~1–4 MiB over the
+      // reader's share when the machine is loaded (sftp and ftp, two test files at once).
+      const transport = kind === 'local' ? 0 : TRANSPORT_ALLOWANCE;
+      const bound = 2 * limit + 2 * again.info.chunker.max + MIB + transport;
       expect(peak).toBeLessThanOrEqual(bound);
       // The restored file is the same database.
       const db = new Database(restoredPath, { readonly: true });
