@@ -114,6 +114,20 @@ async function runSteps() {
     // A step that failed without a failing test (crash, build error) still counts as a failure.
     if (r.code !== 0 && r.tests && r.tests.failed === 0) failed += 1;
   }
+  // The failing tests are named again here, at the very end, so a log that keeps only its tail
+  // (a CI page, a terminal scrolled away) still says what failed and why.
+  const failures = [vitestFailures, playwrightFailures].flatMap((read, i) => {
+    try {
+      return read(i === 0 ? vitestJson : e2eJson);
+    } catch (err) {
+      return [{ where: i === 0 ? 'vitest' : 'e2e', name: '(its report could not be read)', message: String(err) }];
+    }
+  });
+  if (failures.length) {
+    console.log('\nfailed tests:');
+    for (const f of failures.slice(0, 20)) console.log(`  ✗ ${f.where} › ${f.name}\n      ${f.message}`);
+    if (failures.length > 20) console.log(`  … and ${failures.length - 20} more (see the output above)`);
+  }
   const ok = results.every((r) => r.code === 0);
   console.log(`wall time: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
   console.log(`\n${ok ? 'All checks passed.' : 'Some checks FAILED.'}`);
@@ -125,6 +139,43 @@ function vitestCounts(file) {
   if (!existsSync(file)) return undefined;
   const j = JSON.parse(readFileSync(file, 'utf8'));
   return { passed: j.numPassedTests ?? 0, failed: j.numFailedTests ?? 0, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0) };
+}
+
+// The first line of a failure message, shortened: enough to tell one failure from another.
+function firstLine(text) {
+  const line = String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim()) ?? '';
+  return line.trim().slice(0, 300);
+}
+
+function vitestFailures(file) {
+  if (!existsSync(file)) return [];
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  const out = [];
+  for (const suite of j.testResults ?? []) {
+    const where = suite.name ? suite.name.replace(`${root}/`, '') : '?';
+    const failedTests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of failedTests) out.push({ where, name: t.fullName ?? t.title, message: firstLine(t.failureMessages?.[0]) });
+    // A file that failed before any test ran (import error, hook failure) has no failed test.
+    if (!failedTests.length && suite.status === 'failed') out.push({ where, name: '(the file itself)', message: firstLine(suite.message) });
+  }
+  return out;
+}
+
+function playwrightFailures(file) {
+  if (!existsSync(file)) return [];
+  const out = [];
+  const walk = (suite, path) => {
+    for (const spec of suite.specs ?? []) {
+      for (const t of spec.tests ?? []) {
+        if (t.status !== 'unexpected') continue;
+        const last = t.results?.[t.results.length - 1];
+        out.push({ where: spec.file ?? path, name: spec.title, message: firstLine(last?.error?.message) });
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child, child.file ?? path);
+  };
+  for (const s of JSON.parse(readFileSync(file, 'utf8')).suites ?? []) walk(s, s.file ?? '?');
+  return out;
 }
 
 function playwrightCounts(file) {
