@@ -143,6 +143,7 @@ function vitestCounts(file) {
 
 // The first line of a failure message, shortened: enough to tell one failure from another.
 function firstLine(text) {
+  // eslint-disable-next-line no-control-regex -- the terminal colour codes vitest puts in its messages
   const line = String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim()) ?? '';
   return line.trim().slice(0, 300);
 }

@@ -213,4 +213,51 @@ describe('MariaDB users, roles and grants', () => {
       source.sql("DROP ROLE 'r`q'; DROP USER 'a\\\\b'@'h`st'; DROP USER 'ünï'@'%'; DROP USER 'root'@'elsewhere';");
     }
   }, 60_000);
+
+  it('account names holding a tab, a newline, a `;` or quotes are stored whole, by both reads, and created whole on a fresh server', async () => {
+    // In the SQL below (MariaDB string literals), \\t is a tab and \\n a newline.
+    const accounts = ["'tab\\there'@'%'", "'nl\\nhere;x'@'h\\tst'", "'q\\'u\"o'@'%'"];
+    const setup = [
+      "CREATE ROLE 'r\\to;le'; GRANT SELECT ON shop.* TO 'r\\to;le';",
+      ...accounts.map((a) => `CREATE USER ${a} IDENTIFIED BY 'Odd-Secret-1'; GRANT INSERT ON shop.item TO ${a}; GRANT 'r\\to;le' TO ${a};`),
+    ].join(' ');
+    const drop = `DROP ROLE IF EXISTS 'r\\to;le'; ${accounts.map((a) => `DROP USER IF EXISTS ${a};`).join(' ')}`;
+    source.sql(setup);
+    try {
+      const connector = new MysqlConnector(target(source) as MysqlServer, source.password, { binDir: null });
+      const { serverVersion } = await connector.testConnection();
+      const read = async (version: string | undefined) => {
+        const dump = await connector.openServerDump('grants.sql', { serverVersion: version });
+        const chunks: Buffer[] = [];
+        for await (const c of dump.stream) chunks.push(c as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      };
+      const oneBatch = await read(serverVersion);
+      expect(await read(undefined)).toBe(oneBatch);
+      const stored = parseAccounts(oneBatch);
+      const odd = stored.filter((a) => /[\t\n;'"]/.test(a.user));
+      expect(odd.map((a) => [a.kind, a.user, a.host])).toEqual([
+        ['role', 'r\to;le', ''],
+        ['user', 'nl\nhere;x', 'h\tst'],
+        ['user', 'q\'u"o', '%'],
+        ['user', 'tab\there', '%'],
+      ]);
+      // Each account's statements are whole: its CREATE and every grant, each naming it.
+      for (const a of odd) {
+        expect(a.statements.length).toBe(a.kind === "role" ? 3 : 4);
+        for (const statement of a.statements) expect(statement).toContain(accountName(a));
+      }
+
+      fresh.sql(`GRANT ALL PRIVILEGES ON *.* TO 'backstop'@'%' WITH GRANT OPTION; ${drop}`);
+      const onFresh = new MysqlConnector(target(fresh) as MysqlServer, fresh.password, { binDir: null });
+      const report = await onFresh.applyAccounts(oneBatch, { dryRun: false });
+      expect(report.objects.filter((o) => o.action === 'failed')).toEqual([]);
+      for (const a of ["'r\\to;le'", ...accounts]) expect(fresh.sql(`SHOW GRANTS FOR ${a}`)).toBe(source.sql(`SHOW GRANTS FOR ${a}`));
+      // The restored login works with its own password.
+      expect(loginSql(fresh, 'tab\there', 'Odd-Secret-1', 'SELECT CURRENT_USER();').trim()).toBe('tab\\there@%');
+    } finally {
+      source.sql(drop);
+      fresh.sql(drop);
+    }
+  }, 60_000);
 });

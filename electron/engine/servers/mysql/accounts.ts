@@ -121,15 +121,59 @@ export function accountsScript(rows: string[][]): string {
 
 export function parseAccounts(script: string): Account[] {
   const out: Account[] = [];
-  for (const line of script.split('\n')) {
-    if (line.startsWith(MARK)) {
-      const [kind, user, host] = line.slice(MARK.length).split(' ');
+  const units = statementsOf(script) ?? script.split('\n').filter((l) => l.trim());
+  for (const unit of units) {
+    if (unit.startsWith(MARK)) {
+      const [kind, user, host] = unit.slice(MARK.length).split(' ');
       out.push({ kind: kind === 'role' ? 'role' : 'user', user: unhex(user ?? ''), host: unhex(host ?? ''), statements: [] });
-    } else if (line.trim() && out.length > 0) {
-      out.at(-1)!.statements.push(line);
+    } else if (out.length > 0) {
+      out.at(-1)!.statements.push(unit);
     }
   }
   return out;
+}
+
+/**
+ * The stream's marker lines and statements (each with its `;`), in order: a statement runs to its `;` outside
+ * quotes (backquoted names, '…' and "…" strings), so an account name holding a newline or a
+ * `;` stays in one statement. Null when a quote is never closed (a stream cut short, or
+ * written by a version that could split a statement): the caller reads it line by line.
+ */
+function statementsOf(script: string): string[] | null {
+  const units: string[] = [];
+  let i = 0;
+  while (i < script.length) {
+    while (i < script.length && /\s/.test(script[i]!)) i++;
+    if (i >= script.length) break;
+    if (script.startsWith(MARK, i)) {
+      const end = script.indexOf('\n', i);
+      units.push(script.slice(i, end < 0 ? script.length : end));
+      i = end < 0 ? script.length : end + 1;
+      continue;
+    }
+    const start = i;
+    let quote: string | null = null;
+    for (; i < script.length; i++) {
+      const c = script[i]!;
+      if (quote) {
+        if (c === '\\' && quote !== '`') i++;
+        else if (c === quote) {
+          if (script[i + 1] === quote) i++;
+          else quote = null;
+        }
+      } else if (c === '`' || c === "'" || c === '"') quote = c;
+      else if (c === ';') break;
+    }
+    if (quote || i >= script.length) {
+      // An unterminated quote, or a last statement without its `;`.
+      if (quote) return null;
+      units.push(script.slice(start).trimEnd());
+      break;
+    }
+    units.push(script.slice(start, i + 1));
+    i++;
+  }
+  return units;
 }
 
 /** What the target needs to answer: which of the accounts exist there. */

@@ -100,6 +100,13 @@ export function oneBatchAccounts(serverVersion: string | undefined): boolean {
 /** The user databases, as rows of two columns ('database', hex name): a connection test's batch can hold them beside its one-column rows. */
 const LIST_DATABASES = `SELECT 'database', HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (${SYSTEM_DATABASES.map((d) => `'${d}'`).join(', ')});`;
 
+const BATCH_ESCAPES: Record<string, string> = { t: '\t', n: '\n', '0': '\0', r: '\r', '\\': '\\' };
+
+/** A field of the client's batch output as the server sent it (query's escapes undone; others kept as they are). */
+export function unescapeBatchField(field: string): string {
+  return field.includes('\\') ? field.replace(/\\(.)/gs, (all, c: string) => BATCH_ESCAPES[c] ?? all) : field;
+}
+
 function databasesOf(rows: string[][]): string[] {
   return rows.map((r) => hexToText(r[1] ?? '')).sort();
 }
@@ -169,15 +176,19 @@ export class MysqlConnector implements Connector {
     return classifyMysql({ server: this.label, action, fallback });
   }
 
-  /** Runs SQL (batch mode, no column names) and returns rows of tab-separated fields. */
-  /** `raw`: values exactly as the server sent them (no backslash escaping; they must not hold tabs or newlines). */
-  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode; raw?: boolean }): Promise<string[][]> {
-    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names', ...(opts.raw ? ['--raw'] : [])]);
+  /**
+   * Runs SQL (batch mode, no column names) and returns each row's fields exactly as the server
+   * sent them: the client escapes a tab, newline, NUL or backslash inside a value (`\t`, `\n`,
+   * `\0`, `\\`), so rows split on its real tabs and newlines, then each field is unescaped — a
+   * user name holding a tab or a newline stays one field of one row.
+   */
+  private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
+    const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
     const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback) });
     return out
       .split('\n')
       .filter((l) => l.length > 0)
-      .map((l) => l.split('\t'));
+      .map((l) => l.split('\t').map(unescapeBatchField));
   }
 
   support(type: BackupType): BackupSupport {
@@ -453,15 +464,14 @@ export class MysqlConnector implements Connector {
   /** Every account's CREATE USER/ROLE and grants (accounts.ts), as the server reports them. */
   private async openGrantsDump(opts: ServerDumpOptions): Promise<DumpStream> {
     const action = 'reading the users, roles and grants (SHOW CREATE USER, SHOW GRANTS)';
-    // Raw: SHOW GRANTS writes `shop\_db`-style escapes that the stored statements must keep as they are.
     let script: string;
     if (oneBatchAccounts(opts.serverVersion)) {
       // MariaDB lists the accounts and SHOWs each one's statements in one client process.
-      script = accountsScriptOfBatch(await this.query(MARIADB_ACCOUNTS_BATCH, { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }));
+      script = accountsScriptOfBatch(await this.query(MARIADB_ACCOUNTS_BATCH, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
     } else {
       // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
       const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
-      script = accountsScript(accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED', raw: true }) : []);
+      script = accountsScript(accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED' }) : []);
     }
     const stream = Readable.from([Buffer.from(script, 'utf8')]);
     const done = finished(stream);
