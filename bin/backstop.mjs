@@ -9,6 +9,8 @@
 // --json output stays one document). Where it cannot be built (esbuild, a development
 // dependency, is not installed), the command says what to run and exits 1.
 import { readFileSync, statSync } from 'node:fs';
+import module from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -60,6 +62,19 @@ if (why) {
   } catch (e) {
     fail('INTERNAL', `Building the command line failed (${String(e.message).split('\n')[0]}). Fix the error above, or run "npm run build" in ${root} to see it again.`);
   }
+}
+
+// V8's compiled code for the build and its npm packages is kept on disk between runs
+// (Node's module compile cache), in this user's own cache folder — never a shared /tmp one
+// another account could fill — so a command and its worker threads start without compiling
+// the engine again: a scheduled incremental pays its start-up on every run. Keyed by each
+// file's contents; a changed build simply misses. NODE_COMPILE_CACHE (a folder) overrides
+// where; NODE_DISABLE_COMPILE_CACHE=1 turns it off. Setting the variable hands the folder
+// to the worker threads, which copy this process's environment when they start.
+if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.enableCompileCache) {
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const cache = module.enableCompileCache(process.env.NODE_COMPILE_CACHE || join(cacheHome, 'backstop', 'node-compile-cache'));
+  if (cache.directory) process.env.NODE_COMPILE_CACHE = cache.directory;
 }
 
 process.env.BACKSTOP_WORKER_DIR = join(outDir, 'workers');

@@ -5,7 +5,7 @@
  * engine, which is what keeps `backstop --help` and `backstop info` fast.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_OUT_DIR } from '../../../scripts/build-cli.mjs';
@@ -81,6 +81,35 @@ describe('the built backstop command', () => {
     // The same probe sees the engine's packages when a command needs the engine (so the check above can fail).
     expect(loaded('servers', '--data-dir', dataDir, '--json')).toEqual(expect.arrayContaining(['zod', 'libsql', 'pino']));
     expect(existsSync(join(dataDir, 'backstop.db'))).toBe(true);
+  });
+
+  it("keeps V8's compiled code in the user's own cache folder between runs; turned off, or where that folder cannot be written, the command answers the same", () => {
+    const points = (env: Record<string, string>) => {
+      const { NODE_COMPILE_CACHE: _dir, NODE_DISABLE_COMPILE_CACHE: _off, ...inherited } = process.env;
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/backstop.mjs'), 'points', join(tempDir(), 'nope'), '--json'], { encoding: 'utf8', timeout: 60_000, env: { ...inherited, ...env } });
+      return { code: r.status, out: r.stdout.replace(/\/tmp\/[^"]*nope/, 'NOPE') };
+    };
+    const cached = (home: string) => {
+      const dir = join(home, 'backstop', 'node-compile-cache');
+      return existsSync(dir) ? readdirSync(dir).flatMap((v) => readdirSync(join(dir, v))).length : 0;
+    };
+    const home = tempDir();
+    const first = points({ XDG_CACHE_HOME: home });
+    expect(first.code).toBe(1);
+    expect(JSON.parse(first.out)).toMatchObject({ error: { code: 'NOT_A_BACKUP' } });
+    // The build's files and the engine's npm packages, one entry each.
+    const entries = cached(home);
+    expect(entries).toBeGreaterThan(20);
+    expect(points({ XDG_CACHE_HOME: home })).toEqual(first);
+    expect(cached(home)).toBe(entries);
+
+    const off = tempDir();
+    expect(points({ XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' })).toEqual(first);
+    expect(cached(off)).toBe(0);
+    // A cache home that is a file: nothing can be kept, the command is unchanged.
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, '');
+    expect(points({ XDG_CACHE_HOME: file })).toEqual(first);
   });
 
   it('builds itself on first use in a checkout and again when a source changes', () => {
