@@ -74,7 +74,9 @@ if (why) {
 if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.enableCompileCache) {
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const cache = module.enableCompileCache(process.env.NODE_COMPILE_CACHE || join(cacheHome, 'backstop', 'node-compile-cache'));
-  if (cache.directory) process.env.NODE_COMPILE_CACHE = cache.directory;
+  // Set by the user, it is already what the threads inherit (and Node may answer with its own
+  // versioned subfolder, which they must not nest under).
+  if (cache.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 }
 
 process.env.BACKSTOP_WORKER_DIR = join(outDir, 'workers');
