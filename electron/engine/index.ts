@@ -29,7 +29,7 @@ import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/wor
 import { runBackupJob } from './backup/run-job.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { ServerRestoreService } from './restore/server-restore-service.ts';
-import { credentialsOf, loadCredentials } from './destinations/index.ts';
+import { credentialsOf, loadCredentials, releaseUnclaimed } from './destinations/index.ts';
 import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJobResult } from './test-restore/index.ts';
 import { runWorkerJob } from './runtime/worker-job.ts';
 import { serverPassword } from './servers/index.ts';
@@ -45,6 +45,7 @@ import {
   RestoredDatabasesTable,
   ScheduleStateTable,
   ScratchTargetsTable,
+  UnclaimedSecretsTable,
   ServerRestoresTable,
   TaskDatabasesTable,
   openAppDatabase,
@@ -172,6 +173,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const deliveries = new NotificationDeliveriesTable(db);
   const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
   const scratchTargets = new ScratchTargetsTable(db);
+  const unclaimed = new UnclaimedSecretsTable(db);
+  const warnSecret = (ref: string, err: unknown) => logger.warn({ ref, err }, 'a destination secret no task uses could not be removed from the keychain');
+  // The start-up release of destination secrets nobody claimed (start(); close() waits for it).
+  let secretsReleased: Promise<unknown> = Promise.resolve();
   const runner = new TaskRunner({
     notifier,
     history,
@@ -350,7 +355,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     status: { taskDatabases, restoredDatabases, slots },
     restore: { restores, serverRestores: serverRestoreService, findKey, dataDir },
-    destinations: { secrets, tasks, warn: (ref, err) => logger.warn({ ref, err }, 'a destination secret no task uses could not be removed from the keychain') },
+    destinations: { secrets, tasks, warn: warnSecret, unclaimed, now },
     notifications: { settings, secrets, notifier, events, dataDir, now },
     schedulerOwner: () => {
       const owner = schedulerOwner(dataDir);
@@ -384,6 +389,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     restoreHistory,
     resolveTask,
     start(who = 'app', opts = {}) {
+      secretsReleased = releaseUnclaimed({ secrets, tasks, unclaimed, now, warn: warnSecret }).then(
+        (refs) => refs.length > 0 && logger.info({ refs }, 'removed destination secrets saved over a day ago that no task uses (a window that saved them never released them)'),
+        (err: unknown) => logger.warn({ err }, 'the destination secrets no task uses could not be checked'),
+      );
       // Slot care is every process's (the window shows it whoever schedules).
       void slots.check();
       slotTimer = setInterval(() => void slots.check(), SLOT_CHECK_MS);
@@ -436,6 +445,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       // The process's idle backup job workers end now rather than 10 s later (the pool stays usable).
       await backupJobWorkers.close();
       await slots.stop();
+      await secretsReleased;
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();

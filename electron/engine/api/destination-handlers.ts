@@ -8,7 +8,7 @@ import { BackstopError } from '../../shared/result.ts';
 import { probeDestination, saveDestinationSecret } from '../destinations/index.ts';
 import { forgetUnused, refsInUse } from '../destinations/forget-secrets.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import type { TasksTable } from '../store/index.ts';
+import type { TasksTable, UnclaimedSecretsTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 
 type DestinationHandlers = Pick<Handlers, 'destinations.saveCredentials' | 'destinations.forgetCredentials' | 'destinations.test'>;
@@ -18,6 +18,9 @@ export interface DestinationHandlerDeps {
   tasks: Pick<TasksTable, 'list'>;
   /** A secret that could not be removed (keychain unreachable): logged by reference only. */
   warn: (ref: string, e: unknown) => void;
+  /** Every save is recorded here, so one whoever saved it never released is removed later (destinations/unclaimed-secrets.ts). */
+  unclaimed: UnclaimedSecretsTable;
+  now: () => Date;
 }
 
 /** Removes those of `candidates` that no stored task names any more (best effort, see forget-secrets.ts). */
@@ -27,11 +30,16 @@ export function releaseSecrets(deps: DestinationHandlerDeps, candidates: string[
 
 export function createDestinationHandlers(deps: DestinationHandlerDeps): DestinationHandlers {
   return {
-    'destinations.saveCredentials': async ({ secret, credentialsRef }) => ({ credentialsRef: await saveDestinationSecret(deps.secrets, secret, credentialsRef) }),
+    'destinations.saveCredentials': async ({ secret, credentialsRef }) => {
+      const ref = await saveDestinationSecret(deps.secrets, secret, credentialsRef);
+      deps.unclaimed.record(ref, deps.now().toISOString());
+      return { credentialsRef: ref };
+    },
     'destinations.forgetCredentials': async ({ credentialsRef }) => {
       const user = deps.tasks.list().find((t) => refsInUse([t]).has(credentialsRef));
       if (user) throw new BackstopError('CONFLICT', `Task "${user.name}" still uses this destination secret; remove the destination from the task (or delete the task) and it goes with it.`);
       await deps.secrets.delete(credentialsRef);
+      deps.unclaimed.forget(credentialsRef);
       return { credentialsRef };
     },
     'destinations.test': ({ destination }) => probeDestination(deps.secrets, destination),

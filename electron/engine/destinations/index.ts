@@ -6,3 +6,4 @@ export * from './keychain-secret.ts';
 export * from './local-folder.ts';
 export { destinationId, placeText } from '../../shared/location-text.ts';
 export * from './azure-credentials.ts';
+export * from './unclaimed-secrets.ts';

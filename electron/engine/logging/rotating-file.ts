@@ -4,7 +4,9 @@
  *
  * Contract: `write` appends one whole line synchronously (log volume is small and a
  * crash must not lose the line that explains it); lines are passed through `scrub`
- * first, so a registered secret can never reach the disk.
+ * first, so a registered secret can never reach the disk. After `close`, lines are dropped:
+ * a late line (a scheduled run's error logged as the engine shuts down) must neither throw nor
+ * land in whatever file the OS has since given the closed descriptor's number.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ export interface RotatingFileOptions {
 
 export class RotatingFile {
   readonly path: string;
-  private fd: number;
+  private fd: number | null;
   private size: number;
   private readonly maxBytes: number;
   private readonly keep: number;
@@ -35,6 +37,7 @@ export class RotatingFile {
   }
 
   write(line: string): void {
+    if (this.fd === null) return;
     const data = Buffer.from(this.scrub(line), 'utf8');
     if (this.size > 0 && this.size + data.length > this.maxBytes) this.rotate();
     writeSync(this.fd, data);
@@ -42,11 +45,13 @@ export class RotatingFile {
   }
 
   close(): void {
+    if (this.fd === null) return;
     closeSync(this.fd);
+    this.fd = null;
   }
 
   private rotate(): void {
-    closeSync(this.fd);
+    closeSync(this.fd!);
     const nth = (n: number) => join(this.opts.dir, `backstop.${n}.log`);
     rmSync(nth(this.keep), { force: true });
     for (let n = this.keep - 1; n >= 1; n--) if (existsSync(nth(n))) renameSync(nth(n), nth(n + 1));

@@ -11,3 +11,4 @@ export * from './restored-databases-table.ts';
 export * from './notification-deliveries-table.ts';
 export * from './scratch-targets-table.ts';
 export * from './server-restores-table.ts';
+export * from './unclaimed-secrets-table.ts';

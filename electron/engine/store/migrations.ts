@@ -194,4 +194,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN detail TEXT;
   ALTER TABLE run_databases ADD COLUMN detail TEXT;
   `,
+  // 11: destination secrets saved to the keychain for a destination no task names yet (a
+  //     window's Test connection or remote restore browse): their references only, so one a
+  //     crashed window never released is removed later (destinations/unclaimed-secrets.ts).
+  `
+  CREATE TABLE unclaimed_secrets (
+    ref      TEXT PRIMARY KEY,
+    saved_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -1,7 +1,8 @@
 /**
  * Destination secrets leave the real OS keychain when nothing needs them any more: the last
  * task using one is deleted, an edit drops the destination, or the task file that saved it
- * was refused — and never while a task still names it.
+ * was refused, or it was saved for no task and nobody released it within a day (a window that
+ * crashed) — and never while a task still names it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,8 +29,8 @@ const s3 = (credentialsRef: string, prefix: string): Destination => ({
 });
 const ftp = (credentialsRef: string): Destination => ({ kind: 'ftp', host: '127.0.0.1', port: 2121, user: 'backup', path: '/team', tls: 'explicit', certificateFingerprint: null, credentialsRef });
 
-async function setup() {
-  const engine = await testEngine();
+async function setup(opts: Parameters<typeof testEngine>[0] = {}) {
+  const engine = await testEngine(opts);
   const folder = tempDir();
   const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
   const save = async (secret: Parameters<typeof engine.command<'destinations.saveCredentials'>>[1]['secret']) => data(await engine.call('destinations.saveCredentials', { secret })).credentialsRef;
@@ -118,5 +119,43 @@ describe('destination secrets in the keychain follow the tasks that use them', (
     expect(await keychain.get(saved[0]!)).toBeNull();
     expect(data(await engine.call('tasks.list', undefined))).toEqual([]);
     expect(data(await engine.call('servers.list', undefined))).toEqual([]);
+  });
+  it('a secret saved for no task that nobody released (a crashed window) leaves the keychain a day later, when the app starts; a task\'s and a younger one stay', async () => {
+    let clock = new Date('2026-03-01T08:00:00Z');
+    const now = () => clock;
+    const dataDir = tempDir('backstop-data-');
+    const first = await setup({ dataDir, now });
+    // A remote folder browsed to restore from, then the window crashed: never forgotten.
+    const browsed = await first.save({ kind: 'ftp', password: 'browsed-secret-1' });
+    // Saved by a Test connection, then the task was saved with it.
+    const claimed = await first.save({ kind: 's3', accessKeyId: 'AKIDCLAIMED', secretAccessKey: 'claimed-secret-2' });
+    refs.push(browsed, claimed);
+    // Disabled: the app started below must not also run it (its start catches up missed runs).
+    data(await first.engine.call('tasks.create', { ...first.task('kept', [s3(claimed, 'kept')]), enabled: false }));
+    clock = new Date('2026-03-02T07:00:00Z');
+    const young = await first.save({ kind: 'ftp', password: 'young-secret-3' });
+    refs.push(young);
+    await first.engine.close();
+
+    // A day and an hour after the first two were saved, the app starts on the same data folder.
+    clock = new Date('2026-03-02T09:00:00Z');
+    const app = await testEngine({ dataDir, now });
+    app.start('app');
+    await app.close(); // waits for the release
+    expect(await keychain.get(browsed)).toBeNull();
+    expect(JSON.parse((await keychain.get(claimed))!)).toMatchObject({ accessKeyId: 'AKIDCLAIMED' });
+    expect(JSON.parse((await keychain.get(young))!)).toMatchObject({ password: 'young-secret-3' });
+    // Only a long-running process's start releases: a one-shot command a day later does not.
+    clock = new Date('2026-03-03T09:00:00Z');
+    const oneShot = await testEngine({ dataDir, now });
+    data(await oneShot.call('tasks.list', undefined));
+    await oneShot.close();
+    expect(await keychain.get(young)).not.toBeNull();
+    // The next start, a day after the younger one was saved: it goes; the task's stays for good.
+    const later = await testEngine({ dataDir, now });
+    later.start('app');
+    await later.close();
+    expect(await keychain.get(young)).toBeNull();
+    expect(await keychain.get(claimed)).not.toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, Redactor, RotatingFile } from '../../../electron/engine/logging/index.ts';
@@ -14,6 +14,25 @@ describe('logging', () => {
     for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(100);
     expect(readFileSync(join(dir, 'backstop.log'), 'utf8')).toContain('line 19');
     expect(readFileSync(join(dir, 'backstop.2.log'), 'utf8')).not.toContain('line 00');
+  });
+
+  it('drops a line written after close: no throw, and nothing lands in a file that got the closed descriptor', () => {
+    const dir = tempDir();
+    const file = new RotatingFile({ dir });
+    file.write('before\n');
+    file.close();
+    // The OS hands the lowest free descriptor to the next open: the log's, just closed.
+    const other = join(dir, 'a-pack');
+    const fd = openSync(other, 'w');
+    try {
+      expect(() => file.write('after\n')).not.toThrow();
+      writeSync(fd, 'pack bytes');
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(other, 'utf8')).toBe('pack bytes');
+    expect(readFileSync(join(dir, 'backstop.log'), 'utf8')).toBe('before\n');
+    expect(() => file.close()).not.toThrow();
   });
 
   it('writes JSON lines with child-logger ids and never a secret', () => {
