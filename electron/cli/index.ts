@@ -24,6 +24,7 @@ import { agentService } from './lazy-commands.ts';
 import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
+import { interruptible, takeInterrupt } from './interrupt.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
 
@@ -192,16 +193,23 @@ function parseRoleMap(pairs: string[]): Record<string, string> {
   return map;
 }
 
+/** A one-shot command's engine: SIGINT/SIGTERM cancel its work (interrupt.ts), then it closes. */
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const engine = await createEngine({ dataDir, origin: 'cli' });
   try {
-    return await fn(engine);
+    return await interruptible(() => engine.cancelAll(), () => fn(engine));
   } finally {
     await engine.close();
   }
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const code = await runCommand(argv, io);
+  // Interrupted: the result is printed; the exit code says the command was stopped.
+  return takeInterrupt()?.exitCode ?? code;
+}
+
+async function runCommand(argv: string[], io: Io): Promise<number> {
   const wantsJson = argv.includes('--json');
   let values: Values;
   let positionals: string[];

@@ -121,6 +121,12 @@ export interface Engine {
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
   deliveries: NotificationDeliveriesTable;
+  /**
+   * Cancels every backup run, restore, whole-server restore and test restore this engine is
+   * running (each ends as its own cancel does: nothing half-written kept, history says
+   * canceled); the engine stays open. The CLI calls it on SIGINT/SIGTERM; close() calls it.
+   */
+  cancelAll(): void;
   close(): Promise<void>;
 }
 
@@ -364,6 +370,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   });
   logger.info({ dataDir, version: pkg.version }, 'engine started');
 
+  function cancelAll(): void {
+    for (const r of runner.activeRuns()) runner.cancel(r.taskId);
+    restores.cancelAll();
+    serverRestoreService.cancelAll();
+    testRestores.cancelAll();
+  }
+
   let closed = false;
   const call: Engine['call'] = (name, payload) => dispatch(handlers, name, payload, (err, command) => logger.error({ err, command }, 'command failed unexpectedly'));
   return {
@@ -429,6 +442,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     slots,
     notifier,
     deliveries,
+    cancelAll,
     async close() {
       if (closed) return;
       closed = true;
@@ -437,10 +451,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(healthTimer);
       clearInterval(lockRetry);
       clearInterval(slotTimer);
-      for (const r of runner.activeRuns()) runner.cancel(r.taskId);
-      restores.cancelAll();
-      serverRestoreService.cancelAll();
-      testRestores.cancelAll();
+      cancelAll();
       await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
       // The process's idle backup job workers end now rather than 10 s later (the pool stays usable).
       await backupJobWorkers.close();

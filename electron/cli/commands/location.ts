@@ -9,6 +9,7 @@
  * the plain dump/snapshot stream, verified, so a backup is usable without Backstop; a
  * file output is written under a temporary name and renamed only once complete.
  */
+import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -56,7 +57,11 @@ export async function verifyCommand(engine: Engine, text: LocationArg, point: st
   const where = parseLocation(text);
   const { repo, key } = await open(engine, where, keyFile);
   const id = point ? await pointId(repo, point) : null;
-  return runVerify({ op: 'verify', location: where.location, pointId: id, keyBase64: key ? key.toString('base64') : null, credentials: where.credentials }, new AbortController().signal);
+  return canceledOnInterrupt(
+    runVerify({ op: 'verify', location: where.location, pointId: id, keyBase64: key ? key.toString('base64') : null, credentials: where.credentials }, interruptSignal()),
+    'The verify',
+    'the backups were only read.',
+  );
 }
 
 /** The usage error a cluster snapshot restore gives for options that name a database or server. */
@@ -144,7 +149,7 @@ export async function restoreCommand(
     },
     ...(opts.osUser ? { osUser: opts.osUser } : {}),
   };
-  const outcome = await engine.restoreHistory.restore(spec, () => runRestore(spec, new AbortController().signal, () => {})).catch((e: unknown) => {
+  const outcome = await engine.restoreHistory.restore(spec, () => canceledOnInterrupt(runRestore(spec, interruptSignal(), () => {}), 'The restore', RESTORE_LEFT)).catch((e: unknown) => {
     // The engine names the choices in words; here they are flags.
     if (hasCode(e, 'ROLE_MISSING') && e.message.includes('Choose one:')) {
       throw new BackstopError(e.code, `${e.message} On the command line: --create-roles, --map-role OLD=NEW (repeatable), --no-owner, --no-privileges.`, { cause: e });
@@ -179,7 +184,7 @@ async function momentRestore(engine: Engine, w: Where, repo: Repository, key: Bu
     options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null },
     asOf: asOf.toISOString(),
   };
-  const outcome = await engine.restoreHistory.restore(spec, () => restoreAt(repo, spec, new AbortController().signal, () => {})).catch((e: unknown) => {
+  const outcome = await engine.restoreHistory.restore(spec, () => canceledOnInterrupt(restoreAt(repo, spec, interruptSignal(), () => {}), 'The restore', RESTORE_LEFT)).catch((e: unknown) => {
     throw errorInFileTerms(e, opts.serverFile!, '');
   });
   return { ...outcome, cluster: false };
@@ -189,16 +194,17 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
   const { repo } = await open(engine, parseLocation(where), keyFile);
   const id = await pointId(repo, point);
   const summary = await repo.getPoint(id);
-  const stream = await repo.readPoint(id);
+  const signal = interruptSignal();
+  const stream = await repo.readPoint(id, { signal });
   if (out === '-') {
-    await pipeline(stream, process.stdout, { end: false });
+    await pipeline(stream, process.stdout, { end: false, signal });
     return { point: id, bytes: summary.length, out };
   }
   const target = resolve(out);
   if (existsSync(target)) throw new BackstopError('CONFLICT', `${target} already exists; choose another file (backstop never overwrites).`);
   const temp = `${target}.partial-${process.pid}`;
   try {
-    await pipeline(stream, createWriteStream(temp, { flags: 'wx' }));
+    await canceledOnInterrupt(pipeline(stream, createWriteStream(temp, { flags: 'wx' }), { signal }), 'The extract', `nothing was written to ${target}.`);
     renameSync(temp, target);
   } catch (e) {
     rmSync(temp, { force: true });

@@ -9,6 +9,7 @@
  * backup point without --source-database (the usual restore handles those). Usage errors
  * are MALFORMED_REQUEST; everything is checked before anything is created.
  */
+import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import { dirname, resolve } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
@@ -83,7 +84,7 @@ export async function restoreFromWal(engine: Engine, { location, credentials }: 
     ...(opts.osUser ? { osUser: opts.osUser } : {}),
   };
   try {
-    return { ...(await engine.restoreHistory.restore(spec, () => restoreAt(repo, spec, new AbortController().signal, () => {}))), cluster: opts.sourceDatabase === undefined };
+    return { ...(await engine.restoreHistory.restore(spec, () => canceledOnInterrupt(restoreAt(repo, spec, interruptSignal(), () => {}), 'The restore', RESTORE_LEFT))), cluster: opts.sourceDatabase === undefined };
   } catch (e) {
     throw target ? errorInFileTerms(e, opts.serverFile!, '') : e;
   }
