@@ -1,0 +1,122 @@
+/**
+ * PostgreSQL snapshot tasks (base backup + WAL) against clusters a DBA set up differently
+ * from the default: a WAL segment size of 1 MB and of 64 MB (initdb --wal-segsize), data
+ * checksums (initdb -k) with wal_compression (lz4, zstd), and a timeline switch (a standby
+ * made with pg_basebackup -R, promoted). Each goes full → incremental → restore of one
+ * database to a moment and of the whole cluster, the data compared with the source's.
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { chownTree } from '../../fixtures/servers/common.ts';
+import { runTask } from '../../fixtures/runs.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
+
+let small: PgServer; // --wal-segsize=1, data checksums, wal_compression=lz4
+let large: PgServer; // --wal-segsize=64, wal_compression=zstd
+
+beforeAll(async () => {
+  [small, large] = await Promise.all([
+    startPostgres({ initdbArgs: ['--wal-segsize=1', '-k'], settings: ['wal_compression=lz4'] }),
+    startPostgres({ initdbArgs: ['--wal-segsize=64'], settings: ['wal_compression=zstd'] }),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([small?.stop(), large?.stop()]);
+});
+
+const now = (pg: PgServer) => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+const pause = () => new Promise((r) => setTimeout(r, 300));
+const rows = (pg: PgServer, database: string) => pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", database).trim();
+
+/** The temporary clusters of a restore of one database go to a private TMPDIR; a server file for --server. */
+function restoreSetup(pg: PgServer): { serverFile: string } {
+  const serverFile = join(tempDir(), 'server.json');
+  writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+  process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+  const privateTmp = tempDir();
+  chmodSync(privateTmp, 0o755);
+  process.env.TMPDIR = privateTmp;
+  onTestFinished(() => {
+    delete process.env.TMPDIR;
+  });
+  return { serverFile };
+}
+
+/** Restores the whole cluster (at a moment or its latest point) into a new folder, starts it, and returns `query`'s rows from `database`. */
+async function clusterRows(engine: Engine, location: string, at: { asOf: Date } | { point: 'latest' }, pg: PgServer, database: string, query: string): Promise<string> {
+  const parent = tempDir();
+  if (pg.osUser) chownTree(parent, pg.osUser);
+  const folder = join(parent, 'cluster');
+  expect(await restoreCommand(engine, location, { ...at, folder })).toMatchObject({ cluster: true, path: folder });
+  const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+  try {
+    const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+    for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await new Promise((r) => setTimeout(r, 100));
+    return (await conn.query(query, { database }))[0]?.[0] ?? '';
+  } finally {
+    await running.stop();
+  }
+}
+
+/**
+ * Full, incremental (more WAL than a few segments of 1 MB), a restore of one database to a
+ * moment between two commits and of the cluster to the latest point; returns the segment size
+ * the chain recorded.
+ */
+async function roundTrip(pg: PgServer): Promise<number> {
+  const { engine, backups, taskId } = await walTask(pg);
+  pg.psql('CREATE DATABASE odd');
+  pg.psql('CREATE TABLE ledger (id int PRIMARY KEY, note text); CREATE TABLE filler (v text)', 'odd');
+  pg.psql("INSERT INTO ledger VALUES (0, 'zero')", 'odd');
+  expect((await runTask(engine, taskId, 'full')).databases[0]).toMatchObject({ kind: 'full', status: 'success' });
+  // Past the second the reachable range starts in (it is rounded up to a whole second).
+  await new Promise((r) => setTimeout(r, 1100));
+  // ~3 MB of WAL: several 1 MB segments, part of one 64 MB segment.
+  pg.psql("INSERT INTO filler SELECT repeat(md5(g::text), 20) FROM generate_series(1, 4000) g; INSERT INTO ledger VALUES (1, 'one')", 'odd');
+  await pause();
+  const afterOne = now(pg);
+  await pause();
+  pg.psql("INSERT INTO ledger VALUES (2, 'two')", 'odd');
+  expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+  pg.psql("UPDATE ledger SET note = 'three' WHERE id = 0; INSERT INTO ledger VALUES (3, 'three')", 'odd');
+  expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+
+  const base = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+  const points = await (await openRepository(new LocalBackend(base))).listPoints();
+  const segmentSize = (points[0]!.meta.wal as { segmentSize: number }).segmentSize;
+  expect(points.every((p) => (p.meta.wal as { segmentSize: number }).segmentSize === segmentSize)).toBe(true);
+
+  const { serverFile } = restoreSetup(pg);
+  const serverRoot = join(backups, SERVER_FOLDER);
+  expect(await restoreCommand(engine, serverRoot, { asOf: new Date(afterOne), serverFile, database: 'odd_one', sourceDatabase: 'odd' })).toMatchObject({ database: 'odd_one', cluster: false });
+  expect(rows(pg, 'odd_one')).toBe('0zero,1one');
+  expect(pg.psql('SELECT count(*) FROM filler', 'odd_one').trim()).toBe('4000');
+  const source = rows(pg, 'odd');
+  expect(source).toBe('0three,1one,2two,3three');
+  expect(await clusterRows(engine, serverRoot, { point: 'latest' }, pg, 'odd', "SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger")).toBe(source);
+  pg.psql('DROP DATABASE odd_one');
+  await engine.close();
+  return segmentSize;
+}
+
+describe('PostgreSQL WAL tasks on clusters with non-default settings', () => {
+  it('a 1 MB WAL segment size, data checksums and wal_compression=lz4: full, incremental, restore of one database to a moment and of the cluster', async () => {
+    expect(small.psql("SELECT current_setting('wal_segment_size') || ' ' || current_setting('data_checksums') || ' ' || current_setting('wal_compression')").trim()).toBe('1MB on lz4');
+    expect(await roundTrip(small)).toBe(1024 * 1024);
+  }, 180_000);
+
+  it('a 64 MB WAL segment size and wal_compression=zstd: full, incremental, restore of one database to a moment and of the cluster', async () => {
+    expect(large.psql("SELECT current_setting('wal_segment_size') || ' ' || current_setting('wal_compression')").trim()).toBe('64MB zstd');
+    expect(await roundTrip(large)).toBe(64 * 1024 * 1024);
+  }, 180_000);
+});
