@@ -462,3 +462,64 @@ describe('MariaDB with the binary log off (its default)', () => {
     }
   }, 180_000);
 });
+
+describe('MariaDB servers a DBA set up differently', () => {
+  it('a global sql_mode with NO_BACKSLASH_ESCAPES and ANSI_QUOTES: full, log incremental, restore to a moment, grants.sql applied to a fresh server of the same mode', async () => {
+    const modes = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES';
+    const was = db.sql('SELECT @@GLOBAL.sql_mode').trim();
+    db.sql(`SET GLOBAL sql_mode = '${modes}'`);
+    const fresh = await Promise.all([startMariadb(), startMariadb({ args: [`--sql-mode=${modes}`] })]);
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      // In this mode a backslash is an ordinary character and "…" quotes an identifier.
+      db.sql('CREATE DATABASE quirky');
+      db.sql(
+        `CREATE TABLE "odd" ("id" INT PRIMARY KEY, "txt" TEXT);
+         INSERT INTO "odd" VALUES (1, 'back\\slash'), (2, 'it''s a "word"');
+         CREATE VIEW "slashed" AS SELECT "id" FROM "odd" WHERE "txt" LIKE '%\\%' ESCAPE '!';
+         CREATE TRIGGER "odd_ins" BEFORE INSERT ON "odd" FOR EACH ROW SET NEW."txt" = CONCAT(NEW."txt", '\\t');`,
+        'quirky',
+      );
+      db.sql(`CREATE USER 'quirk''s'@'%' IDENTIFIED BY 'pw\\with''quote'; GRANT SELECT ON "quirky".* TO 'quirk''s'@'%';`);
+      expect(db.sql('SELECT "txt" FROM "odd" ORDER BY 1', 'quirky')).toBe('back\\\\slash\nit\'s a "word"\n'); // --batch escapes the backslash
+      const { id, backups } = await task('modes');
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      await nextSecond();
+      db.sql(`INSERT INTO "odd" VALUES (3, 'C:\\dir\\'); UPDATE "odd" SET "txt" = CONCAT("txt", '\\n') WHERE "id" = 1;`, 'quirky');
+      const { moment, state } = await markMomentOf('quirky');
+      db.sql(`DELETE FROM "odd" WHERE "id" = 2`, 'quirky');
+      const inc = await runTask(engine, id, 'incremental');
+      expect(rowsOf(inc, 'quirky')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG });
+      expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'incremental' });
+
+      await restoreCommand(engine, join(backups, 'quirky'), { asOf: moment, serverFile: serverFile(), database: 'quirky_back' });
+      expect(mariadbFidelity(db, 'quirky_back')).toEqual(state);
+      expect(db.sql('SELECT HEX("txt") FROM "odd" WHERE "id" = 3', 'quirky_back').trim()).toBe(Buffer.from('C:\\dir\\\\t').toString('hex').toUpperCase());
+
+      // grants.sql onto fresh servers, one with the default sql_mode, one with the same: the account, its password and its grants.
+      const location = { kind: 'local' as const, path: join(backups, SERVER_FOLDER, 'grants.sql') };
+      const account = (s: MariadbServer) => s.sql("SELECT authentication_string FROM mysql.user WHERE User = 'quirk''s'; SET SESSION sql_mode = ''; SHOW GRANTS FOR 'quirk''s'@'%'");
+      expect(account(db)).toContain("GRANT SELECT ON `quirky`.* TO `quirk's`@`%`");
+      for (const target of fresh) {
+        const tgt = data(await engine.call('servers.create', { kind: 'mysql', name: `fresh${target.port}`, host: target.host, port: target.port, user: target.user, password: target.password, tls: 'disable' }));
+        target.sql("GRANT ALL PRIVILEGES ON *.* TO 'backstop'@'%' WITH GRANT OPTION");
+        const applied = data(await engine.call('restore.applyGlobals', { location, serverId: tgt.id, dryRun: false }));
+        expect(applied.objects.filter((o) => o.action === 'failed')).toEqual([]);
+        expect(applied.objects.find((o) => o.name === "user `quirk's`@`%`")).toMatchObject({ action: 'created' });
+        expect(account(target)).toBe(account(db));
+      }
+    } finally {
+      db.sql(`SET GLOBAL sql_mode = '${was}'; DROP USER IF EXISTS 'quirk''s'@'%'; DROP DATABASE IF EXISTS quirky; DROP DATABASE IF EXISTS quirky_back;`);
+      await Promise.all(fresh.map((f) => f.stop()));
+    }
+  }, 180_000);
+});
+
+/** `markMoment` of another database than shop. */
+async function markMomentOf(database: string): Promise<{ moment: Date; state: ReturnType<typeof mariadbFidelity> }> {
+  await nextSecond();
+  const moment = new Date();
+  const state = mariadbFidelity(db, database);
+  await nextSecond();
+  return { moment, state };
+}

@@ -14,6 +14,8 @@
  *   replays one database's events from a full's position up to a moment into another name.
  * - users, roles and grants: the server-level `grants.sql` stream of every logical run
  *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
+ *   Both run with sql_mode '' in their session, whatever the server's global sql_mode
+ *   (ANSI_QUOTES, NO_BACKSLASH_ESCAPES): grants.sql is in the form every server reads.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
@@ -85,6 +87,14 @@ function hexToText(hex: string): string {
 }
 
 /** Every account as `HEX(User), HEX(Host), is_role` ('N' on MySQL, which has no is_role column), in one batch. */
+/**
+ * Backstop's own session for grants.sql, reading and applying: the server's global sql_mode
+ * may hold ANSI_QUOTES (SHOW GRANTS would then quote names with "…", which a server without
+ * it reads as strings) or NO_BACKSLASH_ESCAPES (strings written and read without backslash
+ * escapes); with none, the statements are in the one form every server reads.
+ */
+const PORTABLE_SQL_MODE = "SET SESSION sql_mode = '';";
+
 const ACCOUNTS_LIST = `SET @backstop_accounts = IF((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role') = 1,
     'SELECT HEX(User), HEX(Host), is_role FROM mysql.user', 'SELECT HEX(User), HEX(Host), ''N'' FROM mysql.user');
   PREPARE backstop_accounts FROM @backstop_accounts; EXECUTE backstop_accounts; DEALLOCATE PREPARE backstop_accounts;`;
@@ -467,11 +477,11 @@ export class MysqlConnector implements Connector {
     let script: string;
     if (oneBatchAccounts(opts.serverVersion)) {
       // MariaDB lists the accounts and SHOWs each one's statements in one client process.
-      script = accountsScriptOfBatch(await this.query(MARIADB_ACCOUNTS_BATCH, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+      script = accountsScriptOfBatch(await this.query(`${PORTABLE_SQL_MODE}\n${MARIADB_ACCOUNTS_BATCH}`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
     } else {
       // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
       const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
-      script = accountsScript(accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED' }) : []);
+      script = accountsScript(accounts.length ? await this.query(`${PORTABLE_SQL_MODE}\n${accountsQuery(accounts)}`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }) : []);
     }
     const stream = Readable.from([Buffer.from(script, 'utf8')]);
     const done = finished(stream);
@@ -494,7 +504,7 @@ export class MysqlConnector implements Connector {
         ? `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${m.replace(/^.*?(ERROR \d+)/s, '$1')}`
         : m;
     return applyAccounts(accounts, existing, {
-      run: (sql) => this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+      run: (sql) => this.query(`${PORTABLE_SQL_MODE}\n${sql}`, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
         () => undefined,
         (e: unknown) => {
           throw new BackstopError('RESTORE_FAILED', hidePasswords(explain((e as Error).message)));
