@@ -513,6 +513,64 @@ describe('MariaDB servers a DBA set up differently', () => {
       await Promise.all(fresh.map((f) => f.stop()));
     }
   }, 180_000);
+
+  it('binlog_format: row images MINIMAL restore right; STATEMENT or MIXED set globally makes incrementals re-dump with the reason; statements logged while it was set (changed back before the run) are refused at restore, never replayed into the source', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const reset = "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'FULL'";
+    try {
+      db.sql('CREATE DATABASE fmt');
+      db.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT, note VARCHAR(20)); INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b')", 'fmt');
+      const { id, backups } = await task('formats');
+      const server = serverFile();
+      // binlog_row_image=MINIMAL: before images hold the key only, after images the changed columns only.
+      db.sql("SET GLOBAL binlog_row_image = 'MINIMAL'");
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      await nextSecond();
+      db.sql("UPDATE t SET v = v + 1 WHERE id = 1; DELETE FROM t WHERE id = 2; INSERT INTO t VALUES (3, 30, 'c'); UPDATE t SET note = 'cc' WHERE v = 30", 'fmt');
+      const minimal = await markMomentOf('fmt');
+      db.sql("SET GLOBAL binlog_row_image = 'FULL'");
+      const inc = await runTask(engine, id, 'incremental');
+      expect(rowsOf(inc, 'fmt')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
+      await restoreCommand(engine, join(backups, 'fmt'), { asOf: minimal.moment, serverFile: server, database: 'fmt_minimal' });
+      expect(mariadbFidelity(db, 'fmt_minimal')).toEqual(minimal.state);
+
+      // STATEMENT for a while between two runs, ROW again when the next one starts: its log read holds statements.
+      db.sql("SET GLOBAL binlog_format = 'STATEMENT'");
+      db.sql('UPDATE fmt.t SET v = v + 100 WHERE id = 3', 'fmt');
+      const { moment: statementTime } = await markMomentOf('fmt');
+      db.sql("SET GLOBAL binlog_format = 'ROW'");
+      const source = mariadbFidelity(db, 'fmt');
+      expect(rowsOf(await runTask(engine, id, 'incremental'), 'fmt')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
+      const refused = await rejection(restoreCommand(engine, join(backups, 'fmt'), { asOf: statementTime, serverFile: server, database: 'fmt_statement' }));
+      expect(refused).toMatchObject({
+        code: 'RESTORE_FAILED',
+        message: expect.stringMatching(/holds a change of rows logged as an SQL statement \(binlog_format was STATEMENT or MIXED when it was written\): "UPDATE fmt\.t SET v = v \+ 100 WHERE id = 3"\. .*nothing was created\. Fix: restore a backup point without --as-of .* set binlog_format=ROW/),
+      });
+      expect(exists('fmt_statement')).toBe(false);
+      // The source database was not touched by the attempt (a replay under the new name would have updated fmt.t itself).
+      expect(mariadbFidelity(db, 'fmt')).toEqual(source);
+      // A moment before those statements still restores.
+      await restoreCommand(engine, join(backups, 'fmt'), { asOf: minimal.moment, serverFile: server, database: 'fmt_before' });
+      expect(mariadbFidelity(db, 'fmt_before')).toEqual(minimal.state);
+
+      // STATEMENT or MIXED when a run starts: the incremental re-dumps, with the reason and the fix.
+      for (const format of ['STATEMENT', 'MIXED']) {
+        db.sql(`SET GLOBAL binlog_format = '${format}'`);
+        engine = await testEngine({ encoderWorkers: 0 }); // a new engine: the connector asks the server again
+        const other = await task(`formats-${format}`);
+        expect((await runTask(engine, other.id, 'full')).status).toBe('success');
+        db.sql("INSERT INTO t VALUES (4, 40, 'd')", 'fmt');
+        const redumped = await runTask(engine, other.id, 'incremental');
+        expect(rowsOf(redumped, 'binlog')).toEqual([]);
+        expect(rowsOf(redumped, 'fmt')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String) });
+        expect(rowsOf(redumped, 'fmt')[0]!.kindReason).toMatch(new RegExp(`^re-dumped: binlog_format is ${format} on the MySQL/MariaDB server .*set binlog_format=ROW \\(SET GLOBAL binlog_format = 'ROW'; and in the server's configuration\\)`));
+        db.sql('DELETE FROM t WHERE id = 4', 'fmt');
+      }
+    } finally {
+      db.sql(`${reset}; DROP DATABASE IF EXISTS fmt; DROP DATABASE IF EXISTS fmt_minimal; DROP DATABASE IF EXISTS fmt_before; DROP DATABASE IF EXISTS fmt_statement`);
+    }
+  }, 240_000);
+
 });
 
 /** `markMoment` of another database than shop. */

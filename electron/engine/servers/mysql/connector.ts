@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
@@ -54,7 +55,7 @@ import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
-import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
+import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -212,10 +213,10 @@ export class MysqlConnector implements Connector {
     // and, when asked, the list of databases (rows of two columns; the privileges' have one).
     const dumperVersion = toolVersion(dumper);
     dumperVersion.catch(() => undefined);
-    const rows = await this.query(`SELECT VERSION(), @@log_bin; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
+    const rows = await this.query(`SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
-    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], privilegeRows));
+    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows));
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -336,19 +337,28 @@ export class MysqlConnector implements Connector {
   /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
   logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
     if (!this.logFacts) {
-      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) => this.logFactsOf(rows[0]?.[0], rows.slice(1)));
+      this.logFacts = this.query(`SELECT @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) =>
+        this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1)),
+      );
       this.logFacts.catch(() => (this.logFacts = null));
     }
     return this.logFacts;
   }
 
-  /** What @@log_bin and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
-  private logFactsOf(logBin: string | undefined, privilegeRows: string[][]): LogIncrementals {
+  /** What @@log_bin, the global binlog_format and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
+  private logFactsOf(logBin: string | undefined, format: string | undefined, privilegeRows: string[][]): LogIncrementals {
     if (logBin !== '1') {
       return {
         available: false,
         reason: 'LOG_OFF',
         message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
+      };
+    }
+    if (format !== undefined && format.toUpperCase() !== 'ROW') {
+      return {
+        available: false,
+        reason: 'LOG_NOT_ROW',
+        message: `binlog_format is ${format} on the ${this.label}: changes logged as SQL statements cannot be replayed safely into a database of another name, so every incremental re-dumps each database. To store only the changes and restore to any moment, set binlog_format=ROW (SET GLOBAL binlog_format = 'ROW'; and in the server's configuration) (docs/PITR.md).`,
       };
     }
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
@@ -433,6 +443,32 @@ export class MysqlConnector implements Connector {
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<void> {
     checkMysqlDatabaseName(target);
     await withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+  }
+
+  /**
+   * The first statement of the log range `replayLog` would replay (the same files, position
+   * and moment) that a replay of `source` under another name would apply wrongly, or null
+   * (binlog.ts StatementScan): called before anything is created.
+   */
+  async unsafeForReplay(source: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<UnsafeStatement | null> {
+    const reader: ToolCommand = {
+      path: this.binlogTool(),
+      args: ['--no-defaults', '--short-form', `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
+      env: { TZ: 'UTC' },
+    };
+    const scan = new StatementScan(source);
+    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const decoder = new StringDecoder('utf8');
+    for await (const chunk of events.stream) {
+      scan.feed(decoder.write(chunk as Buffer));
+      if (scan.found) {
+        events.stream.destroy(); // stops the tool
+        return scan.found;
+      }
+    }
+    await events.done;
+    scan.feed(decoder.end());
+    return scan.end();
   }
 
   private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<void> {
