@@ -15,7 +15,7 @@ import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
-import { runTask } from '../../fixtures/runs.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { walTask } from '../../fixtures/wal-task.ts';
@@ -119,4 +119,57 @@ describe('PostgreSQL WAL tasks on clusters with non-default settings', () => {
     expect(large.psql("SELECT current_setting('wal_segment_size') || ' ' || current_setting('wal_compression')").trim()).toBe('64MB zstd');
     expect(await roundTrip(large)).toBe(64 * 1024 * 1024);
   }, 180_000);
+
+  it('a timeline switch (a standby made with pg_basebackup -R promoted, the task pointed at it): the next incremental is a full naming the switch; moments before and after restore right, one in between is OUT_OF_RANGE', async () => {
+    const primary = small;
+    const { engine, backups, taskId, serverId } = await walTask(primary);
+    const one = (pg: PgServer, asOf: string, database: string) => restoreCommand(engine, join(backups, SERVER_FOLDER), { asOf: new Date(asOf), serverFile: restoreSetup(pg).serverFile, database, sourceDatabase: 'tl' });
+    primary.psql('CREATE DATABASE tl');
+    primary.psql("CREATE TABLE ledger (id int PRIMARY KEY, note text); INSERT INTO ledger VALUES (0, 'zero')", 'tl');
+    expect((await runTask(engine, taskId, 'full')).databases[0]).toMatchObject({ kind: 'full', status: 'success' });
+    await new Promise((r) => setTimeout(r, 1100));
+    primary.psql("INSERT INTO ledger VALUES (1, 'one')", 'tl');
+    await pause();
+    const beforeSwitch = now(primary);
+    await pause();
+    primary.psql("INSERT INTO ledger VALUES (2, 'two')", 'tl');
+    expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+
+    // A standby of the primary, caught up, then promoted: timeline 2; the task's server now points at it (a failover).
+    const standby = await startPostgres({ standbyOf: primary });
+    try {
+      const target = primary.psql('SELECT pg_current_wal_lsn()').trim();
+      for (let i = 0; i < 300 && standby.psql(`SELECT pg_last_wal_replay_lsn() >= '${target}'`).trim() !== 't'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(standby.psql('SELECT pg_promote()').trim()).toBe('t');
+      expect(standby.psql("SELECT timeline_id FROM pg_control_checkpoint()").trim()).toMatch(/^[12]$/); // the end-of-recovery checkpoint may come later
+      data(await engine.call('servers.update', { id: serverId, server: { kind: 'postgres', name: 'pg', host: standby.host, port: standby.port, user: standby.user, password: standby.password, tls: 'disable' } }));
+      await pause();
+      const inGap = now(standby);
+      standby.psql("INSERT INTO ledger VALUES (3, 'three')", 'tl');
+      const switched = await runTask(engine, taskId, 'incremental');
+      expect(switched.databases[0]).toMatchObject({ kind: 'full', status: 'success', kindReason: "WAL chain broken: the server's timeline changed from 1 to 2 (a failover or a promotion)" });
+      await new Promise((r) => setTimeout(r, 1100));
+      standby.psql("INSERT INTO ledger VALUES (4, 'four')", 'tl');
+      await pause();
+      const afterSwitch = now(standby);
+      await pause();
+      standby.psql("INSERT INTO ledger VALUES (5, 'five')", 'tl');
+      expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+      const points = await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'))))).listPoints();
+      expect(points.map((p) => `${p.kind}:${(p.meta.wal as { timeline: number }).timeline}`)).toEqual(['full:1', 'incremental:1', 'full:2', 'incremental:2']);
+
+      // Before the switch: from the timeline-1 chain; after it: from the timeline-2 chain; both onto the new primary.
+      await one(standby, beforeSwitch, 'tl_before');
+      expect(rows(standby, 'tl_before')).toBe('0zero,1one');
+      await one(standby, afterSwitch, 'tl_after');
+      expect(rows(standby, 'tl_after')).toBe('0zero,1one,2two,3three,4four');
+      expect(await clusterRows(engine, join(backups, SERVER_FOLDER), { point: 'latest' }, standby, 'tl', "SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger")).toBe(rows(standby, 'tl'));
+      // Between the last WAL of timeline 1 and the base backup of timeline 2 nothing is stored: refused, nothing created.
+      await expect(one(standby, inGap, 'tl_gap')).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/The backups reach .* UTC to .* UTC; .* UTC to .* UTC\. Nothing was created\.$/) });
+      expect(standby.psql("SELECT count(*) FROM pg_database WHERE datname = 'tl_gap'").trim()).toBe('0');
+    } finally {
+      await engine.close();
+      await standby.stop();
+    }
+  }, 240_000);
 });
