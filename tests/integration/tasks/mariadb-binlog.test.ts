@@ -571,6 +571,36 @@ describe('MariaDB servers a DBA set up differently', () => {
     }
   }, 240_000);
 
+  it('a target with lower_case_table_names=1 (the source has 0): mixed-case table names restore, lower-cased, with their data; names that differ only in case are refused naming the fix, nothing left', async () => {
+    const lower = await startMariadb({ args: ['--lower-case-table-names=1'] });
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      db.sql('CREATE DATABASE Camel; CREATE DATABASE Twins');
+      db.sql("CREATE TABLE `CamelCase` (id INT PRIMARY KEY, note VARCHAR(10)); INSERT INTO `CamelCase` VALUES (1, 'a'), (2, 'b'); CREATE VIEW `CamelView` AS SELECT note FROM `CamelCase`", 'Camel');
+      db.sql('CREATE TABLE `Orders` (id INT PRIMARY KEY); CREATE TABLE `orders` (id INT PRIMARY KEY); INSERT INTO `Orders` VALUES (1); INSERT INTO `orders` VALUES (2)', 'Twins');
+      const { id, backups } = await task('lctn');
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      const target = join(tempDir(), 'lower.json');
+      process.env.LOWER_TEST_PASSWORD = lower.password;
+      writeFileSync(target, JSON.stringify({ kind: 'mysql', host: lower.host, port: lower.port, user: lower.user, passwordEnv: 'LOWER_TEST_PASSWORD', tls: 'disable' }));
+
+      await restoreCommand(engine, join(backups, encodeDatabaseFolder('Camel')), { point: 'latest', serverFile: target, database: 'camel_back' });
+      expect(lower.sql("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'camel_back' ORDER BY 1")).toBe('camelcase\ncamelview\n');
+      expect(lower.sql('CHECKSUM TABLE CamelCase EXTENDED; SELECT GROUP_CONCAT(note ORDER BY note) FROM CamelView', 'camel_back').split('\n').map((l) => l.split('\t').at(-1))).toEqual(
+        db.sql('CHECKSUM TABLE `CamelCase` EXTENDED; SELECT GROUP_CONCAT(note ORDER BY note) FROM `CamelView`', 'Camel').split('\n').map((l) => l.split('\t').at(-1)),
+      );
+
+      const refused = await rejection(restoreCommand(engine, join(backups, encodeDatabaseFolder('Twins')), { point: 'latest', serverFile: target, database: 'twins_back' }));
+      expect(refused).toMatchObject({
+        code: 'RESTORE_FAILED',
+        message: expect.stringMatching(/^Database "twins_back" cannot be restored on the MySQL\/MariaDB server .*: it has lower_case_table_names=1, and the backup holds tables whose names differ only in case \(`Orders` and `orders`\), which would be one table there\. Nothing was created\. Fix: restore onto a server with lower_case_table_names=0, or rename one of those tables on the source and take a new backup\.$/),
+      });
+      expect(lower.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'twins_back'").trim()).toBe('0');
+    } finally {
+      db.sql('DROP DATABASE IF EXISTS Camel; DROP DATABASE IF EXISTS Twins');
+      await lower.stop();
+    }
+  }, 120_000);
 });
 
 /** `markMoment` of another database than shop. */

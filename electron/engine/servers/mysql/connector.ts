@@ -20,7 +20,9 @@
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
  *   dump's per-routine `ALTER DATABASE \`source\`` lines aimed at the new database, DROP
- *   the new database if anything fails. Progress is bytes of the stream consumed.
+ *   the new database if anything fails. Progress is bytes of the stream consumed. On a
+ *   target with lower_case_table_names ≠ 0, tables whose names differ only in case fail
+ *   the restore (case-clash.ts) instead of the second silently replacing the first.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -55,6 +57,7 @@ import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
+import { CaseClashGuard } from './case-clash.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -575,20 +578,35 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
     }
-    await this.query(
+    const created = await this.query(
       // Backstop's own session: string literals use backslash escapes whatever the server's sql_mode.
       `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-       CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};`,
+       CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};
+       SELECT @@lower_case_table_names;`,
       { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
     ).catch((e: unknown) => {
       rewriter.destroy();
       throw e;
     });
+    // Table names compared without case on the target: two that differ only in case must not silently become one (case-clash.ts).
+    const lowerCase = created[0]?.[0] ?? '0';
+    let input: Readable = rewriter;
+    if (lowerCase !== '0') {
+      const guard = new CaseClashGuard(
+        (first, second) =>
+          new BackstopError(
+            'RESTORE_FAILED',
+            `Database "${database}" cannot be restored on the ${this.label}: it has lower_case_table_names=${lowerCase}, and the backup holds tables whose names differ only in case (${quoteMysqlIdent(first)} and ${quoteMysqlIdent(second)}), which would be one table there. Nothing was created. Fix: restore onto a server with lower_case_table_names=0, or rename one of those tables on the source and take a new backup.`,
+          ),
+      );
+      rewriter.on('error', (e) => guard.destroy(e));
+      input = rewriter.pipe(guard);
+    }
     return withoutHalfRestore(
       database,
       async () => {
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-        await sinkTool(cmd, rewriter, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
         progress.finish();
         return { database };
       },
