@@ -135,11 +135,21 @@ describe('PostgreSQL WAL tasks on clusters with non-default settings', () => {
     primary.psql("INSERT INTO ledger VALUES (2, 'two')", 'tl');
     expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
 
-    // A standby of the primary, caught up, then promoted: timeline 2; the task's server now points at it (a failover).
+    // A standby of the primary: a task pointed at it is refused, naming the fix; caught up, then promoted: timeline 2; the task's server now points at it (a failover).
     const standby = await startPostgres({ standbyOf: primary });
     try {
       const target = primary.psql('SELECT pg_current_wal_lsn()').trim();
       for (let i = 0; i < 300 && standby.psql(`SELECT pg_last_wal_replay_lsn() >= '${target}'`).trim() !== 't'; i++) await new Promise((r) => setTimeout(r, 100));
+      // A task pointed at the standby itself (while it is one).
+      const onStandby = await walTask(standby);
+      const refused = await runTask(onStandby.engine, onStandby.taskId, 'full');
+      expect(refused.databases[0]).toMatchObject({
+        status: 'failed',
+        errorCode: 'DUMP_FAILED',
+        errorMessage: `The PostgreSQL server ${standby.host}:${standby.port} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Nothing was created on the server. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
+      });
+      expect(standby.psql('SELECT count(*) FROM pg_replication_slots').trim()).toBe('0');
+      await onStandby.engine.close();
       expect(standby.psql('SELECT pg_promote()').trim()).toBe('t');
       expect(standby.psql("SELECT timeline_id FROM pg_control_checkpoint()").trim()).toMatch(/^[12]$/); // the end-of-recovery checkpoint may come later
       data(await engine.call('servers.update', { id: serverId, server: { kind: 'postgres', name: 'pg', host: standby.host, port: standby.port, user: standby.user, password: standby.password, tls: 'disable' } }));
