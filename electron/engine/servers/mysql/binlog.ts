@@ -200,7 +200,7 @@ const ACCOUNT_STATEMENT = /^(GRANT|REVOKE|(CREATE|ALTER|DROP|RENAME)\s+(USER|ROL
 /** Statements that change rows (logged as a statement only under binlog_format STATEMENT or MIXED). */
 const DML_STATEMENT = /^(INSERT|UPDATE|DELETE|REPLACE|LOAD)\b/i;
 /** What mariadb-binlog writes around events: session settings, transaction bounds, the default database. */
-const FRAMING_STATEMENT = /^(SET\s|use\s|START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|XA\s|DELIMITER\s|\/\*)/i;
+const FRAMING_STATEMENT = /^(SET\s|use\s|START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|XA\s|BINLOG\s|\/\*)/i;
 
 /** A statement of a stored log that a replay of one database into another name cannot apply faithfully. */
 export interface UnsafeStatement {
@@ -209,8 +209,8 @@ export interface UnsafeStatement {
 }
 
 /**
- * Reads `mariadb-binlog --short-form` output (statements only, no row events; each ends with
- * the `/*!*\/;` delimiter) and finds the first statement that a replay of database `source`
+ * Reads `mariadb-binlog --base64-output=decode-rows` output (statements, each ending with the
+ * `/*!*\/;` delimiter; row events only as `#` comments) and finds the first statement that a replay of database `source`
  * under another name (`--database=source --rewrite-db`, which changes only the default
  * database of a statement) would apply wrongly: a row change logged as a statement under
  * `use source` (binlog_format STATEMENT or MIXED when it was written: it may name
@@ -249,6 +249,10 @@ export class StatementScan {
   private line(line: string): void {
     if (this.found) return;
     if (line.startsWith('#')) return; // comments: event headers, Annotate_rows (#Q>), the end of a file
+    if (line.startsWith('DELIMITER ')) {
+      this.statement = []; // what came since the last delimiter was the reader's own framing (it ends each file's output so)
+      return;
+    }
     const end = line.endsWith('/*!*/;');
     this.statement.push(end ? line.slice(0, -'/*!*/;'.length) : line);
     if (end) {

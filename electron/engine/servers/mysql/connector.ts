@@ -456,7 +456,8 @@ export class MysqlConnector implements Connector {
   async unsafeForReplay(source: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<UnsafeStatement | null> {
     const reader: ToolCommand = {
       path: this.binlogTool(),
-      args: ['--no-defaults', '--short-form', `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
+      // decode-rows without --verbose: row events print as comment lines only (mysqlbinlog has no --short-form since MySQL 8.0).
+      args: ['--no-defaults', '--base64-output=decode-rows', `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
       env: { TZ: 'UTC' },
     };
     const scan = new StatementScan(source);
