@@ -120,7 +120,7 @@ describe('the dump position and the replay', () => {
     expect(scan(frame('use `other`/*!*/;\nINSERT INTO `shop`.item VALUES (1)'))).toMatchObject({ statement: 'INSERT INTO `shop`.item VALUES (1)', why: expect.stringContaining('naming "shop".<table> itself') });
     expect(scan(frame('use `shop`/*!*/;\nALTER TABLE shop.item ADD c INT'))).toMatchObject({ statement: 'ALTER TABLE shop.item ADD c INT' });
     // Between two files the reader closes and reopens its delimiter: what follows is still judged.
-    const twoFiles = `${frame('use `shop`/*!*/;\nCREATE TABLE a (k INT)')}ROLLBACK /* added by mysqlbinlog */;\n/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/;\n${frame('UPDATE a SET k = 1')}`;
+    const twoFiles = `${frame('use `shop`/*!*/;\nCREATE TABLE a (k INT)')}ROLLBACK /* added by mysqlbinlog */;\n/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/;\nDELIMITER /*!*/;\nUPDATE a SET k = 1\n/*!*/;\n`;
     expect(scan(twoFiles)).toMatchObject({ statement: 'UPDATE a SET k = 1' });
     // A database whose name needs quoting.
     expect(scan(frame('use `we``ird`/*!*/;\nDELETE FROM t'), 'we`ird')).toMatchObject({ statement: 'DELETE FROM t' });
