@@ -288,7 +288,11 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
           // "invalid" to WAL replay (records without a full-page image, e.g. Heap2/VISIBLE): ignored there, and
           // restoreDatabaseAt checks that none was in the database it dumps.
           const selective = opts.sparseFolders?.length ? 'ignore_invalid_pages = on\n' : '';
-          writeFileSync(join(dir, 'postgresql.conf'), `# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\nautovacuum = off\n${selective}`);
+          // PostgreSQL refuses to start when min_wal_size or max_wal_size is below twice the WAL segment size
+          // (their defaults, 80 MB and 1 GB, are for 16 MB segments): a cluster initdb'd with --wal-segsize=64 needs more.
+          const segmentMb = Math.ceil(plan.meta.segmentSize / 1024 ** 2);
+          const walSizes = `min_wal_size = ${Math.max(80, 2 * segmentMb)}MB\nmax_wal_size = ${Math.max(1024, 4 * segmentMb)}MB\n`;
+          writeFileSync(join(dir, 'postgresql.conf'), `# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\nautovacuum = off\n${walSizes}${selective}`);
           writeFileSync(join(dir, 'pg_hba.conf'), 'local all all trust\n');
           writeFileSync(join(dir, 'pg_ident.conf'), '');
           rmSync(join(dir, 'postgresql.auto.conf'), { force: true });

@@ -14,6 +14,10 @@
  * - Each stored log file is taken once, whatever number of reads stored it (binlog.ts), and
  *   replay starts at the dump's exact position, so every event is applied exactly once.
  * - The moment resolves to the second (the log's timestamps are whole seconds).
+ * - Before anything is created, the log range is scanned (binlog.ts StatementScan): one that
+ *   holds a statement the replay under the new name would apply wrongly (rows changed by an
+ *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
+ *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -159,6 +163,13 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
       await unpackLogFiles(await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {}), dir, needed);
     }
     const files = [...written].sort((a, b) => logFileNumber(a)!.n - logFileNumber(b)!.n).map((f) => join(dir, f));
+    const unsafe = await connector.unsafeForReplay(chosen.point.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    if (unsafe) {
+      throw new BackstopError(
+        'RESTORE_FAILED',
+        `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md).`,
+      );
+    }
     const restored = await runRestore(
       {
         op: 'restore',

@@ -8,7 +8,10 @@
  *   drop: the table is gone; outside the range: OUT_OF_RANGE and nothing created;
  * - an incremental after a small change on a large database reads and stores a small
  *   fraction of the full (bytes);
- * - log off / no privilege / purged log: the incremental re-dumps, with the reason in history.
+ * - log off / no privilege / purged log: the incremental re-dumps, with the reason in history;
+ * - servers set up differently: a global sql_mode with ANSI_QUOTES and NO_BACKSLASH_ESCAPES
+ *   (grants.sql onto fresh servers too), binlog_row_image=MINIMAL, binlog_format STATEMENT or
+ *   MIXED (re-dumps; statements in a stored log refuse the restore), a lower_case_table_names=1 target.
  */
 import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -462,3 +465,151 @@ describe('MariaDB with the binary log off (its default)', () => {
     }
   }, 180_000);
 });
+
+describe('MariaDB servers a DBA set up differently', () => {
+  it('a global sql_mode with NO_BACKSLASH_ESCAPES and ANSI_QUOTES: full, log incremental, restore to a moment, grants.sql applied to a fresh server of the same mode', async () => {
+    const modes = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES';
+    const was = db.sql('SELECT @@GLOBAL.sql_mode').trim();
+    db.sql(`SET GLOBAL sql_mode = '${modes}'`);
+    const fresh = await Promise.all([startMariadb(), startMariadb({ args: [`--sql-mode=${modes}`] })]);
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      // In this mode a backslash is an ordinary character and "…" quotes an identifier.
+      db.sql('CREATE DATABASE quirky');
+      db.sql(
+        `CREATE TABLE "odd" ("id" INT PRIMARY KEY, "txt" TEXT);
+         INSERT INTO "odd" VALUES (1, 'back\\slash'), (2, 'it''s a "word"');
+         CREATE VIEW "slashed" AS SELECT "id" FROM "odd" WHERE "txt" LIKE '%\\%' ESCAPE '!';
+         CREATE TRIGGER "odd_ins" BEFORE INSERT ON "odd" FOR EACH ROW SET NEW."txt" = CONCAT(NEW."txt", '\\t');`,
+        'quirky',
+      );
+      db.sql(`CREATE USER 'quirk''s'@'%' IDENTIFIED BY 'pw\\with''quote'; GRANT SELECT ON "quirky".* TO 'quirk''s'@'%';`);
+      expect(db.sql('SELECT "txt" FROM "odd" ORDER BY 1', 'quirky')).toBe('back\\\\slash\nit\'s a "word"\n'); // --batch escapes the backslash
+      const { id, backups } = await task('modes');
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      await nextSecond();
+      db.sql(`INSERT INTO "odd" VALUES (3, 'C:\\dir\\'); UPDATE "odd" SET "txt" = CONCAT("txt", '\\n') WHERE "id" = 1;`, 'quirky');
+      const { moment, state } = await markMomentOf('quirky');
+      db.sql(`DELETE FROM "odd" WHERE "id" = 2`, 'quirky');
+      const inc = await runTask(engine, id, 'incremental');
+      expect(rowsOf(inc, 'quirky')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG });
+      expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success', kind: 'incremental' });
+
+      await restoreCommand(engine, join(backups, 'quirky'), { asOf: moment, serverFile: serverFile(), database: 'quirky_back' });
+      expect(mariadbFidelity(db, 'quirky_back')).toEqual(state);
+      expect(db.sql('SELECT HEX("txt") FROM "odd" WHERE "id" = 3', 'quirky_back').trim()).toBe(Buffer.from('C:\\dir\\\\t').toString('hex').toUpperCase());
+
+      // grants.sql onto fresh servers, one with the default sql_mode, one with the same: the account, its password and its grants.
+      const location = { kind: 'local' as const, path: join(backups, SERVER_FOLDER, 'grants.sql') };
+      const account = (s: MariadbServer) => s.sql("SELECT authentication_string FROM mysql.user WHERE User = 'quirk''s'; SET SESSION sql_mode = ''; SHOW GRANTS FOR 'quirk''s'@'%'");
+      expect(account(db)).toContain("GRANT SELECT ON `quirky`.* TO `quirk's`@`%`");
+      for (const target of fresh) {
+        const tgt = data(await engine.call('servers.create', { kind: 'mysql', name: `fresh${target.port}`, host: target.host, port: target.port, user: target.user, password: target.password, tls: 'disable' }));
+        target.sql("GRANT ALL PRIVILEGES ON *.* TO 'backstop'@'%' WITH GRANT OPTION");
+        const applied = data(await engine.call('restore.applyGlobals', { location, serverId: tgt.id, dryRun: false }));
+        expect(applied.objects.filter((o) => o.action === 'failed')).toEqual([]);
+        expect(applied.objects.find((o) => o.name === "user `quirk's`@`%`")).toMatchObject({ action: 'created' });
+        expect(account(target)).toBe(account(db));
+      }
+    } finally {
+      db.sql(`SET GLOBAL sql_mode = '${was}'; DROP USER IF EXISTS 'quirk''s'@'%'; DROP DATABASE IF EXISTS quirky; DROP DATABASE IF EXISTS quirky_back;`);
+      await Promise.all(fresh.map((f) => f.stop()));
+    }
+  }, 180_000);
+
+  it('binlog_format: row images MINIMAL restore right; STATEMENT or MIXED set globally makes incrementals re-dump with the reason; statements logged while it was set (changed back before the run) are refused at restore, never replayed into the source', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    const reset = "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'FULL'";
+    try {
+      db.sql('CREATE DATABASE fmt');
+      db.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT, note VARCHAR(20)); INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b')", 'fmt');
+      const { id, backups } = await task('formats');
+      const server = serverFile();
+      // binlog_row_image=MINIMAL: before images hold the key only, after images the changed columns only.
+      db.sql("SET GLOBAL binlog_row_image = 'MINIMAL'");
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      await nextSecond();
+      db.sql("UPDATE t SET v = v + 1 WHERE id = 1; DELETE FROM t WHERE id = 2; INSERT INTO t VALUES (3, 30, 'c'); UPDATE t SET note = 'cc' WHERE v = 30", 'fmt');
+      const minimal = await markMomentOf('fmt');
+      db.sql("SET GLOBAL binlog_row_image = 'FULL'");
+      const inc = await runTask(engine, id, 'incremental');
+      expect(rowsOf(inc, 'fmt')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
+      await restoreCommand(engine, join(backups, 'fmt'), { asOf: minimal.moment, serverFile: server, database: 'fmt_minimal' });
+      expect(mariadbFidelity(db, 'fmt_minimal')).toEqual(minimal.state);
+
+      // STATEMENT for a while between two runs, ROW again when the next one starts: its log read holds statements.
+      db.sql("SET GLOBAL binlog_format = 'STATEMENT'");
+      db.sql('UPDATE fmt.t SET v = v + 100 WHERE id = 3', 'fmt');
+      const { moment: statementTime } = await markMomentOf('fmt');
+      db.sql("SET GLOBAL binlog_format = 'ROW'");
+      const source = mariadbFidelity(db, 'fmt');
+      expect(rowsOf(await runTask(engine, id, 'incremental'), 'fmt')[0]).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
+      const refused = await rejection(restoreCommand(engine, join(backups, 'fmt'), { asOf: statementTime, serverFile: server, database: 'fmt_statement' }));
+      expect(refused).toMatchObject({
+        code: 'RESTORE_FAILED',
+        message: expect.stringMatching(/holds a change of rows logged as an SQL statement \(binlog_format was STATEMENT or MIXED when it was written\): "UPDATE fmt\.t SET v = v \+ 100 WHERE id = 3"\. .*nothing was created\. Fix: restore a backup point without --as-of .* set binlog_format=ROW/),
+      });
+      expect(exists('fmt_statement')).toBe(false);
+      // The source database was not touched by the attempt (a replay under the new name would have updated fmt.t itself).
+      expect(mariadbFidelity(db, 'fmt')).toEqual(source);
+      // A moment before those statements still restores.
+      await restoreCommand(engine, join(backups, 'fmt'), { asOf: minimal.moment, serverFile: server, database: 'fmt_before' });
+      expect(mariadbFidelity(db, 'fmt_before')).toEqual(minimal.state);
+
+      // STATEMENT or MIXED when a run starts: the incremental re-dumps, with the reason and the fix.
+      for (const format of ['STATEMENT', 'MIXED']) {
+        db.sql(`SET GLOBAL binlog_format = '${format}'`);
+        const other = await task(`formats-${format}`);
+        expect((await runTask(engine, other.id, 'full')).status).toBe('success');
+        db.sql("INSERT INTO t VALUES (4, 40, 'd')", 'fmt');
+        const redumped = await runTask(engine, other.id, 'incremental');
+        expect(rowsOf(redumped, 'binlog')).toEqual([]);
+        expect(rowsOf(redumped, 'fmt')[0]).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String) });
+        expect(rowsOf(redumped, 'fmt')[0]!.kindReason).toMatch(new RegExp(`^re-dumped: binlog_format is ${format} on the MySQL/MariaDB server .*set binlog_format=ROW \\(SET GLOBAL binlog_format = 'ROW'; and in the server's configuration\\)`));
+        db.sql('DELETE FROM t WHERE id = 4', 'fmt');
+      }
+    } finally {
+      db.sql(`${reset}; DROP DATABASE IF EXISTS fmt; DROP DATABASE IF EXISTS fmt_minimal; DROP DATABASE IF EXISTS fmt_before; DROP DATABASE IF EXISTS fmt_statement`);
+    }
+  }, 240_000);
+
+  it('a target with lower_case_table_names=1 (the source has 0): mixed-case table names restore, lower-cased, with their data; names that differ only in case are refused naming the fix, nothing left', async () => {
+    const lower = await startMariadb({ args: ['--lower-case-table-names=1'] });
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      db.sql('CREATE DATABASE Camel; CREATE DATABASE Twins');
+      db.sql("CREATE TABLE `CamelCase` (id INT PRIMARY KEY, note VARCHAR(10)); INSERT INTO `CamelCase` VALUES (1, 'a'), (2, 'b'); CREATE VIEW `CamelView` AS SELECT note FROM `CamelCase`", 'Camel');
+      db.sql('CREATE TABLE `Orders` (id INT PRIMARY KEY); CREATE TABLE `orders` (id INT PRIMARY KEY); INSERT INTO `Orders` VALUES (1); INSERT INTO `orders` VALUES (2)', 'Twins');
+      const { id, backups } = await task('lctn');
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      const target = join(tempDir(), 'lower.json');
+      process.env.LOWER_TEST_PASSWORD = lower.password;
+      writeFileSync(target, JSON.stringify({ kind: 'mysql', host: lower.host, port: lower.port, user: lower.user, passwordEnv: 'LOWER_TEST_PASSWORD', tls: 'disable' }));
+
+      await restoreCommand(engine, join(backups, encodeDatabaseFolder('Camel')), { point: 'latest', serverFile: target, database: 'camel_back' });
+      expect(lower.sql("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'camel_back' ORDER BY 1")).toBe('camelcase\ncamelview\n');
+      expect(lower.sql('CHECKSUM TABLE CamelCase EXTENDED; SELECT GROUP_CONCAT(note ORDER BY note) FROM CamelView', 'camel_back').split('\n').map((l) => l.split('\t').at(-1))).toEqual(
+        db.sql('CHECKSUM TABLE `CamelCase` EXTENDED; SELECT GROUP_CONCAT(note ORDER BY note) FROM `CamelView`', 'Camel').split('\n').map((l) => l.split('\t').at(-1)),
+      );
+
+      const refused = await rejection(restoreCommand(engine, join(backups, encodeDatabaseFolder('Twins')), { point: 'latest', serverFile: target, database: 'twins_back' }));
+      expect(refused).toMatchObject({
+        code: 'RESTORE_FAILED',
+        message: expect.stringMatching(/^Database "twins_back" cannot be restored on the MySQL\/MariaDB server .*: it has lower_case_table_names=1, and the backup holds tables whose names differ only in case \(`Orders` and `orders`\), which would be one table there\. Nothing was created\. Fix: restore onto a server with lower_case_table_names=0, or rename one of those tables on the source and take a new backup\.$/),
+      });
+      expect(lower.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'twins_back'").trim()).toBe('0');
+    } finally {
+      db.sql('DROP DATABASE IF EXISTS Camel; DROP DATABASE IF EXISTS Twins');
+      await lower.stop();
+    }
+  }, 120_000);
+});
+
+/** `markMoment` of another database than shop. */
+async function markMomentOf(database: string): Promise<{ moment: Date; state: ReturnType<typeof mariadbFidelity> }> {
+  await nextSecond();
+  const moment = new Date();
+  const state = mariadbFidelity(db, database);
+  await nextSecond();
+  return { moment, state };
+}

@@ -1,7 +1,8 @@
 /**
  * The binary-log pieces that need no server: which files a read stores (continuing a chain,
  * starting one, detecting a purge), the stored framing round trip (each name once), the
- * dump's position comment, the replay filter, and --stop-datetime to the second.
+ * dump's position comment, the replay filter, --stop-datetime to the second, and the scan for
+ * statements a replay under another name would apply wrongly.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -101,5 +102,27 @@ describe('the dump position and the replay', () => {
   it('stopDatetime includes the moment\'s whole second, in UTC', () => {
     expect(stopDatetime(new Date('2026-12-04T14:02:30.250Z'))).toBe('2026-12-04 14:02:31');
     expect(stopDatetime(new Date('2026-12-04T23:59:59.999Z'))).toBe('2026-12-05 00:00:00');
+  });
+
+  it('StatementScan passes row events, DDL and account statements; finds statement-logged row changes and statements naming the database itself', () => {
+    // What mariadb-binlog --short-form writes (fed in odd chunks, as a pipe delivers).
+    const scan = (log: string, source = 'shop') => {
+      const s = new StatementScan(source);
+      for (let i = 0; i < log.length; i += 7) s.feed(log.slice(i, i + 7));
+      return s.end();
+    };
+    const frame = (...statements: string[]) => `DELIMITER /*!*/;\nSET TIMESTAMP=1/*!*/;\n${statements.map((x) => `${x}\n/*!*/;\n`).join('')}DELIMITER ;\n# End of log file\n`;
+    const rowEvent = 'START TRANSACTION\n/*!*/;\n# Annotate_rows:\n#Q> UPDATE shop.item SET price = 1\nCOMMIT';
+    expect(scan(frame('use `shop`/*!*/;\nCREATE TABLE later (k INT)', rowEvent, "GRANT SELECT ON shop.* TO 'u'@'%'", 'DROP TABLE later'))).toBeNull();
+    // Other databases' statements, and a name that only starts like it.
+    expect(scan(frame('use `other`/*!*/;\nUPDATE t SET v = 1', 'INSERT INTO shopping.t VALUES (1)'))).toBeNull();
+    expect(scan(frame('use `shop`/*!*/;\nUPDATE item SET price = 2'))).toMatchObject({ statement: 'UPDATE item SET price = 2', why: expect.stringContaining('binlog_format was STATEMENT or MIXED') });
+    expect(scan(frame('use `other`/*!*/;\nINSERT INTO `shop`.item VALUES (1)'))).toMatchObject({ statement: 'INSERT INTO `shop`.item VALUES (1)', why: expect.stringContaining('naming "shop".<table> itself') });
+    expect(scan(frame('use `shop`/*!*/;\nALTER TABLE shop.item ADD c INT'))).toMatchObject({ statement: 'ALTER TABLE shop.item ADD c INT' });
+    // Between two files the reader closes and reopens its delimiter: what follows is still judged.
+    const twoFiles = `${frame('use `shop`/*!*/;\nCREATE TABLE a (k INT)')}ROLLBACK /* added by mysqlbinlog */;\n/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/;\nDELIMITER /*!*/;\nUPDATE a SET k = 1\n/*!*/;\n`;
+    expect(scan(twoFiles)).toMatchObject({ statement: 'UPDATE a SET k = 1' });
+    // A database whose name needs quoting.
+    expect(scan(frame('use `we``ird`/*!*/;\nDELETE FROM t'), 'we`ird')).toMatchObject({ statement: 'DELETE FROM t' });
   });
 });

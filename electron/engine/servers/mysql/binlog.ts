@@ -28,7 +28,7 @@ export const BINLOG_STREAM: ServerStream = { name: 'binlog', format: 'mysql-binl
 export const LOG_PRIVILEGES = ['REPLICATION SLAVE', 'BINLOG MONITOR', 'RELOAD'];
 
 /** Why an incremental re-dumps instead of reading the log (the history's reason, and what to enable). */
-export type LogUnavailable = 'LOG_OFF' | 'NO_LOG_PRIVILEGE';
+export type LogUnavailable = 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE';
 
 /** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
 export interface DumpPosition {
@@ -192,5 +192,88 @@ export class OwnGtids extends Transform {
       .split('\n')
       .filter((l) => !OwnGtids.DROP.test(l))
       .join('\n');
+  }
+}
+
+/** Statements that change accounts, not tables: a replay into another name never needs them, and they name databases only as grant scopes. */
+const ACCOUNT_STATEMENT = /^(GRANT|REVOKE|(CREATE|ALTER|DROP|RENAME)\s+(USER|ROLE)|SET\s+(PASSWORD|DEFAULT\s+ROLE))\b/i;
+/** Statements that change rows (logged as a statement only under binlog_format STATEMENT or MIXED). */
+const DML_STATEMENT = /^(INSERT|UPDATE|DELETE|REPLACE|LOAD)\b/i;
+/** What mariadb-binlog writes around events: session settings, transaction bounds, the default database. */
+const FRAMING_STATEMENT = /^(SET\s|use\s|START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|XA\s|BINLOG\s|\/\*)/i;
+
+/** A statement of a stored log that a replay of one database into another name cannot apply faithfully. */
+export interface UnsafeStatement {
+  statement: string;
+  why: string;
+}
+
+/**
+ * Reads `mariadb-binlog --base64-output=decode-rows` output (statements, each ending with the
+ * `/*!*\/;` delimiter; row events only as `#` comments) and finds the first statement that a replay of database `source`
+ * under another name (`--database=source --rewrite-db`, which changes only the default
+ * database of a statement) would apply wrongly: a row change logged as a statement under
+ * `use source` (binlog_format STATEMENT or MIXED when it was written: it may name
+ * `source`.table itself, which the rewrite leaves alone, so the replay would write into the
+ * source database), or any statement (DDL included) that names `source`.something while its
+ * default database is another one or `source` (missed by the filter, or applied to the
+ * source). Account statements are left out. Conservative: it may refuse a log that would
+ * have replayed right, never pass one that would not.
+ */
+export class StatementScan {
+  private rest = '';
+  private statement: string[] = [];
+  private current: string | null = null;
+  private readonly qualified: RegExp;
+  found: UnsafeStatement | null = null;
+
+  constructor(private readonly source: string) {
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const forms = [`\`${escape(source.replace(/`/g, '``'))}\``];
+    if (/^[A-Za-z0-9_$]+$/.test(source)) forms.push(escape(source));
+    this.qualified = new RegExp(`(^|[^A-Za-z0-9_$\`])(${forms.join('|')})\\s*\\.`, 'i');
+  }
+
+  feed(text: string): void {
+    const lines = (this.rest + text).split('\n');
+    this.rest = lines.pop() ?? '';
+    for (const line of lines) this.line(line);
+  }
+
+  end(): UnsafeStatement | null {
+    if (this.rest) this.line(this.rest);
+    this.rest = '';
+    return this.found;
+  }
+
+  private line(line: string): void {
+    if (this.found) return;
+    if (line.startsWith('#')) return; // comments: event headers, Annotate_rows (#Q>), the end of a file
+    if (line.startsWith('DELIMITER ')) {
+      this.statement = []; // what came since the last delimiter was the reader's own framing (it ends each file's output so)
+      return;
+    }
+    const end = line.endsWith('/*!*/;');
+    this.statement.push(end ? line.slice(0, -'/*!*/;'.length) : line);
+    if (end) {
+      this.judge(this.statement.join('\n').trim());
+      this.statement = [];
+    }
+  }
+
+  private judge(text: string): void {
+    const use = /^use\s+`((?:[^`]|``)*)`$/i.exec(text);
+    if (use) {
+      this.current = use[1]!.replace(/``/g, '`');
+      return;
+    }
+    if (!text || FRAMING_STATEMENT.test(text) || ACCOUNT_STATEMENT.test(text)) return;
+    const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    const here = this.current !== null && this.current.toLowerCase() === this.source.toLowerCase();
+    if (here && DML_STATEMENT.test(text)) {
+      this.found = { statement: short, why: 'a change of rows logged as an SQL statement (binlog_format was STATEMENT or MIXED when it was written)' };
+    } else if (this.qualified.test(text)) {
+      this.found = { statement: short, why: `a statement naming "${this.source}".<table> itself, which a replay under another name would apply to "${this.source}" or leave out` };
+    }
   }
 }

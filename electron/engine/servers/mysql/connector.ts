@@ -14,11 +14,15 @@
  *   replays one database's events from a full's position up to a moment into another name.
  * - users, roles and grants: the server-level `grants.sql` stream of every logical run
  *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
+ *   Both run with sql_mode '' in their session, whatever the server's global sql_mode
+ *   (ANSI_QUOTES, NO_BACKSLASH_ESCAPES): grants.sql is in the form every server reads.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
  *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
  *   dump's per-routine `ALTER DATABASE \`source\`` lines aimed at the new database, DROP
- *   the new database if anything fails. Progress is bytes of the stream consumed.
+ *   the new database if anything fails. Progress is bytes of the stream consumed. On a
+ *   target with lower_case_table_names ≠ 0, tables whose names differ only in case fail
+ *   the restore (case-clash.ts) instead of the second silently replacing the first.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -28,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
@@ -52,7 +57,8 @@ import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
-import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, stopDatetime, type DumpPosition, type LogReadMeta } from './binlog.ts';
+import { CaseClashGuard } from './case-clash.ts';
+import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -85,6 +91,14 @@ function hexToText(hex: string): string {
 }
 
 /** Every account as `HEX(User), HEX(Host), is_role` ('N' on MySQL, which has no is_role column), in one batch. */
+/**
+ * Backstop's own session for grants.sql, reading and applying: the server's global sql_mode
+ * may hold ANSI_QUOTES (SHOW GRANTS would then quote names with "…", which a server without
+ * it reads as strings) or NO_BACKSLASH_ESCAPES (strings written and read without backslash
+ * escapes); with none, the statements are in the one form every server reads.
+ */
+const PORTABLE_SQL_MODE = "SET SESSION sql_mode = '';";
+
 const ACCOUNTS_LIST = `SET @backstop_accounts = IF((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role') = 1,
     'SELECT HEX(User), HEX(Host), is_role FROM mysql.user', 'SELECT HEX(User), HEX(Host), ''N'' FROM mysql.user');
   PREPARE backstop_accounts FROM @backstop_accounts; EXECUTE backstop_accounts; DEALLOCATE PREPARE backstop_accounts;`;
@@ -202,10 +216,10 @@ export class MysqlConnector implements Connector {
     // and, when asked, the list of databases (rows of two columns; the privileges' have one).
     const dumperVersion = toolVersion(dumper);
     dumperVersion.catch(() => undefined);
-    const rows = await this.query(`SELECT VERSION(), @@log_bin; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
+    const rows = await this.query(`SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
-    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], privilegeRows));
+    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows));
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -326,19 +340,28 @@ export class MysqlConnector implements Connector {
   /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
   logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
     if (!this.logFacts) {
-      this.logFacts = this.query(`SELECT @@log_bin; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) => this.logFactsOf(rows[0]?.[0], rows.slice(1)));
+      this.logFacts = this.query(`SELECT @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) =>
+        this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1)),
+      );
       this.logFacts.catch(() => (this.logFacts = null));
     }
     return this.logFacts;
   }
 
-  /** What @@log_bin and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
-  private logFactsOf(logBin: string | undefined, privilegeRows: string[][]): LogIncrementals {
+  /** What @@log_bin, the global binlog_format and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
+  private logFactsOf(logBin: string | undefined, format: string | undefined, privilegeRows: string[][]): LogIncrementals {
     if (logBin !== '1') {
       return {
         available: false,
         reason: 'LOG_OFF',
         message: `the binary log is off on the ${this.label}, so every incremental re-dumps each database. To store only the changes and restore to any moment, start the server with log_bin, binlog_format=ROW and a server_id (docs/PITR.md).`,
+      };
+    }
+    if (format !== undefined && format.toUpperCase() !== 'ROW') {
+      return {
+        available: false,
+        reason: 'LOG_NOT_ROW',
+        message: `binlog_format is ${format} on the ${this.label}: changes logged as SQL statements cannot be replayed safely into a database of another name, so every incremental re-dumps each database. To store only the changes and restore to any moment, set binlog_format=ROW (SET GLOBAL binlog_format = 'ROW'; and in the server's configuration) (docs/PITR.md).`,
       };
     }
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
@@ -425,6 +448,33 @@ export class MysqlConnector implements Connector {
     await withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
   }
 
+  /**
+   * The first statement of the log range `replayLog` would replay (the same files, position
+   * and moment) that a replay of `source` under another name would apply wrongly, or null
+   * (binlog.ts StatementScan): called before anything is created.
+   */
+  async unsafeForReplay(source: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<UnsafeStatement | null> {
+    const reader: ToolCommand = {
+      path: this.binlogTool(),
+      // decode-rows without --verbose: row events print as comment lines only (mysqlbinlog has no --short-form since MySQL 8.0).
+      args: ['--no-defaults', '--base64-output=decode-rows', `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
+      env: { TZ: 'UTC' },
+    };
+    const scan = new StatementScan(source);
+    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const decoder = new StringDecoder('utf8');
+    for await (const chunk of events.stream) {
+      scan.feed(decoder.write(chunk as Buffer));
+      if (scan.found) {
+        events.stream.destroy(); // stops the tool
+        return scan.found;
+      }
+    }
+    await events.done;
+    scan.feed(decoder.end());
+    return scan.end();
+  }
+
   private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<void> {
     const reader: ToolCommand = {
       path: this.binlogTool(),
@@ -467,11 +517,11 @@ export class MysqlConnector implements Connector {
     let script: string;
     if (oneBatchAccounts(opts.serverVersion)) {
       // MariaDB lists the accounts and SHOWs each one's statements in one client process.
-      script = accountsScriptOfBatch(await this.query(MARIADB_ACCOUNTS_BATCH, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
+      script = accountsScriptOfBatch(await this.query(`${PORTABLE_SQL_MODE}\n${MARIADB_ACCOUNTS_BATCH}`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
     } else {
       // MySQL has no is_role column (its roles are locked accounts, dumped as users): one client process picks the query.
       const accounts = accountsToBackUp(await this.query(ACCOUNTS_LIST, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }));
-      script = accountsScript(accounts.length ? await this.query(accountsQuery(accounts), { signal: opts.signal, action, fallback: 'DUMP_FAILED' }) : []);
+      script = accountsScript(accounts.length ? await this.query(`${PORTABLE_SQL_MODE}\n${accountsQuery(accounts)}`, { signal: opts.signal, action, fallback: 'DUMP_FAILED' }) : []);
     }
     const stream = Readable.from([Buffer.from(script, 'utf8')]);
     const done = finished(stream);
@@ -494,7 +544,7 @@ export class MysqlConnector implements Connector {
         ? `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${m.replace(/^.*?(ERROR \d+)/s, '$1')}`
         : m;
     return applyAccounts(accounts, existing, {
-      run: (sql) => this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+      run: (sql) => this.query(`${PORTABLE_SQL_MODE}\n${sql}`, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
         () => undefined,
         (e: unknown) => {
           throw new BackstopError('RESTORE_FAILED', hidePasswords(explain((e as Error).message)));
@@ -529,20 +579,35 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
     }
-    await this.query(
+    const created = await this.query(
       // Backstop's own session: string literals use backslash escapes whatever the server's sql_mode.
       `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-       CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};`,
+       CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};
+       SELECT @@lower_case_table_names;`,
       { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
     ).catch((e: unknown) => {
       rewriter.destroy();
       throw e;
     });
+    // Table names compared without case on the target: two that differ only in case must not silently become one (case-clash.ts).
+    const lowerCase = created[0]?.[0] ?? '0';
+    let input: Readable = rewriter;
+    if (lowerCase !== '0') {
+      const guard = new CaseClashGuard(
+        (first, second) =>
+          new BackstopError(
+            'RESTORE_FAILED',
+            `Database "${database}" cannot be restored on the ${this.label}: it has lower_case_table_names=${lowerCase}, and the backup holds tables whose names differ only in case (${quoteMysqlIdent(first)} and ${quoteMysqlIdent(second)}), which would be one table there. Nothing was created. Fix: restore onto a server with lower_case_table_names=0, or rename one of those tables on the source and take a new backup.`,
+          ),
+      );
+      rewriter.on('error', (e) => guard.destroy(e));
+      input = rewriter.pipe(guard);
+    }
     return withoutHalfRestore(
       database,
       async () => {
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-        await sinkTool(cmd, rewriter, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
         progress.finish();
         return { database };
       },

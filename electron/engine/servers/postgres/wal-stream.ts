@@ -35,6 +35,8 @@
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
  *   It comes in fresh buffers of exactly WAL_BLOCK_BYTES, the fixed blocks a WAL point is
  *   cut into, so a sole writer moves each to an encoder thread as it is (no copy).
+ * - A server in recovery (a standby) fails every step with DUMP_FAILED saying so and naming
+ *   the fix (point the task at the primary); `resetSlot` fails there before it creates a slot.
  * - Nothing here decides full vs incremental; it reports facts (`slotState`, `segmentsIn`)
  *   for the caller to judge the chain.
  */
@@ -214,7 +216,17 @@ export class WalSource {
   }
 
   private q(sql: string, action: string, signal?: AbortSignal): Promise<string[][]> {
-    return this.conn.query(`SET TimeZone = 'UTC';\n${sql}`, { signal, action, fallback: 'DUMP_FAILED' });
+    return this.conn.query(`SET TimeZone = 'UTC';\n${sql}`, { signal, action, fallback: 'DUMP_FAILED' }).catch((e: unknown) => {
+      // WAL control functions fail on a standby: say what that means and what to do.
+      if (e instanceof BackstopError && /recovery is in progress/.test(e.message)) {
+        throw new BackstopError(
+          'DUMP_FAILED',
+          `The ${this.conn.label} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Nothing was created on the server. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
+          { cause: e },
+        );
+      }
+      throw e;
+    });
   }
 
   private readonly positionSql = `SELECT s.system_identifier::text, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int, pg_current_wal_lsn(),
@@ -280,13 +292,15 @@ export class WalSource {
     // A new physical slot reserves from the last checkpoint's redo point, which may lie far
     // back; the base backup that follows starts with a checkpoint of its own, so the chain
     // needs nothing before the WAL flushed now.
+    // The first statement fails on a standby before the slot is created (see `q`): nothing is left there.
     const rows = await this.withReplicationFix(() => this.q(
-      `SELECT lsn FROM pg_create_physical_replication_slot(${sqlText(this.slot)}, true);
+      `SELECT pg_current_wal_flush_lsn();
+       SELECT lsn FROM pg_create_physical_replication_slot(${sqlText(this.slot)}, true);
        SELECT end_lsn FROM pg_replication_slot_advance(${sqlText(this.slot)}, pg_current_wal_flush_lsn())`,
       `creating replication slot "${this.slot}"`,
       signal,
     ));
-    const startLsn = rows[1]?.[0] ?? '';
+    const startLsn = rows[2]?.[0] ?? '';
     parseLsn(startLsn);
     return { ...(await this.position(signal)), startLsn };
   }
