@@ -90,7 +90,6 @@ function hexToText(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
 }
 
-/** Every account as `HEX(User), HEX(Host), is_role` ('N' on MySQL, which has no is_role column), in one batch. */
 /**
  * Backstop's own session for grants.sql, reading and applying: the server's global sql_mode
  * may hold ANSI_QUOTES (SHOW GRANTS would then quote names with "…", which a server without
@@ -99,6 +98,7 @@ function hexToText(hex: string): string {
  */
 const PORTABLE_SQL_MODE = "SET SESSION sql_mode = '';";
 
+/** Every account as `HEX(User), HEX(Host), is_role` ('N' on MySQL, which has no is_role column), in one batch. */
 const ACCOUNTS_LIST = `SET @backstop_accounts = IF((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' AND COLUMN_NAME = 'is_role') = 1,
     'SELECT HEX(User), HEX(Host), is_role FROM mysql.user', 'SELECT HEX(User), HEX(Host), ''N'' FROM mysql.user');
   PREPARE backstop_accounts FROM @backstop_accounts; EXECUTE backstop_accounts; DEALLOCATE PREPARE backstop_accounts;`;
