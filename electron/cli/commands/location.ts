@@ -9,10 +9,10 @@
  * the plain dump/snapshot stream, verified, so a backup is usable without Backstop; a
  * file output is written under a temporary name and renamed only once complete.
  */
-import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import type { RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';

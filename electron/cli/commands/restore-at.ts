@@ -9,9 +9,9 @@
  * backup point without --source-database (the usual restore handles those). Usage errors
  * are MALFORMED_REQUEST; everything is checked before anything is created.
  */
-import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import { dirname, resolve } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
+import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import type { Engine } from '../../engine/index.ts';
 import type { Repository } from '../../engine/repository/index.ts';
 import { isClusterPoint } from '../../engine/restore/pitr.ts';
