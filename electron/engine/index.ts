@@ -111,8 +111,9 @@ export interface Engine {
    * Starts the scheduler (catch-up first) and periodic health alerts — when this process
    * gets the data dir's scheduler lock (one scheduler per data dir). Otherwise it returns
    * who schedules; with `retry`, it keeps trying (every 30 s) and starts scheduling when that
-   * process is gone (the app does this; `backstop agent` refuses instead). The app and
-   * `backstop agent` call this; tests may not.
+   * process is gone (the app does this; `backstop agent` refuses instead). Whoever schedules,
+   * it also removes day-old destination secrets no task claimed (destinations/unclaimed-secrets.ts).
+   * The app, `backstop agent` and `backstop serve` call this; tests may not.
    */
   start(who?: SchedulerWho, opts?: { retry?: boolean }): { scheduling: true } | { scheduling: false; heldBy: SchedulerOwner };
   health: HealthMonitor;
