@@ -467,7 +467,7 @@ describe('MariaDB with the binary log off (its default)', () => {
 });
 
 describe('MariaDB servers a DBA set up differently', () => {
-  it('a global sql_mode with NO_BACKSLASH_ESCAPES and ANSI_QUOTES: full, log incremental, restore to a moment, grants.sql applied to a fresh server of the same mode', async () => {
+  it('a global sql_mode with NO_BACKSLASH_ESCAPES and ANSI_QUOTES: full, log incremental, restore to a moment, grants.sql applied to fresh servers of the default and of the same mode', async () => {
     const modes = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES';
     const was = db.sql('SELECT @@GLOBAL.sql_mode').trim();
     db.sql(`SET GLOBAL sql_mode = '${modes}'`);

@@ -216,9 +216,10 @@ export class WalSource {
   }
 
   private q(sql: string, action: string, signal?: AbortSignal): Promise<string[][]> {
-    return this.conn.query(`SET TimeZone = 'UTC';\n${sql}`, { signal, action, fallback: 'DUMP_FAILED' }).catch((e: unknown) => {
-      // WAL control functions fail on a standby: say what that means and what to do.
-      if (e instanceof BackstopError && /recovery is in progress/.test(e.message)) {
+    return this.conn.query(`SET TimeZone = 'UTC';\n${sql}`, { signal, action, fallback: 'DUMP_FAILED' }).catch(async (e: unknown) => {
+      // WAL control functions fail on a standby ("recovery is in progress", in the server's language): say what that means and what to do.
+      const standby = async () => (await this.conn.query('SELECT pg_is_in_recovery()', { signal, action, fallback: 'DUMP_FAILED' }).catch(() => null))?.[0]?.[0] === 't';
+      if (e instanceof BackstopError && e.code !== 'CANCELED' && e.code !== 'PERMISSION_DENIED' && (/recovery is in progress/.test(e.message) || (await standby()))) {
         throw new BackstopError(
           'DUMP_FAILED',
           `The ${this.conn.label} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Nothing was created on the server. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
