@@ -19,7 +19,7 @@ import type { BackupType, PointKind } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { keyFolderSuffix } from '../destinations/location.ts';
 import { initRepository, isRepository, openRepository, type ChainSummary, type OpenOptions, type Repository } from '../repository/index.ts';
-import type { Backend } from '../storage/index.ts';
+import { AlreadyThereError, type Backend } from '../storage/index.ts';
 
 export interface PreparedDestination {
   repo: Repository;
@@ -99,8 +99,14 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
         `${backend.location} already contains files that Backstop did not write; it will not write a backup there. Move those files or choose another destination.`,
       );
     }
-    const repo = await initRepository(backend, repoOptions);
-    return { repo, kind: 'full', reason: opts.requestedKind === 'incremental' ? 'FIRST_BACKUP' : null };
+    try {
+      const repo = await initRepository(backend, repoOptions);
+      return { repo, kind: 'full', reason: opts.requestedKind === 'incremental' ? 'FIRST_BACKUP' : null };
+    } catch (e) {
+      // Another writer (the app's scheduled run beside a manual `backstop backup`) created it
+      // this very moment: write into theirs (a wrong key is refused as for any folder).
+      if (!(e instanceof AlreadyThereError)) throw e;
+    }
   }
   let repo: Repository;
   try {

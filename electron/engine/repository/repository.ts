@@ -98,7 +98,12 @@ export async function isRepository(backend: Backend): Promise<boolean> {
   return (await backend.stat(HEADER_KEY)) !== null;
 }
 
-/** Creates a repository in an empty location. CONFLICT if one exists already. */
+/**
+ * Creates a repository in an empty location. CONFLICT if one exists already — also when
+ * another writer creates one there at the same moment: the header is put create-only
+ * (`ifAbsent`), so of two racing writers exactly one header stays, never the second
+ * replacing the first under a writer already using it (AlreadyThereError; open it instead).
+ */
 export async function initRepository(backend: Backend, options: InitOptions = {}): Promise<Repository> {
   if (await isRepository(backend)) throw new BackstopError('CONFLICT', `${backend.location} already holds a Backstop repository.`);
   runtimeOptions(options); // bad runtime options are refused before anything is written
@@ -129,7 +134,7 @@ export async function initRepository(backend: Backend, options: InitOptions = {}
   };
   const version = options.formatVersion ?? FORMAT_VERSION;
   if (!Number.isInteger(version) || version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION) throw new BackstopError('VALIDATION', `format version must be from ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION}`);
-  await backend.put(HEADER_KEY, encodeHeader(header, version));
+  await backend.put(HEADER_KEY, encodeHeader(header, version), { ifAbsent: true });
   return openRepository(backend, options);
 }
 

@@ -22,7 +22,7 @@
  */
 import type * as AzureSdk from '@azure/storage-blob';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import { assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { azureBackstopError, classifyAzureError } from './azure-errors.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { normalizePrefix } from './s3-backend.ts';
@@ -155,6 +155,8 @@ export class AzureBackend implements Backend {
     // Blocks double every 10 000 up to 8 × blockSize: 50 000 blocks hold ~2 TB with 8 MiB.
     const sizeOf = (n: number) => this.blockSize * Math.min(8, 2 ** Math.floor((n - 1) / 10_000));
     const it = sizedParts(body, sizeOf);
+    // Create only: the service refuses (409/412) when a blob of that name exists.
+    const conditions = options?.ifAbsent ? { conditions: { ifNoneMatch: '*' } } : {};
     try {
       const { container } = await this.azure();
       const blob = container.getBlockBlobClient(name);
@@ -164,17 +166,18 @@ export class AzureBackend implements Backend {
       const firstBlock = first.done ? Buffer.alloc(0) : first.value;
       const second = firstBlock.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
-        await blob.upload(firstBlock, firstBlock.length, { abortSignal: signal, ...this.tierFor(key) });
+        await blob.upload(firstBlock, firstBlock.length, { abortSignal: signal, ...this.tierFor(key), ...conditions });
         this.options.onUploadProgress?.(firstBlock.length);
         return;
       }
       const ids = await this.stageBlocks(blob, [firstBlock, second.value], it, signal);
       signal?.throwIfAborted();
-      await blob.commitBlockList(ids, { abortSignal: signal, ...this.tierFor(key) });
+      await blob.commitBlockList(ids, { abortSignal: signal, ...this.tierFor(key), ...conditions });
     } catch (e) {
       await it.return(undefined).catch(() => {});
       // Staged blocks that were never committed are invisible and discarded by the service.
       if (signal?.aborted) throw signal.reason;
+      if (options?.ifAbsent && [409, 412].includes((e as { statusCode?: number }).statusCode ?? 0)) throw new AlreadyThereError(key, this.location, e);
       throw this.fail('put', key, e);
     }
   }

@@ -30,6 +30,7 @@
  * All methods may be called concurrently.
  */
 import { randomBytes } from 'node:crypto';
+import { BackstopError } from '../../shared/result.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -47,6 +48,23 @@ export type PutBody = Uint8Array | readonly Uint8Array[] | AsyncIterable<Uint8Ar
 
 export interface PutOptions {
   signal?: AbortSignal;
+  /**
+   * Create only: when the key exists already it is left as it is and the put fails with
+   * AlreadyThereError (CONFLICT). Atomic on a local folder (a link; a file system without hard
+   * links gets a check just before the rename), SFTP (the protocol's rename, which never
+   * replaces), Azure and S3 (If-None-Match: *; S3 also checks first, for servers that ignore
+   * it); FTP has no such operation: the name is checked just before the rename. Where only a
+   * check is possible, a race of milliseconds remains. For objects two writers may create at
+   * once: a repository's header.
+   */
+  ifAbsent?: boolean;
+}
+
+/** The error of a create-only put (`PutOptions.ifAbsent`) whose key exists already: CONFLICT. */
+export class AlreadyThereError extends BackstopError {
+  constructor(key: string, location: string, cause?: unknown) {
+    super('CONFLICT', `"${key}" already exists at ${location}; it was left as it is.`, cause === undefined ? undefined : { cause });
+  }
 }
 
 export interface Backend {

@@ -36,7 +36,7 @@ import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import type { Client, FileInfo } from 'basic-ftp';
 import { BackstopError } from '../../shared/result.ts';
-import { assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { basicFtp, classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
 import { probeBackend } from './probe.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
@@ -113,6 +113,8 @@ export class FtpBackend implements Backend, LeftoverSweeper {
         try {
           await client.uploadFrom(Readable.from(bodyChunks(body)), temp);
           signal?.throwIfAborted();
+          // FTP has no create-only rename (RNTO replaces): the name is checked just before it.
+          if (options?.ifAbsent && (await client.size(final).then(() => true, () => false))) throw new AlreadyThereError(key, this.location);
           await client.rename(temp, final);
         } finally {
           signal?.removeEventListener('abort', onAbort);

@@ -4,7 +4,7 @@
  * Every backend passes tests/unit/storage/backend-contract.ts. Test doubles (in-memory,
  * fault-injecting) live with the tests in tests/fixtures/storage/; product code has none.
  */
-export { isValidKey, assertValidKey, bodyChunks, innermost, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+export { AlreadyThereError, isValidKey, assertValidKey, bodyChunks, innermost, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 export { BackendDecorator } from './backend-decorator.ts';
 export { LocalBackend } from './local-backend.ts';
 export { RetryBackend, type RetryOptions } from './retry-backend.ts';

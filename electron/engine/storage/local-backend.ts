@@ -6,9 +6,9 @@
  * this put created). A crash leaves at most a hidden temp file, which `list` never shows;
  * `sweepTempFiles` removes old ones. Files whose name starts with '.' are never objects.
  */
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { errnoCode, storageError } from './errors.ts';
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -46,6 +46,9 @@ export async function makeDirs(dir: string, location: string, key = '.', op = 'p
   }
 }
 
+/** What link() answers on a file system without hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
 export class LocalBackend implements Backend, LeftoverSweeper {
   readonly location: string;
 
@@ -82,15 +85,34 @@ export class LocalBackend implements Backend, LeftoverSweeper {
       await fh.sync();
       await fh.close();
       fh = undefined;
-      await rename(tmp, final);
+      if (options?.ifAbsent) await this.createOnly(tmp, final);
+      else await rename(tmp, final);
       await fsyncDir(dir);
       if (created) await fsyncDir(dirname(created));
     } catch (e) {
       if (fh) await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       if (e instanceof Error && e.name === 'AbortError') throw e;
+      if (options?.ifAbsent && errnoCode(e) === 'EEXIST') throw new AlreadyThereError(key, this.location, e);
       throw storageError('put', key, this.location, e);
     }
+  }
+
+  /**
+   * `tmp` becomes `final` only if no `final` exists: a link fails when the name exists (a rename
+   * would replace it), then the temp name goes. A file system without hard links (FAT, exFAT,
+   * some network shares) gets a check just before the rename instead.
+   */
+  private async createOnly(tmp: string, final: string): Promise<void> {
+    try {
+      await link(tmp, final);
+    } catch (e) {
+      if (!NO_HARD_LINKS.has(errnoCode(e) ?? '')) throw e;
+      if (await stat(final).then(() => true, () => false)) throw Object.assign(new Error(`${final} exists`), { code: 'EEXIST' });
+      await rename(tmp, final);
+      return;
+    }
+    await unlink(tmp);
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {

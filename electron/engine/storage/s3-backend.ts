@@ -27,7 +27,7 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { s3BackstopError } from './s3-errors.ts';
 import { publicEndpoint } from './sdk-error-fields.ts';
@@ -76,6 +76,13 @@ const MAX_PARTS = 10_000;
 export function normalizePrefix(prefix: string): string {
   const p = prefix.split('/').filter((s) => s.length > 0).join('/');
   return p ? `${p}/` : '';
+}
+
+/** Whether an S3-compatible server refused a conditional put because it does not implement the condition (not because it failed). */
+function conditionUnsupported(e: unknown): boolean {
+  const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const name = (e as { name?: string; Code?: string }).Code ?? (e as { name?: string }).name ?? '';
+  return status === 501 || name === 'NotImplemented' || (status === 400 && /if-none-match|conditional/i.test(String((e as Error).message)));
 }
 
 export class S3Backend implements Backend {
@@ -156,6 +163,11 @@ export class S3Backend implements Backend {
     const sizeOf = (n: number) => this.partSize * Math.min(8, 2 ** Math.floor((n - 1) / 1000));
     const it = sizedParts(body, sizeOf);
     const { client, sdk } = await this.s3();
+    // Create only: S3 (since 2024) and most compatible servers refuse with 412 when the key
+    // exists; a server that ignores If-None-Match (some older compatible ones) still meets the
+    // check before the put (the race of milliseconds between the two remains there).
+    const ifAbsent = options?.ifAbsent ? { IfNoneMatch: '*' } : {};
+    if (options?.ifAbsent && (await this.stat(key)) !== null) throw new AlreadyThereError(key, this.location);
     let uploadId: string | undefined;
     try {
       signal?.throwIfAborted();
@@ -165,7 +177,9 @@ export class S3Backend implements Backend {
       const second = firstPart.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
         // One part (a full first part followed by an empty tail is still one object).
-        await client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass }), { abortSignal: signal });
+        const putObject = (condition: object) => client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass, ...condition }), { abortSignal: signal });
+        // A server that refuses the header itself (not the condition) gets the put without it: the check above stands.
+        await putObject(ifAbsent).catch((e: unknown) => (options?.ifAbsent && conditionUnsupported(e) ? putObject({}) : Promise.reject(e)));
         this.options.onUploadProgress?.(firstPart.length);
         return;
       }
@@ -180,7 +194,7 @@ export class S3Backend implements Backend {
       const done: CompletedPart[] = await this.uploadParts(Key, uploadId, [firstPart, second.value], it, withChecksum, signal);
       signal?.throwIfAborted();
       done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done }, ...ifAbsent }), { abortSignal: signal });
       uploadId = undefined;
     } catch (e) {
       await it.return(undefined).catch(() => {});
@@ -189,6 +203,7 @@ export class S3Backend implements Backend {
         await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => {});
       }
       if (signal?.aborted) throw signal.reason;
+      if (options?.ifAbsent && [409, 412].includes((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0)) throw new AlreadyThereError(key, this.location, e);
       throw this.fail('put', key, e);
     }
   }

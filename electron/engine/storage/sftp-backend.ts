@@ -38,7 +38,7 @@ import type { Socket } from 'node:net';
 import { posix } from 'node:path';
 import type { Client, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackstopError } from '../../shared/result.ts';
-import { assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 
 export interface SftpBackendOptions {
@@ -482,8 +482,22 @@ export class SftpBackend implements Backend, LeftoverSweeper {
       });
       handle = undefined;
       await call<void>(session, (cb) => s.close(h, (err) => cb(err, undefined)));
-      await call<void>(session, (cb) => s.ext_openssh_rename(tmp, final, (err) => cb(err, undefined)));
+      if (options?.ifAbsent) {
+        // The protocol's own rename never replaces an existing name (posix-rename would).
+        const taken = await call<void>(session, (cb) => s.rename(tmp, final, (err) => cb(err, undefined))).then(
+          () => false,
+          async (e: unknown) => {
+            if (await call<unknown>(session, (cb) => s.stat(final, cb)).then(() => true, () => false)) return true;
+            throw e;
+          },
+        );
+        if (taken) throw new AlreadyThereError(key, this.location);
+      } else await call<void>(session, (cb) => s.ext_openssh_rename(tmp, final, (err) => cb(err, undefined)));
     } catch (e) {
+      if (e instanceof AlreadyThereError) {
+        await this.removeTemp(ch, undefined, tmp);
+        throw e;
+      }
       const aborted = e instanceof Error && e.name === 'AbortError';
       // Asked before the temp file is removed, which frees the space again.
       const full = aborted ? undefined : await bounded(this.diskFull(ch, dir, key, e));

@@ -9,6 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Backend } from '../../../electron/engine/storage/s3-backend.ts';
+import { AlreadyThereError } from '../../../electron/engine/storage/index.ts';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
 import { GCS_S3_SETTINGS } from '../../../electron/shared/gcs.ts';
 import { loadTaskFile } from '../../../electron/cli/commands/backup.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
@@ -80,4 +82,21 @@ describe('GCS preset', () => {
     expect(task.destinations[0]).toMatchObject({ kind: 's3', bucket: 'my-bucket', endpoint: 'https://storage.googleapis.com', region: 'auto', forcePathStyle: true, checksumMode: 'WHEN_REQUIRED' });
     expect(credentials[0]).toEqual({ accessKeyId: 'GOOG1EXAMPLE', secretAccessKey: 'hmac-secret' });
   });
+
+  it('a server that does not implement If-None-Match: the header put goes again without it, and an existing header is still found by the check first', async () => {
+    const plain = await startGcsProxy({ host: '127.0.0.1', port: s3.port }, { refuseConditionalPut: true });
+    try {
+      const backend = new S3Backend(s3rverBackendOptions(s3, { ...GCS_S3_SETTINGS, endpoint: plain.endpoint, bucket: 'gcs', prefix: `no-conditional-${++seq}` }));
+      const first = await initRepository(backend, { workers: 0 });
+      expect(plain.seen.conditionalPuts).toBe(1);
+      // A second create-only put of the header is refused by the check, before any PUT.
+      await expect(backend.put('backstop.repo', Buffer.from('another header'), { ifAbsent: true })).rejects.toBeInstanceOf(AlreadyThereError);
+      expect(plain.seen.conditionalPuts).toBe(1);
+      expect((await openRepository(backend, { workers: 0 })).info.repositoryId).toBe(first.info.repositoryId);
+      await backend.close();
+    } finally {
+      await plain.close();
+    }
+  });
 });
+

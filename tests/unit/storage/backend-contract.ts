@@ -51,6 +51,13 @@ export function runBackendContract(name: string, factory: () => Promise<BackendF
       expect(st!.modifiedMs).toBeGreaterThan(Date.now() - 600_000);
     });
 
+    it('a create-only put (ifAbsent) refuses an existing key with CONFLICT, leaves it unchanged and no temp file; an absent key is created', async () => {
+      await b.put('hdr/backstop.repo', Buffer.from('first'), { ifAbsent: true });
+      await expect(b.put('hdr/backstop.repo', Buffer.from('second'), { ifAbsent: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('already exists') });
+      expect((await b.get('hdr/backstop.repo')).toString()).toBe('first');
+      expect((await b.list('hdr/')).map((o) => o.key)).toEqual(['hdr/backstop.repo']);
+    });
+
     it('stores an array of buffers and a stream', async () => {
       await b.put('x/arr', [Buffer.from('ab'), Buffer.from('cd')]);
       expect((await b.get('x/arr')).toString()).toBe('abcd');
