@@ -2,9 +2,9 @@
  * A PostgreSQL server with many small databases (issue #21), through a real engine whose
  * backup jobs run in a JobWorkerPool (the app's executor), counted by the pool's hooks:
  *
- * - a full and an unchanged incremental of 30 databases reuse job workers (no more thread
- *   starts than jobs run at once), store nothing for the incremental (no point), and every
- *   database restores (whole-server restore under a prefix) with its source's content;
+ * - a full and an unchanged incremental of 12 databases (six per job thread) reuse job
+ *   workers (no more thread starts than jobs run at once), store nothing for the
+ *   incremental (no point), and every database restores (whole-server restore under a prefix) with its source's content;
  * - a job whose reused worker dies mid-job fails alone with WORKER_CRASHED, its folder gets
  *   no point, the other databases succeed, and the pool replaces the worker;
  * - a run cancelled mid-way leaves every folder with only whole, verifying points and no
@@ -29,7 +29,9 @@ import { serverRestoreAndWait } from '../../fixtures/restores.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
-const N = 30;
+// Twelve databases: six jobs per job thread (2), so every thread runs several jobs in each run
+// and reuse is what is counted; more databases only repeat the same hand-outs (CI wall time).
+const N = 12;
 const names = Array.from({ length: N }, (_, i) => `cust${String(i + 1).padStart(2, '0')}`);
 
 let pg: PgServer;
@@ -136,7 +138,7 @@ describe('a PostgreSQL server with many small databases', () => {
   });
 
   it('fails only the database whose reused worker dies mid-job (WORKER_CRASHED), replaces the worker, and the others succeed', { timeout: 300_000 }, async () => {
-    const victim = names[14]!;
+    const victim = names[6]!; // mid-run: its worker has run jobs before
     let victimJobsBefore = -1;
     const counted = countedPool((worker, spec, jobsBefore) => {
       if (spec.database !== victim || victimJobsBefore >= 0) return; // the first run's job only
@@ -173,7 +175,7 @@ describe('a PostgreSQL server with many small databases', () => {
     let handed = 0;
     let cancel: () => void = () => undefined;
     const counted = countedPool(() => {
-      if (++handed === 12) cancel();
+      if (++handed === 6) cancel(); // half-way through the 13 jobs
     });
     const { engine, taskId, backups } = await setUp(counted);
     cancel = () => void engine.call('tasks.cancel', { id: taskId });
