@@ -21,11 +21,10 @@ const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
 // A project with its own maxWorkers must run in a group of its own (vitest refuses two
 // projects with different maxWorkers in one `sequence.groupOrder`): with N > 1 the integration
 // files run after the unit and renderer ones.
-// Integration files share their worker process (isolate: false): each file's own modules
-// (sources, fixtures, its setup file) are still loaded fresh for it, but the heavy
-// dependencies (AWS and Azure SDKs, ssh2, basic-ftp, libsql…) are imported once per worker
-// instead of once per file — about a third of a small file's time (import 28.6 s → 10.1 s
-// for 20 small files). Every file stops the servers and processes it starts (afterAll).
+// Integration files keep a fresh worker each (isolate, the default): sharing one let an SDK's
+// changes to a fixture object leak into a later file (the AWS SDK adds `$source` to the
+// credentials object it is given, which the engine then refused as an unknown key), and which
+// files share a worker depends on timing — a failure that would come and go.
 function integrationWorkers() {
   const n = Number(process.env.BACKSTOP_TEST_INTEGRATION_WORKERS ?? 2);
   return n > 1 ? { fileParallelism: true, maxWorkers: n, sequence: { groupOrder: 1 } } : { fileParallelism: false };
@@ -79,7 +78,6 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          isolate: false,
           ...integrationWorkers(),
         },
       },
