@@ -85,7 +85,7 @@ export class LocalBackend implements Backend, LeftoverSweeper {
       await fh.sync();
       await fh.close();
       fh = undefined;
-      if (options?.ifAbsent) await this.createOnly(tmp, final);
+      if (options?.ifAbsent) await this.createOnly(tmp, final, key);
       else await rename(tmp, final);
       await fsyncDir(dir);
       if (created) await fsyncDir(dirname(created));
@@ -93,22 +93,22 @@ export class LocalBackend implements Backend, LeftoverSweeper {
       if (fh) await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       if (e instanceof Error && e.name === 'AbortError') throw e;
-      if (options?.ifAbsent && errnoCode(e) === 'EEXIST') throw new AlreadyThereError(key, this.location, e);
       throw storageError('put', key, this.location, e);
     }
   }
 
   /**
-   * `tmp` becomes `final` only if no `final` exists: a link fails when the name exists (a rename
-   * would replace it), then the temp name goes. A file system without hard links (FAT, exFAT,
-   * some network shares) gets a check just before the rename instead.
+   * `tmp` becomes `final` only if no `final` exists (else AlreadyThereError): a link fails when
+   * the name exists (a rename would replace it), then the temp name goes. A file system without
+   * hard links (FAT, exFAT, some network shares) gets a check just before the rename instead.
    */
-  private async createOnly(tmp: string, final: string): Promise<void> {
+  private async createOnly(tmp: string, final: string, key: string): Promise<void> {
     try {
       await link(tmp, final);
     } catch (e) {
+      if (errnoCode(e) === 'EEXIST') throw new AlreadyThereError(key, this.location, e);
       if (!NO_HARD_LINKS.has(errnoCode(e) ?? '')) throw e;
-      if (await stat(final).then(() => true, () => false)) throw Object.assign(new Error(`${final} exists`), { code: 'EEXIST' });
+      if (await stat(final).then(() => true, () => false)) throw new AlreadyThereError(key, this.location);
       await rename(tmp, final);
       return;
     }
