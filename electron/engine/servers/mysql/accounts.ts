@@ -138,6 +138,8 @@ export function parseAccounts(script: string): Account[] {
  * quotes (backquoted names, '…' and "…" strings), so an account name holding a newline or a
  * `;` stays in one statement. Null when a quote is never closed (a stream cut short, or
  * written by a version that could split a statement): the caller reads it line by line.
+ * MySQL's dialect (backslash escapes inside '…' and "…"), hence not sqlite/statement-splitter.ts
+ * or postgres/sql-script.ts.
  */
 function statementsOf(script: string): string[] | null {
   const units: string[] = [];
