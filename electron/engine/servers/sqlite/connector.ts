@@ -227,8 +227,9 @@ export class SqliteConnector implements Connector {
   /**
    * SQLite files in the folder that listDatabases leaves out, so a run reports them as skipped
    * instead of silently not backing them up: a name that is not UTF-8 (database names are
-   * text everywhere in Backstop), and a symbolic link (only regular files directly in the
-   * folder are backed up; a link loop or a link to nothing is not a database at all).
+   * text everywhere in Backstop), a symbolic link (only regular files directly in the
+   * folder are backed up; a link loop or a link to nothing is not a database at all), and a
+   * regular file this OS user may not read (it may be a database).
    */
   async skippedDatabases(): Promise<SkippedDatabase[]> {
     this.checkFolder();
