@@ -3,7 +3,7 @@
 // unit + renderer + integration tests (vitest), end-to-end tests (Playwright + Chromium)
 // — then one summary. Tests always run against a private, throwaway GNOME keyring on a
 // private D-Bus session, never the developer's own keychain: this script re-executes
-// itself inside `dbus-run-session` with an unlocked keyring daemon first.
+// itself inside `dbus-run-session` and keeps an unlocked keyring daemon running (test-keyring.mjs).
 //
 // Options: --only=typecheck,lint,vitest,e2e,package   run a subset of the steps
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { busConfig, superviseKeyring } from './test-keyring.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -27,20 +28,22 @@ if (!process.env.BACKSTOP_TEST_KEYRING) {
     process.exit(1);
   }
   const keyringHome = mkdtempSync(join(tmpdir(), 'backstop-keyring-'));
-  const inner = `echo -n backstop-test | HOME='${keyringHome}' gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "${process.execPath}" scripts/test.mjs ${process.argv.slice(2).map((a) => `'${a}'`).join(' ')}`;
-  const child = spawn('dbus-run-session', ['--', 'sh', '-c', inner], {
+  const child = spawn('dbus-run-session', [`--config-file=${busConfig(keyringHome)}`, '--', process.execPath, 'scripts/test.mjs', ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...process.env, BACKSTOP_TEST_KEYRING: keyringHome },
+    env: { ...process.env, BACKSTOP_TEST_KEYRING: keyringHome, BACKSTOP_TEST_KEYRING_START: '1' },
   });
   child.on('exit', (code, signal) => {
     rmSync(keyringHome, { recursive: true, force: true });
     process.exit(code ?? (signal ? 1 : 0));
   });
 } else {
-  await runSteps();
+  // Inside the private D-Bus session: start the keyring here (unless whoever set
+  // BACKSTOP_TEST_KEYRING runs one already) and keep it running for the whole run.
+  const keyring = process.env.BACKSTOP_TEST_KEYRING_START ? await superviseKeyring(process.env.BACKSTOP_TEST_KEYRING) : null;
+  await runSteps(keyring);
 }
 
-async function runSteps() {
+async function runSteps(keyring) {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const reports = join(root, '.tmp', 'test-reports');
   rmSync(reports, { recursive: true, force: true });
@@ -128,6 +131,9 @@ async function runSteps() {
     for (const f of failures.slice(0, 20)) console.log(`  ✗ ${f.where} › ${f.name}\n      ${f.message}`);
     if (failures.length > 20) console.log(`  … and ${failures.length - 20} more (see the output above)`);
   }
+  const keyringNote = keyring?.report();
+  if (keyringNote) console.log(`\nnote: ${keyringNote}.`);
+  keyring?.stop();
   const ok = results.every((r) => r.code === 0);
   console.log(`wall time: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
   console.log(`\n${ok ? 'All checks passed.' : 'Some checks FAILED.'}`);

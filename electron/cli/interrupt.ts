@@ -6,8 +6,8 @@
  * CANCELED error or the run's summary) and exits 128 + the signal's number (130, 143). A
  * second signal quits at once, saying what may be left behind.
  *
- * Contract: `interruptible(onInterrupt, fn)` installs the handlers for fn's duration only
- * (`agent` and `serve` have their own) and hands fn the command's AbortSignal, which
+ * Contract: `interruptible(onInterrupt, fn)` installs the handlers for fn's duration (and,
+ * once a signal came, until the process exits; `agent` and `serve` have their own) and hands fn the command's AbortSignal, which
  * `interruptSignal()` also returns to code that runs work in this process (`canceledOnInterrupt`
  * reports that work's failure after an interrupt as CANCELED); `takeInterrupt()` answers which
  * signal arrived (once; main() turns it into the exit code).
@@ -37,11 +37,13 @@ export async function interruptible<T>(onInterrupt: () => void, fn: (signal: Abo
   const controller = new AbortController();
   const outer = current;
   current = controller.signal;
+  let interrupted = false;
   const handler = (signal: NodeJS.Signals) => {
-    if (arrived) {
+    if (interrupted) {
       err(`backstop: ${signal} again: quitting at once. A restore may have left a partial database or folder behind (drop it); a backup's unfinished files are removed by the task's next run.`);
       process.exit(128 + (constants.signals[signal] ?? 2));
     }
+    interrupted = true;
     arrived = signal;
     err(`backstop: ${signal}: cancelling — a backup keeps its earlier points and commits nothing half-written, a restore removes what it was creating. Send it again to quit at once.`);
     controller.abort();
@@ -52,8 +54,12 @@ export async function interruptible<T>(onInterrupt: () => void, fn: (signal: Abo
   try {
     return await fn(controller.signal);
   } finally {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+    // Once interrupted, the handlers stay until the process exits: a second signal while the
+    // engine closes or the result is printed still quits at once, with the exit code it calls for.
+    if (!interrupted) {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    }
     current = outer;
   }
 }

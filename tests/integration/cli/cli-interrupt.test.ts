@@ -44,7 +44,11 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the command; once `ready()` holds (polled), sends `signals` to it, 50 ms apart. */
+/**
+ * Runs the command; once `ready()` holds (polled), sends it the first of `signals`, and each
+ * next one as soon as the command has said (on stderr) that it is cancelling — not after a
+ * fixed delay, which a quick cancel can outrun.
+ */
 function interrupted(argv: string[], ready: () => boolean, signals: NodeJS.Signals[]): Promise<CliRun & { sent: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_BIN, ...argv, '--data-dir', join(dir, 'data')], { cwd: REPO_ROOT, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,8 +61,14 @@ function interrupted(argv: string[], ready: () => boolean, signals: NodeJS.Signa
       if (sent || child.exitCode !== null || !ready()) return;
       sent = true;
       clearInterval(poll);
-      signals.forEach((s, i) => setTimeout(() => child.kill(s), i * 50));
+      child.kill(signals[0]!);
     }, 20);
+    let more = signals.slice(1);
+    child.stderr.on('data', () => {
+      if (!more.length || !stderr.includes(': cancelling')) return;
+      for (const s of more) child.kill(s);
+      more = [];
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(poll);
