@@ -4,6 +4,10 @@
  *   destroyed, so an unread dump never keeps its child process (or worker) alive.
  * - `withoutHalfRestore`: a database created for a restore is dropped when anything after
  *   its creation fails; if it cannot be dropped, the error says so and names it.
+ * - `stopIfCanceled`: the statement that creates the database (and the roles it needs) is
+ *   run without the restore's abort signal, to its end — a client killed mid-statement leaves
+ *   it unknown whether the server created the database, which would then be left behind — and
+ *   the cancel takes effect as the first step of `work`, where the database is dropped.
  */
 import type { Readable } from 'node:stream';
 import { BackstopError } from '../../shared/result.ts';
@@ -25,4 +29,9 @@ export async function withoutHalfRestore<T>(database: string, work: () => Promis
     if ((await drop()) || !(e instanceof BackstopError)) throw e;
     throw new BackstopError(e.code, `${e.message} The half-restored database "${database}" could not be removed; drop it by hand.`, { cause: e });
   }
+}
+
+/** Fails with CANCELED when `signal` has aborted (the first step of a restore's `work`, so the database it created is dropped). */
+export function stopIfCanceled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BackstopError('CANCELED', 'The restore was canceled.');
 }

@@ -6,6 +6,7 @@
  * owners and privileges, routine results) must match. Snapshot: a base
  * backup restores into a new data directory that starts and holds the same data.
  */
+import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, restoreBaseBackup, startDataDirectory, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { chownTree, freePort, rejection } from '../../fixtures/servers/common.ts';
+import { chownTree, freePort, rejection, waitFor } from '../../fixtures/servers/common.ts';
 import { PG_BIN, pgContentFingerprint, pgSchemaDump, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 
@@ -283,6 +284,33 @@ describe('errors leave nothing half-done', () => {
     const e = await rejection(restoring);
     expect(e.code).toBe('CANCELED');
     expect(databaseExists('canceled_restore')).toBe(false);
+  });
+
+  test('canceling while CREATE DATABASE waits on the server: the database the server still creates is dropped', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'chinook', tempDir());
+    // A session holding a lock CREATE DATABASE … TEMPLATE template0 waits for (COMMENT ON DATABASE
+    // takes ShareUpdateExclusiveLock on it) keeps the statement running on the server while the
+    // restore is canceled; a killed client would not stop it, so the database appears afterwards.
+    const holder = spawn(join(PG_BIN, 'psql'), ['-X', '-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', "BEGIN; COMMENT ON DATABASE template0 IS 'held by a test'; SELECT pg_sleep(60); ROLLBACK;"], {
+      env: { ...process.env, PGPASSWORD: pg.password },
+      stdio: 'ignore',
+    });
+    const released = new Promise((resolve) => holder.on('close', resolve));
+    await waitFor('the lock to be held', () => pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%held by a test%' AND state = 'active' AND pid <> pg_backend_pid()`).trim() === '1');
+    const ac = new AbortController();
+    const restoring = rejection(c.restore('canceled_at_create', createReadStream(file), 'logical', { signal: ac.signal }));
+    await waitFor('CREATE DATABASE to wait on the lock', () => pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE DATABASE%canceled_at_create%' AND wait_event_type = 'Lock'`).trim() === '1');
+    ac.abort();
+    // The restore's client is gone by now; the statement still waits. Release the lock: it completes.
+    await new Promise((r) => setTimeout(r, 300));
+    pg.psql(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%held by a test%' AND pid <> pg_backend_pid()`);
+    await released;
+    const e = await restoring;
+    // However the restore ended, the statement has ended on the server before the check.
+    await waitFor('CREATE DATABASE to end on the server', () => pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE DATABASE%canceled_at_create%' AND pid <> pg_backend_pid()`).trim() === '0');
+    expect(e.code).toBe('CANCELED');
+    expect(databaseExists('canceled_at_create')).toBe(false);
   });
 
   test('abort: the dump child is killed and the result is CANCELED', async () => {

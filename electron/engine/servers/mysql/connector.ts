@@ -53,7 +53,7 @@ import type {
   ServerStream,
 } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
-import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
+import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-guard.ts';
 import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
@@ -584,7 +584,7 @@ export class MysqlConnector implements Connector {
       `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
        CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};
        SELECT @@lower_case_table_names;`,
-      { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
+      { action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
     ).catch((e: unknown) => {
       rewriter.destroy();
       throw e;
@@ -606,6 +606,7 @@ export class MysqlConnector implements Connector {
     return withoutHalfRestore(
       database,
       async () => {
+        stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
         await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
         progress.finish();

@@ -41,7 +41,7 @@ import type {
   SkippedDatabase,
 } from '../connector.ts';
 import { ProgressReporter } from '../progress.ts';
-import { owningSource, withoutHalfRestore } from '../restore-guard.ts';
+import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-guard.ts';
 import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
@@ -263,10 +263,10 @@ export class PostgresConnector implements Connector {
       const createdRoles: string[] = [];
       try {
         for (const role of plan.createRoles) {
-          await this.conn.query(`${UTF8}CREATE ROLE ${quoteIdent(role)} NOLOGIN;`, { signal: opts.signal, action: `creating role "${role}"`, fallback: 'RESTORE_FAILED' });
+          await this.conn.query(`${UTF8}CREATE ROLE ${quoteIdent(role)} NOLOGIN;`, { action: `creating role "${role}"`, fallback: 'RESTORE_FAILED' });
           createdRoles.push(role);
         }
-        await this.conn.query(`${UTF8}${plan.createDatabase}`, { signal: opts.signal, action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
+        await this.conn.query(`${UTF8}${plan.createDatabase}`, { action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
       } catch (e) {
         await this.dropRolesQuietly(createdRoles);
         throw e;
@@ -274,6 +274,7 @@ export class PostgresConnector implements Connector {
       return await withoutHalfRestore(
         database,
         async () => {
+          stopIfCanceled(opts.signal);
           await this.pgRestore(database, archive, jobs, plan, opts);
           // Database-level statements run like pg_restore --create's, from inside the new database,
           // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
