@@ -46,6 +46,7 @@ import {
   ScheduleStateTable,
   ScratchTargetsTable,
   UnclaimedSecretsTable,
+  DestinationSpaceTable,
   ServerRestoresTable,
   TaskDatabasesTable,
   openAppDatabase,
@@ -181,12 +182,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
+  const destinationSpace = new DestinationSpaceTable(db);
   const warnSecret = (ref: string, err: unknown) => logger.warn({ ref, err }, 'a destination secret no task uses could not be removed from the keychain');
   // The start-up release of destination secrets nobody claimed (start(); close() waits for it).
   let secretsReleased: Promise<unknown> = Promise.resolve();
   const runner = new TaskRunner({
     notifier,
     history,
+    destinationSpace,
     taskDatabases,
     restoredDatabases,
     events,
@@ -298,7 +301,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         else logger.error({ err: e, taskId: resolved.task.id }, 'test restore after the full could not start');
       });
   }
-  const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history });
+  const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history, destinationSpace });
   let healthTimer: NodeJS.Timeout | undefined;
   let schedulerLock: SchedulerLock | null = null;
   let lockRetry: NodeJS.Timeout | undefined;

@@ -14,7 +14,7 @@
 import { connectorFor, SERVER_FOLDER } from '../servers/index.ts';
 import { destinationId, Location } from '../destinations/index.ts';
 import { ThrottledBackend } from '../storage/throttle.ts';
-import type { Backend } from '../storage/index.ts';
+import { freeSpaceOf, type Backend } from '../storage/index.ts';
 import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
 import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
@@ -38,6 +38,15 @@ export interface JobOutcome extends DestinationOutcome {
   retention?: { deleted: string[]; deletedPoints?: DeletedPoint[]; bytesFreed: number; error: { code: string; message: string } | null };
   /** The log job (`coverDatabases`): the databases its stored log covers at this destination. */
   coveredDatabases?: string[];
+  /** Bytes free at a remote destination that can tell (SFTP), measured after the point and its retention. */
+  freeBytes?: number;
+}
+
+/** A remote destination's free space after the job (health-monitor.ts warns from it); a local one is measured where it is checked. */
+async function measureFreeSpace(o: JobOutcome, spec: BackupJobSpec, i: number, folder: Location): Promise<void> {
+  if (spec.destinations[i]?.kind === 'local') return;
+  const free = await freeSpaceOf(folder.backend());
+  if (free !== null) o.freeBytes = free;
 }
 
 function unreachableOutcome(destination: string, e: unknown): JobOutcome {
@@ -158,10 +167,13 @@ async function backupAndApplyRetention(
     // run, so it sees the dumps the previous run's retention kept (docs/PITR.md).
     const isLog = spec.serverStream && spec.database === BINLOG_STREAM.name;
     const cover = isLog ? (spec.coverDatabases ?? []) : [];
-    if (!retain && cover.length === 0) return outcomes;
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;
+      if (!retain && cover.length === 0) {
+        await measureFreeSpace(o, spec, i, folder);
+        continue;
+      }
       // The point went to the database folder, or to its sibling for this key when the key changed
       // (as Location.readWithKey reads it, but the sibling stays open: `opened` closes it with the job).
       const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
@@ -183,6 +195,7 @@ async function backupAndApplyRetention(
       }
       // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
       if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, repoOptions)), () => []);
+      await measureFreeSpace(o, spec, i, folder);
     }
     return outcomes;
   } finally {

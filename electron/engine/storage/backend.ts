@@ -27,6 +27,9 @@
  *   leave its temporary file, never listed, and `sweepTempFiles` removes those under the
  *   root not written for `olderThanMs` (a put still running keeps writing its file, so its
  *   modification time stays recent). `sweepLeftovers` finds it under decorators.
+ * - A backend whose root is on a file system it can measure (local folder; SFTP with the
+ *   statvfs@openssh.com extension) implements `FreeSpaceReporter`; `freeSpaceOf` finds it
+ *   under decorators and answers null for every other kind, or when the measurement fails.
  * All methods may be called concurrently.
  */
 import { randomBytes } from 'node:crypto';
@@ -107,6 +110,22 @@ export interface LeftoverSweeper {
 export function sweepLeftovers(backend: Backend, olderThanMs: number, now = Date.now()): Promise<SweepResult> {
   const inner = innermost(backend) as Backend & Partial<LeftoverSweeper>;
   return typeof inner.sweepTempFiles === 'function' ? inner.sweepTempFiles(olderThanMs, now) : Promise.resolve({ removed: 0, bytes: 0 });
+}
+
+/** A backend that can say how many bytes are free to it on its root's file system (null: it cannot tell). */
+export interface FreeSpaceReporter {
+  freeBytes(): Promise<number | null>;
+}
+
+/** Bytes free at `backend`'s root (see the header); null when its kind or server cannot tell, or the measurement failed. */
+export async function freeSpaceOf(backend: Backend): Promise<number | null> {
+  const inner = innermost(backend) as Backend & Partial<FreeSpaceReporter>;
+  if (typeof inner.freeBytes !== 'function') return null;
+  try {
+    return await inner.freeBytes();
+  } catch {
+    return null;
+  }
 }
 
 /** The backend at the bottom of a chain of decorators. */

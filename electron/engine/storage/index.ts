@@ -4,9 +4,9 @@
  * Every backend passes tests/unit/storage/backend-contract.ts. Test doubles (in-memory,
  * fault-injecting) live with the tests in tests/fixtures/storage/; product code has none.
  */
-export { AlreadyThereError, isValidKey, assertValidKey, bodyChunks, innermost, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+export { AlreadyThereError, isValidKey, assertValidKey, bodyChunks, freeSpaceOf, innermost, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 export { BackendDecorator } from './backend-decorator.ts';
-export { LocalBackend } from './local-backend.ts';
+export { LocalBackend, freeBytesAt } from './local-backend.ts';
 export { RetryBackend, type RetryOptions } from './retry-backend.ts';
 export { storageError } from './errors.ts';
 export { S3Backend, createS3Backend, normalizePrefix, type S3BackendOptions, type S3Credentials, type S3ChecksumMode } from './s3-backend.ts';

@@ -6,9 +6,10 @@
  * this put created). A crash leaves at most a hidden temp file, which `list` never shows;
  * `sweepTempFiles` removes old ones. Files whose name starts with '.' are never objects.
  */
+import { statfsSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type FreeSpaceReporter, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { errnoCode, storageError } from './errors.ts';
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -49,7 +50,19 @@ export async function makeDirs(dir: string, location: string, key = '.', op = 'p
 /** What link() answers on a file system without hard links. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 
-export class LocalBackend implements Backend, LeftoverSweeper {
+/** Bytes free to an unprivileged writer at `path` (or its nearest existing parent); null when it cannot be measured. */
+export function freeBytesAt(path: string): number | null {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const s = statfsSync(p);
+      return s.bavail * s.bsize;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) return null;
+    }
+  }
+}
+
+export class LocalBackend implements Backend, LeftoverSweeper, FreeSpaceReporter {
   readonly location: string;
 
   constructor(readonly root: string) {
@@ -212,6 +225,10 @@ export class LocalBackend implements Backend, LeftoverSweeper {
   }
 
   /** Removes temp files left by crashed puts that were not written for `olderThanMs` (backend.ts, LeftoverSweeper). */
+  freeBytes(): Promise<number | null> {
+    return Promise.resolve(freeBytesAt(this.root));
+  }
+
   async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
     const swept: SweepResult = { removed: 0, bytes: 0 };
     const walk = async (dir: string): Promise<void> => {

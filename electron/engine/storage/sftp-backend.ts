@@ -19,6 +19,8 @@
  *   still down, the next connection this backend makes removes it before its first call.
  *   Files whose name starts with '.' are never objects, so a leftover is never listed, and
  *   `sweepTempFiles` removes old ones a killed process left (backend.ts, LeftoverSweeper).
+ * - `freeBytes`: the space free to the user on the root's file system (statvfs@openssh.com,
+ *   OpenSSH's extension); null from a server without it.
  * - Errors: no such file → NOT_FOUND, permission → PERMISSION_DENIED, a failed write on a
  *   file system without free space (statvfs@openssh.com) → DISK_FULL, login refused →
  *   AUTH_FAILED, connection refused / lost / timed out → STORAGE (retryable).
@@ -38,7 +40,7 @@ import type { Socket } from 'node:net';
 import { posix } from 'node:path';
 import type { Client, ConnectConfig, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { BackstopError } from '../../shared/result.ts';
-import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type FreeSpaceReporter, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 
 export interface SftpBackendOptions {
@@ -203,7 +205,7 @@ async function bounded<T>(p: Promise<T>, ms = 5_000): Promise<T | undefined> {
   }
 }
 
-export class SftpBackend implements Backend, LeftoverSweeper {
+export class SftpBackend implements Backend, LeftoverSweeper, FreeSpaceReporter {
   readonly location: string;
   private readonly root: string;
   private session: Promise<Session> | undefined;
@@ -657,6 +659,19 @@ export class SftpBackend implements Backend, LeftoverSweeper {
 
   listFolders(): Promise<string[]> {
     return this.hold(() => this.listFoldersNow());
+  }
+
+  /** Bytes free to this user at the root's file system (statvfs@openssh.com); null when the server does not offer it. */
+  freeBytes(): Promise<number | null> {
+    return this.hold(async () => {
+      const { s, session } = await this.channel();
+      try {
+        const v = await call<{ f_bavail: number | bigint; f_frsize: number | bigint }>(session, (cb) => s.ext_openssh_statvfs(this.root || '.', cb as never));
+        return Number(v.f_bavail) * Number(v.f_frsize);
+      } catch {
+        return null;
+      }
+    });
   }
 
   sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {

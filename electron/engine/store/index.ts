@@ -12,3 +12,4 @@ export * from './notification-deliveries-table.ts';
 export * from './scratch-targets-table.ts';
 export * from './server-restores-table.ts';
 export * from './unclaimed-secrets-table.ts';
+export * from './destination-space-table.ts';

@@ -203,4 +203,15 @@ export const MIGRATIONS: readonly string[] = [
     saved_at TEXT NOT NULL
   ) STRICT;
   `,
+  // 12: the free space last measured at a task's remote destination (SFTP), for the disk
+  //     warning (store/destination-space-table.ts).
+  `
+  CREATE TABLE destination_space (
+    task_id     TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    destination TEXT NOT NULL,
+    free_bytes  INTEGER NOT NULL,
+    measured_at TEXT NOT NULL,
+    PRIMARY KEY (task_id, destination)
+  ) STRICT;
+  `,
 ];

@@ -1,8 +1,10 @@
 /**
  * Turns task health into `alert` events: a database that has gone stale, a task whose
- * encryption key has never been saved outside the keychain, and a local destination whose
- * disk has less free space than the task's next run may need (`disk-warning`: less than the
- * most one backup run of the task has stored there, and never less than 1 GB).
+ * encryption key has never been saved outside the keychain, and a destination whose disk has
+ * less free space than the task's next run may need (`disk-warning`: less than the most one
+ * backup run of the task has stored there, and never less than 1 GB) — a local folder as
+ * measured now, an SFTP folder as its last backup job measured it (destination-space-table.ts;
+ * object stores and FTP have no free space to measure).
  *
  * Contract: each condition is announced once when it appears (not on every check) and
  * again only after it has cleared and come back; `check()` is cheap (app database and one
@@ -10,14 +12,13 @@
  * its nearest existing parent, and one that cannot be measured is skipped) and is called
  * after every run and periodically while the scheduler runs.
  */
-import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Alert, Task } from '../../shared/domain.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
-import { destinationId } from '../../shared/location-text.ts';
+import { destinationId, placeText } from '../../shared/location-text.ts';
+import { freeBytesAt } from '../storage/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { KeyService } from '../keys/index.ts';
-import type { HistoryTable, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
+import type { DestinationSpaceTable, HistoryTable, MeasuredSpace, SettingsTable, TaskDatabasesTable, TasksTable } from '../store/index.ts';
 import { staleDatabases } from './health.ts';
 
 export interface HealthDeps {
@@ -28,28 +29,22 @@ export interface HealthDeps {
   events: EventBus;
   now: () => Date;
   history: Pick<HistoryTable, 'largestRunStored'>;
+  /** Free space last measured at remote destinations (SFTP); none: remote destinations are not checked. */
+  destinationSpace?: Pick<DestinationSpaceTable, 'forTask'>;
 }
 
 /** Free space below this is always worth a warning, whatever the task has stored so far. */
 export const DISK_WARN_FLOOR = 1e9;
 
-/** What to say when `free` bytes at a local destination are less than its task's next run may need (null when there is room). */
-export function diskWarning(task: Pick<Task, 'name'>, path: string, free: number, largestRun: number): string | null {
+/**
+ * What to say when `free` bytes at a destination are less than its task's next run may need
+ * (null when there is room); `measuredAt` (ISO) for a remote destination measured after its last backup.
+ */
+export function diskWarning(task: Pick<Task, 'name'>, path: string, free: number, largestRun: number, measuredAt?: string): string | null {
   if (free >= Math.max(largestRun, DISK_WARN_FLOOR)) return null;
   const why = largestRun >= DISK_WARN_FLOOR ? `one run of this task has stored up to ${formatBytes(largestRun)} there` : `less than ${formatBytes(DISK_WARN_FLOOR)}`;
-  return `Backup task "${task.name}": only ${formatBytes(free)} is free at ${path} (${why}), so its next run may fill the disk and fail. Free space on that disk, lower the retention, or move the destination to a larger disk.`;
-}
-
-/** Bytes free to an unprivileged writer at `path` (or its nearest existing parent); null when it cannot be measured. */
-export function freeBytesAt(path: string): number | null {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      const s = statfsSync(p);
-      return s.bavail * s.bsize;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) return null;
-    }
-  }
+  const at = measuredAt ? `was free at ${path} after its last backup there, at ${measuredAt.slice(0, 16).replace('T', ' ')} UTC` : `is free at ${path}`;
+  return `Backup task "${task.name}": only ${formatBytes(free)} ${at} (${why}), so its next run may fill the disk and fail. Free space on that disk, lower the retention, or move the destination to a larger disk.`;
 }
 
 export class HealthMonitor {
@@ -74,13 +69,15 @@ export class HealthMonitor {
           databases: fresh,
         });
       }
-      const stored = task.destinations.some((d) => d.kind === 'local') ? this.deps.history.largestRunStored(task.id) : new Map<string, number>();
+      const measured = this.deps.destinationSpace?.forTask(task.id) ?? new Map<string, MeasuredSpace>();
+      const stored = task.destinations.some((d) => d.kind === 'local' || measured.has(destinationId(d))) ? this.deps.history.largestRunStored(task.id) : new Map<string, number>();
       for (const d of task.destinations) {
-        if (d.kind !== 'local') continue;
-        const free = freeBytesAt(d.path);
-        const message = free === null ? null : diskWarning(task, d.path, free, stored.get(destinationId(d)) ?? 0);
+        // A local folder is measured now; a remote one as its last job left it (SFTP; the others cannot tell).
+        const remote = d.kind === 'local' ? null : measured.get(destinationId(d));
+        const free = d.kind === 'local' ? freeBytesAt(d.path) : (remote?.freeBytes ?? null);
+        const message = free === null ? null : diskWarning(task, d.kind === 'local' ? d.path : placeText(d), free, stored.get(destinationId(d)) ?? 0, remote?.measuredAt);
         if (!message) continue;
-        const id = `disk:${task.id}:${d.path}`;
+        const id = `disk:${task.id}:${destinationId(d)}`;
         current.add(id);
         if (!this.announced.has(id)) alerts.push({ kind: 'disk-warning', taskId: task.id, message, databases: [] });
       }

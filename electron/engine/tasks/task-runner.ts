@@ -40,7 +40,7 @@ import { newUploadBudget } from '../storage/index.ts';
 import type { Credentials } from '../destinations/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
 import { runHook } from './hooks.ts';
-import type { HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
+import type { DestinationSpaceTable, HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -84,6 +84,8 @@ export interface RunSummary {
 
 export interface TaskRunnerDeps {
   history: HistoryTable;
+  /** Where a remote destination's free space measured by a job is kept (the disk warning reads it). */
+  destinationSpace?: DestinationSpaceTable;
   taskDatabases: TaskDatabasesTable;
   /** Databases Backstop restored: a new database among them is announced as a restored copy. */
   restoredDatabases?: RestoredDatabasesTable;
@@ -692,6 +694,9 @@ export class TaskRunner {
         'database backup finished',
       );
     });
+    if (resolved.persisted) {
+      for (const o of outcomes) if (o.freeBytes !== undefined) this.deps.destinationSpace?.record(state.info.taskId, o.destination, o.freeBytes, endedAt);
+    }
     if (resolved.persisted && !spec.serverStream && outcomes.some((o) => o.status === 'success')) {
       this.deps.taskDatabases.markSuccess(state.info.taskId, spec.database, endedAt);
     }

@@ -15,7 +15,7 @@ describe('app database', () => {
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
     expect((db.prepare('PRAGMA foreign_keys').get() as { foreign_keys: number }).foreign_keys).toBe(1);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['keys', 'notification_deliveries', 'restored_databases', 'run_databases', 'run_hooks', 'runs', 'schedule_state', 'scratch_targets', 'server_restores', 'servers', 'settings', 'task_databases', 'tasks', 'test_restore_schedule_state', 'unclaimed_secrets']);
+    expect(tables).toEqual(['destination_space', 'keys', 'notification_deliveries', 'restored_databases', 'run_databases', 'run_hooks', 'runs', 'schedule_state', 'scratch_targets', 'server_restores', 'servers', 'settings', 'task_databases', 'tasks', 'test_restore_schedule_state', 'unclaimed_secrets']);
     db.close();
   });
 

@@ -1,7 +1,8 @@
 /**
  * The disk warning's rule and wording (tasks/health-monitor.ts `diskWarning`): room when
  * the free space is at least the most one run of the task stored there and at least 1 GB;
- * otherwise one message naming the task, the folder, the free space, why, and what to do.
+ * otherwise one message naming the task, the folder, the free space, why, and what to do
+ * (for a remote folder also when it was measured).
  * The real check on a small disk is in tests/integration/tasks/disk-warning.test.ts.
  */
 import { describe, expect, it } from 'vitest';
@@ -22,6 +23,11 @@ describe('diskWarning', () => {
   it('warns below 1 GB even before any run', () => {
     expect(diskWarning(task, '/b', 999e6, 0)).toBe(
       'Backup task "nightly": only 999 MB is free at /b (less than 1.0 GB), so its next run may fill the disk and fail. Free space on that disk, lower the retention, or move the destination to a larger disk.',
+    );
+  });
+  it('says when and where a remote destination was measured (after its last backup there)', () => {
+    expect(diskWarning(task, 'sftp://backup@nas/srv/backups', 250e6, 0, '2026-12-05T17:42:10.123Z')).toBe(
+      'Backup task "nightly": only 250 MB was free at sftp://backup@nas/srv/backups after its last backup there, at 2026-12-05 17:42 UTC (less than 1.0 GB), so its next run may fill the disk and fail. Free space on that disk, lower the retention, or move the destination to a larger disk.',
     );
   });
 });
