@@ -170,10 +170,6 @@ async function backupAndApplyRetention(
     for (const [i, o] of outcomes.entries()) {
       const folder = folders[i];
       if (o.status !== 'success' || signal.aborted || !folder) continue;
-      if (!retain && cover.length === 0) {
-        await measureFreeSpace(o, spec, i, folder);
-        continue;
-      }
       // The point went to the database folder, or to its sibling for this key when the key changed
       // (as Location.readWithKey reads it, but the sibling stays open: `opened` closes it with the job).
       const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
