@@ -7,6 +7,7 @@
  * must match, and a routine must answer the same. On a second server whose default is
  * latin1, a utf8mb4 database keeps its character set, collation and comment.
  */
+import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { freePort, rejection } from '../../fixtures/servers/common.ts';
+import { freePort, rejection, waitFor } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures');
@@ -171,6 +172,28 @@ describe('backup and restore', () => {
     expect(e.code).toBe('RESTORE_FAILED');
     expect(e.message).toMatch(/restoring into database "half"/);
     expect(exists('half')).toBe(false);
+  });
+
+  test('canceling while CREATE DATABASE waits on the server: the database the server still creates is dropped', async () => {
+    const c = connector();
+    const file = await dumpToFile(c, 'Chinook');
+    // A global read lock keeps CREATE DATABASE waiting on the server while the restore is canceled;
+    // a killed client would not stop the statement, so the database appears once the lock goes.
+    const holder = spawn('mariadb', ['--no-defaults', `--socket=${db.socket}`, '--user=root', '-e', 'FLUSH TABLES WITH READ LOCK; SELECT SLEEP(60)'], { stdio: 'ignore' });
+    const released = new Promise((resolve) => holder.on('close', resolve));
+    await waitFor('the global read lock', () => db.sql(`SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'`).trim() === '1');
+    const ac = new AbortController();
+    const restoring = rejection(c.restore('canceled_at_create', createReadStream(file), 'logical', { signal: ac.signal }));
+    await waitFor('CREATE DATABASE to wait on the lock', () => db.sql(`SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'CREATE DATABASE%canceled_at_create%'`).trim() === '1');
+    ac.abort();
+    await new Promise((r) => setTimeout(r, 300));
+    db.sql(`SELECT CONCAT('KILL ', ID) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)' INTO @k; EXECUTE IMMEDIATE @k`);
+    await released;
+    const e = await restoring;
+    // However the restore ended, the statement has ended on the server before the check.
+    await waitFor('CREATE DATABASE to end on the server', () => db.sql(`SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'CREATE DATABASE%canceled_at_create%'`).trim() === '0');
+    expect(e.code).toBe('CANCELED');
+    expect(exists('canceled_at_create')).toBe(false);
   });
 
   test('database dropped before the dump starts: DATABASE_NOT_FOUND and the stream errors', async () => {
