@@ -439,7 +439,15 @@ export class SqliteConnector implements Connector {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EEXIST') throw new BackstopError('DATABASE_EXISTS', `"${database}" appeared in "${folder}" during the restore; nothing was overwritten.`);
         if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw e;
-        copyFileSync(temp, target, constants.COPYFILE_EXCL); // filesystems without hard links
+        // Filesystems without hard links: the copy creates `target` itself (EXCL), so a copy cut
+        // short (a full disk) removes what it wrote; a name taken meanwhile is not ours to touch.
+        try {
+          copyFileSync(temp, target, constants.COPYFILE_EXCL);
+        } catch (copyError) {
+          if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') throw new BackstopError('DATABASE_EXISTS', `"${database}" appeared in "${folder}" during the restore; nothing was overwritten.`);
+          rmSync(target, { force: true });
+          throw copyError;
+        }
       }
       removeTemp();
       progress.finish();
