@@ -6,11 +6,12 @@
  * CANCELED error or the run's summary) and exits 128 + the signal's number (130, 143). A
  * second signal quits at once, saying what may be left behind.
  *
- * Contract: `interruptible(onInterrupt, fn)` installs the handlers for fn's duration (and,
- * once a signal came, until the process exits; `agent` and `serve` have their own) and hands fn the command's AbortSignal, which
- * `interruptSignal()` also returns to code that runs work in this process (`canceledOnInterrupt`
- * reports that work's failure after an interrupt as CANCELED); `takeInterrupt()` answers which
- * signal arrived (once; main() turns it into the exit code).
+ * Contract: `interruptible(onInterrupt, fn)` installs the handlers for fn's duration (once a
+ * signal came, until the process exits; `agent` and `serve` have their own) and hands fn the
+ * command's AbortSignal, which `interruptSignal()` also returns to code that runs work in
+ * this process (`canceledOnInterrupt` reports that work's failure after an interrupt as
+ * CANCELED); `takeInterrupt()` answers which signal arrived (once; main() turns it into the
+ * exit code).
  */
 import { constants } from 'node:os';
 import { BackstopError } from '../shared/result.ts';

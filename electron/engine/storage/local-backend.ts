@@ -224,11 +224,12 @@ export class LocalBackend implements Backend, LeftoverSweeper, FreeSpaceReporter
     return null;
   }
 
-  /** Removes temp files left by crashed puts that were not written for `olderThanMs` (backend.ts, LeftoverSweeper). */
+  /** Bytes free at the root's file system (or its nearest existing parent's) (backend.ts, FreeSpaceReporter). */
   freeBytes(): Promise<number | null> {
     return Promise.resolve(freeBytesAt(this.root));
   }
 
+  /** Removes temp files left by crashed puts that were not written for `olderThanMs` (backend.ts, LeftoverSweeper). */
   async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
     const swept: SweepResult = { removed: 0, bytes: 0 };
     const walk = async (dir: string): Promise<void> => {
