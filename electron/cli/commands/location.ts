@@ -9,7 +9,7 @@
  * the plain dump/snapshot stream, verified, so a backup is usable without Backstop; a
  * file output is written under a temporary name and renamed only once complete.
  */
-import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
@@ -190,6 +190,26 @@ async function momentRestore(engine: Engine, w: Where, repo: Repository, key: Bu
   return { ...outcome, cluster: false };
 }
 
+/** What link() answers on a file system without hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/** Gives the finished `temp` the name `target`, unless a file took that name meanwhile (CONFLICT: never overwritten). */
+function publishNew(temp: string, target: string): void {
+  const taken = () => new BackstopError('CONFLICT', `${target} appeared while the point was being extracted; it was left as it is (backstop never overwrites). Choose another file.`);
+  try {
+    linkSync(temp, target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw taken();
+    if (!NO_HARD_LINKS.has(code)) throw e;
+    // Without hard links: checked just before the rename (the window left is the rename's own).
+    if (existsSync(target)) throw taken();
+    renameSync(temp, target);
+    return;
+  }
+  rmSync(temp, { force: true });
+}
+
 export async function extractCommand(engine: Engine, where: LocationArg, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {
   const { repo } = await open(engine, parseLocation(where), keyFile);
   const id = await pointId(repo, point);
@@ -205,7 +225,7 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
   const temp = `${target}.partial-${process.pid}`;
   try {
     await canceledOnInterrupt(pipeline(stream, createWriteStream(temp, { flags: 'wx' }), { signal }), 'The extract', `nothing was written to ${target}.`);
-    renameSync(temp, target);
+    publishNew(temp, target);
   } catch (e) {
     rmSync(temp, { force: true });
     throw e;

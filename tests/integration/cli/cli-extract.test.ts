@@ -1,0 +1,60 @@
+/**
+ * `backstop extract --out FILE` never overwrites, also when FILE appears while the point is
+ * being extracted (another program, a second extract): the real command in a child process
+ * extracts a 48 MB SQLite point of random blobs; the moment its temporary `.partial-` file appears, the test
+ * creates FILE. The command fails with CONFLICT in one JSON document (exit 1), FILE keeps
+ * what the other writer put there, and no temporary file is left.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import { CLI_BIN, REPO_ROOT, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+describe('backstop extract', () => {
+  it('a file created under the output name during the extract is left as it is: CONFLICT, nothing overwritten, no temporary file', async () => {
+    const dir = tempDir();
+    const folder = join(dir, 'files');
+    mkdirSync(folder);
+    const db = new Database(join(folder, 'big.db'));
+    // Random: neither compression nor deduplication shrinks it.
+    db.exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB);
+             WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 6000) INSERT INTO blobs (b) SELECT randomblob(8000) FROM r;`);
+    db.close();
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
+    const dataDir = join(dir, 'data');
+    const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const location = (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location;
+
+    const outDir = join(dir, 'out');
+    mkdirSync(outDir);
+    const target = join(outDir, 'big.db');
+    // The other writer: creates the output name as soon as the extract's temporary file appears.
+    let raced = false;
+    const watcher = watch(outDir, (_event, name) => {
+      if (raced || !String(name).includes('.partial-')) return;
+      raced = true;
+      writeFileSync(target, 'the other writer', { flag: 'wx' });
+    });
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI_BIN, 'extract', location, '--point', 'latest', '--out', target, '--json', '--data-dir', dataDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    watcher.close();
+    expect(raced).toBe(true);
+    expect(run.code, run.stderr).toBe(1);
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: { code: 'CONFLICT', message: `${target} appeared while the point was being extracted; it was left as it is (backstop never overwrites). Choose another file.` },
+    });
+    expect(readFileSync(target, 'utf8')).toBe('the other writer');
+    expect(readdirSync(outDir)).toEqual(['big.db']);
+  }, 120_000);
+});
