@@ -150,8 +150,11 @@ function vitestCounts(file) {
 // The first line of a failure message, shortened: enough to tell one failure from another.
 function firstLine(text) {
   // eslint-disable-next-line no-control-regex -- the terminal colour codes vitest puts in its messages
-  const line = String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim()) ?? '';
-  return line.trim().slice(0, 300);
+  const lines = String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n');
+  const line = (lines.find((l) => l.trim()) ?? '').trim();
+  // An assertion whose message is a whole document ("AssertionError: {") says what differed further down.
+  const expected = line.endsWith('{') || line.endsWith('[') ? lines.find((l) => /\bexpected\b.*\bto\b/.test(l))?.trim() : undefined;
+  return (expected ? `${line} … ${expected}` : line).slice(0, 300);
 }
 
 function vitestFailures(file) {

@@ -23,7 +23,7 @@ import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { createSftpBackend } from '../../../electron/engine/storage/index.ts';
-import { cli, Scratch } from '../../fixtures/reliability/common.ts';
+import { cli, Scratch, workerCrashes } from '../../fixtures/reliability/common.ts';
 import { faultyRunsLoseNothing, grow } from '../../fixtures/reliability/fault-runs.ts';
 import { startTcpFaultProxy, type TcpFaultProxy } from '../../fixtures/reliability/tcp-fault-proxy.ts';
 import { startSshd, type SshdHandle } from '../../fixtures/sshd.ts';
@@ -167,7 +167,7 @@ describe('SFTP faults', () => {
     expect(r.code, r.out).not.toBe(0);
     const failed = (r.json as BackupJson).databases.find((d) => d.database === 'a.db')!;
     expect(failed.status, r.out).not.toBe('ok');
-    expect(failed.error?.code, r.out).toBe('STORAGE');
+    expect(failed.error?.code, `${r.out}\n${workerCrashes(dataDir)}`).toBe('STORAGE');
     expect(failed.error?.message).toContain(`${sshd.host}:${sshd.port}`);
 
     const after = await cli('points', location(base, 'a.db'), ...flags(), '--data-dir', dataDir, '--json');
