@@ -261,7 +261,11 @@ export class SftpBackend implements Backend, LeftoverSweeper, FreeSpaceReporter 
         client.removeListener('error', fail);
         resolve();
       });
-      client.once('error', fail);
+      // `on`, not `once`: a connection cut during the handshake emits 'error' twice (the socket's
+      // error, then "Connection lost before handshake"), and an 'error' nobody listens to is
+      // thrown — it ended the whole job thread (WORKER_CRASHED) when a server died as Backstop
+      // reconnected. A failed client keeps this listener; a ready one swaps it for `lose` below.
+      client.on('error', fail);
       client.once('close', () => fail(new Error('the server closed the connection during login')));
       try {
         client.connect(config);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SftpBackend, createSftpBackend, fetchHostKey, type SftpBackendOptions } from '../../../electron/engine/storage/sftp-backend.ts';
 import { probeSftp } from '../../../electron/engine/storage/sftp-probe.ts';
@@ -48,6 +49,25 @@ runBackendContract('sftp with retries, one channel', async () => {
 });
 
 describe('SFTP specifics', () => {
+  it('a connection reset before the SSH greeting (a server dying as Backstop connects) fails the call as STORAGE naming the server, and nothing is thrown', async () => {
+    // The socket's ECONNRESET and then ssh2's "Connection lost before handshake" are two 'error'
+    // events of one client: an unheard second one was thrown and ended the job thread.
+    const server = createServer((sock) => sock.once('data', () => sock.resetAndDestroy()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const b = new SftpBackend({ ...options(), port });
+    try {
+      const e = await rejection(b.put('x', Buffer.from('x')));
+      expect(e.code).toBe('STORAGE');
+      expect(e.message).toContain(`127.0.0.1:${port}`);
+      // Both events have come and gone (the second one is emitted on close): still nothing thrown.
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await b.close();
+      server.close();
+    }
+  });
+
   it('writes through a temp name in the same folder and leaves only the object (posix-rename replaces it)', async () => {
     const o = options();
     const b = new SftpBackend(o);
