@@ -7,7 +7,8 @@
  * Contract: the key comes from --key-file, BACKSTOP_KEY, or the keychain by the folder's
  * key fingerprint; a wrong key → KEY_MISMATCH before any data is read. `extract` writes
  * the plain dump/snapshot stream, verified, so a backup is usable without Backstop; a
- * file output is written under a temporary name and renamed only once complete.
+ * file output is written under a temporary name and given its name only once complete,
+ * never over a file (one created meanwhile included: CONFLICT).
  */
 import { createWriteStream, existsSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
