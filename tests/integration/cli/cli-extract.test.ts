@@ -5,12 +5,11 @@
  * creates FILE. The command fails with CONFLICT in one JSON document (exit 1), FILE keeps
  * what the other writer put there, and no temporary file is left.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
-import { CLI_BIN, REPO_ROOT, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
+import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 describe('backstop extract', () => {
@@ -39,15 +38,7 @@ describe('backstop extract', () => {
       raced = true;
       writeFileSync(target, 'the other writer', { flag: 'wx' });
     });
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI_BIN, 'extract', location, '--point', 'latest', '--out', target, '--json', '--data-dir', dataDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const run = await runBackstop(['extract', location, '--point', 'latest', '--out', target, '--json', '--data-dir', dataDir]);
     watcher.close();
     expect(raced).toBe(true);
     expect(run.code, run.stderr).toBe(1);
