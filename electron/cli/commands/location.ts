@@ -24,6 +24,7 @@ import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engin
 import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { restoreFromWal } from './restore-at.ts';
+import { hardLinksUnsupported } from '../../engine/storage/hard-links.ts';
 import { pointsOnly, restoreAt } from '../../engine/restore/restore-at.ts';
 import { howToGetKey, keyFromOptions } from '../cli-secrets.ts';
 import { parseLocation, type LocationArg, type Where } from '../location-url.ts';
@@ -191,18 +192,14 @@ async function momentRestore(engine: Engine, w: Where, repo: Repository, key: Bu
   return { ...outcome, cluster: false };
 }
 
-/** What link() answers on a file system without hard links. */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
-
 /** Gives the finished `temp` the name `target`, unless a file took that name meanwhile (CONFLICT: never overwritten). */
 function publishNew(temp: string, target: string): void {
   const taken = () => new BackstopError('CONFLICT', `${target} appeared while the point was being extracted; it was left as it is (backstop never overwrites). Choose another file.`);
   try {
     linkSync(temp, target);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') throw taken();
-    if (!NO_HARD_LINKS.has(code)) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw taken();
+    if (!hardLinksUnsupported(e)) throw e;
     // Without hard links: checked just before the rename (the window left is the rename's own).
     if (existsSync(target)) throw taken();
     renameSync(temp, target);

@@ -11,6 +11,7 @@ import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/pr
 import { dirname, join, relative, sep } from 'node:path';
 import { AlreadyThereError, assertValidKey, bodyChunks, isTempFileName, tempFileName, type Backend, type ByteRange, type FreeSpaceReporter, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { errnoCode, storageError } from './errors.ts';
+import { hardLinksUnsupported } from './hard-links.ts';
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -46,9 +47,6 @@ export async function makeDirs(dir: string, location: string, key = '.', op = 'p
     return missing;
   }
 }
-
-/** What link() answers on a file system without hard links. */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 
 /** Bytes free to an unprivileged writer at `path` (or its nearest existing parent); null when it cannot be measured. */
 export function freeBytesAt(path: string): number | null {
@@ -120,7 +118,7 @@ export class LocalBackend implements Backend, LeftoverSweeper, FreeSpaceReporter
       await link(tmp, final);
     } catch (e) {
       if (errnoCode(e) === 'EEXIST') throw new AlreadyThereError(key, this.location, e);
-      if (!NO_HARD_LINKS.has(errnoCode(e) ?? '')) throw e;
+      if (!hardLinksUnsupported(e)) throw e;
       if (await stat(final).then(() => true, () => false)) throw new AlreadyThereError(key, this.location);
       await rename(tmp, final);
       return;

@@ -37,6 +37,7 @@ import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationO
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { makeTempFolder } from '../temp-folder.ts';
+import { hardLinksUnsupported } from '../../storage/hard-links.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
@@ -436,9 +437,8 @@ export class SqliteConnector implements Connector {
       try {
         linkSync(temp, target);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new BackstopError('DATABASE_EXISTS', `"${database}" appeared in "${folder}" during the restore; nothing was overwritten.`);
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw e;
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new BackstopError('DATABASE_EXISTS', `"${database}" appeared in "${folder}" during the restore; nothing was overwritten.`);
+        if (!hardLinksUnsupported(e)) throw e;
         // Filesystems without hard links: the copy creates `target` itself (EXCL), so a copy cut
         // short (a full disk) removes what it wrote; a name taken meanwhile is not ours to touch.
         try {
