@@ -19,7 +19,7 @@ import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor, serverPassword } from '../servers/index.ts';
 import { ownsSlot, releaseTaskSlot } from '../tasks/task-slot.ts';
-import type { HistoryTable, ServersTable, SettingsTable, TasksTable } from '../store/index.ts';
+import { staleTask, type HistoryTable, type ServersTable, type SettingsTable, type TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
 import { deleteTask } from '../tasks/delete-task.ts';
@@ -152,16 +152,18 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.events.emit('tasks.changed', { ids: [task.id] });
       return task;
     },
-    'tasks.update': async ({ id, task: input }) => {
+    'tasks.update': async ({ id, task: input, basedOn }) => {
       checkTaskInput(input);
       checkBackupType(input);
       checkTestServerInput(input);
       await checkTaskKey(input, ctx.keys);
       const before = ctx.tasks.get(id);
+      // Checked before anything irreversible (the slot below); the update checks it again atomically.
+      if (basedOn !== undefined && before.updatedAt !== basedOn) throw staleTask(before);
       const server = ctx.servers.get(before.serverId);
       // A PostgreSQL snapshot task that stops being one (or moves to another server) drops its slot first.
       if (ownsSlot(before, server) && (input.type !== 'snapshot' || input.serverId !== before.serverId)) await releaseSlot(before);
-      const task = ctx.tasks.update(id, input, stamp());
+      const task = ctx.tasks.update(id, input, stamp(), basedOn);
       ctx.events.emit('tasks.changed', { ids: [id] });
       // A destination the edit removed (or gave a new keychain entry) takes its secret with it.
       await releaseSecrets(ctx.destinations, credentialRefs(before.destinations));

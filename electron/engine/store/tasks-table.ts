@@ -3,7 +3,8 @@
  * encryption keys are referenced (keyRef + fingerprint), never stored.
  *
  * Contract: names unique case-insensitively (CONFLICT); the server must exist
- * (NOT_FOUND); unknown ids → NOT_FOUND.
+ * (NOT_FOUND); unknown ids → NOT_FOUND; an update based on a version that is no longer
+ * the stored one → STALE (optimistic concurrency on updatedAt).
  */
 import { randomUUID } from 'node:crypto';
 import { Task, type TaskInputParsed } from '../../shared/domain.ts';
@@ -23,6 +24,20 @@ interface Row {
 function configOf(input: TaskInputParsed): Record<string, unknown> {
   const { name: _n, serverId: _s, enabled: _e, ...rest } = input;
   return rest;
+}
+
+/** STALE for an edit of `current` that started from an older version. */
+export function staleTask(current: Task): BackstopError {
+  return new BackstopError(
+    'STALE',
+    `Task "${current.name}" was changed elsewhere (another window, the tray or the command line; saved at ${current.updatedAt}) after this edit began, so nothing was saved. Review its current settings and save again.`,
+  );
+}
+
+/** `now`, or 1 ms past `previous` when the clock has not moved past it (ISO-8601 UTC stamps). */
+function laterThan(previous: string, now: string): string {
+  const prev = Date.parse(previous);
+  return Number.isFinite(prev) && Date.parse(now) <= prev ? new Date(prev + 1).toISOString() : now;
 }
 
 function fromRow(r: Row): Task {
@@ -58,12 +73,22 @@ export class TasksTable {
     return this.get(id);
   }
 
-  update(id: string, input: TaskInputParsed, now: string): Task {
-    this.get(id);
+  /**
+   * Replaces the task's settings. With `basedOn` (the updatedAt the edit started from) it
+   * saves only while that is still the stored version, in one statement (another process on
+   * the same app database included), else STALE and nothing changes. The new updatedAt is
+   * always later than the one it replaces (a clock that did not move gets 1 ms more), so no
+   * two versions of a task share a stamp.
+   */
+  update(id: string, input: TaskInputParsed, now: string, basedOn?: string): Task {
+    const before = this.get(id);
+    if (basedOn !== undefined && before.updatedAt !== basedOn) throw staleTask(before);
     this.assertValid(input, id);
-    this.db
-      .prepare('UPDATE tasks SET name = ?, server_id = ?, config = ?, enabled = ?, updated_at = ? WHERE id = ?')
-      .run(input.name, input.serverId, JSON.stringify(configOf(input)), input.enabled ? 1 : 0, now, id);
+    const stamp = laterThan(before.updatedAt, now);
+    const changed = this.db
+      .prepare('UPDATE tasks SET name = ?, server_id = ?, config = ?, enabled = ?, updated_at = ? WHERE id = ? AND updated_at = ?')
+      .run(input.name, input.serverId, JSON.stringify(configOf(input)), input.enabled ? 1 : 0, stamp, id, basedOn ?? before.updatedAt);
+    if (Number(changed.changes) === 0) throw staleTask(this.get(id));
     return this.get(id);
   }
 

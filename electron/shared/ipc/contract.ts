@@ -107,7 +107,12 @@ export const commands = {
   'tools.detect': { input: None, result: returns<ToolInfo[]>() },
   'tasks.list': { input: None, result: returns<Task[]>() },
   'tasks.create': { input: TaskInput, result: returns<Task>() },
-  'tasks.update': { input: z.strictObject({ id: Id, task: TaskInput }), result: returns<Task>() },
+  /**
+   * `basedOn`: the `updatedAt` of the stored task the edit started from. When the task has
+   * changed since (another window, the tray, the command line), nothing is saved: STALE.
+   * Without it the edit replaces whatever is stored (configuration files, scripts).
+   */
+  'tasks.update': { input: z.strictObject({ id: Id, task: TaskInput, basedOn: z.string().optional() }), result: returns<Task>() },
   'tasks.delete': { input: ById, result: returns<{ id: string }>() },
   /** Without `kind`: full when the task has a full schedule, else incremental (which starts a chain with a full). */
   'tasks.status': { input: None, result: returns<TaskStatus[]>() },

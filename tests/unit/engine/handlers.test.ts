@@ -136,6 +136,32 @@ describe('engine handlers', () => {
     data(await engine.call('servers.delete', { id: server.id }));
   });
 
+  it('refuses an edit based on a version changed since (STALE, nothing saved); each save gets a later stamp even on a clock that stands still', async () => {
+    const clock = new Date('2026-03-01T10:00:00.000Z');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), now: () => clock });
+    const folder = tempDir();
+    const backups = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+    const opened = data(await engine.call('tasks.create', task(server.id, backups)));
+    // Another window pauses the task while the editor still shows the version it opened.
+    const paused = data(await engine.call('tasks.update', { id: opened.id, task: task(server.id, backups, { enabled: false }), basedOn: opened.updatedAt }));
+    expect(paused.enabled).toBe(false);
+    expect(paused.updatedAt).toBe('2026-03-01T10:00:00.001Z');
+    const stale = await engine.call('tasks.update', { id: opened.id, task: task(server.id, backups, { retention: { minAgeDays: 7, keepLast: null } }), basedOn: opened.updatedAt });
+    expect(stale).toMatchObject({
+      ok: false,
+      code: 'STALE',
+      message: 'Task "nightly" was changed elsewhere (another window, the tray or the command line; saved at 2026-03-01T10:00:00.001Z) after this edit began, so nothing was saved. Review its current settings and save again.',
+    });
+    // Nothing of the refused edit was stored: the pause stays.
+    expect(data(await engine.call('tasks.list', undefined))).toEqual([paused]);
+    // Based on the current version it saves; without basedOn (configuration files) it replaces what is stored.
+    const edited = data(await engine.call('tasks.update', { id: opened.id, task: task(server.id, backups, { enabled: false, retention: { minAgeDays: 7, keepLast: null } }), basedOn: paused.updatedAt }));
+    expect(edited).toMatchObject({ enabled: false, retention: { minAgeDays: 7 }, updatedAt: '2026-03-01T10:00:00.002Z' });
+    const replaced = data(await engine.call('tasks.update', { id: opened.id, task: task(server.id, backups) }));
+    expect(replaced).toMatchObject({ enabled: true, updatedAt: '2026-03-01T10:00:00.003Z' });
+  });
+
   it('persists settings and data across a restart of the engine', async () => {
     const dataDir = tempDir();
     const folder = tempDir();
