@@ -15,6 +15,12 @@
  * the empty folder they asked for, and saving again does not ask again. Destination secrets
  * saved into the keychain while editing ("Test connection", a save the engine refused) that
  * no stored task uses when the editor closes leave the keychain again (`close`).
+ *
+ * Edits are based on the version they were loaded from: when the task changes elsewhere
+ * meanwhile (another window, the tray, the command line), typed work is kept, saving is
+ * refused by the engine (STALE) instead of undoing that change, and `changedElsewhere`
+ * offers the choice: `loadCurrent` (drop the edits) or `keepMine` (the settings the user
+ * changed, on top of the stored version).
  */
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef, watch } from 'vue';
@@ -69,15 +75,56 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     missingFolders.value = [];
   }
 
+  /** True when the draft holds something typed since it was loaded from `original` (or since a new form). */
+  function edited(): boolean {
+    const loaded = original.value ? draftFromTask(original.value) : null;
+    return loaded === null || JSON.stringify(draft) !== JSON.stringify(loaded);
+  }
+
   /**
    * Starts editing `task` (or a new task on `serverId`), unless the draft already belongs to
-   * that target (the view was re-mounted): then it is kept as typed — for a saved task only
-   * while the task has not changed since (a pause from the task card would otherwise be undone).
+   * that target (the view was re-mounted): then it is kept as typed. When the saved task
+   * changed since (a pause from the task card, another window, the command line), an
+   * untouched draft takes the new version; an edited one is kept, and `changedElsewhere`
+   * says so until the user picks `loadCurrent` or `keepMine`.
    */
   function open(task: Task | null, serverId = ''): void {
     const t = task ? task.id : 'new';
-    if (target.value === t && (!task || original.value?.updatedAt === task.updatedAt)) return;
+    if (target.value === t && (!task || original.value?.updatedAt === task.updatedAt || edited())) return;
     reset(task ? draftFromTask(task) : emptyDraft(serverId, defaultTimezone()), task, t);
+  }
+
+  /** The stored task when it changed after this draft was loaded from it (saving now would be refused: STALE); else null. */
+  const changedElsewhere = computed<Task | null>(() => {
+    const id = target.value;
+    if (!original.value || !id || id === 'new') return null;
+    const current = useTasksStore().byId.get(id);
+    return current && current.updatedAt !== original.value.updatedAt ? current : null;
+  });
+
+  /** Drops what was typed and edits the stored version instead (the user's choice in the "changed elsewhere" notice). */
+  function loadCurrent(): void {
+    const current = changedElsewhere.value;
+    if (current) reset(draftFromTask(current), current, current.id);
+  }
+
+  /**
+   * Keeps what was typed, on top of the stored version (the user's choice in the "changed
+   * elsewhere" notice): each setting the user changed keeps their value; every other one
+   * takes the stored version's (a pause made elsewhere stays paused). Saving then replaces
+   * the stored version.
+   */
+  function keepMine(): void {
+    const current = changedElsewhere.value;
+    if (!current || !original.value) return;
+    const base = draftFromTask(original.value) as unknown as Record<string, unknown>;
+    const theirs = draftFromTask(current) as unknown as Record<string, unknown>;
+    const mine = draft as unknown as Record<string, unknown>;
+    for (const key of Object.keys(theirs)) {
+      if (JSON.stringify(mine[key]) === JSON.stringify(base[key])) mine[key] = theirs[key];
+    }
+    original.value = current;
+    if (saveError.value?.code === 'STALE') saveError.value = null;
   }
 
   /**
@@ -150,7 +197,8 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     if (!(await storeSecrets())) return null;
     const input = draftToInput(draft);
     const id = target.value && target.value !== 'new' ? target.value : null;
-    const saved = id ? await tasks.update(id, input) : await tasks.create(input);
+    // Based on the version the draft was loaded from: a change made elsewhere since is never silently undone (STALE).
+    const saved = id ? await tasks.update(id, input, original.value?.updatedAt) : await tasks.create(input);
     if (!saved) {
       saveError.value = tasks.actionError;
       return null;
@@ -222,7 +270,10 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     errors,
     shown,
     needsConfirm,
+    changedElsewhere,
     open,
+    loadCurrent,
+    keepMine,
     close,
     useKey,
     chooseEncryption,

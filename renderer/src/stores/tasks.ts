@@ -14,19 +14,13 @@ import type { CommandResult } from '@shared/ipc/contract.ts';
 import { call, onEvent } from '../api';
 import { useAction, useResource } from './resource';
 
-/** A task as the editor sends it back: the stored fields without id and timestamps. */
+/**
+ * A stored task as tasks.update takes it back: every stored setting (hooks, limits,
+ * notifications and test restores included), without id and timestamps, as a plain copy.
+ */
 export function taskToInput(t: Task): TaskInput {
-  return {
-    name: t.name,
-    serverId: t.serverId,
-    type: t.type,
-    schedule: { ...t.schedule },
-    retention: { ...t.retention },
-    encryption: { ...t.encryption },
-    destinations: t.destinations.map((d) => ({ ...d })),
-    excludeDatabases: [...t.excludeDatabases],
-    enabled: t.enabled,
-  };
+  const { id: _id, createdAt: _created, updatedAt: _updated, ...fields } = t;
+  return JSON.parse(JSON.stringify(fields)) as TaskInput;
 }
 
 export const useTasksStore = defineStore('tasks', () => {
@@ -58,20 +52,39 @@ export const useTasksStore = defineStore('tasks', () => {
     return created;
   }
 
-  async function update(id: string, input: TaskInput): Promise<Task | null> {
-    const saved = await action.run(() => call('tasks.update', { id, task: input }));
+  /**
+   * Saves `input` over the task. `basedOn`: the updatedAt of the version the edit started
+   * from; when the task changed since, the engine saves nothing (STALE, in `actionError`)
+   * and the list is refreshed, so the current version shows.
+   */
+  async function update(id: string, input: TaskInput, basedOn?: string): Promise<Task | null> {
+    const saved = await action.run(() => call('tasks.update', { id, task: input, ...(basedOn ? { basedOn } : {}) }));
     if (saved) {
       list.data.value = list.data.value.map((t) => (t.id === id ? saved : t));
       void statusList.refresh();
+    } else if (action.error.value?.code === 'STALE') {
+      await list.refresh();
     }
     return saved;
   }
 
-  /** Pauses or resumes a task's schedules (tasks.update with the saved task and `enabled`). */
+  /**
+   * Applies one change (pause, an excluded database) to the task as stored: to the version
+   * this window shows, and when that changed elsewhere meanwhile, once more to the current
+   * one, so the change never undoes another window's edit and never drops a setting.
+   */
+  async function change(id: string, apply: (t: Task) => TaskInput): Promise<Task | null> {
+    for (let attempt = 0; ; attempt++) {
+      const task = byId.value.get(id);
+      if (!task) return null;
+      const saved = await update(id, apply(task), task.updatedAt);
+      if (saved || action.error.value?.code !== 'STALE' || attempt > 0) return saved;
+    }
+  }
+
+  /** Pauses or resumes a task's schedules; every other setting stays as stored. */
   async function setEnabled(id: string, enabled: boolean): Promise<boolean> {
-    const task = byId.value.get(id);
-    if (!task) return false;
-    return (await update(id, { ...taskToInput(task), enabled })) !== null;
+    return (await change(id, (t) => ({ ...taskToInput(t), enabled }))) !== null;
   }
 
   async function remove(id: string): Promise<boolean> {
@@ -170,6 +183,7 @@ export const useTasksStore = defineStore('tasks', () => {
     create,
     update,
     setEnabled,
+    change,
     remove,
     runNow,
     cancel,

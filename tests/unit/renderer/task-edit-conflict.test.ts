@@ -1,0 +1,199 @@
+/**
+ * A task changed elsewhere (another window, the tray, the command line) while this window
+ * edits or pauses it: nothing typed is lost, nothing made elsewhere is silently undone, and
+ * no setting the window does not show is dropped. The fake bridge answers tasks.update as
+ * the engine does: STALE when `basedOn` is not the stored version (the engine side is
+ * tested in tests/unit/engine/handlers.test.ts; the whole flow on a real engine in
+ * tests/e2e/task-edit-conflict.spec.ts).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { defineComponent, h } from 'vue';
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
+import { createMemoryHistory, createRouter, RouterView } from 'vue-router';
+import { DEFAULT_SETTINGS, type ServerCheck, type Task, type TaskInput } from '@shared/domain.ts';
+import { routes } from '../../../renderer/src/router';
+import { useTaskEditorStore } from '../../../renderer/src/stores/task-editor';
+import { taskToInput, useTasksStore } from '../../../renderer/src/stores/tasks';
+import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+
+let fake: FakeBridge;
+let unmount: (() => void) | null = null;
+beforeEach(() => {
+  fake = installFakeBridge();
+});
+afterEach(() => {
+  unmount?.();
+  unmount = null;
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+const GOOD_CHECK: ServerCheck = {
+  serverVersion: 'SQLite 3',
+  tools: [],
+  warnings: [],
+  support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } },
+};
+
+/** A stored task with the settings the task card does not show: hooks, limits, notifications, test restores. */
+const V1: Task = {
+  id: 't1',
+  name: 'Nightly',
+  serverId: 's1',
+  type: 'logical',
+  schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+  retention: { minAgeDays: 30, keepLast: null },
+  encryption: { mode: 'none' },
+  destinations: [{ kind: 'local', path: '/backups/nightly' }],
+  excludeDatabases: [],
+  enabled: true,
+  hooks: { pre: ['/usr/local/bin/quiesce'], post: null, timeoutSeconds: 60, onFailure: 'fail' },
+  limits: { uploadBytesPerSecond: 1048576 },
+  notifications: ['n1'],
+  testRestore: { schedule: '0 5 * * 0', afterFull: false, maxMinutes: 30 },
+  createdAt: '2026-03-01T10:00:00.000Z',
+  updatedAt: '2026-03-01T10:00:00.000Z',
+};
+
+/** tasks.list / tasks.update as the engine answers them, over one stored task; `updates` records what was sent. */
+function fakeEngine(initial: Task) {
+  const state = { stored: initial, updates: [] as { task: TaskInput; basedOn?: string }[] };
+  let clock = Date.parse(initial.updatedAt);
+  const save = (input: TaskInput): Task => {
+    clock += 1000;
+    state.stored = { ...(input as Task), id: state.stored.id, createdAt: state.stored.createdAt, updatedAt: new Date(clock).toISOString() };
+    return state.stored;
+  };
+  fake.respond('tasks.list', () => ok([state.stored]));
+  fake.respond('tasks.status', () => ok([]));
+  fake.respond('runs.active', () => ok([]));
+  fake.respond('tasks.update', (input) => {
+    const { task, basedOn } = input as { id: string; task: TaskInput; basedOn?: string };
+    state.updates.push({ task, basedOn });
+    if (basedOn !== undefined && basedOn !== state.stored.updatedAt) return fail('STALE', `Task "${state.stored.name}" was changed elsewhere (…) after this edit began, so nothing was saved.`);
+    return ok(save(task));
+  });
+  return {
+    state,
+    /** Another window's save: the stored task becomes `change` applied to it, and the engine says so. */
+    changeElsewhere(change: Partial<Task>) {
+      save({ ...(state.stored as TaskInput), ...change } as TaskInput);
+      fake.emit('tasks.changed', { ids: [state.stored.id] });
+    },
+  };
+}
+
+function answerEditorQuestions(): void {
+  fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
+  fake.respond('keys.list', () => ok([]));
+  fake.respond('servers.test', () => ok(GOOD_CHECK));
+  fake.respond('servers.databases', () => ok(['a.db']));
+  fake.respond('schedule.preview', () => ok([{ at: '2026-01-01T02:00:00Z', kind: 'full' as const }]));
+  fake.respond('destinations.checkFolder', (input) => ok({ path: (input as { path: string }).path, exists: true }));
+  fake.respond('settings.get', () => ok({ ...DEFAULT_SETTINGS, notificationChannels: [{ id: 'n1', kind: 'heartbeat', name: 'Pager', method: 'GET' }] }));
+}
+
+async function mountEditor(path: string) {
+  const pinia = createPinia();
+  setActivePinia(pinia);
+  const router = createRouter({ history: createMemoryHistory(), routes });
+  await router.push(path);
+  const Shell = defineComponent({ setup: () => () => h(RouterView) });
+  const wrapper = mount(Shell, { global: { plugins: [pinia, router] }, attachTo: document.body });
+  unmount = () => wrapper.unmount();
+  await flushPromises();
+  // The stores of this window (a store looked up without its pinia may be another mounted app's).
+  return { wrapper, router, editor: useTaskEditorStore(pinia), tasks: useTasksStore(pinia) };
+}
+
+describe('a task changed elsewhere', { timeout: 30_000 }, () => {
+  it('while the editor is open: the typed value stays, saving is refused, "Keep my edits" saves them on top of the other change', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngine(V1);
+    const { wrapper, router, editor } = await mountEditor('/tasks/t1/edit');
+    await wrapper.get('[data-testid="retention-days"]').setValue('14');
+    expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(false);
+
+    // The tray pauses the task meanwhile.
+    engine.changeElsewhere({ enabled: false });
+    await vi.waitFor(() => expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(true));
+    const notice = wrapper.get('[data-testid="changed-elsewhere"]');
+    expect(notice.text()).toContain('This task was changed elsewhere');
+    expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
+
+    // Saving as it is would undo the pause: the engine refuses, the form stays as typed.
+    await wrapper.get('[data-testid="task-editor"]').trigger('submit');
+    await flushPromises();
+    expect(engine.state.updates.at(-1)?.basedOn).toBe(V1.updatedAt);
+    expect(wrapper.text()).toContain('The task was not saved');
+    expect(wrapper.text()).toContain('was changed elsewhere');
+    expect(engine.state.stored.enabled).toBe(false);
+    expect(router.currentRoute.value.path).toBe('/tasks/t1/edit');
+    expect(editor.draft.minAgeDays).toBe(14);
+
+    await wrapper.get('[data-testid="changed-keep-mine"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(false);
+    await wrapper.get('[data-testid="task-editor"]').trigger('submit');
+    await flushPromises();
+    // The user's retention and the pause made elsewhere, and every setting the editor holds.
+    expect(engine.state.stored).toMatchObject({
+      enabled: false,
+      retention: { minAgeDays: 14, keepLast: null },
+      hooks: V1.hooks,
+      limits: V1.limits,
+      notifications: V1.notifications,
+      testRestore: V1.testRestore,
+    });
+    expect(router.currentRoute.value.path).toBe('/tasks');
+  });
+
+  it('"Discard my edits" loads the stored version into the form', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngine(V1);
+    const { wrapper } = await mountEditor('/tasks/t1/edit');
+    await wrapper.get('[data-testid="retention-days"]').setValue('14');
+    engine.changeElsewhere({ retention: { minAgeDays: 90, keepLast: 5 } });
+    await vi.waitFor(() => expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(true));
+    await wrapper.get('[data-testid="changed-load-current"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(false);
+    expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('90');
+    expect((wrapper.get('[data-testid="retention-last"]').element as HTMLInputElement).value).toBe('5');
+    expect(engine.state.updates).toEqual([]);
+  });
+
+  it('an untouched editor just shows the new version, with no question', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngine(V1);
+    const { wrapper, editor, tasks } = await mountEditor('/tasks/t1/edit');
+    engine.changeElsewhere({ retention: { minAgeDays: 90, keepLast: null } });
+    await vi.waitFor(() => expect(tasks.byId.get('t1')?.retention.minAgeDays).toBe(90));
+    // The view re-opens the draft (as after a re-mount): nothing was typed, so the stored version is taken.
+    editor.open(tasks.byId.get('t1')!);
+    await flushPromises();
+    expect(editor.changedElsewhere).toBeNull();
+    expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('90');
+  });
+});
+
+describe('pausing and excluding from the task list', () => {
+  it('keep every stored setting, and apply to the current version when another window changed it first', async () => {
+    const pinia = createPinia();
+    setActivePinia(pinia);
+    const engine = fakeEngine(V1);
+    const tasks = useTasksStore(pinia);
+    await tasks.refresh();
+    // Another window changes the retention; this window's list has not refreshed yet (its event is late).
+    engine.state.stored = { ...engine.state.stored, retention: { minAgeDays: 7, keepLast: null }, updatedAt: '2026-03-01T11:00:00.000Z' };
+
+    expect(await tasks.setEnabled('t1', false)).toBe(true);
+    // First try based on the version shown (refused), then on the current one.
+    expect(engine.state.updates.map((u) => u.basedOn)).toEqual([V1.updatedAt, '2026-03-01T11:00:00.000Z']);
+    expect(engine.state.stored).toMatchObject({ enabled: false, retention: { minAgeDays: 7 }, hooks: V1.hooks, limits: V1.limits, notifications: V1.notifications, testRestore: V1.testRestore });
+
+    const excluded = await tasks.change('t1', (t) => ({ ...taskToInput(t), excludeDatabases: ['tmp.db'] }));
+    expect(excluded).toMatchObject({ enabled: false, excludeDatabases: ['tmp.db'], hooks: V1.hooks, testRestore: V1.testRestore });
+  });
+});
