@@ -18,7 +18,7 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   /** The operation conflicts with existing state (name taken, still referenced, already running). */
   'CONFLICT',
-  /** An edit started from a version that is no longer the stored one (changed in another window, the tray or the command line meanwhile); nothing was saved. */
+  /** An edit started from a version that is no longer the stored one (changed in another window or the command line meanwhile); nothing was saved. */
   'STALE',
   'CANCELED',
   // repository

@@ -2,7 +2,7 @@
  * A task changed while the window works on it, on a real engine: pausing it from the task
  * list keeps every setting the card does not show (hooks, limits, notification channels,
  * test restores); an open editor whose task is changed by "another window" (a command sent
- * straight to the engine, as the tray, a second window or the command line do) keeps what
+ * straight to the engine, as a second window or the command line do) keeps what
  * was typed, is refused when it would undo that change, and with "Keep my edits" saves the
  * typed retention on top of it.
  */

@@ -30,7 +30,7 @@ function configOf(input: TaskInputParsed): Record<string, unknown> {
 export function staleTask(current: Task): BackstopError {
   return new BackstopError(
     'STALE',
-    `Task "${current.name}" was changed elsewhere (another window, the tray or the command line; saved at ${current.updatedAt}) after this edit began, so nothing was saved. Review its current settings and save again.`,
+    `Task "${current.name}" was changed elsewhere (another window or the command line; saved at ${current.updatedAt}) after this edit began, so nothing was saved. Review its current settings and save again.`,
   );
 }
 

@@ -109,7 +109,7 @@ export const commands = {
   'tasks.create': { input: TaskInput, result: returns<Task>() },
   /**
    * `basedOn`: the `updatedAt` of the stored task the edit started from. When the task has
-   * changed since (another window, the tray, the command line), nothing is saved: STALE.
+   * changed since (another window, the command line), nothing is saved: STALE.
    * Without it the edit replaces whatever is stored (configuration files, scripts).
    */
   'tasks.update': { input: z.strictObject({ id: Id, task: TaskInput, basedOn: z.string().optional() }), result: returns<Task>() },

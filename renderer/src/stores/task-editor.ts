@@ -17,7 +17,7 @@
  * no stored task uses when the editor closes leave the keychain again (`close`).
  *
  * Edits are based on the version they were loaded from: when the task changes elsewhere
- * meanwhile (another window, the tray, the command line), typed work is kept, saving is
+ * meanwhile (another window, the command line), typed work is kept, saving is
  * refused by the engine (STALE) instead of undoing that change, and `changedElsewhere`
  * offers the choice: `loadCurrent` (drop the edits) or `keepMine` (the settings the user
  * changed, on top of the stored version).

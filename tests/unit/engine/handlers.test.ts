@@ -151,7 +151,7 @@ describe('engine handlers', () => {
     expect(stale).toMatchObject({
       ok: false,
       code: 'STALE',
-      message: 'Task "nightly" was changed elsewhere (another window, the tray or the command line; saved at 2026-03-01T10:00:00.001Z) after this edit began, so nothing was saved. Review its current settings and save again.',
+      message: 'Task "nightly" was changed elsewhere (another window or the command line; saved at 2026-03-01T10:00:00.001Z) after this edit began, so nothing was saved. Review its current settings and save again.',
     });
     // Nothing of the refused edit was stored: the pause stays.
     expect(data(await engine.call('tasks.list', undefined))).toEqual([paused]);

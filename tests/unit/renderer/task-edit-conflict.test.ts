@@ -1,5 +1,5 @@
 /**
- * A task changed elsewhere (another window, the tray, the command line) while this window
+ * A task changed elsewhere (another window, the command line) while this window
  * edits or pauses it: nothing typed is lost, nothing made elsewhere is silently undone, and
  * no setting the window does not show is dropped. The fake bridge answers tasks.update as
  * the engine does: STALE when `basedOn` is not the stored version (the engine side is
@@ -115,7 +115,7 @@ describe('a task changed elsewhere', { timeout: 30_000 }, () => {
     await wrapper.get('[data-testid="retention-days"]').setValue('14');
     expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(false);
 
-    // The tray pauses the task meanwhile.
+    // Another window pauses the task meanwhile.
     engine.changeElsewhere({ enabled: false });
     await vi.waitFor(() => expect(wrapper.find('[data-testid="changed-elsewhere"]').exists()).toBe(true));
     const notice = wrapper.get('[data-testid="changed-elsewhere"]');
