@@ -83,3 +83,49 @@ test('a pause keeps every setting; an edit meets a change made elsewhere and kee
   await expect(tasks.root).toBeVisible();
   expect(await stored()).toMatchObject({ enabled: false, retention: { minAgeDays: 14, keepLast: 5 }, ...unseen });
 });
+
+test('a reload of the page brings the editor back as typed — a new key still to be confirmed — with typed secrets left out', async ({ page, engine, tempDir }) => {
+  test.setTimeout(90_000);
+  const folder = join(tempDir, 'dbs');
+  await makeSqliteFolder(folder, ['a.db']);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!server.ok) throw new Error(server.message);
+
+  const tasks = new TasksPage(page);
+  await tasks.open();
+  await page.getByRole('link', { name: 'Create a task' }).click();
+  const editor = new TaskEditorPage(page);
+  await expect(editor.form).toBeVisible();
+  await editor.name.fill('Typed before the reload');
+  await editor.retentionDays.fill('14');
+  await editor.destinationPath(0).fill(join(tempDir, 'backups'));
+  await page.getByTestId('encryption-generate').check();
+  await page.getByTestId('key-generate').click();
+  const fingerprint = (await page.getByTestId('key-fingerprint').textContent())!.trim();
+  await page.getByTestId('add-azure').click();
+  await page.getByTestId('dest-1-account').fill('backstopacct');
+  await page.getByTestId('dest-1-container').fill('nightly');
+  const secret = Buffer.alloc(64, 9).toString('base64');
+  await page.getByTestId('dest-1-secret').fill(secret);
+
+  await page.reload();
+  await expect(editor.form).toBeVisible();
+  await expect(editor.name).toHaveValue('Typed before the reload');
+  await expect(editor.retentionDays).toHaveValue('14');
+  await expect(editor.destinationPath(0)).toHaveValue(join(tempDir, 'backups'));
+  await expect(page.getByTestId('key-fingerprint')).toContainText(fingerprint);
+  // The key generated before the reload must still be confirmed as saved before the task can be.
+  await expect(editor.save).toBeDisabled();
+  await expect(page.getByTestId('save-blocked')).toBeVisible();
+  await expect(page.getByTestId('dest-1-account')).toHaveValue('backstopacct');
+  // The typed key was never kept: it is asked for again.
+  await expect(page.getByTestId('dest-1-secret')).toHaveValue('');
+  const keptText = await page.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+  expect(keptText).toContain('backstopacct');
+  expect(keptText).not.toContain(secret);
+
+  // Cancel forgets it: a reload then shows the task list's empty state, not the old form.
+  await page.getByTestId('task-cancel-edit').click();
+  await page.reload();
+  expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+});

@@ -6,6 +6,8 @@
  * The draft lives here, not in the view, so a view that fails and is re-mounted (the
  * error boundary in App.vue) shows the same form: nothing typed, and no key generated and
  * saved, is lost. `open(target)` keeps the draft when it is already editing that target.
+ * It is also kept in the window's sessionStorage (kept-draft.ts, secrets left out), so a
+ * reload of the page brings it back.
  *
  * Contract: actions never reject. `save()` resolves to the saved Task, or to null with
  * `saveError` set, or with `missingFolders` set (the view asks "create it?" and calls
@@ -28,6 +30,7 @@ import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
 import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
+import { forgetDraft, keepDraft, keptDraft } from './kept-draft';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
 import { useTasksStore } from './tasks';
@@ -48,6 +51,20 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const saveError = shallowRef<ApiError | null>(null);
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
+  // A draft kept across a reload of the page (kept-draft.ts) comes back as it was typed, secrets aside.
+  const kept = keptDraft();
+  if (kept) {
+    Object.assign(draft, kept.draft);
+    target.value = kept.target;
+    original.value = kept.original;
+    keyIsNew.value = kept.keyIsNew;
+    keyConfirmed.value = kept.keyConfirmed;
+  }
+  watch(
+    () => ({ target: target.value, original: original.value, draft, keyIsNew: keyIsNew.value, keyConfirmed: keyConfirmed.value }),
+    (now) => (now.target ? keepDraft({ ...now, target: now.target }) : forgetDraft()),
+    { deep: true },
+  );
   /** Every destination secret reference the draft held while editing (one tested, then removed or replaced, included). */
   const seenRefs = new Set<string>();
   watch(

@@ -58,6 +58,8 @@ export function installFakeBridge(): FakeBridge {
 
 export function removeBridge(): void {
   Reflect.deleteProperty(window, 'backstop');
+  // What the window kept for a reload (the task editor's draft) belongs to the test that typed it.
+  sessionStorage.clear();
 }
 
 export function deferred<T>() {

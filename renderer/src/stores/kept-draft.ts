@@ -1,0 +1,79 @@
+/**
+ * Keeps the task editor's unsaved draft in this window's sessionStorage, so a reload of the
+ * page (Ctrl+R, a renderer that crashed and was reloaded, a browser tab of `backstop serve`
+ * refreshed) brings the form back as it was typed. sessionStorage belongs to this window
+ * or tab alone and is never written to disk by Chromium; still, secrets typed into
+ * destination fields (S3 secret key, Azure key, FTP/SFTP password and passphrase) are never
+ * kept: after a reload they must be typed again, and the form says they are missing.
+ *
+ * Contract: `keepDraft` never throws (storage full or unavailable: nothing is kept);
+ * `keptDraft` returns what was kept, or null when nothing (or something unreadable) was;
+ * `forgetDraft` removes it (after a save, a delete or Cancel).
+ */
+import type { Task } from '@shared/domain.ts';
+import type { DestinationDraft, TaskDraft } from '../components/task-draft';
+
+const KEY = 'backstop.taskEditor.draft';
+
+export interface KeptDraft {
+  /** The saved task's id, or 'new'. */
+  target: string;
+  /** The stored version the draft was loaded from (edit), to know whether it changed since. */
+  original: Task | null;
+  draft: TaskDraft;
+  /** A key generated or imported in this editor session must still be confirmed as saved. */
+  keyIsNew: boolean;
+  keyConfirmed: boolean;
+}
+
+/** A destination draft without the secrets typed into it (those never leave memory). */
+function withoutSecrets(d: DestinationDraft): DestinationDraft {
+  switch (d.kind) {
+    case 's3':
+      return { ...d, secretAccessKey: '' };
+    case 'azure':
+      return { ...d, secret: '' };
+    case 'ftp':
+      return { ...d, password: '' };
+    case 'sftp':
+      return { ...d, password: '', passphrase: '' };
+    default:
+      return { ...d };
+  }
+}
+
+function storage(): Storage | null {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function keepDraft(kept: KeptDraft): void {
+  try {
+    const draft: TaskDraft = { ...kept.draft, destinations: kept.draft.destinations.map(withoutSecrets) };
+    storage()?.setItem(KEY, JSON.stringify({ ...kept, draft }));
+  } catch {
+    // Storage full or refused: the draft stays in memory only, as before.
+  }
+}
+
+export function keptDraft(): KeptDraft | null {
+  try {
+    const text = storage()?.getItem(KEY);
+    if (!text) return null;
+    const kept = JSON.parse(text) as KeptDraft;
+    return typeof kept?.target === 'string' && kept.draft && Array.isArray(kept.draft.destinations) ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+export function forgetDraft(): void {
+  try {
+    storage()?.removeItem(KEY);
+  } catch {
+    // nothing kept
+  }
+}
