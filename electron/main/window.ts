@@ -10,7 +10,8 @@
  *   cancelled, window.open is always denied; http(s) links are handed to the OS browser
  *   (no other scheme ever is).
  * - `createMainWindow` builds, hardens and loads the window. Closing it only hides it
- *   (the app lives in the tray) unless `isQuitting()` is true.
+ *   (the app lives in the tray) unless `isQuitting()` is true. A crashed renderer is
+ *   loaded again (`reloadAfterCrash`), a few times a minute at most.
  * Who calls: main/index.ts, once.
  */
 import { BrowserWindow, shell, type BrowserWindowConstructorOptions, type Session, type WebContents } from 'electron';
@@ -121,9 +122,41 @@ export function createMainWindow(opts: CreateWindowOptions): BrowserWindow {
     event.preventDefault();
     win.hide();
   });
-  const loading = opts.target.kind === 'url' ? win.loadURL(opts.target.url) : win.loadFile(opts.target.path);
-  loading.catch((e: unknown) => opts.onError?.(e, 'load window'));
+  const load = (): void => {
+    const loading = opts.target.kind === 'url' ? win.loadURL(opts.target.url) : win.loadFile(opts.target.path);
+    loading.catch((e: unknown) => opts.onError?.(e, 'load window'));
+  };
+  load();
+  reloadAfterCrash(win.webContents, load, (e) => opts.onError?.(e, 'window renderer'));
   return win;
+}
+
+/** Reloads after a renderer crash at most this many times within CRASH_WINDOW_MS (a page that crashes as it loads must not loop). */
+const MAX_CRASH_RELOADS = 3;
+const CRASH_WINDOW_MS = 60_000;
+
+/**
+ * A renderer that crashed, was killed or ran out of memory leaves the window blank: it is
+ * loaded again (the task editor's unsaved form comes back from the window's session
+ * storage), and reported. A clean exit is not a crash; after MAX_CRASH_RELOADS crashes
+ * within a minute the window stays as it is and the report says so.
+ */
+export function reloadAfterCrash(
+  webContents: Pick<WebContents, 'on'>,
+  reload: () => void,
+  report: (e: Error) => void,
+  now: () => number = Date.now,
+): void {
+  const crashes: number[] = [];
+  webContents.on('render-process-gone', (_event, details) => {
+    if (details.reason === 'clean-exit') return;
+    const at = now();
+    while (crashes.length > 0 && at - crashes[0]! > CRASH_WINDOW_MS) crashes.shift();
+    crashes.push(at);
+    const again = crashes.length <= MAX_CRASH_RELOADS;
+    report(new Error(`The window's renderer ended (${details.reason}, exit code ${details.exitCode}); ${again ? 'it was loaded again' : `not loaded again after ${crashes.length} crashes within a minute: quit Backstop from the tray and start it again, and see this log`}.`));
+    if (again) reload();
+  });
 }
 
 /** Brings the window to the front (tray "Open", second launch, dock click). */

@@ -118,6 +118,45 @@ describe('loading', () => {
   });
 });
 
+describe('a crashed renderer', () => {
+  it('is loaded again and reported; a clean exit is not a crash; a page crashing over and over is loaded at most 3 times a minute', () => {
+    const { win, wc, onError } = open();
+    expect(win.loadFile).toHaveBeenCalledTimes(1);
+    wc.emit('render-process-gone', fakeEvent(), { reason: 'clean-exit', exitCode: 0 });
+    expect(win.loadFile).toHaveBeenCalledTimes(1);
+    expect(onError).not.toHaveBeenCalled();
+
+    wc.emit('render-process-gone', fakeEvent(), { reason: 'crashed', exitCode: 139 });
+    expect(win.loadFile).toHaveBeenCalledTimes(2);
+    expect(win.loadFile).toHaveBeenLastCalledWith(INDEX);
+    expect(onError).toHaveBeenLastCalledWith(expect.objectContaining({ message: "The window's renderer ended (crashed, exit code 139); it was loaded again." }), 'window renderer');
+
+    wc.emit('render-process-gone', fakeEvent(), { reason: 'oom', exitCode: 133 });
+    wc.emit('render-process-gone', fakeEvent(), { reason: 'killed', exitCode: 9 });
+    expect(win.loadFile).toHaveBeenCalledTimes(4);
+    wc.emit('render-process-gone', fakeEvent(), { reason: 'crashed', exitCode: 139 });
+    expect(win.loadFile).toHaveBeenCalledTimes(4);
+    expect(onError).toHaveBeenLastCalledWith(
+      expect.objectContaining({ message: expect.stringContaining('not loaded again after 4 crashes within a minute: quit Backstop from the tray and start it again') }),
+      'window renderer',
+    );
+  });
+
+  it('counts only the crashes of the last minute', async () => {
+    const { reloadAfterCrash } = await import('../../../electron/main/window.ts');
+    const { FakeWebContents } = await import('./fakes.ts');
+    const wc = new FakeWebContents();
+    let clock = 0;
+    const reload = vi.fn();
+    reloadAfterCrash(wc as never, reload, () => {}, () => clock);
+    for (let i = 0; i < 6; i++) {
+      clock += 30_000; // one crash every 30 s: never more than 3 within a minute
+      wc.emit('render-process-gone', fakeEvent(), { reason: 'crashed', exitCode: 1 });
+    }
+    expect(reload).toHaveBeenCalledTimes(6);
+  });
+});
+
 describe('content security policy', () => {
   it('adds the strict CSP header to every response and keeps other headers', () => {
     const { session } = open();
