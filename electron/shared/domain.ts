@@ -708,6 +708,17 @@ export interface RestoreProgressInfo {
   steps?: RestoreStep[];
 }
 
+/** A restore the engine is running now (`restore.active`), whoever started it: a window reloaded since, another window, a browser tab. */
+export interface ActiveRestore {
+  restoreId: string;
+  /** The new database's name (or the new file or data directory for SQLite and cluster restores). */
+  database: string;
+  serverId: string;
+  startedAt: string;
+  /** Its latest progress; null until the job reports. */
+  progress: RestoreProgressInfo | null;
+}
+
 export interface RestoreResult {
   restoreId: string;
   status: 'success' | 'failed' | 'canceled';

@@ -15,7 +15,7 @@ import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.active' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
@@ -45,6 +45,7 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
     'restore.applyGlobals': ({ location, pointId, serverId, key, alterExisting, dryRun }) =>
       deps.restores.applyGlobals({ location, pointId, serverId, ...(key ? { key } : {}), alterExisting, dryRun }),
     'restore.cancel': ({ restoreId }) => ({ canceled: deps.restores.cancel(restoreId) }),
+    'restore.active': () => deps.restores.running(),
     'restore.folders': async ({ destination }) => listBackupFolders(destination, await deps.restores.credentialsFor(destination)),
     'restore.verify': ({ location, pointId, key }) => deps.restores.verify(location, pointId ?? null, key),
     'restore.serverPlan': (input) => deps.serverRestores.plan(input),

@@ -8,10 +8,12 @@
  * user typed) or the keychain by fingerprint; a wrong key is rejected at once
  * (KEY_MISMATCH with the expected fingerprint) before any data is read. A database restored
  * into the server itself is recorded (server id + name) before `restore.finished` is emitted.
+ * `running()` lists the restores not yet finished, with their latest progress (a window
+ * reloaded mid-restore, or another window, finds them there).
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { BackupLocation, Destination, GlobalsApplyReport, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
+import type { ActiveRestore, BackupLocation, Destination, GlobalsApplyReport, RestoreProgressInfo, RestoreResult, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
@@ -59,7 +61,8 @@ export interface StartRestore {
 }
 
 export class RestoreService {
-  private readonly active = new Map<string, AbortController>();
+  /** The restores running now: their cancel and what `running()` reports of them. */
+  private readonly active = new Map<string, { controller: AbortController; info: ActiveRestore }>();
 
   constructor(private readonly deps: RestoreServiceDeps) {}
 
@@ -83,7 +86,8 @@ export class RestoreService {
     const key = await this.keyFor(req.location, req.key);
     const restoreId = randomUUID();
     const controller = new AbortController();
-    this.active.set(restoreId, controller);
+    const info: ActiveRestore = { restoreId, database: req.database, serverId: req.serverId, startedAt: (this.deps.now?.() ?? new Date()).toISOString(), progress: null };
+    this.active.set(restoreId, { controller, info });
     const spec: RestoreJobSpec = {
       op: 'restore',
       restoreId,
@@ -105,7 +109,10 @@ export class RestoreService {
       runWorkerJob<RestoreOutcome, RestoreProgressInfo>('repository-job', spec, {
         label: `the restore of ${req.database}`,
         signal: controller.signal,
-        onProgress: (p) => this.deps.events.emit('restore.progress', p),
+        onProgress: (p) => {
+          info.progress = p;
+          this.deps.events.emit('restore.progress', p);
+        },
         onCrash: (e) => log.error({ err: e }, 'restore worker crashed'),
       });
     void (this.deps.restoreHistory ? this.deps.restoreHistory.restore(spec, work) : work()).then(
@@ -130,8 +137,13 @@ export class RestoreService {
   cancel(restoreId: string): boolean {
     const c = this.active.get(restoreId);
     if (!c) return false;
-    c.abort();
+    c.controller.abort();
     return true;
+  }
+
+  /** The restores running now, oldest first, with their latest progress. */
+  running(): ActiveRestore[] {
+    return [...this.active.values()].map((a) => ({ ...a.info }));
   }
 
   async verify(location: BackupLocation, pointId: string | null, key: string | undefined): Promise<VerifySummary> {
@@ -171,7 +183,7 @@ export class RestoreService {
   }
 
   cancelAll(): void {
-    for (const c of this.active.values()) c.abort();
+    for (const c of this.active.values()) c.controller.abort();
   }
 
   private finish(log: Logger, result: RestoreResult): void {

@@ -47,6 +47,7 @@ import {
   type BackupFolderChoice,
   type RestoreProgressInfo,
   type RestoreResult,
+  type ActiveRestore,
   type VerifySummary,
   type GlobalsApplyReport,
   type Alert,
@@ -196,6 +197,8 @@ export const commands = {
     result: returns<GlobalsApplyReport>(),
   },
   'restore.cancel': { input: z.strictObject({ restoreId: Id }), result: returns<{ canceled: boolean }>() },
+  /** The one-database restores running now, with their latest progress (a reloaded window finds the one it started). */
+  'restore.active': { input: None, result: returns<ActiveRestore[]>() },
   /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */
   'restore.folders': { input: z.strictObject({ destination: Destination }), result: returns<BackupFolderChoice[]>() },
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */

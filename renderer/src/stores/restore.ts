@@ -12,10 +12,13 @@
  * destination root, `~server`) is answered with its `choices`, not with NOT_A_BACKUP.
  * `zone`: the time zone a moment is entered in — the task's schedule zone when the folders
  * were listed from a task (`listFolders`' `zone`), else null (this machine's zone).
+ * `elsewhere`: the restores the engine runs that these steps do not follow (started before
+ * the window was reloaded, or in another window), with their progress, then their result
+ * until dismissed; `refreshRunning` asks the engine, `cancelRunning` stops one.
  */
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose, ref, shallowRef } from 'vue';
-import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestoreProgressInfo, RestoreResult, ServerKind, VerifySummary } from '@shared/domain.ts';
+import type { ActiveRestore, BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestoreProgressInfo, RestoreResult, ServerKind, VerifySummary } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
 import { call, onEvent } from '../api';
 import {
@@ -58,6 +61,32 @@ export const useRestoreStore = defineStore('restore', () => {
   const choices = shallowRef<FolderChoices | null>(null);
   const zone = ref<string | null>(null);
   const momentZone = computed(() => zone.value ?? machineZone());
+
+  const runningAction = useAction();
+  /** Restores the engine reported running (`restore.active`), kept after they end until dismissed. */
+  const others = shallowRef<ActiveRestore[]>([]);
+  const elsewhere = computed(() =>
+    others.value
+      .filter((r) => r.restoreId !== restoreId.value)
+      .map((r) => ({ ...r, progress: progressById.value.get(r.restoreId) ?? r.progress, result: resultById.value.get(r.restoreId) ?? null })),
+  );
+
+  async function refreshRunning(): Promise<void> {
+    const list = await runningAction.run(() => call('restore.active'));
+    if (!list) return;
+    const known = new Set(list.map((r) => r.restoreId));
+    // Ended ones stay (with their result) until dismissed; the rest is the engine's list.
+    others.value = [...others.value.filter((r) => !known.has(r.restoreId) && resultById.value.has(r.restoreId)), ...list];
+  }
+
+  async function cancelRunning(id: string): Promise<boolean> {
+    const answer = await runningAction.run(() => call('restore.cancel', { restoreId: id }));
+    return answer?.canceled ?? false;
+  }
+
+  function dismissRunning(id: string): void {
+    others.value = others.value.filter((r) => r.restoreId !== id);
+  }
 
   const progress = computed(() => (restoreId.value ? (progressById.value.get(restoreId.value) ?? null) : null));
   const result = computed(() => (restoreId.value ? (resultById.value.get(restoreId.value) ?? null) : null));
@@ -167,6 +196,8 @@ export const useRestoreStore = defineStore('restore', () => {
   const offs = [
     onEvent('restore.progress', (p) => {
       progressById.value = new Map(progressById.value).set(p.restoreId, p);
+      // A restore started elsewhere (another window) shows up at its first progress.
+      if (p.restoreId !== restoreId.value && !others.value.some((r) => r.restoreId === p.restoreId) && !runningAction.pending.value) void refreshRunning();
     }),
     onEvent('restore.finished', (r) => {
       resultById.value = new Map(resultById.value).set(r.restoreId, r);
@@ -207,5 +238,10 @@ export const useRestoreStore = defineStore('restore', () => {
     verifying: verifyAction.pending,
     verifyError: verifyAction.error,
     runVerify,
+    elsewhere,
+    refreshRunning,
+    cancelRunning,
+    dismissRunning,
+    runningError: runningAction.error,
   };
 });

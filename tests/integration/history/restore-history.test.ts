@@ -1,6 +1,7 @@
 /**
  * Restores and retention deletions are History runs (issue #24 item 5), with real SQLite
  * files, a real S3-compatible server (s3rver) and the real keychain:
+ * - a running restore is listed by `restore.active` with its latest progress until it ends;
  * - a restore through the engine's service (the window's path) is a 'restore' run with its
  *   source folder, point, target server, new name, bytes and origin 'app';
  * - a restore onto a taken name is a failed run with DATABASE_EXISTS, and the file is untouched;
@@ -14,7 +15,7 @@
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
@@ -52,6 +53,28 @@ const lastRunOf = async (engine: Awaited<ReturnType<typeof testEngine>>, taskId:
   data(await engine.call('tasks.status', undefined)).find((s) => s.taskId === taskId)?.lastRun?.runId;
 
 describe('restores in History', () => {
+  it('restore.active lists a running restore (a reloaded window finds it) with its latest progress, until it finishes', async () => {
+    const { engine, server, task, dbFolder } = await sqliteTask();
+    const backup = await runTask(engine, task.id, 'full');
+    const seen: { progress: unknown[]; active: unknown[] } = { progress: [], active: [] };
+    const offProgress = engine.events.on('restore.progress', async (p) => {
+      seen.progress.push(p);
+      seen.active.push(data(await engine.call('restore.active', undefined))[0]?.progress);
+    });
+    let finished = false;
+    const offFinished = engine.events.on('restore.finished', () => (finished = true));
+    const { restoreId } = data(await engine.call('restore.start', { location: { kind: 'local', path: dbFolder }, pointId: backup.databases[0]!.pointId!, serverId: server.id, database: 'copy.sqlite' }));
+    // Answered before the job thread can report anything: listed, with no progress yet.
+    expect(data(await engine.call('restore.active', undefined))).toEqual([{ restoreId, database: 'copy.sqlite', serverId: server.id, startedAt: expect.any(String), progress: null }]);
+    await vi.waitFor(() => expect(finished).toBe(true), { timeout: 60_000 });
+    offProgress();
+    offFinished();
+    // While it ran, the list carried each progress event as it came.
+    expect(seen.progress.length).toBeGreaterThan(0);
+    expect(seen.active).toEqual(seen.progress);
+    expect(data(await engine.call('restore.active', undefined))).toEqual([]);
+  });
+
   it('records a restore through the engine service: source, point, target server, new name, bytes, origin', async () => {
     const { engine, folder, server, task, dbFolder } = await sqliteTask();
     const backup = await runTask(engine, task.id, 'full');

@@ -11,6 +11,7 @@ export async function mountRestoreAt(fake: FakeBridge, info: BackupFolderInfo, s
   fake.respond('tasks.list', () => ok([]));
   fake.respond('tasks.status', () => ok([]));
   fake.respond('restore.inspect', () => ok(info));
+  fake.respond('restore.active', () => ok([]));
   fake.respond('restore.start', () => ok({ restoreId: `r${fake.commands['restore.start'].mock.calls.length}` }));
   const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
   await flushPromises();

@@ -1,0 +1,78 @@
+/**
+ * The restore view lists the restores the engine runs that its steps do not follow — one
+ * started before the window was reloaded, or in another window — with their progress, a
+ * Cancel, and their result until dismissed (over a fake bridge; the engine's `restore.active`
+ * is tested in tests/integration/history/restore-history.test.ts).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia } from 'pinia';
+import type { ActiveRestore } from '@shared/domain.ts';
+import RestoreView from '../../../renderer/src/views/RestoreView.vue';
+import { installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+import { pgServer } from './restore-mount';
+
+let fake: FakeBridge;
+let unmount: (() => void) | null = null;
+beforeEach(() => {
+  fake = installFakeBridge();
+});
+afterEach(() => {
+  unmount?.();
+  removeBridge();
+  document.body.innerHTML = '';
+});
+
+const RUNNING: ActiveRestore = { restoreId: 'r-before-reload', database: 'sales_copy', serverId: 'pg1', startedAt: '2026-01-02T03:04:05.000Z', progress: { restoreId: 'r-before-reload', phase: 'restoring', unit: 'bytes', done: 1048576, total: 4194304 } };
+
+async function mountView(active: ActiveRestore[]) {
+  fake.respond('servers.list', () => ok([pgServer]));
+  fake.respond('tasks.list', () => ok([]));
+  fake.respond('tasks.status', () => ok([]));
+  fake.respond('restore.active', () => ok(active));
+  fake.respond('restore.cancel', () => ok({ canceled: true }));
+  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
+  unmount = () => wrapper.unmount();
+  await flushPromises();
+  return wrapper;
+}
+
+describe('restores running', () => {
+  it('a restore started before the reload: its progress, Cancel, then its result until dismissed', async () => {
+    const wrapper = await mountView([RUNNING]);
+    const row = wrapper.get('[data-testid="restore-running"]');
+    expect(row.attributes('data-database')).toBe('sales_copy');
+    expect(row.text()).toContain('sales_copy on Production PG');
+    expect(row.get('[data-testid="restore-running-state"]').text()).toBe('Restoring…');
+    expect(row.text()).toContain('1.0 MB of 4.2 MB');
+
+    fake.emit('restore.progress', { ...RUNNING.progress!, done: 3145728 });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="restore-running"]').text()).toContain('3.1 MB of 4.2 MB');
+
+    await wrapper.get('[data-testid="restore-running-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.cancel']).toHaveBeenCalledWith({ restoreId: 'r-before-reload' });
+    fake.emit('restore.finished', { restoreId: 'r-before-reload', status: 'canceled', database: 'sales_copy', path: null, notes: [], error: { code: 'CANCELED', message: 'The restore of sales_copy was cancelled.' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="restore-running-state"]').text()).toBe('Canceled');
+    expect(wrapper.find('[data-testid="restore-running-cancel"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="restore-running-dismiss"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+  });
+
+  it('a restore another window starts shows up at its first progress; nothing is shown while none runs', async () => {
+    const active: ActiveRestore[] = [];
+    const wrapper = await mountView(active);
+    expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+    active.push({ ...RUNNING, restoreId: 'r-other', progress: null });
+    fake.emit('restore.progress', { restoreId: 'r-other', phase: 'preparing', unit: 'bytes', done: 0, total: null });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="restore-running-state"]').text()).toBe('Preparing…');
+    fake.emit('restore.finished', { restoreId: 'r-other', status: 'failed', database: 'sales_copy', path: null, notes: [], error: { code: 'DATABASE_EXISTS', message: 'A database named "sales_copy" already exists.' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="restore-running-state"]').text()).toBe('Failed: A database named "sales_copy" already exists.');
+  });
+});
