@@ -1,0 +1,60 @@
+/**
+ * A restore keeps running when the window is reloaded, and the reloaded window finds it:
+ * the Restore view lists it with its progress and a Cancel that stops it (real engine,
+ * real PostgreSQL 15). The restore is held deterministically where it creates the new
+ * database: a session holding a lock on template0 (COMMENT ON DATABASE takes it) makes
+ * CREATE DATABASE … TEMPLATE template0 wait until the test releases it.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { PG_BIN } from '../fixtures/servers/postgres.ts';
+import { expect, test } from './fixtures/harness';
+import { postgresTask, runToEnd } from './fixtures/engine-setup';
+import { RestorePage } from './pages/restore-page';
+
+test('a restore survives a reload of the window, which lists it and can cancel it', async ({ page, engine, tempDir, postgres }) => {
+  test.setTimeout(120_000);
+  postgres.psql('CREATE DATABASE reload_src;');
+  postgres.psql('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);', 'reload_src');
+  const backups = join(tempDir, 'backups');
+  const { taskId } = await postgresTask(engine, postgres, 'Reload test', 'logical', backups);
+  await runToEnd(engine, taskId, 'full');
+
+  const q = (sql: string) => postgres.psql(sql).trim();
+  const holder = spawn(join(PG_BIN, 'psql'), ['-X', '-h', postgres.host, '-p', String(postgres.port), '-U', postgres.user, '-d', 'postgres', '-c', "BEGIN; COMMENT ON DATABASE template0 IS 'held by the reload test'; SELECT pg_sleep(90); ROLLBACK;"], {
+    env: { ...process.env, PGPASSWORD: postgres.password },
+    stdio: 'ignore',
+  });
+  const released = new Promise((resolve) => holder.on('close', resolve));
+  try {
+    await expect.poll(() => q(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%held by the reload test%' AND state = 'active' AND pid <> pg_backend_pid()`)).toBe('1');
+
+    const restore = new RestorePage(page);
+    await restore.open();
+    await page.getByTestId('restore-browse-destination').selectOption({ label: `Reload test — ${backups}` });
+    await page.getByTestId('restore-browse-list').click();
+    await restore.choices.filter({ hasText: /^reload_src$/ }).click();
+    await expect(restore.points).toHaveCount(1, { timeout: 60_000 });
+    await page.getByTestId('restore-server').selectOption({ label: 'pg15 (PostgreSQL)' });
+    await page.getByTestId('restore-name').fill('reload_copy');
+    await restore.submit.click();
+    await expect.poll(() => q(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE DATABASE%reload_copy%' AND wait_event_type = 'Lock'`), { timeout: 60_000 }).toBe('1');
+
+    // The window is reloaded while the restore waits on the server.
+    await page.reload();
+    await restore.open();
+    const row = page.getByTestId('restore-running');
+    await expect(row).toHaveAttribute('data-database', 'reload_copy');
+    await expect(row).toContainText('reload_copy on pg15');
+    await row.getByTestId('restore-running-cancel').click();
+    // The cancel takes effect once the creating statement ends: release the lock.
+    q(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%held by the reload test%' AND pid <> pg_backend_pid()`);
+    await expect(row.getByTestId('restore-running-state')).toHaveText('Canceled', { timeout: 60_000 });
+    expect(q(`SELECT count(*) FROM pg_database WHERE datname = 'reload_copy'`)).toBe('0');
+    await row.getByTestId('restore-running-dismiss').click();
+    await expect(page.getByTestId('restores-running')).toHaveCount(0);
+  } finally {
+    holder.kill();
+    await released;
+  }
+});
