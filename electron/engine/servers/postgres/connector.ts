@@ -9,11 +9,11 @@
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
  *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
- *   choice covers them. Then CREATE DATABASE with the source's encoding and locale (from
- *   template0), pg_restore --exit-on-error into it, and the database's owner, settings,
- *   per-role settings, comment and privileges under the new name. The new database (and
- *   any role the restore created) is dropped if anything fails. Progress counts TOC
- *   entries (`pg_restore -l`) against `--verbose` lines.
+ *   choice covers them (large objects' owners and grantees included). Then CREATE DATABASE
+ *   with the source's encoding and locale (from template0), pg_restore --exit-on-error into
+ *   it, and the database's owner, settings, per-role settings, comment and privileges under
+ *   the new name. The new database (and any role the restore created) is dropped if
+ *   anything fails. Progress counts TOC entries (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
 import { rm, writeFile } from 'node:fs/promises';
@@ -27,7 +27,7 @@ import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
-import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
+import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
   ConnectionReport,
@@ -348,9 +348,14 @@ export class PostgresConnector implements Connector {
           signal: opts.signal,
         }),
       );
-    const [databaseScript, objectScript, roles] = await Promise.all([
+    // Large objects' owners and privileges are data to pg_restore (not in --schema-only): read apart.
+    const largeObjects = largeObjectEntries(archive.list);
+    const loListFile = join(dir, 'large-object-entries.list');
+    if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
+    const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
+      largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
       // One round trip: is the name taken (DATABASE_EXISTS before anything is created), and which roles exist.
       this.conn.query(
         `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
@@ -365,7 +370,7 @@ export class PostgresConnector implements Connector {
       {
         sourceDatabase: sourceDatabaseName(databaseScript) ?? '',
         databaseScript,
-        objectScript,
+        objectScript: `${schemaScript}\n${largeObjectScript}`,
         existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
         serverLabel: this.conn.label,

@@ -5,8 +5,8 @@
  *   DATABASE PROPERTIES, COMMENT/ACL/SECURITY LABEL on DATABASE entries), rewritten for the
  *   NEW database name: CREATE DATABASE (encoding, locale, provider …), owner, settings,
  *   per-role settings, comment, privileges, connection limit;
- * - every role the archive names (database owner, object owners, grantees and grantors,
- *   default privileges, per-role settings), and which of them the target lacks once the
+ * - every role the archive names (database owner, object owners — large objects' too —,
+ *   grantees and grantors, default privileges, per-role settings), and which of them the target lacks once the
  *   user's choices (noOwner, noPrivileges, roleMap, createRoles) are applied;
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges).
@@ -249,7 +249,7 @@ export interface PlanInput {
   sourceDatabase: string;
   /** `pg_restore --create --schema-only -L <database entries> -f -`, decoded. */
   databaseScript: string;
-  /** `pg_restore --schema-only -f -` (object level), decoded. */
+  /** `pg_restore --schema-only -f -` (object level), then the large objects' metadata (largeObjectEntries), decoded. */
   objectScript: string;
   /** Roles the target has. */
   existingRoles: ReadonlySet<string>;
@@ -347,6 +347,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
 /** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
 export function databaseEntries(list: string): string[] {
   return list.split('\n').filter((l) => /^\d+; \d+ \d+ (DATABASE |DATABASE PROPERTIES |(COMMENT|ACL|SECURITY LABEL) - DATABASE )/.test(l));
+}
+
+/**
+ * The TOC lines of the large objects' metadata (BLOB: lo_create and the owner; their
+ * comments, privileges, security labels), never their data (the BLOBS entry). pg_restore
+ * counts these as data, so `--schema-only` leaves them out; the plan needs their owners
+ * and grantees like any object's.
+ */
+export function largeObjectEntries(list: string): string[] {
+  return list.split('\n').filter((l) => /^\d+; \d+ \d+ (BLOB - |(COMMENT|ACL|SECURITY LABEL) - LARGE OBJECT )/.test(l));
 }
 
 /** The source database name: the tag of the DATABASE entry, from the statements themselves. */
