@@ -46,6 +46,7 @@ async function dumpToFile(server: PgServer, db: string): Promise<string> {
 }
 
 const restore = (server: PgServer, name: string, file: string, opts: RestoreOptions = {}) => connectorOf(server).restore(name, createReadStream(file), 'logical', opts);
+const exists = (server: PgServer, db: string) => server.psql(`SELECT count(*) FROM pg_database WHERE datname = '${db}'`).trim() === '1';
 const drop = (server: PgServer, db: string) => server.psql(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
 const roleNames = (server: PgServer) => server.psql(`SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles`).trim();
 const databases = (server: PgServer) => server.psql(`SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database`).trim();
@@ -189,6 +190,55 @@ describe("large objects' owners and grantees are roles the restore checks like a
     } finally {
       drop(target, 'blobs');
       target.psql('DROP ROLE blob_admin; DROP ROLE "Blob Reader";');
+    }
+  });
+});
+
+describe('a function that names a table without its schema (pg_dump restores with an empty search_path)', () => {
+  // The classic: fine on the source (its search_path finds "limits"), fails on any restore.
+  const unqualified = `CREATE TABLE limits (v int); INSERT INTO limits VALUES (10);
+    CREATE FUNCTION lim() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT v FROM limits';
+    CREATE FUNCTION plim() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN (SELECT v FROM limits); END $$;
+    CREATE TABLE t (x int); INSERT INTO t VALUES (3);`;
+  const cases = [
+    { what: 'a CHECK constraint (fails loading the data)', sql: 'ALTER TABLE t ADD CHECK (x <= lim())', fn: 'lim' },
+    { what: 'an expression index (fails creating the index)', sql: 'CREATE INDEX t_expr ON t ((x + plim()))', fn: 'public.plim' },
+  ];
+  for (const c of cases) {
+    test(`called by ${c.what}: RESTORE_FAILED naming the function, the table and the fix; nothing left on the target`, async () => {
+      pg.psql('CREATE DATABASE sp');
+      try {
+        pg.psql(`${unqualified} ${c.sql}`, 'sp');
+        const file = await dumpToFile(pg, 'sp');
+        const before = databases(pg);
+        const e = await rejection(restore(pg, 'sp_copy', file));
+        expect(e.code).toBe('RESTORE_FAILED');
+        expect(e.message).toContain(
+          `Database "sp_copy" could not be restored: function "${c.fn}" names relation "limits" without its schema, and a restore runs with an empty search_path (pg_dump archives always do), so relation "limits" is not found when the function runs during the restore`,
+        );
+        expect(e.message).toContain(`Fix it on the source and take a new backup: write the schema in the function's body (e.g. public.limits) or pin it with ALTER FUNCTION ${c.fn} SET search_path = public.`);
+        expect(e.message).toContain('see "A function that names a table without its schema" in docs/RESTORE.md');
+        // The server's own error is quoted.
+        expect(e.message).toContain('ERROR:  relation "limits" does not exist');
+        expect(exists(pg, 'sp_copy')).toBe(false);
+        expect(databases(pg)).toBe(before);
+      } finally {
+        drop(pg, 'sp_copy');
+        drop(pg, 'sp');
+      }
+    });
+  }
+
+  test('the fix the message names works: with the function pinned, the same database restores', async () => {
+    pg.psql('CREATE DATABASE sp');
+    try {
+      pg.psql(`${unqualified} ${cases.map((c) => c.sql).join('; ')}; ALTER FUNCTION lim SET search_path = public; ALTER FUNCTION plim SET search_path = public;`, 'sp');
+      await restore(pg, 'sp_copy', await dumpToFile(pg, 'sp'));
+      expect(pgContentFingerprint(pg, 'sp_copy')).toEqual(pgContentFingerprint(pg, 'sp'));
+      expect(schemaOf(pg, 'sp', 'sp_copy')).toBe(schemaOf(pg, 'sp'));
+    } finally {
+      drop(pg, 'sp_copy');
+      drop(pg, 'sp');
     }
   });
 });

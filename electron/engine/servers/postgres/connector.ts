@@ -13,7 +13,9 @@
  *   with the source's encoding and locale (from template0), pg_restore --exit-on-error into
  *   it, and the database's owner, settings, per-role settings, comment and privileges under
  *   the new name. The new database (and any role the restore created) is dropped if
- *   anything fails. Progress counts TOC entries (`pg_restore -l`) against `--verbose` lines.
+ *   anything fails; pg_restore's failures are explained by restore-failure.ts (the server's
+ *   error quoted, the search_path case named). Progress counts TOC entries
+ *   (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
 import { rm, writeFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
+import { pgRestoreClassifier } from './restore-failure.ts';
 import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
@@ -384,7 +387,7 @@ export class PostgresConnector implements Connector {
     const entries = countToc(archive.list) - databaseEntries(archive.list).length;
     const progress = new ProgressReporter('entries', entries, opts.onProgress);
     const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
-    const classify = this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED');
+    const classify = pgRestoreClassifier(this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED'), database);
     let seen = 0;
     let partial = '';
     const onStderr = (text: string): void => {
