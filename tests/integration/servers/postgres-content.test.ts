@@ -15,7 +15,7 @@
  * nothing left on the target.
  * (ICU databases and the other database-level properties: postgres-database-level.test.ts.)
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -239,6 +239,56 @@ describe('a function that names a table without its schema (pg_dump restores wit
     } finally {
       drop(pg, 'sp_copy');
       drop(pg, 'sp');
+    }
+  });
+});
+
+describe('tablespaces', () => {
+  let spacedDump: string;
+  beforeAll(async () => {
+    for (const ts of ['ts_db', 'ts_table']) {
+      mkdirSync(join(scratch!, ts));
+      if (pg.osUser) chownTree(join(scratch!, ts), pg.osUser);
+      pg.psql(`CREATE TABLESPACE ${ts} LOCATION '${join(scratch!, ts)}'`);
+    }
+    pg.psql('CREATE DATABASE spaced TABLESPACE ts_db');
+    pg.psql('CREATE TABLE here (id int); CREATE TABLE there (id int) TABLESPACE ts_table; INSERT INTO here VALUES (1); INSERT INTO there VALUES (2);', 'spaced');
+    spacedDump = await dumpToFile(pg, 'spaced');
+  });
+
+  test("a database whose default tablespace is not pg_default, with a table in another: both come back on a server that has them", async () => {
+    try {
+      await restore(pg, 'spaced copy', spacedDump);
+      const where = (db: string) =>
+        pg.psql(`SELECT (SELECT spcname FROM pg_tablespace t JOIN pg_database d ON d.dattablespace = t.oid WHERE d.datname = current_database()) || ' ' || string_agg(relname || '@' || coalesce(spc.spcname, '-'), ',' ORDER BY relname) FROM pg_class c LEFT JOIN pg_tablespace spc ON spc.oid = c.reltablespace WHERE relname IN ('here', 'there')`, db).trim();
+      expect(where('spaced copy')).toBe('ts_db here@-,there@ts_table');
+      expect(where('spaced copy')).toBe(where('spaced'));
+      expect(pgContentFingerprint(pg, 'spaced copy')).toEqual(pgContentFingerprint(pg, 'spaced'));
+    } finally {
+      drop(pg, 'spaced copy');
+    }
+  });
+
+  test('a target lacking the tablespaces: RESTORE_FAILED naming each and the fix, before anything is created', async () => {
+    const file = spacedDump;
+    const [dbsBefore, rolesBefore] = [databases(target), roleNames(target)];
+    const e = await rejection(restore(target, 'spaced', file, { createRoles: true }));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toBe(
+      `The backup puts things in tablespaces that the PostgreSQL server 127.0.0.1:${target.port} lacks: "ts_db" (the database), "ts_table" (tables or indexes). Nothing was restored. Create them on the server first (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), then restore again.`,
+    );
+    expect(databases(target)).toBe(dbsBefore);
+    expect(roleNames(target)).toBe(rolesBefore);
+    // With only the database's own tablespace there, the table's is still named.
+    mkdirSync(join(scratch!, 'target_ts'));
+    if (target.osUser) chownTree(join(scratch!, 'target_ts'), target.osUser);
+    target.psql(`CREATE TABLESPACE ts_db LOCATION '${join(scratch!, 'target_ts')}'`);
+    try {
+      const e2 = await rejection(restore(target, 'spaced', file));
+      expect(e2.message).toContain(`lacks: "ts_table" (tables or indexes). Nothing was restored. Create it on the server first`);
+      expect(databases(target)).toBe(dbsBefore);
+    } finally {
+      target.psql('DROP TABLESPACE ts_db');
     }
   });
 });

@@ -9,7 +9,8 @@
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
  *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
- *   choice covers them (large objects' owners and grantees included). Then CREATE DATABASE
+ *   choice covers them (large objects' owners and grantees included); RESTORE_FAILED then
+ *   too when it names a tablespace the target lacks. Then CREATE DATABASE
  *   with the source's encoding and locale (from template0), pg_restore --exit-on-error into
  *   it, and the database's owner, settings, per-role settings, comment and privileges under
  *   the new name. The new database (and any role the restore created) is dropped if
@@ -359,10 +360,11 @@ export class PostgresConnector implements Connector {
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
-      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), and which roles exist.
+      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), which roles and tablespaces exist.
       this.conn.query(
         `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
-         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles`,
+         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles
+         UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace`,
         { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
       ),
     ]);
@@ -375,6 +377,7 @@ export class PostgresConnector implements Connector {
         databaseScript,
         objectScript: `${schemaScript}\n${largeObjectScript}`,
         existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
+        existingTablespaces: new Set(roles.filter((r) => r[0] === 't').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },

@@ -5,6 +5,8 @@
  *   DATABASE PROPERTIES, COMMENT/ACL/SECURITY LABEL on DATABASE entries), rewritten for the
  *   NEW database name: CREATE DATABASE (encoding, locale, provider …), owner, settings,
  *   per-role settings, comment, privileges, connection limit;
+ * - every tablespace the archive names (the database's, its objects'), which the target
+ *   must have;
  * - every role the archive names (database owner, object owners — large objects' too —,
  *   grantees and grantors, default privileges, per-role settings), and which of them the target lacks once the
  *   user's choices (noOwner, noPrivileges, roleMap, createRoles) are applied;
@@ -253,6 +255,8 @@ export interface PlanInput {
   objectScript: string;
   /** Roles the target has. */
   existingRoles: ReadonlySet<string>;
+  /** Tablespaces the target has (undefined: not checked). */
+  existingTablespaces?: ReadonlySet<string>;
   /** The restoring user (who owns what is not given an owner). */
   restoringUser: string;
   serverLabel: string;
@@ -265,7 +269,29 @@ function describe(name: string, whats: string[]): string {
   return `role "${name}" (${shown}${unique.length > 3 ? `; and ${unique.length - 3} more` : ''})`;
 }
 
-/** Works out the restore; throws ROLE_MISSING (nothing created yet) when a named role is absent and no choice covers it. */
+/**
+ * The tablespaces the archive puts things in: the database's own (CREATE DATABASE …
+ * TABLESPACE = x) and the objects' (pg_restore's `SET default_tablespace = x;` before
+ * each object not in the database's default), each with what is in it.
+ */
+function namedTablespaces(create: Classified, objStmts: Classified[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const s = create.stmt;
+  const at = findTop(s, 'TABLESPACE', 3);
+  const dbSpace = at > 0 && sig(s, at + 1)?.raw === '=' ? identName(sig(s, at + 2)) : null;
+  if (dbSpace) out.set(dbSpace, 'the database');
+  for (const { stmt } of objStmts) {
+    if (!isKeyword(sig(stmt, 0), 'SET') || identName(sig(stmt, 1)) !== 'default_tablespace') continue;
+    const name = sig(stmt, 2)?.raw === '=' || isKeyword(sig(stmt, 2), 'TO') ? identName(sig(stmt, 3)) : null;
+    if (name && !out.has(name)) out.set(name, 'tables or indexes');
+  }
+  return out;
+}
+
+/**
+ * Works out the restore; throws (nothing created yet) ROLE_MISSING when a named role is
+ * absent and no choice covers it, RESTORE_FAILED when a named tablespace is absent.
+ */
 export function planRestore(input: PlanInput, newDatabase: string): RestorePlan {
   const { choices } = input;
   const dbStmts = splitStatements(input.databaseScript).map((s) => classify(s, true));
@@ -273,6 +299,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const create = dbStmts.find((c) => c.kind === 'create');
   if (!create) {
     throw new BackstopError('RESTORE_FAILED', 'The backup holds no CREATE DATABASE entry, so its encoding and locale are unknown; it does not look like a pg_dump custom-format archive of one database.');
+  }
+  if (input.existingTablespaces) {
+    const lacking = [...namedTablespaces(create, objStmts)].filter(([name]) => !input.existingTablespaces!.has(name));
+    if (lacking.length > 0) {
+      const names = lacking.map(([name, what]) => `"${name}" (${what})`).join(', ');
+      throw new BackstopError(
+        'RESTORE_FAILED',
+        `The backup puts things in ${lacking.length === 1 ? 'a tablespace' : 'tablespaces'} that the ${input.serverLabel} lacks: ${names}. Nothing was restored. Create ${lacking.length === 1 ? 'it' : 'them'} on the server first (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), then restore again.`,
+      );
+    }
   }
   const mapped = new Map(Object.entries(choices.roleMap));
   const useRoleMap = mapped.size > 0;
