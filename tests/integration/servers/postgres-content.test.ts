@@ -118,37 +118,52 @@ describe('a database full of real-world objects comes back whole under a new nam
       expect(report).toEqual({ database: 'content_copy', notes: [] });
       expect(schemaOf(pg, 'content', 'content_copy')).toBe(schemaOf(pg, 'content'));
       expect(pgContentFingerprint(pg, 'content_copy')).toEqual(pgContentFingerprint(pg, 'content'));
-      expect(pgDatabaseFidelity(pg, 'content_copy', ['lim()'])).toEqual(pgDatabaseFidelity(pg, 'content', ['lim()']));
+      const copy = pgDatabaseFidelity(pg, 'content_copy', ['lim()']);
+      expect(copy).toEqual(pgDatabaseFidelity(pg, 'content', ['lim()']));
       expect(largeObjects(pg, 'content_copy')).toBe(largeObjects(pg, 'content'));
       expect(largeObjects(pg, 'content_copy')).toBe(
         `424242 lo_owner lo_owner=rw/lo_owner,lo_reader=r/lo_owner a blob ${pg.psql(`SELECT md5('large object bytes'::bytea)`).trim()}\n424243 postgres - - d41d8cd98f00b204e9800998ecf8427e`,
       );
-      // The same facts asked directly, so a schema dump that lost them on both sides could not pass.
-      const q = (sql: string) => pg.psql(sql, 'content_copy').trim();
-      expect(q(`SELECT string_agg(extname || '@' || extnamespace::regnamespace, ',' ORDER BY extname) FROM pg_extension`)).toBe(
-        'btree_gist@ext,citext@public,hstore@public,pg_trgm@public,plpgsql@pg_catalog,uuid-ossp@public',
-      );
-      expect(q(`SELECT count(*) FROM kv WHERE name % 'alpah' AND email = 'a@X.ORG' AND h -> 'a' = '1'`)).toBe('1');
-      expect(q(`SELECT pg_get_indexdef('kv_trgm'::regclass)`)).toBe('CREATE INDEX kv_trgm ON public.kv USING gin (name gin_trgm_ops)');
+      // The same facts asked directly (one session), so a schema dump that lost them on both sides could not pass.
+      const facts = {
+        extensions: `SELECT string_agg(extname || '@' || extnamespace::regnamespace, ',' ORDER BY extname) FROM pg_extension`,
+        'contrib types and operators': `SELECT count(*) FROM kv WHERE name % 'alpah' AND email = 'a@X.ORG' AND h -> 'a' = '1'`,
+        'trigram index': `SELECT pg_get_indexdef('kv_trgm'::regclass)`,
+        'exclusion constraint': `SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'x'`,
+        matviews: `SELECT string_agg(matviewname || '=' || ispopulated, ',' ORDER BY 1) FROM pg_matviews`,
+        rls: `SELECT relrowsecurity || '/' || relforcerowsecurity FROM pg_class WHERE relname = 'secret'`,
+        policy: `SELECT polname || ' ' || array_to_string(polroles::regrole[], ',') FROM pg_policy`,
+        'event trigger': `SELECT evtname || ' ' || evtevent || ' ' || evtenabled::text FROM pg_event_trigger`,
+        publications: `SELECT string_agg(pubname || '=' || puballtables, ',' ORDER BY 1) FROM pg_publication`,
+        'published tables': `SELECT string_agg(pubname || ':' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'pub_one'`,
+        partitions: `SELECT string_agg(tableoid::regclass || '=' || v, ',' ORDER BY v) FROM measure`,
+        'partitioned index': `SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index WHERE indrelid IN ('measure'::regclass, 'measure_2026'::regclass, 'measure_other'::regclass)`,
+        unlogged: `SELECT relpersistence::text || ' ' || (SELECT count(*) FROM scratch) FROM pg_class WHERE relname = 'scratch'`,
+        column: `SELECT col_description('typed'::regclass, 2) || ' / ' || array_to_string(attacl, ',') FROM pg_attribute WHERE attrelid = 'typed'::regclass AND attname = 'm'`,
+        'domain, enum, range': `SELECT p || ' ' || m || ' ' || r FROM typed`,
+      };
+      const answers = pg.psql(Object.values(facts).map((sql) => `${sql};`).join('\n'), 'content_copy').trim().split('\n');
+      expect(Object.fromEntries(Object.keys(facts).map((k, i) => [k, answers[i]]))).toEqual({
+        extensions: 'btree_gist@ext,citext@public,hstore@public,pg_trgm@public,plpgsql@pg_catalog,uuid-ossp@public',
+        'contrib types and operators': '1',
+        'trigram index': 'CREATE INDEX kv_trgm ON public.kv USING gin (name gin_trgm_ops)',
+        'exclusion constraint': 'EXCLUDE USING gist (room WITH =, during WITH &&)',
+        matviews: 'mv_empty=false,mv_full=true',
+        rls: 'true/true',
+        policy: 'mine lo_reader',
+        'event trigger': 'ddl_watch ddl_command_end O',
+        publications: 'pub_all=true,pub_one=false',
+        'published tables': 'pub_one:kv',
+        partitions: 'measure_2026=1,measure_other=2',
+        'partitioned index': 'measure_2026_v_idx,measure_other_v_idx,measure_v',
+        unlogged: 'u 1',
+        column: 'how it feels / lo_reader=r/postgres',
+        'domain, enum, range': '1 happy [1.5,2.5)',
+      });
       expect(() => pg.psql(`INSERT INTO booking VALUES (1, '[2026-01-01 12:00,2026-01-01 13:00)')`, 'content_copy')).toThrow(/conflicting key value violates exclusion constraint/);
-      expect(q(`SELECT string_agg(matviewname || '=' || ispopulated, ',' ORDER BY 1) FROM pg_matviews`)).toBe('mv_empty=false,mv_full=true');
-      expect(q(`SELECT relrowsecurity || '/' || relforcerowsecurity FROM pg_class WHERE relname = 'secret'`)).toBe('true/true');
-      expect(q(`SELECT polname || ' ' || array_to_string(polroles::regrole[], ',') FROM pg_policy`)).toBe('mine lo_reader');
-      expect(q(`SELECT evtname || ' ' || evtevent || ' ' || evtenabled::text FROM pg_event_trigger`)).toBe('ddl_watch ddl_command_end O');
-      expect(q(`SELECT string_agg(pubname || '=' || puballtables, ',' ORDER BY 1) FROM pg_publication`)).toBe('pub_all=true,pub_one=false');
-      expect(q(`SELECT string_agg(pubname || ':' || tablename, ',') FROM pg_publication_tables WHERE pubname = 'pub_one'`)).toBe('pub_one:kv');
-      expect(q(`SELECT string_agg(tableoid::regclass || '=' || v, ',' ORDER BY v) FROM measure`)).toBe('measure_2026=1,measure_other=2');
-      expect(q(`SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index WHERE indrelid IN ('measure'::regclass, 'measure_2026'::regclass, 'measure_other'::regclass)`)).toBe(
-        'measure_2026_v_idx,measure_other_v_idx,measure_v',
-      );
-      expect(q(`SELECT relpersistence FROM pg_class WHERE relname = 'scratch'`)).toBe('u');
-      expect(q(`SELECT col_description('typed'::regclass, 2) || ' / ' || array_to_string(attacl, ',') FROM pg_attribute WHERE attrelid = 'typed'::regclass AND attname = 'm'`)).toBe(
-        'how it feels / lo_reader=r/postgres',
-      );
-      expect(q(`SELECT p || ' ' || m || ' ' || r FROM typed`)).toBe('1 happy [1.5,2.5)');
-      expect(pgDatabaseFidelity(pg, 'content_copy')).toMatchObject({ datconnlimit: '5', settings: ['lo_reader: work_mem=3MB'], defaultPrivileges: ['lo_owner app r lo_reader=r/lo_owner'] });
+      expect(copy).toMatchObject({ datconnlimit: '5', settings: ['lo_reader: work_mem=3MB'], defaultPrivileges: ['lo_owner app r lo_reader=r/lo_owner'] });
       // The identity sequence carries on where the source's was (ids 4 and 5 were deleted there).
-      expect(q(`INSERT INTO ident (t) VALUES ('y') RETURNING id`)).toBe('6');
+      expect(pg.psql(`INSERT INTO ident (t) VALUES ('y') RETURNING id`, 'content_copy').trim()).toBe('6');
     } finally {
       drop(pg, 'content_copy');
     }
