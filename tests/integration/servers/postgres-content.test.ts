@@ -340,3 +340,45 @@ describe('tablespaces', () => {
     }
   });
 });
+
+describe('a foreign server with a user mapping (postgres_fdw) for a role the target lacks', () => {
+  let fdwDump: string;
+  beforeAll(async () => {
+    pg.psql('CREATE ROLE fdw_user; CREATE DATABASE fdw');
+    pg.psql(
+      `CREATE EXTENSION postgres_fdw; CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'db.example', dbname 'x');
+       CREATE USER MAPPING FOR fdw_user SERVER remote OPTIONS (user 'u', password 'Sup3r-Secret');
+       CREATE USER MAPPING FOR postgres SERVER remote OPTIONS (user 'u2', password 'Other-Secret');
+       CREATE FOREIGN TABLE far (id int) SERVER remote;`,
+      'fdw',
+    );
+    fdwDump = await dumpToFile(pg, 'fdw');
+  });
+
+  test('any choice but creating it: ROLE_MISSING naming the mapping, never its password; nothing created', async () => {
+    const [dbsBefore, rolesBefore] = [databases(target), roleNames(target)];
+    for (const opts of [{}, { noOwner: true, noPrivileges: true }] as RestoreOptions[]) {
+      const e = await rejection(restore(target, 'fdw', fdwDump, opts));
+      expect(e.code).toBe('ROLE_MISSING');
+      expect(e.message).toContain('lacks: role "fdw_user" (has a USER MAPPING for server remote). Nothing was restored.');
+      expect(e.message).toContain('Roles named in row-level security policies or user mappings ("fdw_user") can only be created, not mapped or skipped.');
+      expect(e.message).not.toContain('Secret');
+    }
+    expect(databases(target)).toBe(dbsBefore);
+    expect(roleNames(target)).toBe(rolesBefore);
+  });
+
+  test('create roles: the server, the mappings with their options and the foreign table come back', async () => {
+    const report = await restore(target, 'fdw', fdwDump, { createRoles: true });
+    try {
+      expect(report.notes).toEqual(['Created role "fdw_user" (NOLOGIN, no privileges): give it LOGIN and a password before using it.']);
+      const mappings = (server: PgServer) => server.psql(`SELECT string_agg(usename || ' ' || srvname || ' ' || array_to_string(ARRAY(SELECT o FROM unnest(umoptions) o ORDER BY o), ','), E'\\n' ORDER BY usename) FROM pg_user_mappings`, 'fdw').trim();
+      expect(mappings(target)).toBe(mappings(pg));
+      expect(mappings(target)).toBe('fdw_user remote password=Sup3r-Secret,user=u\npostgres remote password=Other-Secret,user=u2');
+      expect(pgSchemaDump(target, 'fdw')).toBe(schemaOf(pg, 'fdw'));
+    } finally {
+      drop(target, 'fdw');
+      target.psql('DROP ROLE fdw_user');
+    }
+  });
+});

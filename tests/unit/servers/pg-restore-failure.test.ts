@@ -30,6 +30,29 @@ describe('pgRestoreErrorText', () => {
   });
 });
 
+describe("a user mapping's password", () => {
+  // What pg_restore writes when a user mapping fails (its options, one a line, after the statement's first line).
+  const MAPPING_FAILED = `pg_restore: from TOC entry 3349; 0 0 USER MAPPING USER MAPPING fdw_user SERVER remote postgres
+pg_restore: error: could not execute query: ERROR:  role "fdw_user" does not exist
+Command was: CREATE USER MAPPING FOR fdw_user SERVER remote OPTIONS (
+    password 'Sup3r-Secret',
+    "user" 'u'
+);
+
+`;
+  test('never reaches the message: the failed statement is quoted up to its OPTIONS only', () => {
+    const classify = pgRestoreClassifier(classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'restoring into database "x"', fallback: 'RESTORE_FAILED' }), 'x');
+    const e = classify({ stderr: MAPPING_FAILED, code: 1, signal: null });
+    expect(e.message).not.toContain('Sup3r');
+    expect(e.message).toContain('ERROR:  role "fdw_user" does not exist | Command was: CREATE USER MAPPING FOR fdw_user SERVER remote OPTIONS (…)');
+  });
+
+  test('nor does one on a single line, or in stderr without an error line', () => {
+    expect(pgRestoreErrorText(`pg_restore: error: could not execute query: ERROR:  x\nCommand was: ALTER SERVER s OPTIONS (SET password 'p''w');`)).not.toContain("p''w");
+    expect(pgRestoreErrorText(`WARNING: x\nHINT: password 'p4ss' and "password" 'p5ss'`)).toBe(`WARNING: x\nHINT: password '…' and "password" '…'`);
+  });
+});
+
 describe('searchPathFailure', () => {
   test('a relation missing inside a SQL function: names the function, the relation and the fix', () => {
     const e = searchPathFailure(COPY_FAILED, 'copy');

@@ -4,7 +4,9 @@
  * Contract: a classifier wrapper (pure; the stderr is already scrubbed of secrets).
  * - The server's own error is always quoted: pg_restore's `error:` line is kept, and the
  *   `LINE n:` / caret / `QUERY:` lines that follow it (which pushed it out of the last few
- *   lines a message quotes) are left out; CONTEXT and `Command was:` lines stay.
+ *   lines a message quotes) are left out; CONTEXT lines stay, and the first line of
+ *   `Command was:` without any OPTIONS list. Option values that may be secrets (a user
+ *   mapping's password) are never quoted.
  * - The classic search_path failure gets its own message: every pg_dump archive restores
  *   with an empty search_path, so a SQL or PL/pgSQL function that names a table, function
  *   or type without its schema fails when a CHECK constraint, an index expression, a
@@ -19,14 +21,32 @@ import { stderrDetail, type Classifier, type ToolFailure } from '../child-proces
 
 const NOISE = /^(LINE \d+:|\s*\^\s*$|QUERY:)/;
 
-/** pg_restore's stderr from its `error:` line on, without the lines that only locate the error in a query. */
+/** Option values pg_dump writes for user mappings and servers (`password 'x'`): never quoted back. */
+const SECRET_OPTION = /\b(password|passfile|sslpassword|sslkey|secret|token|api_?key)("?)(\s+)'(?:[^']|'')*'/gi;
+
+/**
+ * pg_restore's stderr from its `error:` line on, without the lines that only locate the
+ * error in a query. The failed statement (`Command was:`) is cut at its first line and
+ * before any OPTIONS list, and option values that may be secrets are blanked, so a user
+ * mapping's password never reaches a message.
+ */
 export function pgRestoreErrorText(stderr: string): string {
   const lines = stderr.split(/\r?\n/);
   const at = lines.findIndex((l) => /^pg_restore: error: /.test(l));
-  if (at < 0) return stderr;
-  const rest = lines.slice(at + 1).filter((l) => l.trim().length > 0 && !NOISE.test(l));
+  const blank = (t: string) => t.replace(SECRET_OPTION, "$1$2$3'…'");
+  if (at < 0) return blank(stderr);
+  const rest: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l.trim().length === 0 || NOISE.test(l)) continue;
+    if (/^Command was: /.test(l)) {
+      const options = l.search(/\bOPTIONS\b/i);
+      rest.push(options < 0 ? l : `${l.slice(0, options)}OPTIONS (…)`);
+      break; // the rest of the statement
+    }
+    rest.push(l);
+  }
   // The error line and the last two lines after it (what stderrDetail quotes).
-  return [lines[at]!, ...rest.slice(-2)].join('\n');
+  return blank([lines[at]!, ...rest.slice(-2)].join('\n'));
 }
 
 const NOT_FOUND = /ERROR:\s+(relation|function|type|operator) "?([^"\n]+?)"? does not exist/;

@@ -8,8 +8,10 @@
  * - every tablespace the archive names (the database's, its objects'), which the target
  *   must have;
  * - every role the archive names (database owner, object owners — large objects' too —,
- *   grantees and grantors, default privileges, per-role settings), and which of them the target lacks once the
- *   user's choices (noOwner, noPrivileges, roleMap, createRoles) are applied;
+ *   grantees and grantors, default privileges, per-role settings, policies, user
+ *   mappings), and which of them the target lacks once the user's choices (noOwner,
+ *   noPrivileges, roleMap, createRoles) are applied (policies' and user mappings' roles
+ *   can only be created);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges).
  *
@@ -33,7 +35,7 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
 
 interface Classified {
   stmt: Statement;
@@ -144,6 +146,14 @@ function classify(s: Statement, dbLevel: boolean): Classified {
       if (name) roles.push({ token: s.sig[k]!, name, use: 'policy', what: `named in POLICY ${sliceText(s, 2, to)}` });
     }
     return { ...none, kind: 'policy', roles };
+  }
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'USER') && isKeyword(sig(s, 2), 'MAPPING') && isKeyword(sig(s, 3), 'FOR')) {
+    // CREATE USER MAPPING FOR role SERVER s OPTIONS (…): pg_restore creates it as it is, whatever the choices.
+    const t = sig(s, 4);
+    const server = identName(sig(s, findTop(s, 'SERVER', 5) + 1)) ?? '?';
+    if (['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE', 'USER'].some((kw) => isKeyword(t, kw))) return none;
+    const name = identName(t);
+    return { ...none, kind: 'mapping', roles: name ? [{ token: s.sig[4]!, name, use: 'policy', what: `has a USER MAPPING for server ${server}` }] : [] };
   }
   if ((isKeyword(t0, 'SET') || isKeyword(t0, 'RESET')) && isKeyword(sig(s, 1), 'SESSION') && isKeyword(sig(s, 2), 'AUTHORIZATION')) {
     const name = isKeyword(t0, 'SET') ? identName(sig(s, 3)) : null;
@@ -334,9 +344,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   }
   const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
   for (const c of [...dbKept, ...objKept]) for (const r of c.roles) needed.set(r.name, [...(needed.get(r.name) ?? []), r.what]);
-  // pg_restore creates policies as they are: their roles must exist under their own names.
+  // pg_restore creates policies and user mappings as they are: their roles must exist under their own names.
   const policyRoles = new Map<string, string[]>();
-  for (const c of objStmts) if (c.kind === 'policy') for (const r of c.roles) policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+  const mappingRoles = new Set<string>();
+  for (const c of objStmts) {
+    if (c.kind !== 'policy' && c.kind !== 'mapping') continue;
+    for (const r of c.roles) {
+      policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+      if (c.kind === 'mapping') mappingRoles.add(r.name);
+    }
+  }
   for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) needed.set(name, [...(needed.get(name) ?? []), ...whats]);
 
   for (const [from, to] of mapped) {
@@ -351,7 +368,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (missing.length > 0 && !choices.createRoles) {
     throw new BackstopError(
       'ROLE_MISSING',
-      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
+      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies${inPolicies.some((r) => mappingRoles.has(r)) ? ' or user mappings' : ''} (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
     );
   }
   for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
