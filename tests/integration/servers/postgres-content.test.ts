@@ -5,7 +5,8 @@
  * privileges and a comment, materialized views populated and not, FORCE row-level
  * security with a policy, an event trigger, publications, a partitioned table with a
  * DEFAULT partition and a partitioned index, identity columns, unlogged tables, domains,
- * enums, range types, column comments and column privileges, per-role settings, default
+ * enums, range types, an ICU collation, column comments and column privileges, an
+ * extension's setting on the database, per-role settings, default
  * privileges, a connection limit and a database default tablespace. Compared through
  * pg_dump --schema-only of both (the database name normalised), per-table checksums
  * (pgContentFingerprint), pgDatabaseFidelity and targeted catalog queries.
@@ -89,6 +90,7 @@ CREATE UNLOGGED TABLE scratch (id int); INSERT INTO scratch VALUES (7);
 CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); CREATE TYPE floatrange AS RANGE (subtype = float8);
 CREATE TABLE typed (p posint, m mood, r floatrange); INSERT INTO typed VALUES (1, 'happy', '[1.5,2.5)');
 COMMENT ON COLUMN typed.m IS 'how it feels';
+CREATE COLLATION german (provider = icu, locale = 'de-DE'); CREATE TABLE words (w text COLLATE german); INSERT INTO words VALUES ('b'), ('a'), ('Ä');
 GRANT SELECT (p, m) ON typed TO lo_reader;
 CREATE SCHEMA app; ALTER DEFAULT PRIVILEGES FOR ROLE lo_owner IN SCHEMA app GRANT SELECT ON TABLES TO lo_reader;
 CREATE PUBLICATION pub_all FOR ALL TABLES; CREATE PUBLICATION pub_one FOR TABLE kv;
@@ -99,7 +101,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'backstop-pgcontent-'));
   if (pg.osUser) chownTree(scratch, pg.osUser);
   pg.psql(`CREATE ROLE lo_owner; CREATE ROLE lo_reader; CREATE DATABASE content CONNECTION LIMIT 5`);
-  pg.psql(`ALTER ROLE lo_reader IN DATABASE content SET work_mem = '3MB'`);
+  pg.psql(`ALTER ROLE lo_reader IN DATABASE content SET work_mem = '3MB'; ALTER DATABASE content SET pg_trgm.similarity_threshold = 0.2`);
   pg.psql(CONTENT, 'content');
   pg.psql(`CREATE DATABASE blobs`);
   pg.psql(`SELECT lo_from_bytea(5151, 'blob'); ALTER LARGE OBJECT 5151 OWNER TO lo_owner; GRANT SELECT, UPDATE ON LARGE OBJECT 5151 TO lo_reader; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`, 'blobs');
@@ -141,6 +143,8 @@ describe('a database full of real-world objects comes back whole under a new nam
         unlogged: `SELECT relpersistence::text || ' ' || (SELECT count(*) FROM scratch) FROM pg_class WHERE relname = 'scratch'`,
         column: `SELECT col_description('typed'::regclass, 2) || ' / ' || array_to_string(attacl, ',') FROM pg_attribute WHERE attrelid = 'typed'::regclass AND attname = 'm'`,
         'domain, enum, range': `SELECT p || ' ' || m || ' ' || r FROM typed`,
+        'ICU collation': `SELECT string_agg(w, ',' ORDER BY w) FROM words`,
+        'extension setting': `SHOW pg_trgm.similarity_threshold`,
       };
       const answers = pg.psql(Object.values(facts).map((sql) => `${sql};`).join('\n'), 'content_copy').trim().split('\n');
       expect(Object.fromEntries(Object.keys(facts).map((k, i) => [k, answers[i]]))).toEqual({
@@ -159,9 +163,11 @@ describe('a database full of real-world objects comes back whole under a new nam
         unlogged: 'u 1',
         column: 'how it feels / lo_reader=r/postgres',
         'domain, enum, range': '1 happy [1.5,2.5)',
+        'ICU collation': 'a,Ä,b',
+        'extension setting': '0.2',
       });
       expect(() => pg.psql(`INSERT INTO booking VALUES (1, '[2026-01-01 12:00,2026-01-01 13:00)')`, 'content_copy')).toThrow(/conflicting key value violates exclusion constraint/);
-      expect(copy).toMatchObject({ datconnlimit: '5', settings: ['lo_reader: work_mem=3MB'], defaultPrivileges: ['lo_owner app r lo_reader=r/lo_owner'] });
+      expect(copy).toMatchObject({ datconnlimit: '5', settings: ['<every role>: pg_trgm.similarity_threshold=0.2', 'lo_reader: work_mem=3MB'], defaultPrivileges: ['lo_owner app r lo_reader=r/lo_owner'] });
       // The identity sequence carries on where the source's was (ids 4 and 5 were deleted there).
       expect(pg.psql(`INSERT INTO ident (t) VALUES ('y') RETURNING id`, 'content_copy').trim()).toBe('6');
     } finally {
