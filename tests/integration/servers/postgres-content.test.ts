@@ -6,14 +6,15 @@
  * security with a policy, an event trigger, publications, a partitioned table with a
  * DEFAULT partition and a partitioned index, identity columns, unlogged tables, domains,
  * enums, range types, an ICU collation, column comments and column privileges, an
- * extension's setting on the database, per-role settings, default
- * privileges, a connection limit and a database default tablespace. Compared through
- * pg_dump --schema-only of both (the database name normalised), per-table checksums
- * (pgContentFingerprint), pgDatabaseFidelity and targeted catalog queries.
- * Refusals: large objects' roles missing on the target (ROLE_MISSING before anything is
- * created), a function that names a table without its schema (the search_path failure),
- * a tablespace the target lacks — each with its code, a message naming the fix, and
- * nothing left on the target.
+ * extension's setting on the database, per-role settings, default privileges, a
+ * connection limit, tablespaces, a postgres_fdw server with user mappings. Compared
+ * through pg_dump --schema-only of both (the database name normalised), per-table
+ * checksums (pgContentFingerprint), pgDatabaseFidelity and targeted catalog queries; also
+ * onto a second server without the roles (create roles / map roles).
+ * Refusals: roles of large objects or user mappings missing on the target (ROLE_MISSING
+ * before anything is created, never quoting a mapping's password), a function that names
+ * a table without its schema (the search_path failure), tablespaces the target lacks —
+ * each with its code, a message naming the fix, and nothing left on the target.
  * (ICU databases and the other database-level properties: postgres-database-level.test.ts.)
  */
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
