@@ -389,3 +389,44 @@ describe('a foreign server with a user mapping (postgres_fdw) for a role the tar
     }
   });
 });
+
+describe('backing up as a role with pg_read_all_data (not a superuser)', () => {
+  test('a table with row-level security, large objects: PERMISSION_DENIED naming each and its fix; once fixed the dump restores whole', async () => {
+    pg.psql(`CREATE ROLE backup_r LOGIN PASSWORD 'b-pw' IN ROLE pg_read_all_data`);
+    try {
+      const s: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: pg.host, port: pg.port, user: 'backup_r', tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
+      const c = connectorFor(s, { password: 'b-pw', toolPaths: { postgres: PG_BIN } });
+      await c.testConnection();
+      const dumpError = async () => {
+        const d = await c.openDump('content', 'logical');
+        d.stream.resume();
+        return rejection(d.done);
+      };
+      // pg_dump reads the tables' rows first, then the large objects.
+      const rls = await dumpError();
+      expect(rls.code).toBe('PERMISSION_DENIED');
+      expect(rls.message).toBe(
+        'User "backup_r" may not read every row of table "secret" in database "content": the table has row-level security, and a backup must read all rows. Fix: ALTER ROLE "backup_r" BYPASSRLS; (or back up as a superuser).',
+      );
+      pg.psql('ALTER ROLE backup_r BYPASSRLS');
+      const lo = await dumpError();
+      expect(lo.code).toBe('PERMISSION_DENIED');
+      expect(lo.message).toBe(
+        'User "backup_r" may not read large object 424242 in database "content" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO "backup_r" for every large object of the database.',
+      );
+      pg.psql('GRANT SELECT ON LARGE OBJECT 424242 TO backup_r; GRANT SELECT ON LARGE OBJECT 424243 TO backup_r;', 'content');
+      expect(`${lo.message} ${rls.message}`).not.toContain('b-pw');
+      const ok = await c.openDump('content', 'logical');
+      const file = join(scratch!, 'content-by-backup_r.dump');
+      await pipeline(ok.stream, createWriteStream(file));
+      await ok.done;
+      await restore(pg, 'content_rls', file);
+      expect(pgContentFingerprint(pg, 'content_rls')).toEqual(pgContentFingerprint(pg, 'content'));
+      expect(largeObjects(pg, 'content_rls')).toBe(largeObjects(pg, 'content'));
+    } finally {
+      drop(pg, 'content_rls');
+      pg.psql('REVOKE SELECT ON LARGE OBJECT 424242 FROM backup_r; REVOKE SELECT ON LARGE OBJECT 424243 FROM backup_r;', 'content');
+      pg.psql('DROP ROLE backup_r');
+    }
+  });
+});

@@ -3,6 +3,8 @@
  *
  * - logical: one `pg_dump -Fc -Z0` archive per database (Backstop compresses later), plus
  *   the server-level `globals.sql` stream (`pg_dumpall --globals-only`: roles, tablespaces).
+ *   A role that may not bypass a table's row-level security, or read a large object,
+ *   fails with PERMISSION_DENIED naming the fix.
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
  *   `restoreBaseBackup` (snapshot.ts), not `restore`.
@@ -204,9 +206,30 @@ export class PostgresConnector implements Connector {
   /**
    * A dump whose session was cut looks the same whether the server went down or the
    * database was dropped (DROP DATABASE … WITH (FORCE)): ask the server which it was.
+   * A table with row-level security the role may not bypass, or a large object it may not
+   * read (pg_read_all_data covers neither): PERMISSION_DENIED naming the fix.
    */
   private async explainDumpFailure(database: string, e: BackstopError): Promise<BackstopError> {
+    const user = this.conn.server.user;
+    // pg_read_all_data covers neither of these; the message names the fix.
+    const lo = /permission denied for large object (\d+)/.exec(e.message);
+    if (lo) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not read large object ${lo[1]} in database "${database}" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO ${quoteIdent(user)} for every large object of the database.`,
+        { cause: e },
+      );
+    }
     if (e.code !== 'UNREACHABLE' && e.code !== 'DUMP_FAILED') return e;
+    // pg_dump reads with row_security = off: a role that is neither superuser nor BYPASSRLS cannot read such a table.
+    const rls = /query would be affected by row-level security policy for table "((?:[^"]|"")*)"/.exec(e.message);
+    if (rls) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not read every row of table "${rls[1]}" in database "${database}": the table has row-level security, and a backup must read all rows. Fix: ALTER ROLE ${quoteIdent(user)} BYPASSRLS; (or back up as a superuser).`,
+        { cause: e },
+      );
+    }
     const rows = await this.conn.query(`SELECT count(*) FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
       action: 'checking the database after a failed dump',
       fallback: 'UNREACHABLE',
