@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { decodeScript, planRestore, sourceDatabaseName, type PlanInput } from '../../../electron/engine/servers/postgres/restore-plan.ts';
+import { decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type PlanInput } from '../../../electron/engine/servers/postgres/restore-plan.ts';
 import { renderStatement, splitStatements } from '../../../electron/engine/servers/postgres/sql-script.ts';
 
 const DB_SCRIPT = `--
@@ -163,6 +163,31 @@ describe('row-level security policies', () => {
     expect(e.message).toContain('Roles named in row-level security policies ("Pol Role") can only be created, not mapped or skipped.');
     const plan = planRestore(input({ objectScript: POLICY, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n');
     expect(plan.createRoles).toEqual(['Pol Role']);
+  });
+});
+
+describe('user mappings, large objects, tablespaces', () => {
+  test("a user mapping's role is checked like a policy's; PUBLIC and CURRENT_USER are not roles; its options are never read as roles", () => {
+    const script = `${OBJECT_SCRIPT}CREATE USER MAPPING FOR "Fdw User" SERVER "re mote" OPTIONS (\n    password 'TO ghost',\n    "user" 'u'\n);\nCREATE USER MAPPING FOR PUBLIC SERVER s;\nCREATE USER MAPPING FOR CURRENT_USER SERVER s;\n`;
+    const e = rejection(() => planRestore(input({ objectScript: script, choices: { noOwner: true, noPrivileges: true, roleMap: {}, createRoles: false } }), 'n'));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toContain('lacks: role "Fdw User" (has a USER MAPPING for server re mote). Nothing was restored.');
+    expect(e.message).toContain('Roles named in row-level security policies or user mappings ("Fdw User") can only be created');
+    expect(planRestore(input({ objectScript: script, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n').createRoles).toEqual(['Fdw User']);
+  });
+
+  test("large objects' metadata entries are picked from the listing, their data (BLOBS) never", () => {
+    const list = ['3348; 2613 5151 BLOB - 5151 lo_owner', '3356; 0 0 COMMENT - LARGE OBJECT 5151 lo_owner', '3357; 0 0 ACL - LARGE OBJECT 5151 lo_owner', '3349; 0 0 BLOBS - BLOBS ', '214; 1259 16385 TABLE public limits postgres'];
+    expect(largeObjectEntries(list.join('\n'))).toEqual(list.slice(0, 3));
+  });
+
+  test('tablespaces the target lacks are refused before anything else, each named with what is in it', () => {
+    const db = DB_SCRIPT.replace("TEMPLATE = template0", 'TEMPLATE = template0 TABLESPACE = "fast ts"');
+    const objects = `${OBJECT_SCRIPT}SET default_tablespace = cold;\nCREATE TABLE app.old (id int);\nSET default_tablespace = '';\n`;
+    const e = rejection(() => planRestore(input({ databaseScript: db, objectScript: objects, existingTablespaces: new Set(['pg_default', 'pg_global']) }), 'n'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/^The backup puts things in tablespaces that the PostgreSQL server h:5432 lacks: "fast ts" \(the database\), "cold" \(tables or indexes\)\. Nothing was restored\./);
+    expect(() => planRestore(input({ databaseScript: db, objectScript: objects, existingTablespaces: new Set(['fast ts', 'cold']) }), 'n')).not.toThrow();
   });
 });
 

@@ -3,17 +3,22 @@
  *
  * - logical: one `pg_dump -Fc -Z0` archive per database (Backstop compresses later), plus
  *   the server-level `globals.sql` stream (`pg_dumpall --globals-only`: roles, tablespaces).
+ *   A role that may not bypass a table's row-level security, or read a large object,
+ *   fails with PERMISSION_DENIED naming the fix.
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
  *   `restoreBaseBackup` (snapshot.ts), not `restore`.
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
  *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
- *   choice covers them. Then CREATE DATABASE with the source's encoding and locale (from
- *   template0), pg_restore --exit-on-error into it, and the database's owner, settings,
- *   per-role settings, comment and privileges under the new name. The new database (and
- *   any role the restore created) is dropped if anything fails. Progress counts TOC
- *   entries (`pg_restore -l`) against `--verbose` lines.
+ *   choice covers them (large objects' owners and grantees included); RESTORE_FAILED then
+ *   too when it names a tablespace the target lacks. Then CREATE DATABASE
+ *   with the source's encoding and locale (from template0), pg_restore --exit-on-error into
+ *   it, and the database's owner, settings, per-role settings, comment and privileges under
+ *   the new name. The new database (and any role the restore created) is dropped if
+ *   anything fails; pg_restore's failures are explained by restore-failure.ts (the server's
+ *   error quoted, the search_path case named). Progress counts TOC entries
+ *   (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
 import { rm, writeFile } from 'node:fs/promises';
@@ -27,7 +32,8 @@ import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
-import { databaseEntries, decodeScript, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
+import { pgRestoreClassifier } from './restore-failure.ts';
+import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
   ConnectionReport,
@@ -200,9 +206,30 @@ export class PostgresConnector implements Connector {
   /**
    * A dump whose session was cut looks the same whether the server went down or the
    * database was dropped (DROP DATABASE … WITH (FORCE)): ask the server which it was.
+   * A table with row-level security the role may not bypass, or a large object it may not
+   * read (pg_read_all_data covers neither): PERMISSION_DENIED naming the fix.
    */
   private async explainDumpFailure(database: string, e: BackstopError): Promise<BackstopError> {
+    const user = this.conn.server.user;
+    // pg_read_all_data covers neither of these; the message names the fix.
+    const lo = /permission denied for large object (\d+)/.exec(e.message);
+    if (lo) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not read large object ${lo[1]} in database "${database}" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO ${quoteIdent(user)} for every large object of the database.`,
+        { cause: e },
+      );
+    }
     if (e.code !== 'UNREACHABLE' && e.code !== 'DUMP_FAILED') return e;
+    // pg_dump reads with row_security = off: a role that is neither superuser nor BYPASSRLS cannot read such a table.
+    const rls = /query would be affected by row-level security policy for table "((?:[^"]|"")*)"/.exec(e.message);
+    if (rls) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not read every row of table "${rls[1]}" in database "${database}": the table has row-level security, and a backup must read all rows. Fix: ALTER ROLE ${quoteIdent(user)} BYPASSRLS; (or back up as a superuser).`,
+        { cause: e },
+      );
+    }
     const rows = await this.conn.query(`SELECT count(*) FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
       action: 'checking the database after a failed dump',
       fallback: 'UNREACHABLE',
@@ -348,13 +375,19 @@ export class PostgresConnector implements Connector {
           signal: opts.signal,
         }),
       );
-    const [databaseScript, objectScript, roles] = await Promise.all([
+    // Large objects' owners and privileges are data to pg_restore (not in --schema-only): read apart.
+    const largeObjects = largeObjectEntries(archive.list);
+    const loListFile = join(dir, 'large-object-entries.list');
+    if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
+    const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
-      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), and which roles exist.
+      largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
+      // One round trip: is the name taken (DATABASE_EXISTS before anything is created), which roles and tablespaces exist.
       this.conn.query(
         `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
-         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles`,
+         UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles
+         UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace`,
         { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
       ),
     ]);
@@ -365,8 +398,9 @@ export class PostgresConnector implements Connector {
       {
         sourceDatabase: sourceDatabaseName(databaseScript) ?? '',
         databaseScript,
-        objectScript,
+        objectScript: `${schemaScript}\n${largeObjectScript}`,
         existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
+        existingTablespaces: new Set(roles.filter((r) => r[0] === 't').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
@@ -379,7 +413,7 @@ export class PostgresConnector implements Connector {
     const entries = countToc(archive.list) - databaseEntries(archive.list).length;
     const progress = new ProgressReporter('entries', entries, opts.onProgress);
     const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
-    const classify = this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED');
+    const classify = pgRestoreClassifier(this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED'), database);
     let seen = 0;
     let partial = '';
     const onStderr = (text: string): void => {

@@ -5,9 +5,13 @@
  *   DATABASE PROPERTIES, COMMENT/ACL/SECURITY LABEL on DATABASE entries), rewritten for the
  *   NEW database name: CREATE DATABASE (encoding, locale, provider …), owner, settings,
  *   per-role settings, comment, privileges, connection limit;
- * - every role the archive names (database owner, object owners, grantees and grantors,
- *   default privileges, per-role settings), and which of them the target lacks once the
- *   user's choices (noOwner, noPrivileges, roleMap, createRoles) are applied;
+ * - every tablespace the archive names (the database's, its objects'), which the target
+ *   must have;
+ * - every role the archive names (database owner, object owners — large objects' too —,
+ *   grantees and grantors, default privileges, per-role settings, policies, user
+ *   mappings), and which of them the target lacks once the user's choices (noOwner,
+ *   noPrivileges, roleMap, createRoles) are applied (policies' and user mappings' roles
+ *   can only be created);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges).
  *
@@ -31,7 +35,7 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
 
 interface Classified {
   stmt: Statement;
@@ -143,6 +147,14 @@ function classify(s: Statement, dbLevel: boolean): Classified {
     }
     return { ...none, kind: 'policy', roles };
   }
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'USER') && isKeyword(sig(s, 2), 'MAPPING') && isKeyword(sig(s, 3), 'FOR')) {
+    // CREATE USER MAPPING FOR role SERVER s OPTIONS (…): pg_restore creates it as it is, whatever the choices.
+    const t = sig(s, 4);
+    const server = identName(sig(s, findTop(s, 'SERVER', 5) + 1)) ?? '?';
+    if (['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE', 'USER'].some((kw) => isKeyword(t, kw))) return none;
+    const name = identName(t);
+    return { ...none, kind: 'mapping', roles: name ? [{ token: s.sig[4]!, name, use: 'policy', what: `has a USER MAPPING for server ${server}` }] : [] };
+  }
   if ((isKeyword(t0, 'SET') || isKeyword(t0, 'RESET')) && isKeyword(sig(s, 1), 'SESSION') && isKeyword(sig(s, 2), 'AUTHORIZATION')) {
     const name = isKeyword(t0, 'SET') ? identName(sig(s, 3)) : null;
     const roles: RoleRef[] = name ? [{ token: s.sig[3]!, name, use: 'privilege', what: `grantor of privileges on ${dbLevel ? 'the database' : 'objects'}` }] : [];
@@ -249,10 +261,12 @@ export interface PlanInput {
   sourceDatabase: string;
   /** `pg_restore --create --schema-only -L <database entries> -f -`, decoded. */
   databaseScript: string;
-  /** `pg_restore --schema-only -f -` (object level), decoded. */
+  /** `pg_restore --schema-only -f -` (object level), then the large objects' metadata (largeObjectEntries), decoded. */
   objectScript: string;
   /** Roles the target has. */
   existingRoles: ReadonlySet<string>;
+  /** Tablespaces the target has (undefined: not checked). */
+  existingTablespaces?: ReadonlySet<string>;
   /** The restoring user (who owns what is not given an owner). */
   restoringUser: string;
   serverLabel: string;
@@ -265,7 +279,29 @@ function describe(name: string, whats: string[]): string {
   return `role "${name}" (${shown}${unique.length > 3 ? `; and ${unique.length - 3} more` : ''})`;
 }
 
-/** Works out the restore; throws ROLE_MISSING (nothing created yet) when a named role is absent and no choice covers it. */
+/**
+ * The tablespaces the archive puts things in: the database's own (CREATE DATABASE …
+ * TABLESPACE = x) and the objects' (pg_restore's `SET default_tablespace = x;` before
+ * each object not in the database's default), each with what is in it.
+ */
+function namedTablespaces(create: Classified, objStmts: Classified[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const s = create.stmt;
+  const at = findTop(s, 'TABLESPACE', 3);
+  const dbSpace = at > 0 && sig(s, at + 1)?.raw === '=' ? identName(sig(s, at + 2)) : null;
+  if (dbSpace) out.set(dbSpace, 'the database');
+  for (const { stmt } of objStmts) {
+    if (!isKeyword(sig(stmt, 0), 'SET') || identName(sig(stmt, 1)) !== 'default_tablespace') continue;
+    const name = sig(stmt, 2)?.raw === '=' || isKeyword(sig(stmt, 2), 'TO') ? identName(sig(stmt, 3)) : null;
+    if (name && !out.has(name)) out.set(name, 'tables or indexes');
+  }
+  return out;
+}
+
+/**
+ * Works out the restore; throws (nothing created yet) ROLE_MISSING when a named role is
+ * absent and no choice covers it, RESTORE_FAILED when a named tablespace is absent.
+ */
 export function planRestore(input: PlanInput, newDatabase: string): RestorePlan {
   const { choices } = input;
   const dbStmts = splitStatements(input.databaseScript).map((s) => classify(s, true));
@@ -273,6 +309,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const create = dbStmts.find((c) => c.kind === 'create');
   if (!create) {
     throw new BackstopError('RESTORE_FAILED', 'The backup holds no CREATE DATABASE entry, so its encoding and locale are unknown; it does not look like a pg_dump custom-format archive of one database.');
+  }
+  if (input.existingTablespaces) {
+    const lacking = [...namedTablespaces(create, objStmts)].filter(([name]) => !input.existingTablespaces!.has(name));
+    if (lacking.length > 0) {
+      const names = lacking.map(([name, what]) => `"${name}" (${what})`).join(', ');
+      throw new BackstopError(
+        'RESTORE_FAILED',
+        `The backup puts things in ${lacking.length === 1 ? 'a tablespace' : 'tablespaces'} that the ${input.serverLabel} lacks: ${names}. Nothing was restored. Create ${lacking.length === 1 ? 'it' : 'them'} on the server first (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), then restore again.`,
+      );
+    }
   }
   const mapped = new Map(Object.entries(choices.roleMap));
   const useRoleMap = mapped.size > 0;
@@ -298,9 +344,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   }
   const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
   for (const c of [...dbKept, ...objKept]) for (const r of c.roles) needed.set(r.name, [...(needed.get(r.name) ?? []), r.what]);
-  // pg_restore creates policies as they are: their roles must exist under their own names.
+  // pg_restore creates policies and user mappings as they are: their roles must exist under their own names.
   const policyRoles = new Map<string, string[]>();
-  for (const c of objStmts) if (c.kind === 'policy') for (const r of c.roles) policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+  const mappingRoles = new Set<string>();
+  for (const c of objStmts) {
+    if (c.kind !== 'policy' && c.kind !== 'mapping') continue;
+    for (const r of c.roles) {
+      policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+      if (c.kind === 'mapping') mappingRoles.add(r.name);
+    }
+  }
   for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) needed.set(name, [...(needed.get(name) ?? []), ...whats]);
 
   for (const [from, to] of mapped) {
@@ -315,7 +368,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (missing.length > 0 && !choices.createRoles) {
     throw new BackstopError(
       'ROLE_MISSING',
-      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
+      `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies${inPolicies.some((r) => mappingRoles.has(r)) ? ' or user mappings' : ''} (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
     );
   }
   for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
@@ -347,6 +400,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
 /** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
 export function databaseEntries(list: string): string[] {
   return list.split('\n').filter((l) => /^\d+; \d+ \d+ (DATABASE |DATABASE PROPERTIES |(COMMENT|ACL|SECURITY LABEL) - DATABASE )/.test(l));
+}
+
+/**
+ * The TOC lines of the large objects' metadata (BLOB: lo_create and the owner; their
+ * comments, privileges, security labels), never their data (the BLOBS entry). pg_restore
+ * counts these as data, so `--schema-only` leaves them out; the plan needs their owners
+ * and grantees like any object's.
+ */
+export function largeObjectEntries(list: string): string[] {
+  return list.split('\n').filter((l) => /^\d+; \d+ \d+ (BLOB - |(COMMENT|ACL|SECURITY LABEL) - LARGE OBJECT )/.test(l));
 }
 
 /** The source database name: the tag of the DATABASE entry, from the statements themselves. */
