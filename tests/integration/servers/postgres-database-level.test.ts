@@ -108,6 +108,28 @@ describe('database-level properties come back under the new name', () => {
     }
   });
 
+  test('a database the DBA made a template is listed and backed up (template0/1 never); its copy is an ordinary database, with a note', async () => {
+    source.psql(`CREATE DATABASE tpl_gis TEMPLATE template0; ALTER DATABASE tpl_gis IS_TEMPLATE true;`);
+    source.psql(`CREATE TABLE spatial_ref (srid int PRIMARY KEY, name text); INSERT INTO spatial_ref VALUES (4326, 'WGS 84');`, 'tpl_gis');
+    try {
+      const listed = await connectorOf(source).listDatabases();
+      expect(listed).toContain('tpl_gis');
+      expect(listed.filter((d) => d.startsWith('template'))).toEqual([]);
+      const report = await restore(source, 'tpl_copy', {}, await dumpToFile(source, 'tpl_gis'));
+      expect(report).toEqual({
+        database: 'tpl_copy',
+        notes: ['The backed-up database was a template (IS_TEMPLATE); "tpl_copy" was restored as an ordinary database. To make it a template: ALTER DATABASE "tpl_copy" IS_TEMPLATE true;'],
+      });
+      expect(source.psql(`SELECT datistemplate FROM pg_database WHERE datname = 'tpl_copy'`).trim()).toBe('f');
+      expect(source.psql('SELECT srid, name FROM spatial_ref', 'tpl_copy').trim()).toBe('4326|WGS 84');
+    } finally {
+      drop(source, 'tpl_copy');
+      source.psql(`ALTER DATABASE tpl_gis IS_TEMPLATE false; DROP DATABASE tpl_gis;`);
+    }
+    // An ordinary database, so it can be dropped (test restores and failed restores drop what they made).
+    expect(exists(source, 'tpl_copy')).toBe(false);
+  });
+
   test('a hostile new name, and the parallel (spooled) path, carry the same properties', async () => {
     const name = `shop "2"; DROP DATABASE shop; --`;
     await restore(source, name, { jobs: 2, tempDir: tempDir() });

@@ -77,6 +77,13 @@ const UTF8 = "SET client_encoding = 'UTF8';\n";
 /** pg_restore --verbose lines that stand for one TOC entry being processed. */
 const VERBOSE_ENTRY = /^pg_restore: (creating|processing|executing|restoring|setting|finished item|launching item)/;
 
+/**
+ * The databases a server-wide task covers: every one but the system templates template0 and
+ * template1. A database the DBA made a template (IS_TEMPLATE, e.g. template_postgis) is
+ * backed up like any other; its restore is an ordinary database (restore-plan.ts).
+ */
+const USER_DATABASES = "datname NOT IN ('template0', 'template1')";
+
 export class PostgresConnector implements Connector {
   readonly kind = 'postgres' as const;
   private readonly conn: PgConnection;
@@ -169,7 +176,7 @@ export class PostgresConnector implements Connector {
 
   async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
     const rows = await this.conn.query(
-      `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate AND datallowconn`,
+      `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND datallowconn`,
       { signal: opts.signal, action: 'listing databases', fallback: 'UNREACHABLE' },
     );
     return rows.map((r) => hexToText(r[0] ?? '')).sort();
@@ -177,7 +184,7 @@ export class PostgresConnector implements Connector {
 
   async skippedDatabases(opts: OperationOptions = {}): Promise<SkippedDatabase[]> {
     const rows = await this.conn.query(
-      `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate AND NOT datallowconn`,
+      `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND NOT datallowconn`,
       { signal: opts.signal, action: 'listing databases', fallback: 'UNREACHABLE' },
     );
     return rows

@@ -4,7 +4,8 @@
  * - the database-level statements of the archive (`pg_restore --create` of the DATABASE,
  *   DATABASE PROPERTIES, COMMENT/ACL/SECURITY LABEL on DATABASE entries), rewritten for the
  *   NEW database name: CREATE DATABASE (encoding, locale, provider …), owner, settings,
- *   per-role settings, comment, privileges, connection limit;
+ *   per-role settings, comment, privileges, connection limit — but never IS_TEMPLATE: the
+ *   copy of a template database is an ordinary database (a note says how to make it one);
  * - every tablespace the archive names (the database's, its objects'), which the target
  *   must have;
  * - every role the archive names (database owner, object owners — large objects' too —,
@@ -35,7 +36,7 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'template' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
 
 interface Classified {
   stmt: Statement;
@@ -187,6 +188,8 @@ function classify(s: Statement, dbLevel: boolean): Classified {
   }
   const isOwner = n >= 5 && isKeyword(sig(s, n - 4), 'OWNER') && isKeyword(sig(s, n - 3), 'TO') && sig(s, n - 1)?.raw === ';';
   if (isKeyword(sig(s, 1), 'DATABASE')) {
+    // ALTER DATABASE x IS_TEMPLATE = true: a copy under a new name is an ordinary database (a template cannot be dropped).
+    if (dbLevel && isKeyword(t0, 'ALTER') && isKeyword(sig(s, 3), 'IS_TEMPLATE')) return { ...none, kind: 'template', db: [s.sig[2]!] };
     if (isOwner) {
       const name = identName(sig(s, n - 2))!;
       return { ...none, kind: 'owner', db: [s.sig[2]!], roles: [{ token: s.sig[n - 2]!, name, use: 'owner', what: 'owner of the database' }] };
@@ -328,7 +331,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const keep = (c: Classified): boolean => {
     if (c.kind === 'owner') return !choices.noOwner;
     if (c.kind === 'acl') return !choices.noPrivileges;
-    return c.kind !== 'other';
+    return c.kind !== 'other' && c.kind !== 'template';
   };
   const needed = new Map<string, string[]>();
   const skippedSettings = new Set<string>();
@@ -372,6 +375,9 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     );
   }
   for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
+  if (dbStmts.some((c) => c.kind === 'template')) {
+    notes.push(`The backed-up database was a template (IS_TEMPLATE); "${newDatabase}" was restored as an ordinary database. To make it a template: ALTER DATABASE ${quoteIdent(newDatabase)} IS_TEMPLATE true;`);
+  }
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
