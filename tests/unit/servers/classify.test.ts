@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { classifyMysql, classifyPostgres } from '../../../electron/engine/servers/classify.ts';
-import { scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
+import { keptStderr, scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
 
 const pg = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
 const my = classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
@@ -89,5 +89,19 @@ describe('secrets never reach a message', () => {
   test('scrub and stderrDetail replace every occurrence', () => {
     expect(scrub('pw=hunter2 again hunter2', ['hunter2'])).toBe('pw=*** again ***');
     expect(stderrDetail('a\nconnect with hunter2 failed\n', ['hunter2', null])).toBe('a | connect with *** failed');
+  });
+});
+
+describe('a tool that echoes a huge statement before its error', () => {
+  test('the kept stderr ends with the error line, and the message quotes it after a shortened echo', () => {
+    const echoed = `--------------\nINSERT INTO \`blobs\` VALUES (1,0x${'AB'.repeat(500_000)})\n--------------\n\nERROR 2006 (HY000) at line 50: Server has gone away\n`;
+    let kept = '';
+    for (let i = 0; i < echoed.length; i += 8192) kept = keptStderr(kept + echoed.slice(i, i + 8192));
+    expect(kept.length).toBeLessThanOrEqual(64 * 1024);
+    expect(kept.startsWith('--------------\nINSERT INTO `blobs`')).toBe(true);
+    expect(kept.endsWith('ERROR 2006 (HY000) at line 50: Server has gone away\n')).toBe(true);
+    expect(kept.match(/\[…\]/g)).toHaveLength(1);
+    const detail = stderrDetail(kept);
+    expect(detail).toMatch(/^(AB|BA){150}… \| -------------- \| ERROR 2006 \(HY000\) at line 50: Server has gone away$/);
   });
 });
