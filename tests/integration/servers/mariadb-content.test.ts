@@ -369,5 +369,16 @@ describe('definers', () => {
     } finally {
       small.sql('DROP DATABASE IF EXISTS definers_r');
     }
+
+    // A restoring user that may not name other definers (no SET USER): PERMISSION_DENIED naming the grant to run, nothing left.
+    small.sql("CREATE USER 'restorer'@'%' IDENTIFIED BY 'restorer-pw'; GRANT ALL PRIVILEGES ON `lim\\_%`.* TO 'restorer'@'%';");
+    const restorer = connectorFor(
+      { id: 'r', name: 'restorer', kind: 'mysql', host: small.host, port: small.port, user: 'restorer', tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' },
+      { password: 'restorer-pw', toolPaths: { mysql: null } },
+    );
+    const e = await rejection(restorer.restore('lim_definers', createReadStream(file), 'logical'));
+    expect(e.code).toBe('PERMISSION_DENIED');
+    expect(e.message).toMatch(/may not create objects .* whose DEFINER is another account .* Fix: GRANT SET USER ON \*\.\* TO <that user>;/);
+    expect(exists(small, 'lim_definers')).toBe(false);
   });
 });

@@ -80,6 +80,20 @@ describe('MySQL / MariaDB', () => {
     expect(my(f(stderr)).code).toBe(code);
   });
 
+  test('a restore refused for naming another DEFINER names the grant to run (MariaDB and MySQL 8.0 wording)', () => {
+    for (const stderr of [
+      'ERROR 1227 (42000) at line 63: Access denied; you need (at least one of) the SUPER, SET USER privilege(s) for this operation',
+      'ERROR 1227 (42000) at line 63: Access denied; you need (at least one of) the SUPER or SET_USER_ID privilege(s) for this operation',
+    ]) {
+      const e = my(f(stderr));
+      expect(e.code).toBe('PERMISSION_DENIED');
+      expect(e.message).toContain('whose DEFINER is another account');
+      expect(e.message).toContain('Fix: GRANT SET USER ON *.* TO <that user>;');
+    }
+    // Other 1227s keep the general message.
+    expect(my(f("mysqldump: Couldn't execute 'SHOW CREATE EVENT': Access denied; you need (at least one of) the EVENT privilege(s) (1227)")).message).not.toContain('DEFINER');
+  });
+
   test('the database name is quoted from the message', () => {
     expect(my(f("mysqldump: Got error: 1049: Unknown database 'shop' when selecting the database")).message).toContain('Database "shop" does not exist');
   });
