@@ -12,15 +12,16 @@
  * - a ~40 MB row (source max_allowed_packet 256M): dump, restore and replay carry it; a
  *   target whose max_allowed_packet is smaller refuses it naming the fix, nothing left;
  * - definers the target lacks: the restore works and its notes name the accounts and the fix.
- * The source server logs (ROW); replays read local copies of its closed log files.
+ * The source server logs (ROW); replays use its log as an incremental reads and stores it.
  */
-import { copyFileSync, createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, type Connector } from '../../../electron/engine/servers/index.ts';
 import type { MysqlConnector } from '../../../electron/engine/servers/mysql/connector.ts';
+import { unpackLogFiles } from '../../../electron/engine/servers/mysql/binlog.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
@@ -79,16 +80,13 @@ async function dumpOf(server: MariadbServer, database: string): Promise<{ file: 
   return { file, position: dump.finalMeta!() as { binlogFile: string; binlogPos: number } };
 }
 
-/** Closes the current log file and copies the closed files from `first` on into a temp folder (what a stored read holds). */
-function logCopies(first: string): string[] {
-  src.sql('FLUSH BINARY LOGS');
-  const dir = src.sql('SELECT @@datadir').trim();
-  const names = lines(src.sql('SHOW BINARY LOGS')).map((l) => l.split('\t')[0]!).slice(0, -1).filter((n) => n >= first);
-  const to = tempDir();
-  return names.map((n) => {
-    copyFileSync(join(dir, n), join(to, n));
-    return join(to, n);
-  });
+/** The closed log files from `first` on, read as a log incremental reads them (over the replication protocol) and unpacked into a temp folder. */
+async function logFiles(first: string): Promise<string[]> {
+  const read = await connector(src).openServerDump('binlog', {});
+  const dir = tempDir();
+  const names = await unpackLogFiles(read.stream, dir, (n) => n >= first);
+  await read.done;
+  return names.map((n) => join(dir, n));
 }
 
 async function nextSecond(): Promise<void> {
@@ -105,7 +103,7 @@ async function restoreToMoment(source: string, target: string, change: () => voi
   const at = content(src, source, light);
   await nextSecond();
   src.sql(`CREATE TABLE IF NOT EXISTS later_noise (x INT); INSERT INTO later_noise VALUES (1)`, source);
-  const files = logCopies(position.binlogFile);
+  const files = await logFiles(position.binlogFile);
   const c = connector(src);
   expect(await c.unsafeForReplay(source, files, position.binlogPos, moment)).toBeNull();
   await c.restore(target, createReadStream(file), 'logical');
