@@ -312,17 +312,20 @@ export class MysqlConnector implements Connector {
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
     checkMysqlDatabaseName(database);
     const action = `inspecting the restored database "${database}"`;
+    // System-versioned tables are tables too; their dump holds every history row (--dump-history), so all rows are counted.
     const rows = await this.query(
-      `SELECT HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND TABLE_TYPE = 'BASE TABLE';`,
+      `SELECT HEX(TABLE_NAME), TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED');`,
       { signal: opts.signal, action, fallback: 'RESTORE_FAILED' },
     );
     const tables = rows.map((r) => hexToText(r[0] ?? '')).sort();
+    const versioned = new Set(rows.filter((r) => r[1] === 'SYSTEM VERSIONED').map((r) => hexToText(r[0] ?? '')));
     const present = new Set(tables);
     const qualified = (t: string) => `${quoteMysqlIdent(database)}.${quoteMysqlIdent(t)}`;
     const counts: Record<string, number> = {};
     const wanted = countTables.filter((t) => present.has(t));
     if (wanted.length > 0) {
-      const out = await this.query(wanted.map((t) => `SELECT COUNT(*) FROM ${qualified(t)};`).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      const count = (t: string) => `SELECT COUNT(*) FROM ${qualified(t)}${versioned.has(t) ? ' FOR SYSTEM_TIME ALL' : ''};`;
+      const out = await this.query(wanted.map(count).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
       wanted.forEach((t, i) => (counts[t] = Number(out[i]?.[0])));
     }
     // CHECK TABLE answers one or more rows per table (Table, Op, Msg_type, Msg_text); a marker row separates them.
