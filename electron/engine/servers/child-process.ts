@@ -7,7 +7,9 @@
  * - The inherited environment is cleaned of PG* / MYSQL* variables so a user's shell
  *   settings cannot redirect a tool to another server or database; messages are forced
  *   to English (LC_MESSAGES=C) so stderr can be classified.
- * - A failing tool becomes the BackstopError its `classify` function returns; a tool
+ * - A failing tool becomes the BackstopError its `classify` function returns (shown its
+ *   stderr, or of a longer one the first 16 KB and the last 48 KB: the error a tool stops
+ *   on comes last); a tool
  *   that cannot be started becomes TOOL_MISSING; an aborted signal kills the child
  *   (SIGTERM, then SIGKILL after 3 s) and becomes CANCELED.
  * - `streamTool`: the returned stream ends only after the child exited with 0; on any
@@ -73,12 +75,29 @@ export function scrub(text: string, secrets: (string | null | undefined)[] = [])
   return out;
 }
 
+/**
+ * What is kept of a tool's stderr: all of it up to MAX_STDERR, else its start and its end
+ * (where a tool writes the error it stopped on) — a client that echoes a failing 80 MB
+ * statement before the error line must not push that line out.
+ */
+export function keptStderr(stderr: string): string {
+  if (stderr.length <= MAX_STDERR) return stderr;
+  // Applied again as more arrives: the head stays, the previous cut falls out with the old tail.
+  const head = MAX_STDERR / 4;
+  const cut = '\n[…]\n';
+  return `${stderr.slice(0, head)}${cut}${stderr.slice(-(MAX_STDERR - head - cut.length))}`;
+}
+
+/** Longest stderr line an error message quotes whole (a longer one, e.g. an echoed statement, is shortened). */
+const MAX_DETAIL_LINE = 300;
+
 /** The last few meaningful stderr lines, scrubbed, for an error message. */
 export function stderrDetail(stderr: string, secrets: (string | null | undefined)[] = [], lines = 3): string {
   const useful = stderr
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l.length > 0);
+    .filter((l) => l.length > 0)
+    .map((l) => (l.length > MAX_DETAIL_LINE ? `${l.slice(0, MAX_DETAIL_LINE)}…` : l));
   return scrub(useful.slice(-lines).join(' | '), secrets).slice(0, 1000);
 }
 
@@ -124,7 +143,7 @@ function start(cmd: ToolCommand, classify: Classifier, signal: AbortSignal | und
     signal?.addEventListener('abort', onAbort, { once: true });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
-      if (stderr.length < MAX_STDERR) stderr += d;
+      stderr = keptStderr(stderr + d);
     });
     child.on('error', (e) => {
       spawnError = e;

@@ -132,6 +132,14 @@ export function classifyMysql(ctx: FailureContext): Classifier {
       return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${unknown?.[1] ?? ''}" does not exist on the ${ctx.server}`, f);
     }
     if (/\b1007\b|database exists/i.test(s)) return failure(ctx, 'DATABASE_EXISTS', 'A database with that name already exists; choose another name', f);
+    if (/\b1227\b.*\b(SET USER|SET_USER_ID)\b/.test(s)) {
+      return failure(
+        ctx,
+        'PERMISSION_DENIED',
+        `The user may not create objects (views, routines, triggers, events) whose DEFINER is another account on the ${ctx.server}. Fix: GRANT SET USER ON *.* TO <that user>; (MariaDB 10.5+; SUPER before; SET_USER_ID on MySQL 8.0), or restore as a user that has it`,
+        f,
+      );
+    }
     if (/\b(1044|1142|1143|1227|1370|1410)\b|Access denied|command denied|privilege/i.test(s)) {
       return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
     }

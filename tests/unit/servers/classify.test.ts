@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { classifyMysql, classifyPostgres } from '../../../electron/engine/servers/classify.ts';
-import { scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
+import { keptStderr, scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
 
 const pg = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
 const my = classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
@@ -80,6 +80,20 @@ describe('MySQL / MariaDB', () => {
     expect(my(f(stderr)).code).toBe(code);
   });
 
+  test('a restore refused for naming another DEFINER names the grant to run (MariaDB and MySQL 8.0 wording)', () => {
+    for (const stderr of [
+      'ERROR 1227 (42000) at line 63: Access denied; you need (at least one of) the SUPER, SET USER privilege(s) for this operation',
+      'ERROR 1227 (42000) at line 63: Access denied; you need (at least one of) the SUPER or SET_USER_ID privilege(s) for this operation',
+    ]) {
+      const e = my(f(stderr));
+      expect(e.code).toBe('PERMISSION_DENIED');
+      expect(e.message).toContain('whose DEFINER is another account');
+      expect(e.message).toContain('Fix: GRANT SET USER ON *.* TO <that user>;');
+    }
+    // Other 1227s keep the general message.
+    expect(my(f("mysqldump: Couldn't execute 'SHOW CREATE EVENT': Access denied; you need (at least one of) the EVENT privilege(s) (1227)")).message).not.toContain('DEFINER');
+  });
+
   test('the database name is quoted from the message', () => {
     expect(my(f("mysqldump: Got error: 1049: Unknown database 'shop' when selecting the database")).message).toContain('Database "shop" does not exist');
   });
@@ -89,5 +103,19 @@ describe('secrets never reach a message', () => {
   test('scrub and stderrDetail replace every occurrence', () => {
     expect(scrub('pw=hunter2 again hunter2', ['hunter2'])).toBe('pw=*** again ***');
     expect(stderrDetail('a\nconnect with hunter2 failed\n', ['hunter2', null])).toBe('a | connect with *** failed');
+  });
+});
+
+describe('a tool that echoes a huge statement before its error', () => {
+  test('the kept stderr ends with the error line, and the message quotes it after a shortened echo', () => {
+    const echoed = `--------------\nINSERT INTO \`blobs\` VALUES (1,0x${'AB'.repeat(500_000)})\n--------------\n\nERROR 2006 (HY000) at line 50: Server has gone away\n`;
+    let kept = '';
+    for (let i = 0; i < echoed.length; i += 8192) kept = keptStderr(kept + echoed.slice(i, i + 8192));
+    expect(kept.length).toBeLessThanOrEqual(64 * 1024);
+    expect(kept.startsWith('--------------\nINSERT INTO `blobs`')).toBe(true);
+    expect(kept.endsWith('ERROR 2006 (HY000) at line 50: Server has gone away\n')).toBe(true);
+    expect(kept.match(/\[…\]/g)).toHaveLength(1);
+    const detail = stderrDetail(kept);
+    expect(detail).toMatch(/^(AB|BA){150}… \| -------------- \| ERROR 2006 \(HY000\) at line 50: Server has gone away$/);
   });
 });

@@ -171,27 +171,60 @@ export function stopDatetime(moment: Date): string {
  * Drops the lines of mariadb-binlog output that would replay an event under its original
  * GTID and server id: replayed into a new database the changes are new transactions of the
  * target server, never copies of the source's (which would confuse its replicas).
+ * Linear in the output: only a line start that may be one of those short lines is held
+ * back; any other line (a 50 MB BINLOG statement of one large row) passes through as it
+ * comes, never re-copied.
  */
 export class OwnGtids extends Transform {
-  private rest = '';
   private static readonly DROP = /^\/\*M!100001 SET @@session\.(gtid_seq_no|gtid_domain_id|server_id)=\d+\*\/\/\*!\*\/;$/;
+  private static readonly PREFIX = Buffer.from('/*M!100001 SET @@session.', 'latin1');
+  /** Longer than any line DROP matches (the prefix, `gtid_domain_id=`, 20 digits, the end). */
+  private static readonly MAX_DROPPED = 96;
+  /** The start of the current line, held while it may still be a line to drop. */
+  private held: Buffer | null = null;
+  /** The current line is kept: it passes through up to its newline. */
+  private passing = false;
+
+  private static mayDrop(partial: Buffer): boolean {
+    const n = Math.min(partial.length, OwnGtids.PREFIX.length);
+    return partial.length <= OwnGtids.MAX_DROPPED && partial.subarray(0, n).equals(OwnGtids.PREFIX.subarray(0, n));
+  }
+
+  private static drops(line: Buffer): boolean {
+    const body = line[line.length - 1] === 0x0a ? line.subarray(0, -1) : line;
+    return OwnGtids.mayDrop(body) && OwnGtids.DROP.test(body.toString('latin1'));
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const text = this.rest + chunk.toString('latin1');
-    const cut = text.lastIndexOf('\n') + 1;
-    this.rest = text.slice(cut);
-    done(null, Buffer.from(this.dropOwnIds(text.slice(0, cut)), 'latin1'));
+    let p = 0;
+    while (p < chunk.length) {
+      const nl = chunk.indexOf(0x0a, p);
+      const end = nl < 0 ? chunk.length : nl + 1;
+      const piece = chunk.subarray(p, end);
+      p = end;
+      if (this.passing) {
+        this.push(piece);
+        if (nl >= 0) this.passing = false;
+        continue;
+      }
+      const line = this.held ? Buffer.concat([this.held, piece]) : piece;
+      this.held = null;
+      if (nl >= 0) {
+        if (!OwnGtids.drops(line)) this.push(line);
+      } else if (OwnGtids.mayDrop(line)) {
+        this.held = line;
+      } else {
+        this.push(line);
+        this.passing = true;
+      }
+    }
+    done();
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, Buffer.from(this.dropOwnIds(this.rest), 'latin1'));
-  }
-
-  private dropOwnIds(lines: string): string {
-    return lines
-      .split('\n')
-      .filter((l) => !OwnGtids.DROP.test(l))
-      .join('\n');
+    if (this.held && !OwnGtids.drops(this.held)) this.push(this.held);
+    this.held = null;
+    done();
   }
 }
 

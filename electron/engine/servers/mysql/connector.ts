@@ -3,7 +3,10 @@
  * client tools (whichever is found first; see tools.ts).
  *
  * - logical: one dump per database with --single-transaction (a consistent InnoDB
- *   snapshot), routines, triggers, events, --hex-blob; named as a bare argument so the
+ *   snapshot), routines, triggers, events, --hex-blob, and (mariadb-dump 10.11+)
+ *   --dump-history: system-versioned tables keep their history rows, unless a table of the
+ *   database has transaction-precise history, which the tool cannot dump (then current rows
+ *   only, docs/RESTORE.md); named as a bare argument so the
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
@@ -22,7 +25,11 @@
  *   dump's per-routine `ALTER DATABASE \`source\`` lines aimed at the new database, DROP
  *   the new database if anything fails. Progress is bytes of the stream consumed. On a
  *   target with lower_case_table_names ≠ 0, tables whose names differ only in case fail
- *   the restore (case-clash.ts) instead of the second silently replacing the first.
+ *   the restore (case-clash.ts) instead of the second silently replacing the first. A
+ *   statement (a large row) longer than the target's max_allowed_packet fails the restore
+ *   naming the SET GLOBAL to run (the server only says it "has gone away"). A restored
+ *   database whose definer-rights objects run as accounts the target lacks, or that have no
+ *   privilege on the new name, is kept, with notes naming those accounts and the fix.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -58,6 +65,7 @@ import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOpti
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
+import { definerNotes, definersQuery, LongestLine, packetTooLargeError } from './restore-checks.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -119,6 +127,12 @@ const BATCH_ESCAPES: Record<string, string> = { t: '\t', n: '\n', '0': '\0', r: 
 /** A field of the client's batch output as the server sent it (query's escapes undone; others kept as they are). */
 export function unescapeBatchField(field: string): string {
   return field.includes('\\') ? field.replace(/\\(.)/gs, (all, c: string) => BATCH_ESCAPES[c] ?? all) : field;
+}
+
+/** Whether a dump tool has --dump-history (mariadb-dump 10.11 or later). */
+export function dumpsHistory(flavor: ParsedToolVersion['flavor'], version: string): boolean {
+  const [major, minor] = version.split('.').map(Number);
+  return flavor === 'mariadb' && ((major ?? 0) > 10 || ((major ?? 0) === 10 && (minor ?? 0) >= 11));
 }
 
 function databasesOf(rows: string[][]): string[] {
@@ -246,7 +260,7 @@ export class MysqlConnector implements Connector {
     if (type !== 'logical') throw new BackstopError('VALIDATION', MYSQL_SNAPSHOT_REASON);
     checkMysqlDatabaseName(database);
     const dumper = this.dumper();
-    const { flavor } = await toolVersion(dumper);
+    const { flavor, version } = await toolVersion(dumper);
     // With the log readable, the dump records its snapshot's position (a brief global read lock).
     const withPosition = (await this.logIncrementals(opts)).available;
     const args = [
@@ -260,21 +274,23 @@ export class MysqlConnector implements Connector {
       '--skip-dump-date',
       '--max-allowed-packet=1G',
       ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
-      '--',
-      database,
     ];
-    const cmd = await this.command(dumper, args);
     const classify = this.classify(`dumping database "${database}"`, 'DUMP_FAILED');
-    const options = this.databaseOptions(database, opts.signal);
+    const options = this.databaseOptions(database, dumpsHistory(flavor, version), opts.signal);
     options.catch(() => undefined);
+    // System-versioned tables with their history rows (mariadb-dump 10.11+; without it only the current rows are
+    // dumped). The tool refuses the whole dump when a table's history is transaction-precise (ROW START a
+    // transaction id, meaningless on another server): such a database is dumped with current rows only.
+    const command = (history: boolean) => this.command(dumper, [...args, ...(history && dumpsHistory(flavor, version) ? ['--dump-history'] : []), '--', database]);
     let tool: ReturnType<typeof streamTool> | null = null;
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
     const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
-      yield dumpHeader(await options);
-      tool = streamTool(cmd, { signal: opts.signal, classify });
+      const { transactionPrecise, ...header } = await options;
+      yield dumpHeader(header);
+      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify });
       for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
         if (withPosition) tap.feed(chunk);
         yield chunk;
@@ -296,17 +312,20 @@ export class MysqlConnector implements Connector {
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
     checkMysqlDatabaseName(database);
     const action = `inspecting the restored database "${database}"`;
+    // System-versioned tables are tables too; their dump holds every history row (--dump-history), so all rows are counted.
     const rows = await this.query(
-      `SELECT HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND TABLE_TYPE = 'BASE TABLE';`,
+      `SELECT HEX(TABLE_NAME), TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED');`,
       { signal: opts.signal, action, fallback: 'RESTORE_FAILED' },
     );
     const tables = rows.map((r) => hexToText(r[0] ?? '')).sort();
+    const versioned = new Set(rows.filter((r) => r[1] === 'SYSTEM VERSIONED').map((r) => hexToText(r[0] ?? '')));
     const present = new Set(tables);
     const qualified = (t: string) => `${quoteMysqlIdent(database)}.${quoteMysqlIdent(t)}`;
     const counts: Record<string, number> = {};
     const wanted = countTables.filter((t) => present.has(t));
     if (wanted.length > 0) {
-      const out = await this.query(wanted.map((t) => `SELECT COUNT(*) FROM ${qualified(t)};`).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      const count = (t: string) => `SELECT COUNT(*) FROM ${qualified(t)}${versioned.has(t) ? ' FOR SYSTEM_TIME ALL' : ''};`;
+      const out = await this.query(wanted.map(count).join('\n'), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
       wanted.forEach((t, i) => (counts[t] = Number(out[i]?.[0])));
     }
     // CHECK TABLE answers one or more rows per table (Table, Op, Msg_type, Msg_text); a marker row separates them.
@@ -489,17 +508,22 @@ export class MysqlConnector implements Connector {
     await events.done;
   }
 
-  /** The database's default character set, collation and (MariaDB 10.5+) comment; DATABASE_NOT_FOUND when it is gone. */
-  private async databaseOptions(database: string, signal?: AbortSignal): Promise<MysqlDatabaseOptions> {
+  /**
+   * The database's default character set, collation and (MariaDB 10.5+) comment, and (asked
+   * when `versioning`) whether a system-versioned table of it keeps transaction-precise
+   * history (a BIGINT ROW START column); DATABASE_NOT_FOUND when it is gone.
+   */
+  private async databaseOptions(database: string, versioning: boolean, signal?: AbortSignal): Promise<MysqlDatabaseOptions & { transactionPrecise: boolean }> {
     const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
     const action = `reading the options of database "${database}"`;
     const rows = await this.query(
       `SELECT HEX(DEFAULT_CHARACTER_SET_NAME), HEX(DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};
-       SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT';`,
+       SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT';
+       ${versioning ? `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${name} AND GENERATION_EXPRESSION = 'ROW START' AND DATA_TYPE = 'bigint';` : 'SELECT 0;'}`,
       { signal, action, fallback: 'DUMP_FAILED' },
     );
-    if (rows.length < 2) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} (was it dropped after the backup started?).`);
-    const options = { charset: hexToText(rows[0]?.[0] ?? ''), collation: hexToText(rows[0]?.[1] ?? ''), comment: '' };
+    if (rows.length < 3) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} (was it dropped after the backup started?).`);
+    const options = { charset: hexToText(rows[0]?.[0] ?? ''), collation: hexToText(rows[0]?.[1] ?? ''), comment: '', transactionPrecise: rows[2]?.[0] !== '0' };
     if (rows[1]?.[0] === '1') {
       const comment = await this.query(`SELECT HEX(SCHEMA_COMMENT) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};`, { signal, action, fallback: 'DUMP_FAILED' });
       options.comment = hexToText(comment[0]?.[0] ?? '');
@@ -603,17 +627,41 @@ export class MysqlConnector implements Connector {
       rewriter.on('error', (e) => guard.destroy(e));
       input = rewriter.pipe(guard);
     }
+    // Each statement of a dump is one line, sent to the server as one packet: the longest one is what max_allowed_packet must hold.
+    const lines = new LongestLine();
+    input.on('error', (e) => lines.destroy(e));
+    input = input.pipe(lines);
     return withoutHalfRestore(
       database,
       async () => {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') });
+        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
+          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? e;
+        });
         progress.finish();
-        return { database };
+        const notes = await this.definerNotes(database, opts.signal);
+        return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
     );
+  }
+
+  /**
+   * When a restore failed and its longest statement is larger than the server's
+   * max_allowed_packet, the error that names the fix (restore-checks.ts); else null.
+   */
+  private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
+    if (!(failure instanceof BackstopError) || failure.code === 'CANCELED' || longest < 1024 * 1024) return null;
+    const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' }).catch(() => null);
+    const limit = Number(rows?.[0]?.[0]);
+    return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure) : null;
+  }
+
+  /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); none when it cannot tell. */
+  private async definerNotes(database: string, signal?: AbortSignal): Promise<string[]> {
+    const rows = await this.query(definersQuery(database), { signal, action: `checking the definers of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+    return definerNotes(database, rows);
   }
 
   private dropQuietly(database: string): Promise<boolean> {

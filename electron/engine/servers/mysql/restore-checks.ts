@@ -1,0 +1,105 @@
+/**
+ * What a MySQL/MariaDB restore checks beyond the client's own errors, so a DBA learns the
+ * cause and the fix instead of a bare failure or objects that fail later.
+ *
+ * Contract:
+ * - `LongestLine` passes a dump through unchanged and notes its longest line: mariadb-dump
+ *   writes each statement on one line, and the client sends it as one packet, so that is
+ *   what the target's max_allowed_packet must hold. `packetTooLargeError` is the error for
+ *   a restore that failed with a longer statement than the server's limit (the server
+ *   closes the connection; the client only says "server has gone away"): it names the
+ *   SET GLOBAL to run. The caller removes the new database, as for every failed restore.
+ * - `definersQuery`/`definerNotes`: after a restore, the accounts that definer-rights
+ *   objects (views and routines with SQL SECURITY DEFINER, triggers, events) run as, checked
+ *   against mysql.user: missing ones make the objects fail with error 1449; existing ones
+ *   without any privilege on the new database name (grants name a database, so those on
+ *   the original do not reach a new name) fail with 1356/1142. Each case is one note naming
+ *   the accounts and the fix; the restored database is kept (its data is whole). A server
+ *   that does not let the user read the mysql schema gives no notes (the caller ignores
+ *   the query's failure).
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { BackstopError } from '../../../shared/result.ts';
+
+/** Passes a stream through, noting its longest line in bytes. */
+export class LongestLine extends Transform {
+  longest = 0;
+  private current = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    for (let p = 0; ; ) {
+      const nl = chunk.indexOf(0x0a, p);
+      if (nl < 0) {
+        this.current += chunk.length - p;
+        break;
+      }
+      this.longest = Math.max(this.longest, this.current + nl - p);
+      this.current = 0;
+      p = nl + 1;
+    }
+    this.longest = Math.max(this.longest, this.current);
+    cb(null, chunk);
+  }
+}
+
+const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
+
+/** A restore that failed with a statement of `longest` bytes on a server whose max_allowed_packet is `limit`. */
+export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause: unknown): BackstopError {
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${database}" cannot be restored on the ${server}: the backup holds a statement of ${mb(longest)} (a large row), more than that server's max_allowed_packet of ${mb(limit)}, so it closed the connection. The new database was removed. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
+    { cause },
+  );
+}
+
+/** Rows ('definer', HEX(definer), account exists 0/1, has a privilege on the database 0/1) for the definer-rights objects of `database`. */
+export function definersQuery(database: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  const account = `u.User = SUBSTRING_INDEX(d.DEFINER, '@', 1) AND u.Host = IF(LOCATE('@', d.DEFINER) > 0, SUBSTRING_INDEX(d.DEFINER, '@', -1), '')`;
+  return `SELECT 'definer', HEX(d.DEFINER), (SELECT COUNT(*) FROM mysql.user u WHERE ${account}),
+      (SELECT COUNT(*) FROM mysql.user u WHERE ${account}
+         AND (u.Select_priv = 'Y'
+           OR EXISTS (SELECT 1 FROM mysql.db g WHERE g.User = u.User AND g.Host = u.Host AND ${name} LIKE g.Db)
+           OR EXISTS (SELECT 1 FROM mysql.tables_priv t WHERE t.User = u.User AND t.Host = u.Host AND t.Db = ${name})))
+    FROM (SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${name} AND SECURITY_TYPE = 'DEFINER'
+          UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name} AND SECURITY_TYPE = 'DEFINER'
+          UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name}) d
+    ORDER BY 2;`;
+}
+
+function accountName(definer: string): string {
+  const lit = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  const at = definer.lastIndexOf('@');
+  return at < 0 ? lit(definer) : `${lit(definer.slice(0, at))}@${lit(definer.slice(at + 1))}`;
+}
+
+function listed(accounts: string[]): string {
+  return accounts.length > 10 ? `${accounts.slice(0, 10).join(', ')} and ${accounts.length - 10} more` : accounts.join(', ');
+}
+
+function quoted(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** The notes for the rows of `definersQuery` (none when every definer exists with a privilege there). */
+export function definerNotes(database: string, rows: string[][]): string[] {
+  const found = rows
+    .filter((r) => r[0] === 'definer' && r.length === 4)
+    .map((r) => ({ account: accountName(Buffer.from(r[1] ?? '', 'hex').toString('utf8')), exists: r[2] !== '0', privileged: r[3] !== '0' }));
+  const missing = found.filter((d) => !d.exists).map((d) => d.account);
+  const unprivileged = found.filter((d) => d.exists && !d.privileged).map((d) => d.account);
+  const notes: string[] = [];
+  if (missing.length > 0) {
+    notes.push(
+      `Views, routines, triggers or events of "${database}" are defined by accounts this server does not have: ${listed(missing)}. They were restored, but using them fails (error 1449, "The user specified as a definer does not exist") until those accounts exist. Fix: create them from the backup's users and grants (in the app: Restore the task's ~server/grants.sql backup, Apply to a server; or backstop apply-globals <backup root>/~server --server server.json), or with CREATE USER on this server.`,
+    );
+  }
+  if (unprivileged.length > 0) {
+    notes.push(
+      `Views, routines, triggers or events of "${database}" run as accounts that have no privileges on "${database}" on this server: ${listed(unprivileged)}. Grants name a database, so those the accounts hold on the original database do not reach this new name, and using the objects fails (error 1356 or 1142) until they do. Fix: grant them on the new name what they hold on the original, e.g. GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER ON ${quoted(database)}.* TO ${unprivileged[0]};`,
+    );
+  }
+  return notes;
+}

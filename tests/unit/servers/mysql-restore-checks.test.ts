@@ -1,0 +1,50 @@
+/**
+ * The MySQL/MariaDB restore checks that need no server (restore-checks.ts): the longest line
+ * of a dump whatever the buffer cuts, the large-row error naming the fix, and the definer
+ * notes built from the server's answer (missing accounts, accounts without privileges on
+ * the new name, names quoted as SQL).
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { definerNotes, LongestLine, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+
+const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
+
+describe('LongestLine', () => {
+  it('finds the longest line across buffer cuts and passes every byte through', async () => {
+    const text = `short\n${'x'.repeat(5000)}\nmid ${'y'.repeat(100)}\n${'z'.repeat(7000)}`;
+    const cut = Array.from({ length: Math.ceil(text.length / 333) }, (_, i) => Buffer.from(text.slice(i * 333, i * 333 + 333)));
+    const lines = new LongestLine();
+    const out: Buffer[] = [];
+    for await (const b of Readable.from(cut).pipe(lines)) out.push(b as Buffer);
+    expect(Buffer.concat(out).toString()).toBe(text);
+    expect(lines.longest).toBe(7000);
+  });
+});
+
+describe('packetTooLargeError', () => {
+  it('names the sizes, the server and the SET GLOBAL to run', () => {
+    const e = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 84_000_000, 16 * 1024 * 1024, new Error('gone away'));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toContain('a statement of 81 MB (a large row), more than that server\'s max_allowed_packet of 16 MB');
+    expect(e.message).toContain('Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;');
+  });
+});
+
+describe('definerNotes', () => {
+  it('one note for missing accounts, one for accounts without privileges here, none for the rest; names quoted', () => {
+    const notes = definerNotes('shop-2024.eu', [
+      ['definer', hex('app@%'), '0', '0'],
+      ["definer", hex("o'brien@10.0.0.%"), '0', '0'],
+      ['definer', hex('report@localhost'), '1', '0'],
+      ['definer', hex('root@localhost'), '1', '1'],
+    ]);
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toContain("defined by accounts this server does not have: 'app'@'%', 'o''brien'@'10.0.0.%'. They were restored, but using them fails (error 1449");
+    expect(notes[1]).toContain(`run as accounts that have no privileges on "shop-2024.eu" on this server: 'report'@'localhost'.`);
+    expect(notes[1]).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER ON `shop-2024.eu`.* TO 'report'@'localhost';");
+    expect(notes.join()).not.toContain("'root'");
+    expect(definerNotes('shop', [['definer', hex('root@localhost'), '1', '1']])).toEqual([]);
+    expect(definerNotes('shop', [])).toEqual([]);
+  });
+});
