@@ -4,16 +4,23 @@
  * journal files have other headers and are never listed). An SQLite file it cannot back up —
  * a symbolic link, a name that is not UTF-8, a file it may not read (which might be one) — is
  * reported by skippedDatabases (the run lists
- * it as skipped with the fix), never silently left out.
+ * it as skipped with the fix), never silently left out; so are a file with a database name
+ * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted), and a
+ * subfolder that holds SQLite files (named "<folder>/"). Other files and folders are ignored.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
  *   while other processes write, in WAL and rollback-journal mode alike (one copy step
  *   under one read lock; a writer holding the lock is waited for, at most the lock
- *   timeout of real time, and the error names the time really waited) — streamed and then deleted;
+ *   timeout of real time, and the error names the time really waited and the locking_mode=EXCLUSIVE
+ *   cause) — streamed and then deleted; a hot rollback journal (a writer that crashed
+ *   mid-transaction) is first rolled back by SQLite's own recovery on a read-write connection, as
+ *   the application's next open would, so the copy is the last committed state (PERMISSION_DENIED
+ *   naming the fix where this OS user may not write the file);
  *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
  *   INTO` (one read transaction, equally consistent) is the fallback.
- * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed.
+ * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed; a locked
+ *   database is waited for up to the same lock timeout (libsql's busy_timeout).
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
  *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
  *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
@@ -51,6 +58,8 @@ const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 const TEMP_PREFIX = '.backstop-restore-';
 const BUSY_TIMEOUT_MS = 30_000;
+/** The extended result code of a read-only connection that finds a hot journal it may not roll back. */
+const SQLITE_READONLY_ROLLBACK = 776;
 const EXEC_BATCH_CHARS = 1024 * 1024;
 
 /** Row counts of a snapshot copy (read-only; never throws). */
@@ -67,7 +76,7 @@ function snapshotFacts(file: string): FactsOutcome {
   }
 }
 
-/** The first 100 bytes of a file when it is an SQLite database, else null. */
+/** The first 100 bytes of a file when it is an SQLite database, else null (also for a folder or anything unreadable). */
 function readHeader(path: string | Buffer): Buffer | null {
   let fd: number;
   try {
@@ -79,9 +88,55 @@ function readHeader(path: string | Buffer): Buffer | null {
     const buf = Buffer.alloc(100);
     const n = readSync(fd, buf, 0, 100, 0);
     return n >= 16 && buf.subarray(0, 16).equals(HEADER) ? buf : null;
+  } catch {
+    return null; // EISDIR (a folder opens for reading on Linux), EIO…
   } finally {
     closeSync(fd);
   }
+}
+
+/** Why a subfolder (not a link) is not backed up when SQLite files lie in it; null for any other entry. */
+function subfolderReason(name: string, path: string): string | null {
+  try {
+    if (!lstatSync(path).isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  const found = sqliteFilesIn(path, 4);
+  if (found.length === 0) return null;
+  const shown = found.slice(0, 3).map((f) => `"${f}"`).join(', ') + (found.length > 3 ? ', …' : '');
+  return `the subfolder "${name}" holds SQLite databases (${shown}) that were not backed up — Backstop backs up only the files directly in the folder: add a server for "${path}" and a task for it to back them up`;
+}
+
+/** File name endings applications give SQLite databases: such a file without the SQLite header is reported, not silently passed over. */
+const DATABASE_EXTENSION = /\.(db|sqlite|sqlite3|db3|s3db|sl3|sqlitedb)$/i;
+
+/** Why a regular file named like a database is not one (null when it is a database, or unreadable). */
+function notDatabaseReason(name: string, path: string): string | null {
+  let size: number;
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) return null;
+    size = st.size;
+  } catch {
+    return null;
+  }
+  if (size === 0) return `"${name}" is empty (0 bytes), so there is nothing to back up yet — SQLite writes the first page when the application first stores something`;
+  return `"${name}" has a database file name but is not an SQLite database (its first bytes are not the SQLite header), so it was not backed up — if it is an encrypted database (SQLCipher, SEE), Backstop cannot read it: back it up as a file, or exclude it from the task`;
+}
+
+/** The SQLite files directly in `dir` (a subfolder of the task's folder), up to `max`. */
+function sqliteFilesIn(dir: string, max: number): string[] {
+  const found: string[] = [];
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isFile() && readHeader(join(dir, e.name))) found.push(e.name);
+      if (found.length >= max) break;
+    }
+  } catch {
+    // unreadable: nothing to say about it
+  }
+  return found.sort();
 }
 
 /** The OS user this process runs as, for messages (the uid where the user has no name). */
@@ -147,16 +202,19 @@ function walFilesError(action: string, database: string, folder: string, e: unkn
   }
 }
 
+const LOCK_FIX =
+  'Try again when the writing process is idle, or shorten its transactions. An application that opens the database with PRAGMA locking_mode=EXCLUSIVE holds the lock for as long as it runs: stop it while the backup runs (e.g. in a pre-backup hook of the task) or let it use normal locking.';
+
 /** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
 function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
   if (e instanceof BackstopError) return e;
   if (e instanceof SqliteLockedError) {
-    return new BackstopError(code, `${action}: ${e.message}. Try again when the writing process is idle, or shorten its transactions.`, { cause: e });
+    return new BackstopError(code, `${action}: ${e.message}. ${LOCK_FIX}`, { cause: e });
   }
   const text = e instanceof Error ? e.message : String(e);
   if (/SQLITE_BUSY|database is locked/i.test(text)) {
     const waited = startedAt === undefined ? '' : `; Backstop gave up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
-    return new BackstopError(code, `${action}: the database was locked by another process (${text})${waited}.`, { cause: e });
+    return new BackstopError(code, `${action}: the database was locked by another process (${text})${waited}. ${LOCK_FIX}`, { cause: e });
   }
   return new BackstopError(code, `${action} failed: ${text}`, { cause: e });
 }
@@ -243,6 +301,18 @@ export class SqliteConnector implements Connector {
         });
         continue;
       }
+      if (utf8 && !this.sideOrTemp(name) && typeof path === 'string') {
+        const sub = subfolderReason(name, path);
+        if (sub) {
+          skipped.push({ database: `${name}/`, reason: sub });
+          continue;
+        }
+        if (DATABASE_EXTENSION.test(name) && !readHeader(path)) {
+          const reason = notDatabaseReason(name, path);
+          if (reason) skipped.push({ database: name, reason });
+          continue;
+        }
+      }
       if (!readHeader(path)) continue; // follows links: loops and dangling links read nothing
       if (!utf8) {
         const shown = [...bytes.toString('latin1')].map((ch) => (ch.charCodeAt(0) < 0x80 ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
@@ -289,7 +359,7 @@ export class SqliteConnector implements Connector {
     const path = join(this.folder, database);
     if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (missing, or not an SQLite file).`);
     const db = new (Database())(path);
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.exec(`PRAGMA busy_timeout = ${this.lockTimeoutMs}`);
     return db;
   }
 
@@ -311,7 +381,20 @@ export class SqliteConnector implements Connector {
     const startedAt = Date.now();
     try {
       db.close();
-      if (!(await onlineBackup(join(this.folder, database), file, { lockTimeoutMs: this.lockTimeoutMs, signal: opts.signal }))) {
+      const copy = (): Promise<boolean> => onlineBackup(join(this.folder, database), file, { lockTimeoutMs: this.lockTimeoutMs, signal: opts.signal });
+      let copied: boolean;
+      try {
+        copied = await copy();
+      } catch (e) {
+        if ((e as { errno?: number }).errno !== SQLITE_READONLY_ROLLBACK) throw e;
+        // A hot journal: a writer stopped mid-transaction. The read-only connection may not roll it
+        // back; SQLite's own recovery on a read-write connection does (as the application would on its
+        // next open), and only then is the last committed state readable.
+        this.rollBackHotJournal(database, e);
+        rmSync(file, { force: true });
+        copied = await copy();
+      }
+      if (!copied) {
         const fallback = this.openSource(database);
         try {
           fallback.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
@@ -343,6 +426,29 @@ export class SqliteConnector implements Connector {
     done.catch(() => undefined);
     // A read stream of a private temp file: each read is a fresh buffer nothing else keeps.
     return { stream, done, handsOverBuffers: true, facts: knownFacts(facts), meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size }, volatile: NO_VOLATILE_BYTES };
+  }
+
+  /**
+   * Lets SQLite roll back the hot journal a crashed writer left beside `database` (the first read
+   * of a read-write connection does, under an exclusive lock). Where this OS user may not write the
+   * file or folder, PERMISSION_DENIED naming the journal and the fix; the source is not touched then.
+   */
+  private rollBackHotJournal(database: string, cause: unknown): void {
+    const db = this.openSource(database);
+    try {
+      scalar(db, 'PRAGMA schema_version');
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (!/readonly|read-only|SQLITE_READONLY|unable to open|SQLITE_CANTOPEN/i.test(text)) throw e;
+      const who = osUserName();
+      throw new BackstopError(
+        'PERMISSION_DENIED',
+        `Snapshotting "${database}": its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${this.folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 "${join(this.folder, database)}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+        { cause },
+      );
+    } finally {
+      db.close();
+    }
   }
 
   private logical(database: string, opts: OperationOptions): DumpStream {
