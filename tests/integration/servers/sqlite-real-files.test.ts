@@ -11,13 +11,13 @@
  * reported as skipped with why. A writer holding the database in locking_mode=EXCLUSIVE
  * ends in DUMP_FAILED naming that cause and the fix, never a hang or a copy.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, onTestFinished, test } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { SqliteConnector } from '../../../electron/engine/servers/sqlite/connector.ts';
 import type { BackupType } from '../../../electron/shared/domain.ts';
@@ -323,5 +323,69 @@ describe('content applications store', () => {
         db.close();
       }
     }, 60_000);
+  }
+});
+
+/**
+ * Makes `folder` and its files read-only for this process: modes 0555/0444, and — as root, whom
+ * modes do not stop — the immutable attribute (chattr +i), removed again when the test ends.
+ * Null when that is not possible here (root without CAP_LINUX_IMMUTABLE or a file system without it).
+ */
+function readOnlyFolder(folder: string): string | null {
+  const files = readdirSync(folder).map((f) => join(folder, f));
+  for (const f of files) chmodSync(f, 0o444);
+  chmodSync(folder, 0o555);
+  onTestFinished(() => {
+    if (process.getuid?.() === 0) spawnSync('chattr', ['-i', folder, ...files]);
+    chmodSync(folder, 0o755);
+  });
+  if (process.getuid?.() !== 0) return null;
+  const r = spawnSync('chattr', ['+i', ...files, folder], { encoding: 'utf8' });
+  return r.status === 0 ? null : `chattr +i is not possible here (${(r.stderr || r.error?.message || '').trim()}), and root ignores file modes`;
+}
+
+describe('a folder the backing-up user may only read', () => {
+  for (const type of ['snapshot', 'logical'] as const) {
+  test(`${type}: WAL with its -wal/-shm present and rollback-journal files back up read-only; a clean WAL file and a hot journal fail naming the fix; the folder is never modified`, async (ctx) => {
+    const folder = tempDir('backstop-readonly-');
+    expect(await run(WAL_LEFT, join(folder, 'wal-left.db'))).toBe('SIGKILL');
+    expect(await run(HOT_JOURNAL, join(folder, 'hot.db'))).toBe('SIGKILL');
+    namedDb(join(folder, 'plain.db'), 'plain.db');
+    const clean = new Database(join(folder, 'clean-wal.db'));
+    clean.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')");
+    clean.close(); // the last connection removes -wal and -shm: a reader must create them
+    const before = Object.fromEntries(readdirSync(folder).map((f) => [f, createHash('sha256').update(readFileSync(join(folder, f))).digest('hex')]));
+    const why = readOnlyFolder(folder);
+    if (why) ctx.skip(why);
+
+    const { run: r, restored } = await backUpAndRestore(folder, type);
+    const action = type === 'snapshot' ? 'Snapshotting' : 'Dumping';
+    expect(r.status).toBe('partial');
+    const who = (await import('node:os')).userInfo().username;
+    expect(Object.fromEntries(r.databases.map((d) => [d.database, [d.status, d.errorCode, d.errorMessage]]))).toEqual({
+      'plain.db': ['success', null, null],
+      'wal-left.db': ['success', null, null],
+      'clean-wal.db': [
+        'failed',
+        'PERMISSION_DENIED',
+        expect.stringMatching(
+          new RegExp(
+            `^${action} "clean-wal\\.db": "clean-wal\\.db" is in WAL mode, and reading it needs its "-wal" and "-shm" files, which the OS user ${who} may not create in "${folder}" \\(.*\\)\\. Let that user write to the folder \\(e\\.g\\. setfacl -m u:${who}:rwx on it\\), or run the backup as the user that owns the database\\.$`,
+          ),
+        ),
+      ],
+      'hot.db': [
+        'failed',
+        'PERMISSION_DENIED',
+        `${action} "hot.db": its rollback journal "hot.db-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (attempt to write a readonly database). Open the database once with its application (or \`sqlite3 "${join(folder, 'hot.db')}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+      ],
+    });
+    // The uncheckpointed commits were read through the read-only -shm: all 300 rows.
+    expect(fingerprint(restored['wal-left.db']!).tables).toMatchObject({ t: expect.stringMatching(/^300 rows/) });
+    expect(whoami(restored['plain.db']!)).toBe('plain.db');
+    // Nothing in the source folder was created, changed or removed (the hot journal is still there).
+    const after = Object.fromEntries(readdirSync(folder).map((f) => [f, createHash('sha256').update(readFileSync(join(folder, f))).digest('hex')]));
+    expect(after).toEqual(before);
+  }, 30_000);
   }
 });

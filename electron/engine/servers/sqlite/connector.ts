@@ -21,6 +21,9 @@
  *   INTO` (one read transaction, equally consistent) is the fallback.
  * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed; a locked
  *   database is waited for up to the same lock timeout (libsql's busy_timeout).
+ * - A folder this OS user may only read is never written: rollback-journal files and WAL files
+ *   whose -wal and -shm exist are read as they are; a WAL file without them (SQLite must create
+ *   them) and a hot journal (SQLite must roll it back) fail with PERMISSION_DENIED naming the fix.
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
  *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
  *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
@@ -184,12 +187,16 @@ export function checkSqliteFileName(name: string): void {
 
 /**
  * Reading a WAL-mode database needs its -wal and -shm files beside it (SQLite creates them even
- * for a read-only connection): in a folder this OS user may not write, that fails as "attempt to
- * write a readonly database". Null for any other failure.
+ * for a read-only connection; where both exist it can read through a read-only -shm): in a
+ * folder this OS user may not write, that fails as "attempt to write a readonly database"
+ * (EACCES) or "unable to open database file" (EPERM, e.g. an immutable folder). Null for any
+ * other failure, and for a database whose header says it is not in WAL mode.
  */
 function walFilesError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  if (e instanceof BackstopError) return null;
   const text = e instanceof Error ? e.message : String(e);
-  if (!/attempt to write a readonly database|SQLITE_READONLY/i.test(text)) return null;
+  if (!/attempt to write a readonly database|SQLITE_READONLY|unable to open database file|SQLITE_CANTOPEN/i.test(text)) return null;
+  if (readHeader(join(folder, database))?.[18] !== 2) return null; // file format write version 2 = WAL
   try {
     accessSync(folder, constants.W_OK);
     return null;
@@ -205,6 +212,23 @@ function walFilesError(action: string, database: string, folder: string, e: unkn
 
 const LOCK_FIX =
   'Try again when the writing process is idle, or shorten its transactions. An application that opens the database with PRAGMA locking_mode=EXCLUSIVE holds the lock for as long as it runs: stop it while the backup runs (e.g. in a pre-backup hook of the task) or let it use normal locking.';
+
+/**
+ * A read-only connection (or a folder/file this OS user may not write) meeting a hot rollback
+ * journal — a writer stopped mid-transaction — cannot roll it back, so the last committed state
+ * cannot be read: PERMISSION_DENIED naming the journal and the fix. Null for any other failure.
+ */
+function hotJournalError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  if (e instanceof BackstopError) return null;
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/readonly|read-only|SQLITE_READONLY|unable to open|SQLITE_CANTOPEN/i.test(text) || !existsSync(join(folder, `${database}-journal`))) return null;
+  const who = osUserName();
+  return new BackstopError(
+    'PERMISSION_DENIED',
+    `${action}: its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 "${join(folder, database)}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+    { cause: e },
+  );
+}
 
 /** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
 function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
@@ -391,7 +415,7 @@ export class SqliteConnector implements Connector {
         // A hot journal: a writer stopped mid-transaction. The read-only connection may not roll it
         // back; SQLite's own recovery on a read-write connection does (as the application would on its
         // next open), and only then is the last committed state readable.
-        this.rollBackHotJournal(database, e);
+        this.rollBackHotJournal(database);
         rmSync(file, { force: true });
         copied = await copy();
       }
@@ -434,19 +458,12 @@ export class SqliteConnector implements Connector {
    * of a read-write connection does, under an exclusive lock). Where this OS user may not write the
    * file or folder, PERMISSION_DENIED naming the journal and the fix; the source is not touched then.
    */
-  private rollBackHotJournal(database: string, cause: unknown): void {
+  private rollBackHotJournal(database: string): void {
     const db = this.openSource(database);
     try {
       scalar(db, 'PRAGMA schema_version');
     } catch (e) {
-      const text = e instanceof Error ? e.message : String(e);
-      if (!/readonly|read-only|SQLITE_READONLY|unable to open|SQLITE_CANTOPEN/i.test(text)) throw e;
-      const who = osUserName();
-      throw new BackstopError(
-        'PERMISSION_DENIED',
-        `Snapshotting "${database}": its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${this.folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 "${join(this.folder, database)}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
-        { cause },
-      );
+      throw hotJournalError(`Snapshotting "${database}"`, database, this.folder, e) ?? e;
     } finally {
       db.close();
     }
@@ -467,7 +484,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
+        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? hotJournalError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
