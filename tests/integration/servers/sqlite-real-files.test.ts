@@ -235,6 +235,7 @@ describe('what else lies in an application folder', () => {
     writeFileSync(join(folder, 'empty.db'), '');
     writeFileSync(join(folder, 'cipher.db'), randomBytes(8192)); // what SQLCipher leaves: no plain header
     writeFileSync(join(folder, 'readme.txt'), 'not a database');
+    writeFileSync(join(folder, 'Thumbs.db'), Buffer.concat([Buffer.from('d0cf11e0a1b11ae1', 'hex'), randomBytes(1000)])); // Windows' thumbnail cache: an OLE file
     namedDb(join(outside, 'elsewhere.db'), 'elsewhere.db');
     symlinkSync(join(outside, 'elsewhere.db'), join(folder, 'linked.db'));
     symlinkSync('loop-b.db', join(folder, 'loop-a.db'));
@@ -257,11 +258,11 @@ describe('what else lies in an application folder', () => {
       'empty.db': `"empty.db" is empty (0 bytes), so there is nothing to back up yet — SQLite writes the first page when the application first stores something`,
       'linked.db': `"linked.db" is a symbolic link (to ${join(outside, 'elsewhere.db')}), so it was not backed up — Backstop backs up the regular files directly in the folder: replace the link with the file, or back up the folder that holds it`,
     });
-    // readme.txt, the link loop and the empty subfolder are no databases: nothing to say about them.
+    // readme.txt, Thumbs.db, the link loop and the empty subfolder are no databases: nothing to say about them.
     expect(r.databases).toHaveLength(names.length + 5);
     for (const n of names) expect(whoami(restored[n]!), JSON.stringify(n)).toBe(n);
     // The source folder is as it was (the backup wrote nothing into it).
-    expect(readdirSync(folder).sort()).toEqual([...names, 'notes.db', 'empty.db', 'cipher.db', 'readme.txt', 'linked.db', 'loop-a.db', 'loop-b.db', 'archive', 'cache'].sort());
+    expect(readdirSync(folder).sort()).toEqual([...names, 'notes.db', 'empty.db', 'cipher.db', 'readme.txt', 'Thumbs.db', 'linked.db', 'loop-a.db', 'loop-b.db', 'archive', 'cache'].sort());
   }, 30_000);
 });
 

@@ -5,7 +5,8 @@
  * a symbolic link, a name that is not UTF-8, a file it may not read (which might be one) — is
  * reported by skippedDatabases (the run lists
  * it as skipped with the fix), never silently left out; so are a file with a database name
- * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted), and a
+ * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted; not an OLE
+ * file such as Windows' Thumbs.db), and a
  * subfolder that holds SQLite files (named "<folder>/"). Other files and folders are ignored.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
@@ -115,6 +116,23 @@ function subfolderReason(name: string, path: string): string | null {
 /** File name endings applications give SQLite databases: such a file without the SQLite header is reported, not silently passed over. */
 const DATABASE_EXTENSION = /\.(db|sqlite|sqlite3|db3|s3db|sl3|sqlitedb)$/i;
 
+/** The signature of an OLE compound file (Windows' Thumbs.db is one). */
+const OLE_MAGIC = Buffer.from('d0cf11e0a1b11ae1', 'hex');
+
+function startsWith(path: string, magic: Buffer): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(magic.length);
+      return readSync(fd, buf, 0, magic.length, 0) === magic.length && buf.equals(magic);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** Why a regular file named like a database is not one (null when it is a database, or unreadable). */
 function notDatabaseReason(name: string, path: string): string | null {
   let size: number;
@@ -126,6 +144,7 @@ function notDatabaseReason(name: string, path: string): string | null {
     return null;
   }
   if (size === 0) return `"${name}" is empty (0 bytes), so there is nothing to back up yet — SQLite writes the first page when the application first stores something`;
+  if (startsWith(path, OLE_MAGIC)) return null; // Windows' Thumbs.db and other OLE compound files: never SQLite
   return `"${name}" has a database file name but is not an SQLite database (its first bytes are not the SQLite header), so it was not backed up — if it is an encrypted database (SQLCipher, SEE), Backstop cannot read it: back it up as a file, or exclude it from the task`;
 }
 
