@@ -292,8 +292,8 @@ function contentDatabase(path: string, blobMb: number): void {
 
 describe('content applications store', () => {
   // A logical dump carries a BLOB as an X'…' literal of twice its size, which SQLite parses back
-  // slowly (50 MB: ~30 s on a loaded machine), so the logical round trip uses 8 MB — which hung
-  // for minutes before the restore ran long statements on their own (connector.ts loadSql).
+  // slowly (50 MB: ~30 s on a loaded machine; before the statement splitter became linear it did
+  // not finish in minutes — its unit test covers that), so the logical round trip uses 8 MB.
   for (const [type, blobMb] of [['snapshot', 50], ['logical', 8]] as const) {
     test(`${type}: FTS5, WITHOUT ROWID, STRICT, generated columns, a ${blobMb} MB BLOB, 64 KiB pages, auto_vacuum=FULL, user_version and application_id come back identical`, async () => {
       const folder = tempDir('backstop-app-content-');
