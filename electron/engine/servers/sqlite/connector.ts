@@ -148,13 +148,18 @@ function notDatabaseReason(name: string, path: string): string | null {
   return `"${name}" has a database file name but is not an SQLite database (its first bytes are not the SQLite header), so it was not backed up — if it is an encrypted database (SQLCipher, SEE), Backstop cannot read it: back it up as a file, or exclude it from the task`;
 }
 
-/** The SQLite files directly in `dir` (a subfolder of the task's folder), up to `max`. */
+/** Entries of a subfolder looked at per run: a large cache folder must not make every run read thousands of files. */
+const SUBFOLDER_SCAN_LIMIT = 500;
+
+/** The SQLite files directly in `dir` (a subfolder of the task's folder), up to `max`, among its first SUBFOLDER_SCAN_LIMIT regular files. */
 function sqliteFilesIn(dir: string, max: number): string[] {
   const found: string[] = [];
+  let looked = 0;
   try {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isFile() && readHeader(join(dir, e.name))) found.push(e.name);
-      if (found.length >= max) break;
+      if (!e.isFile()) continue;
+      if (readHeader(join(dir, e.name))) found.push(e.name);
+      if (found.length >= max || ++looked >= SUBFOLDER_SCAN_LIMIT) break;
     }
   } catch {
     // unreadable: nothing to say about it
