@@ -40,6 +40,22 @@ describe('StatementSplitter', () => {
     }
   });
 
+  test('a 32 MB BLOB literal (a large attachment in a logical dump) arriving in 64 KiB pieces splits in linear time, exactly', () => {
+    // Each push used to re-concatenate and re-flatten the whole unfinished statement: quadratic, ~40 s here.
+    const hex = 'ab'.repeat(16 * 1024 * 1024);
+    const text = `INSERT INTO a VALUES(1,X'${hex}');\nINSERT INTO a VALUES(2,'tail;');\n`;
+    const s = new StatementSplitter();
+    const out: string[] = [];
+    const started = Date.now();
+    for (let i = 0; i < text.length; i += 65536) out.push(...s.push(text.slice(i, i + 65536)));
+    s.end();
+    const ms = Date.now() - started;
+    expect(out.map((x) => x.length)).toEqual([text.indexOf(';') + 1, text.length - text.indexOf(';') - 2]);
+    expect(out[0]!.endsWith(`${'ab'.repeat(8)}');`)).toBe(true);
+    expect(out[1]).toBe("\nINSERT INTO a VALUES(2,'tail;');");
+    expect(ms).toBeLessThan(8000); // linear: well under a second; quadratic: tens of seconds
+  }, 60_000);
+
   test('whitespace and comments only is complete', () => {
     const s = new StatementSplitter();
     expect(s.push('  \n-- nothing\n/* still nothing */ ')).toEqual([]);

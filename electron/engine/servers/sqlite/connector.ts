@@ -4,16 +4,27 @@
  * journal files have other headers and are never listed). An SQLite file it cannot back up —
  * a symbolic link, a name that is not UTF-8, a file it may not read (which might be one) — is
  * reported by skippedDatabases (the run lists
- * it as skipped with the fix), never silently left out.
+ * it as skipped with the fix), never silently left out; so are a file with a database name
+ * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted; not an OLE
+ * file such as Windows' Thumbs.db), and a
+ * subfolder that holds SQLite files (named "<folder>/"). Other files and folders are ignored.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
  *   while other processes write, in WAL and rollback-journal mode alike (one copy step
  *   under one read lock; a writer holding the lock is waited for, at most the lock
- *   timeout of real time, and the error names the time really waited) — streamed and then deleted;
+ *   timeout of real time, and the error names the time really waited and the locking_mode=EXCLUSIVE
+ *   cause) — streamed and then deleted; a hot rollback journal (a writer that crashed
+ *   mid-transaction) is first rolled back by SQLite's own recovery on a read-write connection, as
+ *   the application's next open would, so the copy is the last committed state (PERMISSION_DENIED
+ *   naming the fix where this OS user may not write the file);
  *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
  *   INTO` (one read transaction, equally consistent) is the fallback.
- * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed.
+ * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed; a locked
+ *   database is waited for up to the same lock timeout (libsql's busy_timeout).
+ * - A folder this OS user may only read is never written: rollback-journal files and WAL files
+ *   whose -wal and -shm exist are read as they are; a WAL file without them (SQLite must create
+ *   them) and a hot journal (SQLite must roll it back) fail with PERMISSION_DENIED naming the fix.
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
  *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
  *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
@@ -52,7 +63,10 @@ const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 const TEMP_PREFIX = '.backstop-restore-';
 const BUSY_TIMEOUT_MS = 30_000;
-const EXEC_BATCH_CHARS = 1024 * 1024;
+/** The extended result code of a read-only connection that finds a hot journal it may not roll back. */
+const SQLITE_READONLY_ROLLBACK = 776;
+/** libsql's exec slows down on long texts (a restore of 40,000 small INSERTs: 0.5 s in 64 KiB batches, 1.6 s in 1 MiB ones). */
+const EXEC_BATCH_CHARS = 64 * 1024;
 
 /** Row counts of a snapshot copy (read-only; never throws). */
 function snapshotFacts(file: string): FactsOutcome {
@@ -68,7 +82,7 @@ function snapshotFacts(file: string): FactsOutcome {
   }
 }
 
-/** The first 100 bytes of a file when it is an SQLite database, else null. */
+/** The first 100 bytes of a file when it is an SQLite database, else null (also for a folder or anything unreadable). */
 function readHeader(path: string | Buffer): Buffer | null {
   let fd: number;
   try {
@@ -80,9 +94,78 @@ function readHeader(path: string | Buffer): Buffer | null {
     const buf = Buffer.alloc(100);
     const n = readSync(fd, buf, 0, 100, 0);
     return n >= 16 && buf.subarray(0, 16).equals(HEADER) ? buf : null;
+  } catch {
+    return null; // EISDIR (a folder opens for reading on Linux), EIO…
   } finally {
     closeSync(fd);
   }
+}
+
+/** Why a subfolder (not a link) is not backed up when SQLite files lie in it; null for any other entry. */
+function subfolderReason(name: string, path: string): string | null {
+  try {
+    if (!lstatSync(path).isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  const found = sqliteFilesIn(path, 4);
+  if (found.length === 0) return null;
+  const shown = found.slice(0, 3).map((f) => `"${f}"`).join(', ') + (found.length > 3 ? ', …' : '');
+  return `the subfolder "${name}" holds SQLite databases (${shown}) that were not backed up — Backstop backs up only the files directly in the folder: add a server for "${path}" and a task for it to back them up`;
+}
+
+/** File name endings applications give SQLite databases: such a file without the SQLite header is reported, not silently passed over. */
+const DATABASE_EXTENSION = /\.(db|sqlite|sqlite3|db3|s3db|sl3|sqlitedb)$/i;
+
+/** The signature of an OLE compound file (Windows' Thumbs.db is one). */
+const OLE_MAGIC = Buffer.from('d0cf11e0a1b11ae1', 'hex');
+
+function startsWith(path: string, magic: Buffer): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(magic.length);
+      return readSync(fd, buf, 0, magic.length, 0) === magic.length && buf.equals(magic);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Why a regular file named like a database is not one (null when it is a database, or unreadable). */
+function notDatabaseReason(name: string, path: string): string | null {
+  let size: number;
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) return null;
+    size = st.size;
+  } catch {
+    return null;
+  }
+  if (size === 0) return `"${name}" is empty (0 bytes), so there is nothing to back up yet — SQLite writes the first page when the application first stores something`;
+  if (startsWith(path, OLE_MAGIC)) return null; // Windows' Thumbs.db and other OLE compound files: never SQLite
+  return `"${name}" has a database file name but is not an SQLite database (its first bytes are not the SQLite header), so it was not backed up — if it is an encrypted database (SQLCipher, SEE), Backstop cannot read it: back it up as a file, or exclude it from the task`;
+}
+
+/** Entries of a subfolder looked at per run: a large cache folder must not make every run read thousands of files. */
+const SUBFOLDER_SCAN_LIMIT = 500;
+
+/** The SQLite files directly in `dir` (a subfolder of the task's folder), up to `max`, among its first SUBFOLDER_SCAN_LIMIT regular files. */
+function sqliteFilesIn(dir: string, max: number): string[] {
+  const found: string[] = [];
+  let looked = 0;
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      if (readHeader(join(dir, e.name))) found.push(e.name);
+      if (found.length >= max || ++looked >= SUBFOLDER_SCAN_LIMIT) break;
+    }
+  } catch {
+    // unreadable: nothing to say about it
+  }
+  return found.sort();
 }
 
 /** The OS user this process runs as, for messages (the uid where the user has no name). */
@@ -129,12 +212,16 @@ export function checkSqliteFileName(name: string): void {
 
 /**
  * Reading a WAL-mode database needs its -wal and -shm files beside it (SQLite creates them even
- * for a read-only connection): in a folder this OS user may not write, that fails as "attempt to
- * write a readonly database". Null for any other failure.
+ * for a read-only connection; where both exist it can read through a read-only -shm): in a
+ * folder this OS user may not write, that fails as "attempt to write a readonly database"
+ * (EACCES) or "unable to open database file" (EPERM, e.g. an immutable folder). Null for any
+ * other failure, and for a database whose header says it is not in WAL mode.
  */
 function walFilesError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  if (e instanceof BackstopError) return null;
   const text = e instanceof Error ? e.message : String(e);
-  if (!/attempt to write a readonly database|SQLITE_READONLY/i.test(text)) return null;
+  if (!/attempt to write a readonly database|SQLITE_READONLY|unable to open database file|SQLITE_CANTOPEN/i.test(text)) return null;
+  if (readHeader(join(folder, database))?.[18] !== 2) return null; // file format write version 2 = WAL
   try {
     accessSync(folder, constants.W_OK);
     return null;
@@ -148,16 +235,36 @@ function walFilesError(action: string, database: string, folder: string, e: unkn
   }
 }
 
+const LOCK_FIX =
+  'Try again when the writing process is idle, or shorten its transactions. An application that opens the database with PRAGMA locking_mode=EXCLUSIVE holds the lock for as long as it runs: stop it while the backup runs (e.g. in a pre-backup hook of the task) or let it use normal locking.';
+
+/**
+ * A read-only connection (or a folder/file this OS user may not write) meeting a hot rollback
+ * journal — a writer stopped mid-transaction — cannot roll it back, so the last committed state
+ * cannot be read: PERMISSION_DENIED naming the journal and the fix. Null for any other failure.
+ */
+function hotJournalError(action: string, database: string, folder: string, e: unknown): BackstopError | null {
+  if (e instanceof BackstopError) return null;
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/readonly|read-only|SQLITE_READONLY|unable to open|SQLITE_CANTOPEN/i.test(text) || !existsSync(join(folder, `${database}-journal`))) return null;
+  const who = osUserName();
+  return new BackstopError(
+    'PERMISSION_DENIED',
+    `${action}: its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 "${join(folder, database)}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+    { cause: e },
+  );
+}
+
 /** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
 function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
   if (e instanceof BackstopError) return e;
   if (e instanceof SqliteLockedError) {
-    return new BackstopError(code, `${action}: ${e.message}. Try again when the writing process is idle, or shorten its transactions.`, { cause: e });
+    return new BackstopError(code, `${action}: ${e.message}. ${LOCK_FIX}`, { cause: e });
   }
   const text = e instanceof Error ? e.message : String(e);
   if (/SQLITE_BUSY|database is locked/i.test(text)) {
     const waited = startedAt === undefined ? '' : `; Backstop gave up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
-    return new BackstopError(code, `${action}: the database was locked by another process (${text})${waited}.`, { cause: e });
+    return new BackstopError(code, `${action}: the database was locked by another process (${text})${waited}. ${LOCK_FIX}`, { cause: e });
   }
   return new BackstopError(code, `${action} failed: ${text}`, { cause: e });
 }
@@ -244,6 +351,18 @@ export class SqliteConnector implements Connector {
         });
         continue;
       }
+      if (utf8 && !this.sideOrTemp(name) && typeof path === 'string') {
+        const sub = subfolderReason(name, path);
+        if (sub) {
+          skipped.push({ database: `${name}/`, reason: sub });
+          continue;
+        }
+        if (DATABASE_EXTENSION.test(name) && !readHeader(path)) {
+          const reason = notDatabaseReason(name, path);
+          if (reason) skipped.push({ database: name, reason });
+          continue;
+        }
+      }
       if (!readHeader(path)) continue; // follows links: loops and dangling links read nothing
       if (!utf8) {
         const shown = [...bytes.toString('latin1')].map((ch) => (ch.charCodeAt(0) < 0x80 ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
@@ -290,7 +409,7 @@ export class SqliteConnector implements Connector {
     const path = join(this.folder, database);
     if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (missing, or not an SQLite file).`);
     const db = new (Database())(path);
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.exec(`PRAGMA busy_timeout = ${this.lockTimeoutMs}`);
     return db;
   }
 
@@ -312,7 +431,20 @@ export class SqliteConnector implements Connector {
     const startedAt = Date.now();
     try {
       db.close();
-      if (!(await onlineBackup(join(this.folder, database), file, { lockTimeoutMs: this.lockTimeoutMs, signal: opts.signal }))) {
+      const copy = (): Promise<boolean> => onlineBackup(join(this.folder, database), file, { lockTimeoutMs: this.lockTimeoutMs, signal: opts.signal });
+      let copied: boolean;
+      try {
+        copied = await copy();
+      } catch (e) {
+        if ((e as { errno?: number }).errno !== SQLITE_READONLY_ROLLBACK) throw e;
+        // A hot journal: a writer stopped mid-transaction. The read-only connection may not roll it
+        // back; SQLite's own recovery on a read-write connection does (as the application would on its
+        // next open), and only then is the last committed state readable.
+        this.rollBackHotJournal(database);
+        rmSync(file, { force: true });
+        copied = await copy();
+      }
+      if (!copied) {
         const fallback = this.openSource(database);
         try {
           fallback.exec(`VACUUM INTO '${file.replace(/'/g, "''")}'`);
@@ -346,6 +478,22 @@ export class SqliteConnector implements Connector {
     return { stream, done, handsOverBuffers: true, facts: knownFacts(facts), meta: { format: 'sqlite-file', pageSize: pageSizeOf(header), expectedBytes: statSync(file).size }, volatile: NO_VOLATILE_BYTES };
   }
 
+  /**
+   * Lets SQLite roll back the hot journal a crashed writer left beside `database` (the first read
+   * of a read-write connection does, under an exclusive lock). Where this OS user may not write the
+   * file or folder, PERMISSION_DENIED naming the journal and the fix; the source is not touched then.
+   */
+  private rollBackHotJournal(database: string): void {
+    const db = this.openSource(database);
+    try {
+      scalar(db, 'PRAGMA schema_version');
+    } catch (e) {
+      throw hotJournalError(`Snapshotting "${database}"`, database, this.folder, e) ?? e;
+    } finally {
+      db.close();
+    }
+  }
+
   private logical(database: string, opts: OperationOptions): DumpStream {
     const db = this.openSource(database);
     const signal = opts.signal;
@@ -361,7 +509,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
+        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? hotJournalError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
@@ -486,17 +634,27 @@ export class SqliteConnector implements Connector {
       let batch = '';
       const decoder = new TextDecoder('utf-8', { fatal: false });
       const sink = countingStream(progress);
+      // Statements run in batches of about 64 KiB, and a longer one (a large BLOB's X'…' literal)
+      // alone: libsql's exec costs each statement of a batch about the length of the text after
+      // it (a 16 MB statement behind 200 small ones in one exec: 51 s; alone: under 1 s).
+      const take = (stmt: string): void => {
+        if (stmt.length >= EXEC_BATCH_CHARS) {
+          if (batch) db.exec(batch);
+          batch = '';
+          db.exec(stmt);
+          return;
+        }
+        batch += stmt;
+        if (batch.length >= EXEC_BATCH_CHARS) {
+          db.exec(batch);
+          batch = '';
+        }
+      };
       const run = async (): Promise<void> => {
         for await (const chunk of source.pipe(sink) as AsyncIterable<Buffer>) {
-          for (const stmt of splitter.push(decoder.decode(chunk, { stream: true }))) {
-            batch += stmt;
-            if (batch.length >= EXEC_BATCH_CHARS) {
-              db.exec(batch);
-              batch = '';
-            }
-          }
+          for (const stmt of splitter.push(decoder.decode(chunk, { stream: true }))) take(stmt);
         }
-        for (const stmt of splitter.push(decoder.decode())) batch += stmt;
+        for (const stmt of splitter.push(decoder.decode())) take(stmt);
         splitter.end();
         if (batch) db.exec(batch);
       };
