@@ -65,9 +65,11 @@ export const useRestoreStore = defineStore('restore', () => {
   const runningAction = useAction();
   /** Restores the engine reported running (`restore.active`), kept after they end until dismissed. */
   const others = shallowRef<ActiveRestore[]>([]);
+  /** The restores these steps started (and showed the result of): never listed as running elsewhere, even after "Choose another folder". */
+  const followed = shallowRef(new Set<string>());
   const elsewhere = computed(() =>
     others.value
-      .filter((r) => r.restoreId !== restoreId.value)
+      .filter((r) => r.restoreId !== restoreId.value && !followed.value.has(r.restoreId))
       .map((r) => ({ ...r, progress: progressById.value.get(r.restoreId) ?? r.progress, result: resultById.value.get(r.restoreId) ?? null })),
   );
 
@@ -160,7 +162,10 @@ export const useRestoreStore = defineStore('restore', () => {
   async function start(input: StartInput): Promise<string | null> {
     restoreId.value = null;
     const answer = await startAction.run(() => call('restore.start', input));
-    if (answer) restoreId.value = answer.restoreId;
+    if (answer) {
+      restoreId.value = answer.restoreId;
+      followed.value = new Set(followed.value).add(answer.restoreId);
+    }
     return answer?.restoreId ?? null;
   }
 

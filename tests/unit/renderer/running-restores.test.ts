@@ -75,4 +75,20 @@ describe('restores running', () => {
     await flushPromises();
     expect(wrapper.get('[data-testid="restore-running-state"]').text()).toBe('Failed: A database named "sales_copy" already exists.');
   });
+
+  it('a restore the steps started is never listed as running elsewhere, not even after "Choose another folder"', async () => {
+    const wrapper = await mountView([]);
+    const { useRestoreStore } = await import('../../../renderer/src/stores/restore');
+    const restore = useRestoreStore();
+    fake.respond('restore.start', () => ok({ restoreId: 'r-mine' }));
+    // Its first progress arrives before restore.start answers: the engine lists it as running.
+    fake.respond('restore.active', () => ok([{ ...RUNNING, restoreId: 'r-mine' }]));
+    fake.emit('restore.progress', { restoreId: 'r-mine', phase: 'preparing', unit: 'bytes', done: 0, total: null });
+    await restore.start({ location: { kind: 'local', path: '/backups/x' }, pointId: 'latest', serverId: 'pg1', database: 'sales_copy', options: {} } as never);
+    await flushPromises();
+    fake.emit('restore.finished', { restoreId: 'r-mine', status: 'success', database: 'sales_copy', path: null, notes: [], error: null });
+    restore.reset();
+    await flushPromises();
+    expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+  });
 });
