@@ -19,7 +19,7 @@ import type { SecretStore } from '../secrets/index.ts';
 import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor, serverPassword } from '../servers/index.ts';
 import { ownsSlot, releaseTaskSlot } from '../tasks/task-slot.ts';
-import { staleTask, type HistoryTable, type ServersTable, type SettingsTable, type TasksTable } from '../store/index.ts';
+import { staleServer, staleTask, type HistoryTable, type ServersTable, type SettingsTable, type TasksTable } from '../store/index.ts';
 import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
 import { deleteTask } from '../tasks/delete-task.ts';
@@ -127,11 +127,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       ctx.events.emit('servers.changed', { ids: [server.id] });
       return server;
     },
-    'servers.update': async ({ id, server: input }) => {
+    'servers.update': async ({ id, server: input, basedOn }) => {
       const existing = ctx.servers.get(id);
+      // Before the password is stored; the update checks it again atomically.
+      if (basedOn !== undefined && existing.updatedAt !== basedOn) throw staleServer(existing);
       checkServerInput(input);
       const keepRef = existing.kind === 'sqlite' ? null : existing.passwordRef;
-      const server = await withPassword(id, input, keepRef, (ref) => ctx.servers.update(id, input, ref, stamp()));
+      const server = await withPassword(id, input, keepRef, (ref) => ctx.servers.update(id, input, ref, stamp(), basedOn));
       ctx.events.emit('servers.changed', { ids: [id] });
       return server;
     },

@@ -5,11 +5,13 @@
  * Contract: names are unique case-insensitively (CONFLICT); a server used by a task
  * cannot be deleted (CONFLICT naming the task); unknown ids → NOT_FOUND. The last
  * connection test's outcome is kept per server (`recordTest`); editing a server keeps it.
+ * An update based on a version that is no longer the stored one → STALE (edit-versions.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Server, type ServerInputParsed, type ServerTestResult } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { Db } from './app-database.ts';
+import { changedElsewhere, laterStamp } from './edit-versions.ts';
 
 interface Row {
   id: string;
@@ -26,6 +28,11 @@ interface Row {
 }
 
 /** The stored fields of an input: everything but the write-only password. */
+/** STALE for an edit of `current` that started from an older version. */
+export function staleServer(current: Server): BackstopError {
+  return changedElsewhere(`Server "${current.name}"`, current.updatedAt);
+}
+
 function configOf(input: ServerInputParsed): Record<string, unknown> {
   const { name: _name, kind: _kind, ...rest } = input as ServerInputParsed & { password?: string };
   delete (rest as { password?: string }).password;
@@ -59,15 +66,18 @@ export class ServersTable {
     return this.get(id);
   }
 
-  update(id: string, input: ServerInputParsed, passwordRef: string | null, now: string): Server {
+  /** With `basedOn` (the updatedAt the edit started from): STALE, nothing changed, when the stored server is newer (edit-versions.ts). */
+  update(id: string, input: ServerInputParsed, passwordRef: string | null, now: string, basedOn?: string): Server {
     const existing = this.get(id);
+    if (basedOn !== undefined && existing.updatedAt !== basedOn) throw staleServer(existing);
     if (existing.kind !== input.kind) {
       throw new BackstopError('VALIDATION', `A server's kind cannot change (${existing.kind} → ${input.kind}); add a new server instead.`);
     }
     this.assertNameFree(input.name, id);
-    this.db
-      .prepare('UPDATE servers SET name = ?, config = ?, password_ref = ?, updated_at = ? WHERE id = ?')
-      .run(input.name, JSON.stringify(configOf(input)), passwordRef, now, id);
+    const changed = this.db
+      .prepare('UPDATE servers SET name = ?, config = ?, password_ref = ?, updated_at = ? WHERE id = ? AND updated_at = ?')
+      .run(input.name, JSON.stringify(configOf(input)), passwordRef, laterStamp(existing.updatedAt, now), id, basedOn ?? existing.updatedAt);
+    if (Number(changed.changes) === 0) throw staleServer(this.get(id));
     return this.get(id);
   }
 

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Task, type TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import type { Db } from './app-database.ts';
+import { changedElsewhere, laterStamp } from './edit-versions.ts';
 
 interface Row {
   id: string;
@@ -28,16 +29,7 @@ function configOf(input: TaskInputParsed): Record<string, unknown> {
 
 /** STALE for an edit of `current` that started from an older version. */
 export function staleTask(current: Task): BackstopError {
-  return new BackstopError(
-    'STALE',
-    `Task "${current.name}" was changed elsewhere (another window or the command line; saved at ${current.updatedAt}) after this edit began, so nothing was saved. Review its current settings and save again.`,
-  );
-}
-
-/** `now`, or 1 ms past `previous` when the clock has not moved past it (ISO-8601 UTC stamps). */
-function laterThan(previous: string, now: string): string {
-  const prev = Date.parse(previous);
-  return Number.isFinite(prev) && Date.parse(now) <= prev ? new Date(prev + 1).toISOString() : now;
+  return changedElsewhere(`Task "${current.name}"`, current.updatedAt);
 }
 
 function fromRow(r: Row): Task {
@@ -84,7 +76,7 @@ export class TasksTable {
     const before = this.get(id);
     if (basedOn !== undefined && before.updatedAt !== basedOn) throw staleTask(before);
     this.assertValid(input, id);
-    const stamp = laterThan(before.updatedAt, now);
+    const stamp = laterStamp(before.updatedAt, now);
     const changed = this.db
       .prepare('UPDATE tasks SET name = ?, server_id = ?, config = ?, enabled = ?, updated_at = ? WHERE id = ? AND updated_at = ?')
       .run(input.name, input.serverId, JSON.stringify(configOf(input)), input.enabled ? 1 : 0, stamp, id, basedOn ?? before.updatedAt);

@@ -98,7 +98,8 @@ export const commands = {
   'settings.set': { input: SettingsPatch.strict(), result: returns<Settings>() },
   'servers.list': { input: None, result: returns<Server[]>() },
   'servers.create': { input: ServerInput, result: returns<Server>() },
-  'servers.update': { input: z.strictObject({ id: Id, server: ServerInput }), result: returns<Server>() },
+  /** `basedOn`: the `updatedAt` the edit started from; STALE (nothing saved) when the server changed since. Without it the edit replaces what is stored. */
+  'servers.update': { input: z.strictObject({ id: Id, server: ServerInput, basedOn: z.string().optional() }), result: returns<Server>() },
   'servers.delete': { input: ById, result: returns<{ id: string }>() },
   /** Test a saved server (`id`) or one being edited (`server`): version, client tools, what fails. */
   'servers.test': { input: z.union([z.strictObject({ id: Id }), z.strictObject({ server: ServerInput })]), result: returns<ServerCheck>() },

@@ -28,12 +28,18 @@ export const useServersStore = defineStore('servers', () => {
     return created;
   }
 
-  /** Saves changes; a network server's input without `password` keeps the saved password. */
-  async function update(id: string, input: ServerInput): Promise<Server | null> {
-    const saved = await action.run(() => call('servers.update', { id, server: input }));
+  /**
+   * Saves changes; a network server's input without `password` keeps the saved password.
+   * `basedOn`: the updatedAt of the version the edit started from; when the server changed
+   * since, nothing is saved (STALE in `actionError`) and the list is refreshed.
+   */
+  async function update(id: string, input: ServerInput, basedOn?: string): Promise<Server | null> {
+    const saved = await action.run(() => call('servers.update', { id, server: input, ...(basedOn ? { basedOn } : {}) }));
     if (saved) {
       list.data.value = list.data.value.map((s) => (s.id === saved.id ? saved : s));
       void list.refresh();
+    } else if (action.error.value?.code === 'STALE') {
+      await list.refresh();
     }
     return saved;
   }

@@ -79,6 +79,28 @@ describe('engine handlers', () => {
     expect(secrets.values.size).toBe(0);
   });
 
+  it('refuses a server edit based on a version changed since (STALE): nothing saved, the stored password untouched', async () => {
+    const secrets = new MemorySecretStore();
+    const clock = new Date('2026-03-01T10:00:00.000Z');
+    const engine = await testEngine({ secrets, now: () => clock });
+    const opened = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: '127.0.0.1', user: 'backup', password: 'pw-123456' }));
+    // Another window changes the host while this one still shows the version it opened.
+    const moved = data(await engine.call('servers.update', { id: opened.id, basedOn: opened.updatedAt, server: { kind: 'postgres', name: 'pg', host: 'db2', user: 'backup' } }));
+    expect(moved.updatedAt).toBe('2026-03-01T10:00:00.001Z');
+    const stale = await engine.call('servers.update', { id: opened.id, basedOn: opened.updatedAt, server: { kind: 'postgres', name: 'pg', host: '127.0.0.1', user: 'backup', password: 'typed-here' } });
+    expect(stale).toMatchObject({
+      ok: false,
+      code: 'STALE',
+      message: 'Server "pg" was changed elsewhere (another window or the command line; saved at 2026-03-01T10:00:00.001Z) after this edit began, so nothing was saved. Review its current settings and save again.',
+    });
+    expect(data(await engine.call('servers.list', undefined))).toEqual([moved]);
+    expect(secrets.values.get(`server.${opened.id}.password`)).toBe('pw-123456');
+    // Based on the current version it saves.
+    const saved = data(await engine.call('servers.update', { id: opened.id, basedOn: moved.updatedAt, server: { kind: 'postgres', name: 'pg', host: 'db3', user: 'backup', password: 'typed-here' } }));
+    expect(saved).toMatchObject({ host: 'db3', updatedAt: '2026-03-01T10:00:00.002Z' });
+    expect(secrets.values.get(`server.${opened.id}.password`)).toBe('typed-here');
+  });
+
   it('removes a just-stored password when the server row cannot be written', async () => {
     const secrets = new MemorySecretStore();
     const engine = await testEngine({ secrets });

@@ -226,4 +226,50 @@ describe('ServersView: server health', () => {
     // The saved server is tested at once so the list can show how it is doing.
     expect(fake.commands['servers.test']).toHaveBeenLastCalledWith({ id: 'n' });
   });
+
+  it('an edit refused because the server changed elsewhere (STALE) keeps the typed entries; "Keep my entries" then saves them over it, "Discard" shows the current settings', async () => {
+    const pg = (over: Partial<Server>): Server => ({ id: 'p1', name: 'Prod', kind: 'postgres', host: 'db1', port: 5432, user: 'backup', tls: 'prefer', passwordRef: null, createdAt: 'c', updatedAt: 'v1', ...over }) as Server;
+    let stored = pg({});
+    fake.respond('servers.list', () => ok([stored]));
+    fake.respond('servers.test', () => ok({ serverVersion: 'PostgreSQL 15', tools: [], warnings: [], support: { logical: null, snapshot: null } } as never));
+    fake.respond('servers.update', (input) => {
+      const { server, basedOn } = input as { server: Partial<Server>; basedOn?: string };
+      if (basedOn !== stored.updatedAt) return fail('STALE', 'Server "Prod" was changed elsewhere (another window or the command line; saved at v2) after this edit began, so nothing was saved.');
+      stored = pg({ ...server, updatedAt: 'v3' });
+      return ok(stored);
+    });
+    const wrapper = mountView();
+    await flushPromises();
+    await wrapper.get('[data-testid="server-edit"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="server-host"]').setValue('db-typed');
+    // Another window moves the server meanwhile.
+    stored = pg({ port: 6432, updatedAt: 'v2' });
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['servers.update']).toHaveBeenLastCalledWith(expect.objectContaining({ basedOn: 'v1' }));
+    expect(wrapper.get('[data-testid="server-changed-elsewhere"]').text()).toContain('This server was changed elsewhere');
+    expect((wrapper.get('[data-testid="server-host"]').element as HTMLInputElement).value).toBe('db-typed');
+
+    await wrapper.get('[data-testid="server-changed-keep-mine"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="server-changed-elsewhere"]').exists()).toBe(false);
+    expect((wrapper.get('[data-testid="server-host"]').element as HTMLInputElement).value).toBe('db-typed');
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+    expect(fake.commands['servers.update']).toHaveBeenLastCalledWith(expect.objectContaining({ basedOn: 'v2', server: expect.objectContaining({ host: 'db-typed' }) }));
+    expect(stored).toMatchObject({ host: 'db-typed' });
+
+    // Discard: a second refused edit, then the form shows the stored version.
+    await wrapper.get('[data-testid="server-edit"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="server-host"]').setValue('db-again');
+    stored = pg({ host: 'db-elsewhere', updatedAt: 'v4' });
+    await wrapper.get('[data-testid="server-form"]').trigger('submit');
+    await flushPromises();
+    await wrapper.get('[data-testid="server-changed-load-current"]').trigger('click');
+    await flushPromises();
+    expect((wrapper.get('[data-testid="server-host"]').element as HTMLInputElement).value).toBe('db-elsewhere');
+    expect(stored).toMatchObject({ host: 'db-elsewhere' });
+  });
 });

@@ -55,7 +55,7 @@ describe('the contract table', () => {
     // Input: the entry's schema, before and after parsing.
     expectTypeOf<CommandInput<'servers.update'>>().toEqualTypeOf<z.input<(typeof commands)['servers.update']['input']>>();
     expectTypeOf<CommandParsedInput<'servers.update'>>().toEqualTypeOf<z.output<(typeof commands)['servers.update']['input']>>();
-    expectTypeOf<CommandParsedInput<'servers.update'>>().toEqualTypeOf<{ id: string; server: z.output<typeof ServerInput> }>();
+    expectTypeOf<CommandParsedInput<'servers.update'>>().toEqualTypeOf<{ id: string; server: z.output<typeof ServerInput>; basedOn?: string | undefined }>();
     expectTypeOf<(typeof commandInputs)['servers.update']>().toEqualTypeOf<(typeof commands)['servers.update']['input']>();
 
     // Result: the type given to the entry's returns<…>().
