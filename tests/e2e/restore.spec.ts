@@ -132,6 +132,9 @@ test('a destination root offers its databases as choices; a foreign folder is re
 
 test('restores from a task: pick the task, then a database; points show seconds and what each added', async ({ page, engine, tempDir }) => {
   const demo = await backedUpDemo(engine);
+  // The incremental's point must fall in a later second than the full's (the list shows seconds):
+  // the full's was stamped before now, so the incremental starts after the next second begins.
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
   // A change in every sample database, so the incremental makes a point (an unchanged one makes none).
   for (const name of SAMPLE_DATABASES) {
     const db = new Database(join(demo.sourceFolder, name));
