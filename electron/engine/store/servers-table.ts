@@ -27,12 +27,12 @@ interface Row {
   last_test_message: string | null;
 }
 
-/** The stored fields of an input: everything but the write-only password. */
 /** STALE for an edit of `current` that started from an older version. */
 export function staleServer(current: Server): BackstopError {
   return changedElsewhere(`Server "${current.name}"`, current.updatedAt);
 }
 
+/** The stored fields of an input: everything but the write-only password. */
 function configOf(input: ServerInputParsed): Record<string, unknown> {
   const { name: _name, kind: _kind, ...rest } = input as ServerInputParsed & { password?: string };
   delete (rest as { password?: string }).password;
