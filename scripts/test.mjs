@@ -79,12 +79,13 @@ async function runSteps(keyring) {
   // held and printed whole once it ends, so the two logs never interleave.
   const run = (step, held) => {
     const started = Date.now();
+    const cpuBefore = cpuTimes();
     return new Promise((resolve) => {
       const child = spawn('sh', ['-c', step.cmd], { stdio: held ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...step.env } });
       const out = [];
       child.stdout?.on('data', (d) => out.push(d));
       child.stderr?.on('data', (d) => out.push(d));
-      child.on('exit', (c, signal) => resolve({ code: c ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, output: Buffer.concat(out) }));
+      child.on('exit', (c, signal) => resolve({ code: c ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, busy: cpuBusy(cpuBefore, cpuTimes()), output: Buffer.concat(out) }));
     });
   };
   const results = [];
@@ -94,11 +95,11 @@ async function runSteps(keyring) {
     const alongside = steps[i + 1]?.withPrevious ? steps[++i] : null;
     console.log(`\n━━━ ${step.label} ━━━${alongside ? ` (with: ${alongside.label})` : ''}`);
     const [main, other] = await Promise.all([run(step, false), alongside && run(alongside, true)]);
-    results.push({ ...step, code: main.code, seconds: main.seconds, tests: step.counts?.() });
+    results.push({ ...step, code: main.code, seconds: main.seconds, busy: main.busy, tests: step.counts?.() });
     if (alongside) {
       console.log(`\n━━━ ${alongside.label} ━━━ (ran with the step above)`);
       process.stdout.write(other.output);
-      results.push({ ...alongside, code: other.code, seconds: other.seconds, tests: alongside.counts?.() });
+      results.push({ ...alongside, code: other.code, seconds: other.seconds, busy: other.busy, tests: alongside.counts?.() });
     }
   }
 
@@ -108,7 +109,8 @@ async function runSteps(keyring) {
   for (const r of results) {
     const status = r.code === 0 ? 'PASS' : 'FAIL';
     const tests = r.tests ? `  ${r.tests.passed} passed, ${r.tests.failed} failed${r.tests.skipped ? `, ${r.tests.skipped} skipped` : ''}` : '';
-    console.log(`${status}  ${r.label.padEnd(48)} ${r.seconds.toFixed(1).padStart(6)} s${tests}`);
+    const busy = r.busy === null ? '' : `  (CPU ${r.busy}% busy)`;
+    console.log(`${status}  ${r.label.padEnd(48)} ${r.seconds.toFixed(1).padStart(6)} s${tests}${busy}`);
     if (r.tests) {
       passed += r.tests.passed;
       failed += r.tests.failed;
@@ -139,6 +141,21 @@ async function runSteps(keyring) {
   console.log(`\n${ok ? 'All checks passed.' : 'Some checks FAILED.'}`);
   console.log(`total: ${passed} passed, ${failed} failed`);
   process.exit(ok ? 0 : 1);
+}
+
+// How busy the machine's CPUs were during a step (all processes, from /proc/stat; null where
+// there is no /proc): says whether a slow step waits on something or needs fewer CPU-seconds.
+function cpuTimes() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3] + (fields[4] ?? 0), total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+function cpuBusy(before, after) {
+  if (!before || !after || after.total <= before.total) return null;
+  return Math.round(100 * (1 - (after.idle - before.idle) / (after.total - before.total)));
 }
 
 function vitestCounts(file) {
