@@ -37,7 +37,8 @@ export function createServerHandlers(deps: { servers: ServersTable; settings: Se
 
   async function check(server: Server, password: string | null): Promise<ServerCheck> {
     const connector = connectorFor(server, { password, toolPaths: deps.settings.get().toolPaths });
-    const report = await connector.testConnection();
+    // The user's own check: worth a slower look at the content for what a backup should warn about.
+    const report = await connector.testConnection({ contentWarnings: true });
     return { ...report, support: { logical: connector.support('logical'), snapshot: connector.support('snapshot') } };
   }
 

@@ -115,6 +115,12 @@ export interface OperationOptions {
 export interface ConnectionTestOptions extends OperationOptions {
   /** Also list the user databases if that costs no extra round trip (`ConnectionReport.databases`); a run asks for both back to back. */
   listDatabases?: boolean;
+  /**
+   * Also look at the content for what a backup cannot make consistent (MySQL/MariaDB: tables
+   * without transactions), into `warnings`. A slower look (every table's definition): the
+   * window's and the CLI's connection test ask, a run does not.
+   */
+  contentWarnings?: boolean;
 }
 
 export interface ServerDumpOptions extends OperationOptions {

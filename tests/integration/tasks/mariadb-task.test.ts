@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { MysqlConnector } from '../../../electron/engine/servers/mysql/connector.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -32,6 +33,8 @@ describe('server-wide MariaDB task', () => {
     const check = data(await engine.call('servers.test', { id: server.id }));
     expect(check.serverVersion).toMatch(/MariaDB 10\.11/);
     expect(check.support.snapshot).toMatchObject({ available: false, reason: expect.any(String) });
+    // Every table is InnoDB: nothing to warn about.
+    expect(check.warnings).toEqual([]);
     const snapshot = await engine.call('tasks.create', {
       name: 'snap',
       serverId: server.id,
@@ -64,5 +67,27 @@ describe('server-wide MariaDB task', () => {
     expect(mariadbFingerprint(db, 'chinook_copy').tables).toEqual(mariadbFingerprint(db, 'Chinook').tables);
     expect(mariadbFingerprint(db, 'chinook_copy').schema).toBe(mariadbFingerprint(db, 'Chinook').schema);
     expect(mariadbFidelity(db, 'chinook_copy')).toEqual(mariadbFidelity(db, 'Chinook'));
+  });
+
+  it('a connection test names the databases whose tables have no transactions, with the fix; a run does not look', async () => {
+    db.sql(
+      "CREATE DATABASE `legacy-ü`; CREATE TABLE `legacy-ü`.hits (id INT PRIMARY KEY) ENGINE=MyISAM; CREATE TABLE `legacy-ü`.hits2 (id INT) ENGINE=MyISAM;" +
+        ' CREATE TABLE `legacy-ü`.cache (id INT) ENGINE=Aria; CREATE TABLE shop.sessions (id INT) ENGINE=MEMORY; CREATE TABLE shop.orders (id INT) ENGINE=InnoDB;',
+    );
+    try {
+      const engine = await testEngine({ encoderWorkers: 0 });
+      const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'maria', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
+      const check = data(await engine.call('servers.test', { id: server.id }));
+      expect(check.warnings).toHaveLength(1);
+      const [warning] = check.warnings;
+      expect(warning).toContain('"legacy-ü" (1 Aria table, 2 MyISAM tables), "shop" (1 MEMORY table)');
+      expect(warning).not.toMatch(/Chinook|mysql"|information_schema/);
+      expect(warning).toMatch(/Fix: convert them to InnoDB \(ALTER TABLE <table> ENGINE=InnoDB\)/);
+      // A run's own connection test skips the slower look (its report has no such warning to carry).
+      const connector = new MysqlConnector({ kind: 'mysql', host: db.host, port: db.port, user: db.user, tls: 'disable' }, db.password, { binDir: null });
+      expect((await connector.testConnection({ listDatabases: true })).warnings).toEqual([]);
+    } finally {
+      db.sql('DROP DATABASE `legacy-ü`; DROP TABLE shop.sessions, shop.orders;');
+    }
   });
 });

@@ -6,7 +6,9 @@
  *   snapshot), routines, triggers, events, --hex-blob, and (mariadb-dump 10.11+)
  *   --dump-history: system-versioned tables keep their history rows, unless a table of the
  *   database has transaction-precise history, which the tool cannot dump (then current rows
- *   only, docs/RESTORE.md); named as a bare argument so the
+ *   only, docs/RESTORE.md); tables of engines without transactions (MyISAM, Aria…) are not
+ *   in that snapshot: a connection test asked for `contentWarnings` names them
+ *   (non-transactional.ts); named as a bare argument so the
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
@@ -65,6 +67,7 @@ import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOpti
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
+import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, packetTooLargeError } from './restore-checks.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -230,7 +233,10 @@ export class MysqlConnector implements Connector {
     // and, when asked, the list of databases (rows of two columns; the privileges' have one).
     const dumperVersion = toolVersion(dumper);
     dumperVersion.catch(() => undefined);
-    const rows = await this.query(`SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}`, { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' });
+    const rows = await this.query(
+      `SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}${opts.contentWarnings ? ` ${nonTransactionalQuery(SYSTEM_DATABASES)}` : ''}`,
+      { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
+    );
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
     this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows));
@@ -248,7 +254,8 @@ export class MysqlConnector implements Connector {
       { name: dumper.replace(/^.*[\\/]/, '').replace(/\.exe$/, ''), path: dumper, version: (await dumperVersion).version },
     ];
     const databases = opts.listDatabases ? databasesOf(rows.slice(1).filter((r) => r.length === 2)) : undefined;
-    return { serverVersion: product, tools, warnings: [], ...(databases ? { databases } : {}) };
+    const contentWarning = opts.contentWarnings ? nonTransactionalWarning(rows.filter(isNonTransactionalRow)) : null;
+    return { serverVersion: product, tools, warnings: contentWarning ? [contentWarning] : [], ...(databases ? { databases } : {}) };
   }
 
   async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
