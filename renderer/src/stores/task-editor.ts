@@ -23,6 +23,12 @@
  * refused by the engine (STALE) instead of undoing that change, and `changedElsewhere`
  * offers the choice: `loadCurrent` (drop the edits) or `keepMine` (the settings the user
  * changed, on top of the stored version).
+ *
+ * When the task is deleted elsewhere meanwhile, the draft stays as typed and
+ * `deletedElsewhere` says so: `saveAsNew` creates a task from it (the delete removed the
+ * task's destination secrets that no other task uses from the keychain: those references
+ * are dropped, never reused, and the form asks for the secrets again; a key no longer in
+ * the keychain is asked for too), or `close` discards it.
  */
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef, watch } from 'vue';
@@ -31,6 +37,7 @@ import { ApiError, call } from '../api';
 import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { forgetDraft, keepDraft, keptDraft } from './kept-draft';
+import { useKeysStore } from './keys';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
 import { useTasksStore } from './tasks';
@@ -51,6 +58,8 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const saveError = shallowRef<ApiError | null>(null);
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
+  /** Set by `saveAsNew`: the deleted task the new draft came from, and how many destination secrets must be typed again. */
+  const fromDeleted = shallowRef<{ name: string; secretsToRetype: number; keyMissing: boolean } | null>(null);
   // A draft kept across a reload of the page (kept-draft.ts) comes back as it was typed, secrets aside.
   const kept = keptDraft();
   if (kept) {
@@ -90,6 +99,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     keyConfirmed.value = false;
     saveError.value = null;
     missingFolders.value = [];
+    fromDeleted.value = null;
   }
 
   /** True when the draft holds something typed since it was loaded from `original` (or since a new form). */
@@ -118,6 +128,48 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     const current = useTasksStore().byId.get(id);
     return current && current.updatedAt !== original.value.updatedAt ? current : null;
   });
+
+  /** The task the draft edits, as loaded, when it was deleted elsewhere (another window, the command line) since; else null. */
+  const deletedElsewhere = computed<Task | null>(() => {
+    const id = target.value;
+    const tasks = useTasksStore();
+    if (!original.value || !id || id === 'new' || !tasks.loaded) return null;
+    return tasks.byId.has(id) ? null : original.value;
+  });
+
+  /**
+   * The task was deleted elsewhere: makes the draft a new task's, as typed, and saves it
+   * (resolves as `save` does). Destination secrets the delete removed from the keychain
+   * (those of the deleted task no stored task names) are not reused: their references are
+   * dropped and the fields ask for the secrets again; a key no longer in the keychain is
+   * asked for again too. `fromDeleted` says what must be entered.
+   */
+  async function saveAsNew(): Promise<Task | null> {
+    const gone = deletedElsewhere.value;
+    if (!gone) return null;
+    const refOf = (d: object): string | null => ('credentialsRef' in d && typeof d.credentialsRef === 'string' ? d.credentialsRef : null);
+    const inUse = new Set(useTasksStore().tasks.flatMap((t) => t.destinations.map(refOf)));
+    const removed = new Set(gone.destinations.map(refOf).filter((r): r is string => r !== null && !inUse.has(r)));
+    let secretsToRetype = 0;
+    draft.destinations = draft.destinations.map((d) => {
+      const ref = refOf(d);
+      if (!ref || !removed.has(ref)) return d;
+      secretsToRetype++;
+      return { ...d, credentialsRef: null };
+    });
+    const keys = useKeysStore();
+    await keys.refresh();
+    const keyMissing = draft.encryption !== 'none' && draft.keyRef !== null && keys.loaded && !keys.byRef.has(draft.keyRef);
+    if (keyMissing) {
+      draft.keyRef = null;
+      draft.fingerprint = null;
+    }
+    original.value = null;
+    target.value = 'new';
+    saveError.value = null;
+    fromDeleted.value = { name: gone.name, secretsToRetype, keyMissing };
+    return save();
+  }
 
   /** Drops what was typed and edits the stored version instead (the user's choice in the "changed elsewhere" notice). */
   function loadCurrent(): void {
@@ -284,10 +336,13 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     saving,
     saveError,
     missingFolders,
+    fromDeleted,
     errors,
     shown,
     needsConfirm,
     changedElsewhere,
+    deletedElsewhere,
+    saveAsNew,
     open,
     loadCurrent,
     keepMine,

@@ -197,3 +197,121 @@ describe('pausing and excluding from the task list', () => {
     expect(excluded).toMatchObject({ enabled: false, excludeDatabases: ['tmp.db'], hooks: V1.hooks, testRestore: V1.testRestore });
   });
 });
+
+/** A task whose deletion removes a destination secret: an S3 bucket (its secret in the keychain) beside a local folder, encrypted with a key. */
+const KEY_REF = 'key.0a1b-2c3d-4e5f-6a7b';
+const V2: Task = {
+  ...V1,
+  id: 't2',
+  name: 'Offsite',
+  encryption: { mode: 'key', keyRef: KEY_REF, fingerprint: 'fp-offsite' },
+  destinations: [
+    { kind: 'local', path: '/backups/offsite' },
+    { kind: 's3', bucket: 'offsite-bucket', prefix: 'db', region: 'eu-west-1', endpoint: null, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: 'dest.s3-of-t2' },
+  ],
+};
+
+/** tasks.list / tasks.update / tasks.create over stored tasks, and the keychain as the engine keeps it; `deleteElsewhere` is another window's delete. */
+function fakeEngineWithDelete(initial: Task) {
+  const state = { tasks: [initial], created: [] as TaskInput[], savedSecrets: [] as unknown[], keys: [KEY_REF] };
+  fake.respond('tasks.list', () => ok(state.tasks));
+  fake.respond('tasks.status', () => ok([]));
+  fake.respond('runs.active', () => ok([]));
+  fake.respond('keys.list', () => ok(state.keys.map((keyRef) => ({ keyRef, fingerprint: 'fp-offsite', origin: 'generated' as const, createdAt: V1.createdAt, exportedAt: V1.createdAt, exportMethod: 'file' }))));
+  fake.respond('tasks.update', (input) => {
+    const { id } = input as { id: string };
+    return state.tasks.some((t) => t.id === id) ? fail('INTERNAL', 'not expected here') : fail('NOT_FOUND', `No task with id ${id}.`);
+  });
+  fake.respond('tasks.create', (input) => {
+    state.created.push(input as TaskInput);
+    const task: Task = { ...(input as Task), id: 't3', createdAt: '2026-03-02T10:00:00.000Z', updatedAt: '2026-03-02T10:00:00.000Z' };
+    state.tasks = [...state.tasks, task];
+    return ok(task);
+  });
+  fake.respond('destinations.saveCredentials', (input) => {
+    state.savedSecrets.push((input as { secret: unknown }).secret);
+    return ok({ credentialsRef: `dest.new-${state.savedSecrets.length}` });
+  });
+  fake.respond('destinations.forgetCredentials', (input) => ok(input as { credentialsRef: string }));
+  return {
+    state,
+    /** Another window (or `backstop tasks delete`) deletes the task: its secrets leave the keychain, and the engine says so. */
+    deleteElsewhere(emit = true) {
+      state.tasks = state.tasks.filter((t) => t.id !== initial.id);
+      if (emit) fake.emit('tasks.changed', { ids: [initial.id] });
+    },
+  };
+}
+
+describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 }, () => {
+  it('keeps the typed form, says so, and "Save as a new task" creates it, asking again for the secret the delete removed', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngineWithDelete(V2);
+    const { wrapper, router, editor } = await mountEditor('/tasks/t2/edit');
+    await wrapper.get('[data-testid="retention-days"]').setValue('14');
+
+    engine.deleteElsewhere();
+    await vi.waitFor(() => expect(wrapper.find('[data-testid="deleted-elsewhere"]').exists()).toBe(true));
+    expect(wrapper.get('[data-testid="deleted-elsewhere"]').text()).toContain('This task was deleted elsewhere');
+    expect(wrapper.find('[data-testid="editor-missing"]').exists()).toBe(false);
+    expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
+    // Saving over the deleted task is not offered: only the two choices.
+    expect(wrapper.find('[data-testid="task-save"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="deleted-save-new"]').trigger('click');
+    await flushPromises();
+    // The S3 secret went with the deleted task: nothing is created with its dangling reference; the form asks for it.
+    expect(engine.state.created).toEqual([]);
+    expect(router.currentRoute.value.path).toBe('/tasks/new');
+    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secret of 1 destination from the keychain: enter it again');
+    expect(wrapper.get('[data-testid="destination-1"]').text()).toContain('Enter the access key id and secret.');
+    expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
+
+    await wrapper.get('[data-testid="destination-1"] [data-testid$="-access-key"]').setValue('AKIANEW');
+    await wrapper.get('[data-testid="destination-1"] [data-testid$="-secret"]').setValue('new-secret');
+    await wrapper.get('[data-testid="task-editor"]').trigger('submit');
+    await flushPromises();
+    expect(engine.state.created).toHaveLength(1);
+    const created = engine.state.created[0]!;
+    expect(created).toMatchObject({ name: 'Offsite', retention: { minAgeDays: 14, keepLast: null }, encryption: { mode: 'key', keyRef: KEY_REF }, hooks: V2.hooks, testRestore: V2.testRestore });
+    expect(created.destinations[0]).toMatchObject({ kind: 'local', path: '/backups/offsite' });
+    expect(created.destinations[1]).toMatchObject({ kind: 's3', bucket: 'offsite-bucket', credentialsRef: 'dest.new-1' });
+    expect(engine.state.savedSecrets).toEqual([{ kind: 's3', accessKeyId: 'AKIANEW', secretAccessKey: 'new-secret' }]);
+    expect(router.currentRoute.value.path).toBe('/tasks');
+    expect(editor.target).toBeNull();
+  });
+
+  it('a Save the engine refuses (NOT_FOUND) brings up the same choice; "Discard" drops the form and creates nothing', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngineWithDelete(V1);
+    const { wrapper, router, editor } = await mountEditor('/tasks/t1/edit');
+    await wrapper.get('[data-testid="retention-days"]').setValue('14');
+    // Deleted by `backstop tasks delete`, and this window has not heard of it yet.
+    engine.deleteElsewhere(false);
+    await wrapper.get('[data-testid="task-editor"]').trigger('submit');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="deleted-elsewhere"]').exists()).toBe(true);
+    expect(editor.draft.minAgeDays).toBe(14);
+
+    await wrapper.get('[data-testid="deleted-discard"]').trigger('click');
+    await flushPromises();
+    expect(router.currentRoute.value.path).toBe('/tasks');
+    expect(editor.target).toBeNull();
+    expect(engine.state.created).toEqual([]);
+    expect(sessionStorage.getItem('backstop.taskEditor.draft')).toBeNull();
+  });
+
+  it('a key no longer in the keychain is asked for, not reused', async () => {
+    answerEditorQuestions();
+    const engine = fakeEngineWithDelete({ ...V2, destinations: [V2.destinations[0]!] });
+    const { wrapper, router } = await mountEditor('/tasks/t2/edit');
+    engine.deleteElsewhere();
+    engine.state.keys = [];
+    await vi.waitFor(() => expect(wrapper.find('[data-testid="deleted-elsewhere"]').exists()).toBe(true));
+    await wrapper.get('[data-testid="deleted-save-new"]').trigger('click');
+    await flushPromises();
+    expect(engine.state.created).toEqual([]);
+    expect(router.currentRoute.value.path).toBe('/tasks/new');
+    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('encryption key is no longer in the keychain');
+  });
+});
