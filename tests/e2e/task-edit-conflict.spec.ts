@@ -170,7 +170,7 @@ test('a task deleted elsewhere while its editor is open: the form stays and is s
 
   await page.getByTestId('deleted-save-new').click();
   await expect(page.getByTestId('from-deleted')).toContainText('enter it again');
-  await expect(page.getByTestId('destination-1')).toContainText('Enter the access key id and secret.');
+  await expect(page.getByTestId('destination-1')).toContainText('Deleting the task removed this destination’s secret from the keychain: enter it again.');
   const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
   expect(listed.ok && listed.data).toEqual([]);
 

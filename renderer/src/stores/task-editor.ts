@@ -34,13 +34,19 @@ import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
-import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import { placeText } from '@shared/location-text.ts';
+import { defaultTimezone, draftDestination, draftErrors, draftFromTask, draftSecret, draftToInput, emptyDraft, type DestinationDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { forgetDraft, keepDraft, keptDraft } from './kept-draft';
 import { useKeysStore } from './keys';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
 import { useTasksStore } from './tasks';
+
+/** Where a destination draft writes (its kind and place), to know it again after edits. */
+function placeOf(d: DestinationDraft): string {
+  return `${d.kind}:${placeText(draftDestination(d))}`;
+}
 
 /** Which task the draft belongs to: a saved task's id, or 'new'. */
 export type EditorTarget = string;
@@ -58,8 +64,8 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const saveError = shallowRef<ApiError | null>(null);
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
-  /** Set by `saveAsNew`: the deleted task the new draft came from, and how many destination secrets must be typed again. */
-  const fromDeleted = shallowRef<{ name: string; secretsToRetype: number; keyMissing: boolean } | null>(null);
+  /** Set by `saveAsNew`: the deleted task the new draft came from, the destinations (by place) whose secret the delete removed, and whether its key is gone. */
+  const fromDeleted = shallowRef<{ name: string; places: string[]; keyMissing: boolean } | null>(null);
   // A draft kept across a reload of the page (kept-draft.ts) comes back as it was typed, secrets aside.
   const kept = keptDraft();
   if (kept) {
@@ -81,9 +87,16 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     (refs) => refs.forEach((r) => r && seenRefs.add(r)),
   );
 
-  /** The draft's own problems, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
+  /** The destinations (by index) whose secret deleting the task removed and that have none typed yet (after `saveAsNew`). */
+  const secretsMissing = computed<number[]>(() => {
+    const places = fromDeleted.value?.places ?? [];
+    return draft.destinations.flatMap((d, i) => (places.includes(placeOf(d)) && 'credentialsRef' in d && !d.credentialsRef && !draftSecret(d) ? [i] : []));
+  });
+
+  /** The draft's own problems, a secret the delete of its task removed, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
   const errors = computed(() => {
     const e = draftErrors(draft);
+    for (const i of secretsMissing.value) e[`destination-${i}`] = 'Deleting the task removed this destination’s secret from the keychain: enter it again.';
     if (!e.schedule && usePlanningStore().scheduleError) e.schedule = 'Fix the schedule first: see the message under the schedules.';
     return e;
   });
@@ -150,11 +163,11 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     const refOf = (d: object): string | null => ('credentialsRef' in d && typeof d.credentialsRef === 'string' ? d.credentialsRef : null);
     const inUse = new Set(useTasksStore().tasks.flatMap((t) => t.destinations.map(refOf)));
     const removed = new Set(gone.destinations.map(refOf).filter((r): r is string => r !== null && !inUse.has(r)));
-    let secretsToRetype = 0;
+    const places: string[] = [];
     draft.destinations = draft.destinations.map((d) => {
       const ref = refOf(d);
       if (!ref || !removed.has(ref)) return d;
-      secretsToRetype++;
+      places.push(placeOf(d));
       return { ...d, credentialsRef: null };
     });
     const keys = useKeysStore();
@@ -167,7 +180,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     original.value = null;
     target.value = 'new';
     saveError.value = null;
-    fromDeleted.value = { name: gone.name, secretsToRetype, keyMissing };
+    fromDeleted.value = { name: gone.name, places, keyMissing };
     return save();
   }
 
@@ -337,6 +350,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     saveError,
     missingFolders,
     fromDeleted,
+    secretsMissing,
     errors,
     shown,
     needsConfirm,

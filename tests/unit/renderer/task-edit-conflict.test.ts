@@ -198,7 +198,7 @@ describe('pausing and excluding from the task list', () => {
   });
 });
 
-/** A task whose deletion removes a destination secret: an S3 bucket (its secret in the keychain) beside a local folder, encrypted with a key. */
+/** A task whose deletion removes destination secrets: an S3 bucket and an SFTP server with a key file (its passphrase in the keychain) beside a local folder, encrypted with a key. */
 const KEY_REF = 'key.0a1b-2c3d-4e5f-6a7b';
 const V2: Task = {
   ...V1,
@@ -208,6 +208,7 @@ const V2: Task = {
   destinations: [
     { kind: 'local', path: '/backups/offsite' },
     { kind: 's3', bucket: 'offsite-bucket', prefix: 'db', region: 'eu-west-1', endpoint: null, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: 'dest.s3-of-t2' },
+    { kind: 'sftp', host: 'vault.example.test', port: 22, user: 'backup', path: '/srv/backups', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffsite', privateKeyFile: '/home/dba/.ssh/id_ed25519', credentialsRef: 'dest.sftp-of-t2' },
   ],
 };
 
@@ -244,7 +245,7 @@ function fakeEngineWithDelete(initial: Task) {
 }
 
 describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 }, () => {
-  it('keeps the typed form, says so, and "Save as a new task" creates it, asking again for the secret the delete removed', async () => {
+  it('keeps the typed form, says so, and "Save as a new task" creates it, asking again for the secrets the delete removed', async () => {
     answerEditorQuestions();
     const engine = fakeEngineWithDelete(V2);
     const { wrapper, router, editor } = await mountEditor('/tasks/t2/edit');
@@ -260,15 +261,18 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
 
     await wrapper.get('[data-testid="deleted-save-new"]').trigger('click');
     await flushPromises();
-    // The S3 secret went with the deleted task: nothing is created with its dangling reference; the form asks for it.
+    // The S3 secret and the SFTP key's passphrase went with the deleted task: nothing is created with their dangling references; the form asks for them.
     expect(engine.state.created).toEqual([]);
     expect(router.currentRoute.value.path).toBe('/tasks/new');
-    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secret of 1 destination from the keychain: enter it again');
-    expect(wrapper.get('[data-testid="destination-1"]').text()).toContain('Enter the access key id and secret.');
+    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secrets of 2 destinations from the keychain: enter them again');
+    for (const i of [1, 2]) expect(wrapper.get(`[data-testid="destination-${i}"]`).text()).toContain('Deleting the task removed this destination’s secret from the keychain: enter it again.');
     expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
 
     await wrapper.get('[data-testid="destination-1"] [data-testid$="-access-key"]').setValue('AKIANEW');
     await wrapper.get('[data-testid="destination-1"] [data-testid$="-secret"]').setValue('new-secret');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secret of 1 destination from the keychain: enter it again');
+    await wrapper.get('[data-testid="destination-2"] [data-testid$="-passphrase"]').setValue('key-passphrase');
     await wrapper.get('[data-testid="task-editor"]').trigger('submit');
     await flushPromises();
     expect(engine.state.created).toHaveLength(1);
@@ -276,7 +280,11 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
     expect(created).toMatchObject({ name: 'Offsite', retention: { minAgeDays: 14, keepLast: null }, encryption: { mode: 'key', keyRef: KEY_REF }, hooks: V2.hooks, testRestore: V2.testRestore });
     expect(created.destinations[0]).toMatchObject({ kind: 'local', path: '/backups/offsite' });
     expect(created.destinations[1]).toMatchObject({ kind: 's3', bucket: 'offsite-bucket', credentialsRef: 'dest.new-1' });
-    expect(engine.state.savedSecrets).toEqual([{ kind: 's3', accessKeyId: 'AKIANEW', secretAccessKey: 'new-secret' }]);
+    expect(created.destinations[2]).toMatchObject({ kind: 'sftp', host: 'vault.example.test', privateKeyFile: '/home/dba/.ssh/id_ed25519', credentialsRef: 'dest.new-2' });
+    expect(engine.state.savedSecrets).toEqual([
+      { kind: 's3', accessKeyId: 'AKIANEW', secretAccessKey: 'new-secret' },
+      { kind: 'sftp', passphrase: 'key-passphrase' },
+    ]);
     expect(router.currentRoute.value.path).toBe('/tasks');
     expect(editor.target).toBeNull();
   });
