@@ -74,9 +74,10 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     original.value = kept.original;
     keyIsNew.value = kept.keyIsNew;
     keyConfirmed.value = kept.keyConfirmed;
+    fromDeleted.value = kept.fromDeleted ?? null;
   }
   watch(
-    () => ({ target: target.value, original: original.value, draft, keyIsNew: keyIsNew.value, keyConfirmed: keyConfirmed.value }),
+    () => ({ target: target.value, original: original.value, draft, keyIsNew: keyIsNew.value, keyConfirmed: keyConfirmed.value, fromDeleted: fromDeleted.value }),
     (now) => (now.target ? keepDraft({ ...now, target: now.target }) : forgetDraft()),
     { deep: true },
   );

@@ -248,7 +248,7 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
   it('keeps the typed form, says so, and "Save as a new task" creates it, asking again for the secrets the delete removed', async () => {
     answerEditorQuestions();
     const engine = fakeEngineWithDelete(V2);
-    const { wrapper, router, editor } = await mountEditor('/tasks/t2/edit');
+    const { wrapper, router } = await mountEditor('/tasks/t2/edit');
     await wrapper.get('[data-testid="retention-days"]').setValue('14');
 
     engine.deleteElsewhere();
@@ -268,12 +268,17 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
     for (const i of [1, 2]) expect(wrapper.get(`[data-testid="destination-${i}"]`).text()).toContain('Deleting the task removed this destination’s secret from the keychain: enter it again.');
     expect((wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
 
-    await wrapper.get('[data-testid="destination-1"] [data-testid$="-access-key"]').setValue('AKIANEW');
-    await wrapper.get('[data-testid="destination-1"] [data-testid$="-secret"]').setValue('new-secret');
+    // A reload of the window here keeps what must still be entered (the secrets themselves are never kept).
+    unmount?.();
+    const again = await mountEditor('/tasks/new');
+    expect(again.wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secrets of 2 destinations from the keychain');
+    expect((again.wrapper.get('[data-testid="retention-days"]').element as HTMLInputElement).value).toBe('14');
+    await again.wrapper.get('[data-testid="destination-1"] [data-testid$="-access-key"]').setValue('AKIANEW');
+    await again.wrapper.get('[data-testid="destination-1"] [data-testid$="-secret"]').setValue('new-secret');
     await flushPromises();
-    expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secret of 1 destination from the keychain: enter it again');
-    await wrapper.get('[data-testid="destination-2"] [data-testid$="-passphrase"]').setValue('key-passphrase');
-    await wrapper.get('[data-testid="task-editor"]').trigger('submit');
+    expect(again.wrapper.get('[data-testid="from-deleted"]').text()).toContain('removed the saved secret of 1 destination from the keychain: enter it again');
+    await again.wrapper.get('[data-testid="destination-2"] [data-testid$="-passphrase"]').setValue('key-passphrase');
+    await again.wrapper.get('[data-testid="task-editor"]').trigger('submit');
     await flushPromises();
     expect(engine.state.created).toHaveLength(1);
     const created = engine.state.created[0]!;
@@ -285,8 +290,8 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
       { kind: 's3', accessKeyId: 'AKIANEW', secretAccessKey: 'new-secret' },
       { kind: 'sftp', passphrase: 'key-passphrase' },
     ]);
-    expect(router.currentRoute.value.path).toBe('/tasks');
-    expect(editor.target).toBeNull();
+    expect(again.router.currentRoute.value.path).toBe('/tasks');
+    expect(again.editor.target).toBeNull();
   });
 
   it('a Save the engine refuses (NOT_FOUND) brings up the same choice; "Discard" drops the form and creates nothing', async () => {
