@@ -7,15 +7,13 @@
  * tests/e2e/task-edit-conflict.spec.ts).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { defineComponent, h } from 'vue';
-import { flushPromises, mount } from '@vue/test-utils';
+import { flushPromises } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { createMemoryHistory, createRouter, RouterView } from 'vue-router';
-import { DEFAULT_SETTINGS, type ServerCheck, type Task, type TaskInput } from '@shared/domain.ts';
-import { routes } from '../../../renderer/src/router';
+import { DEFAULT_SETTINGS, type Task, type TaskInput } from '@shared/domain.ts';
 import { useTaskEditorStore } from '../../../renderer/src/stores/task-editor';
 import { taskToInput, useTasksStore } from '../../../renderer/src/stores/tasks';
-import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { fail, installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+import { answerEditorQuestions as answerServerQuestions, mountTaskEditor } from './task-editor-mount';
 
 let fake: FakeBridge;
 let unmount: (() => void) | null = null;
@@ -28,13 +26,6 @@ afterEach(() => {
   removeBridge();
   document.body.innerHTML = '';
 });
-
-const GOOD_CHECK: ServerCheck = {
-  serverVersion: 'SQLite 3',
-  tools: [],
-  warnings: [],
-  support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } },
-};
 
 /** A stored task with the settings the task card does not show: hooks, limits, notifications, test restores. */
 const V1: Task = {
@@ -84,25 +75,15 @@ function fakeEngine(initial: Task) {
   };
 }
 
+/** The editor's questions (task-editor-mount.ts), and the notification channel V1 names. */
 function answerEditorQuestions(): void {
-  fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
-  fake.respond('keys.list', () => ok([]));
-  fake.respond('servers.test', () => ok(GOOD_CHECK));
-  fake.respond('servers.databases', () => ok(['a.db']));
-  fake.respond('schedule.preview', () => ok([{ at: '2026-01-01T02:00:00Z', kind: 'full' as const }]));
-  fake.respond('destinations.checkFolder', (input) => ok({ path: (input as { path: string }).path, exists: true }));
+  answerServerQuestions(fake);
   fake.respond('settings.get', () => ok({ ...DEFAULT_SETTINGS, notificationChannels: [{ id: 'n1', kind: 'heartbeat', name: 'Pager', method: 'GET' }] }));
 }
 
 async function mountEditor(path: string) {
-  const pinia = createPinia();
-  setActivePinia(pinia);
-  const router = createRouter({ history: createMemoryHistory(), routes });
-  await router.push(path);
-  const Shell = defineComponent({ setup: () => () => h(RouterView) });
-  const wrapper = mount(Shell, { global: { plugins: [pinia, router] }, attachTo: document.body });
+  const { wrapper, router, pinia } = await mountTaskEditor(path);
   unmount = () => wrapper.unmount();
-  await flushPromises();
   // The stores of this window (a store looked up without its pinia may be another mounted app's).
   return { wrapper, router, editor: useTaskEditorStore(pinia), tasks: useTasksStore(pinia) };
 }
