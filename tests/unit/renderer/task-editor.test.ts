@@ -10,7 +10,7 @@ import { defineComponent, h } from 'vue';
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia } from 'pinia';
 import { createMemoryHistory, createRouter, RouterView } from 'vue-router';
-import type { KeyInfo, Task, TaskInput } from '@shared/domain.ts';
+import type { KeyInfo, ServerCheck, Task, TaskInput } from '@shared/domain.ts';
 import type { Result } from '@shared/result.ts';
 import ViewBoundary from '../../../renderer/src/components/ViewBoundary.vue';
 import { useTaskEditorStore } from '../../../renderer/src/stores/task-editor';
