@@ -67,6 +67,18 @@ export interface ServerRestoreDatabaseState {
   error?: { code: string; message: string };
 }
 
+/** A whole-server restore the engine is running now (`restore.serverActive`), whoever started it: a window reloaded since, another window, a browser tab. */
+export interface ActiveServerRestore {
+  serverRestoreId: string;
+  /** The target server. */
+  serverId: string;
+  startedAt: string;
+  /** How many databases it restores (those chosen); null when all the root holds (known once it has planned). */
+  total: number | null;
+  /** Each database it has started, with its latest state ('running' until it ends), in the order they started. */
+  databases: ServerRestoreDatabaseState[];
+}
+
 export interface ServerRestoreProgress {
   serverRestoreId: string;
   database: ServerRestoreDatabaseState;

@@ -4,7 +4,8 @@
  * test restores); an open editor whose task is changed by "another window" (a command sent
  * straight to the engine, as a second window or the command line do) keeps what
  * was typed, is refused when it would undo that change, and with "Keep my edits" saves the
- * typed retention on top of it.
+ * typed retention on top of it. An editor whose task is deleted elsewhere keeps the form and
+ * saves it as a new task, asking again for the destination secret the delete removed.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -128,4 +129,62 @@ test('a reload of the page brings the editor back as typed — a new key still t
   await page.getByTestId('task-cancel-edit').click();
   await page.reload();
   expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+});
+
+test('a task deleted elsewhere while its editor is open: the form stays and is saved as a new task, its removed secret typed again', async ({ page, engine, tempDir }) => {
+  test.setTimeout(90_000);
+  const folder = join(tempDir, 'dbs');
+  const backups = join(tempDir, 'backups');
+  await makeSqliteFolder(folder, ['a.db']);
+  await mkdir(backups);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!server.ok) throw new Error(server.message);
+  const secret = await dispatch(engine.handlers, 'destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: 'AKIAOLD', secretAccessKey: 'old-secret' } });
+  if (!secret.ok) throw new Error(secret.message);
+  const created = await dispatch(engine.handlers, 'tasks.create', {
+    name: 'Offsite',
+    serverId: server.data.id,
+    type: 'logical',
+    schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+    retention: { minAgeDays: 30, keepLast: null },
+    destinations: [
+      { kind: 'local', path: backups },
+      { kind: 's3', bucket: 'offsite-bucket', prefix: 'db', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef: secret.data.credentialsRef },
+    ],
+  });
+  if (!created.ok) throw new Error(created.message);
+
+  const tasks = new TasksPage(page);
+  await tasks.open();
+  await tasks.row('Offsite').getByTestId('task-edit').click();
+  const editor = new TaskEditorPage(page);
+  await expect(editor.form).toBeVisible();
+  await editor.retentionDays.fill('14');
+
+  // Meanwhile `backstop tasks delete` (a command straight to the engine) deletes it, and its S3 secret with it.
+  const deleted = await dispatch(engine.handlers, 'tasks.delete', { id: created.data.id });
+  if (!deleted.ok) throw new Error(deleted.message);
+  await expect(page.getByTestId('deleted-elsewhere')).toContainText('This task was deleted elsewhere');
+  await expect(editor.retentionDays).toHaveValue('14');
+  await expect(editor.save).toHaveCount(0);
+
+  await page.getByTestId('deleted-save-new').click();
+  await expect(page.getByTestId('from-deleted')).toContainText('enter it again');
+  await expect(page.getByTestId('destination-1')).toContainText('Deleting the task removed this destination’s secret from the keychain: enter it again.');
+  const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
+  expect(listed.ok && listed.data).toEqual([]);
+
+  await page.getByTestId('dest-1-access-key').fill('AKIANEW');
+  await page.getByTestId('dest-1-secret').fill('new-secret');
+  await editor.save.click();
+  await expect(tasks.root).toBeVisible();
+  const after = await dispatch(engine.handlers, 'tasks.list', undefined);
+  if (!after.ok) throw new Error(after.message);
+  expect(after.data).toHaveLength(1);
+  const made = after.data[0]!;
+  expect(made).toMatchObject({ name: 'Offsite', retention: { minAgeDays: 14, keepLast: null } });
+  expect(made.id).not.toBe(created.data.id);
+  const s3 = made.destinations[1]!;
+  expect(s3).toMatchObject({ kind: 's3', bucket: 'offsite-bucket' });
+  expect(s3.kind === 's3' && s3.credentialsRef).not.toBe(secret.data.credentialsRef);
 });

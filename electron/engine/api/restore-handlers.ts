@@ -15,7 +15,7 @@ import type { Handlers } from './dispatch.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
-  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.active' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
+  'restore.inspect' | 'restore.start' | 'restore.applyGlobals' | 'restore.cancel' | 'restore.active' | 'restore.folders' | 'restore.verify' | 'restore.serverPlan' | 'restore.serverStart' | 'restore.serverCancel' | 'restore.serverActive' | 'dialog.chooseFolder' | 'dialog.saveFile' | 'demo.setup'
 >;
 
 export interface RestoreHandlerDeps {
@@ -51,6 +51,7 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
     'restore.serverPlan': (input) => deps.serverRestores.plan(input),
     'restore.serverStart': (input) => deps.serverRestores.start(input),
     'restore.serverCancel': ({ serverRestoreId }) => ({ canceled: deps.serverRestores.cancel(serverRestoreId) }),
+    'restore.serverActive': () => deps.serverRestores.running(),
     'dialog.chooseFolder': noDialog,
     'dialog.saveFile': noDialog,
     'demo.setup': () => {

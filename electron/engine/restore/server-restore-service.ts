@@ -8,14 +8,16 @@
  * the server and the key up front, answers at once with an id, and then reports by events:
  * `restore.serverProgress` as each database starts and ends, and exactly one
  * `restore.serverFinished` (the summary, or the error that stopped the whole restore);
- * `cancel` stops it (databases not yet done end 'failed' with CANCELED). The
+ * `cancel` stops it (databases not yet done end 'failed' with CANCELED). `running()` lists
+ * the whole-server restores not yet finished, each database with its latest state (a window
+ * reloaded mid-restore, or another window, finds them there and can cancel them). The
  * restores run in worker threads (restore-server.ts), at most `jobs` at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from '../../shared/domain.ts';
 import { placeText } from '../../shared/location-text.ts';
 import { toFailure } from '../../shared/result.ts';
-import type { ServerRestoreFinished, ServerRestoreInput, ServerRestorePlan, ServerRestorePlanEntry } from '../../shared/server-restore.ts';
+import type { ActiveServerRestore, ServerRestoreDatabaseState, ServerRestoreFinished, ServerRestoreInput, ServerRestorePlan, ServerRestorePlanEntry } from '../../shared/server-restore.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -47,7 +49,8 @@ export function estimateTotal(durations: number[], jobs: number): number | null 
 }
 
 export class ServerRestoreService {
-  private readonly running = new Map<string, AbortController>();
+  /** The whole-server restores running now: their cancel and what `running()` reports of them. */
+  private readonly active = new Map<string, { controller: AbortController; info: ActiveServerRestore }>();
 
   constructor(private readonly deps: ServerRestoreServiceDeps) {}
 
@@ -114,10 +117,24 @@ export class ServerRestoreService {
     const serverRestoreId = randomUUID();
     const log = this.deps.logger.child({ serverRestoreId, serverId: input.serverId });
     const controller = new AbortController();
-    this.running.set(serverRestoreId, controller);
+    const info: ActiveServerRestore = { serverRestoreId, serverId: input.serverId, startedAt: this.deps.now().toISOString(), total: input.only?.length ?? null, databases: [] };
+    this.active.set(serverRestoreId, { controller, info });
+    const record = (d: ServerRestoreDatabaseState): void => {
+      const i = info.databases.findIndex((x) => x.database === d.database);
+      if (i < 0) info.databases.push(d);
+      else info.databases[i] = d;
+    };
     log.info({ jobs: input.jobs, only: input.only?.length ?? null, withServerLevel: input.withServerLevel }, 'whole-server restore started');
     const work = () =>
-      restoreServer({ ...req, signal: controller.signal, onDatabase: (d) => this.deps.events.emit('restore.serverProgress', { serverRestoreId, database: { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) } }) });
+      restoreServer({
+        ...req,
+        signal: controller.signal,
+        onDatabase: (d) => {
+          const database: ServerRestoreDatabaseState = { database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) };
+          record(database);
+          this.deps.events.emit('restore.serverProgress', { serverRestoreId, database });
+        },
+      });
     void (this.deps.restoreHistory ? this.deps.restoreHistory.serverRestore(req, work) : work()).then(
       (r) => this.finish(log, { serverRestoreId, databases: r.databases.map((d) => ({ database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) })), serverLevel: r.serverLevel ?? null, notes: r.notes, error: null }),
       (e: unknown) => {
@@ -130,23 +147,28 @@ export class ServerRestoreService {
 
   /** Stops a whole-server restore: the databases restoring are canceled and cleaned up, the rest not started (all CANCELED). */
   cancel(serverRestoreId: string): boolean {
-    const c = this.running.get(serverRestoreId);
+    const c = this.active.get(serverRestoreId);
     if (!c) return false;
-    c.abort();
+    c.controller.abort();
     return true;
   }
 
+  /** The whole-server restores running now, oldest first, each database with its latest state. */
+  running(): ActiveServerRestore[] {
+    return [...this.active.values()].map(({ info }) => ({ ...info, databases: info.databases.map((d) => ({ ...d })) }));
+  }
+
   cancelAll(): void {
-    for (const c of this.running.values()) c.abort();
+    for (const c of this.active.values()) c.controller.abort();
   }
 
   /** Resolves when no whole-server restore is running (before the app database closes). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await new Promise((r) => setTimeout(r, 50));
+    while (this.active.size > 0) await new Promise((r) => setTimeout(r, 50));
   }
 
   private finish(log: Logger, result: ServerRestoreFinished): void {
-    this.running.delete(result.serverRestoreId);
+    this.active.delete(result.serverRestoreId);
     const count = (s: string) => result.databases.filter((d) => d.status === s).length;
     log.info({ ok: count('ok'), failed: count('failed'), skipped: count('skipped'), error: result.error?.code }, 'whole-server restore finished');
     this.deps.events.emit('restore.serverFinished', result);

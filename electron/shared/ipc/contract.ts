@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import type { EventName } from './channels.ts';
-import { ServerRestoreInput, ServerRestoreStartInput, type ServerRestoreFinished, type ServerRestorePlan, type ServerRestoreProgress } from '../server-restore.ts';
+import { ServerRestoreInput, ServerRestoreStartInput, type ActiveServerRestore, type ServerRestoreFinished, type ServerRestorePlan, type ServerRestoreProgress } from '../server-restore.ts';
 import {
   BackupLocation,
   Destination,
@@ -210,6 +210,8 @@ export const commands = {
   'restore.serverStart': { input: ServerRestoreStartInput, result: returns<{ serverRestoreId: string }>() },
   /** Stops a whole-server restore: running databases are canceled and cleaned up, the rest not started (CANCELED; a re-run completes them). */
   'restore.serverCancel': { input: z.strictObject({ serverRestoreId: Id }), result: returns<{ canceled: boolean }>() },
+  /** The whole-server restores running now, with each database's latest state (a reloaded window finds the one it started; `restore.active` lists one-database restores). */
+  'restore.serverActive': { input: None, result: returns<ActiveServerRestore[]>() },
   /** Native dialogs: answered by the Electron shell (null when the user cancels). */
   'dialog.chooseFolder': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },
   'dialog.saveFile': { input: z.strictObject({ title: z.string().max(200), defaultPath: z.string().max(4096).optional() }), result: returns<{ path: string | null }>() },

@@ -24,6 +24,8 @@ export interface KeptDraft {
   /** A key generated or imported in this editor session must still be confirmed as saved. */
   keyIsNew: boolean;
   keyConfirmed: boolean;
+  /** A new task made from a task deleted elsewhere: its name, the destinations (by place) whose secret must be typed again, whether its key is gone. */
+  fromDeleted?: { name: string; places: string[]; keyMissing: boolean } | null;
 }
 
 /** A destination draft without the secrets typed into it (those never leave memory). */

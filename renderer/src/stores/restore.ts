@@ -15,11 +15,15 @@
  * `elsewhere`: the restores the engine runs that these steps do not follow (started before
  * the window was reloaded, or in another window), with their progress, then their result
  * until dismissed; `refreshRunning` asks the engine, `cancelRunning` stops one.
+ * `serverElsewhere`: the same for whole-server restores (`restore.serverActive`), each
+ * database with its latest state, except the one the Whole server steps follow
+ * (`followServer` / `unfollowServer`); `cancelServerRunning` stops one.
  */
 import { defineStore } from 'pinia';
 import { computed, onScopeDispose, ref, shallowRef } from 'vue';
 import type { ActiveRestore, BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestoreProgressInfo, RestoreResult, ServerKind, VerifySummary } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
+import type { ActiveServerRestore, ServerRestoreFinished } from '@shared/server-restore.ts';
 import { call, onEvent } from '../api';
 import {
   chosenPoint,
@@ -73,12 +77,46 @@ export const useRestoreStore = defineStore('restore', () => {
       .map((r) => ({ ...r, progress: progressById.value.get(r.restoreId) ?? r.progress, result: resultById.value.get(r.restoreId) ?? null })),
   );
 
+  /** Whole-server restores the engine reported running (`restore.serverActive`), kept after they end until dismissed. */
+  const serverOthers = shallowRef<ActiveServerRestore[]>([]);
+  const serverResultById = shallowRef(new Map<string, ServerRestoreFinished>());
+  /** The whole-server restores the Whole server steps follow (started there, still shown there). */
+  const serverFollowed = shallowRef(new Set<string>());
+  const serverElsewhere = computed(() =>
+    serverOthers.value.filter((r) => !serverFollowed.value.has(r.serverRestoreId)).map((r) => ({ ...r, result: serverResultById.value.get(r.serverRestoreId) ?? null })),
+  );
+
   async function refreshRunning(): Promise<void> {
-    const list = await runningAction.run(() => call('restore.active'));
-    if (!list) return;
+    const lists = await runningAction.run(() => Promise.all([call('restore.active'), call('restore.serverActive')]));
+    if (!lists) return;
+    const [list, serverList] = lists;
     const known = new Set(list.map((r) => r.restoreId));
     // Ended ones stay (with their result) until dismissed; the rest is the engine's list.
     others.value = [...others.value.filter((r) => !known.has(r.restoreId) && resultById.value.has(r.restoreId)), ...list];
+    const knownServer = new Set(serverList.map((r) => r.serverRestoreId));
+    serverOthers.value = [...serverOthers.value.filter((r) => !knownServer.has(r.serverRestoreId) && serverResultById.value.has(r.serverRestoreId)), ...serverList];
+  }
+
+  async function cancelServerRunning(id: string): Promise<boolean> {
+    const answer = await runningAction.run(() => call('restore.serverCancel', { serverRestoreId: id }));
+    return answer?.canceled ?? false;
+  }
+
+  function dismissServerRunning(id: string): void {
+    serverOthers.value = serverOthers.value.filter((r) => r.serverRestoreId !== id);
+  }
+
+  /** The Whole server steps started (and show) this restore: not listed as running elsewhere. */
+  function followServer(id: string): void {
+    serverFollowed.value = new Set(serverFollowed.value).add(id);
+  }
+
+  /** The Whole server steps no longer show this running restore (they were left): it is listed with the others. */
+  function unfollowServer(id: string): void {
+    const next = new Set(serverFollowed.value);
+    next.delete(id);
+    serverFollowed.value = next;
+    void refreshRunning();
   }
 
   async function cancelRunning(id: string): Promise<boolean> {
@@ -207,6 +245,22 @@ export const useRestoreStore = defineStore('restore', () => {
     onEvent('restore.finished', (r) => {
       resultById.value = new Map(resultById.value).set(r.restoreId, r);
     }),
+    onEvent('restore.serverProgress', ({ serverRestoreId, database }) => {
+      const i = serverOthers.value.findIndex((r) => r.serverRestoreId === serverRestoreId);
+      if (i < 0) {
+        // One started elsewhere (another window) shows up at its first progress.
+        if (!serverFollowed.value.has(serverRestoreId) && !runningAction.pending.value) void refreshRunning();
+        return;
+      }
+      const r = serverOthers.value[i]!;
+      const databases = r.databases.some((d) => d.database === database.database) ? r.databases.map((d) => (d.database === database.database ? database : d)) : [...r.databases, database];
+      const next = [...serverOthers.value];
+      next[i] = { ...r, databases };
+      serverOthers.value = next;
+    }),
+    onEvent('restore.serverFinished', (f) => {
+      serverResultById.value = new Map(serverResultById.value).set(f.serverRestoreId, f);
+    }),
   ];
   onScopeDispose(() => offs.forEach((off) => off()));
 
@@ -247,6 +301,11 @@ export const useRestoreStore = defineStore('restore', () => {
     refreshRunning,
     cancelRunning,
     dismissRunning,
+    serverElsewhere,
+    cancelServerRunning,
+    dismissServerRunning,
+    followServer,
+    unfollowServer,
     runningError: runningAction.error,
   };
 });

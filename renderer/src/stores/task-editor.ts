@@ -23,17 +23,30 @@
  * refused by the engine (STALE) instead of undoing that change, and `changedElsewhere`
  * offers the choice: `loadCurrent` (drop the edits) or `keepMine` (the settings the user
  * changed, on top of the stored version).
+ *
+ * When the task is deleted elsewhere meanwhile, the draft stays as typed and
+ * `deletedElsewhere` says so: `saveAsNew` creates a task from it (the delete removed the
+ * task's destination secrets that no other task uses from the keychain: those references
+ * are dropped, never reused, and the form asks for the secrets again; a key no longer in
+ * the keychain is asked for too), or `close` discards it.
  */
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
-import { defaultTimezone, draftErrors, draftFromTask, draftToInput, emptyDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
+import { placeText } from '@shared/location-text.ts';
+import { defaultTimezone, draftDestination, draftErrors, draftFromTask, draftSecret, draftToInput, emptyDraft, type DestinationDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
 import { forgetDraft, keepDraft, keptDraft } from './kept-draft';
+import { useKeysStore } from './keys';
 import { usePlanningStore } from './planning';
 import { useStorageStore } from './storage';
 import { useTasksStore } from './tasks';
+
+/** Where a destination draft writes (its kind and place), to know it again after edits. */
+function placeOf(d: DestinationDraft): string {
+  return `${d.kind}:${placeText(draftDestination(d))}`;
+}
 
 /** Which task the draft belongs to: a saved task's id, or 'new'. */
 export type EditorTarget = string;
@@ -51,6 +64,8 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const saveError = shallowRef<ApiError | null>(null);
   /** Local destination folders that do not exist yet, found when saving; the view asks before creating them. */
   const missingFolders = ref<string[]>([]);
+  /** Set by `saveAsNew`: the deleted task the new draft came from, the destinations (by place) whose secret the delete removed, and whether its key is gone. */
+  const fromDeleted = shallowRef<{ name: string; places: string[]; keyMissing: boolean } | null>(null);
   // A draft kept across a reload of the page (kept-draft.ts) comes back as it was typed, secrets aside.
   const kept = keptDraft();
   if (kept) {
@@ -59,9 +74,10 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     original.value = kept.original;
     keyIsNew.value = kept.keyIsNew;
     keyConfirmed.value = kept.keyConfirmed;
+    fromDeleted.value = kept.fromDeleted ?? null;
   }
   watch(
-    () => ({ target: target.value, original: original.value, draft, keyIsNew: keyIsNew.value, keyConfirmed: keyConfirmed.value }),
+    () => ({ target: target.value, original: original.value, draft, keyIsNew: keyIsNew.value, keyConfirmed: keyConfirmed.value, fromDeleted: fromDeleted.value }),
     (now) => (now.target ? keepDraft({ ...now, target: now.target }) : forgetDraft()),
     { deep: true },
   );
@@ -72,9 +88,16 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     (refs) => refs.forEach((r) => r && seenRefs.add(r)),
   );
 
-  /** The draft's own problems, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
+  /** The destinations (by index) whose secret deleting the task removed and that have none typed yet (after `saveAsNew`). */
+  const secretsMissing = computed<number[]>(() => {
+    const places = fromDeleted.value?.places ?? [];
+    return draft.destinations.flatMap((d, i) => (places.includes(placeOf(d)) && 'credentialsRef' in d && !d.credentialsRef && !draftSecret(d) ? [i] : []));
+  });
+
+  /** The draft's own problems, a secret the delete of its task removed, and a schedule the engine's preview refused (so no folder is created for a task the engine will refuse). */
   const errors = computed(() => {
     const e = draftErrors(draft);
+    for (const i of secretsMissing.value) e[`destination-${i}`] = 'Deleting the task removed this destination’s secret from the keychain: enter it again.';
     if (!e.schedule && usePlanningStore().scheduleError) e.schedule = 'Fix the schedule first: see the message under the schedules.';
     return e;
   });
@@ -90,6 +113,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     keyConfirmed.value = false;
     saveError.value = null;
     missingFolders.value = [];
+    fromDeleted.value = null;
   }
 
   /** True when the draft holds something typed since it was loaded from `original` (or since a new form). */
@@ -118,6 +142,48 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     const current = useTasksStore().byId.get(id);
     return current && current.updatedAt !== original.value.updatedAt ? current : null;
   });
+
+  /** The task the draft edits, as loaded, when it was deleted elsewhere (another window, the command line) since; else null. */
+  const deletedElsewhere = computed<Task | null>(() => {
+    const id = target.value;
+    const tasks = useTasksStore();
+    if (!original.value || !id || id === 'new' || !tasks.loaded) return null;
+    return tasks.byId.has(id) ? null : original.value;
+  });
+
+  /**
+   * The task was deleted elsewhere: makes the draft a new task's, as typed, and saves it
+   * (resolves as `save` does). Destination secrets the delete removed from the keychain
+   * (those of the deleted task no stored task names) are not reused: their references are
+   * dropped and the fields ask for the secrets again; a key no longer in the keychain is
+   * asked for again too. `fromDeleted` says what must be entered.
+   */
+  async function saveAsNew(): Promise<Task | null> {
+    const gone = deletedElsewhere.value;
+    if (!gone) return null;
+    const refOf = (d: object): string | null => ('credentialsRef' in d && typeof d.credentialsRef === 'string' ? d.credentialsRef : null);
+    const inUse = new Set(useTasksStore().tasks.flatMap((t) => t.destinations.map(refOf)));
+    const removed = new Set(gone.destinations.map(refOf).filter((r): r is string => r !== null && !inUse.has(r)));
+    const places: string[] = [];
+    draft.destinations = draft.destinations.map((d) => {
+      const ref = refOf(d);
+      if (!ref || !removed.has(ref)) return d;
+      places.push(placeOf(d));
+      return { ...d, credentialsRef: null };
+    });
+    const keys = useKeysStore();
+    await keys.refresh();
+    const keyMissing = draft.encryption !== 'none' && draft.keyRef !== null && keys.loaded && !keys.byRef.has(draft.keyRef);
+    if (keyMissing) {
+      draft.keyRef = null;
+      draft.fingerprint = null;
+    }
+    original.value = null;
+    target.value = 'new';
+    saveError.value = null;
+    fromDeleted.value = { name: gone.name, places, keyMissing };
+    return save();
+  }
 
   /** Drops what was typed and edits the stored version instead (the user's choice in the "changed elsewhere" notice). */
   function loadCurrent(): void {
@@ -284,10 +350,14 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     saving,
     saveError,
     missingFolders,
+    fromDeleted,
+    secretsMissing,
     errors,
     shown,
     needsConfirm,
     changedElsewhere,
+    deletedElsewhere,
+    saveAsNew,
     open,
     loadCurrent,
     keepMine,

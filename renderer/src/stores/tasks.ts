@@ -55,14 +55,15 @@ export const useTasksStore = defineStore('tasks', () => {
   /**
    * Saves `input` over the task. `basedOn`: the updatedAt of the version the edit started
    * from; when the task changed since, the engine saves nothing (STALE, in `actionError`)
-   * and the list is refreshed, so the current version shows.
+   * and the list is refreshed, so the current version shows; so it is when the task was
+   * deleted elsewhere (NOT_FOUND), so the editor can say so.
    */
   async function update(id: string, input: TaskInput, basedOn?: string): Promise<Task | null> {
     const saved = await action.run(() => call('tasks.update', { id, task: input, ...(basedOn ? { basedOn } : {}) }));
     if (saved) {
       list.data.value = list.data.value.map((t) => (t.id === id ? saved : t));
       void statusList.refresh();
-    } else if (action.error.value?.code === 'STALE') {
+    } else if (action.error.value?.code === 'STALE' || action.error.value?.code === 'NOT_FOUND') {
       await list.refresh();
     }
     return saved;

@@ -6,7 +6,8 @@
  * is never overwritten; a second run skips what the first made; and the errors a DBA can hit
  * (an --only name with no backup, a root with no backups) come back with their code and
  * message and create nothing; "as of a moment" takes each database's latest point at or
- * before it and keeps a database that cannot reach it in the plan (OUT_OF_RANGE), uncreated.
+ * before it and keeps a database that cannot reach it in the plan (OUT_OF_RANGE), uncreated;
+ * `restore.serverActive` lists a running one (with each database's state) until it ends.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -172,6 +173,54 @@ describe('whole-server restore from the window (restore.serverPlan / restore.ser
     const { finished: rerun } = await startAndWait(engine, input);
     expect(rerun.databases.map((d) => d.status)).toEqual(['ok', 'ok', 'ok']);
     expect(readdirSync(target).sort()).toEqual(['a.db.bak', 'b.db.bak', 'c.db.bak']);
+  });
+
+  it('restore.serverActive lists a running whole-server restore with each database\'s latest state until it ends (a reloaded window finds it, and cancels it by that id); restore.active stays one-database only', { timeout: 120_000 }, async () => {
+    const engine = await testEngine();
+    const source = tempDir();
+    for (const n of ['a.db', 'b.db', 'c.db']) write(join(source, n), `CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('${n}');`);
+    const backups = join(tempDir(), 'backups');
+    const task = await storedSqliteTask(engine, source, backups);
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    const target = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'target', folder: target }));
+    const input = { destination: { kind: 'local' as const, path: backups }, serverId: server.id, naming: { suffix: '.bak' }, jobs: 1, only: ['a.db', 'b.db'] };
+
+    // What a window asking at each progress event sees (the command answers synchronously, at the event).
+    const seen: Promise<unknown>[] = [];
+    const offP = engine.events.on('restore.serverProgress', (p) => seen.push(engine.call('restore.serverActive', undefined).then((r) => ({ event: p.database, active: data(r) }))));
+    const { finished } = await startAndWait(engine, input);
+    offP();
+    expect(finished.databases.map((d) => d.status)).toEqual(['ok', 'ok']);
+    const snapshots = (await Promise.all(seen)) as { event: { database: string; status: string }; active: { serverRestoreId: string; serverId: string; total: number | null; startedAt: string; databases: { database: string; restoredAs: string; status: string }[] }[] }[];
+    expect(snapshots.map((s) => `${s.event.database}:${s.event.status}`)).toEqual(['a.db:running', 'a.db:ok', 'b.db:running', 'b.db:ok']);
+    for (const s of snapshots) {
+      expect(s.active).toHaveLength(1);
+      expect(s.active[0]).toMatchObject({ serverRestoreId: finished.serverRestoreId, serverId: server.id, total: 2, startedAt: expect.any(String) });
+    }
+    // Each answer holds every database started so far, with its latest state.
+    expect(snapshots[1]!.active[0]!.databases).toEqual([{ database: 'a.db', restoredAs: 'a.db.bak', status: 'ok' }]);
+    expect(snapshots[2]!.active[0]!.databases).toEqual([
+      { database: 'a.db', restoredAs: 'a.db.bak', status: 'ok' },
+      { database: 'b.db', restoredAs: 'b.db.bak', status: 'running' },
+    ]);
+    // Ended: no longer listed. One-database restores (restore.active) never list it.
+    expect(data(await engine.call('restore.serverActive', undefined))).toEqual([]);
+    expect(data(await engine.call('restore.active', undefined))).toEqual([]);
+
+    // A window reloaded mid-restore finds it and cancels it by the listed id (the engine cancels it; nothing left on the target).
+    let canceled: ServerRestoreFinished | null = null;
+    const offF = engine.events.on('restore.serverFinished', (f) => (canceled = f));
+    const rerun = { ...input, only: ['c.db'], naming: { suffix: '.again' } };
+    const { serverRestoreId } = data(await engine.call('restore.serverStart', rerun));
+    const listed = data(await engine.call('restore.serverActive', undefined));
+    expect(listed).toEqual([{ serverRestoreId, serverId: server.id, startedAt: expect.any(String), total: 1, databases: [] }]);
+    expect(data(await engine.call('restore.serverCancel', { serverRestoreId: listed[0]!.serverRestoreId }))).toEqual({ canceled: true });
+    while (canceled === null) await new Promise((r) => setTimeout(r, 50));
+    offF();
+    expect((canceled as ServerRestoreFinished).databases.map((d) => d.error?.code)).toEqual(['CANCELED']);
+    expect(data(await engine.call('restore.serverActive', undefined))).toEqual([]);
+    expect(readdirSync(target).sort()).toEqual(['a.db.bak', 'b.db.bak']);
   });
 
   it('as of a moment (the window\'s asOf): each database from its latest point at or before it; one that cannot reach it is in the plan with OUT_OF_RANGE and is not created', { timeout: 120_000 }, async () => {

@@ -12,14 +12,12 @@
  * picks the second.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises } from '@vue/test-utils';
 import type { BackupFolderInfo, Server, Task } from '@shared/domain.ts';
-import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 import { draftErrors, draftToStartInput, emptyDraft, localZoneLabel } from '../../../renderer/src/components/restore/restore-draft';
 import { installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
-import { mariadb, mountRestoreAt, pgServer, point } from './restore-mount';
+import { mariadb, mountRestoreAt, mountRestoreView, pgServer, point } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -170,14 +168,10 @@ const task = {
 } as unknown as Task;
 
 async function mountFromTask() {
-  fake.respond('servers.list', () => ok([pgServer]));
-  fake.respond('tasks.list', () => ok([task]));
-  fake.respond('tasks.status', () => ok([]));
   fake.respond('restore.folders', () => ok([{ folder: '~server/base.tar', database: 'base.tar', serverStream: true, location: { kind: 'local', path: '/b/~server/base.tar' } }]));
   fake.respond('restore.inspect', () => ok(nyClusterInfo));
   fake.respond('restore.start', () => ok({ restoreId: `r${fake.commands['restore.start'].mock.calls.length}` }));
-  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-  await flushPromises();
+  const wrapper = await mountRestoreView(fake, { servers: [pgServer], tasks: [task] });
   await wrapper.get('[data-testid="restore-browse-destination"]').setValue('t1:0');
   await wrapper.get('[data-testid="restore-browse-list"]').trigger('click');
   await flushPromises();

@@ -5,13 +5,11 @@
  * destination root answered with its folders as choices.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises } from '@vue/test-utils';
 import type { BackupFolderInfo, RestorePoint, Server } from '@shared/domain.ts';
-import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { draftErrors, draftToStartInput, emptyDraft, missingRolesOf, suggestedName } from '../../../renderer/src/components/restore/restore-draft';
 import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
-import { mountRestoreAt } from './restore-mount';
+import { mountRestoreAt, mountRestoreView } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -161,9 +159,6 @@ describe('RestoreView', () => {
   });
 
   it('a folder that holds backups is answered with them as choices; a foreign one keeps the engine’s error', async () => {
-    fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
-    fake.respond('tasks.list', () => ok([]));
-    fake.respond('tasks.status', () => ok([]));
     fake.respond('restore.inspect', (input) =>
       (input as { location: { path: string } }).location.path === '/b/~server/base.tar' ? ok(pgInfo('pg-basebackup-tar', 'base.tar')) : fail('NOT_A_BACKUP', 'not a backup'),
     );
@@ -175,8 +170,7 @@ describe('RestoreView', () => {
           ])
         : ok([]),
     );
-    const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-    await flushPromises();
+    const wrapper = await mountRestoreView(fake, { servers: [sqliteServer('s1', 'Files')] });
     await wrapper.get('[data-testid="restore-path"]').setValue('/b');
     await wrapper.get('[data-testid="restore-read"]').element.closest('form')!.dispatchEvent(new Event('submit'));
     await flushPromises();

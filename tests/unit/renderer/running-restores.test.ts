@@ -1,16 +1,16 @@
 /**
  * The restore view lists the restores the engine runs that its steps do not follow — one
  * started before the window was reloaded, or in another window — with their progress, a
- * Cancel, and their result until dismissed (over a fake bridge; the engine's `restore.active`
- * is tested in tests/integration/history/restore-history.test.ts).
+ * Cancel, and their result until dismissed; whole-server restores too (over a fake bridge; the
+ * engine's `restore.active` is tested in tests/integration/history/restore-history.test.ts,
+ * `restore.serverActive` in tests/integration/restore-server/restore-server-window.test.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises } from '@vue/test-utils';
 import type { ActiveRestore } from '@shared/domain.ts';
-import RestoreView from '../../../renderer/src/views/RestoreView.vue';
+import type { ActiveServerRestore } from '@shared/server-restore.ts';
 import { installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
-import { pgServer } from './restore-mount';
+import { mountRestoreView, pgServer } from './restore-mount';
 
 let fake: FakeBridge;
 let unmount: (() => void) | null = null;
@@ -25,15 +25,11 @@ afterEach(() => {
 
 const RUNNING: ActiveRestore = { restoreId: 'r-before-reload', database: 'sales_copy', serverId: 'pg1', startedAt: '2026-01-02T03:04:05.000Z', progress: { restoreId: 'r-before-reload', phase: 'restoring', unit: 'bytes', done: 1048576, total: 4194304 } };
 
-async function mountView(active: ActiveRestore[]) {
-  fake.respond('servers.list', () => ok([pgServer]));
-  fake.respond('tasks.list', () => ok([]));
-  fake.respond('tasks.status', () => ok([]));
-  fake.respond('restore.active', () => ok(active));
+async function mountView(active: ActiveRestore[], serverActive: ActiveServerRestore[] = []) {
   fake.respond('restore.cancel', () => ok({ canceled: true }));
-  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
+  fake.respond('restore.serverCancel', () => ok({ canceled: true }));
+  const wrapper = await mountRestoreView(fake, { servers: [pgServer], active, serverActive });
   unmount = () => wrapper.unmount();
-  await flushPromises();
   return wrapper;
 }
 
@@ -90,5 +86,53 @@ describe('restores running', () => {
     restore.reset();
     await flushPromises();
     expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+  });
+
+  it('a whole-server restore started before the reload: how many databases are done and which restores, Cancel, then its summary until dismissed', async () => {
+    const wrapper = await mountView([], [{ serverRestoreId: 'sr-before-reload', serverId: 'pg1', startedAt: '2026-01-02T03:04:05.000Z', total: 3, databases: [{ database: 'sales', restoredAs: 'r_sales', status: 'ok' }, { database: 'hr', restoredAs: 'r_hr', status: 'running' }] }]);
+    const row = wrapper.get('[data-testid="server-restore-running"]');
+    expect(row.text()).toContain('Whole server onto Production PG');
+    expect(row.get('[data-testid="server-restore-running-state"]').text()).toBe('1 of 3 databases done, restoring hr…');
+
+    // Its progress events keep the row current.
+    fake.emit('restore.serverProgress', { serverRestoreId: 'sr-before-reload', database: { database: 'hr', restoredAs: 'r_hr', status: 'ok' } });
+    fake.emit('restore.serverProgress', { serverRestoreId: 'sr-before-reload', database: { database: 'crm', restoredAs: 'r_crm', status: 'running' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="server-restore-running-state"]').text()).toBe('2 of 3 databases done, restoring crm…');
+
+    await wrapper.get('[data-testid="server-restore-running-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverCancel']).toHaveBeenCalledWith({ serverRestoreId: 'sr-before-reload' });
+    const canceled = { code: 'CANCELED', message: '"crm" was not restored: the restore was canceled.' };
+    fake.emit('restore.serverFinished', {
+      serverRestoreId: 'sr-before-reload',
+      databases: [{ database: 'sales', restoredAs: 'r_sales', status: 'ok' }, { database: 'hr', restoredAs: 'r_hr', status: 'ok' }, { database: 'crm', restoredAs: 'r_crm', status: 'failed', error: canceled }],
+      serverLevel: null,
+      notes: [],
+      error: null,
+    });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="server-restore-running-state"]').text()).toBe('Canceled: restored 2, failed 1, skipped 0');
+    expect(wrapper.find('[data-testid="server-restore-running-cancel"]').exists()).toBe(false);
+    // The one-database list is untouched by it.
+    expect(wrapper.find('[data-testid="restore-running"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="server-restore-running-dismiss"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+  });
+
+  it('a whole-server restore another window starts shows up at its first progress; one that could not start says why', async () => {
+    const serverActive: ActiveServerRestore[] = [];
+    const wrapper = await mountView([], serverActive);
+    expect(wrapper.find('[data-testid="restores-running"]').exists()).toBe(false);
+    // The engine lists it with the database its first progress names.
+    serverActive.push({ serverRestoreId: 'sr-other', serverId: 'pg1', startedAt: '2026-01-02T03:04:05.000Z', total: null, databases: [{ database: 'sales', restoredAs: 'r_sales', status: 'running' }] });
+    fake.emit('restore.serverProgress', { serverRestoreId: 'sr-other', database: { database: 'sales', restoredAs: 'r_sales', status: 'running' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="server-restore-running-state"]').text()).toBe('0 databases done, restoring sales…');
+    fake.emit('restore.serverFinished', { serverRestoreId: 'sr-other', databases: [], serverLevel: null, notes: [], error: { code: 'NOT_FOUND', message: '/backups/x holds no database backups.' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="server-restore-running-state"]').text()).toBe('Failed: /backups/x holds no database backups.');
   });
 });

@@ -6,12 +6,10 @@
  * clearing a field removes it from the task; bad values are refused before tasks.update.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia, setActivePinia } from 'pinia';
-import { createMemoryHistory, createRouter, RouterView } from 'vue-router';
+import { flushPromises } from '@vue/test-utils';
 import { DEFAULT_SETTINGS, type NotificationChannelSetting, type Task, type TaskInput } from '@shared/domain.ts';
-import { routes } from '../../../renderer/src/router';
-import { installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+import { answerEditorQuestions, mountTaskEditor } from './task-editor-mount';
 
 let fake: FakeBridge;
 let sent: TaskInput[];
@@ -42,17 +40,10 @@ beforeEach(() => {
     { id: 'c-mail', kind: 'email', name: 'DBA team', to: ['dba@example.com'], on: null },
     { id: 'c-hook', kind: 'webhook', name: 'Ops chat', preset: 'slack', on: ['failure'] },
   ];
-  fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
+  answerEditorQuestions(fake);
   fake.respond('tasks.list', () => ok([CONFIGURED]));
-  fake.respond('tasks.status', () => ok([]));
-  fake.respond('runs.active', () => ok([]));
-  fake.respond('keys.list', () => ok([]));
   fake.respond('settings.get', () => ok({ ...DEFAULT_SETTINGS, notificationChannels: channels }));
-  fake.respond('servers.test', () => ok({ serverVersion: 'SQLite 3', tools: [], warnings: [], support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } } }));
-  fake.respond('servers.databases', () => ok(['a.db']));
-  fake.respond('schedule.preview', () => ok([{ at: '2026-01-01T02:00:00Z', kind: 'full' as const }]));
   fake.respond('retention.preview', () => ok([]));
-  fake.respond('destinations.checkFolder', (input) => ok({ path: (input as { path: string }).path, exists: true }));
   const saved = (input: TaskInput) => ok({ ...CONFIGURED, ...input, id: 't1', createdAt: 'x', updatedAt: 'y' } as Task);
   fake.respond('tasks.update', (input) => {
     sent.push((input as { task: TaskInput }).task);
@@ -69,11 +60,7 @@ afterEach(() => {
 });
 
 async function openEditor(path = '/tasks/t1/edit') {
-  setActivePinia(createPinia());
-  const router = createRouter({ history: createMemoryHistory(), routes });
-  await router.push(path);
-  const w = mount(RouterView, { global: { plugins: [createPinia(), router] }, attachTo: document.body });
-  await flushPromises();
+  const { wrapper: w, router } = await mountTaskEditor(path);
   const field = (id: string) => w.get(`[data-testid="${id}"]`).element as HTMLInputElement;
   const submit = async () => {
     await w.get('[data-testid="task-editor"]').trigger('submit');

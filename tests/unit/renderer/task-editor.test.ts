@@ -8,14 +8,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineComponent, h } from 'vue';
 import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia, setActivePinia } from 'pinia';
+import { createPinia } from 'pinia';
 import { createMemoryHistory, createRouter, RouterView } from 'vue-router';
 import type { KeyInfo, ServerCheck, Task, TaskInput } from '@shared/domain.ts';
 import type { Result } from '@shared/result.ts';
 import ViewBoundary from '../../../renderer/src/components/ViewBoundary.vue';
-import { routes } from '../../../renderer/src/router';
 import { useTaskEditorStore } from '../../../renderer/src/stores/task-editor';
-import { deferred, fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { deferred, fail, installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
+import { answerEditorQuestions as answerServerQuestions, mountTaskEditor, SQLITE_CHECK as GOOD_CHECK } from './task-editor-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -27,13 +27,6 @@ afterEach(() => {
 });
 
 const KEY: KeyInfo = { keyRef: 'key.0000-1111-2222-3333', fingerprint: 'ab12-cd34', origin: 'generated', createdAt: '2026-01-01T00:00:00Z', exportedAt: null, exportMethod: null };
-
-const GOOD_CHECK: ServerCheck = {
-  serverVersion: 'SQLite 3',
-  tools: [],
-  warnings: [],
-  support: { logical: { available: true, scope: 'database' }, snapshot: { available: true, scope: 'database' } },
-};
 
 /** A stored task as tasks.list answers it: "Nightly", logical, on the SQLite server s1. */
 function savedTask(over: Partial<Task> = {}): Task {
@@ -54,17 +47,7 @@ function savedTask(over: Partial<Task> = {}): Task {
   };
 }
 
-function answerEditorQuestions(): void {
-  fake.respond('servers.list', () => ok([sqliteServer('s1', 'Files')]));
-  fake.respond('tasks.list', () => ok([]));
-  fake.respond('tasks.status', () => ok([]));
-  fake.respond('runs.active', () => ok([]));
-  fake.respond('keys.list', () => ok([]));
-  fake.respond('servers.test', () => ok(GOOD_CHECK));
-  fake.respond('servers.databases', () => ok(['a.db']));
-  fake.respond('schedule.preview', () => ok([{ at: '2026-01-01T02:00:00Z', kind: 'full' as const }]));
-  fake.respond('destinations.checkFolder', (input) => ok({ path: (input as { path: string }).path, exists: true }));
-}
+const answerEditorQuestions = (): void => answerServerQuestions(fake);
 
 /** The app's router view inside the boundary, as App.vue has it. */
 const Shell = defineComponent({
@@ -75,12 +58,7 @@ const Shell = defineComponent({
 });
 
 async function mountEditor(path = '/tasks/new') {
-  const pinia = createPinia();
-  setActivePinia(pinia);
-  const router = createRouter({ history: createMemoryHistory(), routes });
-  await router.push(path);
-  const wrapper = mount(Shell, { global: { plugins: [pinia, router] }, attachTo: document.body });
-  await flushPromises();
+  const { wrapper, router } = await mountTaskEditor(path, Shell);
   return { wrapper, router };
 }
 

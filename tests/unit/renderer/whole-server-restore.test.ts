@@ -2,17 +2,17 @@
  * The restore view's "Whole server" mode over a fake bridge: the plan is asked for with the
  * chosen root, server and names; taken names cannot be chosen; the subset and the
  * server-level choice reach restore.serverStart; progress and the summary come from the
- * events of this restore only; a plan error is shown with its message; changing a choice
+ * events of this restore only, and it is not listed among the restores running elsewhere
+ * until the steps are left; a plan error is shown with its message; changing a choice
  * drops the plan.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flushPromises, mount } from '@vue/test-utils';
-import { createPinia } from 'pinia';
+import { flushPromises } from '@vue/test-utils';
 import type { Server, Task } from '@shared/domain.ts';
 import type { ServerRestorePlan } from '@shared/server-restore.ts';
-import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 import { fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
+import { mountRestoreView } from './restore-mount';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -38,11 +38,7 @@ const plan: ServerRestorePlan = {
 };
 
 async function mountServerMode() {
-  fake.respond('servers.list', () => ok([pg, sqliteServer('s1', 'Files')]));
-  fake.respond('tasks.list', () => ok([]));
-  fake.respond('tasks.status', () => ok([]));
-  const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-  await flushPromises();
+  const wrapper = await mountRestoreView(fake, { servers: [pg, sqliteServer('s1', 'Files')] });
   await wrapper.get('[data-testid="restore-scope-server"]').trigger('click');
   await wrapper.get('[data-testid="ws-path"]').setValue('/backups/nightly');
   await wrapper.get('[data-testid="ws-server"]').setValue('pg1');
@@ -88,6 +84,32 @@ describe('whole-server restore in the restore view', () => {
     expect(wrapper.get('[data-testid="ws-summary-counts"]').text()).toBe('1 restored · 0 failed · 0 skipped');
     expect(wrapper.find('[data-testid="ws-cancel"]').exists()).toBe(false);
     expect(wrapper.get('[data-testid="ws-server-level-result"]').text()).toContain('2 created');
+  });
+
+  it('the restore these steps started is not listed among those running elsewhere; left while it runs ("One database"), it is, with its Cancel', async () => {
+    const wrapper = await mountServerMode();
+    fake.respond('restore.serverPlan', () => ok(plan));
+    const mine = { serverRestoreId: 'sr1', serverId: 'pg1', startedAt: '2026-01-02T03:04:05.000Z', total: 2, databases: [{ database: 'sales', restoredAs: 'r_sales', status: 'running' as const }] };
+    fake.respond('restore.serverStart', () => {
+      // The engine lists it, and its first progress arrives, before restore.serverStart answers.
+      fake.respond('restore.serverActive', () => ok([mine]));
+      fake.emit('restore.serverProgress', { serverRestoreId: 'sr1', database: mine.databases[0]! });
+      return ok({ serverRestoreId: 'sr1' });
+    });
+    await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="ws-start"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-testid="ws-cancel"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="server-restore-running"]').exists()).toBe(false);
+
+    await wrapper.get('[data-testid="restore-scope-one"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.get('[data-testid="server-restore-running-state"]').text()).toBe('0 of 2 databases done, restoring sales…');
+    fake.respond('restore.serverCancel', () => ok({ canceled: true }));
+    await wrapper.get('[data-testid="server-restore-running-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.commands['restore.serverCancel']).toHaveBeenCalledWith({ serverRestoreId: 'sr1' });
   });
 
   it('shows a plan error with its message, needs a prefix to plan, and drops the plan when a choice changes', async () => {
@@ -188,11 +210,7 @@ describe('whole-server restore in the restore view', () => {
       destinations: [{ kind: 'local', path: '/backups/ny' }], excludeDatabases: [], enabled: true,
       createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z',
     };
-    fake.respond('servers.list', () => ok([pg]));
-    fake.respond('tasks.list', () => ok([nightly]));
-    fake.respond('tasks.status', () => ok([]));
-    const wrapper = mount(RestoreView, { global: { plugins: [createPinia()] }, attachTo: document.body });
-    await flushPromises();
+    const wrapper = await mountRestoreView(fake, { servers: [pg], tasks: [nightly] });
     await wrapper.get('[data-testid="restore-scope-server"]').trigger('click');
     await wrapper.get('[data-testid="ws-source"]').setValue('t1:0');
     await wrapper.get('[data-testid="ws-server"]').setValue('pg1');
