@@ -309,17 +309,26 @@ export class PostgresConnector implements Connector {
         database,
         async () => {
           stopIfCanceled(opts.signal);
+          // pg_restore's sessions turn off the timeouts but not a read-only default (the role's or
+          // the server's): the restoring role's setting in the new database, which outranks both,
+          // lets them write; it is removed before the archive's own settings are applied.
+          await this.conn.query(`ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = off;`, {
+            signal: opts.signal,
+            action: `letting the restore write into database "${database}"`,
+            fallback: 'RESTORE_FAILED',
+          });
           await this.pgRestore(database, archive, jobs, plan, opts);
           // Database-level statements run like pg_restore --create's, from inside the new database,
           // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
           // name would not match there when the database's encoding differs from the maintenance
           // database's, so for such names they run from the maintenance database.
           const action = `applying the owners, settings and privileges of database "${database}"`;
+          const unlock = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only;`;
           if (/^[\x20-\x7e]*$/.test(database)) {
-            await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
+            await this.runInTransaction([...plan.objectStatements, unlock, ...plan.databaseStatements], database, action, opts.signal);
           } else {
             await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
-            await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
+            await this.runInTransaction([unlock, ...plan.databaseStatements], undefined, action, opts.signal);
           }
           return { database, notes: plan.notes };
         },

@@ -1,0 +1,141 @@
+/**
+ * PostgreSQL with the settings real DBAs set: a logical backup and its restore into a new
+ * name stay faithful (rows, pg_db_role_setting, owner, ACLs) when
+ * - the source database carries settings that would bite during a restore
+ *   (default_transaction_read_only, a short statement_timeout, an empty search_path,
+ *   session_replication_role = replica, lock_timeout): the copy gets them after its data;
+ * - the role Backstop connects as carries settings (timeouts, read-only by default,
+ *   serializable, debug5 messages, DateStyle/IntervalStyle): Backstop's own sessions and the
+ *   tools override what would break them;
+ * - the server itself is read-only by default, has standard_conforming_strings = off and
+ *   md5 passwords.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Server } from '../../../electron/shared/domain.ts';
+import { connectorFor, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
+import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
+import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+
+let pg: PgServer;
+
+/** The harness's own sessions are not bound by the settings under test. */
+const FREE = 'SET statement_timeout = 0; SET default_transaction_read_only = off; SET search_path = public; SET session_replication_role = origin; SET lock_timeout = 0;\n';
+const free = (server: PgServer): PgServer => ({ ...server, psql: (sql, db) => server.psql(FREE + sql, db) });
+
+function connectorOf(server: PgServer, user = server.user, password: string | null = server.password): Connector {
+  const s: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: server.host, port: server.port, user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
+  return connectorFor(s, { password, toolPaths: { postgres: PG_BIN } });
+}
+
+async function dumpToFile(c: Connector, db: string): Promise<string> {
+  const file = join(tempDir(), `${db}.dump`);
+  const d = await c.openDump(db, 'logical');
+  await pipeline(d.stream, createWriteStream(file));
+  await d.done;
+  return file;
+}
+
+const exists = (server: PgServer, db: string) => server.psql(`SELECT count(*) FROM pg_database WHERE datname = '${db}'`).trim() === '1';
+const drop = (server: PgServer, db: string) => server.psql(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+
+/** Rows enough that loading and indexing them takes far longer than 50 ms; dates, intervals and a trigger-kept column. */
+const content = (rows: number) => `
+CREATE TABLE big (id int PRIMARY KEY, d date, ts timestamptz, iv interval, t text);
+INSERT INTO big SELECT g, DATE '2001-02-03' + g % 3000, TIMESTAMPTZ '2020-01-13 10:00+02' + g * INTERVAL '1 minute', make_interval(days => g % 40, secs => -g % 7), md5(g::text) FROM generate_series(1, ${rows}) g;
+INSERT INTO big VALUES (0, DATE '0099-01-02 BC', TIMESTAMPTZ '1999-12-31 23:59:59.5+00', INTERVAL '-1 year 2 mons -3 days 04:05:06', 'E''\\x''');
+CREATE INDEX big_t ON big (t);
+CREATE TABLE account (id int PRIMARY KEY, owner_id int REFERENCES big (id), touched int NOT NULL DEFAULT 0);
+CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END $$;
+CREATE TRIGGER account_touch BEFORE INSERT ON account FOR EACH ROW EXECUTE FUNCTION public.touch();
+INSERT INTO account SELECT g, g, 0 FROM generate_series(1, 50) g;
+`;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  pg.psql(`CREATE ROLE app LOGIN PASSWORD 'app-pw'; CREATE ROLE viewer;`);
+}, 120_000);
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+describe('database-level settings that would bite during the restore', () => {
+  test('read-only, 50 ms statement timeout, empty search_path, replica replication role, 1 ms lock timeout: the copy has every row and the same settings, owner and ACL', async () => {
+    pg.psql(`CREATE DATABASE strict OWNER app`);
+    try {
+      pg.psql(content(100_000) + 'ALTER TABLE big OWNER TO app; GRANT SELECT ON big TO viewer;', 'strict');
+      pg.psql(`REVOKE CONNECT ON DATABASE strict FROM PUBLIC; GRANT CONNECT ON DATABASE strict TO viewer;
+        ALTER DATABASE strict SET default_transaction_read_only = on; ALTER DATABASE strict SET statement_timeout = '50ms';
+        ALTER DATABASE strict SET search_path = ''; ALTER DATABASE strict SET session_replication_role = replica; ALTER DATABASE strict SET lock_timeout = '1ms';`);
+      const c = connectorOf(pg);
+      const report = await c.restore('strict copy', createReadStream(await dumpToFile(c, 'strict')), 'logical', {});
+      expect(report).toEqual({ database: 'strict copy', notes: [] });
+      const copy = pgDatabaseFidelity(free(pg), 'strict copy');
+      expect(copy).toEqual(pgDatabaseFidelity(free(pg), 'strict'));
+      expect(copy.settings).toEqual(["<every role>: default_transaction_read_only=on, lock_timeout=1ms, search_path=\"\", session_replication_role=replica, statement_timeout=50ms"]);
+      expect(pgContentFingerprint(free(pg), 'strict copy')).toEqual(pgContentFingerprint(free(pg), 'strict'));
+      expect(free(pg).psql('SELECT count(*) FROM big', 'strict copy').trim()).toBe('100001');
+      // A test restore's check of the copy counts under the copy's own settings.
+      const inspection = await c.inspectRestored('strict copy', ['"public"."big"', '"public"."account"']);
+      expect(inspection.counts).toEqual({ '"public"."big"': 100001, '"public"."account"': 50 });
+    } finally {
+      drop(pg, 'strict copy');
+      drop(pg, 'strict');
+    }
+  });
+});
+
+describe('settings on the role Backstop connects as', () => {
+  const ROLE_SETTINGS = [
+    "statement_timeout = '200ms'",
+    "idle_in_transaction_session_timeout = '500ms'",
+    'default_transaction_read_only = on',
+    "default_transaction_isolation = 'serializable'",
+    'client_min_messages = debug5',
+    `"DateStyle" = 'SQL, DMY'`,
+    `"IntervalStyle" = 'iso_8601'`,
+  ];
+
+  test('timeouts, read-only by default, serializable, debug5, DateStyle SQL/DMY, IntervalStyle iso_8601: listing, globals, WAL slot, backup, restore and its check all work, and the copy is faithful', async () => {
+    pg.psql(`CREATE ROLE bk LOGIN SUPERUSER REPLICATION PASSWORD 'bk-pw'; ${ROLE_SETTINGS.map((x) => `ALTER ROLE bk SET ${x};`).join(' ')}`);
+    pg.psql(`CREATE DATABASE roleset OWNER app`);
+    try {
+      pg.psql(content(10_000) + 'ALTER TABLE account OWNER TO app; GRANT SELECT ON account TO viewer;', 'roleset');
+      pg.psql(`ALTER DATABASE roleset SET work_mem = '5MB'; ALTER ROLE viewer IN DATABASE roleset SET work_mem = '6MB'; GRANT TEMPORARY ON DATABASE roleset TO viewer`);
+      const c = connectorOf(pg, 'bk', 'bk-pw');
+      const report = await c.testConnection();
+      expect(report.serverVersion).toMatch(/^PostgreSQL 15/);
+      expect(await c.listDatabases()).toEqual(['postgres', 'roleset']);
+      const globals = await c.openServerDump('globals.sql');
+      const chunks: Buffer[] = [];
+      for await (const chunk of globals.stream) chunks.push(chunk as Buffer);
+      await globals.done;
+      expect(Buffer.concat(chunks).toString()).toContain('CREATE ROLE viewer;');
+      const wal = new WalSource((c as PostgresConnector).connection, 'backstop_settings_test', join(tempDir(), 'wal'));
+      const start = await wal.resetSlot();
+      expect(start.startLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect((await wal.positionAndSlot()).slot).not.toBeNull();
+      expect(await wal.dropSlot()).toBe(true);
+
+      const report2 = await c.restore('roleset copy', createReadStream(await dumpToFile(c, 'roleset')), 'logical', {});
+      expect(report2).toEqual({ database: 'roleset copy', notes: [] });
+      expect(pgDatabaseFidelity(pg, 'roleset copy')).toEqual(pgDatabaseFidelity(pg, 'roleset'));
+      expect(pgContentFingerprint(pg, 'roleset copy')).toEqual(pgContentFingerprint(pg, 'roleset'));
+      expect(pg.psql(`SELECT d::text, iv::text FROM big WHERE id = 0`, 'roleset copy').trim()).toBe('0099-01-02 BC|-10 mons -3 days +04:05:06');
+      const inspection = await c.inspectRestored('roleset copy', ['"public"."big"', '"public"."account"']);
+      expect(inspection.counts).toEqual({ '"public"."big"': 10001, '"public"."account"': 50 });
+      await c.dropDatabase('roleset copy');
+      expect(exists(pg, 'roleset copy')).toBe(false);
+    } finally {
+      drop(pg, 'roleset copy');
+      drop(pg, 'roleset');
+      pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'backstop_settings_test'`);
+      pg.psql('DROP ROLE bk');
+    }
+  });
+});
