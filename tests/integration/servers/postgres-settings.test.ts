@@ -10,18 +10,21 @@
  * - the server itself is read-only by default, has standard_conforming_strings = off and
  *   md5 passwords.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
+import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 let pg: PgServer;
+/** A server read-only by default, with standard_conforming_strings off and md5 passwords. */
+let odd: PgServer;
 
 /** The harness's own sessions are not bound by the settings under test. */
 const FREE = 'SET statement_timeout = 0; SET default_transaction_read_only = off; SET search_path = public; SET session_replication_role = origin; SET lock_timeout = 0;\n';
@@ -56,12 +59,15 @@ INSERT INTO account SELECT g, g, 0 FROM generate_series(1, 50) g;
 `;
 
 beforeAll(async () => {
-  pg = await startPostgres();
+  [pg, odd] = await Promise.all([
+    startPostgres(),
+    startPostgres({ settings: ['default_transaction_read_only=on', 'standard_conforming_strings=off', 'escape_string_warning=on', 'password_encryption=md5'] }),
+  ]);
   pg.psql(`CREATE ROLE app LOGIN PASSWORD 'app-pw'; CREATE ROLE viewer;`);
 }, 120_000);
 
 afterAll(async () => {
-  await pg?.stop();
+  await Promise.all([pg?.stop(), odd?.stop()]);
 });
 
 describe('database-level settings that would bite during the restore', () => {
@@ -136,6 +142,58 @@ describe('settings on the role Backstop connects as', () => {
       drop(pg, 'roleset');
       pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'backstop_settings_test'`);
       pg.psql('DROP ROLE bk');
+    }
+  });
+});
+
+describe('server-wide settings', () => {
+  test('read-only by default, standard_conforming_strings off, md5 passwords: a superuser with an md5 password backs up and restores into a new name faithfully; its globals keep the md5 hash', async () => {
+    const sql = (text: string, db?: string) => odd.psql(`SET default_transaction_read_only = off; ${text}`, db);
+    // The DBA's md5 user, allowed in with md5 over TCP (before the fixture's scram-sha-256 line).
+    sql(`CREATE ROLE md5dba LOGIN SUPERUSER REPLICATION PASSWORD 'md5-Secret-7'; CREATE ROLE clerk; CREATE ROLE auditor;`);
+    expect(sql(`SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'md5dba'`).trim()).toBe('md5');
+    const hba = join(odd.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, `host all md5dba 127.0.0.1/32 md5\n${readFileSync(hba, 'utf8')}`);
+    sql('SELECT pg_reload_conf()');
+    const c = connectorOf(odd, 'md5dba', 'md5-Secret-7');
+    let connected = false;
+    for (let i = 0; i < 100 && !connected; i++) connected = await c.listDatabases().then(() => true, () => new Promise((r) => setTimeout(() => r(false), 100)));
+    expect(connected).toBe(true);
+    sql(`CREATE DATABASE esc OWNER clerk`);
+    try {
+      sql(
+        `CREATE TABLE paths (id int PRIMARY KEY, p text CHECK (p NOT LIKE '%\\\\_x%'), q text DEFAULT 'back\\\\slash');
+         INSERT INTO paths VALUES (1, 'C:\\\\temp', DEFAULT), (2, E'tab\\there', 'it''s');
+         CREATE VIEW v AS SELECT p || '\\\\' AS p FROM paths;
+         CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT ''a\\\\b''::text';
+         ALTER TABLE paths OWNER TO clerk; GRANT SELECT ON v TO clerk;`,
+        'esc',
+      );
+      sql(`COMMENT ON DATABASE esc IS 'C:\\\\dir'; ALTER DATABASE esc SET search_path = public; GRANT TEMPORARY ON DATABASE esc TO auditor;`);
+      expect(sql(`SELECT p FROM paths WHERE id = 1`, 'esc').trim()).toBe('C:\\temp');
+      expect((await c.testConnection()).serverVersion).toMatch(/^PostgreSQL 15/);
+      const report = await c.restore('esc copy', createReadStream(await dumpToFile(c, 'esc')), 'logical', {});
+      expect(report).toEqual({ database: 'esc copy', notes: [] });
+      const f = free(odd);
+      expect(pgDatabaseFidelity(f, 'esc copy', ['f()'])).toEqual(pgDatabaseFidelity(f, 'esc', ['f()']));
+      expect(pgContentFingerprint(f, 'esc copy')).toEqual(pgContentFingerprint(f, 'esc'));
+      expect(f.psql(`SELECT string_agg(p, ',' ORDER BY p) FROM v`, 'esc copy').trim()).toBe('C:\\temp\\,tab\there\\');
+      const inspection = await c.inspectRestored('esc copy', ['"public"."paths"']);
+      expect(inspection.counts).toEqual({ '"public"."paths"': 2 });
+
+      // The globals, applied to another server, keep the md5 hash (never re-hashed).
+      const globals = await c.openServerDump('globals.sql');
+      const chunks: Buffer[] = [];
+      for await (const chunk of globals.stream) chunks.push(chunk as Buffer);
+      await globals.done;
+      const applied = await applyGlobals((connectorOf(pg) as PostgresConnector).connection, Buffer.concat(chunks).toString());
+      expect(applied.objects.find((o) => o.name === 'role md5dba')).toMatchObject({ action: 'created' });
+      const hash = (server: PgServer) => server.psql(`SET default_transaction_read_only = off; SELECT rolpassword FROM pg_authid WHERE rolname = 'md5dba'`).trim();
+      expect(hash(pg)).toBe(hash(odd));
+    } finally {
+      sql(`DROP DATABASE IF EXISTS "esc copy" WITH (FORCE)`);
+      sql(`DROP DATABASE IF EXISTS esc WITH (FORCE)`);
+      pg.psql(`DROP ROLE IF EXISTS md5dba; DROP ROLE IF EXISTS clerk; DROP ROLE IF EXISTS auditor`);
     }
   });
 });
