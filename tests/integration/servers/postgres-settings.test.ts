@@ -8,12 +8,23 @@
  *   serializable, debug5 messages, DateStyle/IntervalStyle): Backstop's own sessions and the
  *   tools override what would break them;
  * - the server itself is read-only by default, has standard_conforming_strings = off and
- *   md5 passwords.
+ *   md5 passwords;
+ * - a writer moves money between two tables in many small transactions while a logical
+ *   full and then an incremental run, and while a snapshot task's WAL is taken: every
+ *   restored copy (a point, or a moment of the snapshot task) keeps the books balanced.
  */
-import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
@@ -194,6 +205,151 @@ describe('server-wide settings', () => {
       sql(`DROP DATABASE IF EXISTS "esc copy" WITH (FORCE)`);
       sql(`DROP DATABASE IF EXISTS esc WITH (FORCE)`);
       pg.psql(`DROP ROLE IF EXISTS md5dba; DROP ROLE IF EXISTS clerk; DROP ROLE IF EXISTS auditor`);
+    }
+  });
+});
+
+/**
+ * The bank: 20 checking and 20 savings accounts of 1000 each and a journal. Each move takes
+ * an amount from a checking account, adds it to a savings account and journals it, in one
+ * transaction, so in any consistent state sum(checking) = 20000 - sum(journal) and
+ * sum(savings) = 20000 + sum(journal).
+ */
+function openBank(server: PgServer): void {
+  server.psql('CREATE DATABASE bank');
+  server.psql(
+    `CREATE TABLE checking (id int PRIMARY KEY, balance int NOT NULL); CREATE TABLE savings (id int PRIMARY KEY, balance int NOT NULL);
+     CREATE TABLE journal (id bigserial PRIMARY KEY, amount int NOT NULL); CREATE TABLE stop_writer (at timestamptz);
+     INSERT INTO checking SELECT g, 1000 FROM generate_series(1, 20) g; INSERT INTO savings SELECT g, 1000 FROM generate_series(1, 20) g;`,
+    'bank',
+  );
+}
+
+/** Moves money until a row lands in stop_writer; resolves when the writer has ended. */
+function startWriter(server: PgServer): { stop: () => Promise<void> } {
+  // (random() in a WHERE clause would be drawn per row: the accounts are drawn first.)
+  const body = `DO $$ DECLARE amt int; src int; dst int; BEGIN
+    WHILE NOT EXISTS (SELECT 1 FROM stop_writer) LOOP
+      amt := 1 + floor(random() * 50)::int; src := 1 + floor(random() * 20)::int; dst := 1 + floor(random() * 20)::int;
+      UPDATE checking SET balance = balance - amt WHERE id = src;
+      UPDATE savings SET balance = balance + amt WHERE id = dst;
+      INSERT INTO journal (amount) VALUES (amt);
+      COMMIT;
+      PERFORM pg_sleep(0.002);
+    END LOOP; END $$;`;
+  const child = spawn(join(server.binDir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', server.socketDir, '-p', String(server.port), '-U', 'postgres', '-d', 'bank', '-c', body], {
+    stdio: 'ignore',
+    cwd: '/',
+    ...(server.osUser ? { uid: server.osUser.uid, gid: server.osUser.gid } : {}),
+  });
+  const ended = new Promise<number | null>((r) => child.once('exit', r));
+  return {
+    stop: async () => {
+      server.psql('INSERT INTO stop_writer VALUES (now())', 'bank');
+      expect(await ended).toBe(0);
+    },
+  };
+}
+
+/** Waits until the writer has journaled `n` more moves than now (each wait is on the writer's own progress). */
+async function movesLater(server: PgServer, n: number): Promise<number> {
+  const count = () => Number(server.psql('SELECT count(*) FROM journal', 'bank').trim());
+  const from = count();
+  while (count() < from + n) await new Promise((r) => setTimeout(r, 20));
+  return count();
+}
+
+/** The books of a copy: balanced or not, and how many moves it holds. */
+function books(server: PgServer, db: string): { balanced: boolean; moves: number } {
+  const [balanced, moves] = server
+    .psql(
+      `SELECT (SELECT sum(balance) FROM checking) = 20000 - coalesce((SELECT sum(amount) FROM journal), 0)
+          AND (SELECT sum(balance) FROM savings) = 20000 + coalesce((SELECT sum(amount) FROM journal), 0), (SELECT count(*) FROM journal)`,
+      db,
+    )
+    .trim()
+    .split('|');
+  return { balanced: balanced === 't', moves: Number(moves) };
+}
+
+describe('a writer moving money while backups run', () => {
+  test('logical full, then incremental: each restored point has balanced books and the moves made before it', async () => {
+    openBank(pg);
+    const writer = startWriter(pg);
+    try {
+      await movesLater(pg, 20);
+      const backups = tempDir();
+      const engine = await testEngine({ encoderWorkers: 0 });
+      onTestFinished(() => engine.close());
+      data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+      const srv = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+      const task = data(
+        await engine.call('tasks.create', {
+          name: 'bank',
+          serverId: srv.id,
+          type: 'logical',
+          excludeDatabases: ['postgres'],
+          schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+          destinations: [{ kind: 'local', path: backups }],
+        }),
+      );
+      expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+      await movesLater(pg, 20);
+      expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+      const folder = join(backups, encodeDatabaseFolder('bank'));
+      const points = await (await openRepository(new LocalBackend(folder))).listPoints();
+      expect(points.map((p) => p.kind)).toEqual(['full', 'incremental']);
+      const serverFile = join(tempDir(), 'server.json');
+      writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      await restoreCommand(engine, folder, { point: points[0]!.id, serverFile, database: 'bank_full' });
+      await restoreCommand(engine, folder, { point: points[1]!.id, serverFile, database: 'bank_inc' });
+      await writer.stop();
+      const [full, inc, now] = [books(pg, 'bank_full'), books(pg, 'bank_inc'), books(pg, 'bank')];
+      expect(full.balanced && inc.balanced && now.balanced).toBe(true);
+      // Each copy is a moment in the middle of the writing: after 20 moves, before the next 20 and the end.
+      expect(full.moves).toBeGreaterThanOrEqual(20);
+      expect(inc.moves).toBeGreaterThanOrEqual(full.moves + 20);
+      expect(now.moves).toBeGreaterThan(inc.moves);
+    } finally {
+      await writer.stop().catch(() => undefined);
+      for (const db of ['bank_full', 'bank_inc', 'bank']) drop(pg, db);
+    }
+  });
+
+  test('snapshot task (base backup + WAL): a database restored to a moment between the runs has balanced books', async () => {
+    openBank(pg);
+    const writer = startWriter(pg);
+    try {
+      await movesLater(pg, 20);
+      const { engine, backups, taskId } = await walTask(pg);
+      onTestFinished(() => engine.close());
+      expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+      // A moment after the base backup's consistent point (rounded up to a whole second), with moves before and after it.
+      await new Promise((r) => setTimeout(r, 1100));
+      await movesLater(pg, 20);
+      const moment = pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+      await movesLater(pg, 20);
+      expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
+      await writer.stop();
+      const serverFile = join(tempDir(), 'server.json');
+      writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
+      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      const privateTmp = tempDir();
+      chmodSync(privateTmp, 0o755);
+      process.env.TMPDIR = privateTmp;
+      onTestFinished(() => {
+        delete process.env.TMPDIR;
+      });
+      await restoreCommand(engine, join(backups, SERVER_FOLDER), { asOf: new Date(moment), serverFile, database: 'bank_moment', sourceDatabase: 'bank' });
+      const [then, now] = [books(pg, 'bank_moment'), books(pg, 'bank')];
+      expect(then.balanced && now.balanced).toBe(true);
+      expect(then.moves).toBeGreaterThanOrEqual(40);
+      expect(now.moves).toBeGreaterThanOrEqual(then.moves + 20);
+    } finally {
+      await writer.stop().catch(() => undefined);
+      pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active`);
+      for (const db of ['bank_moment', 'bank']) drop(pg, db);
     }
   });
 });
