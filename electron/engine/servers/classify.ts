@@ -65,8 +65,16 @@ function toolCannotRun(ctx: FailureContext, family: ToolFamily, f: ToolFailure):
   return new BackstopError('TOOL_MISSING', `The client tools cannot run (while ${ctx.action}; ${exit})${detail ? `: ${detail}` : ''}. ${installHint(family)}`);
 }
 
+/**
+ * DEBUG and LOG messages a role's or database's client_min_messages (e.g. debug5) sends
+ * before Backstop's session turns them off: never the error, and they would push it out of
+ * the quoted lines.
+ */
+const PG_CHATTER = /^(?:psql:[^\n]*?:\d+: )?(?:DEBUG|LOG): {2}/;
+
 export function classifyPostgres(ctx: FailureContext): Classifier {
-  return (f) => {
+  return (failed) => {
+    const f = { ...failed, stderr: failed.stderr.split('\n').filter((l) => !PG_CHATTER.test(l)).join('\n') };
     const s = f.stderr;
     const cannotRun = toolCannotRun(ctx, 'postgres', f);
     if (cannotRun) return cannotRun;

@@ -30,6 +30,7 @@ import { connectorFor, WalSource, type Connector } from '../../../electron/engin
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
 import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
@@ -139,6 +140,10 @@ describe('settings on the role Backstop connects as', () => {
       expect((await wal.positionAndSlot()).slot).not.toBeNull();
       expect(await wal.dropSlot()).toBe(true);
 
+      // A failing statement is quoted without the role's DEBUG chatter around it.
+      const e = await rejection((c as PostgresConnector).connection.query('SELECT 1/0'));
+      expect(e.message).toMatch(/: psql:<stdin>:\d+: ERROR: {2}division by zero$/);
+      expect(e.message).not.toContain('DEBUG');
       const report2 = await c.restore('roleset copy', createReadStream(await dumpToFile(c, 'roleset')), 'logical', {});
       expect(report2).toEqual({ database: 'roleset copy', notes: [] });
       expect(pgDatabaseFidelity(pg, 'roleset copy')).toEqual(pgDatabaseFidelity(pg, 'roleset'));

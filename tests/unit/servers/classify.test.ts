@@ -57,6 +57,16 @@ describe('PostgreSQL', () => {
     );
   });
 
+  test("DEBUG and LOG lines (a role's client_min_messages = debug5) are never quoted: the error is", () => {
+    const e = pg(
+      f(
+        'DEBUG:  CommitTransaction(1) name: unnamed; blockState: STARTED\npsql:<stdin>:1: DEBUG:  StartTransaction(1) name: unnamed\npsql:<stdin>:8: ERROR:  division by zero\npsql:<stdin>:8: LOG:  statement: x\nDEBUG:  proc_exit(0)',
+        3,
+      ),
+    );
+    expect(e.message).toBe('Failed on the PostgreSQL server db:5432 (while dumping database "shop"; exit code 3): psql:<stdin>:8: ERROR:  division by zero');
+  });
+
   test('the message quotes the last stderr lines', () => {
     const e = pg(f('line one\nline two\nline three\nline four'));
     expect(e.message).toMatch(/: line two \| line three \| line four$/);
