@@ -198,7 +198,7 @@ describe('server-wide settings', () => {
     const hba = join(odd.dataDir, 'pg_hba.conf');
     writeFileSync(hba, `host all md5dba 127.0.0.1/32 md5\n${readFileSync(hba, 'utf8')}`);
     sql('SELECT pg_reload_conf()');
-    const c = connectorOf(odd, 'md5dba', 'md5-Secret-7');
+    const c = connectorOf(odd, 'md5dba', 'md5-Secret-7') as PostgresConnector;
     let connected = false;
     for (let i = 0; i < 100 && !connected; i++) connected = await c.listDatabases().then(() => true, () => new Promise((r) => setTimeout(() => r(false), 100)));
     expect(connected).toBe(true);
@@ -231,12 +231,21 @@ describe('server-wide settings', () => {
       await globals.done;
       const applied = await applyGlobals((connectorOf(pg) as PostgresConnector).connection, Buffer.concat(chunks).toString());
       expect(applied.objects.find((o) => o.name === 'role md5dba')).toMatchObject({ action: 'created' });
-      const hash = (server: PgServer) => server.psql(`SET default_transaction_read_only = off; SELECT rolpassword FROM pg_authid WHERE rolname = 'md5dba'`).trim();
+      const hash = (server: PgServer, role = 'md5dba') => server.psql(`SET default_transaction_read_only = off; SELECT rolpassword FROM pg_authid WHERE rolname = '${role}'`).trim();
       expect(hash(pg)).toBe(hash(odd));
+      // …and the other way: globals applied to this read-only-by-default server create their roles (pg_dumpall's prelude turns it off).
+      const fromPg = await (connectorOf(pg) as PostgresConnector).openServerDump('globals.sql');
+      const pgChunks: Buffer[] = [];
+      for await (const chunk of fromPg.stream) pgChunks.push(chunk as Buffer);
+      await fromPg.done;
+      const back = await applyGlobals(c.connection, Buffer.concat(pgChunks).toString());
+      expect(back.objects.find((o) => o.name === 'role app')).toEqual({ kind: 'role', name: 'role app', action: 'created', message: null });
+      expect(hash(odd, 'app')).toBe(hash(pg, 'app'));
     } finally {
       sql(`DROP DATABASE IF EXISTS "esc copy" WITH (FORCE)`);
       sql(`DROP DATABASE IF EXISTS esc WITH (FORCE)`);
       pg.psql(`DROP ROLE IF EXISTS md5dba; DROP ROLE IF EXISTS clerk; DROP ROLE IF EXISTS auditor`);
+      sql(`DROP ROLE IF EXISTS app; DROP ROLE IF EXISTS viewer`);
     }
   });
 });
