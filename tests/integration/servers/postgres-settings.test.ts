@@ -8,7 +8,8 @@
  *   serializable, debug5 messages, DateStyle/IntervalStyle): Backstop's own sessions and the
  *   tools override what would break them;
  * - the server itself is read-only by default, has standard_conforming_strings = off and
- *   md5 passwords;
+ *   md5 passwords (globals applied both ways keep the hashes); a standby still serves
+ *   backups, and a restore onto it is READ_ONLY with nothing created;
  * - a writer moves money between two tables in many small transactions while a logical
  *   full and then an incremental run, and while a snapshot task's WAL is taken: every
  *   restored copy (a point, or a moment of the snapshot task) keeps the books balanced.
@@ -19,14 +20,13 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
-import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { walTask } from '../../fixtures/wal-task.ts';
 import type { Server } from '../../../electron/shared/domain.ts';
-import { connectorFor, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
+import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
 import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
