@@ -65,8 +65,16 @@ function toolCannotRun(ctx: FailureContext, family: ToolFamily, f: ToolFailure):
   return new BackstopError('TOOL_MISSING', `The client tools cannot run (while ${ctx.action}; ${exit})${detail ? `: ${detail}` : ''}. ${installHint(family)}`);
 }
 
+/**
+ * DEBUG and LOG messages a role's or database's client_min_messages (e.g. debug5) sends
+ * before Backstop's session turns them off: never the error, and they would push it out of
+ * the quoted lines.
+ */
+const PG_CHATTER = /^(?:psql:[^\n]*?:\d+: )?(?:DEBUG|LOG): {2}/;
+
 export function classifyPostgres(ctx: FailureContext): Classifier {
-  return (f) => {
+  return (failed) => {
+    const f = { ...failed, stderr: failed.stderr.split('\n').filter((l) => !PG_CHATTER.test(l)).join('\n') };
     const s = f.stderr;
     const cannotRun = toolCannotRun(ctx, 'postgres', f);
     if (cannotRun) return cannotRun;
@@ -100,12 +108,13 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     if (PG_PERMISSION.some((r) => r.test(s))) {
       return failure(ctx, 'PERMISSION_DENIED', `The user lacks a privilege needed for this on the ${ctx.server}`, f);
     }
-    // A role or database set read-only by default (a common guard on backup roles), or a standby.
+    // Backstop's sessions turn a read-only default off (connection.ts, and the restore's own
+    // setting for pg_restore): what remains is a standby, or a session some other tool left read-only.
     if (/cannot execute [^\n]* in a read-only transaction/i.test(s)) {
       return failure(
         ctx,
         'READ_ONLY',
-        `The ${ctx.server} only allows reading in this session: the connecting role or the database has default_transaction_read_only = on, or the server is a standby. Connect to a primary as a role that may write (ALTER ROLE … RESET default_transaction_read_only)`,
+        `The ${ctx.server} only allows reading in this session: it is a standby (in recovery), where every transaction is read-only, or a setting forces read-only transactions. Restore onto the primary (or promote this server first)`,
         f,
       );
     }

@@ -48,6 +48,25 @@ describe('PostgreSQL', () => {
     expect(m).toMatchObject({ code: 'TOOL_MISSING', message: expect.stringContaining('Install the MySQL/MariaDB client tools') });
   });
 
+  test('a read-only transaction (Backstop turns a read-only default off, so: a standby) names the standby and the fix', () => {
+    const restore = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'creating database "x"', fallback: 'RESTORE_FAILED' });
+    const e = restore(f('psql:<stdin>:9: ERROR:  cannot execute CREATE DATABASE in a read-only transaction', 3));
+    expect(e.code).toBe('READ_ONLY');
+    expect(e.message).toBe(
+      'The PostgreSQL server db:5432 only allows reading in this session: it is a standby (in recovery), where every transaction is read-only, or a setting forces read-only transactions. Restore onto the primary (or promote this server first) (while creating database "x"; exit code 3): psql:<stdin>:9: ERROR:  cannot execute CREATE DATABASE in a read-only transaction',
+    );
+  });
+
+  test("DEBUG and LOG lines (a role's client_min_messages = debug5) are never quoted: the error is", () => {
+    const e = pg(
+      f(
+        'DEBUG:  CommitTransaction(1) name: unnamed; blockState: STARTED\npsql:<stdin>:1: DEBUG:  StartTransaction(1) name: unnamed\npsql:<stdin>:8: ERROR:  division by zero\npsql:<stdin>:8: LOG:  statement: x\nDEBUG:  proc_exit(0)',
+        3,
+      ),
+    );
+    expect(e.message).toBe('Failed on the PostgreSQL server db:5432 (while dumping database "shop"; exit code 3): psql:<stdin>:8: ERROR:  division by zero');
+  });
+
   test('the message quotes the last stderr lines', () => {
     const e = pg(f('line one\nline two\nline three\nline four'));
     expect(e.message).toMatch(/: line two \| line three \| line four$/);

@@ -101,6 +101,14 @@ describe('planRestore', () => {
     expect(plan.objectStatements).toEqual([]);
     expect(plan.pgRestoreArgs).toEqual([]);
     expect(plan.notes).toEqual([]);
+    expect(plan.standardConformingStrings).toBe(true);
+  });
+
+  test("an archive from a session with standard_conforming_strings off: its literals ('C:\\\\dir') are to run under that setting", () => {
+    const off = DB_SCRIPT.replace("SET client_encoding = 'UTF8';", "SET client_encoding = 'UTF8';\nSET standard_conforming_strings = off;");
+    expect(off).not.toBe(DB_SCRIPT);
+    expect(planRestore(input({ databaseScript: off }), 'n').standardConformingStrings).toBe(false);
+    expect(planRestore(input({ databaseScript: off.replace('= off;', '= on;') }), 'n').standardConformingStrings).toBe(true);
   });
 
   test('missing roles: ROLE_MISSING names each and what names it; words in strings and bodies are not roles', () => {

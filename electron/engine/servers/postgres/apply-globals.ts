@@ -17,6 +17,8 @@
  *   that exist are never changed unless `alterExisting` (then roles get their attributes,
  *   settings and comment, never the source's password); the connecting role is never
  *   changed. A dry run queries the target and reports what would happen, changing nothing.
+ * - Every batch may write whatever the role's or the server's default_transaction_read_only
+ *   (a standby still refuses: each object fails with the server's message).
  * - Connection problems (UNREACHABLE, AUTH_FAILED) reject; failures of single statements
  *   do not. Messages never contain a password or password hash.
  */
@@ -296,13 +298,20 @@ async function targetFacts(conn: PgConnection, signal?: AbortSignal): Promise<Ta
 
 class StatementFailed extends Error {}
 
-/** Runs statements as one psql script (optionally one transaction); a statement's failure → StatementFailed with the server's message. */
+/**
+ * Runs statements as one psql script (optionally one transaction); a statement's failure →
+ * StatementFailed with the server's message. The session may write whatever the role's or
+ * the server's default_transaction_read_only, and the prelude (pg_dumpall's SET lines) runs
+ * before the transaction opens, so its settings hold inside it (with psql's
+ * --single-transaction the transaction would already be read-only).
+ */
 async function runBatch(conn: PgConnection, prelude: string[], statements: string[], transaction: boolean, signal?: AbortSignal): Promise<void> {
-  const script = [...prelude, ...statements].map((s) => `${s};\n`).join('');
+  const body = transaction ? ['BEGIN', ...statements, 'COMMIT'] : statements;
+  const script = ['SET default_transaction_read_only = off', ...prelude, ...body].map((s) => `${s};\n`).join('');
   const connectionProblem = conn.classify('applying roles and tablespaces', 'RESTORE_FAILED');
   try {
     await runTool(
-      conn.command('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=terse', ...(transaction ? ['--single-transaction'] : []), ...conn.connArgs(), '-d', conninfoDbname('postgres'), '-f', '-']),
+      conn.command('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=terse', ...conn.connArgs(), '-d', conninfoDbname('postgres'), '-f', '-']),
       {
         input: script,
         signal,

@@ -20,14 +20,23 @@ export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_base
 
 /**
  * What every psql session of Backstop starts with, whatever the role or database settings
- * (`ALTER ROLE/DATABASE … SET`): no statement, lock or idle timeout (pg_dump and pg_restore
- * do the same), so counting a big restored table or waiting on a lock never fails on a
- * limit meant for applications; and standard conforming strings, so literals such as
- * `'pg\_%'` mean what Backstop wrote. Sent as SQL rather than as startup options
- * (PGOPTIONS), which poolers such as PgBouncer refuse.
+ * (`ALTER ROLE/DATABASE … SET`) or the server's defaults:
+ * - no client messages below WARNING (a role with client_min_messages = debug5 would bury
+ *   an error under DEBUG lines);
+ * - no statement, lock or idle timeout (pg_dump and pg_restore do the same), so counting a
+ *   big restored table or waiting on a lock never fails on a limit meant for applications;
+ * - read-write transactions by default: default_transaction_read_only = on (a common guard
+ *   on a backup role, or a whole server's default) is only a default, and a restore the
+ *   user asked for must write (pg_dumpall's scripts turn it off the same way). A standby
+ *   stays read-only whatever this says (READ_ONLY, classify.ts);
+ * - standard conforming strings, so literals such as `'pg\_%'` mean what Backstop wrote;
+ *   ISO dates and PostgreSQL intervals, whatever DateStyle/IntervalStyle the role has.
+ * Sent as SQL rather than as startup options (PGOPTIONS), which poolers such as PgBouncer
+ * refuse.
  */
 const PG_SESSION_SETUP =
-  'SET statement_timeout = 0;\nSET standard_conforming_strings = on;\n' +
+  'SET client_min_messages = warning;\nSET statement_timeout = 0;\nSET default_transaction_read_only = off;\n' +
+  "SET standard_conforming_strings = on;\nSET DateStyle = 'ISO';\nSET IntervalStyle = 'postgres';\n" +
   // The newer settings through pg_settings: a server older than one (lock_timeout 9.3+,
   // idle_in_transaction_session_timeout 9.6+) has no row for it instead of an error; \gset keeps
   // the one count row out of the query's output.

@@ -14,8 +14,12 @@
  *   choice covers them (large objects' owners and grantees included); RESTORE_FAILED then
  *   too when it names a tablespace the target lacks. Then CREATE DATABASE
  *   with the source's encoding and locale (from template0), pg_restore --exit-on-error into
- *   it, and the database's owner, settings, per-role settings, comment and privileges under
- *   the new name. The new database (and any role the restore created) is dropped if
+ *   it (writing even when the role or the server is read-only by default: the restoring
+ *   role's own default_transaction_read_only = off in the new database, removed again
+ *   before the archive's settings), and the database's owner, settings, per-role settings,
+ *   comment and privileges under the new name — last, so settings that would bite a
+ *   restore (read-only, timeouts, search_path, session_replication_role) only take effect
+ *   on the finished copy; run under the archive's standard_conforming_strings. The new database (and any role the restore created) is dropped if
  *   anything fails; pg_restore's failures are explained by restore-failure.ts (the server's
  *   error quoted, the search_path case named). Progress counts TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
@@ -309,17 +313,26 @@ export class PostgresConnector implements Connector {
         database,
         async () => {
           stopIfCanceled(opts.signal);
+          // pg_restore's sessions turn off the timeouts but not a read-only default (the role's or
+          // the server's): the restoring role's setting in the new database, which outranks both,
+          // lets them write; it is removed before the archive's own settings are applied.
+          await this.conn.query(`ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} SET default_transaction_read_only = off;`, {
+            signal: opts.signal,
+            action: `letting the restore write into database "${database}"`,
+            fallback: 'RESTORE_FAILED',
+          });
           await this.pgRestore(database, archive, jobs, plan, opts);
           // Database-level statements run like pg_restore --create's, from inside the new database,
           // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
           // name would not match there when the database's encoding differs from the maintenance
           // database's, so for such names they run from the maintenance database.
           const action = `applying the owners, settings and privileges of database "${database}"`;
+          const unlock = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only;`;
           if (/^[\x20-\x7e]*$/.test(database)) {
-            await this.runInTransaction([...plan.objectStatements, ...plan.databaseStatements], database, action, opts.signal);
+            await this.runInTransaction([...plan.objectStatements, unlock, ...plan.databaseStatements], database, action, opts.signal, plan.standardConformingStrings);
           } else {
-            await this.runInTransaction(plan.objectStatements, database, action, opts.signal);
-            await this.runInTransaction(plan.databaseStatements, undefined, action, opts.signal);
+            await this.runInTransaction(plan.objectStatements, database, action, opts.signal, plan.standardConformingStrings);
+            await this.runInTransaction([unlock, ...plan.databaseStatements], undefined, action, opts.signal, plan.standardConformingStrings);
           }
           return { database, notes: plan.notes };
         },
@@ -437,10 +450,14 @@ export class PostgresConnector implements Connector {
     progress.finish();
   }
 
-  /** Runs statements in one transaction (UTF-8, empty search_path as pg_restore's scripts expect). */
-  private async runInTransaction(statements: string[], database: string | undefined, action: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Runs statements in one transaction (UTF-8, empty search_path as pg_restore's scripts
+   * expect, and the archive's standard_conforming_strings: its literals are written for it).
+   */
+  private async runInTransaction(statements: string[], database: string | undefined, action: string, signal: AbortSignal | undefined, standardStrings: boolean): Promise<void> {
     if (statements.length === 0) return;
-    await this.conn.query(`${UTF8}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${statements.join('\n')}\nCOMMIT;\n`, {
+    const strings = standardStrings ? '' : 'SET standard_conforming_strings = off;\nSET escape_string_warning = off;\n';
+    await this.conn.query(`${UTF8}${strings}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${statements.join('\n')}\nCOMMIT;\n`, {
       ...(database === undefined ? {} : { database }),
       signal,
       action,

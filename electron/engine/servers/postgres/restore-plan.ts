@@ -14,7 +14,9 @@
  *   noPrivileges, roleMap, createRoles) are applied (policies' and user mappings' roles
  *   can only be created);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
- *   mapped roles (pg_restore then runs with --no-owner --no-privileges).
+ *   mapped roles (pg_restore then runs with --no-owner --no-privileges);
+ * - the standard_conforming_strings the archive's literals are written for (a source
+ *   server with it off writes `'C:\\dir'`), which these statements must run under.
  *
  * Contract: statements are recognised token by token (sql-script.ts), so quoted or odd
  * names, and keywords inside strings or function bodies, never mislead it; the database
@@ -64,6 +66,12 @@ export interface RestorePlan {
   pgRestoreArgs: string[];
   /** Roles to create (NOLOGIN) before anything else. */
   createRoles: string[];
+  /**
+   * How the statements' string literals are written: pg_dump writes them for the source
+   * session's standard_conforming_strings (`'C:\\dir'` means C:\dir when it was off), so
+   * they must run under the same setting.
+   */
+  standardConformingStrings: boolean;
   notes: string[];
 }
 
@@ -400,7 +408,9 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   // Object ownership before object privileges (grants may name the owner), database last.
   const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
   const databaseStatements = [...owners.map(render), ...rest.map(render)];
-  return { createDatabase: createSql, objectStatements, databaseStatements, pgRestoreArgs, createRoles: missing, notes };
+  // The archive's own `SET standard_conforming_strings = off;` (pg_restore's prelude of every script).
+  const standardConformingStrings = !dbStmts.some((c) => isKeyword(sig(c.stmt, 0), 'SET') && identName(sig(c.stmt, 1)) === 'standard_conforming_strings' && identName(sig(c.stmt, 3)) === 'off');
+  return { createDatabase: createSql, objectStatements, databaseStatements, pgRestoreArgs, createRoles: missing, standardConformingStrings, notes };
 }
 
 /** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
