@@ -21,7 +21,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { connectorFor, encodeDatabaseFolder, type Connector } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
@@ -38,9 +38,9 @@ import { tempDir } from '../../fixtures/temp-dir.ts';
 let db: MariadbServer;
 let engine: Engine;
 
-function connector(): Connector {
-  const server: Server = { id: 'my1', name: 'settings', kind: 'mysql', host: db.host, port: db.port, user: db.user, tls: 'disable', passwordRef: 'server.my1.password', createdAt: '', updatedAt: '' };
-  return connectorFor(server, { password: db.password, toolPaths: { mysql: null } });
+function connector(target: MariadbServer = db): Connector {
+  const server: Server = { id: 'my1', name: 'settings', kind: 'mysql', host: target.host, port: target.port, user: target.user, tls: 'disable', passwordRef: 'server.my1.password', createdAt: '', updatedAt: '' };
+  return connectorFor(server, { password: target.password, toolPaths: { mysql: null } });
 }
 
 async function nextSecond(): Promise<void> {
@@ -75,38 +75,36 @@ async function task(name: string, server: MariadbServer = db, limits?: { readByt
   return { id: t.id, backups, serverFile };
 }
 
-/** A moment in a second of its own and the state of `database` then. */
-async function markMoment(database: string, server: MariadbServer = db): Promise<{ moment: Date; state: ReturnType<typeof mariadbFidelity> }> {
-  await nextSecond();
-  const moment = new Date();
-  const state = mariadbFidelity(server, database);
-  await nextSecond();
-  return { moment, state };
-}
-
 /**
- * A full of `database`, `change()`, a moment, an incremental that the log covers; then the
- * database restored from the full (`<database>_p`) and as of the moment (`<database>_m`),
- * each compared with the source at that time.
+ * A full of each of `databases`, `change()`, a moment, an incremental that the log covers;
+ * then each database restored from the full (`<database>_p`, or `names.point`) and as of the
+ * moment (`<database>_m`, or `names.moment`), compared with the source at that time.
  */
-async function fullChangeRestore(database: string, change: () => void, server: MariadbServer = db, names = { point: `${database}_p`, moment: `${database}_m` }): Promise<void> {
-  const { id, backups, serverFile } = await task(`t_${database}`, server);
-  const atFull = mariadbFidelity(server, database);
+async function fullChangeRestore(databases: string | string[], change: () => void, server: MariadbServer = db, names?: { point: string; moment: string }): Promise<void> {
+  const all = typeof databases === 'string' ? [databases] : databases;
+  const { id, backups, serverFile } = await task(`t_${all[0]}`, server);
+  const atFull = all.map((d) => mariadbFidelity(server, d));
   const full = await runTask(engine, id, 'full');
   expect(full.status).toBe('success');
   await nextSecond();
   change();
-  const { moment, state } = await markMoment(database, server);
+  await nextSecond();
+  const moment = new Date();
+  const atMoment = all.map((d) => mariadbFidelity(server, d));
+  await nextSecond();
   const inc = await runTask(engine, id, 'incremental');
   expect(inc.status).toBe('success');
-  expect(rowOf(inc, database)).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
-  const folder = join(backups, encodeDatabaseFolder(database));
-  const repo = await openRepository(new LocalBackend(folder), { key: null, workers: 0 });
-  const point = (await repo.listPoints())[0]!.id;
-  await restoreCommand(engine, folder, { point, serverFile, database: names.point });
-  expect(mariadbFidelity(server, names.point)).toEqual(atFull);
-  await restoreCommand(engine, folder, { asOf: moment, serverFile, database: names.moment });
-  expect(mariadbFidelity(server, names.moment)).toEqual(state);
+  for (const [i, database] of all.entries()) {
+    expect(rowOf(inc, database)).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG });
+    const folder = join(backups, encodeDatabaseFolder(database));
+    const repo = await openRepository(new LocalBackend(folder), { key: null, workers: 0 });
+    const point = (await repo.listPoints())[0]!.id;
+    const { point: p, moment: m } = names ?? { point: `${database}_p`, moment: `${database}_m` };
+    await restoreCommand(engine, folder, { point, serverFile, database: p });
+    expect(mariadbFidelity(server, p)).toEqual(atFull[i]);
+    await restoreCommand(engine, folder, { asOf: moment, serverFile, database: m });
+    expect(mariadbFidelity(server, m)).toEqual(atMoment[i]);
+  }
 }
 
 beforeAll(async () => {
@@ -115,6 +113,12 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   engine = await testEngine({ encoderWorkers: 0 });
+});
+
+// Every run dumps every database of the server: each test leaves none behind (`slow` is its describe's).
+afterEach(() => {
+  const left = db.sql("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'slow')").split('\n').filter(Boolean);
+  if (left.length) db.sql(left.map((d) => `DROP DATABASE \`${d}\`;`).join(' '));
 });
 
 afterAll(async () => {
@@ -186,6 +190,7 @@ describe('autocommit=0 globally', () => {
 });
 
 describe('short timeouts', () => {
+  afterAll(() => db.sql('DROP DATABASE slow'));
   beforeAll(() => {
     // 8 MB of dump (hex), more than the buffers between the server and the reader hold. Not logged (no log read here).
     db.sql('CREATE DATABASE slow; USE slow; CREATE TABLE big (id INT PRIMARY KEY, b BLOB); SET SESSION sql_log_bin = 0; INSERT INTO big SELECT seq, RANDOM_BYTES(1024) FROM seq_1_to_4000;');
@@ -298,9 +303,11 @@ describe('character sets', () => {
          CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(40), l VARCHAR(40) CHARACTER SET latin1); INSERT INTO t VALUES (1, 'Ελληνικά 😀', 'Grüße');`,
       );
       expect(db.sql("SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'cs_lat'").trim()).toBe('latin1');
-      await fullChangeRestore('cs_lat', () => db.sql("INSERT INTO l VALUES (3, 'Ærø Ångström'); UPDATE u SET s = 'Ünïcödé 🎉' WHERE id = 2; DELETE FROM l WHERE id = 2;", 'cs_lat'));
+      await fullChangeRestore(['cs_lat', 'cs_u8'], () =>
+        db.sql("INSERT INTO cs_lat.l VALUES (3, 'Ærø Ångström'); UPDATE cs_lat.u SET s = 'Ünïcödé 🎉' WHERE id = 2; DELETE FROM cs_lat.l WHERE id = 2; INSERT INTO cs_u8.t VALUES (2, 'Ελλάδα', 'Ærø');"),
+      );
       expect(db.sql('SELECT HEX(s) FROM l ORDER BY id', 'cs_lat_m')).toBe(db.sql('SELECT HEX(s) FROM l ORDER BY id', 'cs_lat'));
-      await fullChangeRestore('cs_u8', () => db.sql("INSERT INTO t VALUES (2, 'Ελλάδα', 'Ærø');", 'cs_u8'));
+      expect(db.sql('SELECT s, l FROM t ORDER BY id', 'cs_u8_m')).toBe('Ελληνικά 😀\tGrüße\nΕλλάδα\tÆrø\n');
     } finally {
       db.sql(`SET GLOBAL character_set_server = ${was[0]}; SET GLOBAL collation_server = ${was[1]}`);
     }
@@ -308,12 +315,19 @@ describe('character sets', () => {
 });
 
 describe('lower_case_table_names=1, log_slave_updates, gtid_strict_mode', () => {
-  it('mixed-case names: a point, a moment and a test restore into a mixed-case new name', async () => {
+  it('mixed-case names restore into mixed-case new names (a point, a moment), and the definer notes find the new database', async () => {
     const lower = await startMariadb({ binlog: true, args: ['--lower-case-table-names=1', '--log-slave-updates=1', '--gtid-strict-mode=1'] });
     try {
       lower.sql(`CREATE DATABASE MixedShop; USE MixedShop; CREATE TABLE CamelItems (Id INT PRIMARY KEY, Name VARCHAR(20)); INSERT INTO CamelItems VALUES (1, 'lamp'), (2, 'desk');
-        CREATE VIEW BigItems AS SELECT Id FROM CamelItems WHERE Id > 1;`);
+        CREATE VIEW BigItems AS SELECT Id FROM CamelItems WHERE Id > 1;
+`);
       await fullChangeRestore('mixedshop', () => lower.sql("INSERT INTO CamelItems VALUES (3, 'chair'); DELETE FROM camelitems WHERE Id = 1;", 'MixedShop'), lower, { point: 'Restored_Point', moment: 'Restored_Moment' });
+      // A view run as an account without privileges on the new name: the restore's note finds it in the (lower-cased) new database.
+      lower.sql("CREATE USER 'app'@'%'; GRANT SELECT ON MixedShop.* TO 'app'@'%'; CREATE DEFINER = 'app'@'%' VIEW ByApp AS SELECT Name FROM CamelItems;", 'MixedShop');
+      const c = connector(lower);
+      const dump = await c.openDump('mixedshop', 'logical');
+      const report = await c.restore('Noted_Copy', dump.stream, 'logical');
+      expect(report.notes).toEqual([expect.stringMatching(/^Views, routines, triggers or events of "Noted_Copy" run as accounts that have no privileges on "Noted_Copy" on this server: 'app'@'%'\./)]);
     } finally {
       await lower.stop();
     }
