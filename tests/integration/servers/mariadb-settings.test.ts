@@ -7,17 +7,19 @@
  *   STRICT_ALL_TABLES with NO_ZERO_DATE over zero dates already in the data;
  * - autocommit=0 globally: restored rows are committed (read from new sessions), a failed
  *   restore's database is gone;
- * - net_write_timeout / wait_timeout of a second or two: a dump slowed by the task's read
- *   limit fails naming the settings and the fix, the previous point intact; a restore slowed
- *   by its source fails the same way, nothing left;
+ * - net_write_timeout / wait_timeout of a second or two: a dump whose reader stalls fails
+ *   naming the settings and the fix (not as an unreachable server); in a run, a dump whose
+ *   connection the server ends stores no point and the previous one restores; a restore whose
+ *   source stalls fails the same way, nothing left;
  * - binlog_row_image MINIMAL and NOBLOB with gtid_strict_mode=ON: restore to a moment after
  *   UPDATEs and DELETEs of tables with and without a primary key, BLOBs included;
  * - character_set_server latin1 with utf8mb4 and latin1 tables holding non-ASCII text;
  * - a server with lower_case_table_names=1, log_slave_updates and gtid_strict_mode: mixed-case
- *   names restored (a point, a moment, a test restore).
+ *   names restored into mixed-case new names (a point, a moment), definer notes found there.
  * (ANSI_QUOTES/NO_BACKSLASH_ESCAPES alone, binlog_format, a purged log and a
  * lower_case_table_names=1 target are in tasks/mariadb-binlog.test.ts.)
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -30,7 +32,7 @@ import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run, Server } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
-import { data, runTask } from '../../fixtures/runs.ts';
+import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -228,6 +230,39 @@ describe('short timeouts', () => {
       db.sql(`SET GLOBAL net_write_timeout = ${was[0]}; SET GLOBAL wait_timeout = ${was[1]}`);
     }
   }, 30_000);
+
+  it('in a run: a dump whose connection the server ends fails the database with DUMP_FAILED naming the fix; no point is stored, the previous one restores', async () => {
+    db.sql('CREATE DATABASE cut; CREATE TABLE cut.t (id INT PRIMARY KEY); INSERT INTO cut.t VALUES (1), (2);');
+    const { id, backups, serverFile } = await task('cut');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    const folder = join(backups, 'cut');
+    const repo = await openRepository(new LocalBackend(folder), { key: null, workers: 0 });
+    const before = await repo.listPoints();
+    // A session holding cut.t keeps the next dump waiting on the server; its connection is ended there (KILL: the same
+    // failure as a timeout, without waiting for one), then the lock is released.
+    const holder = spawn('mariadb', ['--no-defaults', `--socket=${db.socket}`, '--user=root', '-e', 'LOCK TABLES cut.t WRITE; SELECT SLEEP(60)'], { stdio: 'ignore' });
+    const released = new Promise((resolve) => holder.on('close', resolve));
+    try {
+      await waitFor('the lock', () => db.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'").trim() === '1');
+      const { runId } = data(await engine.call('tasks.runNow', { id, kind: 'full' }));
+      const waiting = "FROM information_schema.PROCESSLIST WHERE USER = 'backstop' AND STATE LIKE 'Waiting for %'";
+      await waitFor('the dump to wait on the lock', () => db.sql(`SELECT COUNT(*) ${waiting}`).trim() === '1');
+      db.sql(`SELECT ID ${waiting} INTO @dump; KILL CONNECTION @dump`);
+      const run = await waitForRun(engine, runId);
+      expect(run.status).toBe('partial'); // the other databases, the log and grants.sql were stored
+      expect(rowOf(run, 'cut')).toMatchObject({
+        status: 'failed',
+        errorCode: 'DUMP_FAILED',
+        errorMessage: expect.stringMatching(/closed the connection of the dump of database "cut" .*Nothing of this dump was stored; earlier backups are unchanged\. Fix: on that server run SET GLOBAL net_write_timeout = 600;/),
+      });
+    } finally {
+      holder.kill();
+      await released;
+    }
+    expect((await repo.listPoints()).map((p) => p.id)).toEqual(before.map((p) => p.id));
+    await restoreCommand(engine, folder, { point: before[0]!.id, serverFile, database: 'cut_before' });
+    expect(db.sql('SELECT COUNT(*) FROM t', 'cut_before').trim()).toBe('2');
+  }, 60_000);
 
   it('a restore whose source stalls past wait_timeout fails naming the settings and the fix; the new database is removed', async () => {
     const dump = await connector().openDump('slow', 'logical');

@@ -69,7 +69,7 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { definerNotes, definersQuery, LongestLine, packetTooLargeError } from './restore-checks.ts';
-import { cutByServer, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
+import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -279,7 +279,7 @@ export class MysqlConnector implements Connector {
       '--max-allowed-packet=1G',
       ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
     ];
-    const classify = this.classify(`dumping database "${database}"`, 'DUMP_FAILED');
+    const classify = noticingCuts(this.classify(`dumping database "${database}"`, 'DUMP_FAILED'));
     const options = this.databaseOptions(database, dumpsHistory(flavor, version), opts.signal);
     options.catch(() => undefined);
     // System-versioned tables with their history rows (mariadb-dump 10.11+; without it only the current rows are
@@ -646,7 +646,7 @@ export class MysqlConnector implements Connector {
       async () => {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
+        await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
           throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? (await this.timeoutCut('restore', database, e, opts.signal)) ?? e;
         });
         progress.finish();
