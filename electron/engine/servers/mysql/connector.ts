@@ -32,6 +32,9 @@
  *   naming the SET GLOBAL to run (the server only says it "has gone away"). A restored
  *   database whose definer-rights objects run as accounts the target lacks, or that have no
  *   privilege on the new name, is kept, with notes naming those accounts and the fix.
+ * - a dump or restore whose connection the server closed (a consumer or source slower than
+ *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
+ *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -69,6 +72,7 @@ import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, packetTooLargeError } from './restore-checks.ts';
+import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -282,7 +286,7 @@ export class MysqlConnector implements Connector {
       '--max-allowed-packet=1G',
       ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
     ];
-    const classify = this.classify(`dumping database "${database}"`, 'DUMP_FAILED');
+    const classify = noticingCuts(this.classify(`dumping database "${database}"`, 'DUMP_FAILED'));
     const options = this.databaseOptions(database, dumpsHistory(flavor, version), opts.signal);
     options.catch(() => undefined);
     // System-versioned tables with their history rows (mariadb-dump 10.11+; without it only the current rows are
@@ -293,16 +297,22 @@ export class MysqlConnector implements Connector {
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
     const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
+    const cut = (e: unknown) => this.timeoutCut('dump', database, e, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       const { transactionPrecise, ...header } = await options;
       yield dumpHeader(header);
       tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify });
-      for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
-        if (withPosition) tap.feed(chunk);
-        yield chunk;
+      try {
+        for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
+          if (withPosition) tap.feed(chunk);
+          yield chunk;
+        }
+        await tool.done;
+      } catch (e) {
+        // The server closed the dump's connection: its net_write_timeout / wait_timeout, named with the fix (timeouts.ts).
+        throw (await cut(e)) ?? e;
       }
-      await tool.done;
       if (tap.position) {
         const { binlogFile, binlogPos, seenAt } = tap.position;
         const gtid = await gtidAt(binlogFile, binlogPos);
@@ -643,8 +653,8 @@ export class MysqlConnector implements Connector {
       async () => {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
-        await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
-          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? e;
+        await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
+          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? (await this.timeoutCut('restore', database, e, opts.signal)) ?? e;
         });
         progress.finish();
         const notes = await this.definerNotes(database, opts.signal);
@@ -663,6 +673,17 @@ export class MysqlConnector implements Connector {
     const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' }).catch(() => null);
     const limit = Number(rows?.[0]?.[0]);
     return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure) : null;
+  }
+
+  /**
+   * When a dump or restore failed because the server closed its connection and the server
+   * still answers, the error naming its timeouts and the fix (timeouts.ts); else null.
+   */
+  private async timeoutCut(what: 'dump' | 'restore', database: string, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
+    if (!cutByServer(failure)) return null;
+    const rows = await this.query(TIMEOUTS_QUERY, { signal, action: 'reading the connection timeouts', fallback: 'UNREACHABLE' }).catch(() => null);
+    const timeouts = parseTimeouts(rows?.[0]);
+    return timeouts ? timeoutError(this.label, what, database, timeouts, failure) : null;
   }
 
   /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); none when it cannot tell. */
