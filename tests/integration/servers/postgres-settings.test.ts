@@ -15,7 +15,7 @@
  *   restored copy (a point, or a moment of the snapshot task) keeps the books balanced.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
@@ -24,7 +24,7 @@ import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, WalSource, type Connector } from '../../../electron/engine/servers/index.ts';
 import type { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
@@ -340,9 +340,7 @@ describe('a writer moving money while backups run', () => {
       const folder = join(backups, encodeDatabaseFolder('bank'));
       const points = await (await openRepository(new LocalBackend(folder))).listPoints();
       expect(points.map((p) => p.kind)).toEqual(['full', 'incremental']);
-      const serverFile = join(tempDir(), 'server.json');
-      writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
-      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      const serverFile = pgServerFile(pg);
       await restoreCommand(engine, folder, { point: points[0]!.id, serverFile, database: 'bank_full' });
       await restoreCommand(engine, folder, { point: points[1]!.id, serverFile, database: 'bank_inc' });
       await writer.stop();
@@ -373,15 +371,8 @@ describe('a writer moving money while backups run', () => {
       await movesLater(pg, 20);
       expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
       await writer.stop();
-      const serverFile = join(tempDir(), 'server.json');
-      writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
-      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
-      const privateTmp = tempDir();
-      chmodSync(privateTmp, 0o755);
-      process.env.TMPDIR = privateTmp;
-      onTestFinished(() => {
-        delete process.env.TMPDIR;
-      });
+      const serverFile = pgServerFile(pg);
+      privateTmpDir();
       await restoreCommand(engine, join(backups, SERVER_FOLDER), { asOf: new Date(moment), serverFile, database: 'bank_moment', sourceDatabase: 'bank' });
       const [then, now] = [books(pg, 'bank_moment'), books(pg, 'bank')];
       expect(then.balanced && now.balanced).toBe(true);

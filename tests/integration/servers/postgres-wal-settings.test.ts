@@ -6,9 +6,9 @@
  * incremental → restore of one database and of the whole cluster to a moment, the data
  * compared with the source's.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
@@ -19,7 +19,7 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
 
 let small: PgServer; // --wal-segsize=1, data checksums, wal_compression=lz4
 let large: PgServer; // --wal-segsize=64, wal_compression=zstd
@@ -41,16 +41,8 @@ const rows = (pg: PgServer, database: string) => pg.psql("SELECT string_agg(id |
 
 /** The temporary clusters of a restore of one database go to a private TMPDIR; a server file for --server. */
 function restoreSetup(pg: PgServer): { serverFile: string } {
-  const serverFile = join(tempDir(), 'server.json');
-  writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
-  process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
-  const privateTmp = tempDir();
-  chmodSync(privateTmp, 0o755);
-  process.env.TMPDIR = privateTmp;
-  onTestFinished(() => {
-    delete process.env.TMPDIR;
-  });
-  return { serverFile };
+  privateTmpDir();
+  return { serverFile: pgServerFile(pg) };
 }
 
 /** Restores the whole cluster (at a moment or its latest point) into a new folder, starts it, and returns `query`'s rows from `database`. */

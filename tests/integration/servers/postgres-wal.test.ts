@@ -6,12 +6,12 @@
  * next run a full with "WAL chain broken: …".
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { WalBackup } from '../../../electron/engine/backup/wal-backup.ts';
 import { parseLsn, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Run } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
@@ -22,7 +22,7 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -256,18 +256,11 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const afterDrop = now();
     expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental' });
 
-    const serverFile = join(tempDir(), 'server.json');
-    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
-    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const serverFile = pgServerFile(pg);
     const serverRoot = join(backups, SERVER_FOLDER);
     const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr' });
     // The temporary clusters go to a private TMPDIR (other test files restore to moments at the same time).
-    const privateTmp = tempDir();
-    chmodSync(privateTmp, 0o755);
-    process.env.TMPDIR = privateTmp;
-    onTestFinished(() => {
-      delete process.env.TMPDIR;
-    });
+    const privateTmp = privateTmpDir();
     const leftovers = () => readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'));
 
     const two = await one(afterTwo, 'pitr_two');
@@ -371,16 +364,9 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(Date.parse(range[0]!.from)).toBeGreaterThanOrEqual(Date.parse(consistent.consistentTime as string));
     expect(Date.parse(range[0]!.from)).toBeLessThan(Date.parse(between));
 
-    const serverFile = join(tempDir(), 'server.json');
-    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD', tls: 'disable' }));
-    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const serverFile = pgServerFile(pg);
     const serverRoot = join(backups, SERVER_FOLDER);
-    const privateTmp = tempDir();
-    chmodSync(privateTmp, 0o755);
-    process.env.TMPDIR = privateTmp;
-    onTestFinished(() => {
-      delete process.env.TMPDIR;
-    });
+    const privateTmp = privateTmpDir();
     const one = (asOf: string, database: string) => restoreCommand(engine, serverRoot, { asOf: new Date(asOf), serverFile, database, sourceDatabase: 'pitr_base' });
     const rows = (database: string) => pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", database).trim();
 

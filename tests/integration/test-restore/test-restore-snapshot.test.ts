@@ -6,7 +6,7 @@
  * tables listed and counted, then dropped; a damaged WAL pack fails every database by name,
  * raises the test-restore alert, and leaves no scratch database, record or temporary cluster.
  */
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -18,7 +18,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -63,12 +63,7 @@ async function baseBackupRecording(folder: string, databases: unknown): Promise<
 /** A snapshot task of `pg` (excluding "skipme") with a base backup and one WAL point holding 5 more rows of shop; TMPDIR private. */
 async function snapshotTask() {
   // The temporary clusters go to a private TMPDIR (set before the engine starts any worker).
-  const privateTmp = tempDir();
-  chmodSync(privateTmp, 0o755);
-  process.env.TMPDIR = privateTmp;
-  onTestFinished(() => {
-    delete process.env.TMPDIR;
-  });
+  const privateTmp = privateTmpDir();
   const { engine, backups, taskId } = await walTask(pg, tempDir(), { excludeDatabases: ['skipme'] });
   onTestFinished(() => engine.close());
   expect((await runTask(engine, taskId, 'full')).status).toBe('success');
