@@ -166,13 +166,18 @@ function int(v: string | undefined, name: string, min = 0): number | undefined {
   return Number(v);
 }
 
-/** `--keep-last -1`: the value reaches the option (parseArgs would call it an ambiguous option), so int() can name the problem. */
-function joinNegativeValues(argv: string[]): string[] {
+/**
+ * A value that starts with one dash reaches its option (parseArgs would call it an ambiguous
+ * option): `--keep-last -1`, so int() can name the problem, and names such as
+ * `--database -dash.db` (an SQLite file) or `--data-dir -backups`. Only `-h`/`-v` (and
+ * clusters of them), the CLI's short options, stay options.
+ */
+function joinDashValues(argv: string[]): string[] {
   const out: string[] = [];
   for (const a of argv) {
     const prev = out.at(-1) ?? '';
-    const option = prev.startsWith('--') ? OPTIONS[prev.slice(2) as keyof typeof OPTIONS] : undefined;
-    if (/^-\d/.test(a) && option?.type === 'string') out[out.length - 1] = `${prev}=${a}`;
+    const option = prev.startsWith('--') && !prev.includes('=') ? OPTIONS[prev.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (/^-[^-]/.test(a) && !/^-[hv]+$/.test(a) && option?.type === 'string') out[out.length - 1] = `${prev}=${a}`;
     else out.push(a);
   }
   return out;
@@ -214,9 +219,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS }));
+    ({ values, positionals } = parseArgs({ args: joinDashValues(argv), allowPositionals: true, strict: true, options: OPTIONS }));
   } catch (e) {
-    return printFailure(io, wantsJson, { code: 'MALFORMED_REQUEST', message: `${(e as Error).message}. Run "backstop --help".` });
+    return printFailure(io, wantsJson, { code: 'MALFORMED_REQUEST', message: `${(e as Error).message.replace(/\.$/, '')}. Run "backstop --help".` });
   }
   const json = values.json ?? false;
   if (values.version) return printData(io, json, { version: APP_VERSION }, () => APP_VERSION);

@@ -44,6 +44,14 @@ describe('backstop CLI', () => {
     const relative = await cli('info', '--data-dir', 'some/dir');
     expect(relative).toEqual({ code: 0, out: `Backstop ${pkg.version}\ndata folder: ${resolve('some/dir')}\nlogs:        ${resolve('some/dir/logs')}`, err: '' });
     expect(existsSync(resolve('some'))).toBe(false);
+    // A value that starts with a dash is the option's value (an SQLite file named -dash.db), not an option.
+    const dashed = await cli('info', '--data-dir', '-odd dir', '--json');
+    expect(dashed.code).toBe(0);
+    expect(JSON.parse(dashed.out).dataDir).toBe(resolve('-odd dir'));
+    // A value that is only the short options stays an option, as before: parseArgs names the fix, once.
+    const ambiguous = await cli('info', '--data-dir', '-h', '--json');
+    expect(ambiguous.code).toBe(2);
+    expect(JSON.parse(ambiguous.out).error.message).toMatch(/use '--data-dir=-XYZ'\. Run "backstop --help"\.$/);
   });
 
   it('lists servers, tasks and history of an empty data dir', async () => {
