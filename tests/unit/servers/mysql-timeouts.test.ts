@@ -10,7 +10,7 @@ const classify = noticingCuts(classifyMysql({ server: 'MySQL/MariaDB server db:3
 
 describe('noticingCuts / cutByServer', () => {
   it('a lost connection (2013), a gone server (2006), and a dump tool that exits with an error saying nothing are cuts', () => {
-    for (const stderr of ["mariadb-dump: Error 2013: Lost connection to server during query when dumping table `big` at row: 139", 'ERROR 2006 (HY000) at line 12: Server has gone away', '', '  \n']) {
+    for (const stderr of ["mariadb-dump: Error 2013: Lost connection to server during query when dumping table `big` at row: 139", 'ERROR 2006 (HY000) at line 12: Server has gone away', 'mysqldump: Got error: 2013: Lost connection to MySQL server during query when using LOCK TABLES', 'ERROR 2013 (HY000) at line 7', '', '  \n']) {
       expect(cutByServer(classify({ stderr, code: 2, signal: null }))).toBe(true);
     }
   });
@@ -18,6 +18,8 @@ describe('noticingCuts / cutByServer', () => {
   it('other failures, a tool killed by a signal, and errors of another classifier are not', () => {
     expect(cutByServer(classify({ stderr: 'ERROR 1064 (42000) at line 3: You have an error in your SQL syntax', code: 1, signal: null }))).toBe(false);
     expect(cutByServer(classify({ stderr: "ERROR 1045 (28000): Access denied for user 'x'@'y' (using password: YES)", code: 1, signal: null }))).toBe(false);
+    // The numbers inside data are not the client's error numbers.
+    expect(cutByServer(classify({ stderr: "ERROR 1062 (23000) at line 40: Duplicate entry '2013-2006' for key 'PRIMARY'", code: 1, signal: null }))).toBe(false);
     expect(cutByServer(classify({ stderr: '', code: null, signal: 'SIGTERM' }))).toBe(false);
     const plain = classifyMysql({ server: 's', action: 'a', fallback: 'DUMP_FAILED' });
     expect(cutByServer(plain({ stderr: 'ERROR 2006 (HY000): Server has gone away', code: 1, signal: null }))).toBe(false);

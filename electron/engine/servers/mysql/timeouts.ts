@@ -23,7 +23,8 @@
 import { BackstopError } from '../../../shared/result.ts';
 import type { Classifier } from '../child-process.ts';
 
-const CUT = /\b(2013|2006)\b|Lost connection to (MySQL |MariaDB )?server|server has gone away/i;
+/** The client's error numbers only where it prints them as such (`ERROR 2013 (HY000)`, `Error 2013:`, `Got error: 2006:`): a 2013 in a quoted value is data. */
+const CUT = /\berror:? (?:2013|2006)\b|Lost connection to (?:MySQL |MariaDB )?server|server has gone away/i;
 const cuts = new WeakSet<BackstopError>();
 
 /** `classify`, noting which of its errors are a connection the server closed (see `cutByServer`). */
