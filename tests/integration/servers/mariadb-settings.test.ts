@@ -368,3 +368,68 @@ describe('lower_case_table_names=1, log_slave_updates, gtid_strict_mode', () => 
     }
   }, 60_000);
 });
+
+describe('views whose DEFINER was dropped, views reading another database', () => {
+  it('restore under a new name (a point, a moment) reading the new database, with a definer note; literals, aliases and the other database kept', async () => {
+    db.sql(
+      `CREATE DATABASE vshop; CREATE DATABASE vother; CREATE TABLE vother.t (x INT PRIMARY KEY); INSERT INTO vother.t VALUES (5), (6);
+       USE vshop; CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40)); INSERT INTO items VALUES (1, 'lamp'), (2, 'vshop');
+       CREATE USER 'gone'@'localhost'; GRANT ALL ON vshop.* TO 'gone'@'localhost'; GRANT SELECT ON vother.* TO 'gone'@'localhost';
+       CREATE DEFINER = 'gone'@'localhost' VIEW v_orphan AS SELECT id, name, 'vshop.items.name' AS lit, CONCAT('\`vshop\`.', name) AS q, name AS \`vshop\` FROM items;
+       CREATE DEFINER = 'gone'@'localhost' SQL SECURITY INVOKER VIEW v_invoker AS SELECT i.id, o.x FROM items i JOIN vother.t o;
+       CREATE DEFINER = 'root'@'localhost' VIEW v_base AS SELECT id, name FROM items WHERE id > 1;
+       CREATE DEFINER = 'gone'@'localhost' VIEW v_over AS SELECT v_base.id, v_base.name, items.name AS again FROM v_base JOIN items ON v_base.id = items.id;
+       CREATE DEFINER = 'root'@'localhost' VIEW v_cross AS SELECT i.id, i.name, o.x FROM items i JOIN vother.t o WHERE o.x = 5;
+       DROP USER 'gone'@'localhost';`,
+    );
+    const views = ['v_base', 'v_cross', 'v_invoker', 'v_orphan', 'v_over'];
+    // What the source shows: the orphaned views with their database inside the body, the cross-database one too.
+    const definition = (database: string, view: string): string => db.sql(`SHOW CREATE VIEW \`${view}\``, database).split('\t')[1] ?? '';
+    expect(definition('vshop', 'v_orphan')).toContain('`vshop`.`items`.`name`');
+    expect(definition('vshop', 'v_cross')).toContain('`vshop`.`items`');
+    expect(definition('vshop', 'v_over')).toContain('`vshop`.`items`.`name` AS `again`');
+    // SELECT as root (SQL SECURITY INVOKER; a DEFINER view of a missing account cannot run, even on the source).
+    const results = (database: string) => ({
+      v_cross: db.sql('SELECT * FROM v_cross ORDER BY id', database),
+      v_invoker: db.sql('SELECT * FROM v_invoker ORDER BY id, x', database),
+    });
+    const before = results('vshop');
+    expect(before.v_invoker).toBe('1\t5\n1\t6\n2\t5\n2\t6\n');
+    const { id, backups, serverFile } = await task('t_views');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    await nextSecond();
+    const moment = new Date();
+    await nextSecond();
+    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    const folder = join(backups, encodeDatabaseFolder('vshop'));
+    const repo = await openRepository(new LocalBackend(folder), { key: null, workers: 0 });
+    const point = (await repo.listPoints())[0]!.id;
+    // The source changes after the backup: a copy's views must not see it.
+    db.sql("UPDATE items SET name = 'changed' WHERE id = 1; INSERT INTO items VALUES (3, 'later')", 'vshop');
+    const sourceNow = results('vshop');
+    const restored = [
+      ['vshop_p', await restoreCommand(engine, folder, { point, serverFile, database: 'vshop_p' })],
+      ['vshop_m', await restoreCommand(engine, folder, { asOf: moment, serverFile, database: 'vshop_m' })],
+    ] as const;
+    db.sql("UPDATE items SET name = 'lamp' WHERE id = 1; DELETE FROM items WHERE id = 3", 'vshop');
+    for (const [copy, report] of restored) {
+      expect(results(copy), copy).toEqual(before);
+      expect(results(copy)).not.toEqual(sourceNow);
+      for (const view of views) expect(definition(copy, view), `${copy}.${view}`).toBe(definition('vshop', view).replaceAll('`vshop`.`', `\`${copy}\`.\``));
+      // The literal, the string built in the body and the column alias named like the database are as they were.
+      expect(definition(copy, 'v_orphan')).toContain("'vshop.items.name' AS `lit`,concat('`vshop`.',");
+      expect(definition(copy, 'v_orphan')).toContain('AS `vshop` from');
+      expect(definition(copy, 'v_cross')).toContain('`vother`.`t`');
+      expect(report.notes, copy).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^Views, routines, triggers or events of "${copy}" are defined by accounts this server does not have: 'gone'@'localhost'\\.`))]));
+      // Once the account exists with privileges on the copy, the orphaned views read the copy.
+    }
+    db.sql("CREATE USER 'gone'@'localhost'; GRANT ALL ON vshop_p.* TO 'gone'@'localhost'; GRANT SELECT ON vother.* TO 'gone'@'localhost';");
+    try {
+      expect(db.sql('SELECT id, name, lit, q, `vshop` FROM v_orphan ORDER BY id', 'vshop_p')).toBe('1\tlamp\tvshop.items.name\t`vshop`.lamp\tlamp\n2\tvshop\tvshop.items.name\t`vshop`.vshop\tvshop\n');
+      expect(db.sql('SELECT * FROM v_over', 'vshop_p')).toBe('2\tvshop\tvshop\n');
+      expect(definition('vshop_p', 'v_orphan')).not.toContain('`vshop_p`.');
+    } finally {
+      db.sql("DROP USER 'gone'@'localhost'");
+    }
+  }, 60_000);
+});

@@ -609,7 +609,7 @@ export class MysqlConnector implements Connector {
     checkMysqlDatabaseName(database);
     const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
     const counted = countingStream(progress);
-    const rewriter = new DumpRewriter();
+    const rewriter = new DumpRewriter(opts.sourceName ?? null);
     source.on('error', (e) => counted.destroy(e));
     counted.on('error', (e) => rewriter.destroy(e));
     source.pipe(counted).pipe(rewriter);
