@@ -397,6 +397,12 @@ describe('views whose DEFINER was dropped, views reading another database', () =
     expect(before.v_invoker).toBe('1\t5\n1\t6\n2\t5\n2\t6\n');
     const { id, backups, serverFile } = await task('t_views');
     expect((await runTask(engine, id, 'full')).status).toBe('success');
+    // In the log before the moment: a view created by an account that is dropped again (the replay creates it under the new name).
+    await nextSecond();
+    // The account statements run outside the database: a replay of "vshop" would run those logged under `use vshop` too (a separate issue).
+    db.sql("CREATE USER 'gone'@'localhost'; GRANT ALL ON vshop.* TO 'gone'@'localhost';");
+    db.sql("CREATE DEFINER = 'gone'@'localhost' VIEW v_late AS SELECT items.id, 'x' AS vshop FROM items;", 'vshop');
+    db.sql("DROP USER 'gone'@'localhost';");
     await nextSecond();
     const moment = new Date();
     await nextSecond();
@@ -415,7 +421,8 @@ describe('views whose DEFINER was dropped, views reading another database', () =
     for (const [copy, report] of restored) {
       expect(results(copy), copy).toEqual(before);
       expect(results(copy)).not.toEqual(sourceNow);
-      for (const view of views) expect(definition(copy, view), `${copy}.${view}`).toBe(definition('vshop', view).replaceAll('`vshop`.`', `\`${copy}\`.\``));
+      expect(db.sql(`SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '${copy}' AND TABLE_NAME = 'v_late'`).trim(), copy).toBe(copy === 'vshop_m' ? '1' : '0');
+      for (const view of copy === 'vshop_m' ? [...views, 'v_late'] : views) expect(definition(copy, view), `${copy}.${view}`).toBe(definition('vshop', view).replaceAll('`vshop`.`', `\`${copy}\`.\``));
       // The literal, the string built in the body and the column alias named like the database are as they were.
       expect(definition(copy, 'v_orphan')).toContain("'vshop.items.name' AS `lit`,concat('`vshop`.',");
       expect(definition(copy, 'v_orphan')).toContain('AS `vshop` from');
