@@ -16,6 +16,10 @@
  * - character_set_server latin1 with utf8mb4 and latin1 tables holding non-ASCII text;
  * - a server with lower_case_table_names=1, log_slave_updates and gtid_strict_mode: mixed-case
  *   names restored into mixed-case new names (a point, a moment), definer notes found there.
+ * - views whose DEFINER account was dropped (their dumped bodies name the source database),
+ *   views reading another database, a view over a view: a point and a moment restore into a
+ *   new name reading the new database; a view over a view whose definer is gone fails naming
+ *   the account and the fix.
  * (ANSI_QUOTES/NO_BACKSLASH_ESCAPES alone, binlog_format, a purged log and a
  * lower_case_table_names=1 target are in tasks/mariadb-binlog.test.ts.)
  */
@@ -439,4 +443,34 @@ describe('views whose DEFINER was dropped, views reading another database', () =
       db.sql("DROP USER 'gone'@'localhost'");
     }
   }, 60_000);
+
+  it('a view reading a view whose DEFINER was dropped: RESTORE_FAILED naming the account and the fix, nothing left; with the account, it restores', async () => {
+    db.sql(
+      `CREATE DATABASE vbad; USE vbad; CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (7);
+       CREATE USER 'gone2'@'localhost'; GRANT ALL ON vbad.* TO 'gone2'@'localhost';
+       CREATE DEFINER = 'gone2'@'localhost' VIEW v_a AS SELECT id FROM t;
+       CREATE DEFINER = 'root'@'localhost' VIEW v_b AS SELECT id FROM v_a;
+       DROP USER 'gone2'@'localhost';`,
+    );
+    const c = connector();
+    const dump = await c.openDump('vbad', 'logical');
+    const chunks: Buffer[] = [];
+    for await (const b of dump.stream) chunks.push(b as Buffer);
+    await dump.done;
+    const e = await rejection(c.restore('vbad_copy', Readable.from([Buffer.concat(chunks)]), 'logical', { sourceName: 'vbad' }));
+    expect(e).toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringMatching(/^Database "vbad_copy" cannot be restored on the .*: the backup has a view that reads another view defined by 'gone2'@'localhost', .*Nothing was created\. Fix: create the account on this server and grant it on the new name .* first \(e\.g\. CREATE USER 'gone2'@'localhost'; GRANT SELECT ON `vbad_copy`\.\* TO 'gone2'@'localhost';\), then restore again.*Server said: ERROR 1449/),
+    });
+    expect(exists(db, 'vbad_copy')).toBe(false);
+    // The fix the message names.
+    db.sql("CREATE USER 'gone2'@'localhost'; GRANT SELECT ON `vbad_copy`.* TO 'gone2'@'localhost';");
+    try {
+      const report = await c.restore('vbad_copy', Readable.from([Buffer.concat(chunks)]), 'logical', { sourceName: 'vbad' });
+      expect(report.notes).toBeUndefined();
+      expect(db.sql('SELECT * FROM v_b', 'vbad_copy')).toBe('7\n');
+    } finally {
+      db.sql("DROP USER 'gone2'@'localhost'");
+    }
+  }, 30_000);
 });
