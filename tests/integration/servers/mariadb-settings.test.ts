@@ -34,6 +34,7 @@ import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts'
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { runTestRestoreJob } from '../../../electron/engine/test-restore/run-test-restore-job.ts';
 import type { Run, Server } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
@@ -422,6 +423,13 @@ describe('views whose DEFINER was dropped, views reading another database', () =
       ['vshop_m', await restoreCommand(engine, folder, { asOf: moment, serverFile, database: 'vshop_m' })],
     ] as const;
     db.sql("UPDATE items SET name = 'lamp' WHERE id = 1; DELETE FROM items WHERE id = 3", 'vshop');
+    // A test restore of the point (into a scratch name) passes too.
+    const server: Server = { id: 'my1', name: 'settings', kind: 'mysql', host: db.host, port: db.port, user: db.user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
+    const tested = await runTestRestoreJob(
+      { op: 'test-restore', restoreId: 'tr', location: { kind: 'local', path: folder }, pointId: point, server, password: db.password, toolPaths: { mysql: null }, database: 'vshop_test', keyBase64: null, credentials: null, folder: null },
+      new AbortController().signal,
+    );
+    expect(tested.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:true', 'CHECK TABLE:true', 'tables present:true', 'row counts:true']);
     for (const [copy, report] of restored) {
       expect(results(copy), copy).toEqual(before);
       expect(results(copy)).not.toEqual(sourceNow);
