@@ -201,10 +201,15 @@ export class DumpRewriter extends Transform {
 
   /** How long the held line may grow: a view statement (or what may still become one) up to MAX_VIEW, other lines up to MAX_HELD. */
   private holdLimit(): number {
-    const first = this.held![0];
-    if (!first) return MAX_HELD;
-    const head = Buffer.concat(this.held!.slice(0, 4)).subarray(0, VIEW_PREFIX.length);
-    return VIEW_PREFIX.subarray(0, head.length).equals(head) ? MAX_VIEW : MAX_HELD;
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (const part of this.held!) {
+      if (n >= VIEW_PREFIX.length) break;
+      parts.push(part);
+      n += part.length;
+    }
+    const head = Buffer.concat(parts).subarray(0, VIEW_PREFIX.length);
+    return head.length > 0 && VIEW_PREFIX.subarray(0, head.length).equals(head) ? MAX_VIEW : MAX_HELD;
   }
 
   /**
