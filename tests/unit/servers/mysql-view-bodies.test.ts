@@ -27,6 +27,7 @@ describe('unqualifyView', () => {
 
   test('a table or table alias named like the database: two-part names are left alone, three-part ones still go', () => {
     expect(u('/*!50001 VIEW `v` AS select `shop`.`id` AS `id` from `items` `shop` */;\n')).toBeNull();
+    expect(u('/*!50001 VIEW `shop` AS select `i`.`id` AS `id` from (`shop`.`items` `i` join `other`.`t`) */;\n')).toBe('/*!50001 VIEW `shop` AS select `i`.`id` AS `id` from (`items` `i` join `other`.`t`) */;\n');
     expect(u('/*!50001 VIEW `v` AS select `shop`.`id` AS `id` from `shop` */;\n')).toBeNull();
     expect(u('/*!50001 VIEW `v` AS select `shop`.`shop`.`id` AS `id` from `shop`.`shop` join `other`.`shop` */;\n')).toBe('/*!50001 VIEW `v` AS select `shop`.`id` AS `id` from `shop`.`shop` join `other`.`shop` */;\n');
   });

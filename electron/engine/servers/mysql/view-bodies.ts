@@ -23,7 +23,7 @@
  *   but only when `source` is nowhere else in the body used as a name that a two-part name
  *   could start with (a table or table alias named like the database, as in
  *   `` from `items` `shop` `` or a table `` `shop` ``): then `` `shop`.`id` `` may be a
- *   column of that table, and every two-part name is left as it was. Column aliases
+ *   column of that table, and every two-part name is left as it was. The view's own name, column aliases
  *   (`` AS `shop` ``) and columns (the last of three parts) named like it do not count.
  * Names qualified with another database stay as they are.
  */
@@ -122,6 +122,7 @@ export function unqualifyView(line: Buffer, source: string): Buffer | null {
   // Is `source` used as a name a two-part name could start with (a table or a table alias)?
   let usedAsTable = false;
   for (const chain of all) {
+    if (chain[0] === 0) continue; // the view's own name
     chain.forEach((t, k) => {
       if (!isSource(t)) return;
       if (k === 0 && chain.length >= 2) return; // a qualifier: what is decided below
