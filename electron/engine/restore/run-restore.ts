@@ -148,6 +148,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     createRoles: spec.options.createRoles,
     ...(spec.options.folder ? { folder: spec.options.folder } : {}),
     totalBytes: point.length,
+    sourceName: summary.database,
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
   });
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });

@@ -167,6 +167,11 @@ export interface RestoreOptions extends OperationOptions {
   tempDir?: string;
   /** Total bytes of the stream when known (progress for byte-counted restores). */
   totalBytes?: number;
+  /**
+   * MySQL/MariaDB: the name of the database the backup was taken of (the point's manifest),
+   * taken out of the dump's view bodies so the views read the new database (view-bodies.ts).
+   */
+  sourceName?: string;
 }
 
 export interface RestoreReport {

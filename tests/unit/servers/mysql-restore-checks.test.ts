@@ -2,11 +2,13 @@
  * The MySQL/MariaDB restore checks that need no server (restore-checks.ts): the longest line
  * of a dump whatever the buffer cuts, the large-row error naming the fix, and the definer
  * notes built from the server's answer (missing accounts, accounts without privileges on
- * the new name, names quoted as SQL).
+ * the new name, names quoted as SQL), and the error for a view over a view whose definer is
+ * missing.
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { definerNotes, LongestLine, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { BackstopError } from '../../../electron/shared/result.ts';
+import { definerNotes, LongestLine, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
@@ -46,5 +48,24 @@ describe('definerNotes', () => {
     expect(notes.join()).not.toContain("'root'");
     expect(definerNotes('shop', [['definer', hex('root@localhost'), '1', '1']])).toEqual([]);
     expect(definerNotes('shop', [])).toEqual([]);
+  });
+});
+
+describe('missingDefinerError', () => {
+  const failed = (detail: string, code: 'RESTORE_FAILED' | 'CANCELED' = 'RESTORE_FAILED') =>
+    new BackstopError(code, `Failed on the MySQL/MariaDB server h:1 (while restoring into database "copy"; exit code 1): /*!50001 VIEW \`v_b\` AS select 1 */ | -------------- | ${detail}`);
+
+  it('names the account (quoted as SQL), that nothing was created, and the fix on the new name', () => {
+    const e = missingDefinerError('MySQL/MariaDB server h:1', 'new`db', failed("ERROR 1449 (HY000) at line 93: The user specified as a definer ('o'ne'@'%') does not exist"));
+    expect(e?.code).toBe('RESTORE_FAILED');
+    expect(e?.message).toMatch(/^Database "new`db" cannot be restored on the MySQL\/MariaDB server h:1: the backup has a view that reads another view defined by 'o''ne'@'%', /);
+    expect(e?.message).toContain("Nothing was created. Fix: create the account on this server and grant it on the new name what it held on the original first (e.g. CREATE USER 'o''ne'@'%'; GRANT SELECT ON `new``db`.* TO 'o''ne'@'%';), then restore again;");
+    expect(e?.message).toMatch(/Server said: ERROR 1449 \(HY000\) at line 93: .*does not exist$/);
+  });
+
+  it('leaves every other failure alone', () => {
+    expect(missingDefinerError('s', 'd', failed("ERROR 1054 (42S22) at line 9: Unknown column 'shop.items.id' in 'SELECT'"))).toBeNull();
+    expect(missingDefinerError('s', 'd', failed("ERROR 1449 (HY000) at line 9: The user specified as a definer ('a'@'b') does not exist", 'CANCELED'))).toBeNull();
+    expect(missingDefinerError('s', 'd', new Error('ERROR 1449'))).toBeNull();
   });
 });

@@ -71,7 +71,7 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
-import { definerNotes, definersQuery, LongestLine, packetTooLargeError } from './restore-checks.ts';
+import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -609,7 +609,7 @@ export class MysqlConnector implements Connector {
     checkMysqlDatabaseName(database);
     const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
     const counted = countingStream(progress);
-    const rewriter = new DumpRewriter();
+    const rewriter = new DumpRewriter(opts.sourceName ?? null);
     source.on('error', (e) => counted.destroy(e));
     counted.on('error', (e) => rewriter.destroy(e));
     source.pipe(counted).pipe(rewriter);
@@ -654,7 +654,7 @@ export class MysqlConnector implements Connector {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
         await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
-          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? (await this.timeoutCut('restore', database, e, opts.signal)) ?? e;
+          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? (await this.timeoutCut('restore', database, e, opts.signal)) ?? missingDefinerError(this.label, database, e) ?? e;
         });
         progress.finish();
         const notes = await this.definerNotes(database, opts.signal);

@@ -13,11 +13,17 @@
  *   line that mariadb-dump writes around routines, triggers and events (to give each the
  *   database collation it was created under) into the nameless form, which applies to the
  *   database being restored instead of the source database. Lines inside
- *   `DELIMITER ;;` blocks (routine bodies) are never touched. Everything else passes
- *   through byte for byte.
+ *   `DELIMITER ;;` blocks (routine bodies) are never touched.
+ * - Given the source database's name, it also takes that name out of the dump's view
+ *   statements (`/*!50001 VIEW … *\/;` lines, view-bodies.ts), where the server may have
+ *   written it (a view whose definer was dropped, a view also reading another database), so
+ *   the restored views read the new database. Such a line is held whole (up to 16 MiB;
+ *   longer ones pass unchanged); other lines are held at most 64 KiB.
+ * - Everything else passes through byte for byte.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
+import { unqualifyView, VIEW_PREFIX } from './view-bodies.ts';
 
 export interface MysqlDatabaseOptions {
   charset: string;
@@ -74,6 +80,8 @@ const DELIMITER = Buffer.from('DELIMITER ');
 const NAMED_ALTER = /^ALTER DATABASE `(?:[^`]|``)*` (CHARACTER SET [A-Za-z0-9_]+ COLLATE [A-Za-z0-9_]+ ;)\r?\n$/;
 /** Longest line held back for inspection; real ones are < 300 bytes. */
 const MAX_HELD = 64 * 1024;
+/** Longest view statement held back to take the source database's name out of it (view-bodies.ts); longer ones pass unchanged. */
+const MAX_VIEW = 16 * 1024 * 1024;
 const MAX_HEADER = 64 * 1024;
 
 export class DumpRewriter extends Transform {
@@ -82,12 +90,14 @@ export class DumpRewriter extends Transform {
   private resolveHeader!: (o: MysqlDatabaseOptions | null) => void;
   private rejectHeader!: (e: Error) => void;
   private headerBytes: Buffer | null = Buffer.alloc(0);
-  /** Bytes of the current line held back (its start may be a line we rewrite). */
-  private held: Buffer | null = null;
+  /** Bytes of the current line held back (its start may be a line we rewrite), and how many. */
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
   private atLineStart = true;
   private inBlock = false;
 
-  constructor() {
+  /** `source`: the name of the database the dump was taken of, taken out of view statements (view-bodies.ts); none leaves them as they are. */
+  constructor(private readonly source: string | null = null) {
     super();
     this.header = new Promise((resolve, reject) => {
       this.resolveHeader = resolve;
@@ -142,8 +152,7 @@ export class DumpRewriter extends Transform {
         const rest = this.takeHeader(this.headerBytes, true);
         if (rest && rest.length > 0) this.scan(rest);
       }
-      if (this.held) this.push(this.held);
-      this.held = null;
+      if (this.held) this.release(false);
       cb();
     } catch (e) {
       cb(e as Error);
@@ -157,25 +166,27 @@ export class DumpRewriter extends Transform {
       if (this.held) {
         const nl = chunk.indexOf(0x0a, p);
         const end = nl < 0 ? chunk.length : nl + 1;
-        this.held = Buffer.concat([this.held, chunk.subarray(p, end)]);
+        this.held.push(chunk.subarray(p, end));
+        this.heldBytes += end - p;
         p = end;
         run = p;
-        if (nl < 0 && this.held.length < MAX_HELD) continue;
+        if (nl < 0 && this.heldBytes < this.holdLimit()) continue;
         this.release(nl >= 0);
         continue;
       }
       if (this.atLineStart) {
         this.atLineStart = false;
         const first = chunk[p];
-        if (first === ALTER[0] || first === DELIMITER[0]) {
-          // A line start that is, or (cut by the chunk's end) may be, one of the two prefixes.
+        if (first === ALTER[0] || first === DELIMITER[0] || (first === VIEW_PREFIX[0] && this.source)) {
+          // A line start that is, or (cut by the chunk's end) may be, one of the prefixes.
           const starts = (prefix: Buffer): boolean => {
             const head = chunk.subarray(p, p + Math.min(prefix.length, chunk.length - p));
             return prefix.subarray(0, head.length).equals(head);
           };
-          if (starts(ALTER) || starts(DELIMITER)) {
+          if (starts(ALTER) || starts(DELIMITER) || (this.source && starts(VIEW_PREFIX))) {
             if (run < p) this.push(chunk.subarray(run, p));
-            this.held = Buffer.alloc(0);
+            this.held = [];
+            this.heldBytes = 0;
             continue;
           }
         }
@@ -188,11 +199,33 @@ export class DumpRewriter extends Transform {
     if (!this.held && run < chunk.length) this.push(chunk.subarray(run));
   }
 
-  /** A held line is complete (or too long to be one of ours): pass it on, rewritten if it is a named ALTER DATABASE. */
+  /** How long the held line may grow: a view statement (or what may still become one) up to MAX_VIEW, other lines up to MAX_HELD. */
+  private holdLimit(): number {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (const part of this.held!) {
+      if (n >= VIEW_PREFIX.length) break;
+      parts.push(part);
+      n += part.length;
+    }
+    const head = Buffer.concat(parts).subarray(0, VIEW_PREFIX.length);
+    return head.length > 0 && VIEW_PREFIX.subarray(0, head.length).equals(head) ? MAX_VIEW : MAX_HELD;
+  }
+
+  /**
+   * A held line is complete (or too long to be one of ours): pass it on, rewritten if it is
+   * a named ALTER DATABASE, or a view statement naming the source database.
+   */
   private release(complete: boolean): void {
-    const line = this.held!;
+    const line = this.held!.length === 1 ? this.held![0]! : Buffer.concat(this.held!);
     this.held = null;
+    this.heldBytes = 0;
     this.atLineStart = complete;
+    if (complete && line[0] === VIEW_PREFIX[0]) {
+      const rewritten = this.inBlock || !this.source ? null : unqualifyView(line, this.source);
+      this.push(rewritten ?? line);
+      return;
+    }
     const text = line.toString('utf8');
     if (complete && text.startsWith('DELIMITER ')) {
       this.inBlock = text.trim() !== 'DELIMITER ;';

@@ -17,6 +17,10 @@
  *   the accounts and the fix; the restored database is kept (its data is whole). A server
  *   that does not let the user read the mysql schema gives no notes (the caller ignores
  *   the query's failure).
+ * - `missingDefinerError`: a restore that failed because the server refused to create a view
+ *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
+ *   created while the account is missing, under any name) becomes the error naming that
+ *   account and the fix; any other failure gives null.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
@@ -102,4 +106,19 @@ export function definerNotes(database: string, rows: string[][]): string[] {
     );
   }
   return notes;
+}
+
+const MISSING_DEFINER = /ERROR 1449 \(HY000\)(?: at line \d+)?: The user specified as a definer \('(.*)'@'(.*?)'\) does not exist/;
+
+/** The error for a restore the server stopped with 1449 (a view over a view whose definer it lacks), or null. */
+export function missingDefinerError(server: string, database: string, failure: unknown): BackstopError | null {
+  if (!(failure instanceof BackstopError) || failure.code === 'CANCELED') return null;
+  const m = MISSING_DEFINER.exec(failure.message);
+  if (!m) return null;
+  const account = `'${m[1]!.replace(/'/g, "''")}'@'${m[2]!.replace(/'/g, "''")}'`;
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${database}" cannot be restored on the ${server}: the backup has a view that reads another view defined by ${account}, an account this server does not have, and MariaDB/MySQL refuses to create such a view (error 1449, under any name). Nothing was created. Fix: create the account on this server and grant it on the new name what it held on the original first (e.g. CREATE USER ${account}; GRANT SELECT ON ${quoted(database)}.* TO ${account};), then restore again; or, on the source, give the view an existing definer (ALTER DEFINER = <account> VIEW …) and take a new backup. Server said: ${failure.message.slice(failure.message.indexOf('ERROR 1449'))}`,
+    { cause: failure },
+  );
 }
