@@ -187,10 +187,17 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
       input.signal ?? new AbortController().signal,
       () => {},
     );
-    await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    const replay = await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
     const moment = `${t.slice(0, 19)}Z`;
     const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
-    return { ...restored, notes: [...restored.notes, note], pointId: chosen.point.id, moment, range: chosen.range };
+    const n = replay.accountStatementsSkipped;
+    const accounts =
+      n > 0
+        ? [
+            `The log held ${n} account statement${n === 1 ? '' : 's'} (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "${chosen.point.database}" was the default database; accounts belong to the server, not the database, so ${n === 1 ? 'it was' : 'they were'} not replayed and no account on the target changed. To give the restored copy the accounts and grants the source had, apply the backed-up accounts (the task's ~server/grants.sql: Restore → Apply to a server, or backstop apply-globals) and grant them on the new name.`,
+          ]
+        : [];
+    return { ...restored, notes: [...restored.notes, note, ...accounts], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

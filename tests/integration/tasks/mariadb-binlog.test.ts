@@ -443,6 +443,38 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_purge' });
     expect(mariadbFidelity(db, 'shop_purge')).toEqual(expected);
   }, 180_000);
+
+  it('account statements run with the database the default one are not replayed: a restore to a moment on the same server neither fails on an account that exists nor creates, changes or drops one, and says so', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql("CREATE USER 'acct_keep'@'%' IDENTIFIED BY 'keep-1'");
+    const accounts = () => db.sql("SELECT CONCAT(User, '@', Host, ' ', authentication_string) FROM mysql.user WHERE User LIKE 'acct%' ORDER BY 1; SHOW GRANTS FOR 'acct_keep'@'%'; SHOW GRANTS FOR 'acct_new'@'%';");
+    try {
+      const { id, backups } = await task('accounts');
+      expect((await runTask(engine, id, 'full')).status).toBe('success');
+      await nextSecond();
+      // As an application's migration would: account changes with shop the default database, between row changes.
+      db.sql(
+        `INSERT INTO item (name, price) VALUES ('before accounts', 3);
+         CREATE USER 'acct_new'@'%' IDENTIFIED BY 'new-1';
+         GRANT SELECT ON shop.* TO 'acct_new'@'%';
+         GRANT INSERT ON \`shop\`.item TO 'acct_keep'@'%';
+         DROP USER 'acct_keep'@'%';
+         INSERT INTO item (name, price) VALUES ('after accounts', 4);`,
+        'shop',
+      );
+      const { moment, state: expected } = await markMoment();
+      // The DBA then puts the dropped account back, with another password and no grant.
+      db.sql("CREATE USER 'acct_keep'@'%' IDENTIFIED BY 'keep-2'");
+      expect(rowsOf(await runTask(engine, id, 'incremental'), 'shop')[0]).toMatchObject({ kind: 'incremental', kindReason: COVERED_BY_LOG });
+      const before = accounts();
+      const r = await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_accounts' });
+      expect(mariadbFidelity(db, 'shop_accounts')).toEqual(expected);
+      expect(accounts()).toBe(before);
+      expect(r.notes.join('\n')).toContain('The log held 4 account statements (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "shop" was the default database');
+    } finally {
+      db.sql("DROP USER IF EXISTS 'acct_keep'@'%', 'acct_new'@'%'; DROP DATABASE IF EXISTS shop_accounts;");
+    }
+  }, 120_000);
 });
 
 describe('MariaDB with the binary log off (its default)', () => {

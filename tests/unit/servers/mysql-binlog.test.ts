@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -112,6 +112,63 @@ describe('the dump position and the replay', () => {
     f.write(Buffer.from("'/*!*/;\n/*M!100001 SET @@session.gtid_seq_no=8*//*!*/;\nCOMMIT"));
     f.end();
     expect(Buffer.concat(out).toString('latin1')).toBe(`BINLOG '\n${'A'.repeat(2 * piece.length)}'/*!*/;\nCOMMIT`);
+  });
+  it('AccountStatements drops GRANT, CREATE/DROP USER and the like, whole and counted, whatever the buffer cuts; everything else passes byte for byte', async () => {
+    // mariadb-binlog's output around account statements run with `shop` the default database:
+    // statements (and the reader's lines between them), each a list of lines.
+    const kept = [
+      ['/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/;'],
+      ['DELIMITER /*!*/;'],
+      ['# at 256'],
+      ['#261205 10:00:00 server id 1  end_log_pos 300 CRC32 0x1 \tQuery\tthread_id=5\texec_time=0\terror_code=0'],
+      ['use `shop_copy`/*!*/;'],
+      ['SET TIMESTAMP=1796500000/*!*/;'],
+      ['START TRANSACTION', '/*!*/;'],
+      ["BINLOG '", 'AAAA', "'/*!*/;"],
+      ['CREATE PROCEDURE p() BEGIN', "  GRANT SELECT ON shop.* TO 'x'@'%';", 'END', '/*!*/;'],
+      ["INSERT INTO t VALUES ('GRANT ALL ON *.* TO x')", '/*!*/;'],
+      ['COMMIT/*!*/;'],
+    ];
+    const dropped = [
+      ["CREATE USER 'newbie'@'%' IDENTIFIED BY PASSWORD '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'", '/*!*/;'],
+      ["GRANT SELECT ON `shop`.* TO 'newbie'@'%'", '/*!*/;'],
+      ["  DROP USER 'keep'@'%'/*!*/;"],
+      ['CREATE OR REPLACE ROLE r1', 'WITH ADMIN CURRENT_USER', '/*!*/;'],
+      ["SET PASSWORD FOR 'keep'@'%'=PASSWORD('x')/*!*/;"],
+      ['REVOKE ALL PRIVILEGES, GRANT OPTION FROM r1/*!*/;'],
+    ];
+    // Two kept, one dropped, …
+    const input: string[] = [];
+    const expected: string[] = [];
+    for (let i = 0, j = 0; i < kept.length || j < dropped.length; ) {
+      for (let k = 0; k < 2 && i < kept.length; k++) {
+        expected.push(...kept[i]!);
+        input.push(...kept[i++]!);
+      }
+      if (j < dropped.length) input.push(...dropped[j++]!);
+    }
+    const log = `${input.join('\n')}\n`;
+    for (const size of [1, 7, 64, 100_000]) {
+      const pieces: Buffer[] = [];
+      const bytes = Buffer.from(log, 'latin1');
+      for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+      const filter = new AccountStatements();
+      expect(await text(Readable.from(pieces).pipe(filter))).toBe(`${expected.join('\n')}\n`);
+      expect(filter.skipped).toBe(6);
+    }
+  });
+  it('AccountStatements passes a long statement line through as it comes', () => {
+    const f = new AccountStatements();
+    const out: Buffer[] = [];
+    f.on('data', (b: Buffer) => out.push(b));
+    const piece = Buffer.alloc(64 * 1024, 0x41);
+    f.write(Buffer.from("BINLOG '\n"));
+    f.write(piece);
+    f.write(piece);
+    expect(Buffer.concat(out).length).toBe(9 + 2 * piece.length);
+    f.end(Buffer.from("'/*!*/;\nGRANT SELECT ON *.* TO x/*!*/;\nCOMMIT/*!*/;\n"));
+    expect(Buffer.concat(out).toString('latin1')).toBe(`BINLOG '\n${'A'.repeat(2 * piece.length)}'/*!*/;\nCOMMIT/*!*/;\n`);
+    expect(f.skipped).toBe(1);
   });
   it('stopDatetime includes the moment\'s whole second, in UTC', () => {
     expect(stopDatetime(new Date('2026-12-04T14:02:30.250Z'))).toBe('2026-12-04 14:02:31');

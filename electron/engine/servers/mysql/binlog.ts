@@ -14,6 +14,9 @@
  *   file is gone from the server (purged) it starts a new chain (never a silent gap).
  * - The stored stream (`mysql-binlog-files`) is, for each file, the line
  *   `BACKSTOP-BINLOG-FILE <name> <size>\n` followed by exactly <size> bytes of the file.
+ * - A replay into another name runs the reader's output through `OwnGtids` (new
+ *   transactions of the target) and `AccountStatements` (no account changes on the
+ *   target); `StatementScan` refuses beforehand a log that cannot replay faithfully.
  */
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -229,7 +232,82 @@ export class OwnGtids extends Transform {
 }
 
 /** Statements that change accounts, not tables: a replay into another name never needs them, and they name databases only as grant scopes. */
-const ACCOUNT_STATEMENT = /^(GRANT|REVOKE|(CREATE|ALTER|DROP|RENAME)\s+(USER|ROLE)|SET\s+(PASSWORD|DEFAULT\s+ROLE))\b/i;
+const ACCOUNT_STATEMENT = /^(GRANT|REVOKE|(CREATE(\s+OR\s+REPLACE)?|ALTER|DROP|RENAME)\s+(USER|ROLE)|SET\s+(PASSWORD|DEFAULT\s+ROLE))\b/i;
+
+/**
+ * Takes the account statements (GRANT, REVOKE, CREATE/ALTER/DROP/RENAME USER or ROLE, SET
+ * PASSWORD, SET DEFAULT ROLE) out of mariadb-binlog output before a replay of one database
+ * into another name. The log holds them among the database's events when they ran with
+ * that database the default one (`use shop; CREATE USER …`), but accounts belong to the
+ * server: replayed, they would create, change or drop accounts on the target server — and
+ * fail the whole restore on an account that exists there. `skipped` counts them.
+ * Linear and bounded: only the start of a statement's first line is held (to decide);
+ * everything else passes as it comes (a 50 MB BINLOG statement is never re-copied) or is
+ * dropped up to the statement's end (a line ending `/*!*\/;`). Lines between statements
+ * (the reader's `#` comments, DELIMITER) always pass.
+ */
+export class AccountStatements extends Transform {
+  private static readonly END = Buffer.from('/*!*/;', 'latin1');
+  /** Enough of a first line to tell an account statement (the longest keyword run, `SET DEFAULT ROLE`, plus spacing). */
+  private static readonly DECIDE = 64;
+  skipped = 0;
+  /** The start of a line between statements, held until it can be judged. */
+  private held: Buffer | null = null;
+  /** Inside a statement: kept (its lines pass) or dropped. */
+  private statement: 'kept' | 'dropped' | null = null;
+  /** The last bytes of the current line (to see the statement's end), and whether a line is under way. */
+  private tail = Buffer.alloc(0);
+  private midLine = false;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let p = 0;
+    while (p < chunk.length) {
+      const nl = chunk.indexOf(0x0a, p);
+      const end = nl < 0 ? chunk.length : nl + 1;
+      let piece = chunk.subarray(p, end);
+      p = end;
+      if (this.statement === null && !this.midLine) {
+        // A line between statements: hold its start until it can be judged.
+        const head = this.held ? Buffer.concat([this.held, piece]) : piece;
+        this.held = null;
+        if (nl < 0 && head.length < AccountStatements.DECIDE) {
+          this.held = head;
+          continue;
+        }
+        piece = head;
+        const text = head.subarray(0, AccountStatements.DECIDE).toString('latin1');
+        if (!text.startsWith('#') && !text.startsWith('DELIMITER ') && text.trim() !== '') {
+          this.statement = ACCOUNT_STATEMENT.test(text.trimStart()) ? 'dropped' : 'kept';
+          if (this.statement === 'dropped') this.skipped += 1;
+        }
+      }
+      if (this.statement !== 'dropped') this.push(piece);
+      this.lineBytes(piece, nl >= 0);
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.held) {
+      const text = this.held.toString('latin1');
+      if (ACCOUNT_STATEMENT.test(text.trimStart())) this.skipped += 1;
+      else this.push(this.held);
+    }
+    this.held = null;
+    done();
+  }
+
+  /** Follows the current line's end: a statement ends with the line that ends `/*!*\/;`. */
+  private lineBytes(piece: Buffer, lineEnds: boolean): void {
+    const body = lineEnds ? piece.subarray(0, piece[piece.length - 2] === 0x0d ? -2 : -1) : piece;
+    const keep = AccountStatements.END.length;
+    this.tail = body.length >= keep ? Buffer.from(body.subarray(body.length - keep)) : Buffer.concat([this.tail, body]).subarray(-keep);
+    this.midLine = !lineEnds;
+    if (!lineEnds) return;
+    if (this.statement !== null && this.tail.equals(AccountStatements.END)) this.statement = null;
+    this.tail = Buffer.alloc(0);
+  }
+}
 /** Statements that change rows (logged as a statement only under binlog_format STATEMENT or MIXED). */
 const DML_STATEMENT = /^(INSERT|UPDATE|DELETE|REPLACE|LOAD)\b/i;
 /** What mariadb-binlog writes around events: session settings, transaction bounds, the default database. */

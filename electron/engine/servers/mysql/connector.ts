@@ -16,7 +16,8 @@
  *   a full dump also records its snapshot's log position (--master-data=2), and the
  *   server-level `binlog` stream stores the closed log files since the chain's last one
  *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
- *   replays one database's events from a full's position up to a moment into another name.
+ *   replays one database's events from a full's position up to a moment into another name,
+ *   never its account statements (GRANT, CREATE USER…: the server's, not the database's).
  * - users, roles and grants: the server-level `grants.sql` stream of every logical run
  *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
  *   Both run with sql_mode '' in their session, whatever the server's global sql_mode
@@ -73,10 +74,15 @@ import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
+
+/** What a replay of the binary log left out: account statements logged with the database the default one (AccountStatements). */
+export interface ReplayReport {
+  accountStatementsSkipped: number;
+}
 
 export const MYSQL_GRANTS_STREAM: ServerStream = { name: 'grants.sql', format: 'mysql-grants-sql' };
 
@@ -477,11 +483,12 @@ export class MysqlConnector implements Connector {
    * Replays the events of database `source` from position `startPos` of the first of
    * `files` (local copies, oldest first) up to `moment` into the existing database
    * `target`, which the caller just restored: it is dropped if the replay fails. The
-   * events run as new transactions of this server (OwnGtids).
+   * events run as new transactions of this server (OwnGtids); account statements logged
+   * with `source` the default database are not replayed (AccountStatements), and counted.
    */
-  async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<void> {
+  async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
-    await withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+    return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
   }
 
   /**
@@ -511,18 +518,22 @@ export class MysqlConnector implements Connector {
     return scan.end();
   }
 
-  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<void> {
+  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
     const reader: ToolCommand = {
       path: this.binlogTool(),
       args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
       env: { TZ: 'UTC' },
     };
     const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
-    const filtered = events.stream.pipe(new OwnGtids());
-    events.stream.on('error', (e) => filtered.destroy(e));
+    const own = events.stream.pipe(new OwnGtids());
+    const accounts = new AccountStatements();
+    const filtered = own.pipe(accounts);
+    events.stream.on('error', (e) => own.destroy(e));
+    own.on('error', (e) => filtered.destroy(e));
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
     await sinkTool(cmd, filtered, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
     await events.done;
+    return { accountStatementsSkipped: accounts.skipped };
   }
 
   /**
