@@ -75,7 +75,9 @@ describe('restores running', () => {
   it('a restore the steps started is never listed as running elsewhere, not even after "Choose another folder"', async () => {
     const wrapper = await mountView([]);
     const { useRestoreStore } = await import('../../../renderer/src/stores/restore');
-    const restore = useRestoreStore();
+    // The view's own store (its pinia): the active pinia is whichever a component used last,
+    // and a file run before this one in the same worker may leave components behind.
+    const restore = useRestoreStore(wrapper.vm.$pinia);
     fake.respond('restore.start', () => ok({ restoreId: 'r-mine' }));
     // Its first progress arrives before restore.start answers: the engine lists it as running.
     fake.respond('restore.active', () => ok([{ ...RUNNING, restoreId: 'r-mine' }]));
