@@ -40,6 +40,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let db: MariadbServer;
@@ -64,22 +65,12 @@ function rowOf(run: Run, database: string) {
 
 async function task(name: string, server: MariadbServer = db, limits?: { readBytesPerSecond?: number }): Promise<{ id: string; backups: string; serverFile: string }> {
   const backups = tempDir();
-  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
-  const t = data(
-    await engine.call('tasks.create', {
-      name,
-      serverId: s.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local' as const, path: backups }],
-      ...(limits ? { limits } : {}),
-    }),
-  );
+  const { taskId } = await serverWithTask(engine, { kind: 'mysql', name, host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }, 'logical', backups, limits ? { limits } : {});
   const serverFile = join(tempDir(), 'server.json');
   const env = `SETTINGS_TEST_PASSWORD_${server.port}`;
   process.env[env] = server.password;
   writeFileSync(serverFile, JSON.stringify({ kind: 'mysql', host: server.host, port: server.port, user: server.user, passwordEnv: env, tls: 'disable' }));
-  return { id: t.id, backups, serverFile };
+  return { id: taskId, backups, serverFile };
 }
 
 /**
