@@ -15,12 +15,15 @@
  * An int is a sign byte + intSize little-endian bytes; a string is an int length (-1 =
  * null) + bytes. A compressed archive (Backstop dumps with -Z0) or anything unexpected
  * makes the facts unavailable; the stream itself is never affected.
+ * Cost: it runs on the writer's thread for every byte of every dump, and -Z0 writes one data
+ * chunk per row, so whole rows are counted in place — no copy, string or object per row.
  */
 import type { FactCounter, FactsOutcome } from './dump-facts.ts';
 
 const BLK_DATA = 1;
 const BLK_BLOBS = 3;
 const TERMINATOR = '\\.\n\n\n';
+const TERMINATOR_BYTES = Buffer.from(TERMINATOR, 'latin1');
 
 class NeedMore extends Error {}
 class Unsupported extends Error {}
@@ -56,6 +59,13 @@ class Cursor {
   }
 }
 
+/** The archive's int at `pos` (a sign byte, then `size` little-endian bytes), the caller having checked they are there. */
+function intAt(buf: Uint8Array, pos: number, size: number): number {
+  let v = 0;
+  for (let k = size; k >= 1; k--) v = v * 256 + buf[pos + k]!;
+  return buf[pos] ? -v : v;
+}
+
 interface DataEntry {
   table: string;
 }
@@ -85,7 +95,7 @@ export class PgCustomArchiveFacts implements FactCounter {
   private minor = 0;
   private readonly entries = new Map<number, DataEntry>();
   private readonly tables: Record<string, number> = {};
-  private current: { entry: DataEntry | null; newlines: number; tail: string } | null = null;
+  private current: { entry: DataEntry | null; newlines: number; tail: Uint8Array; tailLen: number } | null = null;
 
   observe(chunk: Uint8Array): void {
     if (this.state.kind === 'failed') return;
@@ -115,6 +125,15 @@ export class PgCustomArchiveFacts implements FactCounter {
         continue;
       }
       if (s.kind === 'failed') return;
+      // Fast path: a chunk length wholly in this buffer with nothing pending is read in place.
+      // pg_dump -Z0 writes one chunk per COPY row, so this runs once per row of the database.
+      if (s.kind === 'chunkLen' && this.pending.length === 0 && i + 1 + this.intSize <= chunk.length) {
+        if (!s.blobs) i = this.wholeRows(chunk, i);
+        if (i + 1 + this.intSize > chunk.length) continue;
+        this.chunkLength(intAt(chunk, i, this.intSize), s.blobs);
+        i += 1 + this.intSize;
+        continue;
+      }
       // Structured parts: accumulate (copied, never kept views of the input) and parse what is complete.
       const take = s.kind === 'header' || s.kind === 'toc' ? chunk.length - i : Math.min(chunk.length - i, this.smallNeed() - this.pending.length);
       this.pending = Buffer.concat([this.pending, chunk.subarray(i, i + take)]);
@@ -158,18 +177,11 @@ export class PgCustomArchiveFacts implements FactCounter {
           const id = c.int();
           if (s.blobs) this.state = { kind: 'blobOid' };
           else {
-            this.current = { entry: this.entries.get(id) ?? null, newlines: 0, tail: '' };
+            this.current = { entry: this.entries.get(id) ?? null, newlines: 0, tail: new Uint8Array(TERMINATOR.length), tailLen: 0 };
             this.state = { kind: 'chunkLen', blobs: false };
           }
         } else if (s.kind === 'chunkLen') {
-          const n = c.int();
-          if (n < 0) throw new Unsupported('the archive has a negative chunk length');
-          if (n > 0) this.state = { kind: 'chunkData', remaining: n, blobs: s.blobs };
-          else if (s.blobs) this.state = { kind: 'blobOid' };
-          else {
-            this.endTableData();
-            this.state = { kind: 'blockType' };
-          }
+          this.chunkLength(c.int(), s.blobs);
         } else if (s.kind === 'blobOid') {
           this.state = c.int() === 0 ? { kind: 'blockType' } : { kind: 'chunkLen', blobs: true };
         } else return;
@@ -179,6 +191,29 @@ export class PgCustomArchiveFacts implements FactCounter {
       }
       this.pending = this.pending.subarray(c.pos);
       if (this.pending.length === 0 && this.state.kind !== 'toc') return;
+    }
+  }
+
+  /** Counts the table-data chunks (rows) lying whole in `chunk` from `i`, with no state change; returns where the first other one starts. */
+  private wholeRows(chunk: Buffer, i: number): number {
+    const head = 1 + this.intSize;
+    while (i + head <= chunk.length) {
+      const n = intAt(chunk, i, this.intSize);
+      if (n <= 0 || i + head + n > chunk.length) break;
+      this.countData(chunk, i + head, i + head + n, false);
+      i += head + n;
+    }
+    return i;
+  }
+
+  /** After a data chunk's length: its bytes follow, or 0 ends the table's data (or one large object). */
+  private chunkLength(n: number, blobs: boolean): void {
+    if (n < 0) throw new Unsupported('the archive has a negative chunk length');
+    if (n > 0) this.state = { kind: 'chunkData', remaining: n, blobs };
+    else if (blobs) this.state = { kind: 'blobOid' };
+    else {
+      this.endTableData();
+      this.state = { kind: 'blockType' };
     }
   }
 
@@ -232,16 +267,26 @@ export class PgCustomArchiveFacts implements FactCounter {
   private countData(chunk: Buffer, from: number, to: number, blobs: boolean): void {
     const cur = this.current;
     if (blobs || !cur) return;
-    for (let p = chunk.indexOf(10, from); p !== -1 && p < to; p = chunk.indexOf(10, p + 1)) cur.newlines++;
-    const last = chunk.toString('latin1', Math.max(from, to - TERMINATOR.length), to);
-    cur.tail = (cur.tail + last).slice(-TERMINATOR.length);
+    for (let p = chunk.indexOf(10, from); p !== -1 && p < to; p = p + 1 < to ? chunk.indexOf(10, p + 1) : -1) cur.newlines++;
+    // Keep the last TERMINATOR.length bytes seen (byte copies: this runs once per row).
+    const t = cur.tail;
+    const n = to - from;
+    if (n >= t.length) {
+      for (let k = 0; k < t.length; k++) t[k] = chunk[to - t.length + k]!;
+      cur.tailLen = t.length;
+    } else {
+      const keep = Math.min(cur.tailLen, t.length - n);
+      t.copyWithin(0, cur.tailLen - keep, cur.tailLen);
+      for (let k = 0; k < n; k++) t[keep + k] = chunk[from + k]!;
+      cur.tailLen = keep + n;
+    }
   }
 
   private endTableData(): void {
     const cur = this.current;
     this.current = null;
     if (!cur?.entry) return;
-    if (cur.tail !== TERMINATOR) throw new Unsupported(`the data of table ${cur.entry.table} is not COPY text ending in "\\."`);
+    if (cur.tailLen !== TERMINATOR_BYTES.length || !TERMINATOR_BYTES.every((b, k) => cur.tail[k] === b)) throw new Unsupported(`the data of table ${cur.entry.table} is not COPY text ending in "\\."`);
     this.tables[cur.entry.table] = cur.newlines - 3;
   }
 }

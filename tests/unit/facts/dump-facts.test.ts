@@ -73,6 +73,58 @@ describe('PostgreSQL archive facts', () => {
   });
 });
 
+/** A minimal uncompressed custom archive (version 1.14, 4-byte ints): TOC entries, then data blocks of one chunk per row, as pg_dump -Z0 writes. */
+function archive(tables: { id: number; schema: string; name: string; rows: string[] }[], opts: { blob?: boolean; badEnd?: boolean } = {}): Buffer {
+  const int = (v: number) => {
+    const b = Buffer.alloc(5);
+    b[0] = v < 0 ? 1 : 0;
+    b.writeUInt32LE(Math.abs(v), 1);
+    return b;
+  };
+  const str = (s: string | null) => (s === null ? int(-1) : Buffer.concat([int(Buffer.byteLength(s)), Buffer.from(s, 'utf8')]));
+  const parts: Buffer[] = [Buffer.from('PGDMP', 'latin1'), Buffer.from([1, 14, 0, 4, 8, 1]), int(0)];
+  for (let k = 0; k < 7; k++) parts.push(int(k));
+  parts.push(str('db'), str('16.1'), str('16.1'), int(tables.length + 1));
+  const entry = (dumpId: number, tag: string, desc: string, ns: string | null, hadDumper: number) =>
+    parts.push(int(dumpId), int(hadDumper), str('0'), str('0'), str(tag), str(desc), int(3), str(''), str(''), str(''), str(ns), str(''), str('heap'), str('postgres'), str('false'), str('1'), str(null), Buffer.from([1]), Buffer.alloc(8));
+  entry(999, 'public', 'SCHEMA', null, 0);
+  for (const t of tables) entry(t.id, t.name, 'TABLE DATA', t.schema, 1);
+  for (const t of tables) {
+    parts.push(Buffer.from([1]), int(t.id));
+    for (const r of t.rows) parts.push(int(Buffer.byteLength(r) + 1), Buffer.from(`${r}\n`, 'utf8'));
+    const end = opts.badEnd ? 'oops\n' : '\\.\n\n\n';
+    parts.push(int(end.length), Buffer.from(end, 'latin1'), int(0));
+  }
+  if (opts.blob) parts.push(Buffer.from([3]), int(500), int(16385), int(3), Buffer.from('a\nb'), int(0), int(0));
+  return Buffer.concat(parts);
+}
+
+describe('PostgreSQL archive facts: row counts', () => {
+  const tables = [
+    { id: 10, schema: 'public', name: 'accounts', rows: Array.from({ length: 40 }, (_, i) => `${i}\tname ${'x'.repeat(i % 7)}\t\\N`) },
+    { id: 11, schema: 'we"ird', name: 'ünï', rows: ['1', '2', 'a\\nb'] },
+    { id: 12, schema: 'public', name: 'empty', rows: [] },
+  ];
+  it('counts every row whatever the buffer boundaries, row chunks shorter than the terminator and large objects included', () => {
+    const bytes = archive(tables, { blob: true });
+    for (const size of [1, 2, 3, 4, 5, 6, 7, 11, 64, 1000, bytes.length]) {
+      const c = new PgCustomArchiveFacts();
+      feed(c, bytes, size);
+      expect(c.result(), `buffers of ${size}`).toEqual({
+        facts: { method: 'pg-custom-stream', tables: { '"public"."accounts"': 40, '"we""ird"."ünï"': 3, '"public"."empty"': 0 } },
+      });
+    }
+  });
+
+  it('table data that does not end in the COPY terminator gives no facts, with the table named', () => {
+    for (const size of [1, 5, 100_000]) {
+      const c = new PgCustomArchiveFacts();
+      feed(c, archive(tables.slice(0, 1), { badEnd: true }), size);
+      expect(c.result()).toEqual({ unavailable: 'the data of table "public"."accounts" is not COPY text ending in "\\."' });
+    }
+  });
+});
+
 describe('facts in a manifest', () => {
   it('round-trip through meta; too many tables are left out with the reason; a point without facts says why', () => {
     const facts = { method: 'x', tables: { a: 1, b: 0 } };
