@@ -269,7 +269,7 @@ interface FullResult {
 
 async function fullBackups(w: Workload, work: string, opts: { profile?: boolean } = {}): Promise<FullResult> {
   console.log(`\n[${w.section}] database ${mb(w.dbBytes)}: full backups (best of ${REPEAT}, interleaved)`);
-  let best = { dump: Infinity, pipe: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
+  let best = { dump: Infinity, pipe: Infinity, z1: Infinity, z3: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
   let beforeStored = 0;
   let cpu = { dump: Infinity, ours: Infinity, restic: Infinity, borg: Infinity, before: Infinity };
   let last: FullResult | null = null;
@@ -280,6 +280,10 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     const dump = await sh(`${w.dumpCmd} > /dev/null`, w.env);
     // The same dump through a pipe into a reader that does nothing: what handing the bytes to another process costs here.
     const pipe = await sh(`${w.dumpCmd} | cat > /dev/null`, w.env);
+    // The floor for any tool that compresses the dump on this machine: the native zstd CLI on
+    // every core, with no chunk ids, encryption or storage (issue #21 item 5's 1.2× target).
+    const z1 = await sh(`${w.dumpCmd} | zstd -1 -T0 -q -c > /dev/null`, w.env);
+    const z3 = await sh(`${w.dumpCmd} | zstd -${LEVEL} -T0 -q -c > /dev/null`, w.env);
     const profileDir = opts.profile && i === REPEAT - 1 ? join(work, 'cpuprof') : undefined;
     const ours = await runChild(w.job(repoDir, 'full'), profileDir);
     // The same backup as before issue #21 item 5: format 1 (SHA-256 of the whole stream) at one fixed level.
@@ -290,10 +294,12 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
     rmSync(beforeDir, { recursive: true, force: true });
     const restic = await sh(resticCmd(w.dumpCmd, peers.restic), { ...w.env, ...PEER_ENV });
     const borg = await sh(borgCmd(w.dumpCmd, peers.borg), { ...w.env, ...PEER_ENV });
-    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, backstop ${secs(ours.seconds)} ${JSON.stringify(ours.bytesNewByLevel ?? {})}, before ${secs(before.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
+    console.log(`  run ${i + 1}: dump ${secs(dump.seconds)}, dump | cat ${secs(pipe.seconds)}, dump | zstd -1 ${secs(z1.seconds)}, dump | zstd -${LEVEL} ${secs(z3.seconds)}, backstop ${secs(ours.seconds)} ${JSON.stringify(ours.bytesNewByLevel ?? {})}, before ${secs(before.seconds)}, restic ${secs(restic.seconds)}, borg ${secs(borg.seconds)}`);
     best = {
       dump: Math.min(best.dump, dump.seconds),
       pipe: Math.min(best.pipe, pipe.seconds),
+      z1: Math.min(best.z1, z1.seconds),
+      z3: Math.min(best.z3, z3.seconds),
       ours: Math.min(best.ours, ours.seconds),
       restic: Math.min(best.restic, restic.seconds),
       borg: Math.min(best.borg, borg.seconds),
@@ -315,6 +321,9 @@ async function fullBackups(w: Workload, work: string, opts: { profile?: boolean 
   const s = w.section;
   ratioRow(s, `full backup time vs ${w.dumpLabel} alone`, best.ours, best.dump, secs, w.dumpLabel, 1.2, '≤ 1.2×');
   addRow(s, `  … ${w.dumpLabel} | cat > /dev/null (pipe only, information)`, secs(best.ours), `dump | cat ${secs(best.pipe)}`, best.ours / best.pipe, '', null);
+  for (const [label, t] of [[`zstd -${LEVEL}`, best.z3], ['zstd -1', best.z1]] as const) {
+    addRow(s, `  … floor: ${w.dumpLabel} | ${label} -T0 > /dev/null (native, all cores, no ids/encryption/storage) vs ${w.dumpLabel} alone`, secs(t), `${w.dumpLabel} ${secs(best.dump)}`, t / best.dump, '', null);
+  }
   addRow(
     s,
     '  … CPU seconds incl. the dump tool (not the server), information',
