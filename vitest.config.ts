@@ -73,7 +73,8 @@ export default defineConfig({
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/fixtures/build-cli.ts'],
-          setupFiles: keychainNamespace,
+          // …and records each file's CPU seconds (tests/fixtures/cpu-report.ts).
+          setupFiles: [...keychainNamespace, 'tests/fixtures/cpu-report.ts'],
           env: workerEnv,
           environment: 'node',
           testTimeout: 120_000,

@@ -119,6 +119,7 @@ async function runSteps(keyring) {
     // A step that failed without a failing test (crash, build error) still counts as a failure.
     if (r.code !== 0 && r.tests && r.tests.failed === 0) failed += 1;
   }
+  printCpuReport(join(reports, 'cpu.jsonl'));
   // The failing tests are named again here, at the very end, so a log that keeps only its tail
   // (a CI page, a terminal scrolled away) still says what failed and why.
   const failures = [vitestFailures, playwrightFailures].flatMap((read, i) => {
@@ -156,6 +157,16 @@ function cpuTimes() {
 function cpuBusy(before, after) {
   if (!before || !after || after.total <= before.total) return null;
   return Math.round(100 * (1 - (after.idle - before.idle) / (after.total - before.total)));
+}
+
+// The integration files that cost the most CPU (tests/fixtures/cpu-report.ts writes one line
+// per file): where to look first when the run gets slower.
+function printCpuReport(file) {
+  if (!existsSync(file)) return;
+  const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const total = rows.reduce((a, r) => a + r.cpuSeconds, 0);
+  console.log(`\nintegration files by CPU seconds (their process and the servers/tools it reaped; ${rows.length} files, ${total.toFixed(0)} s in all):`);
+  for (const r of rows.sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, 12)) console.log(`  ${r.cpuSeconds.toFixed(1).padStart(6)} s CPU ${String(r.wallSeconds).padStart(6)} s wall  ${r.file}`);
 }
 
 function vitestCounts(file) {
