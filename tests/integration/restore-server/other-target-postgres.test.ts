@@ -6,7 +6,9 @@
  * - the source has a libc locale the target's OS lacks (compiled with localedef into a
  *   folder only the source server's LOCPATH names): as the database's locale, and as a
  *   column's collation (CREATE COLLATION) in a database of the default locale —
- *   RESTORE_FAILED naming the locale and the fix, nothing left on the target;
+ *   RESTORE_FAILED naming the locale and the fix, nothing left on the target; and a column
+ *   using a pg_catalog collation initdb imported on the source's host only (a restored
+ *   database is made from template0): RESTORE_FAILED naming the collation and the fix;
  * - the target has max_locks_per_transaction=10 and the backup 250 partitions: restored, with
  *   their owner mapped to another role (one ALTER … OWNER per partition, which in one
  *   transaction ran out of lock slots); with a materialized view over all of them
@@ -118,6 +120,36 @@ describe('a locale the target lacks', () => {
       `Database "collated_copy" cannot be restored on the PostgreSQL server 127.0.0.1:${target.port}: the backup uses the locale "de_DE.UTF-8" in collation public.german, which a column, index or type uses, and that server's operating system does not have it. The new database was removed. Restoring with another locale`,
     );
     expect(databases()).toBe(dbs);
+  });
+});
+
+describe('a collation the target lacks', () => {
+  test('a column using a collation initdb imported from the OS (pg_catalog."de_DE"), which the target never imported: RESTORE_FAILED naming the collation and the fix, nothing left', async () => {
+    // What initdb on a host with that locale imports (pg_import_system_collations); pg_dump dumps no pg_catalog object.
+    source.psql(`CREATE DATABASE imported TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'`);
+    source.psql(`CREATE COLLATION pg_catalog."de_DE" (locale = 'de_DE.UTF-8'); CREATE TABLE t (s text COLLATE pg_catalog."de_DE"); INSERT INTO t VALUES ('b'), ('a'), ('Ä');`, 'imported');
+    const file = await dumpToFile('imported');
+    const dbs = databases();
+    const e = await rejection(restore('imported_copy', file));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toContain(
+      `Database "imported_copy" cannot be restored on the PostgreSQL server 127.0.0.1:${target.port}: the backup uses collation "pg_catalog.de_DE", which that server lacks. initdb creates such collations from the locales its host has at that moment, and a restored database is made from template0, which holds only those. The new database was removed. Fix: restore onto a server whose host has that locale; or install the locale`,
+    );
+    expect(e.message).toContain("SELECT pg_import_system_collations('pg_catalog');");
+    expect(databases()).toBe(dbs);
+    // The fix, on the server whose host has the locale (the source: its template0 lacks the collation too).
+    const before = await rejection(connectorOf(source).restore('imported_copy', createReadStream(file), 'logical'));
+    expect(before.message).toContain('the backup uses collation "pg_catalog.de_DE", which that server lacks.');
+    source.psql('ALTER DATABASE template0 ALLOW_CONNECTIONS true');
+    // What pg_import_system_collations adds for an installed locale (here `locale -a` cannot see the LOCPATH folder).
+    source.psql(`CREATE COLLATION pg_catalog."de_DE" (locale = 'de_DE.UTF-8')`, 'template0');
+    source.psql('ALTER DATABASE template0 ALLOW_CONNECTIONS false');
+    try {
+      await connectorOf(source).restore('imported_copy', createReadStream(file), 'logical');
+      expect(source.psql(`SELECT string_agg(s, ',' ORDER BY s) FROM t`, 'imported_copy').trim()).toBe('a,Ä,b');
+    } finally {
+      source.psql('DROP DATABASE IF EXISTS imported_copy');
+    }
   });
 });
 

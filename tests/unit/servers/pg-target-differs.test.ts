@@ -1,7 +1,7 @@
-/** localeMissingError / lockSlotsError: which failures of a restore onto a differing server they explain, and how. */
+/** localeMissingError / collationMissingError / lockSlotsError: which failures of a restore onto a differing server they explain, and how. */
 import { describe, expect, test } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { localeMissingError, lockSlotsError } from '../../../electron/engine/servers/postgres/target-differs.ts';
+import { collationMissingError, localeMissingError, lockSlotsError } from '../../../electron/engine/servers/postgres/target-differs.ts';
 import { pgRestoreErrorText } from '../../../electron/engine/servers/postgres/restore-failure.ts';
 
 const failed = (m: string) => new BackstopError('RESTORE_FAILED', `Failed on the S (while x; exit code 1): ${m}`);
@@ -18,6 +18,15 @@ describe('localeMissingError', () => {
     expect(e?.message).toContain('The new database was removed.');
     expect(localeMissingError('S', 'd', failed('ERROR:  relation "t" does not exist'), true)).toBeNull();
     expect(localeMissingError('S', 'd', new BackstopError('CANCELED', 'invalid locale name: "x"'), true)).toBeNull();
+  });
+});
+
+describe('collationMissingError', () => {
+  test('a pg_catalog collation the target never imported: named, with the template0 import; other failures not', () => {
+    const e = collationMissingError('S', 'd', failed('ERROR:  collation "pg_catalog.sv_SE" for encoding "UTF8" does not exist | Command was: CREATE TABLE public.t ('), true);
+    expect(e?.message).toMatch(/^Database "d" cannot be restored on the S: the backup uses collation "pg_catalog\.sv_SE", which that server lacks\. .* The new database was removed\. Fix: /);
+    expect(e?.message).toContain("connected to template0: SELECT pg_import_system_collations('pg_catalog');");
+    expect(collationMissingError('S', 'd', failed('ERROR:  invalid locale name: "x"'), true)).toBeNull();
   });
 });
 

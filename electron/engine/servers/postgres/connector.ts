@@ -22,9 +22,10 @@
  *   on the finished copy; run under the archive's standard_conforming_strings. The new database (and any role the restore created) is dropped if
  *   anything fails; pg_restore's failures are explained by restore-failure.ts (the server's
  *   error quoted, the search_path case named), and those of a target that differs from the
- *   source — a locale its OS lacks, too few lock slots — by target-differs.ts. A roleMap's
- *   per-object statements run in transactions of OBJECT_BATCH (a low max_locks_per_transaction
- *   cannot hold one lock per table of a large database). Progress counts TOC entries
+ *   source — a locale its OS lacks, a collation initdb did not import there, too few lock
+ *   slots — by target-differs.ts. A roleMap's per-object statements run in transactions of
+ *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
+ *   database). Progress counts TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
@@ -40,7 +41,7 @@ import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
-import { localeMissingError, lockSlotsError } from './target-differs.ts';
+import { collationMissingError, localeMissingError, lockSlotsError } from './target-differs.ts';
 import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
@@ -357,7 +358,12 @@ export class PostgresConnector implements Connector {
               await this.runTransactions([[unlock, ...plan.databaseStatements]], undefined, action, opts.signal, plan.standardConformingStrings);
             }
           } catch (e) {
-            throw localeMissingError(this.conn.label, database, e, true) ?? lockSlotsError(this.conn.label, database, e, true) ?? e;
+            throw (
+              localeMissingError(this.conn.label, database, e, true) ??
+              collationMissingError(this.conn.label, database, e, true) ??
+              lockSlotsError(this.conn.label, database, e, true) ??
+              e
+            );
           }
           return { database, notes: plan.notes };
         },

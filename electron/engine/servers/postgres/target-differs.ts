@@ -12,6 +12,10 @@
  *   LC_COLLATE/LC_CTYPE locale name`) or as a collation's (CREATE COLLATION: `could not create
  *   locale`). Never restored with another locale: that would silently change the sort order
  *   and what unique indexes on text accept.
+ * - `collationMissingError`: a column, index or type uses a collation of pg_catalog the
+ *   target lacks (`collation "pg_catalog.x" for encoding "UTF8" does not exist`): one initdb
+ *   imported from the source host's locales; a restored database is made from template0,
+ *   which holds only what the target's initdb imported.
  * - `lockSlotsError`: `out of shared memory` with the hint about max_locks_per_transaction:
  *   one statement of the restore locks more tables, partitions and indexes than the server's
  *   lock table holds (max_locks_per_transaction × its connections).
@@ -36,6 +40,21 @@ export function localeMissingError(server: string, database: string, failure: un
     'RESTORE_FAILED',
     `Database "${database}" cannot be restored on the ${server}: the backup uses the locale "${locale}" ${use}, and that server's operating system does not have it. ${removed(created)} ` +
       `Restoring with another locale would silently change how text sorts and compares, so Backstop does not. Fix: install the locale on that server's host (Debian/Ubuntu: enable it in /etc/locale.gen and run locale-gen), restart PostgreSQL, then restore again; or restore onto a server that has it (locale -a lists them). (${failure.message})`,
+    { cause: failure },
+  );
+}
+
+const NO_COLLATION = /collation "([^"]+)" for encoding "([^"]+)" does not exist/;
+
+export function collationMissingError(server: string, database: string, failure: unknown, created: boolean): BackstopError | null {
+  if (!(failure instanceof BackstopError) || failure.code === 'CANCELED') return null;
+  const m = NO_COLLATION.exec(failure.message);
+  if (!m) return null;
+  const collation = m[1]!;
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${database}" cannot be restored on the ${server}: the backup uses collation "${collation}", which that server lacks. initdb creates such collations from the locales its host has at that moment, and a restored database is made from template0, which holds only those. ${removed(created)} ` +
+      `Fix: restore onto a server whose host has that locale; or install the locale on that server's host (Debian/Ubuntu: locale-gen), restart PostgreSQL and import it into template0 (ALTER DATABASE template0 ALLOW_CONNECTIONS true; then, connected to template0: SELECT pg_import_system_collations('pg_catalog'); then ALTER DATABASE template0 ALLOW_CONNECTIONS false;), then restore again; or use another collation for the column on the source (ALTER TABLE … ALTER COLUMN … TYPE text COLLATE "C") and take a new backup. (${failure.message})`,
     { cause: failure },
   );
 }
