@@ -30,7 +30,10 @@
  *   target with lower_case_table_names ≠ 0, tables whose names differ only in case fail
  *   the restore (case-clash.ts) instead of the second silently replacing the first. A
  *   statement (a large row) longer than the target's max_allowed_packet fails the restore
- *   naming the SET GLOBAL to run (the server only says it "has gone away"). A restored
+ *   naming the SET GLOBAL to run (the server only says it "has gone away"). A target that
+ *   lacks a table's storage engine (a plugin) makes it InnoDB: kept, with a note naming the
+ *   tables and the fix; one with innodb_force_primary_key=ON refusing a table without a
+ *   primary key fails the restore naming the setting and the fix (dump-tables.ts). A restored
  *   database whose definer-rights objects run as accounts the target lacks, or that have no
  *   privilege on the new name, is kept, with notes naming those accounts and the fix.
  * - a dump or restore whose connection the server closed (a consumer or source slower than
@@ -73,6 +76,7 @@ import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
+import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -659,16 +663,26 @@ export class MysqlConnector implements Connector {
     const lines = new LongestLine();
     input.on('error', (e) => lines.destroy(e));
     input = input.pipe(lines);
+    // The tables' engines and primary keys, to say what a server that differs changed or refused (dump-tables.ts).
+    const tables = new DumpTables();
+    input.on('error', (e) => tables.destroy(e));
+    input = input.pipe(tables);
     return withoutHalfRestore(
       database,
       async () => {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
         await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
-          throw (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ?? (await this.timeoutCut('restore', database, e, opts.signal)) ?? missingDefinerError(this.label, database, e) ?? e;
+          throw (
+            (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ??
+            (await this.timeoutCut('restore', database, e, opts.signal)) ??
+            missingDefinerError(this.label, database, e) ??
+            forcePrimaryKeyError(this.label, database, tables.tables, e) ??
+            e
+          );
         });
         progress.finish();
-        const notes = await this.definerNotes(database, opts.signal);
+        const notes = [...(await this.engineNotes(database, tables.tables, opts.signal)), ...(await this.definerNotes(database, opts.signal))];
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
@@ -695,6 +709,20 @@ export class MysqlConnector implements Connector {
     const rows = await this.query(TIMEOUTS_QUERY, { signal, action: 'reading the connection timeouts', fallback: 'UNREACHABLE' }).catch(() => null);
     const timeouts = parseTimeouts(rows?.[0]);
     return timeouts ? timeoutError(this.label, what, database, timeouts, failure) : null;
+  }
+
+  /** The note on tables the server made with another engine than the backup's (dump-tables.ts); none when it cannot tell. */
+  private async engineNotes(database: string, tables: DumpTables['tables'], signal?: AbortSignal): Promise<string[]> {
+    if (!tables.some((t) => t.engine)) return [];
+    const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+    const rows = await this.query(`SELECT HEX(TABLE_NAME), ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${name} AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED');`, {
+      signal,
+      action: `checking the engines of database "${database}"`,
+      fallback: 'RESTORE_FAILED',
+    }).catch(() => []);
+    const restored = new Map(rows.filter((r) => r.length === 2 && r[1]).map((r) => [Buffer.from(r[0] ?? '', 'hex').toString('utf8'), r[1]!] as [string, string]));
+    const note = engineNote(database, tables, restored);
+    return note ? [note] : [];
   }
 
   /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); none when it cannot tell. */

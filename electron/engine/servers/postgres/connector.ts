@@ -21,7 +21,11 @@
  *   restore (read-only, timeouts, search_path, session_replication_role) only take effect
  *   on the finished copy; run under the archive's standard_conforming_strings. The new database (and any role the restore created) is dropped if
  *   anything fails; pg_restore's failures are explained by restore-failure.ts (the server's
- *   error quoted, the search_path case named). Progress counts TOC entries
+ *   error quoted, the search_path case named), and those of a target that differs from the
+ *   source — a locale its OS lacks, a collation initdb did not import there, too few lock
+ *   slots — by target-differs.ts. A roleMap's per-object statements run in transactions of
+ *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
+ *   database). Progress counts TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
  * See connector.ts for the shared contract.
  */
@@ -37,6 +41,7 @@ import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
+import { collationMissingError, localeMissingError, lockSlotsError } from './target-differs.ts';
 import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceDatabaseName, type RestorePlan } from './restore-plan.ts';
 import type {
   BackupSupport,
@@ -77,6 +82,19 @@ const PG_TABLE_KEY = /^"(?:[^"]|"")*"\."(?:[^"]|"")*"$/;
 
 /** Statements Backstop sends are UTF-8, whatever the psql locale or the database's encoding. */
 const UTF8 = "SET client_encoding = 'UTF8';\n";
+
+/**
+ * Object statements per transaction: each locks its object (and an ALTER … OWNER its indexes
+ * and sequences too); a few dozen fit the lock table of the smallest server
+ * (max_locks_per_transaction 10 × its connections).
+ */
+const OBJECT_BATCH = 32;
+
+function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
 
 /** pg_restore --verbose lines that stand for one TOC entry being processed. */
 const VERBOSE_ENTRY = /^pg_restore: (creating|processing|executing|restoring|setting|finished item|launching item)/;
@@ -307,7 +325,7 @@ export class PostgresConnector implements Connector {
         await this.conn.query(`${UTF8}${plan.createDatabase}`, { action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' });
       } catch (e) {
         await this.dropRolesQuietly(createdRoles);
-        throw e;
+        throw localeMissingError(this.conn.label, database, e, false) ?? e;
       }
       return await withoutHalfRestore(
         database,
@@ -321,18 +339,31 @@ export class PostgresConnector implements Connector {
             action: `letting the restore write into database "${database}"`,
             fallback: 'RESTORE_FAILED',
           });
-          await this.pgRestore(database, archive, jobs, plan, opts);
-          // Database-level statements run like pg_restore --create's, from inside the new database,
-          // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
-          // name would not match there when the database's encoding differs from the maintenance
-          // database's, so for such names they run from the maintenance database.
-          const action = `applying the owners, settings and privileges of database "${database}"`;
-          const unlock = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only;`;
-          if (/^[\x20-\x7e]*$/.test(database)) {
-            await this.runInTransaction([...plan.objectStatements, unlock, ...plan.databaseStatements], database, action, opts.signal, plan.standardConformingStrings);
-          } else {
-            await this.runInTransaction(plan.objectStatements, database, action, opts.signal, plan.standardConformingStrings);
-            await this.runInTransaction([unlock, ...plan.databaseStatements], undefined, action, opts.signal, plan.standardConformingStrings);
+          try {
+            await this.pgRestore(database, archive, jobs, plan, opts);
+            // Database-level statements run like pg_restore --create's, from inside the new database,
+            // so shared text (the comment) is read in the encoding pg_dump wrote it in. A non-ASCII
+            // name would not match there when the database's encoding differs from the maintenance
+            // database's, so for such names they run from the maintenance database.
+            // Object statements (a roleMap's owners and grants, one per object) run in transactions
+            // of OBJECT_BATCH: one for thousands of tables would need a lock slot for each, more than
+            // a server with a low max_locks_per_transaction has.
+            const action = `applying the owners, settings and privileges of database "${database}"`;
+            const unlock = `ALTER ROLE CURRENT_USER IN DATABASE ${quoteIdent(database)} RESET default_transaction_read_only;`;
+            const objects = batches(plan.objectStatements, OBJECT_BATCH);
+            if (/^[\x20-\x7e]*$/.test(database)) {
+              await this.runTransactions([...objects, [unlock, ...plan.databaseStatements]], database, action, opts.signal, plan.standardConformingStrings);
+            } else {
+              await this.runTransactions(objects, database, action, opts.signal, plan.standardConformingStrings);
+              await this.runTransactions([[unlock, ...plan.databaseStatements]], undefined, action, opts.signal, plan.standardConformingStrings);
+            }
+          } catch (e) {
+            throw (
+              localeMissingError(this.conn.label, database, e, true) ??
+              collationMissingError(this.conn.label, database, e, true) ??
+              lockSlotsError(this.conn.label, database, e, true) ??
+              e
+            );
           }
           return { database, notes: plan.notes };
         },
@@ -451,13 +482,16 @@ export class PostgresConnector implements Connector {
   }
 
   /**
-   * Runs statements in one transaction (UTF-8, empty search_path as pg_restore's scripts
-   * expect, and the archive's standard_conforming_strings: its literals are written for it).
+   * Runs each group of statements in a transaction of its own, one session for all (UTF-8,
+   * empty search_path as pg_restore's scripts expect, and the archive's
+   * standard_conforming_strings: its literals are written for it).
    */
-  private async runInTransaction(statements: string[], database: string | undefined, action: string, signal: AbortSignal | undefined, standardStrings: boolean): Promise<void> {
-    if (statements.length === 0) return;
+  private async runTransactions(groups: string[][], database: string | undefined, action: string, signal: AbortSignal | undefined, standardStrings: boolean): Promise<void> {
+    const nonEmpty = groups.filter((g) => g.length > 0);
+    if (nonEmpty.length === 0) return;
     const strings = standardStrings ? '' : 'SET standard_conforming_strings = off;\nSET escape_string_warning = off;\n';
-    await this.conn.query(`${UTF8}${strings}SELECT pg_catalog.set_config('search_path', '', false);\nBEGIN;\n${statements.join('\n')}\nCOMMIT;\n`, {
+    const body = nonEmpty.map((g) => `BEGIN;\n${g.join('\n')}\nCOMMIT;\n`).join('');
+    await this.conn.query(`${UTF8}${strings}SELECT pg_catalog.set_config('search_path', '', false);\n${body}`, {
       ...(database === undefined ? {} : { database }),
       signal,
       action,

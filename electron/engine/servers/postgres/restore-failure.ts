@@ -3,8 +3,8 @@
  *
  * Contract: a classifier wrapper (pure; the stderr is already scrubbed of secrets).
  * - The server's own error is always quoted: pg_restore's `error:` line is kept, and the
- *   `LINE n:` / caret / `QUERY:` lines that follow it (which pushed it out of the last few
- *   lines a message quotes) are left out; CONTEXT lines stay, and the first line of
+ *   `LINE n:` / caret / `QUERY:` / `CONTEXT: parallel worker` lines that follow it (which
+ *   pushed its HINT out of the last few lines a message quotes) are left out; CONTEXT lines stay, and the first line of
  *   `Command was:` without any OPTIONS list. Option values that may be secrets (a user
  *   mapping's password) are never quoted.
  * - The classic search_path failure gets its own message: every pg_dump archive restores
@@ -19,7 +19,7 @@
 import { BackstopError } from '../../../shared/result.ts';
 import { stderrDetail, type Classifier, type ToolFailure } from '../child-process.ts';
 
-const NOISE = /^(LINE \d+:|\s*\^\s*$|QUERY:)/;
+const NOISE = /^(LINE \d+:|\s*\^\s*$|QUERY:|CONTEXT:\s+parallel worker$)/;
 
 /** Option values pg_dump writes for user mappings and servers (`password 'x'`): never quoted back. */
 const SECRET_OPTION = /\b(password|passfile|sslpassword|sslkey|secret|token|api_?key)("?)(\s+)'(?:[^']|'')*'/gi;
