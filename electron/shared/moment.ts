@@ -12,7 +12,7 @@
  * can print the instant it used.
  */
 import { BackstopError } from './result.ts';
-import { formatOffset, wallToInstant, zoneOffset } from './zoned-time.ts';
+import { formatOffset, knownZone, wallToInstant, zoneOffset } from './zoned-time.ts';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -22,8 +22,10 @@ export interface MomentReading {
   localZone: string | null;
 }
 
-/** This process's time zone (TZ), as an IANA name; null when the runtime cannot name it. */
+/** This process's time zone as an IANA name (TZ as the user spelled it, e.g. Asia/Kolkata, not ICU's Asia/Calcutta); null when the runtime cannot name it. */
 export function localTimeZone(): string | null {
+  const tz = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TZ;
+  if (tz && knownZone(tz)) return tz;
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   return zone && zone !== 'Etc/Unknown' ? zone : null;
 }
