@@ -191,7 +191,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     );
     const replay = await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
     const moment = `${t.slice(0, 19)}Z`;
-    const note = `Restored as of ${t}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second: ${secondSide(input.moment)} (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
+    const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second: ${secondSide(input.moment)} (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
     const n = replay.accountStatementsSkipped;
     const accounts =
       n > 0
