@@ -100,6 +100,9 @@ describe('PostgreSQL in Pacific/Chatham, the CLI in Kolkata and New York', () =>
     const one = await restore('Asia/Kolkata', local, 'tz_one');
     expect(one.code, one.stdout + one.stderr).toBe(0);
     expect(rows('tz_one')).toBe('1');
+    // The timestamptz the server wrote in its zones is the same instant in the copy.
+    const instants = (database: string) => pg.psql("SELECT string_agg(id || '@' || extract(epoch FROM at), ',' ORDER BY id) FROM t WHERE id = 1", database).trim();
+    expect(instants('tz_one')).toBe(instants('tz'));
     expect(one.doc.notes![0]).toBe(`--as-of ${local} has no offset: read in this computer's time zone (Asia/Kolkata, UTC+05:30), that is ${new Date(afterOne).toISOString()}.`);
     // Typed with +05:30 on a New York workstation: the offset wins. The whole cluster (no
     // replay here: it recovers on its first start) is set to recover to exactly that instant.
