@@ -237,8 +237,10 @@ describe('restore to a moment in the task’s time zone', () => {
   });
 
   it('on a machine in Asia/Kolkata: the zone and its +05:30 offset named, the range in its wall time, the instant it means sent', async () => {
-    const before = process.env.TZ;
-    process.env.TZ = 'Asia/Kolkata';
+    // The renderer's types have no `process`; the test runs in Node, whose TZ can change at run time.
+    const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
+    const before = env.TZ;
+    env.TZ = 'Asia/Kolkata';
     try {
       expect(new Date(Date.UTC(2026, 4, 4, 8, 30)).getHours()).toBe(14); // the process really is in Kolkata now
       const wrapper = await mountAt(myInfo([{ from: '2026-05-04T08:30:00.000Z', to: '2026-05-04T09:30:00.000Z' }]), [mariadb]);
@@ -252,8 +254,8 @@ describe('restore to a moment in the task’s time zone', () => {
       await flushPromises();
       expect(startInput(0)).toMatchObject({ asOf: '2026-05-04T09:00:15.000Z' });
     } finally {
-      if (before === undefined) delete process.env.TZ;
-      else process.env.TZ = before;
+      if (before === undefined) delete env.TZ;
+      else env.TZ = before;
     }
   });
 });
