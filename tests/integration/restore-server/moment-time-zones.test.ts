@@ -11,14 +11,17 @@
  * - MariaDB with `--default-time-zone=+05:30`: a moment typed as New York wall time on a whole
  *   second replays nothing logged during that second (those statements started at or after
  *   it); a moment inside a second (typed with `+05:30`) replays the whole second, and the
- *   restore's note says so; TIMESTAMP and DATETIME values come back as they were;
+ *   restore's note says so; TIMESTAMP and DATETIME values come back as they were; a full
+ *   taken while the workstation's clock is 30 s behind the server's records its snapshot
+ *   by the server's clock (binary-log times are the server's): a moment before the full
+ *   is not restored from it (OUT_OF_RANGE), never with a row committed after that moment;
  * - refused before anything is created: a New York wall time the clocks skip (named with both
  *   offsets, never shifted an hour) or show twice, a date alone, a moment before the first
  *   point or in the future (OUT_OF_RANGE naming the range, and how the typed moment was read).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { wallTime } from '../../../electron/shared/zoned-time.ts';
 import { runBackstop, type CliRun } from '../../fixtures/cli.ts';
@@ -187,4 +190,37 @@ describe('MariaDB at +05:30, the CLI in New York', () => {
     expect(early.doc.error).toEqual({ code: 'OUT_OF_RANGE', message: expect.stringMatching(/is outside what this database's backups reach\. Reachable moments \(UTC\): .*has no offset: read in this computer's time zone \(America\/New_York, UTC-0[45]:00\)/) });
     expect(maria.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_early'").trim()).toBe('0');
   }, 120_000);
+
+  it("a full taken while the workstation's clock is behind the server's: the range starts at the snapshot by the server's clock", async () => {
+    maria.sql('CREATE DATABASE skew; CREATE TABLE skew.t (id INT PRIMARY KEY)');
+    const engine = await testEngine({ encoderWorkers: 0, jobs: 'inline' });
+    const s = data(await engine.call('servers.create', { kind: 'mysql', name: 'm2', host: maria.host, port: maria.port, user: maria.user, password: maria.password, tls: 'disable' }));
+    const backups = tempDir();
+    const task = data(
+      await engine.call('tasks.create', { name: 'skew', serverId: s.id, type: 'logical', schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: backups }] }),
+    );
+    const serverNow = () => maria.sql("SELECT DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ')").trim();
+    const moment = serverNow();
+    await pause(1100);
+    maria.sql('INSERT INTO t VALUES (1)', 'skew'); // after the moment, before the full
+    // The workstation's clock 30 s behind the server's while the full runs.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 30_000, shouldAdvanceTime: true });
+    try {
+      expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    } finally {
+      vi.useRealTimers();
+    }
+    maria.sql('INSERT INTO t VALUES (2)', 'skew');
+    await pause(1100);
+    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('skew')) } }));
+    expect(Date.parse(info.momentRanges![0]!.from)).toBeGreaterThan(Date.parse(moment));
+
+    process.env.TZ_TEST_MARIA_PASSWORD = maria.password;
+    const server = join(tempDir(), 'server.json');
+    writeFileSync(server, JSON.stringify({ kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'TZ_TEST_MARIA_PASSWORD', tls: 'disable' }));
+    const r = await cliIn('UTC', ['restore', join(backups, encodeDatabaseFolder('skew')), '--as-of', moment, '--server', server, '--database', 'skew_then']);
+    expect(r.doc.error).toMatchObject({ code: 'OUT_OF_RANGE' });
+    expect(maria.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'skew_then'").trim()).toBe('0');
+  }, 60_000);
 });

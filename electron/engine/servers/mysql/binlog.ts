@@ -39,7 +39,7 @@ export interface DumpPosition {
   binlogPos: number;
   /** GTID position of the snapshot (MariaDB), when the server could tell. */
   binlogGtid?: string;
-  /** When the dump's snapshot was taken (ISO, the Backstop machine's clock once the position was printed). */
+  /** When the dump's snapshot was taken (ISO UTC): the server's clock just after the position was printed (the log's times are the server's); the Backstop machine's clock only when the server could not be asked. */
   snapshotAt: string;
 }
 
