@@ -13,7 +13,7 @@ import type { RunKind } from '../shared/domain.ts';
 import { appInfo } from '../engine/app-info.ts';
 import { APP_VERSION } from '../engine/app-version.ts';
 import { defaultDataDir } from '../engine/runtime/default-data-dir.ts';
-import { parseMoment } from '../shared/moment.ts';
+import { describeLocalMoment, readMoment } from '../shared/moment.ts';
 import { BackstopError, toFailure } from '../shared/result.ts';
 // The engine and the commands load on first use (lazy-commands.ts), so --help starts fast.
 import { backupCommand, createEngine, demoCommand, demoDataDir } from './lazy-commands.ts';
@@ -239,6 +239,13 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   };
   const location = () => ({ text: rest[0] ?? usage(`${command} needs a <location> (the folder of one database's backups).`), flags });
   const keyFile = values['key-file'];
+  // --as-of typed without an offset: how it was read (this computer's zone, the instant), in the notes and in OUT_OF_RANGE.
+  let asOfRead: string | null = null;
+  const asOf = (text: string): Date => {
+    const r = readMoment(text);
+    asOfRead = describeLocalMoment(text, r);
+    return r.at;
+  };
   try {
     switch (command) {
       case 'info': {
@@ -336,13 +343,14 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           restoreServerCommand(e, root, {
             serverFile: need(values, 'server', 'restore-server'),
             naming: values.prefix !== undefined ? { prefix: values.prefix } : values.suffix !== undefined ? { suffix: values.suffix } : { original: true },
-            ...(values['as-of'] !== undefined ? { asOf: parseMoment(values['as-of']) } : {}),
+            ...(values['as-of'] !== undefined ? { asOf: asOf(values['as-of']) } : {}),
             ...(only ? { only } : {}),
             withServerLevel: values['with-server-level'] ?? false,
             ...(jobs !== undefined ? { jobs } : {}),
             ...(keyFile ? { keyFile } : {}),
           }),
         );
+        if (asOfRead) r.notes.unshift(asOfRead);
         printData(io, json, r, () =>
           [
             ...r.notes.map((n) => `note: ${n}`),
@@ -369,7 +377,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
       case 'restore': {
         if (values['as-of'] !== undefined && values.point !== undefined) usage('restore takes --point or --as-of, not both.');
         const opts = {
-          ...(values['as-of'] !== undefined ? { asOf: parseMoment(values['as-of']) } : { point: need(values, 'point', 'restore') }),
+          ...(values['as-of'] !== undefined ? { asOf: asOf(values['as-of']) } : { point: need(values, 'point', 'restore') }),
           ...(values.server !== undefined ? { serverFile: values.server } : {}),
           ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),
@@ -384,9 +392,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
         // A cluster restore makes a data directory, not a database: "database" is null.
-        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: d.notes };
+        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: asOfRead ? [asOfRead, ...d.notes] : d.notes };
         return printData(io, json, doc, () =>
-          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'),
+          [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...doc.notes.map((n) => `note: ${n}`)].join('\n'),
         );
       }
       case 'apply-globals': {
@@ -433,7 +441,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: `Unknown command "${command}". Run "backstop --help".` });
     }
   } catch (e) {
-    return printFailure(io, json, toFailure(e));
+    const failure = toFailure(e);
+    if (asOfRead && failure.code === 'OUT_OF_RANGE') failure.message = `${failure.message} (${asOfRead})`;
+    return printFailure(io, json, failure);
   }
 }
 

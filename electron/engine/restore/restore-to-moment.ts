@@ -13,7 +13,9 @@
  *   database dropped on failure); a replay that fails drops it too.
  * - Each stored log file is taken once, whatever number of reads stored it (binlog.ts), and
  *   replay starts at the dump's exact position, so every event is applied exactly once.
- * - The moment resolves to the second (the log's timestamps are whole seconds).
+ * - The moment resolves to the second (the log's timestamps are whole seconds, binlog.ts
+ *   `stopDatetime`): a whole-second moment replays what was logged before it; a moment inside
+ *   a second replays the whole of that second. The note says which.
  * - Before anything is created, the log range is scanned (binlog.ts StatementScan): one that
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
@@ -189,7 +191,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     );
     const replay = await connector.replayLog(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
     const moment = `${t.slice(0, 19)}Z`;
-    const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
+    const note = `Restored as of ${moment}: the dump of ${chosen.position.snapshotAt}, then the binary log up to that second: ${secondSide(input.moment)} (this backup reaches ${chosen.range.from} to ${chosen.range.to}).`;
     const n = replay.accountStatementsSkipped;
     const accounts =
       n > 0
@@ -201,4 +203,11 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Which side of the moment's second the replay took (binlog.ts stopDatetime), for the note. */
+function secondSide(moment: Date): string {
+  const second = `${moment.toISOString().slice(0, 19)}Z`;
+  if (moment.getTime() % 1000 === 0) return `events logged before ${second}, none logged during that second (the binary log's timestamps are whole seconds: those are at or after the moment)`;
+  return `every event logged during ${second}'s second, also any after ${moment.toISOString()} (the binary log's timestamps are whole seconds; give a whole second, ${second}, to stop before them)`;
 }

@@ -10,6 +10,10 @@
  * time, sends the instant the wall time means there, refuses a time the clocks skip (naming
  * the gap, nothing sent), and for a time they show twice takes the earlier unless the user
  * picks the second.
+ *
+ * On a machine in Asia/Kolkata (TZ set for one test; a folder opened without a task): the
+ * window names that zone with its half-hour offset, states the range in Kolkata wall time and
+ * sends the instant the typed wall time means there.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
@@ -230,5 +234,28 @@ describe('restore to a moment in the task’s time zone', () => {
     await wrapper.get('[data-testid="restore-target"]').trigger('submit');
     await flushPromises();
     expect(fake.commands['restore.start'].mock.calls[1]![0]).toMatchObject({ asOf: '2026-11-01T06:30:00.000Z' });
+  });
+
+  it('on a machine in Asia/Kolkata: the zone and its +05:30 offset named, the range in its wall time, the instant it means sent', async () => {
+    // The renderer's types have no `process`; the test runs in Node, whose TZ can change at run time.
+    const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
+    const before = env.TZ;
+    env.TZ = 'Asia/Kolkata';
+    try {
+      expect(new Date(Date.UTC(2026, 4, 4, 8, 30)).getHours()).toBe(14); // the process really is in Kolkata now
+      const wrapper = await mountAt(myInfo([{ from: '2026-05-04T08:30:00.000Z', to: '2026-05-04T09:30:00.000Z' }]), [mariadb]);
+      const text = wrapper.get('[data-testid="restore-moment-range"]').text();
+      expect(text).toMatch(/from .*14:00:00.* to .*15:00:00/);
+      expect(text).toMatch(/\(your time, Asia\/(Kolkata|Calcutta), UTC\+05:30\)/);
+      await wrapper.get('[data-testid="restore-at-moment"]').setValue(true);
+      await wrapper.get('[data-testid="restore-moment"]').setValue('2026-05-04T14:30:15');
+      expect(wrapper.get('label[for="restore-moment"]').text()).toContain('UTC+05:30');
+      await wrapper.get('[data-testid="restore-target"]').trigger('submit');
+      await flushPromises();
+      expect(startInput(0)).toMatchObject({ asOf: '2026-05-04T09:00:15.000Z' });
+    } finally {
+      if (before === undefined) delete env.TZ;
+      else env.TZ = before;
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The binary-log pieces that need no server: which files a read stores (continuing a chain,
  * starting one, detecting a purge), the stored framing round trip (each name once), the
- * dump's position comment, the replay filter, --stop-datetime to the second, and the scan for
+ * dump's position comment, the replay filter, --stop-datetime to the second (a whole-second
+ * moment stops before its second), and the scan for
  * statements a replay under another name would apply wrongly.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -170,9 +171,11 @@ describe('the dump position and the replay', () => {
     expect(Buffer.concat(out).toString('latin1')).toBe(`BINLOG '\n${'A'.repeat(2 * piece.length)}'/*!*/;\nCOMMIT/*!*/;\n`);
     expect(f.skipped).toBe(1);
   });
-  it('stopDatetime includes the moment\'s whole second, in UTC', () => {
+  it('stopDatetime: a moment inside a second includes that whole second; a whole-second moment stops before its second, in UTC', () => {
     expect(stopDatetime(new Date('2026-12-04T14:02:30.250Z'))).toBe('2026-12-04 14:02:31');
     expect(stopDatetime(new Date('2026-12-04T23:59:59.999Z'))).toBe('2026-12-05 00:00:00');
+    // Events logged during 14:02:30 started at or after 14:02:30.000: after the moment.
+    expect(stopDatetime(new Date('2026-12-04T14:02:30.000Z'))).toBe('2026-12-04 14:02:30');
   });
 
   it('StatementScan passes row events, DDL and account statements; finds statement-logged row changes and statements naming the database itself', () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseMoment } from '../../../electron/shared/moment.ts';
+/**
+ * `--as-of` as a DBA types it (moment.ts): with `Z` or an offset (a half-hour one too), that
+ * instant; without one, the wall time of this computer's zone (here given explicitly:
+ * America/New_York, Asia/Kolkata); a time the local clocks skip or show twice is refused
+ * naming both offsets (never shifted by an hour); more than milliseconds is refused, not
+ * rounded across a commit; a date alone is refused.
+ */
+import { describeLocalMoment, parseMoment, readMoment } from '../../../electron/shared/moment.ts';
 import { hasCode } from '../../../electron/shared/result.ts';
 
 describe('parseMoment', () => {
@@ -27,4 +34,53 @@ describe('parseMoment', () => {
       expect((error as Error).message).toContain('ISO-8601');
     },
   );
+
+  const failure = (f: () => unknown): { code: string; message: string } => {
+    try {
+      f();
+    } catch (e) {
+      return { code: (e as { code: string }).code, message: (e as Error).message };
+    }
+    throw new Error('expected a failure');
+  };
+
+  it('reads a moment without an offset in the given zone: New York (DST), Kolkata (+05:30); Z and offsets ignore the zone', () => {
+    expect(parseMoment('2026-07-01T14:02:05', 'America/New_York').toISOString()).toBe('2026-07-01T18:02:05.000Z');
+    expect(parseMoment('2026-12-04T14:02:05.5', 'America/New_York').toISOString()).toBe('2026-12-04T19:02:05.500Z');
+    expect(parseMoment('2026-12-04T14:02', 'Asia/Kolkata').toISOString()).toBe('2026-12-04T08:32:00.000Z');
+    expect(parseMoment('2026-12-04T14:02:00+05:30', 'America/New_York').toISOString()).toBe('2026-12-04T08:32:00.000Z');
+    expect(parseMoment('2026-12-04T14:02:00Z', 'Asia/Kolkata').toISOString()).toBe('2026-12-04T14:02:00.000Z');
+    const r = readMoment('2026-12-04T14:02', 'Asia/Kolkata');
+    expect(describeLocalMoment('2026-12-04T14:02', r)).toBe("--as-of 2026-12-04T14:02 has no offset: read in this computer's time zone (Asia/Kolkata, UTC+05:30), that is 2026-12-04T08:32:00.000Z.");
+    expect(describeLocalMoment('2026-12-04T14:02Z', readMoment('2026-12-04T14:02Z', 'Asia/Kolkata'))).toBeNull();
+  });
+
+  it('refuses a local time the clocks skip (2026-03-08 02:30 New York), naming the gap and what to type; never shifts it an hour', () => {
+    const f = failure(() => parseMoment('2026-03-08T02:30', 'America/New_York'));
+    expect(f.code).toBe('VALIDATION');
+    expect(f.message).toBe(
+      "2026-03-08 02:30:00 never happens in America/New_York (this computer's time zone): the clocks skip forward there that day (UTC-05:00 to UTC-04:00). Write the moment with the offset you mean, e.g. 2026-03-08T02:30:00-05:00 or 2026-03-08T02:30:00-04:00.",
+    );
+    // Either spelling it suggests is an instant.
+    expect(parseMoment('2026-03-08T02:30:00-05:00').toISOString()).toBe('2026-03-08T07:30:00.000Z');
+  });
+
+  it('refuses a local time the clocks show twice (2026-11-01 01:30 New York), naming both offsets; with the offset each is one instant', () => {
+    const f = failure(() => parseMoment('2026-11-01 01:30:15', 'America/New_York'));
+    expect(f.code).toBe('VALIDATION');
+    expect(f.message).toContain('2026-11-01 01:30:15 happens twice in America/New_York');
+    expect(f.message).toContain('2026-11-01T01:30:15-04:00 (the first) or 2026-11-01T01:30:15-05:00 (the second)');
+    expect(parseMoment('2026-11-01T01:30:15-04:00').toISOString()).toBe('2026-11-01T05:30:15.000Z');
+    expect(parseMoment('2026-11-01T01:30:15-05:00').toISOString()).toBe('2026-11-01T06:30:15.000Z');
+    // The same wall time in a zone without that transition is fine.
+    expect(parseMoment('2026-11-01T01:30:15', 'Asia/Kolkata').toISOString()).toBe('2026-10-31T20:00:15.000Z');
+  });
+
+  it('keeps milliseconds exactly; refuses finer digits instead of rounding across a commit (zeros are fine)', () => {
+    expect(parseMoment('2026-12-04T14:02:03.123000Z').toISOString()).toBe('2026-12-04T14:02:03.123Z');
+    expect(parseMoment('2026-12-04T14:02:03.9990Z').toISOString()).toBe('2026-12-04T14:02:03.999Z');
+    const f = failure(() => parseMoment('2026-12-04T14:02:03.123456Z'));
+    expect(f.code).toBe('VALIDATION');
+    expect(f.message).toContain('write at most 3 decimals of a second');
+  });
 });

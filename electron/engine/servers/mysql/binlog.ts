@@ -39,7 +39,7 @@ export interface DumpPosition {
   binlogPos: number;
   /** GTID position of the snapshot (MariaDB), when the server could tell. */
   binlogGtid?: string;
-  /** When the dump's snapshot was taken (ISO, the Backstop machine's clock once the position was printed). */
+  /** When the dump's snapshot was taken (ISO UTC): the server's clock just after the position was printed (the log's times are the server's); the Backstop machine's clock only when the server could not be asked. */
   snapshotAt: string;
 }
 
@@ -164,9 +164,16 @@ export async function unpackLogFiles(source: Readable, dir: string, keep: (name:
   return names;
 }
 
-/** `--stop-datetime` for a moment: to the second (events logged in the moment's second are included), UTC. */
+/**
+ * `--stop-datetime` for a moment (UTC; run the reader with TZ=UTC): the first whole second at
+ * or after it. The log's timestamps are whole seconds (the second a statement started), and
+ * the reader replays events logged before the stop. So a whole-second moment (14:02:05)
+ * replays what was logged before it and nothing logged during 14:02:05 (at or after the
+ * moment, as PostgreSQL would cut); a moment inside a second (14:02:05.250) replays every
+ * event logged during that second, also any after the moment (the log cannot tell).
+ */
 export function stopDatetime(moment: Date): string {
-  const next = new Date(Math.floor(moment.getTime() / 1000) * 1000 + 1000);
+  const next = new Date(Math.ceil(moment.getTime() / 1000) * 1000);
   return next.toISOString().slice(0, 19).replace('T', ' ');
 }
 

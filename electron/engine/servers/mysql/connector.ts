@@ -13,7 +13,8 @@
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
  * - binary log (binlog.ts): when the server logs (log_bin) and the user may read the log,
- *   a full dump also records its snapshot's log position (--master-data=2), and the
+ *   a full dump also records its snapshot's log position (--master-data=2) and the server's
+ *   clock (UTC) just after it (`snapshotAt`, compared with the log's times), and the
  *   server-level `binlog` stream stores the closed log files since the chain's last one
  *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
  *   replays one database's events from a full's position up to a moment into another name,
@@ -306,16 +307,21 @@ export class MysqlConnector implements Connector {
     let tool: ReturnType<typeof streamTool> | null = null;
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
-    const gtidAt = (file: string, pos: number) => this.gtidAt(file, pos, opts.signal);
+    const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
     const cut = (e: unknown) => this.timeoutCut('dump', database, e, opts.signal);
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       const { transactionPrecise, ...header } = await options;
       yield dumpHeader(header);
       tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify });
+      // Asked as soon as the position is seen (the snapshot is taken by then): the server's clock, as the log's times are.
+      let facts: ReturnType<typeof snapshotFacts> | null = null;
       try {
         for await (const chunk of tool.stream as AsyncIterable<Buffer>) {
-          if (withPosition) tap.feed(chunk);
+          if (withPosition && !facts) {
+            tap.feed(chunk);
+            if (tap.position) facts = snapshotFacts(tap.position.binlogFile, tap.position.binlogPos);
+          }
           yield chunk;
         }
         await tool.done;
@@ -323,10 +329,10 @@ export class MysqlConnector implements Connector {
         // The server closed the dump's connection: its net_write_timeout / wait_timeout, named with the fix (timeouts.ts).
         throw (await cut(e)) ?? e;
       }
-      if (tap.position) {
+      if (tap.position && facts) {
         const { binlogFile, binlogPos, seenAt } = tap.position;
-        const gtid = await gtidAt(binlogFile, binlogPos);
-        position = { binlogFile, binlogPos, ...(gtid ? { binlogGtid: gtid } : {}), snapshotAt: seenAt.toISOString() };
+        const { gtid, serverTime } = await facts;
+        position = { binlogFile, binlogPos, ...(gtid ? { binlogGtid: gtid } : {}), snapshotAt: (serverTime ?? seenAt).toISOString() };
       }
     }
     const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
@@ -377,10 +383,20 @@ export class MysqlConnector implements Connector {
   }
 
   /** The GTID position at a log position (MariaDB), or null where the server cannot tell. */
-  private async gtidAt(file: string, pos: number, signal?: AbortSignal): Promise<string | null> {
-    const rows = await this.query(`SELECT BINLOG_GTID_POS('${file.replace(/[\\']/g, '')}', ${pos});`, { signal, action: 'reading the GTID position of the dump', fallback: 'DUMP_FAILED' }).catch(() => null);
-    const gtid = rows?.[0]?.[0];
-    return gtid && gtid !== 'NULL' ? gtid : null;
+  /**
+   * A dump's snapshot facts, asked once its position is seen: the GTID position there (MariaDB;
+   * null elsewhere) and the server's clock (UTC), just after the snapshot. The snapshot's time
+   * is the start of the moments the dump reaches, compared with the log's times, which are the
+   * server's: the workstation's clock may be off (it is the fallback when the server cannot be asked).
+   */
+  private async snapshotFacts(file: string, pos: number, signal?: AbortSignal): Promise<{ gtid: string | null; serverTime: Date | null }> {
+    const clock = `DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')`;
+    const ask = (sql: string) => this.query(sql, { signal, action: 'reading the position of the dump', fallback: 'DUMP_FAILED' }).catch(() => null);
+    // MySQL has no BINLOG_GTID_POS: then the clock alone.
+    const rows = (await ask(`SELECT ${clock}, BINLOG_GTID_POS('${file.replace(/[\\']/g, '')}', ${pos});`)) ?? (await ask(`SELECT ${clock}, NULL;`));
+    const time = new Date(rows?.[0]?.[0] ?? '');
+    const gtid = rows?.[0]?.[1];
+    return { gtid: gtid && gtid !== 'NULL' ? gtid : null, serverTime: Number.isNaN(time.getTime()) ? null : time };
   }
 
   /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
