@@ -40,6 +40,8 @@
  * - a dump or restore whose connection the server closed (a consumer or source slower than
  *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
  *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
+ * - a dump whose table a DBA altered, truncated, renamed or dropped after the dump's snapshot
+ *   fails with SCHEMA_CHANGED naming the table and saying a new run takes it (schema-changed.ts).
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -78,6 +80,7 @@ import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
+import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -297,7 +300,7 @@ export class MysqlConnector implements Connector {
       '--max-allowed-packet=1G',
       ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
     ];
-    const classify = noticingCuts(this.classify(`dumping database "${database}"`, 'DUMP_FAILED'));
+    const classify = noticingCuts(noticingSchemaChanges(database, this.classify(`dumping database "${database}"`, 'DUMP_FAILED')));
     const options = this.databaseOptions(database, dumpsHistory(flavor, version), opts.signal);
     options.catch(() => undefined);
     // System-versioned tables with their history rows (mariadb-dump 10.11+; without it only the current rows are
