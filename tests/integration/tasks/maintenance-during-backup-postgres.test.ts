@@ -145,7 +145,7 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
     const gone = run.databases.filter((d) => d.database === 'd_gone_b');
     expect(gone.map((d) => [d.status, d.errorCode])).toEqual([['failed', 'DATABASE_NOT_FOUND']]);
     expect(gone[0]!.errorMessage).toBe(
-      'Database "d_gone_b" was dropped or renamed after the backup run listed the server\'s databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).',
+      'Database "d_gone_b" does not exist any more: it was dropped or renamed after the backup run listed the server\'s databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).',
     );
     expect(run.databases.filter((d) => d.database !== 'd_gone_b').every((d) => d.status === 'success')).toBe(true);
     expect(await points(engine, backups, 'd_keep_a')).toHaveLength(2);
@@ -173,7 +173,7 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
       ['r_one', 'success', null],
       ['r_two', 'failed', 'DATABASE_NOT_FOUND'],
     ]);
-    expect(run.databases.find((d) => d.database === 'r_two')!.errorMessage).toMatch(/^Database "r_two" was dropped or renamed after the backup run listed/);
+    expect(run.databases.find((d) => d.database === 'r_two')!.errorMessage).toMatch(/^Database "r_two" does not exist any more: it was dropped or renamed after the backup run listed/);
     const next = await runTask(engine, taskId, 'full');
     expect(next.status).toBe('success');
     expect(next.databases.filter((d) => !d.serverStream).map((d) => d.database).sort()).toEqual(['r_new', 'r_one', 'r_two_renamed']);

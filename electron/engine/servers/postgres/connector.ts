@@ -254,7 +254,7 @@ export class PostgresConnector implements Connector {
     if (e.code === 'DATABASE_NOT_FOUND') {
       return new BackstopError(
         'DATABASE_NOT_FOUND',
-        `Database "${database}" was dropped or renamed after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).`,
+        `Database "${database}" does not exist any more: it was dropped or renamed after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).`,
         { cause: e },
       );
     }
