@@ -573,7 +573,7 @@ export class MysqlConnector implements Connector {
        ${versioning ? `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${name} AND GENERATION_EXPRESSION = 'ROW START' AND DATA_TYPE = 'bigint';` : 'SELECT 0;'}`,
       { signal, action, fallback: 'DUMP_FAILED' },
     );
-    if (rows.length < 3) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} (was it dropped after the backup started?).`);
+    if (rows.length < 3) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} any more: it was dropped after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept.`);
     const options = { charset: hexToText(rows[0]?.[0] ?? ''), collation: hexToText(rows[0]?.[1] ?? ''), comment: '', transactionPrecise: rows[2]?.[0] !== '0' };
     if (rows[1]?.[0] === '1') {
       const comment = await this.query(`SELECT HEX(SCHEMA_COMMENT) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};`, { signal, action, fallback: 'DUMP_FAILED' });
