@@ -93,6 +93,15 @@ function session(): { run: (sql: string) => Promise<void>; close: () => void } {
   };
 }
 
+/** Resolves once a connection matching `where` (information_schema.PROCESSLIST) waits for a metadata lock. */
+async function waitsOnLock(where: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (db.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ${where} AND STATE LIKE 'Waiting for % metadata lock'`).trim() !== '0') return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`nothing waited on a lock (${where})`);
+}
+
 /** Resolves once a connection of `user` waits for a metadata lock in `schema` (the dump reached the locked table). */
 async function dumpWaitsOnLock(schema: string): Promise<void> {
   for (let i = 0; i < 2000; i++) {
@@ -155,6 +164,18 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
     });
   }
 
+  it('DROP DATABASE while mariadb-dump reads it: DATABASE_NOT_FOUND saying it was dropped during its backup, nothing stored, its earlier point kept', { timeout: 120_000 }, async () => {
+    const { engine, backups, arm } = await ddlDuringDump('DROP DATABASE shop', true);
+    const before = await points(engine, backups, 'shop');
+    const run = await arm();
+    const shop = run.databases.filter((d) => d.database === 'shop');
+    // The whole row on failure: the DROP is queued behind the DBA's lock with the dump, and is granted first (MDL
+    // gives pending exclusive locks priority); a dump let go first would show here.
+    expect(shop.map((d) => [d.status, d.errorCode, d.pointId]), JSON.stringify(shop)).toEqual([['failed', 'DATABASE_NOT_FOUND', null]]);
+    expect(shop[0]!.errorMessage).toBe('Database "shop" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.');
+    expect(await points(engine, backups, 'shop')).toEqual(before);
+  });
+
   it('an in-place ALTER TABLE (instant ADD COLUMN) after the snapshot raises nothing: the point holds the new definition with the snapshot\'s rows', { timeout: 120_000 }, async () => {
     const { engine, backups, serverId, arm } = await ddlDuringDump('ALTER TABLE shop.z_orders ADD COLUMN note text, ALGORITHM=INSTANT');
     db.sql("INSERT INTO shop.z_orders (id, item) VALUES (1000, 'late')");
@@ -173,7 +194,7 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
  * done; `arm()` runs again with the DBA's `sql` made after the dump's snapshot and before
  * mariadb-dump reads z_orders: the DBA holds a_big locked until the dump waits on it.
  */
-async function ddlDuringDump(sql: string) {
+async function ddlDuringDump(sql: string, background = false) {
   db.sql(
     'DROP DATABASE IF EXISTS shop; CREATE DATABASE shop; CREATE TABLE shop.a_big (id int PRIMARY KEY, v text); CREATE TABLE shop.z_orders (id int PRIMARY KEY, item text);' +
       `INSERT INTO shop.a_big VALUES ${rows(200)}; INSERT INTO shop.z_orders VALUES ${rows(50)};`,
@@ -189,8 +210,18 @@ async function ddlDuringDump(sql: string) {
       dba = own;
       await own.run('LOCK TABLES shop.a_big WRITE');
       ddlDone = dumpWaitsOnLock('shop').then(async () => {
-        db.sql(sql);
+        if (!background) {
+          db.sql(sql);
+          await own.run('UNLOCK TABLES');
+          return;
+        }
+        // A statement that itself waits on the DBA's lock (DROP DATABASE): queued behind it, then the lock let go.
+        const other = session();
+        const done = other.run(sql);
+        await waitsOnLock(`INFO = '${sql}'`);
         await own.run('UNLOCK TABLES');
+        await done;
+        other.close();
       });
     }),
   );

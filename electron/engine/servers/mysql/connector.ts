@@ -41,7 +41,8 @@
  *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
  *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
  * - a dump whose table a DBA altered, truncated, renamed or dropped after the dump's snapshot
- *   fails with SCHEMA_CHANGED naming the table and saying a new run takes it (schema-changed.ts).
+ *   fails with SCHEMA_CHANGED naming the table and saying a new run takes it (schema-changed.ts);
+ *   when the whole database was dropped meanwhile, with DATABASE_NOT_FOUND saying so.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -312,11 +313,21 @@ export class MysqlConnector implements Connector {
     let position: DumpPosition | null = null;
     const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
     const cut = (e: unknown) => this.timeoutCut('dump', database, e, opts.signal);
+    // A table gone mid-dump may be the whole database dropped (DROP DATABASE waits for the table being read, then goes first).
+    const droppedDuringDump = async (e: BackstopError): Promise<BackstopError> => {
+      if (e.code !== 'SCHEMA_CHANGED') return e;
+      const rows = await this.query(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = X'${Buffer.from(database, 'utf8').toString('hex')}'`, {
+        signal: opts.signal,
+        action: 'checking the database after a failed dump',
+        fallback: 'DUMP_FAILED',
+      });
+      return rows[0]?.[0] === '0' ? new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.`, { cause: e }) : e;
+    };
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       const { transactionPrecise, ...header } = await options;
       yield dumpHeader(header);
-      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify });
+      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify, refine: (e) => droppedDuringDump(e) });
       // Asked as soon as the position is seen (the snapshot is taken by then): the server's clock, as the log's times are.
       let facts: ReturnType<typeof snapshotFacts> | null = null;
       try {
