@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'ROLE_MISSING',
   'DATABASE_NOT_FOUND',
   'DUMP_FAILED',
+  /** A table was altered, truncated, renamed or dropped during its dump (MariaDB/MySQL); nothing stored, a new run takes it. */
+  'SCHEMA_CHANGED',
   'RESTORE_FAILED',
   /** A restore moment (--as-of) outside what the backups reach; the message gives the reachable range. */
   'OUT_OF_RANGE',
@@ -60,7 +62,7 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Codes where trying the same thing again later may succeed without the user changing anything. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UNREACHABLE', 'STORAGE', 'WORKER_CRASHED']);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UNREACHABLE', 'STORAGE', 'WORKER_CRASHED', 'SCHEMA_CHANGED']);
 
 export interface Failure {
   ok: false;

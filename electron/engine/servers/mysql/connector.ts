@@ -40,6 +40,9 @@
  * - a dump or restore whose connection the server closed (a consumer or source slower than
  *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
  *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
+ * - a dump whose table a DBA altered, truncated, renamed or dropped after the dump's snapshot
+ *   fails with SCHEMA_CHANGED naming the table and saying a new run takes it (schema-changed.ts);
+ *   when the whole database was dropped meanwhile, with DATABASE_NOT_FOUND saying so.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
@@ -78,6 +81,7 @@ import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
 import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
+import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
@@ -297,7 +301,7 @@ export class MysqlConnector implements Connector {
       '--max-allowed-packet=1G',
       ...(flavor === 'mysql' ? ['--set-gtid-purged=OFF'] : []),
     ];
-    const classify = noticingCuts(this.classify(`dumping database "${database}"`, 'DUMP_FAILED'));
+    const classify = noticingCuts(noticingSchemaChanges(database, this.classify(`dumping database "${database}"`, 'DUMP_FAILED')));
     const options = this.databaseOptions(database, dumpsHistory(flavor, version), opts.signal);
     options.catch(() => undefined);
     // System-versioned tables with their history rows (mariadb-dump 10.11+; without it only the current rows are
@@ -309,11 +313,21 @@ export class MysqlConnector implements Connector {
     let position: DumpPosition | null = null;
     const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
     const cut = (e: unknown) => this.timeoutCut('dump', database, e, opts.signal);
+    // A table gone mid-dump may be the whole database dropped (DROP DATABASE waits for the table being read, then goes first).
+    const droppedDuringDump = async (e: BackstopError): Promise<BackstopError> => {
+      if (e.code !== 'SCHEMA_CHANGED') return e;
+      const rows = await this.query(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = X'${Buffer.from(database, 'utf8').toString('hex')}'`, {
+        signal: opts.signal,
+        action: 'checking the database after a failed dump',
+        fallback: 'DUMP_FAILED',
+      });
+      return rows[0]?.[0] === '0' ? new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.`, { cause: e }) : e;
+    };
     // The header first, then the tool's buffers as they come (each still a fresh allocation).
     async function* body(): AsyncGenerator<Buffer> {
       const { transactionPrecise, ...header } = await options;
       yield dumpHeader(header);
-      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify });
+      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify, refine: (e) => droppedDuringDump(e) });
       // Asked as soon as the position is seen (the snapshot is taken by then): the server's clock, as the log's times are.
       let facts: ReturnType<typeof snapshotFacts> | null = null;
       try {
@@ -570,7 +584,7 @@ export class MysqlConnector implements Connector {
        ${versioning ? `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${name} AND GENERATION_EXPRESSION = 'ROW START' AND DATA_TYPE = 'bigint';` : 'SELECT 0;'}`,
       { signal, action, fallback: 'DUMP_FAILED' },
     );
-    if (rows.length < 3) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} (was it dropped after the backup started?).`);
+    if (rows.length < 3) throw new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" does not exist on the ${this.label} any more: it was dropped after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept.`);
     const options = { charset: hexToText(rows[0]?.[0] ?? ''), collation: hexToText(rows[0]?.[1] ?? ''), comment: '', transactionPrecise: rows[2]?.[0] !== '0' };
     if (rows[1]?.[0] === '1') {
       const comment = await this.query(`SELECT HEX(SCHEMA_COMMENT) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${name};`, { signal, action, fallback: 'DUMP_FAILED' });

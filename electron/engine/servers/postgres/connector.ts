@@ -234,7 +234,8 @@ export class PostgresConnector implements Connector {
 
   /**
    * A dump whose session was cut looks the same whether the server went down or the
-   * database was dropped (DROP DATABASE … WITH (FORCE)): ask the server which it was.
+   * database was dropped (DROP DATABASE … WITH (FORCE)): ask the server which it was. One
+   * pg_dump could not open (dropped or renamed since the run listed it) says so.
    * A table with row-level security the role may not bypass, or a large object it may not
    * read (pg_read_all_data covers neither): PERMISSION_DENIED naming the fix.
    */
@@ -246,6 +247,14 @@ export class PostgresConnector implements Connector {
       return new BackstopError(
         'PERMISSION_DENIED',
         `User "${user}" may not read large object ${lo[1]} in database "${database}" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO ${quoteIdent(user)} for every large object of the database.`,
+        { cause: e },
+      );
+    }
+    // pg_dump could not connect to it: the run listed it, so it was dropped or renamed since.
+    if (e.code === 'DATABASE_NOT_FOUND') {
+      return new BackstopError(
+        'DATABASE_NOT_FOUND',
+        `Database "${database}" does not exist any more: it was dropped or renamed after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).`,
         { cause: e },
       );
     }

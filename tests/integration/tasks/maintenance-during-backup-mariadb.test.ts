@@ -1,0 +1,243 @@
+/**
+ * A DBA's maintenance during a running server-wide MariaDB backup (real server, real
+ * mariadb-dump), synchronised on the run's own steps — the job of a database starting, the
+ * dump waiting on a table lock the DBA holds — never on sleeps:
+ *
+ * - a database dropped after the run listed the server, before its turn: the run carries on,
+ *   that database's row says DATABASE_NOT_FOUND naming it as dropped, every other database
+ *   gets its point, and the dropped one's folder gets no point (its earlier point stays whole);
+ * - ALTER / TRUNCATE / RENAME / DROP TABLE on a table of the database being dumped, after the
+ *   dump's snapshot but before mariadb-dump reads that table: nothing is stored, the row's
+ *   code is SCHEMA_CHANGED with a message naming the table and saying a new run will take it,
+ *   the earlier point stays whole, and the next run succeeds;
+ * - an in-place ALTER TABLE (ALGORITHM=INSTANT ADD COLUMN) there raises nothing: the point
+ *   restores the new definition with the snapshot's rows.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { workerExecutor, type JobExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let db: MariadbServer;
+beforeAll(async () => {
+  db = await startMariadb();
+}, 120_000);
+afterAll(async () => {
+  await db?.stop();
+});
+
+/** The app's executor, with `before` awaited as each job starts (after the run listed the server). */
+function hooked(before: (spec: BackupJobSpec) => Promise<void> | void): JobExecutor {
+  const run: JobExecutor = async (spec, signal, onProgress, onCrash) => {
+    await before(spec);
+    return workerExecutor(spec, signal, onProgress, onCrash);
+  };
+  run.warm = workerExecutor.warm;
+  return run;
+}
+
+async function setUp(executor: JobExecutor, exclude: string[] = []): Promise<{ engine: Engine; taskId: string; backups: string; serverId: string }> {
+  const engine = await testEngine({ executor });
+  const backups = tempDir();
+  const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'maria', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'dba',
+      serverId: server.id,
+      type: 'logical',
+      schedule: { full: '0 2 * * *', timezone: 'UTC' },
+      destinations: [{ kind: 'local', path: backups }],
+      ...(exclude.length ? { excludeDatabases: exclude } : {}),
+    }),
+  );
+  return { engine, taskId: task.id, backups, serverId: server.id };
+}
+
+async function points(engine: Engine, backups: string, database: string): Promise<string[]> {
+  const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(database)) } }));
+  return info.points.map((p) => p.id);
+}
+
+const rows = (n: number): string => Array.from({ length: n }, (_, i) => `(${i + 1}, MD5(${i + 1}))`).join(',');
+
+/** A DBA's own session (the mariadb client on the socket), kept open between statements. */
+function session(): { run: (sql: string) => Promise<void>; close: () => void } {
+  const child: ChildProcessWithoutNullStreams = spawn('mariadb', ['--no-defaults', `--socket=${db.socket}`, '--user=root', '--batch', '--skip-column-names', '--unbuffered']);
+  let out = '';
+  let waiter: (() => void) | null = null;
+  let marker = '';
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    if (waiter && out.includes(marker)) waiter();
+  });
+  let n = 0;
+  return {
+    run: (sql) =>
+      new Promise((resolve) => {
+        marker = `done-${++n}`;
+        waiter = () => {
+          waiter = null;
+          resolve();
+        };
+        child.stdin.write(`${sql};\nSELECT '${marker}';\n`);
+      }),
+    close: () => child.stdin.end(),
+  };
+}
+
+/** Resolves once a connection matching `where` (information_schema.PROCESSLIST) waits for a metadata lock. */
+async function waitsOnLock(where: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (db.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ${where} AND STATE LIKE 'Waiting for % metadata lock'`).trim() !== '0') return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`nothing waited on a lock (${where})`);
+}
+
+/** Resolves once a connection of `user` waits for a metadata lock in `schema` (the dump reached the locked table). */
+async function dumpWaitsOnLock(schema: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    const n = db.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '${db.user}' AND DB = '${schema}' AND STATE LIKE 'Waiting for table metadata lock'`).trim();
+    if (n !== '0') return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('the dump never reached the locked table');
+}
+
+describe('maintenance during a running MariaDB server-wide backup', () => {
+  it('a database dropped after the listing, before its turn: DATABASE_NOT_FOUND naming it, the others get their points, its earlier point stays', { timeout: 120_000 }, async () => {
+    for (const d of ['keep_a', 'gone_b', 'keep_c']) db.sql(`CREATE DATABASE ${d}; CREATE TABLE ${d}.t (id int PRIMARY KEY, v text); INSERT INTO ${d}.t VALUES (1, 'x'), (2, 'y');`);
+    let drop = false;
+    const { engine, taskId, backups } = await setUp(
+      hooked((spec) => {
+        if (drop && spec.database === 'gone_b') db.sql('DROP DATABASE gone_b');
+      }),
+    );
+    const first = await runTask(engine, taskId, 'full');
+    expect(first.status).toBe('success');
+    const before = await points(engine, backups, 'gone_b');
+    expect(before).toHaveLength(1);
+    drop = true;
+    const run = await runTask(engine, taskId, 'full');
+    const gone = run.databases.filter((d) => d.database === 'gone_b');
+    expect(gone.map((d) => [d.status, d.errorCode])).toEqual([['failed', 'DATABASE_NOT_FOUND']]);
+    expect(gone[0]!.errorMessage).toMatch(
+      /^Database "gone_b" does not exist on the MySQL\/MariaDB server 127\.0\.0\.1:\d+ any more: it was dropped after the backup run listed the server's databases, before its turn; nothing was stored for it and its earlier points are kept\.$/,
+    );
+    expect(run.databases.filter((d) => d.database !== 'gone_b').every((d) => d.status === 'success')).toBe(true);
+    expect(run.databases.map((d) => d.database)).toEqual(expect.arrayContaining(['keep_a', 'keep_c']));
+    expect(await points(engine, backups, 'keep_a')).toHaveLength(2);
+    expect(await points(engine, backups, 'gone_b')).toEqual(before);
+    db.sql('DROP DATABASE keep_a; DROP DATABASE keep_c;');
+  });
+
+  for (const [ddl, sql] of [
+    ['ALTER TABLE (rebuilding)', 'ALTER TABLE shop.z_orders MODIFY item varchar(100), ALGORITHM=COPY'],
+    ['TRUNCATE', 'TRUNCATE TABLE shop.z_orders'],
+    ['RENAME TABLE', 'RENAME TABLE shop.z_orders TO shop.z_orders_old'],
+    ['DROP TABLE', 'DROP TABLE shop.z_orders'],
+  ] as const) {
+    it(`${ddl} on a table after the dump's snapshot, before mariadb-dump reads it: nothing stored, SCHEMA_CHANGED naming the table, the next run succeeds`, { timeout: 120_000 }, async () => {
+      const { engine, taskId, backups, arm } = await ddlDuringDump(sql);
+      const before = await points(engine, backups, 'shop');
+      const run = await arm();
+      const shop = run.databases.filter((d) => d.database === 'shop');
+      expect(shop.map((d) => [d.status, d.errorCode, d.pointId])).toEqual([['failed', 'SCHEMA_CHANGED', null]]);
+      expect(shop[0]!.errorMessage).toBe(
+        'Table `z_orders` of database "shop" was changed (ALTER, TRUNCATE, RENAME or DROP TABLE) while it was being backed up, after the backup\'s snapshot, so it could not be read consistently; nothing was stored and the earlier points are untouched. Run the backup again once the maintenance is done (the next scheduled run also takes it).',
+      );
+      expect(run.status).toBe('partial');
+      expect(run.databases.filter((d) => d.database !== 'shop').every((d) => d.status === 'success')).toBe(true);
+      expect(await points(engine, backups, 'shop')).toEqual(before);
+      expect(data(await engine.call('restore.verify', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop')) } })).ok).toBe(true);
+      const next = await runTask(engine, taskId, 'full');
+      expect(next.status).toBe('success');
+      expect(await points(engine, backups, 'shop')).toHaveLength(2);
+    });
+  }
+
+  it('DROP DATABASE while mariadb-dump reads it: DATABASE_NOT_FOUND saying it was dropped during its backup, nothing stored, its earlier point kept', { timeout: 120_000 }, async () => {
+    const { engine, backups, arm } = await ddlDuringDump('DROP DATABASE shop', true);
+    const before = await points(engine, backups, 'shop');
+    const run = await arm();
+    const shop = run.databases.filter((d) => d.database === 'shop');
+    // The whole row on failure: the DROP is queued behind the DBA's lock with the dump, and is granted first (MDL
+    // gives pending exclusive locks priority); a dump let go first would show here.
+    expect(shop.map((d) => [d.status, d.errorCode, d.pointId]), JSON.stringify(shop)).toEqual([['failed', 'DATABASE_NOT_FOUND', null]]);
+    expect(shop[0]!.errorMessage).toBe('Database "shop" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.');
+    expect(await points(engine, backups, 'shop')).toEqual(before);
+  });
+
+  it('an in-place ALTER TABLE (instant ADD COLUMN) after the snapshot raises nothing: the point holds the new definition with the snapshot\'s rows', { timeout: 120_000 }, async () => {
+    const { engine, backups, serverId, arm } = await ddlDuringDump('ALTER TABLE shop.z_orders ADD COLUMN note text, ALGORITHM=INSTANT');
+    db.sql("INSERT INTO shop.z_orders (id, item) VALUES (1000, 'late')");
+    const run = await arm();
+    expect(run.status).toBe('success');
+    const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop')) }, pointId: 'latest', serverId, database: 'shop_copy' });
+    expect(restored.status).toBe('success');
+    expect(db.sql("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop_copy' AND TABLE_NAME = 'z_orders' ORDER BY ORDINAL_POSITION").split('\n').filter(Boolean)).toEqual(['id', 'item', 'note']);
+    expect(db.sql('SELECT COUNT(*), COUNT(note) FROM shop_copy.z_orders').trim()).toBe('51\t0');
+    db.sql('DROP DATABASE shop_copy');
+  });
+});
+
+/**
+ * A task over the server with database `shop` (a_big, then z_orders), a first full run
+ * done; `arm()` runs again with the DBA's `sql` made after the dump's snapshot and before
+ * mariadb-dump reads z_orders: the DBA holds a_big locked until the dump waits on it.
+ */
+async function ddlDuringDump(sql: string, background = false) {
+  db.sql(
+    'DROP DATABASE IF EXISTS shop; CREATE DATABASE shop; CREATE TABLE shop.a_big (id int PRIMARY KEY, v text); CREATE TABLE shop.z_orders (id int PRIMARY KEY, item text);' +
+      `INSERT INTO shop.a_big VALUES ${rows(200)}; INSERT INTO shop.z_orders VALUES ${rows(50)};`,
+  );
+  let dba: ReturnType<typeof session> | null = null;
+  let interfere = false;
+  let ddlDone: Promise<void> = Promise.resolve();
+  const { engine, taskId, backups, serverId } = await setUp(
+    hooked(async (spec) => {
+      if (!interfere || spec.database !== 'shop') return;
+      interfere = false;
+      const own = session();
+      dba = own;
+      await own.run('LOCK TABLES shop.a_big WRITE');
+      ddlDone = dumpWaitsOnLock('shop').then(async () => {
+        if (!background) {
+          db.sql(sql);
+          await own.run('UNLOCK TABLES');
+          return;
+        }
+        // A statement that itself waits on the DBA's lock (DROP DATABASE): queued behind it, then the lock let go.
+        const other = session();
+        const done = other.run(sql);
+        await waitsOnLock(`INFO = '${sql}'`);
+        await own.run('UNLOCK TABLES');
+        await done;
+        other.close();
+      });
+    }),
+  );
+  const first = await runTask(engine, taskId, 'full');
+  expect(first.status).toBe('success');
+  return {
+    engine,
+    taskId,
+    backups,
+    serverId,
+    arm: async () => {
+      interfere = true;
+      const run = await runTask(engine, taskId, 'full');
+      await ddlDone;
+      (dba as ReturnType<typeof session> | null)?.close();
+      return run;
+    },
+  };
+}
