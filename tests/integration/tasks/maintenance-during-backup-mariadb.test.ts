@@ -169,11 +169,25 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
     const before = await points(engine, backups, 'shop');
     const run = await arm();
     const shop = run.databases.filter((d) => d.database === 'shop');
-    // The whole row on failure: the DROP is queued behind the DBA's lock with the dump, and is granted first (MDL
-    // gives pending exclusive locks priority); a dump let go first would show here.
-    expect(shop.map((d) => [d.status, d.errorCode, d.pointId]), JSON.stringify(shop)).toEqual([['failed', 'DATABASE_NOT_FOUND', null]]);
-    expect(shop[0]!.errorMessage).toBe('Database "shop" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.');
-    expect(await points(engine, backups, 'shop')).toEqual(before);
+    expect(shop, JSON.stringify(shop)).toHaveLength(1);
+    const row = shop[0]!;
+    // The DROP is queued behind the DBA's lock with the dump and is usually granted first (MDL
+    // gives pending exclusive locks priority): DATABASE_NOT_FOUND. Which of the two the server
+    // lets go first is its choice (seen once in ~9 runs the other way), so every outcome a DBA
+    // could get is checked, none as a pass without its own assertions:
+    // - the drop went first and was over when Backstop asked: DATABASE_NOT_FOUND, nothing stored;
+    // - the drop was still removing tables when asked: SCHEMA_CHANGED naming one, nothing stored;
+    // - the dump went first (the DROP then waited for its snapshot to end): a whole point.
+    if (row.status === 'failed') {
+      expect(row.pointId).toBeNull();
+      expect(await points(engine, backups, 'shop')).toEqual(before);
+      if (row.errorCode === 'DATABASE_NOT_FOUND') expect(row.errorMessage).toBe('Database "shop" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.');
+      else expect([row.errorCode, row.errorMessage], JSON.stringify(row)).toEqual(['SCHEMA_CHANGED', expect.stringMatching(/^Table `(a_big|z_orders)` of database "shop" was changed .*nothing was stored and the earlier points are untouched/)]);
+    } else {
+      expect(row.status, JSON.stringify(row)).toBe('success');
+      expect(await points(engine, backups, 'shop')).toHaveLength(before.length + 1);
+      expect(data(await engine.call('restore.verify', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop')) } })).ok).toBe(true);
+    }
   });
 
   it('an in-place ALTER TABLE (instant ADD COLUMN) after the snapshot raises nothing: the point holds the new definition with the snapshot\'s rows', { timeout: 120_000 }, async () => {
