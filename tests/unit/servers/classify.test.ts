@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { classifyMysql, classifyPostgres } from '../../../electron/engine/servers/classify.ts';
-import { keptStderr, scrub, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
+import { keptStderr, scrub, StderrKeeper, stderrDetail } from '../../../electron/engine/servers/child-process.ts';
 
 const pg = classifyPostgres({ server: 'PostgreSQL server db:5432', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
 const my = classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' });
@@ -136,5 +136,31 @@ describe('a tool that echoes a huge statement before its error', () => {
     expect(kept.match(/\[…\]/g)).toHaveLength(1);
     const detail = stderrDetail(kept);
     expect(detail).toMatch(/^(AB|BA){150}… \| -------------- \| ERROR 2006 \(HY000\) at line 50: Server has gone away$/);
+  });
+});
+
+describe('a tool that writes a line per object (pg_restore --verbose of 20,000 large objects)', () => {
+  test('StderrKeeper keeps exactly what keptStderr of the whole would, whatever the writes', () => {
+    const lines = Array.from({ length: 24_000 }, (_, i) => `pg_restore: processing item ${i} BLOB ${100000 + i} postgres\n`);
+    const whole = lines.join('');
+    for (const writes of [[whole], [whole.slice(0, 70_000), whole.slice(70_000)], ['', 'x'.repeat(64 * 1024)], ['y'.repeat(64 * 1024), 'z'], ['a'.repeat(60_000), 'b'.repeat(300_000), 'c'.repeat(10)]]) {
+      const keeper = new StderrKeeper();
+      let kept = '';
+      for (const w of writes) {
+        keeper.add(w);
+        kept = keptStderr(kept + w);
+        expect(keeper.text()).toBe(kept);
+      }
+    }
+    // Line by line, checked against keptStderr of everything so far at a few points (and at the end).
+    const keeper = new StderrKeeper();
+    let written = '';
+    for (const [i, l] of lines.entries()) {
+      keeper.add(l);
+      written += l;
+      if (i % 5000 === 0 || i === 1500 || i === 1600) expect(keeper.text()).toBe(keptStderr(written));
+    }
+    expect(keeper.text()).toBe(keptStderr(whole));
+    expect(keeper.text().endsWith('pg_restore: processing item 23999 BLOB 123999 postgres\n')).toBe(true);
   });
 });

@@ -189,6 +189,19 @@ describe('user mappings, large objects, tablespaces', () => {
     expect(largeObjectEntries(list.join('\n'))).toEqual(list.slice(0, 3));
   });
 
+  test('20,000 large objects of one role: a missing role is named with a count of its uses, a mapped one rewrites every owner and grant', () => {
+    let objects = '';
+    for (let i = 1; i <= 20_000; i++) objects += `SELECT pg_catalog.lo_create('${i}');\nALTER LARGE OBJECT ${i} OWNER TO lo_owner;\nGRANT SELECT ON LARGE OBJECT ${i} TO reader;\n`;
+    const e = rejection(() => planRestore(input({ objectScript: objects, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee']) }), 'n'));
+    expect(e.code).toBe('ROLE_MISSING');
+    expect(e.message).toMatch(/lacks: role "lo_owner" \(owner of LARGE OBJECT 1; owner of LARGE OBJECT 2; owner of LARGE OBJECT 3; and 19997 more\)\. Nothing was restored\./);
+    const plan = planRestore(input({ objectScript: objects, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'keeper']), choices: { noOwner: false, noPrivileges: false, roleMap: { lo_owner: 'keeper' }, createRoles: false } }), 'n');
+    const owners = plan.objectStatements.filter((x) => x.startsWith('ALTER LARGE OBJECT'));
+    expect(owners).toHaveLength(20_000);
+    expect(owners[19_999]).toBe('ALTER LARGE OBJECT 20000 OWNER TO "keeper";');
+    expect(plan.objectStatements.filter((x) => x.startsWith('GRANT SELECT ON LARGE OBJECT'))).toHaveLength(20_000);
+  });
+
   test('tablespaces the target lacks are refused before anything else, each named with what is in it', () => {
     const db = DB_SCRIPT.replace("TEMPLATE = template0", 'TEMPLATE = template0 TABLESPACE = "fast ts"');
     const objects = `${OBJECT_SCRIPT}SET default_tablespace = cold;\nCREATE TABLE app.old (id int);\nSET default_tablespace = '';\n`;

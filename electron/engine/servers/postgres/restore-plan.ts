@@ -354,18 +354,26 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     dbKept.push(c);
   }
   const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
-  for (const c of [...dbKept, ...objKept]) for (const r of c.roles) needed.set(r.name, [...(needed.get(r.name) ?? []), r.what]);
+  // Appended in place: one role named by every one of 20,000 objects must not copy its list 20,000 times.
+  const need = (name: string, whats: readonly string[]): void => {
+    let list = needed.get(name);
+    if (!list) needed.set(name, (list = []));
+    for (const w of whats) list.push(w);
+  };
+  for (const c of [...dbKept, ...objKept]) for (const r of c.roles) need(r.name, [r.what]);
   // pg_restore creates policies and user mappings as they are: their roles must exist under their own names.
   const policyRoles = new Map<string, string[]>();
   const mappingRoles = new Set<string>();
   for (const c of objStmts) {
     if (c.kind !== 'policy' && c.kind !== 'mapping') continue;
     for (const r of c.roles) {
-      policyRoles.set(r.name, [...(policyRoles.get(r.name) ?? []), r.what]);
+      const list = policyRoles.get(r.name);
+      if (list) list.push(r.what);
+      else policyRoles.set(r.name, [r.what]);
       if (c.kind === 'mapping') mappingRoles.add(r.name);
     }
   }
-  for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) needed.set(name, [...(needed.get(name) ?? []), ...whats]);
+  for (const [name, whats] of policyRoles) if (!input.existingRoles.has(name)) need(name, whats);
 
   for (const [from, to] of mapped) {
     if (!input.existingRoles.has(to)) {
