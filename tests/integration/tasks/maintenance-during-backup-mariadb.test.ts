@@ -17,8 +17,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
-import { workerExecutor, type JobExecutor } from '../../../electron/engine/backup/worker-executor.ts';
-import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import type { JobExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { hookedExecutor as hooked } from '../../fixtures/hooked-executor.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -33,16 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.stop();
 });
-
-/** The app's executor, with `before` awaited as each job starts (after the run listed the server). */
-function hooked(before: (spec: BackupJobSpec) => Promise<void> | void): JobExecutor {
-  const run: JobExecutor = async (spec, signal, onProgress, onCrash) => {
-    await before(spec);
-    return workerExecutor(spec, signal, onProgress, onCrash);
-  };
-  run.warm = workerExecutor.warm;
-  return run;
-}
 
 async function setUp(executor: JobExecutor, exclude: string[] = []): Promise<{ engine: Engine; taskId: string; backups: string; serverId: string }> {
   const engine = await testEngine({ executor });

@@ -21,8 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
-import { workerExecutor, type JobExecutor } from '../../../electron/engine/backup/worker-executor.ts';
-import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
+import type { JobExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { hookedExecutor as hooked } from '../../fixtures/hooked-executor.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
@@ -37,16 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.stop();
 });
-
-/** The app's executor, with `before` awaited as each job starts (after the run listed the server). */
-function hooked(before: (spec: BackupJobSpec) => Promise<void> | void): JobExecutor {
-  const run: JobExecutor = async (spec, signal, onProgress, onCrash) => {
-    await before(spec);
-    return workerExecutor(spec, signal, onProgress, onCrash);
-  };
-  run.warm = workerExecutor.warm;
-  return run;
-}
 
 async function setUp(executor: JobExecutor, only: (db: string) => boolean): Promise<{ engine: Engine; taskId: string; backups: string; serverId: string }> {
   const engine = await testEngine({ executor });
