@@ -1,9 +1,11 @@
 /**
  * A restore moment ("restore to 14:02"), as users type it: ISO-8601 date and time, with an
- * offset or `Z`, or without one (then it is the wall time of this computer's time zone, as a
- * DBA reading the clock on the wall means it). Seconds and up to 3 decimals are optional
- * (moments resolve to the millisecond; more digits are accepted only as zeros, never rounded
- * across a commit). A date alone is not a moment (ambiguous: which end of the day?).
+ * offset (`+05:30`, `+0530`, or PostgreSQL's `+05`) or `Z`, or without one (then it is the wall time of this computer's time zone, as a
+ * DBA reading the clock on the wall means it). Seconds and decimals are optional; moments
+ * resolve to the millisecond, finer digits (a PostgreSQL timestamp's microseconds, as scripts
+ * pass them) are dropped — never rounded up, so nothing after the typed moment is restored
+ * (a commit later in the same millisecond may be left out). A date alone is not a moment
+ * (ambiguous: which end of the day?).
  *
  * Contract: parseMoment throws VALIDATION naming the accepted form; it never guesses or
  * shifts. A wall time without an offset that the local clocks skip (spring forward) or show
@@ -14,7 +16,7 @@
 import { BackstopError } from './result.ts';
 import { formatOffset, knownZone, wallToInstant, zoneOffset } from './zoned-time.ts';
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 export interface MomentReading {
   at: Date;
@@ -45,11 +47,10 @@ export function readMoment(text: string, zone: string | null = localTimeZone()):
   // No calendar overflow: Date would roll 2026-02-30 into March.
   const daysInMonth = new Date(Date.UTC(f[0], f[1], 0)).getUTCDate();
   if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > daysInMonth || f[3] > 23 || f[4] > 59 || f[5] > 59) return bad();
-  // Milliseconds only: rounding .123456 to .123 or .124 would move the moment across a commit in between.
-  if (/[1-9]/.test(frac.slice(3))) return bad(' to the millisecond (moments resolve to the millisecond; write at most 3 decimals of a second)');
+  // Milliseconds, finer digits dropped: rounding .123756 up to .124 would restore a commit made after the moment.
   const ms = Number(frac.slice(0, 3).padEnd(3, '0'));
   if (offset !== undefined) {
-    const minutes = offset === 'Z' ? 0 : (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(-2)));
+    const minutes = offset === 'Z' ? 0 : (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + (offset.length > 3 ? Number(offset.slice(-2)) : 0));
     return { at: new Date(Date.UTC(f[0], f[1] - 1, f[2], f[3], f[4], f[5], ms) - minutes * 60_000), localZone: null };
   }
   const wall = `${y}-${mo}-${d}T${h}:${mi}:${s}`;

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
  * `--as-of` as a DBA types it (moment.ts): with `Z` or an offset (a half-hour one too), that
  * instant; without one, the wall time of this computer's zone (here given explicitly:
  * America/New_York, Asia/Kolkata); a time the local clocks skip or show twice is refused
- * naming both offsets (never shifted by an hour); more than milliseconds is refused, not
- * rounded across a commit; a date alone is refused.
+ * naming both offsets (never shifted by an hour); digits finer than a millisecond are dropped,
+ * never rounded up past the moment; a date alone is refused.
  */
 import { describeLocalMoment, parseMoment, readMoment } from '../../../electron/shared/moment.ts';
 import { hasCode } from '../../../electron/shared/result.ts';
@@ -76,11 +76,15 @@ describe('parseMoment', () => {
     expect(parseMoment('2026-11-01T01:30:15', 'Asia/Kolkata').toISOString()).toBe('2026-10-31T20:00:15.000Z');
   });
 
-  it('keeps milliseconds exactly; refuses finer digits instead of rounding across a commit (zeros are fine)', () => {
+  it('keeps milliseconds exactly; drops finer digits (a PostgreSQL timestamp with microseconds) instead of rounding up past the moment', () => {
     expect(parseMoment('2026-12-04T14:02:03.123000Z').toISOString()).toBe('2026-12-04T14:02:03.123Z');
     expect(parseMoment('2026-12-04T14:02:03.9990Z').toISOString()).toBe('2026-12-04T14:02:03.999Z');
-    const f = failure(() => parseMoment('2026-12-04T14:02:03.123456Z'));
-    expect(f.code).toBe('VALIDATION');
-    expect(f.message).toContain('write at most 3 decimals of a second');
+    expect(parseMoment('2026-12-04T14:02:03.123756Z').toISOString()).toBe('2026-12-04T14:02:03.123Z');
+    expect(parseMoment('2026-12-04T14:02:03.999999+05:30').toISOString()).toBe('2026-12-04T08:32:03.999Z');
+    expect(parseMoment('2026-12-04T14:02:03.000999', 'Asia/Kolkata').toISOString()).toBe('2026-12-04T08:32:03.000Z');
+    expect(parseMoment('2026-12-04T14:02:03.123456789Z').toISOString()).toBe('2026-12-04T14:02:03.123Z');
+    // As PostgreSQL prints now(): a space, microseconds and an hours-only offset.
+    expect(parseMoment('2026-12-04 14:02:03.123456+00').toISOString()).toBe('2026-12-04T14:02:03.123Z');
+    expect(parseMoment('2026-12-04 14:02:03.5-05').toISOString()).toBe('2026-12-04T19:02:03.500Z');
   });
 });
