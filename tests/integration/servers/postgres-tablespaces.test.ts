@@ -15,7 +15,7 @@
  * Logical tasks with tablespaces: servers/postgres-content.test.ts ("tablespaces").
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
@@ -23,6 +23,7 @@ import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 import { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
 import { walMetaOf } from '../../../electron/engine/backup/wal-backup.ts';
+import { tablespaceCreations } from '../../../electron/engine/servers/postgres/tablespaces.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -180,5 +181,17 @@ describe('PostgreSQL snapshot tasks and tablespaces', () => {
       pg.psql('DROP TABLESPACE live');
       await engine.close();
     }
+  });
+
+  it('WAL pg_waldump cannot read is not taken as WAL without tablespaces: RESTORE_FAILED naming what it said; no pg_waldump: TOOL_MISSING', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '000000010000000000000001'), Buffer.alloc(1024 * 1024));
+    await expect(tablespaceCreations(dir, join(PG_BIN, 'pg_waldump'))).rejects.toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringMatching(/^pg_waldump could not read the WAL to replay, so Backstop could not check that it creates no tablespace \(a recovery would write into a tablespace's folder on this machine\): pg_waldump: error: .+\. Nothing was created\. Set the folder of the PostgreSQL tools of the backup's version in Settings\.$/),
+    });
+    await expect(tablespaceCreations(dir, join(dir, 'no-pg_waldump'))).rejects.toMatchObject({ code: 'TOOL_MISSING', message: expect.stringContaining('could not be started') });
+    // No segments: nothing to read, nothing created.
+    expect(await tablespaceCreations(tempDir(), join(PG_BIN, 'pg_waldump'))).toEqual([]);
   });
 });
