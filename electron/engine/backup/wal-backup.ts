@@ -13,7 +13,8 @@
  *   another destination needs a full) in the history.
  * - A cluster with user tablespaces is refused first (UNSUPPORTED, servers/postgres/
  *   tablespaces.ts): nothing received or stored, the slot neither created nor dropped; when a
- *   chain was to continue the message starts "WAL chain broken: tablespace …".
+ *   chain was to continue the message starts "WAL chain broken: tablespace …". One created
+ *   between that check and the base backup (refused there too) drops the slot the full made.
  * - Point meta `wal` (what a restore needs): slot, systemId, timeline, segmentSize,
  *   bootstrapRole, startLsn; an incremental also endLsn and endTime (server clock: every
  *   transaction committed up to endTime is in the chain). A full also records `databases`
@@ -48,7 +49,7 @@ import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { PgConnection } from '../servers/postgres/connection.ts';
-import { BackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type ReceiptEnd, type Segment } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
@@ -259,7 +260,14 @@ export class WalBackup {
 
   /** The base backup, whose stream ends once the server's clock was read after pg_basebackup finished: `consistentTime` (see the header). */
   private async baseBackup(signal: AbortSignal): Promise<DumpStream> {
-    const base = await this.openBaseBackup(signal);
+    let base: DumpStream;
+    try {
+      base = await this.openBaseBackup(signal);
+    } catch (e) {
+      // A tablespace created since beforeDump's check: the slot just made would keep WAL for a chain that never starts.
+      if (hasCode(e, 'UNSUPPORTED')) await this.source.dropSlot().catch(() => undefined);
+      throw e;
+    }
     const meta = this.meta;
     if (!meta) return base;
     let consistentTime: string | null = null;

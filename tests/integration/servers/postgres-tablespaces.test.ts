@@ -22,7 +22,8 @@ import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 import { PostgresConnector } from '../../../electron/engine/servers/postgres/connector.ts';
-import { walMetaOf } from '../../../electron/engine/backup/wal-backup.ts';
+import { walMetaOf, WalBackup } from '../../../electron/engine/backup/wal-backup.ts';
+import type { PreparedDestination } from '../../../electron/engine/backup/prepare-destination.ts';
 import { tablespaceCreations } from '../../../electron/engine/servers/postgres/tablespaces.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
@@ -180,6 +181,25 @@ describe('PostgreSQL snapshot tasks and tablespaces', () => {
       pg.psql('DROP TABLE IF EXISTS hot', 'shop');
       pg.psql('DROP TABLESPACE live');
       await engine.close();
+    }
+  });
+
+  it('a tablespace created between the check and the base backup: refused there too, and the slot the full just made is dropped again', async () => {
+    const connector = new PostgresConnector({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' }, pg.password, { binDir: PG_BIN });
+    const slot = 'backstop_tsrace_00000001';
+    const wal = new WalBackup(connector.connection, { slot, spoolDir: join(tempDir(), 'spool') }, 'full', (signal) => connector.openServerDump('base.tar', { signal }));
+    const signal = new AbortController().signal;
+    const first: PreparedDestination = { repo: null as never, kind: 'full', kindReason: null };
+    expect((await wal.beforeDump([first], signal)).kind).toBe('full');
+    expect(slotExists(slot)).toBe(true);
+    const dir = tablespaceDir();
+    pg.psql(`CREATE TABLESPACE late LOCATION '${dir}'`);
+    try {
+      await expect(wal.openDump(signal, 'full')).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining(`the cluster has tablespace "late" (LOCATION '${dir}')`) });
+      expect(slotExists(slot)).toBe(false);
+    } finally {
+      pg.psql('DROP TABLESPACE late');
+      pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${slot}'`);
     }
   });
 
