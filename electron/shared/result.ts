@@ -52,6 +52,12 @@ export const ERROR_CODES = [
   'RESTORE_FAILED',
   /** A restore moment (--as-of) outside what the backups reach; the message gives the reachable range. */
   'OUT_OF_RANGE',
+  /**
+   * The server has something the task's backup type cannot cover, or a restore would have to
+   * write outside its own folders (a PostgreSQL snapshot of a cluster with tablespaces); the
+   * message names it and the backup type that can. Nothing was stored or created.
+   */
+  'UNSUPPORTED',
   'WORKER_CRASHED',
   /** A task's pre/post hook command failed, timed out or could not start (the message names it and its exit). */
   'HOOK_FAILED',

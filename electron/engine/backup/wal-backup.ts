@@ -11,6 +11,10 @@
  *   invalidated, and the WAL received reaches back to every destination's newest point.
  *   Otherwise every destination takes a full, with "WAL chain broken: …" (or the reason
  *   another destination needs a full) in the history.
+ * - A cluster with user tablespaces is refused first (UNSUPPORTED, servers/postgres/
+ *   tablespaces.ts): nothing received or stored, the slot neither created nor dropped; when a
+ *   chain was to continue the message starts "WAL chain broken: tablespace …". One created
+ *   between that check and the base backup (refused there too) drops the slot the full made.
  * - Point meta `wal` (what a restore needs): slot, systemId, timeline, segmentSize,
  *   bootstrapRole, startLsn; an incremental also endLsn and endTime (server clock: every
  *   transaction committed up to endTime is in the chain). A full also records `databases`
@@ -45,10 +49,11 @@ import type { PointKind } from '../../shared/domain.ts';
 import type { JsonObject, PointSummary } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import type { PgConnection } from '../servers/postgres/connection.ts';
-import { BackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type ReceiptEnd, type Segment } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
+import { snapshotRefusal, userTablespaces } from '../servers/postgres/tablespaces.ts';
 
 export interface WalJob {
   slot: string;
@@ -162,6 +167,9 @@ export class WalBackup {
   }
 
   async beforeDump(prepared: PreparedDestination[], signal: AbortSignal): Promise<{ kind: PointKind; reason: string | null; meta: JsonObject }> {
+    // A cluster with tablespaces is refused before anything (tablespaces.ts): no slot made or dropped, no WAL received.
+    const tablespaces = await userTablespaces(this.conn, signal);
+    if (tablespaces.length > 0) throw snapshotRefusal(tablespaces, prepared.some((p) => p.kind === 'incremental') ? { slot: this.job.slot } : null);
     let reason: string | null = null;
     if (prepared.every((p) => p.kind === 'incremental')) {
       const broken = await this.continueChain(prepared, signal);
@@ -252,7 +260,14 @@ export class WalBackup {
 
   /** The base backup, whose stream ends once the server's clock was read after pg_basebackup finished: `consistentTime` (see the header). */
   private async baseBackup(signal: AbortSignal): Promise<DumpStream> {
-    const base = await this.openBaseBackup(signal);
+    let base: DumpStream;
+    try {
+      base = await this.openBaseBackup(signal);
+    } catch (e) {
+      // A tablespace created since beforeDump's check: the slot just made would keep WAL for a chain that never starts.
+      if (hasCode(e, 'UNSUPPORTED')) await this.source.dropSlot().catch(() => undefined);
+      throw e;
+    }
     const meta = this.meta;
     if (!meta) return base;
     let consistentTime: string | null = null;

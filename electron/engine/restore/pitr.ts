@@ -37,6 +37,14 @@
  *   moment is one that was left sparse (databases renamed since), the recovery is done
  *   again with everything extracted. No record (an older backup): everything is extracted,
  *   and the notes say so.
+ * - Tablespaces: before the base backup is extracted, the WAL to replay is read with
+ *   pg_waldump (servers/postgres/tablespaces.ts), and the base backup's own pg_wal after: WAL
+ *   that creates a tablespace (CREATE TABLESPACE after the base backup) is refused with
+ *   UNSUPPORTED naming the tablespace's folder, the point holding it and the moments that
+ *   still restore — its replay would write into that folder on this machine (the source's own
+ *   tablespace when the source runs here) — and nothing is left (DIR or the temporary cluster
+ *   removed). pg_waldump missing: a restore of one database fails with TOOL_MISSING (it needs
+ *   the server package anyway); --folder restores and its notes say the WAL was not checked.
  * - Progress: both report `restoring` with `step`/`steps` (domain.ts RESTORE_STEPS) —
  *   --folder: wal-fetch, base-backup; one database: wal-fetch, base-backup, wal-replay,
  *   dump, load. Bytes count what was read from the backup (WAL, base backup) and what the
@@ -50,10 +58,11 @@ import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep
 import { BackstopError } from '../../shared/result.ts';
 import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-backup.ts';
 import type { PointSummary, Repository } from '../repository/index.ts';
-import { clusterOwner, completeConfiguration, connectorFor, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
+import { clusterOwner, completeConfiguration, connectorFor, findTool, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
+import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
@@ -262,8 +271,51 @@ interface MaterializeOptions {
   sparseFolders?: string[];
 }
 
+/**
+ * pg_waldump of the server tools, for the tablespace check (see the header); null when it is not
+ * installed and nothing here starts the cluster (--folder: the notes say it was not checked).
+ */
+function findWaldump(toolPaths: ToolPaths, required: boolean): string | null {
+  try {
+    return findTool(['pg_waldump'], 'postgres', { binDir: toolPaths.postgres ?? null });
+  } catch (e) {
+    if (!required) return null;
+    throw new BackstopError('TOOL_MISSING', `pg_waldump (part of the PostgreSQL server package, like the postgres binary a restore of one database starts) was not found: Backstop reads the WAL with it before replaying it. Install the PostgreSQL server of the backup's version or set its folder in Settings. Nothing was created.`, { cause: e });
+  }
+}
+
+/**
+ * UNSUPPORTED when the WAL in `dir` creates a tablespace: replaying that record makes the server
+ * write into the tablespace's LOCATION on this machine (the source's own folder when it runs
+ * here). Names the point holding it and the moments that still restore.
+ */
+async function refuseTablespaceWal(plan: RecoveryPlan, dir: string, waldump: string, signal?: AbortSignal, baseBackupWal = false): Promise<void> {
+  // A WAL point's first segment starts before the base backup: what lies before its start is never replayed.
+  const from = parseLsn(plan.meta.startLsn);
+  const created = existsSync(dir) ? (await tablespaceCreations(dir, waldump, signal)).filter((c) => parseLsn(c.lsn) >= from) : [];
+  const first = created[0];
+  if (!first) return;
+  let where = "in the base backup's own WAL (the tablespace was created while it was taken)";
+  let instead = 'Restore another base backup (or a moment of another chain).';
+  if (!baseBackupWal) {
+    // The point holding the record: the first whose end is at or after it (the last one for its stored-again tail).
+    const at = parseLsn(first.lsn);
+    const found = plan.wal.findIndex((p) => parseLsn(walMetaOf(p)!.endLsn!) >= at);
+    const i = found === -1 ? plan.wal.length - 1 : found;
+    const before = plan.wal[i - 1];
+    where = `in restore point ${plan.wal[i]?.id ?? '?'}`;
+    instead = before
+      ? `Restore a moment up to ${utc(walMetaOf(before)!.endTime!)} (the end of the point before it), or the base backup alone (--point ${plan.full.id}).`
+      : `Restore the base backup alone (--point ${plan.full.id}), or a moment of another chain.`;
+  }
+  throw new BackstopError(
+    'UNSUPPORTED',
+    `The WAL to replay creates tablespace ${first.oid} at '${first.location}' (CREATE TABLESPACE at WAL position ${first.lsn}, ${where}): recovering it would write into that folder on this machine — the source server's own tablespace when it runs here — so Backstop does not replay it. Nothing was created. ${instead} A cluster with tablespaces is backed up by a logical task.`,
+  );
+}
+
 /** The base backup + WAL + recovery configuration in `dataDir` (see the header). */
-async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string, opts: MaterializeOptions): Promise<{ verified: boolean; wroteConfig: string[]; ownerError: string | null }> {
+async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string, opts: MaterializeOptions): Promise<{ verified: boolean; wroteConfig: string[]; ownerError: string | null; walChecked: boolean }> {
   if (existsSync(dataDir) && (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0)) {
     throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
   }
@@ -274,6 +326,9 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     opts.step?.('wal-fetch', 0, walBytes, true);
     await extractWal(repo, plan, walTemp, opts.signal, (done) => opts.step?.('wal-fetch', done, walBytes));
     opts.step?.('wal-fetch', walBytes, walBytes, true);
+    // Before the base backup is extracted: WAL that creates a tablespace is refused (see the header).
+    const waldump = findWaldump(opts.toolPaths, !!opts.temporary);
+    if (waldump) await refuseTablespaceWal(plan, walTemp, waldump, opts.signal);
     opts.step?.('base-backup', 0, plan.full.length, true);
     let wroteConfig: string[] = [];
     const base = counted(await repo.readPoint(plan.full.id, { signal: opts.signal }), (done) => opts.step?.('base-backup', done, plan.full.length));
@@ -304,7 +359,16 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
         writeFileSync(join(dir, 'recovery.signal'), '');
       },
     });
-    return { verified: r.verified, wroteConfig, ownerError: r.ownerError };
+    // The base backup's own WAL (pg_wal) is replayed too: a tablespace created while it was taken.
+    if (waldump) {
+      try {
+        await refuseTablespaceWal(plan, join(dataDir, 'pg_wal'), waldump, opts.signal, true);
+      } catch (e) {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    return { verified: r.verified, wroteConfig, ownerError: r.ownerError, walChecked: !!waldump };
   } finally {
     rmSync(walTemp, { recursive: true, force: true });
   }
@@ -339,6 +403,11 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       ? `On its first start it replays the WAL in ${WAL_FOLDER}/ up to ${utc(spec.plan.target.toISOString())} (recovery_target_time in postgresql.auto.conf, with recovery.signal), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
+  if (!r.walChecked) {
+    notes.push(
+      `pg_waldump (PostgreSQL server package) was not found here, so Backstop could not check that the WAL to replay creates no tablespace. If a tablespace was created on the source after this base backup, the first start writes into its LOCATION folder on the machine it runs on: start it only where that folder is not the source's.`,
+    );
+  }
   spec.onProgress?.({ phase: 'done', unit: 'bytes', done: spec.plan.full.length, total: spec.plan.full.length });
   return { database: basename(spec.folder), path: spec.folder, notes };
 }

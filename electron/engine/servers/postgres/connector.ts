@@ -7,7 +7,9 @@
  *   fails with PERMISSION_DENIED naming the fix.
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
- *   `restoreBaseBackup` (snapshot.ts), not `restore`.
+ *   `restoreBaseBackup` (snapshot.ts), not `restore`. A cluster with user tablespaces is
+ *   refused with UNSUPPORTED before pg_basebackup starts (tablespaces.ts); after a connection
+ *   test with `contentWarnings` (the server check) `support('snapshot')` says so too.
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
  *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
@@ -46,6 +48,7 @@ import { databaseEntries, decodeScript, largeObjectEntries, planRestore, sourceD
 import type {
   BackupSupport,
   ConnectionReport,
+  ConnectionTestOptions,
   Connector,
   DumpStream,
   OperationOptions,
@@ -61,6 +64,7 @@ import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
 import { walReadiness } from './wal-readiness.ts';
+import { snapshotRefusal, snapshotUnsupportedReason, userTablespaces, type UserTablespace } from './tablespaces.ts';
 
 export const PG_GLOBALS_STREAM: ServerStream = { name: 'globals.sql', format: 'pg-globals-sql' };
 export const PG_BASEBACKUP_STREAM: ServerStream = { name: 'base.tar', format: 'pg-basebackup-tar' };
@@ -110,6 +114,8 @@ export class PostgresConnector implements Connector {
   readonly kind = 'postgres' as const;
   private readonly conn: PgConnection;
   private facts: Promise<ServerFacts> | null = null;
+  /** The cluster's user tablespaces as the last connection test found them (null: not asked). */
+  private tablespaces: UserTablespace[] | null = null;
 
   constructor(server: PostgresServer, password: string | null, search: ToolSearch) {
     this.conn = new PgConnection(server, password, search);
@@ -121,7 +127,10 @@ export class PostgresConnector implements Connector {
   }
 
   support(type: BackupType): BackupSupport {
-    return type === 'logical' ? { available: true, scope: 'database' } : { available: true, scope: 'server' };
+    if (type === 'logical') return { available: true, scope: 'database' };
+    // Known only after a connection test (the server check): a cluster with tablespaces (tablespaces.ts).
+    if (this.tablespaces?.length) return { available: false, reason: snapshotUnsupportedReason(this.tablespaces) };
+    return { available: true, scope: 'server' };
   }
 
   private serverFacts(signal?: AbortSignal): Promise<ServerFacts> {
@@ -160,7 +169,7 @@ export class PostgresConnector implements Connector {
     }
   }
 
-  async testConnection(opts: OperationOptions = {}): Promise<ConnectionReport> {
+  async testConnection(opts: ConnectionTestOptions = {}): Promise<ConnectionReport> {
     const psql = this.conn.tool('psql');
     const pgDump = this.conn.tool('pg_dump');
     // Each question is a process start, and every backup run asks them too: the tools' versions,
@@ -169,6 +178,8 @@ export class PostgresConnector implements Connector {
     versions.catch(() => undefined);
     const facts = await this.serverFacts(opts.signal);
     const readiness = facts.replication ? walReadiness(this.conn, opts.signal) : Promise.resolve([]);
+    // The user's own check asks which tablespaces the cluster has (support('snapshot') then says); a run asks elsewhere.
+    const tablespaces = opts.contentWarnings ? userTablespaces(this.conn, opts.signal).catch(() => null) : Promise.resolve(null);
     const serverMajor = facts.versionNum >= 100000 ? String(Math.floor(facts.versionNum / 10000)) : `${Math.floor(facts.versionNum / 10000)}.${Math.floor(facts.versionNum / 100) % 100}`;
     const [dumpVersion, psqlVersion] = await versions;
     if (compareVersions(dumpVersion.major, serverMajor) < 0) {
@@ -189,6 +200,7 @@ export class PostgresConnector implements Connector {
     }
     if (!facts.superuser) warnings.push('Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).');
     warnings.push(...(await readiness));
+    this.tablespaces = await tablespaces;
     const tools = [
       { name: 'psql', path: psql, version: psqlVersion.version },
       { name: 'pg_dump', path: pgDump, version: dumpVersion.version },
@@ -293,6 +305,9 @@ export class PostgresConnector implements Connector {
       return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format }, volatile: pgRestrictKeyVolatile };
     }
     if (name === PG_BASEBACKUP_STREAM.name) {
+      // pg_basebackup would refuse it with "can only write single tablespace to stdout": say why and what to do instead.
+      const tablespaces = await userTablespaces(this.conn, opts.signal);
+      if (tablespaces.length > 0) throw snapshotRefusal(tablespaces, null);
       const expectedBytes = await this.clusterSizeEstimate(opts.signal);
       const args = ['-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', ...this.conn.connArgs()];
       const { stream, done } = streamTool(this.conn.command('pg_basebackup', args), {
