@@ -37,9 +37,11 @@ const ENGINE = /^\) ENGINE=(\w+)/;
 
 export class DumpTables extends Transform {
   readonly tables: DumpTable[] = [];
-  /** The start of the current line (its first HEAD bytes) and its length so far. */
+  /** The start of the current line (its first HEAD bytes; none for a line not looked at) and its length so far. */
   private line: Buffer[] = [];
   private lineBytes = 0;
+  /** Whether the current line is looked at: only a CREATE TABLE line, or a line inside an open table, is (INSERTs above all are not). */
+  private looked = false;
   private longestEnded = 0;
   private open: DumpTable | null = null;
 
@@ -52,7 +54,8 @@ export class DumpTables extends Transform {
     for (let p = 0; p < chunk.length; ) {
       const nl = chunk.indexOf(0x0a, p);
       const end = nl < 0 ? chunk.length : nl;
-      if (this.lineBytes < HEAD) this.line.push(chunk.subarray(p, Math.min(end, p + HEAD - this.lineBytes)));
+      if (this.lineBytes === 0 && end > p) this.looked = this.open !== null || chunk[p] === 0x43; /* C */
+      if (this.looked && this.lineBytes < HEAD) this.line.push(chunk.subarray(p, Math.min(end, p + HEAD - this.lineBytes)));
       this.lineBytes += end - p;
       if (nl < 0) break;
       this.endLine();
@@ -67,12 +70,12 @@ export class DumpTables extends Transform {
   }
 
   private endLine(): void {
-    const line = this.line;
     this.longestEnded = Math.max(this.longestEnded, this.lineBytes);
-    this.line = [];
     this.lineBytes = 0;
-    // Only a CREATE TABLE line, or a line inside an open table, is looked at; the rest (INSERTs above all) is not decoded.
-    if (!this.open && line[0]?.[0] !== 0x43 /* C */) return;
+    this.looked = false;
+    if (this.line.length === 0) return;
+    const line = this.line;
+    this.line = [];
     const text = Buffer.concat(line).toString('utf8').replace(/\r$/, '');
     const created = CREATE.exec(text);
     if (created) {
