@@ -8,10 +8,9 @@
  *   settings cannot redirect a tool to another server or database; messages are forced
  *   to English (LC_MESSAGES=C) so stderr can be classified.
  * - A failing tool becomes the BackstopError its `classify` function returns (shown its
- *   stderr, or of a longer one the first 16 KB and the last 48 KB: the error a tool stops
- *   on comes last); a tool
- *   that cannot be started becomes TOOL_MISSING; an aborted signal kills the child
- *   (SIGTERM, then SIGKILL after 3 s) and becomes CANCELED.
+ *   stderr, or of a longer one its first 16 KB and its end, 64 KB in all: the error a tool
+ *   stops on comes last; StderrKeeper); a tool that cannot be started becomes TOOL_MISSING;
+ *   an aborted signal kills the child (SIGTERM, then SIGKILL after 3 s) and becomes CANCELED.
  * - `streamTool`: the returned stream ends only after the child exited with 0; on any
  *   failure it is destroyed with the error (see connector.ts). `refine` may replace the
  *   classified error after a look at the server (e.g. "was the database dropped?"). Its
@@ -76,22 +75,12 @@ export function scrub(text: string, secrets: (string | null | undefined)[] = [])
 }
 
 /**
- * What is kept of a tool's stderr: all of it up to MAX_STDERR, else its start and its end
- * (where a tool writes the error it stopped on) — a client that echoes a failing 80 MB
- * statement before the error line must not push that line out.
- */
-export function keptStderr(stderr: string): string {
-  if (stderr.length <= MAX_STDERR) return stderr;
-  // Applied again as more arrives: the head stays, the previous cut falls out with the old tail.
-  const head = MAX_STDERR / 4;
-  const cut = '\n[…]\n';
-  return `${stderr.slice(0, head)}${cut}${stderr.slice(-(MAX_STDERR - head - cut.length))}`;
-}
-
-/**
- * keptStderr applied as a tool writes, at a cost per write of that write's length: the head
- * is kept once, the tail grows to twice its share before it is cut. (keptStderr on every
- * write re-copied the 64 KB kept so far: pg_restore --verbose writes a line per TOC entry,
+ * What is kept of a tool's stderr: all of it up to MAX_STDERR, else its first quarter, a cut
+ * marker and its end (where a tool writes the error it stopped on), MAX_STDERR in all — a
+ * client that echoes a failing 80 MB statement before the error line must not push that line
+ * out. Kept as the tool writes, at a cost per write of that write's length: the head is kept
+ * once, the tail grows to twice its share before it is cut. (Cutting everything kept so far
+ * on every write re-copied 64 KB each time: pg_restore --verbose writes a line per TOC entry,
  * and 24,000 of them took 20 s of a 20,000-large-object restore.)
  */
 export class StderrKeeper {
@@ -114,7 +103,7 @@ export class StderrKeeper {
     if (this.tail.length > 2 * StderrKeeper.TAIL) this.tail = this.tail.slice(-StderrKeeper.TAIL);
   }
 
-  /** The same as keptStderr of everything added. */
+  /** What is kept of everything added: all of it, or its head, the cut marker and its last bytes. */
   text(): string {
     return this.tail === null ? this.head : `${this.head}${StderrKeeper.CUT}${this.tail.slice(-StderrKeeper.TAIL)}`;
   }

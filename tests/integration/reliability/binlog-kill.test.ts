@@ -20,6 +20,7 @@ import { logFileNumber, type LogReadMeta } from '../../../electron/engine/server
 import { cli, rng, Scratch, sleep, spawnCli } from '../../fixtures/reliability/common.ts';
 import { repositoriesUnder, writeTask } from '../../fixtures/reliability/kill-harness.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { storedPoints } from '../../fixtures/points.ts';
 
 const SEED = Number(process.env.BACKSTOP_SOAK_SEED ?? Date.now() % 100_000);
 const KILLS = 3;
@@ -116,7 +117,7 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     console.table(log);
 
     // The stored reads: one chain whose files follow each other (a file may repeat, never be skipped).
-    const points = await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, encodeDatabaseFolder('binlog'))))).listPoints();
+    const points = await storedPoints(join(backups, SERVER_FOLDER), 'binlog');
     expect(points[0]!.kind).toBe('full');
     expect(points.slice(1).every((p) => p.kind === 'incremental')).toBe(true);
     const stored = points.flatMap((p) => (p.meta as unknown as LogReadMeta).binlogFiles);
@@ -146,7 +147,7 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     writeFileSync(serverFile, JSON.stringify(server));
     process.env[PASSWORD_ENV] = db.password;
     const logFolder = join(backups, SERVER_FOLDER, encodeDatabaseFolder('binlog'));
-    const logRepo = () => openRepository(new LocalBackend(logFolder));
+    const logReads = () => storedPoints(join(backups, SERVER_FOLDER), 'binlog');
     const backup = async (kind: 'full' | 'incremental') => {
       const r = await cli('backup', '--config', taskFile, '--data-dir', dataDir, '--kind', kind, '--json');
       expect(r.code, r.out).toBe(0);
@@ -168,10 +169,10 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     write();
     // The second full: the first goes by keepLast 1; every read before its position is no longer needed.
     await backup('full');
-    const kept = await (await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder('pruned'))))).listPoints();
+    const kept = await storedPoints(backups, 'pruned');
     expect(kept.map((p) => p.kind)).toEqual(['full']);
     const needed = logFileNumber(kept[0]!.meta.binlogFile as string)!.n;
-    const readsBefore = (await (await logRepo()).listPoints()).length;
+    const readsBefore = (await logReads()).length;
     expect(readsBefore).toBeGreaterThanOrEqual(6);
     // Stored an hour ago, for the GC's grace period (the clock).
     const then = new Date(Date.now() - 3_600_000);
@@ -186,14 +187,14 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     });
     const exit = await done;
     watcher.close();
-    const readsLeft = (await (await logRepo()).listPoints()).length;
+    const readsLeft = (await logReads()).length;
     console.log(`binlog prune kill -9: ${exit.signal ?? `exit ${exit.code}`}, reads ${readsBefore} → ${readsLeft} (+1 new), packs ${packsBefore} → ${readdirSync(join(logFolder, 'packs'), { recursive: true }).length}`);
     expect(exit.signal, `the prune was not reached before the run ended: ${exit.out}`).toBe('SIGKILL');
 
     // Consistent: every stored read verifies, the reads left are each chain's newest part, the latest moment restores.
     const verified = await cli('verify', logFolder, '--data-dir', dataDir, '--json');
     expect(verified.code, verified.out).toBe(0);
-    const files = (await (await logRepo()).listPoints()).flatMap((p) => (p.meta as unknown as LogReadMeta).binlogFiles.map((f) => logFileNumber(f)!.n));
+    const files = (await logReads()).flatMap((p) => (p.meta as unknown as LogReadMeta).binlogFiles.map((f) => logFileNumber(f)!.n));
     const distinct = [...new Set(files)].sort((a, b) => a - b);
     expect(distinct.at(-1)! - distinct[0]! + 1, `stored files ${distinct.join(', ')} leave no gap`).toBe(distinct.length);
     expect(distinct[0]!).toBeLessThanOrEqual(needed);
@@ -204,7 +205,7 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
     const moment = new Date().toISOString();
     await sleep(1100 - (Date.now() % 1000));
     await backup('incremental');
-    const repo = await logRepo();
+    const repo = await openRepository(new LocalBackend(logFolder));
     const reads = await repo.listPoints();
     expect(reads.every((p) => (p.meta as unknown as LogReadMeta).binlogFiles.some((f) => logFileNumber(f)!.n >= needed))).toBe(true);
     expect((await repo.collectGarbage()).packsDeleted).toBe(0);

@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
-import { encodeDatabaseFolder, SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
+import { SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
-import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { storedPoints } from '../../fixtures/points.ts';
 import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
 
 let small: PgServer; // --wal-segsize=1, data checksums, wal_compression=lz4
@@ -83,8 +82,7 @@ async function roundTrip(pg: PgServer): Promise<number> {
   pg.psql("UPDATE ledger SET note = 'three' WHERE id = 0; INSERT INTO ledger VALUES (3, 'three')", 'odd');
   expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
 
-  const base = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
-  const points = await (await openRepository(new LocalBackend(base))).listPoints();
+  const points = await storedPoints(join(backups, SERVER_FOLDER), 'base.tar');
   const segmentSize = (points[0]!.meta.wal as { segmentSize: number }).segmentSize;
   expect(points.every((p) => (p.meta.wal as { segmentSize: number }).segmentSize === segmentSize)).toBe(true);
 
@@ -157,7 +155,7 @@ describe('PostgreSQL WAL tasks on clusters with non-default settings', () => {
       await pause();
       standby.psql("INSERT INTO ledger VALUES (5, 'five')", 'tl');
       expect((await runTask(engine, taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
-      const points = await (await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'))))).listPoints();
+      const points = await storedPoints(join(backups, SERVER_FOLDER), 'base.tar');
       expect(points.map((p) => `${p.kind}:${(p.meta.wal as { timeline: number }).timeline}`)).toEqual(['full:1', 'incremental:1', 'full:2', 'incremental:2']);
 
       // Before the switch: from the timeline-1 chain; after it: from the timeline-2 chain; both onto the new primary.

@@ -24,6 +24,8 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
+import { pointIds } from '../../fixtures/points.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let db: MariadbServer;
@@ -37,23 +39,8 @@ afterAll(async () => {
 async function setUp(executor: JobExecutor, exclude: string[] = []): Promise<{ engine: Engine; taskId: string; backups: string; serverId: string }> {
   const engine = await testEngine({ executor });
   const backups = tempDir();
-  const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'maria', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
-  const task = data(
-    await engine.call('tasks.create', {
-      name: 'dba',
-      serverId: server.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
-      ...(exclude.length ? { excludeDatabases: exclude } : {}),
-    }),
-  );
-  return { engine, taskId: task.id, backups, serverId: server.id };
-}
-
-async function points(engine: Engine, backups: string, database: string): Promise<string[]> {
-  const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(database)) } }));
-  return info.points.map((p) => p.id);
+  const ids = await serverWithTask(engine, { kind: 'mysql', name: 'maria', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups, { schedule: { full: '0 2 * * *', timezone: 'UTC' }, ...(exclude.length ? { excludeDatabases: exclude } : {}) });
+  return { engine, backups, ...ids };
 }
 
 const rows = (n: number): string => Array.from({ length: n }, (_, i) => `(${i + 1}, MD5(${i + 1}))`).join(',');
@@ -113,7 +100,7 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
     );
     const first = await runTask(engine, taskId, 'full');
     expect(first.status).toBe('success');
-    const before = await points(engine, backups, 'gone_b');
+    const before = await pointIds(backups, 'gone_b');
     expect(before).toHaveLength(1);
     drop = true;
     const run = await runTask(engine, taskId, 'full');
@@ -124,8 +111,8 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
     );
     expect(run.databases.filter((d) => d.database !== 'gone_b').every((d) => d.status === 'success')).toBe(true);
     expect(run.databases.map((d) => d.database)).toEqual(expect.arrayContaining(['keep_a', 'keep_c']));
-    expect(await points(engine, backups, 'keep_a')).toHaveLength(2);
-    expect(await points(engine, backups, 'gone_b')).toEqual(before);
+    expect(await pointIds(backups, 'keep_a')).toHaveLength(2);
+    expect(await pointIds(backups, 'gone_b')).toEqual(before);
     db.sql('DROP DATABASE keep_a; DROP DATABASE keep_c;');
   });
 
@@ -137,7 +124,7 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
   ] as const) {
     it(`${ddl} on a table after the dump's snapshot, before mariadb-dump reads it: nothing stored, SCHEMA_CHANGED naming the table, the next run succeeds`, { timeout: 120_000 }, async () => {
       const { engine, taskId, backups, arm } = await ddlDuringDump(sql);
-      const before = await points(engine, backups, 'shop');
+      const before = await pointIds(backups, 'shop');
       const run = await arm();
       const shop = run.databases.filter((d) => d.database === 'shop');
       expect(shop.map((d) => [d.status, d.errorCode, d.pointId])).toEqual([['failed', 'SCHEMA_CHANGED', null]]);
@@ -146,17 +133,17 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
       );
       expect(run.status).toBe('partial');
       expect(run.databases.filter((d) => d.database !== 'shop').every((d) => d.status === 'success')).toBe(true);
-      expect(await points(engine, backups, 'shop')).toEqual(before);
+      expect(await pointIds(backups, 'shop')).toEqual(before);
       expect(data(await engine.call('restore.verify', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop')) } })).ok).toBe(true);
       const next = await runTask(engine, taskId, 'full');
       expect(next.status).toBe('success');
-      expect(await points(engine, backups, 'shop')).toHaveLength(2);
+      expect(await pointIds(backups, 'shop')).toHaveLength(2);
     });
   }
 
   it('DROP DATABASE while mariadb-dump reads it: DATABASE_NOT_FOUND saying it was dropped during its backup, nothing stored, its earlier point kept', { timeout: 120_000 }, async () => {
     const { engine, backups, arm } = await ddlDuringDump('DROP DATABASE shop', true);
-    const before = await points(engine, backups, 'shop');
+    const before = await pointIds(backups, 'shop');
     const run = await arm();
     const shop = run.databases.filter((d) => d.database === 'shop');
     expect(shop, JSON.stringify(shop)).toHaveLength(1);
@@ -170,12 +157,12 @@ describe('maintenance during a running MariaDB server-wide backup', () => {
     // - the dump went first (the DROP then waited for its snapshot to end): a whole point.
     if (row.status === 'failed') {
       expect(row.pointId).toBeNull();
-      expect(await points(engine, backups, 'shop')).toEqual(before);
+      expect(await pointIds(backups, 'shop')).toEqual(before);
       if (row.errorCode === 'DATABASE_NOT_FOUND') expect(row.errorMessage).toBe('Database "shop" was dropped while it was being backed up; nothing was stored for it and its earlier points are kept.');
       else expect([row.errorCode, row.errorMessage], JSON.stringify(row)).toEqual(['SCHEMA_CHANGED', expect.stringMatching(/^Table `(a_big|z_orders)` of database "shop" was changed .*nothing was stored and the earlier points are untouched/)]);
     } else {
       expect(row.status, JSON.stringify(row)).toBe('success');
-      expect(await points(engine, backups, 'shop')).toHaveLength(before.length + 1);
+      expect(await pointIds(backups, 'shop')).toHaveLength(before.length + 1);
       expect(data(await engine.call('restore.verify', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop')) } })).ok).toBe(true);
     }
   });

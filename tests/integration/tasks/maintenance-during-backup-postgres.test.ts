@@ -28,6 +28,8 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { pointIds } from '../../fixtures/points.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let pg: PgServer;
@@ -42,24 +44,9 @@ async function setUp(executor: JobExecutor, only: (db: string) => boolean): Prom
   const engine = await testEngine({ executor });
   data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
   const backups = tempDir();
-  const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
   const others = pg.psql('SELECT datname FROM pg_database WHERE NOT datistemplate').split('\n').filter((d) => d && !only(d));
-  const task = data(
-    await engine.call('tasks.create', {
-      name: 'dba',
-      serverId: server.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
-      excludeDatabases: others,
-    }),
-  );
-  return { engine, taskId: task.id, backups, serverId: server.id };
-}
-
-async function points(engine: Engine, backups: string, database: string): Promise<string[]> {
-  const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(database)) } }));
-  return info.points.map((p) => p.id);
+  const ids = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups, { schedule: { full: '0 2 * * *', timezone: 'UTC' }, excludeDatabases: others });
+  return { engine, backups, ...ids };
 }
 
 function makeDb(name: string): void {
@@ -128,7 +115,7 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
       (d) => d.startsWith('d_'),
     );
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
-    const before = await points(engine, backups, 'd_gone_b');
+    const before = await pointIds(backups, 'd_gone_b');
     expect(before).toHaveLength(1);
     drop = true;
     const run = await runTask(engine, taskId, 'full');
@@ -138,8 +125,8 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
       'Database "d_gone_b" does not exist any more: it was dropped or renamed after the backup run listed the server\'s databases, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the databases the server has then (a renamed one under its new name).',
     );
     expect(run.databases.filter((d) => d.database !== 'd_gone_b').every((d) => d.status === 'success')).toBe(true);
-    expect(await points(engine, backups, 'd_keep_a')).toHaveLength(2);
-    expect(await points(engine, backups, 'd_gone_b')).toEqual(before);
+    expect(await pointIds(backups, 'd_keep_a')).toHaveLength(2);
+    expect(await pointIds(backups, 'd_gone_b')).toEqual(before);
     pg.psql('DROP DATABASE d_keep_a');
     pg.psql('DROP DATABASE d_keep_c');
   });
@@ -167,9 +154,9 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
     const next = await runTask(engine, taskId, 'full');
     expect(next.status).toBe('success');
     expect(next.databases.filter((d) => !d.serverStream).map((d) => d.database).sort()).toEqual(['r_new', 'r_one', 'r_two_renamed']);
-    expect(await points(engine, backups, 'r_two')).toHaveLength(1);
-    expect(await points(engine, backups, 'r_two_renamed')).toHaveLength(1);
-    expect(await points(engine, backups, 'r_new')).toHaveLength(1);
+    expect(await pointIds(backups, 'r_two')).toHaveLength(1);
+    expect(await pointIds(backups, 'r_two_renamed')).toHaveLength(1);
+    expect(await pointIds(backups, 'r_new')).toHaveLength(1);
     for (const d of ['r_one', 'r_new', 'r_two_renamed']) pg.psql(`DROP DATABASE ${d}`);
   });
 
@@ -217,7 +204,7 @@ describe('maintenance during a running PostgreSQL server-wide backup', () => {
     expect(seen.waited).toBe('');
     expect(seen.maintenance).toEqual(['', '', '']);
     expect(run.status).toBe('success');
-    expect(await points(engine, backups, 'm_shop')).toHaveLength(1);
+    expect(await pointIds(backups, 'm_shop')).toHaveLength(1);
     // The DBA's ALTER committed after the dump: not in the point, which restores the snapshot's content.
     expect(pg.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'a_items' AND column_name = 'later'", 'm_shop').trim()).toBe('1');
     const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('m_shop')) }, pointId: 'latest', serverId, database: 'm_copy' });

@@ -27,6 +27,8 @@ import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { serverRestoreAndWait } from '../../fixtures/restores.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { pointIds } from '../../fixtures/points.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 // Twelve databases: six jobs per job thread (2), so every thread runs several jobs in each run
@@ -79,26 +81,10 @@ async function setUp(counted: Counted): Promise<{ engine: Engine; serverId: stri
   const engine = await testEngine({ executor: pooledExecutor(counted.pool) });
   data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
   const backups = tempDir();
-  const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
-  const task = data(
-    await engine.call('tasks.create', {
-      name: 'many',
-      serverId: server.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local', path: backups }],
-      excludeDatabases: ['postgres'],
-    }),
-  );
-  const [serverId, taskId] = [server.id, task.id];
+  const { serverId, taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups, { excludeDatabases: ['postgres'] });
   const limit = data(await engine.call('settings.get', undefined)).maxConcurrentBackups;
   expect(limit).toBe(2);
   return { engine, serverId, taskId, backups };
-}
-
-async function pointsOf(engine: Engine, backups: string, db: string): Promise<string[]> {
-  const info = data(await engine.call('restore.inspect', { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(db)) } }));
-  return info.points.map((p) => p.id);
 }
 
 describe('a PostgreSQL server with many small databases', () => {
@@ -127,7 +113,7 @@ describe('a PostgreSQL server with many small databases', () => {
     expect(fullStored).toBeGreaterThan(N * 4000);
     expect(incStored).toBe(0);
     expect(incRows.every((d) => d.status === 'success' && d.kindReason === UNCHANGED && d.pointId === null)).toBe(true);
-    for (const db of names) expect(await pointsOf(engine, backups, db)).toHaveLength(1);
+    for (const db of names) expect(await pointIds(backups, db)).toHaveLength(1);
 
     const done = await serverRestoreAndWait(engine, { destination: { kind: 'local', path: backups }, taskId, serverId, only: names, naming: { prefix: 'r_' } }, 600_000);
     expect(done.error).toBeNull();
@@ -162,14 +148,14 @@ describe('a PostgreSQL server with many small databases', () => {
     const folder = join(backups, encodeDatabaseFolder(victim));
     const made = readdirSync(backups).includes(encodeDatabaseFolder(victim)) && (await new LocalBackend(folder).list('')).length > 0;
     if (made) expect((await garbageReport(new LocalBackend(folder))).skipped).toBeNull();
-    if (made) expect(await pointsOf(engine, backups, victim)).toEqual([]);
+    if (made) expect(await pointIds(backups, victim)).toEqual([]);
     // The dead worker was replaced by one new thread; the rest were reused.
     expect(counted.pool.started).toBe(3);
     expect(counted.jobs).toHaveLength(N + 1);
 
     const again = await runTask(engine, taskId, 'incremental');
     expect(again.databases.filter((d) => d.status !== 'success').map((d) => [d.database, d.errorCode, d.errorMessage])).toEqual([]);
-    expect(await pointsOf(engine, backups, victim)).toHaveLength(1);
+    expect(await pointIds(backups, victim)).toHaveLength(1);
     await counted.pool.close();
   });
 
@@ -188,7 +174,7 @@ describe('a PostgreSQL server with many small databases', () => {
     expect(ok.length).toBeLessThan(N + 1);
     for (const db of names) {
       if (!readdirSync(backups).includes(encodeDatabaseFolder(db))) continue;
-      const points = await pointsOf(engine, backups, db);
+      const points = await pointIds(backups, db);
       expect(points.length).toBe(ok.includes(db) ? 1 : 0);
       const g = await garbageReport(new LocalBackend(join(backups, encodeDatabaseFolder(db))));
       expect(g.markers).toBe(0);
@@ -196,7 +182,7 @@ describe('a PostgreSQL server with many small databases', () => {
     }
     const next = await runTask(engine, taskId, 'incremental');
     expect(next.databases.filter((d) => d.status !== 'success').map((d) => [d.database, d.errorCode, d.errorMessage])).toEqual([]);
-    for (const db of names) expect((await pointsOf(engine, backups, db)).length).toBeGreaterThanOrEqual(1);
+    for (const db of names) expect((await pointIds(backups, db)).length).toBeGreaterThanOrEqual(1);
     await counted.pool.close();
   });
 });

@@ -24,8 +24,6 @@ import { JobWorkerPool } from '../../../electron/engine/runtime/worker-job.ts';
 import type { BackupJobSpec } from '../../../electron/engine/backup/job-spec.ts';
 import type { Worker } from 'node:worker_threads';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
-import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts';
 import { pruneCommand, restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -34,6 +32,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { storedPoints } from '../../fixtures/points.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let db: MariadbServer;
@@ -135,8 +134,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     expect(rowsOf(full, 'shop')[0]).toMatchObject({ status: 'success', kind: 'full' });
     expect(rowsOf(full, 'binlog')[0]).toMatchObject({ status: 'success', serverStream: true });
     // The full recorded its snapshot's position in the binary log.
-    const repo = await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder('shop'))), { key: null, workers: 0 });
-    const meta = (await repo.listPoints())[0]!.meta;
+    const meta = (await storedPoints(backups, 'shop'))[0]!.meta;
     expect(meta).toMatchObject({ binlogFile: expect.stringMatching(/^binlog\.\d{6}$/), binlogPos: expect.any(Number), binlogGtid: expect.stringMatching(/^0-1-\d+$/), snapshotAt: expect.any(String) });
 
     // Writes after the full: rows, an update that fires the trigger, a table created with the database selected.
@@ -193,8 +191,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
       expect(exists('shop_never')).toBe(false);
     }
     // The server folder holds the log, once per run.
-    const logRepo = await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 });
-    expect((await logRepo.listPoints()).length).toBe(3);
+    expect(await storedPoints(join(backups, SERVER_FOLDER), 'binlog')).toHaveLength(3);
   }, 180_000);
 
   it('an incremental after a 1% change of a large database reads and stores the log: a small fraction of the full, in bytes', async () => {
@@ -233,9 +230,9 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
       }),
     );
     const logFolder = join(backups, SERVER_FOLDER, 'binlog');
-    const logReads = async () => (await openRepository(new LocalBackend(logFolder), { key: null, workers: 0 })).listPoints();
+    const logReads = () => storedPoints(join(backups, SERVER_FOLDER), 'binlog');
     const filesOf = (p: { meta: Record<string, unknown> }) => (p.meta.binlogFiles as string[]).map((f) => logFileNumber(f)!.n);
-    const shopDumps = async () => (await openRepository(new LocalBackend(join(backups, 'shop')), { key: null, workers: 0 })).listPoints();
+    const shopDumps = () => storedPoints(backups, 'shop');
     db.sql('CREATE TABLE kept (id INT PRIMARY KEY, filler TEXT)', 'shop');
     // The writes before the second full carry ~0.5 MB of incompressible log each, so their reads' packs are worth freeing.
     const write = (i: number) =>
@@ -389,7 +386,7 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
       ['incremental', null],
       ['full', 'first backup at this destination'],
     ]);
-    const stored = (await (await openRepository(new LocalBackend(join(a, SERVER_FOLDER, 'binlog')), { key: null, workers: 0 })).listPoints()).map((p) => p.meta.binlogFiles as string[]);
+    const stored = (await storedPoints(join(a, SERVER_FOLDER), 'binlog')).map((p) => p.meta.binlogFiles as string[]);
     expect(stored.at(-1)).toEqual(expect.arrayContaining(stored[1]!)); // the newest read at A repeats files A had
     // A duplicate replay of an INSERT into the primary key would fail the restore; it is identical instead.
     await restoreCommand(engine, join(a, 'shop'), { asOf: moment, serverFile: serverFile(), database: 'shop_once_a' });

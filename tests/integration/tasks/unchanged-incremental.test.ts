@@ -29,6 +29,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { pointIds, storedPoints } from '../../fixtures/points.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { filesUnder } from '../../fixtures/reliability/common.ts';
 
@@ -46,14 +47,8 @@ async function hourlyTask(engine: Engine, serverId: string, type: 'logical' | 's
 const rowsOf = (run: Run, db: string) => run.databases.filter((d) => d.database === db);
 const globalsFolder = `${SERVER_FOLDER}/${encodeDatabaseFolder(PG_GLOBALS_STREAM.name)}`;
 
-async function pointIds(backups: string, db: string): Promise<string[]> {
-  return (await (await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder(db))))).listPoints()).map((p) => p.id);
-}
-
 /** The points of the task's globals.sql (the server folder). */
-async function globalsPoints(backups: string) {
-  return (await openRepository(new LocalBackend(join(backups, globalsFolder)))).listPoints();
-}
+const globalsPoints = (backups: string) => storedPoints(join(backups, SERVER_FOLDER), PG_GLOBALS_STREAM.name);
 
 /** The database's row of an unchanged run at every destination: success, no point, UNCHANGED (+ why it re-dumped), nothing stored. */
 function expectUnchanged(run: Run, db: string, reason = UNCHANGED): void {

@@ -1,4 +1,4 @@
-/** DumpTables reads each table's engine and primary key from a dump cut anywhere, passing it through unchanged; engineNote and forcePrimaryKeyError word what a differing target did. */
+/** DumpTables reads each table's engine and primary key and the longest line from a dump cut anywhere, passing it through unchanged; engineNote and forcePrimaryKeyError word what a differing target did. */
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, test } from 'vitest';
@@ -28,17 +28,32 @@ async function read(chunkSize: number) {
   for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize));
   const t = new DumpTables();
   const out = await buffer(Readable.from(chunks).pipe(t));
-  return { out, tables: t.tables };
+  return { out, tables: t.tables, longest: t.longest };
 }
 
 describe('DumpTables', () => {
   test.each([1, 7, 64, 100_000])('chunks of %i bytes: the same tables, the dump unchanged', async (size) => {
-    const { out, tables } = await read(size);
+    const { out, tables, longest } = await read(size);
     expect(out.toString('utf8')).toBe(DUMP);
+    expect(longest).toBe(Buffer.byteLength(DUMP.split('\n')[6]!));
     expect(tables).toEqual([
       { name: 'keyed', engine: 'InnoDB', primaryKey: true },
       { name: 'odd `name` ✓', engine: 'ARCHIVE', primaryKey: false },
     ]);
+  });
+
+  test('the longest line counts bytes (not characters), a last line without \\n, and the line still being read', async () => {
+    const text = `short\n${'x'.repeat(5000)}\nmid ${'✓'.repeat(100)}\n${'z'.repeat(7000)}`;
+    const cut = Array.from({ length: Math.ceil(text.length / 333) }, (_, i) => Buffer.from(text.slice(i * 333, i * 333 + 333)));
+    const t = new DumpTables();
+    expect((await buffer(Readable.from(cut).pipe(t))).toString()).toBe(text);
+    expect(t.longest).toBe(7000);
+    const multibyte = new DumpTables();
+    await buffer(Readable.from([Buffer.from(`a\n${'✓'.repeat(2000)}\nb`)]).pipe(multibyte));
+    expect(multibyte.longest).toBe(6000);
+    const reading = new DumpTables();
+    reading.write(Buffer.from(`a\n${'y'.repeat(9000)}`));
+    expect(reading.longest).toBe(9000);
   });
 });
 

@@ -1,28 +1,15 @@
 /**
- * The MySQL/MariaDB restore checks that need no server (restore-checks.ts): the longest line
- * of a dump whatever the buffer cuts, the large-row error naming the fix, and the definer
+ * The MySQL/MariaDB restore checks that need no server (restore-checks.ts): the large-row
+ * error naming the fix (the longest line it is given: mysql-dump-tables.test.ts), and the definer
  * notes built from the server's answer (missing accounts, accounts without privileges on
  * the new name, names quoted as SQL), and the error for a view over a view whose definer is
  * missing.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { definerNotes, LongestLine, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { definerNotes, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
-
-describe('LongestLine', () => {
-  it('finds the longest line across buffer cuts and passes every byte through', async () => {
-    const text = `short\n${'x'.repeat(5000)}\nmid ${'y'.repeat(100)}\n${'z'.repeat(7000)}`;
-    const cut = Array.from({ length: Math.ceil(text.length / 333) }, (_, i) => Buffer.from(text.slice(i * 333, i * 333 + 333)));
-    const lines = new LongestLine();
-    const out: Buffer[] = [];
-    for await (const b of Readable.from(cut).pipe(lines)) out.push(b as Buffer);
-    expect(Buffer.concat(out).toString()).toBe(text);
-    expect(lines.longest).toBe(7000);
-  });
-});
 
 describe('packetTooLargeError', () => {
   it('names the sizes, the server and the SET GLOBAL to run', () => {

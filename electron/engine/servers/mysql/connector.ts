@@ -79,7 +79,7 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
-import { definerNotes, definersQuery, LongestLine, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
+import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
@@ -689,11 +689,8 @@ export class MysqlConnector implements Connector {
       rewriter.on('error', (e) => guard.destroy(e));
       input = rewriter.pipe(guard);
     }
-    // Each statement of a dump is one line, sent to the server as one packet: the longest one is what max_allowed_packet must hold.
-    const lines = new LongestLine();
-    input.on('error', (e) => lines.destroy(e));
-    input = input.pipe(lines);
-    // The tables' engines and primary keys, to say what a server that differs changed or refused (dump-tables.ts).
+    // The tables' engines and primary keys, to say what a server that differs changed or refused, and the longest line:
+    // each statement of a dump is one line, sent as one packet, so it is what max_allowed_packet must hold (dump-tables.ts).
     const tables = new DumpTables();
     input.on('error', (e) => tables.destroy(e));
     input = input.pipe(tables);
@@ -704,7 +701,7 @@ export class MysqlConnector implements Connector {
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
         await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
           throw (
-            (await this.packetTooLarge(database, lines.longest, e, opts.signal)) ??
+            (await this.packetTooLarge(database, tables.longest, e, opts.signal)) ??
             (await this.timeoutCut('restore', database, e, opts.signal)) ??
             missingDefinerError(this.label, database, e) ??
             forcePrimaryKeyError(this.label, database, tables.tables, e) ??

@@ -1,6 +1,6 @@
 /**
- * What a restore onto another MySQL/MariaDB server must know of the dump's tables, to say
- * what that server changed or refused:
+ * What a restore onto another MySQL/MariaDB server must know of the dump, to say what that
+ * server changed or refused:
  * - a table whose storage engine the target lacks (a plugin loaded on the source only, e.g.
  *   ARCHIVE from ha_archive): mariadb-dump's session sets sql_mode='NO_AUTO_VALUE_ON_ZERO',
  *   which allows engine substitution, so the server silently creates it with its default
@@ -8,12 +8,19 @@
  *   `engineNote` names each such table, its engine and the fix (INSTALL SONAME, ALTER TABLE).
  * - a target with innodb_force_primary_key=ON refuses (error 1173) the first table without a
  *   primary key: `forcePrimaryKeyError` names the setting, the tables and the fix.
+ * - the dump's longest line in bytes: mariadb-dump writes each statement on one line and the
+ *   client sends it as one packet, so that is what the target's max_allowed_packet must hold
+ *   (restore-checks.ts `packetTooLargeError` words that failure).
  *
- * Contract: `DumpTables` passes the dump through unchanged (the same buffers) and reads only
- * the start of each line (at most 4 KB of it, so an 18 MB INSERT line is never held): a
- * `CREATE TABLE \`name\` (` line opens a table, a `  PRIMARY KEY (` line inside marks its
- * key, the `) ENGINE=X` line closes it. Views' placeholders (`/*!50001 CREATE …`) and
- * sequences are not tables here.
+ * Contract: `DumpTables` is the one pass that reads the dump's lines for all three (the bytes
+ * the client receives, after database-options.ts's rewrite). It passes the dump through
+ * unchanged (the same buffers) and reads only the start of each line (at most 4 KB of it, so
+ * an 18 MB INSERT line is never held), and decodes only a line starting with `C` or one
+ * inside a table: a `CREATE TABLE \`name\` (` line opens a table, a `  PRIMARY KEY (` line
+ * inside marks its key, the `) ENGINE=X` line closes it. Views' placeholders
+ * (`/*!50001 CREATE …`) and sequences are not tables here. `longest` counts every line's
+ * bytes (without its \n), the one still being read included, so it is right even when the
+ * restore stops inside a long line.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
@@ -30,19 +37,26 @@ const ENGINE = /^\) ENGINE=(\w+)/;
 
 export class DumpTables extends Transform {
   readonly tables: DumpTable[] = [];
+  /** The start of the current line (its first HEAD bytes; none for a line not looked at) and its length so far. */
   private line: Buffer[] = [];
   private lineBytes = 0;
+  /** Whether the current line is looked at: only a CREATE TABLE line, or a line inside an open table, is (INSERTs above all are not). */
+  private looked = false;
+  private longestEnded = 0;
   private open: DumpTable | null = null;
+
+  /** The longest line so far in bytes, the one being read included. */
+  get longest(): number {
+    return Math.max(this.longestEnded, this.lineBytes);
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     for (let p = 0; p < chunk.length; ) {
       const nl = chunk.indexOf(0x0a, p);
       const end = nl < 0 ? chunk.length : nl;
-      if (this.lineBytes < HEAD) {
-        const part = chunk.subarray(p, Math.min(end, p + HEAD - this.lineBytes));
-        this.line.push(part);
-        this.lineBytes += part.length;
-      }
+      if (this.lineBytes === 0 && end > p) this.looked = this.open !== null || chunk[p] === 0x43; /* C */
+      if (this.looked && this.lineBytes < HEAD) this.line.push(chunk.subarray(p, Math.min(end, p + HEAD - this.lineBytes)));
+      this.lineBytes += end - p;
       if (nl < 0) break;
       this.endLine();
       p = nl + 1;
@@ -56,9 +70,13 @@ export class DumpTables extends Transform {
   }
 
   private endLine(): void {
-    const text = Buffer.concat(this.line).toString('utf8').replace(/\r$/, '');
-    this.line = [];
+    this.longestEnded = Math.max(this.longestEnded, this.lineBytes);
     this.lineBytes = 0;
+    this.looked = false;
+    if (this.line.length === 0) return;
+    const line = this.line;
+    this.line = [];
+    const text = Buffer.concat(line).toString('utf8').replace(/\r$/, '');
     const created = CREATE.exec(text);
     if (created) {
       this.open = { name: created[1]!.replace(/``/g, '`'), engine: null, primaryKey: false };

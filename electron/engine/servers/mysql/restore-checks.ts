@@ -3,12 +3,11 @@
  * cause and the fix instead of a bare failure or objects that fail later.
  *
  * Contract:
- * - `LongestLine` passes a dump through unchanged and notes its longest line: mariadb-dump
- *   writes each statement on one line, and the client sends it as one packet, so that is
- *   what the target's max_allowed_packet must hold. `packetTooLargeError` is the error for
- *   a restore that failed with a longer statement than the server's limit (the server
- *   closes the connection; the client only says "server has gone away"): it names the
- *   SET GLOBAL to run. The caller removes the new database, as for every failed restore.
+ * - `packetTooLargeError` is the error for a restore that failed with a longer statement
+ *   than the server's max_allowed_packet (the dump's longest line, which `DumpTables` of
+ *   dump-tables.ts notes as it walks the dump's lines; the server closes the connection and
+ *   the client only says "server has gone away"): it names the SET GLOBAL to run. The caller
+ *   removes the new database, as for every failed restore.
  * - `definersQuery`/`definerNotes`: after a restore, the accounts that definer-rights
  *   objects (views and routines with SQL SECURITY DEFINER, triggers, events) run as, checked
  *   against mysql.user: missing ones make the objects fail with error 1449; existing ones
@@ -22,29 +21,7 @@
  *   created while the account is missing, under any name) becomes the error naming that
  *   account and the fix; any other failure gives null.
  */
-import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
-
-/** Passes a stream through, noting its longest line in bytes. */
-export class LongestLine extends Transform {
-  longest = 0;
-  private current = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    for (let p = 0; ; ) {
-      const nl = chunk.indexOf(0x0a, p);
-      if (nl < 0) {
-        this.current += chunk.length - p;
-        break;
-      }
-      this.longest = Math.max(this.longest, this.current + nl - p);
-      this.current = 0;
-      p = nl + 1;
-    }
-    this.longest = Math.max(this.longest, this.current);
-    cb(null, chunk);
-  }
-}
 
 const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
 
