@@ -197,6 +197,29 @@ export async function runTool(cmd: ToolCommand, opts: { classify: Classifier; in
   return stdout;
 }
 
+/**
+ * Runs a tool to completion for a caller that reads its exit itself (a non-zero exit is not
+ * always a failure, e.g. pg_waldump at the end of the WAL): its stdout, exit code and, when
+ * that is not 0, its kept stderr (scrubbed). A tool that cannot start is TOOL_MISSING and a
+ * canceled run CANCELED, as for runTool.
+ */
+export async function runToolCapture(cmd: ToolCommand, opts: { signal?: AbortSignal } = {}): Promise<{ stdout: string; code: number | null; stderr: string }> {
+  let failed: ToolFailure | null = null;
+  const capture: Classifier = (f) => {
+    failed = f;
+    return new BackstopError('INTERNAL', `${cmd.path} exited with code ${f.code}`);
+  };
+  const { child, outcome } = start(cmd, capture, opts.signal, 'ignore');
+  if (!child) throw (await outcome) ?? canceled();
+  let stdout = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => (stdout += d));
+  const err = await outcome;
+  const f = failed as ToolFailure | null;
+  if (err && !f) throw err;
+  return { stdout, code: f ? f.code : 0, stderr: f ? f.stderr : '' };
+}
+
 /** Runs a tool to completion with `input` (bytes) on stdin and resolves its stdout as bytes. */
 export async function runToolBuffer(cmd: ToolCommand, opts: { classify: Classifier; input: Buffer[] | null; signal?: AbortSignal }): Promise<Buffer> {
   const { child, outcome } = start(cmd, opts.classify, opts.signal, opts.input === null ? 'ignore' : 'pipe');

@@ -210,7 +210,7 @@ describe('PostgreSQL snapshot tasks and tablespaces', () => {
       code: 'RESTORE_FAILED',
       message: expect.stringMatching(/^pg_waldump could not read the WAL to replay, so Backstop could not check that it creates no tablespace \(a recovery would write into a tablespace's folder on this machine\): pg_waldump: error: .+\. Nothing was created\. Set the folder of the PostgreSQL tools of the backup's version in Settings\.$/),
     });
-    await expect(tablespaceCreations(dir, join(dir, 'no-pg_waldump'))).rejects.toMatchObject({ code: 'TOOL_MISSING', message: expect.stringContaining('could not be started') });
+    await expect(tablespaceCreations(dir, join(dir, 'no-pg_waldump'))).rejects.toMatchObject({ code: 'TOOL_MISSING', message: expect.stringContaining('Could not start') });
     // No segments: nothing to read, nothing created.
     expect(await tablespaceCreations(tempDir(), join(PG_BIN, 'pg_waldump'))).toEqual([]);
   });

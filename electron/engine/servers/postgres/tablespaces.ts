@@ -21,10 +21,9 @@
  *   Anything else pg_waldump reports is a RESTORE_FAILED naming it (the WAL was not checked).
  *   No segments: none. Never writes anything.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { BackstopError } from '../../../shared/result.ts';
-import { childEnv } from '../child-process.ts';
+import { runToolCapture } from '../child-process.ts';
 import type { PgConnection } from './connection.ts';
 import { quoteIdent } from './connection.ts';
 
@@ -81,7 +80,7 @@ const CREATE_RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: CREATE (\d+) "((?:[^"
 export async function tablespaceCreations(dir: string, pgWaldump: string, signal?: AbortSignal): Promise<TablespaceCreation[]> {
   const segments = readdirSync(dir).filter((f) => SEGMENT.test(f)).sort();
   if (segments.length === 0) return [];
-  const { stdout, stderr, code } = await run(pgWaldump, ['-p', dir, '-r', 'Tablespace', segments[0]!, segments.at(-1)!], signal);
+  const { stdout, stderr, code } = await runToolCapture({ path: pgWaldump, args: ['-p', dir, '-r', 'Tablespace', segments[0]!, segments.at(-1)!] }, { signal });
   const problems = stderr.split('\n').filter((l) => l.trim() && !/error in WAL record at /.test(l));
   if (code !== 0 && (problems.length > 0 || !/error in WAL record at /.test(stderr))) {
     throw new BackstopError(
@@ -95,20 +94,4 @@ export async function tablespaceCreations(dir: string, pgWaldump: string, signal
     if (m) out.push({ lsn: m[1]!, oid: Number(m[2]), location: m[3]! });
   }
   return out;
-}
-
-function run(path: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      if (stderr.length < 65536) stderr += d;
-    });
-    child.once('error', (e) =>
-      reject(signal?.aborted ? new BackstopError('CANCELED', 'The restore was canceled.') : new BackstopError('TOOL_MISSING', `pg_waldump (${path}) could not be started: ${e.message}`, { cause: e })),
-    );
-    child.once('close', (code) => resolve({ stdout, stderr, code }));
-  });
 }
