@@ -228,3 +228,34 @@ describe('decodeScript', () => {
     expect(e?.message).toContain('encoding MULE_INTERNAL');
   });
 });
+
+describe('logical replication subscriptions', () => {
+  const SUBS = `
+CREATE SUBSCRIPTION "Sub;One" CONNECTION 'host=pub dbname=shop password=pw''; CREATE SUBSCRIPTION x' PUBLICATION "pub a", pub_b WITH (connect = false, slot_name = 'slot''s');
+ALTER SUBSCRIPTION "Sub;One" OWNER TO sub_owner;
+COMMENT ON SUBSCRIPTION "Sub;One" IS 'ALTER TABLE t OWNER TO ghost';
+CREATE SUBSCRIPTION plain CONNECTION 'host=pub' PUBLICATION p WITH (connect = false, slot_name = NONE);
+ALTER SUBSCRIPTION plain OWNER TO sub_owner;
+`;
+
+  test('are left out (pg_restore --no-subscriptions) with a note each naming the publications and the slot, never the connection; their owner need not exist, nor be mapped', () => {
+    for (const choices of [{}, { roleMap: { 'o w n': 'postgres', sub_owner: 'postgres' } }]) {
+      const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + SUBS, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, ...choices } }), 'Copy-1');
+      expect(plan.pgRestoreArgs).toContain('--no-subscriptions');
+      expect(plan.createRoles).toEqual([]);
+      expect(plan.objectStatements.join('\n')).not.toContain('SUBSCRIPTION');
+      const subNotes = plan.notes.filter((n) => n.startsWith('Subscription'));
+      expect(subNotes).toEqual([
+        `Subscription "Sub;One" (publications "pub a", "pub_b", replication slot "slot's" on its publisher) was not restored: a copy must never use the source's replication slot. To replicate into "Copy-1", create a subscription with a slot of its own: CREATE SUBSCRIPTION "Sub;One" CONNECTION '<the source subscription's connection>' PUBLICATION "pub a", "pub_b" WITH (slot_name = 'copy_1_sub_one', copy_data = false);`,
+        `Subscription "plain" (publication "p") was not restored: a copy must never use the source's replication slot. To replicate into "Copy-1", create a subscription with a slot of its own: CREATE SUBSCRIPTION "plain" CONNECTION '<the source subscription's connection>' PUBLICATION "p" WITH (slot_name = 'copy_1_plain', copy_data = false);`,
+      ]);
+      expect(subNotes.join('\n')).not.toContain('password');
+    }
+  });
+
+  test('an archive without one restores as before (no flag, no note)', () => {
+    const plan = planRestore(input(), 'copy');
+    expect(plan.pgRestoreArgs).not.toContain('--no-subscriptions');
+    expect(plan.notes).toEqual([]);
+  });
+});

@@ -25,7 +25,7 @@
  */
 import { BackstopError } from '../../../shared/result.ts';
 import { quoteIdent } from './connection.ts';
-import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement } from './sql-script.ts';
+import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement, type Token } from './sql-script.ts';
 
 export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
 
@@ -38,7 +38,15 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'template' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'template' | 'setting' | 'acl' | 'policy' | 'mapping' | 'subscription' | 'other';
+
+/** A logical replication subscription of the archive (CREATE SUBSCRIPTION), left out of every restore. */
+interface Subscription {
+  name: string;
+  publications: string[];
+  /** The replication slot it names on its publisher (null: slot_name = NONE). */
+  slot: string | null;
+}
 
 interface Classified {
   stmt: Statement;
@@ -46,6 +54,7 @@ interface Classified {
   /** Token indices holding the database name (DB-level statements). */
   db: number[];
   roles: RoleRef[];
+  subscription?: Subscription;
 }
 
 export interface RestoreChoices {
@@ -76,6 +85,9 @@ export interface RestorePlan {
 }
 
 const sig = (s: Statement, k: number) => s.tokens[s.sig[k]!];
+const quoteLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`;
+/** A valid replication slot name (lower-case letters, digits, underscores; at most 63 bytes) made from `v`. */
+const slotName = (v: string) => v.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
 
 function grantees(s: Statement, from: number, what: string, out: RoleRef[]): void {
   // grantee [, grantee …] [WITH GRANT OPTION | WITH ADMIN OPTION] [GRANTED BY r] [CASCADE | RESTRICT] ;
@@ -126,11 +138,40 @@ function classifyGrant(s: Statement, start: number, dbLevel: boolean): Classifie
   return { stmt: s, kind: 'acl', db, roles };
 }
 
+/** The text of a string literal token ('s1', E's1'). */
+const literal = (t: Token | undefined): string | null => (t?.kind === 'string' ? t.raw.replace(/^[Ee]?'|'$/g, '').replace(/''/g, "'") : null);
+
+/** CREATE SUBSCRIPTION s CONNECTION '…' PUBLICATION p [, …] WITH (…, slot_name = 's' | NONE, …): its name, publications and slot. */
+function subscriptionOf(s: Statement): Subscription {
+  const publications: string[] = [];
+  const pub = findTop(s, 'PUBLICATION', 3);
+  for (let k = pub + 1; pub > 0 && k < s.sig.length; k++) {
+    const t = sig(s, k);
+    if (t?.kind === 'punct' && t.raw === ',') continue;
+    if (isKeyword(t, 'WITH') || t?.kind === 'punct') break;
+    const name = identName(t);
+    if (name) publications.push(name);
+  }
+  let slot: string | null = identName(sig(s, 2));
+  for (let k = findTop(s, 'WITH', 3) + 1; k > 0 && k < s.sig.length; k++) {
+    if (identName(sig(s, k)) === 'slot_name' && sig(s, k + 1)?.raw === '=') {
+      const v = sig(s, k + 2);
+      slot = isKeyword(v, 'NONE') ? null : (literal(v) ?? identName(v));
+      break;
+    }
+  }
+  return { name: identName(sig(s, 2)) ?? '?', publications, slot };
+}
+
 function classify(s: Statement, dbLevel: boolean): Classified {
   const n = s.sig.length;
   const t0 = sig(s, 0);
   const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
   if (t0?.kind === 'meta') return none;
+  // Subscriptions (and their owner, comment, label) are left out of every restore: see planRestore.
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription', subscription: subscriptionOf(s) };
+  if (isKeyword(t0, 'ALTER') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription' };
+  if ((isKeyword(t0, 'COMMENT') || isKeyword(t0, 'SECURITY')) && isKeyword(sig(s, findTop(s, 'ON', 1) + 1), 'SUBSCRIPTION') && findTop(s, 'ON', 1) > 0) return { ...none, kind: 'subscription' };
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'DATABASE')) return { ...none, kind: 'create', db: [s.sig[2]!] };
   if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[3]!] };
   if (isKeyword(t0, 'SECURITY') && isKeyword(sig(s, 1), 'LABEL')) {
@@ -339,7 +380,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const keep = (c: Classified): boolean => {
     if (c.kind === 'owner') return !choices.noOwner;
     if (c.kind === 'acl') return !choices.noPrivileges;
-    return c.kind !== 'other' && c.kind !== 'template';
+    return c.kind !== 'other' && c.kind !== 'template' && c.kind !== 'subscription';
   };
   const needed = new Map<string, string[]>();
   const skippedSettings = new Set<string>();
@@ -394,6 +435,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (dbStmts.some((c) => c.kind === 'template')) {
     notes.push(`The backed-up database was a template (IS_TEMPLATE); "${newDatabase}" was restored as an ordinary database. To make it a template: ALTER DATABASE ${quoteIdent(newDatabase)} IS_TEMPLATE true;`);
   }
+  // A copy must never use the source's replication slot: enabled, it would take the changes meant for the
+  // source's subscription; dropped (DROP SUBSCRIPTION), it would drop that slot on the publisher. And a database
+  // holding a subscription cannot be dropped (DROP DATABASE refuses), so a copy with one could not be removed.
+  const subscriptions = objStmts.flatMap((c) => (c.subscription ? [c.subscription] : []));
+  for (const sub of subscriptions) {
+    const pubs = sub.publications.map((p) => `"${p}"`).join(', ');
+    notes.push(
+      `Subscription "${sub.name}" (publication${sub.publications.length === 1 ? '' : 's'} ${pubs}${sub.slot ? `, replication slot "${sub.slot}" on its publisher` : ''}) was not restored: a copy must never use the source's replication slot. To replicate into "${newDatabase}", create a subscription with a slot of its own: CREATE SUBSCRIPTION ${quoteIdent(sub.name)} CONNECTION '<the source subscription's connection>' PUBLICATION ${sub.publications.map(quoteIdent).join(', ')} WITH (slot_name = ${quoteLiteral(slotName(`${newDatabase}_${sub.name}`))}, copy_data = false);`,
+    );
+  }
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
@@ -411,6 +462,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const pgRestoreArgs: string[] = [];
   if (choices.noOwner || useRoleMap) pgRestoreArgs.push('--no-owner');
   if (choices.noPrivileges || useRoleMap) pgRestoreArgs.push('--no-privileges');
+  if (subscriptions.length > 0) pgRestoreArgs.push('--no-subscriptions');
   const owners = dbKept.filter((c) => c.kind === 'owner');
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
   // Object ownership before object privileges (grants may name the owner), database last.
