@@ -40,9 +40,10 @@ let dumpDir: string | undefined;
 
 const SECRET = 'sub-Secret-77';
 
-function connectorOf(server: PgServer = pg): Connector {
-  const s: Server = { id: 'pg', name: 'pg', kind: 'postgres', host: server.host, port: server.port, user: server.user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' };
-  return connectorFor(s, { password: server.password, toolPaths: { postgres: PG_BIN } });
+const target = (user = pg.user): Server => ({ id: 'pg', name: 'pg', kind: 'postgres', host: pg.host, port: pg.port, user, tls: 'disable', passwordRef: null, createdAt: '', updatedAt: '' });
+
+function connectorOf(): Connector {
+  return connectorFor(target(), { password: pg.password, toolPaths: { postgres: PG_BIN } });
 }
 
 async function dumpToFile(db: string, dir: string): Promise<string> {
@@ -207,6 +208,37 @@ describe('logical restore into a new database on the same server', () => {
   });
 });
 
+describe('restoring as a role that is not a superuser', () => {
+  test('an archive with a subscription restores (only a superuser may create one: it was RESTORE_FAILED quoting the CREATE SUBSCRIPTION)', async () => {
+    pg.psql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'; CREATE DATABASE small`);
+    const dir = mkdtempSync(join(tmpdir(), 'backstop-pgapp-'));
+    try {
+      pg.psql(
+        `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');
+         CREATE SUBSCRIPTION small_sub CONNECTION 'host=${pg.socketDir} port=${pg.port} user=postgres dbname=pubdb password=${SECRET}' PUBLICATION pub WITH (connect = false, slot_name = 'app_slot')`,
+        'small',
+      );
+      const dump = await dumpToFile('small', dir);
+      const restorer = connectorFor(target('restorer'), { password: 'restorer-pw', toolPaths: { postgres: PG_BIN } });
+      const report = await restorer.restore('small_copy', createReadStream(dump), 'logical', { noOwner: true });
+      expect(report.notes).toEqual([
+        `Subscription "small_sub" (publication "pub", replication slot "app_slot" on its publisher) was not restored: a copy must never use the source's replication slot. To replicate into "small_copy", create a subscription with a slot of its own: CREATE SUBSCRIPTION "small_sub" CONNECTION '<the source subscription's connection>' PUBLICATION "pub" WITH (slot_name = 'small_copy_small_sub', copy_data = false);`,
+        'Ownership not restored: the database and every object in it belong to "restorer".',
+      ]);
+      expect(pg.psql(`SELECT v FROM t`, 'small_copy').trim()).toBe('one');
+      await restorer.dropDatabase('small_copy');
+      expect(pg.psql(`SELECT count(*) FROM pg_database WHERE datname = 'small_copy'`).trim()).toBe('0');
+    } finally {
+      drop('small_copy');
+      pg.psql(`ALTER SUBSCRIPTION small_sub DISABLE; ALTER SUBSCRIPTION small_sub SET (slot_name = NONE)`, 'small');
+      pg.psql(`DROP SUBSCRIPTION small_sub`, 'small');
+      drop('small');
+      pg.psql('DROP ROLE restorer');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('snapshot (base backup) of the cluster: one database recovered in a temporary cluster', () => {
   test('the temporary cluster runs no logical replication worker (the slot stays the source’s); the copy is the logical copy; the test restore of the task passes', { timeout: 120_000 }, async () => {
     const engine = await testEngine({ encoderWorkers: 0 });
@@ -229,7 +261,7 @@ describe('snapshot (base backup) of the cluster: one database recovered in a tem
         repo,
         plan: await planRecovery(repo, { pointId: full.id }),
         sourceDatabase: 'appdb',
-        server: { kind: 'postgres', id: 'target', name: 'pg', host: pg.host, port: pg.port, user: pg.user, tls: 'disable' } as Server,
+        server: target(),
         password: pg.password,
         database: 'appsnap',
         toolPaths: { postgres: PG_BIN },
