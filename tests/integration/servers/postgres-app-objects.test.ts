@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RestoreOptions, type Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type Connector } from '../../../electron/engine/servers/index.ts';
 import { planRecovery, restoreDatabaseAt } from '../../../electron/engine/restore/pitr.ts';
+import { holdsSubscriptions } from '../../../electron/engine/servers/postgres/restored-cluster.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -209,7 +210,7 @@ describe('logical restore into a new database on the same server', () => {
 });
 
 describe('restoring as a role that is not a superuser', () => {
-  test('an archive with a subscription restores (only a superuser may create one: it was RESTORE_FAILED quoting the CREATE SUBSCRIPTION)', async () => {
+  test('an archive with a subscription restores (only a superuser may create one: it failed with PERMISSION_DENIED quoting the CREATE SUBSCRIPTION, password included)', async () => {
     pg.psql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'; CREATE DATABASE small`);
     const dir = mkdtempSync(join(tmpdir(), 'backstop-pgapp-'));
     try {
@@ -256,6 +257,7 @@ describe('snapshot (base backup) of the cluster: one database recovered in a tem
     pg.psql(`${W} ALTER SUBSCRIPTION sub DISABLE`, 'appdb');
     const before = sourceReplication();
     let workers = '';
+    let subscriptionsSeen = false;
     try {
       const report = await restoreDatabaseAt({
         repo,
@@ -268,6 +270,8 @@ describe('snapshot (base backup) of the cluster: one database recovered in a tem
         options: RestoreOptions.parse({}),
         tempDir: tmp,
         onRecovered: (dir) => {
+          // What a whole-cluster restore (--folder) of this backup reads to warn about the subscription.
+          subscriptionsSeen = holdsSubscriptions(dir);
           // postmaster.pid: line 4 the port, line 5 the socket folder.
           const [, , , port, socket] = readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n');
           workers = execFileSync(join(PG_BIN, 'psql'), ['-X', '-A', '-t', '-h', socket!, '-p', port!, '-U', 'postgres', '-d', 'appdb', '-c',
@@ -277,6 +281,7 @@ describe('snapshot (base backup) of the cluster: one database recovered in a tem
       });
       // The base backup holds the subscription enabled; no worker may start for it.
       expect(workers).toBe('0 0 sub=true');
+      expect(subscriptionsSeen).toBe(true);
       expect(report.notes).toContain(SUB_NOTE('appsnap'));
       expect(JSON.stringify(report)).not.toContain(SECRET);
       expect(appFacts('appsnap')).toEqual(expectedCopy());
