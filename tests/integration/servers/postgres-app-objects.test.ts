@@ -27,9 +27,10 @@ import { RestoreOptions, type Server } from '../../../electron/shared/domain.ts'
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER, type Connector } from '../../../electron/engine/servers/index.ts';
 import { planRecovery, restoreDatabaseAt } from '../../../electron/engine/restore/pitr.ts';
 import { holdsSubscriptions } from '../../../electron/engine/servers/postgres/restored-cluster.ts';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { createEngine, type Engine } from '../../../electron/engine/index.ts';
+import { openRepository, type Repository } from '../../../electron/engine/repository/index.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -241,15 +242,28 @@ describe('restoring as a role that is not a superuser', () => {
 });
 
 describe('snapshot (base backup) of the cluster: one database recovered in a temporary cluster', () => {
-  test('the temporary cluster runs no logical replication worker (the slot stays the source’s); the copy is the logical copy; the test restore of the task passes', { timeout: 120_000 }, async () => {
-    const engine = await testEngine({ encoderWorkers: 0 });
+  // One base backup for both tests (the engine's own temp folders, removed in afterAll).
+  let engine: Engine;
+  let taskId: string;
+  let repo: Repository;
+  let folders: string[] = [];
+  beforeAll(async () => {
+    folders = [mkdtempSync(join(tmpdir(), 'backstop-pgapp-data-')), mkdtempSync(join(tmpdir(), 'backstop-pgapp-backups-'))];
+    engine = await createEngine({ dataDir: folders[0]!, logLevel: 'debug', encoderWorkers: 0 });
     data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
-    const backups = tempDir();
-    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'snapshot', backups, {
+    ({ taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'snapshot', folders[1]!, {
       excludeDatabases: ['pubdb'],
-    });
+    }));
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
-    const repo = await openRepository(new LocalBackend(join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'))));
+    repo = await openRepository(new LocalBackend(join(folders[1]!, SERVER_FOLDER, encodeDatabaseFolder('base.tar'))));
+  }, 120_000);
+  afterAll(async () => {
+    await engine?.close();
+    pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active`);
+    for (const f of folders) rmSync(f, { recursive: true, force: true });
+  });
+
+  test('the temporary cluster runs no logical replication worker (the slot stays the source’s); the copy equals the logical copy', { timeout: 60_000 }, async () => {
     const full = (await repo.listPoints()).at(-1)!;
     const tmp = tempDir();
     chmodSync(tmp, 0o755);
@@ -288,18 +302,20 @@ describe('snapshot (base backup) of the cluster: one database recovered in a tem
       expect(schemaOf('appsnap')).toBe(schemaOf('appdb'));
       expect(pgContentFingerprint(pg, 'appsnap')).toEqual(pgContentFingerprint(pg, 'appdb'));
       await connectorOf().dropDatabase('appsnap');
-
-      // The task's test restore: a scratch database per database, restored, checked and removed.
-      const summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
-      expect(summary).toMatchObject({ status: 'success', error: null });
-      expect(summary.databases.map((d) => `${d.database}:${d.status}`)).toEqual(['appdb:ok']);
-      expect(pg.psql(`SELECT count(*) FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim()).toBe('0');
       expect(sourceReplication()).toBe(before);
     } finally {
       drop('appsnap');
       pg.psql(`${W} ALTER SUBSCRIPTION sub ENABLE`, 'appdb');
-      pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active`);
     }
+  });
+
+  test('the task’s test restore passes and removes its scratch database; the source keeps its subscription and slot', { timeout: 60_000 }, async () => {
+    const before = sourceReplication();
+    const summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
+    expect(summary).toMatchObject({ status: 'success', error: null });
+    expect(summary.databases.map((d) => `${d.database}:${d.status}`)).toEqual(['appdb:ok']);
+    expect(pg.psql(`SELECT count(*) FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim()).toBe('0');
+    expect(sourceReplication()).toBe(before);
   });
 });
 
