@@ -210,6 +210,29 @@ describe('logical restore into a new database on the same server', () => {
   });
 });
 
+const OLD_SUB = `"Sub ""x"""`;
+
+describe('dropping a scratch database', () => {
+  test('one holding a subscription (restored by an older Backstop, naming the source’s slot) is dropped; the slot on the publisher stays', async () => {
+    pg.psql(`CREATE DATABASE "old scratch"`);
+    pg.psql(`CREATE SUBSCRIPTION ${OLD_SUB} CONNECTION 'host=${pg.socketDir} port=${pg.port} user=postgres dbname=pubdb' PUBLICATION pub WITH (connect = false, slot_name = 'app_slot')`, 'old scratch');
+    const before = sourceReplication();
+    expect(before).toContain('Sub "x" enabled=false slot=app_slot db=old scratch');
+    try {
+      await connectorOf().dropDatabase('old scratch');
+      expect(pg.psql(`SELECT count(*) FROM pg_database WHERE datname = 'old scratch'`).trim()).toBe('0');
+      expect(sourceReplication()).toBe(before.split('\n').filter((l) => !l.includes('old scratch')).join('\n'));
+      expect(sourceReplication()).toContain('app_slot pgoutput pubdb');
+    } finally {
+      if (pg.psql(`SELECT count(*) FROM pg_database WHERE datname = 'old scratch'`).trim() === '1') {
+        pg.psql(`ALTER SUBSCRIPTION ${OLD_SUB} DISABLE; ALTER SUBSCRIPTION ${OLD_SUB} SET (slot_name = NONE)`, 'old scratch');
+        pg.psql(`DROP SUBSCRIPTION ${OLD_SUB}`, 'old scratch');
+        drop('old scratch');
+      }
+    }
+  });
+});
+
 describe('restoring as a role that is not a superuser', () => {
   test('an archive with a subscription restores (only a superuser may create one: it failed with PERMISSION_DENIED quoting the CREATE SUBSCRIPTION, password included)', async () => {
     pg.psql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'; CREATE DATABASE small`);
