@@ -234,12 +234,13 @@ describe('dropping a scratch database', () => {
 });
 
 describe('restoring as a role that is not a superuser', () => {
-  test('an archive with a subscription restores (only a superuser may create one: it failed with PERMISSION_DENIED quoting the CREATE SUBSCRIPTION, password included)', async () => {
+  test('an archive with a subscription and a publication FOR ALL TABLES restores, without both (only a superuser may create either: it failed with PERMISSION_DENIED quoting the CREATE SUBSCRIPTION, password included)', async () => {
     pg.psql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'; CREATE DATABASE small`);
     const dir = mkdtempSync(join(tmpdir(), 'backstop-pgapp-'));
     try {
       pg.psql(
-        `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one');
+        `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one'); CREATE SCHEMA s; CREATE TABLE s.u (id int);
+         CREATE PUBLICATION small_all FOR ALL TABLES; CREATE PUBLICATION small_one FOR TABLE t WITH (publish = 'insert'); CREATE PUBLICATION small_schema FOR TABLES IN SCHEMA s;
          CREATE SUBSCRIPTION small_sub CONNECTION 'host=${pg.socketDir} port=${pg.port} user=postgres dbname=pubdb password=${SECRET}' PUBLICATION pub WITH (connect = false, slot_name = 'app_slot')`,
         'small',
       );
@@ -248,9 +249,16 @@ describe('restoring as a role that is not a superuser', () => {
       const report = await restorer.restore('small_copy', createReadStream(dump), 'logical', { noOwner: true });
       expect(report.notes).toEqual([
         `Subscription "small_sub" (publication "pub", replication slot "app_slot" on its publisher) was not restored: a copy must never use the source's replication slot. To replicate into "small_copy", create a subscription with a slot of its own: CREATE SUBSCRIPTION "small_sub" CONNECTION '<the source subscription's connection>' PUBLICATION "pub" WITH (slot_name = 'small_copy_small_sub', copy_data = false);`,
+        `Publications "small_all", "small_one", "small_schema" were not restored: "restorer" is not a superuser, and only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA ("small_all", "small_schema"). A publication sends nothing by itself; to have them in "small_copy", run there as a superuser: CREATE PUBLICATION small_all FOR ALL TABLES WITH (publish = 'insert, update, delete, truncate'); CREATE PUBLICATION small_one WITH (publish = 'insert'); CREATE PUBLICATION small_schema WITH (publish = 'insert, update, delete, truncate'); ALTER PUBLICATION small_one ADD TABLE ONLY public.t; ALTER PUBLICATION small_schema ADD TABLES IN SCHEMA s;`,
         'Ownership not restored: the database and every object in it belong to "restorer".',
       ]);
       expect(pg.psql(`SELECT v FROM t`, 'small_copy').trim()).toBe('one');
+      expect(pg.psql(`SELECT count(*) FROM pg_publication`, 'small_copy').trim()).toBe('0');
+      // Run as the note says, they are the source's publications again.
+      const statements = /run there as a superuser: (.*)$/.exec(report.notes[1]!)![1]!;
+      pg.psql(statements, 'small_copy');
+      const pubs = `SELECT string_agg(pubname || ' ' || puballtables || ' ' || pubinsert || pubupdate, ',' ORDER BY 1) FROM pg_publication UNION ALL SELECT string_agg(pubname || ':' || schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_publication_tables`;
+      expect(pg.psql(pubs, 'small_copy')).toBe(pg.psql(pubs, 'small'));
       await restorer.dropDatabase('small_copy');
       expect(pg.psql(`SELECT count(*) FROM pg_database WHERE datname = 'small_copy'`).trim()).toBe('0');
     } finally {

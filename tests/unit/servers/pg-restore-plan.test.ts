@@ -259,3 +259,41 @@ ALTER SUBSCRIPTION plain OWNER TO sub_owner;
     expect(plan.notes).toEqual([]);
   });
 });
+
+describe('publications only a superuser may create', () => {
+  const PUBS = `
+CREATE PUBLICATION "all ""p""" FOR ALL TABLES WITH (publish = 'insert');
+ALTER PUBLICATION "all ""p""" OWNER TO pub_owner;
+COMMENT ON PUBLICATION "all ""p""" IS 'FOR ALL TABLES';
+CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate');
+ALTER PUBLICATION one ADD TABLE ONLY app.orders;
+`;
+  const ONE_ONLY = `
+CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate');
+ALTER PUBLICATION one OWNER TO "o w n";
+ALTER PUBLICATION one ADD TABLE ONLY app.orders;
+ALTER PUBLICATION one ADD TABLES IN SCHEMA app;
+`;
+
+  test('a superuser (or one not known not to be) restores them as they are', () => {
+    for (const superuser of [true, undefined]) {
+      const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + PUBS, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'pub_owner']), ...(superuser === undefined ? {} : { superuser }) }), 'copy');
+      expect(plan.pgRestoreArgs).not.toContain('--no-publications');
+      expect(plan.notes).toEqual([]);
+    }
+  });
+
+  test('anyone else restores without the publications (their owner need not exist), a note giving their statements', () => {
+    const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + PUBS, superuser: false, restoringUser: 'app' }), 'copy');
+    expect(plan.pgRestoreArgs).toContain('--no-publications');
+    expect(plan.createRoles).toEqual([]);
+    expect(plan.notes).toEqual([
+      `Publications "all "p"", "one" were not restored: "app" is not a superuser, and only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA ("all "p""). A publication sends nothing by itself; to have them in "copy", run there as a superuser: CREATE PUBLICATION "all ""p""" FOR ALL TABLES WITH (publish = 'insert'); CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate'); ALTER PUBLICATION one ADD TABLE ONLY app.orders;`,
+    ]);
+    // TABLES IN SCHEMA alone is enough; FOR TABLE alone is not.
+    expect(planRestore(input({ objectScript: ONE_ONLY, superuser: false }), 'copy').pgRestoreArgs).toContain('--no-publications');
+    const forTable = planRestore(input({ objectScript: ONE_ONLY.replace('ALTER PUBLICATION one ADD TABLES IN SCHEMA app;', ''), superuser: false }), 'copy');
+    expect(forTable.pgRestoreArgs).not.toContain('--no-publications');
+    expect(forTable.notes).toEqual([]);
+  });
+});

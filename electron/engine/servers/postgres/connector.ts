@@ -27,8 +27,9 @@
  *   source — a locale its OS lacks, a collation initdb did not import there, too few lock
  *   slots — by target-differs.ts. A roleMap's per-object statements run in transactions of
  *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
- *   database). The archive's subscriptions are never restored (restore-plan.ts: a note says
- *   so). Progress counts TOC entries
+ *   database). The archive's subscriptions are never restored, nor, for a role that is not a
+ *   superuser, publications only a superuser may create (restore-plan.ts: notes say so).
+ *   Progress counts TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
  * - dropDatabase (Backstop's own scratch databases only): subscriptions in it are detached
  *   first (disabled, slot_name = NONE, dropped: the publisher is never contacted), as DROP
@@ -471,7 +472,7 @@ export class PostgresConnector implements Connector {
     const largeObjects = largeObjectEntries(archive.list);
     const loListFile = join(dir, 'large-object-entries.list');
     if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
-    const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
+    const [databaseScript, schemaScript, largeObjectScript, roles, facts] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
@@ -482,6 +483,7 @@ export class PostgresConnector implements Connector {
          UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace`,
         { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
       ),
+      this.serverFacts(opts.signal),
     ]);
     if (roles.some((r) => r[0] === 'd')) {
       throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
@@ -494,6 +496,7 @@ export class PostgresConnector implements Connector {
         existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
         existingTablespaces: new Set(roles.filter((r) => r[0] === 't').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
+        superuser: facts.superuser,
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },

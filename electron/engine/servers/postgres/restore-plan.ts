@@ -15,6 +15,12 @@
  *   can only be created);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges);
+ * - subscriptions are never restored (pg_restore --no-subscriptions; a note per subscription
+ *   names its publications and slot, never its connection, and how to make one with a slot
+ *   of its own): a copy must never use the source's replication slot;
+ * - for a restoring role that is not a superuser, an archive with a publication FOR ALL
+ *   TABLES or FOR TABLES IN SCHEMA (only a superuser may create one) restores without its
+ *   publications (pg_restore --no-publications), a note giving their statements;
  * - the standard_conforming_strings the archive's literals are written for (a source
  *   server with it off writes `'C:\\dir'`), which these statements must run under.
  *
@@ -55,6 +61,10 @@ interface Classified {
   db: number[];
   roles: RoleRef[];
   subscription?: Subscription;
+  /** The publication a statement is about (CREATE/ALTER/COMMENT … PUBLICATION name). */
+  publication?: string;
+  /** Only a superuser may run it: CREATE PUBLICATION … FOR ALL TABLES, ALTER PUBLICATION … ADD TABLES IN SCHEMA. */
+  superuserOnly?: boolean;
 }
 
 export interface RestoreChoices {
@@ -164,7 +174,6 @@ function subscriptionOf(s: Statement): Subscription {
 }
 
 function classify(s: Statement, dbLevel: boolean): Classified {
-  const n = s.sig.length;
   const t0 = sig(s, 0);
   const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
   if (t0?.kind === 'meta') return none;
@@ -172,6 +181,21 @@ function classify(s: Statement, dbLevel: boolean): Classified {
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription', subscription: subscriptionOf(s) };
   if (isKeyword(t0, 'ALTER') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription' };
   if ((isKeyword(t0, 'COMMENT') || isKeyword(t0, 'SECURITY')) && isKeyword(sig(s, findTop(s, 'ON', 1) + 1), 'SUBSCRIPTION') && findTop(s, 'ON', 1) > 0) return { ...none, kind: 'subscription' };
+  const c = classifyBody(s, dbLevel);
+  if ((isKeyword(t0, 'CREATE') || isKeyword(t0, 'ALTER')) && isKeyword(sig(s, 1), 'PUBLICATION')) {
+    c.publication = identName(sig(s, 2)) ?? '?';
+    c.superuserOnly = isKeyword(t0, 'CREATE') ? findTop(s, 'ALL', 3) > 0 && isKeyword(sig(s, findTop(s, 'ALL', 3) + 1), 'TABLES') : findTop(s, 'SCHEMA', 3) > 0 && isKeyword(sig(s, 3), 'ADD');
+  } else if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'PUBLICATION')) {
+    c.publication = identName(sig(s, 3)) ?? '?';
+  }
+  return c;
+}
+
+/** Every other statement (classify has dealt with meta-commands and subscriptions). */
+function classifyBody(s: Statement, dbLevel: boolean): Classified {
+  const n = s.sig.length;
+  const t0 = sig(s, 0);
+  const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'DATABASE')) return { ...none, kind: 'create', db: [s.sig[2]!] };
   if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[3]!] };
   if (isKeyword(t0, 'SECURITY') && isKeyword(sig(s, 1), 'LABEL')) {
@@ -321,6 +345,8 @@ export interface PlanInput {
   existingTablespaces?: ReadonlySet<string>;
   /** The restoring user (who owns what is not given an owner). */
   restoringUser: string;
+  /** Whether it is a superuser (undefined: taken to be one). */
+  superuser?: boolean;
   serverLabel: string;
   choices: RestoreChoices;
 }
@@ -372,6 +398,11 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       );
     }
   }
+  // Only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA: for anyone else the
+  // publications are left out (a note gives the statements) rather than failing the whole restore.
+  const superuserPublications = [...new Set(objStmts.filter((c) => c.superuserOnly).map((c) => c.publication!))];
+  const skipPublications = input.superuser === false && superuserPublications.length > 0;
+  if (skipPublications) for (const c of objStmts) if (c.publication) c.roles = [];
   const mapped = new Map(Object.entries(choices.roleMap));
   const useRoleMap = mapped.size > 0;
   const notes: string[] = [];
@@ -394,7 +425,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     }
     dbKept.push(c);
   }
-  const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
+  const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c) && !(skipPublications && c.publication));
   // Appended in place: one role named by every one of 20,000 objects must not copy its list 20,000 times.
   const need = (name: string, whats: readonly string[]): void => {
     let list = needed.get(name);
@@ -445,6 +476,14 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       `Subscription "${sub.name}" (publication${sub.publications.length === 1 ? '' : 's'} ${pubs}${sub.slot ? `, replication slot "${sub.slot}" on its publisher` : ''}) was not restored: a copy must never use the source's replication slot. To replicate into "${newDatabase}", create a subscription with a slot of its own: CREATE SUBSCRIPTION ${quoteIdent(sub.name)} CONNECTION '<the source subscription's connection>' PUBLICATION ${sub.publications.map(quoteIdent).join(', ')} WITH (slot_name = ${quoteLiteral(slotName(`${newDatabase}_${sub.name}`))}, copy_data = false);`,
     );
   }
+  if (skipPublications) {
+    const names = [...new Set(objStmts.flatMap((c) => (c.publication ? [c.publication] : [])))];
+    const statements = objStmts.filter((c) => c.publication && c.kind !== 'owner' && !isKeyword(sig(c.stmt, 0), 'COMMENT')).map((c) => renderStatement(c.stmt, new Map(), true).trim());
+    const shown = statements.slice(0, 10).join(' ');
+    notes.push(
+      `Publication${names.length === 1 ? '' : 's'} ${names.map((p) => `"${p}"`).join(', ')} ${names.length === 1 ? 'was' : 'were'} not restored: "${input.restoringUser}" is not a superuser, and only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA (${superuserPublications.map((p) => `"${p}"`).join(', ')}). A publication sends nothing by itself; to have ${names.length === 1 ? 'it' : 'them'} in "${newDatabase}", run there as a superuser: ${shown}${statements.length > 10 ? ` … and ${statements.length - 10} more (pg_restore --schema-only -f - of the backup lists them)` : ''}`,
+    );
+  }
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
@@ -463,6 +502,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (choices.noOwner || useRoleMap) pgRestoreArgs.push('--no-owner');
   if (choices.noPrivileges || useRoleMap) pgRestoreArgs.push('--no-privileges');
   if (subscriptions.length > 0) pgRestoreArgs.push('--no-subscriptions');
+  if (skipPublications) pgRestoreArgs.push('--no-publications');
   const owners = dbKept.filter((c) => c.kind === 'owner');
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
   // Object ownership before object privileges (grants may name the owner), database last.
