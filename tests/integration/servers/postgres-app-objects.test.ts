@@ -15,7 +15,11 @@
  *   sequences' last_value), a trigger enabled for replicas only, an SQL function naming a
  *   table created after it (check_function_bodies), and default_transaction_read_only = on
  *   on the database itself — each compared between source and copy through the catalogs.
- * The source and its publication are checked untouched after every restore.
+ * Also: a role that is not a superuser restores an archive with a subscription and
+ * publications FOR ALL TABLES / TABLES IN SCHEMA (only a superuser may create them: left out,
+ * a note giving the statements, which recreate them), and a scratch database that an older
+ * Backstop restored with the source's subscription is dropped without touching the slot.
+ * The source's subscription and slot are checked untouched after every restore.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
