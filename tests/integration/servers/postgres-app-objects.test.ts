@@ -259,7 +259,7 @@ describe('restoring as a role that is not a superuser', () => {
       expect(pg.psql(`SELECT v FROM t`, 'small_copy').trim()).toBe('one');
       expect(pg.psql(`SELECT count(*) FROM pg_publication`, 'small_copy').trim()).toBe('0');
       // Run as the note says, they are the source's publications again.
-      const statements = /run there as a superuser: (.*)$/.exec(report.notes[1]!)![1]!;
+      const statements = /run there as a superuser: (.*)$/.exec(report.notes?.[1] ?? "")![1]!;
       pg.psql(statements, 'small_copy');
       const pubs = `SELECT string_agg(pubname || ' ' || puballtables || ' ' || pubinsert || pubupdate, ',' ORDER BY 1) FROM pg_publication UNION ALL SELECT string_agg(pubname || ':' || schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_publication_tables`;
       expect(pg.psql(pubs, 'small_copy')).toBe(pg.psql(pubs, 'small'));

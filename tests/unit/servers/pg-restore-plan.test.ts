@@ -292,7 +292,8 @@ ALTER PUBLICATION one ADD TABLES IN SCHEMA app;
     ]);
     // TABLES IN SCHEMA alone is enough; FOR TABLE alone is not.
     expect(planRestore(input({ objectScript: ONE_ONLY, superuser: false }), 'copy').pgRestoreArgs).toContain('--no-publications');
-    const forTable = planRestore(input({ objectScript: ONE_ONLY.replace('ALTER PUBLICATION one ADD TABLES IN SCHEMA app;', ''), superuser: false }), 'copy');
+    // A schema named "schema", or "all", is no keyword there.
+    const forTable = planRestore(input({ objectScript: ONE_ONLY.replace('ALTER PUBLICATION one ADD TABLES IN SCHEMA app;', 'ALTER PUBLICATION one ADD TABLE ONLY schema.all;'), superuser: false }), 'copy');
     expect(forTable.pgRestoreArgs).not.toContain('--no-publications');
     expect(forTable.notes).toEqual([]);
   });

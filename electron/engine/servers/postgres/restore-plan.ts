@@ -184,7 +184,9 @@ function classify(s: Statement, dbLevel: boolean): Classified {
   const c = classifyBody(s, dbLevel);
   if ((isKeyword(t0, 'CREATE') || isKeyword(t0, 'ALTER')) && isKeyword(sig(s, 1), 'PUBLICATION')) {
     c.publication = identName(sig(s, 2)) ?? '?';
-    c.superuserOnly = isKeyword(t0, 'CREATE') ? findTop(s, 'ALL', 3) > 0 && isKeyword(sig(s, findTop(s, 'ALL', 3) + 1), 'TABLES') : findTop(s, 'SCHEMA', 3) > 0 && isKeyword(sig(s, 3), 'ADD');
+    // As pg_dump writes them: CREATE PUBLICATION p FOR ALL TABLES …; ALTER PUBLICATION p ADD TABLES IN SCHEMA s;
+    const at = (k: number, ...kws: string[]) => kws.every((kw, i) => isKeyword(sig(s, k + i), kw));
+    c.superuserOnly = isKeyword(t0, 'CREATE') ? at(3, 'FOR', 'ALL', 'TABLES') : at(3, 'ADD', 'TABLES', 'IN', 'SCHEMA');
   } else if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'PUBLICATION')) {
     c.publication = identName(sig(s, 3)) ?? '?';
   }
