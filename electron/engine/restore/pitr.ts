@@ -24,8 +24,10 @@
  *   temporary cluster fits on disk (DISK_FULL naming the size) before anything is created;
  *   recovers a private temporary cluster (socket only, trust for its own OS user) in the
  *   temp folder, pg_dumps NAME from it and restores it as NEW through the connector's
- *   logical restore (roles, owners, privileges as any logical restore). The temporary
- *   cluster is stopped and removed in every case.
+ *   logical restore (roles, owners, privileges as any logical restore; subscriptions left
+ *   out, see restore-plan.ts). The temporary cluster starts no logical replication worker
+ *   (a subscription of the source never connects to its publisher from it, never consumes
+ *   the source's slot), and is stopped and removed in every case.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
  *   database are created sparse (size kept, no data written, pg_verifybackup skips them):
@@ -347,7 +349,12 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
           // (their defaults, 80 MB and 1 GB, are for 16 MB segments): a cluster initdb'd with --wal-segsize=64 needs more.
           const segmentMb = Math.ceil(plan.meta.segmentSize / 1024 ** 2);
           const walSizes = `min_wal_size = ${Math.max(80, 2 * segmentMb)}MB\nmax_wal_size = ${Math.max(1024, 4 * segmentMb)}MB\n`;
-          writeFileSync(join(dir, 'postgresql.conf'), `# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\nautovacuum = off\n${walSizes}${selective}`);
+          // max_logical_replication_workers = 0: a subscription of the source (enabled in the base backup) would
+          // otherwise start an apply worker that connects to its publisher and consumes the source's replication slot.
+          writeFileSync(
+            join(dir, 'postgresql.conf'),
+            `# Backstop's temporary cluster for a restore to a moment.\nhot_standby = off\narchive_mode = off\nssl = off\nautovacuum = off\nmax_logical_replication_workers = 0\n${walSizes}${selective}`,
+          );
           writeFileSync(join(dir, 'pg_hba.conf'), 'local all all trust\n');
           writeFileSync(join(dir, 'pg_ident.conf'), '');
           rmSync(join(dir, 'postgresql.auto.conf'), { force: true });

@@ -51,6 +51,15 @@ Command was: CREATE USER MAPPING FOR fdw_user SERVER remote OPTIONS (
     expect(pgRestoreErrorText(`pg_restore: error: could not execute query: ERROR:  x\nCommand was: ALTER SERVER s OPTIONS (SET password 'p''w');`)).not.toContain("p''w");
     expect(pgRestoreErrorText(`WARNING: x\nHINT: password 'p4ss' and "password" 'p5ss'`)).toBe(`WARNING: x\nHINT: password '…' and "password" '…'`);
   });
+
+  test("a connection string's password (a subscription's CONNECTION, a dblink call) is blanked, quoted or not", () => {
+    const text = pgRestoreErrorText(
+      `pg_restore: error: could not execute query: ERROR:  must be superuser to create subscriptions\nCommand was: CREATE SUBSCRIPTION s CONNECTION 'host=h user=u password=s3cr''et sslpassword = ''k e y'' dbname=d' PUBLICATION p WITH (connect = false);`,
+    );
+    expect(text).toBe(
+      `pg_restore: error: could not execute query: ERROR:  must be superuser to create subscriptions\nCommand was: CREATE SUBSCRIPTION s CONNECTION 'host=h user=u password=… sslpassword = … dbname=d' PUBLICATION p WITH (connect = false);`,
+    );
+  });
 });
 
 describe('searchPathFailure', () => {

@@ -228,3 +228,73 @@ describe('decodeScript', () => {
     expect(e?.message).toContain('encoding MULE_INTERNAL');
   });
 });
+
+describe('logical replication subscriptions', () => {
+  const SUBS = `
+CREATE SUBSCRIPTION "Sub;One" CONNECTION 'host=pub dbname=shop password=pw''; CREATE SUBSCRIPTION x' PUBLICATION "pub a", pub_b WITH (connect = false, slot_name = 'slot''s');
+ALTER SUBSCRIPTION "Sub;One" OWNER TO sub_owner;
+COMMENT ON SUBSCRIPTION "Sub;One" IS 'ALTER TABLE t OWNER TO ghost';
+CREATE SUBSCRIPTION plain CONNECTION 'host=pub' PUBLICATION p WITH (connect = false, slot_name = NONE);
+ALTER SUBSCRIPTION plain OWNER TO sub_owner;
+`;
+
+  test('are left out (pg_restore --no-subscriptions) with a note each naming the publications and the slot, never the connection; their owner need not exist, nor be mapped', () => {
+    for (const choices of [{}, { roleMap: { 'o w n': 'postgres', sub_owner: 'postgres' } }]) {
+      const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + SUBS, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, ...choices } }), 'Copy-1');
+      expect(plan.pgRestoreArgs).toContain('--no-subscriptions');
+      expect(plan.createRoles).toEqual([]);
+      expect(plan.objectStatements.join('\n')).not.toContain('SUBSCRIPTION');
+      const subNotes = plan.notes.filter((n) => n.startsWith('Subscription'));
+      expect(subNotes).toEqual([
+        `Subscription "Sub;One" (publications "pub a", "pub_b", replication slot "slot's" on its publisher) was not restored: a copy must never use the source's replication slot. To replicate into "Copy-1", create a subscription with a slot of its own: CREATE SUBSCRIPTION "Sub;One" CONNECTION '<the source subscription's connection>' PUBLICATION "pub a", "pub_b" WITH (slot_name = 'copy_1_sub_one', copy_data = false);`,
+        `Subscription "plain" (publication "p") was not restored: a copy must never use the source's replication slot. To replicate into "Copy-1", create a subscription with a slot of its own: CREATE SUBSCRIPTION "plain" CONNECTION '<the source subscription's connection>' PUBLICATION "p" WITH (slot_name = 'copy_1_plain', copy_data = false);`,
+      ]);
+      expect(subNotes.join('\n')).not.toContain('password');
+    }
+  });
+
+  test('an archive without one restores as before (no flag, no note)', () => {
+    const plan = planRestore(input(), 'copy');
+    expect(plan.pgRestoreArgs).not.toContain('--no-subscriptions');
+    expect(plan.notes).toEqual([]);
+  });
+});
+
+describe('publications only a superuser may create', () => {
+  const PUBS = `
+CREATE PUBLICATION "all ""p""" FOR ALL TABLES WITH (publish = 'insert');
+ALTER PUBLICATION "all ""p""" OWNER TO pub_owner;
+COMMENT ON PUBLICATION "all ""p""" IS 'FOR ALL TABLES';
+CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate');
+ALTER PUBLICATION one ADD TABLE ONLY app.orders;
+`;
+  const ONE_ONLY = `
+CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate');
+ALTER PUBLICATION one OWNER TO "o w n";
+ALTER PUBLICATION one ADD TABLE ONLY app.orders;
+ALTER PUBLICATION one ADD TABLES IN SCHEMA app;
+`;
+
+  test('a superuser (or one not known not to be) restores them as they are', () => {
+    for (const superuser of [true, undefined]) {
+      const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + PUBS, existingRoles: new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'pub_owner']), ...(superuser === undefined ? {} : { superuser }) }), 'copy');
+      expect(plan.pgRestoreArgs).not.toContain('--no-publications');
+      expect(plan.notes).toEqual([]);
+    }
+  });
+
+  test('anyone else restores without the publications (their owner need not exist), a note giving their statements', () => {
+    const plan = planRestore(input({ objectScript: OBJECT_SCRIPT + PUBS, superuser: false, restoringUser: 'app' }), 'copy');
+    expect(plan.pgRestoreArgs).toContain('--no-publications');
+    expect(plan.createRoles).toEqual([]);
+    expect(plan.notes).toEqual([
+      `Publications "all "p"", "one" were not restored: "app" is not a superuser, and only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA ("all "p""). A publication sends nothing by itself; to have them in "copy", run there as a superuser: CREATE PUBLICATION "all ""p""" FOR ALL TABLES WITH (publish = 'insert'); CREATE PUBLICATION one WITH (publish = 'insert, update, delete, truncate'); ALTER PUBLICATION one ADD TABLE ONLY app.orders;`,
+    ]);
+    // TABLES IN SCHEMA alone is enough; FOR TABLE alone is not.
+    expect(planRestore(input({ objectScript: ONE_ONLY, superuser: false }), 'copy').pgRestoreArgs).toContain('--no-publications');
+    // A schema named "schema", or "all", is no keyword there.
+    const forTable = planRestore(input({ objectScript: ONE_ONLY.replace('ALTER PUBLICATION one ADD TABLES IN SCHEMA app;', 'ALTER PUBLICATION one ADD TABLE ONLY schema.all;'), superuser: false }), 'copy');
+    expect(forTable.pgRestoreArgs).not.toContain('--no-publications');
+    expect(forTable.notes).toEqual([]);
+  });
+});

@@ -3,11 +3,11 @@
  * configuration that points at the source's folders or archives WAL is named, missing
  * configuration is written (and only when missing), and the start command is complete.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { completeConfiguration, restoredClusterNotes } from '../../../electron/engine/servers/postgres/restored-cluster.ts';
+import { completeConfiguration, holdsSubscriptions, restoredClusterNotes } from '../../../electron/engine/servers/postgres/restored-cluster.ts';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,5 +44,28 @@ describe('restored cluster', () => {
     const start = notes.find((n) => n.startsWith('Start it: '));
     expect(start).toMatch(new RegExp(`pg_ctl -D ${d} -o "-p (\\d+) -k /tmp" -l ${d}/startup.log start$`));
     expect(Number(/-p (\d+)/.exec(start!)![1])).toBeGreaterThan(5432);
+  });
+
+  it('a cluster whose pg_subscription has pages (found through global/pg_filenode.map) is told to start without replication workers', async () => {
+    const d = dataDir({ PG_VERSION: '15\n' });
+    mkdirSync(join(d, 'global'));
+    // magic, 2 mappings: pg_authid 1260 -> 1260, pg_subscription 6100 -> 7001 (moved by a VACUUM FULL).
+    const map = Buffer.alloc(512);
+    [0x592717, 2, 1260, 1260, 6100, 7001].forEach((v, i) => map.writeUInt32LE(v, 4 * i));
+    writeFileSync(join(d, 'global', 'pg_filenode.map'), map);
+    writeFileSync(join(d, 'global', '6100'), Buffer.alloc(8192));
+    writeFileSync(join(d, 'global', '7001'), '');
+    expect(holdsSubscriptions(d)).toBe(false);
+    const quiet = await restoredClusterNotes({ dataDir: d, owner: { user: null, why: null }, wroteConfig: [], verified: true });
+    expect(quiet.join('\n')).not.toContain('subscription');
+    writeFileSync(join(d, 'global', '7001'), Buffer.alloc(8192));
+    expect(holdsSubscriptions(d)).toBe(true);
+    const notes = await restoredClusterNotes({ dataDir: d, owner: { user: null, why: null }, wroteConfig: [], verified: true });
+    expect(notes).toContain(
+      "The cluster holds logical replication subscriptions (its pg_subscription catalog is not empty). Started as it is, each enabled one connects to its publisher with the source's replication slot and takes the changes meant for the source: unless this cluster replaces the source, add max_logical_replication_workers = 0 to its postgresql.conf before starting, then in each database with one run ALTER SUBSCRIPTION … DISABLE; ALTER SUBSCRIPTION … SET (slot_name = NONE); (DROP SUBSCRIPTION then leaves the publisher alone) and remove that setting.",
+    );
+    // No map: the catalog's own file.
+    rmSync(join(d, 'global', 'pg_filenode.map'));
+    expect(holdsSubscriptions(d)).toBe(true);
   });
 });

@@ -27,8 +27,13 @@
  *   source — a locale its OS lacks, a collation initdb did not import there, too few lock
  *   slots — by target-differs.ts. A roleMap's per-object statements run in transactions of
  *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
- *   database). Progress counts TOC entries
+ *   database). The archive's subscriptions are never restored, nor, for a role that is not a
+ *   superuser, publications only a superuser may create (restore-plan.ts: notes say so).
+ *   Progress counts TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
+ * - dropDatabase (Backstop's own scratch databases only): subscriptions in it are detached
+ *   first (disabled, slot_name = NONE, dropped: the publisher is never contacted), as DROP
+ *   DATABASE refuses a database holding one.
  * See connector.ts for the shared contract.
  */
 import { rm, writeFile } from 'node:fs/promises';
@@ -427,12 +432,25 @@ export class PostgresConnector implements Connector {
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
     checkPgDatabaseName(database);
     // Nothing to drop is done, even in a session that may only read (DROP … IF EXISTS would fail there).
-    const present = await this.conn.query(`SELECT 1 FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
-      signal: opts.signal,
-      action: `looking for database "${database}"`,
-      fallback: 'RESTORE_FAILED',
-    });
-    if (present.length === 0) return;
+    const hex = Buffer.from(database, 'utf8').toString('hex');
+    const present = await this.conn.query(
+      `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${hex}'
+       UNION ALL SELECT 's', encode(convert_to(s.subname, 'UTF8'), 'hex') FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE encode(convert_to(d.datname, 'UTF8'), 'hex') = '${hex}'`,
+      { signal: opts.signal, action: `looking for database "${database}"`, fallback: 'RESTORE_FAILED' },
+    );
+    if (!present.some((r) => r[0] === 'd')) return;
+    // DROP DATABASE refuses a database holding a subscription (one restored by an older Backstop, which kept the
+    // source's). Detached first — disabled, slot_name = NONE — its DROP SUBSCRIPTION never touches the publisher
+    // (with the slot still named, it would drop the source's slot there).
+    const subscriptions = present.filter((r) => r[0] === 's').map((r) => quoteIdent(hexToText(r[1] ?? '')));
+    if (subscriptions.length > 0) {
+      await this.conn.query(`${UTF8}${subscriptions.map((q) => `ALTER SUBSCRIPTION ${q} DISABLE;\nALTER SUBSCRIPTION ${q} SET (slot_name = NONE);\nDROP SUBSCRIPTION ${q};`).join('\n')}`, {
+        database,
+        signal: opts.signal,
+        action: `detaching the subscriptions of database "${database}" before dropping it`,
+        fallback: 'RESTORE_FAILED',
+      });
+    }
     const facts = await this.serverFacts(opts.signal);
     const force = facts.versionNum >= 130000 ? ' WITH (FORCE)' : '';
     await this.conn.query(`${UTF8}DROP DATABASE IF EXISTS ${quoteIdent(database)}${force};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
@@ -454,7 +472,7 @@ export class PostgresConnector implements Connector {
     const largeObjects = largeObjectEntries(archive.list);
     const loListFile = join(dir, 'large-object-entries.list');
     if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
-    const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
+    const [databaseScript, schemaScript, largeObjectScript, roles, facts] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
@@ -465,6 +483,7 @@ export class PostgresConnector implements Connector {
          UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace`,
         { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
       ),
+      this.serverFacts(opts.signal),
     ]);
     if (roles.some((r) => r[0] === 'd')) {
       throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
@@ -477,6 +496,7 @@ export class PostgresConnector implements Connector {
         existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
         existingTablespaces: new Set(roles.filter((r) => r[0] === 't').map((r) => hexToText(r[1] ?? ''))),
         restoringUser: this.conn.server.user,
+        superuser: facts.superuser,
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },

@@ -6,7 +6,7 @@
  *   `LINE n:` / caret / `QUERY:` / `CONTEXT: parallel worker` lines that follow it (which
  *   pushed its HINT out of the last few lines a message quotes) are left out; CONTEXT lines stay, and the first line of
  *   `Command was:` without any OPTIONS list. Option values that may be secrets (a user
- *   mapping's password) are never quoted.
+ *   mapping's password, a connection string's password=) are never quoted.
  * - The classic search_path failure gets its own message: every pg_dump archive restores
  *   with an empty search_path, so a SQL or PL/pgSQL function that names a table, function
  *   or type without its schema fails when a CHECK constraint, an index expression, a
@@ -23,6 +23,11 @@ const NOISE = /^(LINE \d+:|\s*\^\s*$|QUERY:|CONTEXT:\s+parallel worker$)/;
 
 /** Option values pg_dump writes for user mappings and servers (`password 'x'`): never quoted back. */
 const SECRET_OPTION = /\b(password|passfile|sslpassword|sslkey|secret|token|api_?key)("?)(\s+)'(?:[^']|'')*'/gi;
+/**
+ * A libpq connection string's secrets (`password=x`, `password = 'x y'`: a subscription's
+ * CONNECTION, a dblink call), also inside an SQL literal, where its quotes are doubled.
+ */
+const SECRET_CONNINFO = /\b(password|sslpassword)(\s*=\s*)(?:''(?:[^']|'''')*''|'(?:[^'\\]|\\.)*'|(?:[^\s']|'')+)/gi;
 
 /**
  * pg_restore's stderr from its `error:` line on, without the lines that only locate the
@@ -33,7 +38,7 @@ const SECRET_OPTION = /\b(password|passfile|sslpassword|sslkey|secret|token|api_
 export function pgRestoreErrorText(stderr: string): string {
   const lines = stderr.split(/\r?\n/);
   const at = lines.findIndex((l) => /^pg_restore: error: /.test(l));
-  const blank = (t: string) => t.replace(SECRET_OPTION, "$1$2$3'…'");
+  const blank = (t: string) => t.replace(SECRET_OPTION, "$1$2$3'…'").replace(SECRET_CONNINFO, '$1$2…');
   if (at < 0) return blank(stderr);
   const rest: string[] = [];
   for (const l of lines.slice(at + 1)) {

@@ -15,6 +15,12 @@
  *   can only be created);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges);
+ * - subscriptions are never restored (pg_restore --no-subscriptions; a note per subscription
+ *   names its publications and slot, never its connection, and how to make one with a slot
+ *   of its own): a copy must never use the source's replication slot;
+ * - for a restoring role that is not a superuser, an archive with a publication FOR ALL
+ *   TABLES or FOR TABLES IN SCHEMA (only a superuser may create one) restores without its
+ *   publications (pg_restore --no-publications), a note giving their statements;
  * - the standard_conforming_strings the archive's literals are written for (a source
  *   server with it off writes `'C:\\dir'`), which these statements must run under.
  *
@@ -25,7 +31,7 @@
  */
 import { BackstopError } from '../../../shared/result.ts';
 import { quoteIdent } from './connection.ts';
-import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement } from './sql-script.ts';
+import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement, type Token } from './sql-script.ts';
 
 export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
 
@@ -38,7 +44,15 @@ interface RoleRef {
   what: string;
 }
 
-type Kind = 'create' | 'owner' | 'props' | 'template' | 'setting' | 'acl' | 'policy' | 'mapping' | 'other';
+type Kind = 'create' | 'owner' | 'props' | 'template' | 'setting' | 'acl' | 'policy' | 'mapping' | 'subscription' | 'other';
+
+/** A logical replication subscription of the archive (CREATE SUBSCRIPTION), left out of every restore. */
+interface Subscription {
+  name: string;
+  publications: string[];
+  /** The replication slot it names on its publisher (null: slot_name = NONE). */
+  slot: string | null;
+}
 
 interface Classified {
   stmt: Statement;
@@ -46,6 +60,11 @@ interface Classified {
   /** Token indices holding the database name (DB-level statements). */
   db: number[];
   roles: RoleRef[];
+  subscription?: Subscription;
+  /** The publication a statement is about (CREATE/ALTER/COMMENT … PUBLICATION name). */
+  publication?: string;
+  /** Only a superuser may run it: CREATE PUBLICATION … FOR ALL TABLES, ALTER PUBLICATION … ADD TABLES IN SCHEMA. */
+  superuserOnly?: boolean;
 }
 
 export interface RestoreChoices {
@@ -76,6 +95,9 @@ export interface RestorePlan {
 }
 
 const sig = (s: Statement, k: number) => s.tokens[s.sig[k]!];
+const quoteLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`;
+/** A valid replication slot name (lower-case letters, digits, underscores; at most 63 bytes) made from `v`. */
+const slotName = (v: string) => v.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
 
 function grantees(s: Statement, from: number, what: string, out: RoleRef[]): void {
   // grantee [, grantee …] [WITH GRANT OPTION | WITH ADMIN OPTION] [GRANTED BY r] [CASCADE | RESTRICT] ;
@@ -126,11 +148,56 @@ function classifyGrant(s: Statement, start: number, dbLevel: boolean): Classifie
   return { stmt: s, kind: 'acl', db, roles };
 }
 
+/** The text of a string literal token ('s1', E's1'). */
+const literal = (t: Token | undefined): string | null => (t?.kind === 'string' ? t.raw.replace(/^[Ee]?'|'$/g, '').replace(/''/g, "'") : null);
+
+/** CREATE SUBSCRIPTION s CONNECTION '…' PUBLICATION p [, …] WITH (…, slot_name = 's' | NONE, …): its name, publications and slot. */
+function subscriptionOf(s: Statement): Subscription {
+  const publications: string[] = [];
+  const pub = findTop(s, 'PUBLICATION', 3);
+  for (let k = pub + 1; pub > 0 && k < s.sig.length; k++) {
+    const t = sig(s, k);
+    if (t?.kind === 'punct' && t.raw === ',') continue;
+    if (isKeyword(t, 'WITH') || t?.kind === 'punct') break;
+    const name = identName(t);
+    if (name) publications.push(name);
+  }
+  let slot: string | null = identName(sig(s, 2));
+  for (let k = findTop(s, 'WITH', 3) + 1; k > 0 && k < s.sig.length; k++) {
+    if (identName(sig(s, k)) === 'slot_name' && sig(s, k + 1)?.raw === '=') {
+      const v = sig(s, k + 2);
+      slot = isKeyword(v, 'NONE') ? null : (literal(v) ?? identName(v));
+      break;
+    }
+  }
+  return { name: identName(sig(s, 2)) ?? '?', publications, slot };
+}
+
 function classify(s: Statement, dbLevel: boolean): Classified {
-  const n = s.sig.length;
   const t0 = sig(s, 0);
   const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
   if (t0?.kind === 'meta') return none;
+  // Subscriptions (and their owner, comment, label) are left out of every restore: see planRestore.
+  if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription', subscription: subscriptionOf(s) };
+  if (isKeyword(t0, 'ALTER') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription' };
+  if ((isKeyword(t0, 'COMMENT') || isKeyword(t0, 'SECURITY')) && isKeyword(sig(s, findTop(s, 'ON', 1) + 1), 'SUBSCRIPTION') && findTop(s, 'ON', 1) > 0) return { ...none, kind: 'subscription' };
+  const c = classifyBody(s, dbLevel);
+  if ((isKeyword(t0, 'CREATE') || isKeyword(t0, 'ALTER')) && isKeyword(sig(s, 1), 'PUBLICATION')) {
+    c.publication = identName(sig(s, 2)) ?? '?';
+    // As pg_dump writes them: CREATE PUBLICATION p FOR ALL TABLES …; ALTER PUBLICATION p ADD TABLES IN SCHEMA s;
+    const at = (k: number, ...kws: string[]) => kws.every((kw, i) => isKeyword(sig(s, k + i), kw));
+    c.superuserOnly = isKeyword(t0, 'CREATE') ? at(3, 'FOR', 'ALL', 'TABLES') : at(3, 'ADD', 'TABLES', 'IN', 'SCHEMA');
+  } else if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'PUBLICATION')) {
+    c.publication = identName(sig(s, 3)) ?? '?';
+  }
+  return c;
+}
+
+/** Every other statement (classify has dealt with meta-commands and subscriptions). */
+function classifyBody(s: Statement, dbLevel: boolean): Classified {
+  const n = s.sig.length;
+  const t0 = sig(s, 0);
+  const none: Classified = { stmt: s, kind: 'other', db: [], roles: [] };
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'DATABASE')) return { ...none, kind: 'create', db: [s.sig[2]!] };
   if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[3]!] };
   if (isKeyword(t0, 'SECURITY') && isKeyword(sig(s, 1), 'LABEL')) {
@@ -280,6 +347,8 @@ export interface PlanInput {
   existingTablespaces?: ReadonlySet<string>;
   /** The restoring user (who owns what is not given an owner). */
   restoringUser: string;
+  /** Whether it is a superuser (undefined: taken to be one). */
+  superuser?: boolean;
   serverLabel: string;
   choices: RestoreChoices;
 }
@@ -331,6 +400,11 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       );
     }
   }
+  // Only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA: for anyone else the
+  // publications are left out (a note gives the statements) rather than failing the whole restore.
+  const superuserPublications = [...new Set(objStmts.filter((c) => c.superuserOnly).map((c) => c.publication!))];
+  const skipPublications = input.superuser === false && superuserPublications.length > 0;
+  if (skipPublications) for (const c of objStmts) if (c.publication) c.roles = [];
   const mapped = new Map(Object.entries(choices.roleMap));
   const useRoleMap = mapped.size > 0;
   const notes: string[] = [];
@@ -339,7 +413,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const keep = (c: Classified): boolean => {
     if (c.kind === 'owner') return !choices.noOwner;
     if (c.kind === 'acl') return !choices.noPrivileges;
-    return c.kind !== 'other' && c.kind !== 'template';
+    return c.kind !== 'other' && c.kind !== 'template' && c.kind !== 'subscription';
   };
   const needed = new Map<string, string[]>();
   const skippedSettings = new Set<string>();
@@ -353,7 +427,7 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     }
     dbKept.push(c);
   }
-  const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c));
+  const objKept = objStmts.filter((c) => (c.kind === 'owner' || c.kind === 'acl') && keep(c) && !(skipPublications && c.publication));
   // Appended in place: one role named by every one of 20,000 objects must not copy its list 20,000 times.
   const need = (name: string, whats: readonly string[]): void => {
     let list = needed.get(name);
@@ -394,6 +468,24 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (dbStmts.some((c) => c.kind === 'template')) {
     notes.push(`The backed-up database was a template (IS_TEMPLATE); "${newDatabase}" was restored as an ordinary database. To make it a template: ALTER DATABASE ${quoteIdent(newDatabase)} IS_TEMPLATE true;`);
   }
+  // A copy must never use the source's replication slot: enabled, it would take the changes meant for the
+  // source's subscription; dropped (DROP SUBSCRIPTION), it would drop that slot on the publisher. And a database
+  // holding a subscription cannot be dropped (DROP DATABASE refuses), so a copy with one could not be removed.
+  const subscriptions = objStmts.flatMap((c) => (c.subscription ? [c.subscription] : []));
+  for (const sub of subscriptions) {
+    const pubs = sub.publications.map((p) => `"${p}"`).join(', ');
+    notes.push(
+      `Subscription "${sub.name}" (publication${sub.publications.length === 1 ? '' : 's'} ${pubs}${sub.slot ? `, replication slot "${sub.slot}" on its publisher` : ''}) was not restored: a copy must never use the source's replication slot. To replicate into "${newDatabase}", create a subscription with a slot of its own: CREATE SUBSCRIPTION ${quoteIdent(sub.name)} CONNECTION '<the source subscription's connection>' PUBLICATION ${sub.publications.map(quoteIdent).join(', ')} WITH (slot_name = ${quoteLiteral(slotName(`${newDatabase}_${sub.name}`))}, copy_data = false);`,
+    );
+  }
+  if (skipPublications) {
+    const names = [...new Set(objStmts.flatMap((c) => (c.publication ? [c.publication] : [])))];
+    const statements = objStmts.filter((c) => c.publication && c.kind !== 'owner' && !isKeyword(sig(c.stmt, 0), 'COMMENT')).map((c) => renderStatement(c.stmt, new Map(), true).trim());
+    const shown = statements.slice(0, 10).join(' ');
+    notes.push(
+      `Publication${names.length === 1 ? '' : 's'} ${names.map((p) => `"${p}"`).join(', ')} ${names.length === 1 ? 'was' : 'were'} not restored: "${input.restoringUser}" is not a superuser, and only a superuser may create a publication FOR ALL TABLES or FOR TABLES IN SCHEMA (${superuserPublications.map((p) => `"${p}"`).join(', ')}). A publication sends nothing by itself; to have ${names.length === 1 ? 'it' : 'them'} in "${newDatabase}", run there as a superuser: ${shown}${statements.length > 10 ? ` … and ${statements.length - 10} more (pg_restore --schema-only -f - of the backup lists them)` : ''}`,
+    );
+  }
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
@@ -411,6 +503,8 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   const pgRestoreArgs: string[] = [];
   if (choices.noOwner || useRoleMap) pgRestoreArgs.push('--no-owner');
   if (choices.noPrivileges || useRoleMap) pgRestoreArgs.push('--no-privileges');
+  if (subscriptions.length > 0) pgRestoreArgs.push('--no-subscriptions');
+  if (skipPublications) pgRestoreArgs.push('--no-publications');
   const owners = dbKept.filter((c) => c.kind === 'owner');
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
   // Object ownership before object privileges (grants may name the owner), database last.

@@ -13,11 +13,12 @@
  *   root, nobody (the files stay the restoring user's) and the notes say so.
  * - `restoredClusterNotes` returns the next steps, in order: what was restored (major
  *   version), who owns it, what the configuration says that matters (paths pointing at the
- *   source's folders, archiving, the port), the server binary, and a start command that
+ *   source's folders, archiving, subscriptions that would take the source's replication
+ *   slots, the port), the server binary, and a start command that
  *   works as printed ("Start it: …"), plus how to connect and stop. It never throws: what
  *   it cannot find it says.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
@@ -153,6 +154,36 @@ async function findPgCtl(major: string, toolPaths: ToolPaths | undefined): Promi
   return null;
 }
 
+/** pg_subscription (a shared, mapped catalog): its oid, and where global/pg_filenode.map's entries start. */
+const PG_SUBSCRIPTION = 6100;
+const RELMAPPER_MAGIC = 0x592717;
+
+/**
+ * Whether the data directory's pg_subscription has any page (read offline: its file in
+ * global/, named by global/pg_filenode.map). A catalog that never held a row is empty;
+ * one whose subscriptions were all dropped may keep its page until a VACUUM, so this errs
+ * towards saying so.
+ */
+export function holdsSubscriptions(dataDir: string): boolean {
+  let filenode = PG_SUBSCRIPTION;
+  try {
+    const map = readFileSync(join(dataDir, 'global', 'pg_filenode.map'));
+    if (map.readInt32LE(0) === RELMAPPER_MAGIC) {
+      const n = map.readInt32LE(4);
+      for (let i = 0; i < n && 8 + 8 * i + 8 <= map.length; i++) {
+        if (map.readUInt32LE(8 + 8 * i) === PG_SUBSCRIPTION) filenode = map.readUInt32LE(12 + 8 * i);
+      }
+    }
+  } catch {
+    /* no map: the catalog's own oid */
+  }
+  try {
+    return statSync(join(dataDir, 'global', String(filenode))).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 export interface ClusterNotesInput {
   dataDir: string;
   owner: ClusterOwner;
@@ -195,6 +226,11 @@ export async function restoredClusterNotes(input: ClusterNotesInput): Promise<st
   const archiveMode = last(settings, 'archive_mode');
   if (archiveMode && /^(on|always|true|yes|1)$/i.test(archiveMode.value)) {
     notes.push(`The source archives WAL (archive_mode = ${archiveMode.value} in ${archiveMode.file}): set archive_mode = off in the restored cluster before starting, or it would send its WAL to the source's archive.`);
+  }
+  if (holdsSubscriptions(dataDir)) {
+    notes.push(
+      `The cluster holds logical replication subscriptions (its pg_subscription catalog is not empty). Started as it is, each enabled one connects to its publisher with the source's replication slot and takes the changes meant for the source: unless this cluster replaces the source, add max_logical_replication_workers = 0 to its postgresql.conf before starting, then in each database with one run ALTER SUBSCRIPTION … DISABLE; ALTER SUBSCRIPTION … SET (slot_name = NONE); (DROP SUBSCRIPTION then leaves the publisher alone) and remove that setting.`,
+    );
   }
   const conninfo = last(settings, 'primary_conninfo');
   if (conninfo && conninfo.value !== '') notes.push(`${conninfo.file} sets primary_conninfo (the source was a standby): the restored cluster starts as a primary unless you add standby.signal.`);
