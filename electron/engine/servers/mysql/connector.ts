@@ -83,7 +83,7 @@ import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError }
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -517,7 +517,8 @@ export class MysqlConnector implements Connector {
    * Replays the events of database `source` from position `startPos` of the first of
    * `files` (local copies, oldest first) up to `moment` into the existing database
    * `target`, which the caller just restored: it is dropped if the replay fails. The
-   * events run as new transactions of this server (OwnGtids); account statements logged
+   * events run as new transactions of this server (OwnGtids), in a session that allows the
+   * ALTER TABLE of a versioned table the source allowed (REPLAY_SESSION); account statements logged
    * with `source` the default database are not replayed (AccountStatements), and counted.
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
@@ -564,8 +565,15 @@ export class MysqlConnector implements Connector {
     const filtered = own.pipe(accounts);
     events.stream.on('error', (e) => own.destroy(e));
     own.on('error', (e) => filtered.destroy(e));
+    const input = Readable.from(
+      (async function* () {
+        yield REPLAY_SESSION;
+        yield* filtered;
+      })(),
+      { objectMode: false },
+    );
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
-    await sinkTool(cmd, filtered, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
+    await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
     await events.done;
     return { accountStatementsSkipped: accounts.skipped };
   }
