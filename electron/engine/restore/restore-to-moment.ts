@@ -20,6 +20,8 @@
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
  *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
+ * - So is a target that forbids the replay's SET TIMESTAMP (secure_timestamp): RESTORE_FAILED
+ *   naming the setting and the fix, before the dump is loaded; nothing is created.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,6 +151,14 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
   if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
 
+  // Every event of a replay runs at its logged time (SET TIMESTAMP): a server that forbids it would fail the replay after the dump's load.
+  const secure = await connector.replayTimeRefused(input.signal ? { signal: input.signal } : {});
+  if (secure !== null) {
+    throw new BackstopError(
+      'RESTORE_FAILED',
+      `Database "${chosen.point.database}" cannot be restored as of ${t} on the MySQL/MariaDB server ${input.server.host}:${input.server.port}: it has secure_timestamp=${secure}, so user "${input.server.user}" may not set a statement's time (SET TIMESTAMP), which replaying the binary log does for every event (rows, history of system-versioned tables and DEFAULT CURRENT_TIMESTAMP columns keep their logged times). Nothing was created. Fix: restore onto a server with secure_timestamp=NO${secure === 'YES' ? '' : ` (or, with secure_timestamp=${secure}, as a user with ${secure === 'SUPER' ? 'SUPER or BINLOG REPLAY' : 'BINLOG REPLAY'})`}, or restore a backup point without --as-of (backstop points <location> lists them).`,
+    );
+  }
   // Everything checked: now the dump, then the log on top.
   const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
   try {

@@ -14,6 +14,7 @@ import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -67,10 +68,10 @@ async function markMoment(database: string): Promise<{ moment: Date; state: Retu
   return { moment, state };
 }
 
-function serverFile(): string {
+function serverFile(user = db.user, password = db.password): string {
   const file = join(tempDir(), 'server.json');
-  process.env.FEATURES_TEST_PASSWORD = db.password;
-  writeFileSync(file, JSON.stringify({ kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'FEATURES_TEST_PASSWORD', tls: 'disable' }));
+  process.env.FEATURES_TEST_PASSWORD = password;
+  writeFileSync(file, JSON.stringify({ kind: 'mysql', host: db.host, port: db.port, user, passwordEnv: 'FEATURES_TEST_PASSWORD', tls: 'disable' }));
   return file;
 }
 
@@ -114,7 +115,8 @@ async function roundTrip(database: string, schema: string, writes: string[], aft
 }
 
 beforeAll(async () => {
-  db = await startMariadb({ binlog: true });
+  // secure_timestamp=SUPER: the task's user (ALL PRIVILEGES) may set a statement's time, a user without SUPER and BINLOG REPLAY may not.
+  db = await startMariadb({ binlog: true, args: ['--secure-timestamp=SUPER'] });
 }, 60_000);
 
 afterAll(async () => {
@@ -225,5 +227,28 @@ describe('MariaDB restore to a moment: schema features', () => {
     );
     expect(expected.content.hist).toEqual(['1\tnew chair 45.00', '2\tnew shelf 80.00']);
     expect(restored).toEqual(expected);
+  }, 60_000);
+
+  it('a target where the user may not set a statement time (secure_timestamp): refused before anything is created, naming the setting and the fix', async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    db.sql("CREATE DATABASE sec; CREATE TABLE sec.t (id INT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)); INSERT INTO sec.t (id) VALUES (1);");
+    db.sql("CREATE USER 'nosuper'@'%' IDENTIFIED BY 'ns-1'; GRANT ALL PRIVILEGES ON *.* TO 'nosuper'@'%'; REVOKE SUPER, BINLOG REPLAY ON *.* FROM 'nosuper'@'%';");
+    const { id, backups } = await task('sec');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    await nextSecond();
+    db.sql('INSERT INTO t (id) VALUES (2)', 'sec');
+    const { moment, state } = await markMoment('sec');
+    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    const refused = await rejection(restoreCommand(engine, join(backups, 'sec'), { asOf: moment, serverFile: serverFile('nosuper', 'ns-1'), database: 'sec_nosuper' }));
+    expect(refused).toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringMatching(
+        /^Database "sec" cannot be restored as of .* on the MySQL\/MariaDB server 127\.0\.0\.1:\d+: it has secure_timestamp=SUPER, so user "nosuper" may not set a statement's time \(SET TIMESTAMP\), .*Nothing was created\. Fix: restore onto a server with secure_timestamp=NO \(or, with secure_timestamp=SUPER, as a user with SUPER or BINLOG REPLAY\), or restore a backup point without --as-of/,
+      ),
+    });
+    expect(db.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'sec_nosuper'").trim()).toBe('0');
+    // As a user with SUPER the same moment restores, the logged times kept.
+    await restoreCommand(engine, join(backups, 'sec'), { asOf: moment, serverFile: serverFile(), database: 'sec_back' });
+    expect(stateOf('sec_back')).toEqual(state);
   }, 60_000);
 });

@@ -527,6 +527,25 @@ export class MysqlConnector implements Connector {
   }
 
   /**
+   * Whether this server lets the user set a session's statement time (SET TIMESTAMP), which
+   * a replay does before each event (its logged time): `secure_timestamp=YES` forbids it to
+   * everyone, `SUPER` to users without SUPER or BINLOG REPLAY, `REPLICATION` to users
+   * without BINLOG REPLAY (MariaDB 10.11). Null when it
+   * may; else the server's secure_timestamp. Called before anything is created.
+   */
+  async replayTimeRefused(opts: OperationOptions = {}): Promise<string | null> {
+    const action = 'checking that a replay may set the statement time (SET TIMESTAMP)';
+    try {
+      await this.query('SET TIMESTAMP = UNIX_TIMESTAMP(); SET TIMESTAMP = DEFAULT;', { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      return null;
+    } catch (e) {
+      if (!(e instanceof BackstopError) || !/\b(1290|1227)\b/.test(e.message)) throw e;
+      const rows = await this.query("SHOW GLOBAL VARIABLES LIKE 'secure_timestamp';", { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+      return rows[0]?.[1] ?? 'unknown';
+    }
+  }
+
+  /**
    * The first statement of the log range `replayLog` would replay (the same files, position
    * and moment) that a replay of `source` under another name would apply wrongly, or null
    * (binlog.ts StatementScan): called before anything is created.
