@@ -573,6 +573,8 @@ export class MysqlConnector implements Connector {
   }
 
   private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
+    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
+    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
     const reader: ToolCommand = {
       path: this.binlogTool(),
       args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
@@ -586,7 +588,7 @@ export class MysqlConnector implements Connector {
     own.on('error', (e) => filtered.destroy(e));
     const input = Readable.from(
       (async function* () {
-        yield REPLAY_SESSION;
+        yield* session;
         yield* filtered;
       })(),
       { objectMode: false },
