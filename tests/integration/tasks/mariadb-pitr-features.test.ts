@@ -114,8 +114,8 @@ async function roundTrip(database: string, schema: string, writes: string[], aft
 }
 
 beforeAll(async () => {
-  // secure_timestamp=SUPER: the task's user (ALL PRIVILEGES) may set a statement's time, a user without SUPER and BINLOG REPLAY may not.
-  db = await startMariadb({ binlog: true, args: ['--secure-timestamp=SUPER'] });
+  // secure_timestamp=REPLICATION: the task's user (ALL PRIVILEGES) may set a statement's time, a user without BINLOG REPLAY may not.
+  db = await startMariadb({ binlog: true, args: ['--secure-timestamp=REPLICATION'] });
 }, 60_000);
 
 afterAll(async () => {
@@ -233,25 +233,33 @@ describe('MariaDB restore to a moment: schema features', () => {
     expect(restored).toEqual(expected);
   }, 60_000);
 
-  it('a target where the user may not set a statement time (secure_timestamp): refused before anything is created, naming the setting and the fix', async () => {
+  it('a user who may not run what a replay runs (BINLOG REPLAY; SET TIMESTAMP under secure_timestamp): refused before anything is created, naming the privilege or setting and the fix', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     db.sql("CREATE DATABASE sec; CREATE TABLE sec.t (id INT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)); INSERT INTO sec.t (id) VALUES (1);");
-    db.sql("CREATE USER 'nosuper'@'%' IDENTIFIED BY 'ns-1'; GRANT ALL PRIVILEGES ON *.* TO 'nosuper'@'%'; REVOKE SUPER, BINLOG REPLAY ON *.* FROM 'nosuper'@'%';");
+    db.sql(
+      `CREATE USER 'noreplay'@'%' IDENTIFIED BY 'nr-1'; GRANT ALL PRIVILEGES ON *.* TO 'noreplay'@'%'; REVOKE SUPER, BINLOG REPLAY ON *.* FROM 'noreplay'@'%';
+       CREATE USER 'superonly'@'%' IDENTIFIED BY 'so-1'; GRANT ALL PRIVILEGES ON *.* TO 'superonly'@'%'; REVOKE BINLOG REPLAY ON *.* FROM 'superonly'@'%';`,
+    );
     const { id, backups } = await task('sec');
     expect((await runTask(engine, id, 'full')).status).toBe('success');
-    await nextSecond();
     db.sql('INSERT INTO t (id) VALUES (2)', 'sec');
     const { moment, state } = await markMoment('sec');
     expect((await runTask(engine, id, 'incremental')).status).toBe('success');
-    const refused = await rejection(restoreCommand(engine, join(backups, 'sec'), { asOf: moment, serverFile: serverFile('nosuper', 'ns-1'), database: 'sec_nosuper' }));
-    expect(refused).toMatchObject({
+    const attempt = (user: string, password: string, database: string) => rejection(restoreCommand(engine, join(backups, 'sec'), { asOf: moment, serverFile: serverFile(user, password), database }));
+    expect(await attempt('noreplay', 'nr-1', 'sec_noreplay')).toMatchObject({
       code: 'RESTORE_FAILED',
       message: expect.stringMatching(
-        /^Database "sec" cannot be restored as of .* on the MySQL\/MariaDB server 127\.0\.0\.1:\d+: it has secure_timestamp=SUPER, so user "nosuper" may not set a statement's time \(SET TIMESTAMP\), .*Nothing was created\. Fix: restore onto a server with secure_timestamp=NO \(or, with secure_timestamp=SUPER, as a user with SUPER or BINLOG REPLAY\), or restore a backup point without --as-of/,
+        /^Database "sec" cannot be restored as of .* on the MySQL\/MariaDB server 127\.0\.0\.1:\d+: user "noreplay" may not run what replaying the binary log runs \(.*the server said: "Access denied; you need \(at least one of\) the SUPER, BINLOG REPLAY privilege\(s\) for this operation"\)\. Nothing was created\. Fix: GRANT BINLOG REPLAY ON \*\.\* TO the user .*, or restore a backup point without --as-of/,
       ),
     });
-    expect(db.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'sec_nosuper'").trim()).toBe('0');
-    // As a user with SUPER the same moment restores, the logged times kept.
+    expect(await attempt('superonly', 'so-1', 'sec_superonly')).toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringMatching(
+        /^Database "sec" cannot be restored as of .*: it has secure_timestamp=REPLICATION, so user "superonly" may not set a statement's time \(SET TIMESTAMP\), .*Nothing was created\. Fix: restore onto a server with secure_timestamp=NO \(or, with secure_timestamp=REPLICATION, as a user with BINLOG REPLAY\), or restore a backup point without --as-of/,
+      ),
+    });
+    expect(db.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'sec\\_%'").trim()).toBe('0');
+    // As a user with BINLOG REPLAY the same moment restores, the logged times kept.
     await restoreCommand(engine, join(backups, 'sec'), { asOf: moment, serverFile: serverFile(), database: 'sec_back' });
     expect(stateOf('sec_back')).toEqual(state);
   }, 60_000);

@@ -105,6 +105,9 @@ const NEEDED_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'];
 const OWN_PRIVILEGES = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
   WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`;
 
+/** Why the user may not replay the binary log on a server (`replayRefusal`). */
+export type ReplayRefusal = { kind: 'privilege'; serverSaid: string } | { kind: 'secure_timestamp'; value: string };
+
 export function quoteMysqlIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
 }
@@ -527,22 +530,30 @@ export class MysqlConnector implements Connector {
   }
 
   /**
-   * Whether this server lets the user set a session's statement time (SET TIMESTAMP), which
-   * a replay does before each event (its logged time): `secure_timestamp=YES` forbids it to
-   * everyone, `SUPER` to users without SUPER or BINLOG REPLAY, `REPLICATION` to users
-   * without BINLOG REPLAY (MariaDB 10.11). Null when it
-   * may; else the server's secure_timestamp. Called before anything is created.
+   * Whether the user may run what a replay runs before its events, on this server: the
+   * session variables of each event (`SET @@session.pseudo_thread_id`, MariaDB: SUPER or
+   * BINLOG REPLAY; the `BINLOG` statements of row events need the same) and its logged time
+   * (`SET TIMESTAMP`: `secure_timestamp=YES` forbids it to everyone, `SUPER` to users without
+   * SUPER or BINLOG REPLAY, `REPLICATION` to users without BINLOG REPLAY). Null when it may;
+   * else what refused it. Called before anything is created.
    */
-  async replayTimeRefused(opts: OperationOptions = {}): Promise<string | null> {
-    const action = 'checking that a replay may set the statement time (SET TIMESTAMP)';
-    try {
-      await this.query('SET TIMESTAMP = UNIX_TIMESTAMP(); SET TIMESTAMP = DEFAULT;', { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
-      return null;
-    } catch (e) {
-      if (!(e instanceof BackstopError) || !/\b(1290|1227)\b/.test(e.message)) throw e;
-      const rows = await this.query("SHOW GLOBAL VARIABLES LIKE 'secure_timestamp';", { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
-      return rows[0]?.[1] ?? 'unknown';
-    }
+  async replayRefusal(opts: OperationOptions = {}): Promise<ReplayRefusal | null> {
+    const action = 'checking that the user may replay the binary log';
+    const refused = (sql: string) =>
+      this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+        () => null,
+        (e: unknown) => {
+          if (!(e instanceof BackstopError)) throw e;
+          const m = /ERROR (1290|1227) \([0-9A-Z]+\)(?: at line \d+)?: ([^|]*)/.exec(e.message);
+          if (!m) throw e;
+          return m[2]!.trim();
+        },
+      );
+    const privilege = await refused('SET @@session.pseudo_thread_id = CONNECTION_ID();');
+    if (privilege !== null) return { kind: 'privilege', serverSaid: privilege };
+    if ((await refused('SET TIMESTAMP = UNIX_TIMESTAMP(); SET TIMESTAMP = DEFAULT;')) === null) return null;
+    const rows = await this.query("SHOW GLOBAL VARIABLES LIKE 'secure_timestamp';", { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+    return { kind: 'secure_timestamp', value: rows[0]?.[1] ?? 'unknown' };
   }
 
   /**
