@@ -20,6 +20,9 @@
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
  *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
+ * - So is a target where the user may not run what the replay runs (each event's session
+ *   variables and BINLOG statements: BINLOG REPLAY; its SET TIMESTAMP: secure_timestamp):
+ *   RESTORE_FAILED naming the privilege or setting and the fix; nothing is created.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,6 +152,18 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
   if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
 
+  // A replay sets each event's session variables and time: a user or server that forbids it would fail the replay after the dump's load.
+  const refusal = await connector.replayRefusal(input.signal ? { signal: input.signal } : {});
+  if (refusal) {
+    const where = `Database "${chosen.point.database}" cannot be restored as of ${t} on the MySQL/MariaDB server ${input.server.host}:${input.server.port}`;
+    const otherwise = 'or restore a backup point without --as-of (backstop points <location> lists them).';
+    throw new BackstopError(
+      'RESTORE_FAILED',
+      refusal.kind === 'privilege'
+        ? `${where}: user "${input.server.user}" may not run what replaying the binary log runs (each event's session settings and row changes; the server said: "${refusal.serverSaid}"). Nothing was created. Fix: GRANT BINLOG REPLAY ON *.* TO the user (MariaDB 10.5 and later; SUPER before), or restore as a user that has it, ${otherwise}`
+        : `${where}: it has secure_timestamp=${refusal.value}, so user "${input.server.user}" may not set a statement's time (SET TIMESTAMP), which replaying the binary log does for every event (rows, history of system-versioned tables and DEFAULT CURRENT_TIMESTAMP columns keep their logged times). Nothing was created. Fix: restore onto a server with secure_timestamp=NO${refusal.value === 'YES' ? '' : ` (or, with secure_timestamp=${refusal.value}, as a user with ${refusal.value === 'SUPER' ? 'SUPER or BINLOG REPLAY' : 'BINLOG REPLAY'})`}, ${otherwise}`,
+    );
+  }
   // Everything checked: now the dump, then the log on top.
   const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
   try {

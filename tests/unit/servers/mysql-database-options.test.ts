@@ -1,7 +1,8 @@
 /**
  * The MySQL dump header and restore-side rewrite (database-options.ts) on dump text cut
  * into chunks of every size: the header is read and stripped, named per-routine ALTER
- * DATABASE lines become nameless outside DELIMITER blocks only, everything else passes
+ * DATABASE lines become nameless outside DELIMITER blocks only, sequence defaults lose the
+ * source's name and their tables' rows load without LOCK TABLES, everything else passes
  * byte for byte.
  */
 import { Readable, Writable } from 'node:stream';
@@ -31,10 +32,10 @@ const EXPECTED = BODY.replace(
   'ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci ;',
 ).replace('ALTER DATABASE `we``ird` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;', 'ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci ;');
 
-async function rewrite(input: Buffer, size: number): Promise<{ out: string; header: MysqlDatabaseOptions | null }> {
+async function rewrite(input: Buffer, size: number, source: string | null = null): Promise<{ out: string; header: MysqlDatabaseOptions | null }> {
   const parts: Buffer[] = [];
   for (let i = 0; i < input.length; i += size) parts.push(input.subarray(i, i + size));
-  const rewriter = new DumpRewriter();
+  const rewriter = new DumpRewriter(source);
   const out: Buffer[] = [];
   await pipeline(Readable.from(parts), rewriter, new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
   return { out: Buffer.concat(out).toString('utf8'), header: await rewriter.header };
@@ -74,5 +75,40 @@ describe('DumpRewriter', () => {
     const header = dumpHeader(OPTIONS);
     expect(header.byteOffset).toBe(0);
     expect(header.buffer.byteLength).toBe(header.length);
+  });
+
+  test("a sequence default: the source's name taken out, its table's LOCK/UNLOCK TABLES dropped; other tables, other databases' sequences and routine bodies untouched", async () => {
+    const dump = [
+      'CREATE SEQUENCE `s` start with 1 minvalue 1 maxvalue 9223372036854775806 increment by 1 cache 1000 nocycle ENGINE=InnoDB;',
+      'CREATE TABLE `orders` (',
+      '  `id` bigint(20) NOT NULL DEFAULT nextval(`we``ird`.`s`),',
+      "  `n` bigint(20) DEFAULT nextval(`other`.`s`) COMMENT 'DEFAULT nextval(`we``ird`.',",
+      '  PRIMARY KEY (`id`)',
+      ') ENGINE=InnoDB;',
+      'LOCK TABLES `orders` WRITE;',
+      'INSERT INTO `orders` VALUES',
+      '(1,1);',
+      'UNLOCK TABLES;',
+      'CREATE TABLE `plain` (',
+      '  `id` int(11) NOT NULL,',
+      '  `note` varchar(40) DEFAULT \'DEFAULT nextval(`we``ird`.`s`)\',',
+      ') ENGINE=MyISAM;',
+      'LOCK TABLES `plain` WRITE;',
+      'UNLOCK TABLES;',
+      'DELIMITER ;;',
+      '  `x` DEFAULT nextval(`we``ird`.`s`),',
+      'LOCK TABLES `t` WRITE;',
+      'DELIMITER ;',
+      '',
+    ].join('\n');
+    const expected = dump
+      .replace('  `id` bigint(20) NOT NULL DEFAULT nextval(`we``ird`.`s`),', '  `id` bigint(20) NOT NULL DEFAULT nextval(`s`),')
+      .replace('LOCK TABLES `orders` WRITE;\n', '')
+      .replace('(1,1);\nUNLOCK TABLES;\n', '(1,1);\n');
+    for (const size of [1, 2, 5, 13, 64, dump.length]) {
+      expect((await rewrite(Buffer.from(dump), size, 'we`ird')).out, `chunk size ${size}`).toBe(expected);
+    }
+    // Without the source's name: the locks still go, the default stays as written.
+    expect((await rewrite(Buffer.from(dump), 7)).out).toBe(dump.replace('LOCK TABLES `orders` WRITE;\n', '').replace('(1,1);\nUNLOCK TABLES;\n', '(1,1);\n'));
   });
 });

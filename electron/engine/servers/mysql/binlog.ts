@@ -16,7 +16,8 @@
  *   `BACKSTOP-BINLOG-FILE <name> <size>\n` followed by exactly <size> bytes of the file.
  * - A replay into another name runs the reader's output through `OwnGtids` (new
  *   transactions of the target) and `AccountStatements` (no account changes on the
- *   target); `StatementScan` refuses beforehand a log that cannot replay faithfully.
+ *   target); `StatementScan` refuses beforehand a log that cannot replay faithfully. The
+ *   replay's session first runs `REPLAY_SESSION`.
  */
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -24,6 +25,15 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
 import type { ServerStream } from '../connector.ts';
+
+/**
+ * What a replay's client session runs before the log's events. An ALTER TABLE of a
+ * system-versioned table ran on the source only because its session had
+ * system_versioning_alter_history=KEEP (the default, ERROR, refuses it) — a setting the log
+ * does not carry: without it the replay failed with error 4119 ("Not allowed for
+ * system-versioned …"). MariaDB 10.3.4+ only (a versioned comment: MySQL skips it).
+ */
+export const REPLAY_SESSION = Buffer.from('/*M!100304 SET SESSION system_versioning_alter_history = KEEP */;\n');
 
 export const BINLOG_STREAM: ServerStream = { name: 'binlog', format: 'mysql-binlog-files' };
 

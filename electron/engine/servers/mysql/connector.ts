@@ -83,7 +83,7 @@ import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError }
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -104,6 +104,9 @@ const NEEDED_PRIVILEGES = ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'];
 /** The connecting user's global privileges (information_schema's GRANTEE form of CURRENT_USER()). */
 const OWN_PRIVILEGES = `SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES
   WHERE GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''');`;
+
+/** Why the user may not replay the binary log on a server (`replayRefusal`). */
+export type ReplayRefusal = { kind: 'privilege'; serverSaid: string } | { kind: 'secure_timestamp'; value: string };
 
 export function quoteMysqlIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
@@ -517,12 +520,40 @@ export class MysqlConnector implements Connector {
    * Replays the events of database `source` from position `startPos` of the first of
    * `files` (local copies, oldest first) up to `moment` into the existing database
    * `target`, which the caller just restored: it is dropped if the replay fails. The
-   * events run as new transactions of this server (OwnGtids); account statements logged
+   * events run as new transactions of this server (OwnGtids), in a session that allows the
+   * ALTER TABLE of a versioned table the source allowed (REPLAY_SESSION); account statements logged
    * with `source` the default database are not replayed (AccountStatements), and counted.
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
     return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+  }
+
+  /**
+   * Whether the user may run what a replay runs before its events, on this server: the
+   * session variables of each event (`SET @@session.pseudo_thread_id`, MariaDB: SUPER or
+   * BINLOG REPLAY; the `BINLOG` statements of row events need the same) and its logged time
+   * (`SET TIMESTAMP`: `secure_timestamp=YES` forbids it to everyone, `SUPER` to users without
+   * SUPER or BINLOG REPLAY, `REPLICATION` to users without BINLOG REPLAY). Null when it may;
+   * else what refused it. Called before anything is created.
+   */
+  async replayRefusal(opts: OperationOptions = {}): Promise<ReplayRefusal | null> {
+    const action = 'checking that the user may replay the binary log';
+    const refused = (sql: string) =>
+      this.query(sql, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
+        () => null,
+        (e: unknown) => {
+          if (!(e instanceof BackstopError)) throw e;
+          const m = /ERROR (1290|1227) \([0-9A-Z]+\)(?: at line \d+)?: ([^|]*)/.exec(e.message);
+          if (!m) throw e;
+          return m[2]!.trim();
+        },
+      );
+    const privilege = await refused('SET @@session.pseudo_thread_id = CONNECTION_ID();');
+    if (privilege !== null) return { kind: 'privilege', serverSaid: privilege };
+    if ((await refused('SET TIMESTAMP = UNIX_TIMESTAMP(); SET TIMESTAMP = DEFAULT;')) === null) return null;
+    const rows = await this.query("SHOW GLOBAL VARIABLES LIKE 'secure_timestamp';", { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+    return { kind: 'secure_timestamp', value: rows[0]?.[1] ?? 'unknown' };
   }
 
   /**
@@ -553,6 +584,8 @@ export class MysqlConnector implements Connector {
   }
 
   private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
+    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
+    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
     const reader: ToolCommand = {
       path: this.binlogTool(),
       args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
@@ -564,8 +597,15 @@ export class MysqlConnector implements Connector {
     const filtered = own.pipe(accounts);
     events.stream.on('error', (e) => own.destroy(e));
     own.on('error', (e) => filtered.destroy(e));
+    const input = Readable.from(
+      (async function* () {
+        yield* session;
+        yield* filtered;
+      })(),
+      { objectMode: false },
+    );
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
-    await sinkTool(cmd, filtered, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
+    await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
     await events.done;
     return { accountStatementsSkipped: accounts.skipped };
   }

@@ -19,6 +19,13 @@
  *   written it (a view whose definer was dropped, a view also reading another database), so
  *   the restored views read the new database. Such a line is held whole (up to 16 MiB;
  *   longer ones pass unchanged); other lines are held at most 64 KiB.
+ * - A column whose default draws from a sequence: mariadb-dump writes it qualified with the
+ *   source database (`DEFAULT nextval(\`shop\`.\`s\`)`), so the restored table would draw
+ *   from the source's sequence; given the source's name, the rewrite takes it out (the
+ *   target's own sequence, restored beside it). And the `LOCK TABLES \`t\` WRITE;` /
+ *   `UNLOCK TABLES;` pair mariadb-dump puts around such a table's rows is dropped: under
+ *   LOCK TABLES the server opens the default's sequence too and refuses every INSERT
+ *   ("Table 's' was not locked with LOCK TABLES", MariaDB 10.11), so the dump would not load.
  * - Everything else passes through byte for byte.
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -77,6 +84,11 @@ function parseMarker(line: string): MysqlDatabaseOptions | null {
 
 const ALTER = Buffer.from('ALTER DATABASE `');
 const DELIMITER = Buffer.from('DELIMITER ');
+/** A column definition of a CREATE TABLE, the LOCK TABLES before a table's rows and the UNLOCK TABLES after them. */
+const COLUMN = Buffer.from('  `');
+const LOCK = Buffer.from('LOCK TABLES `');
+const UNLOCK = Buffer.from('UNLOCK TABLES;');
+const SEQUENCE_DEFAULT = / DEFAULT nextval\(/;
 const NAMED_ALTER = /^ALTER DATABASE `(?:[^`]|``)*` (CHARACTER SET [A-Za-z0-9_]+ COLLATE [A-Za-z0-9_]+ ;)\r?\n$/;
 /** Longest line held back for inspection; real ones are < 300 bytes. */
 const MAX_HELD = 64 * 1024;
@@ -95,10 +107,17 @@ export class DumpRewriter extends Transform {
   private heldBytes = 0;
   private atLineStart = true;
   private inBlock = false;
+  /** A column of the table just created draws its default from a sequence: its rows load without LOCK TABLES. */
+  private sequenceDefault = false;
+  /** The LOCK TABLES before the current table's rows was dropped: so is the UNLOCK TABLES after them. */
+  private unlockDropped = false;
+  /** `DEFAULT nextval(\`<source>\`.`, the source's name taken out of a sequence default; null without the source's name. */
+  private readonly qualifiedSequence: RegExp | null;
 
   /** `source`: the name of the database the dump was taken of, taken out of view statements (view-bodies.ts); none leaves them as they are. */
   constructor(private readonly source: string | null = null) {
     super();
+    this.qualifiedSequence = source === null ? null : new RegExp(` DEFAULT nextval\\(${`\`${source.replace(/`/g, '``')}\``.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.`);
     this.header = new Promise((resolve, reject) => {
       this.resolveHeader = resolve;
       this.rejectHeader = reject;
@@ -177,13 +196,13 @@ export class DumpRewriter extends Transform {
       if (this.atLineStart) {
         this.atLineStart = false;
         const first = chunk[p];
-        if (first === ALTER[0] || first === DELIMITER[0] || (first === VIEW_PREFIX[0] && this.source)) {
+        if (first === ALTER[0] || first === DELIMITER[0] || first === COLUMN[0] || first === LOCK[0] || first === UNLOCK[0] || (first === VIEW_PREFIX[0] && this.source)) {
           // A line start that is, or (cut by the chunk's end) may be, one of the prefixes.
           const starts = (prefix: Buffer): boolean => {
             const head = chunk.subarray(p, p + Math.min(prefix.length, chunk.length - p));
             return prefix.subarray(0, head.length).equals(head);
           };
-          if (starts(ALTER) || starts(DELIMITER) || (this.source && starts(VIEW_PREFIX))) {
+          if (starts(ALTER) || starts(DELIMITER) || (!this.inBlock && (starts(COLUMN) || starts(LOCK) || starts(UNLOCK))) || (this.source && starts(VIEW_PREFIX))) {
             if (run < p) this.push(chunk.subarray(run, p));
             this.held = [];
             this.heldBytes = 0;
@@ -233,6 +252,20 @@ export class DumpRewriter extends Transform {
       const m = NAMED_ALTER.exec(text);
       if (m) {
         this.push(Buffer.from(`ALTER DATABASE ${m[1]}\n`, 'utf8'));
+        return;
+      }
+      if (text.startsWith('  `') && SEQUENCE_DEFAULT.test(text)) {
+        this.sequenceDefault = true;
+        if (this.qualifiedSequence?.test(text)) {
+          this.push(Buffer.from(text.replace(this.qualifiedSequence, ' DEFAULT nextval('), 'utf8'));
+          return;
+        }
+      } else if (text.startsWith('LOCK TABLES `') && this.sequenceDefault) {
+        this.sequenceDefault = false;
+        this.unlockDropped = true;
+        return;
+      } else if (/^UNLOCK TABLES;\r?\n$/.test(text) && this.unlockDropped) {
+        this.unlockDropped = false;
         return;
       }
     }
