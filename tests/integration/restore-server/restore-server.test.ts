@@ -61,13 +61,14 @@ describe('restore-server: PostgreSQL', () => {
   let dir: string;
   const NAMES = ['plain', '../x', `it's "q"`, 'with space', 'ünï cødé', 'owned'];
 
-  /** md5 of every user table's rows (ordered), by table. */
+  /** md5 of every user table's rows (ordered), by table: one psql session (\\gexec runs the query per table listed), not one per table. */
   const checksums = (pg: PgServer, db: string): Record<string, string> => {
-    const tables = pg
-      .psql(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`, db)
-      .split('\n')
-      .filter(Boolean);
-    return Object.fromEntries(tables.map((t) => [t, pg.psql(`SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM ${t} x`, db).trim()]));
+    const out = pg.psql(
+      `SELECT format($f$SELECT json_build_array(%L, (SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM %s x))$f$, t, t)
+       FROM (SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) s ORDER BY t \\gexec`,
+      db,
+    );
+    return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as [string, string]));
   };
   const exists = (pg: PgServer, db: string) => pg.psql(`SELECT count(*) FROM pg_database WHERE datname = ${lit(db)}`).trim() === '1';
 
