@@ -22,7 +22,7 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile, untilPromoted } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -95,7 +95,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query("SELECT count(*) FROM big WHERE payload = 'changed'", { database: 'shop' }))[0]?.[0]).toBe('100');
     } finally {
       await running.stop();
@@ -289,7 +289,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     try {
       expect(running.databases).toContain('pitr');
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query('SELECT count(*) FROM ledger', { database: 'pitr' }))[0]?.[0]).toBe('3');
       expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
     } finally {
@@ -392,7 +392,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
       expect((await conn.query("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", { database: 'pitr_base' }))[0]?.[0]).toBe('0zero,1one,2two');
     } finally {
@@ -560,8 +560,3 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await engine.close();
   });
 });
-
-/** A restored cluster accepts read-only connections while it still replays WAL: wait until it has promoted. */
-async function untilRecovered(conn: PgConnection): Promise<void> {
-  for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await new Promise((r) => setTimeout(r, 100));
-}
