@@ -13,7 +13,7 @@ import Database from 'libsql';
 import { spawn } from 'node:child_process';
 import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
 import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
-import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 interface Doc {
   databases: { database: string; restoredAs: string; status: string; error?: { code: string; message: string } }[];
@@ -61,13 +61,14 @@ describe('restore-server: PostgreSQL', () => {
   let dir: string;
   const NAMES = ['plain', '../x', `it's "q"`, 'with space', 'ünï cødé', 'owned'];
 
-  /** md5 of every user table's rows (ordered), by table. */
+  /** md5 of every user table's rows (ordered), by table: one psql session (\\gexec runs the query per table listed), not one per table. */
   const checksums = (pg: PgServer, db: string): Record<string, string> => {
-    const tables = pg
-      .psql(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`, db)
-      .split('\n')
-      .filter(Boolean);
-    return Object.fromEntries(tables.map((t) => [t, pg.psql(`SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM ${t} x`, db).trim()]));
+    const out = pg.psql(
+      `SELECT format($f$SELECT json_build_array(%L, (SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM %s x))$f$, t, t)
+       FROM (SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) s ORDER BY t \\gexec`,
+      db,
+    );
+    return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as [string, string]));
   };
   const exists = (pg: PgServer, db: string) => pg.psql(`SELECT count(*) FROM pg_database WHERE datname = ${lit(db)}`).trim() === '1';
 
@@ -213,10 +214,16 @@ describe('restore-server: kill -9 in the middle', () => {
     const child = spawn(process.execPath, [CLI_BIN, ...args, '--json', '--data-dir', dataDir], { stdio: 'ignore', env: process.env });
     const exited = new Promise((r) => child.once('exit', r));
     const has = (db: string) => target.psql(`SELECT count(*) FROM pg_database WHERE datname = ${lit(db)}`).trim() === '1';
+    // Looked for every 50 ms through one psql session (pgSession), not a psql start per look.
+    const session = pgSession(target);
     let started = false;
-    for (let i = 0; i < 2400 && !started; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      started = has('k_big');
+    try {
+      for (let i = 0; i < 2400 && !started; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        started = (await session.ask(`SELECT count(*) FROM pg_database WHERE datname = ${lit('k_big')}`)).trim() === '1';
+      }
+    } finally {
+      await session.close();
     }
     expect(started).toBe(true);
     child.kill('SIGKILL');

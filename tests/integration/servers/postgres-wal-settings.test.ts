@@ -18,7 +18,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { storedPoints } from '../../fixtures/points.ts';
-import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile, untilPromoted } from '../../fixtures/wal-task.ts';
 
 let small: PgServer; // --wal-segsize=1, data checksums, wal_compression=lz4
 let large: PgServer; // --wal-segsize=64, wal_compression=zstd
@@ -53,7 +53,7 @@ async function clusterRows(engine: Engine, location: string, at: { asOf: Date } 
   const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
   try {
     const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-    for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await new Promise((r) => setTimeout(r, 100));
+    await untilPromoted(conn);
     return (await conn.query(query, { database }))[0]?.[0] ?? '';
   } finally {
     await running.stop();

@@ -22,7 +22,7 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile, untilPromoted } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
 
@@ -41,6 +41,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.stop();
 });
+
+/** Drops databases a test made once it has checked them: every later full backup (and restore) of the cluster would carry them. */
+const dropDatabases = (...names: string[]) => pg.psql(names.map((n) => `DROP DATABASE ${n} WITH (FORCE);`).join('\n'));
 
 const baseFolder = (backups: string) => join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
 
@@ -92,7 +95,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query("SELECT count(*) FROM big WHERE payload = 'changed'", { database: 'shop' }))[0]?.[0]).toBe('100');
     } finally {
       await running.stop();
@@ -202,6 +205,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(parseLsn(added.startLsn)).toBeLessThanOrEqual(parseLsn(prev.endLsn));
     expect(parseLsn(added.endLsn)).toBeGreaterThan(parseLsn(prev.endLsn));
     expect(next.databases[0]!.bytesRead).toBeGreaterThan(40_000_000);
+    // The churn (~40 MB a try) was only WAL for this test: left in place, every later test's full backup and restore would carry it.
+    pg.psql('DROP TABLE churn', 'shop');
     await engine.close();
   });
 
@@ -284,7 +289,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     try {
       expect(running.databases).toContain('pitr');
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query('SELECT count(*) FROM ledger', { database: 'pitr' }))[0]?.[0]).toBe('3');
       expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
     } finally {
@@ -330,6 +335,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
       }
       expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_small'").trim()).toBe('0');
     }
+    // Checked: the later tests' full backups and restores need not carry these databases (~8 MB each).
+    dropDatabases('pitr', 'pitr_two', 'pitr_three', 'pitr_dropped');
     await engine.close();
   }, 300_000);
 
@@ -385,7 +392,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
-      await untilRecovered(conn);
+      await untilPromoted(conn);
       expect((await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0]).toBe('f');
       expect((await conn.query("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", { database: 'pitr_base' }))[0]?.[0]).toBe('0zero,1one,2two');
     } finally {
@@ -401,6 +408,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await expect(restoreCommand(engine, serverRoot, { asOf: justBefore, folder: earlyFolder })).rejects.toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining(named) });
     expect(existsSync(earlyFolder)).toBe(false);
     expect(readdirSync(privateTmp).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
+    dropDatabases('pitr_base', 'pitr_base_between', 'pitr_base_start');
     await engine.close();
   }, 300_000);
 
@@ -552,8 +560,3 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     await engine.close();
   });
 });
-
-/** A restored cluster accepts read-only connections while it still replays WAL: wait until it has promoted. */
-async function untilRecovered(conn: PgConnection): Promise<void> {
-  for (let i = 0; i < 600 && (await conn.query('SELECT pg_is_in_recovery()'))[0]?.[0] !== 'f'; i++) await new Promise((r) => setTimeout(r, 100));
-}

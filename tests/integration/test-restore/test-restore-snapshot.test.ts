@@ -6,7 +6,9 @@
  * tables listed and counted, then dropped; a damaged WAL pack fails every database by name,
  * raises the test-restore alert, and leaves no scratch database, record or temporary cluster.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -15,7 +17,7 @@ import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/se
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { walTask, privateTmpDir } from '../../fixtures/wal-task.ts';
@@ -36,6 +38,41 @@ afterAll(async () => {
 });
 
 const scratchDatabases = () => pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%' ORDER BY 1`).trim();
+
+/**
+ * Every scratch database seen on the server while it runs: the same query as scratchDatabases every 200 ms, in one psql
+ * session (each query reads pg_database afresh), not a psql start and a server backend per look (~85 ms of CPU each on a
+ * loaded machine, five times a second for the whole test restore). `stop()` returns once every answer has been read.
+ */
+function watchScratchDatabases(): { seen: Set<string>; stop(): Promise<void> } {
+  const seen = new Set<string>();
+  const child = spawn(join(PG_BIN, 'psql'), ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres'], {
+    cwd: tmpdir(),
+    stdio: ['pipe', 'pipe', 'ignore'],
+    env: { ...process.env, LC_ALL: 'C.UTF-8', PGPASSWORD: '' },
+    ...(pg.osUser ? { uid: pg.osUser.uid, gid: pg.osUser.gid } : {}),
+  });
+  // A psql that died is seen by the assertions on `seen`, not here.
+  child.stdin.on('error', () => undefined);
+  let partial = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const n of lines) if (n) seen.add(n);
+  });
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
+  const look = () => child.stdin.write(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%' ORDER BY 1;\n`);
+  look();
+  const timer = setInterval(look, 200);
+  return {
+    seen,
+    stop: async () => {
+      clearInterval(timer);
+      child.stdin.end();
+      await closed;
+    },
+  };
+}
 
 /** Every pack file of a repository folder. */
 function packs(repo: string): string[] {
@@ -80,15 +117,12 @@ async function snapshotTask() {
 describe('test restores of a PostgreSQL cluster snapshot task', () => {
   it('recovers each recorded database into a scratch database, lists and counts its tables, drops it; history and proof as for logical tasks', { timeout: 300_000 }, async () => {
     const { engine, taskId, leftovers } = await snapshotTask();
-    const seen = new Set<string>();
-    const watch = setInterval(() => {
-      for (const n of scratchDatabases().split('\n').filter(Boolean)) seen.add(n);
-    }, 200);
+    const { seen, stop } = watchScratchDatabases();
     let summary;
     try {
       summary = await engine.testRestores.run(await engine.resolveTask(taskId), 'manual');
     } finally {
-      clearInterval(watch);
+      await stop();
     }
     expect(summary.error).toBeNull();
     expect(summary.status).toBe('success');

@@ -16,7 +16,7 @@ import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { spawn } from 'node:child_process';
 import { CLI_BIN, cliInProcess } from '../../fixtures/cli.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
-import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -257,10 +257,16 @@ describe('test restores: kill -9 in the middle', () => {
     // The shipped command in its own process, killed once its scratch database exists.
     const child = spawn(process.execPath, [CLI_BIN, 'test-restore', '--config', task, '--json', '--data-dir', dataDir], { stdio: 'ignore', env: process.env });
     const exited = new Promise((r) => child.once('exit', r));
+    // Looked for every 50 ms through one psql session (pgSession), not a psql start per look.
+    const session = pgSession(pg);
     let left = '';
-    for (let i = 0; i < 1200 && !left; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      left = scratch();
+    try {
+      for (let i = 0; i < 1200 && !left; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = (await session.ask(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`)).trim();
+      }
+    } finally {
+      await session.close();
     }
     expect(left).toMatch(/^backstop_test_\d{14}_[0-9a-f]{8}$/);
     child.kill('SIGKILL');
