@@ -14,7 +14,8 @@ import type { Engine } from '../../../electron/engine/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { testEngine } from '../../fixtures/engine.ts';
-import { data, runTask } from '../../fixtures/runs.ts';
+import { runTask } from '../../fixtures/runs.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -79,17 +80,8 @@ function serverFile(user = db.user, password = db.password): string {
 /** A logical task on the server backing up to a new local folder. */
 async function task(name: string): Promise<{ id: string; backups: string }> {
   const backups = tempDir();
-  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
-  const t = data(
-    await engine.call('tasks.create', {
-      name,
-      serverId: s.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local' as const, path: backups }],
-    }),
-  );
-  return { id: t.id, backups };
+  const { taskId } = await serverWithTask(engine, { kind: 'mysql', name, host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+  return { id: taskId, backups };
 }
 
 /**
