@@ -132,8 +132,15 @@ afterAll(() => {
   if (report.length > 0) console.info(report.join('\n'));
 });
 
-/** What a remote destination's transport may hold beside the reader's reads (see the bound below). */
-const TRANSPORT_ALLOWANCE = 4 * MIB;
+/**
+ * What a remote destination's transport may hold beside the reader's reads (see the bound
+ * below): a constant — socket and TLS buffers, an SSH channel's window, and for FTP (no
+ * ranged GET) up to 1 MiB read past a range before its transfer is cut plus what arrived
+ * before the cut took effect. Seen at 1.1 MiB and, in a later fresh-clone run, 4.09 MiB over
+ * the reader's share; a restore that kept a read too long would be a whole read (tens of MiB)
+ * over, and one that grew with the database far more.
+ */
+const TRANSPORT_ALLOWANCE = 8 * MIB;
 
 describe('objects per GB stored and reads per GB restored, every kind', () => {
   it.each(Object.keys(KINDS))('%s: ≤ 64 objects per GB stored, ≤ 64 reads per GB restored, byte-identical, bounded read memory', async (kind) => {
@@ -189,8 +196,8 @@ describe('objects per GB stored and reads per GB restored, every kind', () => {
       // Two reads held at once (the one being decoded, the next one arriving), the chunk
       // handed out and the stream's 1 MiB buffer of chunks; for a remote kind also what its
       // transport holds on its own (array buffers are counted process-wide: socket and TLS
-      // buffers, an SSH channel's 2 MiB window) — a constant, seen at up to ~1–4 MiB over the
-      // reader's share when the machine is loaded (sftp and ftp, two test files at once).
+      // buffers, an SSH channel's 2 MiB window, FTP's read past a range) — a constant, seen at up to
+      // ~1–4.1 MiB over the reader's share when the machine is loaded (sftp and ftp, two test files at once).
       const transport = kind === 'local' ? 0 : TRANSPORT_ALLOWANCE;
       const bound = 2 * limit + 2 * again.info.chunker.max + MIB + transport;
       expect(peak).toBeLessThanOrEqual(bound);
