@@ -4,7 +4,8 @@
  *
  * Contract:
  * - `reachableRanges`: per chain, from its base backup's consistent moment (wal-backup.ts
- *   `consistentTime`: every commit before a recovery of it becomes consistent is older) to
+ *   `consistentTime`: every commit before a recovery of it becomes consistent is older; shown to
+ *   the second, so rounded up, but never past the end of the first WAL point) to
  *   the end of its newest WAL point (server clock; every transaction committed up to `to` is
  *   in the backup, and a heartbeat commit after it lets the recovery stop there). A base
  *   backup taken before `consistentTime` was recorded starts its range at the end of its
@@ -110,8 +111,12 @@ function rangeOf(c: WalChain): ReachableRange | null {
   // Older base backups recorded no consistent moment: their range starts where it always did.
   const from = typeof consistent === 'string' && !Number.isNaN(Date.parse(consistent)) ? consistent : walMetaOf(first)!.endTime!;
   // Moments are shown and entered to the second: the start rounds up (the end is shown rounded down),
-  // so the second shown as the start is one that restores.
-  return { fullPointId: c.full.id, from: new Date(Math.ceil(Date.parse(from) / 1000) * 1000).toISOString(), to: walMetaOf(c.wal.at(-1)!)!.endTime! };
+  // so the second shown as the start is one that restores — but never past the end of the first WAL
+  // point (a base backup and its first incremental within one second): every WAL point's end stays a
+  // moment that restores, as the messages that offer it promise.
+  const firstEnd = Date.parse(walMetaOf(first)!.endTime!);
+  const start = Math.max(Date.parse(from), Math.min(Math.ceil(Date.parse(from) / 1000) * 1000, firstEnd));
+  return { fullPointId: c.full.id, from: new Date(start).toISOString(), to: walMetaOf(c.wal.at(-1)!)!.endTime! };
 }
 
 export async function reachableRanges(repo: Repository): Promise<ReachableRange[]> {

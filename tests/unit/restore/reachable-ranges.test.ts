@@ -93,4 +93,19 @@ describe('reachableRanges / planRecovery', () => {
     const gap = await rejection(planRecovery(r, { asOf: new Date('2026-12-05T12:00:00Z') }));
     expect(gap.message).toContain('The backups reach 2026-12-05 10:00:00 UTC to 2026-12-05 11:00:00 UTC; 2026-12-05 13:00:00 UTC to 2026-12-05 14:00:00 UTC.');
   });
+
+  it('a first WAL point that ends within the second of the consistent moment: the range starts no later than its end, so that end restores', async () => {
+    // A base backup and its first incremental within one second (a fast machine, a small change):
+    // rounding the start up to the next second would pass the point's end, and "restore up to the end
+    // of the point before" (pitr.ts, a refused tablespace) would name a moment the range refuses.
+    const r = await repo();
+    const fullId = await full(r, { consistentTime: '2026-12-05T10:00:04.250000Z' });
+    const w1 = await walPoint(r, '0/2000000', '0/3000000', '2026-12-05T10:00:04.800123Z');
+    expect(await reachableRanges(r)).toEqual([{ fullPointId: fullId, from: '2026-12-05T10:00:04.800Z', to: '2026-12-05T10:00:04.800123Z' }]);
+    expect((await planRecovery(r, { asOf: new Date('2026-12-05T10:00:04.800123Z') })).wal.map((p) => p.id)).toEqual([w1]);
+    await walPoint(r, '0/3000000', '0/4000000', '2026-12-05T10:00:09.000000Z');
+    expect((await reachableRanges(r))[0]!.from).toBe('2026-12-05T10:00:04.800Z');
+    expect((await planRecovery(r, { asOf: new Date('2026-12-05T10:00:04.800Z') })).wal.map((p) => p.id)).toEqual([w1]);
+    expect((await rejection(planRecovery(r, { asOf: new Date('2026-12-05T10:00:04.700Z') }))).code).toBe('OUT_OF_RANGE');
+  });
 });
