@@ -20,6 +20,9 @@
  *   server's `wal_compression = zstd`: how much of the WAL (and of the incremental's time) is
  *   full-page images that the server could compress.
  *
+ * - pgBackRest (pgbackrest-peer.ts, when installed) as the peer: its full, its archive-push of
+ *   the same change's WAL segments (what its archive_command does) and its file-level `incr`.
+ *
  * Both tasks store unencrypted (zstd as always). Nothing here is asserted.
  * `BENCH_WAL_RESTORE=0` leaves out the restore rows (for a large `--wal-mb` within the time);
  * `BENCH_WAL_PHASES=1` adds the phase-by-phase probe of wal-phases.ts (printed, not tabled).
@@ -33,6 +36,7 @@ import { MemorySecretStore } from '../../tests/fixtures/memory-secret-store.ts';
 import { data, runTask } from '../../tests/fixtures/runs.ts';
 import { chownTree } from '../../tests/fixtures/servers/common.ts';
 import { PG_BIN, startPostgres } from '../../tests/fixtures/servers/postgres.ts';
+import { pgbackrestPeer, type PeerTiming } from './pgbackrest-peer.ts';
 import { walPhases } from './wal-phases.ts';
 
 export interface WalBenchContext {
@@ -143,6 +147,9 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     const snapFullRow = rowOf(snapFull.run, 'base.tar');
     const logicalFullRow = rowOf(logicalFull.run, 'mixed');
     console.log(`  fulls: snapshot ${secs(snapFull.seconds)} (${mb(snapFullRow.bytesRead)} read, ${mb(snapFullRow.bytesStored)} stored), pg_basebackup ${secs(bb.seconds)} (${mb(bbBytes)}), logical ${secs(logicalFull.seconds)} (${mb(logicalFullRow.bytesStored)} stored)`);
+    const peer = pgbackrestPeer(work, pg, c.sh);
+    const peerFull: PeerTiming | null = peer ? await peer.full() : null;
+    if (peer && peerFull) console.log(`  ${peer.version}: full ${secs(peerFull.seconds)} (${mb(peerFull.stored)} stored)`);
 
     // The same task through the CLI: its full, then (below) its incremental after the same change.
     const cli = cliTask(work, pg, c.sh);
@@ -155,7 +162,10 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     const lsn = () => pg.psql('SELECT pg_current_wal_lsn()').trim();
     const lsn0 = lsn();
     pg.psql(`UPDATE orders SET amount = amount + 1, status = 'audited' WHERE id % 100 = 37`, 'mixed');
-    const walBytes = Number(pg.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn0}')`).trim());
+    const lsnAfter = lsn();
+    const walBytes = Number(pg.psql(`SELECT pg_wal_lsn_diff('${lsnAfter}', '${lsn0}')`).trim());
+    // The peer archives the same segments first (they are surely still in pg_wal then).
+    const peerWal = peer ? await peer.walPush(lsn0, lsnAfter) : null;
     await new Promise((r) => setTimeout(r, 300));
     const moment = pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
     await new Promise((r) => setTimeout(r, 300));
@@ -181,6 +191,19 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     addRow(SECTION, 'incremental stored vs the WAL the change produced', mb(snapIncRow.bytesStored), `WAL ${mb(walBytes)}`, snapIncRow.bytesStored / walBytes, '≤ 3×', snapIncRow.bytesStored <= 3 * walBytes);
     addRow(SECTION, '  … vs the logical task’s incremental stored', mb(snapIncRow.bytesStored), `logical ${mb(logicalIncRow.bytesStored)}`, snapIncRow.bytesStored / Math.max(1, logicalIncRow.bytesStored), '', null);
     addRow(SECTION, '  … bytes read (the WAL) vs the full’s', mb(snapIncRow.bytesRead), `full ${mb(snapFullRow.bytesRead)}`, snapIncRow.bytesRead / snapFullRow.bytesRead, '', null);
+
+    if (peer && peerFull && peerWal) {
+      const peerIncr = await peer.incr();
+      console.log(`  ${peer.version}: archive-push of the change's ${peerWal.segments} WAL segments ${secs(peerWal.seconds)} (${mb(peerWal.stored)} stored), incr ${secs(peerIncr.seconds)} (${mb(peerIncr.stored)} stored)`);
+      const who = `pgBackRest ${peer.version.replace(/^pgBackRest /, '')}`;
+      addRow(SECTION, `${who} (zst 3, local repository): full time vs Backstop’s snapshot full`, secs(peerFull.seconds), `Backstop ${secs(snapFull.seconds)}`, peerFull.seconds / snapFull.seconds, '', null);
+      addRow(SECTION, `${who}: the change’s WAL archive-pushed (${peerWal.segments} segments, one archive_command each) vs its own full`, secs(peerWal.seconds), `its full ${secs(peerFull.seconds)}`, peerWal.seconds / peerFull.seconds, '(peer)', null);
+      addRow(SECTION, `  … Backstop’s WAL incremental vs ${who}’s archive-push of the same change`, secs(snapInc.seconds), `pgBackRest ${secs(peerWal.seconds)}`, snapInc.seconds / peerWal.seconds, '', null);
+      addRow(SECTION, `  … stored: Backstop’s WAL incremental vs ${who}’s archived WAL`, mb(snapIncRow.bytesStored), `pgBackRest ${mb(peerWal.stored)}`, snapIncRow.bytesStored / Math.max(1, peerWal.stored), '', null);
+      addRow(SECTION, `${who} incr (each changed data file copied whole) vs its own full`, secs(peerIncr.seconds), `its full ${secs(peerFull.seconds)}`, peerIncr.seconds / peerFull.seconds, '(peer)', null);
+    } else {
+      c.notes.push(`${SECTION}: pgBackRest rows left out: pgbackrest is not installed (Debian: apt-get install pgbackrest).`);
+    }
 
     // The same change with the server compressing full-page images (ALTER SYSTEM + reload; no restart).
     pg.psql(`ALTER SYSTEM SET wal_compression = 'zstd'`);
@@ -225,7 +248,7 @@ export async function benchWal(work: string, c: WalBenchContext): Promise<void> 
     console.log(`  restore of one database: to a moment ${secs(atMoment)}, logical ${secs(logicalRestore)}`);
     addRow(SECTION, 'restore one database to a moment vs a logical restore of it', secs(atMoment), `logical ${secs(logicalRestore)}`, atMoment / logicalRestore, '', null);
     c.notes.push(
-      `${SECTION}: one run each (no repeat), through a real engine in the bench process; the incremental follows one WAL incremental after the full (the chain's start), so it holds the change's WAL (plus a heartbeat and the segment switch), which is the hourly steady state. A restore to a moment recovers the whole cluster (${mb(snapFullRow.bytesRead)}) in a temporary cluster, then dumps and loads the one database. pgBackRest / Barman rows: not run here (they need archive_command or a streaming setup, a stanza/server configuration and a server restart per run; not cheap within this bench's few minutes).`,
+      `${SECTION}: one run each (no repeat), through a real engine in the bench process; the incremental follows one WAL incremental after the full (the chain's start), so it holds the change's WAL (plus a heartbeat and the segment switch), which is the hourly steady state. A restore to a moment recovers the whole cluster (${mb(snapFullRow.bytesRead)}) in a temporary cluster, then dumps and loads the one database. pgBackRest (when installed) runs on the same cluster without archive_mode (no restart): the bench archive-pushes the change's segments itself, as its archive_command would, one call per segment, so its WAL row has no fixed cost of a run (its archiver works continuously); Barman is not run (its streaming mode needs a Barman server configuration and its cron/receive-wal processes).`,
     );
   } finally {
     await engine.close();
