@@ -1,0 +1,91 @@
+/**
+ * Secrets a DBA types where they do not belong, and operations that fail: the secret must
+ * still end up nowhere but the keychain (or nowhere at all) — not in the app database,
+ * logs, events, history, CLI output or error messages (searched as given, URL-encoded and
+ * base64, fixtures/reliability/secrets-scan.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLocation } from '../../../electron/cli/location-url.ts';
+import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { FTP_PASSWORD, FTP_USER, startFtpServer, type FtpServerHandle } from '../../fixtures/ftp-server.ts';
+import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
+import { data } from '../../fixtures/runs.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let pg: PgServer;
+let ftp: FtpServerHandle;
+beforeAll(async () => {
+  [pg, ftp] = await Promise.all([startPostgres(), startFtpServer('explicit')]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([pg?.stop(), ftp?.stop()]);
+});
+
+describe('secrets typed where they do not belong', () => {
+  it('a connection URI with its password pasted as a server host is refused (MALFORMED_REQUEST naming the field) and stored nowhere', async () => {
+    const engine = await testEngine({ encoderWorkers: 0 });
+    const events: string[] = [];
+    engine.events.onAny((name, payload) => events.push(JSON.stringify({ name, payload })));
+    data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+    const uri = `postgresql://postgres:${pg.password}@${pg.host}:${pg.port}/postgres`;
+    const answers = [
+      await engine.call('servers.create', { kind: 'postgres', name: 'pasted', host: uri, port: pg.port, user: 'postgres', tls: 'disable' }),
+      await engine.call('servers.create', { kind: 'mysql', name: 'pasted', host: `mysql://root:${pg.password}@db1`, user: 'root', tls: 'disable' }),
+      await engine.call('servers.test', { server: { kind: 'postgres', name: 'pasted', host: uri, port: pg.port, user: 'postgres', tls: 'disable' } }),
+    ];
+    for (const a of answers) {
+      expect(a).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
+      expect(!a.ok && a.message).toMatch(/host: must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields/);
+    }
+    // An update of a good server with the pasted URI is refused too, and the server keeps its host.
+    const good = data(await engine.call('servers.create', { kind: 'postgres', name: 'good', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+    const update = await engine.call('servers.update', { id: good.id, server: { kind: 'postgres', name: 'good', host: uri, port: pg.port, user: pg.user, tls: 'disable' } });
+    expect(update).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST' });
+    expect(data(await engine.call('servers.list', undefined)).map((s) => s.kind !== 'sqlite' && s.host)).toEqual([pg.host]);
+    // A plain address still passes.
+    expect(data(await engine.call('servers.test', { server: { kind: 'postgres', name: 'v4', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' } })).tools.length).toBeGreaterThan(0);
+
+    // The same from a server file (`backstop servers add --config`): refused, the password in no output.
+    const file = join(tempDir(), 'server.json');
+    writeFileSync(file, JSON.stringify({ kind: 'postgres', name: 'pasted', host: uri, user: 'postgres', tls: 'disable' }));
+    const cli = await runBackstop(['servers', 'add', '--config', file, '--data-dir', engine.dataDir, '--json']);
+    expect(cli.code).toBe(2); // a usage error
+    expect(oneJsonDocument(cli.stdout)).toMatchObject({ error: { code: 'MALFORMED_REQUEST', message: expect.stringContaining('host: must be a host name or address alone') } });
+
+    const history = JSON.stringify(data(await engine.call('history.list', { limit: 100 })));
+    await engine.close();
+    expect(findSecrets({ 'pasted password': pg.password }, [engine.dataDir], { answers: JSON.stringify(answers), update: JSON.stringify(update), events: events.join('\n'), history, 'CLI output': cli.stdout + cli.stderr })).toEqual([]);
+  });
+
+  it('a password in a location URL (ftp://user:password@host/…) is refused before anything connects, naming the variable, the password cut out', async () => {
+    const dataDir = tempDir();
+    const location = `ftp://${FTP_USER}:${FTP_PASSWORD}@${ftp.host}:${ftp.port}/nightly/db`;
+    const env = { BACKSTOP_FTP_PASSWORD: FTP_PASSWORD, BACKSTOP_FTP_CERT_FINGERPRINT: ftp.certificateFingerprint };
+    const points = await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env });
+    expect(points.code).toBe(2); // a usage error
+    expect(oneJsonDocument(points.stdout)).toMatchObject({
+      error: { code: 'MALFORMED_REQUEST', message: `"ftp://${FTP_USER}:***@${ftp.host}:${ftp.port}/nightly/db" has a password in the URL, where it would stay in your shell history and in what Backstop records. Remove it from the URL and set it in the environment variable BACKSTOP_FTP_PASSWORD instead.` },
+    });
+    expect(findSecrets({ 'FTP password': FTP_PASSWORD }, [dataDir], { 'CLI output': points.stdout + points.stderr })).toEqual([]);
+    // Every remote scheme the same way; a user@host without a password and IPv6 hosts still parse.
+    const refused = (text: string) => {
+      try {
+        parseLocation(text, env);
+        return null;
+      } catch (e) {
+        return { code: (e as { code: string }).code, message: (e as Error).message };
+      }
+    };
+    expect(refused('sftp://backup:Pw-9@[::1]:2222/data/db')).toEqual({ code: 'MALFORMED_REQUEST', message: expect.stringContaining('"sftp://backup:***@[::1]:2222/data/db" has a password in the URL') });
+    expect(refused('sftp://backup:Pw-9@[::1]:2222/data/db')!.message).toContain('BACKSTOP_SFTP_PASSWORD');
+    expect(refused('s3://AKIA1:SecretKey-9@bucket/prefix/db')).toEqual({ code: 'MALFORMED_REQUEST', message: expect.stringContaining('AWS_SECRET_ACCESS_KEY') });
+    expect(refused('s3://AKIA1:SecretKey-9@bucket/prefix/db')!.message).not.toContain('SecretKey-9');
+    expect(refused(`ftps://${FTP_USER}:${FTP_PASSWORD}@host/x/db`)!.message).not.toContain(FTP_PASSWORD);
+    expect(refused(`ftp://${FTP_USER}@${ftp.host}:${ftp.port}/nightly/db`)).toBeNull();
+    expect(refused('sftp://backup@[::1]:2222/data/db')).toEqual({ code: 'AUTH_FAILED', message: expect.stringContaining('BACKSTOP_SFTP_PASSWORD') });
+  });
+});
