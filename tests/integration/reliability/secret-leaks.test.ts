@@ -61,6 +61,27 @@ describe('secrets typed where they do not belong', () => {
     expect(findSecrets({ 'pasted password': pg.password }, [engine.dataDir], { answers: JSON.stringify(answers), update: JSON.stringify(update), events: events.join('\n'), history, 'CLI output': cli.stdout + cli.stderr })).toEqual([]);
   });
 
+  it('an S3 endpoint or FTP host with the credentials pasted in is refused (VALIDATION naming the field) by tasks.create and Test connection; the secret is stored nowhere', async () => {
+    const engine = await testEngine({ encoderWorkers: 0 });
+    const events: string[] = [];
+    engine.events.onAny((name, payload) => events.push(JSON.stringify({ name, payload })));
+    const pasted = 'Pasted-S3-Secret-61';
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder: tempDir() }));
+    const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }));
+    const s3 = { kind: 's3', bucket: 'vault', prefix: 'p', region: 'us-east-1', endpoint: `http://S3RVER:${pasted}@127.0.0.1:9000`, forcePathStyle: true, checksumMode: 'WHEN_REQUIRED', credentialsRef } as const;
+    const ftpDest = { kind: 'ftp', host: `ftp://${FTP_USER}:${pasted}@${ftp.host}`, port: ftp.port, user: FTP_USER, path: '/x', tls: 'explicit', certificateFingerprint: ftp.certificateFingerprint, credentialsRef: null } as const;
+    const task = (destination: typeof s3 | typeof ftpDest) => engine.call('tasks.create', { name: 'pasted', serverId: server.id, type: 'snapshot', schedule: { full: '0 2 * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: tempDir() }, destination] });
+    const answers = [await task(s3), await engine.call('destinations.test', { destination: s3 }), await task(ftpDest), await engine.call('destinations.test', { destination: ftpDest })];
+    expect(answers[0]).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringMatching(/^destinations\.1\.endpoint: the endpoint URL carries a user name or password\. .*access key and secret key/) });
+    expect(answers[1]).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringMatching(/^destination\.endpoint: the endpoint URL carries a user name or password/) });
+    expect(answers[2]).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringMatching(/^destinations\.1\.host: must be a host name or address alone, not a URL or user@host/) });
+    expect(answers[3]).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringMatching(/^destination\.host: must be a host name or address alone/) });
+    expect(data(await engine.call('tasks.list', undefined))).toEqual([]);
+    const history = JSON.stringify(data(await engine.call('history.list', { limit: 100 })));
+    await engine.close();
+    expect(findSecrets({ 'pasted secret': pasted }, [engine.dataDir], { answers: JSON.stringify(answers), events: events.join('\n'), history })).toEqual([]);
+  });
+
   it('a password in a location URL (ftp://user:password@host/…) is refused before anything connects, naming the variable, the password cut out', async () => {
     const dataDir = tempDir();
     const location = `ftp://${FTP_USER}:${FTP_PASSWORD}@${ftp.host}:${ftp.port}/nightly/db`;
