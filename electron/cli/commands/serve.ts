@@ -6,7 +6,8 @@
  * TLS unless `--insecure-http`; with neither `--tls-cert/--tls-key` nor `--insecure-http`
  * a non-loopback host gets a self-signed certificate in `<data-dir>/serve-tls`. With
  * `--json` the first stdout line is `{"url","token"}`; otherwise the URL and token are
- * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD.
+ * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD and
+ * must have at least MIN_SERVE_PASSWORD characters (VALIDATION, nothing listens).
  * Folders the browser may browse: each `--allow-folder`, default the home folder and
  * the data dir.
  */
@@ -49,7 +50,18 @@ export async function serveTls(flags: ServeFlags, dataDir: string): Promise<{ ce
   return { cert: selfSignedCertificate(join(dataDir, 'serve-tls'), flags.host), warning: null };
 }
 
+/** The shortest BACKSTOP_SERVE_PASSWORD accepted (characters). */
+export const MIN_SERVE_PASSWORD = 12;
+
 export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certificate | null): Promise<{ handle: ServeHandle; allowFolders: string[] }> {
+  const password = process.env.BACKSTOP_SERVE_PASSWORD;
+  // Guessing is limited per client address only: from many addresses (a LAN, IPv6) a short password falls.
+  if (password && [...password].length < MIN_SERVE_PASSWORD) {
+    throw new BackstopError(
+      'VALIDATION',
+      `BACKSTOP_SERVE_PASSWORD is shorter than ${MIN_SERVE_PASSWORD} characters. It signs in to everything Backstop holds from wherever the window is reachable; choose a longer one (four random words, for example), or unset it and sign in with the printed token.`,
+    );
+  }
   const dir = rendererDir();
   if (!existsSync(join(dir, 'index.html'))) {
     throw new BackstopError('TOOL_MISSING', `The window is not built (${dir} has no index.html). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
@@ -68,7 +80,7 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     sessionTtlMs: Math.round(flags.sessionMinutes * 60_000),
     sessionsFile: join(engine.dataDir, SERVE_SESSIONS_FILE),
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-    ...(process.env.BACKSTOP_SERVE_PASSWORD ? { password: process.env.BACKSTOP_SERVE_PASSWORD } : {}),
+    ...(password ? { password } : {}),
     onInternalError: (e, command) => engine.logger.error({ err: e, command }, 'serve: command failed unexpectedly'),
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') throw new BackstopError('CONFLICT', `Port ${flags.port} on ${flags.host} is already in use. Pick another with --port (0 = any free port).`);
