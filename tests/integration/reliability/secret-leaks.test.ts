@@ -4,7 +4,7 @@
  * logs, events, history, CLI output or error messages (searched as given, URL-encoded and
  * base64, fixtures/reliability/secrets-scan.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLocation } from '../../../electron/cli/location-url.ts';
@@ -80,6 +80,27 @@ describe('secrets typed where they do not belong', () => {
     const history = JSON.stringify(data(await engine.call('history.list', { limit: 100 })));
     await engine.close();
     expect(findSecrets({ 'pasted secret': pasted }, [engine.dataDir], { answers: JSON.stringify(answers), events: events.join('\n'), history })).toEqual([]);
+  });
+
+  it("the log never holds a field of a destination's secret: a library error quoting the SFTP password, the S3 secret key or a URL-encoded webhook token is scrubbed", async () => {
+    const engine = await testEngine({ encoderWorkers: 0 });
+    const sftp = 'Sftp-Pw/with+chars 9';
+    const s3Secret = 'S3-Secret-Key/abc+def';
+    const token = 'hook token/8?x=1';
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 'sftp', password: sftp } }));
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: s3Secret } }));
+    data(await engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'chat', on: ['all'] }, url: `https://hooks.example/services/${token}` }));
+    // What an SSH or HTTP library's error says, logged the way the engine logs failures (pino, nested err).
+    engine.logger.error({ err: new Error(`All configured authentication methods failed (tried password "${sftp}")`) }, 'sftp login failed');
+    engine.logger.warn({ job: { cause: { detail: { text: `signed with ${s3Secret}` } } } }, 'deep object');
+    engine.logger.warn(`POST https://hooks.example/services/${encodeURIComponent(`https://hooks.example/services/${token}`)} failed`);
+    engine.logger.info({ accessKeyId: 'AKIAEXAMPLE' }, 'the access key id is an identifier and stays readable: AKIAEXAMPLE');
+    await engine.close();
+    const log = readdirSync(engine.logsDir).map((f) => readFileSync(join(engine.logsDir, f), 'utf8')).join('\n');
+    expect(log).toContain('sftp login failed');
+    expect(log).toContain('[redacted]');
+    expect(log).toContain('stays readable: AKIAEXAMPLE');
+    expect(findSecrets({ 'SFTP password': sftp, 'S3 secret': s3Secret, 'webhook token': token }, [engine.dataDir])).toEqual([]);
   });
 
   it('a password in a location URL (ftp://user:password@host/…) is refused before anything connects, naming the variable, the password cut out', async () => {
