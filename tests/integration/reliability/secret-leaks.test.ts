@@ -12,7 +12,8 @@ import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { FTP_PASSWORD, FTP_USER, startFtpServer, type FtpServerHandle } from '../../fixtures/ftp-server.ts';
 import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
-import { data } from '../../fixtures/runs.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -101,6 +102,33 @@ describe('secrets typed where they do not belong', () => {
     expect(log).toContain('[redacted]');
     expect(log).toContain('stays readable: AKIAEXAMPLE');
     expect(findSecrets({ 'SFTP password': sftp, 'S3 secret': s3Secret, 'webhook token': token }, [engine.dataDir])).toEqual([]);
+  });
+
+  it("a hook that prints a secret Backstop holds (set -x of a script with the database password): history keeps its output with the secret cut out", async () => {
+    pg.psql('CREATE DATABASE hooked');
+    const engine = await testEngine({ encoderWorkers: 0 });
+    data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+    const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
+    const script = join(tempDir(), 'pre.sh');
+    writeFileSync(script, `#!/bin/sh\necho "+ psql postgresql://${pg.user}:${pg.password}@${pg.host}:${pg.port}/hooked -c CHECKPOINT"\n`, { mode: 0o755 });
+    const task = data(await engine.call('tasks.create', { name: 'hooked', serverId: server.id, type: 'logical', schedule: { full: '0 2 * * *', timezone: 'UTC' }, excludeDatabases: ['postgres'], destinations: [{ kind: 'local', path: tempDir() }], hooks: { pre: [script], post: null, timeoutSeconds: 60, onFailure: 'fail' } }));
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect((engine.db.prepare('SELECT output FROM run_hooks WHERE run_id = ?').all(run.id) as { output: string }[]).map((h) => h.output)).toEqual([`+ psql postgresql://${pg.user}:[redacted]@${pg.host}:${pg.port}/hooked -c CHECKPOINT\n`]);
+    const history = JSON.stringify(data(await engine.call('history.list', { limit: 10 })));
+    await engine.close();
+    expect(findSecrets({ 'database password': pg.password }, [engine.dataDir], { history })).toEqual([]);
+
+    // The CLI with a task file: the FTP password comes from the environment; the hook prints it.
+    writeFileSync(script, `#!/bin/sh\necho "+ curl -u ${FTP_USER}:${FTP_PASSWORD} ftp://${ftp.host}/"\n`, { mode: 0o755 });
+    const folder = sqliteFolder(['a.db']);
+    const dataDir = tempDir();
+    const taskFile = join(tempDir(), 'task.json');
+    writeFileSync(taskFile, JSON.stringify({ name: 'files', type: 'snapshot', schedule: { full: '0 2 * * *' }, server: { kind: 'sqlite', folder }, destinations: [{ kind: 'ftp', host: ftp.host, port: ftp.port, user: FTP_USER, path: '/hooked', tls: 'explicit', certificateFingerprint: ftp.certificateFingerprint }], hooks: { pre: [script] } }));
+    const cli = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env: { BACKSTOP_FTP_PASSWORD: FTP_PASSWORD } });
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(findSecrets({ 'FTP password': FTP_PASSWORD }, [dataDir], { 'CLI output': cli.stdout + cli.stderr })).toEqual([]);
+    expect(cli.stdout).toContain(`+ curl -u ${FTP_USER}:[redacted] ftp://`); // the hook's output is kept, cut
   });
 
   it('a password in a location URL (ftp://user:password@host/…) is refused before anything connects, naming the variable, the password cut out', async () => {
