@@ -6,8 +6,9 @@
  * TLS unless `--insecure-http`; with neither `--tls-cert/--tls-key` nor `--insecure-http`
  * a non-loopback host gets a self-signed certificate in `<data-dir>/serve-tls`. With
  * `--json` the first stdout line is `{"url","token"}`; otherwise the URL and token are
- * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD and
- * must have at least MIN_SERVE_PASSWORD characters (VALIDATION, nothing listens).
+ * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD; one
+ * shorter than MIN_SERVE_PASSWORD characters is not accepted for sign-in (token only) and
+ * `passwordWarning` says why — serve still starts, since it also runs the schedules.
  * Folders the browser may browse: each `--allow-folder`, default the home folder and
  * the data dir.
  */
@@ -53,15 +54,16 @@ export async function serveTls(flags: ServeFlags, dataDir: string): Promise<{ ce
 /** The shortest BACKSTOP_SERVE_PASSWORD accepted (characters). */
 export const MIN_SERVE_PASSWORD = 12;
 
-export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certificate | null): Promise<{ handle: ServeHandle; allowFolders: string[] }> {
-  const password = process.env.BACKSTOP_SERVE_PASSWORD;
+export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certificate | null): Promise<{ handle: ServeHandle; allowFolders: string[]; passwordWarning: string | null }> {
+  const given = process.env.BACKSTOP_SERVE_PASSWORD;
   // Guessing is limited per client address only: from many addresses (a LAN, IPv6) a short password falls.
-  if (password && [...password].length < MIN_SERVE_PASSWORD) {
-    throw new BackstopError(
-      'VALIDATION',
-      `BACKSTOP_SERVE_PASSWORD is shorter than ${MIN_SERVE_PASSWORD} characters. It signs in to everything Backstop holds from wherever the window is reachable; choose a longer one (four random words, for example), or unset it and sign in with the printed token.`,
-    );
-  }
+  // Refusing to start would also stop the schedules this process runs, so the password is left out instead.
+  const tooShort = !!given && [...given].length < MIN_SERVE_PASSWORD;
+  const password = tooShort ? undefined : given;
+  const passwordWarning = tooShort
+    ? `BACKSTOP_SERVE_PASSWORD is shorter than ${MIN_SERVE_PASSWORD} characters, so it does not sign in (from many addresses a short password can be guessed): sign in with the printed token, or set a longer password (four random words, for example) and start "backstop serve" again.`
+    : null;
+  if (passwordWarning) engine.logger.warn(passwordWarning);
   const dir = rendererDir();
   if (!existsSync(join(dir, 'index.html'))) {
     throw new BackstopError('TOOL_MISSING', `The window is not built (${dir} has no index.html). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
@@ -88,5 +90,5 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     if (e.code === 'EACCES') throw new BackstopError('PERMISSION_DENIED', `Port ${flags.port} needs more privileges. Pick a port above 1023 with --port.`);
     throw e;
   });
-  return { handle, allowFolders };
+  return { handle, allowFolders, passwordWarning };
 }

@@ -429,7 +429,6 @@ describe('backstop serve on the command line', () => {
       [['--tls-key', '/k.pem'], {}, 2, 'MALFORMED_REQUEST', '--tls-cert and --tls-key go together: pass both (PEM files), or neither.'],
       [['--port', '0'], { BACKSTOP_RENDERER_DIR: tempDir() }, 1, 'TOOL_MISSING', 'The window is not built'],
       [['--port', '0', '--allow-folder', '/no/such/folder'], { BACKSTOP_RENDERER_DIR: fakeRenderer() }, 1, 'VALIDATION', '--allow-folder /no/such/folder is not a folder on this machine. Name an existing folder.'],
-      [['--port', '0'], { BACKSTOP_RENDERER_DIR: fakeRenderer(), BACKSTOP_SERVE_PASSWORD: 'backup2026' }, 1, 'VALIDATION', 'BACKSTOP_SERVE_PASSWORD is shorter than 12 characters. It signs in to everything Backstop holds from wherever the window is reachable; choose a longer one (four random words, for example), or unset it and sign in with the printed token.'],
     ];
     for (const [args, env, code, errorCode, message] of cases) {
       const r = await run(['--data-dir', dataDir, ...args], env);

@@ -93,6 +93,16 @@ describe('serve sessions across restarts (real backstop serve processes)', () =>
     expect(stored(dataDir)).toEqual([]);
     expect((await signIn(rotated.url, leaked)).status).toBe(401);
     expect((await signIn(rotated.url, 'new-Serve-Pw-32')).status).toBe(303);
+    await rotated.stop();
+
+    // A password too short to withstand guessing from many addresses: serve still starts (it runs the
+    // schedules), but the password does not sign in — only the token — and stderr says why and the fix.
+    const short = await serve(dataDir, renderer, [], { BACKSTOP_SERVE_PASSWORD: 'backup2026' });
+    await expect.poll(() => short.stderr()).toContain(
+      'BACKSTOP_SERVE_PASSWORD is shorter than 12 characters, so it does not sign in (from many addresses a short password can be guessed): sign in with the printed token, or set a longer password (four random words, for example) and start "backstop serve" again.',
+    );
+    expect((await signIn(short.url, 'backup2026')).status).toBe(401);
+    expect((await signIn(short.url, short.token)).status).toBe(303);
   });
 
   it('an expired session is refused after a restart and pruned from the file', { timeout: 180_000 }, async () => {
