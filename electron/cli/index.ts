@@ -633,10 +633,11 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
     : `It does NOT run the schedules: ${started.heldBy.who === 'app' ? 'the Backstop app' : '"backstop agent"'} (pid ${started.heldBy.pid}, since ${started.heldBy.startedAt}) does.`;
   const tick = started.scheduling ? setInterval(() => engine.scheduler.catchUp(), 60_000) : undefined;
   const endpoint = started.scheduling ? await openAgentEndpoint(engine, io) : null;
-  const { handle, allowFolders } = served;
+  const { handle, allowFolders, passwordWarning } = served;
   if (json) {
     io.out(JSON.stringify({ url: handle.url, token: handle.token }));
     if (warning) io.err(warning);
+    if (passwordWarning) io.err(passwordWarning);
     if (!started.scheduling) io.err(scheduling);
   } else
     io.out(
@@ -645,6 +646,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
         `Sign-in token (valid until this process stops; shown only now): ${handle.token}`,
         ...(tls ? [`TLS certificate SHA-256: ${tls.fingerprint256}`] : []),
         ...(warning ? [warning] : []),
+        ...(passwordWarning ? [passwordWarning] : []),
         `The folder browser shows: ${allowFolders.join(', ')}`,
         `${scheduling} Stop with Ctrl+C.`,
       ].join('\n'),

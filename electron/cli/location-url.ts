@@ -6,7 +6,9 @@
  * only (never from the URL or a flag, so they stay out of shell history and `ps`).
  *
  * Contract: a text with a known scheme that does not parse → MALFORMED_REQUEST showing the
- * shape it must have; missing credentials → the error of cli-secrets.ts naming the variable;
+ * shape it must have; a password in the URL (`ftp://user:password@host/…`) → MALFORMED_REQUEST
+ * naming the variable it belongs in, the password cut out of the message; missing
+ * credentials → the error of cli-secrets.ts naming the variable;
  * anything without a `<scheme>://` prefix is a local path, resolved against the current folder.
  */
 import { resolve } from 'node:path';
@@ -184,5 +186,33 @@ export function parseLocation(arg: LocationArg, env: NodeJS.ProcessEnv = process
   const scheme = m ? SCHEMES[m[1]!.toLowerCase()] : undefined;
   checkEndpoint(flags.endpoint, !m || !scheme, text);
   if (!m || !scheme) return { location: { kind: 'local', path: resolve(text) }, credentials: null };
+  refusePasswordInUrl(m[1]!.toLowerCase(), m[2]!);
   return scheme(m[2]!, text, env, flags);
+}
+
+/** Where each scheme's secret goes instead of the URL. */
+const SECRET_VARIABLE: Record<string, string> = {
+  s3: 'AWS_SECRET_ACCESS_KEY',
+  azure: 'AZURE_STORAGE_KEY (or AZURE_STORAGE_SAS_TOKEN)',
+  ftp: 'BACKSTOP_FTP_PASSWORD',
+  ftps: 'BACKSTOP_FTP_PASSWORD',
+  sftp: 'BACKSTOP_SFTP_PASSWORD',
+};
+
+/**
+ * `ftp://user:password@host/…` (curl's habit): the password would become part of the user
+ * name, be sent as such, and be repeated by every error and record that names the
+ * location. Refused before anything connects or is recorded; the message shows the URL
+ * with the password cut out.
+ */
+function refusePasswordInUrl(scheme: string, rest: string): void {
+  const authority = rest.split('/', 1)[0]!;
+  const at = authority.lastIndexOf('@');
+  const colon = authority.indexOf(':');
+  if (at < 0 || colon < 0 || colon > at) return;
+  const shown = `${scheme}://${authority.slice(0, colon)}:***${rest.slice(at)}`;
+  throw new BackstopError(
+    'MALFORMED_REQUEST',
+    `"${shown}" has a password in the URL, where it would stay in your shell history and in what Backstop records. Remove it from the URL and set it in the environment variable ${SECRET_VARIABLE[scheme] ?? 'the documentation names'} instead.`,
+  );
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { describeIssues } from '../engine/api/dispatch.ts';
 import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
-import { AzureAccessTier, SftpHostKey, TaskHooks, TaskLimits, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
+import { AzureAccessTier, HostInput, SftpHostKey, TaskHooks, TaskLimits, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
 
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -24,7 +24,7 @@ export const ServerFile = z.discriminatedUnion('kind', [
     kind: z.literal('postgres'),
     /** A stored server's name (`backstop servers add`); other commands ignore it. */
     name: z.string().trim().min(1).max(120).optional(),
-    host: z.string().min(1).default('127.0.0.1'),
+    host: HostInput.default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(5432),
     user: z.string().min(1).default('postgres'),
     passwordEnv: EnvName.optional(),
@@ -33,7 +33,7 @@ export const ServerFile = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('mysql'),
     name: z.string().trim().min(1).max(120).optional(),
-    host: z.string().min(1).default('127.0.0.1'),
+    host: HostInput.default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(3306),
     user: z.string().min(1).default('root'),
     passwordEnv: EnvName.optional(),

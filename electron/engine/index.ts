@@ -203,6 +203,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
     walSpoolDir: walSpoolRoot(dataDir),
     onRunEnd: (resolved, summary) => afterFull(resolved, summary),
+    scrub: (text) => redactor.scrub(text),
   });
 
   async function resolveTask(taskId: string): Promise<ResolvedTask> {

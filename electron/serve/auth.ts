@@ -13,7 +13,10 @@
  *   private temporary file, then renamed over) holds each session's id hash, CSRF token,
  *   created, last-seen (kept to the minute) and expiry — never an id. It is read at start
  *   (expired and malformed entries dropped) and written at login, logout and expiry. The
- *   login token is not in it: a restart makes a new one, as before.
+ *   login token is not in it: a restart makes a new one, as before. It also holds the
+ *   password's salted scrypt hash (when one is configured): a start whose password differs
+ *   (changed, added or removed) ends every stored session, so changing a leaked password
+ *   signs every browser out.
  * - The rate limit counts failed logins (form or Bearer) per client address over a
  *   sliding minute; `limited(ip)` is true once `maxFailures` have failed in it.
  * The clock is injected (`now`), so expiry and the limit are testable.
@@ -49,7 +52,7 @@ export class Auth {
   /** The login token, in the clear only until `takeToken()` hands it out. */
   private token: string | null;
   private readonly tokenHash: Buffer;
-  private readonly password: { salt: Buffer; hash: Buffer } | null;
+  private password: { salt: Buffer; hash: Buffer } | null;
   private readonly sessions = new Map<string, Session>();
   private readonly failures = new Map<string, number[]>();
   private readonly now: () => number;
@@ -81,6 +84,10 @@ export class Auth {
     }
     const list = (raw as { sessions?: unknown }).sessions;
     if (!Array.isArray(list)) return;
+    if (!this.samePassword((raw as { password?: unknown }).password)) {
+      if (list.length) this.save(); // the sessions of another password end here
+      return;
+    }
     const now = this.now();
     let dropped = false;
     for (const e of list as Record<string, unknown>[]) {
@@ -96,12 +103,25 @@ export class Auth {
     if (dropped) this.save();
   }
 
+  /** Whether the password recorded with stored sessions (absent: none) is the one configured now. */
+  private samePassword(recorded: unknown): boolean {
+    if (recorded === undefined || recorded === null) return this.password === null;
+    const r = recorded as { salt?: unknown; hash?: unknown };
+    if (!this.opts.password || typeof r.salt !== 'string' || typeof r.hash !== 'string') return false;
+    const hash = Buffer.from(r.hash, 'base64');
+    if (hash.length !== 32) return false;
+    if (!timingSafeEqual(scryptSync(this.opts.password, Buffer.from(r.salt, 'base64'), 32), hash)) return false;
+    this.password = { salt: Buffer.from(r.salt, 'base64'), hash }; // the same password: keep its record as it is
+    return true;
+  }
+
   private save(): void {
     const file = this.opts.sessionsFile;
     if (!file) return;
     const sessions = [...this.sessions].map(([hash, s]) => ({ hash, ...s }));
+    const password = this.password ? { password: { salt: this.password.salt.toString('base64'), hash: this.password.hash.toString('base64') } } : {};
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, sessions }) + '\n', { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ version: 1, sessions, ...password }) + '\n', { mode: 0o600 });
     renameSync(tmp, file);
   }
 

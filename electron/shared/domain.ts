@@ -15,6 +15,13 @@ export type Id = z.infer<typeof Id>;
 
 const Name = z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters');
 const Host = z.string().trim().min(1).max(255);
+/**
+ * A database server's host as entered (the window, a server file): a name or address alone.
+ * A connection URI pasted here (`postgresql://user:password@db1/postgres`) would put its
+ * password in the app database and in every error that names the host, so a value with
+ * `@` or `://` is refused (the message never repeats it).
+ */
+export const HostInput = Host.refine((h) => !h.includes('@') && !h.includes('://'), 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields');
 const Port = z.number().int().min(1).max(65535);
 const AbsPath = z.string().min(1).max(4096);
 /** Write-only secret input. Never part of a stored or returned object. */
@@ -68,8 +75,8 @@ export type Server = z.infer<typeof Server>;
 
 /** Input to create a server. `password`, when given, goes to the keychain and nowhere else. */
 export const ServerInput = z.discriminatedUnion('kind', [
-  z.strictObject({ name: Name, ...PostgresFields, password: SecretInput.optional() }),
-  z.strictObject({ name: Name, ...MysqlFields, password: SecretInput.optional() }),
+  z.strictObject({ name: Name, ...PostgresFields, host: HostInput, password: SecretInput.optional() }),
+  z.strictObject({ name: Name, ...MysqlFields, host: HostInput, password: SecretInput.optional() }),
   z.strictObject({ name: Name, ...SqliteFields }),
 ]);
 export type ServerInput = z.input<typeof ServerInput>;

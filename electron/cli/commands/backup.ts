@@ -135,6 +135,10 @@ export async function backupCommand(
   engine.runner.warm(1);
   const { task, server, password, key, credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
   const notifications = channelsFromFile(files, configPath, engine.dataDir, (v) => engine.redactor.register(v));
+  // The secrets the environment and key files gave are cut from the log and from hooks' output, as the keychain's are.
+  if (password) engine.redactor.register(password);
+  if (key) engine.redactor.register(key.toString('base64'));
+  for (const c of credentials) if (c) engine.redactor.register(JSON.stringify(c)); // each secret field (redactor.ts)
   const resolved: ResolvedTask = { task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
   if (only) {
     try {

@@ -6,7 +6,9 @@
  * TLS unless `--insecure-http`; with neither `--tls-cert/--tls-key` nor `--insecure-http`
  * a non-loopback host gets a self-signed certificate in `<data-dir>/serve-tls`. With
  * `--json` the first stdout line is `{"url","token"}`; otherwise the URL and token are
- * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD.
+ * printed for a person. The password (optional) comes only from BACKSTOP_SERVE_PASSWORD; one
+ * shorter than MIN_SERVE_PASSWORD characters is not accepted for sign-in (token only) and
+ * `passwordWarning` says why — serve still starts, since it also runs the schedules.
  * Folders the browser may browse: each `--allow-folder`, default the home folder and
  * the data dir.
  */
@@ -49,7 +51,19 @@ export async function serveTls(flags: ServeFlags, dataDir: string): Promise<{ ce
   return { cert: selfSignedCertificate(join(dataDir, 'serve-tls'), flags.host), warning: null };
 }
 
-export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certificate | null): Promise<{ handle: ServeHandle; allowFolders: string[] }> {
+/** The shortest BACKSTOP_SERVE_PASSWORD accepted (characters). */
+export const MIN_SERVE_PASSWORD = 12;
+
+export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certificate | null): Promise<{ handle: ServeHandle; allowFolders: string[]; passwordWarning: string | null }> {
+  const given = process.env.BACKSTOP_SERVE_PASSWORD;
+  // Guessing is limited per client address only: from many addresses (a LAN, IPv6) a short password falls.
+  // Refusing to start would also stop the schedules this process runs, so the password is left out instead.
+  const tooShort = !!given && [...given].length < MIN_SERVE_PASSWORD;
+  const password = tooShort ? undefined : given;
+  const passwordWarning = tooShort
+    ? `BACKSTOP_SERVE_PASSWORD is shorter than ${MIN_SERVE_PASSWORD} characters, so it does not sign in (from many addresses a short password can be guessed): sign in with the printed token, or set a longer password (four random words, for example) and start "backstop serve" again.`
+    : null;
+  if (passwordWarning) engine.logger.warn(passwordWarning);
   const dir = rendererDir();
   if (!existsSync(join(dir, 'index.html'))) {
     throw new BackstopError('TOOL_MISSING', `The window is not built (${dir} has no index.html). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
@@ -68,7 +82,7 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     sessionTtlMs: Math.round(flags.sessionMinutes * 60_000),
     sessionsFile: join(engine.dataDir, SERVE_SESSIONS_FILE),
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-    ...(process.env.BACKSTOP_SERVE_PASSWORD ? { password: process.env.BACKSTOP_SERVE_PASSWORD } : {}),
+    ...(password ? { password } : {}),
     onInternalError: (e, command) => engine.logger.error({ err: e, command }, 'serve: command failed unexpectedly'),
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') throw new BackstopError('CONFLICT', `Port ${flags.port} on ${flags.host} is already in use. Pick another with --port (0 = any free port).`);
@@ -76,5 +90,5 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     if (e.code === 'EACCES') throw new BackstopError('PERMISSION_DENIED', `Port ${flags.port} needs more privileges. Pick a port above 1023 with --port.`);
     throw e;
   });
-  return { handle, allowFolders };
+  return { handle, allowFolders, passwordWarning };
 }

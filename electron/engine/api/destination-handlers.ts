@@ -5,7 +5,7 @@
  * Secrets never come back out. (What a destination root holds is `restore.folders`.)
  */
 import { BackstopError } from '../../shared/result.ts';
-import { probeDestination, saveDestinationSecret } from '../destinations/index.ts';
+import { checkAddressCredentials, probeDestination, saveDestinationSecret } from '../destinations/index.ts';
 import { forgetUnused, refsInUse } from '../destinations/forget-secrets.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import type { TasksTable, UnclaimedSecretsTable } from '../store/index.ts';
@@ -42,6 +42,9 @@ export function createDestinationHandlers(deps: DestinationHandlerDeps): Destina
       deps.unclaimed.forget(credentialsRef);
       return { credentialsRef };
     },
-    'destinations.test': ({ destination }) => probeDestination(deps.secrets, destination),
+    'destinations.test': ({ destination }) => {
+      checkAddressCredentials(destination, 'destination');
+      return probeDestination(deps.secrets, destination);
+    },
   };
 }

@@ -7,3 +7,4 @@ export * from './local-folder.ts';
 export { destinationId, placeText } from '../../shared/location-text.ts';
 export * from './azure-credentials.ts';
 export * from './unclaimed-secrets.ts';
+export { checkAddressCredentials } from './address-credentials.ts';

@@ -2,7 +2,8 @@
  * Checks the meaning of a task definition before it is saved: schedules parse in the
  * task's time zone, local destinations are absolute paths, destinations are distinct, no
  * S3 storage class needs a restore request before reading (Glacier Flexible Retrieval, Deep
- * Archive; Azure's Archive tier is refused by the destination schema).
+ * Archive; Azure's Archive tier is refused by the destination schema), no endpoint or FTP
+ * host carries a user name or password (destinations/address-credentials.ts).
  *
  * Contract: throws VALIDATION naming the field; touches nothing.
  */
@@ -11,6 +12,7 @@ import type { TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { sameDestinationKey } from '../destinations/location.ts';
+import { checkAddressCredentials } from '../destinations/address-credentials.ts';
 
 /** S3 storage classes whose objects need a restore request before they can be read (never written by Backstop). */
 export const UNREADABLE_S3_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
@@ -24,6 +26,7 @@ export function checkTaskInput(input: TaskInputParsed): void {
   const seen = new Set<string>();
   input.destinations.forEach((d, i) => {
     if (d.kind === 'local' && !isAbsolute(d.path)) throw new BackstopError('VALIDATION', `destinations.${i}.path: "${d.path}" must be an absolute path.`);
+    checkAddressCredentials(d, `destinations.${i}`);
     if (d.kind === 's3' && d.storageClass && UNREADABLE_S3_CLASSES.has(d.storageClass.toUpperCase())) {
       throw new BackstopError(
         'VALIDATION',

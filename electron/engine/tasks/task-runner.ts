@@ -107,6 +107,8 @@ export interface TaskRunnerDeps {
   walSpoolDir: string;
   /** Called once a run is recorded as finished (test restores "after every full" start here). */
   onRunEnd?: (resolved: ResolvedTask, summary: RunSummary) => void;
+  /** Cuts every secret the process knows out of a hook's output before history keeps it (the log redactor's scrub). */
+  scrub?: (text: string) => string;
 }
 
 interface ActiveState {
@@ -611,7 +613,7 @@ export class TaskRunner {
     const action: HookRecord['action'] = o.status === 'ok' ? 'none' : hooks.onFailure;
     const message = `The ${phase} hook for ${spec.database}: ${o.message}`;
     try {
-      this.deps.history.recordHook(state.info.runId, { phase, database: spec.database, argv: [...argv], status: o.status, exitCode: o.exitCode, action, output: o.output, startedAt, endedAt: this.deps.now().toISOString() });
+      this.deps.history.recordHook(state.info.runId, { phase, database: spec.database, argv: [...argv], status: o.status, exitCode: o.exitCode, action, output: this.deps.scrub ? this.deps.scrub(o.output) : o.output, startedAt, endedAt: this.deps.now().toISOString() });
     } catch (e) {
       log.error({ err: e }, 'hook could not be recorded');
     }

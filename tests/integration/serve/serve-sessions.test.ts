@@ -21,8 +21,8 @@ function fakeRenderer(): string {
   return dir;
 }
 
-async function serve(dataDir: string, renderer: string, args: string[] = []): Promise<ServeProcess> {
-  const p = await startServeProcess(dataDir, args, { BACKSTOP_RENDERER_DIR: renderer });
+async function serve(dataDir: string, renderer: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const p = await startServeProcess(dataDir, args, { BACKSTOP_RENDERER_DIR: renderer, ...env });
   onTestFinished(() => void p.stop());
   return p;
 }
@@ -72,6 +72,37 @@ describe('serve sessions across restarts (real backstop serve processes)', () =>
     expect(await second.stop()).toBe(0);
     const third = await serve(dataDir, renderer);
     expect((await sessionOf(third.url, cookie)).status).toBe(401);
+  });
+
+  it('a changed BACKSTOP_SERVE_PASSWORD signs every browser out at the restart; the same password keeps them; the file holds no password', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir();
+    const renderer = fakeRenderer();
+    const leaked = 'leaked-Serve-Pw-31';
+    const first = await serve(dataDir, renderer, [], { BACKSTOP_SERVE_PASSWORD: leaked });
+    const login = await signIn(first.url, leaked);
+    expect(login.status).toBe(303);
+    const cookie = login.cookie!;
+    await first.stop();
+    const again = await serve(dataDir, renderer, [], { BACKSTOP_SERVE_PASSWORD: leaked });
+    expect((await sessionOf(again.url, cookie)).status).toBe(200);
+    await again.stop();
+    expect(readFileSync(join(dataDir, SERVE_SESSIONS_FILE), 'utf8')).not.toContain(leaked);
+
+    const rotated = await serve(dataDir, renderer, [], { BACKSTOP_SERVE_PASSWORD: 'new-Serve-Pw-32' });
+    expect((await sessionOf(rotated.url, cookie)).status).toBe(401);
+    expect(stored(dataDir)).toEqual([]);
+    expect((await signIn(rotated.url, leaked)).status).toBe(401);
+    expect((await signIn(rotated.url, 'new-Serve-Pw-32')).status).toBe(303);
+    await rotated.stop();
+
+    // A password too short to withstand guessing from many addresses: serve still starts (it runs the
+    // schedules), but the password does not sign in — only the token — and stderr says why and the fix.
+    const short = await serve(dataDir, renderer, [], { BACKSTOP_SERVE_PASSWORD: 'backup2026' });
+    await expect.poll(() => short.stderr()).toContain(
+      'BACKSTOP_SERVE_PASSWORD is shorter than 12 characters, so it does not sign in (from many addresses a short password can be guessed): sign in with the printed token, or set a longer password (four random words, for example) and start "backstop serve" again.',
+    );
+    expect((await signIn(short.url, 'backup2026')).status).toBe(401);
+    expect((await signIn(short.url, short.token)).status).toBe(303);
   });
 
   it('an expired session is refused after a restart and pruned from the file', { timeout: 180_000 }, async () => {
