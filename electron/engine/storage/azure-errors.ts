@@ -108,6 +108,15 @@ export interface AzureErrorContext {
   secrets: readonly string[];
 }
 
+/** The host of a service URL, for a DNS failure whose error did not name it. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}
+
 /** Turns an SDK failure into a BackstopError a database administrator can act on. */
 export function azureBackstopError(e: unknown, ctx: AzureErrorContext): BackstopError {
   if (e instanceof BackstopError) return e;
@@ -134,7 +143,7 @@ export function azureBackstopError(e: unknown, ctx: AzureErrorContext): Backstop
     case 'quota':
       return err('DISK_FULL', `${what} failed: the storage account is full (${tag}). Free space or raise the account's limit, then try again.`);
     case 'dns':
-      return err('STORAGE', `${what} failed: the host name ${info.host ?? ''} did not resolve (ENOTFOUND). Check the account name and the endpoint.`);
+      return err('STORAGE', `${what} failed: the host name ${info.host ?? hostOf(where)} did not resolve (ENOTFOUND). Check the account name and the endpoint.`);
     case 'network':
       return err('STORAGE', `${what} failed: could not talk to ${where} (${tag}). Check the network and the endpoint.`);
     case 'transient':

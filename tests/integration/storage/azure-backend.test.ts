@@ -179,6 +179,14 @@ describe('AzureBackend specifics (Azurite)', () => {
     expect(e.retryable).toBe(true);
     expect(e.message).toMatch(/could not talk to http:\/\/127\.0\.0\.1:9 .*Check the network and the endpoint/);
   });
+
+  it('maps a host name that does not resolve to retryable STORAGE naming that host', async () => {
+    const b = new AzureBackend(options({ endpoint: 'http://no-such-account.invalid:10000/devstoreaccount1' }));
+    const e = await failure(b.get('x'));
+    expect(e.code).toBe('STORAGE');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toContain('failed: the host name no-such-account.invalid did not resolve (ENOTFOUND). Check the account name and the endpoint.');
+  });
 });
 
 describe('probeAzure (Azurite)', () => {
