@@ -80,9 +80,22 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
   try {
     await transport.sendMail({ from: s.from, to: ch.to, subject: headline(p), text: plainText(p) });
   } catch (e) {
-    const err = e as { code?: string; responseCode?: number };
-    throw new Error(`the SMTP server ${s.host}:${s.port} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`);
+    throw new Error(smtpFailure(`the SMTP server ${s.host}:${s.port}`, e));
   } finally {
     transport.close();
   }
+}
+
+// OpenSSL's reasons a certificate is not trusted (they quote nothing secret).
+const CERT_REASON = /(self[- ]signed certificate(?: in certificate chain)?|unable to verify the first certificate|unable to get local issuer certificate|certificate has expired|certificate is not yet valid|Hostname\/IP does not match certificate's altnames)/i;
+
+/** What went wrong with an SMTP delivery and the fix, from nodemailer's error (never its raw text, which may quote the dialogue). */
+function smtpFailure(where: string, e: unknown): string {
+  const err = e as { code?: string; responseCode?: number; message?: unknown };
+  const cert = CERT_REASON.exec(typeof err.message === 'string' ? err.message : '');
+  if (cert) {
+    return `${where} presented a TLS certificate this computer does not trust (${cert[1]}): add the certificate authority that signed it to the system's trusted certificates (the command line also takes caFile in smtp.json or BACKSTOP_SMTP_CA_FILE), or use the host name the certificate names`;
+  }
+  if (err.code === 'EAUTH') return `${where} refused the user name or password${err.responseCode ? ` (SMTP ${err.responseCode})` : ''}: check them in Settings › E-mail server`;
+  return `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
 }

@@ -66,7 +66,20 @@ describe('Settings › E-mail server', () => {
     const outcome = data(await engine.call('notifications.testSmtp', { to: 'dba@example.test' }));
     expect(outcome).toMatchObject({ delivered: false, attempts: 2 });
     expect(outcome.error).toMatch(/localhost/);
+    expect(outcome.error).toContain('refused the user name or password (SMTP 535): check them in Settings › E-mail server');
     expect(outcome.error).not.toContain('wrong-Pa55word');
+    expect(smtp.mails).toEqual([]);
+  });
+
+  it('a certificate this computer does not trust is named as such, with the fix, and nothing arrives', async () => {
+    const smtp = await smtpReceiver();
+    const engine = await testEngine({ notifyRetry: { attempts: 1, baseDelayMs: 100, timeoutMs: 5_000 } });
+    data(await engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: smtp.password }));
+    const outcome = data(await engine.call('notifications.testSmtp', { to: 'dba@example.test' }));
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1 });
+    expect(outcome.error).toContain(
+      `the SMTP server localhost:${smtp.port} presented a TLS certificate this computer does not trust (self-signed certificate): add the certificate authority that signed it to the system's trusted certificates (the command line also takes caFile in smtp.json or BACKSTOP_SMTP_CA_FILE), or use the host name the certificate names`,
+    );
     expect(smtp.mails).toEqual([]);
   });
 
