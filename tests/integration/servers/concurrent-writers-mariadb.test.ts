@@ -1,0 +1,267 @@
+/**
+ * What a MariaDB backup taken while an application writes restores (real MariaDB 10.11,
+ * real mariadb-dump, a real writer session committing transfers all along):
+ *
+ * The application is a bank: `accounts` (balances), `transfers` (one row per transfer, FKs to
+ * `accounts`, the server's commit-time `at`), both InnoDB, and an append-only `ledger` written
+ * by the same transaction. Each transfer is one transaction; the money in all accounts is
+ * constant, every transfer has its ledger row, no transfer points at a missing account.
+ *
+ * - logical full, mixed engines (server without the binary log): the InnoDB tables restore
+ *   as one moment (money constant, balances = the transfers' sum, no orphan); a MyISAM ledger
+ *   is read when mariadb-dump reaches it, after its snapshot, so it holds transfers the InnoDB
+ *   tables lack — the restore's notes name it, with the fix. The writer is let go on by the
+ *   dump waiting on a table the test locks (between `accounts` and `ledger`), never a sleep.
+ * - restore to a moment (server with the binary log, ROW): a full taken while the writer
+ *   runs, the log read after more transfers, a moment on a whole second mid-writes: the
+ *   restored copy holds exactly the transfers the server stamped before that second, and
+ *   the invariants hold.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
+import { hookedExecutor } from '../../fixtures/hooked-executor.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { runTask } from '../../fixtures/runs.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
+import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const ACCOUNTS = 20;
+const OPENING = 1000;
+
+/** The bank's schema in `database`, the ledger of `ledgerEngine`; tables sort accounts, b_hold, ledger, transfers (mariadb-dump's order). */
+function createBank(db: MariadbServer, database: string, ledgerEngine: string): void {
+  const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `(${i + 1}, ${OPENING})`).join(',');
+  db.sql(
+    `DROP DATABASE IF EXISTS ${database}; CREATE DATABASE ${database}; USE ${database};
+     CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB;
+     CREATE TABLE b_hold (id INT PRIMARY KEY) ENGINE=InnoDB;
+     CREATE TABLE ledger (transfer_id BIGINT PRIMARY KEY, amount INT NOT NULL) ENGINE=${ledgerEngine};
+     CREATE TABLE transfers (id BIGINT AUTO_INCREMENT PRIMARY KEY, src INT NOT NULL, dst INT NOT NULL, amount INT NOT NULL, at DATETIME(6) NOT NULL,
+       FOREIGN KEY (src) REFERENCES accounts (id), FOREIGN KEY (dst) REFERENCES accounts (id)) ENGINE=InnoDB;
+     INSERT INTO accounts VALUES ${accounts}; INSERT INTO b_hold VALUES (1);`,
+  );
+}
+
+/**
+ * The application: one session committing transfers one after another, each one transaction
+ * (two balance updates, the transfer row stamped with the server's UTC_TIMESTAMP(6), its ledger row).
+ * `committed` counts the COMMITs the server answered; `stop()` ends the loop and the session.
+ */
+function startWriter(db: MariadbServer, database: string) {
+  const session = mariadbSession(db, database);
+  let running = true;
+  let committed = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const src = (i % ACCOUNTS) + 1;
+      const dst = ((i * 7 + 3) % ACCOUNTS) + 1;
+      const amount = (i % 13) + 1;
+      await session.ask(
+        `START TRANSACTION; UPDATE accounts SET balance = balance - ${amount} WHERE id = ${src}; UPDATE accounts SET balance = balance + ${amount} WHERE id = ${dst};` +
+          ` INSERT INTO transfers (src, dst, amount, at) VALUES (${src}, ${dst}, ${amount}, UTC_TIMESTAMP(6)); INSERT INTO ledger VALUES (LAST_INSERT_ID(), ${amount}); COMMIT`,
+      );
+      committed++;
+      for (const w of waiters.filter((x) => committed >= x.n)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  })();
+  return {
+    get committed() {
+      return committed;
+    },
+    /** Resolves once `n` more transfers than now have committed. */
+    more(n: number): Promise<void> {
+      return new Promise((resolve) => waiters.push({ n: committed + n, resolve }));
+    },
+    async stop(): Promise<void> {
+      running = false;
+      await loop;
+      await session.close();
+    },
+  };
+}
+
+/** The next whole second of the server's clock, once the writer has committed transfers until it is past (the binary log's times are whole seconds of that clock). */
+async function writesPastNextSecond(db: MariadbServer, writer: ReturnType<typeof startWriter>): Promise<Date> {
+  const serverNow = () => new Date(db.sql("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')").trim()).getTime();
+  const moment = new Date(Math.ceil(serverNow() / 1000) * 1000);
+  do await writer.more(3);
+  while (serverNow() < moment.getTime() + 100);
+  return moment;
+}
+
+/** The invariants of a bank database, read in one statement each: money, transfers, ledger rows, orphans, balances that the transfers do not explain. */
+function invariants(db: MariadbServer, database: string) {
+  const [money = NaN, transfers = NaN, ledger = NaN, orphans = NaN, unexplained = NaN] = db
+    .sql(
+      `SELECT SUM(balance) FROM accounts; SELECT COUNT(*) FROM transfers; SELECT COUNT(*) FROM ledger;
+       SELECT COUNT(*) FROM transfers t LEFT JOIN accounts s ON s.id = t.src LEFT JOIN accounts d ON d.id = t.dst WHERE s.id IS NULL OR d.id IS NULL;
+       SELECT COUNT(*) FROM accounts a WHERE a.balance <> ${OPENING} - COALESCE((SELECT SUM(amount) FROM transfers WHERE src = a.id), 0) + COALESCE((SELECT SUM(amount) FROM transfers WHERE dst = a.id), 0);`,
+      database,
+    )
+    .trim()
+    .split('\n')
+    .map(Number);
+  return { money, transfers, ledger, orphans, unexplained };
+}
+
+/**
+ * An executor whose job for `database` holds the dump between its snapshot and `ledger`: a DBA
+ * session locks b_hold before the job starts; once mariadb-dump waits on it (it has taken its
+ * snapshot and read `accounts`), the writer commits 5 more transfers, then the lock is let go.
+ * `held` resolves when that is over.
+ */
+function holdingDump(db: MariadbServer, database: string, writer: () => ReturnType<typeof startWriter>) {
+  let held: Promise<void> = Promise.resolve();
+  const executor = hookedExecutor(async (spec) => {
+    if (spec.database !== database) return;
+    const dba = mariadbSession(db);
+    await dba.ask(`LOCK TABLES ${database}.b_hold WRITE`);
+    held = (async () => {
+      for (;;) {
+        const waiting = await dba.ask(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '${db.user}' AND DB = '${database}' AND STATE = 'Waiting for table metadata lock'`);
+        if (waiting.trim() !== '0') break;
+      }
+      await writer().more(5);
+      await dba.ask('UNLOCK TABLES');
+      await dba.close();
+    })();
+  });
+  return { executor, held: () => held };
+}
+
+describe('a logical full while the application writes, InnoDB and MyISAM tables (server without the binary log)', () => {
+  let db: MariadbServer;
+  let writer: ReturnType<typeof startWriter> | null = null;
+  beforeAll(async () => {
+    db = await startMariadb();
+  }, 120_000);
+  afterAll(async () => {
+    await writer?.stop();
+    await db?.stop();
+  });
+
+  it('the InnoDB tables restore as one moment; the MyISAM ledger holds later transfers, and the restore\'s notes name it with the fix', { timeout: 120_000 }, async () => {
+    createBank(db, 'bank', 'MyISAM');
+    const { executor, held } = holdingDump(db, 'bank', () => writer!);
+    const engine: Engine = await testEngine({ executor });
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+    writer = startWriter(db, 'bank');
+    await writer.more(3);
+    const run = await runTask(engine, taskId, 'full');
+    await held();
+    await writer.stop();
+    writer = null;
+    expect(run.status, JSON.stringify(run)).toBe('success');
+    const source = invariants(db, 'bank');
+    expect(source).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
+    expect(source.ledger).toBe(source.transfers);
+
+    const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank')) }, pointId: 'latest', serverId, database: 'bank_copy' });
+    expect(restored.status, JSON.stringify(restored)).toBe('success');
+    const copy = invariants(db, 'bank_copy');
+    // InnoDB: one moment, the snapshot's.
+    expect(copy).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
+    expect(copy.transfers).toBeGreaterThanOrEqual(3);
+    expect(copy.transfers).toBeLessThan(source.transfers);
+    // MyISAM: read after the writer went on — ledger rows of transfers the copy does not have.
+    expect(copy.ledger).toBeGreaterThanOrEqual(copy.transfers + 5);
+    expect(restored.notes).toEqual([
+      'Tables of "bank_copy" without transactions were read by the backup when it reached them, not at its snapshot like the other tables: `ledger` (MyISAM). ' +
+        'If the application wrote to them while the backup ran, their rows may not match the rest of the database (rows of changes the other tables lack, or lacking changes they have). ' +
+        'Check those tables before using this copy; so that the next backups are consistent, convert them to InnoDB on the source (ALTER TABLE `ledger` ENGINE=InnoDB;) or run the task when nothing writes to them.',
+    ]);
+    db.sql('DROP DATABASE bank_copy');
+  });
+});
+
+describe('restore to a moment taken while the application writes (server with the binary log)', () => {
+  let db: MariadbServer;
+  let writer: ReturnType<typeof startWriter> | null = null;
+  beforeAll(async () => {
+    db = await startMariadb({ binlog: true });
+  }, 120_000);
+  afterAll(async () => {
+    await writer?.stop();
+    await db?.stop();
+  });
+
+  it('the copy at a whole second mid-writes holds exactly the transfers stamped before it, and the invariants hold', { timeout: 120_000 }, async () => {
+    createBank(db, 'bank', 'InnoDB');
+    const engine = await testEngine({ executor: workerExecutor });
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria-log', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+    writer = startWriter(db, 'bank');
+    await writer.more(3);
+    const full = await runTask(engine, taskId, 'full');
+    expect(full.status, JSON.stringify(full)).toBe('success');
+    // A whole second of the server's clock after the full, with transfers on both sides of it.
+    await writer.more(3);
+    const moment = await writesPastNextSecond(db, writer);
+    await writer.stop();
+    writer = null;
+    const inc = await runTask(engine, taskId, 'incremental');
+    expect(inc.status, JSON.stringify(inc)).toBe('success');
+
+    // The transfers the server stamped (UTC_TIMESTAMP(6), its own clock) before the moment's second.
+    const before = db.sql(`SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transfers WHERE at < '${moment.toISOString().replace('T', ' ').replace('Z', '')}'`, 'bank').trim();
+    const after = Number(db.sql('SELECT COUNT(*) FROM transfers', 'bank').trim()) - Number(before.split('\t')[0]);
+    expect(after).toBeGreaterThan(0);
+    const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank')) }, asOf: moment.toISOString(), serverId, database: 'bank_moment' });
+    expect(restored.status, JSON.stringify(restored)).toBe('success');
+    expect(db.sql('SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transfers', 'bank_moment').trim()).toBe(before);
+    const copy = invariants(db, 'bank_moment');
+    expect(copy).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
+    expect(copy.ledger).toBe(copy.transfers);
+    db.sql('DROP DATABASE bank_moment');
+  });
+  it('a MyISAM ledger written during the full: a moment after it fails naming the tables and the fix (not a bare duplicate key), nothing is left; the point itself restores with its note', { timeout: 120_000 }, async () => {
+    createBank(db, 'ledgers', 'MyISAM');
+    const { executor, held } = holdingDump(db, 'ledgers', () => writer!);
+    const engine = await testEngine({ executor });
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria-ledgers', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['bank'],
+    });
+    writer = startWriter(db, 'ledgers');
+    await writer.more(3);
+    const full = await runTask(engine, taskId, 'full');
+    await held();
+    const moment = (await writesPastNextSecond(db, writer)).toISOString().replace('.000Z', 'Z');
+    await writer.stop();
+    writer = null;
+    expect(full.status, JSON.stringify(full)).toBe('success');
+    const inc = await runTask(engine, taskId, 'incremental');
+    expect(inc.status, JSON.stringify(inc)).toBe('success');
+    const location = { kind: 'local' as const, path: join(backups, encodeDatabaseFolder('ledgers')) };
+
+    const failed = await restoreAndWait(engine, { location, asOf: moment, serverId, database: 'ledgers_moment' });
+    expect([failed.status, failed.error?.code]).toEqual(['failed', 'RESTORE_FAILED']);
+    expect(failed.error?.message).toMatch(
+      new RegExp(
+        `^Database "ledgers" cannot be restored as of ${moment}: replaying the binary log on its dump stopped on a change the dump already holds \\(the server said: "Duplicate entry '\\d+' for key 'PRIMARY'"\\)\\. ` +
+          'Its tables without transactions, `ledger` \\(MyISAM\\), were read by the dump after the log position it recorded, while something wrote to them, so the log\'s first changes to them are in the dump already\\. The new database "ledgers_moment" was removed\\. ' +
+          'Fix: restore a backup point without --as-of \\(backstop points <location> lists them\\), or a moment after a full taken when nothing wrote to those tables; so that later moments restore, convert them to InnoDB on the source \\(ALTER TABLE `ledger` ENGINE=InnoDB;\\)\\.$',
+      ),
+    );
+    expect(db.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ledgers_moment'").trim()).toBe('0');
+
+    // What the message offers: the point itself restores, its InnoDB tables one moment, with the note on the ledger.
+    const point = await restoreAndWait(engine, { location, pointId: 'latest', serverId, database: 'ledgers_point' });
+    expect(point.status, JSON.stringify(point)).toBe('success');
+    expect(point.notes).toEqual([expect.stringContaining('without transactions were read by the backup when it reached them, not at its snapshot like the other tables: `ledger` (MyISAM).')]);
+    const copy = invariants(db, 'ledgers_point');
+    expect(copy).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
+    expect(copy.ledger).toBeGreaterThanOrEqual(copy.transfers + 5);
+    db.sql('DROP DATABASE ledgers_point');
+  });
+});
