@@ -1,0 +1,176 @@
+/**
+ * SQLite files written by another process during their backup (real SQLite through libsql in a
+ * child process, the app's real engine and worker threads): how long Backstop keeps the writer
+ * waiting, and whether what it restores is a consistent moment.
+ *
+ * The application is a bank in one file: `accounts`, `transfers` (FKs to `accounts`) and an
+ * append-only `ledger`, one transaction per transfer; the writer measures how long each COMMIT
+ * (and, in WAL mode, each `wal_checkpoint(TRUNCATE)` it runs every 25 commits) waited. The
+ * backup is held to a read limit so that it lasts seconds, as one to a slow destination does
+ * (backpressure reaches the dump the same way). For each journal mode (rollback journal, WAL) and
+ * backup type (logical, snapshot):
+ * - the writer never waited on Backstop much longer than the copy of the file takes (under a
+ *   second here, while the backup ran for seconds), never for the whole backup;
+ * - the restored file passes `PRAGMA integrity_check` and `foreign_key_check`, the money is
+ *   constant, every transfer has its ledger row and the balances are the transfers' sum.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { runTask } from '../../fixtures/runs.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const LIBSQL = createRequire(import.meta.url).resolve('libsql');
+const ACCOUNTS = 20;
+const OPENING = 1000;
+/** Bytes per second read from the file or the dump: ~400 KB of data lasts a few seconds. */
+const READ_LIMIT = 128 * 1024;
+
+/**
+ * The application: transfers in a loop, each one transaction, every 25th followed by a TRUNCATE
+ * checkpoint in WAL mode. On SIGTERM it prints {commits, maxCommitMs, maxCheckpointMs, checkpoints, busyCheckpoints}.
+ */
+const WRITER = `
+const Database = require(process.argv[1]);
+const db = new Database(process.argv[2]);
+db.exec('PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON');
+const wal = db.prepare('PRAGMA journal_mode').raw(true).get()[0] === 'wal';
+const s = { commits: 0, maxCommitMs: 0, maxCheckpointMs: 0, checkpoints: 0, busyCheckpoints: 0 };
+process.on('SIGTERM', () => { db.close(); process.stdout.write(JSON.stringify(s)); process.exit(0); });
+const tick = () => {
+  const i = s.commits;
+  const src = (i % ${ACCOUNTS}) + 1, dst = ((i * 7 + 3) % ${ACCOUNTS}) + 1, amount = (i % 13) + 1;
+  const t0 = Date.now();
+  db.exec('BEGIN IMMEDIATE');
+  db.exec('UPDATE accounts SET balance = balance - ' + amount + ' WHERE id = ' + src);
+  db.exec('UPDATE accounts SET balance = balance + ' + amount + ' WHERE id = ' + dst);
+  db.exec('INSERT INTO transfers (src, dst, amount) VALUES (' + src + ', ' + dst + ', ' + amount + ')');
+  db.exec('INSERT INTO ledger (transfer_id, amount) VALUES (last_insert_rowid(), ' + amount + ')');
+  db.exec('COMMIT');
+  s.maxCommitMs = Math.max(s.maxCommitMs, Date.now() - t0);
+  s.commits++;
+  if (wal && s.commits % 25 === 0) {
+    const c0 = Date.now();
+    const [busy] = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').raw(true).get();
+    s.maxCheckpointMs = Math.max(s.maxCheckpointMs, Date.now() - c0);
+    s.checkpoints++;
+    if (busy) s.busyCheckpoints++;
+  }
+  if (s.commits === 1) process.stderr.write('started');
+  setTimeout(tick, 2);
+};
+tick();
+`;
+
+interface WriterStats {
+  commits: number;
+  maxCommitMs: number;
+  maxCheckpointMs: number;
+  checkpoints: number;
+  busyCheckpoints: number;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function startWriter(path: string): Promise<{ stop: () => Promise<WriterStats> }> {
+  const child = spawn(process.execPath, ['-e', WRITER, LIBSQL, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      err += String(d);
+      if (err.includes('started')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`writer exited (${code}) before it started: ${err}`)));
+  });
+  return {
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      return JSON.parse(out) as WriterStats;
+    },
+  };
+}
+
+/** The bank in `folder`/bank.db in `journal` mode, with ~400 KB of notes so that its backup lasts seconds under READ_LIMIT. */
+function createBank(folder: string, journal: 'delete' | 'wal'): string {
+  const path = join(folder, 'bank.db');
+  const db = new Database(path);
+  db.exec(`PRAGMA journal_mode = ${journal};
+    CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+    CREATE TABLE transfers (id INTEGER PRIMARY KEY, src INTEGER NOT NULL REFERENCES accounts (id), dst INTEGER NOT NULL REFERENCES accounts (id), amount INTEGER NOT NULL);
+    CREATE TABLE ledger (transfer_id INTEGER PRIMARY KEY REFERENCES transfers (id), amount INTEGER NOT NULL);
+    CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ACCOUNTS}) INSERT INTO accounts SELECT i, ${OPENING} FROM n;
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 800) INSERT INTO notes SELECT i, printf('%.500d', i) FROM n;`);
+  db.close();
+  return path;
+}
+
+function invariants(path: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    const one = (sql: string) => Number((db.prepare(sql).raw(true).get() as unknown[])[0]);
+    return {
+      integrity: (db.prepare('PRAGMA integrity_check').raw(true).get() as string[])[0],
+      fkViolations: db.prepare('PRAGMA foreign_key_check').all().length,
+      money: one('SELECT SUM(balance) FROM accounts'),
+      transfers: one('SELECT COUNT(*) FROM transfers'),
+      ledgerMismatch: one('SELECT COUNT(*) FROM transfers t FULL JOIN ledger l ON l.transfer_id = t.id WHERE t.id IS NULL OR l.transfer_id IS NULL OR l.amount <> t.amount'),
+      unexplained: one(
+        `SELECT COUNT(*) FROM accounts a WHERE a.balance <> ${OPENING} - COALESCE((SELECT SUM(amount) FROM transfers WHERE src = a.id), 0) + COALESCE((SELECT SUM(amount) FROM transfers WHERE dst = a.id), 0)`,
+      ),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+describe('SQLite files written during their backup', () => {
+  for (const journal of ['delete', 'wal'] as const) {
+    for (const type of ['logical', 'snapshot'] as const) {
+      it(`${journal === 'wal' ? 'WAL mode, the writer checkpointing' : 'rollback journal'}, ${type} backup: the writer waits far less than the backup lasts, and the copy is consistent`, { timeout: 60_000 }, async () => {
+        const folder = tempDir();
+        const path = createBank(folder, journal);
+        const engine = await testEngine();
+        const backups = tempDir();
+        const { taskId, serverId } = await serverWithTask(engine, { kind: 'sqlite', name: 'files', folder }, type, backups, { limits: { readBytesPerSecond: READ_LIMIT } });
+        const writer = await startWriter(path);
+        const started = Date.now();
+        const run = await runTask(engine, taskId, 'full');
+        const backupMs = Date.now() - started;
+        const stats = await writer.stop();
+        expect(run.status, JSON.stringify(run)).toBe('success');
+        console.info(`${journal} ${type}: backup ${backupMs} ms; writer ${JSON.stringify(stats)}`);
+        // The backup lasted seconds; the writer kept committing, never waiting for most of it.
+        expect(backupMs).toBeGreaterThan(2000);
+        expect(stats.commits).toBeGreaterThan(50);
+        expect(stats.maxCommitMs).toBeLessThan(1000);
+        if (journal === 'wal') {
+          expect(stats.checkpoints).toBeGreaterThan(0);
+          expect(stats.maxCheckpointMs).toBeLessThan(1000);
+          expect(stats.busyCheckpoints).toBe(0);
+        }
+
+        const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank.db')) }, pointId: 'latest', serverId, database: 'bank-copy.db' });
+        expect(restored.status, JSON.stringify(restored)).toBe('success');
+        const copy = invariants(join(folder, 'bank-copy.db'));
+        expect(copy).toMatchObject({ integrity: 'ok', fkViolations: 0, money: ACCOUNTS * OPENING, ledgerMismatch: 0, unexplained: 0 });
+        expect(copy.transfers).toBeGreaterThan(0);
+        expect(copy.transfers).toBeLessThanOrEqual(stats.commits);
+      });
+    }
+  }
+});
