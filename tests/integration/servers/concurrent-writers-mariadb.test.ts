@@ -29,9 +29,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-
-const ACCOUNTS = 20;
-const OPENING = 1000;
+import { ACCOUNTS, OPENING, startBankWriter, type BankWriter } from '../../fixtures/bank-writer.ts';
 
 /** The bank's schema in `database`, the ledger of `ledgerEngine`; tables sort accounts, b_hold, ledger, transfers (mariadb-dump's order). */
 function createBank(db: MariadbServer, database: string, ledgerEngine: string): void {
@@ -47,50 +45,18 @@ function createBank(db: MariadbServer, database: string, ledgerEngine: string): 
   );
 }
 
-/**
- * The application: one session committing transfers one after another, each one transaction
- * (two balance updates, the transfer row stamped with the server's UTC_TIMESTAMP(6), its ledger row).
- * `committed` counts the COMMITs the server answered; `stop()` ends the loop and the session.
- */
-function startWriter(db: MariadbServer, database: string) {
-  const session = mariadbSession(db, database);
-  let running = true;
-  let committed = 0;
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      const src = (i % ACCOUNTS) + 1;
-      const dst = ((i * 7 + 3) % ACCOUNTS) + 1;
-      const amount = (i % 13) + 1;
-      await session.ask(
-        `START TRANSACTION; UPDATE accounts SET balance = balance - ${amount} WHERE id = ${src}; UPDATE accounts SET balance = balance + ${amount} WHERE id = ${dst};` +
-          ` INSERT INTO transfers (src, dst, amount, at) VALUES (${src}, ${dst}, ${amount}, UTC_TIMESTAMP(6)); INSERT INTO ledger VALUES (LAST_INSERT_ID(), ${amount}); COMMIT`,
-      );
-      committed++;
-      for (const w of waiters.filter((x) => committed >= x.n)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  })();
-  return {
-    get committed() {
-      return committed;
-    },
-    /** Resolves once `n` more transfers than now have committed. */
-    more(n: number): Promise<void> {
-      return new Promise((resolve) => waiters.push({ n: committed + n, resolve }));
-    },
-    async stop(): Promise<void> {
-      running = false;
-      await loop;
-      await session.close();
-    },
-  };
+/** The application: transfers committed one after another in one session (bank-writer.ts), each transfer stamped with the server's UTC_TIMESTAMP(6). */
+function startWriter(db: MariadbServer, database: string): BankWriter {
+  return startBankWriter(
+    mariadbSession(db, database),
+    ({ src, dst, amount }) =>
+      `START TRANSACTION; UPDATE accounts SET balance = balance - ${amount} WHERE id = ${src}; UPDATE accounts SET balance = balance + ${amount} WHERE id = ${dst};` +
+      ` INSERT INTO transfers (src, dst, amount, at) VALUES (${src}, ${dst}, ${amount}, UTC_TIMESTAMP(6)); INSERT INTO ledger VALUES (LAST_INSERT_ID(), ${amount}); COMMIT`,
+  );
 }
 
 /** The next whole second of the server's clock, once the writer has committed transfers until it is past (the binary log's times are whole seconds of that clock). */
-async function writesPastNextSecond(db: MariadbServer, writer: ReturnType<typeof startWriter>): Promise<Date> {
+async function writesPastNextSecond(db: MariadbServer, writer: BankWriter): Promise<Date> {
   const serverNow = () => new Date(db.sql("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')").trim()).getTime();
   const moment = new Date(Math.ceil(serverNow() / 1000) * 1000);
   do await writer.more(3);
@@ -119,7 +85,7 @@ function invariants(db: MariadbServer, database: string) {
  * snapshot and read `accounts`), the writer commits 5 more transfers, then the lock is let go.
  * `held` resolves when that is over.
  */
-function holdingDump(db: MariadbServer, database: string, writer: () => ReturnType<typeof startWriter>) {
+function holdingDump(db: MariadbServer, database: string, writer: () => BankWriter) {
   let held: Promise<void> = Promise.resolve();
   const executor = hookedExecutor(async (spec) => {
     if (spec.database !== database) return;
@@ -140,7 +106,7 @@ function holdingDump(db: MariadbServer, database: string, writer: () => ReturnTy
 
 describe('a logical full while the application writes, InnoDB and MyISAM tables (server without the binary log)', () => {
   let db: MariadbServer;
-  let writer: ReturnType<typeof startWriter> | null = null;
+  let writer: BankWriter | null = null;
   beforeAll(async () => {
     db = await startMariadb();
   }, 120_000);
@@ -186,7 +152,7 @@ describe('a logical full while the application writes, InnoDB and MyISAM tables 
 
 describe('restore to a moment taken while the application writes (server with the binary log)', () => {
   let db: MariadbServer;
-  let writer: ReturnType<typeof startWriter> | null = null;
+  let writer: BankWriter | null = null;
   beforeAll(async () => {
     db = await startMariadb({ binlog: true });
   }, 120_000);

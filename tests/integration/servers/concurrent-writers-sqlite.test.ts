@@ -25,10 +25,9 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { ACCOUNTS, OPENING } from '../../fixtures/bank-writer.ts';
 
 const LIBSQL = createRequire(import.meta.url).resolve('libsql');
-const ACCOUNTS = 20;
-const OPENING = 1000;
 /** Bytes per second read from the file or the dump: ~400 KB of data lasts a few seconds. */
 const READ_LIMIT = 128 * 1024;
 
@@ -45,7 +44,7 @@ const s = { commits: 0, maxCommitMs: 0, maxCheckpointMs: 0, checkpoints: 0, busy
 process.on('SIGTERM', () => { db.close(); process.stdout.write(JSON.stringify(s)); process.exit(0); });
 const tick = () => {
   const i = s.commits;
-  const src = (i % ${ACCOUNTS}) + 1, dst = ((i * 7 + 3) % ${ACCOUNTS}) + 1, amount = (i % 13) + 1;
+  const src = (i % ${ACCOUNTS}) + 1, dst = ((i * 7 + 3) % ${ACCOUNTS}) + 1, amount = (i % 13) + 1; // bank-writer.ts transferOf
   const t0 = Date.now();
   db.exec('BEGIN IMMEDIATE');
   db.exec('UPDATE accounts SET balance = balance - ' + amount + ' WHERE id = ' + src);
