@@ -10,9 +10,13 @@
  * (backpressure reaches the dump the same way). For each journal mode (rollback journal, WAL) and
  * backup type (logical, snapshot):
  * - the writer never waited on Backstop much longer than the copy of the file takes (under a
- *   second here, while the backup ran for seconds), never for the whole backup;
+ *   second and a half here, while the backup ran for 4 s), never for the whole backup;
  * - the restored file passes `PRAGMA integrity_check` and `foreign_key_check`, the money is
  *   constant, every transfer has its ledger row and the balances are the transfers' sum.
+ * And a writer holding RESERVED (an open write transaction, rollback journal) through a logical
+ * backup: the backup does not wait for it, holds only committed rows, and the writer's COMMIT
+ * afterwards goes through at once. (A writer holding EXCLUSIVE longer than the lock timeout:
+ * sqlite-busy-snapshot.test.ts, sqlite-real-files.test.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -65,6 +69,24 @@ const tick = () => {
   setTimeout(tick, 2);
 };
 tick();
+`;
+
+/** Opens a transfer (BEGIN IMMEDIATE: the RESERVED lock), prints 'reserved', and commits when a line arrives on stdin, printing how long the COMMIT took. */
+const RESERVER = `
+const Database = require(process.argv[1]);
+const db = new Database(process.argv[2]);
+db.exec('PRAGMA busy_timeout = 60000');
+db.exec('BEGIN IMMEDIATE');
+db.exec('INSERT INTO transfers (src, dst, amount) VALUES (1, 2, 0)');
+db.exec('INSERT INTO ledger (transfer_id, amount) VALUES (last_insert_rowid(), 0)');
+process.stderr.write('reserved');
+process.stdin.once('data', () => {
+  const t0 = Date.now();
+  db.exec('COMMIT');
+  process.stdout.write(String(Date.now() - t0));
+  db.close();
+  process.exit(0);
+});
 `;
 
 interface WriterStats {
@@ -156,10 +178,10 @@ describe('SQLite files written during their backup', () => {
         // The backup lasted seconds; the writer kept committing, never waiting for most of it.
         expect(backupMs).toBeGreaterThan(2000);
         expect(stats.commits).toBeGreaterThan(50);
-        expect(stats.maxCommitMs).toBeLessThan(1000);
+        expect(stats.maxCommitMs).toBeLessThan(1500);
         if (journal === 'wal') {
           expect(stats.checkpoints).toBeGreaterThan(0);
-          expect(stats.maxCheckpointMs).toBeLessThan(1000);
+          expect(stats.maxCheckpointMs).toBeLessThan(1500);
           expect(stats.busyCheckpoints).toBe(0);
         }
 
@@ -172,4 +194,34 @@ describe('SQLite files written during their backup', () => {
       });
     }
   }
+
+  it('rollback journal, a writer holding RESERVED (an open write transaction) during a logical backup: the backup does not wait for it, holds only what was committed, and the writer then commits at once', { timeout: 60_000 }, async () => {
+    const folder = tempDir();
+    const path = createBank(folder, 'delete');
+    const engine = await testEngine();
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'sqlite', name: 'files', folder }, 'logical', backups);
+    const child = spawn(process.execPath, ['-e', RESERVER, LIBSQL, path], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += String(d)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d) => String(d).includes('reserved') && resolve());
+      child.once('exit', (code) => reject(new Error(`the reserving writer exited (${code})`)));
+    });
+    const run = await runTask(engine, taskId, 'full');
+    expect(run.status, JSON.stringify(run)).toBe('success');
+    // The writer still holds its transaction: the backup neither waited for it nor made it fail.
+    expect(child.exitCode).toBeNull();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.stdin!.end('commit\n');
+    await exited;
+    expect(child.exitCode).toBe(0);
+    expect(Number(out)).toBeLessThan(1000);
+    expect(invariants(path)).toMatchObject({ transfers: 1 });
+
+    const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank.db')) }, pointId: 'latest', serverId, database: 'bank-copy.db' });
+    expect(restored.status, JSON.stringify(restored)).toBe('success');
+    expect(invariants(join(folder, 'bank-copy.db'))).toMatchObject({ integrity: 'ok', fkViolations: 0, money: ACCOUNTS * OPENING, transfers: 0, ledgerMismatch: 0, unexplained: 0 });
+  });
 });
