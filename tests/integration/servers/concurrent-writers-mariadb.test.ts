@@ -15,7 +15,12 @@
  * - restore to a moment (server with the binary log, ROW): a full taken while the writer
  *   runs, the log read after more transfers, a moment on a whole second mid-writes: the
  *   restored copy holds exactly the transfers the server stamped before that second, and
- *   the invariants hold.
+ *   the invariants hold. With a MyISAM ledger written during the full, that restore fails
+ *   naming the table and the fix (the log replays a change the dump already holds), and the
+ *   point itself restores with its note.
+ * - one transaction writing two databases (transfers in one, the ledger in the other): each
+ *   database's point is its own snapshot, so the two points disagree; both restored to the
+ *   same moment (binary log) agree row for row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -24,7 +29,7 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import { workerExecutor } from '../../../electron/engine/backup/worker-executor.ts';
 import { hookedExecutor } from '../../fixtures/hooked-executor.ts';
 import { testEngine } from '../../fixtures/engine.ts';
-import { runTask } from '../../fixtures/runs.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
@@ -229,5 +234,60 @@ describe('restore to a moment taken while the application writes (server with th
     expect(copy).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
     expect(copy.ledger).toBeGreaterThanOrEqual(copy.transfers + 5);
     db.sql('DROP DATABASE ledgers_point');
+  });
+
+  it('one transaction writing two databases: each database\'s point is its own snapshot (they differ), and both restored to the same moment agree', { timeout: 120_000 }, async () => {
+    // xa: the accounts and transfers; xb: the ledger, written by the same transactions.
+    db.sql(
+      `CREATE DATABASE xa; CREATE DATABASE xb;
+       CREATE TABLE xa.accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL);
+       CREATE TABLE xa.transfers (id BIGINT AUTO_INCREMENT PRIMARY KEY, src INT NOT NULL, dst INT NOT NULL, amount INT NOT NULL, at DATETIME(6) NOT NULL);
+       CREATE TABLE xb.ledger (transfer_id BIGINT PRIMARY KEY, amount INT NOT NULL);
+       INSERT INTO xa.accounts VALUES ${Array.from({ length: ACCOUNTS }, (_, i) => `(${i + 1}, ${OPENING})`).join(',')};`,
+    );
+    // One database at a time; the second one's job starts only after the writer committed 5 more transfers.
+    let jobs = 0;
+    const engine = await testEngine({
+      executor: hookedExecutor(async (spec) => {
+        if (spec.database === 'xa' || spec.database === 'xb') if (++jobs === 2) await writer!.more(5);
+      }),
+    });
+    data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria-two', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['bank', 'ledgers'],
+    });
+    writer = startBankWriter(
+      mariadbSession(db, 'xa'),
+      ({ src, dst, amount }) =>
+        `START TRANSACTION; UPDATE accounts SET balance = balance - ${amount} WHERE id = ${src}; UPDATE accounts SET balance = balance + ${amount} WHERE id = ${dst};` +
+        ` INSERT INTO transfers (src, dst, amount, at) VALUES (${src}, ${dst}, ${amount}, UTC_TIMESTAMP(6)); INSERT INTO xb.ledger VALUES (LAST_INSERT_ID(), ${amount}); COMMIT`,
+    );
+    await writer.more(3);
+    const full = await runTask(engine, taskId, 'full');
+    expect(full.status, JSON.stringify(full)).toBe('success');
+    expect(jobs).toBe(2);
+    const moment = await writesPastNextSecond(db, writer);
+    await writer.stop();
+    writer = null;
+    expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
+    const restore = (database: string, target: string, asOf?: Date) =>
+      restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder(database)) }, ...(asOf ? { asOf: asOf.toISOString() } : { pointId: 'latest' as const }), serverId, database: target });
+    const counts = (a: string, b: string) => db.sql(`SELECT COUNT(*) FROM ${a}.transfers; SELECT COUNT(*) FROM ${b}.ledger; SELECT COUNT(*) FROM ${a}.transfers t LEFT JOIN ${b}.ledger l ON l.transfer_id = t.id WHERE l.transfer_id IS NULL;`).trim().split('\n').map(Number);
+
+    // The points: two snapshots at least 5 transfers apart — the database dumped second holds them, the other does not.
+    for (const [d, t] of [['xa', 'xa_point'], ['xb', 'xb_point']] as const) expect((await restore(d, t)).status).toBe('success');
+    const [pointTransfers = NaN, pointLedger = NaN] = counts('xa_point', 'xb_point');
+    expect(Math.abs(pointLedger - pointTransfers)).toBeGreaterThanOrEqual(5);
+
+    // The same moment for both (binary log, each database's events only): the ledger matches the transfers row for row.
+    for (const [d, t] of [['xa', 'xa_moment'], ['xb', 'xb_moment']] as const) {
+      const r = await restore(d, t, moment);
+      expect(r.status, JSON.stringify(r)).toBe('success');
+    }
+    const stamped = Number(db.sql(`SELECT COUNT(*) FROM xa.transfers WHERE at < '${moment.toISOString().replace('T', ' ').replace('Z', '')}'`).trim());
+    expect(counts('xa_moment', 'xb_moment')).toEqual([stamped, stamped, 0]);
+    expect(db.sql('SELECT SUM(balance) FROM xa_moment.accounts').trim()).toBe(String(ACCOUNTS * OPENING));
+    db.sql('DROP DATABASE xa_point; DROP DATABASE xb_point; DROP DATABASE xa_moment; DROP DATABASE xb_moment;');
   });
 });
