@@ -5,18 +5,23 @@
  * or throws a BackstopError saying which folder could not be used, why, and the fix
  * (TMPDIR), never an unexplained INTERNAL: the temp folder is the OS's (TMPDIR), which a
  * service user may not be allowed to write, or which may be full or missing.
+ * `tempFullError` words a copy into such a folder that ran out of room later (ENOSPC, EDQUOT,
+ * SQLite's SQLITE_FULL) the same way, with the size the copy needs; null for other failures.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
+import { formatBytes } from '../../shared/format-bytes.ts';
+
+const FIX = 'Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.';
 
 export function makeTempFolder(prefix: string, purpose: string, base: string = tmpdir()): string {
   try {
     return mkdtempSync(join(base, prefix));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
-    const fix = 'Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.';
+    const fix = FIX;
     const where = `${purpose} needs a temporary folder in ${base}, but`;
     switch (code) {
       case 'EACCES':
@@ -34,4 +39,14 @@ export function makeTempFolder(prefix: string, purpose: string, base: string = t
         throw new BackstopError('STORAGE', `${where} it could not be created (${code}). ${fix}`, { cause: e });
     }
   }
+}
+
+const FULL = /ENOSPC|EDQUOT|SQLITE_FULL|database or disk is full/i;
+
+/** `folder`: the temporary folder makeTempFolder made; `bytes`: what the copy needs. */
+export function tempFullError(purpose: string, folder: string, bytes: number, e: unknown): BackstopError | null {
+  const text = e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : String(e);
+  if (!FULL.test(text)) return null;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new BackstopError('DISK_FULL', `${purpose} needs room for a copy of about ${formatBytes(bytes)} in a temporary folder in ${dirname(folder)}, but that disk is full (${detail}). ${FIX}`, { cause: e });
 }

@@ -18,12 +18,15 @@
  * afterwards goes through at once. (A writer holding EXCLUSIVE longer than the lock timeout:
  * sqlite-busy-snapshot.test.ts, sqlite-real-files.test.ts.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { SqliteConnector } from '../../../electron/engine/servers/sqlite/connector.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { runTask } from '../../fixtures/runs.ts';
@@ -223,5 +226,39 @@ describe('SQLite files written during their backup', () => {
     const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank.db')) }, pointId: 'latest', serverId, database: 'bank-copy.db' });
     expect(restored.status, JSON.stringify(restored)).toBe('success');
     expect(invariants(join(folder, 'bank-copy.db'))).toMatchObject({ integrity: 'ok', fkViolations: 0, money: ACCOUNTS * OPENING, transfers: 0, ledgerMismatch: 0, unexplained: 0 });
+  });
+
+  it('the temporary copy both types make needs room: a TMPDIR too small for it is DISK_FULL naming the folder, the size and the fix; nothing is left there and the source is untouched', async (ctx) => {
+    const small = tempDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { stdio: 'pipe' });
+    } catch {
+      ctx.skip('mount -t tmpfs is not permitted here');
+    }
+    const saved = process.env.TMPDIR;
+    try {
+      const folder = tempDir();
+      const path = createBank(folder, 'delete');
+      const db = new Database(path);
+      db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO notes (body) SELECT printf('%.1000d', i) FROM n");
+      db.close();
+      const before = invariants(path);
+      process.env.TMPDIR = small;
+      for (const type of ['logical', 'snapshot'] as const) {
+        const e = await rejection(new SqliteConnector(folder).openDump('bank.db', type));
+        expect(e.code).toBe('DISK_FULL');
+        expect(e.message).toMatch(
+          new RegExp(
+            `^${type === 'logical' ? 'Dumping' : 'Snapshotting'} "bank\\.db" needs room for a copy of about 3\\.\\d MB in a temporary folder in ${small.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, but that disk is full \\(.*(SQLITE_FULL|disk is full).*\\)\\. Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy\\.$`,
+          ),
+        );
+        expect(readdirSync(small)).toEqual([]);
+      }
+      expect(invariants(path)).toEqual(before);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      execFileSync('umount', [small]);
+    }
   });
 });

@@ -49,7 +49,7 @@ import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
-import { makeTempFolder } from '../temp-folder.ts';
+import { makeTempFolder, tempFullError } from '../temp-folder.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
@@ -71,6 +71,18 @@ const SQLITE_READONLY_ROLLBACK = 776;
 const EXEC_BATCH_CHARS = 64 * 1024;
 
 /** Row counts of a snapshot copy (read-only; never throws). */
+/** The bytes a copy of an SQLite database takes at most: the file and its -wal beside it (0 for what cannot be read). */
+function sourceBytes(path: string): number {
+  const size = (p: string) => {
+    try {
+      return statSync(p).size;
+    } catch {
+      return 0;
+    }
+  };
+  return size(path) + size(`${path}-wal`);
+}
+
 function snapshotFacts(file: string): FactsOutcome {
   try {
     const db = new (Database())(file, { readonly: true });
@@ -462,7 +474,7 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw walFilesError(action, database, this.folder, e) ?? sqliteError('DUMP_FAILED', action, e, startedAt);
+      throw walFilesError(action, database, this.folder, e) ?? tempFullError(action, dir, sourceBytes(join(this.folder, database)), e) ?? sqliteError('DUMP_FAILED', action, e, startedAt);
     }
     return { dir, file };
   }
