@@ -17,7 +17,8 @@
  *   restored copy holds exactly the transfers the server stamped before that second, and
  *   the invariants hold. With a MyISAM ledger written during the full, that restore fails
  *   naming the table and the fix (the log replays a change the dump already holds), and the
- *   point itself restores with its note.
+ *   point itself restores with its note; written only after the full, a moment restores
+ *   exactly (its rows replayed from the log), with the same note.
  * - one transaction writing two databases (transfers in one, the ledger in the other): each
  *   database's point is its own snapshot, so the two points disagree; both restored to the
  *   same moment (binary log) agree row for row.
@@ -236,6 +237,30 @@ describe('restore to a moment taken while the application writes (server with th
     db.sql('DROP DATABASE ledgers_point');
   });
 
+  it('a MyISAM ledger written only after the full: a moment restores exactly, the MyISAM rows replayed from the log, with the note on the ledger', { timeout: 120_000 }, async () => {
+    createBank(db, 'quiet', 'MyISAM');
+    const engine = await testEngine({ executor: workerExecutor });
+    const backups = tempDir();
+    const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria-quiet', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['bank', 'ledgers', 'xa', 'xb'],
+    });
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    writer = startWriter(db, 'quiet');
+    await writer.more(3);
+    const moment = await writesPastNextSecond(db, writer);
+    await writer.stop();
+    writer = null;
+    expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
+    const stamped = db.sql(`SELECT COUNT(*) FROM transfers WHERE at < '${moment.toISOString().replace('T', ' ').replace('Z', '')}'`, 'quiet').trim();
+    const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('quiet')) }, asOf: moment.toISOString(), serverId, database: 'quiet_moment' });
+    expect(restored.status, JSON.stringify(restored)).toBe('success');
+    expect(restored.notes).toEqual(expect.arrayContaining([expect.stringContaining('without transactions were read by the backup when it reached them, not at its snapshot like the other tables: `ledger` (MyISAM).')]));
+    const copy = invariants(db, 'quiet_moment');
+    expect(copy).toMatchObject({ money: ACCOUNTS * OPENING, orphans: 0, unexplained: 0 });
+    expect([String(copy.transfers), String(copy.ledger)]).toEqual([stamped, stamped]);
+    db.sql('DROP DATABASE quiet_moment');
+  });
+
   it('one transaction writing two databases: each database\'s point is its own snapshot (they differ), and both restored to the same moment agree', { timeout: 120_000 }, async () => {
     // xa: the accounts and transfers; xb: the ledger, written by the same transactions.
     db.sql(
@@ -255,7 +280,7 @@ describe('restore to a moment taken while the application writes (server with th
     data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
     const backups = tempDir();
     const { taskId, serverId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria-two', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups, {
-      excludeDatabases: ['bank', 'ledgers'],
+      excludeDatabases: ['bank', 'ledgers', 'quiet'],
     });
     writer = startBankWriter(
       mariadbSession(db, 'xa'),
