@@ -21,22 +21,21 @@ export function makeTempFolder(prefix: string, purpose: string, base: string = t
     return mkdtempSync(join(base, prefix));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
-    const fix = FIX;
     const where = `${purpose} needs a temporary folder in ${base}, but`;
     switch (code) {
       case 'EACCES':
       case 'EPERM':
-        throw new BackstopError('PERMISSION_DENIED', `${where} Backstop may not create one there (${code}). ${fix}`, { cause: e });
+        throw new BackstopError('PERMISSION_DENIED', `${where} Backstop may not create one there (${code}). ${FIX}`, { cause: e });
       case 'ENOSPC':
       case 'EDQUOT':
-        throw new BackstopError('DISK_FULL', `${where} that disk is full (${code}). ${fix}`, { cause: e });
+        throw new BackstopError('DISK_FULL', `${where} that disk is full (${code}). ${FIX}`, { cause: e });
       case 'EROFS':
-        throw new BackstopError('READ_ONLY', `${where} it is on a read-only file system (EROFS). ${fix}`, { cause: e });
+        throw new BackstopError('READ_ONLY', `${where} it is on a read-only file system (EROFS). ${FIX}`, { cause: e });
       case 'ENOENT':
       case 'ENOTDIR':
-        throw new BackstopError('VALIDATION', `${where} that folder does not exist (${code}). ${fix}`, { cause: e });
+        throw new BackstopError('VALIDATION', `${where} that folder does not exist (${code}). ${FIX}`, { cause: e });
       default:
-        throw new BackstopError('STORAGE', `${where} it could not be created (${code}). ${fix}`, { cause: e });
+        throw new BackstopError('STORAGE', `${where} it could not be created (${code}). ${FIX}`, { cause: e });
     }
   }
 }

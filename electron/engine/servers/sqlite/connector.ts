@@ -70,7 +70,6 @@ const SQLITE_READONLY_ROLLBACK = 776;
 /** libsql's exec slows down on long texts (a restore of 40,000 small INSERTs: 0.5 s in 64 KiB batches, 1.6 s in 1 MiB ones). */
 const EXEC_BATCH_CHARS = 64 * 1024;
 
-/** Row counts of a snapshot copy (read-only; never throws). */
 /** The bytes a copy of an SQLite database takes at most: the file and its -wal beside it (0 for what cannot be read). */
 function sourceBytes(path: string): number {
   const size = (p: string) => {
@@ -83,6 +82,7 @@ function sourceBytes(path: string): number {
   return size(path) + size(`${path}-wal`);
 }
 
+/** Row counts of a snapshot copy (read-only; never throws). */
 function snapshotFacts(file: string): FactsOutcome {
   try {
     const db = new (Database())(file, { readonly: true });
