@@ -213,11 +213,8 @@ describe('files applications leave behind', () => {
         }));
         expect(Date.now() - started).toBeLessThan(8000);
         expect(e.code).toBe('DUMP_FAILED');
-        expect(e.message).toMatch(
-          type === 'snapshot'
-            ? /^Snapshotting "held.db": the database stayed locked by another process for \d+\.\d s \(SQLITE_BUSY\)\. /
-            : /^Dumping "held.db": the database was locked by another process \(.*\); Backstop gave up after \d+\.\d s\. /,
-        );
+        // A logical dump is written from the same consistent copy a snapshot makes: the same wait, worded the same.
+        expect(e.message).toMatch(new RegExp(`^${type === 'snapshot' ? 'Snapshotting' : 'Dumping'} "held\\.db": the database stayed locked by another process for \\d+\\.\\d s \\(SQLITE_BUSY\\)\\. `));
         expect(e.message).toContain('locking_mode=EXCLUSIVE');
         expect(e.message).toContain('hook');
       }, 20_000);

@@ -13,7 +13,6 @@
  * - an in-place ALTER TABLE (ALGORITHM=INSTANT ADD COLUMN) there raises nothing: the point
  *   restores the new definition with the snapshot's rows.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
@@ -22,7 +21,7 @@ import { hookedExecutor as hooked } from '../../fixtures/hooked-executor.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { pointIds } from '../../fixtures/points.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
@@ -46,29 +45,7 @@ async function setUp(executor: JobExecutor, exclude: string[] = []): Promise<{ e
 const rows = (n: number): string => Array.from({ length: n }, (_, i) => `(${i + 1}, MD5(${i + 1}))`).join(',');
 
 /** A DBA's own session (the mariadb client on the socket), kept open between statements. */
-function session(): { run: (sql: string) => Promise<void>; close: () => void } {
-  const child: ChildProcessWithoutNullStreams = spawn('mariadb', ['--no-defaults', `--socket=${db.socket}`, '--user=root', '--batch', '--skip-column-names', '--unbuffered']);
-  let out = '';
-  let waiter: (() => void) | null = null;
-  let marker = '';
-  child.stdout.on('data', (b: Buffer) => {
-    out += b.toString();
-    if (waiter && out.includes(marker)) waiter();
-  });
-  let n = 0;
-  return {
-    run: (sql) =>
-      new Promise((resolve) => {
-        marker = `done-${++n}`;
-        waiter = () => {
-          waiter = null;
-          resolve();
-        };
-        child.stdin.write(`${sql};\nSELECT '${marker}';\n`);
-      }),
-    close: () => child.stdin.end(),
-  };
-}
+const session = () => mariadbSession(db);
 
 /** Resolves once a connection matching `where` (information_schema.PROCESSLIST) waits for a metadata lock. */
 async function waitsOnLock(where: string): Promise<void> {
@@ -199,20 +176,20 @@ async function ddlDuringDump(sql: string, background = false) {
       interfere = false;
       const own = session();
       dba = own;
-      await own.run('LOCK TABLES shop.a_big WRITE');
+      await own.ask('LOCK TABLES shop.a_big WRITE');
       ddlDone = dumpWaitsOnLock('shop').then(async () => {
         if (!background) {
           db.sql(sql);
-          await own.run('UNLOCK TABLES');
+          await own.ask('UNLOCK TABLES');
           return;
         }
         // A statement that itself waits on the DBA's lock (DROP DATABASE): queued behind it, then the lock let go.
         const other = session();
-        const done = other.run(sql);
+        const done = other.ask(sql);
         await waitsOnLock(`INFO = '${sql}'`);
-        await own.run('UNLOCK TABLES');
+        await own.ask('UNLOCK TABLES');
         await done;
-        other.close();
+        await other.close();
       });
     }),
   );
@@ -227,7 +204,7 @@ async function ddlDuringDump(sql: string, background = false) {
       interfere = true;
       const run = await runTask(engine, taskId, 'full');
       await ddlDone;
-      (dba as ReturnType<typeof session> | null)?.close();
+      await (dba as ReturnType<typeof session> | null)?.close();
       return run;
     },
   };

@@ -7,8 +7,8 @@
  *   --dump-history: system-versioned tables keep their history rows, unless a table of the
  *   database has transaction-precise history, which the tool cannot dump (then current rows
  *   only, docs/RESTORE.md); tables of engines without transactions (MyISAM, Aria…) are not
- *   in that snapshot: a connection test asked for `contentWarnings` names them
- *   (non-transactional.ts); named as a bare argument so the
+ *   in that snapshot: a connection test asked for `contentWarnings` names them, and a
+ *   restore of a dump holding them says so in its notes (non-transactional.ts); named as a bare argument so the
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
@@ -78,7 +78,7 @@ import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOpti
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
-import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
+import { isNonTransactionalRow, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
 import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
@@ -605,7 +605,11 @@ export class MysqlConnector implements Connector {
       { objectMode: false },
     );
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
-    await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') });
+    await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
+      // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
+      const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+      throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
+    });
     await events.done;
     return { accountStatementsSkipped: accounts.skipped };
   }
@@ -749,7 +753,9 @@ export class MysqlConnector implements Connector {
           );
         });
         progress.finish();
-        const notes = [...(await this.engineNotes(database, tables.tables, opts.signal)), ...(await this.definerNotes(database, opts.signal))];
+        // Tables without transactions are not in the dump's snapshot: the copy says so (non-transactional.ts).
+        const unsnapped = nonTransactionalNote(database, tables.tables);
+        const notes = [...(unsnapped ? [unsnapped] : []), ...(await this.engineNotes(database, tables.tables, opts.signal)), ...(await this.definerNotes(database, opts.signal))];
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),

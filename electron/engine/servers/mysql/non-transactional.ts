@@ -11,7 +11,19 @@
  * rows into the one warning a connection test shows, or null when there are none. The query
  * reads information_schema.TABLES (it opens every table's definition), so only an explicit
  * connection test asks it, never a run.
+ *
+ * `nonTransactionalNote` is the restore's side: the dump's tables of those engines (as
+ * dump-tables.ts read them from the restored stream) named in one note, or null when there are
+ * none — the copy is consistent only if nothing wrote to them while the backup ran, which the
+ * dump cannot tell.
+ *
+ * A restore to a moment replays the binary log from the dump's position, which precedes what
+ * the dump read of those tables: a change written to them meanwhile is applied twice, and the
+ * server stops the replay (1062 duplicate key, 1032 row not found). `replayedTwiceError` words
+ * that failure (the tables from `nonTransactionalTablesQuery` on the restored copy), or is null
+ * for any other failure.
  */
+import { BackstopError } from '../../../shared/result.ts';
 
 /** Engines that hold data without transactions. */
 const ENGINES = ['MyISAM', 'Aria', 'MEMORY', 'CSV', 'ARCHIVE', 'MRG_MyISAM'];
@@ -49,5 +61,62 @@ export function nonTransactionalWarning(rows: readonly (readonly string[])[]): s
     'a backup reads them as they are when it reaches them, not at the moment of its snapshot, so rows written to them while it runs may not match the rest of the database ' +
     '(and a restore to a moment may replay a change the dump already holds). ' +
     'Fix: convert them to InnoDB (ALTER TABLE <table> ENGINE=InnoDB), or schedule the task when nothing writes to them (docs/RESTORE.md, MariaDB section).'
+  );
+}
+
+const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+interface EngineTable {
+  name: string;
+  engine: string | null;
+}
+
+/** Those of `tables` whose engine has no transactions, and how to name them (at most 10) and convert them. */
+function unsnapped(tables: readonly EngineTable[]): { named: string; convert: string } | null {
+  const engines = new Map(ENGINES.map((e) => [e.toUpperCase(), e]));
+  const found = tables.filter((t) => t.engine && engines.has(t.engine.toUpperCase()));
+  if (found.length === 0) return null;
+  const more = found.length > 10 ? ` and ${found.length - 10} more` : '';
+  return {
+    named: `${found.slice(0, 10).map((t) => `${quoted(t.name)} (${engines.get(t.engine!.toUpperCase())})`).join(', ')}${more}`,
+    convert: `ALTER TABLE ${quoted(found[0]!.name)} ENGINE=InnoDB;${found.length > 1 ? ' and likewise for the others' : ''}`,
+  };
+}
+
+/** The restore's note on the dump's non-transactional tables (`database` the restored name), or null when it has none. */
+export function nonTransactionalNote(database: string, tables: readonly EngineTable[]): string | null {
+  const found = unsnapped(tables);
+  if (!found) return null;
+  return (
+    `Tables of "${database}" without transactions were read by the backup when it reached them, not at its snapshot like the other tables: ${found.named}. ` +
+    'If the application wrote to them while the backup ran, their rows may not match the rest of the database (rows of changes the other tables lack, or lacking changes they have). ' +
+    `Check those tables before using this copy; so that the next backups are consistent, convert them to InnoDB on the source (${found.convert}) or run the task when nothing writes to them.`
+  );
+}
+
+/** The tables of `database` without transactions: rows of HEX(name), engine. */
+export function nonTransactionalTablesQuery(database: string): string {
+  const list = ENGINES.map((x) => `'${x}'`).join(', ');
+  return `SELECT HEX(TABLE_NAME), ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'${Buffer.from(database, 'utf8').toString('hex')}' AND ENGINE IN (${list}) ORDER BY TABLE_NAME;`;
+}
+
+const REPLAYED_TWICE = /ERROR (?:1062|1032) \([0-9A-Z]+\)(?: at line \d+)?: ([^|]*)/;
+
+/**
+ * The error for a replay into `target` (restoring `source` as of `moment`) the server stopped on
+ * a change the dump already held, when `target` has tables without transactions (rows of
+ * `nonTransactionalTablesQuery`); null for any other failure or when it has none.
+ */
+export function replayedTwiceError(source: string, target: string, moment: string, rows: readonly (readonly string[])[], failure: unknown): BackstopError | null {
+  if (!(failure instanceof BackstopError) || failure.code === 'CANCELED') return null;
+  const said = REPLAYED_TWICE.exec(failure.message);
+  const found = unsnapped(rows.filter((r) => r.length === 2).map((r) => ({ name: Buffer.from(r[0] ?? '', 'hex').toString('utf8'), engine: r[1] ?? null })));
+  if (!said || !found) return null;
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${source}" cannot be restored as of ${moment}: replaying the binary log on its dump stopped on a change the dump already holds (the server said: "${said[1]!.trim()}"). ` +
+      `Its tables without transactions, ${found.named}, were read by the dump after the log position it recorded, while something wrote to them, so the log's first changes to them are in the dump already. The new database "${target}" was removed. ` +
+      `Fix: restore a backup point without --as-of (backstop points <location> lists them), or a moment after a full taken when nothing wrote to those tables; so that later moments restore, convert them to InnoDB on the source (${found.convert}).`,
+    { cause: failure },
   );
 }

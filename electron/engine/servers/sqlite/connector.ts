@@ -20,8 +20,10 @@
  *   naming the fix where this OS user may not write the file);
  *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
  *   INTO` (one read transaction, equally consistent) is the fallback.
- * - logical: a SQL text dump (sql-dump.ts) read inside one read transaction, streamed; a locked
- *   database is waited for up to the same lock timeout (libsql's busy_timeout).
+ * - logical: the same consistent temporary copy as a snapshot (the source's read lock held only
+ *   while its pages are copied, so a dump as slow as its destination never keeps the
+ *   application's COMMITs or checkpoints waiting), then a SQL text dump (sql-dump.ts) of that copy,
+ *   streamed, and the copy deleted; a locked database is waited for up to the same lock timeout.
  * - A folder this OS user may only read is never written: rollback-journal files and WAL files
  *   whose -wal and -shm exist are read as they are; a WAL file without them (SQLite must create
  *   them) and a hot journal (SQLite must roll it back) fail with PERMISSION_DENIED naming the fix.
@@ -47,7 +49,7 @@ import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
-import { makeTempFolder } from '../temp-folder.ts';
+import { makeTempFolder, tempFullError } from '../temp-folder.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
@@ -67,6 +69,18 @@ const BUSY_TIMEOUT_MS = 30_000;
 const SQLITE_READONLY_ROLLBACK = 776;
 /** libsql's exec slows down on long texts (a restore of 40,000 small INSERTs: 0.5 s in 64 KiB batches, 1.6 s in 1 MiB ones). */
 const EXEC_BATCH_CHARS = 64 * 1024;
+
+/** The bytes a copy of an SQLite database takes at most: the file and its -wal beside it (0 for what cannot be read). */
+function sourceBytes(path: string): number {
+  const size = (p: string) => {
+    try {
+      return statSync(p).size;
+    } catch {
+      return 0;
+    }
+  };
+  return size(path) + size(`${path}-wal`);
+}
 
 /** Row counts of a snapshot copy (read-only; never throws). */
 function snapshotFacts(file: string): FactsOutcome {
@@ -418,11 +432,17 @@ export class SqliteConnector implements Connector {
     return type === 'snapshot' ? this.snapshot(database, opts) : this.logical(database, opts);
   }
 
-  private async snapshot(database: string, opts: OperationOptions): Promise<DumpStream> {
+  /**
+   * A consistent copy of `database` in a new temporary folder (online-backup.ts; `VACUUM INTO` where the
+   * binding cannot load), the source's read lock held only while the pages are copied: what a backup then
+   * does with the copy (stream it, dump it as SQL, both as slowly as its destination takes them) never
+   * keeps the application's writers or checkpoints waiting. `action` names the step in errors.
+   */
+  private async copyToTemp(database: string, action: string, opts: OperationOptions): Promise<{ dir: string; file: string }> {
     const db = this.openSource(database);
     let dir: string;
     try {
-      dir = makeTempFolder('backstop-sqlite-', `Snapshotting "${database}"`);
+      dir = makeTempFolder('backstop-sqlite-', action);
     } catch (e) {
       db.close();
       throw e;
@@ -440,7 +460,7 @@ export class SqliteConnector implements Connector {
         // A hot journal: a writer stopped mid-transaction. The read-only connection may not roll it
         // back; SQLite's own recovery on a read-write connection does (as the application would on its
         // next open), and only then is the last committed state readable.
-        this.rollBackHotJournal(database);
+        this.rollBackHotJournal(database, action);
         rmSync(file, { force: true });
         copied = await copy();
       }
@@ -454,8 +474,13 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw walFilesError(`Snapshotting "${database}"`, database, this.folder, e) ?? sqliteError('DUMP_FAILED', `Snapshotting "${database}"`, e, startedAt);
+      throw walFilesError(action, database, this.folder, e) ?? tempFullError(action, dir, sourceBytes(join(this.folder, database)), e) ?? sqliteError('DUMP_FAILED', action, e, startedAt);
     }
+    return { dir, file };
+  }
+
+  private async snapshot(database: string, opts: OperationOptions): Promise<DumpStream> {
+    const { dir, file } = await this.copyToTemp(database, `Snapshotting "${database}"`, opts);
     const header = readHeader(file);
     if (!header) {
       rmSync(dir, { recursive: true, force: true });
@@ -483,22 +508,32 @@ export class SqliteConnector implements Connector {
    * of a read-write connection does, under an exclusive lock). Where this OS user may not write the
    * file or folder, PERMISSION_DENIED naming the journal and the fix; the source is not touched then.
    */
-  private rollBackHotJournal(database: string): void {
+  private rollBackHotJournal(database: string, action: string): void {
     const db = this.openSource(database);
     try {
       scalar(db, 'PRAGMA schema_version');
     } catch (e) {
-      throw hotJournalError(`Snapshotting "${database}"`, database, this.folder, e) ?? e;
+      throw hotJournalError(action, database, this.folder, e) ?? e;
     } finally {
       db.close();
     }
   }
 
-  private logical(database: string, opts: OperationOptions): DumpStream {
-    const db = this.openSource(database);
+  private async logical(database: string, opts: OperationOptions): Promise<DumpStream> {
+    const action = `Dumping "${database}"`;
+    // The SQL is written from a copy, not the live file: a read transaction on the source for as long as the
+    // dump is read (a slow destination, a read limit) kept every writer's COMMIT (rollback journal) or
+    // TRUNCATE/RESTART checkpoint (WAL) waiting for the whole backup.
+    const { dir, file } = await this.copyToTemp(database, action, opts);
+    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+    let db: Libsql.Database;
+    try {
+      db = new (Database())(file, { readonly: true });
+    } catch (e) {
+      cleanup();
+      throw sqliteError('DUMP_FAILED', action, e);
+    }
     const signal = opts.signal;
-    const folder = this.folder;
-    const startedAt = Date.now();
     let facts: FactsOutcome = { unavailable: 'the dump did not start' };
     function* guarded(): Generator<string> {
       try {
@@ -509,16 +544,22 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw walFilesError(`Dumping "${database}"`, database, folder, e) ?? hotJournalError(`Dumping "${database}"`, database, folder, e) ?? sqliteError('DUMP_FAILED', `Dumping "${database}"`, e, startedAt);
+        throw sqliteError('DUMP_FAILED', action, e);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
         } finally {
           db.close();
+          cleanup();
         }
       }
     }
     const stream = Readable.from(guarded(), { objectMode: false });
+    // A stream destroyed before its first read never runs the generator: the copy goes with it.
+    stream.once('close', () => {
+      if (db.open) db.close();
+      cleanup();
+    });
     const done = new Promise<void>((resolve, reject) => {
       stream.once('end', resolve);
       stream.once('error', reject);
