@@ -528,7 +528,8 @@ export class PostgresConnector implements Connector {
     const facts = await this.serverFacts(opts.signal);
     const limits = facts.superuser
       ? ''
-      : `UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
+      : `UNION ALL SELECT 'c', '' FROM pg_roles WHERE rolname = current_user AND rolcreatedb
+         UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
          UNION ALL SELECT 'p', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_settings WHERE context = 'superuser'${facts.versionNum >= 150000 ? " AND NOT has_parameter_privilege(name, 'SET')" : ''}
          ${facts.versionNum >= 130000 ? "UNION ALL SELECT DISTINCT 'x', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_available_extension_versions WHERE superuser AND NOT trusted" : ''}`;
     const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
@@ -557,7 +558,8 @@ export class PostgresConnector implements Connector {
         existingTablespaces: named('t'),
         restoringUser: this.conn.server.user,
         superuser: facts.superuser,
-        ...(facts.superuser ? {} : { memberOf: named('m'), superuserSettings: named('p'), untrustedExtensions: named('x') }),
+        // A role that may not create databases fails first at CREATE DATABASE, which says so (no owner check then).
+        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), ...(roles.some((r) => r[0] === 'c') ? { memberOf: named('m') } : {}) }),
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },
