@@ -4,6 +4,8 @@
  *   the subscriptions of a database are left out of logical backups (pg_dump dumps them only
  *   for a superuser, with nothing but a stderr warning); a full and an incremental run
  *   succeed, the point names the subscription, and a restore of it says so in its notes.
+ * - backup_repl: LOGIN REPLICATION + pg_read_all_data, a snapshot task: the check passes, a
+ *   full and an incremental succeed, one database restores out of it through restorer.
  * - restorer: LOGIN CREATEDB CREATEROLE. What only a superuser may restore is dealt with
  *   before anything is created: objects owned by roles it is not a member of, event
  *   triggers, functions in an untrusted language (C) are refused with PERMISSION_DENIED
@@ -17,7 +19,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { connectorFor, encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { privateTmpDir } from '../../fixtures/wal-task.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -156,5 +159,33 @@ describe('restoring as a role with CREATEDB and CREATEROLE (no superuser)', () =
     const sorted = (db: string) => pg.psql(settings, db).trim().split(',').sort();
     expect(sorted('tuned_copy')).toEqual(sorted('tuned'));
     pg.psql('DROP DATABASE tuned_copy');
+  });
+});
+
+describe('a snapshot task with REPLICATION + pg_read_all_data (no superuser)', () => {
+  test('the check names only what is left out; a full and an incremental succeed; one database restores out of it through the restore account (ownership skipped), with the rows of the incremental', { timeout: 120_000 }, async () => {
+    privateTmpDir();
+    pg.psql(`CREATE ROLE backup_repl LOGIN REPLICATION PASSWORD 'backup_repl-pw' IN ROLE pg_read_all_data`);
+    const check = await as('backup_repl').testConnection({ contentWarnings: true });
+    expect(check.warnings).toEqual([
+      'Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).',
+      'Not a superuser: the logical replication subscriptions of database "app" (1) are left out of logical backups (pg_dump dumps them only for a superuser; each backup names them). A restore never recreates a subscription; to keep their definitions in the backup, back up as a superuser.',
+    ]);
+    expect(as('backup_repl').support('snapshot')).toEqual({ available: true, scope: 'server' });
+    const engine = await testEngine({ encoderWorkers: 0 });
+    data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+    const backups = tempDir('backstop-leastpriv-s-');
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg repl', host: pg.host, port: pg.port, user: 'backup_repl', password: 'backup_repl-pw', tls: 'disable' }, 'snapshot', backups);
+    expect((await runTask(engine, taskId, 'full')).databases.map((d) => `${d.database} ${d.status}`)).toEqual(['base.tar success']);
+    pg.psql(`INSERT INTO orders VALUES (10, 'ten')`, 'app');
+    expect((await runTask(engine, taskId, 'incremental')).databases.map((d) => `${d.database} ${d.status} ${d.kind}`)).toEqual(['base.tar success incremental']);
+    const restorer = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg restorer', host: pg.host, port: pg.port, user: 'restorer', password: 'restorer-pw', tls: 'disable' }));
+    const location = { kind: 'local' as const, path: join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar')) };
+    const r = await restoreAndWait(engine, { location, pointId: 'latest', sourceDatabase: 'app', serverId: restorer.id, database: 'app_snap', options: { noOwner: true } });
+    expect(r).toMatchObject({ status: 'success', error: null });
+    expect(r.notes).toContain('Ownership not restored: the database and every object in it belong to "restorer".');
+    expect(pg.psql(`SELECT string_agg(id::text, ',' ORDER BY id) FROM orders UNION ALL SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app_snap'`, 'app_snap').trim()).toBe('1,2,3,10\nrestorer');
+    await engine.close();
+    pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active; DROP DATABASE app_snap`);
   });
 });
