@@ -11,6 +11,7 @@
  *   triggers, functions in an untrusted language (C) are refused with PERMISSION_DENIED
  *   naming them and the fix (no database, no role left behind); a database setting only a
  *   superuser may set is left out with a note giving the statement, everything else restored.
+ *   Applying roles (globals.sql) as it: a role only a superuser may make fails naming the fix.
  */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
+import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { privateTmpDir } from '../../fixtures/wal-task.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -187,5 +190,42 @@ describe('a snapshot task with REPLICATION + pg_read_all_data (no superuser)', (
     expect(pg.psql(`SELECT string_agg(id::text, ',' ORDER BY id) FROM orders UNION ALL SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app_snap'`, 'app_snap').trim()).toBe('1,2,3,10\nrestorer');
     await engine.close();
     pg.psql(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active; DROP DATABASE app_snap`);
+  });
+});
+
+describe('applying roles (globals.sql) as the CREATEROLE restore account', () => {
+  test('roles only a superuser may make (SUPERUSER, REPLICATION, BYPASSRLS, a superuser-only setting) fail each naming the fix, none half-made; the others and their memberships are applied', async () => {
+    const conn = new PgConnection({ kind: 'postgres', host: pg.host, port: pg.port, user: 'restorer', tls: 'disable' }, 'restorer-pw', { binDir: PG_BIN });
+    const sql = [
+      'SET standard_conforming_strings = on;',
+      'CREATE ROLE g_su;',
+      'ALTER ROLE g_su WITH SUPERUSER NOLOGIN;',
+      'CREATE ROLE g_rep;',
+      'ALTER ROLE g_rep WITH REPLICATION LOGIN;',
+      'CREATE ROLE g_byp;',
+      'ALTER ROLE g_byp WITH BYPASSRLS;',
+      'CREATE ROLE g_slow;',
+      'ALTER ROLE g_slow WITH NOLOGIN;',
+      "ALTER ROLE g_slow SET log_min_duration_statement TO '100';",
+      'CREATE ROLE g_ok;',
+      'ALTER ROLE g_ok WITH LOGIN;',
+      'GRANT pg_read_all_data TO g_ok;',
+      'GRANT g_su TO g_ok;',
+    ].join('\n');
+    const fix = (role: string) => ` — only a superuser may apply this role as it was: apply the roles with a superuser account, or create role ${role} by hand without it and apply again (an existing role is skipped).`;
+    try {
+      expect((await applyGlobals(conn, sql)).objects).toEqual([
+        { kind: 'role', name: 'role g_su', action: 'failed', message: `must be superuser to alter superuser roles or change superuser attribute${fix('g_su')}` },
+        { kind: 'role', name: 'role g_rep', action: 'failed', message: `must be superuser to alter replication roles or change replication attribute${fix('g_rep')}` },
+        { kind: 'role', name: 'role g_byp', action: 'failed', message: `must be superuser to change bypassrls attribute${fix('g_byp')}` },
+        { kind: 'role', name: 'role g_slow', action: 'failed', message: `permission denied to set parameter "log_min_duration_statement"${fix('g_slow')}` },
+        { kind: 'role', name: 'role g_ok', action: 'created', message: null },
+        { kind: 'membership', name: 'membership pg_read_all_data to g_ok', action: 'created', message: null },
+        { kind: 'membership', name: 'membership g_su to g_ok', action: 'failed', message: 'role g_su could not be created' },
+      ]);
+      expect(pg.psql(`SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('g_su', 'g_rep', 'g_byp', 'g_slow', 'g_ok')`).trim()).toBe('g_ok');
+    } finally {
+      pg.psql('DROP ROLE IF EXISTS g_ok');
+    }
   });
 });
