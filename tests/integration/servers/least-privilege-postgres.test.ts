@@ -4,6 +4,8 @@
  *   the subscriptions of a database are left out of logical backups (pg_dump dumps them only
  *   for a superuser, with nothing but a stderr warning); a full and an incremental run
  *   succeed, the point names the subscription, and a restore of it says so in its notes.
+ *   A database with CONNECT revoked from PUBLIC (pg_read_all_data does not grant it): the
+ *   check and the dump name the GRANT; granted, its archive equals a superuser's.
  * - backup_repl: LOGIN REPLICATION + pg_read_all_data, a snapshot task: the check passes, a
  *   full and an incremental succeed, one database restores out of it through restorer.
  * - restorer: LOGIN CREATEDB CREATEROLE. What only a superuser may restore is dealt with
@@ -13,6 +15,7 @@
  *   superuser may set is left out with a note giving the statement, everything else restored.
  *   Applying roles (globals.sql) as it: a role only a superuser may make fails naming the fix.
  */
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +229,53 @@ describe('applying roles (globals.sql) as the CREATEROLE restore account', () =>
       expect(pg.psql(`SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('g_su', 'g_rep', 'g_byp', 'g_slow', 'g_ok')`).trim()).toBe('g_ok');
     } finally {
       pg.psql('DROP ROLE IF EXISTS g_ok');
+    }
+  });
+});
+
+describe('a hardened database (CONNECT revoked from PUBLIC, a schema without USAGE for PUBLIC)', () => {
+  test('the check and the dump name the missing CONNECT and its GRANT; granted, the archive is the one a superuser makes (settings, per-role settings, owners, grants, default privileges, comment)', async () => {
+    pg.psql(`CREATE DATABASE rich OWNER app_owner; ALTER DATABASE rich SET work_mem = '9MB'; CREATE ROLE reader; GRANT CONNECT ON DATABASE rich TO reader; REVOKE CONNECT ON DATABASE rich FROM PUBLIC;
+      COMMENT ON DATABASE rich IS 'the rich one'; ALTER ROLE reader IN DATABASE rich SET search_path = hidden`);
+    pg.psql(
+      `CREATE SCHEMA hidden AUTHORIZATION app_owner; REVOKE ALL ON SCHEMA hidden FROM PUBLIC; CREATE TABLE hidden.t (id int, secret text); INSERT INTO hidden.t VALUES (1, 's');
+       ALTER TABLE hidden.t OWNER TO app_owner; GRANT SELECT ON hidden.t TO reader; ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA hidden GRANT SELECT ON TABLES TO reader;
+       CREATE SEQUENCE hidden.s; SELECT nextval('hidden.s'); CREATE MATERIALIZED VIEW hidden.mv AS SELECT count(*) FROM hidden.t; ALTER MATERIALIZED VIEW hidden.mv OWNER TO app_owner`,
+      'rich',
+    );
+    try {
+      expect((await as('backup_ro').testConnection({ contentWarnings: true })).warnings).toContain(
+        'User "backup_ro" may not connect to database "rich" (CONNECT revoked from PUBLIC; pg_read_all_data does not grant it): its backups will fail. Fix: GRANT CONNECT ON DATABASE "rich" TO "backup_ro";',
+      );
+      const denied = await refusal(as('backup_ro').openDump('rich', 'logical').then(async (d) => {
+        d.stream.resume();
+        await d.done;
+      }));
+      expect(denied.code).toBe('PERMISSION_DENIED');
+      expect(denied.message).toBe(
+        'User "backup_ro" may not connect to database "rich": it has no CONNECT privilege there (revoked from PUBLIC; pg_read_all_data does not grant it), so the database was not backed up. Fix: GRANT CONNECT ON DATABASE "rich" TO "backup_ro";',
+      );
+      pg.psql('GRANT CONNECT ON DATABASE rich TO backup_ro');
+      expect((await as('backup_ro').testConnection({ contentWarnings: true })).warnings.join(' ')).not.toContain('may not connect');
+      const script = async (user: string): Promise<string> => {
+        const file = join(dumps, `rich-${user}.dump`);
+        const d = await as(user).openDump('rich', 'logical');
+        await pipeline(d.stream, createWriteStream(file));
+        await d.done;
+        return execFileSync(join(PG_BIN, 'pg_restore'), ['--create', '-f', '-', file], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => !l.startsWith('-- Dumped') && !/^\\(un)?restrict /.test(l))
+          .join('\n');
+      };
+      const [own, ro] = [await script('postgres'), await script('backup_ro')];
+      expect(ro).toBe(own);
+      for (const part of ["ALTER DATABASE rich SET work_mem TO '9MB';", 'ALTER ROLE reader IN DATABASE rich SET search_path TO \'hidden\';', 'GRANT SELECT ON TABLE hidden.t TO reader;', "COMMENT ON DATABASE rich IS 'the rich one';", 'REVOKE CONNECT,TEMPORARY ON DATABASE rich FROM PUBLIC;']) {
+        expect(ro).toContain(part);
+      }
+      expect(ro).toMatch(/ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA hidden GRANT SELECT ON TABLES +TO reader;/);
+    } finally {
+      pg.psql('DROP DATABASE rich');
+      pg.psql('DROP ROLE reader');
     }
   });
 });

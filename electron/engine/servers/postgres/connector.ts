@@ -3,8 +3,10 @@
  *
  * - logical: one `pg_dump -Fc -Z0` archive per database (Backstop compresses later), plus
  *   the server-level `globals.sql` stream (`pg_dumpall --globals-only`: roles, tablespaces).
- *   A role that may not bypass a table's row-level security, or read a large object,
- *   fails with PERMISSION_DENIED naming the fix.
+ *   A role that may not bypass a table's row-level security, read a large object or
+ *   connect to the database (CONNECT revoked from PUBLIC) fails with PERMISSION_DENIED
+ *   naming the fix; for a role that is not a superuser the subscriptions pg_dump leaves out
+ *   are named in the point's meta (BACKUP_NOTES_META), repeated by every restore of it.
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
  *   `restoreBaseBackup` (snapshot.ts), not `restore`. A cluster with user tablespaces is
@@ -206,6 +208,17 @@ export class PostgresConnector implements Connector {
     }
     if (!facts.superuser) warnings.push('Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).');
     if (!facts.superuser && opts.contentWarnings) {
+      // CONNECT revoked from PUBLIC: pg_read_all_data does not grant it, so each such database would fail its backup.
+      const closed = await this.conn.query(
+        `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND datallowconn AND NOT has_database_privilege(oid, 'CONNECT') ORDER BY datname`,
+        { signal: opts.signal, action: 'checking which databases the user may connect to', fallback: 'UNREACHABLE' },
+      );
+      if (closed.length > 0) {
+        const names = closed.map((r) => hexToText(r[0] ?? ''));
+        warnings.push(
+          `User "${this.conn.server.user}" may not connect to database${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')} (CONNECT revoked from PUBLIC; pg_read_all_data does not grant it): ${names.length === 1 ? 'its' : 'their'} backups will fail. Fix: ${names.map((n) => `GRANT CONNECT ON DATABASE ${quoteIdent(n)} TO ${quoteIdent(this.conn.server.user)};`).join(' ')}`,
+        );
+      }
       // pg_dump leaves subscriptions out for such a role (subscriptionsLeftOut names them with each backup).
       const rows = await this.conn.query(
         `SELECT encode(convert_to(d.datname, 'UTF8'), 'hex'), count(*) FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid GROUP BY d.datname ORDER BY d.datname`,
@@ -282,8 +295,9 @@ export class PostgresConnector implements Connector {
     const hex = (sql: string) => `encode(convert_to(${sql}, 'UTF8'), 'hex')`;
     const rows = await this.conn.query(
       `SELECT ${hex('subname')}, ${hex(`array_to_string(subpublications, E'\\n')`)}, ${hex(`coalesce(subslotname::text, '')`)}
-         FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY subname`,
-      { database, signal, action: `listing the subscriptions of database "${database}"`, fallback: 'DUMP_FAILED' },
+         FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}') ORDER BY subname`,
+      // Asked from the maintenance database: one the role may not connect to fails in pg_dump, which explains it.
+      { signal, action: `listing the subscriptions of database "${database}"`, fallback: 'DUMP_FAILED' },
     );
     if (rows.length === 0) return [];
     const user = this.conn.server.user;
@@ -312,6 +326,14 @@ export class PostgresConnector implements Connector {
       return new BackstopError(
         'PERMISSION_DENIED',
         `User "${user}" may not read large object ${lo[1]} in database "${database}" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO ${quoteIdent(user)} for every large object of the database.`,
+        { cause: e },
+      );
+    }
+    // CONNECT revoked from PUBLIC (pg_read_all_data does not grant it).
+    if (/permission denied for database/.test(e.message)) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not connect to database "${database}": it has no CONNECT privilege there (revoked from PUBLIC; pg_read_all_data does not grant it), so the database was not backed up. Fix: GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(user)};`,
         { cause: e },
       );
     }
