@@ -6,6 +6,9 @@
  *   PERMISSION_DENIED naming it and the GRANT that fixes it (a run asks the same first).
  * - rs: every privilege but SUPER and SET USER, restoring a dump whose objects have another
  *   account's DEFINER: PERMISSION_DENIED naming SET USER, and the new database is removed.
+ * - rs_db: ALL on the new database name only, + SET USER: the restore works; it may not read
+ *   mysql.user, so the definer check cannot run — a note names the definer account and the
+ *   GRANT it needs on the new name (the view fails until then).
  */
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,3 +84,21 @@ test('restoring objects with another account’s DEFINER without SUPER / SET USE
   expect(db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_copy'`).trim()).toBe('0');
 });
 
+
+test('a restore account with ALL on the new database name only (+ SET USER) restores it whole; not allowed to read mysql.user, it still gets a note naming the definer it could not check and the GRANT (there was none: views failing silently)', async () => {
+  db.sql(`CREATE USER 'rs_db'@'%' IDENTIFIED BY 'rs_db-pw'; GRANT ALL ON \`shop_copy2\`.* TO 'rs_db'@'%'; GRANT SET USER ON *.* TO 'rs_db'@'%'`);
+  try {
+    const report = await as('rs_db').restore('shop_copy2', createReadStream(await dumpShop()), 'logical', { sourceName: 'shop' });
+    expect(report.notes).toEqual([
+      'Views, routines, triggers or events of "shop_copy2" run as \'app\'@\'%\'; "rs_db" may not read the mysql schema, so Backstop could not check that this account exists on this server with privileges on "shop_copy2". Grants name a database, so those held on the original database do not reach this new name, and using the objects fails (error 1449, 1356 or 1142) until they do. Check on this server, and e.g. GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER ON `shop_copy2`.* TO \'app\'@\'%\'; (an account it lacks: apply the backup\'s ~server/grants.sql first).',
+    ]);
+    expect(db.sql(`SELECT COUNT(*) FROM item`, 'shop_copy2').trim()).toBe('1');
+    // As the note says: the view (its definer without a privilege on the new name) fails until the GRANT.
+    expect(() => db.sql(`SELECT COUNT(*) FROM v`, 'shop_copy2')).toThrow(/1356|1142/);
+    db.sql(`GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER ON \`shop_copy2\`.* TO 'app'@'%'`);
+    expect(db.sql(`SELECT COUNT(*) FROM v`, 'shop_copy2').trim()).toBe('1');
+    expect(db.sql(`SELECT GROUP_CONCAT(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop_copy2' UNION ALL SELECT GROUP_CONCAT(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop_copy2'`).trim()).toBe('p\ntr');
+  } finally {
+    db.sql(`DROP DATABASE IF EXISTS shop_copy2; DROP USER 'rs_db'@'%'; REVOKE ALL ON \`shop_copy2\`.* FROM 'app'@'%'`);
+  }
+});

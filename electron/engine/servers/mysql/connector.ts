@@ -79,7 +79,7 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
-import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
+import { definerAccountsQuery, definerNotes, definersQuery, missingDefinerError, packetTooLargeError, uncheckedDefinerNote } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
@@ -792,10 +792,16 @@ export class MysqlConnector implements Connector {
     return note ? [note] : [];
   }
 
-  /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); none when it cannot tell. */
+  /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); the accounts it could not check when the mysql schema is not readable. */
   private async definerNotes(database: string, signal?: AbortSignal): Promise<string[]> {
-    const rows = await this.query(definersQuery(database), { signal, action: `checking the definers of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
-    return definerNotes(database, rows);
+    const action = `checking the definers of database "${database}"`;
+    try {
+      return definerNotes(database, await this.query(definersQuery(database), { signal, action, fallback: 'RESTORE_FAILED' }));
+    } catch {
+      // The mysql schema is not readable for this user: name the accounts it could not check.
+      const rows = await this.query(definerAccountsQuery(database), { signal, action, fallback: 'RESTORE_FAILED' }).catch(() => []);
+      return uncheckedDefinerNote(database, this.server.user, rows);
+    }
   }
 
   private dropQuietly(database: string): Promise<boolean> {
