@@ -289,6 +289,7 @@ export class PostgresConnector implements Connector {
    * pg_dump leaves a database's subscriptions out when the role is not a superuser (pg_subscription's
    * connection is readable only by one), with nothing but a warning on its stderr: named here instead,
    * stored with the point (restores repeat it). Their names, publications and slots are readable by any role.
+   * One query per database for such a role only (it has pg_read_all_data, so the server is 14+: pg_subscription exists).
    */
   private async subscriptionsLeftOut(database: string, signal?: AbortSignal): Promise<string[]> {
     if ((await this.serverFacts(signal)).superuser) return [];
