@@ -279,3 +279,25 @@ describe('a hardened database (CONNECT revoked from PUBLIC, a schema without USA
     }
   });
 });
+
+describe('restoring as the CREATEDB role: ownership PostgreSQL will not let it give', () => {
+  test('an object owned by a role that is not its schema’s owner (the archive grants it CREATE only after the owners are set): PERMISSION_DENIED naming the object, role, schema and fix; nothing left', async () => {
+    pg.psql(`CREATE DATABASE multi OWNER app_owner; CREATE ROLE other2; GRANT other2 TO restorer`);
+    pg.psql(`GRANT CREATE ON SCHEMA public TO other2; CREATE TABLE a (id int); ALTER TABLE a OWNER TO app_owner; CREATE TABLE b (id int); ALTER TABLE b OWNER TO other2`, 'multi');
+    const file = await dumpOf('multi');
+    try {
+      const e = await refusal(as('restorer').restore('multi_copy', createReadStream(file), 'logical'));
+      expect(e.code).toBe('PERMISSION_DENIED');
+      expect(e.message).toMatch(
+        /^Database "multi_copy" could not be restored by a role that is not a superuser: PostgreSQL lets it give table public\.b to other2 only when other2 may create in schema public, and a backup grants that \(GRANT CREATE ON SCHEMA\) only after every owner is set\. The new database was removed\. Fix: restore with a superuser account, skip ownership, or map other2 to the owner of schema public \(in "public", the database's owner\)\. \(.*permission denied for schema public/,
+      );
+      expect(leftovers('multi_copy')).toBe('');
+      // Mapped to the database's owner, it restores.
+      await as('restorer').restore('multi_copy', createReadStream(file), 'logical', { roleMap: { other2: 'app_owner' } });
+      expect(pg.psql(`SELECT string_agg(relname || '=' || pg_get_userbyid(relowner), ',' ORDER BY relname) FROM pg_class WHERE relname IN ('a', 'b')`, 'multi_copy').trim()).toBe('a=app_owner,b=app_owner');
+    } finally {
+      pg.psql('DROP DATABASE IF EXISTS multi_copy; DROP DATABASE multi');
+      pg.psql('DROP ROLE other2');
+    }
+  });
+});
