@@ -79,7 +79,16 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalQuery, nonTransactionalWarning } from './non-transactional.ts';
-import { definerAccountsQuery, definerNotes, definersQuery, missingDefinerError, packetTooLargeError, uncheckedDefinerNote } from './restore-checks.ts';
+import {
+  definerAccountsQuery,
+  definerNotes,
+  definersQuery,
+  missingDefinerError,
+  packetTooLargeError,
+  sourceReferenceNotes,
+  sourceReferencesQuery,
+  uncheckedDefinerNote,
+} from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
@@ -749,7 +758,11 @@ export class MysqlConnector implements Connector {
           );
         });
         progress.finish();
-        const notes = [...(await this.engineNotes(database, tables.tables, opts.signal)), ...(await this.definerNotes(database, opts.signal))];
+        const notes = [
+          ...(await this.engineNotes(database, tables.tables, opts.signal)),
+          ...(await this.definerNotes(database, opts.signal)),
+          ...(await this.sourceReferenceNotes(database, opts.sourceName, opts.signal)),
+        ];
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
@@ -790,6 +803,13 @@ export class MysqlConnector implements Connector {
     const restored = new Map(rows.filter((r) => r.length === 2 && r[1]).map((r) => [Buffer.from(r[0] ?? '', 'hex').toString('utf8'), r[1]!] as [string, string]));
     const note = engineNote(database, tables, restored);
     return note ? [note] : [];
+  }
+
+  /** The note on triggers, routines and events whose bodies still name the original database (restore-checks.ts); none when it cannot tell. */
+  private async sourceReferenceNotes(database: string, source: string | undefined, signal?: AbortSignal): Promise<string[]> {
+    if (!source || source === database) return [];
+    const rows = await this.query(sourceReferencesQuery(database, source), { signal, action: `checking the bodies of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+    return sourceReferenceNotes(database, source, rows);
   }
 
   /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); the accounts it could not check when the mysql schema is not readable. */
