@@ -23,7 +23,7 @@ import { basename } from 'node:path';
 import type { BackupLocation, PointKind, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { openRepository } from '../repository/index.ts';
-import { clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
+import { BACKUP_NOTES_META, clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
 import { serverKindOf, toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
@@ -152,7 +152,10 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
   });
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
-  return { database: report.database, path: report.path ?? null, notes: report.notes ?? [], pointId: point.id, kind: point.kind, bytes: point.length };
+  // What the backup itself could not carry (the point's meta says): named again in every restore of it.
+  const gaps = summary.meta[BACKUP_NOTES_META];
+  const backupNotes = Array.isArray(gaps) ? gaps.filter((g): g is string => typeof g === 'string') : [];
+  return { database: report.database, path: report.path ?? null, notes: [...backupNotes, ...(report.notes ?? [])], pointId: point.id, kind: point.kind, bytes: point.length };
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {

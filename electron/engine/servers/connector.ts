@@ -108,6 +108,13 @@ export interface DumpStream {
 /** `DumpStream.volatile` of a dump that is byte-identical whenever its content is. */
 export const NO_VOLATILE_BYTES: VolatileBytes = () => [];
 
+/**
+ * The point meta field (a `finalMeta` key) holding what a backup could not carry (e.g. the
+ * subscriptions pg_dump leaves out for a role that is not a superuser): strings for a DBA,
+ * repeated in the notes of every restore of the point.
+ */
+export const BACKUP_NOTES_META = 'backupNotes';
+
 export interface OperationOptions {
   signal?: AbortSignal;
 }

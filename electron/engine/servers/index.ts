@@ -13,6 +13,7 @@ import { PostgresConnector } from './postgres/connector.ts';
 import { SqliteConnector } from './sqlite/connector.ts';
 
 export type * from './connector.ts';
+export { BACKUP_NOTES_META } from './connector.ts';
 export { checkServerInput } from './check-server-input.ts';
 export { encodeDatabaseFolder, decodeDatabaseFolder, databaseNameOf, isHashedDatabaseFolder, legacyDatabaseFolder, SERVER_FOLDER, MAX_FOLDER_LENGTH } from './database-folder.ts';
 export { restoreBaseBackup, startDataDirectory, type RunningCluster, type BaseBackupRestoreReport } from './postgres/snapshot.ts';

@@ -304,6 +304,40 @@ describe('identifiers', () => {
   });
 });
 
+describe('triggers created from another session (names qualified with their database)', () => {
+  test('restored under a new name they go on the new database’s tables — never on the source’s (on the source server: "already exists"; elsewhere: added to a database of the source’s name)', async () => {
+    const DEF = `CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20), n INT DEFAULT 0)`;
+    src.sql(`CREATE DATABASE trg_src; ${DEF.replace('item', 'trg_src.item')}; CREATE TABLE trg_src.log (id INT)`);
+    // As an admin script writes them: from no database, every name qualified (bare and backquoted).
+    src.sql(`CREATE TRIGGER trg_src.up BEFORE INSERT ON trg_src.item FOR EACH ROW SET NEW.name = UPPER(NEW.name);
+      CREATE TRIGGER \`trg_src\`.\`logged\` after insert ON \`trg_src\`.item FOR EACH ROW INSERT INTO log VALUES (NEW.id);
+      CREATE TRIGGER trg_src.audited AFTER UPDATE ON trg_src.item FOR EACH ROW INSERT INTO trg_src.log VALUES (-NEW.id);
+      CREATE PROCEDURE trg_src.purge() DELETE FROM \`trg_src\` . log WHERE id < 0;
+      CREATE PROCEDURE trg_src.fine() DELETE FROM log WHERE id < 0`);
+    const { file } = await dumpOf(src, 'trg_src');
+    const triggers = (server: MariadbServer, db: string) =>
+      server.sql(`SELECT GROUP_CONCAT(CONCAT(TRIGGER_NAME, ' ', ACTION_TIMING, ' ', EVENT_MANIPULATION, ' ON ', EVENT_OBJECT_SCHEMA, '.', EVENT_OBJECT_TABLE) ORDER BY TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${lit(db)}`).trim();
+    // Another server with a database of the source's name (and no triggers): a restore under a new name must leave it alone.
+    small.sql(`CREATE DATABASE trg_src; ${DEF.replace('item', 'trg_src.item')}; CREATE TABLE trg_src.log (id INT)`);
+    try {
+      for (const server of [src, small]) {
+        const report = await connector(server).restore('trg_copy', createReadStream(file), 'logical', { sourceName: 'trg_src' });
+        // A body naming the original database keeps it (written so): a note says which.
+        expect(report.notes).toEqual([
+          'The bodies of procedure `purge`, trigger `audited` in "trg_copy" appear to name the original database `trg_src` (`trg_src`.table): restored as they were written, they still read and write `trg_src`, not "trg_copy". To have them use the copy, re-create them without the database name (SHOW CREATE … gives their text).',
+        ]);
+        expect(triggers(server, 'trg_copy')).toBe('audited AFTER UPDATE ON trg_copy.item,logged AFTER INSERT ON trg_copy.item,up BEFORE INSERT ON trg_copy.item');
+        server.sql(`INSERT INTO item (id, name) VALUES (1, 'abc')`, 'trg_copy');
+        expect(server.sql(`SELECT name FROM item UNION ALL SELECT COUNT(*) FROM log`, 'trg_copy').trim()).toBe('ABC\n1');
+      }
+      expect(triggers(src, 'trg_src')).toBe('audited AFTER UPDATE ON trg_src.item,logged AFTER INSERT ON trg_src.item,up BEFORE INSERT ON trg_src.item');
+      expect(triggers(small, 'trg_src')).toBe('NULL');
+    } finally {
+      for (const server of [src, small]) server.sql(`DROP DATABASE IF EXISTS trg_copy; DROP DATABASE IF EXISTS trg_src`);
+    }
+  });
+});
+
 describe('a large row', () => {
   test('dump and restore carry a 9 MB row (an 18 MB statement as hex), a 13 MB one a log read and replay (source max_allowed_packet 256M); a target whose max_allowed_packet (16 MB) is smaller refuses it naming the fix, nothing left there', async () => {
     src.sql('CREATE DATABASE big CHARACTER SET utf8mb4');

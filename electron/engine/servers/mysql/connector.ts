@@ -79,7 +79,16 @@ import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp,
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
-import { definerNotes, definersQuery, missingDefinerError, packetTooLargeError } from './restore-checks.ts';
+import {
+  definerAccountsQuery,
+  definerNotes,
+  definersQuery,
+  missingDefinerError,
+  packetTooLargeError,
+  sourceReferenceNotes,
+  sourceReferencesQuery,
+  uncheckedDefinerNote,
+} from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
@@ -755,7 +764,12 @@ export class MysqlConnector implements Connector {
         progress.finish();
         // Tables without transactions are not in the dump's snapshot: the copy says so (non-transactional.ts).
         const unsnapped = nonTransactionalNote(database, tables.tables);
-        const notes = [...(unsnapped ? [unsnapped] : []), ...(await this.engineNotes(database, tables.tables, opts.signal)), ...(await this.definerNotes(database, opts.signal))];
+        const notes = [
+          ...(unsnapped ? [unsnapped] : []),
+          ...(await this.engineNotes(database, tables.tables, opts.signal)),
+          ...(await this.definerNotes(database, opts.signal)),
+          ...(await this.sourceReferenceNotes(database, opts.sourceName, opts.signal)),
+        ];
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
@@ -798,10 +812,23 @@ export class MysqlConnector implements Connector {
     return note ? [note] : [];
   }
 
-  /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); none when it cannot tell. */
+  /** The note on triggers, routines and events whose bodies still name the original database (restore-checks.ts); none when it cannot tell. */
+  private async sourceReferenceNotes(database: string, source: string | undefined, signal?: AbortSignal): Promise<string[]> {
+    if (!source || source === database) return [];
+    const rows = await this.query(sourceReferencesQuery(database, source), { signal, action: `checking the bodies of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+    return sourceReferenceNotes(database, source, rows);
+  }
+
+  /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); the accounts it could not check when the mysql schema is not readable. */
   private async definerNotes(database: string, signal?: AbortSignal): Promise<string[]> {
-    const rows = await this.query(definersQuery(database), { signal, action: `checking the definers of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
-    return definerNotes(database, rows);
+    const action = `checking the definers of database "${database}"`;
+    try {
+      return definerNotes(database, await this.query(definersQuery(database), { signal, action, fallback: 'RESTORE_FAILED' }));
+    } catch {
+      // The mysql schema is not readable for this user: name the accounts it could not check.
+      const rows = await this.query(definerAccountsQuery(database), { signal, action, fallback: 'RESTORE_FAILED' }).catch(() => []);
+      return uncheckedDefinerNote(database, this.server.user, rows);
+    }
   }
 
   private dropQuietly(database: string): Promise<boolean> {

@@ -26,10 +26,13 @@
  *   `UNLOCK TABLES;` pair mariadb-dump puts around such a table's rows is dropped: under
  *   LOCK TABLES the server opens the default's sequence too and refuses every INSERT
  *   ("Table 's' was not locked with LOCK TABLES", MariaDB 10.11), so the dump would not load.
+ * - Given the source's name, a trigger's header written with it (`TRIGGER shop.tr … ON
+ *   shop.item`, trigger-header.ts) loses it, so the trigger goes on the restored table.
  * - Everything else passes through byte for byte.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
+import { TRIGGER_PREFIX, unqualifyTrigger } from './trigger-header.ts';
 import { unqualifyView, VIEW_PREFIX } from './view-bodies.ts';
 
 export interface MysqlDatabaseOptions {
@@ -202,7 +205,7 @@ export class DumpRewriter extends Transform {
             const head = chunk.subarray(p, p + Math.min(prefix.length, chunk.length - p));
             return prefix.subarray(0, head.length).equals(head);
           };
-          if (starts(ALTER) || starts(DELIMITER) || (!this.inBlock && (starts(COLUMN) || starts(LOCK) || starts(UNLOCK))) || (this.source && starts(VIEW_PREFIX))) {
+          if (starts(ALTER) || starts(DELIMITER) || (!this.inBlock && (starts(COLUMN) || starts(LOCK) || starts(UNLOCK))) || (this.source && (starts(VIEW_PREFIX) || (this.inBlock && starts(TRIGGER_PREFIX))))) {
             if (run < p) this.push(chunk.subarray(run, p));
             this.held = [];
             this.heldBytes = 0;
@@ -240,6 +243,12 @@ export class DumpRewriter extends Transform {
     this.held = null;
     this.heldBytes = 0;
     this.atLineStart = complete;
+    if (complete && this.inBlock && this.source && line.subarray(0, TRIGGER_PREFIX.length).equals(TRIGGER_PREFIX)) {
+      // A trigger's first line (it stands inside a DELIMITER ;; block): its own database's name out of its header.
+      const rewritten = unqualifyTrigger(line.toString('utf8'), this.source);
+      this.push(rewritten === null ? line : Buffer.from(rewritten, 'utf8'));
+      return;
+    }
     if (complete && line[0] === VIEW_PREFIX[0]) {
       const rewritten = this.inBlock || !this.source ? null : unqualifyView(line, this.source);
       this.push(rewritten ?? line);

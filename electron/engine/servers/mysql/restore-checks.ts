@@ -13,9 +13,15 @@
  *   against mysql.user: missing ones make the objects fail with error 1449; existing ones
  *   without any privilege on the new database name (grants name a database, so those on
  *   the original do not reach a new name) fail with 1356/1142. Each case is one note naming
- *   the accounts and the fix; the restored database is kept (its data is whole). A server
- *   that does not let the user read the mysql schema gives no notes (the caller ignores
- *   the query's failure).
+ *   the accounts and the fix; the restored database is kept (its data is whole). A user
+ *   that may not read the mysql schema (a least-privilege restore account) gets one note
+ *   naming the definer accounts it could not check (`definerAccountsQuery` /
+ *   `uncheckedDefinerNote`, from information_schema only).
+ * - `sourceReferencesQuery`/`sourceReferenceNotes`: triggers, routines and events of a database
+ *   restored under a new name whose bodies name the original database as a qualifier
+ *   (`shop`.log): one note naming them — they still use the original (the dump keeps bodies
+ *   as written; only view bodies and trigger headers are rewritten, view-bodies.ts and
+ *   trigger-header.ts).
  * - `missingDefinerError`: a restore that failed because the server refused to create a view
  *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
  *   created while the account is missing, under any name) becomes the error naming that
@@ -48,6 +54,53 @@ export function definersQuery(database: string): string {
           UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
           UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name}) d
     ORDER BY 2;`;
+}
+
+/** Rows ('definer', HEX(definer)) of the definer-rights objects of `database`, from information_schema only (no mysql schema needed). */
+export function definerAccountsQuery(database: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  return `SELECT DISTINCT 'definer', HEX(DEFINER) FROM (SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${name} AND SECURITY_TYPE = 'DEFINER'
+          UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name} AND SECURITY_TYPE = 'DEFINER'
+          UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name}) d ORDER BY 2;`;
+}
+
+/**
+ * The note when the restoring user may not read the mysql schema (a least-privilege restore
+ * account): the definer accounts of `rows` (definerAccountsQuery) could not be checked, so
+ * the DBA is told to check them — never silence about objects that may fail.
+ */
+export function uncheckedDefinerNote(database: string, user: string, rows: string[][]): string[] {
+  const accounts = rows.filter((r) => r[0] === 'definer').map((r) => accountName(Buffer.from(r[1] ?? '', 'hex').toString('utf8')));
+  if (accounts.length === 0) return [];
+  return [
+    `Views, routines, triggers or events of "${database}" run as ${listed(accounts)}; "${user}" may not read the mysql schema, so Backstop could not check that ${accounts.length === 1 ? 'this account exists' : 'these accounts exist'} on this server with privileges on "${database}". Grants name a database, so those held on the original database do not reach this new name, and using the objects fails (error 1449, 1356 or 1142) until they do. Check on this server, and e.g. GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, TRIGGER ON ${quoted(database)}.* TO ${accounts[0]}; (an account it lacks: apply the backup's ~server/grants.sql first).`,
+  ];
+}
+
+/**
+ * Rows ('names-source', kind, HEX(name)) of the triggers, routines and events of `database`
+ * whose body names the database `source` as a qualifier (`source`.x or source.x): restored
+ * under a new name they still read and write the source database.
+ */
+export function sourceReferencesQuery(database: string, source: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  const escaped = source.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  const bare = /^[A-Za-z0-9_$]+$/.test(source) ? `|(^|[^A-Za-z0-9_$\`.])${escaped}[[:space:]]*\\.` : '';
+  const pattern = `X'${Buffer.from(`\`${escaped.replace(/`/g, '``')}\`[[:space:]]*\\.${bare}`, 'utf8').toString('hex')}'`;
+  return `SELECT 'names-source', 'trigger', HEX(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name} AND ACTION_STATEMENT REGEXP CONVERT(${pattern} USING utf8mb4)
+    UNION ALL SELECT 'names-source', LOWER(ROUTINE_TYPE), HEX(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name} AND ROUTINE_DEFINITION REGEXP CONVERT(${pattern} USING utf8mb4)
+    UNION ALL SELECT 'names-source', 'event', HEX(EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name} AND EVENT_DEFINITION REGEXP CONVERT(${pattern} USING utf8mb4)
+    ORDER BY 2, 3;`;
+}
+
+/** The note for the rows of `sourceReferencesQuery` (none when no body names the source database). */
+export function sourceReferenceNotes(database: string, source: string, rows: string[][]): string[] {
+  const objects = rows.filter((r) => r[0] === 'names-source' && r.length === 3).map((r) => `${r[1]} ${quoted(Buffer.from(r[2] ?? '', 'hex').toString('utf8'))}`);
+  if (objects.length === 0) return [];
+  return [
+    `The bodies of ${listed(objects)} in "${database}" appear to name the original database ${quoted(source)} (${quoted(source)}.table): restored as they were written, they still read and write ${quoted(source)}, not "${database}". To have them use the copy, re-create them without the database name (SHOW CREATE … gives their text).`,
+  ];
 }
 
 function accountName(definer: string): string {

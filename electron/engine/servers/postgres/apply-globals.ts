@@ -12,7 +12,8 @@
  *   session prelude of every batch.
  * - `applyGlobals` never stops at the first problem: each object is applied on its own and
  *   reported as created, skipped (exists / the connecting role / member left unchanged),
- *   altered or failed with the server's message. A role is created in one transaction with
+ *   altered or failed with the server's message (a role only a superuser may make — SUPERUSER,
+ *   REPLICATION, BYPASSRLS, a superuser-only setting — also names the fix). A role is created in one transaction with
  *   its attributes, settings and comment, so a failed role leaves nothing behind. Objects
  *   that exist are never changed unless `alterExisting` (then roles get their attributes,
  *   settings and comment, never the source's password); the connecting role is never
@@ -299,6 +300,17 @@ async function targetFacts(conn: PgConnection, signal?: AbortSignal): Promise<Ta
 class StatementFailed extends Error {}
 
 /**
+ * A role's failure because only a superuser may give it an attribute (SUPERUSER, REPLICATION,
+ * BYPASSRLS) or a setting (log_min_duration_statement, …): the server's message and the fix.
+ */
+const superuserOnly =
+  (role: string) =>
+  (_done: number, m: string): string =>
+    /must be superuser|permission denied to set parameter/i.test(m)
+      ? `${m} — only a superuser may apply this role as it was: apply the roles with a superuser account, or create role ${role} by hand without it and apply again (an existing role is skipped).`
+      : m;
+
+/**
  * Runs statements as one psql script (optionally one transaction); a statement's failure →
  * StatementFailed with the server's message. The session may write whatever the role's or
  * the server's default_transaction_read_only, and the prelude (pg_dumpall's SET lines) runs
@@ -367,11 +379,11 @@ export async function applyGlobals(conn: PgConnection, sql: string, opts: ApplyG
         untouched.add(o.name);
         report(o, 'skipped', 'exists on the target; left unchanged (--alter-existing changes it)');
       } else {
-        await attempt(o, 'altered', [{ statements: [...o.attributes.map(withoutPassword), ...o.rest], transaction: true }]);
+        await attempt(o, 'altered', [{ statements: [...o.attributes.map(withoutPassword), ...o.rest], transaction: true }], superuserOnly(o.name));
       }
     } else {
       const create = o.create ?? `CREATE ROLE "${o.name.replace(/"/g, '""')}"`;
-      const ok = await attempt(o, 'created', [{ statements: [create, ...o.attributes, ...o.rest], transaction: true }]);
+      const ok = await attempt(o, 'created', [{ statements: [create, ...o.attributes, ...o.rest], transaction: true }], superuserOnly(o.name));
       if (!ok) failedRoles.add(o.name);
     }
   }

@@ -3,8 +3,10 @@
  *
  * - logical: one `pg_dump -Fc -Z0` archive per database (Backstop compresses later), plus
  *   the server-level `globals.sql` stream (`pg_dumpall --globals-only`: roles, tablespaces).
- *   A role that may not bypass a table's row-level security, or read a large object,
- *   fails with PERMISSION_DENIED naming the fix.
+ *   A role that may not bypass a table's row-level security, read a large object or
+ *   connect to the database (CONNECT revoked from PUBLIC) fails with PERMISSION_DENIED
+ *   naming the fix; for a role that is not a superuser the subscriptions pg_dump leaves out
+ *   are named in the point's meta (BACKUP_NOTES_META), repeated by every restore of it.
  * - snapshot: PostgreSQL cannot snapshot one database, so a snapshot is one cluster-wide
  *   server-level stream `base.tar` (`pg_basebackup -D - -Ft -X fetch`); its restore is
  *   `restoreBaseBackup` (snapshot.ts), not `restore`. A cluster with user tablespaces is
@@ -43,6 +45,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { PgCustomArchiveFacts } from '../../facts/pg-custom-facts.ts';
+import { BACKUP_NOTES_META } from '../connector.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
@@ -204,6 +207,30 @@ export class PostgresConnector implements Connector {
       warnings.push(`User "${this.conn.server.user}" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE ${quoteIdent(this.conn.server.user)} REPLICATION;`);
     }
     if (!facts.superuser) warnings.push('Not a superuser: role passwords are left out of the globals dump (pg_dumpall --no-role-passwords).');
+    if (!facts.superuser && opts.contentWarnings) {
+      // CONNECT revoked from PUBLIC: pg_read_all_data does not grant it, so each such database would fail its backup.
+      const closed = await this.conn.query(
+        `SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND datallowconn AND NOT has_database_privilege(oid, 'CONNECT') ORDER BY datname`,
+        { signal: opts.signal, action: 'checking which databases the user may connect to', fallback: 'UNREACHABLE' },
+      );
+      if (closed.length > 0) {
+        const names = closed.map((r) => hexToText(r[0] ?? ''));
+        warnings.push(
+          `User "${this.conn.server.user}" may not connect to database${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')} (CONNECT revoked from PUBLIC; pg_read_all_data does not grant it): ${names.length === 1 ? 'its' : 'their'} backups will fail. Fix: ${names.map((n) => `GRANT CONNECT ON DATABASE ${quoteIdent(n)} TO ${quoteIdent(this.conn.server.user)};`).join(' ')}`,
+        );
+      }
+      // pg_dump leaves subscriptions out for such a role (subscriptionsLeftOut names them with each backup).
+      const rows = await this.conn.query(
+        `SELECT encode(convert_to(d.datname, 'UTF8'), 'hex'), count(*) FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid GROUP BY d.datname ORDER BY d.datname`,
+        { signal: opts.signal, action: 'listing subscriptions', fallback: 'UNREACHABLE' },
+      );
+      if (rows.length > 0) {
+        const where = rows.map((r) => `"${hexToText(r[0] ?? '')}" (${r[1]})`).join(', ');
+        warnings.push(
+          `Not a superuser: the logical replication subscriptions of database${rows.length === 1 ? '' : 's'} ${where} are left out of logical backups (pg_dump dumps them only for a superuser; each backup names them). A restore never recreates a subscription; to keep their definitions in the backup, back up as a superuser.`,
+        );
+      }
+    }
     warnings.push(...(await readiness));
     this.tablespaces = await tablespaces;
     const tools = [
@@ -240,13 +267,49 @@ export class PostgresConnector implements Connector {
       throw new BackstopError('VALIDATION', 'PostgreSQL snapshots cover the whole server: store the server-level "base.tar" stream instead of per-database dumps.');
     }
     checkPgDatabaseName(database);
+    const gaps = await this.subscriptionsLeftOut(database, opts.signal);
     const cmd = this.conn.command('pg_dump', ['-Fc', '-Z0', ...this.conn.connArgs(), '-d', conninfoDbname(database)]);
     const { stream, done } = streamTool(cmd, {
       signal: opts.signal,
       classify: this.conn.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
       refine: (e) => this.explainDumpFailure(database, e),
     });
-    return { stream, done, handsOverBuffers: true, facts: new PgCustomArchiveFacts(), meta: { format: 'pg-custom' }, volatile: pgArchiveVolatile };
+    return {
+      stream,
+      done,
+      handsOverBuffers: true,
+      facts: new PgCustomArchiveFacts(),
+      meta: { format: 'pg-custom' },
+      ...(gaps.length > 0 ? { finalMeta: () => ({ [BACKUP_NOTES_META]: gaps }) } : {}),
+      volatile: pgArchiveVolatile,
+    };
+  }
+
+  /**
+   * pg_dump leaves a database's subscriptions out when the role is not a superuser (pg_subscription's
+   * connection is readable only by one), with nothing but a warning on its stderr: named here instead,
+   * stored with the point (restores repeat it). Their names, publications and slots are readable by any role.
+   * One query per database for such a role only (it has pg_read_all_data, so the server is 14+: pg_subscription exists).
+   */
+  private async subscriptionsLeftOut(database: string, signal?: AbortSignal): Promise<string[]> {
+    if ((await this.serverFacts(signal)).superuser) return [];
+    const hex = (sql: string) => `encode(convert_to(${sql}, 'UTF8'), 'hex')`;
+    const rows = await this.conn.query(
+      `SELECT ${hex('subname')}, ${hex(`array_to_string(subpublications, E'\\n')`)}, ${hex(`coalesce(subslotname::text, '')`)}
+         FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}') ORDER BY subname`,
+      // Asked from the maintenance database: one the role may not connect to fails in pg_dump, which explains it.
+      { signal, action: `listing the subscriptions of database "${database}"`, fallback: 'DUMP_FAILED' },
+    );
+    if (rows.length === 0) return [];
+    const user = this.conn.server.user;
+    const subs = rows.map((r) => {
+      const pubs = hexToText(r[1] ?? '').split('\n');
+      const slot = hexToText(r[2] ?? '');
+      return `"${hexToText(r[0] ?? '')}" (publication${pubs.length === 1 ? '' : 's'} ${pubs.map((p) => `"${p}"`).join(', ')}${slot ? `, replication slot "${slot}" on its publisher` : ''})`;
+    });
+    return [
+      `Subscription${subs.length === 1 ? '' : 's'} ${subs.join(', ')} of database "${database}" ${subs.length === 1 ? 'is' : 'are'} not in this backup: "${user}" is not a superuser, and pg_dump dumps subscriptions only for a superuser. A restore never recreates a subscription (a copy must not use the source's slot), but to keep its definition in the backup, back up as a superuser.`,
+    ];
   }
 
   /**
@@ -264,6 +327,14 @@ export class PostgresConnector implements Connector {
       return new BackstopError(
         'PERMISSION_DENIED',
         `User "${user}" may not read large object ${lo[1]} in database "${database}" (pg_read_all_data does not cover large objects). Fix: back up as a superuser, or GRANT SELECT ON LARGE OBJECT … TO ${quoteIdent(user)} for every large object of the database.`,
+        { cause: e },
+      );
+    }
+    // CONNECT revoked from PUBLIC (pg_read_all_data does not grant it).
+    if (/permission denied for database/.test(e.message)) {
+      return new BackstopError(
+        'PERMISSION_DENIED',
+        `User "${user}" may not connect to database "${database}": it has no CONNECT privilege there (revoked from PUBLIC; pg_read_all_data does not grant it), so the database was not backed up. Fix: GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(user)};`,
         { cause: e },
       );
     }
@@ -368,6 +439,9 @@ export class PostgresConnector implements Connector {
             action: `letting the restore write into database "${database}"`,
             fallback: 'RESTORE_FAILED',
           });
+          if (plan.ownerFirst.length > 0) {
+            await this.conn.query(`${UTF8}${plan.ownerFirst.join('\n')}`, { signal: opts.signal, action: `giving database "${database}" its owner`, fallback: 'RESTORE_FAILED' });
+          }
           try {
             await this.pgRestore(database, archive, jobs, plan, opts);
             // Database-level statements run like pg_restore --create's, from inside the new database,
@@ -472,7 +546,16 @@ export class PostgresConnector implements Connector {
     const largeObjects = largeObjectEntries(archive.list);
     const loListFile = join(dir, 'large-object-entries.list');
     if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
-    const [databaseScript, schemaScript, largeObjectScript, roles, facts] = await Promise.all([
+    // A role that is not a superuser: which roles it is a member of (it may give objects only to those), which
+    // parameters it may not set and which extensions it may not create (restore-plan.ts, superuser-only.ts).
+    const facts = await this.serverFacts(opts.signal);
+    const limits = facts.superuser
+      ? ''
+      : `UNION ALL SELECT 'c', '' FROM pg_roles WHERE rolname = current_user AND rolcreatedb
+         UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
+         UNION ALL SELECT 'p', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_settings WHERE context = 'superuser'${facts.versionNum >= 150000 ? " AND NOT has_parameter_privilege(name, 'SET')" : ''}
+         ${facts.versionNum >= 130000 ? "UNION ALL SELECT DISTINCT 'x', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_available_extension_versions WHERE superuser AND NOT trusted" : ''}`;
+    const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
@@ -480,11 +563,12 @@ export class PostgresConnector implements Connector {
       this.conn.query(
         `SELECT 'd', '' FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'
          UNION ALL SELECT 'r', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles
-         UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace`,
+         UNION ALL SELECT 't', encode(convert_to(spcname, 'UTF8'), 'hex') FROM pg_tablespace
+         ${limits}`,
         { signal: opts.signal, action: 'checking the target database name and roles', fallback: 'RESTORE_FAILED' },
       ),
-      this.serverFacts(opts.signal),
     ]);
+    const named = (kind: string) => new Set(roles.filter((r) => r[0] === kind).map((r) => hexToText(r[1] ?? '')));
     if (roles.some((r) => r[0] === 'd')) {
       throw new BackstopError('DATABASE_EXISTS', `Database "${database}" already exists on the ${this.conn.label}; choose another name (a restore never overwrites a database).`);
     }
@@ -493,10 +577,12 @@ export class PostgresConnector implements Connector {
         sourceDatabase: sourceDatabaseName(databaseScript) ?? '',
         databaseScript,
         objectScript: `${schemaScript}\n${largeObjectScript}`,
-        existingRoles: new Set(roles.filter((r) => r[0] === 'r').map((r) => hexToText(r[1] ?? ''))),
-        existingTablespaces: new Set(roles.filter((r) => r[0] === 't').map((r) => hexToText(r[1] ?? ''))),
+        existingRoles: named('r'),
+        existingTablespaces: named('t'),
         restoringUser: this.conn.server.user,
         superuser: facts.superuser,
+        // A role that may not create databases fails first at CREATE DATABASE, which says so (no owner check then).
+        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), ...(roles.some((r) => r[0] === 'c') ? { memberOf: named('m') } : {}) }),
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },

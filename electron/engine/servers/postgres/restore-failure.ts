@@ -14,6 +14,9 @@
  *   the function and the name it could not find, and the fix (on the source, then a new
  *   backup; or by hand for this backup: docs/RESTORE.md). Code: the fallback
  *   (RESTORE_FAILED).
+ * - A role that is not a superuser giving an object to a role without CREATE on its schema
+ *   (the archive's schema grants come after the owners): PERMISSION_DENIED naming the
+ *   object, the role, the schema and the fix.
  * Everything else goes to the connection's classifier unchanged in kind.
  */
 import { BackstopError } from '../../../shared/result.ts';
@@ -73,7 +76,24 @@ export function searchPathFailure(stderr: string, database: string): BackstopErr
   );
 }
 
+const OWNER_SCHEMA = /ERROR:\s+permission denied for schema ("(?:[^"]|"")+"|\S+)[\s\S]*?Command was: ALTER ([A-Z ]+?) (.+) OWNER TO ("(?:[^"]|"")+"|[^\s;]+);/;
+
+/**
+ * A restoring role that is not a superuser giving an object to a role that may not create in
+ * the object's schema (PostgreSQL checks that; the archive's GRANT CREATE ON SCHEMA comes only
+ * after every owner is set): the explanation and the fix, or null for anything else.
+ */
+export function ownerSchemaFailure(stderr: string, database: string): BackstopError | null {
+  const m = OWNER_SCHEMA.exec(stderr);
+  if (!m) return null;
+  const [, schema, kind, object, role] = m;
+  return new BackstopError(
+    'PERMISSION_DENIED',
+    `Database "${database}" could not be restored by a role that is not a superuser: PostgreSQL lets it give ${kind!.toLowerCase()} ${object} to ${role} only when ${role} may create in schema ${schema}, and a backup grants that (GRANT CREATE ON SCHEMA) only after every owner is set. The new database was removed. Fix: restore with a superuser account, skip ownership, or map ${role} to the owner of schema ${schema} (in "public", the database's owner). (${stderrDetail(pgRestoreErrorText(stderr))})`,
+  );
+}
+
 /** Wraps the connection's classifier for a pg_restore run into `database`. */
 export function pgRestoreClassifier(classify: Classifier, database: string): Classifier {
-  return (f: ToolFailure) => searchPathFailure(f.stderr, database) ?? classify({ ...f, stderr: pgRestoreErrorText(f.stderr) });
+  return (f: ToolFailure) => searchPathFailure(f.stderr, database) ?? ownerSchemaFailure(f.stderr, database) ?? classify({ ...f, stderr: pgRestoreErrorText(f.stderr) });
 }

@@ -31,6 +31,7 @@
  */
 import { BackstopError } from '../../../shared/result.ts';
 import { quoteIdent } from './connection.ts';
+import { settingOf, superuserObject } from './superuser-only.ts';
 import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement, type Token } from './sql-script.ts';
 
 export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
@@ -81,6 +82,12 @@ export interface RestorePlan {
   objectStatements: string[];
   /** Database-level statements (owner, settings, per-role settings, comment, privileges): run after those. */
   databaseStatements: string[];
+  /**
+   * For a restoring role that is not a superuser: the database's owner, given before pg_restore
+   * runs (PostgreSQL lets it give an object to a role only when that role may create in the
+   * object's schema — public's CREATE is the database owner's).
+   */
+  ownerFirst: string[];
   /** pg_restore flags. */
   pgRestoreArgs: string[];
   /** Roles to create (NOLOGIN) before anything else. */
@@ -349,6 +356,12 @@ export interface PlanInput {
   restoringUser: string;
   /** Whether it is a superuser (undefined: taken to be one). */
   superuser?: boolean;
+  /** Not a superuser: the roles it is a member of (undefined: not checked). */
+  memberOf?: ReadonlySet<string>;
+  /** Not a superuser: the parameters it may not set (superuser context, no GRANT SET; undefined: not checked). */
+  superuserSettings?: ReadonlySet<string>;
+  /** Not a superuser: the target's extensions only a superuser may create (undefined: not checked). */
+  untrustedExtensions?: ReadonlySet<string>;
   serverLabel: string;
   choices: RestoreChoices;
 }
@@ -397,6 +410,16 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       throw new BackstopError(
         'RESTORE_FAILED',
         `The backup puts things in ${lacking.length === 1 ? 'a tablespace' : 'tablespaces'} that the ${input.serverLabel} lacks: ${names}. Nothing was restored. Create ${lacking.length === 1 ? 'it' : 'them'} on the server first (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), then restore again.`,
+      );
+    }
+  }
+  // Objects only a superuser may create: refused before anything is created (other objects may depend on them).
+  if (input.superuser === false) {
+    const objects = [...new Set(objStmts.flatMap((c) => superuserObject(c.stmt, input.untrustedExtensions ?? new Set()) ?? []))];
+    if (objects.length > 0) {
+      throw new BackstopError(
+        'PERMISSION_DENIED',
+        `The backup holds ${objects.length === 1 ? 'an object' : 'objects'} only a superuser may create, and "${input.restoringUser}" is not a superuser: ${objects.slice(0, 10).join(', ')}${objects.length > 10 ? ` and ${objects.length - 10} more` : ''}. Nothing was restored. Restore it with a superuser account of the ${input.serverLabel} (or, there, ALTER ROLE ${quoteIdent(input.restoringUser)} SUPERUSER;).`,
       );
     }
   }
@@ -464,6 +487,28 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       `The backup names ${missing.length === 1 ? 'a role' : 'roles'} that the ${input.serverLabel} lacks: ${missing.map((r) => describe(r, needed.get(r)!)).join(', ')}. Nothing was restored. Choose one: create the missing roles (without login or privileges), map each to a role that exists, or skip ownership (everything then belongs to "${input.restoringUser}") and/or privileges.${inPolicies.length > 0 ? ` Roles named in row-level security policies${inPolicies.some((r) => mappingRoles.has(r)) ? ' or user mappings' : ''} (${inPolicies.map((r) => `"${r}"`).join(', ')}) can only be created, not mapped or skipped.` : ''}`,
     );
   }
+  // Only a member of a role (or a superuser) may give it an object (ALTER … OWNER TO): a role that is not one fails
+  // halfway through pg_restore with "must be member of role"; refused here, before anything is created.
+  if (input.superuser === false && input.memberOf && !choices.noOwner) {
+    const owners = new Map<string, string[]>();
+    for (const c of [...dbStmts, ...objStmts]) {
+      if (c.kind !== 'owner' || (skipPublications && c.publication)) continue;
+      for (const r of c.roles) {
+        const role = mapped.get(r.name) ?? r.name;
+        if (role === input.restoringUser || input.memberOf.has(role)) continue;
+        const list = owners.get(role);
+        if (list) list.push(r.what);
+        else owners.set(role, [r.what]);
+      }
+    }
+    if (owners.size > 0) {
+      const names = [...owners.keys()].sort();
+      throw new BackstopError(
+        'PERMISSION_DENIED',
+        `"${input.restoringUser}" is not a superuser, and only a member of a role may give it objects: the backup's objects are owned by ${names.map((r) => describe(r, owners.get(r)!)).join(', ')}, and "${input.restoringUser}" is not a member of ${names.length === 1 ? 'it' : 'them'}. Nothing was restored. Choose one: skip ownership (everything then belongs to "${input.restoringUser}"), map ${names.length === 1 ? 'that role' : 'each'} to a role "${input.restoringUser}" is a member of, restore with a superuser account, or (as a superuser, for a role that is not one) GRANT ${names.map(quoteIdent).join(', ')} TO ${quoteIdent(input.restoringUser)};`,
+      );
+    }
+  }
   for (const r of missing) notes.push(`Created role "${r}" (NOLOGIN, no privileges): give it LOGIN and a password before using it.`);
   if (dbStmts.some((c) => c.kind === 'template')) {
     notes.push(`The backed-up database was a template (IS_TEMPLATE); "${newDatabase}" was restored as an ordinary database. To make it a template: ALTER DATABASE ${quoteIdent(newDatabase)} IS_TEMPLATE true;`);
@@ -506,13 +551,24 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (subscriptions.length > 0) pgRestoreArgs.push('--no-subscriptions');
   if (skipPublications) pgRestoreArgs.push('--no-publications');
   const owners = dbKept.filter((c) => c.kind === 'owner');
-  const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create');
+  // A parameter only a superuser may set (ALTER DATABASE … SET log_min_duration_statement …) is left out, a note giving the statement.
+  const superuserSetting = (c: Classified): boolean => input.superuser === false && !!input.superuserSettings?.has(settingOf(c.stmt) ?? '');
+  const unsetStmts = dbKept.filter(superuserSetting);
+  const unset = unsetStmts.map(render);
+  if (unset.length > 0) {
+    const params = [...new Set(unsetStmts.map((c) => settingOf(c.stmt)!))];
+    notes.push(
+      `${unset.length === 1 ? 'A setting' : 'Settings'} of the database ${unset.length === 1 ? 'was' : 'were'} not restored: only a superuser may set ${unset.length === 1 ? 'it' : 'them'}, and "${input.restoringUser}" is not one. To have ${unset.length === 1 ? 'it' : 'them'}, run as a superuser: ${unset.join(' ')} (or, as a superuser, GRANT SET ON PARAMETER ${params.join(', ')} TO ${quoteIdent(input.restoringUser)}; and restore again).`,
+    );
+  }
+  const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create' && !superuserSetting(c));
   // Object ownership before object privileges (grants may name the owner), database last.
   const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
   const databaseStatements = [...owners.map(render), ...rest.map(render)];
   // The archive's own `SET standard_conforming_strings = off;` (pg_restore's prelude of every script).
   const standardConformingStrings = !dbStmts.some((c) => isKeyword(sig(c.stmt, 0), 'SET') && identName(sig(c.stmt, 1)) === 'standard_conforming_strings' && identName(sig(c.stmt, 3)) === 'off');
-  return { createDatabase: createSql, objectStatements, databaseStatements, pgRestoreArgs, createRoles: missing, standardConformingStrings, notes };
+  const ownerFirst = input.superuser === false ? owners.map(render) : [];
+  return { createDatabase: createSql, objectStatements, databaseStatements, ownerFirst, pgRestoreArgs, createRoles: missing, standardConformingStrings, notes };
 }
 
 /** The TOC lines of the database-level entries in a `pg_restore --create -l` listing. */
