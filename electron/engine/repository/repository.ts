@@ -20,9 +20,9 @@ import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions 
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
-import { missingPoints } from './inflight-marker.ts';
+import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
-import { readPoint } from './reader.ts';
+import { deletedMeanwhile, readPoint } from './reader.ts';
 import { verify, type VerifyOptions } from './verify.ts';
 import { summarize, writePoint, writePointUnlessUnchanged } from './writer.ts';
 import type { ChainSummary, DeleteResult, GcResult, PointSummary, RepositoryInfo, UnchangedWrite, VerifyReport, VolatileBytes, WritePointOptions } from './types.ts';
@@ -271,6 +271,20 @@ export class Repository {
   /** The point's bytes, verified chunk by chunk and as a whole (see reader.ts). */
   readPoint(pointId: string, options: { signal?: AbortSignal; readAhead?: boolean } = {}): Promise<Readable> {
     return readPoint(this.ctx, pointId, options.signal, options.readAhead ?? true);
+  }
+
+  /**
+   * Marks `pointIds` in use for a restore that reads several of them one after another (a
+   * base backup and its WAL, a dump and its log), so a prune running meanwhile deletes none of
+   * them (docs/FORMAT.md §10). NOT_FOUND when one is gone already. Release it when done.
+   */
+  async holdPoints(pointIds: readonly string[]): Promise<{ release(): Promise<void> }> {
+    const ids = [...new Set(pointIds)];
+    const packs = new Set<string>();
+    for (const id of ids) for (const r of manifestLocations(await this.ctx.manifests.load(id))) packs.add(r.packId);
+    const { marker, gone } = await startRead(this.ctx.backend, ids, [...packs], new Date(this.ctx.options.now()), this.ctx.options.markerHeartbeatMs);
+    if (gone.length > 0) throw deletedMeanwhile(gone[0]!, this.ctx.backend.location);
+    return { release: async () => marker?.release() };
   }
 
   verify(pointId?: string, options: VerifyOptions = {}): Promise<VerifyReport> {

@@ -15,6 +15,8 @@
  *   anything is created. Inside: the chain's WAL points up to the first whose end is at or
  *   after `asOf` (the first one for a moment between the base backup and its end), with the
  *   recovery target. `pointId` of a WAL point: the chain up to it, replayed to its end.
+ - While a plan is restored its points are held (Repository.holdPoints): a prune running
+   meanwhile deletes none of them (docs/FORMAT.md §10).
  * - `restoreClusterAt` (--folder): the base backup into the new, empty DIR (DATABASE_EXISTS
  *   otherwise, nothing written), the WAL it needs in DIR/backstop_wal (segments padded back
  *   to full size), `restore_command`, the recovery target and `recovery_target_action =
@@ -321,6 +323,8 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
   if (existsSync(dataDir) && (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0)) {
     throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
   }
+  // Every point of the plan stays while it is restored: a prune meanwhile deletes none of them.
+  const hold = await repo.holdPoints([plan.full.id, ...plan.wal.map((p) => p.id)]);
   // The WAL is fetched first, next to the data directory (same file system: moved in, not copied).
   const walTemp = mkdtempSync(join(dirname(dataDir), `.${basename(dataDir)}-wal-`));
   try {
@@ -378,6 +382,7 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     return { verified: r.verified, wroteConfig, ownerError: r.ownerError, walChecked: !!waldump };
   } finally {
     rmSync(walTemp, { recursive: true, force: true });
+    await hold.release();
   }
 }
 

@@ -164,9 +164,12 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         : `${where}: it has secure_timestamp=${refusal.value}, so user "${input.server.user}" may not set a statement's time (SET TIMESTAMP), which replaying the binary log does for every event (rows, history of system-versioned tables and DEFAULT CURRENT_TIMESTAMP columns keep their logged times). Nothing was created. Fix: restore onto a server with secure_timestamp=NO${refusal.value === 'YES' ? '' : ` (or, with secure_timestamp=${refusal.value}, as a user with ${refusal.value === 'SUPER' ? 'SUPER or BINLOG REPLAY' : 'BINLOG REPLAY'})`}, ${otherwise}`,
     );
   }
-  // Everything checked: now the dump, then the log on top.
-  const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
+  // Everything checked: now the dump, then the log on top. A prune meanwhile deletes none of the points they need.
+  const holds = [await dbRepo.holdPoints([chosen.point.id])];
+  let dir = '';
   try {
+    holds.push(await logRepo!.holdPoints(chosen.logPoints.map((p) => p.id)));
+    dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
     const atFile = logFileNumber(chosen.position.binlogFile)!;
     const written = new Set<string>();
     const needed = (name: string): boolean => {
@@ -216,7 +219,8 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         : [];
     return { ...restored, notes: [...restored.notes, note, ...accounts], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
+    for (const h of holds) await h.release();
   }
 }
 

@@ -15,6 +15,13 @@ import { createS3Backend, LocalBackend, type Backend } from '../../../electron/e
 import type { ByteRange, ObjectInfo, PutBody, PutOptions } from '../../../electron/engine/storage/backend.ts';
 import { backdateRepository, filesUnder, Scratch, spawnCli } from '../../fixtures/reliability/common.ts';
 import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { planRecovery, restoreClusterAt } from '../../../electron/engine/restore/pitr.ts';
+import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { runTask } from '../../fixtures/runs.ts';
+import { chownTree } from '../../fixtures/servers/common.ts';
+import { PG_BIN, startPostgres } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
 import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
 import { PassThroughBackend } from '../../fixtures/storage/pass-through-backend.ts';
 import { FAST, SMALL_CDC, collect, dumpLike, pieces, pointOpts, sha256 } from '../../unit/repository/helpers.ts';
@@ -153,6 +160,29 @@ describe.each(DESTS)('several operations at once on a $name', (dest) => {
     const report = await pruner.verify();
     expect(report.problems).toEqual([]);
     expect(report.packsChecked).toBe((await keys(place.open(), 'packs/')).length);
+  });
+
+  it('a restore reading several points one after another (base + WAL, dump + log) holds them all: a prune between two reads deletes none', async () => {
+    const place = dest.fresh();
+    const repo = await initRepository(place.open(), OPTS);
+    const base = (await repo.writePoint(pieces(A), pointOpts())).id;
+    const wal = (await repo.writePoint(pieces(B), pointOpts({ kind: 'incremental' }))).id;
+    const newest = (await repo.writePoint(pieces(LONG, 65_536), pointOpts())).id;
+    const hold = await (await openRepository(place.open(), OPTS)).holdPoints([base, wal]);
+    expect(sha256(await collect(await repo.readPoint(base)))).toBe(sha256(A)); // the first read, done
+    const pruner = await openRepository(place.open(), OPTS);
+    const pruned = await applyRetention(pruner, KEEP_NEWEST, new Date());
+    expect({ deleted: pruned.deleted, inUse: [...(pruned.inUse ?? [])].sort() }).toEqual({ deleted: [], inUse: [base, wal] });
+    expect(sha256(await collect(await repo.readPoint(wal)))).toBe(sha256(B)); // the second read
+    await hold.release();
+    expect(await keys(place.open(), 'inflight/')).toEqual([]);
+    expect([...(await applyRetention(pruner, KEEP_NEWEST, new Date())).deleted].sort()).toEqual([base, wal]);
+    const gone = await pruner.holdPoints([base, newest]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(gone).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await pruner.verify()).problems).toEqual([]);
   });
 
   it('a point deleted just as a restore starts reading it: NOT_FOUND saying so, nothing emitted, no marker left', async () => {
@@ -339,5 +369,42 @@ describe('`backstop prune` in another process while a restore reads (local folde
     expect(JSON.parse(json.out)).toMatchObject({ deleted: [older], inUse: [] });
     expect(filesUnder(place.dir!).filter((f) => f.startsWith('inflight/'))).toEqual([]);
     expect(existsSync(join(place.dir!, 'points', `${newer}.point`))).toBe(true);
+  });
+});
+
+describe('a PostgreSQL cluster restored to a WAL point while the task retention deletes that chain', () => {
+  it('keeps the base backup and every WAL point of the plan until the restore is done; the data directory is whole', { timeout: 120_000 }, async () => {
+    const pg = await startPostgres();
+    try {
+      const { engine, backups, taskId } = await walTask(pg);
+      try {
+        pg.psql('CREATE TABLE t (id int)');
+        expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+        pg.psql('INSERT INTO t SELECT generate_series(1, 1000)');
+        expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
+        expect((await runTask(engine, taskId, 'full')).status).toBe('success'); // a newer chain: retention drops the first whole
+        const folder = join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+        const [base, wal] = (await (await openRepository(new LocalBackend(folder))).listPoints()).map((p) => p.id);
+        // The restore fetches the WAL point first; right after its first pack read the retention runs.
+        let pruned: Awaited<ReturnType<typeof applyRetention>> | null = null;
+        const hooked = new Hooked(new LocalBackend(folder)).after('get', 'packs/', async () => {
+          pruned = await applyRetention(await openRepository(new LocalBackend(folder)), KEEP_NEWEST, new Date());
+        });
+        const repo = await openRepository(hooked);
+        const parent = tempDir();
+        if (pg.osUser) chownTree(parent, pg.osUser);
+        const target = join(parent, 'restored');
+        const restored = await restoreClusterAt({ repo, plan: await planRecovery(repo, { pointId: wal! }), folder: target, toolPaths: { postgres: PG_BIN } });
+        expect(restored.path).toBe(target);
+        expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
+        expect(pruned).toMatchObject({ deleted: [] });
+        expect([...(pruned!.inUse ?? [])].sort()).toEqual([base, wal]);
+        expect(filesUnder(folder).filter((f) => f.startsWith('inflight/'))).toEqual([]);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await pg.stop();
+    }
   });
 });
