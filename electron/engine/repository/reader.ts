@@ -64,6 +64,18 @@ export function integrity(pointId: string, packId: string | null, detail: string
   return new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: ${where}${detail}. Restore a different point, or run verify to see everything affected.`);
 }
 
+const released = new WeakMap<Readable, Promise<void>>();
+
+/**
+ * Ends a read of readPoint's stream (destroys it if it was not read to its end) and resolves
+ * once its reading marker is removed: call it when a restore is done with the stream, so a
+ * job's thread that ends right after leaves no marker holding the point.
+ */
+export async function closeRead(stream: Readable): Promise<void> {
+  stream.destroy();
+  await released.get(stream);
+}
+
 /** A point a prune (or another Backstop) deleted between listing it and starting to read it. */
 export function deletedMeanwhile(pointId: string, location: string): BackstopError {
   return new BackstopError(
@@ -197,7 +209,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   }
 
   const stream = Readable.from(generate(), { objectMode: false, highWaterMark: 1024 * 1024 });
-  stream.once('close', () => void marker?.release());
+  released.set(stream, new Promise((resolve) => stream.once('close', () => resolve(marker?.release()))));
   if (signal) {
     const onAbort = () => stream.destroy(new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`));
     signal.addEventListener('abort', onAbort, { once: true });

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
+import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
@@ -180,7 +180,8 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     };
     for (const p of chosen.logPoints) {
       if (!logMeta(p)!.binlogFiles.some((f) => !written.has(f) && (logFileNumber(f)?.n ?? -1) >= atFile.n)) continue;
-      await unpackLogFiles(await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {}), dir, needed);
+      const stream = await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {});
+      await unpackLogFiles(stream, dir, needed).finally(() => closeRead(stream));
     }
     const files = [...written].sort((a, b) => logFileNumber(a)!.n - logFileNumber(b)!.n).map((f) => join(dir, f));
     const unsafe = await connector.unsafeForReplay(chosen.point.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});

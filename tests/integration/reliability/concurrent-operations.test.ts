@@ -17,6 +17,7 @@ import { backdateRepository, filesUnder, Scratch, spawnCli } from '../../fixture
 import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { planRecovery, restoreClusterAt } from '../../../electron/engine/restore/pitr.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { chownTree } from '../../fixtures/servers/common.ts';
 import { PG_BIN, startPostgres } from '../../fixtures/servers/postgres.ts';
@@ -399,6 +400,13 @@ describe('a PostgreSQL cluster restored to a WAL point while the task retention 
         expect(existsSync(join(target, 'PG_VERSION'))).toBe(true);
         expect(pruned).toMatchObject({ deleted: [] });
         expect([...(pruned!.inUse ?? [])].sort()).toEqual([base, wal]);
+        expect(filesUnder(folder).filter((f) => f.startsWith('inflight/'))).toEqual([]);
+        // A restore that stops before reading its stream (the folder is taken) leaves no marker that would hold the point.
+        const refused = await restoreCommand(engine, join(backups, SERVER_FOLDER), { point: 'latest', folder: target }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(refused).toMatchObject({ code: 'DATABASE_EXISTS' });
         expect(filesUnder(folder).filter((f) => f.startsWith('inflight/'))).toEqual([]);
       } finally {
         await engine.close();
