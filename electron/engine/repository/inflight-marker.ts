@@ -59,6 +59,7 @@ export class InflightWrite {
   private readonly marker: InflightMarker;
   private chain: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | null = null;
+  private released: Promise<void> | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -89,9 +90,13 @@ export class InflightWrite {
     return this.put();
   }
 
-  async release(): Promise<void> {
-    await this.settle();
-    await this.backend.delete(this.key).catch(() => {});
+  /** Idempotent: a second call waits for the first. */
+  release(): Promise<void> {
+    this.released ??= (async () => {
+      await this.settle();
+      await this.backend.delete(this.key).catch(() => {});
+    })();
+    return this.released;
   }
 
   async rollback(): Promise<void> {

@@ -158,6 +158,15 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   };
 
   async function* generate(): AsyncGenerator<Buffer> {
+    try {
+      yield* chunks();
+    } finally {
+      // Before the stream ends or errors: a reader that sees the end finds the marker gone.
+      await marker?.release();
+    }
+  }
+
+  async function* chunks(): AsyncGenerator<Buffer> {
     // Version-2 manifests written without it: every chunk was checked against its id already.
     const hash = m.info.sha256 === undefined ? null : createHash('sha256');
     let total = 0;

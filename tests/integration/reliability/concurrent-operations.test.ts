@@ -6,14 +6,14 @@
  * The interleavings are deterministic: a pass-through backend runs the other operation at a
  * named step of the first one (after a given get/list/put), never a sleep.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRepository, openRepository, type Repository } from '../../../electron/engine/repository/index.ts';
 import { applyRetention } from '../../../electron/engine/retention/index.ts';
 import { createS3Backend, LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions } from '../../../electron/engine/storage/backend.ts';
-import { backdateRepository, filesUnder, Scratch, spawnCli } from '../../fixtures/reliability/common.ts';
+import { backdateRepository, cli, filesUnder, Scratch, spawnCli } from '../../fixtures/reliability/common.ts';
 import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { planRecovery, restoreClusterAt } from '../../../electron/engine/restore/pitr.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
@@ -204,6 +204,7 @@ describe.each(DESTS)('several operations at once on a $name', (dest) => {
     expect((err as Error).message).toContain('nothing was read or restored. Choose another point.');
     expect(await keys(place.open(), 'inflight/')).toEqual([]);
     expect(sha256(await collect(await reader.readPoint(newer)))).toBe(sha256(B));
+    expect(await keys(place.open(), 'inflight/')).toEqual([]); // gone before the stream ended
   });
 
   it('verify of every point while a prune deletes one reports no damage; verify of that point says it was deleted', async () => {
@@ -333,6 +334,26 @@ describe('a destination that refuses the reading marker (full, quota, read-only)
     expect(sha256(await collect(await reader.readPoint(older)))).toBe(sha256(LONG));
     expect(full.log.filter((l) => l.op === 'put')).toEqual([]); // refused: none reached the folder
     expect(filesUnder(place.dir!).filter((f) => !/^(packs|points)\//.test(f) && f !== 'backstop.repo')).toEqual([]);
+  });
+});
+
+describe('`backstop extract` (local folder)', () => {
+  it('refused (the file exists): CONFLICT, and no reading marker is left to hold the point; a whole extract leaves none either', async () => {
+    const place = DESTS[0]!.fresh();
+    const { older } = await twoFulls(place.open());
+    const dataDir = scratch.dir();
+    const out = join(scratch.dir(), 'older.bin');
+    writeFileSync(out, 'mine');
+    const refused = await cli('extract', place.dir!, '--point', older, '--out', out, '--data-dir', dataDir, '--json');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain(`${out} already exists; choose another file (backstop never overwrites).`);
+    expect(readFileSync(out, 'utf8')).toBe('mine');
+    expect(filesUnder(place.dir!).filter((f) => f.startsWith('inflight/'))).toEqual([]);
+    const whole = join(scratch.dir(), 'whole.bin');
+    const r = await cli('extract', place.dir!, '--point', older, '--out', whole, '--data-dir', dataDir, '--json');
+    expect(r.code, r.out).toBe(0);
+    expect(sha256(readFileSync(whole))).toBe(sha256(LONG));
+    expect(filesUnder(place.dir!).filter((f) => f.startsWith('inflight/'))).toEqual([]);
   });
 });
 
