@@ -421,7 +421,13 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           pruneCommand(e, location(), { minAge: need(values, 'min-age', 'prune'), dryRun: values['dry-run'] ?? false, ...(keepLast !== undefined ? { keepLast } : {}), ...(keyFile ? { keyFile } : {}) }),
         );
         return printData(io, json, d, () =>
-          [...d.plan.map((p) => `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : 'deleted') : 'keep'}\t${p.id}\t${p.reason}`), `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`].join('\n'),
+          [
+            ...d.plan.map((p) => {
+              const inUse = d.inUse?.includes(p.id) ?? false;
+              return `${p.action === 'delete' ? (values['dry-run'] ? 'would delete' : inUse ? 'in use, kept' : 'deleted') : 'keep'}\t${p.id}\t${inUse ? 'a restore or backup is using it; the next prune deletes it' : p.reason}`;
+            }),
+            `${d.deleted.length} deleted, ${formatBytes(d.bytesFreed)} freed.`,
+          ].join('\n'),
         );
       }
       case 'keys':

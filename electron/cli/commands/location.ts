@@ -213,13 +213,14 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
   const id = await pointId(repo, point);
   const summary = await repo.getPoint(id);
   const signal = interruptSignal();
+  const target = resolve(out);
+  // Before the read starts: a refused extract leaves no reading marker behind.
+  if (out !== '-' && existsSync(target)) throw new BackstopError('CONFLICT', `${target} already exists; choose another file (backstop never overwrites).`);
   const stream = await repo.readPoint(id, { signal });
   if (out === '-') {
     await pipeline(stream, process.stdout, { end: false, signal });
     return { point: id, bytes: summary.length, out };
   }
-  const target = resolve(out);
-  if (existsSync(target)) throw new BackstopError('CONFLICT', `${target} already exists; choose another file (backstop never overwrites).`);
   const temp = `${target}.partial-${process.pid}`;
   try {
     await canceledOnInterrupt(pipeline(stream, createWriteStream(temp, { flags: 'wx' }), { signal }), 'The extract', `nothing was written to ${target}.`);

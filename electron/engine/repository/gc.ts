@@ -20,8 +20,10 @@ export interface InflightMarker {
   startedAt: string;
   /** Points whose chunks this write may reference; they must not be deleted meanwhile. */
   basePoints: string[];
-  /** Packs written so far by this write. */
+  /** Packs written so far by this write; a read: every pack it needs. */
   packs: string[];
+  /** A restore, extract or test restore reading `basePoints` (absent: a write). */
+  reading?: boolean;
 }
 
 export interface GcInputs {

@@ -1,7 +1,8 @@
 /**
- * The in-flight marker of one write (docs/FORMAT.md §10): `inflight/<writeId>` names the
- * points the write builds on and every pack it has started to upload, so that garbage
- * collection never deletes them while the write is alive.
+ * The in-flight marker of one write or read (docs/FORMAT.md §10): `inflight/<writeId>` names
+ * the points the write builds on (a read: the points it reads) and every pack it has started
+ * to upload (a read: every pack it needs), so that neither deleting points nor garbage
+ * collection removes them while the write or read is alive.
  *
  * Contract: `start` writes the marker and starts the heartbeat (a refresh every
  * `heartbeatMs`, so a long write never looks stale); `namePack` records a pack and
@@ -11,14 +12,54 @@
  * every pack the marker named, then the marker. Both are best effort and never throw:
  * anything left behind is unreferenced and collected later.
  */
+import { randomBytes } from 'node:crypto';
 import type { Backend } from '../storage/backend.ts';
 import type { InflightMarker } from './gc.ts';
-import { inflightKey, packKey } from './layout.ts';
+import { POINTS_PREFIX, inflightKey, packKey, pointIdFromKey } from './layout.ts';
+
+/** Which of `ids` have no manifest any more (one listing). */
+export async function missingPoints(backend: Backend, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const present = new Set((await backend.list(POINTS_PREFIX)).map((o) => pointIdFromKey(o.key)));
+  return ids.filter((id) => !present.has(id));
+}
+
+/**
+ * Registers a read of `pointIds` (restore, extract, test restore): puts a reading marker naming
+ * them and every pack they need, then checks the points still exist. A delete that read the
+ * markers before this one landed has deleted them by then (the read is refused: `gone` names
+ * them, the marker is already removed); one that reads the markers after it skips them, and
+ * garbage collection keeps the packs (docs/FORMAT.md §10). A destination that refuses the
+ * marker (read-only: nothing can be deleted there either) is read without one. Release the
+ * returned marker when the read ends.
+ */
+export async function startRead(
+  backend: Backend,
+  pointIds: string[],
+  packs: string[],
+  startedAt: Date,
+  heartbeatMs: number,
+): Promise<{ marker: InflightWrite | null; gone: string[] }> {
+  let marker: InflightWrite | null = new InflightWrite(backend, randomBytes(16).toString('hex'), startedAt, pointIds, heartbeatMs, { packs });
+  try {
+    await marker.start();
+  } catch {
+    await marker.release();
+    marker = null;
+  }
+  const gone = await missingPoints(backend, pointIds).catch(async (e: unknown) => {
+    await marker?.release();
+    throw e;
+  });
+  if (gone.length > 0) await marker?.release();
+  return { marker: gone.length > 0 ? null : marker, gone };
+}
 
 export class InflightWrite {
   private readonly marker: InflightMarker;
   private chain: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | null = null;
+  private released: Promise<void> | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -26,8 +67,11 @@ export class InflightWrite {
     startedAt: Date,
     basePoints: string[],
     private readonly heartbeatMs: number,
+    read?: { packs: string[] },
   ) {
-    this.marker = { writeId, startedAt: startedAt.toISOString(), basePoints, packs: [] };
+    this.marker = read
+      ? { writeId, startedAt: startedAt.toISOString(), basePoints, packs: [...read.packs], reading: true }
+      : { writeId, startedAt: startedAt.toISOString(), basePoints, packs: [] };
   }
 
   /** Packs named so far, in upload order. */
@@ -46,9 +90,13 @@ export class InflightWrite {
     return this.put();
   }
 
-  async release(): Promise<void> {
-    await this.settle();
-    await this.backend.delete(this.key).catch(() => {});
+  /** Idempotent: a second call waits for the first. */
+  release(): Promise<void> {
+    this.released ??= (async () => {
+      await this.settle();
+      await this.backend.delete(this.key).catch(() => {});
+    })();
+    return this.released;
   }
 
   async rollback(): Promise<void> {

@@ -15,6 +15,9 @@
  * against it, and named when it is at fault); the whole-stream length (and its SHA-256, when
  * the manifest has one: version 1 and early version-2 manifests) is checked at the end and a
  * mismatch errors the stream instead of ending it. Every INTEGRITY message names the point and pack.
+ * From before the preflight until the stream closes, a reading marker (inflight-marker.ts
+ * startRead) keeps a prune from deleting the point and GC from deleting its packs; a point
+ * deleted just before it landed → NOT_FOUND (deletedMeanwhile), nothing emitted.
  * Memory: at most 2 reads held at once (the one being decoded and the next one, fetched
  * while it is), each ≤ readSpanLimit (40 MiB for default repositories) and each with the
  * stored bases its chunks need (≤ readSpanLimit; only for points with deltas), plus the
@@ -30,6 +33,7 @@ import { PACKS_PREFIX, packIdFromKey, packKey } from './layout.ts';
 import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
 import { PACK_TRAILER_LENGTH } from './pack.ts';
+import { startRead } from './inflight-marker.ts';
 
 const MIB = 1024 * 1024;
 /** Reads longer than a pack's worth are split at this many bytes (plus one chunk). */
@@ -58,6 +62,26 @@ interface ReadGroup {
 export function integrity(pointId: string, packId: string | null, detail: string): BackstopError {
   const where = packId ? `pack ${packId} ` : '';
   return new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: ${where}${detail}. Restore a different point, or run verify to see everything affected.`);
+}
+
+const released = new WeakMap<Readable, Promise<void>>();
+
+/**
+ * Ends a read of readPoint's stream (destroys it if it was not read to its end) and resolves
+ * once its reading marker is removed: call it when a restore is done with the stream, so a
+ * job's thread that ends right after leaves no marker holding the point.
+ */
+export async function closeRead(stream: Readable): Promise<void> {
+  stream.destroy();
+  await released.get(stream);
+}
+
+/** A point a prune (or another Backstop) deleted between listing it and starting to read it. */
+export function deletedMeanwhile(pointId: string, location: string): BackstopError {
+  return new BackstopError(
+    'NOT_FOUND',
+    `Restore point ${pointId} was deleted from ${location} (by a prune or another Backstop) just as this read started; nothing was read or restored. Choose another point.`,
+  );
 }
 
 function groupRefs(refs: readonly ChunkRef[], limit: number): ReadGroup[] {
@@ -108,7 +132,16 @@ async function fetchGroup(ctx: RepoContext, pointId: string, g: ReadGroup): Prom
 export async function readPoint(ctx: RepoContext, pointId: string, signal?: AbortSignal, readAhead = true): Promise<Readable> {
   if (signal?.aborted) throw new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`);
   const m = await ctx.manifests.load(pointId);
-  await preflight(ctx, m);
+  // While the stream is open its point is in use: a prune skips it, GC keeps its packs.
+  const packIds = [...new Set(manifestLocations(m).map((r) => r.packId))];
+  const { marker, gone } = await startRead(ctx.backend, [pointId], packIds, new Date(ctx.options.now()), ctx.options.markerHeartbeatMs);
+  if (gone.length > 0) throw deletedMeanwhile(pointId, ctx.backend.location);
+  try {
+    await preflight(ctx, m);
+  } catch (e) {
+    await marker?.release();
+    throw e;
+  }
   const groups = groupRefs(m.refs, readSpanLimit(ctx.header));
   const decoder = new ChunkDecoder(ctx.codec);
   // Bases are hashed only through the chunks decoded against them (each of which is checked).
@@ -125,6 +158,15 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   };
 
   async function* generate(): AsyncGenerator<Buffer> {
+    try {
+      yield* chunks();
+    } finally {
+      // Before the stream ends or errors: a reader that sees the end finds the marker gone.
+      await marker?.release();
+    }
+  }
+
+  async function* chunks(): AsyncGenerator<Buffer> {
     // Version-2 manifests written without it: every chunk was checked against its id already.
     const hash = m.info.sha256 === undefined ? null : createHash('sha256');
     let total = 0;
@@ -176,6 +218,7 @@ export async function readPoint(ctx: RepoContext, pointId: string, signal?: Abor
   }
 
   const stream = Readable.from(generate(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  released.set(stream, new Promise((resolve) => stream.once('close', () => resolve(marker?.release()))));
   if (signal) {
     const onAbort = () => stream.destroy(new BackstopError('CANCELED', `Reading restore point ${pointId} was canceled.`));
     signal.addEventListener('abort', onAbort, { once: true });

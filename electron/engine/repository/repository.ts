@@ -20,8 +20,9 @@ import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions 
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
+import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
-import { readPoint } from './reader.ts';
+import { deletedMeanwhile, readPoint } from './reader.ts';
 import { verify, type VerifyOptions } from './verify.ts';
 import { summarize, writePoint, writePointUnlessUnchanged } from './writer.ts';
 import type { ChainSummary, DeleteResult, GcResult, PointSummary, RepositoryInfo, UnchangedWrite, VerifyReport, VolatileBytes, WritePointOptions } from './types.ts';
@@ -92,6 +93,13 @@ async function readHeader(backend: Backend): Promise<{ version: number; body: He
     throw e;
   }
   return decodeVersionedHeader(bytes, backend.location);
+}
+
+/** "Restore point X is in use: a restore is reading it", for every point of `inUse`. */
+export function inUseText(inUse: ReadonlyMap<string, string>): string {
+  const each = [...inUse];
+  if (each.length === 1) return `Restore point ${each[0]![0]} is in use: ${each[0]![1]}`;
+  return `Restore points ${each.map(([id, why]) => `${id} (${why})`).join(', ')} are in use`;
 }
 
 export async function isRepository(backend: Backend): Promise<boolean> {
@@ -265,6 +273,20 @@ export class Repository {
     return readPoint(this.ctx, pointId, options.signal, options.readAhead ?? true);
   }
 
+  /**
+   * Marks `pointIds` in use for a restore that reads several of them one after another (a
+   * base backup and its WAL, a dump and its log), so a prune running meanwhile deletes none of
+   * them (docs/FORMAT.md §10). NOT_FOUND when one is gone already. Release it when done.
+   */
+  async holdPoints(pointIds: readonly string[]): Promise<{ release(): Promise<void> }> {
+    const ids = [...new Set(pointIds)];
+    const packs = new Set<string>();
+    for (const id of ids) for (const r of manifestLocations(await this.ctx.manifests.load(id))) packs.add(r.packId);
+    const { marker, gone } = await startRead(this.ctx.backend, ids, [...packs], new Date(this.ctx.options.now()), this.ctx.options.markerHeartbeatMs);
+    if (gone.length > 0) throw deletedMeanwhile(gone[0]!, this.ctx.backend.location);
+    return { release: async () => marker?.release() };
+  }
+
   verify(pointId?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
     return verify(this.ctx, pointId, options);
   }
@@ -308,27 +330,49 @@ export class Repository {
 
   /**
    * Deletes points, then collects packs no remaining point references. All ids must
-   * exist (NOT_FOUND, nothing deleted). CONFLICT when a running write builds on one of them.
+   * exist (NOT_FOUND, nothing deleted). A point in use — a running write builds on it, or a
+   * restore, extract or test restore reads it (a live in-flight marker names it, FORMAT.md
+   * §10) — is never deleted: CONFLICT naming it and what uses it (nothing deleted), or with
+   * `skipInUse` (retention) it is kept for the next prune and listed in `inUse`. The markers
+   * are read again once the manifests are gone: a point that a read or write registered on
+   * meanwhile is put back (the same bytes) before any pack is collected.
    */
-  async deletePoints(ids: readonly string[]): Promise<DeleteResult> {
+  async deletePoints(ids: readonly string[], options: { skipInUse?: boolean } = {}): Promise<DeleteResult> {
+    const { backend } = this.ctx;
     const unique = [...new Set(ids)];
-    const missing: string[] = [];
-    for (const id of unique) if (!(await this.ctx.backend.stat(pointKey(id)))) missing.push(id);
-    if (missing.length > 0) throw new BackstopError('NOT_FOUND', `No restore point ${missing.join(', ')} in ${this.ctx.backend.location}; nothing was deleted.`);
-    const now = this.ctx.options.now();
-    for (const { marker, info } of await this.readMarkers()) {
-      if (!isLiveMarker(info, now, this.ctx.options.markerStaleMs)) continue;
-      const busy = unique.filter((id) => marker === null || marker.basePoints.includes(id));
-      if (busy.length > 0) {
-        throw new BackstopError('CONFLICT', `A backup is running that builds on restore point ${busy.join(', ')}; nothing was deleted. Try again when it has finished.`);
-      }
-    }
-    for (const id of unique) {
-      await this.ctx.backend.delete(pointKey(id));
+    const missing = await missingPoints(backend, unique);
+    if (missing.length > 0) throw new BackstopError('NOT_FOUND', `No restore point ${missing.join(', ')} in ${backend.location}; nothing was deleted.`);
+    const inUse = await this.pointsInUse(unique);
+    if (inUse.size > 0 && !options.skipInUse) throw new BackstopError('CONFLICT', `${inUseText(inUse)}; nothing was deleted. Try again when it has finished.`);
+    const doomed = unique.filter((id) => !inUse.has(id));
+    const manifests = new Map<string, Buffer>();
+    for (const id of doomed) {
+      manifests.set(id, await backend.get(pointKey(id)));
+      await backend.delete(pointKey(id));
       this.ctx.manifests.forget(id);
     }
+    // A read or write that registered after the first look may have seen these points still there.
+    const late = doomed.length > 0 ? await this.pointsInUse(doomed) : new Map<string, string>();
+    for (const [id, why] of late) {
+      await backend.put(pointKey(id), manifests.get(id)!);
+      inUse.set(id, why);
+    }
     const gc = await this.collectGarbage();
-    return { deleted: unique, ...gc };
+    return { deleted: doomed.filter((id) => !late.has(id)), inUse: unique.filter((id) => inUse.has(id)), ...gc };
+  }
+
+  /** Which of `ids` a live in-flight marker names, with what uses each (an unreadable live marker: all of them). */
+  private async pointsInUse(ids: readonly string[]): Promise<Map<string, string>> {
+    const now = this.ctx.options.now();
+    const out = new Map<string, string>();
+    for (const { marker, info } of await this.readMarkers()) {
+      if (!isLiveMarker(info, now, this.ctx.options.markerStaleMs)) continue;
+      for (const id of ids) {
+        if (out.has(id) || (marker !== null && !marker.basePoints.includes(id))) continue;
+        out.set(id, marker?.reading ? 'a restore is reading it' : 'a backup is running that builds on it');
+      }
+    }
+    return out;
   }
 
   /**

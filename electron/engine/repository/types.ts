@@ -133,4 +133,6 @@ export interface GcResult {
 
 export interface DeleteResult extends GcResult {
   deleted: string[];
+  /** Points asked for but kept because a running backup or read uses them (deletePoints `skipInUse`). */
+  inUse: string[];
 }

@@ -11,12 +11,15 @@
  * share it. Problems are collected, never thrown: each names the point and the pack; a
  * missing or damaged base is named like a damaged pack (the base's pack), for every
  * point whose chunks need it.
+ * A point deleted while it was checked (a prune running meanwhile) is not reported: it is not
+ * damaged, it is gone (asked for by id: NOT_FOUND).
  * Throws only for an unknown point id (NOT_FOUND), a cancel (CANCELED), or a storage
  * failure that is not about a specific object.
  */
 import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import { ChunkDecoder, ChunkDamagedError } from './chunk-codec.ts';
 import type { RepoContext } from './context.ts';
+import { missingPoints } from './inflight-marker.ts';
 import { packKey } from './layout.ts';
 import { manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
@@ -138,6 +141,16 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
     }
   }
 
+  // A prune running meanwhile deletes points and then their packs: a point gone now was not damaged.
+  let checked = ids.length;
+  if (problems.length > 0) {
+    const gone = new Set(await missingPoints(ctx.backend, [...new Set(problems.flatMap((p) => (p.pointId === null ? [] : [p.pointId])))]));
+    if (pointId !== undefined && gone.has(pointId)) {
+      throw new BackstopError('NOT_FOUND', `Restore point ${pointId} was deleted from ${ctx.backend.location} (by a prune or another Backstop) while it was being verified; nothing is wrong with the points that remain.`);
+    }
+    for (let i = problems.length - 1; i >= 0; i--) if (gone.has(problems[i]!.pointId ?? '')) problems.splice(i, 1);
+    checked -= gone.size;
+  }
   progress.final({ packsChecked: status.size, packsTotal: packOrder.length, bytesChecked, done: true });
-  return { ok: problems.length === 0, pointsChecked: ids.length, packsChecked: status.size, chunksChecked, bytesChecked, problems };
+  return { ok: problems.length === 0, pointsChecked: checked, packsChecked: status.size, chunksChecked, bytesChecked, problems };
 }

@@ -45,7 +45,7 @@ import { createEncoderPool } from './encoder-pool.ts';
 import { AdaptiveLevel } from './adaptive-level.ts';
 import type { EncodedChunk } from './chunk-codec.ts';
 import { compareManifests, type RepoContext } from './context.ts';
-import { InflightWrite } from './inflight-marker.ts';
+import { InflightWrite, missingPoints } from './inflight-marker.ts';
 import { newPointId, pointKey } from './layout.ts';
 import { deltaDepth, encodeManifest, manifestLocations, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
 import { ChunkDecoder } from './chunk-codec.ts';
@@ -292,6 +292,14 @@ async function commitManifest(backend: Backend, pointId: string, bytes: Buffer):
 
 class CommitUncertain extends Error {}
 
+/** A point the write builds on was deleted before its marker landed; thrown before any input is read. */
+class ChainChanged extends Error {
+  constructor(readonly gone: string[]) {
+    super(`restore point(s) ${gone.join(', ')} were deleted while the write started`);
+  }
+}
+const CHAIN_ATTEMPTS = 3;
+
 /** The error a failed or canceled write reports (nothing was committed). */
 function writeFailure(e: unknown, opts: WritePointOptions, location: string): unknown {
   const what = `restore point of database "${opts.database}"`;
@@ -308,7 +316,7 @@ function writeFailure(e: unknown, opts: WritePointOptions, location: string): un
 }
 
 export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Array>, opts: WritePointOptions, collectGarbage: () => Promise<unknown>): Promise<PointSummary> {
-  const written = await write(ctx, input, opts, null, collectGarbage);
+  const written = await writeOnChain(ctx, input, opts, null, collectGarbage);
   // Without `volatile` a write never finds its input unchanged.
   if ('unchanged' in written) throw new BackstopError('INTERNAL', 'A write without an unchanged test reported its input unchanged.');
   return written;
@@ -328,7 +336,33 @@ export async function writePointUnlessUnchanged(
   volatile: VolatileBytes,
   collectGarbage: () => Promise<unknown>,
 ): Promise<PointSummary | UnchangedWrite> {
-  return write(ctx, input, opts, volatile, collectGarbage);
+  return writeOnChain(ctx, input, opts, volatile, collectGarbage);
+}
+
+/**
+ * `write`, again on the chain as it is now when a prune deleted a point of the chain between
+ * reading it and the marker landing (FORMAT.md §10): the input is not read before that check.
+ */
+async function writeOnChain(
+  ctx: RepoContext,
+  input: AsyncIterable<Uint8Array>,
+  opts: WritePointOptions,
+  volatile: VolatileBytes | null,
+  collectGarbage: () => Promise<unknown>,
+): Promise<PointSummary | UnchangedWrite> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write(ctx, input, opts, volatile, collectGarbage);
+    } catch (e) {
+      if (!(e instanceof ChainChanged)) throw e;
+      if (attempt >= CHAIN_ATTEMPTS) {
+        throw new BackstopError(
+          'CONFLICT',
+          `The backup of "${opts.database}" could not start: restore points ${e.gone.join(', ')} of the chain it builds on in ${ctx.backend.location} were deleted while it started, ${CHAIN_ATTEMPTS} times (another Backstop is pruning there). Nothing was written; run the backup again.`,
+        );
+      }
+    }
+  }
 }
 
 async function write(
@@ -458,6 +492,9 @@ async function write(
 
   try {
     await inflight.start();
+    // A prune that read the markers before this one landed may have deleted a point of the chain.
+    const gone = await missingPoints(backend, basePoints);
+    if (gone.length > 0) throw new ChainChanged(gone);
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
     // Format 2 hashes each byte once (its chunk id); format 1's manifest needs the stream's SHA-256.
@@ -561,7 +598,7 @@ async function write(
     await packs.settle();
     if (committed) await inflight.settle();
     else await inflight.rollback(); // every pack it named, including one whose put failed half-way
-    throw writeFailure(e, opts, backend.location);
+    throw e instanceof ChainChanged ? e : writeFailure(e, opts, backend.location);
   } finally {
     await inflight.settle();
     await pool.close();

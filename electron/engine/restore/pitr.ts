@@ -16,6 +16,8 @@
  *   anything is created. Inside: the chain's WAL points up to the first whose end is at or
  *   after `asOf` (the first one for a moment between the base backup and its end), with the
  *   recovery target. `pointId` of a WAL point: the chain up to it, replayed to its end.
+ - While a plan is restored its points are held (Repository.holdPoints): a prune running
+   meanwhile deletes none of them (docs/FORMAT.md §10).
  * - `restoreClusterAt` (--folder): the base backup into the new, empty DIR (DATABASE_EXISTS
  *   otherwise, nothing written), the WAL it needs in DIR/backstop_wal (segments padded back
  *   to full size), `restore_command`, the recovery target and `recovery_target_action =
@@ -60,7 +62,7 @@ import { basename, dirname, join } from 'node:path';
 import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-backup.ts';
-import type { PointSummary, Repository } from '../repository/index.ts';
+import { closeRead, type PointSummary, type Repository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, findTool, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
@@ -214,7 +216,8 @@ async function extractWal(repo: Repository, plan: RecoveryPlan, into: string, si
     const dir = join(into, `.point-${i}`);
     mkdirSync(dir, { mode: 0o700 });
     const start = before;
-    await extractTar(counted(await repo.readPoint(p.id, { signal }), (n) => onBytes?.(start + n)), dir);
+    const stream = await repo.readPoint(p.id, { signal });
+    await extractTar(counted(stream, (n) => onBytes?.(start + n)), dir).finally(() => closeRead(stream));
     before += p.length;
     for (const s of segmentsIn(dir, size)) {
       const name = s.file.replace(/\.partial$/, '');
@@ -326,6 +329,9 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
   if (existsSync(dataDir) && (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0)) {
     throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
   }
+  // Every point of the plan stays while it is restored: a prune meanwhile deletes none of them.
+  const hold = await repo.holdPoints([plan.full.id, ...plan.wal.map((p) => p.id)]);
+  let baseStream: Readable | null = null;
   // The WAL is fetched first, next to the data directory (same file system: moved in, not copied).
   const walTemp = mkdtempSync(join(dirname(dataDir), `.${basename(dataDir)}-wal-`));
   try {
@@ -338,7 +344,8 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     if (waldump) await refuseTablespaceWal(plan, walTemp, waldump, opts.signal);
     opts.step?.('base-backup', 0, plan.full.length, true);
     let wroteConfig: string[] = [];
-    const base = counted(await repo.readPoint(plan.full.id, { signal: opts.signal }), (done) => opts.step?.('base-backup', done, plan.full.length));
+    baseStream = await repo.readPoint(plan.full.id, { signal: opts.signal });
+    const base = counted(baseStream, (done) => opts.step?.('base-backup', done, plan.full.length));
     const r = await restoreBaseBackup(base, dataDir, {
       signal: opts.signal,
       toolPaths: opts.toolPaths,
@@ -383,6 +390,8 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     return { verified: r.verified, wroteConfig, ownerError: r.ownerError, walChecked: !!waldump };
   } finally {
     rmSync(walTemp, { recursive: true, force: true });
+    if (baseStream) await closeRead(baseStream);
+    await hold.release();
   }
 }
 

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
+import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
@@ -164,9 +164,12 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         : `${where}: it has secure_timestamp=${refusal.value}, so user "${input.server.user}" may not set a statement's time (SET TIMESTAMP), which replaying the binary log does for every event (rows, history of system-versioned tables and DEFAULT CURRENT_TIMESTAMP columns keep their logged times). Nothing was created. Fix: restore onto a server with secure_timestamp=NO${refusal.value === 'YES' ? '' : ` (or, with secure_timestamp=${refusal.value}, as a user with ${refusal.value === 'SUPER' ? 'SUPER or BINLOG REPLAY' : 'BINLOG REPLAY'})`}, ${otherwise}`,
     );
   }
-  // Everything checked: now the dump, then the log on top.
-  const dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
+  // Everything checked: now the dump, then the log on top. A prune meanwhile deletes none of the points they need.
+  const holds = [await dbRepo.holdPoints([chosen.point.id])];
+  let dir = '';
   try {
+    holds.push(await logRepo!.holdPoints(chosen.logPoints.map((p) => p.id)));
+    dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
     const atFile = logFileNumber(chosen.position.binlogFile)!;
     const written = new Set<string>();
     const needed = (name: string): boolean => {
@@ -177,7 +180,8 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     };
     for (const p of chosen.logPoints) {
       if (!logMeta(p)!.binlogFiles.some((f) => !written.has(f) && (logFileNumber(f)?.n ?? -1) >= atFile.n)) continue;
-      await unpackLogFiles(await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {}), dir, needed);
+      const stream = await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {});
+      await unpackLogFiles(stream, dir, needed).finally(() => closeRead(stream));
     }
     const files = [...written].sort((a, b) => logFileNumber(a)!.n - logFileNumber(b)!.n).map((f) => join(dir, f));
     const unsafe = await connector.unsafeForReplay(chosen.point.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
@@ -216,7 +220,8 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         : [];
     return { ...restored, notes: [...restored.notes, note, ...accounts], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
+    for (const h of holds) await h.release();
   }
 }
 

@@ -22,7 +22,7 @@
 import { basename } from 'node:path';
 import type { BackupLocation, PointKind, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { openRepository } from '../repository/index.ts';
+import { closeRead, openRepository } from '../repository/index.ts';
 import { BACKUP_NOTES_META, clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
 import { serverKindOf, toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
@@ -118,6 +118,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     const stream = await repo.readPoint(summary.id, { signal });
     progress({ phase: 'restoring', unit: 'bytes', done: 0, total: point.length });
     let wroteConfig: string[] = [];
+    // The stream's close releases its reading marker: also when the restore stops before reading it all.
     const r = await restoreBaseBackup(stream, folder, {
       signal,
       toolPaths: spec.toolPaths,
@@ -125,7 +126,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
       afterVerify: (dir) => {
         wroteConfig = completeConfiguration(dir);
       },
-    });
+    }).finally(() => closeRead(stream));
     if (r.ownerError && owner.user) {
       owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };
     }
@@ -139,6 +140,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   }
   const stream = await repo.readPoint(summary.id, { signal, readAhead: spec.readAhead ?? true });
   const connector = connectorFor(spec.server, { password: spec.password, toolPaths: spec.toolPaths });
+  // The stream's close releases its reading marker: also when the restore stops before reading it all.
   const report = await connector.restore(spec.database, stream, point.backupType, {
     signal,
     jobs: spec.options.jobs,
@@ -150,7 +152,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     totalBytes: point.length,
     sourceName: summary.database,
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
-  });
+  }).finally(() => closeRead(stream));
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
   // What the backup itself could not carry (the point's meta says): named again in every restore of it.
   const gaps = summary.meta[BACKUP_NOTES_META];

@@ -4,7 +4,8 @@
  *
  * Contract: never deletes when the policy is "no retention"; `dryRun` only returns the
  * plan. Points whose manifests cannot be read are never deleted (the plan sees only
- * readable points, and damaged ones are left for the user to inspect). PostgreSQL WAL
+ * readable points, and damaged ones are left for the user to inspect), nor while a restore
+ * reads them or a backup builds on them (kept for the next prune, listed in `inUse`). PostgreSQL WAL
  * points roll forward (plan-retention.ts): a base backup's WAL chain is kept whole while any
  * point of it is kept, and goes whole once none is (never a gap in the middle).
  */
@@ -19,6 +20,8 @@ export interface RetentionResult {
   /** The deleted points with when they were taken and their kind (what History lists). */
   deletedPoints: DeletedPoint[];
   bytesFreed: number;
+  /** Points the plan deletes but a running restore or backup uses: kept, for the next prune. */
+  inUse?: string[];
 }
 
 export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
@@ -30,8 +33,8 @@ export async function applyRetention(repo: Repository, policy: Retention, now: D
   );
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
   if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
-  const res = await repo.deletePoints(doomed);
-  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed };
+  const res = await repo.deletePoints(doomed, { skipInUse: true });
+  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed, inUse: res.inUse };
 }
 
 /** The deleted ids as History lists them: with when each point was taken and its kind. */

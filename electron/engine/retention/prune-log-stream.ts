@@ -106,6 +106,6 @@ export async function pruneLogStream(logRepo: Repository, root: Location, key: B
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id).reverse();
   // Nothing to delete: still collect what a prune killed after deleting its reads left behind.
   if (doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: (await logRepo.collectGarbage()).bytesFreed };
-  const res = await logRepo.deletePoints(doomed);
-  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed };
+  const res = await logRepo.deletePoints(doomed, { skipInUse: true });
+  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed, inUse: res.inUse };
 }
