@@ -32,7 +32,7 @@
 import { BackstopError } from '../../../shared/result.ts';
 import { quoteIdent } from './connection.ts';
 import { settingOf, superuserObject } from './superuser-only.ts';
-import { identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement, type Token } from './sql-script.ts';
+import { findTopKeyword, identName, isKeyword, renderStatement, sliceText, splitStatements, type Statement, type Token } from './sql-script.ts';
 
 export type RoleUse = 'owner' | 'privilege' | 'setting' | 'policy';
 
@@ -127,24 +127,12 @@ function grantees(s: Statement, from: number, what: string, out: RoleRef[]): voi
   }
 }
 
-/** Depth-0 position of keyword `kw` at or after sig position `from`, or -1. */
-function findTop(s: Statement, kw: string, from: number): number {
-  let depth = 0;
-  for (let k = from; k < s.sig.length; k++) {
-    const t = sig(s, k)!;
-    if (t.kind === 'punct' && t.raw === '(') depth++;
-    else if (t.kind === 'punct' && t.raw === ')') depth--;
-    else if (depth === 0 && isKeyword(t, kw)) return k;
-  }
-  return -1;
-}
-
 function classifyGrant(s: Statement, start: number, dbLevel: boolean): Classified {
   const roles: RoleRef[] = [];
   const db: number[] = [];
   const verb = sig(s, start)!.raw.toUpperCase();
-  const on = findTop(s, 'ON', start + 1);
-  const to = on < 0 ? -1 : findTop(s, verb === 'GRANT' ? 'TO' : 'FROM', on + 1);
+  const on = findTopKeyword(s, 'ON', start + 1);
+  const to = on < 0 ? -1 : findTopKeyword(s, verb === 'GRANT' ? 'TO' : 'FROM', on + 1);
   if (to < 0) return { stmt: s, kind: 'acl', db, roles };
   const onDatabase = isKeyword(sig(s, on + 1), 'DATABASE');
   if (onDatabase) db.push(s.sig[on + 2]!);
@@ -161,7 +149,7 @@ const literal = (t: Token | undefined): string | null => (t?.kind === 'string' ?
 /** CREATE SUBSCRIPTION s CONNECTION '…' PUBLICATION p [, …] WITH (…, slot_name = 's' | NONE, …): its name, publications and slot. */
 function subscriptionOf(s: Statement): Subscription {
   const publications: string[] = [];
-  const pub = findTop(s, 'PUBLICATION', 3);
+  const pub = findTopKeyword(s, 'PUBLICATION', 3);
   for (let k = pub + 1; pub > 0 && k < s.sig.length; k++) {
     const t = sig(s, k);
     if (t?.kind === 'punct' && t.raw === ',') continue;
@@ -170,7 +158,7 @@ function subscriptionOf(s: Statement): Subscription {
     if (name) publications.push(name);
   }
   let slot: string | null = identName(sig(s, 2));
-  for (let k = findTop(s, 'WITH', 3) + 1; k > 0 && k < s.sig.length; k++) {
+  for (let k = findTopKeyword(s, 'WITH', 3) + 1; k > 0 && k < s.sig.length; k++) {
     if (identName(sig(s, k)) === 'slot_name' && sig(s, k + 1)?.raw === '=') {
       const v = sig(s, k + 2);
       slot = isKeyword(v, 'NONE') ? null : (literal(v) ?? identName(v));
@@ -187,7 +175,7 @@ function classify(s: Statement, dbLevel: boolean): Classified {
   // Subscriptions (and their owner, comment, label) are left out of every restore: see planRestore.
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription', subscription: subscriptionOf(s) };
   if (isKeyword(t0, 'ALTER') && isKeyword(sig(s, 1), 'SUBSCRIPTION')) return { ...none, kind: 'subscription' };
-  if ((isKeyword(t0, 'COMMENT') || isKeyword(t0, 'SECURITY')) && isKeyword(sig(s, findTop(s, 'ON', 1) + 1), 'SUBSCRIPTION') && findTop(s, 'ON', 1) > 0) return { ...none, kind: 'subscription' };
+  if ((isKeyword(t0, 'COMMENT') || isKeyword(t0, 'SECURITY')) && isKeyword(sig(s, findTopKeyword(s, 'ON', 1) + 1), 'SUBSCRIPTION') && findTopKeyword(s, 'ON', 1) > 0) return { ...none, kind: 'subscription' };
   const c = classifyBody(s, dbLevel);
   if ((isKeyword(t0, 'CREATE') || isKeyword(t0, 'ALTER')) && isKeyword(sig(s, 1), 'PUBLICATION')) {
     c.publication = identName(sig(s, 2)) ?? '?';
@@ -208,14 +196,14 @@ function classifyBody(s: Statement, dbLevel: boolean): Classified {
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'DATABASE')) return { ...none, kind: 'create', db: [s.sig[2]!] };
   if (isKeyword(t0, 'COMMENT') && isKeyword(sig(s, 1), 'ON') && isKeyword(sig(s, 2), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[3]!] };
   if (isKeyword(t0, 'SECURITY') && isKeyword(sig(s, 1), 'LABEL')) {
-    const on = findTop(s, 'ON', 2);
+    const on = findTopKeyword(s, 'ON', 2);
     if (on > 0 && isKeyword(sig(s, on + 1), 'DATABASE')) return { ...none, kind: 'props', db: [s.sig[on + 2]!] };
     return none;
   }
   if (isKeyword(t0, 'GRANT') || isKeyword(t0, 'REVOKE')) return classifyGrant(s, 0, dbLevel);
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'POLICY')) {
     // CREATE POLICY p ON t [AS …] [FOR …] TO role [, …] [USING (…)] [WITH CHECK (…)]
-    const to = findTop(s, 'TO', 2);
+    const to = findTopKeyword(s, 'TO', 2);
     const roles: RoleRef[] = [];
     for (let k = to + 1; to > 0 && k < n; k++) {
       const t = sig(s, k);
@@ -233,7 +221,7 @@ function classifyBody(s: Statement, dbLevel: boolean): Classified {
   if (isKeyword(t0, 'CREATE') && isKeyword(sig(s, 1), 'USER') && isKeyword(sig(s, 2), 'MAPPING') && isKeyword(sig(s, 3), 'FOR')) {
     // CREATE USER MAPPING FOR role SERVER s OPTIONS (…): pg_restore creates it as it is, whatever the choices.
     const t = sig(s, 4);
-    const server = identName(sig(s, findTop(s, 'SERVER', 5) + 1)) ?? '?';
+    const server = identName(sig(s, findTopKeyword(s, 'SERVER', 5) + 1)) ?? '?';
     if (['PUBLIC', 'CURRENT_USER', 'SESSION_USER', 'CURRENT_ROLE', 'USER'].some((kw) => isKeyword(t, kw))) return none;
     const name = identName(t);
     return { ...none, kind: 'mapping', roles: name ? [{ token: s.sig[4]!, name, use: 'policy', what: `has a USER MAPPING for server ${server}` }] : [] };
@@ -380,7 +368,7 @@ function describe(name: string, whats: string[]): string {
 function namedTablespaces(create: Classified, objStmts: Classified[]): Map<string, string> {
   const out = new Map<string, string>();
   const s = create.stmt;
-  const at = findTop(s, 'TABLESPACE', 3);
+  const at = findTopKeyword(s, 'TABLESPACE', 3);
   const dbSpace = at > 0 && sig(s, at + 1)?.raw === '=' ? identName(sig(s, at + 2)) : null;
   if (dbSpace) out.set(dbSpace, 'the database');
   for (const { stmt } of objStmts) {

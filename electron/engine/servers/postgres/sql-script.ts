@@ -128,6 +128,18 @@ export function isKeyword(t: Token | undefined, kw: string): boolean {
   return t?.kind === 'word' && t.raw.toUpperCase() === kw;
 }
 
+/** Sig position of the bare keyword `kw` at or after sig position `from`, outside any parentheses; -1 if none. */
+export function findTopKeyword(s: Statement, kw: string, from: number): number {
+  let depth = 0;
+  for (let k = from; k < s.sig.length; k++) {
+    const t = s.tokens[s.sig[k]!]!;
+    if (t.kind === 'punct' && t.raw === '(') depth++;
+    else if (t.kind === 'punct' && t.raw === ')') depth--;
+    else if (depth === 0 && isKeyword(t, kw)) return k;
+  }
+  return -1;
+}
+
 /** The statement's text with tokens at the given indices replaced; `bare`: without the comments and spaces before it. */
 export function renderStatement(s: Statement, replace: ReadonlyMap<number, string> = new Map(), bare = false): string {
   const from = bare ? s.sig[0]! : 0;

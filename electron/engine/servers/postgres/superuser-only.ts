@@ -11,24 +11,12 @@
  * - `settingOf`: the parameter an `ALTER DATABASE … SET name …` or `ALTER ROLE … IN
  *   DATABASE … SET name …` sets, or null.
  */
-import { identName, isKeyword, sliceText, type Statement } from './sql-script.ts';
+import { findTopKeyword, identName, isKeyword, sliceText, type Statement } from './sql-script.ts';
 
 const sig = (s: Statement, k: number) => s.tokens[s.sig[k]!];
 
 /** Languages no role but a superuser may create functions in (PostgreSQL's own, untrusted by definition). */
 const UNTRUSTED_LANGUAGES = new Set(['c', 'internal', 'plpython3u', 'plpythonu', 'plpython2u', 'plperlu', 'pltclu', 'plsh']);
-
-/** Depth-0 sig position of keyword `kw` at or after `from`, or -1. */
-function findTop(s: Statement, kw: string, from: number): number {
-  let depth = 0;
-  for (let k = from; k < s.sig.length; k++) {
-    const t = sig(s, k)!;
-    if (t.kind === 'punct' && t.raw === '(') depth++;
-    else if (t.kind === 'punct' && t.raw === ')') depth--;
-    else if (depth === 0 && isKeyword(t, kw)) return k;
-  }
-  return -1;
-}
 
 /**
  * What `s` creates that only a superuser may create, or null. `untrustedExtensions`: the
@@ -46,7 +34,7 @@ export function superuserObject(s: Statement, untrustedExtensions: ReadonlySet<s
     return name && untrustedExtensions.has(name) ? `extension "${name}"` : null;
   }
   if (!isKeyword(sig(s, k), 'FUNCTION') && !isKeyword(sig(s, k), 'PROCEDURE')) return null;
-  const lang = findTop(s, 'LANGUAGE', k + 2);
+  const lang = findTopKeyword(s, 'LANGUAGE', k + 2);
   const language = lang > 0 ? identName(sig(s, lang + 1))?.toLowerCase() : null;
   if (!language || !UNTRUSTED_LANGUAGES.has(language)) return null;
   const open = s.sig.findIndex((_, j) => j > k && sig(s, j)?.raw === '(');
