@@ -424,6 +424,8 @@ export const RunDatabase = z.object({
   /** Retention: the points it deleted from this database's folder at this destination, and the bytes that freed. */
   deletedPoints: z.array(DeletedPoint).optional(),
   bytesFreed: z.number().optional(),
+  /** Retention: points it would have deleted but kept, because a restore was reading them or a backup built on them (the next prune deletes them). */
+  keptInUse: z.array(z.string()).optional(),
 });
 export type RunDatabase = z.infer<typeof RunDatabase>;
 

@@ -35,7 +35,7 @@ import type { DeletedPoint } from '../../shared/domain.ts';
 export interface JobOutcome extends DestinationOutcome {
   /** The database folder written at this destination (a path or s3:// URL): the readable one, an earlier encoding's, or a changed key's sibling. */
   location?: string;
-  retention?: { deleted: string[]; deletedPoints?: DeletedPoint[]; bytesFreed: number; error: { code: string; message: string } | null };
+  retention?: { deleted: string[]; deletedPoints?: DeletedPoint[]; bytesFreed: number; keptInUse?: string[]; error: { code: string; message: string } | null };
   /** The log job (`coverDatabases`): the databases its stored log covers at this destination. */
   coveredDatabases?: string[];
   /** Bytes free at a remote destination that can tell (SFTP), measured after the point and its retention. */
@@ -184,7 +184,7 @@ async function backupAndApplyRetention(
         try {
           const repo = await openWritten();
           const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, repoOptions)) : await applyRetention(repo, spec.retention, new Date());
-          o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, error: null };
+          o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, ...(r.inUse?.length ? { keptInUse: r.inUse } : {}), error: null };
         } catch (e) {
           o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
         }

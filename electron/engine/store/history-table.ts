@@ -60,7 +60,7 @@ interface DbRow {
 }
 
 /** A row's kind-specific facts, stored as JSON in run_databases.detail. */
-type RowDetail = Pick<RunDatabase, 'restoredAs' | 'deletedPoints' | 'bytesFreed'>;
+type RowDetail = Pick<RunDatabase, 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse'>;
 
 export interface NewRun {
   taskId: string;
@@ -79,13 +79,14 @@ export interface NewRun {
 export type DatabaseOutcome = Pick<
   RunDatabase,
   'kind' | 'kindReason' | 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'
-> & Pick<RunDatabase, 'checks' | 'durationMs' | 'restoredAs' | 'deletedPoints' | 'bytesFreed'>;
+> & Pick<RunDatabase, 'checks' | 'durationMs' | 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse'>;
 
 function rowDetail(o: RowDetail): string | null {
   const d: RowDetail = {
     ...(o.restoredAs !== undefined ? { restoredAs: o.restoredAs } : {}),
     ...(o.deletedPoints !== undefined ? { deletedPoints: o.deletedPoints } : {}),
     ...(o.bytesFreed !== undefined ? { bytesFreed: o.bytesFreed } : {}),
+    ...(o.keptInUse !== undefined && o.keptInUse.length > 0 ? { keptInUse: o.keptInUse } : {}),
   };
   return Object.keys(d).length > 0 ? JSON.stringify(d) : null;
 }

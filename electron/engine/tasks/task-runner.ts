@@ -528,11 +528,12 @@ export class TaskRunner {
 
   /**
    * Retention as its own History run (kind 'retention', issue #24): one row per database and
-   * destination where it deleted points (ids, times, kinds, bytes freed) or failed. Nothing is
-   * recorded when retention deleted nothing and did not fail (no no-op runs). Never throws.
+   * destination where it deleted points (ids, times, kinds, bytes freed), kept points it would
+   * have deleted because they were in use (`keptInUse`), or failed. Nothing is recorded when
+   * retention did none of those (no no-op runs). Never throws.
    */
   private recordRetention(task: Task, trigger: RunTrigger, summary: RunSummary, at: string, log: Logger): void {
-    const rows = summary.databases.filter((d) => d.retention && (d.retention.deleted.length > 0 || d.retention.error));
+    const rows = summary.databases.filter((d) => d.retention && (d.retention.deleted.length > 0 || d.retention.keptInUse?.length || d.retention.error));
     if (rows.length === 0) return;
     try {
       const { history } = this.deps;
@@ -552,6 +553,7 @@ export class TaskRunner {
           errorMessage: r.error?.message ?? null,
           deletedPoints: r.deletedPoints ?? r.deleted.map((id) => ({ id, createdAt: '', kind: 'full' as const })),
           bytesFreed: r.bytesFreed,
+          ...(r.keptInUse?.length ? { keptInUse: r.keptInUse } : {}),
         });
       }
       const failed = rows.filter((d) => d.retention!.error).length;

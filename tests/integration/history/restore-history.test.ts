@@ -16,7 +16,9 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import type { ServerRestoreFinished } from '../../../electron/shared/server-restore.ts';
 import { CHINOOK, cliInProcess, writeTaskFile } from '../../fixtures/cli.ts';
@@ -279,5 +281,26 @@ describe('retention in History', () => {
     expect(points.map((p) => p.id)).toEqual([second.databases[0]!.pointId]);
     // The task's last run is still its backup, not the retention after it.
     expect(await lastRunOf(engine, task.id)).toBe(second.id);
+  });
+
+  it('a point a restore is reading is kept and said so in the retention run; the next run deletes it', async () => {
+    const { engine, task, dbFolder } = await sqliteTask({ retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } });
+    const first = await runTask(engine, task.id, 'full');
+    const oldId = first.databases[0]!.pointId!;
+    // A restore (here: the repository's hold, as a moment restore takes it) reads the first point while the next run's retention runs.
+    const hold = await (await openRepository(new LocalBackend(dbFolder))).holdPoints([oldId]);
+    const second = await runTask(engine, task.id, 'full');
+    const [kept] = await runsOf(engine, 'retention');
+    expect(kept!.databases).toHaveLength(1);
+    expect(kept!.databases[0]).toMatchObject({ database: 'chinook.sqlite', status: 'success', deletedPoints: [], keptInUse: [oldId] });
+    await hold.release();
+    const third = await runTask(engine, task.id, 'full');
+    const [latest] = await runsOf(engine, 'retention');
+    expect(latest!.id).not.toBe(kept!.id);
+    expect(latest!.databases[0]!.deletedPoints!.map((p) => p.id)).toContain(oldId);
+    expect(latest!.databases[0]!.keptInUse).toBeUndefined();
+    const points = data(await engine.call('restore.inspect', { location: { kind: 'local', path: dbFolder } })).points.map((p) => p.id);
+    expect(points).toEqual([third.databases[0]!.pointId]);
+    expect(second.databases[0]!.pointId).not.toBe(third.databases[0]!.pointId);
   });
 });

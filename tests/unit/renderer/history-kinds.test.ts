@@ -97,6 +97,7 @@ const RUNS: Run[] = [
           { id: '20260228T020000000Z-11111111', createdAt: '2026-02-28T02:00:00.000Z', kind: 'full' },
           { id: '20260301T020000000Z-22222222', createdAt: '2026-03-01T02:00:00.000Z', kind: 'incremental' },
         ],
+        keptInUse: ['20260227T020000000Z-33333333'],
       }),
     ],
   }),
@@ -170,5 +171,7 @@ describe('History: restores and retention runs', () => {
     expect(deleted[1]).toContain('20260301T020000000Z-22222222');
     expect(deleted[1]).toContain('incremental');
     expect(detail.text()).toContain('3.0 MB');
+    // A point retention kept because a restore was reading it is named, not silently skipped.
+    expect(detail.get('[data-testid="run-detail-kept-in-use"]').text()).toBe('Kept for the next run, in use by a restore or a backup: 20260227T020000000Z-33333333');
   });
 });
