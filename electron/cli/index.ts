@@ -21,7 +21,7 @@ import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { agentService } from './lazy-commands.ts';
-import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
+import { historyTaskId, serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 import { interruptible, takeInterrupt } from './interrupt.ts';
@@ -267,7 +267,8 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         const { RunKind } = await import('../shared/domain.ts');
         const runKind = values.kind;
         if (runKind !== undefined && !RunKind.safeParse(runKind).success) usage(`history --kind must be one of ${RunKind.options.join(', ')}.`);
-        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
+        const task = values.task;
+        const d = await withEngine(dataDir, async (e) => e.command('history.list', { limit, ...(task ? { taskId: await historyTaskId(e, task) } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
         return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.runKind ?? 'backup'}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
       }
       case 'backup': {

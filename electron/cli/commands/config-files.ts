@@ -23,14 +23,15 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Destination, Server, ServerInput, Task, TaskInput } from '../../shared/domain.ts';
+import { Id, type Destination, type Server, type ServerInput, type Task, type TaskInput } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { placeText } from '../../shared/location-text.ts';
 import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { hooksFrom } from './backup.ts';
+import { hooksFrom, taskFileId } from './backup.ts';
+import { RESTORE_RUNS } from '../../engine/restore/restore-history.ts';
 import { fileDestination, fileDestinationLabel, fileSecret, fileSecretGiven } from '../file-destination.ts';
 import { sameDestinationKey } from '../../engine/destinations/index.ts';
 
@@ -72,6 +73,24 @@ async function findTask(engine: Engine, ref: string): Promise<Task> {
   const t = tasks.find((x) => x.id === ref) ?? tasks.find((x) => x.name.toLowerCase() === ref.toLowerCase());
   if (!t) throw new BackstopError('NOT_FOUND', `No task has the id or name "${ref}". "backstop tasks" lists them.`);
   return t;
+}
+
+/**
+ * `history --task REF`: the task id whose runs to list. REF is a stored task's id or name
+ * (as for `tasks update|export|remove`), the name of a task file run with `backup --config`
+ * (its runs are under `file-<name>`), `Restores` (restores' runs), or any other id as
+ * given (a deleted task's history stays under its id) — so a name never silently lists nothing.
+ */
+export async function historyTaskId(engine: Engine, ref: string): Promise<string> {
+  const tasks = await engine.command('tasks.list');
+  const t = tasks.find((x) => x.id === ref) ?? tasks.find((x) => x.name.toLowerCase() === ref.toLowerCase());
+  if (t) return t.id;
+  if (ref.toLowerCase() === RESTORE_RUNS.taskName.toLowerCase()) return RESTORE_RUNS.taskId;
+  if (Id.safeParse(ref).success && (await engine.command('history.list', { taskId: ref, limit: 1 })).length) return ref;
+  const fileId = taskFileId(ref);
+  if ((await engine.command('history.list', { taskId: fileId, limit: 1 })).length) return fileId;
+  if (!Id.safeParse(ref).success) throw new BackstopError('NOT_FOUND', `No task has the id or name "${ref}", and no run in history is of a task file named so. "backstop tasks" lists the stored tasks; "backstop history" shows every run with its task.`);
+  return ref;
 }
 
 async function serverByRef(engine: Engine, ref: string): Promise<Server> {

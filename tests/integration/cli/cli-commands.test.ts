@@ -203,6 +203,16 @@ describe('backstop CLI commands', () => {
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
     // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
     expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+
+    // `history --task` takes the task's name as `backstop history` prints it (the task file's
+    // "files", "Restores") as well as its id; a name no task or run has is NOT_FOUND, not an empty list.
+    const runsOf = async (task: string) => (JSON.parse((await cli('history', '--task', task, '--data-dir', s.dataDir, '--json')).out) as { taskName: string }[]).map((r) => r.taskName);
+    expect(await runsOf('files')).toEqual(['files', 'files', 'files']);
+    expect(await runsOf('file-files')).toEqual(['files', 'files', 'files']);
+    expect(await runsOf('Restores')).toEqual(['Restores']);
+    const unknown = await cli('history', '--task', 'no such task', '--data-dir', s.dataDir, '--json');
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.out).error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('No task has the id or name "no such task"') });
   });
 
   it('rejects a task file with unknown keys or no schedule, naming the problem', async () => {
