@@ -203,9 +203,17 @@ async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>
   const engine = await createEngine({ dataDir, origin: 'cli' });
   try {
     return await interruptible(() => engine.cancelAll(), () => fn(engine));
+  } catch (e) {
+    logUnexpected(engine, e);
+    throw e;
   } finally {
     await engine.close();
   }
+}
+
+/** An error that is not a BackstopError prints as INTERNAL "Details are in the Backstop log": put them there. */
+function logUnexpected(engine: Engine, e: unknown): void {
+  if (!(e instanceof BackstopError)) engine.logger.error({ err: e }, 'the command failed unexpectedly');
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -630,6 +638,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
   try {
     served = await serveCommand(engine, flags, tls);
   } catch (e) {
+    logUnexpected(engine, e);
     await engine.close();
     throw e;
   }

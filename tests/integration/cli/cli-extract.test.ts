@@ -5,7 +5,7 @@
  * creates FILE. The command fails with CONFLICT in one JSON document (exit 1), FILE keeps
  * what the other writer put there, and no temporary file is left.
  */
-import { mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -48,4 +48,31 @@ describe('backstop extract', () => {
     expect(readFileSync(target, 'utf8')).toBe('the other writer');
     expect(readdirSync(outDir)).toEqual(['big.db']);
   }, 120_000);
+
+  it('--out in a folder that does not exist (or under a file): STORAGE naming the folder and the fix, nothing created, not INTERNAL', async () => {
+    const dir = tempDir();
+    const folder = join(dir, 'files');
+    mkdirSync(folder);
+    const db = new Database(join(folder, 'small.db'));
+    db.exec('CREATE TABLE t (a); INSERT INTO t VALUES (1);');
+    db.close();
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
+    const dataDir = join(dir, 'data');
+    const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const location = (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location;
+
+    const missing = join(dir, 'no-such-folder');
+    writeFileSync(join(dir, 'a-file'), 'x');
+    for (const parent of [missing, join(dir, 'a-file')]) {
+      const target = join(parent, 'small.db');
+      const run = await runBackstop(['extract', location, '--point', 'latest', '--out', target, '--json', '--data-dir', dataDir]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(JSON.parse(run.stdout)).toEqual({
+        error: { code: 'STORAGE', message: `Cannot write ${target}: ${parent} is not an existing folder. Create it, or give --out a file in an existing folder.` },
+      });
+    }
+    expect(existsSync(missing)).toBe(false);
+    expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe('x');
+  });
 });
