@@ -330,8 +330,11 @@ function duration(hours: number): string {
   return hours % 168 === 0 ? `${hours / 168}w` : hours % 24 === 0 ? `${hours / 24}d` : `${hours}h`;
 }
 
-/** A stored task as a task file that `tasks add` accepts unchanged: its server by name, no secret. */
-export function taskToFile(t: Task, server: Server): Record<string, unknown> {
+/**
+ * A stored task as a task file that `tasks add` accepts unchanged: its server (and its test
+ * server, as `testServer`) by name, so the file applies on another machine; no secret.
+ */
+export function taskToFile(t: Task, server: Server, testServer: Server | null = null): Record<string, unknown> {
   const hours = t.retention.minAgeHours ?? t.retention.minAgeDays * 24;
   const retention = { ...(hours > 0 ? { minAge: duration(hours) } : {}), ...(t.retention.keepLast !== null ? { keepLast: t.retention.keepLast } : {}) };
   return {
@@ -354,8 +357,10 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
             ...(t.testRestore.schedule !== null ? { schedule: t.testRestore.schedule } : {}),
             ...(t.testRestore.afterFull ? { afterFull: true } : {}),
             ...(t.testRestore.maxMinutes !== null ? { maxMinutes: t.testRestore.maxMinutes } : {}),
-            ...(t.testRestore.serverId ? { serverId: t.testRestore.serverId } : {}),
+            // A server that no longer exists keeps its id (add then names the problem).
+            ...(t.testRestore.serverId && !testServer ? { serverId: t.testRestore.serverId } : {}),
           },
+          ...(testServer ? { testServer: testServer.name } : {}),
         }
       : {}),
   };
@@ -363,8 +368,10 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
 
 export async function tasksExport(engine: Engine, ref: string, out: string): Promise<{ id: string; name: string; file: string | null; document: unknown; notes: string[] }> {
   const t = await findTask(engine, ref);
-  const server = findServer(await engine.command('servers.list'), t.serverId, `task "${t.name}"`);
-  const doc = taskToFile(t, server);
+  const servers = await engine.command('servers.list');
+  const server = findServer(servers, t.serverId, `task "${t.name}"`);
+  const testServer = servers.find((s) => s.id === t.testRestore?.serverId) ?? null;
+  const doc = taskToFile(t, server, testServer);
   const notes = [
     `The task refers to its server by name ("${server.name}"): export it too with "backstop servers export ${server.id} --out FILE".`,
     ...(t.destinations.some((d) => d.kind === 's3') ? ['S3 credentials stay in this machine\'s keychain; "tasks add" elsewhere reads them from the variables accessKeyIdEnv/secretAccessKeyEnv name (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY by default).'] : []),
