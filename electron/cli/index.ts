@@ -49,8 +49,8 @@ Backups:
                        restore into a NEW database on the server in server.json
   restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
                        a PostgreSQL cluster snapshot into a new data directory
-  restore <root>/~server --as-of TIME (--folder DIR | --source-database NAME
-          --server server.json --database NEW)
+  restore <root>/~server --as-of TIME (--folder DIR [--os-user NAME] | --source-database NAME
+          --server server.json --database NEW [role choices as above])
                        a PostgreSQL cluster (or one database of it) as it was at TIME
   apply-globals <root>/~server --server server.json [--point ID|latest]
           [--alter-existing] [--dry-run]
@@ -83,7 +83,7 @@ App data:
                        configuration as code: stored servers and tasks from the
                        CLI's JSON files (secrets from environment variables or the
                        keychain, never in the files); remove keeps the backups
-  history [--task ID] [--kind backup|test-restore|restore|retention] [--limit N]
+  history [--task ID|NAME] [--kind backup|test-restore|restore|retention] [--limit N]
                        recent runs, newest first, with each run's kind
 
 Options:
