@@ -390,7 +390,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           ...(values.server !== undefined ? { serverFile: values.server } : {}),
           ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),
-          ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
+          ...(values.jobs !== undefined ? { jobs: int(values.jobs, 'jobs', 1)! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
           ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
           ...(values['source-database'] !== undefined ? { sourceDatabase: values['source-database'] } : {}),

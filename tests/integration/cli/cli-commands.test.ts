@@ -183,6 +183,12 @@ describe('backstop CLI commands', () => {
     expect((db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n).toBe(3503);
     db.close();
 
+    // --jobs is a whole number of at least 1, as for restore-server: 0 is a usage error, nothing created.
+    const noJobs = await cli('restore', s.location, '--point', 'latest', '--server', s.serverFile, '--database', 'jobs.sqlite', '--jobs', '0', '--data-dir', s.dataDir, '--json');
+    expect(noJobs.code).toBe(2);
+    expect(JSON.parse(noJobs.out)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: '--jobs must be a whole number of at least 1, not "0". Run "backstop --help".' } });
+    expect(existsSync(join(s.folder, 'jobs.sqlite'))).toBe(false);
+
     // A moment of a backup that has restore points only: OUT_OF_RANGE naming --point, nothing created.
     const moment = await cli('restore', s.location, '--as-of', new Date().toISOString(), '--server', s.serverFile, '--database', 'at.sqlite', '--data-dir', s.dataDir, '--json');
     expect(moment.code).toBe(1);
