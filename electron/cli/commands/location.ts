@@ -233,7 +233,13 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
   }
   const stream = await repo.readPoint(id, { signal });
   if (out === '-') {
-    await pipeline(stream, process.stdout, { end: false, signal });
+    await pipeline(stream, process.stdout, { end: false, signal }).catch((e: unknown) => {
+      // `extract --out - | head`: the reader went away; say so instead of INTERNAL.
+      if (errnoCode(e) === 'EPIPE') {
+        throw new BackstopError('STORAGE', `The program reading the extract from standard output closed it before the end, so what it got is incomplete (the backup itself is fine). Let it read everything, or extract to a file with --out FILE.`, { cause: e });
+      }
+      throw e;
+    });
     return { point: id, bytes: summary.length, out };
   }
   const temp = `${target}.partial-${process.pid}`;
