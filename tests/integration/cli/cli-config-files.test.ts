@@ -168,6 +168,8 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(await ok(['tasks', '--data-dir', dataDir])).toEqual([]);
 
     await ok(['tasks', 'add', '--config', task({ testRestore: { schedule: '0 5 * * 6' }, testServer: 'scratch' }), '--data-dir', dataDir]);
+    // A stored task's history is asked for by its name too (it has no runs yet: an empty list, not NOT_FOUND).
+    expect(await ok(['history', '--task', 'ledger', '--data-dir', dataDir])).toEqual([]);
     expect((await ok(['tasks', '--data-dir', dataDir])) as unknown[]).toEqual([expect.objectContaining({ testRestore: expect.objectContaining({ serverId: scratchId }) })]);
     // Exported by name, like the task's own server: the file applies in another data dir (another
     // machine), where the servers have other ids, and exports there identically.
