@@ -21,7 +21,7 @@ import { restoreServerCommand, testRestoreCommand } from './lazy-commands.ts';
 import { applyGlobalsCommand, extractCommand, pointsCommand, pruneCommand, restoreCommand, verifyCommand } from './lazy-commands.ts';
 import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.ts';
 import { agentService } from './lazy-commands.ts';
-import { serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
+import { historyTaskId, serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
 import { interruptible, takeInterrupt } from './interrupt.ts';
@@ -49,8 +49,8 @@ Backups:
                        restore into a NEW database on the server in server.json
   restore <root>/~server --point ID|latest --folder DIR [--os-user NAME]
                        a PostgreSQL cluster snapshot into a new data directory
-  restore <root>/~server --as-of TIME (--folder DIR | --source-database NAME
-          --server server.json --database NEW)
+  restore <root>/~server --as-of TIME (--folder DIR [--os-user NAME] | --source-database NAME
+          --server server.json --database NEW [role choices as above])
                        a PostgreSQL cluster (or one database of it) as it was at TIME
   apply-globals <root>/~server --server server.json [--point ID|latest]
           [--alter-existing] [--dry-run]
@@ -83,7 +83,7 @@ App data:
                        configuration as code: stored servers and tasks from the
                        CLI's JSON files (secrets from environment variables or the
                        keychain, never in the files); remove keeps the backups
-  history [--task ID] [--kind backup|test-restore|restore|retention] [--limit N]
+  history [--task ID|NAME] [--kind backup|test-restore|restore|retention] [--limit N]
                        recent runs, newest first, with each run's kind
 
 Options:
@@ -203,9 +203,17 @@ async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>
   const engine = await createEngine({ dataDir, origin: 'cli' });
   try {
     return await interruptible(() => engine.cancelAll(), () => fn(engine));
+  } catch (e) {
+    logUnexpected(engine, e);
+    throw e;
   } finally {
     await engine.close();
   }
+}
+
+/** An error that is not a BackstopError prints as INTERNAL "Details are in the Backstop log": put them there. */
+function logUnexpected(engine: Engine, e: unknown): void {
+  if (!(e instanceof BackstopError)) engine.logger.error({ err: e }, 'the command failed unexpectedly');
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -267,7 +275,8 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         const { RunKind } = await import('../shared/domain.ts');
         const runKind = values.kind;
         if (runKind !== undefined && !RunKind.safeParse(runKind).success) usage(`history --kind must be one of ${RunKind.options.join(', ')}.`);
-        const d = await withEngine(dataDir, (e) => e.command('history.list', { limit, ...(values.task ? { taskId: values.task } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
+        const task = values.task;
+        const d = await withEngine(dataDir, async (e) => e.command('history.list', { limit, ...(task ? { taskId: await historyTaskId(e, task) } : {}), ...(runKind ? { runKind: runKind as RunKind } : {}) }));
         return printData(io, json, d, () => (d.length ? d.map((r) => `${r.startedAt}\t${r.runKind ?? 'backup'}\t${r.taskName}\t${r.status}`).join('\n') : 'No runs yet.'));
       }
       case 'backup': {
@@ -381,7 +390,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           ...(values.server !== undefined ? { serverFile: values.server } : {}),
           ...(values.database !== undefined ? { database: values.database } : {}),
           ...(keyFile ? { keyFile } : {}),
-          ...(values.jobs ? { jobs: int(values.jobs, 'jobs')! } : {}),
+          ...(values.jobs !== undefined ? { jobs: int(values.jobs, 'jobs', 1)! } : {}),
           ...(values.folder ? { folder: values.folder } : {}),
           ...(values['os-user'] !== undefined ? { osUser: values['os-user'] } : {}),
           ...(values['source-database'] !== undefined ? { sourceDatabase: values['source-database'] } : {}),
@@ -629,6 +638,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
   try {
     served = await serveCommand(engine, flags, tls);
   } catch (e) {
+    logUnexpected(engine, e);
     await engine.close();
     throw e;
   }

@@ -34,6 +34,7 @@ export const serversExport = lazy(() => import('./commands/config-files.ts'), 's
 export const tasksAdd = lazy(() => import('./commands/config-files.ts'), 'tasksAdd');
 export const tasksUpdate = lazy(() => import('./commands/config-files.ts'), 'tasksUpdate');
 export const tasksRemove = lazy(() => import('./commands/config-files.ts'), 'tasksRemove');
+export const historyTaskId = lazy(() => import('./commands/config-files.ts'), 'historyTaskId');
 export const tasksExport = lazy(() => import('./commands/config-files.ts'), 'tasksExport');
 /** `agent install|uninstall|status` (commands/agent-service.ts), loaded on use. */
 export const agentService = () => import('./commands/agent-service.ts');

@@ -57,7 +57,8 @@ const SCHEMES: Record<string, Scheme> = {
    * endpoint in --endpoint or BACKSTOP_S3_ENDPOINT (path-style addressing).
    */
   s3: (rest, text, env, flags) => {
-    const m = /^([^/]+)\/(.+)$/.exec(rest);
+    // `s3://bucket` alone is the bucket's root: where a task without a prefix (the default) writes.
+    const m = /^([^/]+)(?:\/(.*))?$/.exec(rest);
     if (!m) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like s3://bucket/prefix/<database folder>.`);
     const accessKeyId = secretFromEnv('AWS_ACCESS_KEY_ID', `S3 bucket ${m[1]}`, env)!;
     const secretAccessKey = secretFromEnv('AWS_SECRET_ACCESS_KEY', `S3 bucket ${m[1]}`, env)!;
@@ -65,7 +66,7 @@ const SCHEMES: Record<string, Scheme> = {
       location: {
         kind: 's3',
         bucket: m[1]!,
-        prefix: m[2]!.replace(/\/+$/, ''),
+        prefix: (m[2] ?? '').replace(/\/+$/, ''),
         region: env.AWS_REGION ?? 'us-east-1',
         endpoint: flags.endpoint ?? env.BACKSTOP_S3_ENDPOINT ?? null,
         forcePathStyle: true,
@@ -81,7 +82,7 @@ const SCHEMES: Record<string, Scheme> = {
    * (the first one set), Azurite or a sovereign cloud in --endpoint (the service URL).
    */
   azure: (rest, text, env, flags) => {
-    const m = /^([^/]+)\/(.+)$/.exec(rest);
+    const m = /^([^/]+)(?:\/(.*))?$/.exec(rest);
     if (!m) throw new BackstopError('MALFORMED_REQUEST', `"${text}" must look like azure://container/prefix/<database folder>.`);
     const what = `Azure container ${m[1]}`;
     const connectionString = env.AZURE_STORAGE_CONNECTION_STRING || undefined;
@@ -97,15 +98,15 @@ const SCHEMES: Record<string, Scheme> = {
               throw new BackstopError('AUTH_FAILED', `${what}: none of AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING is set.`);
             })();
     return {
-      location: { kind: 'azure', accountName, container: m[1]!, prefix: m[2]!.replace(/\/+$/, ''), endpoint: flags.endpoint ?? null, credentialsRef: null },
+      location: { kind: 'azure', accountName, container: m[1]!, prefix: (m[2] ?? '').replace(/\/+$/, ''), endpoint: flags.endpoint ?? null, credentialsRef: null },
       credentials,
     };
   },
   /**
    * `ftp://user@host:port/path/<database folder>`: explicit TLS (AUTH TLS, port 21 by default);
-   * plain FTP only with --ftp-tls none or BACKSTOP_FTP_TLS=none (a warning says the password is
-   * sent in clear). Password in BACKSTOP_FTP_PASSWORD; a self-signed certificate is accepted
-   * when its fingerprint is given (--ftp-cert-fingerprint or BACKSTOP_FTP_CERT_FINGERPRINT).
+   * plain FTP only with BACKSTOP_FTP_TLS=none (a warning says the password is sent in clear).
+   * Password in BACKSTOP_FTP_PASSWORD; a self-signed certificate is accepted when its
+   * fingerprint is given (BACKSTOP_FTP_CERT_FINGERPRINT).
    */
   ftp: (rest, text, env, flags) => ftpLocation(rest, text, env, flags, 'ftp'),
   /** `ftps://user@host:port/path/<database folder>`: implicit TLS (TLS from the first byte, port 990 by default). */

@@ -43,7 +43,7 @@ import type { Duplex } from 'node:stream';
 import { dispatch, type Handlers } from '../engine/api/dispatch.ts';
 import { EVENTS } from '../shared/ipc/channels.ts';
 import { COMMANDS, commandInputs } from '../shared/ipc/contract.ts';
-import { fail, ok, toFailure, type Result } from '../shared/result.ts';
+import { BackstopError, fail, ok, toFailure, type Result } from '../shared/result.ts';
 import { Auth } from './auth.ts';
 import { FolderBrowser } from './folders.ts';
 import { loginPage } from './login-page.ts';
@@ -155,10 +155,10 @@ async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string>
 export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const rendererDir = resolve(opts.rendererDir);
   const indexHtml = await readFile(join(rendererDir, 'index.html'), 'utf8').catch(() => {
-    throw new Error(`${join(rendererDir, 'index.html')} is missing: build the window first ("npm run build").`);
+    throw new BackstopError('TOOL_MISSING', `The window is not built (${join(rendererDir, 'index.html')} is missing). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
   });
   const shim = await readFile(join(rendererDir, 'backstop-serve-shim.js'), 'utf8').catch(() => {
-    throw new Error(`${join(rendererDir, 'backstop-serve-shim.js')} is missing: build the window again ("npm run build").`);
+    throw new BackstopError('TOOL_MISSING', `The window's build is incomplete (${join(rendererDir, 'backstop-serve-shim.js')} is missing: it was built by an older Backstop, or is not a Backstop window build). Run "npm run build" in the Backstop folder, then start "backstop serve" again.`);
   });
   const servedIndex = indexHtml
     .replace(/<meta\s+http-equiv="Content-Security-Policy"[^>]*>\s*/i, '')

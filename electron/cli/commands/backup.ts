@@ -39,6 +39,11 @@ export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
   return { ...h, pre: at(h.pre), post: at(h.post) };
 }
 
+/** The task id a task file's runs are recorded under in history (`file-<name>`, as an id may be spelled). */
+export function taskFileId(name: string): string {
+  return `file-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 50)}`;
+}
+
 /**
  * A task file as a task of the engine. Relative paths in it (destination paths, keyFile,
  * tools.binDir, a SQLite folder) resolve against the task file's folder, never the
@@ -47,7 +52,7 @@ export function hooksFrom(h: TaskHooks, base: string): TaskHooks {
 export function loadTaskFile(path: string, keyFile: string | undefined) {
   const f = readJsonFile(path, TaskFile, 'The task file');
   const base = dirname(resolve(path));
-  const id = `file-${f.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 50)}`;
+  const id = taskFileId(f.name);
   const { server, password } = serverFromFile(f.server, `${id}-server`, base);
   const binDir = f.tools?.binDir ? resolve(base, f.tools.binDir) : null;
   if (binDir && !statSync(binDir, { throwIfNoEntry: false })?.isDirectory()) {

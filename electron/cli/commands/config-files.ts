@@ -23,14 +23,15 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Destination, Server, ServerInput, Task, TaskInput } from '../../shared/domain.ts';
+import { Id, type Destination, type Server, type ServerInput, type Task, type TaskInput } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { placeText } from '../../shared/location-text.ts';
 import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { hooksFrom } from './backup.ts';
+import { hooksFrom, taskFileId } from './backup.ts';
+import { RESTORE_RUNS } from '../../engine/restore/restore-history.ts';
 import { fileDestination, fileDestinationLabel, fileSecret, fileSecretGiven } from '../file-destination.ts';
 import { sameDestinationKey } from '../../engine/destinations/index.ts';
 
@@ -72,6 +73,24 @@ async function findTask(engine: Engine, ref: string): Promise<Task> {
   const t = tasks.find((x) => x.id === ref) ?? tasks.find((x) => x.name.toLowerCase() === ref.toLowerCase());
   if (!t) throw new BackstopError('NOT_FOUND', `No task has the id or name "${ref}". "backstop tasks" lists them.`);
   return t;
+}
+
+/**
+ * `history --task REF`: the task id whose runs to list. REF is a stored task's id or name
+ * (as for `tasks update|export|remove`), the name of a task file run with `backup --config`
+ * (its runs are under `file-<name>`), `Restores` (restores' runs), or any other id as
+ * given (a deleted task's history stays under its id) — so a name never silently lists nothing.
+ */
+export async function historyTaskId(engine: Engine, ref: string): Promise<string> {
+  const tasks = await engine.command('tasks.list');
+  const t = tasks.find((x) => x.id === ref) ?? tasks.find((x) => x.name.toLowerCase() === ref.toLowerCase());
+  if (t) return t.id;
+  if (ref.toLowerCase() === RESTORE_RUNS.taskName.toLowerCase()) return RESTORE_RUNS.taskId;
+  if (Id.safeParse(ref).success && (await engine.command('history.list', { taskId: ref, limit: 1 })).length) return ref;
+  const fileId = taskFileId(ref);
+  if ((await engine.command('history.list', { taskId: fileId, limit: 1 })).length) return fileId;
+  if (!Id.safeParse(ref).success) throw new BackstopError('NOT_FOUND', `No task has the id or name "${ref}", and no run in history is of a task file named so. "backstop tasks" lists the stored tasks; "backstop history" shows every run with its task.`);
+  return ref;
 }
 
 async function serverByRef(engine: Engine, ref: string): Promise<Server> {
@@ -311,8 +330,11 @@ function duration(hours: number): string {
   return hours % 168 === 0 ? `${hours / 168}w` : hours % 24 === 0 ? `${hours / 24}d` : `${hours}h`;
 }
 
-/** A stored task as a task file that `tasks add` accepts unchanged: its server by name, no secret. */
-export function taskToFile(t: Task, server: Server): Record<string, unknown> {
+/**
+ * A stored task as a task file that `tasks add` accepts unchanged: its server (and its test
+ * server, as `testServer`) by name, so the file applies on another machine; no secret.
+ */
+export function taskToFile(t: Task, server: Server, testServer: Server | null = null): Record<string, unknown> {
   const hours = t.retention.minAgeHours ?? t.retention.minAgeDays * 24;
   const retention = { ...(hours > 0 ? { minAge: duration(hours) } : {}), ...(t.retention.keepLast !== null ? { keepLast: t.retention.keepLast } : {}) };
   return {
@@ -335,8 +357,10 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
             ...(t.testRestore.schedule !== null ? { schedule: t.testRestore.schedule } : {}),
             ...(t.testRestore.afterFull ? { afterFull: true } : {}),
             ...(t.testRestore.maxMinutes !== null ? { maxMinutes: t.testRestore.maxMinutes } : {}),
-            ...(t.testRestore.serverId ? { serverId: t.testRestore.serverId } : {}),
+            // A server that no longer exists keeps its id (add then names the problem).
+            ...(t.testRestore.serverId && !testServer ? { serverId: t.testRestore.serverId } : {}),
           },
+          ...(testServer ? { testServer: testServer.name } : {}),
         }
       : {}),
   };
@@ -344,8 +368,10 @@ export function taskToFile(t: Task, server: Server): Record<string, unknown> {
 
 export async function tasksExport(engine: Engine, ref: string, out: string): Promise<{ id: string; name: string; file: string | null; document: unknown; notes: string[] }> {
   const t = await findTask(engine, ref);
-  const server = findServer(await engine.command('servers.list'), t.serverId, `task "${t.name}"`);
-  const doc = taskToFile(t, server);
+  const servers = await engine.command('servers.list');
+  const server = findServer(servers, t.serverId, `task "${t.name}"`);
+  const testServer = servers.find((s) => s.id === t.testRestore?.serverId) ?? null;
+  const doc = taskToFile(t, server, testServer);
   const notes = [
     `The task refers to its server by name ("${server.name}"): export it too with "backstop servers export ${server.id} --out FILE".`,
     ...(t.destinations.some((d) => d.kind === 's3') ? ['S3 credentials stay in this machine\'s keychain; "tasks add" elsewhere reads them from the variables accessKeyIdEnv/secretAccessKeyEnv name (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY by default).'] : []),

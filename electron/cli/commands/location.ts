@@ -10,7 +10,7 @@
  * file output is written under a temporary name and given its name only once complete,
  * never over a file (one created meanwhile included: CONFLICT).
  */
-import { createWriteStream, existsSync, linkSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, linkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
@@ -25,6 +25,7 @@ import { PG_BASEBACKUP_STREAM } from '../../engine/servers/index.ts';
 import { runRestore, runVerify, type RestoreJobSpec, type RestoreOutcome } from '../../engine/restore/run-restore.ts';
 import { restoreFromWal } from './restore-at.ts';
 import { hardLinksUnsupported } from '../../engine/storage/hard-links.ts';
+import { errnoCode } from '../../engine/storage/errors.ts';
 import { pointsOnly, restoreAt } from '../../engine/restore/restore-at.ts';
 import { howToGetKey, keyFromOptions } from '../cli-secrets.ts';
 import { parseLocation, type LocationArg, type Where } from '../location-url.ts';
@@ -208,6 +209,17 @@ function publishNew(temp: string, target: string): void {
   rmSync(temp, { force: true });
 }
 
+/** A failure to write `extract --out FILE` as the error a DBA can act on, naming the file (a BackstopError passes through). */
+function extractWriteError(target: string, e: unknown): unknown {
+  if (e instanceof BackstopError) return e;
+  const code = errnoCode(e);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new BackstopError('DISK_FULL', `Cannot write ${target}: no space left (${code}); nothing was kept. Free space or choose another --out.`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM') return new BackstopError('PERMISSION_DENIED', `Cannot write ${target}: permission denied (${code}). Choose a folder the user running backstop may write to.`, { cause: e });
+  if (code === 'EROFS') return new BackstopError('READ_ONLY', `Cannot write ${target}: the file system is read-only (EROFS). Choose another --out.`, { cause: e });
+  if (code) return new BackstopError('STORAGE', `Cannot write ${target} (${code}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  return e;
+}
+
 export async function extractCommand(engine: Engine, where: LocationArg, point: string, out: string, keyFile?: string): Promise<{ point: string; bytes: number; out: string }> {
   const { repo } = await open(engine, parseLocation(where), keyFile);
   const id = await pointId(repo, point);
@@ -216,9 +228,18 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
   const target = resolve(out);
   // Before the read starts: a refused extract leaves no reading marker behind.
   if (out !== '-' && existsSync(target)) throw new BackstopError('CONFLICT', `${target} already exists; choose another file (backstop never overwrites).`);
+  if (out !== '-' && !statSync(dirname(target), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new BackstopError('STORAGE', `Cannot write ${target}: ${dirname(target)} is not an existing folder. Create it, or give --out a file in an existing folder.`);
+  }
   const stream = await repo.readPoint(id, { signal });
   if (out === '-') {
-    await pipeline(stream, process.stdout, { end: false, signal });
+    await pipeline(stream, process.stdout, { end: false, signal }).catch((e: unknown) => {
+      // `extract --out - | head`: the reader went away; say so instead of INTERNAL.
+      if (errnoCode(e) === 'EPIPE') {
+        throw new BackstopError('STORAGE', `The program reading the extract from standard output closed it before the end, so what it got is incomplete (the backup itself is fine). Let it read everything, or extract to a file with --out FILE.`, { cause: e });
+      }
+      throw e;
+    });
     return { point: id, bytes: summary.length, out };
   }
   const temp = `${target}.partial-${process.pid}`;
@@ -227,7 +248,7 @@ export async function extractCommand(engine: Engine, where: LocationArg, point: 
     publishNew(temp, target);
   } catch (e) {
     rmSync(temp, { force: true });
-    throw e;
+    throw extractWriteError(target, e);
   }
   return { point: id, bytes: summary.length, out: target };
 }

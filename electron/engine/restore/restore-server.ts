@@ -5,7 +5,8 @@
  * Order: plan (each database's point: the latest, or with `asOf` the latest at or before
  * that moment — restore-to-a-moment from WAL/binlog is not used here), then the
  * server-level content when asked (PostgreSQL roles and tablespaces from `~server/
- * globals.sql`, existing ones skipped), then the databases, at most `jobs` at once, each in
+ * globals.sql`, MySQL/MariaDB users, roles and grants from `~server/grants.sql`; existing
+ * ones skipped), then the databases, at most `jobs` at once, each in
  * a worker thread. A failed database never stops the others.
  *
  * Names: prefix + name, name + suffix, or the original name — never over an existing
@@ -21,6 +22,7 @@ import { destinationOf, Location } from '../destinations/location.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
+import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
 import type { Credentials } from '../destinations/location.ts';
 import type { ServerRestoresTable } from '../store/index.ts';
 import { scratchTarget } from '../test-restore/scratch.ts';
@@ -256,16 +258,18 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
 }
 
 async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<NonNullable<ServerRestoreResult['serverLevel']>> {
-  if (req.server.kind !== 'postgres') {
-    return { status: 'none', detail: `${req.server.kind === 'mysql' ? 'MariaDB/MySQL' : 'SQLite'} backups store no server-level content (users and grants) to apply yet.` };
-  }
-  const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${PG_GLOBALS_STREAM.name}`));
-  if (!globals) return { status: 'failed', detail: `The root holds no ${PG_GLOBALS_STREAM.name} (roles and tablespaces) to apply.` };
+  if (req.server.kind === 'sqlite') return { status: 'none', detail: 'SQLite backups have no server-level content (users and grants) to apply.' };
+  // PostgreSQL: the roles and tablespaces of globals.sql; MySQL/MariaDB: the users, roles and grants of grants.sql.
+  const mysql = req.server.kind === 'mysql';
+  const stream = mysql ? MYSQL_GRANTS_STREAM : PG_GLOBALS_STREAM;
+  const what = mysql ? 'users, roles and grants' : 'roles and tablespaces';
+  const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${stream.name}`));
+  if (!globals) return { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` };
   try {
     const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
     if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
     const newest = (await opened.repo.listPoints()).filter((p) => !req.asOf || new Date(p.createdAt).getTime() <= req.asOf.getTime()).at(-1);
-    if (!newest) throw new BackstopError('NOT_FOUND', `No ${PG_GLOBALS_STREAM.name} point${req.asOf ? ' at or before that moment' : ''}.`);
+    if (!newest) throw new BackstopError('NOT_FOUND', `No ${stream.name} point${req.asOf ? ' at or before that moment' : ''}.`);
     const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
     const spec: ApplyGlobalsJobSpec = {
       op: 'apply-globals',
@@ -279,10 +283,10 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
       alterExisting: false,
       dryRun: false,
     };
-    const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: 'applying the roles and tablespaces' });
+    const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: `applying the ${what}` });
     const count = (a: string) => report.objects.filter((o) => o.action === a).length;
     const failed = report.objects.filter((o) => o.action === 'failed');
-    const detail = `roles and tablespaces: ${count('created')} created, ${count('skipped')} already there (skipped)${failed.length ? `, ${failed.length} failed (${failed.map((o) => o.name).join(', ')})` : ''}`;
+    const detail = `${what}: ${count('created')} created, ${count('skipped')} already there (skipped)${failed.length ? `, ${failed.length} failed (${failed.map((o) => (o.message ? `${o.name}: ${o.message}` : o.name)).join('; ')})` : ''}`;
     return { status: failed.length ? 'failed' : 'ok', detail };
   } catch (e) {
     const f = toFailure(e);

@@ -183,6 +183,12 @@ describe('backstop CLI commands', () => {
     expect((db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n).toBe(3503);
     db.close();
 
+    // --jobs is a whole number of at least 1, as for restore-server: 0 is a usage error, nothing created.
+    const noJobs = await cli('restore', s.location, '--point', 'latest', '--server', s.serverFile, '--database', 'jobs.sqlite', '--jobs', '0', '--data-dir', s.dataDir, '--json');
+    expect(noJobs.code).toBe(2);
+    expect(JSON.parse(noJobs.out)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: '--jobs must be a whole number of at least 1, not "0". Run "backstop --help".' } });
+    expect(existsSync(join(s.folder, 'jobs.sqlite'))).toBe(false);
+
     // A moment of a backup that has restore points only: OUT_OF_RANGE naming --point, nothing created.
     const moment = await cli('restore', s.location, '--as-of', new Date().toISOString(), '--server', s.serverFile, '--database', 'at.sqlite', '--data-dir', s.dataDir, '--json');
     expect(moment.code).toBe(1);
@@ -203,6 +209,16 @@ describe('backstop CLI commands', () => {
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
     // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
     expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+
+    // `history --task` takes the task's name as `backstop history` prints it (the task file's
+    // "files", "Restores") as well as its id; a name no task or run has is NOT_FOUND, not an empty list.
+    const runsOf = async (task: string) => (JSON.parse((await cli('history', '--task', task, '--data-dir', s.dataDir, '--json')).out) as { taskName: string }[]).map((r) => r.taskName);
+    expect(await runsOf('files')).toEqual(['files', 'files', 'files']);
+    expect(await runsOf('file-files')).toEqual(['files', 'files', 'files']);
+    expect(await runsOf('Restores')).toEqual(['Restores']);
+    const unknown = await cli('history', '--task', 'no such task', '--data-dir', s.dataDir, '--json');
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.out).error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('No task has the id or name "no such task"') });
   });
 
   it('rejects a task file with unknown keys or no schedule, naming the problem', async () => {

@@ -147,7 +147,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
   });
 
-  it('"testServer" names a stored server of the same kind (stored as testRestore.serverId, exported and refused otherwise); a test server in use is not removed', { timeout: 300_000 }, async () => {
+  it('"testServer" names a stored server of the same kind (stored as testRestore.serverId, exported by name so it applies elsewhere, and refused otherwise); a test server in use is not removed', { timeout: 300_000 }, async () => {
     const dataDir = tempDir();
     const dir = tempDir();
     const pg = (name: string, port: number) => ({ name, kind: 'postgres', host: '127.0.0.1', port, user: 'backup' });
@@ -168,8 +168,19 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(await ok(['tasks', '--data-dir', dataDir])).toEqual([]);
 
     await ok(['tasks', 'add', '--config', task({ testRestore: { schedule: '0 5 * * 6' }, testServer: 'scratch' }), '--data-dir', dataDir]);
+    // A stored task's history is asked for by its name too (it has no runs yet: an empty list, not NOT_FOUND).
+    expect(await ok(['history', '--task', 'ledger', '--data-dir', dataDir])).toEqual([]);
+    expect((await ok(['tasks', '--data-dir', dataDir])) as unknown[]).toEqual([expect.objectContaining({ testRestore: expect.objectContaining({ serverId: scratchId }) })]);
+    // Exported by name, like the task's own server: the file applies in another data dir (another
+    // machine), where the servers have other ids, and exports there identically.
     const doc = await ok(['tasks', 'export', 'ledger', '--out', '-', '--data-dir', dataDir]);
-    expect(doc).toMatchObject({ testRestore: { schedule: '0 5 * * 6', serverId: scratchId } });
+    expect(doc).toMatchObject({ testRestore: { schedule: '0 5 * * 6' }, testServer: 'scratch' });
+    expect((doc as { testRestore: object }).testRestore).not.toHaveProperty('serverId');
+    const elsewhere = tempDir();
+    await ok(['servers', 'add', '--config', join(dir, 'prod.json'), '--data-dir', elsewhere]);
+    await ok(['servers', 'add', '--config', join(dir, 'scratch.json'), '--data-dir', elsewhere]);
+    await ok(['tasks', 'add', '--config', json(join(dir, 'exported.json'), doc), '--data-dir', elsewhere]);
+    expect(await ok(['tasks', 'export', 'ledger', '--out', '-', '--data-dir', elsewhere])).toEqual(doc);
     const removed = await fails(['servers', 'remove', 'scratch', '--data-dir', dataDir]);
     expect(removed.error).toEqual({ code: 'CONFLICT', message: 'Server "scratch" is the test server of task "ledger"; choose another test server for that task first.' });
   });

@@ -16,7 +16,7 @@ import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let s3: S3rverHandle;
 beforeAll(async () => {
-  s3 = await startS3rver(['backstop']);
+  s3 = await startS3rver(['backstop', 'bucket-root']);
 }, 30_000);
 afterAll(async () => {
   await s3?.stop();
@@ -54,6 +54,32 @@ describe('backstop with an S3 destination', () => {
     expect(points.stderr).toBe('');
     expect(oneJsonDocument(points.stdout)).toHaveLength(2);
   }, 180_000);
+
+  it('a task without a prefix writes at the bucket root, and s3://bucket alone is that root for restore-server and points', async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+    const task = writeTaskFile(tempDir(), { name: 's3-root', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'bucket-root', endpoint: s3.endpoint }] });
+    const env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint };
+    const dataDir = tempDir();
+    const backup = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json'], { env });
+    expect(backup.code, backup.stdout).toBe(0);
+    const folderName = encodeDatabaseFolder('chinook.sqlite');
+    expect(oneJsonDocument(backup.stdout)).toMatchObject({ databases: [{ status: 'ok', location: `s3://bucket-root/${folderName}` }] });
+
+    const root = await runBackstop(['points', 's3://bucket-root', '--data-dir', dataDir, '--json'], { env });
+    expect(oneJsonDocument(root.stdout)).toEqual({
+      error: { code: 'NOT_A_BACKUP', message: `s3://bucket-root/ is the common root of a task's backups: it holds 1 database folder (${folderName}). Choose one database's folder inside it.` },
+    });
+    const target = tempDir();
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    const whole = await runBackstop(['restore-server', 's3://bucket-root/', '--server', serverFile, '--prefix', 'all_', '--data-dir', dataDir, '--json'], { env });
+    expect(whole.code, whole.stdout).toBe(0);
+    expect(oneJsonDocument(whole.stdout)).toMatchObject({ databases: [{ database: 'chinook.sqlite', restoredAs: 'all_chinook.sqlite', status: 'ok' }] });
+    const restored = readFileSync(join(target, 'all_chinook.sqlite'));
+    expect(restored.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+    expect(restored.length).toBe(readFileSync(CHINOOK).length);
+  }, 120_000);
 
   it('takes the server of an s3:// location from --endpoint, without BACKSTOP_S3_ENDPOINT', async () => {
     const folder = tempDir();

@@ -1,7 +1,7 @@
 /**
  * `backstop restore-server` (issue #22) of real PostgreSQL and MariaDB servers with several
  * databases, hostile names among them: every restored database is identical to its source
- * (table checksums), roles are applied only with --with-server-level, an existing name is
+ * (table checksums), roles (PostgreSQL) and users and grants (MariaDB) are applied only with --with-server-level, an existing name is
  * never touched, a failed database does not stop the others, and a re-run skips what is
  * done and redoes what an interrupted run left half-restored.
  */
@@ -183,10 +183,17 @@ describe('restore-server: MariaDB', () => {
     }
     expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app'").trim()).toBe('0');
 
+    // --with-server-level applies the users, roles and grants every run stored in ~server/grants.sql:
+    // refused, naming the account and the fix, while the target's user may not create accounts…
     const second = await restoreServer(dataDir, ...args, '--with-server-level');
-    expect(second.doc.serverLevel).toEqual({ status: 'none', detail: 'MariaDB/MySQL backups store no server-level content (users and grants) to apply yet.' });
+    expect(second.doc.serverLevel).toEqual({ status: 'failed', detail: expect.stringMatching(/^users, roles and grants: 0 created, \d+ already there \(skipped\), 1 failed \(user `app`@`%`: .*needs CREATE USER/) });
     for (const n of NAMES.filter((x) => x !== 'plain')) expect(byName(second.doc)[n]).toMatchObject({ status: 'skipped' });
     expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app'").trim()).toBe('0');
+    // …and created once it may.
+    target.sql(`GRANT ALL PRIVILEGES ON *.* TO ${lit(target.user)}@'%' WITH GRANT OPTION`);
+    const third = await restoreServer(dataDir, ...args, '--with-server-level');
+    expect(third.doc.serverLevel).toEqual({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, \d+ already there \(skipped\)$/) });
+    expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app' AND Host = '%'").trim()).toBe('1');
 
     const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain');
     expect(copy.code).toBe(0);

@@ -35,6 +35,13 @@ function fakeRenderer(): string {
   return dir;
 }
 
+/** A window build with index.html but without the serve bridge, as an older `npm run build` left it. */
+function olderRenderer(): string {
+  const dir = tempDir('backstop-renderer-');
+  writeFileSync(join(dir, 'index.html'), `<!doctype html>\n<html><head></head><body>${APP_MARKER}</body></html>`);
+  return dir;
+}
+
 interface Served {
   engine: Engine;
   handle: ServeHandle;
@@ -428,6 +435,8 @@ describe('backstop serve on the command line', () => {
       [['--session-minutes', '0'], {}, 2, 'MALFORMED_REQUEST', '--session-minutes must be a number of minutes above 0 and at most 43200, not "0". Run "backstop --help".'],
       [['--tls-key', '/k.pem'], {}, 2, 'MALFORMED_REQUEST', '--tls-cert and --tls-key go together: pass both (PEM files), or neither.'],
       [['--port', '0'], { BACKSTOP_RENDERER_DIR: tempDir() }, 1, 'TOOL_MISSING', 'The window is not built'],
+      // A window build without the serve bridge (an older build): TOOL_MISSING with the fix, not INTERNAL.
+      [['--port', '0'], { BACKSTOP_RENDERER_DIR: olderRenderer() }, 1, 'TOOL_MISSING', 'backstop-serve-shim.js is missing: it was built by an older Backstop, or is not a Backstop window build). Run "npm run build"'],
       [['--port', '0', '--allow-folder', '/no/such/folder'], { BACKSTOP_RENDERER_DIR: fakeRenderer() }, 1, 'VALIDATION', '--allow-folder /no/such/folder is not a folder on this machine. Name an existing folder.'],
     ];
     for (const [args, env, code, errorCode, message] of cases) {

@@ -47,6 +47,25 @@ async function mountServerMode() {
 }
 
 describe('whole-server restore in the restore view', () => {
+  it('offers the server-level content by what the target stores: roles and tablespaces (PostgreSQL), users, roles and grants (MySQL/MariaDB), nothing for SQLite', async () => {
+    const maria: Server = { ...pg, id: 'my1', name: 'New Maria', kind: 'mysql', port: 3306 } as Server;
+    const wrapper = await mountRestoreView(fake, { servers: [pg, maria, sqliteServer('s1', 'Files')] });
+    await wrapper.get('[data-testid="restore-scope-server"]').trigger('click');
+    await wrapper.get('[data-testid="ws-path"]').setValue('/backups/nightly');
+    await wrapper.get('[data-testid="ws-affix"]').setValue('r_');
+    fake.respond('restore.serverPlan', () => ok(plan));
+    const offered = async (serverId: string) => {
+      await wrapper.get('[data-testid="ws-server"]').setValue(serverId);
+      await wrapper.get('[data-testid="ws-plan"]').trigger('click');
+      await flushPromises();
+      const box = wrapper.find('[data-testid="ws-server-level"]');
+      return box.exists() ? box.element.parentElement!.textContent!.replace(/\s+/g, ' ').trim() : null;
+    };
+    expect(await offered('pg1')).toBe('Also create the stored roles and tablespaces first (existing ones are left as they are)');
+    expect(await offered('my1')).toBe('Also create the stored users, roles and grants first (existing ones are left as they are)');
+    expect(await offered('s1')).toBeNull();
+  });
+
   it('plans, restores the chosen subset with server-level content on request, and shows progress and the summary', async () => {
     const wrapper = await mountServerMode();
     fake.respond('restore.serverPlan', () => ok(plan));
