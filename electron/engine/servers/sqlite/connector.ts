@@ -7,7 +7,9 @@
  * it as skipped with the fix), never silently left out; so are a file with a database name
  * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted; not an OLE
  * file such as Windows' Thumbs.db), and a
- * subfolder that holds SQLite files (named "<folder>/"). Other files and folders are ignored.
+ * subfolder (or a symbolic link to a folder) that holds SQLite files (named "<folder>/"). Other files
+ * and folders are ignored. A database deleted or renamed after the run listed the folder, before its
+ * turn, is DATABASE_NOT_FOUND saying exactly that.
  *
  * - snapshot: SQLite's online backup API (online-backup.ts, the `sqlite3` binding; libsql
  *   0.5's own `db.backup()` throws "not implemented") into a temporary file — consistent
@@ -19,7 +21,10 @@
  *   the application's next open would, so the copy is the last committed state (PERMISSION_DENIED
  *   naming the fix where this OS user may not write the file);
  *   meta.pageSize is the page size of that file. Where the binding cannot load, `VACUUM
- *   INTO` (one read transaction, equally consistent) is the fallback.
+ *   INTO` (one read transaction, equally consistent) is the fallback. The copy must pass
+ *   `PRAGMA quick_check` (O(pages), ~0.1 s per 100 MB): a damaged source (a torn or cut-short
+ *   file) fails DUMP_FAILED naming the damage and the `.recover` repair instead of storing a
+ *   point no restore accepts — as a logical dump of it fails where it reads a damaged page.
  * - logical: the same consistent temporary copy as a snapshot (the source's read lock held only
  *   while its pages are copied, so a dump as slow as its destination never keeps the
  *   application's COMMITs or checkpoints waiting), then a SQL text dump (sql-dump.ts) of that copy,
@@ -96,6 +101,21 @@ function snapshotFacts(file: string): FactsOutcome {
   }
 }
 
+/** What PRAGMA quick_check finds wrong with a snapshot copy (integrityProblems), null when it is sound. */
+function quickCheck(file: string): string | null {
+  let db: Libsql.Database;
+  try {
+    db = new (Database())(file, { readonly: true });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  try {
+    return integrityProblems(db, 'quick_check');
+  } finally {
+    db.close();
+  }
+}
+
 /** The first 100 bytes of a file when it is an SQLite database, else null (also for a folder or anything unreadable). */
 function readHeader(path: string | Buffer): Buffer | null {
   let fd: number;
@@ -115,16 +135,29 @@ function readHeader(path: string | Buffer): Buffer | null {
   }
 }
 
-/** Why a subfolder (not a link) is not backed up when SQLite files lie in it; null for any other entry. */
-function subfolderReason(name: string, path: string): string | null {
+/**
+ * Why a subfolder, or a symbolic link to a folder, is not backed up when SQLite files lie in it; null
+ * for any other entry (a link loop or dangling link, and a link back to the task's own folder `self`,
+ * whose files are backed up).
+ */
+function subfolderReason(name: string, path: string, self: string): string | null {
+  let target: string | null = null;
   try {
-    if (!lstatSync(path).isDirectory()) return null;
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      if (!statSync(path).isDirectory()) return null;
+      target = realpathSync(path);
+      if (target === self) return null;
+    } else if (!st.isDirectory()) return null;
   } catch {
     return null;
   }
   const found = sqliteFilesIn(path, 4);
   if (found.length === 0) return null;
   const shown = found.slice(0, 3).map((f) => `"${f}"`).join(', ') + (found.length > 3 ? ', …' : '');
+  if (target !== null) {
+    return `"${name}" is a symbolic link to the folder "${target}", which holds SQLite databases (${shown}) that were not backed up — Backstop backs up only the regular files directly in the folder: add a server for "${target}" and a task for it to back them up`;
+  }
   return `the subfolder "${name}" holds SQLite databases (${shown}) that were not backed up — Backstop backs up only the files directly in the folder: add a server for "${path}" and a task for it to back them up`;
 }
 
@@ -201,6 +234,43 @@ function unreadableFile(path: string | Buffer): boolean {
     const code = (e as NodeJS.ErrnoException).code;
     return code === 'EACCES' || code === 'EPERM';
   }
+}
+
+/**
+ * What `PRAGMA integrity_check` or `quick_check` finds wrong with an open database, in at most five
+ * lines (SQLite may return thousands), or null when it says "ok"; a file too damaged to run the
+ * check at all gives SQLite's error.
+ */
+function integrityProblems(db: Libsql.Database, pragma: 'integrity_check' | 'quick_check'): string | null {
+  let rows: string[];
+  try {
+    rows = db.prepare(`PRAGMA ${pragma}`).pluck().all() as string[];
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (rows.length === 1 && rows[0] === 'ok') return null;
+  const lines = rows.flatMap((r) => String(r).split('\n')).filter((l) => l && !/^\*\*\* in database /.test(l));
+  return lines.slice(0, 5).join('; ') + (lines.length > 5 ? `; … (${lines.length - 5} more)` : '');
+}
+
+/** SQLite's words for a database file whose pages are damaged or cut short. */
+const DAMAGED = /SQLITE_CORRUPT|SQLITE_NOTADB|database disk image is malformed|file is not a database/i;
+
+/**
+ * A source database whose file is damaged (a torn write, a truncated copy, a bad disk): no backup of
+ * it could be restored, so it fails naming what SQLite found and how to repair it. Null for any
+ * other failure (`problems` given: the damage a check on the copy found).
+ */
+function damagedError(action: string, database: string, folder: string, e: unknown, problems?: string): BackstopError | null {
+  if (e instanceof BackstopError) return null;
+  const text = problems ?? (e instanceof Error ? e.message : String(e));
+  if (problems === undefined && !DAMAGED.test(text)) return null;
+  const path = join(folder, database);
+  return new BackstopError(
+    'DUMP_FAILED',
+    `${action}: the database file is damaged (${text}). A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. Repair it with the application stopped: \`sqlite3 "${path}" ".recover" | sqlite3 "${path}.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
+    e === undefined ? {} : { cause: e },
+  );
 }
 
 function pageSizeOf(header: Buffer): number {
@@ -356,6 +426,7 @@ export class SqliteConnector implements Connector {
   async skippedDatabases(): Promise<SkippedDatabase[]> {
     this.checkFolder();
     const skipped: SkippedDatabase[] = [];
+    const self = realpathSync(this.folder);
     for (const { name, path, utf8, bytes } of this.entries()) {
       if (utf8 && !this.sideOrTemp(name) && unreadableFile(path)) {
         const who = osUserName();
@@ -366,7 +437,7 @@ export class SqliteConnector implements Connector {
         continue;
       }
       if (utf8 && !this.sideOrTemp(name) && typeof path === 'string') {
-        const sub = subfolderReason(name, path);
+        const sub = subfolderReason(name, path, self);
         if (sub) {
           skipped.push({ database: `${name}/`, reason: sub });
           continue;
@@ -390,8 +461,14 @@ export class SqliteConnector implements Connector {
         continue;
       }
       if (link === null) continue;
-      const target = realpathSync(path);
-      const inFolder = dirname(target) === realpathSync(this.folder) && lstatSync(target).isFile();
+      let inFolder = false;
+      let target = '';
+      try {
+        target = realpathSync(path);
+        inFolder = dirname(target) === self && lstatSync(target).isFile();
+      } catch {
+        continue; // the link was removed or changed since it was read: nothing to report
+      }
       skipped.push({
         database: name,
         reason: `"${name}" is a symbolic link (to ${link}), so it was not backed up — Backstop backs up the regular files directly in the folder${
@@ -421,7 +498,22 @@ export class SqliteConnector implements Connector {
     checkSqliteFileName(database);
     this.checkFolder();
     const path = join(this.folder, database);
-    if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (missing, or not an SQLite file).`);
+    if (!readHeader(path)) {
+      let gone = false;
+      try {
+        lstatSync(path);
+      } catch (e) {
+        gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+      // A backup run lists the folder when it starts, and a database's turn may come much later.
+      if (gone) {
+        throw new BackstopError(
+          'DATABASE_NOT_FOUND',
+          `"${database}" is no longer in "${this.folder}": it was deleted or renamed after the backup run listed the folder, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the files the folder holds then (a renamed one under its new name).`,
+        );
+      }
+      throw new BackstopError('DATABASE_NOT_FOUND', `"${database}" is not an SQLite database in "${this.folder}" (not an SQLite file).`);
+    }
     const db = new (Database())(path);
     db.exec(`PRAGMA busy_timeout = ${this.lockTimeoutMs}`);
     return db;
@@ -474,7 +566,7 @@ export class SqliteConnector implements Connector {
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw walFilesError(action, database, this.folder, e) ?? tempFullError(action, dir, sourceBytes(join(this.folder, database)), e) ?? sqliteError('DUMP_FAILED', action, e, startedAt);
+      throw walFilesError(action, database, this.folder, e) ?? damagedError(action, database, this.folder, e) ?? tempFullError(action, dir, sourceBytes(join(this.folder, database)), e) ?? sqliteError('DUMP_FAILED', action, e, startedAt);
     }
     return { dir, file };
   }
@@ -485,6 +577,12 @@ export class SqliteConnector implements Connector {
     if (!header) {
       rmSync(dir, { recursive: true, force: true });
       throw new BackstopError('DUMP_FAILED', `The snapshot of "${database}" is not a valid SQLite file.`);
+    }
+    // The copy holds the source's pages as they are: a damaged source gives a copy no restore accepts.
+    const problems = quickCheck(file);
+    if (problems !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw damagedError(`Snapshotting "${database}"`, database, this.folder, undefined, problems)!;
     }
     const facts = snapshotFacts(file);
     const stream = createReadStream(file);
@@ -534,6 +632,7 @@ export class SqliteConnector implements Connector {
       throw sqliteError('DUMP_FAILED', action, e);
     }
     const signal = opts.signal;
+    const folder = this.folder;
     let facts: FactsOutcome = { unavailable: 'the dump did not start' };
     function* guarded(): Generator<string> {
       try {
@@ -544,7 +643,7 @@ export class SqliteConnector implements Connector {
           yield chunk;
         }
       } catch (e) {
-        throw sqliteError('DUMP_FAILED', action, e);
+        throw damagedError(action, database, folder, e) ?? sqliteError('DUMP_FAILED', action, e);
       } finally {
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
@@ -583,12 +682,11 @@ export class SqliteConnector implements Connector {
     if (!readHeader(path)) throw new BackstopError('DATABASE_NOT_FOUND', `"${path}" is not an SQLite database.`);
     const db = new (Database())(path, { readonly: true });
     try {
-      const problems = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
-      const ok = problems.length === 1 && problems[0] === 'ok';
+      const problems = integrityProblems(db, 'integrity_check');
       const tables = sqliteUserTables(db);
       const present = new Set(tables);
       const counts = sqliteRowCounts(db, countTables.filter((t) => present.has(t)));
-      return { tables, counts, checks: [{ name: 'integrity_check', ok, detail: ok ? 'PRAGMA integrity_check: ok' : `PRAGMA integrity_check: ${problems.slice(0, 5).join('; ')}` }] };
+      return { tables, counts, checks: [{ name: 'integrity_check', ok: problems === null, detail: `PRAGMA integrity_check: ${problems ?? 'ok'}` }] };
     } finally {
       db.close();
     }
@@ -719,10 +817,8 @@ export class SqliteConnector implements Connector {
   private checkIntegrity(path: string, database: string): void {
     const db = new (Database())(path);
     try {
-      const rows = db.prepare('PRAGMA integrity_check').pluck().all() as string[];
-      if (rows.length !== 1 || rows[0] !== 'ok') {
-        throw new BackstopError('RESTORE_FAILED', `The restored "${database}" failed PRAGMA integrity_check: ${rows.slice(0, 5).join('; ')}`);
-      }
+      const problems = integrityProblems(db, 'integrity_check');
+      if (problems !== null) throw new BackstopError('RESTORE_FAILED', `The restored "${database}" failed PRAGMA integrity_check: ${problems}`);
     } finally {
       db.close();
     }

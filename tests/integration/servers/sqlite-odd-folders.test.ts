@@ -1,0 +1,176 @@
+/**
+ * A folder of SQLite files as real applications and real disks leave it, backed up through the
+ * engine's task runner (real worker threads, real files) and read back through history:
+ *
+ * - a database file that is damaged — a b-tree page scribbled over, a file cut short, a file that
+ *   is only the SQLite header: every backup type fails for it (DUMP_FAILED) naming what SQLite
+ *   found and the repair, stores nothing, keeps its earlier point (which still restores), and the
+ *   sound databases beside it back up — never a "successful" point no restore accepts;
+ * - a symbolic link to a folder that holds SQLite databases: reported as skipped like a
+ *   subfolder (a link back to the folder itself, a loop and a link to a folder without databases
+ *   are not);
+ * - files deleted or created by another process while the run goes: a database deleted after
+ *   the run listed the folder, before its turn, fails naming exactly that, its earlier point kept;
+ *   one created meanwhile is taken by the next run.
+ */
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, test } from 'vitest';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import type { BackupType } from '../../../electron/shared/domain.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { hookedExecutor } from '../../fixtures/hooked-executor.ts';
+import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
+import { pointIds } from '../../fixtures/points.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { storedSqliteTask, tinySqliteDb } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+const PAGE = 4096;
+
+/** 3000 rows and an index in 4 KiB pages: page 10 is a leaf of the table's b-tree. */
+function ledger(path: string): void {
+  const db = new Database(path);
+  db.exec(`PRAGMA page_size = ${PAGE}; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v);
+    WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000) INSERT INTO t (v) SELECT 'value ' || i FROM r;`);
+  db.close();
+}
+
+function count(path: string): unknown {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) FROM t').raw(true).get() as unknown[])[0];
+  } finally {
+    db.close();
+  }
+}
+
+const rows = (run: { databases: { database: string; status: string; errorCode: string | null; errorMessage: string | null }[] }) =>
+  Object.fromEntries(run.databases.map((d) => [d.database, [d.status, d.errorCode, d.errorMessage]]));
+
+describe('damaged database files', () => {
+  for (const type of ['snapshot', 'logical'] as const satisfies readonly BackupType[]) {
+    test(`${type}: a scribbled page, a file cut short, a bare header — DUMP_FAILED naming the damage and the repair, nothing stored, the earlier point kept and restorable; the sound database backs up`, async () => {
+      const folder = tempDir('backstop-damaged-');
+      const backups = tempDir('backstop-backups-');
+      ledger(join(folder, 'ledger.db'));
+      tinySqliteDb(join(folder, 'sound.db'));
+      const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+      const task = await storedSqliteTask(engine, folder, backups, { type });
+      const first = await runTask(engine, task.id, 'full');
+      expect(rows(first)).toEqual({ 'ledger.db': ['success', null, null], 'sound.db': ['success', null, null] });
+      const kept = await pointIds(backups, 'ledger.db');
+
+      // A torn write over one leaf page of the table; a copy cut short after 5 of its pages; a file holding only the 100-byte header.
+      const sound = readFileSync(join(folder, 'ledger.db'));
+      const fd = openSync(join(folder, 'ledger.db'), 'r+');
+      writeSync(fd, Buffer.alloc(200, 0x41), 0, 200, PAGE * 9 + 100);
+      closeSync(fd);
+      writeFileSync(join(folder, 'cut.db'), sound.subarray(0, PAGE * 5));
+      writeFileSync(join(folder, 'header-only.db'), sound.subarray(0, 100));
+
+      const second = await runTask(engine, task.id, 'full');
+      expect(second.status).toBe('partial');
+      const action = type === 'snapshot' ? 'Snapshotting' : 'Dumping';
+      const damaged = (name: string) =>
+        new RegExp(
+          `^${action} "${name}": the database file is damaged \\(.+\\)\\. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept\\. Repair it with the application stopped: \`sqlite3 "${join(folder, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" "\\.recover" \\| sqlite3 ".+\\.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file\\.$`,
+        );
+      expect(rows(second)).toEqual({
+        'sound.db': ['success', null, null],
+        'ledger.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('ledger.db'))],
+        'cut.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('cut.db'))],
+        'header-only.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('header-only.db'))],
+      });
+      // The message is a few lines of what SQLite found, not its thousands.
+      for (const d of second.databases) expect((d.errorMessage ?? '').length).toBeLessThan(1500);
+      // Nothing was stored for the damaged files: the ledger keeps exactly its sound point, the new files have none.
+      expect(await pointIds(backups, 'ledger.db')).toEqual(kept);
+      expect(await pointIds(backups, 'cut.db')).toEqual([]);
+      expect(await pointIds(backups, 'header-only.db')).toEqual([]);
+      // That sound point still restores whole.
+      const target = tempDir('backstop-restored-');
+      const r = await restoreAndWait(engine, {
+        location: { kind: 'local', path: join(backups, encodeDatabaseFolder('ledger.db')) },
+        serverId: task.serverId,
+        database: 'ledger.db',
+        options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: target },
+      });
+      expect(r).toMatchObject({ status: 'success', error: null });
+      expect(count(join(target, 'ledger.db'))).toBe(3000);
+    }, 30_000);
+  }
+});
+
+describe('symbolic links to folders', () => {
+  test('a link to a folder of SQLite databases is reported as skipped with the fix; a link to the folder itself, a loop and a link to a folder without databases are not', async () => {
+    const folder = tempDir('backstop-links-');
+    const shared = tempDir('backstop-shared-');
+    const empty = tempDir('backstop-nodb-');
+    tinySqliteDb(join(folder, 'app.db'));
+    tinySqliteDb(join(shared, 'tenant-1.db'));
+    tinySqliteDb(join(shared, 'tenant-2.db'));
+    writeFileSync(join(empty, 'readme.txt'), 'no database here');
+    symlinkSync(shared, join(folder, 'tenants'));
+    symlinkSync('.', join(folder, 'self'));
+    symlinkSync('loop', join(folder, 'loop'));
+    symlinkSync(empty, join(folder, 'docs'));
+    const backups = tempDir('backstop-backups-');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+    const task = await storedSqliteTask(engine, folder, backups);
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect(rows(run)).toEqual({
+      'app.db': ['success', null, null],
+      'tenants/': [
+        'skipped',
+        null,
+        `"tenants" is a symbolic link to the folder "${shared}", which holds SQLite databases ("tenant-1.db", "tenant-2.db") that were not backed up — Backstop backs up only the regular files directly in the folder: add a server for "${shared}" and a task for it to back them up`,
+      ],
+    });
+    expect(readdirSync(backups)).toEqual([encodeDatabaseFolder('app.db')]);
+  }, 30_000);
+});
+
+describe('files deleted and created while the run goes', () => {
+  test('a database deleted after the listing, before its turn: DATABASE_NOT_FOUND saying so, its earlier point kept; one renamed fails under its old name; one created meanwhile is taken by the next run', async () => {
+    const folder = tempDir('backstop-churn-');
+    const backups = tempDir('backstop-backups-');
+    for (const n of ['app.db', 'gone.db', 'renamed.db']) tinySqliteDb(join(folder, n));
+    const wal = new Database(join(folder, 'gone.db'));
+    wal.exec("PRAGMA journal_mode = WAL; INSERT INTO t (v) VALUES ('in wal')");
+    let act = false;
+    const executor = hookedExecutor((spec) => {
+      if (!act || spec.database !== 'app.db') return;
+      act = false;
+      wal.close();
+      rmSync(join(folder, 'gone.db'));
+      renameSync(join(folder, 'renamed.db'), join(folder, 'renamed-2.db'));
+      tinySqliteDb(join(folder, 'later.db'));
+    });
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0, executor });
+    // One database at a time, in name order: the hook acts when "app.db" starts, before the others' turns.
+    data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
+    const task = await storedSqliteTask(engine, folder, backups);
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const before = await pointIds(backups, 'gone.db');
+    expect(before).toHaveLength(1);
+
+    act = true;
+    const run = await runTask(engine, task.id, 'full');
+    const gone = (name: string) =>
+      `"${name}" is no longer in "${folder}": it was deleted or renamed after the backup run listed the folder, before its turn; nothing was stored for it and its earlier points are kept. The next run backs up the files the folder holds then (a renamed one under its new name).`;
+    expect(rows(run)).toEqual({
+      'app.db': ['success', null, null],
+      'gone.db': ['failed', 'DATABASE_NOT_FOUND', gone('gone.db')],
+      'renamed.db': ['failed', 'DATABASE_NOT_FOUND', gone('renamed.db')],
+    });
+    expect(await pointIds(backups, 'gone.db')).toEqual(before);
+    expect(existsSync(join(folder, 'gone.db-wal'))).toBe(false);
+
+    const next = await runTask(engine, task.id, 'full');
+    expect(rows(next)).toEqual({ 'app.db': ['success', null, null], 'later.db': ['success', null, null], 'renamed-2.db': ['success', null, null] });
+  }, 30_000);
+});
