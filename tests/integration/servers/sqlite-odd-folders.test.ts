@@ -9,16 +9,20 @@
  * - a symbolic link to a folder that holds SQLite databases: reported as skipped like a
  *   subfolder (a link back to the folder itself, a loop and a link to a folder without databases
  *   are not);
+ * - the temporary file a killed restore left in the folder (".backstop-restore-…", with its
+ *   journal): reported as skipped naming its size and that it may be deleted, never silently
+ *   passed over;
  * - files deleted or created by another process while the run goes: a database deleted after
  *   the run listed the folder, before its turn, fails naming exactly that, its earlier point kept;
  *   one created meanwhile is taken by the next run.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, test } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import type { BackupType } from '../../../electron/shared/domain.ts';
+import { formatBytes } from '../../../electron/shared/format-bytes.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { hookedExecutor } from '../../fixtures/hooked-executor.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
@@ -128,6 +132,31 @@ describe('symbolic links to folders', () => {
         'skipped',
         null,
         `"tenants" is a symbolic link to the folder "${shared}", which holds SQLite databases ("tenant-1.db", "tenant-2.db") that were not backed up — Backstop backs up only the regular files directly in the folder: add a server for "${shared}" and a task for it to back them up`,
+      ],
+    });
+    expect(readdirSync(backups)).toEqual([encodeDatabaseFolder('app.db')]);
+  }, 30_000);
+});
+
+describe('what a killed restore left', () => {
+  test('its temporary file (and journal) in the folder is reported as skipped with its size and the fix, not backed up as a database', async () => {
+    const folder = tempDir('backstop-leftover-');
+    tinySqliteDb(join(folder, 'app.db'));
+    // What a restore killed while it loaded a logical dump leaves: its temp database and that database's journal.
+    const temp = '.backstop-restore-0123456789abcdef';
+    ledger(join(folder, temp));
+    writeFileSync(join(folder, `${temp}-journal`), Buffer.alloc(512));
+    const backups = tempDir('backstop-backups-');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+    const task = await storedSqliteTask(engine, folder, backups);
+    const run = await runTask(engine, task.id, 'full');
+    expect(run.status).toBe('success');
+    expect(rows(run)).toEqual({
+      'app.db': ['success', null, null],
+      [temp]: [
+        'skipped',
+        null,
+        `"${temp}" (${formatBytes(statSync(join(folder, temp)).size)}) is the temporary file of a Backstop restore into this folder, not a database of the application, so it was not backed up — a restore removes it when it ends, so unless a restore into "${folder}" is running now, one that was killed left it: delete it and its -journal/-wal/-shm files`,
       ],
     });
     expect(readdirSync(backups)).toEqual([encodeDatabaseFolder('app.db')]);

@@ -6,8 +6,9 @@
  * reported by skippedDatabases (the run lists
  * it as skipped with the fix), never silently left out; so are a file with a database name
  * ending (.db, .sqlite…) that is empty or not SQLite (e.g. SQLCipher-encrypted; not an OLE
- * file such as Windows' Thumbs.db), and a
- * subfolder (or a symbolic link to a folder) that holds SQLite files (named "<folder>/"). Other files
+ * file such as Windows' Thumbs.db), a
+ * subfolder (or a symbolic link to a folder) that holds SQLite files (named "<folder>/"), and a
+ * restore's temporary file a killed restore left (".backstop-restore-…"). Other files
  * and folders are ignored. A database deleted or renamed after the run listed the folder, before its
  * turn, is DATABASE_NOT_FOUND saying exactly that.
  *
@@ -51,6 +52,7 @@ import type Libsql from 'libsql';
 import type { BackupType } from '../../../shared/domain.ts';
 import { BackstopError } from '../../../shared/result.ts';
 import { NO_VOLATILE_BYTES } from '../connector.ts';
+import { formatBytes } from '../../../shared/format-bytes.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
@@ -428,6 +430,11 @@ export class SqliteConnector implements Connector {
     const skipped: SkippedDatabase[] = [];
     const self = realpathSync(this.folder);
     for (const { name, path, utf8, bytes } of this.entries()) {
+      const leftover = utf8 ? this.restoreLeftover(name) : null;
+      if (leftover) {
+        skipped.push({ database: name, reason: leftover });
+        continue;
+      }
       if (utf8 && !this.sideOrTemp(name) && unreadableFile(path)) {
         const who = osUserName();
         skipped.push({
@@ -477,6 +484,25 @@ export class SqliteConnector implements Connector {
       });
     }
     return skipped.sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0));
+  }
+
+  /**
+   * Why a restore's temporary file is not backed up (its own -wal/-journal/-shm files: null, the file
+   * itself says it): a restore into this folder writes it and removes it when done, so one that stays
+   * was left by a restore that was killed (or is one running now) — never silently passed over, as
+   * it may be as large as a database.
+   */
+  private restoreLeftover(name: string): string | null {
+    if (!name.startsWith(TEMP_PREFIX) || SIDE_FILES.some((s) => name.endsWith(s))) return null;
+    let size: number;
+    try {
+      const st = lstatSync(join(this.folder, name));
+      if (!st.isFile()) return null;
+      size = st.size;
+    } catch {
+      return null;
+    }
+    return `"${name}" (${formatBytes(size)}) is the temporary file of a Backstop restore into this folder, not a database of the application, so it was not backed up — a restore removes it when it ends, so unless a restore into "${this.folder}" is running now, one that was killed left it: delete it and its -journal/-wal/-shm files`;
   }
 
   /** A restore's temp file, or the -wal/-shm/-journal file of a database beside it. */
