@@ -12,15 +12,23 @@
  * - the temporary file a killed restore left in the folder (".backstop-restore-…", with its
  *   journal): reported as skipped naming its size and that it may be deleted, never silently
  *   passed over;
+ * - file-level settings an application chose — UTF-16le text, 512-byte pages, incremental
+ *   auto_vacuum, negative user_version and application_id, WAL — and a WAL file whose commits were
+ *   never checkpointed and whose -shm is gone (a folder copied without it): each type's restore has
+ *   them all, integrity_check ok;
  * - files deleted or created by another process while the run goes: a database deleted after
  *   the run listed the folder, before its turn, fails naming exactly that, its earlier point kept;
  *   one created meanwhile is taken by the next run.
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import Database from 'libsql';
 import { describe, expect, test } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { SqliteConnector } from '../../../electron/engine/servers/sqlite/connector.ts';
 import type { BackupType } from '../../../electron/shared/domain.ts';
 import { formatBytes } from '../../../electron/shared/format-bytes.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -80,7 +88,7 @@ describe('damaged database files', () => {
       const action = type === 'snapshot' ? 'Snapshotting' : 'Dumping';
       const damaged = (name: string) =>
         new RegExp(
-          `^${action} "${name}": the database file is damaged \\(.+\\)\\. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept\\. Repair it with the application stopped: \`sqlite3 "${join(folder, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" "\\.recover" \\| sqlite3 ".+\\.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file\\.$`,
+          `^${action} "${name}": the database file is damaged \\(.+\\), or was still being copied into the folder when the backup read it\\. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept\\. If it is damaged, repair it with the application stopped: \`sqlite3 "${join(folder, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" "\\.recover" \\| sqlite3 ".+\\.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file\\.$`,
         );
       expect(rows(second)).toEqual({
         'sound.db': ['success', null, null],
@@ -136,6 +144,50 @@ describe('symbolic links to folders', () => {
     });
     expect(readdirSync(backups)).toEqual([encodeDatabaseFolder('app.db')]);
   }, 30_000);
+});
+
+/** Commits into a WAL database and dies without a checkpoint: the last rows live only in -wal. */
+const WAL_LEFT = `
+const Database = require(process.argv[1]);
+const db = new Database(process.argv[2]);
+db.exec("PRAGMA page_size = 512; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA encoding = 'UTF-16le'; PRAGMA user_version = -5; PRAGMA application_id = -2147483648; PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0");
+db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT COLLATE NOCASE)");
+for (let i = 0; i < 200; i++) db.exec("INSERT INTO t (v) VALUES ('Ärger ' || " + i + ")");
+process.kill(process.pid, 'SIGKILL');
+`;
+
+const SETTINGS = ['page_size', 'encoding', 'auto_vacuum', 'user_version', 'application_id', 'journal_mode', 'integrity_check'];
+
+function settings(path: string): Record<string, unknown> {
+  const db = new Database(path, { readonly: true });
+  try {
+    return Object.fromEntries([...SETTINGS.map((p) => [p, (db.prepare(`PRAGMA ${p}`).raw(true).get() as unknown[])[0]]), ['rows', (db.prepare("SELECT count(*) || ' ' || max(v) FROM t").raw(true).get() as unknown[])[0]]]);
+  } finally {
+    db.close();
+  }
+}
+
+describe('file-level settings applications choose', () => {
+  for (const type of ['snapshot', 'logical'] as const satisfies readonly BackupType[]) {
+    test(`${type}: UTF-16le, 512-byte pages, incremental auto_vacuum, negative user_version/application_id, WAL with uncheckpointed commits and no -shm — restored with all of them`, async () => {
+      const folder = tempDir('backstop-settings-');
+      const path = join(folder, 'odd.db');
+      const r = spawnSync(process.execPath, ['-e', WAL_LEFT, createRequire(import.meta.url).resolve('libsql'), path], { encoding: 'utf8' });
+      expect([r.signal, r.stderr]).toEqual(['SIGKILL', '']);
+      rmSync(`${path}-shm`); // copied without it: SQLite rebuilds it from -wal
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+      const source = settings(path);
+      expect(source).toEqual({ page_size: 512, encoding: 'UTF-16le', auto_vacuum: 2, user_version: -5, application_id: -2147483648, journal_mode: 'wal', integrity_check: 'ok', rows: '200 Ärger 99' });
+      const c = new SqliteConnector(folder);
+      const dump = await c.openDump('odd.db', type);
+      const chunks: Buffer[] = [];
+      for await (const chunk of dump.stream) chunks.push(Buffer.from(chunk as Buffer));
+      await dump.done;
+      const target = tempDir('backstop-restored-');
+      await new SqliteConnector(target).restore('odd.db', Readable.from([Buffer.concat(chunks)]), type);
+      expect(settings(join(target, 'odd.db'))).toEqual(source);
+    }, 20_000);
+  }
 });
 
 describe('what a killed restore left', () => {

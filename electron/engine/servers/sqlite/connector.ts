@@ -270,7 +270,7 @@ function damagedError(action: string, database: string, folder: string, e: unkno
   const path = join(folder, database);
   return new BackstopError(
     'DUMP_FAILED',
-    `${action}: the database file is damaged (${text}). A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. Repair it with the application stopped: \`sqlite3 "${path}" ".recover" | sqlite3 "${path}.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
+    `${action}: the database file is damaged (${text}), or was still being copied into the folder when the backup read it. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. If it is damaged, repair it with the application stopped: \`sqlite3 "${path}" ".recover" | sqlite3 "${path}.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
     e === undefined ? {} : { cause: e },
   );
 }
