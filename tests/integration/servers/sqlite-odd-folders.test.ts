@@ -16,11 +16,13 @@
  *   auto_vacuum, negative user_version and application_id, WAL — and a WAL file whose commits were
  *   never checkpointed and whose -shm is gone (a folder copied without it): each type's restore has
  *   them all, integrity_check ok;
+ * - a restore onto a name a dangling symbolic link holds: DATABASE_EXISTS as for any taken name,
+ *   the link untouched, nothing left behind;
  * - files deleted or created by another process while the run goes: a database deleted after
  *   the run listed the folder, before its turn, fails naming exactly that, its earlier point kept;
  *   one created meanwhile is taken by the next run.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -39,6 +41,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { storedSqliteTask, tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 
 const PAGE = 4096;
 
@@ -188,6 +191,21 @@ describe('file-level settings applications choose', () => {
       expect(settings(join(target, 'odd.db'))).toEqual(source);
     }, 20_000);
   }
+
+  test('a restore onto a name a dangling symbolic link holds: DATABASE_EXISTS, the link untouched, nothing left behind', async () => {
+    const folder = tempDir('backstop-settings-');
+    tinySqliteDb(join(folder, 'app.db'));
+    const dump = await new SqliteConnector(folder).openDump('app.db', 'snapshot');
+    const chunks: Buffer[] = [];
+    for await (const chunk of dump.stream) chunks.push(Buffer.from(chunk as Buffer));
+    await dump.done;
+    const target = tempDir('backstop-restored-');
+    symlinkSync('/nonexistent/app.db', join(target, 'app.db'));
+    const e = await rejection(new SqliteConnector(target).restore('app.db', Readable.from([Buffer.concat(chunks)]), 'snapshot'));
+    expect([e.code, e.message]).toEqual(['DATABASE_EXISTS', `"app.db" already exists in "${target}" (or has a leftover -wal/-journal file); choose another name.`]);
+    expect(readdirSync(target)).toEqual(['app.db']);
+    expect(readlinkSync(join(target, 'app.db'))).toBe('/nonexistent/app.db');
+  });
 });
 
 describe('what a killed restore left', () => {

@@ -736,8 +736,16 @@ export class SqliteConnector implements Connector {
     const folder = opts.folder ?? this.folder;
     this.checkFolder(folder);
     const target = join(folder, database);
-    const taken = (): boolean => [target, ...SIDE_FILES.map((s) => target + s)].some((p) => existsSync(p));
-    if (taken()) throw new BackstopError('DATABASE_EXISTS', `"${database}" already exists in "${folder}" (or has a leftover -wal/-journal file); choose another name.`);
+    // lstat, not exists: a dangling symbolic link holds the name too (the final link() would meet it).
+    const present = (p: string): boolean => {
+      try {
+        lstatSync(p);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if ([target, ...SIDE_FILES.map((s) => target + s)].some(present)) throw new BackstopError('DATABASE_EXISTS', `"${database}" already exists in "${folder}" (or has a leftover -wal/-journal file); choose another name.`);
     const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const removeTemp = (): void => {
       for (const p of [temp, ...SIDE_FILES.map((s) => temp + s)]) rmSync(p, { force: true });
