@@ -6,6 +6,9 @@
  *   is only the SQLite header: every backup type fails for it (DUMP_FAILED) naming what SQLite
  *   found and the repair, stores nothing, keeps its earlier point (which still restores), and the
  *   sound databases beside it back up — never a "successful" point no restore accepts;
+ * - an index whose entries do not match its table (quick_check passes, integrity_check does not):
+ *   the snapshot backs up, and its restore gives the rows back with that index rebuilt and a note
+ *   saying so, instead of refusing the only copy there is;
  * - a symbolic link to a folder that holds SQLite databases: reported as skipped like a
  *   subfolder (a link back to the folder itself, a loop and a link to a folder without databases
  *   are not);
@@ -117,6 +120,51 @@ describe('damaged database files', () => {
       expect(count(join(target, 'ledger.db'))).toBe(3000);
     }, 30_000);
   }
+});
+
+describe('an index that does not match its table', () => {
+  test('snapshot: backed up, restored with the rows as they were, the index rebuilt (REINDEX) and a note naming it', async () => {
+    const folder = tempDir('backstop-index-');
+    const db = new Database(join(folder, 'shop.db'));
+    // The index's entries are of column v, its definition now says w: "row N missing from index".
+    db.exec(`CREATE TABLE item (id INTEGER PRIMARY KEY, v TEXT, w TEXT); CREATE INDEX item_w ON item (v);
+      INSERT INTO item (v, w) VALUES ('a', 'z'), ('b', 'y'), ('c', 'x');
+      PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX item_w ON item (w)' WHERE name = 'item_w'; PRAGMA writable_schema = OFF;`);
+    db.close();
+    const check = (path: string, pragma: string) => {
+      const d = new Database(path, { readonly: true });
+      try {
+        return d.prepare(`PRAGMA ${pragma}`).pluck().all();
+      } finally {
+        d.close();
+      }
+    };
+    expect(check(join(folder, 'shop.db'), 'quick_check')).toEqual(['ok']);
+    expect(check(join(folder, 'shop.db'), 'integrity_check')).toEqual(['row 1 missing from index item_w', 'row 2 missing from index item_w', 'row 3 missing from index item_w']);
+    const backups = tempDir('backstop-backups-');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+    const task = await storedSqliteTask(engine, folder, backups);
+    expect(rows(await runTask(engine, task.id, 'full'))).toEqual({ 'shop.db': ['success', null, null] });
+    const target = tempDir('backstop-restored-');
+    const r = await restoreAndWait(engine, {
+      location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop.db')) },
+      serverId: task.serverId,
+      database: 'shop.db',
+      options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: target },
+    });
+    expect(r).toMatchObject({ status: 'success', error: null });
+    expect(r.notes).toContain(
+      'The backup of "shop.db" held an index ("item_w") whose entries did not match its table (PRAGMA integrity_check: row 1 missing from index item_w; row 2 missing from index item_w; row 3 missing from index item_w); the source database has the same damage. The tables were restored as they were and that index was rebuilt from their rows (REINDEX) — run REINDEX on the source database too.',
+    );
+    expect(check(join(target, 'shop.db'), 'integrity_check')).toEqual(['ok']);
+    const restored = new Database(join(target, 'shop.db'), { readonly: true });
+    try {
+      expect(restored.prepare('SELECT id, v, w FROM item ORDER BY id').raw(true).all()).toEqual([[1, 'a', 'z'], [2, 'b', 'y'], [3, 'c', 'x']]);
+      expect(restored.prepare("SELECT id FROM item WHERE w = 'y'").pluck().all()).toEqual([2]);
+    } finally {
+      restored.close();
+    }
+  }, 30_000);
 });
 
 describe('symbolic links to folders', () => {

@@ -34,7 +34,9 @@
  *   whose -wal and -shm exist are read as they are; a WAL file without them (SQLite must create
  *   them) and a hot journal (SQLite must roll it back) fail with PERMISSION_DENIED naming the fix.
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
- *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok, then the
+ *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok (an index whose
+ *   entries disagree with its table — the source's damage, which quick_check does not see — is
+ *   rebuilt by REINDEX, and the restore's notes say so), then the
  *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
  *   copy with COPYFILE_EXCL where links are unsupported) and removed. On failure nothing
  *   is left behind. A name whose -wal/-journal/-shm file exists counts as taken.
@@ -239,21 +241,32 @@ function unreadableFile(path: string | Buffer): boolean {
 }
 
 /**
- * What `PRAGMA integrity_check` or `quick_check` finds wrong with an open database, in at most five
- * lines (SQLite may return thousands), or null when it says "ok"; a file too damaged to run the
- * check at all gives SQLite's error.
+ * What `PRAGMA integrity_check` or `quick_check` finds wrong with an open database, one problem a
+ * line ([] when it says "ok"); a file too damaged to run the check at all gives SQLite's error.
  */
-function integrityProblems(db: Libsql.Database, pragma: 'integrity_check' | 'quick_check'): string | null {
+function integrityLines(db: Libsql.Database, pragma: 'integrity_check' | 'quick_check'): string[] {
   let rows: string[];
   try {
     rows = db.prepare(`PRAGMA ${pragma}`).pluck().all() as string[];
   } catch (e) {
-    return (e as Error).message;
+    return [(e as Error).message];
   }
-  if (rows.length === 1 && rows[0] === 'ok') return null;
-  const lines = rows.flatMap((r) => String(r).split('\n')).filter((l) => l && !/^\*\*\* in database /.test(l));
+  if (rows.length === 1 && rows[0] === 'ok') return [];
+  return rows.flatMap((r) => String(r).split('\n')).filter((l) => l && !/^\*\*\* in database /.test(l));
+}
+
+/** integrityLines in at most five of them (SQLite may report thousands), or null when the check says "ok". */
+function integrityProblems(db: Libsql.Database, pragma: 'integrity_check' | 'quick_check'): string | null {
+  return integrityText(integrityLines(db, pragma));
+}
+
+function integrityText(lines: string[]): string | null {
+  if (lines.length === 0) return null;
   return lines.slice(0, 5).join('; ') + (lines.length > 5 ? `; … (${lines.length - 5} more)` : '');
 }
+
+/** The problems integrity_check reports when only an index's entries disagree with its table's rows (REINDEX rebuilds it from them). */
+const INDEX_MISMATCH = /^(?:row \d+ missing from index |wrong # of entries in index )(.+)$/;
 
 /** SQLite's words for a database file whose pages are damaged or cut short. */
 const DAMAGED = /SQLITE_CORRUPT|SQLITE_NOTADB|database disk image is malformed|file is not a database/i;
@@ -754,7 +767,7 @@ export class SqliteConnector implements Connector {
     try {
       if (type === 'snapshot') await this.writeSnapshot(source, temp, progress, opts.signal);
       else await this.loadSql(source, temp, progress, opts.signal);
-      this.checkIntegrity(temp, database);
+      const notes = this.checkIntegrity(temp, database);
       try {
         linkSync(temp, target);
       } catch (e) {
@@ -772,7 +785,7 @@ export class SqliteConnector implements Connector {
       }
       removeTemp();
       progress.finish();
-      return { database, path: target };
+      return { database, path: target, ...(notes.length ? { notes } : {}) };
     } catch (e) {
       removeTemp();
       throw sqliteError('RESTORE_FAILED', `Restoring "${database}"`, e);
@@ -848,11 +861,32 @@ export class SqliteConnector implements Connector {
     }
   }
 
-  private checkIntegrity(path: string, database: string): void {
+  /**
+   * PRAGMA integrity_check on the restored temp file; RESTORE_FAILED naming the problems. A snapshot
+   * copies the source's pages as they are, and the backup's quick_check does not compare an index's
+   * entries with its table's rows: when that is all that is wrong, the indexes are rebuilt from the
+   * rows (REINDEX, the tables untouched) and a note says so — the data comes back rather than nothing.
+   */
+  private checkIntegrity(path: string, database: string): string[] {
     const db = new (Database())(path);
     try {
-      const problems = integrityProblems(db, 'integrity_check');
-      if (problems !== null) throw new BackstopError('RESTORE_FAILED', `The restored "${database}" failed PRAGMA integrity_check: ${problems}`);
+      const lines = integrityLines(db, 'integrity_check');
+      if (lines.length === 0) return [];
+      const indexes = new Set(lines.map((l) => INDEX_MISMATCH.exec(l)?.[1]));
+      if (!indexes.has(undefined)) {
+        try {
+          db.exec('REINDEX');
+        } catch {
+          // e.g. a UNIQUE index whose table now holds duplicates: reported below as it was
+        }
+        if (integrityLines(db, 'integrity_check').length === 0) {
+          const names = [...indexes].map((n) => `"${n}"`).join(', ');
+          return [
+            `The backup of "${database}" held ${indexes.size === 1 ? 'an index' : 'indexes'} (${names}) whose entries did not match ${indexes.size === 1 ? 'its table' : 'their tables'} (PRAGMA integrity_check: ${integrityText(lines)}); the source database has the same damage. The tables were restored as they were and ${indexes.size === 1 ? 'that index was' : 'those indexes were'} rebuilt from their rows (REINDEX) — run REINDEX on the source database too.`,
+          ];
+        }
+      }
+      throw new BackstopError('RESTORE_FAILED', `The restored "${database}" failed PRAGMA integrity_check: ${integrityText(lines)}`);
     } finally {
       db.close();
     }
