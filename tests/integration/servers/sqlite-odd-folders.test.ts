@@ -19,6 +19,9 @@
  *   auto_vacuum, negative user_version and application_id, WAL — and a WAL file whose commits were
  *   never checkpointed and whose -shm is gone (a folder copied without it): each type's restore has
  *   them all, integrity_check ok;
+ * - a database without tables (an application that has not created its schema yet): each type
+ *   restores an SQLite file with its page size, encoding and auto_vacuum — not a 0-byte file that
+ *   neither Backstop nor SQLite tools count as a database;
  * - a restore onto a name a dangling symbolic link holds: DATABASE_EXISTS as for any taken name,
  *   the link untouched, nothing left behind;
  * - files deleted or created by another process while the run goes: a database deleted after
@@ -238,6 +241,47 @@ describe('file-level settings applications choose', () => {
       await new SqliteConnector(target).restore('odd.db', Readable.from([Buffer.concat(chunks)]), type);
       expect(settings(join(target, 'odd.db'))).toEqual(source);
     }, 20_000);
+  }
+
+  for (const type of ['snapshot', 'logical'] as const satisfies readonly BackupType[]) {
+    test(`${type}: a database without tables comes back as an SQLite file with its page size, encoding and auto_vacuum`, async () => {
+      const folder = tempDir('backstop-settings-');
+      const made = {
+        // Created and given its page size, nothing stored yet (a 0-byte restore before).
+        'blank.db': 'PRAGMA page_size = 8192; VACUUM;',
+        // UTF-16 text and auto_vacuum chosen, its first table dropped again (a UTF-8 restore before).
+        'fresh.db': "PRAGMA page_size = 8192; PRAGMA encoding = 'UTF-16le'; PRAGMA auto_vacuum = FULL; CREATE TABLE setup (a); DROP TABLE setup;",
+      };
+      for (const [name, sql] of Object.entries(made)) {
+        const db = new Database(join(folder, name));
+        db.exec(sql);
+        db.close();
+      }
+      const file = (path: string) => {
+        const d = new Database(path, { readonly: true });
+        try {
+          return Object.fromEntries(['page_size', 'encoding', 'auto_vacuum', 'integrity_check'].map((p) => [p, (d.prepare(`PRAGMA ${p}`).raw(true).get() as unknown[])[0]]));
+        } finally {
+          d.close();
+        }
+      };
+      expect(file(join(folder, 'blank.db'))).toEqual({ page_size: 8192, encoding: 'UTF-8', auto_vacuum: 0, integrity_check: 'ok' });
+      expect(file(join(folder, 'fresh.db'))).toEqual({ page_size: 8192, encoding: 'UTF-16le', auto_vacuum: 1, integrity_check: 'ok' });
+      const target = tempDir('backstop-restored-');
+      const into = new SqliteConnector(target);
+      for (const name of Object.keys(made)) {
+        const dump = await new SqliteConnector(folder).openDump(name, type);
+        const chunks: Buffer[] = [];
+        for await (const chunk of dump.stream) chunks.push(Buffer.from(chunk as Buffer));
+        await dump.done;
+        await into.restore(name, Readable.from([Buffer.concat(chunks)]), type);
+        expect(file(join(target, name)), name).toEqual(file(join(folder, name)));
+        // Backstop's own test restore sees it as a database.
+        expect((await into.inspectRestored(name, [])).checks).toEqual([{ name: 'integrity_check', ok: true, detail: 'PRAGMA integrity_check: ok' }]);
+      }
+      // And so does its next backup of that folder.
+      expect(await into.listDatabases()).toEqual(Object.keys(made));
+    });
   }
 
   test('a restore onto a name a dangling symbolic link holds: DATABASE_EXISTS, the link untouched, nothing left behind', async () => {

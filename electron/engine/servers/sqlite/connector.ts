@@ -36,7 +36,8 @@
  * - restore: into `<folder>/<name>` (or opts.folder), never overwriting: the data goes to an
  *   exclusive temp file in the same folder, `PRAGMA integrity_check` must say ok (an index whose
  *   entries disagree with its table — the source's damage, which quick_check does not see — is
- *   rebuilt by REINDEX, and the restore's notes say so), then the
+ *   rebuilt by REINDEX, and the restore's notes say so; a logical dump of a database without tables
+ *   still gets its header with the dump's page size/encoding/auto_vacuum), then the
  *   temp file is hard-linked to the final name (fails if the name appeared meanwhile; a
  *   copy with COPYFILE_EXCL where links are unsupported) and removed. On failure nothing
  *   is left behind. A name whose -wal/-journal/-shm file exists counts as taken.
@@ -856,6 +857,11 @@ export class SqliteConnector implements Connector {
         signal?.removeEventListener('abort', onAbort);
       }
       if (db.inTransaction) throw new BackstopError('RESTORE_FAILED', 'The SQL dump has no final COMMIT: the backup stream is incomplete.');
+      // A database without tables (an application that has not created its schema yet) creates no
+      // table, and that decides its file: none at all (0 bytes: not an SQLite file to anyone), or a
+      // header in UTF-8 whatever the dump's PRAGMA encoding said. A table created and dropped, then
+      // VACUUM, writes the header with every setting the dump gave this connection.
+      if (scalar(db, 'SELECT count(*) FROM sqlite_schema') === 0) db.exec('CREATE TABLE backstop_header (x); DROP TABLE backstop_header; VACUUM;');
     } finally {
       db.close();
     }
