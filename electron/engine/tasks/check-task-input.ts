@@ -3,16 +3,18 @@
  * task's time zone, local destinations are absolute paths, destinations are distinct, no
  * S3 storage class needs a restore request before reading (Glacier Flexible Retrieval, Deep
  * Archive; Azure's Archive tier is refused by the destination schema), no endpoint or FTP
- * host carries a user name or password (destinations/address-credentials.ts).
+ * host carries a user name or password (destinations/address-credentials.ts), and no
+ * other task backs up the same server to the same destination (`checkSharedDestinations`).
  *
  * Contract: throws VALIDATION naming the field; touches nothing.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { TaskInputParsed } from '../../shared/domain.ts';
+import type { Task, TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { sameDestinationKey } from '../destinations/location.ts';
 import { checkAddressCredentials } from '../destinations/address-credentials.ts';
+import { placeText } from '../destinations/index.ts';
 
 /** S3 storage classes whose objects need a restore request before they can be read (never written by Backstop). */
 export const UNREADABLE_S3_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
@@ -37,4 +39,25 @@ export function checkTaskInput(input: TaskInputParsed): void {
     if (seen.has(key)) throw new BackstopError('VALIDATION', `destinations.${i}: the same destination is listed twice.`);
     seen.add(key);
   });
+}
+
+/**
+ * Two tasks of one server at one destination would write the same database folders
+ * (`<root>/<database>`): their chains would interleave and each task's retention would
+ * delete the other's restore points (a manifest does not record which task wrote it). So
+ * it is refused, naming the other task; a subfolder of the same disk or bucket is fine.
+ */
+export function checkSharedDestinations(input: TaskInputParsed, others: readonly Pick<Task, 'id' | 'name' | 'serverId' | 'destinations'>[], selfId: string | null): void {
+  const mine = input.destinations.map((d) => sameDestinationKey(d, resolve));
+  for (const other of others) {
+    if (other.id === selfId || other.serverId !== input.serverId) continue;
+    for (const d of other.destinations) {
+      const i = mine.indexOf(sameDestinationKey(d, resolve));
+      if (i < 0) continue;
+      throw new BackstopError(
+        'VALIDATION',
+        `destinations.${i}: task "${other.name}" already backs up this server to ${placeText(d)}. Two tasks in one folder share its database folders, so one task's retention would delete the other's restore points. Choose another folder (a subfolder such as ${placeText(d, 'hourly')} is fine), or change the retention of task "${other.name}" instead.`,
+      );
+    }
+  }
 }

@@ -1,0 +1,108 @@
+/**
+ * Retention never deletes a restore point a DBA did not expect to lose, on real backups of a
+ * real SQLite folder through the engine's contract: a second task of the same server at the
+ * same destination (whose retention would delete the first task's points in the shared
+ * database folders) is refused, on create and on update; a run with the clock a year ahead
+ * (only `Date` is moved) keeps the points from before the jump, and so does the run after
+ * the clock comes back.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import type { TaskInput } from '../../../electron/shared/domain.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let engine: Engine;
+let serverId: string;
+
+/** One engine per test (testEngine closes it when the test ends) over one small SQLite folder; jobs inline, so a moved `Date` dates the points and retention alike. */
+async function start(): Promise<void> {
+  const folder = tempDir('backstop-retention-src-');
+  const db = new Database(join(folder, 'ledger.db'));
+  db.exec('CREATE TABLE entry (id INTEGER PRIMARY KEY, amount INTEGER); INSERT INTO entry (amount) VALUES (1), (2), (3)');
+  db.close();
+  writeFileSync(join(folder, 'notes.txt'), 'not a database');
+  engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0, jobs: 'inline' });
+  serverId = data(await engine.call('servers.create', { kind: 'sqlite', name: 'ledger files', folder })).id;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const task = (name: string, path: string, retention: TaskInput['retention']): TaskInput => ({
+  name,
+  serverId,
+  type: 'snapshot',
+  schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+  retention,
+  destinations: [{ kind: 'local', path }],
+});
+
+async function pointIds(backups: string): Promise<string[]> {
+  const repo = await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder('ledger.db'))));
+  return (await repo.listPoints()).map((p) => p.id);
+}
+
+describe('retention surprises', () => {
+  it('refuses a second task of the same server at the same destination (its retention would delete the first task\'s points), on create and on update; a subfolder is fine', async () => {
+    await start();
+    const backups = tempDir('backstop-shared-root-');
+    const daily = data(await engine.call('tasks.create', task('daily 30 days', backups, { minAgeDays: 30, keepLast: null })));
+    expect((await runTask(engine, daily.id, 'full')).status).toBe('success');
+    const before = await pointIds(backups);
+    expect(before).toHaveLength(1);
+
+    const hourly = await engine.call('tasks.create', task('hourly 2 days', `${backups}/`, { minAgeDays: 2, keepLast: null }));
+    expect(hourly).toMatchObject({
+      ok: false,
+      code: 'VALIDATION',
+      message: `destinations.0: task "daily 30 days" already backs up this server to ${backups}. Two tasks in one folder share its database folders, so one task's retention would delete the other's restore points. Choose another folder (a subfolder such as ${join(backups, 'hourly')} is fine), or change the retention of task "daily 30 days" instead.`,
+    });
+    expect(data(await engine.call('tasks.list', undefined)).map((t) => t.name)).toEqual(['daily 30 days']);
+
+    // In a subfolder it is its own set of database folders: accepted, and it runs beside the daily one.
+    const sub = join(backups, 'hourly');
+    mkdirSync(sub);
+    const own = data(await engine.call('tasks.create', task('hourly 2 days', sub, { minAgeDays: 2, keepLast: null })));
+    expect((await runTask(engine, own.id, 'full')).status).toBe('success');
+    // Moving it onto the daily task's folder in the editor is refused the same way.
+    const moved = await engine.call('tasks.update', { id: own.id, task: task('hourly 2 days', backups, { minAgeDays: 2, keepLast: null }) });
+    expect(moved).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('task "daily 30 days" already backs up this server to') });
+    expect(data(await engine.call('tasks.list', undefined)).find((t) => t.id === own.id)?.destinations).toEqual([{ kind: 'local', path: sub }]);
+    // The daily task's point is untouched, and its own edits still save.
+    expect(await pointIds(backups)).toEqual(before);
+    expect(data(await engine.call('tasks.update', { id: daily.id, task: task('daily 30 days', backups, { minAgeDays: 31, keepLast: null }) })).retention).toMatchObject({ minAgeDays: 31 });
+    expect(readdirSync(backups).sort()).toEqual([encodeDatabaseFolder('ledger.db'), 'hourly'].sort());
+  });
+
+  it('a run with the clock a year ahead keeps the points from before the jump, and a run after the clock comes back deletes nothing either', async () => {
+    await start();
+    const backups = tempDir('backstop-clock-jump-');
+    const t = data(await engine.call('tasks.create', task('clock', backups, { minAgeDays: 2, keepLast: null })));
+    for (let i = 0; i < 3; i++) expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const before = await pointIds(backups);
+    expect(before).toHaveLength(3);
+
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 365 * 86_400_000 });
+    const run = await runTask(engine, t.id, 'full');
+    expect(run.status).toBe('success');
+    const after = await pointIds(backups);
+    expect(after).toHaveLength(4);
+    expect(after.slice(0, 3)).toEqual(before);
+    // The clock comes back: the point from the future is kept (younger than any age), and so is the rest.
+    vi.useRealTimers();
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const back = await pointIds(backups);
+    expect(back).toHaveLength(5);
+    expect(back).toEqual(expect.arrayContaining(after));
+  });
+});
