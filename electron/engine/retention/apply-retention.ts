@@ -10,9 +10,9 @@
  * point of it is kept, and goes whole once none is (never a gap in the middle).
  */
 import type { DeletedPoint, Retention } from '../../shared/domain.ts';
-import type { Repository } from '../repository/index.ts';
+import type { PointSummary, Repository } from '../repository/index.ts';
 import { PG_WAL_FORMAT } from '../servers/postgres/wal-stream.ts';
-import { planRetention, type RetentionDecision } from './plan-retention.ts';
+import { planRetention, type RetentionDecision, type RetentionPoint } from './plan-retention.ts';
 
 export interface RetentionResult {
   plan: RetentionDecision[];
@@ -26,15 +26,16 @@ export interface RetentionResult {
 
 export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
   const points = await repo.listPoints({ skipDamaged: true });
-  const plan = planRetention(
-    points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) })),
-    policy,
-    now,
-  );
+  const plan = planRetention(retentionPointsOf(points), policy, now);
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
   if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
   const res = await repo.deletePoints(doomed, { skipInUse: true });
   return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed, inUse: res.inUse };
+}
+
+/** The repository's points as retention plans them (the one owner: a run, `backstop prune` and the editor's preview alike). */
+export function retentionPointsOf(points: readonly Pick<PointSummary, 'id' | 'kind' | 'createdAt' | 'chainId' | 'meta'>[]): RetentionPoint[] {
+  return points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) }));
 }
 
 /** The deleted ids as History lists them: with when each point was taken and its kind. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planRetention, type RetentionPoint } from '../../../electron/engine/retention/index.ts';
+import { planRetention, retentionPointsOf, type RetentionPoint } from '../../../electron/engine/retention/index.ts';
+import { PG_WAL_FORMAT } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 
 const now = new Date('2026-06-30T12:00:00Z');
 const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000).toISOString();
@@ -130,5 +131,12 @@ describe('planRetention', () => {
     // A schedule sparser than the policy is no gap: weekly points keeping 3 days go as before.
     const weekly: RetentionPoint[] = [21, 14, 7, 0].map((n) => ({ id: `w${n}`, kind: 'full' as const, createdAt: daysAgo(n), chainId: `w${n}` }));
     expect(deleted(planRetention(weekly, { minAgeDays: 3, keepLast: null }, now))).toEqual(['w14', 'w21', 'w7']);
+  });
+
+  it('retentionPointsOf (what a run, prune and the editor preview all plan with) marks PostgreSQL WAL points as rolling forward, so the preview never shows a WAL gap a run would not make', () => {
+    const summaries = points.map((p) => ({ ...p, meta: p.kind === 'incremental' ? { format: PG_WAL_FORMAT } : { format: 'base' } }));
+    const d = planRetention(retentionPointsOf(summaries), { minAgeDays: 15, keepLast: null }, now);
+    expect(deleted(d)).toEqual([]);
+    expect(d.find((x) => x.id === 'i1a')?.reason).toBe('replayed before kept incremental i1c');
   });
 });
