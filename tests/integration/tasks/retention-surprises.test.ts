@@ -6,15 +6,17 @@
  * (only `Date` is moved) keeps the points from before the jump, and so does the run after
  * the clock comes back.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { pointKey } from '../../../electron/engine/repository/layout.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import type { TaskInput } from '../../../electron/shared/domain.ts';
+import { cliInProcess as cli } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -104,5 +106,35 @@ describe('retention surprises', () => {
     const back = await pointIds(backups);
     expect(back).toHaveLength(5);
     expect(back).toEqual(expect.arrayContaining(after));
+  });
+
+  it('a stricter policy saved in the editor: the preview names what the next run deletes, the run\'s history lists each deleted point with why, and a point retention cannot read is never deleted and is named', async () => {
+    await start();
+    const backups = tempDir('backstop-stricter-');
+    const t = data(await engine.call('tasks.create', task('stricter', backups, { minAgeDays: 30, keepLast: null })));
+    for (let i = 0; i < 4; i++) expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const [oldest, damaged, third] = await pointIds(backups);
+    const folder = join(backups, encodeDatabaseFolder('ledger.db'));
+    writeFileSync(join(folder, pointKey(damaged!)), 'not a manifest');
+
+    // Before saving: the preview of the stricter policy lists what goes, with why.
+    const stricter = { minAgeDays: 0, minAgeHours: 0, keepLast: 2 };
+    const [preview] = data(await engine.call('retention.preview', { taskId: t.id, retention: stricter }));
+    expect(preview!.decisions.filter((d) => d.action === 'delete').map((d) => [d.id, d.reason])).toEqual([[oldest, 'not one of the newest 2']]);
+
+    const saved = data(await engine.call('tasks.update', { id: t.id, task: task('stricter', backups, stricter) }));
+    expect(saved.retention).toMatchObject({ keepLast: 2 });
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const [row] = data(await engine.call('history.list', { taskId: t.id, runKind: 'retention', limit: 10 }));
+    const deletedRows = row!.databases.flatMap((d) => d.deletedPoints ?? []);
+    expect(deletedRows.map((p) => [p.id, p.kind, p.reason])).toEqual([
+      [third, 'full', 'not one of the newest 2'],
+      [oldest, 'full', 'not one of the newest 2'],
+    ]);
+    // The damaged point is still there, and `backstop prune` names it with the fix.
+    expect(existsSync(join(folder, pointKey(damaged!)))).toBe(true);
+    const plan = await cli('prune', folder, '--min-age', '0d', '--keep-last', '1', '--dry-run', '--data-dir', tempDir(), '--json');
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.out).plan.at(-1)).toEqual({ id: damaged, action: 'keep', reason: 'cannot be read (INTEGRITY: its manifest is damaged): never deleted by retention; run verify on this folder' });
   });
 });
