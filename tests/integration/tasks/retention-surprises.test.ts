@@ -6,7 +6,7 @@
  * (only `Date` is moved) keeps the points from before the jump, and so does the run after
  * the clock comes back.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -24,10 +24,11 @@ import { tempDir } from '../../fixtures/temp-dir.ts';
 
 let engine: Engine;
 let serverId: string;
+let source: string;
 
 /** One engine per test (testEngine closes it when the test ends) over one small SQLite folder; jobs inline, so a moved `Date` dates the points and retention alike. */
 async function start(): Promise<void> {
-  const folder = tempDir('backstop-retention-src-');
+  const folder = (source = tempDir('backstop-retention-src-'));
   const db = new Database(join(folder, 'ledger.db'));
   db.exec('CREATE TABLE entry (id INTEGER PRIMARY KEY, amount INTEGER); INSERT INTO entry (amount) VALUES (1), (2), (3)');
   db.close();
@@ -136,5 +137,29 @@ describe('retention surprises', () => {
     const plan = await cli('prune', folder, '--min-age', '0d', '--keep-last', '1', '--dry-run', '--data-dir', tempDir(), '--json');
     expect(plan.code).toBe(0);
     expect(JSON.parse(plan.out).plan.at(-1)).toEqual({ id: damaged, action: 'keep', reason: 'cannot be read (INTEGRITY: its manifest is damaged): never deleted by retention; run verify on this folder' });
+  });
+
+  it('a week of failing runs (server unreachable) prunes nothing, and the first good run after it keeps the last good points', async () => {
+    await start();
+    const backups = tempDir('backstop-failing-week-');
+    const t = data(await engine.call('tasks.create', task('failing', backups, { minAgeDays: 2, keepLast: 2 })));
+    for (let i = 0; i < 3; i++) expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const good = await pointIds(backups);
+    expect(good).toHaveLength(3); // all younger than 2 days
+
+    const day = 86_400_000;
+    const start0 = Date.now();
+    renameSync(source, `${source}.gone`);
+    for (let d = 1; d <= 7; d++) {
+      vi.useFakeTimers({ toFake: ['Date'], now: start0 + d * day });
+      expect((await runTask(engine, t.id, 'full')).status).toBe('failed');
+      expect(await pointIds(backups)).toEqual(good);
+    }
+    renameSync(`${source}.gone`, source);
+    vi.useFakeTimers({ toFake: ['Date'], now: start0 + 8 * day });
+    expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    const after = await pointIds(backups);
+    expect(after.slice(0, 3)).toEqual(good);
+    expect(after).toHaveLength(4);
   });
 });
