@@ -4,7 +4,7 @@
  * S3 storage class needs a restore request before reading (Glacier Flexible Retrieval, Deep
  * Archive; Azure's Archive tier is refused by the destination schema), no endpoint or FTP
  * host carries a user name or password (destinations/address-credentials.ts), and no
- * other task backs up the same server to the same destination (`checkSharedDestinations`).
+ * other task writes to the same destination (`checkSharedDestinations`).
  *
  * Contract: throws VALIDATION naming the field; touches nothing.
  */
@@ -42,21 +42,23 @@ export function checkTaskInput(input: TaskInputParsed): void {
 }
 
 /**
- * Two tasks of one server at one destination would write the same database folders
- * (`<root>/<database>`): their chains would interleave and each task's retention would
- * delete the other's restore points (a manifest does not record which task wrote it). So
- * it is refused, naming the other task; a subfolder of the same disk or bucket is fine.
+ * Two tasks at one destination would write the same folders (`<root>/<database>`, and
+ * `<root>/~server` for server-level streams): their chains would interleave — two servers'
+ * databases of the same name in one folder — and each task's retention would delete the
+ * other's restore points (a manifest does not record which task wrote it). So it is refused,
+ * naming the other task; a subfolder of the same disk or bucket is fine.
  */
 export function checkSharedDestinations(input: TaskInputParsed, others: readonly Pick<Task, 'id' | 'name' | 'serverId' | 'destinations'>[], selfId: string | null): void {
   const mine = input.destinations.map((d) => sameDestinationKey(d, resolve));
   for (const other of others) {
-    if (other.id === selfId || other.serverId !== input.serverId) continue;
+    if (other.id === selfId) continue;
     for (const d of other.destinations) {
       const i = mine.indexOf(sameDestinationKey(d, resolve));
       if (i < 0) continue;
+      const same = other.serverId === input.serverId;
       throw new BackstopError(
         'VALIDATION',
-        `destinations.${i}: task "${other.name}" already backs up this server to ${placeText(d)}. Two tasks in one folder share its database folders, so one task's retention would delete the other's restore points. Choose another folder (a subfolder such as ${placeText(d, 'hourly')} is fine), or change the retention of task "${other.name}" instead.`,
+        `destinations.${i}: task "${other.name}" already ${same ? 'backs up this server' : 'writes its backups'} to ${placeText(d)}. Two tasks in one folder share its database folders, so ${same ? '' : 'their restore points would mix and '}one task's retention would delete the other's restore points. Choose another folder (a subfolder such as ${placeText(d, 'hourly')} is fine)${same ? `, or change the retention of task "${other.name}" instead` : ''}.`,
       );
     }
   }

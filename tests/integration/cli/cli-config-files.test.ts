@@ -138,13 +138,14 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     const dataDir = tempDir();
     const dir = tempDir();
     mkdirSync(join(dir, 'files'));
-    const file = (name: string) => json(join(dir, `${name}.json`), { name, server: { kind: 'sqlite', folder: 'files' }, type: 'snapshot', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: 'out' }] });
+    // Each its own folder: two tasks never share a destination (check-task-input.ts checkSharedDestinations).
+    const file = (name: string) => json(join(dir, `${name}.json`), { name, server: { kind: 'sqlite', folder: 'files' }, type: 'snapshot', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: `out/${name}` }] });
     await ok(['tasks', 'add', '--config', file('files a'), '--data-dir', dataDir]);
     await ok(['tasks', 'add', '--config', file('files b'), '--data-dir', dataDir]);
     const servers = (await ok(['servers', '--data-dir', dataDir])) as { name: string; folder: string }[];
     expect(servers).toEqual([expect.objectContaining({ name: 'files a (SQLite folder)', kind: 'sqlite', folder: join(dir, 'files') })]);
     const doc = await ok(['tasks', 'export', 'files b', '--out', '-', '--data-dir', dataDir]);
-    expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
+    expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out', 'files b') }] });
   });
 
   it('"testServer" names a stored server of the same kind (stored as testRestore.serverId, exported and refused otherwise); a test server in use is not removed', { timeout: 300_000 }, async () => {
@@ -246,7 +247,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(dupServer.error.message).toContain('"files"');
     await ok(['tasks', 'add', '--config', json(join(dir, 'c.json'), { ...base, server: 'files' }), '--data-dir', dataDir]);
     mkdirSync(join(dir, 'other'));
-    const dup = await fails(['tasks', 'add', '--config', json(join(dir, 'd.json'), { ...base, server: { kind: 'sqlite', name: 'elsewhere', folder: join(dir, 'other') } }), '--data-dir', dataDir]);
+    const dup = await fails(['tasks', 'add', '--config', json(join(dir, 'd.json'), { ...base, destinations: [{ kind: 'local', path: 'out2' }], server: { kind: 'sqlite', name: 'elsewhere', folder: join(dir, 'other') } }), '--data-dir', dataDir]);
     expect(dup).toEqual({ code: 1, error: { code: 'CONFLICT', message: 'A task named "nightly" already exists.' } });
     expect(((await ok(['tasks', '--data-dir', dataDir])) as unknown[]).length).toBe(1);
     expect(((await ok(['servers', '--data-dir', dataDir])) as { name: string }[]).map((s) => s.name)).toEqual(['files']);
