@@ -20,7 +20,7 @@ import { checkServerInput } from '../servers/check-server-input.ts';
 import { connectorFor, serverPassword } from '../servers/index.ts';
 import { ownsSlot, releaseTaskSlot } from '../tasks/task-slot.ts';
 import { staleServer, staleTask, type HistoryTable, type ServersTable, type SettingsTable, type TasksTable } from '../store/index.ts';
-import { checkSharedDestinations, checkTaskInput } from '../tasks/check-task-input.ts';
+import { checkTaskInput } from '../tasks/check-task-input.ts';
 import { checkTaskKey } from '../tasks/check-task-key.ts';
 import { deleteTask } from '../tasks/delete-task.ts';
 import { checkTestServer } from '../test-restore/test-server.ts';
@@ -147,7 +147,6 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'tasks.list': () => ctx.tasks.list(),
     'tasks.create': async (input) => {
       checkTaskInput(input);
-      checkSharedDestinations(input, ctx.tasks.list(), null);
       checkBackupType(input);
       checkTestServerInput(input);
       await checkTaskKey(input, ctx.keys);
@@ -157,7 +156,6 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
     'tasks.update': async ({ id, task: input, basedOn }) => {
       checkTaskInput(input);
-      checkSharedDestinations(input, ctx.tasks.list(), id);
       checkBackupType(input);
       checkTestServerInput(input);
       await checkTaskKey(input, ctx.keys);

@@ -247,7 +247,7 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     expect(dupServer.error.message).toContain('"files"');
     await ok(['tasks', 'add', '--config', json(join(dir, 'c.json'), { ...base, server: 'files' }), '--data-dir', dataDir]);
     mkdirSync(join(dir, 'other'));
-    const dup = await fails(['tasks', 'add', '--config', json(join(dir, 'd.json'), { ...base, destinations: [{ kind: 'local', path: 'out2' }], server: { kind: 'sqlite', name: 'elsewhere', folder: join(dir, 'other') } }), '--data-dir', dataDir]);
+    const dup = await fails(['tasks', 'add', '--config', json(join(dir, 'd.json'), { ...base, server: { kind: 'sqlite', name: 'elsewhere', folder: join(dir, 'other') } }), '--data-dir', dataDir]);
     expect(dup).toEqual({ code: 1, error: { code: 'CONFLICT', message: 'A task named "nightly" already exists.' } });
     expect(((await ok(['tasks', '--data-dir', dataDir])) as unknown[]).length).toBe(1);
     expect(((await ok(['servers', '--data-dir', dataDir])) as { name: string }[]).map((s) => s.name)).toEqual(['files']);
