@@ -1,10 +1,12 @@
 /**
  * Retention never deletes a restore point a DBA did not expect to lose, on real backups of a
- * real SQLite folder through the engine's contract: a second task of the same server at the
- * same destination (whose retention would delete the first task's points in the shared
- * database folders) is refused, on create and on update; a run with the clock a year ahead
- * (only `Date` is moved) keeps the points from before the jump, and so does the run after
- * the clock comes back.
+ * real SQLite folder through the engine's contract: a second task at the same destination
+ * (whose retention would delete the first task's points in the shared database folders) is
+ * refused, on create and on update, and tasks that already share one skip retention with a
+ * CONFLICT in History; a run with the clock a year ahead (only `Date` is moved) keeps the
+ * points from before the jump, and so does the run after the clock comes back; a stricter
+ * policy is previewed and each deletion recorded with its reason; a damaged point is kept and
+ * named; a week of failing runs prunes nothing.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -161,5 +163,26 @@ describe('retention surprises', () => {
     const after = await pointIds(backups);
     expect(after.slice(0, 3)).toEqual(good);
     expect(after).toHaveLength(4);
+  });
+
+  it('two tasks that already share a destination (saved before that was refused): their runs skip retention and History says why, deleting nothing', async () => {
+    await start();
+    const backups = tempDir('backstop-shared-before-');
+    const daily = data(await engine.call('tasks.create', task('daily 30 days', backups, { minAgeDays: 30, keepLast: null })));
+    for (let i = 0; i < 2; i++) expect((await runTask(engine, daily.id, 'full')).status).toBe('success');
+    const before = await pointIds(backups);
+    const hourly = data(await engine.call('tasks.create', task('hourly newest 1', join(backups, 'hourly'), { minAgeDays: 0, minAgeHours: 0, keepLast: 1 })));
+    // What an older Backstop let a DBA save: the hourly task writing into the daily task's folder.
+    engine.db.prepare("UPDATE tasks SET config = json_set(config, '$.destinations[0].path', ?) WHERE id = ?").run(backups, hourly.id);
+    expect((await runTask(engine, hourly.id, 'full')).status).toBe('success');
+    const after = await pointIds(backups);
+    expect(after).toHaveLength(3);
+    expect(after.slice(0, 2)).toEqual(before);
+    const [skipped] = data(await engine.call('history.list', { taskId: hourly.id, runKind: 'retention', limit: 10 }));
+    expect(skipped).toMatchObject({ status: 'failed' });
+    expect(skipped!.databases[0]).toMatchObject({
+      errorCode: 'CONFLICT',
+      errorMessage: `Retention skipped: task "daily 30 days" also writes to ${backups}, so its restore points and this task's share folders and retention could delete the other task's. Move one of the tasks to a subfolder (its next run starts a new chain there).`,
+    });
   });
 });
