@@ -6,7 +6,8 @@
  * - The minimum age is minAgeHours when given (exact to the hour), else minAgeDays.
  * - No retention — nothing is deleted — when minAgeDays = 0 without minAgeHours (what the
  *   window stores for "keep everything"), or minAgeHours = 0 without keepLast.
- * - A point younger than the minimum age is kept.
+ * - A point younger than the minimum age is kept (one dated more than an hour after `now` too,
+ *   saying so: the clock was ahead when it was written, or is behind now).
  * - With keepLast = N, the newest N points are kept whatever their age.
  * - The newest point is never deleted.
  * - A gap in the backups (the clock jumped forward — wrong NTP, a VM restored from a
@@ -93,6 +94,7 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
   newestFirst.forEach((p, index) => {
     if (index === 0) keep(p.id, 'newest point');
     else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);
+    else if (hours > 0 && Date.parse(p.createdAt) > now.getTime() + HOUR) keep(p.id, 'taken after now: the clock was ahead when it was written, or is behind now');
     else if (hours > 0 && Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${describeAge(hours)}`);
   });
   // Chains: a kept incremental keeps its chain's full.
