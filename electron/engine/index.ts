@@ -187,6 +187,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   // The start-up release of destination secrets nobody claimed (start(); close() waits for it).
   let secretsReleased: Promise<unknown> = Promise.resolve();
   const runner = new TaskRunner({
+    otherTasks: (id) => tasks.list().filter((t) => t.id !== id),
     notifier,
     history,
     destinationSpace,

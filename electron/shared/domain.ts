@@ -379,8 +379,8 @@ export type RunKind = z.infer<typeof RunKind>;
 export const RunOrigin = z.enum(['app', 'cli', 'agent']);
 export type RunOrigin = z.infer<typeof RunOrigin>;
 
-/** A point retention deleted: its id, when it was taken, and its kind. */
-export const DeletedPoint = z.object({ id: z.string(), createdAt: z.string(), kind: PointKind });
+/** A point retention deleted: its id, when it was taken, its kind, and why (the plan's reason, e.g. "older than 2 days"). */
+export const DeletedPoint = z.object({ id: z.string(), createdAt: z.string(), kind: PointKind, reason: z.string().optional() });
 export type DeletedPoint = z.infer<typeof DeletedPoint>;
 
 /** What a restore run restored from and into (secret-free: no password, no key, no credentials in `source`). */

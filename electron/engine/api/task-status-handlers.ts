@@ -9,7 +9,7 @@ import { destinationId, Location } from '../destinations/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { openRepository } from '../repository/index.ts';
-import { planRetention } from '../retention/index.ts';
+import { planRetention, retentionPointsOf } from '../retention/index.ts';
 import { nextRun, upcomingRuns } from '../scheduler/index.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { databaseNameOf, SERVER_FOLDER } from '../servers/index.ts';
@@ -138,7 +138,7 @@ export function createStatusHandlers(deps: StatusDeps): StatusHandlers {
           try {
             const points = await root.child(folder).use(async (l) => (await openRepository(l.backend(), { key, workers: 0 })).listPoints({ skipDamaged: true }));
             const byId = new Map(points.map((p) => [p.id, p]));
-            const plan = planRetention(points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId })), policy, deps.now());
+            const plan = planRetention(retentionPointsOf(points), policy, deps.now());
             out.push({
               destination: root.id,
               database: points.at(-1)?.database ?? database,

@@ -32,6 +32,8 @@ export interface BackupJobSpec {
   credentials: (Credentials | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
+  /** Why retention is skipped this run (another task writes to a destination of this one): recorded as the retention's CONFLICT. */
+  retentionSkipped?: string;
   /** PostgreSQL snapshot task: the base backup stream continues as a WAL chain through this slot (wal-backup.ts). */
   wal?: { slot: string; spoolDir: string };
   /**

@@ -188,7 +188,7 @@ async function backupAndApplyRetention(
         } catch (e) {
           o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
         }
-      }
+      } else if (spec.retentionSkipped) o.retention = { deleted: [], bytesFreed: 0, error: { code: 'CONFLICT', message: spec.retentionSkipped } };
       // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
       if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, repoOptions)), () => []);
       await measureFreeSpace(o, spec, i, folder);

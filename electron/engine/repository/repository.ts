@@ -16,7 +16,7 @@ import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerpri
 import { createSealer } from '../crypto/seal.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
 import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
-import { ManifestStore, compareManifests, type RepoContext, type RuntimeOptions } from './context.ts';
+import { ManifestStore, compareManifests, type DamagedPoint, type RepoContext, type RuntimeOptions } from './context.ts';
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
@@ -246,6 +246,12 @@ export class Repository {
     const leftovers = await sweepLeftovers(backend, olderThanMs, now).catch(() => ({ removed: 0, bytes: 0 }));
     const gc = await this.collectGarbage();
     return { ...gc, bytesFreed: gc.bytesFreed + leftovers.bytes, tempFilesDeleted: leftovers.removed };
+  }
+
+  /** Every readable point (oldest first), and the points whose manifest cannot be read (damaged, or a newer format). */
+  async scanPoints(): Promise<{ points: PointSummary[]; unreadable: DamagedPoint[] }> {
+    const { good, damaged } = await this.ctx.manifests.scan();
+    return { points: good.map(summarize), unreadable: damaged };
   }
 
   /**

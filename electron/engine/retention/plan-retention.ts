@@ -6,9 +6,17 @@
  * - The minimum age is minAgeHours when given (exact to the hour), else minAgeDays.
  * - No retention — nothing is deleted — when minAgeDays = 0 without minAgeHours (what the
  *   window stores for "keep everything"), or minAgeHours = 0 without keepLast.
- * - A point younger than the minimum age is kept.
+ * - A point younger than the minimum age is kept (one dated more than an hour after `now` too,
+ *   saying so: the clock was ahead when it was written, or is behind now).
  * - With keepLast = N, the newest N points are kept whatever their age.
  * - The newest point is never deleted.
+ * - A gap in the backups (the clock jumped forward — wrong NTP, a VM restored from a
+ *   snapshot — or no backup was made for that long): when a point is more than twice the
+ *   minimum age (and than the spacing of the two points before it) newer than the one
+ *   before it, the points before that gap are not deleted by
+ *   age until the points after it span the minimum age. So one run with the clock a year
+ *   ahead (or the first good run after a week of failures) never leaves only the newest
+ *   point: the DBA keeps at least the minimum age of history across the gap.
  * - A full is never deleted while a kept incremental belongs to its chain.
  * - An incremental that rolls forward from the point before it (`rollsForward`: a
  *   PostgreSQL WAL point, which replays on top of every earlier point of its chain) keeps
@@ -48,6 +56,29 @@ export function describeAge(hours: number): string {
   return `${hours} hour${hours === 1 ? '' : 's'}`;
 }
 
+/**
+ * The newest gap of more than twice `hours` between two points whose later side does not yet
+ * span `hours` (see the header): `before` is the index (newest first) of the newest point
+ * before it; null when there is none.
+ */
+function unfilledGap(newestFirst: readonly RetentionPoint[], hours: number): { before: number; reason: string } | null {
+  const newest = newestFirst[0] ? Date.parse(newestFirst[0].createdAt) : NaN;
+  for (let i = 1; i < newestFirst.length; i++) {
+    const after = Date.parse(newestFirst[i - 1]!.createdAt);
+    const width = after - Date.parse(newestFirst[i]!.createdAt);
+    const prior = newestFirst[i + 1] ? Date.parse(newestFirst[i]!.createdAt) - Date.parse(newestFirst[i + 1]!.createdAt) : 0;
+    // Not a gap: a schedule sparser than the policy (a weekly task keeping 3 days) spaces every point so.
+    if (width <= 2 * hours * HOUR || width <= 2 * prior) continue;
+    if (newest - after >= hours * HOUR) return null;
+    const days = Math.round(width / (24 * HOUR));
+    return {
+      before: i,
+      reason: `before a gap of ${days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(width / HOUR)} hours`} in the backups (the clock jumped forward, or no backup was made): kept until the points after it span ${describeAge(hours)}`,
+    };
+  }
+  return null;
+}
+
 export function planRetention(points: readonly RetentionPoint[], policy: Retention, now: Date): RetentionDecision[] {
   const newestFirst = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const decisions = new Map<string, RetentionDecision>();
@@ -59,9 +90,11 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     return newestFirst.map((p) => decisions.get(p.id)!);
   }
   const cutoff = now.getTime() - hours * HOUR;
+  const gap = hours > 0 ? unfilledGap(newestFirst, hours) : null;
   newestFirst.forEach((p, index) => {
     if (index === 0) keep(p.id, 'newest point');
     else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);
+    else if (hours > 0 && Date.parse(p.createdAt) > now.getTime() + HOUR) keep(p.id, 'taken after now: the clock was ahead when it was written, or is behind now');
     else if (hours > 0 && Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${describeAge(hours)}`);
   });
   // Chains: a kept incremental keeps its chain's full.
@@ -78,6 +111,9 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
       if (q.chainId === p.chainId && q.createdAt < p.createdAt && !decisions.has(q.id)) keep(q.id, `replayed before kept incremental ${p.id}`);
     }
   }
+  // After the chains (so their reasons stand): every point before an unfilled gap stays, and with it
+  // every older point its chains could need.
+  if (gap) newestFirst.slice(gap.before).forEach((p) => decisions.has(p.id) || keep(p.id, gap.reason));
   for (const p of newestFirst) {
     if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: hours > 0 ? `older than ${describeAge(hours)}` : `not one of the newest ${policy.keepLast}` });
   }

@@ -107,5 +107,5 @@ export async function pruneLogStream(logRepo: Repository, root: Location, key: B
   // Nothing to delete: still collect what a prune killed after deleting its reads left behind.
   if (doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: (await logRepo.collectGarbage()).bytesFreed };
   const res = await logRepo.deletePoints(doomed, { skipInUse: true });
-  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted), bytesFreed: res.bytesFreed, inUse: res.inUse };
+  return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted, plan), bytesFreed: res.bytesFreed, inUse: res.inUse };
 }

@@ -3,12 +3,13 @@
  * encryption keys are referenced (keyRef + fingerprint), never stored.
  *
  * Contract: names unique case-insensitively (CONFLICT); the server must exist
- * (NOT_FOUND); unknown ids → NOT_FOUND; an update based on a version that is no longer
+ * (NOT_FOUND); no two tasks at one destination (VALIDATION, checkSharedDestinations); unknown ids → NOT_FOUND; an update based on a version that is no longer
  * the stored one → STALE (optimistic concurrency on updatedAt).
  */
 import { randomUUID } from 'node:crypto';
 import { Task, type TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
+import { checkSharedDestinations } from '../tasks/check-task-input.ts';
 import type { Db } from './app-database.ts';
 import { changedElsewhere, laterStamp } from './edit-versions.ts';
 
@@ -95,5 +96,6 @@ export class TasksTable {
     if (!server) throw new BackstopError('NOT_FOUND', `No server with id ${input.serverId}; choose an existing server.`);
     const row = this.db.prepare('SELECT id FROM tasks WHERE name = ? COLLATE NOCASE').get(input.name) as { id: string } | undefined;
     if (row && row.id !== exceptId) throw new BackstopError('CONFLICT', `A task named "${input.name}" already exists.`);
+    checkSharedDestinations(input, this.list(), exceptId ?? null);
   }
 }

@@ -42,6 +42,8 @@ import { payload, type NotificationChannel, type NotificationDatabase, type Noti
 import { runHook } from './hooks.ts';
 import type { DestinationSpaceTable, HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
+import { sharedRetentionWarning } from './check-task-input.ts';
+import { retentionHours } from '../retention/index.ts';
 import type { RunQueue } from './run-queue.ts';
 
 export interface ResolvedTask {
@@ -105,6 +107,8 @@ export interface TaskRunnerDeps {
   scratchNames?: (server: Server) => Set<string>;
   /** Where PostgreSQL snapshot tasks spool received WAL (one folder per slot, in Backstop's data dir). */
   walSpoolDir: string;
+  /** The other tasks (saved before two tasks were refused one destination): a run sharing one skips retention. */
+  otherTasks?: (taskId: string) => Task[];
   /** Called once a run is recorded as finished (test restores "after every full" start here). */
   onRunEnd?: (resolved: ResolvedTask, summary: RunSummary) => void;
   /** Cuts every secret the process knows out of a hook's output before history keeps it (the log redactor's scrub). */
@@ -355,6 +359,9 @@ export class TaskRunner {
       changeLog && kind === 'incremental' ? (changeLog.available ? { from: 'log' } : { from: 'dump', reason: changeLog.message }) : undefined;
     log.info({ databases: jobs.length }, 'databases listed');
     const roots = await checkLocalRoots(task.destinations, (id) => this.deps.history.wroteTo(task.id, id));
+    // A destination another task also writes to (saved before that was refused): retention there could delete its points.
+    const shared = retentionHours(task.retention) !== null ? sharedRetentionWarning(task, this.deps.otherTasks?.(task.id) ?? []) : null;
+    if (shared) roots.warnings.push(shared);
     for (const w of roots.warnings) log.warn(w);
     if (roots.missing.size > 0) {
       const [first] = roots.missing.values();
@@ -417,7 +424,8 @@ export class TaskRunner {
         toolVersions: knownToolVersions(),
         destinations: task.destinations,
         credentials: resolved.credentials,
-        retention: task.retention,
+        retention: shared ? { minAgeDays: 0, keepLast: null } : task.retention,
+        ...(shared ? { retentionSkipped: shared } : {}),
         encoderWorkers: this.deps.encoderWorkers,
         ...(uploadBudgets.some(Boolean) ? { uploadBudgets } : {}),
         ...(readBudget ? { readBudget } : {}),

@@ -138,13 +138,14 @@ describe('backstop servers|tasks add|update|remove|export', () => {
     const dataDir = tempDir();
     const dir = tempDir();
     mkdirSync(join(dir, 'files'));
-    const file = (name: string) => json(join(dir, `${name}.json`), { name, server: { kind: 'sqlite', folder: 'files' }, type: 'snapshot', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: 'out' }] });
+    // Each its own folder: two tasks never share a destination (check-task-input.ts checkSharedDestinations).
+    const file = (name: string) => json(join(dir, `${name}.json`), { name, server: { kind: 'sqlite', folder: 'files' }, type: 'snapshot', schedule: { full: '0 3 * * *' }, destinations: [{ kind: 'local', path: `out/${name}` }] });
     await ok(['tasks', 'add', '--config', file('files a'), '--data-dir', dataDir]);
     await ok(['tasks', 'add', '--config', file('files b'), '--data-dir', dataDir]);
     const servers = (await ok(['servers', '--data-dir', dataDir])) as { name: string; folder: string }[];
     expect(servers).toEqual([expect.objectContaining({ name: 'files a (SQLite folder)', kind: 'sqlite', folder: join(dir, 'files') })]);
     const doc = await ok(['tasks', 'export', 'files b', '--out', '-', '--data-dir', dataDir]);
-    expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out') }] });
+    expect(doc).toMatchObject({ server: 'files a (SQLite folder)', destinations: [{ kind: 'local', path: join(dir, 'out', 'files b') }] });
   });
 
   it('"testServer" names a stored server of the same kind (stored as testRestore.serverId, exported by name so it applies elsewhere, and refused otherwise); a test server in use is not removed', { timeout: 300_000 }, async () => {

@@ -12,7 +12,7 @@ import { PgConnection } from '../../../electron/engine/servers/postgres/connecti
 import { WalBackup } from '../../../electron/engine/backup/wal-backup.ts';
 import { parseLsn, WAL_BLOCK_BYTES } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert, Run } from '../../../electron/shared/domain.ts';
+import type { Alert, Destination, Run } from '../../../electron/shared/domain.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
@@ -42,6 +42,8 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** A task's local destinations moved to a subfolder `name` (a second task never shares a destination). */
+const subfolders = (destinations: readonly Destination[], name: string): Destination[] => destinations.map((d) => (d.kind === 'local' ? { ...d, path: join(d.path, name) } : d));
 const baseFolder = (backups: string) => join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
 
 describe('PostgreSQL snapshot task: base backup + WAL', () => {
@@ -440,7 +442,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const task = data(await engine.call('tasks.list', undefined)).find((t) => t.id === taskId)!;
     const weak = data(await engine.call('servers.create', { kind: 'postgres', name: 'replonly', host: pg.host, port: pg.port, user: 'replonly', password: 'replonly-pw', tls: 'disable' }));
     const { id: _id, createdAt: _c, updatedAt: _u, ...input } = task;
-    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'replonly', serverId: weak.id }));
+    // Its own folder: two tasks never share a destination (check-task-input.ts checkSharedDestinations).
+    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'replonly', serverId: weak.id, destinations: subfolders(input.destinations, 'replonly') }));
     const weakSlot = slotNameFor(weakTask.id);
     expect((await runTask(engine, weakTask.id, 'full')).status).toBe('success');
     const held = spawn(join(PG_BIN, 'pg_receivewal'), ['-D', join(engine.dataDir, 'wal-spool', weakSlot), '-S', weakSlot, '--no-loop', '-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-w'], { stdio: 'ignore', env: { ...process.env, PGPASSWORD: pg.password } });
@@ -529,7 +532,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     expect(slotExists(slot)).toBe(false);
     expect(existsSync(join(engine.dataDir, 'wal-spool', slot))).toBe(false);
 
-    const second = data(await engine.call('tasks.create', { ...input, name: 'second' }));
+    const second = data(await engine.call('tasks.create', { ...input, name: 'second', destinations: subfolders(input.destinations, 'second') }));
     expect((await runTask(engine, second.id, 'full')).status).toBe('success');
     expect(slotExists(slotNameFor(second.id))).toBe(true);
     data(await engine.call('tasks.delete', { id: second.id }));
@@ -541,7 +544,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     const weak = data(await engine.call('servers.create', { kind: 'postgres', name: 'weak', host: pg.host, port: pg.port, user: 'norepl', password: 'norepl-pw', tls: 'disable' }));
     const check = data(await engine.call('servers.test', { id: weak.id }));
     expect(check.warnings).toContain('User "norepl" has no REPLICATION privilege: snapshot backups (base backup + WAL) will fail. Fix: ALTER ROLE "norepl" REPLICATION;');
-    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'weak', serverId: weak.id, type: 'snapshot' }));
+    const weakTask = data(await engine.call('tasks.create', { ...input, name: 'weak', serverId: weak.id, type: 'snapshot', destinations: subfolders(input.destinations, 'weak') }));
     const run = await runTask(engine, weakTask.id, 'full');
     expect(run.status).toBe('failed');
     expect(run.databases[0]).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED' });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planRetention, type RetentionPoint } from '../../../electron/engine/retention/index.ts';
+import { planRetention, retentionPointsOf, type RetentionPoint } from '../../../electron/engine/retention/index.ts';
+import { PG_WAL_FORMAT } from '../../../electron/engine/servers/postgres/wal-stream.ts';
 
 const now = new Date('2026-06-30T12:00:00Z');
 const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000).toISOString();
@@ -108,5 +109,40 @@ describe('planRetention', () => {
     expect(deleted(planRetention(wal, { minAgeDays: 11, keepLast: null }, now))).toEqual(['f1', 'i1a', 'i1b', 'i1c']);
     // Without rollsForward (dumps: each incremental whole), the middle goes as before.
     expect(deleted(planRetention(points, { minAgeDays: 15, keepLast: null }, now))).toEqual(['i1a', 'i1b']);
+  });
+
+  it('a clock a year ahead (or a week of failed runs) does not leave only the newest point: the points before the gap wait until the points after it span the minimum age', () => {
+    const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
+    // Hourly points of the last 30 hours, then one run with the clock a year ahead.
+    const hourly: RetentionPoint[] = Array.from({ length: 30 }, (_, i) => ({ id: `h${i}`, kind: 'full' as const, createdAt: hoursAgo(30 - i), chainId: `h${i}` }));
+    const ahead = new Date(now.getTime() + 365 * 86_400_000);
+    const jumped = [...hourly, { id: 'future', kind: 'full' as const, createdAt: ahead.toISOString(), chainId: 'future' }];
+    const d = planRetention(jumped, { minAgeDays: 2, keepLast: null }, ahead);
+    expect(deleted(d)).toEqual([]);
+    expect(d.find((x) => x.id === 'h29')?.reason).toBe('before a gap of 365 days in the backups (the clock jumped forward, or no backup was made): kept until the points after it span 2 days');
+    // Two days of runs on the new clock later, the policy applies again.
+    const later = new Date(ahead.getTime() + 49 * 3_600_000);
+    const filled = [...jumped, { id: 'future2', kind: 'full' as const, createdAt: new Date(ahead.getTime() + 48 * 3_600_000).toISOString(), chainId: 'future2' }];
+    expect(deleted(planRetention(filled, { minAgeDays: 2, keepLast: null }, later))).toEqual([...hourly.map((p) => p.id), 'future'].sort());
+    // The clock comes back: the point from the future is kept and says why; the rest keep their reasons.
+    const back = planRetention([...jumped, { id: 'back', kind: 'full' as const, createdAt: now.toISOString(), chainId: 'back' }], { minAgeDays: 2, keepLast: null }, now);
+    expect(deleted(back)).toEqual([]);
+    expect(back.find((x) => x.id === 'future')).toEqual({ id: 'future', action: 'keep', reason: 'newest point' });
+    const twoAhead = [...jumped, { id: 'future0', kind: 'full' as const, createdAt: new Date(ahead.getTime() - 3_600_000).toISOString(), chainId: 'future0' }];
+    expect(planRetention(twoAhead, { minAgeDays: 2, keepLast: null }, now).find((x) => x.id === 'future0')).toEqual({ id: 'future0', action: 'keep', reason: 'taken after now: the clock was ahead when it was written, or is behind now' });
+    // Daily points, a week of failures, one good run: keeping 2 days deletes nothing yet.
+    const daily: RetentionPoint[] = [10, 9, 8, 7].map((n) => ({ id: `d${n}`, kind: 'full' as const, createdAt: daysAgo(n), chainId: `d${n}` }));
+    const afterOutage = [...daily, { id: 'today', kind: 'full' as const, createdAt: daysAgo(0), chainId: 'today' }];
+    expect(deleted(planRetention(afterOutage, { minAgeDays: 2, keepLast: null }, now))).toEqual([]);
+    // A schedule sparser than the policy is no gap: weekly points keeping 3 days go as before.
+    const weekly: RetentionPoint[] = [21, 14, 7, 0].map((n) => ({ id: `w${n}`, kind: 'full' as const, createdAt: daysAgo(n), chainId: `w${n}` }));
+    expect(deleted(planRetention(weekly, { minAgeDays: 3, keepLast: null }, now))).toEqual(['w14', 'w21', 'w7']);
+  });
+
+  it('retentionPointsOf (what a run, prune and the editor preview all plan with) marks PostgreSQL WAL points as rolling forward, so the preview never shows a WAL gap a run would not make', () => {
+    const summaries = points.map((p) => ({ ...p, meta: p.kind === 'incremental' ? { format: PG_WAL_FORMAT } : { format: 'base' } }));
+    const d = planRetention(retentionPointsOf(summaries), { minAgeDays: 15, keepLast: null }, now);
+    expect(deleted(d)).toEqual([]);
+    expect(d.find((x) => x.id === 'i1a')?.reason).toBe('replayed before kept incremental i1c');
   });
 });
