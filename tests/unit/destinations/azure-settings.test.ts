@@ -86,7 +86,11 @@ describe('azure:// locations (CLI)', () => {
     expect(noCred).toMatchObject({ code: 'AUTH_FAILED', message: 'Azure container c1: none of AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING is set.' });
     const noAccount = thrown(() => parseLocation('azure://c1/p', { AZURE_STORAGE_KEY: 'k' }));
     expect(noAccount).toMatchObject({ code: 'AUTH_FAILED', message: 'Azure container c1: the environment variable AZURE_STORAGE_ACCOUNT is not set.' });
-    expect(thrown(() => parseLocation('azure://onlycontainer', {}))).toMatchObject({ code: 'MALFORMED_REQUEST', message: '"azure://onlycontainer" must look like azure://container/prefix/<database folder>.' });
+    // A container alone is a destination root (a task without a prefix writes there); no container is malformed.
+    expect(thrown(() => parseLocation('azure://onlycontainer', {}))).toMatchObject({ code: 'AUTH_FAILED', message: 'Azure container onlycontainer: the environment variable AZURE_STORAGE_ACCOUNT is not set.' });
+    for (const bad of ['azure://', 'azure:///p']) {
+      expect(thrown(() => parseLocation(bad, {}))).toMatchObject({ code: 'MALFORMED_REQUEST', message: `"${bad}" must look like azure://container/prefix/<database folder>.` });
+    }
   });
 });
 
