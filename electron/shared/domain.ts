@@ -21,7 +21,9 @@ const Host = z.string().trim().min(1).max(255);
  * password in the app database and in every error that names the host, so a value with
  * `@` or `://` is refused (the message never repeats it).
  */
-export const HostInput = Host.refine((h) => !h.includes('@') && !h.includes('://'), 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields');
+/** A host name or address alone: no `user@` and no `scheme://` (server hosts here, FTP hosts in destinations/address-credentials.ts). */
+export const isBareHost = (h: string): boolean => !h.includes('@') && !h.includes('://');
+export const HostInput = Host.refine(isBareHost, 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields');
 const Port = z.number().int().min(1).max(65535);
 const AbsPath = z.string().min(1).max(4096);
 /** Write-only secret input. Never part of a stored or returned object. */

@@ -9,7 +9,7 @@
  * its value) and where the secret goes; touches nothing. `field` is the destination's path
  * in the request ("destinations.1", "destination").
  */
-import type { BackupLocation, Destination } from '../../shared/domain.ts';
+import { isBareHost, type BackupLocation, type Destination } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 
 function urlHasCredentials(text: string): boolean {
@@ -28,7 +28,7 @@ export function checkAddressCredentials(d: Destination | BackupLocation, field: 
       `${field}.endpoint: the endpoint URL carries a user name or password. Give the endpoint as scheme://host:port alone and enter the ${d.kind === 's3' ? 'access key and secret key' : 'account key or SAS token'} as the destination's credentials (kept in the OS keychain).`,
     );
   }
-  if (d.kind === 'ftp' && (d.host.includes('@') || d.host.includes('://'))) {
+  if (d.kind === 'ftp' && !isBareHost(d.host)) {
     throw new BackstopError('VALIDATION', `${field}.host: must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields (the password is kept in the OS keychain).`);
   }
 }
