@@ -10,8 +10,8 @@ import type { ProgressSink, WriteProgress } from './progress.ts';
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 export type JsonObject = { [k: string]: JsonValue };
 
-/** Largest accepted `meta` (serialized JSON). */
-export const MAX_META_BYTES = 64 * 1024;
+/** Largest accepted `meta` (serialized JSON): room for the compressed facts of ~200,000 tables (facts/dump-facts.ts). */
+export const MAX_META_BYTES = 4 * 1024 * 1024;
 
 export interface WritePointOptions {
   /** The database's true name (not the folder name). */
@@ -24,7 +24,7 @@ export interface WritePointOptions {
   backupType: BackupType;
   /** Default {kind:'cdc'}; {kind:'fixed', size} for page-structured snapshots (SQLite). */
   chunking?: ChunkingOption;
-  /** Small caller data stored (encrypted) in the manifest, ≤ 64 KiB as JSON. */
+  /** Caller data stored (encrypted) in the manifest, ≤ MAX_META_BYTES (4 MiB) as JSON. */
   meta?: JsonObject;
   /**
    * More meta known only once the input has ended (e.g. facts counted from the stream);

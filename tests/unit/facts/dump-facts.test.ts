@@ -2,11 +2,14 @@
  * The fact counters (issue #22) on their own: the MariaDB SQL counter counts tuples, not
  * parentheses or semicolons inside strings, whatever the buffer boundaries; anything it
  * does not understand makes the facts unavailable with a reason, never a wrong count; the
- * PostgreSQL archive counter refuses what is not an uncompressed custom archive; facts
- * too large for a manifest are left out with the reason.
+ * PostgreSQL archive counter refuses what is not an uncompressed custom archive; the facts
+ * of thousands of tables are kept compressed, and only beyond ~200,000 left out with the reason.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Compressor } from 'zstd-napi';
 import { factsMeta, factsOf, MysqlSqlFacts, PgCustomArchiveFacts } from '../../../electron/engine/facts/index.ts';
+import { MAX_META_BYTES } from '../../../electron/engine/repository/types.ts';
 
 function feed(counter: { observe(c: Uint8Array): void }, text: string | Buffer, size: number): void {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
@@ -126,13 +129,37 @@ describe('PostgreSQL archive facts: row counts', () => {
 });
 
 describe('facts in a manifest', () => {
-  it('round-trip through meta; too many tables are left out with the reason; a point without facts says why', () => {
+  it('round-trip through meta; a point without facts or with malformed ones says why', () => {
     const facts = { method: 'x', tables: { a: 1, b: 0 } };
+    expect(factsMeta({ facts })).toEqual({ facts }); // small: a plain object every Backstop reads
     expect(factsOf(factsMeta({ facts }))).toEqual({ facts });
-    const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`"public"."table_${i}"`, i]));
-    const big = factsOf(factsMeta({ facts: { method: 'x', tables: many } }));
-    expect(big).toMatchObject({ unavailable: expect.stringMatching(/^the row counts of 5000 tables \(\d+ bytes\) are too large to record$/) });
     expect(factsOf({})).toEqual({ unavailable: 'the restore point was made before Backstop recorded facts at backup time' });
     expect(factsOf({ facts: { method: 'x', tables: { a: -1 } } })).toEqual({ unavailable: 'the recorded facts are malformed' });
+    expect(factsOf({ facts: { method: 'x', tablesZstd: 'bm90IHpzdGQ=' } })).toEqual({ unavailable: 'the recorded facts are malformed' });
+    expect(factsOf({ facts: { method: 'x', tablesZstd: factsMetaTables({ a: 1, b: -2 }) } })).toEqual({ unavailable: 'the recorded facts are malformed' });
+  });
+
+  it("a database of thousands of tables keeps its row counts, compressed, within the manifest's meta bound", () => {
+    const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`"tenant_${i % 400}"."table_${i}"`, (i * 7919) % 1_000_003]));
+    const meta = factsMeta({ facts: { method: 'pg-custom-stream', tables: many } });
+    const entry = meta.facts as Record<string, unknown>;
+    expect(entry.tables).toBeUndefined();
+    expect(typeof entry.tablesZstd).toBe('string');
+    expect(Buffer.byteLength(JSON.stringify(meta))).toBeLessThan(Buffer.byteLength(JSON.stringify(many)) / 4);
+    expect(Buffer.byteLength(JSON.stringify(meta))).toBeLessThanOrEqual(MAX_META_BYTES);
+    expect(factsOf(JSON.parse(JSON.stringify(meta)) as Record<string, unknown>)).toEqual({ facts: { method: 'pg-custom-stream', tables: many } });
+  });
+
+  it('row counts beyond the bound even compressed are left out with the reason', () => {
+    // Random names do not compress: ~2.5 MB of base64 for 60,000 tables, over MAX_FACTS_BYTES.
+    const huge = Object.fromEntries(Array.from({ length: 60_000 }, () => [randomBytes(24).toString('hex'), 1]));
+    expect(factsOf(factsMeta({ facts: { method: 'x', tables: huge } }))).toMatchObject({
+      unavailable: expect.stringMatching(/^the row counts of 60000 tables \(\d+ bytes compressed\) are too large to record$/),
+    });
   });
 });
+
+/** `tables` encoded as factsMeta encodes large facts (base64 of zstd of the JSON). */
+function factsMetaTables(tables: Record<string, number>): string {
+  return new Compressor().compress(Buffer.from(JSON.stringify(tables))).toString('base64');
+}
