@@ -36,6 +36,7 @@ import { Readable } from 'node:stream';
 import Database from 'libsql';
 import { describe, expect, test } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { shellQuote } from '../../../electron/engine/servers/shell-quote.ts';
 import { SqliteConnector } from '../../../electron/engine/servers/sqlite/connector.ts';
 import type { BackupType } from '../../../electron/shared/domain.ts';
 import { formatBytes } from '../../../electron/shared/format-bytes.ts';
@@ -91,20 +92,30 @@ describe('damaged database files', () => {
       closeSync(fd);
       writeFileSync(join(folder, 'cut.db'), sound.subarray(0, PAGE * 5));
       writeFileSync(join(folder, 'header-only.db'), sound.subarray(0, 100));
+      const hostile = `it's $HOME "cut" \`x\`.db`;
+      writeFileSync(join(folder, hostile), sound.subarray(0, PAGE * 5));
 
       const second = await runTask(engine, task.id, 'full');
       expect(second.status).toBe('partial');
       const action = type === 'snapshot' ? 'Snapshotting' : 'Dumping';
+      const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       const damaged = (name: string) =>
         new RegExp(
-          `^${action} "${name}": the database file is damaged \\(.+\\), or was still being copied into the folder when the backup read it\\. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept\\. If it is damaged, repair it with the application stopped: \`sqlite3 "${join(folder, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" "\\.recover" \\| sqlite3 ".+\\.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file\\.$`,
+          `^${action} "${esc(name)}": the database file is damaged \\(.+\\), or was still being copied into the folder when the backup read it\\. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept\\. If it is damaged, repair it with the application stopped: \`sqlite3 ${esc(shellQuote(join(folder, name)))} \\.recover \\| sqlite3 .+\\.recovered'?\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file\\.$`,
         );
       expect(rows(second)).toEqual({
         'sound.db': ['success', null, null],
         'ledger.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('ledger.db'))],
         'cut.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('cut.db'))],
         'header-only.db': ['failed', 'DUMP_FAILED', expect.stringMatching(damaged('header-only.db'))],
+        [hostile]: ['failed', 'DUMP_FAILED', expect.stringMatching(damaged(hostile))],
       });
+      // The repair command works as pasted into a shell, whatever the file's name holds.
+      const repair = /`(sqlite3 .+\.recovered'?)`/.exec(second.databases.find((d) => d.database === hostile)!.errorMessage!)![1]!;
+      const sh = spawnSync('sh', ['-c', repair], { encoding: 'utf8' });
+      expect(sh.status, sh.stderr).toBe(0);
+      expect(existsSync(join(folder, `${hostile}.recovered`))).toBe(true);
+      rmSync(join(folder, `${hostile}.recovered`));
       // The message is a few lines of what SQLite found, not its thousands.
       for (const d of second.databases) expect((d.errorMessage ?? '').length).toBeLessThan(1500);
       // Nothing was stored for the damaged files: the ledger keeps exactly its sound point, the new files have none.

@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
 import type { ToolPaths } from '../connector.ts';
 import { candidateDirs, findTool, toolVersion } from '../tools.ts';
+import { shellQuote } from '../shell-quote.ts';
 import { currentOsUserName, lookUpOsUser, runningAsRoot, unreachableParent, type OsUser } from './server-os-user.ts';
 
 /** Where restored clusters are told to put their Unix socket (writable by every user). */
@@ -86,10 +87,6 @@ export function clusterOwner(requested: string | null | undefined): ClusterOwner
     return { user: null, why: 'There is no "postgres" OS user on this machine, so the data directory still belongs to root, and PostgreSQL refuses to run as root: chown -R <the server\'s OS user>: <folder> (or restore with --os-user NAME).' };
   }
   return { user, why: null };
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 interface Setting {

@@ -60,6 +60,7 @@ import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationO
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { makeTempFolder, tempFullError } from '../temp-folder.ts';
+import { shellQuote } from '../shell-quote.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
 import { StatementSplitter } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
@@ -284,7 +285,7 @@ function damagedError(action: string, database: string, folder: string, e: unkno
   const path = join(folder, database);
   return new BackstopError(
     'DUMP_FAILED',
-    `${action}: the database file is damaged (${text}), or was still being copied into the folder when the backup read it. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. If it is damaged, repair it with the application stopped: \`sqlite3 "${path}" ".recover" | sqlite3 "${path}.recovered"\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
+    `${action}: the database file is damaged (${text}), or was still being copied into the folder when the backup read it. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. If it is damaged, repair it with the application stopped: \`sqlite3 ${shellQuote(path)} .recover | sqlite3 ${shellQuote(`${path}.recovered`)}\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
     e === undefined ? {} : { cause: e },
   );
 }
@@ -350,7 +351,7 @@ function hotJournalError(action: string, database: string, folder: string, e: un
   const who = osUserName();
   return new BackstopError(
     'PERMISSION_DENIED',
-    `${action}: its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 "${join(folder, database)}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+    `${action}: its rollback journal "${database}-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (${text}). Open the database once with its application (or \`sqlite3 ${shellQuote(join(folder, database))} "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
     { cause: e },
   );
 }
