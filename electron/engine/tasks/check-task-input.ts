@@ -4,15 +4,17 @@
  * S3 storage class needs a restore request before reading (Glacier Flexible Retrieval, Deep
  * Archive; Azure's Archive tier is refused by the destination schema), no endpoint or FTP
  * host carries a user name or password (destinations/address-credentials.ts), and no
- * other task writes to the same destination (`checkSharedDestinations`).
+ * other task writes to the same destination (`checkSharedDestinations`; local folders compared
+ * where they really are, through symbolic links: canonical-path.ts).
  *
  * Contract: throws VALIDATION naming the field; touches nothing.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
 import type { Destination, Task, TaskInputParsed } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { assertCron, assertTimeZone } from '../scheduler/cron.ts';
 import { sameDestinationKey } from '../destinations/location.ts';
+import { canonicalPath } from '../destinations/canonical-path.ts';
 import { checkAddressCredentials } from '../destinations/address-credentials.ts';
 import { placeText } from '../destinations/index.ts';
 
@@ -35,7 +37,7 @@ export function checkTaskInput(input: TaskInputParsed): void {
         `destinations.${i}.storageClass: ${d.storageClass} objects cannot be read without a restore request that takes hours, so a restore (and verify) from this destination would fail. Choose STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR (instant retrieval), or move old objects to Glacier with a bucket lifecycle rule only for backups you can wait for.`,
       );
     }
-    const key = sameDestinationKey(d, resolve);
+    const key = sameDestinationKey(d, canonicalPath);
     if (seen.has(key)) throw new BackstopError('VALIDATION', `destinations.${i}: the same destination is listed twice.`);
     seen.add(key);
   });
@@ -45,9 +47,9 @@ type TaskPlaces = Pick<Task, 'id' | 'name' | 'serverId' | 'destinations'>;
 
 /** The first destination of `other` that is also one of `destinations` (its index there), or null. */
 export function sharedDestination(destinations: readonly Destination[], other: Pick<Task, 'destinations'>): { index: number; destination: Destination } | null {
-  const mine = destinations.map((d) => sameDestinationKey(d, resolve));
+  const mine = destinations.map((d) => sameDestinationKey(d, canonicalPath));
   for (const d of other.destinations) {
-    const index = mine.indexOf(sameDestinationKey(d, resolve));
+    const index = mine.indexOf(sameDestinationKey(d, canonicalPath));
     if (index >= 0) return { index, destination: d };
   }
   return null;
