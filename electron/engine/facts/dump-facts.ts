@@ -1,6 +1,7 @@
 /**
  * Facts a restore must reproduce, recorded per restore point at backup time (issue #22):
- * which tables the dump holds and how many rows each has, counted while the dump streams
+ * which tables the dump holds and how many rows each has (and, on PostgreSQL, how many large
+ * objects), counted while the dump streams
  * by (PostgreSQL custom archives, MariaDB SQL text) or queried inside the dump's own
  * snapshot (SQLite). They are stored in the point's manifest `meta.facts` (sealed like the
  * rest of the manifest) and read back by test restores (test-restore.ts): as a JSON object
@@ -21,6 +22,8 @@ export interface DumpFacts {
   method: string;
   /** Row count per table. */
   tables: Record<string, number>;
+  /** PostgreSQL: the large objects the archive holds (absent where the engine has none). */
+  largeObjects?: number;
 }
 
 export type FactsOutcome = { facts: DumpFacts } | { unavailable: string };
@@ -44,16 +47,17 @@ const FACTS_ZSTD_LEVEL = 9;
 /** The manifest meta entry for an outcome. */
 export function factsMeta(outcome: FactsOutcome): JsonObject {
   if ('unavailable' in outcome) return { [FACTS_META_KEY]: { unavailable: outcome.unavailable } };
-  const { method, tables } = outcome.facts;
+  const { method, tables, largeObjects } = outcome.facts;
+  const lo: JsonObject = largeObjects === undefined ? {} : { largeObjects };
   const json = Buffer.from(JSON.stringify(tables), 'utf8');
-  if (json.length <= PLAIN_FACTS_BYTES) return { [FACTS_META_KEY]: { method, tables } };
+  if (json.length <= PLAIN_FACTS_BYTES) return { [FACTS_META_KEY]: { method, tables, ...lo } };
   const c = new Compressor();
   c.setParameters({ compressionLevel: FACTS_ZSTD_LEVEL });
   const packed = c.compress(json).toString('base64');
   if (packed.length > MAX_FACTS_BYTES) {
     return { [FACTS_META_KEY]: { unavailable: `the row counts of ${Object.keys(tables).length} tables (${packed.length} bytes compressed) are too large to record` } };
   }
-  return { [FACTS_META_KEY]: { method, tablesZstd: packed } };
+  return { [FACTS_META_KEY]: { method, tablesZstd: packed, ...lo } };
 }
 
 const MALFORMED: FactsOutcome = { unavailable: 'the recorded facts are malformed' };
@@ -70,10 +74,15 @@ export function factsOf(meta: Record<string, unknown>): FactsOutcome {
   if (typeof recorded !== 'object' || recorded === null || Array.isArray(recorded)) return MALFORMED;
   const tables: Record<string, number> = {};
   for (const [k, v] of Object.entries(recorded as Record<string, unknown>)) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return MALFORMED;
+    if (!isCount(v)) return MALFORMED;
     tables[k] = v;
   }
-  return { facts: { method: o.method, tables } };
+  if (o.largeObjects === undefined) return { facts: { method: o.method, tables } };
+  return isCount(o.largeObjects) ? { facts: { method: o.method, tables, largeObjects: o.largeObjects } } : MALFORMED;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
 
 /** The compressed `tablesZstd` back as the parsed JSON; undefined when it does not decode. */

@@ -1,6 +1,6 @@
 /**
- * Row counts per table from a PostgreSQL custom-format archive (`pg_dump -Fc -Z0`) as it
- * streams by: the header and table of contents name each data entry (schema + table),
+ * Row counts per table, and the number of large objects, from a PostgreSQL custom-format
+ * archive (`pg_dump -Fc -Z0`) as it streams by: the header and table of contents name each data entry (schema + table),
  * and each TABLE DATA block is COPY text — one line per row, ended by `\.` and two empty
  * lines (pg_dump's dumpTableData_copy). Nothing is buffered beyond one TOC entry.
  *
@@ -95,6 +95,7 @@ export class PgCustomArchiveFacts implements FactCounter {
   private minor = 0;
   private readonly entries = new Map<number, DataEntry>();
   private readonly tables: Record<string, number> = {};
+  private largeObjects = 0;
   private current: { entry: DataEntry | null; newlines: number; tail: Uint8Array; tailLen: number } | null = null;
 
   observe(chunk: Uint8Array): void {
@@ -109,7 +110,7 @@ export class PgCustomArchiveFacts implements FactCounter {
   result(): FactsOutcome {
     if (this.state.kind === 'failed') return { unavailable: this.state.reason };
     if (this.state.kind !== 'blockType' || this.pending.length > 0) return { unavailable: 'the archive ended in the middle of an entry' };
-    return { facts: { method: 'pg-custom-stream', tables: { ...this.tables } } };
+    return { facts: { method: 'pg-custom-stream', tables: { ...this.tables }, largeObjects: this.largeObjects } };
   }
 
   private feed(chunk: Buffer): void {
@@ -183,7 +184,11 @@ export class PgCustomArchiveFacts implements FactCounter {
         } else if (s.kind === 'chunkLen') {
           this.chunkLength(c.int(), s.blobs);
         } else if (s.kind === 'blobOid') {
-          this.state = c.int() === 0 ? { kind: 'blockType' } : { kind: 'chunkLen', blobs: true };
+          if (c.int() === 0) this.state = { kind: 'blockType' };
+          else {
+            this.largeObjects++;
+            this.state = { kind: 'chunkLen', blobs: true };
+          }
         } else return;
       } catch (e) {
         if (e instanceof NeedMore) return;

@@ -210,6 +210,8 @@ export interface RestoredInspection {
   counts: Record<string, number>;
   /** The engine's own integrity checks (SQLite integrity_check, MariaDB CHECK TABLE); none on PostgreSQL. */
   checks: RestoreCheck[];
+  /** PostgreSQL: the restored database's large objects. */
+  largeObjects?: number;
 }
 
 export interface Connector {

@@ -12,6 +12,7 @@
  *   CHECK TABLE      MariaDB: no table reports an error
  *   tables present   every table the point recorded exists in the restored copy
  *   row counts       every such table has the number of rows recorded at backup time
+ *   large objects    PostgreSQL: as many large objects as the dump held (points recording them)
  *   facts            (instead of the last two) why the point has no facts to compare with
  *
  * A PostgreSQL cluster snapshot (`sourceDatabase` set): the database is recovered out of the
@@ -83,6 +84,14 @@ export async function runTestRestoreJob(spec: TestRestoreJobSpec, signal: AbortS
           detail: differ.map((t) => `table ${t}: ${plural(facts.facts.tables[t]!, 'row')} recorded at backup time, ${plural(seen.counts[t] ?? 0, 'row')} restored`).join('; '),
         },
   );
+  const lo = facts.facts.largeObjects;
+  if (lo !== undefined && seen.largeObjects !== undefined) {
+    checks.push(
+      lo === seen.largeObjects
+        ? { name: 'large objects', ok: true, detail: `${plural(lo, 'large object')}, as recorded at backup time` }
+        : { name: 'large objects', ok: false, detail: `${plural(lo, 'large object')} recorded at backup time, ${plural(seen.largeObjects, 'large object')} restored` },
+    );
+  }
   return { pointId: point.id, checks };
 }
 

@@ -123,7 +123,7 @@ describe('PostgreSQL with many objects', () => {
     const source = largeObjects('many_lo');
     expect(source.split('\n')).toHaveLength(2000);
     const { file, facts } = await dump('many_lo');
-    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: {} } });
+    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: {}, largeObjects: 2000 } });
 
     expectProgressComplete(await restore('many_lo_copy', file));
     expect(largeObjects('many_lo_copy')).toBe(source);
@@ -152,9 +152,9 @@ describe('PostgreSQL with many objects', () => {
     const counts = rowCounts('many_tables');
     expect(Object.keys(counts)).toHaveLength(500);
     const { file, facts } = await dump('many_tables');
-    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: counts } });
+    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: counts, largeObjects: 0 } });
     // 500 tables' counts are stored as a plain object (PLAIN_FACTS_BYTES); thousands, compressed (dump-facts.ts).
-    expect(factsMeta(facts)).toEqual({ facts: { method: 'pg-custom-stream', tables: counts } });
+    expect(factsMeta(facts)).toEqual({ facts: { method: 'pg-custom-stream', tables: counts, largeObjects: 0 } });
 
     const content = tableContent('many_tables');
     const schema = schemaOf('many_tables', 'X');
@@ -185,7 +185,7 @@ describe('PostgreSQL with many objects', () => {
     // The partitioned parent holds no rows of its own: pg_dump writes its data under each partition.
     const { '"public"."pt"': parent, ...partitions } = counts;
     expect(parent).toBe(1000);
-    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: partitions } });
+    expect(facts).toEqual({ facts: { method: 'pg-custom-stream', tables: partitions, largeObjects: 0 } });
 
     const content = tableContent('many_parts');
     const schema = schemaOf('many_parts', 'X');

@@ -63,7 +63,7 @@ describe('test restores on a named test server', () => {
     const doc = JSON.parse(r.out) as Doc;
     expect(doc.error).toBeUndefined();
     expect(r.code).toBe(0);
-    expect(doc.databases.map((d) => [d.database, d.status, d.checks.map((c) => `${c.name}:${c.ok}`).join(',')])).toEqual([['shop', 'ok', 'restore:true,tables present:true,row counts:true']]);
+    expect(doc.databases.map((d) => [d.database, d.status, d.checks.map((c) => `${c.name}:${c.ok}`).join(',')])).toEqual([['shop', 'ok', 'restore:true,tables present:true,row counts:true,large objects:true']]);
     expect(databases(src)).toBe(srcBefore);
     expect(databases(test)).toBe(testBefore);
     expect(scratchRows(dataDir)).toEqual([]);

@@ -114,9 +114,12 @@ describe('PostgreSQL archive facts: row counts', () => {
       const c = new PgCustomArchiveFacts();
       feed(c, bytes, size);
       expect(c.result(), `buffers of ${size}`).toEqual({
-        facts: { method: 'pg-custom-stream', tables: { '"public"."accounts"': 40, '"we""ird"."ünï"': 3, '"public"."empty"': 0 } },
+        facts: { method: 'pg-custom-stream', tables: { '"public"."accounts"': 40, '"we""ird"."ünï"': 3, '"public"."empty"': 0 }, largeObjects: 1 },
       });
     }
+    const none = new PgCustomArchiveFacts();
+    feed(none, archive(tables), 7);
+    expect(none.result()).toMatchObject({ facts: { largeObjects: 0 } });
   });
 
   it('table data that does not end in the COPY terminator gives no facts, with the table named', () => {
@@ -136,6 +139,9 @@ describe('facts in a manifest', () => {
     expect(factsOf({})).toEqual({ unavailable: 'the restore point was made before Backstop recorded facts at backup time' });
     expect(factsOf({ facts: { method: 'x', tables: { a: -1 } } })).toEqual({ unavailable: 'the recorded facts are malformed' });
     expect(factsOf({ facts: { method: 'x', tablesZstd: 'bm90IHpzdGQ=' } })).toEqual({ unavailable: 'the recorded facts are malformed' });
+    const withLo = { method: 'pg-custom-stream', tables: { a: 1 }, largeObjects: 7 };
+    expect(factsOf(factsMeta({ facts: withLo }))).toEqual({ facts: withLo });
+    expect(factsOf({ facts: { ...withLo, largeObjects: 1.5 } })).toEqual({ unavailable: 'the recorded facts are malformed' });
     expect(factsOf({ facts: { method: 'x', tablesZstd: factsMetaTables({ a: 1, b: -2 }) } })).toEqual({ unavailable: 'the recorded facts are malformed' });
   });
 

@@ -500,7 +500,8 @@ export class PostgresConnector implements Connector {
       const out = await this.conn.query(`${UTF8}${batch.map((t, k) => `SELECT ${k}, count(*) FROM ${t}`).join('\nUNION ALL ')};`, { database, signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
       for (const r of out) counts[batch[Number(r[0])]!] = Number(r[1]);
     }
-    return { tables, counts, checks: [] };
+    const [lo] = await this.conn.query('SELECT count(*) FROM pg_largeobject_metadata', { database, signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
+    return { tables, counts, checks: [], largeObjects: Number(lo?.[0] ?? 0) };
   }
 
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
