@@ -5,6 +5,7 @@ import { initRepository, openRepository, isNoChainError, type Repository, type W
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { readSpanLimit } from '../../../electron/engine/repository/reader.ts';
+import { MAX_META_BYTES } from '../../../electron/engine/repository/types.ts';
 import { readAheadFor } from '../../../electron/engine/restore/restore-server.ts';
 import { generateKey, keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { FAST, SMALL_CDC, SMALL_PACK, collect, dumpLike, pieces, pointOpts, rejection, sha256, tempDir } from './helpers.ts';
@@ -163,7 +164,7 @@ describe.each([
   it('validates options', async () => {
     await expect(repo.writePoint(pieces(Buffer.alloc(1)), pointOpts({ database: '' }))).rejects.toMatchObject({ code: 'VALIDATION' });
     await expect(repo.writePoint(pieces(Buffer.alloc(1)), pointOpts({ chunking: { kind: 'fixed', size: 100 } }))).rejects.toMatchObject({ code: 'VALIDATION' });
-    await expect(repo.writePoint(pieces(Buffer.alloc(1)), pointOpts({ meta: { big: 'x'.repeat(70_000) } }))).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/meta/) });
+    await expect(repo.writePoint(pieces(Buffer.alloc(1)), pointOpts({ meta: { big: 'x'.repeat(MAX_META_BYTES) } }))).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/meta/) });
   });
 
   it('reports repository info', () => {
