@@ -14,6 +14,7 @@
  */
 import type { ActiveRun, DatabaseProgress, TaskStatus } from '../shared/domain.ts';
 import { formatBytes } from '../shared/format-bytes.ts';
+import { plural } from '../shared/plural.ts';
 import type { TrayState } from './tray.ts';
 
 export const TOOLTIP_MAX = 127;
@@ -125,10 +126,6 @@ export function ago(iso: string, now: Date): string {
   const h = Math.floor(min / 60);
   if (h < 48) return `${h} h ago`;
   return `${Math.floor(h / 24)} d ago`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function clip(s: string): string {

@@ -30,6 +30,7 @@ import { openRepository } from '../repository/index.ts';
 import { Location } from '../destinations/index.ts';
 import { runRestore, type RestoreJobSpec } from '../restore/run-restore.ts';
 import { connectorFor } from '../servers/index.ts';
+import { plural } from '../../shared/plural.ts';
 
 export interface TestRestoreJobSpec extends Omit<RestoreJobSpec, 'op' | 'options'> {
   op: 'test-restore';
@@ -42,7 +43,6 @@ export interface TestRestoreJobResult {
   checks: RestoreCheck[];
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export async function runTestRestoreJob(spec: TestRestoreJobSpec, signal: AbortSignal): Promise<TestRestoreJobResult> {
   const point = await Location.at(spec.location, spec.credentials).use(async (at) => {

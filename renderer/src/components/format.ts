@@ -78,9 +78,7 @@ export function formatDateTimeSeconds(iso: string | null | undefined, timeZone?:
 export { destinationDisplay as destinationLabel } from '@shared/location-text.ts';
 
 /** "1 point", "2 points": a count with its noun, singular or plural. */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+export { plural } from '@shared/plural.ts';
 
 /** How long ago `iso` was, in words: "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function formatAge(iso: string, now: Date = new Date()): string {
