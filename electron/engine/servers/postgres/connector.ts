@@ -548,14 +548,17 @@ export class PostgresConnector implements Connector {
     const loListFile = join(dir, 'large-object-entries.list');
     if (largeObjects.length > 0) await writeFile(loListFile, `${largeObjects.join('\n')}\n`, { mode: 0o600 });
     // A role that is not a superuser: which roles it is a member of (it may give objects only to those), which
-    // parameters it may not set and which extensions it may not create (restore-plan.ts, superuser-only.ts).
+    // parameters it may not set, which extensions it may not create, and whose settings in a database it may set
+    // (restore-plan.ts, superuser-only.ts).
     const facts = await this.serverFacts(opts.signal);
     const limits = facts.superuser
       ? ''
       : `UNION ALL SELECT 'c', '' FROM pg_roles WHERE rolname = current_user AND rolcreatedb
          UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
          UNION ALL SELECT 'p', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_settings WHERE context = 'superuser'${facts.versionNum >= 150000 ? " AND NOT has_parameter_privilege(name, 'SET')" : ''}
-         ${facts.versionNum >= 130000 ? "UNION ALL SELECT DISTINCT 'x', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_available_extension_versions WHERE superuser AND NOT trusted" : ''}`;
+         ${facts.versionNum >= 130000 ? "UNION ALL SELECT DISTINCT 'x', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_available_extension_versions WHERE superuser AND NOT trusted" : ''}
+         UNION ALL SELECT 's', encode(convert_to(r.rolname, 'UTF8'), 'hex') FROM pg_roles r WHERE r.rolname = current_user
+           OR (NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_roles me WHERE me.rolname = current_user AND me.rolcreaterole)${facts.versionNum >= 160000 ? " AND pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')" : ''})`;
     const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
       inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
@@ -583,7 +586,7 @@ export class PostgresConnector implements Connector {
         restoringUser: this.conn.server.user,
         superuser: facts.superuser,
         // A role that may not create databases fails first at CREATE DATABASE, which says so (no owner check then).
-        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), ...(roles.some((r) => r[0] === 'c') ? { memberOf: named('m') } : {}) }),
+        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), settableRoles: named('s'), ...(roles.some((r) => r[0] === 'c') ? { memberOf: named('m') } : {}) }),
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },

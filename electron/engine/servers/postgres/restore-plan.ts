@@ -348,6 +348,12 @@ export interface PlanInput {
   memberOf?: ReadonlySet<string>;
   /** Not a superuser: the parameters it may not set (superuser context, no GRANT SET; undefined: not checked). */
   superuserSettings?: ReadonlySet<string>;
+  /**
+   * Not a superuser: the existing roles whose settings in a database it may set (ALTER ROLE …
+   * IN DATABASE … SET) — itself, and with CREATEROLE the roles that are not superusers (on
+   * PostgreSQL 16+ only those it has ADMIN OPTION on); undefined: not checked.
+   */
+  settableRoles?: ReadonlySet<string>;
   /** Not a superuser: the target's extensions only a superuser may create (undefined: not checked). */
   untrustedExtensions?: ReadonlySet<string>;
   serverLabel: string;
@@ -549,7 +555,18 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
       `${unset.length === 1 ? 'A setting' : 'Settings'} of the database ${unset.length === 1 ? 'was' : 'were'} not restored: only a superuser may set ${unset.length === 1 ? 'it' : 'them'}, and "${input.restoringUser}" is not one. To have ${unset.length === 1 ? 'it' : 'them'}, run as a superuser: ${unset.join(' ')} (or, as a superuser, GRANT SET ON PARAMETER ${params.join(', ')} TO ${quoteIdent(input.restoringUser)}; and restore again).`,
     );
   }
-  const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create' && !superuserSetting(c));
+  // A role's settings in the database that the restoring role may not set (not itself, no CREATEROLE): left out, a note giving the statements.
+  const settable = input.settableRoles;
+  const roleSettingDenied = (c: Classified): boolean =>
+    input.superuser === false && settable !== undefined && c.kind === 'setting' && !superuserSetting(c) && c.roles.some((r) => !settable.has(mapped.get(r.name) ?? r.name) && !missing.includes(r.name));
+  const deniedStmts = dbKept.filter(roleSettingDenied);
+  if (deniedStmts.length > 0) {
+    const roles = [...new Set(deniedStmts.flatMap((c) => c.roles.map((r) => mapped.get(r.name) ?? r.name)))].sort();
+    notes.push(
+      `Settings of ${roles.length === 1 ? 'role' : 'roles'} ${roles.map((r) => `"${r}"`).join(', ')} in the database (ALTER ROLE … IN DATABASE) were not restored: "${input.restoringUser}" may set only its own, or with CREATEROLE those of roles that are not superusers (on PostgreSQL 16 and later, only roles it administers). To have them, run as a superuser or a role with CREATEROLE: ${deniedStmts.map(render).join(' ')}`,
+    );
+  }
+  const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create' && !superuserSetting(c) && !roleSettingDenied(c));
   // Object ownership before object privileges (grants may name the owner), database last.
   const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
   const databaseStatements = [...owners.map(render), ...rest.map(render)];
