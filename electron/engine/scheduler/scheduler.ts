@@ -8,7 +8,11 @@
  * - `catchUp(now)` (on start, on resume from sleep, on unlock) runs each enabled task
  *   whose slot passed while the app was not running exactly once — the full wins when
  *   both kinds were missed. A task never handled counts from its creation time, so a new
- *   task does not run for slots before it existed.
+ *   task does not run for slots before it existed. It then re-arms every timer: timers
+ *   count time that passes awake (a monotonic clock), so one armed before a sleep would
+ *   fire late, after the next slot.
+ * - A timer never runs a slot already handled (one that fires late, after a catch-up took
+ *   its slot), unless the handled mark lies in the future (the clock was set back).
  * - `pause()` disarms every timer and suppresses catch-up until `resume()`; slots that
  *   pass while paused are caught up on resume (once).
  * - `onDue` must not throw synchronously into the timer; its promise is not awaited here
@@ -46,8 +50,7 @@ export class Scheduler {
   /** Catches up, then arms timers for every enabled task. */
   start(): void {
     this.started = true;
-    this.catchUp();
-    this.rearmAll();
+    this.catchUp(); // arms the timers too
   }
 
   stop(): void {
@@ -94,6 +97,7 @@ export class Scheduler {
       started.push({ taskId: task.id, kind: missed.kind });
       this.fire(task, missed.kind, 'catch-up');
     }
+    this.rearmAll();
     return started;
   }
 
@@ -116,7 +120,9 @@ export class Scheduler {
     const job = schedule().scheduleJob(planned.at, () => {
       this.timers.delete(task.id);
       const current = this.deps.tasks().find((t) => t.id === task.id);
-      if (current?.enabled && !this.paused) {
+      const last = this.deps.state.lastSlot(task.id)?.getTime() ?? -Infinity;
+      const handled = last >= planned.at.getTime() && last <= this.deps.now().getTime();
+      if (current?.enabled && !this.paused && !handled) {
         this.deps.state.setLastSlot(task.id, planned.at);
         this.fire(current, planned.kind, 'schedule');
       }
