@@ -173,6 +173,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tasks = new TasksTable(db);
   const settings = new SettingsTable(db);
   const history = new HistoryTable(db);
+  // Runs a killed or crashed Backstop left "running" are closed as failed, saying why (a live process's are left alone).
+  const abandoned = history.closeAbandoned(now().toISOString());
+  if (abandoned.length > 0) logger.warn({ runIds: abandoned }, 'runs left unfinished by a Backstop process that stopped were closed as failed');
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
   const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? (spec, signal, onProgress) => runBackupJob(spec, signal, onProgress) : workerExecutor);

@@ -3,12 +3,17 @@
  *
  * Contract: a run is inserted as `running` before any work starts and finished exactly
  * once; database rows are appended as each database starts and updated when it ends.
+ * Each run records the process that runs it: `closeAbandoned` finishes, as failed
+ * (WORKER_CRASHED), the runs still `running`/`canceling` whose process on this host is gone
+ * (kill -9, a crash, power loss) and their unfinished database rows; a run of a live process
+ * (another CLI run, the agent) or of another host is never touched.
  * Nothing here stores a secret: error messages are BackstopError messages, which are
  * secret-free by contract. Listing is newest first.
  */
 import { randomUUID } from 'node:crypto';
 import type { HistoryQuery, PointKind, RestoreCheck, RestoreRunDetail, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
+import { processGone, THIS_PROCESS, type ProcessIdentity } from '../runtime/process-alive.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
 export interface HookRecord {
@@ -96,9 +101,49 @@ export class HistoryTable {
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null, run.runKind ?? 'backup', run.restore ? JSON.stringify(run.restore) : null);
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        id,
+        run.taskId,
+        run.taskName,
+        run.trigger,
+        run.requestedKind,
+        'running',
+        run.startedAt,
+        run.keyFingerprint ?? null,
+        run.runKind ?? 'backup',
+        run.restore ? JSON.stringify(run.restore) : null,
+        JSON.stringify(THIS_PROCESS),
+      );
     return id;
+  }
+
+  /**
+   * Closes the runs a process that is gone left `running` or `canceling` (and their unfinished
+   * database rows) as failed, WORKER_CRASHED, ended at `endedAt`. Returns their ids.
+   */
+  closeAbandoned(endedAt: string): string[] {
+    const open = this.db.prepare("SELECT id, run_kind, owner FROM runs WHERE status IN ('running', 'canceling')").all() as { id: string; run_kind: string; owner: string | null }[];
+    const gone = open.filter((r) => {
+      if (r.owner === null) return true; // recorded before runs named their process (schema 13): no process of this version runs it
+      try {
+        return processGone(JSON.parse(r.owner) as ProcessIdentity);
+      } catch {
+        return true;
+      }
+    });
+    if (gone.length === 0) return [];
+    const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
+    const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
+    const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
+    this.db.transaction(() => {
+      for (const r of gone) {
+        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. The next run takes it again.`;
+        closeRun.run(endedAt, message, r.id);
+        closeRows.run(endedAt, 'Not finished: the Backstop process running it stopped. Nothing it was writing was committed.', r.id);
+      }
+    })();
+    return gone.map((r) => r.id);
   }
 
   finishRun(id: string, status: RunStatus, endedAt: string, error?: { code: string; message: string }): void {
