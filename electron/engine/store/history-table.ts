@@ -171,7 +171,16 @@ export class HistoryTable {
       .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, rowDetail(o), runId, seq);
   }
 
-  /** Whether any earlier run of the task backed a database up to this destination. */
+  /** When the newest point of `database` that the task stored at `destination` in another run than `exceptRun` was taken (ISO), or null. */
+  lastPointAt(taskId: string, database: string, destination: string, exceptRun: string): string | null {
+    const row = this.db
+      .prepare(
+        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
+      )
+      .get(taskId, database, destination, exceptRun) as { at: string | null } | undefined;
+    return row?.at ?? null;
+  }
+
   /** Records one hook command of a run (its argv and captured output; no secrets by contract). */
   recordHook(runId: string, h: HookRecord): void {
     const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM run_hooks WHERE run_id = ?').get(runId) as { n: number }).n;

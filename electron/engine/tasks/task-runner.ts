@@ -29,6 +29,7 @@ import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
 import { COVERED_BY_LOG } from '../backup/log-coverage.ts';
+import { FIRST_BACKUP_REASON } from '../backup/prepare-destination.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -660,6 +661,17 @@ export class TaskRunner {
     return outcomes;
   }
 
+  /**
+   * A "first backup" where the task stored points of the database before: they are gone (the
+   * folder emptied, deleted or replaced by a new one), which the history says, with the last one's time.
+   */
+  private chainGoneReason(taskId: string, database: string, o: JobOutcome, runId: string): string | null {
+    if (o.kind !== 'full' || o.kindReason !== FIRST_BACKUP_REASON) return null;
+    const last = this.deps.history.lastPointAt(taskId, database, o.destination, runId);
+    if (!last) return null;
+    return `the earlier backups of "${database}" at this destination are gone (the newest was taken ${last.slice(0, 16).replace('T', ' ')} UTC; its folder was emptied, deleted or replaced by a new one), so a new chain starts with this full`;
+  }
+
   private async backUp(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
     const { history, events, now } = this.deps;
     const runId = state.info.runId;
@@ -689,6 +701,7 @@ export class TaskRunner {
     };
     const outcomes = await this.deps.executor(spec, state.controller.signal, onProgress, (e) => dbLog.error({ err: e }, 'backup worker crashed'));
     const endedAt = now().toISOString();
+    for (const o of outcomes) o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;
     outcomes.forEach((o, i) => {
       history.finishDatabase(runId, rows[i]!.seq, {
         kind: o.kind,
