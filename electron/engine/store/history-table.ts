@@ -3,12 +3,13 @@
  *
  * Contract: a run is inserted as `running` before any work starts and finished exactly
  * once; database rows are appended as each database starts and updated when it ends.
- * Each run records the process that runs it: `closeAbandoned` finishes, as failed
- * (WORKER_CRASHED), the runs still `running`/`canceling` whose process on this host is gone
- * (kill -9, a crash, power loss) and their unfinished database rows; a run of a live process
- * (another CLI run, the agent) or of another host is never touched.
- * Nothing here stores a secret: error messages are BackstopError messages, which are
- * secret-free by contract. Listing is newest first.
+ * Each run records the process that runs it, and a backup run's process marks it alive every
+ * minute (`touch`). `closeAbandoned` finishes, as failed (WORKER_CRASHED), the runs still
+ * `running`/`canceling` whose process is gone — on this host: its pid no longer runs (kill -9,
+ * a crash, power loss); elsewhere (a container with a new hostname every start, a data dir
+ * on shared storage): a backup run not marked alive for `STALE_RUN_MS` — and their unfinished
+ * database rows; a live process's run is never touched. `runningElsewhere` names the live
+ * other process running a task now (the runner refuses a second run beside it).
  */
 import { randomUUID } from 'node:crypto';
 import type { HistoryQuery, PointKind, RestoreCheck, RestoreRunDetail, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
@@ -96,12 +97,39 @@ function rowDetail(o: RowDetail): string | null {
   return Object.keys(d).length > 0 ? JSON.stringify(d) : null;
 }
 
+/** How often a backup run's process marks it alive, and after how long without a mark a run of a process on another host counts as abandoned. */
+export const HEARTBEAT_MS = 60_000;
+export const STALE_RUN_MS = 10 * 60_000;
+
+interface OpenRunRow {
+  started_at: string;
+  run_kind: string;
+  owner: string | null;
+  alive_at: string | null;
+}
+
+function ownerOf(r: OpenRunRow): ProcessIdentity | null {
+  try {
+    return r.owner === null ? null : (JSON.parse(r.owner) as ProcessIdentity);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process of an open run is gone (see the contract). */
+function abandoned(r: OpenRunRow, nowMs: number): boolean {
+  const owner = ownerOf(r);
+  if (!owner) return true; // recorded before runs named their process (schema 13), or unreadable
+  if (owner.host === THIS_PROCESS.host) return processGone(owner);
+  return r.run_kind === 'backup' && nowMs - Date.parse(r.alive_at ?? r.started_at) > STALE_RUN_MS;
+}
+
 export class HistoryTable {
   constructor(private readonly db: Db) {}
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail, owner, alive_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(
         id,
         run.taskId,
@@ -114,8 +142,27 @@ export class HistoryTable {
         run.runKind ?? 'backup',
         run.restore ? JSON.stringify(run.restore) : null,
         JSON.stringify(THIS_PROCESS),
+        run.startedAt,
       );
     return id;
+  }
+
+  /** Marks the runs alive at `at` (their process does it every HEARTBEAT_MS while they go). */
+  touch(runIds: readonly string[], at: string): void {
+    const stmt = this.db.prepare('UPDATE runs SET alive_at = ? WHERE id = ?');
+    for (const id of runIds) stmt.run(at, id);
+  }
+
+  /** A run of the task (backups only) that another live Backstop process runs now: its start and process, or null. */
+  runningElsewhere(taskId: string, now: Date): { startedAt: string; owner: ProcessIdentity } | null {
+    const open = this.db
+      .prepare("SELECT started_at, owner, alive_at, run_kind FROM runs WHERE task_id = ? AND run_kind = 'backup' AND status IN ('running', 'canceling') ORDER BY started_at DESC")
+      .all(taskId) as OpenRunRow[];
+    for (const r of open) {
+      const owner = ownerOf(r);
+      if (owner && owner.token !== THIS_PROCESS.token && !abandoned(r, now.getTime())) return { startedAt: r.started_at, owner };
+    }
+    return null;
   }
 
   /**
@@ -123,15 +170,8 @@ export class HistoryTable {
    * database rows) as failed, WORKER_CRASHED, ended at `endedAt`. Returns their ids.
    */
   closeAbandoned(endedAt: string): string[] {
-    const open = this.db.prepare("SELECT id, run_kind, owner FROM runs WHERE status IN ('running', 'canceling')").all() as { id: string; run_kind: string; owner: string | null }[];
-    const gone = open.filter((r) => {
-      if (r.owner === null) return true; // recorded before runs named their process (schema 13): no process of this version runs it
-      try {
-        return processGone(JSON.parse(r.owner) as ProcessIdentity);
-      } catch {
-        return true;
-      }
-    });
+    const open = this.db.prepare("SELECT id, started_at, run_kind, owner, alive_at FROM runs WHERE status IN ('running', 'canceling')").all() as (OpenRunRow & { id: string })[];
+    const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
     if (gone.length === 0) return [];
     const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");

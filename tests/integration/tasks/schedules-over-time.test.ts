@@ -5,7 +5,7 @@
  *   that task, and is not lost: it runs once after (trigger catch-up); another task on the
  *   same server runs at that slot beside it and completes;
  * - `backstop backup` killed with SIGKILL mid-run: while it lives another process leaves its
- *   run alone; after, the next start closes it as failed (WORKER_CRASHED, saying why) instead
+ *   run alone, and the same task started again beside it is refused (CONFLICT); after, the next start closes it as failed (WORKER_CRASHED, saying why) instead
  *   of "running" forever, and the next incremental continues the chain;
  * - an incremental-only task whose destination was emptied starts a new full, saying why.
  */
@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -31,11 +31,11 @@ function makeDb(path: string, rows: number): void {
   db.close();
 }
 
-/** A pre hook that writes `started` and then waits until `gate` exists (a run that takes as long as the test wants). */
+/** A pre hook that writes `started` and then waits until `gate` exists (a run that takes as long as the test wants; it also ends once `dir` is removed). */
 function gatedHook(dir: string) {
   const started = join(dir, 'started');
   const gate = join(dir, 'gate');
-  return { started, gate, hooks: { pre: ['/bin/sh', '-c', `touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.02; done`], timeoutSeconds: 120 } };
+  return { started, gate, hooks: { pre: ['/bin/sh', '-c', `touch '${started}'; while [ ! -f '${gate}' ] && [ -d '${dir}' ]; do sleep 0.02; done`], timeoutSeconds: 120 } };
 }
 
 async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
@@ -89,7 +89,7 @@ describe('schedules over time', () => {
     expect(await runsOf(slow.id)).toHaveLength(2);
   }, 90_000);
 
-  it('kill -9 of `backstop backup` mid-run: left alone while it lives, closed as failed at the next start, and the next incremental continues the chain', async () => {
+  it('kill -9 of `backstop backup` mid-run: left alone while it lives (a second run of the task refused), closed as failed at the next start, and the next incremental continues the chain', async () => {
     const folder = tempDir('backstop-kill-server-');
     makeDb(join(folder, 'ledger.db'), 500);
     const backups = tempDir('backstop-kill-backups-');
@@ -109,10 +109,20 @@ describe('schedules over time', () => {
 
     const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
     const exited = new Promise((r) => child.on('exit', r));
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     try {
       await until('the run to start', () => existsSync(gated.started));
       const history = async () => JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as Run[];
       // Another process starting meanwhile (here `backstop history`) leaves the live run alone.
+      expect((await history()).map((r) => r.status)).toEqual(['running', 'success']);
+      // The same task file started again meanwhile (an overlapping cron job) is refused, not run beside it.
+      const second = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json']);
+      expect(second.code).toBe(1);
+      const refused = JSON.parse(second.stdout) as { error: { code: string; message: string } };
+      expect(refused.error.code).toBe('CONFLICT');
+      expect(refused.error.message).toMatch(new RegExp(`^Task "nightly" is already running in another Backstop process \\(pid ${child.pid} on .+, since .+\\); this run was not started`));
       expect((await history()).map((r) => r.status)).toEqual(['running', 'success']);
       child.kill('SIGKILL');
       await exited;
