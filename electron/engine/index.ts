@@ -289,7 +289,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     tasks: () => tasks.list(),
     state: new ScheduleStateTable(db),
     now,
-    onDue: (task, kind, trigger) => {
+    onDue: (task, kind, trigger, missed) => {
+      if (missed) {
+        logger.info(
+          { taskId: task.id, kind, missedSince: missed.since.toISOString(), latestMissed: missed.latest.toISOString() },
+          'schedule slots missed while Backstop was not running or the machine slept: one catch-up run takes them',
+        );
+      }
       if (runner.isRunning(task.id)) deferRun(task, kind);
       else startScheduled(task.id, kind, trigger);
     },

@@ -29,17 +29,21 @@ function setup(tasks: Task[]) {
   for (const t of tasks) db.prepare("INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES (?, ?, 's1', '{}', 'x', 'x')").run(t.id, t.name);
   const state = new ScheduleStateTable(db);
   const due: { taskId: string; kind: PointKind; trigger: RunTrigger; at: string }[] = [];
+  const missedRanges: { since: string; latest: string }[] = [];
   const errors: unknown[] = [];
   const scheduler = new Scheduler({
     tasks: () => tasks,
     state,
-    onDue: (task, kind, trigger) => due.push({ taskId: task.id, kind, trigger, at: new Date().toISOString() }),
+    onDue: (task, kind, trigger, missed) => {
+      due.push({ taskId: task.id, kind, trigger, at: new Date().toISOString() });
+      if (missed) missedRanges.push({ since: missed.since.toISOString(), latest: missed.latest.toISOString() });
+    },
     now: () => new Date(),
     onError: (e) => errors.push(e),
   });
   // node-schedule keeps one process-wide timer list: a job left armed by a failing test would hold up the next tests' jobs.
   onTestFinished(() => scheduler.stop());
-  return { scheduler, state, due, errors, db };
+  return { scheduler, state, due, errors, db, missedRanges };
 }
 
 describe('Scheduler', () => {
@@ -62,10 +66,12 @@ describe('Scheduler', () => {
 
   it('catches up a missed slot once on start, and the full wins', () => {
     vi.setSystemTime(new Date('2026-05-04T09:10:00Z'));
-    const { scheduler, due, state } = setup([makeTask()]);
+    const { scheduler, due, state, missedRanges } = setup([makeTask()]);
     state.setLastSlot('t1', new Date('2026-05-01T10:00:00Z')); // app closed for three days
     scheduler.start();
     expect(due).toEqual([{ taskId: 't1', kind: 'full', trigger: 'catch-up', at: '2026-05-04T09:10:00.000Z' }]);
+    // What was missed, for the log: from the last slot handled to the latest full missed.
+    expect(missedRanges).toEqual([{ since: '2026-05-01T10:00:00.000Z', latest: '2026-05-04T02:00:00.000Z' }]);
     expect(state.lastSlot('t1')?.toISOString()).toBe('2026-05-04T09:10:00.000Z');
     // A second catch-up (e.g. resume right after start) finds nothing more to do.
     expect(scheduler.catchUp()).toEqual([]);
