@@ -173,12 +173,14 @@ export class HistoryTable {
     const open = this.db.prepare("SELECT id, started_at, run_kind, owner, alive_at FROM runs WHERE status IN ('running', 'canceling')").all() as (OpenRunRow & { id: string })[];
     const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
     if (gone.length === 0) return [];
+    const again = (kind: string) =>
+      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention' ? "The task's next run applies retention again." : 'Start it again when ready.';
     const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
     const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
     this.db.transaction(() => {
       for (const r of gone) {
-        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. The next run takes it again.`;
+        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. ${again(r.run_kind)}`;
         closeRun.run(endedAt, message, r.id);
         closeRows.run(endedAt, 'Not finished: the Backstop process running it stopped. Nothing it was writing was committed.', r.id);
       }
