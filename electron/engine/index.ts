@@ -19,7 +19,7 @@ import { EventBus } from './events/event-bus.ts';
 import { createLogger, Redactor, type Logger } from './logging/index.ts';
 import { KeychainSecretStore, type SecretStore } from './secrets/index.ts';
 import { KeyService } from './keys/index.ts';
-import { Scheduler } from './scheduler/index.ts';
+import { DeferredRuns, Scheduler } from './scheduler/index.ts';
 import { acquireSchedulerLock, schedulerOwner, type SchedulerLock, type SchedulerOwner, type SchedulerWho } from './scheduler/scheduler-lock.ts';
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
@@ -34,7 +34,7 @@ import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJo
 import { runWorkerJob } from './runtime/worker-job.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
-import type { Alert, PointKind, RunOrigin, RunTrigger } from '../shared/domain.ts';
+import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
@@ -173,6 +173,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tasks = new TasksTable(db);
   const settings = new SettingsTable(db);
   const history = new HistoryTable(db);
+  // Runs a killed or crashed Backstop left "running" are closed as failed, saying why (a live process's are left alone).
+  const abandoned = history.closeAbandoned(now().toISOString());
+  if (abandoned.length > 0) logger.warn({ runIds: abandoned }, 'runs left unfinished by a Backstop process that stopped were closed as failed');
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
   const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? (spec, signal, onProgress) => runBackupJob(spec, signal, onProgress) : workerExecutor);
@@ -203,7 +206,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     chunkCacheDir: join(dataDir, 'chunk-cache'),
     scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
     walSpoolDir: walSpoolRoot(dataDir),
-    onRunEnd: (resolved, summary) => afterFull(resolved, summary),
+    onRunEnd: (resolved, summary) => {
+      afterFull(resolved, summary);
+      startDeferred(resolved);
+    },
     scrub: (text) => redactor.scrub(text),
   });
 
@@ -259,15 +265,39 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return { runId };
   }
 
+  // A slot that fires while its task still runs waits for that run and then starts once (deferred-runs.ts).
+  const deferred = new DeferredRuns();
+  const deferRun = (task: Task, kind: PointKind) => {
+    const waits = deferred.defer(task.id, kind);
+    logger.info({ taskId: task.id, kind, waits }, 'scheduled run deferred: the previous run of this task is still going; it starts once that run ends');
+  };
+  function startScheduled(taskId: string, kind: PointKind, trigger: RunTrigger): void {
+    runNow(taskId, kind, trigger).catch((e: unknown) => {
+      const task = tasks.list().find((t) => t.id === taskId);
+      if (hasCode(e, 'CONFLICT') && task && runner.isRunning(taskId)) deferRun(task, kind);
+      else logger.error({ err: e, taskId }, 'scheduled run could not start');
+    });
+  }
+  /** The run a slot deferred while this one went, once it ended (an enabled saved task only). */
+  function startDeferred(resolved: ResolvedTask): void {
+    if (!resolved.persisted) return;
+    const kind = deferred.take(resolved.task.id);
+    if (!kind || closed || !tasks.list().some((t) => t.id === resolved.task.id && t.enabled)) return;
+    startScheduled(resolved.task.id, kind, 'catch-up');
+  }
   const scheduler = new Scheduler({
     tasks: () => tasks.list(),
     state: new ScheduleStateTable(db),
     now,
-    onDue: (task, kind, trigger) => {
-      runNow(task.id, kind, trigger).catch((e: unknown) => {
-        if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
-        else logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
-      });
+    onDue: (task, kind, trigger, missed) => {
+      if (missed) {
+        logger.info(
+          { taskId: task.id, kind, missedSince: missed.since.toISOString(), latestMissed: missed.latest.toISOString() },
+          'schedule slots missed while Backstop was not running or the machine slept: one catch-up run takes them',
+        );
+      }
+      if (runner.isRunning(task.id)) deferRun(task, kind);
+      else startScheduled(task.id, kind, trigger);
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
   });

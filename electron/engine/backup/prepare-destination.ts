@@ -30,6 +30,9 @@ export interface PreparedDestination {
   chain?: ChainSummary;
 }
 
+/** The history's reason for a full where a destination has no backup of the database (the task runner words it anew when it had some before). */
+export const FIRST_BACKUP_REASON = 'first backup at this destination';
+
 /** Why a requested incremental becomes a full: a code, worded once by `describeFull`. */
 type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE' | 'WAL_CHAIN_BROKEN';
 
@@ -45,7 +48,7 @@ function describeFull(reason: FullReason | null, opts: PrepareOptions, detail = 
     case null:
       return null;
     case 'FIRST_BACKUP':
-      return 'first backup at this destination';
+      return FIRST_BACKUP_REASON;
     case 'KEY_CHANGED':
       return `the encryption key changed: the earlier backups stay in their folder with their key, and this chain starts in the folder ending in "${keyFolderSuffix(opts.key)}"`;
     case 'TYPE_CHANGED':

@@ -2,3 +2,4 @@
 export * from './cron.ts';
 export * from './next-run.ts';
 export * from './scheduler.ts';
+export * from './deferred-runs.ts';

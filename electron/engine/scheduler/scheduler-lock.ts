@@ -15,6 +15,7 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processRunning } from '../runtime/process-alive.ts';
 
 export type SchedulerWho = 'app' | 'agent';
 
@@ -37,15 +38,6 @@ const lockPath = (dataDir: string) => join(dataDir, SCHEDULER_LOCK_FILE);
 /** The lock files this process holds (a lock naming this pid but not listed here is a previous incarnation's, e.g. pid 1 in a restarted container). */
 const heldHere = new Set<string>();
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
-  }
-}
-
 function readLock(path: string): SchedulerOwner | null {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<SchedulerOwner>;
@@ -59,7 +51,7 @@ function readLock(path: string): SchedulerOwner | null {
 function isStale(path: string, o: SchedulerOwner | null): boolean {
   if (!o) return true;
   if (o.host !== hostname()) return false;
-  return o.pid === process.pid ? !heldHere.has(path) : !alive(o.pid);
+  return o.pid === process.pid ? !heldHere.has(path) : !processRunning(o.pid);
 }
 
 /** Who holds the lock now (null: nobody, or a stale lock of a process that is gone). */

@@ -7,8 +7,12 @@
  *   even across a crash).
  * - `catchUp(now)` (on start, on resume from sleep, on unlock) runs each enabled task
  *   whose slot passed while the app was not running exactly once — the full wins when
- *   both kinds were missed. A task never handled counts from its creation time, so a new
- *   task does not run for slots before it existed.
+ *   both kinds were missed (`onDue` gets the missed range, for the log). A task never handled
+ *   counts from its creation time, so a new task does not run for slots before it existed. It then re-arms every timer: timers
+ *   count time that passes awake (a monotonic clock), so one armed before a sleep would
+ *   fire late, after the next slot.
+ * - A timer never runs a slot already handled (one that fires late, after a catch-up took
+ *   its slot), unless the handled mark lies in the future (the clock was set back).
  * - `pause()` disarms every timer and suppresses catch-up until `resume()`; slots that
  *   pass while paused are caught up on resume (once).
  * - `onDue` must not throw synchronously into the timer; its promise is not awaited here
@@ -26,7 +30,13 @@ const requireCjs = createRequire(import.meta.url);
 let nodeSchedule: typeof NodeSchedule | undefined;
 const schedule = () => (nodeSchedule ??= requireCjs('node-schedule') as typeof NodeSchedule);
 
-export type DueHandler = (task: Task, kind: PointKind, trigger: RunTrigger) => void;
+/** What a catch-up run takes: the slots after `since` (the last one handled, or the task's creation) up to `latest` (the newest missed slot of the kind that runs). */
+export interface MissedSlots {
+  since: Date;
+  latest: Date;
+}
+
+export type DueHandler = (task: Task, kind: PointKind, trigger: RunTrigger, missed?: MissedSlots) => void;
 
 export interface SchedulerDeps {
   tasks: () => Task[];
@@ -46,8 +56,7 @@ export class Scheduler {
   /** Catches up, then arms timers for every enabled task. */
   start(): void {
     this.started = true;
-    this.catchUp();
-    this.rearmAll();
+    this.catchUp(); // arms the timers too
   }
 
   stop(): void {
@@ -92,8 +101,9 @@ export class Scheduler {
       // Every slot up to now is handled by this one run.
       this.deps.state.setLastSlot(task.id, now);
       started.push({ taskId: task.id, kind: missed.kind });
-      this.fire(task, missed.kind, 'catch-up');
+      this.fire(task, missed.kind, 'catch-up', { since: last, latest: missed.slot });
     }
+    this.rearmAll();
     return started;
   }
 
@@ -116,7 +126,9 @@ export class Scheduler {
     const job = schedule().scheduleJob(planned.at, () => {
       this.timers.delete(task.id);
       const current = this.deps.tasks().find((t) => t.id === task.id);
-      if (current?.enabled && !this.paused) {
+      const last = this.deps.state.lastSlot(task.id)?.getTime() ?? -Infinity;
+      const handled = last >= planned.at.getTime() && last <= this.deps.now().getTime();
+      if (current?.enabled && !this.paused && !handled) {
         this.deps.state.setLastSlot(task.id, planned.at);
         this.fire(current, planned.kind, 'schedule');
       }
@@ -125,9 +137,9 @@ export class Scheduler {
     if (job) this.timers.set(task.id, job);
   }
 
-  private fire(task: Task, kind: PointKind, trigger: RunTrigger): void {
+  private fire(task: Task, kind: PointKind, trigger: RunTrigger, missed?: MissedSlots): void {
     try {
-      this.deps.onDue(task, kind, trigger);
+      this.deps.onDue(task, kind, trigger, missed);
     } catch (e) {
       this.deps.onError(e, task.id);
     }

@@ -16,18 +16,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
+import { processRunning } from '../runtime/process-alive.ts';
 
 const FIX = 'Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.';
-
-/** Whether process `pid` runs (a process of another user counts: EPERM). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes the `<prefix><pid>-` folders in `base` of processes that no longer run; never throws. */
 function sweepDead(prefix: string, base: string): void {
@@ -40,7 +31,7 @@ function sweepDead(prefix: string, base: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || running(pid)) continue;
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processRunning(pid)) continue;
     try {
       rmSync(join(base, name), { recursive: true, force: true });
     } catch {

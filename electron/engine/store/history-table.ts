@@ -3,12 +3,18 @@
  *
  * Contract: a run is inserted as `running` before any work starts and finished exactly
  * once; database rows are appended as each database starts and updated when it ends.
- * Nothing here stores a secret: error messages are BackstopError messages, which are
- * secret-free by contract. Listing is newest first.
+ * Each run records the process that runs it, and a backup run's process marks it alive every
+ * minute (`touch`). `closeAbandoned` finishes, as failed (WORKER_CRASHED), the runs still
+ * `running`/`canceling` whose process is gone — on this host: its pid no longer runs (kill -9,
+ * a crash, power loss); elsewhere (a container with a new hostname every start, a data dir
+ * on shared storage): a backup run not marked alive for `STALE_RUN_MS` — and their unfinished
+ * database rows; a live process's run is never touched. `runningElsewhere` names the live
+ * other process running a task now (the runner refuses a second run beside it).
  */
 import { randomUUID } from 'node:crypto';
 import type { HistoryQuery, PointKind, RestoreCheck, RestoreRunDetail, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
+import { processGone, THIS_PROCESS, type ProcessIdentity } from '../runtime/process-alive.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
 export interface HookRecord {
@@ -91,14 +97,95 @@ function rowDetail(o: RowDetail): string | null {
   return Object.keys(d).length > 0 ? JSON.stringify(d) : null;
 }
 
+/** How often a backup run's process marks it alive, and after how long without a mark a run of a process on another host counts as abandoned. */
+export const HEARTBEAT_MS = 60_000;
+export const STALE_RUN_MS = 10 * 60_000;
+
+interface OpenRunRow {
+  started_at: string;
+  run_kind: string;
+  owner: string | null;
+  alive_at: string | null;
+}
+
+function ownerOf(r: OpenRunRow): ProcessIdentity | null {
+  try {
+    return r.owner === null ? null : (JSON.parse(r.owner) as ProcessIdentity);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process of an open run is gone (see the contract). */
+function abandoned(r: OpenRunRow, nowMs: number): boolean {
+  const owner = ownerOf(r);
+  if (!owner) return true; // recorded before runs named their process (schema 13), or unreadable
+  if (owner.host === THIS_PROCESS.host) return processGone(owner);
+  return r.run_kind === 'backup' && nowMs - Date.parse(r.alive_at ?? r.started_at) > STALE_RUN_MS;
+}
+
 export class HistoryTable {
   constructor(private readonly db: Db) {}
 
   startRun(run: NewRun, id: string = randomUUID()): string {
     this.db
-      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.taskId, run.taskName, run.trigger, run.requestedKind, 'running', run.startedAt, run.keyFingerprint ?? null, run.runKind ?? 'backup', run.restore ? JSON.stringify(run.restore) : null);
+      .prepare('INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, key_fingerprint, run_kind, detail, owner, alive_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        id,
+        run.taskId,
+        run.taskName,
+        run.trigger,
+        run.requestedKind,
+        'running',
+        run.startedAt,
+        run.keyFingerprint ?? null,
+        run.runKind ?? 'backup',
+        run.restore ? JSON.stringify(run.restore) : null,
+        JSON.stringify(THIS_PROCESS),
+        run.startedAt,
+      );
     return id;
+  }
+
+  /** Marks the runs alive at `at` (their process does it every HEARTBEAT_MS while they go). */
+  touch(runIds: readonly string[], at: string): void {
+    const stmt = this.db.prepare('UPDATE runs SET alive_at = ? WHERE id = ?');
+    for (const id of runIds) stmt.run(at, id);
+  }
+
+  /** A run of the task (backups only) that another live Backstop process runs now: its start and process, or null. */
+  runningElsewhere(taskId: string, now: Date): { startedAt: string; owner: ProcessIdentity } | null {
+    const open = this.db
+      .prepare("SELECT started_at, owner, alive_at, run_kind FROM runs WHERE task_id = ? AND run_kind = 'backup' AND status IN ('running', 'canceling') ORDER BY started_at DESC")
+      .all(taskId) as OpenRunRow[];
+    for (const r of open) {
+      const owner = ownerOf(r);
+      if (owner && owner.token !== THIS_PROCESS.token && !abandoned(r, now.getTime())) return { startedAt: r.started_at, owner };
+    }
+    return null;
+  }
+
+  /**
+   * Closes the runs a process that is gone left `running` or `canceling` (and their unfinished
+   * database rows) as failed, WORKER_CRASHED, ended at `endedAt`. Returns their ids.
+   */
+  closeAbandoned(endedAt: string): string[] {
+    const open = this.db.prepare("SELECT id, started_at, run_kind, owner, alive_at FROM runs WHERE status IN ('running', 'canceling')").all() as (OpenRunRow & { id: string })[];
+    const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
+    if (gone.length === 0) return [];
+    const again = (kind: string) =>
+      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention' ? "The task's next run applies retention again." : 'Start it again when ready.';
+    const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
+    const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
+    const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
+    this.db.transaction(() => {
+      for (const r of gone) {
+        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. ${again(r.run_kind)}`;
+        closeRun.run(endedAt, message, r.id);
+        closeRows.run(endedAt, 'Not finished: the Backstop process running it stopped. Nothing it was writing was committed.', r.id);
+      }
+    })();
+    return gone.map((r) => r.id);
   }
 
   finishRun(id: string, status: RunStatus, endedAt: string, error?: { code: string; message: string }): void {
@@ -126,7 +213,16 @@ export class HistoryTable {
       .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, rowDetail(o), runId, seq);
   }
 
-  /** Whether any earlier run of the task backed a database up to this destination. */
+  /** When the newest point of `database` that the task stored at `destination` in another run than `exceptRun` was taken (ISO), or null. */
+  lastPointAt(taskId: string, database: string, destination: string, exceptRun: string): string | null {
+    const row = this.db
+      .prepare(
+        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
+      )
+      .get(taskId, database, destination, exceptRun) as { at: string | null } | undefined;
+    return row?.at ?? null;
+  }
+
   /** Records one hook command of a run (its argv and captured output; no secrets by contract). */
   recordHook(runId: string, h: HookRecord): void {
     const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM run_hooks WHERE run_id = ?').get(runId) as { n: number }).n;

@@ -214,4 +214,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (task_id, destination)
   ) STRICT;
   `,
+  // 13: the process that records a run (its pid, host and a per-process token, as JSON) and when
+  //     it last marked the run alive, so a run left `running` by a process that was killed is
+  //     closed as failed at the next start (store/history-table.ts closeAbandoned), and one
+  //     another live process runs is left alone.
+  `
+  ALTER TABLE runs ADD COLUMN owner TEXT;
+  ALTER TABLE runs ADD COLUMN alive_at TEXT;
+  CREATE INDEX runs_open ON runs (status) WHERE status IN ('running', 'canceling');
+  `,
 ];

@@ -4,7 +4,9 @@
  * retention, and records everything in history.
  *
  * Contract:
- * - One run per task at a time: starting a task that is running → CONFLICT.
+ * - One run per task at a time: starting a task that is running → CONFLICT, also when
+ *   another live Backstop process on the data dir runs it (two `backstop backup` of one task
+ *   file from an overlapping cron job).
  * - `only` (a per-database run: `backup --only`, the window's "back up now" for one
  *   database) backs up just the named databases and no server-level stream; a name that is
  *   not on the server, or that the task excludes, is VALIDATION (`checkOnly` says so before
@@ -29,6 +31,7 @@ import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
 import type { JobOutcome } from '../backup/run-job.ts';
 import { COVERED_BY_LOG } from '../backup/log-coverage.ts';
+import { FIRST_BACKUP_REASON } from '../backup/prepare-destination.ts';
 import { keyFingerprint } from '../crypto/index.ts';
 import { destinationId, placeText } from '../destinations/index.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -40,6 +43,7 @@ import { newUploadBudget } from '../storage/index.ts';
 import type { Credentials } from '../destinations/index.ts';
 import { payload, type NotificationChannel, type NotificationDatabase, type Notifier } from '../notifications/index.ts';
 import { runHook } from './hooks.ts';
+import { HEARTBEAT_MS } from '../store/history-table.ts';
 import type { DestinationSpaceTable, HistoryTable, HookRecord, RestoredDatabase, RestoredDatabasesTable, TaskDatabasesTable } from '../store/index.ts';
 import { checkLocalRoots } from './destination-roots.ts';
 import { sharedRetentionWarning } from './check-task-input.ts';
@@ -178,6 +182,7 @@ function coveredEverywhere(logResults: readonly DatabaseResult[], destinations: 
 
 export class TaskRunner {
   private readonly active = new Map<string, ActiveState>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: TaskRunnerDeps) {}
 
@@ -198,6 +203,17 @@ export class TaskRunner {
   /** Resolves when no run is active (after cancelling, before closing the app database). */
   async idle(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((s) => s.done));
+  }
+
+  /** Marks the active runs alive in history every HEARTBEAT_MS while there are any (another host's Backstop judges them by it). */
+  private heartbeat(): void {
+    if (this.active.size === 0) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+      return;
+    }
+    this.heartbeatTimer ??= setInterval(() => this.deps.history.touch([...this.active.values()].map((s) => s.info.runId), this.deps.now().toISOString()), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
   }
 
   /** Cancels the task's running run; false when it is not running. */
@@ -238,6 +254,14 @@ export class TaskRunner {
     if (this.active.has(task.id)) {
       throw new BackstopError('CONFLICT', `Task "${task.name}" is already running; wait for it to finish or cancel it.`);
     }
+    const elsewhere = this.deps.history.runningElsewhere(task.id, this.deps.now());
+    if (elsewhere) {
+      const { pid, host } = elsewhere.owner;
+      throw new BackstopError(
+        'CONFLICT',
+        `Task "${task.name}" is already running in another Backstop process (pid ${pid} on ${host}, since ${elsewhere.startedAt}); this run was not started, so the two never write the same backups at once. Wait for that run to finish (backstop history shows it), or stop that process.`,
+      );
+    }
     const startedAt = this.deps.now().toISOString();
     const keyFp = resolved.key ? keyFingerprint(resolved.key) : null;
     const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt, keyFingerprint: keyFp }, randomUUID());
@@ -250,6 +274,7 @@ export class TaskRunner {
       controller: new AbortController(),
     };
     this.active.set(task.id, state);
+    this.heartbeat();
     this.deps.events.emit('history.changed', { runId, taskId: task.id });
     const log = this.deps.logger.child({ runId, taskId: task.id });
     log.info({ kind, trigger }, 'run started');
@@ -265,6 +290,7 @@ export class TaskRunner {
         this.recordRetention(task, trigger, summary, finishedAt, log);
         this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
+        this.heartbeat();
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
         log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
         this.deps.onRunEnd?.(resolved, summary);
@@ -660,6 +686,17 @@ export class TaskRunner {
     return outcomes;
   }
 
+  /**
+   * A "first backup" where the task stored points of the database before: they are gone (the
+   * folder emptied, deleted or replaced by a new one), which the history says, with the last one's time.
+   */
+  private chainGoneReason(taskId: string, database: string, o: JobOutcome, runId: string): string | null {
+    if (o.kind !== 'full' || o.kindReason !== FIRST_BACKUP_REASON) return null;
+    const last = this.deps.history.lastPointAt(taskId, database, o.destination, runId);
+    if (!last) return null;
+    return `the earlier backups of "${database}" at this destination are gone (the newest was taken ${last.slice(0, 16).replace('T', ' ')} UTC; its folder was emptied, deleted or replaced by a new one), so a new chain starts with this full`;
+  }
+
   private async backUp(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
     const { history, events, now } = this.deps;
     const runId = state.info.runId;
@@ -689,6 +726,7 @@ export class TaskRunner {
     };
     const outcomes = await this.deps.executor(spec, state.controller.signal, onProgress, (e) => dbLog.error({ err: e }, 'backup worker crashed'));
     const endedAt = now().toISOString();
+    for (const o of outcomes) o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;
     outcomes.forEach((o, i) => {
       history.finishDatabase(runId, rows[i]!.seq, {
         kind: o.kind,

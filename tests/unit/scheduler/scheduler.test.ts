@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Scheduler } from '../../../electron/engine/scheduler/index.ts';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { Scheduler, upcomingRuns } from '../../../electron/engine/scheduler/index.ts';
 import { openAppDatabase, ScheduleStateTable } from '../../../electron/engine/store/index.ts';
 import type { PointKind, RunTrigger, Task } from '../../../electron/shared/domain.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -29,15 +29,21 @@ function setup(tasks: Task[]) {
   for (const t of tasks) db.prepare("INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES (?, ?, 's1', '{}', 'x', 'x')").run(t.id, t.name);
   const state = new ScheduleStateTable(db);
   const due: { taskId: string; kind: PointKind; trigger: RunTrigger; at: string }[] = [];
+  const missedRanges: { since: string; latest: string }[] = [];
   const errors: unknown[] = [];
   const scheduler = new Scheduler({
     tasks: () => tasks,
     state,
-    onDue: (task, kind, trigger) => due.push({ taskId: task.id, kind, trigger, at: new Date().toISOString() }),
+    onDue: (task, kind, trigger, missed) => {
+      due.push({ taskId: task.id, kind, trigger, at: new Date().toISOString() });
+      if (missed) missedRanges.push({ since: missed.since.toISOString(), latest: missed.latest.toISOString() });
+    },
     now: () => new Date(),
     onError: (e) => errors.push(e),
   });
-  return { scheduler, state, due, errors, db };
+  // node-schedule keeps one process-wide timer list: a job left armed by a failing test would hold up the next tests' jobs.
+  onTestFinished(() => scheduler.stop());
+  return { scheduler, state, due, errors, db, missedRanges };
 }
 
 describe('Scheduler', () => {
@@ -60,10 +66,12 @@ describe('Scheduler', () => {
 
   it('catches up a missed slot once on start, and the full wins', () => {
     vi.setSystemTime(new Date('2026-05-04T09:10:00Z'));
-    const { scheduler, due, state } = setup([makeTask()]);
+    const { scheduler, due, state, missedRanges } = setup([makeTask()]);
     state.setLastSlot('t1', new Date('2026-05-01T10:00:00Z')); // app closed for three days
     scheduler.start();
     expect(due).toEqual([{ taskId: 't1', kind: 'full', trigger: 'catch-up', at: '2026-05-04T09:10:00.000Z' }]);
+    // What was missed, for the log: from the last slot handled to the latest full missed.
+    expect(missedRanges).toEqual([{ since: '2026-05-01T10:00:00.000Z', latest: '2026-05-04T02:00:00.000Z' }]);
     expect(state.lastSlot('t1')?.toISOString()).toBe('2026-05-04T09:10:00.000Z');
     // A second catch-up (e.g. resume right after start) finds nothing more to do.
     expect(scheduler.catchUp()).toEqual([]);
@@ -89,6 +97,23 @@ describe('Scheduler', () => {
     scheduler.stop();
   });
 
+  it('after a sleep (timers count awake time only), a resume catch-up runs once and the next slot fires on time, not the stale timer late', async () => {
+    vi.setSystemTime(new Date('2026-05-01T00:30:00Z'));
+    const { scheduler, due, state } = setup([makeTask()]);
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(10 * 60_000); // 00:40: the 01:00 timer has 20 minutes to go
+    // The laptop sleeps until 08:50: the wall clock jumps, the timers' clock does not.
+    vi.setSystemTime(new Date('2026-05-01T08:50:00Z'));
+    expect(scheduler.catchUp()).toEqual([{ taskId: 't1', kind: 'full' }]); // what power.ts does on resume
+    await vi.advanceTimersByTimeAsync(30 * 60_000); // to 09:20; the stale 01:00 timer would have fired at 09:10
+    expect(due.map((d) => [d.kind, d.trigger, d.at])).toEqual([
+      ['full', 'catch-up', '2026-05-01T08:50:00.000Z'],
+      ['incremental', 'schedule', '2026-05-01T09:00:00.000Z'],
+    ]);
+    expect(state.lastSlot('t1')?.toISOString()).toBe('2026-05-01T09:00:00.000Z');
+    scheduler.stop();
+  });
+
   it('never fires disabled tasks, and pause suppresses timers until resume catches up once', async () => {
     vi.setSystemTime(new Date('2026-05-01T00:30:00Z'));
     const tasks = [makeTask(), makeTask({ id: 't2', name: 'off', enabled: false })];
@@ -104,6 +129,23 @@ describe('Scheduler', () => {
       ['t1', 'full', 'catch-up'],
       ['t1', 'incremental', 'schedule'],
     ]);
+    scheduler.stop();
+  });
+
+  it.each([
+    ['spring forward (02:30 does not exist: once, at 03:30 CEST)', '2026-03-27T12:00:00Z', ['2026-03-28T01:30:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']],
+    ['fall back (02:30 happens twice: once, the first)', '2026-10-23T12:00:00Z', ['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']],
+  ])('runs "30 2 * * *" in Europe/Berlin exactly once a day across %s, when the editor preview said', async (_, from, expected) => {
+    vi.setSystemTime(new Date(from));
+    const schedule = { full: '30 2 * * *', incremental: null, timezone: 'Europe/Berlin' };
+    const { scheduler, due } = setup([makeTask({ schedule, createdAt: from })]);
+    const preview = upcomingRuns(schedule, new Date(from), 3).map((r) => r.at.toISOString()); // what the editor's schedule.preview shows
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(3 * 86_400_000);
+    expect(due.map((d) => d.at)).toEqual(expected);
+    expect(preview).toEqual(expected);
+    const localDays = due.map((d) => new Date(d.at).toLocaleDateString('en-CA', { timeZone: 'Europe/Berlin' }));
+    expect(new Set(localDays).size).toBe(3);
     scheduler.stop();
   });
 
