@@ -6,7 +6,8 @@
  * - The lock file holds `{pid, who, startedAt, host}` and is created atomically (written to
  *   a private temporary file, then hard-linked into place: the link fails when a lock
  *   exists, so two starters never both win).
- * - A lock whose process is gone (no such pid on this host, or unreadable) is stale: the
+ * - A lock whose process is gone (no such pid on this host, taken before the machine last
+ *   started — process-alive.ts — or unreadable) is stale: the
  *   next starter removes it and takes over. A crash (kill -9) therefore releases the lock
  *   without any clean-up. A lock held by another host (a data dir on shared storage) is
  *   never taken over.
@@ -15,7 +16,7 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { processRunning } from '../runtime/process-alive.ts';
+import { fromEarlierBoot, processRunning, THIS_BOOT } from '../runtime/process-alive.ts';
 
 export type SchedulerWho = 'app' | 'agent';
 
@@ -25,6 +26,8 @@ export interface SchedulerOwner {
   /** ISO time the owner took the lock. */
   startedAt: string;
   host: string;
+  /** The boot it was taken in (Linux boot id); absent where unknown. */
+  boot?: string;
 }
 
 export interface SchedulerLock {
@@ -51,6 +54,7 @@ function readLock(path: string): SchedulerOwner | null {
 function isStale(path: string, o: SchedulerOwner | null): boolean {
   if (!o) return true;
   if (o.host !== hostname()) return false;
+  if (fromEarlierBoot(o.boot)) return true;
   return o.pid === process.pid ? !heldHere.has(path) : !processRunning(o.pid);
 }
 
@@ -64,7 +68,7 @@ export function schedulerOwner(dataDir: string): SchedulerOwner | null {
 /** Takes the lock, or returns who holds it. */
 export function acquireSchedulerLock(dataDir: string, who: SchedulerWho, now: () => Date = () => new Date()): { lock: SchedulerLock } | { heldBy: SchedulerOwner } {
   const path = lockPath(dataDir);
-  const owner: SchedulerOwner = { pid: process.pid, who, startedAt: now().toISOString(), host: hostname() };
+  const owner: SchedulerOwner = { pid: process.pid, who, startedAt: now().toISOString(), host: hostname(), ...(THIS_BOOT ? { boot: THIS_BOOT } : {}) };
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(owner) + '\n', { mode: 0o600 });
   try {

@@ -1,8 +1,8 @@
 /**
  * The data dir's scheduler lock (engine/scheduler/scheduler-lock.ts) and the engine's use of
  * it: a lock of a live process is respected, one of a dead process, an unreadable one or
- * one naming this pid that this process never took (a restarted container's pid 1) is
- * stale; another host's lock is never taken over; an app-side engine that did not get the
+ * one naming this pid that this process never took (a restarted container's pid 1) or one
+ * taken before the machine last started (its pid reused) is stale; another host's lock is never taken over; an app-side engine that did not get the
  * lock retries and takes over when the holder is gone.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { acquireSchedulerLock, schedulerOwner } from '../../../electron/engine/scheduler/scheduler-lock.ts';
+import { THIS_BOOT } from '../../../electron/engine/runtime/process-alive.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -47,6 +48,18 @@ describe('scheduler lock', () => {
       const r = acquireSchedulerLock(dir, 'agent');
       expect('lock' in r).toBe(true);
       if ('lock' in r) r.lock.release();
+    }
+
+    // Taken before the machine last started (power lost, the pid now someone else's): stale though that pid runs.
+    if (THIS_BOOT) {
+      const reused = liveProcess();
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(lockOf(reused.pid)), boot: 'an-earlier-boot-id' }));
+      expect(schedulerOwner(dir)).toBeNull();
+      const r = acquireSchedulerLock(dir, 'app');
+      expect('lock' in r && r.lock.owner).toMatchObject({ pid: process.pid, boot: THIS_BOOT });
+      if ('lock' in r) r.lock.release();
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(lockOf(reused.pid)), boot: THIS_BOOT }));
+      expect(acquireSchedulerLock(dir, 'app')).toMatchObject({ heldBy: { pid: reused.pid } });
     }
 
     writeFileSync(file, lockOf(999_999_999, 'other-host'));

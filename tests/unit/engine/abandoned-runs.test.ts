@@ -25,6 +25,7 @@ describe('HistoryTable.closeAbandoned', () => {
     const foreignStale = start('foreign-stale');
     const previousIncarnation = start('pid-reused');
     const old = start('before-schema-13');
+    const beforeReboot = start('before-reboot');
     const owner = (id: string, o: unknown) => db.prepare('UPDATE runs SET owner = ? WHERE id = ?').run(o === null ? null : JSON.stringify(o), id);
     owner(dead, { ...THIS_PROCESS, pid: DEAD_PID, token: 'x' });
     owner(deadRestore, { ...THIS_PROCESS, pid: DEAD_PID, token: 'x' });
@@ -33,11 +34,14 @@ describe('HistoryTable.closeAbandoned', () => {
     owner(foreignStale, { pid: process.pid, host: 'a-container-that-is-gone', token: 'z' }); // not marked alive since 02:00
     owner(previousIncarnation, { ...THIS_PROCESS, token: 'an earlier process with this pid' });
     owner(old, null);
+    // Power lost, machine started again: the pid now belongs to a live process (the test's parent), but the run is from the earlier boot.
+    owner(beforeReboot, { ...THIS_PROCESS, pid: process.ppid, token: 'before the power loss', boot: 'an-earlier-boot-id' });
     const finished = start('finished');
     owner(finished, { ...THIS_PROCESS, pid: DEAD_PID, token: 'x' });
     history.finishRun(finished, 'success', '2026-05-01T02:10:00.000Z');
 
-    expect(history.closeAbandoned('2026-05-01T09:00:00.000Z').sort()).toEqual([dead, deadRestore, previousIncarnation, old, foreignStale].sort());
+    const expected = [dead, deadRestore, previousIncarnation, old, foreignStale, ...(THIS_PROCESS.boot ? [beforeReboot] : [])];
+    expect(history.closeAbandoned('2026-05-01T09:00:00.000Z').sort()).toEqual(expected.sort());
     const byId = new Map(history.list({ limit: 100 }).map((r) => [r.id, r]));
     const closed = byId.get(dead)!;
     expect(closed).toMatchObject({ status: 'failed', endedAt: '2026-05-01T09:00:00.000Z', errorCode: 'WORKER_CRASHED' });
@@ -64,7 +68,9 @@ describe('HistoryTable.closeAbandoned', () => {
     owner(start('other'), { ...THIS_PROCESS, pid: process.ppid, token: 'the parent process' });
     owner(start('dead'), { ...THIS_PROCESS, pid: DEAD_PID, token: 'x' });
     expect(history.runningElsewhere('mine', now)).toBeNull();
-    expect(history.runningElsewhere('other', now)).toEqual({ startedAt: '2026-05-01T02:59:00.000Z', owner: { pid: process.ppid, host: THIS_PROCESS.host, token: 'the parent process' } });
+    expect(history.runningElsewhere('other', now)).toEqual({ startedAt: '2026-05-01T02:59:00.000Z', owner: { ...THIS_PROCESS, pid: process.ppid, token: 'the parent process' } });
+    owner(start('rebooted'), { ...THIS_PROCESS, pid: process.ppid, token: 'before the power loss', boot: 'an-earlier-boot-id' });
+    if (THIS_PROCESS.boot) expect(history.runningElsewhere('rebooted', now)).toBeNull(); // a live pid, but of another boot
     expect(history.runningElsewhere('dead', now)).toBeNull();
     expect(history.runningElsewhere('none', now)).toBeNull();
     db.close();
