@@ -129,6 +129,8 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           key: input.key,
           backupType: input.backupType,
           requestedKind: input.requestedKind,
+          database: input.database,
+          serverIdentity: input.serverIdentity,
           repoOptions: target.repoOptions ? { ...input.repoOptions, ...target.repoOptions } : input.repoOptions,
           ...(target.sibling ? { sibling: target.sibling } : {}),
         });
