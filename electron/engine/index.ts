@@ -265,8 +265,17 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     onDue: (task, kind, trigger) => {
       runNow(task.id, kind, trigger).catch((e: unknown) => {
-        if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
-        else logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
+        if (hasCode(e, 'CONFLICT')) {
+          logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
+          return;
+        }
+        logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
+        // In History and announced, like any failed run (the runner's own run-failed notification never came).
+        const { runId, alert } = runner.recordNotStarted(task, kind, trigger, e);
+        void channelsOf(task.id).then(
+          (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
+          (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
+        );
       });
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
