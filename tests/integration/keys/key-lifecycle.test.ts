@@ -5,7 +5,10 @@
  *   the data dir or the logs, and the next run after unlocking works;
  * - a new workstation (the key not in its keychain): points/verify/restore say which key
  *   and the commands to bring it over; every export form imports; a wrong key is
- *   KEY_MISMATCH naming both fingerprints, and nothing is created on the target.
+ *   KEY_MISMATCH naming both fingerprints, and nothing is created on the target;
+ * - encryption switched on, to another key and off again: each change starts a full in the
+ *   folder for that key (the plain chain continues when switched back), each folder restores
+ *   with its key, and retention only prunes the folder a run wrote to.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -201,5 +204,55 @@ describe('an encryption key over a backup’s life', () => {
     expect(count(c)).toBe(count(a));
     a.close();
     c.close();
+  });
+
+  it('encryption changed on a task (off → on, a new key, back off): each change starts a full in its own folder, each folder’s points restore with its own key, retention prunes only the folder it wrote to', { timeout: 120_000 }, async () => {
+    const folder = tempDir();
+    copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
+    const backups = tempDir();
+    const dataDir = tempDir();
+    const keyA = randomBytes(32);
+    const keyB = randomBytes(32);
+    const fileA = join(tempDir(), 'a.key');
+    const fileB = join(tempDir(), 'b.key');
+    writeFileSync(fileA, keyA.toString('base64'));
+    writeFileSync(fileB, keyB.toString('hex'));
+    const dir = tempDir();
+    const run = async (encryption: Record<string, unknown>, kind: 'full' | 'incremental') => {
+      const task = writeTaskFile(dir, { name: 'chinook', server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: backups }], encryption, retention: { keepLast: 1 } });
+      const r = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--kind', kind, '--json']);
+      expect(r.code, r.stdout).toBe(0);
+      return (oneJsonDocument(r.stdout) as { databases: { kind: string; kindReason: string | null; location: string; point: string }[] }).databases[0]!;
+    };
+    const base = join(backups, encodeDatabaseFolder('chinook.sqlite'));
+    const plain1 = await run({ mode: 'none' }, 'full');
+    const a = await run({ mode: 'key', keyFile: fileA }, 'incremental');
+    expect(a).toMatchObject({ kind: 'full', location: `${base}~key-${keyFingerprint(keyA)}`, kindReason: expect.stringContaining('the encryption key changed') });
+    const a2 = await run({ mode: 'key', keyFile: fileA }, 'full');
+    const b = await run({ mode: 'key', keyFile: fileB }, 'incremental');
+    expect(b).toMatchObject({ kind: 'full', location: `${base}~key-${keyFingerprint(keyB)}` });
+    // Back off: the plain chain in the database's own folder continues.
+    const db = new Database(join(folder, 'chinook.sqlite'));
+    db.exec("UPDATE Track SET Name = Name || ' (live)' WHERE TrackId % 5 = 0");
+    db.close();
+    const plain2 = await run({ mode: 'none' }, 'incremental');
+    expect(plain2).toMatchObject({ kind: 'incremental', location: base });
+
+    const points = async (location: string, env: NodeJS.ProcessEnv = {}) => (oneJsonDocument((await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env })).stdout) as { id: string }[]).map((p) => p.id);
+    // Retention (keep last 1) ran in each run's own folder only: key A's folder kept its newest full; the plain folder
+    // its newest point and the full that point builds on.
+    expect(await points(base)).toEqual([plain1.point, plain2.point]);
+    expect(await points(a.location, { BACKSTOP_KEY: keyA.toString('base64') })).toEqual([a2.point]);
+    expect(await points(b.location, { BACKSTOP_KEY: keyB.toString('base64') })).toEqual([b.point]);
+    // Every folder's point restores with its own key; the wrong one is KEY_MISMATCH.
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder }));
+    for (const [location, key, name] of [[a.location, fileA, 'from-a.sqlite'], [b.location, fileB, 'from-b.sqlite']] as const) {
+      const r = await runBackstop(['restore', location, '--point', 'latest', '--server', serverFile, '--database', name, '--key-file', key, '--data-dir', dataDir, '--json']);
+      expect(r.code, r.stdout).toBe(0);
+    }
+    const wrong = await runBackstop(['restore', a.location, '--point', 'latest', '--server', serverFile, '--database', 'x.sqlite', '--key-file', fileB, '--data-dir', dataDir, '--json']);
+    expect(oneJsonDocument(wrong.stdout)).toMatchObject({ error: { code: 'KEY_MISMATCH', message: expect.stringContaining(`Use the key with fingerprint ${keyFingerprint(keyA)}`) } });
+    expect(existsSync(join(folder, 'x.sqlite'))).toBe(false);
   });
 });
