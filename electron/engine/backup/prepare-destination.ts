@@ -79,7 +79,10 @@ export interface PrepareOptions {
   repoOptions?: OpenOptions;
   /** Opens this database folder's sibling for `key` (`<folder>` + keyFolderSuffix(key)), for a changed key. */
   sibling?: () => Backend;
-  /** The database and server (task-runner serverIdentity) this point is of: the folder's chains must be theirs. */
+  /**
+   * The database and server (task-runner serverIdentity) this point is of: the folder's chains
+   * must be theirs. No `serverIdentity`: the stream checks its chain's server itself (WAL).
+   */
   database?: string;
   serverIdentity?: string;
 }
