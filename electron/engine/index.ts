@@ -24,6 +24,7 @@ import { acquireSchedulerLock, schedulerOwner, type SchedulerLock, type Schedule
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
+import { recordNotStarted } from './tasks/not-started.ts';
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
@@ -34,7 +35,7 @@ import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJo
 import { runWorkerJob } from './runtime/worker-job.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
-import type { Alert, PointKind, RunOrigin, RunTrigger } from '../shared/domain.ts';
+import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
@@ -265,17 +266,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     now,
     onDue: (task, kind, trigger) => {
       runNow(task.id, kind, trigger).catch((e: unknown) => {
-        if (hasCode(e, 'CONFLICT')) {
-          logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
-          return;
-        }
-        logger.error({ err: e, taskId: task.id }, 'scheduled run could not start');
-        // In History and announced, like any failed run (the runner's own run-failed notification never came).
-        const { runId, alert } = runner.recordNotStarted(task, kind, trigger, e);
-        void channelsOf(task.id).then(
-          (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
-          (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
-        );
+        if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id, kind }, 'scheduled run skipped: the previous run is still going');
+        else notStarted('backup', task, kind, trigger, e);
       });
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
@@ -295,7 +287,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         .then((resolved) => testRestores.run(resolved, trigger))
         .catch((e: unknown) => {
           if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id }, 'scheduled test restore skipped: the previous one is still going');
-          else logger.error({ err: e, taskId: task.id }, 'scheduled test restore could not start');
+          else notStarted('test-restore', task, 'full', trigger, e);
         });
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
@@ -309,8 +301,20 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       .then((fresh) => (closed ? null : testRestores.run(fresh, 'schedule')))
       .catch((e: unknown) => {
         if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: resolved.task.id }, 'test restore after the full skipped: one is still going');
-        else logger.error({ err: e, taskId: resolved.task.id }, 'test restore after the full could not start');
+        else notStarted('test-restore', resolved.task, 'full', 'schedule', e);
       });
+  }
+  /**
+   * A scheduled backup or test restore that could not start: a failed run in History and an alert,
+   * sent to the task's channels (the run's own run-failed notification never comes).
+   */
+  function notStarted(what: 'backup' | 'test-restore', task: Task, kind: PointKind, trigger: RunTrigger, e: unknown): void {
+    logger.error({ err: e, taskId: task.id }, `scheduled ${what} could not start`);
+    const { runId, alert } = recordNotStarted({ history, events, now }, what, task, kind, trigger, e);
+    void channelsOf(task.id).then(
+      (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
+      (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
+    );
   }
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history, destinationSpace });
   let healthTimer: NodeJS.Timeout | undefined;

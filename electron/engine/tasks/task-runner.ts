@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { ActiveRun, Alert, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
+import type { ActiveRun, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import type { JobExecutor } from '../backup/worker-executor.ts';
 import { outcomesFor } from '../backup/worker-executor.ts';
@@ -230,24 +230,6 @@ export class TaskRunner {
     const support = connector.support(task.type);
     if (support.available && support.scope !== 'database') throw wholeServerOnly(task);
     unknownOnly(task, only, await connector.listDatabases(signal ? { signal } : {}));
-  }
-
-  /**
-   * A scheduled run that could not start — its key or a password could not be read (the
-   * keychain locked or unavailable, a key missing from it), its server gone — is recorded
-   * in History as a failed run with that error and announced (run-failed alert), so a
-   * missed backup is never only a log line. Returns the run id and the alert (for the task's channels).
-   */
-  recordNotStarted(task: Task, kind: PointKind, trigger: RunTrigger, e: unknown): { runId: string; alert: Alert } {
-    const f = toFailure(e);
-    const at = this.deps.now().toISOString();
-    const keyFp = task.encryption.mode === 'key' ? task.encryption.fingerprint : null;
-    const runId = this.deps.history.startRun({ taskId: task.id, taskName: task.name, trigger, requestedKind: kind, startedAt: at, keyFingerprint: keyFp }, randomUUID());
-    this.deps.history.finishRun(runId, 'failed', at, { code: f.code, message: f.message });
-    this.deps.events.emit('history.changed', { runId, taskId: task.id });
-    const alert: Alert = { kind: 'run-failed', taskId: task.id, message: `Backup task "${task.name}" could not start: ${f.message}`, databases: [] };
-    this.deps.events.emit('alert', alert);
-    return { runId, alert };
   }
 
   /** Starts a run; resolves `done` with its summary. CONFLICT when the task is already running. */

@@ -1,7 +1,7 @@
 /**
  * An encryption key over a backup's life, against the real OS keychain (run under `kr`):
- * - the keychain locked while a scheduled backup is due: the run is in History as failed
- *   with KEYCHAIN_LOCKED (and a run-failed alert), nothing is written, no key byte lands in
+ * - the keychain locked while a scheduled backup and test restore are due: both are in History
+ *   as failed runs with KEYCHAIN_LOCKED (and run-failed / test-restore-failed alerts), nothing is written, no key byte lands in
  *   the data dir or the logs, and the next run after unlocking works;
  * - a new workstation (the key not in its keychain): points/verify/restore say which key
  *   and the commands to bring it over; every export form imports; a wrong key is
@@ -57,17 +57,19 @@ function filesUnder(dir: string): string[] {
     .map((d) => join(d.parentPath, d.name));
 }
 
-/** The next run recorded as failed (rejects after 30 s: no such run in History). */
-function nextFailedRun(engine: Engine): Promise<Run> {
+/** The next `n` runs recorded as failed (rejects after 30 s: not that many in History). */
+function failedRuns(engine: Engine, n: number): Promise<Run[]> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error('no failed run was recorded in History'))), 30_000);
+    const seen = new Map<string, Run>();
+    const timer = setTimeout(() => (off(), reject(new Error(`${seen.size} of ${n} failed runs were recorded in History`))), 30_000);
     const off = engine.events.on('history.changed', ({ runId }) => {
       void engine.call('history.list', { limit: 50 }).then((res) => {
         const run = data(res).find((r) => r.id === runId && r.status === 'failed');
-        if (run) {
+        if (run) seen.set(run.id, run);
+        if (seen.size === n) {
           clearTimeout(timer);
           off();
-          resolve(run);
+          resolve([...seen.values()]);
         }
       });
     });
@@ -75,7 +77,7 @@ function nextFailedRun(engine: Engine): Promise<Run> {
 }
 
 describe('an encryption key over a backup’s life', () => {
-  it('keychain locked when a scheduled backup is due: a failed run in History naming the keychain, nothing written, the next run after unlock works', { timeout: 120_000 }, async () => {
+  it('keychain locked when a scheduled backup and test restore are due: failed runs in History naming the keychain, nothing written, the next run after unlock works', { timeout: 120_000 }, async () => {
     const dir = tempDir();
     const folder = join(dir, 'server');
     mkdirSync(folder);
@@ -97,6 +99,7 @@ describe('an encryption key over a backup’s life', () => {
         schedule: { full: '0 2 * * *', timezone: 'UTC' },
         encryption: { mode: 'key', keyRef: key.keyRef, fingerprint: key.fingerprint },
         destinations: [{ kind: 'local', path: backups }],
+        testRestore: { schedule: '0 4 * * 0' },
       }),
     );
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
@@ -108,14 +111,19 @@ describe('an encryption key over a backup’s life', () => {
     engine.events.on('alert', (a) => alerts.push(a));
     lockKeychain();
     try {
-      // 02:00 passed: the scheduler's catch-up fires the run while the keychain is locked.
-      clock = new Date('2026-03-03T09:00:00Z');
-      const failed = nextFailedRun(engine);
+      // The nightly 02:00 and Sunday's 04:00 test restore passed: the scheduler's catch-up fires both while the keychain is locked.
+      clock = new Date('2026-03-08T09:00:00Z');
+      const failed = failedRuns(engine, 2);
       engine.start();
-      const run = await failed;
-      expect(run).toMatchObject({ taskId: task.id, trigger: 'catch-up', status: 'failed', errorCode: 'KEYCHAIN_LOCKED', errorMessage: expect.stringContaining('keychain is locked'), keyFingerprint: key.fingerprint });
-      expect(run.errorMessage).toContain('unlock it');
-      expect(alerts).toContainEqual(expect.objectContaining({ kind: 'run-failed', taskId: task.id, message: expect.stringContaining('keychain is locked') }));
+      const runs = await failed;
+      const backupRun = runs.find((r) => r.runKind === undefined || r.runKind === 'backup');
+      const testRun = runs.find((r) => r.runKind === 'test-restore');
+      for (const run of [backupRun, testRun]) {
+        expect(run).toMatchObject({ taskId: task.id, trigger: 'catch-up', status: 'failed', errorCode: 'KEYCHAIN_LOCKED', errorMessage: expect.stringContaining('keychain is locked'), keyFingerprint: key.fingerprint });
+        expect(run!.errorMessage).toContain('unlock it');
+      }
+      expect(alerts).toContainEqual({ kind: 'run-failed', taskId: task.id, message: `Backup task "ledger" could not start: ${backupRun!.errorMessage}`, databases: [] });
+      expect(alerts).toContainEqual({ kind: 'test-restore-failed', taskId: task.id, message: `Test restore of task "ledger" could not start: ${testRun!.errorMessage}`, databases: [] });
       expect(readdirSync(pointsDir)).toEqual(before);
       expect(filesUnder(join(backups, encodeDatabaseFolder('ledger.db'))).filter((f) => f.includes('inflight') || f.endsWith('.tmp'))).toEqual([]);
     } finally {
