@@ -310,7 +310,16 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
    */
   function notStarted(what: 'backup' | 'test-restore', task: Task, kind: PointKind, trigger: RunTrigger, e: unknown): void {
     logger.error({ err: e, taskId: task.id }, `scheduled ${what} could not start`);
-    const { runId, alert } = recordNotStarted({ history, events, now }, what, task, kind, trigger, e);
+    // A task deleted (or the engine closed) as its slot came: nothing was missed.
+    if (closed || !tasks.list().some((t) => t.id === task.id)) return;
+    let recorded: ReturnType<typeof recordNotStarted>;
+    try {
+      recorded = recordNotStarted({ history, events, now }, what, task, kind, trigger, e);
+    } catch (err) {
+      logger.error({ err, taskId: task.id }, 'the run that could not start could not be recorded');
+      return;
+    }
+    const { runId, alert } = recorded;
     void channelsOf(task.id).then(
       (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
       (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
