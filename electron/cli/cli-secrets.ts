@@ -14,9 +14,8 @@ export function keyFromFile(path: string): Buffer {
   } catch {
     throw new BackstopError('NOT_FOUND', `The key file ${path} cannot be read.`);
   }
-  // A key file saved by Backstop holds the key on a line of its own among explanations.
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => /^[A-Za-z0-9+/]{43}=$/.test(l) || /^[0-9a-fA-F]{64}$/.test(l));
-  return parseKey(line ?? text.trim());
+  // A key file saved by Backstop holds the key on a line of its own among explanations (parseKey finds it).
+  return parseKey(text);
 }
 
 export function keyFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): Buffer | null {

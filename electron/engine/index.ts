@@ -24,6 +24,7 @@ import { acquireSchedulerLock, schedulerOwner, type SchedulerLock, type Schedule
 import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
+import { recordNotStarted } from './tasks/not-started.ts';
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
@@ -275,6 +276,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runNow(taskId, kind, trigger).catch((e: unknown) => {
       const task = tasks.list().find((t) => t.id === taskId);
       if (hasCode(e, 'CONFLICT') && task && runner.isRunning(taskId)) deferRun(task, kind);
+      else if (task) notStarted('backup', task, kind, trigger, e);
       else logger.error({ err: e, taskId }, 'scheduled run could not start');
     });
   }
@@ -316,7 +318,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         .then((resolved) => testRestores.run(resolved, trigger))
         .catch((e: unknown) => {
           if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: task.id }, 'scheduled test restore skipped: the previous one is still going');
-          else logger.error({ err: e, taskId: task.id }, 'scheduled test restore could not start');
+          else notStarted('test-restore', task, 'full', trigger, e);
         });
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
@@ -330,8 +332,29 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       .then((fresh) => (closed ? null : testRestores.run(fresh, 'schedule')))
       .catch((e: unknown) => {
         if (hasCode(e, 'CONFLICT')) logger.warn({ taskId: resolved.task.id }, 'test restore after the full skipped: one is still going');
-        else logger.error({ err: e, taskId: resolved.task.id }, 'test restore after the full could not start');
+        else notStarted('test-restore', resolved.task, 'full', 'schedule', e);
       });
+  }
+  /**
+   * A scheduled backup or test restore that could not start: a failed run in History and an alert,
+   * sent to the task's channels (the run's own run-failed notification never comes).
+   */
+  function notStarted(what: 'backup' | 'test-restore', task: Task, kind: PointKind, trigger: RunTrigger, e: unknown): void {
+    logger.error({ err: e, taskId: task.id }, `scheduled ${what} could not start`);
+    // A task deleted (or the engine closed) as its slot came: nothing was missed.
+    if (closed || !tasks.list().some((t) => t.id === task.id)) return;
+    let recorded: ReturnType<typeof recordNotStarted>;
+    try {
+      recorded = recordNotStarted({ history, events, now }, what, task, kind, trigger, e);
+    } catch (err) {
+      logger.error({ err, taskId: task.id }, 'the run that could not start could not be recorded');
+      return;
+    }
+    const { runId, alert } = recorded;
+    void channelsOf(task.id).then(
+      (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
+      (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
+    );
   }
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history, destinationSpace });
   let healthTimer: NodeJS.Timeout | undefined;

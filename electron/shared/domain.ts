@@ -133,6 +133,9 @@ export const Encryption = z.discriminatedUnion('mode', [
 ]);
 export type Encryption = z.infer<typeof Encryption>;
 
+/** A key as the user gives it (engine keys/key-text.ts parseKey reads it): the key alone, the recovery sheet's groups, or a whole key file's text. */
+export const KeyText = z.string().min(1).max(4000);
+
 export const S3ChecksumMode = z.enum(['WHEN_REQUIRED', 'WHEN_SUPPORTED']);
 
 /** Upload bandwidth limit (bytes per second, token bucket shared by every backup of a run to that destination). */

@@ -4,7 +4,7 @@
  * per-database progress and summary events. The engine side is engine/restore/restore-server.ts.
  */
 import { z } from 'zod';
-import { Destination, Id } from './domain.ts';
+import { Destination, Id, KeyText } from './domain.ts';
 
 /** A prefix or suffix for new names, or the original names (a name that exists on the target is never overwritten). */
 export const ServerRestoreNamingInput = z.union([
@@ -26,7 +26,7 @@ export const ServerRestoreInput = z.strictObject({
   asOf: z.string().datetime({ offset: true }).optional(),
   /** Restores at once. */
   jobs: z.number().int().min(1).max(16).default(2),
-  key: z.string().min(1).max(200).optional(),
+  key: KeyText.optional(),
 });
 export type ServerRestoreInput = z.infer<typeof ServerRestoreInput>;
 

@@ -42,7 +42,9 @@ const usage = (m: string): never => {
 };
 
 export async function restoreFromWal(engine: Engine, { location, credentials }: Where, repo: Repository, key: Buffer | null, opts: RestoreAtOptions): Promise<RestoreCommandResult | null> {
-  const points = await repo.listPoints();
+  // A point named by its id is restorable beside a damaged manifest; `latest` and --as-of must see them all.
+  const byId = opts.point !== undefined && opts.point !== 'latest' && opts.asOf === undefined;
+  const points = await repo.listPoints({ skipDamaged: byId });
   if (!points.some(isClusterPoint)) {
     if (opts.sourceDatabase !== undefined) usage('--source-database applies only to a PostgreSQL cluster backup (<root>/~server).');
     return null;

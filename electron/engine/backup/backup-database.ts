@@ -129,6 +129,10 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           key: input.key,
           backupType: input.backupType,
           requestedKind: input.requestedKind,
+          database: input.database,
+          // A stream that proves its own continuity (WAL: the cluster's system identifier and timeline)
+          // continues across an address change; every other incremental only from the same server.
+          ...(input.beforeDump ? {} : { serverIdentity: input.serverIdentity }),
           repoOptions: target.repoOptions ? { ...input.repoOptions, ...target.repoOptions } : input.repoOptions,
           ...(target.sibling ? { sibling: target.sibling } : {}),
         });

@@ -12,8 +12,12 @@
  *   database-folder encoding can never produce. Going back to the old key continues the
  *   old chain.
  * - A requested incremental becomes a full, with the reason, when the destination has no
- *   chain of this backup type (first backup there, or the backup type changed) or its
- *   newest chain cannot be read.
+ *   chain of this backup type (first backup there, or the backup type changed), its
+ *   newest chain cannot be read, or that chain was written from another server than
+ *   `serverIdentity` (a folder copied from another task, or the server's address changed):
+ *   an incremental never builds on another server's chain.
+ * - A folder holding points of another database than `database` (renamed or copied into
+ *   the task's destination) is never written to: CONFLICT naming both and the fix.
  */
 import type { BackupType, PointKind } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
@@ -34,12 +38,14 @@ export interface PreparedDestination {
 export const FIRST_BACKUP_REASON = 'first backup at this destination';
 
 /** Why a requested incremental becomes a full: a code, worded once by `describeFull`. */
-type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE' | 'WAL_CHAIN_BROKEN';
+type FullReason = 'FIRST_BACKUP' | 'KEY_CHANGED' | 'TYPE_CHANGED' | 'NO_CHAIN' | 'CHAIN_UNREADABLE' | 'WAL_CHAIN_BROKEN' | 'SERVER_CHANGED';
 
 interface Decision {
   repo: Repository;
   kind: PointKind;
   reason: FullReason | null;
+  /** SERVER_CHANGED: the server the newest chain was written from. */
+  detail?: string;
   chain?: ChainSummary;
 }
 
@@ -59,6 +65,8 @@ function describeFull(reason: FullReason | null, opts: PrepareOptions, detail = 
       return 'the newest chain could not be read';
     case 'WAL_CHAIN_BROKEN':
       return `WAL chain broken: ${detail}`;
+    case 'SERVER_CHANGED':
+      return `the newest chain in this folder was written from ${detail}, not from ${opts.serverIdentity}: a new chain starts (the earlier points stay restorable)`;
   }
 }
 
@@ -74,11 +82,17 @@ export interface PrepareOptions {
   repoOptions?: OpenOptions;
   /** Opens this database folder's sibling for `key` (`<folder>` + keyFolderSuffix(key)), for a changed key. */
   sibling?: () => Backend;
+  /**
+   * The database and server (task-runner serverIdentity) this point is of: the folder's chains
+   * must be theirs. No `serverIdentity`: the stream checks its chain's server itself (WAL).
+   */
+  database?: string;
+  serverIdentity?: string;
 }
 
 export async function prepareDestination(backend: Backend, opts: PrepareOptions): Promise<PreparedDestination> {
-  const { repo, kind, reason, chain } = await decide(backend, opts);
-  return { repo, kind, kindReason: describeFull(reason, opts), ...(chain ? { chain } : {}) };
+  const { repo, kind, reason, detail, chain } = await decide(backend, opts);
+  return { repo, kind, kindReason: describeFull(reason, opts, detail), ...(chain ? { chain } : {}) };
 }
 
 async function decide(backend: Backend, opts: PrepareOptions): Promise<Decision> {
@@ -120,9 +134,13 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
     }
     throw e;
   }
+  await refuseForeignDatabase(repo, opts);
   if (opts.requestedKind === 'full') return { repo, kind: 'full', reason: null };
   try {
     const chain = await repo.newestChain(opts.backupType);
+    if (chain && opts.serverIdentity && chain.newest.serverIdentity !== opts.serverIdentity) {
+      return { repo, kind: 'full', reason: 'SERVER_CHANGED', detail: chain.newest.serverIdentity };
+    }
     if (chain) return { repo, kind: 'incremental', reason: null, chain };
     const chains = await repo.chains();
     return { repo, kind: 'full', reason: chains.length > 0 ? 'TYPE_CHANGED' : 'NO_CHAIN' };
@@ -130,4 +148,22 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
     if (hasCode(e, 'INTEGRITY')) return { repo, kind: 'full', reason: 'CHAIN_UNREADABLE' };
     throw e;
   }
+}
+
+/** A folder whose points are of another database was renamed or copied here: never add to it. */
+async function refuseForeignDatabase(repo: Repository, opts: PrepareOptions): Promise<void> {
+  if (opts.database === undefined) return;
+  let chains: ChainSummary[];
+  try {
+    chains = await repo.chains();
+  } catch (e) {
+    if (hasCode(e, 'INTEGRITY')) return; // unreadable chains: the caller's CHAIN_UNREADABLE path
+    throw e;
+  }
+  const other = chains.find((c) => c.newest.database !== opts.database);
+  if (!other) return;
+  throw new BackstopError(
+    'CONFLICT',
+    `${repo.info.location} holds backups of the database "${other.newest.database}" (from ${other.newest.serverIdentity}), not of "${opts.database}": the folder was renamed or copied here. Backstop will not add to it. Move that folder out of this destination (its points stay restorable from wherever you put it); the next backup then starts a new chain.`,
+  );
 }

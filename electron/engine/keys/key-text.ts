@@ -3,7 +3,8 @@
  * recovery sheet. Pure functions.
  *
  * Contract: a key's text form is standard base64 of exactly 32 bytes (44 characters);
- * `parseKey` also accepts the 64-character hex form, and rejects anything else with VALIDATION and a message that says what was wrong
+ * `parseKey` also accepts the 64-character hex form, either one in groups (whitespace is
+ * ignored) or on a line of its own in a key file's text, and rejects anything else with VALIDATION and a message that says what was wrong
  * without repeating the input. Documents name the task, the fingerprint and the date and
  * say how to restore with the key.
  */
@@ -19,9 +20,18 @@ export function encodeKey(key: Uint8Array): string {
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const FORMS = `${KEY_LENGTH} bytes (256 bits) written as base64 (44 characters ending in "=") or as hex (64 characters 0–9, a–f)`;
 
-/** A key's text: base64 (what Backstop writes) or hex (what `openssl rand -hex 32` writes). */
+const KEY_LINE = /^(?:[A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$/;
+
+/**
+ * A key's text: base64 (what Backstop writes) or hex (what `openssl rand -hex 32` writes),
+ * as every export form gives it — the key alone, typed from the recovery sheet in its
+ * groups of four (spaces and line breaks are dropped), or a whole key file (the key is the
+ * line of its own among the explanations).
+ */
 export function parseKey(text: string): Buffer {
-  const t = text.trim();
+  const joined = text.replace(/\s+/g, '');
+  const line = KEY_LINE.test(joined) ? null : text.split(/\r?\n/).map((l) => l.trim()).find((l) => KEY_LINE.test(l));
+  const t = line ?? joined;
   if (HEX_KEY.test(t)) return Buffer.from(t, 'hex');
   if (!BASE64.test(t) || t.length % 4 !== 0) {
     throw new BackstopError('VALIDATION', `A key must be ${FORMS}; this one is neither.`);

@@ -128,7 +128,7 @@ export class ManifestStore {
         throw new BackstopError('FORMAT_TOO_NEW', `Restore point ${pointId} was written in manifest format ${e.version} by a newer Backstop. Update Backstop to read it.`);
       }
       if (e instanceof ManifestDamagedError) {
-        throw new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: its manifest ${pointKey(pointId)} ${e.message}. This point cannot be restored; other points are not affected.`);
+        throw new BackstopError('INTEGRITY', `Restore point ${pointId} is damaged: its manifest ${pointKey(pointId)}: ${e.message}. This point cannot be restored; other points are not affected.`);
       }
       throw e;
     }

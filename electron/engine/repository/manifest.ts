@@ -196,7 +196,7 @@ export function decodeManifest(bytes: Buffer, pointId: string, sealer: Sealer): 
   try {
     body = sealer.open(bytes.subarray(12), Buffer.concat([bytes.subarray(0, 12), Buffer.from(pointId, 'utf8')]));
   } catch (e) {
-    throw new ManifestDamagedError(`it failed authentication (${(e as Error).message})`);
+    throw new ManifestDamagedError(`it failed authentication (${(e as Error).message}): its bytes changed, or it is another point's manifest copied over this one`);
   }
   const payload = unframe(body, new Decompressor(), (reason) => new ManifestDamagedError(reason));
   try {

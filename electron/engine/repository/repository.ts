@@ -187,6 +187,9 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
   return new Repository(ctx);
 }
 
+/** How many readable point ids an INTEGRITY error of listPoints names. */
+const READABLE_SHOWN = 5;
+
 export class Repository {
   constructor(private readonly ctx: RepoContext) {}
 
@@ -256,15 +259,21 @@ export class Repository {
 
   /**
    * Every point, oldest first. When a manifest cannot be read: INTEGRITY (or FORMAT_TOO_NEW
-   * if all such points are newer-format) naming them — unless `skipDamaged`, which returns
-   * the readable ones (use verify() to report the rest).
+   * if all such points are newer-format) naming them and the newest readable ones (which a
+   * restore by id still reads) — unless `skipDamaged`, which returns the readable ones (use
+   * verify() to report the rest).
    */
   async listPoints(options: { skipDamaged?: boolean } = {}): Promise<PointSummary[]> {
     const { good, damaged } = await this.ctx.manifests.scan();
     if (damaged.length > 0 && !options.skipDamaged) {
+      const shown = good.slice(-READABLE_SHOWN).map((m) => m.info.id);
+      const readable =
+        good.length === 0
+          ? ' No point here can be read.'
+          : ` Readable points here (newest last${good.length > shown.length ? `, ${good.length - shown.length} older not shown` : ''}): ${shown.join(', ')}; restore one of them by its id.`;
       throw new BackstopError(
         damaged.every((d) => d.code === 'FORMAT_TOO_NEW') ? 'FORMAT_TOO_NEW' : 'INTEGRITY',
-        `${damaged.length} restore point(s) in ${this.ctx.backend.location} cannot be read: ${damaged.map((d) => d.id).join(', ')}. ${damaged[0]!.message}`,
+        `${damaged.length} restore point(s) in ${this.ctx.backend.location} cannot be read: ${damaged.map((d) => d.id).join(', ')}. ${damaged[0]!.message}${readable}`,
       );
     }
     return good.map(summarize);

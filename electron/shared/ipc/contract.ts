@@ -18,6 +18,7 @@ import type { EventName } from './channels.ts';
 import { ServerRestoreInput, ServerRestoreStartInput, type ActiveServerRestore, type ServerRestoreFinished, type ServerRestorePlan, type ServerRestoreProgress } from '../server-restore.ts';
 import {
   BackupLocation,
+  KeyText,
   Destination,
   HistoryQuery,
   Id,
@@ -162,7 +163,7 @@ export const commands = {
   'runs.active': { input: None, result: returns<ActiveRun[]>() },
   'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */
-  'restore.inspect': { input: z.strictObject({ location: BackupLocation, key: z.string().min(1).max(200).optional() }), result: returns<BackupFolderInfo>() },
+  'restore.inspect': { input: z.strictObject({ location: BackupLocation, key: KeyText.optional() }), result: returns<BackupFolderInfo>() },
   /**
    * Restores one point into a NEW database on a server; progress and the result arrive as events.
    * `asOf` (ISO) restores to that moment instead of `pointId` (OUT_OF_RANGE outside `restore.inspect`'s
@@ -176,7 +177,7 @@ export const commands = {
       sourceDatabase: z.string().trim().min(1).max(255).optional(),
       serverId: Id,
       database: z.string().trim().min(1).max(255),
-      key: z.string().min(1).max(200).optional(),
+      key: KeyText.optional(),
       options: RestoreOptions.default({ jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: null }),
     }),
     result: returns<{ restoreId: string }>(),
@@ -191,7 +192,7 @@ export const commands = {
       location: BackupLocation,
       pointId: z.union([z.literal('latest'), PointId]).default('latest'),
       serverId: Id,
-      key: z.string().min(1).max(200).optional(),
+      key: KeyText.optional(),
       alterExisting: z.boolean().default(false),
       dryRun: z.boolean().default(true),
     }),
@@ -203,7 +204,7 @@ export const commands = {
   /** The restorable folders under a destination root, local or S3 (database folders and `~server` streams); a `~server` folder lists its streams. */
   'restore.folders': { input: z.strictObject({ destination: Destination }), result: returns<BackupFolderChoice[]>() },
   /** Reads every chunk of one point (or all) and checks it; names the point and pack that fail. */
-  'restore.verify': { input: z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: z.string().min(1).max(200).optional() }), result: returns<VerifySummary>() },
+  'restore.verify': { input: z.strictObject({ location: BackupLocation, pointId: PointId.optional(), key: KeyText.optional() }), result: returns<VerifySummary>() },
   /** Whole server: what `restore.serverStart` would do (points, target names, names already taken, estimated time); touches nothing. */
   'restore.serverPlan': { input: ServerRestoreInput, result: returns<ServerRestorePlan>() },
   /** Whole server: starts restoring; `restore.serverProgress` per database and one `restore.serverFinished` follow. */
@@ -220,7 +221,7 @@ export const commands = {
   'keys.list': { input: None, result: returns<KeyInfo[]>() },
   'keys.generate': { input: None, result: returns<KeyInfo>() },
   /** The only command whose input is a secret: a key the user pastes. Never logged or echoed. */
-  'keys.import': { input: z.strictObject({ key: z.string().min(1).max(200) }), result: returns<KeyInfo>() },
+  'keys.import': { input: z.strictObject({ key: KeyText }), result: returns<KeyInfo>() },
   /** The key as base64, for the key panel's copy/show. An explicit user action; never in an event. */
   'keys.reveal': { input: z.strictObject({ keyRef: KeyRef }), result: returns<{ key: string }>() },
   'keys.markExported': { input: z.strictObject({ keyRef: KeyRef, method: KeyExportMethod }), result: returns<KeyInfo>() },
@@ -228,7 +229,7 @@ export const commands = {
   /** A printable HTML recovery sheet (contains the key). */
   'keys.recoverySheet': { input: z.strictObject({ keyRef: KeyRef, taskName: z.string().min(1).max(120) }), result: returns<{ html: string }>() },
   /** Proves a key (given, or the task's from the keychain) opens the task's newest restore point at each destination. */
-  'keys.verify': { input: z.strictObject({ taskId: Id, key: z.string().min(1).max(200).optional() }), result: returns<{ destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[]>() },
+  'keys.verify': { input: z.strictObject({ taskId: Id, key: KeyText.optional() }), result: returns<{ destination: string; ok: boolean; database: string | null; pointId: string | null; error: { code: string; message: string } | null }[]>() },
   /** Whether a local destination's root folder exists (the editor asks before saving a task with a missing one). Creates nothing. */
   'destinations.checkFolder': { input: z.strictObject({ path: z.string().trim().min(1).max(4096) }), result: returns<{ path: string; exists: boolean }>() },
   /** Creates a local destination's root folder (and missing parents), after the user confirmed; an existing folder is left as it is. */

@@ -488,6 +488,23 @@ export function sftpDestination(d: SftpDraft, credentialsRef: string | null) {
  * The TaskInput of a valid draft. `credentialsRefs[i]` replaces destination i's reference
  * (after the typed secret was stored in the keychain).
  */
+/**
+ * What changing the encryption of a saved task does to its backups (null when unchanged or
+ * a new task): the engine never mixes keys in one folder (backup/prepare-destination.ts),
+ * so the next backup is a full in a sibling folder, and the earlier points stay as they are —
+ * restorable only with their key, and no longer pruned by this task's retention.
+ */
+export function encryptionChangeNotice(original: Task | null, d: Pick<TaskDraft, 'encryption' | 'keyRef' | 'fingerprint'>): string | null {
+  if (!original) return null;
+  const was = original.encryption;
+  const now = d.encryption === 'none' ? null : d.keyRef && d.fingerprint ? { keyRef: d.keyRef, fingerprint: d.fingerprint } : undefined;
+  if (now === undefined) return null; // no key chosen yet
+  if (was.mode === 'none' ? now === null : now !== null && now.keyRef === was.keyRef) return null;
+  const folder = now ? `"<database folder>~key-${now.fingerprint}"` : '"<database folder>~plain"';
+  const earlier = was.mode === 'key' ? `They can be restored only with the key ${was.fingerprint}: keep it.` : 'They stay unencrypted.';
+  return `The backups already made keep their ${was.mode === 'key' ? 'key' : 'lack of encryption'}: the next backup of each database is a full, in a new folder beside its folder (${folder}). The earlier backups stay where they are and can still be restored by choosing their folder, but this task's retention no longer deletes them. ${earlier}`;
+}
+
 export function draftToInput(d: TaskDraft, credentialsRefs: (string | null | undefined)[] = []): TaskInput {
   const retention = draftRetention(d) ?? { minAgeDays: 0, keepLast: null };
   const testRestore = draftTestRestore(d);

@@ -177,6 +177,20 @@ describe('the task editor', { timeout: 30_000 }, () => {
     expect(wrapper.get('[data-testid="snapshot-covers"]').text()).toContain('one base backup of the whole cluster');
   });
 
+  it('changing a saved task’s encryption says, before saving, what happens to the backups already made', async () => {
+    answerEditorQuestions();
+    fake.respond('tasks.list', () => ok([savedTask()]));
+    fake.respond('keys.list', () => ok([{ ...KEY, exportedAt: 'x', exportMethod: 'file' }]));
+    const { wrapper } = await mountEditor('/tasks/t1/edit');
+    expect(wrapper.find('[data-testid="encryption-change-notice"]').exists()).toBe(false);
+    await wrapper.get('[data-testid="encryption-none"]').trigger('change');
+    await flushPromises();
+    const notice = wrapper.get('[data-testid="encryption-change-notice"]').text();
+    expect(notice).toContain('the next backup of each database is a full, in a new folder beside its folder ("<database folder>~plain")');
+    expect(notice).toContain(`They can be restored only with the key ${KEY.fingerprint}: keep it.`);
+    expect(notice).toContain("this task's retention no longer deletes them");
+  });
+
   it('Delete task says what happens; a running task is refused with the engine’s reason and the dialog stays open; nothing is deleted', async () => {
     answerEditorQuestions();
     const task = savedTask();
