@@ -5,10 +5,10 @@
  * moment stops before its second), and the scan for
  * statements a replay under another name would apply wrongly.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStatements, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
@@ -72,6 +72,24 @@ describe('stored framing', () => {
       message: expect.stringContaining('it ends inside a file'),
     });
     await expect(unpackLogFiles(Readable.from([fileHeader('../etc.000001', 0)]), dir(), () => true)).rejects.toMatchObject({ code: 'INTEGRITY' });
+  });
+  it('a stored log file goes to disk as it arrives, never whole in memory (a large transaction’s file), and one cut off is not left behind', async () => {
+    const out = dir();
+    const half = Buffer.alloc(4 * 1024 * 1024, 7);
+    const source = new PassThrough();
+    const unpacked = unpackLogFiles(source, out, () => true);
+    source.write(Buffer.concat([fileHeader('binlog.000003', 2 * half.length), half]));
+    // Half the file's bytes are on disk while the rest has not come yet (it was gathered, then written whole).
+    const onDisk = () => (existsSync(join(out, 'binlog.000003')) ? statSync(join(out, 'binlog.000003')).size : 0);
+    for (let i = 0; i < 400 && onDisk() < half.length; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(onDisk()).toBe(half.length);
+    source.end(half);
+    expect(await unpacked).toEqual(['binlog.000003']);
+    expect(statSync(join(out, 'binlog.000003')).size).toBe(2 * half.length);
+    // Cut off inside a file: INTEGRITY, and the part written is removed.
+    const cut = dir();
+    await expect(unpackLogFiles(Readable.from([Buffer.concat([fileHeader('binlog.000004', 10), Buffer.from('short')])]), cut, () => true)).rejects.toMatchObject({ code: 'INTEGRITY' });
+    expect(readdirSync(cut)).toEqual([]);
   });
 });
 
