@@ -16,6 +16,7 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import { runBackstop, runBackstopPeakRss, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 const MB = 1024 * 1024;
 const md5 = (b: Uint8Array | string): string => createHash('md5').update(b).digest('hex');
@@ -155,4 +156,53 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     expect(m.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'docs_small'").trim()).toBe('0');
     expect(rows('docs')).toBe(atMoment);
   }, 180_000);
+});
+
+describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical, by the real command', () => {
+  const PASSWORD_ENV = 'BACKSTOP_LARGE_VALUES_PG_PASSWORD';
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  test('a 24 MB bytea (stored out of line, uncompressed), three 6 MB large objects with their owner and comment, and a 6 MB jsonb document come back exactly into a new name', async () => {
+    const env = { [PASSWORD_ENV]: pg.password };
+    const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
+    const backups = join(tempDir(), 'backups');
+    mkdirSync(backups);
+    const dataDir = tempDir();
+    const taskFile = writeTaskFile(tempDir(), { name: 'files', type: 'logical', server, destinations: [{ kind: 'local', path: backups }] });
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify(server));
+    pg.psql('CREATE ROLE lo_owner; CREATE DATABASE files');
+    // Incompressible bytes made in the server (md5 pieces): 24 MB in one bytea, 6 MB in each large object.
+    const random = (mb: number, seed: number) => `(SELECT string_agg(decode(md5((i * ${seed})::text) || md5((i + ${seed})::text), 'hex'), ''::bytea) FROM generate_series(1, ${mb} * 1024 * 1024 / 32) i)`;
+    pg.psql(
+      `CREATE TABLE files (id int PRIMARY KEY, body bytea, meta jsonb);
+       ALTER TABLE files ALTER body SET STORAGE EXTERNAL;
+       INSERT INTO files VALUES (1, ${random(24, 7)}, (SELECT jsonb_build_object('items', jsonb_agg(jsonb_build_object('i', i, 'name', 'Grüße ✓ ' || md5(i::text)))) FROM generate_series(1, 90000) i)), (2, '\\x00ff', '{}');
+       SELECT lo_from_bytea(900001 + k, ${random(6, 11)} || int4send(k)) FROM generate_series(0, 2) k;
+       ALTER LARGE OBJECT 900002 OWNER TO lo_owner; COMMENT ON LARGE OBJECT 900003 IS 'scan ✓';`,
+      'files',
+    );
+    const content = (db: string) =>
+      pg.psql(
+        `SELECT id, length(body), md5(body), length(meta::text), md5(meta::text) FROM files ORDER BY id;
+         SELECT m.oid, pg_get_userbyid(m.lomowner) = current_user, coalesce(obj_description(m.oid, 'pg_largeobject'), '-'), length(lo_get(m.oid)), md5(lo_get(m.oid)) FROM pg_largeobject_metadata m ORDER BY m.oid;`,
+        db,
+      );
+    const before = content('files');
+    expect(before).toMatch(/^1\|25165824\|[0-9a-f]{32}\|\d{7}\|/);
+    expect(before.split('\n').filter((l) => /^90000\d\|/.test(l)).map((l) => l.split('|').slice(0, 4).join('|'))).toEqual(['900001|t|-|6291460', '900002|f|-|6291460', '900003|t|scan ✓|6291460']);
+
+    const backup = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'full', '--json'], { env });
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    const restore = await runBackstop(['restore', join(backups, encodeDatabaseFolder('files')), '--point', 'latest', '--server', serverFile, '--database', 'files_r', '--data-dir', dataDir, '--json'], { env });
+    expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+    expect(content('files_r')).toBe(before);
+    expect(pg.psql("SELECT pg_get_userbyid(lomowner) FROM pg_largeobject_metadata WHERE oid = 900002", 'files_r').trim()).toBe('lo_owner');
+  }, 120_000);
 });
