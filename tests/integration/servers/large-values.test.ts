@@ -98,14 +98,14 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
   const PASSWORD_ENV = 'BACKSTOP_LARGE_VALUES_MARIA_PASSWORD';
   let m: MariadbServer;
   beforeAll(async () => {
-    // A redo log large enough for a 28 MB row (InnoDB refuses a row over 10% of it).
-    m = await startMariadb({ binlog: true, args: ['--max-allowed-packet=256M', '--innodb-log-file-size=320M'] });
+    // A redo log large enough for a 14 MB row (InnoDB refuses a row over 10% of it).
+    m = await startMariadb({ binlog: true, args: ['--max-allowed-packet=256M', '--innodb-log-file-size=160M'] });
   }, 60_000);
   afterAll(async () => {
     await m?.stop();
   });
 
-  test('a 24 MB row, updated by a 28 MB literal, comes back exactly from the full and from the log replay (the log’s check reads the literal’s 56 MB annotation line in linear time); a target whose max_allowed_packet is smaller refuses naming the fix, nothing created', async () => {
+  test('a 12 MB row, updated by a 14 MB literal, comes back exactly from the full and from the log replay (the log’s check reads the literal’s 28 MB annotation line); a target whose max_allowed_packet is smaller refuses naming the fix, nothing created', async () => {
     const env = { [PASSWORD_ENV]: m.password };
     const server = { kind: 'mysql', host: m.host, port: m.port, user: m.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
     const backups = join(tempDir(), 'backups');
@@ -128,15 +128,15 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     m.sql('CREATE TABLE files (id INT PRIMARY KEY, body LONGBLOB, meta JSON)', 'docs');
     m.sql(`INSERT INTO files VALUES (2, UNHEX('00FF'), '{"small": true}')`, 'docs');
 
-    // 24 MB of random bytes and an 8 MB JSON document (a statement of ~66 MB as hex).
-    m.sql(`INSERT INTO files VALUES (1, REPEAT(RANDOM_BYTES(1024), 24 * 1024), CONCAT('[', REPEAT('{"name":"Grüße ✓","n":12345},', 280000), '{}]'))`, 'docs');
+    // 12 MB of random bytes and a 4 MB JSON document (a statement of ~33 MB as hex: past 16 MB).
+    m.sql(`INSERT INTO files VALUES (1, REPEAT(RANDOM_BYTES(1024), 12 * 1024), CONCAT('[', REPEAT('{"name":"Grüße ✓","n":12345},', 140000), '{}]'))`, 'docs');
     await backup('full');
-    // The large value changed, written as a 28 MB literal (as an application sends it): the log
-    // holds the row's before and after images (~52 MB) and the statement's text (Annotate_rows).
-    m.sql(`UPDATE files SET body = X'${randomBytes(28 * MB).toString('hex')}' WHERE id = 1`, 'docs');
+    // The large value changed, written as a 14 MB literal (as an application sends it): the log
+    // holds the row's before and after images (~30 MB) and the statement's text (Annotate_rows).
+    m.sql(`UPDATE files SET body = X'${randomBytes(14 * MB).toString('hex')}' WHERE id = 1`, 'docs');
     const moment = await aMoment();
     const atMoment = rows('docs');
-    expect(atMoment).toMatch(/^1\t29360128\t[0-9a-f]{32}\t\d{7}\t[0-9a-f]{32}\t280001\n2\t2\t/);
+    expect(atMoment).toMatch(/^1\t14680064\t[0-9a-f]{32}\t\d{7}\t[0-9a-f]{32}\t140001\n2\t2\t/);
     await backup('incremental');
     const replayed = await restore('docs_r', ['--as-of', moment]);
     expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);
@@ -168,7 +168,7 @@ describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical
     await pg?.stop();
   });
 
-  test('a 24 MB bytea (stored out of line, uncompressed), three 6 MB large objects with their owner and comment, and a 6 MB jsonb document come back exactly into a new name', async () => {
+  test('a 16 MB bytea (stored out of line, uncompressed), three 4 MB large objects with their owner and comment, and a 6 MB jsonb document come back exactly into a new name', async () => {
     const env = { [PASSWORD_ENV]: pg.password };
     const server = { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
     const backups = join(tempDir(), 'backups');
@@ -178,13 +178,13 @@ describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical
     const serverFile = join(tempDir(), 'server.json');
     writeFileSync(serverFile, JSON.stringify(server));
     pg.psql('CREATE ROLE lo_owner; CREATE DATABASE files');
-    // Incompressible bytes made in the server (md5 pieces): 24 MB in one bytea, 6 MB in each large object.
+    // Incompressible bytes made in the server (md5 pieces): 16 MB in one bytea, 4 MB in each large object.
     const random = (mb: number, seed: number) => `(SELECT string_agg(decode(md5((i * ${seed})::text) || md5((i + ${seed})::text), 'hex'), ''::bytea) FROM generate_series(1, ${mb} * 1024 * 1024 / 32) i)`;
     pg.psql(
       `CREATE TABLE files (id int PRIMARY KEY, body bytea, meta jsonb);
        ALTER TABLE files ALTER body SET STORAGE EXTERNAL;
-       INSERT INTO files VALUES (1, ${random(24, 7)}, (SELECT jsonb_build_object('items', jsonb_agg(jsonb_build_object('i', i, 'name', 'Grüße ✓ ' || md5(i::text)))) FROM generate_series(1, 90000) i)), (2, '\\x00ff', '{}');
-       SELECT lo_from_bytea(900001 + k, ${random(6, 11)} || int4send(k)) FROM generate_series(0, 2) k;
+       INSERT INTO files VALUES (1, ${random(16, 7)}, (SELECT jsonb_build_object('items', jsonb_agg(jsonb_build_object('i', i, 'name', 'Grüße ✓ ' || md5(i::text)))) FROM generate_series(1, 90000) i)), (2, '\\x00ff', '{}');
+       SELECT lo_from_bytea(900001 + k, ${random(4, 11)} || int4send(k)) FROM generate_series(0, 2) k;
        ALTER LARGE OBJECT 900002 OWNER TO lo_owner; COMMENT ON LARGE OBJECT 900003 IS 'scan ✓';`,
       'files',
     );
@@ -195,8 +195,8 @@ describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical
         db,
       );
     const before = content('files');
-    expect(before).toMatch(/^1\|25165824\|[0-9a-f]{32}\|\d{7}\|/);
-    expect(before.split('\n').filter((l) => /^90000\d\|/.test(l)).map((l) => l.split('|').slice(0, 4).join('|'))).toEqual(['900001|t|-|6291460', '900002|f|-|6291460', '900003|t|scan ✓|6291460']);
+    expect(before).toMatch(/^1\|16777216\|[0-9a-f]{32}\|\d{7}\|/);
+    expect(before.split('\n').filter((l) => /^90000\d\|/.test(l)).map((l) => l.split('|').slice(0, 4).join('|'))).toEqual(['900001|t|-|4194308', '900002|f|-|4194308', '900003|t|scan ✓|4194308']);
 
     const backup = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'full', '--json'], { env });
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
