@@ -48,12 +48,22 @@ function setup(engine: string, mb: number, server: Record<string, unknown>, pass
   return { engine, mb, server, env: password ? { [PASSWORD_ENV]: password } : {}, dataDir: join(dir, 'data'), backups, serverFile, taskFile };
 }
 
-async function run(s: Setup, op: string, argv: string[], check?: () => boolean): Promise<void> {
+async function run(s: Setup, op: string, argv: string[], check?: () => boolean): Promise<boolean> {
   const t = performance.now();
   const r = await runBackstopPeakRss([...argv, '--data-dir', s.dataDir, '--json'], { env: s.env });
   const seconds = Number(((performance.now() - t) / 1000).toFixed(1));
   const ok = r.code === 0;
-  console.log(JSON.stringify({ engine: s.engine, mb: s.mb, op, seconds, ownPeakMb: Math.round(r.peakRssMb), toolsPeakMb: Math.round(r.toolsPeakRssMb), ok, same: ok && check ? check() : undefined, error: ok ? undefined : r.stdout.slice(0, 400) + r.stderr.slice(-400) }));
+  let error: unknown;
+  if (!ok) {
+    try {
+      const doc = JSON.parse(r.stdout) as { error?: unknown; databases?: { error?: unknown }[] };
+      error = doc.error ?? doc.databases?.map((d) => d.error).filter(Boolean);
+    } catch {
+      error = r.stdout.slice(0, 400) + r.stderr.slice(-400);
+    }
+  }
+  console.log(JSON.stringify({ engine: s.engine, mb: s.mb, op, seconds, ownPeakMb: Math.round(r.peakRssMb), toolsPeakMb: Math.round(r.toolsPeakRssMb), ok, same: ok && check ? check() : undefined, error }));
+  return ok;
 }
 
 const restoreArgs = (s: Setup, database: string, source: string, at: string[]) => ['restore', join(s.backups, encodeDatabaseFolder(source)), ...at, '--server', s.serverFile, '--database', database];
@@ -76,9 +86,10 @@ if (engines.includes('pg')) {
       INSERT INTO files SELECT 1, string_agg(decode(md5(i::text) || md5((i + 1)::text), 'hex') || decode(repeat(md5(i::text), 32), 'hex'), ''::bytea) FROM generate_series(1, ${mb} * 1024 * 1024 / 528) i;`, db);
     const sum = (d: string) => pg.psql('SELECT md5(body), length(body) FROM files', d).trim();
     const s = setup('postgres', mb, server, pg.password, 'logical');
-    await run(s, 'logical full', ['backup', '--config', s.taskFile, '--kind', 'full']);
-    await run(s, 'logical restore', restoreArgs(s, `${db}_r`, db, ['--point', 'latest']), () => sum(`${db}_r`) === sum(db));
-    pg.psql(`DROP DATABASE ${db}_r`);
+    if (await run(s, 'logical full', ['backup', '--config', s.taskFile, '--kind', 'full'])) {
+      await run(s, 'logical restore', restoreArgs(s, `${db}_r`, db, ['--point', 'latest']), () => sum(`${db}_r`) === sum(db));
+      pg.psql(`DROP DATABASE IF EXISTS ${db}_r`);
+    }
     pg.psql(`DROP DATABASE ${db}`);
   }
   await pg.stop();

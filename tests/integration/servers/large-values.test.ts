@@ -14,6 +14,7 @@ import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { runBackstop, runBackstopPeakRss, writeTaskFile } from '../../fixtures/cli.ts';
+import { storedPoints } from '../../fixtures/points.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
@@ -131,6 +132,8 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     // 12 MB of random bytes and a 4 MB JSON document (a statement of ~33 MB as hex: past 16 MB).
     m.sql(`INSERT INTO files VALUES (1, REPEAT(RANDOM_BYTES(1024), 12 * 1024), CONCAT('[', REPEAT('{"name":"Grüße ✓","n":12345},', 140000), '{}]'))`, 'docs');
     await backup('full');
+    // The dump's row counter read through the 33 MB statement: both rows counted.
+    expect((await storedPoints(backups, 'docs')).at(-1)!.meta.facts).toMatchObject({ tables: { files: 2 } });
     // The large value changed, written as a 14 MB literal (as an application sends it): the log
     // holds the row's before and after images (~30 MB) and the statement's text (Annotate_rows).
     m.sql(`UPDATE files SET body = X'${randomBytes(14 * MB).toString('hex')}' WHERE id = 1`, 'docs');
@@ -200,6 +203,7 @@ describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical
 
     const backup = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'full', '--json'], { env });
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    expect((await storedPoints(backups, 'files')).at(-1)!.meta.facts).toMatchObject({ tables: { '"public"."files"': 2 } });
     const restore = await runBackstop(['restore', join(backups, encodeDatabaseFolder('files')), '--point', 'latest', '--server', serverFile, '--database', 'files_r', '--data-dir', dataDir, '--json'], { env });
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     expect(content('files_r')).toBe(before);
