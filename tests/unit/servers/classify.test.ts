@@ -104,7 +104,7 @@ describe('PostgreSQL', () => {
       ),
     );
     expect(e.code).toBe('DUMP_FAILED');
-    expect(e.message).toMatch(/^A value in table "files" is too large for PostgreSQL to write as text \(over 1 GB as text: a bytea of more than ~512 MB is written as hex\), so pg_dump cannot dump it/);
+    expect(e.message).toMatch(/^A value in table "files" is too large for PostgreSQL to write as text \(near or over the 1 GB PostgreSQL allocates at once: a bytea is written as hex, twice its size, so one of some 500 MB is too large\), so pg_dump cannot dump it/);
     expect(e.message).toContain('Fix: back up this server with a snapshot task');
     expect(e.message).toContain('invalid memory alloc request size 1296420547');
     // The same server error elsewhere (not a COPY out) stays the general failure.
