@@ -118,6 +118,17 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
         f,
       );
     }
+    // COPY … TO stdout of a value whose text form passes PostgreSQL's 1 GB allocation limit (a
+    // bytea is written as hex: 500 MB already fails): the server refuses it, so pg_dump never can.
+    if (/invalid memory alloc request size \d+/i.test(s) && /COPY [^\n]* TO stdout/i.test(s)) {
+      const table = /Dumping the contents of table "((?:[^"]|"")*)"/i.exec(s)?.[1];
+      return failure(
+        ctx,
+        ctx.fallback,
+        `A value in ${table ? `table "${table}"` : 'a table'} is too large for PostgreSQL to write as text (near or over the 1 GB PostgreSQL allocates at once: a bytea is written as hex, twice its size, so one of some 500 MB is too large), so pg_dump cannot dump it and nothing was stored for this database. Fix: back up this server with a snapshot task (it copies the data files, whatever the size of a value), or keep values this large as large objects (lo_import), which pg_dump writes in pieces`,
+        f,
+      );
+    }
     return failure(ctx, ctx.fallback, `Failed on the ${ctx.server}`, f);
   };
 }

@@ -95,6 +95,21 @@ describe('PostgreSQL', () => {
   test('a tool killed by a signal says so', () => {
     expect(pg({ stderr: '', code: null, signal: 'SIGKILL' }).message).toContain('signal SIGKILL');
   });
+
+  test('a value too large to write as text (a 600 MB bytea: 1.2 GB as hex) names the table, the 1 GB limit and the fixes', () => {
+    // pg_dump 15's stderr for a 600 MB bytea (scripts/bench/large-values.mts 600 pg).
+    const e = pg(
+      f(
+        'pg_dump: error: Dumping the contents of table "files" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: ERROR:  invalid memory alloc request size 1296420547\npg_dump: detail: Command was: COPY public.files (id, body) TO stdout;',
+      ),
+    );
+    expect(e.code).toBe('DUMP_FAILED');
+    expect(e.message).toMatch(/^A value in table "files" is too large for PostgreSQL to write as text \(near or over the 1 GB PostgreSQL allocates at once: a bytea is written as hex, twice its size, so one of some 500 MB is too large\), so pg_dump cannot dump it/);
+    expect(e.message).toContain('Fix: back up this server with a snapshot task');
+    expect(e.message).toContain('invalid memory alloc request size 1296420547');
+    // The same server error elsewhere (not a COPY out) stays the general failure.
+    expect(pg(f('psql:<stdin>:1: ERROR:  invalid memory alloc request size 1296420547')).message).toMatch(/^Failed on the PostgreSQL server/);
+  });
 });
 
 describe('MySQL / MariaDB', () => {

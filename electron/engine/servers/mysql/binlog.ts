@@ -20,7 +20,7 @@
  *   replay's session first runs `REPLAY_SESSION`.
  */
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
@@ -136,38 +136,53 @@ export async function* framedLogFiles(dir: string, files: { name: string; size: 
   }
 }
 
-/** Writes the files of a stored read into `dir` (names checked: a log file's name only); returns their names in order. */
+/**
+ * Writes the files of a stored read into `dir` (names checked: a log file's name only); returns
+ * their names in order. Each file's bytes go to disk as they arrive: a log file holding a large
+ * transaction (a 256 MB row updated: its before and after images) is never whole in memory (it
+ * was gathered, then joined: twice its size).
+ */
 export async function unpackLogFiles(source: Readable, dir: string, keep: (name: string) => boolean): Promise<string[]> {
   const names: string[] = [];
   let pending: Buffer = Buffer.alloc(0);
-  let current: { name: string; size: number; parts: Buffer[]; got: number } | null = null;
+  let current: { name: string; size: number; got: number; out: FileHandle | null } | null = null;
   const damaged = (why: string) => new BackstopError('INTEGRITY', `The stored binary log is not in the expected form (${why}).`);
-  for await (const chunk of source) {
-    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-    for (;;) {
-      if (!current) {
-        const nl = pending.indexOf(0x0a);
-        if (nl < 0) {
-          if (pending.length > 1024) throw damaged('a header line is too long');
-          break;
+  try {
+    for await (const chunk of source) {
+      pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
+      for (;;) {
+        if (!current) {
+          const nl = pending.indexOf(0x0a);
+          if (nl < 0) {
+            if (pending.length > 1024) throw damaged('a header line is too long');
+            break;
+          }
+          const m = /^BACKSTOP-BINLOG-FILE (\S+) (\d+)$/.exec(pending.subarray(0, nl).toString('utf8'));
+          if (!m || !logFileNumber(m[1]!) || m[1]!.includes('/') || m[1]!.includes('\\')) throw damaged('bad file header');
+          current = { name: m[1]!, size: Number(m[2]), got: 0, out: keep(m[1]!) ? await open(join(dir, m[1]!), 'w', 0o600) : null };
+          pending = pending.subarray(nl + 1);
         }
-        const m = /^BACKSTOP-BINLOG-FILE (\S+) (\d+)$/.exec(pending.subarray(0, nl).toString('utf8'));
-        if (!m || !logFileNumber(m[1]!) || m[1]!.includes('/') || m[1]!.includes('\\')) throw damaged('bad file header');
-        current = { name: m[1]!, size: Number(m[2]), parts: [], got: 0 };
-        pending = pending.subarray(nl + 1);
+        const take = Math.min(current.size - current.got, pending.length);
+        if (take > 0) {
+          if (current.out) await current.out.write(pending.subarray(0, take));
+          current.got += take;
+          pending = pending.subarray(take);
+        }
+        if (current.got < current.size) break;
+        if (current.out) {
+          const out = current.out;
+          current.out = null;
+          await out.close();
+          names.push(current.name);
+        }
+        current = null;
       }
-      const take = Math.min(current.size - current.got, pending.length);
-      if (take > 0) {
-        current.parts.push(pending.subarray(0, take));
-        current.got += take;
-        pending = pending.subarray(take);
-      }
-      if (current.got < current.size) break;
-      if (keep(current.name)) {
-        await writeFile(join(dir, current.name), Buffer.concat(current.parts), { mode: 0o600 });
-        names.push(current.name);
-      }
-      current = null;
+    }
+  } finally {
+    // A file cut off (a failed read, a truncated stream) is not left behind as if it were whole.
+    if (current?.out) {
+      await current.out.close();
+      await rm(join(dir, current.name), { force: true });
     }
   }
   if (current || pending.length) throw damaged('it ends inside a file');
@@ -349,7 +364,10 @@ export interface UnsafeStatement {
  * have replayed right, never pass one that would not.
  */
 export class StatementScan {
-  private rest = '';
+  /** The current line's text so far (never kept for a `#` comment line), and whether a line has started / is a comment. */
+  private parts: string[] = [];
+  private inLine = false;
+  private comment = false;
   private statement: string[] = [];
   private current: string | null = null;
   private readonly qualified: RegExp;
@@ -362,16 +380,40 @@ export class StatementScan {
     this.qualified = new RegExp(`(^|[^A-Za-z0-9_$\`])(${forms.join('|')})\\s*\\.`, 'i');
   }
 
+  /**
+   * Text of the reader's output, cut anywhere. Each piece is looked at once: comment lines
+   * (an Annotate_rows `#Q>` line holds the client's whole statement, a large value's literal
+   * included) are skipped as they stream by, never gathered; other lines are gathered as
+   * pieces and joined once (re-joining the unfinished line with each piece made a 16 MB
+   * line cost 3 s and a 256 MB one minutes).
+   */
   feed(text: string): void {
-    const lines = (this.rest + text).split('\n');
-    this.rest = lines.pop() ?? '';
-    for (const line of lines) this.line(line);
+    for (let p = 0; p < text.length && !this.found; ) {
+      const nl = text.indexOf('\n', p);
+      const end = nl < 0 ? text.length : nl;
+      if (!this.inLine) {
+        this.inLine = true;
+        this.comment = text.charCodeAt(p) === 0x23; // '#' (an empty line is no comment)
+      }
+      if (!this.comment && end > p) this.parts.push(text.slice(p, end));
+      if (nl < 0) return;
+      this.endLine();
+      p = nl + 1;
+    }
   }
 
   end(): UnsafeStatement | null {
-    if (this.rest) this.line(this.rest);
-    this.rest = '';
+    if (this.inLine) this.endLine();
     return this.found;
+  }
+
+  private endLine(): void {
+    const line = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+    const comment = this.comment;
+    this.parts = [];
+    this.inLine = false;
+    this.comment = false;
+    if (!comment) this.line(line);
   }
 
   private line(line: string): void {

@@ -62,7 +62,7 @@ import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { makeTempFolder, tempFullError } from '../temp-folder.ts';
 import { shellQuote } from '../shell-quote.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
-import { StatementSplitter } from './statement-splitter.ts';
+import { StatementSplitter, type SqlStatement } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
 
@@ -825,7 +825,14 @@ export class SqliteConnector implements Connector {
       // Statements run in batches of about 64 KiB, and a longer one (a large BLOB's X'…' literal)
       // alone: libsql's exec costs each statement of a batch about the length of the text after
       // it (a 16 MB statement behind 200 small ones in one exec: 51 s; alone: under 1 s).
-      const take = (stmt: string): void => {
+      const take = (stmt: SqlStatement): void => {
+        if (typeof stmt !== 'string') {
+          // An INSERT with large BLOBs (statement-splitter.ts): run alone, the blobs bound.
+          if (batch) db.exec(batch);
+          batch = '';
+          db.prepare(stmt.sql).run(stmt.blobs);
+          return;
+        }
         if (stmt.length >= EXEC_BATCH_CHARS) {
           if (batch) db.exec(batch);
           batch = '';

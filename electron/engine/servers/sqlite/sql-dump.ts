@@ -12,13 +12,18 @@
  *   journal_mode = WAL when the source is a WAL database.
  * Values are exact: integers as 64-bit, reals with round-trip precision (always with a
  * `.`/exponent so they stay REAL), blobs as X'…', text with control characters as
- * CAST(X'…' AS TEXT) so no statement spans lines because of data.
+ * CAST(X'…' AS TEXT) so no statement spans lines because of data. A large blob's literal is
+ * generated in pieces, so the dump holds at most the row as SQLite returned it, never its hex
+ * text whole (a 64 MB blob once cost an 835 MB peak here; see docs/PERFORMANCE.md).
  */
 import type Libsql from 'libsql';
 
 type Database = Libsql.Database;
 
 const CHUNK_CHARS = 64 * 1024;
+/** Blobs longer than this are written as their X'…' literal in pieces of HEX_PIECE bytes (each yielded on its own). */
+const LARGE_BLOB = 64 * 1024;
+const HEX_PIECE = 32 * 1024;
 
 export function quoteSqliteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -94,14 +99,24 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
   const sql = `SELECT ${[...masks, ...(keepRowid ? [alias] : []), ...values].join(',')} FROM main.${quoteSqliteIdent(name)}${order}`;
   const stmt = db.prepare(sql).raw(true).safeIntegers(true);
   for (const row of stmt.iterate() as Iterable<unknown[]>) {
-    const out: string[] = [];
+    let text = head;
     for (let i = masks.length; i < row.length; i++) {
       const col = i - masks.length - lead;
       const v = row[i];
       const mask = col >= 0 ? Number(row[Math.floor(col / 30)] ?? 0) : 0;
-      out.push(col >= 0 && mask & (1 << col % 30) && ArrayBuffer.isView(v) ? `CAST(${sqlValue(v)} AS TEXT)` : sqlValue(v));
+      const asText = col >= 0 && mask & (1 << col % 30);
+      if (i > masks.length) text += ',';
+      if (ArrayBuffer.isView(v) && v.byteLength > LARGE_BLOB) {
+        // A large blob's X'…' literal in pieces: never its whole hex text in memory at once.
+        yield `${text}${asText ? 'CAST(' : ''}X'`;
+        const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        for (let p = 0; p < bytes.length; p += HEX_PIECE) yield bytes.subarray(p, p + HEX_PIECE).toString('hex');
+        text = asText ? "' AS TEXT)" : "'";
+        continue;
+      }
+      text += asText && ArrayBuffer.isView(v) ? `CAST(${sqlValue(v)} AS TEXT)` : sqlValue(v);
     }
-    yield `${head}${out.join(',')});\n`;
+    yield `${text});\n`;
   }
 }
 
