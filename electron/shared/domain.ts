@@ -770,6 +770,14 @@ export const HistoryQuery = z.strictObject({
   before: z.string().datetime().optional(),
   /** Only runs of this kind ('backup', 'test-restore', 'restore', 'retention'). */
   runKind: RunKind.optional(),
+  /** With `before`, the next page after this run: runs that started exactly at `before` and sort after this id are included (no run lost between pages). */
+  beforeId: z.string().min(1).max(100).optional(),
+  /** Runs that started at or after this ISO time (the History view's "From" day). */
+  since: z.string().datetime().optional(),
+  /** Only runs with this outcome. */
+  status: RunStatus.optional(),
+  /** Only runs with a row for this database (or server stream) name. */
+  database: z.string().min(1).max(1000).optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
 

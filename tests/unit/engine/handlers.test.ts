@@ -241,5 +241,31 @@ describe('engine handlers', () => {
     expect(data(await engine.call('history.list', { limit: 1 })).map((r) => r.id)).toEqual([r2]);
     expect(data(await engine.call('history.list', { before: '2026-01-02T00:00:00.000Z' })).map((r) => r.id)).toEqual([r1]);
   });
+
+  it('filters history by database, status and a time range in the query, and pages without losing runs that started at the same instant', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const { HistoryTable } = await import('../../../electron/engine/store/index.ts');
+    const history = new HistoryTable(engine.db);
+    const at = '2026-01-05T02:00:00.000Z';
+    const make = (id: string, startedAt: string, database: string, status: 'success' | 'failed') => {
+      history.startRun({ taskId: 't1', taskName: 'one', trigger: 'schedule', requestedKind: 'full', startedAt }, id);
+      history.startDatabase(id, { database, destination: 'local:/b', kind: 'full', kindReason: null, startedAt });
+      history.finishRun(id, status, startedAt);
+    };
+    make('a', '2026-01-04T02:00:00.000Z', 'Übersicht_東京', 'success');
+    make('b', at, 'app', 'failed');
+    make('c', at, 'app', 'success');
+    make('d', at, 'app', 'success');
+    make('e', '2026-01-06T02:00:00.000Z', 'app', 'success');
+    const ids = async (q: Record<string, unknown>) => data(await engine.call('history.list', q as never)).map((r) => r.id);
+
+    expect(await ids({ database: 'Übersicht_東京' })).toEqual(['a']);
+    expect(await ids({ status: 'failed' })).toEqual(['b']);
+    expect(await ids({ since: at, before: '2026-01-06T00:00:00.000Z' })).toEqual(['b', 'c', 'd']);
+    // Pages of two: the cursor (time and id of the last run shown) continues inside a shared instant.
+    expect(await ids({ limit: 2 })).toEqual(['e', 'b']);
+    expect(await ids({ limit: 2, before: at, beforeId: 'b' })).toEqual(['c', 'd']);
+    expect(await ids({ limit: 2, before: at, beforeId: 'd' })).toEqual(['a']);
+  });
 });
 
