@@ -1,0 +1,78 @@
+/**
+ * The window never drops a DBA's typed work without asking (real engine, real Chromium):
+ * edits typed into one task's editor survive opening another task's editor or a new task —
+ * the window asks first, goes back to them, or discards them only when told; an editor
+ * opened and left untouched is not asked about.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dispatch } from '../../electron/engine/api/dispatch.ts';
+import type { Engine } from '../../electron/engine/index.ts';
+import { expect, test } from './fixtures/harness';
+import { makeSqliteFolder } from './fixtures/sqlite-files';
+import { TaskEditorPage } from './pages/task-editor-page';
+import { TasksPage } from './pages/tasks-page';
+
+async function twoTasks(engine: Engine, root: string): Promise<void> {
+  const folder = join(root, 'dbs');
+  await makeSqliteFolder(folder, ['a.db'], 1);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!server.ok) throw new Error(server.message);
+  for (const name of ['Nightly', 'Weekly']) {
+    const path = join(root, 'backups', name);
+    await mkdir(path, { recursive: true });
+    const made = await dispatch(engine.handlers, 'tasks.create', {
+      name,
+      serverId: server.data.id,
+      type: 'logical',
+      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+      retention: { minAgeDays: 30, keepLast: null },
+      destinations: [{ kind: 'local', path }],
+    });
+    if (!made.ok) throw new Error(made.message);
+  }
+}
+
+test('edits to one task survive opening another task or a new one: the window asks, goes back, or discards when told', async ({ page, engine, tempDir }) => {
+  test.setTimeout(60_000);
+  await twoTasks(engine, tempDir);
+  const tasks = new TasksPage(page);
+  const editor = new TaskEditorPage(page);
+  const unsaved = page.getByTestId('unsaved-other');
+  await tasks.open();
+
+  // Opened and left untouched: another task opens without a question.
+  await tasks.row('Nightly').getByTestId('task-edit').click();
+  await expect(editor.retentionDays).toHaveValue('30');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Weekly').getByTestId('task-edit').click();
+  await expect(editor.form).toBeVisible();
+  await expect(unsaved).toHaveCount(0);
+
+  // Typed into Weekly, then off to Nightly: asked, and "back" brings the typed value.
+  await editor.retentionDays.fill('14');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Nightly').getByTestId('task-edit').click();
+  await expect(unsaved).toContainText('You have unsaved changes to “Weekly”');
+  await expect(editor.form).toHaveCount(0);
+  await page.getByTestId('unsaved-back').click();
+  await expect(editor.form).toBeVisible();
+  await expect(editor.name).toHaveValue('Weekly');
+  await expect(editor.retentionDays).toHaveValue('14');
+
+  // The same before a new task; "discard" opens the new form, and Weekly's edits are gone.
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await page.getByTestId('task-new').click();
+  await expect(unsaved).toContainText('You have unsaved changes to “Weekly”');
+  await page.getByTestId('unsaved-discard').click();
+  await expect(editor.form).toBeVisible();
+  await expect(editor.name).toHaveValue('');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Weekly').getByTestId('task-edit').click();
+  await expect(unsaved).toHaveCount(0);
+  await expect(editor.retentionDays).toHaveValue('30');
+
+  // Nothing was saved along the way.
+  const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
+  expect(listed.ok && listed.data.map((t) => t.retention.minAgeDays)).toEqual([30, 30]);
+});
