@@ -358,7 +358,23 @@ export const Settings = z.strictObject({
   smtp: SmtpSetting.nullable().default(null),
 });
 export type Settings = z.infer<typeof Settings>;
-export const SettingsPatch = Settings.partial();
+/**
+ * Some settings, the others left as they are. Built from each field without its default:
+ * `Settings.partial()` fills every absent key with its default in zod 4, so a patch of the
+ * theme alone reset every other setting — notification channels and the e-mail server too.
+ */
+const S = Settings.shape;
+export const SettingsPatch = z.strictObject({
+  theme: S.theme.unwrap().optional(),
+  maxConcurrentBackups: S.maxConcurrentBackups.unwrap().optional(),
+  startAtLogin: S.startAtLogin.unwrap().optional(),
+  notifications: S.notifications.unwrap().optional(),
+  staleAfterHours: S.staleAfterHours.unwrap().optional(),
+  slotWarnGiB: S.slotWarnGiB.unwrap().optional(),
+  toolPaths: S.toolPaths.unwrap().optional(),
+  notificationChannels: S.notificationChannels.unwrap().optional(),
+  smtp: S.smtp.unwrap().optional(),
+});
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 export const DEFAULT_SETTINGS: Settings = Settings.parse({});
 

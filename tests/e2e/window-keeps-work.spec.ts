@@ -2,7 +2,9 @@
  * The window never drops a DBA's typed work without asking (real engine, real Chromium):
  * edits typed into one task's editor survive opening another task's editor or a new task —
  * the window asks first, goes back to them, or discards them only when told; an editor
- * opened and left untouched is not asked about.
+ * opened and left untouched is not asked about. Settings typed and not saved survive another
+ * view and a reload; a setting changed in another window meanwhile shows in the form and
+ * Save does not put the old value back.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import type { Engine } from '../../electron/engine/index.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
+import { AppShell } from './pages/app-shell';
 import { TaskEditorPage } from './pages/task-editor-page';
 import { TasksPage } from './pages/tasks-page';
 
@@ -75,4 +78,42 @@ test('edits to one task survive opening another task or a new one: the window as
   // Nothing was saved along the way.
   const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
   expect(listed.ok && listed.data.map((t) => t.retention.minAgeDays)).toEqual([30, 30]);
+});
+
+test('unsaved settings survive another view and a reload; Save keeps a setting changed in another window meanwhile', async ({ page, engine }) => {
+  const channel = await dispatch(engine.handlers, 'notifications.saveChannel', { channel: { kind: 'email', name: 'DBA team', to: ['dba@example.test'] } });
+  if (!channel.ok) throw new Error(channel.message);
+  const shell = new AppShell(page);
+  let view = await shell.open('settings');
+  await view.getByTestId('stale-after').fill('36');
+  await view.getByTestId('tools-postgres').fill('/opt/pg 15/bin');
+
+  await shell.open('tasks');
+  view = await shell.open('settings');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+  await page.reload();
+  view = await shell.open('settings');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+  await expect(view.getByTestId('tools-postgres')).toHaveValue('/opt/pg 15/bin');
+
+  // "Another window" changes concurrency: the untouched field shows it, the typed ones stay.
+  const elsewhere = await dispatch(engine.handlers, 'settings.set', { maxConcurrentBackups: 6 });
+  if (!elsewhere.ok) throw new Error(elsewhere.message);
+  await expect(view.getByLabel('Backups running at once')).toHaveValue('6');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
+  const saved = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(saved.ok && { max: saved.data.maxConcurrentBackups, stale: saved.data.staleAfterHours, pg: saved.data.toolPaths.postgres }).toEqual({ max: 6, stale: 36, pg: '/opt/pg 15/bin' });
+  expect(await page.evaluate(() => sessionStorage.getItem('backstop.settings.draft'))).toBeNull();
+
+  // A theme (saved alone, at once) changes the theme only: the e-mail channel and the rest stay.
+  await view.getByText('Dark', { exact: true }).click();
+  await expect.poll(async () => {
+    const s = await dispatch(engine.handlers, 'settings.get', undefined);
+    return s.ok && s.data.theme;
+  }).toBe('dark');
+  const after = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(after.ok && { max: after.data.maxConcurrentBackups, stale: after.data.staleAfterHours, channels: after.data.notificationChannels.map((c) => c.name) }).toEqual({ max: 6, stale: 36, channels: ['DBA team'] });
 });

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../electron/engine/index.ts';
+import { Settings, SettingsPatch } from '../../../electron/shared/domain.ts';
 import type { EventName } from '../../../electron/shared/ipc/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
@@ -182,6 +183,21 @@ describe('engine handlers', () => {
     expect(edited).toMatchObject({ enabled: false, retention: { minAgeDays: 7 }, updatedAt: '2026-03-01T10:00:00.002Z' });
     const replaced = data(await engine.call('tasks.update', { id: opened.id, task: task(server.id, backups) }));
     expect(replaced).toMatchObject({ enabled: true, updatedAt: '2026-03-01T10:00:00.003Z' });
+  });
+
+  it('a settings.set of one setting changes only that one: notification channels, the e-mail server and every other setting stay', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    data(await engine.call('settings.set', { maxConcurrentBackups: 6, staleAfterHours: 36, toolPaths: { postgres: '/opt/pg/bin', mysql: null } }));
+    const channel = data(await engine.call('notifications.saveChannel', { channel: { kind: 'email', name: 'DBA team', to: ['dba@example.test'] } }));
+    const before = data(await engine.call('settings.get', undefined));
+    expect(before.notificationChannels.map((c) => c.id)).toEqual([channel.id]);
+
+    // The window's theme choice sends the theme alone.
+    const after = data(await engine.call('settings.set', { theme: 'dark' }));
+    expect(after).toEqual({ ...before, theme: 'dark' });
+    expect(data(await engine.call('settings.get', undefined))).toEqual({ ...before, theme: 'dark' });
+    // Every setting can be patched.
+    expect(Object.keys(SettingsPatch.shape).sort()).toEqual(Object.keys(Settings.shape).sort());
   });
 
   it('persists settings and data across a restart of the engine', async () => {
