@@ -4,7 +4,8 @@
  * the window asks first, goes back to them, or discards them only when told; an editor
  * opened and left untouched is not asked about. Settings typed and not saved survive another
  * view and a reload; a setting changed in another window meanwhile shows in the form and
- * Save does not put the old value back.
+ * Save does not put the old value back. A server form with entries typed asks before another
+ * server's form or another view replaces it.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import type { Engine } from '../../electron/engine/index.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { AppShell } from './pages/app-shell';
+import { ServersPage } from './pages/servers-page';
 import { TaskEditorPage } from './pages/task-editor-page';
 import { TasksPage } from './pages/tasks-page';
 
@@ -116,4 +118,48 @@ test('unsaved settings survive another view and a reload; Save keeps a setting c
   }).toBe('dark');
   const after = await dispatch(engine.handlers, 'settings.get', undefined);
   expect(after.ok && { max: after.data.maxConcurrentBackups, stale: after.data.staleAfterHours, channels: after.data.notificationChannels.map((c) => c.name) }).toEqual({ max: 6, stale: 36, channels: ['DBA team'] });
+});
+
+test('a server form with typed entries asks before Edit of another server or another view replaces it', async ({ page, engine, tempDir }) => {
+  const folder = join(tempDir, 'dbs');
+  await makeSqliteFolder(folder, ['a.db'], 1);
+  const made = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!made.ok) throw new Error(made.message);
+  const servers = new ServersPage(page);
+  const shell = new AppShell(page);
+  await servers.open();
+  const ask = page.getByTestId('server-unsaved');
+
+  // Opened and untouched: Edit of another server just opens it.
+  await servers.addButton.click();
+  await expect(servers.form).toBeVisible();
+  await servers.row('Files').getByRole('button', { name: 'Edit Files' }).click();
+  await expect(ask).toBeHidden();
+  await expect(servers.form.getByLabel('Name', { exact: true })).toHaveValue('Files');
+  await servers.form.getByTestId('server-cancel').click();
+
+  // Typed into a new server's form: Edit of another server asks; Cancel keeps the entries.
+  await servers.addButton.click();
+  await servers.form.getByLabel('Name', { exact: true }).fill('Reporting');
+  await servers.form.getByTestId('server-host').fill('db-reporting.internal');
+  await servers.row('Files').getByRole('button', { name: 'Edit Files' }).click();
+  await expect(ask).toBeVisible();
+  await expect(ask).toContainText('Discard the server form?');
+  await ask.getByTestId('confirm-cancel').click();
+  await expect(servers.form.getByLabel('Name', { exact: true })).toHaveValue('Reporting');
+  await expect(servers.form.getByTestId('server-host')).toHaveValue('db-reporting.internal');
+
+  // Another view: asked too; Cancel stays here with the entries, Discard goes.
+  await shell.navLink('tasks').click();
+  await expect(ask).toBeVisible();
+  await ask.getByTestId('confirm-cancel').click();
+  await expect(servers.root).toBeVisible();
+  await expect(servers.form.getByTestId('server-host')).toHaveValue('db-reporting.internal');
+  await shell.navLink('tasks').click();
+  await ask.getByTestId('confirm-ok').click();
+  await expect(page.getByTestId('view-tasks')).toBeVisible();
+  await shell.open('servers');
+  await expect(servers.form).toHaveCount(0);
+  const listed = await dispatch(engine.handlers, 'servers.list', undefined);
+  expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Files']);
 });
