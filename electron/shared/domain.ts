@@ -361,7 +361,23 @@ export const Settings = z.strictObject({
   smtp: SmtpSetting.nullable().default(null),
 });
 export type Settings = z.infer<typeof Settings>;
-export const SettingsPatch = Settings.partial();
+/**
+ * Some settings, the others left as they are. Built from each field without its default:
+ * `Settings.partial()` fills every absent key with its default in zod 4, so a patch of the
+ * theme alone reset every other setting — notification channels and the e-mail server too.
+ */
+const S = Settings.shape;
+export const SettingsPatch = z.strictObject({
+  theme: S.theme.unwrap().optional(),
+  maxConcurrentBackups: S.maxConcurrentBackups.unwrap().optional(),
+  startAtLogin: S.startAtLogin.unwrap().optional(),
+  notifications: S.notifications.unwrap().optional(),
+  staleAfterHours: S.staleAfterHours.unwrap().optional(),
+  slotWarnGiB: S.slotWarnGiB.unwrap().optional(),
+  toolPaths: S.toolPaths.unwrap().optional(),
+  notificationChannels: S.notificationChannels.unwrap().optional(),
+  smtp: S.smtp.unwrap().optional(),
+});
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 export const DEFAULT_SETTINGS: Settings = Settings.parse({});
 
@@ -773,6 +789,14 @@ export const HistoryQuery = z.strictObject({
   before: z.string().datetime().optional(),
   /** Only runs of this kind ('backup', 'test-restore', 'restore', 'retention'). */
   runKind: RunKind.optional(),
+  /** With `before`, the next page after this run: runs that started exactly at `before` and sort after this id are included (no run lost between pages). */
+  beforeId: z.string().min(1).max(100).optional(),
+  /** Runs that started at or after this ISO time (the History view's "From" day). */
+  since: z.string().datetime().optional(),
+  /** Only runs with this outcome. */
+  status: RunStatus.optional(),
+  /** Only runs with a row for this database (or server stream) name. */
+  database: z.string().min(1).max(1000).optional(),
 });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
 

@@ -317,9 +317,24 @@ export class HistoryTable {
       where.push('task_id = ?');
       args.push(q.taskId);
     }
-    if (q.before) {
+    if (q.before && q.beforeId) {
+      where.push('(started_at < ? OR (started_at = ? AND id > ?))');
+      args.push(q.before, q.before, q.beforeId);
+    } else if (q.before) {
       where.push('started_at < ?');
       args.push(q.before);
+    }
+    if (q.since) {
+      where.push('started_at >= ?');
+      args.push(q.since);
+    }
+    if (q.status) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    if (q.database) {
+      where.push('EXISTS (SELECT 1 FROM run_databases d WHERE d.run_id = runs.id AND d.database = ?)');
+      args.push(q.database);
     }
     if (q.runKind) {
       where.push('run_kind = ?');

@@ -2,7 +2,7 @@
  * History helpers: filtering runs, a run's per-database results, and the chart series.
  * Pure functions over `Run` objects as the engine returns them.
  */
-import type { Run, RunDatabase, RunKind, RunStatus } from '@shared/domain.ts';
+import type { HistoryQuery, Run, RunDatabase, RunKind, RunStatus } from '@shared/domain.ts';
 
 export interface RunFilter {
   taskId: string;
@@ -35,6 +35,48 @@ export function filterRuns(runs: readonly Run[], f: RunFilter): Run[] {
     if (f.to && day > f.to) return false;
     return true;
   });
+}
+
+/** What History asks the engine for: the view's filter, with its local calendar days as instants. */
+export type HistoryFilterQuery = Omit<HistoryQuery, 'limit' | 'before' | 'beforeId'> & { before?: string };
+
+/** Local midnight of "YYYY-MM-DD" plus `days`, as an ISO instant; undefined for an empty or unreadable day. */
+function localMidnight(day: string, days = 0): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return undefined;
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + days);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/**
+ * The engine query for a History filter, so a filter searches every run in the database
+ * and not only the page already loaded: `from` is the start of that local day, `to` the
+ * start of the day after (inclusive day).
+ */
+export function historyQueryFor(f: RunFilter): HistoryFilterQuery {
+  const q: HistoryFilterQuery = {};
+  if (f.taskId) q.taskId = f.taskId;
+  if (f.kind) q.runKind = f.kind;
+  if (f.status) q.status = f.status;
+  if (f.database) q.database = f.database;
+  const since = f.from ? localMidnight(f.from) : undefined;
+  if (since) q.since = since;
+  const before = f.to ? localMidnight(f.to, 1) : undefined;
+  if (before) q.before = before;
+  return q;
+}
+
+/**
+ * Newest runs fetched again (`head`, a page of `pageSize` or fewer) merged into the runs
+ * already loaded: the head replaces what it covers; loaded runs older than the head's oldest
+ * are kept (older pages the user opened stay open). A head shorter than a page is everything.
+ */
+export function mergeNewest(head: readonly Run[], loaded: readonly Run[], pageSize: number): Run[] {
+  if (head.length < pageSize) return [...head];
+  const oldest = head[head.length - 1]!;
+  const seen = new Set(head.map((r) => r.id));
+  const older = loaded.filter((r) => !seen.has(r.id) && (r.startedAt < oldest.startedAt || (r.startedAt === oldest.startedAt && r.id > oldest.id)));
+  return [...head, ...older];
 }
 
 /** Every database name in the runs, sorted. */

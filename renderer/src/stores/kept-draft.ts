@@ -6,11 +6,16 @@
  * destination fields (S3 secret key, Azure key, FTP/SFTP password and passphrase) are never
  * kept: after a reload they must be typed again, and the form says they are missing.
  *
+ * The Settings form's unsaved edits are kept the same way (`keepSettingsDraft`): leaving
+ * the view or reloading the window brings them back on top of the settings in force (they
+ * hold no secret).
+ *
  * Contract: `keepDraft` never throws (storage full or unavailable: nothing is kept);
  * `keptDraft` returns what was kept, or null when nothing (or something unreadable) was;
  * `forgetDraft` removes it (after a save, a delete or Cancel).
  */
-import type { Task } from '@shared/domain.ts';
+import type { Settings, Task } from '@shared/domain.ts';
+import type { SettingsDraft } from '../components/settings-draft';
 import type { DestinationDraft, TaskDraft } from '../components/task-draft';
 
 const KEY = 'backstop.taskEditor.draft';
@@ -75,6 +80,41 @@ export function keptDraft(): KeptDraft | null {
 export function forgetDraft(): void {
   try {
     storage()?.removeItem(KEY);
+  } catch {
+    // nothing kept
+  }
+}
+
+const SETTINGS_KEY = 'backstop.settings.draft';
+
+/** The Settings form as typed, and the settings it was typed over (to tell the user's edits from values changed since). */
+export interface KeptSettingsDraft {
+  base: Settings;
+  draft: SettingsDraft;
+}
+
+export function keepSettingsDraft(kept: KeptSettingsDraft): void {
+  try {
+    storage()?.setItem(SETTINGS_KEY, JSON.stringify(kept));
+  } catch {
+    // nothing kept
+  }
+}
+
+export function keptSettingsDraft(): KeptSettingsDraft | null {
+  try {
+    const text = storage()?.getItem(SETTINGS_KEY);
+    if (!text) return null;
+    const kept = JSON.parse(text) as KeptSettingsDraft;
+    return kept && typeof kept.base === 'object' && typeof kept.draft === 'object' && kept.base?.toolPaths ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+export function forgetSettingsDraft(): void {
+  try {
+    storage()?.removeItem(SETTINGS_KEY);
   } catch {
     // nothing kept
   }

@@ -104,8 +104,12 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
   const shown = computed<Partial<Record<DraftField, string>>>(() => (submitted.value ? errors.value : {}));
   const needsConfirm = computed(() => draft.encryption !== 'none' && draft.keyRef !== null && keyIsNew.value && !keyConfirmed.value);
 
+  /** A new form's draft as it was opened (null: not a fresh new form, e.g. one kept across a reload): untouched when the draft still equals it. */
+  let newBaseline: string | null = null;
+
   function reset(to: TaskDraft, task: Task | null, t: EditorTarget): void {
     Object.assign(draft, to);
+    newBaseline = task ? null : JSON.stringify(to);
     original.value = task;
     target.value = t;
     submitted.value = false;
@@ -118,8 +122,18 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
 
   /** True when the draft holds something typed since it was loaded from `original` (or since a new form). */
   function edited(): boolean {
-    const loaded = original.value ? draftFromTask(original.value) : null;
-    return loaded === null || JSON.stringify(draft) !== JSON.stringify(loaded);
+    if (!original.value) return newBaseline === null || JSON.stringify(draft) !== newBaseline;
+    return JSON.stringify(draft) !== JSON.stringify(draftFromTask(original.value));
+  }
+
+  /**
+   * The draft of another task (or of a new one) holding unsaved edits, when the editor is
+   * about to open `t` ('new' or a task id): opening would replace it, so the view asks first
+   * (go back to it, or discard it). Null when there is nothing to lose.
+   */
+  function unsavedOther(t: string): { target: string; name: string } | null {
+    if (!target.value || target.value === t || !edited()) return null;
+    return { target: target.value, name: draft.name.trim() };
   }
 
   /**
@@ -359,6 +373,7 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     deletedElsewhere,
     saveAsNew,
     open,
+    unsavedOther,
     loadCurrent,
     keepMine,
     close,

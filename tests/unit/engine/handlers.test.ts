@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../electron/engine/index.ts';
+import { Settings, SettingsPatch } from '../../../electron/shared/domain.ts';
 import type { EventName } from '../../../electron/shared/ipc/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
@@ -184,6 +185,21 @@ describe('engine handlers', () => {
     expect(replaced).toMatchObject({ enabled: true, updatedAt: '2026-03-01T10:00:00.003Z' });
   });
 
+  it('a settings.set of one setting changes only that one: notification channels, the e-mail server and every other setting stay', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    data(await engine.call('settings.set', { maxConcurrentBackups: 6, staleAfterHours: 36, toolPaths: { postgres: '/opt/pg/bin', mysql: null } }));
+    const channel = data(await engine.call('notifications.saveChannel', { channel: { kind: 'email', name: 'DBA team', to: ['dba@example.test'] } }));
+    const before = data(await engine.call('settings.get', undefined));
+    expect(before.notificationChannels.map((c) => c.id)).toEqual([channel.id]);
+
+    // The window's theme choice sends the theme alone.
+    const after = data(await engine.call('settings.set', { theme: 'dark' }));
+    expect(after).toEqual({ ...before, theme: 'dark' });
+    expect(data(await engine.call('settings.get', undefined))).toEqual({ ...before, theme: 'dark' });
+    // Every setting can be patched.
+    expect(Object.keys(SettingsPatch.shape).sort()).toEqual(Object.keys(Settings.shape).sort());
+  });
+
   it('persists settings and data across a restart of the engine', async () => {
     const dataDir = tempDir();
     const folder = tempDir();
@@ -240,6 +256,32 @@ describe('engine handlers', () => {
     expect(data(await engine.call('history.list', { taskId: 't1' })).map((r) => r.id)).toEqual([r1]);
     expect(data(await engine.call('history.list', { limit: 1 })).map((r) => r.id)).toEqual([r2]);
     expect(data(await engine.call('history.list', { before: '2026-01-02T00:00:00.000Z' })).map((r) => r.id)).toEqual([r1]);
+  });
+
+  it('filters history by database, status and a time range in the query, and pages without losing runs that started at the same instant', async () => {
+    const engine = await testEngine({ secrets: new MemorySecretStore() });
+    const { HistoryTable } = await import('../../../electron/engine/store/index.ts');
+    const history = new HistoryTable(engine.db);
+    const at = '2026-01-05T02:00:00.000Z';
+    const make = (id: string, startedAt: string, database: string, status: 'success' | 'failed') => {
+      history.startRun({ taskId: 't1', taskName: 'one', trigger: 'schedule', requestedKind: 'full', startedAt }, id);
+      history.startDatabase(id, { database, destination: 'local:/b', kind: 'full', kindReason: null, startedAt });
+      history.finishRun(id, status, startedAt);
+    };
+    make('a', '2026-01-04T02:00:00.000Z', 'Übersicht_東京', 'success');
+    make('b', at, 'app', 'failed');
+    make('c', at, 'app', 'success');
+    make('d', at, 'app', 'success');
+    make('e', '2026-01-06T02:00:00.000Z', 'app', 'success');
+    const ids = async (q: Record<string, unknown>) => data(await engine.call('history.list', q as never)).map((r) => r.id);
+
+    expect(await ids({ database: 'Übersicht_東京' })).toEqual(['a']);
+    expect(await ids({ status: 'failed' })).toEqual(['b']);
+    expect(await ids({ since: at, before: '2026-01-06T00:00:00.000Z' })).toEqual(['b', 'c', 'd']);
+    // Pages of two: the cursor (time and id of the last run shown) continues inside a shared instant.
+    expect(await ids({ limit: 2 })).toEqual(['e', 'b']);
+    expect(await ids({ limit: 2, before: at, beforeId: 'b' })).toEqual(['c', 'd']);
+    expect(await ids({ limit: 2, before: at, beforeId: 'd' })).toEqual(['a']);
   });
 });
 

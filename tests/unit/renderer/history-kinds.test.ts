@@ -134,7 +134,9 @@ describe('History: restores and retention runs', () => {
     expect(ids(w)).toEqual(['r-retention']);
     await kind.setValue('backup');
     expect(ids(w)).toEqual(['r-backup']);
-    expect(w.get('[data-testid="history-count"]').text()).toBe('1 of 4 runs');
+    expect(w.get('[data-testid="history-count"]').text()).toBe('1 matching run');
+    // The filter is the engine's query, so it searches the whole history, not the page loaded.
+    expect(fake.commands['history.list']).toHaveBeenLastCalledWith({ runKind: 'backup', limit: 200 });
   });
 
   it("shows a restore's origin, source, point, target server and each database's new name and bytes", async () => {

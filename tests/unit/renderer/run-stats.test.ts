@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Run, RunDatabase } from '@shared/domain.ts';
-import { databasesOf, dedupRatio, filterRuns, resultsByDatabase, seriesFor, EMPTY_FILTER } from '../../../renderer/src/components/run-stats';
+import { databasesOf, dedupRatio, filterRuns, historyQueryFor, mergeNewest, resultsByDatabase, seriesFor, EMPTY_FILTER } from '../../../renderer/src/components/run-stats';
 import { cronInWords } from '../../../renderer/src/components/cron-words';
 import { formatMs } from '../../../renderer/src/components/format';
 
@@ -64,5 +64,30 @@ describe('history helpers', () => {
     expect(formatMs(12_400)).toBe('12 s');
     expect(formatMs(185_000)).toBe('3m 5s');
     expect(cronInWords('0 2 * * *')).toBe('daily at 02:00');
+  });
+});
+
+describe('History as an engine query', () => {
+  it('turns the filter into the engine query, the "To" day inclusive (local days)', () => {
+    expect(historyQueryFor(EMPTY_FILTER)).toEqual({});
+    const q = historyQueryFor({ taskId: 't1', kind: 'backup', database: 'Übersicht', status: 'failed', from: '2026-03-01', to: '2026-03-01' });
+    expect(q).toEqual({
+      taskId: 't1', runKind: 'backup', database: 'Übersicht', status: 'failed',
+      since: new Date(2026, 2, 1).toISOString(), before: new Date(2026, 2, 2).toISOString(),
+    });
+    // A half-typed date is no bound at all (not an error, not a wrong bound).
+    expect(historyQueryFor({ ...EMPTY_FILTER, from: '2026-0' })).toEqual({});
+  });
+
+  it('merges the newest page fetched again with the older pages already loaded', () => {
+    const r = (id: string, day: number) => run(id, `2026-03-${String(day).padStart(2, '0')}T00:00:00.000Z`);
+    const loaded = [r('5', 5), r('4', 4), r('3', 3), r('2', 2), r('1', 1)];
+    // A new run arrived and run 4 changed: a full page of 3 replaces the top, the older ones stay.
+    const head = [r('6', 6), r('5', 5), { ...r('4', 4), status: 'failed' as const }];
+    const merged = mergeNewest(head, loaded, 3);
+    expect(merged.map((x) => x.id)).toEqual(['6', '5', '4', '3', '2', '1']);
+    expect(merged[2]!.status).toBe('failed');
+    // A head shorter than a page is everything there is (runs deleted by retention go).
+    expect(mergeNewest([r('6', 6)], loaded, 3).map((x) => x.id)).toEqual(['6']);
   });
 });

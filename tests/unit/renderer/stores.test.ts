@@ -6,7 +6,7 @@ import { useServersStore } from '../../../renderer/src/stores/servers';
 import { useSettingsStore } from '../../../renderer/src/stores/settings';
 import { useAppStore } from '../../../renderer/src/stores/app';
 import type { Result } from '@shared/result.ts';
-import type { Server } from '@shared/domain.ts';
+import type { Run, Server } from '@shared/domain.ts';
 import { deferred, fail, installFakeBridge, ok, removeBridge, sqliteServer, type FakeBridge } from './fake-bridge';
 
 let fake: FakeBridge;
@@ -178,6 +178,39 @@ describe('useHistoryStore and useAppStore', () => {
     expect(fake.commands['history.list']).toHaveBeenCalledWith({ limit: 200 });
     fake.emit('history.changed', { runId: 'r', taskId: 't' });
     await vi.waitFor(() => expect(fake.commands['history.list']).toHaveBeenCalledTimes(2));
+  });
+
+  it('history pages with a cursor, searches a filter in the engine, and keeps older pages on history.changed', async () => {
+    const mk = (n: number) => ({ id: `r${String(n).padStart(4, '0')}`, taskId: 't', taskName: 'T', trigger: 'schedule', requestedKind: 'full', status: 'success', startedAt: new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(), endedAt: null, errorCode: null, errorMessage: null, keyFingerprint: null, databases: [] }) as unknown as Run;
+    const all = Array.from({ length: 450 }, (_, i) => mk(450 - i)); // newest first
+    fake.respond('history.list', (input) => {
+      const q = input as { beforeId?: string; taskId?: string; limit?: number } | undefined;
+      const start = q?.beforeId ? all.findIndex((r) => r.id === q.beforeId) + 1 : 0;
+      const pool = q?.taskId ? all.filter((r) => r.id.endsWith('7')) : all;
+      return ok(pool.slice(q?.taskId ? 0 : start, (q?.taskId ? 0 : start) + (q?.limit ?? 100)));
+    });
+    const store = useHistoryStore();
+    await store.refresh();
+    expect(store.runs).toHaveLength(200);
+    expect(store.hasMore).toBe(true);
+    await store.loadOlder();
+    expect(fake.commands['history.list']).toHaveBeenLastCalledWith({ limit: 200, before: all[199]!.startedAt, beforeId: all[199]!.id });
+    await store.loadOlder();
+    expect(store.runs.map((r) => r.id)).toEqual(all.map((r) => r.id));
+    expect(store.hasMore).toBe(false);
+
+    // A new run: the newest page is fetched again; the pages already open stay.
+    all.unshift(mk(451));
+    fake.emit('history.changed', { runId: 'r0451', taskId: 't' });
+    await vi.waitFor(() => expect(store.runs).toHaveLength(451));
+    expect(store.runs[0]!.id).toBe('r0451');
+
+    // A filter replaces the runs with the engine's answer for it.
+    await store.setFilter({ taskId: 't' });
+    expect(fake.commands['history.list']).toHaveBeenLastCalledWith({ taskId: 't', limit: 200 });
+    expect(store.runs.every((r) => r.id.endsWith('7'))).toBe(true);
+    expect(store.runs).toHaveLength(45);
+    expect(store.hasMore).toBe(false);
   });
 
   it('app info failure is exposed as error, with info left empty', async () => {

@@ -309,3 +309,25 @@ describe('a task deleted elsewhere while its editor is open', { timeout: 30_000 
     expect(wrapper.get('[data-testid="from-deleted"]').text()).toContain('encryption key is no longer in the keychain');
   });
 });
+
+describe('unsaved edits of another task', () => {
+  it('are reported before another task or a new form replaces them; an untouched form is not', () => {
+    setActivePinia(createPinia());
+    const editor = useTaskEditorStore();
+    const other: Task = { ...V1, id: 't2', name: 'Weekly' };
+    editor.open(V1);
+    expect(editor.unsavedOther('t2')).toBeNull();
+    editor.draft.minAgeDays = 14;
+    expect(editor.unsavedOther('t1')).toBeNull();
+    expect(editor.unsavedOther('t2')).toEqual({ target: 't1', name: 'Nightly' });
+    expect(editor.unsavedOther('new')).toEqual({ target: 't1', name: 'Nightly' });
+
+    editor.close();
+    editor.open(null, 's1');
+    expect(editor.unsavedOther('t2')).toBeNull();
+    editor.draft.name = 'Hourly';
+    expect(editor.unsavedOther('t2')).toEqual({ target: 'new', name: 'Hourly' });
+    editor.open(other);
+    expect(editor.target).toBe('t2');
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The window never drops a DBA's typed work without asking (real engine, real Chromium):
+ * edits typed into one task's editor survive opening another task's editor or a new task —
+ * the window asks first, goes back to them, or discards them only when told; an editor
+ * opened and left untouched is not asked about. Settings typed and not saved survive another
+ * view and a reload; a setting changed in another window meanwhile shows in the form and
+ * Save does not put the old value back. A server form with entries typed asks before another
+ * server's form or another view replaces it.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dispatch } from '../../electron/engine/api/dispatch.ts';
+import type { Engine } from '../../electron/engine/index.ts';
+import { expect, test } from './fixtures/harness';
+import { makeSqliteFolder } from './fixtures/sqlite-files';
+import { AppShell } from './pages/app-shell';
+import { ServersPage } from './pages/servers-page';
+import { TaskEditorPage } from './pages/task-editor-page';
+import { TasksPage } from './pages/tasks-page';
+
+async function twoTasks(engine: Engine, root: string): Promise<void> {
+  const folder = join(root, 'dbs');
+  await makeSqliteFolder(folder, ['a.db'], 1);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!server.ok) throw new Error(server.message);
+  for (const name of ['Nightly', 'Weekly']) {
+    const path = join(root, 'backups', name);
+    await mkdir(path, { recursive: true });
+    const made = await dispatch(engine.handlers, 'tasks.create', {
+      name,
+      serverId: server.data.id,
+      type: 'logical',
+      schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' },
+      retention: { minAgeDays: 30, keepLast: null },
+      destinations: [{ kind: 'local', path }],
+    });
+    if (!made.ok) throw new Error(made.message);
+  }
+}
+
+test('edits to one task survive opening another task or a new one: the window asks, goes back, or discards when told', async ({ page, engine, tempDir }) => {
+  test.setTimeout(60_000);
+  await twoTasks(engine, tempDir);
+  const tasks = new TasksPage(page);
+  const editor = new TaskEditorPage(page);
+  const unsaved = page.getByTestId('unsaved-other');
+  await tasks.open();
+
+  // Opened and left untouched: another task opens without a question.
+  await tasks.row('Nightly').getByTestId('task-edit').click();
+  await expect(editor.retentionDays).toHaveValue('30');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Weekly').getByTestId('task-edit').click();
+  await expect(editor.form).toBeVisible();
+  await expect(unsaved).toHaveCount(0);
+
+  // Typed into Weekly, then off to Nightly: asked, and "back" brings the typed value.
+  await editor.retentionDays.fill('14');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Nightly').getByTestId('task-edit').click();
+  await expect(unsaved).toContainText('You have unsaved changes to “Weekly”');
+  await expect(editor.form).toHaveCount(0);
+  await page.getByTestId('unsaved-back').click();
+  await expect(editor.form).toBeVisible();
+  await expect(editor.name).toHaveValue('Weekly');
+  await expect(editor.retentionDays).toHaveValue('14');
+
+  // The same before a new task; "discard" opens the new form, and Weekly's edits are gone.
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await page.getByTestId('task-new').click();
+  await expect(unsaved).toContainText('You have unsaved changes to “Weekly”');
+  await page.getByTestId('unsaved-discard').click();
+  await expect(editor.form).toBeVisible();
+  await expect(editor.name).toHaveValue('');
+  await page.getByRole('link', { name: 'Back to tasks' }).click();
+  await tasks.row('Weekly').getByTestId('task-edit').click();
+  await expect(unsaved).toHaveCount(0);
+  await expect(editor.retentionDays).toHaveValue('30');
+
+  // Nothing was saved along the way.
+  const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
+  expect(listed.ok && listed.data.map((t) => t.retention.minAgeDays)).toEqual([30, 30]);
+});
+
+test('unsaved settings survive another view and a reload; Save keeps a setting changed in another window meanwhile', async ({ page, engine }) => {
+  const channel = await dispatch(engine.handlers, 'notifications.saveChannel', { channel: { kind: 'email', name: 'DBA team', to: ['dba@example.test'] } });
+  if (!channel.ok) throw new Error(channel.message);
+  const shell = new AppShell(page);
+  let view = await shell.open('settings');
+  await view.getByTestId('stale-after').fill('36');
+  await view.getByTestId('tools-postgres').fill('/opt/pg 15/bin');
+
+  await shell.open('tasks');
+  view = await shell.open('settings');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+  await page.reload();
+  view = await shell.open('settings');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+  await expect(view.getByTestId('tools-postgres')).toHaveValue('/opt/pg 15/bin');
+
+  // "Another window" changes concurrency: the untouched field shows it, the typed ones stay.
+  const elsewhere = await dispatch(engine.handlers, 'settings.set', { maxConcurrentBackups: 6 });
+  if (!elsewhere.ok) throw new Error(elsewhere.message);
+  await expect(view.getByLabel('Backups running at once')).toHaveValue('6');
+  await expect(view.getByTestId('stale-after')).toHaveValue('36');
+
+  await view.getByTestId('settings-save').click();
+  await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
+  const saved = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(saved.ok && { max: saved.data.maxConcurrentBackups, stale: saved.data.staleAfterHours, pg: saved.data.toolPaths.postgres }).toEqual({ max: 6, stale: 36, pg: '/opt/pg 15/bin' });
+  expect(await page.evaluate(() => sessionStorage.getItem('backstop.settings.draft'))).toBeNull();
+
+  // A theme (saved alone, at once) changes the theme only: the e-mail channel and the rest stay.
+  await view.getByText('Dark', { exact: true }).click();
+  await expect.poll(async () => {
+    const s = await dispatch(engine.handlers, 'settings.get', undefined);
+    return s.ok && s.data.theme;
+  }).toBe('dark');
+  const after = await dispatch(engine.handlers, 'settings.get', undefined);
+  expect(after.ok && { max: after.data.maxConcurrentBackups, stale: after.data.staleAfterHours, channels: after.data.notificationChannels.map((c) => c.name) }).toEqual({ max: 6, stale: 36, channels: ['DBA team'] });
+});
+
+test('a server form with typed entries asks before Edit of another server or another view replaces it', async ({ page, engine, tempDir }) => {
+  const folder = join(tempDir, 'dbs');
+  await makeSqliteFolder(folder, ['a.db'], 1);
+  const made = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Files', folder });
+  if (!made.ok) throw new Error(made.message);
+  const servers = new ServersPage(page);
+  const shell = new AppShell(page);
+  await servers.open();
+  const ask = page.getByTestId('server-unsaved');
+
+  // Opened and untouched: Edit of another server just opens it.
+  await servers.addButton.click();
+  await expect(servers.form).toBeVisible();
+  await servers.row('Files').getByRole('button', { name: 'Edit Files' }).click();
+  await expect(ask).toBeHidden();
+  await expect(servers.form.getByLabel('Name', { exact: true })).toHaveValue('Files');
+  await servers.form.getByTestId('server-cancel').click();
+
+  // Typed into a new server's form: Edit of another server asks; Cancel keeps the entries.
+  await servers.addButton.click();
+  await servers.form.getByLabel('Name', { exact: true }).fill('Reporting');
+  await servers.form.getByTestId('server-host').fill('db-reporting.internal');
+  await servers.row('Files').getByRole('button', { name: 'Edit Files' }).click();
+  await expect(ask).toBeVisible();
+  await expect(ask).toContainText('Discard the server form?');
+  await ask.getByTestId('confirm-cancel').click();
+  await expect(servers.form.getByLabel('Name', { exact: true })).toHaveValue('Reporting');
+  await expect(servers.form.getByTestId('server-host')).toHaveValue('db-reporting.internal');
+
+  // Another view: asked too; Cancel stays here with the entries, Discard goes.
+  await shell.navLink('tasks').click();
+  await expect(ask).toBeVisible();
+  await ask.getByTestId('confirm-cancel').click();
+  await expect(servers.root).toBeVisible();
+  await expect(servers.form.getByTestId('server-host')).toHaveValue('db-reporting.internal');
+  await shell.navLink('tasks').click();
+  await ask.getByTestId('confirm-ok').click();
+  await expect(page.getByTestId('view-tasks')).toBeVisible();
+  await shell.open('servers');
+  await expect(servers.form).toHaveCount(0);
+  const listed = await dispatch(engine.handlers, 'servers.list', undefined);
+  expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Files']);
+});
