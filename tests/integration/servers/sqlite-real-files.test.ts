@@ -27,6 +27,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { shellQuote } from '../../../electron/engine/servers/shell-quote.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 
 const LIBSQL = createRequire(import.meta.url).resolve('libsql');
@@ -375,7 +376,7 @@ describe('a folder the backing-up user may only read', () => {
       'hot.db': [
         'failed',
         'PERMISSION_DENIED',
-        `${action} "hot.db": its rollback journal "hot.db-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (attempt to write a readonly database). Open the database once with its application (or \`sqlite3 "${join(folder, 'hot.db')}" "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
+        `${action} "hot.db": its rollback journal "hot.db-journal" is hot — a writer stopped in the middle of a transaction — and SQLite must roll it back before the last committed state can be read, which needs write access to the file and its folder "${folder}" that the OS user ${who} lacks (attempt to write a readonly database). Open the database once with its application (or \`sqlite3 ${shellQuote(join(folder, 'hot.db'))} "PRAGMA integrity_check"\`) as a user that may write it, then back it up again.`,
       ],
     });
     // The uncheckpointed commits were read through the read-only -shm: all 300 rows.
