@@ -535,7 +535,7 @@ export class MysqlConnector implements Connector {
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
-    return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+    return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target), `DROP DATABASE ${quoteMysqlIdent(target)};`);
   }
 
   /**
@@ -773,6 +773,7 @@ export class MysqlConnector implements Connector {
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
+      `DROP DATABASE ${quoteMysqlIdent(database)};`,
     );
   }
 

@@ -1,0 +1,184 @@
+/**
+ * The database server goes away in the middle of an operation, as DBAs make it do: a session
+ * killed (pg_terminate_backend, MariaDB KILL), the server restarted or stopped.
+ */
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { connectorFor, encodeDatabaseFolder, type Connector } from '../../../electron/engine/servers/index.ts';
+import { openRepository } from '../../../electron/engine/repository/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import type { Run } from '../../../electron/shared/domain.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
+import { rejection, waitFor } from '../../fixtures/servers/common.ts';
+import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+function rowOf(run: Run, database: string) {
+  return run.databases.find((d) => d.database === database);
+}
+
+async function points(backups: string, database: string): Promise<string[]> {
+  const repo = await openRepository(new LocalBackend(join(backups, encodeDatabaseFolder(database))), { key: null, workers: 0 });
+  return (await repo.listPoints()).map((p) => p.id);
+}
+
+describe('PostgreSQL', () => {
+  let pg: PgServer;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    for (const d of ['held', 'other']) {
+      pg.psql(`CREATE DATABASE ${d}`);
+      pg.psql('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)', d);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  beforeEach(async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+    data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+  });
+
+  function connector(): Connector {
+    return connectorFor(
+      { id: 'pg1', name: 'away', kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'disable', passwordRef: 'server.pg1.password', createdAt: '', updatedAt: '' },
+      { password: pg.password, toolPaths: { postgres: PG_BIN } },
+    );
+  }
+
+  function exists(name: string): boolean {
+    return pg.psql(`SELECT count(*) FROM pg_database WHERE datname = '${name}'`).trim() === '1';
+  }
+
+  let archive: Buffer | null = null;
+  /**
+   * A restore of "other" into `name` whose archive arrives in two parts: the second only after
+   * `goAway` ran, once the restore's session is on the new database (pg_restore waits for it).
+   */
+  async function heldRestore(name: string, goAway: () => Promise<void>) {
+    if (!archive) {
+      const dump = await connector().openDump('other', 'logical');
+      const chunks: Buffer[] = [];
+      for await (const c of dump.stream) chunks.push(c as Buffer);
+      await dump.done;
+      archive = Buffer.concat(chunks);
+    }
+    const source = new PassThrough();
+    const cut = archive.length - 64; // inside the table's data, after the table was created
+    source.write(archive.subarray(0, cut));
+    const restoring = rejection(connector().restore(name, source, 'logical'));
+    await waitFor('the restore to work in the new database', () => pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE datname = '${name}' AND application_name = 'backstop'`).trim() !== '0');
+    await goAway();
+    source.end(archive.subarray(cut));
+    return restoring;
+  }
+
+  /** Runs a full whose dump of "held" waits on a lock; `goAway` then ends it. */
+  async function heldFull(taskId: string, goAway: (pid: number) => Promise<void>): Promise<Run> {
+    const holder = pgSession(pg, 'held');
+    await holder.ask('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+    try {
+      const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'full' }));
+      const waiting = "FROM pg_stat_activity WHERE datname = 'held' AND application_name = 'backstop' AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%'";
+      await waitFor('the dump to wait on the lock', () => pg.psql(`SELECT count(*) ${waiting}`).trim() === '1');
+      await goAway(Number(pg.psql(`SELECT pid ${waiting}`).trim()));
+      return await waitForRun(engine, runId);
+    } finally {
+      await holder.close().catch(() => undefined);
+    }
+  }
+
+  it('the dump session killed (pg_terminate_backend): that database fails naming what happened, no point committed for it, the others stored, the next run works', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'killed', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const before = { held: await points(backups, 'held'), other: await points(backups, 'other') };
+    const run = await heldFull(taskId, async (pid) => {
+      pg.psql(`SELECT pg_terminate_backend(${pid})`);
+    });
+    expect(run.status).toBe('partial');
+    expect(rowOf(run, 'held')).toMatchObject({
+      status: 'failed',
+      pointId: null,
+      errorCode: 'DUMP_FAILED',
+      errorMessage: expect.stringMatching(/^The PostgreSQL server 127\.0\.0\.1:\d+ ended this session: an administrator ended it \(pg_terminate_backend\), the server was stopped or restarted.* Fix: run it again once the server accepts connections \(while dumping database "held"/),
+    });
+    expect(rowOf(run, 'other')?.status).toBe('success');
+    expect(await points(backups, 'held')).toEqual(before.held);
+    expect(await points(backups, 'other')).toEqual([...before.other, rowOf(run, 'other')!.pointId]);
+    const next = await runTask(engine, taskId, 'full');
+    expect(next.status).toBe('success');
+    expect(await points(backups, 'held')).toEqual([...before.held, rowOf(next, 'held')!.pointId]);
+  }, 60_000);
+
+  it("the dump's statement canceled (pg_cancel_backend): that database fails saying so", async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'canceled', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups);
+    const run = await heldFull(taskId, async (pid) => {
+      pg.psql(`SELECT pg_cancel_backend(${pid})`);
+    });
+    expect(run.status).toBe('partial');
+    expect(rowOf(run, 'held')).toMatchObject({
+      status: 'failed',
+      errorCode: 'DUMP_FAILED',
+      errorMessage: expect.stringMatching(/^The PostgreSQL server 127\.0\.0\.1:\d+ canceled a statement of this session at an administrator's request \(pg_cancel_backend\)\. Fix: run it again \(while dumping database "held"/),
+    });
+    expect(rowOf(run, 'other')?.status).toBe('success');
+    expect(await points(backups, 'held')).toEqual([]);
+  }, 60_000);
+
+  it('the server restarted during the dump: that database fails naming it, a database tried while it was down is UNREACHABLE, the next run works', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'restarted', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const before = await points(backups, 'held');
+    const run = await heldFull(taskId, () => pg.restart());
+    expect(run.status).toBe('partial');
+    expect(rowOf(run, 'held')).toMatchObject({ status: 'failed', pointId: null, errorCode: 'DUMP_FAILED', errorMessage: expect.stringMatching(/ended this session: .*the server was stopped or restarted/) });
+    // Each other database either made it or says the server was not there (the order of the run and the restart race).
+    for (const d of run.databases.filter((x) => x.database !== 'held' && x.status !== 'success')) {
+      expect(d, d.database).toMatchObject({ errorCode: 'UNREACHABLE', errorMessage: expect.stringMatching(/^Cannot reach the PostgreSQL server 127\.0\.0\.1:\d+\. Check that it is running/) });
+    }
+    expect(await points(backups, 'held')).toEqual(before);
+    const next = await runTask(engine, taskId, 'full');
+    expect(next.status).toBe('success');
+    expect(await points(backups, 'held')).toEqual([...before, rowOf(next, 'held')!.pointId]);
+  }, 60_000);
+
+  it('a restore whose session is killed: RESTORE_FAILED naming what happened, the half-restored database dropped', async () => {
+    const e = await heldRestore('r_killed', async () => {
+      pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'r_killed'");
+    });
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/ended this session: an administrator ended it \(pg_terminate_backend\).* \(while restoring into database "r_killed"/);
+    expect(e.message).not.toMatch(/left on the server/);
+    expect(exists('r_killed')).toBe(false);
+  }, 60_000);
+
+  it('a restore whose server restarts: the half-restored database dropped once it is back', async () => {
+    const e = await heldRestore('r_restarted', () => pg.restart());
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/the server was stopped or restarted.* \(while restoring into database "r_restarted"/);
+    expect(exists('r_restarted')).toBe(false);
+  }, 60_000);
+
+  it('a restore whose server stops: the error names the database left behind and the statement that drops it', async () => {
+    const e = await heldRestore('r_stopped', () => pg.halt());
+    await pg.start();
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/the server was stopped or restarted.* \(while restoring into database "r_stopped"/);
+    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Remove it once the server accepts connections, before restoring under that name again: (DROP DATABASE "r_stopped";)$/.exec(e.message);
+    expect(drop, e.message).not.toBeNull();
+    expect(exists('r_stopped')).toBe(true);
+    pg.psql(drop![1]!);
+    expect(exists('r_stopped')).toBe(false);
+  }, 60_000);
+});
