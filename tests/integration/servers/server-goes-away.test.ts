@@ -13,6 +13,7 @@ import type { Run } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
+import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -179,6 +180,112 @@ describe('PostgreSQL', () => {
     expect(drop, e.message).not.toBeNull();
     expect(exists('r_stopped')).toBe(true);
     pg.psql(drop![1]!);
+    expect(exists('r_stopped')).toBe(false);
+  }, 60_000);
+});
+
+describe('MariaDB', () => {
+  let db: MariadbServer;
+  let engine: Engine;
+
+  beforeAll(async () => {
+    db = await startMariadb();
+    for (const d of ['held', 'other']) db.sql(`CREATE DATABASE ${d}; CREATE TABLE ${d}.t (id INT PRIMARY KEY); INSERT INTO ${d}.t VALUES (1), (2), (3);`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  beforeEach(async () => {
+    engine = await testEngine({ encoderWorkers: 0 });
+  });
+
+  function connector(): Connector {
+    return connectorFor(
+      { id: 'my1', name: 'away', kind: 'mysql', host: db.host, port: db.port, user: db.user, tls: 'disable', passwordRef: 'server.my1.password', createdAt: '', updatedAt: '' },
+      { password: db.password, toolPaths: { mysql: null } },
+    );
+  }
+
+  function exists(name: string): boolean {
+    return db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim() === '1';
+  }
+
+  let dumped: Buffer | null = null;
+  /** A restore of "other" into `name` whose dump arrives in two parts: the second only after `goAway` ran, once the restore works in the new database. */
+  async function heldRestore(name: string, goAway: () => Promise<void>) {
+    if (!dumped) {
+      const dump = await connector().openDump('other', 'logical');
+      const chunks: Buffer[] = [];
+      for await (const c of dump.stream) chunks.push(c as Buffer);
+      await dump.done;
+      dumped = Buffer.concat(chunks);
+    }
+    const cut = dumped.indexOf('INSERT INTO');
+    expect(cut).toBeGreaterThan(0);
+    const source = new PassThrough();
+    source.write(dumped.subarray(0, cut));
+    const restoring = rejection(connector().restore(name, source, 'logical'));
+    await waitFor('the restore to work in the new database', () => db.sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${name}'`).trim() === '1');
+    await goAway();
+    source.end(dumped.subarray(cut));
+    return restoring;
+  }
+
+  it('the server restarted during the dump: that database fails naming it, no point committed for it, the next run works', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'restarted', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const before = await points(backups, 'held');
+    const holder = mariadbSession(db);
+    await holder.ask('LOCK TABLES held.t WRITE');
+    const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'full' }));
+    await waitFor('the dump to wait on the lock', () => db.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'backstop' AND STATE LIKE 'Waiting for %'").trim() === '1');
+    await db.restart();
+    await holder.close().catch(() => undefined);
+    const run = await waitForRun(engine, runId);
+    expect(run.status).toBe('partial');
+    // Asked while the server is still down: UNREACHABLE; once it is back: ended on purpose, not a timeout.
+    const held = rowOf(run, 'held')!;
+    expect(held).toMatchObject({ status: 'failed', pointId: null });
+    expect(`${held.errorCode} ${held.errorMessage}`).toMatch(
+      /^(UNREACHABLE Cannot reach the MySQL\/MariaDB server 127\.0\.0\.1:\d+\. Check that it is running|DUMP_FAILED The MySQL\/MariaDB server 127\.0\.0\.1:\d+ ended the connection of the dump of database "held" before any of its timeouts could have: an administrator ended it \(KILL\), or the server was restarted\.).*\(while dumping database "held".*Lost connection/,
+    );
+    expect(held.errorMessage).not.toMatch(/net_write_timeout/);
+    expect(await points(backups, 'held')).toEqual(before);
+    const next = await runTask(engine, taskId, 'full');
+    expect(next.status).toBe('success');
+  }, 60_000);
+
+  it('a restore whose session is killed (KILL): RESTORE_FAILED saying it was ended on purpose (not a timeout to raise), the half-restored database dropped', async () => {
+    const e = await heldRestore('r_killed', async () => {
+      db.sql("SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR '; ') FROM information_schema.PROCESSLIST WHERE DB = 'r_killed' INTO @k; EXECUTE IMMEDIATE @k");
+    });
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(
+      /^The MySQL\/MariaDB server 127\.0\.0\.1:\d+ ended the connection of the restore into database "r_killed" before any of its timeouts could have: an administrator ended it \(KILL\), or the server was restarted\. The new database was removed\. Fix: restore again once the server accepts connections\. \(while restoring into database "r_killed"/,
+    );
+    expect(e.message).not.toMatch(/SET GLOBAL/);
+    expect(exists('r_killed')).toBe(false);
+  }, 60_000);
+
+  it('a restore whose server restarts: the half-restored database dropped once it is back', async () => {
+    const e = await heldRestore('r_restarted', () => db.restart());
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/ended the connection of the restore into database "r_restarted" before any of its timeouts could have: .*or the server was restarted/);
+    expect(exists('r_restarted')).toBe(false);
+  }, 60_000);
+
+  it('a restore whose server stops: the error names the database left behind and the statement that drops it', async () => {
+    const e = await heldRestore('r_stopped', () => db.halt());
+    await db.start();
+    expect(e.code).toBe('UNREACHABLE');
+    expect(e.message).toMatch(/^Cannot reach the MySQL\/MariaDB server 127\.0\.0\.1:\d+\. Check that it is running .*\(while restoring into database "r_stopped"/);
+    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Remove it once the server accepts connections, before restoring under that name again: (DROP DATABASE `r_stopped`;)$/.exec(e.message);
+    expect(drop, e.message).not.toBeNull();
+    expect(exists('r_stopped')).toBe(true);
+    db.sql(drop![1]!);
     expect(exists('r_stopped')).toBe(false);
   }, 60_000);
 });
