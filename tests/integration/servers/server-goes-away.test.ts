@@ -1,7 +1,19 @@
 /**
  * The database server goes away in the middle of an operation, as DBAs make it do: a session
- * killed (pg_terminate_backend, MariaDB KILL), the server restarted or stopped.
+ * killed (pg_terminate_backend, pg_cancel_backend, MariaDB KILL), the server restarted or stopped
+ * (the fixtures' halt/start/restart keep the data). One PostgreSQL and one MariaDB (binary log on)
+ * server for the file; dumps are held open on a table lock, restores by a source that sends its
+ * last part only after the server went away.
+ * - A full's dump killed or its server restarted: that database fails saying what ends a session
+ *   (not a bare exit code, not a timeout to raise), no point for it, the others stored, the next
+ *   run works. (MariaDB's dump KILL in a run: mariadb-settings.test.ts.)
+ * - Stopped at a run's start: UNREACHABLE naming host:port and the fix; nothing written. A WAL
+ *   incremental / binary-log incremental then, and after a restart: the chain goes on (same slot,
+ *   no other left; the log covers the change). (A walsender killed mid-receipt: postgres-wal.test.ts.)
+ * - A restore whose session is killed or whose server restarts: the half-restored database is
+ *   dropped; whose server stops: the error names the database left and the exact DROP DATABASE.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +21,7 @@ import type { Engine } from '../../../electron/engine/index.ts';
 import { connectorFor, encodeDatabaseFolder, type Connector } from '../../../electron/engine/servers/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
@@ -17,6 +30,8 @@ import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask } from '../../fixtures/wal-task.ts';
+import { SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 
 function rowOf(run: Run, database: string) {
   return run.databases.find((d) => d.database === database);
@@ -154,6 +169,49 @@ describe('PostgreSQL', () => {
     expect(await points(backups, 'held')).toEqual([...before, rowOf(next, 'held')!.pointId]);
   }, 60_000);
 
+  it('stopped at the start of a run, then back: UNREACHABLE naming host:port and the fix, nothing committed; the next run works', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'down', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups);
+    await pg.halt();
+    let run: Run;
+    try {
+      run = await runTask(engine, taskId, 'full');
+    } finally {
+      await pg.start();
+    }
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'UNREACHABLE', databases: [] });
+    expect(run.errorMessage).toMatch(/^Cannot reach the PostgreSQL server 127\.0\.0\.1:\d+\. Check that it is running and that host and port are right \(while connecting; .*Connection refused/);
+    expect(run.errorMessage).toContain(`127.0.0.1:${pg.port}`);
+    expect(readdirSync(backups)).toEqual([]);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+  }, 60_000);
+
+  it('a WAL incremental while the server is stopped, and after a restart: UNREACHABLE, then the chain goes on from the same slot (none lost or leaked)', async () => {
+    const wal = await walTask(pg);
+    const slot = slotNameFor(wal.taskId);
+    const base = join(wal.backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar'));
+    const chain = async () => (await (await openRepository(new LocalBackend(base), { key: null, workers: 0 })).listPoints()).map((p) => p.id);
+    expect((await runTask(wal.engine, wal.taskId, 'full')).status).toBe('success');
+    pg.psql('INSERT INTO t VALUES (1001)', 'held');
+    const before = await chain();
+    await pg.halt();
+    let down: Run;
+    try {
+      down = await runTask(wal.engine, wal.taskId, 'incremental');
+    } finally {
+      await pg.start();
+    }
+    expect(down).toMatchObject({ status: 'failed', errorCode: 'UNREACHABLE', errorMessage: expect.stringMatching(/^Cannot reach the PostgreSQL server 127\.0\.0\.1:\d+\. Check that it is running/) });
+    expect(await chain()).toEqual(before);
+    await pg.restart();
+    pg.psql('INSERT INTO t VALUES (1002)', 'held');
+    const next = await runTask(wal.engine, wal.taskId, 'incremental');
+    expect(next.databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+    expect(await chain()).toHaveLength(before.length + 1);
+    expect(pg.psql("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'backstop%'").trim().split('\n')).toEqual([slot]);
+    await wal.engine.close();
+  }, 90_000);
+
   it('a restore whose session is killed: RESTORE_FAILED naming what happened, the half-restored database dropped', async () => {
     const e = await heldRestore('r_killed', async () => {
       pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'r_killed'");
@@ -189,7 +247,7 @@ describe('MariaDB', () => {
   let engine: Engine;
 
   beforeAll(async () => {
-    db = await startMariadb();
+    db = await startMariadb({ binlog: true });
     for (const d of ['held', 'other']) db.sql(`CREATE DATABASE ${d}; CREATE TABLE ${d}.t (id INT PRIMARY KEY); INSERT INTO ${d}.t VALUES (1), (2), (3);`);
   }, 60_000);
 
@@ -256,6 +314,31 @@ describe('MariaDB', () => {
     expect(await points(backups, 'held')).toEqual(before);
     const next = await runTask(engine, taskId, 'full');
     expect(next.status).toBe('success');
+  }, 60_000);
+
+  it('a binary-log incremental while the server is stopped, and after a restart: UNREACHABLE naming host:port, then the log covers the change (no full)', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'binlog', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    db.sql('INSERT INTO held.t VALUES (1001)');
+    const before = await points(backups, 'held');
+    await db.halt();
+    let down: Run;
+    try {
+      down = await runTask(engine, taskId, 'incremental');
+    } finally {
+      await db.start();
+    }
+    expect(down).toMatchObject({ status: 'failed', errorCode: 'UNREACHABLE', databases: [] });
+    expect(down.errorMessage).toMatch(/^Cannot reach the MySQL\/MariaDB server 127\.0\.0\.1:\d+\. Check that it is running and that host and port are right/);
+    expect(down.errorMessage).toContain(`127.0.0.1:${db.port}`);
+    expect(await points(backups, 'held')).toEqual(before);
+    await db.restart();
+    db.sql('INSERT INTO held.t VALUES (1002)');
+    const next = await runTask(engine, taskId, 'incremental');
+    // The restart began a new log file: the log from the full's position on (across both files) covers the database.
+    expect(rowOf(next, 'binlog')).toMatchObject({ kind: 'incremental', status: 'success' });
+    expect(rowOf(next, 'held')).toMatchObject({ kind: 'incremental', status: 'success', kindReason: COVERED_BY_LOG });
   }, 60_000);
 
   it('a restore whose session is killed (KILL): RESTORE_FAILED saying it was ended on purpose (not a timeout to raise), the half-restored database dropped', async () => {
