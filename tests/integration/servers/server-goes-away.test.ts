@@ -13,7 +13,7 @@
  * - A restore whose session is killed or whose server restarts: the half-restored database is
  *   dropped; whose server stops: the error names the database left and the exact DROP DATABASE.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
@@ -167,6 +168,40 @@ describe('PostgreSQL', () => {
     const next = await runTask(engine, taskId, 'full');
     expect(next.status).toBe('success');
     expect(await points(backups, 'held')).toEqual([...before, rowOf(next, 'held')!.pointId]);
+  }, 60_000);
+
+  it('restore-server whose target stops mid-restore: the database left is named with its DROP, and the next run of the same restore drops and redoes it', async () => {
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'whole', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const dataDir = tempDir();
+    const serverFile = join(tempDir(), 'target.json');
+    process.env.BACKSTOP_TEST_AWAY_PASSWORD = pg.password;
+    writeFileSync(serverFile, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_AWAY_PASSWORD', tls: 'disable' }));
+    const restore = async () => {
+      const r = await cliInProcess('restore-server', backups, '--server', serverFile, '--prefix', 'rs_', '--only', 'other', '--json', '--data-dir', dataDir);
+      return JSON.parse(r.out) as { databases: { database: string; restoredAs: string; status: string; error?: { code: string; message: string } }[]; notes: string[] };
+    };
+    // The restore's step after CREATE DATABASE (the restoring role's setting in the new database) waits on a lock of its
+    // catalog; the server is stopped there: the database is made, the restore not done, and nothing can drop it then.
+    const holder = pgSession(pg);
+    await holder.ask('BEGIN; LOCK TABLE pg_catalog.pg_db_role_setting IN SHARE MODE');
+    const first = restore();
+    try {
+      await waitFor('the restore to wait on the lock', () => pg.psql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER ROLE CURRENT_USER IN DATABASE "rs_other"%'`).trim() === '1');
+      await pg.halt();
+    } finally {
+      await holder.close().catch(() => undefined);
+    }
+    const failed = await first;
+    await pg.start();
+    expect(failed.databases).toMatchObject([{ database: 'other', restoredAs: 'rs_other', status: 'failed' }]);
+    expect(failed.databases[0]!.error!.message).toMatch(/The half-restored database "rs_other" was left on the server: .*: DROP DATABASE "rs_other";$/);
+    expect(exists('rs_other')).toBe(true);
+    const again = await restore();
+    expect(again.databases).toMatchObject([{ database: 'other', restoredAs: 'rs_other', status: 'ok' }]);
+    expect(again.notes).toContain('"rs_other" was left half-restored by an interrupted run; it was dropped and restored again.');
+    expect(pg.psql('SELECT count(*) FROM t', 'rs_other').trim()).toBe(pg.psql('SELECT count(*) FROM t', 'other').trim());
   }, 60_000);
 
   it('stopped at the start of a run, then back: UNREACHABLE naming host:port and the fix, nothing committed; the next run works', async () => {
