@@ -11,7 +11,9 @@
  *   incremental / binary-log incremental then, and after a restart: the chain goes on (same slot,
  *   no other left; the log covers the change). (A walsender killed mid-receipt: postgres-wal.test.ts.)
  * - A restore whose session is killed or whose server restarts: the half-restored database is
- *   dropped; whose server stops: the error names the database left and the exact DROP DATABASE.
+ *   dropped (a restart is waited for: the drop is retried for DROP_GRACE_MS); whose server stays
+ *   stopped: the error names the database left and the exact DROP DATABASE, and restore-server's
+ *   next run drops and redoes it. (These wait out the grace: time, not CPU.)
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
