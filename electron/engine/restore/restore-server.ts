@@ -14,7 +14,9 @@
  * made it. What a restore made is recorded per target database (ServerRestoresTable,
  * 'started' before the database is created, 'done' after), so a re-run skips the ones
  * done and drops-and-redoes one a killed run left 'started'. A restore that fails is
- * cleaned up by its connector (no half database) and its record removed.
+ * cleaned up by its connector (no half database) and its record removed — unless the
+ * database is still there or the server cannot say (it could not be dropped: the server
+ * stopped), then it stays 'started' and the next run drops and redoes it.
  */
 import type { BackupLocation, Destination, Server } from '../../shared/domain.ts';
 import { placeText } from '../../shared/location-text.ts';
@@ -247,8 +249,12 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
       results.set(p, { ...base, status: 'ok' });
     } catch (e) {
-      req.journal.forget(target, p.restoredAs);
       const f = toFailure(e);
+      // A database the failed restore could not drop (its server stopped or went away) stays recorded as started, so
+      // that the next run of this restore drops it and restores it again. The record goes when the database is gone,
+      // or when it was never this restore's (DATABASE_EXISTS: someone else's database took the name meanwhile).
+      const left = f.code !== 'DATABASE_EXISTS' && (await connector.listDatabases().then((names) => names.includes(p.restoredAs), () => true));
+      if (!left) req.journal.forget(target, p.restoredAs);
       const hint = f.code === 'ROLE_MISSING' && !req.withServerLevel ? ' Or add --with-server-level to create the stored roles first.' : '';
       results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `${f.message}${hint}` } });
     }

@@ -78,9 +78,18 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     const s = f.stderr;
     const cannotRun = toolCannotRun(ctx, 'postgres', f);
     if (cannotRun) return cannotRun;
-    // A session killed by an administrator (e.g. DROP DATABASE … WITH (FORCE)) is not "unreachable".
+    // A session ended or a statement canceled on the server by a DBA (or a restart) is not "unreachable":
+    // the server was there; what happened, and that running again is the fix, is what the DBA needs.
     if (/terminating connection due to administrator command/i.test(s)) {
-      return failure(ctx, ctx.fallback, 'The server ended the session (was the database dropped or the server stopped?)', f);
+      return failure(
+        ctx,
+        ctx.fallback,
+        `The ${ctx.server} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections`,
+        f,
+      );
+    }
+    if (/canceling statement due to user request/i.test(s)) {
+      return failure(ctx, ctx.fallback, `The ${ctx.server} canceled a statement of this session at an administrator's request (pg_cancel_backend). Fix: run it again`, f);
     }
     if (PG_UNREACHABLE.some((r) => r.test(s))) {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);

@@ -37,6 +37,7 @@ describe('PostgreSQL', () => {
     ['pg_basebackup: error: could not connect: FATAL:  must be superuser or replication role to start walsender', 'PERMISSION_DENIED'],
     ['pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.18', 'TOOL_TOO_OLD'],
     ['pg_dump: error: Dumping the contents of table "film" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command', 'DUMP_FAILED'],
+    ["pg_dump: error: query failed: ERROR:  canceling statement due to user request\npg_dump: detail: Query was: LOCK TABLE public.t IN ACCESS SHARE MODE", 'DUMP_FAILED'],
     ['pg_dump: error: something nobody expected', 'DUMP_FAILED'],
     ['psql:<stdin>:2: ERROR:  cannot execute CREATE DATABASE in a read-only transaction', 'READ_ONLY'],
     ['psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not exist', 'AUTH_FAILED'],

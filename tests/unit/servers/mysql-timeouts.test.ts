@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classifyMysql } from '../../../electron/engine/servers/classify.ts';
-import { cutByServer, noticingCuts, parseTimeouts, timeoutError } from '../../../electron/engine/servers/mysql/timeouts.ts';
+import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError } from '../../../electron/engine/servers/mysql/timeouts.ts';
 
 const classify = noticingCuts(classifyMysql({ server: 'MySQL/MariaDB server db:3306', action: 'dumping database "shop"', fallback: 'DUMP_FAILED' }));
 
@@ -53,5 +53,31 @@ describe('timeoutError', () => {
     expect(parseTimeouts(['60', '28800'])).toBeNull();
     expect(parseTimeouts(undefined)).toBeNull();
     expect(parseTimeouts(['x', '1', '2'])).toBeNull();
+  });
+});
+
+describe('couldBeTimeout / endedError', () => {
+  const t = parseTimeouts(['5', '10', '30'])!;
+
+  it('a timeout can only have closed a connection that lived at least as long as the shortest one that applies', () => {
+    // A dump: net_write_timeout (5 s) or wait_timeout (10 s).
+    expect(couldBeTimeout('dump', t, 4_999)).toBe(false);
+    expect(couldBeTimeout('dump', t, 5_000)).toBe(true);
+    // A restore: wait_timeout (10 s) or net_read_timeout (30 s).
+    expect(couldBeTimeout('restore', t, 9_999)).toBe(false);
+    expect(couldBeTimeout('restore', t, 10_000)).toBe(true);
+  });
+
+  it('sooner than that: ended on purpose (KILL, a restart), run it again; no timeout to raise', () => {
+    const cut = classify({ stderr: 'mariadb-dump: Error 2013: Lost connection to server during query', code: 2, signal: null });
+    const dump = endedError('MySQL/MariaDB server db:3306', 'dump', 'shop', cut);
+    expect(dump.code).toBe('DUMP_FAILED');
+    expect(dump.message).toMatch(
+      /^The MySQL\/MariaDB server db:3306 ended the connection of the dump of database "shop" before any of its timeouts could have: an administrator ended it \(KILL\), or the server was restarted\. Nothing of this dump was stored; earlier backups are unchanged\. Fix: run the task again once the server accepts connections\. \(while dumping database "shop"; exit code 2\): mariadb-dump: Error 2013/,
+    );
+    const restore = endedError('MySQL/MariaDB server db:3306', 'restore', 'shop_copy', cut);
+    expect(restore.code).toBe('RESTORE_FAILED');
+    expect(restore.message).toContain('ended the connection of the restore into database "shop_copy" before any of its timeouts could have');
+    expect(`${dump.message} ${restore.message}`).not.toMatch(/SET GLOBAL/);
   });
 });

@@ -91,7 +91,7 @@ import {
 } from './restore-checks.ts';
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
-import { cutByServer, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
+import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
 import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -324,7 +324,8 @@ export class MysqlConnector implements Connector {
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
     const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
-    const cut = (e: unknown) => this.timeoutCut('dump', database, e, opts.signal);
+    const startedAt = Date.now();
+    const cut = (e: unknown) => this.timeoutCut('dump', database, e, startedAt, opts.signal);
     // A table gone mid-dump may be the whole database dropped (DROP DATABASE waits for the table being read, then goes first).
     const droppedDuringDump = async (e: BackstopError): Promise<BackstopError> => {
       if (e.code !== 'SCHEMA_CHANGED') return e;
@@ -535,7 +536,7 @@ export class MysqlConnector implements Connector {
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
-    return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target));
+    return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target), `DROP DATABASE ${quoteMysqlIdent(target)};`);
   }
 
   /**
@@ -752,10 +753,11 @@ export class MysqlConnector implements Connector {
       async () => {
         stopIfCanceled(opts.signal);
         const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', `--database=${database}`]);
+        const startedAt = Date.now();
         await sinkTool(cmd, input, { signal: opts.signal, classify: noticingCuts(this.classify(`restoring into database "${database}"`, 'RESTORE_FAILED')) }).catch(async (e: unknown) => {
           throw (
             (await this.packetTooLarge(database, tables.longest, e, opts.signal)) ??
-            (await this.timeoutCut('restore', database, e, opts.signal)) ??
+            (await this.timeoutCut('restore', database, e, startedAt, opts.signal)) ??
             missingDefinerError(this.label, database, e) ??
             forcePrimaryKeyError(this.label, database, tables.tables, e) ??
             e
@@ -773,6 +775,7 @@ export class MysqlConnector implements Connector {
         return notes.length === 0 ? { database } : { database, notes };
       },
       () => this.dropQuietly(database),
+      `DROP DATABASE ${quoteMysqlIdent(database)};`,
     );
   }
 
@@ -791,11 +794,13 @@ export class MysqlConnector implements Connector {
    * When a dump or restore failed because the server closed its connection and the server
    * still answers, the error naming its timeouts and the fix (timeouts.ts); else null.
    */
-  private async timeoutCut(what: 'dump' | 'restore', database: string, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
+  private async timeoutCut(what: 'dump' | 'restore', database: string, failure: unknown, startedAt: number, signal?: AbortSignal): Promise<BackstopError | null> {
     if (!cutByServer(failure)) return null;
+    const elapsed = Date.now() - startedAt;
     const rows = await this.query(TIMEOUTS_QUERY, { signal, action: 'reading the connection timeouts', fallback: 'UNREACHABLE' }).catch(() => null);
     const timeouts = parseTimeouts(rows?.[0]);
-    return timeouts ? timeoutError(this.label, what, database, timeouts, failure) : null;
+    if (!timeouts) return null;
+    return couldBeTimeout(what, timeouts, elapsed) ? timeoutError(this.label, what, database, timeouts, failure) : endedError(this.label, what, database, failure);
   }
 
   /** The note on tables the server made with another engine than the backup's (dump-tables.ts); none when it cannot tell. */

@@ -16,7 +16,11 @@
  *   received). `TIMEOUTS_QUERY` reads the three global values (one row); `timeoutError` is
  *   the error naming them with their values and the SET GLOBAL to run. The caller asks only
  *   when the failure was a closed connection and uses the error only when the server
- *   answered the query (a server that restarted or is down keeps its UNREACHABLE error).
+ *   answered the query (a server that is down keeps its UNREACHABLE error).
+ * - A connection closed sooner than any timeout that applies could have closed it
+ *   (`couldBeTimeout`: the operation had not run that long) was ended on purpose: a KILL by
+ *   an administrator, or a restart of a server that is back by the time it is asked.
+ *   `endedError` says so, and that running it again is the fix (raising timeouts is not).
  * - The dump tool takes no session settings (mariadb-dump has no --init-command), so the
  *   fix is on the server.
  */
@@ -53,6 +57,31 @@ export interface ServerTimeouts {
 export function parseTimeouts(row: string[] | undefined): ServerTimeouts | null {
   const [netWrite, wait, netRead] = (row ?? []).map(Number);
   return [netWrite, wait, netRead].every((n) => n !== undefined && Number.isFinite(n)) ? { netWrite: netWrite!, wait: wait!, netRead: netRead! } : null;
+}
+
+/**
+ * Whether a timeout can have closed the connection of an operation that ran `elapsedMs`: a dump's
+ * by net_write_timeout or wait_timeout, a restore's by wait_timeout or net_read_timeout.
+ */
+export function couldBeTimeout(what: 'dump' | 'restore', t: ServerTimeouts, elapsedMs: number): boolean {
+  return elapsedMs >= 1000 * (what === 'dump' ? Math.min(t.netWrite, t.wait) : Math.min(t.wait, t.netRead));
+}
+
+/** The error for a dump or restore of `database` whose connection the server ended sooner than a timeout could have. */
+export function endedError(server: string, what: 'dump' | 'restore', database: string, failure: BackstopError): BackstopError {
+  const detail = failure.message.replace(/^.*?\(while /s, '(while ');
+  const cause = 'before any of its timeouts could have: an administrator ended it (KILL), or the server was restarted.';
+  return what === 'dump'
+    ? new BackstopError(
+        'DUMP_FAILED',
+        `The ${server} ended the connection of the dump of database "${database}" ${cause} Nothing of this dump was stored; earlier backups are unchanged. Fix: run the task again once the server accepts connections. ${detail}`,
+        { cause: failure },
+      )
+    : new BackstopError(
+        'RESTORE_FAILED',
+        `The ${server} ended the connection of the restore into database "${database}" ${cause} The new database was removed. Fix: restore again once the server accepts connections. ${detail}`,
+        { cause: failure },
+      );
 }
 
 /** The error for a dump (`what` 'dump') or a restore of `database` whose connection the server closed. */

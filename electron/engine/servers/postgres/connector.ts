@@ -475,6 +475,7 @@ export class PostgresConnector implements Connector {
           await this.dropRolesQuietly(createdRoles);
           return dropped;
         },
+        `DROP DATABASE ${quoteIdent(database)};`,
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
