@@ -106,7 +106,7 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     await m?.stop();
   });
 
-  test('a 12 MB row, updated by a 14 MB literal, comes back exactly from the full and from the log replay (the log’s check reads the literal’s 28 MB annotation line); a target whose max_allowed_packet is smaller refuses naming the fix, nothing created', async () => {
+  test('a 12 MB row, updated by a 14 MB literal, comes back exactly from the full and from the log replay (the log’s check reads the literal’s 28 MB annotation line); a target whose max_allowed_packet is smaller refuses before creating anything (the point recorded its longest statement), naming the fix', async () => {
     const env = { [PASSWORD_ENV]: m.password };
     const server = { kind: 'mysql', host: m.host, port: m.port, user: m.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
     const backups = join(tempDir(), 'backups');
@@ -129,11 +129,14 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     m.sql('CREATE TABLE files (id INT PRIMARY KEY, body LONGBLOB, meta JSON)', 'docs');
     m.sql(`INSERT INTO files VALUES (2, UNHEX('00FF'), '{"small": true}')`, 'docs');
 
-    // 12 MB of random bytes and a 4 MB JSON document (a statement of ~33 MB as hex: past 16 MB).
+    // 12 MB of random bytes and a 4 MB JSON document (a statement of ~30 MB as hex: past 16 MB).
     m.sql(`INSERT INTO files VALUES (1, REPEAT(RANDOM_BYTES(1024), 12 * 1024), CONCAT('[', REPEAT('{"name":"Grüße ✓","n":12345},', 140000), '{}]'))`, 'docs');
     await backup('full');
-    // The dump's row counter read through the 33 MB statement: both rows counted.
-    expect((await storedPoints(backups, 'docs')).at(-1)!.meta.facts).toMatchObject({ tables: { files: 2 } });
+    // The dump's row counter read through the 33 MB statement: both rows counted, and the statement's length noted.
+    expect((await storedPoints(backups, 'docs')).at(-1)!.meta.facts).toMatchObject({ tables: { files: 2 }, longestLine: expect.any(Number) as number });
+    const longest = ((await storedPoints(backups, 'docs')).at(-1)!.meta.facts as { longestLine: number }).longestLine;
+    expect(longest).toBeGreaterThan(2 * 12 * MB + 4 * MB); // the 12 MB as hex and the JSON document
+    expect(longest).toBeLessThan(32 * MB);
     // The large value changed, written as a 14 MB literal (as an application sends it): the log
     // holds the row's before and after images (~30 MB) and the statement's text (Annotate_rows).
     m.sql(`UPDATE files SET body = X'${randomBytes(14 * MB).toString('hex')}' WHERE id = 1`, 'docs');
@@ -151,7 +154,8 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
       const refused = await restore('docs_small', ['--as-of', moment]);
       expect(refused.code).not.toBe(0);
       expect(refused.json.error?.code).toBe('RESTORE_FAILED');
-      expect(refused.json.error?.message).toMatch(/a statement of \d+ MB \(a large row\), more than that server's max_allowed_packet of 16 MB/);
+      // Refused from the point's facts before CREATE DATABASE, not after loading into a new database.
+      expect(refused.json.error?.message).toContain(`a statement of ${Math.ceil(longest / MB)} MB (a large row), more than that server's max_allowed_packet of 16 MB, so it would close the connection while loading it. Nothing was created.`);
       expect(refused.json.error?.message).toContain('SET GLOBAL max_allowed_packet = 1073741824;');
     } finally {
       m.sql('SET GLOBAL max_allowed_packet = 256 * 1024 * 1024');
