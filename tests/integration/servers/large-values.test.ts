@@ -165,6 +165,41 @@ describe('MariaDB: a large LONGBLOB and JSON document, full and binary-log incre
     expect(m.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'docs_small'").trim()).toBe('0');
     expect(rows('docs')).toBe(atMoment);
   }, 180_000);
+
+  test('a small full, then a 20 MB row change in the binary log: a moment restore onto a target whose max_allowed_packet is smaller fails naming both sizes and the fix (not "Cannot reach the server"), the new database removed', async () => {
+    const env = { [PASSWORD_ENV]: m.password };
+    const server = { kind: 'mysql', host: m.host, port: m.port, user: m.user, passwordEnv: PASSWORD_ENV, tls: 'disable' };
+    const backups = join(tempDir(), 'backups');
+    mkdirSync(backups);
+    const dataDir = tempDir();
+    const taskFile = writeTaskFile(tempDir(), { name: 'logs', type: 'logical', schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' }, server, destinations: [{ kind: 'local', path: backups }] });
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify(server));
+    m.sql('CREATE DATABASE logs');
+    m.sql('CREATE TABLE f (id INT PRIMARY KEY, body LONGBLOB)', 'logs');
+    m.sql(`INSERT INTO f VALUES (1, UNHEX('00'))`, 'logs');
+    const b1 = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'full', '--json'], { env });
+    expect(b1.code, b1.stdout + b1.stderr).toBe(0);
+    // The dump's statements are small: the dump's own check lets the restore start.
+    expect((await storedPoints(backups, 'logs')).at(-1)!.meta.facts).toMatchObject({ tables: { f: 1 } });
+    m.sql(`UPDATE f SET body = REPEAT(RANDOM_BYTES(1024), 20 * 1024) WHERE id = 1`, 'logs');
+    const moment = await aMoment();
+    const b2 = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--kind', 'incremental', '--json'], { env });
+    expect(b2.code, b2.stdout + b2.stderr).toBe(0);
+    m.sql('SET GLOBAL max_allowed_packet = 16 * 1024 * 1024');
+    try {
+      const r = await runBackstop(['restore', join(backups, encodeDatabaseFolder('logs')), '--as-of', moment, '--server', serverFile, '--database', 'logs_small', '--data-dir', dataDir, '--json'], { env });
+      const error = (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error;
+      expect(r.code).not.toBe(0);
+      expect(error?.code, r.stdout).toBe('RESTORE_FAILED');
+      // The replayed BINLOG statement: the row's 20 MB after image as base64 (and the small before image).
+      expect(error?.message).toMatch(/: the backup holds a statement of (2[7-9]) MB \(a large row\), more than that server's max_allowed_packet of 16 MB, so it closed the connection\. The new database was removed\./);
+      expect(error?.message).toContain('SET GLOBAL max_allowed_packet = 1073741824;');
+    } finally {
+      m.sql('SET GLOBAL max_allowed_packet = 256 * 1024 * 1024');
+    }
+    expect(m.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'logs_small'").trim()).toBe('0');
+  }, 120_000);
 });
 
 describe('PostgreSQL: a large bytea, large objects and a jsonb document, logical, by the real command', () => {

@@ -616,6 +616,9 @@ export class MysqlConnector implements Connector {
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
     await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
       // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
+      // A row change longer than the server's max_allowed_packet: it closed the connection (restore-checks.ts names the fix).
+      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal);
+      if (tooLarge) throw tooLarge;
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
       throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
     });

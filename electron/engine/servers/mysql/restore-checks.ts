@@ -9,7 +9,8 @@
  *   the client only says "server has gone away"): it names the SET GLOBAL to run. The caller
  *   removes the new database, as for every failed restore. Without a `cause` it is the
  *   refusal made before anything is created, from the longest statement the point's facts
- *   recorded (dump-facts.ts `longestLine`).
+ *   recorded (dump-facts.ts `longestLine`). A binary-log replay uses it too, with the
+ *   longest statement it sent (binlog.ts `AccountStatements.longest`).
  * - `definersQuery`/`definerNotes`: after a restore, the accounts that definer-rights
  *   objects (views and routines with SQL SECURITY DEFINER, triggers, events) run as, checked
  *   against mysql.user: missing ones make the objects fail with error 1449; existing ones
