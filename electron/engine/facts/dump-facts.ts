@@ -24,6 +24,12 @@ export interface DumpFacts {
   tables: Record<string, number>;
   /** PostgreSQL: the large objects the archive holds (absent where the engine has none). */
   largeObjects?: number;
+  /**
+   * MariaDB/MySQL SQL dumps: the longest statement (line) in bytes — what the target's
+   * max_allowed_packet must hold; a restore checks it before creating anything. Absent in
+   * points made before Backstop recorded it (their restore finds out while loading).
+   */
+  longestLine?: number;
 }
 
 export type FactsOutcome = { facts: DumpFacts } | { unavailable: string };
@@ -47,8 +53,8 @@ const FACTS_ZSTD_LEVEL = 9;
 /** The manifest meta entry for an outcome. */
 export function factsMeta(outcome: FactsOutcome): JsonObject {
   if ('unavailable' in outcome) return { [FACTS_META_KEY]: { unavailable: outcome.unavailable } };
-  const { method, tables, largeObjects } = outcome.facts;
-  const lo: JsonObject = largeObjects === undefined ? {} : { largeObjects };
+  const { method, tables, largeObjects, longestLine } = outcome.facts;
+  const lo: JsonObject = { ...(largeObjects === undefined ? {} : { largeObjects }), ...(longestLine === undefined ? {} : { longestLine }) };
   const json = Buffer.from(JSON.stringify(tables), 'utf8');
   if (json.length <= PLAIN_FACTS_BYTES) return { [FACTS_META_KEY]: { method, tables, ...lo } };
   const c = new Compressor();
@@ -77,8 +83,14 @@ export function factsOf(meta: Record<string, unknown>): FactsOutcome {
     if (!isCount(v)) return MALFORMED;
     tables[k] = v;
   }
-  if (o.largeObjects === undefined) return { facts: { method: o.method, tables } };
-  return isCount(o.largeObjects) ? { facts: { method: o.method, tables, largeObjects: o.largeObjects } } : MALFORMED;
+  const facts: DumpFacts = { method: o.method, tables };
+  for (const key of ['largeObjects', 'longestLine'] as const) {
+    const v = o[key];
+    if (v === undefined) continue;
+    if (!isCount(v)) return MALFORMED;
+    facts[key] = v;
+  }
+  return { facts };
 }
 
 function isCount(v: unknown): v is number {

@@ -5,6 +5,9 @@
  * (strings are '…' with backslash escapes; the dump escapes newlines inside strings, so a
  * statement starts at a line start). Anything unexpected (an INSERT with a column list, a
  * name longer than a line prefix Backstop reads) makes the facts unavailable.
+ * It also notes the longest line in bytes (`longestLine`): each statement of such a dump is one
+ * line the client sends as one packet, so a restore can compare it with the target's
+ * max_allowed_packet before it creates anything (connector.ts).
  */
 import type { FactCounter, FactsOutcome } from './dump-facts.ts';
 
@@ -33,6 +36,11 @@ export class MysqlSqlFacts implements FactCounter {
   private depth = 0;
   private inQuote = false;
   private escape = false;
+  /** Bytes observed before the current chunk. */
+  private seen = 0;
+  /** Where the current line starts (absolute offset). */
+  private lineFrom = 0;
+  private longestLine = 0;
 
   observe(chunk: Uint8Array): void {
     let i = 0;
@@ -40,17 +48,30 @@ export class MysqlSqlFacts implements FactCounter {
       if (this.mode === 'values') i = this.values(chunk, i);
       else if (this.mode === 'skipLine') {
         const nl = chunk.indexOf(NL, i);
-        if (nl === -1) return;
+        if (nl === -1) break;
+        this.lineEnds(this.seen + nl);
         i = nl + 1;
         this.mode = 'lineStart';
-      } else this.lineStart(chunk[i++]!);
+      } else {
+        if (this.prefix.length === 0) this.lineFrom = this.seen + i;
+        const b = chunk[i++]!;
+        this.lineStart(b);
+        if (b === NL && this.mode === 'lineStart') this.lineEnds(this.seen + i - 1);
+      }
     }
+    this.seen += chunk.length;
   }
 
   result(): FactsOutcome {
     if (this.mode === 'failed') return { unavailable: this.reason };
     if (this.mode === 'values') return { unavailable: 'the dump ended inside an INSERT statement' };
-    return { facts: { method: 'mysql-sql-stream', tables: { ...this.tables } } };
+    if (this.mode === 'skipLine') this.lineEnds(this.seen); // a last line without its newline
+    return { facts: { method: 'mysql-sql-stream', tables: { ...this.tables }, longestLine: this.longestLine } };
+  }
+
+  /** The current line ended at absolute offset `at` (its newline, not counted). */
+  private lineEnds(at: number): void {
+    if (at - this.lineFrom > this.longestLine) this.longestLine = at - this.lineFrom;
   }
 
   private fail(reason: string): void {

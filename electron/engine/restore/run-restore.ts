@@ -23,6 +23,7 @@ import { basename } from 'node:path';
 import type { BackupLocation, PointKind, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, openRepository } from '../repository/index.ts';
+import { factsOf } from '../facts/dump-facts.ts';
 import { BACKUP_NOTES_META, clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
 import { serverKindOf, toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
@@ -151,6 +152,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
     ...(spec.options.folder ? { folder: spec.options.folder } : {}),
     totalBytes: point.length,
     sourceName: summary.database,
+    ...longestStatementOf(summary.meta),
     onProgress: (p) => progress({ phase: 'restoring', unit: p.unit, done: p.done, total: p.total }),
   }).finally(() => closeRead(stream));
   progress({ phase: 'done', unit: 'bytes', done: point.length, total: point.length });
@@ -158,6 +160,12 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   const gaps = summary.meta[BACKUP_NOTES_META];
   const backupNotes = Array.isArray(gaps) ? gaps.filter((g): g is string => typeof g === 'string') : [];
   return { database: report.database, path: report.path ?? null, notes: [...backupNotes, ...(report.notes ?? [])], pointId: point.id, kind: point.kind, bytes: point.length };
+}
+
+/** The dump's longest statement a point's facts recorded (MySQL/MariaDB SQL dumps; none in older points). */
+function longestStatementOf(meta: Record<string, unknown>): { longestStatement?: number } {
+  const facts = factsOf(meta);
+  return 'facts' in facts && facts.facts.longestLine !== undefined ? { longestStatement: facts.facts.longestLine } : {};
 }
 
 export async function runVerify(spec: VerifyJobSpec, signal: AbortSignal): Promise<VerifySummary> {

@@ -179,6 +179,11 @@ export interface RestoreOptions extends OperationOptions {
    * taken out of the dump's view bodies so the views read the new database (view-bodies.ts).
    */
   sourceName?: string;
+  /**
+   * MySQL/MariaDB: the dump's longest statement in bytes (the point's facts, dump-facts.ts),
+   * checked against the target's max_allowed_packet before anything is created.
+   */
+  longestStatement?: number;
 }
 
 export interface RestoreReport {

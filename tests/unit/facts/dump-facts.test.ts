@@ -41,7 +41,25 @@ describe('MariaDB dump facts', () => {
     for (const size of [1, 2, 7, 64, 100_000]) {
       const c = new MysqlSqlFacts();
       feed(c, DUMP, size);
-      expect(c.result()).toEqual({ facts: { method: 'mysql-sql-stream', tables: { 'it`em': 5, empty: 0, 'ünï': 2 } } });
+      // The longest statement: the four-row INSERT over five lines, sent as one packet.
+      const longest = Buffer.byteLength(DUMP.slice(DUMP.indexOf('INSERT INTO `it``em` VALUES\n'), DUMP.indexOf('(4,NULL);') + '(4,NULL);'.length));
+      expect(c.result()).toEqual({ facts: { method: 'mysql-sql-stream', tables: { 'it`em': 5, empty: 0, 'ünï': 2 }, longestLine: longest } });
+    }
+  });
+
+  it('notes the longest line in bytes — a large row, a long line that is no INSERT, a last line without its newline — at every buffer size', () => {
+    const row = `INSERT INTO \`t\` VALUES (1,'${'ü'.repeat(3000)}\\n;'),(2,0x${'ab'.repeat(2500)});`;
+    const comment = `-- ${'x'.repeat(20_000)}`;
+    for (const size of [1, 3, 4096, 1_000_000]) {
+      const big = new MysqlSqlFacts();
+      feed(big, `CREATE TABLE \`t\` (a int);\n${row}\nINSERT INTO \`t\` VALUES (3,'x');\n`, size);
+      expect(big.result(), `buffers of ${size}`).toMatchObject({ facts: { tables: { t: 3 }, longestLine: Buffer.byteLength(row) } });
+      const other = new MysqlSqlFacts();
+      feed(other, `${row}\n${comment}\n\n`, size);
+      expect(other.result()).toMatchObject({ facts: { longestLine: comment.length } });
+      const unended = new MysqlSqlFacts();
+      feed(unended, `/*!40101 SET NAMES utf8mb4 */;\n${comment}x`, size);
+      expect(unended.result()).toMatchObject({ facts: { longestLine: comment.length + 1 } });
     }
   });
 
@@ -142,6 +160,9 @@ describe('facts in a manifest', () => {
     const withLo = { method: 'pg-custom-stream', tables: { a: 1 }, largeObjects: 7 };
     expect(factsOf(factsMeta({ facts: withLo }))).toEqual({ facts: withLo });
     expect(factsOf({ facts: { ...withLo, largeObjects: 1.5 } })).toEqual({ unavailable: 'the recorded facts are malformed' });
+    const withLongest = { method: 'mysql-sql-stream', tables: { a: 1 }, longestLine: 40 * 1024 * 1024 };
+    expect(factsOf(factsMeta({ facts: withLongest }))).toEqual({ facts: withLongest });
+    expect(factsOf({ facts: { ...withLongest, longestLine: '40M' } })).toEqual({ unavailable: 'the recorded facts are malformed' });
     expect(factsOf({ facts: { method: 'x', tablesZstd: factsMetaTables({ a: 1, b: -2 }) } })).toEqual({ unavailable: 'the recorded facts are malformed' });
   });
 

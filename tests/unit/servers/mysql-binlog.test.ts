@@ -188,6 +188,20 @@ describe('the dump position and the replay', () => {
     f.end(Buffer.from("'/*!*/;\nGRANT SELECT ON *.* TO x/*!*/;\nCOMMIT/*!*/;\n"));
     expect(Buffer.concat(out).toString('latin1')).toBe(`BINLOG '\n${'A'.repeat(2 * piece.length)}'/*!*/;\nCOMMIT/*!*/;\n`);
     expect(f.skipped).toBe(1);
+    // The longest statement it passed on, the one a replay sends as its largest packet: the BINLOG one.
+    expect(f.longest).toBe(9 + 2 * piece.length + 8);
+  });
+  it('AccountStatements.longest is the longest statement passed on, over its lines, whatever the buffer cuts (comments between statements and dropped statements not counted)', async () => {
+    const binlog = `BINLOG '\n${'QUJD\n'.repeat(3000)}'/*!*/;\n`;
+    const log = `# at 4\n#${'x'.repeat(40_000)}\nSET TIMESTAMP=1/*!*/;\n${binlog}GRANT ALL ON *.* TO '${'y'.repeat(30_000)}'/*!*/;\nCOMMIT/*!*/;\n`;
+    for (const size of [1, 5, 4096, 1_000_000]) {
+      const bytes = Buffer.from(log, 'latin1');
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+      const f = new AccountStatements();
+      await text(Readable.from(pieces).pipe(f));
+      expect(f.longest, `buffers of ${size}`).toBe(binlog.length);
+    }
   });
   it('stopDatetime: a moment inside a second includes that whole second; a whole-second moment stops before its second, in UTC', () => {
     expect(stopDatetime(new Date('2026-12-04T14:02:30.250Z'))).toBe('2026-12-04 14:02:31');

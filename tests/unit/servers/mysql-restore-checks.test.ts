@@ -16,7 +16,11 @@ describe('packetTooLargeError', () => {
     const e = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 84_000_000, 16 * 1024 * 1024, new Error('gone away'));
     expect(e.code).toBe('RESTORE_FAILED');
     expect(e.message).toContain('a statement of 81 MB (a large row), more than that server\'s max_allowed_packet of 16 MB');
-    expect(e.message).toContain('Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;');
+    expect(e.message).toContain('The new database was removed. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;');
+    // Refused before loading (the point's facts knew the length): nothing was created, nothing removed.
+    const before = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 84_000_000, 16 * 1024 * 1024);
+    expect(before.message).toContain("more than that server's max_allowed_packet of 16 MB, so it would close the connection while loading it. Nothing was created. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;");
+    expect(before.message).not.toContain('removed');
   });
 });
 

@@ -276,13 +276,21 @@ const ACCOUNT_STATEMENT = /^(GRANT|REVOKE|(CREATE(\s+OR\s+REPLACE)?|ALTER|DROP|R
  * Linear and bounded: only the start of a statement's first line is held (to decide);
  * everything else passes as it comes (a 50 MB BINLOG statement is never re-copied) or is
  * dropped up to the statement's end (a line ending `/*!*\/;`). Lines between statements
- * (the reader's `#` comments, DELIMITER) always pass.
+ * (the reader's `#` comments, DELIMITER) always pass. `longest` is the longest statement
+ * passed on, in bytes (a row event's `BINLOG '…'` is one statement the client sends as one
+ * packet: what the target's max_allowed_packet must hold).
  */
 export class AccountStatements extends Transform {
   private static readonly END = Buffer.from('/*!*/;', 'latin1');
   /** Enough of a first line to tell an account statement (the longest keyword run, `SET DEFAULT ROLE`, plus spacing). */
   private static readonly DECIDE = 64;
   skipped = 0;
+  /** The longest statement passed on so far in bytes, the one under way included. */
+  get longest(): number {
+    return Math.max(this.longestEnded, this.statementBytes);
+  }
+  private longestEnded = 0;
+  private statementBytes = 0;
   /** The start of a line between statements, held until it can be judged. */
   private held: Buffer | null = null;
   /** Inside a statement: kept (its lines pass) or dropped. */
@@ -314,6 +322,7 @@ export class AccountStatements extends Transform {
         }
       }
       if (this.statement !== 'dropped') this.push(piece);
+      if (this.statement === 'kept') this.statementBytes += piece.length;
       this.lineBytes(piece, nl >= 0);
     }
     done();
@@ -336,7 +345,11 @@ export class AccountStatements extends Transform {
     this.tail = body.length >= keep ? Buffer.from(body.subarray(body.length - keep)) : Buffer.concat([this.tail, body]).subarray(-keep);
     this.midLine = !lineEnds;
     if (!lineEnds) return;
-    if (this.statement !== null && this.tail.equals(AccountStatements.END)) this.statement = null;
+    if (this.statement !== null && this.tail.equals(AccountStatements.END)) {
+      this.statement = null;
+      this.longestEnded = Math.max(this.longestEnded, this.statementBytes);
+      this.statementBytes = 0;
+    }
     this.tail = Buffer.alloc(0);
   }
 }

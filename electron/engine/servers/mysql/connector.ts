@@ -617,6 +617,9 @@ export class MysqlConnector implements Connector {
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
     await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
       // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
+      // A row change longer than the server's max_allowed_packet: it closed the connection (restore-checks.ts names the fix).
+      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal);
+      if (tooLarge) throw tooLarge;
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
       throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
     });
@@ -719,6 +722,15 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
     }
+    // A statement longer than the target's max_allowed_packet would fail the load: refused before anything is created.
+    const refusal = await this.packetTooLarge(database, opts.longestStatement ?? 0, undefined, opts.signal).catch((e: unknown) => {
+      rewriter.destroy();
+      throw e;
+    });
+    if (refusal) {
+      rewriter.destroy();
+      throw refusal;
+    }
     const created = await this.query(
       // Backstop's own session: string literals use backslash escapes whatever the server's sql_mode.
       `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
@@ -780,11 +792,13 @@ export class MysqlConnector implements Connector {
   }
 
   /**
-   * When a restore failed and its longest statement is larger than the server's
-   * max_allowed_packet, the error that names the fix (restore-checks.ts); else null.
+   * When a restore failed (`failure`), or is about to start (undefined), and its longest
+   * statement is larger than the server's max_allowed_packet, the error that names the fix
+   * (restore-checks.ts); else null.
    */
   private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
-    if (!(failure instanceof BackstopError) || failure.code === 'CANCELED' || longest < 1024 * 1024) return null;
+    if (longest < 1024 * 1024) return null;
+    if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;
     const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' }).catch(() => null);
     const limit = Number(rows?.[0]?.[0]);
     return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure) : null;

@@ -7,7 +7,10 @@
  *   than the server's max_allowed_packet (the dump's longest line, which `DumpTables` of
  *   dump-tables.ts notes as it walks the dump's lines; the server closes the connection and
  *   the client only says "server has gone away"): it names the SET GLOBAL to run. The caller
- *   removes the new database, as for every failed restore.
+ *   removes the new database, as for every failed restore. Without a `cause` it is the
+ *   refusal made before anything is created, from the longest statement the point's facts
+ *   recorded (dump-facts.ts `longestLine`). A binary-log replay uses it too, with the
+ *   longest statement it sent (binlog.ts `AccountStatements.longest`).
  * - `definersQuery`/`definerNotes`: after a restore, the accounts that definer-rights
  *   objects (views and routines with SQL SECURITY DEFINER, triggers, events) run as, checked
  *   against mysql.user: missing ones make the objects fail with error 1449; existing ones
@@ -31,12 +34,17 @@ import { BackstopError } from '../../../shared/result.ts';
 
 const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
 
-/** A restore that failed with a statement of `longest` bytes on a server whose max_allowed_packet is `limit`. */
-export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause: unknown): BackstopError {
+/**
+ * A restore with a statement of `longest` bytes on a server whose max_allowed_packet is
+ * `limit`: refused before anything was created (the point's facts knew the length), or
+ * failed while loading (`cause`: the server closed the connection; the caller removed the database).
+ */
+export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause?: unknown): BackstopError {
+  const what = cause === undefined ? 'so it would close the connection while loading it. Nothing was created.' : 'so it closed the connection. The new database was removed.';
   return new BackstopError(
     'RESTORE_FAILED',
-    `Database "${database}" cannot be restored on the ${server}: the backup holds a statement of ${mb(longest)} (a large row), more than that server's max_allowed_packet of ${mb(limit)}, so it closed the connection. The new database was removed. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
-    { cause },
+    `Database "${database}" cannot be restored on the ${server}: the backup holds a statement of ${mb(longest)} (a large row), more than that server's max_allowed_packet of ${mb(limit)}, ${what} Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
+    cause === undefined ? {} : { cause },
   );
 }
 
