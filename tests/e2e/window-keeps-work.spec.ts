@@ -5,7 +5,8 @@
  * opened and left untouched is not asked about. Settings typed and not saved survive another
  * view and a reload; a setting changed in another window meanwhile shows in the form and
  * Save does not put the old value back. A server form with entries typed asks before another
- * server's form or another view replaces it.
+ * server's form or another view replaces it. History's filters survive another view and a
+ * reload of the window.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import type { Engine } from '../../electron/engine/index.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { AppShell } from './pages/app-shell';
+import { HistoryPage } from './pages/history-page';
 import { ServersPage } from './pages/servers-page';
 import { TaskEditorPage } from './pages/task-editor-page';
 import { TasksPage } from './pages/tasks-page';
@@ -162,4 +164,62 @@ test('a server form with typed entries asks before Edit of another server or ano
   await expect(servers.form).toHaveCount(0);
   const listed = await dispatch(engine.handlers, 'servers.list', undefined);
   expect(listed.ok && listed.data.map((s) => s.name)).toEqual(['Files']);
+});
+
+test('History filters (task, status, database, from-day) survive another view and a reload', async ({ page, engine, tempDir }) => {
+  await twoTasks(engine, tempDir);
+  const listed = await dispatch(engine.handlers, 'tasks.list', undefined);
+  if (!listed.ok) throw new Error(listed.message);
+  const insertRun = engine.db.prepare(
+    `INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at, ended_at, run_kind) VALUES (?, ?, ?, 'schedule', 'full', ?, ?, ?, 'backup')`,
+  );
+  const insertDb = engine.db.prepare(
+    `INSERT INTO run_databases (run_id, seq, database, destination, kind, status, bytes_read, bytes_stored, started_at, ended_at) VALUES (?, 1, ?, 'local:/backups', 'full', ?, 1024, 512, ?, ?)`,
+  );
+  const seed = (id: string, task: { id: string; name: string }, status: 'success' | 'failed', day: string, database: string): void => {
+    const at = `${day}T02:00:00.000Z`;
+    insertRun.run(id, task.id, task.name, status, at, at);
+    insertDb.run(id, database, status, at, at);
+  };
+  const [nightly, weekly] = [listed.data.find((t) => t.name === 'Nightly')!, listed.data.find((t) => t.name === 'Weekly')!];
+  seed('run-keep', nightly, 'failed', '2026-11-20', 'a.db');
+  seed('run-old', nightly, 'failed', '2026-10-01', 'a.db');
+  seed('run-ok', nightly, 'success', '2026-11-21', 'a.db');
+  seed('run-other-db', nightly, 'failed', '2026-11-22', 'b.db');
+  seed('run-weekly', weekly, 'failed', '2026-11-23', 'a.db');
+
+  const history = new HistoryPage(page);
+  const shell = new AppShell(page);
+  await history.open();
+  await expect(history.rows).toHaveCount(5);
+  await page.getByTestId('filter-task').selectOption({ label: 'Nightly' });
+  await page.getByTestId('filter-status').selectOption('failed');
+  await page.getByTestId('filter-database').selectOption('a.db');
+  await page.getByTestId('filter-from').fill('2026-11-01');
+  await expect(history.rows).toHaveCount(1);
+
+  const expectKept = async (): Promise<void> => {
+    await expect(page.getByTestId('filter-task')).toHaveValue(nightly.id);
+    await expect(page.getByTestId('filter-status')).toHaveValue('failed');
+    await expect(page.getByTestId('filter-database')).toHaveValue('a.db');
+    await expect(page.getByTestId('filter-from')).toHaveValue('2026-11-01');
+    await expect(history.rows).toHaveCount(1);
+    await expect(history.rows.first()).toHaveAttribute('data-run-id', 'run-keep');
+  };
+  await shell.open('tasks');
+  await history.open();
+  await expectKept();
+  await page.reload();
+  await history.open();
+  await expectKept();
+
+  // Cleared: a reload shows every run again.
+  await page.getByTestId('filter-task').selectOption('');
+  await page.getByTestId('filter-status').selectOption('');
+  await page.getByTestId('filter-database').selectOption('');
+  await page.getByTestId('filter-from').fill('');
+  await expect(history.rows).toHaveCount(5);
+  await page.reload();
+  await history.open();
+  await expect(history.rows).toHaveCount(5);
 });

@@ -10,11 +10,15 @@
  * the view or reloading the window brings them back on top of the settings in force (they
  * hold no secret).
  *
+ * History's filters (task, kind, database, status, days) are kept for the window's session
+ * the same way (`keepHistoryFilter`): another view or a reload shows History filtered as it was.
+ *
  * Contract: `keepDraft` never throws (storage full or unavailable: nothing is kept);
  * `keptDraft` returns what was kept, or null when nothing (or something unreadable) was;
  * `forgetDraft` removes it (after a save, a delete or Cancel).
  */
 import type { Settings, Task } from '@shared/domain.ts';
+import { EMPTY_FILTER, type RunFilter } from '../components/run-stats';
 import type { SettingsDraft } from '../components/settings-draft';
 import type { DestinationDraft, TaskDraft } from '../components/task-draft';
 
@@ -117,5 +121,30 @@ export function forgetSettingsDraft(): void {
     storage()?.removeItem(SETTINGS_KEY);
   } catch {
     // nothing kept
+  }
+}
+
+const HISTORY_FILTER_KEY = 'backstop.history.filter';
+
+export function keepHistoryFilter(filter: RunFilter): void {
+  try {
+    storage()?.setItem(HISTORY_FILTER_KEY, JSON.stringify(filter));
+  } catch {
+    // nothing kept
+  }
+}
+
+/** The filter kept (only its known fields, each a string), or null when none or unreadable. */
+export function keptHistoryFilter(): RunFilter | null {
+  try {
+    const text = storage()?.getItem(HISTORY_FILTER_KEY);
+    if (!text) return null;
+    const kept = JSON.parse(text) as Record<string, unknown>;
+    if (!kept || typeof kept !== 'object') return null;
+    const out = { ...EMPTY_FILTER } as Record<string, string>;
+    for (const k of Object.keys(EMPTY_FILTER)) if (typeof kept[k] === 'string') out[k] = kept[k];
+    return out as unknown as RunFilter;
+  } catch {
+    return null;
   }
 }
