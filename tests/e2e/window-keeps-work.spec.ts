@@ -6,7 +6,8 @@
  * view and a reload; a setting changed in another window meanwhile shows in the form and
  * Save does not put the old value back. A server form with entries typed asks before another
  * server's form or another view replaces it. History's filters survive another view and a
- * reload of the window.
+ * reload of the window. The Restore form (folder, point, new name, options) survives a
+ * reload, and no secret typed in the Restore view is written to the window's storage.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,8 +15,10 @@ import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import type { Engine } from '../../electron/engine/index.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
+import { runToEnd } from './fixtures/engine-setup';
 import { AppShell } from './pages/app-shell';
 import { HistoryPage } from './pages/history-page';
+import { RestorePage } from './pages/restore-page';
 import { ServersPage } from './pages/servers-page';
 import { TaskEditorPage } from './pages/task-editor-page';
 import { TasksPage } from './pages/tasks-page';
@@ -222,4 +225,49 @@ test('History filters (task, status, database, from-day) survive another view an
   await page.reload();
   await history.open();
   await expect(history.rows).toHaveCount(5);
+});
+
+test('the Restore form (folder, point, new name, options) survives a reload; a secret typed there is never kept', async ({ page, engine, tempDir }) => {
+  test.setTimeout(120_000);
+  const demo = await dispatch(engine.handlers, 'demo.setup', undefined);
+  if (!demo.ok) throw new Error(demo.message);
+  await runToEnd(engine, demo.data.taskId, 'full');
+  const listed = await dispatch(engine.handlers, 'restore.folders', { destination: { kind: 'local', path: demo.data.backups } });
+  if (!listed.ok) throw new Error(listed.message);
+  const chosen = listed.data[0]!;
+  const inspected = await dispatch(engine.handlers, 'restore.inspect', { location: chosen.location });
+  if (!inspected.ok) throw new Error(inspected.message);
+  const pointId = inspected.data.points[0]!.id;
+
+  const restore = new RestorePage(page);
+  await restore.open();
+  await page.getByTestId('restore-browse-destination').selectOption({ label: `Sample databases — nightly — ${demo.data.backups}` });
+  await page.getByTestId('restore-browse-list').click();
+  await restore.choices.first().click();
+  await expect(page.getByTestId('restore-database')).toHaveText(chosen.database!);
+  await page.locator(`#point-${pointId}`).check();
+  const target = join(tempDir, 'kept-target');
+  await page.getByTestId('restore-name').fill('kept-copy.db');
+  await page.getByTestId('restore-folder').fill(target);
+  // A secret typed into the remote source's form (not listed): never written to storage.
+  await page.getByTestId('restore-remote').locator('summary').click();
+  await page.getByTestId('dest-0-secret').fill('TYPED-SECRET-never-kept');
+
+  await page.reload();
+  await restore.open();
+  await expect(page.getByTestId('restore-database')).toHaveText(chosen.database!);
+  await expect(page.locator(`#point-${pointId}`)).toBeChecked();
+  await expect(page.getByTestId('restore-name')).toHaveValue('kept-copy.db');
+  await expect(page.getByTestId('restore-folder')).toHaveValue(target);
+  await expect(restore.choices).toHaveCount(listed.data.length);
+  const stored = await page.evaluate(() => Object.keys(sessionStorage).map((k) => `${k}=${sessionStorage.getItem(k)}`).join('\n'));
+  expect(stored).toContain('kept-copy.db');
+  expect(stored).not.toContain('TYPED-SECRET');
+
+  // "Choose another folder" clears it: a reload then shows an empty form.
+  await page.getByTestId('restore-start-over').click();
+  await page.reload();
+  await restore.open();
+  await expect(restore.info).toHaveCount(0);
+  expect(await page.evaluate(() => sessionStorage.getItem('backstop.restore.draft'))).toBeNull();
 });
