@@ -8,11 +8,17 @@
  * server's form or another view replaces it. History's filters survive another view and a
  * reload of the window. The Restore form (folder, point, new name, options) survives a
  * reload, and no secret typed in the Restore view is written to the window's storage.
+ * In `backstop serve` (a real serve process, real Chromium), closing the tab asks first
+ * (the browser's beforeunload prompt) only while a form holds unsaved edits.
  */
-import { mkdir } from 'node:fs/promises';
+import { test as base, type Dialog, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispatch } from '../../electron/engine/api/dispatch.ts';
 import type { Engine } from '../../electron/engine/index.ts';
+import { startServeProcess } from '../fixtures/serve-process.ts';
 import { expect, test } from './fixtures/harness';
 import { makeSqliteFolder } from './fixtures/sqlite-files';
 import { runToEnd } from './fixtures/engine-setup';
@@ -270,4 +276,81 @@ test('the Restore form (folder, point, new name, options) survives a reload; a s
   await restore.open();
   await expect(restore.info).toHaveCount(0);
   expect(await page.evaluate(() => sessionStorage.getItem('backstop.restore.draft'))).toBeNull();
+});
+
+const serveTest = base.extend<{ serveDir: string }>({
+  // eslint-disable-next-line no-empty-pattern
+  serveDir: async ({}, use) => {
+    const dir = await mkdtemp(join(tmpdir(), 'backstop-e2e-unload-'));
+    await use(dir);
+    await rm(dir, { recursive: true, force: true });
+  },
+});
+
+serveTest('backstop serve: closing the tab asks only while a form holds unsaved edits (Settings, the server form)', async ({ browser, serveDir }) => {
+  serveTest.setTimeout(90_000);
+  const dataDir = join(serveDir, 'data');
+  mkdirSync(dataDir);
+  const s = await startServeProcess(dataDir, ['--allow-folder', serveDir]);
+  const context = await browser.newContext();
+  try {
+    const signedIn = async () => {
+      const page = await context.newPage();
+      await page.goto(s.url);
+      if (await page.getByTestId('serve-login').isVisible()) {
+        await page.getByLabel(/The token/).fill(s.token);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      }
+      await expect(page.getByTestId('sidebar')).toBeVisible();
+      return page;
+    };
+    /** Closes the tab as the user would; answers the prompt shown (dismissed: the tab stays), or null when it just closed. */
+    const tryClose = async (page: Page): Promise<string | null> => {
+      const asked = new Promise<Dialog>((res) => page.once('dialog', res));
+      const closed = new Promise<null>((res) => page.once('close', () => res(null)));
+      await page.close({ runBeforeUnload: true });
+      const first = await Promise.race([asked, closed]);
+      if (!first) return null;
+      const type = first.type();
+      await first.dismiss();
+      return type;
+    };
+
+    // Untouched: the tab closes without a question.
+    let page = await signedIn();
+    let shell = new AppShell(page);
+    await shell.open('settings');
+    await expect(page.getByTestId('stale-after')).toBeVisible();
+    await page.getByTestId('stale-after').click(); // a user gesture, as a real visit has (Chromium asks only after one)
+    expect(await tryClose(page)).toBeNull();
+
+    // Settings typed and not saved (also after another view): asked; the tab stays.
+    page = await signedIn();
+    shell = new AppShell(page);
+    let view = await shell.open('settings');
+    await view.getByTestId('stale-after').fill('36');
+    await shell.open('tasks');
+    expect(await tryClose(page)).toBe('beforeunload');
+    expect(page.isClosed()).toBe(false);
+    // Saved: no question any more.
+    view = await shell.open('settings');
+    await view.getByTestId('settings-save').click();
+    await expect(view.getByTestId('settings-status')).toHaveText('Settings saved.');
+    expect(await tryClose(page)).toBeNull();
+
+    // A server form with a name typed: asked; cancelled, the tab closes without one.
+    page = await signedIn();
+    const servers = new ServersPage(page);
+    await servers.open();
+    await servers.startAdding('postgres');
+    await servers.form.getByLabel('Name', { exact: true }).fill('Reporting');
+    expect(await tryClose(page)).toBe('beforeunload');
+    expect(page.isClosed()).toBe(false);
+    await servers.form.getByTestId('server-cancel').click();
+    await expect(servers.form).toHaveCount(0);
+    expect(await tryClose(page)).toBeNull();
+  } finally {
+    await context.close();
+    expect(await s.stop()).toBe(0);
+  }
 });
