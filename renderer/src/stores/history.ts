@@ -5,7 +5,8 @@
  * day's runs anywhere in a year of history, not only among the page already loaded.
  * `loadOlder()` appends the next page (cursor: the oldest loaded run). A refresh (and
  * `history.changed`) fetches the newest page again and keeps the older pages already
- * loaded (`mergeNewest`). `hasMore`: the last page came back full, so older runs may exist.
+ * loaded (`mergeNewest`); an older page still on its way when new runs arrive lands after
+ * them (only a filter change drops it). `hasMore`: the last page came back full, so older runs may exist.
  */
 import { defineStore } from 'pinia';
 import { onScopeDispose, ref, shallowRef } from 'vue';
@@ -25,6 +26,8 @@ export const useHistoryStore = defineStore('history', () => {
   let filter: HistoryFilterQuery = {};
   /** Bumped by every refresh and filter change: an older answer never overwrites a newer one. */
   let generation = 0;
+  /** Bumped by a filter change only: an older page of the previous filter is dropped, one of the same filter lands even if new runs arrived (a refresh) meanwhile. */
+  let filterGeneration = 0;
   /** The runs shown are of an older filter: the next answer replaces them. */
   let stale = false;
 
@@ -33,7 +36,10 @@ export const useHistoryStore = defineStore('history', () => {
     const mine = ++generation;
     const query = filter;
     loading.value = true;
-    if (replace) stale = true;
+    if (replace) {
+      stale = true;
+      filterGeneration++;
+    }
     try {
       const head = await call('history.list', { ...query, limit: HISTORY_PAGE });
       if (mine !== generation) return;
@@ -61,17 +67,18 @@ export const useHistoryStore = defineStore('history', () => {
   async function loadOlder(): Promise<void> {
     const last = runs.value[runs.value.length - 1];
     if (!last || loadingOlder.value || stale) return;
-    const mine = generation;
+    const mine = filterGeneration;
     loadingOlder.value = true;
     try {
       const page = await call('history.list', { ...filter, limit: HISTORY_PAGE, before: last.startedAt, beforeId: last.id });
-      if (mine !== generation) return;
+      // New runs arriving meanwhile (a refresh) keep the older pages: this one lands after them.
+      if (mine !== filterGeneration || stale) return;
       const seen = new Set(runs.value.map((r) => r.id));
       runs.value = [...runs.value, ...page.filter((r) => !seen.has(r.id))];
       hasMore.value = page.length === HISTORY_PAGE;
       error.value = null;
     } catch (e) {
-      if (mine === generation) error.value = ApiError.from(e);
+      if (mine === filterGeneration) error.value = ApiError.from(e);
     } finally {
       loadingOlder.value = false;
     }

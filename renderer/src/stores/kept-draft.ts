@@ -10,11 +10,21 @@
  * the view or reloading the window brings them back on top of the settings in force (they
  * hold no secret).
  *
+ * The Restore view's one-database form is kept too (`keepRestoreDraft`): the backup folder
+ * opened (its location: a path, or a remote place with only its keychain reference), the
+ * folders listed, the time zone, the point or moment, the new name and the options. A key or
+ * a password typed there is not part of it (the view holds those), so a reload asks again.
+ *
+ * History's filters (task, kind, database, status, days) are kept for the window's session
+ * the same way (`keepHistoryFilter`): another view or a reload shows History filtered as it was.
+ *
  * Contract: `keepDraft` never throws (storage full or unavailable: nothing is kept);
  * `keptDraft` returns what was kept, or null when nothing (or something unreadable) was;
  * `forgetDraft` removes it (after a save, a delete or Cancel).
  */
-import type { Settings, Task } from '@shared/domain.ts';
+import type { BackupLocation, Settings, Task } from '@shared/domain.ts';
+import type { RestoreDraft } from '../components/restore/restore-draft';
+import { EMPTY_FILTER, type RunFilter } from '../components/run-stats';
 import type { SettingsDraft } from '../components/settings-draft';
 import type { DestinationDraft, TaskDraft } from '../components/task-draft';
 
@@ -115,6 +125,69 @@ export function keptSettingsDraft(): KeptSettingsDraft | null {
 export function forgetSettingsDraft(): void {
   try {
     storage()?.removeItem(SETTINGS_KEY);
+  } catch {
+    // nothing kept
+  }
+}
+
+const HISTORY_FILTER_KEY = 'backstop.history.filter';
+
+export function keepHistoryFilter(filter: RunFilter): void {
+  try {
+    storage()?.setItem(HISTORY_FILTER_KEY, JSON.stringify(filter));
+  } catch {
+    // nothing kept
+  }
+}
+
+/** The filter kept (only its known fields, each a string), or null when none or unreadable. */
+export function keptHistoryFilter(): RunFilter | null {
+  try {
+    const text = storage()?.getItem(HISTORY_FILTER_KEY);
+    if (!text) return null;
+    const kept = JSON.parse(text) as Record<string, unknown>;
+    if (!kept || typeof kept !== 'object') return null;
+    const out = { ...EMPTY_FILTER } as Record<string, string>;
+    for (const k of Object.keys(EMPTY_FILTER)) if (typeof kept[k] === 'string') out[k] = kept[k];
+    return out as unknown as RunFilter;
+  } catch {
+    return null;
+  }
+}
+
+const RESTORE_KEY = 'backstop.restore.draft';
+
+/** The Restore view's form: where the backup folder is, the choices listed, the zone, and the draft (no key, no password). */
+export interface KeptRestoreDraft {
+  location: BackupLocation | null;
+  choices: { root: string; choices: { location: BackupLocation }[] } | null;
+  zone: string | null;
+  draft: RestoreDraft;
+}
+
+export function keepRestoreDraft(kept: KeptRestoreDraft): void {
+  try {
+    storage()?.setItem(RESTORE_KEY, JSON.stringify(kept));
+  } catch {
+    // nothing kept
+  }
+}
+
+export function keptRestoreDraft(): KeptRestoreDraft | null {
+  try {
+    const text = storage()?.getItem(RESTORE_KEY);
+    if (!text) return null;
+    const kept = JSON.parse(text) as KeptRestoreDraft;
+    const ok = kept && typeof kept.draft === 'object' && kept.draft !== null && typeof kept.draft.pointId === 'string' && (kept.location !== null || kept.choices !== null);
+    return ok ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+export function forgetRestoreDraft(): void {
+  try {
+    storage()?.removeItem(RESTORE_KEY);
   } catch {
     // nothing kept
   }

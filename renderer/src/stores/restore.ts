@@ -12,6 +12,9 @@
  * destination root, `~server`) is answered with its `choices`, not with NOT_A_BACKUP.
  * `zone`: the time zone a moment is entered in — the task's schedule zone when the folders
  * were listed from a task (`listFolders`' `zone`), else null (this machine's zone).
+ * The form (location, choices, zone, draft) is kept for the window's session (kept-draft.ts)
+ * until a restore starts from it or "Choose another folder" clears it: a reload brings it
+ * back and the view reads the folder again (`reopenKept`). Keys are never part of it.
  * `elsewhere`: the restores the engine runs that these steps do not follow (started before
  * the window was reloaded, or in another window), with their progress, then their result
  * until dismissed; `refreshRunning` asks the engine, `cancelRunning` stops one.
@@ -20,7 +23,7 @@
  * (`followServer` / `unfollowServer`); `cancelServerRunning` stops one.
  */
 import { defineStore } from 'pinia';
-import { computed, onScopeDispose, ref, shallowRef } from 'vue';
+import { computed, onScopeDispose, ref, shallowRef, watch } from 'vue';
 import type { ActiveRestore, BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination, RestoreProgressInfo, RestoreResult, ServerKind, VerifySummary } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
 import type { ActiveServerRestore, ServerRestoreFinished } from '@shared/server-restore.ts';
@@ -38,6 +41,7 @@ import {
   type StartInput,
 } from '../components/restore/restore-draft';
 import { formatDateTimeSeconds } from '../components/format';
+import { forgetRestoreDraft, keepRestoreDraft, keptRestoreDraft } from './kept-draft';
 import { useAction } from './resource';
 
 type LocationInput = CommandInput<'restore.inspect'>['location'];
@@ -65,6 +69,15 @@ export const useRestoreStore = defineStore('restore', () => {
   const choices = shallowRef<FolderChoices | null>(null);
   const zone = ref<string | null>(null);
   const momentZone = computed(() => zone.value ?? machineZone());
+
+  // The form kept across a reload of the window comes back; the view reads its folder again.
+  const kept = keptRestoreDraft();
+  if (kept) {
+    location.value = kept.location as LocationInput | null;
+    choices.value = kept.choices as FolderChoices | null;
+    zone.value = kept.zone;
+    draft.value = { ...emptyDraft(), ...kept.draft };
+  }
 
   const runningAction = useAction();
   /** Restores the engine reported running (`restore.active`), kept after they end until dismissed. */
@@ -126,6 +139,22 @@ export const useRestoreStore = defineStore('restore', () => {
 
   function dismissRunning(id: string): void {
     others.value = others.value.filter((r) => r.restoreId !== id);
+  }
+
+  watch(
+    [location, choices, zone, draft, restoreId],
+    () => {
+      // Kept while a folder is open and no restore was started from it (after a start, the reloaded window lists the restore running).
+      if (restoreId.value === null && (location.value || choices.value)) {
+        keepRestoreDraft({ location: location.value as BackupLocation | null, choices: choices.value, zone: zone.value, draft: draft.value });
+      } else forgetRestoreDraft();
+    },
+    { deep: true },
+  );
+
+  /** After a reload: reads the kept folder again (its points, and whether it needs a key). */
+  function reopenKept(): void {
+    if (location.value && !info.value && !inspectAction.pending.value) void inspect(location.value);
   }
 
   const progress = computed(() => (restoreId.value ? (progressById.value.get(restoreId.value) ?? null) : null));
@@ -270,6 +299,7 @@ export const useRestoreStore = defineStore('restore', () => {
     inspecting: inspectAction.pending,
     inspectError: inspectAction.error,
     inspect,
+    reopenKept,
     reset,
     choices,
     listFolders,

@@ -31,12 +31,13 @@
  * the keychain is asked for too), or `close` discards it.
  */
 import { defineStore } from 'pinia';
-import { computed, reactive, ref, shallowRef, watch } from 'vue';
+import { computed, onScopeDispose, reactive, ref, shallowRef, watch } from 'vue';
 import type { Task } from '@shared/domain.ts';
 import { ApiError, call } from '../api';
 import { placeText } from '@shared/location-text.ts';
 import { defaultTimezone, draftDestination, draftErrors, draftFromTask, draftSecret, draftToInput, emptyDraft, type DestinationDraft, type DraftField, type EncryptionChoice, type TaskDraft } from '../components/task-draft';
 import type { KeyInfo } from '@shared/domain.ts';
+import { registerUnsaved } from '../composables/use-unsaved-warning';
 import { forgetDraft, keepDraft, keptDraft } from './kept-draft';
 import { useKeysStore } from './keys';
 import { usePlanningStore } from './planning';
@@ -125,6 +126,9 @@ export const useTaskEditorStore = defineStore('task-editor', () => {
     if (!original.value) return newBaseline === null || JSON.stringify(draft) !== newBaseline;
     return JSON.stringify(draft) !== JSON.stringify(draftFromTask(original.value));
   }
+
+  // `backstop serve`: closing or reloading the tab asks while the draft holds unsaved edits.
+  onScopeDispose(registerUnsaved(() => target.value !== null && edited()));
 
   /**
    * The draft of another task (or of a new one) holding unsaved edits, when the editor is

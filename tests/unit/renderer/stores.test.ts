@@ -213,6 +213,48 @@ describe('useHistoryStore and useAppStore', () => {
     expect(store.hasMore).toBe(false);
   });
 
+  it('an older page still loading when new runs arrive lands after them (no second click); a filter change drops it', async () => {
+    const mk = (n: number) => ({ id: `r${String(n).padStart(4, '0')}`, taskId: 't', taskName: 'T', trigger: 'schedule', requestedKind: 'full', status: 'success', startedAt: new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(), endedAt: null, errorCode: null, errorMessage: null, keyFingerprint: null, databases: [] }) as unknown as Run;
+    const all = Array.from({ length: 300 }, (_, i) => mk(300 - i)); // newest first
+    let older = deferred<Result<Run[]>>();
+    fake.respond('history.list', (input) => {
+      const q = input as { beforeId?: string; limit?: number; taskId?: string };
+      if (q.beforeId) return older.promise;
+      return ok(all.slice(0, q.limit ?? 100));
+    });
+    const store = useHistoryStore();
+    await store.refresh();
+    const cursor = store.runs[199]!;
+    const loading = store.loadOlder();
+    expect(store.loadingOlder).toBe(true);
+
+    // A new run arrives while the older page is on its way: the newest page is fetched again.
+    all.unshift(mk(301));
+    fake.emit('history.changed', { runId: 'r0301', taskId: 't' });
+    await vi.waitFor(() => expect(store.runs[0]!.id).toBe('r0301'));
+    expect(store.loadingOlder).toBe(true);
+    const cut = all.findIndex((r) => r.id === cursor.id) + 1;
+    older.resolve(ok(all.slice(cut, cut + 200)));
+    await loading;
+    expect(store.loadingOlder).toBe(false);
+    expect(store.runs.map((r) => r.id)).toEqual(all.map((r) => r.id));
+    expect(store.hasMore).toBe(false);
+
+    // A filter changed while an older page loads: that page (of the old filter) is dropped.
+    older = deferred<Result<Run[]>>();
+    fake.respond('history.list', (input) => {
+      const q = input as { beforeId?: string };
+      if (q.beforeId) return older.promise;
+      return ok(all.slice(0, 200));
+    });
+    await store.refresh();
+    const second = store.loadOlder();
+    await store.setFilter({ taskId: 't' });
+    older.resolve(ok(all.slice(200, 400)));
+    await second;
+    expect(store.runs).toHaveLength(200);
+  });
+
   it('app info failure is exposed as error, with info left empty', async () => {
     removeBridge();
     const store = useAppStore();
