@@ -44,7 +44,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { hookedExecutor } from '../../fixtures/hooked-executor.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { pointIds } from '../../fixtures/points.ts';
-import { restoreAndWait } from '../../fixtures/restores.ts';
+import { restoreLocalPoint } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { storedSqliteTask, tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -124,12 +124,7 @@ describe('damaged database files', () => {
       expect(await pointIds(backups, 'header-only.db')).toEqual([]);
       // That sound point still restores whole.
       const target = tempDir('backstop-restored-');
-      const r = await restoreAndWait(engine, {
-        location: { kind: 'local', path: join(backups, encodeDatabaseFolder('ledger.db')) },
-        serverId: task.serverId,
-        database: 'ledger.db',
-        options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: target },
-      });
+      const r = await restoreLocalPoint(engine, { backups, source: 'ledger.db', serverId: task.serverId, as: 'ledger.db', folder: target });
       expect(r).toMatchObject({ status: 'success', error: null });
       expect(count(join(target, 'ledger.db'))).toBe(3000);
     }, 30_000);
@@ -160,12 +155,7 @@ describe('an index that does not match its table', () => {
     const task = await storedSqliteTask(engine, folder, backups);
     expect(rows(await runTask(engine, task.id, 'full'))).toEqual({ 'shop.db': ['success', null, null] });
     const target = tempDir('backstop-restored-');
-    const r = await restoreAndWait(engine, {
-      location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop.db')) },
-      serverId: task.serverId,
-      database: 'shop.db',
-      options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: target },
-    });
+    const r = await restoreLocalPoint(engine, { backups, source: 'shop.db', serverId: task.serverId, as: 'shop.db', folder: target });
     expect(r).toMatchObject({ status: 'success', error: null });
     expect(r.notes).toContain(
       'The backup of "shop.db" held an index ("item_w") whose entries did not match its table (PRAGMA integrity_check: row 1 missing from index item_w; row 2 missing from index item_w; row 3 missing from index item_w); the source database has the same damage. The tables were restored as they were and that index was rebuilt from their rows (REINDEX) — run REINDEX on the source database too.',

@@ -23,7 +23,7 @@ import { SqliteConnector } from '../../../electron/engine/servers/sqlite/connect
 import type { BackupType } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
-import { restoreAndWait } from '../../fixtures/restores.ts';
+import { restoreLocalPoint } from '../../fixtures/restores.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -139,12 +139,7 @@ async function backUpAndRestore(folder: string, type: BackupType) {
   for (const d of run.databases.filter((x) => x.status === 'success')) {
     const into = join(target, encodeDatabaseFolder(d.database));
     mkdirSync(into);
-    const r = await restoreAndWait(engine, {
-      location: { kind: 'local', path: join(backups, encodeDatabaseFolder(d.database)) },
-      serverId: task.serverId,
-      database: 'restored.db',
-      options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: into },
-    });
+    const r = await restoreLocalPoint(engine, { backups, source: d.database, serverId: task.serverId, as: 'restored.db', folder: into });
     expect(r, `restore of ${JSON.stringify(d.database)}`).toMatchObject({ status: 'success', error: null });
     restored[d.database] = r.path!;
   }

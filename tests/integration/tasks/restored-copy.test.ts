@@ -14,7 +14,7 @@ import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts'
 import type { Alert, DatabaseProgress } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
-import { restoreAndWait } from '../../fixtures/restores.ts';
+import { restoreAndWait, restoreLocalPoint } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -91,13 +91,7 @@ describe('restored copies and the server-wide task', () => {
     const { engine, backups, server, task, alerts, folder } = await setup();
     await runTask(engine, task.id, 'full');
     const elsewhere = tempDir();
-    const r = await restoreAndWait(engine, {
-      location: { kind: 'local', path: join(backups, encodeDatabaseFolder('shop.sqlite')) },
-      pointId: 'latest',
-      serverId: server.id,
-      database: 'shop2.sqlite',
-      options: { jobs: 1, noOwner: false, noPrivileges: false, roleMap: {}, createRoles: false, folder: elsewhere },
-    });
+    const r = await restoreLocalPoint(engine, { backups, source: 'shop.sqlite', serverId: server.id, as: 'shop2.sqlite', folder: elsewhere });
     expect(r.status).toBe('success');
     // The same name appearing later on the server is a plain new database.
     copyFileSync(CHINOOK, join(folder, 'shop2.sqlite'));
