@@ -13,21 +13,28 @@ import { describe, expect, it } from 'vitest';
 import { CHINOOK, CLI_BIN, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
+/** A backup of one SQLite folder (`dir`/files, filled by `put`) through the real command: the database folder's location and the data dir. */
+async function backedUp(dir: string, put: (folder: string) => void): Promise<{ location: string; dataDir: string }> {
+  const folder = join(dir, 'files');
+  mkdirSync(folder);
+  put(folder);
+  const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
+  const dataDir = join(dir, 'data');
+  const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
+  expect(backup.code, backup.stderr).toBe(0);
+  return { location: (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location, dataDir };
+}
+
 describe('backstop extract', () => {
   it('a file created under the output name during the extract is left as it is: CONFLICT, nothing overwritten, no temporary file', async () => {
     const dir = tempDir();
-    const folder = join(dir, 'files');
-    mkdirSync(folder);
-    const db = new Database(join(folder, 'big.db'));
-    // Random: neither compression nor deduplication shrinks it.
-    db.exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB);
-             WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 6000) INSERT INTO blobs (b) SELECT randomblob(8000) FROM r;`);
-    db.close();
-    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
-    const dataDir = join(dir, 'data');
-    const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
-    expect(backup.code, backup.stderr).toBe(0);
-    const location = (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location;
+    const { location, dataDir } = await backedUp(dir, (folder) => {
+      const db = new Database(join(folder, 'big.db'));
+      // Random: neither compression nor deduplication shrinks it.
+      db.exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB);
+               WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 6000) INSERT INTO blobs (b) SELECT randomblob(8000) FROM r;`);
+      db.close();
+    });
 
     const outDir = join(dir, 'out');
     mkdirSync(outDir);
@@ -52,14 +59,9 @@ describe('backstop extract', () => {
 
   it('--out - into a reader that stops early (| head): STORAGE saying the output is incomplete, no INTERNAL, no reading marker left', async () => {
     const dir = tempDir();
-    const folder = join(dir, 'files');
-    mkdirSync(folder);
-    copyFileSync(CHINOOK, join(folder, 'chinook.db')); // ~1 MB: more than a pipe holds
-    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
-    const dataDir = join(dir, 'data');
-    const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
-    expect(backup.code, backup.stderr).toBe(0);
-    const location = (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location;
+    const { location, dataDir } = await backedUp(dir, (folder) => {
+      copyFileSync(CHINOOK, join(folder, 'chinook.db')); // ~1 MB: more than a pipe holds
+    });
 
     // The reader closes the pipe after the first bytes, as `head -c 16` does.
     const child = spawn(process.execPath, [CLI_BIN, 'extract', location, '--point', 'latest', '--out', '-', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -82,16 +84,11 @@ describe('backstop extract', () => {
 
   it('--out in a folder that does not exist (or under a file): STORAGE naming the folder and the fix, nothing created, not INTERNAL', async () => {
     const dir = tempDir();
-    const folder = join(dir, 'files');
-    mkdirSync(folder);
-    const db = new Database(join(folder, 'small.db'));
-    db.exec('CREATE TABLE t (a); INSERT INTO t VALUES (1);');
-    db.close();
-    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] });
-    const dataDir = join(dir, 'data');
-    const backup = await runBackstop(['backup', '--config', task, '--json', '--data-dir', dataDir]);
-    expect(backup.code, backup.stderr).toBe(0);
-    const location = (JSON.parse(backup.stdout) as { databases: { location: string }[] }).databases[0]!.location;
+    const { location, dataDir } = await backedUp(dir, (folder) => {
+      const db = new Database(join(folder, 'small.db'));
+      db.exec('CREATE TABLE t (a); INSERT INTO t VALUES (1);');
+      db.close();
+    });
 
     const missing = join(dir, 'no-such-folder');
     writeFileSync(join(dir, 'a-file'), 'x');
