@@ -174,7 +174,11 @@ export class HistoryTable {
     const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
     if (gone.length === 0) return [];
     const again = (kind: string) =>
-      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention' ? "The task's next run applies retention again." : 'Start it again when ready.';
+      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention'
+          ? "The task's next run applies retention again."
+          : kind === 'restore'
+            ? 'A database it was creating may be left half-restored on the target server: run the same restore again (same backup, same new name), which drops the copy it left first, or drop that database.'
+            : 'Start it again when ready.';
     const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
     const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
