@@ -27,7 +27,7 @@ import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import type { RestoreResult, Run } from '../../../electron/shared/domain.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
-import { cliInProcess } from '../../fixtures/cli.ts';
+import { cliInProcess, runBackstop } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
@@ -35,7 +35,7 @@ import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { pgServerFile, walTask } from '../../fixtures/wal-task.ts';
 import { SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 
 function rowOf(run: Run, database: string) {
@@ -318,8 +318,26 @@ describe('PostgreSQL', () => {
     expect(over).toMatchObject({ status: 'failed', error: { code: 'DATABASE_EXISTS' } });
     expect(sum('bulky_copy')).toBe(sum('bulky'));
     await engine.close();
-    pg.psql('DROP DATABASE bulky_copy; DROP DATABASE theirs; DROP DATABASE bulky');
-  }, 120_000);
+
+    // `backstop restore` killed (-9) mid-restore: History closes the run naming what may be left, and the same command
+    // again drops the copy and restores it whole.
+    const dataDir = tempDir();
+    const command = ['restore', request.location.path, '--point', 'latest', '--server', pgServerFile(pg), '--database', 'bulky_cli', '--data-dir', dataDir, '--json'];
+    let pid = 0;
+    const killed = runBackstop(command, { onSpawn: (p) => (pid = p) });
+    await waitFor('the command to restore into the new database', () => pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'bulky_cli' AND application_name = 'backstop'").trim() !== '0', 60_000);
+    process.kill(pid, 'SIGKILL');
+    expect((await killed).code).toBeNull();
+    await waitFor('the restore tool to end', () => pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'bulky_cli'").trim() === '0');
+    expect(exists('bulky_cli')).toBe(true);
+    const history = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as { status: string; errorCode: string | null; errorMessage: string | null }[];
+    expect(history[0]).toMatchObject({ status: 'failed', errorCode: 'WORKER_CRASHED', errorMessage: expect.stringMatching(/run the same restore again \(same backup, same new name\), which drops the copy it left first/) });
+    const rerun = await runBackstop(command);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as { notes: string[] }).notes[0]).toBe('Database "bulky_cli" had been left half-restored by an earlier, interrupted restore of this backup; it was dropped and restored again.');
+    expect(sum('bulky_cli')).toBe(sum('bulky'));
+    pg.psql('DROP DATABASE bulky_copy; DROP DATABASE theirs; DROP DATABASE bulky; DROP DATABASE bulky_cli');
+  }, 180_000);
 });
 
 describe('MariaDB', () => {
