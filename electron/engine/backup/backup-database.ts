@@ -56,6 +56,8 @@ export interface DestinationOutcome {
   bytesNew: number;
   bytesStored: number;
   error: { code: string; message: string } | null;
+  /** The folder's newest point this one continues: an incremental's parent, or the point an unchanged database matched. */
+  builtOn?: string;
 }
 
 
@@ -282,7 +284,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           target.id,
           dumpError
             ? failed(target.id, prep.kind, prep.kindReason, dumpError)
-            : { destination: target.id, status: 'success', kind: 'incremental', kindReason: prep.kindReason ? `${UNCHANGED}; ${prep.kindReason}` : UNCHANGED, pointId: null, bytesRead: r.value.length, bytesNew: 0, bytesStored: 0, error: null },
+            : { destination: target.id, status: 'success', kind: 'incremental', kindReason: prep.kindReason ? `${UNCHANGED}; ${prep.kindReason}` : UNCHANGED, pointId: null, bytesRead: r.value.length, bytesNew: 0, bytesStored: 0, error: null, builtOn: r.value.sameAs },
         );
         continue;
       }
@@ -302,6 +304,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         bytesNew: point.stats.bytesNew,
         bytesStored: point.stats.bytesStored,
         error: null,
+        ...(point.parentId ? { builtOn: point.parentId } : {}),
       });
     }
     return input.destinations.map((d) => outcomes.get(d.id)!);

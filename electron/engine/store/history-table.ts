@@ -221,10 +221,31 @@ export class HistoryTable {
   lastPointAt(taskId: string, database: string, destination: string, exceptRun: string): string | null {
     const row = this.db
       .prepare(
-        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
+        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
       )
       .get(taskId, database, destination, exceptRun) as { at: string | null } | undefined;
     return row?.at ?? null;
+  }
+
+  /**
+   * The points this task wrote for `database` at `destination` after the run that wrote `pointId` (successful rows
+   * only, newest first, at most `limit`), and how many there are; none when this task never wrote `pointId` there.
+   */
+  writtenAfter(taskId: string, database: string, destination: string, pointId: string, exceptRun: string, limit = 3): { points: { pointId: string; at: string }[]; count: number } {
+    // Found by the point's id (indexed); a task's runs never overlap, so later points come from runs started later.
+    const writer = this.db
+      .prepare(
+        "SELECT r.started_at AS startedAt FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE rd.point_id = ? AND r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' ORDER BY r.started_at DESC LIMIT 1",
+      )
+      .get(pointId, taskId, database, destination) as { startedAt: string } | undefined;
+    if (!writer) return { points: [], count: 0 };
+    const where = `FROM runs r JOIN run_databases rd ON rd.run_id = r.id
+      WHERE r.task_id = ? AND r.run_kind = 'backup' AND r.started_at > ? AND r.id <> ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.point_id <> ?`;
+    const args = [taskId, writer.startedAt, exceptRun, database, destination, pointId];
+    const count = (this.db.prepare(`SELECT COUNT(*) AS n ${where}`).get(...args) as { n: number }).n;
+    if (count === 0) return { points: [], count: 0 };
+    const points = this.db.prepare(`SELECT rd.point_id AS pointId, rd.ended_at AS at ${where} ORDER BY rd.ended_at DESC LIMIT ?`).all(...args, limit) as { pointId: string; at: string }[];
+    return { points, count };
   }
 
   /** Records one hook command of a run (its argv and captured output; no secrets by contract). */
