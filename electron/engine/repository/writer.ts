@@ -32,56 +32,36 @@
  *
  * A full of a format-1 repository first upgrades it to format 2 (format-upgrade.ts, best
  * effort): the new chain is the first that can hold delta chunks.
- * The stages are their own units: the chain to build on (`loadChain`), the in-flight
+ * The stages are their own units: the chain to build on and a new chunk's base
+ * (write-chain.ts), the in-flight
  * marker and its heartbeat (inflight-marker.ts), packs and the upload in flight
  * (pack-writer.ts), the commit (`commitManifest`); `writePoint` is the loop over chunks.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
-import type { BackupType } from '../../shared/domain.ts';
 import { chunkPieceStream, createChunker, validateFixedSize } from './chunker.ts';
 import { HandedOver, handOver } from './hand-over.ts';
 import { createEncoderPool } from './encoder-pool.ts';
 import { AdaptiveLevel } from './adaptive-level.ts';
 import type { EncodedChunk } from './chunk-codec.ts';
-import { compareManifests, type RepoContext } from './context.ts';
+import type { RepoContext } from './context.ts';
 import { InflightWrite, missingPoints } from './inflight-marker.ts';
 import { newPointId, pointKey } from './layout.ts';
-import { deltaDepth, encodeManifest, manifestLocations, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
+import { encodeManifest, type ChunkRef, type Manifest, type ManifestInfo } from './manifest.ts';
 import { ChunkDecoder } from './chunk-codec.ts';
 import { ChunkResolver, ChunkUnreadableError } from './chunk-resolver.ts';
-import { SketchIndex } from './sketch.ts';
 import { upgradeToFormat2 } from './format-upgrade.ts';
-import { PackWriter, type ChunkLocation, type PackSlot } from './pack-writer.ts';
+import { PackWriter, type ChunkLocation } from './pack-writer.ts';
 import { etaSeconds, ProgressThrottle, type WriteProgress } from './progress.ts';
 import type { Backend } from '../storage/backend.ts';
+import { candidateAt, chooseBase, loadChain, shallowEnough } from './write-chain.ts';
 import { MAX_META_BYTES, type JsonValue, type PointSummary, type UnchangedWrite, type VolatileBytes, type WritePointOptions } from './types.ts';
 import { MASKED_ID_META, maskedFirstChunkId, sameAsNewest } from './unchanged-write.ts';
-
-/** At most this many bases are resolved to read any chunk (a delta of a delta of a delta). */
-export const MAX_DELTA_DEPTH = 3;
 
 /** Streams announced (expectedSize) below this are encoded inline, without worker threads. */
 export const SMALL_STREAM_BYTES = 16 * 1024 * 1024;
 
-/** Thrown by an incremental write when there is no chain of that backup type yet. */
-export class NoChainError extends BackstopError {
-  readonly reason = 'NO_CHAIN' as const;
-  constructor(
-    readonly backupType: BackupType,
-    location: string,
-  ) {
-    super(
-      'NOT_FOUND',
-      `No full ${backupType} backup exists in ${location}, so an incremental backup has nothing to build on. Run a full backup first.`,
-    );
-  }
-}
-
-export function isNoChainError(e: unknown): e is NoChainError {
-  return e instanceof NoChainError;
-}
-
+export { isNoChainError, MAX_DELTA_DEPTH, NoChainError } from './write-chain.ts';
 
 export function summarize(m: Manifest): PointSummary {
   return { ...m.info, chunkCount: m.refs.length };
@@ -161,119 +141,6 @@ async function* recording(source: AsyncIterable<Uint8Array>, handed: HandedOver)
   }
 }
 
-/** The chain an incremental builds on: every chunk its points store, by id. A full starts a new chain. */
-interface Chain {
-  chainId: string;
-  parentId: string | null;
-  basePoints: string[];
-  known: Map<string, ChunkLocation>;
-  /** The parent point's refs with their stream offsets (`starts`), for base candidates. */
-  parent: { refs: ChunkRef[]; starts: number[] } | null;
-  /** Format 2: the resemblance sketches the chain's manifests record (null: not used). */
-  sketches: SketchIndex<ChunkRef> | null;
-  /** Incremental: the repository's newest point when it is the parent and no manifest is damaged (else null: never "unchanged"). */
-  comparable: Manifest | null;
-}
-
-/**
- * The base for a new chunk: its positional candidate, unless the chunk's sketch finds a chunk
- * of the chain sharing more super-features (when the positional candidate's own sketch is
- * unknown — written before sketches — only two or more shared super-features overrule it).
- */
-function chooseBase(positional: ChunkRef | null, sketch: Uint32Array | null | undefined, index: SketchIndex<ChunkRef> | null): ChunkRef | null {
-  const similar = sketch && index ? index.best(sketch) : null;
-  if (!similar || (positional && similar.chunk.id.equals(positional.id))) return positional;
-  if (!positional) return similar.chunk;
-  const own = index!.matches(positional.id, sketch!);
-  return (own === null ? similar.matches >= 2 : similar.matches > own) ? similar.chunk : positional;
-}
-
-/**
- * The base candidate of a new chunk at stream offset `at`, `length` bytes: the parent's chunk
- * that overlaps [at, at + length) most (content shifted by earlier edits mostly still lines
- * up with the chunk it came from, and a shift of a few bytes must not pick the neighbour).
- */
-function candidateAt(parent: Chain['parent'], at: number, length: number): ChunkRef | null {
-  if (!parent || parent.refs.length === 0) return null;
-  let lo = 0;
-  let hi = parent.starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (parent.starts[mid]! <= at) lo = mid;
-    else hi = mid - 1;
-  }
-  let best: ChunkRef | null = null;
-  let bestOverlap = 0;
-  for (let i = lo; i < parent.refs.length && parent.starts[i]! < at + length; i++) {
-    const r = parent.refs[i]!;
-    const overlap = Math.min(at + length, parent.starts[i]! + r.rawLength) - Math.max(at, parent.starts[i]!);
-    if (overlap > bestOverlap) {
-      best = r;
-      bestOverlap = overlap;
-    }
-  }
-  return best;
-}
-
-/** `r`, or the nearest base of it shallow enough that a delta against it stays within MAX_DELTA_DEPTH. */
-function shallowEnough(r: ChunkRef): ChunkRef {
-  let b = r;
-  while (b.base && deltaDepth(b) >= MAX_DELTA_DEPTH) b = b.base;
-  return b;
-}
-
-async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
-  const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null, sketches: null, comparable: null };
-  if (opts.kind !== 'incremental') return chain;
-  const { good, damaged } = await ctx.manifests.scan();
-  const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
-  const newest = ofType[ofType.length - 1];
-  if (!newest) throw new NoChainError(opts.backupType, ctx.backend.location);
-  chain.chainId = newest.info.chainId;
-  chain.parentId = newest.info.id;
-  // An unreadable manifest may be a newer point, and a point of another backup type may be newer: no comparison then.
-  if (damaged.length === 0 && good[good.length - 1] === newest) chain.comparable = newest;
-  const slots = new Map<string, PackSlot>();
-  const locate = (r: ChunkRef): ChunkLocation => {
-    const key = r.id.toString('hex');
-    const known = chain.known.get(key);
-    if (known) return known;
-    let slot = slots.get(r.packId);
-    if (!slot) slots.set(r.packId, (slot = { id: r.packId }));
-    const loc: ChunkLocation = { id: r.id, pack: slot, offset: r.offset, storedLength: r.storedLength, rawLength: r.rawLength, base: r.base ? locate(r.base) : null };
-    chain.known.set(key, loc);
-    return loc;
-  };
-  const members = ofType.filter((m) => m.info.chainId === chain.chainId);
-  for (const m of members) {
-    chain.basePoints.push(m.info.id);
-    for (const r of manifestLocations(m)) locate(r);
-  }
-  if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && ctx.options.sketchBases && opts.deltaBases !== false) {
-    // Oldest first: a newer chunk replaces an older one under a shared super-feature.
-    const index = new SketchIndex<ChunkRef>();
-    for (const m of members) {
-      if (!m.sketches || m.sketches.size === 0) continue;
-      const byId = new Map(manifestLocations(m).map((r) => [r.id.toString('hex'), r]));
-      for (const [id, sketch] of m.sketches) {
-        const r = byId.get(id);
-        if (r) index.add(r, sketch);
-      }
-    }
-    chain.sketches = index;
-  }
-  if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && opts.deltaBases !== false) {
-    const starts: number[] = [];
-    let at = 0;
-    for (const r of newest.refs) {
-      starts.push(at);
-      at += r.rawLength;
-    }
-    chain.parent = { refs: newest.refs, starts };
-  }
-  return chain;
-}
-
 /**
  * Puts the manifest: the commit. If the put fails, the manifest is probed: present means
  * committed after all (returns normally). `uncertain` on the thrown error means the probe
@@ -316,7 +183,7 @@ function writeFailure(e: unknown, opts: WritePointOptions, location: string): un
 }
 
 export async function writePoint(ctx: RepoContext, input: AsyncIterable<Uint8Array>, opts: WritePointOptions, collectGarbage: () => Promise<unknown>): Promise<PointSummary> {
-  const written = await writeOnChain(ctx, input, opts, null, collectGarbage);
+  const written = await writeOnChain({ ctx, input, opts, volatile: null, collectGarbage });
   // Without `volatile` a write never finds its input unchanged.
   if ('unchanged' in written) throw new BackstopError('INTERNAL', 'A write without an unchanged test reported its input unchanged.');
   return written;
@@ -336,23 +203,27 @@ export async function writePointUnlessUnchanged(
   volatile: VolatileBytes,
   collectGarbage: () => Promise<unknown>,
 ): Promise<PointSummary | UnchangedWrite> {
-  return writeOnChain(ctx, input, opts, volatile, collectGarbage);
+  return writeOnChain({ ctx, input, opts, volatile, collectGarbage });
+}
+
+/** One write: the repository, the input, its options, the bytes an unchanged test ignores (null: no test), and the collector run first. */
+interface WriteJob {
+  ctx: RepoContext;
+  input: AsyncIterable<Uint8Array>;
+  opts: WritePointOptions;
+  volatile: VolatileBytes | null;
+  collectGarbage: () => Promise<unknown>;
 }
 
 /**
  * `write`, again on the chain as it is now when a prune deleted a point of the chain between
  * reading it and the marker landing (FORMAT.md §10): the input is not read before that check.
  */
-async function writeOnChain(
-  ctx: RepoContext,
-  input: AsyncIterable<Uint8Array>,
-  opts: WritePointOptions,
-  volatile: VolatileBytes | null,
-  collectGarbage: () => Promise<unknown>,
-): Promise<PointSummary | UnchangedWrite> {
+async function writeOnChain(job: WriteJob): Promise<PointSummary | UnchangedWrite> {
+  const { ctx, opts } = job;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await write(ctx, input, opts, volatile, collectGarbage);
+      return await write(job);
     } catch (e) {
       if (!(e instanceof ChainChanged)) throw e;
       if (attempt >= CHAIN_ATTEMPTS) {
@@ -365,13 +236,7 @@ async function writeOnChain(
   }
 }
 
-async function write(
-  ctx: RepoContext,
-  input: AsyncIterable<Uint8Array>,
-  opts: WritePointOptions,
-  volatile: VolatileBytes | null,
-  collectGarbage: () => Promise<unknown>,
-): Promise<PointSummary | UnchangedWrite> {
+async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): Promise<PointSummary | UnchangedWrite> {
   validate(opts);
   const { backend, options } = ctx;
   const signal = opts.signal;
