@@ -38,7 +38,7 @@ import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
-import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { categoryOf, Notifier, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
 import {
   HistoryTable,
@@ -184,7 +184,18 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const taskDatabases = new TaskDatabasesTable(db);
   const restoredDatabases = new RestoredDatabasesTable(db);
   const deliveries = new NotificationDeliveriesTable(db);
-  const notifier = new Notifier({ logger, deliveries, now, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
+  // A channel that starts failing is said in the window and on the desktop (not through the channels: it may be the one failing).
+  const onFailing = (f: FailingChannel): void => {
+    const name = f.channelId ? settings.get().notificationChannels.find((c) => c.id === f.channelId)?.name : undefined;
+    const which = `${name ? `"${name}" (${f.channel}, ${f.target})` : `${f.channel} ${f.target}`}`;
+    events.emit('alert', {
+      kind: 'notification-failed',
+      taskId: null,
+      message: `Notifications to ${which} are failing: "${f.event}" was not delivered after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} (${f.error}). Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test.`,
+      databases: [],
+    });
+  };
+  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
   const destinationSpace = new DestinationSpaceTable(db);
@@ -422,7 +433,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     status: { taskDatabases, restoredDatabases, slots },
     restore: { restores, serverRestores: serverRestoreService, findKey, dataDir },
     destinations: { secrets, tasks, warn: warnSecret, unclaimed, now },
-    notifications: { settings, secrets, notifier, events, dataDir, now },
+    notifications: { settings, secrets, notifier, deliveries, events, dataDir, now },
     schedulerOwner: () => {
       const owner = schedulerOwner(dataDir);
       return { owner, self: schedulerLock !== null && owner !== null && owner.pid === schedulerLock.owner.pid && owner.startedAt === schedulerLock.owner.startedAt };

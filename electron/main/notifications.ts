@@ -46,6 +46,8 @@ export function alertNotification(alert: Alert): AlertNotification {
       return { title: 'Replication slot holding back WAL', body: alert.message, route: '/tasks' };
     case 'disk-warning':
       return { title: 'Backup disk nearly full', body: alert.message, route: taskRoute };
+    case 'notification-failed':
+      return { title: 'Notifications are not getting through', body: alert.message, route: '/settings' };
     case 'points-missing':
       return { title: 'Restore points missing from a backup folder', body: alert.message, route: '/history' };
     case 'new-databases':

@@ -324,6 +324,15 @@ const channelShapes = <I extends z.ZodType>(id: I) =>
   ]);
 export const NotificationChannelSetting = channelShapes(Id);
 export type NotificationChannelSetting = z.infer<typeof NotificationChannelSetting>;
+/** A channel's last delivery (what the window shows beside it): the event, when, and what became of it after the retries. */
+export interface ChannelDelivery {
+  at: string;
+  event: string;
+  status: 'delivered' | 'failed';
+  attempts: number;
+  /** Why it failed (secret-free, as recorded). */
+  error: string | null;
+}
 /** A channel to save: without `id` it is a new one. */
 export const NotificationChannelInput = channelShapes(Id.optional());
 
@@ -494,7 +503,7 @@ export interface ActiveRun {
   databases: DatabaseProgress[];
 }
 
-export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'points-missing']);
+export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'points-missing', 'notification-failed']);
 export type AlertKind = z.infer<typeof AlertKind>;
 export interface Alert {
   kind: AlertKind;

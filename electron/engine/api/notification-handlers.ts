@@ -9,23 +9,28 @@
  * `notifications.smtp` says whether the SMTP password is saved, never what it is;
  * `notifications.testSmtp` sends a test mail to one address through the SMTP server e-mail
  * channels use (VALIDATION when there is none), answering like `notifications.test`.
+ * `notifications.deliveries`: each Settings channel's last delivery, secret-free.
  */
 import { randomUUID } from 'node:crypto';
-import type { NotificationChannelSetting } from '../../shared/domain.ts';
+import type { ChannelDelivery, NotificationChannelSetting } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { appChannel, appSmtp, SMTP_PASSWORD_REF, urlRef } from '../notifications/app-channels.ts';
 import { payload, type Notifier } from '../notifications/index.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import type { SettingsTable } from '../store/index.ts';
+import type { NotificationDeliveriesTable, SettingsTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from '../events/event-bus.ts';
 
-type NotificationHandlers = Pick<Handlers, 'notifications.saveChannel' | 'notifications.deleteChannel' | 'notifications.saveSmtp' | 'notifications.test' | 'notifications.smtp' | 'notifications.testSmtp'>;
+type NotificationHandlers = Pick<
+  Handlers,
+  'notifications.saveChannel' | 'notifications.deleteChannel' | 'notifications.saveSmtp' | 'notifications.test' | 'notifications.smtp' | 'notifications.testSmtp' | 'notifications.deliveries'
+>;
 
 export interface NotificationHandlerDeps {
   settings: SettingsTable;
   secrets: SecretStore;
   notifier: Notifier;
+  deliveries: NotificationDeliveriesTable;
   events: EventBus;
   dataDir: string;
   now: () => Date;
@@ -87,6 +92,14 @@ export function createNotificationHandlers(d: NotificationHandlerDeps): Notifica
         ch,
         payload({ event: 'test', task: '(test)', taskId: '', runId: null, status: 'success', message: `Test message from Backstop for "${c.name}"`, databases: [], startedAt: at, finishedAt: at }),
       );
+    },
+    'notifications.deliveries': () => {
+      const out: Record<string, ChannelDelivery> = {};
+      for (const c of d.settings.get().notificationChannels) {
+        const last = d.deliveries.last({ channelId: c.id, channel: c.kind, target: '' });
+        if (last) out[c.id] = { at: last.at, event: last.event, status: last.status, attempts: last.attempts, error: last.error };
+      }
+      return out;
     },
     'notifications.smtp': async () => ({ smtp: d.settings.get().smtp, passwordSaved: (await d.secrets.get(SMTP_PASSWORD_REF)) !== null }),
     'notifications.testSmtp': async ({ to }) => {

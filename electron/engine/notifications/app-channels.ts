@@ -26,11 +26,11 @@ export async function appSmtp(settings: Settings, secrets: SecretStore, dataDir:
 export async function appChannel(c: NotificationChannelSetting, settings: Settings, secrets: SecretStore, dataDir: string): Promise<NotificationChannel | null> {
   if (c.kind === 'email') {
     const smtp = await appSmtp(settings, secrets, dataDir);
-    return smtp ? { kind: 'email', to: c.to, smtp, ...(c.on ? { on: c.on } : {}) } : null;
+    return smtp ? { kind: 'email', id: c.id, to: c.to, smtp, ...(c.on ? { on: c.on } : {}) } : null;
   }
   const url = await secrets.get(urlRef(c.id));
   if (!url) return null;
-  return c.kind === 'webhook' ? { kind: 'webhook', url, preset: c.preset, ...(c.on ? { on: c.on } : {}) } : { kind: 'heartbeat', url, method: c.method };
+  return c.kind === 'webhook' ? { kind: 'webhook', id: c.id, url, preset: c.preset, ...(c.on ? { on: c.on } : {}) } : { kind: 'heartbeat', id: c.id, url, method: c.method };
 }
 
 /** The channels a stored task notifies. */

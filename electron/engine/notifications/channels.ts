@@ -10,10 +10,11 @@ import type { SmtpSettings } from './smtp-settings.ts';
 
 export type WebhookPreset = 'json' | 'slack' | 'teams' | 'discord';
 
+/** `id`: the Settings channel it was made from (a task file's channels have none). */
 export type NotificationChannel =
-  | { kind: 'webhook'; url: string; preset: WebhookPreset; on?: string[] }
-  | { kind: 'heartbeat'; url: string; method: 'GET' | 'POST' }
-  | { kind: 'email'; to: string[]; on?: string[]; smtp: SmtpSettings };
+  | { kind: 'webhook'; id?: string; url: string; preset: WebhookPreset; on?: string[] }
+  | { kind: 'heartbeat'; id?: string; url: string; method: 'GET' | 'POST' }
+  | { kind: 'email'; id?: string; to: string[]; on?: string[]; smtp: SmtpSettings };
 
 export function describeTarget(ch: NotificationChannel): string {
   if (ch.kind === 'email') return ch.to.join(', ');

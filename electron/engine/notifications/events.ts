@@ -26,6 +26,7 @@ const EVENTS = new Map<string, NotificationCategory>([
   ['slot-warning', 'warning'],
   ['disk-warning', 'warning'],
   ['points-missing', 'warning'],
+  ['notification-failed', 'warning'],
 ]);
 
 /** Adds an event (or changes its category). Names are lower-case words joined by hyphens. */

@@ -31,6 +31,21 @@ export interface NotifierDeps {
   deliveries: NotificationDeliveriesTable | null;
   now: () => Date;
   retry?: Partial<RetryPolicy>;
+  /**
+   * A delivery given up after its retries, where the channel's previous one was delivered (or
+   * there was none): told once when a channel starts failing, not again until one gets through.
+   */
+  onFailing?: (f: FailingChannel) => void;
+}
+
+/** What is said of a channel that started failing: secret-free, as the deliveries table. */
+export interface FailingChannel {
+  channel: NotificationChannel['kind'];
+  channelId: string | null;
+  target: string;
+  event: string;
+  attempts: number;
+  error: string;
 }
 
 const RUN_END = new Set(['run-succeeded', 'run-failed']);
@@ -42,6 +57,8 @@ export function channelWants(ch: NotificationChannel, event: string): boolean {
 
 export class Notifier {
   private readonly pending = new Set<Promise<void>>();
+  /** Channels told failing in this process (two deliveries failing at once are told once). */
+  private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
 
   constructor(private readonly deps: NotifierDeps) {
@@ -58,7 +75,8 @@ export class Notifier {
 
   /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
-    return this.attempt(ch, p);
+    const { delivered, attempts, error } = await this.attempt(ch, p);
+    return { delivered, attempts, error };
   }
 
   /** Waits for deliveries in flight, at most `ms`. True when none is left. */
@@ -76,13 +94,19 @@ export class Notifier {
 
   private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
     try {
-      await this.attempt(ch, p);
+      const r = await this.attempt(ch, p);
+      const key = ch.id ?? `${ch.kind} ${describeTarget(ch)}`;
+      if (r.delivered) this.failing.delete(key);
+      else if (!r.failedBefore && !this.failing.has(key)) {
+        this.failing.add(key);
+        this.deps.onFailing?.({ channel: ch.kind, channelId: ch.id ?? null, target: describeTarget(ch), event: p.event, attempts: r.attempts, error: r.error ?? 'not delivered' });
+      }
     } catch (e) {
       this.deps.logger.error({ err: e }, 'notification delivery failed unexpectedly');
     }
   }
 
-  private async attempt(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
+  private async attempt(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
     const { logger, deliveries, now } = this.deps;
     const target = describeTarget(ch);
     let error: string | null = null;
@@ -100,14 +124,17 @@ export class Notifier {
       }
     }
     const delivered = error === null;
-    const row = { at: now().toISOString(), event: p.event, channel: ch.kind, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
+    const channelId = ch.id ?? null;
+    const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
+    let failedBefore = false;
     try {
+      failedBefore = deliveries?.last({ channelId, channel: ch.kind, target })?.status === 'failed';
       deliveries?.record(row);
     } catch (e) {
       logger.error({ err: e }, 'notification delivery could not be recorded');
     }
     if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts }, 'notification delivered');
     else logger.error({ event: p.event, channel: ch.kind, target, attempts, error }, 'notification given up');
-    return { delivered, attempts, error };
+    return { delivered, attempts, error, failedBefore };
   }
 }

@@ -228,4 +228,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX run_databases_by_point ON run_databases (point_id) WHERE point_id IS NOT NULL;
   `,
+  // 15: the Settings channel a delivery went to (null: a task file's channel), so each channel's
+  //     last delivery can be shown, and a channel that starts failing is told once
+  //     (notifications/notifier.ts, notification-deliveries-table.ts).
+  `
+  ALTER TABLE notification_deliveries ADD COLUMN channel_id TEXT;
+  CREATE INDEX notification_deliveries_by_channel ON notification_deliveries (channel_id, id) WHERE channel_id IS NOT NULL;
+  `,
 ];

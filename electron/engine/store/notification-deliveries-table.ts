@@ -3,7 +3,8 @@
  * delivered or given up after its retries.
  *
  * Contract: rows hold the channel's kind and secret-free target (`describeTarget`), never
- * a URL path, token or password; newest first.
+ * a URL path, token or password, and the Settings channel's id when it was one; newest first.
+ * `last` is a channel's newest row: by id for a Settings channel, else by kind and target.
  */
 import type { Db } from './app-database.ts';
 
@@ -11,6 +12,8 @@ export interface NotificationDelivery {
   at: string;
   event: string;
   channel: 'webhook' | 'heartbeat' | 'email';
+  /** The Settings channel (null: a task file's). */
+  channelId: string | null;
   target: string;
   taskId: string | null;
   runId: string | null;
@@ -19,27 +22,42 @@ export interface NotificationDelivery {
   error: string | null;
 }
 
+interface Row {
+  at: string;
+  event: string;
+  channel: NotificationDelivery['channel'];
+  channel_id: string | null;
+  target: string;
+  task_id: string | null;
+  run_id: string | null;
+  status: NotificationDelivery['status'];
+  attempts: number;
+  error: string | null;
+}
+
+function fromRow(r: Row): NotificationDelivery {
+  return { at: r.at, event: r.event, channel: r.channel, channelId: r.channel_id, target: r.target, taskId: r.task_id, runId: r.run_id, status: r.status, attempts: r.attempts, error: r.error };
+}
+
 export class NotificationDeliveriesTable {
   constructor(private readonly db: Db) {}
 
   record(d: NotificationDelivery): void {
     this.db
-      .prepare('INSERT INTO notification_deliveries (at, event, channel, target, task_id, run_id, status, attempts, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(d.at, d.event, d.channel, d.target, d.taskId, d.runId, d.status, d.attempts, d.error);
+      .prepare('INSERT INTO notification_deliveries (at, event, channel, channel_id, target, task_id, run_id, status, attempts, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(d.at, d.event, d.channel, d.channelId, d.target, d.taskId, d.runId, d.status, d.attempts, d.error);
+  }
+
+  /** The newest row of a channel: a Settings channel by its id, a task file's by kind and target. */
+  last(c: { channelId: string | null; channel: NotificationDelivery['channel']; target: string }): NotificationDelivery | null {
+    const row =
+      c.channelId !== null
+        ? this.db.prepare('SELECT * FROM notification_deliveries WHERE channel_id = ? ORDER BY id DESC LIMIT 1').get(c.channelId)
+        : this.db.prepare('SELECT * FROM notification_deliveries WHERE channel_id IS NULL AND channel = ? AND target = ? ORDER BY id DESC LIMIT 1').get(c.channel, c.target);
+    return row ? fromRow(row as Row) : null;
   }
 
   list(limit = 100): NotificationDelivery[] {
-    const rows = this.db.prepare('SELECT * FROM notification_deliveries ORDER BY id DESC LIMIT ?').all(limit) as {
-      at: string;
-      event: string;
-      channel: NotificationDelivery['channel'];
-      target: string;
-      task_id: string | null;
-      run_id: string | null;
-      status: NotificationDelivery['status'];
-      attempts: number;
-      error: string | null;
-    }[];
-    return rows.map((r) => ({ at: r.at, event: r.event, channel: r.channel, target: r.target, taskId: r.task_id, runId: r.run_id, status: r.status, attempts: r.attempts, error: r.error }));
+    return (this.db.prepare('SELECT * FROM notification_deliveries ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(fromRow);
   }
 }

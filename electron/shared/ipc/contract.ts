@@ -37,6 +37,7 @@ import {
   SmtpSetting,
   EmailAddress,
   type NotificationChannelSetting,
+  type ChannelDelivery,
   type ActiveRun,
   type RetentionPreview,
   type ProbeReport,
@@ -160,6 +161,8 @@ export const commands = {
   'notifications.smtp': { input: None, result: returns<{ smtp: SmtpSetting | null; passwordSaved: boolean }>() },
   /** Sends a test mail to `to` through the SMTP server e-mail channels use now (with the retries) and says what became of it. */
   'notifications.testSmtp': { input: z.strictObject({ to: EmailAddress }), result: returns<{ delivered: boolean; attempts: number; error: string | null }>() },
+  /** Each Settings channel's last delivery (by channel id; a channel nothing was sent to yet is absent): secret-free. */
+  'notifications.deliveries': { input: None, result: returns<Record<string, ChannelDelivery>>() },
   'runs.active': { input: None, result: returns<ActiveRun[]>() },
   'history.list': { input: HistoryQuery.default({ limit: 100 }), result: returns<Run[]>() },
   /** Reads a database's backup folder: its true name, encryption, restore points. `key` (base64) for a key not in the keychain. */

@@ -2,12 +2,15 @@
  * Notification channels in Settings: save (a URL goes to the engine, which keeps it in the
  * keychain; it is never read back), delete, and "Send test". The list itself is part of the
  * settings (`settings.notificationChannels`), refreshed by `settings.changed`.
+ * `deliveries`: each channel's last delivery (`notifications.deliveries`), read when the view
+ * shows them, after a test, and when the engine says a channel started failing.
  */
 import { defineStore } from 'pinia';
-import { ref } from 'vue';
+import { onScopeDispose, ref } from 'vue';
+import type { ChannelDelivery } from '@shared/domain.ts';
 import type { CommandInput, CommandResult } from '@shared/ipc/index.ts';
-import { call } from '../api';
-import { useAction } from './resource';
+import { call, onEvent } from '../api';
+import { useAction, useResource } from './resource';
 import { useSettingsStore } from './settings';
 
 export type TestOutcome = CommandResult<'notifications.test'>;
@@ -17,6 +20,11 @@ export const useNotificationsStore = defineStore('notifications', () => {
   const settings = useSettingsStore();
   /** The last "Send test" outcome per channel id. */
   const tests = ref<Record<string, TestOutcome | 'sending'>>({});
+  const deliveries = useResource(() => call('notifications.deliveries'), {} as Record<string, ChannelDelivery>);
+  const off = onEvent('alert', (a) => {
+    if (a.kind === 'notification-failed' && deliveries.loaded.value) void deliveries.refresh();
+  });
+  onScopeDispose(off);
 
   async function save(input: CommandInput<'notifications.saveChannel'>): Promise<boolean> {
     const saved = await action.run(() => call('notifications.saveChannel', input));
@@ -35,7 +43,8 @@ export const useNotificationsStore = defineStore('notifications', () => {
     if (outcome) next[id] = outcome;
     else delete next[id];
     tests.value = next;
+    void deliveries.refresh();
   }
 
-  return { save, remove, sendTest, tests, pending: action.pending, error: action.error, clearError: action.clearError };
+  return { save, remove, sendTest, tests, deliveries: deliveries.data, refreshDeliveries: deliveries.refresh, pending: action.pending, error: action.error, clearError: action.clearError };
 });

@@ -7,6 +7,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
+import type { Alert } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -25,6 +26,46 @@ async function setup() {
   const heartbeat = data(await engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthcheck' }, url: `${beat.url}/ping/${TOKEN}` }));
   return { engine, hook, beat, webhook, heartbeat };
 }
+
+describe('a channel that stops getting through', () => {
+  it('is said once when it starts failing (a local alert naming it, never its URL), shown failing beside it, and again only after it worked in between', async () => {
+    const { engine, hook, webhook, heartbeat } = await setup();
+    const alerts: Alert[] = [];
+    engine.events.on('alert', (a) => alerts.push(a));
+    const failing = () => alerts.filter((a) => a.kind === 'notification-failed');
+    const task = await storedSqliteTask(engine, sqliteFolder(['sales.db']), tempDir(), { name: 'watched' });
+    expect(data(await engine.call('notifications.deliveries', undefined))).toEqual({});
+
+    await hook.down();
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(failing()).toHaveLength(1);
+    expect(failing()[0]).toMatchObject({ taskId: null, databases: [] });
+    expect(failing()[0]!.message).toMatch(/^Notifications to "ops chat" \(webhook, http:\/\/127\.0\.0\.1:\d+\) are failing: "run-succeeded" was not delivered after 3 attempts \(.+\)\. Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test\.$/);
+    expect(failing()[0]!.message).not.toContain(TOKEN);
+    const shown = data(await engine.call('notifications.deliveries', undefined));
+    expect(shown[webhook.id]).toMatchObject({ event: 'run-succeeded', status: 'failed', attempts: 3, error: expect.any(String) });
+    expect(shown[heartbeat.id]).toMatchObject({ event: 'run-succeeded', status: 'delivered', attempts: 1, error: null });
+    expect(JSON.stringify(shown)).not.toContain(TOKEN);
+
+    // Still failing: not said again.
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(failing()).toHaveLength(1);
+
+    // Back, then failing again: said again.
+    await hook.up();
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(data(await engine.call('notifications.deliveries', undefined))[webhook.id]).toMatchObject({ status: 'delivered' });
+    hook.failNext(10, 500);
+    expect((await runTask(engine, task.id)).status).toBe('success');
+    await engine.notifier.flush(20_000);
+    expect(failing()).toHaveLength(2);
+    expect(failing()[1]!.message).toContain('answered HTTP 500');
+    await engine.close();
+  }, 120_000);
+});
 
 describe('Settings notification channels', () => {
   it('keep URLs in the keychain only, send a test, and notify a stored task run and its alerts', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia } from 'pinia';
-import { DEFAULT_SETTINGS, type NotificationChannelSetting, type Settings } from '@shared/domain.ts';
+import { DEFAULT_SETTINGS, type ChannelDelivery, type NotificationChannelSetting, type Settings } from '@shared/domain.ts';
 import NotificationChannels from '../../../renderer/src/components/NotificationChannels.vue';
 import { useSettingsStore } from '../../../renderer/src/stores/settings';
 import { fail, installFakeBridge, ok, removeBridge, type FakeBridge } from './fake-bridge';
@@ -55,6 +55,40 @@ describe('NotificationChannels', () => {
     await w.get('[data-testid="notification-test"]').trigger('click');
     await flushPromises();
     expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Delivered.');
+  });
+
+  it('shows each channel\'s last delivery, a failing one as failing, and reads them again after a test and when the engine says one started failing', async () => {
+    stored = {
+      ...stored,
+      notificationChannels: [
+        { id: 'w1', kind: 'webhook', name: 'ops chat', preset: 'json', on: null },
+        { id: 'h1', kind: 'heartbeat', name: 'healthcheck', method: 'GET' },
+        { id: 'm1', kind: 'email', name: 'dba', to: ['dba@example.test'], on: null },
+      ] as NotificationChannelSetting[],
+    };
+    let answer: Record<string, ChannelDelivery> = {
+      w1: { at: '2026-12-06T10:00:00.000Z', event: 'run-failed', status: 'failed', attempts: 5, error: 'https://hooks.example.test answered HTTP 404' },
+      h1: { at: '2026-12-06T10:00:00.000Z', event: 'run-succeeded', status: 'delivered', attempts: 1, error: null },
+    };
+    fake.respond('notifications.deliveries', () => ok(answer));
+    const w = await mountIt();
+    await flushPromises();
+    const last = () => w.findAll('[data-testid="notification-last"]').map((r) => r.text());
+    expect(last()[0]).toMatch(/^Failing: run-failed at .+ was not delivered after 5 attempts \(https:\/\/hooks\.example\.test answered HTTP 404\)\. Alerts sent here are lost until it works again\.$/);
+    expect(w.findAll('[data-testid="notification-last"]')[0]!.classes()).toContain('failing');
+    expect(last()[1]).toMatch(/^Last sent .+ \(run-succeeded\): delivered\.$/);
+    expect(last()[2]).toBe('Nothing sent yet.');
+
+    answer = { ...answer, w1: { at: '2026-12-06T11:00:00.000Z', event: 'test', status: 'delivered', attempts: 1, error: null } };
+    fake.respond('notifications.test', () => ok({ delivered: true, attempts: 1, error: null }));
+    await w.get('[data-testid="notification-test"]').trigger('click');
+    await flushPromises();
+    expect(last()[0]).toMatch(/^Last sent .+ \(test\): delivered\.$/);
+
+    answer = { ...answer, m1: { at: '2026-12-06T12:00:00.000Z', event: 'run-failed', status: 'failed', attempts: 5, error: 'mail.example.test refused the login' } };
+    fake.emit('alert', { kind: 'notification-failed', taskId: null, message: 'Notifications to "dba" …', databases: [] });
+    await flushPromises();
+    expect(last()[2]).toMatch(/^Failing: run-failed/);
   });
 
   it('shows the engine\'s refusal, and adds e-mail recipients as a list', async () => {
