@@ -20,8 +20,9 @@ import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { Location, placeText, type Credentials } from '../destinations/index.ts';
-import type { Backend } from '../storage/index.ts';
+import { isValidKey, type Backend } from '../storage/index.ts';
 import { momentRangesOf } from './moment-ranges.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 import { databaseNameOf, PG_BASEBACKUP_STREAM, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../servers/index.ts';
 
 /** postgres | mysql | sqlite from a point's stream format. */
@@ -55,6 +56,9 @@ function isLocalRepository(path: string): boolean {
   }
 }
 
+/** How many folders of a remote destination the restore browser looks into at once (each is a connection). */
+const BROWSE_CONNECTIONS = 4;
+
 /**
  * What can be restored under a destination root: its database folders and the server-level
  * streams in `~server` (a `~server` folder given as the root lists its streams). A folder
@@ -71,13 +75,20 @@ export async function listBackupFolders(d: Destination, credentials: Credentials
       if (!hasCode(e, 'NOT_FOUND')) throw e;
       throw new BackstopError('NOT_A_BACKUP', `${l.text} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`);
     }
-    const found = await Promise.all(
-      names.map(async (n) => {
-        const child = l.child(n);
-        opened.push(child);
-        return n === SERVER_FOLDER || (await child.backend().stat(HEADER_KEY)) !== null ? child : null;
-      }),
-    );
+    // A folder whose name is a valid key (most: `sales`, `app_db`) is looked into on this folder's
+    // own connection. Any other (`Chinook~…`, a name with spaces) needs a backend of its own (an
+    // SSH or FTP login, an S3 client): a few at a time, each closed once looked at, so a
+    // destination with hundreds of databases never holds hundreds of connections (OpenSSH drops
+    // logins beyond MaxStartups, 10 by default).
+    const found = await mapLimit(names, BROWSE_CONNECTIONS, async (n) => {
+      if (n === SERVER_FOLDER) {
+        const server = l.child(n);
+        opened.push(server); // its streams are listed next
+        return server;
+      }
+      const header = isValidKey(`${n}/${HEADER_KEY}`) ? await l.backend().stat(`${n}/${HEADER_KEY}`) : await l.child(n).use((c) => c.backend().stat(HEADER_KEY));
+      return header !== null ? l.child(n) : null;
+    });
     return found.filter((c): c is Location => c !== null);
   };
   const streams = async (l: Location, prefix: string): Promise<BackupFolderChoice[]> =>
