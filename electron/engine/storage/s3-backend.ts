@@ -29,7 +29,7 @@ import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
-import { s3BackstopError } from './s3-errors.ts';
+import { classifyS3Error, s3BackstopError } from './s3-errors.ts';
 import { publicEndpoint } from './sdk-error-fields.ts';
 
 export type S3ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
@@ -348,8 +348,23 @@ export class S3Backend implements Backend {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       // HEAD responses carry no error body: a 404 is a missing key (or, rarely, bucket; put will say which).
       if (name === 'NotFound' || name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchBucket')) return null;
+      // Nor does a 403 say whether the secret is wrong (rotated) or a policy refuses: the
+      // first request of a run is this HEAD, so ask again with a GET, whose error has a body.
+      if (status === 403 && classifyS3Error(e).kind === 'access-denied') throw await this.whyForbidden(key, Key, e);
       throw this.fail('stat', key, e);
     }
+  }
+
+  /** The error of a refused HEAD: the service's reason from a one-byte GET of the same key (its body names it), or the HEAD's own. */
+  private async whyForbidden(key: string, Key: string, head: unknown): Promise<Error> {
+    const { client, sdk } = await this.s3();
+    try {
+      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range: 'bytes=0-0' }));
+      await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength).catch(() => undefined);
+    } catch (e) {
+      if (classifyS3Error(e).name !== undefined && (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return this.fail('stat', key, e);
+    }
+    return this.fail('stat', key, head);
   }
 }
 

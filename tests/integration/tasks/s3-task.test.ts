@@ -188,6 +188,34 @@ describe('task with a local and an S3 destination', () => {
     expect(data(await engine.call('destinations.test', { destination: down }))).toMatchObject({ ok: false });
   });
 
+  it('a secret rotated at the provider: the S3 half fails naming the destination and how to enter the new secret (never the secret), nothing half-written; with the new secret stored, the next run continues the chain', async () => {
+    const { engine, task, credentialsRef, s3dest } = await setup();
+    const first = await runTask(engine, task.id, 'full');
+    expect(first.status).toBe('success');
+    const keys = () => Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+    const committed = await keys();
+    expect(committed.every((k) => k.some((x) => x.startsWith('points/')))).toBe(true);
+    const stale = 'STALE-secret-from-last-year-9f3';
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: stale }, credentialsRef }));
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.status).toBe('partial');
+    const onS3 = run.databases.filter((d) => d.destination.startsWith('s3:'));
+    expect(onS3).toHaveLength(2);
+    for (const d of onS3) {
+      // The first request of a run is a HEAD, whose 403 has no body to say why: not "may these credentials stat objects".
+      expect(d).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED', pointId: null });
+      expect(d.errorMessage).toContain(`S3 bucket backstop/${(s3dest as Extract<Destination, { kind: 's3' }>).prefix}/`);
+      expect(d.errorMessage).toMatch(/SignatureDoesNotMatch.*secret access key is probably wrong; re-enter it/);
+    }
+    expect(JSON.stringify(run)).not.toContain(stale);
+    // The refused run left nothing in the S3 folders (no marker, pack or point).
+    expect(await keys()).toEqual(committed);
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS }, credentialsRef }));
+    const next = await runTask(engine, task.id, 'incremental');
+    expect(next.status).toBe('success');
+    expect(next.databases.every((d) => d.status === 'success')).toBe(true);
+  });
+
   it('keeps the S3 secret only in the keychain', async () => {
     const { engine, credentialsRef } = await setup();
     expect(JSON.parse((await new KeychainSecretStore().get(credentialsRef))!)).toEqual(S3RVER_CREDENTIALS);
