@@ -46,6 +46,15 @@ describe('browsing a remote destination that holds many databases', () => {
     // The root's connection, and one per odd name (never one per database).
     expect(proxy.stats.clean - before).toBeLessThanOrEqual(1 + odd.length);
     expect(proxy.peakOpen()).toBeLessThanOrEqual(5);
+    // The root chosen instead of one database's folder: the error names what it holds, looked into the same way.
+    const atRoot = proxy.stats.clean;
+    const root = { kind: 'sftp', host: proxy.host, port: proxy.port, user: sshd.user, path: base, hostKey: sshd.hostKey(), privateKeyFile: sshd.clientKey, credentialsRef: null } as const;
+    await expect(inspectBackupFolder(root, null, () => Promise.resolve(null), null)).rejects.toMatchObject({
+      code: 'NOT_A_BACKUP',
+      message: expect.stringContaining(`is the common root of a task's backups: it holds 30 database folders (`),
+    });
+    expect(proxy.stats.clean - atRoot).toBeLessThanOrEqual(2 + odd.length);
+    expect(proxy.peakOpen()).toBeLessThanOrEqual(5);
   });
 
   it('S3: a folder of 60 points lists them with the manifests read several at a time, not one round trip after another', async () => {
