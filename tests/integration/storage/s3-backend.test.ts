@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { sweepLeftovers } from '../../../electron/engine/storage/backend.ts';
 import { S3Backend, createS3Backend, type S3BackendOptions } from '../../../electron/engine/storage/s3-backend.ts';
 import { probeS3 } from '../../../electron/engine/storage/s3-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
@@ -128,6 +129,25 @@ describe('S3Backend specifics (s3rver)', () => {
     expect(await b.stat('obj.pack')).toBeNull();
     expect(await b.list('')).toEqual([]);
     await b.close();
+  });
+
+  it('a multipart upload whose abort never reached the server (process killed, link lost) is aborted by the sweep once stale: its parts stop costing storage; a live one and one outside the folder stay', async () => {
+    const client = s3.client();
+    const begin = async (key: string, bytes: number) => {
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'work', Key: key }));
+      await client.send(new UploadPartCommand({ Bucket: 'work', Key: key, UploadId, PartNumber: 1, Body: randomBytes(bytes), ContentLength: bytes }));
+      return UploadId!;
+    };
+    await begin('sweep/db/packs/cut.pack', 1000);
+    const other = await begin('elsewhere/other-app.bin', 10);
+    const b = new S3Backend(options({ prefix: 'sweep/db' }));
+    expect(await sweepLeftovers(b, 60 * 60_000)).toEqual({ removed: 0, bytes: 0 }); // just written: may be a live put
+    expect((await openUploads('work')).sort()).toEqual(['elsewhere/other-app.bin', 'sweep/db/packs/cut.pack']);
+    expect(await sweepLeftovers(b, 60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: 1, bytes: 1000 });
+    expect(await openUploads('work')).toEqual(['elsewhere/other-app.bin']);
+    expect(await b.list('')).toEqual([]);
+    await b.close();
+    await client.send(new AbortMultipartUploadCommand({ Bucket: 'work', Key: 'elsewhere/other-app.bin', UploadId: other }));
   });
 
   it('an aborted multipart put rejects with the abort reason and leaves nothing', async () => {
