@@ -37,6 +37,7 @@ import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
+import { OwnLeftovers } from './restore/own-leftovers.ts';
 import { categoryOf, Notifier, payload, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
 import {
@@ -227,7 +228,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return { server, password: await serverPassword(secrets, server) };
   }
   const findKey = (fingerprint: string) => keys.findByFingerprint(fingerprint);
-  const restoreHistory = new RestoreHistory({ history, events, logger, now, origin: opts.origin ?? 'app' });
+  const serverRestores = new ServerRestoresTable(db);
+  const restoreHistory = new RestoreHistory({ history, events, logger, now, origin: opts.origin ?? 'app', leftovers: new OwnLeftovers(serverRestores, now) });
   const restores = new RestoreService({
     restoreHistory,
     events,
@@ -251,7 +253,6 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     resolveServer,
     runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
   });
-  const serverRestores = new ServerRestoresTable(db);
   const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now, restoreHistory });
 
   /** `databases`: a per-database run (checked against the server's live list before it starts). */

@@ -7,7 +7,8 @@
  * Save does not put the old value back. A server form with entries typed asks before another
  * server's form or another view replaces it. History's filters survive another view and a
  * reload of the window. The Restore form (folder, point, new name, options) survives a
- * reload, and no secret typed in the Restore view is written to the window's storage.
+ * reload, and no secret typed in the Restore view is written to the window's storage; so do
+ * the Whole server steps (source, target, names, the plan shown and the databases chosen).
  * In `backstop serve` (a real serve process, real Chromium), closing the tab asks first
  * (the browser's beforeunload prompt) only while a form holds unsaved edits.
  */
@@ -276,6 +277,40 @@ test('the Restore form (folder, point, new name, options) survives a reload; a s
   await restore.open();
   await expect(restore.info).toHaveCount(0);
   expect(await page.evaluate(() => sessionStorage.getItem('backstop.restore.draft'))).toBeNull();
+});
+
+test('the Whole server steps (source, target, names, the plan and the databases chosen) survive a reload', async ({ page, engine, tempDir }) => {
+  test.setTimeout(120_000);
+  const demo = await dispatch(engine.handlers, 'demo.setup', undefined);
+  if (!demo.ok) throw new Error(demo.message);
+  await runToEnd(engine, demo.data.taskId, 'full');
+  const target = join(tempDir, 'ws-target');
+  mkdirSync(target);
+  const server = await dispatch(engine.handlers, 'servers.create', { kind: 'sqlite', name: 'Target files', folder: target });
+  if (!server.ok) throw new Error(server.message);
+
+  const restore = new RestorePage(page);
+  await restore.planWholeServer(server.data.id, 'kept_');
+  const rows = page.getByTestId('ws-plan-row');
+  await expect(rows.first()).toBeVisible();
+  const count = await rows.count();
+  expect(count).toBeGreaterThan(1);
+  await rows.first().getByTestId('ws-select').uncheck();
+
+  await page.reload();
+  await restore.open();
+  await expect(page.getByTestId('restore-scope-server')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('ws-server')).toHaveValue(server.data.id);
+  await expect(page.getByTestId('ws-affix')).toHaveValue('kept_');
+  await expect(rows).toHaveCount(count);
+  await expect(rows.first().getByTestId('ws-select')).not.toBeChecked();
+  await expect(rows.nth(1).getByTestId('ws-select')).toBeChecked();
+
+  // One database again: a reload shows those steps.
+  await page.getByTestId('restore-scope-one').click();
+  await page.reload();
+  await restore.open();
+  await expect(page.getByTestId('restore-scope-one')).toHaveAttribute('aria-pressed', 'true');
 });
 
 const serveTest = base.extend<{ serveDir: string }>({

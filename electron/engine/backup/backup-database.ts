@@ -58,6 +58,8 @@ export interface DestinationOutcome {
   error: { code: string; message: string } | null;
   /** The destination refused the login while it was being opened (AUTH_FAILED before any dump): the run sends no other job there. */
   loginRefused?: true;
+  /** The folder's newest point this one continues: an incremental's parent, or the point an unchanged database matched. */
+  builtOn?: string;
 }
 
 
@@ -286,7 +288,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           target.id,
           dumpError
             ? failed(target.id, prep.kind, prep.kindReason, dumpError)
-            : { destination: target.id, status: 'success', kind: 'incremental', kindReason: prep.kindReason ? `${UNCHANGED}; ${prep.kindReason}` : UNCHANGED, pointId: null, bytesRead: r.value.length, bytesNew: 0, bytesStored: 0, error: null },
+            : { destination: target.id, status: 'success', kind: 'incremental', kindReason: prep.kindReason ? `${UNCHANGED}; ${prep.kindReason}` : UNCHANGED, pointId: null, bytesRead: r.value.length, bytesNew: 0, bytesStored: 0, error: null, builtOn: r.value.sameAs },
         );
         continue;
       }
@@ -306,6 +308,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         bytesNew: point.stats.bytesNew,
         bytesStored: point.stats.bytesStored,
         error: null,
+        ...(point.parentId ? { builtOn: point.parentId } : {}),
       });
     }
     return input.destinations.map((d) => outcomes.get(d.id)!);

@@ -459,6 +459,8 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     fallback: 'RESTORE_FAILED',
   });
   if (taken.length > 0) throw new BackstopError('DATABASE_EXISTS', `Database "${spec.database}" already exists on the ${target.connection.label}; choose another name (a restore never overwrites a database).`);
+  // Before the temporary cluster's recovery, which may take long.
+  await target.checkMayCreateDatabase(spec.database, spec.signal);
   const base = spec.tempDir ?? tmpdir();
   let layout = selectiveLayout(spec.plan.meta, spec.sourceDatabase);
   const need = diskNeeded(spec.plan, layout.sparse ? layout.skippedBytes : 0);

@@ -22,6 +22,7 @@ import { toFailure } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import type { HistoryTable } from '../store/index.ts';
+import type { Claim, OwnLeftovers } from './own-leftovers.ts';
 import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
 import type { ServerRestoreResult } from './restore-server.ts';
 
@@ -35,6 +36,8 @@ export interface RestoreHistoryDeps {
   now: () => Date;
   /** Which kind of process this engine runs in. */
   origin: RunOrigin;
+  /** Records a one-database restore's target name, and drops its own half-restored copy on a re-run (own-leftovers.ts). */
+  leftovers?: OwnLeftovers;
 }
 
 /** A backup place as text for History: no user info (`user:pass@`), no query string (SAS tokens, signatures). */
@@ -76,13 +79,18 @@ export class RestoreHistory {
     const database = spec.sourceDatabase ?? spec.database;
     const runId = this.start(detail, database);
     const started = this.deps.now();
+    let claim: Claim | null = null;
     try {
+      claim = (await this.deps.leftovers?.claim(spec)) ?? null;
       const out = await work();
+      claim?.succeeded();
+      if (claim?.note) out.notes = [claim.note, ...out.notes];
       this.end(runId, detail, started, [
         { database, restoredAs: out.path && !spec.server ? out.path : out.database, pointId: out.pointId ?? (spec.asOf ? null : spec.pointId), kind: out.kind ?? 'full', bytes: out.bytes ?? 0, status: 'success', error: null },
       ]);
       return out;
     } catch (e) {
+      await claim?.failed(e);
       const f = toFailure(e);
       // The message says "Details are in the Backstop log": here they are (a job's stack comes as its cause).
       if (f.code === 'INTERNAL') this.deps.logger.error({ err: e, runId, database }, 'restore failed unexpectedly');

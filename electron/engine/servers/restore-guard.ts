@@ -40,7 +40,7 @@ async function dropWithin(drop: () => Promise<boolean>, graceMs: number): Promis
 /**
  * Runs `work` (everything after CREATE DATABASE); on failure `drop` removes the database and says whether it could.
  * When it could not (the server stopped or unreachable), the error names the database and `dropStatement`, the exact
- * statement that removes it (a restore under that name again fails with DATABASE_EXISTS until then).
+ * statement that removes it; the same restore run again drops it first (own-leftovers.ts, restore-server.ts).
  */
 export async function withoutHalfRestore<T>(database: string, work: () => Promise<T>, drop: () => Promise<boolean>, dropStatement: string, graceMs = DROP_GRACE_MS): Promise<T> {
   try {
@@ -49,7 +49,7 @@ export async function withoutHalfRestore<T>(database: string, work: () => Promis
     if ((await dropWithin(drop, graceMs)) || !(e instanceof BackstopError)) throw e;
     throw new BackstopError(
       e.code,
-      `${e.message} The half-restored database "${database}" was left on the server: it could not be removed then. Remove it once the server accepts connections, before restoring under that name again: ${dropStatement}`,
+      `${e.message} The half-restored database "${database}" was left on the server: it could not be removed then. Once the server accepts connections, run the same restore again (it drops the copy it left first), or remove it yourself: ${dropStatement}`,
       { cause: e },
     );
   }

@@ -174,7 +174,11 @@ export class HistoryTable {
     const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
     if (gone.length === 0) return [];
     const again = (kind: string) =>
-      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention' ? "The task's next run applies retention again." : 'Start it again when ready.';
+      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention'
+          ? "The task's next run applies retention again."
+          : kind === 'restore'
+            ? 'A database it was creating may be left half-restored on the target server: run the same restore again (same backup, same new name), which drops the copy it left first, or drop that database.'
+            : 'Start it again when ready.';
     const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
     const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
@@ -217,10 +221,31 @@ export class HistoryTable {
   lastPointAt(taskId: string, database: string, destination: string, exceptRun: string): string | null {
     const row = this.db
       .prepare(
-        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
+        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
       )
       .get(taskId, database, destination, exceptRun) as { at: string | null } | undefined;
     return row?.at ?? null;
+  }
+
+  /**
+   * The points this task wrote for `database` at `destination` after the run that wrote `pointId` (successful rows
+   * only, newest first, at most `limit`), and how many there are; none when this task never wrote `pointId` there.
+   */
+  writtenAfter(taskId: string, database: string, destination: string, pointId: string, exceptRun: string, limit = 3): { points: { pointId: string; at: string }[]; count: number } {
+    // Found by the point's id (indexed); a task's runs never overlap, so later points come from runs started later.
+    const writer = this.db
+      .prepare(
+        "SELECT r.started_at AS startedAt FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE rd.point_id = ? AND r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' ORDER BY r.started_at DESC LIMIT 1",
+      )
+      .get(pointId, taskId, database, destination) as { startedAt: string } | undefined;
+    if (!writer) return { points: [], count: 0 };
+    const where = `FROM runs r JOIN run_databases rd ON rd.run_id = r.id
+      WHERE r.task_id = ? AND r.run_kind = 'backup' AND r.started_at > ? AND r.id <> ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.point_id <> ?`;
+    const args = [taskId, writer.startedAt, exceptRun, database, destination, pointId];
+    const count = (this.db.prepare(`SELECT COUNT(*) AS n ${where}`).get(...args) as { n: number }).n;
+    if (count === 0) return { points: [], count: 0 };
+    const points = this.db.prepare(`SELECT rd.point_id AS pointId, rd.ended_at AS at ${where} ORDER BY rd.ended_at DESC LIMIT ?`).all(...args, limit) as { pointId: string; at: string }[];
+    return { points, count };
   }
 
   /** Records one hook command of a run (its argv and captured output; no secrets by contract). */

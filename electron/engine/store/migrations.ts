@@ -223,4 +223,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN alive_at TEXT;
   CREATE INDEX runs_open ON runs (status) WHERE status IN ('running', 'canceling');
   `,
+  // 14: the rows that wrote a point, found by its id: a run checks that the point its incremental
+  //     continues is the newest this task wrote there (history-table.ts writtenAfter).
+  `
+  CREATE INDEX run_databases_by_point ON run_databases (point_id) WHERE point_id IS NOT NULL;
+  `,
 ];

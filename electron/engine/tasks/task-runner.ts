@@ -125,6 +125,8 @@ interface ActiveState {
   warnings: string[];
   hookSkipped: SkippedDatabase[];
   hookFailure: { code: string; message: string } | null;
+  /** Databases whose folder lacks newer points this task wrote (pointsGoneReason): one alert at the run's end. */
+  pointsGone: string[];
   /** Upload limit (bytes/s) per destination id, shown in progress. */
   limits?: Map<string, number | null>;
   /** Destinations (by id) that refused the login to a job of this run: later jobs do not try again (BackupJobSpec.loginRefused). */
@@ -272,6 +274,7 @@ export class TaskRunner {
       warnings: [],
       hookSkipped: [],
       hookFailure: null,
+      pointsGone: [],
       info: { runId, taskId: task.id, taskName: task.name, kind, startedAt, status: 'running', databases: [] },
       controller: new AbortController(),
     };
@@ -296,6 +299,15 @@ export class TaskRunner {
         this.deps.events.emit('history.changed', { runId, taskId: task.id });
         log.info({ status: summary.status, error: summary.error?.code }, 'run finished');
         this.deps.onRunEnd?.(resolved, summary);
+        if (state.pointsGone.length > 0) {
+          const dbs = [...new Set(state.pointsGone)];
+          this.deps.events.emit('alert', {
+            kind: 'points-missing',
+            taskId: task.id,
+            message: `Backup task "${task.name}": newer restore points it wrote are gone from the folder of ${dbs.length} database${dbs.length === 1 ? '' : 's'} (${dbs.slice(0, NAMES_SHOWN).join(', ')}${dbs.length > NAMES_SHOWN ? ', …' : ''}): the destination was rolled back to an older copy, or points were deleted outside Backstop's retention. The run went on from what is there; History names the missing points.`,
+            databases: dbs,
+          });
+        }
         if (summary.status === 'failed' || summary.status === 'partial') {
           const failedDbs = [...new Set(summary.databases.filter((d) => d.status === 'failed').map((d) => d.database))];
           this.deps.events.emit('alert', {
@@ -699,6 +711,22 @@ export class TaskRunner {
     return `the earlier backups of "${database}" at this destination are gone (the newest was taken ${last.slice(0, 16).replace('T', ' ')} UTC; its folder was emptied, deleted or replaced by a new one), so a new chain starts with this full`;
   }
 
+  /**
+   * An incremental (or an unchanged database) that continues a point older than the newest this task wrote at the
+   * destination: the newer ones are gone from the folder (it was rolled back to an older copy, or they were deleted
+   * outside this task's retention, which never deletes the newest). The run goes on from what is there; the row's
+   * reason and an alert at the run's end say what is missing.
+   */
+  private pointsGoneReason(taskId: string, database: string, o: JobOutcome, runId: string): string | null {
+    if (o.status !== 'success' || !o.builtOn) return null;
+    const later = this.deps.history.writtenAfter(taskId, database, o.destination, o.builtOn, runId);
+    const newest = later.points[0];
+    if (!newest) return null;
+    const what = later.count === 1 ? 'a newer restore point this task wrote here is' : `${later.count} newer restore points this task wrote here are`;
+    const from = o.pointId ? `this incremental continues from ${o.builtOn}` : `the database was found unchanged since ${o.builtOn}`;
+    return `${what} gone from the folder (newest ${newest.pointId}, written ${newest.at.slice(0, 16).replace('T', ' ')} UTC): the folder was rolled back to an older copy, or points were deleted outside this task's retention; ${from}`;
+  }
+
   private async backUp(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, log: Logger): Promise<JobOutcome[]> {
     const { history, events, now } = this.deps;
     const runId = state.info.runId;
@@ -733,7 +761,14 @@ export class TaskRunner {
       if (o.loginRefused && o.error && !state.loginRefused?.has(o.destination)) (state.loginRefused ??= new Map()).set(o.destination, o.error);
     }
     const endedAt = now().toISOString();
-    for (const o of outcomes) o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;
+    for (const o of outcomes) {
+      o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;
+      const gone = this.pointsGoneReason(state.info.taskId, spec.database, o, runId);
+      if (!gone) continue;
+      o.kindReason = o.kindReason ? `${o.kindReason}; ${gone}` : gone;
+      state.pointsGone.push(spec.database);
+      dbLog.warn({ destination: o.destination, builtOn: o.builtOn }, 'newer restore points are gone from the folder');
+    }
     outcomes.forEach((o, i) => {
       history.finishDatabase(runId, rows[i]!.seq, {
         kind: o.kind,

@@ -15,6 +15,10 @@
  * folders listed, the time zone, the point or moment, the new name and the options. A key or
  * a password typed there is not part of it (the view holds those), so a reload asks again.
  *
+ * The Whole server steps' choices (source, target server, names, moment, server-level content,
+ * the databases chosen, whether the plan was shown) and which restore scope the view shows are
+ * kept too (`keepServerRestoreChoices`); a key typed there is not.
+ *
  * History's filters (task, kind, database, status, days) are kept for the window's session
  * the same way (`keepHistoryFilter`): another view or a reload shows History filtered as it was.
  *
@@ -191,4 +195,63 @@ export function forgetRestoreDraft(): void {
   } catch {
     // nothing kept
   }
+}
+
+const SERVER_RESTORE_KEY = 'backstop.restore.server';
+
+/** The Whole server steps as chosen (never the key typed there), and the scope the Restore view showed. */
+export interface KeptServerRestoreChoices {
+  scope: 'one' | 'server';
+  sourceId: string;
+  typedPath: string;
+  serverId: string;
+  naming: 'prefix' | 'suffix' | 'original';
+  affix: string;
+  withServerLevel: boolean;
+  at: 'latest' | 'moment';
+  moment: string;
+  momentLater: boolean;
+  /** The databases chosen in the plan shown (null: no plan was shown). */
+  selected: string[] | null;
+}
+
+export function keepServerRestoreChoices(kept: KeptServerRestoreChoices): void {
+  try {
+    storage()?.setItem(SERVER_RESTORE_KEY, JSON.stringify(kept));
+  } catch {
+    // nothing kept
+  }
+}
+
+/** What was kept, each field checked (an unreadable one falls back to its default), or null when nothing was. */
+export function keptServerRestoreChoices(): KeptServerRestoreChoices | null {
+  try {
+    const text = storage()?.getItem(SERVER_RESTORE_KEY);
+    if (!text) return null;
+    const k = JSON.parse(text) as Partial<Record<keyof KeptServerRestoreChoices, unknown>>;
+    if (!k || typeof k !== 'object') return null;
+    const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
+    return {
+      scope: k.scope === 'server' ? 'server' : 'one',
+      sourceId: str(k.sourceId, ''),
+      typedPath: str(k.typedPath, ''),
+      serverId: str(k.serverId, ''),
+      naming: k.naming === 'suffix' || k.naming === 'original' ? k.naming : 'prefix',
+      affix: str(k.affix, 'restored_'),
+      withServerLevel: k.withServerLevel === true,
+      at: k.at === 'moment' ? 'moment' : 'latest',
+      moment: str(k.moment, ''),
+      momentLater: k.momentLater === true,
+      selected: Array.isArray(k.selected) ? k.selected.filter((d): d is string => typeof d === 'string') : null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Which restore scope the Restore view shows, kept beside the Whole server choices. */
+export function keepRestoreScope(scope: 'one' | 'server'): void {
+  const kept = keptServerRestoreChoices();
+  if (!kept && scope === 'one') return;
+  keepServerRestoreChoices({ ...(kept ?? { sourceId: '', typedPath: '', serverId: '', naming: 'prefix', affix: 'restored_', withServerLevel: false, at: 'latest', moment: '', momentLater: false, selected: null }), scope });
 }

@@ -64,6 +64,7 @@ beforeAll(async () => {
   dumps = mkdtempSync(join(tmpdir(), 'backstop-leastpriv-'));
   pg.psql(`CREATE ROLE backup_ro LOGIN PASSWORD 'backup_ro-pw' IN ROLE pg_read_all_data, pg_read_all_settings;
     CREATE ROLE restorer LOGIN CREATEDB CREATEROLE PASSWORD 'restorer-pw'; CREATE ROLE app_owner; GRANT app_owner TO restorer;
+    CREATE ROLE no_createdb LOGIN PASSWORD 'no_createdb-pw';
     CREATE DATABASE app; CREATE DATABASE pubdb`);
   pg.psql(`CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE t`, 'pubdb');
   pg.psql(
@@ -101,6 +102,18 @@ describe('backing up with pg_read_all_data (no superuser): subscriptions are nam
     ]);
     expect(pgContentFingerprint(pg, 'app_copy')).toEqual(pgContentFingerprint(pg, 'app'));
     pg.psql('DROP DATABASE app_copy');
+  });
+});
+
+describe('restoring as a role without CREATEDB', () => {
+  test('refused before the archive is read, naming the ALTER ROLE that fixes it; nothing created', async () => {
+    const file = await dumpOf('app');
+    const e = await refusal(as('no_createdb').restore('app_nc', createReadStream(file), 'logical'));
+    expect(e.code).toBe('PERMISSION_DENIED');
+    expect(e.message).toBe(
+      `Role "no_createdb" may not create databases on the PostgreSQL server ${pg.host}:${pg.port}, and a restore creates database "app_nc". Fix: as a superuser run ALTER ROLE "no_createdb" CREATEDB; or restore with an account that may create databases. Nothing was created.`,
+    );
+    expect(leftovers('app_nc')).toBe('');
   });
 });
 
@@ -185,8 +198,23 @@ describe('a snapshot task with REPLICATION + pg_read_all_data (no superuser)', (
     expect((await runTask(engine, taskId, 'full')).databases.map((d) => `${d.database} ${d.status}`)).toEqual(['base.tar success']);
     pg.psql(`INSERT INTO orders VALUES (10, 'ten')`, 'app');
     expect((await runTask(engine, taskId, 'incremental')).databases.map((d) => `${d.database} ${d.status} ${d.kind}`)).toEqual(['base.tar success incremental']);
-    const restorer = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg restorer', host: pg.host, port: pg.port, user: 'restorer', password: 'restorer-pw', tls: 'disable' }));
     const location = { kind: 'local' as const, path: join(backups, SERVER_FOLDER, encodeDatabaseFolder('base.tar')) };
+    // A role that may not create databases is refused before the cluster is recovered (which may take hours).
+    const nocreate = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg nocreate', host: pg.host, port: pg.port, user: 'no_createdb', password: 'no_createdb-pw', tls: 'disable' }));
+    const phases: string[] = [];
+    const off = engine.events.on('restore.progress', (p) => phases.push(p.phase));
+    const refused = await restoreAndWait(engine, { location, pointId: 'latest', sourceDatabase: 'app', serverId: nocreate.id, database: 'app_nocreate', options: { noOwner: true } });
+    off();
+    expect(refused).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'PERMISSION_DENIED',
+        message: `Role "no_createdb" may not create databases on the PostgreSQL server ${pg.host}:${pg.port}, and a restore creates database "app_nocreate". Fix: as a superuser run ALTER ROLE "no_createdb" CREATEDB; or restore with an account that may create databases. Nothing was created.`,
+      },
+    });
+    expect(phases.filter((p) => p !== 'preparing' && p !== 'done')).toEqual([]); // no wal-fetch, base-backup, wal-replay
+    expect(leftovers('app_nocreate')).toBe('');
+    const restorer = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg restorer', host: pg.host, port: pg.port, user: 'restorer', password: 'restorer-pw', tls: 'disable' }));
     const r = await restoreAndWait(engine, { location, pointId: 'latest', sourceDatabase: 'app', serverId: restorer.id, database: 'app_snap', options: { noOwner: true } });
     expect(r).toMatchObject({ status: 'success', error: null });
     expect(r.notes).toContain('Ownership not restored: the database and every object in it belong to "restorer".');

@@ -12,8 +12,9 @@
  *   no other left; the log covers the change). (A walsender killed mid-receipt: postgres-wal.test.ts.)
  * - A restore whose session is killed or whose server restarts: the half-restored database is
  *   dropped (a restart is waited for: the drop is retried for DROP_GRACE_MS); whose server stays
- *   stopped: the error names the database left and the exact DROP DATABASE, and restore-server's
- *   next run drops and redoes it. (These wait out the grace: time, not CPU.)
+ *   stopped: the error names the database left and the exact DROP DATABASE, and the same restore
+ *   run again (one database from the app, or restore-server) drops and redoes it; a name that is
+ *   not its own is never dropped. (These wait out the grace: time, not CPU.)
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,8 +25,9 @@ import { connectorFor, encodeDatabaseFolder, type Connector } from '../../../ele
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
-import type { Run } from '../../../electron/shared/domain.ts';
-import { cliInProcess } from '../../fixtures/cli.ts';
+import type { RestoreResult, Run } from '../../../electron/shared/domain.ts';
+import { restoreAndWait } from '../../fixtures/restores.ts';
+import { cliInProcess, runBackstop } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection, waitFor } from '../../fixtures/servers/common.ts';
@@ -33,7 +35,7 @@ import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask } from '../../fixtures/wal-task.ts';
+import { pgServerFile, walTask } from '../../fixtures/wal-task.ts';
 import { SERVER_FOLDER, slotNameFor } from '../../../electron/engine/servers/index.ts';
 
 function rowOf(run: Run, database: string) {
@@ -271,12 +273,71 @@ describe('PostgreSQL', () => {
     await pg.start();
     expect(e.code).toBe('RESTORE_FAILED');
     expect(e.message).toMatch(/the server was stopped or restarted.* \(while restoring into database "r_stopped"/);
-    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Remove it once the server accepts connections, before restoring under that name again: (DROP DATABASE "r_stopped";)$/.exec(e.message);
+    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Once the server accepts connections, run the same restore again \(it drops the copy it left first\), or remove it yourself: (DROP DATABASE "r_stopped";)$/.exec(e.message);
     expect(drop, e.message).not.toBeNull();
     expect(exists('r_stopped')).toBe(true);
     pg.psql(drop![1]!);
     expect(exists('r_stopped')).toBe(false);
   }, 60_000);
+  it('a restore from the app whose server stops: the copy it left stays recorded; the same restore run again drops it and restores the database whole; a name that is not its own is never dropped', async () => {
+    pg.psql('CREATE DATABASE bulky');
+    pg.psql('CREATE TABLE t AS SELECT g AS id, repeat(md5(g::text), 2) AS v FROM generate_series(1, 120000) g; ALTER TABLE t ADD PRIMARY KEY (id); CREATE INDEX ON t (v)', 'bulky');
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'rerun', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['postgres', 'held', 'other'],
+    });
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    const serverId = data(await engine.call('servers.list', undefined)).find((s) => s.name === 'rerun')!.id;
+    const request = { location: { kind: 'local' as const, path: join(backups, encodeDatabaseFolder('bulky')) }, pointId: 'latest', serverId, database: 'bulky_copy' };
+    const finished = new Map<string, RestoreResult>();
+    const off = engine.events.on('restore.finished', (r) => finished.set(r.restoreId, r));
+    const { restoreId } = data(await engine.call('restore.start', request));
+    await waitFor('the restore to work in the new database', () => pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'bulky_copy' AND application_name = 'backstop'").trim() !== '0');
+    await pg.halt();
+    await waitFor('the restore to end', () => finished.has(restoreId), 60_000);
+    off();
+    await pg.start();
+    const first = finished.get(restoreId)!;
+    expect(first.status).toBe('failed');
+    expect(first.error!.message).toMatch(/The half-restored database "bulky_copy" was left on the server: .* run the same restore again \(it drops the copy it left first\), or remove it yourself: DROP DATABASE "bulky_copy";$/);
+    expect(exists('bulky_copy')).toBe(true);
+    // Someone else's database under a name: never dropped, DATABASE_EXISTS.
+    pg.psql('CREATE DATABASE theirs');
+    pg.psql('CREATE TABLE mine (x int); INSERT INTO mine VALUES (7)', 'theirs');
+    const taken = await restoreAndWait(engine, { ...request, database: 'theirs' });
+    expect(taken).toMatchObject({ status: 'failed', error: { code: 'DATABASE_EXISTS' } });
+    expect(pg.psql('SELECT x FROM mine', 'theirs').trim()).toBe('7');
+    // The same restore again: the copy it left is dropped first, the new one is whole.
+    const again = await restoreAndWait(engine, request);
+    expect(again).toMatchObject({ status: 'success', error: null });
+    expect(again.notes[0]).toBe('Database "bulky_copy" had been left half-restored by an earlier, interrupted restore of this backup; it was dropped and restored again.');
+    const sum = (db: string) => pg.psql("SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM t", db).trim();
+    expect(sum('bulky_copy')).toBe(sum('bulky'));
+    // Nothing is recorded any more: restoring under the name now is DATABASE_EXISTS, the copy untouched.
+    const over = await restoreAndWait(engine, request);
+    expect(over).toMatchObject({ status: 'failed', error: { code: 'DATABASE_EXISTS' } });
+    expect(sum('bulky_copy')).toBe(sum('bulky'));
+    await engine.close();
+
+    // `backstop restore` killed (-9) mid-restore: History closes the run naming what may be left, and the same command
+    // again drops the copy and restores it whole.
+    const dataDir = tempDir();
+    const command = ['restore', request.location.path, '--point', 'latest', '--server', pgServerFile(pg), '--database', 'bulky_cli', '--data-dir', dataDir, '--json'];
+    let pid = 0;
+    const killed = runBackstop(command, { onSpawn: (p) => (pid = p) });
+    await waitFor('the command to restore into the new database', () => pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'bulky_cli' AND application_name = 'backstop'").trim() !== '0', 60_000);
+    process.kill(pid, 'SIGKILL');
+    expect((await killed).code).toBeNull();
+    await waitFor('the restore tool to end', () => pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'bulky_cli'").trim() === '0');
+    expect(exists('bulky_cli')).toBe(true);
+    const history = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as { status: string; errorCode: string | null; errorMessage: string | null }[];
+    expect(history[0]).toMatchObject({ status: 'failed', errorCode: 'WORKER_CRASHED', errorMessage: expect.stringMatching(/run the same restore again \(same backup, same new name\), which drops the copy it left first/) });
+    const rerun = await runBackstop(command);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as { notes: string[] }).notes[0]).toBe('Database "bulky_cli" had been left half-restored by an earlier, interrupted restore of this backup; it was dropped and restored again.');
+    expect(sum('bulky_cli')).toBe(sum('bulky'));
+    pg.psql('DROP DATABASE bulky_copy; DROP DATABASE theirs; DROP DATABASE bulky; DROP DATABASE bulky_cli');
+  }, 180_000);
 });
 
 describe('MariaDB', () => {
@@ -402,7 +463,7 @@ describe('MariaDB', () => {
     await db.start();
     expect(e.code).toBe('UNREACHABLE');
     expect(e.message).toMatch(/^Cannot reach the MySQL\/MariaDB server 127\.0\.0\.1:\d+\. Check that it is running .*\(while restoring into database "r_stopped"/);
-    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Remove it once the server accepts connections, before restoring under that name again: (DROP DATABASE `r_stopped`;)$/.exec(e.message);
+    const drop = /The half-restored database "r_stopped" was left on the server: it could not be removed then\. Once the server accepts connections, run the same restore again \(it drops the copy it left first\), or remove it yourself: (DROP DATABASE `r_stopped`;)$/.exec(e.message);
     expect(drop, e.message).not.toBeNull();
     expect(exists('r_stopped')).toBe(true);
     db.sql(drop![1]!);

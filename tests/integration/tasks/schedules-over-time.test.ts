@@ -10,11 +10,11 @@
  * - an incremental-only task whose destination was emptied starts a new full, saying why.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import type { Run } from '../../../electron/shared/domain.ts';
+import type { Alert, Run } from '../../../electron/shared/domain.ts';
 import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
@@ -167,4 +167,57 @@ describe('schedules over time', () => {
     expect(next.databases.map((d) => d.kind)).toEqual(['full']);
     expect(next.databases[0]!.kindReason).toMatch(/^the earlier backups of "app\.db" at this destination are gone \(the newest was taken \d{4}-\d\d-\d\d \d\d:\d\d UTC; its folder was emptied, deleted or replaced by a new one\), so a new chain starts with this full$/);
   }, 60_000);
+
+  it('a destination rolled back to an older copy: the next incremental continues from what is there, its History row names the newest missing point, one points-missing alert; no false alarm before or after', async () => {
+    const folder = tempDir('backstop-rollback-server-');
+    makeDb(join(folder, 'app.db'), 100);
+    makeDb(join(folder, 'quiet.db'), 10);
+    const backups = tempDir('backstop-rollback-backups-');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0 });
+    const alerts: Alert[] = [];
+    engine.events.on('alert', (a) => alerts.push(a));
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+    const task = data(
+      await engine.call('tasks.create', { name: 'nightly', serverId: server.id, type: 'snapshot', schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: backups }] }),
+    );
+    const app = (r: Run) => r.databases.find((d) => d.database === 'app.db')!;
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    makeDb(join(folder, 'app.db'), 5);
+    const kept = app(await runTask(engine, task.id, 'incremental'));
+    // The NAS's snapshot of the destination, taken here.
+    const snapshot = tempDir('backstop-rollback-snapshot-');
+    cpSync(backups, snapshot, { recursive: true });
+    const later: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      makeDb(join(folder, 'app.db'), 5);
+      const run = await runTask(engine, task.id, 'incremental');
+      expect(run.databases.map((d) => [d.database, d.kind, d.kindReason])).toEqual([
+        ['app.db', 'incremental', null],
+        ['quiet.db', 'incremental', 'unchanged since the last point: nothing stored'],
+      ]);
+      later.push(app(run).pointId!);
+    }
+    expect(alerts.filter((a) => a.kind === 'points-missing')).toEqual([]);
+    // The destination is restored from that snapshot: the two newer points are gone.
+    rmSync(backups, { recursive: true });
+    cpSync(snapshot, backups, { recursive: true });
+    makeDb(join(folder, 'app.db'), 5);
+    const after = await runTask(engine, task.id, 'incremental');
+    expect(after.status).toBe('success');
+    expect(app(after).kind).toBe('incremental');
+    expect(app(after).kindReason).toMatch(
+      new RegExp(
+        `^2 newer restore points this task wrote here are gone from the folder \\(newest ${later[1]}, written \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC\\): the folder was rolled back to an older copy, or points were deleted outside this task's retention; this incremental continues from ${kept.pointId}$`,
+      ),
+    );
+    // quiet.db never stored a point after its full, so nothing of it is missing.
+    expect(after.databases.find((d) => d.database === 'quiet.db')!.kindReason).toBe('unchanged since the last point: nothing stored');
+    await expect.poll(() => alerts.filter((a) => a.kind === 'points-missing')).toHaveLength(1);
+    expect(alerts.find((a) => a.kind === 'points-missing')).toMatchObject({ taskId: task.id, databases: ['app.db'], message: expect.stringContaining('the destination was rolled back to an older copy') });
+    // The chain goes on from here: the next run has nothing to say.
+    makeDb(join(folder, 'app.db'), 5);
+    expect(app(await runTask(engine, task.id, 'incremental')).kindReason).toBeNull();
+    expect(alerts.filter((a) => a.kind === 'points-missing')).toHaveLength(1);
+    await engine.close();
+  }, 90_000);
 });

@@ -258,7 +258,7 @@ describe('test restores of PostgreSQL backups', () => {
       expect(run.code).toBe(1);
       const shop = run.doc.databases.find((d) => d.database === 'shop')!;
       expect(shop.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:false']);
-      expect(shop.checks[0]!.detail).toMatch(/^PERMISSION_DENIED: The user lacks a privilege needed for this on the PostgreSQL server .* \(while creating database "backstop_test_[^"]*"; exit code \d\): .*permission denied to create database$/);
+      expect(shop.checks[0]!.detail).toMatch(/^PERMISSION_DENIED: Role "ro_tester" may not create databases on the PostgreSQL server .*, and a restore creates database "backstop_test_[^"]*"\. Fix: as a superuser run ALTER ROLE "ro_tester" CREATEDB; or restore with an account that may create databases\. Nothing was created\.$/);
       expect(scratchDatabases()).toBe(scratchBefore);
       expect(scratchRows(dataDir)).toEqual([]);
     } finally {

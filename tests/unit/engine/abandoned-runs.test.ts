@@ -48,7 +48,7 @@ describe('HistoryTable.closeAbandoned', () => {
     expect(closed.errorMessage).toMatch(/^The Backstop process running this backup run stopped before it finished \(killed, crashed, or the machine lost power or was shut down\)/);
     expect(closed.databases).toMatchObject([{ database: 'shop', status: 'failed', errorCode: 'WORKER_CRASHED', endedAt: '2026-05-01T09:00:00.000Z' }]);
     expect(closed.errorMessage).toMatch(/It is not re-run by itself: the task's next run \(its next scheduled slot, or Run now\) takes what it missed\.$/);
-    expect(byId.get(deadRestore)!.errorMessage).toMatch(/running this restore stopped .* Start it again when ready\.$/);
+    expect(byId.get(deadRestore)!.errorMessage).toMatch(/running this restore stopped .* run the same restore again \(same backup, same new name\), which drops the copy it left first, or drop that database\.$/);
     expect(byId.get(live)!.status).toBe('running'); // this very process runs it
     expect(byId.get(foreign)!.status).toBe('running'); // another host's process, alive a moment ago
     expect(byId.get(foreignStale)).toMatchObject({ status: 'failed', errorCode: 'WORKER_CRASHED' });

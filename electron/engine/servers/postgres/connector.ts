@@ -81,6 +81,8 @@ interface ServerFacts {
   versionNum: number;
   version: string;
   superuser: boolean;
+  /** CREATEDB (or a superuser): may create the database a restore makes. */
+  createdb: boolean;
   replication: boolean;
   readAllData: boolean;
 }
@@ -147,7 +149,8 @@ export class PostgresConnector implements Connector {
         .query(
           `SELECT current_setting('server_version_num'), current_setting('server_version'), r.rolsuper, r.rolreplication,
              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_read_all_data')
-                  THEN pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') ELSE false END
+                  THEN pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') ELSE false END,
+             r.rolcreatedb
            FROM pg_roles r WHERE r.rolname = current_user`,
           { signal, action: 'connecting', fallback: 'UNREACHABLE' },
         )
@@ -157,6 +160,7 @@ export class PostgresConnector implements Connector {
             versionNum: Number(r[0]),
             version: r[1] ?? '?',
             superuser: r[2] === 't',
+            createdb: r[5] === 't' || r[2] === 't',
             replication: r[3] === 't' || r[2] === 't',
             readAllData: r[4] === 't',
           };
@@ -395,6 +399,19 @@ export class PostgresConnector implements Connector {
     throw new BackstopError('VALIDATION', `Unknown PostgreSQL server-level stream "${name}".`);
   }
 
+  /**
+   * Refuses, before anything is read or created, a restore by a role that may not create
+   * databases (a one-database restore out of a cluster backup asks before recovering it).
+   */
+  async checkMayCreateDatabase(database: string, signal?: AbortSignal): Promise<void> {
+    if ((await this.serverFacts(signal)).createdb) return;
+    const role = this.conn.server.user;
+    throw new BackstopError(
+      'PERMISSION_DENIED',
+      `Role "${role}" may not create databases on the ${this.conn.label}, and a restore creates database "${database}". Fix: as a superuser run ALTER ROLE ${quoteIdent(role)} CREATEDB; or restore with an account that may create databases. Nothing was created.`,
+    );
+  }
+
   restore(database: string, source: Readable, type: BackupType, opts: RestoreOptions = {}): Promise<RestoreReport> {
     return owningSource(source, () => this.restoreDatabase(database, source, type, opts));
   }
@@ -404,6 +421,7 @@ export class PostgresConnector implements Connector {
       throw new BackstopError('VALIDATION', 'A PostgreSQL snapshot restores into a new data directory (restoreBaseBackup), not into a database.');
     }
     checkPgDatabaseName(database);
+    await this.checkMayCreateDatabase(database, opts.signal);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
     const dir = makeTempFolder('backstop-pgrestore-', `Restoring database "${database}"`, opts.tempDir ?? tmpdir());
     try {
@@ -554,8 +572,7 @@ export class PostgresConnector implements Connector {
     const facts = await this.serverFacts(opts.signal);
     const limits = facts.superuser
       ? ''
-      : `UNION ALL SELECT 'c', '' FROM pg_roles WHERE rolname = current_user AND rolcreatedb
-         UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
+      : `UNION ALL SELECT 'm', encode(convert_to(rolname, 'UTF8'), 'hex') FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
          UNION ALL SELECT 'p', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_settings WHERE context = 'superuser'${facts.versionNum >= 150000 ? " AND NOT has_parameter_privilege(name, 'SET')" : ''}
          ${facts.versionNum >= 130000 ? "UNION ALL SELECT DISTINCT 'x', encode(convert_to(name, 'UTF8'), 'hex') FROM pg_available_extension_versions WHERE superuser AND NOT trusted" : ''}
          UNION ALL SELECT 's', encode(convert_to(r.rolname, 'UTF8'), 'hex') FROM pg_roles r WHERE r.rolname = current_user
@@ -586,8 +603,8 @@ export class PostgresConnector implements Connector {
         existingTablespaces: named('t'),
         restoringUser: this.conn.server.user,
         superuser: facts.superuser,
-        // A role that may not create databases fails first at CREATE DATABASE, which says so (no owner check then).
-        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), settableRoles: named('s'), ...(roles.some((r) => r[0] === 'c') ? { memberOf: named('m') } : {}) }),
+        // A role that may not create databases was refused before (checkMayCreateDatabase).
+        ...(facts.superuser ? {} : { superuserSettings: named('p'), untrustedExtensions: named('x'), settableRoles: named('s'), memberOf: named('m') }),
         serverLabel: this.conn.label,
         choices: { noOwner: opts.noOwner ?? false, noPrivileges: opts.noPrivileges ?? false, roleMap: opts.roleMap ?? {}, createRoles: opts.createRoles ?? false },
       },
