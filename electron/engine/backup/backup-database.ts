@@ -56,6 +56,8 @@ export interface DestinationOutcome {
   bytesNew: number;
   bytesStored: number;
   error: { code: string; message: string } | null;
+  /** The destination refused the login while it was being opened (AUTH_FAILED before any dump): the run sends no other job there. */
+  loginRefused?: true;
   /** The folder's newest point this one continues: an incremental's parent, or the point an unchanged database matched. */
   builtOn?: string;
 }
@@ -140,7 +142,9 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         });
         prepared.push({ target, prep });
       } catch (e) {
-        outcomes.set(target.id, failed(target.id, input.requestedKind, null, e));
+        const o = failed(target.id, input.requestedKind, null, e);
+        if (o.error?.code === 'AUTH_FAILED') o.loginRefused = true;
+        outcomes.set(target.id, o);
       }
     }
     // 1b. Incrementals the change log covers need no dump.

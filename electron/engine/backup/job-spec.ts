@@ -30,6 +30,12 @@ export interface BackupJobSpec {
   destinations: Destination[];
   /** S3 credentials for each destination (null for local ones), same order. */
   credentials: (Credentials | null)[];
+  /**
+   * Per destination (same order): the refused login an earlier job of this run got there
+   * (AUTH_FAILED), or null. The job does not log in there again: a wrong password tried once
+   * per database gets an account locked (pam_faillock) or the backup host banned (fail2ban).
+   */
+  loginRefused?: ({ code: string; message: string } | null)[];
   /** Applied at each destination after a successful backup there. */
   retention: Retention;
   /** Why retention is skipped this run (another task writes to a destination of this one): recorded as the retention's CONFLICT. */

@@ -20,7 +20,7 @@ import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
 import { pruneLogStream } from '../retention/prune-log-stream.ts';
-import { errorInfo, hasCode } from '../../shared/result.ts';
+import { BackstopError, errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { DestinationTarget } from './backup-database.ts';
 import { logCoverage } from './log-coverage.ts';
@@ -51,7 +51,18 @@ async function measureFreeSpace(o: JobOutcome, spec: BackupJobSpec, i: number, f
 
 function unreachableOutcome(destination: string, e: unknown): JobOutcome {
   const error = errorInfo(e);
-  return { destination, status: 'failed', kind: 'full', kindReason: null, pointId: null, bytesRead: 0, bytesNew: 0, bytesStored: 0, error: { code: error.code, message: `Nothing was written: ${error.message}` } };
+  return {
+    destination,
+    status: 'failed',
+    kind: 'full',
+    kindReason: null,
+    pointId: null,
+    bytesRead: 0,
+    bytesNew: 0,
+    bytesStored: 0,
+    error: { code: error.code, message: `Nothing was written: ${error.message}` },
+    ...(error.code === 'AUTH_FAILED' ? { loginRefused: true as const } : {}),
+  };
 }
 
 export async function runBackupJob(spec: BackupJobSpec, signal: AbortSignal, onProgress: (p: DatabaseProgress) => void, encoders?: (size: number) => EncoderWorkers): Promise<JobOutcome[]> {
@@ -78,7 +89,11 @@ async function backupAndApplyRetention(
   // Each destination's folder for this database (an earlier encoding's folder is continued);
   // a destination that cannot be looked at fails alone, the others go on.
   const found = await Promise.allSettled(
-    spec.destinations.map((d, i) => Location.of(d, spec.credentials[i] ?? null, spec.serverStream ? SERVER_FOLDER : '').database(spec.database)),
+    spec.destinations.map((d, i) => {
+      const refused = spec.loginRefused?.[i];
+      if (refused) return Promise.reject(new BackstopError('AUTH_FAILED', `not tried, as this destination refused the login earlier in this run: ${refused.message}`));
+      return Location.of(d, spec.credentials[i] ?? null, spec.serverStream ? SERVER_FOLDER : '').database(spec.database);
+    }),
   );
   const folders = found.map((f) => (f.status === 'fulfilled' ? f.value : null));
   // A destination's upload limit wraps every backend written to it (its sibling too).

@@ -16,6 +16,7 @@ import type { EncoderWorkers } from './encoder-pool.ts';
 import type { ChunkCache } from './chunk-cache.ts';
 import { decodeManifest, ManifestDamagedError, ManifestVersionError, type Manifest } from './manifest.ts';
 import { POINTS_PREFIX, pointIdFromKey, pointKey } from './layout.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 
 export interface RuntimeOptions {
   /** Worker threads that compress and seal chunks; 0 = inline on the calling thread. */
@@ -90,6 +91,9 @@ export function compareManifests(a: Manifest, b: Manifest): number {
   return a.info.createdAt < b.info.createdAt ? -1 : a.info.createdAt > b.info.createdAt ? 1 : a.info.id < b.info.id ? -1 : a.info.id > b.info.id ? 1 : 0;
 }
 
+/** Manifests a scan reads at once (ManifestStore.scan). */
+const SCAN_READS = 8;
+
 export class ManifestStore {
   private readonly cache = new Map<string, Manifest>();
 
@@ -140,21 +144,25 @@ export class ManifestStore {
     this.cache.delete(pointId);
   }
 
-  /** Loads every manifest; unreadable ones are reported, never skipped silently. */
+  /**
+   * Loads every manifest; unreadable ones are reported, never skipped silently. Up to
+   * SCAN_READS at once: on a remote destination each is a round trip, and a folder of
+   * hundreds of points read one after another takes hundreds of round trips to list.
+   */
   async scan(): Promise<ScanResult> {
     const ids = await this.listIds();
     const good: Manifest[] = [];
     const damaged: DamagedPoint[] = [];
-    for (const id of ids) {
+    await mapLimit(ids, SCAN_READS, async (id) => {
       try {
         good.push(await this.load(id));
       } catch (e) {
         if (hasCode(e, 'INTEGRITY', 'FORMAT_TOO_NEW')) damaged.push({ id, code: e.code, message: e.message });
-        else if (hasCode(e, 'NOT_FOUND')) continue; // deleted meanwhile
-        else throw e;
+        else if (!hasCode(e, 'NOT_FOUND')) throw e; // NOT_FOUND: deleted meanwhile
       }
-    }
+    });
     good.sort(compareManifests);
+    damaged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { good, damaged };
   }
 }

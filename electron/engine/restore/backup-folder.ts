@@ -20,8 +20,9 @@ import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
 import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { Location, placeText, type Credentials } from '../destinations/index.ts';
-import type { Backend } from '../storage/index.ts';
+import { isValidKey } from '../storage/index.ts';
 import { momentRangesOf } from './moment-ranges.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 import { databaseNameOf, PG_BASEBACKUP_STREAM, PG_GLOBALS_STREAM, SERVER_FOLDER } from '../servers/index.ts';
 
 /** postgres | mysql | sqlite from a point's stream format. */
@@ -55,6 +56,22 @@ function isLocalRepository(path: string): boolean {
   }
 }
 
+/** How many folders of a remote destination the restore browser looks into at once (each is a connection). */
+const BROWSE_CONNECTIONS = 4;
+
+/**
+ * Whether folder `name` under `l` holds a repository header. A name that is a valid key (most:
+ * `sales`, `app_db`) is looked into on `l`'s own connection; any other (`Chinook~…`, a name with
+ * spaces) needs a backend of its own (an SSH or FTP login, an S3 client), closed at once. Callers
+ * look into BROWSE_CONNECTIONS folders at a time, so a destination with hundreds of databases
+ * never holds hundreds of connections (OpenSSH drops logins beyond MaxStartups, 10 by default).
+ */
+async function holdsHeader(l: Location, name: string): Promise<boolean> {
+  const key = `${name}/${HEADER_KEY}`;
+  const info = isValidKey(key) ? await l.backend().stat(key) : await l.child(name).use((c) => c.backend().stat(HEADER_KEY));
+  return info !== null;
+}
+
 /**
  * What can be restored under a destination root: its database folders and the server-level
  * streams in `~server` (a `~server` folder given as the root lists its streams). A folder
@@ -71,13 +88,14 @@ export async function listBackupFolders(d: Destination, credentials: Credentials
       if (!hasCode(e, 'NOT_FOUND')) throw e;
       throw new BackstopError('NOT_A_BACKUP', `${l.text} does not exist or cannot be read. If it is a task's destination, has the task run yet (and is its disk mounted)?`);
     }
-    const found = await Promise.all(
-      names.map(async (n) => {
-        const child = l.child(n);
-        opened.push(child);
-        return n === SERVER_FOLDER || (await child.backend().stat(HEADER_KEY)) !== null ? child : null;
-      }),
-    );
+    const found = await mapLimit(names, BROWSE_CONNECTIONS, async (n) => {
+      if (n === SERVER_FOLDER) {
+        const server = l.child(n);
+        opened.push(server); // its streams are listed next
+        return server;
+      }
+      return (await holdsHeader(l, n)) ? l.child(n) : null;
+    });
     return found.filter((c): c is Location => c !== null);
   };
   const streams = async (l: Location, prefix: string): Promise<BackupFolderChoice[]> =>
@@ -142,15 +160,13 @@ export function resolveServerFolder(l: BackupLocation, want: string | null): Bac
 
 /** The database folders directly inside a location (those holding a repository header). */
 async function databaseFolders(l: Location): Promise<string[]> {
-  const found: string[] = [];
-  for (const f of await l.listFolders().catch(() => [])) {
-    if ((await l.child(f).use((c) => c.backend().stat(HEADER_KEY)).catch(() => null)) !== null) found.push(f);
-  }
-  return found;
+  const names = await l.listFolders().catch(() => [] as string[]);
+  const held = await mapLimit(names, BROWSE_CONNECTIONS, (n) => holdsHeader(l, n).catch(() => false));
+  return names.filter((_, i) => held[i]);
 }
 
 /** Explains a local folder or S3 prefix that is not a repository (a task's common root lists its database folders). */
-async function notABackup(l: BackupLocation, credentials: Credentials | null): Promise<BackstopError> {
+async function notABackup(l: BackupLocation, at: Location): Promise<BackstopError> {
   let children: string[] = [];
   if (l.kind === 'local') {
     const local = childRepositories(l.path);
@@ -160,7 +176,7 @@ async function notABackup(l: BackupLocation, credentials: Credentials | null): P
     if (basename(l.path) === SERVER_FOLDER) return serverFolderError(l.path, local, 'Choose one of them.');
     children = local;
   } else {
-    children = await Location.at(l, credentials).use(databaseFolders);
+    children = await databaseFolders(at);
   }
   if (children.length > 0) {
     const where = placeText(l);
@@ -176,12 +192,13 @@ async function notABackup(l: BackupLocation, credentials: Credentials | null): P
   );
 }
 
-async function readHeaderInfo(backend: Backend, l: BackupLocation, credentials: Credentials | null): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
+async function readHeaderInfo(at: Location, l: BackupLocation): Promise<{ encrypted: boolean; keyFingerprint: string | null }> {
+  const backend = at.backend();
   let bytes: Buffer;
   try {
     bytes = await backend.get(HEADER_KEY);
   } catch (e) {
-    if (hasCode(e, 'NOT_FOUND')) throw await notABackup(l, credentials);
+    if (hasCode(e, 'NOT_FOUND')) throw await notABackup(l, at);
     throw e;
   }
   const header = decodeHeader(bytes, backend.location);
@@ -214,7 +231,7 @@ async function openAt(
   findKey: (fingerprint: string) => Promise<Buffer | null>,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null; key?: Buffer | null }> {
   const backend = at.backend();
-  const h = await readHeaderInfo(backend, l, at.credentials);
+  const h = await readHeaderInfo(at, l);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
   if (h.encrypted && !useKey) return { repo: null, ...h };

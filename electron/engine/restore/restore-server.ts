@@ -22,6 +22,7 @@ import type { BackupLocation, Destination, Server } from '../../shared/domain.ts
 import { placeText } from '../../shared/location-text.ts';
 import { destinationOf, Location } from '../destinations/location.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
+import { mapLimit } from '../runtime/map-limit.ts';
 import { runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
 import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
@@ -113,14 +114,6 @@ export function restoredName(database: string, naming: ServerRestoreNaming): str
  */
 export function readAheadFor(jobs: number): boolean {
   return jobs <= 2;
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /** The plan only (no server is touched): each database's point and target name, or why it cannot be restored. */

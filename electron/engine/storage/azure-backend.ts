@@ -68,6 +68,16 @@ export function azureServiceUrl(accountName: string, endpoint: string | null): s
   return (endpoint ?? `https://${accountName}.blob.core.windows.net`).replace(/\/+$/, '');
 }
 
+/** The SAS token among the credentials (given alone, or as a connection string's SharedAccessSignature). */
+function sasTokenOf(c: AzureCredentials): { sasToken?: string } {
+  if ('sasToken' in c) return { sasToken: c.sasToken };
+  if ('connectionString' in c) {
+    const m = /(?:^|;)\s*SharedAccessSignature=([^;]+)/i.exec(c.connectionString);
+    if (m) return { sasToken: m[1]! };
+  }
+  return {};
+}
+
 function secretsOf(c: AzureCredentials): string[] {
   const out: string[] = [];
   if ('accountKey' in c) out.push(c.accountKey);
@@ -142,7 +152,7 @@ export class AzureBackend implements Backend {
   }
 
   private fail(op: string, key: string, e: unknown): Error {
-    return azureBackstopError(e, { op, key, location: this.location, container: this.container, endpoint: this.serviceUrl, secrets: this.secrets });
+    return azureBackstopError(e, { op, key, location: this.location, container: this.container, endpoint: this.serviceUrl, secrets: this.secrets, ...sasTokenOf(this.options.credentials) });
   }
 
   private tierFor(key: string): { tier?: AzureAccessTier } {

@@ -9,6 +9,7 @@
  * DISK_FULL (account capacity), or STORAGE (retryable only for 5xx, throttling, timeouts
  * and connection failures). The message names the operation, key and location and never
  * contains any string passed in `secrets` (the account key, SAS token, connection string).
+ * A refusal while the SAS token (`sasToken`) is past its expiry or before its start says so.
  */
 import { BackstopError } from '../../shared/result.ts';
 import { errnoOf, prop, publicEndpoint, redact, str } from './sdk-error-fields.ts';
@@ -106,6 +107,24 @@ export interface AzureErrorContext {
   /** The service URL (account endpoint); shown without any query (a SAS token lives there). */
   endpoint: string;
   secrets: readonly string[];
+  /** The SAS token the backend signs with (alone or in a connection string), whose validity times explain a refusal. */
+  sasToken?: string;
+  now?: () => number;
+}
+
+/**
+ * When a refusal is explained by the SAS token's own validity window (`se=` passed, `st=` not
+ * yet reached): what to say. Azure (and Azurite) answer an expired token with a generic 403
+ * (AuthenticationFailed / AuthorizationFailure), so the token's times are the reliable witness.
+ */
+function sasOutOfTime(token: string | undefined, now: number): string | null {
+  if (!token) return null;
+  const q = new URLSearchParams(token.replace(/^\?/, ''));
+  const expiry = q.get('se');
+  const start = q.get('st');
+  if (expiry && Date.parse(expiry) <= now) return `the SAS token expired at ${expiry}`;
+  if (start && Date.parse(start) > now) return `the SAS token is not valid before ${start}`;
+  return null;
 }
 
 /** The host of a service URL, for a DNS failure whose error did not name it. */
@@ -127,6 +146,8 @@ export function azureBackstopError(e: unknown, ctx: AzureErrorContext): Backstop
   const where = publicEndpoint(ctx.endpoint) ?? ctx.endpoint;
   const err = (code: ConstructorParameters<typeof BackstopError>[0], msg: string, retryable?: boolean) =>
     new BackstopError(code, redact(msg, ctx.secrets), retryable === undefined ? { cause: e } : { cause: e, retryable });
+  const outOfTime = info.kind === 'bad-key' || info.kind === 'bad-sas' || info.kind === 'permission' ? sasOutOfTime(ctx.sasToken, (ctx.now ?? Date.now)()) : null;
+  if (outOfTime) return err('PERMISSION_DENIED', `${what} failed: ${outOfTime} (${tag}). Generate a new SAS token and enter it for this destination.`);
   switch (info.kind) {
     case 'no-such-blob':
       return err('NOT_FOUND', `${what} failed: the object does not exist.`);

@@ -26,7 +26,9 @@
  *   implements `LeftoverSweeper`: a put cut short by a crash or a dropped connection can
  *   leave its temporary file, never listed, and `sweepTempFiles` removes those under the
  *   root not written for `olderThanMs` (a put still running keeps writing its file, so its
- *   modification time stays recent). `sweepLeftovers` finds it under decorators.
+ *   modification time stays recent). `sweepLeftovers` finds it under decorators. S3 implements
+ *   it too: a multipart upload whose abort never reached the server is never listed but its
+ *   parts stay stored (and billed); the sweep aborts those with no part written for `olderThanMs`.
  * - A backend whose root is on a file system it can measure (local folder; SFTP with the
  *   statvfs@openssh.com extension) implements `FreeSpaceReporter`; `freeSpaceOf` finds it
  *   under decorators and answers null for every other kind, or when the measurement fails.
@@ -105,7 +107,8 @@ export interface LeftoverSweeper {
 
 /**
  * Removes the leftover temporary files under `backend`'s root not written for `olderThanMs`
- * (nothing for an object store, whose uploads leave none a reader could see).
+ * (S3: aborts such multipart uploads; nothing for Azure, whose uncommitted blocks the service
+ * discards itself after a week).
  */
 export function sweepLeftovers(backend: Backend, olderThanMs: number, now = Date.now()): Promise<SweepResult> {
   const inner = innermost(backend) as Backend & Partial<LeftoverSweeper>;

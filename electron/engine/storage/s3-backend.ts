@@ -10,7 +10,11 @@
  *   length, so the SDK never uses aws-chunked framing. @aws-sdk/lib-storage's Upload is
  *   not used: its `done()` rejects on abort before the multipart upload is aborted.
  *   On any failure or abort the multipart upload is aborted (awaited) before `put` rejects.
- *   An abort rethrows the signal's reason, like the local backend.
+ *   An abort rethrows the signal's reason, like the local backend. An upload whose abort
+ *   never reached the server (the process killed, the link lost) keeps its parts stored (and
+ *   billed) but never listed: `sweepTempFiles` (backend.ts LeftoverSweeper) aborts those under
+ *   the prefix with no part written for `olderThanMs` (ListParts; the upload's start time
+ *   where a server has no ListParts).
  * - `get` with a range is one `Range: bytes=a-b` GET; ranges past the end return empty.
  * - `list` pages through ListObjectsV2 (1000 keys a page) and skips keys that are not
  *   valid storage keys (e.g. "folder/" markers made by web consoles).
@@ -27,9 +31,9 @@
  */
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
-import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
+import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
-import { s3BackstopError } from './s3-errors.ts';
+import { classifyS3Error, s3BackstopError } from './s3-errors.ts';
 import { publicEndpoint } from './sdk-error-fields.ts';
 
 export type S3ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
@@ -85,7 +89,7 @@ function conditionUnsupported(e: unknown): boolean {
   return status === 501 || name === 'NotImplemented' || (status === 400 && /if-none-match|conditional/i.test(String((e as Error).message)));
 }
 
-export class S3Backend implements Backend {
+export class S3Backend implements Backend, LeftoverSweeper {
   readonly location: string;
   readonly bucket: string;
   readonly prefix: string;
@@ -337,6 +341,45 @@ export class S3Backend implements Backend {
     }
   }
 
+  /** Aborts the stale multipart uploads under the prefix (see the header); bytes = their parts' sizes. */
+  async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
+    const { client, sdk } = await this.s3();
+    const swept: SweepResult = { removed: 0, bytes: 0 };
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker, UploadIdMarker }));
+      for (const u of page.Uploads ?? []) {
+        // Only uploads of objects this backend could have written (never another application's).
+        if (!u.Key || !u.UploadId || !u.Key.startsWith(this.prefix) || !isValidKey(u.Key.slice(this.prefix.length))) continue;
+        let newest = u.Initiated?.getTime() ?? now;
+        let bytes = 0;
+        try {
+          let PartNumberMarker: string | undefined;
+          for (;;) {
+            const parts = await client.send(new sdk.ListPartsCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId, PartNumberMarker }));
+            for (const p of parts.Parts ?? []) {
+              newest = Math.max(newest, p.LastModified?.getTime() ?? 0);
+              bytes += p.Size ?? 0;
+            }
+            if (!parts.IsTruncated || !parts.NextPartNumberMarker) break;
+            PartNumberMarker = parts.NextPartNumberMarker;
+          }
+        } catch {
+          // A server without ListParts: the upload's start time alone.
+        }
+        if (now - newest < olderThanMs) continue; // a put may still be sending parts
+        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
+        swept.removed++;
+        swept.bytes += bytes;
+      }
+      if (!page.IsTruncated) return swept;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
+      if (!KeyMarker) return swept;
+    }
+  }
+
   async stat(key: string): Promise<ObjectInfo | null> {
     const Key = this.objectKey(key);
     const { client, sdk } = await this.s3();
@@ -348,8 +391,23 @@ export class S3Backend implements Backend {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       // HEAD responses carry no error body: a 404 is a missing key (or, rarely, bucket; put will say which).
       if (name === 'NotFound' || name === 'NoSuchKey' || (status === 404 && name !== 'NoSuchBucket')) return null;
+      // Nor does a 403 say whether the secret is wrong (rotated) or a policy refuses: the
+      // first request of a run is this HEAD, so ask again with a GET, whose error has a body.
+      if (status === 403 && classifyS3Error(e).kind === 'access-denied') throw await this.whyForbidden(key, Key, e);
       throw this.fail('stat', key, e);
     }
+  }
+
+  /** The error of a refused HEAD: the service's reason from a one-byte GET of the same key (its body names it), or the HEAD's own. */
+  private async whyForbidden(key: string, Key: string, head: unknown): Promise<Error> {
+    const { client, sdk } = await this.s3();
+    try {
+      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range: 'bytes=0-0' }));
+      await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength).catch(() => undefined);
+    } catch (e) {
+      if (classifyS3Error(e).name !== undefined && (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return this.fail('stat', key, e);
+    }
+    return this.fail('stat', key, head);
   }
 }
 

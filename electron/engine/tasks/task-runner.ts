@@ -129,6 +129,8 @@ interface ActiveState {
   pointsGone: string[];
   /** Upload limit (bytes/s) per destination id, shown in progress. */
   limits?: Map<string, number | null>;
+  /** Destinations (by id) that refused the login to a job of this run: later jobs do not try again (BackupJobSpec.loginRefused). */
+  loginRefused?: Map<string, { code: string; message: string }>;
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
@@ -752,7 +754,12 @@ export class TaskRunner {
       if (i >= 0) state.info.databases[i] = p;
       events.emit('run.progress', { runId, taskId: state.info.taskId, progress: p });
     };
-    const outcomes = await this.deps.executor(spec, state.controller.signal, onProgress, (e) => dbLog.error({ err: e }, 'backup worker crashed'));
+    const refused = spec.destinations.map((d) => state.loginRefused?.get(destinationId(d)) ?? null);
+    const job = refused.some((r) => r !== null) ? { ...spec, loginRefused: refused } : spec;
+    const outcomes = await this.deps.executor(job, state.controller.signal, onProgress, (e) => dbLog.error({ err: e }, 'backup worker crashed'));
+    for (const o of outcomes) {
+      if (o.loginRefused && o.error && !state.loginRefused?.has(o.destination)) (state.loginRefused ??= new Map()).set(o.destination, o.error);
+    }
     const endedAt = now().toISOString();
     for (const o of outcomes) {
       o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;

@@ -172,6 +172,29 @@ describe('AzureBackend specifics (Azurite)', () => {
     expect(e.message).not.toContain(sig);
   });
 
+  it('an expired SAS token (stat, put, list, get): PERMISSION_DENIED saying to generate a new one, without the token', async () => {
+    const good = new AzureBackend(options({ container: 'work' }));
+    await good.put('expired/x', Buffer.from('x'));
+    await good.close();
+    const token = sas('work', 'racwdl', -60_000);
+    const b = new AzureBackend(options({ credentials: { sasToken: token } }));
+    const sig = new URLSearchParams(token).get('sig')!;
+    const expiry = new URLSearchParams(token).get('se')!;
+    for (const call of [() => b.stat('expired/x'), () => b.put('expired/y', Buffer.from('y')), () => b.list('expired/'), () => b.get('expired/x')]) {
+      const e = await failure(call());
+      expect(e.code).toBe('PERMISSION_DENIED');
+      expect(e.message).toMatch(/in Azure container work\/ in account devstoreaccount1 at 127\.0\.0\.1:\d+ failed/);
+      expect(e.message).toContain(`the SAS token expired at ${expiry}`);
+      expect(e.message).toMatch(/Generate a new SAS token and enter it for this destination/);
+      expect(e.message).not.toContain(sig);
+    }
+    await b.close();
+    // Still not written: the refused put left no blob.
+    const check = new AzureBackend(options({ container: 'work' }));
+    expect(await check.stat('expired/y')).toBeNull();
+    await check.close();
+  });
+
   it('maps a server that is down to retryable STORAGE naming the endpoint', async () => {
     const b = new AzureBackend(options({ endpoint: 'http://127.0.0.1:9/devstoreaccount1' }));
     const e = await failure(b.get('x'));

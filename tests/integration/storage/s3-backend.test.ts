@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { sweepLeftovers } from '../../../electron/engine/storage/backend.ts';
 import { S3Backend, createS3Backend, type S3BackendOptions } from '../../../electron/engine/storage/s3-backend.ts';
 import { probeS3 } from '../../../electron/engine/storage/s3-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
@@ -130,6 +131,25 @@ describe('S3Backend specifics (s3rver)', () => {
     await b.close();
   });
 
+  it('a multipart upload whose abort never reached the server (process killed, link lost) is aborted by the sweep once stale: its parts stop costing storage; a live one and one outside the folder stay', async () => {
+    const client = s3.client();
+    const begin = async (key: string, bytes: number) => {
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'work', Key: key }));
+      await client.send(new UploadPartCommand({ Bucket: 'work', Key: key, UploadId, PartNumber: 1, Body: randomBytes(bytes), ContentLength: bytes }));
+      return UploadId!;
+    };
+    await begin('sweep/db/packs/cut.pack', 1000);
+    const other = await begin('elsewhere/other-app.bin', 10);
+    const b = new S3Backend(options({ prefix: 'sweep/db' }));
+    expect(await sweepLeftovers(b, 60 * 60_000)).toEqual({ removed: 0, bytes: 0 }); // just written: may be a live put
+    expect((await openUploads('work')).sort()).toEqual(['elsewhere/other-app.bin', 'sweep/db/packs/cut.pack']);
+    expect(await sweepLeftovers(b, 60 * 60_000, Date.now() + 2 * 60 * 60_000)).toEqual({ removed: 1, bytes: 1000 });
+    expect(await openUploads('work')).toEqual(['elsewhere/other-app.bin']);
+    expect(await b.list('')).toEqual([]);
+    await b.close();
+    await client.send(new AbortMultipartUploadCommand({ Bucket: 'work', Key: 'elsewhere/other-app.bin', UploadId: other }));
+  });
+
   it('an aborted multipart put rejects with the abort reason and leaves nothing', async () => {
     const data = randomBytes(16 * MIB);
     const ac = new AbortController();
@@ -158,7 +178,8 @@ describe('S3Backend specifics (s3rver)', () => {
   it('maps a wrong secret and an unknown key id to PERMISSION_DENIED without leaking the secret', async () => {
     const secret = 'wrongSecret/Value+123';
     const b = new S3Backend(options({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: secret } }));
-    for (const call of [() => b.put('k', Buffer.from('v')), () => b.get('k'), () => b.list(''), () => b.delete('k')]) {
+    // stat too: a HEAD's 403 has no body, so the backend asks the reason with a GET (a run's first request is a stat).
+    for (const call of [() => b.put('k', Buffer.from('v')), () => b.get('k'), () => b.list(''), () => b.delete('k'), () => b.stat('k')]) {
       const e = await failure(call());
       expect(e.code).toBe('PERMISSION_DENIED');
       expect(e.message).toMatch(/secret access key is probably wrong/);
@@ -166,9 +187,11 @@ describe('S3Backend specifics (s3rver)', () => {
       expect(JSON.stringify(e)).not.toContain(secret);
     }
     const unknown = new S3Backend(options({ credentials: { accessKeyId: 'NOBODY', secretAccessKey: secret } }));
-    const e = await failure(unknown.list(''));
-    expect(e.code).toBe('PERMISSION_DENIED');
-    expect(e.message).toMatch(/access key ID/);
+    for (const call of [() => unknown.list(''), () => unknown.stat('k')]) {
+      const e = await failure(call());
+      expect(e.code).toBe('PERMISSION_DENIED');
+      expect(e.message).toMatch(/access key ID/);
+    }
     await b.close();
     await unknown.close();
   });

@@ -14,6 +14,7 @@ import type { BackupLocation, Destination } from '../../../electron/shared/domai
 import { testEngine } from '../../fixtures/engine.ts';
 import { FTP_PASSWORD, FTP_USER, startFtpServer, type FtpServerHandle } from '../../fixtures/ftp-server.ts';
 import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
+import { startTcpFaultProxy } from '../../fixtures/reliability/tcp-fault-proxy.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -162,5 +163,34 @@ describe('task with a local and an FTPS destination', () => {
     const refused = data(await engine.call('destinations.test', { destination: { ...dest, tls: 'explicit' } as Destination }));
     expect(refused).toMatchObject({ ok: false, steps: [{ step: 'put', ok: false, code: 'AUTH_FAILED' }, {}, {}, {}] });
     expect(refused.hint).toContain('does not offer TLS');
+  });
+
+  it('a password changed on the server: at most two logins with the old one per run (not one per database), each FTP row says why, nothing written; the new password continues', async () => {
+    const proxy = await startTcpFaultProxy({ host: plain.host, port: plain.port }, { rate: 0, seed: 5 });
+    try {
+      const { engine, task, dest } = await setup(plain, 'none');
+      const credentialsRef = (dest as Extract<Destination, { kind: 'ftp' }>).credentialsRef!;
+      const viaProxy: Destination = { ...dest, port: proxy.port } as Destination;
+      data(await engine.call('tasks.update', { id: task.id, task: { name: task.name, serverId: task.serverId, type: task.type, schedule: task.schedule, retention: task.retention, encryption: task.encryption, destinations: [task.destinations[0]!, viaProxy], excludeDatabases: task.excludeDatabases, enabled: task.enabled } }));
+      expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+      const folder = join(plain.directory, (dest as Extract<Destination, { kind: 'ftp' }>).path);
+      const committed = readdirSync(folder, { recursive: true }).map(String).sort();
+      const logins = proxy.stats.clean;
+      data(await engine.call('destinations.saveCredentials', { secret: { kind: 'ftp', password: 'the-old-ftp-password' }, credentialsRef }));
+      const run = await runTask(engine, task.id, 'incremental');
+      expect(run.status).toBe('partial');
+      const onFtp = run.databases.filter((d) => d.destination.startsWith('ftp:'));
+      expect(onFtp).toHaveLength(3);
+      for (const d of onFtp) expect(d).toMatchObject({ status: 'failed', errorCode: 'AUTH_FAILED', pointId: null });
+      expect(onFtp.filter((d) => /^Nothing was written: not tried, as this destination refused the login earlier in this run: /.test(d.errorMessage ?? '')).length).toBeGreaterThanOrEqual(1);
+      expect(proxy.stats.clean - logins).toBeLessThanOrEqual(2);
+      expect(JSON.stringify(run)).not.toContain('the-old-ftp-password');
+      expect(readdirSync(folder, { recursive: true }).map(String).sort()).toEqual(committed);
+      data(await engine.call('destinations.saveCredentials', { secret: { kind: 'ftp', password: FTP_PASSWORD }, credentialsRef }));
+      expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+      await engine.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });

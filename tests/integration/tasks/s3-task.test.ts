@@ -15,7 +15,7 @@ import type { Destination, Task, TaskInput } from '../../../electron/shared/doma
 import { testEngine } from '../../fixtures/engine.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { S3RVER_CREDENTIALS, S3RVER_NO_DELETE_CREDENTIALS, S3RVER_NO_LIST_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const CHINOOK = join(import.meta.dirname, '../../../../shared/fixtures/chinook/Chinook_Sqlite.sqlite');
@@ -186,6 +186,70 @@ describe('task with a local and an S3 destination', () => {
     expect(lookup.pointId).toBeNull();
     expect(existsSync(join(local, encodeDatabaseFolder('Chinook.sqlite'), 'backstop.repo'))).toBe(true);
     expect(data(await engine.call('destinations.test', { destination: down }))).toMatchObject({ ok: false });
+  });
+
+  it('a secret rotated at the provider: the S3 half fails naming the destination and how to enter the new secret (never the secret), nothing half-written; with the new secret stored, the next run continues the chain', async () => {
+    const { engine, task, credentialsRef, s3dest } = await setup();
+    const first = await runTask(engine, task.id, 'full');
+    expect(first.status).toBe('success');
+    const keys = () => Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+    const committed = await keys();
+    expect(committed.every((k) => k.some((x) => x.startsWith('points/')))).toBe(true);
+    const stale = 'STALE-secret-from-last-year-9f3';
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', accessKeyId: S3RVER_CREDENTIALS.accessKeyId, secretAccessKey: stale }, credentialsRef }));
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.status).toBe('partial');
+    const onS3 = run.databases.filter((d) => d.destination.startsWith('s3:'));
+    expect(onS3).toHaveLength(2);
+    for (const d of onS3) {
+      // The first request of a run is a HEAD, whose 403 has no body to say why: not "may these credentials stat objects".
+      expect(d).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED', pointId: null });
+      expect(d.errorMessage).toContain(`S3 bucket backstop/${(s3dest as Extract<Destination, { kind: 's3' }>).prefix}/`);
+      expect(d.errorMessage).toMatch(/SignatureDoesNotMatch.*secret access key is probably wrong; re-enter it/);
+    }
+    expect(JSON.stringify(run)).not.toContain(stale);
+    // The refused run left nothing in the S3 folders (no marker, pack or point).
+    expect(await keys()).toEqual(committed);
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS }, credentialsRef }));
+    const next = await runTask(engine, task.id, 'incremental');
+    expect(next.status).toBe('success');
+    expect(next.databases.every((d) => d.status === 'success')).toBe(true);
+  });
+
+  it('a key that may write but not list the bucket: the S3 half fails naming the destination and the missing permission, and adds nothing', async () => {
+    const { engine, task, credentialsRef, s3dest } = await setup();
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const keys = () => Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+    const committed = await keys();
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_NO_LIST_CREDENTIALS }, credentialsRef }));
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.status).toBe('partial');
+    const onS3 = run.databases.filter((d) => d.destination.startsWith('s3:'));
+    expect(onS3).toHaveLength(2);
+    for (const d of onS3) {
+      expect(d).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED', pointId: null });
+      expect(d.errorMessage).toMatch(/^list of "points\/" in S3 bucket backstop\/team\/\d+\/[a-z.]+\/ at http:\/\/127\.0\.0\.1:\d+ failed: access denied \(AccessDenied\)\. Check that these credentials may list objects in bucket "backstop"\.$/);
+    }
+    expect(await keys()).toEqual(committed);
+  });
+
+  it('a key that may not delete: retention cannot prune, the backups still succeed, and History records the refused retention naming the permission', async () => {
+    const { engine, task, credentialsRef } = await setup();
+    data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_NO_DELETE_CREDENTIALS }, credentialsRef }));
+    data(await engine.call('tasks.update', { id: task.id, task: taskInput({ ...task, retention: { minAgeDays: 0, minAgeHours: 0, keepLast: 1 } }) }));
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const second = await runTask(engine, task.id, 'full');
+    expect(second.status).toBe('success');
+    const retention = data(await engine.call('history.list', { limit: 20 })).find((r) => r.runKind === 'retention')!;
+    expect(retention.status).toBe('partial');
+    const refused = retention.databases.filter((d) => d.destination.startsWith('s3:'));
+    expect(refused).toHaveLength(2);
+    for (const d of refused) {
+      expect(d).toMatchObject({ status: 'failed', errorCode: 'PERMISSION_DENIED' });
+      expect(d.errorMessage).toMatch(/^delete of "points\/.+\.point" in S3 bucket backstop\/.+ failed: access denied \(AccessDenied\)\. Check that these credentials may delete objects in bucket "backstop"\.$/);
+    }
+    // The local half pruned as asked.
+    expect(retention.databases.filter((d) => d.destination.startsWith('local:')).every((d) => d.status === 'success' && (d.deletedPoints ?? []).length === 1)).toBe(true);
   });
 
   it('keeps the S3 secret only in the keychain', async () => {
