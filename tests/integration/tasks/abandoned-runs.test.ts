@@ -1,0 +1,104 @@
+/**
+ * A scheduled run whose process is killed (a real `backstop agent`, SIGKILL mid-run, over a real
+ * SQLite folder, a real webhook receiver as the task's notification channel):
+ * - the next Backstop start (here a one-shot `backstop history`, a real CLI process) closes it
+ *   as failed (WORKER_CRASHED) and sends one run-failed alert to the task's channel, naming the
+ *   run and what happens next, before that short-lived process exits;
+ * - the killed run was the scheduled full: the next scheduler start (the app's engine) runs one
+ *   catch-up full at once instead of leaving the week without one;
+ * - a later start sends nothing more and runs nothing more.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../../electron/engine/index.ts';
+import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
+import { ScheduleStateTable } from '../../../electron/engine/store/index.ts';
+import type { Run } from '../../../electron/shared/domain.ts';
+import { startAgent } from '../../fixtures/agent-process.ts';
+import { runBackstop } from '../../fixtures/cli.ts';
+import { httpReceiver } from '../../fixtures/notify-receivers.ts';
+import { data, waitForRun } from '../../fixtures/runs.ts';
+import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a scheduled run killed mid-run', () => {
+  it('is closed at the next start with one alert saying what happens next, and a killed scheduled full is caught up once', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir('backstop-abandoned-data-');
+    const backups = tempDir('backstop-abandoned-backups-');
+    const work = tempDir('backstop-abandoned-work-');
+    const started = join(work, 'started');
+    const gate = join(work, 'gate');
+    const hook = await httpReceiver();
+    // A full every minute (5-field cron): the agent's own timer starts the run at the next minute, trigger "schedule".
+    const setup = await createEngine({ dataDir });
+    let taskId: string;
+    try {
+      data(await setup.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'ops chat', on: ['all'] }, url: `${hook.url}/hooks/abandoned` }));
+      const task = await storedSqliteTask(setup, sqliteFolder(['shop.db']), backups, {
+        name: 'weekly',
+        schedule: { full: '* * * * *', incremental: null, timezone: 'UTC' },
+        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 120 },
+      });
+      taskId = task.id;
+      // Slots up to now count as handled, so the agent's start catches nothing up: its run is the timer's.
+      new ScheduleStateTable(setup.db).setLastSlot(taskId, new Date());
+    } finally {
+      await setup.close();
+    }
+
+    const { child } = await startAgent(dataDir);
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await until('the scheduled full to start in the agent', () => existsSync(started));
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      writeFileSync(gate, ''); // lets the orphaned hook shell end
+    }
+
+    // The next start — a one-shot CLI command — closes it, and its alert reaches the channel before that process exits.
+    const listed = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const [killed] = JSON.parse(listed.stdout) as Run[];
+    expect(killed).toMatchObject({ status: 'failed', errorCode: 'WORKER_CRASHED', trigger: 'schedule', requestedKind: 'full' });
+    expect(killed!.errorMessage).toMatch(/stopped before it finished \(killed, crashed, or the machine lost power or was shut down\).* Its full is caught up once: the scheduler runs one full \(trigger catch-up\) when it next starts/);
+    expect(hook.requests).toHaveLength(1);
+    const alert = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
+    expect(alert).toMatchObject({ event: 'run-failed', category: 'failure', status: 'failed', task: 'weekly', taskId, runId: killed!.id });
+    expect(alert.message).toBe(`Backup task "weekly" did not finish (run started ${killed!.startedAt}): ${killed!.errorMessage}`);
+
+    // The app starts scheduling: one catch-up full, at once (not at the next full slot).
+    const app = await createEngine({ dataDir });
+    try {
+      expect(app.start('app')).toEqual({ scheduling: true });
+      const catchUp = await until('the catch-up full', async () => data(await app.call('history.list', { limit: 10 })).find((r) => r.trigger === 'catch-up'), 30_000);
+      const done = await waitForRun(app, catchUp.id);
+      expect(done).toMatchObject({ status: 'success', requestedKind: 'full' });
+      expect(done.databases.map((d) => [d.database, d.kind, d.status])).toEqual([['shop.db', 'full', 'success']]);
+      await app.notifier.flush(20_000);
+    } finally {
+      await app.close();
+    }
+    const events = hook.requests.map((r) => (JSON.parse(r.body) as NotificationPayload).event);
+    expect(events).toEqual(['run-failed', 'run-succeeded']);
+
+    // A later start finds nothing more to close or announce.
+    const later = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+    expect((JSON.parse(later.stdout) as Run[]).map((r) => [r.trigger, r.status])).toEqual([
+      ['catch-up', 'success'],
+      ['schedule', 'failed'],
+    ]);
+    expect(hook.requests).toHaveLength(2);
+  });
+});
