@@ -4,7 +4,8 @@
  * (whose retention would delete the first task's points in the shared database folders) is
  * refused, on create and on update, and tasks that already share one skip retention with a
  * CONFLICT in History; a run with the clock a year ahead (only `Date` is moved) keeps the
- * points from before the jump, and so does the run after the clock comes back; with the clock
+ * points from before the jump, and so does the run after the clock comes back, and a restore of
+ * "latest" then takes the last backup written, not the point dated a year ahead; with the clock
  * a year ahead and no new point (an unchanged database's incremental, `backstop prune`) nothing
  * is deleted by that clock; a stricter
  * policy is previewed and each deletion recorded with its reason; a damaged point is kept and
@@ -111,6 +112,21 @@ describe('retention surprises', () => {
     const back = await pointIds(backups);
     expect(back).toHaveLength(5);
     expect(back).toEqual(expect.arrayContaining(after));
+    // A new row, then a backup: "latest" is that backup (the last one written), not the point dated a year ahead.
+    const db = new Database(join(source, 'ledger.db'));
+    db.exec('INSERT INTO entry (amount) VALUES (42)');
+    db.close();
+    const newest = await runTask(engine, t.id, 'incremental');
+    expect(newest.status).toBe('success');
+    const folder = join(backups, encodeDatabaseFolder('ledger.db'));
+    const serverFile = join(tempDir(), 'server.json');
+    const target = tempDir('backstop-clock-restore-');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    const restored = await cli('restore', folder, '--point', 'latest', '--server', serverFile, '--database', 'latest.db', '--data-dir', tempDir(), '--json');
+    expect(restored.code, restored.err || restored.out).toBe(0);
+    const copy = new Database(join(target, 'latest.db'));
+    expect(copy.prepare('SELECT amount FROM entry ORDER BY id').all().map((r) => (r as { amount: number }).amount)).toEqual([1, 2, 3, 42]);
+    copy.close();
   });
 
   it('with the clock a year ahead and no new point (an unchanged database, or `backstop prune`), nothing is deleted by that clock; the plan says why', async () => {
