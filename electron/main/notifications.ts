@@ -46,6 +46,8 @@ export function alertNotification(alert: Alert): AlertNotification {
       return { title: 'Replication slot holding back WAL', body: alert.message, route: '/tasks' };
     case 'disk-warning':
       return { title: 'Backup disk nearly full', body: alert.message, route: taskRoute };
+    case 'clock-warning':
+      return { title: "This computer's clock is behind its backups", body: alert.message, route: '/history' };
     case 'new-databases':
       return { title: alert.restored?.length ? 'Restored copy picked up by a backup task' : 'New databases picked up', body: alert.message, route: alert.restored?.length ? '/tasks' : taskRoute };
     case 'stale-database':

@@ -494,7 +494,7 @@ export interface ActiveRun {
   databases: DatabaseProgress[];
 }
 
-export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning']);
+export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'clock-warning']);
 export type AlertKind = z.infer<typeof AlertKind>;
 export interface Alert {
   kind: AlertKind;

@@ -25,6 +25,7 @@ const EVENTS = new Map<string, NotificationCategory>([
   ['key-not-exported', 'warning'],
   ['slot-warning', 'warning'],
   ['disk-warning', 'warning'],
+  ['clock-warning', 'warning'],
 ]);
 
 /** Adds an event (or changes its category). Names are lower-case words joined by hyphens. */
