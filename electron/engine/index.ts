@@ -25,7 +25,7 @@ import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
 import { recordNotStarted } from './tasks/not-started.ts';
-import { closeAbandonedRuns } from './tasks/abandoned-runs.ts';
+import { closeAbandonedRuns, type AbandonedAnnouncement } from './tasks/abandoned-runs.ts';
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
@@ -124,6 +124,12 @@ export interface Engine {
   slots: SlotWatch;
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
+  /**
+   * Announces (once) the runs of a task file's task (`taskId`) that this engine's start closed
+   * as abandoned (a killed `backstop backup --config`) to that file's channels; returns how many.
+   * A stored task's are announced at start, to its own channels.
+   */
+  announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number;
   deliveries: NotificationDeliveriesTable;
   /**
    * Cancels every backup run, restore, whole-server restore and test restore this engine is
@@ -406,7 +412,21 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       (e: unknown) => logger.error({ err: e }, 'alert notification channels could not be read'),
     );
   });
-  for (const a of abandoned) announceFailedRun(a.task, a.alert, a.run.id);
+  // A stored task's abandoned run goes to its channels now; a task file's waits for `announceAbandoned` (its channels are in the file).
+  const fileRuns = new Map<string, AbandonedAnnouncement[]>();
+  for (const a of abandoned) {
+    if (a.task) announceFailedRun(a.task, a.alert, a.run.id);
+    else fileRuns.set(a.run.taskId, [...(fileRuns.get(a.run.taskId) ?? []), a]);
+  }
+  function announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number {
+    const runs = fileRuns.get(taskId) ?? [];
+    fileRuns.delete(taskId);
+    for (const a of runs) {
+      events.emit('alert', a.alert);
+      if (channels.length > 0) notifyAlert(a.alert, { taskName, runId: a.run.id, channels });
+    }
+    return runs.length;
+  }
   function notifyAlert(a: Alert, target: { taskName: string; runId: string | null; channels: NotificationChannel[] }): void {
     const at = now().toISOString();
     const status = categoryOf(a.kind) === 'failure' ? 'failed' : 'warning';
@@ -521,6 +541,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     health,
     slots,
     notifier,
+    announceAbandoned,
     deliveries,
     cancelAll,
     async close() {

@@ -4,9 +4,11 @@
  * closeAbandoned), announced, and a killed scheduled full is caught up.
  *
  * Contract:
- * - `closeAbandonedRuns` closes them and returns, for each closed backup or test restore of a
- *   stored task, the alert to announce (run-failed / test-restore-failed), naming what happens
- *   next. A run is closed exactly once (a later start finds it failed), so it is announced once.
+ * - `closeAbandonedRuns` closes them and returns, for each closed backup or test restore, the
+ *   alert to announce (run-failed / test-restore-failed), naming what happens next, with its
+ *   stored task (null for a task file's run: `backstop backup --config` announces it to the
+ *   file's channels when it next runs that file in this process). A run is closed exactly once
+ *   (a later start finds it failed), so it is announced at most once.
  * - A scheduled full (trigger `schedule`) of an enabled stored task whose schedule has a full
  *   is caught up: the task's handled slot is set back to just before the killed slot, so the
  *   scheduler's catch-up at its next start (scheduler.ts catchUp, in the app or the agent —
@@ -28,7 +30,8 @@ export interface AbandonedRunsDeps {
 
 export interface AbandonedAnnouncement {
   run: ClosedRun;
-  task: Task;
+  /** The stored task; null for a task file's run (or a task deleted since). */
+  task: Task | null;
   alert: Alert;
 }
 
@@ -61,12 +64,13 @@ export function closeAbandonedRuns(deps: AbandonedRunsDeps): AbandonedAnnounceme
   }
   const out: AbandonedAnnouncement[] = [];
   for (const run of closed) {
-    const task = byId.get(run.taskId);
-    if (!task || (run.runKind !== 'backup' && run.runKind !== 'test-restore')) continue;
+    if (run.runKind !== 'backup' && run.runKind !== 'test-restore') continue;
+    const task = byId.get(run.taskId) ?? null;
+    const name = task?.name ?? run.taskName;
     const alert: Alert =
       run.runKind === 'backup'
-        ? { kind: 'run-failed', taskId: task.id, message: `Backup task "${task.name}" did not finish (run started ${run.startedAt}): ${run.message}`, databases: [] }
-        : { kind: 'test-restore-failed', taskId: task.id, message: `Test restore of task "${task.name}" did not finish (started ${run.startedAt}): ${run.message}`, databases: [] };
+        ? { kind: 'run-failed', taskId: run.taskId, message: `Backup task "${name}" did not finish (run started ${run.startedAt}): ${run.message}`, databases: [] }
+        : { kind: 'test-restore-failed', taskId: run.taskId, message: `Test restore of task "${name}" did not finish (started ${run.startedAt}): ${run.message}`, databases: [] };
     out.push({ run, task, alert });
   }
   return out;

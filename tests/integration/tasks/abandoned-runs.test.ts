@@ -6,8 +6,11 @@
  *   run and what happens next, before that short-lived process exits;
  * - the killed run was the scheduled full: the next scheduler start (the app's engine) runs one
  *   catch-up full at once instead of leaving the week without one;
- * - a later start sends nothing more and runs nothing more.
+ * - a later start sends nothing more and runs nothing more;
+ * - a task file's run (`backstop backup --config`, killed): the next `backstop backup` of that
+ *   file closes it and tells the file's own channel once, then runs as usual.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +19,7 @@ import type { NotificationPayload } from '../../../electron/engine/notifications
 import { ScheduleStateTable } from '../../../electron/engine/store/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
-import { runBackstop } from '../../fixtures/cli.ts';
+import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
 import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
@@ -100,5 +103,48 @@ describe('a scheduled run killed mid-run', () => {
       ['schedule', 'failed'],
     ]);
     expect(hook.requests).toHaveLength(2);
+  });
+
+  it('a task file\'s killed run is told to the file\'s channel by its next `backstop backup`, once', { timeout: 120_000 }, async () => {
+    const dataDir = tempDir('backstop-abandoned-file-data-');
+    const work = tempDir('backstop-abandoned-file-work-');
+    const started = join(work, 'started');
+    const gate = join(work, 'gate');
+    const hook = await httpReceiver();
+    const env = { QA_HOOK_URL: `${hook.url}/hooks/file` };
+    const taskFile = join(work, 'task.json');
+    writeFileSync(
+      taskFile,
+      JSON.stringify({
+        name: 'cron job',
+        server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+        type: 'snapshot',
+        schedule: { full: '0 2 * * 0' },
+        destinations: [{ kind: 'local', path: tempDir('backstop-abandoned-file-backups-') }],
+        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 120 },
+        notifications: [{ kind: 'webhook', urlEnv: 'QA_HOOK_URL', on: ['failure'] }],
+      }),
+    );
+    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await until('the run to start', () => existsSync(started));
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      writeFileSync(gate, '');
+    }
+    expect(hook.requests).toHaveLength(0);
+    const next = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env });
+    expect(next.code, next.stderr).toBe(0);
+    const [ran, killed] = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as Run[];
+    expect([ran!.status, killed!.status, killed!.errorCode]).toEqual(['success', 'failed', 'WORKER_CRASHED']);
+    expect(hook.requests).toHaveLength(1);
+    const told = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
+    expect(told).toMatchObject({ event: 'run-failed', task: 'cron job', runId: killed!.id, status: 'failed' });
+    expect(told.message).toBe(`Backup task "cron job" did not finish (run started ${killed!.startedAt}): ${killed!.errorMessage}`);
+    // The run after that tells nothing more.
+    expect((await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env })).code).toBe(0);
+    expect(hook.requests).toHaveLength(1);
   });
 });

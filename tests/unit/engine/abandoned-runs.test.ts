@@ -119,12 +119,20 @@ describe('HistoryTable.closeAbandoned', () => {
     expect(scheduleState.lastSlot('incremental')).toEqual(new Date('2026-05-03T05:00:00.000Z'));
     expect(scheduleState.lastSlot('manual')).toBeNull();
     expect(scheduleState.lastSlot('disabled')).toBeNull();
-    // Every closed backup of a stored task is announced; a task file's (no stored task, no channels) only in History.
-    expect(out.map((a) => [a.task.id, a.alert.kind]).sort()).toEqual([['catch-up', 'run-failed'], ['disabled', 'run-failed'], ['full', 'run-failed'], ['incremental', 'run-failed'], ['manual', 'run-failed']]);
-    const full = out.find((a) => a.task.id === 'full')!;
+    // Every closed backup is announced: a stored task's with its task, a task file's without (its channels are in the file).
+    expect(out.map((a) => [a.run.taskId, a.task?.id ?? null, a.alert.kind]).sort()).toEqual([
+      ['a-task-file', null, 'run-failed'],
+      ['catch-up', 'catch-up', 'run-failed'],
+      ['disabled', 'disabled', 'run-failed'],
+      ['full', 'full', 'run-failed'],
+      ['incremental', 'incremental', 'run-failed'],
+      ['manual', 'manual', 'run-failed'],
+    ]);
+    expect(out.find((a) => a.run.id === gone)!.alert).toMatchObject({ taskId: 'a-task-file', message: expect.stringMatching(/^Backup task "a-task-file" did not finish/) });
+    const full = out.find((a) => a.run.taskId === 'full')!;
     expect(full.run.message).toMatch(/Its full is caught up once: the scheduler runs one full \(trigger catch-up\) when it next starts/);
     expect(full.alert.message).toBe(`Backup task "full" did not finish (run started 2026-05-03T02:00:01.000Z): ${full.run.message}`);
-    expect(out.find((a) => a.task.id === 'catch-up')!.run.message).toMatch(/It is not re-run by itself: the task's next run \(its next scheduled slot, or Run now\) takes what it missed\.$/);
+    expect(out.find((a) => a.run.taskId === 'catch-up')!.run.message).toMatch(/It is not re-run by itself: the task's next run \(its next scheduled slot, or Run now\) takes what it missed\.$/);
     expect(history.list({ limit: 10 }).find((r) => r.id === gone)).toMatchObject({ status: 'failed', errorCode: 'WORKER_CRASHED' });
     // The next start closes nothing and announces nothing.
     expect(closeAbandonedRuns({ history, tasks: () => tasks, scheduleState, now: () => new Date('2026-05-03T09:05:00.000Z') })).toEqual([]);
