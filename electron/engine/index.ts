@@ -25,6 +25,7 @@ import { RunQueue } from './tasks/run-queue.ts';
 import { TaskRunner, defaultKind, type ResolvedTask, type RunSummary } from './tasks/task-runner.ts';
 import { HealthMonitor } from './tasks/health-monitor.ts';
 import { recordNotStarted } from './tasks/not-started.ts';
+import { closeAbandonedRuns, type AbandonedAnnouncement } from './tasks/abandoned-runs.ts';
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
@@ -124,6 +125,12 @@ export interface Engine {
   slots: SlotWatch;
   /** Webhooks, heartbeats and e-mail, delivered in the background; `flush` before a short-lived process exits. */
   notifier: Notifier;
+  /**
+   * Announces (once) the runs of a task file's task (`taskId`) that this engine's start closed
+   * as abandoned (a killed `backstop backup --config`) to that file's channels; returns how many.
+   * A stored task's are announced at start, to its own channels.
+   */
+  announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number;
   deliveries: NotificationDeliveriesTable;
   /**
    * Cancels every backup run, restore, whole-server restore and test restore this engine is
@@ -152,6 +159,9 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
   };
 }
 
+/** How long close() waits for the alerts of runs a stopped process left unfinished (a one-shot CLI command's engine closes right after). */
+const ABANDONED_FLUSH_MS = 30_000;
+
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { dataDir, logsDir } = engineFolders(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -175,9 +185,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const tasks = new TasksTable(db);
   const settings = new SettingsTable(db);
   const history = new HistoryTable(db);
-  // Runs a killed or crashed Backstop left "running" are closed as failed, saying why (a live process's are left alone).
-  const abandoned = history.closeAbandoned(now().toISOString());
-  if (abandoned.length > 0) logger.warn({ runIds: abandoned }, 'runs left unfinished by a Backstop process that stopped were closed as failed');
+  const scheduleState = new ScheduleStateTable(db);
+  // Runs a killed or crashed Backstop left "running" are closed as failed, saying why (a live process's are left alone),
+  // announced below once the channels can be read, and a killed scheduled full is caught up (tasks/abandoned-runs.ts).
+  const abandoned = closeAbandonedRuns({ history, tasks: () => tasks.list(), scheduleState, now });
+  if (abandoned.length > 0) logger.warn({ runIds: abandoned.map((a) => a.run.id) }, 'runs left unfinished by a Backstop process that stopped were closed as failed');
   const keys = new KeyService(secrets, new KeysTable(db), now);
   const queue = new RunQueue(settings.get().maxConcurrentBackups);
   const executor: JobExecutor = opts.executor ?? (opts.jobs === 'inline' ? (spec, signal, onProgress) => runBackupJob(spec, signal, onProgress) : workerExecutor);
@@ -301,7 +313,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   }
   const scheduler = new Scheduler({
     tasks: () => tasks.list(),
-    state: new ScheduleStateTable(db),
+    state: scheduleState,
     now,
     onDue: (task, kind, trigger, missed) => {
       if (missed) {
@@ -362,11 +374,25 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       logger.error({ err, taskId: task.id }, 'the run that could not start could not be recorded');
       return;
     }
-    const { runId, alert } = recorded;
-    void channelsOf(task.id).then(
-      (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
-      (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
-    );
+    announceFailedRun(task, recorded.alert, recorded.runId);
+  }
+  /**
+   * A failed run that never reached the runner's own run-failed notification (one that could not
+   * start, one a stopped process left unfinished): its alert to the window and to the task's channels,
+   * naming the run. The one path for both; `announced` lets close() (a short-lived CLI) wait for it.
+   */
+  const directAlerts = new WeakSet<Alert>();
+  const announcing = new Set<Promise<unknown>>();
+  function announceFailedRun(task: Task, alert: Alert, runId: string): void {
+    directAlerts.add(alert); // the 'alert' listener below leaves it to this path (sent once, with its run)
+    events.emit('alert', alert);
+    const job: Promise<unknown> = channelsOf(task.id)
+      .then(
+        (target) => target && target.channels.length > 0 && notifyAlert(alert, { ...target, runId }),
+        (err: unknown) => logger.error({ err }, 'alert notification channels could not be read'),
+      )
+      .finally(() => announcing.delete(job));
+    announcing.add(job);
   }
   const health = new HealthMonitor({ tasks, taskDatabases, settings, keys, events, now, history, destinationSpace });
   let healthTimer: NodeJS.Timeout | undefined;
@@ -392,12 +418,27 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     return { taskName: task.name, runId: null, channels: await channelsForTask(task, settings.get(), secrets, dataDir, () => {}) };
   };
   events.on('alert', (a: Alert) => {
-    if (a.kind === 'run-failed' || a.taskId === null) return;
+    if (a.kind === 'run-failed' || a.taskId === null || directAlerts.has(a)) return;
     void channelsOf(a.taskId).then(
       (target) => target && target.channels.length > 0 && notifyAlert(a, target),
       (e: unknown) => logger.error({ err: e }, 'alert notification channels could not be read'),
     );
   });
+  // A stored task's abandoned run goes to its channels now; a task file's waits for `announceAbandoned` (its channels are in the file).
+  const fileRuns = new Map<string, AbandonedAnnouncement[]>();
+  for (const a of abandoned) {
+    if (a.task) announceFailedRun(a.task, a.alert, a.run.id);
+    else fileRuns.set(a.run.taskId, [...(fileRuns.get(a.run.taskId) ?? []), a]);
+  }
+  function announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number {
+    const runs = fileRuns.get(taskId) ?? [];
+    fileRuns.delete(taskId);
+    for (const a of runs) {
+      events.emit('alert', a.alert);
+      if (channels.length > 0) notifyAlert(a.alert, { taskName, runId: a.run.id, channels });
+    }
+    return runs.length;
+  }
   function notifyAlert(a: Alert, target: { taskName: string; runId: string | null; channels: NotificationChannel[] }): void {
     const at = now().toISOString();
     const status = categoryOf(a.kind) === 'failure' ? 'failed' : 'warning';
@@ -512,6 +553,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     health,
     slots,
     notifier,
+    announceAbandoned,
     deliveries,
     cancelAll,
     async close() {
@@ -528,6 +570,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await backupJobWorkers.close();
       await slots.stop();
       await secretsReleased;
+      // The alerts of runs a stopped process left unfinished reach their channels before a short-lived process (the CLI) exits.
+      await Promise.all([...announcing]);
+      if (abandoned.length > 0) await notifier.flush(ABANDONED_FLUSH_MS);
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();

@@ -50,6 +50,8 @@ export function alertNotification(alert: Alert): AlertNotification {
       return { title: 'Notifications are not getting through', body: alert.message, route: '/settings' };
     case 'points-missing':
       return { title: 'Restore points missing from a backup folder', body: alert.message, route: '/history' };
+    case 'clock-warning':
+      return { title: "This computer's clock is behind its backups", body: alert.message, route: '/history' };
     case 'new-databases':
       return { title: alert.restored?.length ? 'Restored copy picked up by a backup task' : 'New databases picked up', body: alert.message, route: alert.restored?.length ? '/tasks' : taskRoute };
     case 'stale-database':

@@ -503,7 +503,7 @@ export interface ActiveRun {
   databases: DatabaseProgress[];
 }
 
-export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'points-missing', 'notification-failed']);
+export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'clock-warning', 'points-missing', 'notification-failed']);
 export type AlertKind = z.infer<typeof AlertKind>;
 export interface Alert {
   kind: AlertKind;

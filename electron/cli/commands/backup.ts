@@ -144,6 +144,8 @@ export async function backupCommand(
   if (password) engine.redactor.register(password);
   if (key) engine.redactor.register(key.toString('base64'));
   for (const c of credentials) if (c) engine.redactor.register(JSON.stringify(c)); // each secret field (redactor.ts)
+  // A run of this file that a killed `backstop backup` left unfinished (closed as this engine started): told to the file's channels, once.
+  engine.announceAbandoned(task.id, task.name, notifications);
   const resolved: ResolvedTask = { task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
   if (only) {
     try {

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
 import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import type { Engine } from '../../engine/index.ts';
-import type { Repository } from '../../engine/repository/index.ts';
+import { latestPoint, type Repository } from '../../engine/repository/index.ts';
 import { isClusterPoint } from '../../engine/restore/pitr.ts';
 import { restoreAt } from '../../engine/restore/restore-at.ts';
 import type { RestoreJobSpec } from '../../engine/restore/run-restore.ts';
@@ -52,7 +52,7 @@ export async function restoreFromWal(engine: Engine, { location, credentials }: 
   let at: { asOf: Date } | { pointId: string };
   if (opts.asOf !== undefined) at = { asOf: opts.asOf };
   else {
-    const p = opts.point === 'latest' ? points.at(-1) : points.find((x) => x.id === opts.point);
+    const p = opts.point === 'latest' ? latestPoint(points, new Date()) : points.find((x) => x.id === opts.point);
     if (!p) return null; // the usual path says NOT_FOUND
     if (p.meta.format !== PG_WAL_FORMAT && opts.sourceDatabase === undefined) return null;
     at = { pointId: p.id };

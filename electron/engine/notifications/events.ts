@@ -27,6 +27,7 @@ const EVENTS = new Map<string, NotificationCategory>([
   ['disk-warning', 'warning'],
   ['points-missing', 'warning'],
   ['notification-failed', 'warning'],
+  ['clock-warning', 'warning'],
 ]);
 
 /** Adds an event (or changes its category). Names are lower-case words joined by hyphens. */

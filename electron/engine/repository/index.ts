@@ -8,6 +8,7 @@
 export { initRepository, openRepository, isRepository, Repository, defaultEncoderWorkers, DEFAULT_PACK_SIZE, DEFAULT_COMPRESSION_LEVEL, type OpenOptions, type InitOptions } from './repository.ts';
 export { NoChainError, isNoChainError } from './writer.ts';
 export { closeRead } from './reader.ts';
+export { latestPoint } from '../../shared/latest-point.ts';
 export { FORMAT_VERSION } from './layout.ts';
 export { DEFAULT_CDC, FastCdcChunker, FixedChunker, chunkStream, createChunker, type CdcParams, type ChunkingOption, type Chunker } from './chunker.ts';
 export { registerAlgorithm, algorithmName, CHUNK_ID, COMPRESSION, ENCRYPTION, CHUNKER, type AlgorithmGroup } from './algorithms.ts';

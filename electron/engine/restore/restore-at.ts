@@ -18,6 +18,7 @@ import type { Repository } from '../repository/index.ts';
 import { isClusterPoint, planRecovery, restoreClusterAt, restoreDatabaseAt } from './pitr.ts';
 import { restoreToMoment } from './restore-to-moment.ts';
 import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
+import { latestPoint } from '../../shared/latest-point.ts';
 
 export async function restoreAt(
   repo: Repository,
@@ -32,7 +33,7 @@ export async function restoreAt(
     let plan;
     if (asOf) plan = await planRecovery(repo, { asOf });
     else {
-      const p = spec.pointId === 'latest' ? points.at(-1) : points.find((x) => x.id === spec.pointId);
+      const p = spec.pointId === 'latest' ? latestPoint(points, new Date()) : points.find((x) => x.id === spec.pointId);
       if (!p) throw new BackstopError('NOT_FOUND', `Restore point ${spec.pointId} is not in this folder; choose one of its points.`);
       plan = await planRecovery(repo, { pointId: p.id });
     }

@@ -33,6 +33,7 @@ import { listBackupFolders, openForRestore, serverKindOf, toRestorePoint } from 
 import type { ApplyGlobalsJobSpec } from './run-apply-globals.ts';
 import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
 import type { ApplyGlobalsReport } from '../servers/postgres/apply-globals.ts';
+import { latestPoint } from '../../shared/latest-point.ts';
 
 export type ServerRestoreNaming = { prefix: string } | { suffix: string } | { original: true };
 
@@ -134,7 +135,7 @@ export async function planServerRestore(
       const points = (await opened.repo.listPoints()).filter((p) => p.backupType === 'logical' || serverKindOf(toRestorePoint(p).format) === 'sqlite');
       const database = points.at(-1)?.database ?? f.database ?? f.folder;
       if (req.only && !req.only.includes(database)) continue;
-      const chosen = req.asOf ? points.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : points.at(-1);
+      const chosen = req.asOf ? points.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : latestPoint(points, new Date());
       const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
       const entry: Planned = { database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: chosen?.id ?? null, key };
       if (points.length > 0) entry.range = { from: points[0]!.createdAt, to: points.at(-1)!.createdAt };
@@ -267,7 +268,8 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
   try {
     const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
     if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
-    const newest = (await opened.repo.listPoints()).filter((p) => !req.asOf || new Date(p.createdAt).getTime() <= req.asOf.getTime()).at(-1);
+    const all = await opened.repo.listPoints();
+    const newest = req.asOf ? all.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : latestPoint(all, new Date());
     if (!newest) throw new BackstopError('NOT_FOUND', `No ${stream.name} point${req.asOf ? ' at or before that moment' : ''}.`);
     const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
     const spec: ApplyGlobalsJobSpec = {

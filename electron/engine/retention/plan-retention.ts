@@ -16,7 +16,11 @@
  *   before it, the points before that gap are not deleted by
  *   age until the points after it span the minimum age. So one run with the clock a year
  *   ahead (or the first good run after a week of failures) never leaves only the newest
- *   point: the DBA keeps at least the minimum age of history across the gap.
+ *   point: the DBA keeps at least the minimum age of history across the gap. The same holds
+ *   for a gap after the newest point: when `now` is more than twice the minimum age (and than
+ *   the spacing of the newest two points) after it — the clock far ahead and no point stored
+ *   since (an unchanged database's incremental stores none; `backstop prune`) — nothing is
+ *   deleted by age, so a clock set a year ahead by mistake deletes nothing before it is fixed.
  * - A full is never deleted while a kept incremental belongs to its chain.
  * - An incremental that rolls forward from the point before it (`rollsForward`: a
  *   PostgreSQL WAL point, which replays on top of every earlier point of its chain) keeps
@@ -56,13 +60,30 @@ export function describeAge(hours: number): string {
   return `${hours} hour${hours === 1 ? '' : 's'}`;
 }
 
+/** "365 days", "1 day", "30 hours": a gap's width. */
+function span(ms: number): string {
+  const days = Math.round(ms / (24 * HOUR));
+  return days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(ms / HOUR)} hours`;
+}
+
 /**
- * The newest gap of more than twice `hours` between two points whose later side does not yet
- * span `hours` (see the header): `before` is the index (newest first) of the newest point
+ * The newest gap of more than twice `hours` between two points (or between the newest point
+ * and `now`) whose later side does not yet span `hours` (see the header): `before` is the index (newest first) of the newest point
  * before it; null when there is none.
  */
-function unfilledGap(newestFirst: readonly RetentionPoint[], hours: number): { before: number; reason: string } | null {
+function unfilledGap(newestFirst: readonly RetentionPoint[], hours: number, now: Date): { before: number; reason: string } | null {
   const newest = newestFirst[0] ? Date.parse(newestFirst[0].createdAt) : NaN;
+  // The gap may be after the newest point: the clock now far ahead of every point (no point stored since).
+  if (newestFirst.length > 1) {
+    const width = now.getTime() - newest;
+    const prior = newest - Date.parse(newestFirst[1]!.createdAt);
+    if (width > 2 * hours * HOUR && width > 2 * prior) {
+      return {
+        before: 1,
+        reason: `the newest point is ${span(width)} older than now (the clock jumped forward, or no backup stored a point since): nothing is deleted by age until newer points span ${describeAge(hours)}`,
+      };
+    }
+  }
   for (let i = 1; i < newestFirst.length; i++) {
     const after = Date.parse(newestFirst[i - 1]!.createdAt);
     const width = after - Date.parse(newestFirst[i]!.createdAt);
@@ -70,10 +91,9 @@ function unfilledGap(newestFirst: readonly RetentionPoint[], hours: number): { b
     // Not a gap: a schedule sparser than the policy (a weekly task keeping 3 days) spaces every point so.
     if (width <= 2 * hours * HOUR || width <= 2 * prior) continue;
     if (newest - after >= hours * HOUR) return null;
-    const days = Math.round(width / (24 * HOUR));
     return {
       before: i,
-      reason: `before a gap of ${days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(width / HOUR)} hours`} in the backups (the clock jumped forward, or no backup was made): kept until the points after it span ${describeAge(hours)}`,
+      reason: `before a gap of ${span(width)} in the backups (the clock jumped forward, or no backup was made): kept until the points after it span ${describeAge(hours)}`,
     };
   }
   return null;
@@ -90,7 +110,7 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     return newestFirst.map((p) => decisions.get(p.id)!);
   }
   const cutoff = now.getTime() - hours * HOUR;
-  const gap = hours > 0 ? unfilledGap(newestFirst, hours) : null;
+  const gap = hours > 0 ? unfilledGap(newestFirst, hours, now) : null;
   newestFirst.forEach((p, index) => {
     if (index === 0) keep(p.id, 'newest point');
     else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);

@@ -7,7 +7,8 @@
  *   a private temporary file, then hard-linked into place: the link fails when a lock
  *   exists, so two starters never both win).
  * - A lock whose process is gone (no such pid on this host, taken before the machine last
- *   started — process-alive.ts — or unreadable) is stale: the
+ *   started, or its pid now another process's, started at another time — process-alive.ts —
+ *   or unreadable) is stale: the
  *   next starter removes it and takes over. A crash (kill -9) therefore releases the lock
  *   without any clean-up. A lock held by another host (a data dir on shared storage) is
  *   never taken over.
@@ -16,7 +17,7 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fromEarlierBoot, processRunning, THIS_BOOT } from '../runtime/process-alive.ts';
+import { fromEarlierBoot, recordedProcessRunning, THIS_BOOT, THIS_PROCESS } from '../runtime/process-alive.ts';
 
 export type SchedulerWho = 'app' | 'agent';
 
@@ -28,6 +29,8 @@ export interface SchedulerOwner {
   host: string;
   /** The boot it was taken in (Linux boot id); absent where unknown. */
   boot?: string;
+  /** When its process started (process-alive.ts): a live pid of a process started at another time is a reused pid; absent where unknown. */
+  started?: number;
 }
 
 export interface SchedulerLock {
@@ -55,7 +58,7 @@ function isStale(path: string, o: SchedulerOwner | null): boolean {
   if (!o) return true;
   if (o.host !== hostname()) return false;
   if (fromEarlierBoot(o.boot)) return true;
-  return o.pid === process.pid ? !heldHere.has(path) : !processRunning(o.pid);
+  return o.pid === process.pid ? !heldHere.has(path) : !recordedProcessRunning(o.pid, typeof o.started === 'number' ? o.started : undefined);
 }
 
 /** Who holds the lock now (null: nobody, or a stale lock of a process that is gone). */
@@ -68,7 +71,14 @@ export function schedulerOwner(dataDir: string): SchedulerOwner | null {
 /** Takes the lock, or returns who holds it. */
 export function acquireSchedulerLock(dataDir: string, who: SchedulerWho, now: () => Date = () => new Date()): { lock: SchedulerLock } | { heldBy: SchedulerOwner } {
   const path = lockPath(dataDir);
-  const owner: SchedulerOwner = { pid: process.pid, who, startedAt: now().toISOString(), host: hostname(), ...(THIS_BOOT ? { boot: THIS_BOOT } : {}) };
+  const owner: SchedulerOwner = {
+    pid: process.pid,
+    who,
+    startedAt: now().toISOString(),
+    host: hostname(),
+    ...(THIS_BOOT ? { boot: THIS_BOOT } : {}),
+    ...(THIS_PROCESS.started !== undefined ? { started: THIS_PROCESS.started } : {}),
+  };
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(owner) + '\n', { mode: 0o600 });
   try {

@@ -124,6 +124,19 @@ function abandoned(r: OpenRunRow, nowMs: number): boolean {
   return r.run_kind === 'backup' && nowMs - Date.parse(r.alive_at ?? r.started_at) > STALE_RUN_MS;
 }
 
+/** An open run whose process is gone, as `closeAbandoned` finds it. */
+export interface AbandonedRun {
+  id: string;
+  taskId: string;
+  taskName: string;
+  trigger: RunTrigger;
+  requestedKind: PointKind;
+  runKind: RunKind;
+  startedAt: string;
+}
+/** A run `closeAbandoned` closed, with the message History now shows for it. */
+export type ClosedRun = AbandonedRun & { message: string };
+
 export class HistoryTable {
   constructor(private readonly db: Db) {}
 
@@ -167,14 +180,19 @@ export class HistoryTable {
 
   /**
    * Closes the runs a process that is gone left `running` or `canceling` (and their unfinished
-   * database rows) as failed, WORKER_CRASHED, ended at `endedAt`. Returns their ids.
+   * database rows) as failed, WORKER_CRASHED, ended at `endedAt`. `next` may say what happens
+   * next for a run (else the default: a backup is not re-run by itself). Returns what it closed.
    */
-  closeAbandoned(endedAt: string): string[] {
-    const open = this.db.prepare("SELECT id, started_at, run_kind, owner, alive_at FROM runs WHERE status IN ('running', 'canceling')").all() as (OpenRunRow & { id: string })[];
+  closeAbandoned(endedAt: string, next: (r: AbandonedRun) => string | null = () => null): ClosedRun[] {
+    const open = this.db
+      .prepare("SELECT id, task_id, task_name, trigger, requested_kind, started_at, run_kind, owner, alive_at FROM runs WHERE status IN ('running', 'canceling')")
+      .all() as (OpenRunRow & { id: string; task_id: string; task_name: string; trigger: string; requested_kind: string })[];
     const gone = open.filter((r) => abandoned(r, Date.parse(endedAt)));
     if (gone.length === 0) return [];
     const again = (kind: string) =>
-      kind === 'backup' ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed." : kind === 'retention'
+      kind === 'backup'
+        ? "It is not re-run by itself: the task's next run (its next scheduled slot, or Run now) takes what it missed."
+        : kind === 'retention'
           ? "The task's next run applies retention again."
           : kind === 'restore'
             ? 'A database it was creating may be left half-restored on the target server: run the same restore again (same backup, same new name), which drops the copy it left first, or drop that database.'
@@ -182,14 +200,17 @@ export class HistoryTable {
     const what = (kind: string) => (kind === 'restore' ? 'restore' : kind === 'test-restore' ? 'test restore' : kind === 'retention' ? 'retention clean-up' : 'backup run');
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
     const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
+    const closed: ClosedRun[] = [];
     this.db.transaction(() => {
       for (const r of gone) {
-        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. ${again(r.run_kind)}`;
-        closeRun.run(endedAt, message, r.id);
+        const run: AbandonedRun = { id: r.id, taskId: r.task_id, taskName: r.task_name, trigger: r.trigger as RunTrigger, requestedKind: r.requested_kind as PointKind, runKind: r.run_kind as RunKind, startedAt: r.started_at };
+        const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. ${next(run) ?? again(r.run_kind)}`;
+        if (closeRun.run(endedAt, message, r.id).changes === 0) continue;
         closeRows.run(endedAt, 'Not finished: the Backstop process running it stopped. Nothing it was writing was committed.', r.id);
+        closed.push({ ...run, message });
       }
     })();
-    return gone.map((r) => r.id);
+    return closed;
   }
 
   finishRun(id: string, status: RunStatus, endedAt: string, error?: { code: string; message: string }): void {

@@ -4,7 +4,9 @@
  * less free space than the task's next run may need (`disk-warning`: less than the most one
  * backup run of the task has stored there, and never less than 1 GB) — a local folder as
  * measured now, an SFTP folder as its last backup job measured it (destination-space-table.ts;
- * object stores and FTP have no free space to measure).
+ * object stores and FTP have no free space to measure), and a task whose last successful backup
+ * is dated more than an hour after now (`clock-warning`: this computer's clock is behind —
+ * set back, or wrong after a restart — or was ahead when that backup ran).
  *
  * Contract: each condition is announced once when it appears (not on every check) and
  * again only after it has cleared and come back; `check()` is cheap (app database and one
@@ -47,6 +49,22 @@ export function diskWarning(task: Pick<Task, 'name'>, path: string, free: number
   return `Backup task "${task.name}": only ${formatBytes(free)} ${at} (${why}), so its next run may fill the disk and fail. Free space on that disk, lower the retention, or move the destination to a larger disk.`;
 }
 
+/** A backup dated more than this after now means the clock is wrong (the same hour retention and "latest" allow). */
+export const CLOCK_BEHIND_MS = 3_600_000;
+
+/** What to say when the task's newest successful backup (`last`, ISO) is dated more than CLOCK_BEHIND_MS after `now` (null otherwise). */
+export function clockWarning(task: Pick<Task, 'name'>, last: string | null, now: Date): string | null {
+  if (!last || Date.parse(last) <= now.getTime() + CLOCK_BEHIND_MS) return null;
+  const hours = Math.round((Date.parse(last) - now.getTime()) / 3_600_000);
+  const by = hours >= 48 ? `${Math.round(hours / 24)} days` : `${hours} hours`;
+  const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  return (
+    `Backup task "${task.name}": its last successful backup is dated ${utc(last)}, ${by} after this computer's clock (${utc(now.toISOString())}): ` +
+    `the clock is behind (set back, or wrong after a restart), or was ahead when that backup ran. Until the clock passes it, retention keeps that point and does not delete by age across it, ` +
+    `a database with no recent backup cannot be reported, and "latest" restores the newest point not dated ahead. Set this computer's clock right (turn on network time).`
+  );
+}
+
 export class HealthMonitor {
   private announced = new Set<string>();
 
@@ -58,7 +76,14 @@ export class HealthMonitor {
     const alerts: Alert[] = [];
     const unexported = new Set(keys.list().filter((k) => k.exportedAt === null).map((k) => k.keyRef));
     for (const task of tasks.list()) {
-      const stale = staleDatabases(task, taskDatabases.list(task.id), settings.get().staleAfterHours, now());
+      const seen = taskDatabases.list(task.id);
+      const newest = seen.reduce<string | null>((m, d) => (d.lastSuccessAt && (!m || d.lastSuccessAt > m) ? d.lastSuccessAt : m), null);
+      const clock = clockWarning(task, newest, now());
+      if (clock) {
+        current.add(`clock:${task.id}`);
+        if (!this.announced.has(`clock:${task.id}`)) alerts.push({ kind: 'clock-warning', taskId: task.id, message: clock, databases: [] });
+      }
+      const stale = staleDatabases(task, seen, settings.get().staleAfterHours, now());
       const fresh = stale.filter((d) => !this.announced.has(`stale:${task.id}:${d}`));
       for (const d of stale) current.add(`stale:${task.id}:${d}`);
       if (fresh.length) {

@@ -5,8 +5,8 @@
  * test-restore-failed alert), so a missed run is never only a log line.
  *
  * Contract: writes one finished run (status failed, the error's code and message — secret-free
- * by the error contract), emits history.changed and the alert; returns the run id and the alert
- * (for the task's notification channels).
+ * by the error contract), emits history.changed; returns the run id and the alert, which the
+ * caller announces (to the window and the task's notification channels, index.ts announceFailedRun).
  */
 import type { Alert, PointKind, RunTrigger, Task } from '../../shared/domain.ts';
 import { toFailure } from '../../shared/result.ts';
@@ -30,6 +30,5 @@ export function recordNotStarted(deps: NotStartedDeps, what: 'backup' | 'test-re
     what === 'backup'
       ? { kind: 'run-failed', taskId: task.id, message: `Backup task "${task.name}" could not start: ${f.message}`, databases: [] }
       : { kind: 'test-restore-failed', taskId: task.id, message: `Test restore of task "${task.name}" could not start: ${f.message}`, databases: [] };
-  deps.events.emit('alert', alert);
   return { runId, alert };
 }

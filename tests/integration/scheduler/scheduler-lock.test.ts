@@ -2,7 +2,8 @@
  * The data dir's scheduler lock (engine/scheduler/scheduler-lock.ts) and the engine's use of
  * it: a lock of a live process is respected, one of a dead process, an unreadable one or
  * one naming this pid that this process never took (a restarted container's pid 1) or one
- * taken before the machine last started (its pid reused) is stale; another host's lock is never taken over; an app-side engine that did not get the
+ * taken before the machine last started (its pid reused), or whose pid another process took
+ * within this boot (it started at another time), is stale; another host's lock is never taken over; an app-side engine that did not get the
  * lock retries and takes over when the holder is gone.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { acquireSchedulerLock, schedulerOwner } from '../../../electron/engine/scheduler/scheduler-lock.ts';
-import { THIS_BOOT } from '../../../electron/engine/runtime/process-alive.ts';
+import { processStartTime, THIS_BOOT } from '../../../electron/engine/runtime/process-alive.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -60,6 +61,22 @@ describe('scheduler lock', () => {
       if ('lock' in r) r.lock.release();
       writeFileSync(file, JSON.stringify({ ...JSON.parse(lockOf(reused.pid)), boot: THIS_BOOT }));
       expect(acquireSchedulerLock(dir, 'app')).toMatchObject({ heldBy: { pid: reused.pid } });
+    }
+
+    // The pid taken by another process within this boot (the holder died, the pid was handed out again): the
+    // process running under it started at another time, so the lock is stale though the pid runs.
+    const started = processStartTime(process.pid);
+    if (started !== undefined) {
+      const other = liveProcess();
+      const otherStarted = processStartTime(other.pid)!;
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(lockOf(other.pid)), ...(THIS_BOOT ? { boot: THIS_BOOT } : {}), started: otherStarted - 1 }));
+      expect(schedulerOwner(dir)).toBeNull();
+      const r = acquireSchedulerLock(dir, 'app');
+      expect('lock' in r && r.lock.owner).toMatchObject({ pid: process.pid, started });
+      if ('lock' in r) r.lock.release();
+      // The same pid with its own start time is the holder, alive.
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(lockOf(other.pid)), ...(THIS_BOOT ? { boot: THIS_BOOT } : {}), started: otherStarted }));
+      expect(acquireSchedulerLock(dir, 'app')).toMatchObject({ heldBy: { pid: other.pid, started: otherStarted } });
     }
 
     writeFileSync(file, lockOf(999_999_999, 'other-host'));

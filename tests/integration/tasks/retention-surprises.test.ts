@@ -4,7 +4,10 @@
  * (whose retention would delete the first task's points in the shared database folders) is
  * refused, on create and on update, and tasks that already share one skip retention with a
  * CONFLICT in History; a run with the clock a year ahead (only `Date` is moved) keeps the
- * points from before the jump, and so does the run after the clock comes back; a stricter
+ * points from before the jump, and so does the run after the clock comes back, and a restore of
+ * "latest" then takes the last backup written, not the point dated a year ahead; with the clock
+ * a year ahead and no new point (an unchanged database's incremental, `backstop prune`) nothing
+ * is deleted by that clock; a stricter
  * policy is previewed and each deletion recorded with its reason; a damaged point is kept and
  * named; a week of failing runs prunes nothing.
  */
@@ -109,6 +112,62 @@ describe('retention surprises', () => {
     const back = await pointIds(backups);
     expect(back).toHaveLength(5);
     expect(back).toEqual(expect.arrayContaining(after));
+    // A new row, then a backup: "latest" is that backup (the last one written), not the point dated a year ahead.
+    const db = new Database(join(source, 'ledger.db'));
+    db.exec('INSERT INTO entry (amount) VALUES (42)');
+    db.close();
+    const newest = await runTask(engine, t.id, 'incremental');
+    expect(newest.status).toBe('success');
+    const folder = join(backups, encodeDatabaseFolder('ledger.db'));
+    const serverFile = join(tempDir(), 'server.json');
+    const target = tempDir('backstop-clock-restore-');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    const restored = await cli('restore', folder, '--point', 'latest', '--server', serverFile, '--database', 'latest.db', '--data-dir', tempDir(), '--json');
+    expect(restored.code, restored.err || restored.out).toBe(0);
+    const copy = new Database(join(target, 'latest.db'));
+    expect(copy.prepare('SELECT amount FROM entry ORDER BY id').all().map((r) => (r as { amount: number }).amount)).toEqual([1, 2, 3, 42]);
+    copy.close();
+  });
+
+  it('with the clock a year ahead and no new point (an unchanged database, or `backstop prune`), nothing is deleted by that clock; the plan says why', async () => {
+    await start();
+    const backups = tempDir('backstop-clock-no-point-');
+    const t = data(await engine.call('tasks.create', { ...task('clock', backups, { minAgeDays: 2, keepLast: null }), schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' } }));
+    const hour = 3_600_000;
+    const t0 = Date.now();
+    // Three fulls over the last 30 hours, each of changed data: all younger than the 2 days kept.
+    for (const [i, h] of [30, 20, 10].entries()) {
+      vi.useFakeTimers({ toFake: ['Date'], now: t0 - h * hour });
+      const db = new Database(join(source, 'ledger.db'));
+      db.exec(`INSERT INTO entry (amount) VALUES (${10 + i})`);
+      db.close();
+      expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+    }
+    const before = await pointIds(backups);
+    expect(before).toHaveLength(3);
+
+    // The clock set a year ahead by mistake; the database has not changed: the incremental stores no point, then retention runs.
+    vi.useFakeTimers({ toFake: ['Date'], now: t0 + 365 * 24 * hour });
+    const run = await runTask(engine, t.id, 'incremental');
+    expect(run.status).toBe('success');
+    expect(run.databases.map((d) => [d.kind, d.pointId])).toEqual([['incremental', null]]);
+    expect(await pointIds(backups)).toEqual(before);
+    expect(data(await engine.call('history.list', { taskId: t.id, runKind: 'retention', limit: 10 }))).toEqual([]);
+    // `backstop prune` under that clock deletes nothing either, and says why.
+    const folder = join(backups, encodeDatabaseFolder('ledger.db'));
+    const pruned = await cli('prune', folder, '--min-age', '2d', '--data-dir', tempDir(), '--json');
+    expect(pruned.code, pruned.err).toBe(0);
+    const result = JSON.parse(pruned.out) as { plan: { id: string; action: string; reason: string }[]; deleted: string[] };
+    expect(result.deleted).toEqual([]);
+    expect(result.plan.map((d) => d.action)).toEqual(['keep', 'keep', 'keep']);
+    expect(result.plan[1]!.reason).toBe(
+      'the newest point is 365 days older than now (the clock jumped forward, or no backup stored a point since): nothing is deleted by age until newer points span 2 days',
+    );
+    expect(await pointIds(backups)).toEqual(before);
+    // The clock back: the policy applies as before (nothing is old enough yet).
+    vi.useRealTimers();
+    expect((await runTask(engine, t.id, 'incremental')).status).toBe('success');
+    expect(await pointIds(backups)).toEqual(before);
   });
 
   it('a stricter policy saved in the editor: the preview names what the next run deletes, the run\'s history lists each deleted point with why, and a point retention cannot read is never deleted and is named', async () => {

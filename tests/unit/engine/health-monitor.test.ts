@@ -46,4 +46,33 @@ describe('health alerts', () => {
     expect(keyAlerts).toEqual([{ kind: 'key-not-exported', taskId: task.id, message: expect.stringContaining(key2.fingerprint), databases: [] }]);
     expect(alerts.filter((a) => a.kind === 'key-not-exported')).toHaveLength(1);
   });
+
+  it('announces a clock behind the task\'s backups once (a backup dated ahead of now), naming both times and the fix; not again until it clears and returns', async () => {
+    let now = new Date('2026-05-01T12:00:00Z');
+    const engine = await testEngine({ secrets: new MemorySecretStore(), now: () => now });
+    const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 's', folder: tempDir() }));
+    const task = data(
+      await engine.call('tasks.create', { name: 'nightly', serverId: server.id, type: 'snapshot', schedule: { full: '0 2 * * *', timezone: 'UTC' }, destinations: [{ kind: 'local', path: tempDir() }] }),
+    );
+    const seen = new TaskDatabasesTable(engine.db);
+    seen.observe(task.id, ['app.db'], now.toISOString());
+    seen.markSuccess(task.id, 'app.db', '2026-05-01T12:30:00.000Z'); // half an hour ahead: two clocks a little apart, no alert
+    expect(engine.health.check()).toEqual([]);
+    // The clock set back a year (the last backup ran before it).
+    now = new Date('2025-05-01T12:00:00Z');
+    expect(engine.health.check()).toEqual([
+      {
+        kind: 'clock-warning',
+        taskId: task.id,
+        message:
+          'Backup task "nightly": its last successful backup is dated 2026-05-01 12:30 UTC, 365 days after this computer\'s clock (2025-05-01 12:00 UTC): the clock is behind (set back, or wrong after a restart), or was ahead when that backup ran. Until the clock passes it, retention keeps that point and does not delete by age across it, a database with no recent backup cannot be reported, and "latest" restores the newest point not dated ahead. Set this computer\'s clock right (turn on network time).',
+        databases: [],
+      },
+    ]);
+    expect(engine.health.check()).toEqual([]); // not repeated
+    now = new Date('2026-05-01T13:00:00Z'); // the clock set right
+    expect(engine.health.check()).toEqual([]);
+    now = new Date('2025-05-02T12:00:00Z');
+    expect(engine.health.check().map((a) => a.kind)).toEqual(['clock-warning']);
+  });
 });

@@ -139,6 +139,24 @@ describe('planRetention', () => {
     expect(deleted(planRetention(weekly, { minAgeDays: 3, keepLast: null }, now))).toEqual(['w14', 'w21', 'w7']);
   });
 
+  it('the clock far ahead of every point (no point stored since: an unchanged database, prune) deletes nothing by age, saying why; a sparse schedule is not such a gap', () => {
+    const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
+    const recent: RetentionPoint[] = [30, 20, 10].map((h) => ({ id: `h${h}`, kind: 'full' as const, createdAt: hoursAgo(h), chainId: `h${h}` }));
+    const ahead = new Date(now.getTime() + 365 * 86_400_000);
+    const d = planRetention(recent, { minAgeDays: 2, keepLast: null }, ahead);
+    expect(deleted(d)).toEqual([]);
+    expect(d.map((x) => x.reason)).toEqual([
+      'newest point',
+      'the newest point is 365 days older than now (the clock jumped forward, or no backup stored a point since): nothing is deleted by age until newer points span 2 days',
+      'the newest point is 365 days older than now (the clock jumped forward, or no backup stored a point since): nothing is deleted by age until newer points span 2 days',
+    ]);
+    // Within twice the minimum age of the newest point the policy applies as always.
+    expect(deleted(planRetention(recent, { minAgeDays: 2, keepLast: null }, new Date(now.getTime() + 3 * 86_400_000)))).toEqual(['h20', 'h30']);
+    // Weekly points keeping 3 days, six and a half days after the last: the schedule's own spacing, not a gap.
+    const weekly: RetentionPoint[] = [21, 14, 7].map((n) => ({ id: `w${n}`, kind: 'full' as const, createdAt: daysAgo(n), chainId: `w${n}` }));
+    expect(deleted(planRetention(weekly, { minAgeDays: 3, keepLast: null }, new Date(now.getTime() - 0.5 * 86_400_000)))).toEqual(['w14', 'w21']);
+  });
+
   it('retentionPointsOf (what a run, prune and the editor preview all plan with) marks PostgreSQL WAL points as rolling forward, so the preview never shows a WAL gap a run would not make', () => {
     const summaries = points.map((p) => ({ ...p, meta: p.kind === 'incremental' ? { format: PG_WAL_FORMAT } : { format: 'base' } }));
     const d = planRetention(retentionPointsOf(summaries), { minAgeDays: 15, keepLast: null }, now);

@@ -21,6 +21,7 @@
 import type { BackupFolderInfo, RestorePoint, ServerKind } from '@shared/domain.ts';
 import type { CommandInput } from '@shared/ipc/contract.ts';
 import { formatOffset, wallToInstant, zoneLabel, type WallTimeReading } from '@shared/zoned-time.ts';
+import { latestPoint } from '@shared/latest-point.ts';
 
 export type RestoreMode = 'database' | 'cluster';
 
@@ -74,10 +75,10 @@ export function emptyDraft(): RestoreDraft {
   };
 }
 
-/** The point a draft's `pointId` names ('latest' = the newest). */
+/** The point a draft's `pointId` names ('latest' = the one a restore of "latest" takes: the newest, never one dated after now while others are not). */
 export function chosenPoint(info: BackupFolderInfo | null, pointId: string): RestorePoint | null {
   if (!info || info.points.length === 0) return null;
-  return pointId === 'latest' ? info.points[info.points.length - 1]! : (info.points.find((p) => p.id === pointId) ?? null);
+  return pointId === 'latest' ? latestPoint(info.points, new Date())! : (info.points.find((p) => p.id === pointId) ?? null);
 }
 
 export function restoreModeOf(point: RestorePoint | null): RestoreMode {
