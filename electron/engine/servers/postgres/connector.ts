@@ -31,7 +31,8 @@
  *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
  *   database). The archive's subscriptions are never restored, nor, for a role that is not a
  *   superuser, publications only a superuser may create (restore-plan.ts: notes say so).
- *   Progress counts TOC entries
+ *   Progress counts the archive's bytes as pg_restore reads them (one job: it moves during a
+ *   large table's COPY), or, for a parallel restore of the spooled file, TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
  * - dropDatabase (Backstop's own scratch databases only): subscriptions in it are detached
  *   first (disabled, slot_name = NONE, dropped: the publisher is never contacted), as DROP
@@ -66,7 +67,7 @@ import type {
   ServerStream,
   SkippedDatabase,
 } from '../connector.ts';
-import { ProgressReporter } from '../progress.ts';
+import { countedBytes, ProgressReporter } from '../progress.ts';
 import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-guard.ts';
 import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
@@ -595,11 +596,22 @@ export class PostgresConnector implements Connector {
     );
   }
 
+  /**
+   * Progress: a streamed archive (one job) counts its bytes as pg_restore reads them — one large
+   * table's COPY moves it too (its data is most of the archive), against the point's length when
+   * known. A spooled one (parallel jobs read the file themselves) counts TOC entries.
+   */
   private async pgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
-    const entries = countToc(archive.list) - databaseEntries(archive.list).length;
-    const progress = new ProgressReporter('entries', entries, opts.onProgress);
     const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
     const classify = pgRestoreClassifier(this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED'), database);
+    if (!archive.file) {
+      const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+      await sinkTool(this.conn.command('pg_restore', args), countedBytes(archive.stream(), progress), { classify, signal: opts.signal });
+      progress.finish();
+      return;
+    }
+    const entries = countToc(archive.list) - databaseEntries(archive.list).length;
+    const progress = new ProgressReporter('entries', entries, opts.onProgress);
     let seen = 0;
     let partial = '';
     const onStderr = (text: string): void => {
@@ -607,12 +619,8 @@ export class PostgresConnector implements Connector {
       partial = lines.pop() ?? '';
       for (const l of lines) if (VERBOSE_ENTRY.test(l)) progress.report(++seen);
     };
-    if (archive.file) {
-      const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
-      await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
-    } else {
-      await sinkTool(this.conn.command('pg_restore', args), archive.stream(), { classify, signal: opts.signal, onStderr });
-    }
+    const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
+    await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
     progress.finish();
   }
 
