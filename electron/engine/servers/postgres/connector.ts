@@ -347,6 +347,25 @@ export class PostgresConnector implements Connector {
         { cause: e },
       );
     }
+    // The database's CONNECTION LIMIT (a superuser is not held to it): how many, and whose sessions hold them.
+    if (/too many connections for database/.test(e.message)) {
+      const hex = Buffer.from(database, 'utf8').toString('hex');
+      const [row] = await this.conn
+        .query(
+          `SELECT d.datconnlimit, count(a.pid), encode(convert_to(coalesce(string_agg(DISTINCT '"' || a.usename || '"', ', '), ''), 'UTF8'), 'hex')
+             FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datid = d.oid WHERE encode(convert_to(d.datname, 'UTF8'), 'hex') = '${hex}' GROUP BY d.datconnlimit`,
+          { action: `asking the connection limit of database "${database}"`, fallback: 'DUMP_FAILED' },
+        )
+        .catch(() => [] as string[][]);
+      const limit = Number(row?.[0]);
+      if (!row || !Number.isInteger(limit) || limit < 0) return e;
+      const holders = hexToText(row[2] ?? '');
+      return new BackstopError(
+        'DUMP_FAILED',
+        `Database "${database}" allows ${limit} connection${limit === 1 ? '' : 's'} (CONNECTION LIMIT ${limit}) and ${row[1]} ${row[1] === '1' ? 'is' : 'are'} in use${holders ? ` (by ${holders})` : ''}, so pg_dump could not connect to it and nothing was stored for it; its earlier points are kept. Fix: run the backup when fewer sessions are connected, raise the limit (ALTER DATABASE ${quoteIdent(database)} CONNECTION LIMIT ${limit + 1};), or back up as a superuser (not held to the limit).`,
+        { cause: e },
+      );
+    }
     if (e.code !== 'UNREACHABLE' && e.code !== 'DUMP_FAILED') return e;
     // pg_dump reads with row_security = off: a role that is neither superuser nor BYPASSRLS cannot read such a table.
     const rls = /query would be affected by row-level security policy for table "((?:[^"]|"")*)"/.exec(e.message);
