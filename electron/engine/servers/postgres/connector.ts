@@ -232,6 +232,15 @@ export class PostgresConnector implements Connector {
         );
       }
     }
+    if (opts.contentWarnings) {
+      // pg_restore refuses such a name (its \connect would break across lines): the backups could not be restored.
+      const broken = await this.conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND datallowconn AND datname ~ '[\\n\\r]' ORDER BY datname`, {
+        signal: opts.signal,
+        action: 'checking database names',
+        fallback: 'UNREACHABLE',
+      });
+      for (const [hex] of broken) warnings.push(lineBreakWarning(hexToText(hex ?? '')));
+    }
     warnings.push(...(await readiness));
     this.tablespaces = await tablespaces;
     const tools = [
@@ -562,6 +571,8 @@ export class PostgresConnector implements Connector {
           classify: this.conn.classify('reading the archive', 'RESTORE_FAILED'),
           input: archive.toolInput(),
           signal: opts.signal,
+        }).catch((e: unknown) => {
+          throw lineBreakRefusal(e, opts.sourceName) ?? e;
         }),
       );
     // Large objects' owners and privileges are data to pg_restore (not in --schema-only): read apart.
@@ -683,6 +694,26 @@ export class PostgresConnector implements Connector {
       return false;
     }
   }
+}
+
+/** pg_restore's words for a database name it will not write into a \\connect line (15.14, 16.10, 17.6 and later). */
+const LINE_BREAK_REFUSED = /database name contains a newline or carriage return/;
+const LINE_BREAK_VERSIONS = 'PostgreSQL 15.14, 16.10, 17.6 and later';
+
+/** The server check's warning for a database whose name has a line break. */
+function lineBreakWarning(name: string): string {
+  return `Database ${JSON.stringify(name)} has a line break in its name: its backups are taken, but pg_restore (${LINE_BREAK_VERSIONS}) refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).`;
+}
+
+/** A restore whose archive pg_restore refuses for its database name: what happened and the way to the data. */
+function lineBreakRefusal(e: unknown, sourceName: string | undefined): BackstopError | null {
+  if (!(e instanceof BackstopError) || !LINE_BREAK_REFUSED.test(e.message)) return null;
+  const name = sourceName ? ` ${JSON.stringify(sourceName)}` : '';
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `The backed-up database${name} has a line break in its name, and pg_restore (${LINE_BREAK_VERSIONS}) refuses such a name when it reads the database's own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source's encoding and locale) and load it with pg_restore -d <that database> db.dump (the database's own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.`,
+    { cause: e },
+  );
 }
 
 function countToc(list: string): number {
