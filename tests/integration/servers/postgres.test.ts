@@ -164,14 +164,14 @@ describe('a database whose name has a line break', () => {
     try {
       const check = await connector().testConnection({ contentWarnings: true });
       expect(check.warnings).toEqual([
-        'Database "two\\nlines" has a line break in its name: its backups are taken, but pg_restore (PostgreSQL 15.14, 16.10, 17.6 and later) refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).',
+        'Database "two\\nlines" has a line break in its name: its backups are taken, but pg_restore refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).',
       ]);
       const file = await dumpToFile(connector(), 'two\nlines', tempDir());
       const before = pg.psql('SELECT count(*) FROM pg_database').trim();
       const e = await rejection(connector().restore('from_broken', createReadStream(file), 'logical', { sourceName: 'two\nlines' }));
       expect(e.code).toBe('RESTORE_FAILED');
       expect(e.message).toBe(
-        'The backed-up database "two\\nlines" has a line break in its name, and pg_restore (PostgreSQL 15.14, 16.10, 17.6 and later) refuses such a name when it reads the database\'s own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source\'s encoding and locale) and load it with pg_restore -d <that database> db.dump (the database\'s own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.',
+        'The backed-up database "two\\nlines" has a line break in its name, and pg_restore refuses such a name when it reads the database\'s own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source\'s encoding and locale) and load it with pg_restore -d <that database> db.dump (the database\'s own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.',
       );
       expect(pg.psql('SELECT count(*) FROM pg_database').trim()).toBe(before);
     } finally {

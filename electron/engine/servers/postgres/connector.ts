@@ -696,13 +696,12 @@ export class PostgresConnector implements Connector {
   }
 }
 
-/** pg_restore's words for a database name it will not write into a \\connect line (15.14, 16.10, 17.6 and later). */
+/** pg_restore's words for a database name it will not write into a `\connect` line (CVE-2016-5424). */
 const LINE_BREAK_REFUSED = /database name contains a newline or carriage return/;
-const LINE_BREAK_VERSIONS = 'PostgreSQL 15.14, 16.10, 17.6 and later';
 
 /** The server check's warning for a database whose name has a line break. */
 function lineBreakWarning(name: string): string {
-  return `Database ${JSON.stringify(name)} has a line break in its name: its backups are taken, but pg_restore (${LINE_BREAK_VERSIONS}) refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).`;
+  return `Database ${JSON.stringify(name)} has a line break in its name: its backups are taken, but pg_restore refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).`;
 }
 
 /** A restore whose archive pg_restore refuses for its database name: what happened and the way to the data. */
@@ -711,7 +710,7 @@ function lineBreakRefusal(e: unknown, sourceName: string | undefined): BackstopE
   const name = sourceName ? ` ${JSON.stringify(sourceName)}` : '';
   return new BackstopError(
     'RESTORE_FAILED',
-    `The backed-up database${name} has a line break in its name, and pg_restore (${LINE_BREAK_VERSIONS}) refuses such a name when it reads the database's own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source's encoding and locale) and load it with pg_restore -d <that database> db.dump (the database's own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.`,
+    `The backed-up database${name} has a line break in its name, and pg_restore refuses such a name when it reads the database's own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source's encoding and locale) and load it with pg_restore -d <that database> db.dump (the database's own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.`,
     { cause: e },
   );
 }
