@@ -116,7 +116,7 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       return failure(
         ctx,
         ctx.fallback,
-        `Role "${role}" may have only as many connections as its CONNECTION LIMIT allows, and this needs more (a parallel restore opens one per job, and one more). Fix: restore with fewer jobs, end other sessions of "${role}", or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`,
+        `Role "${role}" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "${role}", restore with fewer jobs, or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`,
         f,
       );
     }

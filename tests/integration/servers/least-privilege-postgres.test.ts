@@ -149,7 +149,7 @@ describe('connection limits (a superuser is not held to them; these roles are)',
       const e = await refusal(as('few_restorer').restore('few_copy', createReadStream(file), 'logical', { noOwner: true, jobs: 2 }));
       expect(e.code).toBe('RESTORE_FAILED');
       expect(e.message).toContain(
-        'Role "few_restorer" may have only as many connections as its CONNECTION LIMIT allows, and this needs more (a parallel restore opens one per job, and one more). Fix: restore with fewer jobs, end other sessions of "few_restorer", or raise the limit (ALTER ROLE "few_restorer" CONNECTION LIMIT -1; for none) (while restoring into database "few_copy"',
+        'Role "few_restorer" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "few_restorer", restore with fewer jobs, or raise the limit (ALTER ROLE "few_restorer" CONNECTION LIMIT -1; for none) (while restoring into database "few_copy"',
       );
       expect(leftovers('few_copy')).toBe('');
       await as('few_restorer').restore('few_copy', createReadStream(file), 'logical', { noOwner: true });
