@@ -547,31 +547,6 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
-  // Settings naming a tablespace the target lacks: restored as they are (PostgreSQL ignores the name until it exists), a note says so.
-  if (input.existingTablespaces) {
-    const lacking = new Map<string, string[]>();
-    const resets: string[] = [];
-    for (const c of dbKept) {
-      const named = settingTablespaces(c);
-      const absent = named?.names.filter((n) => !input.existingTablespaces!.has(n)) ?? [];
-      if (!named || absent.length === 0) continue;
-      const role = c.kind === 'setting' ? (c.roles[0] ? (mapped.get(c.roles[0].name) ?? c.roles[0].name) : null) : null;
-      for (const n of absent) {
-        const list = lacking.get(n) ?? [];
-        list.push(role ? `${named.setting} of role "${role}"` : named.setting);
-        lacking.set(n, list);
-      }
-      resets.push(role ? `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};` : `ALTER DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};`);
-    }
-    if (lacking.size > 0) {
-      const names = [...lacking].map(([n, uses]) => `"${n}" (${[...new Set(uses)].join('; ')})`).join(', ');
-      const one = lacking.size === 1;
-      notes.push(
-        `Settings of the database name ${one ? 'a tablespace' : 'tablespaces'} the ${input.serverLabel} lacks: ${names}. They were restored as they are; until ${one ? 'that tablespace exists' : 'those tablespaces exist'}, PostgreSQL ignores ${one ? 'it' : 'them'} there: new tables and indexes go to the database's default tablespace, temporary files to the server's. Create ${one ? 'it' : 'them'} (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), or remove the settings (${[...new Set(resets)].join(' ')}).`,
-      );
-    }
-  }
-
   const render = (c: Classified): string => {
     const replace = new Map<number, string>();
     for (const k of c.db) if (identName(c.stmt.tokens[k]) === input.sourceDatabase) replace.set(k, quoteIdent(newDatabase));
@@ -610,6 +585,31 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     );
   }
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create' && !superuserSetting(c) && !roleSettingDenied(c));
+  // Settings naming a tablespace the target lacks: restored as they are (PostgreSQL ignores the name until it exists), a note says so.
+  if (input.existingTablespaces) {
+    const lacking = new Map<string, string[]>();
+    const resets: string[] = [];
+    for (const c of rest) {
+      const named = settingTablespaces(c);
+      const absent = named?.names.filter((n) => !input.existingTablespaces!.has(n)) ?? [];
+      if (!named || absent.length === 0) continue;
+      const role = c.kind === 'setting' ? (c.roles[0] ? (mapped.get(c.roles[0].name) ?? c.roles[0].name) : null) : null;
+      for (const n of absent) {
+        const list = lacking.get(n) ?? [];
+        list.push(role ? `${named.setting} of role "${role}"` : named.setting);
+        lacking.set(n, list);
+      }
+      resets.push(role ? `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};` : `ALTER DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};`);
+    }
+    if (lacking.size > 0) {
+      const names = [...lacking].map(([n, uses]) => `"${n}" (${[...new Set(uses)].join('; ')})`).join(', ');
+      const one = lacking.size === 1;
+      notes.push(
+        `Settings of the database name ${one ? 'a tablespace' : 'tablespaces'} the ${input.serverLabel} lacks: ${names}. They were restored as they are; until ${one ? 'that tablespace exists' : 'those tablespaces exist'}, PostgreSQL ignores ${one ? 'it' : 'them'} there: new tables and indexes go to the database's default tablespace, temporary files to the server's. Create ${one ? 'it' : 'them'} (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), or remove the settings (${[...new Set(resets)].join(' ')}).`,
+      );
+    }
+  }
+
   // Object ownership before object privileges (grants may name the owner), database last.
   const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
   const databaseStatements = [...owners.map(render), ...rest.map(render)];
