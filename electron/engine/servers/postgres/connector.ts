@@ -13,7 +13,8 @@
  *   refused with UNSUPPORTED before pg_basebackup starts (tablespaces.ts); after a connection
  *   test with `contentWarnings` (the server check) `support('snapshot')` says so too.
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
- *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
+ *   is read first (archive-source.ts; a source name with a line break, which pg_restore --create
+ *   refuses, is read with the entries' tags unbroken: archive-header.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
  *   choice covers them (large objects' owners and grantees included); RESTORE_FAILED then
  *   too when it names a tablespace the target lacks. Then CREATE DATABASE
@@ -231,15 +232,6 @@ export class PostgresConnector implements Connector {
           `Not a superuser: the logical replication subscriptions of database${rows.length === 1 ? '' : 's'} ${where} are left out of logical backups (pg_dump dumps them only for a superuser; each backup names them). A restore never recreates a subscription; to keep their definitions in the backup, back up as a superuser.`,
         );
       }
-    }
-    if (opts.contentWarnings) {
-      // pg_restore refuses such a name (its \connect would break across lines): the backups could not be restored.
-      const broken = await this.conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE ${USER_DATABASES} AND datallowconn AND datname ~ '[\\n\\r]' ORDER BY datname`, {
-        signal: opts.signal,
-        action: 'checking database names',
-        fallback: 'UNREACHABLE',
-      });
-      for (const [hex] of broken) warnings.push(lineBreakWarning(hexToText(hex ?? '')));
     }
     warnings.push(...(await readiness));
     this.tablespaces = await tablespaces;
@@ -571,10 +563,16 @@ export class PostgresConnector implements Connector {
           classify: this.conn.classify('reading the archive', 'RESTORE_FAILED'),
           input: archive.toolInput(),
           signal: opts.signal,
-        }).catch((e: unknown) => {
-          throw lineBreakRefusal(e, opts.sourceName) ?? e;
         }),
       );
+    // pg_restore --create refuses a database name with a line break in its \connect line: the tag it takes
+    // that line from is unbroken (the statements read keep the name whole), then read again.
+    const inspectDatabase = (args: string[]): Promise<string> =>
+      inspect(args).catch(async (e: unknown) => {
+        if (!(e instanceof BackstopError) || !LINE_BREAK_REFUSED.test(e.message)) throw e;
+        if (!(await archive.unbreakDatabaseTags())) throw e;
+        return inspect(args);
+      });
     // Large objects' owners and privileges are data to pg_restore (not in --schema-only): read apart.
     const largeObjects = largeObjectEntries(archive.list);
     const loListFile = join(dir, 'large-object-entries.list');
@@ -592,7 +590,7 @@ export class PostgresConnector implements Connector {
          UNION ALL SELECT 's', encode(convert_to(r.rolname, 'UTF8'), 'hex') FROM pg_roles r WHERE r.rolname = current_user
            OR (NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_roles me WHERE me.rolname = current_user AND me.rolcreaterole)${facts.versionNum >= 160000 ? " AND pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')" : ''})`;
     const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
-      inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
+      inspectDatabase(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
       // One round trip: is the name taken (DATABASE_EXISTS before anything is created), which roles and tablespaces exist.
@@ -698,22 +696,6 @@ export class PostgresConnector implements Connector {
 
 /** pg_restore's words for a database name it will not write into a `\connect` line (CVE-2016-5424). */
 const LINE_BREAK_REFUSED = /database name contains a newline or carriage return/;
-
-/** The server check's warning for a database whose name has a line break. */
-function lineBreakWarning(name: string): string {
-  return `Database ${JSON.stringify(name)} has a line break in its name: its backups are taken, but pg_restore refuses such a name, so Backstop cannot restore them. Fix: rename it (ALTER DATABASE … RENAME TO …).`;
-}
-
-/** A restore whose archive pg_restore refuses for its database name: what happened and the way to the data. */
-function lineBreakRefusal(e: unknown, sourceName: string | undefined): BackstopError | null {
-  if (!(e instanceof BackstopError) || !LINE_BREAK_REFUSED.test(e.message)) return null;
-  const name = sourceName ? ` ${JSON.stringify(sourceName)}` : '';
-  return new BackstopError(
-    'RESTORE_FAILED',
-    `The backed-up database${name} has a line break in its name, and pg_restore refuses such a name when it reads the database's own entries, so Backstop cannot restore this backup. Nothing was restored. The data is intact: take the archive out (backstop extract <its folder> --point … --out db.dump), create a database (createdb -T template0 with the source's encoding and locale) and load it with pg_restore -d <that database> db.dump (the database's own settings, comment and privileges are then not applied). Rename the source database so its next backups restore.`,
-    { cause: e },
-  );
-}
 
 function countToc(list: string): number {
   return list.split('\n').filter((l) => l.trim().length > 0 && !l.startsWith(';')).length;

@@ -547,9 +547,13 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
+  // A name with line breaks: the statements pg_restore makes from the entries' tags (owner, privileges) carry it with
+  // spaces instead (archive-header.ts unbreakDatabaseTags), those from pg_dump's text whole.
+  const unbroken = input.sourceDatabase.replace(/[\r\n]/g, ' ');
+  const isSourceName = (name: string | null): boolean => name === input.sourceDatabase || (unbroken !== input.sourceDatabase && name === unbroken);
   const render = (c: Classified): string => {
     const replace = new Map<number, string>();
-    for (const k of c.db) if (identName(c.stmt.tokens[k]) === input.sourceDatabase) replace.set(k, quoteIdent(newDatabase));
+    for (const k of c.db) if (isSourceName(identName(c.stmt.tokens[k]))) replace.set(k, quoteIdent(newDatabase));
     for (const r of c.roles) if (mapped.has(r.name)) replace.set(r.token, quoteIdent(mapped.get(r.name)!));
     return renderStatement(c.stmt, replace, true).trim();
   };
