@@ -66,18 +66,15 @@ export async function openArchive(source: Readable, opts: OpenArchiveOptions): P
   if (!opts.spool) {
     const listed = await readHead(source, head, opts);
     if (listed !== null) {
-      // Patched byte by byte in the head's own buffers: an inspection reading them meanwhile sees the same archive.
+      // The inspections read a patched copy from then on; the head itself (the source's buffers) is replayed as it is.
+      let inspected: Buffer[] = head;
       const unbreak = async (): Promise<boolean> => {
-        const joined = Buffer.concat(head);
-        const ranges = unbreakDatabaseTags(joined);
-        let offset = 0;
-        for (const chunk of head) {
-          for (const [from, to] of ranges) for (let i = Math.max(from, offset); i < Math.min(to, offset + chunk.length); i++) chunk[i - offset] = joined[i]!;
-          offset += chunk.length;
-        }
-        return ranges.length > 0;
+        const copy = Buffer.concat(head);
+        if (unbreakDatabaseTags(copy).length === 0) return false;
+        inspected = [copy];
+        return true;
       };
-      return { list: listed, file: null, toolInput: () => head, stream: () => Readable.from(replay(), { objectMode: false }), unbreakDatabaseTags: unbreak };
+      return { list: listed, file: null, toolInput: () => inspected, stream: () => Readable.from(replay(), { objectMode: false }), unbreakDatabaseTags: unbreak };
     }
   }
   const file = join(opts.dir, 'archive.dump');
