@@ -156,23 +156,24 @@ describe('listDatabases', () => {
 });
 
 describe('a database whose name has a line break', () => {
-  test('its backup restores under a new name, streamed and spooled (pg_restore --create refuses the name in its \\connect line): rows, owner, settings and comment', async () => {
+  test('its backup restores (pg_restore --create refuses the name in its \\connect line), streamed, spooled and under a name with a line break: rows, owner, settings, comment and privileges', async () => {
     // Made under an ordinary name (psql cannot connect to the other), then renamed.
-    pg.psql(`CREATE DATABASE broken_name OWNER limited; ALTER DATABASE broken_name SET work_mem = '7MB'; COMMENT ON DATABASE broken_name IS 'two lines'`);
+    pg.psql(`CREATE DATABASE broken_name OWNER limited; ALTER DATABASE broken_name SET work_mem = '7MB'; COMMENT ON DATABASE broken_name IS 'two lines'; REVOKE ALL ON DATABASE broken_name FROM PUBLIC`);
     pg.psql(`CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')`, 'broken_name');
     pg.psql(`SELECT format('ALTER DATABASE broken_name RENAME TO %I', E'two\\nlines') \\gexec`);
     const properties = (db: string) =>
-      pg.psql(`SELECT pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'), (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) FROM pg_database d WHERE d.datname = '${db}'`).trim();
+      pg.psql(`SELECT pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'), (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0), d.datacl FROM pg_database d WHERE d.datname = '${db}'`).trim();
     try {
       const file = await dumpToFile(connector(), 'two\nlines', tempDir());
-      for (const [name, jobs] of [['from_broken', 1], ['from_broken_j2', 2]] as const) {
+      // Streamed, spooled (2 jobs), and under a new name with a line break of its own.
+      for (const [name, jobs] of [['from_broken', 1], ['from_broken_j2', 2], ['from\nbroken', 1]] as const) {
         const report = await connector().restore(name, createReadStream(file), 'logical', { jobs });
         expect(report).toEqual({ database: name, notes: [] });
-        expect(pg.psql('SELECT v FROM t', name).trim()).toBe('kept');
-        expect(properties(name)).toBe('limited|two lines|work_mem=7MB');
+        expect((await connector().inspectRestored(name, ['"public"."t"'])).counts).toEqual({ '"public"."t"': 1 });
+        expect(properties(name)).toBe('limited|two lines|work_mem=7MB|{limited=CTc/limited}');
       }
     } finally {
-      pg.psql(`SELECT format('DROP DATABASE IF EXISTS %I', n) FROM unnest(ARRAY[E'two\\nlines', 'from_broken', 'from_broken_j2']) n \\gexec`);
+      pg.psql(`SELECT format('DROP DATABASE IF EXISTS %I', n) FROM unnest(ARRAY[E'two\\nlines', 'from_broken', 'from_broken_j2', E'from\\nbroken']) n \\gexec`);
     }
   });
 });
