@@ -99,6 +99,27 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       const expiry = /password authentication failed/i.test(s) ? "; a role past its VALID UNTIL date is refused the same way (ALTER ROLE … VALID UNTIL 'infinity')" : '';
       return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}${expiry}`, f);
     }
+    // A CONNECTION LIMIT (a superuser is not held to either): named with the fix, not a bare "Failed".
+    const fullDatabase = /too many connections for database "((?:[^"]|"")*)"/i.exec(s);
+    if (fullDatabase) {
+      const db = fullDatabase[1] ?? '';
+      return failure(
+        ctx,
+        ctx.fallback,
+        `Database "${db}" has reached its CONNECTION LIMIT: every connection it allows is in use, so no session could be opened. Fix: try again when fewer sessions are connected, raise the limit (ALTER DATABASE "${db}" CONNECTION LIMIT …;), or connect as a superuser (not held to the limit)`,
+        f,
+      );
+    }
+    const fullRole = /too many connections for role "((?:[^"]|"")*)"/i.exec(s);
+    if (fullRole) {
+      const role = fullRole[1] ?? '';
+      return failure(
+        ctx,
+        ctx.fallback,
+        `Role "${role}" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "${role}", restore with fewer jobs, or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`,
+        f,
+      );
+    }
     const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
     if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
     if (/database ".*" already exists/i.test(s)) return failure(ctx, 'DATABASE_EXISTS', 'A database with that name already exists; choose another name', f);

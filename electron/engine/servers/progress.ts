@@ -1,12 +1,13 @@
 /**
  * Progress plumbing for restores: a throttled reporter (at most ~4 updates a second plus
- * the final one) and a pass-through stream that counts bytes.
+ * the final one) and a pass-through stream that counts bytes (`countingStream` to pipe,
+ * `countedBytes` to read through: the source's errors reach the reader).
  *
  * Contract: `report(done)` may be called as often as wanted; `finish()` always emits one
  * last update with done === total (when total is known). Callbacks that throw are ignored
  * (progress must never break a restore).
  */
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import type { RestoreProgress } from './connector.ts';
 
@@ -51,4 +52,19 @@ export function countingStream(reporter: ProgressReporter): Transform {
       cb(null, chunk);
     },
   });
+}
+
+/** The source's bytes, reported as they are read; an error of the source ends the result with it. */
+export function countedBytes(source: Readable, reporter: ProgressReporter): Readable {
+  return Readable.from(
+    (async function* () {
+      let bytes = 0;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        reporter.report(bytes);
+        yield chunk;
+      }
+    })(),
+    { objectMode: false },
+  );
 }

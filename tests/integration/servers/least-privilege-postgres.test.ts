@@ -14,6 +14,9 @@
  *   naming them and the fix (no database, no role left behind); a database setting only a
  *   superuser may set is left out with a note giving the statement, everything else restored.
  *   Applying roles (globals.sql) as it: a role only a superuser may make fails naming the fix.
+ * - CONNECTION LIMITs (a superuser is not held to them): a database whose one connection is
+ *   taken fails its backup naming the limit, who holds it and the fix, its earlier point kept;
+ *   a restoring role whose limit a parallel restore passes fails naming it, nothing left.
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -28,11 +31,12 @@ import { PgConnection } from '../../../electron/engine/servers/postgres/connecti
 import { connectorFor, encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { privateTmpDir } from '../../fixtures/wal-task.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { pointIds } from '../../fixtures/points.ts';
 import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { PG_BIN, pgContentFingerprint, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 let pg: PgServer;
 let dumps: string;
@@ -114,6 +118,58 @@ describe('restoring as a role without CREATEDB', () => {
       `Role "no_createdb" may not create databases on the PostgreSQL server ${pg.host}:${pg.port}, and a restore creates database "app_nc". Fix: as a superuser run ALTER ROLE "no_createdb" CREATEDB; or restore with an account that may create databases. Nothing was created.`,
     );
     expect(leftovers('app_nc')).toBe('');
+  });
+});
+
+describe('connection limits (a superuser is not held to them; these roles are)', () => {
+  test('a database at its CONNECTION LIMIT: that database fails naming the limit, who holds it and the fix, nothing stored, its earlier point kept; the others succeed', { timeout: 90_000 }, async () => {
+    pg.psql(`CREATE DATABASE busy CONNECTION LIMIT 1`);
+    pg.psql(`CREATE TABLE t (id int); INSERT INTO t VALUES (1)`, 'busy');
+    const engine = await testEngine({ encoderWorkers: 0 });
+    let holder: ReturnType<typeof pgSession> | null = null;
+    try {
+      data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+      const backups = tempDir('backstop-leastpriv-l-');
+      const { taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg ro', host: pg.host, port: pg.port, user: 'backup_ro', password: 'backup_ro-pw', tls: 'disable' }, 'logical', backups, {
+        excludeDatabases: ['postgres', 'pubdb'],
+      });
+      expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+      const before = await pointIds(backups, 'busy');
+      expect(before).toHaveLength(1);
+      // Another session takes the database's one connection (it connects as it starts).
+      holder = pgSession(pg, 'busy');
+      await holder.ask('SELECT 1');
+      const run = await runTask(engine, taskId, 'full');
+      const busy = run.databases.find((d) => d.database === 'busy')!;
+      expect(busy).toMatchObject({ status: 'failed', errorCode: 'DUMP_FAILED' });
+      expect(busy.errorMessage).toContain(
+        'Database "busy" allows 1 connection (CONNECTION LIMIT 1) and 1 is in use (by "postgres"), so pg_dump could not connect to it and nothing was stored for it; its earlier points are kept. Fix: run the backup when fewer sessions are connected, raise the limit (ALTER DATABASE "busy" CONNECTION LIMIT 2;), or back up as a superuser (not held to the limit).',
+      );
+      expect(run.databases.find((d) => d.database === 'app')?.status).toBe('success');
+      expect(await pointIds(backups, 'busy')).toEqual(before);
+    } finally {
+      await holder?.close();
+      await engine.close();
+      pg.psql('DROP DATABASE busy');
+    }
+  });
+
+  test('a restoring role with CONNECTION LIMIT 1, restoring with 2 jobs: RESTORE_FAILED naming the role\'s limit and the fix, nothing left; with 1 job it restores', async () => {
+    pg.psql(`CREATE DATABASE few; CREATE ROLE few_restorer LOGIN CREATEDB PASSWORD 'few_restorer-pw' CONNECTION LIMIT 1`);
+    pg.psql(`CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)`, 'few');
+    try {
+      const file = await dumpOf('few');
+      const e = await refusal(as('few_restorer').restore('few_copy', createReadStream(file), 'logical', { noOwner: true, jobs: 2 }));
+      expect(e.code).toBe('RESTORE_FAILED');
+      expect(e.message).toContain(
+        'Role "few_restorer" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "few_restorer", restore with fewer jobs, or raise the limit (ALTER ROLE "few_restorer" CONNECTION LIMIT -1; for none) (while restoring into database "few_copy"',
+      );
+      expect(leftovers('few_copy')).toBe('');
+      await as('few_restorer').restore('few_copy', createReadStream(file), 'logical', { noOwner: true });
+      expect(pg.psql('SELECT (SELECT id FROM a) || \',\' || (SELECT id FROM b)', 'few_copy').trim()).toBe('1,2');
+    } finally {
+      pg.psql('DROP DATABASE IF EXISTS few_copy; DROP DATABASE few; DROP ROLE few_restorer');
+    }
   });
 });
 

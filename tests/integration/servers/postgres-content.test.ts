@@ -14,7 +14,9 @@
  * Refusals: roles of large objects or user mappings missing on the target (ROLE_MISSING
  * before anything is created, never quoting a mapping's password), a function that names
  * a table without its schema (the search_path failure), tablespaces the target lacks —
- * each with its code, a message naming the fix, and nothing left on the target.
+ * each with its code, a message naming the fix, and nothing left on the target. Settings
+ * that only name a tablespace the target lacks (default_tablespace, temp_tablespaces) are
+ * restored as they are, with a note.
  * (ICU databases and the other database-level properties: postgres-database-level.test.ts.)
  */
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -344,6 +346,27 @@ describe('tablespaces', () => {
       expect(databases(target)).toBe(dbsBefore);
     } finally {
       target.psql('DROP TABLESPACE ts_db');
+    }
+  });
+
+  test('settings naming a tablespace (default_tablespace, temp_tablespaces) on a target that lacks it: the copy is whole and keeps the settings as they are; a note names the tablespaces the target lacks, where new tables go meanwhile and the fix; none where it has them', async () => {
+    pg.psql(`CREATE DATABASE placed; ALTER DATABASE placed SET default_tablespace = 'ts_table'; ALTER DATABASE placed SET temp_tablespaces = 'ts_db, pg_default'; ALTER ROLE postgres IN DATABASE placed SET default_tablespace = 'ts_db'`);
+    pg.psql('CREATE TABLE kept (id int) TABLESPACE pg_default; INSERT INTO kept VALUES (1), (2);', 'placed');
+    const file = await dumpToFile(pg, 'placed');
+    const settings = (server: PgServer, db: string) =>
+      server.psql(`SELECT coalesce(r.rolname, '-') || ' ' || array_to_string(s.setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE d.datname = '${db}' ORDER BY 1`).trim();
+    try {
+      expect((await restore(pg, 'placed copy', file)).notes).toEqual([]);
+      const report = await restore(target, 'placed', file, { createRoles: true });
+      expect(report.notes).toEqual([
+        `Settings of the database name tablespaces the PostgreSQL server 127.0.0.1:${target.port} lacks: "ts_table" (default_tablespace), "ts_db" (temp_tablespaces; default_tablespace of role "postgres"). They were restored as they are; until those tablespaces exist, PostgreSQL ignores them there: new tables and indexes go to the database's default tablespace, temporary files to the server's. Create them (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), or remove the settings (ALTER DATABASE "placed" RESET default_tablespace; ALTER DATABASE "placed" RESET temp_tablespaces; ALTER ROLE "postgres" IN DATABASE "placed" RESET default_tablespace;).`,
+      ]);
+      expect(settings(target, 'placed')).toBe(settings(pg, 'placed'));
+      expect(target.psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM kept', 'placed').trim()).toBe('1,2');
+    } finally {
+      drop(pg, 'placed copy');
+      drop(target, 'placed');
+      drop(pg, 'placed');
     }
   });
 });

@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, restoreBaseBackup, startDataDirectory, type Connector, type RestoreProgress } from '../../../electron/engine/servers/index.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -155,14 +155,37 @@ describe('listDatabases', () => {
   });
 });
 
+describe('a database whose name has a line break', () => {
+  test('its backup restores (pg_restore --create refuses the name in its \\connect line), streamed, spooled and under a name with a line break: rows, owner, settings, comment and privileges', async () => {
+    // Made under an ordinary name (psql cannot connect to the other), then renamed.
+    pg.psql(`CREATE DATABASE broken_name OWNER limited; ALTER DATABASE broken_name SET work_mem = '7MB'; COMMENT ON DATABASE broken_name IS 'two lines'; REVOKE ALL ON DATABASE broken_name FROM PUBLIC`);
+    pg.psql(`CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')`, 'broken_name');
+    pg.psql(`SELECT format('ALTER DATABASE broken_name RENAME TO %I', E'two\\nlines') \\gexec`);
+    const properties = (db: string) =>
+      pg.psql(`SELECT pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'), (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0), d.datacl FROM pg_database d WHERE d.datname = '${db}'`).trim();
+    try {
+      const file = await dumpToFile(connector(), 'two\nlines', tempDir());
+      // Streamed, spooled (2 jobs), and under a new name with a line break of its own.
+      for (const [name, jobs] of [['from_broken', 1], ['from_broken_j2', 2], ['from\nbroken', 1]] as const) {
+        const report = await connector().restore(name, createReadStream(file), 'logical', { jobs });
+        expect(report).toEqual({ database: name, notes: [] });
+        expect((await connector().inspectRestored(name, ['"public"."t"'])).counts).toEqual({ '"public"."t"': 1 });
+        expect(properties(name)).toBe('limited|two lines|work_mem=7MB|{limited=CTc/limited}');
+      }
+    } finally {
+      pg.psql(`SELECT format('DROP DATABASE IF EXISTS %I', n) FROM unnest(ARRAY[E'two\\nlines', 'from_broken', 'from_broken_j2', E'from\\nbroken']) n \\gexec`);
+    }
+  });
+});
+
 describe('logical backup and restore', () => {
-  test('Pagila: dump → restore as a new database is faithful (schema, rows, sequences); progress counts TOC entries', async () => {
+  test('Pagila: dump → restore as a new database is faithful (schema, rows, sequences); progress counts the archive bytes read up to its length', async () => {
     const c = connector();
     const dir = tempDir();
     const file = await dumpToFile(c, 'pagila', dir);
     expect(readFileSync(file).subarray(0, 5).toString()).toBe('PGDMP');
     const progress: RestoreProgress[] = [];
-    await c.restore('pagila_restored', createReadStream(file), 'logical', { onProgress: (p) => progress.push(p) });
+    await c.restore('pagila_restored', createReadStream(file), 'logical', { totalBytes: statSync(file).size, onProgress: (p) => progress.push(p) });
     try {
       expect(pgSchemaDump(pg, 'pagila_restored')).toBe(pgSchemaDump(pg, 'pagila'));
       expect(pgDatabaseFidelity(pg, 'pagila_restored', PAGILA_CALLS)).toEqual(pgDatabaseFidelity(pg, 'pagila', PAGILA_CALLS));
@@ -170,8 +193,8 @@ describe('logical backup and restore', () => {
       expect(Object.keys(source).length).toBeGreaterThan(20);
       expect(pgContentFingerprint(pg, 'pagila_restored')).toEqual(source);
       const last = progress.at(-1);
-      expect(last?.unit).toBe('entries');
-      expect(last?.total).toBeGreaterThan(100);
+      expect(last?.unit).toBe('bytes');
+      expect(last?.total).toBe(statSync(file).size);
       expect(last?.done).toBe(last?.total);
     } finally {
       pg.psql('DROP DATABASE pagila_restored');
@@ -202,6 +225,64 @@ describe('logical backup and restore', () => {
     await dump.done;
     expect(text).toContain('CREATE ROLE limited;');
     expect(text).toMatch(/ALTER ROLE limited WITH .*LOGIN.*PASSWORD 'SCRAM-SHA-256/);
+  });
+});
+
+describe('restore progress', () => {
+  test('one ~50 MB table: the progress moves while its COPY runs (the archive bytes pg_restore has read, of the point\'s length), ending at the length', async () => {
+    pg.psql('CREATE DATABASE bulk');
+    pg.psql(`CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat(md5(g::text), 15) FROM generate_series(1, 100000) g`, 'bulk');
+    const archive = readFileSync(await dumpToFile(connector(), 'bulk', tempDir()));
+    expect(archive.length).toBeGreaterThan(45_000_000);
+    // The archive arrives in slices; before each, the clock moves past the progress interval, so the
+    // first read of what follows may report. What pg_restore is doing is asked the moment a report arrives.
+    const SLICES = 8;
+    const size = Math.ceil(archive.length / SLICES);
+    const seen: Array<RestoreProgress & { copying: string }> = [];
+    let reported: (() => void) | null = null;
+    const copyingNow = () => pg.psql(`SELECT relid::regclass || ' ' || command || ' ' || type FROM pg_stat_progress_copy WHERE datname = 'bulk copy'`, 'bulk copy').trim();
+    const feed = new PassThrough();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const done = connector().restore('bulk copy', feed, 'logical', {
+        totalBytes: archive.length,
+        onProgress: (p) => {
+          seen.push({ ...p, copying: p.done < archive.length ? copyingNow() : '' });
+          reported?.();
+        },
+      });
+      done.catch(() => undefined);
+      for (let i = 0; i < SLICES; i++) {
+        vi.setSystemTime(Date.now() + 1000);
+        const next = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no progress reported after slice ${i} of the archive (seen: ${JSON.stringify(seen)})`)), 15_000);
+          reported = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        feed.write(archive.subarray(i * size, (i + 1) * size));
+        if (i === SLICES - 1) feed.end();
+        await Promise.race([next, done.then(() => undefined)]);
+        reported = null;
+      }
+      await done;
+    } finally {
+      vi.useRealTimers();
+      feed.destroy();
+    }
+    try {
+      expect(seen.every((p) => p.unit === 'bytes' && p.total === archive.length)).toBe(true);
+      expect(seen.map((p) => p.done)).toEqual([...seen.map((p) => p.done)].sort((a, b) => a - b));
+      // Reports that arrived while the one table's data was loading, each further along.
+      const duringCopy = seen.filter((p) => p.done > 0 && p.done < archive.length && p.copying === 'big COPY FROM PIPE');
+      expect(duringCopy.length).toBeGreaterThanOrEqual(SLICES - 3);
+      expect(new Set(duringCopy.map((p) => p.done)).size).toBe(duringCopy.length);
+      expect(seen.at(-1)).toMatchObject({ done: archive.length, total: archive.length });
+      expect(pg.psql('SELECT count(*), sum(length(pad)) FROM big', 'bulk copy').trim()).toBe('100000|48000000');
+    } finally {
+      pg.psql('DROP DATABASE "bulk copy"; DROP DATABASE bulk');
+    }
   });
 });
 

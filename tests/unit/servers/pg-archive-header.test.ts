@@ -5,9 +5,11 @@
  * them; on truncated, compressed, foreign or malformed input it names nothing (null), so
  * the dump counts as changed. (Two real dumps differing only there:
  * tests/integration/tasks/unchanged-incremental.test.ts.)
+ * unbreakDatabaseTags: only the DATABASE and DATABASE PROPERTIES entries' tags lose their
+ * line breaks, in place, same length (a real restore of such a name: servers/postgres.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { pgArchiveVolatile } from '../../../electron/engine/servers/postgres/archive-header.ts';
+import { pgArchiveVolatile, unbreakDatabaseTags } from '../../../electron/engine/servers/postgres/archive-header.ts';
 
 // The first 120 bytes of `pg_dump -Fc -Z0 d1` from PostgreSQL 15.18 (Debian): "PGDMP" 1.14.0,
 // intSize 4, offSize 8, custom; compression int 0; time 42 s, 47 min, 7 h, 5th, month 11, year 126, isdst 0; "d1", "15.18 (…)"…
@@ -67,5 +69,39 @@ describe('pgArchiveVolatile', () => {
     const compressed115 = v115(15);
     compressed115[11] = 1; // gzip
     expect(pgArchiveVolatile(compressed115)).toBeNull();
+  });
+});
+
+describe('unbreakDatabaseTags', () => {
+  /** An archive string as pg_dump writes it with intSize 4: sign byte, length little-endian, bytes. */
+  const str = (text: string) => {
+    const bytes = Buffer.from(text, 'utf8');
+    const n = Buffer.alloc(5);
+    n.writeUInt32LE(bytes.length, 1);
+    return Buffer.concat([n, bytes]);
+  };
+  /** A TOC stretch: a table entry whose tag has a line break too, then the database's two entries. */
+  const toc = (name: string) =>
+    Buffer.concat([REAL, str('odd\ntable'), str('TABLE'), str('9'), str(name), str('DATABASE'), str('PRE-DATA'), str('CREATE DATABASE ...'), str(name), str('DATABASE PROPERTIES'), str('PRE-DATA')]);
+
+  it('turns the line breaks of the two database entries\' tags into spaces, nothing else, and names where', () => {
+    const b = toc('two\nli\rnes');
+    const before = Buffer.from(b);
+    const ranges = unbreakDatabaseTags(b);
+    expect(ranges).toHaveLength(2);
+    for (const [from, to] of ranges) expect(b.toString('utf8', from, to)).toBe('two li nes');
+    expect(b.length).toBe(before.length);
+    expect(b.toString('utf8')).toContain('odd\ntable');
+    const differing = [...b.keys()].filter((i) => b[i] !== before[i]);
+    expect(differing).toHaveLength(4);
+  });
+
+  it('changes nothing for a name without a line break, or bytes that are not an archive', () => {
+    const b = toc('plain name');
+    const before = Buffer.from(b);
+    expect(unbreakDatabaseTags(b)).toEqual([]);
+    expect(b.equals(before)).toBe(true);
+    const foreign = Buffer.concat([Buffer.from('NOTPG'), toc('two\nlines').subarray(5)]);
+    expect(unbreakDatabaseTags(foreign)).toEqual([]);
   });
 });

@@ -17,6 +17,8 @@
  * version, bad int/offset sizes, not custom format, compressed, or `head` too short. Null
  * means "no bytes may be ignored", so the dump counts as changed (a false "changed" only
  * costs a point; a false "unchanged" would lose a change).
+ * `unbreakDatabaseTags(head)` takes the line breaks out of the database entries' tags, for
+ * pg_restore --create to read an archive of a database whose name has one (see there).
  */
 import type { VolatileBytes } from '../../repository/types.ts';
 
@@ -40,3 +42,43 @@ export const pgArchiveVolatile: VolatileBytes = (head) => {
   if (b.length < end) return null;
   return [[at, end]];
 };
+
+/**
+ * The DATABASE and DATABASE PROPERTIES entries' tags (the database name) with their line
+ * breaks (CR, LF) turned into spaces, in place, in the first bytes of a custom-format archive:
+ * pg_restore --create refuses to write such a name into the `\connect` line it prints after
+ * each of them (CVE-2016-5424), while Backstop only reads the entries' statements, which quote
+ * the name whole. Only the tags are touched (the same length, so no offset moves); an entry is
+ * found as its tag string followed by its desc string (strings are an int length + bytes;
+ * names are at most 63 bytes). Returns the byte ranges [start, end) it changed.
+ */
+export function unbreakDatabaseTags(head: Buffer): Array<[number, number]> {
+  if (head.length < 11 || head.toString('latin1', 0, 5) !== MAGIC) return [];
+  const intSize = head[8]!;
+  if (intSize < 1 || intSize > 8) return [];
+  const int = (n: number): Buffer => {
+    const b = Buffer.alloc(1 + intSize);
+    for (let i = 0; i < intSize; i++) b[1 + i] = (n >> (8 * i)) & 0xff;
+    return b;
+  };
+  const changed: Array<[number, number]> = [];
+  for (const descText of ['DATABASE', 'DATABASE PROPERTIES']) {
+    const desc = Buffer.concat([int(descText.length), Buffer.from(descText, 'latin1')]);
+    const at = head.indexOf(desc);
+    if (at <= 0) continue;
+    for (let len = 1; len <= 63 && at - len - 1 - intSize >= 0; len++) {
+      const start = at - len;
+      if (!head.subarray(start - 1 - intSize, start).equals(int(len))) continue;
+      let broken = false;
+      for (let i = start; i < at; i++) {
+        if (head[i] === 0x0a || head[i] === 0x0d) {
+          head[i] = 0x20;
+          broken = true;
+        }
+      }
+      if (broken) changed.push([start, at]);
+      break;
+    }
+  }
+  return changed;
+}

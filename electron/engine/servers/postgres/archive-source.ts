@@ -12,14 +12,18 @@
  * - `spool: true` (parallel pg_restore needs a seekable file): the whole archive is spooled.
  * - `stream()` yields the archive from its first byte (head, then the rest of the source),
  *   once; `toolInput()` is what an inspecting pg_restore reads (the head, or the file).
+ * - `unbreakDatabaseTags()` turns the line breaks of the database entries' tags into spaces, in
+ *   the head or the spooled file (archive-header.ts: pg_restore --create refuses such a name).
  * - Source errors reject; the caller destroys the source on failure.
  */
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackstopError } from '../../../shared/result.ts';
 import { runTool, sinkTool, type Classifier, type ToolCommand } from '../child-process.ts';
+import { unbreakDatabaseTags } from './archive-header.ts';
 
 export const MAX_HEAD_BYTES = 64 * 1024 * 1024;
 
@@ -32,7 +36,12 @@ export interface ArchiveSource {
   toolInput(): Buffer[] | null;
   /** The whole archive from its first byte; call at most once, after the inspections. */
   stream(): Readable;
+  /** The DATABASE entry's tag without line breaks (archive-header.ts); whether anything changed. */
+  unbreakDatabaseTags(): Promise<boolean>;
 }
+
+/** How much of a spooled archive's start is searched for the DATABASE entry (it comes early in the TOC). */
+const TAG_SEARCH_BYTES = 4 * 1024 * 1024;
 
 export interface OpenArchiveOptions {
   /** `pg_restore --create -l` without a file argument (reads stdin). */
@@ -57,13 +66,33 @@ export async function openArchive(source: Readable, opts: OpenArchiveOptions): P
   if (!opts.spool) {
     const listed = await readHead(source, head, opts);
     if (listed !== null) {
-      return { list: listed, file: null, toolInput: () => head, stream: () => Readable.from(replay(), { objectMode: false }) };
+      // The inspections read a patched copy from then on; the head itself (the source's buffers) is replayed as it is.
+      let inspected: Buffer[] = head;
+      const unbreak = async (): Promise<boolean> => {
+        const copy = Buffer.concat(head);
+        if (unbreakDatabaseTags(copy).length === 0) return false;
+        inspected = [copy];
+        return true;
+      };
+      return { list: listed, file: null, toolInput: () => inspected, stream: () => Readable.from(replay(), { objectMode: false }), unbreakDatabaseTags: unbreak };
     }
   }
   const file = join(opts.dir, 'archive.dump');
   await pipeline(Readable.from(replay()), createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal: opts.signal });
   const list = await runTool({ ...opts.lister, args: [...opts.lister.args, file] }, { classify: opts.classify, signal: opts.signal });
-  return { list, file, toolInput: () => null, stream: () => Readable.from([]) };
+  const unbreak = async (): Promise<boolean> => {
+    const fh = await open(file, 'r+');
+    try {
+      const start = Buffer.alloc(TAG_SEARCH_BYTES);
+      const { bytesRead } = await fh.read(start, 0, start.length, 0);
+      const ranges = unbreakDatabaseTags(start.subarray(0, bytesRead));
+      for (const [from, to] of ranges) await fh.write(start, from, to - from, from);
+      return ranges.length > 0;
+    } finally {
+      await fh.close();
+    }
+  };
+  return { list, file, toolInput: () => null, stream: () => Readable.from([]), unbreakDatabaseTags: unbreak };
 }
 
 /** Reads the source into `head` until the lister has the whole TOC: its listing, or null when the head grew too big. */

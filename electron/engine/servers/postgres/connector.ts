@@ -13,7 +13,8 @@
  *   refused with UNSUPPORTED before pg_basebackup starts (tablespaces.ts); after a connection
  *   test with `contentWarnings` (the server check) `support('snapshot')` says so too.
  * - restore (logical): DATABASE_EXISTS if the name is taken; the archive's table of contents
- *   is read first (archive-source.ts) and the restore planned from it (restore-plan.ts):
+ *   is read first (archive-source.ts; a source name with a line break, which pg_restore --create
+ *   refuses, is read with the entries' tags unbroken: archive-header.ts) and the restore planned from it (restore-plan.ts):
  *   ROLE_MISSING before anything is created when it names roles the target lacks and no
  *   choice covers them (large objects' owners and grantees included); RESTORE_FAILED then
  *   too when it names a tablespace the target lacks. Then CREATE DATABASE
@@ -31,7 +32,8 @@
  *   OBJECT_BATCH (a low max_locks_per_transaction cannot hold one lock per table of a large
  *   database). The archive's subscriptions are never restored, nor, for a role that is not a
  *   superuser, publications only a superuser may create (restore-plan.ts: notes say so).
- *   Progress counts TOC entries
+ *   Progress counts the archive's bytes as pg_restore reads them (one job: it moves during a
+ *   large table's COPY), or, for a parallel restore of the spooled file, TOC entries
  *   (`pg_restore -l`) against `--verbose` lines.
  * - dropDatabase (Backstop's own scratch databases only): subscriptions in it are detached
  *   first (disabled, slot_name = NONE, dropped: the publisher is never contacted), as DROP
@@ -66,7 +68,7 @@ import type {
   ServerStream,
   SkippedDatabase,
 } from '../connector.ts';
-import { ProgressReporter } from '../progress.ts';
+import { countedBytes, ProgressReporter } from '../progress.ts';
 import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-guard.ts';
 import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
@@ -350,6 +352,25 @@ export class PostgresConnector implements Connector {
         { cause: e },
       );
     }
+    // The database's CONNECTION LIMIT (a superuser is not held to it): how many, and whose sessions hold them.
+    if (/too many connections for database/.test(e.message)) {
+      const hex = Buffer.from(database, 'utf8').toString('hex');
+      const [row] = await this.conn
+        .query(
+          `SELECT d.datconnlimit, count(a.pid), encode(convert_to(coalesce(string_agg(DISTINCT '"' || a.usename || '"', ', '), ''), 'UTF8'), 'hex')
+             FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datid = d.oid WHERE encode(convert_to(d.datname, 'UTF8'), 'hex') = '${hex}' GROUP BY d.datconnlimit`,
+          { action: `asking the connection limit of database "${database}"`, fallback: 'DUMP_FAILED' },
+        )
+        .catch(() => [] as string[][]);
+      const limit = Number(row?.[0]);
+      if (!row || !Number.isInteger(limit) || limit < 0) return e;
+      const holders = hexToText(row[2] ?? '');
+      return new BackstopError(
+        'DUMP_FAILED',
+        `Database "${database}" allows ${limit} connection${limit === 1 ? '' : 's'} (CONNECTION LIMIT ${limit}) and ${row[1]} ${row[1] === '1' ? 'is' : 'are'} in use${holders ? ` (by ${holders})` : ''}, so pg_dump could not connect to it and nothing was stored for it; its earlier points are kept. Fix: run the backup when fewer sessions are connected, raise the limit (ALTER DATABASE ${quoteIdent(database)} CONNECTION LIMIT ${limit + 1};), or back up as a superuser (not held to the limit).`,
+        { cause: e },
+      );
+    }
     if (e.code !== 'UNREACHABLE' && e.code !== 'DUMP_FAILED') return e;
     // pg_dump reads with row_security = off: a role that is neither superuser nor BYPASSRLS cannot read such a table.
     const rls = /query would be affected by row-level security policy for table "((?:[^"]|"")*)"/.exec(e.message);
@@ -562,6 +583,14 @@ export class PostgresConnector implements Connector {
           signal: opts.signal,
         }),
       );
+    // pg_restore --create refuses a database name with a line break in its \connect line: the tag it takes
+    // that line from is unbroken (the statements read keep the name whole), then read again.
+    const inspectDatabase = (args: string[]): Promise<string> =>
+      inspect(args).catch(async (e: unknown) => {
+        if (!(e instanceof BackstopError) || !LINE_BREAK_REFUSED.test(e.message)) throw e;
+        if (!(await archive.unbreakDatabaseTags())) throw e;
+        return inspect(args);
+      });
     // Large objects' owners and privileges are data to pg_restore (not in --schema-only): read apart.
     const largeObjects = largeObjectEntries(archive.list);
     const loListFile = join(dir, 'large-object-entries.list');
@@ -578,7 +607,7 @@ export class PostgresConnector implements Connector {
          UNION ALL SELECT 's', encode(convert_to(r.rolname, 'UTF8'), 'hex') FROM pg_roles r WHERE r.rolname = current_user
            OR (NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_roles me WHERE me.rolname = current_user AND me.rolcreaterole)${facts.versionNum >= 160000 ? " AND pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')" : ''})`;
     const [databaseScript, schemaScript, largeObjectScript, roles] = await Promise.all([
-      inspect(['--create', '--schema-only', '-L', listFile, '-f', '-']),
+      inspectDatabase(['--create', '--schema-only', '-L', listFile, '-f', '-']),
       inspect(['--schema-only', '-f', '-']),
       largeObjects.length > 0 ? inspect(['-L', loListFile, '-f', '-']) : Promise.resolve(''),
       // One round trip: is the name taken (DATABASE_EXISTS before anything is created), which roles and tablespaces exist.
@@ -612,11 +641,22 @@ export class PostgresConnector implements Connector {
     );
   }
 
+  /**
+   * Progress: a streamed archive (one job) counts its bytes as pg_restore reads them — one large
+   * table's COPY moves it too (its data is most of the archive), against the point's length when
+   * known. A spooled one (parallel jobs read the file themselves) counts TOC entries.
+   */
   private async pgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
-    const entries = countToc(archive.list) - databaseEntries(archive.list).length;
-    const progress = new ProgressReporter('entries', entries, opts.onProgress);
     const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
     const classify = pgRestoreClassifier(this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED'), database);
+    if (!archive.file) {
+      const progress = new ProgressReporter('bytes', opts.totalBytes ?? null, opts.onProgress);
+      await sinkTool(this.conn.command('pg_restore', args), countedBytes(archive.stream(), progress), { classify, signal: opts.signal });
+      progress.finish();
+      return;
+    }
+    const entries = countToc(archive.list) - databaseEntries(archive.list).length;
+    const progress = new ProgressReporter('entries', entries, opts.onProgress);
     let seen = 0;
     let partial = '';
     const onStderr = (text: string): void => {
@@ -624,12 +664,8 @@ export class PostgresConnector implements Connector {
       partial = lines.pop() ?? '';
       for (const l of lines) if (VERBOSE_ENTRY.test(l)) progress.report(++seen);
     };
-    if (archive.file) {
-      const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
-      await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
-    } else {
-      await sinkTool(this.conn.command('pg_restore', args), archive.stream(), { classify, signal: opts.signal, onStderr });
-    }
+    const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
+    await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
     progress.finish();
   }
 
@@ -674,6 +710,9 @@ export class PostgresConnector implements Connector {
     }
   }
 }
+
+/** pg_restore's words for a database name it will not write into a `\connect` line (CVE-2016-5424). */
+const LINE_BREAK_REFUSED = /database name contains a newline or carriage return/;
 
 function countToc(list: string): number {
   return list.split('\n').filter((l) => l.trim().length > 0 && !l.startsWith(';')).length;

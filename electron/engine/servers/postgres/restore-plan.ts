@@ -385,6 +385,25 @@ function namedTablespaces(create: Classified, objStmts: Classified[]): Map<strin
   return out;
 }
 
+/** The settings that name tablespaces: PostgreSQL accepts any name for them and ignores one it lacks. */
+const TABLESPACE_SETTINGS = new Set(['default_tablespace', 'temp_tablespaces']);
+
+/**
+ * The tablespaces a database-level setting names (ALTER DATABASE / ALTER ROLE … IN DATABASE …
+ * SET default_tablespace or temp_tablespaces TO 'a', 'b'): default_tablespace's value is the
+ * name itself; temp_tablespaces is a list of identifiers (unquoted ones fold to lower case).
+ */
+function settingTablespaces(c: Classified): { setting: string; names: string[] } | null {
+  const setting = settingOf(c.stmt);
+  if (!setting || !TABLESPACE_SETTINGS.has(setting)) return null;
+  const values = c.stmt.sig.map((k) => c.stmt.tokens[k]!).flatMap((t) => literal(t) ?? []);
+  const names =
+    setting === 'default_tablespace'
+      ? values
+      : values.flatMap((v) => (v.match(/"(?:[^"]|"")*"|[^,\s]+/g) ?? []).map((n) => (n.startsWith('"') ? n.slice(1, -1).replace(/""/g, '"') : n.toLowerCase())));
+  return { setting, names: names.filter((n) => n.length > 0) };
+}
+
 /**
  * Works out the restore; throws (nothing created yet) ROLE_MISSING when a named role is
  * absent and no choice covers it, RESTORE_FAILED when a named tablespace is absent.
@@ -528,10 +547,13 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
   if (choices.noOwner) notes.push(`Ownership not restored: the database and every object in it belong to "${input.restoringUser}".`);
   if (choices.noPrivileges) notes.push('Privileges not restored: no GRANT or REVOKE of the backup was applied to the database or its objects (PUBLIC has the default privileges, e.g. CONNECT).');
   for (const r of [...skippedSettings].sort()) notes.push(`Settings of role "${r}" in the database (ALTER ROLE … IN DATABASE) were not restored: the role does not exist here.`);
-
+  // A name with line breaks: the statements pg_restore makes from the entries' tags (owner, privileges) carry it with
+  // spaces instead (archive-header.ts unbreakDatabaseTags), those from pg_dump's text whole.
+  const unbroken = input.sourceDatabase.replace(/[\r\n]/g, ' ');
+  const isSourceName = (name: string | null): boolean => name === input.sourceDatabase || (unbroken !== input.sourceDatabase && name === unbroken);
   const render = (c: Classified): string => {
     const replace = new Map<number, string>();
-    for (const k of c.db) if (identName(c.stmt.tokens[k]) === input.sourceDatabase) replace.set(k, quoteIdent(newDatabase));
+    for (const k of c.db) if (isSourceName(identName(c.stmt.tokens[k]))) replace.set(k, quoteIdent(newDatabase));
     for (const r of c.roles) if (mapped.has(r.name)) replace.set(r.token, quoteIdent(mapped.get(r.name)!));
     return renderStatement(c.stmt, replace, true).trim();
   };
@@ -567,6 +589,31 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     );
   }
   const rest = dbKept.filter((c) => c.kind !== 'owner' && c.kind !== 'create' && !superuserSetting(c) && !roleSettingDenied(c));
+  // Settings naming a tablespace the target lacks: restored as they are (PostgreSQL ignores the name until it exists), a note says so.
+  if (input.existingTablespaces) {
+    const lacking = new Map<string, string[]>();
+    const resets: string[] = [];
+    for (const c of rest) {
+      const named = settingTablespaces(c);
+      const absent = named?.names.filter((n) => !input.existingTablespaces!.has(n)) ?? [];
+      if (!named || absent.length === 0) continue;
+      const role = c.kind === 'setting' ? (c.roles[0] ? (mapped.get(c.roles[0].name) ?? c.roles[0].name) : null) : null;
+      for (const n of absent) {
+        const list = lacking.get(n) ?? [];
+        list.push(role ? `${named.setting} of role "${role}"` : named.setting);
+        lacking.set(n, list);
+      }
+      resets.push(role ? `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};` : `ALTER DATABASE ${quoteIdent(newDatabase)} RESET ${named.setting};`);
+    }
+    if (lacking.size > 0) {
+      const names = [...lacking].map(([n, uses]) => `"${n}" (${[...new Set(uses)].join('; ')})`).join(', ');
+      const one = lacking.size === 1;
+      notes.push(
+        `Settings of the database name ${one ? 'a tablespace' : 'tablespaces'} the ${input.serverLabel} lacks: ${names}. They were restored as they are; until ${one ? 'that tablespace exists' : 'those tablespaces exist'}, PostgreSQL ignores ${one ? 'it' : 'them'} there: new tables and indexes go to the database's default tablespace, temporary files to the server's. Create ${one ? 'it' : 'them'} (CREATE TABLESPACE … LOCATION '…'; a logical task's ~server/globals.sql holds the source's: backstop apply-globals), or remove the settings (${[...new Set(resets)].join(' ')}).`,
+      );
+    }
+  }
+
   // Object ownership before object privileges (grants may name the owner), database last.
   const objectStatements = useRoleMap ? [...objKept.filter((c) => c.kind === 'owner').map(render), ...objKept.filter((c) => c.kind === 'acl').map(render)] : [];
   const databaseStatements = [...owners.map(render), ...rest.map(render)];
