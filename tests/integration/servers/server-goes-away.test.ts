@@ -255,7 +255,7 @@ describe('PostgreSQL', () => {
     const e = await heldRestore('r_killed', async () => {
       pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'r_killed'");
     });
-    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.code, e.message).toBe('RESTORE_FAILED');
     expect(e.message).toMatch(/ended this session: an administrator ended it \(pg_terminate_backend\).* \(while restoring into database "r_killed"/);
     expect(e.message).not.toMatch(/left on the server/);
     expect(exists('r_killed')).toBe(false);

@@ -647,6 +647,40 @@ export class PostgresConnector implements Connector {
    * known. A spooled one (parallel jobs read the file themselves) counts TOC entries.
    */
   private async pgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
+    try {
+      await this.runPgRestore(database, archive, jobs, plan, opts);
+    } catch (e) {
+      throw await this.sessionLost(e, opts.signal);
+    }
+  }
+
+  /**
+   * pg_restore lost its session while it was sending (COPY data): it may only say the server
+   * closed the connection, not why. When the server answers within SESSION_LOST_PROBE_MS, it
+   * was there — the session was ended (pg_terminate_backend) or the server restarted — which
+   * is said, not "cannot reach"; when it does not, UNREACHABLE stands.
+   */
+  private async sessionLost(e: unknown, signal?: AbortSignal): Promise<unknown> {
+    if (!(e instanceof BackstopError) || e.code !== 'UNREACHABLE' || !CONNECTION_LOST.test(e.message) || signal?.aborted) return e;
+    const deadline = Date.now() + SESSION_LOST_PROBE_MS;
+    for (;;) {
+      const answers = await this.conn.query('SELECT 1', { action: 'checking the server after the restore lost its session' }).then(
+        () => true,
+        () => false,
+      );
+      if (answers) break;
+      if (Date.now() + 1000 > deadline) return e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const at = e.message.indexOf(' (while ');
+    return new BackstopError(
+      'RESTORE_FAILED',
+      `The ${this.conn.label} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections${at >= 0 ? e.message.slice(at) : ''}`,
+      { cause: e },
+    );
+  }
+
+  private async runPgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
     const args = ['--exit-on-error', '--verbose', ...plan.pgRestoreArgs, ...this.conn.connArgs(), '-d', conninfoDbname(database)];
     const classify = pgRestoreClassifier(this.conn.classify(`restoring into database "${database}"`, 'RESTORE_FAILED'), database);
     if (!archive.file) {
@@ -710,6 +744,11 @@ export class PostgresConnector implements Connector {
     }
   }
 }
+
+/** What pg_restore says of a session lost mid-send (without the server's reason, which it may not have read). */
+const CONNECTION_LOST = /server closed the connection unexpectedly|could not send data to server|could not receive data from server|connection to server was lost/i;
+/** How long a restore that lost its session waits for the server to answer before calling it unreachable (a restart takes seconds). */
+const SESSION_LOST_PROBE_MS = 10_000;
 
 /** pg_restore's words for a database name it will not write into a `\connect` line (CVE-2016-5424). */
 const LINE_BREAK_REFUSED = /database name contains a newline or carriage return/;
