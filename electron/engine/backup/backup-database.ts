@@ -56,6 +56,8 @@ export interface DestinationOutcome {
   bytesNew: number;
   bytesStored: number;
   error: { code: string; message: string } | null;
+  /** What the user should know about the point stored (DumpStream.warnings); absent when nothing. */
+  warnings?: string[];
 }
 
 
@@ -292,6 +294,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, dumpError));
         continue;
       }
+      const warnings = dump.warnings?.() ?? [];
       outcomes.set(target.id, {
         destination: target.id,
         status: 'success',
@@ -302,6 +305,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         bytesNew: point.stats.bytesNew,
         bytesStored: point.stats.bytesStored,
         error: null,
+        ...(warnings.length > 0 ? { warnings } : {}),
       });
     }
     return input.destinations.map((d) => outcomes.get(d.id)!);

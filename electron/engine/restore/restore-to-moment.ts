@@ -20,6 +20,9 @@
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
  *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
+ * - So is a target whose max_allowed_packet is smaller than the longest statement the replay
+ *   would send (a row change of a large value): RESTORE_FAILED naming the SET GLOBAL to run
+ *   (connector.ts replayPacketRefusal); nothing is created.
  * - So is a target where the user may not run what the replay runs (each event's session
  *   variables and BINLOG statements: BINLOG REPLAY; its SET TIMESTAMP: secure_timestamp):
  *   RESTORE_FAILED naming the privilege or setting and the fix; nothing is created.
@@ -191,6 +194,9 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md).`,
       );
     }
+    // A row change larger than the target's max_allowed_packet would stop the replay after the dump's load: refused now.
+    const tooLarge = await connector.replayPacketRefusal(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    if (tooLarge) throw tooLarge;
     const restored = await runRestore(
       {
         op: 'restore',

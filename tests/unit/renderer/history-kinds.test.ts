@@ -3,7 +3,7 @@
  * the run did ("Restore", "Whole-server restore", "Retention: 2 points deleted", or the kind a
  * backup took), the Kind filter narrows the list, a restore's detail names who started it,
  * the source, the point, the target server and each database's new name and bytes, and a
- * retention run's detail lists the points it deleted.
+ * retention run's detail lists the points it deleted; a backup row shows its warnings.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
@@ -101,7 +101,7 @@ const RUNS: Run[] = [
       }),
     ],
   }),
-  run('r-backup', {}),
+  run('r-backup', { databases: [row('billing', { warnings: ['Tables without transactions in database "billing" (2 MyISAM tables): a backup reads them as they are when it reaches them.'] }), row('crm')] }),
 ];
 
 async function mountView() {
@@ -175,5 +175,16 @@ describe('History: restores and retention runs', () => {
     expect(detail.text()).toContain('3.0 MB');
     // A point retention kept because a restore was reading it is named, not silently skipped.
     expect(detail.get('[data-testid="run-detail-kept-in-use"]').text()).toBe('Kept for the next run, in use by a restore or a backup: 20260227T020000000Z-33333333');
+  });
+
+  it("shows a backup row's warnings (a MariaDB database's tables without transactions) under its status, and none on the other rows", async () => {
+    const w = await mountView();
+    await w.findAll('[data-testid="history-row-toggle"]')[3]!.trigger('click');
+    const rows = w.get('[data-testid="run-detail"]').findAll('[data-testid="run-detail-row"]');
+    expect(rows.map((r) => r.attributes('data-database'))).toEqual(['billing', 'crm']);
+    expect(rows[0]!.findAll('[data-testid="run-detail-warning"]').map((p) => p.text())).toEqual([
+      'Tables without transactions in database "billing" (2 MyISAM tables): a backup reads them as they are when it reaches them.',
+    ]);
+    expect(rows[1]!.findAll('[data-testid="run-detail-warning"]')).toHaveLength(0);
   });
 });

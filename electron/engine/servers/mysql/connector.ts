@@ -7,8 +7,8 @@
  *   --dump-history: system-versioned tables keep their history rows, unless a table of the
  *   database has transaction-precise history, which the tool cannot dump (then current rows
  *   only, docs/RESTORE.md); tables of engines without transactions (MyISAM, Aria…) are not
- *   in that snapshot: a connection test asked for `contentWarnings` names them, and a
- *   restore of a dump holding them says so in its notes (non-transactional.ts); named as a bare argument so the
+ *   in that snapshot: a connection test asked for `contentWarnings` names them, a run's
+ *   History row of such a database warns (the engines its dump names, `DumpStream.warnings`), and a restore of a dump holding them says so in its notes (non-transactional.ts); named as a bare argument so the
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
@@ -47,7 +47,7 @@
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
 import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -78,7 +78,7 @@ import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOpti
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
-import { isNonTransactionalRow, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
+import { isNonTransactionalRow, nonTransactionalBackupWarning, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
 import {
   definerAccountsQuery,
   definerNotes,
@@ -323,6 +323,8 @@ export class MysqlConnector implements Connector {
     let tool: ReturnType<typeof streamTool> | null = null;
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
+    // The tables' engines as the dump names them: those without transactions are not in its snapshot, which the run says (non-transactional.ts).
+    const tables = new DumpTables();
     const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
     const startedAt = Date.now();
     const cut = (e: unknown) => this.timeoutCut('dump', database, e, startedAt, opts.signal);
@@ -349,6 +351,7 @@ export class MysqlConnector implements Connector {
             tap.feed(chunk);
             if (tap.position) facts = snapshotFacts(tap.position.binlogFile, tap.position.binlogPos);
           }
+          tables.scan(chunk);
           yield chunk;
         }
         await tool.done;
@@ -366,7 +369,11 @@ export class MysqlConnector implements Connector {
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }), volatile: NO_VOLATILE_BYTES };
+    const warnings = () => {
+      const unsnapped = nonTransactionalBackupWarning(database, tables.tables);
+      return unsnapped ? [unsnapped] : [];
+    };
+    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }), warnings, volatile: NO_VOLATILE_BYTES };
   }
 
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
@@ -593,20 +600,49 @@ export class MysqlConnector implements Connector {
     return scan.end();
   }
 
-  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
-    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
-    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
+  /**
+   * The statements a replay of `source` into `target` sends (the reader's output of the range, without
+   * the source's GTIDs and account statements), as a stream, and the AccountStatements that counts them.
+   */
+  private replayStatements(source: string, target: string, files: string[], startPos: number, moment: Date, signal?: AbortSignal): { filtered: Readable; accounts: AccountStatements; done: Promise<unknown> } {
     const reader: ToolCommand = {
       path: this.binlogTool(),
       args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
       env: { TZ: 'UTC' },
     };
-    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const events = streamTool(reader, { signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
     const own = events.stream.pipe(new OwnGtids());
     const accounts = new AccountStatements();
     const filtered = own.pipe(accounts);
     events.stream.on('error', (e) => own.destroy(e));
     own.on('error', (e) => filtered.destroy(e));
+    return { filtered, accounts, done: events.done };
+  }
+
+  /**
+   * Before anything is created: the refusal (restore-checks.ts, "Nothing was created") when the
+   * longest statement the replay `replayLog` would run sends (a row change of a large value, as a
+   * `BINLOG '…'` statement) is larger than this server's max_allowed_packet; else null. The log
+   * range's size bounds every statement in it, so a range far below the limit is not decoded.
+   */
+  async replayPacketRefusal(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<BackstopError | null> {
+    const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal: opts.signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' });
+    const limit = Number(rows[0]?.[0]);
+    if (!Number.isFinite(limit)) return null;
+    const sizes = await Promise.all(files.map((f) => stat(f).then((s) => s.size)));
+    const range = Math.max(0, sizes.reduce((a, b) => a + b, 0) - startPos);
+    // Base64 (4 bytes for 3) in lines of 76, plus the statement's own words.
+    if (Math.ceil(range / 3) * 4 * (77 / 76) + 64 * 1024 < limit) return null;
+    const { filtered, accounts, done } = this.replayStatements(source, target, files, startPos, moment, opts.signal);
+    for await (const chunk of filtered) void chunk;
+    await done;
+    return this.packetTooLarge(target, accounts.longest, undefined, opts.signal);
+  }
+
+  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
+    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
+    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
+    const { filtered, accounts, done } = this.replayStatements(source, target, files, startPos, moment, opts.signal);
     const input = Readable.from(
       (async function* () {
         yield* session;
@@ -623,7 +659,7 @@ export class MysqlConnector implements Connector {
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
       throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
     });
-    await events.done;
+    await done;
     return { accountStatementsSkipped: accounts.skipped };
   }
 
