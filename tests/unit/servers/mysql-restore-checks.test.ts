@@ -21,6 +21,11 @@ describe('packetTooLargeError', () => {
     const before = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 84_000_000, 16 * 1024 * 1024);
     expect(before.message).toContain("more than that server's max_allowed_packet of 16 MB, so it would close the connection while loading it. Nothing was created. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;");
     expect(before.message).not.toContain('removed');
+    // A replay's statement: the row changes of one statement, which need not be one large row.
+    const log = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 9_000_000, 4 * 1024 * 1024, undefined, 'log');
+    expect(log.message).toContain(
+      'the stored binary log holds a statement of 9 MB to replay (the row changes of one statement: a large row, or many rows changed by one INSERT … SELECT, UPDATE or DELETE, replayed as one BINLOG statement), more than that server\'s max_allowed_packet of 4 MB, so it would close the connection while loading it. Nothing was created.',
+    );
   });
 });
 

@@ -636,7 +636,7 @@ export class MysqlConnector implements Connector {
     const { filtered, accounts, done } = this.replayStatements(source, target, files, startPos, moment, opts.signal);
     for await (const chunk of filtered) void chunk;
     await done;
-    return this.packetTooLarge(target, accounts.longest, undefined, opts.signal);
+    return this.packetTooLarge(target, accounts.longest, undefined, opts.signal, 'log');
   }
 
   private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
@@ -654,7 +654,7 @@ export class MysqlConnector implements Connector {
     await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
       // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
       // A row change longer than the server's max_allowed_packet: it closed the connection (restore-checks.ts names the fix).
-      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal);
+      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal, 'log');
       if (tooLarge) throw tooLarge;
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
       throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
@@ -832,12 +832,12 @@ export class MysqlConnector implements Connector {
    * statement is larger than the server's max_allowed_packet, the error that names the fix
    * (restore-checks.ts); else null.
    */
-  private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
+  private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal, from: 'dump' | 'log' = 'dump'): Promise<BackstopError | null> {
     if (longest < 1024 * 1024) return null;
     if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;
     const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' }).catch(() => null);
     const limit = Number(rows?.[0]?.[0]);
-    return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure) : null;
+    return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure, from) : null;
   }
 
   /**

@@ -36,14 +36,21 @@ const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
 
 /**
  * A restore with a statement of `longest` bytes on a server whose max_allowed_packet is
- * `limit`: refused before anything was created (the point's facts knew the length), or
- * failed while loading (`cause`: the server closed the connection; the caller removed the database).
+ * `limit`: refused before anything was created (the point's facts, or a decode of the log,
+ * knew the length), or failed while loading (`cause`: the server closed the connection; the
+ * caller removed the database). `from` 'log': the statement is a binary-log replay's — the row
+ * changes of ONE statement (a large row, or many rows changed by one INSERT … SELECT, UPDATE or
+ * DELETE), which the replay sends as one `BINLOG '…'` statement.
  */
-export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause?: unknown): BackstopError {
+export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause?: unknown, from: 'dump' | 'log' = 'dump'): BackstopError {
   const what = cause === undefined ? 'so it would close the connection while loading it. Nothing was created.' : 'so it closed the connection. The new database was removed.';
+  const held =
+    from === 'log'
+      ? `the stored binary log holds a statement of ${mb(longest)} to replay (the row changes of one statement: a large row, or many rows changed by one INSERT … SELECT, UPDATE or DELETE, replayed as one BINLOG statement)`
+      : `the backup holds a statement of ${mb(longest)} (a large row)`;
   return new BackstopError(
     'RESTORE_FAILED',
-    `Database "${database}" cannot be restored on the ${server}: the backup holds a statement of ${mb(longest)} (a large row), more than that server's max_allowed_packet of ${mb(limit)}, ${what} Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
+    `Database "${database}" cannot be restored on the ${server}: ${held}, more than that server's max_allowed_packet of ${mb(limit)}, ${what} Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
     cause === undefined ? {} : { cause },
   );
 }
