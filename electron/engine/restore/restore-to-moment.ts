@@ -20,6 +20,9 @@
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
  *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
+ * - So is a source or new name mariadb-binlog's --rewrite-db cannot carry (binlog.ts
+ *   rewriteRefusal: `->` in the source's name, a leading space): the replay would write into
+ *   the source database itself.
  * - So is a target whose max_allowed_packet is smaller than the longest statement the replay
  *   would send (a row change of a large value): RESTORE_FAILED naming the SET GLOBAL to run
  *   (connector.ts replayPacketRefusal); nothing is created.
@@ -33,7 +36,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -155,6 +158,14 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
   if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
 
+  // Names mariadb-binlog's --rewrite-db cannot carry: the replay would write into the source database itself.
+  const badName = rewriteRefusal(chosen.point.database, input.database);
+  if (badName) {
+    throw new BackstopError(
+      'RESTORE_FAILED',
+      `Database "${chosen.point.database}" cannot be restored as of ${t} into "${input.database}": ${badName.why}. Nothing was created. Fix: ${badName.name === 'target' ? 'choose a new name without a leading space, or ' : ''}restore a backup point without --as-of (backstop points <location> lists them).`,
+    );
+  }
   // A replay sets each event's session variables and time: a user or server that forbids it would fail the replay after the dump's load.
   const refusal = await connector.replayRefusal(input.signal ? { signal: input.signal } : {});
   if (refusal) {

@@ -14,6 +14,9 @@
  * - a moment whose binary log holds one statement's row changes larger than the target's
  *   max_allowed_packet (the replay sends them as one BINLOG statement: many small rows of an
  *   INSERT … SELECT, no large row) is refused before anything is created, naming the SET GLOBAL.
+ * - a moment of a database whose name mariadb-binlog's --rewrite-db cannot carry (`->` in it, a
+ *   leading space), or into a new name with a leading space, is refused before anything is
+ *   created: the replay would have written into the source database itself.
  * lower_case_table_names=1 needs a server of its own: mariadb-settings.test.ts and
  * mariadb-binlog.test.ts start one; not repeated here.
  */
@@ -23,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
@@ -241,6 +245,40 @@ describe('a server with non-default settings', () => {
       expect(expected).toMatch(/^50001\t/);
     } finally {
       db.sql('DROP DATABASE IF EXISTS big_moment');
+    }
+  }, 90_000);
+
+  it('a moment of a database whose name mariadb-binlog\'s --rewrite-db cannot carry ("->" in it, a leading space), or into a new name starting with a space: refused before anything is created, the source untouched; its point restores', async () => {
+    db.sql("CREATE DATABASE plain; CREATE TABLE plain.t (id INT PRIMARY KEY); CREATE DATABASE `ar->row`; CREATE DATABASE ` lead`; CREATE TABLE `ar->row`.t (id INT PRIMARY KEY); CREATE TABLE ` lead`.t (id INT PRIMARY KEY); INSERT INTO `ar->row`.t VALUES (1); INSERT INTO ` lead`.t VALUES (1);");
+    const { id, backups } = await task('names');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql("INSERT INTO `ar->row`.t VALUES (2); INSERT INTO ` lead`.t VALUES (2);");
+    await nextSecond();
+    const moment = new Date();
+    await nextSecond();
+    // Deleted on the source after the moment: a replay applied to the source itself would bring the row back there.
+    db.sql("DELETE FROM `ar->row`.t WHERE id = 2; DELETE FROM ` lead`.t WHERE id = 2;");
+    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    const before = createdDatabases();
+    const refused = async (source: string, target: string) => rejection(restoreCommand(engine, join(backups, encodeDatabaseFolder(source)), { asOf: moment, serverFile: serverFile(), database: target }));
+    const arrow = await refused('ar->row', 'arrow_copy');
+    expect(arrow.code).toBe('RESTORE_FAILED');
+    expect(arrow.message).toMatch(
+      /^Database "ar->row" cannot be restored as of .* into "arrow_copy": the source database's name holds "->", which mariadb-binlog's --rewrite-db reads as the end of a name, so the replay would apply the log's changes to the source database itself \(on its own server\), not to the new one\. Nothing was created\. Fix: restore a backup point without --as-of/,
+    );
+    const lead = await refused(' lead', 'lead_copy');
+    expect(lead.message).toMatch(/^Database " lead" cannot be restored as of .*: the source database's name starts with a space, which mariadb-binlog's --rewrite-db drops, .*Nothing was created\. Fix: restore a backup point without --as-of/);
+    const target = await refused('plain', ' plain_copy');
+    expect(target.message).toMatch(/: the new name starts with a space, which mariadb-binlog's --rewrite-db drops, .*Nothing was created\. Fix: choose a new name without a leading space, or restore a backup point without --as-of/);
+    expect(createdDatabases()).toBe(before);
+    for (const name of ['arrow_copy', 'lead_copy', ' plain_copy', 'plain_copy']) expect(exists(name)).toBe(false);
+    expect(db.sql('SELECT GROUP_CONCAT(id) FROM `ar->row`.t; SELECT GROUP_CONCAT(id) FROM ` lead`.t').trim().split('\n')).toEqual(['1', '1']);
+    // The point (the full) restores under any name.
+    try {
+      await restoreCommand(engine, join(backups, encodeDatabaseFolder('ar->row')), { point: 'latest', serverFile: serverFile(), database: 'arrow_point' });
+      expect(db.sql('SELECT GROUP_CONCAT(id ORDER BY id) FROM t', 'arrow_point').trim()).toBe('1');
+    } finally {
+      db.sql('DROP DATABASE IF EXISTS arrow_point');
     }
   }, 90_000);
 });

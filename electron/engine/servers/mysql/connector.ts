@@ -92,7 +92,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -543,6 +543,9 @@ export class MysqlConnector implements Connector {
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
+    // Never a replay the tool would apply to another database than `target` (restore-to-moment.ts refuses it before anything is created).
+    const badName = rewriteRefusal(source, target);
+    if (badName) throw new BackstopError('VALIDATION', `The binary log of "${source}" cannot be replayed into "${target}": ${badName.why}.`);
     return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target), `DROP DATABASE ${quoteMysqlIdent(target)};`);
   }
 
