@@ -8,7 +8,8 @@
  *   object, charsets/collations, routines/triggers/events with their definers, sql_mode and
  *   status, rows and history rows): application-time periods, system versioning, a sequence,
  *   events enabled and disabled, a view whose DEFINER account is gone, tables whose names
- *   differ only in case, 64-character and quoted/unicode identifiers;
+ *   differ only in case, 64-character and quoted/unicode identifiers; the restore's notes name the
+ *   accounts and roles whose privileges on the original name do not reach the new one;
  * - a run's History row of a database with tables without transactions (MyISAM, Aria) warns
  *   once, counting them per engine, with the fix; a database of InnoDB tables only does not;
  * - a moment whose binary log holds one statement's row changes larger than the target's
@@ -70,7 +71,9 @@ function stateOf(database: string) {
     // TIMESTAMPs read in UTC: the same instants whatever the session's zone.
     content[name] = lines(db.sql(`SET time_zone = '+00:00'; SELECT ${cols.join(', ')}${implicit} FROM ${q(name)}${all} ORDER BY ${cols.join(', ')}${implicit}`, database));
   }
-  const fidelity = JSON.parse(own(JSON.stringify(mariadbFidelity(db, database)))) as ReturnType<typeof mariadbFidelity>;
+  const fidelity = JSON.parse(own(JSON.stringify(mariadbFidelity(db, database)))) as Record<string, string[]>;
+  // information_schema orders names without case: "Case" and "case" tie, in any order; sorted exactly here.
+  for (const k of Object.keys(fidelity)) fidelity[k] = [...fidelity[k]!].sort();
   return { fidelity, creates, content };
 }
 
@@ -138,6 +141,10 @@ describe('a server with non-default settings', () => {
        CREATE EVENT ev_on ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ENABLE DO DELETE FROM audit WHERE at < NOW() - INTERVAL 1 YEAR;
        CREATE EVENT ev_off ON SCHEDULE EVERY 1 HOUR STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM audit;
        CREATE USER 'gone'@'%'; GRANT SELECT ON app.* TO 'gone'@'%';
+       CREATE USER 'webapp'@'%'; GRANT SELECT, INSERT ON app.* TO 'webapp'@'%';
+       CREATE USER 'rep'@'10.%'; GRANT SELECT ON app.stamps TO 'rep'@'10.%';
+       CREATE ROLE approle; GRANT SELECT ON app.* TO approle;
+       CREATE USER 'wide'@'%'; GRANT SELECT ON \`app%\`.* TO 'wide'@'%'; GRANT SELECT ON app.* TO 'wide'@'%';
        CREATE DEFINER = 'gone'@'%' SQL SECURITY DEFINER VIEW v_gone AS SELECT id, note FROM stamps;
        DROP USER 'gone'@'%';
        INSERT INTO stamps (id, note, name) VALUES (1, 'café', 'Grüße ✓'), (2, 'back\\slash', 'two');
@@ -171,6 +178,11 @@ describe('a server with non-default settings', () => {
       const r = await restoreCommand(engine, join(backups, 'app'), { asOf: moment, serverFile: serverFile(), database: 'app_moment' });
       expect(stateOf('app_moment')).toEqual(expected);
       expect(r.notes.join('\n')).toContain("'gone'@'%'");
+      // The accounts holding privileges on "app" but none on the new name (not "wide": its `app%` grant reaches it).
+      expect(r.notes.filter((n) => n.startsWith('Accounts that hold privileges'))).toEqual([
+        `Accounts that hold privileges on "app" on this server have none on the new name "app_moment": 'approle', 'rep'@'10.%', 'webapp'@'%'. Grants name a database, so they stay on the original and were not copied. ` +
+          "If applications are to use \"app_moment\" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR 'approle'; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON `app_moment`.* TO 'approle';",
+      ]);
       // The point itself (the full): as the source was then.
       await restoreCommand(engine, join(backups, 'app'), { point: full.databases.find((d) => d.database === 'app')!.pointId!, serverFile: serverFile(), database: 'app_point' });
       const point = stateOf('app_point');
@@ -183,7 +195,7 @@ describe('a server with non-default settings', () => {
       // The instants kept: read in another zone than the server's, the same UTC times.
       expect(db.sql("SET time_zone = '+00:00'; SELECT changed FROM stamps WHERE id = 2", 'app_point').trim()).toBe('2026-03-28 21:00:00');
     } finally {
-      db.sql('DROP DATABASE IF EXISTS app_moment; DROP DATABASE IF EXISTS app_point');
+      db.sql("DROP DATABASE IF EXISTS app_moment; DROP DATABASE IF EXISTS app_point; DROP USER 'webapp'@'%', 'rep'@'10.%', 'wide'@'%'; DROP ROLE approle;");
     }
   }, 90_000);
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { definerNotes, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { definerNotes, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
@@ -26,6 +26,23 @@ describe('packetTooLargeError', () => {
     expect(log.message).toContain(
       'the stored binary log holds a statement of 9 MB to replay (the row changes of one statement: a large row, or many rows changed by one INSERT … SELECT, UPDATE or DELETE, replayed as one BINLOG statement), more than that server\'s max_allowed_packet of 4 MB, so it would close the connection while loading it. Nothing was created.',
     );
+  });
+});
+
+describe('grantsLeftBehindNotes', () => {
+  it("one note naming the accounts (a role without its host) and the GRANT on the new name; none without rows; names hex-quoted in the query", () => {
+    expect(grantsLeftBehindNotes('shop_copy', 'shop', [])).toEqual([]);
+    const notes = grantsLeftBehindNotes('shop`copy', 'shop', [
+      ['grant', hex('app_ro'), ''],
+      ['grant', hex("o'neil"), hex('10.%')],
+    ]);
+    expect(notes).toEqual([
+      `Accounts that hold privileges on "shop" on this server have none on the new name "shop\`copy": 'app_ro', 'o''neil'@'10.%'. Grants name a database, so they stay on the original and were not copied. ` +
+        "If applications are to use \"shop`copy\" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR 'app_ro'; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON `shop``copy`.* TO 'app_ro';",
+    ]);
+    const q = grantsLeftBehindQuery('shop_copy', "sh'op");
+    expect(q).toContain(`Db = X'${Buffer.from("sh'op").toString('hex')}'`);
+    expect(q).toContain(`X'${Buffer.from('shop_copy').toString('hex')}' LIKE g.Db`);
   });
 });
 

@@ -36,7 +36,8 @@
  *   tables and the fix; one with innodb_force_primary_key=ON refusing a table without a
  *   primary key fails the restore naming the setting and the fix (dump-tables.ts). A restored
  *   database whose definer-rights objects run as accounts the target lacks, or that have no
- *   privilege on the new name, is kept, with notes naming those accounts and the fix.
+ *   privilege on the new name, is kept, with notes naming those accounts and the fix; so are
+ *   the accounts that hold privileges on the original name but none on the new one.
  * - a dump or restore whose connection the server closed (a consumer or source slower than
  *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
  *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
@@ -83,6 +84,8 @@ import {
   definerAccountsQuery,
   definerNotes,
   definersQuery,
+  grantsLeftBehindNotes,
+  grantsLeftBehindQuery,
   missingDefinerError,
   packetTooLargeError,
   sourceReferenceNotes,
@@ -822,6 +825,7 @@ export class MysqlConnector implements Connector {
           ...(await this.engineNotes(database, tables.tables, opts.signal)),
           ...(await this.definerNotes(database, opts.signal)),
           ...(await this.sourceReferenceNotes(database, opts.sourceName, opts.signal)),
+          ...(await this.grantsLeftBehind(database, opts.sourceName, opts.signal)),
         ];
         return notes.length === 0 ? { database } : { database, notes };
       },
@@ -875,6 +879,13 @@ export class MysqlConnector implements Connector {
     if (!source || source === database) return [];
     const rows = await this.query(sourceReferencesQuery(database, source), { signal, action: `checking the bodies of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
     return sourceReferenceNotes(database, source, rows);
+  }
+
+  /** The note on accounts holding privileges on the original name but none on the new one (restore-checks.ts); none when it cannot tell. */
+  private async grantsLeftBehind(database: string, source: string | undefined, signal?: AbortSignal): Promise<string[]> {
+    if (!source || source === database) return [];
+    const rows = await this.query(grantsLeftBehindQuery(database, source), { signal, action: `checking the grants on database "${source}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+    return grantsLeftBehindNotes(database, source, rows);
   }
 
   /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); the accounts it could not check when the mysql schema is not readable. */

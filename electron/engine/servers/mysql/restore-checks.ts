@@ -25,6 +25,11 @@
  *   (`shop`.log): one note naming them — they still use the original (the dump keeps bodies
  *   as written; only view bodies and trigger headers are rewritten, view-bodies.ts and
  *   trigger-header.ts).
+ * - `grantsLeftBehindQuery`/`grantsLeftBehindNotes`: after a restore under a new name, the
+ *   accounts and roles that on this server hold privileges on the original name (database,
+ *   table or routine grants) but none on the new one: one note naming them and the GRANT to
+ *   run — an application switched to the copy gets "Access denied" otherwise. Definers are
+ *   left to `definerNotes`; a user that may not read the mysql schema gets no such note.
  * - `missingDefinerError`: a restore that failed because the server refused to create a view
  *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
  *   created while the account is missing, under any name) becomes the error naming that
@@ -151,6 +156,45 @@ export function definerNotes(database: string, rows: string[][]): string[] {
     );
   }
   return notes;
+}
+
+/**
+ * Rows ('grant', HEX(User), HEX(Host)) of the accounts and roles that, on this server, hold
+ * privileges on the database `source` by name (mysql.db, tables_priv, procs_priv) and none that
+ * reach `database` (the new name; nor SELECT on every database); the definers of its objects are
+ * left out (definerNotes names those).
+ */
+export function grantsLeftBehindQuery(database: string, source: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  const original = `X'${Buffer.from(source, 'utf8').toString('hex')}'`;
+  return `SELECT DISTINCT 'grant', HEX(a.User), HEX(a.Host) FROM (
+      SELECT User, Host FROM mysql.db WHERE Db = ${original}
+      UNION SELECT User, Host FROM mysql.tables_priv WHERE Db = ${original}
+      UNION SELECT User, Host FROM mysql.procs_priv WHERE Db = ${original}) a
+    WHERE NOT EXISTS (SELECT 1 FROM mysql.user u WHERE u.User = a.User AND u.Host = a.Host AND u.Select_priv = 'Y')
+      AND NOT EXISTS (SELECT 1 FROM mysql.db g WHERE g.User = a.User AND g.Host = a.Host AND ${name} LIKE g.Db)
+      AND NOT EXISTS (SELECT 1 FROM mysql.tables_priv t WHERE t.User = a.User AND t.Host = a.Host AND t.Db = ${name})
+      AND CONCAT(a.User, '@', a.Host) NOT IN (SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name})
+    ORDER BY 2, 3;`;
+}
+
+/** The note for the rows of `grantsLeftBehindQuery` (restored as `database` from `source`), or none. */
+export function grantsLeftBehindNotes(database: string, source: string, rows: string[][]): string[] {
+  const lit = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  const accounts = rows
+    .filter((r) => r[0] === 'grant' && r.length === 3)
+    .map((r) => {
+      const [user, host] = [Buffer.from(r[1] ?? '', 'hex').toString('utf8'), Buffer.from(r[2] ?? '', 'hex').toString('utf8')];
+      return host === '' ? lit(user) : `${lit(user)}@${lit(host)}`;
+    });
+  if (accounts.length === 0) return [];
+  return [
+    `Accounts that hold privileges on "${source}" on this server have none on the new name "${database}": ${listed(accounts)}. Grants name a database, so they stay on the original and were not copied. ` +
+      `If applications are to use "${database}" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR ${accounts[0]}; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON ${quoted(database)}.* TO ${accounts[0]};`,
+  ];
 }
 
 const MISSING_DEFINER = /ERROR 1449 \(HY000\)(?: at line \d+)?: The user specified as a definer \('(.*)'@'(.*?)'\) does not exist/;
