@@ -26,6 +26,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import type { Run } from '../../../electron/shared/domain.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
@@ -85,8 +87,8 @@ function serverFile(): string {
 }
 
 /** A logical task on the server (in a new engine: its data dir is the test's) backing up to a new local folder. */
-async function task(name: string): Promise<{ id: string; backups: string }> {
-  engine = await testEngine({ encoderWorkers: 0 });
+async function task(name: string, dataDir = tempDir('backstop-data-')): Promise<{ id: string; backups: string }> {
+  engine = await testEngine({ encoderWorkers: 0, dataDir });
   const backups = tempDir();
   const { taskId } = await serverWithTask(engine, { kind: 'mysql', name, host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }, 'logical', backups);
   return { id: taskId, backups };
@@ -208,17 +210,25 @@ describe('a server with non-default settings', () => {
        CREATE TABLE pure.t (id INT PRIMARY KEY) ENGINE=InnoDB;
        INSERT INTO mixed.hits VALUES (1); INSERT INTO pure.t VALUES (1);`,
     );
-    const { id } = await task('engines');
+    const dataDir = tempDir('backstop-data-');
+    const { id } = await task('engines', dataDir);
     const run = await runTask(engine, id, 'full');
     expect(run.status).toBe('success');
     const row = (database: string) => run.databases.find((d) => d.database === database)!;
+    // What a script reads: `backstop history --json`, the same row's `warnings`.
+    const printed = await cliInProcess('history', '--json', '--limit', '1', '--data-dir', dataDir);
+    expect(printed.code).toBe(0);
+    const rows = (JSON.parse(printed.out) as Run[])[0]!.databases;
+    expect(rows.find((d) => d.database === 'mixed')!.warnings).toEqual(row('mixed').warnings);
+    expect(rows.find((d) => d.database === 'pure')).not.toHaveProperty('warnings');
     expect(row('mixed').warnings).toEqual([
       'Tables without transactions in database "mixed" (1 Aria table, 2 MyISAM tables): a backup reads them as they are when it reaches them, not at the moment of its snapshot, ' +
         'so rows written to them while it runs may not match the rest of the database (and a restore to a moment may replay a change the dump already holds). ' +
         'Fix: convert them to InnoDB (ALTER TABLE <table> ENGINE=InnoDB), or schedule the task when nothing writes to them, or accept that their copy may not match (docs/RESTORE.md, MariaDB section).',
     ]);
-    expect(row('pure').warnings).toBeUndefined();
-    expect(row('app').warnings).toBeUndefined();
+    // Nothing on the other rows: InnoDB-only databases, the binary log and grants.sql.
+    expect(run.databases.filter((d) => d.warnings).map((d) => d.database)).toEqual(['mixed']);
+    expect(row('pure')).not.toHaveProperty('warnings');
     // Converted, the next full warns no more.
     db.sql('ALTER TABLE mixed.hits ENGINE=InnoDB; ALTER TABLE mixed.`odd ``name` ENGINE=InnoDB; ALTER TABLE mixed.cache ENGINE=InnoDB;');
     const again = await runTask(engine, id, 'full');
