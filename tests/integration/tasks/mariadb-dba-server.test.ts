@@ -18,6 +18,8 @@
  * - a moment of a database whose name mariadb-binlog's --rewrite-db cannot carry (`->` in it, a
  *   leading space), or into a new name with a leading space, is refused before anything is
  *   created: the replay would have written into the source database itself.
+ * - a moment of a database with a foreign key into another database whose referenced row is
+ *   gone from the server since fails naming the key and the fix, nothing left.
  * lower_case_table_names=1 needs a server of its own: mariadb-settings.test.ts and
  * mariadb-binlog.test.ts start one; not repeated here.
  */
@@ -301,6 +303,34 @@ describe('a server with non-default settings', () => {
       expect(db.sql('SELECT GROUP_CONCAT(id ORDER BY id) FROM t', 'arrow_point').trim()).toBe('1');
     } finally {
       db.sql('DROP DATABASE IF EXISTS arrow_point');
+    }
+  }, 90_000);
+
+  it("a moment of a database with a foreign key into another database, whose referenced row is gone from the server since: RESTORE_FAILED naming the key's tables and the fix (not a bare 1452), nothing left; the point restores", async () => {
+    db.sql(
+      `CREATE DATABASE pb; CREATE DATABASE ca; CREATE TABLE pb.parent (id INT PRIMARY KEY);
+       CREATE TABLE ca.child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES pb.parent (id));
+       INSERT INTO pb.parent VALUES (1); INSERT INTO ca.child VALUES (1, 1);`,
+    );
+    const { id, backups } = await task('keys');
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql('INSERT INTO pb.parent VALUES (5); INSERT INTO ca.child VALUES (5, 5);');
+    await nextSecond();
+    const moment = new Date();
+    await nextSecond();
+    db.sql('DELETE FROM ca.child WHERE id = 5; DELETE FROM pb.parent WHERE id = 5;');
+    expect((await runTask(engine, id, 'incremental')).status).toBe('success');
+    const e = await rejection(restoreCommand(engine, join(backups, 'ca'), { asOf: moment, serverFile: serverFile(), database: 'ca_moment' }));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(
+      /^Database "ca" cannot be restored as of .*Z: its table `child` has a foreign key into another database, `pb`\.`parent`, and the binary log holds a row referencing a row of `pb`\.`parent` that this server does not have now .*The new database "ca_moment" was removed\. Fix: restore a backup point without --as-of .*, or restore as of that moment onto a server whose `pb`\.`parent` still holds the rows the log references\.$/,
+    );
+    expect(exists('ca_moment')).toBe(false);
+    try {
+      await restoreCommand(engine, join(backups, 'ca'), { point: 'latest', serverFile: serverFile(), database: 'ca_point' });
+      expect(db.sql('SELECT GROUP_CONCAT(id) FROM child', 'ca_point').trim()).toBe('1');
+    } finally {
+      db.sql('DROP DATABASE IF EXISTS ca_point');
     }
   }, 90_000);
 });

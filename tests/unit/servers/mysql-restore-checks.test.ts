@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { definerNotes, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { crossDatabaseKeyError, definerNotes, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
@@ -43,6 +43,18 @@ describe('grantsLeftBehindNotes', () => {
     const q = grantsLeftBehindQuery('shop_copy', "sh'op");
     expect(q).toContain(`Db = X'${Buffer.from("sh'op").toString('hex')}'`);
     expect(q).toContain(`X'${Buffer.from('shop_copy').toString('hex')}' LIKE g.Db`);
+  });
+});
+
+describe('crossDatabaseKeyError', () => {
+  const failed = (m: string) => new BackstopError('RESTORE_FAILED', `Failed on the server (while replaying the binary log into database "ca_copy"; exit code 1): ERROR 1452 (23000) at line 39: ${m}`);
+  it('names a key into another database (quoted names kept), none for a key inside the restored database or another failure', () => {
+    const e = crossDatabaseKeyError('ca', 'ca_copy', '2026-12-06T10:00:00Z', failed('Cannot add or update a child row: a foreign key constraint fails (`ca_copy`.`ch``ild`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `p-b`.`parent` (`id`))'));
+    expect(e?.code).toBe('RESTORE_FAILED');
+    expect(e?.message).toContain('its table `ch``ild` has a foreign key into another database, `p-b`.`parent`');
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', failed('Cannot add or update a child row: a foreign key constraint fails (`ca_copy`.`child`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `ca_copy`.`parent` (`id`))'))).toBeNull();
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new BackstopError('RESTORE_FAILED', 'ERROR 1062 (23000): Duplicate entry'))).toBeNull();
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new Error('ERROR 1452 (23000): Cannot add or update a child row: a foreign key constraint fails (`a`.`b`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `c`.`d` (`id`))'))).toBeNull();
   });
 });
 

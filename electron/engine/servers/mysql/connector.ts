@@ -81,6 +81,7 @@ import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
 import { isNonTransactionalRow, nonTransactionalBackupWarning, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
 import {
+  crossDatabaseKeyError,
   definerAccountsQuery,
   definerNotes,
   definersQuery,
@@ -663,7 +664,8 @@ export class MysqlConnector implements Connector {
       const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal, 'log');
       if (tooLarge) throw tooLarge;
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
-      throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
+      const at = `${moment.toISOString().slice(0, 19)}Z`;
+      throw replayedTwiceError(source, target, at, rows, e) ?? crossDatabaseKeyError(source, target, at, e) ?? e;
     });
     await done;
     return { accountStatementsSkipped: accounts.skipped };

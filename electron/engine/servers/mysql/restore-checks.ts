@@ -30,6 +30,9 @@
  *   table or routine grants) but none on the new one: one note naming them and the GRANT to
  *   run — an application switched to the copy gets "Access denied" otherwise. Definers are
  *   left to `definerNotes`; a user that may not read the mysql schema gets no such note.
+ * - `crossDatabaseKeyError`: a replay to a moment stopped by a foreign key into another
+ *   database (1452: the referenced row is not on this server now) becomes the error naming the
+ *   key's tables and the fix; any other failure gives null.
  * - `missingDefinerError`: a restore that failed because the server refused to create a view
  *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
  *   created while the account is missing, under any name) becomes the error naming that
@@ -195,6 +198,30 @@ export function grantsLeftBehindNotes(database: string, source: string, rows: st
     `Accounts that hold privileges on "${source}" on this server have none on the new name "${database}": ${listed(accounts)}. Grants name a database, so they stay on the original and were not copied. ` +
       `If applications are to use "${database}" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR ${accounts[0]}; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON ${quoted(database)}.* TO ${accounts[0]};`,
   ];
+}
+
+const CROSS_DATABASE_KEY = /ERROR 1452 \(23000\)(?: at line \d+)?: Cannot add or update a child row: a foreign key constraint fails \(`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`, CONSTRAINT .* REFERENCES `((?:[^`]|``)+)`\.`((?:[^`]|``)+)`/;
+
+/**
+ * The error for a replay of `source`'s binary log into `target` (as of `moment`) the server
+ * stopped with 1452 on a foreign key into ANOTHER database: the replay applies one database's
+ * changes, so a row the log inserts may reference a row of the other database that this server
+ * no longer has (deleted since, or never there on another server). Null for any other failure.
+ */
+export function crossDatabaseKeyError(source: string, target: string, moment: string, failure: unknown): BackstopError | null {
+  if (!(failure instanceof BackstopError) || failure.code === 'CANCELED') return null;
+  const m = CROSS_DATABASE_KEY.exec(failure.message);
+  if (!m) return null;
+  const [table, refDb, refTable] = [m[2]!, m[3]!, m[4]!].map((n) => n.replace(/``/g, '`'));
+  // A key inside the restored database itself: not this case.
+  if (refDb === target) return null;
+  const ref = `${quoted(refDb!)}.${quoted(refTable!)}`;
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${source}" cannot be restored as of ${moment}: its table ${quoted(table!)} has a foreign key into another database, ${ref}, and the binary log holds a row referencing a row of ${ref} that this server does not have now (a replay applies "${source}"'s changes only; that row was there at the moment, and has been deleted since or never was on this server). The new database "${target}" was removed. ` +
+      `Fix: restore a backup point without --as-of (backstop points <location> lists them), or restore as of that moment onto a server whose ${ref} still holds the rows the log references.`,
+    { cause: failure },
+  );
 }
 
 const MISSING_DEFINER = /ERROR 1449 \(HY000\)(?: at line \d+)?: The user specified as a definer \('(.*)'@'(.*?)'\) does not exist/;
