@@ -235,7 +235,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
             `The log held ${n} account statement${n === 1 ? '' : 's'} (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "${chosen.point.database}" was the default database; accounts belong to the server, not the database, so ${n === 1 ? 'it was' : 'they were'} not replayed and no account on the target changed. To give the restored copy the accounts and grants the source had, apply the backed-up accounts (the task's ~server/grants.sql: Restore → Apply to a server, or backstop apply-globals) and grant them on the new name.`,
           ]
         : [];
-    return { ...restored, notes: [...restored.notes, note, ...accounts], pointId: chosen.point.id, moment, range: chosen.range };
+    return { ...restored, notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : [])], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
     for (const h of holds) await h.release();

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { crossDatabaseKeyError, definerNotes, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { crossDatabaseKeyError, definerNotes, eventDefinerNote, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
@@ -55,6 +55,18 @@ describe('crossDatabaseKeyError', () => {
     expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', failed('Cannot add or update a child row: a foreign key constraint fails (`ca_copy`.`child`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `ca_copy`.`parent` (`id`))'))).toBeNull();
     expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new BackstopError('RESTORE_FAILED', 'ERROR 1062 (23000): Duplicate entry'))).toBeNull();
     expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new Error('ERROR 1452 (23000): Cannot add or update a child row: a foreign key constraint fails (`a`.`b`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `c`.`d` (`id`))'))).toBeNull();
+  });
+});
+
+describe('eventDefinerNote', () => {
+  const row = (name: string, definer: string, status = 'ENABLED') => ['event', hex(name), hex(definer), status];
+  const me = ['me', hex('backstop@%'), '', ''];
+  it('names the events a replay made the restoring account define, with the ALTER DEFINER keeping their state; none otherwise', () => {
+    const before = [row('a', 'root@localhost'), row('b', 'app@%'), row('c', 'app@%'), me];
+    const note = eventDefinerNote('shop', before, [row('a', 'backstop@%', 'DISABLED'), row('b', 'app@%'), row('c', 'other@%'), row('new', 'backstop@%'), me]);
+    expect(note).toContain("now have the restoring account 'backstop'@'%' as their definer: `a`.");
+    expect(note).toContain("Fix: give each event its definer back, keeping its state, e.g. ALTER DEFINER = 'root'@'localhost' EVENT `shop`.`a` DISABLE;");
+    expect(eventDefinerNote('shop', before, before)).toBeNull();
   });
 });
 

@@ -85,6 +85,8 @@ import {
   definerAccountsQuery,
   definerNotes,
   definersQuery,
+  eventDefinerNote,
+  eventDefinersQuery,
   grantsLeftBehindNotes,
   grantsLeftBehindQuery,
   missingDefinerError,
@@ -104,6 +106,8 @@ export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'hos
 /** What a replay of the binary log left out: account statements logged with the database the default one (AccountStatements). */
 export interface ReplayReport {
   accountStatementsSkipped: number;
+  /** The note on events whose definer the replay changed to the restoring account (restore-checks.ts eventDefinerNote), when any. */
+  eventDefinerNote?: string;
 }
 
 export const MYSQL_GRANTS_STREAM: ServerStream = { name: 'grants.sql', format: 'mysql-grants-sql' };
@@ -657,6 +661,9 @@ export class MysqlConnector implements Connector {
       })(),
       { objectMode: false },
     );
+    // The events' definers before the replay: an ALTER EVENT it replays makes the restoring account the definer (restore-checks.ts).
+    const definers = () => this.query(eventDefinersQuery(target), { signal: opts.signal, action: `checking the events of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => null);
+    const eventsBefore = await definers();
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
     await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
       // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
@@ -668,7 +675,9 @@ export class MysqlConnector implements Connector {
       throw replayedTwiceError(source, target, at, rows, e) ?? crossDatabaseKeyError(source, target, at, e) ?? e;
     });
     await done;
-    return { accountStatementsSkipped: accounts.skipped };
+    const eventsAfter = eventsBefore && eventsBefore.some((r) => r[0] === 'event') ? await definers() : null;
+    const eventNote = eventsBefore && eventsAfter ? eventDefinerNote(target, eventsBefore, eventsAfter) : null;
+    return { accountStatementsSkipped: accounts.skipped, ...(eventNote ? { eventDefinerNote: eventNote } : {}) };
   }
 
   /**

@@ -30,6 +30,9 @@
  *   table or routine grants) but none on the new one: one note naming them and the GRANT to
  *   run — an application switched to the copy gets "Access denied" otherwise. Definers are
  *   left to `definerNotes`; a user that may not read the mysql schema gets no such note.
+ * - `eventDefinersQuery`/`eventDefinerNote`: a replay to a moment whose log holds ALTER EVENT
+ *   (logged without a DEFINER clause) makes the restoring account those events' definer; the
+ *   note names them, their definer before the replay and the ALTER DEFINER to run.
  * - `crossDatabaseKeyError`: a replay to a moment stopped by a foreign key into another
  *   database (1452: the referenced row is not on this server now) becomes the error naming the
  *   key's tables and the fix; any other failure gives null.
@@ -198,6 +201,34 @@ export function grantsLeftBehindNotes(database: string, source: string, rows: st
     `Accounts that hold privileges on "${source}" on this server have none on the new name "${database}": ${listed(accounts)}. Grants name a database, so they stay on the original and were not copied. ` +
       `If applications are to use "${database}" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR ${accounts[0]}; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON ${quoted(database)}.* TO ${accounts[0]};`,
   ];
+}
+
+/** Rows ('event', HEX(name), HEX(definer), STATUS) of the events of `database`, and ('me', HEX(CURRENT_USER()), '', ''): before and after a replay, `eventDefinerNote` compares them. */
+export function eventDefinersQuery(database: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  return `SELECT 'event', HEX(EVENT_NAME), HEX(DEFINER), STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name} ORDER BY EVENT_NAME; SELECT 'me', HEX(CURRENT_USER()), '', '';`;
+}
+
+/**
+ * The note on events of `database` whose definer a replay made the restoring account: the log
+ * holds ALTER EVENT statements without a DEFINER clause (the server logs them as typed), and
+ * ALTER EVENT makes whoever runs it the definer — on the source that was the account that ran
+ * it, which the log does not record. `before`/`after`: rows of `eventDefinersQuery`. Null when none changed.
+ */
+export function eventDefinerNote(database: string, before: string[][], after: string[][]): string | null {
+  const text = (h: string | undefined) => Buffer.from(h ?? '', 'hex').toString('utf8');
+  const was = new Map(before.filter((r) => r[0] === 'event').map((r) => [text(r[1]), text(r[2])]));
+  const me = text(after.find((r) => r[0] === 'me')?.[1]);
+  const changed = after.filter((r) => r[0] === 'event' && was.has(text(r[1])) && was.get(text(r[1])) !== text(r[2]) && text(r[2]) === me).map((r) => text(r[1]));
+  if (changed.length === 0) return null;
+  const first = changed[0]!;
+  const status = after.find((r) => r[0] === 'event' && text(r[1]) === first)?.[3] ?? '';
+  const keep = status === 'DISABLED' ? 'DISABLE' : status === 'SLAVESIDE_DISABLED' ? 'DISABLE ON SLAVE' : 'ENABLE';
+  return (
+    `Events of "${database}" changed by ALTER EVENT in the replayed binary log now have the restoring account ${accountName(me)} as their definer: ${listed(changed.map(quoted))}. ` +
+    `ALTER EVENT makes whoever runs it the definer, and the log does not record who ran it on the source (before the replay it was ${accountName(was.get(first)!)} for ${quoted(first)}). ` +
+    `Fix: give each event its definer back, keeping its state, e.g. ALTER DEFINER = ${accountName(was.get(first)!)} EVENT ${quoted(database)}.${quoted(first)} ${keep};`
+  );
 }
 
 const CROSS_DATABASE_KEY = /ERROR 1452 \(23000\)(?: at line \d+)?: Cannot add or update a child row: a foreign key constraint fails \(`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`, CONSTRAINT .* REFERENCES `((?:[^`]|``)+)`\.`((?:[^`]|``)+)`/;
