@@ -297,6 +297,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           bytesRead: d.bytesRead,
           bytesStored: d.bytesStored,
           ...(d.error ? { error: d.error } : {}),
+          ...(d.warnings ? { warnings: d.warnings } : {}),
         }));
         const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
         // One document, always: a run-level error (server unreachable, …) sits beside runId.
@@ -306,10 +307,10 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
             ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
             ...summary.warnings.map((w) => `warning: ${w}`),
-            ...databases.map(
-              (d) =>
-                `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
-            ),
+            ...databases.flatMap((d) => [
+              `${d.status === 'ok' ? 'ok    ' : 'FAILED'} ${d.database} → ${d.location}: ${d.kind}${d.kindReason ? ` (${d.kindReason})` : ''}, read ${formatBytes(d.bytesRead)}, stored ${formatBytes(d.bytesStored)}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`,
+              ...(d.warnings ?? []).map((w) => `  warning: ${w}`),
+            ]),
             ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
             ...(hooks ?? []).map((h) => `hook ${h.phase} ${h.database ?? ''}: ${h.status}${h.exitCode !== null && h.status !== 'ok' ? ` (exit ${h.exitCode})` : ''}${h.action !== 'none' ? ` → ${h.action}` : ''}`),
           ].join('\n'),

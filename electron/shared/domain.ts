@@ -456,6 +456,8 @@ export const RunDatabase = z.object({
   bytesFreed: z.number().optional(),
   /** Retention: points it would have deleted but kept, because a restore was reading them or a backup built on them (the next prune deletes them). */
   keptInUse: z.array(z.string()).optional(),
+  /** Backups: what the user should know about the point stored although it succeeded (MariaDB: tables without transactions, not in the dump's snapshot). */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunDatabase = z.infer<typeof RunDatabase>;
 

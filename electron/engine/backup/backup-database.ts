@@ -60,6 +60,8 @@ export interface DestinationOutcome {
   loginRefused?: true;
   /** The folder's newest point this one continues: an incremental's parent, or the point an unchanged database matched. */
   builtOn?: string;
+  /** What the user should know about the point stored (DumpStream.warnings); absent when nothing. */
+  warnings?: string[];
 }
 
 
@@ -298,6 +300,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         outcomes.set(target.id, failed(target.id, prep.kind, prep.kindReason, dumpError));
         continue;
       }
+      const warnings = dump.warnings?.() ?? [];
       outcomes.set(target.id, {
         destination: target.id,
         status: 'success',
@@ -309,6 +312,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
         bytesStored: point.stats.bytesStored,
         error: null,
         ...(point.parentId ? { builtOn: point.parentId } : {}),
+        ...(warnings.length > 0 ? { warnings } : {}),
       });
     }
     return input.destinations.map((d) => outcomes.get(d.id)!);

@@ -20,6 +20,12 @@
  *   holds a statement the replay under the new name would apply wrongly (rows changed by an
  *   SQL statement — binlog_format STATEMENT or MIXED —, or a statement naming
  *   `source`.table itself) → RESTORE_FAILED naming it and the fix; nothing is created.
+ * - So is a source or new name mariadb-binlog's --rewrite-db cannot carry (binlog.ts
+ *   rewriteRefusal: `->` in the source's name, a leading space): the replay would write into
+ *   the source database itself.
+ * - So is a target whose max_allowed_packet is smaller than the longest statement the replay
+ *   would send (a row change of a large value): RESTORE_FAILED naming the SET GLOBAL to run
+ *   (connector.ts replayPacketRefusal); nothing is created.
  * - So is a target where the user may not run what the replay runs (each event's session
  *   variables and BINLOG statements: BINLOG REPLAY; its SET TIMESTAMP: secure_timestamp):
  *   RESTORE_FAILED naming the privilege or setting and the fix; nothing is created.
@@ -30,7 +36,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, logFileNumber, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -152,6 +158,14 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   const connector = connectorFor(input.server, { password: input.password, toolPaths: input.toolPaths });
   if (!(connector instanceof MysqlConnector)) throw new BackstopError('INTERNAL', 'Expected the MySQL/MariaDB connector.');
 
+  // Names mariadb-binlog's --rewrite-db cannot carry: the replay would write into the source database itself.
+  const badName = rewriteRefusal(chosen.point.database, input.database);
+  if (badName) {
+    throw new BackstopError(
+      'RESTORE_FAILED',
+      `Database "${chosen.point.database}" cannot be restored as of ${t} into "${input.database}": ${badName.why}. Nothing was created. Fix: ${badName.name === 'target' ? 'choose a new name without a leading space, or ' : ''}restore a backup point without --as-of (backstop points <location> lists them).`,
+    );
+  }
   // A replay sets each event's session variables and time: a user or server that forbids it would fail the replay after the dump's load.
   const refusal = await connector.replayRefusal(input.signal ? { signal: input.signal } : {});
   if (refusal) {
@@ -191,6 +205,9 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
         `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md).`,
       );
     }
+    // A row change larger than the target's max_allowed_packet would stop the replay after the dump's load: refused now.
+    const tooLarge = await connector.replayPacketRefusal(chosen.point.database, input.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});
+    if (tooLarge) throw tooLarge;
     const restored = await runRestore(
       {
         op: 'restore',
@@ -218,7 +235,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
             `The log held ${n} account statement${n === 1 ? '' : 's'} (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "${chosen.point.database}" was the default database; accounts belong to the server, not the database, so ${n === 1 ? 'it was' : 'they were'} not replayed and no account on the target changed. To give the restored copy the accounts and grants the source had, apply the backed-up accounts (the task's ~server/grants.sql: Restore → Apply to a server, or backstop apply-globals) and grant them on the new name.`,
           ]
         : [];
-    return { ...restored, notes: [...restored.notes, note, ...accounts], pointId: chosen.point.id, moment, range: chosen.range };
+    return { ...restored, notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : [])], pointId: chosen.point.id, moment, range: chosen.range };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
     for (const h of holds) await h.release();

@@ -91,6 +91,12 @@ export interface DumpStream {
    */
   finalMeta?: () => JsonObject;
   /**
+   * What the user should know about this backup although it succeeded (MySQL/MariaDB: its
+   * tables without transactions, not in the dump's snapshot): each destination's History row
+   * of it shows them (RunDatabase.warnings). Called only after the stream ended.
+   */
+  warnings?: () => string[];
+  /**
    * Set when this stream cannot continue the chain it was asked to continue (the binary
    * log it follows was purged): the point starts a new chain, with this reason.
    */

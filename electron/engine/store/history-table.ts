@@ -66,7 +66,7 @@ interface DbRow {
 }
 
 /** A row's kind-specific facts, stored as JSON in run_databases.detail. */
-type RowDetail = Pick<RunDatabase, 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse'>;
+type RowDetail = Pick<RunDatabase, 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse' | 'warnings'>;
 
 export interface NewRun {
   taskId: string;
@@ -85,7 +85,7 @@ export interface NewRun {
 export type DatabaseOutcome = Pick<
   RunDatabase,
   'kind' | 'kindReason' | 'status' | 'pointId' | 'bytesRead' | 'bytesStored' | 'endedAt' | 'errorCode' | 'errorMessage'
-> & Pick<RunDatabase, 'checks' | 'durationMs' | 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse'>;
+> & Pick<RunDatabase, 'checks' | 'durationMs' | 'restoredAs' | 'deletedPoints' | 'bytesFreed' | 'keptInUse' | 'warnings'>;
 
 function rowDetail(o: RowDetail): string | null {
   const d: RowDetail = {
@@ -93,6 +93,7 @@ function rowDetail(o: RowDetail): string | null {
     ...(o.deletedPoints !== undefined ? { deletedPoints: o.deletedPoints } : {}),
     ...(o.bytesFreed !== undefined ? { bytesFreed: o.bytesFreed } : {}),
     ...(o.keptInUse !== undefined && o.keptInUse.length > 0 ? { keptInUse: o.keptInUse } : {}),
+    ...(o.warnings !== undefined && o.warnings.length > 0 ? { warnings: o.warnings } : {}),
   };
   return Object.keys(d).length > 0 ? JSON.stringify(d) : null;
 }

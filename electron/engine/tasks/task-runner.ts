@@ -780,7 +780,9 @@ export class TaskRunner {
         endedAt,
         errorCode: o.error?.code ?? null,
         errorMessage: o.error?.message ?? null,
+        ...(o.warnings ? { warnings: o.warnings } : {}),
       });
+      for (const w of o.warnings ?? []) dbLog.warn({ destination: o.destination }, w);
       dbLog.info(
         { destination: o.destination, status: o.status, kind: o.kind, kindReason: o.kindReason, bytesRead: o.bytesRead, bytesStored: o.bytesStored, error: o.error?.code, retention: o.retention },
         'database backup finished',

@@ -106,6 +106,8 @@ export interface DatabaseResult {
   /** Bytes written, summed over destinations. */
   bytesStored: number;
   status: RunDatabase['status'];
+  /** What to know about its points (RunDatabase.warnings): each once, though every destination's row carries it. */
+  warnings: string[];
 }
 
 const STATUS_RANK: Record<RunDatabase['status'], number> = { failed: 4, canceled: 3, running: 2, skipped: 1, success: 0 };
@@ -131,6 +133,7 @@ export function resultsByDatabase(run: Pick<Run, 'databases'>): DatabaseResult[]
       bytesRead: Math.max(0, ...destinations.map((d) => d.bytesRead)),
       bytesStored: destinations.reduce((n, d) => n + d.bytesStored, 0),
       status: worstStatus(destinations),
+      warnings: [...new Set(destinations.flatMap((d) => d.warnings ?? []))],
     }));
 }
 

@@ -3,7 +3,7 @@
  * the run did ("Restore", "Whole-server restore", "Retention: 2 points deleted", or the kind a
  * backup took), the Kind filter narrows the list, a restore's detail names who started it,
  * the source, the point, the target server and each database's new name and bytes, and a
- * retention run's detail lists the points it deleted.
+ * retention run's detail lists the points it deleted; a backup row shows its warnings.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
@@ -59,6 +59,8 @@ function run(id: string, over: Partial<Run>): Run {
   };
 }
 
+const MYISAM = 'Tables without transactions in database "billing" (2 MyISAM tables): a backup reads them as they are when it reaches them.';
+
 const RUNS: Run[] = [
   run('r-restore', {
     runKind: 'restore',
@@ -101,7 +103,14 @@ const RUNS: Run[] = [
       }),
     ],
   }),
-  run('r-backup', {}),
+  run('r-backup', {
+    databases: [
+      // The warning is the dump's: every destination's row carries it; the detail shows it once.
+      row('billing', { warnings: [MYISAM] }),
+      row('billing', { destination: 's3://backups/nightly', warnings: [MYISAM] }),
+      row('crm'),
+    ],
+  }),
 ];
 
 async function mountView() {
@@ -175,5 +184,13 @@ describe('History: restores and retention runs', () => {
     expect(detail.text()).toContain('3.0 MB');
     // A point retention kept because a restore was reading it is named, not silently skipped.
     expect(detail.get('[data-testid="run-detail-kept-in-use"]').text()).toBe('Kept for the next run, in use by a restore or a backup: 20260227T020000000Z-33333333');
+  });
+
+  it("shows a database's warnings (a MariaDB database's tables without transactions) once, whatever its number of destinations, and none for the others", async () => {
+    const w = await mountView();
+    await w.findAll('[data-testid="history-row-toggle"]')[3]!.trigger('click');
+    const rows = w.get('[data-testid="run-detail"]').findAll('[data-testid="run-detail-row"]');
+    expect(rows.map((r) => r.attributes('data-database'))).toEqual(['billing', 'billing', 'crm']);
+    expect(rows.map((r) => r.findAll('[data-testid="run-detail-warning"]').map((p) => p.text()))).toEqual([[MYISAM], [], []]);
   });
 });

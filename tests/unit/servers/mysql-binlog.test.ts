@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -245,4 +245,15 @@ describe('the dump position and the replay', () => {
     // The long lines were read through: the statement after them is still judged.
     expect(found).toMatchObject({ statement: 'UPDATE item SET price = 2' });
   }, 120_000);
+});
+
+describe('rewriteRefusal', () => {
+  it('refuses names mariadb-binlog --rewrite-db splits or trims (a "->" in the source, a leading space), passes every other name', () => {
+    expect(rewriteRefusal('ar->row', 'copy')).toMatchObject({ name: 'source', why: expect.stringContaining('holds "->"') });
+    expect(rewriteRefusal(' lead', 'copy')).toMatchObject({ name: 'source', why: expect.stringContaining('starts with a space') });
+    expect(rewriteRefusal('\tlead', 'copy')).toMatchObject({ name: 'source' });
+    expect(rewriteRefusal('shop', ' copy')).toMatchObject({ name: 'target', why: expect.stringContaining('new name starts with a space') });
+    // "->" in the new name is fine: the tool splits at the first one.
+    for (const [source, target] of [['shop', 'copy->2'], ['shop-2024.eu', 'a b'], ['Grüße `x`', 'ü-copy'], ['a>b', 'c-d']]) expect(rewriteRefusal(source!, target!)).toBeNull();
+  });
 });

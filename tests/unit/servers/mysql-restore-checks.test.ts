@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BackstopError } from '../../../electron/shared/result.ts';
-import { definerNotes, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
+import { crossDatabaseKeyError, definerNotes, eventDefinerNote, grantsLeftBehindNotes, grantsLeftBehindQuery, missingDefinerError, packetTooLargeError } from '../../../electron/engine/servers/mysql/restore-checks.ts';
 
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').toUpperCase();
 
@@ -21,6 +21,52 @@ describe('packetTooLargeError', () => {
     const before = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 84_000_000, 16 * 1024 * 1024);
     expect(before.message).toContain("more than that server's max_allowed_packet of 16 MB, so it would close the connection while loading it. Nothing was created. Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824;");
     expect(before.message).not.toContain('removed');
+    // A replay's statement: the row changes of one statement, which need not be one large row.
+    const log = packetTooLargeError('MySQL/MariaDB server db:3306', 'big', 9_000_000, 4 * 1024 * 1024, undefined, 'log');
+    expect(log.message).toContain(
+      'the stored binary log holds a statement of 9 MB to replay (the row changes of one statement: a large row, or many rows changed by one INSERT … SELECT, UPDATE or DELETE, replayed as one BINLOG statement), more than that server\'s max_allowed_packet of 4 MB, so it would close the connection while loading it. Nothing was created.',
+    );
+  });
+});
+
+describe('grantsLeftBehindNotes', () => {
+  it("one note naming the accounts (a role without its host) and the GRANT on the new name; none without rows; names hex-quoted in the query", () => {
+    expect(grantsLeftBehindNotes('shop_copy', 'shop', [])).toEqual([]);
+    const notes = grantsLeftBehindNotes('shop`copy', 'shop', [
+      ['grant', hex('app_ro'), ''],
+      ['grant', hex("o'neil"), hex('10.%')],
+    ]);
+    expect(notes).toEqual([
+      `Accounts that hold privileges on "shop" on this server have none on the new name "shop\`copy": 'app_ro', 'o''neil'@'10.%'. Grants name a database, so they stay on the original and were not copied. ` +
+        "If applications are to use \"shop`copy\" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR 'app_ro'; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON `shop``copy`.* TO 'app_ro';",
+    ]);
+    const q = grantsLeftBehindQuery('shop_copy', "sh'op");
+    expect(q).toContain(`Db = X'${Buffer.from("sh'op").toString('hex')}'`);
+    expect(q).toContain(`X'${Buffer.from('shop_copy').toString('hex')}' LIKE g.Db`);
+  });
+});
+
+describe('crossDatabaseKeyError', () => {
+  const failed = (m: string) => new BackstopError('RESTORE_FAILED', `Failed on the server (while replaying the binary log into database "ca_copy"; exit code 1): ERROR 1452 (23000) at line 39: ${m}`);
+  it('names a key into another database (quoted names kept), none for a key inside the restored database or another failure', () => {
+    const e = crossDatabaseKeyError('ca', 'ca_copy', '2026-12-06T10:00:00Z', failed('Cannot add or update a child row: a foreign key constraint fails (`ca_copy`.`ch``ild`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `p-b`.`parent` (`id`))'));
+    expect(e?.code).toBe('RESTORE_FAILED');
+    expect(e?.message).toContain('its table `ch``ild` has a foreign key into another database, `p-b`.`parent`');
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', failed('Cannot add or update a child row: a foreign key constraint fails (`ca_copy`.`child`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `ca_copy`.`parent` (`id`))'))).toBeNull();
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new BackstopError('RESTORE_FAILED', 'ERROR 1062 (23000): Duplicate entry'))).toBeNull();
+    expect(crossDatabaseKeyError('ca', 'ca_copy', 'x', new Error('ERROR 1452 (23000): Cannot add or update a child row: a foreign key constraint fails (`a`.`b`, CONSTRAINT `k` FOREIGN KEY (`p`) REFERENCES `c`.`d` (`id`))'))).toBeNull();
+  });
+});
+
+describe('eventDefinerNote', () => {
+  const row = (name: string, definer: string, status = 'ENABLED') => ['event', hex(name), hex(definer), status];
+  const me = ['me', hex('backstop@%'), '', ''];
+  it('names the events a replay made the restoring account define, with the ALTER DEFINER keeping their state; none otherwise', () => {
+    const before = [row('a', 'root@localhost'), row('b', 'app@%'), row('c', 'app@%'), me];
+    const note = eventDefinerNote('shop', before, [row('a', 'backstop@%', 'DISABLED'), row('b', 'app@%'), row('c', 'other@%'), row('new', 'backstop@%'), me]);
+    expect(note).toContain("now have the restoring account 'backstop'@'%' as their definer: `a`.");
+    expect(note).toContain("Fix: give each event its definer back, keeping its state, e.g. ALTER DEFINER = 'root'@'localhost' EVENT `shop`.`a` DISABLE;");
+    expect(eventDefinerNote('shop', before, before)).toBeNull();
   });
 });
 

@@ -16,8 +16,8 @@
  *   `BACKSTOP-BINLOG-FILE <name> <size>\n` followed by exactly <size> bytes of the file.
  * - A replay into another name runs the reader's output through `OwnGtids` (new
  *   transactions of the target) and `AccountStatements` (no account changes on the
- *   target); `StatementScan` refuses beforehand a log that cannot replay faithfully. The
- *   replay's session first runs `REPLAY_SESSION`.
+ *   target); `StatementScan` refuses beforehand a log that cannot replay faithfully, and
+ *   `rewriteRefusal` names the tool cannot rewrite. The replay's session first runs `REPLAY_SESSION`.
  */
 import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -187,6 +187,22 @@ export async function unpackLogFiles(source: Readable, dir: string, keep: (name:
   }
   if (current || pending.length) throw damaged('it ends inside a file');
   return names;
+}
+
+/**
+ * Why mariadb-binlog's `--rewrite-db=<source>-><target>` cannot carry these two names, or null.
+ * The tool splits its argument at the FIRST `->` and trims spaces around both names, so a
+ * source name holding `->` or starting with a space (MariaDB allows both) is not the name it
+ * rewrites: the source's events pass the `--database` filter unrewritten and replay INTO THE
+ * SOURCE database itself on that server (found by a duplicate key only when the row is still
+ * there); a target starting with a space is rewritten to another name (and fails there).
+ */
+export function rewriteRefusal(source: string, target: string): { why: string; name: 'source' | 'target' } | null {
+  const intoSource = 'so the replay would apply the log\'s changes to the source database itself (on its own server), not to the new one';
+  if (source.includes('->')) return { name: 'source', why: `the source database's name holds "->", which mariadb-binlog's --rewrite-db reads as the end of a name, ${intoSource}` };
+  if (/^\s/.test(source)) return { name: 'source', why: `the source database's name starts with a space, which mariadb-binlog's --rewrite-db drops, ${intoSource}` };
+  if (/^\s/.test(target)) return { name: 'target', why: `the new name starts with a space, which mariadb-binlog's --rewrite-db drops, so the replay would apply the log's changes to a database of another name` };
+  return null;
 }
 
 /**

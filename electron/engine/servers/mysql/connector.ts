@@ -7,8 +7,8 @@
  *   --dump-history: system-versioned tables keep their history rows, unless a table of the
  *   database has transaction-precise history, which the tool cannot dump (then current rows
  *   only, docs/RESTORE.md); tables of engines without transactions (MyISAM, Aria…) are not
- *   in that snapshot: a connection test asked for `contentWarnings` names them, and a
- *   restore of a dump holding them says so in its notes (non-transactional.ts); named as a bare argument so the
+ *   in that snapshot: a connection test asked for `contentWarnings` names them, a run's
+ *   History row of such a database warns (the engines its dump names, `DumpStream.warnings`), and a restore of a dump holding them says so in its notes (non-transactional.ts); named as a bare argument so the
  *   dump has no CREATE DATABASE/USE and restores under any name. The database's own
  *   options (character set, collation, comment) are read first and written as a header
  *   before the dump (database-options.ts).
@@ -36,7 +36,8 @@
  *   tables and the fix; one with innodb_force_primary_key=ON refusing a table without a
  *   primary key fails the restore naming the setting and the fix (dump-tables.ts). A restored
  *   database whose definer-rights objects run as accounts the target lacks, or that have no
- *   privilege on the new name, is kept, with notes naming those accounts and the fix.
+ *   privilege on the new name, is kept, with notes naming those accounts and the fix; so are
+ *   the accounts that hold privileges on the original name but none on the new one.
  * - a dump or restore whose connection the server closed (a consumer or source slower than
  *   its net_write_timeout / wait_timeout / net_read_timeout allow) fails naming those
  *   settings, their values and the SET GLOBAL to run (timeouts.ts), not as an unreachable server.
@@ -47,7 +48,7 @@
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
 import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -78,11 +79,16 @@ import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOpti
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
-import { isNonTransactionalRow, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
+import { isNonTransactionalRow, nonTransactionalBackupWarning, nonTransactionalNote, nonTransactionalQuery, nonTransactionalTablesQuery, nonTransactionalWarning, replayedTwiceError } from './non-transactional.ts';
 import {
+  crossDatabaseKeyError,
   definerAccountsQuery,
   definerNotes,
   definersQuery,
+  eventDefinerNote,
+  eventDefinersQuery,
+  grantsLeftBehindNotes,
+  grantsLeftBehindQuery,
   missingDefinerError,
   packetTooLargeError,
   sourceReferenceNotes,
@@ -92,7 +98,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
@@ -100,6 +106,8 @@ export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'hos
 /** What a replay of the binary log left out: account statements logged with the database the default one (AccountStatements). */
 export interface ReplayReport {
   accountStatementsSkipped: number;
+  /** The note on events whose definer the replay changed to the restoring account (restore-checks.ts eventDefinerNote), when any. */
+  eventDefinerNote?: string;
 }
 
 export const MYSQL_GRANTS_STREAM: ServerStream = { name: 'grants.sql', format: 'mysql-grants-sql' };
@@ -323,6 +331,8 @@ export class MysqlConnector implements Connector {
     let tool: ReturnType<typeof streamTool> | null = null;
     const tap = new PositionTap();
     let position: DumpPosition | null = null;
+    // The tables' engines as the dump names them: those without transactions are not in its snapshot, which the run says (non-transactional.ts).
+    const tables = new DumpTables();
     const snapshotFacts = (file: string, pos: number) => this.snapshotFacts(file, pos, opts.signal);
     const startedAt = Date.now();
     const cut = (e: unknown) => this.timeoutCut('dump', database, e, startedAt, opts.signal);
@@ -349,6 +359,7 @@ export class MysqlConnector implements Connector {
             tap.feed(chunk);
             if (tap.position) facts = snapshotFacts(tap.position.binlogFile, tap.position.binlogPos);
           }
+          tables.scan(chunk);
           yield chunk;
         }
         await tool.done;
@@ -366,7 +377,11 @@ export class MysqlConnector implements Connector {
     stream.once('close', () => tool?.stream.destroy());
     const done = finished(stream);
     done.catch(() => undefined);
-    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }), volatile: NO_VOLATILE_BYTES };
+    const warnings = () => {
+      const unsnapped = nonTransactionalBackupWarning(database, tables.tables);
+      return unsnapped ? [unsnapped] : [];
+    };
+    return { stream, done, handsOverBuffers: true, facts: new MysqlSqlFacts(), meta: { format: 'mysql-sql' }, finalMeta: () => ({ ...(position ?? {}) }), warnings, volatile: NO_VOLATILE_BYTES };
   }
 
   async inspectRestored(database: string, countTables: string[], opts: OperationOptions = {}): Promise<RestoredInspection> {
@@ -536,6 +551,9 @@ export class MysqlConnector implements Connector {
    */
   async replayLog(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<ReplayReport> {
     checkMysqlDatabaseName(target);
+    // Never a replay the tool would apply to another database than `target` (restore-to-moment.ts refuses it before anything is created).
+    const badName = rewriteRefusal(source, target);
+    if (badName) throw new BackstopError('VALIDATION', `The binary log of "${source}" cannot be replayed into "${target}": ${badName.why}.`);
     return withoutHalfRestore(target, () => this.replay(source, target, files, startPos, moment, opts), () => this.dropQuietly(target), `DROP DATABASE ${quoteMysqlIdent(target)};`);
   }
 
@@ -593,20 +611,49 @@ export class MysqlConnector implements Connector {
     return scan.end();
   }
 
-  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
-    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
-    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
+  /**
+   * The statements a replay of `source` into `target` sends (the reader's output of the range, without
+   * the source's GTIDs and account statements), as a stream, and the AccountStatements that counts them.
+   */
+  private replayStatements(source: string, target: string, files: string[], startPos: number, moment: Date, signal?: AbortSignal): { filtered: Readable; accounts: AccountStatements; done: Promise<unknown> } {
     const reader: ToolCommand = {
       path: this.binlogTool(),
       args: ['--no-defaults', `--database=${source}`, `--rewrite-db=${source}->${target}`, `--start-position=${startPos}`, `--stop-datetime=${stopDatetime(moment)}`, '--', ...files],
       env: { TZ: 'UTC' },
     };
-    const events = streamTool(reader, { signal: opts.signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
+    const events = streamTool(reader, { signal, classify: this.classify('decoding the stored binary log (mariadb-binlog)', 'RESTORE_FAILED') });
     const own = events.stream.pipe(new OwnGtids());
     const accounts = new AccountStatements();
     const filtered = own.pipe(accounts);
     events.stream.on('error', (e) => own.destroy(e));
     own.on('error', (e) => filtered.destroy(e));
+    return { filtered, accounts, done: events.done };
+  }
+
+  /**
+   * Before anything is created: the refusal (restore-checks.ts, "Nothing was created") when the
+   * longest statement the replay `replayLog` would run sends (a row change of a large value, as a
+   * `BINLOG '…'` statement) is larger than this server's max_allowed_packet; else null. The log
+   * range's size bounds every statement in it, so a range far below the limit is not decoded.
+   */
+  async replayPacketRefusal(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions = {}): Promise<BackstopError | null> {
+    const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal: opts.signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' });
+    const limit = Number(rows[0]?.[0]);
+    if (!Number.isFinite(limit)) return null;
+    const sizes = await Promise.all(files.map((f) => stat(f).then((s) => s.size)));
+    const range = Math.max(0, sizes.reduce((a, b) => a + b, 0) - startPos);
+    // Base64 (4 bytes for 3) in lines of 76, plus the statement's own words.
+    if (Math.ceil(range / 3) * 4 * (77 / 76) + 64 * 1024 < limit) return null;
+    const { filtered, accounts, done } = this.replayStatements(source, target, files, startPos, moment, opts.signal);
+    for await (const chunk of filtered) void chunk;
+    await done;
+    return this.packetTooLarge(target, accounts.longest, undefined, opts.signal, 'log');
+  }
+
+  private async replay(source: string, target: string, files: string[], startPos: number, moment: Date, opts: OperationOptions): Promise<ReplayReport> {
+    // MySQL's own client strips a /*M! comment, leaving an empty statement: the setting is sent by MariaDB's client only (versioned tables are MariaDB's).
+    const session = (await toolVersion(this.client())).flavor === 'mariadb' ? [REPLAY_SESSION] : [];
+    const { filtered, accounts, done } = this.replayStatements(source, target, files, startPos, moment, opts.signal);
     const input = Readable.from(
       (async function* () {
         yield* session;
@@ -614,17 +661,23 @@ export class MysqlConnector implements Connector {
       })(),
       { objectMode: false },
     );
+    // The events' definers before the replay: an ALTER EVENT it replays makes the restoring account the definer (restore-checks.ts).
+    const definers = () => this.query(eventDefinersQuery(target), { signal: opts.signal, action: `checking the events of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => null);
+    const eventsBefore = await definers();
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--max-allowed-packet=1G', '--binary-mode']);
     await sinkTool(cmd, input, { signal: opts.signal, classify: this.classify(`replaying the binary log into database "${target}"`, 'RESTORE_FAILED') }).catch(async (e: unknown) => {
       // A change the dump already held (its tables without transactions were read after its position): said so (non-transactional.ts).
       // A row change longer than the server's max_allowed_packet: it closed the connection (restore-checks.ts names the fix).
-      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal);
+      const tooLarge = await this.packetTooLarge(target, accounts.longest, e, opts.signal, 'log');
       if (tooLarge) throw tooLarge;
       const rows = await this.query(nonTransactionalTablesQuery(target), { signal: opts.signal, action: `checking the engines of database "${target}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
-      throw replayedTwiceError(source, target, `${moment.toISOString().slice(0, 19)}Z`, rows, e) ?? e;
+      const at = `${moment.toISOString().slice(0, 19)}Z`;
+      throw replayedTwiceError(source, target, at, rows, e) ?? crossDatabaseKeyError(source, target, at, e) ?? e;
     });
-    await events.done;
-    return { accountStatementsSkipped: accounts.skipped };
+    await done;
+    const eventsAfter = eventsBefore && eventsBefore.some((r) => r[0] === 'event') ? await definers() : null;
+    const eventNote = eventsBefore && eventsAfter ? eventDefinerNote(target, eventsBefore, eventsAfter) : null;
+    return { accountStatementsSkipped: accounts.skipped, ...(eventNote ? { eventDefinerNote: eventNote } : {}) };
   }
 
   /**
@@ -783,6 +836,7 @@ export class MysqlConnector implements Connector {
           ...(await this.engineNotes(database, tables.tables, opts.signal)),
           ...(await this.definerNotes(database, opts.signal)),
           ...(await this.sourceReferenceNotes(database, opts.sourceName, opts.signal)),
+          ...(await this.grantsLeftBehind(database, opts.sourceName, opts.signal)),
         ];
         return notes.length === 0 ? { database } : { database, notes };
       },
@@ -796,12 +850,12 @@ export class MysqlConnector implements Connector {
    * statement is larger than the server's max_allowed_packet, the error that names the fix
    * (restore-checks.ts); else null.
    */
-  private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal): Promise<BackstopError | null> {
+  private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal, from: 'dump' | 'log' = 'dump'): Promise<BackstopError | null> {
     if (longest < 1024 * 1024) return null;
     if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;
     const rows = await this.query('SELECT @@GLOBAL.max_allowed_packet;', { signal, action: 'reading max_allowed_packet', fallback: 'RESTORE_FAILED' }).catch(() => null);
     const limit = Number(rows?.[0]?.[0]);
-    return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure) : null;
+    return Number.isFinite(limit) && longest >= limit ? packetTooLargeError(this.label, database, longest, limit, failure, from) : null;
   }
 
   /**
@@ -836,6 +890,13 @@ export class MysqlConnector implements Connector {
     if (!source || source === database) return [];
     const rows = await this.query(sourceReferencesQuery(database, source), { signal, action: `checking the bodies of database "${database}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
     return sourceReferenceNotes(database, source, rows);
+  }
+
+  /** The note on accounts holding privileges on the original name but none on the new one (restore-checks.ts); none when it cannot tell. */
+  private async grantsLeftBehind(database: string, source: string | undefined, signal?: AbortSignal): Promise<string[]> {
+    if (!source || source === database) return [];
+    const rows = await this.query(grantsLeftBehindQuery(database, source), { signal, action: `checking the grants on database "${source}"`, fallback: 'RESTORE_FAILED' }).catch(() => []);
+    return grantsLeftBehindNotes(database, source, rows);
   }
 
   /** The notes on definers of `database` this server lacks or that have no privilege on it (restore-checks.ts); the accounts it could not check when the mysql schema is not readable. */

@@ -13,7 +13,8 @@
  *   (restore-checks.ts `packetTooLargeError` words that failure).
  *
  * Contract: `DumpTables` is the one pass that reads the dump's lines for all three (the bytes
- * the client receives, after database-options.ts's rewrite). It passes the dump through
+ * the client receives, after database-options.ts's rewrite); a backup reads the dump it takes
+ * with it too (`scan`), for the tables' engines (non-transactional.ts's warning). It passes the dump through
  * unchanged (the same buffers) and reads only the start of each line (at most 4 KB of it, so
  * an 18 MB INSERT line is never held), and decodes only a line starting with `C` or one
  * inside a table: a `CREATE TABLE \`name\` (` line opens a table, a `  PRIMARY KEY (` line
@@ -51,6 +52,17 @@ export class DumpTables extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.scan(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.endLine();
+    cb();
+  }
+
+  /** Reads one buffer of the dump (keeps at most a line's first HEAD bytes of it): the Transform's step, and a dump's own reader's (connector.ts openDump). */
+  scan(chunk: Buffer): void {
     for (let p = 0; p < chunk.length; ) {
       const nl = chunk.indexOf(0x0a, p);
       const end = nl < 0 ? chunk.length : nl;
@@ -61,12 +73,6 @@ export class DumpTables extends Transform {
       this.endLine();
       p = nl + 1;
     }
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.endLine();
-    cb();
   }
 
   private endLine(): void {

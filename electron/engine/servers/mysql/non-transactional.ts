@@ -12,6 +12,9 @@
  * reads information_schema.TABLES (it opens every table's definition), so only an explicit
  * connection test asks it, never a run.
  *
+ * `nonTransactionalBackupWarning` is the same warning for one database a run backed up (from
+ * the engines its dump names, no extra query): stored with its point and shown in History.
+ *
  * `nonTransactionalNote` is the restore's side: the dump's tables of those engines (as
  * dump-tables.ts read them from the restored stream) named in one note, or null when there are
  * none — the copy is consistent only if nothing wrote to them while the backup ran, which the
@@ -48,11 +51,33 @@ export function nonTransactionalWarning(rows: readonly (readonly string[])[]): s
   const byDatabase = new Map<string, string[]>();
   for (const [, hex, engine, count] of rows.filter(isNonTransactionalRow)) {
     const database = Buffer.from(hex ?? '', 'hex').toString('utf8');
-    const n = Number(count);
     const list = byDatabase.get(database) ?? [];
-    list.push(`${n} ${engine} table${n === 1 ? '' : 's'}`);
+    list.push(counted(Number(count), engine ?? '?'));
     byDatabase.set(database, list);
   }
+  return warningOf(byDatabase);
+}
+
+/**
+ * The run's warning for one database it backed up (History, `backstop history --json`): its
+ * dump's tables without transactions (as DumpTables read them from the dump) counted per
+ * engine, in the connection test's words; null when it has none.
+ */
+export function nonTransactionalBackupWarning(database: string, tables: readonly EngineTable[]): string | null {
+  const engines = new Map(ENGINES.map((e) => [e.toUpperCase(), e]));
+  const counts = new Map<string, number>();
+  for (const t of tables) {
+    const engine = t.engine ? engines.get(t.engine.toUpperCase()) : undefined;
+    if (engine) counts.set(engine, (counts.get(engine) ?? 0) + 1);
+  }
+  if (counts.size === 0) return null;
+  return warningOf(new Map([[database, [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([engine, n]) => counted(n, engine))]]));
+}
+
+const counted = (n: number, engine: string) => `${n} ${engine} table${n === 1 ? '' : 's'}`;
+
+/** The warning for databases (name → their counts per engine), or null for none. */
+function warningOf(byDatabase: Map<string, string[]>): string | null {
   if (byDatabase.size === 0) return null;
   const named = [...byDatabase].slice(0, MAX_NAMED).map(([d, what]) => `"${d}" (${what.join(', ')})`);
   const more = byDatabase.size > MAX_NAMED ? ` and ${byDatabase.size - MAX_NAMED} more` : '';
@@ -60,7 +85,7 @@ export function nonTransactionalWarning(rows: readonly (readonly string[])[]): s
     `Tables without transactions in ${byDatabase.size === 1 ? 'database' : 'databases'} ${named.join(', ')}${more}: ` +
     'a backup reads them as they are when it reaches them, not at the moment of its snapshot, so rows written to them while it runs may not match the rest of the database ' +
     '(and a restore to a moment may replay a change the dump already holds). ' +
-    'Fix: convert them to InnoDB (ALTER TABLE <table> ENGINE=InnoDB), or schedule the task when nothing writes to them (docs/RESTORE.md, MariaDB section).'
+    'Fix: convert them to InnoDB (ALTER TABLE <table> ENGINE=InnoDB), or schedule the task when nothing writes to them, or accept that their copy may not match (docs/RESTORE.md, MariaDB section).'
   );
 }
 

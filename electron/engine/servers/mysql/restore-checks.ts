@@ -25,6 +25,17 @@
  *   (`shop`.log): one note naming them — they still use the original (the dump keeps bodies
  *   as written; only view bodies and trigger headers are rewritten, view-bodies.ts and
  *   trigger-header.ts).
+ * - `grantsLeftBehindQuery`/`grantsLeftBehindNotes`: after a restore under a new name, the
+ *   accounts and roles that on this server hold privileges on the original name (database,
+ *   table or routine grants) but none on the new one: one note naming them and the GRANT to
+ *   run — an application switched to the copy gets "Access denied" otherwise. Definers are
+ *   left to `definerNotes`; a user that may not read the mysql schema gets no such note.
+ * - `eventDefinersQuery`/`eventDefinerNote`: a replay to a moment whose log holds ALTER EVENT
+ *   (logged without a DEFINER clause) makes the restoring account those events' definer; the
+ *   note names them, their definer before the replay and the ALTER DEFINER to run.
+ * - `crossDatabaseKeyError`: a replay to a moment stopped by a foreign key into another
+ *   database (1452: the referenced row is not on this server now) becomes the error naming the
+ *   key's tables and the fix; any other failure gives null.
  * - `missingDefinerError`: a restore that failed because the server refused to create a view
  *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
  *   created while the account is missing, under any name) becomes the error naming that
@@ -36,14 +47,21 @@ const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
 
 /**
  * A restore with a statement of `longest` bytes on a server whose max_allowed_packet is
- * `limit`: refused before anything was created (the point's facts knew the length), or
- * failed while loading (`cause`: the server closed the connection; the caller removed the database).
+ * `limit`: refused before anything was created (the point's facts, or a decode of the log,
+ * knew the length), or failed while loading (`cause`: the server closed the connection; the
+ * caller removed the database). `from` 'log': the statement is a binary-log replay's — the row
+ * changes of ONE statement (a large row, or many rows changed by one INSERT … SELECT, UPDATE or
+ * DELETE), which the replay sends as one `BINLOG '…'` statement.
  */
-export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause?: unknown): BackstopError {
+export function packetTooLargeError(server: string, database: string, longest: number, limit: number, cause?: unknown, from: 'dump' | 'log' = 'dump'): BackstopError {
   const what = cause === undefined ? 'so it would close the connection while loading it. Nothing was created.' : 'so it closed the connection. The new database was removed.';
+  const held =
+    from === 'log'
+      ? `the stored binary log holds a statement of ${mb(longest)} to replay (the row changes of one statement: a large row, or many rows changed by one INSERT … SELECT, UPDATE or DELETE, replayed as one BINLOG statement)`
+      : `the backup holds a statement of ${mb(longest)} (a large row)`;
   return new BackstopError(
     'RESTORE_FAILED',
-    `Database "${database}" cannot be restored on the ${server}: the backup holds a statement of ${mb(longest)} (a large row), more than that server's max_allowed_packet of ${mb(limit)}, ${what} Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
+    `Database "${database}" cannot be restored on the ${server}: ${held}, more than that server's max_allowed_packet of ${mb(limit)}, ${what} Fix: on that server run SET GLOBAL max_allowed_packet = 1073741824; (and set max_allowed_packet=1G in its configuration to keep it after a restart), then restore again.`,
     cause === undefined ? {} : { cause },
   );
 }
@@ -144,6 +162,97 @@ export function definerNotes(database: string, rows: string[][]): string[] {
     );
   }
   return notes;
+}
+
+/**
+ * Rows ('grant', HEX(User), HEX(Host)) of the accounts and roles that, on this server, hold
+ * privileges on the database `source` by name (mysql.db, tables_priv, procs_priv) and none that
+ * reach `database` (the new name; nor SELECT on every database); the definers of its objects are
+ * left out (definerNotes names those).
+ */
+export function grantsLeftBehindQuery(database: string, source: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  const original = `X'${Buffer.from(source, 'utf8').toString('hex')}'`;
+  return `SELECT DISTINCT 'grant', HEX(a.User), HEX(a.Host) FROM (
+      SELECT User, Host FROM mysql.db WHERE Db = ${original}
+      UNION SELECT User, Host FROM mysql.tables_priv WHERE Db = ${original}
+      UNION SELECT User, Host FROM mysql.procs_priv WHERE Db = ${original}) a
+    WHERE NOT EXISTS (SELECT 1 FROM mysql.user u WHERE u.User = a.User AND u.Host = a.Host AND u.Select_priv = 'Y')
+      AND NOT EXISTS (SELECT 1 FROM mysql.db g WHERE g.User = a.User AND g.Host = a.Host AND ${name} LIKE g.Db)
+      AND NOT EXISTS (SELECT 1 FROM mysql.tables_priv t WHERE t.User = a.User AND t.Host = a.Host AND t.Db = ${name})
+      AND CONCAT(a.User, '@', a.Host) NOT IN (SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
+          UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name})
+    ORDER BY 2, 3;`;
+}
+
+/** The note for the rows of `grantsLeftBehindQuery` (restored as `database` from `source`), or none. */
+export function grantsLeftBehindNotes(database: string, source: string, rows: string[][]): string[] {
+  const lit = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  const accounts = rows
+    .filter((r) => r[0] === 'grant' && r.length === 3)
+    .map((r) => {
+      const [user, host] = [Buffer.from(r[1] ?? '', 'hex').toString('utf8'), Buffer.from(r[2] ?? '', 'hex').toString('utf8')];
+      return host === '' ? lit(user) : `${lit(user)}@${lit(host)}`;
+    });
+  if (accounts.length === 0) return [];
+  return [
+    `Accounts that hold privileges on "${source}" on this server have none on the new name "${database}": ${listed(accounts)}. Grants name a database, so they stay on the original and were not copied. ` +
+      `If applications are to use "${database}" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR ${accounts[0]}; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON ${quoted(database)}.* TO ${accounts[0]};`,
+  ];
+}
+
+/** Rows ('event', HEX(name), HEX(definer), STATUS) of the events of `database`, and ('me', HEX(CURRENT_USER()), '', ''): before and after a replay, `eventDefinerNote` compares them. */
+export function eventDefinersQuery(database: string): string {
+  const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
+  return `SELECT 'event', HEX(EVENT_NAME), HEX(DEFINER), STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ${name} ORDER BY EVENT_NAME; SELECT 'me', HEX(CURRENT_USER()), '', '';`;
+}
+
+/**
+ * The note on events of `database` whose definer a replay made the restoring account: the log
+ * holds ALTER EVENT statements without a DEFINER clause (the server logs them as typed), and
+ * ALTER EVENT makes whoever runs it the definer — on the source that was the account that ran
+ * it, which the log does not record. `before`/`after`: rows of `eventDefinersQuery`. Null when none changed.
+ */
+export function eventDefinerNote(database: string, before: string[][], after: string[][]): string | null {
+  const text = (h: string | undefined) => Buffer.from(h ?? '', 'hex').toString('utf8');
+  const was = new Map(before.filter((r) => r[0] === 'event').map((r) => [text(r[1]), text(r[2])]));
+  const me = text(after.find((r) => r[0] === 'me')?.[1]);
+  const changed = after.filter((r) => r[0] === 'event' && was.has(text(r[1])) && was.get(text(r[1])) !== text(r[2]) && text(r[2]) === me).map((r) => text(r[1]));
+  if (changed.length === 0) return null;
+  const first = changed[0]!;
+  const status = after.find((r) => r[0] === 'event' && text(r[1]) === first)?.[3] ?? '';
+  const keep = status === 'DISABLED' ? 'DISABLE' : status === 'SLAVESIDE_DISABLED' ? 'DISABLE ON SLAVE' : 'ENABLE';
+  return (
+    `Events of "${database}" changed by ALTER EVENT in the replayed binary log now have the restoring account ${accountName(me)} as their definer: ${listed(changed.map(quoted))}. ` +
+    `ALTER EVENT makes whoever runs it the definer, and the log does not record who ran it on the source (before the replay it was ${accountName(was.get(first)!)} for ${quoted(first)}). ` +
+    `Fix: give each event its definer back, keeping its state, e.g. ALTER DEFINER = ${accountName(was.get(first)!)} EVENT ${quoted(database)}.${quoted(first)} ${keep};`
+  );
+}
+
+const CROSS_DATABASE_KEY = /ERROR 1452 \(23000\)(?: at line \d+)?: Cannot add or update a child row: a foreign key constraint fails \(`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`, CONSTRAINT .* REFERENCES `((?:[^`]|``)+)`\.`((?:[^`]|``)+)`/;
+
+/**
+ * The error for a replay of `source`'s binary log into `target` (as of `moment`) the server
+ * stopped with 1452 on a foreign key into ANOTHER database: the replay applies one database's
+ * changes, so a row the log inserts may reference a row of the other database that this server
+ * no longer has (deleted since, or never there on another server). Null for any other failure.
+ */
+export function crossDatabaseKeyError(source: string, target: string, moment: string, failure: unknown): BackstopError | null {
+  if (!(failure instanceof BackstopError) || failure.code === 'CANCELED') return null;
+  const m = CROSS_DATABASE_KEY.exec(failure.message);
+  if (!m) return null;
+  const [table, refDb, refTable] = [m[2]!, m[3]!, m[4]!].map((n) => n.replace(/``/g, '`'));
+  // A key inside the restored database itself: not this case.
+  if (refDb === target) return null;
+  const ref = `${quoted(refDb!)}.${quoted(refTable!)}`;
+  return new BackstopError(
+    'RESTORE_FAILED',
+    `Database "${source}" cannot be restored as of ${moment}: its table ${quoted(table!)} has a foreign key into another database, ${ref}, and the binary log holds a row referencing a row of ${ref} that this server does not have now (a replay applies "${source}"'s changes only; that row was there at the moment, and has been deleted since or never was on this server). The new database "${target}" was removed. ` +
+      `Fix: restore a backup point without --as-of (backstop points <location> lists them), or restore as of that moment onto a server whose ${ref} still holds the rows the log references.`,
+    { cause: failure },
+  );
 }
 
 const MISSING_DEFINER = /ERROR 1449 \(HY000\)(?: at line \d+)?: The user specified as a definer \('(.*)'@'(.*?)'\) does not exist/;
