@@ -1,7 +1,9 @@
 /**
  * Sends notifications off the backup's path: `notify` returns at once; each (event,
  * channel) is delivered in the background, retried with exponential backoff, and its
- * outcome recorded (notification_deliveries) and logged.
+ * outcome recorded (notification_deliveries) and logged. A refusal that would come again
+ * (`PermanentDeliveryError`) ends the retries at once. A delivered row's `error` is a note
+ * (e-mail recipients the server refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
  * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
@@ -12,7 +14,7 @@
 import type { Logger } from '../logging/index.ts';
 import type { NotificationDeliveriesTable } from '../store/index.ts';
 import { describeTarget, type NotificationChannel } from './channels.ts';
-import { deliver } from './deliver.ts';
+import { deliver, PermanentDeliveryError } from './deliver.ts';
 import { wants, type NotificationPayload } from './events.ts';
 
 export interface RetryPolicy {
@@ -110,20 +112,23 @@ export class Notifier {
     const { logger, deliveries, now } = this.deps;
     const target = describeTarget(ch);
     let error: string | null = null;
+    let delivered = false;
     let attempts = 0;
     for (let i = 0; i < this.retry.attempts; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, this.retry.baseDelayMs * 2 ** (i - 1)));
       attempts++;
       try {
-        await deliver(ch, p, this.retry.timeoutMs);
-        error = null;
+        // Delivered; a note says what was refused on the way (an e-mail recipient).
+        error = await deliver(ch, p, this.retry.timeoutMs);
+        delivered = true;
         break;
       } catch (e) {
         error = (e as Error).message;
         logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
+        // The same refusal again on every try (a wrong password would lock the account).
+        if (e instanceof PermanentDeliveryError) break;
       }
     }
-    const delivered = error === null;
     const channelId = ch.id ?? null;
     const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
     let failedBefore = false;
@@ -133,7 +138,7 @@ export class Notifier {
     } catch (e) {
       logger.error({ err: e }, 'notification delivery could not be recorded');
     }
-    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts }, 'notification delivered');
+    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts, ...(error ? { note: error } : {}) }, 'notification delivered');
     else logger.error({ event: p.event, channel: ch.kind, target, attempts, error }, 'notification given up');
     return { delivered, attempts, error, failedBefore };
   }

@@ -132,11 +132,29 @@ describe('notifications from a task file', () => {
     expect(beat.requests[0]!.body).toContain('[Backstop OK] Backup task "nightly" succeeded: 1 database backed up.');
     expect(quiet.requests).toEqual([]);
     const slack = chat.requests.find((r) => r.path.startsWith('/slack/'))!;
-    expect(JSON.parse(slack.body)).toEqual({ text: expect.stringContaining('[Backstop OK] Backup task "nightly" succeeded') });
+    expect(JSON.parse(slack.body)).toEqual({ text: expect.stringContaining('[Backstop OK] Backup task "nightly" succeeded'), mrkdwn: false });
     expect(JSON.parse(slack.body).text).toMatch(/- good\.db → .*: success/);
     const discord = chat.requests.find((r) => r.path.startsWith('/discord/'))!;
-    expect(Object.keys(JSON.parse(discord.body))).toEqual(['content']);
+    expect(Object.keys(JSON.parse(discord.body))).toEqual(['content', 'allowed_mentions']);
     expect(engine.deliveries.list().every((d) => d.status === 'delivered')).toBe(true);
+  }, 120_000);
+});
+
+describe('a run with many failed databases', () => {
+  it('run-failed names the first ten and counts the rest: the mail subject stays one short line', async () => {
+    const hook = await httpReceiver();
+    vi.stubEnv('HOOK_URL', `${hook.url}/h`);
+    const s = setup([{ kind: 'webhook', urlEnv: 'HOOK_URL' }], { broken: true });
+    const broken = readFileSync(join(s.folder, 'broken.db'));
+    for (let i = 1; i <= 11; i++) writeFileSync(join(s.folder, `broken${String(i).padStart(2, '0')}.db`), broken);
+    const engine = await testEngine(fast);
+    const summary = await backupCommand(engine, s.task, undefined, undefined);
+    expect(summary.status).toBe('partial');
+    // One message for the run (database-failed only when asked), listing all twelve.
+    expect(hook.requests).toHaveLength(1);
+    const p = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
+    expect(p.message).toBe('Backup task "nightly": 12 databases failed (broken.db, broken01.db, broken02.db, broken03.db, broken04.db, broken05.db, broken06.db, broken07.db, broken08.db, broken09.db and 2 more).');
+    expect(p.databases.filter((d) => d.status === 'failed')).toHaveLength(12);
   }, 120_000);
 });
 
