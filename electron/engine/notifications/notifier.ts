@@ -81,6 +81,11 @@ export class Notifier {
     return { delivered, attempts, error };
   }
 
+  /** Deliveries still going (with their retries). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   /** Waits for deliveries in flight, at most `ms`. True when none is left. */
   async flush(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;

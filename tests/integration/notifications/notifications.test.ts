@@ -13,6 +13,7 @@ import type { NotificationPayload } from '../../../electron/engine/notifications
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver } from '../../fixtures/notify-receivers.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
 
@@ -155,6 +156,34 @@ describe('a run with many failed databases', () => {
     const p = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
     expect(p.message).toBe('Backup task "nightly": 12 databases failed (broken.db, broken01.db, broken02.db, broken03.db, broken04.db, broken05.db, broken06.db, broken07.db, broken08.db, broken09.db and 2 more).');
     expect(p.databases.filter((d) => d.status === 'failed')).toHaveLength(12);
+  }, 120_000);
+});
+
+describe('backstop backup --json', () => {
+  it('says what became of each notification of the run: delivered, or not and why (no URL path or token)', async () => {
+    const ok = await httpReceiver();
+    const gone = await httpReceiver();
+    // A deleted webhook answers 404 every time: given up at once, so the CLI's wait is short.
+    gone.failNext(100, 404);
+    vi.stubEnv('OK_URL', `${ok.url}/ok/${TOKEN}`);
+    vi.stubEnv('GONE_URL', `${gone.url}/gone/${TOKEN}`);
+    const s = setup([{ kind: 'webhook', urlEnv: 'OK_URL' }, { kind: 'webhook', urlEnv: 'GONE_URL', preset: 'slack' }], { broken: true });
+    const r = await cliInProcess('backup', '--config', s.task, '--json', '--data-dir', tempDir());
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { status: string; notifications: unknown[] };
+    expect(doc.status).toBe('partial');
+    // Both delivered in the background at once: their order is the order they finished.
+    expect(doc.notifications).toHaveLength(2);
+    expect(doc.notifications).toEqual(
+      expect.arrayContaining([
+        { event: 'run-failed', channel: 'webhook', target: ok.url, status: 'delivered', attempts: 1, error: null },
+        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404` },
+      ]),
+    );
+    expect(r.out).not.toContain(TOKEN);
+    const text = await cliInProcess('backup', '--config', s.task, '--data-dir', tempDir());
+    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404)`);
+    expect(text.out).not.toContain(`webhook ${ok.url}`);
   }, 120_000);
 });
 
