@@ -15,6 +15,7 @@
  */
 import { describeTarget, type NotificationChannel, type WebhookPreset } from './channels.ts';
 import { headline, plainText, type NotificationPayload } from './events.ts';
+import type { SmtpSettings } from './smtp-settings.ts';
 
 /** A delivery refused for a reason another attempt would meet again. */
 export class PermanentDeliveryError extends Error {}
@@ -114,7 +115,7 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
     const code = (info.rejectedErrors ?? [])[0]?.responseCode;
     return `${where} refused ${rejected.join(', ')}${code ? ` (SMTP ${code})` : ''}; the others got it`;
   } catch (e) {
-    throw smtpFailure(where, e);
+    throw smtpFailure(where, s.security, timeoutMs, e);
   } finally {
     transport.close();
   }
@@ -126,18 +127,31 @@ const CERT_REASON = /(self[- ]signed certificate(?: in certificate chain)?|unabl
 /**
  * What went wrong with an SMTP delivery and the fix, from nodemailer's error (never its raw
  * text, which may quote the dialogue); permanent when another attempt would be refused the
- * same way: the certificate, the login (retrying locks accounts), a 5xx refusal of the
- * sender or of every recipient.
+ * same way: the certificate, the login (retrying locks accounts), a security setting the
+ * server does not speak, a 5xx refusal of the sender or of every recipient.
  */
-function smtpFailure(where: string, e: unknown): Error {
-  const err = e as { code?: string; responseCode?: number; message?: unknown };
-  const cert = CERT_REASON.exec(typeof err.message === 'string' ? err.message : '');
+function smtpFailure(where: string, security: SmtpSettings['security'], timeoutMs: number, e: unknown): Error {
+  const err = e as { code?: string; command?: string; responseCode?: number; message?: unknown };
+  const message = typeof err.message === 'string' ? err.message : '';
+  const cert = CERT_REASON.exec(message);
   if (cert) {
     return new PermanentDeliveryError(
       `${where} presented a TLS certificate this computer does not trust (${cert[1]}): add the certificate authority that signed it to the system's trusted certificates (the command line also takes caFile in smtp.json or BACKSTOP_SMTP_CA_FILE), or use the host name the certificate names`,
     );
   }
-  if (err.code === 'EAUTH') return new PermanentDeliveryError(`${where} refused the user name or password${err.responseCode ? ` (SMTP ${err.responseCode})` : ''}: check them in Settings › E-mail server`);
+  if (err.code === 'EAUTH') return new PermanentDeliveryError(`${where} refused the user name or password${err.responseCode ? ` (SMTP ${err.responseCode})` : ''}: check them in Settings › E-mail server (the command line: BACKSTOP_SMTP_USER and BACKSTOP_SMTP_PASSWORD)`);
+  // STARTTLS required and the server does not offer it: nothing (no login, no mail) went out unencrypted.
+  if (err.code === 'ETLS') {
+    return new PermanentDeliveryError(`${where} does not offer STARTTLS, so nothing was sent (the login and the mail would cross the network readable): if it has a port with TLS from the start (usually 465), choose that security (BACKSTOP_SMTP_SECURITY=tls) and port`);
+  }
+  // TLS from the first byte to a port that talks plain SMTP first (587, 25).
+  if (security === 'tls' && /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(message)) {
+    return new PermanentDeliveryError(`${where} does not speak TLS from the first byte on this port: choose STARTTLS as the security (BACKSTOP_SMTP_SECURITY=starttls; usually port 587), or use the server's TLS port (usually 465)`);
+  }
+  // A port that expects TLS from the first byte (465) says nothing to a plain client.
+  if (err.code === 'ETIMEDOUT' && /greeting/i.test(message)) {
+    return new Error(`${where} sent no SMTP greeting within ${Math.round(timeoutMs / 1000)} s${security === 'tls' ? '' : ': a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)'}`);
+  }
   const text = `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
   return err.code === 'EENVELOPE' && (err.responseCode ?? 0) >= 500 ? new PermanentDeliveryError(text) : new Error(text);
 }

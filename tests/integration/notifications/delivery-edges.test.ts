@@ -41,7 +41,7 @@ describe('SMTP as companies run it', () => {
     const wrong = 'Wr0ng-pass-DO-NOT-LEAK';
     const ch: NotificationChannel = { kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp, { password: wrong }) };
     const r = await engine.notifier.sendNow(ch, runFailed(one));
-    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} refused the user name or password (SMTP 535): check them in Settings › E-mail server` });
+    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} refused the user name or password (SMTP 535): check them in Settings › E-mail server (the command line: BACKSTOP_SMTP_USER and BACKSTOP_SMTP_PASSWORD)` });
     expect(smtp.logins).toEqual([{ user: smtp.user, ok: false }]);
     expect(smtp.mails).toEqual([]);
     expect(JSON.stringify(engine.deliveries.list())).not.toContain(wrong);
@@ -85,6 +85,35 @@ describe('SMTP as companies run it', () => {
     const r = await engine.notifier.sendNow(ch, runFailed(one));
     expect(r).toMatchObject({ delivered: false, attempts: 1, error: expect.stringContaining('(SMTP 550)') });
     expect(smtp.logins).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('SMTP security that does not match the server', () => {
+  it('STARTTLS to a port with TLS from the start (465): the error says to choose TLS', async () => {
+    const smtp = await smtpReceiver({ implicitTls: true });
+    const engine = await testEngine({ notifyRetry: { attempts: 1, baseDelayMs: 50, timeoutMs: 1_500 } });
+    const r = await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp) }, runFailed(one));
+    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} sent no SMTP greeting within 2 s: a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)` });
+    // The right setting on the same server works.
+    expect(await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp, { security: 'tls' }) }, runFailed(one))).toMatchObject({ delivered: true });
+    expect(smtp.mails.map((m) => m.secure)).toEqual([true]);
+  }, 60_000);
+
+  it('TLS from the start to a STARTTLS port (587): tried once, the error says to choose STARTTLS', async () => {
+    const smtp = await smtpReceiver();
+    const engine = await testEngine(retry);
+    const r = await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp, { security: 'tls' }) }, runFailed(one));
+    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} does not speak TLS from the first byte on this port: choose STARTTLS as the security (BACKSTOP_SMTP_SECURITY=starttls; usually port 587), or use the server's TLS port (usually 465)` });
+    expect(smtp.logins).toEqual([]);
+  }, 60_000);
+
+  it('STARTTLS required and the server offers none: nothing is sent in clear (no login), tried once, the error says why', async () => {
+    const smtp = await smtpReceiver({ noStartTls: true });
+    const engine = await testEngine(retry);
+    const r = await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp) }, runFailed(one));
+    expect(r).toMatchObject({ delivered: false, attempts: 1, error: expect.stringContaining(`the SMTP server localhost:${smtp.port} does not offer STARTTLS, so nothing was sent`) });
+    expect(smtp.logins).toEqual([]);
+    expect(smtp.mails).toEqual([]);
   }, 60_000);
 });
 
