@@ -8,7 +8,8 @@
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
  * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
  * for deliveries still going — a short-lived process (the CLI) calls it before exiting.
- * Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
+ * Deliveries to one receiver (an SMTP server, a URL's host) go one at a time, in the order
+ * notified. Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
  * failure) and on nothing else.
  */
 import type { Logger } from '../logging/index.ts';
@@ -57,8 +58,15 @@ export function channelWants(ch: NotificationChannel, event: string): boolean {
   return ch.kind === 'heartbeat' ? RUN_END.has(event) : wants(ch.on, event);
 }
 
+/** Who receives: an SMTP server (every e-mail channel through it), else the URL's scheme and host. */
+function receiverKey(ch: NotificationChannel): string {
+  return ch.kind === 'email' ? `smtp ${ch.smtp.host}:${ch.smtp.port}` : `${ch.kind} ${describeTarget(ch)}`;
+}
+
 export class Notifier {
   private readonly pending = new Set<Promise<void>>();
+  /** The last delivery queued per receiver: deliveries to one receiver go one after another. */
+  private readonly queues = new Map<string, Promise<void>>();
   /** Channels told failing in this process (two deliveries failing at once are told once). */
   private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
@@ -70,7 +78,17 @@ export class Notifier {
   notify(channels: readonly NotificationChannel[], p: NotificationPayload): void {
     for (const ch of channels) {
       if (!channelWants(ch, p.event)) continue;
-      const job = this.deliverWithRetry(ch, p).finally(() => this.pending.delete(job));
+      // One at a time per receiver, in order: a run with 50 failed databases does not open 50
+      // SMTP connections at once (providers answer 421 beyond a few and the retries, in
+      // lockstep, are refused again) nor post 50 times in the same second to a chat webhook.
+      const key = receiverKey(ch);
+      const job: Promise<void> = (this.queues.get(key) ?? Promise.resolve())
+        .then(() => this.deliverWithRetry(ch, p))
+        .finally(() => {
+          this.pending.delete(job);
+          if (this.queues.get(key) === job) this.queues.delete(key);
+        });
+      this.queues.set(key, job);
       this.pending.add(job);
     }
   }

@@ -117,6 +117,22 @@ describe('SMTP security that does not match the server', () => {
   }, 60_000);
 });
 
+describe('storms', () => {
+  it('a run with 20 failed databases and database-failed asked for: 21 mails, each once, though the server takes 2 connections at a time', async () => {
+    const smtp = await smtpReceiver({ maxClients: 2 });
+    const engine = await testEngine(retry);
+    const ch: NotificationChannel = { kind: 'email', to: ['dba@example.test'], on: ['failure'], smtp: smtpOf(smtp) };
+    const dbs: NotificationDatabase[] = Array.from({ length: 20 }, (_, i) => ({ name: `db${i}`, status: 'failed', error: { code: 'DUMP_FAILED', message: 'x' } }));
+    engine.notifier.notify([ch], runFailed(dbs));
+    for (const d of dbs) engine.notifier.notify([ch], payload({ ...runFailed([d]), event: 'database-failed', message: `database ${d.name} failed` }));
+    expect(await engine.notifier.flush(60_000)).toBe(true);
+    const rows = engine.deliveries.list();
+    expect(rows.filter((r) => r.status !== 'delivered').map((r) => r.error)).toEqual([]);
+    expect(smtp.mails).toHaveLength(21);
+    expect(new Set(smtp.mails.map((m) => m.subject)).size).toBe(21);
+  }, 90_000);
+});
+
 describe('webhooks refused for good', () => {
   it('a deleted webhook (HTTP 404) is tried once; a rate limit (429) is retried', async () => {
     const hook = await httpReceiver();
