@@ -207,4 +207,14 @@ describe('bounded, harmless message bodies', () => {
     expect(discord.content).toContain('Ünïcødé_日本');
     expect(discord.allowed_mentions).toEqual({ parse: [] });
   }, 60_000);
+
+  it('non-ASCII database names arrive intact in the mail subject and body', async () => {
+    const smtp = await smtpReceiver();
+    const engine = await testEngine(retry);
+    const name = 'Ünïcødé_日本_данные';
+    const p = payload({ ...runFailed([{ name, status: 'failed', error: { code: 'DUMP_FAILED', message: 'x' } }]), message: `Backup task "nightly": 1 database failed (${name}).` });
+    expect(await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp) }, p)).toMatchObject({ delivered: true });
+    expect(smtp.mails[0]!.subject).toBe(`[Backstop FAILED] Backup task "nightly": 1 database failed (${name}).`);
+    expect(smtp.mails[0]!.text).toContain(`- ${name}: failed (DUMP_FAILED: x)`);
+  }, 60_000);
 });
