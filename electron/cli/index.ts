@@ -302,7 +302,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         const skipped = summary.skipped.map((d) => ({ database: d.database, status: 'skipped', warning: d.reason }));
         // One document, always: a run-level error (server unreachable, …) sits beside runId.
         const hooks = summary.hooks?.map((h) => ({ phase: h.phase, database: h.database, argv: h.argv, status: h.status, exitCode: h.exitCode, action: h.action, output: h.output }));
-        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped], ...(hooks ? { hooks } : {}) }, () =>
+        printData(io, json, { runId: summary.runId, status: summary.status, ...(summary.error ? { error: summary.error } : {}), warnings: summary.warnings, databases: [...databases, ...skipped], ...(hooks ? { hooks } : {}), notifications: summary.notifications, ...(summary.notificationsUnfinished ? { notificationsUnfinished: summary.notificationsUnfinished } : {}) }, () =>
           [
             `Run ${summary.status}: ${databases.filter((d) => d.status === 'ok').length} ok, ${databases.filter((d) => d.status !== 'ok').length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`,
             ...(summary.error ? [`${summary.error.code}: ${summary.error.message}`] : []),
@@ -313,6 +313,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             ]),
             ...skipped.map((d) => `skipped ${d.database}: ${d.warning}`),
             ...(hooks ?? []).map((h) => `hook ${h.phase} ${h.database ?? ''}: ${h.status}${h.exitCode !== null && h.status !== 'ok' ? ` (exit ${h.exitCode})` : ''}${h.action !== 'none' ? ` → ${h.action}` : ''}`),
+            // Only what went wrong: an alert that did not get out is worth a line, one that did is not.
+            ...summary.notifications.filter((n) => n.status === 'failed' || n.error).map((n) => `notification ${n.event} → ${n.channel} ${n.target}: ${n.status}${n.error ? ` (${n.error})` : ''}`),
+            ...(summary.notificationsUnfinished ? [`notifications: ${summary.notificationsUnfinished} still being retried when the wait ended (not delivered)`] : []),
           ].join('\n'),
         );
         return summary.status === 'success' ? 0 : 1;

@@ -129,13 +129,23 @@ export function channelsFromFile(list: NotificationFile[], path: string, dataDir
   });
 }
 
+/** What became of one notification of the run (secret-free: a URL's scheme and host, or the recipients). */
+export interface CliDelivery {
+  event: string;
+  channel: 'webhook' | 'heartbeat' | 'email';
+  target: string;
+  status: 'delivered' | 'failed';
+  attempts: number;
+  error: string | null;
+}
+
 export async function backupCommand(
   engine: Engine,
   configPath: string,
   kind: 'full' | 'incremental' | undefined,
   keyFile: string | undefined,
   only?: string[],
-): Promise<RunSummary> {
+): Promise<RunSummary & { notifications: CliDelivery[]; notificationsUnfinished: number }> {
   // The run's first job thread loads the engine while this thread reads and checks the task file (the run adds what its server needs).
   engine.runner.warm(1);
   const { task, server, password, key, credentials, toolPaths, notifications: files } = loadTaskFile(configPath, keyFile);
@@ -158,8 +168,12 @@ export async function backupCommand(
   const summary = await done;
   // The run is over and recorded; give deliveries (with their retries) a bounded time before the process exits.
   await engine.notifier.flush(NOTIFY_FLUSH_MS);
+  // What became of each: a cron job that reads the JSON learns that its alert did not get out.
+  const delivered = engine.deliveries.forRun(summary.runId).map((d) => ({ event: d.event, channel: d.channel, target: d.target, status: d.status, attempts: d.attempts, error: d.error }));
   return {
     ...summary,
+    notifications: delivered,
+    notificationsUnfinished: engine.notifier.inFlight,
     error: summary.error ? inFileTerms(summary.error, configPath, 'server.') : null,
     databases: summary.databases.map((d) => (d.error ? { ...d, error: inFileTerms(d.error, configPath, 'server.') } : d)),
   };

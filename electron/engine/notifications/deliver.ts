@@ -5,13 +5,38 @@
  * required, with auth).
  *
  * Contract: resolves when the receiver accepted (HTTP 2xx; the SMTP server queued the
- * mail), rejects otherwise with an Error whose message names no secret (a URL's host, an
- * HTTP status, an SMTP reply code), and gives up after `timeoutMs`.
+ * mail for at least one recipient — with a note naming the recipients it refused, else
+ * null), rejects otherwise with an Error whose message names no secret (a URL's host, an
+ * HTTP status, an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same
+ * try would meet again (a login or certificate refused, every recipient refused, an HTTP 4xx
+ * other than 408/429) is a `PermanentDeliveryError`: not retried — retrying a wrong password
+ * gets a company account locked. Chat bodies stay within each service's limits, and names
+ * in them ping nobody (Slack's control characters escaped, Discord's mentions disabled).
  */
 import { describeTarget, type NotificationChannel, type WebhookPreset } from './channels.ts';
 import { headline, plainText, type NotificationPayload } from './events.ts';
+import type { SmtpSettings } from './smtp-settings.ts';
 
+/** A delivery refused for a reason another attempt would meet again. */
+export class PermanentDeliveryError extends Error {}
+
+// Documented limits: Discord's content 2,000 characters; Slack truncates a text after 40,000;
+// a Teams connector card is refused over 28 KB.
 const DISCORD_MAX = 2000;
+const SLACK_MAX = 40_000;
+const TEAMS_MAX_BYTES = 27_000;
+const SUBJECT_MAX = 250;
+
+/** Slack's control characters (`<!here>`, `<@U…>` mentions, links) as the entities Slack documents. */
+const slackEscape = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The body `build(n)` makes with a text cut to n characters, the largest tried that fits `fits`. */
+function fitted(build: (chars: number) => unknown, fits: (body: unknown) => boolean, start: number): unknown {
+  let n = start;
+  let body = build(n);
+  while (!fits(body) && n > 500) body = build((n = Math.floor(n / 2)));
+  return body;
+}
 
 /** The request body a webhook preset sends. */
 export function webhookBody(preset: WebhookPreset, p: NotificationPayload): unknown {
@@ -19,13 +44,13 @@ export function webhookBody(preset: WebhookPreset, p: NotificationPayload): unkn
     case 'json':
       return p;
     case 'slack':
-      return { text: plainText(p) };
+      // mrkdwn off: a database named a_b_c or *x* shows as typed.
+      return fitted((n) => ({ text: slackEscape(plainText(p, n)), mrkdwn: false }), (b) => (b as { text: string }).text.length <= SLACK_MAX, SLACK_MAX);
     case 'teams':
-      return { title: headline(p), text: plainText(p).split('\n').join('\n\n') };
-    case 'discord': {
-      const text = plainText(p);
-      return { content: text.length > DISCORD_MAX ? `${text.slice(0, DISCORD_MAX - 1)}…` : text };
-    }
+      return fitted((n) => ({ title: headline(p).slice(0, SUBJECT_MAX), text: plainText(p, n).split('\n').join('\n\n') }), (b) => Buffer.byteLength(JSON.stringify(b)) <= TEAMS_MAX_BYTES, 12_000);
+    case 'discord':
+      // No @everyone / @here / role or user mention in a name pings anyone.
+      return { content: plainText(p, DISCORD_MAX), allowed_mentions: { parse: [] } };
   }
 }
 
@@ -47,20 +72,23 @@ async function http(url: string, init: RequestInit, target: string, timeoutMs: n
     throw new Error(name === 'TimeoutError' ? `${target} did not answer within ${Math.round(timeoutMs / 1000)} s` : `${target} could not be reached${cause ? ` (${cause})` : ''}`);
   }
   await res.arrayBuffer().catch(() => undefined);
-  if (!res.ok) throw new Error(`${target} answered HTTP ${res.status}`);
+  if (res.ok) return;
+  // A 4xx (the webhook deleted, the payload refused) comes again; 408/429 and 5xx may not.
+  const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
+  throw new (permanent ? PermanentDeliveryError : Error)(`${target} answered HTTP ${res.status}`);
 }
 
-export async function deliver(ch: NotificationChannel, p: NotificationPayload, timeoutMs: number): Promise<void> {
+export async function deliver(ch: NotificationChannel, p: NotificationPayload, timeoutMs: number): Promise<string | null> {
   const target = describeTarget(ch);
   if (ch.kind === 'webhook') {
     await http(ch.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Backstop' }, body: JSON.stringify(webhookBody(ch.preset, p)) }, target, timeoutMs);
-    return;
+    return null;
   }
   if (ch.kind === 'heartbeat') {
     const url = heartbeatUrl(ch.url, p.category === 'failure');
     const init: RequestInit = ch.method === 'POST' ? { method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': 'Backstop' }, body: plainText(p) } : { method: 'GET', headers: { 'user-agent': 'Backstop' } };
     await http(url, init, target, timeoutMs);
-    return;
+    return null;
   }
   const s = ch.smtp;
   // Loaded on first use: only e-mail needs it, and the CLI's start stays light.
@@ -77,10 +105,17 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
   });
+  const where = `the SMTP server ${s.host}:${s.port}`;
   try {
-    await transport.sendMail({ from: s.from, to: ch.to, subject: headline(p), text: plainText(p) });
+    const subject = headline(p);
+    const info = await transport.sendMail({ from: s.from, to: ch.to, subject: subject.length > SUBJECT_MAX ? `${subject.slice(0, SUBJECT_MAX - 1)}…` : subject, text: plainText(p) });
+    // The server took it for some recipients and refused others: delivered, and said.
+    const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => (typeof r === 'string' ? r : r.address));
+    if (!rejected.length) return null;
+    const code = (info.rejectedErrors ?? [])[0]?.responseCode;
+    return `${where} refused ${rejected.join(', ')}${code ? ` (SMTP ${code})` : ''}; the others got it`;
   } catch (e) {
-    throw new Error(smtpFailure(`the SMTP server ${s.host}:${s.port}`, e));
+    throw smtpFailure(where, s.security, timeoutMs, e);
   } finally {
     transport.close();
   }
@@ -89,13 +124,34 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
 // OpenSSL's reasons a certificate is not trusted (they quote nothing secret).
 const CERT_REASON = /(self[- ]signed certificate(?: in certificate chain)?|unable to verify the first certificate|unable to get local issuer certificate|certificate has expired|certificate is not yet valid|Hostname\/IP does not match certificate's altnames)/i;
 
-/** What went wrong with an SMTP delivery and the fix, from nodemailer's error (never its raw text, which may quote the dialogue). */
-function smtpFailure(where: string, e: unknown): string {
-  const err = e as { code?: string; responseCode?: number; message?: unknown };
-  const cert = CERT_REASON.exec(typeof err.message === 'string' ? err.message : '');
+/**
+ * What went wrong with an SMTP delivery and the fix, from nodemailer's error (never its raw
+ * text, which may quote the dialogue); permanent when another attempt would be refused the
+ * same way: the certificate, the login (retrying locks accounts), a security setting the
+ * server does not speak, a 5xx refusal of the sender or of every recipient.
+ */
+function smtpFailure(where: string, security: SmtpSettings['security'], timeoutMs: number, e: unknown): Error {
+  const err = e as { code?: string; command?: string; responseCode?: number; message?: unknown };
+  const message = typeof err.message === 'string' ? err.message : '';
+  const cert = CERT_REASON.exec(message);
   if (cert) {
-    return `${where} presented a TLS certificate this computer does not trust (${cert[1]}): add the certificate authority that signed it to the system's trusted certificates (the command line also takes caFile in smtp.json or BACKSTOP_SMTP_CA_FILE), or use the host name the certificate names`;
+    return new PermanentDeliveryError(
+      `${where} presented a TLS certificate this computer does not trust (${cert[1]}): add the certificate authority that signed it to the system's trusted certificates (the command line also takes caFile in smtp.json or BACKSTOP_SMTP_CA_FILE), or use the host name the certificate names`,
+    );
   }
-  if (err.code === 'EAUTH') return `${where} refused the user name or password${err.responseCode ? ` (SMTP ${err.responseCode})` : ''}: check them in Settings › E-mail server`;
-  return `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
+  if (err.code === 'EAUTH') return new PermanentDeliveryError(`${where} refused the user name or password${err.responseCode ? ` (SMTP ${err.responseCode})` : ''}: check them in Settings › E-mail server (the command line: BACKSTOP_SMTP_USER and BACKSTOP_SMTP_PASSWORD)`);
+  // STARTTLS required and the server does not offer it: nothing (no login, no mail) went out unencrypted.
+  if (err.code === 'ETLS') {
+    return new PermanentDeliveryError(`${where} does not offer STARTTLS, so nothing was sent (the login and the mail would cross the network readable): if it has a port with TLS from the start (usually 465), choose that security (BACKSTOP_SMTP_SECURITY=tls) and port`);
+  }
+  // TLS from the first byte to a port that talks plain SMTP first (587, 25).
+  if (security === 'tls' && /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(message)) {
+    return new PermanentDeliveryError(`${where} does not speak TLS from the first byte on this port: choose STARTTLS as the security (BACKSTOP_SMTP_SECURITY=starttls; usually port 587), or use the server's TLS port (usually 465)`);
+  }
+  // A port that expects TLS from the first byte (465) says nothing to a plain client.
+  if (err.code === 'ETIMEDOUT' && /greeting/i.test(message)) {
+    return new Error(`${where} sent no SMTP greeting within ${Math.round(timeoutMs / 1000)} s${security === 'tls' ? '' : ': a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)'}`);
+  }
+  const text = `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
+  return err.code === 'EENVELOPE' && (err.responseCode ?? 0) >= 500 ? new PermanentDeliveryError(text) : new Error(text);
 }

@@ -87,15 +87,40 @@ export function headline(p: NotificationPayload): string {
   return `[Backstop ${mark}] ${p.message}`;
 }
 
-/** A plain-text rendering: headline, then one line per database. */
-export function plainText(p: NotificationPayload): string {
+/** Order of the database list in text: what needs a look first, so a cut list still names it. */
+const STATUS_ORDER: Record<NotificationDatabase['status'], number> = { failed: 0, canceled: 1, warning: 2, skipped: 3, success: 4 };
+
+/** E-mail and heartbeat bodies: well under what any mail server or monitor takes. */
+export const TEXT_MAX = 32_000;
+
+/**
+ * A plain-text rendering: headline, then one line per database — failed ones first — cut to
+ * `maxChars` (a run of 5,000 databases is not a megabyte mail nor over a chat's limit): the
+ * lines that do not fit become "… and N more databases (F failed)".
+ */
+export function plainText(p: NotificationPayload, maxChars = TEXT_MAX): string {
   const lines = [headline(p), '', `Task: ${p.task}`, `Host: ${p.host}`, `Event: ${p.event}`, `Started: ${p.startedAt}`, `Finished: ${p.finishedAt}`];
   if (p.runId) lines.push(`Run: ${p.runId}`);
   if (p.databases.length) {
     lines.push('', 'Databases:');
-    for (const d of p.databases) {
-      lines.push(`- ${d.name}${d.destination ? ` → ${d.destination}` : ''}: ${d.status}${d.error ? ` (${d.error.code}: ${d.error.message})` : ''}`);
+    const dbs = [...p.databases].sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status]);
+    // Room kept for the "… and N more" line.
+    const budget = maxChars - 64;
+    let used = lines.join('\n').length;
+    let shown = 0;
+    for (const d of dbs) {
+      const line = `- ${d.name}${d.destination ? ` → ${d.destination}` : ''}: ${d.status}${d.error ? ` (${d.error.code}: ${d.error.message})` : ''}`;
+      if (used + 1 + line.length > budget) break;
+      lines.push(line);
+      used += 1 + line.length;
+      shown++;
+    }
+    const rest = dbs.slice(shown);
+    if (rest.length) {
+      const failed = rest.filter((d) => d.status === 'failed').length;
+      lines.push(`… and ${rest.length} more database${rest.length === 1 ? '' : 's'}${failed ? ` (${failed} failed)` : ''}`);
     }
   }
-  return lines.join('\n');
+  const text = lines.join('\n');
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }

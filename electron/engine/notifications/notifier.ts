@@ -1,18 +1,21 @@
 /**
  * Sends notifications off the backup's path: `notify` returns at once; each (event,
  * channel) is delivered in the background, retried with exponential backoff, and its
- * outcome recorded (notification_deliveries) and logged.
+ * outcome recorded (notification_deliveries) and logged. A refusal that would come again
+ * (`PermanentDeliveryError`) ends the retries at once. A delivered row's `error` is a note
+ * (e-mail recipients the server refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
  * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
  * for deliveries still going — a short-lived process (the CLI) calls it before exiting.
- * Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
+ * Deliveries to one receiver (an SMTP server, a URL's host) go one at a time, in the order
+ * notified. Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
  * failure) and on nothing else.
  */
 import type { Logger } from '../logging/index.ts';
 import type { NotificationDeliveriesTable } from '../store/index.ts';
 import { describeTarget, type NotificationChannel } from './channels.ts';
-import { deliver } from './deliver.ts';
+import { deliver, PermanentDeliveryError } from './deliver.ts';
 import { wants, type NotificationPayload } from './events.ts';
 
 export interface RetryPolicy {
@@ -55,8 +58,15 @@ export function channelWants(ch: NotificationChannel, event: string): boolean {
   return ch.kind === 'heartbeat' ? RUN_END.has(event) : wants(ch.on, event);
 }
 
+/** Who receives: an SMTP server (every e-mail channel through it), else the URL's scheme and host. */
+function receiverKey(ch: NotificationChannel): string {
+  return ch.kind === 'email' ? `smtp ${ch.smtp.host}:${ch.smtp.port}` : `${ch.kind} ${describeTarget(ch)}`;
+}
+
 export class Notifier {
   private readonly pending = new Set<Promise<void>>();
+  /** The last delivery queued per receiver: deliveries to one receiver go one after another. */
+  private readonly queues = new Map<string, Promise<void>>();
   /** Channels told failing in this process (two deliveries failing at once are told once). */
   private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
@@ -68,7 +78,17 @@ export class Notifier {
   notify(channels: readonly NotificationChannel[], p: NotificationPayload): void {
     for (const ch of channels) {
       if (!channelWants(ch, p.event)) continue;
-      const job = this.deliverWithRetry(ch, p).finally(() => this.pending.delete(job));
+      // One at a time per receiver, in order: a run with 50 failed databases does not open 50
+      // SMTP connections at once (providers answer 421 beyond a few and the retries, in
+      // lockstep, are refused again) nor post 50 times in the same second to a chat webhook.
+      const key = receiverKey(ch);
+      const job: Promise<void> = (this.queues.get(key) ?? Promise.resolve())
+        .then(() => this.deliverWithRetry(ch, p))
+        .finally(() => {
+          this.pending.delete(job);
+          if (this.queues.get(key) === job) this.queues.delete(key);
+        });
+      this.queues.set(key, job);
       this.pending.add(job);
     }
   }
@@ -77,6 +97,11 @@ export class Notifier {
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
     const { delivered, attempts, error } = await this.attempt(ch, p);
     return { delivered, attempts, error };
+  }
+
+  /** Deliveries still going (with their retries). */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   /** Waits for deliveries in flight, at most `ms`. True when none is left. */
@@ -110,20 +135,23 @@ export class Notifier {
     const { logger, deliveries, now } = this.deps;
     const target = describeTarget(ch);
     let error: string | null = null;
+    let delivered = false;
     let attempts = 0;
     for (let i = 0; i < this.retry.attempts; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, this.retry.baseDelayMs * 2 ** (i - 1)));
       attempts++;
       try {
-        await deliver(ch, p, this.retry.timeoutMs);
-        error = null;
+        // Delivered; a note says what was refused on the way (an e-mail recipient).
+        error = await deliver(ch, p, this.retry.timeoutMs);
+        delivered = true;
         break;
       } catch (e) {
         error = (e as Error).message;
         logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
+        // The same refusal again on every try (a wrong password would lock the account).
+        if (e instanceof PermanentDeliveryError) break;
       }
     }
-    const delivered = error === null;
     const channelId = ch.id ?? null;
     const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
     let failedBefore = false;
@@ -133,7 +161,7 @@ export class Notifier {
     } catch (e) {
       logger.error({ err: e }, 'notification delivery could not be recorded');
     }
-    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts }, 'notification delivered');
+    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts, ...(error ? { note: error } : {}) }, 'notification delivered');
     else logger.error({ event: p.event, channel: ch.kind, target, attempts, error }, 'notification given up');
     return { delivered, attempts, error, failedBefore };
   }

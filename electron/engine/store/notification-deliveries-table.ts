@@ -57,6 +57,11 @@ export class NotificationDeliveriesTable {
     return row ? fromRow(row as Row) : null;
   }
 
+  /** A run's deliveries, oldest first, among the newest `window` rows (what a run just sent; no scan of the whole table). */
+  forRun(runId: string, window = 1000): NotificationDelivery[] {
+    return (this.db.prepare('SELECT * FROM (SELECT * FROM notification_deliveries ORDER BY id DESC LIMIT ?) WHERE run_id = ? ORDER BY id').all(window, runId) as Row[]).map(fromRow);
+  }
+
   list(limit = 100): NotificationDelivery[] {
     return (this.db.prepare('SELECT * FROM notification_deliveries ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(fromRow);
   }

@@ -149,10 +149,12 @@ const NAMES_SHOWN = 10;
 /** Job threads a run starts ahead (executor.warm), at most the queue's capacity. */
 const WARM_JOBS = 2;
 
-function quotedList(names: readonly string[]): string {
-  const shown = names.slice(0, NAMES_SHOWN).map((n) => `"${n.length > 80 ? `${n.slice(0, 79)}…` : n}"`).join(', ');
+/** The first NAMES_SHOWN names (each cut at 80 characters), quoted or not, "and N more": a message stays one line. */
+function nameList(names: readonly string[], quote = true): string {
+  const shown = names.slice(0, NAMES_SHOWN).map((n) => (n.length > 80 ? `${n.slice(0, 79)}…` : n)).map((n) => (quote ? `"${n}"` : n)).join(', ');
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }
+const quotedList = (names: readonly string[]) => nameList(names);
 
 /** A per-database run asked of a task whose backup is taken once for the whole server (a cluster snapshot). */
 function wholeServerOnly(task: Task): BackstopError {
@@ -316,7 +318,7 @@ export class TaskRunner {
             message:
               summary.error && failedDbs.length === 0
                 ? `Backup task "${task.name}" failed: ${summary.error.message}`
-                : `Backup task "${task.name}": ${failedDbs.length} database${failedDbs.length === 1 ? '' : 's'} failed (${failedDbs.join(', ')}).`,
+                : `Backup task "${task.name}": ${failedDbs.length} database${failedDbs.length === 1 ? '' : 's'} failed (${nameList(failedDbs, false)}).`,
             databases: failedDbs,
           });
         }
@@ -557,7 +559,7 @@ export class TaskRunner {
       const message =
         summary.error && failed.length === 0
           ? `Backup task "${task.name}" failed: ${summary.error.message}`
-          : `Backup task "${task.name}": ${failed.length} database${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`;
+          : `Backup task "${task.name}": ${failed.length} database${failed.length === 1 ? '' : 's'} failed (${nameList(failed, false)}).`;
       notifier.notify(channels, payload({ ...base, event: 'run-failed', message }));
       for (const name of failed) {
         const rows = databases.filter((d) => d.name === name && d.status === 'failed');

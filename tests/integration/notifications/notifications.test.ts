@@ -13,6 +13,7 @@ import type { NotificationPayload } from '../../../electron/engine/notifications
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver } from '../../fixtures/notify-receivers.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
 
@@ -132,11 +133,57 @@ describe('notifications from a task file', () => {
     expect(beat.requests[0]!.body).toContain('[Backstop OK] Backup task "nightly" succeeded: 1 database backed up.');
     expect(quiet.requests).toEqual([]);
     const slack = chat.requests.find((r) => r.path.startsWith('/slack/'))!;
-    expect(JSON.parse(slack.body)).toEqual({ text: expect.stringContaining('[Backstop OK] Backup task "nightly" succeeded') });
+    expect(JSON.parse(slack.body)).toEqual({ text: expect.stringContaining('[Backstop OK] Backup task "nightly" succeeded'), mrkdwn: false });
     expect(JSON.parse(slack.body).text).toMatch(/- good\.db → .*: success/);
     const discord = chat.requests.find((r) => r.path.startsWith('/discord/'))!;
-    expect(Object.keys(JSON.parse(discord.body))).toEqual(['content']);
+    expect(Object.keys(JSON.parse(discord.body))).toEqual(['content', 'allowed_mentions']);
     expect(engine.deliveries.list().every((d) => d.status === 'delivered')).toBe(true);
+  }, 120_000);
+});
+
+describe('a run with many failed databases', () => {
+  it('run-failed names the first ten and counts the rest: the mail subject stays one short line', async () => {
+    const hook = await httpReceiver();
+    vi.stubEnv('HOOK_URL', `${hook.url}/h`);
+    const s = setup([{ kind: 'webhook', urlEnv: 'HOOK_URL' }], { broken: true });
+    const broken = readFileSync(join(s.folder, 'broken.db'));
+    for (let i = 1; i <= 11; i++) writeFileSync(join(s.folder, `broken${String(i).padStart(2, '0')}.db`), broken);
+    const engine = await testEngine(fast);
+    const summary = await backupCommand(engine, s.task, undefined, undefined);
+    expect(summary.status).toBe('partial');
+    // One message for the run (database-failed only when asked), listing all twelve.
+    expect(hook.requests).toHaveLength(1);
+    const p = JSON.parse(hook.requests[0]!.body) as NotificationPayload;
+    expect(p.message).toBe('Backup task "nightly": 12 databases failed (broken.db, broken01.db, broken02.db, broken03.db, broken04.db, broken05.db, broken06.db, broken07.db, broken08.db, broken09.db and 2 more).');
+    expect(p.databases.filter((d) => d.status === 'failed')).toHaveLength(12);
+  }, 120_000);
+});
+
+describe('backstop backup --json', () => {
+  it('says what became of each notification of the run: delivered, or not and why (no URL path or token)', async () => {
+    const ok = await httpReceiver();
+    const gone = await httpReceiver();
+    // A deleted webhook answers 404 every time: given up at once, so the CLI's wait is short.
+    gone.failNext(100, 404);
+    vi.stubEnv('OK_URL', `${ok.url}/ok/${TOKEN}`);
+    vi.stubEnv('GONE_URL', `${gone.url}/gone/${TOKEN}`);
+    const s = setup([{ kind: 'webhook', urlEnv: 'OK_URL' }, { kind: 'webhook', urlEnv: 'GONE_URL', preset: 'slack' }], { broken: true });
+    const r = await cliInProcess('backup', '--config', s.task, '--json', '--data-dir', tempDir());
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { status: string; notifications: unknown[] };
+    expect(doc.status).toBe('partial');
+    // Both delivered in the background at once: their order is the order they finished.
+    expect(doc.notifications).toHaveLength(2);
+    expect(doc.notifications).toEqual(
+      expect.arrayContaining([
+        { event: 'run-failed', channel: 'webhook', target: ok.url, status: 'delivered', attempts: 1, error: null },
+        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404` },
+      ]),
+    );
+    expect(r.out).not.toContain(TOKEN);
+    const text = await cliInProcess('backup', '--config', s.task, '--data-dir', tempDir());
+    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404)`);
+    expect(text.out).not.toContain(`webhook ${ok.url}`);
   }, 120_000);
 });
 

@@ -58,13 +58,14 @@ describe('Settings › E-mail server', () => {
     expect(data(await engine.call('notifications.smtp', undefined))).toEqual({ smtp: null, passwordSaved: false });
   });
 
-  it('a wrong password is an answer (not delivered, after the retries, naming the server), and nothing arrives', async () => {
+  it('a wrong password is an answer (not delivered, tried once — retries would lock the account — naming the server), and nothing arrives', async () => {
     const smtp = await smtpReceiver();
     trust(smtp.caFile);
     const engine = await testEngine({ notifyRetry: { attempts: 2, baseDelayMs: 100, timeoutMs: 5_000 } });
     data(await engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: 'wrong-Pa55word' }));
     const outcome = data(await engine.call('notifications.testSmtp', { to: 'dba@example.test' }));
-    expect(outcome).toMatchObject({ delivered: false, attempts: 2 });
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1 });
+    expect(smtp.logins).toEqual([{ user: smtp.user, ok: false }]);
     expect(outcome.error).toMatch(/localhost/);
     expect(outcome.error).toContain('refused the user name or password (SMTP 535): check them in Settings › E-mail server');
     expect(outcome.error).not.toContain('wrong-Pa55word');

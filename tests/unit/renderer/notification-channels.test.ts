@@ -89,6 +89,13 @@ describe('NotificationChannels', () => {
     fake.emit('alert', { kind: 'notification-failed', taskId: null, message: 'Notifications to "dba" …', databases: [] });
     await flushPromises();
     expect(last()[2]).toMatch(/^Failing: run-failed/);
+
+    // Delivered, but the server refused one of the recipients: said, not shown as failing.
+    answer = { ...answer, m1: { at: '2026-12-06T13:00:00.000Z', event: 'run-failed', status: 'delivered', attempts: 1, error: 'the SMTP server mail.example.test:587 refused gone@example.test (SMTP 550); the others got it' } };
+    fake.emit('alert', { kind: 'notification-failed', taskId: null, message: 'Notifications to "dba" …', databases: [] });
+    await flushPromises();
+    expect(last()[2]).toMatch(/^Last sent .+ \(run-failed\): delivered, but the SMTP server mail\.example\.test:587 refused gone@example\.test \(SMTP 550\); the others got it\.$/);
+    expect(w.findAll('[data-testid="notification-last"]')[2]!.classes()).not.toContain('failing');
   });
 
   it('shows the engine\'s refusal, and adds e-mail recipients as a list', async () => {
