@@ -2,7 +2,9 @@
  * The app database: one SQLite file (`<dataDir>/backstop.db`) in WAL mode, opened through
  * libsql (an N-API binding, so the same build serves Node and Electron).
  *
- * Contract: `openAppDatabase` applies pending migrations in one transaction each and
+ * Contract: `openAppDatabase` applies all pending migrations in ONE transaction (a failure —
+ * disk full, an object already there — leaves the file exactly as the older Backstop left it,
+ * so that build still opens it, and throws STORAGE naming the migration and the cause), and
  * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it.
  * Only this process opens the file for writing. No secret is ever stored here: servers
  * and tasks keep keychain references only.
@@ -54,11 +56,19 @@ function assertNotNewer(db: Db): void {
 }
 
 function migrate(db: Db): void {
-  for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
-    const step = MIGRATIONS[v]!;
+  const from = schemaVersion(db);
+  if (from >= MIGRATIONS.length) return;
+  let at = from;
+  try {
     db.transaction(() => {
-      db.exec(step);
-      db.exec(`PRAGMA user_version = ${v + 1}`);
+      for (; at < MIGRATIONS.length; at++) db.exec(MIGRATIONS[at]!);
+      db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
     })();
+  } catch (e) {
+    const reason = (e as Error).message;
+    throw new BackstopError(
+      /disk is full|SQLITE_FULL/i.test(reason) ? 'DISK_FULL' : 'STORAGE',
+      `Upgrading the app database from schema ${from} to ${MIGRATIONS.length} failed at migration ${at + 1}: ${reason}. The database was left unchanged at schema ${from}: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
+    );
   }
 }
