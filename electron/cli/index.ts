@@ -234,6 +234,8 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   const json = values.json ?? false;
   if (values.version) return printData(io, json, { version: APP_VERSION }, () => APP_VERSION);
   const [command, ...rest] = positionals;
+  // A script's `backstop $CMD --json` with CMD empty gets its one document, not the help text.
+  if (!values.help && !command && json) return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: 'No command given. Run "backstop --help".' });
   if (values.help || !command) {
     io.out(HELP);
     return values.help ? 0 : 2;

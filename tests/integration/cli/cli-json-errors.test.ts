@@ -1,0 +1,141 @@
+/**
+ * `--json` prints exactly one JSON document with `error.code` and `error.message` on the error
+ * paths a script meets before any server is involved, through the real `backstop` command:
+ * no command, a task file that is a folder, has a syntax error (named by line and column) or
+ * starts with a UTF-8 byte-order mark (Windows PowerShell's `Out-File -Encoding utf8`), an app
+ * database a newer Backstop wrote or whose upgrade fails, a locked OS keychain, and an
+ * unreachable destination — each with the documented exit code and no secret anywhere.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
+import { CLI_BIN, oneJsonDocument, REPO_ROOT, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
+import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+type ErrorDoc = { error: { code: string; message: string } };
+
+/** The run's stdout as its one JSON error document (fails the test on anything else). */
+function errorDoc(stdout: string): ErrorDoc['error'] {
+  const doc = oneJsonDocument(stdout) as ErrorDoc;
+  expect(Object.keys(doc)).toEqual(['error']);
+  expect(doc.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+  return doc.error;
+}
+
+describe('backstop --json on usage and task-file errors', () => {
+  it('no command: one document (not the help text), exit 2', async () => {
+    const r = await runBackstop(['--json']);
+    expect(r.code).toBe(2);
+    expect(errorDoc(r.stdout)).toEqual({ code: 'MALFORMED_REQUEST', message: 'No command given. Run "backstop --help".' });
+    // Without --json the help is still printed, as before.
+    const text = await runBackstop([]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toContain('Usage: backstop <command> [options]');
+  });
+
+  it('a task file with a syntax error names the line and column', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'task.json');
+    writeFileSync(path, '{\n  "name": "nightly",\n  "server": }\n');
+    const r = await runBackstop(['backup', '--config', path, '--json']);
+    expect(r.code).toBe(2);
+    const e = errorDoc(r.stdout);
+    expect(e.code).toBe('MALFORMED_REQUEST');
+    expect(e.message).toMatch(new RegExp(`^The task file ${path} is not valid JSON at line 3, column 13: `));
+    // A file cut short: the position is its end.
+    writeFileSync(path, '{\n  "name": "nightly",\n');
+    const cut = errorDoc((await runBackstop(['tasks', 'add', '--config', path, '--json'])).stdout);
+    expect(cut.message).toMatch(new RegExp(`^The task file ${path} is not valid JSON at line 3, column 1 \\(the end of the file\\): `));
+    // A missing comma between two keys.
+    writeFileSync(path, '{"name": "nightly"\n "type": "snapshot"}');
+    const comma = errorDoc((await runBackstop(['test-restore', '--config', path, '--json'])).stdout);
+    expect(comma.message).toMatch(/is not valid JSON at line 2, column 2: /);
+  });
+
+  it('a task file that is a folder is said to be unreadable, not invalid JSON', async () => {
+    const dir = join(tempDir(), 'task.json');
+    mkdirSync(dir);
+    const r = await runBackstop(['backup', '--config', dir, '--json']);
+    expect(r.code).toBe(2);
+    expect(errorDoc(r.stdout)).toEqual({ code: 'MALFORMED_REQUEST', message: `The task file ${dir} cannot be read (it is a folder). Give the path of the JSON file itself.` });
+  });
+
+  it('a task file saved with a UTF-8 byte-order mark is read like any other', async () => {
+    const folder = sqliteFolder(['shop.db']);
+    const path = writeTaskFile(tempDir(), { name: 'bom', server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(tempDir(), 'backups') }] });
+    writeFileSync(path, `\uFEFF${readFileSync(path, 'utf8')}`);
+    const r = await runBackstop(['backup', '--config', path, '--data-dir', tempDir(), '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(oneJsonDocument(r.stdout)).toMatchObject({ status: 'success', databases: [expect.objectContaining({ database: 'shop.db', status: 'ok' })] });
+  }, 60_000);
+});
+
+describe('backstop --json and the app database', () => {
+  it('written by a newer Backstop (an older build installed): FORMAT_TOO_NEW naming both versions, exit 1, the file untouched', async () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE future (x INTEGER); PRAGMA user_version = ${MIGRATIONS.length + 3};`);
+    raw.close();
+    const before = readFileSync(path);
+    const r = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+    expect(r.code).toBe(1);
+    expect(errorDoc(r.stdout)).toEqual({
+      code: 'FORMAT_TOO_NEW',
+      message: `The app database was written by a newer version of Backstop (schema ${MIGRATIONS.length + 3}, this version knows ${MIGRATIONS.length}). Update Backstop; the file was left untouched.`,
+    });
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it('an upgrade that fails part-way: STORAGE naming the migration and the cause, exit 1, the file still at its old schema', async () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    const raw = new Database(path);
+    for (const step of MIGRATIONS.slice(0, 9)) raw.exec(step);
+    raw.exec("PRAGMA user_version = 9; CREATE TABLE unclaimed_secrets (x TEXT); INSERT INTO settings (key, value) VALUES ('theme', '\"dark\"');");
+    raw.close();
+    const r = await runBackstop(['tasks', '--data-dir', dataDir, '--json']);
+    expect(r.code).toBe(1);
+    const e = errorDoc(r.stdout);
+    expect(e.code).toBe('STORAGE');
+    expect(e.message).toBe(
+      `Upgrading the app database from schema 9 to ${MIGRATIONS.length} failed at migration 11: table unclaimed_secrets already exists. The database was left unchanged at schema 9: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
+    );
+    const after = new Database(path);
+    expect(after.prepare('PRAGMA user_version').get()).toMatchObject({ user_version: 9 });
+    expect(after.prepare("SELECT value FROM settings WHERE key = 'theme'").get()).toMatchObject({ value: '"dark"' });
+    after.close();
+  });
+});
+
+describe('backstop --json when the keychain is locked or a destination is unreachable', () => {
+  it('a locked keychain: KEYCHAIN_LOCKED, exit 1, one document', () => {
+    const home = tempDir();
+    // A fresh D-Bus session whose keyring daemon is started but never unlocked.
+    const r = spawnSync(
+      'dbus-run-session',
+      ['--', 'bash', '-c', `gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1; exec "${process.execPath}" "${CLI_BIN}" keys generate --data-dir "${tempDir()}" --json`],
+      { cwd: REPO_ROOT, env: { ...process.env, HOME: home, DBUS_SESSION_BUS_ADDRESS: '' }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(1);
+    const e = errorDoc(r.stdout);
+    expect(e.code).toBe('KEYCHAIN_LOCKED');
+    expect(e.message).toContain('locked');
+  });
+
+  it('an S3 endpoint that refuses connections: one document naming the endpoint, exit 1, no credential printed', async () => {
+    const secret = 'qa34b-secret-access-key-value';
+    const r = await runBackstop(['points', 's3://bucket/shop', '--endpoint', 'http://127.0.0.1:9', '--data-dir', tempDir(), '--json'], {
+      env: { AWS_ACCESS_KEY_ID: 'AKIAQA34BEXAMPLE', AWS_SECRET_ACCESS_KEY: secret },
+    });
+    expect(r.code).toBe(1);
+    const e = errorDoc(r.stdout);
+    expect(e.code).toBe('STORAGE');
+    expect(e.message).toContain('could not talk to http://127.0.0.1:9 (ECONNREFUSED)');
+    expect(r.stdout + r.stderr).not.toContain(secret);
+  }, 60_000);
+});
