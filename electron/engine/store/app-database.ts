@@ -5,7 +5,8 @@
  * Contract: `openAppDatabase` applies all pending migrations in ONE transaction (a failure —
  * disk full, an object already there — leaves the file exactly as the older Backstop left it,
  * so that build still opens it, and throws STORAGE naming the migration and the cause), and
- * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it.
+ * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it. A file
+ * SQLite cannot read (not a database, damaged) is STORAGE naming it and what to do.
  * Only this process opens the file for writing. No secret is ever stored here: servers
  * and tasks keep keychain references only.
  */
@@ -35,8 +36,22 @@ export function openAppDatabase(path: string): Db {
     return db;
   } catch (e) {
     db.close();
-    throw e;
+    throw e instanceof BackstopError ? e : unreadable(path, e);
   }
+}
+
+/** A file SQLite refuses (not a database, damaged): named, with what to do; never "an unexpected error". */
+function unreadable(path: string, e: unknown): BackstopError {
+  const code = (e as { code?: unknown }).code;
+  const reason = (e as Error).message;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new BackstopError(
+      'STORAGE',
+      `The app database at ${path} cannot be read (${reason}). It may be damaged: put back a copy of it, or move it aside and Backstop starts with a new one (servers, tasks and history are then empty; backups at the destinations are not touched).`,
+      { retryable: false },
+    );
+  }
+  return new BackstopError('STORAGE', `The app database at ${path} cannot be read (${reason}).`);
 }
 
 export function schemaVersion(db: Db): number {

@@ -110,6 +110,27 @@ describe('backstop --json and the app database', () => {
     expect(after.prepare("SELECT value FROM settings WHERE key = 'theme'").get()).toMatchObject({ value: '"dark"' });
     after.close();
   });
+  it('a damaged app database (not SQLite, or its header overwritten): STORAGE naming the file and what to do, exit 1, the file untouched', async () => {
+    for (const content of [Buffer.from('this is not a database\n'.repeat(300)), Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4080, 0xff)])]) {
+      const dataDir = tempDir();
+      const path = join(dataDir, 'backstop.db');
+      writeFileSync(path, content);
+      const r = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+      expect(r.code).toBe(1);
+      const e = errorDoc(r.stdout);
+      expect(e.code).toBe('STORAGE');
+      expect(e.message).toMatch(new RegExp(`^The app database at ${path} cannot be read \\(.+\\)\\. It may be damaged: put back a copy of it, or move it aside and Backstop starts with a new one \\(servers, tasks and history are then empty; backups at the destinations are not touched\\)\\.$`));
+      expect(readFileSync(path).equals(content)).toBe(true);
+    }
+  });
+
+  it('a data folder that is a file: STORAGE naming it, exit 1', async () => {
+    const file = join(tempDir(), 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await runBackstop(['tasks', '--data-dir', file, '--json']);
+    expect(r.code).toBe(1);
+    expect(errorDoc(r.stdout)).toEqual({ code: 'STORAGE', message: `The data folder ${file} cannot be used: a file is there, not a folder. Give a folder (--data-dir or BACKSTOP_DATA_DIR; it is created if missing).` });
+  });
 });
 
 describe('backstop --json when the keychain is locked or a destination is unreachable', () => {
