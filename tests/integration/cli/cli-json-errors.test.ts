@@ -6,8 +6,8 @@
  * database a newer Backstop wrote or whose upgrade fails, a locked OS keychain, and an
  * unreachable destination — each with the documented exit code and no secret anywhere.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -159,4 +159,55 @@ describe('backstop --json when the keychain is locked or a destination is unreac
     expect(e.message).toContain('could not talk to http://127.0.0.1:9 (ECONNREFUSED)');
     expect(r.stdout + r.stderr).not.toContain(secret);
   }, 60_000);
+});
+
+describe('backstop --json interrupted while it opens the app database', () => {
+  it('SIGINT before the command starts its work: one CANCELED document, exit 130, nothing done', { timeout: 60_000 }, async () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    const folder = sqliteFolder(['shop.db']);
+    const backups = join(tempDir(), 'backups');
+    const task = writeTaskFile(tempDir(), { name: 'early', server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: backups }] });
+    // An app database one migration behind, whose write lock another process holds: the command's open waits on it.
+    const older = new Database(path);
+    older.exec('PRAGMA journal_mode = WAL');
+    for (const step of MIGRATIONS.slice(0, -1)) older.exec(step);
+    older.exec(`PRAGMA user_version = ${MIGRATIONS.length - 1}`);
+    older.close();
+    const holder = new Database(path);
+    holder.exec('BEGIN EXCLUSIVE');
+    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    // Waiting on the lock: the child has the app database open.
+    const opened = (): boolean => {
+      try {
+        return readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
+          try {
+            return readlinkSync(`/proc/${child.pid}/fd/${fd}`) === path;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    while (!opened()) await new Promise((r) => setImmediate(r));
+    child.kill('SIGINT');
+    holder.exec('COMMIT');
+    holder.close();
+    const code = await closed;
+    expect(code, stderr).toBe(130);
+    const e = errorDoc(stdout.length < 2000 ? stdout : stdout.slice(0, 2000));
+    expect(e.code).toBe('CANCELED');
+    expect(e.message).toBe('The command was canceled (SIGINT) before it started its work; nothing was done.');
+    // Nothing was run or written.
+    const history = oneJsonDocument((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout);
+    expect(history).toEqual([]);
+    expect(() => readdirSync(backups)).toThrow(/ENOENT/);
+  });
 });
