@@ -73,17 +73,20 @@ function assertNotNewer(db: Db): void {
 function migrate(db: Db): void {
   const from = schemaVersion(db);
   if (from >= MIGRATIONS.length) return;
-  let at = from;
+  let at = from; // the migration being applied; MIGRATIONS.length: the commit
   try {
-    db.transaction(() => {
-      for (; at < MIGRATIONS.length; at++) db.exec(MIGRATIONS[at]!);
-      db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
-    })();
+    // By hand, not db.transaction(): when SQLite has already rolled back (disk full at commit), its ROLLBACK error would hide the cause.
+    db.exec('BEGIN IMMEDIATE');
+    for (; at < MIGRATIONS.length; at++) db.exec(MIGRATIONS[at]!);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    db.exec('COMMIT');
   } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
     const reason = (e as Error).message;
+    const where = at < MIGRATIONS.length ? `at migration ${at + 1}` : `while saving migrations ${from + 1}–${MIGRATIONS.length}`;
     throw new BackstopError(
       /disk is full|SQLITE_FULL/i.test(reason) ? 'DISK_FULL' : 'STORAGE',
-      `Upgrading the app database from schema ${from} to ${MIGRATIONS.length} failed at migration ${at + 1}: ${reason}. The database was left unchanged at schema ${from}: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
+      `Upgrading the app database from schema ${from} to ${MIGRATIONS.length} failed ${where}: ${reason}. The database was left unchanged at schema ${from}: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
     );
   }
 }

@@ -110,6 +110,43 @@ describe('backstop --json and the app database', () => {
     expect(after.prepare("SELECT value FROM settings WHERE key = 'theme'").get()).toMatchObject({ value: '"dark"' });
     after.close();
   });
+
+  it('an upgrade whose writes fail part-way (a file-size limit): STORAGE naming the migrations and the cause, exit 1, the file still at its old schema with every row', () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    // Schema 13 with 20,000 recorded points: migration 14's index on them needs far more than the space left.
+    const raw = new Database(path);
+    raw.exec('PRAGMA journal_mode = WAL');
+    for (const step of MIGRATIONS.slice(0, 13)) raw.exec(step);
+    raw.exec('PRAGMA user_version = 13');
+    const run = raw.prepare("INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES (?, 't', 'nightly', 'schedule', 'full', 'success', 'x')");
+    const row = raw.prepare("INSERT INTO run_databases (run_id, seq, database, destination, kind, status, point_id, started_at) VALUES (?, 1, 'shop', 'local:/b', 'full', 'success', ?, 'x')");
+    raw.transaction(() => {
+      for (let i = 0; i < 20_000; i++) {
+        run.run(`r${i}`);
+        row.run(`r${i}`, `20260101T000000000Z-${i.toString(16).padStart(8, '0')}`);
+      }
+    })();
+    raw.close();
+    // A file-size limit of 256 KiB (ulimit -f; a quota or a filesystem's file-size cap alike): the WAL write past it fails (EFBIG) at commit, and SQLite rolls the transaction back itself.
+    const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 256; exec "${process.execPath}" "${CLI_BIN}" history --data-dir "${dataDir}" --json`], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(1);
+    expect(errorDoc(r.stdout)).toEqual({
+      code: 'STORAGE',
+      message: `Upgrading the app database from schema 13 to ${MIGRATIONS.length} failed while saving migrations 14–${MIGRATIONS.length}: disk I/O error. The database was left unchanged at schema 13: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
+    });
+    const after = new Database(path);
+    expect(after.prepare('PRAGMA user_version').get()).toMatchObject({ user_version: 13 });
+    expect(after.prepare('SELECT count(*) AS n FROM run_databases WHERE point_id IS NOT NULL').get()).toMatchObject({ n: 20_000 });
+    expect(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'run_databases_by_point'").get()).toMatchObject({ n: 0 });
+    after.close();
+  }, 60_000);
+
   it('a damaged app database (not SQLite, or its header overwritten): STORAGE naming the file and what to do, exit 1, the file untouched', async () => {
     for (const content of [Buffer.from('this is not a database\n'.repeat(300)), Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4080, 0xff)])]) {
       const dataDir = tempDir();
