@@ -24,7 +24,7 @@ import { agentService } from './lazy-commands.ts';
 import { historyTaskId, serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
 import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
-import { interruptible, takeInterrupt } from './interrupt.ts';
+import { canceledBeforeStart, interruptible, takeInterrupt } from './interrupt.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
 
@@ -198,17 +198,31 @@ function parseRoleMap(pairs: string[]): Record<string, string> {
   return map;
 }
 
-/** A one-shot command's engine: SIGINT/SIGTERM cancel its work (interrupt.ts), then it closes. */
+/**
+ * A one-shot command's engine: SIGINT/SIGTERM cancel its work (interrupt.ts), then it closes.
+ * The handlers are in place before the engine opens (the app database may wait on another
+ * process's lock): a signal then is CANCELED before any work, never a silent death.
+ */
 async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await createEngine({ dataDir, origin: 'cli' });
-  try {
-    return await interruptible(() => engine.cancelAll(), () => fn(engine));
-  } catch (e) {
-    logUnexpected(engine, e);
-    throw e;
-  } finally {
-    await engine.close();
-  }
+  let opened: Engine | null = null;
+  return interruptible(
+    () => opened?.cancelAll(),
+    async (signal) => {
+      const engine = await createEngine({ dataDir, origin: 'cli' });
+      opened = engine;
+      try {
+        // A signal that came while the open blocked (a lock wait) is delivered in the loop's poll phase: let it in first.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw canceledBeforeStart();
+        return await fn(engine);
+      } catch (e) {
+        logUnexpected(engine, e);
+        throw e;
+      } finally {
+        await engine.close();
+      }
+    },
+  );
 }
 
 /** An error that is not a BackstopError prints as INTERNAL "Details are in the Backstop log": put them there. */
@@ -234,6 +248,8 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   const json = values.json ?? false;
   if (values.version) return printData(io, json, { version: APP_VERSION }, () => APP_VERSION);
   const [command, ...rest] = positionals;
+  // A script's `backstop $CMD --json` with CMD empty gets its one document, not the help text.
+  if (!values.help && !command && json) return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: 'No command given. Run "backstop --help".' });
   if (values.help || !command) {
     io.out(HELP);
     return values.help ? 0 : 2;

@@ -72,3 +72,8 @@ export function canceledOnInterrupt<T>(work: Promise<T>, what: string, kept: str
     throw new BackstopError('CANCELED', `${what} was canceled (${arrived ?? 'interrupted'}); ${kept}`, { cause: e });
   });
 }
+
+/** The command was interrupted before its work began (while the engine opened): nothing was done. */
+export function canceledBeforeStart(): BackstopError {
+  return new BackstopError('CANCELED', `The command was canceled (${arrived ?? 'interrupted'}) before it started its work; nothing was done.`);
+}

@@ -15,6 +15,7 @@ import { SERVER_FIX } from '../engine/servers/classify.ts';
 import { notificationEvents } from '../engine/notifications/events.ts';
 import { AzureAccessTier, HostInput, SftpHostKey, TaskHooks, TaskLimits, TestRestoreSettings, UploadLimits, type Retention } from '../shared/domain.ts';
 import { BackstopError } from '../shared/result.ts';
+import { jsonSyntaxError } from './json-syntax-error.ts';
 
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const Cron = z.string().trim().min(1).max(200);
@@ -167,12 +168,24 @@ export function retentionFrom(minAge: string | undefined, keepLast: number | und
 }
 
 export function readJsonFile<T>(path: string, schema: z.ZodType<T>, what: string): T {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new BackstopError('MALFORMED_REQUEST', code === 'ENOENT' ? `${what} ${path} does not exist.` : `${what} ${path} is not valid JSON: ${(e as Error).message}`);
+    if (code === 'ENOENT') throw new BackstopError('MALFORMED_REQUEST', `${what} ${path} does not exist.`);
+    if (code === 'EISDIR') throw new BackstopError('MALFORMED_REQUEST', `${what} ${path} cannot be read (it is a folder). Give the path of the JSON file itself.`);
+    throw new BackstopError('MALFORMED_REQUEST', `${what} ${path} cannot be read (${code ?? (e as Error).message}). Check its permissions for the user Backstop runs as.`);
+  }
+  // A byte-order mark (Windows PowerShell's `Out-File -Encoding utf8`, older Notepad) is not part of the JSON.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    const at = jsonSyntaxError(text);
+    const where = at ? ` at line ${at.line}, column ${at.column}${at.atEnd ? ' (the end of the file)' : ''}: ${at.reason}` : '';
+    throw new BackstopError('MALFORMED_REQUEST', `${what} ${path} is not valid JSON${where}.`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new BackstopError('MALFORMED_REQUEST', `${what} ${path}: ${describeIssues(parsed.error.issues)}`);

@@ -164,7 +164,13 @@ const ABANDONED_FLUSH_MS = 30_000;
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { dataDir, logsDir } = engineFolders(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new BackstopError('STORAGE', `The data folder ${dataDir} cannot be used: a file is there, not a folder. Give a folder (--data-dir or BACKSTOP_DATA_DIR; it is created if missing).`);
+    throw new BackstopError('STORAGE', `The data folder ${dataDir} cannot be created (${code ?? (e as Error).message}). Give a folder this user may write to (--data-dir or BACKSTOP_DATA_DIR).`);
+  }
   const redactor = new Redactor();
   const { logger, close: closeLog } = createLogger({ logsDir, redactor, level: opts.logLevel });
   // The AWS SDK's own notice about this is kept off stderr (storage/s3-backend.ts); the log keeps the fact.

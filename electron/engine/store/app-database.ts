@@ -2,8 +2,11 @@
  * The app database: one SQLite file (`<dataDir>/backstop.db`) in WAL mode, opened through
  * libsql (an N-API binding, so the same build serves Node and Electron).
  *
- * Contract: `openAppDatabase` applies pending migrations in one transaction each and
- * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it.
+ * Contract: `openAppDatabase` applies all pending migrations in ONE transaction (a failure —
+ * disk full, an object already there — leaves the file exactly as the older Backstop left it,
+ * so that build still opens it, and throws STORAGE naming the migration and the cause), and
+ * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it. A file
+ * SQLite cannot read (not a database, damaged) is STORAGE naming it and what to do.
  * Only this process opens the file for writing. No secret is ever stored here: servers
  * and tasks keep keychain references only.
  */
@@ -33,8 +36,22 @@ export function openAppDatabase(path: string): Db {
     return db;
   } catch (e) {
     db.close();
-    throw e;
+    throw e instanceof BackstopError ? e : unreadable(path, e);
   }
+}
+
+/** A file SQLite refuses (not a database, damaged): named, with what to do; never "an unexpected error". */
+function unreadable(path: string, e: unknown): BackstopError {
+  const code = (e as { code?: unknown }).code;
+  const reason = (e as Error).message;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new BackstopError(
+      'STORAGE',
+      `The app database at ${path} cannot be read (${reason}). It may be damaged: put back a copy of it, or move it aside and Backstop starts with a new one (servers, tasks and history are then empty; backups at the destinations are not touched).`,
+      { retryable: false },
+    );
+  }
+  return new BackstopError('STORAGE', `The app database at ${path} cannot be read (${reason}).`);
 }
 
 export function schemaVersion(db: Db): number {
@@ -54,11 +71,22 @@ function assertNotNewer(db: Db): void {
 }
 
 function migrate(db: Db): void {
-  for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
-    const step = MIGRATIONS[v]!;
-    db.transaction(() => {
-      db.exec(step);
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-    })();
+  const from = schemaVersion(db);
+  if (from >= MIGRATIONS.length) return;
+  let at = from; // the migration being applied; MIGRATIONS.length: the commit
+  try {
+    // By hand, not db.transaction(): when SQLite has already rolled back (disk full at commit), its ROLLBACK error would hide the cause.
+    db.exec('BEGIN IMMEDIATE');
+    for (; at < MIGRATIONS.length; at++) db.exec(MIGRATIONS[at]!);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    const reason = (e as Error).message;
+    const where = at < MIGRATIONS.length ? `at migration ${at + 1}` : `while saving migrations ${from + 1}–${MIGRATIONS.length}`;
+    throw new BackstopError(
+      /disk is full|SQLITE_FULL/i.test(reason) ? 'DISK_FULL' : 'STORAGE',
+      `Upgrading the app database from schema ${from} to ${MIGRATIONS.length} failed ${where}: ${reason}. The database was left unchanged at schema ${from}: fix the cause (free disk space, or remove what the message names) and start Backstop again.`,
+    );
   }
 }

@@ -77,3 +77,58 @@ describe('migration 7: server-level streams in older history', () => {
     db.close();
   });
 });
+
+describe('an upgrade that fails part-way', () => {
+  /** An app database as a Backstop of schema 6 left it, one run recorded, plus `extra` SQL (what makes a later migration fail). */
+  function schema6(path: string, extra: string): void {
+    const raw = new Database(path);
+    for (const step of MIGRATIONS.slice(0, 6)) raw.exec(step);
+    raw.exec(`
+      PRAGMA user_version = 6;
+      INSERT INTO servers (id, name, kind, config, created_at, updated_at) VALUES ('pg', 'pg', 'postgres', '{}', 'x', 'x');
+      INSERT INTO tasks (id, name, server_id, config, created_at, updated_at) VALUES ('tp', 'tp', 'pg', '{}', 'x', 'x');
+      INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES ('rp', 'tp', 'tp', 'manual', 'full', 'success', 'x');
+      INSERT INTO run_databases (run_id, seq, database, destination, kind, status, started_at) VALUES ('rp', 1, 'globals.sql', 'd', 'full', 'success', 'x');
+      ${extra}
+    `);
+    raw.close();
+  }
+
+  it('leaves the file exactly at the older schema (no migration of the upgrade kept) and says which migration failed and why', () => {
+    const path = join(tempDir(), 'backstop.db');
+    // Migration 13 creates index runs_open; an object of that name already there (a hand-made index) makes it fail after 7–12 succeeded.
+    schema6(path, 'CREATE INDEX runs_open ON runs (status);');
+    let err: unknown;
+    try {
+      openAppDatabase(path);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'STORAGE' });
+    const message = (err as Error).message;
+    expect(message).toContain('from schema 6 to 15');
+    expect(message).toContain('migration 13');
+    expect(message).toContain('runs_open already exists');
+    expect(message).toContain('left unchanged at schema 6');
+    const raw = new Database(path);
+    expect(raw.prepare('PRAGMA user_version').get()).toMatchObject({ user_version: 6 });
+    const columns = (raw.prepare('PRAGMA table_info(run_databases)').all() as { name: string }[]).map((c) => c.name);
+    expect(columns).not.toContain('server_stream'); // migration 7's change was rolled back with the rest
+    expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('restored_databases', 'notification_deliveries', 'unclaimed_secrets')").get()).toMatchObject({ n: 0 });
+    expect(raw.prepare('SELECT id FROM runs').all()).toEqual([{ id: 'rp' }]);
+    raw.close();
+  });
+
+  it('upgrades once the cause is removed, keeping the older rows', () => {
+    const path = join(tempDir(), 'backstop.db');
+    schema6(path, 'CREATE INDEX runs_open ON runs (status);');
+    expect(() => openAppDatabase(path)).toThrow(/migration 13/);
+    const raw = new Database(path);
+    raw.exec('DROP INDEX runs_open');
+    raw.close();
+    const db = openAppDatabase(path);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT run_id, server_stream FROM run_databases').all()).toEqual([{ run_id: 'rp', server_stream: 1 }]);
+    db.close();
+  });
+});
