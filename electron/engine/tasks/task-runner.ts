@@ -306,7 +306,7 @@ export class TaskRunner {
           this.deps.events.emit('alert', {
             kind: 'points-missing',
             taskId: task.id,
-            message: `Backup task "${task.name}": newer restore points it wrote are gone from the folder of ${dbs.length} database${dbs.length === 1 ? '' : 's'} (${dbs.slice(0, NAMES_SHOWN).join(', ')}${dbs.length > NAMES_SHOWN ? ', …' : ''}): the destination was rolled back to an older copy, or points were deleted outside Backstop's retention. The run went on from what is there; History names the missing points.`,
+            message: `Backup task "${task.name}": newer restore points it wrote are gone from the folder of ${dbs.length} database${dbs.length === 1 ? '' : 's'} (${nameList(dbs, false)}): the destination was rolled back to an older copy, or points were deleted outside Backstop's retention. The run went on from what is there; History names the missing points.`,
             databases: dbs,
           });
         }
