@@ -246,7 +246,8 @@ export interface Connector {
   inspectRestored(database: string, countTables: string[], opts?: OperationOptions & { folder?: string }): Promise<RestoredInspection>;
   /**
    * Drops a database. Only for names Backstop itself created and recorded (test-restore
-   * scratch databases); no other caller. SQLite: VALIDATION (a scratch target is a folder).
+   * scratch databases; half-restored copies in the restore journal: own-leftovers.ts,
+   * restore-server.ts); no other caller. SQLite: VALIDATION (a scratch target is a folder).
    */
   dropDatabase(database: string, opts?: OperationOptions): Promise<void>;
 }
