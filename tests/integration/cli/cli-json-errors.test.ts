@@ -7,7 +7,7 @@
  * unreachable destination — each with the documented exit code and no secret anywhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,23 @@ describe('backstop --json on usage and task-file errors', () => {
     const text = await runBackstop([]);
     expect(text.code).toBe(2);
     expect(text.stdout).toContain('Usage: backstop <command> [options]');
+  });
+
+  it('an unknown subcommand is named with the valid ones (keys, servers, tasks, agent), exit 2, nothing opened', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const cases: [string[], string][] = [
+      [['keys', 'frob'], 'Unknown subcommand "keys frob": keys takes generate, list, export or import.'],
+      [['servers', 'frob'], 'Unknown subcommand "servers frob": servers takes add, update, remove or export (or nothing, to list the servers).'],
+      [['tasks', 'frob'], 'Unknown subcommand "tasks frob": tasks takes add, update, remove or export (or nothing, to list the tasks).'],
+      [['agent', 'frob'], 'Unknown subcommand "agent frob": agent takes install, uninstall or status (or nothing, to run the scheduler here).'],
+      [['keys'], 'keys needs a subcommand: generate, list, export or import.'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runBackstop([...args, '--data-dir', dataDir, '--json']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(errorDoc(r.stdout)).toEqual({ code: 'MALFORMED_REQUEST', message: `${message} Run "backstop --help".` });
+    }
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('a task file with a syntax error names the line and column', async () => {
