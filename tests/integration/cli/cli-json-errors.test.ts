@@ -164,6 +164,34 @@ describe('backstop --json and the app database', () => {
     after.close();
   }, 60_000);
 
+  it('a write that fails after the start (a file-size limit; SQLITE_IOERR): STORAGE naming the file and the fix, exit 1, nothing half-saved', () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    // 64 KiB pages and a 40 KiB file-size limit: the app database opens and reads (its shared-memory index is 32 KiB), but its first write-ahead-log frame is past the limit.
+    const raw = new Database(path);
+    raw.exec('PRAGMA page_size = 65536; PRAGMA journal_mode = WAL;');
+    raw.close();
+    expect(spawnSync(process.execPath, [CLI_BIN, 'servers', '--data-dir', dataDir], { cwd: REPO_ROOT, encoding: 'utf8' }).status).toBe(0);
+    const config = join(tempDir(), 'server.json');
+    writeFileSync(config, JSON.stringify({ name: 'files', kind: 'sqlite', folder: tempDir() }));
+    const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 40; exec "${process.execPath}" "${CLI_BIN}" servers add --config "${config}" --data-dir "${dataDir}" --json`], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(1);
+    expect(errorDoc(r.stdout)).toEqual({
+      code: 'STORAGE',
+      message: expect.stringMatching(
+        new RegExp(`^Backstop could not write its app database ${path} \\(disk I/O error, SQLITE_IOERR[A-Z_]*\\)\\. Check the disk that holds ${dataDir}: free space, a file-size limit or quota \\(ulimit -f\\), and that it is writable and not failing; then try again\\.$`),
+      ),
+    });
+    const after = new Database(path);
+    expect(after.prepare('SELECT count(*) AS n FROM servers').get()).toMatchObject({ n: 0 });
+    after.close();
+  }, 60_000);
+
   it('a damaged app database (not SQLite, or its header overwritten): STORAGE naming the file and what to do, exit 1, the file untouched', async () => {
     for (const content of [Buffer.from('this is not a database\n'.repeat(300)), Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4080, 0xff)])]) {
       const dataDir = tempDir();
