@@ -3,7 +3,8 @@
  * paths a script meets before any server is involved, through the real `backstop` command:
  * no command, a task file that is a folder, has a syntax error (named by line and column) or
  * starts with a UTF-8 byte-order mark (Windows PowerShell's `Out-File -Encoding utf8`), an app
- * database a newer Backstop wrote or whose upgrade fails, a locked OS keychain, and an
+ * database a newer Backstop wrote, whose upgrade fails or whose later write fails (a file-size
+ * limit), an unknown subcommand, a locked OS keychain, and an
  * unreachable destination — each with the documented exit code and no secret anywhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
