@@ -11,8 +11,11 @@ export function keyFromFile(path: string): Buffer {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new BackstopError('NOT_FOUND', `The key file ${path} cannot be read.`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new BackstopError('NOT_FOUND', `The key file ${path} does not exist. Give the path of a key file ("backstop keys export FINGERPRINT --out FILE" writes one).`);
+    if (code === 'EISDIR') throw new BackstopError('NOT_FOUND', `The key file ${path} is a folder. Give the path of the key file itself.`);
+    throw new BackstopError('NOT_FOUND', `The key file ${path} cannot be read (${code ?? (e as Error).message}). Let this user read it (or give a copy it may read).`);
   }
   // A key file saved by Backstop holds the key on a line of its own among explanations (parseKey finds it).
   return parseKey(text);

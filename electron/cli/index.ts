@@ -154,6 +154,11 @@ function usage(message: string): never {
   throw new BackstopError('MALFORMED_REQUEST', `${message} Run "backstop --help".`);
 }
 
+/** A command's subcommand that is missing or unknown: names what was typed and the valid ones. */
+function badSubcommand(command: string, sub: string | undefined, takes: string): never {
+  usage(sub === undefined ? `${command} needs a subcommand: ${takes}.` : `Unknown subcommand "${command} ${sub}": ${command} takes ${takes}.`);
+}
+
 function need(v: Values, name: keyof Values, command: string): string {
   const value = v[name];
   if (typeof value !== 'string' || value === '') usage(`${command} needs --${String(name)}.`);
@@ -507,7 +512,7 @@ async function keysCommand(dataDir: string, rest: string[], values: Values, io: 
       return printData(io, json, k, () => `Imported key ${k.fingerprint}${k.name ? ` (${k.name})` : ''} into the keychain.`);
     }
     default:
-      return usage('keys needs a subcommand: generate, list, export or import.');
+      return badSubcommand('keys', sub, 'generate, list, export or import');
   }
 }
 
@@ -542,7 +547,7 @@ async function configCommand(what: 'servers' | 'tasks', dataDir: string, rest: s
       return printData(io, json, doc, () => [`Wrote ${one} "${d.name}" to ${d.file}.`, ...d.notes.map((n) => `note: ${n}`)].join('\n'));
     }
     default:
-      return usage(`${what} takes add, update, remove or export (or nothing, to list the ${what}).`);
+      return badSubcommand(what, sub, `add, update, remove or export (or nothing, to list the ${what})`);
   }
 }
 
@@ -579,7 +584,7 @@ async function agentServiceCommand(dataDir: string, rest: string[], values: Valu
       );
     }
     default:
-      return usage('agent takes install, uninstall or status (or nothing, to run the scheduler here).');
+      return badSubcommand('agent', sub, 'install, uninstall or status (or nothing, to run the scheduler here)');
   }
 }
 

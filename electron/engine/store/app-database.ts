@@ -6,7 +6,8 @@
  * disk full, an object already there — leaves the file exactly as the older Backstop left it,
  * so that build still opens it, and throws STORAGE naming the migration and the cause), and
  * refuses a file written by a newer Backstop (FORMAT_TOO_NEW) instead of touching it. A file
- * SQLite cannot read (not a database, damaged) is STORAGE naming it and what to do.
+ * SQLite cannot read (not a database, damaged) is STORAGE naming it and what to do. A later write
+ * that fails (disk full, read-only, I/O error) names the file and the fix (app-database-errors.ts).
  * Only this process opens the file for writing. No secret is ever stored here: servers
  * and tasks keep keychain references only.
  */
@@ -14,6 +15,7 @@ import Database from 'libsql';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
+import { guardAppDatabase } from './app-database-errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export type Db = Database.Database;
@@ -33,7 +35,7 @@ export function openAppDatabase(path: string): Db {
     assertNotNewer(db);
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     migrate(db);
-    return db;
+    return guardAppDatabase(db, path);
   } catch (e) {
     db.close();
     throw e instanceof BackstopError ? e : unreadable(path, e);

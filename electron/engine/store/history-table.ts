@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { HistoryQuery, PointKind, RestoreCheck, RestoreRunDetail, Run, RunDatabase, RunKind, RunStatus, RunTrigger, TestRestoreRecord } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
 import { processGone, THIS_PROCESS, type ProcessIdentity } from '../runtime/process-alive.ts';
+import { inTransaction } from './app-database-errors.ts';
 
 /** One hook command of a run; `action`: what its outcome did (none when it succeeded). */
 export interface HookRecord {
@@ -202,7 +203,7 @@ export class HistoryTable {
     const closeRun = this.db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE id = ? AND status IN ('running', 'canceling')");
     const closeRows = this.db.prepare("UPDATE run_databases SET status = 'failed', ended_at = ?, error_code = 'WORKER_CRASHED', error_message = ? WHERE run_id = ? AND status = 'running'");
     const closed: ClosedRun[] = [];
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       for (const r of gone) {
         const run: AbandonedRun = { id: r.id, taskId: r.task_id, taskName: r.task_name, trigger: r.trigger as RunTrigger, requestedKind: r.requested_kind as PointKind, runKind: r.run_kind as RunKind, startedAt: r.started_at };
         const message = `The Backstop process running this ${what(r.run_kind)} stopped before it finished (killed, crashed, or the machine lost power or was shut down); found when Backstop next started. Nothing it was still writing was committed, and what it left is cleaned up by a later run; the points it finished are kept. ${next(run) ?? again(r.run_kind)}`;
@@ -210,7 +211,7 @@ export class HistoryTable {
         closeRows.run(endedAt, 'Not finished: the Backstop process running it stopped. Nothing it was writing was committed.', r.id);
         closed.push({ ...run, message });
       }
-    })();
+    });
     return closed;
   }
 

@@ -7,6 +7,7 @@
  */
 import { DEFAULT_SETTINGS, Settings, type SettingsPatch } from '../../shared/domain.ts';
 import type { Db } from './app-database.ts';
+import { inTransaction } from './app-database-errors.ts';
 
 export class SettingsTable {
   constructor(private readonly db: Db) {}
@@ -25,9 +26,9 @@ export class SettingsTable {
   patch(patch: SettingsPatch): Settings {
     const next = Settings.parse({ ...this.get(), ...patch });
     const put = this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       for (const key of Object.keys(patch) as (keyof Settings)[]) put.run(key, JSON.stringify(next[key]));
-    })();
+    });
     return next;
   }
 }

@@ -6,6 +6,7 @@
  * (none on a task's very first run: everything is new then, which is no news).
  */
 import type { Db } from './app-database.ts';
+import { inTransaction } from './app-database-errors.ts';
 
 export interface TaskDatabase {
   database: string;
@@ -30,9 +31,9 @@ export class TaskDatabasesTable {
     const known = new Set(this.list(taskId).map((d) => d.database));
     const fresh = databases.filter((d) => !known.has(d));
     const insert = this.db.prepare('INSERT OR IGNORE INTO task_databases (task_id, database, first_seen_at) VALUES (?, ?, ?)');
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       for (const d of fresh) insert.run(taskId, d, at);
-    })();
+    });
     return known.size === 0 ? [] : fresh;
   }
 

@@ -25,7 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { ActiveRun, DatabaseProgress, PointKind, RunStatus, RunTrigger, Server, Task } from '../../shared/domain.ts';
-import { BackstopError, toFailure } from '../../shared/result.ts';
+import { BackstopError, toFailure, type ErrorCode } from '../../shared/result.ts';
 import type { JobExecutor } from '../backup/worker-executor.ts';
 import { outcomesFor } from '../backup/worker-executor.ts';
 import type { BackupJobSpec } from '../backup/job-spec.ts';
@@ -134,6 +134,8 @@ interface ActiveState {
   info: ActiveRun;
   controller: AbortController;
   done?: Promise<RunSummary>;
+  /** The first write to History (the app database) that failed during the run: the run goes on, its stored backups are reported, this is its error. */
+  historyError?: { code: ErrorCode; message: string };
 }
 
 export function defaultKind(task: Task): PointKind {
@@ -218,7 +220,14 @@ export class TaskRunner {
       this.heartbeatTimer = undefined;
       return;
     }
-    this.heartbeatTimer ??= setInterval(() => this.deps.history.touch([...this.active.values()].map((s) => s.info.runId), this.deps.now().toISOString()), HEARTBEAT_MS);
+    this.heartbeatTimer ??= setInterval(() => {
+      try {
+        this.deps.history.touch([...this.active.values()].map((s) => s.info.runId), this.deps.now().toISOString());
+      } catch (e) {
+        // A timer's throw would end the process; the run reports History's failure at its end (historyError).
+        this.deps.logger.warn({ err: e }, 'could not mark the running runs alive in History');
+      }
+    }, HEARTBEAT_MS);
     this.heartbeatTimer.unref();
   }
 
@@ -293,7 +302,12 @@ export class TaskRunner {
       })
       .then((summary) => {
         const finishedAt = this.deps.now().toISOString();
-        this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined);
+        this.recording(state, log, () => this.deps.history.finishRun(runId, summary.status, finishedAt, summary.error ?? undefined));
+        if (state.historyError) {
+          const message = `History could not record this run: ${state.historyError.message} The backups listed in this run were stored at their destinations.`;
+          if (summary.error) summary.warnings.push(message);
+          else summary.error = { code: state.historyError.code, message };
+        }
         this.recordRetention(task, trigger, summary, finishedAt, log);
         this.notifyRunEnd(resolved, summary, startedAt, finishedAt, log);
         this.active.delete(task.id);
@@ -763,6 +777,15 @@ export class TaskRunner {
       if (o.loginRefused && o.error && !state.loginRefused?.has(o.destination)) (state.loginRefused ??= new Map()).set(o.destination, o.error);
     }
     const endedAt = now().toISOString();
+    // The backups are committed at their destinations by now: History failing (disk full, read-only) must not lose them from the run's result.
+    this.recording(state, dbLog, () => this.recordOutcomes(spec, state, resolved, rows, outcomes, endedAt, dbLog));
+    return outcomes;
+  }
+
+  /** Records a database's outcomes in History (and what follows from them: space, last success). */
+  private recordOutcomes(spec: BackupJobSpec, state: ActiveState, resolved: ResolvedTask, rows: { seq: number }[], outcomes: JobOutcome[], endedAt: string, dbLog: Logger): void {
+    const { history } = this.deps;
+    const runId = state.info.runId;
     for (const o of outcomes) {
       o.kindReason = this.chainGoneReason(state.info.taskId, spec.database, o, runId) ?? o.kindReason;
       const gone = this.pointsGoneReason(state.info.taskId, spec.database, o, runId);
@@ -796,6 +819,16 @@ export class TaskRunner {
     if (resolved.persisted && !spec.serverStream && outcomes.some((o) => o.status === 'success')) {
       this.deps.taskDatabases.markSuccess(state.info.taskId, spec.database, endedAt);
     }
-    return outcomes;
+  }
+
+  /** Runs a History write; a failure is logged and kept as the run's historyError (the first one) instead of ending the run. */
+  private recording(state: ActiveState, log: Logger, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      const f = toFailure(e);
+      log.error({ err: e }, 'could not record in History');
+      state.historyError ??= { code: f.code, message: f.message };
+    }
   }
 }

@@ -3,11 +3,12 @@
  * paths a script meets before any server is involved, through the real `backstop` command:
  * no command, a task file that is a folder, has a syntax error (named by line and column) or
  * starts with a UTF-8 byte-order mark (Windows PowerShell's `Out-File -Encoding utf8`), an app
- * database a newer Backstop wrote or whose upgrade fails, a locked OS keychain, and an
+ * database a newer Backstop wrote, whose upgrade fails or whose later write fails (a file-size
+ * limit), an unknown subcommand, a locked OS keychain, and an
  * unreachable destination — each with the documented exit code and no secret anywhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,23 @@ describe('backstop --json on usage and task-file errors', () => {
     const text = await runBackstop([]);
     expect(text.code).toBe(2);
     expect(text.stdout).toContain('Usage: backstop <command> [options]');
+  });
+
+  it('an unknown subcommand is named with the valid ones (keys, servers, tasks, agent), exit 2, nothing opened', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const cases: [string[], string][] = [
+      [['keys', 'frob'], 'Unknown subcommand "keys frob": keys takes generate, list, export or import.'],
+      [['servers', 'frob'], 'Unknown subcommand "servers frob": servers takes add, update, remove or export (or nothing, to list the servers).'],
+      [['tasks', 'frob'], 'Unknown subcommand "tasks frob": tasks takes add, update, remove or export (or nothing, to list the tasks).'],
+      [['agent', 'frob'], 'Unknown subcommand "agent frob": agent takes install, uninstall or status (or nothing, to run the scheduler here).'],
+      [['keys'], 'keys needs a subcommand: generate, list, export or import.'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runBackstop([...args, '--data-dir', dataDir, '--json']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(errorDoc(r.stdout)).toEqual({ code: 'MALFORMED_REQUEST', message: `${message} Run "backstop --help".` });
+    }
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('a task file with a syntax error names the line and column', async () => {
@@ -144,6 +162,34 @@ describe('backstop --json and the app database', () => {
     expect(after.prepare('PRAGMA user_version').get()).toMatchObject({ user_version: 13 });
     expect(after.prepare('SELECT count(*) AS n FROM run_databases WHERE point_id IS NOT NULL').get()).toMatchObject({ n: 20_000 });
     expect(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'run_databases_by_point'").get()).toMatchObject({ n: 0 });
+    after.close();
+  }, 60_000);
+
+  it('a write that fails after the start (a file-size limit; SQLITE_IOERR): STORAGE naming the file and the fix, exit 1, nothing half-saved', () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, 'backstop.db');
+    // 64 KiB pages and a 40 KiB file-size limit: the app database opens and reads (its shared-memory index is 32 KiB), but its first write-ahead-log frame is past the limit.
+    const raw = new Database(path);
+    raw.exec('PRAGMA page_size = 65536; PRAGMA journal_mode = WAL;');
+    raw.close();
+    expect(spawnSync(process.execPath, [CLI_BIN, 'servers', '--data-dir', dataDir], { cwd: REPO_ROOT, encoding: 'utf8' }).status).toBe(0);
+    const config = join(tempDir(), 'server.json');
+    writeFileSync(config, JSON.stringify({ name: 'files', kind: 'sqlite', folder: tempDir() }));
+    const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 40; exec "${process.execPath}" "${CLI_BIN}" servers add --config "${config}" --data-dir "${dataDir}" --json`], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(1);
+    expect(errorDoc(r.stdout)).toEqual({
+      code: 'STORAGE',
+      message: expect.stringMatching(
+        new RegExp(`^Backstop could not write its app database ${path} \\(disk I/O error, SQLITE_IOERR[A-Z_]*\\)\\. Check the disk that holds ${dataDir}: free space, a file-size limit or quota \\(ulimit -f\\), and that it is writable and not failing; then try again\\.$`),
+      ),
+    });
+    const after = new Database(path);
+    expect(after.prepare('SELECT count(*) AS n FROM servers').get()).toMatchObject({ n: 0 });
     after.close();
   }, 60_000);
 

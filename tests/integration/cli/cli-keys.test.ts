@@ -3,7 +3,8 @@
  * keychain (run under the `kr` wrapper): keys go into the keychain and are shown by
  * fingerprint, printed only by `export --out -`, written to 0600 files that are never
  * overwritten; without a keychain `generate --out` still makes the key file and says so.
- * Also: hex keys are accepted, and a missing key's error says how to get it.
+ * Also: hex keys are accepted, a missing key's error says how to get it, and a key file that is
+ * missing or a folder is named as such.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -97,4 +98,15 @@ describe('backstop keys', () => {
     const bad = await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env: { BACKSTOP_KEY: 'abc' } });
     expect(oneJsonDocument(bad.stdout)).toMatchObject({ error: { code: 'VALIDATION', message: expect.stringContaining('as base64 (44 characters ending in "=") or as hex (64 characters') } });
   }, 120_000);
+
+  it('a key file that is missing or a folder: NOT_FOUND saying which and what to give, exit 1', async () => {
+    const dir = tempDir();
+    const missing = join(dir, 'missing.key');
+    const r = await runBackstop(['keys', 'import', missing, '--data-dir', tempDir(), '--json']);
+    expect(r.code).toBe(1);
+    expect(oneJsonDocument(r.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: `The key file ${missing} does not exist. Give the path of a key file ("backstop keys export FINGERPRINT --out FILE" writes one).` } });
+    const folder = await runBackstop(['keys', 'import', dir, '--data-dir', tempDir(), '--json']);
+    expect(folder.code).toBe(1);
+    expect(oneJsonDocument(folder.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: `The key file ${dir} is a folder. Give the path of the key file itself.` } });
+  });
 });

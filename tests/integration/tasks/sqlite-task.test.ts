@@ -3,7 +3,8 @@
  * with each database backed up in a real worker thread: every database is included
  * (new ones too, announced), exclusions are honoured, an incremental-only task starts
  * with a full, one broken database does not stop the others, the concurrency limit holds,
- * and cancel leaves nothing half-written.
+ * cancel leaves nothing half-written, and an app database that turns read-only mid-run loses
+ * no stored backup from the run's result and leaves the task free.
  */
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -163,6 +164,52 @@ describe('server-wide task over a SQLite folder', () => {
     // Nothing is older than a day: all kept.
     expect((await points(backups, 'chinook.sqlite')).length).toBe(2);
   });
+  it('an app database that turns read-only during a run: the stored backup is kept and reported, History’s failure named, the task free again', async () => {
+    const { engine, backups, task } = await setup();
+    // Once the backup is under way, every write to the app database fails (SQLITE_READONLY from the real driver: a data folder remounted read-only).
+    let turned = false;
+    engine.events.on('run.progress', () => {
+      if (!turned) engine.db.exec('PRAGMA query_only = ON');
+      turned = true;
+    });
+    const { done } = engine.runner.start(await engine.resolveTask(task.id), 'full', 'cli');
+    const summary = await done;
+    expect(turned).toBe(true);
+    expect(summary.databases.map((d) => [d.database, d.status, typeof d.pointId]).sort()).toEqual([
+      ['Sales Q1 ü.db', 'success', 'string'],
+      ['chinook.sqlite', 'success', 'string'],
+    ]);
+    const path = join(engine.dataDir, 'backstop.db');
+    expect(summary.error).toEqual({
+      code: 'STORAGE',
+      message: expect.stringMatching(new RegExp(`^History could not record this run: Backstop could not write its app database ${path.replace(/[.]/g, '\\.')}: it is read-only \\(.+SQLITE_READONLY\\)\\. .+ The backups listed in this run were stored at their destinations\\.$`)),
+    });
+    expect(engine.runner.isRunning(task.id)).toBe(false);
+    for (const d of summary.databases) expect((await points(backups, d.database)).map((p) => p.id)).toEqual([d.pointId]);
+    // Writable again: the next run starts and is recorded.
+    engine.db.exec('PRAGMA query_only = OFF');
+    const next = await runTask(engine, task.id, 'full');
+    expect(next.status).toBe('success');
+  }, 60_000);
+
+  it('History failing between two databases (one at a time): the first’s stored backup reported, the second fails naming the app database, no run error hidden', async () => {
+    const { engine, backups, task } = await setup();
+    data(await engine.call('settings.set', { maxConcurrentBackups: 1 }));
+    let turned = false;
+    engine.events.on('run.progress', () => {
+      if (!turned) engine.db.exec('PRAGMA query_only = ON');
+      turned = true;
+    });
+    const summary = await engine.runner.start(await engine.resolveTask(task.id), 'full', 'cli').done;
+    const stored = summary.databases.filter((d) => d.status === 'success');
+    const failed = summary.databases.filter((d) => d.status === 'failed');
+    expect([stored.length, failed.length]).toEqual([1, 1]);
+    expect((await points(backups, stored[0]!.database)).map((p) => p.id)).toEqual([stored[0]!.pointId]);
+    expect(failed[0]!.error).toEqual({ code: 'STORAGE', message: expect.stringMatching(/^Backstop could not write its app database .+backstop\.db: it is read-only/) });
+    expect(summary.error).toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/^History could not record this run: /) });
+    expect(engine.runner.isRunning(task.id)).toBe(false);
+    engine.db.exec('PRAGMA query_only = OFF');
+  }, 60_000);
 });
 
 export type { Engine };

@@ -4,6 +4,8 @@ import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { openAppDatabase, schemaVersion, SCHEMA_VERSION } from '../../../electron/engine/store/index.ts';
 import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
+import { TaskDatabasesTable } from '../../../electron/engine/store/task-databases-table.ts';
+import { BackstopError } from '../../../electron/shared/result.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 describe('app database', () => {
@@ -129,6 +131,54 @@ describe('an upgrade that fails part-way', () => {
     const db = openAppDatabase(path);
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
     expect(db.prepare('SELECT run_id, server_stream FROM run_databases').all()).toEqual([{ run_id: 'rp', server_stream: 1 }]);
+    db.close();
+  });
+});
+
+describe('a write to the app database on a full disk (the real driver, PRAGMA max_page_count as the disk’s end)', () => {
+  const full = () => {
+    const dir = tempDir();
+    const path = join(dir, 'backstop.db');
+    const db = openAppDatabase(path);
+    db.exec('PRAGMA foreign_keys = OFF'); // rows without their task: only the write itself matters here
+    const pages = (db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
+    db.exec(`PRAGMA max_page_count = ${pages}`);
+    const message = `Backstop could not write its app database ${path}: the disk is full (database or disk is full, SQLITE_FULL). Free space on the disk that holds ${dir}, then try again.`;
+    return { db, message };
+  };
+
+  it('a transaction (task databases seen by a run): DISK_FULL naming the file and the fix, none of its rows kept, the database still usable', () => {
+    const { db, message } = full();
+    const names = Array.from({ length: 2000 }, (_, i) => `database_with_a_long_name_${i}`);
+    let caught: unknown;
+    try {
+      new TaskDatabasesTable(db).observe('t1', names, '2026-01-01T00:00:00.000Z');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(BackstopError);
+    expect(caught).toMatchObject({ code: 'DISK_FULL', message });
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare('SELECT count(*) AS n FROM task_databases').get()).toMatchObject({ n: 0 });
+    db.close();
+  });
+
+  it('a single statement (a database marked backed up): DISK_FULL naming the file, every earlier row kept', () => {
+    const { db, message } = full();
+    const table = new TaskDatabasesTable(db);
+    let written = 0;
+    let caught: unknown;
+    for (; written < 5000; written++) {
+      try {
+        table.markSuccess('t1', `database_with_a_long_name_${written}`, '2026-01-01T00:00:00.000Z');
+      } catch (e) {
+        caught = e;
+        break;
+      }
+    }
+    expect(written).toBeGreaterThan(0);
+    expect(caught).toMatchObject({ code: 'DISK_FULL', message });
+    expect(db.prepare('SELECT count(*) AS n FROM task_databases').get()).toMatchObject({ n: written });
     db.close();
   });
 });
