@@ -128,6 +128,8 @@ export async function planServerRestore(
 
   // 1. The plan: which point of which database, under which name.
   const planned: Planned[] = [];
+  /** Server identity (task-runner serverIdentity) of each database's chosen point → those databases. */
+  const servers = new Map<string, string[]>();
   for (const f of databaseFolders) {
     try {
       const opened = await openForRestore(f.location, req.key, req.findKey, req.credentials);
@@ -139,7 +141,10 @@ export async function planServerRestore(
       const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
       const entry: Planned = { database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: chosen?.id ?? null, key };
       if (points.length > 0) entry.range = { from: points[0]!.createdAt, to: points.at(-1)!.createdAt };
-      if (chosen) entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
+      if (chosen) {
+        entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
+        servers.set(chosen.serverIdentity, [...(servers.get(chosen.serverIdentity) ?? []), database]);
+      }
       else if (points.length === 0) entry.error = { code: 'NOT_FOUND', message: `The backup folder of "${database}" holds no restore points.` };
       else {
         entry.error = {
@@ -161,8 +166,26 @@ export async function planServerRestore(
   if (unknown.length > 0) {
     throw new BackstopError('VALIDATION', `--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${placeText(req.root)} holds no backup of; nothing was restored.`);
   }
+  if (servers.size > 1) notes.push(mixedServersNote(req.root, servers));
   if (req.asOf) notes.push(`As of ${req.asOf.toISOString()}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`);
   return { planned, folders, notes };
+}
+
+/**
+ * A root whose databases were backed up from more than one server (a folder copied in, two tasks at one
+ * root before that was refused, or the server's address changed): all are restored, but the DBA is told
+ * which databases are whose, so another server's are not mistaken for this one's.
+ */
+function mixedServersNote(root: BackupLocation, servers: Map<string, string[]>): string {
+  const list = [...servers].map(([server, names]) => `${server} — ${names.map((n) => `"${n}"`).join(', ')}`).join('; ');
+  return `${placeText(root)} holds backups of more than one server (a database folder copied in, two tasks writing to one root, or the server's address changed): ${list}. Each database is restored from its own backups; leave out those of another server with --only (in the window: untick them).`;
+}
+
+/** The whole restore's outcome, in a task run's words: every database restored or skipped (and the server level applied) is "success", none restored is "failed". */
+export function serverRestoreStatus(r: Pick<ServerRestoreResult, 'databases' | 'serverLevel'>): 'success' | 'partial' | 'failed' {
+  const failed = r.databases.filter((d) => d.status === 'failed').length;
+  if (failed === 0 && r.serverLevel?.status !== 'failed') return 'success';
+  return failed === r.databases.length ? 'failed' : 'partial';
 }
 
 export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRestoreResult> {
