@@ -181,6 +181,19 @@ function mixedServersNote(root: BackupLocation, servers: Map<string, string[]>):
   return `${placeText(root)} holds backups of more than one server (a database folder copied in, two tasks writing to one root, or the server's address changed): ${list}. Each database is restored from its own backups; leave out those of another server with --only (in the window: untick them).`;
 }
 
+const UNCHANGED_SHOWN = 20;
+
+/**
+ * The roles/accounts the server-level step skipped, by name — an account the target already has may differ
+ * from the stored one (attributes, password, plugin), and the DBA must know which were not applied.
+ */
+function leftUnchanged(report: ApplyGlobalsReport): string {
+  const names = report.objects.filter((o) => o.action === 'skipped' && o.kind === 'role').map((o) => o.name);
+  if (names.length === 0) return '';
+  const more = names.length > UNCHANGED_SHOWN ? ` and ${names.length - UNCHANGED_SHOWN} more` : '';
+  return `, left unchanged: ${names.slice(0, UNCHANGED_SHOWN).join(', ')}${more}`;
+}
+
 /** The whole restore's outcome, in a task run's words: every database restored or skipped (and the server level applied) is "success", none restored is "failed". */
 export function serverRestoreStatus(r: Pick<ServerRestoreResult, 'databases' | 'serverLevel'>): 'success' | 'partial' | 'failed' {
   const failed = r.databases.filter((d) => d.status === 'failed').length;
@@ -310,8 +323,11 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
     const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: `applying the ${what}` });
     const count = (a: string) => report.objects.filter((o) => o.action === a).length;
     const failed = report.objects.filter((o) => o.action === 'failed');
-    const detail = `${what}: ${count('created')} created, ${count('skipped')} already there (skipped)${failed.length ? `, ${failed.length} failed (${failed.map((o) => (o.message ? `${o.name}: ${o.message}` : o.name)).join('; ')})` : ''}`;
-    return { status: failed.length ? 'failed' : 'ok', detail };
+    const detail = `${what}: ${count('created')} created, ${count('skipped')} already there (skipped${leftUnchanged(report)})${failed.length ? `, ${failed.length} failed (${failed.map((o) => (o.message ? `${o.name}: ${o.message}` : o.name)).join('; ')})` : ''}`;
+    const hint = !mysql && report.objects.some((o) => o.kind === 'role' && o.action === 'skipped' && o.message?.startsWith('exists on the target'))
+      ? `. Roles left unchanged keep the target's attributes, settings, memberships and password; \`backstop apply-globals ${placeText(req.root)}/~server --server … --alter-existing\` gives them the stored ones (never the password)`
+      : '';
+    return { status: failed.length ? 'failed' : 'ok', detail: `${detail}${hint}` };
   } catch (e) {
     const f = toFailure(e);
     return { status: 'failed', detail: `${f.code}: ${f.message}` };
