@@ -208,7 +208,12 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   // 2. Server-level content, only when asked, before the databases (their owners may be among the roles).
   const connector = connectorFor(req.server, { password: req.password, toolPaths: req.toolPaths });
   let serverLevel: ServerRestoreResult['serverLevel'];
-  if (req.withServerLevel) serverLevel = await applyServerLevel(req, folders);
+  if (req.withServerLevel) {
+    const applied = await applyServerLevel(req, folders);
+    serverLevel = applied.result;
+    const note = applied.report ? renamedGrantsNote(applied.report, planned) : null;
+    if (note) notes.push(note);
+  }
 
   // 3. The databases.
   const target = journalTarget(req.server);
@@ -293,14 +298,33 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   return { databases: planned.map((p) => results.get(p)!), ...(serverLevel ? { serverLevel } : {}), notes };
 }
 
-async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<NonNullable<ServerRestoreResult['serverLevel']>> {
-  if (req.server.kind === 'sqlite') return { status: 'none', detail: 'SQLite backups have no server-level content (users and grants) to apply.' };
+/**
+ * MySQL/MariaDB grants name databases: the stored `GRANT … ON \`app\`.* TO …` is applied as it is, to
+ * `app`, never to the copy restored as `r_app` — which then has no grants. Said per database (null when
+ * no stored grant names a database restored under another name).
+ */
+export function renamedGrantsNote(report: ApplyGlobalsReport, planned: readonly Planned[]): string | null {
+  const quoted = (db: string) => `\`${db.replace(/`/g, '``')}\`.`;
+  const hits: string[] = [];
+  for (const p of planned) {
+    if (p.error || p.restoredAs === p.database) continue;
+    const forms = [quoted(p.database), quoted(p.database.replace(/[_%]/g, (c) => `\\${c}`))];
+    const accounts = report.objects.filter((o) => (o.grants ?? []).some((g) => forms.some((f) => g.includes(` ON ${f}`)))).map((o) => o.name);
+    if (accounts.length > 0) hits.push(`"${p.database}" (held by ${accounts.join(', ')}) — not on "${p.restoredAs}"`);
+  }
+  if (hits.length === 0) return null;
+  return `The stored grants name the original databases and were applied to those names: ${hits.join('; ')}. Grant the restored copies by hand (GRANT … ON \`<restored name>\`.* TO …) if they are to be used the same way, and check that a grant on the original name gives no access it should not (a database of that name on this server).`;
+}
+
+/** The server-level step's result, and the apply report when it ran (its grants feed renamedGrantsNote). */
+async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<{ result: NonNullable<ServerRestoreResult['serverLevel']>; report?: ApplyGlobalsReport }> {
+  if (req.server.kind === 'sqlite') return { result: { status: 'none', detail: 'SQLite backups have no server-level content (users and grants) to apply.' } };
   // PostgreSQL: the roles and tablespaces of globals.sql; MySQL/MariaDB: the users, roles and grants of grants.sql.
   const mysql = req.server.kind === 'mysql';
   const stream = mysql ? MYSQL_GRANTS_STREAM : PG_GLOBALS_STREAM;
   const what = mysql ? 'users, roles and grants' : 'roles and tablespaces';
   const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${stream.name}`));
-  if (!globals) return { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` };
+  if (!globals) return { result: { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` } };
   try {
     const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
     if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
@@ -327,9 +351,9 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
     const hint = !mysql && report.objects.some((o) => o.kind === 'role' && o.action === 'skipped' && o.message?.startsWith('exists on the target'))
       ? `. Roles left unchanged keep the target's attributes, settings, memberships and password; \`backstop apply-globals ${placeText(req.root)}/~server --server … --alter-existing\` gives them the stored ones (never the password)`
       : '';
-    return { status: failed.length ? 'failed' : 'ok', detail: `${detail}${hint}` };
+    return { result: { status: failed.length ? 'failed' : 'ok', detail: `${detail}${hint}` }, report };
   } catch (e) {
     const f = toFailure(e);
-    return { status: 'failed', detail: `${f.code}: ${f.message}` };
+    return { result: { status: 'failed', detail: `${f.code}: ${f.message}` } };
   }
 }

@@ -181,7 +181,7 @@ describe('restore-server: MariaDB', () => {
 
   beforeAll(async () => {
     [source, target] = await Promise.all([startMariadb(), startMariadb()]);
-    source.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'; ");
+    source.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON `plain`.* TO 'app'@'%';");
     for (const n of NAMES) {
       source.sql(`CREATE DATABASE ${q(n)}; CREATE TABLE ${q(n)}.items (id INT PRIMARY KEY, v VARCHAR(80)); INSERT INTO ${q(n)}.items SELECT seq, CONCAT(MD5(seq), ${lit(n)}) FROM mysql.seq_1_to_200; CREATE TABLE ${q(n)}.\`we ird\` (x DECIMAL(5,2)); INSERT INTO ${q(n)}.\`we ird\` VALUES (1.25), (NULL);`);
     }
@@ -218,8 +218,15 @@ describe('restore-server: MariaDB', () => {
     expect(third.doc.serverLevel).toEqual({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, \d+ already there \(skipped, left unchanged: [^)]*\)$/) });
     expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app' AND Host = '%'").trim()).toBe('1');
 
-    const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain');
+    expect(third.doc.notes).toEqual([]);
+
+    // Under another name, the stored grant on `plain`.* is not the copy's: said, naming the account.
+    const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain', '--with-server-level');
     expect(copy.code).toBe(0);
+    expect(copy.doc.notes).toEqual([
+      'The stored grants name the original databases and were applied to those names: "plain" (held by user `app`@`%`) — not on "plain_copy". Grant the restored copies by hand (GRANT … ON `<restored name>`.* TO …) if they are to be used the same way, and check that a grant on the original name gives no access it should not (a database of that name on this server).',
+    ]);
+    expect(target.sql("SHOW GRANTS FOR 'app'@'%'")).not.toContain('plain_copy');
     expect(mariadbFingerprint(target, 'plain_copy')).toEqual(mariadbFingerprint(source, 'plain'));
   });
 });
