@@ -13,7 +13,7 @@
  * database: a target name that exists is 'failed' (DATABASE_EXISTS) unless this restore
  * made it. What a restore made is recorded per target database (ServerRestoresTable,
  * 'started' before the database is created, 'done' after), so a re-run skips the ones
- * done and drops-and-redoes one a killed run left 'started'. A restore that fails is
+ * done (from another point than now planned: otherPoint) and drops-and-redoes one a killed run left 'started'. A restore that fails is
  * cleaned up by its connector (no half database) and its record removed — unless the
  * database is still there or the server cannot say (it could not be dropped: the server
  * stopped), then it stays 'started' and the next run drops and redoes it.
@@ -194,6 +194,25 @@ function leftUnchanged(report: ApplyGlobalsReport): string {
   return `, left unchanged: ${names.slice(0, UNCHANGED_SHOWN).join(', ')}${more}`;
 }
 
+/**
+ * A database this restore made earlier, from another point than the one planned now. As of a moment, it
+ * is not what was asked: DATABASE_EXISTS (never overwritten, never 'skipped' as if done). For the latest
+ * points it is a resume after a newer backup: kept, and the note says which point it holds. Null when
+ * the points are the same (or the record has none).
+ */
+export function otherPoint(record: { pointId: string | null }, p: Pick<Planned, 'restoredAs' | 'pointId'>, asOf: Date | undefined): { error?: { code: string; message: string }; note?: string } | null {
+  if (record.pointId === null || p.pointId === null || record.pointId === p.pointId) return null;
+  if (asOf) {
+    return {
+      error: {
+        code: 'DATABASE_EXISTS',
+        message: `"${p.restoredAs}" was restored by an earlier run from restore point ${record.pointId}, not from the one this restore asks for (${p.pointId}, the latest at or before ${asOf.toISOString()}); a restore never overwrites a database. Drop it and run again, or choose another prefix or suffix.`,
+      },
+    };
+  }
+  return { note: `"${p.restoredAs}" was restored by an earlier run from restore point ${record.pointId} and is left as it is; the latest point is now ${p.pointId} (drop it and run again, or use another --prefix or --suffix, to have that one).` };
+}
+
 /** The whole restore's outcome, in a task run's words: every database restored or skipped (and the server level applied) is "success", none restored is "failed". */
 export function serverRestoreStatus(r: Pick<ServerRestoreResult, 'databases' | 'serverLevel'>): 'success' | 'partial' | 'failed' {
   const failed = r.databases.filter((d) => d.status === 'failed').length;
@@ -232,6 +251,13 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     const ours = record !== null && record.source === source;
     if (existing.has(p.restoredAs)) {
       if (ours && (record.state === 'done' || req.server.kind === 'sqlite')) {
+        const other = otherPoint(record, p, req.asOf);
+        if (other?.error) {
+          results.set(p, { ...base, status: 'failed', error: other.error });
+          req.onDatabase?.(results.get(p)!);
+          continue;
+        }
+        if (other?.note) notes.push(other.note);
         req.journal.mark(target, p.restoredAs, source, record.pointId, 'done', now().toISOString());
         results.set(p, { ...base, status: 'skipped' });
         req.onDatabase?.(results.get(p)!);
