@@ -229,6 +229,33 @@ describe('restore-server: MariaDB', () => {
     expect(target.sql("SHOW GRANTS FOR 'app'@'%'")).not.toContain('plain_copy');
     expect(mariadbFingerprint(target, 'plain_copy')).toEqual(mariadbFingerprint(source, 'plain'));
   });
+
+  it('--with-server-level carries each account\'s auth plugin and hash; one whose plugin the target lacks fails naming the INSTALL SONAME to run, never its hash, and is created once loaded', { timeout: 300_000 }, async () => {
+    source.sql("INSTALL SONAME 'auth_ed25519'; CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('x-Secret-1'); CREATE USER 'nat'@'%' IDENTIFIED WITH mysql_native_password USING PASSWORD('y'); CREATE USER 'sock'@'localhost' IDENTIFIED VIA unix_socket;");
+    const d2 = await backedUp({ kind: 'mysql', ...source }, { kind: 'mysql', ...target }, 'BACKSTOP_TEST_MARIA_PASSWORD');
+    const accounts = (m: MariadbServer) => m.sql("SELECT User, Host, plugin, authentication_string FROM mysql.user WHERE User IN ('ed', 'nat', 'sock') ORDER BY User");
+    const hash = source.sql("SELECT authentication_string FROM mysql.user WHERE User = 'ed'").trim();
+    try {
+      const args = [join(d2, 'backups'), '--server', join(d2, 'target.json'), '--suffix', '_p', '--only', 'ünï', '--with-server-level'];
+      const first = await restoreServer(join(d2, 'data'), ...args);
+      expect(first.code).toBe(1);
+      expect(first.doc.status).toBe('partial');
+      expect(first.doc.serverLevel!.status).toBe('failed');
+      expect(first.doc.serverLevel!.detail).toContain("1 failed (user `ed`@`%`: The account uses the authentication plugin \"ed25519\", which the MySQL/MariaDB server");
+      expect(first.doc.serverLevel!.detail).toContain("has not loaded: load it there (INSTALL SONAME 'auth_ed25519';) and run again. Server said: ERROR 1524");
+      expect(first.doc.serverLevel!.detail).not.toContain(hash);
+      expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'ed'").trim()).toBe('0');
+      expect(accounts(target)).toBe(accounts(source).split('\n').filter((l) => !l.startsWith('ed\t')).join('\n'));
+
+      target.sql("INSTALL SONAME 'auth_ed25519'");
+      const second = await restoreServer(join(d2, 'data'), ...args);
+      expect(second.code).toBe(0);
+      expect(second.doc.serverLevel).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, /) });
+      expect(accounts(target)).toBe(accounts(source));
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('restore-server: kill -9 in the middle', () => {
