@@ -390,9 +390,10 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             ...r.notes.map((n) => `note: ${n}`),
             ...r.databases.map((d) => `${d.status === 'ok' ? 'ok     ' : d.status === 'skipped' ? 'skipped' : 'FAILED '} ${d.database} → ${d.restoredAs}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`),
             ...(r.serverLevel ? [`server level: ${r.serverLevel.status}${r.serverLevel.detail ? ` — ${r.serverLevel.detail}` : ''}`] : []),
+            `${r.status}: ${(['ok', 'skipped', 'failed'] as const).map((st) => `${r.databases.filter((d) => d.status === st).length} ${st === 'ok' ? 'restored' : st}`).join(', ')}`,
           ].join('\n'),
         );
-        return r.databases.some((d) => d.status === 'failed') || r.serverLevel?.status === 'failed' ? 1 : 0;
+        return r.status === 'success' ? 0 : 1;
       }
       case 'points': {
         const d = await withEngine(dataDir, (e) => pointsCommand(e, location(), keyFile));

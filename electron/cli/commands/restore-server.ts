@@ -3,10 +3,11 @@
  * --original-names) [--point latest | --as-of TIME] [--only a,b] [--with-server-level]
  * [--jobs N]`: every database of a task's destination root onto one server
  * (engine/restore/restore-server.ts). `<root>` is a local folder or s3://bucket/prefix.
+ * The result leads with `status`: success | partial (some failed) | failed (none restored).
  */
 import { dirname, resolve } from 'node:path';
 import type { Engine } from '../../engine/index.ts';
-import { restoreServer, type ServerRestoreNaming, type ServerRestoreRequest, type ServerRestoreResult } from '../../engine/restore/restore-server.ts';
+import { restoreServer, serverRestoreStatus, type ServerRestoreNaming, type ServerRestoreRequest, type ServerRestoreResult } from '../../engine/restore/restore-server.ts';
 import { keyFromOptions } from '../cli-secrets.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
@@ -16,7 +17,7 @@ export async function restoreServerCommand(
   engine: Engine,
   root: LocationArg,
   opts: { serverFile: string; naming: ServerRestoreNaming; asOf?: Date; only?: string[]; withServerLevel: boolean; jobs?: number; keyFile?: string },
-): Promise<ServerRestoreResult> {
+): Promise<{ status: ReturnType<typeof serverRestoreStatus> } & ServerRestoreResult> {
   const where = parseLocation(root);
   const { server, password } = serverFromFile(readJsonFile(opts.serverFile, ServerFile, 'The server file'), 'cli-restore-server-target', dirname(resolve(opts.serverFile)));
   const settings = await engine.call('settings.get', undefined);
@@ -38,6 +39,7 @@ export async function restoreServerCommand(
     };
     const result = await engine.restoreHistory.serverRestore(req, () => restoreServer(req));
     return {
+      status: serverRestoreStatus(result),
       ...result,
       databases: result.databases.map((d) => (d.error ? { ...d, error: inFileTerms(d.error, opts.serverFile, '') } : d)),
     };

@@ -7,7 +7,8 @@
  * Contract:
  * - A run of kind 'restore' is inserted as `running` before the work starts and finished
  *   exactly once: `success` (every database restored or already there), `partial` (a
- *   whole-server restore where some failed), `failed` (the error's code and message, also on
+ *   whole-server restore where some failed or its server level failed: serverRestoreStatus,
+ *   the same word `restore-server --json` leads with), `failed` (the error's code and message, also on
  *   the database row) or `canceled`. The work's error is rethrown unchanged.
  * - Recorded facts are secret-free: the source is the backup folder's place text (a path
  *   or URL; credentials live apart and any `user:password@` or query string is cut), the
@@ -24,7 +25,7 @@ import type { Logger } from '../logging/index.ts';
 import type { HistoryTable } from '../store/index.ts';
 import type { Claim, OwnLeftovers } from './own-leftovers.ts';
 import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
-import type { ServerRestoreResult } from './restore-server.ts';
+import { serverRestoreStatus, type ServerRestoreResult } from './restore-server.ts';
 
 /** The pseudo task every restore run is filed under (a restore need not come from a task). */
 export const RESTORE_RUNS = { taskId: 'restores', taskName: 'Restores' } as const;
@@ -124,7 +125,7 @@ export class RestoreHistory {
         status: d.status === 'ok' ? 'success' : d.status === 'skipped' ? 'skipped' : d.error?.code === 'CANCELED' ? 'canceled' : 'failed',
         error: d.error ?? null,
       }));
-      this.end(runId, detail, started, rows);
+      this.end(runId, detail, started, rows, undefined, serverRestoreStatus(r));
       return r;
     } catch (e) {
       const f = toFailure(e);
@@ -152,7 +153,7 @@ export class RestoreHistory {
     }
   }
 
-  private end(runId: string | null, detail: RestoreRunDetail, started: Date, rows: Row[], error?: { code: string; message: string }, runStatus?: 'failed' | 'canceled'): void {
+  private end(runId: string | null, detail: RestoreRunDetail, started: Date, rows: Row[], error?: { code: string; message: string }, runStatus?: 'success' | 'partial' | 'failed' | 'canceled'): void {
     if (runId === null) return;
     try {
       const { history } = this.deps;

@@ -13,7 +13,7 @@
  * database: a target name that exists is 'failed' (DATABASE_EXISTS) unless this restore
  * made it. What a restore made is recorded per target database (ServerRestoresTable,
  * 'started' before the database is created, 'done' after), so a re-run skips the ones
- * done and drops-and-redoes one a killed run left 'started'. A restore that fails is
+ * done (from another point than now planned: otherPoint) and drops-and-redoes one a killed run left 'started'. A restore that fails is
  * cleaned up by its connector (no half database) and its record removed — unless the
  * database is still there or the server cannot say (it could not be dropped: the server
  * stopped), then it stays 'started' and the next run drops and redoes it.
@@ -128,6 +128,8 @@ export async function planServerRestore(
 
   // 1. The plan: which point of which database, under which name.
   const planned: Planned[] = [];
+  /** Server identity (task-runner serverIdentity) of each database's chosen point → those databases. */
+  const servers = new Map<string, string[]>();
   for (const f of databaseFolders) {
     try {
       const opened = await openForRestore(f.location, req.key, req.findKey, req.credentials);
@@ -139,7 +141,10 @@ export async function planServerRestore(
       const key = opened.encrypted ? (req.key ?? (opened.keyFingerprint ? await req.findKey(opened.keyFingerprint) : null)) : null;
       const entry: Planned = { database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: chosen?.id ?? null, key };
       if (points.length > 0) entry.range = { from: points[0]!.createdAt, to: points.at(-1)!.createdAt };
-      if (chosen) entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
+      if (chosen) {
+        entry.point = { id: chosen.id, createdAt: chosen.createdAt, bytes: chosen.length };
+        servers.set(chosen.serverIdentity, [...(servers.get(chosen.serverIdentity) ?? []), database]);
+      }
       else if (points.length === 0) entry.error = { code: 'NOT_FOUND', message: `The backup folder of "${database}" holds no restore points.` };
       else {
         entry.error = {
@@ -161,8 +166,58 @@ export async function planServerRestore(
   if (unknown.length > 0) {
     throw new BackstopError('VALIDATION', `--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${placeText(req.root)} holds no backup of; nothing was restored.`);
   }
+  if (servers.size > 1) notes.push(mixedServersNote(req.root, servers));
   if (req.asOf) notes.push(`As of ${req.asOf.toISOString()}: each database is restored from its latest restore point at or before that moment (restore points only; no log replay).`);
   return { planned, folders, notes };
+}
+
+/**
+ * A root whose databases were backed up from more than one server (a folder copied in, two tasks at one
+ * root before that was refused, or the server's address changed): all are restored, but the DBA is told
+ * which databases are whose, so another server's are not mistaken for this one's.
+ */
+function mixedServersNote(root: BackupLocation, servers: Map<string, string[]>): string {
+  const list = [...servers].map(([server, names]) => `${server} — ${names.map((n) => `"${n}"`).join(', ')}`).join('; ');
+  return `${placeText(root)} holds backups of more than one server (a database folder copied in, two tasks writing to one root, or the server's address changed): ${list}. Each database is restored from its own backups; leave out those of another server with --only (in the window: untick them).`;
+}
+
+const UNCHANGED_SHOWN = 20;
+
+/**
+ * The roles/accounts the server-level step skipped, by name — an account the target already has may differ
+ * from the stored one (attributes, password, plugin), and the DBA must know which were not applied.
+ */
+function leftUnchanged(report: ApplyGlobalsReport): string {
+  const names = report.objects.filter((o) => o.action === 'skipped' && o.kind === 'role').map((o) => o.name);
+  if (names.length === 0) return '';
+  const more = names.length > UNCHANGED_SHOWN ? ` and ${names.length - UNCHANGED_SHOWN} more` : '';
+  return `, left unchanged: ${names.slice(0, UNCHANGED_SHOWN).join(', ')}${more}`;
+}
+
+/**
+ * A database this restore made earlier, from another point than the one planned now. As of a moment, it
+ * is not what was asked: DATABASE_EXISTS (never overwritten, never 'skipped' as if done). For the latest
+ * points it is a resume after a newer backup: kept, and the note says which point it holds. Null when
+ * the points are the same (or the record has none).
+ */
+export function otherPoint(record: { pointId: string | null }, p: Pick<Planned, 'restoredAs' | 'pointId'>, asOf: Date | undefined): { error?: { code: string; message: string }; note?: string } | null {
+  if (record.pointId === null || p.pointId === null || record.pointId === p.pointId) return null;
+  if (asOf) {
+    return {
+      error: {
+        code: 'DATABASE_EXISTS',
+        message: `"${p.restoredAs}" was restored by an earlier run from restore point ${record.pointId}, not from the one this restore asks for (${p.pointId}, the latest at or before ${asOf.toISOString()}); a restore never overwrites a database. Drop it and run again, or choose another prefix or suffix.`,
+      },
+    };
+  }
+  return { note: `"${p.restoredAs}" was restored by an earlier run from restore point ${record.pointId} and is left as it is; the latest point is now ${p.pointId} (drop it and run again, or use another --prefix or --suffix, to have that one).` };
+}
+
+/** The whole restore's outcome, in a task run's words: every database restored or skipped (and the server level applied) is "success", none restored is "failed". */
+export function serverRestoreStatus(r: Pick<ServerRestoreResult, 'databases' | 'serverLevel'>): 'success' | 'partial' | 'failed' {
+  const failed = r.databases.filter((d) => d.status === 'failed').length;
+  if (failed === 0 && r.serverLevel?.status !== 'failed') return 'success';
+  return failed === r.databases.length ? 'failed' : 'partial';
 }
 
 export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRestoreResult> {
@@ -172,7 +227,12 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   // 2. Server-level content, only when asked, before the databases (their owners may be among the roles).
   const connector = connectorFor(req.server, { password: req.password, toolPaths: req.toolPaths });
   let serverLevel: ServerRestoreResult['serverLevel'];
-  if (req.withServerLevel) serverLevel = await applyServerLevel(req, folders);
+  if (req.withServerLevel) {
+    const applied = await applyServerLevel(req, folders);
+    serverLevel = applied.result;
+    const note = applied.report ? renamedGrantsNote(applied.report, planned) : null;
+    if (note) notes.push(note);
+  }
 
   // 3. The databases.
   const target = journalTarget(req.server);
@@ -191,6 +251,13 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     const ours = record !== null && record.source === source;
     if (existing.has(p.restoredAs)) {
       if (ours && (record.state === 'done' || req.server.kind === 'sqlite')) {
+        const other = otherPoint(record, p, req.asOf);
+        if (other?.error) {
+          results.set(p, { ...base, status: 'failed', error: other.error });
+          req.onDatabase?.(results.get(p)!);
+          continue;
+        }
+        if (other?.note) notes.push(other.note);
         req.journal.mark(target, p.restoredAs, source, record.pointId, 'done', now().toISOString());
         results.set(p, { ...base, status: 'skipped' });
         req.onDatabase?.(results.get(p)!);
@@ -257,14 +324,33 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
   return { databases: planned.map((p) => results.get(p)!), ...(serverLevel ? { serverLevel } : {}), notes };
 }
 
-async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<NonNullable<ServerRestoreResult['serverLevel']>> {
-  if (req.server.kind === 'sqlite') return { status: 'none', detail: 'SQLite backups have no server-level content (users and grants) to apply.' };
+/**
+ * MySQL/MariaDB grants name databases: the stored `GRANT … ON \`app\`.* TO …` is applied as it is, to
+ * `app`, never to the copy restored as `r_app` — which then has no grants. Said per database (null when
+ * no stored grant names a database restored under another name).
+ */
+export function renamedGrantsNote(report: ApplyGlobalsReport, planned: readonly Planned[]): string | null {
+  const quoted = (db: string) => `\`${db.replace(/`/g, '``')}\`.`;
+  const hits: string[] = [];
+  for (const p of planned) {
+    if (p.error || p.restoredAs === p.database) continue;
+    const forms = [quoted(p.database), quoted(p.database.replace(/[_%]/g, (c) => `\\${c}`))];
+    const accounts = report.objects.filter((o) => (o.grants ?? []).some((g) => forms.some((f) => g.includes(` ON ${f}`)))).map((o) => o.name);
+    if (accounts.length > 0) hits.push(`"${p.database}" (held by ${accounts.join(', ')}) — not on "${p.restoredAs}"`);
+  }
+  if (hits.length === 0) return null;
+  return `The stored grants name the original databases and were applied to those names: ${hits.join('; ')}. Grant the restored copies by hand (GRANT … ON \`<restored name>\`.* TO …) if they are to be used the same way, and check that a grant on the original name gives no access it should not (a database of that name on this server).`;
+}
+
+/** The server-level step's result, and the apply report when it ran (its grants feed renamedGrantsNote). */
+async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<ReturnType<typeof listBackupFolders>>): Promise<{ result: NonNullable<ServerRestoreResult['serverLevel']>; report?: ApplyGlobalsReport }> {
+  if (req.server.kind === 'sqlite') return { result: { status: 'none', detail: 'SQLite backups have no server-level content (users and grants) to apply.' } };
   // PostgreSQL: the roles and tablespaces of globals.sql; MySQL/MariaDB: the users, roles and grants of grants.sql.
   const mysql = req.server.kind === 'mysql';
   const stream = mysql ? MYSQL_GRANTS_STREAM : PG_GLOBALS_STREAM;
   const what = mysql ? 'users, roles and grants' : 'roles and tablespaces';
   const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${stream.name}`));
-  if (!globals) return { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` };
+  if (!globals) return { result: { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` } };
   try {
     const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
     if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
@@ -287,10 +373,13 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
     const report = await runWorkerJob<ApplyGlobalsReport>('repository-job', spec, { label: `applying the ${what}` });
     const count = (a: string) => report.objects.filter((o) => o.action === a).length;
     const failed = report.objects.filter((o) => o.action === 'failed');
-    const detail = `${what}: ${count('created')} created, ${count('skipped')} already there (skipped)${failed.length ? `, ${failed.length} failed (${failed.map((o) => (o.message ? `${o.name}: ${o.message}` : o.name)).join('; ')})` : ''}`;
-    return { status: failed.length ? 'failed' : 'ok', detail };
+    const detail = `${what}: ${count('created')} created, ${count('skipped')} already there (skipped${leftUnchanged(report)})${failed.length ? `, ${failed.length} failed (${failed.map((o) => (o.message ? `${o.name}: ${o.message}` : o.name)).join('; ')})` : ''}`;
+    const hint = !mysql && report.objects.some((o) => o.kind === 'role' && o.action === 'skipped' && o.message?.startsWith('exists on the target'))
+      ? `. Roles left unchanged keep the target's attributes, settings, memberships and password; \`backstop apply-globals ${placeText(req.root)}/~server --server … --alter-existing\` gives them the stored ones (never the password)`
+      : '';
+    return { result: { status: failed.length ? 'failed' : 'ok', detail: `${detail}${hint}` }, report };
   } catch (e) {
     const f = toFailure(e);
-    return { status: 'failed', detail: `${f.code}: ${f.message}` };
+    return { result: { status: 'failed', detail: `${f.code}: ${f.message}` } };
   }
 }

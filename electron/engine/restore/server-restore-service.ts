@@ -23,7 +23,7 @@ import { parseKey } from '../keys/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor } from '../servers/index.ts';
 import type { HistoryTable, ServerRestoresTable } from '../store/index.ts';
-import { journalTarget, planServerRestore, restoreServer, rootLocation, type ServerRestoreNaming, type ServerRestoreRequest } from './restore-server.ts';
+import { journalTarget, otherPoint, planServerRestore, restoreServer, rootLocation, type ServerRestoreNaming, type ServerRestoreRequest } from './restore-server.ts';
 import type { RestoreService } from './restore-service.ts';
 import type { RestoreHistory } from './restore-history.ts';
 
@@ -88,9 +88,13 @@ export class ServerRestoreService {
       const record = this.deps.journal.get(target, p.restoredAs);
       const ours = record !== null && record.source === placeText(p.location);
       let status: ServerRestorePlanEntry['status'] = 'ready';
+      let otherError: { code: string; message: string } | undefined;
       if (p.error) status = 'failed';
       else if (existing.has(p.restoredAs) && !ours) status = 'exists';
-      else if (existing.has(p.restoredAs) && (record!.state === 'done' || req.server.kind === 'sqlite')) status = 'done';
+      else if (existing.has(p.restoredAs) && (record!.state === 'done' || req.server.kind === 'sqlite')) {
+        otherError = otherPoint(record!, p, req.asOf)?.error;
+        status = otherError ? 'exists' : 'done';
+      }
       return {
         database: p.database,
         restoredAs: p.restoredAs,
@@ -98,7 +102,7 @@ export class ServerRestoreService {
         range: p.range ?? null,
         status,
         estimatedMs: measured.get(p.database) ?? null,
-        error: p.error ?? (status === 'exists' ? { code: 'DATABASE_EXISTS', message: `Database "${p.restoredAs}" already exists on the target server; a restore never overwrites a database. Choose a prefix or suffix, or leave it out.` } : null),
+        error: p.error ?? otherError ?? (status === 'exists' ? { code: 'DATABASE_EXISTS', message: `Database "${p.restoredAs}" already exists on the target server; a restore never overwrites a database. Choose a prefix or suffix, or leave it out.` } : null),
       };
     });
     const toRestore = databases.filter((d) => d.status === 'ready');

@@ -63,5 +63,19 @@ describe('restore-server onto an SQLite folder, as of a moment', () => {
     expect(rows(join(target, 'l-new.db'))).toEqual([9]);
     const again = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'l-', '--json', '--data-dir', dataDir);
     expect((JSON.parse(again.out) as { databases: { status: string }[] }).databases.map((d) => d.status)).toEqual(['skipped', 'skipped']);
+
+    // The same names as of the earlier moment: "l-old.db" holds the latest point, not that moment's — refused, never skipped as if done.
+    const earlier = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'l-', '--as-of', moment, '--only', 'old.db', '--json', '--data-dir', dataDir);
+    expect(earlier.code).toBe(1);
+    const held = (JSON.parse(again.out) as { databases: { database: string; point: { id: string } }[] }).databases.find((d) => d.database === 'old.db')!;
+    const e = (JSON.parse(earlier.out) as typeof doc).databases;
+    expect(e).toEqual([expect.objectContaining({ database: 'old.db', restoredAs: 'l-old.db', status: 'failed', error: { code: 'DATABASE_EXISTS', message: expect.stringContaining(`"l-old.db" was restored by an earlier run from restore point ${held.point.id}, not from the one this restore asks for`) } })]);
+    expect(rows(join(target, 'l-old.db'))).toEqual([1, 2]);
+    // The copy made as of the moment, run again for the latest points: kept (a resume), and the notes say which point it holds.
+    const latestAgain = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '.copy', '--only', 'old.db', '--json', '--data-dir', dataDir);
+    const la = JSON.parse(latestAgain.out) as typeof doc;
+    expect(la.databases).toEqual([expect.objectContaining({ restoredAs: 'old.db.copy', status: 'skipped' })]);
+    expect(la.notes).toEqual([expect.stringMatching(/^"old\.db\.copy" was restored by an earlier run from restore point \S+ and is left as it is; the latest point is now \S+ \(drop it and run again, or use another --prefix or --suffix, to have that one\)\.$/)]);
+    expect(rows(join(target, 'old.db.copy'))).toEqual([1]);
   });
 });

@@ -260,5 +260,12 @@ describe('whole-server restore from the window (restore.serverPlan / restore.ser
     expect(result['b.db']).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_RANGE' } });
     expect(values(join(target, 'a.db.then'))).toEqual(['before']);
     expect(readdirSync(target)).toEqual(['a.db.then']);
+
+    // As of a moment again after that, with another name made from the latest: the plan shows the name as taken, naming both points.
+    const latest = { destination: input.destination, serverId: server.id, naming: { suffix: '.now' } };
+    expect((await startAndWait(engine, { ...latest, only: ['a.db'] })).finished.databases).toMatchObject([{ restoredAs: 'a.db.now', status: 'ok' }]);
+    const thenPlan = data(await engine.call('restore.serverPlan', { ...latest, asOf: moment.toISOString(), only: ['a.db'] }));
+    expect(thenPlan.databases).toMatchObject([{ restoredAs: 'a.db.now', status: 'exists', error: { code: 'DATABASE_EXISTS', message: expect.stringMatching(/^"a\.db\.now" was restored by an earlier run from restore point \S+, not from the one this restore asks for \(\S+, the latest at or before /) } }]);
+    expect(values(join(target, 'a.db.now'))).toEqual(['after']);
   });
 });

@@ -16,6 +16,7 @@ import { mariadbFingerprint, startMariadb, type MariadbServer } from '../../fixt
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 interface Doc {
+  status?: string;
   databases: { database: string; restoredAs: string; status: string; error?: { code: string; message: string } }[];
   serverLevel?: { status: string; detail: string };
   notes: string[];
@@ -133,6 +134,28 @@ describe('restore-server: PostgreSQL', () => {
     expect(checksums(target, 'with space_2')).toEqual(checksums(source, 'with space'));
   });
 
+  it('--with-server-level creates roles with their password hashes, settings and memberships, and names a role the target already has as left unchanged', { timeout: 300_000 }, async () => {
+    source.psql("CREATE ROLE qa_group NOLOGIN; CREATE ROLE qa_owner LOGIN PASSWORD 'secret1' CONNECTION LIMIT 3 IN ROLE qa_group; ALTER ROLE qa_owner SET work_mem = '3MB'; CREATE ROLE qa_taken LOGIN CREATEDB PASSWORD 'src';");
+    target.psql('CREATE ROLE qa_taken NOLOGIN;');
+    const d2 = await pgBackedUp(source, target);
+    try {
+      const r = await restoreServer(join(d2, 'data'), join(d2, 'backups'), '--server', join(d2, 'target.json'), '--prefix', 'g_', '--only', 'plain', '--with-server-level');
+      expect(r.code).toBe(0);
+      expect(r.doc.status).toBe('success');
+      const roles = (pg: PgServer) =>
+        pg.psql("SELECT a.rolname, a.rolcanlogin, a.rolcreatedb, a.rolconnlimit, r.rolconfig, a.rolpassword FROM pg_authid a JOIN pg_roles r USING (oid) WHERE a.rolname IN ('qa_group', 'qa_owner') ORDER BY 1; SELECT r.rolname, m.rolname FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE m.rolname LIKE 'qa_%';");
+      expect(roles(target)).toBe(roles(source));
+      expect(roles(target)).toMatch(/qa_owner\|t\|f\|3\|\{work_mem=3MB\}\|SCRAM-SHA-256\$/);
+      // The target's own qa_taken is untouched (still NOLOGIN, no CREATEDB, no password), and the DBA is told so by name.
+      expect(target.psql("SELECT rolcanlogin, rolcreatedb, rolpassword IS NULL FROM pg_authid WHERE rolname = 'qa_taken'").trim()).toBe('f|f|t');
+      expect(r.doc.serverLevel!.status).toBe('ok');
+      expect(r.doc.serverLevel!.detail).toMatch(/^roles and tablespaces: \d+ created, \d+ already there \(skipped, left unchanged: [^)]*role qa_taken[^)]*\)\. Roles left unchanged keep the target's attributes, settings, memberships and password; `backstop apply-globals .+\/~server --server … --alter-existing` gives them the stored ones \(never the password\)$/);
+      expect(r.doc.serverLevel!.detail).not.toMatch(/secret1|SCRAM/);
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a usage error before anything is restored (exit 2), and --only names an unknown database as VALIDATION', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
     const none = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'));
@@ -158,7 +181,7 @@ describe('restore-server: MariaDB', () => {
 
   beforeAll(async () => {
     [source, target] = await Promise.all([startMariadb(), startMariadb()]);
-    source.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'; ");
+    source.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON `plain`.* TO 'app'@'%';");
     for (const n of NAMES) {
       source.sql(`CREATE DATABASE ${q(n)}; CREATE TABLE ${q(n)}.items (id INT PRIMARY KEY, v VARCHAR(80)); INSERT INTO ${q(n)}.items SELECT seq, CONCAT(MD5(seq), ${lit(n)}) FROM mysql.seq_1_to_200; CREATE TABLE ${q(n)}.\`we ird\` (x DECIMAL(5,2)); INSERT INTO ${q(n)}.\`we ird\` VALUES (1.25), (NULL);`);
     }
@@ -186,18 +209,52 @@ describe('restore-server: MariaDB', () => {
     // --with-server-level applies the users, roles and grants every run stored in ~server/grants.sql:
     // refused, naming the account and the fix, while the target's user may not create accounts…
     const second = await restoreServer(dataDir, ...args, '--with-server-level');
-    expect(second.doc.serverLevel).toEqual({ status: 'failed', detail: expect.stringMatching(/^users, roles and grants: 0 created, \d+ already there \(skipped\), 1 failed \(user `app`@`%`: .*needs CREATE USER/) });
+    expect(second.doc.serverLevel).toEqual({ status: 'failed', detail: expect.stringMatching(/^users, roles and grants: 0 created, \d+ already there \(skipped, left unchanged: [^)]*\), 1 failed \(user `app`@`%`: .*needs CREATE USER/) });
     for (const n of NAMES.filter((x) => x !== 'plain')) expect(byName(second.doc)[n]).toMatchObject({ status: 'skipped' });
     expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app'").trim()).toBe('0');
     // …and created once it may.
     target.sql(`GRANT ALL PRIVILEGES ON *.* TO ${lit(target.user)}@'%' WITH GRANT OPTION`);
     const third = await restoreServer(dataDir, ...args, '--with-server-level');
-    expect(third.doc.serverLevel).toEqual({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, \d+ already there \(skipped\)$/) });
+    expect(third.doc.serverLevel).toEqual({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, \d+ already there \(skipped, left unchanged: [^)]*\)$/) });
     expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'app' AND Host = '%'").trim()).toBe('1');
 
-    const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain');
+    expect(third.doc.notes).toEqual([]);
+
+    // Under another name, the stored grant on `plain`.* is not the copy's: said, naming the account.
+    const copy = await restoreServer(dataDir, join(dir, 'backups'), '--server', join(dir, 'target.json'), '--suffix', '_copy', '--only', 'plain', '--with-server-level');
     expect(copy.code).toBe(0);
+    expect(copy.doc.notes).toEqual([
+      'The stored grants name the original databases and were applied to those names: "plain" (held by user `app`@`%`) — not on "plain_copy". Grant the restored copies by hand (GRANT … ON `<restored name>`.* TO …) if they are to be used the same way, and check that a grant on the original name gives no access it should not (a database of that name on this server).',
+    ]);
+    expect(target.sql("SHOW GRANTS FOR 'app'@'%'")).not.toContain('plain_copy');
     expect(mariadbFingerprint(target, 'plain_copy')).toEqual(mariadbFingerprint(source, 'plain'));
+  });
+
+  it('--with-server-level carries each account\'s auth plugin and hash; one whose plugin the target lacks fails naming the INSTALL SONAME to run, never its hash, and is created once loaded', { timeout: 300_000 }, async () => {
+    source.sql("INSTALL SONAME 'auth_ed25519'; CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('x-Secret-1'); CREATE USER 'nat'@'%' IDENTIFIED WITH mysql_native_password USING PASSWORD('y'); CREATE USER 'sock'@'localhost' IDENTIFIED VIA unix_socket;");
+    const d2 = await backedUp({ kind: 'mysql', ...source }, { kind: 'mysql', ...target }, 'BACKSTOP_TEST_MARIA_PASSWORD');
+    const accounts = (m: MariadbServer) => m.sql("SELECT User, Host, plugin, authentication_string FROM mysql.user WHERE User IN ('ed', 'nat', 'sock') ORDER BY User");
+    const hash = source.sql("SELECT authentication_string FROM mysql.user WHERE User = 'ed'").trim();
+    try {
+      const args = [join(d2, 'backups'), '--server', join(d2, 'target.json'), '--suffix', '_p', '--only', 'ünï', '--with-server-level'];
+      const first = await restoreServer(join(d2, 'data'), ...args);
+      expect(first.code).toBe(1);
+      expect(first.doc.status).toBe('partial');
+      expect(first.doc.serverLevel!.status).toBe('failed');
+      expect(first.doc.serverLevel!.detail).toContain("1 failed (user `ed`@`%`: The account uses the authentication plugin \"ed25519\", which the MySQL/MariaDB server");
+      expect(first.doc.serverLevel!.detail).toContain("has not loaded: load it there (INSTALL SONAME 'auth_ed25519';) and run again. Server said: ERROR 1524");
+      expect(first.doc.serverLevel!.detail).not.toContain(hash);
+      expect(target.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'ed'").trim()).toBe('0');
+      expect(accounts(target)).toBe(accounts(source).split('\n').filter((l) => !l.startsWith('ed\t')).join('\n'));
+
+      target.sql("INSTALL SONAME 'auth_ed25519'");
+      const second = await restoreServer(join(d2, 'data'), ...args);
+      expect(second.code).toBe(0);
+      expect(second.doc.serverLevel).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^users, roles and grants: 1 created, /) });
+      expect(accounts(target)).toBe(accounts(source));
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
   });
 });
 

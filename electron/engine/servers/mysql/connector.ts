@@ -734,11 +734,18 @@ export class MysqlConnector implements Connector {
     const action = 'applying users, roles and grants';
     const rows = await this.query(existingAccountsQuery(accounts), { signal: opts.signal, action, fallback: 'RESTORE_FAILED' });
     const existing = new Set(rows.map((r) => `${hexToText(r[0] ?? '')}\0${hexToText(r[1] ?? '')}`));
-    const hidePasswords = (m: string) => m.replace(/(PASSWORD|AS|BY)\s+'[^']*'/gi, "$1 '…'");
-    const explain = (m: string) =>
-      /ERROR 10(44|45) |Access denied/.test(m)
-        ? `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${m.replace(/^.*?(ERROR \d+)/s, '$1')}`
-        : m;
+    // USING: MariaDB's `IDENTIFIED VIA ed25519 USING '<hash>'`, echoed by the client with the failing statement.
+    const hidePasswords = (m: string) => m.replace(/(PASSWORD|AS|BY|USING)\s+'[^']*'/gi, "$1 '…'");
+    const serverSaid = (m: string) => m.replace(/^.*?(ERROR \d+)/s, '$1');
+    const plugin = (m: string) => /ERROR 1524 .*Plugin '([^']+)' is not loaded/.exec(m)?.[1];
+    const explain = (m: string) => {
+      if (/ERROR 10(44|45) |Access denied/.test(m)) {
+        return `User "${this.server.user}" may not create this account or grant its privileges on the ${this.label}: applying users and grants needs CREATE USER and every privilege it grants WITH GRANT OPTION (e.g. root). Server said: ${serverSaid(m)}`;
+      }
+      const p = plugin(m);
+      if (p) return `The account uses the authentication plugin "${p}", which the ${this.label} has not loaded: load it there (INSTALL SONAME 'auth_${p}';) and run again. Server said: ${serverSaid(m)}`;
+      return m;
+    };
     return applyAccounts(accounts, existing, {
       run: (sql) => this.query(`${PORTABLE_SQL_MODE}\n${sql}`, { signal: opts.signal, action, fallback: 'RESTORE_FAILED' }).then(
         () => undefined,
