@@ -314,6 +314,40 @@ describe('test restores: kill -9 in the middle', () => {
     expect(scratch()).toBe('');
     expect(scratchRows(dataDir)).toEqual([]);
   });
+
+  it('a test restore started beside a running one (CLI beside the app) leaves the running one\'s scratch database alone: both pass', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const task = logicalTask(dir, 'pg', { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    await backup(task, dataDir);
+
+    // The first run in its own process, seen once its scratch database exists (it is then mid-restore).
+    const child = spawn(process.execPath, [CLI_BIN, 'test-restore', '--config', task, '--json', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const session = pgSession(pg);
+    let first = '';
+    try {
+      for (let i = 0; i < 1200 && !first; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        first = (await session.ask(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`)).trim();
+      }
+    } finally {
+      await session.close();
+    }
+    expect(first).toMatch(/^backstop_test_\d{14}_[0-9a-f]{8}$/);
+
+    const second = await testRestore(task, dataDir);
+    expect(second.doc.leftoversRemoved ?? []).toEqual([]);
+    expect(second.doc.databases.map((d) => [d.database, d.status])).toEqual([['big', 'ok']]);
+    expect(await exited).toBe(0);
+    const firstDoc = JSON.parse(out) as Doc;
+    expect(firstDoc.databases.map((d) => [d.database, d.status, d.checks.filter((c) => !c.ok)])).toEqual([['big', 'ok', []]]);
+    expect(pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim()).toBe('');
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
 });
 
 describe('test restores of MariaDB backups', () => {
