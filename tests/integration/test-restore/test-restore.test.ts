@@ -150,6 +150,33 @@ describe('test restores of SQLite backups', () => {
     expect(bad.doc.databases[0]!.checks.find((c) => c.name === 'row counts')).toEqual({ name: 'row counts', ok: false, detail: 'table tenant_2999_order_lines_archive: 9 rows recorded at backup time, 3 rows restored' });
   });
 
+  it('a backup holding a damaged index (the source\'s damage, copied) fails integrity_check naming it, though the restore rebuilds the index', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const folder = join(dir, 'server');
+    mkdirSync(folder);
+    const dataDir = join(dir, 'data');
+    const db = new Database(join(folder, 'shop.db'));
+    // The index's entries are of column v, its definition now says w: quick_check (the backup's) passes, integrity_check does not.
+    db.exec(`CREATE TABLE item (id INTEGER PRIMARY KEY, v TEXT, w TEXT); CREATE INDEX item_w ON item (v);
+      INSERT INTO item (v, w) VALUES ('a', 'z'), ('b', 'y'), ('c', 'x');
+      PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX item_w ON item (w)' WHERE name = 'item_w'; PRAGMA writable_schema = OFF;`);
+    db.close();
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    await backup(task, dataDir);
+    const { code, doc } = await testRestore(task, dataDir);
+    expect(code).toBe(1);
+    expect(doc.status).toBe('failed');
+    const shop = doc.databases[0]!;
+    expect(shop.status).toBe('failed');
+    expect(shop.checks.map((c) => [c.name, c.ok])).toEqual([['restore', true], ['integrity_check', false], ['tables present', true], ['row counts', true]]);
+    expect(shop.checks[1]!.detail).toBe(
+      'the backup\'s copy failed PRAGMA integrity_check (row 1 missing from index item_w; row 2 missing from index item_w; row 3 missing from index item_w): a restore rebuilds index "item_w" from its table\'s rows (REINDEX) — the source database has the same damage: run REINDEX on it',
+    );
+    expect(names(join(dataDir, 'test-restores'))).toEqual([]);
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
+
   it('a task file with a bad testRestore schedule is refused (exit 2, names the field)', async () => {
     const dir = tempDir();
     const task = join(dir, 'task.json');

@@ -769,7 +769,7 @@ export class SqliteConnector implements Connector {
     try {
       if (type === 'snapshot') await this.writeSnapshot(source, temp, progress, opts.signal);
       else await this.loadSql(source, temp, progress, opts.signal);
-      const notes = this.checkIntegrity(temp, database);
+      const repaired = this.checkIntegrity(temp, database);
       try {
         linkSync(temp, target);
       } catch (e) {
@@ -787,7 +787,7 @@ export class SqliteConnector implements Connector {
       }
       removeTemp();
       progress.finish();
-      return { database, path: target, ...(notes.length ? { notes } : {}) };
+      return { database, path: target, ...(repaired.length ? { notes: repaired.map((r) => r.note), repaired: repaired.map((r) => r.damage) } : {}) };
     } catch (e) {
       removeTemp();
       throw sqliteError('RESTORE_FAILED', `Restoring "${database}"`, e);
@@ -881,7 +881,8 @@ export class SqliteConnector implements Connector {
    * entries with its table's rows: when that is all that is wrong, the indexes are rebuilt from the
    * rows (REINDEX, the tables untouched) and a note says so — the data comes back rather than nothing.
    */
-  private checkIntegrity(path: string, database: string): string[] {
+  /** integrity_check on a restored copy: nothing to say, the index damage it repaired (a note and the damage in words), or RESTORE_FAILED. */
+  private checkIntegrity(path: string, database: string): { note: string; damage: string }[] {
     const db = new (Database())(path);
     try {
       const lines = integrityLines(db, 'integrity_check');
@@ -895,8 +896,13 @@ export class SqliteConnector implements Connector {
         }
         if (integrityLines(db, 'integrity_check').length === 0) {
           const names = [...indexes].map((n) => `"${n}"`).join(', ');
+          const one = indexes.size === 1;
+          const damage = `the backup's copy failed PRAGMA integrity_check (${integrityText(lines)}): a restore rebuilds ${one ? 'index' : 'indexes'} ${names} from ${one ? "its table's" : 'their tables\''} rows (REINDEX) — the source database has the same damage: run REINDEX on it`;
           return [
-            `The backup of "${database}" held ${indexes.size === 1 ? 'an index' : 'indexes'} (${names}) whose entries did not match ${indexes.size === 1 ? 'its table' : 'their tables'} (PRAGMA integrity_check: ${integrityText(lines)}); the source database has the same damage. The tables were restored as they were and ${indexes.size === 1 ? 'that index was' : 'those indexes were'} rebuilt from their rows (REINDEX) — run REINDEX on the source database too.`,
+            {
+              damage,
+              note: `The backup of "${database}" held ${indexes.size === 1 ? 'an index' : 'indexes'} (${names}) whose entries did not match ${indexes.size === 1 ? 'its table' : 'their tables'} (PRAGMA integrity_check: ${integrityText(lines)}); the source database has the same damage. The tables were restored as they were and ${indexes.size === 1 ? 'that index was' : 'those indexes were'} rebuilt from their rows (REINDEX) — run REINDEX on the source database too.`,
+            },
           ];
         }
       }
