@@ -4,7 +4,8 @@
  * good backup passes every check; a point whose recorded row count differs from its data
  * fails and names the table; scratch targets are always removed — also a leftover a
  * crashed run recorded — and a look-alike name the test restore did not create is never
- * touched.
+ * touched. Also: a MariaDB trigger does not fire while its dump is restored, and PostgreSQL row-level
+ * security (FORCE, a policy hiding every row) does not make the check under-count for a BYPASSRLS role.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -294,6 +295,27 @@ describe('test restores of PostgreSQL backups', () => {
       pg.psql('DROP ROLE ro_tester');
     }
   });
+
+  it('a table whose row-level security hides every row from its owner (FORCE): the backup role reads past it (BYPASSRLS) and the check counts every row', { timeout: 120_000 }, async () => {
+    pg.psql(`CREATE ROLE rls_tester LOGIN CREATEDB BYPASSRLS PASSWORD 'rls-Secret-1'; GRANT pg_read_all_data TO rls_tester; CREATE DATABASE rls OWNER rls_tester;`);
+    pg.psql(`SET ROLE rls_tester; CREATE TABLE secrets (id int, who text); INSERT INTO secrets SELECT g, 'u' || g FROM generate_series(1, 5) g; ALTER TABLE secrets ENABLE ROW LEVEL SECURITY; ALTER TABLE secrets FORCE ROW LEVEL SECURITY; CREATE POLICY nobody ON secrets USING (false);`, 'rls');
+    try {
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
+      process.env.BACKSTOP_TEST_PG_PASSWORD = 'rls-Secret-1';
+      const task = logicalTask(dir, 'pg-rls', { kind: 'postgres', host: pg.host, port: pg.port, user: 'rls_tester', passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres', 'shop', 'backstop_test_not_ours', 'we "ird" db'], tools: { binDir: PG_BIN } });
+      await backup(task, dataDir);
+      expect(await facts(join(dir, 'backups', encodeDatabaseFolder('rls')))).toMatchObject({ tables: { '"public"."secrets"': 5 } });
+      const run = await testRestore(task, dataDir);
+      expect(run.doc.databases.map((d) => [d.database, d.checks.filter((c) => !c.ok)])).toEqual([['rls', []]]);
+      expect(run.code).toBe(0);
+      expect(scratchRows(dataDir)).toEqual([]);
+    } finally {
+      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      pg.psql('DROP DATABASE rls');
+      pg.psql('DROP ROLE rls_tester');
+    }
+  });
 });
 
 describe('test restores: kill -9 in the middle', () => {
@@ -399,5 +421,24 @@ describe('test restores of MariaDB backups', () => {
     expect(doc.databases).toHaveLength(1);
     expect(doc.databases[0]!.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:true', 'CHECK TABLE:true', 'tables present:true', 'row counts:true']);
     expect(maria.sql("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'backstop\\_test\\_%'").trim()).toBe('');
+  });
+
+  it('a trigger that writes another table on INSERT does not fire while the dump is restored: row counts pass as recorded', { timeout: 300_000 }, async () => {
+    maria.sql(
+      "CREATE DATABASE audited; CREATE TABLE audited.orders (id INT PRIMARY KEY); CREATE TABLE audited.audit (n INT); CREATE TRIGGER audited.orders_ai AFTER INSERT ON audited.orders FOR EACH ROW INSERT INTO audited.audit VALUES (NEW.id); INSERT INTO audited.orders VALUES (1), (2), (3); DELETE FROM audited.audit WHERE n = 2;",
+    );
+    try {
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
+      process.env.BACKSTOP_TEST_MARIA_PASSWORD = maria.password;
+      const task = logicalTask(dir, 'maria', { kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD' }, { excludeDatabases: ['shop'] });
+      await backup(task, dataDir);
+      expect(await facts(join(dir, 'backups', encodeDatabaseFolder('audited')))).toMatchObject({ tables: { orders: 3, audit: 2 } });
+      const { code, doc } = await testRestore(task, dataDir);
+      expect(doc.databases.map((d) => [d.database, d.checks.filter((c) => !c.ok)])).toEqual([['audited', []]]);
+      expect(code).toBe(0);
+    } finally {
+      maria.sql('DROP DATABASE audited;');
+    }
   });
 });
