@@ -4,7 +4,8 @@
  * good backup passes every check; a point whose recorded row count differs from its data
  * fails and names the table; scratch targets are always removed — also a leftover a
  * crashed run recorded — and a look-alike name the test restore did not create is never
- * touched. Also: a MariaDB trigger does not fire while its dump is restored, and PostgreSQL row-level
+ * touched, nor the scratch database of a test restore still running in another process; a SQLite
+ * backup holding a damaged index fails integrity_check though the restore rebuilds it. Also: a MariaDB trigger does not fire while its dump is restored, and PostgreSQL row-level
  * security (FORCE, a policy hiding every row) does not make the check under-count for a BYPASSRLS role.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
