@@ -571,7 +571,17 @@ export interface TaskStatus {
    * task backs up that no test restore has tried yet, and when every tested database last
    * came back as recorded (null when one is failing or none was tested).
    */
-  proven?: { databases: TestRestoreRecord[]; untested: string[]; allOkAt: string | null };
+  proven?: {
+    databases: TestRestoreRecord[];
+    untested: string[];
+    allOkAt: string | null;
+    /**
+     * The newest test restore, when it failed before it could test any database (it could not
+     * start: the key missing, the test server unreachable, the destination unreadable) and no
+     * database was tested after it: the proofs above are older than it. Absent otherwise.
+     */
+    lastRunFailed?: { at: string; code: string; message: string };
+  };
   /** A PostgreSQL snapshot task's replication slot, as last checked (engine/tasks/slot-watch.ts); absent for other tasks or before the first check. */
   slot?: { name: string; heldBytes: number; checkedAt: string; warning: string | null };
   /** MySQL/MariaDB: why the last run's incrementals re-dumped instead of reading the binary log (log off, no privilege, purged), with the fix; null when they did not. */

@@ -94,7 +94,7 @@ function logFallbackOf(databases: readonly { kind: string; kindReason: string | 
   return reason ? reason.slice(reason.indexOf(REDUMPED) + REDUMPED.length) : null;
 }
 
-/** Each database's newest test restore, the backed-up databases none has tried, and the newest proof when all tested are ok. */
+/** Each database's newest test restore, the backed-up databases none has tried, the newest proof when all tested are ok, and a newest test restore that failed before testing any database. */
 function proven(task: Task, deps: StatusDeps): NonNullable<TaskStatus['proven']> {
   const databases = deps.history.lastTestRestores(task.id);
   const tested = new Set(databases.map((d) => d.database));
@@ -106,7 +106,8 @@ function proven(task: Task, deps: StatusDeps): NonNullable<TaskStatus['proven']>
     .filter((d) => !tested.has(d) && !excluded.has(d))
     .sort();
   const allOkAt = databases.length > 0 && databases.every((d) => d.ok) ? databases[0]!.at : null;
-  return { databases, untested, allOkAt };
+  const lastRunFailed = deps.history.lastTestRestoreRunFailure(task.id);
+  return { databases, untested, allOkAt, ...(lastRunFailed ? { lastRunFailed } : {}) };
 }
 
 export function createStatusHandlers(deps: StatusDeps): StatusHandlers {

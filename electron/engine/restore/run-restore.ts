@@ -68,6 +68,8 @@ export interface RestoreOutcome {
   database: string;
   path: string | null;
   notes: string[];
+  /** Damage the backup's copy held that the restore repaired on the way in (RestoreReport.repaired). */
+  repaired?: string[];
   /** The point restored, its kind and its stream's bytes, when one point was restored (History). */
   pointId?: string;
   kind?: PointKind;
@@ -160,7 +162,15 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   // What the backup itself could not carry (the point's meta says): named again in every restore of it.
   const gaps = summary.meta[BACKUP_NOTES_META];
   const backupNotes = Array.isArray(gaps) ? gaps.filter((g): g is string => typeof g === 'string') : [];
-  return { database: report.database, path: report.path ?? null, notes: [...backupNotes, ...(report.notes ?? [])], pointId: point.id, kind: point.kind, bytes: point.length };
+  return {
+    database: report.database,
+    path: report.path ?? null,
+    notes: [...backupNotes, ...(report.notes ?? [])],
+    ...(report.repaired?.length ? { repaired: report.repaired } : {}),
+    pointId: point.id,
+    kind: point.kind,
+    bytes: point.length,
+  };
 }
 
 /** The dump's longest statement a point's facts recorded (MySQL/MariaDB SQL dumps; none in older points). */

@@ -198,6 +198,12 @@ export interface RestoreReport {
   path?: string;
   /** What the user should know or do next. */
   notes?: string[];
+  /**
+   * Damage the backup's copy itself held that the restore repaired on the way in (SQLite: an
+   * index rebuilt by REINDEX), in words; also among `notes`. A test restore fails its integrity
+   * check on it: the backup does not come back as recorded without the repair.
+   */
+  repaired?: string[];
 }
 
 /** A server-level stream stored once per run in the reserved server folder (not per database). */

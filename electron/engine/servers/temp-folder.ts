@@ -65,7 +65,8 @@ export function makeTempFolder(prefix: string, purpose: string, base: string = t
   }
 }
 
-const FULL = /ENOSPC|EDQUOT|SQLITE_FULL|database or disk is full/i;
+/** What a full disk (or quota) looks like in an error's code or message. */
+export const FULL = /ENOSPC|EDQUOT|SQLITE_FULL|database or disk is full/i;
 
 /** `folder`: the temporary folder makeTempFolder made; `bytes`: what the copy needs. */
 export function tempFullError(purpose: string, folder: string, bytes: number, e: unknown): BackstopError | null {

@@ -322,6 +322,19 @@ export class HistoryTable {
     return out;
   }
 
+  /** The task's newest finished test restore run that failed with a run-level error (none of its databases tried), if it is newer than every database a test restore tried. */
+  lastTestRestoreRunFailure(taskId: string): { at: string; code: string; message: string } | null {
+    const r = this.db
+      .prepare(
+        `SELECT r.ended_at, r.status, r.error_code, r.error_message, (SELECT count(*) FROM run_databases d WHERE d.run_id = r.id) AS tried FROM runs r
+         WHERE r.task_id = ? AND r.run_kind = 'test-restore' AND r.ended_at IS NOT NULL AND r.status NOT IN ('running', 'canceling', 'canceled')
+         ORDER BY r.ended_at DESC LIMIT 1`,
+      )
+      .get(taskId) as { ended_at: string; status: string; error_code: string | null; error_message: string | null; tried: number } | undefined;
+    if (!r || r.status !== 'failed' || r.tried > 0 || r.error_code === null) return null;
+    return { at: r.ended_at, code: r.error_code, message: r.error_message ?? '' };
+  }
+
   /** Bytes written by the task's successful database backups (compressed, deduplicated). */
   storedBytes(taskId: string): number {
     const row = this.db

@@ -235,4 +235,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE notification_deliveries ADD COLUMN channel_id TEXT;
   CREATE INDEX notification_deliveries_by_channel ON notification_deliveries (channel_id, id) WHERE channel_id IS NOT NULL;
   `,
+  // 16: the process that recorded a scratch target (its pid, host and token, as JSON), so a test
+  //     restore removes only a crashed run's leftovers, never the scratch database of a test
+  //     restore another live process (the CLI beside the app) is still running
+  //     (store/scratch-targets-table.ts leftovers).
+  `
+  ALTER TABLE scratch_targets ADD COLUMN owner TEXT;
+  `,
 ];

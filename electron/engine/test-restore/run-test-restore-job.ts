@@ -8,7 +8,8 @@
  *
  * Checks, each {name, ok, detail}:
  *   restore          the point restored completely and its bytes verified
- *   integrity_check  SQLite: PRAGMA integrity_check says ok
+ *   integrity_check  SQLite: PRAGMA integrity_check says ok — of the copy as backed up: one the
+ *                    restore had to repair (an index rebuilt, RestoreReport.repaired) fails
  *   CHECK TABLE      MariaDB: no table reports an error
  *   tables present   every table the point recorded exists in the restored copy
  *   row counts       every such table has the number of rows recorded at backup time
@@ -63,6 +64,13 @@ export async function runTestRestoreJob(spec: TestRestoreJobSpec, signal: AbortS
   const connector = connectorFor(spec.server!, { password: spec.password, toolPaths: spec.toolPaths });
   const seen = await connector.inspectRestored(outcome.database, expected, { signal, ...(spec.folder ? { folder: spec.folder } : {}) });
   checks.push(...seen.checks);
+  // The restore repaired damage the backup's copy held (SQLite: an index rebuilt): the copy as backed up fails its integrity check.
+  if (outcome.repaired?.length) {
+    const detail = outcome.repaired.join('; ');
+    const at = checks.findIndex((c) => c.name === 'integrity_check');
+    if (at >= 0) checks[at] = { name: 'integrity_check', ok: false, detail };
+    else checks.push({ name: 'integrity_check', ok: false, detail });
+  }
   if (!('facts' in facts)) {
     checks.push({ name: 'facts', ok: true, detail: `tables and row counts not compared: ${facts.unavailable}` });
     return { pointId: point.id, checks };

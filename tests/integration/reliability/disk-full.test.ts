@@ -18,6 +18,8 @@ import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
 import { cli, filesUnder, Scratch } from '../../fixtures/reliability/common.ts';
 import { fillSqlite, sqliteCount } from '../../fixtures/reliability/kill-harness.ts';
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
+import { scratchRows } from '../../fixtures/scratch-targets.ts';
 
 const scratch = new Scratch();
 const mounts: string[] = [];
@@ -103,5 +105,31 @@ describe('a full destination disk', () => {
       const g = await garbageReport(new LocalBackend(dir));
       expect({ prefix, unreferenced: g.unreferenced, markers: g.markers }).toEqual({ prefix, unreferenced: 0, markers: 0 });
     }
+  });
+});
+
+describe('a test restore whose SQLite scratch folder is too small', () => {
+  it('is refused up front with DISK_FULL naming both sizes and the folder; no scratch folder or record is left, the backup is untouched', { timeout: 120_000 }, async (ctx) => {
+    const dir = scratch.dir('tr-space');
+    const folder = join(dir, 'server');
+    mkdirSync(folder);
+    fillSqlite(join(folder, 'ledger.db'), 30_000); // ~7 MB
+    const dataDir = join(dir, 'data');
+    const scratchDir = join(dataDir, 'test-restores');
+    mkdirSync(scratchDir, { recursive: true });
+    if (!tryMount(scratchDir, '2m')) ctx.skip('mount -t tmpfs is not permitted here');
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    expect(JSON.parse((await cliInProcess('backup', '--config', task, '--json', '--data-dir', dataDir)).out).status).toBe('success');
+    const r = await cliInProcess('test-restore', '--config', task, '--json', '--data-dir', dataDir);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { databases: { database: string; status: string; checks: { name: string; ok: boolean; detail: string }[] }[] };
+    expect(doc.databases.map((d) => [d.database, d.status, d.checks.map((c) => c.name)])).toEqual([['ledger.db', 'failed', ['restore']]]);
+    expect(doc.databases[0]!.checks[0]!.detail).toMatch(
+      new RegExp(`^DISK_FULL: Restoring "ledger\\.db" needs about \\d+(\\.\\d)? MB free in "${scratchDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/backstop_test_\\d{14}_[0-9a-f]{8}", but only \\d+(\\.\\d)? MB is free\\. Free space there \\(or restore into another folder\\)\\. Nothing was created\\.$`),
+    );
+    expect(readdirSync(scratchDir)).toEqual([]);
+    expect(scratchRows(dataDir)).toEqual([]);
+    expect(sqliteCount(join(folder, 'ledger.db'))).toBe(30_000);
   });
 });

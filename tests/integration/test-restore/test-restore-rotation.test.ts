@@ -6,7 +6,7 @@
  * first, so every database is proven in turn; tasks.status says which databases are
  * proven, untested or failing.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
@@ -61,8 +61,18 @@ describe('test restores after every full and under a time cap', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await testRestoreRuns(engine)).toHaveLength(1);
 
-    const [status] = data(await engine.call('tasks.status', undefined));
+    let [status] = data(await engine.call('tasks.status', undefined));
     expect(status!.proven).toMatchObject({ untested: [], allOkAt: expect.any(String) });
+    expect(status!.proven!.databases.map((d) => [d.database, d.ok]).sort()).toEqual([['a.db', true], ['b.db', true]]);
+    expect(status!.proven!.lastRunFailed).toBeUndefined();
+
+    // The next test restore cannot test anything (the destination lost its backups): the older proofs no longer speak for the task.
+    rmSync(join(dir, 'backups'), { recursive: true });
+    mkdirSync(join(dir, 'backups'));
+    const blind = await engine.testRestores.run(await engine.resolveTask(task.id), 'manual');
+    expect(blind.error?.code).toBe('NOT_FOUND');
+    [status] = data(await engine.call('tasks.status', undefined));
+    expect(status!.proven!.lastRunFailed).toEqual({ at: expect.any(String), code: 'NOT_FOUND', message: blind.error!.message });
     expect(status!.proven!.databases.map((d) => [d.database, d.ok]).sort()).toEqual([['a.db', true], ['b.db', true]]);
     await engine.close();
   });

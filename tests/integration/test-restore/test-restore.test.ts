@@ -4,7 +4,9 @@
  * good backup passes every check; a point whose recorded row count differs from its data
  * fails and names the table; scratch targets are always removed — also a leftover a
  * crashed run recorded — and a look-alike name the test restore did not create is never
- * touched.
+ * touched, nor the scratch database of a test restore still running in another process; a SQLite
+ * backup holding a damaged index fails integrity_check though the restore rebuilds it. Also: a MariaDB trigger does not fire while its dump is restored, and PostgreSQL row-level
+ * security (FORCE, a policy hiding every row) does not make the check under-count for a BYPASSRLS role.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -150,6 +152,33 @@ describe('test restores of SQLite backups', () => {
     expect(bad.doc.databases[0]!.checks.find((c) => c.name === 'row counts')).toEqual({ name: 'row counts', ok: false, detail: 'table tenant_2999_order_lines_archive: 9 rows recorded at backup time, 3 rows restored' });
   });
 
+  it('a backup holding a damaged index (the source\'s damage, copied) fails integrity_check naming it, though the restore rebuilds the index', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const folder = join(dir, 'server');
+    mkdirSync(folder);
+    const dataDir = join(dir, 'data');
+    const db = new Database(join(folder, 'shop.db'));
+    // The index's entries are of column v, its definition now says w: quick_check (the backup's) passes, integrity_check does not.
+    db.exec(`CREATE TABLE item (id INTEGER PRIMARY KEY, v TEXT, w TEXT); CREATE INDEX item_w ON item (v);
+      INSERT INTO item (v, w) VALUES ('a', 'z'), ('b', 'y'), ('c', 'x');
+      PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX item_w ON item (w)' WHERE name = 'item_w'; PRAGMA writable_schema = OFF;`);
+    db.close();
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    await backup(task, dataDir);
+    const { code, doc } = await testRestore(task, dataDir);
+    expect(code).toBe(1);
+    expect(doc.status).toBe('failed');
+    const shop = doc.databases[0]!;
+    expect(shop.status).toBe('failed');
+    expect(shop.checks.map((c) => [c.name, c.ok])).toEqual([['restore', true], ['integrity_check', false], ['tables present', true], ['row counts', true]]);
+    expect(shop.checks[1]!.detail).toBe(
+      'the backup\'s copy failed PRAGMA integrity_check (row 1 missing from index item_w; row 2 missing from index item_w; row 3 missing from index item_w): a restore rebuilds index "item_w" from its table\'s rows (REINDEX) — the source database has the same damage: run REINDEX on it',
+    );
+    expect(names(join(dataDir, 'test-restores'))).toEqual([]);
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
+
   it('a task file with a bad testRestore schedule is refused (exit 2, names the field)', async () => {
     const dir = tempDir();
     const task = join(dir, 'task.json');
@@ -267,6 +296,27 @@ describe('test restores of PostgreSQL backups', () => {
       pg.psql('DROP ROLE ro_tester');
     }
   });
+
+  it('a table whose row-level security hides every row from its owner (FORCE): the backup role reads past it (BYPASSRLS) and the check counts every row', { timeout: 120_000 }, async () => {
+    pg.psql(`CREATE ROLE rls_tester LOGIN CREATEDB BYPASSRLS PASSWORD 'rls-Secret-1'; GRANT pg_read_all_data TO rls_tester; CREATE DATABASE rls OWNER rls_tester;`);
+    pg.psql(`SET ROLE rls_tester; CREATE TABLE secrets (id int, who text); INSERT INTO secrets SELECT g, 'u' || g FROM generate_series(1, 5) g; ALTER TABLE secrets ENABLE ROW LEVEL SECURITY; ALTER TABLE secrets FORCE ROW LEVEL SECURITY; CREATE POLICY nobody ON secrets USING (false);`, 'rls');
+    try {
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
+      process.env.BACKSTOP_TEST_PG_PASSWORD = 'rls-Secret-1';
+      const task = logicalTask(dir, 'pg-rls', { kind: 'postgres', host: pg.host, port: pg.port, user: 'rls_tester', passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres', 'shop', 'backstop_test_not_ours', 'we "ird" db'], tools: { binDir: PG_BIN } });
+      await backup(task, dataDir);
+      expect(await facts(join(dir, 'backups', encodeDatabaseFolder('rls')))).toMatchObject({ tables: { '"public"."secrets"': 5 } });
+      const run = await testRestore(task, dataDir);
+      expect(run.doc.databases.map((d) => [d.database, d.checks.filter((c) => !c.ok)])).toEqual([['rls', []]]);
+      expect(run.code).toBe(0);
+      expect(scratchRows(dataDir)).toEqual([]);
+    } finally {
+      process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+      pg.psql('DROP DATABASE rls');
+      pg.psql('DROP ROLE rls_tester');
+    }
+  });
 });
 
 describe('test restores: kill -9 in the middle', () => {
@@ -314,6 +364,40 @@ describe('test restores: kill -9 in the middle', () => {
     expect(scratch()).toBe('');
     expect(scratchRows(dataDir)).toEqual([]);
   });
+
+  it('a test restore started beside a running one (CLI beside the app) leaves the running one\'s scratch database alone: both pass', { timeout: 300_000 }, async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    process.env.BACKSTOP_TEST_PG_PASSWORD = pg.password;
+    const task = logicalTask(dir, 'pg', { kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'BACKSTOP_TEST_PG_PASSWORD' }, { excludeDatabases: ['postgres'], tools: { binDir: PG_BIN } });
+    await backup(task, dataDir);
+
+    // The first run in its own process, seen once its scratch database exists (it is then mid-restore).
+    const child = spawn(process.execPath, [CLI_BIN, 'test-restore', '--config', task, '--json', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'ignore'], env: process.env });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const session = pgSession(pg);
+    let first = '';
+    try {
+      for (let i = 0; i < 1200 && !first; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        first = (await session.ask(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`)).trim();
+      }
+    } finally {
+      await session.close();
+    }
+    expect(first).toMatch(/^backstop_test_\d{14}_[0-9a-f]{8}$/);
+
+    const second = await testRestore(task, dataDir);
+    expect(second.doc.leftoversRemoved ?? []).toEqual([]);
+    expect(second.doc.databases.map((d) => [d.database, d.status])).toEqual([['big', 'ok']]);
+    expect(await exited).toBe(0);
+    const firstDoc = JSON.parse(out) as Doc;
+    expect(firstDoc.databases.map((d) => [d.database, d.status, d.checks.filter((c) => !c.ok)])).toEqual([['big', 'ok', []]]);
+    expect(pg.psql(`SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'`).trim()).toBe('');
+    expect(scratchRows(dataDir)).toEqual([]);
+  });
 });
 
 describe('test restores of MariaDB backups', () => {
@@ -338,5 +422,24 @@ describe('test restores of MariaDB backups', () => {
     expect(doc.databases).toHaveLength(1);
     expect(doc.databases[0]!.checks.map((c) => `${c.name}:${c.ok}`)).toEqual(['restore:true', 'CHECK TABLE:true', 'tables present:true', 'row counts:true']);
     expect(maria.sql("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'backstop\\_test\\_%'").trim()).toBe('');
+  });
+
+  it('a trigger that writes another table on INSERT does not fire while the dump is restored: row counts pass as recorded', { timeout: 300_000 }, async () => {
+    maria.sql(
+      "CREATE DATABASE audited; CREATE TABLE audited.orders (id INT PRIMARY KEY); CREATE TABLE audited.audit (n INT); CREATE TRIGGER audited.orders_ai AFTER INSERT ON audited.orders FOR EACH ROW INSERT INTO audited.audit VALUES (NEW.id); INSERT INTO audited.orders VALUES (1), (2), (3); DELETE FROM audited.audit WHERE n = 2;",
+    );
+    try {
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
+      process.env.BACKSTOP_TEST_MARIA_PASSWORD = maria.password;
+      const task = logicalTask(dir, 'maria', { kind: 'mysql', host: maria.host, port: maria.port, user: maria.user, passwordEnv: 'BACKSTOP_TEST_MARIA_PASSWORD' }, { excludeDatabases: ['shop'] });
+      await backup(task, dataDir);
+      expect(await facts(join(dir, 'backups', encodeDatabaseFolder('audited')))).toMatchObject({ tables: { orders: 3, audit: 2 } });
+      const { code, doc } = await testRestore(task, dataDir);
+      expect(doc.databases.map((d) => [d.database, d.checks.filter((c) => !c.ok)])).toEqual([['audited', []]]);
+      expect(code).toBe(0);
+    } finally {
+      maria.sql('DROP DATABASE audited;');
+    }
   });
 });

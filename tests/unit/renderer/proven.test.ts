@@ -31,4 +31,19 @@ describe('provenInWords (task card "Proven restorable")', () => {
     const partial = provenInWords({ databases: [{ database: 'x', ok: true, at: '2026-03-09T04:00:00Z', durationMs: null }], untested: ['y', 'z'], allOkAt: '2026-03-09T04:00:00Z' }, when);
     expect(partial).toMatchObject({ tone: 'warning', text: 'Proven at 2026-03-09 · 2 databases never tested' });
   });
+
+  it('a newest test restore that could not test any database (key missing, test server down) turns the card red, whatever the older proofs say', () => {
+    const lastRunFailed = { at: '2026-03-16T04:00:00Z', code: 'KEYCHAIN_LOCKED', message: 'The keychain is locked: unlock it.' };
+    const stale = provenInWords({ databases: [{ database: 'a', ok: true, at: '2026-03-09T04:00:00Z', durationMs: 30_000 }], untested: [], allOkAt: '2026-03-09T04:00:00Z', lastRunFailed }, when);
+    expect(stale).toEqual({
+      tone: 'danger',
+      text: 'Last test restore failed at 2026-03-16 (KEYCHAIN_LOCKED) · last proven at 2026-03-09',
+      detail: 'Last test restore at 2026-03-16: KEYCHAIN_LOCKED: The keychain is locked: unlock it.\na: restorable at 2026-03-09, restore ≈ 30 s',
+    });
+    const never = provenInWords({ databases: [], untested: [], allOkAt: null, lastRunFailed }, when);
+    expect(never).toMatchObject({ tone: 'danger', text: 'Last test restore failed at 2026-03-16 (KEYCHAIN_LOCKED)' });
+    // A failing database stays named first; the run's failure is in the detail.
+    const both = provenInWords({ databases: [{ database: 'x', ok: false, at: '2026-03-09T04:00:00Z', durationMs: null }], untested: [], allOkAt: null, lastRunFailed }, when);
+    expect(both).toMatchObject({ tone: 'danger', text: 'Not restorable as recorded: x', detail: expect.stringMatching(/^Last test restore at 2026-03-16: KEYCHAIN_LOCKED/) });
+  });
 });

@@ -44,7 +44,7 @@
  * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { onlineBackup, SqliteLockedError } from './online-backup.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -59,7 +59,7 @@ import { formatBytes } from '../../../shared/format-bytes.ts';
 import type { BackupSupport, ConnectionReport, Connector, DumpStream, OperationOptions, RestoredInspection, RestoreOptions, RestoreReport, ServerStream, SkippedDatabase } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { scalar, sqliteSqlDump } from './sql-dump.ts';
-import { makeTempFolder, tempFullError } from '../temp-folder.ts';
+import { FULL, makeTempFolder, tempFullError } from '../temp-folder.ts';
 import { shellQuote } from '../shell-quote.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
 import { StatementSplitter, type SqlStatement } from './statement-splitter.ts';
@@ -357,6 +357,11 @@ function hotJournalError(action: string, database: string, folder: string, e: un
 }
 
 /** `startedAt`: when the failed operation began, so a lock error states the time really spent, never an assumed one. */
+/** A restore that does not fit in its folder (refused up front, or the disk filled on the way): DISK_FULL; the temp file is already removed. */
+function noRoom(database: string, folder: string, what: string, cause?: unknown): BackstopError {
+  return new BackstopError('DISK_FULL', `Restoring "${database}" ${what}. Free space there (or restore into another folder). Nothing was created.`, cause === undefined ? undefined : { cause });
+}
+
 function sqliteError(code: 'DUMP_FAILED' | 'RESTORE_FAILED', action: string, e: unknown, startedAt?: number): BackstopError {
   if (e instanceof BackstopError) return e;
   if (e instanceof SqliteLockedError) {
@@ -761,6 +766,12 @@ export class SqliteConnector implements Connector {
       }
     };
     if ([target, ...SIDE_FILES.map((s) => target + s)].some(present)) throw new BackstopError('DATABASE_EXISTS', `"${database}" already exists in "${folder}" (or has a leftover -wal/-journal file); choose another name.`);
+    // A snapshot is its file: one that cannot fit is refused before a byte is written.
+    if (type === 'snapshot' && opts.totalBytes) {
+      const fs = statfsSync(folder);
+      const free = fs.bavail * fs.bsize;
+      if (free < opts.totalBytes) throw noRoom(database, folder, `needs about ${formatBytes(opts.totalBytes)} free in "${folder}", but only ${formatBytes(free)} is free`);
+    }
     const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const removeTemp = (): void => {
       for (const p of [temp, ...SIDE_FILES.map((s) => temp + s)]) rmSync(p, { force: true });
@@ -769,7 +780,7 @@ export class SqliteConnector implements Connector {
     try {
       if (type === 'snapshot') await this.writeSnapshot(source, temp, progress, opts.signal);
       else await this.loadSql(source, temp, progress, opts.signal);
-      const notes = this.checkIntegrity(temp, database);
+      const repaired = this.checkIntegrity(temp, database);
       try {
         linkSync(temp, target);
       } catch (e) {
@@ -787,9 +798,11 @@ export class SqliteConnector implements Connector {
       }
       removeTemp();
       progress.finish();
-      return { database, path: target, ...(notes.length ? { notes } : {}) };
+      return { database, path: target, ...(repaired.length ? { notes: repaired.map((r) => r.note), repaired: repaired.map((r) => r.damage) } : {}) };
     } catch (e) {
       removeTemp();
+      const text = e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : String(e);
+      if (!(e instanceof BackstopError) && FULL.test(text)) throw noRoom(database, folder, `ran out of space in "${folder}" (${e instanceof Error ? e.message : String(e)})`, e);
       throw sqliteError('RESTORE_FAILED', `Restoring "${database}"`, e);
     }
   }
@@ -881,7 +894,8 @@ export class SqliteConnector implements Connector {
    * entries with its table's rows: when that is all that is wrong, the indexes are rebuilt from the
    * rows (REINDEX, the tables untouched) and a note says so — the data comes back rather than nothing.
    */
-  private checkIntegrity(path: string, database: string): string[] {
+  /** integrity_check on a restored copy: nothing to say, the index damage it repaired (a note and the damage in words), or RESTORE_FAILED. */
+  private checkIntegrity(path: string, database: string): { note: string; damage: string }[] {
     const db = new (Database())(path);
     try {
       const lines = integrityLines(db, 'integrity_check');
@@ -895,8 +909,13 @@ export class SqliteConnector implements Connector {
         }
         if (integrityLines(db, 'integrity_check').length === 0) {
           const names = [...indexes].map((n) => `"${n}"`).join(', ');
+          const one = indexes.size === 1;
+          const damage = `the backup's copy failed PRAGMA integrity_check (${integrityText(lines)}): a restore rebuilds ${one ? 'index' : 'indexes'} ${names} from ${one ? "its table's" : 'their tables\''} rows (REINDEX) — the source database has the same damage: run REINDEX on it`;
           return [
-            `The backup of "${database}" held ${indexes.size === 1 ? 'an index' : 'indexes'} (${names}) whose entries did not match ${indexes.size === 1 ? 'its table' : 'their tables'} (PRAGMA integrity_check: ${integrityText(lines)}); the source database has the same damage. The tables were restored as they were and ${indexes.size === 1 ? 'that index was' : 'those indexes were'} rebuilt from their rows (REINDEX) — run REINDEX on the source database too.`,
+            {
+              damage,
+              note: `The backup of "${database}" held ${indexes.size === 1 ? 'an index' : 'indexes'} (${names}) whose entries did not match ${indexes.size === 1 ? 'its table' : 'their tables'} (PRAGMA integrity_check: ${integrityText(lines)}); the source database has the same damage. The tables were restored as they were and ${indexes.size === 1 ? 'that index was' : 'those indexes were'} rebuilt from their rows (REINDEX) — run REINDEX on the source database too.`,
+            },
           ];
         }
       }
