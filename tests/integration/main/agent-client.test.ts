@@ -22,6 +22,7 @@ import type { Result } from '../../../electron/shared/result.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
 
 type Handler = (event: IpcMainInvokeEvent, payload: unknown) => Promise<Result<unknown>>;
 
@@ -44,15 +45,6 @@ function recordingLog() {
   return { lines, info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A data dir with one SQLite snapshot task (two tiny databases) to a local folder. */
 async function dataDirWithTask(): Promise<{ dataDir: string; taskId: string }> {

@@ -24,16 +24,8 @@ import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a scheduled run killed mid-run', () => {
   it('is closed at the next start with one alert saying what happens next, and a killed scheduled full is caught up once', { timeout: 180_000 }, async () => {
@@ -63,7 +55,7 @@ describe('a scheduled run killed mid-run', () => {
     const { child } = await startAgent(dataDir);
     const exited = new Promise((r) => child.once('exit', r));
     try {
-      await until('the scheduled full to start in the agent', () => existsSync(started));
+      await until('the scheduled full to start in the agent', () => existsSync(started), 90_000);
       child.kill('SIGKILL');
       await exited;
     } finally {

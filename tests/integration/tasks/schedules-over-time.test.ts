@@ -20,6 +20,7 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
 
 function makeDb(path: string, rows: number): void {
   const db = new Database(path);
@@ -38,15 +39,6 @@ function gatedHook(dir: string) {
   return { started, gate, hooks: { pre: ['/bin/sh', '-c', `touch '${started}'; while [ ! -f '${gate}' ] && [ -d '${dir}' ]; do sleep 0.02; done`], timeoutSeconds: 120 } };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 afterEach(() => vi.useRealTimers());
 
