@@ -28,6 +28,11 @@ afterAll(async () => {
   await s3?.stop();
 });
 
+/** Every key in the S3 folders of the two databases (what a refused run must leave as it was). */
+function s3Keys(s3dest: Destination): Promise<string[][]> {
+  return Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+}
+
 async function setup() {
   const dataDir = tempDir();
   const engine = await testEngine({ encoderWorkers: 0, dataDir });
@@ -192,7 +197,7 @@ describe('task with a local and an S3 destination', () => {
     const { engine, task, credentialsRef, s3dest } = await setup();
     const first = await runTask(engine, task.id, 'full');
     expect(first.status).toBe('success');
-    const keys = () => Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+    const keys = () => s3Keys(s3dest);
     const committed = await keys();
     expect(committed.every((k) => k.some((x) => x.startsWith('points/')))).toBe(true);
     const stale = 'STALE-secret-from-last-year-9f3';
@@ -219,7 +224,7 @@ describe('task with a local and an S3 destination', () => {
   it('a key that may write but not list the bucket: the S3 half fails naming the destination and the missing permission, and adds nothing', async () => {
     const { engine, task, credentialsRef, s3dest } = await setup();
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
-    const keys = () => Promise.all(['chinook.sqlite', 'notes.db'].map((n) => Location.of(s3dest, { ...S3RVER_CREDENTIALS }, n).use(async (l) => (await l.backend().list('')).map((o) => o.key).sort())));
+    const keys = () => s3Keys(s3dest);
     const committed = await keys();
     data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_NO_LIST_CREDENTIALS }, credentialsRef }));
     const run = await runTask(engine, task.id, 'incremental');
