@@ -30,6 +30,15 @@ export const SERVER_FIX = {
   credentials: 'Check the credentials in the server settings',
 } as const;
 
+/**
+ * What a PostgreSQL session ended from the server's side means, and its fix: said the same whether the
+ * tool read the reason (classifyPostgres) or only lost the connection while the server still answers
+ * (the connector asks it then).
+ */
+export function pgSessionEnded(server: string): string {
+  return `The ${server} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections`;
+}
+
 const PG_UNREACHABLE = [
   /could not connect to server/i,
   /connection refused/i,
@@ -81,12 +90,7 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     // A session ended or a statement canceled on the server by a DBA (or a restart) is not "unreachable":
     // the server was there; what happened, and that running again is the fix, is what the DBA needs.
     if (/terminating connection due to administrator command/i.test(s)) {
-      return failure(
-        ctx,
-        ctx.fallback,
-        `The ${ctx.server} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections`,
-        f,
-      );
+      return failure(ctx, ctx.fallback, pgSessionEnded(ctx.server), f);
     }
     if (/canceling statement due to user request/i.test(s)) {
       return failure(ctx, ctx.fallback, `The ${ctx.server} canceled a statement of this session at an administrator's request (pg_cancel_backend). Fix: run it again`, f);

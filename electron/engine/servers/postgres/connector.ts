@@ -51,6 +51,7 @@ import { BACKUP_NOTES_META } from '../connector.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
+import { pgSessionEnded } from '../classify.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
 import { collationMissingError, localeMissingError, lockSlotsError } from './target-differs.ts';
@@ -381,14 +382,19 @@ export class PostgresConnector implements Connector {
         { cause: e },
       );
     }
-    const rows = await this.conn.query(`SELECT count(*) FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
-      action: 'checking the database after a failed dump',
-      fallback: 'UNREACHABLE',
-    });
+    // The server not answering this either (going down, restarting) leaves the dump's own error: it names the database and what pg_dump read.
+    const rows = await this.conn
+      .query(`SELECT count(*) FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, {
+        action: 'checking the database after a failed dump',
+        fallback: 'UNREACHABLE',
+      })
+      .catch(() => null);
+    if (!rows) return e;
     if (rows[0]?.[0] === '0') {
       return new BackstopError('DATABASE_NOT_FOUND', `Database "${database}" was dropped while it was being backed up; the partial dump was discarded.`, { cause: e });
     }
-    return e.code === 'UNREACHABLE' ? new BackstopError('DUMP_FAILED', `The server ended the dump session of database "${database}" although it is still running. ${e.message}`, { cause: e }) : e;
+    // pg_dump only lost its connection, and the server answers now: it was there (a restart, a terminated session).
+    return e.code === 'UNREACHABLE' ? new BackstopError('DUMP_FAILED', `${pgSessionEnded(this.conn.label)}${whileClause(e.message)}`, { cause: e }) : e;
   }
 
   serverStreams(type: BackupType): ServerStream[] {
@@ -672,12 +678,7 @@ export class PostgresConnector implements Connector {
       if (Date.now() + 1000 > deadline) return e;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const at = e.message.indexOf(' (while ');
-    return new BackstopError(
-      'RESTORE_FAILED',
-      `The ${this.conn.label} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections${at >= 0 ? e.message.slice(at) : ''}`,
-      { cause: e },
-    );
+    return new BackstopError('RESTORE_FAILED', `${pgSessionEnded(this.conn.label)}${whileClause(e.message)}`, { cause: e });
   }
 
   private async runPgRestore(database: string, archive: ArchiveSource, jobs: number, plan: RestorePlan, opts: RestoreOptions): Promise<void> {
@@ -746,6 +747,12 @@ export class PostgresConnector implements Connector {
 }
 
 /** What pg_restore says of a session lost mid-send (without the server's reason, which it may not have read). */
+/** A classified tool failure's " (while …; exit code …): stderr" tail, to carry under a clearer summary. */
+function whileClause(message: string): string {
+  const at = message.indexOf(' (while ');
+  return at >= 0 ? message.slice(at) : '';
+}
+
 const CONNECTION_LOST = /server closed the connection unexpectedly|could not send data to server|could not receive data from server|connection to server was lost/i;
 /** How long a restore that lost its session waits for the server to answer before calling it unreachable (a restart takes seconds). */
 const SESSION_LOST_PROBE_MS = 10_000;
