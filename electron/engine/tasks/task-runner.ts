@@ -156,7 +156,6 @@ function nameList(names: readonly string[], quote = true): string {
   const shown = names.slice(0, NAMES_SHOWN).map((n) => (n.length > 80 ? `${n.slice(0, 79)}…` : n)).map((n) => (quote ? `"${n}"` : n)).join(', ');
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }
-const quotedList = (names: readonly string[]) => nameList(names);
 
 /** A per-database run asked of a task whose backup is taken once for the whole server (a cluster snapshot). */
 function wholeServerOnly(task: Task): BackstopError {
@@ -172,12 +171,12 @@ function unknownOnly(task: Task, only: readonly string[], onServer: readonly str
     const available = onServer.filter((d) => !excluded.has(d));
     throw new BackstopError(
       'VALIDATION',
-      `The server of task "${task.name}" has no database ${quotedList(missing)}. Its databases: ${available.length ? quotedList(available) : '(none)'}. Names are case-sensitive; fix the database list.`,
+      `The server of task "${task.name}" has no database ${nameList(missing)}. Its databases: ${available.length ? nameList(available) : '(none)'}. Names are case-sensitive; fix the database list.`,
     );
   }
   const skippedByTask = only.filter((d) => excluded.has(d));
   if (skippedByTask.length) {
-    throw new BackstopError('VALIDATION', `Task "${task.name}" excludes ${quotedList(skippedByTask)}. Remove ${skippedByTask.length === 1 ? 'it' : 'them'} from the database list, or from the task's excluded databases.`);
+    throw new BackstopError('VALIDATION', `Task "${task.name}" excludes ${nameList(skippedByTask)}. Remove ${skippedByTask.length === 1 ? 'it' : 'them'} from the database list, or from the task's excluded databases.`);
   }
 }
 

@@ -27,6 +27,15 @@ function errorDoc(stdout: string): ErrorDoc['error'] {
   return doc.error;
 }
 
+/** An app database as an older Backstop left it: WAL journal, the first `schema` migrations applied and recorded. Open: the caller adds rows and closes it. */
+function appDatabaseAt(path: string, schema: number): Database.Database {
+  const raw = new Database(path);
+  raw.exec('PRAGMA journal_mode = WAL');
+  for (const step of MIGRATIONS.slice(0, schema)) raw.exec(step);
+  raw.exec(`PRAGMA user_version = ${schema}`);
+  return raw;
+}
+
 describe('backstop --json on usage and task-file errors', () => {
   it('no command: one document (not the help text), exit 2', async () => {
     const r = await runBackstop(['--json']);
@@ -112,9 +121,8 @@ describe('backstop --json and the app database', () => {
   it('an upgrade that fails part-way: STORAGE naming the migration and the cause, exit 1, the file still at its old schema', async () => {
     const dataDir = tempDir();
     const path = join(dataDir, 'backstop.db');
-    const raw = new Database(path);
-    for (const step of MIGRATIONS.slice(0, 9)) raw.exec(step);
-    raw.exec("PRAGMA user_version = 9; CREATE TABLE unclaimed_secrets (x TEXT); INSERT INTO settings (key, value) VALUES ('theme', '\"dark\"');");
+    const raw = appDatabaseAt(path, 9);
+    raw.exec("CREATE TABLE unclaimed_secrets (x TEXT); INSERT INTO settings (key, value) VALUES ('theme', '\"dark\"');");
     raw.close();
     const r = await runBackstop(['tasks', '--data-dir', dataDir, '--json']);
     expect(r.code).toBe(1);
@@ -133,10 +141,7 @@ describe('backstop --json and the app database', () => {
     const dataDir = tempDir();
     const path = join(dataDir, 'backstop.db');
     // Schema 13 with 20,000 recorded points: migration 14's index on them needs far more than the space left.
-    const raw = new Database(path);
-    raw.exec('PRAGMA journal_mode = WAL');
-    for (const step of MIGRATIONS.slice(0, 13)) raw.exec(step);
-    raw.exec('PRAGMA user_version = 13');
+    const raw = appDatabaseAt(path, 13);
     const run = raw.prepare("INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES (?, 't', 'nightly', 'schedule', 'full', 'success', 'x')");
     const row = raw.prepare("INSERT INTO run_databases (run_id, seq, database, destination, kind, status, point_id, started_at) VALUES (?, 1, 'shop', 'local:/b', 'full', 'success', ?, 'x')");
     raw.transaction(() => {
@@ -252,11 +257,7 @@ describe('backstop --json interrupted while it opens the app database', () => {
     const backups = join(tempDir(), 'backups');
     const task = writeTaskFile(tempDir(), { name: 'early', server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: backups }] });
     // An app database one migration behind, whose write lock another process holds: the command's open waits on it.
-    const older = new Database(path);
-    older.exec('PRAGMA journal_mode = WAL');
-    for (const step of MIGRATIONS.slice(0, -1)) older.exec(step);
-    older.exec(`PRAGMA user_version = ${MIGRATIONS.length - 1}`);
-    older.close();
+    appDatabaseAt(path, MIGRATIONS.length - 1).close();
     const holder = new Database(path);
     holder.exec('BEGIN EXCLUSIVE');
     const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
