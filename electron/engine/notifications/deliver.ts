@@ -11,7 +11,8 @@
  * try would meet again (a login or certificate refused, every recipient refused, an HTTP 4xx
  * other than 408/429) is a `PermanentDeliveryError`: not retried — retrying a wrong password
  * gets a company account locked. Chat bodies stay within each service's limits, and names
- * in them ping nobody (Slack's control characters escaped, Discord's mentions disabled).
+ * in them ping nobody and format nothing (Slack's control characters escaped with markdown off,
+ * Teams' and Discord's markdown marks escaped, Discord's mentions disabled).
  */
 import { describeTarget, type NotificationChannel, type WebhookPreset } from './channels.ts';
 import { headline, plainText, type NotificationPayload } from './events.ts';
@@ -30,6 +31,14 @@ const SUBJECT_MAX = 250;
 /** Slack's control characters (`<!here>`, `<@U…>` mentions, links) as the entities Slack documents. */
 const slackEscape = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/**
+ * Markdown's inline marks (emphasis, code, links, headings, tables) backslash-escaped, as Teams'
+ * connector cards and Discord read them: a database named a_b_c or [x](https://…) shows as typed,
+ * never as formatting or a link. Teams' card text also takes some HTML: its <>& as entities.
+ */
+const markdownEscape = (t: string) => t.replace(/[\\`*_~[\]#|]/g, '\\$&');
+const teamsEscape = (t: string) => markdownEscape(t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+
 /** The body `build(n)` makes with a text cut to n characters, the largest tried that fits `fits`. */
 function fitted(build: (chars: number) => unknown, fits: (body: unknown) => boolean, start: number): unknown {
   let n = start;
@@ -47,10 +56,11 @@ export function webhookBody(preset: WebhookPreset, p: NotificationPayload): unkn
       // mrkdwn off: a database named a_b_c or *x* shows as typed.
       return fitted((n) => ({ text: slackEscape(plainText(p, n)), mrkdwn: false }), (b) => (b as { text: string }).text.length <= SLACK_MAX, SLACK_MAX);
     case 'teams':
-      return fitted((n) => ({ title: headline(p).slice(0, SUBJECT_MAX), text: plainText(p, n).split('\n').join('\n\n') }), (b) => Buffer.byteLength(JSON.stringify(b)) <= TEAMS_MAX_BYTES, 12_000);
+      // The title is shown as typed (Teams formats only a card's text).
+      return fitted((n) => ({ title: headline(p).slice(0, SUBJECT_MAX), text: teamsEscape(plainText(p, n)).split('\n').join('\n\n') }), (b) => Buffer.byteLength(JSON.stringify(b)) <= TEAMS_MAX_BYTES, 12_000);
     case 'discord':
-      // No @everyone / @here / role or user mention in a name pings anyone.
-      return { content: plainText(p, DISCORD_MAX), allowed_mentions: { parse: [] } };
+      // No @everyone / @here / role or user mention in a name pings anyone; markdown marks show as typed.
+      return fitted((n) => ({ content: markdownEscape(plainText(p, n)), allowed_mentions: { parse: [] } }), (b) => (b as { content: string }).content.length <= DISCORD_MAX, DISCORD_MAX);
   }
 }
 

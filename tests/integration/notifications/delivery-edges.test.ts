@@ -188,15 +188,19 @@ describe('bounded, harmless message bodies', () => {
     const ok: NotificationDatabase[] = Array.from({ length: 400 }, (_, i) => ({ name: `fine_${i}`, status: 'success' }));
     const p = runFailed([...ok, { name: 'the_broken_one', status: 'failed', error: { code: 'DUMP_FAILED', message: 'x' } }]);
     await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/discord`, preset: 'discord' }, p);
-    expect(JSON.parse(hook.requests[0]!.body).content).toContain('the_broken_one');
+    expect(JSON.parse(hook.requests[0]!.body).content).toContain('the\\_broken\\_one: failed');
   }, 60_000);
 
-  it('a database named with mentions and markdown pings nobody: Slack escapes <>&, Discord allows no mentions', async () => {
+  it('a database named with mentions and markdown pings nobody and formats nothing: Slack escapes <>&, Teams and Discord escape markdown, Discord allows no mentions', async () => {
     const hook = await httpReceiver();
     const engine = await testEngine(retry);
     const p = runFailed([{ name: 'x<!here>_<@U024BE7LH>&*y*~z~ @everyone Ünïcødé_日本', status: 'failed', error: { code: 'DUMP_FAILED', message: 'failed <!channel>' } }]);
     await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/slack`, preset: 'slack' }, p);
     await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/discord`, preset: 'discord' }, p);
+    const linked = runFailed([{ name: '[verify your account](https://evil.example)`x`#h|t\\', status: 'failed', error: { code: 'DUMP_FAILED', message: 'x' } }]);
+    await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/teams`, preset: 'teams' }, linked);
+    await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/discord`, preset: 'discord' }, linked);
+    await engine.notifier.sendNow({ kind: 'webhook', url: `${hook.url}/teams`, preset: 'teams' }, p);
     const slack = JSON.parse(hook.requests[0]!.body) as { text: string; mrkdwn?: boolean };
     expect(slack.text).not.toMatch(/[<>]/);
     expect(slack.text).toContain('x&lt;!here&gt;_&lt;@U024BE7LH&gt;&amp;*y*~z~ @everyone Ünïcødé_日本');
@@ -204,8 +208,16 @@ describe('bounded, harmless message bodies', () => {
     // Markdown off: underscores and asterisks in names show as typed.
     expect(slack.mrkdwn).toBe(false);
     const discord = JSON.parse(hook.requests[1]!.body) as { content: string; allowed_mentions?: { parse: string[] } };
-    expect(discord.content).toContain('Ünïcødé_日本');
+    expect(discord.content).toContain('x<!here>\\_<@U024BE7LH>&\\*y\\*\\~z\\~ @everyone Ünïcødé\\_日本');
     expect(discord.allowed_mentions).toEqual({ parse: [] });
+    // Teams' card text and Discord read markdown (and Teams some HTML): a link in a name stays text, every mark escaped.
+    const escapedLink = '\\[verify your account\\](https://evil.example)\\`x\\`\\#h\\|t\\\\';
+    const teams = JSON.parse(hook.requests[2]!.body) as { title: string; text: string };
+    expect(teams.text).toContain(`${escapedLink}: failed (DUMP\\_FAILED: x)`);
+    expect(teams.text).not.toMatch(/(^|[^\\])\[verify/);
+    expect(JSON.parse(hook.requests[3]!.body).content).toContain(`${escapedLink}: failed (DUMP\\_FAILED: x)`);
+    const teamsHtml = JSON.parse(hook.requests[4]!.body) as { text: string };
+    expect(teamsHtml.text).toContain('x&lt;!here&gt;\\_&lt;@U024BE7LH&gt;&amp;\\*y\\*');
   }, 60_000);
 
   it('non-ASCII database names arrive intact in the mail subject and body', async () => {
