@@ -17,6 +17,7 @@ import { createSealer } from '../../../electron/engine/crypto/seal.ts';
 import { ENCRYPTION } from '../../../electron/engine/repository/algorithms.ts';
 import { decodeManifest, encodeManifest } from '../../../electron/engine/repository/manifest.ts';
 import { newPointId, pointKey } from '../../../electron/engine/repository/layout.ts';
+import { inspectBackupFolder } from '../../../electron/engine/restore/backup-folder.ts';
 import { cliInProcess, oneJsonDocument, runBackstop, runBackstopPeakRss } from '../../fixtures/cli.ts';
 import { Scratch } from '../../fixtures/reliability/common.ts';
 
@@ -120,6 +121,11 @@ describe(`a database folder with ${OLDER + 1} points`, () => {
     expect((result.doc as { id: string }[]).map((p) => p.id)).toEqual(ids);
     expect(reads.length).toBe(ids.length);
     expect(new Set(reads).size).toBe(ids.length);
+    // The window's restore dialog reads the folder the same way.
+    const inspect = await manifestReads(() => inspectBackupFolder({ kind: 'local', path: repo }, null, () => Promise.resolve(null)));
+    expect(inspect.result.points.map((p) => p.id)).toEqual(ids);
+    expect(inspect.result.unreadable).toBeUndefined();
+    expect(inspect.reads.length).toBe(ids.length);
     const child = await runBackstopPeakRss(['points', repo, '--data-dir', dataDir, '--json']);
     expect(child.code).toBe(0);
     expect((oneJsonDocument(child.stdout) as unknown[]).length).toBe(ids.length);
@@ -143,7 +149,7 @@ describe(`a database folder with ${OLDER + 1} points`, () => {
     expect(readdirSync(join(repo, 'points')).length).toBe(ids.length);
   });
 
-  it('one damaged manifest among thousands: restore --point latest still restores the newest, points names the damaged one', async () => {
+  it('one damaged manifest among thousands: restore --point latest still restores the newest, the window lists the others and names it, points names it', async () => {
     const bad = ids[10]!;
     const file = join(repo, pointKey(bad));
     const bytes = readFileSync(file);
@@ -153,6 +159,10 @@ describe(`a database folder with ${OLDER + 1} points`, () => {
     expect(result).toMatchObject({ code: 0, doc: { database: 'despite.db' } });
     expect(rows(join(folder, 'despite.db'))).toBe(3);
     expect(new Set(reads)).toEqual(new Set([pointKey(newest)]));
+    // The window's restore dialog lists every other point and names the damaged one.
+    const inspect = await inspectBackupFolder({ kind: 'local', path: repo }, null, () => Promise.resolve(null));
+    expect(inspect.points.map((p) => p.id)).toEqual(ids.filter((id) => id !== bad));
+    expect(inspect.unreadable).toEqual([{ id: bad, code: 'INTEGRITY', message: expect.stringContaining(`Restore point ${bad} is damaged`) }]);
     const list = await json('points', repo);
     expect(list).toMatchObject({ code: 1, doc: { error: { code: 'INTEGRITY', message: expect.stringContaining(`cannot be read: ${bad}.`) } } });
     expect((list.doc as { error: { message: string } }).error.message).toContain(`${ids.length - 1 - 5} older not shown): ${ids.slice(-5).join(', ')}; restore one of them by its id.`);
