@@ -108,6 +108,17 @@ describe(`a database folder with ${OLDER + 1} points`, () => {
     expect(reads.length).toBeLessThanOrEqual(2);
   });
 
+  it('extract --point latest and verify --point latest read the newest manifest only', async () => {
+    const out = join(scratch.dir(), 'latest.sqlite');
+    const extract = await manifestReads(() => json('extract', repo, '--point', 'latest', '--out', out));
+    expect(extract.result).toMatchObject({ code: 0, doc: { point: newest } });
+    expect(readFileSync(out).subarray(0, 15).toString()).toBe('SQLite format 3');
+    expect(new Set(extract.reads)).toEqual(new Set([pointKey(newest)]));
+    const verify = await manifestReads(() => json('verify', repo, '--point', 'latest'));
+    expect(verify.result).toMatchObject({ code: 0, doc: { ok: true, pointsChecked: 1 } });
+    expect(new Set(verify.reads)).toEqual(new Set([pointKey(newest)]));
+  });
+
   it('restore --point <id> of a point a year old reads that manifest only', async () => {
     const id = ids[OLDER / 2]!;
     const { result, reads } = await manifestReads(() => json('restore', repo, '--point', id, '--server', serverFile, '--database', 'old.db'));
