@@ -720,6 +720,11 @@ export interface BackupFolderInfo {
    * with WAL, a MySQL/MariaDB database with the stored binary log; null when it has restore points only.
    */
   momentRanges?: { from: string; to: string }[] | null;
+  /**
+   * Points whose manifest cannot be read (damaged, or written by a newer Backstop), oldest
+   * first: not in `points`, named so the window says so. Absent when every point reads.
+   */
+  unreadable?: { id: string; code: string; message: string }[];
 }
 
 export const RestoreOptions = z.strictObject({

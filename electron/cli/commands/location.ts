@@ -17,7 +17,7 @@ import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt
 import type { RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
-import { latestPoint, type Repository } from '../../engine/repository/index.ts';
+import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
 import { BINLOG_STREAM } from '../../engine/servers/mysql/binlog.ts';
 import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
@@ -46,7 +46,7 @@ export async function open(engine: Engine, where: Where, keyFile: string | undef
 
 export async function pointId(repo: Repository, id: string): Promise<string> {
   if (id !== 'latest') return (await repo.getPoint(id)).id;
-  const newest = latestPoint(await repo.listPoints(), new Date());
+  const newest = await repo.latestPoint(new Date());
   if (!newest) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   return newest.id;
 }

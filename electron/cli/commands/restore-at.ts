@@ -10,10 +10,10 @@
  * are MALFORMED_REQUEST; everything is checked before anything is created.
  */
 import { dirname, resolve } from 'node:path';
-import { BackstopError } from '../../shared/result.ts';
+import { BackstopError, hasCode } from '../../shared/result.ts';
 import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt.ts';
 import type { Engine } from '../../engine/index.ts';
-import { latestPoint, type Repository } from '../../engine/repository/index.ts';
+import type { PointSummary, Repository } from '../../engine/repository/index.ts';
 import { isClusterPoint } from '../../engine/restore/pitr.ts';
 import { restoreAt } from '../../engine/restore/restore-at.ts';
 import type { RestoreJobSpec } from '../../engine/restore/run-restore.ts';
@@ -37,23 +37,35 @@ export interface RestoreAtOptions {
   createRoles?: boolean;
 }
 
+/** The point `id`, or undefined when it is not there or cannot be read (the usual restore path says which). */
+async function pointIfReadable(repo: Repository, id: string | undefined): Promise<PointSummary | undefined> {
+  if (id === undefined) return undefined;
+  return repo.getPoint(id).catch((e: unknown) => {
+    if (hasCode(e, 'NOT_FOUND', 'INTEGRITY', 'FORMAT_TOO_NEW')) return undefined;
+    throw e;
+  });
+}
+
 const usage = (m: string): never => {
   throw new BackstopError('MALFORMED_REQUEST', `${m} Run "backstop --help".`);
 };
 
 export async function restoreFromWal(engine: Engine, { location, credentials }: Where, repo: Repository, key: Buffer | null, opts: RestoreAtOptions): Promise<RestoreCommandResult | null> {
-  // A point named by its id is restorable beside a damaged manifest; `latest` and --as-of must see them all.
-  const byId = opts.point !== undefined && opts.point !== 'latest' && opts.asOf === undefined;
-  const points = await repo.listPoints({ skipDamaged: byId });
-  if (!points.some(isClusterPoint)) {
+  const notCluster = (): null => {
     if (opts.sourceDatabase !== undefined) usage('--source-database applies only to a PostgreSQL cluster backup (<root>/~server).');
     return null;
-  }
+  };
   let at: { asOf: Date } | { pointId: string };
-  if (opts.asOf !== undefined) at = { asOf: opts.asOf };
-  else {
-    const p = opts.point === 'latest' ? latestPoint(points, new Date()) : points.find((x) => x.id === opts.point);
-    if (!p) return null; // the usual path says NOT_FOUND
+  if (opts.asOf !== undefined) {
+    if (!(await repo.listPoints()).some(isClusterPoint)) return notCluster();
+    at = { asOf: opts.asOf };
+  } else {
+    // One point is asked for: it alone says whether this is a cluster backup (a folder holds one
+    // kind of stream), so a folder of thousands of points is not read through to restore one.
+    // A point named by its id is restorable beside a damaged manifest; "latest" refuses when the newest may be unreadable.
+    const p = opts.point === 'latest' ? await repo.latestPoint(new Date()) : await pointIfReadable(repo, opts.point);
+    if (!p) return null; // the usual path says NOT_FOUND (or why the point cannot be read)
+    if (!isClusterPoint(p)) return notCluster();
     if (p.meta.format !== PG_WAL_FORMAT && opts.sourceDatabase === undefined) return null;
     at = { pointId: p.id };
   }

@@ -47,6 +47,12 @@ export function writeIdFromKey(key: string): string | null {
   return m && WRITE_ID.test(m[1]!) ? m[1]! : null;
 }
 
+/** The creation time (ms since the epoch) a point id (`newPointId`) begins with. */
+export function pointIdTime(pointId: string): number {
+  const s = pointId;
+  return Date.parse(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`);
+}
+
 /** Point ids sort by creation time: `YYYYMMDDTHHMMSSmmmZ-<8 hex random>` (UTC). */
 export function newPointId(createdAt: Date, random: string): string {
   const iso = createdAt.toISOString(); // 2024-01-02T03:04:05.678Z

@@ -19,7 +19,8 @@ import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
 import { ManifestStore, compareManifests, type DamagedPoint, type RepoContext, type RuntimeOptions } from './context.ts';
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
-import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointKey } from './layout.ts';
+import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointIdTime, pointKey } from './layout.ts';
+import { latestPoint } from '../../shared/latest-point.ts';
 import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
 import { deletedMeanwhile, readPoint } from './reader.ts';
@@ -277,6 +278,30 @@ export class Repository {
       );
     }
     return good.map(summarize);
+  }
+
+  /**
+   * The point "latest" means (shared/latest-point.ts) — `latestPoint(listPoints(options), now)` —
+   * without reading every manifest: a point id begins with its creation time (FORMAT.md §1),
+   * so the rule is applied to the ids and only the chosen point's manifest is read. When that
+   * manifest cannot be read (it may be the newest point), is gone, or is not dated as its id
+   * says, the answer comes from the full listing instead, with its errors (INTEGRITY naming
+   * the unreadable points, unless `skipDamaged`). A damaged older point does not stop it.
+   */
+  async latestPoint(now: Date, options: { skipDamaged?: boolean } = {}): Promise<PointSummary | undefined> {
+    const ids = await this.ctx.manifests.listIds();
+    const chosen = latestPoint(
+      ids.map((id) => ({ id, createdAt: new Date(pointIdTime(id)).toISOString() })),
+      now,
+    );
+    if (!chosen) return undefined;
+    try {
+      const m = await this.ctx.manifests.load(chosen.id);
+      if (Date.parse(m.info.createdAt) === pointIdTime(chosen.id)) return summarize(m);
+    } catch (e) {
+      if (!hasCode(e, 'INTEGRITY', 'FORMAT_TOO_NEW', 'NOT_FOUND')) throw e;
+    }
+    return latestPoint(await this.listPoints(options), now);
   }
 
   async getPoint(pointId: string): Promise<PointSummary> {

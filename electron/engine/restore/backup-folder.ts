@@ -248,7 +248,8 @@ export async function inspectBackupFolder(
   return Location.at(l, credentials).use(async (at) => {
     const { repo, encrypted, keyFingerprint, key: usedKey } = await openAt(at, l, key, findKey);
     if (!repo) return { location: placeText(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
-    const points = await repo.listPoints({ skipDamaged: true });
+    // One unreadable manifest among thousands hides none of the others, and is named (`unreadable`).
+    const { points, unreadable } = await repo.scanPoints();
     const newest = points.at(-1);
     return {
       location: placeText(l),
@@ -260,6 +261,7 @@ export async function inspectBackupFolder(
       needsKey: false,
       points: points.map(toRestorePoint),
       momentRanges: await momentRangesOf(l, repo, usedKey ?? null, at.credentials),
+      ...(unreadable.length > 0 ? { unreadable: unreadable.map((d) => ({ id: d.id, code: d.code, message: d.message })) } : {}),
     };
   });
 }

@@ -21,7 +21,6 @@ import { toRestorePoint } from './backup-folder.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import type { Credentials } from '../destinations/location.ts';
-import { latestPoint } from '../../shared/latest-point.ts';
 
 export interface ApplyGlobalsJobSpec {
   op: 'apply-globals';
@@ -43,7 +42,7 @@ export async function runApplyGlobals(spec: ApplyGlobalsJobSpec, signal: AbortSi
 
 async function applyFrom(backend: Backend, spec: ApplyGlobalsJobSpec, signal: AbortSignal): Promise<ApplyGlobalsReport> {
   const repo = await openRepository(backend, { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
-  const summary = spec.pointId === 'latest' ? latestPoint(await repo.listPoints(), new Date()) : await repo.getPoint(spec.pointId);
+  const summary = spec.pointId === 'latest' ? await repo.latestPoint(new Date()) : await repo.getPoint(spec.pointId);
   if (summary?.meta.format === MYSQL_GRANTS_STREAM.format) return applyMysqlAccounts(spec, repo, summary.id, signal);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   // What the folder holds is checked before the server: a database folder is named as such, whatever the target.

@@ -31,7 +31,6 @@ import type { Backend } from '../storage/index.ts';
 import { planRecovery, restoreClusterAt } from './pitr.ts';
 import { restoreAt } from './restore-at.ts';
 import type { Credentials } from '../destinations/location.ts';
-import { latestPoint } from '../../shared/latest-point.ts';
 
 export interface RestoreJobSpec {
   op: 'restore';
@@ -87,7 +86,7 @@ async function restoreFrom(backend: Backend, spec: RestoreJobSpec, signal: Abort
   progress({ phase: 'preparing', unit: 'bytes', done: 0, total: null });
   const repo = await openRepository(backend, { key: keyOf(spec.keyBase64), workers: 0 });
   if (spec.asOf || spec.sourceDatabase) return restoreAt(repo, spec, signal, progress);
-  const summary = spec.pointId === 'latest' ? latestPoint(await repo.listPoints(), new Date()) : await repo.getPoint(spec.pointId);
+  const summary = spec.pointId === 'latest' ? await repo.latestPoint(new Date()) : await repo.getPoint(spec.pointId);
   if (!summary) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const point = toRestorePoint(summary);
   const kind = serverKindOf(point.format);

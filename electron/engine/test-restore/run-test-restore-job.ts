@@ -32,7 +32,6 @@ import { Location } from '../destinations/index.ts';
 import { runRestore, type RestoreJobSpec } from '../restore/run-restore.ts';
 import { connectorFor } from '../servers/index.ts';
 import { plural } from '../../shared/plural.ts';
-import { latestPoint } from '../../shared/latest-point.ts';
 
 export interface TestRestoreJobSpec extends Omit<RestoreJobSpec, 'op' | 'options'> {
   op: 'test-restore';
@@ -49,7 +48,7 @@ export interface TestRestoreJobResult {
 export async function runTestRestoreJob(spec: TestRestoreJobSpec, signal: AbortSignal): Promise<TestRestoreJobResult> {
   const point = await Location.at(spec.location, spec.credentials).use(async (at) => {
     const repo = await openRepository(at.backend(), { key: spec.keyBase64 ? Buffer.from(spec.keyBase64, 'base64') : null, workers: 0 });
-    return spec.pointId === 'latest' ? latestPoint(await repo.listPoints(), new Date()) : await repo.getPoint(spec.pointId);
+    return spec.pointId === 'latest' ? await repo.latestPoint(new Date()) : await repo.getPoint(spec.pointId);
   });
   if (!point) throw new BackstopError('NOT_FOUND', 'This backup folder holds no restore points yet.');
   const outcome = await runRestore(

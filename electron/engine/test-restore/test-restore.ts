@@ -32,7 +32,6 @@ import type { ResolvedTask } from '../tasks/task-runner.ts';
 import { ScratchTargets } from './scratch.ts';
 import { checkTestServer, testServerLabel } from './test-server.ts';
 import type { TestRestoreJobResult, TestRestoreJobSpec } from './run-test-restore-job.ts';
-import { latestPoint } from '../../shared/latest-point.ts';
 
 export interface TestRestoreDatabase {
   database: string;
@@ -288,7 +287,7 @@ interface Candidate {
 async function clusterCandidates(task: ResolvedTask['task'], location: TestRestoreJobSpec['location'], credentials: TestRestoreJobSpec['credentials'], key: Buffer | null): Promise<Candidate[]> {
   const { pointId, recorded } = await Location.at(location, credentials).use(async (at) => {
     const repo = await openRepository(at.backend(), { key, workers: 0 });
-    const latest = latestPoint(await repo.listPoints(), new Date());
+    const latest = await repo.latestPoint(new Date());
     if (!latest) throw new BackstopError('NOT_FOUND', `The cluster snapshot of task "${task.name}" holds no restore points yet: run a backup first.`);
     return { pointId: latest.id, recorded: (await planRecovery(repo, { pointId: latest.id })).meta.databases };
   });

@@ -83,4 +83,22 @@ describe('the restore-point picker with 2,000 points', () => {
     const kept = w.get(`#point-${id}`).element as HTMLInputElement;
     expect(kept.checked).toBe(true);
   });
+
+  it('names the points whose manifest cannot be read (the newest five and how many older), listing the others', async () => {
+    const all = points(2000);
+    const bad = (i: number) => ({ id: `q${i}`, code: 'INTEGRITY', message: `Restore point q${i} is damaged` });
+    const info: BackupFolderInfo = {
+      location: '/b/app.db', database: 'app.db', serverIdentity: 'x', serverKind: 'sqlite', encrypted: false, keyFingerprint: null, needsKey: false, points: all, unreadable: [1, 2, 3, 4, 5, 6, 7].map(bad),
+    };
+    const w = await mountRestoreAt(fake, info, []);
+    expect(w.findAll('[data-testid="restore-point"]')).toHaveLength(POINT_PAGE);
+    expect(w.get('[data-testid="restore-unreadable"]').text()).toMatch(/^7 restore points in this folder cannot be read and are not listed:\s+q3, q4, q5, q6, q7 and 2 older\. “Verify all points” says what is wrong with them; the points listed restore as usual\.$/);
+    removeBridge();
+    document.body.innerHTML = '';
+    fake = installFakeBridge();
+    const one = await mountRestoreAt(fake, { ...info, unreadable: [bad(9)] }, []);
+    expect(one.get('[data-testid="restore-unreadable"]').text()).toContain('1 restore point in this folder cannot be read and is not listed: q9.');
+    const none = await mountRestoreAt(fake, { ...info, unreadable: undefined }, []);
+    expect(none.find('[data-testid="restore-unreadable"]').exists()).toBe(false);
+  });
 });
