@@ -289,9 +289,11 @@ export class Repository {
    * the unreadable points, unless `skipDamaged`). A damaged older point does not stop it.
    */
   async latestPoint(now: Date, options: { skipDamaged?: boolean } = {}): Promise<PointSummary | undefined> {
-    const ids = await this.ctx.manifests.listIds();
+    // An id shaped like one but naming no real time (month 13: a foreign or tampered file) is left to the full listing.
+    const dated = (await this.ctx.manifests.listIds()).map((id) => ({ id, time: pointIdTime(id) }));
+    if (dated.some((d) => !Number.isFinite(d.time))) return latestPoint(await this.listPoints(options), now);
     const chosen = latestPoint(
-      ids.map((id) => ({ id, createdAt: new Date(pointIdTime(id)).toISOString() })),
+      dated.map(({ id, time }) => ({ id, createdAt: new Date(time).toISOString() })),
       now,
     );
     if (!chosen) return undefined;

@@ -89,4 +89,13 @@ describe('Repository.latestPoint', () => {
     expect((await o.repo.latestPoint(now))?.id).toBe(r.ids[0]);
     expect(new Set(o.reads)).toEqual(new Set(r.ids.map(pointKey)));
   });
+
+  it('a file in points/ shaped like an id but naming no real time (month 13): no crash, the full listing names it', async () => {
+    const r = await repoWith([now.getTime() - HOUR]);
+    const foreign = '20261301T000000000Z-0123abcd';
+    writeFileSync(join(r.dir, pointKey(foreign)), 'not a manifest');
+    const e = await rejection((await r.open()).repo.latestPoint(now));
+    expect(e).toMatchObject({ code: 'INTEGRITY', message: expect.stringContaining(foreign) });
+    expect((await (await r.open()).repo.latestPoint(now, { skipDamaged: true }))?.id).toBe(r.ids[0]);
+  });
 });
