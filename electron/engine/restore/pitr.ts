@@ -65,9 +65,12 @@ import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-bac
 import { closeRead, type PointSummary, type Repository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, findTool, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
+import { quoteIdent } from '../servers/postgres/connection.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
 import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
+import { controlSettings, rollBackPrepared, rolledBackNote } from '../servers/postgres/prepared-transactions.ts';
+import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
@@ -424,6 +427,14 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       ? `On its first start it replays the WAL in ${WAL_FOLDER}/ up to ${utc(spec.plan.target.toISOString())} (recovery_target_time in postgresql.auto.conf, with recovery.signal), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
+  // Recovery re-creates the transactions prepared at the moment: the source's limits, or the first start fails.
+  const needed = await controlSettings(spec.folder, spec.toolPaths, spec.signal);
+  if (needed) {
+    appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
+    notes.push(
+      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (read from the backup's pg_control; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+    );
+  }
   if (!r.walChecked) {
     notes.push(
       `pg_waldump (PostgreSQL server package) was not found here, so Backstop could not check that the WAL to replay creates no tablespace. If a tablespace was created on the source after this base backup, the first start writes into its LOCATION folder on the machine it runs on: start it only where that folder is not the source's.`,
@@ -476,6 +487,7 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   const notes: string[] = [];
   let dataDir = '';
   let cluster: Awaited<ReturnType<typeof startDataDirectory>> | null = null;
+  let found: DatabaseAt | null = null;
   const cleanUp = async (): Promise<void> => {
     await cluster?.stop().catch(() => undefined);
     cluster = null;
@@ -495,6 +507,9 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
         layout = { sparse: null, why: `PostgreSQL ${major} cannot replay WAL past files left sparse (that needs ignore_invalid_pages, PostgreSQL 13 or later)` };
         continue;
       }
+      // Replay re-creates the transactions prepared at the moment: the source's limits, or the startup process fails.
+      const needed = await controlSettings(dataDir, spec.toolPaths, spec.signal);
+      if (needed) appendFileSync(join(dataDir, 'postgresql.conf'), needed);
       step('wal-replay', 0, null, true);
       const invalid = new Set<number>();
       let partLine = '';
@@ -504,12 +519,14 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
         invalidPagesIn(lines.join('\n'), invalid);
       };
       cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true, onLog });
-      if (!cluster.databases.includes(spec.sourceDatabase)) {
+      // Template databases too (cluster.databases lists the others only).
+      found = await databaseAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
+      if (!found) {
         throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
       }
       if (!layout.sparse) break;
       const left = new Set(layout.sparse.map((d) => d.oid));
-      const oid = await oidAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
+      const oid = found.oid;
       if (!left.has(oid) && !invalid.has(oid)) break;
       // Renamed since the base backup (its files were among those left sparse), or replay found pages of it
       // missing (e.g. copied from a database left sparse): recover again with everything extracted.
@@ -528,7 +545,17 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     const running = cluster!;
     const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: running.host, port: running.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
       toolPaths: spec.toolPaths,
-    });
+    }) as PostgresConnector;
+    if (!found!.allowConn) {
+      // ALLOW_CONNECTIONS false on the source: pg_dump could not connect. Allowed in the temporary cluster only.
+      await source.connection.query(`ALTER DATABASE ${quoteIdent(spec.sourceDatabase)} ALLOW_CONNECTIONS true`, { ...(spec.signal ? { signal: spec.signal } : {}), action: 'allowing connections to the database in the temporary cluster', fallback: 'RESTORE_FAILED' });
+      notes.push(`"${spec.sourceDatabase}" allowed no connections at that moment (ALLOW_CONNECTIONS false); connections were allowed in the temporary cluster to dump it, and the restored "${spec.database}" allows them. If it should not: ALTER DATABASE ${quoteIdent(spec.database)} ALLOW_CONNECTIONS false;`);
+    }
+    // Transactions prepared and not committed at the moment: not part of it, and their locks would block the dump.
+    const rolled = rolledBackNote(spec.sourceDatabase, await rollBackPrepared(source.connection, spec.sourceDatabase, spec.signal));
+    if (rolled) notes.push(rolled);
+    const unlogged = unloggedNote(spec.sourceDatabase, await unloggedRelations(source.connection, spec.sourceDatabase, spec.signal), 'restore');
+    if (unlogged) notes.push(unlogged);
     step('dump', 0, null, true);
     const dump = await source.openDump(spec.sourceDatabase, 'logical', { ...(spec.signal ? { signal: spec.signal } : {}) });
     let loading = false;
@@ -558,9 +585,15 @@ export function invalidPagesIn(log: string, into: Set<number>): void {
   for (const m of log.matchAll(/\bpage \d+ of relation (?:base|pg_tblspc\/\d+\/[^/\s]+)\/(\d+)\/\d+/g)) into.add(Number(m[1]));
 }
 
-/** The oid of `database` in the running temporary cluster. */
-async function oidAt(cluster: { host: string; port: number }, user: string, database: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<number> {
+interface DatabaseAt {
+  oid: number;
+  allowConn: boolean;
+}
+
+/** `database` in the running temporary cluster (templates too), or null when it has none of that name. */
+async function databaseAt(cluster: { host: string; port: number }, user: string, database: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<DatabaseAt | null> {
   const conn = (connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user, tls: 'disable' } as Server, { toolPaths }) as PostgresConnector).connection;
-  const rows = await conn.query(`SELECT oid FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
-  return Number(rows[0]?.[0]);
+  const rows = await conn.query(`SELECT oid, datallowconn FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
+  const row = rows[0];
+  return row ? { oid: Number(row[0]), allowConn: row[1] === 't' } : null;
 }
