@@ -27,6 +27,9 @@
  *   backup becomes consistent is older. A restore to a moment reaches from it
  *   (restore/pitr.ts). Reading it never fails the backup: without it (and in fulls taken
  *   before it was recorded) the range starts at the end of the chain's first WAL point.
+ * - A full's History row warns, per database, of its UNLOGGED tables and sequences (their data
+ *   is in neither the base backup nor the WAL: every restore of the chain yields them empty);
+ *   a database the role may not connect to is left out (best effort, never fails the backup).
  * - An incremental's receipt and its write overlap: `beforeDump` fixes where its WAL starts
  *   (the spool's oldest segment, else the slot's restart_lsn's segment) and ends (a heartbeat
  *   commit and a WAL switch) and judges the chain; `openDump` then runs pg_receivewal and
@@ -54,6 +57,7 @@ import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSourc
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
 import { snapshotRefusal, userTablespaces } from '../servers/postgres/tablespaces.ts';
+import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 
 export interface WalJob {
   slot: string;
@@ -98,6 +102,21 @@ async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promis
     if (signal.aborted) throw e;
     return undefined; // a restore of one database then extracts the whole cluster, as before
   }
+}
+
+/** One warning per database holding unlogged tables (unlogged.ts); a database the role may not read is left out (best effort). */
+async function unloggedWarnings(conn: PgConnection, databases: ClusterDatabase[], signal: AbortSignal): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of databases) {
+    if (d.name === 'template0') continue;
+    try {
+      const note = unloggedNote(d.name, await unloggedRelations(conn, d.name, signal), 'backup');
+      if (note) out.push(note);
+    } catch (e) {
+      if (signal.aborted) throw e;
+    }
+  }
+  return out;
 }
 
 export function walMetaOf(p: Pick<PointSummary, 'meta'>): WalMeta | null {
@@ -154,6 +173,8 @@ async function* checkedFeed(segments: AsyncIterable<Segment>, plan: Planned, spo
 
 export class WalBackup {
   private received: Planned | null = null;
+  /** A full's warnings: the unlogged tables a restore of it yields empty. */
+  private unlogged: string[] = [];
   private meta: WalMeta | null = null;
   private readonly source: WalSource;
 
@@ -192,6 +213,7 @@ export class WalBackup {
     };
     const databases = await clusterDatabases(this.conn, signal);
     if (databases) this.meta.databases = databases;
+    this.unlogged = await unloggedWarnings(this.conn, databases ?? [], signal);
     return { kind: 'full', reason, meta: toJson(this.meta) };
   }
 
@@ -288,7 +310,8 @@ export class WalBackup {
     });
     // pipeline: an error on either side (or the writer giving up) ends both.
     pipeline(base.stream, through, () => undefined);
-    return { ...base, stream: through, finalMeta: () => (consistentTime ? toJson({ ...meta, consistentTime }) : {}) };
+    const unlogged = this.unlogged;
+    return { ...base, stream: through, finalMeta: () => (consistentTime ? toJson({ ...meta, consistentTime }) : {}), ...(unlogged.length ? { warnings: () => unlogged } : {}) };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */
