@@ -522,7 +522,7 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
       // Template databases too (cluster.databases lists the others only).
       found = await databaseAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
       if (!found) {
-        throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
+        throw new BackstopError('DATABASE_NOT_FOUND', await notAtMoment(spec.repo, spec.plan, spec.sourceDatabase, cluster.databases));
       }
       if (!layout.sparse) break;
       const left = new Set(layout.sparse.map((d) => d.oid));
@@ -583,6 +583,32 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
 /** Adds the database oids of the relations WAL replay reported invalid pages of ("page 4 of relation base/16397/760179 is uninitialized"). */
 export function invalidPagesIn(log: string, into: Set<number>): void {
   for (const m of log.matchAll(/\bpage \d+ of relation (?:base|pg_tblspc\/\d+\/[^/\s]+)\/(\d+)\/\d+/g)) into.add(Number(m[1]));
+}
+
+/**
+ * DATABASE_NOT_FOUND's message: what the cluster had at the moment, and where the backups do
+ * hold `database` by the base backups' records of their databases (created after the moment,
+ * dropped or renamed before it), with the moments that reach it.
+ */
+async function notAtMoment(repo: Repository, plan: RecoveryPlan, database: string, had: string[]): Promise<string> {
+  const at = plan.target ? `at ${utc(plan.target.toISOString())}` : 'at that restore point';
+  const head = `The cluster held no database "${database}" ${at}; it had: ${had.join(', ') || 'none'}.`;
+  const recorded = (m: WalMeta) => Array.isArray(m.databases) && m.databases.some((d) => d?.name === database);
+  const chains = await walChains(repo).catch(() => [] as WalChain[]);
+  const later = chains
+    .filter((c) => c.full.id !== plan.full.id && recorded(c.meta))
+    .map(rangeOf)
+    .filter((r): r is ReachableRange => r !== null);
+  const parts: string[] = [];
+  if (recorded(plan.meta)) parts.push(`"${database}" was in the base backup this moment is replayed from (point ${plan.full.id}): it was dropped or renamed (ALTER DATABASE … RENAME) after that — restore an earlier moment, or this one by the name it had then.`);
+  if (later.length) parts.push(`The base backup${later.length === 1 ? '' : 's'} of ${later.map((r) => `${utc(r.from)} (moments to ${utc(r.to)})`).join(', ')} hold${later.length === 1 ? 's' : ''} "${database}".`);
+  if (parts.length === 0) {
+    const ranges = chains.map(rangeOf).filter((r): r is ReachableRange => r !== null);
+    parts.push(
+      `No base backup of this server records "${database}": if it was created after that moment, restore a later moment (the backups reach ${ranges.map((r) => `${utc(r.from)} to ${utc(r.to)}`).join('; ') || 'no moment yet'}); if it was renamed since, restore it by the name it had then.`,
+    );
+  }
+  return `${head} ${parts.join(' ')} Nothing was created.`;
 }
 
 interface DatabaseAt {

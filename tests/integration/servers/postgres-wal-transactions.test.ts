@@ -3,7 +3,8 @@
  * a DBA restores to: prepared transactions (PREPARE TRANSACTION, max_prepared_transactions > 0)
  * open at the moment, one of them holding an ACCESS EXCLUSIVE lock; a long transaction open
  * across it; UNLOGGED tables (never in WAL nor in a base backup); a template database and one
- * that allows no connections. One server and one chain (full + incremental) for the file.
+ * that allows no connections; databases created, renamed and dropped after the moment. One
+ * server and one chain (full + incremental) for the file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,9 @@ beforeAll(async () => {
   pg.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('template row')", 'tmpl');
   pg.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('closed row')", 'closed');
   pg.psql('ALTER DATABASE closed ALLOW_CONNECTIONS false');
+  // Renamed and dropped after the moment.
+  pg.psql('CREATE DATABASE old');
+  pg.psql('CREATE DATABASE gone');
 }, 120_000);
 
 afterAll(async () => {
@@ -75,6 +79,10 @@ async function backUp(): Promise<void> {
   await long.ask('COMMIT');
   await long.close();
   pg.psql("COMMIT PREPARED 'p_rows'", 'shop');
+  // Created, renamed and dropped after the moment.
+  pg.psql('CREATE DATABASE later');
+  pg.psql('ALTER DATABASE old RENAME TO renamed');
+  pg.psql('DROP DATABASE gone');
   expect((await runTask(engine, task.taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
   pg.psql("COMMIT PREPARED 'p_ddl'", 'shop');
 }
@@ -151,4 +159,25 @@ describe('PostgreSQL snapshot restore to a moment: open transactions, unlogged t
     );
     pg.psql('DROP DATABASE tmpl_at; DROP DATABASE closed_at');
   }, 120_000);
+
+  it('databases created or dropped between the moment and the end of the chain: a name the cluster did not have then is DATABASE_NOT_FOUND naming what it had and where the backups hold it', async () => {
+    const engine = await restorer();
+    privateTmpDir();
+    const serverFile = pgServerFile(pg);
+    const at = moment.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    const had = 'it had: closed, gone, old, postgres, shop.';
+    // Created after the moment.
+    await expect(restoreCommand(engine, serverRoot, { asOf: new Date(moment), serverFile, database: 'later_at', sourceDatabase: 'later' })).rejects.toMatchObject({
+      code: 'DATABASE_NOT_FOUND',
+      message: expect.stringMatching(
+        new RegExp(`^The cluster held no database "later" at ${at}; ${had} No base backup of this server records "later": if it was created after that moment, restore a later moment \\(the backups reach [0-9-]+ [0-9:]+ UTC to [0-9-]+ [0-9:]+ UTC\\); if it was renamed since, restore it by the name it had then\\. Nothing was created\\.$`),
+      ),
+    });
+    // Dropped before the end of the chain: restoring its end names the base backup that has it.
+    await expect(restoreCommand(engine, serverRoot, { point: 'latest', serverFile, database: 'gone_at', sourceDatabase: 'gone' })).rejects.toMatchObject({
+      code: 'DATABASE_NOT_FOUND',
+      message: expect.stringMatching(/^The cluster held no database "gone" at that restore point; it had: closed, later, postgres, renamed, shop\. "gone" was in the base backup this moment is replayed from \(point [0-9TZ-]+-[0-9a-f]+\): it was dropped or renamed \(ALTER DATABASE … RENAME\) after that — restore an earlier moment, or this one by the name it had then\. Nothing was created\.$/),
+    });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%\\_at'").trim()).toBe('0');
+  }, 180_000);
 });
