@@ -30,7 +30,15 @@
  *   logical restore (roles, owners, privileges as any logical restore; subscriptions left
  *   out, see restore-plan.ts). The temporary cluster starts no logical replication worker
  *   (a subscription of the source never connects to its publisher from it, never consumes
- *   the source's slot), and is stopped and removed in every case.
+ *   the source's slot), and is stopped and removed in every case. The temporary cluster gets
+ *   the source's max_prepared_transactions / max_locks_per_transaction (pg_control, prepared-
+ *   transactions.ts); NAME's prepared transactions open at the moment are rolled back before
+ *   the dump (their locks would block it) and named in the notes, and so are its UNLOGGED
+ *   tables (restored empty, unlogged.ts). NAME may be a template database; one with
+ *   ALLOW_CONNECTIONS false is opened in the temporary cluster only (a note says the copy
+ *   allows connections). NAME absent at the moment: DATABASE_NOT_FOUND naming what the
+ *   cluster had and which base backups record NAME (by their `databases`), with their moments.
+ *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
  *   database are created sparse (size kept, no data written, pg_verifybackup skips them):
