@@ -530,7 +530,7 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
       // Template databases too (cluster.databases lists the others only).
       found = await databaseAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
       if (!found) {
-        throw new BackstopError('DATABASE_NOT_FOUND', await notAtMoment(spec.repo, spec.plan, spec.sourceDatabase, cluster.databases));
+        throw new BackstopError('DATABASE_NOT_FOUND', await notAtMoment(spec.repo, spec.plan, spec.sourceDatabase, await databasesAt(cluster, spec.plan.meta.bootstrapRole, spec.toolPaths, spec.signal)));
       }
       if (!layout.sparse) break;
       const left = new Set(layout.sparse.map((d) => d.oid));
@@ -617,6 +617,13 @@ async function notAtMoment(repo: Repository, plan: RecoveryPlan, database: strin
     );
   }
   return `${head} ${parts.join(' ')} Nothing was created.`;
+}
+
+/** The databases a restore of one database can take from the running temporary cluster: templates too, not template0/template1. */
+async function databasesAt(cluster: { host: string; port: number }, user: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<string[]> {
+  const conn = (connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user, tls: 'disable' } as Server, { toolPaths }) as PostgresConnector).connection;
+  const rows = await conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE datname NOT IN ('template0', 'template1')`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
+  return rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString('utf8')).sort();
 }
 
 interface DatabaseAt {

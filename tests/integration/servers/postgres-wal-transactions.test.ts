@@ -165,7 +165,7 @@ describe('PostgreSQL snapshot restore to a moment: open transactions, unlogged t
     privateTmpDir();
     const serverFile = pgServerFile(pg);
     const at = moment.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-    const had = 'it had: closed, gone, old, postgres, shop.';
+    const had = 'it had: closed, gone, old, postgres, shop, tmpl.';
     // Created after the moment.
     await expect(restoreCommand(engine, serverRoot, { asOf: new Date(moment), serverFile, database: 'later_at', sourceDatabase: 'later' })).rejects.toMatchObject({
       code: 'DATABASE_NOT_FOUND',
@@ -176,7 +176,7 @@ describe('PostgreSQL snapshot restore to a moment: open transactions, unlogged t
     // Dropped before the end of the chain: restoring its end names the base backup that has it.
     await expect(restoreCommand(engine, serverRoot, { point: 'latest', serverFile, database: 'gone_at', sourceDatabase: 'gone' })).rejects.toMatchObject({
       code: 'DATABASE_NOT_FOUND',
-      message: expect.stringMatching(/^The cluster held no database "gone" at that restore point; it had: closed, later, postgres, renamed, shop\. "gone" was in the base backup this moment is replayed from \(point [0-9TZ-]+-[0-9a-f]+\): it was dropped or renamed \(ALTER DATABASE … RENAME\) after that — restore an earlier moment, or this one by the name it had then\. Nothing was created\.$/),
+      message: expect.stringMatching(/^The cluster held no database "gone" at that restore point; it had: closed, later, postgres, renamed, shop, tmpl\. "gone" was in the base backup this moment is replayed from \(point [0-9TZ-]+-[0-9a-f]+\): it was dropped or renamed \(ALTER DATABASE … RENAME\) after that — restore an earlier moment, or this one by the name it had then\. Nothing was created\.$/),
     });
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE '%\\_at'").trim()).toBe('0');
   }, 180_000);
