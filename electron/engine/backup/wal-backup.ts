@@ -28,8 +28,9 @@
  *   (restore/pitr.ts). Reading it never fails the backup: without it (and in fulls taken
  *   before it was recorded) the range starts at the end of the chain's first WAL point.
  * - A full's History row warns, per database, of its UNLOGGED tables and sequences (their data
- *   is in neither the base backup nor the WAL: every restore of the chain yields them empty);
- *   a database the role may not connect to is left out (best effort, never fails the backup).
+ *   is in neither the base backup nor the WAL: every restore of the chain yields them empty),
+ *   and its meta records them (`unlogged`, for a --folder restore's notes); a database the
+ *   role may not connect to is left out (best effort, never fails the backup).
  * - An incremental's receipt and its write overlap: `beforeDump` fixes where its WAL starts
  *   (the spool's oldest segment, else the slot's restart_lsn's segment) and ends (a heartbeat
  *   commit and a WAL switch) and judges the chain; `openDump` then runs pg_receivewal and
@@ -78,6 +79,8 @@ export interface WalMeta {
   startTime?: string;
   /** Full only: the cluster's databases when the base backup started (see the header). */
   databases?: ClusterDatabase[];
+  /** Full only: each database's UNLOGGED tables and sequences when the base backup started (restored empty). */
+  unlogged?: Record<string, string[]>;
   /** Full only: server time at or after the base backup's end-of-backup record (see the header). */
   consistentTime?: string;
 }
@@ -104,14 +107,14 @@ async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promis
   }
 }
 
-/** One warning per database holding unlogged tables (unlogged.ts); a database the role may not read is left out (best effort). */
-async function unloggedWarnings(conn: PgConnection, databases: ClusterDatabase[], signal: AbortSignal): Promise<string[]> {
-  const out: string[] = [];
+/** The unlogged tables of each database holding some (unlogged.ts); a database the role may not read is left out (best effort). */
+async function unloggedByDatabase(conn: PgConnection, databases: ClusterDatabase[], signal: AbortSignal): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
   for (const d of databases) {
     if (d.name === 'template0') continue;
     try {
-      const note = unloggedNote(d.name, await unloggedRelations(conn, d.name, signal), 'backup');
-      if (note) out.push(note);
+      const names = await unloggedRelations(conn, d.name, signal);
+      if (names.length) out[d.name] = names;
     } catch (e) {
       if (signal.aborted) throw e;
     }
@@ -213,7 +216,9 @@ export class WalBackup {
     };
     const databases = await clusterDatabases(this.conn, signal);
     if (databases) this.meta.databases = databases;
-    this.unlogged = await unloggedWarnings(this.conn, databases ?? [], signal);
+    const unlogged = await unloggedByDatabase(this.conn, databases ?? [], signal);
+    this.unlogged = Object.entries(unlogged).map(([name, rels]) => unloggedNote(name, rels, 'backup')!);
+    if (Object.keys(unlogged).length) this.meta.unlogged = unlogged;
     return { kind: 'full', reason, meta: toJson(this.meta) };
   }
 

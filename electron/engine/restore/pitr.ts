@@ -38,7 +38,8 @@
  *   ALLOW_CONNECTIONS false is opened in the temporary cluster only (a note says the copy
  *   allows connections). NAME absent at the moment: DATABASE_NOT_FOUND naming what the
  *   cluster had and which base backups record NAME (by their `databases`), with their moments.
- *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note.
+ *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note, and
+ *   names the UNLOGGED tables the base backup recorded (`unlogged`): they start empty.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
  *   database are created sparse (size kept, no data written, pg_verifybackup skips them):
@@ -441,6 +442,12 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
     appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
     notes.push(
       `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (read from the backup's pg_control; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+    );
+  }
+  const unlogged = Object.entries(spec.plan.meta.unlogged ?? {}).filter(([, names]) => Array.isArray(names) && names.length);
+  if (unlogged.length) {
+    notes.push(
+      `UNLOGGED tables and sequences start empty in it (PostgreSQL writes no WAL for them and pg_basebackup leaves their data out); when the base backup was taken they were: ${unlogged.map(([db, names]) => `"${db}": ${names.join(', ')}`).join('; ')}. A logical task's dump carries their rows.`,
     );
   }
   if (!r.walChecked) {

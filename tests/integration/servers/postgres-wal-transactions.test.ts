@@ -125,7 +125,7 @@ describe('PostgreSQL snapshot restore to a moment: open transactions, unlogged t
     pg.psql('DROP DATABASE shop_at');
   }, 120_000);
 
-  it('the whole cluster at that moment (--folder): postgresql.auto.conf carries the source max_prepared_transactions, so it starts; its prepared transactions are kept and the notes say how to end them', async () => {
+  it('the whole cluster at that moment (--folder): postgresql.auto.conf carries the source max_prepared_transactions, so it starts; its prepared transactions are kept and the notes say how to end them; its unlogged tables are empty and named', async () => {
     const engine = await restorer();
     const parent = tempDir();
     if (pg.osUser) chownTree(parent, pg.osUser);
@@ -133,12 +133,14 @@ describe('PostgreSQL snapshot restore to a moment: open transactions, unlogged t
     const r = await restoreCommand(engine, serverRoot, { asOf: new Date(moment), folder });
     expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 5 (read from the backup's pg_control; keep them");
     expect(r.notes.join('\n')).toContain("ROLLBACK PREPARED 'gid'");
+    expect(r.notes.join('\n')).toContain('UNLOGGED tables and sequences start empty in it (PostgreSQL writes no WAL for them and pg_basebackup leaves their data out); when the base backup was taken they were: "shop": public.cache, public.tickets.');
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {
       const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
       await untilPromoted(conn);
       expect(await conn.query("SELECT string_agg(gid, ',' ORDER BY gid) FROM pg_prepared_xacts")).toEqual([['p_ddl,p_rows']]);
       expect(await conn.query("SELECT string_agg(id || note, ',' ORDER BY id) FROM orders", { database: 'shop' })).toEqual([['0zero,1one']]);
+      expect(await conn.query('SELECT count(*) FROM cache', { database: 'shop' })).toEqual([['0']]);
     } finally {
       await running.stop();
     }
