@@ -27,6 +27,10 @@
  *   backup becomes consistent is older. A restore to a moment reaches from it
  *   (restore/pitr.ts). Reading it never fails the backup: without it (and in fulls taken
  *   before it was recorded) the range starts at the end of the chain's first WAL point.
+ * - A full's History row warns, per database, of its UNLOGGED tables and sequences (their data
+ *   is in neither the base backup nor the WAL: every restore of the chain yields them empty),
+ *   and its meta records them (`unlogged`, for a --folder restore's notes); a database the
+ *   role may not connect to is left out (best effort, never fails the backup).
  * - An incremental's receipt and its write overlap: `beforeDump` fixes where its WAL starts
  *   (the spool's oldest segment, else the slot's restart_lsn's segment) and ends (a heartbeat
  *   commit and a WAL switch) and judges the chain; `openDump` then runs pg_receivewal and
@@ -54,6 +58,7 @@ import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSourc
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
 import { snapshotRefusal, userTablespaces } from '../servers/postgres/tablespaces.ts';
+import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 
 export interface WalJob {
   slot: string;
@@ -74,6 +79,8 @@ export interface WalMeta {
   startTime?: string;
   /** Full only: the cluster's databases when the base backup started (see the header). */
   databases?: ClusterDatabase[];
+  /** Full only: each database's UNLOGGED tables and sequences when the base backup started (restored empty). */
+  unlogged?: Record<string, string[]>;
   /** Full only: server time at or after the base backup's end-of-backup record (see the header). */
   consistentTime?: string;
 }
@@ -98,6 +105,21 @@ async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promis
     if (signal.aborted) throw e;
     return undefined; // a restore of one database then extracts the whole cluster, as before
   }
+}
+
+/** The unlogged tables of each database holding some (unlogged.ts); a database the role may not read is left out (best effort). */
+async function unloggedByDatabase(conn: PgConnection, databases: ClusterDatabase[], signal: AbortSignal): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const d of databases) {
+    if (d.name === 'template0') continue;
+    try {
+      const names = await unloggedRelations(conn, d.name, signal);
+      if (names.length) out[d.name] = names;
+    } catch (e) {
+      if (signal.aborted) throw e;
+    }
+  }
+  return out;
 }
 
 export function walMetaOf(p: Pick<PointSummary, 'meta'>): WalMeta | null {
@@ -154,6 +176,8 @@ async function* checkedFeed(segments: AsyncIterable<Segment>, plan: Planned, spo
 
 export class WalBackup {
   private received: Planned | null = null;
+  /** A full's warnings: the unlogged tables a restore of it yields empty. */
+  private unlogged: string[] = [];
   private meta: WalMeta | null = null;
   private readonly source: WalSource;
 
@@ -192,6 +216,9 @@ export class WalBackup {
     };
     const databases = await clusterDatabases(this.conn, signal);
     if (databases) this.meta.databases = databases;
+    const unlogged = await unloggedByDatabase(this.conn, databases ?? [], signal);
+    this.unlogged = Object.entries(unlogged).map(([name, rels]) => unloggedNote(name, rels, 'backup')!);
+    if (Object.keys(unlogged).length) this.meta.unlogged = unlogged;
     return { kind: 'full', reason, meta: toJson(this.meta) };
   }
 
@@ -288,7 +315,8 @@ export class WalBackup {
     });
     // pipeline: an error on either side (or the writer giving up) ends both.
     pipeline(base.stream, through, () => undefined);
-    return { ...base, stream: through, finalMeta: () => (consistentTime ? toJson({ ...meta, consistentTime }) : {}) };
+    const unlogged = this.unlogged;
+    return { ...base, stream: through, finalMeta: () => (consistentTime ? toJson({ ...meta, consistentTime }) : {}), ...(unlogged.length ? { warnings: () => unlogged } : {}) };
   }
 
   /** Empties the spool of what every destination committed, and lets the slot go of it too (see the header). */

@@ -30,7 +30,16 @@
  *   logical restore (roles, owners, privileges as any logical restore; subscriptions left
  *   out, see restore-plan.ts). The temporary cluster starts no logical replication worker
  *   (a subscription of the source never connects to its publisher from it, never consumes
- *   the source's slot), and is stopped and removed in every case.
+ *   the source's slot), and is stopped and removed in every case. The temporary cluster gets
+ *   the source's max_prepared_transactions / max_locks_per_transaction (pg_control, prepared-
+ *   transactions.ts); NAME's prepared transactions open at the moment are rolled back before
+ *   the dump (their locks would block it) and named in the notes, and so are its UNLOGGED
+ *   tables (restored empty, unlogged.ts). NAME may be a template database; one with
+ *   ALLOW_CONNECTIONS false is opened in the temporary cluster only (a note says the copy
+ *   allows connections). NAME absent at the moment: DATABASE_NOT_FOUND naming what the
+ *   cluster had and which base backups record NAME (by their `databases`), with their moments.
+ *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note, and
+ *   names the UNLOGGED tables the base backup recorded (`unlogged`): they start empty.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
  *   database are created sparse (size kept, no data written, pg_verifybackup skips them):
@@ -65,9 +74,12 @@ import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-bac
 import { closeRead, type PointSummary, type Repository } from '../repository/index.ts';
 import { clusterOwner, completeConfiguration, connectorFor, findTool, PG_BASEBACKUP_STREAM, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, startDataDirectory, type ToolPaths } from '../servers/index.ts';
 import type { PostgresConnector } from '../servers/postgres/connector.ts';
+import { quoteIdent } from '../servers/postgres/connection.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
 import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
+import { controlSettings, rollBackPrepared, rolledBackNote } from '../servers/postgres/prepared-transactions.ts';
+import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
@@ -424,6 +436,20 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       ? `On its first start it replays the WAL in ${WAL_FOLDER}/ up to ${utc(spec.plan.target.toISOString())} (recovery_target_time in postgresql.auto.conf, with recovery.signal), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
+  // Recovery re-creates the transactions prepared at the moment: the source's limits, or the first start fails.
+  const needed = await controlSettings(spec.folder, spec.toolPaths, spec.signal);
+  if (needed) {
+    appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
+    notes.push(
+      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (read from the backup's pg_control; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+    );
+  }
+  const unlogged = Object.entries(spec.plan.meta.unlogged ?? {}).filter(([, names]) => Array.isArray(names) && names.length);
+  if (unlogged.length) {
+    notes.push(
+      `UNLOGGED tables and sequences start empty in it (PostgreSQL writes no WAL for them and pg_basebackup leaves their data out); when the base backup was taken they were: ${unlogged.map(([db, names]) => `"${db}": ${names.join(', ')}`).join('; ')}. A logical task's dump carries their rows.`,
+    );
+  }
   if (!r.walChecked) {
     notes.push(
       `pg_waldump (PostgreSQL server package) was not found here, so Backstop could not check that the WAL to replay creates no tablespace. If a tablespace was created on the source after this base backup, the first start writes into its LOCATION folder on the machine it runs on: start it only where that folder is not the source's.`,
@@ -476,6 +502,7 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   const notes: string[] = [];
   let dataDir = '';
   let cluster: Awaited<ReturnType<typeof startDataDirectory>> | null = null;
+  let found: DatabaseAt | null = null;
   const cleanUp = async (): Promise<void> => {
     await cluster?.stop().catch(() => undefined);
     cluster = null;
@@ -495,6 +522,9 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
         layout = { sparse: null, why: `PostgreSQL ${major} cannot replay WAL past files left sparse (that needs ignore_invalid_pages, PostgreSQL 13 or later)` };
         continue;
       }
+      // Replay re-creates the transactions prepared at the moment: the source's limits, or the startup process fails.
+      const needed = await controlSettings(dataDir, spec.toolPaths, spec.signal);
+      if (needed) appendFileSync(join(dataDir, 'postgresql.conf'), needed);
       step('wal-replay', 0, null, true);
       const invalid = new Set<number>();
       let partLine = '';
@@ -504,12 +534,14 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
         invalidPagesIn(lines.join('\n'), invalid);
       };
       cluster = await startDataDirectory(dataDir, { user: spec.plan.meta.bootstrapRole, toolPaths: spec.toolPaths, timeoutMs: 60 * 60_000, socketOnly: true, onLog });
-      if (!cluster.databases.includes(spec.sourceDatabase)) {
-        throw new BackstopError('DATABASE_NOT_FOUND', `The cluster held no database "${spec.sourceDatabase}" at that moment; it had: ${cluster.databases.join(', ') || 'none'}. Nothing was created.`);
+      // Template databases too (cluster.databases lists the others only).
+      found = await databaseAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
+      if (!found) {
+        throw new BackstopError('DATABASE_NOT_FOUND', await notAtMoment(spec.repo, spec.plan, spec.sourceDatabase, await databasesAt(cluster, spec.plan.meta.bootstrapRole, spec.toolPaths, spec.signal)));
       }
       if (!layout.sparse) break;
       const left = new Set(layout.sparse.map((d) => d.oid));
-      const oid = await oidAt(cluster, spec.plan.meta.bootstrapRole, spec.sourceDatabase, spec.toolPaths, spec.signal);
+      const oid = found.oid;
       if (!left.has(oid) && !invalid.has(oid)) break;
       // Renamed since the base backup (its files were among those left sparse), or replay found pages of it
       // missing (e.g. copied from a database left sparse): recover again with everything extracted.
@@ -528,7 +560,17 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     const running = cluster!;
     const source = connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: running.host, port: running.port, user: spec.plan.meta.bootstrapRole, tls: 'disable' } as Server, {
       toolPaths: spec.toolPaths,
-    });
+    }) as PostgresConnector;
+    if (!found!.allowConn) {
+      // ALLOW_CONNECTIONS false on the source: pg_dump could not connect. Allowed in the temporary cluster only.
+      await source.connection.query(`ALTER DATABASE ${quoteIdent(spec.sourceDatabase)} ALLOW_CONNECTIONS true`, { ...(spec.signal ? { signal: spec.signal } : {}), action: 'allowing connections to the database in the temporary cluster', fallback: 'RESTORE_FAILED' });
+      notes.push(`"${spec.sourceDatabase}" allowed no connections at that moment (ALLOW_CONNECTIONS false); connections were allowed in the temporary cluster to dump it, and the restored "${spec.database}" allows them. If it should not: ALTER DATABASE ${quoteIdent(spec.database)} ALLOW_CONNECTIONS false;`);
+    }
+    // Transactions prepared and not committed at the moment: not part of it, and their locks would block the dump.
+    const rolled = rolledBackNote(spec.sourceDatabase, await rollBackPrepared(source.connection, spec.sourceDatabase, spec.signal));
+    if (rolled) notes.push(rolled);
+    const unlogged = unloggedNote(spec.sourceDatabase, await unloggedRelations(source.connection, spec.sourceDatabase, spec.signal), 'restore');
+    if (unlogged) notes.push(unlogged);
     step('dump', 0, null, true);
     const dump = await source.openDump(spec.sourceDatabase, 'logical', { ...(spec.signal ? { signal: spec.signal } : {}) });
     let loading = false;
@@ -558,9 +600,48 @@ export function invalidPagesIn(log: string, into: Set<number>): void {
   for (const m of log.matchAll(/\bpage \d+ of relation (?:base|pg_tblspc\/\d+\/[^/\s]+)\/(\d+)\/\d+/g)) into.add(Number(m[1]));
 }
 
-/** The oid of `database` in the running temporary cluster. */
-async function oidAt(cluster: { host: string; port: number }, user: string, database: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<number> {
+/**
+ * DATABASE_NOT_FOUND's message: what the cluster had at the moment, and where the backups do
+ * hold `database` by the base backups' records of their databases (created after the moment,
+ * dropped or renamed before it), with the moments that reach it.
+ */
+async function notAtMoment(repo: Repository, plan: RecoveryPlan, database: string, had: string[]): Promise<string> {
+  const at = plan.target ? `at ${utc(plan.target.toISOString())}` : 'at that restore point';
+  const head = `The cluster held no database "${database}" ${at}; it had: ${had.join(', ') || 'none'}.`;
+  const recorded = (m: WalMeta) => Array.isArray(m.databases) && m.databases.some((d) => d?.name === database);
+  const chains = await walChains(repo).catch(() => [] as WalChain[]);
+  const later = chains
+    .filter((c) => c.full.id !== plan.full.id && recorded(c.meta))
+    .map(rangeOf)
+    .filter((r): r is ReachableRange => r !== null);
+  const parts: string[] = [];
+  if (recorded(plan.meta)) parts.push(`"${database}" was in the base backup this moment is replayed from (point ${plan.full.id}): it was dropped or renamed (ALTER DATABASE … RENAME) after that — restore an earlier moment, or this one by the name it had then.`);
+  if (later.length) parts.push(`The base backup${later.length === 1 ? '' : 's'} of ${later.map((r) => `${utc(r.from)} (moments to ${utc(r.to)})`).join(', ')} hold${later.length === 1 ? 's' : ''} "${database}".`);
+  if (parts.length === 0) {
+    const ranges = chains.map(rangeOf).filter((r): r is ReachableRange => r !== null);
+    parts.push(
+      `No base backup of this server records "${database}": if it was created after that moment, restore a later moment (the backups reach ${ranges.map((r) => `${utc(r.from)} to ${utc(r.to)}`).join('; ') || 'no moment yet'}); if it was renamed since, restore it by the name it had then.`,
+    );
+  }
+  return `${head} ${parts.join(' ')} Nothing was created.`;
+}
+
+/** The databases a restore of one database can take from the running temporary cluster: templates too, not template0/template1. */
+async function databasesAt(cluster: { host: string; port: number }, user: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<string[]> {
   const conn = (connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user, tls: 'disable' } as Server, { toolPaths }) as PostgresConnector).connection;
-  const rows = await conn.query(`SELECT oid FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
-  return Number(rows[0]?.[0]);
+  const rows = await conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE datname NOT IN ('template0', 'template1')`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
+  return rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString('utf8')).sort();
+}
+
+interface DatabaseAt {
+  oid: number;
+  allowConn: boolean;
+}
+
+/** `database` in the running temporary cluster (templates too), or null when it has none of that name. */
+async function databaseAt(cluster: { host: string; port: number }, user: string, database: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<DatabaseAt | null> {
+  const conn = (connectorFor({ kind: 'postgres', id: 'pitr-temporary', name: 'temporary cluster', host: cluster.host, port: cluster.port, user, tls: 'disable' } as Server, { toolPaths }) as PostgresConnector).connection;
+  const rows = await conn.query(`SELECT oid, datallowconn FROM pg_database WHERE encode(convert_to(datname, 'UTF8'), 'hex') = '${Buffer.from(database, 'utf8').toString('hex')}'`, { signal, action: 'reading the recovered cluster', fallback: 'RESTORE_FAILED' });
+  const row = rows[0];
+  return row ? { oid: Number(row[0]), allowConn: row[1] === 't' } : null;
 }
