@@ -224,10 +224,23 @@ async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>
         logUnexpected(engine, e);
         throw e;
       } finally {
+        tellAbandoned(engine);
         await engine.close();
       }
     },
   );
+}
+
+/**
+ * A task file's run that a killed `backstop` left unfinished, closed by this command's start
+ * when this command does not read that file (`history`, another file's `backup`): the file's
+ * notifications cannot be sent from here and the run will not be announced again, so its
+ * user hears of it on stderr (stdout keeps its one document).
+ */
+function tellAbandoned(engine: Engine): void {
+  for (const a of engine.abandonedUntold()) {
+    processIo.err(`backstop: ${a.message} It was recorded as failed (WORKER_CRASHED); this command does not read its task file, so that file's notifications were not sent.`);
+  }
 }
 
 /** An error that is not a BackstopError prints as INTERNAL "Details are in the Backstop log": put them there. */

@@ -70,4 +70,42 @@ describe('backstop in a script', () => {
     expect(back.code, back.stdout).toBe(0);
     expect(existsSync(join(restored, 'shop.db'))).toBe(true);
   }, 60_000);
+
+  it('a task file\'s run killed with -9, closed by a later `backstop history`: that command tells its user on stderr, stdout stays one document', { timeout: 60_000 }, async () => {
+    const dataDir = tempDir('backstop-cli-script-data-');
+    const work = tempDir('backstop-cli-script-work-');
+    const started = join(work, 'started');
+    const gate = join(work, 'gate');
+    const task = join(work, 'task.json');
+    writeFileSync(
+      task,
+      JSON.stringify({
+        name: 'cron job',
+        server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+        type: 'snapshot',
+        schedule: { full: '0 2 * * 0' },
+        destinations: [{ kind: 'local', path: join(work, 'backups') }],
+        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 60 },
+      }),
+    );
+    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await until('the run to start', () => existsSync(started));
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      writeFileSync(gate, '');
+    }
+    const r = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [killed] = JSON.parse(r.stdout) as Run[];
+    expect(killed).toMatchObject({ taskName: 'cron job', status: 'failed', errorCode: 'WORKER_CRASHED' });
+    expect(r.stderr).toBe(
+      `backstop: Backup task "cron job" did not finish (run started ${killed!.startedAt}): ${killed!.errorMessage} It was recorded as failed (WORKER_CRASHED); this command does not read its task file, so that file's notifications were not sent.\n`,
+    );
+    // Told once: the next command has nothing to tell.
+    const again = await runBackstop(['history', '--data-dir', dataDir, '--json']);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+  });
 });
