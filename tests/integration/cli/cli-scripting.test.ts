@@ -7,9 +7,12 @@
  * - A task file's run killed with -9 and closed by a later, different command (`history`) is
  *   told to that command's user on stderr (its file's notifications cannot be sent by a command
  *   that does not read the file), while stdout stays one JSON document.
+ * - `restore-server` over a root where one database's backups are damaged: exit 1, `partial`,
+ *   the INTEGRITY error names the damaged database folder (what `verify` takes), nothing
+ *   half-created on the target.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -108,4 +111,38 @@ describe('backstop in a script', () => {
     const again = await runBackstop(['history', '--data-dir', dataDir, '--json']);
     expect([again.code, again.stderr]).toEqual([0, '']);
   });
+
+  it('restore-server over a root with one damaged database folder: exit 1, partial, the INTEGRITY error names that folder, nothing half-created', async () => {
+    const work = tempDir('backstop-cli-script-rs-');
+    const dataDir = join(work, 'data');
+    const task = join(work, 'task.json');
+    const root = join(work, 'backups');
+    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db', 'Sales Q1 ü.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: root }] }));
+    const backup = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json']);
+    expect(backup.code, backup.stdout).toBe(0);
+    // One byte of the damaged database's only pack flipped on the disk (bit rot, a bad copy).
+    const damaged = (JSON.parse(backup.stdout) as { databases: { database: string; location: string }[] }).databases.find((d) => d.database === 'Sales Q1 ü.db')!.location;
+    const pack = execFileSync('find', [join(damaged, 'packs'), '-type', 'f'], { encoding: 'utf8' }).trim();
+    const bytes = readFileSync(pack);
+    bytes[bytes.length >> 1]! ^= 0xff;
+    writeFileSync(pack, bytes);
+    const target = join(work, 'target');
+    mkdirSync(target);
+    writeFileSync(join(work, 'server.json'), JSON.stringify({ kind: 'sqlite', folder: target }));
+    const r = await runBackstop(['restore-server', root, '--server', join(work, 'server.json'), '--prefix', 'r_', '--data-dir', dataDir, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; status: string; error?: { code: string; message: string } }[] };
+    expect(doc.status).toBe('partial');
+    expect(doc.databases.find((d) => d.database === 'shop.db')).toMatchObject({ status: 'ok' });
+    expect(doc.databases.find((d) => d.database === 'Sales Q1 ü.db')).toMatchObject({
+      status: 'failed',
+      error: { code: 'INTEGRITY', message: expect.stringMatching(/^Restore point \S+ is damaged: pack [0-9a-f]+ holds a bad chunk .*/) },
+    });
+    expect(doc.databases.find((d) => d.database === 'Sales Q1 ü.db')!.error!.message.endsWith(` The damaged backups are in ${damaged} (check them with \`backstop verify\` on that folder).`)).toBe(true);
+    // Nothing half-created: only the good database is on the target.
+    expect(readdirSync(target)).toEqual(['r_shop.db']);
+    // The folder named is what verify takes.
+    const verify = await runBackstop(['verify', damaged, '--data-dir', dataDir, '--json']);
+    expect([verify.code, (JSON.parse(verify.stdout) as { ok: boolean }).ok]).toEqual([1, false]);
+  }, 60_000);
 });
