@@ -3,7 +3,8 @@
  * over real SQLite folders: what a script relies on beyond the happy path.
  * - A run whose backups were stored but that History could not record (the data folder's disk
  *   filled up during the run: a small tmpfs mounted by the test, filled by the task's own post
- *   hook) exits 1, not 0, with its stored points listed and restorable.
+ *   hook) exits 1, not 0, with its stored points listed and restorable; the log on that full
+ *   disk drops its lines (said once on stderr) instead of failing the run as INTERNAL.
  * - A task file's run killed with -9 and closed by a later, different command (`history`) is
  *   told to that command's user on stderr (its file's notifications cannot be sent by a command
  *   that does not read the file), while stdout stays one JSON document.
@@ -12,7 +13,7 @@
  *   half-created on the target.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -38,9 +39,6 @@ describe('backstop in a script', () => {
     const dataDir = join(work, 'data');
     mkdirSync(dataDir);
     if (!tryMount(dataDir, '3m')) ctx.skip('mount -t tmpfs is not permitted here');
-    // The log folder elsewhere, so the log keeps the story while the app database's disk is full.
-    mkdirSync(join(work, 'logs'));
-    symlinkSync(join(work, 'logs'), join(dataDir, 'logs'));
     const folder = sqliteFolder(['shop.db']);
     const backups = join(work, 'backups');
     // After the database's backup is stored, its post hook fills the data folder's disk.
@@ -61,6 +59,8 @@ describe('backstop in a script', () => {
     expect(doc.error).toEqual({ code: 'DISK_FULL', message: expect.stringMatching(/^History could not record this run: Backstop could not write its app database .+backstop\.db: the disk is full .+ The backups listed in this run were stored at their destinations\.$/) });
     expect(doc.databases).toEqual([expect.objectContaining({ database: 'shop.db', status: 'ok', point: expect.any(String) })]);
     expect(r.code, r.stderr).toBe(1);
+    // The log, on the same full disk, drops its lines and says so once; it never fails the run (INTERNAL).
+    expect(r.stderr).toBe(`backstop: the log ${join(dataDir, 'logs', 'backstop.log')} cannot be written (ENOSPC: no space left on device, write); log lines are dropped until it can.\n`);
     // The stored point is there and restores, once the disk has room again.
     execFileSync('rm', [join(dataDir, 'filler')]);
     const points = await runBackstop(['points', doc.databases[0]!.location, '--data-dir', dataDir, '--json']);
