@@ -23,7 +23,7 @@ import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.
 import { agentService } from './lazy-commands.ts';
 import { historyTaskId, serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
-import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
+import { formatBytes, guardStdout, printData, printFailure, processIo, type Io } from './output.ts';
 import { canceledBeforeStart, interruptible, takeInterrupt } from './interrupt.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -249,9 +249,10 @@ function logUnexpected(engine: Engine, e: unknown): void {
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const settled = io === processIo ? guardStdout() : async (c: number) => c;
   const code = await runCommand(argv, io);
   // Interrupted: the result is printed; the exit code says the command was stopped.
-  return takeInterrupt()?.exitCode ?? code;
+  return settled(takeInterrupt()?.exitCode ?? code);
 }
 
 async function runCommand(argv: string[], io: Io): Promise<number> {

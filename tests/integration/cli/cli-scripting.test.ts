@@ -11,9 +11,12 @@
  * - `restore-server` over a root where one database's backups are damaged: exit 1, `partial`,
  *   the INTEGRITY error names the damaged database folder (what `verify` takes), nothing
  *   half-created on the target.
+ * - stdout that cannot take the result — a reader that closed it early (EPIPE) or a file on a
+ *   full disk (/dev/full) — is no crash trace after the work was done: exit 0 for a reader
+ *   that left, 1 with a stderr line for a lost result; the run is stored and recorded.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -144,5 +147,34 @@ describe('backstop in a script', () => {
     // The folder named is what verify takes.
     const verify = await runBackstop(['verify', damaged, '--data-dir', dataDir, '--json']);
     expect([verify.code, (JSON.parse(verify.stdout) as { ok: boolean }).ok]).toEqual([1, false]);
+  }, 60_000);
+
+  it('stdout a reader closes early (`| head -c 10`) or a full disk (`> /dev/full`): no crash trace; the backup is stored and recorded; exit 0 and 1', async () => {
+    const work = tempDir('backstop-cli-script-out-');
+    const dataDir = join(work, 'data');
+    const task = join(work, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'piped', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(work, 'backups') }] }));
+    const run = (stdout: 'closed' | number) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', stdout === 'closed' ? 'pipe' : stdout, 'pipe'] });
+        // The reader is gone before the result is written: the write meets EPIPE.
+        if (stdout === 'closed') child.stdout!.destroy();
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    const closed = await run('closed');
+    expect([closed.code, closed.stderr]).toEqual([0, '']);
+    const devFull = openSync('/dev/full', 'w');
+    const full = await run(devFull);
+    closeSync(devFull);
+    expect([full.code, full.stderr]).toEqual([1, "backstop: the result could not be written to stdout (ENOSPC: no space left on device, write); the command's work itself succeeded. Free space on the disk stdout goes to, or send it elsewhere.\n"]);
+    // Both runs did their work and are in History.
+    const history = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as Run[];
+    expect(history.map((r) => [r.taskName, r.status])).toEqual([
+      ['piped', 'success'],
+      ['piped', 'success'],
+    ]);
   }, 60_000);
 });
