@@ -326,7 +326,9 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       const left = f.code !== 'DATABASE_EXISTS' && (await connector.listDatabases().then((names) => names.includes(p.restoredAs), () => true));
       if (!left) req.journal.forget(target, p.restoredAs);
       const hint = f.code === 'ROLE_MISSING' && !req.withServerLevel ? ' Or add --with-server-level to create the stored roles first.' : '';
-      results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `${withDamagedFolder(f, p.location)}${hint}` } });
+      // Canceled while it ran (the window's Cancel, Ctrl-C, systemd stop): say what became of the database it was creating.
+      const canceled = `"${p.database}" was not restored: the restore was canceled while it ran; ${left ? `"${p.restoredAs}" is left half-restored (the same restore run again drops it and restores it again).` : `what it had created ("${p.restoredAs}") was removed.`} Run the same restore again to complete it.`;
+      results.set(p, { ...base, status: 'failed', error: { code: f.code, message: f.code === 'CANCELED' ? canceled : `${withDamagedFolder(f, p.location)}${hint}` } });
     }
     req.onDatabase?.(results.get(p)!);
   });

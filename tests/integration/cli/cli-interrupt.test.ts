@@ -113,6 +113,18 @@ describe('an interrupted command', () => {
     pg.psql('DROP DATABASE big_copy');
   }, 120_000);
 
+  it('SIGTERM (systemd stop) during restore-server: stopped at once, the half-restored database dropped, CANCELED in its row, History says canceled, exit 143', async () => {
+    const r = await interrupted(['restore-server', join(dir, 'backups'), '--server', target, '--prefix', 'rs_', '--json'], () => exists('rs_big'), ['SIGTERM']);
+    expect(r.sent).toBe(true);
+    expect(r.code, r.stderr).toBe(143);
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; status: string; error?: { code: string; message: string } }[] };
+    expect(doc.status).toBe('failed');
+    expect(doc.databases).toEqual([expect.objectContaining({ database: 'big', status: 'failed', error: { code: 'CANCELED', message: '"big" was not restored: the restore was canceled while it ran; what it had created ("rs_big") was removed. Run the same restore again to complete it.' } })]);
+    expect(exists('rs_big')).toBe(false);
+    const [run] = JSON.parse((await runBackstop(['history', '--json', '--limit', '1', '--kind', 'restore', '--data-dir', join(dir, 'data')])).stdout) as { status: string }[];
+    expect(run!.status).toBe('canceled');
+  }, 120_000);
+
   it('a second Ctrl-C quits at once and says what may be left behind', async () => {
     const r = await interrupted(['restore', location, '--point', 'latest', '--server', target, '--database', 'big_quit', '--json'], () => exists('big_quit'), ['SIGINT', 'SIGINT']);
     expect(r.sent).toBe(true);
