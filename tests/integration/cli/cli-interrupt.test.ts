@@ -125,6 +125,21 @@ describe('an interrupted command', () => {
     expect(run!.status).toBe('canceled');
   }, 120_000);
 
+  it('SIGTERM during test-restore: the scratch database removed, one JSON document, History says canceled, exit 143', async () => {
+    const scratch = () => pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'").trim() !== '0';
+    const r = await interrupted(['test-restore', '--config', task, '--json'], scratch, ['SIGTERM']);
+    expect(r.sent).toBe(true);
+    expect(r.code, r.stderr).toBe(143);
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; status: string; checks: { name: string; ok: boolean; detail: string }[] }[] };
+    expect(doc.status).toBe('canceled');
+    expect(doc.databases).toEqual([
+      expect.objectContaining({ database: 'big', status: 'failed', checks: [{ name: 'restore', ok: false, detail: 'CANCELED: the test restore was canceled before this restore finished; it says nothing about the backup' }] }),
+    ]);
+    expect(scratch()).toBe(false);
+    const [run] = JSON.parse((await runBackstop(['history', '--json', '--limit', '1', '--kind', 'test-restore', '--data-dir', join(dir, 'data')])).stdout) as { status: string }[];
+    expect(run!.status).toBe('canceled');
+  }, 120_000);
+
   it('a second Ctrl-C quits at once and says what may be left behind', async () => {
     const r = await interrupted(['restore', location, '--point', 'latest', '--server', target, '--database', 'big_quit', '--json'], () => exists('big_quit'), ['SIGINT', 'SIGINT']);
     expect(r.sent).toBe(true);
