@@ -14,9 +14,15 @@
  * - stdout that cannot take the result — a reader that closed it early (EPIPE) or a file on a
  *   full disk (/dev/full) — is no crash trace after the work was done: exit 0 for a reader
  *   that left, 1 with a stderr line for a lost result; the run is stored and recorded.
+ * - The environment cron and systemd give — TZ empty (`TZ=`) or POSIX-style (`:/etc/localtime`,
+ *   `UTC0`), HOME empty, LANG=C, a read-only cwd: a task file without `schedule.timezone` backs up
+ *   a database with a non-ASCII name (Node has no IANA zone for such a TZ; the run was refused),
+ *   and the default data dir stays absolute (an empty HOME made it `.config/Backstop` under the cwd,
+ *   and the start-up hung in a cwd under /proc).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
@@ -176,5 +182,20 @@ describe('backstop in a script', () => {
       ['piped', 'success'],
       ['piped', 'success'],
     ]);
+  }, 60_000);
+
+  it('cron/systemd environments: TZ empty or POSIX-style, no HOME, LANG=C with a non-ASCII database name, a read-only cwd — the task file without a timezone still backs up', async () => {
+    const work = tempDir('backstop-cli-script-env-');
+    const task = join(work, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'cron', server: { kind: 'sqlite', folder: sqliteFolder(['Sales Q1 ü.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(work, 'backups') }] }));
+    for (const TZ of ['', ':/etc/localtime', 'UTC0']) {
+      const r = await runBackstop(['backup', '--config', task, '--data-dir', join(work, 'data'), '--json'], { env: { TZ, HOME: '', LANG: 'C', LC_ALL: 'C' }, cwd: '/proc' });
+      expect(r.code, `TZ=${TZ}: ${r.stdout}`).toBe(0);
+      expect((JSON.parse(r.stdout) as { databases: { database: string; status: string }[] }).databases.map((d) => [d.database, d.status])).toEqual([['Sales Q1 ü.db', 'ok']]);
+    }
+    // An empty HOME and a relative XDG_CONFIG_HOME never make the default data dir relative to the cwd.
+    const info = await runBackstop(['info', '--json'], { env: { HOME: '', XDG_CONFIG_HOME: 'relative', BACKSTOP_DATA_DIR: '' }, cwd: work });
+    expect(info.code, info.stderr).toBe(0);
+    expect((JSON.parse(info.stdout) as { dataDir: string }).dataDir).toBe(join(userInfo().homedir, '.config', 'Backstop'));
   }, 60_000);
 });
