@@ -4,7 +4,10 @@
  * window's Cancel cancels it — the backup commits nothing (the earlier point stays, verifies,
  * no in-flight marker is left) and is recorded as canceled; the restore drops the database it
  * was creating — the command still prints exactly one JSON document, and exits 130 (SIGINT)
- * or 143 (SIGTERM). A second signal quits at once and says what may be left behind.
+ * or 143 (SIGTERM). `restore-server` stops its running restores (each drops what it was
+ * creating) and `test-restore` removes its scratch database; both are canceled in History
+ * (a canceled test restore is no test-restore failure). A second signal quits at once and
+ * says what may be left behind.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
