@@ -608,6 +608,7 @@ async function agentServiceCommand(dataDir: string, rest: string[], values: Valu
 /** Runs the scheduler until SIGINT/SIGTERM, then waits for running backups to stop. */
 async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   const engine = await createEngine({ dataDir, origin: 'agent' });
+  tellAbandoned(engine); // to the service's log (journald), the only one to hear of them
   // Signal handlers first, so a stop request right after "started" is never missed.
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -672,6 +673,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
   };
   const { cert: tls, warning } = await serveTls(flags, dataDir);
   const engine = await createEngine({ dataDir, origin: 'agent' });
+  tellAbandoned(engine);
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -7,7 +7,8 @@
  *   disk drops its lines (said once on stderr) instead of failing the run as INTERNAL.
  * - A task file's run killed with -9 and closed by a later, different command (`history`) is
  *   told to that command's user on stderr (its file's notifications cannot be sent by a command
- *   that does not read the file), while stdout stays one JSON document.
+ *   that does not read the file), while stdout stays one JSON document; `backstop agent` starting
+ *   tells its stderr (the service's log).
  * - `restore-server` over a root where one database's backups are damaged: exit 1, `partial`,
  *   the INTEGRITY error names the damaged database folder (what `verify` takes), nothing
  *   half-created on the target.
@@ -21,11 +22,12 @@
  *   and the start-up hung in a cwd under /proc).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
+import { startAgent } from '../../fixtures/agent-process.ts';
 import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -83,7 +85,7 @@ describe('backstop in a script', () => {
     expect(existsSync(join(restored, 'shop.db'))).toBe(true);
   }, 60_000);
 
-  it('a task file\'s run killed with -9, closed by a later `backstop history`: that command tells its user on stderr, stdout stays one document', { timeout: 60_000 }, async () => {
+  it('a task file\'s run killed with -9, closed by a later `backstop history` (or `backstop agent` starting): that command tells its user on stderr, stdout stays one document', { timeout: 60_000 }, async () => {
     const dataDir = tempDir('backstop-cli-script-data-');
     const work = tempDir('backstop-cli-script-work-');
     const started = join(work, 'started');
@@ -100,15 +102,20 @@ describe('backstop in a script', () => {
         hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 60 },
       }),
     );
-    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      await until('the run to start', () => existsSync(started));
-      child.kill('SIGKILL');
-      await exited;
-    } finally {
-      writeFileSync(gate, '');
-    }
+    const killedRun = async () => {
+      rmSync(gate, { force: true });
+      rmSync(started, { force: true });
+      const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        await until('the run to start', () => existsSync(started));
+        child.kill('SIGKILL');
+        await exited;
+      } finally {
+        writeFileSync(gate, '');
+      }
+    };
+    await killedRun();
     const r = await runBackstop(['history', '--data-dir', dataDir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const [killed] = JSON.parse(r.stdout) as Run[];
@@ -119,6 +126,15 @@ describe('backstop in a script', () => {
     // Told once: the next command has nothing to tell.
     const again = await runBackstop(['history', '--data-dir', dataDir, '--json']);
     expect([again.code, again.stderr]).toEqual([0, '']);
+    // Closed by `backstop agent` starting (a service): told to its stderr, the service's log.
+    await killedRun();
+    const agent = await startAgent(dataDir);
+    const stopped = new Promise((r) => agent.child.once('exit', r));
+    agent.child.kill('SIGTERM');
+    await stopped;
+    const [second] = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as Run[];
+    expect(second).toMatchObject({ taskName: 'cron job', status: 'failed', errorCode: 'WORKER_CRASHED' });
+    expect(agent.stderr()).toContain(`backstop: Backup task "cron job" did not finish (run started ${second!.startedAt}): ${second!.errorMessage} It was recorded as failed (WORKER_CRASHED); this command does not read its task file, so that file's notifications were not sent.\n`);
   });
 
   it('restore-server over a root with one damaged database folder: exit 1, partial, the INTEGRITY error names that folder, nothing half-created', async () => {
