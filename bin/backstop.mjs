@@ -10,8 +10,8 @@
 // dependency, is not installed), the command says what to run and exits 1.
 import { readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = join(import.meta.dirname, '..');
@@ -72,8 +72,17 @@ if (why) {
 // where; NODE_DISABLE_COMPILE_CACHE=1 turns it off. Setting the variable hands the folder
 // to the worker threads, which copy this process's environment when they start.
 if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.enableCompileCache) {
-  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const cache = module.enableCompileCache(process.env.NODE_COMPILE_CACHE || join(cacheHome, 'backstop', 'node-compile-cache'));
+  // Absolute folders only (as defaultDataDir): a relative one (`HOME=` in a cron table) would land in the
+  // current directory, and Node's cache set-up never returns for a relative folder under /proc.
+  let home = homedir();
+  try {
+    if (!isAbsolute(home)) home = userInfo().homedir;
+  } catch {
+    // no user database entry: no cache folder (Node compiles as usual)
+  }
+  const cacheHome = process.env.XDG_CACHE_HOME && isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : isAbsolute(home) ? join(home, '.cache') : null;
+  const folder = process.env.NODE_COMPILE_CACHE || (cacheHome && join(cacheHome, 'backstop', 'node-compile-cache'));
+  const cache = folder ? module.enableCompileCache(folder) : {};
   // Set by the user, it is already what the threads inherit (and Node may answer with its own
   // versioned subfolder, which they must not nest under).
   if (cache.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;

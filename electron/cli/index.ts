@@ -23,7 +23,7 @@ import { keysExport, keysGenerate, keysImport, keysList } from './lazy-commands.
 import { agentService } from './lazy-commands.ts';
 import { historyTaskId, serversAdd, serversExport, serversRemove, serversUpdate, tasksAdd, tasksExport, tasksRemove, tasksUpdate } from './lazy-commands.ts';
 import { serveCommand, serveTls, startAgentEndpoint } from './lazy-commands.ts';
-import { formatBytes, printData, printFailure, processIo, type Io } from './output.ts';
+import { formatBytes, guardStdout, printData, printFailure, processIo, type Io } from './output.ts';
 import { canceledBeforeStart, interruptible, takeInterrupt } from './interrupt.ts';
 
 const HELP = `backstop ${APP_VERSION} — server-wide database backups
@@ -224,10 +224,23 @@ async function withEngine<T>(dataDir: string, fn: (engine: Engine) => Promise<T>
         logUnexpected(engine, e);
         throw e;
       } finally {
+        tellAbandoned(engine);
         await engine.close();
       }
     },
   );
+}
+
+/**
+ * A task file's run that a killed `backstop` left unfinished, closed by this command's start
+ * when this command does not read that file (`history`, another file's `backup`): the file's
+ * notifications cannot be sent from here and the run will not be announced again, so its
+ * user hears of it on stderr (stdout keeps its one document).
+ */
+function tellAbandoned(engine: Engine): void {
+  for (const a of engine.abandonedUntold()) {
+    processIo.err(`backstop: ${a.message} It was recorded as failed (WORKER_CRASHED); this command does not read its task file, so that file's notifications were not sent.`);
+  }
 }
 
 /** An error that is not a BackstopError prints as INTERNAL "Details are in the Backstop log": put them there. */
@@ -236,9 +249,10 @@ function logUnexpected(engine: Engine, e: unknown): void {
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const settled = io === processIo ? guardStdout() : async (c: number) => c;
   const code = await runCommand(argv, io);
   // Interrupted: the result is printed; the exit code says the command was stopped.
-  return takeInterrupt()?.exitCode ?? code;
+  return settled(takeInterrupt()?.exitCode ?? code);
 }
 
 async function runCommand(argv: string[], io: Io): Promise<number> {
@@ -339,7 +353,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             ...(summary.notificationsUnfinished ? [`notifications: ${summary.notificationsUnfinished} still being retried when the wait ended (not delivered)`] : []),
           ].join('\n'),
         );
-        return summary.status === 'success' ? 0 : 1;
+        // A run whose backups were stored but that History could not record is "success" with an
+        // error beside it (DISK_FULL/STORAGE): a cron job must still learn it, so it exits 1.
+        return summary.status === 'success' && !summary.error ? 0 : 1;
       }
       case 'test-restore': {
         const config = need(values, 'config', 'test-restore');
@@ -592,6 +608,7 @@ async function agentServiceCommand(dataDir: string, rest: string[], values: Valu
 /** Runs the scheduler until SIGINT/SIGTERM, then waits for running backups to stop. */
 async function agent(dataDir: string, io: Io, json: boolean): Promise<number> {
   const engine = await createEngine({ dataDir, origin: 'agent' });
+  tellAbandoned(engine); // to the service's log (journald), the only one to hear of them
   // Signal handlers first, so a stop request right after "started" is never missed.
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -656,6 +673,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
   };
   const { cert: tls, warning } = await serveTls(flags, dataDir);
   const engine = await createEngine({ dataDir, origin: 'agent' });
+  tellAbandoned(engine);
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

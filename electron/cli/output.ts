@@ -17,6 +17,28 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
 };
 
+/**
+ * stdout that cannot take the result: the reader closed it early (`| head -c 10`: EPIPE) or
+ * it is a file on a full disk (`> /dev/full`: ENOSPC). Node reports either as an 'error'
+ * event that, unheard, crashes the process with a stack trace after the work was done. Heard
+ * here: a reader that left chose to stop reading (the exit code stays the command's); any
+ * other failure is said on stderr and makes the exit code 1 — the result was lost. Returns
+ * the exit code to use, once the command's `code` is known.
+ */
+export function guardStdout(): (code: number) => Promise<number> {
+  let failure: NodeJS.ErrnoException | null = null;
+  const heard = (e: NodeJS.ErrnoException) => void (failure ??= e);
+  process.stdout.on('error', heard);
+  return async (code) => {
+    // A write that failed in the last tick reports in the next one.
+    await new Promise((r) => setImmediate(r));
+    const f = failure as NodeJS.ErrnoException | null;
+    if (!f || f.code === 'EPIPE') return code;
+    process.stderr.write(`backstop: the result could not be written to stdout (${f.message}); the command's work itself ${code === 0 ? 'succeeded' : `ended with exit code ${code}`}. Free space on the disk stdout goes to, or send it elsewhere.\n`);
+    return code === 0 ? 1 : code;
+  };
+}
+
 export function printFailure(io: Io, json: boolean, f: Pick<Failure, 'code' | 'message'>): number {
   if (json) io.out(JSON.stringify({ error: { code: f.code, message: f.message } }));
   else io.err(`backstop: ${f.code}: ${f.message}`);

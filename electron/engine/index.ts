@@ -131,6 +131,12 @@ export interface Engine {
    * A stored task's are announced at start, to its own channels.
    */
   announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number;
+  /**
+   * The alerts of the task files' runs this engine's start closed as abandoned that no
+   * `announceAbandoned` claimed (this command does not read their file): the CLI tells its
+   * user on stderr, the only one who can still hear of them.
+   */
+  abandonedUntold(): Alert[];
   deliveries: NotificationDeliveriesTable;
   /**
    * Cancels every backup run, restore, whole-server restore and test restore this engine is
@@ -560,6 +566,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     slots,
     notifier,
     announceAbandoned,
+    abandonedUntold: () => [...fileRuns.values()].flat().map((a) => a.alert),
     deliveries,
     cancelAll,
     async close() {

@@ -21,6 +21,7 @@ import { isHttpUrl } from '../http-url.ts';
 import { warnPlainFtp } from '../location-url.ts';
 import { fileDestination, fileDestinationLabel, fileSecret } from '../file-destination.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, retentionFrom, type NotificationFile, type ServerFile, TaskFile } from '../task-file.ts';
+import { localTimeZone } from '../../engine/scheduler/local-time-zone.ts';
 
 /** How long `backup` waits, after the run, for notifications still being delivered (retries included). */
 const NOTIFY_FLUSH_MS = 60_000;
@@ -80,7 +81,7 @@ export function loadTaskFile(path: string, keyFile: string | undefined) {
     name: f.name,
     serverId: server.id,
     type: f.type,
-    schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC' },
+    schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? localTimeZone() },
     retention: f.retention ? retentionFrom(f.retention.minAge, f.retention.keepLast) : { minAgeDays: 0, keepLast: null },
     encryption: key ? { mode: 'key', keyRef: `key.${keyFingerprint(key)}`, fingerprint: keyFingerprint(key) } : { mode: 'none' },
     destinations,

@@ -34,6 +34,7 @@ import { hooksFrom, taskFileId } from './backup.ts';
 import { RESTORE_RUNS } from '../../engine/restore/restore-history.ts';
 import { fileDestination, fileDestinationLabel, fileSecret, fileSecretGiven } from '../file-destination.ts';
 import { sameDestinationKey } from '../../engine/destinations/index.ts';
+import { localTimeZone } from '../../engine/scheduler/local-time-zone.ts';
 
 /** A server file of `servers add|update`: the server file of `restore --server`, with a name. */
 export const StoredServerFile = ServerFile;
@@ -227,7 +228,7 @@ async function taskInput(engine: Engine, f: StoredTaskFile, serverId: string, ba
     name: f.name,
     serverId,
     type: f.type,
-    schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC' },
+    schedule: { full: f.schedule.full ?? null, incremental: f.schedule.incremental ?? null, timezone: f.schedule.timezone ?? localTimeZone() },
     retention: f.retention ? retentionFrom(f.retention.minAge, f.retention.keepLast) : { minAgeDays: 0, keepLast: null },
     encryption: await taskEncryption(engine, f, base, path),
     destinations: await taskDestinations(engine, f, base, path, before, saved),

@@ -12,6 +12,7 @@ import { keyFromOptions } from '../cli-secrets.ts';
 import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task-file.ts';
 import { serverFromFile } from './backup.ts';
 import { parseLocation, type LocationArg } from '../location-url.ts';
+import { interruptSignal } from '../interrupt.ts';
 
 export async function restoreServerCommand(
   engine: Engine,
@@ -36,6 +37,8 @@ export async function restoreServerCommand(
       key: keyFromOptions(opts.keyFile),
       findKey: (fp) => engine.keys.findByFingerprint(fp).catch(() => null),
       journal: engine.serverRestores,
+      // SIGINT/SIGTERM (Ctrl-C, systemd stop) stops the restores running — each drops what it was creating — and starts no more.
+      signal: interruptSignal(),
     };
     const result = await engine.restoreHistory.serverRestore(req, () => restoreServer(req));
     return {

@@ -12,6 +12,7 @@ import type { RestoreService } from '../restore/restore-service.ts';
 import type { ServerRestoreService } from '../restore/server-restore-service.ts';
 import type { ServersTable, TasksTable } from '../store/index.ts';
 import type { Handlers } from './dispatch.ts';
+import { localTimeZone } from '../scheduler/local-time-zone.ts';
 
 type RestoreHandlers = Pick<
   Handlers,
@@ -60,7 +61,7 @@ export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers
       createSampleDatabases(folder);
       const stamp = deps.now().toISOString();
       const server = deps.servers.list().find((s) => s.name === DEMO_SERVER_NAME) ?? deps.servers.insert({ kind: 'sqlite', name: DEMO_SERVER_NAME, folder }, null, stamp);
-      const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+      const timezone = localTimeZone();
       const task =
         deps.tasks.list().find((t) => t.name === DEMO_TASK_NAME) ??
         deps.tasks.insert(

@@ -125,7 +125,8 @@ export class RestoreHistory {
         status: d.status === 'ok' ? 'success' : d.status === 'skipped' ? 'skipped' : d.error?.code === 'CANCELED' ? 'canceled' : 'failed',
         error: d.error ?? null,
       }));
-      this.end(runId, detail, started, rows, undefined, serverRestoreStatus(r));
+      // Stopped (Cancel, Ctrl-C, systemd stop) is what History says of a run whose restores were canceled, not "failed".
+      this.end(runId, detail, started, rows, undefined, rows.some((row) => row.status === 'canceled') ? 'canceled' : serverRestoreStatus(r));
       return r;
     } catch (e) {
       const f = toFailure(e);

@@ -117,6 +117,15 @@ export function readAheadFor(jobs: number): boolean {
   return jobs <= 2;
 }
 
+/**
+ * A damaged backup (INTEGRITY) names the backup folder it is in: a root holds one folder per
+ * database, and its name is not always the database's (encoded), so "run verify" needs it.
+ */
+function withDamagedFolder(f: { code: string; message: string }, location: BackupLocation): string {
+  if (f.code !== 'INTEGRITY') return f.message;
+  return `${f.message} The damaged backups are in ${placeText(location)} (check them with \`backstop verify\` on that folder).`;
+}
+
 /** The plan only (no server is touched): each database's point and target name, or why it cannot be restored. */
 export async function planServerRestore(
   req: Pick<ServerRestoreRequest, 'root' | 'credentials' | 'server' | 'naming' | 'asOf' | 'only' | 'key' | 'findKey'>,
@@ -159,7 +168,7 @@ export async function planServerRestore(
       const fail = toFailure(e);
       const database = f.database ?? f.folder;
       if (req.only && !req.only.includes(database)) continue;
-      planned.push({ database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: null, key: null, error: { code: fail.code, message: fail.message } });
+      planned.push({ database, restoredAs: restoredName(database, req.naming), location: f.location, pointId: null, key: null, error: { code: fail.code, message: withDamagedFolder(fail, f.location) } });
     }
   }
   const unknown = (req.only ?? []).filter((n) => !planned.some((p) => p.database === n));
@@ -317,7 +326,9 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       const left = f.code !== 'DATABASE_EXISTS' && (await connector.listDatabases().then((names) => names.includes(p.restoredAs), () => true));
       if (!left) req.journal.forget(target, p.restoredAs);
       const hint = f.code === 'ROLE_MISSING' && !req.withServerLevel ? ' Or add --with-server-level to create the stored roles first.' : '';
-      results.set(p, { ...base, status: 'failed', error: { code: f.code, message: `${f.message}${hint}` } });
+      // Canceled while it ran (the window's Cancel, Ctrl-C, systemd stop): say what became of the database it was creating.
+      const canceled = `"${p.database}" was not restored: the restore was canceled while it ran; ${left ? `"${p.restoredAs}" is left half-restored (the same restore run again drops it and restores it again).` : `what it had created ("${p.restoredAs}") was removed.`} Run the same restore again to complete it.`;
+      results.set(p, { ...base, status: 'failed', error: { code: f.code, message: f.code === 'CANCELED' ? canceled : `${withDamagedFolder(f, p.location)}${hint}` } });
     }
     req.onDatabase?.(results.get(p)!);
   });

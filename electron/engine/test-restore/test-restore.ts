@@ -44,7 +44,8 @@ export interface TestRestoreDatabase {
 
 export interface TestRestoreSummary {
   runId: string;
-  status: 'success' | 'failed';
+  /** `canceled`: stopped (Cancel, Ctrl-C, systemd stop of the CLI or the agent) — says nothing about the backups; no alert. */
+  status: 'success' | 'failed' | 'canceled';
   /** A failure before any database was tried (no backups yet, destination unreadable…). */
   error: { code: string; message: string } | null;
   databases: TestRestoreDatabase[];
@@ -137,8 +138,10 @@ export class TestRestoreService {
       this.running.delete(task.id);
     }
     const failed = summary.databases.filter((d) => d.status === 'failed');
-    summary.status = summary.error || failed.length > 0 ? 'failed' : 'success';
-    const runStatus: RunStatus = summary.status === 'success' ? 'success' : summary.databases.length > failed.length ? 'partial' : 'failed';
+    // Stopped is not "not restorable as recorded": History says canceled and no test-restore-failed alert goes out.
+    const canceled = controller.signal.aborted;
+    summary.status = canceled ? 'canceled' : summary.error || failed.length > 0 ? 'failed' : 'success';
+    const runStatus: RunStatus = canceled ? 'canceled' : summary.status === 'success' ? 'success' : summary.databases.length > failed.length ? 'partial' : 'failed';
     history.finishRun(runId, runStatus, now().toISOString(), summary.error ?? undefined);
     events.emit('history.changed', { runId, taskId: task.id });
     if (summary.status === 'failed') {
@@ -236,7 +239,8 @@ export class TestRestoreService {
     } catch (e) {
       const f = toFailure(e);
       failureCode = f.code;
-      result = { database, status: 'failed', durationMs: now().getTime() - started.getTime(), pointId: null, checks: [{ name: 'restore', ok: false, detail: `${f.code}: ${f.message}` }] };
+      const detail = f.code === 'CANCELED' ? 'the test restore was canceled before this restore finished; it says nothing about the backup' : f.message;
+      result = { database, status: 'failed', durationMs: now().getTime() - started.getTime(), pointId: null, checks: [{ name: 'restore', ok: false, detail: `${f.code}: ${detail}` }] };
     }
     if (scratchName !== null) {
       try {

@@ -4,7 +4,10 @@
  * window's Cancel cancels it — the backup commits nothing (the earlier point stays, verifies,
  * no in-flight marker is left) and is recorded as canceled; the restore drops the database it
  * was creating — the command still prints exactly one JSON document, and exits 130 (SIGINT)
- * or 143 (SIGTERM). A second signal quits at once and says what may be left behind.
+ * or 143 (SIGTERM). `restore-server` stops its running restores (each drops what it was
+ * creating) and `test-restore` removes its scratch database; both are canceled in History
+ * (a canceled test restore is no test-restore failure). A second signal quits at once and
+ * says what may be left behind.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +114,33 @@ describe('an interrupted command', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(pg.psql('SELECT count(*) FROM orders', 'big_copy').trim()).toBe('500000');
     pg.psql('DROP DATABASE big_copy');
+  }, 120_000);
+
+  it('SIGTERM (systemd stop) during restore-server: stopped at once, the half-restored database dropped, CANCELED in its row, History says canceled, exit 143', async () => {
+    const r = await interrupted(['restore-server', join(dir, 'backups'), '--server', target, '--prefix', 'rs_', '--json'], () => exists('rs_big'), ['SIGTERM']);
+    expect(r.sent).toBe(true);
+    expect(r.code, r.stderr).toBe(143);
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; status: string; error?: { code: string; message: string } }[] };
+    expect(doc.status).toBe('failed');
+    expect(doc.databases).toEqual([expect.objectContaining({ database: 'big', status: 'failed', error: { code: 'CANCELED', message: '"big" was not restored: the restore was canceled while it ran; what it had created ("rs_big") was removed. Run the same restore again to complete it.' } })]);
+    expect(exists('rs_big')).toBe(false);
+    const [run] = JSON.parse((await runBackstop(['history', '--json', '--limit', '1', '--kind', 'restore', '--data-dir', join(dir, 'data')])).stdout) as { status: string }[];
+    expect(run!.status).toBe('canceled');
+  }, 120_000);
+
+  it('SIGTERM during test-restore: the scratch database removed, one JSON document, History says canceled, exit 143', async () => {
+    const scratch = () => pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'backstop\\_test\\_%'").trim() !== '0';
+    const r = await interrupted(['test-restore', '--config', task, '--json'], scratch, ['SIGTERM']);
+    expect(r.sent).toBe(true);
+    expect(r.code, r.stderr).toBe(143);
+    const doc = JSON.parse(r.stdout) as { status: string; databases: { database: string; status: string; checks: { name: string; ok: boolean; detail: string }[] }[] };
+    expect(doc.status).toBe('canceled');
+    expect(doc.databases).toEqual([
+      expect.objectContaining({ database: 'big', status: 'failed', checks: [{ name: 'restore', ok: false, detail: 'CANCELED: the test restore was canceled before this restore finished; it says nothing about the backup' }] }),
+    ]);
+    expect(scratch()).toBe(false);
+    const [run] = JSON.parse((await runBackstop(['history', '--json', '--limit', '1', '--kind', 'test-restore', '--data-dir', join(dir, 'data')])).stdout) as { status: string }[];
+    expect(run!.status).toBe('canceled');
   }, 120_000);
 
   it('a second Ctrl-C quits at once and says what may be left behind', async () => {
