@@ -51,6 +51,18 @@ const PG_UNREACHABLE = [
   /Is the server running/i,
   /the database system is (starting up|shutting down)/i,
 ];
+/**
+ * A session refused because connection slots are full: the role's or the database's CONNECTION
+ * LIMIT, or the server's max_connections (the last superuser_reserved_connections kept for
+ * superusers). Tried again for a while (child-process.ts, CONNECT_RETRY_MS): a slot frees when
+ * a session ends, and a backend ends only just after its client left.
+ */
+const PG_SLOTS_FULL = /too many connections for (role|database) "|sorry, too many clients already|remaining connection slots are reserved/i;
+
+export function pgConnectionSlotsFull(f: ToolFailure): boolean {
+  return PG_SLOTS_FULL.test(f.stderr);
+}
+
 const PG_AUTH = [/password authentication failed/i, /no password supplied/i, /FATAL:\s+role ".*" does not exist/i, /no pg_hba\.conf entry/i, /authentication failed/i];
 const PG_PERMISSION = [/permission denied/i, /must be superuser/i, /must be owner/i, /must have replication/i, /must be superuser or replication role/i, /not permitted to log in/i];
 
@@ -121,6 +133,14 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
         ctx,
         ctx.fallback,
         `Role "${role}" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "${role}", restore with fewer jobs, or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`,
+        f,
+      );
+    }
+    if (/sorry, too many clients already|remaining connection slots are reserved/i.test(s)) {
+      return failure(
+        ctx,
+        ctx.fallback,
+        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers), and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
         f,
       );
     }
