@@ -381,7 +381,8 @@ export class TaskRunner {
           this.deps.events.emit('alert', {
             kind: 'new-databases',
             taskId: task.id,
-            message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${fresh.join(', ')}.`,
+            // A hosting panel may make hundreds at once: the message stays one line (all are in `databases`).
+            message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${nameList(fresh, false)}.`,
             databases: fresh,
           });
         }
