@@ -10,6 +10,9 @@
  *   role's one session (a dump waiting on a lock), and backs up every database once it is free;
  * - max_connections full for a role that is not a superuser: the run fails naming the server's
  *   max_connections and the fix (not a bare "Failed"), nothing stored.
+ * - MariaDB, a backup user WITH MAX_USER_CONNECTIONS 1: the run keeps to one session at once
+ *   (the session's @@max_user_connections; no second job while a dump waits on a lock), every
+ *   schema is backed up, none left in PROCESSLIST.
  */
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +22,7 @@ import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { pointIds } from '../../fixtures/points.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import type { ClientSession } from '../../fixtures/servers/common.ts';
+import { mariadbSession, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { PG_BIN, pgSession, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { until } from '../../fixtures/until.ts';
@@ -116,5 +120,51 @@ describe('a server whose max_connections are all in use', () => {
     } finally {
       await Promise.all(apps.map((s) => s.close()));
     }
+  });
+});
+
+describe('MariaDB: a backup user WITH MAX_USER_CONNECTIONS 1', () => {
+  let db: MariadbServer;
+  const schemas = names.slice(0, 12);
+  beforeAll(async () => {
+    db = await startMariadb();
+    db.sql(schemas.map((n) => `CREATE DATABASE ${n}; CREATE TABLE ${n}.t (id int PRIMARY KEY, v varchar(20)); INSERT INTO ${n}.t VALUES (1, '${n}');`).join('\n'));
+    db.sql(`CREATE USER 'bk'@'%' IDENTIFIED BY 'bk-pw' WITH MAX_USER_CONNECTIONS 1; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS, RELOAD, BINLOG MONITOR ON *.* TO 'bk'@'%';`);
+  }, 120_000);
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it('backs up every schema one session at a time and leaves none behind', { timeout: 120_000 }, async () => {
+    const engine = await testEngine();
+    const backups = tempDir();
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria', host: '127.0.0.1', port: db.port, user: 'bk', password: 'bk-pw', tls: 'disable' }, 'logical', backups);
+    const run = await runTask(engine, taskId, 'full');
+    expect(run.databases.filter((d) => d.status !== 'success').map((d) => [d.database, d.errorCode, d.errorMessage])).toEqual([]);
+    expect(run.databases.filter((d) => !d.serverStream).map((d) => d.database).sort()).toEqual(schemas);
+    expect(await pointIds(backups, schemas[0]!)).toHaveLength(1);
+    await until('the backup user to have no session left', () => db.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'bk'`).trim() === '0');
+  });
+
+  it('no second job starts while a dump holds the one session', { timeout: 120_000 }, async () => {
+    const started: string[] = [];
+    const executor: JobExecutor = async (spec, ...rest) => {
+      started.push(spec.database);
+      return workerExecutor(spec, ...rest);
+    };
+    executor.warm = workerExecutor.warm;
+    const engine = await testEngine({ executor });
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'maria', host: '127.0.0.1', port: db.port, user: 'bk', password: 'bk-pw', tls: 'disable' }, 'logical', tempDir());
+    const only = schemas.slice(0, 3);
+    const locker = mariadbSession(db, only[0]);
+    await locker.ask('LOCK TABLES t WRITE; SELECT 1;');
+    const { runId } = data(await engine.call('tasks.runNow', { id: taskId, kind: 'full', databases: only }));
+    await until('the dump of site001 to wait on the lock', () => db.sql(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'bk' AND STATE LIKE 'Waiting for table metadata lock%'`).trim() === '1');
+    expect(started).toEqual([only[0]]);
+    await locker.ask('UNLOCK TABLES; SELECT 1;');
+    await locker.close();
+    const run = await waitForRun(engine, runId, 60_000);
+    expect(run.databases.map((d) => [d.database, d.status, d.errorCode])).toEqual(only.map((d) => [d, 'success', null]));
+    expect(started).toEqual(only);
   });
 });
