@@ -7,7 +7,9 @@
  * server-level content when asked (PostgreSQL roles and tablespaces from `~server/
  * globals.sql`, MySQL/MariaDB users, roles and grants from `~server/grants.sql`; existing
  * ones skipped), then the databases, at most `jobs` at once, each in
- * a worker thread. A failed database never stops the others.
+ * a worker thread — the same `jobs` threads reused from one database to the next (a hosting
+ * server's hundreds of small databases would otherwise each start a thread and load the engine
+ * in it). A failed database never stops the others.
  *
  * Names: prefix + name, name + suffix, or the original name — never over an existing
  * database: a target name that exists is 'failed' (DATABASE_EXISTS) unless this restore
@@ -23,7 +25,7 @@ import { placeText } from '../../shared/location-text.ts';
 import { destinationOf, Location } from '../destinations/location.ts';
 import { BackstopError, toFailure } from '../../shared/result.ts';
 import { mapLimit } from '../runtime/map-limit.ts';
-import { runWorkerJob } from '../runtime/worker-job.ts';
+import { JobWorkerPool, runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
 import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -290,7 +292,9 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     }
     todo.push(p);
   }
-  await mapLimit(todo, req.jobs ?? 2, async (p) => {
+  // Ended with the restore (an idle thread is unref'd and would end on its own after idleMs).
+  const workers = new JobWorkerPool('repository-job', { maxIdle: req.jobs ?? 2 });
+  const restored = mapLimit(todo, req.jobs ?? 2, async (p) => {
     const source = placeText(p.location);
     const base = { database: p.database, restoredAs: p.restoredAs, ...(p.point ? { point: p.point } : {}) };
     if (req.signal?.aborted) {
@@ -315,7 +319,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
       readAhead: readAheadFor(req.jobs ?? 2),
     };
     try {
-      await runWorkerJob<RestoreOutcome>('repository-job', spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });
+      await workers.run<RestoreOutcome>(spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });
       req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
       results.set(p, { ...base, status: 'ok' });
     } catch (e) {
@@ -332,6 +336,7 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     }
     req.onDatabase?.(results.get(p)!);
   });
+  await restored.finally(() => workers.close());
   return { databases: planned.map((p) => results.get(p)!), ...(serverLevel ? { serverLevel } : {}), notes };
 }
 

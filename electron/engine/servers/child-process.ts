@@ -16,6 +16,9 @@
  *   classified error after a look at the server (e.g. "was the database dropped?"). Its
  *   buffers are the pipe's own reads, each a fresh ArrayBuffer nothing else keeps
  *   (DumpStream.handsOverBuffers).
+ * - `retry` (runTool, streamTool): a failure it accepts (a server refusing a session because
+ *   its connection slots are full) is tried again after a growing pause, CONNECT_RETRY_MS in
+ *   all, as long as the tool wrote nothing to stdout; then the last failure stands.
  */
 import { lowerProcessPriority } from '../runtime/background-priority.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -181,20 +184,64 @@ function start(cmd: ToolCommand, classify: Classifier, signal: AbortSignal | und
   return { child: holder.child, outcome };
 }
 
+/**
+ * The pauses before each new try of a `retry` failure: a session refused because the server's
+ * (or the role's) connection slots are full is mostly one that asked in the moment after
+ * another session's client left and before its server process ended; a busier server frees
+ * slots within seconds. About 15 s in all, then the failure stands.
+ */
+export const CONNECT_RETRY_MS = [50, 100, 200, 400, 800, 1500, 3000, 4000, 5000] as const;
+
+/** Which failures a tool is tried again on (see CONNECT_RETRY_MS): given the tool's failure before it is classified. */
+export type RetryWhen = (failure: ToolFailure) => boolean;
+
+/** Resolves after `ms`, or rejects with CANCELED when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(canceled());
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(canceled());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `classify`, remembering whether `retry` accepts the failure it classified. */
+function watching(classify: Classifier, retry: RetryWhen | undefined): { classify: Classifier; retryable: () => boolean } {
+  let last = false;
+  return {
+    classify: (f) => {
+      last = retry?.(f) ?? false;
+      return classify(f);
+    },
+    retryable: () => last,
+  };
+}
+
 /** Runs a tool to completion and resolves its stdout (utf8). */
-export async function runTool(cmd: ToolCommand, opts: { classify: Classifier; input?: string; signal?: AbortSignal }): Promise<string> {
-  const { child, outcome } = start(cmd, opts.classify, opts.signal, opts.input === undefined ? 'ignore' : 'pipe');
-  if (!child) throw (await outcome) ?? canceled();
-  let stdout = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (d: string) => (stdout += d));
-  if (opts.input !== undefined) {
-    child.stdin?.on('error', () => undefined); // EPIPE when the tool exits early; its exit code tells.
-    child.stdin?.end(opts.input);
+export async function runTool(cmd: ToolCommand, opts: { classify: Classifier; input?: string; signal?: AbortSignal; retry?: RetryWhen }): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const w = watching(opts.classify, opts.retry);
+    const { child, outcome } = start(cmd, w.classify, opts.signal, opts.input === undefined ? 'ignore' : 'pipe');
+    if (!child) throw (await outcome) ?? canceled();
+    let stdout = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => (stdout += d));
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined); // EPIPE when the tool exits early; its exit code tells.
+      child.stdin?.end(opts.input);
+    }
+    const err = await outcome;
+    if (!err) return stdout;
+    const wait = CONNECT_RETRY_MS[attempt];
+    if (wait === undefined || !w.retryable() || stdout.length > 0) throw err;
+    await pause(wait, opts.signal);
   }
-  const err = await outcome;
-  if (err) throw err;
-  return stdout;
 }
 
 /**
@@ -243,12 +290,30 @@ export interface ToolStream {
 /** Starts a tool whose stdout is the product (a dump). See the header for the stream contract. */
 export function streamTool(
   cmd: ToolCommand,
-  opts: { classify: Classifier; signal?: AbortSignal; refine?: (e: BackstopError) => Promise<BackstopError> },
+  opts: { classify: Classifier; signal?: AbortSignal; refine?: (e: BackstopError) => Promise<BackstopError>; retry?: RetryWhen },
 ): ToolStream {
-  const started = start(cmd, opts.classify, opts.signal, 'ignore');
-  const child = started.child;
+  // The tool's current try: a `retry` failure before its first stdout byte starts another, whose stdout feeds the same stream.
+  let child: ChildProcess | null = null;
+  let wrote = false;
+  const attempt = async (n: number): Promise<BackstopError | null> => {
+    const w = watching(opts.classify, opts.retry);
+    const started = start(cmd, w.classify, opts.signal, 'ignore');
+    child = started.child;
+    if (child) {
+      child.stdout?.once('data', () => (wrote = true));
+      child.stdout?.pipe(out, { end: false });
+    }
+    const err = await started.outcome;
+    const wait = CONNECT_RETRY_MS[n];
+    if (!err || wait === undefined || wrote || !w.retryable()) return err;
+    try {
+      await pause(wait, opts.signal);
+    } catch (e) {
+      return e as BackstopError;
+    }
+    return attempt(n + 1);
+  };
   const refine = opts.refine;
-  const outcome = refine ? started.outcome.then(async (e) => (e && e.code !== 'CANCELED' ? refine(e).catch(() => e) : e)) : started.outcome;
   let settled = false;
   // Buffers stay as the pipe delivered them: a byte-mode readable would concatenate its
   // whole read-ahead into one new buffer on every read (a copy of every byte, and garbage).
@@ -263,21 +328,23 @@ export function streamTool(
       void outcome.then((err) => cb(err ?? null));
     },
   });
+  const tried = attempt(0);
+  const outcome = refine ? tried.then(async (e) => (e && e.code !== 'CANCELED' ? refine(e).catch(() => e) : e)) : tried;
   const done = outcome.then((err) => {
     settled = true;
     if (err) {
       out.destroy(err);
       throw err;
     }
+    // Each try's stdout is piped without ending the stream: the last one's success ends it.
+    out.end();
   });
   // The caller may watch only one of the two: neither may crash the process when unobserved.
   done.catch(() => undefined);
   out.on('error', () => undefined);
-  if (!child) return { stream: out, done };
-  child.stdout?.pipe(out);
   out.on('close', () => {
     // The consumer went away before the tool finished: stop the tool.
-    if (!settled) child.kill('SIGTERM');
+    if (!settled) (child as ChildProcess | null)?.kill('SIGTERM');
   });
   return { stream: out, done };
 }

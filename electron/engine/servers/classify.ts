@@ -51,6 +51,18 @@ const PG_UNREACHABLE = [
   /Is the server running/i,
   /the database system is (starting up|shutting down)/i,
 ];
+/**
+ * A session refused because connection slots are full: the role's or the database's CONNECTION
+ * LIMIT, or the server's max_connections (the last superuser_reserved_connections kept for
+ * superusers). Tried again for a while (child-process.ts, CONNECT_RETRY_MS): a slot frees when
+ * a session ends, and a backend ends only just after its client left.
+ */
+const PG_SLOTS_FULL = /too many connections for (role|database) "|sorry, too many clients already|remaining connection slots are reserved/i;
+
+export function pgConnectionSlotsFull(f: ToolFailure): boolean {
+  return PG_SLOTS_FULL.test(f.stderr);
+}
+
 const PG_AUTH = [/password authentication failed/i, /no password supplied/i, /FATAL:\s+role ".*" does not exist/i, /no pg_hba\.conf entry/i, /authentication failed/i];
 const PG_PERMISSION = [/permission denied/i, /must be superuser/i, /must be owner/i, /must have replication/i, /must be superuser or replication role/i, /not permitted to log in/i];
 
@@ -124,6 +136,14 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
         f,
       );
     }
+    if (/sorry, too many clients already|remaining connection slots are reserved/i.test(s)) {
+      return failure(
+        ctx,
+        ctx.fallback,
+        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers), and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
+        f,
+      );
+    }
     const missing = /database "((?:[^"]|"")*)" does not exist/i.exec(s);
     if (missing) return failure(ctx, 'DATABASE_NOT_FOUND', `Database "${missing[1] ?? ''}" does not exist on the ${ctx.server}`, f);
     if (/database ".*" already exists/i.test(s)) return failure(ctx, 'DATABASE_EXISTS', 'A database with that name already exists; choose another name', f);
@@ -167,6 +187,17 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
   };
 }
 
+/**
+ * A MySQL/MariaDB session refused because connection slots are full: the server's max_connections
+ * (1040), the global max_user_connections (1203) or the account's MAX_USER_CONNECTIONS (1226 naming
+ * it; not its hourly limits, which waiting seconds does not free). Tried again like PostgreSQL's.
+ */
+const MY_SLOTS_FULL = /\b1040\b|Too many connections|\b1203\b|'max_user_connections'/i;
+
+export function myConnectionSlotsFull(f: ToolFailure): boolean {
+  return MY_SLOTS_FULL.test(f.stderr);
+}
+
 /** MySQL/MariaDB client error numbers (the same in both). */
 const MY_UNREACHABLE = /\b(2002|2003|2005|2006|2013|2026)\b|Can't connect to (local )?(MySQL|MariaDB) server|Unknown (MySQL|MariaDB) server host|Lost connection to (MySQL|MariaDB) server/i;
 
@@ -177,6 +208,24 @@ export function classifyMysql(ctx: FailureContext): Classifier {
     if (cannotRun) return cannotRun;
     if (MY_UNREACHABLE.test(s)) {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
+    }
+    const userLimit = /User '((?:[^']|'')*)' (?:has exceeded the 'max_user_connections' resource \(current value: (\d+)\)|already has more than 'max_user_connections' active connections)/i.exec(s);
+    if (userLimit) {
+      const [, user = '', limit] = userLimit;
+      return failure(
+        ctx,
+        ctx.fallback,
+        `User "${user}" may have only ${limit ?? '@@max_user_connections'} session${limit === '1' ? '' : 's'} at once (${limit ? 'MAX_USER_CONNECTIONS' : 'max_user_connections'}) and all were in use for about 15 seconds (other sessions of that user count). Fix: end other sessions of "${user}", or raise the limit (${limit ? `ALTER USER … WITH MAX_USER_CONNECTIONS 0; for none` : 'SET GLOBAL max_user_connections = 0; for none'})`,
+        f,
+      );
+    }
+    if (/\b1040\b|Too many connections/i.test(s)) {
+      return failure(
+        ctx,
+        ctx.fallback,
+        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use, and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (SET GLOBAL max_connections = …;)`,
+        f,
+      );
     }
     if (/\b1045\b|Access denied for user [^\n]*\(using password/i.test(s)) {
       return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);

@@ -35,6 +35,12 @@ export interface ConnectionReport {
   warnings: string[];
   /** The user databases (as `listDatabases` returns them), when the test was asked to list them and could in the same round trip. */
   databases?: string[];
+  /**
+   * How many sessions the user may have open at once, when the server holds it to a number
+   * (PostgreSQL: the role's CONNECTION LIMIT): a run keeps its jobs at once to it, so its
+   * dumps are not refused for a session of its own.
+   */
+  maxSessions?: number;
 }
 
 /** Whether a backup type is offered, and whether it is taken per database or once for the whole server. */

@@ -49,6 +49,7 @@ import { checkLocalRoots } from './destination-roots.ts';
 import { sharedRetentionWarning } from './check-task-input.ts';
 import { retentionHours } from '../retention/index.ts';
 import type { RunQueue } from './run-queue.ts';
+import { limiter } from '../runtime/map-limit.ts';
 
 export interface ResolvedTask {
   task: Task;
@@ -379,7 +380,8 @@ export class TaskRunner {
           this.deps.events.emit('alert', {
             kind: 'new-databases',
             taskId: task.id,
-            message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${fresh.join(', ')}.`,
+            // A hosting panel may make hundreds at once: the message stays one line (all are in `databases`).
+            message: `Backup task "${task.name}" picked up ${fresh.length} new database${fresh.length === 1 ? '' : 's'}: ${nameList(fresh, false)}.`,
             databases: fresh,
           });
         }
@@ -461,6 +463,11 @@ export class TaskRunner {
     // A database the log just stored covers at every destination gets no job (no worker, repository open or
     // connection): the log job says which (covered-databases.ts). Not with hooks: they run around each job.
     const coverable = incrementalSource?.from === 'log' && !task.hooks ? jobs.filter((j) => !j.serverStream) : [];
+    // A user the server allows only so many sessions at once (a role's CONNECTION LIMIT): no more jobs at once than that,
+    // each job's dump holding one, so none is refused for a session of this run's own.
+    const maxSessions = report.maxSessions;
+    if (maxSessions !== undefined && maxSessions < this.deps.queue.capacity) log.info({ maxSessions }, 'jobs at once kept to the sessions the server allows the user');
+    const perServer = maxSessions !== undefined ? limiter(maxSessions) : <R>(fn: () => Promise<R>) => fn();
     const runOne = (job: (typeof jobs)[number]): Promise<DatabaseResult[]> => {
       const spec: BackupJobSpec = {
         server,
@@ -491,8 +498,7 @@ export class TaskRunner {
         // A logical task's server-level streams (the log read, grants.sql) mostly wait on a client tool: one thread for them.
         ...(job.serverStream && task.type === 'logical' ? { sharesThread: true } : {}),
       };
-      return this.deps.queue
-        .run(
+      return perServer(() => this.deps.queue.run(
           { taskId: task.id, database: job.database },
           () => {
             const running = this.runJob(spec, state, resolved, log);
@@ -502,7 +508,7 @@ export class TaskRunner {
             return running;
           },
           signal,
-        )
+        ))
         .catch((e: unknown) => {
           const f = toFailure(e);
           // The row says "Details are in the Backstop log": here they are (the job's stack, as its cause).

@@ -3,6 +3,8 @@
  * `--as-of` (issue #22): each database comes back from its latest point at or before the
  * moment, the notes say so, and a database with no point that early fails with
  * OUT_OF_RANGE naming its range while the others are restored.
+ * A folder of many small databases (a hosting server's) restores in as many worker threads as
+ * restores run at once (--jobs), reused, not one thread started per database.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,5 +79,40 @@ describe('restore-server onto an SQLite folder, as of a moment', () => {
     expect(la.databases).toEqual([expect.objectContaining({ restoredAs: 'old.db.copy', status: 'skipped' })]);
     expect(la.notes).toEqual([expect.stringMatching(/^"old\.db\.copy" was restored by an earlier run from restore point \S+ and is left as it is; the latest point is now \S+ \(drop it and run again, or use another --prefix or --suffix, to have that one\)\.$/)]);
     expect(rows(join(target, 'old.db.copy'))).toEqual([1]);
+  });
+});
+
+describe('restore-server of a folder of many small databases', () => {
+  it('reuses --jobs worker threads for all of them (threads counted as the process starts them), each restored', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const source = join(dir, 'source');
+    const target = join(dir, 'target');
+    mkdirSync(source);
+    mkdirSync(target);
+    const dataDir = join(dir, 'data');
+    const names = Array.from({ length: 12 }, (_, i) => `site${String(i).padStart(2, '0')}.db`);
+    names.forEach((n, i) => {
+      const db = new Database(join(source, n));
+      db.exec(`CREATE TABLE t (x); INSERT INTO t VALUES (${i});`);
+      db.close();
+    });
+    const task = join(dir, 'task.json');
+    writeFileSync(task, JSON.stringify({ name: 'hosting', server: { kind: 'sqlite', folder: source }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+    expect(JSON.parse((await cliInProcess('backup', '--config', task, '--json', '--data-dir', dataDir)).out).status).toBe('success');
+    writeFileSync(join(dir, 'target.json'), JSON.stringify({ kind: 'sqlite', folder: target }));
+    let threads = 0;
+    const counted = (): void => void threads++;
+    process.on('worker', counted);
+    try {
+      const r = await cliInProcess('restore-server', join(dir, 'backups'), '--server', join(dir, 'target.json'), '--prefix', 'r-', '--jobs', '2', '--json', '--data-dir', dataDir);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.out) as { databases: { database: string; status: string }[] }).databases.map((d) => [d.database, d.status])).toEqual(names.map((n) => [n, 'ok']));
+    } finally {
+      process.off('worker', counted);
+    }
+    // Two restores at once: two threads (before: one per database, twelve, each loading the engine).
+    expect(threads).toBeGreaterThan(0);
+    expect(threads).toBeLessThanOrEqual(2);
+    names.forEach((n, i) => expect(rows(join(target, `r-${n}`))).toEqual([i]));
   });
 });

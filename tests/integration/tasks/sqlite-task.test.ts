@@ -93,6 +93,17 @@ describe('server-wide task over a SQLite folder', () => {
     expect((await points(backups, 'chinook.sqlite')).map((p) => p.kind)).toEqual(['full']);
   });
 
+  it('many databases new at once (a hosting panel made a batch): one alert naming the first ten and how many more, all in its databases; each backed up', async () => {
+    const { engine, folder, task, alerts } = await setup();
+    await runTask(engine, task.id, 'full');
+    const fresh = Array.from({ length: 25 }, (_, i) => `site${String(i + 1).padStart(2, '0')}.db`);
+    for (const f of fresh) makeDb(join(folder, f), 1);
+    const run = await runTask(engine, task.id, 'incremental');
+    expect(run.databases.filter((d) => fresh.includes(d.database)).map((d) => [d.database, d.status, d.kind]).sort()).toEqual(fresh.map((f) => [f, 'success', 'full']));
+    const alert = alerts.filter((a) => a.kind === 'new-databases');
+    expect(alert).toEqual([{ kind: 'new-databases', taskId: task.id, message: `Backup task "all files" picked up 25 new databases: ${fresh.slice(0, 10).join(', ')} and 15 more.`, databases: fresh }]);
+  });
+
   it('starts an incremental-only task with a full', async () => {
     const { engine, task } = await setup({ schedule: { full: null, incremental: '*/30 * * * *', timezone: 'UTC' } });
     const run = await runTask(engine, task.id); // default kind: incremental, as the task has no full schedule

@@ -57,7 +57,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
-import { classifyMysql } from '../classify.ts';
+import { classifyMysql, myConnectionSlotsFull } from '../classify.ts';
 import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type {
   BackupSupport,
@@ -254,7 +254,7 @@ export class MysqlConnector implements Connector {
    */
   private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
-    const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback) });
+    const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback), retry: myConnectionSlotsFull });
     return out
       .split('\n')
       .filter((l) => l.length > 0)
@@ -273,7 +273,7 @@ export class MysqlConnector implements Connector {
     const dumperVersion = toolVersion(dumper);
     dumperVersion.catch(() => undefined);
     const rows = await this.query(
-      `SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}${opts.contentWarnings ? ` ${nonTransactionalQuery(SYSTEM_DATABASES)}` : ''}`,
+      `SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format, @@max_user_connections; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}${opts.contentWarnings ? ` ${nonTransactionalQuery(SYSTEM_DATABASES)}` : ''}`,
       { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
     );
     const version = rows[0]?.[0] ?? '?';
@@ -294,7 +294,15 @@ export class MysqlConnector implements Connector {
     ];
     const databases = opts.listDatabases ? databasesOf(rows.slice(1).filter((r) => r.length === 2)) : undefined;
     const contentWarning = opts.contentWarnings ? nonTransactionalWarning(rows.filter(isNonTransactionalRow)) : null;
-    return { serverVersion: product, tools, warnings: contentWarning ? [contentWarning] : [], ...(databases ? { databases } : {}) };
+    // The session's max_user_connections is the account's MAX_USER_CONNECTIONS when it has one, else the global one (0: none).
+    const maxSessions = Number(rows[0]?.[3]);
+    return {
+      serverVersion: product,
+      tools,
+      warnings: contentWarning ? [contentWarning] : [],
+      ...(databases ? { databases } : {}),
+      ...(Number.isInteger(maxSessions) && maxSessions > 0 ? { maxSessions } : {}),
+    };
   }
 
   async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
@@ -350,7 +358,7 @@ export class MysqlConnector implements Connector {
     async function* body(): AsyncGenerator<Buffer> {
       const { transactionPrecise, ...header } = await options;
       yield dumpHeader(header);
-      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify, refine: (e) => droppedDuringDump(e) });
+      tool = streamTool(await command(!transactionPrecise), { signal: opts.signal, classify, retry: myConnectionSlotsFull, refine: (e) => droppedDuringDump(e) });
       // Asked as soon as the position is seen (the snapshot is taken by then): the server's clock, as the log's times are.
       let facts: ReturnType<typeof snapshotFacts> | null = null;
       try {
@@ -521,7 +529,7 @@ export class MysqlConnector implements Connector {
     const classify = this.classify('reading the binary log (mariadb-binlog --read-from-remote-server)', 'DUMP_FAILED');
     async function* body(): AsyncGenerator<Buffer> {
       try {
-        if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify });
+        if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify, retry: myConnectionSlotsFull });
         yield* framedLogFiles(dir, files);
       } finally {
         await rm(dir, { recursive: true, force: true });

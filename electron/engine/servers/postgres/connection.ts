@@ -11,7 +11,7 @@
 import type { Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode, hasCode } from '../../../shared/result.ts';
 import { runTool, type ToolCommand } from '../child-process.ts';
-import { classifyPostgres } from '../classify.ts';
+import { classifyPostgres, pgConnectionSlotsFull } from '../classify.ts';
 import { findTool, type ToolSearch } from '../tools.ts';
 
 export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
@@ -112,6 +112,7 @@ export class PgConnection {
         input: PG_SESSION_SETUP + sql,
         signal: opts.signal,
         classify: this.classify(opts.action ?? 'running a query', opts.fallback ?? 'INTERNAL'),
+        retry: pgConnectionSlotsFull,
       });
     let out: string;
     try {

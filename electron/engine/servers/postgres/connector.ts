@@ -51,7 +51,7 @@ import { BACKUP_NOTES_META } from '../connector.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
-import { pgSessionEnded } from '../classify.ts';
+import { pgConnectionSlotsFull, pgSessionEnded } from '../classify.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
 import { collationMissingError, localeMissingError, lockSlotsError } from './target-differs.ts';
@@ -88,6 +88,8 @@ interface ServerFacts {
   createdb: boolean;
   replication: boolean;
   readAllData: boolean;
+  /** The role's CONNECTION LIMIT (null: none, or a superuser, who is not held to it). */
+  connectionLimit: number | null;
 }
 
 function hexToText(hex: string): string {
@@ -153,7 +155,7 @@ export class PostgresConnector implements Connector {
           `SELECT current_setting('server_version_num'), current_setting('server_version'), r.rolsuper, r.rolreplication,
              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_read_all_data')
                   THEN pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') ELSE false END,
-             r.rolcreatedb
+             r.rolcreatedb, r.rolconnlimit
            FROM pg_roles r WHERE r.rolname = current_user`,
           { signal, action: 'connecting', fallback: 'UNREACHABLE' },
         )
@@ -166,6 +168,7 @@ export class PostgresConnector implements Connector {
             createdb: r[5] === 't' || r[2] === 't',
             replication: r[3] === 't' || r[2] === 't',
             readAllData: r[4] === 't',
+            connectionLimit: r[2] !== 't' && Number(r[6]) >= 0 ? Number(r[6]) : null,
           };
         });
       this.facts.catch(() => (this.facts = null));
@@ -244,7 +247,7 @@ export class PostgresConnector implements Connector {
       { name: 'psql', path: psql, version: psqlVersion.version },
       { name: 'pg_dump', path: pgDump, version: dumpVersion.version },
     ];
-    return { serverVersion: `PostgreSQL ${facts.version}`, tools, warnings };
+    return { serverVersion: `PostgreSQL ${facts.version}`, tools, warnings, ...(facts.connectionLimit !== null ? { maxSessions: facts.connectionLimit } : {}) };
   }
 
   async listDatabases(opts: OperationOptions = {}): Promise<string[]> {
@@ -279,6 +282,7 @@ export class PostgresConnector implements Connector {
     const { stream, done } = streamTool(cmd, {
       signal: opts.signal,
       classify: this.conn.classify(`dumping database "${database}"`, 'DUMP_FAILED'),
+      retry: pgConnectionSlotsFull,
       refine: (e) => this.explainDumpFailure(database, e),
     });
     return {
@@ -408,6 +412,7 @@ export class PostgresConnector implements Connector {
       const { stream, done } = streamTool(this.conn.command('pg_dumpall', args), {
         signal: opts.signal,
         classify: this.conn.classify('dumping roles and tablespaces (pg_dumpall --globals-only)', 'DUMP_FAILED'),
+        retry: pgConnectionSlotsFull,
       });
       return { stream, done, handsOverBuffers: true, meta: { format: PG_GLOBALS_STREAM.format }, volatile: pgRestrictKeyVolatile };
     }
