@@ -91,9 +91,10 @@ describe('SMTP as companies run it', () => {
 describe('SMTP security that does not match the server', () => {
   it('STARTTLS to a port with TLS from the start (465): the error says to choose TLS', async () => {
     const smtp = await smtpReceiver({ implicitTls: true });
-    const engine = await testEngine({ notifyRetry: { attempts: 1, baseDelayMs: 50, timeoutMs: 1_500 } });
+    // 4 s: long enough that a busy machine still connects before it (the greeting is what times out), short for a test.
+    const engine = await testEngine({ notifyRetry: { attempts: 1, baseDelayMs: 50, timeoutMs: 4_000 } });
     const r = await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp) }, runFailed(one));
-    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} sent no SMTP greeting within 2 s: a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)` });
+    expect(r).toEqual({ delivered: false, attempts: 1, error: `the SMTP server localhost:${smtp.port} sent no SMTP greeting within 4 s: a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)` });
     // The right setting on the same server works.
     expect(await engine.notifier.sendNow({ kind: 'email', to: ['dba@example.test'], smtp: smtpOf(smtp, { security: 'tls' }) }, runFailed(one))).toMatchObject({ delivered: true });
     expect(smtp.mails.map((m) => m.secure)).toEqual([true]);
