@@ -22,13 +22,14 @@
  *   and the start-up hung in a cwd under /proc).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
 import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
+import { heldHook } from '../../fixtures/held-hook.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { until } from '../../fixtures/until.ts';
@@ -88,8 +89,7 @@ describe('backstop in a script', () => {
   it('a task file\'s run killed with -9, closed by a later `backstop history` (or `backstop agent` starting): that command tells its user on stderr, stdout stays one document', { timeout: 60_000 }, async () => {
     const dataDir = tempDir('backstop-cli-script-data-');
     const work = tempDir('backstop-cli-script-work-');
-    const started = join(work, 'started');
-    const gate = join(work, 'gate');
+    const held = heldHook(work, 60);
     const task = join(work, 'task.json');
     writeFileSync(
       task,
@@ -99,20 +99,19 @@ describe('backstop in a script', () => {
         type: 'snapshot',
         schedule: { full: '0 2 * * 0' },
         destinations: [{ kind: 'local', path: join(work, 'backups') }],
-        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 60 },
+        hooks: held.hooks,
       }),
     );
     const killedRun = async () => {
-      rmSync(gate, { force: true });
-      rmSync(started, { force: true });
+      held.rearm();
       const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
       const exited = new Promise((r) => child.once('exit', r));
       try {
-        await until('the run to start', () => existsSync(started));
+        await until('the run to start', held.started);
         child.kill('SIGKILL');
         await exited;
       } finally {
-        writeFileSync(gate, '');
+        held.release();
       }
     };
     await killedRun();

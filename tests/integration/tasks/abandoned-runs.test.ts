@@ -11,7 +11,7 @@
  *   file closes it and tells the file's own channel once, then runs as usual.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../electron/engine/index.ts';
@@ -24,6 +24,7 @@ import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { heldHook } from '../../fixtures/held-hook.ts';
 import { until } from '../../fixtures/until.ts';
 
 
@@ -32,8 +33,7 @@ describe('a scheduled run killed mid-run', () => {
     const dataDir = tempDir('backstop-abandoned-data-');
     const backups = tempDir('backstop-abandoned-backups-');
     const work = tempDir('backstop-abandoned-work-');
-    const started = join(work, 'started');
-    const gate = join(work, 'gate');
+    const held = heldHook(work);
     const hook = await httpReceiver();
     // A full every minute (5-field cron): the agent's own timer starts the run at the next minute, trigger "schedule".
     const setup = await createEngine({ dataDir });
@@ -43,7 +43,7 @@ describe('a scheduled run killed mid-run', () => {
       const task = await storedSqliteTask(setup, sqliteFolder(['shop.db']), backups, {
         name: 'weekly',
         schedule: { full: '* * * * *', incremental: null, timezone: 'UTC' },
-        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 120 },
+        hooks: held.hooks,
       });
       taskId = task.id;
       // Slots up to now count as handled, so the agent's start catches nothing up: its run is the timer's.
@@ -55,11 +55,11 @@ describe('a scheduled run killed mid-run', () => {
     const { child } = await startAgent(dataDir);
     const exited = new Promise((r) => child.once('exit', r));
     try {
-      await until('the scheduled full to start in the agent', () => existsSync(started), 90_000);
+      await until('the scheduled full to start in the agent', held.started, 90_000);
       child.kill('SIGKILL');
       await exited;
     } finally {
-      writeFileSync(gate, ''); // lets the orphaned hook shell end
+      held.release(); // lets the orphaned hook shell end
     }
 
     // The next start — a one-shot CLI command — closes it, and its alert reaches the channel before that process exits.
@@ -100,8 +100,7 @@ describe('a scheduled run killed mid-run', () => {
   it('a task file\'s killed run is told to the file\'s channel by its next `backstop backup`, once', { timeout: 120_000 }, async () => {
     const dataDir = tempDir('backstop-abandoned-file-data-');
     const work = tempDir('backstop-abandoned-file-work-');
-    const started = join(work, 'started');
-    const gate = join(work, 'gate');
+    const held = heldHook(work);
     const hook = await httpReceiver();
     const env = { QA_HOOK_URL: `${hook.url}/hooks/file` };
     const taskFile = join(work, 'task.json');
@@ -113,18 +112,18 @@ describe('a scheduled run killed mid-run', () => {
         type: 'snapshot',
         schedule: { full: '0 2 * * 0' },
         destinations: [{ kind: 'local', path: tempDir('backstop-abandoned-file-backups-') }],
-        hooks: { pre: ['/bin/sh', '-c', `[ -f '${gate}' ] || touch '${started}'; while [ ! -f '${gate}' ]; do sleep 0.05; done`], timeoutSeconds: 120 },
+        hooks: held.hooks,
         notifications: [{ kind: 'webhook', urlEnv: 'QA_HOOK_URL', on: ['failure'] }],
       }),
     );
     const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
     const exited = new Promise((r) => child.once('exit', r));
     try {
-      await until('the run to start', () => existsSync(started));
+      await until('the run to start', held.started);
       child.kill('SIGKILL');
       await exited;
     } finally {
-      writeFileSync(gate, '');
+      held.release();
     }
     expect(hook.requests).toHaveLength(0);
     const next = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env });
