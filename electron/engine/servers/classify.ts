@@ -140,7 +140,7 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       return failure(
         ctx,
         ctx.fallback,
-        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers), and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
+        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers). Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
         f,
       );
     }
@@ -192,7 +192,7 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
  * (1040), the global max_user_connections (1203) or the account's MAX_USER_CONNECTIONS (1226 naming
  * it; not its hourly limits, which waiting seconds does not free). Tried again like PostgreSQL's.
  */
-const MY_SLOTS_FULL = /\b1040\b|Too many connections|\b1203\b|'max_user_connections'/i;
+const MY_SLOTS_FULL = /(?:ERROR|error:) (?:1040|1203)\b|Too many connections|'max_user_connections'/i;
 
 export function myConnectionSlotsFull(f: ToolFailure): boolean {
   return MY_SLOTS_FULL.test(f.stderr);
@@ -215,15 +215,15 @@ export function classifyMysql(ctx: FailureContext): Classifier {
       return failure(
         ctx,
         ctx.fallback,
-        `User "${user}" may have only ${limit ?? '@@max_user_connections'} session${limit === '1' ? '' : 's'} at once (${limit ? 'MAX_USER_CONNECTIONS' : 'max_user_connections'}) and all were in use for about 15 seconds (other sessions of that user count). Fix: end other sessions of "${user}", or raise the limit (${limit ? `ALTER USER … WITH MAX_USER_CONNECTIONS 0; for none` : 'SET GLOBAL max_user_connections = 0; for none'})`,
+        `User "${user}" may have only ${limit ?? '@@max_user_connections'} session${limit === '1' ? '' : 's'} at once (${limit ? 'MAX_USER_CONNECTIONS' : 'max_user_connections'}) and all were in use (other sessions of that user count). Fix: end other sessions of "${user}", or raise the limit (${limit ? `ALTER USER … WITH MAX_USER_CONNECTIONS 0; for none` : 'SET GLOBAL max_user_connections = 0; for none'})`,
         f,
       );
     }
-    if (/\b1040\b|Too many connections/i.test(s)) {
+    if (/(?:ERROR|error:) 1040\b|Too many connections/i.test(s)) {
       return failure(
         ctx,
         ctx.fallback,
-        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use, and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (SET GLOBAL max_connections = …;)`,
+        `The ${ctx.server} has no free connection slot: its max_connections sessions are all in use. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (SET GLOBAL max_connections = …;)`,
         f,
       );
     }

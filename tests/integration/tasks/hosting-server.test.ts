@@ -113,7 +113,7 @@ describe('a server whose max_connections are all in use', () => {
       expect(run.status).toBe('failed');
       expect(run.errorCode).toBe('UNREACHABLE');
       expect(run.errorMessage).toContain(
-        `The PostgreSQL server 127.0.0.1:${pg.port} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers), and none came free within about 15 seconds. Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
+        `The PostgreSQL server 127.0.0.1:${pg.port} has no free connection slot: its max_connections sessions are all in use (the last superuser_reserved_connections of them only for superusers). Fix: run it again when fewer sessions are connected, end idle sessions of other applications, or raise max_connections (a server restart)`,
       );
       expect(run.errorMessage).toContain('remaining connection slots are reserved for non-replication superuser connections');
       expect(readdirSync(backups)).toEqual([]);
