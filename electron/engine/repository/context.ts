@@ -2,8 +2,12 @@
  * What every repository operation shares once a repository is open: backend, header,
  * derived keys, codec settings, runtime options, and the manifest store.
  *
- * Manifests are immutable once committed, so the store caches decoded manifests by point
- * id for the life of the Repository object; a deleted point is dropped from the cache.
+ * Manifests are immutable once committed, so the store caches what it decoded by point id
+ * for the life of the Repository object; a deleted point is dropped from the cache. Whole
+ * manifests (every chunk's location: ~200 bytes a chunk, a few MB for a database of GBs) are
+ * kept only up to `cachedLocations` chunk locations, the least recently used dropped first;
+ * a scan keeps of each point only its summary and the packs it names (`ScannedPoint`), so a
+ * folder of thousands of points of a large database is listed in bounded memory.
  * Errors: a missing manifest → NOT_FOUND; an unreadable one → INTEGRITY naming the point;
  * a newer manifest version → FORMAT_TOO_NEW.
  */
@@ -14,7 +18,7 @@ import type { HeaderBody } from './header.ts';
 import type { ChunkCodecConfig } from './chunk-codec.ts';
 import type { EncoderWorkers } from './encoder-pool.ts';
 import type { ChunkCache } from './chunk-cache.ts';
-import { decodeManifest, ManifestDamagedError, ManifestVersionError, type Manifest } from './manifest.ts';
+import { decodeManifest, manifestLocations, ManifestDamagedError, ManifestVersionError, type Manifest, type ManifestInfo } from './manifest.ts';
 import { POINTS_PREFIX, pointIdFromKey, pointKey } from './layout.ts';
 import { mapLimit } from '../runtime/map-limit.ts';
 
@@ -59,6 +63,8 @@ export interface RuntimeOptions {
    * default true). false keeps it format 1, readable by builds without delta chunks.
    */
   upgradeFormat: boolean;
+  /** Chunk locations the whole manifests kept in memory may hold together (default CACHED_LOCATIONS). */
+  cachedLocations: number;
 }
 
 export interface RepoContext {
@@ -81,25 +87,44 @@ export interface DamagedPoint {
   message: string;
 }
 
+/** What a scan keeps of a readable point: never its chunk list (load the manifest for that). */
+export interface ScannedPoint {
+  info: ManifestInfo;
+  chunkCount: number;
+  /** Every pack the point's chunks (and the bases they need) are in. */
+  packIds: readonly string[];
+}
+
 export interface ScanResult {
-  /** Readable manifests sorted by creation time (oldest first). */
-  good: Manifest[];
+  /** Readable points sorted by creation time (oldest first). */
+  good: ScannedPoint[];
   damaged: DamagedPoint[];
 }
 
-export function compareManifests(a: Manifest, b: Manifest): number {
+export function compareManifests(a: { info: ManifestInfo }, b: { info: ManifestInfo }): number {
   return a.info.createdAt < b.info.createdAt ? -1 : a.info.createdAt > b.info.createdAt ? 1 : a.info.id < b.info.id ? -1 : a.info.id > b.info.id ? 1 : 0;
 }
 
 /** Manifests a scan reads at once (ManifestStore.scan). */
 const SCAN_READS = 8;
 
+/** Chunk locations the whole manifests kept in memory may hold together (~200 bytes each: ~100 MB). */
+export const CACHED_LOCATIONS = 500_000;
+
+function scannedOf(m: Manifest): ScannedPoint {
+  return { info: m.info, chunkCount: m.refs.length, packIds: [...new Set(manifestLocations(m).map((r) => r.packId))] };
+}
+
 export class ManifestStore {
+  /** Whole manifests, least recently used first, holding `locations` chunk locations together. */
   private readonly cache = new Map<string, Manifest>();
+  private locations = 0;
+  private readonly scanned = new Map<string, ScannedPoint>();
 
   constructor(
     private readonly backend: Backend,
     private readonly sealer: Sealer,
+    private readonly maxLocations = CACHED_LOCATIONS,
   ) {}
 
   async listIds(): Promise<string[]> {
@@ -114,7 +139,11 @@ export class ManifestStore {
 
   async load(pointId: string): Promise<Manifest> {
     const cached = this.cache.get(pointId);
-    if (cached) return cached;
+    if (cached) {
+      this.cache.delete(pointId);
+      this.cache.set(pointId, cached);
+      return cached;
+    }
     let bytes: Buffer;
     try {
       bytes = await this.backend.get(pointKey(pointId));
@@ -136,12 +165,32 @@ export class ManifestStore {
       }
       throw e;
     }
-    this.cache.set(pointId, m);
+    this.scanned.set(pointId, scannedOf(m));
+    this.keep(pointId, m);
     return m;
   }
 
+  /** Whole manifests held now, and their chunk locations together (for tests of the bound). */
+  cached(): { manifests: number; locations: number } {
+    return { manifests: this.cache.size, locations: this.locations };
+  }
+
+  private keep(pointId: string, m: Manifest): void {
+    this.cache.set(pointId, m);
+    this.locations += manifestLocations(m).length;
+    // The one just loaded stays, however large: its caller is about to use it.
+    for (const [id, old] of this.cache) {
+      if (this.locations <= this.maxLocations || id === pointId) break;
+      this.cache.delete(id);
+      this.locations -= manifestLocations(old).length;
+    }
+  }
+
   forget(pointId: string): void {
+    const m = this.cache.get(pointId);
+    if (m) this.locations -= manifestLocations(m).length;
     this.cache.delete(pointId);
+    this.scanned.delete(pointId);
   }
 
   /**
@@ -151,11 +200,16 @@ export class ManifestStore {
    */
   async scan(): Promise<ScanResult> {
     const ids = await this.listIds();
-    const good: Manifest[] = [];
+    const good: ScannedPoint[] = [];
     const damaged: DamagedPoint[] = [];
     await mapLimit(ids, SCAN_READS, async (id) => {
       try {
-        good.push(await this.load(id));
+        const known = this.scanned.get(id);
+        if (known) good.push(known);
+        else {
+          await this.load(id);
+          good.push(this.scanned.get(id)!);
+        }
       } catch (e) {
         if (hasCode(e, 'INTEGRITY', 'FORMAT_TOO_NEW')) damaged.push({ id, code: e.code, message: e.message });
         else if (!hasCode(e, 'NOT_FOUND')) throw e; // NOT_FOUND: deleted meanwhile

@@ -16,7 +16,7 @@ import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerpri
 import { createSealer } from '../crypto/seal.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
 import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
-import { ManifestStore, compareManifests, type DamagedPoint, type RepoContext, type RuntimeOptions } from './context.ts';
+import { CACHED_LOCATIONS, ManifestStore, compareManifests, type DamagedPoint, type RepoContext, type RuntimeOptions, type ScannedPoint } from './context.ts';
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointIdTime, pointKey } from './layout.ts';
@@ -74,6 +74,7 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     chunkCache: o.chunkCache ?? null,
     sketchBases: o.sketchBases ?? true,
     upgradeFormat: o.upgradeFormat ?? true,
+    cachedLocations: o.cachedLocations ?? CACHED_LOCATIONS,
   };
 }
 
@@ -183,9 +184,14 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
     sealer,
     codec: { encryption: header.algorithms.encryption, dataKey, chunkIdKey, level: opts.compressionLevel },
     options: opts,
-    manifests: new ManifestStore(backend, sealer),
+    manifests: new ManifestStore(backend, sealer, opts.cachedLocations),
   };
   return new Repository(ctx);
+}
+
+/** A scanned point as the listings give it (summarize() of its whole manifest, without loading it). */
+function scannedSummary(p: ScannedPoint): PointSummary {
+  return { ...p.info, chunkCount: p.chunkCount };
 }
 
 /** How many readable point ids an INTEGRITY error of listPoints names. */
@@ -255,7 +261,7 @@ export class Repository {
   /** Every readable point (oldest first), and the points whose manifest cannot be read (damaged, or a newer format). */
   async scanPoints(): Promise<{ points: PointSummary[]; unreadable: DamagedPoint[] }> {
     const { good, damaged } = await this.ctx.manifests.scan();
-    return { points: good.map(summarize), unreadable: damaged };
+    return { points: good.map(scannedSummary), unreadable: damaged };
   }
 
   /**
@@ -277,7 +283,7 @@ export class Repository {
         `${damaged.length} restore point(s) in ${this.ctx.backend.location} cannot be read: ${damaged.map((d) => d.id).join(', ')}. ${damaged[0]!.message}${readable}`,
       );
     }
-    return good.map(summarize);
+    return good.map(scannedSummary);
   }
 
   /**
@@ -339,7 +345,7 @@ export class Repository {
     const byChain = new Map<string, PointSummary[]>();
     for (const m of good) {
       const list = byChain.get(m.info.chainId) ?? [];
-      list.push(summarize(m));
+      list.push(scannedSummary(m));
       byChain.set(m.info.chainId, list);
     }
     const out: ChainSummary[] = [];
@@ -367,7 +373,7 @@ export class Repository {
     const { good } = await this.ctx.manifests.scan();
     const ofType = good.filter((m) => m.info.backupType === backupType).sort(compareManifests);
     const last = ofType[ofType.length - 1];
-    return last ? summarize(last) : null;
+    return last ? scannedSummary(last) : null;
   }
 
   /**
@@ -436,7 +442,7 @@ export class Repository {
     }
     const referenced = new Set<string>();
     // A manifest names its chunks' bases too (format 2), so a base a kept point needs is kept.
-    for (const m of good) for (const r of manifestLocations(m)) referenced.add(r.packId);
+    for (const m of good) for (const packId of m.packIds) referenced.add(packId);
     const decision = decideGarbage({ packs, markers, referenced, now: options.now(), graceMs: options.gcGraceMs, markerStaleMs: options.markerStaleMs });
     let bytesFreed = 0;
     for (const p of decision.deletePacks) {

@@ -103,12 +103,14 @@ export async function loadChain(ctx: RepoContext, opts: WritePointOptions, point
   if (opts.kind !== 'incremental') return chain;
   const { good, damaged } = await ctx.manifests.scan();
   const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
-  const newest = ofType[ofType.length - 1];
-  if (!newest) throw new NoChainError(opts.backupType, ctx.backend.location);
-  chain.chainId = newest.info.chainId;
-  chain.parentId = newest.info.id;
+  const newestScanned = ofType[ofType.length - 1];
+  if (!newestScanned) throw new NoChainError(opts.backupType, ctx.backend.location);
+  chain.chainId = newestScanned.info.chainId;
+  chain.parentId = newestScanned.info.id;
+  // The chain's manifests whole, one at a time (the scan keeps no chunk lists; the store keeps a bounded number).
+  const newest = await ctx.manifests.load(newestScanned.info.id);
   // An unreadable manifest may be a newer point, and a point of another backup type may be newer: no comparison then.
-  if (damaged.length === 0 && good[good.length - 1] === newest) chain.comparable = newest;
+  if (damaged.length === 0 && good[good.length - 1] === newestScanned) chain.comparable = newest;
   const slots = new Map<string, PackSlot>();
   const locate = (r: ChunkRef): ChunkLocation => {
     const key = r.id.toString('hex');
@@ -121,23 +123,21 @@ export async function loadChain(ctx: RepoContext, opts: WritePointOptions, point
     return loc;
   };
   const members = ofType.filter((m) => m.info.chainId === chain.chainId);
-  for (const m of members) {
+  const sketching = ctx.formatVersion >= 2 && ctx.codec.level > 0 && ctx.options.sketchBases && opts.deltaBases !== false;
+  // Oldest first: a newer chunk replaces an older one under a shared super-feature.
+  const index = sketching ? new SketchIndex<ChunkRef>() : null;
+  for (const scanned of members) {
+    const m = await ctx.manifests.load(scanned.info.id);
     chain.basePoints.push(m.info.id);
     for (const r of manifestLocations(m)) locate(r);
-  }
-  if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && ctx.options.sketchBases && opts.deltaBases !== false) {
-    // Oldest first: a newer chunk replaces an older one under a shared super-feature.
-    const index = new SketchIndex<ChunkRef>();
-    for (const m of members) {
-      if (!m.sketches || m.sketches.size === 0) continue;
-      const byId = new Map(manifestLocations(m).map((r) => [r.id.toString('hex'), r]));
-      for (const [id, sketch] of m.sketches) {
-        const r = byId.get(id);
-        if (r) index.add(r, sketch);
-      }
+    if (!index || !m.sketches || m.sketches.size === 0) continue;
+    const byId = new Map(manifestLocations(m).map((r) => [r.id.toString('hex'), r]));
+    for (const [id, sketch] of m.sketches) {
+      const r = byId.get(id);
+      if (r) index.add(r, sketch);
     }
-    chain.sketches = index;
   }
+  if (index) chain.sketches = index;
   if (ctx.formatVersion >= 2 && ctx.codec.level > 0 && opts.deltaBases !== false) {
     const starts: number[] = [];
     let at = 0;
