@@ -39,6 +39,11 @@ export function pgSessionEnded(server: string): string {
   return `The ${server} ended this session: an administrator ended it (pg_terminate_backend), the server was stopped or restarted, or the database was dropped (DROP DATABASE … WITH (FORCE)). Fix: run it again once the server accepts connections`;
 }
 
+/** A role's CONNECTION LIMIT reached, and the fix: said the same whether the server's refusal was read or only inferred (a parallel pg_restore whose worker could not connect). */
+export function pgRoleLimitReached(role: string): string {
+  return `Role "${role}" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "${role}", restore with fewer jobs, or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`;
+}
+
 const PG_UNREACHABLE = [
   /could not connect to server/i,
   /connection refused/i,
@@ -127,15 +132,7 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
       );
     }
     const fullRole = /too many connections for role "((?:[^"]|"")*)"/i.exec(s);
-    if (fullRole) {
-      const role = fullRole[1] ?? '';
-      return failure(
-        ctx,
-        ctx.fallback,
-        `Role "${role}" has reached its CONNECTION LIMIT: every connection it may have is in use (its other sessions count, and a parallel restore opens one per job, and one more). Fix: end other sessions of "${role}", restore with fewer jobs, or raise the limit (ALTER ROLE "${role}" CONNECTION LIMIT -1; for none)`,
-        f,
-      );
-    }
+    if (fullRole) return failure(ctx, ctx.fallback, pgRoleLimitReached(fullRole[1] ?? ''), f);
     if (/sorry, too many clients already|remaining connection slots are reserved/i.test(s)) {
       return failure(
         ctx,

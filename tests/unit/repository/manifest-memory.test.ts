@@ -7,7 +7,7 @@
  * chain's size.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
+import { initRepository, openRepository, type PointSummary } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { collect, dumpLike, FAST, pieces, pointOpts, sha256, tempDir } from './helpers.ts';
 
@@ -31,7 +31,7 @@ describe('manifests in bounded memory', () => {
     const dir = await tempDir();
     cleanups.push(dir.cleanup);
     const write = await initRepository(new LocalBackend(dir.path), { ...FAST, packSize: 64 * 1024, cachedLocations: PAGES });
-    const written = [];
+    const written: PointSummary[] = [];
     for (let n = 0; n < 9; n++) {
       written.push(await write.writePoint(pieces(version(n)), pointOpts({ kind: n === 0 ? 'full' : 'incremental', backupType: 'snapshot', chunking: FIXED })));
     }

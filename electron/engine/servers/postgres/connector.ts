@@ -51,7 +51,7 @@ import { BACKUP_NOTES_META } from '../connector.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
 import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
-import { pgConnectionSlotsFull, pgSessionEnded } from '../classify.ts';
+import { pgConnectionSlotsFull, pgRoleLimitReached, pgSessionEnded } from '../classify.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
 import { collationMissingError, localeMissingError, lockSlotsError } from './target-differs.ts';
@@ -705,8 +705,28 @@ export class PostgresConnector implements Connector {
       for (const l of lines) if (VERBOSE_ENTRY.test(l)) progress.report(++seen);
     };
     const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
-    await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
+    try {
+      await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
+    } catch (e) {
+      throw jobs > 1 ? await this.workerRefused(e, jobs, opts.signal) : e;
+    }
     progress.finish();
+  }
+
+  /**
+   * A parallel pg_restore whose worker could not open its session may say only "a worker
+   * process died unexpectedly" (the worker's own error lost in the race): when the role's
+   * CONNECTION LIMIT is below the jobs plus pg_restore's own session, that is the reason, and
+   * it is said as when the server's refusal was read.
+   */
+  private async workerRefused(e: unknown, jobs: number, signal?: AbortSignal): Promise<unknown> {
+    if (!(e instanceof BackstopError) || !/worker process died unexpectedly/i.test(e.message) || /too many connections/i.test(e.message)) return e;
+    const rows = await this.conn
+      .query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user AND NOT rolsuper`, { signal, action: 'checking the restoring role\'s connection limit', fallback: 'RESTORE_FAILED' })
+      .catch(() => [] as string[][]);
+    const limit = Number(rows[0]?.[0]);
+    if (!rows[0] || !Number.isInteger(limit) || limit < 0 || limit > jobs) return e;
+    return new BackstopError(e.code, `${pgRoleLimitReached(this.conn.server.user)}${whileClause(e.message)}`, { cause: e });
   }
 
   /**
