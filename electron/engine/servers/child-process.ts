@@ -196,7 +196,7 @@ export const CONNECT_RETRY_MS = [50, 100, 200, 400, 800, 1500, 3000, 4000, 5000]
 export type RetryWhen = (failure: ToolFailure) => boolean;
 
 /** Resolves after `ms`, or rejects with CANCELED when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(canceled());
     const onAbort = (): void => {

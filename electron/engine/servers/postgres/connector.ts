@@ -50,7 +50,7 @@ import { PgCustomArchiveFacts } from '../../facts/pg-custom-facts.ts';
 import { BACKUP_NOTES_META } from '../connector.ts';
 import { pgArchiveVolatile } from './archive-header.ts';
 import { pgRestrictKeyVolatile } from './restrict-key.ts';
-import { runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
+import { CONNECT_RETRY_MS, pause, runToolBuffer, sinkTool, streamTool } from '../child-process.ts';
 import { pgConnectionSlotsFull, pgRoleLimitReached, pgSessionEnded } from '../classify.ts';
 import { openArchive, type ArchiveSource } from './archive-source.ts';
 import { pgRestoreClassifier } from './restore-failure.ts';
@@ -705,10 +705,20 @@ export class PostgresConnector implements Connector {
       for (const l of lines) if (VERBOSE_ENTRY.test(l)) progress.report(++seen);
     };
     const parallel = jobs > 1 ? ['-j', String(jobs)] : [];
-    try {
-      await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
-    } catch (e) {
-      throw jobs > 1 ? await this.workerRefused(e, jobs, opts.signal) : e;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sinkTool(this.conn.command('pg_restore', [...args, ...parallel, archive.file]), emptyStream(), { classify, signal: opts.signal, onStderr });
+        break;
+      } catch (e) {
+        // Refused its first session (a slot of the role's CONNECTION LIMIT still held by a session that just ended, as
+        // for the dumps: CONNECT_RETRY_MS): nothing was restored yet, so it is started again.
+        const wait = CONNECT_RETRY_MS[attempt];
+        if (seen === 0 && wait !== undefined && e instanceof BackstopError && /too many connections|too many clients|connection slots are reserved/i.test(e.message)) {
+          await pause(wait, opts.signal);
+          continue;
+        }
+        throw jobs > 1 ? await this.workerRefused(e, jobs, opts.signal) : e;
+      }
     }
     progress.finish();
   }
