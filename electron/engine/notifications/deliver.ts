@@ -113,7 +113,9 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
     tls: s.ca ? { ca: s.ca } : {},
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
+    // Longer than the set-up (connect + greeting, which connectionTimeout bounds): an idle-socket timer equal to it
+    // raced the greeting's, and a silent TLS-only port then said "Timeout" instead of naming the missing greeting.
+    socketTimeout: 2 * timeoutMs,
   });
   const where = `the SMTP server ${s.host}:${s.port}`;
   try {
@@ -159,7 +161,7 @@ function smtpFailure(where: string, security: SmtpSettings['security'], timeoutM
     return new PermanentDeliveryError(`${where} does not speak TLS from the first byte on this port: choose STARTTLS as the security (BACKSTOP_SMTP_SECURITY=starttls; usually port 587), or use the server's TLS port (usually 465)`);
   }
   // A port that expects TLS from the first byte (465) says nothing to a plain client.
-  if (err.code === 'ETIMEDOUT' && /greeting/i.test(message)) {
+  if (err.code === 'ETIMEDOUT' && ((e as { timeoutType?: string }).timeoutType === 'GREETING_TIMEOUT' || /greeting/i.test(message))) {
     return new Error(`${where} sent no SMTP greeting within ${Math.round(timeoutMs / 1000)} s${security === 'tls' ? '' : ': a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)'}`);
   }
   const text = `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
