@@ -28,11 +28,10 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
-import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
-import { heldHook } from '../../fixtures/held-hook.ts';
+import { CLI_BIN, REPO_ROOT, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
+import { heldHook, killedBackup } from '../../fixtures/held-hook.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { until } from '../../fixtures/until.ts';
 
 /** A tmpfs of `size` on `dir` (we run as root), unmounted when the test ends (before its temp folder is removed). */
 function tryMount(dir: string, size: string): boolean {
@@ -90,31 +89,14 @@ describe('backstop in a script', () => {
     const dataDir = tempDir('backstop-cli-script-data-');
     const work = tempDir('backstop-cli-script-work-');
     const held = heldHook(work, 60);
-    const task = join(work, 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 'cron job',
-        server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0' },
-        destinations: [{ kind: 'local', path: join(work, 'backups') }],
-        hooks: held.hooks,
-      }),
-    );
-    const killedRun = async () => {
-      held.rearm();
-      const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-      const exited = new Promise((r) => child.once('exit', r));
-      try {
-        await until('the run to start', held.started);
-        child.kill('SIGKILL');
-        await exited;
-      } finally {
-        held.release();
-      }
-    };
-    await killedRun();
+    const task = writeTaskFile(work, {
+      name: 'cron job',
+      server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+      schedule: { full: '0 2 * * 0' },
+      destinations: [{ kind: 'local', path: join(work, 'backups') }],
+      hooks: held.hooks,
+    });
+    await killedBackup(task, dataDir, held);
     const r = await runBackstop(['history', '--data-dir', dataDir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const [killed] = JSON.parse(r.stdout) as Run[];
@@ -126,7 +108,7 @@ describe('backstop in a script', () => {
     const again = await runBackstop(['history', '--data-dir', dataDir, '--json']);
     expect([again.code, again.stderr]).toEqual([0, '']);
     // Closed by `backstop agent` starting (a service): told to its stderr, the service's log.
-    await killedRun();
+    await killedBackup(task, dataDir, held);
     const agent = await startAgent(dataDir);
     const stopped = new Promise((r) => agent.child.once('exit', r));
     agent.child.kill('SIGTERM');

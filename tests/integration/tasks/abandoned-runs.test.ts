@@ -10,21 +10,18 @@
  * - a task file's run (`backstop backup --config`, killed): the next `backstop backup` of that
  *   file closes it and tells the file's own channel once, then runs as usual.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../electron/engine/index.ts';
 import type { NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { ScheduleStateTable } from '../../../electron/engine/store/index.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { startAgent } from '../../fixtures/agent-process.ts';
-import { CLI_BIN, REPO_ROOT, runBackstop } from '../../fixtures/cli.ts';
+import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { httpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data, waitForRun } from '../../fixtures/runs.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { heldHook } from '../../fixtures/held-hook.ts';
+import { heldHook, killedBackup } from '../../fixtures/held-hook.ts';
 import { until } from '../../fixtures/until.ts';
 
 
@@ -103,28 +100,15 @@ describe('a scheduled run killed mid-run', () => {
     const held = heldHook(work);
     const hook = await httpReceiver();
     const env = { QA_HOOK_URL: `${hook.url}/hooks/file` };
-    const taskFile = join(work, 'task.json');
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        name: 'cron job',
-        server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
-        type: 'snapshot',
-        schedule: { full: '0 2 * * 0' },
-        destinations: [{ kind: 'local', path: tempDir('backstop-abandoned-file-backups-') }],
-        hooks: held.hooks,
-        notifications: [{ kind: 'webhook', urlEnv: 'QA_HOOK_URL', on: ['failure'] }],
-      }),
-    );
-    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      await until('the run to start', held.started);
-      child.kill('SIGKILL');
-      await exited;
-    } finally {
-      held.release();
-    }
+    const taskFile = writeTaskFile(work, {
+      name: 'cron job',
+      server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+      schedule: { full: '0 2 * * 0' },
+      destinations: [{ kind: 'local', path: tempDir('backstop-abandoned-file-backups-') }],
+      hooks: held.hooks,
+      notifications: [{ kind: 'webhook', urlEnv: 'QA_HOOK_URL', on: ['failure'] }],
+    });
+    await killedBackup(taskFile, dataDir, held, env);
     expect(hook.requests).toHaveLength(0);
     const next = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env });
     expect(next.code, next.stderr).toBe(0);
