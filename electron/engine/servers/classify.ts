@@ -64,7 +64,7 @@ const PG_UNREACHABLE = [
  */
 const PG_SLOTS_FULL = /too many connections for (role|database) "|sorry, too many clients already|remaining connection slots are reserved/i;
 
-export function pgConnectionSlotsFull(f: ToolFailure): boolean {
+export function pgConnectionSlotsFull(f: Pick<ToolFailure, 'stderr'>): boolean {
   return PG_SLOTS_FULL.test(f.stderr);
 }
 

@@ -713,7 +713,7 @@ export class PostgresConnector implements Connector {
         // Refused its first session (a slot of the role's CONNECTION LIMIT still held by a session that just ended, as
         // for the dumps: CONNECT_RETRY_MS): nothing was restored yet, so it is started again.
         const wait = CONNECT_RETRY_MS[attempt];
-        if (seen === 0 && wait !== undefined && e instanceof BackstopError && /too many connections|too many clients|connection slots are reserved/i.test(e.message)) {
+        if (seen === 0 && wait !== undefined && e instanceof BackstopError && pgConnectionSlotsFull({ stderr: e.message })) {
           await pause(wait, opts.signal);
           continue;
         }
