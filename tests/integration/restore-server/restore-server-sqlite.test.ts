@@ -22,14 +22,19 @@ const rows = (file: string): number[] => {
   }
 };
 
+/** A test's folders: the SQLite source, the (empty) target folder, and a data dir, under one temp dir. */
+function folders(): { dir: string; source: string; target: string; dataDir: string } {
+  const dir = tempDir();
+  const source = join(dir, 'source');
+  const target = join(dir, 'target');
+  mkdirSync(source);
+  mkdirSync(target);
+  return { dir, source, target, dataDir: join(dir, 'data') };
+}
+
 describe('restore-server onto an SQLite folder, as of a moment', () => {
   it('restores each database from its latest point at or before --as-of; a database with no point that early fails with OUT_OF_RANGE', { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    const source = join(dir, 'source');
-    const target = join(dir, 'target');
-    mkdirSync(source);
-    mkdirSync(target);
-    const dataDir = join(dir, 'data');
+    const { dir, source, target, dataDir } = folders();
     const write = (file: string, sql: string) => {
       const db = new Database(join(source, file));
       db.exec(sql);
@@ -84,12 +89,7 @@ describe('restore-server onto an SQLite folder, as of a moment', () => {
 
 describe('restore-server of a folder of many small databases', () => {
   it('reuses --jobs worker threads for all of them (threads counted as the process starts them), each restored', { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    const source = join(dir, 'source');
-    const target = join(dir, 'target');
-    mkdirSync(source);
-    mkdirSync(target);
-    const dataDir = join(dir, 'data');
+    const { dir, source, target, dataDir } = folders();
     const names = Array.from({ length: 12 }, (_, i) => `site${String(i).padStart(2, '0')}.db`);
     names.forEach((n, i) => {
       const db = new Database(join(source, n));
