@@ -53,18 +53,12 @@ describe('backstop in a script', () => {
     const folder = sqliteFolder(['shop.db']);
     const backups = join(work, 'backups');
     // After the database's backup is stored, its post hook fills the data folder's disk.
-    const task = join(work, 'task.json');
-    writeFileSync(
-      task,
-      JSON.stringify({
-        name: 'nightly',
-        server: { kind: 'sqlite', folder },
-        type: 'snapshot',
-        schedule: { full: '0 2 * * *' },
-        destinations: [{ kind: 'local', path: backups }],
-        hooks: { post: ['/bin/sh', '-c', `dd if=/dev/zero of='${dataDir}/filler' bs=4k 2>/dev/null; exit 0`] },
-      }),
-    );
+    const task = writeTaskFile(work, {
+      name: 'nightly',
+      server: { kind: 'sqlite', folder },
+      destinations: [{ kind: 'local', path: backups }],
+      hooks: { post: ['/bin/sh', '-c', `dd if=/dev/zero of='${dataDir}/filler' bs=4k 2>/dev/null; exit 0`] },
+    });
     const r = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json']);
     const doc = JSON.parse(r.stdout) as { status: string; error?: { code: string; message: string }; databases: { database: string; status: string; point: string | null; location: string }[] };
     expect(doc.error).toEqual({ code: 'DISK_FULL', message: expect.stringMatching(/^History could not record this run: Backstop could not write its app database .+backstop\.db: the disk is full .+ The backups listed in this run were stored at their destinations\.$/) });
@@ -121,9 +115,8 @@ describe('backstop in a script', () => {
   it('restore-server over a root with one damaged database folder: exit 1, partial, the INTEGRITY error names that folder, nothing half-created', async () => {
     const work = tempDir('backstop-cli-script-rs-');
     const dataDir = join(work, 'data');
-    const task = join(work, 'task.json');
     const root = join(work, 'backups');
-    writeFileSync(task, JSON.stringify({ name: 'files', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db', 'Sales Q1 ü.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: root }] }));
+    const task = writeTaskFile(work, { name: 'files', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db', 'Sales Q1 ü.db']) }, destinations: [{ kind: 'local', path: root }] });
     const backup = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json']);
     expect(backup.code, backup.stdout).toBe(0);
     // One byte of the damaged database's only pack flipped on the disk (bit rot, a bad copy).
@@ -155,8 +148,7 @@ describe('backstop in a script', () => {
   it('stdout a reader closes early (`| head -c 10`) or a full disk (`> /dev/full`): no crash trace; the backup is stored and recorded; exit 0 and 1', async () => {
     const work = tempDir('backstop-cli-script-out-');
     const dataDir = join(work, 'data');
-    const task = join(work, 'task.json');
-    writeFileSync(task, JSON.stringify({ name: 'piped', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(work, 'backups') }] }));
+    const task = writeTaskFile(work, { name: 'piped', server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) }, destinations: [{ kind: 'local', path: join(work, 'backups') }] });
     const run = (stdout: 'closed' | number) =>
       new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
         const child = spawn(process.execPath, [CLI_BIN, 'backup', '--config', task, '--data-dir', dataDir, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', stdout === 'closed' ? 'pipe' : stdout, 'pipe'] });
@@ -183,8 +175,7 @@ describe('backstop in a script', () => {
 
   it('cron/systemd environments: TZ empty or POSIX-style, no HOME, LANG=C with a non-ASCII database name, a read-only cwd — the task file without a timezone still backs up', async () => {
     const work = tempDir('backstop-cli-script-env-');
-    const task = join(work, 'task.json');
-    writeFileSync(task, JSON.stringify({ name: 'cron', server: { kind: 'sqlite', folder: sqliteFolder(['Sales Q1 ü.db']) }, type: 'snapshot', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(work, 'backups') }] }));
+    const task = writeTaskFile(work, { name: 'cron', server: { kind: 'sqlite', folder: sqliteFolder(['Sales Q1 ü.db']) }, destinations: [{ kind: 'local', path: join(work, 'backups') }] });
     for (const TZ of ['', ':/etc/localtime', 'UTC0']) {
       const r = await runBackstop(['backup', '--config', task, '--data-dir', join(work, 'data'), '--json'], { env: { TZ, HOME: '', LANG: 'C', LC_ALL: 'C' }, cwd: '/proc' });
       expect(r.code, `TZ=${TZ}: ${r.stdout}`).toBe(0);
