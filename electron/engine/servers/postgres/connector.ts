@@ -730,12 +730,10 @@ export class PostgresConnector implements Connector {
    * it is said as when the server's refusal was read.
    */
   private async workerRefused(e: unknown, jobs: number, signal?: AbortSignal): Promise<unknown> {
-    if (!(e instanceof BackstopError) || !/worker process died unexpectedly/i.test(e.message) || /too many connections/i.test(e.message)) return e;
-    const rows = await this.conn
-      .query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user AND NOT rolsuper`, { signal, action: 'checking the restoring role\'s connection limit', fallback: 'RESTORE_FAILED' })
-      .catch(() => [] as string[][]);
-    const limit = Number(rows[0]?.[0]);
-    if (!rows[0] || !Number.isInteger(limit) || limit < 0 || limit > jobs) return e;
+    if (!(e instanceof BackstopError) || !/worker process died unexpectedly/i.test(e.message) || pgConnectionSlotsFull({ stderr: e.message })) return e;
+    // The role's facts (already asked before the restore began: CREATEDB): null for no limit, or a superuser.
+    const limit = (await this.serverFacts(signal).catch(() => null))?.connectionLimit ?? null;
+    if (limit === null || limit > jobs) return e;
     return new BackstopError(e.code, `${pgRoleLimitReached(this.conn.server.user)}${whileClause(e.message)}`, { cause: e });
   }
 
