@@ -102,6 +102,10 @@ async function backupAndApplyRetention(
     return budget ? new ThrottledBackend(backend, budget) : backend;
   };
   const reachable = folders.filter((l): l is Location => l !== null);
+  // A remote destination reads its delta bases and the manifests it read before from the local cache, not over the network.
+  const localCache = spec.chunkCacheDir ? new LocalChunkCache(spec.chunkCacheDir) : null;
+  const cachesFor = (l: Location): Pick<OpenOptions, 'chunkCache' | 'manifestCache'> =>
+    l.destination.kind !== 'local' && localCache ? { chunkCache: localCache, manifestCache: localCache } : {};
   const opened: Location[] = [...reachable];
   const siblings = new Map<string, Location>();
   const siblingOf = (l: Location): Location => {
@@ -127,7 +131,7 @@ async function backupAndApplyRetention(
     // grants.sql: read whole first, and not stored again when no destination would get anything new (unchanged-stream.ts).
     const whole = spec.serverStream && spec.database === MYSQL_GRANTS_STREAM.name && reachable.length > 0 ? await readWhole(await openOne(signal, [])) : null;
     if (whole && spec.requestedKind === 'incremental') {
-      const hashes = await Promise.all(reachable.map((l) => storedHash(l, key, repoOptions)));
+      const hashes = await Promise.all(reachable.map((l) => storedHash(l, key, { ...repoOptions, ...cachesFor(l) })));
       if (hashes.every((h) => h === whole.sha256)) {
         return found.map((f, i): JobOutcome =>
           f.status === 'rejected'
@@ -146,15 +150,19 @@ async function backupAndApplyRetention(
       dumpToolVersion: spec.dumpToolVersion,
       openDump: wal ? (s, kind) => wal.openDump(s, kind) : whole ? () => Promise.resolve(whole.replay()) : (s, _kind, since) => openOne(s, since),
       ...(spec.incrementalSource?.from === 'log'
-        ? { fromLog: (prep: PreparedDestination, target: DestinationTarget) => logCoverage(prep, logFolders.get(target.id)!.backend(), { ...repoOptions, key }) }
+        ? {
+            fromLog: (prep: PreparedDestination, target: DestinationTarget) => {
+              const log = logFolders.get(target.id)!;
+              return logCoverage(prep, log.backend(), { ...repoOptions, ...cachesFor(log), key });
+            },
+          }
         : {}),
       dumpReason: spec.incrementalSource?.from === 'dump' ? spec.incrementalSource.reason : null,
       ...(spec.readBudget ? { readBudget: spec.readBudget } : {}),
       ...(wal ? { beforeDump: (prepared, s) => wal.beforeDump(prepared, s) } : {}),
       destinations: reachable.map((l) => ({
         id: l.id,
-        // A remote destination reads its delta bases from the local chunk cache, not over the network.
-        ...(l.destination.kind !== 'local' && spec.chunkCacheDir ? { repoOptions: { chunkCache: new LocalChunkCache(spec.chunkCacheDir) } } : {}),
+        repoOptions: cachesFor(l),
         backend: limited(l, l.backend()),
         sibling: () => {
           const s = siblingOf(l);
@@ -187,7 +195,8 @@ async function backupAndApplyRetention(
       if (o.status !== 'success' || signal.aborted || !folder) continue;
       // The point went to the database folder, or to its sibling for this key when the key changed
       // (as Location.readWithKey reads it, but the sibling stays open: `opened` closes it with the job).
-      const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, key });
+      const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, ...cachesFor(l), key });
+      const rootOptions = { ...repoOptions, ...cachesFor(folder) };
       let writtenRepo: Promise<Repository> | undefined;
       const openWritten = () =>
         (writtenRepo ??= open(folder).catch((e: unknown) => {
@@ -198,14 +207,14 @@ async function backupAndApplyRetention(
       if (retain) {
         try {
           const repo = await openWritten();
-          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, repoOptions)) : await applyRetention(repo, spec.retention, new Date());
+          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, rootOptions)) : await applyRetention(repo, spec.retention, new Date());
           o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, ...(r.inUse?.length ? { keptInUse: r.inUse } : {}), error: null };
         } catch (e) {
           o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
         }
       } else if (spec.retentionSkipped) o.retention = { deleted: [], bytesFreed: 0, error: { code: 'CONFLICT', message: spec.retentionSkipped } };
       // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
-      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, repoOptions)), () => []);
+      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, rootOptions)), () => []);
       await measureFreeSpace(o, spec, i, folder);
     }
     return outcomes;

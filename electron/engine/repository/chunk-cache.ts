@@ -1,6 +1,8 @@
 /**
  * A bounded local cache of stored chunks, so an incremental to a remote destination (S3)
- * reads its delta bases from the local disk instead of downloading them (docs/FORMAT.md §6a).
+ * reads its delta bases from the local disk instead of downloading them (docs/FORMAT.md §6a),
+ * and of manifests, so a run lists a remote folder's points without downloading every
+ * manifest again each time (ManifestStore).
  *
  * Contract: entries are the chunks' *stored* form (sealed: AES-256-GCM under the
  * repository's data key for an encrypted repository, so the cache holds no plaintext the
@@ -11,6 +13,10 @@
  * costs downloads, never a backup. When the cache grows beyond `maxBytes` the least
  * recently written entries are removed. Safe to share between repositories (keyed by
  * repository id) and between processes (writes are atomic, eviction tolerates races).
+ * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
+ * the destination listing's size and time name the object's version, so a manifest put
+ * again, replaced or tampered with at the destination is a miss and read from there; the
+ * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,9 +30,24 @@ export interface ChunkCache {
   drop(repositoryId: string, id: Uint8Array): Promise<void>;
 }
 
+/** One version of a manifest object at the destination: its size and last-modified time as listed. */
+export interface ObjectVersion {
+  size: number;
+  modifiedMs: number;
+}
+
+export interface ManifestCache {
+  getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null>;
+  putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void>;
+  dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void>;
+}
+
+/** The cache's subfolder of manifests in a repository's folder (chunk fan-outs are two hex digits). */
+const MANIFESTS = 'points';
+
 const hex = (id: Uint8Array) => Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
 
-export class LocalChunkCache implements ChunkCache {
+export class LocalChunkCache implements ChunkCache, ManifestCache {
   private total: number | null = null;
   private evicting: Promise<void> | null = null;
 
@@ -53,7 +74,31 @@ export class LocalChunkCache implements ChunkCache {
   }
 
   async put(repositoryId: string, id: Uint8Array, stored: Uint8Array): Promise<void> {
-    const path = this.path(repositoryId, id);
+    await this.store(this.path(repositoryId, id), stored);
+  }
+
+  private manifestPath(repositoryId: string, pointId: string, v: ObjectVersion): string {
+    return join(this.dir, repositoryId, MANIFESTS, `${pointId}@${v.size}@${Math.trunc(v.modifiedMs)}`);
+  }
+
+  async getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null> {
+    try {
+      const bytes = await readFile(this.manifestPath(repositoryId, pointId, version));
+      return bytes.length === version.size ? bytes : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void> {
+    if (bytes.length === version.size) await this.store(this.manifestPath(repositoryId, pointId, version), bytes);
+  }
+
+  async dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void> {
+    await unlink(this.manifestPath(repositoryId, pointId, version)).catch(() => {});
+  }
+
+  private async store(path: string, stored: Uint8Array): Promise<void> {
     try {
       if (await stat(path).catch(() => null)) return;
       const folder = join(path, '..');

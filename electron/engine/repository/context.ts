@@ -8,6 +8,11 @@
  * kept only up to `cachedLocations` chunk locations, the least recently used dropped first;
  * a scan keeps of each point only its summary and the packs it names (`ScannedPoint`), so a
  * folder of thousands of points of a large database is listed in bounded memory.
+ * With a local manifest cache (RuntimeOptions.manifestCache, remote destinations) the bytes of
+ * a listed manifest are read from the local disk when that version (size and time as listed)
+ * was read before; they are decoded and authenticated the same way, and a cached copy that
+ * fails is dropped and the destination's read instead. `load(id, { fresh: true })` (verify)
+ * always reads the destination.
  * Errors: a missing manifest → NOT_FOUND; an unreadable one → INTEGRITY naming the point;
  * a newer manifest version → FORMAT_TOO_NEW.
  */
@@ -17,7 +22,7 @@ import type { Sealer } from '../crypto/seal.ts';
 import type { HeaderBody } from './header.ts';
 import type { ChunkCodecConfig } from './chunk-codec.ts';
 import type { EncoderWorkers } from './encoder-pool.ts';
-import type { ChunkCache } from './chunk-cache.ts';
+import type { ChunkCache, ManifestCache, ObjectVersion } from './chunk-cache.ts';
 import { decodeManifest, manifestLocations, ManifestDamagedError, ManifestVersionError, type Manifest, type ManifestInfo } from './manifest.ts';
 import { POINTS_PREFIX, pointIdFromKey, pointKey } from './layout.ts';
 import { mapLimit } from '../runtime/map-limit.ts';
@@ -52,6 +57,11 @@ export interface RuntimeOptions {
    * stores and reads delta bases from it before downloading them. null: no cache.
    */
   chunkCache: ChunkCache | null;
+  /**
+   * Local cache of a remote destination's manifests (ManifestStore): a listing reads only
+   * the manifests it has not read before. null: every manifest is read from the destination.
+   */
+  manifestCache: ManifestCache | null;
   /**
    * Format 2: compute and record each new chunk's resemblance sketch, and look for a delta
    * base by sketch when the chunk at the same stream position is absent or less alike
@@ -120,11 +130,14 @@ export class ManifestStore {
   private readonly cache = new Map<string, Manifest>();
   private locations = 0;
   private readonly scanned = new Map<string, ScannedPoint>();
+  /** Each listed manifest's version (size, time) as the last listing gave it: what the local cache is keyed by. */
+  private readonly versions = new Map<string, ObjectVersion>();
 
   constructor(
     private readonly backend: Backend,
     private readonly sealer: Sealer,
     private readonly maxLocations = CACHED_LOCATIONS,
+    private readonly local: { cache: ManifestCache; repositoryId: string } | null = null,
   ) {}
 
   async listIds(): Promise<string[]> {
@@ -132,17 +145,29 @@ export class ManifestStore {
     const ids: string[] = [];
     for (const o of objs) {
       const id = pointIdFromKey(o.key);
-      if (id) ids.push(id);
+      if (!id) continue;
+      ids.push(id);
+      this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
     }
     return ids.sort();
   }
 
-  async load(pointId: string): Promise<Manifest> {
-    const cached = this.cache.get(pointId);
+  async load(pointId: string, options: { fresh?: boolean } = {}): Promise<Manifest> {
+    const cached = options.fresh ? undefined : this.cache.get(pointId);
     if (cached) {
       this.cache.delete(pointId);
       this.cache.set(pointId, cached);
       return cached;
+    }
+    const version = this.versions.get(pointId);
+    const local = !options.fresh && version && this.local ? await this.local.cache.getManifest(this.local.repositoryId, pointId, version) : null;
+    if (local) {
+      try {
+        return this.decoded(pointId, decodeManifest(local, pointId, this.sealer));
+      } catch {
+        // Damaged on the local disk (or a newer format than it says): the destination's copy decides.
+        await this.local!.cache.dropManifest(this.local!.repositoryId, pointId, version!);
+      }
     }
     let bytes: Buffer;
     try {
@@ -153,9 +178,14 @@ export class ManifestStore {
       }
       throw e;
     }
-    let m: Manifest;
+    const m = this.decode(pointId, bytes);
+    if (version && this.local) await this.local.cache.putManifest(this.local.repositoryId, pointId, version, bytes);
+    return this.decoded(pointId, m);
+  }
+
+  private decode(pointId: string, bytes: Buffer): Manifest {
     try {
-      m = decodeManifest(bytes, pointId, this.sealer);
+      return decodeManifest(bytes, pointId, this.sealer);
     } catch (e) {
       if (e instanceof ManifestVersionError) {
         throw new BackstopError('FORMAT_TOO_NEW', `Restore point ${pointId} was written in manifest format ${e.version} by a newer Backstop. Update Backstop to read it.`);
@@ -165,6 +195,9 @@ export class ManifestStore {
       }
       throw e;
     }
+  }
+
+  private decoded(pointId: string, m: Manifest): Manifest {
     this.scanned.set(pointId, scannedOf(m));
     this.keep(pointId, m);
     return m;
@@ -176,6 +209,9 @@ export class ManifestStore {
   }
 
   private keep(pointId: string, m: Manifest): void {
+    const had = this.cache.get(pointId);
+    if (had) this.locations -= manifestLocations(had).length;
+    this.cache.delete(pointId);
     this.cache.set(pointId, m);
     this.locations += manifestLocations(m).length;
     // The one just loaded stays, however large: its caller is about to use it.
@@ -191,6 +227,10 @@ export class ManifestStore {
     if (m) this.locations -= manifestLocations(m).length;
     this.cache.delete(pointId);
     this.scanned.delete(pointId);
+    const version = this.versions.get(pointId);
+    this.versions.delete(pointId);
+    // A deleted point's cached copy would only take room until evicted.
+    if (version && this.local) void this.local.cache.dropManifest(this.local.repositoryId, pointId, version);
   }
 
   /**

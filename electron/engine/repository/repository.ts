@@ -72,6 +72,7 @@ function runtimeOptions(o: OpenOptions): RuntimeOptions {
     maxChunksInFlight: o.maxChunksInFlight ?? Math.max(4, (o.encoderWorkers?.size ?? workers) * 3),
     encoderWorkers: o.encoderWorkers ?? null,
     chunkCache: o.chunkCache ?? null,
+    manifestCache: o.manifestCache ?? null,
     sketchBases: o.sketchBases ?? true,
     upgradeFormat: o.upgradeFormat ?? true,
     cachedLocations: o.cachedLocations ?? CACHED_LOCATIONS,
@@ -184,7 +185,7 @@ export async function openRepository(backend: Backend, options: OpenOptions = {}
     sealer,
     codec: { encryption: header.algorithms.encryption, dataKey, chunkIdKey, level: opts.compressionLevel },
     options: opts,
-    manifests: new ManifestStore(backend, sealer, opts.cachedLocations),
+    manifests: new ManifestStore(backend, sealer, opts.cachedLocations, opts.manifestCache ? { cache: opts.manifestCache, repositoryId: header.repositoryId } : null),
   };
   return new Repository(ctx);
 }

@@ -40,7 +40,7 @@ export async function verify(ctx: RepoContext, pointId: string | undefined, opts
   const ids = pointId === undefined ? await ctx.manifests.listIds() : [pointId];
   for (const id of ids) {
     try {
-      manifests.push(await ctx.manifests.load(id));
+      manifests.push(await ctx.manifests.load(id, { fresh: true })); // what the destination holds, never a local copy
     } catch (e) {
       if (!isBackstopError(e)) throw e;
       if (e.code === 'NOT_FOUND' && pointId !== undefined) throw e;

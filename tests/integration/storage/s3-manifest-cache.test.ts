@@ -1,0 +1,77 @@
+/**
+ * A run at an S3 destination downloads only the manifests it has not read before (the local
+ * manifest cache beside the chunk cache): every run used to GET every manifest of each
+ * database's folder, and more than once (choosing the incremental's chain, then retention),
+ * so a year of hourly points cost thousands of requests per database per run. Counted on the
+ * wire (the HTTP proxy in front of s3rver), over a full and four incrementals of one SQLite
+ * database; the points are still chained and restore.
+ */
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Destination } from '../../../electron/shared/domain.ts';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+
+let s3: S3rverHandle;
+let proxy: FaultProxy;
+let seen: { method: string; url: string }[] = [];
+
+beforeAll(async () => {
+  s3 = await startS3rver(['backstop']);
+  proxy = await startFaultProxy({ host: '127.0.0.1', port: s3.port }, { rate: 0, seed: 1, onRequest: (method, url) => seen.push({ method, url }) });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await s3?.stop();
+});
+
+/** GETs of manifest objects (`…/points/<id>.point`), not LISTs of the points folder. */
+const manifestGets = () => seen.filter((r) => r.method === 'GET' && /\/points\/[^/?]+\.point(\?|$)/.test(r.url)).length;
+
+it('each run downloads only the manifests it has not read before', { timeout: 120_000 }, async () => {
+  const engine = await testEngine({ encoderWorkers: 0 });
+  const folder = tempDir();
+  const file = join(folder, 'shop.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (\'first\')');
+  const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
+  const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
+  const dest: Destination = { kind: 's3', bucket: 'backstop', prefix: 'cached', region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef };
+  const task = data(
+    await engine.call('tasks.create', {
+      name: 'shop files',
+      serverId: server.id,
+      type: 'snapshot',
+      schedule: { full: '0 2 * * *', timezone: 'UTC' },
+      retention: { minAgeDays: 1, keepLast: 1 },
+      destinations: [dest],
+    }),
+  );
+  const gets: number[] = [];
+  const pointIds: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (i > 0) db.exec(`INSERT INTO t (v) VALUES ('change ${i}')`);
+    seen = [];
+    const run = await runTask(engine, task.id, i === 0 ? 'full' : 'incremental');
+    const [only] = run.databases;
+    expect(only?.status).toBe('success');
+    expect(only?.kind).toBe(i === 0 ? 'full' : 'incremental');
+    pointIds.push(only!.pointId!);
+    gets.push(manifestGets());
+  }
+  db.close();
+  expect(new Set(pointIds).size).toBe(5);
+  // Measured: [1, 1, 1, 1, 1] — each run reads back only the point it wrote (retention's look);
+  // without the cache [1, 3, 5, 7, 9]: every manifest, by the chain's choice and by retention.
+  expect(gets.slice(1).every((n) => n <= 1), `manifest GETs per run: ${gets.join(', ')}`).toBe(true);
+
+  // The restore dialog's look at the folder (its own reads, no cache) lists the same five points.
+  const location = { kind: 's3' as const, bucket: 'backstop', prefix: `cached/${encodeDatabaseFolder('shop.db')}`, region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, checksumMode: 'WHEN_REQUIRED' as const, credentialsRef };
+  const info = data(await engine.call('restore.inspect', { location }));
+  expect(info.points.map((p) => p.id).sort()).toEqual([...pointIds].sort());
+});

@@ -1,0 +1,140 @@
+/**
+ * The local manifest cache (RuntimeOptions.manifestCache, used for remote destinations): a
+ * listing downloads only the manifests it has not read before — every run used to download
+ * every manifest of the folder, several times (its chain, retention, the unchanged check),
+ * which on S3 is a GET per point per look. A cached copy is only used for the version the
+ * destination lists (size and time), is authenticated like any manifest, and never hides what
+ * the destination holds: a replaced manifest is read again, a damaged local copy is replaced,
+ * and verify always reads the destination.
+ */
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initRepository, LocalChunkCache, openRepository, type PointSummary } from '../../../electron/engine/repository/index.ts';
+import { pointKey } from '../../../electron/engine/repository/layout.ts';
+import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { dumpLike, FAST, pieces, pointOpts, tempDir } from './helpers.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** The real local backend, counting the manifests it is asked for. */
+class CountingBackend extends LocalBackend {
+  manifestGets = 0;
+  override async get(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    if (key.startsWith('points/')) this.manifestGets++;
+    return super.get(key, range);
+  }
+}
+
+async function folderOfPoints(n: number): Promise<{ dest: string; cacheDir: string; written: PointSummary[] }> {
+  const dir = await tempDir();
+  cleanups.push(dir.cleanup);
+  const dest = join(dir.path, 'dest');
+  const repo = await initRepository(new LocalBackend(dest), FAST);
+  const written: PointSummary[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = dumpLike(64 * 1024, 3);
+    data.write(`version ${i}`, 100);
+    written.push(await repo.writePoint(pieces(data), pointOpts({ kind: i === 0 ? 'full' : 'incremental' })));
+  }
+  return { dest, cacheDir: join(dir.path, 'cache'), written };
+}
+
+async function openCounted(dest: string, cache: LocalChunkCache | null) {
+  const backend = new CountingBackend(dest);
+  const repo = await openRepository(backend, { ...FAST, ...(cache ? { manifestCache: cache } : {}) });
+  return { backend, repo };
+}
+
+/** The cached manifest files: name → path. */
+function cachedFiles(cacheDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const repo of readdirSync(cacheDir)) {
+    const folder = join(cacheDir, repo, 'points');
+    for (const name of readdirSync(folder)) out.set(name, join(folder, name));
+  }
+  return out;
+}
+
+describe('local manifest cache', () => {
+  it('a second listing downloads no manifest it read before, and lists the same points', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(5);
+    const cache = new LocalChunkCache(cacheDir);
+    const first = await openCounted(dest, cache);
+    const listed = await first.repo.listPoints();
+    expect(first.backend.manifestGets).toBe(5);
+    expect(listed.map((p) => p.id)).toEqual(written.map((p) => p.id));
+
+    const second = await openCounted(dest, cache);
+    expect(await second.repo.listPoints()).toEqual(listed);
+    expect(await second.repo.chains()).toEqual(await first.repo.chains());
+    expect(second.backend.manifestGets).toBe(0);
+    // Without the cache every listing downloads every manifest.
+    const uncached = await openCounted(dest, null);
+    expect(await uncached.repo.listPoints()).toEqual(listed);
+    expect(uncached.backend.manifestGets).toBe(5);
+    // The points still read back from the cached manifests.
+    expect((await second.repo.readPoint(written[4]!.id)).readable).toBe(true);
+  });
+
+  it('a cached copy damaged on the local disk is read again from the destination and replaced', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(3);
+    const cache = new LocalChunkCache(cacheDir);
+    const listed = await (await openCounted(dest, cache)).repo.listPoints();
+    const [name, path] = [...cachedFiles(cacheDir)].find(([n]) => n.startsWith(written[1]!.id))!;
+    const bytes = readFileSync(path);
+    writeFileSync(path, Buffer.alloc(bytes.length, 0x5a)); // same size: only decoding can tell
+    const again = await openCounted(dest, cache);
+    expect(await again.repo.listPoints()).toEqual(listed);
+    expect(again.backend.manifestGets).toBe(1);
+    expect(readFileSync(cachedFiles(cacheDir).get(name)!)).toEqual(bytes);
+  });
+
+  it('a manifest replaced at the destination is read from there: a damaged one is reported, never hidden by the cached copy', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(3);
+    const cache = new LocalChunkCache(cacheDir);
+    await (await openCounted(dest, cache)).repo.listPoints();
+    const remote = join(dest, pointKey(written[2]!.id));
+    const size = statSync(remote).size;
+    writeFileSync(remote, Buffer.alloc(size, 0x5a));
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(remote, later, later); // a rewrite: the listing gives it another time
+    const again = await openCounted(dest, cache);
+    const { points, unreadable } = await again.repo.scanPoints();
+    expect(points.map((p) => p.id)).toEqual(written.slice(0, 2).map((p) => p.id));
+    expect(unreadable.map((d) => [d.id, d.code])).toEqual([[written[2]!.id, 'INTEGRITY']]);
+    expect(again.backend.manifestGets).toBe(1);
+  });
+
+  it('verify reads every manifest from the destination, even one whose cached copy has the same size and time', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(2);
+    const remote = join(dest, pointKey(written[1]!.id));
+    const whole = Math.floor(Date.now() / 1000); // a time in whole seconds, set again exactly below
+    utimesSync(remote, whole, whole);
+    const cache = new LocalChunkCache(cacheDir);
+    await (await openCounted(dest, cache)).repo.listPoints();
+    writeFileSync(remote, Buffer.alloc(statSync(remote).size, 0x5a));
+    utimesSync(remote, whole, whole); // bit rot: the listing cannot tell
+    const again = await openCounted(dest, cache);
+    // The scan trusts the copy of the version the destination lists; verify does not.
+    expect((await again.repo.scanPoints()).unreadable).toEqual([]);
+    expect(again.backend.manifestGets).toBe(0);
+    const report = await again.repo.verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => [p.pointId, p.code])).toEqual([[written[1]!.id, 'INTEGRITY']]);
+  });
+
+  it("a deleted point's cached copy is removed with it", async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(3);
+    const cache = new LocalChunkCache(cacheDir);
+    const { repo } = await openCounted(dest, cache);
+    await repo.listPoints();
+    expect(cachedFiles(cacheDir).size).toBe(3);
+    await repo.deletePoints([written[2]!.id]);
+    await new Promise((r) => setImmediate(r));
+    expect([...cachedFiles(cacheDir).keys()].map((n) => n.split('@')[0])).toEqual(written.slice(0, 2).map((p) => p.id).sort());
+  });
+});
