@@ -29,6 +29,7 @@ import { closeAbandonedRuns, type AbandonedAnnouncement } from './tasks/abandone
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
+import { localCacheDir } from './repository/index.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { ServerRestoreService } from './restore/server-restore-service.ts';
 import { credentialsOf, loadCredentials, releaseUnclaimed } from './destinations/index.ts';
@@ -240,7 +241,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     toolPaths: () => settings.get().toolPaths,
     executor,
     encoderWorkers: opts.encoderWorkers,
-    chunkCacheDir: join(dataDir, 'chunk-cache'),
+    chunkCacheDir: localCacheDir(dataDir),
     scratchNames: (server) => new Set(scratchTargets.list(scratchTarget(server, sqliteScratchDir(dataDir)))),
     walSpoolDir: walSpoolRoot(dataDir),
     onRunEnd: (resolved, summary) => {

@@ -24,6 +24,11 @@ import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_CHUNK_CACHE_BYTES = 512 * 1024 * 1024;
 
+/** The app's one local cache folder in its data folder. */
+export function localCacheDir(dataDir: string): string {
+  return join(dataDir, 'chunk-cache');
+}
+
 export interface ChunkCache {
   get(repositoryId: string, id: Uint8Array): Promise<Buffer | null>;
   put(repositoryId: string, id: Uint8Array, stored: Uint8Array): Promise<void>;
@@ -40,6 +45,11 @@ export interface ManifestCache {
   getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null>;
   putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void>;
   dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void>;
+}
+
+/** The open option that reads a remote location's manifests through `cache`; none for a local folder (its reads cost nothing). */
+export function remoteCache(location: { kind: string }, cache: ManifestCache | null): { manifestCache?: ManifestCache } {
+  return cache && location.kind !== 'local' ? { manifestCache: cache } : {};
 }
 
 /** The cache's subfolder of manifests in a repository's folder (chunk fan-outs are two hex digits). */

@@ -13,7 +13,7 @@ export { FORMAT_VERSION } from './layout.ts';
 export { DEFAULT_CDC, FastCdcChunker, FixedChunker, chunkStream, createChunker, type CdcParams, type ChunkingOption, type Chunker } from './chunker.ts';
 export { registerAlgorithm, algorithmName, CHUNK_ID, COMPRESSION, ENCRYPTION, CHUNKER, type AlgorithmGroup } from './algorithms.ts';
 export { EncoderWorkers, createEncoderPool, type EncoderPool } from './encoder-pool.ts';
-export { LocalChunkCache, DEFAULT_CHUNK_CACHE_BYTES, type ChunkCache, type ManifestCache } from './chunk-cache.ts';
+export { LocalChunkCache, DEFAULT_CHUNK_CACHE_BYTES, localCacheDir, remoteCache, type ChunkCache, type ManifestCache } from './chunk-cache.ts';
 export { decideGarbage, type InflightMarker, type GcInputs, type GcDecision } from './gc.ts';
 export type { RuntimeOptions, DamagedPoint } from './context.ts';
 export type { WriteProgress, ProgressSink } from './progress.ts';

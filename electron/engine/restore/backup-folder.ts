@@ -18,7 +18,7 @@ import type { BackupFolderChoice, BackupFolderInfo, BackupLocation, Destination,
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import { decodeHeader } from '../repository/header.ts';
 import { HEADER_KEY } from '../repository/layout.ts';
-import { openRepository, type PointSummary, type Repository } from '../repository/index.ts';
+import { openRepository, remoteCache, type ManifestCache, type PointSummary, type Repository } from '../repository/index.ts';
 import { Location, placeText, type Credentials } from '../destinations/index.ts';
 import { isValidKey } from '../storage/index.ts';
 import { momentRangesOf } from './moment-ranges.ts';
@@ -214,10 +214,11 @@ export async function openForRestore(
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
   credentials: Credentials | null = null,
+  manifestCache: ManifestCache | null = null,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null }> {
   const at = Location.at(l, credentials);
   try {
-    return await openAt(at, l, key, findKey);
+    return await openAt(at, l, key, findKey, manifestCache);
   } catch (e) {
     await at.close();
     throw e;
@@ -229,13 +230,14 @@ async function openAt(
   l: BackupLocation,
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
+  manifestCache: ManifestCache | null,
 ): Promise<{ repo: Repository | null; encrypted: boolean; keyFingerprint: string | null; key?: Buffer | null }> {
   const backend = at.backend();
   const h = await readHeaderInfo(at, l);
   let useKey = key;
   if (h.encrypted && !useKey && h.keyFingerprint) useKey = await findKey(h.keyFingerprint);
   if (h.encrypted && !useKey) return { repo: null, ...h };
-  const repo = await openRepository(backend, { key: h.encrypted ? useKey : null, workers: 0 });
+  const repo = await openRepository(backend, { key: h.encrypted ? useKey : null, workers: 0, ...remoteCache(l, manifestCache) });
   return { repo, ...h, key: h.encrypted ? useKey : null };
 }
 
@@ -244,9 +246,10 @@ export async function inspectBackupFolder(
   key: Buffer | null,
   findKey: (fingerprint: string) => Promise<Buffer | null>,
   credentials: Credentials | null = null,
+  manifestCache: ManifestCache | null = null,
 ): Promise<BackupFolderInfo> {
   return Location.at(l, credentials).use(async (at) => {
-    const { repo, encrypted, keyFingerprint, key: usedKey } = await openAt(at, l, key, findKey);
+    const { repo, encrypted, keyFingerprint, key: usedKey } = await openAt(at, l, key, findKey, manifestCache);
     if (!repo) return { location: placeText(l), database: null, serverIdentity: null, serverKind: null, encrypted, keyFingerprint, needsKey: true, points: [] };
     // One unreadable manifest among thousands hides none of the others, and is named (`unreadable`).
     const { points, unreadable } = await repo.scanPoints();
@@ -260,7 +263,7 @@ export async function inspectBackupFolder(
       keyFingerprint,
       needsKey: false,
       points: points.map(toRestorePoint),
-      momentRanges: await momentRangesOf(l, repo, usedKey ?? null, at.credentials),
+      momentRanges: await momentRangesOf(l, repo, usedKey ?? null, at.credentials, manifestCache),
       ...(unreadable.length > 0 ? { unreadable: unreadable.map((d) => ({ id: d.id, code: d.code, message: d.message })) } : {}),
     };
   });

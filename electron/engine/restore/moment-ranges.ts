@@ -10,7 +10,7 @@
  */
 import type { BackupLocation } from '../../shared/domain.ts';
 import { Location, type Credentials } from '../destinations/index.ts';
-import { isRepository, openRepository, type Repository } from '../repository/index.ts';
+import { isRepository, openRepository, remoteCache, type ManifestCache, type Repository } from '../repository/index.ts';
 import { isClusterPoint, reachableRanges } from './pitr.ts';
 import { logLocationBeside, momentCandidates, type MomentRange } from './restore-to-moment.ts';
 
@@ -21,14 +21,14 @@ function merged(ranges: MomentRange[]): MomentRange[] | null {
 }
 
 /** The reachable moments of the opened repository at `location` (see the header). */
-export async function momentRangesOf(location: BackupLocation, repo: Repository, key: Buffer | null, credentials: Credentials | null): Promise<MomentRange[] | null> {
+export async function momentRangesOf(location: BackupLocation, repo: Repository, key: Buffer | null, credentials: Credentials | null, manifestCache: ManifestCache | null = null): Promise<MomentRange[] | null> {
   const points = await repo.listPoints({ skipDamaged: true });
   if (points.some(isClusterPoint)) return merged(await reachableRanges(repo));
   if (!points.some((p) => typeof p.meta.binlogFile === 'string')) return null;
   return Location.at(logLocationBeside(location), credentials).use(async (log) => {
     const backend = log.backend();
     if (!(await isRepository(backend))) return null;
-    const logRepo = await openRepository(backend, { key, workers: 0 });
+    const logRepo = await openRepository(backend, { key, workers: 0, ...remoteCache(location, manifestCache) });
     return merged((await momentCandidates(repo, logRepo)).map((c) => c.range));
   });
 }

@@ -6,7 +6,7 @@
  * BACKSTOP_S3_ENDPOINT for every location command (points, verify, extract, restore, prune,
  * restore-server), and a misplaced or malformed one is refused by name.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
@@ -52,7 +52,11 @@ describe('backstop with an S3 destination', () => {
     });
     const points = await runBackstop(['points', byDb['chinook.sqlite']!.location, '--data-dir', dataDir, '--json'], { env });
     expect(points.stderr).toBe('');
-    expect(oneJsonDocument(points.stdout)).toHaveLength(2);
+    const listed = oneJsonDocument(points.stdout) as { id: string }[];
+    expect(listed).toHaveLength(2);
+    // Both manifests are now in the local cache (the second backup read the first, `points` the second): the next look downloads none.
+    const cached = readdirSync(join(dataDir, 'chunk-cache')).flatMap((repo) => (existsSync(join(dataDir, 'chunk-cache', repo, 'points')) ? readdirSync(join(dataDir, 'chunk-cache', repo, 'points')) : []));
+    for (const p of listed) expect(cached.some((name) => name.startsWith(`${p.id}@`)), p.id).toBe(true);
   }, 180_000);
 
   it('a task without a prefix writes at the bucket root, and s3://bucket alone is that root for restore-server and points', async () => {
