@@ -147,7 +147,9 @@ export class ManifestStore {
       const id = pointIdFromKey(o.key);
       if (!id) continue;
       ids.push(id);
-      this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
+      // A listing that gives no time (0) cannot tell a rewrite of the same size: never cached then.
+      if (Number.isFinite(o.modifiedMs) && o.modifiedMs > 0) this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
+      else this.versions.delete(id);
     }
     return ids.sort();
   }
