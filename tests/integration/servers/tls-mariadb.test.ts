@@ -135,5 +135,16 @@ describe('through the engine and the CLI', () => {
     writeFileSync(serverFile, JSON.stringify({ kind: 'mysql', host: 'localhost', port: db.port, user: db.user, passwordEnv: 'TLS_TEST_PASSWORD', tls: 'verify-full', tlsCaFile: db.certificates!.ca }));
     await restoreCommand(engine, join(backups, encodeDatabaseFolder('shop')), { asOf: moment, serverFile, database: 'shop_then' });
     expect(mariadbFidelity(db, 'shop_then')).toEqual(atMoment);
+
+    // The CLI names the server file's keys: `tls` when the server refuses the plain connection, `tlsCaFile` (relative to
+    // the file's folder) when it does not exist; nothing created either way.
+    const folder = join(backups, encodeDatabaseFolder('shop'));
+    writeFileSync(serverFile, JSON.stringify({ kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'TLS_TEST_PASSWORD', tls: 'disable' }));
+    const plainRefused = await rejection(restoreCommand(engine, folder, { asOf: moment, serverFile, database: 'shop_never' }));
+    expect(plainRefused).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining(`if so, set \`tls\` to "require" (or "verify-full") in ${serverFile}`) });
+    writeFileSync(serverFile, JSON.stringify({ kind: 'mysql', host: 'localhost', port: db.port, user: db.user, passwordEnv: 'TLS_TEST_PASSWORD', tls: 'verify-full', tlsCaFile: 'company-ca.pem' }));
+    const noCa = await rejection(restoreCommand(engine, folder, { asOf: moment, serverFile, database: 'shop_never' }));
+    expect(noCa).toMatchObject({ code: 'VALIDATION', message: `tlsCaFile: the CA certificate file "${join(serverFile, '..', 'company-ca.pem')}" does not exist. Choose the PEM file of the CA that signed the database server's certificate.` });
+    expect(exists(db, 'shop_never')).toBe(false);
   }, 120_000);
 });

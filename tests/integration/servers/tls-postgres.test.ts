@@ -8,7 +8,8 @@
  * - "verify-full" with the CA file (tlsCaFile → PGSSLROOTCERT) by the name the certificate names: works;
  *   without a CA file, with a CA that did not sign the certificate, or to a host name the certificate does
  *   not name: the error says so, names the host and the fix, and a restore created nothing;
- * - tlsCaFile that does not exist or holds no certificate: VALIDATION when the server is saved.
+ * - tlsCaFile that does not exist or holds no certificate: VALIDATION when the server is saved;
+ * - a server without TLS: "require" and "verify-full" refused (UNSUPPORTED naming the fix), nothing created.
  */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,13 +28,13 @@ let pg: PgServer;
 let dump: string;
 let dumpDir: string;
 
-function connector(over: Partial<Extract<Server, { kind: 'postgres' }>>): Connector {
-  const server: Server = { id: 'pg1', name: 'tls pg', kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, tls: 'require', passwordRef: null, createdAt: '', updatedAt: '', ...over };
+function connector(over: Partial<Extract<Server, { kind: 'postgres' }>>, on = pg): Connector {
+  const server: Server = { id: 'pg1', name: 'tls pg', kind: 'postgres', host: on.host, port: on.port, user: pg.user, tls: 'require', passwordRef: null, createdAt: '', updatedAt: '', ...over };
   return connectorFor(server, { password: pg.password, toolPaths: { postgres: PG_BIN } });
 }
 
-function databaseExists(name: string): boolean {
-  return pg.psql(`SELECT count(*) FROM pg_database WHERE datname = '${name}'`).trim() === '1';
+function databaseExists(name: string, on = pg): boolean {
+  return on.psql(`SELECT count(*) FROM pg_database WHERE datname = '${name}'`).trim() === '1';
 }
 
 beforeAll(async () => {
@@ -90,6 +91,25 @@ describe('a PostgreSQL server that requires TLS', () => {
     const wrongName = connector({ host: '127.0.0.1', tls: 'verify-full', tlsCaFile: pg.certificates!.ca });
     const m = await rejection(wrongName.testConnection());
     expect(m).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/could not be verified: its certificate is for "localhost", not for the host name "127\.0\.0\.1" Backstop connected to\. .*connect by a host name the certificate names/) });
+  });
+});
+
+describe('a PostgreSQL server without TLS', () => {
+  test('"require" and "verify-full" are refused naming the fix, and a restore creates nothing; "prefer" connects', async () => {
+    const plain = await startPostgres();
+    try {
+      for (const tls of ['require', 'verify-full'] as const) {
+        const e = await rejection(connector({ tls, tlsCaFile: pg.certificates!.ca }, plain).restore('never made', createReadStream(dump), 'logical'));
+        expect(e).toMatchObject({
+          code: 'UNSUPPORTED',
+          message: expect.stringMatching(new RegExp(`^The PostgreSQL server 127\\.0\\.0\\.1:\\d+ offers no encrypted connection \\(TLS\\), and TLS is "${tls}": nothing was sent over a plain connection\\. Fix: turn TLS on at the server, or set TLS to "prefer"`)),
+        });
+      }
+      expect(databaseExists('never made', plain)).toBe(false);
+      expect((await connector({ tls: 'prefer' }, plain).testConnection()).serverVersion).toMatch(/^PostgreSQL 15\./);
+    } finally {
+      await plain.stop();
+    }
   });
 });
 
