@@ -10,9 +10,11 @@
  *   without a CA file, with a CA that did not sign the certificate, or to a host name it does not name:
  *   says the certificate could not be verified, names the host and the fix; a restore created nothing;
  * - "require" (and "verify-full") on the server without TLS: refused before any statement ran (the
- *   MariaDB client's --ssl alone falls back to plain text), nothing created; "prefer" connects.
+ *   MariaDB client's --ssl alone falls back to plain text), nothing created; "prefer" connects;
+ * - a task file whose server says "verify-full" and a CA file beside it (relative path): `backup` and
+ *   `test-restore` pass (the scratch database on the same server, over the same checked connection).
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, encodeDatabaseFolder, type Connector } from '../../../electron/engine/servers/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
@@ -147,4 +150,19 @@ describe('through the engine and the CLI', () => {
     expect(noCa).toMatchObject({ code: 'VALIDATION', message: `tlsCaFile: the CA certificate file "${join(serverFile, '..', 'company-ca.pem')}" does not exist. Choose the PEM file of the CA that signed the database server's certificate.` });
     expect(exists(db, 'shop_never')).toBe(false);
   }, 120_000);
+
+  test('a task file with "verify-full" and a CA file beside it: backup and test-restore pass', async () => {
+    const dir = tempDir();
+    copyFileSync(db.certificates!.ca, join(dir, 'company-ca.pem'));
+    process.env.TLS_TEST_PASSWORD = db.password;
+    const task = join(dir, 'task.json');
+    const server = { kind: 'mysql', host: 'localhost', port: db.port, user: db.user, passwordEnv: 'TLS_TEST_PASSWORD', tls: 'verify-full', tlsCaFile: 'company-ca.pem' };
+    writeFileSync(task, JSON.stringify({ name: 'tls', server, type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], excludeDatabases: ['shop_copy', 'shop_verified', 'shop_then'] }));
+    const dataDir = join(dir, 'data');
+    const backup = await cliInProcess('backup', '--config', task, '--json', '--data-dir', dataDir);
+    expect(JSON.parse(backup.out)).toMatchObject({ status: 'success' });
+    const tested = await cliInProcess('test-restore', '--config', task, '--json', '--data-dir', dataDir);
+    expect(tested.code).toBe(0);
+    expect(JSON.parse(tested.out)).toMatchObject({ status: 'success', databases: [{ database: 'shop', status: 'ok' }] });
+  }, 60_000);
 });
