@@ -22,6 +22,8 @@ export interface FailureContext {
   fallback: ErrorCode;
   /** The server's TLS mode: what a refused plain connection or an unverified certificate is said against. */
   tls?: TlsMode;
+  /** The server's CA certificate file, when one is set: what a certificate that could not be verified was checked against. */
+  tlsCaFile?: string | null;
 }
 
 /**
@@ -70,7 +72,9 @@ function tlsFailure(ctx: FailureContext, s: string, f: ToolFailure): BackstopErr
       ? `its certificate is for "${mismatch[1]}", not for the host name "${mismatch[2]}" Backstop connected to`
       : mismatch
         ? `its certificate does not name the host "${host}" Backstop connected to`
-        : 'it was not signed by the CA it was checked against (or it has expired)';
+        : ctx.tlsCaFile
+          ? `it was not signed by the CA in ${ctx.tlsCaFile} (or it has expired)`
+          : 'it was not signed by a CA this computer trusts, and no CA certificate file is set (or it has expired)';
     return failure(
       ctx,
       'AUTH_FAILED',

@@ -249,7 +249,7 @@ export class MysqlConnector implements Connector {
   }
 
   private classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyMysql> {
-    return classifyMysql({ server: this.label, action, fallback, tls: this.server.tls });
+    return classifyMysql({ server: this.label, action, fallback, tls: this.server.tls, tlsCaFile: this.server.tlsCaFile ?? null });
   }
 
   /**

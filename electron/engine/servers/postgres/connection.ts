@@ -104,7 +104,7 @@ export class PgConnection {
   }
 
   classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyPostgres> {
-    return classifyPostgres({ server: this.label, action, fallback, tls: this.server.tls });
+    return classifyPostgres({ server: this.label, action, fallback, tls: this.server.tls, tlsCaFile: this.server.tlsCaFile ?? null });
   }
 
   /** Runs SQL in `database` (default: the maintenance database) and returns rows of fields (-A -t, `|`-separated). */
