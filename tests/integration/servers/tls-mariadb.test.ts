@@ -93,6 +93,9 @@ describe('a MariaDB server that requires TLS', () => {
       const r = await rejection(c.restore('shop_never', createReadStream(dump), 'logical'));
       expect(r).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining('could not be verified') });
     }
+    // With a CA file, "require" checks the certificate's CA too (not the host name), as documented.
+    expect(await rejection(connector({ host: 'localhost', tls: 'require', tlsCaFile: db.certificates!.otherCa }).testConnection())).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining('other-ca.crt') });
+    expect((await connector({ host: '127.0.0.1', tls: 'require', tlsCaFile: db.certificates!.ca }).testConnection()).serverVersion).toBeTruthy();
     const m = await rejection(connector({ host: '127.0.0.1', tls: 'verify-full', tlsCaFile: db.certificates!.ca }).testConnection());
     expect(m).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/^The certificate of the MySQL\/MariaDB server 127\.0\.0\.1:\d+ could not be verified: its certificate does not name the host "127\.0\.0\.1"/) });
     expect(exists(db, 'shop_never')).toBe(false);

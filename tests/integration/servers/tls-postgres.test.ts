@@ -88,6 +88,9 @@ describe('a PostgreSQL server that requires TLS', () => {
     expect(r).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining('could not be verified') });
     expect(databaseExists('never made')).toBe(false);
 
+    // With a CA file, "require" checks the certificate's CA too (not the host name), as documented.
+    expect(await rejection(connector({ host: 'localhost', tls: 'require', tlsCaFile: pg.certificates!.otherCa }).testConnection())).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining('other-ca.crt') });
+    expect((await connector({ host: '127.0.0.1', tls: 'require', tlsCaFile: pg.certificates!.ca }).testConnection()).serverVersion).toBeTruthy();
     const wrongName = connector({ host: '127.0.0.1', tls: 'verify-full', tlsCaFile: pg.certificates!.ca });
     const m = await rejection(wrongName.testConnection());
     expect(m).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/could not be verified: its certificate is for "localhost", not for the host name "127\.0\.0\.1" Backstop connected to\. .*connect by a host name the certificate names/) });
