@@ -11,13 +11,14 @@
  * - tlsCaFile that does not exist or holds no certificate: VALIDATION when the server is saved;
  * - a server without TLS: "require" and "verify-full" refused (UNSUPPORTED naming the fix), nothing created.
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Server } from '../../../electron/shared/domain.ts';
 import { connectorFor, type Connector } from '../../../electron/engine/servers/index.ts';
+import { cliInProcess } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
@@ -127,6 +128,18 @@ describe('through the engine', () => {
     const bad = await engine.call('servers.create', { ...input, tlsCaFile: notPem });
     expect(bad).toMatchObject({ ok: false, code: 'VALIDATION', message: expect.stringContaining('holds no PEM certificate') });
     expect(data(await engine.call('servers.list', {}))).toEqual([]);
+  });
+
+  test('servers add with a tlsCaFile relative to the server file stores its absolute path; servers export writes it back', async () => {
+    const dir = tempDir();
+    copyFileSync(pg.certificates!.ca, join(dir, 'company-ca.pem'));
+    const file = join(dir, 'pg.json');
+    writeFileSync(file, JSON.stringify({ name: 'cloud', kind: 'postgres', host: 'localhost', port: pg.port, user: pg.user, tls: 'verify-full', tlsCaFile: 'company-ca.pem' }));
+    const dataDir = join(dir, 'data');
+    expect((await cliInProcess('servers', 'add', '--config', file, '--json', '--data-dir', dataDir)).code).toBe(0);
+    const out = join(dir, 'out.json');
+    expect((await cliInProcess('servers', 'export', 'cloud', '--out', out, '--data-dir', dataDir)).code).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ name: 'cloud', tls: 'verify-full', tlsCaFile: join(dir, 'company-ca.pem') });
   });
 
   test('a snapshot task on a server stored with "verify-full" and its CA: full (pg_basebackup) and WAL incremental (pg_receivewal) succeed', async () => {
