@@ -30,6 +30,8 @@ export const ServerFile = z.discriminatedUnion('kind', [
     user: z.string().min(1).default('postgres'),
     passwordEnv: EnvName.optional(),
     tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+    /** The CA certificate (PEM) the server's certificate is verified against; relative to the file's folder. */
+    tlsCaFile: z.string().min(1).max(4096).optional(),
   }),
   z.strictObject({
     kind: z.literal('mysql'),
@@ -39,6 +41,8 @@ export const ServerFile = z.discriminatedUnion('kind', [
     user: z.string().min(1).default('root'),
     passwordEnv: EnvName.optional(),
     tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+    /** The CA certificate (PEM) the server's certificate is verified against; relative to the file's folder. */
+    tlsCaFile: z.string().min(1).max(4096).optional(),
   }),
   z.strictObject({ kind: z.literal('sqlite'), name: z.string().trim().min(1).max(120).optional(), folder: z.string().min(1) }),
 ]);
@@ -207,6 +211,8 @@ export function errorInFileTerms(e: unknown, file: string, prefix: string): unkn
 export function inFileTerms<T extends { code: string; message: string }>(error: T, file: string, prefix: string): T {
   const message = error.message
     .replace(SERVER_FIX.unreachable, `Check that it is running and that \`${prefix}host\`/\`${prefix}port\` in ${file} are right`)
-    .replace(SERVER_FIX.credentials, `Check \`${prefix}user\` in ${file}, and the password in the environment variable that \`${prefix}passwordEnv\` names`);
+    .replace(SERVER_FIX.credentials, `Check \`${prefix}user\` in ${file}, and the password in the environment variable that \`${prefix}passwordEnv\` names`)
+    .replace(SERVER_FIX.tlsRequire, `set \`${prefix}tls\` to "require" (or "verify-full") in ${file}`)
+    .replace(SERVER_FIX.tlsCaFile, `set \`${prefix}tlsCaFile\` in ${file} to the CA certificate (PEM) that signed the server's certificate`);
   return message === error.message ? error : { ...error, message };
 }

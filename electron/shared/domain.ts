@@ -36,6 +36,11 @@ export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export const TlsMode = z.enum(['disable', 'prefer', 'require', 'verify-full']);
 export type TlsMode = z.infer<typeof TlsMode>;
+/**
+ * The CA certificate (PEM file path, not a secret) that signed the server's certificate: what verify-full checks
+ * it against (PGSSLROOTCERT / --ssl-ca). Unset: PostgreSQL's ~/.postgresql/root.crt; MariaDB verifies against nothing.
+ */
+const TlsCaFile = AbsPath.nullable().optional();
 
 const PostgresFields = {
   kind: z.literal('postgres'),
@@ -43,6 +48,7 @@ const PostgresFields = {
   port: Port.default(5432),
   user: z.string().min(1).max(128),
   tls: TlsMode.default('prefer'),
+  tlsCaFile: TlsCaFile,
 };
 const MysqlFields = {
   kind: z.literal('mysql'),
@@ -50,6 +56,7 @@ const MysqlFields = {
   port: Port.default(3306),
   user: z.string().min(1).max(128),
   tls: TlsMode.default('prefer'),
+  tlsCaFile: TlsCaFile,
 };
 const SqliteFields = {
   kind: z.literal('sqlite'),

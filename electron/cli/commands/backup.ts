@@ -13,6 +13,7 @@ import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
 import { checkTestServer } from '../../engine/test-restore/test-server.ts';
+import { checkTlsCaFile } from '../../engine/servers/index.ts';
 import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import type { NotificationChannel } from '../../engine/notifications/channels.ts';
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
@@ -31,7 +32,15 @@ export function serverFromFile(f: ServerFile, id: string, base: string): { serve
   const stamp = new Date(0).toISOString();
   if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(base, f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
   const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
-  return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
+  return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, ...tlsCaFileOf(f, base), passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
+}
+
+/** A server file's `tlsCaFile`, resolved against the file's folder and checked (VALIDATION naming the key); {} when it has none. */
+export function tlsCaFileOf(f: Extract<ServerFile, { tls: unknown }>, base: string): { tlsCaFile?: string } {
+  if (f.tlsCaFile === undefined) return {};
+  const tlsCaFile = resolve(base, f.tlsCaFile);
+  checkTlsCaFile(tlsCaFile, 'tlsCaFile');
+  return { tlsCaFile };
 }
 
 /** A hook command given with a relative path (`./stop-app.sh`) resolves against the task file's folder; a bare name is looked up on PATH. */

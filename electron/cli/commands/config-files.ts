@@ -30,7 +30,7 @@ import type { Engine } from '../../engine/index.ts';
 import { encodeKey } from '../../engine/keys/key-text.ts';
 import { keyFromEnv, keyFromFile, secretFromEnv } from '../cli-secrets.ts';
 import { EnvName, readJsonFile, retentionFrom, ServerFile, TaskFile } from '../task-file.ts';
-import { hooksFrom, taskFileId } from './backup.ts';
+import { hooksFrom, taskFileId, tlsCaFileOf } from './backup.ts';
 import { RESTORE_RUNS } from '../../engine/restore/restore-history.ts';
 import { fileDestination, fileDestinationLabel, fileSecret, fileSecretGiven } from '../file-destination.ts';
 import { sameDestinationKey } from '../../engine/destinations/index.ts';
@@ -104,7 +104,7 @@ async function serverByRef(engine: Engine, ref: string): Promise<Server> {
 function serverInput(f: ServerFile, name: string, base: string, path: string): ServerInput {
   if (f.kind === 'sqlite') return { name, kind: 'sqlite', folder: resolve(base, f.folder) };
   const password = secretFromEnv(f.passwordEnv, `passwordEnv in ${path}`);
-  return { name, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, ...(password ? { password } : {}) };
+  return { name, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, ...tlsCaFileOf(f, base), ...(password ? { password } : {}) };
 }
 
 function readServerFile(path: string): { f: ServerFile; name: string; base: string } {
@@ -135,7 +135,7 @@ export async function serversRemove(engine: Engine, ref: string): Promise<Added>
 /** A stored server as a server file (no secret: a stored password stays in the keychain). */
 export function serverToFile(s: Server): Record<string, unknown> {
   if (s.kind === 'sqlite') return { name: s.name, kind: 'sqlite', folder: s.folder };
-  return { name: s.name, kind: s.kind, host: s.host, port: s.port, user: s.user, tls: s.tls };
+  return { name: s.name, kind: s.kind, host: s.host, port: s.port, user: s.user, tls: s.tls, ...(s.tlsCaFile ? { tlsCaFile: s.tlsCaFile } : {}) };
 }
 
 export async function serversExport(engine: Engine, ref: string, out: string): Promise<{ id: string; name: string; file: string | null; document: unknown; notes: string[] }> {

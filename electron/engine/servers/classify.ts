@@ -8,6 +8,7 @@
  * authentication, missing database, privileges, and finally the operation's own code
  * (DUMP_FAILED / RESTORE_FAILED / …) as the fallback.
  */
+import type { TlsMode } from '../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { stderrDetail, type Classifier, type ToolFailure } from './child-process.ts';
 import { installHint, type ToolFamily } from './tools.ts';
@@ -19,6 +20,10 @@ export interface FailureContext {
   action: string;
   /** Code when nothing more specific is recognised. */
   fallback: ErrorCode;
+  /** The server's TLS mode: what a refused plain connection or an unverified certificate is said against. */
+  tls?: TlsMode;
+  /** The server's CA certificate file, when one is set: what a certificate that could not be verified was checked against. */
+  tlsCaFile?: string | null;
 }
 
 /**
@@ -28,7 +33,65 @@ export interface FailureContext {
 export const SERVER_FIX = {
   unreachable: 'Check that it is running and that host and port are right',
   credentials: 'Check the credentials in the server settings',
+  tlsRequire: 'set TLS to "require" (or "verify-full") in the server settings',
+  tlsCaFile: 'set the CA certificate file in the server settings to the CA that signed the server\'s certificate',
 } as const;
+
+/**
+ * What a failed TLS connection means, and its fix, or null when `s` is no TLS failure. Said the same for both
+ * engines (the tools word it differently): the server offers no TLS though it was required; a certificate that
+ * could not be verified (wrong CA, a host name the certificate does not name, no CA given for verify-full); a
+ * server that refuses the plain connection TLS "disable" makes.
+ */
+function tlsFailure(ctx: FailureContext, s: string, f: ToolFailure): BackstopError | null {
+  if (/server does not support SSL, but SSL was required|SSL is required, but the server does not support it|BACKSTOP_PLAIN_CONNECTION/i.test(s)) {
+    return failure(
+      ctx,
+      'UNSUPPORTED',
+      `The ${ctx.server} offers no encrypted connection (TLS), and TLS is "${ctx.tls ?? 'require'}": nothing was sent over a plain connection. Fix: turn TLS on at the server, or set TLS to "prefer" in the server settings to connect without encryption`,
+      f,
+    );
+  }
+  const noRoot = /root certificate file "([^"]*)" does not exist/i.exec(s);
+  if (noRoot) {
+    return failure(
+      ctx,
+      'VALIDATION',
+      `TLS "${ctx.tls ?? 'verify-full'}" verifies the ${ctx.server}'s certificate, and no CA certificate was given (the default ${noRoot[1]} does not exist). Fix: ${SERVER_FIX.tlsCaFile}`,
+      f,
+    );
+  }
+  const unreadableCa = /could not read root certificate file "([^"]*)"|SSL_CTX_load_verify_locations|Failed to set ssl certificate authority|error setting certificate verify locations/i.exec(s);
+  if (unreadableCa) {
+    return failure(ctx, 'VALIDATION', `The CA certificate file${unreadableCa[1] ? ` ${unreadableCa[1]}` : ''} could not be read. Fix: ${SERVER_FIX.tlsCaFile}`, f);
+  }
+  const mismatch = /server certificate for "([^"]*)"(?: \(and \d+ other names?\))? does not match host name "([^"]*)"|Validation of SSL server certificate failed|certificate is not valid for/i.exec(s);
+  if (mismatch || /certificate verify failed|self[- ]signed certificate|unable to get (local )?issuer certificate|unable to verify the first certificate|certificate has expired/i.test(s)) {
+    const host = /^\S+ server (\S+):\d+$/.exec(ctx.server)?.[1] ?? ctx.server;
+    const why = mismatch?.[2]
+      ? `its certificate is for "${mismatch[1]}", not for the host name "${mismatch[2]}" Backstop connected to`
+      : mismatch
+        ? `its certificate does not name the host "${host}" Backstop connected to`
+        : ctx.tlsCaFile
+          ? `it was not signed by the CA in ${ctx.tlsCaFile} (or it has expired)`
+          : 'it was not signed by a CA this computer trusts, and no CA certificate file is set (or it has expired)';
+    return failure(
+      ctx,
+      'AUTH_FAILED',
+      `The certificate of the ${ctx.server} could not be verified: ${why}. Nothing was sent to it. Fix: ${SERVER_FIX.tlsCaFile}, and connect by a host name the certificate names (or set TLS to "require", which encrypts without verifying who answers)`,
+      f,
+    );
+  }
+  if (ctx.tls === 'disable' && /no pg_hba\.conf entry for host [^\n]*no encryption/i.test(s)) {
+    return failure(
+      ctx,
+      'AUTH_FAILED',
+      `The ${ctx.server} accepts no plain (unencrypted) connection from this host (pg_hba.conf: hostssl lines only, or no line for it), and TLS is "disable". Fix: ${SERVER_FIX.tlsRequire}`,
+      f,
+    );
+  }
+  return null;
+}
 
 /**
  * What a PostgreSQL session ended from the server's side means, and its fix: said the same whether the
@@ -112,6 +175,8 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     if (/canceling statement due to user request/i.test(s)) {
       return failure(ctx, ctx.fallback, `The ${ctx.server} canceled a statement of this session at an administrator's request (pg_cancel_backend). Fix: run it again`, f);
     }
+    const tls = tlsFailure(ctx, s, f);
+    if (tls) return tls;
     if (PG_UNREACHABLE.some((r) => r.test(s))) {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
@@ -195,6 +260,15 @@ export function myConnectionSlotsFull(f: ToolFailure): boolean {
   return MY_SLOTS_FULL.test(f.stderr);
 }
 
+/**
+ * Put first in a MariaDB client's session when TLS is "require": a MariaDB client's --ssl (without verifying the
+ * certificate) connects in plain text to a server that offers no TLS, so the session checks that it is encrypted and
+ * fails (sql_mode cannot take this value) before any other statement runs; `tlsFailure` reads the marker. Only a
+ * MariaDB server runs it (`/*M!`): a MySQL server's session status is elsewhere, and MySQL clients say REQUIRED.
+ */
+export const MY_PLAIN_CONNECTION_GUARD =
+  "/*M! SET @@SESSION.sql_mode = IF((SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER') = '', 'BACKSTOP_PLAIN_CONNECTION', @@SESSION.sql_mode) */;\n";
+
 /** MySQL/MariaDB client error numbers (the same in both). */
 const MY_UNREACHABLE = /\b(2002|2003|2005|2006|2013|2026)\b|Can't connect to (local )?(MySQL|MariaDB) server|Unknown (MySQL|MariaDB) server host|Lost connection to (MySQL|MariaDB) server/i;
 
@@ -203,6 +277,8 @@ export function classifyMysql(ctx: FailureContext): Classifier {
     const s = f.stderr;
     const cannotRun = toolCannotRun(ctx, 'mysql', f);
     if (cannotRun) return cannotRun;
+    const tls = tlsFailure(ctx, s, f);
+    if (tls) return tls;
     if (MY_UNREACHABLE.test(s)) {
       return failure(ctx, 'UNREACHABLE', `Cannot reach the ${ctx.server}. ${SERVER_FIX.unreachable}`, f);
     }
@@ -225,7 +301,13 @@ export function classifyMysql(ctx: FailureContext): Classifier {
       );
     }
     if (/\b1045\b|Access denied for user [^\n]*\(using password/i.test(s)) {
-      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}`, f);
+      // MariaDB refuses a plain connection to a server with require_secure_transport=ON, or of an account with REQUIRE SSL,
+      // with this same "Access denied".
+      const plain =
+        ctx.tls === 'disable'
+          ? `; a server that accepts only encrypted connections (require_secure_transport=ON, or an account created with REQUIRE SSL) refuses a plain one the same way, and TLS is "disable": if so, ${SERVER_FIX.tlsRequire}`
+          : '';
+      return failure(ctx, 'AUTH_FAILED', `The ${ctx.server} rejected the user name or password. ${SERVER_FIX.credentials}${plain}`, f);
     }
     const unknown = /Unknown database '((?:[^']|'')*)'/i.exec(s);
     if (/\b1049\b/.test(s) || unknown) {

@@ -171,6 +171,25 @@ describe('ServerForm', () => {
     await wrapper.get('[data-testid="server-kind-postgres"]').setValue(true);
     expect(port()).toBe('6000');
   });
+  it('sends the CA certificate file with the TLS mode; the field is gone (and nothing sent) with TLS disabled', async () => {
+    const wrapper = mount(ServerForm, { props: { initialKind: 'postgres' } });
+    await wrapper.get('[data-testid="server-name"]').setValue('Cloud');
+    await wrapper.get('[data-testid="server-user"]').setValue('backup');
+    await wrapper.get('[data-testid="server-tls"]').setValue('verify-full');
+    await wrapper.get('[data-testid="server-tls-ca"]').setValue(' /etc/ssl/company-ca.pem ');
+    await wrapper.get('form').trigger('submit');
+    expect(wrapper.emitted('submit')?.[0]?.[0]).toMatchObject({ kind: 'postgres', tls: 'verify-full', tlsCaFile: '/etc/ssl/company-ca.pem' });
+    await wrapper.get('[data-testid="server-tls"]').setValue('disable');
+    expect(wrapper.find('[data-testid="server-tls-ca"]').exists()).toBe(false);
+    await wrapper.get('form').trigger('submit');
+    expect(wrapper.emitted('submit')?.[1]?.[0]).not.toHaveProperty('tlsCaFile');
+  });
+
+  it('an edited server shows its saved CA certificate file', () => {
+    const server: Server = { id: 'p', name: 'Cloud', kind: 'postgres', host: 'db.example', port: 5432, user: 'u', tls: 'verify-full', tlsCaFile: '/etc/ssl/ca.pem', passwordRef: null, createdAt: '', updatedAt: '' };
+    const wrapper = mount(ServerForm, { props: { initialKind: 'postgres', server } });
+    expect((wrapper.get('[data-testid="server-tls-ca"]').element as HTMLInputElement).value).toBe('/etc/ssl/ca.pem');
+  });
 });
 
 describe('ServersView: server health', () => {

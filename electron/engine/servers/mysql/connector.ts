@@ -57,7 +57,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BackupType, Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
-import { classifyMysql, myConnectionSlotsFull } from '../classify.ts';
+import { classifyMysql, MY_PLAIN_CONNECTION_GUARD, myConnectionSlotsFull } from '../classify.ts';
 import { NO_VOLATILE_BYTES } from '../connector.ts';
 import type {
   BackupSupport,
@@ -101,7 +101,7 @@ import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, t
 import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
-export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'>;
+export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'>;
 
 /** What a replay of the binary log left out: account statements logged with the database the default one (AccountStatements). */
 export interface ReplayReport {
@@ -206,16 +206,22 @@ export class MysqlConnector implements Connector {
 
   private tlsArgs(flavor: ParsedToolVersion['flavor']): string[] {
     const tls = this.server.tls;
+    const ca = this.server.tlsCaFile && tls !== 'disable' ? [`--ssl-ca=${this.server.tlsCaFile}`] : [];
     if (flavor === 'mysql') {
-      return [`--ssl-mode=${{ disable: 'DISABLED', prefer: 'PREFERRED', require: 'REQUIRED', 'verify-full': 'VERIFY_IDENTITY' }[tls]}`];
+      return [`--ssl-mode=${{ disable: 'DISABLED', prefer: 'PREFERRED', require: 'REQUIRED', 'verify-full': 'VERIFY_IDENTITY' }[tls]}`, ...ca];
     }
-    // MariaDB 11.4+ clients verify server certificates by default: only verify-full should.
-    return {
-      disable: ['--skip-ssl'],
-      prefer: ['--skip-ssl-verify-server-cert'],
-      require: ['--ssl', '--skip-ssl-verify-server-cert'],
-      'verify-full': ['--ssl', '--ssl-verify-server-cert'],
-    }[tls];
+    // MariaDB 11.4+ clients verify server certificates by default: only verify-full should. A MariaDB client's --ssl
+    // without verification falls back to a plain connection when the server offers no TLS: `require` is enforced by
+    // MY_PLAIN_CONNECTION_GUARD instead (a --ssl-ca makes the client verify the chain, as libpq does with a root certificate).
+    return [
+      ...{
+        disable: ['--skip-ssl'],
+        prefer: ['--skip-ssl-verify-server-cert'],
+        require: ['--ssl', '--skip-ssl-verify-server-cert'],
+        'verify-full': ['--ssl', '--ssl-verify-server-cert'],
+      }[tls],
+      ...ca,
+    ];
   }
 
   private binlogTool(): string {
@@ -243,7 +249,7 @@ export class MysqlConnector implements Connector {
   }
 
   private classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyMysql> {
-    return classifyMysql({ server: this.label, action, fallback });
+    return classifyMysql({ server: this.label, action, fallback, tls: this.server.tls, tlsCaFile: this.server.tlsCaFile ?? null });
   }
 
   /**
@@ -254,7 +260,8 @@ export class MysqlConnector implements Connector {
    */
   private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
-    const out = await runTool(cmd, { input: sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback), retry: myConnectionSlotsFull });
+    const guard = this.server.tls === 'require' && (await toolVersion(this.client())).flavor !== 'mysql' ? MY_PLAIN_CONNECTION_GUARD : '';
+    const out = await runTool(cmd, { input: guard + sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback), retry: myConnectionSlotsFull });
     return out
       .split('\n')
       .filter((l) => l.length > 0)

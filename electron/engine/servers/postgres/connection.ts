@@ -2,7 +2,8 @@
  * How Backstop talks to one PostgreSQL server through its client tools: tool lookup,
  * connection arguments, and running SQL with psql.
  *
- * Contract: the password travels only in PGPASSWORD; `-w` makes every tool fail instead
+ * Contract: the password travels only in PGPASSWORD; the TLS mode in PGSSLMODE and its CA file in
+ * PGSSLROOTCERT, so every tool (pg_dump, pg_basebackup, pg_receivewal, …) connects the same way; `-w` makes every tool fail instead
  * of prompting. Database names reach tools only inside a quoted conninfo string
  * (`dbname='…'`), so a name such as `host=evil` can never be read as connection options.
  * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP, and every session
@@ -14,7 +15,7 @@ import { runTool, type ToolCommand } from '../child-process.ts';
 import { classifyPostgres, pgConnectionSlotsFull } from '../classify.ts';
 import { findTool, type ToolSearch } from '../tools.ts';
 
-export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls'> & { name?: string });
+export type PostgresServer = Extract<Server, { kind: 'postgres' }> | (Pick<Extract<Server, { kind: 'postgres' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'> & { name?: string });
 
 export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_basebackup' | 'pg_verifybackup' | 'pg_receivewal';
 
@@ -92,6 +93,8 @@ export class PgConnection {
 
   env(): Record<string, string> {
     const env: Record<string, string> = { PGSSLMODE: this.server.tls, PGCONNECT_TIMEOUT: '15', PGAPPNAME: 'backstop' };
+    // The CA the server's certificate is verified against (verify-full; libpq then verifies the chain with require and prefer too).
+    if (this.server.tlsCaFile && this.server.tls !== 'disable') env.PGSSLROOTCERT = this.server.tlsCaFile;
     if (this.password) env.PGPASSWORD = this.password;
     return env;
   }
@@ -101,7 +104,7 @@ export class PgConnection {
   }
 
   classify(action: string, fallback: ErrorCode): ReturnType<typeof classifyPostgres> {
-    return classifyPostgres({ server: this.label, action, fallback });
+    return classifyPostgres({ server: this.label, action, fallback, tls: this.server.tls, tlsCaFile: this.server.tlsCaFile ?? null });
   }
 
   /** Runs SQL in `database` (default: the maintenance database) and returns rows of fields (-A -t, `|`-separated). */
