@@ -100,7 +100,20 @@ Options:
 a URL (s3://bucket/prefix/<folder>; see "Locations" in docs/CLI.md).
 Details: docs/CLI.md`;
 
-const OPTIONS = {
+/**
+ * Every command `backstop` takes: the dispatch in runCommand() switches over exactly these
+ * (the type checker holds them equal), and docs/CLI.md's command table and --help list each
+ * (tests/unit/docs/docs-in-step.test.ts).
+ */
+export const CLI_COMMANDS = ['backup', 'test-restore', 'restore-server', 'points', 'verify', 'restore', 'apply-globals', 'extract', 'prune', 'keys', 'agent', 'serve', 'demo', 'info', 'servers', 'tasks', 'history'] as const;
+type CliCommand = (typeof CLI_COMMANDS)[number];
+
+function isCliCommand(word: string): word is CliCommand {
+  return (CLI_COMMANDS as readonly string[]).includes(word);
+}
+
+/** The options the parser accepts (docs/CLI.md documents each; tests/unit/docs/docs-in-step.test.ts). */
+export const OPTIONS = {
   json: { type: 'boolean', default: false },
   'data-dir': { type: 'string' },
   task: { type: 'string' },
@@ -273,6 +286,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
     io.out(HELP);
     return values.help ? 0 : 2;
   }
+  if (!isCliCommand(command)) return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: `Unknown command "${command}". Run "backstop --help".` });
   const dataDir = values['data-dir'] ?? (command === 'demo' ? demoDataDir() : defaultDataDir());
   // A location with the settings its URL cannot carry (--endpoint, --identity, --host-key); location-url.ts reads both.
   const flags = {
@@ -494,8 +508,10 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         else io.out(`Demo finished: the backup and restore work. Data folder: ${dataDir}`);
         return 0;
       }
-      default:
-        return printFailure(io, json, { code: 'MALFORMED_REQUEST', message: `Unknown command "${command}". Run "backstop --help".` });
+      default: {
+        const unhandled: never = command; // a name in CLI_COMMANDS without its case: a type error
+        throw new Error(`backstop: no handler for the command "${String(unhandled)}"`);
+      }
     }
   } catch (e) {
     const failure = toFailure(e);
