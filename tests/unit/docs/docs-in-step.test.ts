@@ -3,13 +3,14 @@
  * table names exactly the commands `backstop` dispatches (CLI_COMMANDS) and the subcommands
  * each one takes (as its own "Unknown subcommand" message lists them), every option the
  * parser accepts is documented in CLI.md and `--help` and every option they name is
- * accepted, and docs/NOTIFICATIONS.md's event table lists every notification event with its
+ * accepted, the task file's defaults are the ones its table gives, and docs/NOTIFICATIONS.md's event table lists every notification event with its
  * category (what a task file's `on` filters by).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_COMMANDS, main, OPTIONS } from '../../../electron/cli/index.ts';
+import { TaskFile } from '../../../electron/cli/task-file.ts';
 import { categoryOf, notificationEvents } from '../../../electron/engine/notifications/events.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -83,6 +84,27 @@ describe('docs/CLI.md and the backstop command', () => {
     expect(accepted.filter((o) => !help.includes(`--${o}`)), 'accepted, not in --help').toEqual([]);
     const named = new Set([...documentedForms().join(' ').matchAll(/--([a-z][a-z-]*)/g), ...help.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]!));
     expect([...named].filter((o) => !accepted.includes(o)), 'named, not accepted').toEqual([]);
+  });
+});
+
+describe('docs/CLI.md, the task file', () => {
+  it('a task file of only the required keys gets the defaults the table documents', () => {
+    const required = { name: 'n', type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: '/b' }] };
+    const pg = TaskFile.parse({ ...required, server: { kind: 'postgres' } });
+    expect(pg.server).toEqual({ kind: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', tls: 'prefer' });
+    expect(pg).toMatchObject({ excludeDatabases: [], notifications: [] });
+    for (const key of ['retention', 'encryption', 'tools', 'hooks', 'limits', 'testRestore', 'testServer'] as const) expect(pg[key], key).toBeUndefined();
+    expect(TaskFile.parse({ ...required, server: { kind: 'mysql' } }).server).toEqual({ kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'root', tls: 'prefer' });
+    const cliMd = doc('CLI.md');
+    expect(cliMd).toContain('`{"kind":"postgres", host ("127.0.0.1"), port (5432), user ("postgres"), passwordEnv?, tls ("prefer")}`');
+    expect(cliMd).toContain('`{"kind":"mysql", host ("127.0.0.1"), port (3306), user ("root"), passwordEnv?, tls ("prefer")}`');
+    // Each required key, missing, is refused naming it.
+    for (const key of ['name', 'server', 'type', 'schedule', 'destinations'] as const) {
+      const { [key]: _, ...without } = { ...required, server: { kind: 'sqlite', folder: '/f' } };
+      const r = TaskFile.safeParse(without);
+      expect(r.success, key).toBe(false);
+      expect(r.error!.issues.map((i) => i.path.join('.')), key).toContain(key);
+    }
   });
 });
 
