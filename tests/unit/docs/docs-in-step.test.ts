@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_COMMANDS, main, OPTIONS } from '../../../electron/cli/index.ts';
 import { TaskFile } from '../../../electron/cli/task-file.ts';
+import { RunKind } from '../../../electron/shared/domain.ts';
 import { categoryOf, notificationEvents } from '../../../electron/engine/notifications/events.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
@@ -84,6 +85,12 @@ describe('docs/CLI.md and the backstop command', () => {
     expect(accepted.filter((o) => !help.includes(`--${o}`)), 'accepted, not in --help').toEqual([]);
     const named = new Set([...documentedForms().join(' ').matchAll(/--([a-z][a-z-]*)/g), ...help.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]!));
     expect([...named].filter((o) => !accepted.includes(o)), 'named, not accepted').toEqual([]);
+  });
+
+  it('history --kind takes the run kinds CLI.md and --help name', async () => {
+    const documented = documentedForms().find((f) => f.startsWith('history '))!.match(/--kind ([a-z|-]+)/)![1]!.split('|');
+    expect(documented.sort()).toEqual([...RunKind.options].sort());
+    expect((await cli('--help')).out).toContain(`history [--task ID|NAME] [--kind ${RunKind.options.join('|')}]`);
   });
 });
 
