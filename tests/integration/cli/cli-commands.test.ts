@@ -208,7 +208,12 @@ describe('backstop CLI commands', () => {
     expect(prune.code).toBe(0);
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
     // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
-    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+    const history = JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[];
+    expect(history.map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+    // Each row has the fields docs/CLI.md ("History") gives, a backup's without runKind and restore.
+    const documented = ['id', 'taskId', 'taskName', 'trigger', 'requestedKind', 'status', 'startedAt', 'endedAt', 'errorCode', 'errorMessage', 'keyFingerprint', 'databases'];
+    expect(Object.keys(history[1]!).sort()).toEqual([...documented].sort());
+    expect(Object.keys(history[0]!).sort()).toEqual([...documented, 'runKind', 'restore'].sort());
 
     // `history --task` takes the task's name as `backstop history` prints it (the task file's
     // "files", "Restores") as well as its id; a name no task or run has is NOT_FOUND, not an empty list.
