@@ -13,7 +13,7 @@ import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
-import { cli, CLI_BIN } from '../../fixtures/cli.ts';
+import { cli, CLI_BIN, runBackstop } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { chownTree, unprivilegedUser, type OsUser } from '../../fixtures/servers/common.ts';
 
@@ -238,6 +238,20 @@ describe('backstop CLI commands', () => {
     expect(JSON.parse(missing.out).error).toEqual({ code: 'MALFORMED_REQUEST', message: 'The task file /nonexistent/task.json does not exist.' });
     const noConfig = await cli('backup', '--json');
     expect(JSON.parse(noConfig.out).error.message).toContain('backup needs --config');
+  });
+
+  it('refuses an S3 destination in an archive storage class (GLACIER, deep_archive) before the run: VALIDATION naming the classes that work, nothing recorded', async () => {
+    for (const storageClass of ['GLACIER', 'deep_archive']) {
+      // The endpoint answers nothing: a run that got that far would fail otherwise, never with this refusal.
+      const s = setup({ destinations: [{ kind: 's3', bucket: 'backups', endpoint: 'http://127.0.0.1:9', storageClass, accessKeyIdEnv: 'QA_S3_KEY', secretAccessKeyEnv: 'QA_S3_SECRET' }] });
+      const r = await runBackstop(['backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], { env: { ...process.env, QA_S3_KEY: 'k', QA_S3_SECRET: 's' } });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toEqual({
+        code: 'VALIDATION',
+        message: expect.stringMatching(new RegExp(`^destinations\\.0\\.storageClass: ${storageClass} objects cannot be read without a restore request .* Choose STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR`)) as string,
+      });
+      expect(JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out)).toEqual([]);
+    }
   });
 
   it('encrypts with a key from a file, reads with BACKSTOP_KEY, and rejects a wrong key', async () => {
