@@ -88,7 +88,8 @@ App data:
 
 Options:
   --data-dir DIR       app-data folder (default: ${defaultDataDir()})
-  --endpoint URL       the server of an s3:// location (an S3-compatible store)
+  --endpoint URL       the server of an s3:// location (an S3-compatible store) or of an
+                       azure:// one (Azurite, a sovereign cloud)
   --key-file FILE      encryption key (or set BACKSTOP_KEY to the key, base64 or hex)
   --identity FILE      sftp:// locations: private key file (passphrase in BACKSTOP_SFTP_PASSPHRASE;
                        without it the password comes from BACKSTOP_SFTP_PASSWORD)
@@ -97,7 +98,8 @@ Options:
   -h, --help / -v, --version
 
 <location> is the folder of one database inside a task's destination: a local path or
-a URL (s3://bucket/prefix/<folder>; see "Locations" in docs/CLI.md).
+a URL (s3://, azure://, sftp://, ftp:// or ftps://, e.g. s3://bucket/prefix/<folder>;
+see "Locations" in docs/CLI.md).
 Details: docs/CLI.md`;
 
 /**
