@@ -7,14 +7,16 @@
 // In a checkout the build is made on first use, and made again when a source file it was
 // built from has changed since (esbuild, well under a second; a note goes to stderr, so
 // --json output stays one document). Where it cannot be built (esbuild, a development
-// dependency, is not installed), the command says what to run and exits 1.
+// dependency, is not installed), the command says what to run and exits 1. Started by a
+// Node older than 22, it says so (TOOL_TOO_OLD, exit 1) before loading anything.
 import { readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { homedir, userInfo } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = join(import.meta.dirname, '..');
+// Not import.meta.dirname: Node 18 lacks it, and this file must run there far enough to say it needs Node 22.
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'out', 'cli');
 const argv = process.argv.slice(2);
 
@@ -43,6 +45,16 @@ function fail(code, message) {
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`backstop: ${code}: ${message}\n`);
   process.exit(1);
+}
+
+// An older Node (a cron table's or a service's PATH finding the distribution's node) cannot
+// load the native modules built for Node 22 — zstd-napi crashes it with a segfault and no
+// word: say which Node it is and how to start the right one, before loading anything.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  fail(
+    'TOOL_TOO_OLD',
+    `backstop needs Node.js 22 or later, but ${process.execPath} is Node ${process.versions.node}. Start it with Node 22: put that Node's bin folder first on PATH (a cron table or a service has a PATH of its own), or run it by its full path (/path/to/node22/bin/node ${join(root, 'bin', 'backstop.mjs')} …).`,
+  );
 }
 
 const why = buildNeeded();

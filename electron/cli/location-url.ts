@@ -8,7 +8,9 @@
  * Contract: a text with a known scheme that does not parse → MALFORMED_REQUEST showing the
  * shape it must have; a password in the URL (`ftp://user:password@host/…`) → MALFORMED_REQUEST
  * naming the variable it belongs in, the password cut out of the message; missing
- * credentials → the error of cli-secrets.ts naming the variable;
+ * credentials → the error of cli-secrets.ts naming the variable; a flag the location would
+ * ignore (`--endpoint` beside sftp:// or ftp(s)://, `--identity`/`--host-key` beside anything
+ * but sftp://) → MALFORMED_REQUEST naming it;
  * anything without a `<scheme>://` prefix is a local path, resolved against the current folder.
  */
 import { resolve } from 'node:path';
@@ -186,9 +188,20 @@ export function parseLocation(arg: LocationArg, env: NodeJS.ProcessEnv = process
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text);
   const scheme = m ? SCHEMES[m[1]!.toLowerCase()] : undefined;
   checkEndpoint(flags.endpoint, !m || !scheme, text);
+  checkFlagsUsed(flags, m && scheme ? m[1]!.toLowerCase() : null, text);
   if (!m || !scheme) return { location: { kind: 'local', path: resolve(text) }, credentials: null };
   refusePasswordInUrl(m[1]!.toLowerCase(), m[2]!);
   return scheme(m[2]!, text, env, flags);
+}
+
+/** A flag the location would ignore is a mistake (the wrong location, or a flag meant for another), named. */
+function checkFlagsUsed(flags: LocationFlags, scheme: string | null, text: string): void {
+  if (flags.endpoint !== undefined && scheme !== null && scheme !== 's3' && scheme !== 'azure') {
+    throw new BackstopError('MALFORMED_REQUEST', `--endpoint is for s3:// and azure:// locations; ${scheme}:// names its server in the URL ("${text}").`);
+  }
+  for (const [flag, value] of [['--identity', flags.identity], ['--host-key', flags.hostKey]] as const) {
+    if (value !== undefined && scheme !== 'sftp') throw new BackstopError('MALFORMED_REQUEST', `${flag} is for sftp:// locations; "${text}" is not one.`);
+  }
 }
 
 /** Where each scheme's secret goes instead of the URL. */

@@ -2,7 +2,9 @@
  * How `backstop` gets its plain-JavaScript build (bin/backstop.mjs, scripts/build-cli.mjs):
  * built on first use in a checkout, rebuilt when a source changed, a clear error where it
  * cannot be built — and the built entry loads no npm package before a command needs the
- * engine, which is what keeps `backstop --help` and `backstop info` fast.
+ * engine, which is what keeps `backstop --help` and `backstop info` fast. Started by a Node
+ * older than 22 (a cron table's PATH finding the distribution's node), it says so instead of
+ * crashing in a native module.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -15,8 +17,22 @@ import { tempDir } from '../../fixtures/temp-dir.ts';
 const ROOT = join(import.meta.dirname, '../../..');
 
 function run(bin: string, ...argv: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...argv], { encoding: 'utf8', timeout: 60_000 });
+  return runWith(process.execPath, bin, ...argv);
+}
+
+function runWith(node: string, bin: string, ...argv: string[]) {
+  const r = spawnSync(node, [bin, ...argv], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A Node older than 22 installed on this machine (the distribution's, beside the Node 22 the tests run on), or null. */
+function olderNode(): { path: string; version: string } | null {
+  for (const path of ['/usr/bin/node', '/usr/local/bin/node', '/bin/node']) {
+    const r = spawnSync(path, ['-p', 'process.versions.node + " " + process.execPath'], { encoding: 'utf8' });
+    const [version, execPath] = r.status === 0 ? r.stdout.trim().split(' ') : [];
+    if (version && execPath && Number(version.split('.')[0]) < 22) return { path: execPath, version };
+  }
+  return null;
 }
 
 /** A copy of the checkout's sources (electron/ whole, so a new folder the CLI imports is never missing; no out/), sharing the repo's node_modules. */
@@ -148,5 +164,25 @@ describe('the built backstop command', () => {
     expect(text.out).toBe('');
     expect(text.err).toContain('backstop: TOOL_MISSING: The backstop command line is not built');
     expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it('started by a Node older than 22: TOOL_TOO_OLD naming that Node and the fix, before loading anything (not a segfault in a native module)', (ctx) => {
+    const old = olderNode();
+    if (!old) ctx.skip('no Node older than 22 on this machine (the test needs a real one)');
+    const bin = join(ROOT, 'bin/backstop.mjs');
+    const dataDir = join(tempDir(), 'data');
+    const r = runWith(old!.path, bin, 'servers', '--data-dir', dataDir, '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toEqual({
+      error: {
+        code: 'TOOL_TOO_OLD',
+        message: `backstop needs Node.js 22 or later, but ${old!.path} is Node ${old!.version}. Start it with Node 22: put that Node's bin folder first on PATH (a cron table or a service has a PATH of its own), or run it by its full path (/path/to/node22/bin/node ${bin} …).`,
+      },
+    });
+    const text = runWith(old!.path, bin, 'backup', '--config', '/nonexistent.json');
+    expect(text.code).toBe(1);
+    expect(text.out).toBe('');
+    expect(text.err).toContain(`backstop: TOOL_TOO_OLD: backstop needs Node.js 22 or later, but ${old!.path} is Node ${old!.version}.`);
+    expect(existsSync(dataDir)).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { UNCHANGED } from '../../../electron/engine/backup/unchanged-stream.ts';
-import { cli, CLI_BIN } from '../../fixtures/cli.ts';
+import { cli, CLI_BIN, runBackstop } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { chownTree, unprivilegedUser, type OsUser } from '../../fixtures/servers/common.ts';
 
@@ -208,7 +208,12 @@ describe('backstop CLI commands', () => {
     expect(prune.code).toBe(0);
     expect(JSON.parse(prune.out)).toMatchObject({ deleted: [], plan: [{ action: 'keep', reason: 'newest point' }, { action: 'keep', reason: 'younger than 7 days' }] });
     // The three backups (the unchanged one too) and the restore (a refused request, like the moment above, records nothing).
-    expect((JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[]).map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+    const history = JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out) as { runKind?: string }[];
+    expect(history.map((r) => r.runKind ?? 'backup')).toEqual(['restore', 'backup', 'backup', 'backup']);
+    // Each row has the fields docs/CLI.md ("History") gives, a backup's without runKind and restore.
+    const documented = ['id', 'taskId', 'taskName', 'trigger', 'requestedKind', 'status', 'startedAt', 'endedAt', 'errorCode', 'errorMessage', 'keyFingerprint', 'databases'];
+    expect(Object.keys(history[1]!).sort()).toEqual([...documented].sort());
+    expect(Object.keys(history[0]!).sort()).toEqual([...documented, 'runKind', 'restore'].sort());
 
     // `history --task` takes the task's name as `backstop history` prints it (the task file's
     // "files", "Restores") as well as its id; a name no task or run has is NOT_FOUND, not an empty list.
@@ -233,6 +238,20 @@ describe('backstop CLI commands', () => {
     expect(JSON.parse(missing.out).error).toEqual({ code: 'MALFORMED_REQUEST', message: 'The task file /nonexistent/task.json does not exist.' });
     const noConfig = await cli('backup', '--json');
     expect(JSON.parse(noConfig.out).error.message).toContain('backup needs --config');
+  });
+
+  it('refuses an S3 destination in an archive storage class (GLACIER, deep_archive) before the run: VALIDATION naming the classes that work, nothing recorded', async () => {
+    for (const storageClass of ['GLACIER', 'deep_archive']) {
+      // The endpoint answers nothing: a run that got that far would fail otherwise, never with this refusal.
+      const s = setup({ destinations: [{ kind: 's3', bucket: 'backups', endpoint: 'http://127.0.0.1:9', storageClass, accessKeyIdEnv: 'QA_S3_KEY', secretAccessKeyEnv: 'QA_S3_SECRET' }] });
+      const r = await runBackstop(['backup', '--config', s.task, '--data-dir', s.dataDir, '--json'], { env: { ...process.env, QA_S3_KEY: 'k', QA_S3_SECRET: 's' } });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toEqual({
+        code: 'VALIDATION',
+        message: expect.stringMatching(new RegExp(`^destinations\\.0\\.storageClass: ${storageClass} objects cannot be read without a restore request .* Choose STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR`)) as string,
+      });
+      expect(JSON.parse((await cli('history', '--data-dir', s.dataDir, '--json')).out)).toEqual([]);
+    }
   });
 
   it('encrypts with a key from a file, reads with BACKSTOP_KEY, and rejects a wrong key', async () => {

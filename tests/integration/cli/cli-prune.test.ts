@@ -59,6 +59,11 @@ describe('backstop prune', () => {
       { id: s.newestFirst[2], action: 'delete', reason: 'not one of the newest 2' },
     ]);
     expect(res.deleted).toEqual([s.newestFirst[2]]);
+    // The document as docs/CLI.md gives it ("Output and exit codes"); nothing was in use.
+    expect(Object.keys(res).sort()).toEqual(['bytesFreed', 'deleted', 'deletedPoints', 'inUse', 'plan']);
+    expect(res.inUse).toEqual([]);
+    expect(res.deletedPoints).toEqual([{ id: s.newestFirst[2], createdAt: expect.any(String), kind: 'full', reason: 'not one of the newest 2' }]);
+    expect(res.bytesFreed).toBe(0); // the three points of an unchanged file share every chunk
     const left = JSON.parse((await cli('points', s.location, '--data-dir', s.dataDir, '--json')).out) as { id: string }[];
     expect(left.map((p) => p.id)).toEqual([s.newestFirst[1], s.newestFirst[0]]);
     expect(JSON.parse((await cli('verify', s.location, '--data-dir', s.dataDir, '--json')).out)).toMatchObject({ ok: true, pointsChecked: 2 });

@@ -4,14 +4,15 @@
  * test restore by itself (an incremental does not); with `maxMinutes` a run stops starting
  * databases once the cap is reached and the next run takes the ones tested longest ago
  * first, so every database is proven in turn; tasks.status says which databases are
- * proven, untested or failing.
+ * proven, untested or failing; `backstop test-restore` names the databases it left for next time.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Run } from '../../../electron/shared/domain.ts';
 import type { Engine } from '../../../electron/engine/index.ts';
+import { cliInProcess, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -39,6 +40,26 @@ function sqliteServer(dir: string, names: string[]): string {
   }
   return folder;
 }
+
+/** A clock that moves on by `stepMs` at every reading (Date.now() and new Date()), from `startMs`. */
+function steppingClock(startMs: number, stepMs: number): void {
+  const Real = Date;
+  let ms = startMs;
+  class Stepping extends Real {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super((ms += stepMs));
+      else super(...(args as [string]));
+    }
+    static override now(): number {
+      return (ms += stepMs);
+    }
+  }
+  vi.stubGlobal('Date', Stepping);
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
 
 describe('test restores after every full and under a time cap', () => {
   it('a successful full starts a test restore by itself; an incremental does not', { timeout: 180_000 }, async () => {
@@ -116,5 +137,26 @@ describe('test restores after every full and under a time cap', () => {
     expect(status!.proven!.databases.map((d) => d.database)).toEqual(['a.db', 'c.db', 'b.db']);
     expect(status!.proven!.allOkAt).toBe(status!.proven!.databases[0]!.at);
     await engine.close();
+  });
+
+  it('backstop test-restore with maxMinutes: --json lists the databases left for the next run under "deferred", and the text says so', { timeout: 180_000 }, async () => {
+    const dir = tempDir();
+    const folder = sqliteServer(dir, ['a.db', 'b.db', 'c.db']);
+    const dataDir = join(dir, 'data');
+    const task = writeTaskFile(dir, { server: { kind: 'sqlite', folder }, destinations: [{ kind: 'local', path: join(dir, 'backups') }], testRestore: { schedule: '0 4 * * 0', maxMinutes: 1 } });
+    expect((await cliInProcess('backup', '--config', task, '--data-dir', dataDir, '--json')).code).toBe(0);
+    // Every reading of the clock moves it on by 40 s: the first database's test restore spans the 1-minute cap.
+    steppingClock(Date.parse('2026-03-02T10:00:00Z'), 40_000);
+    const json = await cliInProcess('test-restore', '--config', task, '--data-dir', dataDir, '--json');
+    expect(json.code).toBe(0);
+    const doc = JSON.parse(json.out) as { status: string; databases: { database: string; status: string }[]; deferred?: string[] };
+    expect(doc.status).toBe('success');
+    expect(doc.databases.map((d) => [d.database, d.status])).toEqual([['a.db', 'ok']]);
+    expect(doc.deferred).toEqual(['b.db', 'c.db']);
+    // The next run takes the two left over first (tested longest ago: never); the text names the one it left.
+    const text = await cliInProcess('test-restore', '--config', task, '--data-dir', dataDir);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('ok     b.db');
+    expect(text.out).toContain("not tested this time (the task's maxMinutes was reached; they come first next time): c.db");
   });
 });

@@ -45,6 +45,21 @@ describe('parseLocation with flags', () => {
     expect(parseLocation({ text: 'backups/sales', flags: {} }, creds)).toEqual({ location: { kind: 'local', path: resolve('backups/sales') }, credentials: null });
   });
 
+  it('refuses a flag its location does not use (it would be ignored): --endpoint beside sftp:// or ftp(s)://, --identity or --host-key beside anything but sftp://', () => {
+    const env = { ...creds, BACKSTOP_FTP_PASSWORD: 'p', BACKSTOP_SFTP_PASSWORD: 'p' };
+    for (const text of ['sftp://me@nas/backups/sales', 'ftp://me@nas/backups/sales', 'ftps://me@nas/backups/sales']) {
+      expect(refusal(() => parseLocation({ text, flags: { endpoint: 'https://s3.example.com' } }, env))).toEqual({
+        code: 'MALFORMED_REQUEST',
+        message: `--endpoint is for s3:// and azure:// locations; ${text.split(':')[0]}:// names its server in the URL ("${text}").`,
+      });
+    }
+    for (const text of ['s3://bkt/sales', 'ftp://me@nas/backups/sales', 'backups/sales']) {
+      for (const [flag, flags] of [['--identity', { identity: '/home/me/.ssh/id_ed25519' }], ['--host-key', { hostKey: `SHA256:${'A'.repeat(43)}` }]] as const) {
+        expect(refusal(() => parseLocation({ text, flags }, env))).toEqual({ code: 'MALFORMED_REQUEST', message: `${flag} is for sftp:// locations; "${text}" is not one.` });
+      }
+    }
+  });
+
   it('names the missing credential variable, never taking one from the URL', () => {
     expect(refusal(() => parseLocation({ text: 's3://bkt/x', flags: { endpoint: 'https://s3.example.com' } }, {}))).toEqual({
       code: 'AUTH_FAILED',
