@@ -29,7 +29,7 @@ import { closeAbandonedRuns, type AbandonedAnnouncement } from './tasks/abandone
 import { SLOT_CHECK_MS, SlotWatch } from './tasks/slot-watch.ts';
 import { backupJobWorkers, workerExecutor, type JobExecutor } from './backup/worker-executor.ts';
 import { runBackupJob } from './backup/run-job.ts';
-import { localCacheDir } from './repository/index.ts';
+import { LocalChunkCache, localCacheDir } from './repository/index.ts';
 import { RestoreService } from './restore/restore-service.ts';
 import { ServerRestoreService } from './restore/server-restore-service.ts';
 import { credentialsOf, loadCredentials, releaseUnclaimed } from './destinations/index.ts';
@@ -289,7 +289,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     resolveServer,
     runJob: (spec, signal) => runWorkerJob<TestRestoreJobResult>('repository-job', spec, { label: `the test restore of ${spec.database}`, signal }),
   });
-  const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now, restoreHistory });
+  // One local cache of chunks and manifests for what this process reads from remote destinations (repository/chunk-cache.ts).
+  const localCache = new LocalChunkCache(localCacheDir(dataDir));
+  const serverRestoreService = new ServerRestoreService({ events, logger, restores, findKey, manifestCache: localCache, resolveServer, toolPaths: () => settings.get().toolPaths, journal: serverRestores, history, now, restoreHistory });
 
   /** `databases`: a per-database run (checked against the server's live list before it starts). */
   async function runNow(taskId: string, kind: PointKind | undefined, trigger: RunTrigger, databases?: string[]): Promise<{ runId: string }> {
@@ -485,7 +487,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     runNow: (id, kind, databases) => runNow(id, kind, 'manual', databases),
     runner,
     status: { taskDatabases, restoredDatabases, slots },
-    restore: { restores, serverRestores: serverRestoreService, findKey, dataDir },
+    restore: { restores, serverRestores: serverRestoreService, findKey, dataDir, manifestCache: localCache },
     destinations: { secrets, tasks, warn: warnSecret, unclaimed, now },
     notifications: { settings, secrets, notifier, deliveries, events, dataDir, now },
     schedulerOwner: () => {

@@ -7,7 +7,7 @@ import { BackstopError } from '../../shared/result.ts';
 import { createSampleDatabases } from '../demo/sample-databases.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { parseKey } from '../keys/index.ts';
-import { LocalChunkCache, localCacheDir } from '../repository/index.ts';
+import type { ManifestCache } from '../repository/index.ts';
 import { inspectBackupFolder, listBackupFolders } from '../restore/backup-folder.ts';
 import type { RestoreService } from '../restore/restore-service.ts';
 import type { ServerRestoreService } from '../restore/server-restore-service.ts';
@@ -24,6 +24,8 @@ export interface RestoreHandlerDeps {
   restores: RestoreService;
   serverRestores: ServerRestoreService;
   findKey: (fingerprint: string) => Promise<Buffer | null>;
+  /** The app's local cache, which a remote folder's manifests are read through. */
+  manifestCache: ManifestCache | null;
   servers: ServersTable;
   tasks: TasksTable;
   events: EventBus;
@@ -41,7 +43,7 @@ export const DEMO_TASK_NAME = 'Sample databases — nightly';
 export function createRestoreHandlers(deps: RestoreHandlerDeps): RestoreHandlers {
   return {
     'restore.inspect': async ({ location, key }) =>
-      inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey, await deps.restores.credentialsFor(location), new LocalChunkCache(localCacheDir(deps.dataDir))),
+      inspectBackupFolder(location, key ? parseKey(key) : null, deps.findKey, await deps.restores.credentialsFor(location), deps.manifestCache),
     'restore.start': ({ location, pointId, asOf, sourceDatabase, serverId, database, key, options }) =>
       deps.restores.start({ location, pointId, serverId, database, ...(key ? { key } : {}), ...(asOf ? { asOf } : {}), ...(sourceDatabase ? { sourceDatabase } : {}), options }),
     'restore.applyGlobals': ({ location, pointId, serverId, key, alterExisting, dryRun }) =>

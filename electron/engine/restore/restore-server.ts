@@ -31,6 +31,7 @@ import { MYSQL_GRANTS_STREAM } from '../servers/mysql/connector.ts';
 import type { Credentials } from '../destinations/location.ts';
 import type { ServerRestoresTable } from '../store/index.ts';
 import { scratchTarget } from '../test-restore/scratch.ts';
+import type { ManifestCache } from '../repository/index.ts';
 import { listBackupFolders, openForRestore, serverKindOf, toRestorePoint } from './backup-folder.ts';
 import type { ApplyGlobalsJobSpec } from './run-apply-globals.ts';
 import type { RestoreJobSpec, RestoreOutcome } from './run-restore.ts';
@@ -55,6 +56,8 @@ export interface ServerRestoreRequest {
   /** A key given by the user (else the keychain's, by each folder's fingerprint). */
   key: Buffer | null;
   findKey: (fingerprint: string) => Promise<Buffer | null>;
+  /** The local cache a remote root's manifests are read through (repository/chunk-cache.ts); none: every one downloaded. */
+  manifestCache?: ManifestCache | null;
   journal: ServerRestoresTable;
   now?: () => Date;
   /** Aborting stops the restores running (their connectors clean up) and starts no more: those are 'failed' with CANCELED. */
@@ -130,7 +133,7 @@ function withDamagedFolder(f: { code: string; message: string }, location: Backu
 
 /** The plan only (no server is touched): each database's point and target name, or why it cannot be restored. */
 export async function planServerRestore(
-  req: Pick<ServerRestoreRequest, 'root' | 'credentials' | 'server' | 'naming' | 'asOf' | 'only' | 'key' | 'findKey'>,
+  req: Pick<ServerRestoreRequest, 'root' | 'credentials' | 'server' | 'naming' | 'asOf' | 'only' | 'key' | 'findKey' | 'manifestCache'>,
 ): Promise<{ planned: Planned[]; folders: Awaited<ReturnType<typeof listBackupFolders>>; notes: string[] }> {
   const notes: string[] = [];
   const folders = await listBackupFolders(rootDestination(req.root), req.credentials);
@@ -143,7 +146,7 @@ export async function planServerRestore(
   const servers = new Map<string, string[]>();
   for (const f of databaseFolders) {
     try {
-      const opened = await openForRestore(f.location, req.key, req.findKey, req.credentials);
+      const opened = await openForRestore(f.location, req.key, req.findKey, req.credentials, req.manifestCache ?? null);
       if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The backups of this database are encrypted with key ${opened.keyFingerprint}, which is neither given (--key-file, BACKSTOP_KEY) nor in this computer's keychain.`);
       const points = (await opened.repo.listPoints()).filter((p) => p.backupType === 'logical' || serverKindOf(toRestorePoint(p).format) === 'sqlite');
       const database = points.at(-1)?.database ?? f.database ?? f.folder;
@@ -368,7 +371,7 @@ async function applyServerLevel(req: ServerRestoreRequest, folders: Awaited<Retu
   const globals = folders.find((f) => f.serverStream && f.folder.endsWith(`/${stream.name}`));
   if (!globals) return { result: { status: 'failed', detail: `The root holds no ${stream.name} (${what}) to apply.` } };
   try {
-    const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials);
+    const opened = await openForRestore(globals.location, req.key, req.findKey, req.credentials, req.manifestCache ?? null);
     if (!opened.repo) throw new BackstopError('KEY_REQUIRED', `The server-level backups are encrypted with key ${opened.keyFingerprint}, which is neither given nor in the keychain.`);
     const all = await opened.repo.listPoints();
     const newest = req.asOf ? all.filter((p) => new Date(p.createdAt).getTime() <= req.asOf!.getTime()).at(-1) : latestPoint(all, new Date());

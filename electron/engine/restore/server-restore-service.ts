@@ -26,12 +26,15 @@ import type { HistoryTable, ServerRestoresTable } from '../store/index.ts';
 import { journalTarget, otherPoint, planServerRestore, restoreServer, rootLocation, type ServerRestoreNaming, type ServerRestoreRequest } from './restore-server.ts';
 import type { RestoreService } from './restore-service.ts';
 import type { RestoreHistory } from './restore-history.ts';
+import type { ManifestCache } from '../repository/index.ts';
 
 export interface ServerRestoreServiceDeps {
   events: EventBus;
   logger: Logger;
   restores: RestoreService;
   findKey: (fingerprint: string) => Promise<Buffer | null>;
+  /** The app's local cache, which a remote root's manifests are read through. */
+  manifestCache?: ManifestCache | null;
   resolveServer: (id: string) => Promise<{ server: Server; password: string | null }>;
   toolPaths: () => ServerRestoreRequest['toolPaths'];
   journal: ServerRestoresTable;
@@ -73,6 +76,7 @@ export class ServerRestoreService {
       jobs: input.jobs,
       key,
       findKey: this.deps.findKey,
+      manifestCache: this.deps.manifestCache ?? null,
       journal: this.deps.journal,
       now: this.deps.now,
     };

@@ -4,7 +4,7 @@
  * database's folder, and more than once (choosing the incremental's chain, then retention),
  * so a year of hourly points cost thousands of requests per database per run. Counted on the
  * wire (the HTTP proxy in front of s3rver), over a full and four incrementals of one SQLite
- * database, and the restore dialog's look at the folder; the points are still chained.
+ * database, then the restore dialog's look at the folder and a whole-server restore's plan.
  */
 import { join } from 'node:path';
 import Database from 'libsql';
@@ -75,5 +75,10 @@ it('each run downloads only the manifests it has not read before', { timeout: 12
   seen = [];
   const info = data(await engine.call('restore.inspect', { location }));
   expect(info.points.map((p) => p.id).sort()).toEqual([...pointIds].sort());
+  expect(manifestGets()).toBe(0);
+  // So does a whole-server restore's plan over the task's root.
+  seen = [];
+  const plan = data(await engine.call('restore.serverPlan', { destination: dest, serverId: server.id, naming: { prefix: 'copy_' } }));
+  expect(plan.databases.map((d) => [d.database, d.point?.id])).toEqual([['shop.db', pointIds.at(-1)]]);
   expect(manifestGets()).toBe(0);
 });
