@@ -6,11 +6,15 @@
  * incremental dumped since — every point is a whole dump) recorded its log position and
  * the newest chain of the stored log starts at or before that position's file: such a chain holds every closed file from there on, contiguously, and each run
  * adds the next ones (a purge starts a new chain, which then no longer covers the full, so
- * the next incremental of the database is a dump again). Anything unreadable is "not
- * covered", with the reason: the caller then dumps — never a silent gap.
+ * the next incremental of the database is a dump again) — and only when that log chain was
+ * read from the server the dump was taken from (the points' serverIdentity): after the task's
+ * server setting names another server (or the same one at a new address), its log never
+ * stands in for a dump of the earlier server (a restore would replay one server's log onto
+ * another's dump). Anything unreadable is "not covered", with the reason: the caller then
+ * dumps — never a silent gap.
  */
 import { hasCode } from '../../shared/result.ts';
-import { isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
+import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { logFileNumber } from '../servers/mysql/binlog.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
@@ -22,8 +26,8 @@ export const COVERED_BY_LOG = "its changes are in the server's binary log, store
 
 /** null when covered; otherwise why this incremental needs a dump. */
 export async function logCoverage(prep: PreparedDestination, logFolder: Backend, repoOptions: OpenOptions): Promise<string | null> {
-  const dumped = prep.chain?.newest.meta;
-  if (!dumpedFile(dumped)) return NO_POSITION;
+  const dumped = prep.chain?.newest;
+  if (!dumped || !dumpedFile(dumped.meta)) return NO_POSITION;
   try {
     if (!(await isRepository(logFolder))) return NOT_STORED;
     return await coverageIn(dumped, await openRepository(logFolder, repoOptions));
@@ -40,14 +44,17 @@ function dumpedFile(dumped: Record<string, unknown> | undefined): { base: string
   return typeof dumped?.binlogFile === 'string' ? logFileNumber(dumped.binlogFile) : null;
 }
 
-/** The same decision on an opened log repository, for the meta of the database's newest dump (see the header). */
-export async function coverageIn(dumped: Record<string, unknown> | undefined, logRepo: Repository): Promise<string | null> {
-  const fullFile = dumpedFile(dumped);
+/** The same decision on an opened log repository, for the database's newest dump (see the header). */
+export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIdentity'>, logRepo: Repository): Promise<string | null> {
+  const fullFile = dumpedFile(dumped.meta);
   if (!fullFile) return NO_POSITION;
   const logChain = await logRepo.newestChain('logical');
   // The chain's oldest read still stored (retention may have pruned the reads no kept dump needs, its full among them).
   const oldest = logChain?.pointIds[0];
   if (!oldest) return NOT_STORED;
+  if (logChain.newest.serverIdentity !== dumped.serverIdentity) {
+    return `the stored binary log is of ${logChain.newest.serverIdentity}, the last dump of this database of ${dumped.serverIdentity} (the task's server setting changed)`;
+  }
   const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
   const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
   if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';

@@ -3,7 +3,9 @@
  * newest dump (a point of the database's folder; each is a whole dump, full or
  * incremental) whose snapshot is at or before the moment and
  * whose recorded binary-log position the stored log (the `~server/binlog` folder beside
- * it, found by itself) covers up to the moment; then that database's events from the
+ * it, found by itself) covers up to the moment — a log chain read from the same server as
+ * the dump (serverIdentity: a task pointed at another server never pairs one server's dump
+ * with the other's log); then that database's events from the
  * position up to the moment, replayed under the new name.
  *
  * Contract:
@@ -89,6 +91,8 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
     const at = position ? logFileNumber(position.binlogFile) : null;
     if (!position || !at) continue;
     for (const points of chains.values()) {
+      // Only the log of the server the dump was taken from (file names repeat from server to server).
+      if (points[0]?.serverIdentity !== point.serverIdentity) continue;
       const first = points[0] && logMeta(points[0])!.binlogFiles[0];
       const start = first ? logFileNumber(first) : null;
       if (!start || start.base !== at.base || start.n > at.n) continue;

@@ -1,0 +1,118 @@
+/**
+ * A MariaDB task (binary log on) whose server setting is pointed at another server with a
+ * database of the same name — or the same server at a new address — through the engine's
+ * contract, against two real MariaDB servers: the next incremental never leaves that database
+ * to the other server's binary log (a restore would replay one server's log onto another's
+ * dump): it is dumped, as a full with the reason naming both servers; from then on the new
+ * server's log covers it, a moment on either side of the move restores as it was there, and
+ * one between the two servers' backups is out of range (never one server's dump rolled
+ * forward with the other's log).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
+import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { storedPoints } from '../../fixtures/points.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
+import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+
+let a: MariadbServer;
+let b: MariadbServer;
+
+/** A moment in a second of its own (the binary log's timestamps are whole seconds). */
+async function moment(): Promise<Date> {
+  const next = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
+  await next();
+  const at = new Date();
+  await next();
+  return at;
+}
+
+/** A server file for `backstop restore --server` naming `s`. */
+function serverFile(s: MariadbServer): string {
+  const file = join(tempDir(), 'server.json');
+  process.env.MOVES_TEST_PASSWORD = s.password;
+  writeFileSync(file, JSON.stringify({ kind: 'mysql', host: s.host, port: s.port, user: s.user, passwordEnv: 'MOVES_TEST_PASSWORD', tls: 'disable' }));
+  return file;
+}
+
+const items = (s: MariadbServer, database: string) => s.sql('SELECT id, name FROM item ORDER BY id', database).trim().split('\n');
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([startMariadb({ binlog: true }), startMariadb({ binlog: true })]);
+  for (const [s, who] of [[a, 'a'], [b, 'b']] as const) {
+    s.sql(`CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO shop.item VALUES (1, 'from ${who}');`);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+describe('a MariaDB task pointed at another server', () => {
+  it("never leaves a database's incremental to the other server's binary log: it dumps a full, saying why", { timeout: 120_000 }, async () => {
+    const engine: Engine = await testEngine({ encoderWorkers: 0 });
+    const backups = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'shop db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
+    const task = data(
+      await engine.call('tasks.create', {
+        name: 'shop',
+        serverId: server.id,
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        destinations: [{ kind: 'local', path: backups }],
+      }),
+    );
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    a.sql("INSERT INTO shop.item VALUES (2, 'a again')");
+    const onAMoment = await moment();
+    const onA = await runTask(engine, task.id, 'incremental');
+    // On its own server the log covers the database: no dump.
+    expect(onA.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
+    // Between the last read of A's log and the first backup from B: no backup reaches it.
+    const unreached = await moment();
+
+    // The server moved (or the setting now names another server): same user, other port.
+    data(await engine.call('servers.update', { id: server.id, server: { kind: 'mysql', name: 'shop db', host: b.host, port: b.port, user: b.user, tls: 'disable' } }));
+    b.sql("INSERT INTO shop.item VALUES (3, 'b again')");
+    const onB = await runTask(engine, task.id, 'incremental');
+    expect(onB.status).toBe('success');
+    const shop = onB.databases.find((d) => d.database === 'shop');
+    expect(shop).toMatchObject({
+      status: 'success',
+      kind: 'full',
+      pointId: expect.any(String),
+      kindReason: `the newest chain in this folder was written from mysql://${a.user}@${a.host}:${a.port}, not from mysql://${b.user}@${b.host}:${b.port}: a new chain starts (the earlier points stay restorable)`,
+    });
+    const points = await storedPoints(backups, 'shop');
+    expect(points.map((p) => [p.kind, p.serverIdentity])).toEqual([
+      ['full', `mysql://${a.user}@${a.host}:${a.port}`],
+      ['full', `mysql://${b.user}@${b.host}:${b.port}`],
+    ]);
+
+    // From now on B's log covers it again, and a moment on either side of the move restores as it was there.
+    b.sql("INSERT INTO shop.item VALUES (4, 'b later')");
+    const onBMoment = await moment();
+    const later = await runTask(engine, task.id, 'incremental');
+    expect(later.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
+    const folder = join(backups, encodeDatabaseFolder('shop'));
+    await restoreCommand(engine, folder, { asOf: onBMoment, serverFile: serverFile(b), database: 'shop_b' });
+    expect(items(b, 'shop_b')).toEqual(['1\tfrom b', '3\tb again', '4\tb later']);
+    await restoreCommand(engine, folder, { asOf: onAMoment, serverFile: serverFile(a), database: 'shop_a' });
+    expect(items(a, 'shop_a')).toEqual(['1\tfrom a', '2\ta again']);
+    // A's dump is never rolled forward with B's log (their files share names): that moment is out of range, nothing created.
+    const e = await rejection(restoreCommand(engine, folder, { asOf: unreached, serverFile: serverFile(b), database: 'shop_gap' }));
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining(`${unreached.toISOString()} is outside what this database's backups reach. Reachable moments (UTC): `) });
+    const ranges = e.message.slice(e.message.indexOf('(UTC): ') + 7, -1).split(', ').map((r) => r.split(' to '));
+    expect(ranges).toHaveLength(2);
+    for (const [from, to] of ranges) expect(from! > unreached.toISOString() || to! < unreached.toISOString()).toBe(true);
+    expect(b.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_gap'").trim()).toBe('0');
+    await engine.close();
+  });
+});
