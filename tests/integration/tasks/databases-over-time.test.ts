@@ -6,7 +6,9 @@
  * deleted by the task's retention while the other databases' old points are; a database
  * created again under that name is backed up again (restoring its points gives the old and
  * the new content, each as it was); a renamed database leaves its old folder as it is, still
- * listed and restorable, and its new name starts with a full.
+ * listed and restorable, and its new name starts with a full. A destination added to the task
+ * starts its own chain with a full (never an incremental whose parent is only elsewhere); one
+ * removed, or moved to a subfolder, keeps every point it holds, and each root lists its folders.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,6 +124,57 @@ describe('databases that come and go', () => {
     expect(await pointIds(backups, 'keep.db')).toEqual(keepBefore);
     const folders = data(await engine.call('restore.folders', { destination: { kind: 'local', path: backups } }));
     expect(folders.map((f) => f.database)).toEqual(['gone.db', 'keep.db', 'kept.db']);
+    await engine.close();
+  });
+
+  it('a destination added gets a full, one removed or moved away keeps every point, and the restore browser lists each root as it is', { timeout: 120_000 }, async () => {
+    const folder = sqliteFolder(['app.db']);
+    const first = tempDir();
+    const second = tempDir();
+    const engine = await testEngine({ secrets: new MemorySecretStore(), encoderWorkers: 0, jobs: 'inline' });
+    const task = await storedSqliteTask(engine, folder, first, { name: 'app', schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' } });
+    const change = (v: string) => {
+      const db = new Database(join(folder, 'app.db'));
+      db.exec(`INSERT INTO t (v) VALUES ('${v}')`);
+      db.close();
+    };
+    const update = async (destinations: { kind: 'local'; path: string }[]) => {
+      const { id, createdAt: _c, updatedAt: _u, ...input } = data(await engine.call('tasks.list', undefined)).find((t) => t.id === task.id)!;
+      data(await engine.call('tasks.update', { id, task: { ...input, destinations } }));
+    };
+    const rowsAt = (run: { databases: { destination: string; kind: string; kindReason: string | null; status: string }[] }) =>
+      Object.fromEntries(run.databases.map((d) => [d.destination, [d.kind, d.kindReason, d.status]]));
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    change('one');
+    expect(rowsAt(await runTask(engine, task.id, 'incremental'))).toEqual({ [`local:${first}`]: ['incremental', null, 'success'] });
+    const atFirst = await pointIds(first, 'app.db');
+    expect(atFirst).toHaveLength(2);
+
+    // Added: a full there (its chain starts there), the first destination's chain goes on.
+    await update([{ kind: 'local', path: first }, { kind: 'local', path: second }]);
+    change('two');
+    expect(rowsAt(await runTask(engine, task.id, 'incremental'))).toEqual({
+      [`local:${first}`]: ['incremental', null, 'success'],
+      [`local:${second}`]: ['full', 'first backup at this destination', 'success'],
+    });
+    const firstKept = await pointIds(first, 'app.db');
+
+    // Removed: nothing written to or deleted at it any more.
+    await update([{ kind: 'local', path: second }]);
+    change('three');
+    expect(rowsAt(await runTask(engine, task.id, 'incremental'))).toEqual({ [`local:${second}`]: ['incremental', null, 'success'] });
+    expect(await pointIds(first, 'app.db')).toEqual(firstKept);
+
+    // Moved to a subfolder: a full there; the old root keeps its points.
+    const sub = join(second, 'sub');
+    const atSecond = await pointIds(second, 'app.db');
+    await update([{ kind: 'local', path: sub }]);
+    change('four');
+    expect(rowsAt(await runTask(engine, task.id, 'incremental'))).toEqual({ [`local:${sub}`]: ['full', 'first backup at this destination', 'success'] });
+    expect(await pointIds(second, 'app.db')).toEqual(atSecond);
+    for (const root of [first, second, sub]) {
+      expect(data(await engine.call('restore.folders', { destination: { kind: 'local', path: root } })).map((f) => f.database)).toEqual(['app.db']);
+    }
     await engine.close();
   });
 });
