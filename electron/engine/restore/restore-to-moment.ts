@@ -206,7 +206,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     if (unsafe) {
       throw new BackstopError(
         'RESTORE_FAILED',
-        `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md).`,
+        `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: ${unsafe.fix ?? "restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md)."}`,
       );
     }
     // A row change larger than the target's max_allowed_packet would stop the replay after the dump's load: refused now.

@@ -232,6 +232,19 @@ describe('the dump position and the replay', () => {
     expect(scan(frame('use `we``ird`/*!*/;\nDELETE FROM t'), 'we`ird')).toMatchObject({ statement: 'DELETE FROM t' });
   });
 
+  it('StatementScan finds a DROP, CREATE or ALTER DATABASE of the database itself (a replay would apply it to the source), in any spelling; not of another, nor an ALTER of the default database', () => {
+    const scan = (statement: string, source = 'shop') => {
+      const s = new StatementScan(source);
+      s.feed(`DELIMITER /*!*/;\nuse \`shop\`/*!*/;\n${statement}\n/*!*/;\nDELIMITER ;\n`);
+      return s.end();
+    };
+    for (const st of ['DROP DATABASE shop', 'drop schema if exists `shop`', 'CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4', 'CREATE OR REPLACE DATABASE `shop`', 'ALTER DATABASE shop COMMENT \'x\'']) {
+      expect(scan(st), st).toMatchObject({ statement: st, why: expect.stringContaining('on the database "shop" itself'), fix: expect.stringContaining('its next full backup') });
+    }
+    expect(scan('DROP DATABASE `my shop`', 'my shop')).toMatchObject({ statement: 'DROP DATABASE `my shop`' });
+    for (const st of ['DROP DATABASE shopping', 'CREATE DATABASE `shop2`', 'ALTER DATABASE CHARACTER SET utf8mb4', 'DROP TABLE shop_old']) expect(scan(st), st).toBeNull();
+  });
+
   it('StatementScan reads a log with very long lines in linear time: a 48 MB row written as a literal (its #Q> annotation) and a 16 MB statement in 64 KiB pieces', () => {
     // The unfinished line was re-joined with every piece: 16 MB took 3 s, 64 MB ~50 s, 256 MB ~14 min.
     const literal = 'ab'.repeat(24 * 1024 * 1024);

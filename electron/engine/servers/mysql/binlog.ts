@@ -378,6 +378,8 @@ const FRAMING_STATEMENT = /^(SET\s|use\s|START\s+TRANSACTION|BEGIN|COMMIT|ROLLBA
 export interface UnsafeStatement {
   statement: string;
   why: string;
+  /** What to do instead, when it differs from the usual (ROW format, tables named without their database). */
+  fix?: string;
 }
 
 /**
@@ -389,7 +391,9 @@ export interface UnsafeStatement {
  * `source`.table itself, which the rewrite leaves alone, so the replay would write into the
  * source database), or any statement (DDL included) that names `source`.something while its
  * default database is another one or `source` (missed by the filter, or applied to the
- * source). Account statements are left out. Conservative: it may refuse a log that would
+ * source), or a DROP, CREATE or ALTER DATABASE naming `source` (the database dropped and
+ * created again: the replay would drop or change the source database itself, whatever the
+ * new name). Account statements are left out. Conservative: it may refuse a log that would
  * have replayed right, never pass one that would not.
  */
 export class StatementScan {
@@ -400,6 +404,7 @@ export class StatementScan {
   private statement: string[] = [];
   private current: string | null = null;
   private readonly qualified: RegExp;
+  private readonly databaseItself: RegExp;
   found: UnsafeStatement | null = null;
 
   constructor(private readonly source: string) {
@@ -407,6 +412,7 @@ export class StatementScan {
     const forms = [`\`${escape(source.replace(/`/g, '``'))}\``];
     if (/^[A-Za-z0-9_$]+$/.test(source)) forms.push(escape(source));
     this.qualified = new RegExp(`(^|[^A-Za-z0-9_$\`])(${forms.join('|')})\\s*\\.`, 'i');
+    this.databaseItself = new RegExp(`^(DROP|CREATE(\\s+OR\\s+REPLACE)?|ALTER)\\s+(DATABASE|SCHEMA)\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?(${forms.join('|')})(?![A-Za-z0-9_$])`, 'i');
   }
 
   /**
@@ -469,7 +475,13 @@ export class StatementScan {
     if (!text || FRAMING_STATEMENT.test(text) || ACCOUNT_STATEMENT.test(text)) return;
     const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
     const here = this.current !== null && this.current.toLowerCase() === this.source.toLowerCase();
-    if (here && DML_STATEMENT.test(text)) {
+    if (this.databaseItself.test(text)) {
+      this.found = {
+        statement: short,
+        why: `a statement on the database "${this.source}" itself (dropped, created again or altered), which a replay under another name would apply to "${this.source}" itself`,
+        fix: `restore a backup point without --as-of (backstop points <location> lists them), or a moment before that statement. Moments after a database was dropped and created again are reachable from its next full backup: take one now (in the window: Databases → Back up now, Full; or backstop backup --kind full --only "${this.source}").`,
+      };
+    } else if (here && DML_STATEMENT.test(text)) {
       this.found = { statement: short, why: 'a change of rows logged as an SQL statement (binlog_format was STATEMENT or MIXED when it was written)' };
     } else if (this.qualified.test(text)) {
       this.found = { statement: short, why: `a statement naming "${this.source}".<table> itself, which a replay under another name would apply to "${this.source}" or leave out` };

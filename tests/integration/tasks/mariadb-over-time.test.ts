@@ -1,12 +1,19 @@
 /**
- * A MariaDB task (binary log on) whose server setting is pointed at another server with a
- * database of the same name — or the same server at a new address — through the engine's
- * contract, against two real MariaDB servers: the next incremental never leaves that database
+ * A MariaDB task (binary log on) over time, through the engine's contract and the CLI's
+ * restore, against two real MariaDB servers.
+ *
+ * Its server setting pointed at another server with a database of the same name — or the
+ * same server at a new address: the next incremental never leaves that database
  * to the other server's binary log (a restore would replay one server's log onto another's
  * dump): it is dumped, as a full with the reason naming both servers; from then on the new
  * server's log covers it, a moment on either side of the move restores as it was there, and
  * one between the two servers' backups is out of range (never one server's dump rolled
  * forward with the other's log).
+ *
+ * A database dropped and created again under its name between two runs: a restore to a moment
+ * after that is refused (RESTORE_FAILED naming the statement and the fix) — the replay would
+ * have run the DROP DATABASE against the source itself — with the source untouched and nothing
+ * created; a moment before it restores the old rows, and after the next full the new ones.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +62,7 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-describe('a MariaDB task pointed at another server', () => {
+describe('a MariaDB task over time', () => {
   it("never leaves a database's incremental to the other server's binary log: it dumps a full, saying why", { timeout: 120_000 }, async () => {
     const engine: Engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
@@ -113,6 +120,55 @@ describe('a MariaDB task pointed at another server', () => {
     expect(ranges).toHaveLength(2);
     for (const [from, to] of ranges) expect(from! > unreached.toISOString() || to! < unreached.toISOString()).toBe(true);
     expect(b.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_gap'").trim()).toBe('0');
+    await engine.close();
+  });
+
+  it('a database dropped and created again under its name: a restore to a moment after it is refused and never touches the source; before it, and after the next full, it restores', { timeout: 120_000 }, async () => {
+    a.sql('CREATE DATABASE cycle');
+    a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (1, 'old one');", 'cycle');
+    const engine: Engine = await testEngine({ encoderWorkers: 0 });
+    const backups = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'cycle db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
+    const task = data(
+      await engine.call('tasks.create', {
+        name: 'cycle',
+        serverId: server.id,
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        destinations: [{ kind: 'local', path: backups }],
+        excludeDatabases: ['shop', 'shop_a'],
+      }),
+    );
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    a.sql("INSERT INTO item VALUES (2, 'old two')", 'cycle');
+    const before = await moment();
+    // Dropped and created again, as an application's reinstall does (tables named without their database).
+    a.sql('DROP DATABASE cycle; CREATE DATABASE cycle;');
+    a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (7, 'new one');", 'cycle');
+    const after = await moment();
+    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+
+    const folder = join(backups, encodeDatabaseFolder('cycle'));
+    const e = await rejection(restoreCommand(engine, folder, { asOf: after, serverFile: serverFile(a), database: 'cycle_back' }));
+    expect(e).toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringMatching(
+        /holds a statement on the database "cycle" itself \(dropped, created again or altered\), which a replay under another name would apply to "cycle" itself: "DROP DATABASE cycle"\. .*nothing was created\. Fix: restore a backup point without --as-of .* Moments after a database was dropped and created again are reachable from its next full backup: take one now/,
+      ),
+    });
+    // The source is as the application left it; nothing half-restored.
+    expect(items(a, 'cycle')).toEqual(['7\tnew one']);
+    expect(a.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'cycle_back'").trim()).toBe('0');
+
+    await restoreCommand(engine, folder, { asOf: before, serverFile: serverFile(a), database: 'cycle_before' });
+    expect(items(a, 'cycle_before')).toEqual(['1\told one', '2\told two']);
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    a.sql("INSERT INTO item VALUES (8, 'new two')", 'cycle');
+    const later = await moment();
+    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'cycle_later' });
+    expect(items(a, 'cycle_later')).toEqual(['7\tnew one', '8\tnew two']);
+    expect(items(a, 'cycle')).toEqual(['7\tnew one', '8\tnew two']);
     await engine.close();
   });
 });
