@@ -10,8 +10,10 @@
  * read from the server the dump was taken from (the points' serverIdentity): after the task's
  * server setting names another server (or the same one at a new address), its log never
  * stands in for a dump of the earlier server (a restore would replay one server's log onto
- * another's dump). Anything unreadable is "not covered", with the reason: the caller then
- * dumps — never a silent gap.
+ * another's dump) — and not when a read since the dump's file logged a DROP or CREATE
+ * DATABASE of it (dropped and created again under its name: a replay would have to drop the
+ * source, so a moment after it restores only from a dump taken after it). Anything unreadable
+ * is "not covered", with the reason: the caller then dumps — never a silent gap.
  */
 import { hasCode } from '../../shared/result.ts';
 import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
@@ -45,7 +47,7 @@ function dumpedFile(dumped: Record<string, unknown> | undefined): { base: string
 }
 
 /** The same decision on an opened log repository, for the database's newest dump (see the header). */
-export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIdentity'>, logRepo: Repository): Promise<string | null> {
+export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIdentity' | 'database'>, logRepo: Repository): Promise<string | null> {
   const fullFile = dumpedFile(dumped.meta);
   if (!fullFile) return NO_POSITION;
   const logChain = await logRepo.newestChain('logical');
@@ -58,5 +60,22 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
   const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
   if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
-  return null;
+  return (await recreatedSince(dumped.database, fullFile, logRepo, logChain.pointIds)) ? RECREATED : null;
+}
+
+const RECREATED =
+  'the database was dropped or created again (DROP/CREATE DATABASE in the binary log since its last dump): its log cannot be replayed onto that dump, so this dump starts what later moments restore from';
+
+/** Whether a read of the chain holding the dump's file or a later one logged a DROP/CREATE DATABASE of `database` (DatabaseStatementScan; names compared as the server may fold them). */
+async function recreatedSince(database: string, dumpFile: { base: string; n: number }, logRepo: Repository, chainIds: readonly string[]): Promise<boolean> {
+  const inChain = new Set(chainIds);
+  const name = database.toLowerCase();
+  for (const p of await logRepo.listPoints()) {
+    if (!inChain.has(p.id)) continue;
+    const named = p.meta.binlogDatabaseStatements;
+    if (!Array.isArray(named) || !named.some((d) => typeof d === 'string' && d.toLowerCase() === name)) continue;
+    const files = Array.isArray(p.meta.binlogFiles) ? p.meta.binlogFiles : [];
+    if (files.some((f) => typeof f === 'string' && (logFileNumber(f)?.n ?? -1) >= dumpFile.n)) return true;
+  }
+  return false;
 }

@@ -10,10 +10,12 @@
  * one between the two servers' backups is out of range (never one server's dump rolled
  * forward with the other's log).
  *
- * A database dropped and created again under its name between two runs: a restore to a moment
- * after that is refused (RESTORE_FAILED naming the statement and the fix) — the replay would
- * have run the DROP DATABASE against the source itself — with the source untouched and nothing
- * created; a moment before it restores the old rows, and after the next full the new ones.
+ * A database dropped and created again under its name between two runs: its next incremental
+ * is a dump (the log holding the DROP/CREATE DATABASE does not cover it); a restore to a moment
+ * between the drop and that dump is refused (RESTORE_FAILED naming the statement and the fix) —
+ * the replay would have run the DROP DATABASE against the source itself — with the source
+ * untouched and nothing created; a moment before it restores the old rows, and one after that
+ * dump the new ones (the log covering it again).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,7 +125,7 @@ describe('a MariaDB task over time', () => {
     await engine.close();
   });
 
-  it('a database dropped and created again under its name: a restore to a moment after it is refused and never touches the source; before it, and after the next full, it restores', { timeout: 120_000 }, async () => {
+  it('a database dropped and created again under its name: its next incremental is a dump; a restore to a moment between is refused and never touches the source; before it, and after that dump, it restores', { timeout: 120_000 }, async () => {
     a.sql('CREATE DATABASE cycle');
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (1, 'old one');", 'cycle');
     const engine: Engine = await testEngine({ encoderWorkers: 0 });
@@ -146,14 +148,21 @@ describe('a MariaDB task over time', () => {
     a.sql('DROP DATABASE cycle; CREATE DATABASE cycle;');
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (7, 'new one');", 'cycle');
     const after = await moment();
-    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    // Its next incremental is a dump, not left to the log (which holds the DROP and CREATE DATABASE).
+    const recreated = await runTask(engine, task.id, 'incremental');
+    expect(recreated.databases.find((d) => d.database === 'cycle')).toMatchObject({
+      status: 'success',
+      kind: 'incremental',
+      pointId: expect.any(String),
+      kindReason: expect.stringContaining('re-dumped: the database was dropped or created again (DROP/CREATE DATABASE in the binary log since its last dump)'),
+    });
 
     const folder = join(backups, encodeDatabaseFolder('cycle'));
     const e = await rejection(restoreCommand(engine, folder, { asOf: after, serverFile: serverFile(a), database: 'cycle_back' }));
     expect(e).toMatchObject({
       code: 'RESTORE_FAILED',
       message: expect.stringMatching(
-        /holds a statement on the database "cycle" itself \(dropped, created again or altered\), which a replay under another name would apply to "cycle" itself: "DROP DATABASE cycle"\. .*nothing was created\. Fix: restore a backup point without --as-of .* Moments after a database was dropped and created again are reachable from its next full backup: take one now/,
+        /holds a statement on the database "cycle" itself \(dropped, created again or altered\), which a replay under another name would apply to "cycle" itself: "DROP DATABASE cycle"\. .*nothing was created\. Fix: restore a backup point without --as-of .* Moments after a database was dropped and created again are reachable from the first backup run after it/,
       ),
     });
     // The source is as the application left it; nothing half-restored.
@@ -162,10 +171,11 @@ describe('a MariaDB task over time', () => {
 
     await restoreCommand(engine, folder, { asOf: before, serverFile: serverFile(a), database: 'cycle_before' });
     expect(items(a, 'cycle_before')).toEqual(['1\told one', '2\told two']);
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    // From that dump on, the log covers it again and moments restore.
     a.sql("INSERT INTO item VALUES (8, 'new two')", 'cycle');
     const later = await moment();
-    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    const next = await runTask(engine, task.id, 'incremental');
+    expect(next.databases.find((d) => d.database === 'cycle')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'cycle_later' });
     expect(items(a, 'cycle_later')).toEqual(['7\tnew one', '8\tnew two']);
     expect(items(a, 'cycle')).toEqual(['7\tnew one', '8\tnew two']);

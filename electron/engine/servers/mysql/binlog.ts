@@ -60,6 +60,8 @@ export interface LogReadMeta {
   binlogLast: string;
   /** The server's clock (UTC, ISO) just before the read closed the current file: everything logged before is stored. */
   binlogEndAt: string;
+  /** Databases a statement of this read dropped or created (DROP/CREATE DATABASE; `DatabaseStatementScan`), when any. */
+  binlogDatabaseStatements?: string[];
 }
 
 const POSITION_LINE = /^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);$/m;
@@ -123,16 +125,101 @@ export function fileHeader(name: string, size: number): Buffer {
   return Buffer.from(`BACKSTOP-BINLOG-FILE ${name} ${size}\n`, 'utf8');
 }
 
-/** The stored stream of a read: each file's header line, then the file (read from `dir`). */
-export async function* framedLogFiles(dir: string, files: { name: string; size: number }[]): AsyncGenerator<Buffer> {
+/** The stored stream of a read: each file's header line, then the file (read from `dir`), each shown to `scan` as it goes. */
+export async function* framedLogFiles(dir: string, files: { name: string; size: number }[], scan?: DatabaseStatementScan): AsyncGenerator<Buffer> {
   for (const f of files) {
     yield fileHeader(f.name, f.size);
+    scan?.startFile();
     let seen = 0;
     for await (const chunk of createReadStream(join(dir, f.name), { highWaterMark: 1024 * 1024 })) {
       seen += (chunk as Buffer).length;
+      scan?.feed(chunk as Buffer);
       yield chunk as Buffer;
     }
     if (seen !== f.size) throw new BackstopError('DUMP_FAILED', `The binary log file ${f.name} read from the server has ${seen} bytes, not the ${f.size} the server listed; the read was discarded.`);
+  }
+}
+
+const QUERY_EVENT = 2;
+const EVENT_HEADER = 19;
+/** A Query event's fixed part after the common header: thread id, exec time, db length, error code, status vars length. */
+const QUERY_POST_HEADER = 13;
+/** How much of a Query event is looked at: a DROP/CREATE DATABASE is short; a long statement's head is enough. */
+const QUERY_HEAD = 64 * 1024;
+const DATABASE_STATEMENT = /^(?:\s|\/\*[\s\S]*?\*\/)*(?:DROP|CREATE(?:\s+OR\s+REPLACE)?)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i;
+
+/**
+ * Finds, in the raw events of binary-log files as they stream by (a file's magic number,
+ * then events: a 19-byte header with the type and size), the databases a statement dropped
+ * or created (`DROP`/`CREATE DATABASE` or `SCHEMA`, in a Query event): a database created
+ * again under its name since its last dump is not covered by the log (log-coverage.ts), as
+ * a replay would have to drop the source itself (StatementScan). Only a Query event's head
+ * is kept; every other event's bytes are skipped as they pass. Compressed Query events
+ * (log_bin_compress) are not read.
+ */
+export class DatabaseStatementScan {
+  readonly databases = new Set<string>();
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes still to pass over (the rest of an event, or a file's magic number). */
+  private skip = 0;
+  /** Bytes wanted in `held` before looking: a header, then a Query event's head. */
+  private want = EVENT_HEADER;
+  private eventSize = 0;
+
+  startFile(): void {
+    this.held = [];
+    this.heldBytes = 0;
+    this.skip = 4;
+    this.want = EVENT_HEADER;
+  }
+
+  feed(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - at);
+        this.skip -= n;
+        at += n;
+        continue;
+      }
+      const n = Math.min(this.want - this.heldBytes, chunk.length - at);
+      this.held.push(chunk.subarray(at, at + n));
+      this.heldBytes += n;
+      at += n;
+      if (this.heldBytes < this.want) return;
+      const bytes = Buffer.concat(this.held, this.heldBytes);
+      this.held = [];
+      this.heldBytes = 0;
+      if (this.want === EVENT_HEADER) {
+        this.eventSize = bytes.readUInt32LE(9);
+        if (this.eventSize < EVENT_HEADER) return this.stop();
+        if (bytes[4] === QUERY_EVENT && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
+          this.want = Math.min(this.eventSize, QUERY_HEAD) - EVENT_HEADER;
+        } else {
+          this.skip = this.eventSize - EVENT_HEADER;
+        }
+        continue;
+      }
+      this.query(bytes);
+      this.skip = this.eventSize - EVENT_HEADER - bytes.length;
+      this.want = EVENT_HEADER;
+    }
+  }
+
+  /** A Query event's body (after the common header), perhaps cut: its statement's text starts after the status vars and the default database. */
+  private query(body: Buffer): void {
+    const dbLength = body[8]!;
+    const statusLength = body.readUInt16LE(11);
+    const start = QUERY_POST_HEADER + statusLength + dbLength + 1;
+    if (start >= body.length) return;
+    const m = DATABASE_STATEMENT.exec(body.subarray(start, start + 1024).toString('utf8'));
+    if (m) this.databases.add(m[1]!.startsWith('`') ? m[1]!.slice(1, -1).replace(/``/g, '`') : m[1]!);
+  }
+
+  /** Not a log this scan can read (a damaged size): nothing more is looked at in this file. */
+  private stop(): void {
+    this.skip = Number.POSITIVE_INFINITY;
   }
 }
 
@@ -479,7 +566,7 @@ export class StatementScan {
       this.found = {
         statement: short,
         why: `a statement on the database "${this.source}" itself (dropped, created again or altered), which a replay under another name would apply to "${this.source}" itself`,
-        fix: `restore a backup point without --as-of (backstop points <location> lists them), or a moment before that statement. Moments after a database was dropped and created again are reachable from its next full backup: take one now (in the window: Databases → Back up now, Full; or backstop backup --kind full --only "${this.source}").`,
+        fix: `restore a backup point without --as-of (backstop points <location> lists them), or a moment before that statement. Moments after a database was dropped and created again are reachable from the first backup run after it (its next incremental dumps it again, as a full does); if none has run since, run one now (in the window: Databases → Back up now).`,
       };
     } else if (here && DML_STATEMENT.test(text)) {
       this.found = { statement: short, why: 'a change of rows logged as an SQL statement (binlog_format was STATEMENT or MIXED when it was written)' };
