@@ -4,7 +4,9 @@
  *
  * Contract: covered only when the newest dump of the database's chain (its full, or an
  * incremental dumped since — every point is a whole dump) recorded its log position and
- * the newest chain of the stored log starts at or before that position's file: such a chain holds every closed file from there on, contiguously, and each run
+ * the newest chain of the stored log starts at or before that position's file and holds that
+ * file and every one after it, contiguously (as a restore to a moment needs; a log numbered
+ * anew — RESET MASTER, another server at the address — does not), and each run
  * adds the next ones (a purge starts a new chain, which then no longer covers the full, so
  * the next incremental of the database is a dump again) — and only when that log chain was
  * read from the server the dump was taken from (the points' serverIdentity): after the task's
@@ -59,19 +61,28 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   }
   const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
   const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
-  if (!start || start.base !== fullFile.base || start.n > fullFile.n) return 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
-  return (await recreatedSince(dumped.database, fullFile, logRepo, logChain.pointIds)) ? RECREATED : null;
+  if (!start || start.base !== fullFile.base || start.n > fullFile.n) return PURGED;
+  const reads = (await logRepo.listPoints()).filter((p) => logChain.pointIds.includes(p.id));
+  // The chain must hold the dump's own file and every one after it (a restore rolls forward only so):
+  // after RESET MASTER or on a server rebuilt at the same address the numbering starts anew, and a
+  // new chain from binlog.000001 does not hold the dump's binlog.000041.
+  const names = new Set(reads.flatMap((p) => (Array.isArray(p.meta.binlogFiles) ? p.meta.binlogFiles.filter((f): f is string => typeof f === 'string') : [])));
+  const numbers = [...names].map((f) => logFileNumber(f)).filter((f) => f !== null && f.base === fullFile.base && f.n >= fullFile.n).map((f) => f!.n);
+  if (!names.has(dumped.meta.binlogFile as string) || numbers.length !== Math.max(...numbers) - fullFile.n + 1) {
+    return `the stored binary log does not hold ${String(dumped.meta.binlogFile)}, the file of the last dump of this database, and every file after it (the log was numbered anew: RESET MASTER, or another server at this address)`;
+  }
+  return recreatedSince(dumped.database, fullFile, reads) ? RECREATED : null;
 }
+
+const PURGED = 'the stored binary log does not reach back to the last dump of this database (it was purged on the server before it was read)';
 
 const RECREATED =
   'the database was dropped or created again (DROP/CREATE DATABASE in the binary log since its last dump): its log cannot be replayed onto that dump, so this dump starts what later moments restore from';
 
 /** Whether a read of the chain holding the dump's file or a later one logged a DROP/CREATE DATABASE of `database` (DatabaseStatementScan; names compared as the server may fold them). */
-async function recreatedSince(database: string, dumpFile: { base: string; n: number }, logRepo: Repository, chainIds: readonly string[]): Promise<boolean> {
-  const inChain = new Set(chainIds);
+function recreatedSince(database: string, dumpFile: { base: string; n: number }, reads: readonly PointSummary[]): boolean {
   const name = database.toLowerCase();
-  for (const p of await logRepo.listPoints()) {
-    if (!inChain.has(p.id)) continue;
+  for (const p of reads) {
     const named = p.meta.binlogDatabaseStatements;
     if (!Array.isArray(named) || !named.some((d) => typeof d === 'string' && d.toLowerCase() === name)) continue;
     const files = Array.isArray(p.meta.binlogFiles) ? p.meta.binlogFiles : [];

@@ -16,6 +16,10 @@
  * the replay would have run the DROP DATABASE against the source itself — with the source
  * untouched and nothing created; a moment before it restores the old rows, and one after that
  * dump the new ones (the log covering it again).
+ *
+ * RESET MASTER (the log numbered anew from binlog.000001, as on a server rebuilt at the same
+ * address): the next incremental is a dump, not left to a new log chain that lacks the last
+ * dump's file, and a moment after it restores.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -179,6 +183,49 @@ describe('a MariaDB task over time', () => {
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'cycle_later' });
     expect(items(a, 'cycle_later')).toEqual(['7\tnew one', '8\tnew two']);
     expect(items(a, 'cycle')).toEqual(['7\tnew one', '8\tnew two']);
+    await engine.close();
+  });
+
+  it('after RESET MASTER (the log numbered anew, as on a server rebuilt at the same address) an incremental is a dump, not left to a log that lacks the last dump\'s file', { timeout: 120_000 }, async () => {
+    a.sql('CREATE DATABASE reset_db');
+    a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (1, 'before reset');", 'reset_db');
+    const engine: Engine = await testEngine({ encoderWorkers: 0 });
+    const backups = tempDir();
+    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'reset db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
+    const all = a.sql('SHOW DATABASES').trim().split('\n');
+    const task = data(
+      await engine.call('tasks.create', {
+        name: 'reset',
+        serverId: server.id,
+        type: 'logical',
+        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+        destinations: [{ kind: 'local', path: backups }],
+        excludeDatabases: all.filter((d) => d !== 'reset_db'),
+      }),
+    );
+    // A few runs, so the last dump's file number is past what the new numbering reaches at first.
+    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    for (let i = 0; i < 3; i++) expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    a.sql('RESET MASTER');
+    a.sql("INSERT INTO item VALUES (2, 'after reset')", 'reset_db');
+    const inc = await runTask(engine, task.id, 'incremental');
+    expect(inc.status).toBe('success');
+    const row = inc.databases.find((d) => d.database === 'reset_db');
+    expect(inc.databases.find((d) => d.database === 'binlog')).toMatchObject({ status: 'success', kind: 'full', kindReason: expect.stringContaining('or RESET MASTER; or this is another server at the address); this read starts a new chain') });
+    expect(row).toMatchObject({
+      status: 'success',
+      kind: 'incremental',
+      pointId: expect.any(String),
+      kindReason: expect.stringMatching(
+        /^re-dumped: the stored binary log does not hold binlog\.\d{6}, the file of the last dump of this database, and every file after it \(the log was numbered anew: RESET MASTER, or another server at this address\)$/,
+      ),
+    });
+    // What was written after the reset is restorable.
+    a.sql("INSERT INTO item VALUES (3, 'later')", 'reset_db');
+    const later = await moment();
+    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    await restoreCommand(engine, join(backups, encodeDatabaseFolder('reset_db')), { asOf: later, serverFile: serverFile(a), database: 'reset_back' });
+    expect(items(a, 'reset_back')).toEqual(['1\tbefore reset', '2\tafter reset', '3\tlater']);
     await engine.close();
   });
 });
