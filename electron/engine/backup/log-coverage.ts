@@ -62,7 +62,7 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
   const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
   if (!start || start.base !== fullFile.base || start.n > fullFile.n) return PURGED;
-  const reads = (await logRepo.listPoints()).filter((p) => logChain.pointIds.includes(p.id));
+  const reads = (await logRepo.listPoints({ skipDamaged: true })).filter((p) => logChain.pointIds.includes(p.id));
   // The chain must hold the dump's own file and every one after it (a restore rolls forward only so):
   // after RESET MASTER or on a server rebuilt at the same address the numbering starts anew, and a
   // new chain from binlog.000001 does not hold the dump's binlog.000041.
