@@ -20,7 +20,7 @@
 import { hasCode } from '../../shared/result.ts';
 import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
-import { logFileNumber } from '../servers/mysql/binlog.ts';
+import { dumpFileReplaced, logFileNumber } from '../servers/mysql/binlog.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 
 /** The history's reason of an incremental that re-dumped instead of reading the log starts with this (the window's hint finds it). */
@@ -68,7 +68,9 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   // new chain from binlog.000001 does not hold the dump's binlog.000041.
   const names = new Set(reads.flatMap((p) => (Array.isArray(p.meta.binlogFiles) ? p.meta.binlogFiles.filter((f): f is string => typeof f === 'string') : [])));
   const numbers = [...names].map((f) => logFileNumber(f)).filter((f) => f !== null && f.base === fullFile.base && f.n >= fullFile.n).map((f) => f!.n);
-  if (!names.has(dumped.meta.binlogFile as string) || numbers.length !== Math.max(...numbers) - fullFile.n + 1) {
+  const snapshotAt = typeof dumped.meta.snapshotAt === 'string' ? dumped.meta.snapshotAt : '';
+  const replaced = dumpFileReplaced({ binlogFile: dumped.meta.binlogFile as string, snapshotAt }, reads.map((p) => p.meta));
+  if (!names.has(dumped.meta.binlogFile as string) || numbers.length !== Math.max(...numbers) - fullFile.n + 1 || replaced) {
     return `the stored binary log does not hold ${String(dumped.meta.binlogFile)}, the file of the last dump of this database, and every file after it (the log was numbered anew: RESET MASTER, or another server at this address)`;
   }
   return recreatedSince(dumped.database, fullFile, reads) ? RECREATED : null;

@@ -38,7 +38,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -100,6 +100,8 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
       const have = new Set(points.flatMap((p) => logMeta(p)!.binlogFiles));
       const numbers = [...have].map((f) => logFileNumber(f)?.n ?? -1).filter((n) => n >= at.n);
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
+      // A file of the dump's name begun after the dump (the log numbered anew: RESET MASTER, a server rebuilt at the address) is not its file.
+      if (dumpFileReplaced(position, points.map((p) => p.meta))) continue;
       const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
       if (end < position.snapshotAt) continue;
       out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });

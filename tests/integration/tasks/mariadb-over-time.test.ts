@@ -19,7 +19,9 @@
  *
  * RESET MASTER (the log numbered anew from binlog.000001, as on a server rebuilt at the same
  * address): the next incremental is a dump, not left to a new log chain that lacks the last
- * dump's file, and a moment after it restores.
+ * dump's file, and a moment after it restores; once the new numbering reaches the last dump's
+ * file name, a moment before the reset (its log deleted by it) is out of range, never that dump
+ * rolled forward with the new file of the same name.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +30,7 @@ import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
+import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { storedPoints } from '../../fixtures/points.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
@@ -206,6 +209,10 @@ describe('a MariaDB task over time', () => {
     // A few runs, so the last dump's file number is past what the new numbering reaches at first.
     expect((await runTask(engine, task.id, 'full')).status).toBe('success');
     for (let i = 0; i < 3; i++) expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const lastDump = (await storedPoints(backups, 'reset_db')).at(-1)!.meta;
+    // Written after the last dump, in the file RESET MASTER then deletes: no stored log holds it.
+    a.sql("INSERT INTO item VALUES (9, 'lost in reset')", 'reset_db');
+    const lostMoment = await moment();
     a.sql('RESET MASTER');
     a.sql("INSERT INTO item VALUES (2, 'after reset')", 'reset_db');
     const inc = await runTask(engine, task.id, 'incremental');
@@ -224,8 +231,17 @@ describe('a MariaDB task over time', () => {
     a.sql("INSERT INTO item VALUES (3, 'later')", 'reset_db');
     const later = await moment();
     expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
-    await restoreCommand(engine, join(backups, encodeDatabaseFolder('reset_db')), { asOf: later, serverFile: serverFile(a), database: 'reset_back' });
-    expect(items(a, 'reset_back')).toEqual(['1\tbefore reset', '2\tafter reset', '3\tlater']);
+    const folder = join(backups, encodeDatabaseFolder('reset_db'));
+    await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'reset_back' });
+    expect(items(a, 'reset_back')).toEqual(['1\tbefore reset', '2\tafter reset', '3\tlater', '9\tlost in reset']);
+    // The new numbering reaches the last dump's file: that file of the new log is never taken for the dump's.
+    const dumpFile = logFileNumber(lastDump.binlogFile as string)!;
+    while (logFileNumber(a.sql('SHOW MASTER STATUS').split('\t')[0]!)!.n <= dumpFile.n) a.sql('FLUSH BINARY LOGS');
+    a.sql("INSERT INTO item VALUES (4, 'new numbering')", 'reset_db');
+    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    const e = await rejection(restoreCommand(engine, folder, { asOf: lostMoment, serverFile: serverFile(a), database: 'reset_lost' }));
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE' });
+    expect(a.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'reset_lost'").trim()).toBe('0');
     await engine.close();
   });
 });

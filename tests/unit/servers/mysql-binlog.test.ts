@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, DatabaseStatementScan, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -272,10 +272,19 @@ describe('the dump position and the replay', () => {
     ]);
     for (const cut of [1, 7, 1000, file.length]) {
       const scan = new DatabaseStatementScan();
-      scan.startFile();
+      scan.startFile('binlog.000007');
       for (let i = 0; i < file.length; i += cut) scan.feed(file.subarray(i, i + cut));
       expect([...scan.databases], `cut ${cut}`).toEqual(['cycle', 'My `db`']);
+      // The file's first event's time: when the server began it.
+      expect(scan.begunAt).toEqual({ 'binlog.000007': '1970-01-01T00:00:01.000Z' });
     }
+  });
+
+  it('dumpFileReplaced: a file of the dump\'s name begun after its snapshot is another file (the log numbered anew); begun before, or not recorded, tells nothing', () => {
+    const position = { binlogFile: 'binlog.000003', snapshotAt: '2026-12-06T10:00:00.500Z' };
+    expect(dumpFileReplaced(position, [{ binlogFilesBegunAt: { 'binlog.000003': '2026-12-06T10:00:00.000Z' } }])).toBe(false);
+    expect(dumpFileReplaced(position, [{ binlogFiles: ['binlog.000003'] }, { binlogFilesBegunAt: { 'binlog.000004': '2026-12-06T11:00:00.000Z' } }])).toBe(false);
+    expect(dumpFileReplaced(position, [{}, { binlogFilesBegunAt: { 'binlog.000003': '2026-12-06T10:05:00.000Z' } }])).toBe(true);
   });
 
   it('StatementScan reads a log with very long lines in linear time: a 48 MB row written as a literal (its #Q> annotation) and a 16 MB statement in 64 KiB pieces', () => {

@@ -62,6 +62,22 @@ export interface LogReadMeta {
   binlogEndAt: string;
   /** Databases a statement of this read dropped or created (DROP/CREATE DATABASE; `DatabaseStatementScan`), when any. */
   binlogDatabaseStatements?: string[];
+  /** When the server began each file (its first event's time, whole seconds, ISO UTC; `DatabaseStatementScan`). */
+  binlogFilesBegunAt?: Record<string, string>;
+}
+
+/**
+ * Whether the stored log's file of the dump's position is another file of that name than the one
+ * the dump was taken in: a read recorded that it was begun after the dump's snapshot (the log was
+ * numbered anew — RESET MASTER, or another server at the address — and the new numbering reached
+ * the dump's file). Reads without that record tell nothing (false).
+ */
+export function dumpFileReplaced(position: { binlogFile: string; snapshotAt: string }, reads: readonly Record<string, unknown>[]): boolean {
+  const snapshot = Date.parse(position.snapshotAt);
+  return reads.some((m) => {
+    const begun = (m.binlogFilesBegunAt as Record<string, unknown> | undefined)?.[position.binlogFile];
+    return typeof begun === 'string' && Date.parse(begun) > snapshot;
+  });
 }
 
 const POSITION_LINE = /^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);$/m;
@@ -129,7 +145,7 @@ export function fileHeader(name: string, size: number): Buffer {
 export async function* framedLogFiles(dir: string, files: { name: string; size: number }[], scan?: DatabaseStatementScan): AsyncGenerator<Buffer> {
   for (const f of files) {
     yield fileHeader(f.name, f.size);
-    scan?.startFile();
+    scan?.startFile(f.name);
     let seen = 0;
     for await (const chunk of createReadStream(join(dir, f.name), { highWaterMark: 1024 * 1024 })) {
       seen += (chunk as Buffer).length;
@@ -155,10 +171,15 @@ const DATABASE_STATEMENT = /^(?:\s|\/\*[\s\S]*?\*\/)*(?:DROP|CREATE(?:\s+OR\s+RE
  * again under its name since its last dump is not covered by the log (log-coverage.ts), as
  * a replay would have to drop the source itself (StatementScan). Only a Query event's head
  * is kept; every other event's bytes are skipped as they pass. Compressed Query events
- * (log_bin_compress) are not read.
+ * (log_bin_compress) are not read. It also notes when each file was begun (its first event's
+ * time): a file of a dump's name begun after the dump is another file (`dumpFileReplaced`).
  */
 export class DatabaseStatementScan {
   readonly databases = new Set<string>();
+  /** Each file's first event's time (the server began the file then): a file of the same name begun after a dump is not the dump's (`dumpFileReplaced`). */
+  readonly begunAt: Record<string, string> = {};
+  private file = '';
+  private firstEvent = false;
   private held: Buffer[] = [];
   private heldBytes = 0;
   /** Bytes still to pass over (the rest of an event, or a file's magic number). */
@@ -167,7 +188,9 @@ export class DatabaseStatementScan {
   private want = EVENT_HEADER;
   private eventSize = 0;
 
-  startFile(): void {
+  startFile(name = ''): void {
+    this.file = name;
+    this.firstEvent = true;
     this.held = [];
     this.heldBytes = 0;
     this.skip = 4;
@@ -192,6 +215,8 @@ export class DatabaseStatementScan {
       this.held = [];
       this.heldBytes = 0;
       if (this.want === EVENT_HEADER) {
+        if (this.firstEvent && this.file) this.begunAt[this.file] = new Date(bytes.readUInt32LE(0) * 1000).toISOString();
+        this.firstEvent = false;
         this.eventSize = bytes.readUInt32LE(9);
         if (this.eventSize < EVENT_HEADER) return this.stop();
         if (bytes[4] === QUERY_EVENT && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {

@@ -545,7 +545,11 @@ export class MysqlConnector implements Connector {
       done,
       handsOverBuffers: true,
       meta: { format: BINLOG_STREAM.format, expectedBytes: files.reduce((n, f) => n + f.size, 0) },
-      finalMeta: () => ({ ...meta, ...(scan.databases.size > 0 ? { binlogDatabaseStatements: [...scan.databases] } : {}) }),
+      finalMeta: () => ({
+        ...meta,
+        ...(scan.databases.size > 0 ? { binlogDatabaseStatements: [...scan.databases] } : {}),
+        ...(Object.keys(scan.begunAt).length > 0 ? { binlogFilesBegunAt: { ...scan.begunAt } } : {}),
+      }),
       ...(plan.restart ? { startsChain: 'the binary log after the last stored read was purged from the server (expire_logs_days / binlog_expire_logs_seconds, or RESET MASTER; or this is another server at the address); this read starts a new chain, and moments between the two reads cannot be restored' } : {}),
     };
   }
