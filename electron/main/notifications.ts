@@ -54,6 +54,8 @@ export function alertNotification(alert: Alert): AlertNotification {
       return { title: "This computer's clock is behind its backups", body: alert.message, route: '/history' };
     case 'new-databases':
       return { title: alert.restored?.length ? 'Restored copy picked up by a backup task' : 'New databases picked up', body: alert.message, route: alert.restored?.length ? '/tasks' : taskRoute };
+    case 'databases-gone':
+      return { title: 'Databases gone from the server', body: alert.message, route: taskRoute };
     case 'stale-database':
       return { title: 'Database not backed up recently', body: alert.message, route: '/tasks' };
     case 'key-not-exported':

@@ -512,7 +512,7 @@ export interface ActiveRun {
   databases: DatabaseProgress[];
 }
 
-export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'clock-warning', 'points-missing', 'notification-failed']);
+export const AlertKind = z.enum(['run-failed', 'test-restore-failed', 'new-databases', 'databases-gone', 'stale-database', 'key-not-exported', 'slot-warning', 'disk-warning', 'clock-warning', 'points-missing', 'notification-failed']);
 export type AlertKind = z.infer<typeof AlertKind>;
 export interface Alert {
   kind: AlertKind;
@@ -599,7 +599,8 @@ export interface TaskStatus {
  * One database of one task, as the Databases view lists it: computed from what the engine
  * recorded (task_databases, history, schedules), without connecting to the server.
  * `freshness`: `stale` past the staleness threshold (as `staleDatabases`), `due` past half of
- * it, `fresh` otherwise; `unscheduled` for a paused task or one without a threshold.
+ * it, `fresh` otherwise; `unscheduled` for a paused task or one without a threshold; `gone`
+ * for one a run found no longer on the server (dropped or renamed; its backups stay).
  */
 export interface DatabaseOverview {
   database: string;
@@ -610,7 +611,7 @@ export interface DatabaseOverview {
   serverKind: ServerKind;
   firstSeenAt: string;
   lastSuccessAt: string | null;
-  freshness: 'fresh' | 'due' | 'stale' | 'unscheduled';
+  freshness: 'fresh' | 'due' | 'stale' | 'unscheduled' | 'gone';
   /** Bytes its successful backups stored (after compression and dedup), and how many runs backed it up. */
   storedBytes: number;
   points: number;

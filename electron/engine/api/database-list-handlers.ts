@@ -7,7 +7,8 @@
  * Contract: one row per (task, database the task has seen), excluded databases left out,
  * sorted by database name then task name. Freshness uses the same threshold as
  * `staleDatabases` (stale past it, due past half of it); a paused task or one without a
- * threshold is `unscheduled`.
+ * threshold is `unscheduled`; one a run found gone from the server is `gone` (whatever the
+ * schedule: it is no longer backed up, and that was said once, when the run found it).
  */
 import type { DatabaseOverview, Server, Task } from '../../shared/domain.ts';
 import { nextRun } from '../scheduler/index.ts';
@@ -53,7 +54,7 @@ function taskRows(
     .map((d) => {
       const age = now.getTime() - Date.parse(d.lastSuccessAt ?? d.firstSeenAt);
       const freshness: DatabaseOverview['freshness'] =
-        threshold === null ? 'unscheduled' : stale.has(d.database) ? 'stale' : age > threshold / 2 ? 'due' : 'fresh';
+        d.goneAt ? 'gone' : threshold === null ? 'unscheduled' : stale.has(d.database) ? 'stale' : age > threshold / 2 ? 'due' : 'fresh';
       const s = stored.get(`${task.id}\u0000${d.database}`);
       return {
         database: d.database,

@@ -7,22 +7,23 @@
  * Contract: a database is covered exactly when its own job would find it covered
  * (log-coverage.ts `coverageIn` on the newest chain of its folder — the readable folder, an
  * earlier encoding's, or the sibling of a changed key — as prepare-destination.ts finds it).
- * Anything else — no repository yet, another key, an unreadable chain, a storage error —
+ * Anything else — no repository yet, another key, an unreadable chain, a storage error, a
+ * dump of another server than the log's (the task's server setting changed) —
  * is "not covered": the database's job then runs and decides (and reports) as before.
  * Never writes.
  */
 import type { Location } from '../destinations/index.ts';
-import { isRepository, openRepository, type OpenOptions, type Repository } from '../repository/index.ts';
+import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
 import { coverageIn } from './log-coverage.ts';
 
-/** The meta of the newest point of the folder's newest logical chain (the sibling's under a changed key), or null. */
-async function newestDumpMeta(folder: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<Record<string, unknown> | null> {
-  const metaIn = async (l: Location): Promise<Record<string, unknown> | null> => {
+/** The newest point of the folder's newest logical chain (the sibling's under a changed key), or null. */
+async function newestDump(folder: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<PointSummary | null> {
+  const newestIn = async (l: Location): Promise<PointSummary | null> => {
     if (!(await isRepository(l.backend()))) return null;
     const repo = await openRepository(l.backend(), { ...repoOptions, key });
-    return (await repo.newestChain('logical'))?.newest.meta ?? null;
+    return (await repo.newestChain('logical'))?.newest ?? null;
   };
-  return folder.readWithKey(key, metaIn);
+  return folder.readWithKey(key, newestIn);
 }
 
 /** The names in `databases` the log in `logRepo` covers at the destination `root`. */
@@ -31,8 +32,8 @@ export async function coveredDatabases(root: Location, databases: readonly strin
   for (const name of databases) {
     try {
       const folder = await root.database(name);
-      const meta = await folder.use((l) => newestDumpMeta(l, key, repoOptions));
-      if (meta && (await coverageIn(meta, logRepo)) === null) covered.push(name);
+      const dumped = await folder.use((l) => newestDump(l, key, repoOptions));
+      if (dumped && (await coverageIn(dumped, logRepo)) === null) covered.push(name);
     } catch {
       // Not covered: the database's own job looks again and reports what it finds.
     }

@@ -22,6 +22,7 @@ const EVENTS = new Map<string, NotificationCategory>([
   ['test-restore-failed', 'failure'],
   ['stale-database', 'warning'],
   ['new-databases', 'warning'],
+  ['databases-gone', 'warning'],
   ['key-not-exported', 'warning'],
   ['slot-warning', 'warning'],
   ['disk-warning', 'warning'],

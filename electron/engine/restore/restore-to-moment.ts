@@ -3,7 +3,9 @@
  * newest dump (a point of the database's folder; each is a whole dump, full or
  * incremental) whose snapshot is at or before the moment and
  * whose recorded binary-log position the stored log (the `~server/binlog` folder beside
- * it, found by itself) covers up to the moment; then that database's events from the
+ * it, found by itself) covers up to the moment — a log chain read from the same server as
+ * the dump (serverIdentity: a task pointed at another server never pairs one server's dump
+ * with the other's log); then that database's events from the
  * position up to the moment, replayed under the new name.
  *
  * Contract:
@@ -36,7 +38,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -89,6 +91,8 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
     const at = position ? logFileNumber(position.binlogFile) : null;
     if (!position || !at) continue;
     for (const points of chains.values()) {
+      // Only the log of the server the dump was taken from (file names repeat from server to server).
+      if (points[0]?.serverIdentity !== point.serverIdentity) continue;
       const first = points[0] && logMeta(points[0])!.binlogFiles[0];
       const start = first ? logFileNumber(first) : null;
       if (!start || start.base !== at.base || start.n > at.n) continue;
@@ -96,6 +100,8 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
       const have = new Set(points.flatMap((p) => logMeta(p)!.binlogFiles));
       const numbers = [...have].map((f) => logFileNumber(f)?.n ?? -1).filter((n) => n >= at.n);
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
+      // A file of the dump's name begun after the dump (the log numbered anew: RESET MASTER, a server rebuilt at the address) is not its file.
+      if (dumpFileReplaced(position, points.map((p) => p.meta))) continue;
       const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
       if (end < position.snapshotAt) continue;
       out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
@@ -202,7 +208,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     if (unsafe) {
       throw new BackstopError(
         'RESTORE_FAILED',
-        `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md).`,
+        `The stored binary log between the dump of ${chosen.position.snapshotAt} and ${t} holds ${unsafe.why}: ${JSON.stringify(unsafe.statement)}. Backstop replays a database's log only as row changes under the new name, so it cannot restore "${chosen.point.database}" as of that moment; nothing was created. Fix: ${unsafe.fix ?? "restore a backup point without --as-of (backstop points <location> lists them); and set binlog_format=ROW on the server (SET GLOBAL binlog_format = 'ROW', and in its configuration) and name tables without their database in statements, so later moments restore (docs/PITR.md)."}`,
       );
     }
     // A row change larger than the target's max_allowed_packet would stop the replay after the dump's load: refused now.

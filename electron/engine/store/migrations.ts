@@ -242,4 +242,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE scratch_targets ADD COLUMN owner TEXT;
   `,
+  // 17: when a run of the task last found a database it had seen gone from the server (dropped
+  //     or renamed), so it is announced once and no longer reported stale; cleared when a
+  //     database of that name is back (store/task-databases-table.ts observe).
+  `
+  ALTER TABLE task_databases ADD COLUMN gone_at TEXT;
+  `,
 ];

@@ -4,7 +4,8 @@
  *
  * Contract: the threshold is the setting when given, else twice the task's incremental
  * interval, else twice its full interval (the interval is the gap between its next two
- * runs). A database never backed up counts from when the task first saw it. Disabled
+ * runs). A database never backed up counts from when the task first saw it; one a run found
+ * gone from the server (dropped or renamed, announced then) is not stale. Disabled
  * tasks have no stale databases (nobody expects them to run).
  */
 import type { Task } from '../../shared/domain.ts';
@@ -26,7 +27,7 @@ export function staleDatabases(task: Task, seen: readonly TaskDatabase[], staleA
   if (threshold === null) return [];
   const excluded = new Set(task.excludeDatabases);
   return seen
-    .filter((d) => !excluded.has(d.database))
+    .filter((d) => !excluded.has(d.database) && !d.goneAt)
     .filter((d) => now.getTime() - Date.parse(d.lastSuccessAt ?? d.firstSeenAt) > threshold)
     .map((d) => d.database);
 }

@@ -158,6 +158,20 @@ function nameList(names: readonly string[], quote = true): string {
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }
 
+/**
+ * What a run says, once, of databases the task backed up before that the server no longer has:
+ * their folders stay as they are (retention prunes only the folders a run writes to), so the last
+ * backups of a dropped database are never deleted by the task.
+ */
+function goneMessage(task: Task, gone: readonly string[]): string {
+  const one = gone.length === 1;
+  return (
+    `Backup task "${task.name}": ${one ? 'the database' : `${gone.length} databases`} ${nameList(gone)} ${one ? 'is' : 'are'} no longer on the server (dropped or renamed), so ${one ? 'it is' : 'they are'} no longer backed up. ` +
+    `${one ? 'Its' : 'Their'} backups stay at the task's destinations, restorable, and retention no longer deletes any of ${one ? 'its' : 'their'} points: delete ${one ? 'its folder' : 'their folders'} by hand once no longer needed. ` +
+    `A database created again under ${one ? 'that name' : 'one of these names'} is backed up again into the same folder.`
+  );
+}
+
 /** A per-database run asked of a task whose backup is taken once for the whole server (a cluster snapshot). */
 function wholeServerOnly(task: Task): BackstopError {
   return new BackstopError('VALIDATION', `Task "${task.name}" takes a ${task.type} backup of the whole server, so it cannot back up single databases. Run it without a database list.`);
@@ -371,6 +385,7 @@ export class TaskRunner {
       if (only) unknownOnly(task, [...only], all);
       const scratch = this.deps.scratchNames?.(server) ?? new Set<string>();
       const databases = all.filter((d) => !excluded.has(d) && !scratch.has(d));
+      let gone: string[] = [];
       if (resolved.persisted) {
         const seen = this.deps.taskDatabases.observe(task.id, databases, this.deps.now().toISOString());
         const restoredByName = this.deps.restoredDatabases?.forServer(server.id) ?? new Map<string, RestoredDatabase>();
@@ -385,6 +400,12 @@ export class TaskRunner {
             databases: fresh,
           });
         }
+        // Said once, on the run that finds them gone: a History row each ("skipped") and an alert.
+        gone = this.deps.taskDatabases.goneFrom(task.id, all, this.deps.now().toISOString()).filter((d) => !excluded.has(d));
+        if (gone.length) {
+          log.warn({ databases: gone }, 'databases gone from the server');
+          this.deps.events.emit('alert', { kind: 'databases-gone', taskId: task.id, message: goneMessage(task, gone), databases: gone });
+        }
         if (restored.length) {
           const which = restored.map((r) => `${r.database} was created by a Backstop restore on ${r.restoredAt.slice(0, 16).replace('T', ' ')} UTC`).join('; ');
           this.deps.events.emit('alert', {
@@ -398,6 +419,7 @@ export class TaskRunner {
       }
       for (const d of databases) if (!only || only.has(d)) jobs.push({ database: d, folder: encodeDatabaseFolder(d), serverStream: false });
       skipped.push(...(connector.skippedDatabases ? await connector.skippedDatabases({ signal }) : []).filter((d) => !excluded.has(d.database) && (!only || only.has(d.database))));
+      skipped.push(...gone.map((d) => ({ database: d, reason: goneMessage(task, [d]) })));
       for (const s of skipped) log.warn({ database: s.database }, 'database skipped');
       this.recordNotRun(
         runId,

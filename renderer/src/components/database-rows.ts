@@ -12,6 +12,7 @@ export const FRESHNESS: Record<DatabaseOverview['freshness'], { label: string; t
   due: { label: 'Due', tone: 'warning', hint: 'More than half of the staleness threshold since its last successful backup.' },
   stale: { label: 'Stale', tone: 'danger', hint: 'No successful backup for longer than the staleness threshold.' },
   unscheduled: { label: 'Not scheduled', tone: '', hint: 'Its task is paused or has no schedule to be late against.' },
+  gone: { label: 'Gone from server', tone: '', hint: 'A run found it no longer on the server (dropped or renamed): its backups stay at the destinations, untouched by retention.' },
 };
 
 export function filterDatabases(rows: readonly DatabaseOverview[], search: string, freshness: FreshnessFilter): DatabaseOverview[] {

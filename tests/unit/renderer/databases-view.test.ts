@@ -53,6 +53,19 @@ async function mountView() {
 const names = (w: Awaited<ReturnType<typeof mountView>>['wrapper']) => w.findAll('[data-testid="database-row"]').map((r) => r.attributes('data-database'));
 
 describe('DatabasesView', () => {
+  it('a database gone from the server shows "Gone from server", no next run, and no "Back up now"; its History and Restore stay', async () => {
+    fake.respond('databases.list', () => ok([row('gone.db', { freshness: 'gone' }), row('here.db')]));
+    const { wrapper } = await mountView();
+    const [gone, here] = wrapper.findAll('[data-testid="database-row"]');
+    expect(gone!.get('[data-testid="database-freshness"]').text()).toBe('Gone from server');
+    expect(gone!.get('[data-testid="database-backup"]').attributes('disabled')).toBeDefined();
+    expect(gone!.text()).not.toContain('2026');
+    expect(gone!.get('[data-testid="database-restore"]').attributes('disabled')).toBeUndefined();
+    expect(here!.get('[data-testid="database-backup"]').attributes('disabled')).toBeUndefined();
+    await wrapper.get('[data-testid="databases-status"]').setValue('gone');
+    expect(names(wrapper)).toEqual(['gone.db']);
+  });
+
   it('renders hundreds of databases from one call, and search and status filter them', { timeout: 60_000 }, async () => {
     const many = Array.from({ length: 200 }, (_, i) => row(`db${String(i).padStart(3, '0')}`, { freshness: i % 10 === 0 ? 'stale' : 'fresh' }));
     many.push(row('billing', { serverName: 'accounts', taskName: 'money', freshness: 'due', lastTestRestore: { database: 'billing', ok: false, at: '2026-03-02T03:00:00.000Z', durationMs: 10 } }));

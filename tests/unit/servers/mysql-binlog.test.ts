@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -230,6 +230,61 @@ describe('the dump position and the replay', () => {
     expect(scan(twoFiles)).toMatchObject({ statement: 'UPDATE a SET k = 1' });
     // A database whose name needs quoting.
     expect(scan(frame('use `we``ird`/*!*/;\nDELETE FROM t'), 'we`ird')).toMatchObject({ statement: 'DELETE FROM t' });
+  });
+
+  it('StatementScan finds a DROP, CREATE or ALTER DATABASE of the database itself (a replay would apply it to the source), in any spelling; not of another, nor an ALTER of the default database', () => {
+    const scan = (statement: string, source = 'shop') => {
+      const s = new StatementScan(source);
+      s.feed(`DELIMITER /*!*/;\nuse \`shop\`/*!*/;\n${statement}\n/*!*/;\nDELIMITER ;\n`);
+      return s.end();
+    };
+    for (const st of ['DROP DATABASE shop', 'drop schema if exists `shop`', 'CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4', 'CREATE OR REPLACE DATABASE `shop`', 'ALTER DATABASE shop COMMENT \'x\'']) {
+      expect(scan(st), st).toMatchObject({ statement: st, why: expect.stringContaining('on the database "shop" itself'), fix: expect.stringContaining('reachable from the first backup run after it') });
+    }
+    expect(scan('DROP DATABASE `my shop`', 'my shop')).toMatchObject({ statement: 'DROP DATABASE `my shop`' });
+    for (const st of ['DROP DATABASE shopping', 'CREATE DATABASE `shop2`', 'ALTER DATABASE CHARACTER SET utf8mb4', 'DROP TABLE shop_old']) expect(scan(st), st).toBeNull();
+  });
+
+  it('DatabaseStatementScan finds the databases a DROP or CREATE DATABASE of a log file names, read in any cut, passing over other events and statements', () => {
+    const event = (type: number, body: Buffer) => {
+      const h = Buffer.alloc(19);
+      h.writeUInt32LE(1, 0);
+      h[4] = type;
+      h.writeUInt32LE(1, 5);
+      h.writeUInt32LE(19 + body.length + 4, 9);
+      return Buffer.concat([h, body, Buffer.alloc(4, 0xab)]); // + CRC32
+    };
+    const query = (db: string, text: string) => {
+      const post = Buffer.alloc(13);
+      post[8] = Buffer.byteLength(db);
+      post.writeUInt16LE(3, 11);
+      return event(2, Buffer.concat([post, Buffer.from([1, 2, 3]), Buffer.from(db), Buffer.from([0]), Buffer.from(text)]));
+    };
+    const file = Buffer.concat([
+      Buffer.from([0xfe, 0x62, 0x69, 0x6e]),
+      event(15, Buffer.alloc(100, 0x44)),
+      query('shop', 'BEGIN'),
+      event(30, Buffer.from(' DROP DATABASE inrow '.repeat(2000))), // row data is never read as a statement
+      query('shop', 'INSERT INTO t VALUES (\'DROP DATABASE x\')'),
+      query('cycle', 'DROP DATABASE cycle'),
+      query('', '/* app */ create schema if not exists `My ``db```'),
+      query('shop', 'ALTER DATABASE shop COMMENT \'x\''),
+    ]);
+    for (const cut of [1, 7, 1000, file.length]) {
+      const scan = new DatabaseStatementScan();
+      scan.startFile('binlog.000007');
+      for (let i = 0; i < file.length; i += cut) scan.feed(file.subarray(i, i + cut));
+      expect([...scan.databases], `cut ${cut}`).toEqual(['cycle', 'My `db`']);
+      // The file's first event's time: when the server began it.
+      expect(scan.begunAt).toEqual({ 'binlog.000007': '1970-01-01T00:00:01.000Z' });
+    }
+  });
+
+  it('dumpFileReplaced: a file of the dump\'s name begun after its snapshot is another file (the log numbered anew); begun before, or not recorded, tells nothing', () => {
+    const position = { binlogFile: 'binlog.000003', snapshotAt: '2026-12-06T10:00:00.500Z' };
+    expect(dumpFileReplaced(position, [{ binlogFilesBegunAt: { 'binlog.000003': '2026-12-06T10:00:00.000Z' } }])).toBe(false);
+    expect(dumpFileReplaced(position, [{ binlogFiles: ['binlog.000003'] }, { binlogFilesBegunAt: { 'binlog.000004': '2026-12-06T11:00:00.000Z' } }])).toBe(false);
+    expect(dumpFileReplaced(position, [{}, { binlogFilesBegunAt: { 'binlog.000003': '2026-12-06T10:05:00.000Z' } }])).toBe(true);
   });
 
   it('StatementScan reads a log with very long lines in linear time: a 48 MB row written as a literal (its #Q> annotation) and a 16 MB statement in 64 KiB pieces', () => {

@@ -60,6 +60,24 @@ export interface LogReadMeta {
   binlogLast: string;
   /** The server's clock (UTC, ISO) just before the read closed the current file: everything logged before is stored. */
   binlogEndAt: string;
+  /** Databases a statement of this read dropped or created (DROP/CREATE DATABASE; `DatabaseStatementScan`), when any. */
+  binlogDatabaseStatements?: string[];
+  /** When the server began each file (its first event's time, whole seconds, ISO UTC; `DatabaseStatementScan`). */
+  binlogFilesBegunAt?: Record<string, string>;
+}
+
+/**
+ * Whether the stored log's file of the dump's position is another file of that name than the one
+ * the dump was taken in: a read recorded that it was begun after the dump's snapshot (the log was
+ * numbered anew — RESET MASTER, or another server at the address — and the new numbering reached
+ * the dump's file). Reads without that record tell nothing (false).
+ */
+export function dumpFileReplaced(position: { binlogFile: string; snapshotAt: string }, reads: readonly Record<string, unknown>[]): boolean {
+  const snapshot = Date.parse(position.snapshotAt);
+  return reads.some((m) => {
+    const begun = (m.binlogFilesBegunAt as Record<string, unknown> | undefined)?.[position.binlogFile];
+    return typeof begun === 'string' && Date.parse(begun) > snapshot;
+  });
 }
 
 const POSITION_LINE = /^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);$/m;
@@ -123,16 +141,110 @@ export function fileHeader(name: string, size: number): Buffer {
   return Buffer.from(`BACKSTOP-BINLOG-FILE ${name} ${size}\n`, 'utf8');
 }
 
-/** The stored stream of a read: each file's header line, then the file (read from `dir`). */
-export async function* framedLogFiles(dir: string, files: { name: string; size: number }[]): AsyncGenerator<Buffer> {
+/** The stored stream of a read: each file's header line, then the file (read from `dir`), each shown to `scan` as it goes. */
+export async function* framedLogFiles(dir: string, files: { name: string; size: number }[], scan?: DatabaseStatementScan): AsyncGenerator<Buffer> {
   for (const f of files) {
     yield fileHeader(f.name, f.size);
+    scan?.startFile(f.name);
     let seen = 0;
     for await (const chunk of createReadStream(join(dir, f.name), { highWaterMark: 1024 * 1024 })) {
       seen += (chunk as Buffer).length;
+      scan?.feed(chunk as Buffer);
       yield chunk as Buffer;
     }
     if (seen !== f.size) throw new BackstopError('DUMP_FAILED', `The binary log file ${f.name} read from the server has ${seen} bytes, not the ${f.size} the server listed; the read was discarded.`);
+  }
+}
+
+const QUERY_EVENT = 2;
+const EVENT_HEADER = 19;
+/** A Query event's fixed part after the common header: thread id, exec time, db length, error code, status vars length. */
+const QUERY_POST_HEADER = 13;
+/** How much of a Query event is looked at: a DROP/CREATE DATABASE is short; a long statement's head is enough. */
+const QUERY_HEAD = 64 * 1024;
+const DATABASE_STATEMENT = /^(?:\s|\/\*[\s\S]*?\*\/)*(?:DROP|CREATE(?:\s+OR\s+REPLACE)?)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)/i;
+
+/**
+ * Finds, in the raw events of binary-log files as they stream by (a file's magic number,
+ * then events: a 19-byte header with the type and size), the databases a statement dropped
+ * or created (`DROP`/`CREATE DATABASE` or `SCHEMA`, in a Query event): a database created
+ * again under its name since its last dump is not covered by the log (log-coverage.ts), as
+ * a replay would have to drop the source itself (StatementScan). Only a Query event's head
+ * is kept; every other event's bytes are skipped as they pass. Compressed Query events
+ * (log_bin_compress) are not read. It also notes when each file was begun (its first event's
+ * time): a file of a dump's name begun after the dump is another file (`dumpFileReplaced`).
+ */
+export class DatabaseStatementScan {
+  readonly databases = new Set<string>();
+  /** Each file's first event's time (the server began the file then): a file of the same name begun after a dump is not the dump's (`dumpFileReplaced`). */
+  readonly begunAt: Record<string, string> = {};
+  private file = '';
+  private firstEvent = false;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes still to pass over (the rest of an event, or a file's magic number). */
+  private skip = 0;
+  /** Bytes wanted in `held` before looking: a header, then a Query event's head. */
+  private want = EVENT_HEADER;
+  private eventSize = 0;
+
+  startFile(name = ''): void {
+    this.file = name;
+    this.firstEvent = true;
+    this.held = [];
+    this.heldBytes = 0;
+    this.skip = 4;
+    this.want = EVENT_HEADER;
+  }
+
+  feed(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - at);
+        this.skip -= n;
+        at += n;
+        continue;
+      }
+      const n = Math.min(this.want - this.heldBytes, chunk.length - at);
+      this.held.push(chunk.subarray(at, at + n));
+      this.heldBytes += n;
+      at += n;
+      if (this.heldBytes < this.want) return;
+      const bytes = Buffer.concat(this.held, this.heldBytes);
+      this.held = [];
+      this.heldBytes = 0;
+      if (this.want === EVENT_HEADER) {
+        if (this.firstEvent && this.file) this.begunAt[this.file] = new Date(bytes.readUInt32LE(0) * 1000).toISOString();
+        this.firstEvent = false;
+        this.eventSize = bytes.readUInt32LE(9);
+        if (this.eventSize < EVENT_HEADER) return this.stop();
+        if (bytes[4] === QUERY_EVENT && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
+          this.want = Math.min(this.eventSize, QUERY_HEAD) - EVENT_HEADER;
+        } else {
+          this.skip = this.eventSize - EVENT_HEADER;
+        }
+        continue;
+      }
+      this.query(bytes);
+      this.skip = this.eventSize - EVENT_HEADER - bytes.length;
+      this.want = EVENT_HEADER;
+    }
+  }
+
+  /** A Query event's body (after the common header), perhaps cut: its statement's text starts after the status vars and the default database. */
+  private query(body: Buffer): void {
+    const dbLength = body[8]!;
+    const statusLength = body.readUInt16LE(11);
+    const start = QUERY_POST_HEADER + statusLength + dbLength + 1;
+    if (start >= body.length) return;
+    const m = DATABASE_STATEMENT.exec(body.subarray(start, start + 1024).toString('utf8'));
+    if (m) this.databases.add(m[1]!.startsWith('`') ? m[1]!.slice(1, -1).replace(/``/g, '`') : m[1]!);
+  }
+
+  /** Not a log this scan can read (a damaged size): nothing more is looked at in this file. */
+  private stop(): void {
+    this.skip = Number.POSITIVE_INFINITY;
   }
 }
 
@@ -378,6 +490,8 @@ const FRAMING_STATEMENT = /^(SET\s|use\s|START\s+TRANSACTION|BEGIN|COMMIT|ROLLBA
 export interface UnsafeStatement {
   statement: string;
   why: string;
+  /** What to do instead, when it differs from the usual (ROW format, tables named without their database). */
+  fix?: string;
 }
 
 /**
@@ -389,7 +503,9 @@ export interface UnsafeStatement {
  * `source`.table itself, which the rewrite leaves alone, so the replay would write into the
  * source database), or any statement (DDL included) that names `source`.something while its
  * default database is another one or `source` (missed by the filter, or applied to the
- * source). Account statements are left out. Conservative: it may refuse a log that would
+ * source), or a DROP, CREATE or ALTER DATABASE naming `source` (the database dropped and
+ * created again: the replay would drop or change the source database itself, whatever the
+ * new name). Account statements are left out. Conservative: it may refuse a log that would
  * have replayed right, never pass one that would not.
  */
 export class StatementScan {
@@ -400,6 +516,7 @@ export class StatementScan {
   private statement: string[] = [];
   private current: string | null = null;
   private readonly qualified: RegExp;
+  private readonly databaseItself: RegExp;
   found: UnsafeStatement | null = null;
 
   constructor(private readonly source: string) {
@@ -407,6 +524,7 @@ export class StatementScan {
     const forms = [`\`${escape(source.replace(/`/g, '``'))}\``];
     if (/^[A-Za-z0-9_$]+$/.test(source)) forms.push(escape(source));
     this.qualified = new RegExp(`(^|[^A-Za-z0-9_$\`])(${forms.join('|')})\\s*\\.`, 'i');
+    this.databaseItself = new RegExp(`^(DROP|CREATE(\\s+OR\\s+REPLACE)?|ALTER)\\s+(DATABASE|SCHEMA)\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?(${forms.join('|')})(?![A-Za-z0-9_$])`, 'i');
   }
 
   /**
@@ -469,7 +587,13 @@ export class StatementScan {
     if (!text || FRAMING_STATEMENT.test(text) || ACCOUNT_STATEMENT.test(text)) return;
     const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
     const here = this.current !== null && this.current.toLowerCase() === this.source.toLowerCase();
-    if (here && DML_STATEMENT.test(text)) {
+    if (this.databaseItself.test(text)) {
+      this.found = {
+        statement: short,
+        why: `a statement on the database "${this.source}" itself (dropped, created again or altered), which a replay under another name would apply to "${this.source}" itself`,
+        fix: `restore a backup point without --as-of (backstop points <location> lists them), or a moment before that statement. Moments after a database was dropped and created again are reachable from the first backup run after it (its next incremental dumps it again, as a full does); if none has run since, run one now (in the window: Databases → Back up now).`,
+      };
+    } else if (here && DML_STATEMENT.test(text)) {
       this.found = { statement: short, why: 'a change of rows logged as an SQL statement (binlog_format was STATEMENT or MIXED when it was written)' };
     } else if (this.qualified.test(text)) {
       this.found = { statement: short, why: `a statement naming "${this.source}".<table> itself, which a replay under another name would apply to "${this.source}" or leave out` };

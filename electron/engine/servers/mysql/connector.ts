@@ -98,7 +98,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'>;
@@ -534,10 +534,11 @@ export class MysqlConnector implements Connector {
     const dir = await mkdtemp(join(tmpdir(), 'backstop-binlog-'));
     const cmd = await this.command(this.binlogTool(), ['--read-from-remote-server', '--raw', `--result-file=${dir}/`, ...files.map((f) => f.name)], true);
     const classify = this.classify('reading the binary log (mariadb-binlog --read-from-remote-server)', 'DUMP_FAILED');
+    const scan = new DatabaseStatementScan();
     async function* body(): AsyncGenerator<Buffer> {
       try {
         if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify, retry: myConnectionSlotsFull });
-        yield* framedLogFiles(dir, files);
+        yield* framedLogFiles(dir, files, scan);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -551,8 +552,12 @@ export class MysqlConnector implements Connector {
       done,
       handsOverBuffers: true,
       meta: { format: BINLOG_STREAM.format, expectedBytes: files.reduce((n, f) => n + f.size, 0) },
-      finalMeta: () => ({ ...meta }),
-      ...(plan.restart ? { startsChain: 'the binary log after the last stored read was purged from the server (expire_logs_days / binlog_expire_logs_seconds); this read starts a new chain, and moments between the two reads cannot be restored' } : {}),
+      finalMeta: () => ({
+        ...meta,
+        ...(scan.databases.size > 0 ? { binlogDatabaseStatements: [...scan.databases] } : {}),
+        ...(Object.keys(scan.begunAt).length > 0 ? { binlogFilesBegunAt: { ...scan.begunAt } } : {}),
+      }),
+      ...(plan.restart ? { startsChain: 'the binary log after the last stored read was purged from the server (expire_logs_days / binlog_expire_logs_seconds, or RESET MASTER; or this is another server at the address); this read starts a new chain, and moments between the two reads cannot be restored' } : {}),
     };
   }
 
