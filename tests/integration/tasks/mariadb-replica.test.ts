@@ -6,6 +6,8 @@
  *   with the reason (what to set) in the history, and a restore of the latest point has the
  *   primary's rows.
  * - log_slave_updates ON: incrementals read the log, and a restore to a moment has the replicated rows.
+ * - a replica with read_only=ON as a restore target: READ_ONLY naming the fix, nothing created
+ *   (also for a user whose privileges would let it write there: the replica would diverge).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts'
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
 import type { Run } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -23,6 +26,7 @@ let primary: MariadbServer;
 let engine: Engine;
 /** The primary's GTID position before the test's data: replicas start there (and replicate the data). */
 let base = '';
+
 const replicas: MariadbServer[] = [];
 
 /** A replica of `primary` (binary log on, server_id `id`, `args` more options), replicating everything after `base`. */
@@ -87,7 +91,7 @@ afterAll(async () => {
 });
 
 describe('backing up a MariaDB replica', () => {
-  it("log_slave_updates OFF (the default): the replica's log lacks the replicated changes, so an incremental re-dumps naming the fix, and the latest point has the primary's rows", async () => {
+  it("log_slave_updates OFF (the default): the replica's log lacks the replicated changes, so an incremental re-dumps naming the fix, and the latest point has the primary's rows; with read_only=ON it is refused as a restore target", async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const replica = await replicaOf(2);
     expect(replica.sql('SELECT @@log_slave_updates, @@log_bin').trim()).toBe('0\t1');
@@ -117,6 +121,21 @@ describe('backing up a MariaDB replica', () => {
     replica.sql('STOP SLAVE');
     expect(rowsOf(await runTask(engine, id, 'incremental'), 'shop')[0]).toMatchObject({ kind: 'incremental', pointId: expect.any(String), kindReason: expect.stringContaining('log_slave_updates OFF') });
     replica.sql('START SLAVE');
+
+    // The replica set read_only=ON as a restore target: READ_ONLY naming the fix before anything is created, also for
+    // this user, whose privileges (READ_ONLY ADMIN) would let it write there (the replica would diverge from its primary).
+    replica.sql('SET GLOBAL read_only = ON');
+    try {
+      const e = await rejection(restoreCommand(engine, join(backups, 'shop'), { point: 'latest', serverFile: serverFile(replica), database: 'shop_ro' }));
+      expect(e).toMatchObject({ code: 'READ_ONLY', message: expect.stringMatching(/is read-only \(read_only=ON\).*Nothing was created.*Restore onto the primary/) });
+      expect(replica.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_ro'").trim()).toBe('0');
+      // The replica's own databases are as they were.
+      expect(items(replica, 'shop')).toBe(items(primary, 'shop'));
+    } finally {
+      replica.sql('SET GLOBAL read_only = OFF');
+    }
+    await restoreCommand(engine, join(backups, 'shop'), { point: 'latest', serverFile: serverFile(primary), database: 'shop_on_primary' });
+    expect(items(primary, 'shop_on_primary')).toContain('from primary 3');
   }, 180_000);
 
   it('log_slave_updates ON: incrementals read the replica\'s log, and a restore to a moment has the replicated rows', async () => {

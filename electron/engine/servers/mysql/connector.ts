@@ -91,8 +91,10 @@ import {
   eventDefinersQuery,
   grantsLeftBehindNotes,
   grantsLeftBehindQuery,
+  isReadOnly,
   missingDefinerError,
   packetTooLargeError,
+  readOnlyError,
   sourceReferenceNotes,
   sourceReferencesQuery,
   uncheckedDefinerNote,
@@ -806,11 +808,14 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
     }
-    // A statement longer than the target's max_allowed_packet would fail the load: refused before anything is created.
-    const refusal = await this.packetTooLarge(database, opts.longestStatement ?? 0, undefined, opts.signal).catch((e: unknown) => {
-      rewriter.destroy();
-      throw e;
-    });
+    // A read-only target (a replica), or a statement longer than its max_allowed_packet (the load would fail): refused before anything is created.
+    const refusal = await Promise.all([this.readOnlyRefusal(database, opts.signal), this.packetTooLarge(database, opts.longestStatement ?? 0, undefined, opts.signal)]).then(
+      ([readOnly, packet]) => readOnly ?? packet,
+      (e: unknown) => {
+        rewriter.destroy();
+        throw e;
+      },
+    );
     if (refusal) {
       rewriter.destroy();
       throw refusal;
@@ -881,6 +886,12 @@ export class MysqlConnector implements Connector {
    * statement is larger than the server's max_allowed_packet, the error that names the fix
    * (restore-checks.ts); else null.
    */
+  /** READ_ONLY when the target's read_only is on (restore-checks.ts `readOnlyError`), else null. */
+  private async readOnlyRefusal(database: string, signal?: AbortSignal): Promise<BackstopError | null> {
+    const rows = await this.query('SELECT @@GLOBAL.read_only;', { signal, action: `checking that database "${database}" can be created`, fallback: 'RESTORE_FAILED' });
+    return isReadOnly(rows[0]?.[0]) ? readOnlyError(this.label, database) : null;
+  }
+
   private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal, from: 'dump' | 'log' = 'dump'): Promise<BackstopError | null> {
     if (longest < 1024 * 1024) return null;
     if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;
