@@ -165,7 +165,7 @@ describe('settings on the role Backstop connects as', () => {
 });
 
 describe('a standby', () => {
-  test('Backstop\'s sessions (which turn a read-only default off) still back up from a standby; a restore onto it is READ_ONLY naming the standby and the primary, nothing created', async () => {
+  test('Backstop\'s sessions (which turn a read-only default off) still back up from a standby; the server check says a snapshot task cannot run there; a restore onto it is READ_ONLY naming the standby and the primary, nothing created', async () => {
     pg.psql('CREATE DATABASE replicated');
     pg.psql('CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);', 'replicated');
     pg.psql('CHECKPOINT');
@@ -173,6 +173,17 @@ describe('a standby', () => {
     try {
       const c = connectorOf(standby);
       expect(await c.listDatabases()).toContain('replicated');
+      // The server check (a connection test, then support) says a snapshot task cannot run here, and what to do; logical can.
+      expect(c.support('snapshot')).toMatchObject({ available: true });
+      await c.testConnection({ contentWarnings: true });
+      expect(c.support('snapshot')).toEqual({
+        available: false,
+        reason: `The PostgreSQL server 127.0.0.1:${standby.port} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
+      });
+      expect(c.support('logical')).toMatchObject({ available: true });
+      const onPrimary = connectorOf(pg);
+      await onPrimary.testConnection({ contentWarnings: true });
+      expect(onPrimary.support('snapshot')).toMatchObject({ available: true });
       const file = await dumpToFile(c, 'replicated');
       const e = await rejection(c.restore('replicated copy', createReadStream(file), 'logical', {}));
       expect(e.code).toBe('READ_ONLY');
