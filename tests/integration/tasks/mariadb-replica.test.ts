@@ -3,8 +3,8 @@
  * MariaDB 10.11 servers: a primary (binary log on) and replicas streaming from it over TCP (GTID).
  * - log_slave_updates OFF (MariaDB's default): the replica's own binary log lacks every change it
  *   replicates, so an incremental read from it would silently miss them. The incremental re-dumps,
- *   with the reason (what to set) in the history, and a restore of the latest point has the
- *   primary's rows.
+ *   with the reason (what to set) in the history (and the server check's warnings), and a restore of
+ *   the latest point has the primary's rows.
  * - log_slave_updates ON: incrementals read the log, and a restore to a moment has the replicated rows.
  * - a replica with read_only=ON as a restore target: READ_ONLY naming the fix, nothing created
  *   (also for a user whose privileges would let it write there: the replica would diverge).
@@ -55,7 +55,7 @@ function serverFile(server: MariadbServer): string {
   return file;
 }
 
-async function task(name: string, server: MariadbServer): Promise<{ id: string; backups: string }> {
+async function task(name: string, server: MariadbServer): Promise<{ id: string; backups: string; serverId: string }> {
   const backups = tempDir();
   const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
   const t = data(
@@ -67,7 +67,7 @@ async function task(name: string, server: MariadbServer): Promise<{ id: string; 
       destinations: [{ kind: 'local' as const, path: backups }],
     }),
   );
-  return { id: t.id, backups };
+  return { id: t.id, backups, serverId: s.id };
 }
 
 function rowsOf(run: Run, database: string) {
@@ -95,7 +95,11 @@ describe('backing up a MariaDB replica', () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const replica = await replicaOf(2);
     expect(replica.sql('SELECT @@log_slave_updates, @@log_bin').trim()).toBe('0\t1');
-    const { id, backups } = await task('replica-off', replica);
+    const { id, backups, serverId } = await task('replica-off', replica);
+    // The server check names it beforehand.
+    expect(data(await engine.call('servers.test', { id: serverId })).warnings).toEqual([
+      expect.stringMatching(/^The MySQL\/MariaDB server .* is a replica with log_slave_updates OFF: its binary log lacks the changes it replicates.*set log_slave_updates=ON in the replica's configuration/),
+    ]);
     const full = await runTask(engine, id, 'full');
     expect(full.status).toBe('success');
     // Rows written on the primary, replicated (the replica's own log does not get them).
@@ -141,7 +145,8 @@ describe('backing up a MariaDB replica', () => {
   it('log_slave_updates ON: incrementals read the replica\'s log, and a restore to a moment has the replicated rows', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
     const replica = await replicaOf(3, ['--log-slave-updates=ON']);
-    const { id, backups } = await task('replica-on', replica);
+    const { id, backups, serverId } = await task('replica-on', replica);
+    expect(data(await engine.call('servers.test', { id: serverId })).warnings).toEqual([]);
     expect((await runTask(engine, id, 'full')).status).toBe('success');
     primary.sql("INSERT INTO item (name) VALUES ('logged on replica')", 'shop');
     caughtUp(replica);

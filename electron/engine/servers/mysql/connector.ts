@@ -289,7 +289,8 @@ export class MysqlConnector implements Connector {
     );
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
-    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows, rows[0]?.slice(4) ?? []));
+    const log = this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows, rows[0]?.slice(4) ?? []);
+    this.logFacts ??= Promise.resolve(log);
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -307,10 +308,12 @@ export class MysqlConnector implements Connector {
     const contentWarning = opts.contentWarnings ? nonTransactionalWarning(rows.filter(isNonTransactionalRow)) : null;
     // The session's max_user_connections is the account's MAX_USER_CONNECTIONS when it has one, else the global one (0: none).
     const maxSessions = Number(rows[0]?.[3]);
+    // The user's own check names a replica whose log lacks what it replicates (a run says so in each incremental's reason).
+    const replicaWarning = opts.contentWarnings && !log.available && log.reason === 'REPLICA_LOG_INCOMPLETE' ? `${log.message[0]!.toUpperCase()}${log.message.slice(1)}` : null;
     return {
       serverVersion: product,
       tools,
-      warnings: contentWarning ? [contentWarning] : [],
+      warnings: [contentWarning, replicaWarning].filter((w): w is string => w !== null),
       ...(databases ? { databases } : {}),
       ...(Number.isInteger(maxSessions) && maxSessions > 0 ? { maxSessions } : {}),
     };
