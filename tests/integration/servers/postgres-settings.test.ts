@@ -181,6 +181,13 @@ describe('a standby', () => {
         reason: `The PostgreSQL server 127.0.0.1:${standby.port} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
       });
       expect(c.support('logical')).toMatchObject({ available: true });
+      // A snapshot task whose server became a standby (a failover the other way): its incremental's first steps (the slot
+      // and position, the end mark that would switch WAL) fail at once naming the standby and the fix, never hang.
+      const wal = new WalSource((c as PostgresConnector).connection, 'backstop_standby_test', join(tempDir(), 'wal'));
+      const standbyError = { code: 'DUMP_FAILED', message: expect.stringMatching(/is a standby \(in recovery\).*Nothing was created on the server\. Fix: point the task's server at the primary/) };
+      await expect(wal.positionAndSlot()).rejects.toMatchObject(standbyError);
+      await expect(wal.markEnd()).rejects.toMatchObject(standbyError);
+      expect(standby.psql('SELECT count(*) FROM pg_replication_slots').trim()).toBe('0');
       const onPrimary = connectorOf(pg);
       await onPrimary.testConnection({ contentWarnings: true });
       expect(onPrimary.support('snapshot')).toMatchObject({ available: true });
