@@ -5,7 +5,8 @@
  *   replicates, so an incremental read from it would silently miss them. The incremental re-dumps,
  *   with the reason (what to set) in the history (and the server check's warnings), and a restore of
  *   the latest point has the primary's rows.
- * - log_slave_updates ON: incrementals read the log, and a restore to a moment has the replicated rows.
+ * - log_slave_updates ON, read_only=ON and a backup user with only the privileges Backstop names (no
+ *   READ_ONLY ADMIN): incrementals read the log, and a restore to a moment has the replicated rows.
  * - a replica with read_only=ON as a restore target: READ_ONLY naming the fix, nothing created
  *   (also for a user whose privileges would let it write there: the replica would diverge).
  */
@@ -55,9 +56,9 @@ function serverFile(server: MariadbServer): string {
   return file;
 }
 
-async function task(name: string, server: MariadbServer): Promise<{ id: string; backups: string; serverId: string }> {
+async function task(name: string, server: MariadbServer, user = server.user, password = server.password): Promise<{ id: string; backups: string; serverId: string }> {
   const backups = tempDir();
-  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user: server.user, password: server.password, tls: 'disable' }));
+  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user, password, tls: 'disable' }));
   const t = data(
     await engine.call('tasks.create', {
       name,
@@ -82,6 +83,8 @@ beforeAll(async () => {
   primary = await startMariadb({ binlog: true });
   primary.sql("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw-1'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
   base = primary.sql('SELECT @@gtid_binlog_pos').trim();
+  // A backup user with what Backstop asks for, no more (replicated to the replicas).
+  primary.sql("CREATE USER 'bk'@'%' IDENTIFIED BY 'bk-pw-1'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO 'bk'@'%';");
   primary.sql("CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50)); INSERT INTO shop.item (name) VALUES ('lamp');");
 }, 60_000);
 
@@ -142,10 +145,10 @@ describe('backing up a MariaDB replica', () => {
     expect(items(primary, 'shop_on_primary')).toContain('from primary 3');
   }, 180_000);
 
-  it('log_slave_updates ON: incrementals read the replica\'s log, and a restore to a moment has the replicated rows', async () => {
+  it('log_slave_updates ON, read_only=ON, a backup user without READ_ONLY ADMIN: incrementals read the replica\'s log, and a restore to a moment has the replicated rows', async () => {
     engine = await testEngine({ encoderWorkers: 0 });
-    const replica = await replicaOf(3, ['--log-slave-updates=ON']);
-    const { id, backups, serverId } = await task('replica-on', replica);
+    const replica = await replicaOf(3, ['--log-slave-updates=ON', '--read-only=ON']);
+    const { id, backups, serverId } = await task('replica-on', replica, 'bk', 'bk-pw-1');
     expect(data(await engine.call('servers.test', { id: serverId })).warnings).toEqual([]);
     expect((await runTask(engine, id, 'full')).status).toBe('success');
     primary.sql("INSERT INTO item (name) VALUES ('logged on replica')", 'shop');
@@ -158,8 +161,8 @@ describe('backing up a MariaDB replica', () => {
     const inc = await runTask(engine, id, 'incremental');
     expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG });
     expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success' });
-    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(replica), database: 'shop_moment' });
-    expect(items(replica, 'shop_moment')).toBe(expected);
+    await restoreCommand(engine, join(backups, 'shop'), { asOf: moment, serverFile: serverFile(primary), database: 'shop_moment' });
+    expect(items(primary, 'shop_moment')).toBe(expected);
     expect(expected).toContain('logged on replica');
   }, 180_000);
 });
