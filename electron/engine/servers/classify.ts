@@ -161,6 +161,22 @@ function toolCannotRun(ctx: FailureContext, family: ToolFamily, f: ToolFailure):
  */
 const PG_CHATTER = /^(?:psql:[^\n]*?:\d+: )?(?:DEBUG|LOG): {2}/;
 
+/**
+ * What a standby's "conflict with recovery" means and what fixes it. The usual one: the primary
+ * removed row versions (VACUUM, HOT pruning) that the query's snapshot still needed, and the
+ * standby waited no longer than max_standby_streaming_delay before replaying that removal.
+ */
+function recoveryConflict(server: string, stderr: string): string {
+  const snapshot = /row versions that must be removed/i.test(stderr);
+  const cause = snapshot
+    ? "the primary removed old row versions (VACUUM) that the query's snapshot still needed, and the standby replays such a removal after at most max_standby_streaming_delay"
+    : 'the primary did something the query conflicts with (an exclusive lock such as DROP, TRUNCATE or ALTER TABLE, a dropped tablespace), and the standby replays it after at most max_standby_streaming_delay';
+  const fix = snapshot
+    ? 'on the standby, set hot_standby_feedback = on (the primary then keeps those row versions while a backup reads), or raise max_standby_streaming_delay (-1 waits for the backup; replication lags meanwhile), then reload it'
+    : 'on the standby, raise max_standby_streaming_delay (-1 waits for the backup; replication lags meanwhile) and reload it';
+  return `The ${server} is a standby, and it canceled the query (conflict with recovery): ${cause}. Fix: ${fix}; or back up the primary. Then run again`;
+}
+
 export function classifyPostgres(ctx: FailureContext): Classifier {
   return (failed) => {
     const f = { ...failed, stderr: failed.stderr.split('\n').filter((l) => !PG_CHATTER.test(l)).join('\n') };
@@ -171,6 +187,10 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     // the server was there; what happened, and that running again is the fix, is what the DBA needs.
     if (/terminating connection due to administrator command/i.test(s)) {
       return failure(ctx, ctx.fallback, pgSessionEnded(ctx.server), f);
+    }
+    // A hot standby cancels a query (or ends the session) that conflicts with the WAL it replays: a long dump of a standby meets it.
+    if (/(canceling statement|terminating connection) due to conflict with recovery/i.test(s)) {
+      return failure(ctx, ctx.fallback, recoveryConflict(ctx.server, s), f);
     }
     if (/canceling statement due to user request/i.test(s)) {
       return failure(ctx, ctx.fallback, `The ${ctx.server} canceled a statement of this session at an administrator's request (pg_cancel_backend). Fix: run it again`, f);

@@ -158,7 +158,7 @@ export interface ServerDumpOptions extends OperationOptions {
  */
 export type LogIncrementals =
   | { available: true; stream: ServerStream }
-  | { available: false; reason: 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE'; message: string };
+  | { available: false; reason: 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE' | 'REPLICA_LOG_INCOMPLETE'; message: string };
 
 export interface RestoreProgress {
   /** 'entries' (pg_restore TOC entries) or 'bytes' (bytes of the stream consumed). */

@@ -9,7 +9,8 @@
  *   tools override what would break them;
  * - the server itself is read-only by default, has standard_conforming_strings = off and
  *   md5 passwords (globals applied both ways keep the hashes); a standby still serves
- *   backups, and a restore onto it is READ_ONLY with nothing created;
+ *   backups, and a restore onto it is READ_ONLY with nothing created; a dump of a standby
+ *   canceled by a recovery conflict names hot_standby_feedback / max_standby_streaming_delay;
  * - a writer moves money between two tables in many small transactions while a logical
  *   full and then an incremental run, and while a snapshot task's WAL is taken: every
  *   restored copy (a point, or a moment of the snapshot task) keeps the books balanced.
@@ -31,6 +32,7 @@ import type { PostgresConnector } from '../../../electron/engine/servers/postgre
 import { applyGlobals } from '../../../electron/engine/servers/postgres/apply-globals.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
+import { until } from '../../fixtures/until.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
 import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
@@ -163,7 +165,7 @@ describe('settings on the role Backstop connects as', () => {
 });
 
 describe('a standby', () => {
-  test('Backstop\'s sessions (which turn a read-only default off) still back up from a standby; a restore onto it is READ_ONLY naming the standby and the primary, nothing created', async () => {
+  test('Backstop\'s sessions (which turn a read-only default off) still back up from a standby; the server check says a snapshot task cannot run there; a restore onto it is READ_ONLY naming the standby and the primary, nothing created', async () => {
     pg.psql('CREATE DATABASE replicated');
     pg.psql('CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);', 'replicated');
     pg.psql('CHECKPOINT');
@@ -171,6 +173,24 @@ describe('a standby', () => {
     try {
       const c = connectorOf(standby);
       expect(await c.listDatabases()).toContain('replicated');
+      // The server check (a connection test, then support) says a snapshot task cannot run here, and what to do; logical can.
+      expect(c.support('snapshot')).toMatchObject({ available: true });
+      await c.testConnection({ contentWarnings: true });
+      expect(c.support('snapshot')).toEqual({
+        available: false,
+        reason: `The PostgreSQL server 127.0.0.1:${standby.port} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
+      });
+      expect(c.support('logical')).toMatchObject({ available: true });
+      // A snapshot task whose server became a standby (a failover the other way): its incremental's first steps (the slot
+      // and position, the end mark that would switch WAL) fail at once naming the standby and the fix, never hang.
+      const wal = new WalSource((c as PostgresConnector).connection, 'backstop_standby_test', join(tempDir(), 'wal'));
+      const standbyError = { code: 'DUMP_FAILED', message: expect.stringMatching(/is a standby \(in recovery\).*Nothing was created on the server\. Fix: point the task's server at the primary/) };
+      await expect(wal.positionAndSlot()).rejects.toMatchObject(standbyError);
+      await expect(wal.markEnd()).rejects.toMatchObject(standbyError);
+      expect(standby.psql('SELECT count(*) FROM pg_replication_slots').trim()).toBe('0');
+      const onPrimary = connectorOf(pg);
+      await onPrimary.testConnection({ contentWarnings: true });
+      expect(onPrimary.support('snapshot')).toMatchObject({ available: true });
       const file = await dumpToFile(c, 'replicated');
       const e = await rejection(c.restore('replicated copy', createReadStream(file), 'logical', {}));
       expect(e.code).toBe('READ_ONLY');
@@ -187,6 +207,46 @@ describe('a standby', () => {
       drop(pg, 'replicated');
     }
   });
+});
+
+describe('a standby as the source of a long dump', () => {
+  test('a dump canceled by a recovery conflict (the primary vacuumed rows its snapshot still needed) fails saying so and naming hot_standby_feedback and max_standby_streaming_delay; a dump before it is intact', async () => {
+    pg.psql('CREATE DATABASE conflicted');
+    pg.psql("CREATE TABLE a_big (id int, t text); INSERT INTO a_big SELECT g, repeat('x', 200) FROM generate_series(1, 60000) g; CREATE TABLE z_victim (id int); INSERT INTO z_victim SELECT generate_series(1, 1000);", 'conflicted');
+    pg.psql('CHECKPOINT');
+    // hot_standby_feedback off (the default) and no grace: a replayed cleanup the dump's snapshot conflicts with cancels it at once.
+    const standby = await startPostgres({ standbyOf: pg, settings: ['max_standby_streaming_delay=0'] });
+    try {
+      const c = connectorOf(standby);
+      const before = await dumpToFile(c, 'conflicted');
+      // A dump that holds its snapshot: its output is not read, so pg_dump waits inside the COPY of a_big.
+      const d = await c.openDump('conflicted', 'logical');
+      d.done.catch(() => undefined);
+      await until('the dump to be writing a_big', () => standby.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY public.a_big%'").trim() === '1');
+      // The primary removes rows the dump's snapshot still sees; replayed on the standby, that conflicts with it.
+      pg.psql('DELETE FROM z_victim; VACUUM z_victim;', 'conflicted');
+      const cleaned = pg.psql('SELECT pg_current_wal_lsn()').trim();
+      // Replayed past the cleanup: the standby has resolved the conflict (canceled the dump's query).
+      await until('the standby to replay the cleanup', () => standby.psql(`SELECT pg_last_wal_replay_lsn() >= '${cleaned}'`).trim() === 't');
+      const e = await rejection((async () => {
+        for await (const chunk of d.stream) void chunk;
+        await d.done;
+      })());
+      expect(e.code).toBe('DUMP_FAILED');
+      expect(e.message).toMatch(
+        new RegExp(
+          `^The PostgreSQL server 127\\.0\\.0\\.1:${standby.port} is a standby, and it canceled the query \\(conflict with recovery\\): the primary removed old row versions \\(VACUUM\\) that the query's snapshot still needed.*Fix: on the standby, set hot_standby_feedback = on .*or raise max_standby_streaming_delay .*; or back up the primary\\. Then run again \\(while dumping database "conflicted"; exit code 1\\): .*canceling statement due to conflict with recovery`,
+        ),
+      );
+      // The earlier dump restores whole onto the primary.
+      await connectorOf(pg).restore('conflicted copy', createReadStream(before), 'logical', {});
+      expect(pg.psql('SELECT (SELECT count(*) FROM a_big), (SELECT count(*) FROM z_victim)', 'conflicted copy').trim()).toBe('60000|1000');
+    } finally {
+      await standby.stop();
+      drop(pg, 'conflicted copy');
+      drop(pg, 'conflicted');
+    }
+  }, 120_000);
 });
 
 describe('server-wide settings', () => {

@@ -41,7 +41,28 @@ export const BINLOG_STREAM: ServerStream = { name: 'binlog', format: 'mysql-binl
 export const LOG_PRIVILEGES = ['REPLICATION SLAVE', 'BINLOG MONITOR', 'RELOAD'];
 
 /** Why an incremental re-dumps instead of reading the log (the history's reason, and what to enable). */
-export type LogUnavailable = 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE';
+export type LogUnavailable = 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE' | 'REPLICA_LOG_INCOMPLETE';
+
+/**
+ * Select-list columns (MariaDB only: MySQL skips the versioned comment, and the columns are
+ * absent) telling whether the server is a replica whose own binary log lacks what it
+ * replicates: @@log_slave_updates, @@gtid_slave_pos and the running replica threads. None
+ * needs a privilege (SHOW ALL SLAVES STATUS needs SLAVE MONITOR, which a backup user rarely has).
+ */
+export const REPLICA_FACTS = `/*M!100000 , @@GLOBAL.log_slave_updates, @@GLOBAL.gtid_slave_pos, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVES_RUNNING') */`;
+
+/**
+ * Whether the REPLICA_FACTS columns show a replica that does not log what it replicates
+ * (log_slave_updates OFF, MariaDB's default): its binary log lacks every replicated change,
+ * so an incremental read from it would silently miss the primary's writes. A replica is a
+ * server with replica threads running now, or one that has applied replicated transactions
+ * (a GTID replica position; a replica stopped for maintenance has one too). Absent columns
+ * (MySQL) say nothing.
+ */
+export function replicaLogIncomplete(logSlaveUpdates: string | undefined, gtidSlavePos: string | undefined, slavesRunning: string | undefined): boolean {
+  if (logSlaveUpdates !== '0') return false;
+  return Number(slavesRunning) > 0 || (gtidSlavePos ?? '').trim() !== '';
+}
 
 /** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
 export interface DumpPosition {

@@ -19,6 +19,8 @@
  *   (FLUSH BINARY LOGS, then mariadb-binlog --read-from-remote-server --raw); `replayLog`
  *   replays one database's events from a full's position up to a moment into another name,
  *   never its account statements (GRANT, CREATE USER…: the server's, not the database's).
+ *   A replica with log_slave_updates OFF (its log lacks what it replicates) is treated as a
+ *   server without a usable log: incrementals re-dump, saying why (REPLICA_LOG_INCOMPLETE).
  * - users, roles and grants: the server-level `grants.sql` stream of every logical run
  *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
  *   Both run with sql_mode '' in their session, whatever the server's global sql_mode
@@ -89,8 +91,10 @@ import {
   eventDefinersQuery,
   grantsLeftBehindNotes,
   grantsLeftBehindQuery,
+  isReadOnly,
   missingDefinerError,
   packetTooLargeError,
+  readOnlyError,
   sourceReferenceNotes,
   sourceReferencesQuery,
   uncheckedDefinerNote,
@@ -98,7 +102,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'>;
@@ -280,12 +284,13 @@ export class MysqlConnector implements Connector {
     const dumperVersion = toolVersion(dumper);
     dumperVersion.catch(() => undefined);
     const rows = await this.query(
-      `SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format, @@max_user_connections; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}${opts.contentWarnings ? ` ${nonTransactionalQuery(SYSTEM_DATABASES)}` : ''}`,
+      `SELECT VERSION(), @@log_bin, @@GLOBAL.binlog_format, @@max_user_connections ${REPLICA_FACTS}; ${OWN_PRIVILEGES}${opts.listDatabases ? ` ${LIST_DATABASES}` : ''}${opts.contentWarnings ? ` ${nonTransactionalQuery(SYSTEM_DATABASES)}` : ''}`,
       { signal: opts.signal, action: 'connecting', fallback: 'UNREACHABLE' },
     );
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
-    this.logFacts ??= Promise.resolve(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows));
+    const log = this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows, rows[0]?.slice(4) ?? []);
+    this.logFacts ??= Promise.resolve(log);
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -303,10 +308,12 @@ export class MysqlConnector implements Connector {
     const contentWarning = opts.contentWarnings ? nonTransactionalWarning(rows.filter(isNonTransactionalRow)) : null;
     // The session's max_user_connections is the account's MAX_USER_CONNECTIONS when it has one, else the global one (0: none).
     const maxSessions = Number(rows[0]?.[3]);
+    // The user's own check names a replica whose log lacks what it replicates (a run says so in each incremental's reason).
+    const replicaWarning = opts.contentWarnings && !log.available && log.reason === 'REPLICA_LOG_INCOMPLETE' ? `${log.message[0]!.toUpperCase()}${log.message.slice(1)}` : null;
     return {
       serverVersion: product,
       tools,
-      warnings: contentWarning ? [contentWarning] : [],
+      warnings: [contentWarning, replicaWarning].filter((w): w is string => w !== null),
       ...(databases ? { databases } : {}),
       ...(Number.isInteger(maxSessions) && maxSessions > 0 ? { maxSessions } : {}),
     };
@@ -459,16 +466,16 @@ export class MysqlConnector implements Connector {
   /** Whether incrementals can read the binary log (log_bin on, and the privileges to read it); asked once per connector. */
   logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
     if (!this.logFacts) {
-      this.logFacts = this.query(`SELECT @@log_bin, @@GLOBAL.binlog_format; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) =>
-        this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1)),
+      this.logFacts = this.query(`SELECT @@log_bin, @@GLOBAL.binlog_format ${REPLICA_FACTS}; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) =>
+        this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1), rows[0]?.slice(2) ?? []),
       );
       this.logFacts.catch(() => (this.logFacts = null));
     }
     return this.logFacts;
   }
 
-  /** What @@log_bin, the global binlog_format and the user's global privileges (rows of PRIVILEGE_TYPE) say about log incrementals. */
-  private logFactsOf(logBin: string | undefined, format: string | undefined, privilegeRows: string[][]): LogIncrementals {
+  /** What @@log_bin, the global binlog_format, the user's global privileges (rows of PRIVILEGE_TYPE) and the REPLICA_FACTS columns say about log incrementals. */
+  private logFactsOf(logBin: string | undefined, format: string | undefined, privilegeRows: string[][], replica: (string | undefined)[]): LogIncrementals {
     if (logBin !== '1') {
       return {
         available: false,
@@ -481,6 +488,13 @@ export class MysqlConnector implements Connector {
         available: false,
         reason: 'LOG_NOT_ROW',
         message: `binlog_format is ${format} on the ${this.label}: changes logged as SQL statements cannot be replayed safely into a database of another name, so every incremental re-dumps each database. To store only the changes and restore to any moment, set binlog_format=ROW (SET GLOBAL binlog_format = 'ROW'; and in the server's configuration) (docs/PITR.md).`,
+      };
+    }
+    if (replicaLogIncomplete(replica[0], replica[1], replica[2])) {
+      return {
+        available: false,
+        reason: 'REPLICA_LOG_INCOMPLETE',
+        message: `the ${this.label} is a replica with log_slave_updates OFF: its binary log lacks the changes it replicates, so an incremental read from it would miss them; every incremental re-dumps each database. To store only the changes and restore to any moment, set log_slave_updates=ON in the replica's configuration and restart it, or back up the primary (docs/PITR.md).`,
       };
     }
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
@@ -802,11 +816,14 @@ export class MysqlConnector implements Connector {
       rewriter.destroy();
       throw e instanceof BackstopError ? e : new BackstopError('RESTORE_FAILED', `Reading the backup stream failed: ${(e as Error).message}`, { cause: e });
     }
-    // A statement longer than the target's max_allowed_packet would fail the load: refused before anything is created.
-    const refusal = await this.packetTooLarge(database, opts.longestStatement ?? 0, undefined, opts.signal).catch((e: unknown) => {
-      rewriter.destroy();
-      throw e;
-    });
+    // A read-only target (a replica), or a statement longer than its max_allowed_packet (the load would fail): refused before anything is created.
+    const refusal = await Promise.all([this.readOnlyRefusal(database, opts.signal), this.packetTooLarge(database, opts.longestStatement ?? 0, undefined, opts.signal)]).then(
+      ([readOnly, packet]) => readOnly ?? packet,
+      (e: unknown) => {
+        rewriter.destroy();
+        throw e;
+      },
+    );
     if (refusal) {
       rewriter.destroy();
       throw refusal;
@@ -877,6 +894,12 @@ export class MysqlConnector implements Connector {
    * statement is larger than the server's max_allowed_packet, the error that names the fix
    * (restore-checks.ts); else null.
    */
+  /** READ_ONLY when the target's read_only is on (restore-checks.ts `readOnlyError`), else null. */
+  private async readOnlyRefusal(database: string, signal?: AbortSignal): Promise<BackstopError | null> {
+    const rows = await this.query('SELECT @@GLOBAL.read_only;', { signal, action: `checking that database "${database}" can be created`, fallback: 'RESTORE_FAILED' });
+    return isReadOnly(rows[0]?.[0]) ? readOnlyError(this.label, database) : null;
+  }
+
   private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal, from: 'dump' | 'log' = 'dump'): Promise<BackstopError | null> {
     if (longest < 1024 * 1024) return null;
     if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;

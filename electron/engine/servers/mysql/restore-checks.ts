@@ -36,12 +36,28 @@
  * - `crossDatabaseKeyError`: a replay to a moment stopped by a foreign key into another
  *   database (1452: the referenced row is not on this server now) becomes the error naming the
  *   key's tables and the fix; any other failure gives null.
+ * - `readOnlyError`: a target whose read_only is on (a replica, or a server set read-only) is
+ *   refused before anything is created — also for a user whose privileges (SUPER / READ_ONLY
+ *   ADMIN) would let it write there: a database written into a replica is one its primary lacks.
  * - `missingDefinerError`: a restore that failed because the server refused to create a view
  *   reading another view whose DEFINER account it lacks (error 1449: such a view cannot be
  *   created while the account is missing, under any name) becomes the error naming that
  *   account and the fix; any other failure gives null.
  */
 import { BackstopError } from '../../../shared/result.ts';
+
+/** `@@GLOBAL.read_only` as the client prints it: 0/1, or a word on servers where it is an enumeration. */
+export function isReadOnly(value: string | undefined): boolean {
+  return value !== undefined && !['0', 'OFF', ''].includes(value.trim().toUpperCase());
+}
+
+/** The refusal of a restore onto a read-only server (nothing created yet). */
+export function readOnlyError(server: string, database: string): BackstopError {
+  return new BackstopError(
+    'READ_ONLY',
+    `Database "${database}" cannot be restored on the ${server}: it is read-only (read_only=ON), as a replica is, and a database written into a replica is one its primary does not have (a later change of that name on the primary would stop replication). Nothing was created. Restore onto the primary or another server; if this server is meant to take writes, run SET GLOBAL read_only = OFF; there first.`,
+  );
+}
 
 const mb = (n: number) => `${Math.ceil(n / (1024 * 1024))} MB`;
 

@@ -75,6 +75,7 @@ import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
 import { walReadiness } from './wal-readiness.ts';
+import { standbySnapshotReason } from './wal-stream.ts';
 import { snapshotRefusal, snapshotUnsupportedReason, userTablespaces, type UserTablespace } from './tablespaces.ts';
 
 export const PG_GLOBALS_STREAM: ServerStream = { name: 'globals.sql', format: 'pg-globals-sql' };
@@ -90,6 +91,8 @@ interface ServerFacts {
   readAllData: boolean;
   /** The role's CONNECTION LIMIT (null: none, or a superuser, who is not held to it). */
   connectionLimit: number | null;
+  /** The server is a standby (in recovery): snapshot tasks cannot run on it. */
+  inRecovery: boolean;
 }
 
 function hexToText(hex: string): string {
@@ -131,6 +134,8 @@ export class PostgresConnector implements Connector {
   private facts: Promise<ServerFacts> | null = null;
   /** The cluster's user tablespaces as the last connection test found them (null: not asked). */
   private tablespaces: UserTablespace[] | null = null;
+  /** Whether the last connection test found a standby (support('snapshot') says so). */
+  private standby = false;
 
   constructor(server: PostgresServer, password: string | null, search: ToolSearch) {
     this.conn = new PgConnection(server, password, search);
@@ -143,7 +148,8 @@ export class PostgresConnector implements Connector {
 
   support(type: BackupType): BackupSupport {
     if (type === 'logical') return { available: true, scope: 'database' };
-    // Known only after a connection test (the server check): a cluster with tablespaces (tablespaces.ts).
+    // Known only after a connection test (the server check): a standby, a cluster with tablespaces (tablespaces.ts).
+    if (this.standby) return { available: false, reason: standbySnapshotReason(this.conn.label) };
     if (this.tablespaces?.length) return { available: false, reason: snapshotUnsupportedReason(this.tablespaces) };
     return { available: true, scope: 'server' };
   }
@@ -155,7 +161,7 @@ export class PostgresConnector implements Connector {
           `SELECT current_setting('server_version_num'), current_setting('server_version'), r.rolsuper, r.rolreplication,
              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_read_all_data')
                   THEN pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') ELSE false END,
-             r.rolcreatedb, r.rolconnlimit
+             r.rolcreatedb, r.rolconnlimit, pg_is_in_recovery()
            FROM pg_roles r WHERE r.rolname = current_user`,
           { signal, action: 'connecting', fallback: 'UNREACHABLE' },
         )
@@ -169,6 +175,7 @@ export class PostgresConnector implements Connector {
             replication: r[3] === 't' || r[2] === 't',
             readAllData: r[4] === 't',
             connectionLimit: r[2] !== 't' && Number(r[6]) >= 0 ? Number(r[6]) : null,
+            inRecovery: r[7] === 't',
           };
         });
       this.facts.catch(() => (this.facts = null));
@@ -243,6 +250,7 @@ export class PostgresConnector implements Connector {
     }
     warnings.push(...(await readiness));
     this.tablespaces = await tablespaces;
+    this.standby = facts.inRecovery;
     const tools = [
       { name: 'psql', path: psql, version: psqlVersion.version },
       { name: 'pg_dump', path: pgDump, version: dumpVersion.version },

@@ -206,6 +206,11 @@ function sqlText(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
+/** Why a snapshot task cannot run on a standby, and the fix (the server check's reason; a run's error, with `more` before the fix). */
+export function standbySnapshotReason(label: string, more = ''): string {
+  return `The ${label} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. ${more}Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`;
+}
+
 export class WalSource {
   constructor(
     private readonly conn: PgConnection,
@@ -220,11 +225,7 @@ export class WalSource {
       // WAL control functions fail on a standby ("recovery is in progress", in the server's language): say what that means and what to do.
       const standby = async () => (await this.conn.query('SELECT pg_is_in_recovery()', { signal, action, fallback: 'DUMP_FAILED' }).catch(() => null))?.[0]?.[0] === 't';
       if (e instanceof BackstopError && e.code !== 'CANCELED' && e.code !== 'PERMISSION_DENIED' && (/recovery is in progress/.test(e.message) || (await standby()))) {
-        throw new BackstopError(
-          'DUMP_FAILED',
-          `The ${this.conn.label} is a standby (in recovery): a snapshot task takes its WAL through a replication slot of its own and switches WAL files, which only a primary does. Nothing was created on the server. Fix: point the task's server at the primary (after a failover: the promoted server), or use a task of type logical.`,
-          { cause: e },
-        );
+        throw new BackstopError('DUMP_FAILED', standbySnapshotReason(this.conn.label, 'Nothing was created on the server. '), { cause: e });
       }
       throw e;
     });
