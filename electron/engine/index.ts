@@ -40,7 +40,7 @@ import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
-import { categoryOf, Notifier, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
 import {
   HistoryTable,
@@ -76,7 +76,7 @@ export interface EngineOptions {
   executor?: JobExecutor;
   /** Compression/encryption threads inside each backup job (default: the repository's). */
   encoderWorkers?: number;
-  /** Notification retries (tests shorten the backoff). */
+  /** Notification retries (tests shorten the backoff); the CLI's one-shot commands default to `ONE_SHOT_RETRY`. */
   notifyRetry?: Partial<RetryPolicy>;
   /** Which kind of process runs this engine, recorded on restores in History: the window (default), the CLI, or `serve` / `agent`. */
   origin?: RunOrigin;
@@ -220,7 +220,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       databases: [],
     });
   };
-  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
+  // A one-shot command waits a minute for its deliveries: a schedule that ends within it (the window, serve and agent outlast a greylist).
+  const retry = opts.notifyRetry ?? (opts.origin === 'cli' ? ONE_SHOT_RETRY : undefined);
+  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(retry ? { retry } : {}) });
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
   const destinationSpace = new DestinationSpaceTable(db);

@@ -1,9 +1,11 @@
 /**
  * Sends notifications off the backup's path: `notify` returns at once; each (event,
- * channel) is delivered in the background, retried with exponential backoff, and its
- * outcome recorded (notification_deliveries) and logged. A refusal that would come again
- * (`PermanentDeliveryError`) ends the retries at once. A delivered row's `error` is a note
- * (e-mail recipients the server refused while the others got the mail).
+ * channel) is delivered in the background, retried with exponential backoff (long enough to
+ * outlast a 5-minute SMTP greylist), and its outcome recorded (notification_deliveries) and
+ * logged. A refusal that would come again (`PermanentDeliveryError`) ends the retries at once;
+ * a receiver's Retry-After is waited out (never retried sooner), or ends them when it asks
+ * longer than `maxWaitMs`; recipients deferred while others took the mail are retried alone.
+ * A delivered row's `error` is a note (e-mail recipients refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
  * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
@@ -15,7 +17,7 @@
 import type { Logger } from '../logging/index.ts';
 import type { NotificationDeliveriesTable } from '../store/index.ts';
 import { describeTarget, type NotificationChannel } from './channels.ts';
-import { deliver, PermanentDeliveryError } from './deliver.ts';
+import { DeferredRecipientsError, deliver, PermanentDeliveryError, RetryLaterError } from './deliver.ts';
 import { wants, type NotificationPayload } from './events.ts';
 
 export interface RetryPolicy {
@@ -25,15 +27,27 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Per attempt. */
   timeoutMs: number;
+  /** The longest Retry-After waited out; a receiver asking longer is given up (retrying sooner extends a rate limit). */
+  maxWaitMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 2_000, timeoutMs: 15_000 };
+/** 9 attempts over 8.5 minutes (waits of 2, 4, … 256 s): a greylist's usual 5 minutes is outlasted. */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 9, baseDelayMs: 2_000, timeoutMs: 15_000, maxWaitMs: 300_000 };
+/**
+ * A one-shot command (`backstop backup`, which waits 60 s for its deliveries before exiting): the
+ * first 5 attempts (about 30 s) and a Retry-After up to 45 s, so each ends recorded, not cut off.
+ */
+export const ONE_SHOT_RETRY: Partial<RetryPolicy> = { attempts: 5, maxWaitMs: 45_000 };
+/** "Send test" is someone waiting at the window: the first 5 attempts (about 30 s), not 8.5 minutes. */
+const SEND_NOW_ATTEMPTS = 5;
 
 export interface NotifierDeps {
   logger: Logger;
   deliveries: NotificationDeliveriesTable | null;
   now: () => Date;
   retry?: Partial<RetryPolicy>;
+  /** Waits between attempts (the clock; tests pass a fake one). Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
   /**
    * A delivery given up after its retries, where the channel's previous one was delivered (or
    * there was none): told once when a channel starts failing, not again until one gets through.
@@ -95,7 +109,7 @@ export class Notifier {
 
   /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
-    const { delivered, attempts, error } = await this.attempt(ch, p);
+    const { delivered, attempts, error } = await this.attempt(ch, p, Math.min(this.retry.attempts, SEND_NOW_ATTEMPTS));
     return { delivered, attempts, error };
   }
 
@@ -119,7 +133,7 @@ export class Notifier {
 
   private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
     try {
-      const r = await this.attempt(ch, p);
+      const r = await this.attempt(ch, p, this.retry.attempts);
       const key = ch.id ?? `${ch.kind} ${describeTarget(ch)}`;
       if (r.delivered) this.failing.delete(key);
       else if (!r.failedBefore && !this.failing.has(key)) {
@@ -131,18 +145,26 @@ export class Notifier {
     }
   }
 
-  private async attempt(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
+  private async attempt(ch: NotificationChannel, p: NotificationPayload, maxAttempts: number): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
     const { logger, deliveries, now } = this.deps;
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const target = describeTarget(ch);
     let error: string | null = null;
     let delivered = false;
     let attempts = 0;
-    for (let i = 0; i < this.retry.attempts; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, this.retry.baseDelayMs * 2 ** (i - 1)));
+    let wait = 0;
+    // E-mail recipients deferred (4xx) while others took the mail: the retries go to them alone.
+    let to: NotificationChannel = ch;
+    let someGotIt = false;
+    const notes: string[] = [];
+    for (let i = 0; i < maxAttempts; i++) {
+      if (i > 0) await sleep(wait);
       attempts++;
       try {
         // Delivered; a note says what was refused on the way (an e-mail recipient).
-        error = await deliver(ch, p, this.retry.timeoutMs);
+        const note = await deliver(to, p, this.retry.timeoutMs, now());
+        if (note) notes.push(note);
+        error = notes.length ? notes.join('; ') : null;
         delivered = true;
         break;
       } catch (e) {
@@ -150,7 +172,26 @@ export class Notifier {
         logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
         // The same refusal again on every try (a wrong password would lock the account).
         if (e instanceof PermanentDeliveryError) break;
+        if (e instanceof DeferredRecipientsError && to.kind === 'email') {
+          someGotIt ||= e.delivered;
+          if (e.refused && !notes.includes(e.refused)) notes.push(e.refused);
+          to = { ...to, to: e.deferred };
+        }
+        wait = this.retry.baseDelayMs * 2 ** i;
+        if (e instanceof RetryLaterError) {
+          if (e.retryAfterMs > this.retry.maxWaitMs) {
+            error = `${error} and asked to wait ${Math.round(e.retryAfterMs / 1000)} s (Retry-After), longer than Backstop waits (${Math.round(this.retry.maxWaitMs / 1000)} s): not retried sooner, which would extend the limit`;
+            break;
+          }
+          wait = Math.max(wait, e.retryAfterMs);
+        }
       }
+    }
+    // The mail reached some recipients, not all: delivered, and the note names who never got it.
+    if (!delivered && someGotIt) {
+      delivered = true;
+      const whom = to.kind === 'email' && !error?.includes(to.to.join(', ')) ? ` for ${to.to.join(', ')}` : '';
+      error = [...notes, `${error}${whom}, still after ${attempts} attempts; the others got it`].join('; ');
     }
     const channelId = ch.id ?? null;
     const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };

@@ -177,12 +177,12 @@ describe('backstop backup --json', () => {
     expect(doc.notifications).toEqual(
       expect.arrayContaining([
         { event: 'run-failed', channel: 'webhook', target: ok.url, status: 'delivered', attempts: 1, error: null },
-        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404` },
+        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404 (no such webhook: deleted, or its URL mistyped); not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names)` },
       ]),
     );
     expect(r.out).not.toContain(TOKEN);
     const text = await cliInProcess('backup', '--config', s.task, '--data-dir', tempDir());
-    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404)`);
+    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404 (no such webhook: deleted, or its URL mistyped); not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names))`);
     expect(text.out).not.toContain(`webhook ${ok.url}`);
   }, 120_000);
 });
