@@ -9,7 +9,7 @@
  * null), rejects otherwise with an Error whose message names no secret (a URL's host, an
  * HTTP status, an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same
  * try would meet again (a login or certificate refused, every recipient refused, an HTTP 4xx
- * other than 408/429, an SMTP 5xx) is a `PermanentDeliveryError`: not retried — retrying a wrong
+ * other than 408/429, a redirect — never followed, the URL's token stays put —, an SMTP 5xx) is a `PermanentDeliveryError`: not retried — retrying a wrong
  * password gets a company account locked. A receiver that says when to come back (HTTP
  * Retry-After, seconds or a date; Discord's JSON `retry_after`) throws a `RetryLaterError` with
  * that wait. Recipients an SMTP server deferred (4xx) while others took the mail throw a
@@ -127,10 +127,20 @@ function retryAfterMs(header: string | null, body: string, now: Date): number | 
   return null;
 }
 
+/** Where a redirect points, as history may show it: scheme and host only (a path carries tokens). */
+function movedTo(location: string | null, from: string): string | null {
+  try {
+    return location ? new URL(location, from).origin : null;
+  } catch {
+    return null;
+  }
+}
+
 async function http(url: string, init: RequestInit, target: string, timeoutMs: number, now: Date): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+    // A redirect is not followed: the URL's token would go to wherever it points.
+    res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code;
     const name = (e as Error).name;
@@ -138,6 +148,10 @@ async function http(url: string, init: RequestInit, target: string, timeoutMs: n
   }
   const body = await res.text().catch(() => '');
   if (res.ok) return;
+  if (res.status >= 300 && res.status < 400) {
+    const to = movedTo(res.headers.get('location'), url);
+    throw new PermanentDeliveryError(`${target} answered HTTP ${res.status} (moved${to ? ` to ${to}` : ''}; not followed, so the URL's token goes nowhere else); ${URL_FIX}`);
+  }
   // A 4xx (the webhook deleted, the payload refused) comes again; 408/429 and 5xx may not.
   const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
   if (permanent) {

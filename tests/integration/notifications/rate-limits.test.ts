@@ -115,6 +115,20 @@ describe('webhook rate limits', () => {
     expect(clock.waits).toEqual([]);
     expect(hook.refused).toBe(4);
   });
+  it('a URL that redirects (http:// moved to https://) is not followed (the token stays put), tried once, and names where it moved', async () => {
+    const hook = await httpReceiver();
+    const engine = await testEngine();
+    const { notifier, clock } = fakeClockNotifier(engine);
+    hook.failNext(5, 301, { location: 'https://hooks.example.test/services/T0KEN' });
+    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/services/T0KEN`, preset: 'slack' };
+    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({
+      delivered: false,
+      attempts: 1,
+      error: `${hook.url} answered HTTP 301 (moved to https://hooks.example.test; not followed, so the URL's token goes nowhere else); ${FIX}`,
+    });
+    expect(clock.waits).toEqual([]);
+    expect(hook.refused).toBe(1);
+  });
 });
 
 describe('SMTP temporary refusals', () => {
