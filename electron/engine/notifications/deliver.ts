@@ -4,19 +4,21 @@
  * convention), an e-mail over SMTP (nodemailer; TLS from the first byte or STARTTLS
  * required, with auth).
  *
- * Contract: resolves when the receiver accepted (HTTP 2xx; the SMTP server queued the
- * mail for at least one recipient — with a note naming the recipients it refused, else
- * null), rejects otherwise with an Error whose message names no secret (a URL's host, an
- * HTTP status, an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same
- * try would meet again (a login or certificate refused, every recipient refused, an HTTP 4xx
- * other than 408/429, a redirect — never followed, the URL's token stays put —, an SMTP 5xx) is a `PermanentDeliveryError`: not retried — retrying a wrong
- * password gets a company account locked. A receiver that says when to come back (HTTP
- * Retry-After, seconds or a date; Discord's JSON `retry_after`) throws a `RetryLaterError` with
- * that wait. Recipients an SMTP server deferred (4xx) while others took the mail throw a
- * `DeferredRecipientsError` naming them: retried to them alone, the others never get it twice.
- * Chat bodies stay within each service's limits, and names
- * in them ping nobody and format nothing (Slack's control characters escaped with markdown off,
- * Teams' and Discord's markdown marks escaped, Discord's mentions disabled).
+ * Contract: resolves when the receiver accepted (HTTP 2xx — for Teams, a 2xx whose body does
+ * not say the post failed, which its connectors answer with 200; the SMTP server queued the
+ * mail for at least one recipient — with a note naming the recipients it refused, else null),
+ * rejects otherwise with an Error whose message names no secret (a URL's host, an HTTP status,
+ * an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same try would meet
+ * again (a login or certificate refused, every recipient refused, an HTTP 4xx other than
+ * 408/429, a redirect — never followed: the URL's token stays put —, an SMTP 5xx) is a
+ * `PermanentDeliveryError`: not retried — retrying a wrong password gets a company account
+ * locked. A receiver that says when to come back (HTTP Retry-After, seconds or a date;
+ * Discord's JSON `retry_after`) throws a `RetryLaterError` with that wait. Recipients an SMTP
+ * server deferred (4xx) while others took the mail throw a `DeferredRecipientsError` naming
+ * them: retried to them alone, the others never get it twice. Chat bodies stay within each
+ * service's limits, and names in them ping nobody and format nothing (Slack's control
+ * characters escaped with markdown off, Teams' and Discord's markdown marks escaped, Discord's
+ * mentions disabled).
  */
 import { describeTarget, type NotificationChannel, type WebhookPreset } from './channels.ts';
 import { headline, plainText, type NotificationPayload } from './events.ts';
@@ -136,7 +138,17 @@ function movedTo(location: string | null, from: string): string | null {
   }
 }
 
-async function http(url: string, init: RequestInit, target: string, timeoutMs: number, now: Date): Promise<void> {
+/**
+ * Teams' connectors answer 200 to a message they did not post (so other senders do not disable the
+ * webhook), with "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP
+ * error 429 …" as the body: the status behind it, or null for a body that says nothing of the kind.
+ */
+function teamsRefusal(body: string): number | null {
+  const m = /^\s*Webhook message delivery failed[^]*?returned HTTP error (\d{3})/i.exec(body);
+  return m ? Number(m[1]) : /^\s*Webhook message delivery failed/i.test(body) ? 500 : null;
+}
+
+async function http(url: string, init: RequestInit, target: string, timeoutMs: number, now: Date, preset?: WebhookPreset): Promise<void> {
   let res: Response;
   try {
     // A redirect is not followed: the URL's token would go to wherever it points.
@@ -147,6 +159,13 @@ async function http(url: string, init: RequestInit, target: string, timeoutMs: n
     throw new Error(name === 'TimeoutError' ? `${target} did not answer within ${Math.round(timeoutMs / 1000)} s` : `${target} could not be reached${cause ? ` (${cause})` : ''}`);
   }
   const body = await res.text().catch(() => '');
+  const behind = res.ok && preset === 'teams' ? teamsRefusal(body.slice(0, 10_000)) : null;
+  if (behind !== null) {
+    // 429 and 5xx come and go; another refusal (413: the card too large, 400) comes again.
+    const again = behind !== 408 && behind !== 429 && behind < 500;
+    const message = `${target} answered HTTP ${res.status}, but Teams did not post the message (Teams answered HTTP ${behind}${again ? '; not retried' : ''})`;
+    throw new (again ? PermanentDeliveryError : Error)(message);
+  }
   if (res.ok) return;
   if (res.status >= 300 && res.status < 400) {
     const to = movedTo(res.headers.get('location'), url);
@@ -167,7 +186,7 @@ async function http(url: string, init: RequestInit, target: string, timeoutMs: n
 export async function deliver(ch: NotificationChannel, p: NotificationPayload, timeoutMs: number, now: Date = new Date()): Promise<string | null> {
   const target = describeTarget(ch);
   if (ch.kind === 'webhook') {
-    await http(ch.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Backstop' }, body: JSON.stringify(webhookBody(ch.preset, p)) }, target, timeoutMs, now);
+    await http(ch.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Backstop' }, body: JSON.stringify(webhookBody(ch.preset, p)) }, target, timeoutMs, now, ch.preset);
     return null;
   }
   if (ch.kind === 'heartbeat') {

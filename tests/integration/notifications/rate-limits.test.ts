@@ -129,6 +129,20 @@ describe('webhook rate limits', () => {
     expect(clock.waits).toEqual([]);
     expect(hook.refused).toBe(1);
   });
+  it("Teams' connector answering 200 with 'delivery failed … HTTP error 429' in the body is not taken as delivered: retried, posted once", async () => {
+    const hook = await httpReceiver();
+    const engine = await testEngine();
+    const { notifier, clock } = fakeClockNotifier(engine);
+    const wrapped = (code: number) => `Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error ${code} with ContextId tcid=0,server=msgapi-production-weu-azsc2-4-170,cv=Qo2b6vJ8kUi.0..`;
+    hook.failNext(1, 200, { 'content-type': 'text/plain; charset=utf-8' }, wrapped(429));
+    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/webhookb2/T0KEN/IncomingWebhook/x/y`, preset: 'teams' };
+    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({ delivered: true, attempts: 2, error: null });
+    expect(clock.waits).toEqual([2_000]);
+    expect(hook.requests).toHaveLength(1);
+    // A card Teams refused for good (too large) is not retried.
+    hook.failNext(5, 200, {}, wrapped(413));
+    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({ delivered: false, attempts: 1, error: `${hook.url} answered HTTP 200, but Teams did not post the message (Teams answered HTTP 413; not retried)` });
+  });
 });
 
 describe('SMTP temporary refusals', () => {
