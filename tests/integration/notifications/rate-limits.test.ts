@@ -200,6 +200,28 @@ describe('SMTP temporary refusals', () => {
     expect(smtp.mails.map((m) => m.to)).toEqual([['dba@example.test'], ['oncall@example.test']]);
   });
 
+  it('every recipient refused at first, one for good (550) and one greylisted: the greylisted one gets it once, the refusal is noted', async () => {
+    let clock = { ms: 0 };
+    const rcpts: string[] = [];
+    const smtp = await smtpReceiver({
+      reply: (stage, address) => {
+        if (stage !== 'rcpt') return null;
+        rcpts.push(address!);
+        if (address === 'gone@example.test') return { code: 550, text: '5.1.1 mailbox unavailable' };
+        return clock.ms < 300_000 ? greylist : null;
+      },
+    });
+    const engine = await testEngine();
+    const n = fakeClockNotifier(engine);
+    clock = n.clock;
+    n.notifier.notify([{ kind: 'email', to: ['gone@example.test', 'oncall@example.test'], on: ['all'], smtp: smtpOf(smtp) }], runEvent('run-failed'));
+    expect(await n.notifier.flush(60_000)).toBe(true);
+    expect(engine.deliveries.list().map((d) => [d.status, d.error])).toEqual([['delivered', `the SMTP server localhost:${smtp.port} refused gone@example.test (SMTP 550); the others got it`]]);
+    expect(smtp.mails.map((m) => m.to)).toEqual([['oncall@example.test']]);
+    // The address refused for good was asked once, not on every retry.
+    expect(rcpts.filter((a) => a === 'gone@example.test')).toHaveLength(1);
+  });
+
   it('a recipient deferred on every attempt: delivered to the others, and the note names the one that never got it', async () => {
     const smtp = await smtpReceiver({ reply: (stage, address) => (stage === 'rcpt' && address === 'oncall@example.test' ? greylist : null) });
     const engine = await testEngine();
