@@ -3,8 +3,8 @@
  * channel) is delivered in the background, retried with exponential backoff (long enough to
  * outlast a 5-minute SMTP greylist), and its outcome recorded (notification_deliveries) and
  * logged. A refusal that would come again (`PermanentDeliveryError`) ends the retries at once;
- * a receiver's Retry-After is waited out (never retried sooner), or ends them when it asks
- * longer than `maxWaitMs`; recipients deferred while others took the mail are retried alone.
+ * a receiver's Retry-After is waited out (never retried sooner, nor knocked on by a later alert
+ * to the same URL), or ends them when it asks longer than `maxWaitMs`; recipients deferred while others took the mail are retried alone.
  * A delivered row's `error` is a note (e-mail recipients refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
@@ -81,6 +81,11 @@ export class Notifier {
   private readonly pending = new Set<Promise<void>>();
   /** The last delivery queued per receiver: deliveries to one receiver go one after another. */
   private readonly queues = new Map<string, Promise<void>>();
+  /**
+   * Per webhook or heartbeat URL (memory only: a URL carries its token), the time before which its
+   * Retry-After asked for nothing more: a later alert waits for it too, or is not sent when that is too far.
+   */
+  private readonly notBefore = new Map<string, number>();
   /** Channels told failing in this process (two deliveries failing at once are told once). */
   private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
@@ -157,8 +162,18 @@ export class Notifier {
     let to: NotificationChannel = ch;
     let someGotIt = false;
     const notes: string[] = [];
+    const holdKey = ch.kind === 'email' ? null : ch.url;
     for (let i = 0; i < maxAttempts; i++) {
       if (i > 0) await sleep(wait);
+      // An earlier alert to this URL was told to wait: this one does not knock sooner either.
+      const until = holdKey ? this.notBefore.get(holdKey) : undefined;
+      const hold = until === undefined ? 0 : until - now().getTime();
+      if (hold > this.retry.maxWaitMs) {
+        error = `${target} asked to wait until ${new Date(until!).toISOString()} (Retry-After), longer than Backstop waits (${Math.round(this.retry.maxWaitMs / 1000)} s): not sent before then, which would extend the limit`;
+        break;
+      }
+      if (hold > 0) await sleep(hold);
+      else if (until !== undefined) this.notBefore.delete(holdKey!);
       attempts++;
       try {
         // Delivered; a note says what was refused on the way (an e-mail recipient).
@@ -179,6 +194,7 @@ export class Notifier {
         }
         wait = this.retry.baseDelayMs * 2 ** i;
         if (e instanceof RetryLaterError) {
+          if (holdKey) this.notBefore.set(holdKey, now().getTime() + e.retryAfterMs);
           if (e.retryAfterMs > this.retry.maxWaitMs) {
             error = `${error} and asked to wait ${Math.round(e.retryAfterMs / 1000)} s (Retry-After), longer than Backstop waits (${Math.round(this.retry.maxWaitMs / 1000)} s): not retried sooner, which would extend the limit`;
             break;

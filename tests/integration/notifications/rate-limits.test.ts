@@ -102,6 +102,24 @@ describe('webhook rate limits', () => {
     expect(hook.refused).toBe(1);
   });
 
+  it('the alerts after one told to wait an hour are not sent before then either: the service is asked once, not once per alert', async () => {
+    const hook = await httpReceiver();
+    const engine = await testEngine();
+    const { notifier } = fakeClockNotifier(engine);
+    hook.failNext(5, 429, { 'retry-after': '3600' });
+    const ch: NotificationChannel = { kind: 'webhook', id: 'w1', url: `${hook.url}/api/webhooks/1/T0KEN`, preset: 'discord', on: ['all'] };
+    notifier.notify([ch], runEvent('run-failed'));
+    notifier.notify([ch], runEvent('run-succeeded'));
+    expect(await notifier.flush(30_000)).toBe(true);
+    expect(hook.refused).toBe(1);
+    expect(engine.deliveries.list().map((d) => [d.event, d.status, d.attempts, d.error])).toEqual(
+      expect.arrayContaining([
+        ['run-failed', 'failed', 1, `${hook.url} answered HTTP 429 and asked to wait 3600 s (Retry-After), longer than Backstop waits (300 s): not retried sooner, which would extend the limit`],
+        ['run-succeeded', 'failed', 0, `${hook.url} asked to wait until 2026-12-06T01:00:00.000Z (Retry-After), longer than Backstop waits (300 s): not sent before then, which would extend the limit`],
+      ]),
+    );
+  });
+
   it('404, 410, 401 and 403 (a deleted webhook, a revoked token) are tried once, and the error names the fix', async () => {
     const hook = await httpReceiver();
     const engine = await testEngine();
