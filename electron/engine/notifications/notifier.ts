@@ -4,7 +4,8 @@
  * outlast a 5-minute SMTP greylist), and its outcome recorded (notification_deliveries) and
  * logged. A refusal that would come again (`PermanentDeliveryError`) ends the retries at once;
  * a receiver's Retry-After is waited out (never retried sooner, nor knocked on by a later alert
- * to the same URL), or ends them when it asks longer than `maxWaitMs`; recipients deferred while others took the mail are retried alone.
+ * to the same URL), or ends them when it asks longer than `maxWaitMs`; recipients deferred
+ * while others took the mail are retried alone.
  * A delivered row's `error` is a note (e-mail recipients refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
@@ -34,12 +35,11 @@ export interface RetryPolicy {
 /** 9 attempts over 8.5 minutes (waits of 2, 4, … 256 s): a greylist's usual 5 minutes is outlasted. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 9, baseDelayMs: 2_000, timeoutMs: 15_000, maxWaitMs: 300_000 };
 /**
- * A one-shot command (`backstop backup`, which waits 60 s for its deliveries before exiting): the
- * first 5 attempts (about 30 s) and a Retry-After up to 45 s, so each ends recorded, not cut off.
+ * When someone waits for the outcome — a one-shot command (`backstop backup` waits 60 s for its
+ * deliveries before exiting) or "Send test" in the window: the first 5 attempts (about 30 s) and
+ * a Retry-After up to 45 s, so each ends recorded and said, not cut off or left spinning.
  */
-export const ONE_SHOT_RETRY: Partial<RetryPolicy> = { attempts: 5, maxWaitMs: 45_000 };
-/** "Send test" is someone waiting at the window: the first 5 attempts (about 30 s), not 8.5 minutes. */
-const SEND_NOW_ATTEMPTS = 5;
+export const ONE_SHOT_RETRY: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'> = { attempts: 5, maxWaitMs: 45_000 };
 
 export interface NotifierDeps {
   logger: Logger;
@@ -114,7 +114,7 @@ export class Notifier {
 
   /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
-    const { delivered, attempts, error } = await this.attempt(ch, p, Math.min(this.retry.attempts, SEND_NOW_ATTEMPTS));
+    const { delivered, attempts, error } = await this.attempt(ch, p, { attempts: Math.min(this.retry.attempts, ONE_SHOT_RETRY.attempts), maxWaitMs: Math.min(this.retry.maxWaitMs, ONE_SHOT_RETRY.maxWaitMs) });
     return { delivered, attempts, error };
   }
 
@@ -138,7 +138,7 @@ export class Notifier {
 
   private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
     try {
-      const r = await this.attempt(ch, p, this.retry.attempts);
+      const r = await this.attempt(ch, p, this.retry);
       const key = ch.id ?? `${ch.kind} ${describeTarget(ch)}`;
       if (r.delivered) this.failing.delete(key);
       else if (!r.failedBefore && !this.failing.has(key)) {
@@ -150,7 +150,8 @@ export class Notifier {
     }
   }
 
-  private async attempt(ch: NotificationChannel, p: NotificationPayload, maxAttempts: number): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
+  /** `limits`: how many attempts and the longest Retry-After waited out (the policy's, or Send test's). */
+  private async attempt(ch: NotificationChannel, p: NotificationPayload, limits: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'>): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
     const { logger, deliveries, now } = this.deps;
     const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const target = describeTarget(ch);
@@ -163,13 +164,14 @@ export class Notifier {
     let someGotIt = false;
     const notes: string[] = [];
     const holdKey = ch.kind === 'email' ? null : ch.url;
-    for (let i = 0; i < maxAttempts; i++) {
+    const { maxWaitMs } = limits;
+    for (let i = 0; i < limits.attempts; i++) {
       if (i > 0) await sleep(wait);
       // An earlier alert to this URL was told to wait: this one does not knock sooner either.
       const until = holdKey ? this.notBefore.get(holdKey) : undefined;
       const hold = until === undefined ? 0 : until - now().getTime();
-      if (hold > this.retry.maxWaitMs) {
-        error = `${target} asked to wait until ${new Date(until!).toISOString()} (Retry-After), longer than Backstop waits (${Math.round(this.retry.maxWaitMs / 1000)} s): not sent before then, which would extend the limit`;
+      if (hold > maxWaitMs) {
+        error = `${target} asked to wait until ${new Date(until!).toISOString()} (Retry-After), longer than Backstop waits (${Math.round(maxWaitMs / 1000)} s): not sent before then, which would extend the limit`;
         break;
       }
       if (hold > 0) await sleep(hold);
@@ -195,8 +197,8 @@ export class Notifier {
         wait = this.retry.baseDelayMs * 2 ** i;
         if (e instanceof RetryLaterError) {
           if (holdKey) this.notBefore.set(holdKey, now().getTime() + e.retryAfterMs);
-          if (e.retryAfterMs > this.retry.maxWaitMs) {
-            error = `${error} and asked to wait ${Math.round(e.retryAfterMs / 1000)} s (Retry-After), longer than Backstop waits (${Math.round(this.retry.maxWaitMs / 1000)} s): not retried sooner, which would extend the limit`;
+          if (e.retryAfterMs > maxWaitMs) {
+            error = `${error} and asked to wait ${Math.round(e.retryAfterMs / 1000)} s (Retry-After), longer than Backstop waits (${Math.round(maxWaitMs / 1000)} s): not retried sooner, which would extend the limit`;
             break;
           }
           wait = Math.max(wait, e.retryAfterMs);

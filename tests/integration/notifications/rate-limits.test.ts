@@ -80,11 +80,33 @@ describe('webhook rate limits', () => {
     const { notifier, clock } = fakeClockNotifier(engine);
     // Dates have whole seconds: 120 s from the fake "now" (Date.UTC(2026, 11, 6)).
     hook.failNext(1, 503, { 'retry-after': new Date(Date.UTC(2026, 11, 6) + 120_000).toUTCString() });
-    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/hook`, preset: 'json' };
-    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({ delivered: true, attempts: 2, error: null });
+    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/hook`, preset: 'json', on: ['all'] };
+    notifier.notify([ch], runEvent('run-failed'));
+    expect(await notifier.flush(30_000)).toBe(true);
     hook.failNext(1, 429);
-    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({ delivered: true, attempts: 2, error: null });
+    notifier.notify([ch], runEvent('run-failed'));
+    expect(await notifier.flush(30_000)).toBe(true);
     expect(clock.waits).toEqual([120_000, 2_000]);
+    expect(engine.deliveries.list().map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 2],
+      ['delivered', 2],
+    ]);
+  });
+
+  it('"Send test" (someone waiting at the window) waits out a Retry-After up to 45 s; a longer one is said at once', async () => {
+    const hook = await httpReceiver();
+    const engine = await testEngine();
+    const { notifier, clock } = fakeClockNotifier(engine);
+    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/hook`, preset: 'json' };
+    hook.failNext(1, 429, { 'retry-after': '40' });
+    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({ delivered: true, attempts: 2, error: null });
+    hook.failNext(1, 503, { 'retry-after': '120' });
+    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({
+      delivered: false,
+      attempts: 1,
+      error: `${hook.url} answered HTTP 503 and asked to wait 120 s (Retry-After), longer than Backstop waits (45 s): not retried sooner, which would extend the limit`,
+    });
+    expect(clock.waits).toEqual([40_000]);
   });
 
   it('a Retry-After longer than Backstop waits (an hour) is not retried sooner: one attempt, the error says so', async () => {
@@ -92,12 +114,13 @@ describe('webhook rate limits', () => {
     const engine = await testEngine();
     const { notifier, clock } = fakeClockNotifier(engine);
     hook.failNext(5, 429, { 'retry-after': '3600' });
-    const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/services/T0KEN`, preset: 'slack' };
-    expect(await notifier.sendNow(ch, runEvent('run-failed'))).toEqual({
-      delivered: false,
-      attempts: 1,
-      error: `${hook.url} answered HTTP 429 and asked to wait 3600 s (Retry-After), longer than Backstop waits (300 s): not retried sooner, which would extend the limit`,
-    });
+    const ch: NotificationChannel = { kind: 'webhook', id: 'w1', url: `${hook.url}/services/T0KEN`, preset: 'slack', on: ['all'] };
+    notifier.notify([ch], runEvent('run-failed'));
+    expect(await notifier.flush(30_000)).toBe(true);
+    const error = `${hook.url} answered HTTP 429 and asked to wait 3600 s (Retry-After), longer than Backstop waits (300 s): not retried sooner, which would extend the limit`;
+    expect(engine.deliveries.list().map((d) => [d.status, d.attempts, d.error])).toEqual([['failed', 1, error]]);
+    // The channel is told failing (notification-failed), with that error.
+    expect(clock.failing).toEqual([{ channel: 'webhook', channelId: 'w1', target: hook.url, event: 'run-failed', attempts: 1, error }]);
     expect(clock.waits).toEqual([]);
     expect(hook.refused).toBe(1);
   });
