@@ -42,6 +42,7 @@ import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
 import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
+import { notDelivered } from '../shared/delivery-outcome.ts';
 import {
   HistoryTable,
   KeysTable,
@@ -216,7 +217,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     events.emit('alert', {
       kind: 'notification-failed',
       taskId: null,
-      message: `Notifications to ${which} are failing: "${f.event}" was not delivered after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} (${f.error}). Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test.`,
+      message: `Notifications to ${which} are failing: "${f.event}" was ${notDelivered(f.attempts)} (${f.error}). Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test.`,
       databases: [],
     });
   };
