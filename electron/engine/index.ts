@@ -40,8 +40,9 @@ import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
-import { categoryOf, Notifier, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
+import { notDelivered } from '../shared/delivery-outcome.ts';
 import {
   HistoryTable,
   KeysTable,
@@ -76,7 +77,7 @@ export interface EngineOptions {
   executor?: JobExecutor;
   /** Compression/encryption threads inside each backup job (default: the repository's). */
   encoderWorkers?: number;
-  /** Notification retries (tests shorten the backoff). */
+  /** Notification retries (tests shorten the backoff); the CLI's one-shot commands default to `ONE_SHOT_RETRY`. */
   notifyRetry?: Partial<RetryPolicy>;
   /** Which kind of process runs this engine, recorded on restores in History: the window (default), the CLI, or `serve` / `agent`. */
   origin?: RunOrigin;
@@ -216,11 +217,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     events.emit('alert', {
       kind: 'notification-failed',
       taskId: null,
-      message: `Notifications to ${which} are failing: "${f.event}" was not delivered after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} (${f.error}). Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test.`,
+      message: `Notifications to ${which} are failing: "${f.event}" was ${notDelivered(f.attempts)} (${f.error}). Alerts sent there are lost until it works again: check the channel in Settings › Notifications and use Send test.`,
       databases: [],
     });
   };
-  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(opts.notifyRetry ? { retry: opts.notifyRetry } : {}) });
+  // A one-shot command waits a minute for its deliveries: a schedule that ends within it (the window, serve and agent outlast a greylist).
+  const retry = opts.notifyRetry ?? (opts.origin === 'cli' ? ONE_SHOT_RETRY : undefined);
+  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(retry ? { retry } : {}) });
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
   const destinationSpace = new DestinationSpaceTable(db);

@@ -4,15 +4,21 @@
  * convention), an e-mail over SMTP (nodemailer; TLS from the first byte or STARTTLS
  * required, with auth).
  *
- * Contract: resolves when the receiver accepted (HTTP 2xx; the SMTP server queued the
- * mail for at least one recipient — with a note naming the recipients it refused, else
- * null), rejects otherwise with an Error whose message names no secret (a URL's host, an
- * HTTP status, an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same
- * try would meet again (a login or certificate refused, every recipient refused, an HTTP 4xx
- * other than 408/429) is a `PermanentDeliveryError`: not retried — retrying a wrong password
- * gets a company account locked. Chat bodies stay within each service's limits, and names
- * in them ping nobody and format nothing (Slack's control characters escaped with markdown off,
- * Teams' and Discord's markdown marks escaped, Discord's mentions disabled).
+ * Contract: resolves when the receiver accepted (HTTP 2xx — for Teams, a 2xx whose body does
+ * not say the post failed, which its connectors answer with 200; the SMTP server queued the
+ * mail for at least one recipient — with a note naming the recipients it refused, else null),
+ * rejects otherwise with an Error whose message names no secret (a URL's host, an HTTP status,
+ * an SMTP reply code), and gives up after `timeoutMs`. A refusal that the same try would meet
+ * again (a login or certificate refused, every recipient refused, an HTTP 4xx other than
+ * 408/429, a redirect — never followed: the URL's token stays put —, an SMTP 5xx) is a
+ * `PermanentDeliveryError`: not retried — retrying a wrong password gets a company account
+ * locked. A receiver that says when to come back (HTTP Retry-After, seconds or a date;
+ * Discord's JSON `retry_after`) throws a `RetryLaterError` with that wait. Recipients an SMTP
+ * server deferred (4xx) while others took the mail throw a `DeferredRecipientsError` naming
+ * them: retried to them alone, the others never get it twice. Chat bodies stay within each
+ * service's limits, and names in them ping nobody and format nothing (Slack's control
+ * characters escaped with markdown off, Teams' and Discord's markdown marks escaped, Discord's
+ * mentions disabled).
  */
 import { describeTarget, type NotificationChannel, type WebhookPreset } from './channels.ts';
 import { headline, plainText, type NotificationPayload } from './events.ts';
@@ -20,6 +26,31 @@ import type { SmtpSettings } from './smtp-settings.ts';
 
 /** A delivery refused for a reason another attempt would meet again. */
 export class PermanentDeliveryError extends Error {}
+
+/** A temporary refusal that said how long to wait (HTTP Retry-After): not before `retryAfterMs`. */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The SMTP server took the mail for some recipients (`delivered`; none when every one was refused)
+ * and deferred `deferred` (4xx: greylisting, a full mailbox); `refused` notes the ones refused for good.
+ */
+export class DeferredRecipientsError extends Error {
+  constructor(
+    message: string,
+    readonly deferred: string[],
+    readonly delivered: boolean,
+    readonly refused: string | null,
+  ) {
+    super(message);
+  }
+}
 
 // Documented limits: Discord's content 2,000 characters; Slack truncates a text after 40,000;
 // a Teams connector card is refused over 28 KB.
@@ -72,32 +103,96 @@ export function heartbeatUrl(url: string, failed: boolean): string {
   return u.toString();
 }
 
-async function http(url: string, init: RequestInit, target: string, timeoutMs: number): Promise<void> {
+// What a 4xx that comes again means for a webhook or heartbeat URL, and its fix.
+const GONE = 'no such webhook: deleted, or its URL mistyped';
+const TOKEN = 'its token refused: revoked, or its URL mistyped';
+const HTTP_WHY: Record<number, string> = { 401: TOKEN, 403: TOKEN, 404: GONE, 410: GONE };
+const URL_FIX = 'not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names)';
+
+/**
+ * How long a refusal asked to wait, in ms, or null: the Retry-After header (seconds, or an HTTP
+ * date against `now`), else a JSON body's `retry_after` in seconds (Discord's rate limits).
+ */
+function retryAfterMs(header: string | null, body: string, now: Date): number | null {
+  const h = header?.trim();
+  if (h) {
+    if (/^\d+(\.\d+)?$/.test(h)) return Math.ceil(Number(h) * 1000);
+    const at = Date.parse(h);
+    if (!Number.isNaN(at)) return Math.max(0, at - now.getTime());
+  }
+  try {
+    const v = (JSON.parse(body) as { retry_after?: unknown }).retry_after;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.ceil(v * 1000);
+  } catch {
+    // Not JSON: no wait said.
+  }
+  return null;
+}
+
+/** Where a redirect points, as history may show it: scheme and host only (a path carries tokens). */
+function movedTo(location: string | null, from: string): string | null {
+  try {
+    return location ? new URL(location, from).origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Teams' connectors answer 200 to a message they did not post (so other senders do not disable the
+ * webhook), with "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP
+ * error 429 …" as the body: the status behind it, or null for a body that says nothing of the kind.
+ */
+function teamsRefusal(body: string): number | null {
+  const m = /^\s*Webhook message delivery failed[^]*?returned HTTP error (\d{3})/i.exec(body);
+  return m ? Number(m[1]) : /^\s*Webhook message delivery failed/i.test(body) ? 500 : null;
+}
+
+async function http(url: string, init: RequestInit, target: string, timeoutMs: number, now: Date, preset?: WebhookPreset): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+    // A redirect is not followed: the URL's token would go to wherever it points.
+    res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code;
     const name = (e as Error).name;
     throw new Error(name === 'TimeoutError' ? `${target} did not answer within ${Math.round(timeoutMs / 1000)} s` : `${target} could not be reached${cause ? ` (${cause})` : ''}`);
   }
-  await res.arrayBuffer().catch(() => undefined);
+  const body = await res.text().catch(() => '');
+  const behind = res.ok && preset === 'teams' ? teamsRefusal(body.slice(0, 10_000)) : null;
+  if (behind !== null) {
+    // 429 and 5xx come and go; another refusal (413: the card too large, 400) comes again.
+    const again = behind !== 408 && behind !== 429 && behind < 500;
+    const message = `${target} answered HTTP ${res.status}, but Teams did not post the message (Teams answered HTTP ${behind}${again ? '; not retried' : ''})`;
+    throw new (again ? PermanentDeliveryError : Error)(message);
+  }
   if (res.ok) return;
+  if (res.status >= 300 && res.status < 400) {
+    const to = movedTo(res.headers.get('location'), url);
+    throw new PermanentDeliveryError(`${target} answered HTTP ${res.status} (moved${to ? ` to ${to}` : ''}; not followed, so the URL's token goes nowhere else); ${URL_FIX}`);
+  }
   // A 4xx (the webhook deleted, the payload refused) comes again; 408/429 and 5xx may not.
   const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-  throw new (permanent ? PermanentDeliveryError : Error)(`${target} answered HTTP ${res.status}`);
+  if (permanent) {
+    const why = HTTP_WHY[res.status];
+    throw new PermanentDeliveryError(`${target} answered HTTP ${res.status}${why ? ` (${why}); ${URL_FIX}` : ''}`);
+  }
+  const wait = retryAfterMs(res.headers.get('retry-after'), body.slice(0, 10_000), now);
+  const message = `${target} answered HTTP ${res.status}`;
+  throw wait === null ? new Error(message) : new RetryLaterError(message, wait);
 }
 
-export async function deliver(ch: NotificationChannel, p: NotificationPayload, timeoutMs: number): Promise<string | null> {
+/** `now`: the clock a Retry-After date is measured against. */
+export async function deliver(ch: NotificationChannel, p: NotificationPayload, timeoutMs: number, now: Date = new Date()): Promise<string | null> {
   const target = describeTarget(ch);
   if (ch.kind === 'webhook') {
-    await http(ch.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Backstop' }, body: JSON.stringify(webhookBody(ch.preset, p)) }, target, timeoutMs);
+    await http(ch.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Backstop' }, body: JSON.stringify(webhookBody(ch.preset, p)) }, target, timeoutMs, now, ch.preset);
     return null;
   }
   if (ch.kind === 'heartbeat') {
     const url = heartbeatUrl(ch.url, p.category === 'failure');
     const init: RequestInit = ch.method === 'POST' ? { method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': 'Backstop' }, body: plainText(p) } : { method: 'GET', headers: { 'user-agent': 'Backstop' } };
-    await http(url, init, target, timeoutMs);
+    await http(url, init, target, timeoutMs, now);
     return null;
   }
   const s = ch.smtp;
@@ -121,16 +216,38 @@ export async function deliver(ch: NotificationChannel, p: NotificationPayload, t
   try {
     const subject = headline(p);
     const info = await transport.sendMail({ from: s.from, to: ch.to, subject: subject.length > SUBJECT_MAX ? `${subject.slice(0, SUBJECT_MAX - 1)}…` : subject, text: plainText(p) });
-    // The server took it for some recipients and refused others: delivered, and said.
-    const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => (typeof r === 'string' ? r : r.address));
-    if (!rejected.length) return null;
-    const code = (info.rejectedErrors ?? [])[0]?.responseCode;
-    return `${where} refused ${rejected.join(', ')}${code ? ` (SMTP ${code})` : ''}; the others got it`;
+    // The server took it for some recipients and refused others: delivered, and said; the ones deferred (4xx) are retried.
+    const { refused, deferred } = splitRejected(where, (info.rejectedErrors ?? []) as RcptError[]);
+    if (deferred) throw new DeferredRecipientsError(deferred.message, deferred.to, true, refused);
+    return refused;
   } catch (e) {
+    if (e instanceof DeferredRecipientsError) throw e;
+    // Every recipient refused, some only for now: retried to those alone.
+    const { refused, deferred } = splitRejected(where, ((e as { code?: string }).code === 'EENVELOPE' ? ((e as { rejectedErrors?: RcptError[] }).rejectedErrors ?? []) : []) as RcptError[]);
+    if (deferred && refused) throw new DeferredRecipientsError(deferred.message, deferred.to, false, refused);
     throw smtpFailure(where, s.security, timeoutMs, e);
   } finally {
     transport.close();
   }
+}
+
+interface RcptError {
+  recipient?: string;
+  responseCode?: number;
+}
+
+/**
+ * Recipients the server refused at RCPT TO: a note naming the ones refused for good (5xx), and the
+ * ones deferred (4xx: greylisting, a full mailbox) with the message said of them.
+ */
+function splitRejected(where: string, errors: RcptError[]): { refused: string | null; deferred: { to: string[]; message: string } | null } {
+  const said = (list: RcptError[], verb: string) => `${where} ${verb} ${list.map((r) => r.recipient ?? '?').join(', ')}${list[0]?.responseCode ? ` (SMTP ${list[0].responseCode})` : ''}`;
+  const gone = errors.filter((r) => !r.responseCode || r.responseCode >= 500);
+  const later = errors.filter((r) => r.responseCode && r.responseCode < 500);
+  return {
+    refused: gone.length ? `${said(gone, 'refused')}; the others got it` : null,
+    deferred: later.length ? { to: later.map((r) => r.recipient ?? '').filter(Boolean), message: said(later, 'deferred') } : null,
+  };
 }
 
 // OpenSSL's reasons a certificate is not trusted (they quote nothing secret).
@@ -140,7 +257,8 @@ const CERT_REASON = /(self[- ]signed certificate(?: in certificate chain)?|unabl
  * What went wrong with an SMTP delivery and the fix, from nodemailer's error (never its raw
  * text, which may quote the dialogue); permanent when another attempt would be refused the
  * same way: the certificate, the login (retrying locks accounts), a security setting the
- * server does not speak, a 5xx refusal of the sender or of every recipient.
+ * server does not speak, any 5xx reply (the sender, every recipient, the message refused). A 4xx
+ * (greylisting, too many connections, no storage) says what it usually means: it is retried.
  */
 function smtpFailure(where: string, security: SmtpSettings['security'], timeoutMs: number, e: unknown): Error {
   const err = e as { code?: string; command?: string; responseCode?: number; message?: unknown };
@@ -164,6 +282,16 @@ function smtpFailure(where: string, security: SmtpSettings['security'], timeoutM
   if (err.code === 'ETIMEDOUT' && ((e as { timeoutType?: string }).timeoutType === 'GREETING_TIMEOUT' || /greeting/i.test(message))) {
     return new Error(`${where} sent no SMTP greeting within ${Math.round(timeoutMs / 1000)} s${security === 'tls' ? '' : ': a port that expects TLS from the start (usually 465) needs that security (BACKSTOP_SMTP_SECURITY=tls)'}`);
   }
-  const text = `${where} refused or failed${err.responseCode ? ` (SMTP ${err.responseCode})` : err.code ? ` (${err.code})` : ''}`;
-  return err.code === 'EENVELOPE' && (err.responseCode ?? 0) >= 500 ? new PermanentDeliveryError(text) : new Error(text);
+  const code = err.responseCode ?? 0;
+  if (code >= 400 && code < 500) return new Error(`${where} refused for now (SMTP ${code}: ${SMTP_LATER[code] ?? 'a temporary refusal'})`);
+  const text = `${where} refused or failed${code ? ` (SMTP ${code})` : err.code ? ` (${err.code})` : ''}`;
+  return code >= 500 ? new PermanentDeliveryError(text) : new Error(text);
 }
+
+// What a temporary SMTP refusal usually means (RFC 5321; greylisting answers 450 or 451).
+const SMTP_LATER: Record<number, string> = {
+  421: 'the server is busy or limits connections',
+  450: 'greylisting or a mailbox busy',
+  451: 'greylisting or a local error',
+  452: 'the server is short of storage',
+};

@@ -1,9 +1,12 @@
 /**
  * Sends notifications off the backup's path: `notify` returns at once; each (event,
- * channel) is delivered in the background, retried with exponential backoff, and its
- * outcome recorded (notification_deliveries) and logged. A refusal that would come again
- * (`PermanentDeliveryError`) ends the retries at once. A delivered row's `error` is a note
- * (e-mail recipients the server refused while the others got the mail).
+ * channel) is delivered in the background, retried with exponential backoff (long enough to
+ * outlast a 5-minute SMTP greylist), and its outcome recorded (notification_deliveries) and
+ * logged. A refusal that would come again (`PermanentDeliveryError`) ends the retries at once;
+ * a receiver's Retry-After is waited out (never retried sooner, nor knocked on by a later alert
+ * to the same URL), or ends them when it asks longer than `maxWaitMs`; recipients deferred
+ * while others took the mail are retried alone.
+ * A delivered row's `error` is a note (e-mail recipients refused while the others got the mail).
  *
  * Contract: never throws and never rejects into a caller, so a receiver that is down,
  * slow or wrong can never fail, delay or block a backup. `flush(ms)` waits (at most `ms`)
@@ -15,7 +18,7 @@
 import type { Logger } from '../logging/index.ts';
 import type { NotificationDeliveriesTable } from '../store/index.ts';
 import { describeTarget, type NotificationChannel } from './channels.ts';
-import { deliver, PermanentDeliveryError } from './deliver.ts';
+import { DeferredRecipientsError, deliver, PermanentDeliveryError, RetryLaterError } from './deliver.ts';
 import { wants, type NotificationPayload } from './events.ts';
 
 export interface RetryPolicy {
@@ -25,15 +28,26 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Per attempt. */
   timeoutMs: number;
+  /** The longest Retry-After waited out; a receiver asking longer is given up (retrying sooner extends a rate limit). */
+  maxWaitMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 2_000, timeoutMs: 15_000 };
+/** 9 attempts over 8.5 minutes (waits of 2, 4, … 256 s): a greylist's usual 5 minutes is outlasted. */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 9, baseDelayMs: 2_000, timeoutMs: 15_000, maxWaitMs: 300_000 };
+/**
+ * When someone waits for the outcome — a one-shot command (`backstop backup` waits 60 s for its
+ * deliveries before exiting) or "Send test" in the window: the first 5 attempts (about 30 s) and
+ * a Retry-After up to 45 s, so each ends recorded and said, not cut off or left spinning.
+ */
+export const ONE_SHOT_RETRY: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'> = { attempts: 5, maxWaitMs: 45_000 };
 
 export interface NotifierDeps {
   logger: Logger;
   deliveries: NotificationDeliveriesTable | null;
   now: () => Date;
   retry?: Partial<RetryPolicy>;
+  /** Waits between attempts (the clock; tests pass a fake one). Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
   /**
    * A delivery given up after its retries, where the channel's previous one was delivered (or
    * there was none): told once when a channel starts failing, not again until one gets through.
@@ -67,6 +81,11 @@ export class Notifier {
   private readonly pending = new Set<Promise<void>>();
   /** The last delivery queued per receiver: deliveries to one receiver go one after another. */
   private readonly queues = new Map<string, Promise<void>>();
+  /**
+   * Per webhook or heartbeat URL (memory only: a URL carries its token), the time before which its
+   * Retry-After asked for nothing more: a later alert waits for it too, or is not sent when that is too far.
+   */
+  private readonly notBefore = new Map<string, number>();
   /** Channels told failing in this process (two deliveries failing at once are told once). */
   private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
@@ -95,7 +114,7 @@ export class Notifier {
 
   /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
-    const { delivered, attempts, error } = await this.attempt(ch, p);
+    const { delivered, attempts, error } = await this.attempt(ch, p, { attempts: Math.min(this.retry.attempts, ONE_SHOT_RETRY.attempts), maxWaitMs: Math.min(this.retry.maxWaitMs, ONE_SHOT_RETRY.maxWaitMs) });
     return { delivered, attempts, error };
   }
 
@@ -119,7 +138,7 @@ export class Notifier {
 
   private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
     try {
-      const r = await this.attempt(ch, p);
+      const r = await this.attempt(ch, p, this.retry);
       const key = ch.id ?? `${ch.kind} ${describeTarget(ch)}`;
       if (r.delivered) this.failing.delete(key);
       else if (!r.failedBefore && !this.failing.has(key)) {
@@ -131,18 +150,38 @@ export class Notifier {
     }
   }
 
-  private async attempt(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
+  /** `limits`: how many attempts and the longest Retry-After waited out (the policy's, or Send test's). */
+  private async attempt(ch: NotificationChannel, p: NotificationPayload, limits: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'>): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
     const { logger, deliveries, now } = this.deps;
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const target = describeTarget(ch);
     let error: string | null = null;
     let delivered = false;
     let attempts = 0;
-    for (let i = 0; i < this.retry.attempts; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, this.retry.baseDelayMs * 2 ** (i - 1)));
+    let wait = 0;
+    // E-mail recipients deferred (4xx) while others took the mail: the retries go to them alone.
+    let to: NotificationChannel = ch;
+    let someGotIt = false;
+    const notes: string[] = [];
+    const holdKey = ch.kind === 'email' ? null : ch.url;
+    const { maxWaitMs } = limits;
+    for (let i = 0; i < limits.attempts; i++) {
+      if (i > 0) await sleep(wait);
+      // An earlier alert to this URL was told to wait: this one does not knock sooner either.
+      const until = holdKey ? this.notBefore.get(holdKey) : undefined;
+      const hold = until === undefined ? 0 : until - now().getTime();
+      if (hold > maxWaitMs) {
+        error = `${target} asked to wait until ${new Date(until!).toISOString()} (Retry-After), longer than Backstop waits (${Math.round(maxWaitMs / 1000)} s): not sent before then, which would extend the limit`;
+        break;
+      }
+      if (hold > 0) await sleep(hold);
+      else if (until !== undefined) this.notBefore.delete(holdKey!);
       attempts++;
       try {
         // Delivered; a note says what was refused on the way (an e-mail recipient).
-        error = await deliver(ch, p, this.retry.timeoutMs);
+        const note = await deliver(to, p, this.retry.timeoutMs, now());
+        if (note) notes.push(note);
+        error = notes.length ? notes.join('; ') : null;
         delivered = true;
         break;
       } catch (e) {
@@ -150,7 +189,27 @@ export class Notifier {
         logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
         // The same refusal again on every try (a wrong password would lock the account).
         if (e instanceof PermanentDeliveryError) break;
+        if (e instanceof DeferredRecipientsError && to.kind === 'email') {
+          someGotIt ||= e.delivered;
+          if (e.refused && !notes.includes(e.refused)) notes.push(e.refused);
+          to = { ...to, to: e.deferred };
+        }
+        wait = this.retry.baseDelayMs * 2 ** i;
+        if (e instanceof RetryLaterError) {
+          if (holdKey) this.notBefore.set(holdKey, now().getTime() + e.retryAfterMs);
+          if (e.retryAfterMs > maxWaitMs) {
+            error = `${error} and asked to wait ${Math.round(e.retryAfterMs / 1000)} s (Retry-After), longer than Backstop waits (${Math.round(maxWaitMs / 1000)} s): not retried sooner, which would extend the limit`;
+            break;
+          }
+          wait = Math.max(wait, e.retryAfterMs);
+        }
       }
+    }
+    // The mail reached some recipients, not all: delivered, and the note names who never got it.
+    if (!delivered && someGotIt) {
+      delivered = true;
+      const whom = to.kind === 'email' && !error?.includes(to.to.join(', ')) ? ` for ${to.to.join(', ')}` : '';
+      error = [...notes, `${error}${whom}, still after ${attempts} attempts; the others got it`].join('; ');
     }
     const channelId = ch.id ?? null;
     const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };

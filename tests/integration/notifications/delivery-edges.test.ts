@@ -140,7 +140,7 @@ describe('webhooks refused for good', () => {
     const engine = await testEngine(retry);
     const ch: NotificationChannel = { kind: 'webhook', url: `${hook.url}/slack/T0KEN`, preset: 'slack' };
     hook.failNext(10, 404);
-    expect(await engine.notifier.sendNow(ch, runFailed(one))).toEqual({ delivered: false, attempts: 1, error: `${hook.url} answered HTTP 404` });
+    expect(await engine.notifier.sendNow(ch, runFailed(one))).toEqual({ delivered: false, attempts: 1, error: `${hook.url} answered HTTP 404 (no such webhook: deleted, or its URL mistyped); not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names)` });
     hook.failNext(1, 429);
     expect(await engine.notifier.sendNow(ch, runFailed(one))).toEqual({ delivered: true, attempts: 2, error: null });
     expect(hook.requests).toHaveLength(1);

@@ -177,13 +177,28 @@ describe('backstop backup --json', () => {
     expect(doc.notifications).toEqual(
       expect.arrayContaining([
         { event: 'run-failed', channel: 'webhook', target: ok.url, status: 'delivered', attempts: 1, error: null },
-        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404` },
+        { event: 'run-failed', channel: 'webhook', target: gone.url, status: 'failed', attempts: 1, error: `${gone.url} answered HTTP 404 (no such webhook: deleted, or its URL mistyped); not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names)` },
       ]),
     );
     expect(r.out).not.toContain(TOKEN);
     const text = await cliInProcess('backup', '--config', s.task, '--data-dir', tempDir());
-    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404)`);
+    expect(text.out).toContain(`notification run-failed → webhook ${gone.url}: failed (${gone.url} answered HTTP 404 (no such webhook: deleted, or its URL mistyped); not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names))`);
     expect(text.out).not.toContain(`webhook ${ok.url}`);
+  }, 120_000);
+
+  it('a rate limit asking longer than its 60 s wait (Retry-After: 120) is given up at once and said, not cut off unrecorded', async () => {
+    const slack = await httpReceiver();
+    slack.failNext(100, 429, { 'retry-after': '120' });
+    vi.stubEnv('SLACK_URL', `${slack.url}/services/${TOKEN}`);
+    const s = setup([{ kind: 'webhook', urlEnv: 'SLACK_URL', preset: 'slack', on: ['all'] }]);
+    const r = await cliInProcess('backup', '--config', s.task, '--json', '--data-dir', tempDir());
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { notifications: unknown[]; notificationsUnfinished?: number };
+    expect(doc.notifications).toEqual([
+      { event: 'run-succeeded', channel: 'webhook', target: slack.url, status: 'failed', attempts: 1, error: `${slack.url} answered HTTP 429 and asked to wait 120 s (Retry-After), longer than Backstop waits (45 s): not retried sooner, which would extend the limit` },
+    ]);
+    expect(doc.notificationsUnfinished).toBeUndefined();
+    expect(slack.refused).toBe(1);
   }, 120_000);
 });
 

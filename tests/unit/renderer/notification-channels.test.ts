@@ -50,6 +50,15 @@ describe('NotificationChannels', () => {
     await flushPromises();
     expect(fake.commands['notifications.test']).toHaveBeenCalledWith({ id: 'c1' });
     expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Not delivered after 5 attempts: https://hooks.example.test answered HTTP 404');
+    // A refusal not retried is one attempt; a rate limit's wait longer than Backstop waits can leave none.
+    fake.respond('notifications.test', () => ok({ delivered: false, attempts: 1, error: 'https://hooks.example.test answered HTTP 404 (no such webhook …)' }));
+    await w.get('[data-testid="notification-test"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Not delivered after 1 attempt: https://hooks.example.test answered HTTP 404 (no such webhook …)');
+    fake.respond('notifications.test', () => ok({ delivered: false, attempts: 0, error: 'https://hooks.example.test asked to wait until 2026-12-06T11:00:00.000Z (Retry-After) …' }));
+    await w.get('[data-testid="notification-test"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="notification-test-result"]').text()).toBe('Not sent: https://hooks.example.test asked to wait until 2026-12-06T11:00:00.000Z (Retry-After) …');
 
     fake.respond('notifications.test', () => ok({ delivered: true, attempts: 1, error: null }));
     await w.get('[data-testid="notification-test"]').trigger('click');
@@ -89,6 +98,10 @@ describe('NotificationChannels', () => {
     fake.emit('alert', { kind: 'notification-failed', taskId: null, message: 'Notifications to "dba" …', databases: [] });
     await flushPromises();
     expect(last()[2]).toMatch(/^Failing: run-failed/);
+    answer = { ...answer, m1: { ...answer.m1!, attempts: 0, error: 'held back' } };
+    fake.emit('alert', { kind: 'notification-failed', taskId: null, message: 'Notifications to "dba" …', databases: [] });
+    await flushPromises();
+    expect(last()[2]).toMatch(/^Failing: run-failed at .+ was not sent \(held back\)\. Alerts sent here are lost until it works again\.$/);
 
     // Delivered, but the server refused one of the recipients: said, not shown as failing.
     answer = { ...answer, m1: { at: '2026-12-06T13:00:00.000Z', event: 'run-failed', status: 'delivered', attempts: 1, error: 'the SMTP server mail.example.test:587 refused gone@example.test (SMTP 550); the others got it' } };
