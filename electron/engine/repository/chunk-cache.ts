@@ -10,8 +10,9 @@
  * returns the bytes or null (missing/unreadable: the caller reads the destination); the
  * caller authenticates and checks them like any chunk, and `drop`s an entry that fails.
  * `put` is atomic (temp file + rename) and best effort: a full or unwritable disk only
- * costs downloads, never a backup. When the cache grows beyond `maxBytes` the least
- * recently written entries are removed. Safe to share between repositories (keyed by
+ * costs downloads, never a backup, and leaves no temp file. When the cache grows beyond
+ * `maxBytes` the least recently written entries are removed (and temp files of a process
+ * that died mid-write, once an hour old). Safe to share between repositories (keyed by
  * repository id) and between processes (writes are atomic, eviction tolerates races).
  * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
  * the destination listing's size and time name the object's version, so a manifest put
@@ -51,6 +52,11 @@ export interface ManifestCache {
 export function remoteCache(location: { kind: string }, cache: ManifestCache | null): { manifestCache?: ManifestCache } {
   return cache && location.kind !== 'local' ? { manifestCache: cache } : {};
 }
+
+/** A write in progress: `.<random>.tmp` beside the entry, renamed into place when whole. */
+const TEMP_SUFFIX = '.tmp';
+/** A temp file older than this belongs to a process that died mid-write (a write takes milliseconds). */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** The cache's subfolder of manifests in a repository's folder (chunk fan-outs are two hex digits). */
 const MANIFESTS = 'points';
@@ -109,17 +115,21 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   }
 
   private async store(path: string, stored: Uint8Array): Promise<void> {
+    let tmp: string | null = null;
     try {
       if (await stat(path).catch(() => null)) return;
       const folder = join(path, '..');
       await mkdir(folder, { recursive: true });
-      const tmp = join(folder, `.${randomBytes(6).toString('hex')}.tmp`);
+      tmp = join(folder, `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
       await writeFile(tmp, stored);
       await rename(tmp, path);
+      tmp = null;
       this.total = (this.total ?? (await this.measure())) + stored.length;
       if (this.total > this.maxBytes) await (this.evicting ??= this.evict().finally(() => (this.evicting = null)));
     } catch {
-      // Best effort: the chunk is in the destination; only a later download is lost.
+      // Best effort: the chunk is in the destination; only a later download is lost. A temp
+      // file a full disk cut short is removed (it is never counted, so never evicted).
+      if (tmp) await unlink(tmp).catch(() => {});
     }
   }
 
@@ -128,8 +138,15 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     for (const repo of await readdir(this.dir).catch(() => [] as string[])) {
       for (const fan of await readdir(join(this.dir, repo)).catch(() => [] as string[])) {
         for (const name of await readdir(join(this.dir, repo, fan)).catch(() => [] as string[])) {
-          if (name.startsWith('.')) continue;
           const path = join(this.dir, repo, fan, name);
+          if (name.startsWith('.')) {
+            // A temp file of a process that died mid-write is removed once surely not in use.
+            if (name.endsWith(TEMP_SUFFIX)) {
+              const s = await stat(path).catch(() => null);
+              if (s && Date.now() - s.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+            }
+            continue;
+          }
           const s = await stat(path).catch(() => null);
           if (s) out.push({ path, size: s.size, mtimeMs: s.mtimeMs });
         }

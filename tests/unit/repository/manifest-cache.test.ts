@@ -7,7 +7,7 @@
  * the destination holds: a replaced manifest is read again, a damaged local copy is replaced,
  * and verify always reads the destination.
  */
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initRepository, LocalChunkCache, openRepository, type PointSummary } from '../../../electron/engine/repository/index.ts';
@@ -125,6 +125,34 @@ describe('local manifest cache', () => {
     const report = await again.repo.verify();
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => [p.pointId, p.code])).toEqual([[written[1]!.id, 'INTEGRITY']]);
+  });
+
+  it('a cache smaller than the folder lists every point right, reading each once per look (no eviction loop), and sweeps a dead writer\'s temp files', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(4);
+    const warm = await openCounted(dest, new LocalChunkCache(cacheDir));
+    const listed = await warm.repo.listPoints();
+    const repoId = readdirSync(cacheDir)[0]!;
+    const entry = Math.max(...readdirSync(join(cacheDir, repoId, 'points')).map((n) => statSync(join(cacheDir, repoId, 'points', n)).size));
+    const tinyDir = join(cacheDir, '..', 'tiny');
+    const repoDir = join(tinyDir, repoId, 'points');
+    mkdirSync(repoDir, { recursive: true });
+    const stale = join(repoDir, '.deadwriter1.tmp');
+    const fresh = join(repoDir, '.livewriter1.tmp');
+    writeFileSync(stale, 'half a manifest');
+    writeFileSync(fresh, 'half a manifest');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    // Room for about one and a half manifests: every put evicts.
+    const tiny = new LocalChunkCache(tinyDir, Math.floor(entry * 1.5));
+    for (let look = 0; look < 2; look++) {
+      const { backend, repo } = await openCounted(dest, tiny);
+      expect(await repo.listPoints()).toEqual(listed);
+      expect(await repo.chains()).toEqual(await warm.repo.chains());
+      expect(backend.manifestGets).toBeLessThanOrEqual(written.length);
+    }
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(fresh)).toBe(true); // possibly a write in progress in another process
+    expect(readdirSync(repoDir).filter((n) => !n.startsWith('.')).length).toBeLessThanOrEqual(1);
   });
 
   it("a deleted point's cached copy is removed with it", async () => {
