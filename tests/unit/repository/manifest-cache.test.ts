@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initRepository, LocalChunkCache, openRepository, type PointSummary } from '../../../electron/engine/repository/index.ts';
 import { pointKey } from '../../../electron/engine/repository/layout.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
+import { generateKey } from '../../../electron/engine/crypto/index.ts';
 import { dumpLike, FAST, pieces, pointOpts, tempDir } from './helpers.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -153,6 +154,41 @@ describe('local manifest cache', () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(fresh)).toBe(true); // possibly a write in progress in another process
     expect(readdirSync(repoDir).filter((n) => !n.startsWith('.')).length).toBeLessThanOrEqual(1);
+  });
+
+  it('an encrypted repository: the cache holds the sealed manifests as stored, no plaintext; two keys\' folders sharing the cache never mix', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    const cacheDir = join(dir.path, 'cache');
+    const folders = ['old-key', 'new-key'].map((n) => join(dir.path, n));
+    const ids: string[][] = [];
+    for (const [i, dest] of folders.entries()) {
+      const key = generateKey();
+      const repo = await initRepository(new LocalBackend(dest), { ...FAST, key });
+      const written = [];
+      for (let j = 0; j < 2; j++) written.push((await repo.writePoint(pieces(dumpLike(32 * 1024, i * 10 + j)), pointOpts({ database: 'payroll_confidential', kind: j === 0 ? 'full' : 'incremental' }))).id);
+      ids.push(written);
+      const cache = new LocalChunkCache(cacheDir);
+      for (let look = 0; look < 2; look++) {
+        const backend = new CountingBackend(dest);
+        const opened = await openRepository(backend, { ...FAST, key, manifestCache: cache });
+        expect((await opened.listPoints()).map((p) => [p.id, p.database])).toEqual(written.map((id) => [id, 'payroll_confidential']));
+        expect(backend.manifestGets).toBe(look === 0 ? 2 : 0);
+      }
+      // A key that does not open this folder cannot read its cached manifests either.
+      await expect(openRepository(new LocalBackend(dest), { ...FAST, key: generateKey(), manifestCache: cache })).rejects.toMatchObject({ code: 'KEY_MISMATCH' });
+    }
+    const files = cachedFiles(cacheDir);
+    expect(files.size).toBe(4);
+    expect(readdirSync(cacheDir)).toHaveLength(2); // one folder per repository
+    for (const [name, path] of files) {
+      const bytes = readFileSync(path);
+      const id = name.split('@')[0]!;
+      const dest = folders[ids.findIndex((w) => w.includes(id))]!;
+      expect(bytes).toEqual(readFileSync(join(dest, pointKey(id))));
+      expect(bytes.includes('payroll_confidential')).toBe(false);
+      expect(bytes.includes('pg_dump')).toBe(false);
+    }
   });
 
   it("a deleted point's cached copy is removed with it", async () => {
