@@ -17,7 +17,8 @@
  * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
  * the destination listing's size and time name the object's version, so a manifest put
  * again, replaced or tampered with at the destination is a miss and read from there; the
- * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails.
+ * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails;
+ * an entry of another size than its name says (cut short) is dropped by `getManifest`.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,12 +99,12 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   }
 
   async getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null> {
-    try {
-      const bytes = await readFile(this.manifestPath(repositoryId, pointId, version));
-      return bytes.length === version.size ? bytes : null;
-    } catch {
-      return null;
-    }
+    const path = this.manifestPath(repositoryId, pointId, version);
+    const bytes = await readFile(path).catch(() => null);
+    if (!bytes || bytes.length === version.size) return bytes;
+    // Cut short (a power loss soon after the rename): removed, so the read that follows puts it again.
+    await unlink(path).catch(() => {});
+    return null;
   }
 
   async putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void> {

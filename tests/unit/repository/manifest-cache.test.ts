@@ -94,6 +94,21 @@ describe('local manifest cache', () => {
     expect(readFileSync(cachedFiles(cacheDir).get(name)!)).toEqual(bytes);
   });
 
+  it('a cached copy cut short (a power loss after the rename: an empty file) is read once from the destination and replaced, not missed on every look', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(3);
+    const cache = new LocalChunkCache(cacheDir);
+    const listed = await (await openCounted(dest, cache)).repo.listPoints();
+    const [name, path] = [...cachedFiles(cacheDir)].find(([n]) => n.startsWith(written[1]!.id))!;
+    const bytes = readFileSync(path);
+    writeFileSync(path, Buffer.alloc(0));
+    for (const expectedGets of [1, 0]) {
+      const again = await openCounted(dest, cache);
+      expect(await again.repo.listPoints()).toEqual(listed);
+      expect(again.backend.manifestGets).toBe(expectedGets);
+    }
+    expect(readFileSync(cachedFiles(cacheDir).get(name)!)).toEqual(bytes);
+  });
+
   it('a manifest replaced at the destination is read from there: a damaged one is reported, never hidden by the cached copy', async () => {
     const { dest, cacheDir, written } = await folderOfPoints(3);
     const cache = new LocalChunkCache(cacheDir);
