@@ -17,11 +17,12 @@
  * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
  * the destination listing's size and time name the object's version, so a manifest put
  * again, replaced or tampered with at the destination is a miss and read from there; the
- * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails;
+ * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails,
+ * and after each listing `keepManifests` removes those of points deleted elsewhere;
  * an entry of another size than its name says (cut short) is dropped by `getManifest`.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_CHUNK_CACHE_BYTES = 512 * 1024 * 1024;
@@ -47,6 +48,8 @@ export interface ManifestCache {
   getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null>;
   putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void>;
   dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void>;
+  /** Removes the repository's cached manifests of any other point or version than `listed` (the destination's whole listing). */
+  keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void>;
 }
 
 /** The open option that reads a remote location's manifests through `cache`; none for a local folder (its reads cost nothing). */
@@ -113,6 +116,14 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
 
   async dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void> {
     await unlink(this.manifestPath(repositoryId, pointId, version)).catch(() => {});
+  }
+
+  async keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void> {
+    const folder = join(this.dir, repositoryId, MANIFESTS);
+    const keep = new Set([...listed].map(([id, v]) => basename(this.manifestPath(repositoryId, id, v))));
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (!name.startsWith('.') && !keep.has(name)) await unlink(join(folder, name)).catch(() => {});
+    }
   }
 
   private async store(path: string, stored: Uint8Array): Promise<void> {

@@ -152,6 +152,12 @@ export class ManifestStore {
       if (!o.modifiedUnknown && Number.isFinite(o.modifiedMs) && o.modifiedMs > 0) this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
       else this.versions.delete(id);
     }
+    // Points another machine deleted (or rewrote) would only take room in the cache until evicted.
+    if (this.local) {
+      const listed = new Set(ids);
+      for (const id of this.versions.keys()) if (!listed.has(id)) this.versions.delete(id);
+      await this.local.cache.keepManifests(this.local.repositoryId, this.versions);
+    }
     return ids.sort();
   }
 

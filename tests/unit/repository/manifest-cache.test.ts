@@ -206,6 +206,19 @@ describe('local manifest cache', () => {
     }
   });
 
+  it("points another machine deleted (its retention or prune) leave this machine's cache at the next listing, and are never listed", async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(3);
+    const cache = new LocalChunkCache(cacheDir);
+    await (await openCounted(dest, cache)).repo.listPoints();
+    expect(cachedFiles(cacheDir).size).toBe(3);
+    const elsewhere = await openRepository(new LocalBackend(dest), FAST); // the other machine: no access to this cache
+    await elsewhere.deletePoints([written[0]!.id, written[1]!.id]);
+    const again = await openCounted(dest, cache);
+    expect((await again.repo.listPoints()).map((p) => p.id)).toEqual([written[2]!.id]);
+    expect(again.backend.manifestGets).toBe(0);
+    expect([...cachedFiles(cacheDir).keys()].map((n) => n.split('@')[0])).toEqual([written[2]!.id]);
+  });
+
   it("a deleted point's cached copy is removed with it", async () => {
     const { dest, cacheDir, written } = await folderOfPoints(3);
     const cache = new LocalChunkCache(cacheDir);
