@@ -94,7 +94,36 @@ describe('backstop with an S3 destination', () => {
     expect(now).toHaveLength(2);
     const verify = await runBackstop(['verify', location, '--data-dir', reader, '--json'], { env });
     expect(oneJsonDocument(verify.stdout)).toMatchObject({ ok: true, pointsChecked: 2 });
+    // Two processes sharing one cache at once (a run and a CLI look, same data folder).
+    const [, during] = await Promise.all([backup(), pointsOn(writer)]);
+    expect(during.slice(0, 2)).toEqual(now);
+    const after = await pointsOn(writer);
+    expect(after).toHaveLength(3);
+    expect(await pointsOn(reader)).toEqual(after);
+    expect(cachedOn(writer).map((n) => n.split('@')[0]).sort()).toEqual(after);
     db.close();
+  }, 180_000);
+
+  it('a data folder whose cache cannot be written (chunk-cache is a file, as an unwritable disk answers) still backs up, lists and verifies: the cache is best effort', async () => {
+    const folder = tempDir();
+    const db = new Database(join(folder, 'ledger.db'));
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const task = writeTaskFile(tempDir(), { name: 'no-cache', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'nocache', endpoint: s3.endpoint }] });
+    const env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint };
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'chunk-cache'), 'not a folder');
+    for (let i = 0; i < 2; i++) {
+      db.exec(`INSERT INTO t (v) VALUES ('row ${i}')`);
+      const r = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json'], { env });
+      expect(r.code, r.stdout).toBe(0);
+    }
+    db.close();
+    const location = `s3://backstop/nocache/${encodeDatabaseFolder('ledger.db')}`;
+    const points = oneJsonDocument((await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env })).stdout) as { id: string }[];
+    expect(points).toHaveLength(2);
+    const verify = await runBackstop(['verify', location, '--data-dir', dataDir, '--json'], { env });
+    expect(oneJsonDocument(verify.stdout)).toMatchObject({ ok: true, pointsChecked: 2 });
+    expect(readFileSync(join(dataDir, 'chunk-cache'), 'utf8')).toBe('not a folder');
   }, 180_000);
 
   it('a task without a prefix writes at the bucket root, and s3://bucket alone is that root for restore-server and points', async () => {
