@@ -11,7 +11,7 @@
  * caller authenticates and checks them like any chunk, and `drop`s an entry that fails.
  * `put` is atomic (temp file + rename) and best effort: a full or unwritable disk only
  * costs downloads, never a backup, and leaves no temp file. When the cache grows beyond
- * `maxBytes` the least recently written entries are removed (and temp files of a process
+ * `maxBytes` the least recently used (read or written: a hit touches the file) are removed (and temp files of a process
  * that died mid-write, once an hour old). Safe to share between repositories (keyed by
  * repository id) and between processes (writes are atomic, eviction tolerates races).
  * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
@@ -21,7 +21,7 @@
  * and after each listing `keepManifests` removes those of points deleted elsewhere;
  * an entry of another size than its name says (cut short) is dropped by `getManifest`.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -65,6 +65,12 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /** The cache's subfolder of manifests in a repository's folder (chunk fan-outs are two hex digits). */
 const MANIFESTS = 'points';
 
+/** Marks an entry used now: eviction removes the least recently used (read or written) first. */
+const touch = (path: string) => {
+  const now = new Date();
+  return utimes(path, now, now).catch(() => {});
+};
+
 const hex = (id: Uint8Array) => Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
 
 export class LocalChunkCache implements ChunkCache, ManifestCache {
@@ -82,11 +88,10 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   }
 
   async get(repositoryId: string, id: Uint8Array): Promise<Buffer | null> {
-    try {
-      return await readFile(this.path(repositoryId, id));
-    } catch {
-      return null;
-    }
+    const path = this.path(repositoryId, id);
+    const bytes = await readFile(path).catch(() => null);
+    if (bytes) await touch(path);
+    return bytes;
   }
 
   async drop(repositoryId: string, id: Uint8Array): Promise<void> {
@@ -104,7 +109,11 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   async getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null> {
     const path = this.manifestPath(repositoryId, pointId, version);
     const bytes = await readFile(path).catch(() => null);
-    if (!bytes || bytes.length === version.size) return bytes;
+    if (!bytes) return null;
+    if (bytes.length === version.size) {
+      await touch(path);
+      return bytes;
+    }
     // Cut short (a power loss soon after the rename): removed, so the read that follows puts it again.
     await unlink(path).catch(() => {});
     return null;
@@ -136,7 +145,8 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
       await writeFile(tmp, stored);
       await rename(tmp, path);
       tmp = null;
-      this.total = (this.total ?? (await this.measure())) + stored.length;
+      // The first measure counts the entry just renamed into place.
+      this.total = this.total === null ? await this.measure() : this.total + stored.length;
       if (this.total > this.maxBytes) await (this.evicting ??= this.evict().finally(() => (this.evicting = null)));
     } catch {
       // Best effort: the chunk is in the destination; only a later download is lost. A temp
@@ -171,7 +181,7 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     return (await this.entries()).reduce((n, e) => n + e.size, 0);
   }
 
-  /** Removes the oldest entries until the cache is at most 3/4 full. */
+  /** Removes the least recently used entries until the cache is at most 3/4 full. */
   private async evict(): Promise<void> {
     const all = (await this.entries()).sort((a, b) => a.mtimeMs - b.mtimeMs);
     let total = all.reduce((n, e) => n + e.size, 0);

@@ -219,6 +219,32 @@ describe('local manifest cache', () => {
     expect([...cachedFiles(cacheDir).keys()].map((n) => n.split('@')[0])).toEqual([written[2]!.id]);
   });
 
+  it('eviction goes by use, not by write time: manifests every look reads stay, chunks nobody read since are evicted first', async () => {
+    const { dest, cacheDir, written } = await folderOfPoints(4);
+    await (await openCounted(dest, new LocalChunkCache(cacheDir))).repo.listPoints();
+    const repoId = readdirSync(cacheDir)[0]!;
+    const manifests = [...cachedFiles(cacheDir).values()];
+    const m = manifests.reduce((n, f) => n + statSync(f).size, 0);
+    const cache = new LocalChunkCache(cacheDir, Math.floor(3.5 * m));
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000);
+    for (const f of manifests) utimesSync(f, hoursAgo(3), hoursAgo(3)); // cached three hours ago
+    const roomy = new LocalChunkCache(cacheDir);
+    for (let i = 0; i < 2; i++) await roomy.put(repoId, Buffer.alloc(32, i + 1), Buffer.alloc(m, 7)); // chunks two hours ago
+    for (let i = 0; i < 2; i++) {
+      const h = Buffer.alloc(32, i + 1).toString('hex');
+      utimesSync(join(cacheDir, repoId, h.slice(0, 2), h), hoursAgo(2), hoursAgo(2));
+    }
+    const look = await openCounted(dest, cache); // the manifests are read now
+    expect((await look.repo.listPoints()).map((p) => p.id)).toEqual(written.map((p) => p.id));
+    expect(look.backend.manifestGets).toBe(0);
+    await cache.put(repoId, Buffer.alloc(32, 9), Buffer.alloc(m, 7)); // a new chunk: over the limit, evicts
+    const next = await openCounted(dest, cache);
+    expect((await next.repo.listPoints()).map((p) => p.id)).toEqual(written.map((p) => p.id));
+    expect(next.backend.manifestGets).toBe(0);
+    expect(await cache.get(repoId, Buffer.alloc(32, 1))).toBeNull();
+    expect(await cache.get(repoId, Buffer.alloc(32, 9))).not.toBeNull();
+  });
+
   it("a deleted point's cached copy is removed with it", async () => {
     const { dest, cacheDir, written } = await folderOfPoints(3);
     const cache = new LocalChunkCache(cacheDir);
