@@ -10,16 +10,19 @@
  * returns the bytes or null (missing/unreadable: the caller reads the destination); the
  * caller authenticates and checks them like any chunk, and `drop`s an entry that fails.
  * `put` is atomic (temp file + rename) and best effort: a full or unwritable disk only
- * costs downloads, never a backup. When the cache grows beyond `maxBytes` the least
- * recently written entries are removed. Safe to share between repositories (keyed by
+ * costs downloads, never a backup, and leaves no temp file. When the cache grows beyond
+ * `maxBytes` the least recently used (read or written: a hit touches the file) are removed (and temp files of a process
+ * that died mid-write, once an hour old). Safe to share between repositories (keyed by
  * repository id) and between processes (writes are atomic, eviction tolerates races).
  * A manifest is filed under `<dir>/<repositoryId>/points/<point id>@<size>@<modified ms>`:
  * the destination listing's size and time name the object's version, so a manifest put
  * again, replaced or tampered with at the destination is a miss and read from there; the
- * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails.
+ * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails,
+ * and after each listing `keepManifests` removes those of points deleted elsewhere;
+ * an entry of another size than its name says (cut short) is dropped by `getManifest`.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const DEFAULT_CHUNK_CACHE_BYTES = 512 * 1024 * 1024;
@@ -45,6 +48,8 @@ export interface ManifestCache {
   getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null>;
   putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void>;
   dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void>;
+  /** Removes the repository's cached manifests of any other point or version than `listed` (the destination's whole listing). */
+  keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void>;
 }
 
 /** The open option that reads a remote location's manifests through `cache`; none for a local folder (its reads cost nothing). */
@@ -52,8 +57,19 @@ export function remoteCache(location: { kind: string }, cache: ManifestCache | n
   return cache && location.kind !== 'local' ? { manifestCache: cache } : {};
 }
 
+/** A write in progress: `.<random>.tmp` beside the entry, renamed into place when whole. */
+const TEMP_SUFFIX = '.tmp';
+/** A temp file older than this belongs to a process that died mid-write (a write takes milliseconds). */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
 /** The cache's subfolder of manifests in a repository's folder (chunk fan-outs are two hex digits). */
 const MANIFESTS = 'points';
+
+/** Marks an entry used now: eviction removes the least recently used (read or written) first. */
+const touch = (path: string) => {
+  const now = new Date();
+  return utimes(path, now, now).catch(() => {});
+};
 
 const hex = (id: Uint8Array) => Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
 
@@ -72,11 +88,10 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   }
 
   async get(repositoryId: string, id: Uint8Array): Promise<Buffer | null> {
-    try {
-      return await readFile(this.path(repositoryId, id));
-    } catch {
-      return null;
-    }
+    const path = this.path(repositoryId, id);
+    const bytes = await readFile(path).catch(() => null);
+    if (bytes) await touch(path);
+    return bytes;
   }
 
   async drop(repositoryId: string, id: Uint8Array): Promise<void> {
@@ -92,12 +107,16 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
   }
 
   async getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null> {
-    try {
-      const bytes = await readFile(this.manifestPath(repositoryId, pointId, version));
-      return bytes.length === version.size ? bytes : null;
-    } catch {
-      return null;
+    const path = this.manifestPath(repositoryId, pointId, version);
+    const bytes = await readFile(path).catch(() => null);
+    if (!bytes) return null;
+    if (bytes.length === version.size) {
+      await touch(path);
+      return bytes;
     }
+    // Cut short (a power loss soon after the rename): removed, so the read that follows puts it again.
+    await unlink(path).catch(() => {});
+    return null;
   }
 
   async putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void> {
@@ -108,18 +127,31 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     await unlink(this.manifestPath(repositoryId, pointId, version)).catch(() => {});
   }
 
+  async keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void> {
+    const folder = join(this.dir, repositoryId, MANIFESTS);
+    const keep = new Set([...listed].map(([id, v]) => basename(this.manifestPath(repositoryId, id, v))));
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (!name.startsWith('.') && !keep.has(name)) await unlink(join(folder, name)).catch(() => {});
+    }
+  }
+
   private async store(path: string, stored: Uint8Array): Promise<void> {
+    let tmp: string | null = null;
     try {
       if (await stat(path).catch(() => null)) return;
       const folder = join(path, '..');
       await mkdir(folder, { recursive: true });
-      const tmp = join(folder, `.${randomBytes(6).toString('hex')}.tmp`);
+      tmp = join(folder, `.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
       await writeFile(tmp, stored);
       await rename(tmp, path);
-      this.total = (this.total ?? (await this.measure())) + stored.length;
+      tmp = null;
+      // The first measure counts the entry just renamed into place.
+      this.total = this.total === null ? await this.measure() : this.total + stored.length;
       if (this.total > this.maxBytes) await (this.evicting ??= this.evict().finally(() => (this.evicting = null)));
     } catch {
-      // Best effort: the chunk is in the destination; only a later download is lost.
+      // Best effort: the chunk is in the destination; only a later download is lost. A temp
+      // file a full disk cut short is removed (it is never counted, so never evicted).
+      if (tmp) await unlink(tmp).catch(() => {});
     }
   }
 
@@ -128,8 +160,15 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     for (const repo of await readdir(this.dir).catch(() => [] as string[])) {
       for (const fan of await readdir(join(this.dir, repo)).catch(() => [] as string[])) {
         for (const name of await readdir(join(this.dir, repo, fan)).catch(() => [] as string[])) {
-          if (name.startsWith('.')) continue;
           const path = join(this.dir, repo, fan, name);
+          if (name.startsWith('.')) {
+            // A temp file of a process that died mid-write is removed once surely not in use.
+            if (name.endsWith(TEMP_SUFFIX)) {
+              const s = await stat(path).catch(() => null);
+              if (s && Date.now() - s.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+            }
+            continue;
+          }
           const s = await stat(path).catch(() => null);
           if (s) out.push({ path, size: s.size, mtimeMs: s.mtimeMs });
         }
@@ -142,7 +181,7 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     return (await this.entries()).reduce((n, e) => n + e.size, 0);
   }
 
-  /** Removes the oldest entries until the cache is at most 3/4 full. */
+  /** Removes the least recently used entries until the cache is at most 3/4 full. */
   private async evict(): Promise<void> {
     const all = (await this.entries()).sort((a, b) => a.mtimeMs - b.mtimeMs);
     let total = all.reduce((n, e) => n + e.size, 0);

@@ -147,9 +147,16 @@ export class ManifestStore {
       const id = pointIdFromKey(o.key);
       if (!id) continue;
       ids.push(id);
-      // A listing that gives no time (0) cannot tell a rewrite of the same size: never cached then.
-      if (Number.isFinite(o.modifiedMs) && o.modifiedMs > 0) this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
+      // A listing that gives no time (0, or only the time it was listed) cannot tell a rewrite
+      // of the same size, nor name a version to find again: never cached then.
+      if (!o.modifiedUnknown && Number.isFinite(o.modifiedMs) && o.modifiedMs > 0) this.versions.set(id, { size: o.size, modifiedMs: o.modifiedMs });
       else this.versions.delete(id);
+    }
+    // Points another machine deleted (or rewrote) would only take room in the cache until evicted.
+    if (this.local) {
+      const listed = new Set(ids);
+      for (const id of this.versions.keys()) if (!listed.has(id)) this.versions.delete(id);
+      await this.local.cache.keepManifests(this.local.repositoryId, this.versions);
     }
     return ids.sort();
   }

@@ -42,6 +42,12 @@ export interface ObjectInfo {
   size: number;
   /** Last-modified time in ms since the epoch (upload time for object stores). */
   modifiedMs: number;
+  /**
+   * Set when the server could not say when the object changed (FTP without MLSD or MDTM):
+   * `modifiedMs` is then the time it was listed (so garbage collection counts it as just
+   * written) and names no version of the object.
+   */
+  modifiedUnknown?: true;
 }
 
 export interface ByteRange {

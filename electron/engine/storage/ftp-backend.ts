@@ -181,7 +181,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
         const asFolder = `${key}/`;
         if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) subdirs.push(key);
       } else if (e.isFile && key.startsWith(prefix)) {
-        files.push(this.modifiedMs(key, e).then((modifiedMs) => out.push({ key, size: e.size, modifiedMs })));
+        files.push(this.modifiedMs(key, e).then((ms) => out.push(ms === null ? { key, size: e.size, modifiedMs: Date.now(), modifiedUnknown: true } : { key, size: e.size, modifiedMs: ms })));
       }
     }
     await Promise.all([...files, ...subdirs.map((d) => this.walk(d, prefix, out))]);
@@ -190,13 +190,14 @@ export class FtpBackend implements Backend, LeftoverSweeper {
   /**
    * When `e` (an entry of `key`) was last modified: from the listing where the server lists
    * with MLSD, else asked with MDTM (a LIST line's time has no time zone and no year or
-   * minute, depending on its age). Unknown → now: the file then counts as just written, so
-   * garbage collection keeps it rather than take one a writer may still need.
+   * minute, depending on its age). Unknown → null; listed as now (`modifiedUnknown`): the
+   * file then counts as just written, so garbage collection keeps it rather than take one a
+   * writer may still need, and the local manifest cache keeps no copy of an unnamed version.
    */
-  private async modifiedMs(key: string, e: FileInfo): Promise<number> {
+  private async modifiedMs(key: string, e: FileInfo): Promise<number | null> {
     if (e.modifiedAt) return e.modifiedAt.getTime();
     const asked = await this.withClient('stat', key, (c) => c.lastMod(this.path(key))).catch(() => null);
-    return asked?.getTime() ?? Date.now();
+    return asked?.getTime() ?? null;
   }
 
   async sweepTempFiles(olderThanMs: number, now = Date.now()): Promise<SweepResult> {
@@ -207,7 +208,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory && isValidKey(e.name)) subdirs.push(key);
-        else if (e.isFile && TEMP_NAME.test(e.name) && now - (await this.modifiedMs(key, e)) >= olderThanMs) {
+        else if (e.isFile && TEMP_NAME.test(e.name) && now - ((await this.modifiedMs(key, e)) ?? now) >= olderThanMs) {
           const gone = await this.withClient('cleanup', key, (c) => c.remove(this.path(key))).then(
             () => true,
             () => false,
@@ -256,7 +257,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       const size = await this.size(client, key);
       if (size === null) return null;
       const modified = await client.lastMod(this.path(key)).catch(() => null);
-      return { key, size, modifiedMs: modified?.getTime() ?? Date.now() };
+      return modified ? { key, size, modifiedMs: modified.getTime() } : { key, size, modifiedMs: Date.now(), modifiedUnknown: true };
     });
   }
 

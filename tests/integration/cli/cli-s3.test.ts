@@ -4,9 +4,11 @@
  * database folders as it does for a local root, and no command prints the AWS SDK's
  * Node-version notice on stderr. `--endpoint URL` names the S3-compatible server without
  * BACKSTOP_S3_ENDPOINT for every location command (points, verify, extract, restore, prune,
- * restore-server), and a misplaced or malformed one is refused by name.
+ * restore-server), and a misplaced or malformed one is refused by name. Two machines sharing
+ * a folder, each with its own local manifest cache: the listing decides what each shows.
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'libsql';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
@@ -57,6 +59,71 @@ describe('backstop with an S3 destination', () => {
     // Both manifests are now in the local cache (the second backup read the first, `points` the second): the next look downloads none.
     const cached = readdirSync(join(dataDir, 'chunk-cache')).flatMap((repo) => (existsSync(join(dataDir, 'chunk-cache', repo, 'points')) ? readdirSync(join(dataDir, 'chunk-cache', repo, 'points')) : []));
     for (const p of listed) expect(cached.some((name) => name.startsWith(`${p.id}@`)), p.id).toBe(true);
+  }, 180_000);
+
+  it("another machine's prune and new point: this machine's points, extract and verify follow the folder, never its cached manifests", async () => {
+    const folder = tempDir();
+    const db = new Database(join(folder, 'ledger.db'));
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const task = writeTaskFile(tempDir(), { name: 'two-machines', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'shared', endpoint: s3.endpoint }] });
+    const env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint };
+    const [writer, reader] = [tempDir(), tempDir()]; // each machine's data folder (and cache)
+    const location = `s3://backstop/shared/${encodeDatabaseFolder('ledger.db')}`;
+    const backup = async () => {
+      db.exec(`INSERT INTO t (v) VALUES ('${Math.random()}')`);
+      const r = await runBackstop(['backup', '--config', task, '--data-dir', writer, '--json'], { env });
+      expect(r.code, r.stdout).toBe(0);
+    };
+    const pointsOn = async (dataDir: string) => (oneJsonDocument((await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env })).stdout) as { id: string }[]).map((p) => p.id);
+    for (let i = 0; i < 3; i++) await backup();
+    const all = await pointsOn(reader);
+    expect(all).toHaveLength(3);
+    const cachedOn = (dataDir: string) => readdirSync(join(dataDir, 'chunk-cache')).flatMap((repo) => (existsSync(join(dataDir, 'chunk-cache', repo, 'points')) ? readdirSync(join(dataDir, 'chunk-cache', repo, 'points')) : []));
+    expect(cachedOn(reader)).toHaveLength(3);
+
+    const prune = await runBackstop(['prune', location, '--min-age', '0d', '--keep-last', '1', '--data-dir', writer, '--json'], { env });
+    expect((oneJsonDocument(prune.stdout) as { deleted: string[] }).deleted.sort()).toEqual(all.slice(0, 2).sort());
+    expect(await pointsOn(reader)).toEqual(all.slice(2));
+    expect(cachedOn(reader).map((n) => n.split('@')[0])).toEqual(all.slice(2)); // the pruned ones' copies are gone too
+    const gone = await runBackstop(['extract', location, '--point', all[0]!, '--out', join(tempDir(), 'x.db'), '--data-dir', reader, '--json'], { env });
+    expect(gone.code).toBe(1);
+    expect(oneJsonDocument(gone.stdout)).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining(all[0]!) } });
+    await backup();
+    const now = await pointsOn(reader);
+    expect(now.slice(0, 1)).toEqual(all.slice(2));
+    expect(now).toHaveLength(2);
+    const verify = await runBackstop(['verify', location, '--data-dir', reader, '--json'], { env });
+    expect(oneJsonDocument(verify.stdout)).toMatchObject({ ok: true, pointsChecked: 2 });
+    // Two processes sharing one cache at once (a run and a CLI look, same data folder).
+    const [, during] = await Promise.all([backup(), pointsOn(writer)]);
+    expect(during.slice(0, 2)).toEqual(now);
+    const after = await pointsOn(writer);
+    expect(after).toHaveLength(3);
+    expect(await pointsOn(reader)).toEqual(after);
+    expect(cachedOn(writer).map((n) => n.split('@')[0]).sort()).toEqual(after);
+    db.close();
+  }, 180_000);
+
+  it('a data folder whose cache cannot be written (chunk-cache is a file, as an unwritable disk answers) still backs up, lists and verifies: the cache is best effort', async () => {
+    const folder = tempDir();
+    const db = new Database(join(folder, 'ledger.db'));
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const task = writeTaskFile(tempDir(), { name: 'no-cache', server: { kind: 'sqlite', folder }, destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'nocache', endpoint: s3.endpoint }] });
+    const env = { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, BACKSTOP_S3_ENDPOINT: s3.endpoint };
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, 'chunk-cache'), 'not a folder');
+    for (let i = 0; i < 2; i++) {
+      db.exec(`INSERT INTO t (v) VALUES ('row ${i}')`);
+      const r = await runBackstop(['backup', '--config', task, '--data-dir', dataDir, '--json'], { env });
+      expect(r.code, r.stdout).toBe(0);
+    }
+    db.close();
+    const location = `s3://backstop/nocache/${encodeDatabaseFolder('ledger.db')}`;
+    const points = oneJsonDocument((await runBackstop(['points', location, '--data-dir', dataDir, '--json'], { env })).stdout) as { id: string }[];
+    expect(points).toHaveLength(2);
+    const verify = await runBackstop(['verify', location, '--data-dir', dataDir, '--json'], { env });
+    expect(oneJsonDocument(verify.stdout)).toMatchObject({ ok: true, pointsChecked: 2 });
+    expect(readFileSync(join(dataDir, 'chunk-cache'), 'utf8')).toBe('not a folder');
   }, 180_000);
 
   it('a task without a prefix writes at the bucket root, and s3://bucket alone is that root for restore-server and points', async () => {

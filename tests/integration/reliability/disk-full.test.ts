@@ -5,13 +5,14 @@
  * still verifies and restores. Once space is added, the next run succeeds.
  * If mounting is not permitted, the FaultyBackend ENOSPC variant below still runs (and the
  * mount case is skipped with a message) — docs/RELIABILITY.md says which ran.
+ * A full disk under the local chunk and manifest cache only costs downloads and leaves no temp file.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initRepository } from '../../../electron/engine/repository/index.ts';
+import { initRepository, LocalChunkCache, openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
@@ -20,6 +21,7 @@ import { fillSqlite, sqliteCount } from '../../fixtures/reliability/kill-harness
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 import { cliInProcess } from '../../fixtures/cli.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
+import { FAST, pointOpts } from '../../unit/repository/helpers.ts';
 
 const scratch = new Scratch();
 const mounts: string[] = [];
@@ -105,6 +107,39 @@ describe('a full destination disk', () => {
       const g = await garbageReport(new LocalBackend(dir));
       expect({ prefix, unreferenced: g.unreferenced, markers: g.markers }).toEqual({ prefix, unreferenced: 0, markers: 0 });
     }
+  });
+});
+
+describe('a full disk under the local chunk and manifest cache', () => {
+  it('listings still read every point, and the failed cache writes leave no temp file behind (each used to leave one per manifest per look)', async (ctx) => {
+    const dest = scratch.dir();
+    const repo = await initRepository(new LocalBackend(dest), FAST);
+    const written: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const point = await repo.writePoint((async function* () {
+        yield randomBytes(32 * 1024);
+      })(), pointOpts({ kind: i === 0 ? 'full' : 'incremental' }));
+      written.push(point.id);
+    }
+    const cacheDir = join(scratch.dir(), 'chunk-cache');
+    mkdirSync(cacheDir);
+    if (!tryMount(cacheDir, '64k')) ctx.skip('mount -t tmpfs is not permitted here');
+    const filler = join(cacheDir, 'filler');
+    try {
+      writeFileSync(filler, Buffer.alloc(1024 * 1024));
+    } catch (e) {
+      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC'); // the disk is now full
+    }
+    const cache = new LocalChunkCache(cacheDir);
+    const look = async () => (await (await openRepository(new LocalBackend(dest), { ...FAST, manifestCache: cache })).listPoints()).map((p) => p.id);
+    for (let i = 0; i < 2; i++) expect(await look()).toEqual(written);
+    expect(filesUnder(cacheDir).filter((f) => f !== 'filler')).toEqual([]);
+    // Space again: the next look fills the cache, and the one after reads from it, the same points.
+    rmSync(filler);
+    expect(await look()).toEqual(written);
+    expect(filesUnder(cacheDir).filter((f) => f.split('/').pop()!.startsWith('.'))).toEqual([]);
+    expect(filesUnder(cacheDir).filter((f) => f.includes('/points/'))).toHaveLength(3);
+    expect(await look()).toEqual(written);
   });
 });
 
