@@ -77,7 +77,7 @@ describe.skipIf(!PGBOUNCER_BIN)('PostgreSQL behind PgBouncer', () => {
     expect(pg.psql('SELECT two()', 'shop copy').trim()).toBe('2');
   }, 60_000);
 
-  test('session pool: a logical task runs its full and its incremental through the pooler', async () => {
+  test('session pool: a logical task runs its full and its incremental through the pooler, and a test restore of it passes', async () => {
     const engine = await testEngine({ encoderWorkers: 0 });
     try {
       data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
@@ -90,6 +90,11 @@ describe.skipIf(!PGBOUNCER_BIN)('PostgreSQL behind PgBouncer', () => {
       pg.psql("INSERT INTO item (name) VALUES ('shelf')", 'shop');
       expect(await runTask(engine, task.id, 'incremental')).toMatchObject({ status: 'success', errorCode: null });
       expect(existsSync(join(backups, encodeDatabaseFolder('shop')))).toBe(true);
+      // A test restore: its scratch database is created, checked and dropped through the pooler too.
+      const tested = await engine.testRestores.run(await engine.resolveTask(task.id), 'manual');
+      expect(tested.error).toBeFalsy();
+      expect(tested.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'ok' });
+      expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'shop', 'shop copy', 'template0', 'template1')").trim()).toBe('0');
     } finally {
       await engine.close();
     }
