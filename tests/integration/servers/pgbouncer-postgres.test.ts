@@ -63,6 +63,22 @@ describe.skipIf(!PGBOUNCER_BIN)('PostgreSQL behind PgBouncer', () => {
     await pg?.stop();
   });
 
+  test("the pool probe is asked once per address and minute: a run's next database jobs (each its own connector) open no probe session", async () => {
+    // pg_stat_database.sessions counts the sessions opened to a database; the probe and the facts query use "postgres".
+    const sessions = () => Number(pg.psql("SELECT pg_stat_force_next_flush(); SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'").trim().split('\n').at(-1));
+    const direct = { port: pg.port };
+    const opened: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = sessions();
+      await connector(direct).testConnection();
+      await new Promise((r) => setTimeout(r, 50)); // the ended sessions' counts reach the statistics
+      opened.push(sessions() - before - 1); // less this count's own session
+    }
+    // The first connector's probe is one session more than the next connectors', which reuse its answer.
+    expect(opened[0]).toBe(opened[1]! + 1);
+    expect(opened[2]).toBe(opened[1]);
+  });
+
   test('session pool: the connection test, database list, a backup and its restore into a new database work', async () => {
     const c = connector(session);
     const report = await c.testConnection({ contentWarnings: true });

@@ -9,7 +9,8 @@
  *   session (no SET) asks its backend's pid and port and stays connected; when the port is the one
  *   configured the connection is direct (nothing more is asked); otherwise a second session asks its pid
  *   while the first idles: the same backend means the pool shares sessions. A second session that cannot
- *   connect in POOL_PROBE_MS (a full session pool) proves nothing and is not an error.
+ *   connect in POOL_PROBE_MS (a full session pool) proves nothing and is not an error. The answer is kept
+ *   per address and user for PROBE_KEPT_MS in this thread, so a run's database jobs do not each ask.
  * - `replicationThroughPooler(stderr)`: PgBouncer's refusal of a replication connection (its startup
  *   parameter `replication`), what pg_basebackup and pg_receivewal open: `poolerReplicationReason` says
  *   so with the fix (the server's own port), for the server check and for a snapshot run's failure.
@@ -35,7 +36,25 @@ export function transactionPoolingReason(label: string): string {
   return `The ${label} hands one PostgreSQL session to several clients (a connection pooler such as PgBouncer with pool_mode = transaction or statement): pg_dump, pg_restore and Backstop rely on session state (SET, search_path, timeouts) that such a pool neither keeps between their statements nor clears for the applications' next client. Fix: connect to the PostgreSQL server's own port (usually 5432), or to a pool with pool_mode = session (in PgBouncer: a [databases] entry with pool_mode=session).`;
 }
 
+/**
+ * Answers of the probe per server address and user, for PROBE_KEPT_MS: every database job of a run
+ * opens its own connector, and a run of hundreds of databases must not start a probe session for each
+ * (one per thread and minute is enough: a pooler is not reconfigured between two jobs of a run).
+ */
+const probed = new Map<string, { at: number; transactionPool: boolean }>();
+export const PROBE_KEPT_MS = 60_000;
+
 export async function transactionPoolingRefusal(conn: PgConnection, signal?: AbortSignal): Promise<BackstopError | null> {
+  const key = `${conn.server.host}\0${conn.server.port}\0${conn.server.user}`;
+  const known = probed.get(key);
+  if (known && Date.now() - known.at < PROBE_KEPT_MS) return known.transactionPool ? new BackstopError('UNSUPPORTED', transactionPoolingReason(conn.label)) : null;
+  const answer = await probeTransactionPool(conn, signal);
+  if (answer !== 'skipped') probed.set(key, { at: Date.now(), transactionPool: answer });
+  return answer === true ? new BackstopError('UNSUPPORTED', transactionPoolingReason(conn.label)) : null;
+}
+
+/** true: the connection shares server sessions; false: it does not (or the probe could not tell); 'skipped': not asked (see above). */
+async function probeTransactionPool(conn: PgConnection, signal?: AbortSignal): Promise<boolean | 'skipped'> {
   const args = ['-X', '-A', '-t', '-q', '-F', '|', '-v', 'ON_ERROR_STOP=1', ...conn.connArgs(), '-d', 'postgres'];
   const input = new PassThrough();
   let out = '';
@@ -63,17 +82,17 @@ export async function transactionPoolingRefusal(conn: PgConnection, signal?: Abo
     } catch (e) {
       // No "postgres" database (the maintenance queries fall back to template1), or no free connection slot (they
       // are tried again after a pause): the probe is skipped, and those queries answer as before.
-      if (hasCode(e, 'DATABASE_NOT_FOUND') || slotsFull) return null;
+      if (hasCode(e, 'DATABASE_NOT_FOUND') || slotsFull) return 'skipped';
       throw e;
     }
     const [port, pid] = line.split('|');
-    if (!pid || Number(port) === conn.server.port) return null;
+    if (!pid || Number(port) === conn.server.port) return false;
     const timeout = AbortSignal.timeout(POOL_PROBE_MS);
     const other = await runTool(conn.command('psql', [...args, '-c', 'SELECT pg_backend_pid()']), {
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       classify: conn.classify('connecting', 'UNREACHABLE'),
     }).catch(() => null);
-    return other?.trim() === pid.trim() ? new BackstopError('UNSUPPORTED', transactionPoolingReason(conn.label)) : null;
+    return other?.trim() === pid.trim();
   } finally {
     input.end();
     await session.catch(() => undefined);
