@@ -57,6 +57,7 @@ import { BackstopError, hasCode } from '../../shared/result.ts';
 import { formatLsn, parseLsn, PG_WAL_FORMAT, spoolTar, WAL_BLOCK_BYTES, WalSource, type ReceiptEnd, type Segment } from '../servers/postgres/wal-stream.ts';
 import type { DestinationOutcome } from './backup-database.ts';
 import { walChainBroken, type PreparedDestination } from './prepare-destination.ts';
+import { refuseReplicationThroughPooler } from '../servers/postgres/pooler.ts';
 import { snapshotRefusal, userTablespaces } from '../servers/postgres/tablespaces.ts';
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 
@@ -192,7 +193,8 @@ export class WalBackup {
 
   async beforeDump(prepared: PreparedDestination[], signal: AbortSignal): Promise<{ kind: PointKind; reason: string | null; meta: JsonObject }> {
     // A cluster with tablespaces is refused before anything (tablespaces.ts): no slot made or dropped, no WAL received.
-    const tablespaces = await userTablespaces(this.conn, signal);
+    // So is a pooler that refuses replication connections (pooler.ts), asked at the same time.
+    const [tablespaces] = await Promise.all([userTablespaces(this.conn, signal), refuseReplicationThroughPooler(this.conn, signal)]);
     if (tablespaces.length > 0) throw snapshotRefusal(tablespaces, prepared.some((p) => p.kind === 'incremental') ? { slot: this.job.slot } : null);
     let reason: string | null = null;
     if (prepared.every((p) => p.kind === 'incremental')) {

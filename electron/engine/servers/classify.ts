@@ -11,6 +11,7 @@
 import type { TlsMode } from '../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { stderrDetail, type Classifier, type ToolFailure } from './child-process.ts';
+import { poolerReplicationReason, replicationThroughPooler } from './postgres/pooler.ts';
 import { installHint, type ToolFamily } from './tools.ts';
 
 export interface FailureContext {
@@ -195,6 +196,8 @@ export function classifyPostgres(ctx: FailureContext): Classifier {
     if (/canceling statement due to user request/i.test(s)) {
       return failure(ctx, ctx.fallback, `The ${ctx.server} canceled a statement of this session at an administrator's request (pg_cancel_backend). Fix: run it again`, f);
     }
+    // PgBouncer refuses a replication connection (pg_basebackup, pg_receivewal): name the pooler and the fix.
+    if (replicationThroughPooler(s)) return failure(ctx, 'UNSUPPORTED', poolerReplicationReason(ctx.server), f);
     const tls = tlsFailure(ctx, s, f);
     if (tls) return tls;
     if (PG_UNREACHABLE.some((r) => r.test(s))) {

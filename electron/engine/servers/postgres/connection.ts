@@ -33,7 +33,10 @@ export type PgTool = 'psql' | 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'pg_base
  * - standard conforming strings, so literals such as `'pg\_%'` mean what Backstop wrote;
  *   ISO dates and PostgreSQL intervals, whatever DateStyle/IntervalStyle the role has.
  * Sent as SQL rather than as startup options (PGOPTIONS), which poolers such as PgBouncer
- * refuse.
+ * refuse ("unsupported startup parameter: options"); the one startup parameter sent,
+ * application_name (PGAPPNAME), PgBouncer passes on. A pool that shares server sessions
+ * between clients would carry these SETs to other clients: it is refused before they are
+ * sent (pooler.ts).
  */
 const PG_SESSION_SETUP =
   'SET client_min_messages = warning;\nSET statement_timeout = 0;\nSET default_transaction_read_only = off;\n' +

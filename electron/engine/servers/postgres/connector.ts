@@ -74,6 +74,7 @@ import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-gua
 import { makeTempFolder } from '../temp-folder.ts';
 import { compareVersions, toolVersion, type ToolSearch } from '../tools.ts';
 import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type PostgresServer } from './connection.ts';
+import { poolerReplicationReason, transactionPoolingRefusal } from './pooler.ts';
 import { walReadiness } from './wal-readiness.ts';
 import { standbySnapshotReason } from './wal-stream.ts';
 import { snapshotRefusal, snapshotUnsupportedReason, userTablespaces, type UserTablespace } from './tablespaces.ts';
@@ -136,6 +137,8 @@ export class PostgresConnector implements Connector {
   private tablespaces: UserTablespace[] | null = null;
   /** Whether the last connection test found a standby (support('snapshot') says so). */
   private standby = false;
+  /** Whether the last connection test found a pooler that refuses replication connections (pooler.ts). */
+  private pooler = false;
 
   constructor(server: PostgresServer, password: string | null, search: ToolSearch) {
     this.conn = new PgConnection(server, password, search);
@@ -150,21 +153,26 @@ export class PostgresConnector implements Connector {
     if (type === 'logical') return { available: true, scope: 'database' };
     // Known only after a connection test (the server check): a standby, a cluster with tablespaces (tablespaces.ts).
     if (this.standby) return { available: false, reason: standbySnapshotReason(this.conn.label) };
+    if (this.pooler) return { available: false, reason: poolerReplicationReason(this.conn.label) };
     if (this.tablespaces?.length) return { available: false, reason: snapshotUnsupportedReason(this.tablespaces) };
     return { available: true, scope: 'server' };
   }
 
   private serverFacts(signal?: AbortSignal): Promise<ServerFacts> {
     if (!this.facts) {
-      this.facts = this.conn
-        .query(
+      // A pool that shares sessions between clients (PgBouncer's transaction mode) is refused before any session state is sent (pooler.ts).
+      this.facts = transactionPoolingRefusal(this.conn, signal)
+        .then((refusal) => {
+          if (refusal) throw refusal;
+        })
+        .then(() => this.conn.query(
           `SELECT current_setting('server_version_num'), current_setting('server_version'), r.rolsuper, r.rolreplication,
              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_read_all_data')
                   THEN pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') ELSE false END,
              r.rolcreatedb, r.rolconnlimit, pg_is_in_recovery()
            FROM pg_roles r WHERE r.rolname = current_user`,
           { signal, action: 'connecting', fallback: 'UNREACHABLE' },
-        )
+        ))
         .then((rows) => {
           const r = rows[0] ?? [];
           return {
@@ -248,7 +256,9 @@ export class PostgresConnector implements Connector {
         );
       }
     }
-    warnings.push(...(await readiness));
+    const ready = await readiness;
+    warnings.push(...ready);
+    this.pooler = ready.includes(poolerReplicationReason(this.conn.label));
     this.tablespaces = await tablespaces;
     this.standby = facts.inRecovery;
     const tools = [

@@ -11,6 +11,7 @@
 import { toFailure } from '../../../shared/result.ts';
 import { runTool } from '../child-process.ts';
 import type { PgConnection } from './connection.ts';
+import { poolerReplicationReason, replicationThroughPooler } from './pooler.ts';
 
 /** A Backstop slot retaining more WAL than this is reported. */
 export const SLOT_WARN_BYTES = 1024 ** 3;
@@ -61,7 +62,9 @@ async function replicationWarnings(conn: PgConnection, signal?: AbortSignal): Pr
     });
   } catch (e) {
     const m = toFailure(e).message;
-    if (/pg_hba\.conf/i.test(m)) {
+    if (replicationThroughPooler(m)) {
+      out.push(poolerReplicationReason(conn.label));
+    } else if (/pg_hba\.conf/i.test(m)) {
       out.push(`pg_hba.conf does not allow replication connections for user "${conn.server.user}" from this machine: snapshot backups will fail. Fix: add a line such as "host replication ${conn.server.user} <this machine's address>/32 scram-sha-256" to pg_hba.conf and reload the server (SELECT pg_reload_conf();).`);
     } else {
       out.push(`A replication connection (what snapshot backups use) failed: ${m}`);
