@@ -10,28 +10,23 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Destination } from '../../../electron/shared/domain.ts';
-import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { S3RVER_CREDENTIALS, startCountedS3, type CountedS3 } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 
-let s3: S3rverHandle;
-let proxy: FaultProxy;
-let seen: { method: string; url: string }[] = [];
+let s3: CountedS3;
 
 beforeAll(async () => {
-  s3 = await startS3rver(['backstop']);
-  proxy = await startFaultProxy({ host: '127.0.0.1', port: s3.port }, { rate: 0, seed: 1, onRequest: (method, url) => seen.push({ method, url }) });
+  s3 = await startCountedS3(['backstop']);
 });
 afterAll(async () => {
-  await proxy?.close();
   await s3?.stop();
 });
 
 /** GETs of manifest objects (`…/points/<id>.point`), not LISTs of the points folder. */
-const manifestGets = () => seen.filter((r) => r.method === 'GET' && /\/points\/[^/?]+\.point(\?|$)/.test(r.url)).length;
+const manifestGets = () => s3.requests.filter((r) => r.method === 'GET' && /\/points\/[^/?]+\.point(\?|$)/.test(r.url)).length;
 
 it('each run downloads only the manifests it has not read before', { timeout: 120_000 }, async () => {
   const engine = await testEngine({ encoderWorkers: 0 });
@@ -41,7 +36,7 @@ it('each run downloads only the manifests it has not read before', { timeout: 12
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (\'first\')');
   const server = data(await engine.call('servers.create', { kind: 'sqlite', name: 'files', folder }));
   const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
-  const dest: Destination = { kind: 's3', bucket: 'backstop', prefix: 'cached', region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef };
+  const dest: Destination = { kind: 's3', bucket: 'backstop', prefix: 'cached', region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef };
   const task = data(
     await engine.call('tasks.create', {
       name: 'shop files',
@@ -56,7 +51,7 @@ it('each run downloads only the manifests it has not read before', { timeout: 12
   const pointIds: string[] = [];
   for (let i = 0; i < 5; i++) {
     if (i > 0) db.exec(`INSERT INTO t (v) VALUES ('change ${i}')`);
-    seen = [];
+    s3.reset();
     const run = await runTask(engine, task.id, i === 0 ? 'full' : 'incremental');
     const [only] = run.databases;
     expect(only?.status).toBe('success');
@@ -71,13 +66,13 @@ it('each run downloads only the manifests it has not read before', { timeout: 12
   expect(gets.slice(1).every((n) => n <= 1), `manifest GETs per run: ${gets.join(', ')}`).toBe(true);
 
   // The restore dialog's look at the folder lists the five points from the manifests the runs read: no download.
-  const location = { kind: 's3' as const, bucket: 'backstop', prefix: `cached/${encodeDatabaseFolder('shop.db')}`, region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, checksumMode: 'WHEN_REQUIRED' as const, credentialsRef };
-  seen = [];
+  const location = { kind: 's3' as const, bucket: 'backstop', prefix: `cached/${encodeDatabaseFolder('shop.db')}`, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksumMode: 'WHEN_REQUIRED' as const, credentialsRef };
+  s3.reset();
   const info = data(await engine.call('restore.inspect', { location }));
   expect(info.points.map((p) => p.id).sort()).toEqual([...pointIds].sort());
   expect(manifestGets()).toBe(0);
   // So does a whole-server restore's plan over the task's root.
-  seen = [];
+  s3.reset();
   const plan = data(await engine.call('restore.serverPlan', { destination: dest, serverId: server.id, naming: { prefix: 'copy_' } }));
   expect(plan.databases.map((d) => [d.database, d.point?.id])).toEqual([['shop.db', pointIds.at(-1)]]);
   expect(manifestGets()).toBe(0);

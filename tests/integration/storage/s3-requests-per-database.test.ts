@@ -9,27 +9,22 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Destination } from '../../../electron/shared/domain.ts';
-import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
-import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { S3RVER_CREDENTIALS, startCountedS3, type CountedS3, type SeenRequest } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
-let s3: S3rverHandle;
-let proxy: FaultProxy;
-let seen: { method: string; url: string }[] = [];
+let s3: CountedS3;
 
 beforeAll(async () => {
-  s3 = await startS3rver(['backstop']);
-  proxy = await startFaultProxy({ host: '127.0.0.1', port: s3.port }, { rate: 0, seed: 1, onRequest: (method, url) => seen.push({ method, url }) });
+  s3 = await startCountedS3(['backstop']);
 });
 afterAll(async () => {
-  await proxy?.close();
   await s3?.stop();
 });
 
 /** Requests of one kind: a LIST (GET with list-type or a prefix query), another GET/HEAD, a write (PUT/POST), a DELETE. */
-function kinds(reqs: { method: string; url: string }[], root: string): Record<'list' | 'rootList' | 'read' | 'write' | 'delete', number> {
+function kinds(reqs: SeenRequest[], root: string): Record<'list' | 'rootList' | 'read' | 'write' | 'delete', number> {
   const out = { list: 0, rootList: 0, read: 0, write: 0, delete: 0 };
   for (const r of reqs) {
     const q = new URL(r.url, 'http://x').searchParams;
@@ -54,7 +49,7 @@ async function runs(n: number): Promise<Record<'full' | 'incremental', ReturnTyp
   }
   const server = data(await engine.call('servers.create', { kind: 'sqlite', name: `files${n}`, folder }));
   const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
-  const dest: Destination = { kind: 's3', bucket: 'backstop', prefix: `hosting/${n}`, region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef };
+  const dest: Destination = { kind: 's3', bucket: 'backstop', prefix: `hosting/${n}`, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef };
   const task = data(
     await engine.call('tasks.create', {
       name: `all ${n}`,
@@ -67,10 +62,10 @@ async function runs(n: number): Promise<Record<'full' | 'incremental', ReturnTyp
   );
   const out = {} as Record<'full' | 'incremental', ReturnType<typeof kinds>>;
   for (const kind of ['full', 'incremental'] as const) {
-    seen = [];
+    s3.reset();
     const run = await runTask(engine, task.id, kind);
     expect(run.databases.map((d) => d.status)).toEqual(Array.from({ length: n }, () => 'success'));
-    out[kind] = kinds(seen, `hosting/${n}`);
+    out[kind] = kinds(s3.requests, `hosting/${n}`);
   }
   return out;
 }
