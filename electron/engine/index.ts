@@ -111,6 +111,8 @@ export interface Engine {
   serverRestores: ServerRestoresTable;
   /** Records restores as History runs (the CLI hands its restores to it; the window's go through the restore services). */
   restoreHistory: RestoreHistory;
+  /** This process's one local cache of remote destinations' chunks and manifests (`<data dir>/chunk-cache`): what a restore's look at a remote folder reads through. */
+  localCache: LocalChunkCache;
   /** Loads a stored task with its server and secrets, ready to run. */
   resolveTask(taskId: string): Promise<ResolvedTask>;
   /**
@@ -530,6 +532,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     testRestoreScheduler,
     serverRestores,
     restoreHistory,
+    localCache,
     resolveTask,
     start(who = 'app', opts = {}) {
       secretsReleased = releaseUnclaimed({ secrets, tasks, unclaimed, now, warn: warnSecret }).then(

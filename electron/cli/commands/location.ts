@@ -17,7 +17,7 @@ import { canceledOnInterrupt, interruptSignal, RESTORE_LEFT } from '../interrupt
 import type { RestorePoint, VerifySummary } from '../../shared/domain.ts';
 import { BackstopError, hasCode } from '../../shared/result.ts';
 import type { Engine } from '../../engine/index.ts';
-import { LocalChunkCache, localCacheDir, type Repository } from '../../engine/repository/index.ts';
+import type { Repository } from '../../engine/repository/index.ts';
 import { applyRetention, type RetentionResult } from '../../engine/retention/index.ts';
 import { BINLOG_STREAM } from '../../engine/servers/mysql/binlog.ts';
 import { openForRestore, resolveServerFolder, toRestorePoint } from '../../engine/restore/backup-folder.ts';
@@ -38,7 +38,7 @@ export async function open(engine: Engine, where: Where, keyFile: string | undef
   const given = keyFromOptions(keyFile);
   const findKey = (fp: string) => engine.keys.findByFingerprint(fp).catch(() => null);
   // A remote folder's manifests read before (by the app's runs or an earlier command) come from the local cache.
-  const opened = await openForRestore(where.location, given, findKey, where.credentials, new LocalChunkCache(localCacheDir(engine.dataDir)));
+  const opened = await openForRestore(where.location, given, findKey, where.credentials, engine.localCache);
   if (!opened.repo) {
     throw new BackstopError('KEY_REQUIRED', `This backup is encrypted with key ${opened.keyFingerprint}. ${howToGetKey(opened.keyFingerprint)}`);
   }

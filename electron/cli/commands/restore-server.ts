@@ -13,7 +13,6 @@ import { errorInFileTerms, inFileTerms, readJsonFile, ServerFile } from '../task
 import { serverFromFile } from './backup.ts';
 import { parseLocation, type LocationArg } from '../location-url.ts';
 import { interruptSignal } from '../interrupt.ts';
-import { LocalChunkCache, localCacheDir } from '../../engine/repository/index.ts';
 
 export async function restoreServerCommand(
   engine: Engine,
@@ -37,7 +36,7 @@ export async function restoreServerCommand(
       jobs: opts.jobs ?? 2,
       key: keyFromOptions(opts.keyFile),
       findKey: (fp) => engine.keys.findByFingerprint(fp).catch(() => null),
-      manifestCache: new LocalChunkCache(localCacheDir(engine.dataDir)),
+      manifestCache: engine.localCache,
       journal: engine.serverRestores,
       // SIGINT/SIGTERM (Ctrl-C, systemd stop) stops the restores running — each drops what it was creating — and starts no more.
       signal: interruptSignal(),
