@@ -889,17 +889,17 @@ export class MysqlConnector implements Connector {
     );
   }
 
-  /**
-   * When a restore failed (`failure`), or is about to start (undefined), and its longest
-   * statement is larger than the server's max_allowed_packet, the error that names the fix
-   * (restore-checks.ts); else null.
-   */
   /** READ_ONLY when the target's read_only is on (restore-checks.ts `readOnlyError`), else null. */
   private async readOnlyRefusal(database: string, signal?: AbortSignal): Promise<BackstopError | null> {
     const rows = await this.query('SELECT @@GLOBAL.read_only;', { signal, action: `checking that database "${database}" can be created`, fallback: 'RESTORE_FAILED' });
     return isReadOnly(rows[0]?.[0]) ? readOnlyError(this.label, database) : null;
   }
 
+  /**
+   * When a restore failed (`failure`), or is about to start (undefined), and its longest
+   * statement is larger than the server's max_allowed_packet, the error that names the fix
+   * (restore-checks.ts); else null.
+   */
   private async packetTooLarge(database: string, longest: number, failure: unknown, signal?: AbortSignal, from: 'dump' | 'log' = 'dump'): Promise<BackstopError | null> {
     if (longest < 1024 * 1024) return null;
     if (failure !== undefined && (!(failure instanceof BackstopError) || failure.code === 'CANCELED')) return null;
