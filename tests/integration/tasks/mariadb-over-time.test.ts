@@ -34,6 +34,7 @@ import { logFileNumber } from '../../../electron/engine/servers/mysql/binlog.ts'
 import { testEngine } from '../../fixtures/engine.ts';
 import { storedPoints } from '../../fixtures/points.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -75,29 +76,20 @@ describe('a MariaDB task over time', () => {
   it("never leaves a database's incremental to the other server's binary log: it dumps a full, saying why", { timeout: 120_000 }, async () => {
     const engine: Engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'shop db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'shop',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const { serverId, taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'shop db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }, 'logical', backups);
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     a.sql("INSERT INTO shop.item VALUES (2, 'a again')");
     const onAMoment = await moment();
-    const onA = await runTask(engine, task.id, 'incremental');
+    const onA = await runTask(engine, taskId, 'incremental');
     // On its own server the log covers the database: no dump.
     expect(onA.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     // Between the last read of A's log and the first backup from B: no backup reaches it.
     const unreached = await moment();
 
     // The server moved (or the setting now names another server): same user, other port.
-    data(await engine.call('servers.update', { id: server.id, server: { kind: 'mysql', name: 'shop db', host: b.host, port: b.port, user: b.user, tls: 'disable' } }));
+    data(await engine.call('servers.update', { id: serverId, server: { kind: 'mysql', name: 'shop db', host: b.host, port: b.port, user: b.user, tls: 'disable' } }));
     b.sql("INSERT INTO shop.item VALUES (3, 'b again')");
-    const onB = await runTask(engine, task.id, 'incremental');
+    const onB = await runTask(engine, taskId, 'incremental');
     expect(onB.status).toBe('success');
     const shop = onB.databases.find((d) => d.database === 'shop');
     expect(shop).toMatchObject({
@@ -115,7 +107,7 @@ describe('a MariaDB task over time', () => {
     // From now on B's log covers it again, and a moment on either side of the move restores as it was there.
     b.sql("INSERT INTO shop.item VALUES (4, 'b later')");
     const onBMoment = await moment();
-    const later = await runTask(engine, task.id, 'incremental');
+    const later = await runTask(engine, taskId, 'incremental');
     expect(later.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     const folder = join(backups, encodeDatabaseFolder('shop'));
     await restoreCommand(engine, folder, { asOf: onBMoment, serverFile: serverFile(b), database: 'shop_b' });
@@ -137,18 +129,10 @@ describe('a MariaDB task over time', () => {
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (1, 'old one');", 'cycle');
     const engine: Engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'cycle db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'cycle',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-        excludeDatabases: ['shop', 'shop_a'],
-      }),
-    );
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'cycle db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['shop', 'shop_a'],
+    });
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     a.sql("INSERT INTO item VALUES (2, 'old two')", 'cycle');
     const before = await moment();
     // Dropped and created again, as an application's reinstall does (tables named without their database).
@@ -156,7 +140,7 @@ describe('a MariaDB task over time', () => {
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (7, 'new one');", 'cycle');
     const after = await moment();
     // Its next incremental is a dump, not left to the log (which holds the DROP and CREATE DATABASE).
-    const recreated = await runTask(engine, task.id, 'incremental');
+    const recreated = await runTask(engine, taskId, 'incremental');
     expect(recreated.databases.find((d) => d.database === 'cycle')).toMatchObject({
       status: 'success',
       kind: 'incremental',
@@ -181,7 +165,7 @@ describe('a MariaDB task over time', () => {
     // From that dump on, the log covers it again and moments restore.
     a.sql("INSERT INTO item VALUES (8, 'new two')", 'cycle');
     const later = await moment();
-    const next = await runTask(engine, task.id, 'incremental');
+    const next = await runTask(engine, taskId, 'incremental');
     expect(next.databases.find((d) => d.database === 'cycle')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'cycle_later' });
     expect(items(a, 'cycle_later')).toEqual(['7\tnew one', '8\tnew two']);
@@ -194,28 +178,20 @@ describe('a MariaDB task over time', () => {
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (1, 'before reset');", 'reset_db');
     const engine: Engine = await testEngine({ encoderWorkers: 0 });
     const backups = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'reset db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }));
     const all = a.sql('SHOW DATABASES').trim().split('\n');
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'reset',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        destinations: [{ kind: 'local', path: backups }],
-        excludeDatabases: all.filter((d) => d !== 'reset_db'),
-      }),
-    );
+    const { taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'reset db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: all.filter((d) => d !== 'reset_db'),
+    });
     // A few runs, so the last dump's file number is past what the new numbering reaches at first.
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
-    for (let i = 0; i < 3; i++) expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
+    for (let i = 0; i < 3; i++) expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     const lastDump = (await storedPoints(backups, 'reset_db')).at(-1)!.meta;
     // Written after the last dump, in the file RESET MASTER then deletes: no stored log holds it.
     a.sql("INSERT INTO item VALUES (9, 'lost in reset')", 'reset_db');
     const lostMoment = await moment();
     a.sql('RESET MASTER');
     a.sql("INSERT INTO item VALUES (2, 'after reset')", 'reset_db');
-    const inc = await runTask(engine, task.id, 'incremental');
+    const inc = await runTask(engine, taskId, 'incremental');
     expect(inc.status).toBe('success');
     const row = inc.databases.find((d) => d.database === 'reset_db');
     expect(inc.databases.find((d) => d.database === 'binlog')).toMatchObject({ status: 'success', kind: 'full', kindReason: expect.stringContaining('or RESET MASTER; or this is another server at the address); this read starts a new chain') });
@@ -230,7 +206,7 @@ describe('a MariaDB task over time', () => {
     // What was written after the reset is restorable.
     a.sql("INSERT INTO item VALUES (3, 'later')", 'reset_db');
     const later = await moment();
-    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
     const folder = join(backups, encodeDatabaseFolder('reset_db'));
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'reset_back' });
     expect(items(a, 'reset_back')).toEqual(['1\tbefore reset', '2\tafter reset', '3\tlater', '9\tlost in reset']);
@@ -238,7 +214,7 @@ describe('a MariaDB task over time', () => {
     const dumpFile = logFileNumber(lastDump.binlogFile as string)!;
     while (logFileNumber(a.sql('SHOW MASTER STATUS').split('\t')[0]!)!.n <= dumpFile.n) a.sql('FLUSH BINARY LOGS');
     a.sql("INSERT INTO item VALUES (4, 'new numbering')", 'reset_db');
-    expect((await runTask(engine, task.id, 'incremental')).status).toBe('success');
+    expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
     const e = await rejection(restoreCommand(engine, folder, { asOf: lostMoment, serverFile: serverFile(a), database: 'reset_lost' }));
     expect(e).toMatchObject({ code: 'OUT_OF_RANGE' });
     expect(a.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'reset_lost'").trim()).toBe('0');

@@ -19,6 +19,7 @@ import type { Run } from '../../../electron/shared/domain.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { writeFileSync } from 'node:fs';
@@ -58,17 +59,8 @@ function serverFile(server: MariadbServer): string {
 
 async function task(name: string, server: MariadbServer, user = server.user, password = server.password): Promise<{ id: string; backups: string; serverId: string }> {
   const backups = tempDir();
-  const s = data(await engine.call('servers.create', { kind: 'mysql', name, host: server.host, port: server.port, user, password, tls: 'disable' }));
-  const t = data(
-    await engine.call('tasks.create', {
-      name,
-      serverId: s.id,
-      type: 'logical',
-      schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-      destinations: [{ kind: 'local' as const, path: backups }],
-    }),
-  );
-  return { id: t.id, backups, serverId: s.id };
+  const { serverId, taskId } = await serverWithTask(engine, { kind: 'mysql', name, host: server.host, port: server.port, user, password, tls: 'disable' }, 'logical', backups);
+  return { id: taskId, backups, serverId };
 }
 
 function rowsOf(run: Run, database: string) {

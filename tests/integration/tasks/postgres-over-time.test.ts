@@ -14,6 +14,7 @@ import { cliInProcess as cli } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { pointIds } from '../../fixtures/points.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { serverWithTask } from '../../fixtures/server-task.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
@@ -35,19 +36,11 @@ describe('a PostgreSQL task over time', () => {
     const engine = await testEngine({ encoderWorkers: 0 });
     data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
     const backups = tempDir();
-    const server = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }));
-    const task = data(
-      await engine.call('tasks.create', {
-        name: 'crm',
-        serverId: server.id,
-        type: 'logical',
-        schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
-        excludeDatabases: ['postgres', 'restored_old', 'restored_new', 'restored_renamed'],
-        destinations: [{ kind: 'local', path: backups }],
-      }),
-    );
+    const { serverId, taskId } = await serverWithTask(engine, { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' }, 'logical', backups, {
+      excludeDatabases: ['postgres', 'restored_old', 'restored_new', 'restored_renamed'],
+    });
     const row = (run: Awaited<ReturnType<typeof runTask>>, database: string) => run.databases.find((d) => d.database === database);
-    expect((await runTask(engine, task.id, 'full')).status).toBe('success');
+    expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     const oldOid = pg.psql("SELECT oid FROM pg_database WHERE datname = 'crm'").trim();
 
     // Dropped and created again: another database (oid) under the name.
@@ -55,7 +48,7 @@ describe('a PostgreSQL task over time', () => {
     pg.psql('CREATE DATABASE crm');
     pg.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('new')", 'crm');
     expect(pg.psql("SELECT oid FROM pg_database WHERE datname = 'crm'").trim()).not.toBe(oldOid);
-    const again = await runTask(engine, task.id, 'incremental');
+    const again = await runTask(engine, taskId, 'incremental');
     expect(row(again, 'crm')).toMatchObject({ status: 'success', kind: 'incremental', pointId: expect.any(String) });
     const crmPoints = await pointIds(backups, 'crm');
     expect(crmPoints).toHaveLength(2);
@@ -73,7 +66,7 @@ describe('a PostgreSQL task over time', () => {
 
     // Renamed.
     pg.psql('ALTER DATABASE crm RENAME TO crm_2026');
-    const renamed = await runTask(engine, task.id, 'incremental');
+    const renamed = await runTask(engine, taskId, 'incremental');
     expect(row(renamed, 'crm')).toMatchObject({ status: 'skipped', errorMessage: expect.stringContaining('the database "crm" is no longer on the server (dropped or renamed)') });
     expect(row(renamed, 'crm_2026')).toMatchObject({ status: 'success', kind: 'full', kindReason: 'first backup at this destination' });
     expect(await pointIds(backups, 'crm')).toEqual(crmPoints);
@@ -82,8 +75,8 @@ describe('a PostgreSQL task over time', () => {
     expect(pg.psql('SELECT v FROM t', 'restored_renamed').trim()).toBe('new');
 
     // The same server at a new address: new chains, each full saying why.
-    data(await engine.call('servers.update', { id: server.id, server: { kind: 'postgres', name: 'pg', host: 'localhost', port: pg.port, user: pg.user, tls: 'disable' } }));
-    const moved = await runTask(engine, task.id, 'incremental');
+    data(await engine.call('servers.update', { id: serverId, server: { kind: 'postgres', name: 'pg', host: 'localhost', port: pg.port, user: pg.user, tls: 'disable' } }));
+    const moved = await runTask(engine, taskId, 'incremental');
     expect(moved.status).toBe('success');
     expect(row(moved, 'crm_2026')).toMatchObject({
       status: 'success',
