@@ -1,5 +1,6 @@
 /**
- * An encryption key over a backup's life, against the real OS keychain (run under `kr`):
+ * An encryption key over a backup's life, against the real OS keychain (a D-Bus session and GNOME keyring
+ * of this file's own, tests/fixtures/private-keychain.ts, since it locks it and replaces its daemon):
  * - the keychain locked while a scheduled backup and test restore are due: both are in History
  *   as failed runs with KEYCHAIN_LOCKED (and run-failed / test-restore-failed alerts), nothing is written, no key byte lands in
  *   the data dir or the logs, and the next run after unlocking works;
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { keyFingerprint } from '../../../electron/engine/crypto/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
@@ -24,9 +25,19 @@ import type { Alert, Run } from '../../../electron/shared/domain.ts';
 import { CHINOOK, oneJsonDocument, runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
+import { privateKeychain, type PrivateKeychain } from '../../fixtures/private-keychain.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 
 const SECRETS = ['--session', '--dest', 'org.freedesktop.secrets'];
+
+// This file locks its keychain and replaces its daemon: a keychain of its own, so the files running meanwhile keep theirs.
+let keychain: PrivateKeychain;
+beforeAll(async () => {
+  keychain = await privateKeychain();
+});
+afterAll(async () => {
+  await keychain?.stop();
+});
 
 function collectionLocked(): boolean {
   const path = /'([^']+)'/.exec(execFileSync('gdbus', ['call', ...SECRETS, '--object-path', '/org/freedesktop/secrets', '--method', 'org.freedesktop.Secret.Service.ReadAlias', 'default'], { encoding: 'utf8' }))![1]!;
@@ -42,7 +53,7 @@ function lockKeychain(): void {
 
 /** Unlocks it with the `kr` wrapper's password (a new daemon takes over the collection, as at login). */
 function unlockKeychain(): void {
-  const r = spawnSync('gnome-keyring-daemon', ['--replace', '--unlock', '--components=secrets'], { input: 'backstop-test', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('gnome-keyring-daemon', ['--replace', '--unlock', '--components=secrets'], { input: 'backstop-test', env: keychain.daemonEnv, encoding: 'utf8', timeout: 30_000 });
   expect(r.status, r.stderr).toBe(0);
   const deadline = Date.now() + 20_000;
   while (collectionLocked()) {
