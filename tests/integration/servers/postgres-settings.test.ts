@@ -226,10 +226,19 @@ describe('a standby as the source of a long dump', () => {
       // The primary removes rows the dump's snapshot still sees; replayed on the standby, that conflicts with it.
       pg.psql('DELETE FROM z_victim; VACUUM z_victim;', 'conflicted');
       const cleaned = pg.psql('SELECT pg_current_wal_lsn()').trim();
-      // Replayed past the cleanup: the standby has resolved the conflict (canceled the dump's query).
-      await until('the standby to replay the cleanup', () => standby.psql(`SELECT pg_last_wal_replay_lsn() >= '${cleaned}'`).trim() === 't');
+      // The dump is read a chunk at a time until the standby has replayed the cleanup (resolved the conflict by
+      // canceling the dump's query), then drained. Not read at all, its backend soon waits to write to a full socket,
+      // where PostgreSQL does not act on a cancel, and replay waits with it; read at once, the dump could end first.
+      const replayed = () => standby.psql(`SELECT pg_last_wal_replay_lsn() >= '${cleaned}'`).trim() === 't';
+      const chunks = d.stream[Symbol.asyncIterator]();
       const e = await rejection((async () => {
-        for await (const chunk of d.stream) void chunk;
+        const deadline = Date.now() + 60_000;
+        while (!replayed()) {
+          if (Date.now() > deadline) throw new Error('timed out waiting for the standby to replay the cleanup');
+          if ((await chunks.next()).done) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        while (!(await chunks.next()).done);
         await d.done;
       })());
       expect(e.code).toBe('DUMP_FAILED');
