@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Backstop side by side with its peers, on the same data, in one run.
  *
- *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small,reorder,many]
+ *   npm run bench -- [--quick] [--big] [--repeat N] [--only startup,pg,mariadb,mariadb-binlog,sqlite,pgbench,pipeline,keep-up,wal,small,reorder,many,combined]
  *                    [--pgbench-scale 20] [--mixed-mb 400] [--maria-mb 150] [--sqlite-mb 300] [--wal-mb 100]
  *                    [--many-dbs 200] [--many-rows 200]
  *                    [--workers 2] [--level 3] [--profile] [--no-doc] [--from-source]
@@ -558,6 +558,20 @@ async function benchPostgres(work: string): Promise<void> {
       objectsPerGb(w.section, full.repoDir);
       rmSync(join(work, 'pgb'), { recursive: true, force: true });
     }
+
+    // The issue #21 "Why" database: pgbench scale 30 and a 1.5M-row mixed orders table in ONE database
+    // (a ~590 MB `pg_dump -Fc -Z0`), full backups only, against the dump alone, borg and restic.
+    if (ONLY.has('combined')) {
+      console.log('\nBuilding the combined database (pgbench scale 30 + 1.5M mixed orders)…');
+      pg.psql('CREATE DATABASE combined');
+      await sh(`${PG_BIN}/pgbench -i -q -s 30 ${conn} combined 2>&1`, env);
+      pg.psql(mixedSql(1_500_000 / 2600).sql, 'combined');
+      const w = workload('combined');
+      w.section = 'PostgreSQL combined (pgbench s30 + 1.5M orders)';
+      await fullBackups(w, join(work, 'combined'), { profile: opt.profile });
+      rmSync(join(work, 'combined'), { recursive: true, force: true });
+      pg.psql('DROP DATABASE combined');
+    }
   } finally {
     await pg.stop();
   }
@@ -1017,7 +1031,7 @@ async function main(): Promise<void> {
   }
   try {
     if (ONLY.has('startup')) await benchStartup(work);
-    if (ONLY.has('pg') || ONLY.has('pgbench')) await benchPostgres(work);
+    if (ONLY.has('pg') || ONLY.has('pgbench') || ONLY.has('combined')) await benchPostgres(work);
     if (ONLY.has('mariadb')) await benchMariadb(work);
     if (ONLY.has('mariadb-binlog')) await benchMariadbBinlog(work);
     if (ONLY.has('sqlite')) await benchSqlite(work);
