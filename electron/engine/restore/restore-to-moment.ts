@@ -8,6 +8,10 @@
  * with the other's log); then that database's events from the
  * position up to the moment, replayed under the new name.
  *
+ * A log read taken while the server's filter (binlog_do_db / binlog_ignore_db) left the
+ * database out holds none of its changes: the moments of a dump end before that read
+ * (`reachedEnd`); a dump taken while it is left out records no position (connector.ts).
+ *
  * Contract:
  * - Everything is decided before anything is created: a moment no dump + stored log
  *   reaches → OUT_OF_RANGE naming the reachable range(s); nothing is created.
@@ -38,7 +42,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unloggedReason, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -76,7 +80,14 @@ function dumpPosition(p: PointSummary): DumpPosition | null {
 function logMeta(p: PointSummary): LogReadMeta | null {
   const m = p.meta;
   if (!Array.isArray(m.binlogFiles) || typeof m.binlogLast !== 'string' || typeof m.binlogEndAt !== 'string') return null;
-  return { binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'), binlogLast: m.binlogLast, binlogEndAt: m.binlogEndAt };
+  const filter = m.binlogFilter as LogReadMeta['binlogFilter'] | undefined;
+  const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  return {
+    binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'),
+    binlogLast: m.binlogLast,
+    binlogEndAt: m.binlogEndAt,
+    ...(filter && typeof filter === 'object' ? { binlogFilter: { doDb: names(filter.doDb), ignoreDb: names(filter.ignoreDb) } } : {}),
+  };
 }
 
 /** Every dump of the database that a stored log chain rolls forward, with the moments it reaches. */
@@ -102,12 +113,28 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
       // A file of the dump's name begun after the dump (the log numbered anew: RESET MASTER, a server rebuilt at the address) is not its file.
       if (dumpFileReplaced(position, points.map((p) => p.meta))) continue;
-      const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
-      if (end < position.snapshotAt) continue;
+      const end = reachedEnd(points, point.database, at);
+      if (end === null || end < position.snapshotAt) continue;
       out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
     }
   }
   return out;
+}
+
+/**
+ * How far a chain's reads hold the database's changes: the end of its newest read, or — when a
+ * read since the dump's file was taken while the server's filter left the database out of the
+ * log (binlog_do_db / binlog_ignore_db, set at a restart since) — the end of the newest read
+ * before that one (its files may already lack the database's changes); null when none.
+ */
+function reachedEnd(points: PointSummary[], database: string, at: { n: number }): string | null {
+  const reads = points.map((p) => logMeta(p)!);
+  const leftOut = reads
+    .filter((m) => unloggedReason(m.binlogFilter, database) !== null && m.binlogFiles.some((f) => (logFileNumber(f)?.n ?? -1) >= at.n))
+    .map((m) => m.binlogEndAt)
+    .sort()[0];
+  const ends = reads.map((m) => m.binlogEndAt).filter((e) => leftOut === undefined || e < leftOut).sort();
+  return ends.at(-1) ?? null;
 }
 
 function describeRanges(ranges: MomentRange[]): string {

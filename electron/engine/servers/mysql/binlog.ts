@@ -64,6 +64,52 @@ export function replicaLogIncomplete(logSlaveUpdates: string | undefined, gtidSl
   return Number(slavesRunning) > 0 || (gtidSlavePos ?? '').trim() !== '';
 }
 
+/**
+ * The server's database filter of its binary log: the binlog_do_db / binlog_ignore_db startup
+ * options, as SHOW MASTER STATUS lists them (Binlog_Do_DB, Binlog_Ignore_DB: names joined by
+ * commas; MariaDB 10.11 has no variables for them). Changes of a database the filter leaves
+ * out are never logged (ROW format filters a row change by its table's database), so the log
+ * never covers it.
+ */
+export type LogDatabaseFilter = {
+  doDb: string[];
+  ignoreDb: string[];
+};
+
+/** The filter from SHOW MASTER STATUS's two columns; null when neither is set. */
+export function logFilterOf(doDb: string | undefined, ignoreDb: string | undefined): LogDatabaseFilter | null {
+  const names = (v: string | undefined) => (v ?? '').split(',').filter((n) => n !== '');
+  const filter = { doDb: names(doDb), ignoreDb: names(ignoreDb) };
+  return filter.doDb.length > 0 || filter.ignoreDb.length > 0 ? filter : null;
+}
+
+/**
+ * Why `database`'s changes are not in the binary log under `filter` (the history's reason of
+ * its incrementals, which re-dump), or null when they are. Conservative where the server's
+ * name comparison depends on lower_case_table_names: a binlog_do_db name must match exactly,
+ * a binlog_ignore_db name in any case — a database that may be left out re-dumps.
+ */
+export function unloggedReason(filter: LogDatabaseFilter | null | undefined, database: string): string | null {
+  if (!filter) return null;
+  const after = 'so its incrementals re-dump it and it cannot be restored to a moment.';
+  if (filter.ignoreDb.some((n) => n.toLowerCase() === database.toLowerCase())) {
+    return `the server's binlog_ignore_db leaves "${database}" out of the binary log (its changes are never logged), ${after} To store only its changes and restore it to any moment, remove it from binlog_ignore_db in the server's configuration and restart the server (docs/PITR.md).`;
+  }
+  if (filter.doDb.length > 0 && !filter.doDb.includes(database)) {
+    return `the server's binlog_do_db (${filter.doDb.join(', ')}) does not name "${database}", so its changes are never in the binary log; ${after} To store only its changes and restore it to any moment, add binlog_do_db=${database} to the server's configuration (one line per database, the name exactly as the database's) or remove binlog_do_db, and restart the server (docs/PITR.md).`;
+  }
+  return null;
+}
+
+/** The server check's warning about a filter (null when none is set): which databases it leaves out, and the fix. */
+export function logFilterWarning(filter: LogDatabaseFilter | null | undefined, label: string): string | null {
+  if (!filter) return null;
+  const settings = [...(filter.doDb.length > 0 ? [`binlog_do_db=${filter.doDb.join(',')}`] : []), ...(filter.ignoreDb.length > 0 ? [`binlog_ignore_db=${filter.ignoreDb.join(',')}`] : [])].join(', ');
+  const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
+  const left = [...(filter.doDb.length > 0 ? [`every database but ${quoted(filter.doDb)}`] : []), ...(filter.ignoreDb.length > 0 ? [quoted(filter.ignoreDb)] : [])].join(' and ');
+  return `The ${label} leaves databases out of its binary log (${settings}): ${left} re-dump at every incremental and cannot be restored to a moment. To store only their changes and restore them to any moment, remove ${filter.doDb.length > 0 ? 'binlog_do_db' : 'binlog_ignore_db'}${filter.doDb.length > 0 && filter.ignoreDb.length > 0 ? ' and binlog_ignore_db' : ''} from the server's configuration and restart it; while a filter is set, run schema changes with the database itself as the default one (USE it), as the filter judges a statement by its default database (docs/PITR.md).`;
+}
+
 /** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
 export interface DumpPosition {
   binlogFile: string;
@@ -85,6 +131,8 @@ export interface LogReadMeta {
   binlogDatabaseStatements?: string[];
   /** When the server began each file (its first event's time, whole seconds, ISO UTC; `DatabaseStatementScan`). */
   binlogFilesBegunAt?: Record<string, string>;
+  /** The server's database filter when the read was taken, when one was set (`LogDatabaseFilter`): a database it leaves out is not in these files. */
+  binlogFilter?: LogDatabaseFilter;
 }
 
 /**

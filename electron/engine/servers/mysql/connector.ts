@@ -102,7 +102,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, logFilterOf, logFilterWarning, unloggedReason, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'>;
@@ -289,8 +289,12 @@ export class MysqlConnector implements Connector {
     );
     const version = rows[0]?.[0] ?? '?';
     const privilegeRows = rows.slice(1).filter((r) => r.length === 1);
-    const log = this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows, rows[0]?.slice(4) ?? []);
-    this.logFacts ??= Promise.resolve(log);
+    const facts = this.withLogFilter(this.logFactsOf(rows[0]?.[1], rows[0]?.[2], privilegeRows, rows[0]?.slice(4) ?? []), opts.signal);
+    if (!this.logFacts) {
+      this.logFacts = facts;
+      facts.catch(() => (this.logFacts = null));
+    }
+    const log = await facts;
     const privileges = new Set(privilegeRows.map((r) => r[0] ?? ''));
     const missing = NEEDED_PRIVILEGES.filter((p) => !privileges.has(p));
     if (missing.length > 0) {
@@ -310,10 +314,12 @@ export class MysqlConnector implements Connector {
     const maxSessions = Number(rows[0]?.[3]);
     // The user's own check names a replica whose log lacks what it replicates (a run says so in each incremental's reason).
     const replicaWarning = opts.contentWarnings && !log.available && log.reason === 'REPLICA_LOG_INCOMPLETE' ? `${log.message[0]!.toUpperCase()}${log.message.slice(1)}` : null;
+    // …and one whose binlog_do_db / binlog_ignore_db leaves databases out of the log (their incrementals re-dump, saying so).
+    const filterWarning = opts.contentWarnings && log.available ? logFilterWarning(log.filter, this.label) : null;
     return {
       serverVersion: product,
       tools,
-      warnings: [contentWarning, replicaWarning].filter((w): w is string => w !== null),
+      warnings: [contentWarning, replicaWarning, filterWarning].filter((w): w is string => w !== null),
       ...(databases ? { databases } : {}),
       ...(Number.isInteger(maxSessions) && maxSessions > 0 ? { maxSessions } : {}),
     };
@@ -330,7 +336,9 @@ export class MysqlConnector implements Connector {
     const dumper = this.dumper();
     const { flavor, version } = await toolVersion(dumper);
     // With the log readable, the dump records its snapshot's position (a brief global read lock).
-    const withPosition = (await this.logIncrementals(opts)).available;
+    // Not for a database the server leaves out of the log (binlog_do_db / binlog_ignore_db): no log rolls its dump forward.
+    const log = await this.logIncrementals(opts);
+    const withPosition = log.available && !unloggedReason(log.filter, database);
     const args = [
       ...(withPosition ? ['--master-data=2'] : []),
       '--single-transaction',
@@ -467,11 +475,24 @@ export class MysqlConnector implements Connector {
   logIncrementals(opts: OperationOptions = {}): Promise<LogIncrementals> {
     if (!this.logFacts) {
       this.logFacts = this.query(`SELECT @@log_bin, @@GLOBAL.binlog_format ${REPLICA_FACTS}; ${OWN_PRIVILEGES}`, { signal: opts.signal, action: 'checking the binary log', fallback: 'UNREACHABLE' }).then((rows) =>
-        this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1), rows[0]?.slice(2) ?? []),
+        this.withLogFilter(this.logFactsOf(rows[0]?.[0], rows[0]?.[1], rows.slice(1), rows[0]?.slice(2) ?? []), opts.signal),
       );
       this.logFacts.catch(() => (this.logFacts = null));
     }
     return this.logFacts;
+  }
+
+  /**
+   * A readable log's database filter (binlog_do_db / binlog_ignore_db: SHOW MASTER STATUS, which
+   * BINLOG MONITOR allows; SHOW BINARY LOG STATUS on MySQL 8.4+, which removed it). A server
+   * that answers neither is taken as filtering nothing (MySQL before 5.x only).
+   */
+  private async withLogFilter(log: LogIncrementals, signal?: AbortSignal): Promise<LogIncrementals> {
+    if (!log.available) return log;
+    const ask = (sql: string) => this.query(sql, { signal, action: 'checking the binary log (SHOW MASTER STATUS)', fallback: 'UNREACHABLE' });
+    const rows = await ask('SHOW MASTER STATUS;').catch(() => ask('SHOW BINARY LOG STATUS;'));
+    const filter = logFilterOf(rows[0]?.[2], rows[0]?.[3]);
+    return filter ? { ...log, filter } : log;
   }
 
   /** What @@log_bin, the global binlog_format, the user's global privileges (rows of PRIVILEGE_TYPE) and the REPLICA_FACTS columns say about log incrementals. */
@@ -560,7 +581,9 @@ export class MysqlConnector implements Connector {
     const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
     const done = finished(stream);
     done.catch(() => undefined);
-    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt };
+    const log = await this.logIncrementals(opts);
+    const filter = log.available ? log.filter : undefined;
+    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt, ...(filter ? { binlogFilter: filter } : {}) };
     return {
       stream,
       done,
