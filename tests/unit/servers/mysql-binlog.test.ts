@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { deflateSync } from 'node:zlib';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
@@ -277,6 +278,46 @@ describe('the dump position and the replay', () => {
       expect([...scan.databases], `cut ${cut}`).toEqual(['cycle', 'My `db`']);
       // The file's first event's time: when the server began it.
       expect(scan.begunAt).toEqual({ 'binlog.000007': '1970-01-01T00:00:01.000Z' });
+    }
+  });
+
+  it('DatabaseStatementScan reads compressed Query events (log_bin_compress) as MariaDB 10.11 writes them, whatever the cut, checksum or statement length', () => {
+    // A real event from MariaDB 10.11 (log_bin_compress=ON, binlog_checksum=NONE): CREATE TABLE cycle.item …, type 165.
+    const real = Buffer.from(
+      '480f166ba5010000008c000000a403000000000700000000000000000000230000000000010100002054000000000603737464042d002d00080081090000000000000000813e789c730e72750c7155087174f2715548ae4cce49d5cb2c49cd55d0c84c51f0f40b510808f2f4750c8a54f0768dd451c84bcc4d5508730c72f6700cd23032d0d404003fd811a7',
+      'hex',
+    );
+    // Its statement: a byte whose low 3 bits size the big-endian uncompressed length that follows, then zlib.
+    const statementOf = (event: Buffer) => event.subarray(19 + 13 + event.readUInt16LE(19 + 11) + event[19 + 8]! + 1);
+    const packed = (text: string) => {
+      const raw = Buffer.from(text);
+      const size = raw.length < 256 ? Buffer.from([raw.length]) : Buffer.from([raw.length >> 16, (raw.length >> 8) & 0xff, raw.length & 0xff]);
+      return Buffer.concat([Buffer.from([0x80 | size.length]), size, deflateSync(raw)]);
+    };
+    expect(statementOf(real)).toEqual(packed('CREATE TABLE cycle.item (id INT PRIMARY KEY, name VARCHAR(20))'));
+    const compressed = (db: string, text: string, checksum: boolean) => {
+      const post = Buffer.alloc(13);
+      post[8] = Buffer.byteLength(db);
+      const body = Buffer.concat([post, Buffer.from(db), Buffer.from([0]), packed(text), checksum ? Buffer.alloc(4, 0xab) : Buffer.alloc(0)]);
+      const h = Buffer.alloc(19);
+      h[4] = 165;
+      h.writeUInt32LE(19 + body.length, 9);
+      return Buffer.concat([h, body]);
+    };
+    for (const checksum of [false, true]) {
+      const file = Buffer.concat([
+        Buffer.from([0xfe, 0x62, 0x69, 0x6e]),
+        real,
+        compressed('', 'DROP DATABASE cycle', checksum),
+        compressed('shop', `CREATE DATABASE \`long\` /* ${'x'.repeat(300_000)} */`, checksum), // longer than the 64 KiB head looked at
+        compressed('shop', `INSERT INTO t VALUES ('${'DROP DATABASE no '.repeat(50)}')`, checksum),
+      ]);
+      for (const cut of [1, 13, 4096, file.length]) {
+        const scan = new DatabaseStatementScan();
+        scan.startFile('binlog.000002');
+        for (let i = 0; i < file.length; i += cut) scan.feed(file.subarray(i, i + cut));
+        expect([...scan.databases], `checksum ${checksum}, cut ${cut}`).toEqual(['cycle', 'long']);
+      }
     }
   });
 

@@ -23,6 +23,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import { BackstopError } from '../../../shared/result.ts';
 import type { ServerStream } from '../connector.ts';
 
@@ -226,6 +227,8 @@ export async function* framedLogFiles(dir: string, files: { name: string; size: 
 }
 
 const QUERY_EVENT = 2;
+/** MariaDB's Query event with its statement zlib-compressed (log_bin_compress=ON, a statement of log_bin_compress_min_len bytes or more). */
+const QUERY_COMPRESSED_EVENT = 165;
 const EVENT_HEADER = 19;
 /** A Query event's fixed part after the common header: thread id, exec time, db length, error code, status vars length. */
 const QUERY_POST_HEADER = 13;
@@ -239,8 +242,8 @@ const DATABASE_STATEMENT = /^(?:\s|\/\*[\s\S]*?\*\/)*(?:DROP|CREATE(?:\s+OR\s+RE
  * or created (`DROP`/`CREATE DATABASE` or `SCHEMA`, in a Query event): a database created
  * again under its name since its last dump is not covered by the log (log-coverage.ts), as
  * a replay would have to drop the source itself (StatementScan). Only a Query event's head
- * is kept; every other event's bytes are skipped as they pass. Compressed Query events
- * (log_bin_compress) are not read. It also notes when each file was begun (its first event's
+ * is kept; every other event's bytes are skipped as they pass. A compressed Query event
+ * (log_bin_compress) is read as well: its statement's head is inflated. It also notes when each file was begun (its first event's
  * time): a file of a dump's name begun after the dump is another file (`dumpFileReplaced`).
  */
 export class DatabaseStatementScan {
@@ -256,6 +259,8 @@ export class DatabaseStatementScan {
   /** Bytes wanted in `held` before looking: a header, then a Query event's head. */
   private want = EVENT_HEADER;
   private eventSize = 0;
+  /** The Query event under way has its statement compressed. */
+  private compressed = false;
 
   startFile(name = ''): void {
     this.file = name;
@@ -288,7 +293,8 @@ export class DatabaseStatementScan {
         this.firstEvent = false;
         this.eventSize = bytes.readUInt32LE(9);
         if (this.eventSize < EVENT_HEADER) return this.stop();
-        if (bytes[4] === QUERY_EVENT && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
+        this.compressed = bytes[4] === QUERY_COMPRESSED_EVENT;
+        if ((bytes[4] === QUERY_EVENT || this.compressed) && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
           this.want = Math.min(this.eventSize, QUERY_HEAD) - EVENT_HEADER;
         } else {
           this.skip = this.eventSize - EVENT_HEADER;
@@ -307,13 +313,34 @@ export class DatabaseStatementScan {
     const statusLength = body.readUInt16LE(11);
     const start = QUERY_POST_HEADER + statusLength + dbLength + 1;
     if (start >= body.length) return;
-    const m = DATABASE_STATEMENT.exec(body.subarray(start, start + 1024).toString('utf8'));
+    const statement = this.compressed ? uncompressedHead(body.subarray(start)) : body.subarray(start, start + 1024);
+    const m = DATABASE_STATEMENT.exec(statement.toString('utf8'));
     if (m) this.databases.add(m[1]!.startsWith('`') ? m[1]!.slice(1, -1).replace(/``/g, '`') : m[1]!);
   }
 
   /** Not a log this scan can read (a damaged size): nothing more is looked at in this file. */
   private stop(): void {
     this.skip = Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * The first KiB of a compressed Query event's statement: one byte whose low 3 bits give the
+ * size of the uncompressed-length field that follows (big-endian), then a zlib stream (read
+ * from MariaDB 10.11's own events; the event's trailing checksum, or a cut head, is tolerated).
+ * Empty when it does not inflate.
+ */
+function uncompressedHead(compressed: Buffer): Buffer {
+  const stream = compressed.subarray(1 + ((compressed[0] ?? 0) & 0x07));
+  let head = Buffer.alloc(0);
+  // A growing prefix of the stream, until it gives the KiB looked at: never a large statement inflated whole.
+  for (let n = 16; ; n *= 2) {
+    try {
+      head = inflateSync(stream.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    } catch {
+      return head.subarray(0, 1024);
+    }
+    if (head.length >= 1024 || n >= stream.length) return head.subarray(0, 1024);
   }
 }
 
