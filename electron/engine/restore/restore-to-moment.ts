@@ -42,7 +42,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unloggedReason, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, logFilterNote, rewriteRefusal, unloggedReason, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -268,7 +268,16 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
             `The log held ${n} account statement${n === 1 ? '' : 's'} (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "${chosen.point.database}" was the default database; accounts belong to the server, not the database, so ${n === 1 ? 'it was' : 'they were'} not replayed and no account on the target changed. To give the restored copy the accounts and grants the source had, apply the backed-up accounts (the task's ~server/grants.sql: Restore → Apply to a server, or backstop apply-globals) and grant them on the new name.`,
           ]
         : [];
-    return { ...restored, notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : [])], pointId: chosen.point.id, moment, range: chosen.range };
+    // Reads taken under a binlog_do_db / binlog_ignore_db filter may lack a schema change of this database (run from a left-out one).
+    const filtered = chosen.logPoints.map((p) => logMeta(p)!).find((m) => m.binlogFilter && m.binlogFiles.some((f) => (logFileNumber(f)?.n ?? -1) >= atFile.n))?.binlogFilter;
+    const filterNote = logFilterNote(filtered, chosen.point.database, chosen.position.snapshotAt, moment);
+    return {
+      ...restored,
+      notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : []), ...(filterNote ? [filterNote] : [])],
+      pointId: chosen.point.id,
+      moment,
+      range: chosen.range,
+    };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
     for (const h of holds) await h.release();

@@ -106,8 +106,10 @@ describe('MariaDB settings that shape the binary log', () => {
     expect(exists('quiet_at')).toBe(false);
     await restoreCommand(engine, join(backups, encodeDatabaseFolder('quiet')), { point: 'latest', serverFile: serverFile(), database: 'quiet_back' });
     expect(items('quiet_back')).toEqual(['1\tquiet one', '2\tquiet two']);
-    await restoreCommand(engine, join(backups, encodeDatabaseFolder('loud')), { asOf: at, serverFile: serverFile(), database: 'loud_at' });
+    const loud = await restoreCommand(engine, join(backups, encodeDatabaseFolder('loud')), { asOf: at, serverFile: serverFile(), database: 'loud_at' });
     expect(items('loud_at')).toEqual(['1\tloud one', '2\tloud two']);
+    // A schema change run with a left-out database selected is not in the log: the restore says so.
+    expect(loud.notes).toContainEqual(expect.stringMatching(/^The server wrote this binary log with binlog_ignore_db=quiet set, .*USE it; ALTER TABLE `loud`\.…\) is not in the log/));
   });
 
   it('a DROP + CREATE DATABASE logged compressed (log_bin_compress=ON): the next incremental re-dumps, and a moment after it is refused with nothing created', { timeout: 120_000 }, async () => {
@@ -155,5 +157,32 @@ describe('MariaDB settings that shape the binary log', () => {
     expect(mariadbFidelity(db, 'churn_first')).toEqual(atFirst);
     await restoreCommand(engine, folder, { asOf: second, serverFile: serverFile(), database: 'churn_second' });
     expect(mariadbFidelity(db, 'churn_second')).toEqual(atSecond);
+  });
+  // Last: it restarts the server with another configuration.
+  it('binlog_ignore_db set at a restart after a full: the full\'s moments end before the first read taken under it (never rolled forward with a log that lacks the changes), and the incremental re-dumps', { timeout: 120_000 }, async () => {
+    db.sql("CREATE DATABASE later; CREATE TABLE later.item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO later.item VALUES (1, 'one');");
+    const { id, backups } = await task('filter later', ['later']);
+    expect((await runTask(engine, id, 'full')).status).toBe('success');
+    db.sql("INSERT INTO item VALUES (2, 'logged')", 'later');
+    const logged = await moment();
+    expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ kindReason: COVERED_BY_LOG });
+    const args = ['--binlog-checksum=NONE', '--max-binlog-size=4096'];
+    await db.restart([...args, '--binlog-ignore-db=quiet', '--binlog-ignore-db=later']);
+    try {
+      db.sql("INSERT INTO item VALUES (3, 'not logged')", 'later');
+      const unlogged = await moment();
+      const inc = await runTask(engine, id, 'incremental');
+      expect(inc.databases.find((d) => d.database === 'later')).toMatchObject({ status: 'success', pointId: expect.any(String), kindReason: expect.stringContaining('binlog_ignore_db leaves "later" out') });
+      const folder = join(backups, encodeDatabaseFolder('later'));
+      const e = await rejection(restoreCommand(engine, folder, { asOf: unlogged, serverFile: serverFile(), database: 'later_gap' }));
+      expect(e).toMatchObject({ code: 'OUT_OF_RANGE' });
+      expect(exists('later_gap')).toBe(false);
+      await restoreCommand(engine, folder, { asOf: logged, serverFile: serverFile(), database: 'later_logged' });
+      expect(items('later_logged')).toEqual(['1\tone', '2\tlogged']);
+      await restoreCommand(engine, folder, { point: 'latest', serverFile: serverFile(), database: 'later_back' });
+      expect(items('later_back')).toEqual(['1\tone', '2\tlogged', '3\tnot logged']);
+    } finally {
+      await db.restart([...args, '--binlog-ignore-db=quiet']);
+    }
   });
 });

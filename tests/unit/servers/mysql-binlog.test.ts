@@ -12,7 +12,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { deflateSync } from 'node:zlib';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, logFilterOf, logFilterWarning, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unloggedReason, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -341,6 +341,25 @@ describe('the dump position and the replay', () => {
     // The long lines were read through: the statement after them is still judged.
     expect(found).toMatchObject({ statement: 'UPDATE item SET price = 2' });
   }, 120_000);
+});
+
+describe('the binary log database filter', () => {
+  it('logFilterOf reads SHOW MASTER STATUS\'s columns; unloggedReason leaves out what binlog_ignore_db names (any case) and what binlog_do_db does not name exactly (as MariaDB compares with lower_case_table_names=0)', () => {
+    expect(logFilterOf('', '')).toBeNull();
+    expect(logFilterOf(undefined, undefined)).toBeNull();
+    const ignore = logFilterOf('', 'quiet,Scratch')!;
+    expect(ignore).toEqual({ doDb: [], ignoreDb: ['quiet', 'Scratch'] });
+    expect(unloggedReason(ignore, 'shop')).toBeNull();
+    expect(unloggedReason(ignore, 'quiet')).toMatch(/^the server's binlog_ignore_db leaves "quiet" out of the binary log .*remove it from binlog_ignore_db/);
+    expect(unloggedReason(ignore, 'scratch')).not.toBeNull();
+    const only = logFilterOf('Loud,other', '')!;
+    expect(unloggedReason(only, 'Loud')).toBeNull();
+    expect(unloggedReason(only, 'other')).toBeNull();
+    expect(unloggedReason(only, 'loud')).toMatch(/^the server's binlog_do_db \(Loud, other\) does not name "loud".*add binlog_do_db=loud/);
+    expect(unloggedReason(null, 'loud')).toBeNull();
+    expect(logFilterWarning(only, 'MariaDB server x')).toMatch(/^The MariaDB server x leaves databases out of its binary log \(binlog_do_db=Loud,other\): every database but "Loud", "other" re-dump .*remove binlog_do_db from/);
+    expect(logFilterWarning(null, 'x')).toBeNull();
+  });
 });
 
 describe('rewriteRefusal', () => {

@@ -102,10 +102,25 @@ export function unloggedReason(filter: LogDatabaseFilter | null | undefined, dat
   return null;
 }
 
+/** `binlog_do_db=a,b, binlog_ignore_db=c`: the filter as the server's options name it. */
+function filterSettings(filter: LogDatabaseFilter): string {
+  return [...(filter.doDb.length > 0 ? [`binlog_do_db=${filter.doDb.join(',')}`] : []), ...(filter.ignoreDb.length > 0 ? [`binlog_ignore_db=${filter.ignoreDb.join(',')}`] : [])].join(', ');
+}
+
+/**
+ * A restore-to-moment note for a replay of `database` from log reads taken under `filter`: the
+ * server judges a schema change (DDL) by the session's default database, so one run with a
+ * left-out database selected is missing from the log, and the replay cannot see that it is.
+ */
+export function logFilterNote(filter: LogDatabaseFilter | null | undefined, database: string, from: string, to: string): string | null {
+  if (!filter) return null;
+  return `The server wrote this binary log with ${filterSettings(filter)} set, which judges a schema change (ALTER, CREATE, DROP or TRUNCATE TABLE) by the session's default database: one run while a database the filter leaves out was the default one (USE it; ALTER TABLE \`${database}\`.…) is not in the log, so this replay could not apply it. If such a change ran between ${from} and ${to}, compare the restored tables with the source's, or restore a backup point without --as-of instead (docs/PITR.md).`;
+}
+
 /** The server check's warning about a filter (null when none is set): which databases it leaves out, and the fix. */
 export function logFilterWarning(filter: LogDatabaseFilter | null | undefined, label: string): string | null {
   if (!filter) return null;
-  const settings = [...(filter.doDb.length > 0 ? [`binlog_do_db=${filter.doDb.join(',')}`] : []), ...(filter.ignoreDb.length > 0 ? [`binlog_ignore_db=${filter.ignoreDb.join(',')}`] : [])].join(', ');
+  const settings = filterSettings(filter);
   const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
   const left = [...(filter.doDb.length > 0 ? [`every database but ${quoted(filter.doDb)}`] : []), ...(filter.ignoreDb.length > 0 ? [quoted(filter.ignoreDb)] : [])].join(' and ');
   return `The ${label} leaves databases out of its binary log (${settings}): ${left} re-dump at every incremental and cannot be restored to a moment. To store only their changes and restore them to any moment, remove ${filter.doDb.length > 0 ? 'binlog_do_db' : 'binlog_ignore_db'}${filter.doDb.length > 0 && filter.ignoreDb.length > 0 ? ' and binlog_ignore_db' : ''} from the server's configuration and restart it; while a filter is set, run schema changes with the database itself as the default one (USE it), as the filter judges a statement by its default database (docs/PITR.md).`;
