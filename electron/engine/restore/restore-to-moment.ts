@@ -10,7 +10,7 @@
  *
  * A log read taken while the server's filter (binlog_do_db / binlog_ignore_db) left the
  * database out holds none of its changes: the moments of a dump end before that read
- * (`reachedEnd`); a dump taken while it is left out records no position (connector.ts).
+ * (binlog.ts `leftOutOfReads`).
  *
  * Contract:
  * - Everything is decided before anything is created: a moment no dump + stored log
@@ -42,7 +42,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, logFilterNote, rewriteRefusal, unloggedReason, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, leftOutOfReads, logFilterNote, rewriteRefusal, storedLogFilter, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -80,13 +80,12 @@ function dumpPosition(p: PointSummary): DumpPosition | null {
 function logMeta(p: PointSummary): LogReadMeta | null {
   const m = p.meta;
   if (!Array.isArray(m.binlogFiles) || typeof m.binlogLast !== 'string' || typeof m.binlogEndAt !== 'string') return null;
-  const filter = m.binlogFilter as LogReadMeta['binlogFilter'] | undefined;
-  const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  const filter = storedLogFilter(m.binlogFilter);
   return {
     binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'),
     binlogLast: m.binlogLast,
     binlogEndAt: m.binlogEndAt,
-    ...(filter && typeof filter === 'object' ? { binlogFilter: { doDb: names(filter.doDb), ignoreDb: names(filter.ignoreDb) } } : {}),
+    ...(filter ? { binlogFilter: filter } : {}),
   };
 }
 
@@ -113,28 +112,14 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
       // A file of the dump's name begun after the dump (the log numbered anew: RESET MASTER, a server rebuilt at the address) is not its file.
       if (dumpFileReplaced(position, points.map((p) => p.meta))) continue;
-      const end = reachedEnd(points, point.database, at);
+      // Reads taken while the server's filter left the database out end its moments before them (binlog.ts leftOutOfReads).
+      const leftOut = leftOutOfReads(point.database, position.snapshotAt, points.map((p) => logMeta(p)!));
+      const end = leftOut ? leftOut.heldUntil : points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
       if (end === null || end < position.snapshotAt) continue;
       out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
     }
   }
   return out;
-}
-
-/**
- * How far a chain's reads hold the database's changes: the end of its newest read, or — when a
- * read since the dump's file was taken while the server's filter left the database out of the
- * log (binlog_do_db / binlog_ignore_db, set at a restart since) — the end of the newest read
- * before that one (its files may already lack the database's changes); null when none.
- */
-function reachedEnd(points: PointSummary[], database: string, at: { n: number }): string | null {
-  const reads = points.map((p) => logMeta(p)!);
-  const leftOut = reads
-    .filter((m) => unloggedReason(m.binlogFilter, database) !== null && m.binlogFiles.some((f) => (logFileNumber(f)?.n ?? -1) >= at.n))
-    .map((m) => m.binlogEndAt)
-    .sort()[0];
-  const ends = reads.map((m) => m.binlogEndAt).filter((e) => leftOut === undefined || e < leftOut).sort();
-  return ends.at(-1) ?? null;
 }
 
 function describeRanges(ranges: MomentRange[]): string {

@@ -20,7 +20,6 @@ import type { Readable } from 'node:stream';
 import type { BackupType, RestoreCheck, ServerKind } from '../../shared/domain.ts';
 import type { FactCounter } from '../facts/dump-facts.ts';
 import type { JsonObject, VolatileBytes } from '../repository/types.ts';
-import type { LogDatabaseFilter } from './mysql/binlog.ts';
 
 export interface ToolInfo {
   name: string;
@@ -158,8 +157,7 @@ export interface ServerDumpOptions extends OperationOptions {
  * per run as the server-level `stream`) or from a new dump, and why.
  */
 export type LogIncrementals =
-  /** `filter`: the databases the server leaves out of its log (MariaDB/MySQL binlog_do_db / binlog_ignore_db): their incrementals re-dump (binlog.ts `unloggedReason`). */
-  | { available: true; stream: ServerStream; filter?: LogDatabaseFilter }
+  | { available: true; stream: ServerStream }
   | { available: false; reason: 'LOG_OFF' | 'LOG_NOT_ROW' | 'NO_LOG_PRIVILEGE' | 'REPLICA_LOG_INCOMPLETE'; message: string };
 
 export interface RestoreProgress {

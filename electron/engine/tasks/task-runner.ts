@@ -38,7 +38,6 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import { connectorFor, encodeDatabaseFolder, PG_BASEBACKUP_STREAM, SERVER_FOLDER, slotNameFor, type ToolPaths } from '../servers/index.ts';
 import { knownToolVersions } from '../servers/tools.ts';
-import { unloggedReason } from '../servers/mysql/binlog.ts';
 import type { SkippedDatabase } from '../servers/connector.ts';
 import { newUploadBudget } from '../storage/index.ts';
 import type { Credentials } from '../destinations/index.ts';
@@ -437,12 +436,6 @@ export class TaskRunner {
     if (logJob) jobs.push(logJob);
     let incrementalSource: BackupJobSpec['incrementalSource'] =
       changeLog && kind === 'incremental' ? (changeLog.available ? { from: 'log' } : { from: 'dump', reason: changeLog.message }) : undefined;
-    // A database the server leaves out of its log (binlog_do_db / binlog_ignore_db) re-dumps whatever the log's state, saying why.
-    const unlogged = (database: string): string | null => (changeLog?.available ? unloggedReason(changeLog.filter, database) : null);
-    const sourceOf = (database: string): BackupJobSpec['incrementalSource'] => {
-      const why = incrementalSource ? unlogged(database) : null;
-      return why ? { from: 'dump', reason: why } : incrementalSource;
-    };
     log.info({ databases: jobs.length }, 'databases listed');
     const roots = await checkLocalRoots(task.destinations, (id) => this.deps.history.wroteTo(task.id, id));
     // A destination another task also writes to (saved before that was refused): retention there could delete its points.
@@ -491,7 +484,7 @@ export class TaskRunner {
 
     // A database the log just stored covers at every destination gets no job (no worker, repository open or
     // connection): the log job says which (covered-databases.ts). Not with hooks: they run around each job.
-    const coverable = incrementalSource?.from === 'log' && !task.hooks ? jobs.filter((j) => !j.serverStream && !unlogged(j.database)) : [];
+    const coverable = incrementalSource?.from === 'log' && !task.hooks ? jobs.filter((j) => !j.serverStream) : [];
     // A user the server allows only so many sessions at once (a role's CONNECTION LIMIT): no more jobs at once than that,
     // each job's dump holding one, so none is refused for a session of this run's own.
     const maxSessions = report.maxSessions;
@@ -522,7 +515,7 @@ export class TaskRunner {
         ...(readBudget ? { readBudget } : {}),
         ...(this.deps.chunkCacheDir ? { chunkCacheDir: this.deps.chunkCacheDir } : {}),
         ...(server.kind === 'postgres' && task.type === 'snapshot' && job.database === PG_BASEBACKUP_STREAM.name ? { wal: this.walJob(task.id) } : {}),
-        ...(incrementalSource && !job.serverStream ? { incrementalSource: sourceOf(job.database) } : {}),
+        ...(incrementalSource && !job.serverStream ? { incrementalSource } : {}),
         ...(job === logJob && coverable.length > 0 ? { coverDatabases: coverable.map((j) => j.database) } : {}),
         // A logical task's server-level streams (the log read, grants.sql) mostly wait on a client tool: one thread for them.
         ...(job.serverStream && task.type === 'logical' ? { sharesThread: true } : {}),

@@ -19,7 +19,6 @@ import type { Engine } from '../../../electron/engine/index.ts';
 import { COVERED_BY_LOG } from '../../../electron/engine/backup/log-coverage.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
-import { storedPoints } from '../../fixtures/points.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
@@ -99,10 +98,9 @@ describe('MariaDB settings that shape the binary log', () => {
       pointId: expect.any(String),
       kindReason: expect.stringMatching(/^re-dumped: the server's binlog_ignore_db leaves "quiet" out of the binary log .*remove .*binlog_ignore_db/),
     });
-    // Its dumps record no log position: nothing rolls them forward with a log that lacks its changes.
-    expect((await storedPoints(backups, 'quiet')).map((p) => p.meta.binlogFile)).toEqual([undefined, undefined]);
+    // No moment of it is reachable: its dumps are never rolled forward with a log that lacks its changes.
     const e = await rejection(restoreCommand(engine, join(backups, encodeDatabaseFolder('quiet')), { asOf: at, serverFile: serverFile(), database: 'quiet_at' }));
-    expect(e).toMatchObject({ code: 'OUT_OF_RANGE' });
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE', message: expect.stringContaining('Reachable moments (UTC): none') });
     expect(exists('quiet_at')).toBe(false);
     await restoreCommand(engine, join(backups, encodeDatabaseFolder('quiet')), { point: 'latest', serverFile: serverFile(), database: 'quiet_back' });
     expect(items('quiet_back')).toEqual(['1\tquiet one', '2\tquiet two']);
@@ -181,6 +179,18 @@ describe('MariaDB settings that shape the binary log', () => {
       expect(items('later_logged')).toEqual(['1\tone', '2\tlogged']);
       await restoreCommand(engine, folder, { point: 'latest', serverFile: serverFile(), database: 'later_back' });
       expect(items('later_back')).toEqual(['1\tone', '2\tlogged', '3\tnot logged']);
+
+      // Written after that dump while still left out, then the filter removed at a restart: the next read has no
+      // filter, but its first file was written under it, so the incremental re-dumps rather than lose row 4.
+      db.sql("INSERT INTO item VALUES (4, 'before restart')", 'later');
+      await db.restart([...args, '--binlog-ignore-db=quiet']);
+      db.sql("INSERT INTO item VALUES (5, 'logged again')", 'later');
+      expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ pointId: expect.any(String), kindReason: expect.stringContaining('binlog_ignore_db leaves "later" out') });
+      db.sql("INSERT INTO item VALUES (6, 'after')", 'later');
+      const after = await moment();
+      expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ kindReason: COVERED_BY_LOG, pointId: null });
+      await restoreCommand(engine, folder, { asOf: after, serverFile: serverFile(), database: 'later_after' });
+      expect(items('later_after')).toEqual(['1\tone', '2\tlogged', '3\tnot logged', '4\tbefore restart', '5\tlogged again', '6\tafter']);
     } finally {
       await db.restart([...args, '--binlog-ignore-db=quiet']);
     }

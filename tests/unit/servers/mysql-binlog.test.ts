@@ -12,7 +12,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { deflateSync } from 'node:zlib';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, logFilterOf, logFilterWarning, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unloggedReason, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, leftOutOfReads, logFilterOf, logFilterWarning, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unloggedReason, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -359,6 +359,20 @@ describe('the binary log database filter', () => {
     expect(unloggedReason(null, 'loud')).toBeNull();
     expect(logFilterWarning(only, 'MariaDB server x')).toMatch(/^The MariaDB server x leaves databases out of its binary log \(binlog_do_db=Loud,other\): every database but "Loud", "other" re-dump .*remove binlog_do_db from/);
     expect(logFilterWarning(null, 'x')).toBeNull();
+  });
+
+  it('leftOutOfReads: a read that left the database out, from the newest read before the dump on (its filter may hold until a later restart), ends what the reads hold before it', () => {
+    const read = (at: string, ignoreDb: string[] = []) => ({ binlogEndAt: `2026-12-07T0${at}:00:00.000Z`, ...(ignoreDb.length ? { binlogFilter: { doDb: [], ignoreDb } } : {}) });
+    const dumpAt = '2026-12-07T02:30:00.000Z';
+    expect(leftOutOfReads('shop', dumpAt, [read('1'), read('2'), read('3'), read('4')])).toBeNull();
+    // Set at a restart after the dump: what the reads hold ends with the read before.
+    expect(leftOutOfReads('shop', dumpAt, [read('4', ['shop']), read('2'), read('3')])).toEqual({ why: expect.stringContaining('binlog_ignore_db leaves "shop" out'), heldUntil: '2026-12-07T03:00:00.000Z' });
+    // Left out when the read before the dump was taken (removed at a restart since, perhaps after the dump): nothing after the dump is held.
+    expect(leftOutOfReads('shop', dumpAt, [read('2', ['shop']), read('3'), read('4')])).toMatchObject({ heldUntil: null });
+    // Reads older than that one, or another database left out, do not count.
+    expect(leftOutOfReads('shop', dumpAt, [read('1', ['shop']), read('2'), read('3', ['other'])])).toBeNull();
+    // No read before the dump (a new chain): the first read is judged.
+    expect(leftOutOfReads('shop', '2026-12-07T00:30:00.000Z', [read('1', ['shop'])])).toMatchObject({ heldUntil: null });
   });
 });
 

@@ -84,6 +84,14 @@ export function logFilterOf(doDb: string | undefined, ignoreDb: string | undefin
   return filter.doDb.length > 0 || filter.ignoreDb.length > 0 ? filter : null;
 }
 
+/** A stored read's `binlogFilter` (manifest meta, checked); null when absent or not a filter. */
+export function storedLogFilter(value: unknown): LogDatabaseFilter | null {
+  if (!value || typeof value !== 'object') return null;
+  const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  const f = value as Record<string, unknown>;
+  return { doDb: names(f.doDb), ignoreDb: names(f.ignoreDb) };
+}
+
 /**
  * Why `database`'s changes are not in the binary log under `filter` (the history's reason of
  * its incrementals, which re-dump), or null when they are. Conservative where the server's
@@ -98,6 +106,24 @@ export function unloggedReason(filter: LogDatabaseFilter | null | undefined, dat
   }
   if (filter.doDb.length > 0 && !filter.doDb.includes(database)) {
     return `the server's binlog_do_db (${filter.doDb.join(', ')}) does not name "${database}", so its changes are never in the binary log; ${after} To store only its changes and restore it to any moment, add binlog_do_db=${database} to the server's configuration (one line per database, the name exactly as the database's) or remove binlog_do_db, and restart the server (docs/PITR.md).`;
+  }
+  return null;
+}
+
+/**
+ * Whether stored reads (a log chain's, any order) lack `database`'s changes since a dump taken at
+ * `snapshotAt`: one was taken while the server's filter left the database out. A read records the
+ * filter when it was taken; the filter changes only at a restart, which may come later, so a read's
+ * filter may also hold for files of the next read: the reads judged start with the newest one taken
+ * before the dump. Returns the first such read's reason and when the reads before it end (how far
+ * they hold the database's changes; null when no read comes before it); null when none left it out.
+ */
+export function leftOutOfReads(database: string, snapshotAt: string, reads: readonly { binlogEndAt: string; binlogFilter?: unknown }[]): { why: string; heldUntil: string | null } | null {
+  const sorted = [...reads].sort((a, b) => (a.binlogEndAt < b.binlogEndAt ? -1 : a.binlogEndAt > b.binlogEndAt ? 1 : 0));
+  const before = sorted.filter((r) => r.binlogEndAt <= snapshotAt).length - 1;
+  for (let i = Math.max(before, 0); i < sorted.length; i++) {
+    const why = unloggedReason(storedLogFilter(sorted[i]!.binlogFilter), database);
+    if (why) return { why, heldUntil: sorted[i - 1]?.binlogEndAt ?? null };
   }
   return null;
 }
