@@ -5,7 +5,11 @@
  * row events). A log incremental must never store "nothing changed" while the database changed:
  * - a database binlog_ignore_db leaves out of the log: its incrementals re-dump, the reason
  *   naming the setting and the fix (and the server check warns); a moment of it is out of range
- *   (never its dump silently rolled forward with a log that lacks its changes);
+ *   (never its dump silently rolled forward with a log that lacks its changes); a moment of a
+ *   logged database beside it restores, noting that DDL run from a left-out database is not logged;
+ * - the filter set at a restart after a full: moments after it are out of range, the incremental
+ *   re-dumps; removed at a later restart: the first incremental still re-dumps (its read holds files
+ *   written under the filter), then the log covers the database again;
  * - a DROP + CREATE DATABASE logged as a compressed Query event: the next incremental re-dumps
  *   (as uncompressed), and a restore to a moment after it is refused, nothing created;
  * - rotations mid-run, a transaction larger than max_binlog_size, no checksums and compressed
