@@ -14,13 +14,15 @@
  * stands in for a dump of the earlier server (a restore would replay one server's log onto
  * another's dump) — and not when a read since the dump's file logged a DROP or CREATE
  * DATABASE of it (dropped and created again under its name: a replay would have to drop the
- * source, so a moment after it restores only from a dump taken after it). Anything unreadable
+ * source, so a moment after it restores only from a dump taken after it) — and not when a read
+ * since the dump (or the one just before it) was taken while the server's binlog_do_db /
+ * binlog_ignore_db left the database out of the log (binlog.ts `leftOutOfReads`). Anything unreadable
  * is "not covered", with the reason: the caller then dumps — never a silent gap.
  */
 import { hasCode } from '../../shared/result.ts';
 import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
 import type { Backend } from '../storage/index.ts';
-import { dumpFileReplaced, logFileNumber } from '../servers/mysql/binlog.ts';
+import { dumpFileReplaced, leftOutOfReads, logFileNumber } from '../servers/mysql/binlog.ts';
 import type { PreparedDestination } from './prepare-destination.ts';
 
 /** The history's reason of an incremental that re-dumped instead of reading the log starts with this (the window's hint finds it). */
@@ -73,6 +75,8 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   if (!names.has(dumped.meta.binlogFile as string) || numbers.length !== Math.max(...numbers) - fullFile.n + 1 || replaced) {
     return `the stored binary log does not hold ${String(dumped.meta.binlogFile)}, the file of the last dump of this database, and every file after it (the log was numbered anew: RESET MASTER, or another server at this address)`;
   }
+  const leftOut = leftOutOfReads(dumped.database, snapshotAt, reads.map((p) => ({ binlogEndAt: String(p.meta.binlogEndAt), binlogFilter: p.meta.binlogFilter })));
+  if (leftOut) return leftOut.why;
   return recreatedSince(dumped.database, fullFile, reads) ? RECREATED : null;
 }
 

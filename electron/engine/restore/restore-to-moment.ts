@@ -8,6 +8,10 @@
  * with the other's log); then that database's events from the
  * position up to the moment, replayed under the new name.
  *
+ * A log read taken while the server's filter (binlog_do_db / binlog_ignore_db) left the
+ * database out holds none of its changes: the moments of a dump end before that read
+ * (binlog.ts `leftOutOfReads`).
+ *
  * Contract:
  * - Everything is decided before anything is created: a moment no dump + stored log
  *   reaches → OUT_OF_RANGE naming the reachable range(s); nothing is created.
@@ -38,7 +42,7 @@ import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
-import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, rewriteRefusal, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
+import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, leftOutOfReads, logFilterNote, rewriteRefusal, storedLogFilter, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
 import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts';
 import type { Credentials } from '../destinations/location.ts';
@@ -76,7 +80,13 @@ function dumpPosition(p: PointSummary): DumpPosition | null {
 function logMeta(p: PointSummary): LogReadMeta | null {
   const m = p.meta;
   if (!Array.isArray(m.binlogFiles) || typeof m.binlogLast !== 'string' || typeof m.binlogEndAt !== 'string') return null;
-  return { binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'), binlogLast: m.binlogLast, binlogEndAt: m.binlogEndAt };
+  const filter = storedLogFilter(m.binlogFilter);
+  return {
+    binlogFiles: m.binlogFiles.filter((f): f is string => typeof f === 'string'),
+    binlogLast: m.binlogLast,
+    binlogEndAt: m.binlogEndAt,
+    ...(filter ? { binlogFilter: filter } : {}),
+  };
 }
 
 /** Every dump of the database that a stored log chain rolls forward, with the moments it reaches. */
@@ -102,8 +112,10 @@ export async function momentCandidates(dbRepo: Repository, logRepo: Repository |
       if (!have.has(position.binlogFile) || numbers.length !== Math.max(...numbers) - at.n + 1) continue;
       // A file of the dump's name begun after the dump (the log numbered anew: RESET MASTER, a server rebuilt at the address) is not its file.
       if (dumpFileReplaced(position, points.map((p) => p.meta))) continue;
-      const end = points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
-      if (end < position.snapshotAt) continue;
+      // Reads taken while the server's filter left the database out end its moments before them (binlog.ts leftOutOfReads).
+      const leftOut = leftOutOfReads(point.database, position.snapshotAt, points.map((p) => logMeta(p)!));
+      const end = leftOut ? leftOut.heldUntil : points.map((p) => logMeta(p)!.binlogEndAt).sort().at(-1)!;
+      if (end === null || end < position.snapshotAt) continue;
       out.push({ point, position, logPoints: points, range: { from: position.snapshotAt, to: end } });
     }
   }
@@ -241,7 +253,16 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
             `The log held ${n} account statement${n === 1 ? '' : 's'} (GRANT, REVOKE, CREATE/ALTER/DROP USER or ROLE, SET PASSWORD) run while "${chosen.point.database}" was the default database; accounts belong to the server, not the database, so ${n === 1 ? 'it was' : 'they were'} not replayed and no account on the target changed. To give the restored copy the accounts and grants the source had, apply the backed-up accounts (the task's ~server/grants.sql: Restore → Apply to a server, or backstop apply-globals) and grant them on the new name.`,
           ]
         : [];
-    return { ...restored, notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : [])], pointId: chosen.point.id, moment, range: chosen.range };
+    // Reads taken under a binlog_do_db / binlog_ignore_db filter may lack a schema change of this database (run from a left-out one).
+    const filtered = chosen.logPoints.map((p) => logMeta(p)!).find((m) => m.binlogFilter && m.binlogFiles.some((f) => (logFileNumber(f)?.n ?? -1) >= atFile.n))?.binlogFilter;
+    const filterNote = logFilterNote(filtered, chosen.point.database, chosen.position.snapshotAt, moment);
+    return {
+      ...restored,
+      notes: [...restored.notes, note, ...accounts, ...(replay.eventDefinerNote ? [replay.eventDefinerNote] : []), ...(filterNote ? [filterNote] : [])],
+      pointId: chosen.point.id,
+      moment,
+      range: chosen.range,
+    };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
     for (const h of holds) await h.release();

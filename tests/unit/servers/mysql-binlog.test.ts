@@ -9,9 +9,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { deflateSync } from 'node:zlib';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
+import { AccountStatements, DatabaseStatementScan, dumpFileReplaced, fileHeader, framedLogFiles, leftOutOfReads, logFilterOf, logFilterWarning, OwnGtids, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, unloggedReason, unpackLogFiles, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
 
 const read = (last: string): LogReadMeta => ({ binlogFiles: [last], binlogLast: last, binlogEndAt: '2026-12-04T10:00:00.000Z' });
 const dirs: string[] = [];
@@ -280,6 +281,46 @@ describe('the dump position and the replay', () => {
     }
   });
 
+  it('DatabaseStatementScan reads compressed Query events (log_bin_compress) as MariaDB 10.11 writes them, whatever the cut, checksum or statement length', () => {
+    // A real event from MariaDB 10.11 (log_bin_compress=ON, binlog_checksum=NONE): CREATE TABLE cycle.item …, type 165.
+    const real = Buffer.from(
+      '480f166ba5010000008c000000a403000000000700000000000000000000230000000000010100002054000000000603737464042d002d00080081090000000000000000813e789c730e72750c7155087174f2715548ae4cce49d5cb2c49cd55d0c84c51f0f40b510808f2f4750c8a54f0768dd451c84bcc4d5508730c72f6700cd23032d0d404003fd811a7',
+      'hex',
+    );
+    // Its statement: a byte whose low 3 bits size the big-endian uncompressed length that follows, then zlib.
+    const statementOf = (event: Buffer) => event.subarray(19 + 13 + event.readUInt16LE(19 + 11) + event[19 + 8]! + 1);
+    const packed = (text: string) => {
+      const raw = Buffer.from(text);
+      const size = raw.length < 256 ? Buffer.from([raw.length]) : Buffer.from([raw.length >> 16, (raw.length >> 8) & 0xff, raw.length & 0xff]);
+      return Buffer.concat([Buffer.from([0x80 | size.length]), size, deflateSync(raw)]);
+    };
+    expect(statementOf(real)).toEqual(packed('CREATE TABLE cycle.item (id INT PRIMARY KEY, name VARCHAR(20))'));
+    const compressed = (db: string, text: string, checksum: boolean) => {
+      const post = Buffer.alloc(13);
+      post[8] = Buffer.byteLength(db);
+      const body = Buffer.concat([post, Buffer.from(db), Buffer.from([0]), packed(text), checksum ? Buffer.alloc(4, 0xab) : Buffer.alloc(0)]);
+      const h = Buffer.alloc(19);
+      h[4] = 165;
+      h.writeUInt32LE(19 + body.length, 9);
+      return Buffer.concat([h, body]);
+    };
+    for (const checksum of [false, true]) {
+      const file = Buffer.concat([
+        Buffer.from([0xfe, 0x62, 0x69, 0x6e]),
+        real,
+        compressed('', 'DROP DATABASE cycle', checksum),
+        compressed('shop', `CREATE DATABASE \`long\` /* ${'x'.repeat(300_000)} */`, checksum), // longer than the 64 KiB head looked at
+        compressed('shop', `INSERT INTO t VALUES ('${'DROP DATABASE no '.repeat(50)}')`, checksum),
+      ]);
+      for (const cut of [1, 13, 4096, file.length]) {
+        const scan = new DatabaseStatementScan();
+        scan.startFile('binlog.000002');
+        for (let i = 0; i < file.length; i += cut) scan.feed(file.subarray(i, i + cut));
+        expect([...scan.databases], `checksum ${checksum}, cut ${cut}`).toEqual(['cycle', 'long']);
+      }
+    }
+  });
+
   it('dumpFileReplaced: a file of the dump\'s name begun after its snapshot is another file (the log numbered anew); begun before, or not recorded, tells nothing', () => {
     const position = { binlogFile: 'binlog.000003', snapshotAt: '2026-12-06T10:00:00.500Z' };
     expect(dumpFileReplaced(position, [{ binlogFilesBegunAt: { 'binlog.000003': '2026-12-06T10:00:00.000Z' } }])).toBe(false);
@@ -300,6 +341,39 @@ describe('the dump position and the replay', () => {
     // The long lines were read through: the statement after them is still judged.
     expect(found).toMatchObject({ statement: 'UPDATE item SET price = 2' });
   }, 120_000);
+});
+
+describe('the binary log database filter', () => {
+  it('logFilterOf reads SHOW MASTER STATUS\'s columns; unloggedReason leaves out what binlog_ignore_db names (any case) and what binlog_do_db does not name exactly (as MariaDB compares with lower_case_table_names=0)', () => {
+    expect(logFilterOf('', '')).toBeNull();
+    expect(logFilterOf(undefined, undefined)).toBeNull();
+    const ignore = logFilterOf('', 'quiet,Scratch')!;
+    expect(ignore).toEqual({ doDb: [], ignoreDb: ['quiet', 'Scratch'] });
+    expect(unloggedReason(ignore, 'shop')).toBeNull();
+    expect(unloggedReason(ignore, 'quiet')).toMatch(/^the server's binlog_ignore_db leaves "quiet" out of the binary log .*remove it from binlog_ignore_db/);
+    expect(unloggedReason(ignore, 'scratch')).not.toBeNull();
+    const only = logFilterOf('Loud,other', '')!;
+    expect(unloggedReason(only, 'Loud')).toBeNull();
+    expect(unloggedReason(only, 'other')).toBeNull();
+    expect(unloggedReason(only, 'loud')).toMatch(/^the server's binlog_do_db \(Loud, other\) does not name "loud".*add binlog_do_db=loud/);
+    expect(unloggedReason(null, 'loud')).toBeNull();
+    expect(logFilterWarning(only, 'MariaDB server x')).toMatch(/^The MariaDB server x leaves databases out of its binary log \(binlog_do_db=Loud,other\): every database but "Loud", "other" re-dump .*remove binlog_do_db from/);
+    expect(logFilterWarning(null, 'x')).toBeNull();
+  });
+
+  it('leftOutOfReads: a read that left the database out, from the newest read before the dump on (its filter may hold until a later restart), ends what the reads hold before it', () => {
+    const read = (at: string, ignoreDb: string[] = []) => ({ binlogEndAt: `2026-12-07T0${at}:00:00.000Z`, ...(ignoreDb.length ? { binlogFilter: { doDb: [], ignoreDb } } : {}) });
+    const dumpAt = '2026-12-07T02:30:00.000Z';
+    expect(leftOutOfReads('shop', dumpAt, [read('1'), read('2'), read('3'), read('4')])).toBeNull();
+    // Set at a restart after the dump: what the reads hold ends with the read before.
+    expect(leftOutOfReads('shop', dumpAt, [read('4', ['shop']), read('2'), read('3')])).toEqual({ why: expect.stringContaining('binlog_ignore_db leaves "shop" out'), heldUntil: '2026-12-07T03:00:00.000Z' });
+    // Left out when the read before the dump was taken (removed at a restart since, perhaps after the dump): nothing after the dump is held.
+    expect(leftOutOfReads('shop', dumpAt, [read('2', ['shop']), read('3'), read('4')])).toMatchObject({ heldUntil: null });
+    // Reads older than that one, or another database left out, do not count.
+    expect(leftOutOfReads('shop', dumpAt, [read('1', ['shop']), read('2'), read('3', ['other'])])).toBeNull();
+    // No read before the dump (a new chain): the first read is judged.
+    expect(leftOutOfReads('shop', '2026-12-07T00:30:00.000Z', [read('1', ['shop'])])).toMatchObject({ heldUntil: null });
+  });
 });
 
 describe('rewriteRefusal', () => {

@@ -23,6 +23,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import { BackstopError } from '../../../shared/result.ts';
 import type { ServerStream } from '../connector.ts';
 
@@ -64,6 +65,93 @@ export function replicaLogIncomplete(logSlaveUpdates: string | undefined, gtidSl
   return Number(slavesRunning) > 0 || (gtidSlavePos ?? '').trim() !== '';
 }
 
+/**
+ * The server's database filter of its binary log: the binlog_do_db / binlog_ignore_db startup
+ * options, as SHOW MASTER STATUS lists them (Binlog_Do_DB, Binlog_Ignore_DB: names joined by
+ * commas; MariaDB 10.11 has no variables for them). Changes of a database the filter leaves
+ * out are never logged (ROW format filters a row change by its table's database), so the log
+ * never covers it.
+ */
+export type LogDatabaseFilter = {
+  doDb: string[];
+  ignoreDb: string[];
+};
+
+/** The filter from SHOW MASTER STATUS's two columns; null when neither is set. */
+export function logFilterOf(doDb: string | undefined, ignoreDb: string | undefined): LogDatabaseFilter | null {
+  const names = (v: string | undefined) => (v ?? '').split(',').filter((n) => n !== '');
+  const filter = { doDb: names(doDb), ignoreDb: names(ignoreDb) };
+  return filter.doDb.length > 0 || filter.ignoreDb.length > 0 ? filter : null;
+}
+
+/** A stored read's `binlogFilter` (manifest meta, checked); null when absent or not a filter. */
+export function storedLogFilter(value: unknown): LogDatabaseFilter | null {
+  if (!value || typeof value !== 'object') return null;
+  const names = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  const f = value as Record<string, unknown>;
+  return { doDb: names(f.doDb), ignoreDb: names(f.ignoreDb) };
+}
+
+/**
+ * Why `database`'s changes are not in the binary log under `filter` (the history's reason of
+ * its incrementals, which re-dump), or null when they are. Conservative where the server's
+ * name comparison depends on lower_case_table_names: a binlog_do_db name must match exactly,
+ * a binlog_ignore_db name in any case — a database that may be left out re-dumps.
+ */
+export function unloggedReason(filter: LogDatabaseFilter | null | undefined, database: string): string | null {
+  if (!filter) return null;
+  const after = 'so its incrementals re-dump it and it cannot be restored to a moment.';
+  if (filter.ignoreDb.some((n) => n.toLowerCase() === database.toLowerCase())) {
+    return `the server's binlog_ignore_db leaves "${database}" out of the binary log (its changes are never logged), ${after} To store only its changes and restore it to any moment, remove it from binlog_ignore_db in the server's configuration and restart the server (docs/PITR.md).`;
+  }
+  if (filter.doDb.length > 0 && !filter.doDb.includes(database)) {
+    return `the server's binlog_do_db (${filter.doDb.join(', ')}) does not name "${database}", so its changes are never in the binary log; ${after} To store only its changes and restore it to any moment, add binlog_do_db=${database} to the server's configuration (one line per database, the name exactly as the database's) or remove binlog_do_db, and restart the server (docs/PITR.md).`;
+  }
+  return null;
+}
+
+/**
+ * Whether stored reads (a log chain's, any order) lack `database`'s changes since a dump taken at
+ * `snapshotAt`: one was taken while the server's filter left the database out. A read records the
+ * filter when it was taken; the filter changes only at a restart, which may come later, so a read's
+ * filter may also hold for files of the next read: the reads judged start with the newest one taken
+ * before the dump. Returns the first such read's reason and when the reads before it end (how far
+ * they hold the database's changes; null when no read comes before it); null when none left it out.
+ */
+export function leftOutOfReads(database: string, snapshotAt: string, reads: readonly { binlogEndAt: string; binlogFilter?: unknown }[]): { why: string; heldUntil: string | null } | null {
+  const sorted = [...reads].sort((a, b) => (a.binlogEndAt < b.binlogEndAt ? -1 : a.binlogEndAt > b.binlogEndAt ? 1 : 0));
+  const before = sorted.filter((r) => r.binlogEndAt <= snapshotAt).length - 1;
+  for (let i = Math.max(before, 0); i < sorted.length; i++) {
+    const why = unloggedReason(storedLogFilter(sorted[i]!.binlogFilter), database);
+    if (why) return { why, heldUntil: sorted[i - 1]?.binlogEndAt ?? null };
+  }
+  return null;
+}
+
+/** `binlog_do_db=a,b, binlog_ignore_db=c`: the filter as the server's options name it. */
+function filterSettings(filter: LogDatabaseFilter): string {
+  return [...(filter.doDb.length > 0 ? [`binlog_do_db=${filter.doDb.join(',')}`] : []), ...(filter.ignoreDb.length > 0 ? [`binlog_ignore_db=${filter.ignoreDb.join(',')}`] : [])].join(', ');
+}
+
+/**
+ * A restore-to-moment note for a replay of `database` from log reads taken under `filter`: the
+ * server judges a schema change (DDL) by the session's default database, so one run with a
+ * left-out database selected is missing from the log, and the replay cannot see that it is.
+ */
+export function logFilterNote(filter: LogDatabaseFilter | null | undefined, database: string, from: string, to: string): string | null {
+  if (!filter) return null;
+  return `The server wrote this binary log with ${filterSettings(filter)} set, which judges a schema change (ALTER, CREATE, DROP or TRUNCATE TABLE) by the session's default database: one run while a database the filter leaves out was the default one (USE it; ALTER TABLE \`${database}\`.…) is not in the log, so this replay could not apply it. If such a change ran between ${from} and ${to}, compare the restored tables with the source's, or restore a backup point without --as-of instead (docs/PITR.md).`;
+}
+
+/** The server check's warning about a filter (null when none is set): which databases it leaves out, and the fix. */
+export function logFilterWarning(filter: LogDatabaseFilter | null | undefined, label: string): string | null {
+  if (!filter) return null;
+  const settings = filterSettings(filter);
+  const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
+  const left = [...(filter.doDb.length > 0 ? [`every database but ${quoted(filter.doDb)}`] : []), ...(filter.ignoreDb.length > 0 ? [quoted(filter.ignoreDb)] : [])].join(' and ');
+  return `The ${label} leaves databases out of its binary log (${settings}): ${left} re-dump at every incremental and cannot be restored to a moment. To store only their changes and restore them to any moment, remove ${filter.doDb.length > 0 ? 'binlog_do_db' : 'binlog_ignore_db'}${filter.doDb.length > 0 && filter.ignoreDb.length > 0 ? ' and binlog_ignore_db' : ''} from the server's configuration and restart it; while a filter is set, run schema changes with the database itself as the default one (USE it), as the filter judges a statement by its default database (docs/PITR.md).`;
+}
+
 /** Metadata of a dump (full or incremental) that recorded its binary-log position (manifest `meta`). */
 export interface DumpPosition {
   binlogFile: string;
@@ -85,6 +173,8 @@ export interface LogReadMeta {
   binlogDatabaseStatements?: string[];
   /** When the server began each file (its first event's time, whole seconds, ISO UTC; `DatabaseStatementScan`). */
   binlogFilesBegunAt?: Record<string, string>;
+  /** The server's database filter when the read was taken, when one was set (`LogDatabaseFilter`): a database it leaves out is not in these files. */
+  binlogFilter?: LogDatabaseFilter;
 }
 
 /**
@@ -178,6 +268,8 @@ export async function* framedLogFiles(dir: string, files: { name: string; size: 
 }
 
 const QUERY_EVENT = 2;
+/** MariaDB's Query event with its statement zlib-compressed (log_bin_compress=ON, a statement of log_bin_compress_min_len bytes or more). */
+const QUERY_COMPRESSED_EVENT = 165;
 const EVENT_HEADER = 19;
 /** A Query event's fixed part after the common header: thread id, exec time, db length, error code, status vars length. */
 const QUERY_POST_HEADER = 13;
@@ -191,8 +283,8 @@ const DATABASE_STATEMENT = /^(?:\s|\/\*[\s\S]*?\*\/)*(?:DROP|CREATE(?:\s+OR\s+RE
  * or created (`DROP`/`CREATE DATABASE` or `SCHEMA`, in a Query event): a database created
  * again under its name since its last dump is not covered by the log (log-coverage.ts), as
  * a replay would have to drop the source itself (StatementScan). Only a Query event's head
- * is kept; every other event's bytes are skipped as they pass. Compressed Query events
- * (log_bin_compress) are not read. It also notes when each file was begun (its first event's
+ * is kept; every other event's bytes are skipped as they pass. A compressed Query event
+ * (log_bin_compress) is read as well: its statement's head is inflated. It also notes when each file was begun (its first event's
  * time): a file of a dump's name begun after the dump is another file (`dumpFileReplaced`).
  */
 export class DatabaseStatementScan {
@@ -208,6 +300,8 @@ export class DatabaseStatementScan {
   /** Bytes wanted in `held` before looking: a header, then a Query event's head. */
   private want = EVENT_HEADER;
   private eventSize = 0;
+  /** The Query event under way has its statement compressed. */
+  private compressed = false;
 
   startFile(name = ''): void {
     this.file = name;
@@ -240,7 +334,8 @@ export class DatabaseStatementScan {
         this.firstEvent = false;
         this.eventSize = bytes.readUInt32LE(9);
         if (this.eventSize < EVENT_HEADER) return this.stop();
-        if (bytes[4] === QUERY_EVENT && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
+        this.compressed = bytes[4] === QUERY_COMPRESSED_EVENT;
+        if ((bytes[4] === QUERY_EVENT || this.compressed) && this.eventSize > EVENT_HEADER + QUERY_POST_HEADER) {
           this.want = Math.min(this.eventSize, QUERY_HEAD) - EVENT_HEADER;
         } else {
           this.skip = this.eventSize - EVENT_HEADER;
@@ -259,13 +354,34 @@ export class DatabaseStatementScan {
     const statusLength = body.readUInt16LE(11);
     const start = QUERY_POST_HEADER + statusLength + dbLength + 1;
     if (start >= body.length) return;
-    const m = DATABASE_STATEMENT.exec(body.subarray(start, start + 1024).toString('utf8'));
+    const statement = this.compressed ? uncompressedHead(body.subarray(start)) : body.subarray(start, start + 1024);
+    const m = DATABASE_STATEMENT.exec(statement.toString('utf8'));
     if (m) this.databases.add(m[1]!.startsWith('`') ? m[1]!.slice(1, -1).replace(/``/g, '`') : m[1]!);
   }
 
   /** Not a log this scan can read (a damaged size): nothing more is looked at in this file. */
   private stop(): void {
     this.skip = Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * The first KiB of a compressed Query event's statement: one byte whose low 3 bits give the
+ * size of the uncompressed-length field that follows (big-endian), then a zlib stream (read
+ * from MariaDB 10.11's own events; the event's trailing checksum, or a cut head, is tolerated).
+ * Empty when it does not inflate.
+ */
+function uncompressedHead(compressed: Buffer): Buffer {
+  const stream = compressed.subarray(1 + ((compressed[0] ?? 0) & 0x07));
+  let head = Buffer.alloc(0);
+  // A growing prefix of the stream, until it gives the KiB looked at: never a large statement inflated whole.
+  for (let n = 16; ; n *= 2) {
+    try {
+      head = inflateSync(stream.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    } catch {
+      return head.subarray(0, 1024);
+    }
+    if (head.length >= 1024 || n >= stream.length) return head.subarray(0, 1024);
   }
 }
 

@@ -21,6 +21,9 @@
  *   never its account statements (GRANT, CREATE USER…: the server's, not the database's).
  *   A replica with log_slave_updates OFF (its log lacks what it replicates) is treated as a
  *   server without a usable log: incrementals re-dump, saying why (REPLICA_LOG_INCOMPLETE).
+ *   Each read records the server's binlog_do_db / binlog_ignore_db filter (SHOW MASTER STATUS, in
+ *   the batch that closes the current file): a database it leaves out is not covered by the log
+ *   (log-coverage.ts, restore-to-moment.ts); the server check warns about it.
  * - users, roles and grants: the server-level `grants.sql` stream of every logical run
  *   (accounts.ts); `applyAccounts` creates the accounts a target lacks, on request only.
  *   Both run with sql_mode '' in their session, whatever the server's global sql_mode
@@ -102,7 +105,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
-import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
+import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, logFilterOf, logFilterWarning, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogDatabaseFilter, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
 export type MysqlServer = Pick<Extract<Server, { kind: 'mysql' }>, 'kind' | 'host' | 'port' | 'user' | 'tls' | 'tlsCaFile'>;
@@ -310,10 +313,12 @@ export class MysqlConnector implements Connector {
     const maxSessions = Number(rows[0]?.[3]);
     // The user's own check names a replica whose log lacks what it replicates (a run says so in each incremental's reason).
     const replicaWarning = opts.contentWarnings && !log.available && log.reason === 'REPLICA_LOG_INCOMPLETE' ? `${log.message[0]!.toUpperCase()}${log.message.slice(1)}` : null;
+    // …and one whose binlog_do_db / binlog_ignore_db leaves databases out of the log (their incrementals re-dump, saying so).
+    const filterWarning = opts.contentWarnings && log.available ? logFilterWarning(await this.logFilter(opts.signal).catch(() => null), this.label) : null;
     return {
       serverVersion: product,
       tools,
-      warnings: [contentWarning, replicaWarning].filter((w): w is string => w !== null),
+      warnings: [contentWarning, replicaWarning, filterWarning].filter((w): w is string => w !== null),
       ...(databases ? { databases } : {}),
       ...(Number.isInteger(maxSessions) && maxSessions > 0 ? { maxSessions } : {}),
     };
@@ -520,15 +525,28 @@ export class MysqlConnector implements Connector {
     this.logListing.catch(() => undefined);
   }
 
-  /** FLUSH BINARY LOGS, then the closed files (SHOW BINARY LOGS without the new current one) and the server's clock just before. */
-  private async closeLogFile(signal?: AbortSignal): Promise<{ endAt: string; closed: { name: string; size: number }[] }> {
-    const rows = await this.query(`SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'); FLUSH BINARY LOGS; SHOW BINARY LOGS;`, {
+  /**
+   * FLUSH BINARY LOGS, then the closed files (SHOW BINARY LOGS without the new current one), the
+   * server's clock just before, and the log's database filter (binlog_do_db / binlog_ignore_db:
+   * SHOW MASTER STATUS, which the same BINLOG MONITOR allows), all in one batch.
+   */
+  private async closeLogFile(signal?: AbortSignal): Promise<{ endAt: string; closed: { name: string; size: number }[]; filter: LogDatabaseFilter | null }> {
+    const rows = await this.query(`SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'); FLUSH BINARY LOGS; SHOW BINARY LOGS; SHOW MASTER STATUS;`, {
       signal,
       action: 'closing the current binary log file (FLUSH BINARY LOGS)',
       fallback: 'DUMP_FAILED',
     });
     const endAt = new Date(rows[0]?.[0] ?? '').toISOString();
-    return { endAt, closed: rows.slice(1, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) })) };
+    // SHOW MASTER STATUS's row names the current file, as SHOW BINARY LOGS's last row does.
+    const status = rows.length > 2 && rows.at(-1)?.[0] === rows.at(-2)?.[0] ? rows.at(-1)! : null;
+    const logs = rows.slice(1, status ? -1 : undefined);
+    return { endAt, closed: logs.slice(0, -1).map((r) => ({ name: r[0] ?? '', size: Number(r[1]) })), filter: status ? logFilterOf(status[2], status[3]) : null };
+  }
+
+  /** The log's database filter now (SHOW MASTER STATUS), for the server check; null when none is set. */
+  private async logFilter(signal?: AbortSignal): Promise<LogDatabaseFilter | null> {
+    const rows = await this.query('SHOW MASTER STATUS;', { signal, action: 'checking the binary log (SHOW MASTER STATUS)', fallback: 'UNREACHABLE' });
+    return logFilterOf(rows[0]?.[2], rows[0]?.[3]);
   }
 
   /**
@@ -538,7 +556,7 @@ export class MysqlConnector implements Connector {
   private async openLogRead(opts: ServerDumpOptions): Promise<DumpStream> {
     const listing = this.logListing ?? this.closeLogFile(opts.signal);
     this.logListing = null;
-    const { endAt, closed } = await listing;
+    const { endAt, closed, filter } = await listing;
     const plan = planLogRead(
       closed.map((f) => f.name),
       (opts.since ?? []).map((m) => (m && typeof m.binlogLast === 'string' ? (m as unknown as LogReadMeta) : null)),
@@ -560,7 +578,8 @@ export class MysqlConnector implements Connector {
     const stream = Readable.from(body(), { objectMode: true, highWaterMark: 1 });
     const done = finished(stream);
     done.catch(() => undefined);
-    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt };
+    // The filter when the read was taken: a database it leaves out is not in these files (log-coverage.ts, restore-to-moment.ts).
+    const meta: LogReadMeta = { binlogFiles: files.map((f) => f.name), binlogLast: last, binlogEndAt: endAt, ...(filter ? { binlogFilter: filter } : {}) };
     return {
       stream,
       done,
