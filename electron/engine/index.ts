@@ -41,12 +41,13 @@ import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/do
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
 import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
-import { channelsForTask } from './notifications/app-channels.ts';
+import { channelsForTask, owedChannel } from './notifications/app-channels.ts';
 import { notDelivered } from '../shared/delivery-outcome.ts';
 import {
   HistoryTable,
   KeysTable,
   NotificationDeliveriesTable,
+  NotificationOutboxTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
   ScratchTargetsTable,
@@ -79,6 +80,8 @@ export interface EngineOptions {
   encoderWorkers?: number;
   /** Notification retries (tests shorten the backoff); the CLI's one-shot commands default to `ONE_SHOT_RETRY`. */
   notifyRetry?: Partial<RetryPolicy>;
+  /** The notifier's waits between attempts (tests pass a fake clock's); default: a timer. */
+  notifySleep?: (ms: number) => Promise<void>;
   /** Which kind of process runs this engine, recorded on restores in History: the window (default), the CLI, or `serve` / `agent`. */
   origin?: RunOrigin;
 }
@@ -171,6 +174,8 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
 
 /** How long close() waits for the alerts of runs a stopped process left unfinished (a one-shot CLI command's engine closes right after). */
 const ABANDONED_FLUSH_MS = 30_000;
+/** How long close() waits for notification attempts in flight (one that answers is recorded, not resumed and sent again). */
+const NOTIFY_STOP_MS = 5_000;
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { dataDir, logsDir } = engineFolders(opts.dataDir);
@@ -225,7 +230,24 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   };
   // A one-shot command waits a minute for its deliveries: a schedule that ends within it (the window, serve and agent outlast a greylist).
   const retry = opts.notifyRetry ?? (opts.origin === 'cli' ? ONE_SHOT_RETRY : undefined);
-  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(retry ? { retry } : {}) });
+  const outbox = new NotificationOutboxTable(db, deliveries);
+  const notifier = new Notifier({ logger, deliveries, outbox, now, onFailing, ...(retry ? { retry } : {}), ...(opts.notifySleep ? { sleep: opts.notifySleep } : {}) });
+  // Deliveries a Backstop process that stopped (closed, killed, the machine rebooted) still owed: the app, serve and agent
+  // take them now — ahead of any alert this process sends to the same receiver — and go on with them once start()
+  // runs (its alerts are heard by then). A one-shot command does not: the next of those does.
+  let openOwed: () => void = () => {};
+  const owedGate = new Promise<void>((r) => (openOwed = r));
+  if ((opts.origin ?? 'app') !== 'cli') {
+    try {
+      const owed = outbox.claimAbandoned();
+      if (owed.length > 0) {
+        logger.info({ count: owed.length }, 'resuming notifications a Backstop process that stopped was still delivering');
+        notifier.resume(owed, (e) => owedChannel(e, settings.get(), secrets, dataDir, now()), owedGate);
+      }
+    } catch (e) {
+      logger.error({ err: e }, 'notifications a stopped process still owed could not be read');
+    }
+  }
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
   const destinationSpace = new DestinationSpaceTable(db);
@@ -535,6 +557,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     localCache,
     resolveTask,
     start(who = 'app', opts = {}) {
+      openOwed();
       secretsReleased = releaseUnclaimed({ secrets, tasks, unclaimed, now, warn: warnSecret }).then(
         (refs) => refs.length > 0 && logger.info({ refs }, 'removed destination secrets saved over a day ago that no task uses (a window that saved them never released them)'),
         (err: unknown) => logger.warn({ err }, 'the destination secrets no task uses could not be checked'),
@@ -595,6 +618,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       // The alerts of runs a stopped process left unfinished reach their channels before a short-lived process (the CLI) exits.
       await Promise.all([...announcing]);
       if (abandoned.length > 0) await notifier.flush(ABANDONED_FLUSH_MS);
+      // Retries still going stay owed (the next start of the app, serve or agent resumes them); an attempt in flight may end first.
+      openOwed();
+      await notifier.stop(NOTIFY_STOP_MS);
+      outbox.release();
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();
