@@ -40,8 +40,9 @@ import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
-import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
-import { channelsForTask, owedChannel } from './notifications/app-channels.ts';
+import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type OwedChannel, type RetryPolicy } from './notifications/index.ts';
+import { channelsForTask } from './notifications/app-channels.ts';
+import { fileOwed, forFile, forSettings, settingsOwed } from './notifications/owed.ts';
 import { notDelivered } from '../shared/delivery-outcome.ts';
 import {
   HistoryTable,
@@ -60,6 +61,7 @@ import {
   SettingsTable,
   TasksTable,
   type Db,
+  type OutboxEntry,
 } from './store/index.ts';
 
 export { dispatch, type Handlers } from './api/dispatch.ts';
@@ -138,6 +140,12 @@ export interface Engine {
    * A stored task's are announced at start, to its own channels.
    */
   announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number;
+  /**
+   * Carries on, to a task file's channels (`taskId`'s), the deliveries a `backstop backup --config`
+   * of that file that stopped still owed (the file's URLs are only in its command's environment);
+   * returns how many. The app, serve and agent carry on Settings channels' at their start.
+   */
+  resumeOwedOf(taskId: string, channels: NotificationChannel[]): number;
   /**
    * The alerts of the task files' runs this engine's start closed as abandoned that no
    * `announceAbandoned` claimed (this command does not read their file): the CLI tells its
@@ -238,14 +246,19 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let openOwed: () => void = () => {};
   const owedGate = new Promise<void>((r) => (openOwed = r));
   if ((opts.origin ?? 'app') !== 'cli') {
+    resumeOwed(forSettings(now()), (e) => settingsOwed(e, settings.get(), secrets, dataDir, now()), owedGate);
+  }
+  function resumeOwed(which: (e: OutboxEntry) => boolean, resolve: (e: OutboxEntry) => Promise<OwedChannel>, gate?: Promise<void>): number {
     try {
-      const owed = outbox.claimAbandoned();
+      const owed = outbox.claimAbandoned(which);
       if (owed.length > 0) {
         logger.info({ count: owed.length }, 'resuming notifications a Backstop process that stopped was still delivering');
-        notifier.resume(owed, (e) => owedChannel(e, settings.get(), secrets, dataDir, now()), owedGate);
+        notifier.resume(owed, resolve, gate);
       }
+      return owed.length;
     } catch (e) {
       logger.error({ err: e }, 'notifications a stopped process still owed could not be read');
+      return 0;
     }
   }
   const scratchTargets = new ScratchTargetsTable(db);
@@ -598,6 +611,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     slots,
     notifier,
     announceAbandoned,
+    resumeOwedOf: (taskId, channels) => resumeOwed(forFile(taskId), (e) => Promise.resolve(fileOwed(e, channels, now()))),
     abandonedUntold: () => [...fileRuns.values()].flat().map((a) => a.alert),
     deliveries,
     cancelAll,

@@ -6,16 +6,10 @@
  * keychain (`notify.<id>.url`, `notify.smtp.password`) and registered with the log
  * redactor when read; settings hold names, kinds and filters. A channel whose secret is
  * gone is left out (and logged), never a reason to fail a run.
- * `owedChannel` resolves a delivery a stopped process still owed (notifier.ts `resume`) to its
- * Settings channel as it is now — or the reason it is not sent: older than `OWED_MAX_AGE_MS`, a
- * task file's channel (its URL was in that command's environment), the channel deleted, its URL
- * or SMTP server gone, or the channel changed (`sameChannel`): never to a place it was not meant for.
  */
 import type { NotificationChannelSetting, Settings, Task } from '../../shared/domain.ts';
 import type { SecretStore } from '../secrets/index.ts';
-import type { OutboxEntry } from '../store/index.ts';
-import { sameChannel, type NotificationChannel } from './channels.ts';
-import type { OwedChannel } from './notifier.ts';
+import type { NotificationChannel } from './channels.ts';
 import { smtpSettings, type SmtpSettings } from './smtp-settings.ts';
 
 export const urlRef = (id: string) => `notify.${id}.url`;
@@ -51,26 +45,3 @@ export async function channelsForTask(task: Task, settings: Settings, secrets: S
   return out;
 }
 
-/** An owed alert older than this when Backstop starts again is not sent so late (it would read as news). */
-export const OWED_MAX_AGE_MS = 24 * 3_600_000;
-
-const CLOSED = 'Backstop stopped while it was still trying to deliver it';
-
-/** An owed delivery's Settings channel as it is now, or why it is not sent. */
-export async function owedChannel(e: OutboxEntry, settings: Settings, secrets: SecretStore, dataDir: string, now: Date): Promise<OwedChannel> {
-  const age = now.getTime() - Date.parse(e.queuedAt);
-  if (!(age <= OWED_MAX_AGE_MS)) {
-    return { reason: `${CLOSED}, and it was over ${OWED_MAX_AGE_MS / 3_600_000} h old (queued ${e.queuedAt}) when Backstop started again: not sent so late` };
-  }
-  if (e.channelId === null) {
-    return { reason: `${CLOSED} (a task file's channel: its URL is read from the environment of the command that ran it, so only that command could send it)` };
-  }
-  const c = settings.notificationChannels.find((x) => x.id === e.channelId);
-  if (!c) return { reason: `${CLOSED}, and its channel was deleted since: not sent` };
-  const ch = await appChannel(c, settings, secrets, dataDir);
-  if (!ch) return { reason: `${CLOSED}, and its channel has no ${c.kind === 'email' ? 'SMTP server' : 'URL'} any more: not sent` };
-  if (!sameChannel(ch, e.fingerprint)) {
-    return { reason: `${CLOSED}, and its channel was changed since (its ${c.kind === 'email' ? 'recipients, filter or SMTP server' : c.kind === 'webhook' ? 'URL, format or filter' : 'URL or method'}): not sent to the new settings` };
-  }
-  return { channel: ch };
-}

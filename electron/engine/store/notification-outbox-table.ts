@@ -7,7 +7,7 @@
  * channel), secret-free target and receiver, a salted fingerprint of its settings, the attempts
  * made and the process trying it — never a URL, token or password. `settle` removes the row and
  * records the delivery's outcome in ONE transaction, so an outcome is recorded once and a
- * delivered row is never resumed. `claimAbandoned` takes, oldest first, the rows of processes
+ * delivered row is never resumed. `claimAbandoned` takes, oldest first, the rows asked for of processes
  * that are gone (runtime/process-alive.ts; another host's are never taken) for this process — in
  * one IMMEDIATE transaction, so two processes starting together never both take a row. Within one
  * process, the rows of an outbox `release`d (its engine closed) are free too.
@@ -127,13 +127,13 @@ export class NotificationOutboxTable {
     });
   }
 
-  /** The rows of processes that are gone, oldest first, now this process's. */
-  claimAbandoned(): OutboxEntry[] {
+  /** The rows of processes that are gone that `which` takes, oldest first, now this process's. */
+  claimAbandoned(which: (e: OutboxEntry) => boolean): OutboxEntry[] {
     return inTransaction(this.db, () => {
-      const rows = (this.db.prepare('SELECT * FROM notification_outbox ORDER BY id').all() as Row[]).filter((r) => ownerGone(r.owner));
+      const rows = (this.db.prepare('SELECT * FROM notification_outbox ORDER BY id').all() as Row[]).filter((r) => ownerGone(r.owner)).map(fromRow).filter(which);
       const take = this.db.prepare('UPDATE notification_outbox SET owner = ? WHERE id = ?');
       for (const r of rows) take.run(this.owner, r.id);
-      return rows.map(fromRow);
+      return rows;
     });
   }
 

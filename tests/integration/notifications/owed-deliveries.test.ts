@@ -4,8 +4,10 @@
  * carries it on — delivered once, ahead of later alerts to the same channel, its attempts kept —
  * or, when it is too old or its channel was deleted or changed meanwhile, records it not
  * delivered with the reason and says so (notification-failed). The row kept meanwhile holds no
- * secret. Real receivers (an HTTP server, smtp-server), the real keychain; the notifier's waits
- * on a fake clock: the first engine's retry wait never ends (it is closed during it), the next
+ * secret. A task file's alerts (URLs only in its command's environment) are carried on by that
+ * file's next `backstop backup` (a real one, killed while it waited out a Retry-After). Real
+ * receivers (an HTTP server, smtp-server), the real keychain; the notifier's waits in-process on
+ * a fake clock: the first engine's retry wait never ends (it is closed during it), the next
  * one's pass at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,10 +18,13 @@ import { appChannel } from '../../../electron/engine/notifications/app-channels.
 import { payload, type NotificationChannel, type NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import type { Alert } from '../../../electron/shared/domain.ts';
+import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver, trustSmtpCa, type HttpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data } from '../../fixtures/runs.ts';
+import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
 
 const TOKEN = 'owed-T0KEN-8c41d7';
 const CLOSED = 'Backstop stopped while it was still trying to deliver it';
@@ -203,4 +208,46 @@ describe('a delivery still being retried when Backstop closed', () => {
     expect(next.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
     expect(owed(next.engine)).toEqual([]);
   }, 60_000);
+
+  it("a killed `backstop backup --config`'s alert is left to the file's next run (the app cannot send it), which sends it first, once", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const work = tempDir();
+    const env = { OWED_HOOK_URL: `${hook.url}/hooks/${TOKEN}` };
+    const taskFile = writeTaskFile(work, {
+      name: 'cron job',
+      server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+      destinations: [{ kind: 'local', path: tempDir() }],
+      notifications: [{ kind: 'webhook', urlEnv: 'OWED_HOOK_URL', on: ['all'] }],
+    });
+    // The run's alert is asked to come back in 40 s (the command waits that out): the command is killed meanwhile.
+    hook.failNext(1, 503, { 'retry-after': '40' });
+    let pid = 0;
+    const killed = runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env, onSpawn: (p) => (pid = p) });
+    await until('the first attempt refused', () => hook.refused === 1, 30_000);
+    process.kill(pid, 'SIGKILL');
+    expect((await killed).code).toBeNull();
+    expect(dbBytes(dataDir)).not.toContain(TOKEN);
+
+    // The app starting on the same data dir leaves it (it has not the file's URL, and it is not too old).
+    const app = await nextEngine(dataDir);
+    app.engine.start();
+    expect(await app.engine.notifier.flush(5_000)).toBe(true);
+    expect(owed(app.engine)).toEqual([{ event: 'run-succeeded', channel_id: null, attempts: 1 }]);
+    await app.engine.close();
+
+    const next = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env });
+    expect(next.code, next.stderr).toBe(0);
+    const runs = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as { id: string }[];
+    const [ran, earlier] = runs;
+    const told = () => hook.requests.map((r) => JSON.parse(r.body) as NotificationPayload).map((p) => [p.event, p.runId]);
+    expect(told()).toEqual([
+      ['run-succeeded', earlier!.id],
+      ['run-succeeded', ran!.id],
+    ]);
+    // Nothing is owed any more: the run after that sends its own alert only.
+    expect((await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir], { env })).code).toBe(0);
+    expect(told()).toHaveLength(3);
+    expect(told()[2]![1]).not.toBe(earlier!.id);
+  }, 120_000);
 });
