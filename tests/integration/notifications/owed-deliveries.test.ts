@@ -10,8 +10,6 @@
  * a fake clock: the first engine's retry wait never ends (it is closed during it), the next
  * one's pass at once.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Engine, EngineOptions } from '../../../electron/engine/index.ts';
 import { appChannel } from '../../../electron/engine/notifications/app-channels.ts';
@@ -20,6 +18,7 @@ import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
+import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
 import { httpReceiver, smtpReceiver, trustSmtpCa, type HttpReceiver } from '../../fixtures/notify-receivers.ts';
 import { data } from '../../fixtures/runs.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
@@ -82,13 +81,6 @@ async function webhook(engine: Engine, hook: HttpReceiver, name = 'ops chat') {
 
 const events = (hook: HttpReceiver) => hook.requests.map((r) => (JSON.parse(r.body) as NotificationPayload).event);
 const owed = (engine: Engine) => engine.db.prepare('SELECT event, channel_id, attempts FROM notification_outbox ORDER BY id').all();
-/** The app database's files as bytes (the WAL too: a row may not be checkpointed yet). */
-const dbBytes = (dataDir: string) =>
-  ['backstop.db', 'backstop.db-wal']
-    .map((f) => join(dataDir, f))
-    .filter((f) => existsSync(f))
-    .map((f) => readFileSync(f).toString('latin1'))
-    .join('');
 
 describe('a delivery still being retried when Backstop closed', () => {
   it('is carried on by the next start: delivered once, before a later alert to the same channel, its attempts kept', async () => {
@@ -103,8 +95,8 @@ describe('a delivery still being retried when Backstop closed', () => {
     await first.engine.close();
     expect(hook.refused).toBe(1);
     expect(hook.requests).toEqual([]);
-    // Kept without the URL's token.
-    expect(dbBytes(dataDir)).not.toContain(TOKEN);
+    // Kept without the URL's token (the app database with its WAL, the logs).
+    expect(findSecrets({ 'webhook token': TOKEN }, [dataDir])).toEqual([]);
 
     const next = await nextEngine(dataDir);
     // A run of the new process ends before it resumes (start): its alert goes after the owed one.
@@ -196,9 +188,9 @@ describe('a delivery still being retried when Backstop closed', () => {
     await first.waiting();
     await first.engine.close();
     expect(smtp.mails).toEqual([]);
-    const kept = dbBytes(dataDir);
-    expect(kept).toContain('dba@example.test');
-    expect(kept).not.toContain(smtp.password);
+    // The scan sees the kept row (its recipient), and no password in it.
+    expect(findSecrets({ recipient: 'dba@example.test' }, [dataDir]).some((hit) => hit.includes('backstop.db'))).toBe(true);
+    expect(findSecrets({ 'SMTP password': smtp.password }, [dataDir])).toEqual([]);
 
     greylist = false;
     const next = await nextEngine(dataDir);
@@ -227,7 +219,7 @@ describe('a delivery still being retried when Backstop closed', () => {
     await until('the first attempt refused', () => hook.refused === 1, 30_000);
     process.kill(pid, 'SIGKILL');
     expect((await killed).code).toBeNull();
-    expect(dbBytes(dataDir)).not.toContain(TOKEN);
+    expect(findSecrets({ 'webhook token': TOKEN }, [dataDir])).toEqual([]);
 
     // The app starting on the same data dir leaves it (it has not the file's URL, and it is not too old).
     const app = await nextEngine(dataDir);
