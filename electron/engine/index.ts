@@ -631,9 +631,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await secretsReleased;
       // The alerts of runs a stopped process left unfinished reach their channels before a short-lived process (the CLI) exits.
       await Promise.all([...announcing]);
+      // (Owed deliveries taken at the engine's creation go on now if start() never ran, so the wait is not spent on them held.)
+      openOwed();
       if (abandoned.length > 0) await notifier.flush(ABANDONED_FLUSH_MS);
       // Retries still going stay owed (the next start of the app, serve or agent resumes them); an attempt in flight may end first.
-      openOwed();
       await notifier.stop(NOTIFY_STOP_MS);
       outbox.release();
       logger.info('engine stopped');

@@ -119,6 +119,8 @@ export class Notifier {
   }
 
   notify(channels: readonly NotificationChannel[], p: NotificationPayload): void {
+    // Closed (the database with it): nothing can be kept or recorded any more.
+    if (this.detached) return;
     for (const ch of channels) {
       if (!channelWants(ch, p.event)) continue;
       // One at a time per receiver, in order: a run with 50 failed databases does not open 50
@@ -141,12 +143,19 @@ export class Notifier {
       this.enqueue(e.receiver, async () => {
         await gate;
         if (this.stopped) return;
-        const p = JSON.parse(e.payload) as NotificationPayload;
+        const ch = { kind: e.channel, id: e.channelId ?? undefined, target: e.target };
+        let p: NotificationPayload;
+        try {
+          p = JSON.parse(e.payload) as NotificationPayload;
+        } catch {
+          // A damaged row: recorded, not left to be taken again at every start.
+          this.record(ch, { event: e.event, taskId: e.taskId ?? '', runId: e.runId }, e.id, { delivered: false, attempts: e.attempts, error: 'Backstop stopped while it was still trying to deliver it, and what it kept of it cannot be read: not sent' });
+          return;
+        }
         const now = await resolve(e);
         if (this.stopped) return;
         const state: Owed = { id: e.id, attempts: e.attempts, progress: e.progress };
         if ('channel' in now) return this.deliverWithRetry(now.channel, p, state);
-        const ch = { kind: e.channel, id: e.channelId ?? undefined, target: e.target };
         const r = this.record(ch, p, state.id, { delivered: false, attempts: e.attempts, error: now.reason });
         this.tell(ch, p, r);
       });
@@ -234,9 +243,18 @@ export class Notifier {
    */
   private async attempt(ch: NotificationChannel, p: NotificationPayload, limits: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'>, owed: Owed): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore: boolean } | null> {
     const { logger, now } = this.deps;
-    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    // A wait ends early when the process stops (the delivery stays owed).
-    const nap = (ms: number) => Promise.race([sleep(ms), this.stopping]);
+    // A wait ends early when the process stops (the delivery stays owed), its timer cleared: it holds no process open.
+    const { sleep } = this.deps;
+    const nap = (ms: number): Promise<void> =>
+      sleep
+        ? Promise.race([sleep(ms), this.stopping])
+        : new Promise<void>((r) => {
+            const t = setTimeout(r, ms);
+            void this.stopping.then(() => {
+              clearTimeout(t);
+              r();
+            });
+          });
     const target = describeTarget(ch);
     let error: string | null = null;
     let delivered = false;
@@ -316,7 +334,7 @@ export class Notifier {
   }
 
   /** Records the outcome (and removes the owed row with it); logs it. */
-  private record(ch: ChannelRef, p: NotificationPayload, id: number | null, r: { delivered: boolean; attempts: number; error: string | null }): { delivered: boolean; attempts: number; error: string | null; failedBefore: boolean } {
+  private record(ch: ChannelRef, p: Pick<NotificationPayload, 'event' | 'taskId' | 'runId'>, id: number | null, r: { delivered: boolean; attempts: number; error: string | null }): { delivered: boolean; attempts: number; error: string | null; failedBefore: boolean } {
     const { logger, deliveries, outbox, now } = this.deps;
     const { delivered, attempts, error } = r;
     if (this.detached) return { ...r, failedBefore: true };
