@@ -120,6 +120,27 @@ describe('a delivery still being retried when Backstop closed', () => {
     expect(events(hook)).toEqual(['run-failed', 'run-succeeded']);
   }, 60_000);
 
+  it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const engine = await testEngine({ dataDir, notifyRetry: { baseDelayMs: 60_000, timeoutMs: 5_000 } });
+    const channel = await webhook(engine, hook);
+    hook.failNext(1, 503);
+    engine.notifier.notify([await resolved(engine, channel.id)], runEvent('run-failed'));
+    await until('the first attempt refused', () => hook.refused === 1 && owed(engine).length === 1, 10_000);
+    const closing = Date.now();
+    await engine.close();
+    // Not the 5 s close gives attempts in flight, nor the minute of the wait.
+    expect(Date.now() - closing).toBeLessThan(2_500);
+    expect(engine.notifier.inFlight).toBe(0);
+    expect(hook.requests).toEqual([]);
+    const next = await nextEngine(dataDir);
+    expect(next.engine.deliveries.list()).toEqual([]);
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+  }, 60_000);
+
   it('is not sent when over 24 h old at the next start: recorded not delivered with the reason, and said', async () => {
     const hook = await httpReceiver();
     const dataDir = tempDir('backstop-data-');
