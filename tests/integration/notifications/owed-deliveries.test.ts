@@ -164,6 +164,29 @@ describe('a delivery still being retried when Backstop closed', () => {
     ]);
   }, 60_000);
 
+  it("a task file's channel (its URL only in its command's environment) is left by the app's start, and recorded not delivered once over 24 h old", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([{ kind: 'webhook', url: `${hook.url}/hooks/${TOKEN}`, preset: 'json', on: ['all'] }], runEvent('run-failed'));
+    await first.waiting();
+    await first.engine.close();
+
+    const app = await nextEngine(dataDir);
+    app.engine.start();
+    expect(await app.engine.notifier.flush(5_000)).toBe(true);
+    expect(owed(app.engine)).toEqual([{ event: 'run-failed', channel_id: null, attempts: 1 }]);
+    await app.engine.close();
+
+    const later = await nextEngine(dataDir, { now: () => new Date(Date.now() + 25 * 3_600_000) });
+    later.engine.start();
+    expect(await later.engine.notifier.flush(5_000)).toBe(true);
+    expect(later.engine.deliveries.list().map((d) => [d.channelId, d.target, d.status, d.error])).toEqual([[null, hook.url, 'failed', expect.stringMatching(/^Backstop stopped while it was still trying to deliver it, and it was over 24 h old \(queued .+\) when Backstop started again: not sent so late$/)]]);
+    expect(owed(later.engine)).toEqual([]);
+    expect(hook.requests).toEqual([]);
+  }, 60_000);
+
   it('is not sent when its channel was deleted, or changed to another URL, meanwhile: each recorded not delivered with the reason', async () => {
     const hook = await httpReceiver();
     const pager = await httpReceiver();
