@@ -129,6 +129,8 @@ export class NotificationOutboxTable {
 
   /** The rows of processes that are gone that `which` takes, oldest first, now this process's. */
   claimAbandoned(which: (e: OutboxEntry) => boolean): OutboxEntry[] {
+    // Nothing owed (the usual start): no write lock taken.
+    if (!this.db.prepare('SELECT 1 FROM notification_outbox LIMIT 1').get()) return [];
     return inTransaction(this.db, () => {
       const rows = (this.db.prepare('SELECT * FROM notification_outbox ORDER BY id').all() as Row[]).filter((r) => ownerGone(r.owner)).map(fromRow).filter(which);
       const take = this.db.prepare('UPDATE notification_outbox SET owner = ? WHERE id = ?');
