@@ -184,6 +184,8 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
 const ABANDONED_FLUSH_MS = 30_000;
 /** How long close() waits for notification attempts in flight (one that answers is recorded, not resumed and sent again). */
 const NOTIFY_STOP_MS = 5_000;
+/** How often a started engine looks for deliveries owed by a process that stopped meanwhile. */
+const OWED_CHECK_MS = 5 * 60_000;
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { dataDir, logsDir } = engineFolders(opts.dataDir);
@@ -246,7 +248,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let openOwed: () => void = () => {};
   const owedGate = new Promise<void>((r) => (openOwed = r));
   if ((opts.origin ?? 'app') !== 'cli') {
-    resumeOwed(forSettings(now()), (e) => settingsOwed(e, settings.get(), secrets, dataDir, now()), owedGate);
+    resumeOwed(forSettings(now()), settingsResolver, owedGate);
+  }
+  function settingsResolver(e: OutboxEntry): Promise<OwedChannel> {
+    return settingsOwed(e, settings.get(), secrets, dataDir, now());
   }
   function resumeOwed(which: (e: OutboxEntry) => boolean, resolve: (e: OutboxEntry) => Promise<OwedChannel>, gate?: Promise<void>): number {
     try {
@@ -455,6 +460,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let lockRetry: NodeJS.Timeout | undefined;
   const slots = new SlotWatch({ tasks, servers, settings, secrets, events, dataDir, now, logger });
   let slotTimer: NodeJS.Timeout | undefined;
+  let owedTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
     if (!runner.activeRuns().some((r) => r.runId === runId)) {
       health.check();
@@ -571,6 +577,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     resolveTask,
     start(who = 'app', opts = {}) {
       openOwed();
+      // What a process that stops while this one runs (a killed agent, a CLI) still owed is carried on within minutes.
+      owedTimer = setInterval(() => void resumeOwed(forSettings(now()), settingsResolver), OWED_CHECK_MS);
+      owedTimer.unref();
       secretsReleased = releaseUnclaimed({ secrets, tasks, unclaimed, now, warn: warnSecret }).then(
         (refs) => refs.length > 0 && logger.info({ refs }, 'removed destination secrets saved over a day ago that no task uses (a window that saved them never released them)'),
         (err: unknown) => logger.warn({ err }, 'the destination secrets no task uses could not be checked'),
@@ -623,6 +632,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(healthTimer);
       clearInterval(lockRetry);
       clearInterval(slotTimer);
+      clearInterval(owedTimer);
       cancelAll();
       await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
       // The process's idle backup job workers end now rather than 10 s later (the pool stays usable).

@@ -10,7 +10,7 @@
  * a fake clock: the first engine's retry wait never ends (it is closed during it), the next
  * one's pass at once.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Engine, EngineOptions } from '../../../electron/engine/index.ts';
 import { appChannel } from '../../../electron/engine/notifications/app-channels.ts';
 import { payload, type NotificationChannel, type NotificationPayload } from '../../../electron/engine/notifications/index.ts';
@@ -118,6 +118,31 @@ describe('a delivery still being retried when Backstop closed', () => {
     third.engine.start();
     expect(await third.engine.notifier.flush(5_000)).toBe(true);
     expect(events(hook)).toEqual(['run-failed', 'run-succeeded']);
+  }, 60_000);
+
+  it('owed by a process that stopped while the app runs (a killed agent, a CLI): carried on within 5 minutes, not only at the next start', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    // The app is already running when the other process stops.
+    const app = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      await first.engine.close();
+      expect(await app.engine.notifier.flush(5_000)).toBe(true);
+      expect(hook.requests).toEqual([]);
+      vi.advanceTimersByTime(5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+    expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
   }, 60_000);
 
   it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
