@@ -44,4 +44,3 @@ export async function channelsForTask(task: Task, settings: Settings, secrets: S
   }
   return out;
 }
-
