@@ -366,7 +366,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             ...(hooks ?? []).map((h) => `hook ${h.phase} ${h.database ?? ''}: ${h.status}${h.exitCode !== null && h.status !== 'ok' ? ` (exit ${h.exitCode})` : ''}${h.action !== 'none' ? ` → ${h.action}` : ''}`),
             // Only what went wrong: an alert that did not get out is worth a line, one that did is not.
             ...summary.notifications.filter((n) => n.status === 'failed' || n.error).map((n) => `notification ${n.event} → ${n.channel} ${n.target}: ${n.status}${n.error ? ` (${n.error})` : ''}`),
-            ...(summary.notificationsUnfinished ? [`notifications: ${summary.notificationsUnfinished} still being retried when the wait ended (not delivered)`] : []),
+            ...(summary.notificationsUnfinished ? [`notifications: ${summary.notificationsUnfinished} still being retried when the wait ended (not delivered yet: the next backstop backup of this file carries them on)`] : []),
           ].join('\n'),
         );
         // A run whose backups were stored but that History could not record is "success" with an

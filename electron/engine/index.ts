@@ -40,13 +40,15 @@ import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
 import { RestoreHistory } from './restore/restore-history.ts';
 import { OwnLeftovers } from './restore/own-leftovers.ts';
-import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type RetryPolicy } from './notifications/index.ts';
+import { categoryOf, Notifier, ONE_SHOT_RETRY, payload, type FailingChannel, type NotificationChannel, type OwedChannel, type RetryPolicy } from './notifications/index.ts';
 import { channelsForTask } from './notifications/app-channels.ts';
+import { fileOwed, forFile, forSettings, settingsOwed } from './notifications/owed.ts';
 import { notDelivered } from '../shared/delivery-outcome.ts';
 import {
   HistoryTable,
   KeysTable,
   NotificationDeliveriesTable,
+  NotificationOutboxTable,
   RestoredDatabasesTable,
   ScheduleStateTable,
   ScratchTargetsTable,
@@ -59,6 +61,7 @@ import {
   SettingsTable,
   TasksTable,
   type Db,
+  type OutboxEntry,
 } from './store/index.ts';
 
 export { dispatch, type Handlers } from './api/dispatch.ts';
@@ -79,6 +82,8 @@ export interface EngineOptions {
   encoderWorkers?: number;
   /** Notification retries (tests shorten the backoff); the CLI's one-shot commands default to `ONE_SHOT_RETRY`. */
   notifyRetry?: Partial<RetryPolicy>;
+  /** The notifier's waits between attempts (tests pass a fake clock's); default: a timer. */
+  notifySleep?: (ms: number) => Promise<void>;
   /** Which kind of process runs this engine, recorded on restores in History: the window (default), the CLI, or `serve` / `agent`. */
   origin?: RunOrigin;
 }
@@ -136,6 +141,12 @@ export interface Engine {
    */
   announceAbandoned(taskId: string, taskName: string, channels: NotificationChannel[]): number;
   /**
+   * Carries on, to a task file's channels (`taskId`'s), the deliveries a `backstop backup --config`
+   * of that file that stopped still owed (the file's URLs are only in its command's environment);
+   * returns how many. The app, serve and agent carry on Settings channels' at their start.
+   */
+  resumeOwedOf(taskId: string, channels: NotificationChannel[]): number;
+  /**
    * The alerts of the task files' runs this engine's start closed as abandoned that no
    * `announceAbandoned` claimed (this command does not read their file): the CLI tells its
    * user on stderr, the only one who can still hear of them.
@@ -171,6 +182,10 @@ function redacting(store: SecretStore, redactor: Redactor): SecretStore {
 
 /** How long close() waits for the alerts of runs a stopped process left unfinished (a one-shot CLI command's engine closes right after). */
 const ABANDONED_FLUSH_MS = 30_000;
+/** How long close() waits for notification attempts in flight (one that answers is recorded, not resumed and sent again). */
+const NOTIFY_STOP_MS = 5_000;
+/** How often a started engine looks for deliveries owed by a process that stopped meanwhile. */
+const OWED_CHECK_MS = 5 * 60_000;
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { dataDir, logsDir } = engineFolders(opts.dataDir);
@@ -225,7 +240,32 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   };
   // A one-shot command waits a minute for its deliveries: a schedule that ends within it (the window, serve and agent outlast a greylist).
   const retry = opts.notifyRetry ?? (opts.origin === 'cli' ? ONE_SHOT_RETRY : undefined);
-  const notifier = new Notifier({ logger, deliveries, now, onFailing, ...(retry ? { retry } : {}) });
+  const outbox = new NotificationOutboxTable(db, deliveries);
+  const notifier = new Notifier({ logger, deliveries, outbox, now, onFailing, ...(retry ? { retry } : {}), ...(opts.notifySleep ? { sleep: opts.notifySleep } : {}) });
+  // Deliveries a Backstop process that stopped (closed, killed, the machine rebooted) still owed: the app, serve and agent
+  // take them now — ahead of any alert this process sends to the same receiver — and go on with them once start()
+  // runs (its alerts are heard by then). A one-shot command does not: the next of those does.
+  let openOwed: () => void = () => {};
+  const owedGate = new Promise<void>((r) => (openOwed = r));
+  if ((opts.origin ?? 'app') !== 'cli') {
+    resumeOwed(forSettings(now()), settingsResolver, owedGate);
+  }
+  function settingsResolver(e: OutboxEntry): Promise<OwedChannel> {
+    return settingsOwed(e, settings.get(), secrets, dataDir, now());
+  }
+  function resumeOwed(which: (e: OutboxEntry) => boolean, resolve: (e: OutboxEntry) => Promise<OwedChannel>, gate?: Promise<void>): number {
+    try {
+      const owed = outbox.claimAbandoned(which);
+      if (owed.length > 0) {
+        logger.info({ count: owed.length }, 'resuming notifications a Backstop process that stopped was still delivering');
+        notifier.resume(owed, resolve, gate);
+      }
+      return owed.length;
+    } catch (e) {
+      logger.error({ err: e }, 'notifications a stopped process still owed could not be read');
+      return 0;
+    }
+  }
   const scratchTargets = new ScratchTargetsTable(db);
   const unclaimed = new UnclaimedSecretsTable(db);
   const destinationSpace = new DestinationSpaceTable(db);
@@ -420,6 +460,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let lockRetry: NodeJS.Timeout | undefined;
   const slots = new SlotWatch({ tasks, servers, settings, secrets, events, dataDir, now, logger });
   let slotTimer: NodeJS.Timeout | undefined;
+  let owedTimer: NodeJS.Timeout | undefined;
   events.on('history.changed', ({ runId }) => {
     if (!runner.activeRuns().some((r) => r.runId === runId)) {
       health.check();
@@ -535,6 +576,10 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     localCache,
     resolveTask,
     start(who = 'app', opts = {}) {
+      openOwed();
+      // What a process that stops while this one runs (a killed agent, a CLI) still owed is carried on within minutes.
+      owedTimer = setInterval(() => void resumeOwed(forSettings(now()), settingsResolver), OWED_CHECK_MS);
+      owedTimer.unref();
       secretsReleased = releaseUnclaimed({ secrets, tasks, unclaimed, now, warn: warnSecret }).then(
         (refs) => refs.length > 0 && logger.info({ refs }, 'removed destination secrets saved over a day ago that no task uses (a window that saved them never released them)'),
         (err: unknown) => logger.warn({ err }, 'the destination secrets no task uses could not be checked'),
@@ -575,6 +620,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     slots,
     notifier,
     announceAbandoned,
+    resumeOwedOf: (taskId, channels) => resumeOwed(forFile(taskId), (e) => Promise.resolve(fileOwed(e, channels, now()))),
     abandonedUntold: () => [...fileRuns.values()].flat().map((a) => a.alert),
     deliveries,
     cancelAll,
@@ -586,6 +632,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       clearInterval(healthTimer);
       clearInterval(lockRetry);
       clearInterval(slotTimer);
+      clearInterval(owedTimer);
       cancelAll();
       await Promise.all([runner.idle(), restores.idle(), serverRestoreService.idle(), testRestores.idle()]);
       // The process's idle backup job workers end now rather than 10 s later (the pool stays usable).
@@ -594,7 +641,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       await secretsReleased;
       // The alerts of runs a stopped process left unfinished reach their channels before a short-lived process (the CLI) exits.
       await Promise.all([...announcing]);
+      // (Owed deliveries taken at the engine's creation go on now if start() never ran, so the wait is not spent on them held.)
+      openOwed();
       if (abandoned.length > 0) await notifier.flush(ABANDONED_FLUSH_MS);
+      // Retries still going stay owed (the next start of the app, serve or agent resumes them); an attempt in flight may end first.
+      await notifier.stop(NOTIFY_STOP_MS);
+      outbox.release();
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();

@@ -165,6 +165,8 @@ export async function backupCommand(
   if (key) engine.redactor.register(key.toString('base64'));
   for (const c of credentials) if (c) engine.redactor.register(JSON.stringify(c)); // each secret field (redactor.ts)
   // A run of this file that a killed `backstop backup` left unfinished (closed as this engine started): told to the file's channels, once.
+  // Alerts to the file's channels a stopped `backstop backup` of this file still owed go first (its URLs are only here).
+  engine.resumeOwedOf(task.id, notifications);
   engine.announceAbandoned(task.id, task.name, notifications);
   const resolved: ResolvedTask = { task, server, password, key, credentials, persisted: false, ...(toolPaths ? { toolPaths } : {}), ...(only ? { only } : {}), notifications };
   if (only) {

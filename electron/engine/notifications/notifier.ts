@@ -14,10 +14,15 @@
  * Deliveries to one receiver (an SMTP server, a URL's host) go one at a time, in the order
  * notified. Heartbeats ignore `on`: they go on every finished run (the URL on success, URL/fail on
  * failure) and on nothing else.
+ * With an `outbox`, each (event, channel) notified is kept there until it ends, with its attempts
+ * (counted before each is made), so `resume` can carry on, in a later process, what a closed or
+ * killed one still owed — at least once: an attempt cut by the close is made again. `stop(ms)`
+ * ends the retries (their rows stay owed), waits at most `ms` for attempts in flight, then
+ * records nothing more (the database is about to close).
  */
 import type { Logger } from '../logging/index.ts';
-import type { NotificationDeliveriesTable } from '../store/index.ts';
-import { describeTarget, type NotificationChannel } from './channels.ts';
+import type { NotificationDeliveriesTable, NotificationOutboxTable, OutboxEntry, OutboxProgress } from '../store/index.ts';
+import { channelFingerprint, describeTarget, type NotificationChannel } from './channels.ts';
 import { DeferredRecipientsError, deliver, PermanentDeliveryError, RetryLaterError } from './deliver.ts';
 import { wants, type NotificationPayload } from './events.ts';
 
@@ -53,7 +58,21 @@ export interface NotifierDeps {
    * there was none): told once when a channel starts failing, not again until one gets through.
    */
   onFailing?: (f: FailingChannel) => void;
+  /** Deliveries still owed, kept so a close, crash or reboot does not lose them (absent: memory only). */
+  outbox?: NotificationOutboxTable | null;
 }
+
+/** An owed delivery's channel as it is now, or why it is not sent (deleted, changed, too old). */
+export type OwedChannel = { channel: NotificationChannel } | { reason: string };
+
+/** Where a delivery is in the outbox, and how far it got before (a resumed one). */
+interface Owed {
+  id: number | null;
+  attempts: number;
+  progress: OutboxProgress | null;
+}
+
+const FRESH: Owed = { id: null, attempts: 0, progress: null };
 
 /** What is said of a channel that started failing: secret-free, as the deliveries table. */
 export interface FailingChannel {
@@ -89,33 +108,99 @@ export class Notifier {
   /** Channels told failing in this process (two deliveries failing at once are told once). */
   private readonly failing = new Set<string>();
   private readonly retry: RetryPolicy;
+  /** Set by `stop`: no attempt starts and no wait goes on; `detached`: nothing is recorded any more. */
+  private stopped = false;
+  private detached = false;
+  private wake: () => void = () => {};
+  private readonly stopping = new Promise<void>((r) => (this.wake = r));
 
   constructor(private readonly deps: NotifierDeps) {
     this.retry = { ...DEFAULT_RETRY, ...deps.retry };
   }
 
   notify(channels: readonly NotificationChannel[], p: NotificationPayload): void {
+    // Closed (the database with it): nothing can be kept or recorded any more.
+    if (this.detached) return;
     for (const ch of channels) {
       if (!channelWants(ch, p.event)) continue;
       // One at a time per receiver, in order: a run with 50 failed databases does not open 50
       // SMTP connections at once (providers answer 421 beyond a few and the retries, in
       // lockstep, are refused again) nor post 50 times in the same second to a chat webhook.
       const key = receiverKey(ch);
-      const job: Promise<void> = (this.queues.get(key) ?? Promise.resolve())
-        .then(() => this.deliverWithRetry(ch, p))
-        .finally(() => {
-          this.pending.delete(job);
-          if (this.queues.get(key) === job) this.queues.delete(key);
-        });
-      this.queues.set(key, job);
-      this.pending.add(job);
+      const id = this.owe(ch, p, key);
+      this.enqueue(key, () => this.deliverWithRetry(ch, p, { id, attempts: 0, progress: null }));
+    }
+  }
+
+  /**
+   * Carries on deliveries a process that stopped still owed (oldest first), after `gate` (the
+   * process's start): each waits in its receiver's queue ahead of anything notified later, is
+   * resolved to its channel as it is now — or recorded not delivered with the reason, and said
+   * like a delivery given up — and keeps its attempts.
+   */
+  resume(owed: readonly OutboxEntry[], resolve: (e: OutboxEntry) => Promise<OwedChannel>, gate: Promise<void> = Promise.resolve()): void {
+    for (const e of owed) {
+      this.enqueue(e.receiver, async () => {
+        await gate;
+        if (this.stopped) return;
+        const ch = { kind: e.channel, id: e.channelId ?? undefined, target: e.target };
+        let p: NotificationPayload;
+        try {
+          p = JSON.parse(e.payload) as NotificationPayload;
+        } catch {
+          // A damaged row: recorded, not left to be taken again at every start.
+          this.record(ch, { event: e.event, taskId: e.taskId ?? '', runId: e.runId }, e.id, { delivered: false, attempts: e.attempts, error: 'Backstop stopped while it was still trying to deliver it, and what it kept of it cannot be read: not sent' });
+          return;
+        }
+        const now = await resolve(e);
+        if (this.stopped) return;
+        const state: Owed = { id: e.id, attempts: e.attempts, progress: e.progress };
+        if ('channel' in now) return this.deliverWithRetry(now.channel, p, state);
+        const r = this.record(ch, p, state.id, { delivered: false, attempts: e.attempts, error: now.reason });
+        this.tell(ch, p, r);
+      });
+    }
+  }
+
+  /** Ends the retries (their deliveries stay owed), waits at most `ms` for attempts in flight; nothing is recorded after. */
+  async stop(ms: number): Promise<boolean> {
+    this.stopped = true;
+    this.wake();
+    const done = await this.flush(ms);
+    this.detached = true;
+    return done;
+  }
+
+  private enqueue(key: string, run: () => Promise<void>): void {
+    const job: Promise<void> = (this.queues.get(key) ?? Promise.resolve())
+      .then(run)
+      .catch((e: unknown) => {
+        if (!this.detached) this.deps.logger.error({ err: e }, 'notification delivery failed unexpectedly');
+      })
+      .finally(() => {
+        this.pending.delete(job);
+        if (this.queues.get(key) === job) this.queues.delete(key);
+      });
+    this.queues.set(key, job);
+    this.pending.add(job);
+  }
+
+  /** Keeps the delivery in the outbox; its id, or null when there is none or it cannot be written (then it is tried from memory). */
+  private owe(ch: NotificationChannel, p: NotificationPayload, receiver: string): number | null {
+    const { outbox, now, logger } = this.deps;
+    if (!outbox) return null;
+    try {
+      return outbox.add({ queuedAt: now().toISOString(), event: p.event, channel: ch.kind, channelId: ch.id ?? null, target: describeTarget(ch), receiver, fingerprint: channelFingerprint(ch), taskId: p.taskId, runId: p.runId, payload: JSON.stringify(p) });
+    } catch (e) {
+      logger.error({ err: e, event: p.event }, 'notification could not be kept for after a restart; it is tried from memory');
+      return null;
     }
   }
 
   /** Delivers one payload to one channel now, with the retries ("Send test"); resolves with the outcome. */
   async sendNow(ch: NotificationChannel, p: NotificationPayload): Promise<{ delivered: boolean; attempts: number; error: string | null }> {
-    const { delivered, attempts, error } = await this.attempt(ch, p, { attempts: Math.min(this.retry.attempts, ONE_SHOT_RETRY.attempts), maxWaitMs: Math.min(this.retry.maxWaitMs, ONE_SHOT_RETRY.maxWaitMs) });
-    return { delivered, attempts, error };
+    const r = await this.attempt(ch, p, { attempts: Math.min(this.retry.attempts, ONE_SHOT_RETRY.attempts), maxWaitMs: Math.min(this.retry.maxWaitMs, ONE_SHOT_RETRY.maxWaitMs) }, FRESH);
+    return r ? { delivered: r.delivered, attempts: r.attempts, error: r.error } : { delivered: false, attempts: 0, error: 'Backstop is closing: not sent' };
   }
 
   /** Deliveries still going (with their retries). */
@@ -136,37 +221,57 @@ export class Notifier {
     return true;
   }
 
-  private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload): Promise<void> {
-    try {
-      const r = await this.attempt(ch, p, this.retry);
-      const key = ch.id ?? `${ch.kind} ${describeTarget(ch)}`;
-      if (r.delivered) this.failing.delete(key);
-      else if (!r.failedBefore && !this.failing.has(key)) {
-        this.failing.add(key);
-        this.deps.onFailing?.({ channel: ch.kind, channelId: ch.id ?? null, target: describeTarget(ch), event: p.event, attempts: r.attempts, error: r.error ?? 'not delivered' });
-      }
-    } catch (e) {
-      this.deps.logger.error({ err: e }, 'notification delivery failed unexpectedly');
+  private async deliverWithRetry(ch: NotificationChannel, p: NotificationPayload, owed: Owed): Promise<void> {
+    const r = await this.attempt(ch, p, this.retry, owed);
+    if (r) this.tell({ kind: ch.kind, id: ch.id, target: describeTarget(ch) }, p, r);
+  }
+
+  /** A channel that starts failing is told once (`onFailing`), again only after a delivery got through. */
+  private tell(ch: Pick<ChannelRef, 'kind' | 'id' | 'target'>, p: NotificationPayload, r: { delivered: boolean; attempts: number; error: string | null; failedBefore: boolean }): void {
+    const key = ch.id ?? `${ch.kind} ${ch.target}`;
+    if (r.delivered) this.failing.delete(key);
+    else if (!r.failedBefore && !this.failing.has(key)) {
+      this.failing.add(key);
+      this.deps.onFailing?.({ channel: ch.kind, channelId: ch.id ?? null, target: ch.target, event: p.event, attempts: r.attempts, error: r.error ?? 'not delivered' });
     }
   }
 
-  /** `limits`: how many attempts and the longest Retry-After waited out (the policy's, or Send test's). */
-  private async attempt(ch: NotificationChannel, p: NotificationPayload, limits: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'>): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore?: boolean }> {
-    const { logger, deliveries, now } = this.deps;
-    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  /**
+   * `limits`: how many attempts and the longest Retry-After waited out (the policy's, or Send test's);
+   * `owed`: its outbox row and how far it got before (a resumed delivery goes on from there). Null
+   * when `stop` cut it: it stays owed, nothing recorded.
+   */
+  private async attempt(ch: NotificationChannel, p: NotificationPayload, limits: Pick<RetryPolicy, 'attempts' | 'maxWaitMs'>, owed: Owed): Promise<{ delivered: boolean; attempts: number; error: string | null; failedBefore: boolean } | null> {
+    const { logger, now } = this.deps;
+    // A wait ends early when the process stops (the delivery stays owed), its timer cleared: it holds no process open.
+    const { sleep } = this.deps;
+    const nap = (ms: number): Promise<void> =>
+      sleep
+        ? Promise.race([sleep(ms), this.stopping])
+        : new Promise<void>((r) => {
+            const t = setTimeout(r, ms);
+            void this.stopping.then(() => {
+              clearTimeout(t);
+              r();
+            });
+          });
     const target = describeTarget(ch);
     let error: string | null = null;
     let delivered = false;
-    let attempts = 0;
+    let attempts = owed.attempts;
     let wait = 0;
     // E-mail recipients deferred (4xx) while others took the mail: the retries go to them alone.
-    let to: NotificationChannel = ch;
-    let someGotIt = false;
-    const notes: string[] = [];
+    let to: NotificationChannel = ch.kind === 'email' && owed.progress?.to ? { ...ch, to: owed.progress.to } : ch;
+    let someGotIt = owed.progress?.someGotIt ?? false;
+    const notes: string[] = [...(owed.progress?.notes ?? [])];
     const holdKey = ch.kind === 'email' ? null : ch.url;
     const { maxWaitMs } = limits;
-    for (let i = 0; i < limits.attempts; i++) {
-      if (i > 0) await sleep(wait);
+    // A resumed delivery goes on where it was (its backoff too); one whose last attempt was cut by the close makes it again.
+    const first = owed.attempts;
+    const last = Math.max(limits.attempts, first + 1);
+    for (let i = first; i < last; i++) {
+      if (i > first) await nap(wait);
+      if (this.stopped) return null;
       // An earlier alert to this URL was told to wait: this one does not knock sooner either.
       const until = holdKey ? this.notBefore.get(holdKey) : undefined;
       const hold = until === undefined ? 0 : until - now().getTime();
@@ -174,9 +279,11 @@ export class Notifier {
         error = `${target} asked to wait until ${new Date(until!).toISOString()} (Retry-After), longer than Backstop waits (${Math.round(maxWaitMs / 1000)} s): not sent before then, which would extend the limit`;
         break;
       }
-      if (hold > 0) await sleep(hold);
+      if (hold > 0) await nap(hold);
       else if (until !== undefined) this.notBefore.delete(holdKey!);
+      if (this.stopped) return null;
       attempts++;
+      this.progress(owed.id, attempts, to, ch, notes, someGotIt);
       try {
         // Delivered; a note says what was refused on the way (an e-mail recipient).
         const note = await deliver(to, p, this.retry.timeoutMs, now());
@@ -186,13 +293,14 @@ export class Notifier {
         break;
       } catch (e) {
         error = (e as Error).message;
-        logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
+        if (!this.detached) logger.warn({ event: p.event, channel: ch.kind, target, attempt: attempts, error }, 'notification not delivered yet');
         // The same refusal again on every try (a wrong password would lock the account).
         if (e instanceof PermanentDeliveryError) break;
         if (e instanceof DeferredRecipientsError && to.kind === 'email') {
           someGotIt ||= e.delivered;
           if (e.refused && !notes.includes(e.refused)) notes.push(e.refused);
           to = { ...to, to: e.deferred };
+          this.progress(owed.id, attempts, to, ch, notes, someGotIt);
         }
         wait = this.retry.baseDelayMs * 2 ** i;
         if (e instanceof RetryLaterError) {
@@ -211,17 +319,44 @@ export class Notifier {
       const whom = to.kind === 'email' && !error?.includes(to.to.join(', ')) ? ` for ${to.to.join(', ')}` : '';
       error = [...notes, `${error}${whom}, still after ${attempts} attempts; the others got it`].join('; ');
     }
+    return this.record({ kind: ch.kind, id: ch.id, target }, p, owed.id, { delivered, attempts, error });
+  }
+
+  /** How far an owed delivery got, kept before each attempt (a failure to keep it is logged: the delivery goes on). */
+  private progress(id: number | null, attempts: number, to: NotificationChannel, ch: NotificationChannel, notes: string[], someGotIt: boolean): void {
+    if (id === null || !this.deps.outbox || this.detached) return;
+    const narrowed = to.kind === 'email' && ch.kind === 'email' && to.to.join(',') !== ch.to.join(',') ? to.to : undefined;
+    try {
+      this.deps.outbox.progress(id, attempts, narrowed || notes.length || someGotIt ? { ...(narrowed ? { to: narrowed } : {}), notes, someGotIt } : null);
+    } catch (e) {
+      this.deps.logger.error({ err: e }, 'notification attempt could not be counted');
+    }
+  }
+
+  /** Records the outcome (and removes the owed row with it); logs it. */
+  private record(ch: ChannelRef, p: Pick<NotificationPayload, 'event' | 'taskId' | 'runId'>, id: number | null, r: { delivered: boolean; attempts: number; error: string | null }): { delivered: boolean; attempts: number; error: string | null; failedBefore: boolean } {
+    const { logger, deliveries, outbox, now } = this.deps;
+    const { delivered, attempts, error } = r;
+    if (this.detached) return { ...r, failedBefore: true };
     const channelId = ch.id ?? null;
-    const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
+    const row = { at: now().toISOString(), event: p.event, channel: ch.kind, channelId, target: ch.target, taskId: p.taskId, runId: p.runId, status: delivered ? ('delivered' as const) : ('failed' as const), attempts, error };
     let failedBefore = false;
     try {
-      failedBefore = deliveries?.last({ channelId, channel: ch.kind, target })?.status === 'failed';
-      deliveries?.record(row);
+      failedBefore = deliveries?.last({ channelId, channel: ch.kind, target: ch.target })?.status === 'failed';
+      if (outbox) outbox.settle(id, row);
+      else deliveries?.record(row);
     } catch (e) {
       logger.error({ err: e }, 'notification delivery could not be recorded');
     }
-    if (delivered) logger.info({ event: p.event, channel: ch.kind, target, attempts, ...(error ? { note: error } : {}) }, 'notification delivered');
-    else logger.error({ event: p.event, channel: ch.kind, target, attempts, error }, 'notification given up');
-    return { delivered, attempts, error, failedBefore };
+    if (delivered) logger.info({ event: p.event, channel: ch.kind, target: ch.target, attempts, ...(error ? { note: error } : {}) }, 'notification delivered');
+    else logger.error({ event: p.event, channel: ch.kind, target: ch.target, attempts, error }, 'notification given up');
+    return { ...r, failedBefore };
   }
+}
+
+/** A channel as recorded: its kind, Settings id and secret-free target. */
+interface ChannelRef {
+  kind: NotificationChannel['kind'];
+  id?: string | undefined;
+  target: string;
 }

@@ -13,3 +13,4 @@ export * from './scratch-targets-table.ts';
 export * from './server-restores-table.ts';
 export * from './unclaimed-secrets-table.ts';
 export * from './destination-space-table.ts';
+export * from './notification-outbox-table.ts';

@@ -248,4 +248,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE task_databases ADD COLUMN gone_at TEXT;
   `,
+  // 18: deliveries still owed (notifications/notifier.ts): the payload as it is sent, the channel by
+  //     id (a Settings channel) with a salted fingerprint of its settings, the attempts made and the
+  //     process trying it — so an alert a closed or killed process was still retrying is resumed at
+  //     the next start (store/notification-outbox-table.ts). No secret: never a URL, token or password.
+  `
+  CREATE TABLE notification_outbox (
+    id          INTEGER PRIMARY KEY,
+    queued_at   TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    channel_id  TEXT,
+    target      TEXT NOT NULL,
+    receiver    TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    task_id     TEXT,
+    run_id      TEXT,
+    payload     TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    progress    TEXT,
+    owner       TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

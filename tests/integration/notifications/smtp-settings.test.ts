@@ -7,22 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getCACertificates, setDefaultCACertificates } from 'node:tls';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testEngine } from '../../fixtures/engine.ts';
-import { smtpReceiver } from '../../fixtures/notify-receivers.ts';
+import { smtpReceiver, trustSmtpCa } from '../../fixtures/notify-receivers.ts';
 import { data } from '../../fixtures/runs.ts';
-
-function trust(caFile: string): void {
-  const before = getCACertificates('default');
-  setDefaultCACertificates([...before, readFileSync(caFile, 'utf8')]);
-  onTestFinished(() => setDefaultCACertificates(before));
-}
 
 describe('Settings › E-mail server', () => {
   it('keeps the password in the keychain only, and a test mail reaches the server over STARTTLS with the login', async () => {
     const smtp = await smtpReceiver();
-    trust(smtp.caFile);
+    trustSmtpCa(smtp);
     const engine = await testEngine({ notifyRetry: { attempts: 2, baseDelayMs: 100, timeoutMs: 5_000 } });
     const seen: string[] = [];
     engine.events.onAny((name, payload) => seen.push(`${name} ${JSON.stringify(payload)}`));
@@ -60,7 +53,7 @@ describe('Settings › E-mail server', () => {
 
   it('a wrong password is an answer (not delivered, tried once — retries would lock the account — naming the server), and nothing arrives', async () => {
     const smtp = await smtpReceiver();
-    trust(smtp.caFile);
+    trustSmtpCa(smtp);
     const engine = await testEngine({ notifyRetry: { attempts: 2, baseDelayMs: 100, timeoutMs: 5_000 } });
     data(await engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: 'wrong-Pa55word' }));
     const outcome = data(await engine.call('notifications.testSmtp', { to: 'dba@example.test' }));

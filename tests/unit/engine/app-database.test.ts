@@ -17,7 +17,7 @@ describe('app database', () => {
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
     expect((db.prepare('PRAGMA foreign_keys').get() as { foreign_keys: number }).foreign_keys).toBe(1);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['destination_space', 'keys', 'notification_deliveries', 'restored_databases', 'run_databases', 'run_hooks', 'runs', 'schedule_state', 'scratch_targets', 'server_restores', 'servers', 'settings', 'task_databases', 'tasks', 'test_restore_schedule_state', 'unclaimed_secrets']);
+    expect(tables).toEqual(['destination_space', 'keys', 'notification_deliveries', 'notification_outbox', 'restored_databases', 'run_databases', 'run_hooks', 'runs', 'schedule_state', 'scratch_targets', 'server_restores', 'servers', 'settings', 'task_databases', 'tasks', 'test_restore_schedule_state', 'unclaimed_secrets']);
     db.close();
   });
 
@@ -131,6 +131,21 @@ describe('an upgrade that fails part-way', () => {
     const db = openAppDatabase(path);
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
     expect(db.prepare('SELECT run_id, server_stream FROM run_databases').all()).toEqual([{ run_id: 'rp', server_stream: 1 }]);
+    db.close();
+  });
+
+  it('migration 18 adds the outbox of deliveries still owed to a schema-17 file, its delivery history kept', () => {
+    const path = join(tempDir(), 'backstop.db');
+    const raw = new Database(path);
+    for (const step of MIGRATIONS.slice(0, 17)) raw.exec(step);
+    raw.exec("PRAGMA user_version = 17; INSERT INTO notification_deliveries (at, event, channel, target, status, attempts, channel_id) VALUES ('2026-12-06T02:00:00.000Z', 'run-failed', 'webhook', 'https://hooks.example.com', 'failed', 9, 'c1');");
+    raw.close();
+    const db = openAppDatabase(path);
+    expect(schemaVersion(db)).toBe(18);
+    expect(db.prepare('SELECT event, status, attempts, channel_id FROM notification_deliveries').all()).toEqual([{ event: 'run-failed', status: 'failed', attempts: 9, channel_id: 'c1' }]);
+    const columns = (db.prepare('PRAGMA table_info(notification_outbox)').all() as { name: string }[]).map((c) => c.name);
+    expect(columns).toEqual(['id', 'queued_at', 'event', 'channel', 'channel_id', 'target', 'receiver', 'fingerprint', 'task_id', 'run_id', 'payload', 'attempts', 'progress', 'owner']);
+    expect(db.prepare('SELECT count(*) AS n FROM notification_outbox').get()).toMatchObject({ n: 0 });
     db.close();
   });
 });

@@ -225,7 +225,7 @@ describe('engine handlers', () => {
     expect(data(await second.call('settings.get', undefined))).toMatchObject({ theme: 'dark', maxConcurrentBackups: 4 });
     expect(data(await second.call('servers.list', undefined)).map((s) => s.name)).toEqual(['kept']);
     const info = data(await second.call('app.info', undefined));
-    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 17, logsDir: join(dataDir, 'logs') });
+    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 18, logsDir: join(dataDir, 'logs') });
   });
 
   it('lists run history newest first with per-database rows, filtered by task', async () => {

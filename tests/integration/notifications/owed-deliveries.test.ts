@@ -1,0 +1,314 @@
+/**
+ * An alert is not lost because Backstop closed while it was still being retried (a webhook
+ * outage, a greylisted e-mail): the next start of the app (or serve/agent) on the same data dir
+ * carries it on — delivered once, ahead of later alerts to the same channel, its attempts kept —
+ * or, when it is too old or its channel was deleted or changed meanwhile, records it not
+ * delivered with the reason and says so (notification-failed). The row kept meanwhile holds no
+ * secret. A task file's alerts (URLs only in its command's environment) are carried on by that
+ * file's next `backstop backup` (a real one, killed while it waited out a Retry-After). Real
+ * receivers (an HTTP server, smtp-server), the real keychain; the notifier's waits in-process on
+ * a fake clock: the first engine's retry wait never ends (it is closed during it), the next
+ * one's pass at once.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import type { Engine, EngineOptions } from '../../../electron/engine/index.ts';
+import { appChannel } from '../../../electron/engine/notifications/app-channels.ts';
+import { payload, type NotificationChannel, type NotificationPayload } from '../../../electron/engine/notifications/index.ts';
+import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
+import type { Alert } from '../../../electron/shared/domain.ts';
+import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
+import { httpReceiver, smtpReceiver, trustSmtpCa, type HttpReceiver } from '../../fixtures/notify-receivers.ts';
+import { data } from '../../fixtures/runs.ts';
+import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
+
+const TOKEN = 'owed-T0KEN-8c41d7';
+const CLOSED = 'Backstop stopped while it was still trying to deliver it';
+
+function runEvent(event: 'run-failed' | 'run-succeeded'): NotificationPayload {
+  return payload({
+    event,
+    task: 'nightly',
+    taskId: 't1',
+    runId: `r-${event}`,
+    status: event === 'run-failed' ? 'failed' : 'success',
+    message: `Backup task "nightly": ${event === 'run-failed' ? '1 database failed (billing)' : 'done'}.`,
+    databases: [{ name: 'billing', status: event === 'run-failed' ? 'failed' : 'success' }],
+    startedAt: '2026-12-06T02:00:00.000Z',
+    finishedAt: '2026-12-06T02:10:00.000Z',
+  });
+}
+
+/** The first process: its retry waits never end; `waiting(n)` resolves once `n` have begun (as many attempts were refused). */
+async function closingEngine(dataDir: string) {
+  let begun = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const engine = await testEngine({
+    dataDir,
+    notifyRetry: { timeoutMs: 5_000 },
+    notifySleep: () => {
+      begun++;
+      for (const w of waiters) if (begun >= w.n) w.resolve();
+      return new Promise<void>(() => {});
+    },
+  });
+  const waiting = (n = 1) => (begun >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })));
+  return { engine, waiting };
+}
+
+/** The next process on the same data dir: its waits pass at once; `alerts` the engine raised. */
+async function nextEngine(dataDir: string, opts: Partial<EngineOptions> = {}) {
+  const waits: number[] = [];
+  const engine = await testEngine({ dataDir, notifyRetry: { timeoutMs: 5_000 }, notifySleep: async (ms) => void waits.push(ms), ...opts });
+  const alerts: Alert[] = [];
+  engine.events.on('alert', (a) => alerts.push(a));
+  return { engine, waits, alerts };
+}
+
+/** A Settings channel as the engine resolves it for a run (its URL or SMTP password from the keychain). */
+async function resolved(engine: Engine, id: string): Promise<NotificationChannel> {
+  const settings = data(await engine.call('settings.get', undefined));
+  const c = settings.notificationChannels.find((x) => x.id === id)!;
+  return (await appChannel(c, settings, new KeychainSecretStore(), engine.dataDir))!;
+}
+
+async function webhook(engine: Engine, hook: HttpReceiver, name = 'ops chat') {
+  return data(await engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name, on: ['all'] }, url: `${hook.url}/hooks/${TOKEN}` }));
+}
+
+const events = (hook: HttpReceiver) => hook.requests.map((r) => (JSON.parse(r.body) as NotificationPayload).event);
+const owed = (engine: Engine) => engine.db.prepare('SELECT event, channel_id, attempts FROM notification_outbox ORDER BY id').all();
+
+describe('a delivery still being retried when Backstop closed', () => {
+  it('is carried on by the next start: delivered once, before a later alert to the same channel, its attempts kept', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    expect(owed(first.engine)).toEqual([{ event: 'run-failed', channel_id: channel.id, attempts: 1 }]);
+    await first.engine.close();
+    expect(hook.refused).toBe(1);
+    expect(hook.requests).toEqual([]);
+    // Kept without the URL's token (the app database with its WAL, the logs).
+    expect(findSecrets({ 'webhook token': TOKEN }, [dataDir])).toEqual([]);
+
+    const next = await nextEngine(dataDir);
+    // A run of the new process ends before it resumes (start): its alert goes after the owed one.
+    next.engine.notifier.notify([await resolved(next.engine, channel.id)], runEvent('run-succeeded'));
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed', 'run-succeeded']);
+    expect(JSON.parse(hook.requests[0]!.body)).toEqual(runEvent('run-failed'));
+    expect(next.engine.deliveries.list().map((d) => [d.event, d.channelId, d.status, d.attempts, d.error])).toEqual([
+      ['run-succeeded', channel.id, 'delivered', 1, null],
+      ['run-failed', channel.id, 'delivered', 2, null],
+    ]);
+    expect(owed(next.engine)).toEqual([]);
+    expect(next.alerts).toEqual([]);
+    await next.engine.close();
+
+    // Delivered is never sent again: a third start finds nothing owed.
+    const third = await nextEngine(dataDir);
+    third.engine.start();
+    expect(await third.engine.notifier.flush(5_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed', 'run-succeeded']);
+  }, 60_000);
+
+  it('owed by a process that stopped while the app runs (a killed agent, a CLI): carried on within 5 minutes, not only at the next start', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    // The app is already running when the other process stops.
+    const app = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      await first.engine.close();
+      expect(await app.engine.notifier.flush(5_000)).toBe(true);
+      expect(hook.requests).toEqual([]);
+      vi.advanceTimersByTime(5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+    expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
+  }, 60_000);
+
+  it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const engine = await testEngine({ dataDir, notifyRetry: { baseDelayMs: 60_000, timeoutMs: 5_000 } });
+    const channel = await webhook(engine, hook);
+    hook.failNext(1, 503);
+    engine.notifier.notify([await resolved(engine, channel.id)], runEvent('run-failed'));
+    await until('the first attempt refused', () => hook.refused === 1 && owed(engine).length === 1, 10_000);
+    const closing = Date.now();
+    await engine.close();
+    // Not the 5 s close gives attempts in flight, nor the minute of the wait.
+    expect(Date.now() - closing).toBeLessThan(2_500);
+    expect(engine.notifier.inFlight).toBe(0);
+    expect(hook.requests).toEqual([]);
+    const next = await nextEngine(dataDir);
+    expect(next.engine.deliveries.list()).toEqual([]);
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+  }, 60_000);
+
+  it('is not sent when over 24 h old at the next start: recorded not delivered with the reason, and said', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    const [queued] = first.engine.db.prepare('SELECT queued_at FROM notification_outbox').all() as { queued_at: string }[];
+    await first.engine.close();
+
+    const next = await nextEngine(dataDir, { now: () => new Date(Date.now() + 25 * 3_600_000) });
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    const reason = `${CLOSED}, and it was over 24 h old (queued ${queued!.queued_at}) when Backstop started again: not sent so late`;
+    expect(next.engine.deliveries.list().map((d) => [d.event, d.channelId, d.status, d.attempts, d.error])).toEqual([['run-failed', channel.id, 'failed', 1, reason]]);
+    expect(hook.requests).toEqual([]);
+    expect(owed(next.engine)).toEqual([]);
+    expect(next.alerts.map((a) => [a.kind, a.message])).toEqual([
+      ['notification-failed', expect.stringContaining(`Notifications to "ops chat" (webhook, ${hook.url}) are failing: "run-failed" was not delivered after 1 attempt (${reason}).`)],
+    ]);
+  }, 60_000);
+
+  it("a task file's channel (its URL only in its command's environment) is left by the app's start, and recorded not delivered once over 24 h old", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([{ kind: 'webhook', url: `${hook.url}/hooks/${TOKEN}`, preset: 'json', on: ['all'] }], runEvent('run-failed'));
+    await first.waiting();
+    await first.engine.close();
+
+    const app = await nextEngine(dataDir);
+    app.engine.start();
+    expect(await app.engine.notifier.flush(5_000)).toBe(true);
+    expect(owed(app.engine)).toEqual([{ event: 'run-failed', channel_id: null, attempts: 1 }]);
+    await app.engine.close();
+
+    const later = await nextEngine(dataDir, { now: () => new Date(Date.now() + 25 * 3_600_000) });
+    later.engine.start();
+    expect(await later.engine.notifier.flush(5_000)).toBe(true);
+    expect(later.engine.deliveries.list().map((d) => [d.channelId, d.target, d.status, d.error])).toEqual([[null, hook.url, 'failed', expect.stringMatching(/^Backstop stopped while it was still trying to deliver it, and it was over 24 h old \(queued .+\) when Backstop started again: not sent so late$/)]]);
+    expect(owed(later.engine)).toEqual([]);
+    expect(hook.requests).toEqual([]);
+  }, 60_000);
+
+  it('is not sent when its channel was deleted, or changed to another URL, meanwhile: each recorded not delivered with the reason', async () => {
+    const hook = await httpReceiver();
+    const pager = await httpReceiver();
+    const moved = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const gone = await webhook(first.engine, hook, 'ops chat');
+    const changed = await webhook(first.engine, pager, 'pager');
+    hook.failNext(1, 503);
+    pager.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, gone.id), await resolved(first.engine, changed.id)], runEvent('run-failed'));
+    await first.waiting(2);
+    await first.engine.close();
+    expect([hook.refused, pager.refused]).toEqual([1, 1]);
+
+    const next = await nextEngine(dataDir);
+    expect(data(await next.engine.call('notifications.deleteChannel', { id: gone.id }))).toEqual({ deleted: true });
+    data(await next.engine.call('notifications.saveChannel', { channel: { id: changed.id, kind: 'webhook', name: 'pager', on: ['all'] }, url: `${moved.url}/new/${TOKEN}` }));
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    const rows = next.engine.deliveries.list().map((d) => [d.channelId, d.status, d.error]);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        [gone.id, 'failed', `${CLOSED}, and its channel was deleted since: not sent`],
+        [changed.id, 'failed', `${CLOSED}, and its channel was changed since (its URL, format or filter): not sent to the new settings`],
+      ]),
+    );
+    expect(rows).toHaveLength(2);
+    expect([hook.requests, pager.requests, moved.requests]).toEqual([[], [], []]);
+    expect(owed(next.engine)).toEqual([]);
+    expect(next.alerts.filter((a) => a.kind === 'notification-failed')).toHaveLength(2);
+  }, 60_000);
+
+  it('a greylisted e-mail is carried on and arrives once; the row kept meanwhile holds neither the SMTP password nor the URL token', async () => {
+    let greylist = true;
+    const smtp = await smtpReceiver({ reply: (stage) => (stage === 'rcpt' && greylist ? { code: 451, text: '4.7.1 Greylisted, try again later' } : null) });
+    trustSmtpCa(smtp);
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    data(await first.engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: smtp.password }));
+    const mail = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'email', name: 'dba mail', to: ['dba@example.test'], on: ['failure'] } }));
+    first.engine.notifier.notify([await resolved(first.engine, mail.id)], runEvent('run-failed'));
+    await first.waiting();
+    await first.engine.close();
+    expect(smtp.mails).toEqual([]);
+    // The scan sees the kept row (its recipient), and no password in it.
+    expect(findSecrets({ recipient: 'dba@example.test' }, [dataDir]).some((hit) => hit.includes('backstop.db'))).toBe(true);
+    expect(findSecrets({ 'SMTP password': smtp.password }, [dataDir])).toEqual([]);
+
+    greylist = false;
+    const next = await nextEngine(dataDir);
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(smtp.mails.map((m) => [m.to, m.subject])).toEqual([[['dba@example.test'], '[Backstop FAILED] Backup task "nightly": 1 database failed (billing).']]);
+    expect(next.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
+    expect(owed(next.engine)).toEqual([]);
+  }, 60_000);
+
+  it("a killed `backstop backup --config`'s alert is left to the file's next run (the app cannot send it), which sends it first, once", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const work = tempDir();
+    const env = { OWED_HOOK_URL: `${hook.url}/hooks/${TOKEN}` };
+    const taskFile = writeTaskFile(work, {
+      name: 'cron job',
+      server: { kind: 'sqlite', folder: sqliteFolder(['shop.db']) },
+      destinations: [{ kind: 'local', path: tempDir() }],
+      notifications: [{ kind: 'webhook', urlEnv: 'OWED_HOOK_URL', on: ['all'] }],
+    });
+    // The run's alert is asked to come back in 40 s (the command waits that out): the command is killed meanwhile.
+    hook.failNext(1, 503, { 'retry-after': '40' });
+    let pid = 0;
+    const killed = runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env, onSpawn: (p) => (pid = p) });
+    await until('the first attempt refused', () => hook.refused === 1, 30_000);
+    process.kill(pid, 'SIGKILL');
+    expect((await killed).code).toBeNull();
+    expect(findSecrets({ 'webhook token': TOKEN }, [dataDir])).toEqual([]);
+
+    // The app starting on the same data dir leaves it (it has not the file's URL, and it is not too old).
+    const app = await nextEngine(dataDir);
+    app.engine.start();
+    expect(await app.engine.notifier.flush(5_000)).toBe(true);
+    expect(owed(app.engine)).toEqual([{ event: 'run-succeeded', channel_id: null, attempts: 1 }]);
+    await app.engine.close();
+
+    const next = await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir, '--json'], { env });
+    expect(next.code, next.stderr).toBe(0);
+    const runs = JSON.parse((await runBackstop(['history', '--data-dir', dataDir, '--json'])).stdout) as { id: string }[];
+    const [ran, earlier] = runs;
+    const told = () => hook.requests.map((r) => JSON.parse(r.body) as NotificationPayload).map((p) => [p.event, p.runId]);
+    expect(told()).toEqual([
+      ['run-succeeded', earlier!.id],
+      ['run-succeeded', ran!.id],
+    ]);
+    // Nothing is owed any more: the run after that sends its own alert only.
+    expect((await runBackstop(['backup', '--config', taskFile, '--data-dir', dataDir], { env })).code).toBe(0);
+    expect(told()).toHaveLength(3);
+    expect(told()[2]![1]).not.toBe(earlier!.id);
+  }, 120_000);
+});
