@@ -1,0 +1,131 @@
+/**
+ * PostgreSQL snapshot restores to a moment where the cluster changed after the base backup in
+ * ways the base backup cannot show: a DBA raised max_prepared_transactions (and
+ * max_locks_per_transaction, max_connections, max_worker_processes) with a restart after the
+ * base backup and then had more transactions prepared at once than the old limit; a database
+ * renamed after the base backup; a database name that never existed. One server, one chain:
+ * full → moment 1 → incremental 1 → (limits raised, restart; database "shop" renamed "store",
+ * four transactions prepared in it) → moment 2 → incremental 2.
+ */
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../../electron/engine/index.ts';
+import { SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
+import { restoreCommand } from '../../../electron/cli/commands/location.ts';
+import { chownTree } from '../../fixtures/servers/common.ts';
+import { data, runTask } from '../../fixtures/runs.ts';
+import { testEngine } from '../../fixtures/engine.ts';
+import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { tempDir } from '../../fixtures/temp-dir.ts';
+import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
+
+let pg: PgServer;
+let backups: string;
+let serverRoot: string;
+/** Before any change to the limits or the databases (in incremental 1). */
+let moment1: string;
+/** With four transactions prepared in "store" (the base backup's limit was 2). */
+let moment2: string;
+
+const now = () => pg.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`).trim();
+const pause = () => new Promise((r) => setTimeout(r, 300));
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  pg.psql('ALTER SYSTEM SET max_prepared_transactions = 2');
+  await pg.restart();
+  pg.psql('CREATE DATABASE shop');
+  pg.psql("CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders VALUES (0, 'zero')", 'shop');
+  backups = mkdtempSync(join(tmpdir(), 'backstop-test-'));
+  serverRoot = join(backups, SERVER_FOLDER);
+}, 120_000);
+
+/** The chain (see the header), made by the first test that needs it. */
+async function backUp(): Promise<void> {
+  if (moment2) return;
+  const task = await walTask(pg, backups);
+  expect((await runTask(task.engine, task.taskId, 'full')).databases[0]).toMatchObject({ kind: 'full', status: 'success' });
+  // Past the second the reachable range starts in (rounded up to a whole second).
+  await new Promise((r) => setTimeout(r, 1100));
+  pg.psql("INSERT INTO orders VALUES (1, 'one')", 'shop');
+  await pause();
+  moment1 = now();
+  await pause();
+  expect((await runTask(task.engine, task.taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+  // The DBA raises the limits (a restart: PostgreSQL logs them in a parameter-change WAL record).
+  pg.psql('ALTER SYSTEM SET max_prepared_transactions = 6; ALTER SYSTEM SET max_locks_per_transaction = 128; ALTER SYSTEM SET max_connections = 150; ALTER SYSTEM SET max_worker_processes = 12');
+  await pg.restart();
+  pg.psql('ALTER DATABASE shop RENAME TO store');
+  for (const i of [1, 2, 3, 4]) pg.psql(`BEGIN; INSERT INTO orders VALUES (${10 + i}, 'prepared'); PREPARE TRANSACTION 'p${i}'`, 'store');
+  await pause();
+  moment2 = now();
+  await pause();
+  expect((await runTask(task.engine, task.taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
+  for (const i of [1, 2, 3, 4]) pg.psql(`COMMIT PREPARED 'p${i}'`, 'store');
+}
+
+afterAll(async () => {
+  await pg?.stop();
+  if (backups) rmSync(backups, { recursive: true, force: true });
+});
+
+/** An engine for restores (the PostgreSQL tools set), closed when the test ends. */
+async function restorer(): Promise<Engine> {
+  await backUp();
+  const engine = await testEngine({ encoderWorkers: 0 });
+  data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
+  return engine;
+}
+
+describe('PostgreSQL restore to a moment after the source changed its limits or databases', () => {
+  it('one database at a moment with more transactions prepared than the base backup\'s max_prepared_transactions allowed (raised by a restart since): the temporary cluster takes the WAL\'s higher limits, replay completes', async () => {
+    const engine = await restorer();
+    privateTmpDir();
+    const r = await restoreCommand(engine, serverRoot, { asOf: new Date(moment2), serverFile: pgServerFile(pg), database: 'store_at', sourceDatabase: 'store' });
+    expect(r).toMatchObject({ database: 'store_at', cluster: false });
+    expect(pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM orders", 'store_at').trim()).toBe('0zero,1one');
+    expect(r.notes.join('\n')).toMatch(/4 prepared transactions were open in "store" at that moment .*"p1" .*"p4" .*rolled back in the temporary cluster before the dump/);
+    // Renamed after the base backup (the name is in no base backup's record, only a row change of pg_database in the WAL): not refused before the recovery.
+    expect(r.notes.join('\n')).toContain('The whole cluster was written to the temporary cluster: database "store" had another name when the base backup was taken.');
+    pg.psql('DROP DATABASE store_at');
+  }, 180_000);
+
+  it('a name the cluster never had, at a moment whose WAL creates, drops and renames no database: DATABASE_NOT_FOUND before anything is recovered, nothing created', async () => {
+    const engine = await restorer();
+    privateTmpDir();
+    const at = moment1.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    await expect(restoreCommand(engine, serverRoot, { asOf: new Date(moment1), serverFile: pgServerFile(pg), database: 'nosuch_at', sourceDatabase: 'nosuch' })).rejects.toMatchObject({
+      code: 'DATABASE_NOT_FOUND',
+      message: expect.stringMatching(
+        new RegExp(
+          `^The cluster held no database "nosuch" at ${at}; it had: postgres, shop \\(known without recovering it: the base backup records these, and the WAL up to that moment creates, drops and renames no database\\)\\. No base backup of this server records "nosuch": .* Nothing was created\\.$`,
+        ),
+      ),
+    });
+    expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'nosuch_at'").trim()).toBe('0');
+  }, 180_000);
+
+  it('the whole cluster at that moment (--folder): postgresql.auto.conf carries the highest limits the WAL up to the moment names, not the base backup\'s', async () => {
+    const engine = await restorer();
+    const parent = tempDir();
+    if (pg.osUser) chownTree(parent, pg.osUser);
+    const folder = join(parent, 'cluster');
+    const r = await restoreCommand(engine, serverRoot, { asOf: new Date(moment2), folder });
+    expect(r).toMatchObject({ cluster: true, path: folder });
+    const auto = readFileSync(join(folder, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toMatch(/^max_prepared_transactions = 6$/m);
+    expect(auto).toMatch(/^max_locks_per_transaction = 128$/m);
+    expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 6, max_locks_per_transaction = 128 (read from the backup's pg_control and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup); keep them");
+    // With the base backup's limit, as before, and hot_standby off (with it on, replay would pause at the parameter change
+    // instead): the start fails and says which setting to raise.
+    appendFileSync(join(folder, 'postgresql.auto.conf'), 'max_prepared_transactions = 2\nhot_standby = off\n');
+    const failed = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true }).then(
+      () => null,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(failed?.code).toBe('RESTORE_FAILED');
+    expect(failed?.message).toBe('The restored cluster did not start: FATAL: maximum number of prepared transactions reached HINT: Increase max_prepared_transactions (currently 2).');
+  }, 180_000);
+});
