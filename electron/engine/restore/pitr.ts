@@ -81,6 +81,7 @@ import type { PostgresConnector } from '../servers/postgres/connector.ts';
 import { quoteIdent } from '../servers/postgres/connection.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
+import { shellQuote } from '../servers/shell-quote.ts';
 import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
 import { changesDatabases } from '../servers/postgres/database-changes.ts';
 import { controlSettings, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
@@ -455,11 +456,21 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
   // Recovery re-creates the transactions prepared at the moment: the source's limits, or the first start fails.
-  const { settings: needed, raised } = await controlSettings(spec.folder, spec.toolPaths, spec.signal, r.limits);
+  const { settings: needed, raised, unread } = await controlSettings(spec.folder, spec.toolPaths, spec.signal, r.limits);
+  const from = unread
+    ? 'read from the parameter changes in the WAL up to the moment only (see the next note)'
+    : `read from the backup's pg_control${raised ? ' and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup)' : ''}`;
   if (needed) {
     appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control and the WAL); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
     notes.push(
-      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (read from the backup's pg_control${raised ? ' and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup)' : ''}; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (${from}; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+    );
+  }
+  if (unread) {
+    // Without pg_control's values nothing says how many prepared transactions the first start must re-create.
+    const major = readFileSync(join(spec.folder, 'PG_VERSION'), 'utf8').trim();
+    notes.push(
+      `${unread}, so Backstop could not read the source's max_prepared_transactions and max_locks_per_transaction from the backup's pg_control${needed ? ' (only the WAL\'s changes to them are set)' : ' and set neither'}: if transactions were prepared (PREPARE TRANSACTION) at that moment, the first start stops with "maximum number of prepared transactions reached" unless max_prepared_transactions is at least the source's. Before starting it, run pg_controldata ${shellQuote(spec.folder)} where the PostgreSQL ${major} server package is installed and add its "max_prepared_xacts setting" as max_prepared_transactions (and its "max_locks_per_xact setting" as max_locks_per_transaction, when above 64) to postgresql.auto.conf — or install that package here (or set its folder in Settings) and restore again.`,
     );
   }
   const unlogged = Object.entries(spec.plan.meta.unlogged ?? {}).filter(([, names]) => Array.isArray(names) && names.length);
