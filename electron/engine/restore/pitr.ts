@@ -42,7 +42,8 @@
  *   pg_waldump once fetched, servers/postgres/database-changes.ts) creates, drops and renames
  *   no database, that is known before the base backup is read: the same error, at once.
  *   The WAL's parameter changes raise the pg_control limits (a restart since the base backup).
- *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note, and
+ *   --folder appends the same limits to postgresql.auto.conf, with a note (pg_controldata
+ *   missing: a note says pg_control's were not read and how to set them), and
  *   names the UNLOGGED tables the base backup recorded (`unlogged`): they start empty.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
@@ -84,7 +85,7 @@ import { extractTar } from '../servers/tar-extract.ts';
 import { shellQuote } from '../servers/shell-quote.ts';
 import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
 import { changesDatabases } from '../servers/postgres/database-changes.ts';
-import { controlSettings, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
+import { controlSettings, higherLimits, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
@@ -368,7 +369,7 @@ async function materialize(
     const waldump = findWaldump(opts.toolPaths, !!opts.temporary);
     if (waldump) await refuseTablespaceWal(plan, walTemp, waldump, opts.signal);
     // Limits the source was restarted with after the base backup (its pg_control has the older ones).
-    const limits = waldump ? await walLimits(walTemp, waldump, opts.signal) : { maxPreparedXacts: 0, maxLocksPerXact: 0 };
+    let limits = waldump ? await walLimits(walTemp, waldump, opts.signal) : {};
     await opts.beforeBase?.(walTemp, waldump);
     opts.step?.('base-backup', 0, plan.full.length, true);
     let wroteConfig: string[] = [];
@@ -410,9 +411,7 @@ async function materialize(
     if (waldump) {
       try {
         await refuseTablespaceWal(plan, join(dataDir, 'pg_wal'), waldump, opts.signal, true);
-        const own = await walLimits(join(dataDir, 'pg_wal'), waldump, opts.signal);
-        limits.maxPreparedXacts = Math.max(limits.maxPreparedXacts, own.maxPreparedXacts);
-        limits.maxLocksPerXact = Math.max(limits.maxLocksPerXact, own.maxLocksPerXact);
+        limits = higherLimits(limits, await walLimits(join(dataDir, 'pg_wal'), waldump, opts.signal));
       } catch (e) {
         rmSync(dataDir, { recursive: true, force: true });
         throw e;
@@ -456,14 +455,14 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
   // Recovery re-creates the transactions prepared at the moment: the source's limits, or the first start fails.
-  const { settings: needed, raised, unread } = await controlSettings(spec.folder, spec.toolPaths, spec.signal, r.limits);
+  const { settings: needed, raised, unread } = await controlSettings(spec.folder, spec.toolPaths, spec.signal, r.limits, { hotStandby: true });
   const from = unread
     ? 'read from the parameter changes in the WAL up to the moment only (see the next note)'
     : `read from the backup's pg_control${raised ? ' and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup)' : ''}`;
   if (needed) {
     appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control and the WAL); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
     notes.push(
-      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (${from}; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (${from}; keep them: a start with less fails while prepared transactions exist${/max_(connections|worker_processes|wal_senders)/.test(needed) ? ', and with less max_connections, max_worker_processes or max_wal_senders than the source a hot standby (hot_standby = on, the default) pauses its recovery and never opens' : ''}). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
     );
   }
   if (unread) {

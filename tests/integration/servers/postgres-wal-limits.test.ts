@@ -22,7 +22,8 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
-import { walTask, privateTmpDir, pgServerFile } from '../../fixtures/wal-task.ts';
+import { walTask, privateTmpDir, pgServerFile, untilPromoted } from '../../fixtures/wal-task.ts';
+import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
 
 const PROBE = join(import.meta.dirname, '../../fixtures/pitr-folder-probe.ts');
 const canUnshare = (() => {
@@ -117,7 +118,7 @@ describe('PostgreSQL restore to a moment after the source changed its limits or 
     expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'nosuch_at'").trim()).toBe('0');
   }, 180_000);
 
-  it('the whole cluster at that moment (--folder): postgresql.auto.conf carries the highest limits the WAL up to the moment names, not the base backup\'s', async () => {
+  it('the whole cluster at that moment (--folder): postgresql.auto.conf carries the highest limits the WAL up to the moment names, not the base backup\'s; started as it is (hot_standby on) it opens as a primary with the prepared transactions', async () => {
     const engine = await restorer();
     const parent = tempDir();
     if (pg.osUser) chownTree(parent, pg.osUser);
@@ -127,7 +128,20 @@ describe('PostgreSQL restore to a moment after the source changed its limits or 
     const auto = readFileSync(join(folder, 'postgresql.auto.conf'), 'utf8');
     expect(auto).toMatch(/^max_prepared_transactions = 6$/m);
     expect(auto).toMatch(/^max_locks_per_transaction = 128$/m);
-    expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 6, max_locks_per_transaction = 128 (read from the backup's pg_control and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup); keep them");
+    // Raised too, and compared by a hot standby (PostgreSQL's default): with less, its recovery pauses at the parameter change.
+    expect(auto).toMatch(/^max_connections = 150$/m);
+    expect(auto).toMatch(/^max_worker_processes = 12$/m);
+    expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 6, max_locks_per_transaction = 128, max_connections = 150, max_worker_processes = 12 (read from the backup's pg_control and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup); keep them");
+    // Started as restored (hot_standby on, PostgreSQL's default): it recovers to the moment and opens as a primary.
+    const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
+    try {
+      const conn = new PgConnection({ kind: 'postgres', host: running.host, port: running.port, user: 'postgres', tls: 'disable' }, null, { binDir: PG_BIN });
+      await untilPromoted(conn, 30_000);
+      expect(await conn.query('SELECT pg_is_in_recovery()::text')).toEqual([['false']]);
+      expect(await conn.query("SELECT string_agg(gid, ',' ORDER BY gid) FROM pg_prepared_xacts")).toEqual([['p1,p2,p3,p4']]);
+    } finally {
+      await running.stop();
+    }
     // With the base backup's limit, as before, and hot_standby off (with it on, replay would pause at the parameter change
     // instead): the start fails and says which setting to raise.
     appendFileSync(join(folder, 'postgresql.auto.conf'), 'max_prepared_transactions = 2\nhot_standby = off\n');

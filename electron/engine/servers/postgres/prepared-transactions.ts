@@ -8,8 +8,8 @@
  * would block pg_dump's read of that table forever).
  *
  * Contract:
- * - `walLimits(dir, pg_waldump)`: the highest `max_prepared_transactions` and
- *   `max_locks_per_transaction` the WAL segments in `dir` record (the parameter-change record
+ * - `walLimits(dir, pg_waldump)`: the highest `max_prepared_transactions`,
+ *   `max_locks_per_transaction`, max_connections, … the WAL segments in `dir` record (the parameter-change record
  *   PostgreSQL writes when a restart changed them: a DBA raised them after the base backup).
  *   What pg_waldump cannot read is RESTORE_FAILED (tablespaces.ts `walDump`).
  * - `controlSettings(dataDir, toolPaths, wal)`: the lines for a recovering cluster's
@@ -18,8 +18,11 @@
  *   pg_control (pg_controldata) and `wal` — (the locks of prepared transactions are taken
  *   again from the shared lock table); `raised` when the WAL's value won. `unread` says why
  *   pg_controldata gave nothing (missing, failed): the lines then come from `wal` alone, and a
- *   --folder restore says so in its notes. Only hot_standby = on compares max_connections,
- *   max_worker_processes and max_wal_senders with the WAL's, so they are not carried.
+ *   --folder restore says so in its notes. With `hotStandby` (a --folder cluster: PostgreSQL's
+ *   default hot_standby = on) also max_connections, max_worker_processes and max_wal_senders
+ *   above their defaults: a hot standby with less than the source's pauses its recovery at
+ *   the start or at the parameter change and never opens ("insufficient parameter settings");
+ *   the temporary cluster runs with hot_standby = off, where they are not compared.
  * - `rollBackPrepared(conn, database)`: rolls back every prepared transaction of `database`
  *   in the (temporary, recovered) cluster `conn` reaches — none of them had committed at the
  *   moment — and returns them (gid, when prepared, owner) for the restore's notes.
@@ -30,24 +33,46 @@ import { findTool } from '../tools.ts';
 import type { PgConnection } from './connection.ts';
 import { walDump } from './tablespaces.ts';
 
-/** Server default of max_locks_per_transaction (PostgreSQL 10 and later). */
-const DEFAULT_LOCKS = 64;
+/**
+ * The limits WAL replay checks, by pg_controldata's label (also the parameter-change record's
+ * field): the setting, PostgreSQL's default (a line is written only above it), and whether
+ * only a hot standby (hot_standby = on) needs at least the source's value.
+ */
+const LIMITS = [
+  { label: 'max_prepared_xacts', setting: 'max_prepared_transactions', fallback: 0, standbyOnly: false },
+  { label: 'max_locks_per_xact', setting: 'max_locks_per_transaction', fallback: 64, standbyOnly: false },
+  { label: 'max_connections', setting: 'max_connections', fallback: 100, standbyOnly: true },
+  { label: 'max_worker_processes', setting: 'max_worker_processes', fallback: 8, standbyOnly: true },
+  { label: 'max_wal_senders', setting: 'max_wal_senders', fallback: 10, standbyOnly: true },
+] as const;
 
-export interface ServerLimits {
-  maxPreparedXacts: number;
-  maxLocksPerXact: number;
+/** Values by pg_controldata's label (absent: unknown). */
+export type ServerLimits = Partial<Record<(typeof LIMITS)[number]['label'], number>>;
+
+/** The higher of each value of `a` and `b`. */
+export function higherLimits(a: ServerLimits, b: ServerLimits): ServerLimits {
+  const out: ServerLimits = {};
+  for (const { label } of LIMITS) {
+    const v = Math.max(a[label] ?? 0, b[label] ?? 0);
+    if (v > 0) out[label] = v;
+  }
+  return out;
 }
 
-const PARAMETER_CHANGE = /desc: PARAMETER_CHANGE .*\bmax_prepared_xacts=(\d+) max_locks_per_xact=(\d+)/;
+const PARAMETER_CHANGE = /desc: PARAMETER_CHANGE (.*)$/;
 
 export async function walLimits(dir: string, pgWaldump: string, signal?: AbortSignal): Promise<ServerLimits> {
-  const out = await walDump(dir, pgWaldump, ['-r', 'XLOG'], 'read the server limits it records (max_prepared_transactions, max_locks_per_transaction)', signal);
-  const limits: ServerLimits = { maxPreparedXacts: 0, maxLocksPerXact: 0 };
+  const out = await walDump(dir, pgWaldump, ['-r', 'XLOG'], 'read the server limits it records (max_prepared_transactions, max_locks_per_transaction, max_connections)', signal);
+  let limits: ServerLimits = {};
   for (const line of out.split('\n')) {
-    const m = PARAMETER_CHANGE.exec(line);
-    if (!m) continue;
-    limits.maxPreparedXacts = Math.max(limits.maxPreparedXacts, Number(m[1]));
-    limits.maxLocksPerXact = Math.max(limits.maxLocksPerXact, Number(m[2]));
+    const fields = PARAMETER_CHANGE.exec(line)?.[1];
+    if (!fields) continue;
+    const seen: ServerLimits = {};
+    for (const { label } of LIMITS) {
+      const m = new RegExp(`\\b${label}=(\\d+)`).exec(fields);
+      if (m) seen[label] = Number(m[1]);
+    }
+    limits = higherLimits(limits, seen);
   }
   return limits;
 }
@@ -61,7 +86,7 @@ export interface ControlSettings {
   unread: string | null;
 }
 
-export async function controlSettings(dataDir: string, toolPaths: ToolPaths, signal?: AbortSignal, wal: ServerLimits = { maxPreparedXacts: 0, maxLocksPerXact: 0 }): Promise<ControlSettings> {
+export async function controlSettings(dataDir: string, toolPaths: ToolPaths, signal?: AbortSignal, wal: ServerLimits = {}, opts: { hotStandby?: boolean } = {}): Promise<ControlSettings> {
   let out = '';
   let unread: string | null = null;
   try {
@@ -73,18 +98,18 @@ export async function controlSettings(dataDir: string, toolPaths: ToolPaths, sig
     if (signal?.aborted) throw e;
     unread = 'pg_controldata (part of the PostgreSQL server package) was not found here';
   }
-  const value = (label: string): number => {
+  let settings = '';
+  let raised = false;
+  for (const { label, setting, fallback, standbyOnly } of LIMITS) {
+    if (standbyOnly && !opts.hotStandby) continue;
     const m = new RegExp(`^${label} setting:\\s+(\\d+)\\s*$`, 'm').exec(out);
-    return m ? Number(m[1]) : 0;
-  };
-  const control = { maxPreparedXacts: value('max_prepared_xacts'), maxLocksPerXact: value('max_locks_per_xact') };
-  const prepared = Math.max(control.maxPreparedXacts, wal.maxPreparedXacts);
-  const locks = Math.max(control.maxLocksPerXact, wal.maxLocksPerXact);
-  return {
-    settings: `${prepared ? `max_prepared_transactions = ${prepared}\n` : ''}${locks > DEFAULT_LOCKS ? `max_locks_per_transaction = ${locks}\n` : ''}`,
-    raised: wal.maxPreparedXacts > control.maxPreparedXacts || (wal.maxLocksPerXact > control.maxLocksPerXact && wal.maxLocksPerXact > DEFAULT_LOCKS),
-    unread,
-  };
+    const control = m ? Number(m[1]) : 0;
+    const value = Math.max(control, wal[label] ?? 0);
+    if (value <= fallback) continue;
+    settings += `${setting} = ${value}\n`;
+    if (value > control) raised = true;
+  }
+  return { settings, raised, unread };
 }
 
 export interface RolledBack {
