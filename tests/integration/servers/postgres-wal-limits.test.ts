@@ -5,7 +5,7 @@
  * base backup and then had more transactions prepared at once than the old limit; a database
  * renamed after the base backup; a database name that never existed. One server, one chain:
  * full → moment 1 → incremental 1 → (limits raised, restart; database "shop" renamed "store",
- * four transactions prepared in it) → moment 2 → incremental 2. Also a --folder restore where
+ * four transactions prepared in it, one holding 40,000 locks) → moment 2 → incremental 2. Also a --folder restore where
  * pg_controldata is not installed (a probe in a mount namespace hiding it, as tool-missing.test.ts;
  * skipped, saying so, where `unshare -m` is missing).
  */
@@ -66,10 +66,15 @@ async function backUp(): Promise<void> {
   await pause();
   expect((await runTask(task.engine, task.taskId, 'incremental')).databases[0]).toMatchObject({ kind: 'incremental', status: 'success' });
   // The DBA raises the limits (a restart: PostgreSQL logs them in a parameter-change WAL record).
-  pg.psql('ALTER SYSTEM SET max_prepared_transactions = 6; ALTER SYSTEM SET max_locks_per_transaction = 128; ALTER SYSTEM SET max_connections = 150; ALTER SYSTEM SET max_worker_processes = 12');
+  pg.psql('ALTER SYSTEM SET max_prepared_transactions = 6; ALTER SYSTEM SET max_locks_per_transaction = 128; ALTER SYSTEM SET max_connections = 400; ALTER SYSTEM SET max_worker_processes = 12');
   await pg.restart();
   pg.psql('ALTER DATABASE shop RENAME TO store');
-  for (const i of [1, 2, 3, 4]) pg.psql(`BEGIN; INSERT INTO orders VALUES (${10 + i}, 'prepared'); PREPARE TRANSACTION 'p${i}'`, 'store');
+  // p1 holds 40,000 locks (transaction-level advisory locks): room in the source's lock table (max_locks_per_transaction ×
+  // (max_connections + max_prepared_transactions) = 128 × 406), not in one sized for PostgreSQL's default 100 connections (128 × 106).
+  for (const i of [1, 2, 3, 4]) {
+    const locks = i === 1 ? 'SELECT count(pg_advisory_xact_lock(g)) FROM generate_series(1, 40000) g; ' : '';
+    pg.psql(`BEGIN; INSERT INTO orders VALUES (${10 + i}, 'prepared'); ${locks}PREPARE TRANSACTION 'p${i}'`, 'store');
+  }
   await pause();
   moment2 = now();
   await pause();
@@ -91,7 +96,7 @@ async function restorer(): Promise<Engine> {
 }
 
 describe('PostgreSQL restore to a moment after the source changed its limits or databases', () => {
-  it('one database at a moment with more transactions prepared than the base backup\'s max_prepared_transactions allowed (raised by a restart since): the temporary cluster takes the WAL\'s higher limits, replay completes', async () => {
+  it('one database at a moment with more transactions prepared than the base backup\'s max_prepared_transactions allowed (raised by a restart since): the temporary cluster takes the WAL\'s higher limits and a lock table as large as the source\'s (one of them holds 40,000 locks), replay completes', async () => {
     const engine = await restorer();
     privateTmpDir();
     const r = await restoreCommand(engine, serverRoot, { asOf: new Date(moment2), serverFile: pgServerFile(pg), database: 'store_at', sourceDatabase: 'store' });
@@ -129,9 +134,9 @@ describe('PostgreSQL restore to a moment after the source changed its limits or 
     expect(auto).toMatch(/^max_prepared_transactions = 6$/m);
     expect(auto).toMatch(/^max_locks_per_transaction = 128$/m);
     // Raised too, and compared by a hot standby (PostgreSQL's default): with less, its recovery pauses at the parameter change.
-    expect(auto).toMatch(/^max_connections = 150$/m);
+    expect(auto).toMatch(/^max_connections = 400$/m);
     expect(auto).toMatch(/^max_worker_processes = 12$/m);
-    expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 6, max_locks_per_transaction = 128, max_connections = 150, max_worker_processes = 12 (read from the backup's pg_control and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup); keep them");
+    expect(r.notes.join('\n')).toContain("postgresql.auto.conf sets the source's max_prepared_transactions = 6, max_locks_per_transaction = 128, max_connections = 400, max_worker_processes = 12 (read from the backup's pg_control and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup); keep them");
     // Started as restored (hot_standby on, PostgreSQL's default): it recovers to the moment and opens as a primary.
     const running = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true });
     try {

@@ -22,7 +22,9 @@
  *   default hot_standby = on) also max_connections, max_worker_processes and max_wal_senders
  *   above their defaults: a hot standby with less than the source's pauses its recovery at
  *   the start or at the parameter change and never opens ("insufficient parameter settings");
- *   the temporary cluster runs with hot_standby = off, where they are not compared.
+ *   the temporary cluster runs with hot_standby = off, where they are not compared — but its
+ *   lock table is sized by them: without `hotStandby`, max_locks_per_transaction is raised so
+ *   the table (locks × (backends + prepared)) holds as many locks as the source's did.
  * - `rollBackPrepared(conn, database)`: rolls back every prepared transaction of `database`
  *   in the (temporary, recovered) cluster `conn` reaches — none of them had committed at the
  *   moment — and returns them (gid, when prepared, owner) for the restore's notes.
@@ -98,16 +100,31 @@ export async function controlSettings(dataDir: string, toolPaths: ToolPaths, sig
     if (signal?.aborted) throw e;
     unread = 'pg_controldata (part of the PostgreSQL server package) was not found here';
   }
+  const control: ServerLimits = {};
+  for (const { label } of LIMITS) {
+    const m = new RegExp(`^${label} setting:\\s+(\\d+)\\s*$`, 'm').exec(out);
+    if (m) control[label] = Number(m[1]);
+  }
+  const source = higherLimits(control, wal);
+  const wanted: ServerLimits = { ...source };
+  if (!opts.hotStandby) {
+    // The shared lock table holds max_locks_per_transaction × (backends + max_prepared_transactions) locks, and the
+    // prepared transactions' locks are taken again at the end of recovery: a cluster with PostgreSQL's default
+    // backends gets as many lock slots as the source had (whose max_connections may be far higher).
+    const backends = (l: ServerLimits) => LIMITS.filter((x) => x.standbyOnly).reduce((n, x) => n + (l[x.label] ?? x.fallback), 0);
+    const defaults = backends({});
+    const prepared = source.max_prepared_xacts ?? 0;
+    const locks = source.max_locks_per_xact ?? 64;
+    wanted.max_locks_per_xact = Math.max(locks, Math.ceil((locks * (backends(source) + prepared)) / (defaults + prepared)));
+  }
   let settings = '';
   let raised = false;
   for (const { label, setting, fallback, standbyOnly } of LIMITS) {
     if (standbyOnly && !opts.hotStandby) continue;
-    const m = new RegExp(`^${label} setting:\\s+(\\d+)\\s*$`, 'm').exec(out);
-    const control = m ? Number(m[1]) : 0;
-    const value = Math.max(control, wal[label] ?? 0);
+    const value = wanted[label] ?? 0;
     if (value <= fallback) continue;
     settings += `${setting} = ${value}\n`;
-    if (value > control) raised = true;
+    if ((source[label] ?? 0) > (control[label] ?? 0)) raised = true;
   }
   return { settings, raised, unread };
 }
