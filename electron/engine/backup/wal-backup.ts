@@ -19,7 +19,9 @@
  *   bootstrapRole, startLsn; an incremental also endLsn and endTime (server clock: every
  *   transaction committed up to endTime is in the chain). A full also records `databases`
  *   (name, oid, template flag, size from pg_database, read just before the base backup
- *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts).
+ *   starts): a restore of one database leaves the others' files sparse (restore/pitr.ts);
+ *   and `databasesFilenode`, pg_database's own relfilenode then (a restore of a name the
+ *   base backup lacks reads the WAL for changes to it before recovering, restore/pitr.ts).
  *   Reading it never fails the backup: without it a restore extracts everything.
  *   A full also records `consistentTime`: the server's clock read once pg_basebackup has
  *   finished (its stream ends only after that read), so at or after the backup's
@@ -80,6 +82,8 @@ export interface WalMeta {
   startTime?: string;
   /** Full only: the cluster's databases when the base backup started (see the header). */
   databases?: ClusterDatabase[];
+  /** Full only: pg_database's relfilenode (global/<n>) when `databases` was read (see the header). */
+  databasesFilenode?: number;
   /** Full only: each database's UNLOGGED tables and sequences when the base backup started (restored empty). */
   unlogged?: Record<string, string[]>;
   /** Full only: server time at or after the base backup's end-of-backup record (see the header). */
@@ -95,13 +99,14 @@ export type ClusterDatabase = {
 };
 
 /** The cluster's databases (for a selective restore), or undefined when the role may not read them. */
-async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promise<ClusterDatabase[] | undefined> {
+async function clusterDatabases(conn: PgConnection, signal: AbortSignal): Promise<{ databases: ClusterDatabase[]; filenode: number } | undefined> {
   try {
     const rows = await conn.query(
-      `SELECT oid, encode(convert_to(datname, 'UTF8'), 'hex'), datistemplate, CASE WHEN has_database_privilege(oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER') THEN pg_database_size(oid) END FROM pg_database`,
+      `SELECT oid, encode(convert_to(datname, 'UTF8'), 'hex'), datistemplate, CASE WHEN has_database_privilege(oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER') THEN pg_database_size(oid) END, pg_relation_filenode('pg_database') FROM pg_database`,
       { signal, action: 'listing the databases of the cluster', fallback: 'DUMP_FAILED' },
     );
-    return rows.map((r) => ({ oid: Number(r[0]), name: Buffer.from(r[1] ?? '', 'hex').toString('utf8'), template: r[2] === 't', bytes: r[3] ? Number(r[3]) : null }));
+    const databases = rows.map((r) => ({ oid: Number(r[0]), name: Buffer.from(r[1] ?? '', 'hex').toString('utf8'), template: r[2] === 't', bytes: r[3] ? Number(r[3]) : null }));
+    return { databases, filenode: Number(rows[0]?.[4] ?? 0) };
   } catch (e) {
     if (signal.aborted) throw e;
     return undefined; // a restore of one database then extracts the whole cluster, as before
@@ -216,9 +221,12 @@ export class WalBackup {
       startLsn: pos.startLsn,
       startTime: pos.time,
     };
-    const databases = await clusterDatabases(this.conn, signal);
-    if (databases) this.meta.databases = databases;
-    const unlogged = await unloggedByDatabase(this.conn, databases ?? [], signal);
+    const listed = await clusterDatabases(this.conn, signal);
+    if (listed) {
+      this.meta.databases = listed.databases;
+      if (listed.filenode > 0) this.meta.databasesFilenode = listed.filenode;
+    }
+    const unlogged = await unloggedByDatabase(this.conn, listed?.databases ?? [], signal);
     this.unlogged = Object.entries(unlogged).map(([name, rels]) => unloggedNote(name, rels, 'backup')!);
     if (Object.keys(unlogged).length) this.meta.unlogged = unlogged;
     return { kind: 'full', reason, meta: toJson(this.meta) };

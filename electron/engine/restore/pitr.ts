@@ -38,7 +38,12 @@
  *   ALLOW_CONNECTIONS false is opened in the temporary cluster only (a note says the copy
  *   allows connections). NAME absent at the moment: DATABASE_NOT_FOUND naming what the
  *   cluster had and which base backups record NAME (by their `databases`), with their moments.
- *   --folder appends the same pg_control limits to postgresql.auto.conf, with a note, and
+ *   When NAME is not in the base backup's `databases` and the WAL to replay (read with
+ *   pg_waldump once fetched, servers/postgres/database-changes.ts) creates, drops and renames
+ *   no database, that is known before the base backup is read: the same error, at once.
+ *   The WAL's parameter changes raise the pg_control limits (a restart since the base backup).
+ *   --folder appends the same limits to postgresql.auto.conf, with a note (pg_controldata
+ *   missing: a note says pg_control's were not read and how to set them), and
  *   names the UNLOGGED tables the base backup recorded (`unlogged`): they start empty.
  * - Selective (as pgBackRest's --db-include): when the base backup recorded the cluster's
  *   databases (wal-backup.ts `databases`), the files under base/<oid>/ of every other user
@@ -77,8 +82,10 @@ import type { PostgresConnector } from '../servers/postgres/connector.ts';
 import { quoteIdent } from '../servers/postgres/connection.ts';
 import { padSegment, parseLsn, segmentsIn } from '../servers/postgres/wal-stream.ts';
 import { extractTar } from '../servers/tar-extract.ts';
+import { shellQuote } from '../servers/shell-quote.ts';
 import { tablespaceCreations } from '../servers/postgres/tablespaces.ts';
-import { controlSettings, rollBackPrepared, rolledBackNote } from '../servers/postgres/prepared-transactions.ts';
+import { changesDatabases } from '../servers/postgres/database-changes.ts';
+import { controlSettings, higherLimits, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 
@@ -291,6 +298,8 @@ interface MaterializeOptions {
   step?: ReturnType<typeof stepReporter>;
   /** Folders whose files are created sparse (a selective restore). */
   sparseFolders?: string[];
+  /** Runs once the WAL is fetched and checked, before the base backup is read (with pg_waldump when installed). */
+  beforeBase?: (walDir: string, waldump: string | null) => Promise<void>;
 }
 
 /**
@@ -337,7 +346,12 @@ async function refuseTablespaceWal(plan: RecoveryPlan, dir: string, waldump: str
 }
 
 /** The base backup + WAL + recovery configuration in `dataDir` (see the header). */
-async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string, opts: MaterializeOptions): Promise<{ verified: boolean; wroteConfig: string[]; ownerError: string | null; walChecked: boolean }> {
+async function materialize(
+  repo: Repository,
+  plan: RecoveryPlan,
+  dataDir: string,
+  opts: MaterializeOptions,
+): Promise<{ verified: boolean; wroteConfig: string[]; ownerError: string | null; walChecked: boolean; limits: ServerLimits }> {
   if (existsSync(dataDir) && (!statSync(dataDir).isDirectory() || readdirSync(dataDir).length > 0)) {
     throw new BackstopError('DATABASE_EXISTS', `"${dataDir}" already exists and is not an empty folder; choose a new folder for the restored cluster.`);
   }
@@ -354,6 +368,9 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     // Before the base backup is extracted: WAL that creates a tablespace is refused (see the header).
     const waldump = findWaldump(opts.toolPaths, !!opts.temporary);
     if (waldump) await refuseTablespaceWal(plan, walTemp, waldump, opts.signal);
+    // Limits the source was restarted with after the base backup (its pg_control has the older ones).
+    let limits = waldump ? await walLimits(walTemp, waldump, opts.signal) : {};
+    await opts.beforeBase?.(walTemp, waldump);
     opts.step?.('base-backup', 0, plan.full.length, true);
     let wroteConfig: string[] = [];
     baseStream = await repo.readPoint(plan.full.id, { signal: opts.signal });
@@ -394,12 +411,13 @@ async function materialize(repo: Repository, plan: RecoveryPlan, dataDir: string
     if (waldump) {
       try {
         await refuseTablespaceWal(plan, join(dataDir, 'pg_wal'), waldump, opts.signal, true);
+        limits = higherLimits(limits, await walLimits(join(dataDir, 'pg_wal'), waldump, opts.signal));
       } catch (e) {
         rmSync(dataDir, { recursive: true, force: true });
         throw e;
       }
     }
-    return { verified: r.verified, wroteConfig, ownerError: r.ownerError, walChecked: !!waldump };
+    return { verified: r.verified, wroteConfig, ownerError: r.ownerError, walChecked: !!waldump, limits };
   } finally {
     rmSync(walTemp, { recursive: true, force: true });
     if (baseStream) await closeRead(baseStream);
@@ -437,11 +455,21 @@ export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database:
       : `On its first start it replays the WAL in ${WAL_FOLDER}/ to its end (restore point ${spec.plan.wal.at(-1)?.id ?? spec.plan.full.id}), then opens as a primary. Afterwards remove the recovery lines from postgresql.auto.conf and the ${WAL_FOLDER} folder.`,
   );
   // Recovery re-creates the transactions prepared at the moment: the source's limits, or the first start fails.
-  const needed = await controlSettings(spec.folder, spec.toolPaths, spec.signal);
+  const { settings: needed, raised, unread } = await controlSettings(spec.folder, spec.toolPaths, spec.signal, r.limits, { hotStandby: true });
+  const from = unread
+    ? 'read from the parameter changes in the WAL up to the moment only (see the next note)'
+    : `read from the backup's pg_control${raised ? ' and raised to what the WAL up to the moment records (the source was restarted with higher limits after the base backup)' : ''}`;
   if (needed) {
-    appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
+    appendFileSync(join(spec.folder, 'postgresql.auto.conf'), `# Added by Backstop: the source's limits (from pg_control and the WAL); with less, a start with prepared transactions fails. Keep these lines.\n${needed}`);
     notes.push(
-      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (read from the backup's pg_control; keep them: a start with less fails while prepared transactions exist). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+      `postgresql.auto.conf sets the source's ${needed.trim().split('\n').join(', ')} (${from}; keep them: a start with less fails while prepared transactions exist${/max_(connections|worker_processes|wal_senders)/.test(needed) ? ', and with less max_connections, max_worker_processes or max_wal_senders than the source a hot standby (hot_standby = on, the default) pauses its recovery and never opens' : ''}). Transactions prepared (PREPARE TRANSACTION) and not yet committed at that moment stay prepared after the start and hold their locks: list them with SELECT gid, prepared, database FROM pg_prepared_xacts; and end each with ROLLBACK PREPARED 'gid' (or COMMIT PREPARED) in its database.`,
+    );
+  }
+  if (unread) {
+    // Without pg_control's values nothing says how many prepared transactions the first start must re-create.
+    const major = readFileSync(join(spec.folder, 'PG_VERSION'), 'utf8').trim();
+    notes.push(
+      `${unread}, so Backstop could not read the source's max_prepared_transactions and max_locks_per_transaction from the backup's pg_control${needed ? ' (only the WAL\'s changes to them are set)' : ' and set neither'}: if transactions were prepared (PREPARE TRANSACTION) at that moment, the first start stops with "maximum number of prepared transactions reached" unless max_prepared_transactions is at least the source's. Before starting it, run pg_controldata ${shellQuote(spec.folder)} where the PostgreSQL ${major} server package is installed and add its "max_prepared_xacts setting" as max_prepared_transactions (and its "max_locks_per_xact setting" as max_locks_per_transaction, when above 64) to postgresql.auto.conf — or install that package here (or set its folder in Settings) and restore again.`,
     );
   }
   const unlogged = Object.entries(spec.plan.meta.unlogged ?? {}).filter(([, names]) => Array.isArray(names) && names.length);
@@ -513,7 +541,16 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
     for (;;) {
       dataDir = mkdtempSync(join(base, 'backstop-pitr-'));
       const owner = clusterOwner(null).user;
-      await materialize(spec.repo, spec.plan, dataDir, { toolPaths: spec.toolPaths, owner, temporary: true, step, sparseFolders: sparseFolders(layout), ...(spec.signal ? { signal: spec.signal } : {}) });
+      const { limits } = await materialize(spec.repo, spec.plan, dataDir, {
+        toolPaths: spec.toolPaths,
+        owner,
+        temporary: true,
+        step,
+        sparseFolders: sparseFolders(layout),
+        ...(spec.signal ? { signal: spec.signal } : {}),
+        // A name the base backup lacks: refused before anything is recovered when the WAL cannot have made it.
+        ...(layout.sparse && layout.newer ? { beforeBase: (walDir: string, waldump: string | null) => refuseAbsentDatabase(spec.repo, spec.plan, spec.sourceDatabase, walDir, waldump, spec.signal) } : {}),
+      });
       step('base-backup', spec.plan.full.length, spec.plan.full.length, true);
       const major = Number(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim());
       if (layout.sparse && !(major >= 13)) {
@@ -523,7 +560,7 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
         continue;
       }
       // Replay re-creates the transactions prepared at the moment: the source's limits, or the startup process fails.
-      const needed = await controlSettings(dataDir, spec.toolPaths, spec.signal);
+      const { settings: needed } = await controlSettings(dataDir, spec.toolPaths, spec.signal, limits);
       if (needed) appendFileSync(join(dataDir, 'postgresql.conf'), needed);
       step('wal-replay', 0, null, true);
       const invalid = new Set<number>();
@@ -601,13 +638,35 @@ export function invalidPagesIn(log: string, into: Set<number>): void {
 }
 
 /**
+ * DATABASE_NOT_FOUND before any recovery, when it is certain (see the header): `database` is not in
+ * the base backup's record of its databases, and the WAL of the plan (from the base backup's start)
+ * creates, drops and renames none. Anything unsure (no record of pg_database's file, a pg_waldump
+ * older than 15, no WAL point) returns: the recovery finds out.
+ */
+async function refuseAbsentDatabase(repo: Repository, plan: RecoveryPlan, database: string, walDir: string, waldump: string | null, signal?: AbortSignal): Promise<void> {
+  const filenode = plan.meta.databasesFilenode;
+  if (!waldump || plan.wal.length === 0 || !Array.isArray(plan.meta.databases) || typeof filenode !== 'number' || !Number.isInteger(filenode) || filenode <= 0) return;
+  let change: string | null;
+  try {
+    change = await changesDatabases(walDir, waldump, filenode, plan.meta.startLsn, signal);
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return;
+  }
+  if (change) return;
+  const had = plan.meta.databases.map((d) => d.name).filter((n) => n !== 'template0' && n !== 'template1').sort();
+  throw new BackstopError('DATABASE_NOT_FOUND', await notAtMoment(repo, plan, database, had, true));
+}
+
+/**
  * DATABASE_NOT_FOUND's message: what the cluster had at the moment, and where the backups do
  * hold `database` by the base backups' records of their databases (created after the moment,
  * dropped or renamed before it), with the moments that reach it.
  */
-async function notAtMoment(repo: Repository, plan: RecoveryPlan, database: string, had: string[]): Promise<string> {
+async function notAtMoment(repo: Repository, plan: RecoveryPlan, database: string, had: string[], beforeRecovery = false): Promise<string> {
   const at = plan.target ? `at ${utc(plan.target.toISOString())}` : 'at that restore point';
-  const head = `The cluster held no database "${database}" ${at}; it had: ${had.join(', ') || 'none'}.`;
+  const known = beforeRecovery ? ' (known without recovering it: the base backup records these, and the WAL up to that moment creates, drops and renames no database)' : '';
+  const head = `The cluster held no database "${database}" ${at}; it had: ${had.join(', ') || 'none'}${known}.`;
   const recorded = (m: WalMeta) => Array.isArray(m.databases) && m.databases.some((d) => d?.name === database);
   const chains = await walChains(repo).catch(() => [] as WalChain[]);
   const later = chains

@@ -8,12 +8,23 @@
  * would block pg_dump's read of that table forever).
  *
  * Contract:
- * - `controlSettings(dataDir, toolPaths)`: the lines for a temporary cluster's postgresql.conf
- *   that replay needs from the source's pg_control (pg_controldata of the base backup):
- *   `max_prepared_transactions` and `max_locks_per_transaction` at least the source's (the
- *   locks of prepared transactions are taken again from the shared lock table). "" when
- *   pg_controldata is missing or unreadable (the defaults then apply, as before). A value the
- *   source raised after the base backup (a restart) is not seen.
+ * - `walLimits(dir, pg_waldump)`: the highest `max_prepared_transactions`,
+ *   `max_locks_per_transaction`, max_connections, … the WAL segments in `dir` record (the parameter-change record
+ *   PostgreSQL writes when a restart changed them: a DBA raised them after the base backup).
+ *   What pg_waldump cannot read is RESTORE_FAILED (tablespaces.ts `walDump`).
+ * - `controlSettings(dataDir, toolPaths, wal)`: the lines for a recovering cluster's
+ *   configuration that replay needs: `max_prepared_transactions` and
+ *   `max_locks_per_transaction` at least the source's — the higher of the base backup's
+ *   pg_control (pg_controldata) and `wal` — (the locks of prepared transactions are taken
+ *   again from the shared lock table); `raised` when the WAL's value won. `unread` says why
+ *   pg_controldata gave nothing (missing, failed): the lines then come from `wal` alone, and a
+ *   --folder restore says so in its notes. With `hotStandby` (a --folder cluster: PostgreSQL's
+ *   default hot_standby = on) also max_connections, max_worker_processes and max_wal_senders
+ *   above their defaults: a hot standby with less than the source's pauses its recovery at
+ *   the start or at the parameter change and never opens ("insufficient parameter settings");
+ *   the temporary cluster runs with hot_standby = off, where they are not compared — but its
+ *   lock table is sized by them: without `hotStandby`, max_locks_per_transaction is raised so
+ *   the table (locks × (backends + prepared)) holds as many locks as the source's did.
  * - `rollBackPrepared(conn, database)`: rolls back every prepared transaction of `database`
  *   in the (temporary, recovered) cluster `conn` reaches — none of them had committed at the
  *   moment — and returns them (gid, when prepared, owner) for the restore's notes.
@@ -22,28 +33,100 @@ import { runToolCapture } from '../child-process.ts';
 import type { ToolPaths } from '../connector.ts';
 import { findTool } from '../tools.ts';
 import type { PgConnection } from './connection.ts';
+import { walDump } from './tablespaces.ts';
 
-/** Server defaults of the two settings (PostgreSQL 10 and later). */
-const DEFAULT_LOCKS = 64;
+/**
+ * The limits WAL replay checks, by pg_controldata's label (also the parameter-change record's
+ * field): the setting, PostgreSQL's default (a line is written only above it), and whether
+ * only a hot standby (hot_standby = on) needs at least the source's value.
+ */
+const LIMITS = [
+  { label: 'max_prepared_xacts', setting: 'max_prepared_transactions', fallback: 0, standbyOnly: false },
+  { label: 'max_locks_per_xact', setting: 'max_locks_per_transaction', fallback: 64, standbyOnly: false },
+  { label: 'max_connections', setting: 'max_connections', fallback: 100, standbyOnly: true },
+  { label: 'max_worker_processes', setting: 'max_worker_processes', fallback: 8, standbyOnly: true },
+  { label: 'max_wal_senders', setting: 'max_wal_senders', fallback: 10, standbyOnly: true },
+] as const;
 
-export async function controlSettings(dataDir: string, toolPaths: ToolPaths, signal?: AbortSignal): Promise<string> {
-  let out: string;
+/** Values by pg_controldata's label (absent: unknown). */
+export type ServerLimits = Partial<Record<(typeof LIMITS)[number]['label'], number>>;
+
+/** The higher of each value of `a` and `b`. */
+export function higherLimits(a: ServerLimits, b: ServerLimits): ServerLimits {
+  const out: ServerLimits = {};
+  for (const { label } of LIMITS) {
+    const v = Math.max(a[label] ?? 0, b[label] ?? 0);
+    if (v > 0) out[label] = v;
+  }
+  return out;
+}
+
+const PARAMETER_CHANGE = /desc: PARAMETER_CHANGE (.*)$/;
+
+export async function walLimits(dir: string, pgWaldump: string, signal?: AbortSignal): Promise<ServerLimits> {
+  const out = await walDump(dir, pgWaldump, ['-r', 'XLOG'], 'read the server limits it records (max_prepared_transactions, max_locks_per_transaction, max_connections)', signal);
+  let limits: ServerLimits = {};
+  for (const line of out.split('\n')) {
+    const fields = PARAMETER_CHANGE.exec(line)?.[1];
+    if (!fields) continue;
+    const seen: ServerLimits = {};
+    for (const { label } of LIMITS) {
+      const m = new RegExp(`\\b${label}=(\\d+)`).exec(fields);
+      if (m) seen[label] = Number(m[1]);
+    }
+    limits = higherLimits(limits, seen);
+  }
+  return limits;
+}
+
+export interface ControlSettings {
+  /** postgresql.conf lines ("" when nothing above the defaults is needed or known). */
+  settings: string;
+  /** A value from the WAL was higher than the base backup's pg_control. */
+  raised: boolean;
+  /** Why pg_controldata gave nothing; null when it was read. */
+  unread: string | null;
+}
+
+export async function controlSettings(dataDir: string, toolPaths: ToolPaths, signal?: AbortSignal, wal: ServerLimits = {}, opts: { hotStandby?: boolean } = {}): Promise<ControlSettings> {
+  let out = '';
+  let unread: string | null = null;
   try {
     const tool = findTool(['pg_controldata'], 'postgres', { binDir: toolPaths.postgres ?? null });
     const r = await runToolCapture({ path: tool, args: [dataDir], env: { LC_ALL: 'C', LANG: 'C' } }, signal ? { signal } : {});
-    if (r.code !== 0) return '';
-    out = r.stdout;
+    if (r.code === 0) out = r.stdout;
+    else unread = `pg_controldata could not read the backup's pg_control (${r.stderr.trim().split('\n').at(-1) || `exit ${r.code}`})`;
   } catch (e) {
     if (signal?.aborted) throw e;
-    return '';
+    unread = 'pg_controldata (part of the PostgreSQL server package) was not found here';
   }
-  const value = (label: string): number | null => {
+  const control: ServerLimits = {};
+  for (const { label } of LIMITS) {
     const m = new RegExp(`^${label} setting:\\s+(\\d+)\\s*$`, 'm').exec(out);
-    return m ? Number(m[1]) : null;
-  };
-  const prepared = value('max_prepared_xacts');
-  const locks = value('max_locks_per_xact');
-  return `${prepared ? `max_prepared_transactions = ${prepared}\n` : ''}${locks && locks > DEFAULT_LOCKS ? `max_locks_per_transaction = ${locks}\n` : ''}`;
+    if (m) control[label] = Number(m[1]);
+  }
+  const source = higherLimits(control, wal);
+  const wanted: ServerLimits = { ...source };
+  if (!opts.hotStandby) {
+    // The shared lock table holds max_locks_per_transaction × (backends + max_prepared_transactions) locks, and the
+    // prepared transactions' locks are taken again at the end of recovery: a cluster with PostgreSQL's default
+    // backends gets as many lock slots as the source had (whose max_connections may be far higher).
+    const backends = (l: ServerLimits) => LIMITS.filter((x) => x.standbyOnly).reduce((n, x) => n + (l[x.label] ?? x.fallback), 0);
+    const defaults = backends({});
+    const prepared = source.max_prepared_xacts ?? 0;
+    const locks = source.max_locks_per_xact ?? 64;
+    wanted.max_locks_per_xact = Math.max(locks, Math.ceil((locks * (backends(source) + prepared)) / (defaults + prepared)));
+  }
+  let settings = '';
+  let raised = false;
+  for (const { label, setting, fallback, standbyOnly } of LIMITS) {
+    if (standbyOnly && !opts.hotStandby) continue;
+    const value = wanted[label] ?? 0;
+    if (value <= fallback) continue;
+    settings += `${setting} = ${value}\n`;
+    if ((source[label] ?? 0) > (control[label] ?? 0)) raised = true;
+  }
+  return { settings, raised, unread };
 }
 
 export interface RolledBack {

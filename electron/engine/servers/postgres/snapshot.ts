@@ -14,6 +14,9 @@
  *   until it answers a query as `user`/`password`, and returns the database list and a
  *   `stop()` (fast shutdown, idempotent). The folder's own configuration is used, with
  *   port, socket directory and listen address overridden; `onLog` sees the server's log.
+ *   A server that stops instead is RESTORE_FAILED with its last FATAL/PANIC line and the
+ *   HINT after it (e.g. WAL replay needing a larger max_prepared_transactions), else its
+ *   last log lines.
  * - `sparseFolders`: those folders' files are created sparse and pg_verifybackup skips them
  *   (a selective restore, restore/pitr.ts).
  */
@@ -163,6 +166,17 @@ function osUserForServer(): OsUser | null {
   return user;
 }
 
+/** What a server's log says made it stop: its last FATAL or PANIC with the HINT that follows, else its last lines. */
+export function whyStopped(log: string): string {
+  const lines = log.trim().split('\n');
+  // Not the refusals of the connection attempts made while it was starting ("the database system is starting up").
+  const at = lines.findLastIndex((l) => /\b(FATAL|PANIC):\s/.test(l) && !/the database system is |not yet accepting connections/.test(l));
+  if (at < 0) return lines.slice(-3).join(' | ');
+  const said = (l: string) => l.replace(/^.*?\b(FATAL|PANIC|HINT|ERROR):\s+/, '$1: ');
+  const hint = lines.slice(at + 1, at + 4).find((l) => /\bHINT:\s/.test(l));
+  return [said(lines[at]!), ...(hint ? [said(hint)] : [])].join(' ');
+}
+
 export async function startDataDirectory(dataDir: string, opts: StartOptions): Promise<RunningCluster> {
   const search = { binDir: opts.toolPaths?.postgres ?? null };
   const postgres = findTool(['postgres'], 'postgres', search);
@@ -207,7 +221,7 @@ export async function startDataDirectory(dataDir: string, opts: StartOptions): P
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new BackstopError('RESTORE_FAILED', `The restored cluster did not start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      throw new BackstopError('RESTORE_FAILED', `The restored cluster did not start: ${whyStopped(stderr)}`);
     }
     try {
       const rows = await conn.query(`SELECT encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database WHERE NOT datistemplate`, { action: 'checking the restored cluster', fallback: 'RESTORE_FAILED' });

@@ -19,7 +19,8 @@
  *   WAL position) in the WAL segments of `dir`, read with pg_waldump (`-r Tablespace`); the
  *   end of the WAL (pg_waldump's "error in WAL record" at the zero padding) is not a failure.
  *   Anything else pg_waldump reports is a RESTORE_FAILED naming it (the WAL was not checked).
- *   No segments: none. Never writes anything.
+ *   No segments: none. Never writes anything. `walDump` is that pg_waldump run for other
+ *   record kinds (prepared-transactions.ts reads the parameter changes with it).
  */
 import { readdirSync } from 'node:fs';
 import { BackstopError } from '../../../shared/result.ts';
@@ -77,17 +78,27 @@ export interface TablespaceCreation {
 const SEGMENT = /^[0-9A-F]{24}$/;
 const CREATE_RECORD = /lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: CREATE (\d+) "((?:[^"\\]|\\.)*)"\s*$/;
 
-export async function tablespaceCreations(dir: string, pgWaldump: string, signal?: AbortSignal): Promise<TablespaceCreation[]> {
+/**
+ * pg_waldump's lines for the WAL segments of `dir` with `args` (e.g. `-r XLOG`), "" without
+ * segments. The end of the WAL (its zero padding: "error in WAL record at") is not a failure;
+ * anything else pg_waldump reports is RESTORE_FAILED saying Backstop could not `purpose`.
+ */
+export async function walDump(dir: string, pgWaldump: string, args: string[], purpose: string, signal?: AbortSignal): Promise<string> {
   const segments = readdirSync(dir).filter((f) => SEGMENT.test(f)).sort();
-  if (segments.length === 0) return [];
-  const { stdout, stderr, code } = await runToolCapture({ path: pgWaldump, args: ['-p', dir, '-r', 'Tablespace', segments[0]!, segments.at(-1)!] }, { signal });
+  if (segments.length === 0) return '';
+  const { stdout, stderr, code } = await runToolCapture({ path: pgWaldump, args: ['-p', dir, ...args, segments[0]!, segments.at(-1)!] }, { signal });
   const problems = stderr.split('\n').filter((l) => l.trim() && !/error in WAL record at /.test(l));
   if (code !== 0 && (problems.length > 0 || !/error in WAL record at /.test(stderr))) {
     throw new BackstopError(
       'RESTORE_FAILED',
-      `pg_waldump could not read the WAL to replay, so Backstop could not check that it creates no tablespace (a recovery would write into a tablespace's folder on this machine): ${(problems.at(-1) ?? stderr).trim() || `exit ${code}`}. Nothing was created. Set the folder of the PostgreSQL tools of the backup's version in Settings.`,
+      `pg_waldump could not read the WAL to replay, so Backstop could not ${purpose}: ${(problems.at(-1) ?? stderr).trim() || `exit ${code}`}. Nothing was created. Set the folder of the PostgreSQL tools of the backup's version in Settings.`,
     );
   }
+  return stdout;
+}
+
+export async function tablespaceCreations(dir: string, pgWaldump: string, signal?: AbortSignal): Promise<TablespaceCreation[]> {
+  const stdout = await walDump(dir, pgWaldump, ['-r', 'Tablespace'], "check that it creates no tablespace (a recovery would write into a tablespace's folder on this machine)", signal);
   const out: TablespaceCreation[] = [];
   for (const line of stdout.split('\n')) {
     const m = CREATE_RECORD.exec(line);
