@@ -140,7 +140,10 @@ async function backupAndApplyRetention(
         );
       }
     }
+    // Each destination's repository as the write used it: retention starts from the run's view of the folder.
+    const repositories = new Map<string, Repository>();
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
+      repositories,
       database: spec.database,
       backupType: spec.backupType,
       requestedKind: spec.requestedKind,
@@ -197,7 +200,8 @@ async function backupAndApplyRetention(
       // (as Location.readWithKey reads it, but the sibling stays open: `opened` closes it with the job).
       const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, ...cachesFor(l), key });
       const rootOptions = { ...repoOptions, ...cachesFor(folder) };
-      let writtenRepo: Promise<Repository> | undefined;
+      const prepared = repositories.get(folder.id);
+      let writtenRepo: Promise<Repository> | undefined = prepared ? Promise.resolve(prepared) : undefined;
       const openWritten = () =>
         (writtenRepo ??= open(folder).catch((e: unknown) => {
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
@@ -207,7 +211,7 @@ async function backupAndApplyRetention(
       if (retain) {
         try {
           const repo = await openWritten();
-          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, rootOptions)) : await applyRetention(repo, spec.retention, new Date());
+          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, rootOptions)) : await applyRetention(repo, spec.retention, new Date(), { fromView: prepared !== undefined });
           o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, ...(r.inUse?.length ? { keptInUse: r.inUse } : {}), error: null };
         } catch (e) {
           o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };

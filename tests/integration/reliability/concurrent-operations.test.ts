@@ -300,6 +300,26 @@ describe.each(DESTS)('several operations at once on a $name', (dest) => {
     expect((await check.verify()).problems).toEqual([]);
   });
 
+  it("a run's retention planned on its view of the folder plans again before deleting: an incremental another machine added to the chain it deletes goes with its full, never left without it", async () => {
+    const place = dest.fresh();
+    const run = await initRepository(place.open(), OPTS);
+    const older = (await run.writePoint(pieces(A), pointOpts())).id;
+    // The run's look at the folder (prepare-destination does it); another machine then adds an
+    // incremental to that chain, and the run writes a new full.
+    await run.scanPoints();
+    const other = await openRepository(place.open(), OPTS);
+    const added = await other.writePoint(pieces(Buffer.concat([A, B.subarray(0, 20_000)])), pointOpts({ kind: 'incremental' }));
+    expect(added.chainId).toBe(older);
+    const newer = (await run.writePoint(pieces(B), pointOpts())).id;
+    // The run's view holds the older full and its new one: that plan would delete the full alone.
+    const r = await applyRetention(run, KEEP_NEWEST, new Date(), { fromView: true });
+    expect(r.deleted.sort()).toEqual([older, added.id].sort());
+    const check = await openRepository(place.open(), OPTS);
+    expect((await check.listPoints()).map((p) => p.id)).toEqual([newer]);
+    expect(sha256(await collect(await check.readPoint(newer)))).toBe(sha256(B));
+    expect((await check.verify()).problems).toEqual([]);
+  });
+
   it('two writers in one database folder at once: both points commit and restore, the chain verifies', async () => {
     const place = dest.fresh();
     const repo = await initRepository(place.open(), OPTS);
