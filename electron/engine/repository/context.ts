@@ -177,10 +177,11 @@ export class ManifestStore {
    * A point this Repository just committed (`bytes`: the manifest as stored) joins the run's view
    * (no LIST needed to see it), and its manifest is known without a download — decoded from
    * the stored bytes, as a read would (the writer's own object lacks what decoding derives,
-   * such as the bases a point needs). Its listed version (size, time) is not known yet, so the
-   * local cache gets it when a later listing names it.
+   * such as the bases a point needs). Its listed version (size, time) is not known yet: the
+   * local cache files it as committed here, taken as the version a later listing names
+   * (ManifestCache.putCommitted), so no look after the run downloads it.
    */
-  noteCommitted(pointId: string, bytes: Buffer): void {
+  async noteCommitted(pointId: string, bytes: Buffer): Promise<void> {
     try {
       this.decoded(pointId, this.decode(pointId, bytes));
       this.view?.add(pointId);
@@ -188,7 +189,9 @@ export class ManifestStore {
       // Never expected (these are the bytes just encoded); the point is committed all the same, and
       // the view without it would only keep it from this run's retention: the next listing finds it.
       this.view = null;
+      return;
     }
+    await this.local?.cache.putCommitted(this.local.repositoryId, pointId, bytes).catch(() => {});
   }
 
   async load(pointId: string, options: { fresh?: boolean } = {}): Promise<Manifest> {

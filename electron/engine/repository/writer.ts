@@ -456,7 +456,7 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
     }
     committed = true;
     // The run's later steps (retention) see this point without listing the folder again.
-    ctx.manifests.noteCommitted(pointId, encoded);
+    await ctx.manifests.noteCommitted(pointId, encoded);
     await inflight.release();
     const summary = summarize(manifest);
     progress.final(snapshot(true));
