@@ -85,6 +85,7 @@ it('a run lists each database folder once, and again only where it must see the 
     for (const [name, n] of listsPerDatabase('lists')) {
       expect(n.points, `${label}: LISTs of ${name}'s points/`).toBeLessThanOrEqual(points);
       expect(n.all, `${label}: LISTs in ${name}'s folder`).toBeLessThanOrEqual(all);
+      expect(n.points, `${label}: ${name}'s points/ listed at all (the count sees them)`).toBeGreaterThan(0);
     }
   }
   for (const db of dbs) db.close();
