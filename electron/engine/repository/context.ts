@@ -186,8 +186,8 @@ export class ManifestStore {
       this.decoded(pointId, this.decode(pointId, bytes));
       this.view?.add(pointId);
     } catch {
-      // Never expected (these are the bytes just encoded); the point is committed all the same, and
-      // the view without it would only keep it from this run's retention: the next listing finds it.
+      // Never expected (these are the bytes just encoded); the point is committed all the same. The
+      // view is dropped, so the run's next step lists the folder (and finds it) instead.
       this.view = null;
       return;
     }
