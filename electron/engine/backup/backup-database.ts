@@ -26,7 +26,7 @@ import type { BackupType, DatabaseProgress, PointKind } from '../../shared/domai
 
 export type { DatabaseProgress } from '../../shared/domain.ts';
 import { BackstopError, hasCode, isBackstopError, toFailure } from '../../shared/result.ts';
-import type { JsonObject, OpenOptions, PointSummary, UnchangedWrite, WriteProgress, WritePointOptions } from '../repository/index.ts';
+import type { JsonObject, OpenOptions, PointSummary, Repository, UnchangedWrite, WriteProgress, WritePointOptions } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
 import { throttledStream, type Backend } from '../storage/index.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
@@ -94,6 +94,12 @@ export interface BackupDatabaseInput {
   signal?: AbortSignal;
   onProgress?: (p: DatabaseProgress) => void;
   repoOptions?: OpenOptions;
+  /**
+   * Filled with the repository each destination was prepared and written with (by target id),
+   * so the caller's steps after the write (retention) reuse its view of the folder instead of
+   * opening and listing it again.
+   */
+  repositories?: Map<string, Repository>;
   /** Block size for page-structured snapshots (rounded to the page size). */
   fixedBlockBytes?: number;
   /** The task's read limit: the dump is read no faster than this shared budget allows (storage/throttle.ts). */
@@ -143,6 +149,7 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
           ...(target.sibling ? { sibling: target.sibling } : {}),
         });
         prepared.push({ target, prep });
+        input.repositories?.set(target.id, prep.repo);
       } catch (e) {
         const o = failed(target.id, input.requestedKind, null, e);
         if (o.error?.code === 'AUTH_FAILED') o.loginRefused = true;

@@ -54,7 +54,9 @@ function dumpedFile(dumped: Record<string, unknown> | undefined): { base: string
 export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIdentity' | 'database'>, logRepo: Repository): Promise<string | null> {
   const fullFile = dumpedFile(dumped.meta);
   if (!fullFile) return NO_POSITION;
-  const logChain = await logRepo.newestChain('logical');
+  // The log folder as this run saw it (one LIST per log repository opened, not three per database:
+  // the log job asks this for every database of the run, on the repository it just wrote).
+  const logChain = await logRepo.newestChain('logical', { reuse: true });
   // The chain's oldest read still stored (retention may have pruned the reads no kept dump needs, its full among them).
   const oldest = logChain?.pointIds[0];
   if (!oldest) return NOT_STORED;
@@ -64,7 +66,7 @@ export async function coverageIn(dumped: Pick<PointSummary, 'meta' | 'serverIden
   const first = (await logRepo.getPoint(oldest)).meta.binlogFiles;
   const start = Array.isArray(first) && typeof first[0] === 'string' ? logFileNumber(first[0]) : null;
   if (!start || start.base !== fullFile.base || start.n > fullFile.n) return PURGED;
-  const reads = (await logRepo.listPoints({ skipDamaged: true })).filter((p) => logChain.pointIds.includes(p.id));
+  const reads = (await logRepo.listPoints({ skipDamaged: true, reuse: true })).filter((p) => logChain.pointIds.includes(p.id));
   // The chain must hold the dump's own file and every one after it (a restore rolls forward only so):
   // after RESET MASTER or on a server rebuilt at the same address the numbering starts anew, and a
   // new chain from binlog.000001 does not hold the dump's binlog.000041.

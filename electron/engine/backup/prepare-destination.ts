@@ -137,12 +137,14 @@ async function prepareIn(backend: Backend, opts: PrepareOptions): Promise<Decisi
   await refuseForeignDatabase(repo, opts);
   if (opts.requestedKind === 'full') return { repo, kind: 'full', reason: null };
   try {
-    const chain = await repo.newestChain(opts.backupType);
+    // The run's one look at the folder (refuseForeignDatabase's listing, else this one); the
+    // write, the WAL plan and retention reuse it (ManifestStore: the run's view).
+    const chain = await repo.newestChain(opts.backupType, { reuse: true });
     if (chain && opts.serverIdentity && chain.newest.serverIdentity !== opts.serverIdentity) {
       return { repo, kind: 'full', reason: 'SERVER_CHANGED', detail: chain.newest.serverIdentity };
     }
     if (chain) return { repo, kind: 'incremental', reason: null, chain };
-    const chains = await repo.chains();
+    const chains = await repo.chains({ reuse: true });
     return { repo, kind: 'full', reason: chains.length > 0 ? 'TYPE_CHANGED' : 'NO_CHAIN' };
   } catch (e) {
     if (hasCode(e, 'INTEGRITY')) return { repo, kind: 'full', reason: 'CHAIN_UNREADABLE' };
@@ -155,7 +157,7 @@ async function refuseForeignDatabase(repo: Repository, opts: PrepareOptions): Pr
   if (opts.database === undefined) return;
   let chains: ChainSummary[];
   try {
-    chains = await repo.chains();
+    chains = await repo.chains(); // the run's first look at the folder: listed now, reused after
   } catch (e) {
     if (hasCode(e, 'INTEGRITY')) return; // unreadable chains: the caller's CHAIN_UNREADABLE path
     throw e;

@@ -19,7 +19,7 @@ import { defaultEncoderWorkers, EncoderWorkers, LocalChunkCache, openRepository,
 import { PostgresConnector } from '../servers/postgres/connector.ts';
 import { WalBackup } from './wal-backup.ts';
 import { applyRetention, retentionHours } from '../retention/index.ts';
-import { pruneLogStream } from '../retention/prune-log-stream.ts';
+import { pruneLogStream, type NewestDumps } from '../retention/prune-log-stream.ts';
 import { BackstopError, errorInfo, hasCode } from '../../shared/result.ts';
 import { backupDatabase, type DatabaseProgress, type DestinationOutcome } from './backup-database.ts';
 import type { DestinationTarget } from './backup-database.ts';
@@ -140,7 +140,10 @@ async function backupAndApplyRetention(
         );
       }
     }
+    // Each destination's repository as the write used it: retention starts from the run's view of the folder.
+    const repositories = new Map<string, Repository>();
     const written: JobOutcome[] = reachable.length === 0 ? [] : await backupDatabase({
+      repositories,
       database: spec.database,
       backupType: spec.backupType,
       requestedKind: spec.requestedKind,
@@ -197,24 +200,27 @@ async function backupAndApplyRetention(
       // (as Location.readWithKey reads it, but the sibling stays open: `opened` closes it with the job).
       const open = (l: Location) => openRepository(l.backend(), { ...repoOptions, ...cachesFor(l), key });
       const rootOptions = { ...repoOptions, ...cachesFor(folder) };
-      let writtenRepo: Promise<Repository> | undefined;
+      const prepared = repositories.get(folder.id);
+      let writtenRepo: Promise<Repository> | undefined = prepared ? Promise.resolve(prepared) : undefined;
       const openWritten = () =>
         (writtenRepo ??= open(folder).catch((e: unknown) => {
           if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return open(siblingOf(folder));
           throw e;
         }));
       const root = () => Location.of(spec.destinations[i]!, spec.credentials[i] ?? null);
+      // The log prune's look at every database folder, reused by the coverage check below.
+      const newestDumps: NewestDumps = new Map();
       if (retain) {
         try {
           const repo = await openWritten();
-          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, rootOptions)) : await applyRetention(repo, spec.retention, new Date());
+          const r = isLog ? await root().use((l) => pruneLogStream(repo, l, key, rootOptions, newestDumps)) : await applyRetention(repo, spec.retention, new Date(), { fromView: prepared !== undefined });
           o.retention = { deleted: r.deleted, deletedPoints: r.deletedPoints, bytesFreed: r.bytesFreed, ...(r.inUse?.length ? { keptInUse: r.inUse } : {}), error: null };
         } catch (e) {
           o.retention = { deleted: [], bytesFreed: 0, error: errorInfo(e) };
         }
       } else if (spec.retentionSkipped) o.retention = { deleted: [], bytesFreed: 0, error: { code: 'CONFLICT', message: spec.retentionSkipped } };
       // Which of the run's databases need no job at all: the log just stored covers them here (covered-databases.ts).
-      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, rootOptions)), () => []);
+      if (cover.length > 0) o.coveredDatabases = await openWritten().then((repo) => root().use((l) => coveredDatabases(l, cover, repo, key, rootOptions, newestDumps)), () => []);
       await measureFreeSpace(o, spec, i, folder);
     }
     return outcomes;

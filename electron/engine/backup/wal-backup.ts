@@ -236,7 +236,7 @@ export class WalBackup {
   private async continueChain(prepared: PreparedDestination[], signal: AbortSignal): Promise<string | null> {
     const newest: WalMeta[] = [];
     for (const p of prepared) {
-      const chain = await p.repo.newestChain('snapshot');
+      const chain = await p.repo.newestChain('snapshot', { reuse: true }); // the folder as the run's prepare saw it
       const meta = chain ? walMetaOf(chain.newest) : null;
       if (!meta) return `the newest snapshot at a destination holds no WAL position (it was taken before Backstop streamed WAL)`;
       newest.push(meta);

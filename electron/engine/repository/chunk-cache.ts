@@ -20,6 +20,10 @@
  * caller decodes (authenticates) the bytes like any manifest and drops an entry that fails,
  * and after each listing `keepManifests` removes those of points deleted elsewhere;
  * an entry of another size than its name says (cut short) is dropped by `getManifest`.
+ * A manifest this machine just committed has no listed time yet (a run does not list its
+ * folder again to learn it): `putCommitted` files it under `<point id>@<size>@committed`, and
+ * the first look that lists that point at that size takes it as that version (the bytes are
+ * the ones this machine stored under that id, and are authenticated when read like any other).
  */
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -48,6 +52,8 @@ export interface ManifestCache {
   getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null>;
   putManifest(repositoryId: string, pointId: string, version: ObjectVersion, bytes: Uint8Array): Promise<void>;
   dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void>;
+  /** A manifest this machine just committed (`bytes` as stored), before any listing gave its version. */
+  putCommitted(repositoryId: string, pointId: string, bytes: Uint8Array): Promise<void>;
   /** Removes the repository's cached manifests of any other point or version than `listed` (the destination's whole listing). */
   keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void>;
 }
@@ -106,9 +112,20 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     return join(this.dir, repositoryId, MANIFESTS, `${pointId}@${v.size}@${Math.trunc(v.modifiedMs)}`);
   }
 
+  /** Where `putCommitted` files a manifest until a listing names its version. */
+  private committedPath(repositoryId: string, pointId: string, size: number): string {
+    return join(this.dir, repositoryId, MANIFESTS, `${pointId}@${size}@committed`);
+  }
+
   async getManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<Buffer | null> {
     const path = this.manifestPath(repositoryId, pointId, version);
-    const bytes = await readFile(path).catch(() => null);
+    let bytes = await readFile(path).catch(() => null);
+    if (!bytes) {
+      // Committed here and listed now at the size committed: filed under the version listed from now on.
+      const committed = this.committedPath(repositoryId, pointId, version.size);
+      bytes = await readFile(committed).catch(() => null);
+      if (bytes) await rename(committed, path).catch(() => {});
+    }
     if (!bytes) return null;
     if (bytes.length === version.size) {
       await touch(path);
@@ -123,13 +140,18 @@ export class LocalChunkCache implements ChunkCache, ManifestCache {
     if (bytes.length === version.size) await this.store(this.manifestPath(repositoryId, pointId, version), bytes);
   }
 
+  async putCommitted(repositoryId: string, pointId: string, bytes: Uint8Array): Promise<void> {
+    await this.store(this.committedPath(repositoryId, pointId, bytes.length), bytes);
+  }
+
   async dropManifest(repositoryId: string, pointId: string, version: ObjectVersion): Promise<void> {
     await unlink(this.manifestPath(repositoryId, pointId, version)).catch(() => {});
+    await unlink(this.committedPath(repositoryId, pointId, version.size)).catch(() => {});
   }
 
   async keepManifests(repositoryId: string, listed: ReadonlyMap<string, ObjectVersion>): Promise<void> {
     const folder = join(this.dir, repositoryId, MANIFESTS);
-    const keep = new Set([...listed].map(([id, v]) => basename(this.manifestPath(repositoryId, id, v))));
+    const keep = new Set([...listed].flatMap(([id, v]) => [basename(this.manifestPath(repositoryId, id, v)), basename(this.committedPath(repositoryId, id, v.size))]));
     for (const name of await readdir(folder).catch(() => [] as string[])) {
       if (!name.startsWith('.') && !keep.has(name)) await unlink(join(folder, name)).catch(() => {});
     }

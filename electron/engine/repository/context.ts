@@ -13,6 +13,13 @@
  * was read before; they are decoded and authenticated the same way, and a cached copy that
  * fails is dropped and the destination's read instead. `load(id, { fresh: true })` (verify)
  * always reads the destination.
+ * The run's view of the folder: the store remembers its last listing of `points/` (plus the
+ * points this Repository committed since, minus those it deleted). `listIds`/`scan` with
+ * `{ reuse: true }` answer from it instead of a new LIST (a round trip, and a billed request on
+ * S3) when there is one — for the steps of one backup run that only need the folder as the run
+ * first saw it (docs/DESTINATIONS.md, requests). Without `reuse` every call lists the
+ * destination, so whatever needs fresh state (a point another machine committed or deleted:
+ * the check after a write's marker landed, garbage collection, a prune before it deletes) gets it.
  * Errors: a missing manifest → NOT_FOUND; an unreadable one → INTEGRITY naming the point;
  * a newer manifest version → FORMAT_TOO_NEW.
  */
@@ -132,6 +139,8 @@ export class ManifestStore {
   private readonly scanned = new Map<string, ScannedPoint>();
   /** Each listed manifest's version (size, time) as the last listing gave it: what the local cache is keyed by. */
   private readonly versions = new Map<string, ObjectVersion>();
+  /** The run's view: the ids of the last listing, with this Repository's commits and deletions since (null: never listed). */
+  private view: Set<string> | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -140,7 +149,9 @@ export class ManifestStore {
     private readonly local: { cache: ManifestCache; repositoryId: string } | null = null,
   ) {}
 
-  async listIds(): Promise<string[]> {
+  /** The point ids in the folder, sorted: listed now, or with `reuse` from the run's view when there is one. */
+  async listIds(options: { reuse?: boolean } = {}): Promise<string[]> {
+    if (options.reuse && this.view) return [...this.view].sort();
     const objs = await this.backend.list(POINTS_PREFIX);
     const ids: string[] = [];
     for (const o of objs) {
@@ -158,7 +169,29 @@ export class ManifestStore {
       for (const id of this.versions.keys()) if (!listed.has(id)) this.versions.delete(id);
       await this.local.cache.keepManifests(this.local.repositoryId, this.versions);
     }
+    this.view = new Set(ids);
     return ids.sort();
+  }
+
+  /**
+   * A point this Repository just committed (`bytes`: the manifest as stored) joins the run's view
+   * (no LIST needed to see it), and its manifest is known without a download — decoded from
+   * the stored bytes, as a read would (the writer's own object lacks what decoding derives,
+   * such as the bases a point needs). Its listed version (size, time) is not known yet: the
+   * local cache files it as committed here, taken as the version a later listing names
+   * (ManifestCache.putCommitted), so no look after the run downloads it.
+   */
+  async noteCommitted(pointId: string, bytes: Buffer): Promise<void> {
+    try {
+      this.decoded(pointId, this.decode(pointId, bytes));
+      this.view?.add(pointId);
+    } catch {
+      // Never expected (these are the bytes just encoded); the point is committed all the same. The
+      // view is dropped, so the run's next step lists the folder (and finds it) instead.
+      this.view = null;
+      return;
+    }
+    await this.local?.cache.putCommitted(this.local.repositoryId, pointId, bytes).catch(() => {});
   }
 
   async load(pointId: string, options: { fresh?: boolean } = {}): Promise<Manifest> {
@@ -236,6 +269,7 @@ export class ManifestStore {
     if (m) this.locations -= manifestLocations(m).length;
     this.cache.delete(pointId);
     this.scanned.delete(pointId);
+    this.view?.delete(pointId);
     const version = this.versions.get(pointId);
     this.versions.delete(pointId);
     // A deleted point's cached copy would only take room until evicted.
@@ -246,9 +280,10 @@ export class ManifestStore {
    * Loads every manifest; unreadable ones are reported, never skipped silently. Up to
    * SCAN_READS at once: on a remote destination each is a round trip, and a folder of
    * hundreds of points read one after another takes hundreds of round trips to list.
+   * `reuse`: the ids of the run's view (listIds), when there is one.
    */
-  async scan(): Promise<ScanResult> {
-    const ids = await this.listIds();
+  async scan(options: { reuse?: boolean } = {}): Promise<ScanResult> {
+    const ids = await this.listIds(options);
     const good: ScannedPoint[] = [];
     const damaged: DamagedPoint[] = [];
     await mapLimit(ids, SCAN_READS, async (id) => {

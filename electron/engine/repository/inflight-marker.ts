@@ -15,12 +15,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../storage/backend.ts';
 import type { InflightMarker } from './gc.ts';
+import type { ManifestStore } from './context.ts';
 import { POINTS_PREFIX, inflightKey, packKey, pointIdFromKey } from './layout.ts';
 
-/** Which of `ids` have no manifest any more (one listing). */
-export async function missingPoints(backend: Backend, ids: readonly string[]): Promise<string[]> {
+/**
+ * Which of `ids` have no manifest any more (one listing, made now). With the repository's
+ * manifest store the listing goes through it, so the run's view of the folder is this fresh one.
+ */
+export async function missingPoints(backend: Backend, ids: readonly string[], view?: ManifestStore): Promise<string[]> {
   if (ids.length === 0) return [];
-  const present = new Set((await backend.list(POINTS_PREFIX)).map((o) => pointIdFromKey(o.key)));
+  const present = new Set(view ? await view.listIds() : (await backend.list(POINTS_PREFIX)).map((o) => pointIdFromKey(o.key)));
   return ids.filter((id) => !present.has(id));
 }
 

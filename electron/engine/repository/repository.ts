@@ -259,9 +259,12 @@ export class Repository {
     return { ...gc, bytesFreed: gc.bytesFreed + leftovers.bytes, tempFilesDeleted: leftovers.removed };
   }
 
-  /** Every readable point (oldest first), and the points whose manifest cannot be read (damaged, or a newer format). */
-  async scanPoints(): Promise<{ points: PointSummary[]; unreadable: DamagedPoint[] }> {
-    const { good, damaged } = await this.ctx.manifests.scan();
+  /**
+   * Every readable point (oldest first), and the points whose manifest cannot be read (damaged, or a newer format).
+   * `reuse` (here and below): from the run's view of the folder when there is one, not a new listing (ManifestStore).
+   */
+  async scanPoints(options: { reuse?: boolean } = {}): Promise<{ points: PointSummary[]; unreadable: DamagedPoint[] }> {
+    const { good, damaged } = await this.ctx.manifests.scan(options);
     return { points: good.map(scannedSummary), unreadable: damaged };
   }
 
@@ -271,8 +274,8 @@ export class Repository {
    * restore by id still reads) — unless `skipDamaged`, which returns the readable ones (use
    * verify() to report the rest).
    */
-  async listPoints(options: { skipDamaged?: boolean } = {}): Promise<PointSummary[]> {
-    const { good, damaged } = await this.ctx.manifests.scan();
+  async listPoints(options: { skipDamaged?: boolean; reuse?: boolean } = {}): Promise<PointSummary[]> {
+    const { good, damaged } = await this.ctx.manifests.scan({ reuse: options.reuse === true });
     if (damaged.length > 0 && !options.skipDamaged) {
       const shown = good.slice(-READABLE_SHOWN).map((m) => m.info.id);
       const readable =
@@ -341,8 +344,8 @@ export class Repository {
   }
 
   /** Chains (oldest first) built from the readable points. */
-  async chains(): Promise<ChainSummary[]> {
-    const { good } = await this.ctx.manifests.scan();
+  async chains(options: { reuse?: boolean } = {}): Promise<ChainSummary[]> {
+    const { good } = await this.ctx.manifests.scan(options);
     const byChain = new Map<string, PointSummary[]>();
     for (const m of good) {
       const list = byChain.get(m.info.chainId) ?? [];
@@ -364,14 +367,15 @@ export class Repository {
   }
 
   /** The chain an incremental of `backupType` would join now, or null (then a full is needed). */
-  async newestChain(backupType: BackupType): Promise<ChainSummary | null> {
-    const newest = await this.newestPoint(backupType);
+  async newestChain(backupType: BackupType, options: { reuse?: boolean } = {}): Promise<ChainSummary | null> {
+    const newest = await this.newestPoint(backupType, options);
     if (!newest) return null;
-    return (await this.chains()).find((c) => c.chainId === newest.chainId) ?? null;
+    // The listing newestPoint just made (or reused): one look, not two.
+    return (await this.chains({ reuse: true })).find((c) => c.chainId === newest.chainId) ?? null;
   }
 
-  async newestPoint(backupType: BackupType): Promise<PointSummary | null> {
-    const { good } = await this.ctx.manifests.scan();
+  async newestPoint(backupType: BackupType, options: { reuse?: boolean } = {}): Promise<PointSummary | null> {
+    const { good } = await this.ctx.manifests.scan(options);
     const ofType = good.filter((m) => m.info.backupType === backupType).sort(compareManifests);
     const last = ofType[ofType.length - 1];
     return last ? scannedSummary(last) : null;
@@ -389,7 +393,8 @@ export class Repository {
   async deletePoints(ids: readonly string[], options: { skipInUse?: boolean } = {}): Promise<DeleteResult> {
     const { backend } = this.ctx;
     const unique = [...new Set(ids)];
-    const missing = await missingPoints(backend, unique);
+    // A fresh listing (it refreshes the run's view): the ids must exist now, not when the caller looked.
+    const missing = await missingPoints(backend, unique, this.ctx.manifests);
     if (missing.length > 0) throw new BackstopError('NOT_FOUND', `No restore point ${missing.join(', ')} in ${backend.location}; nothing was deleted.`);
     const inUse = await this.pointsInUse(unique);
     if (inUse.size > 0 && !options.skipInUse) throw new BackstopError('CONFLICT', `${inUseText(inUse)}; nothing was deleted. Try again when it has finished.`);

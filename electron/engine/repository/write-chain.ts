@@ -101,7 +101,10 @@ export function shallowEnough(r: ChunkRef): ChunkRef {
 export async function loadChain(ctx: RepoContext, opts: WritePointOptions, pointId: string): Promise<Chain> {
   const chain: Chain = { chainId: pointId, parentId: null, basePoints: [], known: new Map(), parent: null, sketches: null, comparable: null };
   if (opts.kind !== 'incremental') return chain;
-  const { good, damaged } = await ctx.manifests.scan();
+  // The run's view (prepare-destination.ts chose this chain from it): no second LIST. A point another
+  // writer commits meanwhile makes this one a sibling of it, as between any look and the commit; one a
+  // prune deletes meanwhile is caught by the fresh listing once the in-flight marker landed (writer.ts).
+  const { good, damaged } = await ctx.manifests.scan({ reuse: true });
   const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
   const newestScanned = ofType[ofType.length - 1];
   if (!newestScanned) throw new NoChainError(opts.backupType, ctx.backend.location);

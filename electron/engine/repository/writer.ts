@@ -357,8 +357,9 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
 
   try {
     await inflight.start();
-    // A prune that read the markers before this one landed may have deleted a point of the chain.
-    const gone = await missingPoints(backend, basePoints);
+    // A prune that read the markers before this one landed may have deleted a point of the chain:
+    // the one LIST a write needs fresh (the chain came from the run's view), and the view becomes it.
+    const gone = await missingPoints(backend, basePoints, ctx.manifests);
     if (gone.length > 0) throw new ChainChanged(gone);
     const chunking = opts.chunking ?? { kind: 'cdc' as const };
     const chunker = createChunker(chunking, ctx.header.chunker);
@@ -443,8 +444,9 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
       meta,
     };
     const manifest: Manifest = newSketches.size > 0 ? { info, refs: chunkRefs, sketches: newSketches } : { info, refs: chunkRefs };
+    const encoded = encodeManifest(manifest, ctx.sealer, options.compressionLevel, ctx.formatVersion >= 2 ? 2 : 1);
     try {
-      await commitManifest(backend, pointId, encodeManifest(manifest, ctx.sealer, options.compressionLevel, ctx.formatVersion >= 2 ? 2 : 1));
+      await commitManifest(backend, pointId, encoded);
     } catch (e) {
       if (e instanceof CommitUncertain) {
         committed = true; // unknown: keep the packs
@@ -453,6 +455,8 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
       throw e;
     }
     committed = true;
+    // The run's later steps (retention) see this point without listing the folder again.
+    await ctx.manifests.noteCommitted(pointId, encoded);
     await inflight.release();
     const summary = summarize(manifest);
     progress.final(snapshot(true));

@@ -9,6 +9,8 @@
  * reads it or a backup builds on it (kept for the next prune, listed in `inUse`). PostgreSQL WAL
  * points roll forward (plan-retention.ts): a base backup's WAL chain is kept whole while any
  * point of it is kept, and goes whole once none is (never a gap in the middle).
+ * `fromView` (a backup run): planned on the run's view of the folder, and planned again on a
+ * fresh listing only when that plan deletes something.
  */
 import type { DeletedPoint, Retention } from '../../shared/domain.ts';
 import type { DamagedPoint, PointSummary, Repository } from '../repository/index.ts';
@@ -25,12 +27,21 @@ export interface RetentionResult {
   inUse?: string[];
 }
 
-export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean } = {}): Promise<RetentionResult> {
-  const { points, unreadable } = await repo.scanPoints();
-  // A point whose manifest cannot be read is never deleted, and the plan names it (and why) last.
-  const plan = [...planRetention(retentionPointsOf(points), policy, now), ...unreadable.map((d) => unreadableDecision(d))];
-  const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id);
+export async function applyRetention(repo: Repository, policy: Retention, now: Date, opts: { dryRun?: boolean; fromView?: boolean } = {}): Promise<RetentionResult> {
+  const planned = async (reuse: boolean) => {
+    const { points, unreadable } = await repo.scanPoints({ reuse });
+    // A point whose manifest cannot be read is never deleted, and the plan names it (and why) last.
+    const plan = [...planRetention(retentionPointsOf(points), policy, now), ...unreadable.map((d) => unreadableDecision(d))];
+    return { points, plan, doomed: plan.filter((d) => d.action === 'delete').map((d) => d.id) };
+  };
+  // A run's retention first plans on the run's view of the folder (with the point it committed): when
+  // nothing is due, as in most runs, that costs no LIST.
+  let { points, plan, doomed } = await planned(opts.fromView === true);
   if (opts.dryRun || doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
+  // Before anything is deleted, the plan is made again on the folder as it is now: another machine may
+  // have added a point to a chain this plan deletes whole (kept with its chain then), or deleted some.
+  if (opts.fromView) ({ points, plan, doomed } = await planned(false));
+  if (doomed.length === 0) return { plan, deleted: [], deletedPoints: [], bytesFreed: 0 };
   const res = await repo.deletePoints(doomed, { skipInUse: true });
   return { plan, deleted: res.deleted, deletedPoints: deletedPointsOf(points, res.deleted, plan), bytesFreed: res.bytesFreed, inUse: res.inUse };
 }

@@ -80,8 +80,15 @@ export function planLogPrune(logPoints: readonly PointSummary[], needs: LogNeeds
   return [...logPoints].reverse().map((p) => decisions.get(p.id)!);
 }
 
-/** The log needs of every database folder at `root` readable with `key` (see the header). */
-export async function keptDumpNeeds(root: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<LogNeeds> {
+/**
+ * Each database folder's newest logical point as `keptDumpNeeds` found it (by Location.folder;
+ * null: no logical chain), so the log job's coverage check (covered-databases.ts) needs no
+ * second look at a folder it has just listed.
+ */
+export type NewestDumps = Map<string, PointSummary | null>;
+
+/** The log needs of every database folder at `root` readable with `key` (see the header); fills `newest` when given. */
+export async function keptDumpNeeds(root: Location, key: Buffer | null, repoOptions: OpenOptions, newest?: NewestDumps): Promise<LogNeeds> {
   const needs: LogNeeds = new Map();
   for (const name of await root.listFolders()) {
     if (name === SERVER_FOLDER) continue;
@@ -92,15 +99,17 @@ export async function keptDumpNeeds(root: Location, key: Buffer | null, repoOpti
         if (hasCode(e, 'KEY_MISMATCH', 'KEY_REQUIRED')) return null;
         throw e;
       });
-      if (repo) addDumpNeeds(needs, await repo.listPoints());
+      if (!repo) return;
+      addDumpNeeds(needs, await repo.listPoints());
+      newest?.set(folder.folder, (await repo.newestChain('logical', { reuse: true }))?.newest ?? null);
     });
   }
   return needs;
 }
 
 /** Deletes the reads of `logRepo` (the log folder at `root`) that no kept dump needs; see the header. */
-export async function pruneLogStream(logRepo: Repository, root: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<RetentionResult> {
-  const needs = await keptDumpNeeds(root, key, repoOptions);
+export async function pruneLogStream(logRepo: Repository, root: Location, key: Buffer | null, repoOptions: OpenOptions, newest?: NewestDumps): Promise<RetentionResult> {
+  const needs = await keptDumpNeeds(root, key, repoOptions, newest);
   const points = await logRepo.listPoints();
   const plan = planLogPrune(points, needs);
   const doomed = plan.filter((d) => d.action === 'delete').map((d) => d.id).reverse();

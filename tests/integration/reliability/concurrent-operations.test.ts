@@ -257,6 +257,26 @@ describe.each(DESTS)('several operations at once on a $name', (dest) => {
     expect(await keys(place.open(), 'inflight/')).toEqual([]);
   });
 
+  it("a prune between a run's look at the folder and its write's marker: the write builds on the chain as it is then, not as the run saw it", async () => {
+    const place = dest.fresh();
+    const repo = await initRepository(place.open(), OPTS);
+    const full = (await repo.writePoint(pieces(A), pointOpts())).id;
+    const inc1 = (await repo.writePoint(pieces(Buffer.concat([B, A.subarray(0, 20_000)])), pointOpts({ kind: 'incremental' }))).id;
+    const writer = await openRepository(place.open(), OPTS);
+    // The run's look (prepare-destination): the chain is full + inc1, and the write reuses that listing.
+    expect((await writer.newestChain('logical'))?.pointIds).toEqual([full, inc1]);
+    const pruner = await openRepository(place.open(), OPTS);
+    expect((await pruner.deletePoints([full])).deleted).toEqual([full]);
+    const data = Buffer.concat([A, B.subarray(0, 30_000)]);
+    const inc2 = await writer.writePoint(pieces(data), pointOpts({ kind: 'incremental' }));
+    expect(inc2.parentId).toBe(inc1);
+    // Retention on the run's view sees the point it committed and not the one pruned.
+    expect((await writer.listPoints({ reuse: true })).map((p) => p.id)).toEqual([inc1, inc2.id]);
+    expect(sha256(await collect(await pruner.readPoint(inc2.id)))).toBe(sha256(data));
+    expect((await pruner.verify()).problems).toEqual([]);
+    expect(await keys(place.open(), 'inflight/')).toEqual([]);
+  });
+
   it('a prune that looked at the markers before a backup registered puts the point back when the backup already relies on it', async () => {
     const place = dest.fresh();
     const repo = await initRepository(place.open(), OPTS);
@@ -297,6 +317,26 @@ describe.each(DESTS)('several operations at once on a $name', (dest) => {
     const check = await openRepository(place.open(), OPTS);
     expect((await check.listPoints()).map((p) => p.id)).toEqual([full, inc1, inc2.id]);
     expect(sha256(await collect(await check.readPoint(inc2.id)))).toBe(sha256(data));
+    expect((await check.verify()).problems).toEqual([]);
+  });
+
+  it("a run's retention planned on its view of the folder plans again before deleting: an incremental another machine added to the chain it deletes goes with its full, never left without it", async () => {
+    const place = dest.fresh();
+    const run = await initRepository(place.open(), OPTS);
+    const older = (await run.writePoint(pieces(A), pointOpts())).id;
+    // The run's look at the folder (prepare-destination does it); another machine then adds an
+    // incremental to that chain, and the run writes a new full.
+    await run.scanPoints();
+    const other = await openRepository(place.open(), OPTS);
+    const added = await other.writePoint(pieces(Buffer.concat([A, B.subarray(0, 20_000)])), pointOpts({ kind: 'incremental' }));
+    expect(added.chainId).toBe(older);
+    const newer = (await run.writePoint(pieces(B), pointOpts())).id;
+    // The run's view holds the older full and its new one: that plan would delete the full alone.
+    const r = await applyRetention(run, KEEP_NEWEST, new Date(), { fromView: true });
+    expect(r.deleted.sort()).toEqual([older, added.id].sort());
+    const check = await openRepository(place.open(), OPTS);
+    expect((await check.listPoints()).map((p) => p.id)).toEqual([newer]);
+    expect(sha256(await collect(await check.readPoint(newer)))).toBe(sha256(B));
     expect((await check.verify()).problems).toEqual([]);
   });
 

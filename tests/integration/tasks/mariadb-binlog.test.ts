@@ -34,6 +34,7 @@ import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { storedPoints } from '../../fixtures/points.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { S3RVER_CREDENTIALS, startCountedS3 } from '../../fixtures/s3rver.ts';
 
 let db: MariadbServer;
 let engine: Engine;
@@ -332,6 +333,46 @@ describe('MariaDB binary-log incrementals and restore to a moment', () => {
     await restoreCommand(engine, join(roots[1]!, 'c1'), { asOf: moment, serverFile: serverFile(), database: 'c1_back' });
     expect(db.sql('SELECT COUNT(*) FROM t', 'c1_back').trim()).toBe('2');
     db.sql('DROP DATABASE c1_back; DROP DATABASE late; DROP DATABASE c1; DROP DATABASE c2');
+  }, 240_000);
+
+  it('an incremental the log covers lists each database folder and the stored log a fixed number of times, not three more per database (S3, counted on the wire)', async () => {
+    const s3 = await startCountedS3(['backstop']);
+    const names = ['l1', 'l2', 'l3', 'l4'];
+    try {
+      engine = await testEngine({ encoderWorkers: 0 });
+      for (const n of names) db.sql(`CREATE DATABASE IF NOT EXISTS ${n}; CREATE TABLE IF NOT EXISTS ${n}.t (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT); INSERT INTO ${n}.t (v) VALUES ('first')`);
+      const server = data(await engine.call('servers.create', { kind: 'mysql', name: 'counted', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' }));
+      const { credentialsRef } = data(await engine.call('destinations.saveCredentials', { secret: { kind: 's3', ...S3RVER_CREDENTIALS } }));
+      const t = data(
+        await engine.call('tasks.create', {
+          name: 'counted',
+          serverId: server.id,
+          type: 'logical',
+          schedule: { full: '0 2 * * 0', incremental: '0 * * * *', timezone: 'UTC' },
+          excludeDatabases: ['shop'],
+          retention: { minAgeDays: 30, keepLast: null },
+          destinations: [{ kind: 's3', bucket: 'backstop', prefix: 'counted', region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, storageClass: null, checksumMode: 'WHEN_REQUIRED', credentialsRef }],
+        }),
+      );
+      expect((await runTask(engine, t.id, 'full')).status).toBe('success');
+      for (const n of names) db.sql("INSERT INTO t (v) VALUES ('second')", n);
+      s3.reset();
+      const inc = await runTask(engine, t.id, 'incremental');
+      expect(inc.status).toBe('success');
+      for (const n of names) expect(rowsOf(inc, n)).toEqual([expect.objectContaining({ status: 'success', kindReason: COVERED_BY_LOG })]);
+      const lists = (folder: string) =>
+        s3.requests.filter((r) => r.method === 'GET' && new URL(r.url, 'http://x').searchParams.get('prefix') === `counted/${folder}/points/`).length;
+      const log = lists(`${SERVER_FOLDER}/binlog`);
+      const perDatabase = names.map((n) => lists(encodeDatabaseFolder(n)));
+      // Measured: the log's points/ 5 times (its job's look, the check after its marker, its prune's plan and
+      // collection, …) and each database's once (the log prune's look, which the coverage check reuses);
+      // before: 8 + 3 per covered database (20 here), and each database's 3 times.
+      expect(log, "LISTs of the stored log's points/").toBeLessThanOrEqual(5);
+      for (const [i, n] of perDatabase.entries()) expect(n, `LISTs of ${names[i]}'s points/`).toBe(1);
+    } finally {
+      for (const n of names) db.sql(`DROP DATABASE IF EXISTS ${n}`);
+      await s3.stop();
+    }
   }, 240_000);
 
   it('an incremental the log covers opens four connections to the server: the connection test (which lists the databases), the log file closing, the log read, and one for grants.sql; and one job thread, the log and grants.sql in it', async () => {
