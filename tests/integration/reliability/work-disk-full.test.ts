@@ -233,5 +233,20 @@ describe('the binary-log temp folder fills during a MariaDB incremental', () => 
     expect(restored.code, restored.out).toBe(0);
     const n = ids - 20;
     expect(db.sql('SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id), COUNT(DISTINCT batch) FROM ledger', 'ledger_back').trim().split('\t')).toEqual([String(n), String(n), '1', String(n), String(batch - 1)]);
+
+    // A restore to a moment copies the stored log files it replays into TMPDIR first: one without room for them.
+    execFileSync('mount', ['-o', 'remount,size=1m', tmp]);
+    const small = await spawnCli(['restore', join(backups, encodeDatabaseFolder('ledger')), '--as-of', moment, '--server', serverFile, '--database', 'ledger_small', '--data-dir', dataDir, '--json'], env).done;
+    expect(small.code, small.out).toBe(1);
+    expect(JSON.parse(small.out)).toMatchObject({
+      error: {
+        code: 'DISK_FULL',
+        message: expect.stringMatching(
+          new RegExp(`^Restoring "ledger" as of \\S+ \\(the stored binary log it replays\\) needs room for a copy of about \\d+(\\.\\d)? MB in a temporary folder in ${esc(tmp)}, but that disk is full \\(.*ENOSPC.*\\)\\. Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy\\.$`),
+        ),
+      },
+    });
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(db.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ledger_small'").trim()).toBe('0');
   }, 180_000);
 });
