@@ -149,6 +149,22 @@ describe('the WAL spool disk fills during a PostgreSQL incremental', () => {
     expect(restored.code, restored.out).toBe(0);
     const n = ids - 20;
     expect(pg.psql('SELECT count(*), count(DISTINCT id), min(id), max(id), count(DISTINCT batch) FROM ledger', 'ledger_back').trim().split('|')).toEqual([String(n), String(n), '1', String(n), String(batch - 1)]);
+
+    // The whole cluster to that moment into a folder on a disk smaller than the cluster (its own disk, not /'s).
+    const small = scratch.dir('backstop-spoolfull-small-');
+    if (!tryMount(small, '4m')) return;
+    const folder = join(small, 'cluster');
+    const tooBig = await cli('restore', join(backups, SERVER_FOLDER), '--as-of', moment, '--folder', folder, '--data-dir', dataDir, '--json');
+    expect(tooBig.code, tooBig.out).toBe(1);
+    expect(tooBig.json).toMatchObject({
+      error: {
+        code: 'DISK_FULL',
+        message: expect.stringMatching(
+          new RegExp(`^Restoring the cluster to a moment into "${esc(folder)}" needs about \\d+(\\.\\d)? MB free on its disk \\(the base backup, the WAL to replay and room for the recovery to write\\), but only \\d+(\\.\\d)? (KB|MB) is free\\. Free space there, or restore into a folder on a disk with room\\. Nothing was left in the folder\\.$`),
+        ),
+      },
+    });
+    expect(readdirSync(small)).toEqual([]);
   }, 240_000);
 });
 
