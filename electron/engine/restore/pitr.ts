@@ -91,6 +91,7 @@ import { controlSettings, higherLimits, rollBackPrepared, rolledBackNote, walLim
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { FULL } from '../servers/temp-folder.ts';
+import { freeBytesAt } from '../storage/local-backend.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
@@ -437,18 +438,6 @@ export interface ClusterAtSpec {
   osUser?: string | null;
   signal?: AbortSignal;
   onProgress?: (p: Omit<RestoreProgressInfo, 'restoreId'>) => void;
-}
-
-/** Free bytes on the file system holding `path` (its nearest existing folder: statfs of that, not of /); null when none can be read. */
-function freeBytesAt(path: string): number | null {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      const fs = statfsSync(p);
-      return fs.bavail * fs.bsize;
-    } catch {
-      if (dirname(p) === p) return null;
-    }
-  }
 }
 
 export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database: string; path: string; notes: string[] }> {

@@ -14,10 +14,11 @@
  * (or explains a tool's failure after the fact) when the folder's own file system (statfs of
  * the folder, not of /) has less room than it needs: DISK_FULL naming both sizes; else null.
  */
-import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
+import { freeBytesAt } from '../storage/local-backend.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
 import { processRunning } from '../runtime/process-alive.ts';
 
@@ -81,13 +82,7 @@ export function tempFullError(purpose: string, folder: string, bytes: number, e:
 
 /** `folder`: the temporary folder makeTempFolder made; `bytes`: what the copy still needs there. */
 export function tempRoomError(purpose: string, folder: string, bytes: number): BackstopError | null {
-  let free: number;
-  try {
-    const fs = statfsSync(folder);
-    free = fs.bavail * fs.bsize;
-  } catch {
-    return null;
-  }
-  if (free >= bytes) return null;
+  const free = freeBytesAt(folder);
+  if (free === null || free >= bytes) return null;
   return new BackstopError('DISK_FULL', `${purpose} needs room for a copy of about ${formatBytes(bytes)} in a temporary folder in ${dirname(folder)}, but only ${formatBytes(free)} is free there. ${FIX}`);
 }

@@ -44,12 +44,13 @@
  *   for the caller to judge the chain.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statfsSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
 import { formatBytes } from '../../../shared/format-bytes.ts';
 import { runTool } from '../child-process.ts';
 import { FULL } from '../temp-folder.ts';
+import { freeBytesAt } from '../../storage/local-backend.ts';
 import type { PgConnection } from './connection.ts';
 
 /** The format of a WAL point's stream (a ustar archive of trimmed WAL segments). */
@@ -534,13 +535,8 @@ function trimmedLength(fd: number, size: number): number {
 function spoolFullError(spoolDir: string, slot: string, e: unknown): BackstopError | null {
   const text = e instanceof Error ? e.message : String(e);
   if (!FULL.test(text)) return null;
-  let free = '';
-  try {
-    const fs = statfsSync(spoolDir);
-    free = `; ${formatBytes(fs.bavail * fs.bsize)} is free there`;
-  } catch {
-    // the folder's size is a detail
-  }
+  const bytes = freeBytesAt(spoolDir);
+  const free = bytes === null ? '' : `; ${formatBytes(bytes)} is free there`;
   const said = /pg_receivewal: error: [^|]*/.exec(text)?.[0].trim() ?? text;
   return new BackstopError(
     'DISK_FULL',
