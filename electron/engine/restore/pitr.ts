@@ -22,7 +22,9 @@
  *   otherwise, nothing written), the WAL it needs in DIR/backstop_wal (segments padded back
  *   to full size), `restore_command`, the recovery target and `recovery_target_action =
  *   promote` appended to postgresql.auto.conf, and recovery.signal: the first start recovers
- *   to the moment and opens as a primary. Any failure removes DIR.
+ *   to the moment and opens as a primary. Any failure removes DIR. A DIR whose disk (statfs
+ *   of DIR or its nearest existing parent) has less room than the recovered cluster needs is
+ *   refused first (DISK_FULL naming both sizes); one that fills on the way is DISK_FULL too.
  * - `restoreDatabaseAt` (--source-database): checks NEW is free on the target and that the
  *   temporary cluster fits on disk (DISK_FULL naming the size) before anything is created;
  *   recovers a private temporary cluster (socket only, trust for its own OS user) in the
@@ -88,6 +90,9 @@ import { changesDatabases } from '../servers/postgres/database-changes.ts';
 import { controlSettings, higherLimits, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
+import { FULL } from '../servers/temp-folder.ts';
+import { freeBytesAt } from '../storage/local-backend.ts';
+import { formatBytes } from '../../shared/format-bytes.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
 export const WAL_FOLDER = 'backstop_wal';
@@ -437,11 +442,24 @@ export interface ClusterAtSpec {
 
 export async function restoreClusterAt(spec: ClusterAtSpec): Promise<{ database: string; path: string; notes: string[] }> {
   let owner = clusterOwner(spec.osUser);
+  const need = diskNeeded(spec.plan);
+  const noRoom = (free: string, cause?: unknown) =>
+    new BackstopError(
+      'DISK_FULL',
+      `Restoring the cluster to a moment into "${spec.folder}" needs about ${formatBytes(need)} free on its disk (the base backup, the WAL to replay and room for the recovery to write), but ${free}. Free space there, or restore into a folder on a disk with room. Nothing was left in the folder.`,
+      cause === undefined ? undefined : { cause },
+    );
+  const free = freeBytesAt(spec.folder);
+  if (free !== null && free < need) throw noRoom(`only ${formatBytes(free)} is free`);
   const r = await materialize(spec.repo, spec.plan, spec.folder, {
     toolPaths: spec.toolPaths,
     owner: owner.user,
     ...(spec.signal ? { signal: spec.signal } : {}),
     step: stepReporter(['wal-fetch', 'base-backup'], spec.onProgress),
+  }).catch((e: unknown) => {
+    // The disk filled on the way (something else wrote there meanwhile): materialize removed the folder's contents.
+    if (!(e instanceof BackstopError) && FULL.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e instanceof Error ? e.message : String(e)}`)) throw noRoom('it filled up during the restore', e);
+    throw e;
   });
   if (r.ownerError && owner.user) {
     owner = { user: null, why: `Backstop could not give the data directory to "${owner.user.name}" (${r.ownerError}); as root: chown -R ${owner.user.name}: <folder>, on a file system that keeps owners.` };

@@ -35,8 +35,10 @@
  * - So is a target where the user may not run what the replay runs (each event's session
  *   variables and BINLOG statements: BINLOG REPLAY; its SET TIMESTAMP: secure_timestamp):
  *   RESTORE_FAILED naming the privilege or setting and the fix; nothing is created.
+ * - The log files to replay are copied into a temporary folder (TMPDIR) before the dump is
+ *   restored: a disk that fills there is DISK_FULL naming it and the fix; nothing is created.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { BackupLocation, Server } from '../../shared/domain.ts';
@@ -48,6 +50,7 @@ import { connectorFor, SERVER_FOLDER, type ToolPaths } from '../servers/index.ts
 import type { Credentials } from '../destinations/location.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
+import { makeTempFolder, tempFullError } from '../servers/temp-folder.ts';
 import { runRestore, type RestoreOutcome } from './run-restore.ts';
 
 /** Where the server's stored binary log is for a database folder: `~server/binlog` beside it. */
@@ -201,7 +204,11 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   let dir = '';
   try {
     holds.push(await logRepo!.holdPoints(chosen.logPoints.map((p) => p.id)));
-    dir = await mkdtemp(join(input.tempDir ?? tmpdir(), 'backstop-replay-'));
+    // The log files it replays are copied into a temporary folder (TMPDIR) first: a disk
+    // that fills is DISK_FULL naming the folder and the fix, before anything is created.
+    const purpose = `Restoring "${chosen.point.database}" as of ${t} (the stored binary log it replays)`;
+    const need = chosen.logPoints.reduce((n, p) => n + p.length, 0);
+    dir = makeTempFolder('backstop-replay-', purpose, input.tempDir ?? tmpdir());
     const atFile = logFileNumber(chosen.position.binlogFile)!;
     const written = new Set<string>();
     const needed = (name: string): boolean => {
@@ -213,7 +220,11 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     for (const p of chosen.logPoints) {
       if (!logMeta(p)!.binlogFiles.some((f) => !written.has(f) && (logFileNumber(f)?.n ?? -1) >= atFile.n)) continue;
       const stream = await logRepo!.readPoint(p.id, input.signal ? { signal: input.signal } : {});
-      await unpackLogFiles(stream, dir, needed).finally(() => closeRead(stream));
+      await unpackLogFiles(stream, dir, needed)
+        .catch((e: unknown) => {
+          throw tempFullError(purpose, dir, need, e) ?? e;
+        })
+        .finally(() => closeRead(stream));
     }
     const files = [...written].sort((a, b) => logFileNumber(a)!.n - logFileNumber(b)!.n).map((f) => join(dir, f));
     const unsafe = await connector.unsafeForReplay(chosen.point.database, files, chosen.position.binlogPos, input.moment, input.signal ? { signal: input.signal } : {});

@@ -9,12 +9,16 @@
  * whole copy of a database — so each call first removes the `<prefix><pid>-` folders in that
  * place whose process no longer runs (best effort; a running one's, any user's, is kept).
  * `tempFullError` words a copy into such a folder that ran out of room later (ENOSPC, EDQUOT,
- * SQLite's SQLITE_FULL) the same way, with the size the copy needs; null for other failures.
+ * SQLite's SQLITE_FULL, a tool's "No space left on device") the same way, with the size the
+ * copy needs; null for other failures. `tempRoomError` refuses a copy of a known size up front
+ * (or explains a tool's failure after the fact) when the folder's own file system (statfs of
+ * the folder, not of /) has less room than it needs: DISK_FULL naming both sizes; else null.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
+import { freeBytesAt } from '../storage/local-backend.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
 import { processRunning } from '../runtime/process-alive.ts';
 
@@ -66,7 +70,7 @@ export function makeTempFolder(prefix: string, purpose: string, base: string = t
 }
 
 /** What a full disk (or quota) looks like in an error's code or message. */
-export const FULL = /ENOSPC|EDQUOT|SQLITE_FULL|database or disk is full/i;
+export const FULL = /ENOSPC|EDQUOT|SQLITE_FULL|database or disk is full|no space left on device|disk quota exceeded/i;
 
 /** `folder`: the temporary folder makeTempFolder made; `bytes`: what the copy needs. */
 export function tempFullError(purpose: string, folder: string, bytes: number, e: unknown): BackstopError | null {
@@ -74,4 +78,11 @@ export function tempFullError(purpose: string, folder: string, bytes: number, e:
   if (!FULL.test(text)) return null;
   const detail = e instanceof Error ? e.message : String(e);
   return new BackstopError('DISK_FULL', `${purpose} needs room for a copy of about ${formatBytes(bytes)} in a temporary folder in ${dirname(folder)}, but that disk is full (${detail}). ${FIX}`, { cause: e });
+}
+
+/** `folder`: the temporary folder makeTempFolder made; `bytes`: what the copy still needs there. */
+export function tempRoomError(purpose: string, folder: string, bytes: number): BackstopError | null {
+  const free = freeBytesAt(folder);
+  if (free === null || free >= bytes) return null;
+  return new BackstopError('DISK_FULL', `${purpose} needs room for a copy of about ${formatBytes(bytes)} in a temporary folder in ${dirname(folder)}, but only ${formatBytes(free)} is free there. ${FIX}`);
 }

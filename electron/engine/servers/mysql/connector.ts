@@ -53,8 +53,8 @@
  * password only in MYSQL_PWD. See connector.ts for the shared contract.
  */
 import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -105,6 +105,7 @@ import {
 import { DumpTables, engineNote, forcePrimaryKeyError } from './dump-tables.ts';
 import { noticingSchemaChanges } from './schema-changed.ts';
 import { couldBeTimeout, cutByServer, endedError, noticingCuts, parseTimeouts, timeoutError, TIMEOUTS_QUERY } from './timeouts.ts';
+import { makeTempFolder, tempFullError, tempRoomError } from '../temp-folder.ts';
 import { AccountStatements, BINLOG_STREAM, DatabaseStatementScan, framedLogFiles, LOG_PRIVILEGES, logFilterOf, logFilterWarning, OwnGtids, REPLICA_FACTS, replicaLogIncomplete, planLogRead, PositionTap, rewriteRefusal, StatementScan, stopDatetime, REPLAY_SESSION, type DumpPosition, type LogDatabaseFilter, type LogReadMeta, type UnsafeStatement } from './binlog.ts';
 import { findTool, toolVersion, type ParsedToolVersion, type ToolSearch } from '../tools.ts';
 
@@ -563,13 +564,27 @@ export class MysqlConnector implements Connector {
     );
     const files = closed.filter((f) => plan.files.includes(f.name));
     const last = files.at(-1)?.name ?? closed.at(-1)?.name ?? '';
-    const dir = await mkdtemp(join(tmpdir(), 'backstop-binlog-'));
+    // The closed files are copied into a temporary folder first (TMPDIR): one that cannot hold
+    // them all is DISK_FULL naming it and the fix, before the copy or when the copy fails; the
+    // files stay on the server for the next run.
+    const need = files.reduce((n, f) => n + f.size, 0);
+    const purpose = `Reading the binary log (${files.length} closed file${files.length === 1 ? '' : 's'}, kept on the server for the next run)`;
+    const dir = makeTempFolder('backstop-binlog-', purpose);
     const cmd = await this.command(this.binlogTool(), ['--read-from-remote-server', '--raw', `--result-file=${dir}/`, ...files.map((f) => f.name)], true);
     const classify = this.classify('reading the binary log (mariadb-binlog --read-from-remote-server)', 'DUMP_FAILED');
     const scan = new DatabaseStatementScan();
+    const copied = () => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
     async function* body(): AsyncGenerator<Buffer> {
       try {
-        if (files.length > 0) await runTool(cmd, { signal: opts.signal, classify, retry: myConnectionSlotsFull });
+        if (files.length > 0) {
+          const refused = tempRoomError(purpose, dir, need);
+          if (refused) throw refused;
+          await runTool(cmd, { signal: opts.signal, classify, retry: myConnectionSlotsFull }).catch((e: unknown) => {
+            if (opts.signal?.aborted) throw e;
+            // mariadb-binlog says only "Could not write into log file": the folder's free space tells.
+            throw tempFullError(purpose, dir, need, e) ?? tempRoomError(purpose, dir, need - copied()) ?? e;
+          });
+        }
         yield* framedLogFiles(dir, files, scan);
       } finally {
         await rm(dir, { recursive: true, force: true });

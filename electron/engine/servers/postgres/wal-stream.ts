@@ -30,6 +30,9 @@
  *   (tests/integration/reliability/wal-kill.test.ts kills the CLI and pg_receivewal). A
  *   pg_receivewal killed while it zero-filled a new segment leaves a short `.partial` that
  *   holds no WAL and that it would refuse next time: `removeTornPartials` removes it first.
+ *   A spool whose disk fills (pg_receivewal: "No space left on device") fails with DISK_FULL
+ *   naming the spool and the fix (free space on the disk of Backstop's data folder); nothing
+ *   is committed, and the slot keeps what was not fsynced for the next run.
  * - `spoolTar` yields a ustar archive of the spool's segments, each cut after its last page
  *   holding WAL records (a switched or partial segment is mostly empty pages); a restore pads
  *   them back to the segment size (`padSegment`). Its length is what an incremental reads.
@@ -44,7 +47,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackstopError } from '../../../shared/result.ts';
+import { formatBytes } from '../../../shared/format-bytes.ts';
 import { runTool } from '../child-process.ts';
+import { FULL } from '../temp-folder.ts';
+import { freeBytesAt } from '../../storage/local-backend.ts';
 import type { PgConnection } from './connection.ts';
 
 /** The format of a WAL point's stream (a ustar archive of trimmed WAL segments). */
@@ -410,7 +416,7 @@ export class WalSource {
           if (timeout.aborted && !signal?.aborted) {
             throw new BackstopError('DUMP_FAILED', `pg_receivewal did not reach WAL position ${end.endLsn} within ${RECEIVE_TIMEOUT_MS / 60_000} minutes; check the server's replication connections (max_wal_senders) and try again.`, { cause: finished.error });
           }
-          throw finished.error;
+          throw spoolFullError(this.spoolDir, this.slot, finished.error) ?? finished.error;
         }
         for (const s of segmentsIn(this.spoolDir, segmentSize)) {
           if (fed.has(s.file)) continue;
@@ -523,6 +529,20 @@ function trimmedLength(fd: number, size: number): number {
     end = from;
   }
   return 0;
+}
+
+/** pg_receivewal failing for lack of room in the spool: DISK_FULL naming it and the fix; null for other failures. */
+function spoolFullError(spoolDir: string, slot: string, e: unknown): BackstopError | null {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!FULL.test(text)) return null;
+  const bytes = freeBytesAt(spoolDir);
+  const free = bytes === null ? '' : `; ${formatBytes(bytes)} is free there`;
+  const said = /pg_receivewal: error: [^|]*/.exec(text)?.[0].trim() ?? text;
+  return new BackstopError(
+    'DISK_FULL',
+    `The disk holding Backstop's WAL spool ${spoolDir} is full (${said}${free}). Free space on that disk (it holds Backstop's data folder) and run the backup again; nothing was stored, and replication slot "${slot}" keeps the WAL on the server until then.`,
+    { cause: e },
+  );
 }
 
 /** Reads exactly `length` bytes at `position` into `into` at `offset` (a spooled segment does not change while it is read). */
