@@ -145,6 +145,35 @@ describe('a delivery still being retried when Backstop closed', () => {
     expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
   }, 60_000);
 
+  it("a stopped agent's owed heartbeat /fail is not sent by the running app once the app's later run of the task pinged success (the check would read down while the task is fine)", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const ping = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthchecks', method: 'GET' }, url: `${hook.url}/ping/${TOKEN}` }));
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, ping.id)], runEvent('run-failed'));
+    await first.waiting();
+    // The app is open; its "Run now" of the same task succeeds and pings while the agent still retries its /fail.
+    const app = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      app.engine.notifier.notify([await resolved(app.engine, ping.id)], runEvent('run-succeeded'));
+      expect(await app.engine.notifier.flush(5_000)).toBe(true);
+      await first.engine.close();
+      vi.advanceTimersByTime(5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    // The last ping the check got is the success: the stale /fail was not sent after it.
+    expect(hook.requests.map((r) => r.path)).toEqual([`/ping/${TOKEN}`]);
+    expect(owed(app.engine)).toEqual([]);
+    // Not said as a failing channel: the channel works, and its last delivery stays the success.
+    expect(app.alerts).toEqual([]);
+    expect(app.engine.deliveries.last({ channelId: ping.id, channel: 'heartbeat', target: hook.url })?.status).toBe('delivered');
+  }, 60_000);
+
   it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
     const hook = await httpReceiver();
     const dataDir = tempDir('backstop-data-');
