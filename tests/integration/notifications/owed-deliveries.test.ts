@@ -174,6 +174,37 @@ describe('a delivery still being retried when Backstop closed', () => {
     expect(app.engine.deliveries.last({ channelId: ping.id, channel: 'heartbeat', target: hook.url })?.status).toBe('delivered');
   }, 60_000);
 
+  it('two processes starting at once on the data dir (the app and the agent) carry an owed alert on once between them, and neither takes it again at its 5-minute check', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    await first.engine.close();
+    // Both take what they find at their creation; the row can be the first one's only.
+    const app = await nextEngine(dataDir);
+    const agent = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      agent.engine.start('agent');
+      expect(await app.engine.notifier.flush(20_000)).toBe(true);
+      expect(await agent.engine.notifier.flush(20_000)).toBe(true);
+      vi.advanceTimersByTime(2 * 5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    expect(await agent.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+    expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
+    expect(owed(app.engine)).toEqual([]);
+    await agent.engine.close();
+    await app.engine.close();
+  }, 60_000);
+
   it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
     const hook = await httpReceiver();
     const dataDir = tempDir('backstop-data-');
