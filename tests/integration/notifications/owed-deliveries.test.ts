@@ -205,6 +205,29 @@ describe('a delivery still being retried when Backstop closed', () => {
     await app.engine.close();
   }, 60_000);
 
+  it("a Teams URL whose token is in its query (a workflow's sig=) is kept owed without it, and carried on to the whole URL", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const path = `/workflows/7f3a/triggers/manual/paths/invoke?api-version=2016-06-01&sig=${TOKEN}`;
+    const teams = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'teams', preset: 'teams', on: ['all'] }, url: `${hook.url}${path}` }));
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, teams.id)], runEvent('run-failed'));
+    await first.waiting();
+    expect(owed(first.engine)).toEqual([{ event: 'run-failed', channel_id: teams.id, attempts: 1 }]);
+    await first.engine.close();
+    // Neither the app database (with its WAL) nor the logs hold the token, nor the URL's path.
+    expect(findSecrets({ 'sig token': TOKEN, 'workflow path': '/workflows/7f3a' }, [dataDir])).toEqual([]);
+
+    const next = await nextEngine(dataDir);
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(hook.requests.map((r) => r.path)).toEqual([path]);
+    expect(next.engine.deliveries.list().map((d) => [d.channelId, d.target, d.status, d.attempts])).toEqual([[teams.id, hook.url, 'delivered', 2]]);
+    expect(owed(next.engine)).toEqual([]);
+    await next.engine.close();
+  }, 60_000);
+
   it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
     const hook = await httpReceiver();
     const dataDir = tempDir('backstop-data-');
