@@ -16,7 +16,8 @@
  * failure) and on nothing else.
  * With an `outbox`, each (event, channel) notified is kept there until it ends, with its attempts
  * (counted before each is made), so `resume` can carry on, in a later process, what a closed or
- * killed one still owed — at least once: an attempt cut by the close is made again. `stop(ms)`
+ * killed one still owed — at least once: an attempt cut by the close is made again — except a
+ * heartbeat a later run's outcome to the same channel superseded (`superseded`). `stop(ms)`
  * ends the retries (their rows stay owed), waits at most `ms` for attempts in flight, then
  * records nothing more (the database is about to close).
  */
@@ -155,11 +156,32 @@ export class Notifier {
         const now = await resolve(e);
         if (this.stopped) return;
         const state: Owed = { id: e.id, attempts: e.attempts, progress: e.progress };
+        if ('channel' in now && this.superseded(now.channel, p, e)) return;
         if ('channel' in now) return this.deliverWithRetry(now.channel, p, state);
         const r = this.record(ch, p, state.id, { delivered: false, attempts: e.attempts, error: now.reason });
         this.tell(ch, p, r);
       });
     }
+  }
+
+  /**
+   * A heartbeat says the task's state now: one owed from before a later run's outcome reached the
+   * same channel (a stopped agent's /fail, taken by the app after its own run pinged success) would
+   * turn the check down while the task is fine. Its row is withdrawn, recording nothing (the
+   * channel works; its last delivery stays the later one), and logged.
+   */
+  private superseded(ch: NotificationChannel, p: NotificationPayload, e: OutboxEntry): boolean {
+    const { deliveries, outbox, logger } = this.deps;
+    if (ch.kind !== 'heartbeat' || !deliveries || !outbox) return false;
+    try {
+      if (!deliveries.runOutcomeDeliveredAfter({ channelId: ch.id ?? null, channel: ch.kind, target: describeTarget(ch) }, p.taskId, e.queuedAt)) return false;
+      outbox.withdraw(e.id);
+    } catch (err) {
+      logger.error({ err }, 'an owed heartbeat could not be checked against later ones; it is sent');
+      return false;
+    }
+    logger.info({ event: p.event, channel: ch.kind, target: describeTarget(ch), queuedAt: e.queuedAt }, 'owed heartbeat not sent: a later run of the task reached the channel since');
+    return true;
   }
 
   /** Ends the retries (their deliveries stay owed), waits at most `ms` for attempts in flight; nothing is recorded after. */

@@ -5,6 +5,7 @@
  * Contract: rows hold the channel's kind and secret-free target (`describeTarget`), never
  * a URL path, token or password, and the Settings channel's id when it was one; newest first.
  * `last` is a channel's newest row: by id for a Settings channel, else by kind and target.
+ * `runOutcomeDeliveredAfter` tells whether a later run's outcome of a task reached a channel.
  */
 import type { Db } from './app-database.ts';
 
@@ -55,6 +56,19 @@ export class NotificationDeliveriesTable {
         ? this.db.prepare('SELECT * FROM notification_deliveries WHERE channel_id = ? ORDER BY id DESC LIMIT 1').get(c.channelId)
         : this.db.prepare('SELECT * FROM notification_deliveries WHERE channel_id IS NULL AND channel = ? AND target = ? ORDER BY id DESC LIMIT 1').get(c.channel, c.target);
     return row ? fromRow(row as Row) : null;
+  }
+
+  /**
+   * Whether a run's outcome (`run-succeeded`/`run-failed`) of `taskId` was delivered to the channel
+   * (matched as `last` does) after `since` (an ISO time): a heartbeat owed from before is stale then.
+   */
+  runOutcomeDeliveredAfter(c: { channelId: string | null; channel: NotificationDelivery['channel']; target: string }, taskId: string, since: string): boolean {
+    const outcome = "task_id = ? AND status = 'delivered' AND event IN ('run-succeeded', 'run-failed') AND at > ?";
+    const row =
+      c.channelId !== null
+        ? this.db.prepare(`SELECT 1 FROM notification_deliveries WHERE channel_id = ? AND ${outcome} LIMIT 1`).get(c.channelId, taskId, since)
+        : this.db.prepare(`SELECT 1 FROM notification_deliveries WHERE channel_id IS NULL AND channel = ? AND target = ? AND ${outcome} LIMIT 1`).get(c.channel, c.target, taskId, since);
+    return row !== undefined;
   }
 
   /** A run's deliveries, oldest first, among the newest `window` rows (what a run just sent; no scan of the whole table). */

@@ -145,6 +145,89 @@ describe('a delivery still being retried when Backstop closed', () => {
     expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
   }, 60_000);
 
+  it("a stopped agent's owed heartbeat /fail is not sent by the running app once the app's later run of the task pinged success (the check would read down while the task is fine)", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const ping = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthchecks', method: 'GET' }, url: `${hook.url}/ping/${TOKEN}` }));
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, ping.id)], runEvent('run-failed'));
+    await first.waiting();
+    // The app is open; its "Run now" of the same task succeeds and pings while the agent still retries its /fail.
+    const app = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      app.engine.notifier.notify([await resolved(app.engine, ping.id)], runEvent('run-succeeded'));
+      expect(await app.engine.notifier.flush(5_000)).toBe(true);
+      await first.engine.close();
+      vi.advanceTimersByTime(5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    // The last ping the check got is the success: the stale /fail was not sent after it.
+    expect(hook.requests.map((r) => r.path)).toEqual([`/ping/${TOKEN}`]);
+    expect(owed(app.engine)).toEqual([]);
+    // Not said as a failing channel: the channel works, and its last delivery stays the success.
+    expect(app.alerts).toEqual([]);
+    expect(app.engine.deliveries.last({ channelId: ping.id, channel: 'heartbeat', target: hook.url })?.status).toBe('delivered');
+  }, 60_000);
+
+  it('two processes starting at once on the data dir (the app and the agent) carry an owed alert on once between them, and neither takes it again at its 5-minute check', async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const channel = await webhook(first.engine, hook);
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
+    await first.waiting();
+    await first.engine.close();
+    // Both take what they find at their creation; the row can be the first one's only.
+    const app = await nextEngine(dataDir);
+    const agent = await nextEngine(dataDir);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app.engine.start();
+      agent.engine.start('agent');
+      expect(await app.engine.notifier.flush(20_000)).toBe(true);
+      expect(await agent.engine.notifier.flush(20_000)).toBe(true);
+      vi.advanceTimersByTime(2 * 5 * 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await app.engine.notifier.flush(20_000)).toBe(true);
+    expect(await agent.engine.notifier.flush(20_000)).toBe(true);
+    expect(events(hook)).toEqual(['run-failed']);
+    expect(app.engine.deliveries.list().map((d) => [d.event, d.status, d.attempts])).toEqual([['run-failed', 'delivered', 2]]);
+    expect(owed(app.engine)).toEqual([]);
+    await agent.engine.close();
+    await app.engine.close();
+  }, 60_000);
+
+  it("a Teams URL whose token is in its query (a workflow's sig=) is kept owed without it, and carried on to the whole URL", async () => {
+    const hook = await httpReceiver();
+    const dataDir = tempDir('backstop-data-');
+    const first = await closingEngine(dataDir);
+    const path = `/workflows/7f3a/triggers/manual/paths/invoke?api-version=2016-06-01&sig=${TOKEN}`;
+    const teams = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'teams', preset: 'teams', on: ['all'] }, url: `${hook.url}${path}` }));
+    hook.failNext(1, 503);
+    first.engine.notifier.notify([await resolved(first.engine, teams.id)], runEvent('run-failed'));
+    await first.waiting();
+    expect(owed(first.engine)).toEqual([{ event: 'run-failed', channel_id: teams.id, attempts: 1 }]);
+    await first.engine.close();
+    // Neither the app database (with its WAL) nor the logs hold the token, nor the URL's path.
+    expect(findSecrets({ 'sig token': TOKEN, 'workflow path': '/workflows/7f3a' }, [dataDir])).toEqual([]);
+
+    const next = await nextEngine(dataDir);
+    next.engine.start();
+    expect(await next.engine.notifier.flush(20_000)).toBe(true);
+    expect(hook.requests.map((r) => r.path)).toEqual([path]);
+    expect(next.engine.deliveries.list().map((d) => [d.channelId, d.target, d.status, d.attempts])).toEqual([[teams.id, hook.url, 'delivered', 2]]);
+    expect(owed(next.engine)).toEqual([]);
+    await next.engine.close();
+  }, 60_000);
+
   it('closing during a retry wait (a real timer, a minute) ends it at once: nothing more is sent, and it stays owed', async () => {
     const hook = await httpReceiver();
     const dataDir = tempDir('backstop-data-');
