@@ -17,9 +17,19 @@
  *   service URL is `endpoint` (e.g. Azurite's `http://127.0.0.1:10000/devstoreaccount1`)
  *   or `https://<account>.blob.core.windows.net`. No message contains a secret.
  * - The SDK is imported on the first request, not with this module.
+ * - A stalled connection fails the call: every request runs under a watchdog that aborts it
+ *   when no bytes have moved for `requestTimeoutMs` (default 120 s) — an idle timeout, not a
+ *   total one, so blocks sharing a slow uplink, each taking minutes, still complete. Upload
+ *   bodies go out in 64 KiB slices so progress follows the socket; once a body is all handed
+ *   over, the answer may take that plus the body's size at 16 KiB/s (what the kernel's send
+ *   buffer may still hold on a slow link, invisibly). A stall is a retryable
+ *   STORAGE error that says so. (The SDK itself sets no client-side timeout; its
+ *   `tryTimeoutInMs` is only the server-side `timeout=` parameter, which is not sent, leaving
+ *   the service's own limit, which grows with the body's size.)
  * The SDK retries single requests (`maxTries`); use `createAzureBackend` for a
  * RetryBackend around the whole call.
  */
+import { Readable } from 'node:stream';
 import type * as AzureSdk from '@azure/storage-blob';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
@@ -50,7 +60,7 @@ export interface AzureBackendOptions {
   blockConcurrency?: number;
   /** Attempts per single HTTP request inside the SDK. Default 3. */
   maxTries?: number;
-  /** Timeout per request attempt in ms. Default 120 s. */
+  /** A request fails when no bytes have moved (sent or received) for this long, in ms. Default 120 s. */
   requestTimeoutMs?: number;
   /** Blobs per List Blobs page (the service's maximum, 5000, by default). */
   listPageSize?: number;
@@ -98,6 +108,70 @@ function sasSignatures(sas: string): string[] {
   return sig ? [sig, encodeURIComponent(sig)] : [];
 }
 
+/** A request aborted by the watchdog: nothing moved for `stalledMs`. */
+class StalledError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly stalledMs: number) {
+    super(`no bytes moved for ${stalledMs / 1000} s`);
+  }
+}
+
+const SLICE = 64 * 1024;
+
+/** A request body the SDK can re-read on its own retries, in slices, so upload progress follows the socket. */
+const sliced = (buf: Buffer) => () =>
+  Readable.from(
+    (function* () {
+      for (let off = 0; off < buf.length; off += SLICE) yield buf.subarray(off, off + SLICE);
+    })(),
+    { objectMode: false },
+  );
+
+/**
+ * The slowest uplink share a request is assumed to get (bytes/s): once a body is all handed to
+ * the socket, up to all of it may still sit in the kernel's send buffer (megabytes) draining at
+ * the link's pace, with no sign of progress until the answer; the watchdog waits that long extra.
+ */
+const FLOOR_BYTES_PER_SECOND = 16 * 1024;
+
+/**
+ * Runs `fn` with a signal that aborts when `signal` does, or when nothing has moved for `idleMs`
+ * (then `fn`'s failure becomes a StalledError); the user's abort reason wins. `fn` calls `touch`
+ * on progress, with the body bytes handed over so far when it sends `bodySize` bytes: once all
+ * are handed over, the wait for the answer is `idleMs` + `bodySize` at FLOOR_BYTES_PER_SECOND.
+ */
+async function watched<T>(
+  idleMs: number,
+  signal: AbortSignal | undefined,
+  fn: (signal: AbortSignal, touch: (progress?: { loadedBytes: number }) => void) => Promise<T>,
+  bodySize = 0,
+): Promise<T> {
+  const ctl = new AbortController();
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const touch = (progress?: { loadedBytes: number }) => {
+    clearTimeout(timer);
+    const drainMs = progress && bodySize > 0 && progress.loadedBytes >= bodySize ? Math.ceil((bodySize * 1000) / FLOOR_BYTES_PER_SECOND) : 0;
+    timer = setTimeout(() => {
+      stalled = true;
+      ctl.abort(new StalledError(idleMs + drainMs));
+    }, idleMs + drainMs);
+  };
+  const onAbort = () => ctl.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  touch();
+  try {
+    return await fn(ctl.signal, touch);
+  } catch (e) {
+    if (stalled && !signal?.aborted) throw (ctl.signal.reason as StalledError);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Block ids must all have the same length within a blob. */
 const blockId = (n: number) => Buffer.from(`backstop-${String(n).padStart(6, '0')}`).toString('base64');
 
@@ -110,6 +184,7 @@ export class AzureBackend implements Backend {
   private readonly blockConcurrency: number;
   private readonly tierPrefix: string;
   private readonly secrets: string[];
+  private readonly idleMs: number;
   private opened: Promise<{ container: ContainerClient; sdk: Sdk }> | undefined;
 
   constructor(private readonly options: AzureBackendOptions) {
@@ -121,12 +196,15 @@ export class AzureBackend implements Backend {
     this.blockConcurrency = Math.max(1, options.blockConcurrency ?? 4);
     this.tierPrefix = options.tierPrefix ?? 'packs/';
     this.secrets = secretsOf(options.credentials);
+    this.idleMs = Math.max(1, options.requestTimeoutMs ?? 120_000);
   }
 
   private azure(): Promise<{ container: ContainerClient; sdk: Sdk }> {
     this.opened ??= loadSdk().then((sdk) => {
       const o = this.options;
-      const pipeline = { retryOptions: { maxTries: Math.max(1, o.maxTries ?? 3), tryTimeoutInMs: o.requestTimeoutMs ?? 120_000, retryDelayInMs: 500, maxRetryDelayInMs: 5_000 } };
+      // No tryTimeoutInMs: it would only ask the service to give up after that long (`timeout=`),
+      // which on a slow uplink cuts blocks that are still moving; stalls are the watchdog's job.
+      const pipeline = { retryOptions: { maxTries: Math.max(1, o.maxTries ?? 3), retryDelayInMs: 500, maxRetryDelayInMs: 5_000 } };
       let service: BlobServiceClient;
       const c = o.credentials;
       if ('connectionString' in c) service = sdk.BlobServiceClient.fromConnectionString(c.connectionString, pipeline);
@@ -176,13 +254,15 @@ export class AzureBackend implements Backend {
       const firstBlock = first.done ? Buffer.alloc(0) : first.value;
       const second = firstBlock.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
-        await blob.upload(firstBlock, firstBlock.length, { abortSignal: signal, ...this.tierFor(key), ...conditions });
+        await watched(this.idleMs, signal, (abortSignal, touch) =>
+          blob.upload(sliced(firstBlock), firstBlock.length, { abortSignal, onProgress: touch, ...this.tierFor(key), ...conditions }), firstBlock.length,
+        );
         this.options.onUploadProgress?.(firstBlock.length);
         return;
       }
       const ids = await this.stageBlocks(blob, [firstBlock, second.value], it, signal);
       signal?.throwIfAborted();
-      await blob.commitBlockList(ids, { abortSignal: signal, ...this.tierFor(key), ...conditions });
+      await watched(this.idleMs, signal, (abortSignal) => blob.commitBlockList(ids, { abortSignal, ...this.tierFor(key), ...conditions }));
     } catch (e) {
       await it.return(undefined).catch(() => {});
       // Staged blocks that were never committed are invisible and discarded by the service.
@@ -206,8 +286,7 @@ export class AzureBackend implements Backend {
         if (ids.length >= MAX_BLOCKS) throw new Error(`more than ${MAX_BLOCKS} blocks`);
         const id = blockId(ids.length + 1);
         ids.push(id);
-        const p = blob
-          .stageBlock(id, next, next.length, { abortSignal: signal })
+        const p = watched(this.idleMs, signal, (abortSignal, touch) => blob.stageBlock(id, sliced(next), next.length, { abortSignal, onProgress: touch }), next.length)
           .then(() => this.options.onUploadProgress?.(next.length))
           .catch((e: unknown) => {
             failure ??= { e };
@@ -231,8 +310,10 @@ export class AzureBackend implements Backend {
     }
     try {
       const { container } = await this.azure();
-      const res = await container.getBlobClient(name).download(range?.offset ?? 0, range?.length);
-      const buf = await readBody(res.readableStreamBody as AsyncIterable<Buffer> | undefined, res.contentLength);
+      const { res, buf } = await watched(this.idleMs, undefined, async (abortSignal, touch) => {
+        const res = await container.getBlobClient(name).download(range?.offset ?? 0, range?.length, { abortSignal, onProgress: () => touch() });
+        return { res, buf: await readBody(res.readableStreamBody as AsyncIterable<Buffer> | undefined, res.contentLength) };
+      });
       if (res.contentLength !== undefined && res.contentLength !== buf.length) {
         throw Object.assign(new Error(`truncated response: ${buf.length} of ${res.contentLength} bytes`), { code: 'ECONNRESET' });
       }
@@ -249,11 +330,14 @@ export class AzureBackend implements Backend {
     const out: string[] = [];
     try {
       const { container } = await this.azure();
-      for await (const page of container.listBlobsByHierarchy('/', { prefix: this.prefix }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 })) {
-        for (const p of page.segment.blobPrefixes ?? []) {
-          if (p.name.startsWith(this.prefix)) out.push(p.name.slice(this.prefix.length).replace(/\/$/, ''));
+      await watched(this.idleMs, undefined, async (abortSignal, touch) => {
+        for await (const page of container.listBlobsByHierarchy('/', { prefix: this.prefix, abortSignal }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 })) {
+          touch();
+          for (const p of page.segment.blobPrefixes ?? []) {
+            if (p.name.startsWith(this.prefix)) out.push(p.name.slice(this.prefix.length).replace(/\/$/, ''));
+          }
         }
-      }
+      });
     } catch (e) {
       throw this.fail('list', '', e);
     }
@@ -264,14 +348,17 @@ export class AzureBackend implements Backend {
     const out: ObjectInfo[] = [];
     try {
       const { container } = await this.azure();
-      for await (const page of container.listBlobsFlat({ prefix: this.prefix + prefix }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 })) {
-        for (const b of page.segment.blobItems) {
-          if (!b.name.startsWith(this.prefix)) continue;
-          const key = b.name.slice(this.prefix.length);
-          if (!isValidKey(key)) continue;
-          out.push({ key, size: b.properties.contentLength ?? 0, modifiedMs: b.properties.lastModified?.getTime() ?? 0 });
+      await watched(this.idleMs, undefined, async (abortSignal, touch) => {
+        for await (const page of container.listBlobsFlat({ prefix: this.prefix + prefix, abortSignal }).byPage({ maxPageSize: this.options.listPageSize ?? 5000 })) {
+          touch();
+          for (const b of page.segment.blobItems) {
+            if (!b.name.startsWith(this.prefix)) continue;
+            const key = b.name.slice(this.prefix.length);
+            if (!isValidKey(key)) continue;
+            out.push({ key, size: b.properties.contentLength ?? 0, modifiedMs: b.properties.lastModified?.getTime() ?? 0 });
+          }
         }
-      }
+      });
     } catch (e) {
       throw this.fail('list', prefix, e);
     }
@@ -282,7 +369,7 @@ export class AzureBackend implements Backend {
     const name = this.blobName(key);
     try {
       const { container } = await this.azure();
-      await container.getBlobClient(name).deleteIfExists();
+      await watched(this.idleMs, undefined, (abortSignal) => container.getBlobClient(name).deleteIfExists({ abortSignal }));
     } catch (e) {
       throw this.fail('delete', key, e);
     }
@@ -292,7 +379,7 @@ export class AzureBackend implements Backend {
     const name = this.blobName(key);
     try {
       const { container } = await this.azure();
-      const p = await container.getBlobClient(name).getProperties();
+      const p = await watched(this.idleMs, undefined, (abortSignal) => container.getBlobClient(name).getProperties({ abortSignal }));
       return { key, size: p.contentLength ?? 0, modifiedMs: p.lastModified?.getTime() ?? 0 };
     } catch (e) {
       // HEAD responses carry no body, only x-ms-error-code: a missing container says so there.

@@ -9,6 +9,7 @@
  * DISK_FULL (account capacity), or STORAGE (retryable only for 5xx, throttling, timeouts
  * and connection failures). The message names the operation, key and location and never
  * contains any string passed in `secrets` (the account key, SAS token, connection string).
+ * A stalled request (the backend's watchdog: an error with `stalledMs`) says how long nothing moved.
  * A refusal while the SAS token (`sasToken`) is past its expiry or before its start says so.
  */
 import { BackstopError } from '../../shared/result.ts';
@@ -165,8 +166,13 @@ export function azureBackstopError(e: unknown, ctx: AzureErrorContext): Backstop
       return err('DISK_FULL', `${what} failed: the storage account is full (${tag}). Free space or raise the account's limit, then try again.`);
     case 'dns':
       return err('STORAGE', `${what} failed: the host name ${info.host ?? hostOf(where)} did not resolve (ENOTFOUND). Check the account name and the endpoint.`);
-    case 'network':
+    case 'network': {
+      const stalledMs = prop(e, 'stalledMs');
+      if (typeof stalledMs === 'number') {
+        return err('STORAGE', `${what} failed: the connection to ${where} stalled, no bytes moved for ${stalledMs / 1000} s (${tag}); it will be retried. If this repeats, check the network path (VPN, proxy, firewall).`);
+      }
       return err('STORAGE', `${what} failed: could not talk to ${where} (${tag}). Check the network and the endpoint.`);
+    }
     case 'transient':
       return err('STORAGE', `${what} failed: the server is busy or failing (${tag}); it will be retried.`);
     case 'aborted':

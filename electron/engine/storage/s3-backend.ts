@@ -24,6 +24,8 @@
  * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
  *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
  *   put that fails later may already have reported some of its parts.
+ * - A stalled connection (no socket activity for `stallTimeoutMs`, ~10 min by default) fails
+ *   the request as a retryable STORAGE error; a slow one that keeps moving is never cut.
  * The SDK retries single requests (`maxAttempts`); use `createS3Backend` for a
  * RetryBackend around the whole call.
  * - The SDK (~150–250 ms to load) is imported on the first request, not with this module,
@@ -65,8 +67,15 @@ export interface S3BackendOptions {
   maxAttempts?: number;
   /** Connection timeout in ms. Default 10 s. */
   connectTimeoutMs?: number;
-  /** Socket idle timeout per request in ms. Default 120 s. */
+  /** Socket inactivity (ms) after which a request fails, before the allowance for a part's body (see `stallTimeoutMs`). Default 120 s. */
   requestTimeoutMs?: number;
+  /**
+   * Socket inactivity (ms) after which a request fails (a stalled link). Default `requestTimeoutMs`
+   * + one part at 16 KiB/s: a part goes to the socket in one write, during which Node sees no
+   * activity, and then may sit in the kernel's send buffer, so on a slow link a moving upload can
+   * be silent for that long. Never a limit on a request's total time.
+   */
+  stallTimeoutMs?: number;
 }
 
 type Sdk = typeof S3Sdk;
@@ -94,6 +103,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
   readonly bucket: string;
   readonly prefix: string;
   private readonly partSize: number;
+  private readonly stallTimeoutMs: number;
   private readonly partConcurrency: number;
   private readonly secrets: string[];
   private opened: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
@@ -104,6 +114,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
     const endpoint = publicEndpoint(options.endpoint);
     this.location = `S3 bucket ${options.bucket}/${this.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
     this.partSize = Math.max(MIN_PART, options.partSize ?? 8 * MIB);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? (options.requestTimeoutMs ?? 120_000) + Math.ceil((this.partSize * 1000) / (16 * 1024));
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
     this.secrets = [options.credentials.secretAccessKey, options.credentials.sessionToken ?? ''];
   }
@@ -122,7 +133,9 @@ export class S3Backend implements Backend, LeftoverSweeper {
         requestChecksumCalculation: options.checksumMode,
         responseChecksumValidation: options.checksumMode,
         maxAttempts: Math.max(1, options.maxAttempts ?? 3),
-        requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 10_000, requestTimeout: options.requestTimeoutMs ?? 120_000 },
+        // socketTimeout, not requestTimeout: in @smithy/node-http-handler 4 requestTimeout is a limit
+        // on a request's total time that only prints a warning, and nothing caught a stalled link.
+        requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 10_000, socketTimeout: this.stallTimeoutMs },
       });
       return { client, sdk };
     });

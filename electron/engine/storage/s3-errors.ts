@@ -165,8 +165,14 @@ export function s3BackstopError(e: unknown, ctx: S3ErrorContext): BackstopError 
       return err('STORAGE', `${what} failed: the host name ${info.host ?? ''} did not resolve (ENOTFOUND). Check the endpoint; for a custom endpoint turn on path-style addressing.`);
     case 'network':
       return err('STORAGE', `${what} failed: could not talk to ${where} (${tag}). Check the network and the endpoint.`);
-    case 'transient':
+    case 'transient': {
+      // @smithy/node-http-handler's socketTimeout: "… timed out after N ms of inactivity".
+      const idle = info.name === 'TimeoutError' ? /after (\d+) ms of inactivity/.exec(raw) : null;
+      if (idle) {
+        return err('STORAGE', `${what} failed: the connection to ${where} stalled, no bytes moved for ${Number(idle[1]) / 1000} s (${tag}); it will be retried. If this repeats, check the network path (VPN, proxy, firewall).`);
+      }
       return err('STORAGE', `${what} failed: the server is busy or failing (${tag}); it will be retried.`);
+    }
     case 'aborted':
       return err('CANCELED', `${what} was canceled.`);
     default:

@@ -61,6 +61,6 @@ function hintFor(options: S3BackendOptions, steps: ProbeStep[], failures: Failur
 
 /** Runs the probe against the given settings. Uses a non-retrying backend so failures show quickly. */
 export function probeS3(options: S3BackendOptions): Promise<ProbeReport> {
-  const backend = new S3Backend({ ...options, maxAttempts: options.maxAttempts ?? 2, connectTimeoutMs: options.connectTimeoutMs ?? 5_000, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
+  const backend = new S3Backend({ ...options, maxAttempts: options.maxAttempts ?? 2, connectTimeoutMs: options.connectTimeoutMs ?? 5_000, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, stallTimeoutMs: options.stallTimeoutMs ?? options.requestTimeoutMs ?? 30_000 });
   return probeBackend(backend, { classify: classifyS3Error, hint: (steps, failures) => hintFor(options, steps, failures) });
 }
