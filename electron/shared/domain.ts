@@ -23,6 +23,11 @@ const Host = z.string().trim().min(1).max(255);
  */
 /** A host name or address alone: no `user@` and no `scheme://` (server hosts here, FTP hosts in destinations/address-credentials.ts). */
 export const isBareHost = (h: string): boolean => !h.includes('@') && !h.includes('://');
+/**
+ * A database server's host that is an absolute path: the folder of PostgreSQL's socket (libpq reads it so) or the path
+ * of MariaDB's socket file (the MySQL/MariaDB connector then connects with --socket, without TLS).
+ */
+export const isSocketPath = (h: string): boolean => h.startsWith('/');
 export const HostInput = Host.refine(isBareHost, 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields');
 const Port = z.number().int().min(1).max(65535);
 const AbsPath = z.string().min(1).max(4096);
