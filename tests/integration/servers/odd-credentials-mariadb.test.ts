@@ -5,7 +5,8 @@
  * a `-`, upper case and non-ASCII, a database named with @ : %; addresses 127.0.0.1, localhost, ::1
  * and the server's Unix socket:
  * - the connection test passes on each address; over the socket TLS does not apply (even "require");
- *   a socket path where no server listens says it cannot reach it, naming the path;
+ *   a socket path where no server listens says it cannot reach it, naming the path; the socket's folder
+ *   (PostgreSQL's form) is refused when tested or saved, naming the file to give;
  * - full and binary-log incremental over the socket, restore to a moment over ::1, backup and test
  *   restore of a task file over TCP: all pass; the password is in no tool's command line, in no data
  *   dir, output or history;
@@ -60,6 +61,12 @@ test('the connection test passes on 127.0.0.1, localhost, ::1 and the Unix socke
   const missing = join(tempDir(), 'mysqld.sock');
   const r = await check(missing);
   expect(r).toMatchObject({ ok: false, code: 'UNREACHABLE', message: expect.stringContaining(missing) });
+  // The socket's folder (what psql takes for PostgreSQL) is named as such, with the file to give instead; nothing saved.
+  const folder = join(db.socket, '..');
+  const message = `host: "${folder}" is a folder; for MySQL/MariaDB give the path of the server's socket file itself (e.g. "${join(folder, 'mysqld.sock')}"; SHOW VARIABLES LIKE 'socket' names it).`;
+  expect(await check(folder)).toMatchObject({ ok: false, code: 'VALIDATION', message });
+  expect(await engine.call('servers.create', { kind: 'mysql', name: 'odd', host: folder, port: db.port, user: USER, password: PASSWORD, tls: 'prefer' })).toMatchObject({ ok: false, code: 'VALIDATION', message });
+  expect(data(await engine.call('servers.list', undefined))).toEqual([]);
 });
 
 test('full and log incremental over the socket, restore to a moment over ::1, task file backup and test restore: the password in no command line or data dir', async () => {
