@@ -10,6 +10,8 @@
  *   database over ::1 (server file), a task file's backup and test restore over the socket folder;
  * - a snapshot task's base backup and WAL incremental (pg_basebackup, pg_receivewal) over ::1;
  * - the password in no tool's command line, data dir, output or history.
+ * Slips refused naming the fix (they failed only as a host that does not resolve): PostgreSQL's socket
+ * file instead of its folder, a port typed after the host (db1:5433), an IPv6 address in brackets.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,7 +100,7 @@ test('snapshot over ::1: base backup and WAL incremental', async () => {
   expect(findSecrets({ password: PASSWORD }, [engine.dataDir], { commandLines: commandLines.join('\n') })).toEqual([]);
 }, 180_000);
 
-test('the socket FILE given instead of its folder (what MariaDB takes): VALIDATION naming the folder, when tested, saved or read from a task file; nothing saved or written', async () => {
+test('host slips: the socket FILE instead of its folder (what MariaDB takes), a port after the host, an IPv6 address in brackets: refused naming the fix when tested, saved or read from a task file; nothing saved or written', async () => {
   const engine = await testEngine({ encoderWorkers: 0 });
   data(await engine.call('settings.set', { toolPaths: { postgres: PG_BIN, mysql: null } }));
   const file = join(pg.socketDir, `.s.PGSQL.${pg.port}`);
@@ -113,5 +115,23 @@ test('the socket FILE given instead of its folder (what MariaDB takes): VALIDATI
   const cli = await cliInProcess('backup', '--config', taskFile, '--json', '--data-dir', join(dir, 'data'));
   expect(cli.code).toBe(1);
   expect(JSON.parse(cli.out)).toMatchObject({ error: { code: 'VALIDATION', message } });
+  expect(existsSync(join(dir, 'backups'))).toBe(false);
+
+  // A port typed after the host, an IPv6 address in URL brackets: refused naming the fix (the tools said only that the name does not resolve, retried as an outage).
+  const slips: [string, string][] = [
+    [`localhost:${pg.port}`, `host: must not carry the port ("localhost:${pg.port}"): give the host alone (localhost) and put ${pg.port} in the port field`],
+    [`[::1]:${pg.port}`, `host: must not carry the port ("[::1]:${pg.port}"): give the host alone (::1) and put ${pg.port} in the port field`],
+    ['[::1]', 'host: must be an IPv6 address without brackets (::1, as the database tools take it)'],
+  ];
+  for (const [host, text] of slips) {
+    for (const answer of [await engine.call('servers.test', { server: { ...server, host } }), await engine.call('servers.create', { ...server, host })]) {
+      expect(answer, host).toMatchObject({ ok: false, code: 'MALFORMED_REQUEST', message: expect.stringContaining(text) });
+    }
+  }
+  writeFileSync(taskFile, JSON.stringify({ name: 'odd', server: { ...fileServer, host: `localhost:${pg.port}` }, type: 'logical', schedule: { full: '0 2 * * *' }, destinations: [{ kind: 'local', path: join(dir, 'backups') }] }));
+  const slipped = await cliInProcess('backup', '--config', taskFile, '--json', '--data-dir', join(dir, 'data'));
+  expect(slipped.code).toBe(2);
+  expect(JSON.parse(slipped.out)).toMatchObject({ error: { code: 'MALFORMED_REQUEST', message: expect.stringContaining(slips[0]![1]) } });
+  expect(data(await engine.call('servers.list', undefined))).toEqual([]);
   expect(existsSync(join(dir, 'backups'))).toBe(false);
 });
