@@ -23,7 +23,27 @@ const Host = z.string().trim().min(1).max(255);
  */
 /** A host name or address alone: no `user@` and no `scheme://` (server hosts here, FTP hosts in destinations/address-credentials.ts). */
 export const isBareHost = (h: string): boolean => !h.includes('@') && !h.includes('://');
-export const HostInput = Host.refine(isBareHost, 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields');
+/**
+ * A database server's host that is an absolute path: the folder of PostgreSQL's socket (libpq reads it so) or the path
+ * of MariaDB's socket file (the MySQL/MariaDB connector then connects with --socket, without TLS).
+ */
+export const isSocketPath = (h: string): boolean => h.startsWith('/');
+/**
+ * The other classic slips in a server's host field, which the tools only failed on as a host name that does not resolve
+ * (retried as if the server were down): a port typed after the name (`db1:5433`; a name or IPv4 address has no `:`,
+ * an IPv6 address at least two) and an IPv6 address in URL brackets (`[::1]`). Null when `h` is neither.
+ */
+export function hostSlip(h: string): string | null {
+  if (isSocketPath(h)) return null;
+  const port = /^(\[[^\]]*\]|[^:]+):(\d+)$/.exec(h);
+  if (port) return `must not carry the port ("${h}"): give the host alone (${port[1]!.replace(/^\[|\]$/g, '')}) and put ${port[2]} in the port field`;
+  if (/^\[.*\]$/.test(h)) return `must be an IPv6 address without brackets (${h.slice(1, -1)}, as the database tools take it)`;
+  return null;
+}
+export const HostInput = Host.refine(isBareHost, 'must be a host name or address alone, not a URL or user@host; put the user and the password in their own fields').superRefine((h, ctx) => {
+  const slip = isBareHost(h) ? hostSlip(h) : null;
+  if (slip) ctx.addIssue({ code: 'custom', message: slip });
+});
 const Port = z.number().int().min(1).max(65535);
 const AbsPath = z.string().min(1).max(4096);
 /** Write-only secret input. Never part of a stored or returned object. */

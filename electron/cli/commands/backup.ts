@@ -13,7 +13,7 @@ import type { Engine } from '../../engine/index.ts';
 import { keyFingerprint } from '../../engine/crypto/index.ts';
 import { checkTaskInput } from '../../engine/tasks/check-task-input.ts';
 import { checkTestServer } from '../../engine/test-restore/test-server.ts';
-import { checkTlsCaFile } from '../../engine/servers/index.ts';
+import { checkSocketHost, checkTlsCaFile } from '../../engine/servers/index.ts';
 import { defaultKind, type ResolvedTask, type RunSummary } from '../../engine/tasks/task-runner.ts';
 import type { NotificationChannel } from '../../engine/notifications/channels.ts';
 import { smtpSettings, type SmtpSettings } from '../../engine/notifications/smtp-settings.ts';
@@ -31,6 +31,7 @@ const NOTIFY_FLUSH_MS = 60_000;
 export function serverFromFile(f: ServerFile, id: string, base: string): { server: Server; password: string | null } {
   const stamp = new Date(0).toISOString();
   if (f.kind === 'sqlite') return { server: { id, name: id, kind: 'sqlite', folder: resolve(base, f.folder), createdAt: stamp, updatedAt: stamp }, password: null };
+  checkSocketHost(f.kind, f.host, 'host');
   const password = secretFromEnv(f.passwordEnv, `server ${f.host}:${f.port}`);
   return { server: { id, name: id, kind: f.kind, host: f.host, port: f.port, user: f.user, tls: f.tls, ...tlsCaFileOf(f, base), passwordRef: null, createdAt: stamp, updatedAt: stamp }, password };
 }

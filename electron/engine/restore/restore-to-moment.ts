@@ -184,7 +184,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   if (badName) {
     throw new BackstopError(
       'RESTORE_FAILED',
-      `Database "${chosen.point.database}" cannot be restored as of ${t} into "${input.database}": ${badName.why}. Nothing was created. Fix: ${badName.name === 'target' ? 'choose a new name without a leading space, or ' : ''}restore a backup point without --as-of (backstop points <location> lists them).`,
+      `Database "${chosen.point.database}" cannot be restored as of ${t} into "${input.database}": ${badName.why}. Nothing was created. Fix: ${badName.name === 'target' ? `choose a new name without ${/^\s/.test(input.database) ? 'a leading space' : 'spaces (e.g. with _ instead)'}, or ` : ''}restore a backup point without --as-of (backstop points <location> lists them).`,
     );
   }
   // A replay sets each event's session variables and time: a user or server that forbids it would fail the replay after the dump's load.

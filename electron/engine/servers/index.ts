@@ -14,7 +14,7 @@ import { SqliteConnector } from './sqlite/connector.ts';
 
 export type * from './connector.ts';
 export { BACKUP_NOTES_META } from './connector.ts';
-export { checkServerInput, checkTlsCaFile } from './check-server-input.ts';
+export { checkServerInput, checkSocketHost, checkTlsCaFile } from './check-server-input.ts';
 export { encodeDatabaseFolder, decodeDatabaseFolder, databaseNameOf, isHashedDatabaseFolder, legacyDatabaseFolder, SERVER_FOLDER, MAX_FOLDER_LENGTH } from './database-folder.ts';
 export { restoreBaseBackup, startDataDirectory, type RunningCluster, type BaseBackupRestoreReport } from './postgres/snapshot.ts';
 export { PG_GLOBALS_STREAM, PG_BASEBACKUP_STREAM } from './postgres/connector.ts';

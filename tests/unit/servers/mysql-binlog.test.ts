@@ -377,12 +377,21 @@ describe('the binary log database filter', () => {
 });
 
 describe('rewriteRefusal', () => {
-  it('refuses names mariadb-binlog --rewrite-db splits or trims (a "->" in the source, a leading space), passes every other name', () => {
+  it('refuses names mariadb-binlog --rewrite-db splits, trims or cuts (a "->" in the source, a leading space, ASCII white space in the new name), passes every other name', () => {
     expect(rewriteRefusal('ar->row', 'copy')).toMatchObject({ name: 'source', why: expect.stringContaining('holds "->"') });
     expect(rewriteRefusal(' lead', 'copy')).toMatchObject({ name: 'source', why: expect.stringContaining('starts with a space') });
     expect(rewriteRefusal('\tlead', 'copy')).toMatchObject({ name: 'source' });
     expect(rewriteRefusal('shop', ' copy')).toMatchObject({ name: 'target', why: expect.stringContaining('new name starts with a space') });
-    // "->" in the new name is fine: the tool splits at the first one.
-    for (const [source, target] of [['shop', 'copy->2'], ['shop-2024.eu', 'a b'], ['Grüße `x`', 'ü-copy'], ['a>b', 'c-d']]) expect(rewriteRefusal(source!, target!)).toBeNull();
+    // A space, tab or line break inside the new name: the tool keeps the first word only (into the source itself, or another database).
+    expect(rewriteRefusal('shop', 'shop copy')).toEqual({
+      name: 'target',
+      why: `the new name holds a space, and mariadb-binlog's --rewrite-db keeps only the part before it ("shop"), so the replay would apply the log's changes to the source database "shop" itself (on its own server), not to the new one`,
+    });
+    expect(rewriteRefusal('crm', 'old crm')).toMatchObject({ name: 'target', why: expect.stringContaining('("old"), so the replay would apply the log\'s changes to the database "old", not to the new one') });
+    expect(rewriteRefusal('shop', 'a\tb')).toMatchObject({ name: 'target', why: expect.stringContaining('holds a tab or line break') });
+    // "->" in the new name is fine: the tool splits at the first one; a space inside the source name and a no-break or ideographic space in the new one too.
+    for (const [source, target] of [['shop', 'copy->2'], ['shop-2024 eu', 'ab'], ['Grüße `x`', 'ü-copy'], ['a>b', 'c-d'], ['shop', 'x\u00a0y'], ['shop', 'ab\u3000cd'], ['shop', 'voilà']]) {
+      expect(rewriteRefusal(source!, target!)).toBeNull();
+    }
   });
 });

@@ -444,13 +444,21 @@ export async function unpackLogFiles(source: Readable, dir: string, keep: (name:
  * source name holding `->` or starting with a space (MariaDB allows both) is not the name it
  * rewrites: the source's events pass the `--database` filter unrewritten and replay INTO THE
  * SOURCE database itself on that server (found by a duplicate key only when the row is still
- * there); a target starting with a space is rewritten to another name (and fails there).
+ * there). Of the new name it keeps only the first word (up to an ASCII space, tab or line
+ * break; MariaDB 10.11): "shop copy" replays into "shop" — the source itself — and "old crm"
+ * into another database "old", so a target holding such a character anywhere is refused.
  */
 export function rewriteRefusal(source: string, target: string): { why: string; name: 'source' | 'target' } | null {
   const intoSource = 'so the replay would apply the log\'s changes to the source database itself (on its own server), not to the new one';
   if (source.includes('->')) return { name: 'source', why: `the source database's name holds "->", which mariadb-binlog's --rewrite-db reads as the end of a name, ${intoSource}` };
   if (/^\s/.test(source)) return { name: 'source', why: `the source database's name starts with a space, which mariadb-binlog's --rewrite-db drops, ${intoSource}` };
   if (/^\s/.test(target)) return { name: 'target', why: `the new name starts with a space, which mariadb-binlog's --rewrite-db drops, so the replay would apply the log's changes to a database of another name` };
+  const cut = /[ \t\n\v\f\r]/.exec(target);
+  if (cut) {
+    const kept = target.slice(0, cut.index);
+    const into = kept === source ? `the source database "${source}" itself (on its own server), not to the new one` : `the database "${kept}", not to the new one`;
+    return { name: 'target', why: `the new name holds a ${cut[0] === ' ' ? 'space' : 'tab or line break'}, and mariadb-binlog's --rewrite-db keeps only the part before it ("${kept}"), so the replay would apply the log's changes to ${into}` };
+  }
   return null;
 }
 

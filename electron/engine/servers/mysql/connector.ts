@@ -50,7 +50,9 @@
  *   fails with SCHEMA_CHANGED naming the table and saying a new run takes it (schema-changed.ts);
  *   when the whole database was dropped meanwhile, with DATABASE_NOT_FOUND saying so.
  * Every tool runs with --no-defaults (no option files can redirect it) and gets the
- * password only in MYSQL_PWD. See connector.ts for the shared contract.
+ * password only in MYSQL_PWD. A host that is an absolute path is the server's Unix socket
+ * (--protocol=SOCKET; the TLS setting does not apply, as libpq ignores sslmode on a socket);
+ * any other host is reached over TCP. See connector.ts for the shared contract.
  */
 import { MysqlSqlFacts } from '../../facts/mysql-sql-facts.ts';
 import { readdirSync, statSync } from 'node:fs';
@@ -59,7 +61,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { BackupType, Server } from '../../../shared/domain.ts';
+import { isSocketPath, type BackupType, type Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql, MY_PLAIN_CONNECTION_GUARD, myConnectionSlotsFull } from '../classify.ts';
@@ -242,14 +244,14 @@ export class MysqlConnector implements Connector {
    */
   private async command(path: string, args: string[], logReader = false): Promise<ToolCommand> {
     const { flavor } = await toolVersion(logReader ? this.client() : path);
+    const socket = isSocketPath(this.server.host);
     const conn = [
       '--no-defaults',
-      `--host=${this.server.host}`,
-      `--port=${this.server.port}`,
+      // A host that is an absolute path is the server's Unix socket (as psql takes a socket folder): TLS does not apply there.
+      ...(socket ? [`--socket=${this.server.host}`, '--protocol=SOCKET'] : [`--host=${this.server.host}`, `--port=${this.server.port}`, '--protocol=TCP']),
       `--user=${this.server.user}`,
-      '--protocol=TCP',
       ...(logReader ? [] : ['--default-character-set=utf8mb4']),
-      ...this.tlsArgs(flavor),
+      ...(socket ? [] : this.tlsArgs(flavor)),
     ];
     const env: Record<string, string> = {};
     if (this.password) env.MYSQL_PWD = this.password;
@@ -268,7 +270,7 @@ export class MysqlConnector implements Connector {
    */
   private async query(sql: string, opts: { signal?: AbortSignal; action: string; fallback: ErrorCode }): Promise<string[][]> {
     const cmd = await this.command(this.client(), ['--connect-timeout=15', '--batch', '--skip-column-names']);
-    const guard = this.server.tls === 'require' && (await toolVersion(this.client())).flavor !== 'mysql' ? MY_PLAIN_CONNECTION_GUARD : '';
+    const guard = this.server.tls === 'require' && !isSocketPath(this.server.host) && (await toolVersion(this.client())).flavor !== 'mysql' ? MY_PLAIN_CONNECTION_GUARD : '';
     const out = await runTool(cmd, { input: guard + sql, signal: opts.signal, classify: this.classify(opts.action, opts.fallback), retry: myConnectionSlotsFull });
     return out
       .split('\n')
