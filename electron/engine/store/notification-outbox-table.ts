@@ -7,7 +7,8 @@
  * channel), secret-free target and receiver, a salted fingerprint of its settings, the attempts
  * made and the process trying it — never a URL, token or password. `settle` removes the row and
  * records the delivery's outcome in ONE transaction, so an outcome is recorded once and a
- * delivered row is never resumed; `withdraw` removes a superseded heartbeat's row, recording nothing. `claimAbandoned` takes, oldest first, the rows asked for of processes
+ * delivered row is never resumed; `withdraw` removes a superseded heartbeat's row, recording
+ * nothing. `claimAbandoned` takes, oldest first, the rows asked for of processes
  * that are gone (runtime/process-alive.ts; another host's are never taken) for this process — in
  * one IMMEDIATE transaction, so two processes starting together never both take a row. Within one
  * process, the rows of an outbox `release`d (its engine closed) are free too.
