@@ -28,6 +28,8 @@ export const isBareHost = (h: string): boolean => !h.includes('@') && !h.include
  * of MariaDB's socket file (the MySQL/MariaDB connector then connects with --socket, without TLS).
  */
 export const isSocketPath = (h: string): boolean => h.startsWith('/');
+/** A host and port as people read them in messages: `[::1]:5432` for an IPv6 address, the socket path alone for a socket (its port only names the file). */
+export const hostPort = (host: string, port: number): string => (isSocketPath(host) ? host : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 /**
  * The other classic slips in a server's host field, which the tools only failed on as a host name that does not resolve
  * (retried as if the server were down): a port typed after the name (`db1:5433`; a name or IPv4 address has no `:`,

@@ -41,7 +41,7 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-import type { BackupLocation, Server } from '../../shared/domain.ts';
+import { hostPort, type BackupLocation, type Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, leftOutOfReads, logFilterNote, rewriteRefusal, storedLogFilter, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
@@ -190,7 +190,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
   // A replay sets each event's session variables and time: a user or server that forbids it would fail the replay after the dump's load.
   const refusal = await connector.replayRefusal(input.signal ? { signal: input.signal } : {});
   if (refusal) {
-    const where = `Database "${chosen.point.database}" cannot be restored as of ${t} on the MySQL/MariaDB server ${input.server.host}:${input.server.port}`;
+    const where = `Database "${chosen.point.database}" cannot be restored as of ${t} on the MySQL/MariaDB server ${hostPort(input.server.host, input.server.port)}`;
     const otherwise = 'or restore a backup point without --as-of (backstop points <location> lists them).';
     throw new BackstopError(
       'RESTORE_FAILED',

@@ -34,6 +34,7 @@
  *   `keepaliveIntervalMs` (60 s by default) after the server went silent.
  * Secrets (password, key, passphrase) never appear in `location` or in errors.
  */
+import { hostPort } from '../../shared/domain.ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -106,7 +107,7 @@ function sftpCode(e: unknown): number | undefined {
 }
 
 function where(o: Pick<SftpBackendOptions, 'host' | 'port'>): string {
-  return `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+  return hostPort(o.host, o.port);
 }
 
 /** Why a connection was refused over its host key (the cause of the BackstopError; classified by the probe). */

@@ -7,7 +7,7 @@
  * another kind, and refuses a test server for a SQLite task (its scratch copies are local
  * folders); it touches nothing.
  */
-import type { Server } from '../../shared/domain.ts';
+import { hostPort, type Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 
 const KIND: Record<Server['kind'], string> = { postgres: 'PostgreSQL', mysql: 'MySQL/MariaDB', sqlite: 'SQLite folder' };
@@ -32,5 +32,5 @@ export function checkTestServer(server: Server, test: Server, field: string): vo
 
 /** "PostgreSQL server "name" (host:port)": how the test server is named in a failure. */
 export function testServerLabel(test: Server): string {
-  return test.kind === 'sqlite' ? `SQLite folder ${test.folder}` : `${KIND[test.kind]} server "${test.name}" (${test.host}:${test.port})`;
+  return test.kind === 'sqlite' ? `SQLite folder ${test.folder}` : `${KIND[test.kind]} server "${test.name}" (${hostPort(test.host, test.port)})`;
 }

@@ -61,7 +61,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { isSocketPath, type BackupType, type Server } from '../../../shared/domain.ts';
+import { hostPort, isSocketPath, type BackupType, type Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode } from '../../../shared/result.ts';
 import { runTool, sinkTool, streamTool, type ToolCommand } from '../child-process.ts';
 import { classifyMysql, MY_PLAIN_CONNECTION_GUARD, myConnectionSlotsFull } from '../classify.ts';
@@ -203,7 +203,7 @@ export class MysqlConnector implements Connector {
     private readonly password: string | null,
     private readonly search: ToolSearch,
   ) {
-    this.label = `MySQL/MariaDB server ${server.host}:${server.port}`;
+    this.label = `MySQL/MariaDB server ${hostPort(server.host, server.port)}`;
   }
 
   private client(): string {

@@ -9,7 +9,7 @@
  * psql runs with -X (no psqlrc), -A -t (bare values) and ON_ERROR_STOP, and every session
  * starts with PG_SESSION_SETUP.
  */
-import type { Server } from '../../../shared/domain.ts';
+import { hostPort, type Server } from '../../../shared/domain.ts';
 import { BackstopError, type ErrorCode, hasCode } from '../../../shared/result.ts';
 import { runTool, type ToolCommand } from '../child-process.ts';
 import { classifyPostgres, pgConnectionSlotsFull } from '../classify.ts';
@@ -77,7 +77,7 @@ export class PgConnection {
     private readonly password: string | null,
     private readonly search: ToolSearch,
   ) {
-    this.label = `PostgreSQL server ${server.host}:${server.port}`;
+    this.label = `PostgreSQL server ${hostPort(server.host, server.port)}`;
   }
 
   tool(name: PgTool): string {
