@@ -13,13 +13,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Engine, EngineOptions } from '../../../electron/engine/index.ts';
 import { appChannel } from '../../../electron/engine/notifications/app-channels.ts';
-import { payload, type NotificationChannel, type NotificationPayload } from '../../../electron/engine/notifications/index.ts';
+import type { NotificationChannel, NotificationPayload } from '../../../electron/engine/notifications/index.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import type { Alert } from '../../../electron/shared/domain.ts';
 import { runBackstop, writeTaskFile } from '../../fixtures/cli.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { findSecrets } from '../../fixtures/reliability/secrets-scan.ts';
-import { httpReceiver, smtpReceiver, trustSmtpCa, type HttpReceiver } from '../../fixtures/notify-receivers.ts';
+import { httpReceiver, smtpReceiver, trustSmtpCa, type HttpReceiver, runEvent } from '../../fixtures/notify-receivers.ts';
 import { data } from '../../fixtures/runs.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
@@ -27,20 +27,6 @@ import { until } from '../../fixtures/until.ts';
 
 const TOKEN = 'owed-T0KEN-8c41d7';
 const CLOSED = 'Backstop stopped while it was still trying to deliver it';
-
-function runEvent(event: 'run-failed' | 'run-succeeded'): NotificationPayload {
-  return payload({
-    event,
-    task: 'nightly',
-    taskId: 't1',
-    runId: `r-${event}`,
-    status: event === 'run-failed' ? 'failed' : 'success',
-    message: `Backup task "nightly": ${event === 'run-failed' ? '1 database failed (billing)' : 'done'}.`,
-    databases: [{ name: 'billing', status: event === 'run-failed' ? 'failed' : 'success' }],
-    startedAt: '2026-12-06T02:00:00.000Z',
-    finishedAt: '2026-12-06T02:10:00.000Z',
-  });
-}
 
 /** The first process: its retry waits never end; `waiting(n)` resolves once `n` have begun (as many attempts were refused). */
 async function closingEngine(dataDir: string) {

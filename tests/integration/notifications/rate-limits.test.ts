@@ -9,10 +9,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Notifier, payload, type FailingChannel, type NotificationChannel, type NotificationPayload, type RetryPolicy, type SmtpSettings } from '../../../electron/engine/notifications/index.ts';
+import { Notifier, type FailingChannel, type NotificationChannel, type RetryPolicy, type SmtpSettings } from '../../../electron/engine/notifications/index.ts';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
-import { httpReceiver, smtpReceiver, type SmtpReceiver } from '../../fixtures/notify-receivers.ts';
+import { httpReceiver, smtpReceiver, type SmtpReceiver, runEvent } from '../../fixtures/notify-receivers.ts';
 
 /** A notifier of `engine` whose waits advance a fake clock (`clock.ms`) instead of sleeping; `onWait` runs after each. */
 function fakeClockNotifier(engine: Engine, opts: { retry?: Partial<RetryPolicy>; onWait?: (ms: number) => Promise<void> | void } = {}) {
@@ -34,20 +34,6 @@ function fakeClockNotifier(engine: Engine, opts: { retry?: Partial<RetryPolicy>;
 
 function smtpOf(r: SmtpReceiver): SmtpSettings {
   return { host: 'localhost', port: r.port, security: 'starttls', user: r.user, password: r.password, from: 'backstop@example.test', ca: readFileSync(r.caFile, 'utf8') };
-}
-
-function runEvent(event: 'run-failed' | 'run-succeeded'): NotificationPayload {
-  return payload({
-    event,
-    task: 'nightly',
-    taskId: 't1',
-    runId: `r-${event}`,
-    status: event === 'run-failed' ? 'failed' : 'success',
-    message: `Backup task "nightly": ${event === 'run-failed' ? '1 database failed (billing)' : 'done'}.`,
-    databases: [{ name: 'billing', status: event === 'run-failed' ? 'failed' : 'success' }],
-    startedAt: '2026-12-06T02:00:00.000Z',
-    finishedAt: '2026-12-06T02:10:00.000Z',
-  });
 }
 
 const FIX = 'not retried: save the URL the service gives now in Settings › Notifications (a task file: in the variable its urlEnv names)';

@@ -21,24 +21,16 @@ import { fillSqlite, sqliteCount } from '../../fixtures/reliability/kill-harness
 import { garbageReport } from '../../fixtures/reliability/repo-check.ts';
 import { cliInProcess } from '../../fixtures/cli.ts';
 import { scratchRows } from '../../fixtures/scratch-targets.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 import { FAST, pointOpts } from '../../unit/repository/helpers.ts';
 
 const scratch = new Scratch();
-const mounts: string[] = [];
+const tmpfs = new TmpfsMounts();
+const tryMount = (dir: string, size: string) => tmpfs.tryMount(dir, size);
 afterAll(() => {
-  for (const m of mounts) execFileSync('umount', [m]);
+  tmpfs.unmountAll();
   scratch.cleanup();
 });
-
-function tryMount(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    mounts.push(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('a full destination disk', () => {
   it('fails the run with DISK_FULL, keeps the earlier point intact and lists no partial point', async (ctx) => {

@@ -27,23 +27,15 @@ import { PG_PASSWORD_ENV, repositoriesUnder, writeTask } from '../../fixtures/re
 import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { storedPoints } from '../../fixtures/points.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 const scratch = new Scratch();
-const mounts: string[] = [];
+const tmpfs = new TmpfsMounts();
+const tryMount = (dir: string, size: string) => tmpfs.tryMount(dir, size);
 afterAll(() => {
-  for (const m of mounts) execFileSync('umount', ['-l', m]);
+  tmpfs.unmountAll();
   scratch.cleanup();
 });
-
-function tryMount(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    mounts.push(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface RunRow {
   database: string;

@@ -29,6 +29,7 @@ import { unpackLogFiles } from '../../../electron/engine/servers/mysql/binlog.ts
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let src: MariadbServer;
 let small: MariadbServer;
@@ -91,10 +92,6 @@ async function logFiles(first: string): Promise<string[]> {
   const names = await unpackLogFiles(read.stream, dir, (n) => n >= first);
   await read.done;
   return names.map((n) => join(dir, n));
-}
-
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
 }
 
 /** Full → `change()` → a moment → restore into `target` and replay the log to that moment; returns the source's content at the moment. */

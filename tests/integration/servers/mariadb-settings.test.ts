@@ -42,6 +42,7 @@ import { rejection, waitFor } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let engine: Engine;
@@ -49,10 +50,6 @@ let engine: Engine;
 function connector(target: MariadbServer = db): Connector {
   const server: Server = { id: 'my1', name: 'settings', kind: 'mysql', host: target.host, port: target.port, user: target.user, tls: 'disable', passwordRef: 'server.my1.password', createdAt: '', updatedAt: '' };
   return connectorFor(server, { password: target.password, toolPaths: { mysql: null } });
-}
-
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
 }
 
 function exists(server: MariadbServer, name: string): boolean {

@@ -26,6 +26,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 const USER = 'Backup Ops-ü';
 const PASSWORD = `-'"\\#;:@%$\` =pässwörd😀Zq8vT3nLw0aPx7Rk2Ue9Ys4Jd6Hb1Cf5Gm3Ni8Qo0Vt2Xr7Lp4Ka9Wz6Ey1`;
@@ -36,11 +37,6 @@ let db: MariadbServer;
 const lit = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const exists = (name: string): boolean => db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${lit(name)}`).trim() === '1';
 const names = (database: string): string => db.sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM item', database).trim();
-
-/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-}
 
 beforeAll(async () => {
   db = await startMariadb({ binlog: true, args: ['--bind-address=127.0.0.1,::1'] });

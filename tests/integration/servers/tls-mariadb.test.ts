@@ -28,6 +28,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let plain: MariadbServer;
@@ -41,11 +42,6 @@ function connector(over: Partial<Extract<Server, { kind: 'mysql' }>>, server = d
 
 function exists(server: MariadbServer, name: string): boolean {
   return server.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim() === '1';
-}
-
-/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
 }
 
 beforeAll(async () => {

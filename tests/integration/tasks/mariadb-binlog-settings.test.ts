@@ -28,18 +28,10 @@ import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { momentOfItsOwn } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let engine: Engine;
-
-/** A moment in a second of its own (the binary log's timestamps are whole seconds). */
-async function moment(): Promise<Date> {
-  const next = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-  await next();
-  const at = new Date();
-  await next();
-  return at;
-}
 
 function serverFile(): string {
   const file = join(tempDir(), 'server.json');
@@ -92,7 +84,7 @@ describe('MariaDB settings that shape the binary log', () => {
     // Written by an application whose default database is the table's own (ROW format filters by the table's database).
     db.sql("INSERT INTO item VALUES (2, 'quiet two')", 'quiet');
     db.sql("INSERT INTO item VALUES (2, 'loud two')", 'loud');
-    const at = await moment();
+    const at = await momentOfItsOwn();
     const inc = await runTask(engine, id, 'incremental');
     expect(inc.status).toBe('success');
     expect(inc.databases.find((d) => d.database === 'loud')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
@@ -120,7 +112,7 @@ describe('MariaDB settings that shape the binary log', () => {
     expect((await runTask(engine, id, 'full')).status).toBe('success');
     db.sql('DROP DATABASE cycle; CREATE DATABASE cycle;');
     db.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (7, 'new one');", 'cycle');
-    const after = await moment();
+    const after = await momentOfItsOwn();
     const inc = await runTask(engine, id, 'incremental');
     expect(inc.databases.find((d) => d.database === 'cycle')).toMatchObject({
       status: 'success',
@@ -145,13 +137,13 @@ describe('MariaDB settings that shape the binary log', () => {
     const values = Array.from({ length: 100 }, (_, k) => `(${100 + k}, 'big ${k}', REPEAT('${String.fromCharCode(97 + (k % 26))}', 300))`).join(', ');
     db.sql(`START TRANSACTION; INSERT INTO item VALUES ${values}; UPDATE item SET pad = REVERSE(pad) WHERE id < 50; COMMIT;`, 'churn');
     expect(db.sql('SHOW MASTER STATUS').split('\t')[0]).not.toBe(before);
-    const first = await moment();
+    const first = await momentOfItsOwn();
     const atFirst = mariadbFidelity(db, 'churn');
     db.sql("DELETE FROM item WHERE id BETWEEN 100 AND 149; UPDATE item SET name = 'late' WHERE id = 1;", 'churn');
     const inc = await runTask(engine, id, 'incremental');
     expect(inc.databases.find((d) => d.database === 'churn')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     db.sql("INSERT INTO item VALUES (500, 'after run', REPEAT('z', 300));", 'churn');
-    const second = await moment();
+    const second = await momentOfItsOwn();
     const atSecond = mariadbFidelity(db, 'churn');
     expect((await runTask(engine, id, 'incremental')).status).toBe('success');
     const folder = join(backups, encodeDatabaseFolder('churn'));
@@ -166,13 +158,13 @@ describe('MariaDB settings that shape the binary log', () => {
     const { id, backups } = await task('filter later', ['later']);
     expect((await runTask(engine, id, 'full')).status).toBe('success');
     db.sql("INSERT INTO item VALUES (2, 'logged')", 'later');
-    const logged = await moment();
+    const logged = await momentOfItsOwn();
     expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ kindReason: COVERED_BY_LOG });
     const args = ['--binlog-checksum=NONE', '--max-binlog-size=4096'];
     await db.restart([...args, '--binlog-ignore-db=quiet', '--binlog-ignore-db=later']);
     try {
       db.sql("INSERT INTO item VALUES (3, 'not logged')", 'later');
-      const unlogged = await moment();
+      const unlogged = await momentOfItsOwn();
       const inc = await runTask(engine, id, 'incremental');
       expect(inc.databases.find((d) => d.database === 'later')).toMatchObject({ status: 'success', pointId: expect.any(String), kindReason: expect.stringContaining('binlog_ignore_db leaves "later" out') });
       const folder = join(backups, encodeDatabaseFolder('later'));
@@ -191,7 +183,7 @@ describe('MariaDB settings that shape the binary log', () => {
       db.sql("INSERT INTO item VALUES (5, 'logged again')", 'later');
       expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ pointId: expect.any(String), kindReason: expect.stringContaining('binlog_ignore_db leaves "later" out') });
       db.sql("INSERT INTO item VALUES (6, 'after')", 'later');
-      const after = await moment();
+      const after = await momentOfItsOwn();
       expect((await runTask(engine, id, 'incremental')).databases.find((d) => d.database === 'later')).toMatchObject({ kindReason: COVERED_BY_LOG, pointId: null });
       await restoreCommand(engine, folder, { asOf: after, serverFile: serverFile(), database: 'later_after' });
       expect(items('later_after')).toEqual(['1\tone', '2\tlogged', '3\tnot logged', '4\tbefore restart', '5\tlogged again', '6\tafter']);

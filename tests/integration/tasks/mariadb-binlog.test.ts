@@ -35,14 +35,10 @@ import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixture
 import { storedPoints } from '../../fixtures/points.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { S3RVER_CREDENTIALS, startCountedS3 } from '../../fixtures/s3rver.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let engine: Engine;
-
-/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-}
 
 function exists(name: string): boolean {
   return db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim() === '1';

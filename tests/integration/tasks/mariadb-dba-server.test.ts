@@ -38,13 +38,10 @@ import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let engine: Engine;
-
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-}
 
 const q = (s: string): string => `\`${s.replace(/`/g, '``')}\``;
 const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;

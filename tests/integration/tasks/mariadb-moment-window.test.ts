@@ -16,13 +16,9 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
-
-/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-}
 
 function exists(name: string): boolean {
   return db.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim() === '1';

@@ -38,18 +38,10 @@ import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { momentOfItsOwn } from '../../fixtures/whole-seconds.ts';
 
 let a: MariadbServer;
 let b: MariadbServer;
-
-/** A moment in a second of its own (the binary log's timestamps are whole seconds). */
-async function moment(): Promise<Date> {
-  const next = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-  await next();
-  const at = new Date();
-  await next();
-  return at;
-}
 
 /** A server file for `backstop restore --server` naming `s`. */
 function serverFile(s: MariadbServer): string {
@@ -79,12 +71,12 @@ describe('a MariaDB task over time', () => {
     const { serverId, taskId } = await serverWithTask(engine, { kind: 'mysql', name: 'shop db', host: a.host, port: a.port, user: a.user, password: a.password, tls: 'disable' }, 'logical', backups);
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     a.sql("INSERT INTO shop.item VALUES (2, 'a again')");
-    const onAMoment = await moment();
+    const onAMoment = await momentOfItsOwn();
     const onA = await runTask(engine, taskId, 'incremental');
     // On its own server the log covers the database: no dump.
     expect(onA.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     // Between the last read of A's log and the first backup from B: no backup reaches it.
-    const unreached = await moment();
+    const unreached = await momentOfItsOwn();
 
     // The server moved (or the setting now names another server): same user, other port.
     data(await engine.call('servers.update', { id: serverId, server: { kind: 'mysql', name: 'shop db', host: b.host, port: b.port, user: b.user, tls: 'disable' } }));
@@ -106,7 +98,7 @@ describe('a MariaDB task over time', () => {
 
     // From now on B's log covers it again, and a moment on either side of the move restores as it was there.
     b.sql("INSERT INTO shop.item VALUES (4, 'b later')");
-    const onBMoment = await moment();
+    const onBMoment = await momentOfItsOwn();
     const later = await runTask(engine, taskId, 'incremental');
     expect(later.databases.find((d) => d.database === 'shop')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     const folder = join(backups, encodeDatabaseFolder('shop'));
@@ -134,11 +126,11 @@ describe('a MariaDB task over time', () => {
     });
     expect((await runTask(engine, taskId, 'full')).status).toBe('success');
     a.sql("INSERT INTO item VALUES (2, 'old two')", 'cycle');
-    const before = await moment();
+    const before = await momentOfItsOwn();
     // Dropped and created again, as an application's reinstall does (tables named without their database).
     a.sql('DROP DATABASE cycle; CREATE DATABASE cycle;');
     a.sql("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO item VALUES (7, 'new one');", 'cycle');
-    const after = await moment();
+    const after = await momentOfItsOwn();
     // Its next incremental is a dump, not left to the log (which holds the DROP and CREATE DATABASE).
     const recreated = await runTask(engine, taskId, 'incremental');
     expect(recreated.databases.find((d) => d.database === 'cycle')).toMatchObject({
@@ -164,7 +156,7 @@ describe('a MariaDB task over time', () => {
     expect(items(a, 'cycle_before')).toEqual(['1\told one', '2\told two']);
     // From that dump on, the log covers it again and moments restore.
     a.sql("INSERT INTO item VALUES (8, 'new two')", 'cycle');
-    const later = await moment();
+    const later = await momentOfItsOwn();
     const next = await runTask(engine, taskId, 'incremental');
     expect(next.databases.find((d) => d.database === 'cycle')).toMatchObject({ status: 'success', kindReason: COVERED_BY_LOG, pointId: null });
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'cycle_later' });
@@ -188,7 +180,7 @@ describe('a MariaDB task over time', () => {
     const lastDump = (await storedPoints(backups, 'reset_db')).at(-1)!.meta;
     // Written after the last dump, in the file RESET MASTER then deletes: no stored log holds it.
     a.sql("INSERT INTO item VALUES (9, 'lost in reset')", 'reset_db');
-    const lostMoment = await moment();
+    const lostMoment = await momentOfItsOwn();
     a.sql('RESET MASTER');
     a.sql("INSERT INTO item VALUES (2, 'after reset')", 'reset_db');
     const inc = await runTask(engine, taskId, 'incremental');
@@ -205,7 +197,7 @@ describe('a MariaDB task over time', () => {
     });
     // What was written after the reset is restorable.
     a.sql("INSERT INTO item VALUES (3, 'later')", 'reset_db');
-    const later = await moment();
+    const later = await momentOfItsOwn();
     expect((await runTask(engine, taskId, 'incremental')).status).toBe('success');
     const folder = join(backups, encodeDatabaseFolder('reset_db'));
     await restoreCommand(engine, folder, { asOf: later, serverFile: serverFile(a), database: 'reset_back' });

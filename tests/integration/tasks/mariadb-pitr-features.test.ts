@@ -19,14 +19,10 @@ import { serverWithTask } from '../../fixtures/server-task.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { mariadbFidelity, startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 
 let db: MariadbServer;
 let engine: Engine;
-
-/** Waits until the next whole second has begun (the binary log's timestamps are whole seconds). */
-async function nextSecond(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
-}
 
 const q = (s: string): string => `\`${s.replace(/`/g, '``')}\``;
 const lines = (out: string): string[] => out.split('\n').filter(Boolean);

@@ -22,6 +22,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { nextSecond } from '../../fixtures/whole-seconds.ts';
 import { writeFileSync } from 'node:fs';
 
 let primary: MariadbServer;
@@ -146,10 +147,10 @@ describe('backing up a MariaDB replica', () => {
     primary.sql("INSERT INTO item (name) VALUES ('logged on replica')", 'shop');
     caughtUp(replica);
     // A moment in a second of its own (the log's timestamps are whole seconds).
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
+    await nextSecond();
     const moment = new Date();
     const expected = items(replica, 'shop');
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
+    await nextSecond();
     const inc = await runTask(engine, id, 'incremental');
     expect(rowsOf(inc, 'shop')[0]).toMatchObject({ status: 'success', kind: 'incremental', kindReason: COVERED_BY_LOG });
     expect(rowsOf(inc, 'binlog')[0]).toMatchObject({ status: 'success' });
