@@ -10,11 +10,15 @@
  *   127.0.0.1, localhost, ::1, plus any the user added) gets 421
  *   (DNS rebinding).
  * - Authenticated = a live session cookie (`backstop_session`, HttpOnly, SameSite=Strict,
- *   Secure under TLS, ends after `sessionTtlMs`) or `Authorization: Bearer <token>`.
+ *   Secure under TLS — or, with `trustProxy`, when the proxy says `X-Forwarded-Proto: https` —,
+ *   ends after `sessionTtlMs`) or `Authorization: Bearer <token>`.
+ * - Every URL the server writes (the sign-in form's action, the redirect after it) is relative
+ *   to the request's path, so the window works under a reverse proxy's path prefix
+ *   (`location /backstop/ { proxy_pass http://127.0.0.1:PORT/; }`) as at the root.
  *   Without it: /api/* answers 401 with a FORBIDDEN_SENDER failure; anything else answers
  *   401 with the login page, never the app or its assets.
  * - POST /login (form field `secret`: the printed token or the password) starts a session
- *   and redirects to /. A foreign Origin is refused (403); after 5 failed logins (form or
+ *   and redirects to the window (./). A foreign Origin is refused (403); after 5 failed logins (form or
  *   Bearer) in a minute from one address every further attempt gets 429 with Retry-After.
  * - State-changing HTTP requests made with the cookie need the session's CSRF token in
  *   `X-Backstop-CSRF` and, when the browser sends one, a same-site Origin; else 403.
@@ -62,6 +66,8 @@ export interface ServeOptions {
   port: number;
   /** Extra Host names accepted (a reverse proxy's public name). */
   allowedHosts?: string[];
+  /** Believe `X-Forwarded-Proto: https` from the proxy in front (`--trust-proxy`): the cookie gets Secure, the CSP wss:. Off by default. */
+  trustProxy?: boolean;
   /** Folders the folder browser may show. */
   allowFolders: string[];
   tls?: { cert: Buffer | string; key: Buffer | string };
@@ -121,6 +127,12 @@ function hostName(hostHeader: string): string {
   return hostHeader.replace(/:\d+$/, '').toLowerCase();
 }
 
+/** The way back to the served root from a request path, relative ("/" → "./", "/assets/a.js" → "../"): works under any path prefix. */
+export function relativeRoot(path: string): string {
+  const depth = Math.max(0, path.split('/').length - 2);
+  return depth === 0 ? './' : '../'.repeat(depth);
+}
+
 function cookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -175,8 +187,16 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   for (const h of opts.allowedHosts ?? []) allowed.add(hostName(h));
   const peers = new Set<{ peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null }>();
 
-  function baseHeaders(res: ServerResponse, host: string): void {
-    const ws = `${secure ? 'wss' : 'ws'}://${host}`;
+  /** Whether the browser speaks HTTPS: ours, or the trusted proxy's (never a forwarded header by default). */
+  function browserSecure(req: IncomingMessage): boolean {
+    if (secure) return true;
+    if (!opts.trustProxy) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    return typeof proto === 'string' && proto.split(',')[0]!.trim().toLowerCase() === 'https';
+  }
+
+  function baseHeaders(req: IncomingMessage, res: ServerResponse, host: string): void {
+    const ws = `${browserSecure(req) ? 'wss' : 'ws'}://${host}`;
     res.setHeader(
       'Content-Security-Policy',
       `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
@@ -237,36 +257,56 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     return s && id ? { kind: 'session', id, csrf: s.csrf, expiresAt: s.expiresAt } : { kind: 'none', limited: false };
   }
 
-  function sessionCookie(value: string, maxAgeSeconds: number): string {
-    return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+  function sessionCookie(req: IncomingMessage, value: string, maxAgeSeconds: number): string {
+    return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${browserSecure(req) ? '; Secure' : ''}`;
+  }
+
+  /**
+   * Why a foreign Origin was refused. A proxy that passes the Host without the browser's port
+   * (nginx's `$host`) makes the window's own Origin look foreign: that case names the fix.
+   */
+  function foreignOrigin(req: IncomingMessage, what: string): string {
+    try {
+      const origin = new URL(String(req.headers.origin));
+      const host = String(req.headers.host ?? '');
+      if (origin.port !== '' && hostName(origin.host) === hostName(host) && !/:\d+$/.test(host)) {
+        return `${what} came from ${origin.origin}, but the Host header says "${host.slice(0, 100)}" without the port, so it was refused. The reverse proxy in front of Backstop must pass the Host as the browser sent it: in nginx, "proxy_set_header Host $http_host;" (not $host).`;
+      }
+    } catch {
+      // an Origin that is not a URL: plainly foreign
+    }
+    return `${what} came from another site and was refused.`;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = String(req.headers.host ?? '');
     if (!hostAllowed(req)) {
-      return send(res, 421, 'text/plain; charset=utf-8', `This Backstop server does not answer for the host "${host.slice(0, 100)}". Open it by its own address, or start it with --allowed-host for that name.`);
+      const name = hostName(host).slice(0, 100);
+      return send(res, 421, 'text/plain; charset=utf-8', `This Backstop server does not answer for the host "${host.slice(0, 100)}". Open it by its own address, or — when that is the name of your reverse proxy — start "backstop serve" with --allowed-host ${name || 'NAME'}.`);
     }
-    baseHeaders(res, host);
+    baseHeaders(req, res, host);
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const ip = clientIp(req);
+    const root = relativeRoot(path);
+    const login = (message?: string): string => loginPage(message, `${root}login`);
 
-    if (path === '/login' && method === 'GET') return send(res, 200, 'text/html; charset=utf-8', loginPage(), { 'Cache-Control': 'no-store' });
+    if (path === '/login' && method === 'GET') return send(res, 200, 'text/html; charset=utf-8', login(), { 'Cache-Control': 'no-store' });
     if (path === '/login' && method === 'POST') {
-      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', loginPage('This sign-in came from another site and was refused.'));
+      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', login(foreignOrigin(req, 'This sign-in')));
       if (auth.limited(ip)) {
-        return send(res, 429, 'text/html; charset=utf-8', loginPage('Too many failed sign-ins from this address. Wait a minute, then try again.'), { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
+        return send(res, 429, 'text/html; charset=utf-8', login('Too many failed sign-ins from this address. Wait a minute, then try again.'), { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }
       const form = new URLSearchParams(await readBody(req, 8192));
       if (!auth.checkSecret(form.get('secret') ?? '')) {
         auth.recordFailure(ip);
-        return send(res, 401, 'text/html; charset=utf-8', loginPage('That token or password is not right. Use the token "backstop serve" printed when it started.'));
+        return send(res, 401, 'text/html; charset=utf-8', login('That token or password is not right. Use the token "backstop serve" printed when it started.'));
       }
       const { id } = auth.createSession();
-      res.setHeader('Set-Cookie', sessionCookie(id, Math.floor((opts.sessionTtlMs ?? DEFAULT_TTL_MS) / 1000)));
+      res.setHeader('Set-Cookie', sessionCookie(req, id, Math.floor((opts.sessionTtlMs ?? DEFAULT_TTL_MS) / 1000)));
       res.statusCode = 303;
-      res.setHeader('Location', '/');
+      res.setHeader('Location', root);
       return void res.end();
     }
 
@@ -277,18 +317,18 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
         return refuse(res, 429, 'Too many failed sign-ins from this address. Wait a minute, then try again.', { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }
       if (isApi || method !== 'GET') return refuse(res, 401, 'Sign in first: send "Authorization: Bearer <token>" with the token "backstop serve" printed, or sign in at /login.');
-      return send(res, 401, 'text/html; charset=utf-8', loginPage(), { 'Cache-Control': 'no-store' });
+      return send(res, 401, 'text/html; charset=utf-8', login(), { 'Cache-Control': 'no-store' });
     }
 
     const stateChanging = method !== 'GET' && method !== 'HEAD';
     if (stateChanging && w.kind === 'session') {
-      if (originMatches(req) === false) return refuse(res, 403, 'This request came from another site and was refused.');
+      if (originMatches(req) === false) return refuse(res, 403, foreignOrigin(req, 'This request'));
       if (req.headers['x-backstop-csrf'] !== w.csrf) return refuse(res, 403, 'This request has no valid X-Backstop-CSRF token (GET /api/session gives it) and was refused.');
     }
 
     if (path === '/logout' && method === 'POST') {
       if (w.kind === 'session') auth.end(w.id);
-      res.setHeader('Set-Cookie', sessionCookie('', 0));
+      res.setHeader('Set-Cookie', sessionCookie(req, '', 0));
       return sendJson(res, 200, ok({ signedOut: true }));
     }
     if (path === '/api/session' && method === 'GET') {
@@ -366,7 +406,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     const w = who(req);
     if (w.kind === 'none') return rejectUpgrade(socket, 401, 'Unauthorized', 'Sign in first.');
     const origin = originMatches(req);
-    if (origin === false || (origin === null && w.kind !== 'bearer')) return rejectUpgrade(socket, 403, 'Forbidden', 'This connection came from another site and was refused.');
+    if (origin === false || (origin === null && w.kind !== 'bearer')) return rejectUpgrade(socket, 403, 'Forbidden', origin === false ? foreignOrigin(req, 'This connection') : 'This connection came from another site and was refused.');
     const entry: { peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null } = { peer: null as unknown as WebSocketPeer, sessionId: w.kind === 'session' ? w.id : null, timer: null };
     let session: ContractSession | null = null;
     entry.peer = acceptWebSocket(req, socket, head, {
