@@ -10,8 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selfSignedCertificate } from '../../../electron/serve/tls.ts';
-import { NGINX, startNginx, type Nginx } from '../../fixtures/nginx.ts';
+import { NGINX, proxyTo, startNginx, type Nginx } from '../../fixtures/nginx.ts';
 import { rawRequest, signIn, startServeProcess, upgradeStatus, type RawAnswer, type ServeProcess } from '../../fixtures/serve-process.ts';
 import { freePort } from '../../fixtures/servers/common.ts';
 
@@ -36,14 +35,6 @@ function formAction(page: RawAnswer, pageUrl: string): string {
   return new URL(m![1]!, pageUrl).href;
 }
 
-const proxied = (port: number): string => `
-      proxy_pass http://127.0.0.1:${port}/;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;`;
-
 describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
   let trusting: ServeProcess; // --allowed-host backstop.test --trust-proxy
   let plain: ServeProcess; // --allowed-host backstop.test only
@@ -61,18 +52,15 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
       startServeProcess(join(dir, 'b'), ['--allowed-host', NAME], env),
     ]);
     [tlsPort, tlsPlainPort, prefixPort] = [await freePort(), await freePort(), await freePort()];
-    const cert = join(dir, 'cert');
-    selfSignedCertificate(cert, 'localhost');
-    const tls = `ssl_certificate ${cert}/cert.pem; ssl_certificate_key ${cert}/key.pem;`;
     const port = (s: ServeProcess): number => Number(new URL(s.url).port);
     nginx = await startNginx(
       `
-  server { listen 127.0.0.1:${tlsPort} ssl; ${tls} location / { ${proxied(port(trusting))} } }
-  server { listen 127.0.0.1:${tlsPlainPort} ssl; ${tls} location / { ${proxied(port(plain))} } }
+  server { listen 127.0.0.1:${tlsPort} ssl; {TLS} location / { ${proxyTo(port(trusting))} } }
+  server { listen 127.0.0.1:${tlsPlainPort} ssl; {TLS} location / { ${proxyTo(port(plain))} } }
   server {
     listen 127.0.0.1:${prefixPort};
     location / { return 404 "another admin app"; }
-    location /backstop/ { ${proxied(port(trusting))} }
+    location /backstop/ { ${proxyTo(port(trusting))} }
   }`,
       [tlsPort, tlsPlainPort, prefixPort],
     );
