@@ -263,14 +263,22 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
 
   /**
    * Why a foreign Origin was refused. A proxy that passes the Host without the browser's port
-   * (nginx's `$host`) makes the window's own Origin look foreign: that case names the fix.
+   * (nginx's `$host`), or no Host at all (serve then sees its loopback address), makes the
+   * window's own Origin look foreign: those cases name the fix.
    */
-  function foreignOrigin(req: IncomingMessage, what: string): string {
+  function foreignOrigin(req: IncomingMessage, what: string, sign = false): string {
     try {
       const origin = new URL(String(req.headers.origin));
       const host = String(req.headers.host ?? '');
+      const from = origin.origin.slice(0, 200);
       if (origin.port !== '' && hostName(origin.host) === hostName(host) && !/:\d+$/.test(host)) {
-        return `${what} came from ${origin.origin}, but the Host header says "${host.slice(0, 100)}" without the port, so it was refused. The reverse proxy in front of Backstop must pass the Host as the browser sent it: in nginx, "proxy_set_header Host $http_host;" (not $host).`;
+        return `${what} came from ${from}, but the Host header says "${host.slice(0, 100)}" without the port, so it was refused. The reverse proxy in front of Backstop must pass the Host as the browser sent it: in nginx, "proxy_set_header Host $http_host;" (not $host).`;
+      }
+      // A proxy that does not pass the Host at all (nginx's default): serve sees its own loopback
+      // address. Said on the sign-in page only, where a person reads it, and without naming the
+      // Origin as a name to allow: a foreign site's forged sign-in gets this page too.
+      if (sign && isLoopbackHost(hostName(host)) && !isLoopbackHost(hostName(origin.host))) {
+        return `${what} came from another site and was refused. If you opened Backstop through a reverse proxy, the proxy must pass the browser's Host header (in nginx, "proxy_set_header Host $http_host;") and "backstop serve" must know that name (--allowed-host NAME).`;
       }
     } catch {
       // an Origin that is not a URL: plainly foreign
@@ -294,7 +302,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
 
     if (path === '/login' && method === 'GET') return send(res, 200, 'text/html; charset=utf-8', login(), { 'Cache-Control': 'no-store' });
     if (path === '/login' && method === 'POST') {
-      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', login(foreignOrigin(req, 'This sign-in')));
+      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', login(foreignOrigin(req, 'This sign-in', true)));
       if (auth.limited(ip)) {
         return send(res, 429, 'text/html; charset=utf-8', login('Too many failed sign-ins from this address. Wait a minute, then try again.'), { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }

@@ -61,6 +61,7 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     listen 127.0.0.1:${prefixPort};
     location / { return 404 "another admin app"; }
     location /backstop/ { ${proxyTo(port(trusting))} }
+    location /nohost/ { proxy_pass http://127.0.0.1:${port(trusting)}/; }
   }`,
       [tlsPort, tlsPlainPort, prefixPort],
     );
@@ -112,7 +113,7 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     expect(untrusted.headers['set-cookie']![0]).not.toContain('Secure');
   });
 
-  it('the Host checks through the proxy: a name serve was not given answers 421 naming the exact --allowed-host to add; the proxy passing the Host without its port is named too', async () => {
+  it('the Host checks through the proxy: a name serve was not given answers 421 naming the exact --allowed-host to add; a proxy passing the Host without its port, or no Host at all, is named too', async () => {
     const base = `https://127.0.0.1:${tlsPort}/`;
     const forgot = await rawRequest(base, { headers: { Host: `admin.example:${tlsPort}` } });
     expect(forgot.status).toBe(421);
@@ -124,6 +125,17 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     expect(portless.status).toBe(403);
     expect(portless.body).toContain('$http_host');
     expect(portless.cookie).toBeNull();
+    // A proxy that passes no Host at all (nginx's default: the upstream's 127.0.0.1:PORT): the fix is named too.
+    const nohost = await signIn(`http://127.0.0.1:${prefixPort}/nohost/`, trusting.token, `https://${NAME}`);
+    expect(nohost.status).toBe(403);
+    expect(nohost.body).toContain('This sign-in came from another site and was refused. If you opened Backstop through a reverse proxy, the proxy must pass the browser&#39;s Host header (in nginx, &quot;proxy_set_header Host $http_host;&quot;) and &quot;backstop serve&quot; must know that name (--allowed-host NAME).');
+    expect(nohost.body).not.toContain(NAME); // a forged sign-in from a foreign site reads the same: it never suggests allowing that site
+    expect(nohost.cookie).toBeNull();
+    // A plainly foreign site is still just that.
+    const evil = await signIn(base, trusting.token, 'https://evil.example', { Host: `${NAME}:${tlsPort}` });
+    expect(evil.status).toBe(403);
+    expect(evil.body).toContain('This sign-in came from another site and was refused.');
+    expect(evil.body).not.toContain('evil.example');
   });
 
   it('under a path prefix: the sign-in form, its redirect, the assets, the API and the WebSocket all stay under /backstop/', async () => {
