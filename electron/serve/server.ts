@@ -88,6 +88,9 @@ export interface ServeHandle {
 }
 
 const COOKIE = 'backstop_session';
+/** The hint for a path that only a reverse proxy keeping its path prefix would send. */
+const UNSTRIPPED_PREFIX =
+  'Behind a reverse proxy under a path prefix, the proxy must remove the prefix: in nginx, end proxy_pass with a slash (location /backstop/ { proxy_pass http://127.0.0.1:8765/; }).';
 const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
 const MAX_BODY = 16 * 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -318,6 +321,10 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       return void res.end();
     }
 
+    // A proxy that keeps its path prefix (nginx "proxy_pass http://127.0.0.1:PORT;" without the
+    // trailing slash under "location /backstop/"): the form posts to /backstop/login. Say so.
+    if (method === 'POST' && path.endsWith('/login')) return send(res, 404, 'text/html; charset=utf-8', login(UNSTRIPPED_PREFIX));
+
     const w = who(req);
     const isApi = path.startsWith('/api/');
     if (w.kind === 'none') {
@@ -375,7 +382,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       const body = await readFile(file);
       return send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', body, { 'Cache-Control': 'no-cache' });
     } catch {
-      return sendJson(res, 404, fail('NOT_FOUND', 'Not found.'));
+      return sendJson(res, 404, fail('NOT_FOUND', `Not found. ${UNSTRIPPED_PREFIX}`));
     }
   }
 

@@ -62,6 +62,7 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     location / { return 404 "another admin app"; }
     location /backstop/ { ${proxyTo(port(trusting))} }
     location /nohost/ { proxy_pass http://127.0.0.1:${port(trusting)}/; }
+    location /noslash/ { proxy_pass http://127.0.0.1:${port(trusting)}; proxy_set_header Host $http_host; }
   }`,
       [tlsPort, tlsPlainPort, prefixPort],
     );
@@ -169,6 +170,16 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     });
     ws.close();
     expect(answer).toEqual({ ok: true, data: [] });
+
+    // A proxy that keeps the prefix (proxy_pass without the trailing slash): the sign-in and the window say how to fix it.
+    const kept = `${origin}/noslash/`;
+    const keptLogin = await signIn(kept, trusting.token, origin);
+    expect(keptLogin.status).toBe(404);
+    expect(keptLogin.body).toContain('end proxy_pass with a slash (location /backstop/ { proxy_pass http://127.0.0.1:8765/; })');
+    expect(keptLogin.cookie).toBeNull();
+    const keptPage = await rawRequest(kept, { headers: { Cookie: cookie } });
+    expect(keptPage.status).toBe(404);
+    expect(JSON.parse(keptPage.body)).toMatchObject({ ok: false, code: 'NOT_FOUND', message: expect.stringContaining('end proxy_pass with a slash') });
 
     // Signing out from under the prefix.
     const out = await rawRequest(`${base}logout`, { method: 'POST', headers: { Cookie: cookie, Origin: origin, 'X-Backstop-CSRF': csrf } });
