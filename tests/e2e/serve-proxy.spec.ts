@@ -72,3 +72,38 @@ test('under nginx at https://…/backstop/: sign in, the window, its WebSocket u
     expect(await s.stop()).toBe(0);
   }
 });
+
+test('at the root of https://… without --trust-proxy (the default): the window and its wss: WebSocket still work; the cookie is not marked Secure', async ({ page, tempDir }) => {
+  test.skip(!NGINX, 'nginx is not installed (.ci/run installs nginx-light)');
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.stack ?? e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().includes('status of 401')) errors.push(`console.error: ${m.text()}`);
+  });
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  const dbs = join(tempDir, 'dbs');
+  await makeSqliteFolder(dbs, ['orders.db']);
+  const dataDir = join(tempDir, 'data');
+  mkdirSync(dataDir);
+  const s = await startServeProcess(dataDir, ['--allow-folder', tempDir]);
+  const port = await freePort();
+  const nginx = await startNginx(`server { listen 127.0.0.1:${port} ssl; {TLS} location / { ${proxyTo(Number(new URL(s.url).port))} } }`, [port]);
+  try {
+    await page.goto(`https://127.0.0.1:${port}/`);
+    await page.getByLabel(/The token/).fill(s.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByTestId('sidebar')).toBeVisible();
+    const servers = new ServersPage(page);
+    await servers.open();
+    await servers.addSqliteFolder('App files', dbs);
+    await expect(servers.row('App files')).toBeVisible();
+    expect(sockets).toEqual([`wss://127.0.0.1:${port}/api/ws`]);
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'backstop_session')!;
+    expect(cookie.secure).toBe(false);
+    expect(errors).toEqual([]);
+  } finally {
+    await nginx.stop();
+    expect(await s.stop()).toBe(0);
+  }
+});
