@@ -18,8 +18,9 @@
  *   Without it: /api/* answers 401 with a FORBIDDEN_SENDER failure; anything else answers
  *   401 with the login page, never the app or its assets.
  * - POST /login (form field `secret`: the printed token or the password) starts a session
- *   and redirects to the window (./). A foreign Origin is refused (403); after 5 failed logins (form or
- *   Bearer) in a minute from one address every further attempt gets 429 with Retry-After.
+ *   and redirects to the window (./). A foreign Origin is refused (403); after 5 failed
+ *   logins (form or Bearer) in a minute from one address (with `trustProxy`: the last
+ *   X-Forwarded-For entry) every further attempt gets 429 with Retry-After.
  * - State-changing HTTP requests made with the cookie need the session's CSRF token in
  *   `X-Backstop-CSRF` and, when the browser sends one, a same-site Origin; else 403.
  *   Bearer requests need neither (a browser never adds that header by itself).
@@ -66,7 +67,7 @@ export interface ServeOptions {
   port: number;
   /** Extra Host names accepted (a reverse proxy's public name). */
   allowedHosts?: string[];
-  /** Believe `X-Forwarded-Proto: https` from the proxy in front (`--trust-proxy`): the cookie gets Secure, the CSP wss:. Off by default. */
+  /** Believe the proxy in front (`--trust-proxy`): `X-Forwarded-Proto: https` makes the cookie Secure (the CSP wss:), the last `X-Forwarded-For` entry is the client the sign-in limit counts. Off by default. */
   trustProxy?: boolean;
   /** Folders the folder browser may show. */
   allowFolders: string[];
@@ -152,8 +153,17 @@ function bearer(req: IncomingMessage): string | null {
   return m ? m[1]! : null;
 }
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/**
+ * The address the sign-in limit counts by: the connecting peer, or — trusting the proxy — the
+ * last X-Forwarded-For entry, the one the proxy itself appended (entries before it are the
+ * client's to invent).
+ */
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!trustProxy || typeof forwarded !== 'string') return peer;
+  const last = forwarded.split(',').pop()!.trim();
+  return last === '' ? peer : last.slice(0, 100);
 }
 
 async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string> {
@@ -185,6 +195,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const token = auth.takeToken();
   const folders = new FolderBrowser(opts.allowFolders);
   const secure = opts.tls !== undefined;
+  const trust = opts.trustProxy === true;
   const allowed = new Set([...LOOPBACK].map((h) => hostName(h)));
   for (const name of namesForBind(opts.host)) allowed.add(hostName(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name));
   for (const h of opts.allowedHosts ?? []) allowed.add(hostName(h));
@@ -250,9 +261,9 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   function who(req: IncomingMessage): Who {
     const b = bearer(req);
     if (b !== null) {
-      if (auth.limited(clientIp(req))) return { kind: 'none', limited: true };
+      if (auth.limited(clientIp(req, trust))) return { kind: 'none', limited: true };
       if (auth.checkSecret(b)) return { kind: 'bearer' };
-      auth.recordFailure(clientIp(req));
+      auth.recordFailure(clientIp(req, trust));
       return { kind: 'none', limited: false };
     }
     const id = cookies(req).get(COOKIE);
@@ -299,7 +310,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    const ip = clientIp(req);
+    const ip = clientIp(req, trust);
     const root = relativeRoot(path);
     const login = (message?: string): string => loginPage(message, `${root}login`);
 

@@ -31,7 +31,7 @@ export interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp: boolean;
-  /** Believe the reverse proxy's X-Forwarded-Proto (the cookie's Secure flag); off unless --trust-proxy. */
+  /** Believe the reverse proxy's X-Forwarded-Proto (the cookie's Secure flag) and X-Forwarded-For (the sign-in limit); off unless --trust-proxy. */
   trustProxy?: boolean;
   sessionMinutes: number;
 }

@@ -186,4 +186,18 @@ describe.skipIf(!NGINX)('backstop serve behind nginx', () => {
     expect(out.status).toBe(200);
     expect((await rawRequest(base, { headers: { Cookie: cookie } })).status).toBe(401);
   });
+
+  it('the sign-in limit behind a trusted proxy counts each client (the address nginx appended to X-Forwarded-For), not the proxy; a forged X-Forwarded-For does not get around it', async () => {
+    const base = `https://127.0.0.1:${tlsPort}/`;
+    const headers = { Host: `${NAME}:${tlsPort}`, Origin: `https://${NAME}:${tlsPort}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+    const attempt = (secret: string, from: string, forged?: string): Promise<RawAnswer> =>
+      rawRequest(`${base}login`, { method: 'POST', headers: { ...headers, ...(forged ? { 'X-Forwarded-For': forged } : {}) }, body: new URLSearchParams({ secret }).toString(), localAddress: from });
+    for (let i = 0; i < 5; i++) expect((await attempt(`guess-${i}`, '127.0.0.2', `198.51.100.${i}`)).status).toBe(401);
+    const limited = await attempt(trusting.token, '127.0.0.2', '198.51.100.99');
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toMatch(/^\d+$/);
+    // Another client behind the same proxy still signs in.
+    const other = await attempt(trusting.token, '127.0.0.3');
+    expect(other.status).toBe(303);
+  });
 });
