@@ -69,7 +69,7 @@ Backups:
                        agent schedules them)
   agent install [--user|--system] [--dry-run] | agent uninstall [--user|--system] |
   agent status         the agent as an OS service (systemd, launchd, Task Scheduler)
-  serve [--host H] [--port N] [--allow-folder DIR]... [--allowed-host NAME]...
+  serve [--host H] [--port N] [--allow-folder DIR]... [--allowed-host NAME]... [--trust-proxy]
           [--tls-cert FILE --tls-key FILE | --insecure-http] [--session-minutes N]
                        the scheduler plus the window in a browser, behind a login
                        (prints the URL and a one-time sign-in token; docs/HEADLESS.md)
@@ -158,6 +158,7 @@ export const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'insecure-http': { type: 'boolean', default: false },
+  'trust-proxy': { type: 'boolean', default: false },
   'session-minutes': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'v', default: false },
@@ -690,6 +691,7 @@ async function serve(dataDir: string, values: Values, io: Io, json: boolean): Pr
     ...(values['tls-cert'] !== undefined ? { tlsCert: values['tls-cert'] } : {}),
     ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
     insecureHttp: values['insecure-http'] ?? false,
+    trustProxy: values['trust-proxy'] ?? false,
     sessionMinutes: minutes,
   };
   const { cert: tls, warning } = await serveTls(flags, dataDir);

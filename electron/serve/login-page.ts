@@ -1,13 +1,14 @@
 /**
  * The sign-in page of a served window: a plain form (no script, so the strict CSP holds)
- * that posts the token or password to /login. `message` is shown above the form; it is
- * HTML-escaped.
+ * that posts the token or password to `action` — relative to the page (server.ts
+ * `relativeRoot`), so it works under a reverse proxy's path prefix. `message` is shown above
+ * the form; it is HTML-escaped.
  */
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-export function loginPage(message?: string): string {
+export function loginPage(message?: string, action = './login'): string {
   return `<!doctype html>
 <html lang="en">
   <head>
@@ -25,7 +26,7 @@ export function loginPage(message?: string): string {
     </style>
   </head>
   <body>
-    <form method="post" action="/login" data-testid="serve-login">
+    <form method="post" action="${escapeHtml(action)}" data-testid="serve-login">
       <h1>Sign in to Backstop</h1>
       ${message ? `<p class="error" role="alert" data-testid="serve-login-error">${escapeHtml(message)}</p>` : ''}
       <label for="secret">The token <code>backstop serve</code> printed when it started (or the password set with BACKSTOP_SERVE_PASSWORD)</label>

@@ -10,12 +10,17 @@
  *   127.0.0.1, localhost, ::1, plus any the user added) gets 421
  *   (DNS rebinding).
  * - Authenticated = a live session cookie (`backstop_session`, HttpOnly, SameSite=Strict,
- *   Secure under TLS, ends after `sessionTtlMs`) or `Authorization: Bearer <token>`.
+ *   Secure under TLS — or, with `trustProxy`, when the proxy says `X-Forwarded-Proto: https` —,
+ *   ends after `sessionTtlMs`) or `Authorization: Bearer <token>`.
+ * - Every URL the server writes (the sign-in form's action, the redirect after it) is relative
+ *   to the request's path, so the window works under a reverse proxy's path prefix
+ *   (`location /backstop/ { proxy_pass http://127.0.0.1:PORT/; }`) as at the root.
  *   Without it: /api/* answers 401 with a FORBIDDEN_SENDER failure; anything else answers
  *   401 with the login page, never the app or its assets.
  * - POST /login (form field `secret`: the printed token or the password) starts a session
- *   and redirects to /. A foreign Origin is refused (403); after 5 failed logins (form or
- *   Bearer) in a minute from one address every further attempt gets 429 with Retry-After.
+ *   and redirects to the window (./). A foreign Origin is refused (403); after 5 failed
+ *   logins (form or Bearer) in a minute from one address (with `trustProxy`: the last
+ *   X-Forwarded-For entry) every further attempt gets 429 with Retry-After.
  * - State-changing HTTP requests made with the cookie need the session's CSRF token in
  *   `X-Backstop-CSRF` and, when the browser sends one, a same-site Origin; else 403.
  *   Bearer requests need neither (a browser never adds that header by itself).
@@ -62,6 +67,8 @@ export interface ServeOptions {
   port: number;
   /** Extra Host names accepted (a reverse proxy's public name). */
   allowedHosts?: string[];
+  /** Believe the proxy in front (`--trust-proxy`): `X-Forwarded-Proto: https` makes the cookie Secure (the CSP wss:), the last `X-Forwarded-For` entry is the client the sign-in limit counts. Off by default. */
+  trustProxy?: boolean;
   /** Folders the folder browser may show. */
   allowFolders: string[];
   tls?: { cert: Buffer | string; key: Buffer | string };
@@ -82,6 +89,9 @@ export interface ServeHandle {
 }
 
 const COOKIE = 'backstop_session';
+/** The hint for a path that only a reverse proxy keeping its path prefix would send. */
+const UNSTRIPPED_PREFIX =
+  'Behind a reverse proxy under a path prefix, the proxy must remove the prefix: in nginx, end proxy_pass with a slash (location /backstop/ { proxy_pass http://127.0.0.1:8765/; }).';
 const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
 const MAX_BODY = 16 * 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -121,6 +131,12 @@ function hostName(hostHeader: string): string {
   return hostHeader.replace(/:\d+$/, '').toLowerCase();
 }
 
+/** The way back to the served root from a request path, relative ("/" → "./", "/assets/a.js" → "../"): works under any path prefix. */
+export function relativeRoot(path: string): string {
+  const depth = Math.max(0, path.split('/').length - 2);
+  return depth === 0 ? './' : '../'.repeat(depth);
+}
+
 function cookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -137,8 +153,17 @@ function bearer(req: IncomingMessage): string | null {
   return m ? m[1]! : null;
 }
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/**
+ * The address the sign-in limit counts by: the connecting peer, or — trusting the proxy — the
+ * last X-Forwarded-For entry, the one the proxy itself appended (entries before it are the
+ * client's to invent).
+ */
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!trustProxy || typeof forwarded !== 'string') return peer;
+  const last = forwarded.split(',').pop()!.trim();
+  return last === '' ? peer : last.slice(0, 100);
 }
 
 async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string> {
@@ -170,13 +195,22 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   const token = auth.takeToken();
   const folders = new FolderBrowser(opts.allowFolders);
   const secure = opts.tls !== undefined;
+  const trust = opts.trustProxy === true;
   const allowed = new Set([...LOOPBACK].map((h) => hostName(h)));
   for (const name of namesForBind(opts.host)) allowed.add(hostName(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name));
   for (const h of opts.allowedHosts ?? []) allowed.add(hostName(h));
   const peers = new Set<{ peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null }>();
 
-  function baseHeaders(res: ServerResponse, host: string): void {
-    const ws = `${secure ? 'wss' : 'ws'}://${host}`;
+  /** Whether the browser speaks HTTPS: ours, or the trusted proxy's (never a forwarded header by default). */
+  function browserSecure(req: IncomingMessage): boolean {
+    if (secure) return true;
+    if (!opts.trustProxy) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    return typeof proto === 'string' && proto.split(',')[0]!.trim().toLowerCase() === 'https';
+  }
+
+  function baseHeaders(req: IncomingMessage, res: ServerResponse, host: string): void {
+    const ws = `${browserSecure(req) ? 'wss' : 'ws'}://${host}`;
     res.setHeader(
       'Content-Security-Policy',
       `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
@@ -227,9 +261,9 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   function who(req: IncomingMessage): Who {
     const b = bearer(req);
     if (b !== null) {
-      if (auth.limited(clientIp(req))) return { kind: 'none', limited: true };
+      if (auth.limited(clientIp(req, trust))) return { kind: 'none', limited: true };
       if (auth.checkSecret(b)) return { kind: 'bearer' };
-      auth.recordFailure(clientIp(req));
+      auth.recordFailure(clientIp(req, trust));
       return { kind: 'none', limited: false };
     }
     const id = cookies(req).get(COOKIE);
@@ -237,38 +271,70 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     return s && id ? { kind: 'session', id, csrf: s.csrf, expiresAt: s.expiresAt } : { kind: 'none', limited: false };
   }
 
-  function sessionCookie(value: string, maxAgeSeconds: number): string {
-    return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+  function sessionCookie(req: IncomingMessage, value: string, maxAgeSeconds: number): string {
+    return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${browserSecure(req) ? '; Secure' : ''}`;
+  }
+
+  /**
+   * Why a foreign Origin was refused. A proxy that passes the Host without the browser's port
+   * (nginx's `$host`), or no Host at all (serve then sees its loopback address), makes the
+   * window's own Origin look foreign: those cases name the fix.
+   */
+  function foreignOrigin(req: IncomingMessage, what: string, sign = false): string {
+    try {
+      const origin = new URL(String(req.headers.origin));
+      const host = String(req.headers.host ?? '');
+      const from = origin.origin.slice(0, 200);
+      if (origin.port !== '' && hostName(origin.host) === hostName(host) && !/:\d+$/.test(host)) {
+        return `${what} came from ${from}, but the Host header says "${host.slice(0, 100)}" without the port, so it was refused. The reverse proxy in front of Backstop must pass the Host as the browser sent it: in nginx, "proxy_set_header Host $http_host;" (not $host).`;
+      }
+      // A proxy that does not pass the Host at all (nginx's default): serve sees its own loopback
+      // address. Said on the sign-in page only, where a person reads it, and without naming the
+      // Origin as a name to allow: a foreign site's forged sign-in gets this page too.
+      if (sign && isLoopbackHost(hostName(host)) && !isLoopbackHost(hostName(origin.host))) {
+        return `${what} came from another site and was refused. If you opened Backstop through a reverse proxy, the proxy must pass the browser's Host header (in nginx, "proxy_set_header Host $http_host;") and "backstop serve" must know that name (--allowed-host NAME).`;
+      }
+    } catch {
+      // an Origin that is not a URL: plainly foreign
+    }
+    return `${what} came from another site and was refused.`;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = String(req.headers.host ?? '');
     if (!hostAllowed(req)) {
-      return send(res, 421, 'text/plain; charset=utf-8', `This Backstop server does not answer for the host "${host.slice(0, 100)}". Open it by its own address, or start it with --allowed-host for that name.`);
+      const name = hostName(host).slice(0, 100);
+      return send(res, 421, 'text/plain; charset=utf-8', `This Backstop server does not answer for the host "${host.slice(0, 100)}". Open it by its own address, or — when that is the name of your reverse proxy — start "backstop serve" with --allowed-host ${name || 'NAME'}.`);
     }
-    baseHeaders(res, host);
+    baseHeaders(req, res, host);
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    const ip = clientIp(req);
+    const ip = clientIp(req, trust);
+    const root = relativeRoot(path);
+    const login = (message?: string): string => loginPage(message, `${root}login`);
 
-    if (path === '/login' && method === 'GET') return send(res, 200, 'text/html; charset=utf-8', loginPage(), { 'Cache-Control': 'no-store' });
+    if (path === '/login' && method === 'GET') return send(res, 200, 'text/html; charset=utf-8', login(), { 'Cache-Control': 'no-store' });
     if (path === '/login' && method === 'POST') {
-      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', loginPage('This sign-in came from another site and was refused.'));
+      if (originMatches(req) === false) return send(res, 403, 'text/html; charset=utf-8', login(foreignOrigin(req, 'This sign-in', true)));
       if (auth.limited(ip)) {
-        return send(res, 429, 'text/html; charset=utf-8', loginPage('Too many failed sign-ins from this address. Wait a minute, then try again.'), { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
+        return send(res, 429, 'text/html; charset=utf-8', login('Too many failed sign-ins from this address. Wait a minute, then try again.'), { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }
       const form = new URLSearchParams(await readBody(req, 8192));
       if (!auth.checkSecret(form.get('secret') ?? '')) {
         auth.recordFailure(ip);
-        return send(res, 401, 'text/html; charset=utf-8', loginPage('That token or password is not right. Use the token "backstop serve" printed when it started.'));
+        return send(res, 401, 'text/html; charset=utf-8', login('That token or password is not right. Use the token "backstop serve" printed when it started.'));
       }
       const { id } = auth.createSession();
-      res.setHeader('Set-Cookie', sessionCookie(id, Math.floor((opts.sessionTtlMs ?? DEFAULT_TTL_MS) / 1000)));
+      res.setHeader('Set-Cookie', sessionCookie(req, id, Math.floor((opts.sessionTtlMs ?? DEFAULT_TTL_MS) / 1000)));
       res.statusCode = 303;
-      res.setHeader('Location', '/');
+      res.setHeader('Location', root);
       return void res.end();
     }
+
+    // A proxy that keeps its path prefix (nginx "proxy_pass http://127.0.0.1:PORT;" without the
+    // trailing slash under "location /backstop/"): the form posts to /backstop/login. Say so.
+    if (method === 'POST' && path.endsWith('/login')) return send(res, 404, 'text/html; charset=utf-8', login(UNSTRIPPED_PREFIX));
 
     const w = who(req);
     const isApi = path.startsWith('/api/');
@@ -277,18 +343,18 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
         return refuse(res, 429, 'Too many failed sign-ins from this address. Wait a minute, then try again.', { 'Retry-After': String(auth.retryAfterSeconds(ip)) });
       }
       if (isApi || method !== 'GET') return refuse(res, 401, 'Sign in first: send "Authorization: Bearer <token>" with the token "backstop serve" printed, or sign in at /login.');
-      return send(res, 401, 'text/html; charset=utf-8', loginPage(), { 'Cache-Control': 'no-store' });
+      return send(res, 401, 'text/html; charset=utf-8', login(), { 'Cache-Control': 'no-store' });
     }
 
     const stateChanging = method !== 'GET' && method !== 'HEAD';
     if (stateChanging && w.kind === 'session') {
-      if (originMatches(req) === false) return refuse(res, 403, 'This request came from another site and was refused.');
+      if (originMatches(req) === false) return refuse(res, 403, foreignOrigin(req, 'This request'));
       if (req.headers['x-backstop-csrf'] !== w.csrf) return refuse(res, 403, 'This request has no valid X-Backstop-CSRF token (GET /api/session gives it) and was refused.');
     }
 
     if (path === '/logout' && method === 'POST') {
       if (w.kind === 'session') auth.end(w.id);
-      res.setHeader('Set-Cookie', sessionCookie('', 0));
+      res.setHeader('Set-Cookie', sessionCookie(req, '', 0));
       return sendJson(res, 200, ok({ signedOut: true }));
     }
     if (path === '/api/session' && method === 'GET') {
@@ -327,7 +393,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       const body = await readFile(file);
       return send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', body, { 'Cache-Control': 'no-cache' });
     } catch {
-      return sendJson(res, 404, fail('NOT_FOUND', 'Not found.'));
+      return sendJson(res, 404, fail('NOT_FOUND', `Not found. ${UNSTRIPPED_PREFIX}`));
     }
   }
 
@@ -366,7 +432,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     const w = who(req);
     if (w.kind === 'none') return rejectUpgrade(socket, 401, 'Unauthorized', 'Sign in first.');
     const origin = originMatches(req);
-    if (origin === false || (origin === null && w.kind !== 'bearer')) return rejectUpgrade(socket, 403, 'Forbidden', 'This connection came from another site and was refused.');
+    if (origin === false || (origin === null && w.kind !== 'bearer')) return rejectUpgrade(socket, 403, 'Forbidden', origin === false ? foreignOrigin(req, 'This connection') : 'This connection came from another site and was refused.');
     const entry: { peer: WebSocketPeer; sessionId: string | null; timer: NodeJS.Timeout | null } = { peer: null as unknown as WebSocketPeer, sessionId: w.kind === 'session' ? w.id : null, timer: null };
     let session: ContractSession | null = null;
     entry.peer = acceptWebSocket(req, socket, head, {

@@ -32,7 +32,8 @@
   }
 
   function connect() {
-    var ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/ws');
+    // Relative to the page, so the window works under a reverse proxy's path prefix (/backstop/).
+    var ws = new WebSocket(new URL('api/ws', location.href).href.replace(/^http/, 'ws'));
     socket = ws;
     ws.onopen = function () {
       retryMs = 500;
@@ -59,7 +60,7 @@
       // A refused upgrade (the session ended meanwhile) looks like any lost connection: ask.
       var wait = retryMs;
       retryMs = Math.min(retryMs * 2, 16000);
-      fetch('/api/session', { credentials: 'same-origin' }).then(function (r) {
+      fetch('api/session', { credentials: 'same-origin' }).then(function (r) {
         if (r.status === 401) location.reload();
         else setTimeout(connect, wait);
       }, function () { setTimeout(connect, wait); });

@@ -31,6 +31,8 @@ export interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp: boolean;
+  /** Believe the reverse proxy's X-Forwarded-Proto (the cookie's Secure flag) and X-Forwarded-For (the sign-in limit); off unless --trust-proxy. */
+  trustProxy?: boolean;
   sessionMinutes: number;
 }
 
@@ -78,6 +80,7 @@ export async function serveCommand(engine: Engine, flags: ServeFlags, tls: Certi
     host: flags.host,
     port: flags.port,
     allowedHosts: flags.allowedHosts,
+    trustProxy: flags.trustProxy ?? false,
     allowFolders,
     sessionTtlMs: Math.round(flags.sessionMinutes * 60_000),
     sessionsFile: join(engine.dataDir, SERVE_SESSIONS_FILE),

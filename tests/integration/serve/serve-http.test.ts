@@ -110,7 +110,7 @@ describe('backstop serve over HTTP', () => {
 
     const login = await signIn(s.url, s.handle.token);
     expect(login.status).toBe(303);
-    expect(login.headers.location).toBe('/');
+    expect(login.headers.location).toBe('./'); // relative: the same under a proxy's path prefix
     const setCookie = login.headers['set-cookie']![0]!;
     expect(setCookie).toMatch(/^backstop_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
 
