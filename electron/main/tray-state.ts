@@ -77,7 +77,7 @@ function runningTooltip(runs: readonly ActiveRun[]): string {
     return runs.length === 1 ? `Canceling ${runs[0]!.taskName}…` : `Canceling ${runs.length} backups…`;
   }
   const dbs = runs.flatMap((r) => r.databases);
-  const active = dbs.filter((d) => d.phase === 'preparing' || d.phase === 'dumping');
+  const active = dbs.filter((d) => d.phase === 'preparing' || d.phase === 'dumping' || d.phase === 'uploading');
   const queued = dbs.filter((d) => d.phase === 'queued').length;
   if (active.length === 0) {
     return runs.length === 1 ? `Starting backup of ${runs[0]!.taskName}` : `Starting ${runs.length} backups`;
@@ -89,6 +89,7 @@ function runningTooltip(runs: readonly ActiveRun[]): string {
 
 function progressText(d: DatabaseProgress): string {
   if (d.phase === 'preparing') return 'preparing';
+  if (d.phase === 'uploading') return 'uploading';
   if (d.expectedBytes && d.expectedBytes > 0) {
     return `${Math.min(99, Math.max(0, Math.floor((d.bytesRead / d.expectedBytes) * 100)))}%`;
   }

@@ -514,10 +514,21 @@ export type Run = z.infer<typeof Run>;
 /** Live progress of one database inside a running run (event `run.progress`). */
 export interface DatabaseProgress {
   database: string;
-  phase: 'queued' | 'preparing' | 'dumping' | 'done';
+  /** 'uploading': the dump was read whole; its last packs are still going to a destination (a slow link). */
+  phase: 'queued' | 'preparing' | 'dumping' | 'uploading' | 'done';
   bytesRead: number;
   expectedBytes: number | null;
-  destinations: { destination: string; bytesNew: number; bytesStored: number; /** The upload limit in force (bytes/s), null or absent when none. */ uploadBytesPerSecond?: number | null }[];
+  destinations: {
+    destination: string;
+    bytesNew: number;
+    bytesStored: number;
+    /** The upload limit in force (bytes/s), null or absent when none. */
+    uploadBytesPerSecond?: number | null;
+    /** Bytes of packs handed to this destination's upload so far (absent before the first report). */
+    bytesToUpload?: number;
+    /** Bytes of those the destination acknowledged (S3 parts, Azure blocks as they land; others per pack). */
+    bytesUploaded?: number;
+  }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */
   serverStream?: boolean;
   /** The task's read limit on the dump side (bytes/s), null or absent when none. */

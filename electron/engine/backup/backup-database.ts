@@ -244,6 +244,15 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
     const volatile = input.beforeDump ? undefined : dump.volatile;
     const write = (repo: PreparedDestination['repo'], branch: AsyncIterable<Uint8Array>, opts: WritePointOptions): Promise<PointSummary | UnchangedWrite> =>
       volatile ? repo.writePointUnlessUnchanged(branch, opts, volatile) : repo.writePoint(branch, opts);
+    // The dump is shared: once every writer has read it whole (or ended), what remains is uploads and commits,
+    // said by the next report of a writer still uploading (an ended writer alone never switches the phase).
+    const reading = new Set(prepared.map((p) => p.target.id));
+    const readWhole = (id: string, uploading: boolean): void => {
+      reading.delete(id);
+      if (!uploading || reading.size > 0 || progress.phase === 'uploading') return;
+      progress.phase = 'uploading';
+      report(true);
+    };
     const results = await Promise.allSettled(
       prepared.map(({ target, prep }, i) =>
         write(prep.repo, branches[i]!, {
@@ -269,11 +278,17 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Destin
               const d = progress.destinations.find((x) => x.destination === target.id)!;
               d.bytesNew = p.bytesNew;
               d.bytesStored = p.bytesStored;
+              d.bytesToUpload = p.bytesToUpload;
+              d.bytesUploaded = p.bytesUploaded;
+              if (p.phase === 'uploading' && !p.done) readWhole(target.id, true);
               report();
             },
           })
           // A writer that failed without finishing its read loop must not hold the others back.
-          .finally(() => branches[i]!.detach()),
+          .finally(() => {
+            branches[i]!.detach();
+            readWhole(target.id, false);
+          }),
       ),
     );
     if (results.every((r) => r.status === 'rejected')) dumpController.abort();

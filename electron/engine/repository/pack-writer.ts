@@ -8,6 +8,10 @@
  * (at most two packs in memory). A pack is named in the in-flight marker before its put.
  * An upload failure is raised by the next `add`/`rotate`/`flush`; `settle` waits for the
  * upload under way and never throws (for rollback).
+ * `bytesUploaded` counts pack bytes the destination acknowledged: as the backend reports
+ * them (PutOptions.onProgress: S3 parts, Azure blocks), else the whole pack when its put
+ * resolves; never more than a pack's size per pack (a retried put reports again).
+ * `onUploaded` is called after each increase.
  */
 import type { Sealer } from '../crypto/seal.ts';
 import type { Backend } from '../storage/backend.ts';
@@ -39,6 +43,10 @@ export class PackWriter {
   packsWritten = 0;
   /** Packs finished and handed to the upload (named in the marker, put under way or done). */
   packsStarted = 0;
+  /** Bytes of packs handed to the upload. */
+  bytesHandedOver = 0;
+  /** Bytes of those packs the destination acknowledged so far. */
+  bytesUploaded = 0;
 
   constructor(
     private readonly backend: Backend,
@@ -46,6 +54,7 @@ export class PackWriter {
     private readonly packSize: number,
     private readonly marker: InflightWrite,
     private readonly signal: AbortSignal | undefined,
+    private readonly onUploaded: () => void = () => {},
   ) {
     this.builder = new PackBuilder(sealer);
   }
@@ -75,6 +84,7 @@ export class PackWriter {
     if (this.builder.count === 0) return;
     const finished = this.builder.finish();
     this.packsStarted++;
+    this.bytesHandedOver += finished.size;
     this.slot.id = finished.id;
     this.builder = new PackBuilder(this.sealer);
     this.slot = { id: null };
@@ -82,8 +92,17 @@ export class PackWriter {
     this.raise();
     this.upload = (async () => {
       await this.marker.namePack(finished.id);
-      await this.backend.put(packKey(finished.id), finished.parts, { signal: this.signal });
+      let acked = 0;
+      const landed = (bytes: number): void => {
+        const n = Math.min(bytes, finished.size - acked);
+        if (n <= 0) return;
+        acked += n;
+        this.bytesUploaded += n;
+        this.onUploaded();
+      };
+      await this.backend.put(packKey(finished.id), finished.parts, { signal: this.signal, onProgress: landed });
       this.packsWritten++;
+      landed(finished.size - acked);
     })();
     this.upload.catch((e: unknown) => {
       this.failure ??= e;

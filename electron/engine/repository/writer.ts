@@ -261,7 +261,8 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
   let maskedId: string | null = null;
   const resolver = parent ? new ChunkResolver(ctx, new ChunkDecoder(ctx.codec)) : null;
   const inflight = new InflightWrite(backend, randomBytes(16).toString('hex'), createdAt, basePoints, options.markerHeartbeatMs);
-  const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal);
+  // Acknowledged pack bytes report progress too: on a slow link they are all that moves for a while.
+  const packs = new PackWriter(backend, ctx.sealer, ctx.header.packSize, inflight, signal, () => progress.tick(() => snapshot(false)));
 
   // Starting workers costs more than it saves on small streams.
   const small = opts.expectedSize !== undefined && opts.expectedSize < SMALL_STREAM_BYTES;
@@ -276,12 +277,15 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
   const newSketches = new Map<string, Uint32Array>();
 
   const stats = { bytesRead: 0, bytesNew: 0, bytesStored: 0, chunksNew: 0, chunksReused: 0 };
+  // The input ended: what is left is encoding the last chunks, uploading packs and the commit.
+  let inputEnded = false;
   let chunksDelta = 0;
   const expected = opts.expectedSize ?? null;
   const progress = new ProgressThrottle<WriteProgress>(opts.onProgress, options.now, options.progressIntervalMs);
   const snapshot = (done: boolean): WriteProgress => {
     const elapsedMs = options.now() - started;
-    return { ...stats, expectedBytes: expected, etaSeconds: done ? 0 : etaSeconds(stats.bytesRead, expected, elapsedMs), elapsedMs, done };
+    const upload = { bytesToUpload: packs.bytesHandedOver, bytesUploaded: packs.bytesUploaded, phase: inputEnded ? ('uploading' as const) : ('reading' as const) };
+    return { ...stats, ...upload, expectedBytes: expected, etaSeconds: done ? 0 : etaSeconds(stats.bytesRead, expected, elapsedMs), elapsedMs, done };
   };
 
   type Placed = EncodedChunk & { base?: ChunkLocation | null };
@@ -396,6 +400,8 @@ async function write({ ctx, input, opts, volatile, collectGarbage }: WriteJob): 
       while (queue.length >= options.maxChunksInFlight) await drainOne();
       progress.tick(() => snapshot(false));
     }
+    inputEnded = true;
+    progress.tick(() => snapshot(false));
     while (queue.length > 0) {
       if (signal?.aborted) throw abortError();
       await drainOne();

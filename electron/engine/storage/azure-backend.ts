@@ -258,9 +258,10 @@ export class AzureBackend implements Backend {
           blob.upload(sliced(firstBlock), firstBlock.length, { abortSignal, onProgress: touch, ...this.tierFor(key), ...conditions }), firstBlock.length,
         );
         this.options.onUploadProgress?.(firstBlock.length);
+        options?.onProgress?.(firstBlock.length);
         return;
       }
-      const ids = await this.stageBlocks(blob, [firstBlock, second.value], it, signal);
+      const ids = await this.stageBlocks(blob, [firstBlock, second.value], it, signal, options?.onProgress);
       signal?.throwIfAborted();
       await watched(this.idleMs, signal, (abortSignal) => blob.commitBlockList(ids, { abortSignal, ...this.tierFor(key), ...conditions }));
     } catch (e) {
@@ -272,7 +273,13 @@ export class AzureBackend implements Backend {
     }
   }
 
-  private async stageBlocks(blob: AzureSdk.BlockBlobClient, firstTwo: Buffer[], rest: AsyncGenerator<Buffer>, signal: AbortSignal | undefined): Promise<string[]> {
+  private async stageBlocks(
+    blob: AzureSdk.BlockBlobClient,
+    firstTwo: Buffer[],
+    rest: AsyncGenerator<Buffer>,
+    signal: AbortSignal | undefined,
+    onProgress: ((bytes: number) => void) | undefined,
+  ): Promise<string[]> {
     const ids: string[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: { e: unknown } | undefined;
@@ -287,7 +294,10 @@ export class AzureBackend implements Backend {
         const id = blockId(ids.length + 1);
         ids.push(id);
         const p = watched(this.idleMs, signal, (abortSignal, touch) => blob.stageBlock(id, sliced(next), next.length, { abortSignal, onProgress: touch }), next.length)
-          .then(() => this.options.onUploadProgress?.(next.length))
+          .then(() => {
+            this.options.onUploadProgress?.(next.length);
+            onProgress?.(next.length);
+          })
           .catch((e: unknown) => {
             failure ??= { e };
           })

@@ -69,6 +69,13 @@ export interface PutOptions {
    * once: a repository's header.
    */
   ifAbsent?: boolean;
+  /**
+   * Bytes of this put's body the destination acknowledged, as deltas while the put runs (S3: per
+   * PutObject or part; Azure: per block; SFTP: per 32 KiB write; FTP: bytes sent, sampled every
+   * 500 ms). A local folder reports nothing before `put` resolves.
+   * A retried put may report the same bytes again: a listener caps the sum at the body's size.
+   */
+  onProgress?: (bytes: number) => void;
 }
 
 /** The error of a create-only put (`PutOptions.ifAbsent`) whose key exists already: CONFLICT. */

@@ -11,6 +11,8 @@
  *   connection, or, when the server does not answer then, the next call does first
  *   (a killed process leaves it, invisible to list; `sweepTempFiles` removes it after a
  *   dead writer: backend.ts, LeftoverSweeper).
+ * - A put's `onProgress` (PutOptions) gets the bytes sent on the data connection, sampled every
+ *   500 ms and at the transfer's end (FTP acknowledges only the whole file).
  * - A server that stops answering fails the call after `timeoutMs` (30 s) without a reply or
  *   a byte on the data connection (basic-ftp's socket timeout), with STORAGE (retried).
  * - get with a range: REST <offset> + RETR (one data connection per read, however long the
@@ -110,6 +112,16 @@ export class FtpBackend implements Backend, LeftoverSweeper {
         signal?.throwIfAborted();
         const onAbort = () => client.close();
         signal?.addEventListener('abort', onAbort, { once: true });
+        // Progress: bytes sent on the data connection (basic-ftp samples them every 500 ms and at the end).
+        let sent = 0;
+        if (options?.onProgress) {
+          const report = options.onProgress;
+          client.trackProgress((info) => {
+            if (info.type !== 'upload' || info.bytes <= sent) return;
+            report(info.bytes - sent);
+            sent = info.bytes;
+          });
+        }
         try {
           await client.uploadFrom(Readable.from(bodyChunks(body)), temp);
           signal?.throwIfAborted();
@@ -118,6 +130,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
           await client.rename(temp, final);
         } finally {
           signal?.removeEventListener('abort', onAbort);
+          if (options?.onProgress) client.trackProgress();
         }
       });
     } catch (e) {

@@ -23,7 +23,8 @@
  * - Errors are mapped by s3-errors.ts; no message contains the secret key.
  * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
  *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
- *   put that fails later may already have reported some of its parts.
+ *   put that fails later may already have reported some of its parts. A put's own
+ *   `onProgress` (PutOptions) gets the same deltas for that put alone.
  * - A stalled connection (no socket activity for `stallTimeoutMs`, ~10 min by default) fails
  *   the request as a retryable STORAGE error; a slow one that keeps moving is never cut.
  * The SDK retries single requests (`maxAttempts`); use `createS3Backend` for a
@@ -198,6 +199,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
         // A server that refuses the header itself (not the condition) gets the put without it: the check above stands.
         await putObject(ifAbsent).catch((e: unknown) => (options?.ifAbsent && conditionUnsupported(e) ? putObject({}) : Promise.reject(e)));
         this.options.onUploadProgress?.(firstPart.length);
+        options?.onProgress?.(firstPart.length);
         return;
       }
       signal?.throwIfAborted();
@@ -208,7 +210,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
       );
       uploadId = created.UploadId;
       if (!uploadId) throw new Error('CreateMultipartUpload returned no UploadId');
-      const done: CompletedPart[] = await this.uploadParts(Key, uploadId, [firstPart, second.value], it, withChecksum, signal);
+      const done: CompletedPart[] = await this.uploadParts(Key, uploadId, [firstPart, second.value], it, withChecksum, signal, options?.onProgress);
       signal?.throwIfAborted();
       done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
       await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: done }, ...ifAbsent }), { abortSignal: signal });
@@ -232,6 +234,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
     rest: AsyncGenerator<Buffer>,
     withChecksum: boolean,
     signal: AbortSignal | undefined,
+    onProgress: ((bytes: number) => void) | undefined,
   ): Promise<CompletedPart[]> {
     const { client, sdk } = await this.s3();
     const done: CompletedPart[] = [];
@@ -249,6 +252,7 @@ export class S3Backend implements Backend, LeftoverSweeper {
           if (!r.ETag) throw new Error(`UploadPart ${PartNumber} returned no ETag`);
           done.push({ PartNumber, ETag: r.ETag, ...(r.ChecksumCRC32 ? { ChecksumCRC32: r.ChecksumCRC32 } : {}) });
           this.options.onUploadProgress?.(data.length);
+          onProgress?.(data.length);
         })
         .catch((e: unknown) => {
           failure ??= { e };

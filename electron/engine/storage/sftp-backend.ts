@@ -19,6 +19,7 @@
  *   still down, the next connection this backend makes removes it before its first call.
  *   Files whose name starts with '.' are never objects, so a leftover is never listed, and
  *   `sweepTempFiles` removes old ones a killed process left (backend.ts, LeftoverSweeper).
+ *   A put's `onProgress` (PutOptions) gets each 32 KiB piece as the server acknowledges it.
  * - `freeBytes`: the space free to the user on the root's file system (statvfs@openssh.com,
  *   OpenSSH's extension); null from a server without it.
  * - Errors: no such file → NOT_FOUND, permission → PERMISSION_DENIED, a failed write on a
@@ -471,7 +472,10 @@ export class SftpBackend implements Backend, LeftoverSweeper, FreeSpaceReporter 
           const len = Math.min(PIECE, buf.length - off);
           const at = position + off;
           const piece: Promise<void> = call<void>(session, (cb) => s.write(h, buf, off, len, at, (err) => cb(err, undefined))).then(
-            () => void inFlight.delete(piece),
+            () => {
+              inFlight.delete(piece);
+              options?.onProgress?.(len); // the server acknowledged this piece
+            },
             (e: unknown) => {
               inFlight.delete(piece);
               failed ??= e;

@@ -69,7 +69,7 @@ export function describeProgress(run: ActiveRun): string {
   return parts.join(' + ');
 }
 
-const PHASE_WORD: Record<DatabaseProgress['phase'], string> = { queued: 'waiting', preparing: 'preparing', dumping: 'backing up', done: 'done' };
+const PHASE_WORD: Record<DatabaseProgress['phase'], string> = { queued: 'waiting', preparing: 'preparing', dumping: 'backing up', uploading: 'uploading', done: 'done' };
 
 /** Percent done of one item, when its size is known (an estimate never shows 100 % before it is done). */
 export function progressPercent(p: DatabaseProgress): number | undefined {

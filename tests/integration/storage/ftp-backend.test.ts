@@ -82,6 +82,23 @@ describe('FTP backend: certificates, logins and failures', () => {
     expect(readdirSync(join(server.directory, o.root))).toEqual([]);
   });
 
+  it("a put reports the bytes sent to its progress listener, summing to the object's size", async () => {
+    const b = new FtpBackend(options(server));
+    try {
+      const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+      const sent: number[] = [];
+      await b.put('packs/bb/x.pack', [data.subarray(0, 1024 * 1024), data.subarray(1024 * 1024)], { onProgress: (n) => sent.push(n) });
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((n) => n > 0)).toBe(true);
+      expect(sent.reduce((a, n) => a + n, 0)).toBe(data.length);
+      // The listener is gone afterwards: another put reports nothing to it.
+      await b.put('packs/bb/y.pack', data);
+      expect(sent.reduce((a, n) => a + n, 0)).toBe(data.length);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('list gives each file its real modification time on a server without MLSD (asked with MDTM), so GC can tell old packs', async () => {
     const o = options(server);
     const b = new FtpBackend(o);

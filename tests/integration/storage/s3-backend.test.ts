@@ -84,12 +84,15 @@ describe('S3Backend specifics (s3rver)', () => {
   it('multipart upload of a streamed 17 MiB body round-trips byte-exact (no aws-chunked framing), with progress', async () => {
     const data = randomBytes(17 * MIB + 12345);
     const progress: number[] = [];
+    const own: number[] = [];
     const b = new S3Backend(options({ prefix: 'mp', onUploadProgress: (n) => progress.push(n) }));
-    await b.put('big.pack', stream(data, MIB + 7));
+    await b.put('big.pack', stream(data, MIB + 7), { onProgress: (n) => own.push(n) });
     const head = await s3.client().send(new HeadObjectCommand({ Bucket: 'work', Key: 'mp/big.pack' }));
     expect(head.ContentLength).toBe(data.length);
     // One progress delta per part: two full 8 MiB parts and the tail, so it really went multipart.
     expect(progress.sort((x, y) => x - y)).toEqual([MIB + 12345, 8 * MIB, 8 * MIB]);
+    // The put's own listener (PutOptions.onProgress: what the repository writer counts) gets the same deltas.
+    expect(own.sort((x, y) => x - y)).toEqual(progress);
     // Read the stored bytes with a plain client too, so a backend bug on both sides cannot cancel out.
     const raw = await s3.client().send(new GetObjectCommand({ Bucket: 'work', Key: 'mp/big.pack' }));
     expect(sha(await raw.Body!.transformToByteArray())).toBe(sha(data));

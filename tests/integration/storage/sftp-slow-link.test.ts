@@ -3,7 +3,8 @@
  * (tests/fixtures/reliability/tcp-fault-proxy.ts) limiting what the client sends to a link-wide
  * rate. An upload that takes longer than the stall timeout but keeps moving completes: the
  * stall bound counts silence from the server, and the server acknowledges each write as it lands.
- * Scaled down: 1.5 MiB at 512 KiB/s (~3 s) against a 1.5 s stall timeout.
+ * Scaled down: 1.5 MiB at 512 KiB/s (~3 s) against a 1.5 s stall timeout. The put reports each
+ * acknowledged write (PutOptions.onProgress), so a backup's progress moves while it runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
@@ -37,8 +38,12 @@ describe('SFTP over a slow uplink', () => {
     const data = randomBytes(1536 * 1024);
     try {
       const started = Date.now();
-      await b.put('slow/x', data);
+      const landed: number[] = [];
+      await b.put('slow/x', data, { onProgress: (n) => landed.push(n) });
       expect(Date.now() - started).toBeGreaterThan(2_000);
+      // Each 32 KiB write is reported as the server acknowledges it (what a backup's progress shows on a slow link).
+      expect(landed).toHaveLength(48);
+      expect(landed.reduce((a, n) => a + n, 0)).toBe(data.length);
     } finally {
       await b.close();
     }

@@ -1,9 +1,10 @@
 /**
  * Upload limits from a task file reach a real run: each destination's limit (its own, else
  * the task's) is in the run's progress, and the backup through the throttled writer (in its
- * worker thread, with the shared budget) arrives whole and restorable.
+ * worker thread, with the shared budget) arrives whole and restorable, its progress counting
+ * every pack byte uploaded.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backupCommand } from '../../../electron/cli/commands/backup.ts';
@@ -43,6 +44,16 @@ describe('upload limits in a run', () => {
     const limits = new Map(seen.flatMap((p) => p.destinations.map((d) => [d.destination, d.uploadBytesPerSecond])));
     expect(limits.get(destinationId({ kind: 'local', path: slow }))).toBe(256 * 1024);
     expect(limits.get(destinationId({ kind: 'local', path: fast }))).toBe(4 * 1024 * 1024);
+    // The run's last report says every pack byte reached each destination (what the window's "uploaded … of …" counts).
+    const last = seen[seen.length - 1]!;
+    expect(last.phase).toBe('done');
+    for (const root of [slow, fast]) {
+      const packs = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.pack'));
+      const bytes = packs.reduce((n, f) => n + statSync(join(root, f)).size, 0);
+      const d = last.destinations.find((x) => x.destination === destinationId({ kind: 'local', path: root }))!;
+      expect(bytes).toBeGreaterThan(0);
+      expect(d).toMatchObject({ bytesToUpload: bytes, bytesUploaded: bytes });
+    }
     for (const root of [slow, fast]) {
       const v = await cli('verify', join(root, encodeDatabaseFolder('chinook.sqlite')), '--data-dir', engine.dataDir, '--json');
       expect(JSON.parse(v.out)).toMatchObject({ ok: true, pointsChecked: 1 });

@@ -51,6 +51,10 @@ describe('trayStatus', () => {
     expect(trayStatus({ ...base, activeRuns: [run('nightly', [db('a', 'dumping')], 'canceling')] }).tooltip).toBe('Canceling nightly…');
   });
 
+  it('a database whose dump was read whole but whose packs still upload (a slow link) is still backing up, said as uploading', () => {
+    expect(trayStatus({ ...base, activeRuns: [run('nightly', [db('sales', 'uploading', 1000, 1000), db('hr', 'done')])] }).tooltip).toBe('Backing up 1 database — sales uploading');
+  });
+
   it('running wins over a failure elsewhere', () => {
     const r = trayStatus({ ...base, activeRuns: [run('weekly', [])], statuses: [status('n', {}, { status: 'failed' })] });
     expect(r.state).toBe('running');
