@@ -230,7 +230,8 @@ async function ceilingVersusPipeline(label: string, source: () => AsyncIterable<
 let CEILING_WORKER = '';
 
 async function main(): Promise<void> {
-  const built = await buildBundles(fileURLToPath(new URL('../..', import.meta.url)));
+  // Its own folder: run from index.ts, removing the default one would take the bench's bundle with it.
+  const built = await buildBundles(fileURLToPath(new URL('../..', import.meta.url)), 'pipeline-build');
   CEILING_WORKER = built.ceilingWorker;
   if (!process.env.BACKSTOP_WORKER_DIR && !values['from-source']) process.env.BACKSTOP_WORKER_DIR = built.workerDir;
   try {
