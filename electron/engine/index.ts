@@ -35,6 +35,7 @@ import { ServerRestoreService } from './restore/server-restore-service.ts';
 import { credentialsOf, loadCredentials, releaseUnclaimed } from './destinations/index.ts';
 import { TestRestoreService, scratchTarget, sqliteScratchDir, type TestRestoreJobResult } from './test-restore/index.ts';
 import { runWorkerJob } from './runtime/worker-job.ts';
+import { useWorkFolder } from './runtime/work-folder.ts';
 import { serverPassword } from './servers/index.ts';
 import { BackstopError, hasCode } from '../shared/result.ts';
 import type { Alert, PointKind, RunOrigin, RunTrigger, Task } from '../shared/domain.ts';
@@ -196,6 +197,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new BackstopError('STORAGE', `The data folder ${dataDir} cannot be used: a file is there, not a folder. Give a folder (--data-dir or BACKSTOP_DATA_DIR; it is created if missing).`);
     throw new BackstopError('STORAGE', `The data folder ${dataDir} cannot be created (${code ?? (e as Error).message}). Give a folder this user may write to (--data-dir or BACKSTOP_DATA_DIR).`);
   }
+  // Work copies (SQLite snapshot copies, log copies, temporary clusters) go to <dataDir>/work unless TMPDIR is set.
+  const releaseWorkFolder = useWorkFolder(dataDir);
   const redactor = new Redactor();
   const { logger, close: closeLog } = createLogger({ logsDir, redactor, level: opts.logLevel });
   // The AWS SDK's own notice about this is kept off stderr (storage/s3-backend.ts); the log keeps the fact.
@@ -205,6 +208,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     db = openAppDatabase(join(dataDir, 'backstop.db'));
   } catch (e) {
     logger.error({ err: e }, 'cannot open app database');
+    releaseWorkFolder();
     closeLog();
     throw e;
   }
@@ -650,6 +654,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       logger.info('engine stopped');
       db.close();
       schedulerLock?.release();
+      releaseWorkFolder();
       closeLog();
     },
   };

@@ -73,8 +73,8 @@
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep, Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
 import { walMetaOf, type ClusterDatabase, type WalMeta } from '../backup/wal-backup.ts';
@@ -92,6 +92,8 @@ import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
 import { FULL } from '../servers/temp-folder.ts';
 import { freeBytesAt } from '../storage/local-backend.ts';
+import { workFolderBase } from '../runtime/work-folder.ts';
+import { runningAsRoot } from '../servers/postgres/server-os-user.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
 
 /** Folder inside a restored data directory holding the WAL its recovery replays. */
@@ -533,7 +535,9 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   if (taken.length > 0) throw new BackstopError('DATABASE_EXISTS', `Database "${spec.database}" already exists on the ${target.connection.label}; choose another name (a restore never overwrites a database).`);
   // Before the temporary cluster's recovery, which may take long.
   await target.checkMayCreateDatabase(spec.database, spec.signal);
-  const base = spec.tempDir ?? tmpdir();
+  // As root the temporary cluster runs as the "postgres" OS user (snapshot.ts), who may not enter a
+  // root-only data dir: the OS temp folder (TMPDIR) then; otherwise the work folder (on disk, not tmpfs).
+  const base = spec.tempDir ?? (runningAsRoot() ? tmpdir() : workFolderBase());
   let layout = selectiveLayout(spec.plan.meta, spec.sourceDatabase);
   const need = diskNeeded(spec.plan, layout.sparse ? layout.skippedBytes : 0);
   const fs = statfsSync(base);

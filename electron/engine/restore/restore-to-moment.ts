@@ -39,7 +39,6 @@
  *   restored: a disk that fills there is DISK_FULL naming it and the fix; nothing is created.
  */
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { hostPort, type BackupLocation, type Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
@@ -51,6 +50,7 @@ import type { Credentials } from '../destinations/location.ts';
 import { Location } from '../destinations/index.ts';
 import type { Backend } from '../storage/index.ts';
 import { makeTempFolder, tempFullError } from '../servers/temp-folder.ts';
+import { workFolderBase } from '../runtime/work-folder.ts';
 import { runRestore, type RestoreOutcome } from './run-restore.ts';
 
 /** Where the server's stored binary log is for a database folder: `~server/binlog` beside it. */
@@ -208,7 +208,7 @@ async function restoreFrom(input: MomentRestoreInput, dbBackend: Backend, log: L
     // that fills is DISK_FULL naming the folder and the fix, before anything is created.
     const purpose = `Restoring "${chosen.point.database}" as of ${t} (the stored binary log it replays)`;
     const need = chosen.logPoints.reduce((n, p) => n + p.length, 0);
-    dir = makeTempFolder('backstop-replay-', purpose, input.tempDir ?? tmpdir());
+    dir = makeTempFolder('backstop-replay-', purpose, input.tempDir ?? workFolderBase());
     const atFile = logFileNumber(chosen.position.binlogFile)!;
     const written = new Set<string>();
     const needed = (name: string): boolean => {

@@ -1,10 +1,11 @@
 /**
  * A private temporary folder for a dump or restore (a snapshot copy, a spooled archive).
  *
- * Contract: `makeTempFolder(prefix, purpose)` creates `<TMPDIR>/<prefix><pid>-XXXXXX` (mode 0700)
+ * Contract: `makeTempFolder(prefix, purpose)` creates `<work folder>/<prefix><pid>-XXXXXX` (mode 0700;
+ * the work folder is TMPDIR when set, else the data dir's `work/`: runtime/work-folder.ts)
  * or throws a BackstopError saying which folder could not be used, why, and the fix
- * (TMPDIR), never an unexplained INTERNAL: the temp folder is the OS's (TMPDIR), which a
- * service user may not be allowed to write, or which may be full or missing. Its own folder
+ * (TMPDIR), never an unexplained INTERNAL: the folder may not be writable by a service user,
+ * or may be full or missing. Its own folder
  * is removed by its user; a process killed first (kill -9, a crash, power loss) leaves it — a
  * whole copy of a database — so each call first removes the `<prefix><pid>-` folders in that
  * place whose process no longer runs (best effort; a running one's, any user's, is kept).
@@ -15,12 +16,12 @@
  * the folder, not of /) has less room than it needs: DISK_FULL naming both sizes; else null.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BackstopError } from '../../shared/result.ts';
 import { freeBytesAt } from '../storage/local-backend.ts';
 import { formatBytes } from '../../shared/format-bytes.ts';
 import { processRunning } from '../runtime/process-alive.ts';
+import { workFolderBase } from '../runtime/work-folder.ts';
 
 const FIX = 'Point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.';
 
@@ -44,7 +45,7 @@ function sweepDead(prefix: string, base: string): void {
   }
 }
 
-export function makeTempFolder(prefix: string, purpose: string, base: string = tmpdir()): string {
+export function makeTempFolder(prefix: string, purpose: string, base: string = workFolderBase()): string {
   sweepDead(prefix, base);
   try {
     return mkdtempSync(join(base, `${prefix}${process.pid}-`));
@@ -61,8 +62,9 @@ export function makeTempFolder(prefix: string, purpose: string, base: string = t
       case 'EROFS':
         throw new BackstopError('READ_ONLY', `${where} it is on a read-only file system (EROFS). ${FIX}`, { cause: e });
       case 'ENOENT':
-      case 'ENOTDIR':
         throw new BackstopError('VALIDATION', `${where} that folder does not exist (${code}). ${FIX}`, { cause: e });
+      case 'ENOTDIR':
+        throw new BackstopError('VALIDATION', `${where} a file is there, not a folder (${code}). Move that file away, or point TMPDIR at a folder the OS user Backstop runs as may write, with room for the copy.`, { cause: e });
       default:
         throw new BackstopError('STORAGE', `${where} it could not be created (${code}). ${FIX}`, { cause: e });
     }

@@ -41,7 +41,6 @@
  * See connector.ts for the shared contract.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { BackupType } from '../../../shared/domain.ts';
@@ -77,6 +76,7 @@ import { checkPgDatabaseName, conninfoDbname, PgConnection, quoteIdent, type Pos
 import { poolerReplicationReason, transactionPoolingRefusal } from './pooler.ts';
 import { walReadiness } from './wal-readiness.ts';
 import { standbySnapshotReason } from './wal-stream.ts';
+import { workFolderBase } from '../../runtime/work-folder.ts';
 import { snapshotRefusal, snapshotUnsupportedReason, userTablespaces, type UserTablespace } from './tablespaces.ts';
 
 export const PG_GLOBALS_STREAM: ServerStream = { name: 'globals.sql', format: 'pg-globals-sql' };
@@ -473,7 +473,7 @@ export class PostgresConnector implements Connector {
     checkPgDatabaseName(database);
     await this.checkMayCreateDatabase(database, opts.signal);
     const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
-    const dir = makeTempFolder('backstop-pgrestore-', `Restoring database "${database}"`, opts.tempDir ?? tmpdir());
+    const dir = makeTempFolder('backstop-pgrestore-', `Restoring database "${database}"`, opts.tempDir ?? workFolderBase());
     try {
       const archive = await openArchive(source, {
         lister: this.conn.command('pg_restore', ['--create', '-l']),
