@@ -90,7 +90,7 @@ import { changesDatabases } from '../servers/postgres/database-changes.ts';
 import { controlSettings, higherLimits, rollBackPrepared, rolledBackNote, walLimits, type ServerLimits } from '../servers/postgres/prepared-transactions.ts';
 import { unloggedNote, unloggedRelations } from '../servers/postgres/unlogged.ts';
 import { ProgressThrottle } from '../runtime/progress-throttle.ts';
-import { FULL } from '../servers/temp-folder.ts';
+import { FULL, makeTempFolder } from '../servers/temp-folder.ts';
 import { freeBytesAt } from '../storage/local-backend.ts';
 import { workFolderBase } from '../runtime/work-folder.ts';
 import { runningAsRoot } from '../servers/postgres/server-os-user.ts';
@@ -561,7 +561,8 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   };
   try {
     for (;;) {
-      dataDir = mkdtempSync(join(base, 'backstop-pitr-'));
+      // Named by pid: the folder of a Backstop killed mid-restore (a whole cluster) is removed by the next one.
+      dataDir = makeTempFolder('backstop-pitr-', `Restoring database "${spec.sourceDatabase}" to a moment`, base);
       const owner = clusterOwner(null).user;
       const { limits } = await materialize(spec.repo, spec.plan, dataDir, {
         toolPaths: spec.toolPaths,

@@ -10,7 +10,7 @@
  * only what is written.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, lstatSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoreOptions, type Server } from '../../../electron/shared/domain.ts';
@@ -132,6 +132,10 @@ describe('selective restore of one database out of a cluster backup', () => {
       expect(bigBytes).toBeGreaterThan(60 * 1024 ** 2);
       expect(diskNeeded(plan, layout.sparse ? layout.skippedBytes : 0)).toBe(diskNeeded(plan) - bigBytes);
 
+      // A temporary cluster a killed Backstop left (its pid no longer runs): removed by this restore.
+      const leftover = join(tmp, 'backstop-pitr-2147483646-AbCdEf');
+      mkdirSync(join(leftover, 'base'), { recursive: true });
+      writeFileSync(join(leftover, 'PG_VERSION'), '15\n');
       let measured: { big: { allocated: number; size: number }; all: { allocated: number; size: number } } | null = null;
       let config = '';
       const r = await restore(plan, 'small', 'small_two', (dir) => {
@@ -150,7 +154,7 @@ describe('selective restore of one database out of a cluster backup', () => {
       expect(m.all.allocated).toBeLessThan(m.big.size);
       expect(r.notes.join('\n')).toContain('Selective restore: only "small", the system databases and the cluster-wide files were written to the temporary cluster; the files of "big_a", "big_b"');
       expect(pg.psql("SELECT string_agg(id || note, ',' ORDER BY id) FROM ledger", 'small_two').trim()).toBe('1one,2two');
-      // No temporary cluster is left behind.
+      // No temporary cluster is left behind, neither this one nor the killed one's.
       expect(readdirSync(tmp).filter((f) => f.startsWith('backstop-pitr-'))).toEqual([]);
     }
 

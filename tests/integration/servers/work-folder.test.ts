@@ -34,7 +34,7 @@ describe('the work folder (TMPDIR unset)', () => {
       const engine = await testEngine({ dataDir });
       const task = await storedSqliteTask(engine, sqliteFolder(['app.db']), tempDir());
       const run = await runTask(engine, task.id, 'full');
-      expect(run.status, run.error ?? '').toBe('success');
+      expect(run.status, run.databases.map((d) => d.errorMessage).join('; ')).toBe('success');
     } finally {
       watcher.close();
     }
