@@ -14,7 +14,8 @@
  * - `backstop history` shows each run's kind and `--kind` filters by it;
  * - `backstop restore` and `restore-server` that History could not record (the data folder's
  *   disk filled mid-restore, a real tmpfs) keep what they restored, exit 1 and say so on stderr
- *   and in their one document (`error`, DISK_FULL), naming what History shows instead.
+ *   and in their one document (`error`, DISK_FULL), naming what History shows instead; the
+ *   window's restore (its app database turned read-only mid-restore) succeeds with a note saying so.
  */
 import Database from 'libsql';
 import { spawnSync } from 'node:child_process';
@@ -373,5 +374,28 @@ describe('a restore History could not record', () => {
     expect(whole.err).toBe(`backstop: DISK_FULL: ${server.error!.message}`);
     expect(whole.code).toBe(1);
     expect(sound(join(target, 'all_chinook.sqlite'))).toEqual(sound(join(folder, 'chinook.sqlite')));
+  }, 60_000);
+
+  it("the window's restore whose app database turns read-only mid-restore: success, the restored file kept, a note naming History's failure", async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    // Once the restore is under way, every write to the app database fails (SQLITE_READONLY from the real driver: a data folder remounted read-only).
+    let turned = false;
+    engine.events.on('restore.progress', () => {
+      if (!turned) engine.db.exec('PRAGMA query_only = ON');
+      turned = true;
+    });
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'copy.sqlite' });
+    engine.db.exec('PRAGMA query_only = OFF');
+    expect(turned).toBe(true);
+    expect(r).toMatchObject({ status: 'success', database: 'copy.sqlite', error: null });
+    expect(r.notes).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^History could not record this restore: Backstop could not write its app database ${esc(join(engine.dataDir, 'backstop.db'))}: it is read-only \\(.+SQLITE_READONLY\\)\\. .+ The restore itself finished: "copy\\.sqlite" was restored \\(${esc(join(folder, 'copy.sqlite'))}\\)\\. History lists it as still running, and a later Backstop command records it as failed \\(WORKER_CRASHED\\): it did not fail\\.$`,
+        ),
+      ),
+    ]);
+    expect(readFileSync(join(folder, 'copy.sqlite')).subarray(0, 15).toString()).toBe('SQLite format 3');
   }, 60_000);
 });
