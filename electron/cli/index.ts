@@ -421,7 +421,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
           }),
         );
         if (asOfRead) r.notes.unshift(asOfRead);
-        printData(io, json, r, () =>
+        // History's failure is the document's `error` beside `status`, as in `backup`.
+        const { historyError, ...result } = r;
+        printData(io, json, { ...result, ...(historyError ? { error: historyError } : {}) }, () =>
           [
             ...r.notes.map((n) => `note: ${n}`),
             ...r.databases.map((d) => `${d.status === 'ok' ? 'ok     ' : d.status === 'skipped' ? 'skipped' : 'FAILED '} ${d.database} → ${d.restoredAs}${d.error ? ` — ${d.error.code}: ${d.error.message}` : ''}`),
@@ -429,7 +431,9 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
             `${r.status}: ${(['ok', 'skipped', 'failed'] as const).map((st) => `${r.databases.filter((d) => d.status === st).length} ${st === 'ok' ? 'restored' : st}`).join(', ')}`,
           ].join('\n'),
         );
-        return r.status === 'success' ? 0 : 1;
+        // Restored, but History lacks it: said on stderr too, as `restore` (below) says it.
+        if (historyError) io.err(`backstop: ${historyError.code}: ${historyError.message}`);
+        return r.status === 'success' && !historyError ? 0 : 1;
       }
       case 'points': {
         const d = await withEngine(dataDir, (e) => pointsCommand(e, location(), keyFile));
@@ -463,10 +467,15 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
         };
         const d = await withEngine(dataDir, (e) => restoreCommand(e, location(), opts));
         // A cluster restore makes a data directory, not a database: "database" is null.
-        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: asOfRead ? [asOfRead, ...d.notes] : d.notes };
-        return printData(io, json, doc, () =>
+        const doc = { database: d.cluster ? null : d.database, path: d.path, notes: asOfRead ? [asOfRead, ...d.notes] : d.notes, ...(d.historyError ? { error: d.historyError } : {}) };
+        printData(io, json, doc, () =>
           [d.cluster ? `Restored the cluster into ${d.path}.` : `Restored into ${d.database}${d.path ? ` (${d.path})` : ''}.`, ...doc.notes.map((n) => `note: ${n}`)].join('\n'),
         );
+        // Restored, but History lacks it (as a backup History could not record): said on stderr
+        // too, and exit 1 so a script does not take the restore for recorded.
+        if (!d.historyError) return 0;
+        io.err(`backstop: ${d.historyError.code}: ${d.historyError.message}`);
+        return 1;
       }
       case 'apply-globals': {
         const opts = {

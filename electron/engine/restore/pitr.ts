@@ -72,7 +72,7 @@
  *   load reports; wal-replay and dump have no byte count (total null).
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { RestoreOptions as RestoreChoices, RestoreProgressInfo, RestoreStep, Server } from '../../shared/domain.ts';
@@ -540,9 +540,8 @@ export async function restoreDatabaseAt(spec: DatabaseAtSpec): Promise<{ databas
   const base = spec.tempDir ?? (runningAsRoot() ? tmpdir() : workFolderBase());
   let layout = selectiveLayout(spec.plan.meta, spec.sourceDatabase);
   const need = diskNeeded(spec.plan, layout.sparse ? layout.skippedBytes : 0);
-  const fs = statfsSync(base);
-  const free = fs.bavail * fs.bsize;
-  if (free < need) {
+  const free = freeBytesAt(base);
+  if (free !== null && free < need) {
     const what = layout.sparse
       ? `recovers the cluster in a temporary folder first, writing only "${spec.sourceDatabase}", the system databases, the cluster-wide files and the WAL (the other databases' files are left sparse)`
       : `recovers the whole cluster in a temporary folder first (${layout.why}, so every database is written)`;

@@ -15,11 +15,15 @@
  *   target server by name, kind and host (never its password), the new database name, the
  *   point or moment, the bytes restored when known, and the origin (app / cli / agent).
  * - Recording never fails a restore: a History write that throws is logged and the restore
- *   goes on (its result is what the caller sees).
+ *   goes on (its result is what the caller sees). A restore that succeeded but that History
+ *   could not record carries `historyError` (code of the write's failure; message starting
+ *   "History could not record this restore:", naming the cause, that the restore itself
+ *   finished, and what History shows instead), so its caller says so instead of passing for
+ *   recorded (`backstop restore` exits 1, the window shows it as a note).
  */
 import { placeText } from '../../shared/location-text.ts';
 import type { BackupLocation, PointKind, RestoreRunDetail, RunOrigin, Server } from '../../shared/domain.ts';
-import { toFailure } from '../../shared/result.ts';
+import { toFailure, type ErrorCode } from '../../shared/result.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logging/index.ts';
 import type { HistoryTable } from '../store/index.ts';
@@ -53,6 +57,31 @@ function serverOf(server: Server | null): RestoreRunDetail['server'] {
   return { name: server.name, kind: server.kind, host: 'host' in server ? server.host : null };
 }
 
+/** A History write that failed: its error's code and message. */
+type WriteFailure = { code: ErrorCode; message: string };
+
+const writeFailure = (e: unknown): WriteFailure => {
+  const f = toFailure(e);
+  return { code: f.code, message: f.message };
+};
+
+/**
+ * What a restore whose work ended says when History could not record it (`historyError`): the
+ * cause (the first write that failed), that the work is done (`done`), what History shows
+ * instead (no run when its start failed, else a run still `running`), and `more`; null when
+ * nothing failed.
+ */
+function unrecorded(notStarted: WriteFailure | null, notEnded: WriteFailure | null, done: string, more: WriteFailure | null = null, moreText = ''): WriteFailure | null {
+  const lost = notStarted ?? notEnded ?? more;
+  if (!lost) return null;
+  const shows = notStarted
+    ? 'History does not list it.'
+    : notEnded
+      ? 'History lists it as still running, and a later Backstop command records it as failed (WORKER_CRASHED): it did not fail.'
+      : 'History recorded it.';
+  return { code: lost.code, message: `History could not record this restore: ${lost.message} The restore itself finished: ${done}. ${shows}${more ? ` ${moreText}` : ''}` };
+}
+
 interface Row {
   database: string;
   restoredAs: string | null;
@@ -78,17 +107,26 @@ export class RestoreHistory {
       folder: spec.options.folder ?? null,
     };
     const database = spec.sourceDatabase ?? spec.database;
-    const runId = this.start(detail, database);
+    const { runId, failure } = this.start(detail, database);
     const started = this.deps.now();
     let claim: Claim | null = null;
     try {
       claim = (await this.deps.leftovers?.claim(spec)) ?? null;
       const out = await work();
-      claim?.succeeded();
+      const notForgotten = this.settle(claim);
       if (claim?.note) out.notes = [claim.note, ...out.notes];
-      this.end(runId, detail, started, [
-        { database, restoredAs: out.path && !spec.server ? out.path : out.database, pointId: out.pointId ?? (spec.asOf ? null : spec.pointId), kind: out.kind ?? 'full', bytes: out.bytes ?? 0, status: 'success', error: null },
+      const restoredAs = out.path && !spec.server ? out.path : out.database;
+      const notEnded = this.end(runId, detail, started, [
+        { database, restoredAs, pointId: out.pointId ?? (spec.asOf ? null : spec.pointId), kind: out.kind ?? 'full', bytes: out.bytes ?? 0, status: 'success', error: null },
       ]);
+      const historyError = unrecorded(
+        failure,
+        notEnded,
+        spec.server ? `"${out.database}" was restored${out.path ? ` (${out.path})` : ''}` : `the cluster was restored into ${restoredAs}`,
+        notForgotten,
+        `The restore journal still holds "${out.database}" as being restored: a later restore of this backup under that name would drop it as a half-restored copy, so give such a restore another name.`,
+      );
+      if (historyError) out.historyError = historyError;
       return out;
     } catch (e) {
       await claim?.failed(e);
@@ -112,7 +150,7 @@ export class RestoreHistory {
       server: serverOf(req.server),
       folder: null,
     };
-    const runId = this.start(detail, null);
+    const { runId, failure } = this.start(detail, null);
     const started = this.deps.now();
     try {
       const r = await work();
@@ -126,7 +164,10 @@ export class RestoreHistory {
         error: d.error ?? null,
       }));
       // Stopped (Cancel, Ctrl-C, systemd stop) is what History says of a run whose restores were canceled, not "failed".
-      this.end(runId, detail, started, rows, undefined, rows.some((row) => row.status === 'canceled') ? 'canceled' : serverRestoreStatus(r));
+      const notEnded = this.end(runId, detail, started, rows, undefined, rows.some((row) => row.status === 'canceled') ? 'canceled' : serverRestoreStatus(r));
+      const restored = rows.filter((row) => row.status === 'success').length;
+      const historyError = unrecorded(failure, notEnded, `${restored} database${restored === 1 ? '' : 's'} restored, as listed`);
+      if (historyError) r.historyError = historyError;
       return r;
     } catch (e) {
       const f = toFailure(e);
@@ -136,7 +177,19 @@ export class RestoreHistory {
     }
   }
 
-  private start(detail: RestoreRunDetail, database: string | null): string | null {
+  /** Forgets a succeeded restore's journal record; a write that fails is logged and returned, never failing the restore that is done. */
+  private settle(claim: Claim | null): WriteFailure | null {
+    try {
+      claim?.succeeded();
+      return null;
+    } catch (e) {
+      this.deps.logger.error({ err: e }, 'the restore journal could not forget a finished restore');
+      return writeFailure(e);
+    }
+  }
+
+  /** Inserts the run (`running`); a write that fails is logged and returned as `failure` (runId null). */
+  private start(detail: RestoreRunDetail, database: string | null): { runId: string | null; failure: WriteFailure | null } {
     try {
       const runId = this.deps.history.startRun({
         ...RESTORE_RUNS,
@@ -147,15 +200,16 @@ export class RestoreHistory {
         restore: detail,
       });
       this.deps.events.emit('history.changed', { runId, taskId: RESTORE_RUNS.taskId });
-      return runId;
+      return { runId, failure: null };
     } catch (e) {
       this.deps.logger.error({ err: e, database }, 'the restore could not be recorded in history');
-      return null;
+      return { runId: null, failure: writeFailure(e) };
     }
   }
 
-  private end(runId: string | null, detail: RestoreRunDetail, started: Date, rows: Row[], error?: { code: string; message: string }, runStatus?: 'success' | 'partial' | 'failed' | 'canceled'): void {
-    if (runId === null) return;
+  /** Writes the run's database rows and its end; a write that fails is logged and returned (null when all were written or there was no run). */
+  private end(runId: string | null, detail: RestoreRunDetail, started: Date, rows: Row[], error?: { code: string; message: string }, runStatus?: 'success' | 'partial' | 'failed' | 'canceled'): WriteFailure | null {
+    if (runId === null) return null;
     try {
       const { history } = this.deps;
       const at = this.deps.now().toISOString();
@@ -183,8 +237,10 @@ export class RestoreHistory {
       else status = failed === rows.length ? 'failed' : 'partial';
       history.finishRun(runId, status, at, error);
       this.deps.events.emit('history.changed', { runId, taskId: RESTORE_RUNS.taskId });
+      return null;
     } catch (e) {
       this.deps.logger.error({ err: e, runId }, 'the restore could not be recorded in history');
+      return writeFailure(e);
     }
   }
 }

@@ -23,7 +23,7 @@
 import type { BackupLocation, Destination, Server } from '../../shared/domain.ts';
 import { placeText } from '../../shared/location-text.ts';
 import { destinationOf, Location } from '../destinations/location.ts';
-import { BackstopError, toFailure } from '../../shared/result.ts';
+import { BackstopError, toFailure, type ErrorCode } from '../../shared/result.ts';
 import { mapLimit } from '../runtime/map-limit.ts';
 import { JobWorkerPool, runWorkerJob } from '../runtime/worker-job.ts';
 import { connectorFor, PG_GLOBALS_STREAM, type ToolPaths } from '../servers/index.ts';
@@ -80,6 +80,8 @@ export interface ServerRestoreResult {
   /** With --with-server-level: what was applied. */
   serverLevel?: { status: 'ok' | 'failed' | 'none'; detail: string };
   notes: string[];
+  /** The restore ended but History could not record it (restore-history.ts): what to tell the user. */
+  historyError?: { code: ErrorCode; message: string };
 }
 
 export interface Planned {
@@ -323,8 +325,14 @@ export async function restoreServer(req: ServerRestoreRequest): Promise<ServerRe
     };
     try {
       await workers.run<RestoreOutcome>(spec, { label: `the restore of ${p.database}`, ...(req.signal ? { signal: req.signal } : {}) });
-      req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
       results.set(p, { ...base, status: 'ok' });
+      // Restored: an app database that cannot record it (a full disk) does not make it failed.
+      try {
+        req.journal.mark(target, p.restoredAs, source, p.pointId, 'done', now().toISOString());
+      } catch (journal) {
+        const f = toFailure(journal);
+        notes.push(`"${p.restoredAs}" was restored, but the restore journal could not record it as done (${f.message})${req.server.kind === 'sqlite' ? '.' : '; a re-run of this same restore would drop it and restore it again.'}`);
+      }
     } catch (e) {
       const f = toFailure(e);
       // A database the failed restore could not drop (its server stopped or went away) stays recorded as started, so

@@ -124,7 +124,9 @@ export class RestoreService {
             log.error({ err: e }, 'could not record the restored database');
           }
         }
-        this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, notes: outcome.notes, error: null });
+        // Restored but not in History: said beside the restore's own notes (restore-history.ts).
+        const notes = outcome.historyError ? [...outcome.notes, outcome.historyError.message] : outcome.notes;
+        this.finish(log, { restoreId, status: 'success', database: outcome.database, path: outcome.path, notes, error: null });
       },
       (e: unknown) => {
         const f = toFailure(e);

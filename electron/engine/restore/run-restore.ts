@@ -21,7 +21,7 @@
  */
 import { basename } from 'node:path';
 import type { BackupLocation, PointKind, RestoreOptions, RestoreProgressInfo, Server, VerifySummary } from '../../shared/domain.ts';
-import { BackstopError } from '../../shared/result.ts';
+import { BackstopError, type ErrorCode } from '../../shared/result.ts';
 import { closeRead, openRepository } from '../repository/index.ts';
 import { factsOf } from '../facts/dump-facts.ts';
 import { BACKUP_NOTES_META, clusterOwner, completeConfiguration, connectorFor, PG_WAL_FORMAT, restoreBaseBackup, restoredClusterNotes, type ToolPaths } from '../servers/index.ts';
@@ -73,6 +73,8 @@ export interface RestoreOutcome {
   pointId?: string;
   kind?: PointKind;
   bytes?: number;
+  /** The restore succeeded but History could not record it (restore-history.ts): what to tell the user. */
+  historyError?: { code: ErrorCode; message: string };
 }
 
 const keyOf = (b64: string | null) => (b64 ? Buffer.from(b64, 'base64') : null);

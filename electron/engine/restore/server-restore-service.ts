@@ -144,7 +144,15 @@ export class ServerRestoreService {
         },
       });
     void (this.deps.restoreHistory ? this.deps.restoreHistory.serverRestore(req, work) : work()).then(
-      (r) => this.finish(log, { serverRestoreId, databases: r.databases.map((d) => ({ database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) })), serverLevel: r.serverLevel ?? null, notes: r.notes, error: null }),
+      (r) =>
+        this.finish(log, {
+          serverRestoreId,
+          databases: r.databases.map((d) => ({ database: d.database, restoredAs: d.restoredAs, status: d.status, ...(d.error ? { error: d.error } : {}) })),
+          serverLevel: r.serverLevel ?? null,
+          // Restored but not in History: said beside the restore's own notes (restore-history.ts).
+          notes: r.historyError ? [...r.notes, r.historyError.message] : r.notes,
+          error: null,
+        }),
       (e: unknown) => {
         const f = toFailure(e);
         this.finish(log, { serverRestoreId, databases: [], serverLevel: null, notes: [], error: { code: f.code, message: f.message } });

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { CHINOOK, cliInProcess as cli, writeTaskFile } from '../../fixtures/cli.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 
 function sqliteFolder(): string {
@@ -87,24 +88,17 @@ describe('destination roots', () => {
 });
 
 describe('a destination on a read-only file system', () => {
-  const mounts: string[] = [];
+  const mounts = new TmpfsMounts();
+  const disks: string[] = [];
   afterAll(() => {
-    for (const m of mounts) {
-      execFileSync('umount', [m]);
-      rmSync(m, { recursive: true, force: true });
-    }
+    mounts.unmountAll();
+    for (const d of disks) rmSync(d, { recursive: true, force: true });
   });
 
   function tmpfs(): string | null {
     const m = mkdtempSync(join(tmpdir(), 'backstop-ro-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', m], { stdio: 'pipe' });
-    } catch {
-      rmSync(m, { recursive: true, force: true });
-      return null;
-    }
-    mounts.push(m);
-    return m;
+    disks.push(m);
+    return mounts.tryMount(m, '64m') ? m : null;
   }
 
   it('is READ_ONLY for every database, and the backups already there stay listed and intact', async (ctx) => {

@@ -32,16 +32,14 @@ import { CLI_BIN, REPO_ROOT, runBackstop, writeTaskFile } from '../../fixtures/c
 import { heldHook, killedBackup } from '../../fixtures/held-hook.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
-/** A tmpfs of `size` on `dir` (we run as root), unmounted when the test ends (before its temp folder is removed). */
+/** A tmpfs of `size` on `dir` (we run as root), unmounted when the test ends (before its temp folder is removed: onTestFinished runs in reverse). */
 function tryMount(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    onTestFinished(() => void execFileSync('umount', [dir]));
-    return true;
-  } catch {
-    return false;
-  }
+  const tmpfs = new TmpfsMounts();
+  if (!tmpfs.tryMount(dir, size)) return false;
+  onTestFinished(() => tmpfs.unmountAll());
+  return true;
 }
 
 describe('backstop in a script', () => {

@@ -11,11 +11,17 @@
  * - a restore from S3 records the s3:// folder and never the secret key;
  * - retention that deletes points is a 'retention' run listing them (ids, times, kinds);
  *   retention that deletes nothing records no run, and a task's last run stays its backup;
- * - `backstop history` shows each run's kind and `--kind` filters by it.
+ * - `backstop history` shows each run's kind and `--kind` filters by it;
+ * - `backstop restore` and `restore-server` that History could not record (the data folder's
+ *   disk filled mid-restore, a real tmpfs) keep what they restored, exit 1 and say so on stderr
+ *   and in their one document (`error`, DISK_FULL), naming what History shows instead; the
+ *   window's restore (its app database turned read-only mid-restore) succeeds with a note saying so.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'libsql';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { encodeDatabaseFolder } from '../../../electron/engine/servers/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
@@ -27,9 +33,10 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
-async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }; origin?: 'app' | 'cli' | 'agent' } = {}) {
-  const engine = await testEngine({ encoderWorkers: 0, ...(opts.origin ? { origin: opts.origin } : {}) });
+async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours: number; keepLast: number }; origin?: 'app' | 'cli' | 'agent'; dataDir?: string } = {}) {
+  const engine = await testEngine({ encoderWorkers: 0, ...(opts.origin ? { origin: opts.origin } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   const folder = tempDir();
   const backups = tempDir();
   copyFileSync(CHINOOK, join(folder, 'chinook.sqlite'));
@@ -50,6 +57,8 @@ async function sqliteTask(opts: { retention?: { minAgeDays: number; minAgeHours:
 
 const runsOf = async (engine: Awaited<ReturnType<typeof testEngine>>, runKind?: Run['runKind']): Promise<Run[]> =>
   data(await engine.call('history.list', { limit: 100, ...(runKind ? { runKind } : {}) }));
+
+const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const lastRunOf = async (engine: Awaited<ReturnType<typeof testEngine>>, taskId: string): Promise<string | undefined> =>
   data(await engine.call('tasks.status', undefined)).find((s) => s.taskId === taskId)?.lastRun?.runId;
@@ -303,4 +312,90 @@ describe('retention in History', () => {
     expect(points).toEqual([third.databases[0]!.pointId]);
     expect(second.databases[0]!.pointId).not.toBe(third.databases[0]!.pointId);
   });
+});
+
+describe('a restore History could not record', () => {
+  it('`backstop restore` and `restore-server` whose data folder disk fills mid-restore: what was restored stays, exit 1, stderr and the document say History lacks it', async (ctx) => {
+    const dataDir = tempDir('backstop-data-');
+    const tmpfs = new TmpfsMounts();
+    if (!tmpfs.tryMount(dataDir, '16m')) ctx.skip('mount -t tmpfs is not permitted here');
+    // Registered after tempDir's removal, so run before it (onTestFinished runs in reverse).
+    ctx.onTestFinished(() => tmpfs.unmountAll());
+    const { engine, folder, backups, task, dbFolder } = await sqliteTask({ dataDir });
+    await runTask(engine, task.id, 'full');
+    await engine.close();
+    const target = tempDir();
+    const serverFile = join(tempDir(), 'server.json');
+    writeFileSync(serverFile, JSON.stringify({ kind: 'sqlite', folder: target }));
+    // Once an armed restore has created its file, the data folder's disk fills up — synchronously,
+    // so before the restore takes another step: its History writes after the work fail (SQLITE_FULL).
+    const filler = join(dataDir, 'filler');
+    let armed = false;
+    const watcher = watch(target, (_event, name) => {
+      if (!armed || !name?.startsWith('.backstop-restore-') || !existsSync(join(target, name))) return;
+      armed = false;
+      spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' });
+    });
+    onTestFinished(() => watcher.close());
+    const cause = (path: string) =>
+      new RegExp(
+        `^History could not record this restore: Backstop could not write its app database ${esc(join(dataDir, 'backstop.db'))}: the disk is full \\(.+, SQLITE_FULL\\)\\. Free space on the disk that holds ${esc(dataDir)}, then try again\\. The restore itself finished: ${path}\\. History lists it as still running, and a later Backstop command records it as failed \\(WORKER_CRASHED\\): it did not fail\\.$`,
+      );
+    const sound = (path: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return [(db.prepare('PRAGMA quick_check').get() as { quick_check: string }).quick_check, (db.prepare('SELECT count(*) AS n FROM Track').get() as { n: number }).n];
+      } finally {
+        db.close();
+      }
+    };
+
+    armed = true;
+    const one = await cliInProcess('restore', dbFolder, '--point', 'latest', '--server', serverFile, '--database', 'copy.sqlite', '--data-dir', dataDir, '--json');
+    expect(existsSync(filler)).toBe(true);
+    const doc = JSON.parse(one.out) as { database: string; path: string; notes: string[]; error?: { code: string; message: string } };
+    expect(doc).toEqual({ database: 'copy.sqlite', path: join(target, 'copy.sqlite'), notes: [], error: { code: 'DISK_FULL', message: expect.stringMatching(cause(`"copy\\.sqlite" was restored \\(${esc(join(target, 'copy.sqlite'))}\\)`)) } });
+    expect(one.err).toBe(`backstop: DISK_FULL: ${doc.error!.message}`);
+    expect(one.code).toBe(1);
+    // The restore itself is whole: a sound database holding what was backed up.
+    expect(sound(join(target, 'copy.sqlite'))).toEqual(sound(join(folder, 'chinook.sqlite')));
+    // What the message says History shows: the restore as still running (this process is alive).
+    rmSync(filler);
+    const [run] = JSON.parse((await cliInProcess('history', '--kind', 'restore', '--data-dir', dataDir, '--json')).out) as Run[];
+    expect(run).toMatchObject({ runKind: 'restore', status: 'running', restore: { source: dbFolder } });
+
+    armed = true;
+    const whole = await cliInProcess('restore-server', backups, '--server', serverFile, '--prefix', 'all_', '--data-dir', dataDir, '--json');
+    expect(existsSync(filler)).toBe(true);
+    const server = JSON.parse(whole.out) as { status: string; databases: { database: string; restoredAs: string; status: string }[]; notes: string[]; error?: { code: string; message: string } };
+    // Restored, so "ok" — though the restore journal could not mark it done either (said in a note).
+    expect(server).toMatchObject({ status: 'success', databases: [{ database: 'chinook.sqlite', restoredAs: 'all_chinook.sqlite', status: 'ok' }], error: { code: 'DISK_FULL', message: expect.stringMatching(cause('1 database restored, as listed')) } });
+    expect(server.notes).toEqual([expect.stringMatching(/^"all_chinook\.sqlite" was restored, but the restore journal could not record it as done \(Backstop could not write its app database .+: the disk is full .+\)\.$/)]);
+    expect(whole.err).toBe(`backstop: DISK_FULL: ${server.error!.message}`);
+    expect(whole.code).toBe(1);
+    expect(sound(join(target, 'all_chinook.sqlite'))).toEqual(sound(join(folder, 'chinook.sqlite')));
+  }, 60_000);
+
+  it("the window's restore whose app database turns read-only mid-restore: success, the restored file kept, a note naming History's failure", async () => {
+    const { engine, folder, server, task, dbFolder } = await sqliteTask();
+    await runTask(engine, task.id, 'full');
+    // Once the restore is under way, every write to the app database fails (SQLITE_READONLY from the real driver: a data folder remounted read-only).
+    let turned = false;
+    engine.events.on('restore.progress', () => {
+      if (!turned) engine.db.exec('PRAGMA query_only = ON');
+      turned = true;
+    });
+    const r = await restoreAndWait(engine, { location: { kind: 'local', path: dbFolder }, pointId: 'latest', serverId: server.id, database: 'copy.sqlite' });
+    engine.db.exec('PRAGMA query_only = OFF');
+    expect(turned).toBe(true);
+    expect(r).toMatchObject({ status: 'success', database: 'copy.sqlite', error: null });
+    expect(r.notes).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^History could not record this restore: Backstop could not write its app database ${esc(join(engine.dataDir, 'backstop.db'))}: it is read-only \\(.+SQLITE_READONLY\\)\\. .+ The restore itself finished: "copy\\.sqlite" was restored \\(${esc(join(folder, 'copy.sqlite'))}\\)\\. History lists it as still running, and a later Backstop command records it as failed \\(WORKER_CRASHED\\): it did not fail\\.$`,
+        ),
+      ),
+    ]);
+    expect(readFileSync(join(folder, 'copy.sqlite')).subarray(0, 15).toString()).toBe('SQLite format 3');
+  }, 60_000);
 });

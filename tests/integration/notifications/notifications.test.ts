@@ -14,8 +14,9 @@ import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver } from '../../fixtures/notify-receivers.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { cliInProcess } from '../../fixtures/cli.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
-import { BackstopError } from '../../../electron/shared/result.ts';
+import type { BackstopError } from '../../../electron/shared/result.ts';
 
 const TOKEN = 'T0KEN-abc123-very-secret';
 
@@ -250,14 +251,10 @@ describe('task-file errors', () => {
   async function refusal(notifications: unknown[]): Promise<BackstopError> {
     const s = setup(notifications);
     const engine = await testEngine(fast);
-    const e = await backupCommand(engine, s.task, undefined, undefined).then(
-      () => null,
-      (err: unknown) => err,
-    );
-    expect(e).toBeInstanceOf(BackstopError);
+    const e = await rejection(backupCommand(engine, s.task, undefined, undefined));
     // Refused before a run was recorded.
     expect((engine.db.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n).toBe(0);
-    return e as BackstopError;
+    return e;
   }
 
   it('a urlEnv that is not set is AUTH_FAILED; a URL that is not http(s) is VALIDATION', async () => {

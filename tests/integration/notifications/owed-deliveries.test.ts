@@ -68,15 +68,26 @@ async function webhook(engine: Engine, hook: HttpReceiver, name = 'ops chat') {
 const events = (hook: HttpReceiver) => hook.requests.map((r) => (JSON.parse(r.body) as NotificationPayload).event);
 const owed = (engine: Engine) => engine.db.prepare('SELECT event, channel_id, attempts FROM notification_outbox ORDER BY id').all();
 
+/**
+ * The start of most tests: on a fresh data dir, a first engine (closingEngine) sends run-failed
+ * to the Settings channels `save` makes on it, after each of `refusing` was set to refuse its
+ * first attempt (503); resolves once each channel's retry wait has begun (the deliveries are owed).
+ */
+async function owedRunFailed<S extends { id: string }>(refusing: HttpReceiver[], save: (engine: Engine) => Promise<S[]>) {
+  const dataDir = tempDir('backstop-data-');
+  const first = await closingEngine(dataDir);
+  const saved = await save(first.engine);
+  for (const r of refusing) r.failNext(1, 503);
+  first.engine.notifier.notify(await Promise.all(saved.map((c) => resolved(first.engine, c.id))), runEvent('run-failed'));
+  await first.waiting(saved.length);
+  return { dataDir, first, saved };
+}
+
 describe('a delivery still being retried when Backstop closed', () => {
   it('is carried on by the next start: delivered once, before a later alert to the same channel, its attempts kept', async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const channel = await webhook(first.engine, hook);
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first, saved } = await owedRunFailed([hook], async (engine) => [await webhook(engine, hook)]);
+    const channel = saved[0]!;
     expect(owed(first.engine)).toEqual([{ event: 'run-failed', channel_id: channel.id, attempts: 1 }]);
     await first.engine.close();
     expect(hook.refused).toBe(1);
@@ -108,12 +119,7 @@ describe('a delivery still being retried when Backstop closed', () => {
 
   it('owed by a process that stopped while the app runs (a killed agent, a CLI): carried on within 5 minutes, not only at the next start', async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const channel = await webhook(first.engine, hook);
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first } = await owedRunFailed([hook], async (engine) => [await webhook(engine, hook)]);
     // The app is already running when the other process stops.
     const app = await nextEngine(dataDir);
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
@@ -133,12 +139,10 @@ describe('a delivery still being retried when Backstop closed', () => {
 
   it("a stopped agent's owed heartbeat /fail is not sent by the running app once the app's later run of the task pinged success (the check would read down while the task is fine)", async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const ping = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthchecks', method: 'GET' }, url: `${hook.url}/ping/${TOKEN}` }));
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, ping.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first, saved } = await owedRunFailed([hook], async (engine) => [
+      data(await engine.call('notifications.saveChannel', { channel: { kind: 'heartbeat', name: 'healthchecks', method: 'GET' }, url: `${hook.url}/ping/${TOKEN}` })),
+    ]);
+    const ping = saved[0]!;
     // The app is open; its "Run now" of the same task succeeds and pings while the agent still retries its /fail.
     const app = await nextEngine(dataDir);
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
@@ -162,12 +166,7 @@ describe('a delivery still being retried when Backstop closed', () => {
 
   it('two processes starting at once on the data dir (the app and the agent) carry an owed alert on once between them, and neither takes it again at its 5-minute check', async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const channel = await webhook(first.engine, hook);
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first } = await owedRunFailed([hook], async (engine) => [await webhook(engine, hook)]);
     await first.engine.close();
     // Both take what they find at their creation; the row can be the first one's only.
     const app = await nextEngine(dataDir);
@@ -193,13 +192,11 @@ describe('a delivery still being retried when Backstop closed', () => {
 
   it("a Teams URL whose token is in its query (a workflow's sig=) is kept owed without it, and carried on to the whole URL", async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
     const path = `/workflows/7f3a/triggers/manual/paths/invoke?api-version=2016-06-01&sig=${TOKEN}`;
-    const teams = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'teams', preset: 'teams', on: ['all'] }, url: `${hook.url}${path}` }));
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, teams.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first, saved } = await owedRunFailed([hook], async (engine) => [
+      data(await engine.call('notifications.saveChannel', { channel: { kind: 'webhook', name: 'teams', preset: 'teams', on: ['all'] }, url: `${hook.url}${path}` })),
+    ]);
+    const teams = saved[0]!;
     expect(owed(first.engine)).toEqual([{ event: 'run-failed', channel_id: teams.id, attempts: 1 }]);
     await first.engine.close();
     // Neither the app database (with its WAL) nor the logs hold the token, nor the URL's path.
@@ -237,12 +234,8 @@ describe('a delivery still being retried when Backstop closed', () => {
 
   it('is not sent when over 24 h old at the next start: recorded not delivered with the reason, and said', async () => {
     const hook = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const channel = await webhook(first.engine, hook);
-    hook.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, channel.id)], runEvent('run-failed'));
-    await first.waiting();
+    const { dataDir, first, saved } = await owedRunFailed([hook], async (engine) => [await webhook(engine, hook)]);
+    const channel = saved[0]!;
     const [queued] = first.engine.db.prepare('SELECT queued_at FROM notification_outbox').all() as { queued_at: string }[];
     await first.engine.close();
 
@@ -285,14 +278,8 @@ describe('a delivery still being retried when Backstop closed', () => {
     const hook = await httpReceiver();
     const pager = await httpReceiver();
     const moved = await httpReceiver();
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    const gone = await webhook(first.engine, hook, 'ops chat');
-    const changed = await webhook(first.engine, pager, 'pager');
-    hook.failNext(1, 503);
-    pager.failNext(1, 503);
-    first.engine.notifier.notify([await resolved(first.engine, gone.id), await resolved(first.engine, changed.id)], runEvent('run-failed'));
-    await first.waiting(2);
+    const { dataDir, first, saved } = await owedRunFailed([hook, pager], async (engine) => [await webhook(engine, hook, 'ops chat'), await webhook(engine, pager, 'pager')]);
+    const [gone, changed] = [saved[0]!, saved[1]!];
     await first.engine.close();
     expect([hook.refused, pager.refused]).toEqual([1, 1]);
 
@@ -318,12 +305,11 @@ describe('a delivery still being retried when Backstop closed', () => {
     let greylist = true;
     const smtp = await smtpReceiver({ reply: (stage) => (stage === 'rcpt' && greylist ? { code: 451, text: '4.7.1 Greylisted, try again later' } : null) });
     trustSmtpCa(smtp);
-    const dataDir = tempDir('backstop-data-');
-    const first = await closingEngine(dataDir);
-    data(await first.engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: smtp.password }));
-    const mail = data(await first.engine.call('notifications.saveChannel', { channel: { kind: 'email', name: 'dba mail', to: ['dba@example.test'], on: ['failure'] } }));
-    first.engine.notifier.notify([await resolved(first.engine, mail.id)], runEvent('run-failed'));
-    await first.waiting();
+    // Refused by the greylist, not by a receiver's failNext.
+    const { dataDir, first } = await owedRunFailed([], async (engine) => {
+      data(await engine.call('notifications.saveSmtp', { smtp: { host: 'localhost', port: smtp.port, security: 'starttls', user: smtp.user, from: 'backstop@example.test' }, password: smtp.password }));
+      return [data(await engine.call('notifications.saveChannel', { channel: { kind: 'email', name: 'dba mail', to: ['dba@example.test'], on: ['failure'] } }))];
+    });
     await first.engine.close();
     expect(smtp.mails).toEqual([]);
     // The scan sees the kept row (its recipient), and no password in it.

@@ -17,7 +17,7 @@ import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
 import { encodeDatabaseFolder, SERVER_FOLDER } from '../../../electron/engine/servers/index.ts';
 import { logFileNumber, type LogReadMeta } from '../../../electron/engine/servers/mysql/binlog.ts';
-import { cli, rng, Scratch, sleep, spawnCli } from '../../fixtures/reliability/common.ts';
+import { cli, rng, rowsOf, Scratch, sleep, spawnCli } from '../../fixtures/reliability/common.ts';
 import { repositoriesUnder, writeTask } from '../../fixtures/reliability/kill-harness.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
 import { storedPoints } from '../../fixtures/points.ts';
@@ -35,13 +35,6 @@ afterAll(async () => {
   await db?.stop();
   scratch.cleanup();
 });
-
-interface RunRow {
-  database: string;
-  kind: string;
-  status: string;
-  point: string | null;
-}
 
 describe('kill -9 during a MariaDB binary-log incremental', () => {
   it(`${KILLS} incrementals killed during the log read or the commit: every next run continues the chain, the restore to the latest moment has every committed row once`, async () => {
@@ -72,7 +65,6 @@ describe('kill -9 during a MariaDB binary-log incremental', () => {
       db.sql(`INSERT INTO ledger.ledger VALUES ${values}; INSERT INTO noise.filler SELECT seq, REPEAT(MD5(seq), 30) FROM seq_1_to_1500;`, 'noise');
       for (let id = from; id < from + 25; id++) committed.push(id);
     };
-    const rowsOf = (json: unknown): RunRow[] => (json as { databases?: RunRow[] } | null)?.databases ?? [];
     const backup = async (kind: 'full' | 'incremental') => {
       const r = await cli('backup', '--config', taskFile, '--data-dir', dataDir, '--kind', kind, '--json');
       const rows = rowsOf(r.json);

@@ -22,7 +22,7 @@ import { parseLsn, segmentsIn } from '../../../electron/engine/servers/postgres/
 import { walMetaOf } from '../../../electron/engine/backup/wal-backup.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
 import { LocalBackend } from '../../../electron/engine/storage/index.ts';
-import { cli, Scratch, sleep, spawnCli } from '../../fixtures/reliability/common.ts';
+import { cli, rowsOf, Scratch, sleep, spawnCli } from '../../fixtures/reliability/common.ts';
 import { PG_PASSWORD_ENV, repositoriesUnder, writeTask } from '../../fixtures/reliability/kill-harness.ts';
 import { startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { startMariadb, type MariadbServer } from '../../fixtures/servers/mariadb.ts';
@@ -37,14 +37,6 @@ afterAll(() => {
   scratch.cleanup();
 });
 
-interface RunRow {
-  database: string;
-  kind: string;
-  status: string;
-  point: string | null;
-  error?: { code: string; message: string };
-}
-const rowsOf = (json: unknown): RunRow[] => (json as { databases?: RunRow[] } | null)?.databases ?? [];
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /** Waits until the next whole second has begun, twice around taking the moment (moments are compared by the second). */
 async function momentNow(): Promise<string> {

@@ -18,7 +18,7 @@
  * afterwards goes through at once. (A writer holding EXCLUSIVE longer than the lock timeout:
  * sqlite-busy-snapshot.test.ts, sqlite-real-files.test.ts.)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 import { ACCOUNTS, OPENING } from '../../fixtures/bank-writer.ts';
 
 const LIBSQL = createRequire(import.meta.url).resolve('libsql');
@@ -230,11 +231,8 @@ describe('SQLite files written during their backup', () => {
 
   it('the temporary copy both types make needs room: a TMPDIR too small for it is DISK_FULL naming the folder, the size and the fix; nothing is left there and the source is untouched', async (ctx) => {
     const small = tempDir();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { stdio: 'pipe' });
-    } catch {
-      ctx.skip('mount -t tmpfs is not permitted here');
-    }
+    const tmpfs = new TmpfsMounts();
+    if (!tmpfs.tryMount(small, '1m')) ctx.skip('mount -t tmpfs is not permitted here');
     const saved = process.env.TMPDIR;
     try {
       const folder = tempDir();
@@ -258,7 +256,7 @@ describe('SQLite files written during their backup', () => {
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
-      execFileSync('umount', [small]);
+      tmpfs.unmountAll();
     }
   });
 });

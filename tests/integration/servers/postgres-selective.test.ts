@@ -9,7 +9,6 @@
  * without the record of its databases extracts everything and says so; the disk check counts
  * only what is written.
  */
-import { execFileSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +24,7 @@ import { data, runTask } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { serverWithTask } from '../../fixtures/server-task.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 let pg: PgServer;
 let engine: Engine;
@@ -203,7 +203,8 @@ describe('selective restore of one database out of a cluster backup', () => {
       if (process.getuid?.() === 0) {
         const plan = await planRecovery(repo, { asOf: new Date(moments.afterTwo!) });
         const small = tempDir();
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+        const tmpfs = new TmpfsMounts();
+        expect(tmpfs.tryMount(small, '1m')).toBe(true);
         try {
           expect(statfsSync(small).blocks).toBeGreaterThan(0);
           await expect(restoreDatabaseAt({ repo, plan, sourceDatabase: 'small', server: target(), password: pg.password, database: 'small_nodisk', toolPaths: { postgres: PG_BIN }, options: RestoreOptions.parse({}), tempDir: small })).rejects.toMatchObject({
@@ -214,7 +215,7 @@ describe('selective restore of one database out of a cluster backup', () => {
           });
           expect(readdirSync(small)).toEqual([]);
         } finally {
-          execFileSync('umount', [small]);
+          tmpfs.unmountAll();
         }
         expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'small_nodisk'").trim()).toBe('0');
       }

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../../electron/engine/index.ts';
 import { SERVER_FOLDER, startDataDirectory } from '../../../electron/engine/servers/index.ts';
 import { restoreCommand } from '../../../electron/cli/commands/location.ts';
-import { chownTree } from '../../fixtures/servers/common.ts';
+import { chownTree, rejection } from '../../fixtures/servers/common.ts';
 import { data, runTask } from '../../fixtures/runs.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
@@ -150,12 +150,9 @@ describe('PostgreSQL restore to a moment after the source changed its limits or 
     // With the base backup's limit, as before, and hot_standby off (with it on, replay would pause at the parameter change
     // instead): the start fails and says which setting to raise.
     appendFileSync(join(folder, 'postgresql.auto.conf'), 'max_prepared_transactions = 2\nhot_standby = off\n');
-    const failed = await startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true }).then(
-      () => null,
-      (e: unknown) => e as { code: string; message: string },
-    );
-    expect(failed?.code).toBe('RESTORE_FAILED');
-    expect(failed?.message).toBe('The restored cluster did not start: FATAL: maximum number of prepared transactions reached HINT: Increase max_prepared_transactions (currently 2).');
+    const failed = await rejection(startDataDirectory(folder, { user: 'postgres', toolPaths: { postgres: PG_BIN }, socketOnly: true }));
+    expect(failed.code).toBe('RESTORE_FAILED');
+    expect(failed.message).toBe('The restored cluster did not start: FATAL: maximum number of prepared transactions reached HINT: Increase max_prepared_transactions (currently 2).');
   }, 180_000);
 
   it.skipIf(!canUnshare)('the whole cluster (--folder) where pg_controldata is not installed: the notes say pg_control\'s limits were not read and how to set them', async () => {

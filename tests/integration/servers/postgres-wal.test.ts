@@ -5,7 +5,7 @@
  * (bytes, never time), a slot dropped or a spool lost behind Backstop's back makes the
  * next run a full with "WAL chain broken: …".
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgConnection } from '../../../electron/engine/servers/postgres/connection.ts';
@@ -22,6 +22,7 @@ import { chownTree } from '../../fixtures/servers/common.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { PG_BIN, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 import { walTask, privateTmpDir, pgServerFile, untilPromoted } from '../../fixtures/wal-task.ts';
 
 let pg: PgServer;
@@ -318,7 +319,8 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
     // Not enough disk for the temporary cluster (a 1 MB file system as TMPDIR; mounting needs root, as CI runs).
     if (process.getuid?.() === 0) {
       const small = tempDir();
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+      const tmpfs = new TmpfsMounts();
+      expect(tmpfs.tryMount(small, '1m')).toBe(true);
       process.env.TMPDIR = small;
       try {
         await expect(one(beforeDrop, 'pitr_small')).rejects.toMatchObject({
@@ -328,7 +330,7 @@ describe('PostgreSQL snapshot task: base backup + WAL', () => {
         expect(readdirSync(small)).toEqual([]);
       } finally {
         process.env.TMPDIR = privateTmp;
-        execFileSync('umount', [small]);
+        tmpfs.unmountAll();
       }
       expect(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'pitr_small'").trim()).toBe('0');
     }

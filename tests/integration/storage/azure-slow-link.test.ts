@@ -16,6 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AzureBackend, createAzureBackend, type AzureBackendOptions } from '../../../electron/engine/storage/azure-backend.ts';
 import { AZURITE_ACCOUNT, azuriteBackendOptions, startAzurite, type AzuriteHandle } from '../../fixtures/azurite.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 
 const KIB = 1024;
 const LINK = 512 * KIB; // bytes per second on the throttled uplink
@@ -46,17 +47,14 @@ describe('Azure over a slow or hanging uplink', () => {
     const b = new AzureBackend(via(hang));
     hang.setRate(1);
     const started = Date.now();
-    const e = (await b.put('hang/x', randomBytes(256 * KIB)).then(
-      () => null,
-      (err: unknown) => err,
-    )) as { code?: string; message: string; retryable?: boolean } | null;
+    const e = await rejection(b.put('hang/x', randomBytes(256 * KIB)));
     expect(hang.stats.stall).toBe(1);
-    expect(e?.code).toBe('STORAGE');
-    expect(e?.retryable).toBe(true);
-    expect(e?.message).toMatch(/hang\/x/);
-    expect(e?.message).toMatch(/Azure container work\//);
+    expect(e.code).toBe('STORAGE');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toMatch(/hang\/x/);
+    expect(e.message).toMatch(/Azure container work\//);
     // The 64 KiB block is all in the socket buffers (loopback), so the wait is 2 s + 64 KiB at 16 KiB/s.
-    expect(e?.message).toMatch(/the connection to http:\/\/127\.0\.0\.1:\d+ stalled, no bytes moved for 6 s \(ETIMEDOUT\); it will be retried/);
+    expect(e.message).toMatch(/the connection to http:\/\/127\.0\.0\.1:\d+ stalled, no bytes moved for 6 s \(ETIMEDOUT\); it will be retried/);
     expect(Date.now() - started).toBeLessThan(9_000);
     expect(await direct().stat('hang/x')).toBeNull();
   }, 30_000);

@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { S3Backend, createS3Backend, type S3BackendOptions } from '../../../electron/engine/storage/s3-backend.ts';
 import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
+import { rejection } from '../../fixtures/servers/common.ts';
 
 const KIB = 1024;
 let s3: S3rverHandle;
@@ -42,16 +43,13 @@ describe('S3 over a slow or hanging uplink', () => {
     const b = new S3Backend(via(hang, { stallTimeoutMs: 2_000 }));
     hang.setRate(1);
     const started = Date.now();
-    const e = (await b.put('hang/x', randomBytes(256 * KIB)).then(
-      () => null,
-      (err: unknown) => err,
-    )) as { code?: string; message: string; retryable?: boolean } | null;
+    const e = await rejection(b.put('hang/x', randomBytes(256 * KIB)));
     expect(hang.stats.stall).toBe(1);
-    expect(e?.code).toBe('STORAGE');
-    expect(e?.retryable).toBe(true);
-    expect(e?.message).toMatch(/hang\/x/);
-    expect(e?.message).toMatch(/bucket "?work/);
-    expect(e?.message).toMatch(/the connection to http:\/\/127\.0\.0\.1:\d+ stalled, no bytes moved for 2 s \(TimeoutError\); it will be retried/);
+    expect(e.code).toBe('STORAGE');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toMatch(/hang\/x/);
+    expect(e.message).toMatch(/bucket "?work/);
+    expect(e.message).toMatch(/the connection to http:\/\/127\.0\.0\.1:\d+ stalled, no bytes moved for 2 s \(TimeoutError\); it will be retried/);
     expect(Date.now() - started).toBeLessThan(5_000);
     // No "no object" check here: s3rver streams a PutObject body straight into the object's file,
     // so the cut-off request, still open upstream, shows as a 16 KiB object (S3 stores nothing).

@@ -9,7 +9,6 @@
  * temp file is removed on a fresh connection, committed objects stay, the next call works.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -19,6 +18,7 @@ import { probeSftp } from '../../../electron/engine/storage/sftp-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { PASSPHRASE, SFTP_PASSWORD, passwordUser, startSshd, type SshdHandle } from '../../fixtures/sshd.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 let sshd: SshdHandle;
 let seq = 0;
@@ -213,11 +213,8 @@ describe('SFTP specifics', () => {
   it('a full server disk is DISK_FULL (free space asked with statvfs@openssh.com); no object and no temp file left', async () => {
     if (process.getuid?.() !== 0) return; // mounting a small tmpfs needs root (CI runs as root)
     const o = options();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', o.root]);
-    } catch {
-      return; // mounting not permitted here: the mapping is still covered by the message test below
-    }
+    const tmpfs = new TmpfsMounts();
+    if (!tmpfs.tryMount(o.root, '4m')) return; // mounting not permitted here: the mapping is still covered by the message test below
     const b = new SftpBackend(o);
     try {
       await b.put('small', Buffer.from('fits'));
@@ -228,7 +225,7 @@ describe('SFTP specifics', () => {
       expect((await b.get('small')).toString()).toBe('fits');
     } finally {
       await b.close();
-      execFileSync('umount', [o.root]);
+      tmpfs.unmountAll();
     }
   });
 

@@ -5,7 +5,6 @@
  * the engine checks after every run — not again while it stays low, and again after it
  * cleared and came back. A destination that does not exist yet is measured at its parent.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,26 +14,21 @@ import { freeBytesAt } from '../../../electron/engine/storage/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { sqliteFolder, storedSqliteTask } from '../../fixtures/sqlite-files.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 // Not tempDir(): that folder is removed when the test ends, before a mount in it could be undone.
-const mounts: string[] = [];
+const tmpfs = new TmpfsMounts();
+const disks: string[] = [];
 afterAll(() => {
-  for (const m of mounts) {
-    execFileSync('umount', [m]);
-    rmSync(m, { recursive: true, force: true });
-  }
+  tmpfs.unmountAll();
+  for (const d of disks) rmSync(d, { recursive: true, force: true });
 });
 
 describe('disk warning', () => {
   it('announces a local destination left under 1 GB free once, after a run, and again only after it cleared', async (ctx) => {
     const disk = mkdtempSync(join(tmpdir(), 'backstop-small-disk-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1100m', 'tmpfs', disk], { stdio: 'pipe' });
-      mounts.push(disk);
-    } catch {
-      rmSync(disk, { recursive: true, force: true });
-      ctx.skip('mount -t tmpfs is not permitted here (CI runs as root); tests/unit/engine/disk-warning.test.ts covers the rule');
-    }
+    disks.push(disk);
+    if (!tmpfs.tryMount(disk, '1100m')) ctx.skip('mount -t tmpfs is not permitted here (CI runs as root); tests/unit/engine/disk-warning.test.ts covers the rule');
     const destination = join(disk, 'backups', 'not-yet-created');
     expect(freeBytesAt(destination)).toBeGreaterThan(1e9); // measured at the tmpfs: 1100 MB
     const engine = await testEngine();

@@ -14,6 +14,7 @@ import { placeText } from '../../../electron/shared/location-text.ts';
 import { remoteTask, useRemote } from '../../fixtures/remote-task.ts';
 import { runTask } from '../../fixtures/runs.ts';
 import { sqliteFolder } from '../../fixtures/sqlite-files.ts';
+import { TmpfsMounts } from '../../fixtures/tmpfs.ts';
 
 const MB = 1e6;
 
@@ -23,15 +24,10 @@ describe('disk warning at an SFTP destination', () => {
   it.runIf(enabled)('a job measures the free space there; the check after the run warns once, clears when the disk grew, warns again', async (ctx) => {
     const t = await remoteTask(remote(), { server: { kind: 'sqlite', name: 'files', folder: sqliteFolder(['sales.db']) }, type: 'snapshot' });
     const dest = t.dest as Extract<typeof t.dest, { kind: 'sftp' }>;
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300m', 'tmpfs', dest.path], { stdio: 'pipe' });
-    } catch {
-      ctx.skip('mount -t tmpfs is not permitted here (CI runs as root); tests/unit/engine/disk-warning.test.ts covers the wording');
-    }
+    const tmpfs = new TmpfsMounts();
+    if (!tmpfs.tryMount(dest.path, '300m')) ctx.skip('mount -t tmpfs is not permitted here (CI runs as root); tests/unit/engine/disk-warning.test.ts covers the wording');
     // Unmounted by the test itself: the sshd fixture removes its folders when the describe block ends.
-    ctx.onTestFinished(() => {
-      execFileSync('umount', [dest.path]);
-    });
+    ctx.onTestFinished(() => tmpfs.unmountAll());
     chmodSync(dest.path, 0o777); // the SFTP login user writes there
     const alerts: Alert[] = [];
     t.engine.events.on('alert', (a) => alerts.push(a));

@@ -1,27 +1,22 @@
+/**
+ * RunProgress names the limits a database is backed up under: the tightest upload limit of its
+ * destinations and the task's read limit, only while it is being backed up.
+ */
 import { describe, expect, it } from 'vitest';
 import { mount } from '@vue/test-utils';
 import type { ActiveRun } from '@shared/domain.ts';
 import RunProgress from '../../../renderer/src/components/RunProgress.vue';
+import { activeRun, progressRow } from './active-run.ts';
 
 function run(limits: (number | null | undefined)[], phase: 'dumping' | 'done' = 'dumping', readBytesPerSecond?: number | null): ActiveRun {
-  return {
-    runId: 'r1',
-    taskId: 't1',
-    taskName: 'nightly',
-    kind: 'full',
-    startedAt: '2026-12-04T02:00:00.000Z',
-    status: 'running',
-    databases: [
-      {
-        database: 'billing',
-        phase,
-        bytesRead: 1024,
-        expectedBytes: null,
-        destinations: limits.map((l, i) => ({ destination: `local:/d${i}`, bytesNew: 0, bytesStored: 0, ...(l === undefined ? {} : { uploadBytesPerSecond: l }) })),
-        ...(readBytesPerSecond === undefined ? {} : { readBytesPerSecond }),
-      },
-    ],
-  };
+  return activeRun([
+    progressRow('billing', {
+      phase,
+      bytesRead: 1024,
+      destinations: limits.map((l, i) => ({ destination: `local:/d${i}`, bytesNew: 0, bytesStored: 0, ...(l === undefined ? {} : { uploadBytesPerSecond: l }) })),
+      ...(readBytesPerSecond === undefined ? {} : { readBytesPerSecond }),
+    }),
+  ]);
 }
 
 describe('RunProgress upload limit', () => {

@@ -8,20 +8,13 @@ import { mount } from '@vue/test-utils';
 import type { ActiveRun, DatabaseProgress } from '@shared/domain.ts';
 import RunProgress from '../../../renderer/src/components/RunProgress.vue';
 import { describeProgress } from '../../../renderer/src/components/run-counts.ts';
+import { activeRun, progressRow } from './active-run.ts';
 
 function run(phase: DatabaseProgress['phase'], uploads: { bytesToUpload?: number; bytesUploaded?: number }[]): ActiveRun {
-  return {
-    runId: 'r1',
-    taskId: 't1',
-    taskName: 'nightly',
-    kind: 'full',
-    startedAt: '2026-12-04T02:00:00.000Z',
-    status: 'running',
-    databases: [
-      { database: 'billing', phase, bytesRead: 64_000_000, expectedBytes: 64_000_000, destinations: uploads.map((u, i) => ({ destination: `s3:/d${i}`, bytesNew: 0, bytesStored: 60_000_000, ...u })) },
-      { database: 'globals', phase, bytesRead: 100, expectedBytes: null, destinations: [], serverStream: true },
-    ],
-  };
+  return activeRun([
+    progressRow('billing', { phase, bytesRead: 64_000_000, expectedBytes: 64_000_000, destinations: uploads.map((u, i) => ({ destination: `s3:/d${i}`, bytesNew: 0, bytesStored: 60_000_000, ...u })) }),
+    progressRow('globals', { phase, bytesRead: 100, serverStream: true }),
+  ]);
 }
 
 describe('RunProgress while packs upload', () => {

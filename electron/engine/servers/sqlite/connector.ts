@@ -44,7 +44,7 @@
  * The libsql calls are synchronous; heavy use belongs in a worker thread (as all backups).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, createReadStream, createWriteStream, existsSync, fsyncSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readlinkSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { onlineBackup, SqliteLockedError } from './online-backup.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -62,6 +62,7 @@ import { scalar, sqliteSqlDump } from './sql-dump.ts';
 import { FULL, makeTempFolder, tempFullError } from '../temp-folder.ts';
 import { shellQuote } from '../shell-quote.ts';
 import { hardLinksUnsupported } from '../../storage/hard-links.ts';
+import { freeBytesAt } from '../../storage/local-backend.ts';
 import { StatementSplitter, type SqlStatement } from './statement-splitter.ts';
 import { knownFacts, type FactsOutcome } from '../../facts/dump-facts.ts';
 import { sqliteFacts, sqliteRowCounts, sqliteUserTables } from '../../facts/sqlite-facts.ts';
@@ -768,9 +769,8 @@ export class SqliteConnector implements Connector {
     if ([target, ...SIDE_FILES.map((s) => target + s)].some(present)) throw new BackstopError('DATABASE_EXISTS', `"${database}" already exists in "${folder}" (or has a leftover -wal/-journal file); choose another name.`);
     // A snapshot is its file: one that cannot fit is refused before a byte is written.
     if (type === 'snapshot' && opts.totalBytes) {
-      const fs = statfsSync(folder);
-      const free = fs.bavail * fs.bsize;
-      if (free < opts.totalBytes) throw noRoom(database, folder, `needs about ${formatBytes(opts.totalBytes)} free in "${folder}", but only ${formatBytes(free)} is free`);
+      const free = freeBytesAt(folder);
+      if (free !== null && free < opts.totalBytes) throw noRoom(database, folder, `needs about ${formatBytes(opts.totalBytes)} free in "${folder}", but only ${formatBytes(free)} is free`);
     }
     const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const removeTemp = (): void => {
