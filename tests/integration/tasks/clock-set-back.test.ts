@@ -153,6 +153,7 @@ describe('SQLite folder: the clock set back between runs', () => {
       vi.useFakeTimers({ toFake: ['Date'], now: t0 - hours * 60 * MINUTE });
       old.push((await ok(engine, id, 'full')).databases[0]!.pointId!);
     }
+    vi.useRealTimers();
     clockAhead(3 * DAY);
     const ahead = (await ok(engine, id, 'full')).databases[0]!.pointId!;
     vi.useRealTimers();
