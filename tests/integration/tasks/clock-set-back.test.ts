@@ -59,6 +59,18 @@ async function ok(engine: Engine, id: string, kind: 'full' | 'incremental'): Pro
   return run;
 }
 
+/** An engine (jobs inline) with `server` saved, and a `server.json` naming it for the CLI's restore (its password in the environment). */
+async function engineFor(kind: 'postgres' | 'mysql', server: { host: string; port: number; user: string; password: string }): Promise<{ engine: Engine; serverId: string; serverFile: string }> {
+  const engine = await testEngine({ encoderWorkers: 0, jobs: 'inline' });
+  const { host, port, user, password } = server;
+  const serverId = data(await engine.call('servers.create', { kind, name: kind, host, port, user, password, tls: 'disable' })).id;
+  const serverFile = join(tempDir(), 'server.json');
+  const passwordEnv = `CLOCK_BACK_${kind.toUpperCase()}_PASSWORD`;
+  process.env[passwordEnv] = password;
+  writeFileSync(serverFile, JSON.stringify({ kind, host, port, user, passwordEnv, tls: 'disable' }));
+  return { engine, serverId, serverFile };
+}
+
 describe('SQLite folder: the clock set back between runs', () => {
   let engine: Engine;
   let source: string;
@@ -195,8 +207,7 @@ describe('PostgreSQL dump task: the clock set back a day', () => {
   });
 
   it('the incrementals after it continue the last point written; a change undone is stored, and "latest" restores the rows the database holds', async () => {
-    const engine = await testEngine({ encoderWorkers: 0, jobs: 'inline' });
-    const serverId = data(await engine.call('servers.create', { kind: 'postgres', name: 'pg', host: pg.host, port: pg.port, user: pg.user, password: pg.password, tls: 'disable' })).id;
+    const { engine, serverId, serverFile: server } = await engineFor('postgres', pg);
     const { id, backups } = await createTask(engine, serverId, 'logical');
     const of = (run: Run) => run.databases.find((d) => d.database === 'ledger')!;
     clockAhead(DAY);
@@ -211,9 +222,6 @@ describe('PostgreSQL dump task: the clock set back a day', () => {
     expect(points.find((p) => p.id === added)).toMatchObject({ parentId: full });
     expect(points.find((p) => p.id === back.pointId)).toMatchObject({ parentId: added, chainId: full });
 
-    const server = join(tempDir(), 'server.json');
-    process.env.CLOCK_BACK_PG_PASSWORD = pg.password;
-    writeFileSync(server, JSON.stringify({ kind: 'postgres', host: pg.host, port: pg.port, user: pg.user, passwordEnv: 'CLOCK_BACK_PG_PASSWORD', tls: 'disable' }));
     const r = await cli('restore', join(backups, encodeDatabaseFolder('ledger')), '--point', 'latest', '--server', server, '--database', 'ledger_latest', '--data-dir', tempDir(), '--json');
     expect(r.code, r.err || r.out).toBe(0);
     expect(pg.psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM entry', 'ledger_latest').trim()).toBe('1,2,3');
@@ -232,8 +240,7 @@ describe('MariaDB with the binary log: the clock set back a day', () => {
   });
 
   it('the next incrementals stay covered by the log, each read continues the last one (no file stored twice), and the last moment restores every row', async () => {
-    const engine = await testEngine({ encoderWorkers: 0, jobs: 'inline' });
-    const serverId = data(await engine.call('servers.create', { kind: 'mysql', name: 'till', host: db.host, port: db.port, user: db.user, password: db.password, tls: 'disable' })).id;
+    const { engine, serverId, serverFile: server } = await engineFor('mysql', db);
     const { id, backups } = await createTask(engine, serverId, 'logical');
     const of = (run: Run, name: string) => run.databases.find((d) => d.database === name)!;
     clockAhead(DAY);
@@ -257,9 +264,6 @@ describe('MariaDB with the binary log: the clock set back a day', () => {
     expect(files.length).toBeGreaterThan(0);
     expect(new Set(files).size).toBe(files.length);
 
-    const server = join(tempDir(), 'server.json');
-    process.env.CLOCK_BACK_MARIADB_PASSWORD = db.password;
-    writeFileSync(server, JSON.stringify({ kind: 'mysql', host: db.host, port: db.port, user: db.user, passwordEnv: 'CLOCK_BACK_MARIADB_PASSWORD', tls: 'disable' }));
     await restoreCommand(engine, join(backups, encodeDatabaseFolder('till')), { asOf: new Date(String(second!.meta.binlogEndAt)), serverFile: server, database: 'till_now' });
     expect(db.sql('SELECT GROUP_CONCAT(id ORDER BY id) FROM sale', 'till_now').trim()).toBe('1,2,3,4');
   }, 240_000);
