@@ -437,7 +437,8 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
       }
       case 'points': {
         const d = await withEngine(dataDir, (e) => pointsCommand(e, location(), keyFile));
-        const out = d.map((p) => ({ id: p.id, kind: p.kind, type: p.backupType, createdAt: p.createdAt, bytes: p.length }));
+        // parentId: the point each one continues (what was written after what, whatever the dates say).
+        const out = d.map((p) => ({ id: p.id, kind: p.kind, type: p.backupType, createdAt: p.createdAt, bytes: p.length, parentId: p.parentId ?? null }));
         return printData(io, json, out, () => (out.length ? out.map((p) => `${p.id}\t${p.kind}\t${p.type}\t${p.createdAt}\t${formatBytes(p.bytes)}`).join('\n') : 'No restore points.'));
       }
       case 'verify': {

@@ -390,6 +390,11 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       else startScheduled(task.id, kind, trigger);
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'scheduler error'),
+    onClockSetBack: (task, lastSlot, at) =>
+      logger.warn(
+        { taskId: task.id, lastSlot: lastSlot.toISOString(), now: at.toISOString() },
+        'the clock was set back behind the last schedule slot handled: the schedule counts from now (its next slot runs as the clock shows it)',
+      ),
   });
   events.on('tasks.changed', () => scheduler.rearmAll());
   // Test restores have their own cron per task (task.testRestore.schedule), in the task's time zone.
@@ -410,6 +415,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
         });
     },
     onError: (e, taskId) => logger.error({ err: e, taskId }, 'test-restore scheduler error'),
+    onClockSetBack: (task, lastSlot, at) =>
+      logger.warn({ taskId: task.id, lastSlot: lastSlot.toISOString(), now: at.toISOString() }, 'the clock was set back behind the last test-restore slot handled: its schedule counts from now'),
   });
   events.on('tasks.changed', () => testRestoreScheduler.rearmAll());
   /** A task with `testRestore.afterFull` proves a successful full backup right after it (a saved task; never a CLI task file's run). */

@@ -726,6 +726,8 @@ export interface RestorePoint {
   /** What the stream is (pg-custom, mysql-sql, sqlite-file, sqlite-sql, pg-globals-sql, pg-basebackup-tar). */
   format: string;
   chainId: string;
+  /** The point this one continues (an incremental's parent); null for a full (always given by the engine). What was written after what, whatever the dates say (latest-point.ts). */
+  parentId?: string | null;
   engineVersion: string;
   /** Bytes this point added to the folder: its new chunks as stored (compressed, encrypted); 0 when all were stored before. */
   bytesAdded: number;

@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import type { Location } from '../destinations/index.ts';
 import { isRepository, openRepository, type OpenOptions } from '../repository/index.ts';
 import type { DumpStream } from '../servers/connector.ts';
+import { latestPoint } from '../../shared/latest-point.ts';
 
 /** The history's reason when an incremental stored nothing: this stream, or a database dump (backup-database.ts). */
 export const UNCHANGED = 'unchanged since the last point: nothing stored';
@@ -40,11 +41,12 @@ export async function readWhole(dump: DumpStream): Promise<WholeDump> {
   };
 }
 
-/** `contentSha256` of the newest point in `folder` (or its sibling for `key`), or null. */
+/** `contentSha256` of the latest point in `folder` (or its sibling for `key`), or null. */
 export async function storedHash(folder: Location, key: Buffer | null, repoOptions: OpenOptions): Promise<string | null> {
   const hashIn = async (l: Location): Promise<string | null> => {
     if (!(await isRepository(l.backend()))) return null;
-    const newest = (await (await openRepository(l.backend(), { ...repoOptions, key })).listPoints({ skipDamaged: true })).at(-1);
+    // The latest point (latest-point.ts), not the newest by date: after a clock set back that is an older one.
+    const newest = latestPoint(await (await openRepository(l.backend(), { ...repoOptions, key })).listPoints({ skipDamaged: true }), new Date());
     return typeof newest?.meta.contentSha256 === 'string' ? newest.meta.contentSha256 : null;
   };
   return folder.readWithKey(key, hashIn).catch(() => null);

@@ -16,11 +16,11 @@ import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerpri
 import { createSealer } from '../crypto/seal.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
 import { DEFAULT_CDC, validateCdcParams, type CdcParams } from './chunker.ts';
-import { CACHED_LOCATIONS, ManifestStore, compareManifests, type DamagedPoint, type RepoContext, type RuntimeOptions, type ScannedPoint } from './context.ts';
+import { CACHED_LOCATIONS, ManifestStore, type DamagedPoint, type RepoContext, type RuntimeOptions, type ScannedPoint } from './context.ts';
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointIdTime, pointKey } from './layout.ts';
-import { latestPoint } from '../../shared/latest-point.ts';
+import { latestPoint, newestFirst } from '../../shared/latest-point.ts';
 import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
 import { deletedMeanwhile, readPoint } from './reader.ts';
@@ -291,29 +291,24 @@ export class Repository {
   }
 
   /**
-   * The point "latest" means (shared/latest-point.ts) — `latestPoint(listPoints(options), now)` —
-   * without reading every manifest: a point id begins with its creation time (FORMAT.md §1),
-   * so the rule is applied to the ids and only the chosen point's manifest is read. When that
-   * manifest cannot be read (it may be the newest point), is gone, or is not dated as its id
-   * says, the answer comes from the full listing instead, with its errors (INTEGRITY naming
-   * the unreadable points, unless `skipDamaged`). A damaged older point does not stop it.
+   * The point "latest" means (shared/latest-point.ts) among the readable points. Every manifest is
+   * read (on a remote folder the local manifest cache answers the ones read before): which point
+   * continues which is in them, not in the ids, whose dates a clock jump makes lie (an incremental
+   * written after the clock was set back is dated before the point it continues). A manifest that
+   * cannot be read and may be the latest (its id ranks above the chosen point's by the rule): the
+   * full listing's error naming it (INTEGRITY, or FORMAT_TOO_NEW), unless `skipDamaged`; an older
+   * damaged point does not stop it.
    */
   async latestPoint(now: Date, options: { skipDamaged?: boolean } = {}): Promise<PointSummary | undefined> {
-    // An id shaped like one but naming no real time (month 13: a foreign or tampered file) is left to the full listing.
-    const dated = (await this.ctx.manifests.listIds()).map((id) => ({ id, time: pointIdTime(id) }));
-    if (dated.some((d) => !Number.isFinite(d.time))) return latestPoint(await this.listPoints(options), now);
-    const chosen = latestPoint(
-      dated.map(({ id, time }) => ({ id, createdAt: new Date(time).toISOString() })),
-      now,
-    );
-    if (!chosen) return undefined;
-    try {
-      const m = await this.ctx.manifests.load(chosen.id);
-      if (Date.parse(m.info.createdAt) === pointIdTime(chosen.id)) return summarize(m);
-    } catch (e) {
-      if (!hasCode(e, 'INTEGRITY', 'FORMAT_TOO_NEW', 'NOT_FOUND')) throw e;
-    }
-    return latestPoint(await this.listPoints(options), now);
+    const { good, damaged } = await this.ctx.manifests.scan();
+    const chosen = latestPoint(good.map(scannedSummary), now);
+    if (damaged.length === 0 || options.skipDamaged) return chosen;
+    const mayBeLatest = (id: string) => {
+      const time = pointIdTime(id);
+      return !chosen || !Number.isFinite(time) || latestPoint([chosen, { id, createdAt: new Date(time).toISOString() }], now) !== chosen;
+    };
+    if (!damaged.some((d) => mayBeLatest(d.id))) return chosen;
+    return latestPoint(await this.listPoints({ ...options, reuse: true }), now);
   }
 
   async getPoint(pointId: string): Promise<PointSummary> {
@@ -343,18 +338,23 @@ export class Repository {
     return verify(this.ctx, pointId, options);
   }
 
-  /** Chains (oldest first) built from the readable points. */
+  /**
+   * Chains built from the readable points, each one's points in the order they were written
+   * (shared/latest-point.ts: a point after the points it continues; time only between unrelated
+   * ones) with its `newest` the chain's latest; the chains ordered by their newest the same way.
+   */
   async chains(options: { reuse?: boolean } = {}): Promise<ChainSummary[]> {
     const { good } = await this.ctx.manifests.scan(options);
+    const now = new Date(this.ctx.options.now());
     const byChain = new Map<string, PointSummary[]>();
-    for (const m of good) {
-      const list = byChain.get(m.info.chainId) ?? [];
-      list.push(scannedSummary(m));
-      byChain.set(m.info.chainId, list);
+    for (const m of newestFirst(good.map(scannedSummary), now).reverse()) {
+      const list = byChain.get(m.chainId) ?? [];
+      list.push(m);
+      byChain.set(m.chainId, list);
     }
     const out: ChainSummary[] = [];
     for (const [chainId, points] of byChain) {
-      const newest = points[points.length - 1]!;
+      const newest = latestPoint(points, now)!;
       out.push({
         chainId,
         backupType: newest.backupType,
@@ -363,7 +363,10 @@ export class Repository {
         newest,
       });
     }
-    return out.sort((a, b) => (a.newest.createdAt < b.newest.createdAt ? -1 : a.newest.createdAt > b.newest.createdAt ? 1 : 0));
+    const byNewest = new Map(out.map((c) => [c.newest, c]));
+    return newestFirst([...byNewest.keys()], now)
+      .reverse()
+      .map((n) => byNewest.get(n)!);
   }
 
   /** The chain an incremental of `backupType` would join now, or null (then a full is needed). */
@@ -374,11 +377,11 @@ export class Repository {
     return (await this.chains({ reuse: true })).find((c) => c.chainId === newest.chainId) ?? null;
   }
 
+  /** The latest point of `backupType` (shared/latest-point.ts): what an incremental of that type continues. */
   async newestPoint(backupType: BackupType, options: { reuse?: boolean } = {}): Promise<PointSummary | null> {
     const { good } = await this.ctx.manifests.scan(options);
-    const ofType = good.filter((m) => m.info.backupType === backupType).sort(compareManifests);
-    const last = ofType[ofType.length - 1];
-    return last ? scannedSummary(last) : null;
+    const ofType = good.filter((m) => m.info.backupType === backupType).map(scannedSummary);
+    return latestPoint(ofType, new Date(this.ctx.options.now())) ?? null;
   }
 
   /**

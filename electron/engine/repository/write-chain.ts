@@ -1,7 +1,8 @@
 /**
  * The chain a write builds on, and the base a new chunk may be stored against (FORMAT.md §9):
- * - `loadChain`: a full starts a new chain; an incremental continues the newest point of its
- *   backup type — every chunk the chain's points store, by id (reused, never stored again),
+ * - `loadChain`: a full starts a new chain; an incremental continues the latest point of its
+ *   backup type (shared/latest-point.ts: by the chain links first, so a clock set back between
+ *   two runs does not make it continue the point dated ahead) — every chunk the chain's points store, by id (reused, never stored again),
  *   the parent's refs with their stream offsets, and (format 2) the chain's resemblance
  *   sketches. No point of that type: NoChainError.
  * - `candidateAt` / `chooseBase`: a new chunk's positional candidate in the parent, overruled
@@ -10,7 +11,8 @@
  */
 import type { BackupType } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
-import { compareManifests, type RepoContext } from './context.ts';
+import { latestPoint, newestFirst } from '../../shared/latest-point.ts';
+import type { RepoContext } from './context.ts';
 import { deltaDepth, manifestLocations, type ChunkRef, type Manifest } from './manifest.ts';
 import type { ChunkLocation, PackSlot } from './pack-writer.ts';
 import { SketchIndex } from './sketch.ts';
@@ -105,15 +107,18 @@ export async function loadChain(ctx: RepoContext, opts: WritePointOptions, point
   // writer commits meanwhile makes this one a sibling of it, as between any look and the commit; one a
   // prune deletes meanwhile is caught by the fresh listing once the in-flight marker landed (writer.ts).
   const { good, damaged } = await ctx.manifests.scan({ reuse: true });
-  const ofType = good.filter((m) => m.info.backupType === opts.backupType).sort(compareManifests);
-  const newestScanned = ofType[ofType.length - 1];
-  if (!newestScanned) throw new NoChainError(opts.backupType, ctx.backend.location);
-  chain.chainId = newestScanned.info.chainId;
-  chain.parentId = newestScanned.info.id;
+  // The latest point of the type (shared/latest-point.ts): after a clock jump the newest by date is not the last one written.
+  const now = new Date(ctx.options.now());
+  const infos = good.map((m) => m.info);
+  const ofType = infos.filter((i) => i.backupType === opts.backupType);
+  const latest = latestPoint(ofType, now);
+  if (!latest) throw new NoChainError(opts.backupType, ctx.backend.location);
+  chain.chainId = latest.chainId;
+  chain.parentId = latest.id;
   // The chain's manifests whole, one at a time (the scan keeps no chunk lists; the store keeps a bounded number).
-  const newest = await ctx.manifests.load(newestScanned.info.id);
+  const newest = await ctx.manifests.load(latest.id);
   // An unreadable manifest may be a newer point, and a point of another backup type may be newer: no comparison then.
-  if (damaged.length === 0 && good[good.length - 1] === newestScanned) chain.comparable = newest;
+  if (damaged.length === 0 && latestPoint(infos, now) === latest) chain.comparable = newest;
   const slots = new Map<string, PackSlot>();
   const locate = (r: ChunkRef): ChunkLocation => {
     const key = r.id.toString('hex');
@@ -125,12 +130,16 @@ export async function loadChain(ctx: RepoContext, opts: WritePointOptions, point
     chain.known.set(key, loc);
     return loc;
   };
-  const members = ofType.filter((m) => m.info.chainId === chain.chainId);
+  // In the order they were written.
+  const members = newestFirst(
+    ofType.filter((i) => i.chainId === chain.chainId),
+    now,
+  ).reverse();
   const sketching = ctx.formatVersion >= 2 && ctx.codec.level > 0 && ctx.options.sketchBases && opts.deltaBases !== false;
   // Oldest first: a newer chunk replaces an older one under a shared super-feature.
   const index = sketching ? new SketchIndex<ChunkRef>() : null;
-  for (const scanned of members) {
-    const m = await ctx.manifests.load(scanned.info.id);
+  for (const member of members) {
+    const m = await ctx.manifests.load(member.id);
     chain.basePoints.push(m.info.id);
     for (const r of manifestLocations(m)) locate(r);
     if (!index || !m.sketches || m.sketches.size === 0) continue;

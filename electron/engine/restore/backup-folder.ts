@@ -43,6 +43,7 @@ export function toRestorePoint(p: PointSummary): RestorePoint {
     length: p.length,
     format,
     chainId: p.chainId,
+    parentId: p.parentId,
     engineVersion: p.engineVersion,
     bytesAdded: p.stats.bytesStored,
   };

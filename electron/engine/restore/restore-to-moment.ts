@@ -42,6 +42,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { hostPort, type BackupLocation, type Server } from '../../shared/domain.ts';
 import { BackstopError } from '../../shared/result.ts';
+import { newestFirst } from '../../shared/latest-point.ts';
 import { closeRead, isRepository, openRepository, type PointSummary, type Repository } from '../repository/index.ts';
 import { BINLOG_STREAM, dumpFileReplaced, logFileNumber, leftOutOfReads, logFilterNote, rewriteRefusal, storedLogFilter, unpackLogFiles, type DumpPosition, type LogReadMeta } from '../servers/mysql/binlog.ts';
 import { MysqlConnector } from '../servers/mysql/connector.ts';
@@ -95,7 +96,11 @@ function logMeta(p: PointSummary): LogReadMeta | null {
 /** Every dump of the database that a stored log chain rolls forward, with the moments it reaches. */
 export async function momentCandidates(dbRepo: Repository, logRepo: Repository | null): Promise<Candidate[]> {
   if (!logRepo) return [];
-  const logPoints = (await logRepo.listPoints()).filter((p) => logMeta(p));
+  // In the order the reads were written (latest-point.ts): after a clock set back, the oldest by date is not a chain's first read.
+  const logPoints = newestFirst(
+    (await logRepo.listPoints()).filter((p) => logMeta(p)),
+    new Date(),
+  ).reverse();
   const chains = new Map<string, PointSummary[]>();
   for (const p of logPoints) chains.set(p.chainId, [...(chains.get(p.chainId) ?? []), p]);
   const out: Candidate[] = [];

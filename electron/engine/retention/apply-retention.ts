@@ -53,8 +53,8 @@ export function unreadableDecision(d: Pick<DamagedPoint, 'id' | 'code'>): Retent
 }
 
 /** The repository's points as retention plans them (the one owner: a run, `backstop prune` and the editor's preview alike). */
-export function retentionPointsOf(points: readonly Pick<PointSummary, 'id' | 'kind' | 'createdAt' | 'chainId' | 'meta'>[]): RetentionPoint[] {
-  return points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) }));
+export function retentionPointsOf(points: readonly (Pick<PointSummary, 'id' | 'kind' | 'createdAt' | 'chainId' | 'meta'> & { parentId?: string | null })[]): RetentionPoint[] {
+  return points.map((p) => ({ id: p.id, kind: p.kind, createdAt: p.createdAt, chainId: p.chainId, parentId: p.parentId, ...(p.meta.format === PG_WAL_FORMAT ? { rollsForward: true } : {}) }));
 }
 
 /** The deleted ids as History lists them: with when each point was taken, its kind, and why the plan deleted it. */

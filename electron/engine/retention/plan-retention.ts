@@ -6,10 +6,15 @@
  * - The minimum age is minAgeHours when given (exact to the hour), else minAgeDays.
  * - No retention — nothing is deleted — when minAgeDays = 0 without minAgeHours (what the
  *   window stores for "keep everything"), or minAgeHours = 0 without keepLast.
- * - A point younger than the minimum age is kept (one dated more than an hour after `now` too,
- *   saying so: the clock was ahead when it was written, or is behind now).
+ * - "Newest" is the order the points were written in (shared/latest-point.ts `newestFirst`): a
+ *   point that continues another (`parentId`, `chainId`) is newer than it whatever their dates,
+ *   and a point dated more than an hour after `now` (written while the clock was ahead) is older
+ *   than every point not dated so — so after a clock set back, the points written since count
+ *   as the newest, not the point dated ahead.
+ * - A point younger than the minimum age is kept; so is one dated more than an hour after `now`,
+ *   saying so (the clock was ahead when it was written, or is behind now), by age and by count.
  * - With keepLast = N, the newest N points are kept whatever their age.
- * - The newest point is never deleted.
+ * - The newest point (the latest, latest-point.ts) is never deleted.
  * - A gap in the backups (the clock jumped forward — wrong NTP, a VM restored from a
  *   snapshot — or no backup was made for that long): when a point is more than twice the
  *   minimum age (and than the spacing of the two points before it) newer than the one
@@ -21,14 +26,18 @@
  *   the spacing of the newest two points) after it — the clock far ahead and no point stored
  *   since (an unchanged database's incremental stores none; `backstop prune`) — nothing is
  *   deleted by age, so a clock set a year ahead by mistake deletes nothing before it is fixed.
+ *   Gaps are looked for among the points not dated more than an hour after `now`, by date: a
+ *   point dated ahead (kept anyway) does not hold retention of the others back until its date.
  * - A full is never deleted while a kept incremental belongs to its chain.
  * - An incremental that rolls forward from the point before it (`rollsForward`: a
  *   PostgreSQL WAL point, which replays on top of every earlier point of its chain) keeps
- *   every earlier point of its chain, so such a chain is never cut in the middle (a gap
- *   would make the moments after it unreachable).
+ *   every earlier point of its chain — written before it (the points it continues) or dated
+ *   before it — so such a chain is never cut in the middle (a gap would make the moments
+ *   after it unreachable).
  * - Everything else is deleted. Every point gets exactly one decision with a reason.
  */
 import type { PointKind, Retention } from '../../shared/domain.ts';
+import { newestFirst as writtenNewestFirst } from '../../shared/latest-point.ts';
 
 export interface RetentionPoint {
   id: string;
@@ -36,6 +45,8 @@ export interface RetentionPoint {
   createdAt: string;
   /** The id of the full point that starts this point's chain (a full's own id). */
   chainId: string;
+  /** The point this one continues (an incremental's parent); null or absent for a full. */
+  parentId?: string | null;
   /** An incremental that replays on top of every earlier point of its chain (see the header). */
   rollsForward?: boolean;
 }
@@ -100,7 +111,8 @@ function unfilledGap(newestFirst: readonly RetentionPoint[], hours: number, now:
 }
 
 export function planRetention(points: readonly RetentionPoint[], policy: Retention, now: Date): RetentionDecision[] {
-  const newestFirst = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const newestFirst = writtenNewestFirst(points, now);
+  const ahead = (p: RetentionPoint) => Date.parse(p.createdAt) > now.getTime() + HOUR;
   const decisions = new Map<string, RetentionDecision>();
   const keep = (id: string, reason: string) => decisions.set(id, { id, action: 'keep', reason });
 
@@ -110,11 +122,14 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     return newestFirst.map((p) => decisions.get(p.id)!);
   }
   const cutoff = now.getTime() - hours * HOUR;
-  const gap = hours > 0 ? unfilledGap(newestFirst, hours, now) : null;
+  // By date, without the points dated ahead (kept by their own rule): gaps are in time, and one
+  // dated ahead must not pause the rest until its date comes.
+  const dated = newestFirst.filter((p) => !ahead(p)).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const gap = hours > 0 ? unfilledGap(dated, hours, now) : null;
   newestFirst.forEach((p, index) => {
     if (index === 0) keep(p.id, 'newest point');
     else if (policy.keepLast !== null && index < policy.keepLast) keep(p.id, `one of the newest ${policy.keepLast}`);
-    else if (hours > 0 && Date.parse(p.createdAt) > now.getTime() + HOUR) keep(p.id, 'taken after now: the clock was ahead when it was written, or is behind now');
+    else if (ahead(p)) keep(p.id, 'taken after now: the clock was ahead when it was written, or is behind now');
     else if (hours > 0 && Date.parse(p.createdAt) > cutoff) keep(p.id, `younger than ${describeAge(hours)}`);
   });
   // Chains: a kept incremental keeps its chain's full.
@@ -125,15 +140,16 @@ export function planRetention(points: readonly RetentionPoint[], policy: Retenti
     if (full && !decisions.has(full.id)) keep(full.id, `full needed by kept incremental ${p.id}`);
   }
   // Rolled-forward chains: a kept WAL point keeps everything before it in its chain (newest first, so the newest kept one names itself).
-  for (const p of newestFirst) {
-    if (!p.rollsForward || decisions.get(p.id)?.action !== 'keep') continue;
-    for (const q of newestFirst) {
-      if (q.chainId === p.chainId && q.createdAt < p.createdAt && !decisions.has(q.id)) keep(q.id, `replayed before kept incremental ${p.id}`);
-    }
-  }
+  // Written before it: after it in newestFirst (the points it continues are there, whatever their dates).
+  newestFirst.forEach((p, index) => {
+    if (!p.rollsForward || decisions.get(p.id)?.action !== 'keep') return;
+    newestFirst.forEach((q, at) => {
+      if (q.chainId === p.chainId && (at > index || q.createdAt < p.createdAt) && !decisions.has(q.id)) keep(q.id, `replayed before kept incremental ${p.id}`);
+    });
+  });
   // After the chains (so their reasons stand): every point before an unfilled gap stays, and with it
   // every older point its chains could need.
-  if (gap) newestFirst.slice(gap.before).forEach((p) => decisions.has(p.id) || keep(p.id, gap.reason));
+  if (gap) dated.slice(gap.before).forEach((p) => decisions.has(p.id) || keep(p.id, gap.reason));
   for (const p of newestFirst) {
     if (!decisions.has(p.id)) decisions.set(p.id, { id: p.id, action: 'delete', reason: hours > 0 ? `older than ${describeAge(hours)}` : `not one of the newest ${policy.keepLast}` });
   }

@@ -21,6 +21,7 @@
  *   and the next prune deletes the rest and collects the packs left behind.
  */
 import { hasCode } from '../../shared/result.ts';
+import { newestFirst } from '../../shared/latest-point.ts';
 import type { Location } from '../destinations/index.ts';
 import { isRepository, openRepository, type OpenOptions, type PointSummary, type Repository } from '../repository/index.ts';
 import { SERVER_FOLDER } from '../servers/index.ts';
@@ -59,11 +60,13 @@ function unneeded(p: PointSummary, needs: LogNeeds): boolean {
 }
 
 /** The decision for every read of the log (oldest first in, newest first out, as planRetention). */
-export function planLogPrune(logPoints: readonly PointSummary[], needs: LogNeeds): RetentionDecision[] {
+export function planLogPrune(logPoints: readonly PointSummary[], needs: LogNeeds, now: Date = new Date()): RetentionDecision[] {
   const decisions = new Map<string, RetentionDecision>();
-  const newest = logPoints.at(-1);
+  // The order the reads were written in (latest-point.ts): after a clock set back the newest by date is an older read.
+  const written = newestFirst(logPoints, now).reverse();
+  const newest = written.at(-1);
   const chains = new Map<string, PointSummary[]>();
-  for (const p of logPoints) chains.set(p.chainId, [...(chains.get(p.chainId) ?? []), p]);
+  for (const p of written) chains.set(p.chainId, [...(chains.get(p.chainId) ?? []), p]);
   const described = [...needs].map(([base, n]) => `${base}.${String(n).padStart(6, '0')}`).join(', ');
   for (const points of chains.values()) {
     let prefix = true;
@@ -77,7 +80,7 @@ export function planLogPrune(logPoints: readonly PointSummary[], needs: LogNeeds
       );
     }
   }
-  return [...logPoints].reverse().map((p) => decisions.get(p.id)!);
+  return [...written].reverse().map((p) => decisions.get(p.id)!);
 }
 
 /**

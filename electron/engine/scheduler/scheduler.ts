@@ -13,6 +13,14 @@
  *   fire late, after the next slot.
  * - A timer never runs a slot already handled (one that fires late, after a catch-up took
  *   its slot), unless the handled mark lies in the future (the clock was set back).
+ * - The clock set back (NTP correcting a clock that was ahead, a VM resumed from a snapshot, a
+ *   clock set by hand): node-schedule waits for the clock to show a timer's time, so the slot
+ *   armed before would come only after the jump's length, and a handled mark in the future
+ *   would make the slots the clock shows again count as done. While started, the scheduler
+ *   compares the clock with the time that passed (every minute): when it went back more than
+ *   SET_BACK_MS, each task whose handled mark now lies that far in the future counts from now
+ *   (`onClockSetBack` says so, for the log) and every timer is re-armed — the next slot the
+ *   clock shows runs, once; nothing runs at once, none twice in a burst.
  * - `pause()` disarms every timer and suppresses catch-up until `resume()`; slots that
  *   pass while paused are caught up on resume (once).
  * - `onDue` must not throw synchronously into the timer; its promise is not awaited here
@@ -44,12 +52,19 @@ export interface SchedulerDeps {
   onDue: DueHandler;
   now: () => Date;
   onError: (e: unknown, taskId: string) => void;
+  /** The clock was set back behind the task's last handled slot: it counts from `now` (see the header). */
+  onClockSetBack?: (task: Task, lastSlot: Date, now: Date) => void;
 }
+
+/** A clock set back by more than this counts as set back (NTP's small steps do not). */
+export const SET_BACK_MS = 5 * 60_000;
+const CLOCK_WATCH_MS = 60_000;
 
 export class Scheduler {
   private readonly timers = new Map<string, NodeSchedule.Job>();
   private paused = false;
   private started = false;
+  private clockWatch: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -57,12 +72,31 @@ export class Scheduler {
   start(): void {
     this.started = true;
     this.catchUp(); // arms the timers too
+    this.watchClock();
   }
 
   stop(): void {
     this.started = false;
+    if (this.clockWatch) clearInterval(this.clockWatch);
+    this.clockWatch = null;
     for (const job of this.timers.values()) job.cancel();
     this.timers.clear();
+  }
+
+  /** Every minute: the clock behind the time that passed (performance.now counts it) by more than SET_BACK_MS → catch up (see the header). */
+  private watchClock(): void {
+    if (this.clockWatch) return;
+    let clock = this.deps.now().getTime();
+    let passed = performance.now();
+    this.clockWatch = setInterval(() => {
+      const nowClock = this.deps.now().getTime();
+      const nowPassed = performance.now();
+      const behind = clock + (nowPassed - passed) - nowClock;
+      clock = nowClock;
+      passed = nowPassed;
+      if (behind > SET_BACK_MS && this.started) this.catchUp();
+    }, CLOCK_WATCH_MS);
+    this.clockWatch.unref?.();
   }
 
   get isPaused(): boolean {
@@ -95,7 +129,15 @@ export class Scheduler {
     const started: { taskId: string; kind: PointKind }[] = [];
     for (const task of this.deps.tasks()) {
       if (!task.enabled) continue;
-      const last = this.deps.state.lastSlot(task.id) ?? new Date(task.createdAt);
+      const recorded = this.deps.state.lastSlot(task.id);
+      if (recorded && recorded.getTime() > now.getTime() + SET_BACK_MS) {
+        // The clock was set back behind the last slot handled: count from now, so the slots it shows
+        // again run as they come (never all at once), instead of none until it reaches that mark.
+        this.deps.state.setLastSlot(task.id, now);
+        if (this.deps.onClockSetBack) safe(() => this.deps.onClockSetBack!(task, recorded, now), (e) => this.deps.onError(e, task.id));
+        continue;
+      }
+      const last = recorded ?? new Date(task.createdAt);
       const missed = safe(() => missedRun(task.schedule, last, now), (e) => this.deps.onError(e, task.id));
       if (!missed) continue;
       // Every slot up to now is handled by this one run.

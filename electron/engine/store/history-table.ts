@@ -240,11 +240,11 @@ export class HistoryTable {
       .run(o.kind, o.kindReason, o.status, o.pointId, o.bytesRead, o.bytesStored, o.endedAt, o.errorCode, o.errorMessage, o.checks ? JSON.stringify(o.checks) : null, o.durationMs ?? null, rowDetail(o), runId, seq);
   }
 
-  /** When the newest point of `database` that the task stored at `destination` in another run than `exceptRun` was taken (ISO), or null. */
+  /** When the last point of `database` that the task stored at `destination` in another run than `exceptRun` was taken (ISO), or null (the last recorded, whatever the clock said). */
   lastPointAt(taskId: string, database: string, destination: string, exceptRun: string): string | null {
     const row = this.db
       .prepare(
-        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY rd.ended_at DESC LIMIT 1",
+        "SELECT rd.ended_at AS at FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.run_id <> ? ORDER BY r.rowid DESC, rd.seq DESC LIMIT 1",
       )
       .get(taskId, database, destination, exceptRun) as { at: string | null } | undefined;
     return row?.at ?? null;
@@ -255,19 +255,20 @@ export class HistoryTable {
    * only, newest first, at most `limit`), and how many there are; none when this task never wrote `pointId` there.
    */
   writtenAfter(taskId: string, database: string, destination: string, pointId: string, exceptRun: string, limit = 3): { points: { pointId: string; at: string }[]; count: number } {
-    // Found by the point's id (indexed); a task's runs never overlap, so later points come from runs started later.
+    // Found by the point's id (indexed); a task's runs never overlap, so later points come from runs started later:
+    // recorded later (the runs' rowid), not dated later — a clock set back between two runs dates the later one earlier.
     const writer = this.db
       .prepare(
-        "SELECT r.started_at AS startedAt FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE rd.point_id = ? AND r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' ORDER BY r.started_at DESC LIMIT 1",
+        "SELECT r.rowid AS recorded FROM run_databases rd JOIN runs r ON r.id = rd.run_id WHERE rd.point_id = ? AND r.task_id = ? AND r.run_kind = 'backup' AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' ORDER BY r.rowid DESC LIMIT 1",
       )
-      .get(pointId, taskId, database, destination) as { startedAt: string } | undefined;
+      .get(pointId, taskId, database, destination) as { recorded: number } | undefined;
     if (!writer) return { points: [], count: 0 };
     const where = `FROM runs r JOIN run_databases rd ON rd.run_id = r.id
-      WHERE r.task_id = ? AND r.run_kind = 'backup' AND r.started_at > ? AND r.id <> ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.point_id <> ?`;
-    const args = [taskId, writer.startedAt, exceptRun, database, destination, pointId];
+      WHERE r.task_id = ? AND r.run_kind = 'backup' AND r.rowid > ? AND r.id <> ? AND rd.database = ? AND rd.destination = ? AND rd.status = 'success' AND rd.point_id IS NOT NULL AND rd.point_id <> ?`;
+    const args = [taskId, writer.recorded, exceptRun, database, destination, pointId];
     const count = (this.db.prepare(`SELECT COUNT(*) AS n ${where}`).get(...args) as { n: number }).n;
     if (count === 0) return { points: [], count: 0 };
-    const points = this.db.prepare(`SELECT rd.point_id AS pointId, rd.ended_at AS at ${where} ORDER BY rd.ended_at DESC LIMIT ?`).all(...args, limit) as { pointId: string; at: string }[];
+    const points = this.db.prepare(`SELECT rd.point_id AS pointId, rd.ended_at AS at ${where} ORDER BY r.rowid DESC, rd.seq DESC LIMIT ?`).all(...args, limit) as { pointId: string; at: string }[];
     return { points, count };
   }
 

@@ -100,23 +100,25 @@ beforeAll(async () => {
 }, 120_000);
 
 describe(`a database folder with ${OLDER + 1} points`, () => {
-  it('restore --point latest reads the newest manifest, not all of them, and restores it', async () => {
+  // "latest" reads each manifest once: which point continues which is in them, not in the ids, whose
+  // dates a clock set back makes lie (shared/latest-point.ts); the restore job reads the chosen one again.
+  it('restore --point latest reads each manifest once and restores the newest', async () => {
     const { result, reads } = await manifestReads(() => json('restore', repo, '--point', 'latest', '--server', serverFile, '--database', 'latest.db'));
     expect(result).toMatchObject({ code: 0, doc: { database: 'latest.db' } });
     expect(rows(join(folder, 'latest.db'))).toBe(3);
-    expect(new Set(reads)).toEqual(new Set([pointKey(newest)]));
-    expect(reads.length).toBeLessThanOrEqual(2);
+    expect(new Set(reads)).toEqual(new Set(ids.map(pointKey)));
+    expect(reads.length).toBeLessThanOrEqual(ids.length + 1);
   });
 
-  it('extract --point latest and verify --point latest read the newest manifest only', async () => {
+  it('extract --point latest and verify --point latest read each manifest once and take the newest', async () => {
     const out = join(scratch.dir(), 'latest.sqlite');
     const extract = await manifestReads(() => json('extract', repo, '--point', 'latest', '--out', out));
     expect(extract.result).toMatchObject({ code: 0, doc: { point: newest } });
     expect(readFileSync(out).subarray(0, 15).toString()).toBe('SQLite format 3');
-    expect(new Set(extract.reads)).toEqual(new Set([pointKey(newest)]));
+    expect(extract.reads.length).toBeLessThanOrEqual(ids.length + 1);
     const verify = await manifestReads(() => json('verify', repo, '--point', 'latest'));
     expect(verify.result).toMatchObject({ code: 0, doc: { ok: true, pointsChecked: 1 } });
-    expect(new Set(verify.reads)).toEqual(new Set([pointKey(newest)]));
+    expect(verify.reads.length).toBeLessThanOrEqual(ids.length + 1);
   });
 
   it('restore --point <id> of a point a year old reads that manifest only', async () => {
@@ -169,7 +171,7 @@ describe(`a database folder with ${OLDER + 1} points`, () => {
     const { result, reads } = await manifestReads(() => json('restore', repo, '--point', 'latest', '--server', serverFile, '--database', 'despite.db'));
     expect(result).toMatchObject({ code: 0, doc: { database: 'despite.db' } });
     expect(rows(join(folder, 'despite.db'))).toBe(3);
-    expect(new Set(reads)).toEqual(new Set([pointKey(newest)]));
+    expect(reads).toContain(pointKey(newest));
     // The window's restore dialog lists every other point and names the damaged one.
     const inspect = await inspectBackupFolder({ kind: 'local', path: repo }, null, () => Promise.resolve(null));
     expect(inspect.points.map((p) => p.id)).toEqual(ids.filter((id) => id !== bad));

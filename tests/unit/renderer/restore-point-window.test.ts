@@ -9,6 +9,7 @@ import type { BackupFolderInfo, RestorePoint } from '@shared/domain.ts';
 import { POINT_PAGE, pointWindow } from '../../../renderer/src/components/restore/point-window';
 import { installFakeBridge, removeBridge, type FakeBridge } from './fake-bridge';
 import { mountRestoreAt } from './restore-mount';
+import { formatDateTimeSeconds } from '../../../renderer/src/components/format';
 
 let fake: FakeBridge;
 beforeEach(() => {
@@ -100,5 +101,25 @@ describe('the restore-point picker with 2,000 points', () => {
     expect(one.get('[data-testid="restore-unreadable"]').text()).toContain('1 restore point in this folder cannot be read and is not listed: q9.');
     const none = await mountRestoreAt(fake, { ...info, unreadable: undefined }, []);
     expect(none.find('[data-testid="restore-unreadable"]').exists()).toBe(false);
+  });
+
+  it('after a clock set back: the "Latest" line names the last point written (it continues the full dated ahead), the list shows them by date', async () => {
+    const now = Date.now();
+    const at = (ms: number) => new Date(ms).toISOString();
+    const base = { backupType: 'logical' as const, length: 1024, format: 'sqlite-file', chainId: 'full', engineVersion: '3', bytesAdded: 10 };
+    const info: BackupFolderInfo = {
+      location: '/b/app.db', database: 'app.db', serverIdentity: 'x', serverKind: 'sqlite', encrypted: false, keyFingerprint: null, needsKey: false,
+      // As the engine lists them, by date: the full was written 40 minutes ahead, the incrementals after the correction.
+      points: [
+        { ...base, id: 'first', kind: 'incremental', createdAt: at(now - 2 * 60_000), parentId: 'full' },
+        { ...base, id: 'second', kind: 'incremental', createdAt: at(now - 60_000), parentId: 'first' },
+        { ...base, id: 'full', kind: 'full', createdAt: at(now + 40 * 60_000), parentId: null },
+      ],
+    };
+    const w = await mountRestoreAt(fake, info, []);
+    const latest = w.get('label[for="point-latest"]').text();
+    expect(latest).toContain(formatDateTimeSeconds(at(now - 60_000)));
+    expect(latest).toContain('incremental');
+    expect(w.findAll('[data-testid="restore-point"]').map((r) => r.get('input').attributes('value'))).toEqual(['full', 'second', 'first']);
   });
 });

@@ -124,10 +124,11 @@ describe('planRetention', () => {
     const later = new Date(ahead.getTime() + 49 * 3_600_000);
     const filled = [...jumped, { id: 'future2', kind: 'full' as const, createdAt: new Date(ahead.getTime() + 48 * 3_600_000).toISOString(), chainId: 'future2' }];
     expect(deleted(planRetention(filled, { minAgeDays: 2, keepLast: null }, later))).toEqual([...hourly.map((p) => p.id), 'future'].sort());
-    // The clock comes back: the point from the future is kept and says why; the rest keep their reasons.
+    // The clock comes back: the point from the future is kept and says why (it is not the newest: the point written since is); the rest keep their reasons.
     const back = planRetention([...jumped, { id: 'back', kind: 'full' as const, createdAt: now.toISOString(), chainId: 'back' }], { minAgeDays: 2, keepLast: null }, now);
     expect(deleted(back)).toEqual([]);
-    expect(back.find((x) => x.id === 'future')).toEqual({ id: 'future', action: 'keep', reason: 'newest point' });
+    expect(back.find((x) => x.id === 'future')).toEqual({ id: 'future', action: 'keep', reason: 'taken after now: the clock was ahead when it was written, or is behind now' });
+    expect(back[0]).toEqual({ id: 'back', action: 'keep', reason: 'newest point' });
     const twoAhead = [...jumped, { id: 'future0', kind: 'full' as const, createdAt: new Date(ahead.getTime() - 3_600_000).toISOString(), chainId: 'future0' }];
     expect(planRetention(twoAhead, { minAgeDays: 2, keepLast: null }, now).find((x) => x.id === 'future0')).toEqual({ id: 'future0', action: 'keep', reason: 'taken after now: the clock was ahead when it was written, or is behind now' });
     // Daily points, a week of failures, one good run: keeping 2 days deletes nothing yet.

@@ -31,6 +31,7 @@ function setup(tasks: Task[]) {
   const due: { taskId: string; kind: PointKind; trigger: RunTrigger; at: string }[] = [];
   const missedRanges: { since: string; latest: string }[] = [];
   const errors: unknown[] = [];
+  const setBacks: { taskId: string; lastSlot: string; now: string }[] = [];
   const scheduler = new Scheduler({
     tasks: () => tasks,
     state,
@@ -40,10 +41,11 @@ function setup(tasks: Task[]) {
     },
     now: () => new Date(),
     onError: (e) => errors.push(e),
+    onClockSetBack: (task, lastSlot, now) => setBacks.push({ taskId: task.id, lastSlot: lastSlot.toISOString(), now: now.toISOString() }),
   });
   // node-schedule keeps one process-wide timer list: a job left armed by a failing test would hold up the next tests' jobs.
   onTestFinished(() => scheduler.stop());
-  return { scheduler, state, due, errors, db, missedRanges };
+  return { scheduler, state, due, errors, db, missedRanges, setBacks };
 }
 
 describe('Scheduler', () => {
@@ -146,6 +148,44 @@ describe('Scheduler', () => {
     expect(preview).toEqual(expected);
     const localDays = due.map((d) => new Date(d.at).toLocaleDateString('en-CA', { timeZone: 'Europe/Berlin' }));
     expect(new Set(localDays).size).toBe(3);
+    scheduler.stop();
+  });
+
+  it('the clock set back a day while running (NTP fixing a clock that was ahead): the next slot runs when the clock shows it, once — not a day late, not in a burst — and it is said', async () => {
+    vi.setSystemTime(new Date('2026-05-02T01:00:00Z'));
+    const { scheduler, due, state, setBacks } = setup([makeTask({ schedule: { full: '0 2 * * *', incremental: null, timezone: 'UTC' }, createdAt: '2026-05-02T01:00:00.000Z' })]);
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(17 * 3600_000); // 18:00: the 02:00 full ran, the next timer waits for 03 May 02:00
+    expect(due.map((d) => d.at)).toEqual(['2026-05-02T02:00:00.000Z']);
+    // The clock was a day ahead: it is set back to 01 May 18:00 (the timers' own clock does not move).
+    vi.setSystemTime(new Date('2026-05-01T18:00:00Z'));
+    await vi.advanceTimersByTimeAsync(10 * 3600_000); // to 02 May 04:00 by the clock, 10 hours later
+    expect(setBacks).toEqual([{ taskId: 't1', lastSlot: '2026-05-02T02:00:00.000Z', now: '2026-05-01T18:01:00.000Z' }]);
+    expect(due.map((d) => [d.kind, d.trigger, d.at])).toEqual([
+      ['full', 'schedule', '2026-05-02T02:00:00.000Z'],
+      ['full', 'schedule', '2026-05-02T02:00:00.000Z'], // 24 hours after the first: the 02:00 the clock shows again
+    ]);
+    await vi.advanceTimersByTimeAsync(24 * 3600_000);
+    expect(due.map((d) => d.at).slice(2)).toEqual(['2026-05-03T02:00:00.000Z']);
+    expect(state.lastSlot('t1')?.toISOString()).toBe('2026-05-03T02:00:00.000Z');
+    scheduler.stop();
+  });
+
+  it('the clock set back while Backstop was closed: the start counts from now (nothing runs at once), and a few seconds back is not a set-back', async () => {
+    vi.setSystemTime(new Date('2026-05-01T10:30:00Z'));
+    const { scheduler, due, state, setBacks } = setup([makeTask({ schedule: { full: null, incremental: '0 * * * *', timezone: 'UTC' } })]);
+    state.setLastSlot('t1', new Date('2026-05-01T15:00:00Z')); // handled while the clock was five hours ahead
+    scheduler.start();
+    expect(due).toEqual([]);
+    expect(setBacks).toEqual([{ taskId: 't1', lastSlot: '2026-05-01T15:00:00.000Z', now: '2026-05-01T10:30:00.000Z' }]);
+    await vi.advanceTimersByTimeAsync(60 * 60_000); // 11:30: the 11:00 slot ran, once
+    expect(due.map((d) => [d.trigger, d.at])).toEqual([['schedule', '2026-05-01T11:00:00.000Z']]);
+    // A step of a few seconds back (NTP) right after a slot: that slot does not run again.
+    await vi.advanceTimersByTimeAsync(30 * 60_000); // 12:00:00 fires
+    vi.setSystemTime(new Date(Date.now() - 3_000));
+    await vi.advanceTimersByTimeAsync(2 * 60_000);
+    expect(due.map((d) => d.at)).toEqual(['2026-05-01T11:00:00.000Z', '2026-05-01T12:00:00.000Z']);
+    expect(setBacks).toHaveLength(1);
     scheduler.stop();
   });
 

@@ -1,9 +1,11 @@
 /**
  * What "latest" restores when a point is dated after now (written while the clock was ahead,
- * corrected since): the newest point not dated more than an hour after now.
+ * corrected since): the newest point not dated more than an hour after now; and when the clock
+ * was set back between two points of a chain: the one that continues the other, whatever the
+ * dates; `newestFirst` takes the points in that order.
  */
 import { describe, expect, it } from 'vitest';
-import { latestPoint } from '../../../electron/shared/latest-point.ts';
+import { latestPoint, newestFirst } from '../../../electron/shared/latest-point.ts';
 
 const now = new Date('2026-12-06T12:00:00.000Z');
 const at = (id: string, createdAt: string) => ({ id, createdAt });
@@ -20,5 +22,36 @@ describe('latestPoint', () => {
     expect(latestPoint([...usual, at('soon', '2026-12-06T12:30:00.000Z')], now)?.id).toBe('soon');
     // This clock is behind every point (set back by mistake): the newest.
     expect(latestPoint(usual, new Date('2025-01-01T00:00:00.000Z'))?.id).toBe('b');
+  });
+
+  it('a point another point continues is never the latest, whatever the dates: the clock set back 40 minutes, or a day', () => {
+    const full = { id: 'full', createdAt: '2026-12-06T12:30:00.000Z', parentId: null, chainId: 'full' };
+    const first = { id: 'first', createdAt: '2026-12-06T11:55:00.000Z', parentId: 'full', chainId: 'full' };
+    const second = { id: 'second', createdAt: '2026-12-06T11:58:00.000Z', parentId: 'first', chainId: 'full' };
+    expect(latestPoint([first, second, full], now)?.id).toBe('second');
+    expect(newestFirst([first, second, full], now).map((p) => p.id)).toEqual(['second', 'first', 'full']);
+    // The full dated a day ahead, its incremental (written after the correction) a day before it.
+    const ahead = { ...full, createdAt: '2026-12-07T11:00:00.000Z' };
+    expect(latestPoint([first, ahead], now)?.id).toBe('first');
+    // Its parent pruned: the chain's full is still one it continues.
+    expect(latestPoint([ahead, { ...second, parentId: 'gone' }], now)?.id).toBe('second');
+    // Two incrementals of one parent (an older Backstop continued the point dated ahead): the later one.
+    const sibling = { id: 'sibling', createdAt: '2026-12-06T11:59:00.000Z', parentId: 'full', chainId: 'full' };
+    expect(latestPoint([full, first, sibling], now)?.id).toBe('sibling');
+  });
+
+  it('newestFirst: unrelated points by the same rule (one dated ahead after those not), each point before the ones it continues; a loop of links comes last', () => {
+    const points = [
+      { id: 'a', createdAt: '2026-12-01T02:00:00.000Z', parentId: null, chainId: 'a' },
+      { id: 'a1', createdAt: '2026-12-02T02:00:00.000Z', parentId: 'a', chainId: 'a' },
+      { id: 'ahead', createdAt: '2027-12-05T02:00:00.000Z', parentId: null, chainId: 'ahead' },
+      { id: 'b', createdAt: '2026-12-05T02:00:00.000Z', parentId: null, chainId: 'b' },
+      { id: 'b1', createdAt: '2026-12-04T02:00:00.000Z', parentId: 'b', chainId: 'b' },
+      { id: 'x', createdAt: '2026-12-06T00:00:00.000Z', parentId: 'y', chainId: 'x' },
+      { id: 'y', createdAt: '2026-12-06T00:00:01.000Z', parentId: 'x', chainId: 'x' },
+    ];
+    expect(newestFirst(points, now).map((p) => p.id)).toEqual(['b1', 'b', 'a1', 'a', 'ahead', 'y', 'x']);
+    expect(latestPoint(points, now)?.id).toBe('b1');
+    expect(latestPoint(points.slice(5), now)?.id).toBe('y');
   });
 });
