@@ -6,7 +6,8 @@
  * by this Backstop against real servers: the app database migrates with every task, run and key;
  * every point verifies and restores with its rows and database-level properties (an old MariaDB
  * dump, which did not record the database's character set, says so instead of silently taking
- * the server's defaults); the key exports; the tasks run on (the SQLite ones as incrementals of
+ * the server's defaults, and a MariaDB incremental's re-dump names the earlier Backstop as a reason
+ * its old dump has no log position); the key exports; the tasks run on (the SQLite ones as incrementals of
  * the old chains in their old folders; a full upgrades the folder to format 2 and the old points
  * still restore); and a folder whose format is newer than this Backstop knows is refused by
  * every command and by a backup with FORMAT_TOO_NEW, nothing in it changed.
@@ -15,7 +16,10 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFi
 import { join, relative } from 'node:path';
 import Database from 'libsql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logCoverage } from '../../../electron/engine/backup/log-coverage.ts';
+import { prepareDestination } from '../../../electron/engine/backup/prepare-destination.ts';
 import { createEngine } from '../../../electron/engine/index.ts';
+import { LocalBackend } from '../../../electron/engine/storage/local-backend.ts';
 import { KeychainSecretStore } from '../../../electron/engine/secrets/index.ts';
 import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
 import { oneJsonDocument, runBackstop } from '../../fixtures/cli.ts';
@@ -212,6 +216,14 @@ describe('upgrading from the first release (0.1.0)', () => {
     const points = await backstop('points', join(BK, 'files-plain/~4eotes.db'));
     expect(points.doc.map((p: { kind: string }) => p.kind)).toEqual(['full', 'incremental', 'incremental', 'full']);
     expect((await backstop('verify', join(BK, 'files-plain/~4eotes.db'))).doc).toMatchObject({ ok: true, pointsChecked: 4 });
+  });
+
+  it('a MariaDB incremental after the upgrade re-dumps, saying the old dump recorded no log position because an earlier Backstop took it', async () => {
+    const prep = await prepareDestination(new LocalBackend(join(FIXTURE, 'backups/maria-plain/~43rm')), { key: null, backupType: 'logical', requestedKind: 'incremental' });
+    expect(prep.kind).toBe('incremental');
+    expect(await logCoverage(prep, new LocalBackend(join(tempDir(), 'binlog')), {})).toBe(
+      'the last dump of this database has no binary-log position (it was taken by an earlier Backstop, which did not record it, or while the log was off or unreadable)',
+    );
   });
 
   it('a folder written by a newer Backstop (format 3) is refused by every command and by a backup, nothing in it changed', async () => {
