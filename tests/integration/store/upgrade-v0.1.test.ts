@@ -173,7 +173,7 @@ describe('upgrading from the first release (0.1.0)', () => {
       expect(my.sql(`SELECT GROUP_CONCAT(CONCAT(id, ':', n) ORDER BY id) FROM ${name}.people`).trim()).toBe(rows);
       const [charset, collation] = my.sql(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}'`).trim().split('\t');
       expect(r.doc.notes).toContain(
-        `This backup was taken by an earlier Backstop, which did not record the source database's default character set, collation and comment: "${name}" was created with this server's defaults (${charset}, ${collation}). Its tables and routines keep their own character sets and collations. If the source database had other defaults or a comment, set them: ALTER DATABASE \`${name}\` CHARACTER SET … COLLATE … COMMENT '…'; (backups taken from now on record them).`,
+        `This backup was taken by an earlier Backstop, which did not record the source database's default character set, collation and comment: "${name}" has ${charset}, ${collation} (this server's defaults, unless the dump's routines set others). Its tables and routines keep their own character sets and collations. If the source database had other defaults or a comment, set them: ALTER DATABASE \`${name}\` CHARACTER SET … COLLATE … COMMENT '…'; (backups taken from now on record them).`,
       );
       expect(my.sql(`SELECT CCSA.CHARACTER_SET_NAME FROM information_schema.TABLES T JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY CCSA ON CCSA.COLLATION_NAME = T.TABLE_COLLATION WHERE T.TABLE_SCHEMA = '${name}'`).trim()).toBe('utf8mb4');
     }

@@ -449,6 +449,17 @@ export class MysqlConnector implements Connector {
     return { tables, counts, checks: [check] };
   }
 
+  /** A database's default character set and collation now (null when the server does not say). */
+  private async databaseDefaults(database: string, signal?: AbortSignal): Promise<{ charset: string; collation: string } | null> {
+    const rows = await this.query(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = X'${Buffer.from(database, 'utf8').toString('hex')}';`, {
+      signal,
+      action: `reading the options of database "${database}"`,
+      fallback: 'RESTORE_FAILED',
+    }).catch(() => []);
+    const [charset, collation] = rows[0] ?? [];
+    return charset && collation ? { charset, collation } : null;
+  }
+
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
     checkMysqlDatabaseName(database);
     await this.query(`DROP DATABASE IF EXISTS ${quoteMysqlIdent(database)};`, { signal: opts.signal, action: `dropping database "${database}"`, fallback: 'RESTORE_FAILED' });
@@ -868,8 +879,7 @@ export class MysqlConnector implements Connector {
       // Backstop's own session: string literals use backslash escapes whatever the server's sql_mode.
       `SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '');
        CREATE DATABASE ${quoteMysqlIdent(database)}${options ? ` ${databaseOptionClauses(options)}` : ''};
-       SELECT @@lower_case_table_names;
-       ${options ? '' : `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = X'${Buffer.from(database, 'utf8').toString('hex')}';`}`,
+       SELECT @@lower_case_table_names;`,
       { action: `creating database "${database}"`, fallback: 'RESTORE_FAILED' },
     ).catch((e: unknown) => {
       rewriter.destroy();
@@ -912,9 +922,8 @@ export class MysqlConnector implements Connector {
         progress.finish();
         // Tables without transactions are not in the dump's snapshot: the copy says so (non-transactional.ts).
         const unsnapped = nonTransactionalNote(database, tables.tables);
-        const defaults = created[1]?.[0] && created[1][1] ? { charset: created[1][0], collation: created[1][1] } : null;
         const notes = [
-          ...(options ? [] : [unrecordedOptionsNote(database, defaults)]),
+          ...(options ? [] : [unrecordedOptionsNote(database, await this.databaseDefaults(database, opts.signal))]),
           ...(unsnapped ? [unsnapped] : []),
           ...(await this.engineNotes(database, tables.tables, opts.signal)),
           ...(await this.definerNotes(database, opts.signal)),

@@ -67,12 +67,13 @@ export function databaseOptionClauses(o: MysqlDatabaseOptions): string {
 
 /**
  * The restore note for a dump without the header (taken by the first Backstop release, before
- * the options were recorded): the new database got the target server's defaults, which may not
- * be the source's — said, never silent (docs/RESTORE.md, "Upgrading").
+ * the options were recorded): the new database got the target server's defaults (or what the
+ * dump's per-routine ALTER DATABASE lines set), which may not be the source's — said, never
+ * silent, with the defaults it has after the load (README, "Upgrading").
  */
 export function unrecordedOptionsNote(database: string, defaults: { charset: string; collation: string } | null): string {
-  const got = defaults ? ` (${defaults.charset}, ${defaults.collation})` : '';
-  return `This backup was taken by an earlier Backstop, which did not record the source database's default character set, collation and comment: "${database}" was created with this server's defaults${got}. Its tables and routines keep their own character sets and collations. If the source database had other defaults or a comment, set them: ALTER DATABASE \`${database.replace(/`/g, '``')}\` CHARACTER SET … COLLATE … COMMENT '…'; (backups taken from now on record them).`;
+  const got = defaults ? `has ${defaults.charset}, ${defaults.collation}` : 'has';
+  return `This backup was taken by an earlier Backstop, which did not record the source database's default character set, collation and comment: "${database}" ${got} (this server's defaults, unless the dump's routines set others). Its tables and routines keep their own character sets and collations. If the source database had other defaults or a comment, set them: ALTER DATABASE \`${database.replace(/`/g, '``')}\` CHARACTER SET … COLLATE … COMMENT '…'; (backups taken from now on record them).`;
 }
 
 export function dumpHeader(o: MysqlDatabaseOptions): Buffer {
