@@ -43,7 +43,7 @@ export async function logCoverage(prep: PreparedDestination, logFolder: Backend,
   }
 }
 
-const NO_POSITION = 'the last dump of this database has no binary-log position (it was taken while the log was off or unreadable)';
+const NO_POSITION = 'the last dump of this database has no binary-log position (it was taken by an earlier Backstop, which did not record it, or while the log was off or unreadable)';
 const NOT_STORED = 'the binary log since the full is not stored yet';
 
 function dumpedFile(dumped: Record<string, unknown> | undefined): { base: string; n: number } | null {

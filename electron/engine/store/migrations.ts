@@ -270,4 +270,15 @@ export const MIGRATIONS: readonly string[] = [
     owner       TEXT NOT NULL
   ) STRICT;
   `,
+  // 19: History rows of PostgreSQL's server-level streams (globals.sql, base.tar) that migration 7
+  //     could not recognise, having no stored task to find the server's kind by: the runs of task
+  //     files (`backstop backup --config`, task id `file-…`) and of deleted tasks, which the first
+  //     release recorded like databases (so History counted globals.sql as one). Only backup runs;
+  //     a MySQL/MariaDB database name cannot hold a dot, and an SQLite file or PostgreSQL database
+  //     named exactly so is as unlikely as migration 7 took it to be.
+  `
+  UPDATE run_databases SET server_stream = 1
+   WHERE server_stream = 0 AND database IN ('globals.sql', 'base.tar')
+     AND run_id IN (SELECT r.id FROM runs r WHERE r.run_kind = 'backup' AND r.task_id NOT IN (SELECT id FROM tasks));
+  `,
 ];

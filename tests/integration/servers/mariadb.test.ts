@@ -303,13 +303,15 @@ describe('database-level options (server default latin1)', () => {
     }
   });
 
-  test('a backup taken before the header existed restores as before, without touching the source', async () => {
+  test('a backup taken before the header existed restores as before, without touching the source, and its notes say the server defaults were used', async () => {
     const text = readFileSync(await dumpOf('shop'), 'utf8');
     const old = text.replace(/^-- backstop-database-options .*\n(\/\*.*ALTER DATABASE.*\n)+/, '');
     expect(old).not.toContain('backstop-database-options');
     const before = mariadbFidelity(latin, 'shop');
-    await latinConnector().restore('shop_old', Readable.from([old]), 'logical');
+    const report = await latinConnector().restore('shop_old', Readable.from([old]), 'logical');
     try {
+      const [charset, collation] = latin.sql("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_old'").trim().split('\t');
+      expect(report.notes).toEqual([expect.stringContaining(`"shop_old" has ${charset}, ${collation} (this server's defaults, unless the dump's routines set others).`)]);
       expect(latin.sql("SELECT COUNT(*) FROM shop_old.notes").trim()).toBe('2');
       expect(mariadbFidelity(latin, 'shop')).toEqual(before);
     } finally {

@@ -141,11 +141,43 @@ describe('an upgrade that fails part-way', () => {
     raw.exec("PRAGMA user_version = 17; INSERT INTO notification_deliveries (at, event, channel, target, status, attempts, channel_id) VALUES ('2026-12-06T02:00:00.000Z', 'run-failed', 'webhook', 'https://hooks.example.com', 'failed', 9, 'c1');");
     raw.close();
     const db = openAppDatabase(path);
-    expect(schemaVersion(db)).toBe(18);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
     expect(db.prepare('SELECT event, status, attempts, channel_id FROM notification_deliveries').all()).toEqual([{ event: 'run-failed', status: 'failed', attempts: 9, channel_id: 'c1' }]);
     const columns = (db.prepare('PRAGMA table_info(notification_outbox)').all() as { name: string }[]).map((c) => c.name);
     expect(columns).toEqual(['id', 'queued_at', 'event', 'channel', 'channel_id', 'target', 'receiver', 'fingerprint', 'task_id', 'run_id', 'payload', 'attempts', 'progress', 'owner']);
     expect(db.prepare('SELECT count(*) AS n FROM notification_outbox').get()).toMatchObject({ n: 0 });
+    db.close();
+  });
+});
+
+describe('the first release’s History (schema 5) upgraded', () => {
+  it('marks PostgreSQL’s globals.sql and base.tar rows of task-file runs and deleted tasks as server streams, as those of stored tasks; databases stay databases', () => {
+    const path = join(tempDir(), 'backstop.db');
+    const raw = new Database(path);
+    for (const step of MIGRATIONS.slice(0, 5)) raw.exec(step);
+    const at = '2026-11-20T02:00:00.000Z';
+    raw.exec(`PRAGMA user_version = 5;
+      INSERT INTO servers (id, name, kind, config, password_ref, created_at, updated_at) VALUES ('s1', 'PG', 'postgres', '{}', NULL, '${at}', '${at}');
+      INSERT INTO tasks (id, name, server_id, config, enabled, created_at, updated_at) VALUES ('t1', 'nightly', 's1', '{}', 1, '${at}', '${at}');`);
+    const run = (id: string, taskId: string, names: string[]) => {
+      raw.prepare("INSERT INTO runs (id, task_id, task_name, trigger, requested_kind, status, started_at) VALUES (?, ?, 'x', 'cli', 'full', 'success', ?)").run(id, taskId, at);
+      names.forEach((n, i) => raw.prepare("INSERT INTO run_databases (run_id, seq, database, destination, kind, status, started_at) VALUES (?, ?, ?, 'local:/b', 'full', 'success', ?)").run(id, i + 1, n, at));
+    };
+    run('stored', 't1', ['shop', 'globals.sql']);
+    run('file', 'file-cli-pg', ['shop', 'Sales', 'globals.sql']);
+    run('deleted', 'a-deleted-task', ['shop', 'base.tar']);
+    raw.close();
+    const db = openAppDatabase(path);
+    const rows = db.prepare('SELECT run_id AS run, database, server_stream AS stream FROM run_databases ORDER BY run_id, seq').all() as { run: string; database: string; stream: number }[];
+    expect(rows.map(({ run, database, stream }) => ({ run, database, stream }))).toEqual([
+      { run: 'deleted', database: 'shop', stream: 0 },
+      { run: 'deleted', database: 'base.tar', stream: 1 },
+      { run: 'file', database: 'shop', stream: 0 },
+      { run: 'file', database: 'Sales', stream: 0 },
+      { run: 'file', database: 'globals.sql', stream: 1 },
+      { run: 'stored', database: 'shop', stream: 0 },
+      { run: 'stored', database: 'globals.sql', stream: 1 },
+    ]);
     db.close();
   });
 });

@@ -30,7 +30,7 @@
  *   (ANSI_QUOTES, NO_BACKSLASH_ESCAPES): grants.sql is in the form every server reads.
  * - snapshot: not offered (needs file access on the server host); `support` says why.
  * - restore: CREATE DATABASE with the options from the backup's header (the server's
- *   defaults for older backups; DATABASE_EXISTS if taken), stream into the client with the
+ *   defaults for older backups, said in the notes; DATABASE_EXISTS if taken), stream into the client with the
  *   dump's per-routine `ALTER DATABASE \`source\`` lines aimed at the new database, DROP
  *   the new database if anything fails. Progress is bytes of the stream consumed. On a
  *   target with lower_case_table_names ≠ 0, tables whose names differ only in case fail
@@ -82,7 +82,7 @@ import type {
 } from '../connector.ts';
 import { countingStream, ProgressReporter } from '../progress.ts';
 import { owningSource, stopIfCanceled, withoutHalfRestore } from '../restore-guard.ts';
-import { databaseOptionClauses, dumpHeader, DumpRewriter, type MysqlDatabaseOptions } from './database-options.ts';
+import { databaseOptionClauses, dumpHeader, DumpRewriter, unrecordedOptionsNote, type MysqlDatabaseOptions } from './database-options.ts';
 import { accountsQuery, accountsScript, accountsScriptOfBatch, accountsToBackUp, applyAccounts, existingAccountsQuery, MARIADB_ACCOUNTS_BATCH, parseAccounts } from './accounts.ts';
 import type { ApplyGlobalsReport } from '../postgres/apply-globals.ts';
 import { CaseClashGuard } from './case-clash.ts';
@@ -447,6 +447,17 @@ export class MysqlConnector implements Connector {
       ? { name: 'CHECK TABLE', ok: true, detail: `${tables.length} table(s) checked, no errors` }
       : { name: 'CHECK TABLE', ok: false, detail: failures.slice(0, 10).join('; ') };
     return { tables, counts, checks: [check] };
+  }
+
+  /** A database's default character set and collation now (null when the server does not say). */
+  private async databaseDefaults(database: string, signal?: AbortSignal): Promise<{ charset: string; collation: string } | null> {
+    const rows = await this.query(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = X'${Buffer.from(database, 'utf8').toString('hex')}';`, {
+      signal,
+      action: `reading the options of database "${database}"`,
+      fallback: 'RESTORE_FAILED',
+    }).catch(() => []);
+    const [charset, collation] = rows[0] ?? [];
+    return charset && collation ? { charset, collation } : null;
   }
 
   async dropDatabase(database: string, opts: OperationOptions = {}): Promise<void> {
@@ -912,6 +923,7 @@ export class MysqlConnector implements Connector {
         // Tables without transactions are not in the dump's snapshot: the copy says so (non-transactional.ts).
         const unsnapped = nonTransactionalNote(database, tables.tables);
         const notes = [
+          ...(options ? [] : [unrecordedOptionsNote(database, await this.databaseDefaults(database, opts.signal))]),
           ...(unsnapped ? [unsnapped] : []),
           ...(await this.engineNotes(database, tables.tables, opts.signal)),
           ...(await this.definerNotes(database, opts.signal)),

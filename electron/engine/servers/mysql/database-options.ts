@@ -29,6 +29,8 @@
  * - Given the source's name, a trigger's header written with it (`TRIGGER shop.tr … ON
  *   shop.item`, trigger-header.ts) loses it, so the trigger goes on the restored table.
  * - Everything else passes through byte for byte.
+ * - A dump without the header (the first release's) restores with the target's defaults, and
+ *   the restore says so in its notes (`unrecordedOptionsNote`).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackstopError } from '../../../shared/result.ts';
@@ -61,6 +63,17 @@ export function databaseOptionClauses(o: MysqlDatabaseOptions): string {
   checkNames(o);
   const comment = o.comment ? ` /*M!100500 COMMENT ${literal(o.comment)} */` : '';
   return `/*!40100 CHARACTER SET ${o.charset} COLLATE ${o.collation} */${comment}`;
+}
+
+/**
+ * The restore note for a dump without the header (taken by the first Backstop release, before
+ * the options were recorded): the new database got the target server's defaults (or what the
+ * dump's per-routine ALTER DATABASE lines set), which may not be the source's — said, never
+ * silent, with the defaults it has after the load (README, "Upgrading").
+ */
+export function unrecordedOptionsNote(database: string, defaults: { charset: string; collation: string } | null): string {
+  const got = defaults ? `has ${defaults.charset}, ${defaults.collation}` : 'has';
+  return `This backup was taken by an earlier Backstop, which did not record the source database's default character set, collation and comment: "${database}" ${got} (this server's defaults, unless the dump's routines set others). Its tables and routines keep their own character sets and collations. If the source database had other defaults or a comment, set them: ALTER DATABASE \`${database.replace(/`/g, '``')}\` CHARACTER SET … COLLATE … COMMENT '…'; (backups taken from now on record them).`;
 }
 
 export function dumpHeader(o: MysqlDatabaseOptions): Buffer {
