@@ -50,7 +50,14 @@ async function claimRoot(): Promise<void> {
       writeFileSync(join(LOCK, 'pid'), String(process.pid));
       return;
     } catch {
-      const pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8').trim() || 0);
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8').trim() || 0);
+      } catch {
+        // Its owner has not written its pid yet (or removed the lock meanwhile): look again.
+        await new Promise((r) => setTimeout(r, 200));
+        if (i < 600) continue;
+      }
       let alive = false;
       try {
         alive = pid > 0 && process.kill(pid, 0);
