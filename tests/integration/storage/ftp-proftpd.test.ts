@@ -7,11 +7,15 @@
  *  - a DBA's task: Test connection, full and incremental of a SQLite folder, the points,
  *    the restore browser, restore, verify, retention deleting the old chain and GC its packs;
  *  - a full quota: DISK_FULL naming the fix, nothing left on the server;
- *  - the server restarting (sessions dropped) between and during calls.
+ *  - the server restarting (sessions dropped) between calls and mid-run;
+ *  - a missing file (ProFTPD resets the RETR's data connection before its 550 arrives);
+ *  - settings DBAs meet, each on a folder or user of the same daemon: AllowOverwrite off,
+ *    MaxStoreFileSize, MaxClientsPerUser.
  * Root only (ProFTPD chroots its virtual users).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Location } from '../../../electron/engine/destinations/index.ts';
 import { openRepository } from '../../../electron/engine/repository/index.ts';
@@ -96,8 +100,24 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     } finally {
       await implicit.stop();
     }
-    // The requirement is on: ProFTPD logged no data connection without a resumed session.
-    expect(server.logs()).not.toMatch(/did not reuse SSL session/);
+    // Every data connection Backstop opened so far resumed its session; the requirement is on:
+    // a client that does not resume has its data connection refused.
+    expect(server.logs()).toContain('client reused TLS session for data connection');
+    expect(server.logs()).not.toContain('client did not reuse TLS session');
+    const raw = new Client(5_000);
+    try {
+      await raw.connect(server.host, server.port);
+      await raw.useTLS({ rejectUnauthorized: false });
+      await raw.login(FTP_USER, FTP_PASSWORD);
+      await raw.useDefaultSettings();
+      const ftp = raw.ftp as unknown as { tlsSessionStore: unknown; socket: { getSession(): unknown } };
+      ftp.tlsSessionStore = undefined;
+      ftp.socket.getSession = () => undefined;
+      await raw.list('/').catch(() => undefined); // basic-ftp tries LIST after the refused MLSD
+      expect(server.logs()).toContain('client did not reuse TLS session, rejecting data connection');
+    } finally {
+      raw.close();
+    }
   });
 
   it("a DBA's task: Test connection, full and incremental, points, the restore browser, restore, verify, retention and GC", async () => {
