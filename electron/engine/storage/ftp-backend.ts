@@ -17,12 +17,17 @@
  *   a byte on the data connection (basic-ftp's socket timeout), with STORAGE (retried).
  * - get with a range: REST <offset> + RETR (one data connection per read, however long the
  *   range), keeping `length` bytes in one buffer of that size; a transfer that runs far
- *   past them is stopped by closing that connection.
+ *   past them is stopped by closing that connection. A read that fails without a 550 (a
+ *   data connection reset instead, or REST past the end refused) asks the file's size:
+ *   none → NOT_FOUND, a range past the end → empty.
  * - list: recursive MLSD where the server has it, LIST otherwise (basic-ftp picks); a LIST
  *   line's time is not usable (no zone, minute or year), so each file's modification time is
  *   then asked with MDTM: garbage collection and the temp-file sweep go by it.
  * - FTP runs one transfer per control connection: a pool of up to `connections` logged-in
- *   connections serves concurrent calls; a connection that failed is closed, not reused.
+ *   connections serves concurrent calls; a connection that failed, or that the server closed
+ *   while it was idle (its idle timeout, a restart), is closed, not reused. A login refused
+ *   for the server's connection limit while others of the pool are open shrinks the pool to
+ *   those (the call waits for one of them).
  * - TLS certificates: a certificate the system trusts for `host` is accepted; any other
  *   (self-signed, expired, another host's) only when its SHA-256 fingerprint equals
  *   `certificateFingerprint`, and then data connections are held to that certificate too.
@@ -33,10 +38,10 @@
  * - Tasks use `createFtpBackend`: the backend in a RetryBackend, so a call cut by a lost
  *   control connection (reset, stall, server restart) is repeated on a fresh connection.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
-import type { Client, FileInfo } from 'basic-ftp';
+import type { Client, FileInfo, FTPContext } from 'basic-ftp';
 import { BackstopError } from '../../shared/result.ts';
 import { AlreadyThereError, assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
 import { basicFtp, classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
@@ -84,6 +89,8 @@ export class FtpBackend implements Backend, LeftoverSweeper {
   private readonly idle: Client[] = [];
   private readonly waiting: ((c: Client | null) => void)[] = [];
   private open = 0;
+  /** At most this many connections (`connections`; lowered when the server refuses more). */
+  private limit: number;
   private closed = false;
   private readonly madeDirs = new Set<string>();
   /** Temp files of failed uploads whose cleanup could not reach the server: removed before the next call's work. */
@@ -91,6 +98,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
 
   constructor(private readonly options: FtpBackendOptions) {
     this.root = ftpRoot(options.root);
+    this.limit = options.connections ?? 4;
     const scheme = options.tls === 'implicit' ? 'ftps' : 'ftp';
     this.location = `${scheme}://${options.user}@${options.host}:${options.port}${this.root === '/' ? '' : this.root}`;
   }
@@ -145,6 +153,22 @@ export class FtpBackend implements Backend, LeftoverSweeper {
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     assertValidKey(key);
     if (range && range.length === 0) return Buffer.alloc(0);
+    try {
+      return await this.read(key, range);
+    } catch (e) {
+      if (e instanceof BackstopError && e.code === 'NOT_FOUND') throw e;
+      // Not every server answers a missing file or a range past the end with a reply the
+      // client sees: ProFTPD answers RETR of a missing file with 550 but resets the data
+      // connection it has just opened (the reset reaches the client first), and REST past the
+      // end with 554. The file's size, asked on another connection, tells.
+      const size = await this.withClient('stat', key, (c) => this.size(c, key)).catch(() => undefined);
+      if (size === null) throw new BackstopError('NOT_FOUND', `read of "${key}" at ${this.location} failed: there is no such file on the server.`, { cause: e });
+      if (range && size !== undefined && range.offset >= size) return Buffer.alloc(0);
+      throw e;
+    }
+  }
+
+  private read(key: string, range?: ByteRange): Promise<Buffer> {
     return this.withClient('read', key, async (client) => {
       // A ranged read lands in one buffer of its length (no second copy at the end).
       const into = range ? Buffer.allocUnsafe(range.length) : null;
@@ -339,17 +363,30 @@ export class FtpBackend implements Backend, LeftoverSweeper {
 
   private async acquire(): Promise<Client> {
     if (this.closed) throw new BackstopError('STORAGE', `${this.location} is closed.`);
-    const c = this.idle.pop();
-    if (c) {
-      c.ftp.socket.ref();
-      return c;
+    // A pooled connection the server has closed meanwhile (its idle timeout: ProFTPD's
+    // TimeoutIdle, vsftpd's idle_session_timeout; a restart) is dropped, never handed out:
+    // each one would fail a call (and use up one of its retries).
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      if (!c.closed) {
+        c.ftp.socket.ref();
+        return c;
+      }
+      c.close();
+      this.open--;
     }
-    if (this.open < (this.options.connections ?? 4)) {
+    if (this.open < this.limit) {
       this.open++;
       try {
         return await this.connect();
       } catch (e) {
         this.open--;
+        // The server allows this user or computer fewer connections than the pool holds: the
+        // pool shrinks to the connections it has, and this call takes one of them (idle by
+        // now, or the next one released).
+        if (this.open > 0 && classifyFtpError(e).kind === 'busy') {
+          this.limit = this.open;
+          return this.acquire();
+        }
         this.wakeOne();
         throw e;
       }
@@ -395,7 +432,11 @@ export class FtpBackend implements Backend, LeftoverSweeper {
           throw e instanceof basicFtp().FTPError ? new FtpTlsRefusedError(e.message) : e;
         });
       }
-      if (o.tls !== 'none') client.ftp.tlsOptions = this.checkCertificate(client.ftp.socket as TLSSocket);
+      if (o.tls !== 'none') {
+        const pin = this.checkCertificate(client.ftp.socket as TLSSocket);
+        client.ftp.tlsOptions = { host: o.host, servername: isIp(o.host) ? undefined : o.host, ...(pin ? { rejectUnauthorized: false } : {}) };
+        if (pin) holdDataConnectionsTo(client.ftp, pin);
+      }
       await client.login(o.user, o.password);
       await client.useDefaultSettings();
       return client;
@@ -405,26 +446,55 @@ export class FtpBackend implements Backend, LeftoverSweeper {
     }
   }
 
-  /** Accepts the control connection's certificate or throws; returns the TLS options that hold data connections to it. */
-  private checkCertificate(socket: TLSSocket): ConnectionOptions {
+  /** Accepts the control connection's certificate or throws; returns the pinned fingerprint (normalized) when the pin accepted it, null when the system trusts it. */
+  private checkCertificate(socket: TLSSocket): string | null {
     const o = this.options;
     const cert = socket.getPeerCertificate(true) as PeerCertificate;
     const seen = cert.fingerprint256 ?? '';
     const pin = o.certificateFingerprint ? normalizeFingerprint(o.certificateFingerprint) : null;
     if (pin) {
       if (normalizeFingerprint(seen) !== pin) throw new FtpCertificateError('changed', seen, socket.authorizationError?.toString());
-      // Data connections: the pinned certificate is the only trust anchor, and its fingerprint is checked again.
-      const pem = new X509Certificate(cert.raw).toString();
-      return {
-        host: o.host,
-        ca: [pem],
-        rejectUnauthorized: true,
-        checkServerIdentity: (_host, c) => (normalizeFingerprint(c.fingerprint256) === pin ? undefined : new FtpCertificateError('changed', c.fingerprint256)),
-      };
+      return pin;
     }
     if (!socket.authorized) throw new FtpCertificateError('untrusted', seen, socket.authorizationError?.toString());
-    return { host: o.host, servername: isIp(o.host) ? undefined : o.host };
+    return null;
   }
+}
+
+/**
+ * Holds every TLS data connection of `ftp` to the pinned certificate: one that resumes the
+ * control connection's TLS session is that server's (only it holds the session's keys); any
+ * other has its certificate's fingerprint checked when the handshake is done, and is
+ * destroyed before a byte of the transfer passes if it is not the pinned one. Not by a CA check (`ca: [the pinned
+ * certificate]`): a data connection resumes the control connection's TLS session (ProFTPD,
+ * and vsftpd's require_ssl_reuse, refuse one that does not), and a resumed session carries
+ * the control handshake's verdict ("self-signed": nothing vouched for the certificate then),
+ * so every transfer failed; nor can a CA check accept an expired certificate or one issued
+ * for another name, which a pin does. (basic-ftp sets `dataSocket` once per transfer.)
+ */
+function holdDataConnectionsTo(ftp: FTPContext, pin: string): void {
+  const accessor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(ftp) as object, 'dataSocket');
+  if (!accessor?.get || !accessor.set) throw new Error('basic-ftp has no dataSocket accessor to hold data connections to the pinned certificate');
+  const { get, set } = accessor;
+  Object.defineProperty(ftp, 'dataSocket', {
+    configurable: true,
+    get: () => get.call(ftp) as unknown,
+    set: (socket: unknown) => {
+      if (isTlsSocket(socket)) {
+        socket.prependOnceListener('secureConnect', () => {
+          // A resumed session shows no certificate, and needs none: only the server that showed the pinned one on the control connection holds its keys.
+          if (socket.isSessionReused()) return;
+          const seen = socket.getPeerCertificate().fingerprint256 ?? '';
+          if (normalizeFingerprint(seen) !== pin) socket.destroy(new FtpCertificateError('changed', seen));
+        });
+      }
+      set.call(ftp, socket);
+    },
+  });
+}
+
+function isTlsSocket(socket: unknown): socket is TLSSocket {
+  return typeof (socket as Partial<TLSSocket> | undefined)?.getPeerCertificate === 'function';
 }
 
 function isIp(host: string): boolean {

@@ -2,8 +2,10 @@
  * FTP(S) failures: what they mean (`classifyFtpError`, also used by "Test connection" for
  * its hint) and the BackstopError a DBA can act on (`ftpError`).
  *
- * Contract: 530 → AUTH_FAILED (or "TLS required" when the server says it needs
- * encryption); 552/452, or any 45x/55x reply whose text says the disk or quota is full
+ * Contract: 530/421 saying the server's connection limit is reached → STORAGE (retryable,
+ * the hint names the server settings); 530 → AUTH_FAILED (or "TLS required" when the server says it needs
+ * encryption); a 45x/55x saying the file is too large (ProFTPD's MaxStoreFileSize: 552) →
+ * PERMISSION_DENIED naming the limit; 552/452, or any 45x/55x reply whose text says the disk or quota is full
  * (ftp-srv and others answer a write's ENOSPC with a plain 550) → DISK_FULL; 550 on read/stat/list → NOT_FOUND, on other steps
  * → PERMISSION_DENIED; 553 → PERMISSION_DENIED; a refused AUTH TLS or a certificate not
  * accepted → AUTH_FAILED (changing a setting fixes it, retrying does not); network,
@@ -57,6 +59,8 @@ export type FtpErrorKind =
   | 'passive'
   | 'timeout'
   | 'no-space'
+  | 'too-large'
+  | 'busy'
   | 'denied'
   | 'not-found'
   | 'other';
@@ -70,12 +74,18 @@ export interface FtpErrorInfo {
 const READS = new Set(['read', 'stat', 'list']);
 /** A reply text that says the server's disk or the user's quota is full. */
 const NO_SPACE = /ENOSPC|EDQUOT|no space left|disk (is )?full|quota exceeded|exceeds? (the |your )?quota|insufficient (storage|disk space)/i;
+/** A reply text that says the file is larger than the server accepts (ProFTPD's MaxStoreFileSize: "552 Transfer aborted. File too large"). */
+const TOO_LARGE = /EFBIG|file (is )?too (large|big)|maximum (file|upload) size/i;
+/** A reply text that says the server's connection limit is reached (ProFTPD: "530 Sorry, the maximum number of clients (2) for this user are already connected."; vsftpd, Pure-FTPd: "421 Too many connections"). */
+const BUSY = /maximum number of (allowed )?(clients|connections|users)|too many (connections|clients|users|sessions)|connection limit/i;
 
 export function classifyFtpError(e: unknown, op = ''): FtpErrorInfo {
   if (e instanceof BackstopError && e.cause !== undefined) return classifyFtpError(e.cause, op);
   if (e instanceof FtpCertificateError) return { kind: e.problem === 'changed' ? 'certificate-changed' : 'certificate-untrusted', fingerprint: e.fingerprint };
   if (e instanceof FtpTlsRefusedError) return { kind: 'tls-refused' };
   if (e instanceof basicFtp().FTPError) {
+    if ((e.code === 530 || e.code === 421) && BUSY.test(e.message)) return { kind: 'busy' };
+    if (e.code >= 450 && e.code < 560 && TOO_LARGE.test(e.message)) return { kind: 'too-large' };
     if (e.code === 530 || e.code === 534 || e.code === 521) return { kind: /tls|ssl|encrypt|secure/i.test(e.message) || e.code !== 530 ? 'tls-required' : 'login' };
     if (e.code === 552 || e.code === 452 || (e.code >= 450 && e.code < 560 && NO_SPACE.test(e.message))) return { kind: 'no-space' };
     if (e.code === 553) return { kind: 'denied' };
@@ -106,6 +116,8 @@ const CODES: Record<FtpErrorKind, ErrorCode> = {
   passive: 'STORAGE',
   timeout: 'STORAGE',
   'no-space': 'DISK_FULL',
+  'too-large': 'PERMISSION_DENIED',
+  busy: 'STORAGE',
   denied: 'PERMISSION_DENIED',
   'not-found': 'NOT_FOUND',
   other: 'STORAGE',
@@ -123,6 +135,8 @@ const FIX: Partial<Record<FtpErrorKind, string>> = {
   timeout: 'The FTP server stopped answering (a hung server, or a network that dropped the connection without a reset): check that it runs and is reachable from this computer. The call is retried on a new connection.',
   passive: "The server's passive data port could not be reached: open the server's passive port range in its firewall, or check its passive address setting.",
   'no-space': 'Free space on the server or raise the FTP user\'s quota.',
+  'too-large': 'The server refuses files this large (an upload size limit, such as ProFTPD\'s MaxStoreFileSize or a NAS\'s per-file limit): Backstop uploads files of up to about 40 MiB; allow at least 64 MiB.',
+  busy: 'The server limits how many connections this FTP user or computer may have open at once (ProFTPD MaxClientsPerUser / MaxClientsPerHost, vsftpd max_per_ip, Pure-FTPd -c / -C): allow at least 8 (Backstop opens up to 4 per database folder it writes, and runs 2 backups at once by default), or lower "Backups running at once" in Settings.',
   denied: 'Give the FTP user permission to create, rename and delete files in the folder.',
 };
 
@@ -138,7 +152,7 @@ export function ftpError(op: string, key: string, location: string, e: unknown):
 /** The one "Test connection" hint naming the most likely fix. */
 export function ftpProbeHint(failures: { info: FtpErrorInfo | null }[]): string | undefined {
   const infos = failures.map((f) => f.info).filter((i): i is FtpErrorInfo => i !== null);
-  const order: FtpErrorKind[] = ['certificate-changed', 'certificate-untrusted', 'tls-refused', 'tls-required', 'tls-handshake', 'login', 'dns', 'unreachable', 'passive', 'timeout', 'no-space', 'denied'];
+  const order: FtpErrorKind[] = ['certificate-changed', 'certificate-untrusted', 'tls-refused', 'tls-required', 'tls-handshake', 'busy', 'login', 'dns', 'unreachable', 'passive', 'timeout', 'no-space', 'too-large', 'denied'];
   for (const kind of order) {
     const info = infos.find((i) => i.kind === kind);
     if (!info) continue;

@@ -39,3 +39,29 @@ describe('classifyFtpError: full disk and quota', () => {
     expect(aborted).toMatchObject({ code: 'STORAGE', retryable: true });
   });
 });
+
+describe('classifyFtpError: server limits', () => {
+  it.each([
+    [530, '530 Sorry, the maximum number of clients (2) for this user are already connected.'],
+    [530, '530 Sorry, the maximum number of clients (5) from your host are already connected.'],
+    [421, '421 There are too many connections from your internet address.'],
+    [421, '421 Too many connections (3) from this IP'],
+  ])('%i "%s" is the connection limit (retryable STORAGE naming the settings), not a wrong password', (code, message) => {
+    expect(classifyFtpError(reply(code, message), 'upload')).toEqual({ kind: 'busy' });
+    const e = ftpError('upload', 'packs/p', 'ftp://u@h:21/b', reply(code, message));
+    expect(e).toMatchObject({ code: 'STORAGE', retryable: true });
+    expect(e.message).toContain('MaxClientsPerUser / MaxClientsPerHost, vsftpd max_per_ip, Pure-FTPd -c / -C');
+  });
+
+  it('530 Login incorrect stays a login failure', () => {
+    expect(classifyFtpError(reply(530, '530 Login incorrect.'), 'upload')).toEqual({ kind: 'login' });
+  });
+
+  it("552 File too large (ProFTPD's MaxStoreFileSize) is the upload size limit, PERMISSION_DENIED, not a full disk", () => {
+    const e = ftpError('upload', 'packs/p', 'ftp://u@h:21/b', reply(552, '552 Transfer aborted. File too large'));
+    expect(classifyFtpError(reply(552, '552 Transfer aborted. File too large'), 'upload')).toEqual({ kind: 'too-large' });
+    expect(e.code).toBe('PERMISSION_DENIED');
+    expect(e.message).toContain('allow at least 64 MiB');
+  });
+});
+
