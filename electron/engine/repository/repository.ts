@@ -20,7 +20,7 @@ import { CACHED_LOCATIONS, ManifestStore, type DamagedPoint, type RepoContext, t
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointIdTime, pointKey } from './layout.ts';
-import { latestPoint, newestFirst } from '../../shared/latest-point.ts';
+import { latestPoint, newestFirst, type OrderedPoint } from '../../shared/latest-point.ts';
 import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
 import { deletedMeanwhile, readPoint } from './reader.ts';
@@ -295,19 +295,23 @@ export class Repository {
    * read (on a remote folder the local manifest cache answers the ones read before): which point
    * continues which is in them, not in the ids, whose dates a clock jump makes lie (an incremental
    * written after the clock was set back is dated before the point it continues). A manifest that
-   * cannot be read and may be the latest (its id ranks above the chosen point's by the rule): the
+   * cannot be read and may be the latest (dated by its id, it ranks above the chosen point by the
+   * rule among the readable points; one a readable point continues does not): the
    * full listing's error naming it (INTEGRITY, or FORMAT_TOO_NEW), unless `skipDamaged`; an older
    * damaged point does not stop it.
    */
   async latestPoint(now: Date, options: { skipDamaged?: boolean } = {}): Promise<PointSummary | undefined> {
     const { good, damaged } = await this.ctx.manifests.scan();
-    const chosen = latestPoint(good.map(scannedSummary), now);
+    const readable = good.map(scannedSummary);
+    const chosen = latestPoint(readable, now);
     if (damaged.length === 0 || options.skipDamaged) return chosen;
-    const mayBeLatest = (id: string) => {
-      const time = pointIdTime(id);
-      return !chosen || !Number.isFinite(time) || latestPoint([chosen, { id, createdAt: new Date(time).toISOString() }], now) !== chosen;
-    };
-    if (!damaged.some((d) => mayBeLatest(d.id))) return chosen;
+    // Each unreadable one as its id dates it, among all the readable ones (not beside the chosen alone): one that
+    // a readable point continues is not the latest, and a point dated ahead ranks by what it continues.
+    const times = damaged.map((d) => ({ id: d.id, time: pointIdTime(d.id) }));
+    if (chosen && times.every((d) => Number.isFinite(d.time))) {
+      const dated = times.map((d) => ({ id: d.id, createdAt: new Date(d.time).toISOString() }));
+      if (latestPoint<OrderedPoint>([...readable, ...dated], now) === chosen) return chosen;
+    }
     return latestPoint(await this.listPoints({ ...options, reuse: true }), now);
   }
 

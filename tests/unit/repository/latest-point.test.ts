@@ -74,6 +74,17 @@ describe('Repository.latestPoint', () => {
     expect((await (await r.open()).repo.latestPoint(now, { skipDamaged: true }))?.id).toBe(r.ids[0]);
   });
 
+  it('read with a clock two hours behind the writer\'s: an older damaged manifest (a readable point continues it) does not stop "latest", which is the last point written', async () => {
+    const t = now.getTime();
+    const r = await repoWith([t - 4 * HOUR, t - 3 * HOUR, t - 2 * HOUR, t - 5 * 60_000]);
+    const file = join(r.dir, pointKey(r.ids[1]!));
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3]! ^= 0xff;
+    writeFileSync(file, bytes);
+    // The last point is dated more than an hour after this clock; the damaged one is continued by the next.
+    expect((await (await r.open()).repo.latestPoint(new Date(t - 2 * HOUR)))?.id).toBe(r.ids[3]);
+  });
+
   it('a file in points/ shaped like an id but naming no real time (month 13): no crash, the full listing names it', async () => {
     const r = await repoWith([now.getTime() - HOUR]);
     const foreign = '20261301T000000000Z-0123abcd';
