@@ -152,6 +152,56 @@ describe('the written order on histories without a clock jump', () => {
     expect(differed).toBeGreaterThan(0);
   });
 
+  it('a foreign or tampered folder (links in loops, to missing points, to itself; dates ahead and behind): every point once, "latest" first, each point before those it continues outside a loop', () => {
+    let checked = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = random(seed);
+      const n = 1 + Math.floor(r() * 40);
+      const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+      const pick = () => (r() < 0.15 ? 'missing' : ids[Math.floor(r() * n)]!);
+      const now = new Date('2026-12-06T12:00:00.000Z');
+      const points = ids.map((id) => ({
+        id,
+        createdAt: new Date(now.getTime() + Math.floor((r() - 0.7) * 10 * 24) * HOUR).toISOString(),
+        parentId: r() < 0.3 ? null : pick(),
+        chainId: r() < 0.5 ? id : pick(),
+      }));
+      const order = newestFirst(points, now);
+      const context = `seed ${seed}`;
+      expect(new Set(order).size, context).toBe(n);
+      expect(order.length, context).toBe(n);
+      expect(latestPoint(points, now), context).toBe(order[0]);
+      // Outside a loop, a point comes before every point it continues.
+      const at = new Map(order.map((p, i) => [p.id, i]));
+      const reaches = (from: string, to: string) => {
+        const seen = new Set<string>();
+        const todo = [from];
+        while (todo.length > 0) {
+          const id = todo.pop()!;
+          if (id === to) return true;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const p = points.find((q) => q.id === id);
+          if (p) for (const next of [p.parentId, p.chainId]) if (next && next !== id) todo.push(next);
+        }
+        return false;
+      };
+      const links = (p: (typeof points)[number]) => [p.parentId, p.chainId].filter((q): q is string => !!q && q !== p.id && at.has(q));
+      const onLoop = (x: (typeof points)[number]) => links(x).some((q) => reaches(q, x.id));
+      let kept = 0;
+      for (const p of points) {
+        // Continued (transitively) by a point on a loop: it waits with the loop, after the rest, by date.
+        if (points.some((x) => onLoop(x) && reaches(x.id, p.id))) continue;
+        for (const q of links(p)) {
+          expect(at.get(p.id)!, `${context}: ${p.id} after ${q}, which it continues`).toBeLessThan(at.get(q)!);
+          kept++;
+        }
+      }
+      checked += kept;
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
   it('stays O(n log n): 20,000 points in hourly chains, weekly fulls, ordered in well under a second each', () => {
     const points: Point[] = [];
     const start = Date.parse('2020-01-01T00:00:00.000Z');
