@@ -350,8 +350,9 @@ export class Repository {
   async chains(options: { reuse?: boolean } = {}): Promise<ChainSummary[]> {
     const { good } = await this.ctx.manifests.scan(options);
     const now = new Date(this.ctx.options.now());
+    const written = newestFirst(good.map(scannedSummary), now);
     const byChain = new Map<string, PointSummary[]>();
-    for (const m of newestFirst(good.map(scannedSummary), now).reverse()) {
+    for (const m of [...written].reverse()) {
       const list = byChain.get(m.chainId) ?? [];
       list.push(m);
       byChain.set(m.chainId, list);
@@ -367,10 +368,10 @@ export class Repository {
         newest,
       });
     }
-    const byNewest = new Map(out.map((c) => [c.newest, c]));
-    return newestFirst([...byNewest.keys()], now)
-      .reverse()
-      .map((n) => byNewest.get(n)!);
+    // Where each chain's newest stands in the order of every point (its links weigh in: ranked alone, a newest
+    // dated ahead of this clock would lose what it continues), oldest first.
+    const at = new Map(written.map((p, i) => [p.id, i]));
+    return out.sort((a, b) => at.get(b.newest.id)! - at.get(a.newest.id)!);
   }
 
   /** The chain an incremental of `backupType` would join now, or null (then a full is needed). */
