@@ -15,6 +15,7 @@ import { planRetention, type RetentionPoint } from '../../../electron/engine/ret
 import { newPointId } from '../../../electron/engine/repository/layout.ts';
 import type { Retention } from '../../../electron/shared/domain.ts';
 import { dateOrderPlan } from '../retention/date-order-plan.ts';
+import { rng } from '../repository/helpers.ts';
 
 const HOUR = 3_600_000;
 
@@ -23,17 +24,8 @@ interface Point extends RetentionPoint {
   backupType: 'logical' | 'snapshot';
 }
 
-/** mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the repository tests; the seed spread first (xorshift32 starts low from small seeds). */
+const random = (seed: number) => rng(Math.imul(seed, 0x9e3779b1));
 
 const byDateNewestFirst = (a: Point, b: Point) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 
