@@ -20,7 +20,7 @@ import { CACHED_LOCATIONS, ManifestStore, type DamagedPoint, type RepoContext, t
 import { decideGarbage, isLiveMarker, type InflightMarker } from './gc.ts';
 import { decodeVersionedHeader, encodeHeader, type HeaderBody } from './header.ts';
 import { FORMAT_VERSION, OLDEST_FORMAT_VERSION, HEADER_KEY, INFLIGHT_PREFIX, PACKS_PREFIX, packIdFromKey, packKey, pointIdTime, pointKey } from './layout.ts';
-import { latestPoint, newestFirst } from '../../shared/latest-point.ts';
+import { latestPoint, newestFirst, type OrderedPoint } from '../../shared/latest-point.ts';
 import { missingPoints, startRead } from './inflight-marker.ts';
 import { manifestLocations } from './manifest.ts';
 import { deletedMeanwhile, readPoint } from './reader.ts';
@@ -295,19 +295,23 @@ export class Repository {
    * read (on a remote folder the local manifest cache answers the ones read before): which point
    * continues which is in them, not in the ids, whose dates a clock jump makes lie (an incremental
    * written after the clock was set back is dated before the point it continues). A manifest that
-   * cannot be read and may be the latest (its id ranks above the chosen point's by the rule): the
+   * cannot be read and may be the latest (dated by its id, it ranks above the chosen point by the
+   * rule among the readable points; one a readable point continues does not): the
    * full listing's error naming it (INTEGRITY, or FORMAT_TOO_NEW), unless `skipDamaged`; an older
    * damaged point does not stop it.
    */
   async latestPoint(now: Date, options: { skipDamaged?: boolean } = {}): Promise<PointSummary | undefined> {
     const { good, damaged } = await this.ctx.manifests.scan();
-    const chosen = latestPoint(good.map(scannedSummary), now);
+    const readable = good.map(scannedSummary);
+    const chosen = latestPoint(readable, now);
     if (damaged.length === 0 || options.skipDamaged) return chosen;
-    const mayBeLatest = (id: string) => {
-      const time = pointIdTime(id);
-      return !chosen || !Number.isFinite(time) || latestPoint([chosen, { id, createdAt: new Date(time).toISOString() }], now) !== chosen;
-    };
-    if (!damaged.some((d) => mayBeLatest(d.id))) return chosen;
+    // Each unreadable one as its id dates it, among all the readable ones (not beside the chosen alone): one that
+    // a readable point continues is not the latest, and a point dated ahead ranks by what it continues.
+    const times = damaged.map((d) => ({ id: d.id, time: pointIdTime(d.id) }));
+    if (chosen && times.every((d) => Number.isFinite(d.time))) {
+      const dated = times.map((d) => ({ id: d.id, createdAt: new Date(d.time).toISOString() }));
+      if (latestPoint<OrderedPoint>([...readable, ...dated], now) === chosen) return chosen;
+    }
     return latestPoint(await this.listPoints({ ...options, reuse: true }), now);
   }
 
@@ -346,8 +350,9 @@ export class Repository {
   async chains(options: { reuse?: boolean } = {}): Promise<ChainSummary[]> {
     const { good } = await this.ctx.manifests.scan(options);
     const now = new Date(this.ctx.options.now());
+    const written = newestFirst(good.map(scannedSummary), now);
     const byChain = new Map<string, PointSummary[]>();
-    for (const m of newestFirst(good.map(scannedSummary), now).reverse()) {
+    for (const m of [...written].reverse()) {
       const list = byChain.get(m.chainId) ?? [];
       list.push(m);
       byChain.set(m.chainId, list);
@@ -363,10 +368,10 @@ export class Repository {
         newest,
       });
     }
-    const byNewest = new Map(out.map((c) => [c.newest, c]));
-    return newestFirst([...byNewest.keys()], now)
-      .reverse()
-      .map((n) => byNewest.get(n)!);
+    // Where each chain's newest stands in the order of every point (its links weigh in: ranked alone, a newest
+    // dated ahead of this clock would lose what it continues), oldest first.
+    const at = new Map(written.map((p, i) => [p.id, i]));
+    return out.sort((a, b) => at.get(b.newest.id)! - at.get(a.newest.id)!);
   }
 
   /** The chain an incremental of `backupType` would join now, or null (then a full is needed). */

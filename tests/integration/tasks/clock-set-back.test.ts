@@ -193,6 +193,37 @@ describe('SQLite folder: the clock set back between runs', () => {
     expect((await storedPoints(backups, 'ledger.db')).map((p) => p.id).sort()).toEqual([last, old[1]!, ahead].sort());
     expect(await latestAmounts(backups)).toEqual([1, 2, 3, 7, 8]);
   });
+
+  it('no jump, read with a clock two hours behind the writer\'s (another machine): "latest" is the last point written, not last week\'s chain, and a prune by count keeps this week\'s', async () => {
+    await start();
+    const { id, backups } = await createTask(engine, serverId, 'snapshot');
+    const folder = join(backups, encodeDatabaseFolder('ledger.db'));
+    const t0 = Date.now();
+    const at = async (ago: number, kind: 'full' | 'incremental', amount: number) => {
+      if (ago > 0) vi.useFakeTimers({ toFake: ['Date'], now: t0 - ago });
+      else vi.useRealTimers();
+      if (amount) ledger(`INSERT INTO entry (amount) VALUES (${amount})`);
+      return (await ok(engine, id, kind)).databases[0]!.pointId!;
+    };
+    // Last week's chain, then this week's: its last incremental written just now.
+    const full1 = await at(8 * DAY, 'full', 0);
+    const inc1 = await at(7 * DAY + 60 * MINUTE, 'incremental', 41);
+    const full2 = await at(DAY, 'full', 42);
+    const inc2a = await at(3 * 60 * MINUTE, 'incremental', 43);
+    const inc2b = await at(0, 'incremental', 44);
+    expect((await storedPoints(backups, 'ledger.db')).find((p) => p.id === inc2b)).toMatchObject({ parentId: inc2a, chainId: full2 });
+
+    // This machine's clock two hours behind: the last point is dated more than an hour after its now.
+    clockAhead(-120 * MINUTE);
+    expect(await latestAmounts(backups)).toEqual([1, 2, 3, 41, 42, 43, 44]);
+    const byCount = await cli('prune', folder, '--min-age', '0d', '--keep-last', '2', '--data-dir', tempDir(), '--json');
+    expect(byCount.code, byCount.err).toBe(0);
+    const counted = oneJsonDocument(byCount.out) as { plan: { id: string; action: string; reason: string }[]; deleted: string[] };
+    expect(counted.plan[0]).toEqual({ id: inc2b, action: 'keep', reason: 'newest point' });
+    expect(counted.deleted.sort()).toEqual([full1, inc1].sort());
+    expect((await storedPoints(backups, 'ledger.db')).map((p) => p.id).sort()).toEqual([full2, inc2a, inc2b].sort());
+    expect(await latestAmounts(backups)).toEqual([1, 2, 3, 41, 42, 43, 44]);
+  });
 });
 
 describe('PostgreSQL dump task: the clock set back a day', () => {

@@ -18,8 +18,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** A repository with points written at `times` (ms), and its folder. */
-async function repoWith(times: number[]): Promise<{ dir: string; ids: string[]; open: () => Promise<{ repo: Repository; reads: string[] }> }> {
+/** A repository with points written at `times` (ms) — fulls at the first and at the indexes `fulls` names —, and its folder. */
+async function repoWith(times: number[], fulls: number[] = []): Promise<{ dir: string; ids: string[]; open: (clock?: number) => Promise<{ repo: Repository; reads: string[] }> }> {
   const t = await tempDir();
   cleanups.push(t.cleanup);
   let now = times[0] ?? 0;
@@ -27,9 +27,9 @@ async function repoWith(times: number[]): Promise<{ dir: string; ids: string[]; 
   const ids: string[] = [];
   for (const [i, at] of times.entries()) {
     now = at;
-    ids.push((await repo.writePoint(pieces(Buffer.from(`point ${i}`)), pointOpts({ kind: i === 0 ? 'full' : 'incremental' }))).id);
+    ids.push((await repo.writePoint(pieces(Buffer.from(`point ${i}`)), pointOpts({ kind: i === 0 || fulls.includes(i) ? 'full' : 'incremental' }))).id);
   }
-  const open = async () => {
+  const open = async (clock?: number) => {
     const backend = new LocalBackend(t.path);
     const reads: string[] = [];
     const get = backend.get.bind(backend);
@@ -37,7 +37,7 @@ async function repoWith(times: number[]): Promise<{ dir: string; ids: string[]; 
       if (key.startsWith('points/')) reads.push(key);
       return get(key, ...rest);
     });
-    return { repo: await openRepository(backend, FAST), reads };
+    return { repo: await openRepository(backend, clock === undefined ? FAST : { ...FAST, now: () => clock }), reads };
   };
   return { dir: t.path, ids, open };
 }
@@ -72,6 +72,29 @@ describe('Repository.latestPoint', () => {
     expect(e).toMatchObject({ code: 'INTEGRITY', message: expect.stringContaining(`cannot be read: ${r.ids[1]}.`) });
     expect(e.message).toContain(`Readable points here (newest last): ${r.ids[0]}; restore one of them by its id.`);
     expect((await (await r.open()).repo.latestPoint(now, { skipDamaged: true }))?.id).toBe(r.ids[0]);
+  });
+
+  it('read with a clock two hours behind the writer\'s: an older damaged manifest (a readable point continues it) does not stop "latest", which is the last point written', async () => {
+    const t = now.getTime();
+    const r = await repoWith([t - 4 * HOUR, t - 3 * HOUR, t - 2 * HOUR, t - 5 * 60_000]);
+    const file = join(r.dir, pointKey(r.ids[1]!));
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3]! ^= 0xff;
+    writeFileSync(file, bytes);
+    // The last point is dated more than an hour after this clock; the damaged one is continued by the next.
+    expect((await (await r.open()).repo.latestPoint(new Date(t - 2 * HOUR)))?.id).toBe(r.ids[3]);
+  });
+
+  it('with this clock two hours behind the writer\'s, chains() orders this week\'s chain (its last point dated ahead) after last week\'s, as "latest" does', async () => {
+    const t = now.getTime();
+    const r = await repoWith([t - 8 * 24 * HOUR, t - 7 * 24 * HOUR, t - 24 * HOUR, t - 3 * HOUR, t - 5 * 60_000], [2]);
+    const { repo } = await r.open(t - 2 * HOUR);
+    const chains = await repo.chains();
+    expect(chains.map((c) => [c.chainId, c.newest.id])).toEqual([
+      [r.ids[0], r.ids[1]],
+      [r.ids[2], r.ids[4]],
+    ]);
+    expect((await repo.latestPoint(new Date(t - 2 * HOUR)))?.id).toBe(chains.at(-1)!.newest.id);
   });
 
   it('a file in points/ shaped like an id but naming no real time (month 13): no crash, the full listing names it', async () => {

@@ -189,6 +189,50 @@ describe('Scheduler', () => {
     scheduler.stop();
   });
 
+  it('the clock set back a day while paused: nothing runs while paused, the resume counts from now (nothing at once), then each slot runs once as the clock shows it', async () => {
+    vi.setSystemTime(new Date('2026-05-02T10:30:00Z'));
+    const { scheduler, due, state, setBacks } = setup([makeTask({ schedule: { full: null, incremental: '0 * * * *', timezone: 'UTC' }, createdAt: '2026-05-02T10:30:00.000Z' })]);
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(60 * 60_000); // 11:30: the 11:00 slot ran
+    expect(due.map((d) => d.at)).toEqual(['2026-05-02T11:00:00.000Z']);
+    scheduler.pause();
+    vi.setSystemTime(new Date('2026-05-01T11:30:00Z')); // a day back
+    await vi.advanceTimersByTimeAsync(3 * 60_000); // the clock watch sees it while paused: nothing runs
+    expect(due).toHaveLength(1);
+    expect(state.lastSlot('t1')?.toISOString()).toBe('2026-05-02T11:00:00.000Z');
+    scheduler.resume(); // 11:33 on 01 May
+    expect(due).toHaveLength(1);
+    expect(setBacks).toEqual([{ taskId: 't1', lastSlot: '2026-05-02T11:00:00.000Z', now: '2026-05-01T11:33:00.000Z' }]);
+    await vi.advanceTimersByTimeAsync(2 * 3600_000); // to 13:33
+    expect(due.map((d) => [d.trigger, d.at]).slice(1)).toEqual([
+      ['schedule', '2026-05-01T12:00:00.000Z'],
+      ['schedule', '2026-05-01T13:00:00.000Z'],
+    ]);
+    expect(setBacks).toHaveLength(1);
+    scheduler.stop();
+  });
+
+  it('a daylight-saving change is no clock jump: the task\'s local schedule goes on across it, nothing counts as set back (local zone of the process moved too)', async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Europe/Berlin';
+    onTestFinished(() => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    });
+    // 25 October 2026, 03:00 CEST → 02:00 CET at 01:00 UTC; 29 March 2026 the other way, at 01:00 UTC.
+    for (const start of ['2026-10-24T22:30:00Z', '2026-03-28T22:30:00Z']) {
+      vi.setSystemTime(new Date(start));
+      const { scheduler, due, setBacks, errors } = setup([makeTask({ schedule: { full: null, incremental: '0 * * * *', timezone: 'Europe/Berlin' }, createdAt: start })]);
+      scheduler.start();
+      await vi.advanceTimersByTimeAsync(5 * 3600_000);
+      const hours = [1, 2, 3, 4, 5].map((h) => new Date(Date.parse(start) + h * 3600_000 - 30 * 60_000).toISOString());
+      expect(due.map((d) => d.at), start).toEqual(hours);
+      expect(setBacks, start).toEqual([]);
+      expect(errors, start).toEqual([]);
+      scheduler.stop();
+    }
+  });
+
   it('reports a handler error without breaking the timer chain', async () => {
     vi.setSystemTime(new Date('2026-05-01T00:30:00Z'));
     const errors: unknown[] = [];

@@ -40,6 +40,22 @@ describe('latestPoint', () => {
     expect(latestPoint([full, first, sibling], now)?.id).toBe('sibling');
   });
 
+  it('no jump, this clock two hours behind the writer\'s: the tip dated ahead of this week\'s chain is the latest, not last week\'s tip', () => {
+    const behind = new Date('2026-12-06T10:00:00.000Z');
+    const points = [
+      { id: 'f1', createdAt: '2026-11-28T12:00:00.000Z', parentId: null, chainId: 'f1' },
+      { id: 'i1', createdAt: '2026-11-29T11:00:00.000Z', parentId: 'f1', chainId: 'f1' },
+      { id: 'f2', createdAt: '2026-11-29T12:00:00.000Z', parentId: null, chainId: 'f2' },
+      { id: 'i2a', createdAt: '2026-12-06T10:30:00.000Z', parentId: 'f2', chainId: 'f2' },
+      { id: 'i2b', createdAt: '2026-12-06T11:55:00.000Z', parentId: 'i2a', chainId: 'f2' },
+    ];
+    expect(latestPoint(points, behind)?.id).toBe('i2b');
+    expect(newestFirst(points, behind).map((p) => p.id)).toEqual(['i2b', 'i2a', 'f2', 'i1', 'f1']);
+    // A chain dated ahead as a whole (nothing before it that is not) still ranks after the others.
+    const aheadChain = [...points.slice(0, 3), { id: 'f3', createdAt: '2026-12-06T11:30:00.000Z', parentId: null, chainId: 'f3' }, { id: 'i3', createdAt: '2026-12-06T11:50:00.000Z', parentId: 'f3', chainId: 'f3' }];
+    expect(newestFirst(aheadChain, behind).map((p) => p.id)).toEqual(['f2', 'i1', 'f1', 'i3', 'f3']);
+  });
+
   it('newestFirst: unrelated points by the same rule (one dated ahead after those not), each point before the ones it continues; a loop of links comes last', () => {
     const points = [
       { id: 'a', createdAt: '2026-12-01T02:00:00.000Z', parentId: null, chainId: 'a' },
