@@ -172,7 +172,9 @@ describe('backstop CLI commands', () => {
 
     const points = JSON.parse((await cli('points', s.location, '--data-dir', s.dataDir, '--json')).out);
     expect(points.map((p: { kind: string }) => p.kind)).toEqual(['full', 'incremental']);
-    expect(points[0]).toEqual({ id: result.databases[0].point, kind: 'full', type: 'snapshot', createdAt: expect.any(String), bytes: expect.any(Number) });
+    expect(points[0]).toEqual({ id: result.databases[0].point, kind: 'full', type: 'snapshot', createdAt: expect.any(String), bytes: expect.any(Number), parentId: null });
+    // The incremental names the point it continues (what was written after what, whatever the dates say).
+    expect(points[1].parentId).toBe(points[0].id);
 
     expect(JSON.parse((await cli('verify', s.location, '--data-dir', s.dataDir, '--json')).out)).toMatchObject({ ok: true, pointsChecked: 2 });
 

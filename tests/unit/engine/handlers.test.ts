@@ -7,6 +7,7 @@ import type { EventName } from '../../../electron/shared/ipc/index.ts';
 import { testEngine } from '../../fixtures/engine.ts';
 import { MemorySecretStore } from '../../fixtures/memory-secret-store.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { MIGRATIONS } from '../../../electron/engine/store/migrations.ts';
 
 function data<T>(res: { ok: true; data: T } | { ok: false; code: string; message: string }): T {
   if (!res.ok) throw new Error(`expected ok, got ${res.code}: ${res.message}`);
@@ -225,7 +226,7 @@ describe('engine handlers', () => {
     expect(data(await second.call('settings.get', undefined))).toMatchObject({ theme: 'dark', maxConcurrentBackups: 4 });
     expect(data(await second.call('servers.list', undefined)).map((s) => s.name)).toEqual(['kept']);
     const info = data(await second.call('app.info', undefined));
-    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: 18, logsDir: join(dataDir, 'logs') });
+    expect(info).toMatchObject({ name: 'Backstop', dataDir, schemaVersion: MIGRATIONS.length, logsDir: join(dataDir, 'logs') });
   });
 
   it('lists run history newest first with per-database rows, filtered by task', async () => {
