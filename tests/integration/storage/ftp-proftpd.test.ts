@@ -178,8 +178,12 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     expect(probe.ok).toBe(true); // a small probe file fits
     const run = await runTask(t.engine, t.taskId, 'full');
     expect(run.status).toBe('failed');
-    expect(run.databases[0]).toMatchObject({ status: 'failed', errorCode: 'DISK_FULL', pointId: null });
-    expect(run.databases[0]!.errorMessage).toContain('Free space on the server or raise the FTP user\'s quota.');
+    const failed = run.databases[0]!;
+    expect(failed).toMatchObject({ status: 'failed', pointId: null });
+    // ProFTPD answers the upload past the quota with 552, but may reset the data connection before that reply
+    // reaches Backstop (seen in CI under load): then the database fails as a reset, STORAGE (docs/destinations/ftp.md).
+    if (failed.errorCode === 'DISK_FULL') expect(failed.errorMessage).toContain('Free space on the server or raise the FTP user\'s quota.');
+    else expect(failed, JSON.stringify(failed)).toMatchObject({ errorCode: 'STORAGE', errorMessage: expect.stringMatching(/ECONNRESET|EPIPE|reset|closed/i) });
     const path = t.dest.kind === 'ftp' ? t.dest.path : '';
     expect(filesUnder(join(server.directory, path)).filter((f) => f.includes('.backstop-tmp-') || f.includes('points/'))).toEqual([]);
     await t.engine.close();
