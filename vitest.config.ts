@@ -9,8 +9,11 @@ import { COMMANDS } from './electron/shared/ipc/contract.ts';
 // the CLI tests run that build, and BACKSTOP_WORKER_DIR starts every test's worker
 // threads from it.
 const workerEnv = { BACKSTOP_WORKER_DIR: new URL('./out/cli/workers', import.meta.url).pathname };
-// Each test file stores its secrets under its own keychain service (tests/fixtures/keychain-namespace.ts).
-const keychainNamespace = ['tests/fixtures/keychain-namespace.ts'];
+// Each test file stores its secrets under its own keychain service (tests/fixtures/keychain-namespace.ts),
+// and has an XDG_CONFIG_HOME of its own, so its default data folder (an engine or a
+// `backstop` command started without --data-dir) is its own throwaway one
+// (tests/fixtures/config-home-per-file.ts).
+const ownPerFile = ['tests/fixtures/keychain-namespace.ts', 'tests/fixtures/config-home-per-file.ts'];
 // Integration files run two at a time by default (BACKSTOP_TEST_INTEGRATION_WORKERS=1 runs
 // them one at a time): each file starts its own servers on free ports, in its own temp
 // folders, and stores its secrets under its own keychain service. The fault tests that used to
@@ -39,7 +42,7 @@ function unitProject(test: { name: string; include: string[]; exclude?: string[]
     test: {
       ...test,
       globalSetup: ['tests/fixtures/build-cli.ts'],
-      setupFiles: keychainNamespace,
+      setupFiles: ownPerFile,
       env: workerEnv,
       environment: 'node' as const,
       testTimeout: 30_000,
@@ -48,6 +51,10 @@ function unitProject(test: { name: string; include: string[]; exclude?: string[]
 }
 export default defineConfig({
   test: {
+    // Once per run, whichever projects run: a throwaway XDG_CONFIG_HOME for every test
+    // process and command, and a check that the run left the developer's real Backstop data
+    // folder alone (tests/fixtures/private-config-home.ts).
+    globalSetup: ['tests/fixtures/private-config-home.ts'],
     projects: [
       unitProject({
         name: 'unit',
@@ -74,7 +81,7 @@ export default defineConfig({
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/fixtures/build-cli.ts'],
           // …and records each file's CPU seconds (tests/fixtures/cpu-report.ts).
-          setupFiles: [...keychainNamespace, 'tests/fixtures/cpu-report.ts'],
+          setupFiles: [...ownPerFile, 'tests/fixtures/cpu-report.ts'],
           env: workerEnv,
           environment: 'node',
           testTimeout: 120_000,

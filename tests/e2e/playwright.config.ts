@@ -12,6 +12,9 @@ export default defineConfig({
   testDir: '.',
   testMatch: '**/*.spec.ts',
   outputDir: '../../test-results/e2e',
+  // A throwaway XDG_CONFIG_HOME for the run, and a check at the end that the run left the
+  // developer's real Backstop data folder alone (as for vitest).
+  globalSetup: '../fixtures/private-config-home.ts',
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
   workers: 2,

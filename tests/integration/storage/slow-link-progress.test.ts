@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { backupDatabase, type BackupDatabaseInput } from '../../../electron/engine/backup/backup-database.ts';
+import { backupDatabase } from '../../../electron/engine/backup/backup-database.ts';
 import { initRepository } from '../../../electron/engine/repository/index.ts';
 import type { DumpStream } from '../../../electron/engine/servers/connector.ts';
 import { AzureBackend } from '../../../electron/engine/storage/azure-backend.ts';
@@ -21,6 +21,7 @@ import type { DatabaseProgress } from '../../../electron/shared/domain.ts';
 import { AZURITE_ACCOUNT, azuriteBackendOptions, startAzurite, type AzuriteHandle } from '../../fixtures/azurite.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { backupInput } from '../../fixtures/backup-input.ts';
 
 const KIB = 1024;
 const LINK = 512 * KIB; // bytes per second on the throttled uplink
@@ -55,20 +56,12 @@ async function backUp(backend: Backend): Promise<{ reports: DatabaseProgress[]; 
   await initRepository(backend, { packSize: PACK, chunker: { min: 16 * KIB, avg: 32 * KIB, max: 64 * KIB }, workers: 0 });
   const reports: DatabaseProgress[] = [];
   let t = 0;
-  const input: BackupDatabaseInput = {
-    database: 'sales',
-    backupType: 'logical',
-    requestedKind: 'full',
-    key: null,
-    serverIdentity: 'postgres://test',
-    engineVersion: 'PostgreSQL 15',
-    dumpToolVersion: 'pg_dump 15',
+  const input = backupInput([{ id: 'd', backend }], {
     openDump: async () => dump(),
-    destinations: [{ id: 'd', backend }],
     repoOptions: { workers: 0, progressIntervalMs: 0 },
     onProgress: (p) => reports.push(p),
     now: () => (t += 1_000),
-  };
+  });
   const [outcome] = await backupDatabase(input);
   return { reports, status: outcome!.status };
 }

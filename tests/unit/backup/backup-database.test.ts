@@ -16,6 +16,7 @@ import { MemoryBackend } from '../../fixtures/storage/memory-backend.ts';
 import { FaultyBackend } from '../../fixtures/storage/faulty-backend.ts';
 import { BackstopError } from '../../../electron/shared/result.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { backupInput } from '../../fixtures/backup-input.ts';
 
 const SMALL = { workers: 0 }; // inline encoding keeps unit tests light
 
@@ -62,19 +63,7 @@ function dumpOf(size: number, opts: { failAt?: number; seed?: number; onSent?: (
 }
 
 function input(destinations: { id: string; backend: Backend }[], over: Partial<BackupDatabaseInput> = {}): BackupDatabaseInput {
-  return {
-    database: 'sales',
-    backupType: 'logical',
-    requestedKind: 'full',
-    key: null,
-    serverIdentity: 'postgres://test',
-    engineVersion: 'PostgreSQL 15',
-    dumpToolVersion: 'pg_dump 15',
-    openDump: async () => dumpOf(600_000),
-    destinations,
-    repoOptions: SMALL,
-    ...over,
-  };
+  return backupInput(destinations, { openDump: async () => dumpOf(600_000), repoOptions: SMALL, ...over });
 }
 
 describe('backupDatabase', () => {
