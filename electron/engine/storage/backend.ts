@@ -75,8 +75,9 @@ export interface PutOptions {
    * each PutObject, part or block (body-progress.ts; HTTP acknowledges only a whole request, so
    * these may run ahead of the wire by the kernel's send buffer; a request the SDK retries is not
    * counted twice). FTP: bytes sent on the data connection, sampled every 500 ms. A local folder
-   * reports nothing before `put` resolves. A retried put may report the same bytes again: a
-   * listener caps the sum at the body's size.
+   * reports nothing before `put` resolves. A put RetryBackend retries reports only past what an
+   * earlier attempt reached; a put retried otherwise may report the same bytes again: a listener
+   * caps the sum at the body's size.
    */
   onProgress?: (bytes: number) => void;
 }

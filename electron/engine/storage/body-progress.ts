@@ -1,15 +1,15 @@
 /**
- * Progress within one request body of a put (an S3 PutObject or part, an Azure Put Blob or
- * block): the owner of what `PutOptions.onProgress` reports while such a body is on its way.
+ * Progress of one body sent more than once (an S3 PutObject or part, an Azure Put Blob or block
+ * that the SDK may retry; a whole put that RetryBackend retries): the owner of what
+ * `PutOptions.onProgress` reports while such a body is on its way.
  *
- * Contract: `sent(n)` takes the bytes of the body the current attempt has handed to the
- * connection so far (counted from 0 again by each attempt the SDK makes of the request); it
- * reports, as a delta, only what goes past the most any attempt reached, so a retried request is
- * never counted twice. `acknowledged()` reports the rest when the server answered. The deltas of
- * one body sum to its size exactly, never more. Bytes handed to the connection may still sit in
- * the kernel's send buffer: a report runs ahead of the wire by at most that buffer, and a body
- * whose request then fails was reported (a retried put reports again; the listener caps a put at
- * its size, see PackWriter).
+ * Contract: `sent(n)` takes the bytes of the body the current attempt has sent so far (counted
+ * from 0 again by each attempt); it reports, as a delta, only what goes past the most any attempt
+ * reached, so a retried body is never counted twice and a report never runs ahead of what one
+ * attempt sent. `acknowledged()` reports the rest when the server answered. The deltas of one
+ * body sum to its size at most (exactly, once acknowledged). Bytes handed to the connection may
+ * still sit in the kernel's send buffer: a report runs ahead of the wire by at most that buffer.
+ * A put that fails for good was reported in part (PackWriter caps a pack at its size).
  * `countedSlices(buf, sent)` is `buf` as a stream of SLICE-byte pieces that calls `sent` with the
  * bytes handed on so far, as its consumer (the HTTP request it is piped into) takes each piece.
  */

@@ -64,8 +64,11 @@ describe('Azure over a slow or hanging uplink', () => {
     const data = randomBytes(256 * KIB + 123);
     const before = hang.stats.stall;
     hang.setRate(1);
-    await b.put('hang/y', data);
+    const deltas: number[] = [];
+    await b.put('hang/y', data, { onProgress: (n) => deltas.push(n) });
     expect(hang.stats.stall).toBe(before + 1);
+    // The retried put sends the body again, but its progress counts each 64 KiB slice once.
+    expect(deltas).toEqual([...Array<number>(4).fill(64 * KIB), 123]);
     expect(sha(await direct().get('hang/y'))).toBe(sha(data));
   }, 30_000);
 

@@ -10,7 +10,7 @@
  * - A put that takes longer than the timeout but keeps moving completes, without the SDK's
  *   "exceeded the configured requestTimeout" warning on the console.
  * - A put reports its bytes (PutOptions.onProgress) slice by slice as they are sent, and an
- *   attempt the SDK retries after a hang adds nothing already counted.
+ *   attempt the SDK (or RetryBackend) retries after a hang adds nothing already counted.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
@@ -63,8 +63,11 @@ describe('S3 over a slow or hanging uplink', () => {
     const data = randomBytes(256 * KIB + 123);
     const before = hang.stats.stall;
     hang.setRate(1);
-    await b.put('hang/y', data);
+    const deltas: number[] = [];
+    await b.put('hang/y', data, { onProgress: (n) => deltas.push(n) });
     expect(hang.stats.stall).toBe(before + 1);
+    // The retried put sends the body again, but its progress counts each 64 KiB slice once.
+    expect(deltas).toEqual([...Array<number>(4).fill(64 * KIB), 123]);
     expect(sha(await direct().get('hang/y'))).toBe(sha(data));
   }, 40_000);
 
