@@ -526,7 +526,7 @@ export interface DatabaseProgress {
     uploadBytesPerSecond?: number | null;
     /** Bytes of packs handed to this destination's upload so far (absent before the first report). */
     bytesToUpload?: number;
-    /** Bytes of those the destination acknowledged (S3 parts, Azure blocks as they land; others per pack). */
+    /** Bytes of those on their way (S3 and Azure: sent, 64 KiB at a time; SFTP: acknowledged writes; FTP: sent, every 500 ms; a local folder: per pack). */
     bytesUploaded?: number;
   }[];
   /** A server-level stream (globals.sql, base.tar), not a database. */

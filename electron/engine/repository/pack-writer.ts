@@ -8,9 +8,10 @@
  * (at most two packs in memory). A pack is named in the in-flight marker before its put.
  * An upload failure is raised by the next `add`/`rotate`/`flush`; `settle` waits for the
  * upload under way and never throws (for rollback).
- * `bytesUploaded` counts pack bytes the destination acknowledged: as the backend reports
- * them (PutOptions.onProgress: S3 parts, Azure blocks), else the whole pack when its put
- * resolves; never more than a pack's size per pack (a retried put reports again).
+ * `bytesUploaded` counts pack bytes on their way to the destination: as the backend reports
+ * them (PutOptions.onProgress: S3 and Azure 64 KiB slices as sent, SFTP acknowledged writes, FTP
+ * bytes sent), else the whole pack when its put resolves; never more than a pack's size per pack
+ * (a retried put reports again).
  * `onUploaded` is called after each increase.
  */
 import type { Sealer } from '../crypto/seal.ts';

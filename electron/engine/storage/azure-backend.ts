@@ -26,14 +26,18 @@
  *   STORAGE error that says so. (The SDK itself sets no client-side timeout; its
  *   `tryTimeoutInMs` is only the server-side `timeout=` parameter, which is not sent, leaving
  *   the service's own limit, which grows with the body's size.)
+ * - `onUploadProgress(bytes)` gets each Put Blob or block as the service acknowledges it; a put's
+ *   own `onProgress` (PutOptions) gets its bytes as they are sent, 64 KiB at a time within each
+ *   (BodyProgress, body-progress.ts: the SDK's retry of a request is not counted twice), so
+ *   progress moves on a slow link while a pack's blocks are on their way.
  * The SDK retries single requests (`maxTries`); use `createAzureBackend` for a
  * RetryBackend around the whole call.
  */
-import { Readable } from 'node:stream';
 import type * as AzureSdk from '@azure/storage-blob';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type ObjectInfo, type PutBody, type PutOptions } from './backend.ts';
 import { azureBackstopError, classifyAzureError } from './azure-errors.ts';
+import { BodyProgress, countedSlices } from './body-progress.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { normalizePrefix } from './s3-backend.ts';
 
@@ -53,6 +57,7 @@ export interface AzureBackendOptions {
   accessTier: AzureAccessTier | null;
   /** Keys the access tier applies to (default 'packs/'). */
   tierPrefix?: string;
+  /** Bytes acknowledged by the service, reported as deltas after each Put Blob / block. */
   onUploadProgress?: (bytes: number) => void;
   /** Block size; default 8 MiB. */
   blockSize?: number;
@@ -116,16 +121,16 @@ class StalledError extends Error {
   }
 }
 
-const SLICE = 64 * 1024;
-
 /** A request body the SDK can re-read on its own retries, in slices, so upload progress follows the socket. */
-const sliced = (buf: Buffer) => () =>
-  Readable.from(
-    (function* () {
-      for (let off = 0; off < buf.length; off += SLICE) yield buf.subarray(off, off + SLICE);
-    })(),
-    { objectMode: false },
-  );
+const sliced = (buf: Buffer) => () => countedSlices(buf);
+
+/** The SDK's upload progress of one request: the watchdog's `touch`, and the bytes sent so far to `sending` (BodyProgress). */
+const following =
+  (touch: (progress?: { loadedBytes: number }) => void, sending: BodyProgress) =>
+  (progress: { loadedBytes: number }): void => {
+    touch(progress);
+    sending.sent(progress.loadedBytes);
+  };
 
 /**
  * The slowest uplink share a request is assumed to get (bytes/s): once a body is all handed to
@@ -254,11 +259,12 @@ export class AzureBackend implements Backend {
       const firstBlock = first.done ? Buffer.alloc(0) : first.value;
       const second = firstBlock.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
+        const sending = new BodyProgress(firstBlock.length, options?.onProgress);
         await watched(this.idleMs, signal, (abortSignal, touch) =>
-          blob.upload(sliced(firstBlock), firstBlock.length, { abortSignal, onProgress: touch, ...this.tierFor(key), ...conditions }), firstBlock.length,
+          blob.upload(sliced(firstBlock), firstBlock.length, { abortSignal, onProgress: following(touch, sending), ...this.tierFor(key), ...conditions }), firstBlock.length,
         );
         this.options.onUploadProgress?.(firstBlock.length);
-        options?.onProgress?.(firstBlock.length);
+        sending.acknowledged();
         return;
       }
       const ids = await this.stageBlocks(blob, [firstBlock, second.value], it, signal, options?.onProgress);
@@ -293,10 +299,11 @@ export class AzureBackend implements Backend {
         if (ids.length >= MAX_BLOCKS) throw new Error(`more than ${MAX_BLOCKS} blocks`);
         const id = blockId(ids.length + 1);
         ids.push(id);
-        const p = watched(this.idleMs, signal, (abortSignal, touch) => blob.stageBlock(id, sliced(next), next.length, { abortSignal, onProgress: touch }), next.length)
+        const sending = new BodyProgress(next.length, onProgress);
+        const p = watched(this.idleMs, signal, (abortSignal, touch) => blob.stageBlock(id, sliced(next), next.length, { abortSignal, onProgress: following(touch, sending) }), next.length)
           .then(() => {
             this.options.onUploadProgress?.(next.length);
-            onProgress?.(next.length);
+            sending.acknowledged();
           })
           .catch((e: unknown) => {
             failure ??= { e };

@@ -70,10 +70,14 @@ export interface PutOptions {
    */
   ifAbsent?: boolean;
   /**
-   * Bytes of this put's body the destination acknowledged, as deltas while the put runs (S3: per
-   * PutObject or part; Azure: per block; SFTP: per 32 KiB write; FTP: bytes sent, sampled every
-   * 500 ms). A local folder reports nothing before `put` resolves.
-   * A retried put may report the same bytes again: a listener caps the sum at the body's size.
+   * Bytes of this put's body on their way, as deltas while the put runs. SFTP: each 32 KiB write
+   * the server acknowledged. S3 and Azure: bytes handed to the connection, 64 KiB at a time within
+   * each PutObject, part or block (body-progress.ts; HTTP acknowledges only a whole request, so
+   * these may run ahead of the wire by the kernel's send buffer; a request the SDK retries is not
+   * counted twice). FTP: bytes sent on the data connection, sampled every 500 ms. A local folder
+   * reports nothing before `put` resolves. A put RetryBackend retries reports only past what an
+   * earlier attempt reached; a put retried otherwise may report the same bytes again: a listener
+   * caps the sum at the body's size.
    */
   onProgress?: (bytes: number) => void;
 }

@@ -4,9 +4,13 @@
  * NOT_FOUND, DISK_FULL, PERMISSION_DENIED, or a put whose body is a one-shot stream (an
  * AsyncIterable cannot be replayed; buffer bodies can). Retrying is safe because every
  * Backend call is idempotent (put is atomic and the repository never rewrites an object).
+ * A retried put's progress (PutOptions.onProgress) is not counted twice: each attempt counts
+ * from 0 again, and only what goes past the most an earlier attempt reached is reported
+ * (BodyProgress), so a bar never runs ahead of what one attempt really sent.
  */
 import { isBackstopError } from '../../shared/result.ts';
 import type { Backend, ByteRange, ObjectInfo, PutBody, PutOptions } from './backend.ts';
+import { BodyProgress } from './body-progress.ts';
 
 export interface RetryOptions {
   /** Total attempts including the first. Default 4. */
@@ -51,7 +55,20 @@ export class RetryBackend implements Backend {
 
   put(key: string, body: PutBody, options?: PutOptions): Promise<void> {
     const replayable = body instanceof Uint8Array || Array.isArray(body);
-    return this.run('put', key, () => this.inner.put(key, body, options), replayable, options?.signal);
+    const report = options?.onProgress;
+    if (!report || !replayable) return this.run('put', key, () => this.inner.put(key, body, options), replayable, options?.signal);
+    const size = body instanceof Uint8Array ? body.length : (body as readonly Uint8Array[]).reduce((n, b) => n + b.length, 0);
+    const progress = new BodyProgress(size, report);
+    return this.run(
+      'put',
+      key,
+      () => {
+        let sent = 0;
+        return this.inner.put(key, body, { ...options, onProgress: (n) => progress.sent((sent += n)) });
+      },
+      true,
+      options?.signal,
+    );
   }
   get(key: string, range?: ByteRange): Promise<Buffer> {
     return this.run('get', key, () => this.inner.get(key, range));

@@ -24,7 +24,10 @@
  * - `onUploadProgress(bytes)` is called with the bytes the server just acknowledged
  *   (per PutObject or per uploaded part): deltas, so concurrent puts can be summed. A
  *   put that fails later may already have reported some of its parts. A put's own
- *   `onProgress` (PutOptions) gets the same deltas for that put alone.
+ *   `onProgress` (PutOptions) gets that put's bytes as they are sent, 64 KiB at a time within
+ *   each PutObject or part (BodyProgress, body-progress.ts: a part's deltas sum to its size once
+ *   it is acknowledged; a request the SDK retries is not counted twice), so progress moves on a
+ *   slow link while a pack's parts are on their way.
  * - A stalled connection (no socket activity for `stallTimeoutMs`, ~10 min by default) fails
  *   the request as a retryable STORAGE error; a slow one that keeps moving is never cut.
  * The SDK retries single requests (`maxAttempts`); use `createS3Backend` for a
@@ -35,6 +38,7 @@
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { AlreadyThereError, assertValidKey, isValidKey, readBody, sizedParts, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { BodyProgress, countedSlices } from './body-progress.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
 import { classifyS3Error, s3BackstopError } from './s3-errors.ts';
 import { publicEndpoint } from './sdk-error-fields.ts';
@@ -72,9 +76,8 @@ export interface S3BackendOptions {
   requestTimeoutMs?: number;
   /**
    * Socket inactivity (ms) after which a request fails (a stalled link). Default `requestTimeoutMs`
-   * + one part at 16 KiB/s: a part goes to the socket in one write, during which Node sees no
-   * activity, and then may sit in the kernel's send buffer, so on a slow link a moving upload can
-   * be silent for that long. Never a limit on a request's total time.
+   * + one part at 16 KiB/s: once a part is all handed to the socket, up to all of it may still sit
+   * in the kernel's send buffer, so on a slow link a moving upload can be silent for that long. Never a limit on a request's total time.
    */
   stallTimeoutMs?: number;
 }
@@ -97,6 +100,31 @@ function conditionUnsupported(e: unknown): boolean {
   const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const name = (e as { name?: string; Code?: string }).Code ?? (e as { name?: string }).name ?? '';
   return status === 501 || name === 'NotImplemented' || (status === 400 && /if-none-match|conditional/i.test(String((e as Error).message)));
+}
+
+type Next = (args: { request: unknown }) => Promise<unknown>;
+interface CommandStack {
+  add(middleware: (next: Next) => Next, options: { step: 'finalizeRequest'; priority: 'low'; name: string }): void;
+}
+
+/**
+ * `command` (a PutObject or UploadPart with a Buffer body) sending its body in counted slices
+ * (body-progress.ts) so `sending` follows the socket. Swapped in after signing, on each attempt
+ * the SDK makes: the checksum and the signature are still computed over the Buffer, so there is
+ * no aws-chunked framing, and a retry sends the Buffer again from its start.
+ */
+function counted<C extends { middlewareStack: unknown }>(command: C, sending: BodyProgress): C {
+  (command.middlewareStack as CommandStack).add(
+    (next) => (args) => {
+      const request = args.request as { body?: unknown };
+      const bytes = request.body;
+      if (!(bytes instanceof Uint8Array) || bytes.length === 0) return next(args);
+      const body = countedSlices(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (n) => sending.sent(n));
+      return next({ ...args, request: Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, { body }) });
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'backstopCountedBody' },
+  );
+  return command;
 }
 
 export class S3Backend implements Backend, LeftoverSweeper {
@@ -195,11 +223,13 @@ export class S3Backend implements Backend, LeftoverSweeper {
       const second = firstPart.length < sizeOf(1) ? { done: true as const } : await it.next();
       if (second.done || second.value.length === 0) {
         // One part (a full first part followed by an empty tail is still one object).
-        const putObject = (condition: object) => client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass, ...condition }), { abortSignal: signal });
+        const sending = new BodyProgress(firstPart.length, options?.onProgress);
+        const putObject = (condition: object) =>
+          client.send(counted(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: firstPart, ContentLength: firstPart.length, ...this.storageClass, ...condition }), sending), { abortSignal: signal });
         // A server that refuses the header itself (not the condition) gets the put without it: the check above stands.
         await putObject(ifAbsent).catch((e: unknown) => (options?.ifAbsent && conditionUnsupported(e) ? putObject({}) : Promise.reject(e)));
         this.options.onUploadProgress?.(firstPart.length);
-        options?.onProgress?.(firstPart.length);
+        sending.acknowledged();
         return;
       }
       signal?.throwIfAborted();
@@ -244,15 +274,15 @@ export class S3Backend implements Backend, LeftoverSweeper {
     const start = (data: Buffer) => {
       const PartNumber = ++partNumber;
       if (PartNumber > MAX_PARTS) throw new Error(`more than ${MAX_PARTS} parts`);
+      const sending = new BodyProgress(data.length, onProgress);
+      const command = new sdk.UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) });
       const p = client
-        .send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: data, ContentLength: data.length, ...(withChecksum ? { ChecksumAlgorithm: 'CRC32' } : {}) }), {
-          abortSignal: signal,
-        })
+        .send(counted(command, sending), { abortSignal: signal })
         .then((r) => {
           if (!r.ETag) throw new Error(`UploadPart ${PartNumber} returned no ETag`);
           done.push({ PartNumber, ETag: r.ETag, ...(r.ChecksumCRC32 ? { ChecksumCRC32: r.ChecksumCRC32 } : {}) });
           this.options.onUploadProgress?.(data.length);
-          onProgress?.(data.length);
+          sending.acknowledged();
         })
         .catch((e: unknown) => {
           failure ??= { e };

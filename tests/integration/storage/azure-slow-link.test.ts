@@ -64,8 +64,11 @@ describe('Azure over a slow or hanging uplink', () => {
     const data = randomBytes(256 * KIB + 123);
     const before = hang.stats.stall;
     hang.setRate(1);
-    await b.put('hang/y', data);
+    const deltas: number[] = [];
+    await b.put('hang/y', data, { onProgress: (n) => deltas.push(n) });
     expect(hang.stats.stall).toBe(before + 1);
+    // The retried put sends the body again, but its progress counts each 64 KiB slice once.
+    expect(deltas).toEqual([...Array<number>(4).fill(64 * KIB), 123]);
     expect(sha(await direct().get('hang/y'))).toBe(sha(data));
   }, 30_000);
 
@@ -75,11 +78,14 @@ describe('Azure over a slow or hanging uplink', () => {
     // Two 1 MiB blocks at once over 512 KiB/s: each takes ~4 s on the wire, the timeout is 1.5 s.
     const b = new AzureBackend(via(slow, { blockSize: 1024 * KIB, blockConcurrency: 2, requestTimeoutMs: 1_500, onUploadProgress: () => landed.push(Date.now() - started) }));
     const data = randomBytes(2048 * KIB);
-    await b.put('slow/x', data);
+    const sent: number[] = [];
+    await b.put('slow/x', data, { onProgress: (n) => sent.push(n) });
     const took = Date.now() - started;
     expect(took).toBeGreaterThan(3_000);
     expect(sha(await direct().get('slow/x'))).toBe(sha(data));
     expect(landed.length).toBe(2);
+    // The put's own progress follows the bytes sent within each block, 64 KiB at a time, each once.
+    expect(sent).toEqual(Array<number>(32).fill(64 * KIB));
     // No server-side `timeout=` either: Azure would cut a block still arriving after that long.
     expect(slowUrls.filter((u) => /comp=block(&|$)/.test(u)).length).toBe(2);
     expect(slowUrls.filter((u) => /[?&]timeout=/.test(u))).toEqual([]);

@@ -9,6 +9,8 @@
  *   naming the bucket; a retried put stores the object whole.
  * - A put that takes longer than the timeout but keeps moving completes, without the SDK's
  *   "exceeded the configured requestTimeout" warning on the console.
+ * - A put reports its bytes (PutOptions.onProgress) slice by slice as they are sent, and an
+ *   attempt the SDK (or RetryBackend) retries after a hang adds nothing already counted.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
@@ -61,9 +63,26 @@ describe('S3 over a slow or hanging uplink', () => {
     const data = randomBytes(256 * KIB + 123);
     const before = hang.stats.stall;
     hang.setRate(1);
-    await b.put('hang/y', data);
+    const deltas: number[] = [];
+    await b.put('hang/y', data, { onProgress: (n) => deltas.push(n) });
     expect(hang.stats.stall).toBe(before + 1);
+    // The retried put sends the body again, but its progress counts each 64 KiB slice once.
+    expect(deltas).toEqual([...Array<number>(4).fill(64 * KIB), 123]);
     expect(sha(await direct().get('hang/y'))).toBe(sha(data));
+  }, 40_000);
+
+  it("a put reports its bytes 64 KiB at a time as they are sent; an attempt the SDK retries is not counted twice", async () => {
+    // The first attempt hangs mid-body (the socket took some or all of it first); the SDK's second sends it all again.
+    const b = new S3Backend(via(hang, { maxAttempts: 2, stallTimeoutMs: 2_000 }));
+    const data = randomBytes(512 * KIB + 5);
+    const deltas: number[] = [];
+    const before = hang.stats.stall;
+    hang.setRate(1);
+    await b.put('hang/progress', data, { onProgress: (n) => deltas.push(n) });
+    expect(hang.stats.stall).toBe(before + 1);
+    // Slice by slice, each once: the retry's bytes count only past what the first attempt reached.
+    expect(deltas).toEqual([...Array<number>(8).fill(64 * KIB), 5]);
+    expect(sha(await direct().get('hang/progress'))).toBe(sha(data));
   }, 40_000);
 
   it('a put longer than the timeout that keeps moving completes, with no timeout warning', async () => {

@@ -5,8 +5,10 @@
  * Before, progress moved only with bytes read from the dump, so a pack uploading for minutes
  * left the bar still and the end showed "everything read" while the last packs still uploaded.
  * Real Azurite behind the HTTP fault proxy limiting request bodies to 512 KiB/s (scaled down:
- * packs of 512 KiB, blocks of 64 KiB, a 1.5 MiB incompressible dump); a local folder for the
- * unaffected case. The clock is a counter so every report passes the throttle: counts and
+ * packs of 512 KiB, a 1.5 MiB incompressible dump), with blocks of 64 KiB and with the default
+ * 8 MiB blocks (a pack then is one Put Blob); real S3 (s3rver) behind the same throttle, where a
+ * pack is one PutObject (as a default 8 MiB part is one request): their bytes count as they are
+ * sent, 64 KiB at a time, not once when the server answers. A local folder for the unaffected case. The clock is a counter so every report passes the throttle: counts and
  * order are checked, never timings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +19,11 @@ import { initRepository } from '../../../electron/engine/repository/index.ts';
 import type { DumpStream } from '../../../electron/engine/servers/connector.ts';
 import { AzureBackend } from '../../../electron/engine/storage/azure-backend.ts';
 import { LocalBackend, type Backend } from '../../../electron/engine/storage/index.ts';
+import { S3Backend } from '../../../electron/engine/storage/s3-backend.ts';
 import type { DatabaseProgress } from '../../../electron/shared/domain.ts';
 import { AZURITE_ACCOUNT, azuriteBackendOptions, startAzurite, type AzuriteHandle } from '../../fixtures/azurite.ts';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/reliability/http-fault-proxy.ts';
+import { s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { backupInput } from '../../fixtures/backup-input.ts';
 
@@ -29,14 +33,19 @@ const PACK = 512 * KIB;
 const DUMP = randomBytes(1536 * KIB); // incompressible: three packs' worth
 let az: AzuriteHandle;
 let slow: FaultProxy;
+let s3: S3rverHandle;
+let slowS3: FaultProxy;
 
 beforeAll(async () => {
-  az = await startAzurite(['work']);
+  [az, s3] = await Promise.all([startAzurite(['work']), startS3rver(['work'])]);
   slow = await startFaultProxy({ host: '127.0.0.1', port: az.port }, { rate: 0, seed: 1, dialect: 'azure', bytesPerSecond: LINK });
+  slowS3 = await startFaultProxy({ host: '127.0.0.1', port: s3.port }, { rate: 0, seed: 1, bytesPerSecond: LINK });
 }, 60_000);
 afterAll(async () => {
   await slow?.close();
+  await slowS3?.close();
   await az?.stop();
+  await s3?.stop();
 });
 
 /** The dump as a stream of 64 KiB pieces that yields to the event loop between them. */
@@ -73,36 +82,56 @@ async function packBytes(backend: Backend): Promise<{ count: number; bytes: numb
 
 const dest = (p: DatabaseProgress) => p.destinations[0]!;
 
+/** What a run over a slow link must show: bytes uploaded moving many times per pack, also after the dump was read whole, and totals matching `stored`. */
+function expectMovingWithinPacks(reports: DatabaseProgress[], stored: { count: number; bytes: number }): void {
+  expect(stored.count).toBeGreaterThanOrEqual(3);
+  const last = reports[reports.length - 1]!;
+  expect(last.phase).toBe('done');
+  expect(dest(last).bytesUploaded).toBe(stored.bytes);
+  expect(dest(last).bytesToUpload).toBe(stored.bytes);
+
+  // Uploaded bytes never go back, and move many times per pack (Azure blocks, S3 64 KiB slices; not whole packs).
+  const uploaded = reports.map((r) => dest(r)?.bytesUploaded ?? 0);
+  for (let i = 1; i < uploaded.length; i++) expect(uploaded[i]).toBeGreaterThanOrEqual(uploaded[i - 1]!);
+  expect(new Set(uploaded).size).toBeGreaterThan(stored.count * 4);
+
+  // Phases in order: dumping → uploading → done; the report before done says uploading.
+  const phases = reports.map((r) => r.phase).filter((p, i, a) => i === 0 || a[i - 1] !== p);
+  expect(phases).toEqual(['dumping', 'uploading', 'done']);
+  expect(reports[reports.length - 2]!.phase).toBe('uploading');
+
+  // After the dump was read whole, the bar keeps moving: several reports with more bytes uploaded, still short of all.
+  const readWhole = reports.findIndex((r) => r.bytesRead === DUMP.length);
+  expect(readWhole).toBeGreaterThan(0);
+  const tail = reports.slice(readWhole).filter((r) => dest(r).bytesUploaded! < dest(r).bytesToUpload!);
+  expect(new Set(tail.map((r) => dest(r).bytesUploaded)).size).toBeGreaterThanOrEqual(4);
+  expect(tail.every((r) => r.phase !== 'done')).toBe(true);
+  expect(tail.filter((r) => r.phase === 'uploading').length).toBeGreaterThanOrEqual(3);
+}
+
 describe('progress of a backup over a slow uplink', () => {
   it('Azure at 512 KiB/s: uploaded bytes move within each pack, the end says uploading, totals match the packs stored', async () => {
     const slowBackend = new AzureBackend(azuriteBackendOptions({ endpoint: `${slow.endpoint}/${AZURITE_ACCOUNT}` }, { prefix: 'slow', blockSize: 64 * KIB, blockConcurrency: 2 }));
     const { reports, status } = await backUp(slowBackend);
     expect(status).toBe('success');
+    expectMovingWithinPacks(reports, await packBytes(new AzureBackend(azuriteBackendOptions(az, { prefix: 'slow' }))));
+  }, 60_000);
 
-    const stored = await packBytes(new AzureBackend(azuriteBackendOptions(az, { prefix: 'slow' })));
-    expect(stored.count).toBeGreaterThanOrEqual(3);
-    const last = reports[reports.length - 1]!;
-    expect(last.phase).toBe('done');
-    expect(dest(last).bytesUploaded).toBe(stored.bytes);
-    expect(dest(last).bytesToUpload).toBe(stored.bytes);
+  it('Azure with its default 8 MiB blocks (a pack is one Put Blob): uploaded bytes move within each pack as they are sent', async () => {
+    const slowBackend = new AzureBackend(azuriteBackendOptions({ endpoint: `${slow.endpoint}/${AZURITE_ACCOUNT}` }, { prefix: 'slow-one' }));
+    const { reports, status } = await backUp(slowBackend);
+    expect(status).toBe('success');
+    expectMovingWithinPacks(reports, await packBytes(new AzureBackend(azuriteBackendOptions(az, { prefix: 'slow-one' }))));
+  }, 60_000);
 
-    // Acknowledged bytes never go back, and move many times per pack (blocks, not whole packs).
-    const uploaded = reports.map((r) => dest(r)?.bytesUploaded ?? 0);
-    for (let i = 1; i < uploaded.length; i++) expect(uploaded[i]).toBeGreaterThanOrEqual(uploaded[i - 1]!);
-    expect(new Set(uploaded).size).toBeGreaterThan(stored.count * 4);
-
-    // Phases in order: dumping → uploading → done; the report before done says uploading.
-    const phases = reports.map((r) => r.phase).filter((p, i, a) => i === 0 || a[i - 1] !== p);
-    expect(phases).toEqual(['dumping', 'uploading', 'done']);
-    expect(reports[reports.length - 2]!.phase).toBe('uploading');
-
-    // After the dump was read whole, the bar keeps moving: several reports with more bytes uploaded, still short of all.
-    const readWhole = reports.findIndex((r) => r.bytesRead === DUMP.length);
-    expect(readWhole).toBeGreaterThan(0);
-    const tail = reports.slice(readWhole).filter((r) => dest(r).bytesUploaded! < dest(r).bytesToUpload!);
-    expect(new Set(tail.map((r) => dest(r).bytesUploaded)).size).toBeGreaterThanOrEqual(4);
-    expect(tail.every((r) => r.phase !== 'done')).toBe(true);
-    expect(tail.filter((r) => r.phase === 'uploading').length).toBeGreaterThanOrEqual(3);
+  it('S3 at 512 KiB/s, a pack one PutObject: uploaded bytes move within each pack as they are sent, same totals and phases', async () => {
+    const slowBackend = new S3Backend(s3rverBackendOptions({ endpoint: slowS3.endpoint }, { prefix: 'slow' }));
+    const { reports, status } = await backUp(slowBackend);
+    await slowBackend.close();
+    expect(status).toBe('success');
+    const direct = new S3Backend(s3rverBackendOptions(s3, { prefix: 'slow' }));
+    expectMovingWithinPacks(reports, await packBytes(direct));
+    await direct.close();
   }, 60_000);
 
   it('a local folder: uploads counted per pack, the same totals and phases', async () => {
