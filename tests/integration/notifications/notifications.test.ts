@@ -13,6 +13,7 @@ import type { NotificationPayload } from '../../../electron/engine/notifications
 import { testEngine } from '../../fixtures/engine.ts';
 import { httpReceiver, smtpReceiver } from '../../fixtures/notify-receivers.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { until } from '../../fixtures/until.ts';
 import { cliInProcess } from '../../fixtures/cli.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { tinySqliteDb } from '../../fixtures/sqlite-files.ts';
@@ -222,7 +223,10 @@ describe('delivery never holds up a backup', () => {
     // The run is finished and recorded while the webhook is still undelivered.
     expect(hook.requests).toEqual([]);
     expect(engine.deliveries.list().filter((d) => d.channel === 'webhook')).toEqual([]);
-    await new Promise((r) => setTimeout(r, 400));
+    // Back only once an attempt was refused (the second is counted before it is made), not after a fixed 400 ms
+    // that a loaded machine may spend before the first attempt.
+    const webhookAttempts = () => (engine.db.prepare("SELECT attempts FROM notification_outbox WHERE channel = 'webhook'").get() as { attempts: number } | undefined)?.attempts ?? 0;
+    await until('a refused attempt at the webhook', () => webhookAttempts() >= 2);
     await hook.up();
     expect(await engine.notifier.flush(30_000)).toBe(true);
     expect(hook.requests.map((r) => JSON.parse(r.body).event)).toEqual(['run-succeeded']);

@@ -218,11 +218,11 @@ describe('a delivery still being retried when Backstop closed', () => {
     const channel = await webhook(engine, hook);
     hook.failNext(1, 503);
     engine.notifier.notify([await resolved(engine, channel.id)], runEvent('run-failed'));
-    await until('the first attempt refused', () => hook.refused === 1 && owed(engine).length === 1, 10_000);
-    const closing = Date.now();
+    await until('the first attempt refused', () => hook.refused === 1 && owed(engine).length === 1, 30_000);
     await engine.close();
-    // Not the 5 s close gives attempts in flight, nor the minute of the wait.
-    expect(Date.now() - closing).toBeLessThan(2_500);
+    // The wait ended with the close, not after it: close gives attempts in flight at most 5 s, then leaves them
+    // going; a delivery still sleeping its minute would be in flight now. (Not a time bound: a loaded machine may
+    // take seconds to close the engine, which says nothing about the wait.)
     expect(engine.notifier.inFlight).toBe(0);
     expect(hook.requests).toEqual([]);
     const next = await nextEngine(dataDir);

@@ -9,13 +9,14 @@
  * backup is held to a read limit so that it lasts seconds, as one to a slow destination does
  * (backpressure reaches the dump the same way). For each journal mode (rollback journal, WAL) and
  * backup type (logical, snapshot):
- * - the writer never waited on Backstop much longer than the copy of the file takes (under a
- *   second and a half here, while the backup ran for 4 s), never for the whole backup;
+ * - the writer never waited on Backstop for most of the backup (its longest COMMIT, and WAL
+ *   checkpoint, under half the backup's time: the copy of the file takes well under a second and a
+ *   half while the backup runs for 4 s; relative, as a loaded machine slows both);
  * - the restored file passes `PRAGMA integrity_check` and `foreign_key_check`, the money is
  *   constant, every transfer has its ledger row and the balances are the transfers' sum.
  * And a writer holding RESERVED (an open write transaction, rollback journal) through a logical
  * backup: the backup does not wait for it, holds only committed rows, and the writer's COMMIT
- * afterwards goes through at once. (A writer holding EXCLUSIVE longer than the lock timeout:
+ * afterwards goes through at once (with busy_timeout 0: any lock Backstop still held would fail it). (A writer holding EXCLUSIVE longer than the lock timeout:
  * sqlite-busy-snapshot.test.ts, sqlite-real-files.test.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,7 +76,11 @@ const tick = () => {
 tick();
 `;
 
-/** Opens a transfer (BEGIN IMMEDIATE: the RESERVED lock), prints 'reserved', and commits when a line arrives on stdin, printing how long the COMMIT took. */
+/**
+ * Opens a transfer (BEGIN IMMEDIATE: the RESERVED lock), prints 'reserved', and commits when a line arrives on stdin
+ * without waiting for any lock (busy_timeout 0: SQLITE_BUSY, exit code 1, if a reader still holds SHARED), printing
+ * how long the COMMIT took.
+ */
 const RESERVER = `
 const Database = require(process.argv[1]);
 const db = new Database(process.argv[2]);
@@ -85,6 +90,7 @@ db.exec('INSERT INTO transfers (src, dst, amount) VALUES (1, 2, 0)');
 db.exec('INSERT INTO ledger (transfer_id, amount) VALUES (last_insert_rowid(), 0)');
 process.stderr.write('reserved');
 process.stdin.once('data', () => {
+  db.exec('PRAGMA busy_timeout = 0');
   const t0 = Date.now();
   db.exec('COMMIT');
   process.stdout.write(String(Date.now() - t0));
@@ -182,10 +188,11 @@ describe('SQLite files written during their backup', () => {
         // The backup lasted seconds; the writer kept committing, never waiting for most of it.
         expect(backupMs).toBeGreaterThan(2000);
         expect(stats.commits).toBeGreaterThan(50);
-        expect(stats.maxCommitMs).toBeLessThan(1500);
+        // Relative to the backup, not a fixed time: a loaded machine (a slow fsync) stretches a commit, and the backup too.
+        expect(stats.maxCommitMs).toBeLessThan(backupMs / 2);
         if (journal === 'wal') {
           expect(stats.checkpoints).toBeGreaterThan(0);
-          expect(stats.maxCheckpointMs).toBeLessThan(1500);
+          expect(stats.maxCheckpointMs).toBeLessThan(backupMs / 2);
           expect(stats.busyCheckpoints).toBe(0);
         }
 
@@ -220,8 +227,10 @@ describe('SQLite files written during their backup', () => {
     const exited = new Promise((r) => child.once('exit', r));
     child.stdin!.end('commit\n');
     await exited;
+    // At once: the COMMIT waited for no lock (busy_timeout 0 fails it, exit code 1, on any lock still held), which a
+    // time bound could only guess at on a loaded machine.
     expect(child.exitCode).toBe(0);
-    expect(Number(out)).toBeLessThan(1000);
+    console.info(`the reserving writer's COMMIT took ${Number(out)} ms`);
     expect(invariants(path)).toMatchObject({ transfers: 1 });
 
     const restored = await restoreAndWait(engine, { location: { kind: 'local', path: join(backups, encodeDatabaseFolder('bank.db')) }, pointId: 'latest', serverId, database: 'bank-copy.db' });

@@ -40,7 +40,7 @@ const tick = () => {
 tick();
 `;
 
-/** Holds an EXCLUSIVE lock for argv[3] ms, then exits. */
+/** Holds an EXCLUSIVE lock for argv[3] ms, then exits (afterEach kills one still holding it). */
 const LOCKER = `
 const Database = require(process.argv[1]);
 const db = new Database(process.argv[2]);
@@ -141,7 +141,9 @@ describe('snapshot of a busy rollback-journal database', () => {
   }, 60_000);
 
   test('a lock held longer than the timeout: DUMP_FAILED naming the time really waited', async () => {
-    const { folder } = await lockedDatabase(6000);
+    // Held past the test's end (killed in afterEach): a lock that ran out before a slow machine first asked would
+    // let the snapshot succeed.
+    const { folder } = await lockedDatabase(600_000);
     const started = Date.now();
     let error: unknown = null;
     try {
@@ -164,10 +166,10 @@ describe('snapshot of a busy rollback-journal database', () => {
   test('a lock shorter than the timeout is waited out; onlineBackup reports the real wait when it gives up', async () => {
     const { folder, path } = await lockedDatabase(1200);
     const file = join(tempDir(), 'copy.db');
-    await snapshotTo(new SqliteConnector(folder, { lockTimeoutMs: 10_000 }), file);
+    await snapshotTo(new SqliteConnector(folder, { lockTimeoutMs: 20_000 }), file); // far past the 1.2 s, however late the locker's timer fires
     expect(check(file)).toMatchObject({ integrity: 'ok', count: 0 }); // the locker's row was rolled back
 
-    const again = start(LOCKER, path, '3000');
+    const again = start(LOCKER, path, String(600_000)); // held past the test's end, like the one above
     await again.ready;
     const t0 = Date.now();
     const err = await onlineBackup(path, join(tempDir(), 'x.db'), { lockTimeoutMs: 700 }).then(

@@ -207,7 +207,8 @@ describe('files applications leave behind', () => {
           for await (const chunk of dump.stream) void chunk;
           await dump.done;
         }));
-        expect(Date.now() - started).toBeLessThan(8000);
+        // A hang bound (the lock timeout works; the holder never lets go), not a speed claim: 3× the 1 s + 10 s.
+        expect(Date.now() - started).toBeLessThan(3 * 1000 + 10_000);
         expect(e.code).toBe('DUMP_FAILED');
         // A logical dump is written from the same consistent copy a snapshot makes: the same wait, worded the same.
         expect(e.message).toMatch(new RegExp(`^${type === 'snapshot' ? 'Snapshotting' : 'Dumping'} "held\\.db": the database stayed locked by another process for \\d+\\.\\d s \\(SQLITE_BUSY\\)\\. `));

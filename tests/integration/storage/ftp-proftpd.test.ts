@@ -284,8 +284,9 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     const b = limited();
     const other = limited();
     try {
-      // The server counts a closed session until its process has ended.
-      for (const deadline = Date.now() + 10_000; await b.stat('x/a').then(() => false, () => Date.now() < deadline); ) await new Promise((r) => setTimeout(r, 100));
+      // The server counts a closed session until its process has ended (waited for up to 30 s: on a loaded machine
+      // ending the processes can take longer than the 10 s this waited, and the puts below then meet the limit).
+      for (const deadline = Date.now() + 30_000; await b.stat('x/a').then(() => false, () => Date.now() < deadline); ) await new Promise((r) => setTimeout(r, 100));
       await Promise.all(['a', 'b', 'c', 'd'].map((k) => b.put(`x/${k}`, Buffer.alloc(256 * 1024, 1))));
       expect((await Promise.all(['a', 'b', 'c', 'd'].map((k) => b.stat(`x/${k}`)))).map((st) => st?.size)).toEqual([262144, 262144, 262144, 262144]);
       // `b` holds the user's two connections (idle in its pool): another backend's login is refused.

@@ -13,6 +13,7 @@ import { S3Backend, createS3Backend, type S3BackendOptions } from '../../../elec
 import { probeS3 } from '../../../electron/engine/storage/s3-probe.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
 import { S3RVER_NO_DELETE_CREDENTIALS, s3rverBackendOptions, startS3rver, type S3rverHandle } from '../../fixtures/s3rver.ts';
+import { until } from '../../fixtures/until.ts';
 
 const MIB = 1024 * 1024;
 let s3: S3rverHandle;
@@ -122,8 +123,11 @@ describe('S3Backend specifics (s3rver)', () => {
     let openWhileRunning: string[] = [];
     const body = stream(data, MIB, async (sent) => {
       if (sent === 12 * MIB) {
-        await new Promise((r) => setTimeout(r, 300)); // let parts 1 and 2 land
-        openWhileRunning = await openUploads('work');
+        // The upload open mid-way: waited for, not given a fixed 300 ms (a loaded machine may take longer to open it).
+        openWhileRunning = await until('the multipart upload open', async () => {
+          const open = await openUploads('work');
+          return open.length > 0 && open;
+        });
         throw new Error('dump process died');
       }
     });
