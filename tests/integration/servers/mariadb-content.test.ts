@@ -19,7 +19,8 @@
  * - a database set up as DBAs do (latin1 with a comment on a utf8mb4 server, utf8mb4_bin): views'
  *   ALGORITHM/SQL SECURITY/CHECK OPTION, routines' sql_mode and COMMENT, events PRESERVE / DISABLE
  *   ON SLAVE / AT, definers restore equal; the note on grants left on the original name names the
- *   accounts granted at database (an escaped `my\_app` pattern), table, column and routine level.
+ *   accounts granted at database (an escaped `my\_app` pattern), table, column and routine level;
+ *   to a moment, such objects and an unnamed ALTER DATABASE of its defaults replayed come back too.
  * The source server logs (ROW); replays use its log as an incremental reads and stores it.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -508,6 +509,30 @@ describe('definers', () => {
         `DROP DATABASE my_app; DROP DATABASE bin_app; ${restored.map((d) => `DROP DATABASE IF EXISTS ${d};`).join(' ')}
          DROP USER 'owner'@'localhost', 'esc'@'%', 'wide'@'%', 'tbl'@'%', 'col'@'%', 'fn'@'%', 'elsewhere'@'%'; DROP ROLE app_reader;`,
       );
+    }
+  });
+
+  test("restore to a moment of such a database: a function under ANSI_QUOTES,PIPES_AS_CONCAT, a view, trigger and event with their definer, a column with its own collation and an ALTER DATABASE of the defaults (unnamed: the rewrite takes it to the new name) in the replayed log come back as at the moment", async () => {
+    src.sql(`CREATE DATABASE pm_app CHARACTER SET latin1 COMMENT 'c'; CREATE USER 'pown'@'localhost'; GRANT ALL ON pm_app.* TO 'pown'@'localhost';`);
+    src.sql(`CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10) CHARACTER SET utf8mb4) COMMENT 'x'; INSERT INTO t VALUES (1, 'é');`, 'pm_app');
+    const { at } = await restoreToMoment('pm_app', 'pm_copy', () =>
+      src.sql(`SET sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT';
+        CREATE DEFINER = 'pown'@'localhost' FUNCTION f(s VARCHAR(5)) RETURNS VARCHAR(20) DETERMINISTIC COMMENT 'a function' RETURN 'x' || s;
+        SET sql_mode = DEFAULT;
+        CREATE ALGORITHM = MERGE DEFINER = 'pown'@'localhost' SQL SECURITY INVOKER VIEW vw AS SELECT id, a FROM t WITH CASCADED CHECK OPTION;
+        CREATE DEFINER = 'pown'@'localhost' TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = UPPER(NEW.a);
+        CREATE DEFINER = 'pown'@'localhost' EVENT ev ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'ev' DO DELETE FROM t WHERE id > 100;
+        ALTER TABLE t ADD COLUMN b VARCHAR(5) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin INVISIBLE, COMMENT 'y';
+        ALTER DATABASE COMMENT 'changed' CHARACTER SET utf8mb4;
+        INSERT INTO t (id, a) VALUES (2, 'ü');`, 'pm_app'));
+    const own = (c: ReturnType<typeof content>, db: string) => JSON.parse(JSON.stringify(c).replaceAll(`\`${db}\``, '`DB`')) as unknown;
+    try {
+      expect(at.fidelity.database).toEqual(['utf8mb4\tutf8mb4_general_ci\tchanged']);
+      expect(at.fidelity.routines).toEqual([expect.stringContaining('\tPIPES_AS_CONCAT,ANSI_QUOTES\ta function\tpown@localhost\t')]);
+      expect(own(content(src, 'pm_copy'), 'pm_copy')).toEqual(own(at, 'pm_app'));
+      expect(src.sql("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'pm_app' AND SCHEMA_COMMENT = 'changed'").trim()).toBe('1');
+    } finally {
+      src.sql("DROP DATABASE IF EXISTS pm_copy; DROP DATABASE pm_app; DROP USER 'pown'@'localhost';");
     }
   });
 });
