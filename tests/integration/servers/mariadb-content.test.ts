@@ -15,7 +15,12 @@
  *   naming the fix, nothing left;
  * - definers the target lacks, or that lack privileges on the new name: the restore works and
  *   its notes name the accounts and the fix (which the test applies); a restoring user
- *   without SET USER: PERMISSION_DENIED naming the grant, nothing left.
+ *   without SET USER: PERMISSION_DENIED naming the grant, nothing left;
+ * - a database set up as DBAs do (latin1 with a comment on a utf8mb4 server, utf8mb4_bin): views'
+ *   ALGORITHM/SQL SECURITY/CHECK OPTION, routines' sql_mode and COMMENT, events PRESERVE / DISABLE
+ *   ON SLAVE / AT, definers restore equal; the note on grants left on the original name names the
+ *   accounts granted at database (an escaped `my\_app` pattern), table, column and routine level;
+ *   to a moment, such objects and an unnamed ALTER DATABASE of its defaults replayed come back too.
  * The source server logs (ROW); replays use its log as an incremental reads and stores it.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -444,5 +449,90 @@ describe('definers', () => {
     expect(e.code).toBe('PERMISSION_DENIED');
     expect(e.message).toMatch(/may not create objects .* whose DEFINER is another account .* Fix: GRANT SET USER ON \*\.\* TO <that user>;/);
     expect(exists(small, 'lim_definers')).toBe(false);
+  });
+
+  test("a database as a DBA sets it up (latin1 with a comment on a utf8mb4 server; utf8mb4_bin) restores equal: views' ALGORITHM, SQL SECURITY and CHECK OPTION, routines' sql_mode and COMMENT, events ON COMPLETION PRESERVE / DISABLE ON SLAVE / AT, definers; the note names every account granted on it — database (an escaped `\\_` pattern), table, column, routine, a role", async () => {
+    src.sql(
+      `CREATE DATABASE my_app CHARACTER SET latin1 COLLATE latin1_swedish_ci COMMENT 'the app';
+       CREATE DATABASE bin_app CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+       CREATE TABLE bin_app.k (s VARCHAR(10) PRIMARY KEY); INSERT INTO bin_app.k VALUES ('a'), ('A');
+       CREATE USER 'owner'@'localhost'; GRANT ALL ON \`my\\_app\`.* TO 'owner'@'localhost';
+       CREATE USER 'esc'@'%'; GRANT SELECT, INSERT ON \`my\\_app\`.* TO 'esc'@'%';
+       CREATE USER 'wide'@'%'; GRANT SELECT ON \`my\\_app%\`.* TO 'wide'@'%';
+       CREATE USER 'tbl'@'%'; CREATE USER 'col'@'%'; CREATE USER 'fn'@'%'; CREATE USER 'elsewhere'@'%'; CREATE ROLE app_reader;
+       GRANT SELECT ON bin_app.* TO 'elsewhere'@'%';`,
+    );
+    src.sql(
+      `CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10), b VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin COMMENT 'own charset', CHECK (id > 0)) CHARACTER SET utf8mb4 COMMENT 'a table';
+       INSERT INTO t VALUES (1, 'é', 'Ü');
+       SET sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT';
+       CREATE DEFINER = 'owner'@'localhost' FUNCTION f(s VARCHAR(5)) RETURNS VARCHAR(20) DETERMINISTIC COMMENT 'a function' RETURN 'x' || s;
+       CREATE DEFINER = 'owner'@'localhost' PROCEDURE p() SQL SECURITY INVOKER COMMENT 'a procedure' SELECT "a" FROM t;
+       SET sql_mode = DEFAULT;
+       CREATE ALGORITHM = MERGE DEFINER = 'owner'@'localhost' SQL SECURITY INVOKER VIEW vw AS SELECT id, a FROM t WITH CASCADED CHECK OPTION;
+       CREATE ALGORITHM = TEMPTABLE DEFINER = 'owner'@'localhost' VIEW vw_count AS SELECT COUNT(*) AS c FROM t;
+       CREATE DEFINER = 'owner'@'localhost' TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = UPPER(NEW.a);
+       CREATE DEFINER = 'owner'@'localhost' EVENT ev_daily ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'an event' DO DELETE FROM t WHERE id > 100;
+       CREATE EVENT ev_once ON SCHEDULE AT '2031-01-01 00:00:00' ON COMPLETION PRESERVE ENABLE DO DELETE FROM t;
+       GRANT SELECT ON my_app.t TO 'tbl'@'%';
+       GRANT SELECT (a), UPDATE (b) ON my_app.t TO 'col'@'%';
+       GRANT EXECUTE ON FUNCTION my_app.f TO 'fn'@'%';
+       GRANT SELECT (id) ON my_app.t TO app_reader;`,
+      'my_app',
+    );
+    const restored: string[] = [];
+    try {
+      for (const [name, copy] of [['my_app', 'my_app_copy'], ['bin_app', 'bin_app_copy']] as const) {
+        const own = (c: ReturnType<typeof content>, db: string) => JSON.parse(JSON.stringify(c).replaceAll(`\`${db}\``, '`DB`')) as unknown;
+        const before = content(src, name);
+        const { file } = await dumpOf(src, name);
+        restored.push(copy);
+        const report = await connector(src).restore(copy, createReadStream(file), 'logical', { sourceName: name });
+        expect(own(content(src, copy), copy)).toEqual(own(before, name));
+        if (name === 'bin_app') {
+          // 'elsewhere' holds privileges on bin_app by name: named for that copy.
+          expect(report.notes).toEqual([expect.stringContaining(`have none on the new name "bin_app_copy": 'elsewhere'@'%'.`)]);
+          continue;
+        }
+        expect(before.fidelity.database).toEqual(['latin1\tlatin1_swedish_ci\tthe app']);
+        expect(before.fidelity.events).toEqual([expect.stringContaining('\tSLAVESIDE_DISABLED\tPRESERVE\tan event\t'), expect.stringContaining('\tONE TIME\t')]);
+        // Every account granted on my_app at any level but none on my_app_copy; not 'wide' (`my\_app%` reaches the copy), not the
+        // definer 'owner' (the definer note names it), not 'elsewhere'.
+        expect(report.notes!.filter((n) => n.startsWith('Accounts that hold privileges'))).toEqual([
+          `Accounts that hold privileges on "my_app" on this server have none on the new name "my_app_copy": 'app_reader', 'col'@'%', 'esc'@'%', 'fn'@'%', 'tbl'@'%'. Grants name a database, so they stay on the original and were not copied. ` +
+            "If applications are to use \"my_app_copy\" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR 'app_reader'; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON `my_app_copy`.* TO 'app_reader';",
+        ]);
+        expect(report.notes).toContainEqual(expect.stringContaining(`run as accounts that have no privileges on "my_app_copy" on this server: 'owner'@'localhost'.`));
+      }
+    } finally {
+      src.sql(
+        `DROP DATABASE my_app; DROP DATABASE bin_app; ${restored.map((d) => `DROP DATABASE IF EXISTS ${d};`).join(' ')}
+         DROP USER 'owner'@'localhost', 'esc'@'%', 'wide'@'%', 'tbl'@'%', 'col'@'%', 'fn'@'%', 'elsewhere'@'%'; DROP ROLE app_reader;`,
+      );
+    }
+  });
+
+  test("restore to a moment of such a database: a function under ANSI_QUOTES,PIPES_AS_CONCAT, a view, trigger and event with their definer, a column with its own collation and an ALTER DATABASE of the defaults (unnamed: the rewrite takes it to the new name) in the replayed log come back as at the moment", async () => {
+    src.sql(`CREATE DATABASE pm_app CHARACTER SET latin1 COMMENT 'c'; CREATE USER 'pown'@'localhost'; GRANT ALL ON pm_app.* TO 'pown'@'localhost';`);
+    src.sql(`CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10) CHARACTER SET utf8mb4) COMMENT 'x'; INSERT INTO t VALUES (1, 'é');`, 'pm_app');
+    const { at } = await restoreToMoment('pm_app', 'pm_copy', () =>
+      src.sql(`SET sql_mode = 'ANSI_QUOTES,PIPES_AS_CONCAT';
+        CREATE DEFINER = 'pown'@'localhost' FUNCTION f(s VARCHAR(5)) RETURNS VARCHAR(20) DETERMINISTIC COMMENT 'a function' RETURN 'x' || s;
+        SET sql_mode = DEFAULT;
+        CREATE ALGORITHM = MERGE DEFINER = 'pown'@'localhost' SQL SECURITY INVOKER VIEW vw AS SELECT id, a FROM t WITH CASCADED CHECK OPTION;
+        CREATE DEFINER = 'pown'@'localhost' TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = UPPER(NEW.a);
+        CREATE DEFINER = 'pown'@'localhost' EVENT ev ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'ev' DO DELETE FROM t WHERE id > 100;
+        ALTER TABLE t ADD COLUMN b VARCHAR(5) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin INVISIBLE, COMMENT 'y';
+        ALTER DATABASE COMMENT 'changed' CHARACTER SET utf8mb4;
+        INSERT INTO t (id, a) VALUES (2, 'ü');`, 'pm_app'));
+    const own = (c: ReturnType<typeof content>, db: string) => JSON.parse(JSON.stringify(c).replaceAll(`\`${db}\``, '`DB`')) as unknown;
+    try {
+      expect(at.fidelity.database).toEqual(['utf8mb4\tutf8mb4_general_ci\tchanged']);
+      expect(at.fidelity.routines).toEqual([expect.stringContaining('\tPIPES_AS_CONCAT,ANSI_QUOTES\ta function\tpown@localhost\t')]);
+      expect(own(content(src, 'pm_copy'), 'pm_copy')).toEqual(own(at, 'pm_app'));
+      expect(src.sql("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'pm_app' AND SCHEMA_COMMENT = 'changed'").trim()).toBe('1');
+    } finally {
+      src.sql("DROP DATABASE IF EXISTS pm_copy; DROP DATABASE pm_app; DROP USER 'pown'@'localhost';");
+    }
   });
 });

@@ -41,7 +41,7 @@ describe('grantsLeftBehindNotes', () => {
         "If applications are to use \"shop`copy\" in its place, grant those accounts on the new name what they hold on the original (SHOW GRANTS FOR 'app_ro'; lists it), e.g. GRANT SELECT, INSERT, UPDATE, DELETE ON `shop``copy`.* TO 'app_ro';",
     ]);
     const q = grantsLeftBehindQuery('shop_copy', "sh'op");
-    expect(q).toContain(`Db = X'${Buffer.from("sh'op").toString('hex')}'`);
+    expect(q).toContain(`X'${Buffer.from("sh'op").toString('hex')}' LIKE Db`);
     expect(q).toContain(`X'${Buffer.from('shop_copy').toString('hex')}' LIKE g.Db`);
   });
 });

@@ -182,15 +182,16 @@ export function definerNotes(database: string, rows: string[][]): string[] {
 
 /**
  * Rows ('grant', HEX(User), HEX(Host)) of the accounts and roles that, on this server, hold
- * privileges on the database `source` by name (mysql.db, tables_priv, procs_priv) and none that
- * reach `database` (the new name; nor SELECT on every database); the definers of its objects are
- * left out (definerNotes names those).
+ * privileges on the database `source` (mysql.db, tables_priv — column grants too —, procs_priv) and
+ * none that reach `database` (the new name; nor SELECT on every database); the definers of its
+ * objects are left out (definerNotes names those). A database-level grant names a pattern
+ * (`my\_app`, as DBAs escape `_`; `my_ap_`), matched with LIKE as the server matches it.
  */
 export function grantsLeftBehindQuery(database: string, source: string): string {
   const name = `X'${Buffer.from(database, 'utf8').toString('hex')}'`;
   const original = `X'${Buffer.from(source, 'utf8').toString('hex')}'`;
   return `SELECT DISTINCT 'grant', HEX(a.User), HEX(a.Host) FROM (
-      SELECT User, Host FROM mysql.db WHERE Db = ${original}
+      SELECT User, Host FROM mysql.db WHERE ${original} LIKE Db
       UNION SELECT User, Host FROM mysql.tables_priv WHERE Db = ${original}
       UNION SELECT User, Host FROM mysql.procs_priv WHERE Db = ${original}) a
     WHERE NOT EXISTS (SELECT 1 FROM mysql.user u WHERE u.User = a.User AND u.Host = a.Host AND u.Select_priv = 'Y')
