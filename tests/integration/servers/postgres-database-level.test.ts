@@ -204,7 +204,7 @@ describe('database-level properties come back under the new name', () => {
     }
   });
 
-  test("grants a grantee made (WITH GRANT OPTION: on the database, on columns) keep that grantor, as it is and mapped; LC_CTYPE apart from LC_COLLATE; public given to another role; a trusted extension the owner created belongs to the restoring role (pg_dump keeps no extension owner)", async () => {
+  test("grants a grantee made (WITH GRANT OPTION: on the database, on columns) keep that grantor: as it is, mapped, and with the roles created on another server; LC_CTYPE apart from LC_COLLATE; public given to another role; a trusted extension the owner created belongs to the restoring role (pg_dump keeps no extension owner)", async () => {
     source.psql(`CREATE ROLE g_owner LOGIN; CREATE ROLE g_lead; CREATE ROLE g_lead2; CREATE ROLE g_dev;
       CREATE DATABASE grants OWNER g_owner LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' TEMPLATE template0;`);
     // The grants a grantee makes are dumped between SET SESSION AUTHORIZATION g_lead and RESET: the grantor is not the owner.
@@ -218,9 +218,9 @@ describe('database-level properties come back under the new name', () => {
       'grants',
     );
     const aclOf = (expr: string) => `array_to_string(ARRAY(SELECT x::text FROM unnest(${expr}) x ORDER BY 1), ',')`;
-    const facts = (db: string) =>
+    const facts = (pg: PgServer, db: string) =>
       psqlEach(
-        source,
+        pg,
         [
           `SELECT string_agg(attname || ' ' || ${aclOf('attacl')}, '; ' ORDER BY attname) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attacl IS NOT NULL`,
           `SELECT obj_description('public'::regnamespace, 'pg_namespace')`,
@@ -236,17 +236,24 @@ describe('database-level properties come back under the new name', () => {
       const original = pgDatabaseFidelity(source, 'grants');
       expect(original).toMatchObject({ datcollate: 'C', datctype: 'C.UTF-8', datacl: 'g_dev=c/g_lead,g_lead=T*c*/g_owner,g_owner=Cc/g_owner' });
       expect(original.schemas).toContain('public owner=g_lead acl==UC/g_lead,g_lead=UC/g_lead');
-      const [columns, comment, extOwner, digest] = facts('grants');
+      const [columns, comment, extOwner, digest] = facts(source, 'grants');
       expect(columns).toBe('a g_dev=r/g_lead,g_lead=r*/g_owner; b g_lead=w*/g_owner; id g_lead=r*/g_owner');
       expect(extOwner).toBe('g_owner');
 
       expect(pgDatabaseFidelity(source, 'grants copy')).toEqual(original);
-      expect(facts('grants copy')).toEqual([columns, comment, source.user, digest]);
+      expect(facts(source, 'grants copy')).toEqual([columns, comment, source.user, digest]);
 
       const mapped = (s: string) => s.replace(/\bg_lead\b/g, 'g_lead2');
       expect(pgDatabaseFidelity(source, 'grants mapped')).toEqual(JSON.parse(mapped(JSON.stringify(original))));
-      expect(facts('grants mapped')).toEqual([mapped(columns!), comment, source.user, digest]);
+      expect(facts(source, 'grants mapped')).toEqual([mapped(columns!), comment, source.user, digest]);
+
+      // On a server without the roles, created by the restore (NOLOGIN): the grantor acts there too.
+      await restore(target, 'grants', { createRoles: true }, file);
+      expect(pgDatabaseFidelity(target, 'grants')).toEqual(original);
+      expect(facts(target, 'grants')).toEqual([columns, comment, target.user, digest]);
     } finally {
+      drop(target, 'grants');
+      target.psql('DROP ROLE IF EXISTS g_owner, g_lead, g_dev');
       drop(source, 'grants copy');
       drop(source, 'grants mapped');
       drop(source, 'grants');
