@@ -1,7 +1,10 @@
 /**
  * PostgreSQL restores bring back the whole database, not only its tables (issue 16):
  * owner, settings, per-role settings, comment, privileges, encoding/locale, connection
- * limit — under the new name — compared with pgDatabaseFidelity between source and copy.
+ * limit, LC_CTYPE apart from LC_COLLATE, grants a grantee made WITH GRANT OPTION (their
+ * grantor kept, also mapped) — under the new name — compared with pgDatabaseFidelity between
+ * source and copy. An extension's owner is not in pg_dump's archive: the copy's is the
+ * restoring role (a documented limit, pinned so the docs stay true).
  * A second server without the source's roles checks the missing-role choices: ROLE_MISSING
  * before anything is created, skip ownership/privileges, create the roles, map them.
  */
@@ -17,7 +20,7 @@ import type { PostgresConnector } from '../../../electron/engine/servers/postgre
 import { tempDir } from '../../fixtures/temp-dir.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { pgDatabaseFidelity } from '../../fixtures/servers/pg-fidelity.ts';
-import { PG_BIN, pgContentFingerprint, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
+import { PG_BIN, pgContentFingerprint, psqlEach, startPostgres, type PgServer } from '../../fixtures/servers/postgres.ts';
 
 let source: PgServer;
 let target: PgServer;
@@ -198,6 +201,63 @@ describe('database-level properties come back under the new name', () => {
     } finally {
       drop(source, 'strict copy');
       drop(source, 'strict');
+    }
+  });
+
+  test("grants a grantee made (WITH GRANT OPTION: on the database, on columns) keep that grantor: as it is, mapped, and with the roles created on another server; LC_CTYPE apart from LC_COLLATE; public given to another role; a trusted extension the owner created belongs to the restoring role (pg_dump keeps no extension owner)", async () => {
+    source.psql(`CREATE ROLE g_owner LOGIN; CREATE ROLE g_lead; CREATE ROLE g_lead2; CREATE ROLE g_dev;
+      CREATE DATABASE grants OWNER g_owner LC_COLLATE 'C' LC_CTYPE 'C.UTF-8' TEMPLATE template0;`);
+    // The grants a grantee makes are dumped between SET SESSION AUTHORIZATION g_lead and RESET: the grantor is not the owner.
+    source.psql(`REVOKE ALL ON DATABASE grants FROM PUBLIC; REVOKE TEMPORARY ON DATABASE grants FROM g_owner;
+      GRANT CONNECT, TEMPORARY ON DATABASE grants TO g_lead WITH GRANT OPTION; SET ROLE g_lead; GRANT CONNECT ON DATABASE grants TO g_dev; RESET ROLE;`);
+    source.psql(
+      `ALTER SCHEMA public OWNER TO g_lead; COMMENT ON SCHEMA public IS 'lead''s'; GRANT CREATE ON SCHEMA public TO PUBLIC;
+       SET ROLE g_owner; CREATE EXTENSION pgcrypto; CREATE TABLE t (id int, a text, b text); INSERT INTO t VALUES (1, 'x', 'y');
+       GRANT SELECT (id, a), UPDATE (b) ON t TO g_lead WITH GRANT OPTION; RESET ROLE;
+       SET ROLE g_lead; GRANT SELECT (a) ON t TO g_dev; RESET ROLE;`,
+      'grants',
+    );
+    const aclOf = (expr: string) => `array_to_string(ARRAY(SELECT x::text FROM unnest(${expr}) x ORDER BY 1), ',')`;
+    const facts = (pg: PgServer, db: string) =>
+      psqlEach(
+        pg,
+        [
+          `SELECT string_agg(attname || ' ' || ${aclOf('attacl')}, '; ' ORDER BY attname) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attacl IS NOT NULL`,
+          `SELECT obj_description('public'::regnamespace, 'pg_namespace')`,
+          `SELECT pg_get_userbyid(extowner) FROM pg_extension WHERE extname = 'pgcrypto'`,
+          `SELECT encode(digest(a, 'sha1'), 'hex') FROM t`,
+        ],
+        db,
+      ).map((s) => s.trim());
+    const file = await dumpToFile(source, 'grants');
+    try {
+      await restore(source, 'grants copy', {}, file);
+      await restore(source, 'grants mapped', { roleMap: { g_lead: 'g_lead2' } }, file);
+      const original = pgDatabaseFidelity(source, 'grants');
+      expect(original).toMatchObject({ datcollate: 'C', datctype: 'C.UTF-8', datacl: 'g_dev=c/g_lead,g_lead=T*c*/g_owner,g_owner=Cc/g_owner' });
+      expect(original.schemas).toContain('public owner=g_lead acl==UC/g_lead,g_lead=UC/g_lead');
+      const [columns, comment, extOwner, digest] = facts(source, 'grants');
+      expect(columns).toBe('a g_dev=r/g_lead,g_lead=r*/g_owner; b g_lead=w*/g_owner; id g_lead=r*/g_owner');
+      expect(extOwner).toBe('g_owner');
+
+      expect(pgDatabaseFidelity(source, 'grants copy')).toEqual(original);
+      expect(facts(source, 'grants copy')).toEqual([columns, comment, source.user, digest]);
+
+      const mapped = (s: string) => s.replace(/\bg_lead\b/g, 'g_lead2');
+      expect(pgDatabaseFidelity(source, 'grants mapped')).toEqual(JSON.parse(mapped(JSON.stringify(original))));
+      expect(facts(source, 'grants mapped')).toEqual([mapped(columns!), comment, source.user, digest]);
+
+      // On a server without the roles, created by the restore (NOLOGIN): the grantor acts there too.
+      await restore(target, 'grants', { createRoles: true }, file);
+      expect(pgDatabaseFidelity(target, 'grants')).toEqual(original);
+      expect(facts(target, 'grants')).toEqual([columns, comment, target.user, digest]);
+    } finally {
+      drop(target, 'grants');
+      target.psql('DROP ROLE IF EXISTS g_owner, g_lead, g_dev');
+      drop(source, 'grants copy');
+      drop(source, 'grants mapped');
+      drop(source, 'grants');
+      source.psql('DROP ROLE g_owner, g_lead, g_lead2, g_dev');
     }
   });
 });

@@ -172,6 +172,18 @@ describe('row-level security policies', () => {
     const plan = planRestore(input({ objectScript: POLICY, choices: { noOwner: false, noPrivileges: false, roleMap: {}, createRoles: true } }), 'n');
     expect(plan.createRoles).toEqual(['Pol Role']);
   });
+
+  test('a mapped role the target has, named in a policy or a user mapping: the restore goes on, a note names where it still appears and the fix (never a mapping option)', () => {
+    const script = `${POLICY}CREATE USER MAPPING FOR "Pol Role" SERVER s OPTIONS (password 'pw-secret');\n`;
+    const roles = new Set(['postgres', 'o w n', 'reader', 'Gr;antee', 'Pol Role', 'other']);
+    const plan = planRestore(input({ objectScript: script, existingRoles: roles, choices: { noOwner: true, noPrivileges: true, roleMap: { 'Pol Role': 'other' }, createRoles: false } }), 'n');
+    expect(plan.notes.filter((n) => n.includes('Pol Role'))).toEqual([
+      'Role "Pol Role" still appears, not mapped to "other", where a role mapping does not reach (pg_restore creates row-level security policies and user mappings as they are): ' +
+        'named in POLICY "p; TO x" ON app.orders AS RESTRICTIVE FOR SELECT; has a USER MAPPING for server s. If "other" should be named there instead, in the restored database: ' +
+        'ALTER POLICY name ON table TO … (its roles, with "other" in place of "Pol Role"); CREATE USER MAPPING FOR "other" SERVER … OPTIONS (…).',
+    ]);
+    expect(plan.notes.join('\n')).not.toContain('pw-secret');
+  });
 });
 
 describe('user mappings, large objects, tablespaces', () => {

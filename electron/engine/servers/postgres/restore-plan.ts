@@ -12,7 +12,7 @@
  *   grantees and grantors, default privileges, per-role settings, policies, user
  *   mappings), and which of them the target lacks once the user's choices (noOwner,
  *   noPrivileges, roleMap, createRoles) are applied (policies' and user mappings' roles
- *   can only be created);
+ *   can only be created; a mapped role still named by them gets a note naming each, and the fix);
  * - with a roleMap, the object-level OWNER / GRANT / REVOKE statements rewritten for the
  *   mapped roles (pg_restore then runs with --no-owner --no-privileges);
  * - subscriptions are never restored (pg_restore --no-subscriptions; a note per subscription
@@ -489,8 +489,19 @@ export function planRestore(input: PlanInput, newDatabase: string): RestorePlan 
     if (!input.existingRoles.has(to)) {
       throw new BackstopError('ROLE_MISSING', `Role "${from}" is to be mapped to "${to}", but the ${input.serverLabel} has no role "${to}". Nothing was restored. Map it to a role that exists, or create that role first.`);
     }
+    const unmappable = policyRoles.get(from);
     if (needed.has(from)) notes.push(`Role "${from}" of the backup was mapped to "${to}".`);
-    else notes.push(`Role "${from}" is not named by this backup (or its ownership/privileges are skipped): the mapping was not needed.`);
+    else if (!unmappable) notes.push(`Role "${from}" is not named by this backup (or its ownership/privileges are skipped): the mapping was not needed.`);
+    // pg_restore creates policies and user mappings as they are: say so, or the copy's RLS silently favours the old role.
+    if (unmappable) {
+      const fixes = [
+        ...(unmappable.some((w) => w.startsWith('named in POLICY')) ? [`ALTER POLICY name ON table TO … (its roles, with ${quoteIdent(to)} in place of ${quoteIdent(from)})`] : []),
+        ...(mappingRoles.has(from) ? [`CREATE USER MAPPING FOR ${quoteIdent(to)} SERVER … OPTIONS (…)`] : []),
+      ];
+      notes.push(
+        `Role "${from}" still appears, not mapped to "${to}", where a role mapping does not reach (pg_restore creates row-level security policies and user mappings as they are): ${unmappable.join('; ')}. If "${to}" should be named there instead, in the restored database: ${fixes.join('; ')}.`,
+      );
+    }
   }
   const missing = [...needed.keys()].filter((r) => (!mapped.has(r) || policyRoles.has(r)) && !input.existingRoles.has(r)).sort();
   const inPolicies = missing.filter((r) => policyRoles.has(r));
