@@ -42,12 +42,12 @@ function options(s: ProftpdHandle, over: Partial<FtpBackendOptions> = {}): FtpBa
 }
 
 /** The ProFTPD server as a remote kind for the task fixtures (remote-task.ts). */
-function proftpdRemote(s: ProftpdHandle, user = FTP_USER): RemoteKind {
+function proftpdRemote(s: ProftpdHandle, user = FTP_USER, base = '/team'): RemoteKind {
   return {
     kind: 'ftp',
     secret: { kind: 'ftp', password: FTP_PASSWORD },
     secretText: FTP_PASSWORD,
-    destination: (credentialsRef) => ({ kind: 'ftp', host: s.host, port: s.port, user, path: `/team/run-${seq++}`, tls: s.tls, certificateFingerprint: s.certificateFingerprint, credentialsRef }),
+    destination: (credentialsRef) => ({ kind: 'ftp', host: s.host, port: s.port, user, path: `${base}/run-${seq++}`, tls: s.tls, certificateFingerprint: s.certificateFingerprint, credentialsRef }),
     backend: (l) => Location.at(l, { password: FTP_PASSWORD }).backend(),
     stop: async () => {},
   };
@@ -240,19 +240,54 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     }
   });
 
-  it('a folder where the server refuses to replace files (AllowOverwrite off) is PERMISSION_DENIED on the replacement; the first version stays', async () => {
+  it('a folder where the server refuses to replace files (AllowOverwrite off): replacing any other object is PERMISSION_DENIED naming AllowOverwrite on; the first version stays', async () => {
     const b = new FtpBackend(options(server, { root: '/strict/a' }));
     try {
       await b.put('k', Buffer.from('one'));
       const refused = await rejection(b.put('k', Buffer.from('two')));
       expect(refused.code).toBe('PERMISSION_DENIED');
-      expect(refused.message).toContain('Rename permission denied');
+      expect(refused.message).toContain('Rename permission denied: the server refuses to replace an existing file by renaming over it. Let it (ProFTPD: "AllowOverwrite on" for this folder).');
       expect((await b.get('k')).toString()).toBe('one');
       expect(filesUnder(join(server.directory, 'strict'))).toEqual(['a/k']);
     } finally {
       await b.close();
     }
   });
+
+  it('AllowOverwrite off: the in-flight marker is replaced by delete + rename, so a full and an incremental run work; a create-only put onto an existing key is still CONFLICT', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/b' }));
+    try {
+      await b.put('inflight/w', Buffer.from('one'), { replaceable: true });
+      await b.put('inflight/w', Buffer.from('two'), { replaceable: true });
+      expect((await b.get('inflight/w')).toString()).toBe('two');
+      await b.put('backstop.repo', Buffer.from('header'));
+      const exists = await rejection(b.put('backstop.repo', Buffer.from('other'), { ifAbsent: true, replaceable: true }));
+      expect(exists.code).toBe('CONFLICT');
+      expect(exists.message).toContain('"backstop.repo" already exists');
+      expect((await b.get('backstop.repo')).toString()).toBe('header');
+      expect(filesUnder(join(server.directory, 'strict/b'))).toEqual(['backstop.repo', 'inflight/w']);
+    } finally {
+      await b.close();
+    }
+    const remote = proftpdRemote(server, FTP_USER, '/strict');
+    const folder = tempDir();
+    grow(join(folder, 'ledger.db'), 1_000);
+    const t = await remoteTask(remote, { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot' });
+    expect(data(await t.engine.call('destinations.test', { destination: t.dest }))).toMatchObject({ ok: true });
+    const full = await runTask(t.engine, t.taskId, 'full');
+    expect(full.status, JSON.stringify(full.databases)).toBe('success');
+    const rows = grow(join(folder, 'ledger.db'), 500);
+    const incremental = await runTask(t.engine, t.taskId, 'incremental');
+    expect(incremental.status, JSON.stringify(incremental.databases)).toBe('success');
+    const location = await remoteFolder(t, 'ledger.db');
+    expect(data(await t.engine.call('restore.verify', { location }))).toMatchObject({ ok: true, problems: [] });
+    const restored = await restoreAndWait(t.engine, { location, pointId: 'latest', serverId: t.serverId, database: 'ledger-back.db' });
+    expect(restored.status).toBe('success');
+    expect(sqliteCount(restored.path!)).toBe(rows);
+    const path = t.dest.kind === 'ftp' ? t.dest.path : '';
+    expect(filesUnder(join(server.directory, path)).filter((f) => f.includes('.backstop-tmp-') || f.includes('inflight/'))).toEqual([]);
+    await t.engine.close();
+  }, 120_000);
 
   it("an upload size limit (MaxStoreFileSize, 552 File too large) is PERMISSION_DENIED naming the limit, not a full disk; nothing is left", async () => {
     const b = new FtpBackend(options(server, { root: '/small/a' }));
