@@ -18,8 +18,9 @@ import { join } from 'node:path';
 import { Client } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Location } from '../../../electron/engine/destinations/index.ts';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
-import { FtpBackend, probeFtp, type FtpBackendOptions } from '../../../electron/engine/storage/index.ts';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
+import { INFLIGHT_PREFIX, inflightKey, packKey } from '../../../electron/engine/repository/layout.ts';
+import { BackendDecorator, FtpBackend, probeFtp, type FtpBackendOptions } from '../../../electron/engine/storage/index.ts';
 import { FTP_PASSWORD, FTP_USER } from '../../fixtures/ftp-server.ts';
 import { PROFTPD_LIMITED_USER, PROFTPD_QUOTA_USER, proftpdEnabled, startProftpd, type ProftpdHandle } from '../../fixtures/proftpd.ts';
 import { grow } from '../../fixtures/reliability/fault-runs.ts';
@@ -288,6 +289,41 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     expect(filesUnder(join(server.directory, path)).filter((f) => f.includes('.backstop-tmp-') || f.includes('inflight/'))).toEqual([]);
     await t.engine.close();
   }, 120_000);
+
+  it('AllowOverwrite off: garbage collection that lists the markers while one is being replaced (old deleted, new not yet renamed in) still keeps the packs it names', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/gc' }));
+    try {
+      await initRepository(b, { key: null, workers: 0 });
+      const packId = 'ab'.repeat(32);
+      await b.put(packKey(packId), Buffer.from('a pack a running backup uploaded, not committed yet'));
+      const writeId = 'cd'.repeat(16);
+      const marker = Buffer.from(JSON.stringify({ writeId, startedAt: new Date().toISOString(), basePoints: [], packs: [packId] }));
+      await b.put(inflightKey(writeId), marker, { replaceable: true });
+      // GC's first look at the markers sees the folder as it is during such a replacement.
+      let armed = false;
+      let looks = 0;
+      const gcView = new (class extends BackendDecorator {
+        override async list(prefix: string) {
+          if (!armed || prefix !== INFLIGHT_PREFIX || looks++ > 0) return super.list(prefix);
+          await b.delete(inflightKey(writeId));
+          try {
+            return await super.list(prefix);
+          } finally {
+            await b.put(inflightKey(writeId), marker, { replaceable: true });
+          }
+        }
+      })(b);
+      // A minute on: the pack is past a grace of 0, the marker (1 h) still live.
+      const repo = await openRepository(gcView, { key: null, workers: 0, gcGraceMs: 0, now: () => Date.now() + 60_000 });
+      armed = true;
+      expect(await repo.collectGarbage()).toMatchObject({ packsDeleted: 0, markersDeleted: 0 });
+      expect(looks).toBeGreaterThan(1);
+      expect((await b.get(packKey(packId))).toString()).toBe('a pack a running backup uploaded, not committed yet');
+      expect((await b.get(inflightKey(writeId))).equals(marker)).toBe(true);
+    } finally {
+      await b.close();
+    }
+  });
 
   it("an upload size limit (MaxStoreFileSize, 552 File too large) is PERMISSION_DENIED naming the limit, not a full disk; nothing is left", async () => {
     const b = new FtpBackend(options(server, { root: '/small/a' }));
