@@ -9,8 +9,10 @@
  *  - a full quota: DISK_FULL naming the fix, nothing left on the server;
  *  - the server restarting (sessions dropped) between calls and mid-run;
  *  - a missing file (ProFTPD resets the RETR's data connection before its 550 arrives);
- *  - settings DBAs meet, each on a folder or user of the same daemon: AllowOverwrite off,
- *    MaxStoreFileSize, MaxClientsPerUser.
+ *  - settings DBAs meet, each on a folder or user of the same daemon: AllowOverwrite off (a
+ *    task's runs work: the in-flight marker is replaced by delete + rename, GC sees it though
+ *    its first look falls between the two, create-only puts stay CONFLICT, a format-1 header
+ *    stays as it is), MaxStoreFileSize, MaxClientsPerUser.
  * Root only (ProFTPD chroots its virtual users).
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -31,6 +33,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { collect, pieces, pointOpts } from '../../unit/repository/helpers.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
 
 const HOUR = 3_600_000;
@@ -289,6 +292,23 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     expect(filesUnder(join(server.directory, path)).filter((f) => f.includes('.backstop-tmp-') || f.includes('inflight/'))).toEqual([]);
     await t.engine.close();
   }, 120_000);
+
+  it('AllowOverwrite off: a format-1 folder cannot have its header replaced, so its first full leaves it format 1 (header untouched) and the point reads back', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/v1' }));
+    try {
+      await initRepository(b, { key: null, workers: 0, formatVersion: 1 });
+      const header = await b.get('backstop.repo');
+      const repo = await openRepository(b, { key: null, workers: 0 });
+      const body = Buffer.alloc(300_000, 7);
+      const point = await repo.writePoint(pieces(body), pointOpts({ kind: 'full' }));
+      expect(header.readUInt16LE(8)).toBe(1);
+      expect((await b.get('backstop.repo')).equals(header)).toBe(true);
+      expect((await collect(await (await openRepository(b, { key: null, workers: 0 })).readPoint(point.id))).equals(body)).toBe(true);
+      expect(filesUnder(join(server.directory, 'strict/v1')).filter((f) => f.includes('.backstop-tmp-') || f.startsWith('inflight/'))).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
 
   it('AllowOverwrite off: garbage collection that lists the markers while one is being replaced (old deleted, new not yet renamed in) still keeps the packs it names', async () => {
     const b = new FtpBackend(options(server, { root: '/strict/gc' }));
