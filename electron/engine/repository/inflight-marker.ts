@@ -122,7 +122,7 @@ export class InflightWrite {
 
   private put(): Promise<void> {
     const body = Buffer.from(JSON.stringify(this.marker), 'utf8');
-    this.chain = this.chain.catch(() => {}).then(() => this.backend.put(this.key, body));
+    this.chain = this.chain.catch(() => {}).then(() => this.backend.put(this.key, body, { replaceable: true }));
     return this.chain;
   }
 }

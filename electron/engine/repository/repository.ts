@@ -439,7 +439,7 @@ export class Repository {
 
   /**
    * Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts (one listing
-   * of the packs; temporary files of cut-short puts are swept only after a dead writer, by
+   * of the packs, the markers read before and after the manifests; temporary files of cut-short puts are swept only after a dead writer, by
    * collectAfterCrash, so `tempFilesDeleted` is 0 here).
    */
   async collectGarbage(): Promise<GcResult> {
@@ -449,8 +449,14 @@ export class Repository {
       const id = packIdFromKey(o.key);
       if (id) packs.push({ id, info: o });
     }
-    const markers = await this.readMarkers();
+    const first = await this.readMarkers();
     const { good, damaged } = await this.ctx.manifests.scan();
+    // Read again: a marker being replaced where the server cannot rename over a file (FTP,
+    // PutOptions.replaceable) is absent for a moment; a moment later it is back. Either read protects.
+    // The later read wins for a marker in both (it may have been refreshed since).
+    const second = await this.readMarkers();
+    const again = new Set(second.map((m) => m.key));
+    const markers = [...second, ...first.filter((m) => !again.has(m.key))];
     if (damaged.length > 0) {
       return { packsDeleted: 0, bytesFreed: 0, markersDeleted: 0, tempFilesDeleted: 0, skipped: `restore point(s) ${damaged.map((d) => d.id).join(', ')} cannot be read, so unused packs cannot be told apart` };
     }

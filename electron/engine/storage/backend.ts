@@ -70,6 +70,15 @@ export interface PutOptions {
    */
   ifAbsent?: boolean;
   /**
+   * The caller tolerates the key being absent for a moment while it is replaced. Only FTP uses
+   * it: a server that refuses to rename over an existing file (ProFTPD `AllowOverwrite off`)
+   * has the old file deleted, then the new one (complete in its temporary file) renamed onto
+   * the name. Without it such a replacement fails with PERMISSION_DENIED. Never with ifAbsent;
+   * only for objects whose brief absence loses nothing: the in-flight marker (a write that
+   * dies there is dead anyway; its packs are unreferenced and the temp file is swept).
+   */
+  replaceable?: boolean;
+  /**
    * Bytes of this put's body on their way, as deltas while the put runs. SFTP: each 32 KiB write
    * the server acknowledged. S3 and Azure: bytes handed to the connection, 64 KiB at a time within
    * each PutObject, part or block (body-progress.ts; HTTP acknowledges only a whole request, so

@@ -7,7 +7,8 @@
  *   are created on first put (MKD, the base folder too).
  * - put is atomic: the body goes to a temporary name in the same folder
  *   (`.backstop-tmp-<random>-<name>`, never a valid key, so never listed), then RNFR/RNTO
- *   to the final name; a failed or aborted upload removes the temporary file on a fresh
+ *   to the final name (a `replaceable` put onto a server that refuses to rename over a file
+ *   deletes the old file first: PutOptions); a failed or aborted upload removes the temporary file on a fresh
  *   connection, or, when the server does not answer then, the next call does first
  *   (a killed process leaves it, invisible to list; `sweepTempFiles` removes it after a
  *   dead writer: backend.ts, LeftoverSweeper).
@@ -135,7 +136,7 @@ export class FtpBackend implements Backend, LeftoverSweeper {
           signal?.throwIfAborted();
           // FTP has no create-only rename (RNTO replaces): the name is checked just before it.
           if (options?.ifAbsent && (await client.size(final).then(() => true, () => false))) throw new AlreadyThereError(key, this.location);
-          await client.rename(temp, final);
+          await this.renameOnto(client, temp, final, key, options);
         } finally {
           signal?.removeEventListener('abort', onAbort);
           if (options?.onProgress) client.trackProgress();
@@ -147,6 +148,27 @@ export class FtpBackend implements Backend, LeftoverSweeper {
       await this.withClient('cleanup', key, (c) => c.remove(temp, true)).catch(() => this.orphans.add(temp));
       if (signal?.aborted) throw new BackstopError('CANCELED', `upload of "${key}" to ${this.location} was canceled.`, { cause: e });
       throw e;
+    }
+  }
+
+  /**
+   * RNFR/RNTO `temp` onto `final` (`key`). A server that refuses to rename over an existing
+   * file (550/553 while `final` exists, e.g. ProFTPD `AllowOverwrite off`): a create-only put
+   * is AlreadyThere; a `replaceable` one deletes the old file, then renames again; any other
+   * is PERMISSION_DENIED naming the setting. A refusal while `final` is absent stands as it is.
+   */
+  private async renameOnto(client: Client, temp: string, final: string, key: string, options: PutOptions | undefined): Promise<void> {
+    try {
+      await client.rename(temp, final);
+    } catch (e) {
+      if (!(e instanceof basicFtp().FTPError) || (e.code !== 550 && e.code !== 553)) throw e;
+      if (!(await client.size(final).then(() => true, () => false))) throw e;
+      if (options?.ifAbsent) throw new AlreadyThereError(key, this.location, e);
+      if (!options?.replaceable) {
+        throw new BackstopError('PERMISSION_DENIED', `upload of "${key}" at ${this.location} failed: ${e.message}: the server refuses to replace an existing file by renaming over it. Let it (ProFTPD: "AllowOverwrite on" for this folder).`, { cause: e });
+      }
+      await client.remove(final);
+      await client.rename(temp, final);
     }
   }
 

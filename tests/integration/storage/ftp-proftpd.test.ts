@@ -9,8 +9,10 @@
  *  - a full quota: DISK_FULL naming the fix, nothing left on the server;
  *  - the server restarting (sessions dropped) between calls and mid-run;
  *  - a missing file (ProFTPD resets the RETR's data connection before its 550 arrives);
- *  - settings DBAs meet, each on a folder or user of the same daemon: AllowOverwrite off,
- *    MaxStoreFileSize, MaxClientsPerUser.
+ *  - settings DBAs meet, each on a folder or user of the same daemon: AllowOverwrite off (a
+ *    task's runs work: the in-flight marker is replaced by delete + rename, GC sees it though
+ *    its first look falls between the two, create-only puts stay CONFLICT, a format-1 header
+ *    stays as it is), MaxStoreFileSize, MaxClientsPerUser.
  * Root only (ProFTPD chroots its virtual users).
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -18,8 +20,9 @@ import { join } from 'node:path';
 import { Client } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Location } from '../../../electron/engine/destinations/index.ts';
-import { openRepository } from '../../../electron/engine/repository/index.ts';
-import { FtpBackend, probeFtp, type FtpBackendOptions } from '../../../electron/engine/storage/index.ts';
+import { initRepository, openRepository } from '../../../electron/engine/repository/index.ts';
+import { INFLIGHT_PREFIX, inflightKey, packKey } from '../../../electron/engine/repository/layout.ts';
+import { BackendDecorator, FtpBackend, probeFtp, type FtpBackendOptions } from '../../../electron/engine/storage/index.ts';
 import { FTP_PASSWORD, FTP_USER } from '../../fixtures/ftp-server.ts';
 import { PROFTPD_LIMITED_USER, PROFTPD_QUOTA_USER, proftpdEnabled, startProftpd, type ProftpdHandle } from '../../fixtures/proftpd.ts';
 import { grow } from '../../fixtures/reliability/fault-runs.ts';
@@ -30,6 +33,7 @@ import { restoreAndWait } from '../../fixtures/restores.ts';
 import { data, runTask, waitForRun } from '../../fixtures/runs.ts';
 import { rejection } from '../../fixtures/servers/common.ts';
 import { tempDir } from '../../fixtures/temp-dir.ts';
+import { collect, pieces, pointOpts } from '../../unit/repository/helpers.ts';
 import { runBackendContract } from '../../unit/storage/backend-contract.ts';
 
 const HOUR = 3_600_000;
@@ -42,12 +46,12 @@ function options(s: ProftpdHandle, over: Partial<FtpBackendOptions> = {}): FtpBa
 }
 
 /** The ProFTPD server as a remote kind for the task fixtures (remote-task.ts). */
-function proftpdRemote(s: ProftpdHandle, user = FTP_USER): RemoteKind {
+function proftpdRemote(s: ProftpdHandle, user = FTP_USER, base = '/team'): RemoteKind {
   return {
     kind: 'ftp',
     secret: { kind: 'ftp', password: FTP_PASSWORD },
     secretText: FTP_PASSWORD,
-    destination: (credentialsRef) => ({ kind: 'ftp', host: s.host, port: s.port, user, path: `/team/run-${seq++}`, tls: s.tls, certificateFingerprint: s.certificateFingerprint, credentialsRef }),
+    destination: (credentialsRef) => ({ kind: 'ftp', host: s.host, port: s.port, user, path: `${base}/run-${seq++}`, tls: s.tls, certificateFingerprint: s.certificateFingerprint, credentialsRef }),
     backend: (l) => Location.at(l, { password: FTP_PASSWORD }).backend(),
     stop: async () => {},
   };
@@ -240,15 +244,102 @@ describe.runIf(proftpdEnabled)('FTP destination on ProFTPD', () => {
     }
   });
 
-  it('a folder where the server refuses to replace files (AllowOverwrite off) is PERMISSION_DENIED on the replacement; the first version stays', async () => {
+  it('a folder where the server refuses to replace files (AllowOverwrite off): replacing any other object is PERMISSION_DENIED naming AllowOverwrite on; the first version stays', async () => {
     const b = new FtpBackend(options(server, { root: '/strict/a' }));
     try {
       await b.put('k', Buffer.from('one'));
       const refused = await rejection(b.put('k', Buffer.from('two')));
       expect(refused.code).toBe('PERMISSION_DENIED');
-      expect(refused.message).toContain('Rename permission denied');
+      expect(refused.message).toContain('Rename permission denied: the server refuses to replace an existing file by renaming over it. Let it (ProFTPD: "AllowOverwrite on" for this folder).');
       expect((await b.get('k')).toString()).toBe('one');
       expect(filesUnder(join(server.directory, 'strict'))).toEqual(['a/k']);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('AllowOverwrite off: the in-flight marker is replaced by delete + rename, so a full and an incremental run work; a create-only put onto an existing key is still CONFLICT', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/b' }));
+    try {
+      await b.put('inflight/w', Buffer.from('one'), { replaceable: true });
+      await b.put('inflight/w', Buffer.from('two'), { replaceable: true });
+      expect((await b.get('inflight/w')).toString()).toBe('two');
+      await b.put('backstop.repo', Buffer.from('header'));
+      const exists = await rejection(b.put('backstop.repo', Buffer.from('other'), { ifAbsent: true, replaceable: true }));
+      expect(exists.code).toBe('CONFLICT');
+      expect(exists.message).toContain('"backstop.repo" already exists');
+      expect((await b.get('backstop.repo')).toString()).toBe('header');
+      expect(filesUnder(join(server.directory, 'strict/b'))).toEqual(['backstop.repo', 'inflight/w']);
+    } finally {
+      await b.close();
+    }
+    const remote = proftpdRemote(server, FTP_USER, '/strict');
+    const folder = tempDir();
+    grow(join(folder, 'ledger.db'), 1_000);
+    const t = await remoteTask(remote, { server: { kind: 'sqlite', name: 'files', folder }, type: 'snapshot' });
+    expect(data(await t.engine.call('destinations.test', { destination: t.dest }))).toMatchObject({ ok: true });
+    const full = await runTask(t.engine, t.taskId, 'full');
+    expect(full.status, JSON.stringify(full.databases)).toBe('success');
+    const rows = grow(join(folder, 'ledger.db'), 500);
+    const incremental = await runTask(t.engine, t.taskId, 'incremental');
+    expect(incremental.status, JSON.stringify(incremental.databases)).toBe('success');
+    const location = await remoteFolder(t, 'ledger.db');
+    expect(data(await t.engine.call('restore.verify', { location }))).toMatchObject({ ok: true, problems: [] });
+    const restored = await restoreAndWait(t.engine, { location, pointId: 'latest', serverId: t.serverId, database: 'ledger-back.db' });
+    expect(restored.status).toBe('success');
+    expect(sqliteCount(restored.path!)).toBe(rows);
+    const path = t.dest.kind === 'ftp' ? t.dest.path : '';
+    expect(filesUnder(join(server.directory, path)).filter((f) => f.includes('.backstop-tmp-') || f.includes('inflight/'))).toEqual([]);
+    await t.engine.close();
+  }, 120_000);
+
+  it('AllowOverwrite off: a format-1 folder cannot have its header replaced, so its first full leaves it format 1 (header untouched) and the point reads back', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/v1' }));
+    try {
+      await initRepository(b, { key: null, workers: 0, formatVersion: 1 });
+      const header = await b.get('backstop.repo');
+      const repo = await openRepository(b, { key: null, workers: 0 });
+      const body = Buffer.alloc(300_000, 7);
+      const point = await repo.writePoint(pieces(body), pointOpts({ kind: 'full' }));
+      expect(header.readUInt16LE(8)).toBe(1);
+      expect((await b.get('backstop.repo')).equals(header)).toBe(true);
+      expect((await collect(await (await openRepository(b, { key: null, workers: 0 })).readPoint(point.id))).equals(body)).toBe(true);
+      expect(filesUnder(join(server.directory, 'strict/v1')).filter((f) => f.includes('.backstop-tmp-') || f.startsWith('inflight/'))).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('AllowOverwrite off: garbage collection that lists the markers while one is being replaced (old deleted, new not yet renamed in) still keeps the packs it names', async () => {
+    const b = new FtpBackend(options(server, { root: '/strict/gc' }));
+    try {
+      await initRepository(b, { key: null, workers: 0 });
+      const packId = 'ab'.repeat(32);
+      await b.put(packKey(packId), Buffer.from('a pack a running backup uploaded, not committed yet'));
+      const writeId = 'cd'.repeat(16);
+      const marker = Buffer.from(JSON.stringify({ writeId, startedAt: new Date().toISOString(), basePoints: [], packs: [packId] }));
+      await b.put(inflightKey(writeId), marker, { replaceable: true });
+      // GC's first look at the markers sees the folder as it is during such a replacement.
+      let armed = false;
+      let looks = 0;
+      const gcView = new (class extends BackendDecorator {
+        override async list(prefix: string) {
+          if (!armed || prefix !== INFLIGHT_PREFIX || looks++ > 0) return super.list(prefix);
+          await b.delete(inflightKey(writeId));
+          try {
+            return await super.list(prefix);
+          } finally {
+            await b.put(inflightKey(writeId), marker, { replaceable: true });
+          }
+        }
+      })(b);
+      // A minute on: the pack is past a grace of 0, the marker (1 h) still live.
+      const repo = await openRepository(gcView, { key: null, workers: 0, gcGraceMs: 0, now: () => Date.now() + 60_000 });
+      armed = true;
+      expect(await repo.collectGarbage()).toMatchObject({ packsDeleted: 0, markersDeleted: 0 });
+      expect(looks).toBeGreaterThan(1);
+      expect((await b.get(packKey(packId))).toString()).toBe('a pack a running backup uploaded, not committed yet');
+      expect((await b.get(inflightKey(writeId))).equals(marker)).toBe(true);
     } finally {
       await b.close();
     }
