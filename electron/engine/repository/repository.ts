@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BackstopError, hasCode, isBackstopError } from '../../shared/result.ts';
 import type { BackupType } from '../../shared/domain.ts';
-import { sweepLeftovers, type Backend } from '../storage/backend.ts';
+import { mayReplaceWithGap, sweepLeftovers, type Backend } from '../storage/backend.ts';
 import { deriveSubKeys, isValidKey, keyCheckMatches, keyCheckValue, keyFingerprint } from '../crypto/keys.ts';
 import { createSealer } from '../crypto/seal.ts';
 import { CHUNK_ID, CHUNKER, COMPRESSION, ENCRYPTION } from './algorithms.ts';
@@ -439,7 +439,8 @@ export class Repository {
 
   /**
    * Deletes unreferenced packs and stale in-flight markers by the rule in gc.ts (one listing
-   * of the packs, the markers read before and after the manifests; temporary files of cut-short puts are swept only after a dead writer, by
+   * of the packs, the markers read before the manifests, and again after them where a marker can be
+   * briefly absent while it is replaced: ReplacesWithGap; temporary files of cut-short puts are swept only after a dead writer, by
    * collectAfterCrash, so `tempFilesDeleted` is 0 here).
    */
   async collectGarbage(): Promise<GcResult> {
@@ -451,10 +452,11 @@ export class Repository {
     }
     const first = await this.readMarkers();
     const { good, damaged } = await this.ctx.manifests.scan();
-    // Read again: a marker being replaced where the server cannot rename over a file (FTP,
-    // PutOptions.replaceable) is absent for a moment; a moment later it is back. Either read protects.
-    // The later read wins for a marker in both (it may have been refreshed since).
-    const second = await this.readMarkers();
+    // Read again where a marker being replaced can be absent for a moment (FTP onto a server that
+    // cannot rename over a file: backend.ts, ReplacesWithGap); a moment later it is back. Either
+    // read protects; the later one wins for a marker in both (it may have been refreshed since).
+    // Elsewhere a replacement is atomic, and one read (one LIST) is enough.
+    const second = mayReplaceWithGap(backend) ? await this.readMarkers() : first;
     const again = new Set(second.map((m) => m.key));
     const markers = [...second, ...first.filter((m) => !again.has(m.key))];
     if (damaged.length > 0) {

@@ -157,6 +157,21 @@ export async function freeSpaceOf(backend: Backend): Promise<number | null> {
   }
 }
 
+/**
+ * A backend whose `replaceable` puts may delete the old object before the new one takes its name
+ * (FTP onto a server that refuses to rename over a file; PutOptions.replaceable): such a key can
+ * be briefly absent, so a reader that must not miss it (GC's look at the in-flight markers) reads
+ * twice.
+ */
+export interface ReplacesWithGap {
+  readonly replacesWithGap: true;
+}
+
+/** Whether a `replaceable` key at `backend` can be briefly absent while it is replaced (see ReplacesWithGap). */
+export function mayReplaceWithGap(backend: Backend): boolean {
+  return (innermost(backend) as Backend & Partial<ReplacesWithGap>).replacesWithGap === true;
+}
+
 /** The backend at the bottom of a chain of decorators. */
 export function innermost(backend: Backend): Backend {
   let b = backend;

@@ -44,7 +44,7 @@ import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
 import type { Client, FileInfo, FTPContext } from 'basic-ftp';
 import { BackstopError } from '../../shared/result.ts';
-import { AlreadyThereError, assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type SweepResult } from './backend.ts';
+import { AlreadyThereError, assertValidKey, bodyChunks, isValidKey, type Backend, type ByteRange, type LeftoverSweeper, type ObjectInfo, type PutBody, type PutOptions, type ReplacesWithGap, type SweepResult } from './backend.ts';
 import { basicFtp, classifyFtpError, ftpError, FtpCertificateError, ftpProbeHint, FtpTlsRefusedError } from './ftp-errors.ts';
 import { probeBackend } from './probe.ts';
 import { RetryBackend, type RetryOptions } from './retry-backend.ts';
@@ -84,8 +84,10 @@ export function ftpRoot(path: string): string {
 const TEMP_PREFIX = '.backstop-tmp-';
 const TEMP_NAME = /^\.backstop-tmp-[0-9a-f]{12}-.+$/;
 
-export class FtpBackend implements Backend, LeftoverSweeper {
+export class FtpBackend implements Backend, LeftoverSweeper, ReplacesWithGap {
   readonly location: string;
+  /** A `replaceable` put may delete the old file before renaming (renameOnto). */
+  readonly replacesWithGap = true as const;
   private readonly root: string;
   private readonly idle: Client[] = [];
   private readonly waiting: ((c: Client | null) => void)[] = [];
