@@ -5,7 +5,7 @@
  * of it is one consistent snapshot. Output loads back with `sqlite3 new.db < dump.sql`
  * (or libsql) into an equivalent database:
  *   PRAGMA encoding/page_size/auto_vacuum; BEGIN; tables (CREATE + INSERTs in rowid order, rowids
- *   of non-INTEGER-PRIMARY-KEY tables kept when a rowid alias is free); virtual tables via
+ *   of tables without a rowid-alias INTEGER PRIMARY KEY kept when a rowid name is free); virtual tables via
  *   writable_schema with their shadow tables' rows (as sqlite3 .dump does); sqlite_sequence
  *   and sqlite_stat1 last; then indexes, triggers and views in creation order (triggers
  *   after data, so they do not fire during the restore); user_version/application_id; COMMIT;
@@ -81,7 +81,11 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
   if (cols.length === 0) return;
   const names = cols.map((c) => c.name);
   const pks = cols.filter((c) => Number(c.pk) > 0);
-  const ipk = !withoutRowid && pks.length === 1 && pks[0]?.type.toUpperCase() === 'INTEGER';
+  // An INTEGER PRIMARY KEY is the rowid itself — except `INTEGER PRIMARY KEY DESC`, an ordinary
+  // key with its own index (origin 'pk'), beside which the rowid must be kept (an FTS5
+  // external-content index or an application may point at it).
+  const ipk = !withoutRowid && pks.length === 1 && pks[0]?.type.toUpperCase() === 'INTEGER' &&
+    !(db.prepare(`PRAGMA main.index_list(${quoteSqliteIdent(name)})`).all() as { origin: string }[]).some((i) => i.origin === 'pk');
   const alias = withoutRowid ? undefined : ['rowid', '_rowid_', 'oid'].find((a) => !names.some((n) => n.toLowerCase() === a));
   const keepRowid = alias !== undefined && !ipk;
   // Text containing NUL comes back cut at the NUL through libsql: such values are selected
