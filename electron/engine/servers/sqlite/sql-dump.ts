@@ -124,7 +124,19 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
   }
 }
 
+/**
+ * Collating sequences the database's indexes use that this SQLite does not know (an application's
+ * own, as Android's LOCALIZED): a restore cannot build those indexes. Thrown in SQLite's words.
+ */
+export function checkCollations(db: Database): void {
+  const known = new Set((db.prepare('PRAGMA collation_list').all() as { name: string }[]).map((c) => c.name.toLowerCase()));
+  const used = db.prepare(`SELECT DISTINCT x.coll FROM main.sqlite_schema s, pragma_index_xinfo(s.name, 'main') x WHERE s.type = 'index' AND x.coll IS NOT NULL`).pluck().all() as string[];
+  const missing = used.find((c) => !known.has(c.toLowerCase()));
+  if (missing !== undefined) throw new Error(`no such collation sequence: ${missing}`);
+}
+
 function* statements(db: Database): Generator<string> {
+  checkCollations(db);
   const encoding = String(scalar(db, 'PRAGMA encoding'));
   const autoVacuum = Number(scalar(db, 'PRAGMA auto_vacuum'));
   const pageSize = Number(scalar(db, 'PRAGMA page_size'));
