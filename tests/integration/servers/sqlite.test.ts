@@ -115,6 +115,8 @@ function edgeCaseDatabase(path: string): void {
     CREATE INDEX ranked_lower ON ranked(lower(txt)) WHERE txt IS NOT NULL;
     CREATE VIRTUAL TABLE geo USING rtree(id, minX, maxX, minY, maxY);
     INSERT INTO geo VALUES (1, 0, 10, 0, 10), (2, 6, 8, 1, 2), (3, 4, 6, 0, 1);
+    CREATE VIRTUAL TABLE old_fts USING fts4(body); INSERT INTO old_fts(docid, body) VALUES (7, 'older text index');
+    CREATE VIRTUAL TABLE bare_fts USING fts5(x, content='', tokenize='trigram'); INSERT INTO bare_fts(rowid, x) VALUES (5, 'hello world');
     ANALYZE;
   `);
   db.close();
@@ -223,7 +225,7 @@ describe('fidelity', () => {
       expect(leftovers(folder)).toEqual([]);
     });
 
-    test(`edge cases ${type}: exact values, rowids (beside an INTEGER PRIMARY KEY DESC too), WITHOUT ROWID, generated columns, AUTOINCREMENT, FTS5 (external content too), R*Tree, partial expression index, sqlite_stat1, triggers, views, pragmas`, async () => {
+    test(`edge cases ${type}: exact values, rowids (beside an INTEGER PRIMARY KEY DESC too), WITHOUT ROWID, generated columns, AUTOINCREMENT, FTS5 (external content, contentless, trigram), FTS4, R*Tree, partial expression index, sqlite_stat1, triggers, views, pragmas`, async () => {
       const folder = tempDir();
       edgeCaseDatabase(join(folder, 'edge.db'));
       await roundTrip(folder, 'edge.db', type, 'edge copy.db');
@@ -239,6 +241,7 @@ describe('fidelity', () => {
         expect(db.prepare(`SELECT rowid FROM ranked_fts WHERE ranked_fts MATCH 'alpha' ORDER BY rowid`).pluck().all()).toEqual([10, 30]);
         expect(db.prepare(`SELECT r.code FROM ranked_fts f JOIN ranked r ON r.rowid = f.rowid WHERE f.ranked_fts MATCH 'beta'`).pluck().all()).toEqual([3]);
         expect(db.prepare(`SELECT id FROM geo WHERE minX <= 5 AND maxX >= 5 ORDER BY id`).pluck().all()).toEqual([1, 3]);
+        expect(db.prepare(`SELECT rowid FROM old_fts WHERE old_fts MATCH 'older' UNION ALL SELECT rowid FROM bare_fts WHERE bare_fts MATCH 'llo'`).pluck().all()).toEqual([7, 5]);
         expect(scalar(db, 'PRAGMA integrity_check')).toBe('ok');
       } finally {
         db.close();
