@@ -131,6 +131,34 @@ describe('damaged database files', () => {
   }
 });
 
+describe('an index on a collation only the application defines', () => {
+  for (const type of ['snapshot', 'logical'] as const satisfies readonly BackupType[]) {
+    test(`${type}: DUMP_FAILED naming the collation and a page copy that needs none — not "damaged" with a .recover repair, nor a point no restore could load`, async () => {
+      const folder = tempDir('backstop-collation-');
+      const path = join(folder, `it's contacts.db`);
+      const db = new Database(path);
+      // As Android's contacts2.db: an index COLLATE LOCALIZED, a collation the app registers on each connection.
+      db.exec(`CREATE TABLE contact (name TEXT); INSERT INTO contact VALUES ('b'), ('A'), ('c'); CREATE INDEX contact_name ON contact(name);
+        PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX contact_name ON contact(name COLLATE LOCALIZED)' WHERE name = 'contact_name';`);
+      db.close();
+      const e = await rejection((async () => {
+        const dump = await new SqliteConnector(folder).openDump(`it's contacts.db`, type);
+        for await (const chunk of dump.stream) void chunk; // the logical dump fails on its first chunk, before any is stored
+        await dump.done;
+      })());
+      const action = type === 'snapshot' ? 'Snapshotting' : 'Dumping';
+      expect([e.code, e.message]).toEqual(['DUMP_FAILED', `${action} "it's contacts.db": its indexes use the collating sequence LOCALIZED, which only the application that made it defines (as Android's LOCALIZED and UNICODE are). The file is not damaged, but without that collation SQLite can neither check a copy of those indexes nor build them in a restore, so nothing was stored for it and its earlier points are kept. Copy it outside Backstop page by page, which needs no collation (\`sqlite3 ${shellQuote(path)} ".backup backup-copy.db"\` writes backup-copy.db in the current folder), or have the application use a built-in collation (BINARY, NOCASE, RTRIM) in its indexes.`]);
+      // The copy command works as pasted, and copies every row.
+      const cwd = tempDir('backstop-copy-');
+      const sh = spawnSync('sh', ['-c', /`(sqlite3 .+)` writes/.exec(e.message)![1]!], { cwd, encoding: 'utf8' });
+      expect([sh.status, sh.stderr]).toEqual([0, '']);
+      const copy = new Database(join(cwd, 'backup-copy.db'), { readonly: true });
+      expect((copy.prepare('SELECT count(*) FROM contact').raw(true).get() as unknown[])[0]).toBe(3);
+      copy.close();
+    });
+  }
+});
+
 describe('an index that does not match its table', () => {
   test('snapshot: backed up, restored with the rows as they were, the index rebuilt (REINDEX) and a note naming it', async () => {
     const folder = tempDir('backstop-index-');

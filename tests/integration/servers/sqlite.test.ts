@@ -29,7 +29,7 @@ function fingerprint(path: string): { schema: string[]; tables: Record<string, s
   try {
     const schema = (db.prepare(`SELECT type || '|' || name || '|' || tbl_name || '|' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`).pluck().all() as string[]);
     const tables: Record<string, string> = {};
-    const list = db.prepare(`SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') AND name NOT LIKE 'sqlite_stat%' AND name <> 'sqlite_schema'`).all() as { name: string; wr: number }[];
+    const list = db.prepare(`SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') AND name <> 'sqlite_schema'`).all() as { name: string; wr: number }[];
     for (const { name, wr } of list) {
       const q = `"${name.replace(/"/g, '""')}"`;
       const cols = (db.prepare(`SELECT name FROM pragma_table_xinfo(${`'${name.replace(/'/g, "''")}'`}) WHERE hidden = 0`).pluck().all() as string[]).map((c) => `"${c.replace(/"/g, '""')}"`);
@@ -106,6 +106,17 @@ function edgeCaseDatabase(path: string): void {
     CREATE VIEW v_v AS SELECT count(*) AS n FROM v_plain;
     CREATE VIRTUAL TABLE docs USING fts5(title, body);
     INSERT INTO docs VALUES ('backup', 'restore everything'), ('sqlite', 'full text search');
+    -- INTEGER PRIMARY KEY DESC is no rowid alias: an external-content FTS5 index points at the rowids beside it.
+    CREATE TABLE ranked (code INTEGER PRIMARY KEY DESC, txt TEXT);
+    INSERT INTO ranked(rowid, code, txt) VALUES (10, 1, 'alpha one'), (20, 2, 'beta two'), (30, 3, 'alpha beta');
+    DELETE FROM ranked WHERE code = 2;
+    CREATE VIRTUAL TABLE ranked_fts USING fts5(txt, content='ranked', content_rowid='rowid');
+    INSERT INTO ranked_fts(ranked_fts) VALUES ('rebuild');
+    CREATE INDEX ranked_lower ON ranked(lower(txt)) WHERE txt IS NOT NULL;
+    CREATE VIRTUAL TABLE geo USING rtree(id, minX, maxX, minY, maxY);
+    INSERT INTO geo VALUES (1, 0, 10, 0, 10), (2, 6, 8, 1, 2), (3, 4, 6, 0, 1);
+    CREATE VIRTUAL TABLE old_fts USING fts4(body); INSERT INTO old_fts(docid, body) VALUES (7, 'older text index');
+    CREATE VIRTUAL TABLE bare_fts USING fts5(x, content='', tokenize='trigram'); INSERT INTO bare_fts(rowid, x) VALUES (5, 'hello world');
     ANALYZE;
   `);
   db.close();
@@ -214,7 +225,7 @@ describe('fidelity', () => {
       expect(leftovers(folder)).toEqual([]);
     });
 
-    test(`edge cases ${type}: exact values, rowids, WITHOUT ROWID, generated columns, AUTOINCREMENT, FTS5, triggers, views, pragmas`, async () => {
+    test(`edge cases ${type}: exact values, rowids (beside an INTEGER PRIMARY KEY DESC too), WITHOUT ROWID, generated columns, AUTOINCREMENT, FTS5 (external content, contentless, trigram), FTS4, R*Tree, partial expression index, sqlite_stat1, triggers, views, pragmas`, async () => {
       const folder = tempDir();
       edgeCaseDatabase(join(folder, 'edge.db'));
       await roundTrip(folder, 'edge.db', type, 'edge copy.db');
@@ -227,6 +238,11 @@ describe('fidelity', () => {
         expect(db.prepare(`SELECT title FROM docs WHERE docs MATCH 'text'`).pluck().all()).toEqual(['sqlite']);
         expect(scalar(db, 'SELECT count(*) FROM log')).toBe(0); // the trigger did not fire during the restore
         expect(scalar(db, `SELECT seq FROM sqlite_sequence WHERE name = 'auto'`)).toBe(3);
+        expect(db.prepare(`SELECT rowid FROM ranked_fts WHERE ranked_fts MATCH 'alpha' ORDER BY rowid`).pluck().all()).toEqual([10, 30]);
+        expect(db.prepare(`SELECT r.code FROM ranked_fts f JOIN ranked r ON r.rowid = f.rowid WHERE f.ranked_fts MATCH 'beta'`).pluck().all()).toEqual([3]);
+        expect(db.prepare(`SELECT id FROM geo WHERE minX <= 5 AND maxX >= 5 ORDER BY id`).pluck().all()).toEqual([1, 3]);
+        expect(db.prepare(`SELECT rowid FROM old_fts WHERE old_fts MATCH 'older' UNION ALL SELECT rowid FROM bare_fts WHERE bare_fts MATCH 'llo'`).pluck().all()).toEqual([7, 5]);
+        expect(scalar(db, 'PRAGMA integrity_check')).toBe('ok');
       } finally {
         db.close();
       }

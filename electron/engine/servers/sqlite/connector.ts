@@ -26,6 +26,9 @@
  *   `PRAGMA quick_check` (O(pages), ~0.1 s per 100 MB): a damaged source (a torn or cut-short
  *   file) fails DUMP_FAILED naming the damage and the `.recover` repair instead of storing a
  *   point no restore accepts — as a logical dump of it fails where it reads a damaged page.
+ *   A sound file whose indexes use a collation only its application defines (Android's LOCALIZED)
+ *   fails either type DUMP_FAILED naming the collation and a page copy outside Backstop: this
+ *   SQLite can neither check those indexes nor build them in a restore.
  * - logical: the same consistent temporary copy as a snapshot (the source's read lock held only
  *   while its pages are copied, so a dump as slow as its destination never keeps the
  *   application's COMMITs or checkpoints waiting), then a SQL text dump (sql-dump.ts) of that copy,
@@ -282,11 +285,25 @@ const DAMAGED = /SQLITE_CORRUPT|SQLITE_NOTADB|database disk image is malformed|f
 function damagedError(action: string, database: string, folder: string, e: unknown, problems?: string): BackstopError | null {
   if (e instanceof BackstopError) return null;
   const text = problems ?? (e instanceof Error ? e.message : String(e));
+  const collation = /no such collation sequence: (\S+)/.exec(text)?.[1];
+  if (collation !== undefined) return collationError(action, join(folder, database), collation, e);
   if (problems === undefined && !DAMAGED.test(text)) return null;
   const path = join(folder, database);
   return new BackstopError(
     'DUMP_FAILED',
     `${action}: the database file is damaged (${text}), or was still being copied into the folder when the backup read it. A copy of it would not pass the integrity check every restore makes, so nothing was stored for it and its earlier points are kept. If it is damaged, repair it with the application stopped: \`sqlite3 ${shellQuote(path)} .recover | sqlite3 ${shellQuote(`${path}.recovered`)}\`, check the result with PRAGMA integrity_check, and put it in place of the damaged file.`,
+    e === undefined ? {} : { cause: e },
+  );
+}
+
+/**
+ * A sound database whose indexes use a collating sequence only its application defines: SQLite here
+ * can neither check a snapshot of them nor build them in a restore, so no point is stored.
+ */
+function collationError(action: string, path: string, collation: string, e: unknown): BackstopError {
+  return new BackstopError(
+    'DUMP_FAILED',
+    `${action}: its indexes use the collating sequence ${collation}, which only the application that made it defines (as Android's LOCALIZED and UNICODE are). The file is not damaged, but without that collation SQLite can neither check a copy of those indexes nor build them in a restore, so nothing was stored for it and its earlier points are kept. Copy it outside Backstop page by page, which needs no collation (\`sqlite3 ${shellQuote(path)} ".backup backup-copy.db"\` writes backup-copy.db in the current folder), or have the application use a built-in collation (BINARY, NOCASE, RTRIM) in its indexes.`,
     e === undefined ? {} : { cause: e },
   );
 }

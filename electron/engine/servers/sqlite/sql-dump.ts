@@ -5,7 +5,7 @@
  * of it is one consistent snapshot. Output loads back with `sqlite3 new.db < dump.sql`
  * (or libsql) into an equivalent database:
  *   PRAGMA encoding/page_size/auto_vacuum; BEGIN; tables (CREATE + INSERTs in rowid order, rowids
- *   of non-INTEGER-PRIMARY-KEY tables kept when a rowid alias is free); virtual tables via
+ *   of tables without a rowid-alias INTEGER PRIMARY KEY kept when a rowid name is free); virtual tables via
  *   writable_schema with their shadow tables' rows (as sqlite3 .dump does); sqlite_sequence
  *   and sqlite_stat1 last; then indexes, triggers and views in creation order (triggers
  *   after data, so they do not fire during the restore); user_version/application_id; COMMIT;
@@ -81,7 +81,11 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
   if (cols.length === 0) return;
   const names = cols.map((c) => c.name);
   const pks = cols.filter((c) => Number(c.pk) > 0);
-  const ipk = !withoutRowid && pks.length === 1 && pks[0]?.type.toUpperCase() === 'INTEGER';
+  // An INTEGER PRIMARY KEY is the rowid itself — except `INTEGER PRIMARY KEY DESC`, an ordinary
+  // key with its own index (origin 'pk'), beside which the rowid must be kept (an FTS5
+  // external-content index or an application may point at it).
+  const ipk = !withoutRowid && pks.length === 1 && pks[0]?.type.toUpperCase() === 'INTEGER' &&
+    !(db.prepare(`PRAGMA main.index_list(${quoteSqliteIdent(name)})`).all() as { origin: string }[]).some((i) => i.origin === 'pk');
   const alias = withoutRowid ? undefined : ['rowid', '_rowid_', 'oid'].find((a) => !names.some((n) => n.toLowerCase() === a));
   const keepRowid = alias !== undefined && !ipk;
   // Text containing NUL comes back cut at the NUL through libsql: such values are selected
@@ -120,7 +124,19 @@ function* tableRows(db: Database, name: string, withoutRowid: boolean, target = 
   }
 }
 
+/**
+ * Collating sequences the database's indexes use that this SQLite does not know (an application's
+ * own, as Android's LOCALIZED): a restore cannot build those indexes. Thrown in SQLite's words.
+ */
+export function checkCollations(db: Database): void {
+  const known = new Set((db.prepare('PRAGMA collation_list').all() as { name: string }[]).map((c) => c.name.toLowerCase()));
+  const used = db.prepare(`SELECT DISTINCT x.coll FROM main.sqlite_schema s, pragma_index_xinfo(s.name, 'main') x WHERE s.type = 'index' AND x.coll IS NOT NULL`).pluck().all() as string[];
+  const missing = used.find((c) => !known.has(c.toLowerCase()));
+  if (missing !== undefined) throw new Error(`no such collation sequence: ${missing}`);
+}
+
 function* statements(db: Database): Generator<string> {
+  checkCollations(db);
   const encoding = String(scalar(db, 'PRAGMA encoding'));
   const autoVacuum = Number(scalar(db, 'PRAGMA auto_vacuum'));
   const pageSize = Number(scalar(db, 'PRAGMA page_size'));
