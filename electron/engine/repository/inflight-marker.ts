@@ -5,7 +5,9 @@
  * collection removes them while the write or read is alive.
  *
  * Contract: `start` writes the marker and starts the heartbeat (a refresh every
- * `heartbeatMs`, so a long write never looks stale); `namePack` records a pack and
+ * `heartbeatMs`, so a long write never looks stale; a refresh that fails is tried again after
+ * `REFRESH_RETRY_MS`, not a heartbeat later: on FTP a failed replacement may have left no marker
+ * at all, backend.ts ReplacesWithGap); `namePack` records a pack and
  * resolves once the marker naming it is stored — callers put the pack only after that.
  * Writes of the marker are serialised (never two puts of it at once). `release` (after
  * the commit) stops the heartbeat and deletes the marker; `rollback` (no commit) deletes
@@ -59,10 +61,14 @@ export async function startRead(
   return { marker: gone.length > 0 ? null : marker, gone };
 }
 
+/** How soon a marker refresh that failed is tried again. */
+export const REFRESH_RETRY_MS = 15_000;
+
 export class InflightWrite {
   private readonly marker: InflightMarker;
   private chain: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
   private released: Promise<void> | null = null;
 
   constructor(
@@ -84,7 +90,7 @@ export class InflightWrite {
   }
 
   async start(): Promise<void> {
-    this.heartbeat = setInterval(() => void this.put().catch(() => {}), this.heartbeatMs);
+    this.heartbeat = setInterval(() => this.refresh(), this.heartbeatMs);
     this.heartbeat.unref();
     await this.put();
   }
@@ -113,7 +119,21 @@ export class InflightWrite {
   async settle(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     await this.chain.catch(() => {});
+  }
+
+  /** A heartbeat's refresh; one that fails is tried again soon while the write lives. */
+  private refresh(): void {
+    void this.put().catch(() => {
+      if (!this.heartbeat || this.retry) return;
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        if (this.heartbeat) this.refresh();
+      }, Math.min(REFRESH_RETRY_MS, this.heartbeatMs));
+      this.retry.unref();
+    });
   }
 
   private get key(): string {
