@@ -504,6 +504,14 @@ describe('definers', () => {
         ]);
         expect(report.notes).toContainEqual(expect.stringContaining(`run as accounts that have no privileges on "my_app_copy" on this server: 'owner'@'localhost'.`));
       }
+      // Grants outlive a dropped database: 'fn' granted EXECUTE on the copy's function, the copy dropped and restored again —
+      // 'fn' reaches the new copy (mysql.procs_priv), so it is not named.
+      src.sql("GRANT EXECUTE ON FUNCTION my_app_copy.f TO 'fn'@'%'; DROP DATABASE my_app_copy;");
+      const { file } = await dumpOf(src, 'my_app');
+      const again = await connector(src).restore('my_app_copy', createReadStream(file), 'logical', { sourceName: 'my_app' });
+      expect(again.notes!.filter((n) => n.startsWith('Accounts that hold privileges'))).toEqual([
+        expect.stringContaining(`have none on the new name "my_app_copy": 'app_reader', 'col'@'%', 'esc'@'%', 'tbl'@'%'. Grants`),
+      ]);
     } finally {
       src.sql(
         `DROP DATABASE my_app; DROP DATABASE bin_app; ${restored.map((d) => `DROP DATABASE IF EXISTS ${d};`).join(' ')}

@@ -43,6 +43,8 @@ describe('grantsLeftBehindNotes', () => {
     const q = grantsLeftBehindQuery('shop_copy', "sh'op");
     expect(q).toContain(`X'${Buffer.from("sh'op").toString('hex')}' LIKE Db`);
     expect(q).toContain(`X'${Buffer.from('shop_copy').toString('hex')}' LIKE g.Db`);
+    // An account granted on the new name only at routine level already reaches it.
+    expect(q).toContain(`p.Db = X'${Buffer.from('shop_copy').toString('hex')}'`);
   });
 });
 

@@ -183,7 +183,7 @@ export function definerNotes(database: string, rows: string[][]): string[] {
 /**
  * Rows ('grant', HEX(User), HEX(Host)) of the accounts and roles that, on this server, hold
  * privileges on the database `source` (mysql.db, tables_priv — column grants too —, procs_priv) and
- * none that reach `database` (the new name; nor SELECT on every database); the definers of its
+ * none that reach `database` (the new name, in any of those tables; nor SELECT on every database); the definers of its
  * objects are left out (definerNotes names those). A database-level grant names a pattern
  * (`my\_app`, as DBAs escape `_`; `my_ap_`), matched with LIKE as the server matches it.
  */
@@ -197,6 +197,7 @@ export function grantsLeftBehindQuery(database: string, source: string): string 
     WHERE NOT EXISTS (SELECT 1 FROM mysql.user u WHERE u.User = a.User AND u.Host = a.Host AND u.Select_priv = 'Y')
       AND NOT EXISTS (SELECT 1 FROM mysql.db g WHERE g.User = a.User AND g.Host = a.Host AND ${name} LIKE g.Db)
       AND NOT EXISTS (SELECT 1 FROM mysql.tables_priv t WHERE t.User = a.User AND t.Host = a.Host AND t.Db = ${name})
+      AND NOT EXISTS (SELECT 1 FROM mysql.procs_priv p WHERE p.User = a.User AND p.Host = a.Host AND p.Db = ${name})
       AND CONCAT(a.User, '@', a.Host) NOT IN (SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${name}
           UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ${name}
           UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ${name}
