@@ -84,6 +84,11 @@ export function ftpRoot(path: string): string {
 const TEMP_PREFIX = '.backstop-tmp-';
 const TEMP_NAME = /^\.backstop-tmp-[0-9a-f]{12}-.+$/;
 
+/** Whether the server answers SIZE for `path` (a file is there); any refusal or failure counts as no. */
+function answersSize(client: Client, path: string): Promise<boolean> {
+  return client.size(path).then(() => true, () => false);
+}
+
 export class FtpBackend implements Backend, LeftoverSweeper, ReplacesWithGap {
   readonly location: string;
   /** A `replaceable` put may delete the old file before renaming (renameOnto). */
@@ -137,7 +142,7 @@ export class FtpBackend implements Backend, LeftoverSweeper, ReplacesWithGap {
           await client.uploadFrom(Readable.from(bodyChunks(body)), temp);
           signal?.throwIfAborted();
           // FTP has no create-only rename (RNTO replaces): the name is checked just before it.
-          if (options?.ifAbsent && (await client.size(final).then(() => true, () => false))) throw new AlreadyThereError(key, this.location);
+          if (options?.ifAbsent && (await answersSize(client, final))) throw new AlreadyThereError(key, this.location);
           await this.renameOnto(client, temp, final, key, options);
         } finally {
           signal?.removeEventListener('abort', onAbort);
@@ -164,7 +169,7 @@ export class FtpBackend implements Backend, LeftoverSweeper, ReplacesWithGap {
       await client.rename(temp, final);
     } catch (e) {
       if (!(e instanceof basicFtp().FTPError) || (e.code !== 550 && e.code !== 553)) throw e;
-      if (!(await client.size(final).then(() => true, () => false))) throw e;
+      if (!(await answersSize(client, final))) throw e;
       if (options?.ifAbsent) throw new AlreadyThereError(key, this.location, e);
       if (!options?.replaceable) {
         throw new BackstopError('PERMISSION_DENIED', `upload of "${key}" at ${this.location} failed: ${e.message}: the server refuses to replace an existing file by renaming over it. Let it (ProFTPD: "AllowOverwrite on" for this folder).`, { cause: e });
